@@ -1,0 +1,153 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "macro.h"
+
+int
+read_bounded(int fd, size_t max, char **ret_buf, size_t *ret_len)
+{
+	_cleanup_free_ char	*buf = NULL;
+	size_t			 len = 0, cap = 4096;
+	ssize_t			 n;
+
+	if (!(buf = malloc(cap + 1)))
+		return -ENOMEM;
+	for (;;) {
+		if (len == cap) {
+			char *nb;
+
+			if (cap > max)
+				return -EFBIG;
+			cap *= 2;
+			if (!(nb = realloc(buf, cap + 1)))
+				return -ENOMEM;
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max)
+			return -EFBIG;
+	}
+	buf[len] = '\0';
+	*ret_buf = TAKE_PTR(buf);
+	if (ret_len)
+		*ret_len = len;
+	return 0;
+}
+
+int
+read_file_at(int dirfd, const char *path, size_t max, char **ret_buf,
+    size_t *ret_len)
+{
+	_cleanup_close_ int fd = -1;
+
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	return read_bounded(fd, max, ret_buf, ret_len);
+}
+
+int
+write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+write_file_atomic_at(int dirfd, const char *path, const void *buf,
+    size_t len, mode_t mode)
+{
+	char			 tmp[PATH_MAX];
+	_cleanup_close_ int	 fd = -1, dfd = -1;
+	const char		*slash;
+	int			 r;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, getpid()) >=
+	    sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, mode);
+	if (fd < 0)
+		return -errno;
+	if (fchmod(fd, mode) < 0 || (r = write_all(fd, buf, len)) < 0 ||
+	    fsync(fd) < 0) {
+		r = errno ? -errno : r;
+		unlinkat(dirfd, tmp, 0);
+		return r;
+	}
+	if (renameat(dirfd, tmp, dirfd, path) < 0) {
+		r = -errno;
+		unlinkat(dirfd, tmp, 0);
+		return r;
+	}
+	/* The rename is durable only once its directory is. */
+	slash = strrchr(path, '/');
+	if (slash) {
+		char dir[PATH_MAX];
+
+		if ((size_t)(slash - path) >= sizeof(dir))
+			return -ENAMETOOLONG;
+		memcpy(dir, path, (size_t)(slash - path));
+		dir[slash - path] = '\0';
+		dfd = openat(dirfd, dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
+	} else
+		dfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	if (fsync(dfd) < 0)
+		return -errno;
+	return 0;
+}
+
+int
+mkdir_p(const char *dir, mode_t mode)
+{
+	char	 buf[PATH_MAX];
+	char	*p;
+	size_t	 len = strlen(dir);
+
+	if (len == 0 || len >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, dir, len + 1);
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}

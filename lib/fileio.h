@@ -1,0 +1,30 @@
+/* Bounded reads and durable writes of whole files. */
+#ifndef BW_FILEIO_H
+#define BW_FILEIO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Reads all of FD, at most MAX bytes, into a NUL-terminated buffer
+ * *ret_buf (caller frees) of length *ret_len. Returns 0, -EFBIG past
+ * MAX, or -errno. */
+int read_bounded(int fd, size_t max, char **ret_buf, size_t *ret_len);
+
+/* Reads PATH (relative to DIRFD, no symlink followed) like
+ * read_bounded(). */
+int read_file_at(int dirfd, const char *path, size_t max, char **ret_buf,
+    size_t *ret_len);
+
+/* Writes LEN bytes of BUF to PATH under DIRFD durably: a temporary file
+ * is written, fsynced, renamed over PATH and the directory fsynced.
+ * MODE applies to the new file. Returns 0 or -errno. */
+int write_file_atomic_at(int dirfd, const char *path, const void *buf,
+    size_t len, mode_t mode);
+
+/* Writes all LEN bytes, retrying short writes and EINTR. */
+int write_all(int fd, const void *buf, size_t len);
+
+/* Creates DIR and its parents with MODE; existing ones are kept. */
+int mkdir_p(const char *dir, mode_t mode);
+
+#endif

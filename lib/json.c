@@ -1,0 +1,80 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "err.h"
+#include "json.h"
+
+int
+errf(int r, char **ret_err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ret_err) {
+		free(*ret_err);
+		*ret_err = NULL;
+		va_start(ap, fmt);
+		if (vasprintf(ret_err, fmt, ap) < 0)
+			*ret_err = NULL;
+		va_end(ap);
+	}
+	return r;
+}
+
+/* Measures nesting outside strings before jansson sees the input, so a
+ * hostile document costs one linear pass and no recursion. */
+static int
+json_depth_scan(const char *buf, size_t len, int max_depth, size_t *ret_off)
+{
+	int	depth = 0;
+	int	in_str = 0, esc = 0;
+	size_t	i;
+
+	for (i = 0; i < len; i++) {
+		char c = buf[i];
+
+		if (in_str) {
+			if (esc)
+				esc = 0;
+			else if (c == '\\')
+				esc = 1;
+			else if (c == '"')
+				in_str = 0;
+			continue;
+		}
+		if (c == '"')
+			in_str = 1;
+		else if (c == '{' || c == '[') {
+			if (++depth > max_depth) {
+				*ret_off = i;
+				return -1;
+			}
+		} else if (c == '}' || c == ']')
+			depth--;
+	}
+	return 0;
+}
+
+int
+json_parse_bounded(const char *buf, size_t len, int max_depth, json_t **ret,
+    char **ret_err)
+{
+	json_error_t	 jerr;
+	json_t		*v;
+	size_t		 off = 0;
+
+	if (json_depth_scan(buf, len, max_depth, &off) < 0)
+		return errf(-BW_E_INVALID, ret_err,
+		    "body: JSON nested deeper than %d levels at byte %zu",
+		    max_depth, off);
+	v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	if (!v)
+		return errf(-BW_E_INVALID, ret_err,
+		    "body: invalid JSON at byte %d (line %d, column %d): %s",
+		    jerr.position, jerr.line, jerr.column, jerr.text);
+	*ret = v;
+	return 0;
+}

@@ -1,0 +1,28 @@
+/* Bounded JSON parsing for untrusted input. */
+#ifndef BW_JSON_H
+#define BW_JSON_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "macro.h"
+
+/* jansson ships json_decrefp() for cleanup attributes. */
+#define _cleanup_json_	_cleanup_(json_decrefp)
+
+#define BW_JSON_MAX_DEPTH	32
+
+/* Parses LEN bytes of BUF as one JSON value, refusing nesting deeper
+ * than MAX_DEPTH, duplicate keys, invalid UTF-8 and NUL bytes. On
+ * success *ret (caller owns) is set; on failure *ret_err gets a precise
+ * allocated message with the byte offset. Returns 0 or -BW_E_INVALID /
+ * -ENOMEM. */
+int json_parse_bounded(const char *buf, size_t len, int max_depth,
+    json_t **ret, char **ret_err);
+
+/* Formats an allocated message into *ret_err when RET_ERR is not NULL
+ * and returns R, so callers can write `return errf(r, &err, ...)`. */
+int errf(int r, char **ret_err, const char *fmt, ...) _printf_(3, 4);
+
+#endif

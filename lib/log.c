@@ -1,0 +1,81 @@
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "log.h"
+
+static const char	*log_component = "bulwark";
+static enum log_level	 log_min = LOG_LVL_INFO;
+
+static const char *const level_names[] = { "debug", "info", "warn", "error" };
+
+void
+log_init(const char *component, enum log_level min)
+{
+	log_component = component;
+	log_min = min;
+}
+
+static void
+log_vemit(enum log_level lvl, const char *fmt, va_list ap)
+{
+	char		 msg[2048], ts[64];
+	struct timespec	 now;
+	struct tm	 tm;
+	json_t		*o;
+	char		*line;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000);
+	/* Messages can carry caller bytes; jansson escapes them, and a
+	 * message that is not UTF-8 is logged as such, not dropped. */
+	o = json_pack("{s:s, s:s, s:s, s:s?}", "time", ts,
+	    "level", level_names[lvl], "component", log_component,
+	    "msg", msg);
+	if (!o || !json_object_get(o, "msg")) {
+		json_decref(o);
+		o = json_pack("{s:s, s:s, s:s, s:s}", "time", ts,
+		    "level", level_names[lvl], "component", log_component,
+		    "msg", "(message not valid UTF-8)");
+	}
+	if (!o)
+		return;
+	line = json_dumps(o, JSON_COMPACT);
+	if (line) {
+		fprintf(stderr, "%s\n", line);
+		free(line);
+	}
+	json_decref(o);
+}
+
+void
+log_msg(enum log_level lvl, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (lvl < log_min)
+		return;
+	va_start(ap, fmt);
+	log_vemit(lvl, fmt, ap);
+	va_end(ap);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vemit(LOG_LVL_ERROR, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

@@ -1,0 +1,38 @@
+# Sourced by scripts/up and scripts/test: the Debian packages Bulwark
+# builds, runs and tests with, and a function that installs the missing.
+BW_BUILD_PKGS="build-essential autoconf automake libtool autoconf-archive pkg-config
+ clang libclang-rt-14-dev
+ libssl-dev libevent-dev libjansson-dev liblmdb-dev libtss2-dev libseccomp-dev
+ libaudit-dev libpam0g-dev libncurses-dev libcmocka-dev"
+BW_RUN_PKGS="openssl swtpm swtpm-tools tpm2-tools tpm2-openssl lmdb-utils curl ca-certificates
+ crun qemu-system-x86 containernetworking-plugins etcd-server etcd-client
+ libpam-wrapper libnss-wrapper busybox-static iproute2 nftables tmux"
+
+bw_install_deps() {
+	local missing="" p
+	for p in $BW_BUILD_PKGS $BW_RUN_PKGS; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+			missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "missing Debian packages:$missing (run as root to install them)" >&2
+		return 1
+	fi
+	echo "installing:$missing" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq || return 1
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null || return 1
+}
+
+# Configures and builds in DIR (relative to the source tree) with the
+# extra configure arguments that follow.
+bw_build() {
+	local dir="$1"; shift
+	[ -x "$BW_SRC/configure" ] || (cd "$BW_SRC" && autoreconf -fi) || return 1
+	mkdir -p "$BW_SRC/$dir"
+	(cd "$BW_SRC/$dir" &&
+		{ [ -f Makefile ] || "$BW_SRC/configure" -q "$@"; } &&
+		make -j"$(nproc)" -s) || return 1
+}
