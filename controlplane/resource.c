@@ -1,0 +1,447 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "controlplane/resource.h"
+#include "lib/err.h"
+#include "lib/json.h"
+
+#define INT_FIELD(n, lo, hi)	{ .name = n, .type = SCHEMA_INT, .min = lo, .max = hi }
+#define STR_FIELD(n, lo, hi)	{ .name = n, .type = SCHEMA_STRING, .min = lo, .max = hi }
+#define END_FIELDS		{ .name = NULL }
+
+static const char *const workload_types[] = { "container", "vm", NULL };
+static const char *const restart_policies[] = { "always", "on-failure", "never", NULL };
+static const char *const topology_keys[] = { "zone", "rack", "node", NULL };
+static const char *const taint_effects[] = { "NoSchedule", "NoExecute", NULL };
+static const char *const image_types[] = { "container", "vm", NULL };
+static const char *const image_formats[] = { "rootfs-tar", "oci-layout", "raw", "qcow2", NULL };
+static const char *const roles[] = { "system-admin", "security-auditor",
+	"tenant-admin", "tenant-user", NULL };
+static const char *const capabilities[] = { "CAP_NET_BIND_SERVICE",
+	"CAP_NET_RAW", "CAP_CHOWN", "CAP_SETUID", "CAP_SETGID",
+	"CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL", NULL };
+
+static const struct schema_field resources_fields[] = {
+	INT_FIELD("cpu_millis", 1, 256000),
+	INT_FIELD("memory_mib", 4, 1048576),
+	INT_FIELD("pids", 1, 32768),
+	END_FIELDS
+};
+
+static const struct schema_field spread_fields[] = {
+	{ .name = "topology_key", .type = SCHEMA_STRING, .flags = SCHEMA_REQUIRED,
+	  .one_of = topology_keys },
+	{ .name = "max_skew", .type = SCHEMA_INT, .flags = SCHEMA_REQUIRED,
+	  .min = 1, .max = 100 },
+	END_FIELDS
+};
+static const struct schema_field spread_item = {
+	.name = "", .type = SCHEMA_OBJECT, .fields = spread_fields,
+};
+
+static const struct schema_field anti_affinity_fields[] = {
+	{ .name = "topology_key", .type = SCHEMA_STRING, .flags = SCHEMA_REQUIRED,
+	  .one_of = topology_keys },
+	{ .name = "selector", .type = SCHEMA_MAP, .max = 16 },
+	END_FIELDS
+};
+static const struct schema_field anti_affinity_item = {
+	.name = "", .type = SCHEMA_OBJECT, .fields = anti_affinity_fields,
+};
+
+static const struct schema_field toleration_fields[] = {
+	STR_FIELD("key", 1, 63),
+	STR_FIELD("value", 0, 63),
+	{ .name = "effect", .type = SCHEMA_STRING, .one_of = taint_effects },
+	END_FIELDS
+};
+static const struct schema_field toleration_item = {
+	.name = "", .type = SCHEMA_OBJECT, .fields = toleration_fields,
+};
+
+static const struct schema_field taint_fields[] = {
+	{ .name = "key", .type = SCHEMA_STRING, .flags = SCHEMA_REQUIRED,
+	  .min = 1, .max = 63 },
+	STR_FIELD("value", 0, 63),
+	{ .name = "effect", .type = SCHEMA_STRING, .flags = SCHEMA_REQUIRED,
+	  .one_of = taint_effects },
+	END_FIELDS
+};
+static const struct schema_field taint_item = {
+	.name = "", .type = SCHEMA_OBJECT, .fields = taint_fields,
+};
+
+static const struct schema_field string_item = {
+	.name = "", .type = SCHEMA_STRING, .min = 0, .max = 4096,
+};
+static const struct schema_field capability_item = {
+	.name = "", .type = SCHEMA_STRING, .one_of = capabilities,
+};
+
+static const struct schema_field update_fields[] = {
+	INT_FIELD("max_unavailable", 0, 1000),
+	INT_FIELD("max_surge", 0, 1000),
+	END_FIELDS
+};
+
+static const struct schema_field workload_spec[] = {
+	{ .name = "type", .type = SCHEMA_STRING, .flags = SCHEMA_REQUIRED,
+	  .one_of = workload_types },
+	{ .name = "image", .type = SCHEMA_STRING, .flags = SCHEMA_REQUIRED,
+	  .check = schema_check_digest },
+	{ .name = "replicas", .type = SCHEMA_INT, .flags = SCHEMA_REQUIRED,
+	  .min = 0, .max = 1000 },
+	{ .name = "resources", .type = SCHEMA_OBJECT, .flags = SCHEMA_REQUIRED,
+	  .fields = resources_fields },
+	{ .name = "command", .type = SCHEMA_ARRAY, .max = 64, .items = &string_item },
+	{ .name = "env", .type = SCHEMA_MAP, .max = 64 },
+	{ .name = "network", .type = SCHEMA_STRING, .check = schema_check_dns_label },
+	{ .name = "node_selector", .type = SCHEMA_MAP, .max = 16 },
+	{ .name = "spread", .type = SCHEMA_ARRAY, .max = 3, .items = &spread_item },
+	{ .name = "anti_affinity", .type = SCHEMA_ARRAY, .max = 4,
+	  .items = &anti_affinity_item },
+	{ .name = "tolerations", .type = SCHEMA_ARRAY, .max = 16,
+	  .items = &toleration_item },
+	{ .name = "capabilities", .type = SCHEMA_ARRAY, .max = 8,
+	  .items = &capability_item },
+	{ .name = "restart_policy", .type = SCHEMA_STRING, .one_of = restart_policies },
+	{ .name = "update_strategy", .type = SCHEMA_OBJECT, .fields = update_fields },
+	{ .name = "fips_required", .type = SCHEMA_BOOL },
+	END_FIELDS
+};
+
+static const struct schema_field tenant_spec[] = {
+	STR_FIELD("description", 0, 256),
+	{ .name = "node_pool", .type = SCHEMA_STRING, .check = schema_check_dns_label },
+	END_FIELDS
+};
+
+static const struct schema_field capacity_fields[] = {
+	INT_FIELD("cpu_millis", 0, 100000000),
+	INT_FIELD("memory_mib", 0, 1000000000),
+	INT_FIELD("instances", 0, 100000),
+	END_FIELDS
+};
+
+static const struct schema_field node_spec[] = {
+	{ .name = "capacity", .type = SCHEMA_OBJECT, .fields = capacity_fields },
+	{ .name = "zone", .type = SCHEMA_STRING, .check = schema_check_dns_label },
+	{ .name = "rack", .type = SCHEMA_STRING, .check = schema_check_dns_label },
+	{ .name = "taints", .type = SCHEMA_ARRAY, .max = 16, .items = &taint_item },
+	{ .name = "unschedulable", .type = SCHEMA_BOOL },
+	STR_FIELD("address", 1, 253),
+	END_FIELDS
+};
+
+static const struct schema_field network_spec[] = {
+	STR_FIELD("subnet", 9, 18),
+	END_FIELDS
+};
+
+static const struct schema_field quota_spec[] = {
+	INT_FIELD("cpu_millis", 0, 100000000),
+	INT_FIELD("memory_mib", 0, 1000000000),
+	INT_FIELD("instances", 0, 100000),
+	INT_FIELD("workloads", 0, 100000),
+	INT_FIELD("networks", 0, 10000),
+	END_FIELDS
+};
+
+static const struct schema_field rolebinding_spec[] = {
+	{ .name = "principal", .type = SCHEMA_STRING, .flags = SCHEMA_REQUIRED,
+	  .check = schema_check_dns_label },
+	{ .name = "role", .type = SCHEMA_STRING, .flags = SCHEMA_REQUIRED,
+	  .one_of = roles },
+	END_FIELDS
+};
+
+static const struct schema_field image_spec[] = {
+	{ .name = "digest", .type = SCHEMA_STRING, .flags = SCHEMA_REQUIRED,
+	  .check = schema_check_digest },
+	{ .name = "type", .type = SCHEMA_STRING, .flags = SCHEMA_REQUIRED,
+	  .one_of = image_types },
+	{ .name = "format", .type = SCHEMA_STRING, .one_of = image_formats },
+	INT_FIELD("size", 0, 1LL << 50),
+	STR_FIELD("signer", 0, 256),
+	END_FIELDS
+};
+
+static const struct schema_field instance_spec[] = {
+	{ .name = "workload", .type = SCHEMA_STRING, .flags = SCHEMA_REQUIRED,
+	  .check = schema_check_dns_label },
+	{ .name = "node", .type = SCHEMA_STRING, .check = schema_check_dns_label },
+	{ .name = "generation", .type = SCHEMA_INT, .min = 0, .max = 1LL << 50 },
+	END_FIELDS
+};
+
+static const struct res_kind kinds[] = {
+	{ "Tenant", "tenants", RES_CLUSTER, RES_F_ADMIN_WRITES, tenant_spec,
+	  "AC-2,CM-3" },
+	{ "Node", "nodes", RES_CLUSTER, RES_F_ADMIN_WRITES, node_spec,
+	  "CM-8,CM-3" },
+	{ "Image", "images", RES_CLUSTER, RES_F_ADMIN_WRITES, image_spec,
+	  "CM-14,SI-7,CM-3" },
+	{ "Quota", "quotas", RES_TENANT, RES_F_ADMIN_WRITES, quota_spec,
+	  "CM-3,SC-6" },
+	{ "RoleBinding", "rolebindings", RES_TENANT, RES_F_ADMIN_WRITES,
+	  rolebinding_spec, "AC-2,AC-3,AC-5,AC-6" },
+	{ "Network", "networks", RES_TENANT, 0, network_spec,
+	  "SC-7,CM-3" },
+	{ "Workload", "workloads", RES_TENANT, 0, workload_spec,
+	  "CM-3,CM-8" },
+	{ "Instance", "instances", RES_TENANT, RES_F_SYSTEM_WRITES,
+	  instance_spec, "CM-8" },
+};
+
+const struct res_kind *
+res_kinds(size_t *ret_n)
+{
+	*ret_n = ELEMENTSOF(kinds);
+	return kinds;
+}
+
+const struct res_kind *
+res_kind_by_name(const char *kind)
+{
+	size_t i;
+
+	for (i = 0; i < ELEMENTSOF(kinds); i++)
+		if (strcmp(kinds[i].kind, kind) == 0)
+			return &kinds[i];
+	return NULL;
+}
+
+const struct res_kind *
+res_kind_by_plural(const char *plural)
+{
+	size_t i;
+
+	for (i = 0; i < ELEMENTSOF(kinds); i++)
+		if (strcmp(kinds[i].plural, plural) == 0)
+			return &kinds[i];
+	return NULL;
+}
+
+const struct res_kind *
+res_kind_lookup(const char *name)
+{
+	size_t i, n;
+
+	for (i = 0; i < ELEMENTSOF(kinds); i++) {
+		if (strcasecmp(kinds[i].kind, name) == 0 ||
+		    strcasecmp(kinds[i].plural, name) == 0)
+			return &kinds[i];
+		/* singular: the plural without its final 's' */
+		n = strlen(kinds[i].plural) - 1;
+		if (strlen(name) == n && strncasecmp(kinds[i].plural, name, n) == 0)
+			return &kinds[i];
+	}
+	return NULL;
+}
+
+int
+res_key(const struct res_kind *k, const char *tenant, const char *name,
+    char *buf, size_t len)
+{
+	int n;
+
+	if (k->scope == RES_CLUSTER)
+		n = snprintf(buf, len, "/r/%s/%s", k->plural, name);
+	else
+		n = snprintf(buf, len, "/r/%s/%s/%s", k->plural, tenant, name);
+	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
+}
+
+int
+res_prefix(const struct res_kind *k, const char *tenant, char *buf, size_t len)
+{
+	int n;
+
+	if (k->scope == RES_CLUSTER || !tenant)
+		n = snprintf(buf, len, "/r/%s/", k->plural);
+	else
+		n = snprintf(buf, len, "/r/%s/%s/", k->plural, tenant);
+	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
+}
+
+static const struct schema_field metadata_fields[] = {
+	{ .name = "name", .type = SCHEMA_STRING, .flags = SCHEMA_REQUIRED,
+	  .check = schema_check_dns_label },
+	{ .name = "tenant", .type = SCHEMA_STRING, .check = schema_check_dns_label },
+	{ .name = "labels", .type = SCHEMA_MAP, .max = 32 },
+	/* Echoed back by clients that apply what they got; uid and created
+	 * stay the server's, revision is a precondition. */
+	STR_FIELD("uid", 0, 64),
+	STR_FIELD("created", 0, 64),
+	{ .name = "revision", .type = SCHEMA_INT, .min = 0, .max = INT64_MAX },
+	END_FIELDS
+};
+
+int
+res_validate(json_t *doc, const struct res_kind *expect,
+    const char *default_tenant, const struct res_kind **ret_kind,
+    char **ret_err)
+{
+	const struct res_kind	*k;
+	json_t			*md, *kind, *spec;
+	const char		*key;
+	json_t			*v;
+	int			 r;
+
+	if (!json_is_object(doc))
+		return errf(-BW_E_INVALID, ret_err, "body: must be a JSON object");
+	json_object_foreach(doc, key, v) {
+		if (strcmp(key, "kind") && strcmp(key, "metadata") &&
+		    strcmp(key, "spec") && strcmp(key, "status"))
+			return errf(-BW_E_INVALID, ret_err,
+			    "%.64s: unknown field", key);
+	}
+	kind = json_object_get(doc, "kind");
+	if (!kind && expect) {
+		json_object_set_new(doc, "kind", json_string(expect->kind));
+		kind = json_object_get(doc, "kind");
+	}
+	if (!json_is_string(kind))
+		return errf(-BW_E_INVALID, ret_err, "kind: is required and must be a string");
+	if (!(k = res_kind_by_name(json_string_value(kind))))
+		return errf(-BW_E_INVALID, ret_err, "kind: unknown kind \"%.64s\"",
+		    json_string_value(kind));
+	if (expect && k != expect)
+		return errf(-BW_E_INVALID, ret_err,
+		    "kind: \"%s\" does not match the path's kind \"%s\"",
+		    k->kind, expect->kind);
+	md = json_object_get(doc, "metadata");
+	if (!md)
+		return errf(-BW_E_INVALID, ret_err, "metadata: is required");
+	if ((r = schema_validate_object(md, metadata_fields, "metadata", ret_err)) < 0)
+		return r;
+	if (k->scope == RES_TENANT) {
+		if (!json_object_get(md, "tenant")) {
+			if (!default_tenant)
+				return errf(-BW_E_INVALID, ret_err,
+				    "metadata.tenant: is required for %s", k->kind);
+			json_object_set_new(md, "tenant", json_string(default_tenant));
+		}
+	} else {
+		json_t *t = json_object_get(md, "tenant");
+
+		if (t && strcmp(json_string_value(t), RES_SYSTEM_TENANT) != 0)
+			return errf(-BW_E_INVALID, ret_err,
+			    "metadata.tenant: %s objects belong to \"%s\"",
+			    k->kind, RES_SYSTEM_TENANT);
+		json_object_set_new(md, "tenant", json_string(RES_SYSTEM_TENANT));
+	}
+	spec = json_object_get(doc, "spec");
+	if (!spec) {
+		json_object_set_new(doc, "spec", json_object());
+		spec = json_object_get(doc, "spec");
+	}
+	if ((r = schema_validate_object(spec, k->spec, "spec", ret_err)) < 0)
+		return r;
+	v = json_object_get(doc, "status");
+	if (v && !json_is_object(v))
+		return errf(-BW_E_INVALID, ret_err, "status: must be an object");
+	*ret_kind = k;
+	return 0;
+}
+
+json_t *
+res_stored_form(const json_t *doc, const char *uid, const char *created,
+    const json_t *prev_status)
+{
+	json_t *out, *md;
+
+	if (!(out = json_deep_copy(doc)))
+		return NULL;
+	md = json_object_get(out, "metadata");
+	json_object_del(md, "revision");
+	json_object_set_new(md, "uid", json_string(uid));
+	json_object_set_new(md, "created", json_string(created));
+	if (!json_object_get(md, "labels"))
+		json_object_set_new(md, "labels", json_object());
+	json_object_set_new(out, "status",
+	    prev_status ? json_deep_copy(prev_status) : json_object());
+	return out;
+}
+
+json_t *
+res_render(const void *value, size_t len, uint64_t mod_rev)
+{
+	json_t *doc, *md;
+
+	doc = json_loadb(value, len, 0, NULL);
+	if (!json_is_object(doc) ||
+	    !json_is_object(md = json_object_get(doc, "metadata"))) {
+		json_decref(doc);
+		return NULL;
+	}
+	json_object_set_new(md, "revision", json_integer((json_int_t)mod_rev));
+	return doc;
+}
+
+const char *
+res_name(const json_t *doc)
+{
+	return json_string_value(json_object_get(json_object_get(doc,
+	    "metadata"), "name"));
+}
+
+const char *
+res_tenant(const json_t *doc)
+{
+	return json_string_value(json_object_get(json_object_get(doc,
+	    "metadata"), "tenant"));
+}
+
+uint64_t
+res_revision(const json_t *doc)
+{
+	json_t *v = json_object_get(json_object_get(doc, "metadata"), "revision");
+
+	return json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
+}
+
+int
+res_label_match(const json_t *doc, const char *selector)
+{
+	const json_t	*labels;
+	_cleanup_free_ char *copy = NULL;
+	char		*term, *save = NULL;
+
+	labels = json_object_get(json_object_get(doc, "metadata"), "labels");
+	if (!selector || !*selector)
+		return 1;
+	if (!(copy = strdup(selector)))
+		return -ENOMEM;
+	for (term = strtok_r(copy, ",", &save); term;
+	    term = strtok_r(NULL, ",", &save)) {
+		char		*eq = strchr(term, '=');
+		int		 negate = 0;
+		const char	*have;
+
+		if (eq && eq > term && eq[-1] == '!') {
+			negate = 1;
+			eq[-1] = '\0';
+		}
+		if (eq)
+			*eq = '\0';
+		if (!schema_check_label_key(term) ||
+		    (eq && !schema_check_label_value(eq + 1)))
+			return -BW_E_INVALID;
+		have = json_string_value(json_object_get(labels, term));
+		if (!eq) {
+			if (!have)
+				return 0;
+		} else if (negate) {
+			if (have && strcmp(have, eq + 1) == 0)
+				return 0;
+		} else if (!have || strcmp(have, eq + 1) != 0)
+			return 0;
+	}
+	return 1;
+}

@@ -1,0 +1,276 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controlplane/schema.h"
+#include "lib/err.h"
+#include "lib/json.h"
+
+#define SCHEMA_PATH_MAX	256
+
+static const char *const type_names[] = {
+	[SCHEMA_STRING] = "a string",
+	[SCHEMA_INT] = "an integer",
+	[SCHEMA_BOOL] = "a boolean",
+	[SCHEMA_OBJECT] = "an object",
+	[SCHEMA_ARRAY] = "an array",
+	[SCHEMA_MAP] = "an object of strings",
+};
+
+static int
+type_matches(const json_t *v, enum schema_type t)
+{
+	switch (t) {
+	case SCHEMA_STRING:
+		return json_is_string(v);
+	case SCHEMA_INT:
+		return json_is_integer(v);
+	case SCHEMA_BOOL:
+		return json_is_boolean(v);
+	case SCHEMA_OBJECT:
+	case SCHEMA_MAP:
+		return json_is_object(v);
+	case SCHEMA_ARRAY:
+		return json_is_array(v);
+	}
+	return 0;
+}
+
+static void
+range_text(const struct schema_field *f, const char *unit, char *buf,
+    size_t len)
+{
+	snprintf(buf, len, "%lld..%lld%s", f->min, f->max, unit);
+}
+
+int
+schema_validate_value(const json_t *v, const struct schema_field *f,
+    const char *path, char **ret_err)
+{
+	char	 range[64];
+	char	 sub[SCHEMA_PATH_MAX];
+	size_t	 i, n;
+	int	 r;
+
+	if (!type_matches(v, f->type)) {
+		if (f->type == SCHEMA_INT && f->max > f->min) {
+			range_text(f, "", range, sizeof(range));
+			return errf(-BW_E_INVALID, ret_err,
+			    "%s: must be an integer %s", path, range);
+		}
+		return errf(-BW_E_INVALID, ret_err, "%s: must be %s", path,
+		    type_names[f->type]);
+	}
+	switch (f->type) {
+	case SCHEMA_INT: {
+		long long x = json_integer_value(v);
+
+		if (f->max > f->min && (x < f->min || x > f->max)) {
+			range_text(f, "", range, sizeof(range));
+			return errf(-BW_E_INVALID, ret_err,
+			    "%s: must be an integer %s", path, range);
+		}
+		break;
+	}
+	case SCHEMA_STRING: {
+		const char	*s = json_string_value(v);
+		size_t		 len = json_string_length(v);
+
+		if (strlen(s) != len)
+			return errf(-BW_E_INVALID, ret_err,
+			    "%s: must not contain NUL bytes", path);
+		if (f->max > 0 && ((long long)len < f->min ||
+		    (long long)len > f->max)) {
+			range_text(f, " characters", range, sizeof(range));
+			return errf(-BW_E_INVALID, ret_err,
+			    "%s: length must be %s", path, range);
+		}
+		if (f->one_of) {
+			const char *const *p;
+			char allowed[256] = "";
+
+			for (p = f->one_of; *p; p++)
+				if (strcmp(*p, s) == 0)
+					break;
+			if (!*p) {
+				for (p = f->one_of; *p; p++) {
+					if (allowed[0])
+						strncat(allowed, ", ",
+						    sizeof(allowed) - strlen(allowed) - 1);
+					strncat(allowed, *p,
+					    sizeof(allowed) - strlen(allowed) - 1);
+				}
+				return errf(-BW_E_INVALID, ret_err,
+				    "%s: must be one of %s", path, allowed);
+			}
+		}
+		break;
+	}
+	case SCHEMA_OBJECT:
+		if ((r = schema_validate_object(v, f->fields, path, ret_err)) < 0)
+			return r;
+		break;
+	case SCHEMA_ARRAY:
+		n = json_array_size(v);
+		if (f->max > 0 && (long long)n > f->max)
+			return errf(-BW_E_INVALID, ret_err,
+			    "%s: at most %lld items", path, f->max);
+		for (i = 0; i < n; i++) {
+			snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+			r = schema_validate_value(json_array_get(v, i),
+			    f->items, sub, ret_err);
+			if (r < 0)
+				return r;
+		}
+		break;
+	case SCHEMA_MAP: {
+		const char	*k;
+		json_t		*val;
+
+		if (f->max > 0 && (long long)json_object_size(v) > f->max)
+			return errf(-BW_E_INVALID, ret_err,
+			    "%s: at most %lld entries", path, f->max);
+		json_object_foreach((json_t *)v, k, val) {
+			if (!schema_check_label_key(k))
+				return errf(-BW_E_INVALID, ret_err,
+				    "%s: invalid key \"%.64s\" (1..63 of "
+				    "[A-Za-z0-9._-], optional DNS prefix/)",
+				    path, k);
+			if (!json_is_string(val))
+				return errf(-BW_E_INVALID, ret_err,
+				    "%s.%s: must be a string", path, k);
+			if (!schema_check_label_value(json_string_value(val)))
+				return errf(-BW_E_INVALID, ret_err,
+				    "%s.%s: invalid value (0..63 of "
+				    "[A-Za-z0-9._-])", path, k);
+		}
+		break;
+	}
+	case SCHEMA_BOOL:
+		break;
+	}
+	if (f->check)
+		return f->check(v, path, ret_err);
+	return 0;
+}
+
+int
+schema_validate_object(const json_t *v, const struct schema_field *fields,
+    const char *path, char **ret_err)
+{
+	const struct schema_field	*f;
+	const char			*k;
+	json_t				*val;
+	char				 sub[SCHEMA_PATH_MAX];
+	int				 r;
+
+	if (!json_is_object(v))
+		return errf(-BW_E_INVALID, ret_err, "%s: must be an object",
+		    path);
+	json_object_foreach((json_t *)v, k, val) {
+		for (f = fields; f && f->name; f++)
+			if (strcmp(f->name, k) == 0)
+				break;
+		if (!f || !f->name)
+			return errf(-BW_E_INVALID, ret_err,
+			    "%s.%.64s: unknown field", path, k);
+	}
+	for (f = fields; f && f->name; f++) {
+		snprintf(sub, sizeof(sub), "%s.%s", path, f->name);
+		val = json_object_get(v, f->name);
+		if (!val || json_is_null(val)) {
+			if (f->flags & SCHEMA_REQUIRED)
+				return errf(-BW_E_INVALID, ret_err,
+				    "%s: is required", sub);
+			continue;
+		}
+		if ((r = schema_validate_value(val, f, sub, ret_err)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+int
+schema_is_dns_label(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > 63)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+			continue;
+		if (c == '-' && i > 0 && i < n - 1)
+			continue;
+		return 0;
+	}
+	return 1;
+}
+
+int
+schema_check_dns_label(const json_t *v, const char *path, char **ret_err)
+{
+	if (!schema_is_dns_label(json_string_value(v)))
+		return errf(-BW_E_INVALID, ret_err,
+		    "%s: must be 1..63 lowercase letters, digits or '-', "
+		    "starting and ending with a letter or digit", path);
+	return 0;
+}
+
+int
+schema_check_digest(const json_t *v, const char *path, char **ret_err)
+{
+	const char	*s = json_string_value(v);
+	size_t		 i;
+
+	if (strncmp(s, "sha256:", 7) != 0 || strlen(s) != 7 + 64)
+		goto bad;
+	for (i = 7; i < 7 + 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			goto bad;
+	return 0;
+bad:
+	return errf(-BW_E_INVALID, ret_err,
+	    "%s: must be \"sha256:\" followed by 64 lowercase hex digits", path);
+}
+
+static int
+label_chars_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int
+schema_check_label_key(const char *s)
+{
+	const char	*slash = strchr(s, '/');
+	const char	*name = slash ? slash + 1 : s;
+	size_t		 n = strlen(name);
+
+	if (slash && (slash == s || slash - s > 253 ||
+	    !label_chars_ok(s, (size_t)(slash - s))))
+		return 0;
+	return n > 0 && n <= 63 && label_chars_ok(name, n);
+}
+
+int
+schema_check_label_value(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n <= 63 && label_chars_ok(s, n);
+}

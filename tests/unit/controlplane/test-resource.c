@@ -1,0 +1,186 @@
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "controlplane/resource.h"
+#include "lib/err.h"
+#include "lib/json.h"
+
+#define DIGEST "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define WL_HEAD "{\"kind\":\"Workload\",\"metadata\":{\"name\":\"web\",\"tenant\":\"acme\"},"
+
+struct vcase {
+	const char *doc;
+	const char *want_err;	/* NULL: valid */
+};
+
+static const struct vcase cases[] = {
+	{ "{\"kind\":\"Tenant\",\"metadata\":{\"name\":\"acme\"},\"spec\":{}}", NULL },
+	{ WL_HEAD "\"spec\":{\"type\":\"container\",\"image\":\"" DIGEST "\","
+	  "\"replicas\":3,\"resources\":{\"cpu_millis\":250,\"memory_mib\":64},"
+	  "\"spread\":[{\"topology_key\":\"zone\",\"max_skew\":1}],"
+	  "\"restart_policy\":\"always\"}}", NULL },
+	{ WL_HEAD "\"spec\":{\"type\":\"container\",\"image\":\"" DIGEST "\","
+	  "\"replicas\":1001,\"resources\":{\"cpu_millis\":1,\"memory_mib\":64}}}",
+	  "spec.replicas: must be an integer 0..1000" },
+	{ WL_HEAD "\"spec\":{\"type\":\"container\",\"image\":\"" DIGEST "\","
+	  "\"replicas\":\"3\",\"resources\":{\"cpu_millis\":1,\"memory_mib\":64}}}",
+	  "spec.replicas: must be an integer 0..1000" },
+	{ WL_HEAD "\"spec\":{\"type\":\"container\",\"image\":\"" DIGEST "\","
+	  "\"replicas\":3,\"resources\":{\"cpu_millis\":1,\"memory_mib\":64},"
+	  "\"replica\":2}}", "spec.replica: unknown field" },
+	{ WL_HEAD "\"spec\":{\"type\":\"lxc\",\"image\":\"" DIGEST "\","
+	  "\"replicas\":3,\"resources\":{\"cpu_millis\":1,\"memory_mib\":64}}}",
+	  "spec.type: must be one of container, vm" },
+	{ WL_HEAD "\"spec\":{\"type\":\"vm\",\"image\":\"sha256:xyz\","
+	  "\"replicas\":3,\"resources\":{\"cpu_millis\":1,\"memory_mib\":64}}}",
+	  "spec.image: must be \"sha256:\"" },
+	{ WL_HEAD "\"spec\":{\"type\":\"vm\",\"image\":\"" DIGEST "\","
+	  "\"replicas\":3}}", "spec.resources: is required" },
+	{ WL_HEAD "\"spec\":{\"type\":\"vm\",\"image\":\"" DIGEST "\","
+	  "\"replicas\":3,\"resources\":{\"cpu_millis\":1,\"memory_mib\":64},"
+	  "\"spread\":[{\"topology_key\":\"zone\",\"max_skew\":1},"
+	  "{\"topology_key\":\"planet\",\"max_skew\":1}]}}",
+	  "spec.spread[1].topology_key: must be one of zone, rack, node" },
+	{ "{\"kind\":\"Workload\",\"metadata\":{\"name\":\"Web\",\"tenant\":\"acme\"}}",
+	  "metadata.name: must be 1..63 lowercase" },
+	{ "{\"kind\":\"Gadget\",\"metadata\":{\"name\":\"x\"}}",
+	  "kind: unknown kind \"Gadget\"" },
+	{ "{\"metadata\":{\"name\":\"x\"}}", "kind: is required" },
+	{ "{\"kind\":\"Tenant\",\"metadata\":{\"name\":\"x\"},\"extra\":1}",
+	  "extra: unknown field" },
+	{ "{\"kind\":\"Tenant\",\"metadata\":{\"name\":\"x\",\"tenant\":\"acme\"}}",
+	  "metadata.tenant: Tenant objects belong to \"system\"" },
+	{ "{\"kind\":\"Network\",\"metadata\":{\"name\":\"n\"}}",
+	  "metadata.tenant: is required for Network" },
+	{ "{\"kind\":\"Tenant\",\"metadata\":{\"name\":\"x\",\"labels\":{\"a b\":\"c\"}}}",
+	  "metadata.labels: invalid key" },
+	{ "[1,2]", "body: must be a JSON object" },
+};
+
+static void
+test_validate_table(void **state)
+{
+	size_t i;
+
+	for (i = 0; i < ELEMENTSOF(cases); i++) {
+		const struct res_kind	*k = NULL;
+		json_t			*doc;
+		char			*err = NULL;
+		int			 r;
+
+		doc = json_loads(cases[i].doc, JSON_DECODE_ANY, NULL);
+		assert_non_null(doc);
+		r = res_validate(doc, NULL, NULL, &k, &err);
+		if (!cases[i].want_err) {
+			if (r != 0)
+				fail_msg("case %zu: unexpected error %s", i, err);
+			assert_non_null(k);
+		} else {
+			assert_int_equal(r, -BW_E_INVALID);
+			if (!err || !strstr(err, cases[i].want_err))
+				fail_msg("case %zu: got \"%s\", want \"%s\"", i,
+				    err ? err : "(null)", cases[i].want_err);
+		}
+		free(err);
+		json_decref(doc);
+	}
+}
+
+static void
+test_default_tenant_and_kind_from_path(void **state)
+{
+	const struct res_kind	*k = NULL;
+	json_t			*doc = json_loads("{\"metadata\":{\"name\":\"n1\"}}", 0, NULL);
+	char			*err = NULL;
+
+	assert_int_equal(res_validate(doc, res_kind_by_plural("networks"),
+	    "acme", &k, &err), 0);
+	assert_string_equal(res_tenant(doc), "acme");
+	assert_string_equal(k->kind, "Network");
+	json_decref(doc);
+}
+
+static void
+test_keys_and_lookup(void **state)
+{
+	char buf[RES_KEY_MAX];
+
+	assert_int_equal(res_key(res_kind_by_name("Workload"), "acme", "web",
+	    buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "/r/workloads/acme/web");
+	assert_int_equal(res_key(res_kind_by_name("Node"), "acme", "n1",
+	    buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "/r/nodes/n1");
+	assert_int_equal(res_prefix(res_kind_by_name("Workload"), NULL, buf,
+	    sizeof(buf)), 0);
+	assert_string_equal(buf, "/r/workloads/");
+	assert_ptr_equal(res_kind_lookup("workload"), res_kind_by_name("Workload"));
+	assert_ptr_equal(res_kind_lookup("Workloads"), res_kind_by_name("Workload"));
+	assert_ptr_equal(res_kind_lookup("rolebinding"), res_kind_by_name("RoleBinding"));
+	assert_null(res_kind_lookup("wl"));
+	assert_int_equal(res_key(res_kind_by_name("Node"), NULL, "x", buf, 4),
+	    -ENAMETOOLONG);
+}
+
+static void
+test_stored_form_and_render(void **state)
+{
+	json_t	*doc = json_loads("{\"kind\":\"Tenant\",\"metadata\":"
+	    "{\"name\":\"a\",\"revision\":7,\"uid\":\"fake\"},\"status\":{\"x\":1}}",
+	    0, NULL);
+	json_t	*st, *back;
+	char	*s;
+
+	st = res_stored_form(doc, "u-1", "2026-01-01T00:00:00Z", NULL);
+	assert_null(json_object_get(json_object_get(st, "metadata"), "revision"));
+	assert_string_equal(json_string_value(json_object_get(
+	    json_object_get(st, "metadata"), "uid")), "u-1");
+	assert_int_equal(json_object_size(json_object_get(st, "status")), 0);
+	s = json_dumps(st, JSON_COMPACT);
+	back = res_render(s, strlen(s), 42);
+	assert_int_equal(res_revision(back), 42);
+	assert_null(res_render("[]", 2, 1));
+	free(s);
+	json_decref(st);
+	json_decref(back);
+	json_decref(doc);
+}
+
+static void
+test_label_selector(void **state)
+{
+	json_t *doc = json_loads("{\"metadata\":{\"labels\":{\"app\":\"web\","
+	    "\"tier\":\"front\"}}}", 0, NULL);
+
+	assert_int_equal(res_label_match(doc, "app=web"), 1);
+	assert_int_equal(res_label_match(doc, "app=web,tier=front"), 1);
+	assert_int_equal(res_label_match(doc, "app=db"), 0);
+	assert_int_equal(res_label_match(doc, "app!=db"), 1);
+	assert_int_equal(res_label_match(doc, "app!=web"), 0);
+	assert_int_equal(res_label_match(doc, "tier"), 1);
+	assert_int_equal(res_label_match(doc, "zone"), 0);
+	assert_int_equal(res_label_match(doc, "a b=c"), -BW_E_INVALID);
+	assert_int_equal(res_label_match(doc, ""), 1);
+	json_decref(doc);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_validate_table),
+		cmocka_unit_test(test_default_tenant_and_kind_from_path),
+		cmocka_unit_test(test_keys_and_lookup),
+		cmocka_unit_test(test_stored_form_and_render),
+		cmocka_unit_test(test_label_selector),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
