@@ -1,0 +1,52 @@
+/* What a store backend implements. store.c validates every argument
+ * (keys, sizes, flags) before calling a backend, so backends deal only
+ * with storage. Not for use outside controlplane/store*.c. */
+#ifndef BW_CONTROLPLANE_STORE_BACKEND_H
+#define BW_CONTROLPLANE_STORE_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "controlplane/store.h"
+
+typedef int (*store_before_commit_fn)(void *ctx, const struct store_op *ops,
+    size_t n);
+
+struct store_backend {
+	const char	*name;
+	void		(*close)(struct store *st);
+	uint64_t	(*revision)(struct store *st);
+	uint64_t	(*compacted_revision)(struct store *st);
+	int		(*get)(struct store *st, const char *key,
+			    struct store_kv **ret);
+	/* PREFIX is never NULL (may be ""). */
+	int		(*list)(struct store *st, const char *prefix,
+			    struct store_kv ***ret, size_t *ret_n,
+			    uint64_t *ret_rev);
+	/* N >= 1. On entry op->rev is 0 and op->result is 0 for an op to
+	 * evaluate, or the validation error of an op to skip (only without
+	 * STORE_BATCH_ATOMIC). Must follow store_batch()'s contract. */
+	int		(*batch)(struct store *st, struct store_op *ops,
+			    size_t n, unsigned flags,
+			    store_before_commit_fn before_commit, void *ctx);
+	/* PREFIX is never NULL, MAX >= 1. */
+	int		(*changes)(struct store *st, const char *prefix,
+			    uint64_t since, size_t max,
+			    struct store_event **ret, size_t *ret_n);
+	/* REV <= revision and REV > compacted revision. */
+	int		(*compact)(struct store *st, uint64_t rev);
+};
+
+/* Every backend's handle starts with this, so store.c can dispatch. */
+struct store {
+	const struct store_backend *backend;
+};
+
+/* Checks op->expect_rev against the current state of the key (EXISTS:
+ * whether it exists, MOD_REV: its mod_rev) for an op of TYPE. Returns 0
+ * if the op may be applied, else its -BW_E_* result. Shared so every
+ * backend decides preconditions alike. */
+int store_precondition(enum store_op_type type, uint64_t expect_rev,
+    int exists, uint64_t mod_rev);
+
+#endif

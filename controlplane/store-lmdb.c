@@ -1,0 +1,829 @@
+/* LMDB backend of the state store (the embedded default).
+ *
+ * On-disk layout (format 1), all in directory DIR:
+ *
+ *   DIR/store.lock  empty file; an exclusive flock() on it makes the
+ *                   directory single-opener (LMDB's own POSIX locks break
+ *                   when one process opens an environment twice).
+ *   DIR/data.mdb    the LMDB environment, three named sub-databases:
+ *   DIR/lock.mdb    LMDB's reader table and writer mutex.
+ *
+ *   "meta"  small fixed records, updated in the same transaction as the
+ *           data they describe:
+ *             "format"     u32 big-endian, 1
+ *             "revision"   u64 big-endian, global revision = revision of
+ *                          the last applied op (0: empty store)
+ *             "compacted"  u64 big-endian, change-log horizon: every
+ *                          entry with revision <= it has been dropped
+ *   "kv"    key (the store key bytes, no NUL, 1..STORE_KEY_MAX) ->
+ *             u64 BE create_rev | u64 BE mod_rev | value bytes
+ *   "log"   change log, key u64 BE revision (so byte order is revision
+ *           order and appends go to the end of the B-tree) ->
+ *             u8 type ('P' put, 'D' delete) | u16 BE key length |
+ *             key bytes | value bytes (put only)
+ *
+ * Invariants, checked at open: the log holds exactly one entry for each
+ * revision in (compacted, revision]; compacted <= revision.
+ *
+ * Durability: the environment is opened without MDB_NOSYNC,
+ * MDB_NOMETASYNC, MDB_WRITEMAP or MDB_MAPASYNC, so mdb_txn_commit()
+ * returns only after the data pages and then the meta page are synced;
+ * a write is acknowledged only after that. Every write transaction
+ * updates "revision", the data and the log together, so a crash leaves
+ * either all of a batch or none of it.
+ *
+ * Threads: LMDB serialises write transactions on its writer mutex, and
+ * MDB_NOTLS ties reader slots to transactions rather than threads, so
+ * any thread may read while the committer writes. Every call uses its
+ * own short transaction; none is shared between threads. */
+#include "config.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "controlplane/store-backend.h"
+#include "controlplane/store.h"
+#include "lib/err.h"
+#include "lib/fileio.h"
+#include "lib/json.h"
+#include "lib/macro.h"
+
+#define LMDB_FORMAT		1
+#define LMDB_DEFAULT_MAP	((size_t)1 << 30)
+#define LMDB_MIN_MAP		((size_t)256 << 10)
+#define LMDB_MAX_READERS	126
+#define LMDB_KV_HDR		16	/* create_rev, mod_rev */
+#define LMDB_LOG_HDR		3	/* type, key length */
+#define LMDB_COMPACT_CHUNK	10000	/* log entries dropped per transaction */
+
+#define LMDB_META_FORMAT	"format"
+#define LMDB_META_REVISION	"revision"
+#define LMDB_META_COMPACTED	"compacted"
+
+struct store_lmdb {
+	struct store	 base;		/* first: store.c casts to it */
+	MDB_env		*env;
+	MDB_dbi		 meta, kv, log;
+	int		 lock_fd;
+	/* Copies of the committed "revision" and "compacted", written
+	 * only by the committing thread after a successful commit, read
+	 * lock-free by anyone. */
+	uint64_t	 rev;
+	uint64_t	 compacted;
+};
+
+static struct store_lmdb *
+lmdb_of(struct store *st)
+{
+	return (struct store_lmdb *)st;
+}
+
+/* Maps an LMDB return code to our negative errors. */
+static int
+lmdb_err(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS:
+		return 0;
+	case MDB_NOTFOUND:
+		return -BW_E_NOTFOUND;
+	case MDB_KEYEXIST:
+		return -BW_E_EXISTS;
+	case MDB_MAP_FULL:
+		return -ENOSPC;
+	case MDB_TXN_FULL:
+	case MDB_BAD_VALSIZE:
+		return -BW_E_TOOLARGE;
+	case MDB_READERS_FULL:
+	case MDB_MAP_RESIZED:
+		return -EAGAIN;
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH:
+	case MDB_INCOMPATIBLE:
+		return -BW_E_CORRUPT;
+	default:
+		return rc > 0 ? -rc : -EIO;
+	}
+}
+
+static void
+be64_put(void *p, uint64_t v)
+{
+	v = htobe64(v);
+	memcpy(p, &v, sizeof(v));
+}
+
+static uint64_t
+be64_get(const void *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return be64toh(v);
+}
+
+static int
+lmdb_meta_get_u64(struct store_lmdb *s, MDB_txn *txn, const char *name,
+    uint64_t *ret)
+{
+	MDB_val	 k = { strlen(name), (void *)name }, v;
+	int	 rc;
+
+	if ((rc = mdb_get(txn, s->meta, &k, &v)) != 0)
+		return lmdb_err(rc);
+	if (v.mv_size != sizeof(uint64_t))
+		return -BW_E_CORRUPT;
+	*ret = be64_get(v.mv_data);
+	return 0;
+}
+
+static int
+lmdb_meta_put_u64(struct store_lmdb *s, MDB_txn *txn, const char *name,
+    uint64_t val)
+{
+	unsigned char buf[sizeof(uint64_t)];
+	MDB_val	 k = { strlen(name), (void *)name }, v = { sizeof(buf), buf };
+
+	be64_put(buf, val);
+	return lmdb_err(mdb_put(txn, s->meta, &k, &v, 0));
+}
+
+/* Copies LMDB key bytes into a NUL-terminated string, refusing what a
+ * valid store key cannot contain. */
+static int
+lmdb_key_dup(const void *p, size_t len, char **ret)
+{
+	char	*key;
+
+	if (len == 0 || len > STORE_KEY_MAX || memchr(p, 0, len))
+		return -BW_E_CORRUPT;
+	if (!(key = malloc(len + 1)))
+		return -ENOMEM;
+	memcpy(key, p, len);
+	key[len] = 0;
+	*ret = key;
+	return 0;
+}
+
+/* Copies LEN value bytes and appends a NUL so text values are C
+ * strings. */
+static int
+lmdb_value_dup(const void *p, size_t len, void **ret)
+{
+	char	*v;
+
+	if (!(v = malloc(len + 1)))
+		return -ENOMEM;
+	if (len)
+		memcpy(v, p, len);
+	v[len] = 0;
+	*ret = v;
+	return 0;
+}
+
+static int
+lmdb_kv_decode(const MDB_val *k, const MDB_val *v, struct store_kv **ret)
+{
+	struct store_kv *kv;
+	int	 r;
+
+	if (v->mv_size < LMDB_KV_HDR || v->mv_size - LMDB_KV_HDR > STORE_VALUE_MAX)
+		return -BW_E_CORRUPT;
+	if (!(kv = calloc(1, sizeof(*kv))))
+		return -ENOMEM;
+	kv->create_rev = be64_get(v->mv_data);
+	kv->mod_rev = be64_get((const char *)v->mv_data + 8);
+	kv->value_len = v->mv_size - LMDB_KV_HDR;
+	if ((r = lmdb_key_dup(k->mv_data, k->mv_size, &kv->key)) < 0 ||
+	    (r = lmdb_value_dup((const char *)v->mv_data + LMDB_KV_HDR,
+	    kv->value_len, &kv->value)) < 0) {
+		store_kv_free(kv);
+		return r;
+	}
+	*ret = kv;
+	return 0;
+}
+
+/* Decodes a change-log entry. PREFIX filters: returns 0 without filling
+ * *ev when the key does not start with it, 1 when *ev was filled. */
+static int
+lmdb_event_decode(const MDB_val *k, const MDB_val *v, const char *prefix,
+    size_t plen, struct store_event *ev)
+{
+	const unsigned char *p = v->mv_data;
+	size_t	 klen, vlen;
+	int	 r;
+
+	if (k->mv_size != sizeof(uint64_t) || v->mv_size < LMDB_LOG_HDR)
+		return -BW_E_CORRUPT;
+	klen = (size_t)p[1] << 8 | p[2];
+	if (klen > v->mv_size - LMDB_LOG_HDR)
+		return -BW_E_CORRUPT;
+	vlen = v->mv_size - LMDB_LOG_HDR - klen;
+	if ((p[0] != 'P' && p[0] != 'D') || (p[0] == 'D' && vlen != 0) ||
+	    vlen > STORE_VALUE_MAX)
+		return -BW_E_CORRUPT;
+	if (klen < plen || memcmp(p + LMDB_LOG_HDR, prefix, plen) != 0)
+		return 0;
+	memset(ev, 0, sizeof(*ev));
+	ev->rev = be64_get(k->mv_data);
+	ev->type = p[0] == 'P' ? STORE_OP_PUT : STORE_OP_DELETE;
+	if ((r = lmdb_key_dup(p + LMDB_LOG_HDR, klen, &ev->key)) < 0)
+		return r;
+	if (ev->type == STORE_OP_PUT) {
+		ev->value_len = vlen;
+		r = lmdb_value_dup(p + LMDB_LOG_HDR + klen, vlen, &ev->value);
+		if (r < 0) {
+			free(ev->key);
+			ev->key = NULL;
+			return r;
+		}
+	}
+	return 1;
+}
+
+static uint64_t
+lmdb_revision(struct store *st)
+{
+	return __atomic_load_n(&lmdb_of(st)->rev, __ATOMIC_ACQUIRE);
+}
+
+static uint64_t
+lmdb_compacted_revision(struct store *st)
+{
+	return __atomic_load_n(&lmdb_of(st)->compacted, __ATOMIC_ACQUIRE);
+}
+
+static int
+lmdb_get(struct store *st, const char *key, struct store_kv **ret)
+{
+	struct store_lmdb *s = lmdb_of(st);
+	MDB_txn	*txn = NULL;
+	MDB_val	 k = { strlen(key), (void *)key }, v;
+	int	 rc;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return lmdb_err(rc);
+	rc = mdb_get(txn, s->kv, &k, &v);
+	rc = rc ? lmdb_err(rc) : lmdb_kv_decode(&k, &v, ret);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+/* Grows *A (of element size SZ, capacity *CAP) to hold at least N + 1
+ * elements. */
+static int
+lmdb_grow(void **a, size_t *cap, size_t n, size_t sz)
+{
+	size_t	 ncap;
+	void	*p;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 16;
+	if (ncap < *cap || ncap > SIZE_MAX / sz)
+		return -ENOMEM;
+	if (!(p = realloc(*a, ncap * sz)))
+		return -ENOMEM;
+	*a = p;
+	*cap = ncap;
+	return 0;
+}
+
+static int
+lmdb_list(struct store *st, const char *prefix, struct store_kv ***ret,
+    size_t *ret_n, uint64_t *ret_rev)
+{
+	struct store_lmdb *s = lmdb_of(st);
+	struct store_kv **a = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_txn	*txn = NULL;
+	size_t	 plen = strlen(prefix), n = 0, cap = 0;
+	MDB_val	 k = { plen, (void *)prefix }, v;
+	uint64_t rev;
+	int	 rc, r;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return lmdb_err(rc);
+	if ((r = lmdb_meta_get_u64(s, txn, LMDB_META_REVISION, &rev)) < 0)
+		goto out;
+	if ((rc = mdb_cursor_open(txn, s->kv, &cur)) != 0) {
+		r = lmdb_err(rc);
+		goto out;
+	}
+	rc = mdb_cursor_get(cur, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
+	for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+			break;
+		if ((r = lmdb_grow((void **)&a, &cap, n, sizeof(*a))) < 0)
+			goto out;
+		if ((r = lmdb_kv_decode(&k, &v, &a[n])) < 0)
+			goto out;
+		n++;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		r = lmdb_err(rc);
+		goto out;
+	}
+	*ret = TAKE_PTR(a);
+	*ret_n = n;
+	*ret_rev = rev;
+	r = 0;
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	store_kv_array_free(a, n);
+	return r;
+}
+
+/* Evaluates OP against the state in TXN and, if its precondition holds,
+ * applies it at revision REV (data and log entry). Sets op->result.
+ * Returns < 0 only for a storage failure, which dooms the transaction. */
+static int
+lmdb_apply(struct store_lmdb *s, MDB_txn *txn, struct store_op *op,
+    uint64_t rev)
+{
+	size_t	 klen = strlen(op->key);
+	MDB_val	 k = { klen, (void *)op->key }, v, lk, lv;
+	unsigned char rkey[sizeof(uint64_t)], *p;
+	uint64_t create_rev = rev, mod_rev = 0;
+	bool	 exists;
+	int	 rc;
+
+	rc = mdb_get(txn, s->kv, &k, &v);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return lmdb_err(rc);
+	exists = rc == 0;
+	if (exists) {
+		if (v.mv_size < LMDB_KV_HDR)
+			return -BW_E_CORRUPT;
+		create_rev = be64_get(v.mv_data);
+		mod_rev = be64_get((const char *)v.mv_data + 8);
+	}
+	op->result = store_precondition(op->type, op->expect_rev, exists,
+	    mod_rev);
+	if (op->result < 0)
+		return 0;
+
+	if (op->type == STORE_OP_PUT) {
+		v.mv_size = LMDB_KV_HDR + op->value_len;
+		if ((rc = mdb_put(txn, s->kv, &k, &v, MDB_RESERVE)) != 0)
+			return lmdb_err(rc);
+		be64_put(v.mv_data, create_rev);
+		be64_put((char *)v.mv_data + 8, rev);
+		if (op->value_len)
+			memcpy((char *)v.mv_data + LMDB_KV_HDR, op->value,
+			    op->value_len);
+	} else if ((rc = mdb_del(txn, s->kv, &k, NULL)) != 0)
+		return lmdb_err(rc);
+
+	be64_put(rkey, rev);
+	lk.mv_size = sizeof(rkey);
+	lk.mv_data = rkey;
+	lv.mv_size = LMDB_LOG_HDR + klen +
+	    (op->type == STORE_OP_PUT ? op->value_len : 0);
+	/* MDB_APPEND: revisions only grow, and LMDB refuses (KEYEXIST) an
+	 * append that is not past the last key, which would mean the log
+	 * and the revision counter disagree. */
+	rc = mdb_put(txn, s->log, &lk, &lv, MDB_RESERVE | MDB_APPEND);
+	if (rc == MDB_KEYEXIST)
+		return -BW_E_CORRUPT;
+	if (rc != 0)
+		return lmdb_err(rc);
+	p = lv.mv_data;
+	p[0] = op->type == STORE_OP_PUT ? 'P' : 'D';
+	p[1] = (unsigned char)(klen >> 8);
+	p[2] = (unsigned char)klen;
+	memcpy(p + LMDB_LOG_HDR, op->key, klen);
+	if (op->type == STORE_OP_PUT && op->value_len)
+		memcpy(p + LMDB_LOG_HDR + klen, op->value, op->value_len);
+	return 0;
+}
+
+static int
+lmdb_batch(struct store *st, struct store_op *ops, size_t n, unsigned flags,
+    store_before_commit_fn before_commit, void *ctx)
+{
+	struct store_lmdb *s = lmdb_of(st);
+	MDB_txn	*txn = NULL;
+	uint64_t rev, start;
+	bool	 failed = false;
+	size_t	 i;
+	int	 rc, r;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		return lmdb_err(rc);
+	if ((r = lmdb_meta_get_u64(s, txn, LMDB_META_REVISION, &rev)) < 0)
+		goto out;
+	start = rev;
+	for (i = 0; i < n; i++) {
+		if (ops[i].result < 0)
+			continue;	/* refused by validation */
+		if ((r = lmdb_apply(s, txn, &ops[i], rev + 1)) < 0)
+			goto out;
+		if (ops[i].result < 0)
+			failed = true;
+		else
+			ops[i].rev = ++rev;
+	}
+	if (failed && (flags & STORE_BATCH_ATOMIC)) {
+		r = -BW_E_CONFLICT;
+		goto out;
+	}
+	if (rev != start &&
+	    (r = lmdb_meta_put_u64(s, txn, LMDB_META_REVISION, rev)) < 0)
+		goto out;
+	if (before_commit && (r = before_commit(ctx, ops, n)) < 0)
+		goto out;
+	r = 0;
+	if (rev == start)
+		goto out;	/* nothing applied: nothing to make durable */
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc != 0) {
+		r = lmdb_err(rc);
+		goto out;
+	}
+	__atomic_store_n(&s->rev, rev, __ATOMIC_RELEASE);
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	return r;
+}
+
+static int
+lmdb_changes(struct store *st, const char *prefix, uint64_t since,
+    size_t max, struct store_event **ret, size_t *ret_n)
+{
+	struct store_lmdb *s = lmdb_of(st);
+	struct store_event *a = NULL;
+	unsigned char rkey[sizeof(uint64_t)];
+	MDB_cursor *cur = NULL;
+	MDB_txn	*txn = NULL;
+	MDB_val	 k = { sizeof(rkey), rkey }, v;
+	size_t	 plen = strlen(prefix), n = 0, cap = 0;
+	uint64_t compacted;
+	int	 rc, r;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return lmdb_err(rc);
+	/* The horizon is read in the same snapshot as the log, so a
+	 * concurrent compaction cannot hide a gap. */
+	r = lmdb_meta_get_u64(s, txn, LMDB_META_COMPACTED, &compacted);
+	if (r < 0)
+		goto out;
+	if (since < compacted) {
+		r = -BW_E_COMPACTED;
+		goto out;
+	}
+	if (since == UINT64_MAX)
+		goto done;
+	if ((rc = mdb_cursor_open(txn, s->log, &cur)) != 0) {
+		r = lmdb_err(rc);
+		goto out;
+	}
+	be64_put(rkey, since + 1);
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	for (; rc == 0 && n < max; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if ((r = lmdb_grow((void **)&a, &cap, n, sizeof(*a))) < 0)
+			goto out;
+		if ((r = lmdb_event_decode(&k, &v, prefix, plen, &a[n])) < 0)
+			goto out;
+		n += r;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		r = lmdb_err(rc);
+		goto out;
+	}
+done:
+	*ret = TAKE_PTR(a);
+	*ret_n = n;
+	r = 0;
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	store_events_free(a, n);
+	return r;
+}
+
+/* Drops log entries <= REV, at most LMDB_COMPACT_CHUNK per transaction
+ * so a large compaction never exceeds LMDB's dirty-page limit nor holds
+ * the writer lock for long; each chunk moves the horizon with it, so a
+ * crash in between leaves a consistent, partly compacted log. */
+static int
+lmdb_compact(struct store *st, uint64_t rev)
+{
+	struct store_lmdb *s = lmdb_of(st);
+	MDB_cursor *cur = NULL;
+	MDB_txn	*txn = NULL;
+	MDB_val	 k, v;
+	uint64_t cur_rev, horizon, r_entry;
+	size_t	 dropped;
+	int	 rc, r;
+
+	for (;;) {
+		if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+			return lmdb_err(rc);
+		if ((r = lmdb_meta_get_u64(s, txn, LMDB_META_REVISION,
+		    &cur_rev)) < 0 ||
+		    (r = lmdb_meta_get_u64(s, txn, LMDB_META_COMPACTED,
+		    &horizon)) < 0)
+			goto out;
+		if (rev > cur_rev) {
+			r = -BW_E_INVALID;
+			goto out;
+		}
+		if (rev <= horizon) {
+			r = 0;
+			goto out;
+		}
+		if ((rc = mdb_cursor_open(txn, s->log, &cur)) != 0) {
+			r = lmdb_err(rc);
+			goto out;
+		}
+		horizon = rev;
+		dropped = 0;
+		/* After mdb_cursor_del() the cursor rests on the next
+		 * entry, which MDB_NEXT then returns. */
+		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+		for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			if (k.mv_size != sizeof(uint64_t)) {
+				r = -BW_E_CORRUPT;
+				goto out;
+			}
+			r_entry = be64_get(k.mv_data);
+			if (r_entry > rev)
+				break;
+			if (dropped == LMDB_COMPACT_CHUNK) {
+				horizon = r_entry - 1;
+				break;
+			}
+			if ((rc = mdb_cursor_del(cur, 0)) != 0)
+				break;
+			dropped++;
+		}
+		if (rc != 0 && rc != MDB_NOTFOUND) {
+			r = lmdb_err(rc);
+			goto out;
+		}
+		mdb_cursor_close(cur);
+		cur = NULL;
+		r = lmdb_meta_put_u64(s, txn, LMDB_META_COMPACTED, horizon);
+		if (r < 0)
+			goto out;
+		rc = mdb_txn_commit(txn);
+		txn = NULL;
+		if (rc != 0)
+			return lmdb_err(rc);
+		__atomic_store_n(&s->compacted, horizon, __ATOMIC_RELEASE);
+		if (horizon == rev)
+			return 0;
+	}
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	if (txn)
+		mdb_txn_abort(txn);
+	return r;
+}
+
+static void
+lmdb_close(struct store *st)
+{
+	struct store_lmdb *s = lmdb_of(st);
+
+	if (s->env)
+		mdb_env_close(s->env);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	free(s);
+}
+
+static const struct store_backend lmdb_backend = {
+	.name = "lmdb",
+	.close = lmdb_close,
+	.revision = lmdb_revision,
+	.compacted_revision = lmdb_compacted_revision,
+	.get = lmdb_get,
+	.list = lmdb_list,
+	.batch = lmdb_batch,
+	.changes = lmdb_changes,
+	.compact = lmdb_compact,
+};
+
+/* Returns the revision of the last log entry (0 if the log is empty). */
+static int
+lmdb_log_bounds(struct store_lmdb *s, MDB_txn *txn, uint64_t *ret_first,
+    uint64_t *ret_last)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val	 k, v;
+	int	 rc;
+
+	*ret_first = *ret_last = 0;
+	if ((rc = mdb_cursor_open(txn, s->log, &cur)) != 0)
+		return lmdb_err(rc);
+	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	if (rc == 0 && k.mv_size == sizeof(uint64_t))
+		*ret_first = be64_get(k.mv_data);
+	if (rc == 0)
+		rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	if (rc == 0 && k.mv_size == sizeof(uint64_t))
+		*ret_last = be64_get(k.mv_data);
+	else if (rc == 0)
+		rc = MDB_CORRUPTED;
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : lmdb_err(rc);
+}
+
+/* Opens the sub-databases, creates the meta records of a new store and
+ * checks those of an existing one. */
+static int
+lmdb_init(struct store_lmdb *s, const char *dir, char **ret_err)
+{
+	MDB_txn	*txn = NULL;
+	MDB_val	 k = { strlen(LMDB_META_FORMAT), (void *)LMDB_META_FORMAT }, v;
+	unsigned char fmt[4];
+	uint32_t format;
+	uint64_t rev, compacted, first, last;
+	int	 rc, r = 0;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		return errf(lmdb_err(rc), ret_err, "store %s: %s", dir,
+		    mdb_strerror(rc));
+	if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "kv", MDB_CREATE, &s->kv)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "log", MDB_CREATE, &s->log)) != 0) {
+		r = errf(lmdb_err(rc), ret_err, "store %s: opening databases: %s",
+		    dir, mdb_strerror(rc));
+		goto out;
+	}
+	rc = mdb_get(txn, s->meta, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		fmt[0] = fmt[1] = fmt[2] = 0;
+		fmt[3] = LMDB_FORMAT;
+		v.mv_size = sizeof(fmt);
+		v.mv_data = fmt;
+		if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != 0 ||
+		    (r = lmdb_meta_put_u64(s, txn, LMDB_META_REVISION, 0)) < 0 ||
+		    (r = lmdb_meta_put_u64(s, txn, LMDB_META_COMPACTED, 0)) < 0) {
+			r = errf(rc ? lmdb_err(rc) : r, ret_err,
+			    "store %s: cannot initialise", dir);
+			goto out;
+		}
+	} else if (rc != 0) {
+		r = errf(lmdb_err(rc), ret_err, "store %s: %s", dir,
+		    mdb_strerror(rc));
+		goto out;
+	} else {
+		if (v.mv_size != sizeof(fmt)) {
+			r = errf(-BW_E_CORRUPT, ret_err,
+			    "store %s: bad format record", dir);
+			goto out;
+		}
+		memcpy(fmt, v.mv_data, sizeof(fmt));
+		format = (uint32_t)fmt[0] << 24 | (uint32_t)fmt[1] << 16 |
+		    (uint32_t)fmt[2] << 8 | fmt[3];
+		if (format != LMDB_FORMAT) {
+			r = errf(-BW_E_CORRUPT, ret_err,
+			    "store %s: format %u, this build reads format %u",
+			    dir, format, LMDB_FORMAT);
+			goto out;
+		}
+	}
+	if ((r = lmdb_meta_get_u64(s, txn, LMDB_META_REVISION, &rev)) < 0 ||
+	    (r = lmdb_meta_get_u64(s, txn, LMDB_META_COMPACTED, &compacted)) < 0) {
+		r = errf(r == -BW_E_NOTFOUND ? -BW_E_CORRUPT : r, ret_err,
+		    "store %s: bad revision records", dir);
+		goto out;
+	}
+	if ((r = lmdb_log_bounds(s, txn, &first, &last)) < 0) {
+		r = errf(r, ret_err, "store %s: cannot read the change log", dir);
+		goto out;
+	}
+	/* Every applied op leaves one entry and compaction drops a prefix,
+	 * so the log must span exactly (compacted, revision]. */
+	if (compacted > rev ||
+	    (rev > compacted && (first != compacted + 1 || last != rev)) ||
+	    (rev == compacted && first != 0)) {
+		r = errf(-BW_E_CORRUPT, ret_err,
+		    "store %s: revision %ju, compacted %ju, log %ju..%ju disagree",
+		    dir, (uintmax_t)rev, (uintmax_t)compacted, (uintmax_t)first,
+		    (uintmax_t)last);
+		goto out;
+	}
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc != 0) {
+		r = errf(lmdb_err(rc), ret_err, "store %s: %s", dir,
+		    mdb_strerror(rc));
+		goto out;
+	}
+	s->rev = rev;
+	s->compacted = compacted;
+	r = 0;
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	return r;
+}
+
+int
+store_open_lmdb(const char *dir, const struct store_options *opts,
+    struct store **ret, char **ret_err)
+{
+	struct store_lmdb *s = NULL;
+	_cleanup_close_ int dfd = -1;
+	size_t	 map_size = opts && opts->map_size ? opts->map_size :
+	    LMDB_DEFAULT_MAP;
+	int	 rc, r, fd, flags, dead;
+
+	if (!dir || !dir[0] || !ret)
+		return errf(-BW_E_INVALID, ret_err, "store: no directory given");
+	if (map_size < LMDB_MIN_MAP)
+		return errf(-BW_E_INVALID, ret_err,
+		    "store %s: map_size %zu below the minimum %zu", dir,
+		    map_size, LMDB_MIN_MAP);
+	if ((r = mkdir_p(dir, 0700)) < 0)
+		return errf(r, ret_err, "store %s: cannot create: %s", dir,
+		    strerror(-r));
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return errf(-errno, ret_err, "store %s: %s", dir, strerror(errno));
+	if (!(s = calloc(1, sizeof(*s))))
+		return errf(-ENOMEM, ret_err, "store %s: out of memory", dir);
+	s->base.backend = &lmdb_backend;
+	s->lock_fd = openat(dfd, "store.lock",
+	    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (s->lock_fd < 0) {
+		r = errf(-errno, ret_err, "store %s: store.lock: %s", dir,
+		    strerror(errno));
+		goto fail;
+	}
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		r = errf(r, ret_err, "store %s: %s", dir, r == -EBUSY ?
+		    "in use by another opener" : strerror(-r));
+		goto fail;
+	}
+	if ((rc = mdb_env_create(&s->env)) != 0) {
+		r = errf(lmdb_err(rc), ret_err, "store %s: %s", dir,
+		    mdb_strerror(rc));
+		goto fail;
+	}
+	if ((rc = mdb_env_set_mapsize(s->env, map_size)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(s->env, 3)) != 0 ||
+	    (rc = mdb_env_set_maxreaders(s->env, LMDB_MAX_READERS)) != 0) {
+		r = errf(lmdb_err(rc), ret_err, "store %s: %s", dir,
+		    mdb_strerror(rc));
+		goto fail;
+	}
+	if (mdb_env_get_maxkeysize(s->env) < STORE_KEY_MAX) {
+		r = errf(-BW_E_INVALID, ret_err,
+		    "store %s: LMDB built with keys under %d bytes", dir,
+		    STORE_KEY_MAX);
+		goto fail;
+	}
+	/* No MDB_NOSYNC / MDB_NOMETASYNC / MDB_WRITEMAP: commits are
+	 * durable. MDB_NORDAHEAD: random B-tree reads gain nothing from
+	 * read-ahead and it inflates the page cache. */
+	rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NORDAHEAD, 0600);
+	if (rc != 0) {
+		r = errf(lmdb_err(rc), ret_err, "store %s: %s", dir,
+		    mdb_strerror(rc));
+		goto fail;
+	}
+	/* LMDB sets FD_CLOEXEC on every descriptor but the data file's. */
+	if ((rc = mdb_env_get_fd(s->env, &fd)) != 0 ||
+	    (flags = fcntl(fd, F_GETFD)) < 0 ||
+	    fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0) {
+		r = errf(rc ? lmdb_err(rc) : -errno, ret_err,
+		    "store %s: cannot set close-on-exec", dir);
+		goto fail;
+	}
+	/* Reader slots of a killed process would pin old pages forever. */
+	if ((rc = mdb_reader_check(s->env, &dead)) != 0) {
+		r = errf(lmdb_err(rc), ret_err, "store %s: %s", dir,
+		    mdb_strerror(rc));
+		goto fail;
+	}
+	if ((r = lmdb_init(s, dir, ret_err)) < 0)
+		goto fail;
+	*ret = &s->base;
+	return 0;
+fail:
+	lmdb_close(&s->base);
+	return r;
+}

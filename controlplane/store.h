@@ -1,0 +1,161 @@
+/* The control plane's state store: a revisioned key-value map with a
+ * change log, behind one backend-neutral interface (LMDB embedded, etcd
+ * v3 for multi-node). Every applied write bumps one global revision and
+ * leaves one change-log entry at that revision, so watchers resume from
+ * the revision they last saw. All functions are thread-safe: one
+ * committer may write while other threads read. An acknowledged write
+ * (store_batch() returned 0) is durable. */
+#ifndef BW_CONTROLPLANE_STORE_H
+#define BW_CONTROLPLANE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_REV_ANY		0		/* no precondition */
+#define STORE_REV_ABSENT	UINT64_MAX	/* key must not exist */
+
+/* Limits every backend enforces (larger input gets -BW_E_TOOLARGE). The
+ * key limit fits LMDB's default maximum key size; the value limit stays
+ * under etcd's default request size. */
+#define STORE_KEY_MAX		511		/* bytes, without the NUL */
+#define STORE_VALUE_MAX		(1024 * 1024)	/* bytes */
+#define STORE_BATCH_MAX		1024		/* ops per store_batch() */
+#define STORE_BATCH_BYTES_MAX	(32 * 1024 * 1024) /* keys + values per batch */
+
+/* store_batch() flags. */
+#define STORE_BATCH_ATOMIC	0x1u
+
+struct store;
+
+struct store_kv {
+	char		*key;
+	void		*value;		/* value_len bytes, then a NUL */
+	size_t		 value_len;
+	uint64_t	 mod_rev;	/* revision of the last put */
+	uint64_t	 create_rev;	/* revision of the put that created it */
+};
+
+enum store_op_type {
+	STORE_OP_PUT,
+	STORE_OP_DELETE,
+};
+
+struct store_op {
+	enum store_op_type	 type;
+	const char		*key;
+	const void		*value;		/* PUT only; may be NULL if value_len is 0 */
+	size_t			 value_len;
+	uint64_t		 expect_rev;	/* STORE_REV_ANY, STORE_REV_ABSENT or the required mod_rev */
+	int			 result;	/* out: 0 or -BW_E_* (see store_batch) */
+	uint64_t		 rev;		/* out: revision assigned, 0 if not applied */
+};
+
+struct store_event {
+	enum store_op_type	 type;
+	char			*key;
+	void			*value;		/* PUT: value_len bytes then a NUL; DELETE: NULL */
+	size_t			 value_len;
+	uint64_t		 rev;
+};
+
+struct store_options {
+	size_t	map_size;	/* LMDB map (maximum database) size in bytes; 0: 1 GiB */
+};
+
+/* Opens (creating if needed, mode 0700) the LMDB store in directory DIR
+ * and stores it in *ret. OPTS may be NULL. Only one opener at a time may
+ * hold a store directory: a second open, in this or another process,
+ * fails with -EBUSY. On failure returns a negative error and, if RET_ERR
+ * is not NULL, an allocated message in *ret_err. */
+int store_open_lmdb(const char *dir, const struct store_options *opts,
+    struct store **ret, char **ret_err);
+
+/* Closes ST (NULL is fine). No other call on ST may be running. */
+void store_close(struct store *st);
+
+/* Name of the backend ("lmdb"), for logs and metrics. */
+const char *store_backend_name(struct store *st);
+
+/* Returns 0 if KEY is acceptable to the store: 1..STORE_KEY_MAX bytes,
+ * no control characters (bytes below 0x20 and 0x7f). Returns
+ * -BW_E_INVALID or -BW_E_TOOLARGE otherwise. */
+int store_key_check(const char *key);
+
+/* Current global revision (0 for an empty store): the revision of the
+ * last committed write. */
+uint64_t store_revision(struct store *st);
+
+/* Revision up to which the change log was compacted (0 if never). */
+uint64_t store_compacted_revision(struct store *st);
+
+/* Looks KEY up. Returns 0 and a copy in *ret (free with store_kv_free),
+ * -BW_E_NOTFOUND, or another negative error. */
+int store_get(struct store *st, const char *key, struct store_kv **ret);
+
+/* Lists the keys starting with PREFIX ("" or NULL: all keys) from one
+ * consistent snapshot, sorted by key bytes. *ret (free with
+ * store_kv_array_free) holds *ret_n entries (NULL if none); *ret_rev,
+ * if RET_REV is not NULL, is the revision of that snapshot. */
+int store_list(struct store *st, const char *prefix, struct store_kv ***ret,
+    size_t *ret_n, uint64_t *ret_rev);
+
+/* Puts V (LEN bytes) at KEY if EXPECT_REV holds: STORE_REV_ANY always,
+ * STORE_REV_ABSENT if KEY does not exist (else -BW_E_EXISTS), a revision
+ * if KEY's mod_rev equals it (-BW_E_CONFLICT if not, -BW_E_NOTFOUND if
+ * KEY does not exist). Stores the new revision in *ret_rev if RET_REV is
+ * not NULL. Durable when it returns 0. */
+int store_put(struct store *st, const char *key, const void *v, size_t len,
+    uint64_t expect_rev, uint64_t *ret_rev);
+
+/* Deletes KEY if EXPECT_REV holds (STORE_REV_ANY or its mod_rev;
+ * STORE_REV_ABSENT is -BW_E_INVALID). -BW_E_NOTFOUND if KEY does not
+ * exist. Stores the revision of the deletion in *ret_rev. */
+int store_delete(struct store *st, const char *key, uint64_t expect_rev,
+    uint64_t *ret_rev);
+
+/* Applies OPS in ONE durable write transaction, in order: each op sees
+ * the effect of the ops before it. Each applied op bumps the global
+ * revision by one and gets it in op->rev; op->result gets 0 or the
+ * reason it was not applied (-BW_E_CONFLICT, -BW_E_EXISTS,
+ * -BW_E_NOTFOUND, or -BW_E_INVALID / -BW_E_TOOLARGE for a bad key or
+ * value).
+ *
+ * FLAGS 0: every op is checked and applied on its own (group commit of
+ * unrelated writers); returns 0 when committed, even if some ops failed.
+ * STORE_BATCH_ATOMIC: all or nothing; if any op fails nothing is applied
+ * and store_batch returns -BW_E_CONFLICT for a failed precondition (or
+ * the validation error of a bad op), op->result telling which failed.
+ *
+ * BEFORE_COMMIT (may be NULL) is called once, with every op's result and
+ * revision staged, before the durable commit, whenever there is a commit
+ * to make (always without STORE_BATCH_ATOMIC, so it can also record the
+ * ops that failed). If it returns < 0 nothing is committed and
+ * store_batch returns that value: no audit record, no mutation.
+ *
+ * Whenever store_batch returns < 0 nothing was applied and every op->rev
+ * is 0. At most STORE_BATCH_MAX ops and STORE_BATCH_BYTES_MAX bytes of
+ * keys and values (else -BW_E_TOOLARGE); N == 0 does nothing. */
+int store_batch(struct store *st, struct store_op *ops, size_t n,
+    unsigned flags,
+    int (*before_commit)(void *ctx, const struct store_op *ops, size_t n),
+    void *ctx);
+
+/* Returns the changes with revision > SINCE whose key starts with PREFIX
+ * ("" or NULL: all), at most MAX (>= 1), ordered by revision, in *ret
+ * (free with store_events_free; NULL if none) and *ret_n. Delete events
+ * carry no value. Returns -BW_E_COMPACTED if SINCE is below the
+ * compaction horizon (some changes after SINCE are gone). */
+int store_changes(struct store *st, const char *prefix, uint64_t since,
+    size_t max, struct store_event **ret, size_t *ret_n);
+
+/* Drops change-log entries with revision <= REV and moves the horizon to
+ * REV. REV at or below the horizon does nothing; above the current
+ * revision it is -BW_E_INVALID. Data (current values) is untouched. */
+int store_compact(struct store *st, uint64_t rev);
+
+/* Destructors; all accept NULL. */
+void store_kv_free(struct store_kv *kv);
+void store_kv_array_free(struct store_kv **a, size_t n);
+void store_events_free(struct store_event *e, size_t n);
+
+#endif
