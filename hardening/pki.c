@@ -826,6 +826,20 @@ pki_peer_identity(X509 *cert, struct pki_identity *ret)
 }
 
 int
+pki_ssl_identity(SSL *ssl, struct pki_identity *ret)
+{
+	X509 *peer;
+
+	/* With SSL_VERIFY_PEER a presented certificate that fails
+	 * verification already aborts the handshake; the result check
+	 * keeps this true for a context configured some other way. */
+	if (!ssl || !(peer = SSL_get0_peer_certificate(ssl)) ||
+	    SSL_get_verify_result(ssl) != X509_V_OK)
+		return -BW_E_UNAUTH;
+	return pki_peer_identity(peer, ret);
+}
+
+int
 pki_serial_normalize(const char *serial_hex, char *buf, char **ret_err)
 {
 	const char	*p = serial_hex;

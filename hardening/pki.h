@@ -86,6 +86,12 @@ int pki_issue_client(const char *pkidir, const char *name,
  * the role does not fit the tenant. */
 int pki_peer_identity(X509 *cert, struct pki_identity *ret);
 
+/* The identity of the client of a finished server handshake: fails
+ * with -BW_E_UNAUTH when the client sent no certificate (allowed by
+ * CRYPTO_TLS_CLIENT_CERT_OPTIONAL) or its chain did not verify, then
+ * as pki_peer_identity(). The HTTP layer answers 401 on failure. */
+int pki_ssl_identity(SSL *ssl, struct pki_identity *ret);
+
 /* Canonical serial text: lowercase hex without leading zeros. Accepts
  * upper case and leading zeros in SERIAL_HEX. BUF holds at least
  * PKI_SERIAL_HEX_MAX + 1 bytes. Returns 0 or -BW_E_INVALID. */

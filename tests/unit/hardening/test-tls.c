@@ -168,10 +168,9 @@ server_main(void *arg)
 	}
 	s->ok = true;
 	record(ssl, s);
-	if ((peer = SSL_get0_peer_certificate(ssl))) {
+	if ((peer = SSL_get0_peer_certificate(ssl)))
 		s->peer_cert = true;
-		s->id_r = pki_peer_identity(peer, &s->id);
-	}
+	s->id_r = pki_ssl_identity(ssl, &s->id);
 	if (SSL_write(ssl, "K", 1) != 1)
 		s->ok = false;
 	SSL_shutdown(ssl);
@@ -355,6 +354,7 @@ test_optional_allows_anonymous_but_verifies_presented(void **state)
 	handshake(s, c, "127.0.0.1", &srv, &cli);
 	assert_true(srv.ok && cli.ok);
 	assert_false(srv.peer_cert);
+	assert_int_equal(srv.id_r, -BW_E_UNAUTH);
 	/* A certificate that is presented must verify. */
 	handshake(s, m, "127.0.0.1", &srv, &cli);
 	assert_false(srv.ok);

@@ -15,10 +15,14 @@ tmpdir_make(void)
 {
 	const char	*base = getenv("TMPDIR");
 	char		*d;
+	size_t		 len;
 
-	if (asprintf(&d, "%s/bw-pki-XXXXXX", base && *base ? base : "/tmp") <
+	/* mkdtemp() replaces the last six characters of the template. */
+	if (asprintf(&d, "%s/bw-pki-......", base && *base ? base : "/tmp") <
 	    0)
 		return NULL;
+	len = strlen(d);
+	memset(d + len - 6, 'X', 6);
 	if (!mkdtemp(d)) {
 		free(d);
 		return NULL;
