@@ -1,0 +1,130 @@
+/* The appliance PKI: a local CA (ECDSA P-384, SHA-384) that issues
+ * the API server certificate and client certificates whose subject
+ * names the principal (CN), tenant (O) and role (OU), plus a list of
+ * revoked serials checked on every handshake.
+ *
+ * Layout of a PKI directory (0700):
+ *   ca.crt ca.key               CA, 10 years
+ *   server.crt server.key       API server, 1 year, SAN localhost,
+ *                               127.0.0.1, ::1 and configured names
+ *   admin.crt admin.key         CN=admin, O=system, OU=system-admin
+ *   auditor.crt auditor.key     CN=auditor, O=system, OU=security-auditor
+ *   revoked                     one lowercase hex serial per line
+ * Keys are 0600, everything else 0644. */
+#ifndef BW_PKI_H
+#define BW_PKI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#define PKI_CA_DAYS		3650
+#define PKI_SERVER_DAYS		365
+#define PKI_CLIENT_DAYS		365
+#define PKI_MAX_DAYS		3650
+/* The tenant that owns the appliance's own principals. */
+#define PKI_SYSTEM_TENANT	"system"
+/* 20 octets is the RFC 5280 maximum for a serial number. */
+#define PKI_SERIAL_HEX_MAX	40
+#define PKI_NAME_MAX		63
+#define PKI_REVOKED_MAX		100000
+
+struct pki_init_options {
+	/* Extra DNS names and IP literals for server.crt, NULL-terminated
+	 * arrays (either may be NULL). */
+	const char *const	*server_names;
+	const char *const	*server_ips;
+	/* Validity in days; 0 means the PKI_*_DAYS default. */
+	unsigned		 ca_days;
+	unsigned		 server_days;
+	unsigned		 client_days;
+};
+
+struct pki_identity {
+	char	principal[PKI_NAME_MAX + 1];	/* subject CN */
+	char	tenant[PKI_NAME_MAX + 1];	/* subject O */
+	char	role[32];			/* subject OU */
+	char	serial_hex[PKI_SERIAL_HEX_MAX + 1]; /* lowercase, no 0 pad */
+	time_t	not_after;
+};
+
+/* Creates PKIDIR (0700) and, for every file pair of the layout that
+ * is missing, a new key and certificate. Existing pairs are left alone
+ * but must parse, match their keys and chain to ca.crt, or the call
+ * fails naming the file. A key without its certificate is the trace of
+ * an interrupted run and is replaced; a certificate without its key is
+ * an error. Runs under an exclusive lock on PKIDIR. O may be NULL.
+ * Returns 0 or a negative error with a message in *RET_ERR. */
+int pki_init_dir(const char *pkidir, const struct pki_init_options *o,
+    char **ret_err);
+
+/* Checks a principal or tenant name: [a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?
+ * WHAT names the field in the message. Returns 0 or -BW_E_INVALID. */
+int pki_check_name(const char *what, const char *name, char **ret_err);
+
+/* Checks ROLE is one of system-admin, security-auditor, tenant-admin,
+ * tenant-user, and that system roles belong to tenant "system" and
+ * tenant roles to any other tenant. */
+int pki_check_role(const char *tenant, const char *role, char **ret_err);
+
+/* Issues a client certificate signed by PKIDIR's CA for subject
+ * CN=NAME, O=TENANT, OU=ROLE, valid for DAYS (1..PKI_MAX_DAYS) days.
+ * On success *RET_CERT_PEM, *RET_KEY_PEM (free with
+ * crypto_secret_free()) and *RET_SERIAL_HEX are set; NULL pointers
+ * skip an output. Nothing is written to PKIDIR. */
+int pki_issue_client(const char *pkidir, const char *name,
+    const char *tenant, const char *role, unsigned days,
+    char **ret_cert_pem, char **ret_key_pem, char **ret_serial_hex,
+    char **ret_err);
+
+/* Reads the identity from a client certificate whose chain was
+ * already verified (SSL_get0_peer_certificate()). Fails with
+ * -BW_E_UNAUTH when CN, O or OU is missing, repeated or malformed, or
+ * the role does not fit the tenant. */
+int pki_peer_identity(X509 *cert, struct pki_identity *ret);
+
+/* The identity of the client of a finished server handshake: fails
+ * with -BW_E_UNAUTH when the client sent no certificate (allowed by
+ * CRYPTO_TLS_CLIENT_CERT_OPTIONAL) or its chain did not verify, then
+ * as pki_peer_identity(). The HTTP layer answers 401 on failure. */
+int pki_ssl_identity(SSL *ssl, struct pki_identity *ret);
+
+/* Canonical serial text: lowercase hex without leading zeros. Accepts
+ * upper case and leading zeros in SERIAL_HEX. BUF holds at least
+ * PKI_SERIAL_HEX_MAX + 1 bytes. Returns 0 or -BW_E_INVALID. */
+int pki_serial_normalize(const char *serial_hex, char *buf, char **ret_err);
+
+/* A set of revoked serials, shared by every thread of the server:
+ * lookups take a read lock; pki_revoked_reload() swaps in the current
+ * file under the write lock. */
+struct pki_revoked;
+
+/* Loads PKIDIR/revoked (absent means empty) into *RET (free with
+ * pki_revoked_free()). A malformed line is an error naming it. */
+int pki_revoked_load(const char *pkidir, struct pki_revoked **ret,
+    char **ret_err);
+/* Replaces SET's contents with PKIDIR/revoked; on error SET keeps its
+ * previous contents. */
+int pki_revoked_reload(struct pki_revoked *set, const char *pkidir,
+    char **ret_err);
+void pki_revoked_free(struct pki_revoked *set);
+size_t pki_revoked_count(struct pki_revoked *set);
+
+/* True when SERIAL_HEX (any case, any leading zeros) is in SET. A
+ * malformed serial counts as revoked: the answer fails closed. */
+bool pki_is_revoked(struct pki_revoked *set, const char *serial_hex);
+
+/* Adds SERIAL_HEX to PKIDIR/revoked, durably, under the directory
+ * lock; revoking a serial twice is not an error. Running servers see it
+ * after pki_revoked_reload(). */
+int pki_revoke(const char *pkidir, const char *serial_hex, char **ret_err);
+
+/* Makes every handshake on the server CTX refuse a client certificate
+ * whose serial is in SET. SET must outlive CTX. Returns 0 or
+ * -BW_E_CRYPTO. */
+int pki_revoked_attach(SSL_CTX *ctx, struct pki_revoked *set);
+
+#endif

@@ -1,0 +1,396 @@
+/* LMDB-specific behaviour of the store: the single-opener lock, the
+ * on-disk layout documented in store-lmdb.c, refusal of inconsistent
+ * files, a full map, descriptors and modes. The backend-neutral
+ * behaviour is in test-store-conformance.c. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <lmdb.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "controlplane/store.h"
+#include "lib/err.h"
+
+static int
+rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int
+dir_setup(void **state)
+{
+	char	*dir = malloc(PATH_MAX);
+	const char *tmp = getenv("TMPDIR");
+
+	if (!dir)
+		return -1;
+	snprintf(dir, PATH_MAX, "%s/bw-store-lmdb-XXXXXX",
+	    tmp && tmp[0] ? tmp : "/tmp");
+	if (!mkdtemp(dir)) {
+		free(dir);
+		return -1;
+	}
+	*state = dir;
+	return 0;
+}
+
+static int
+dir_teardown(void **state)
+{
+	nftw(*state, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(*state);
+	return 0;
+}
+
+static struct store *
+open_ok(const char *dir, size_t map_size)
+{
+	struct store_options opts = { .map_size = map_size };
+	struct store *st = NULL;
+	char	*err = NULL;
+	int	 r;
+
+	r = store_open_lmdb(dir, &opts, &st, &err);
+	if (r < 0)
+		print_error("store_open_lmdb: %s\n", err ? err : "?");
+	assert_int_equal(r, 0);
+	assert_null(err);
+	return st;
+}
+
+/* Opens DIR's environment directly, as the layout comment describes. */
+static MDB_env *
+raw_open(const char *dir, MDB_txn **txn, MDB_dbi *meta, MDB_dbi *kv,
+    MDB_dbi *log)
+{
+	MDB_env	*env = NULL;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 3), 0);
+	assert_int_equal(mdb_env_set_mapsize(env, 64u << 20), 0);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, txn), 0);
+	assert_int_equal(mdb_dbi_open(*txn, "meta", 0, meta), 0);
+	assert_int_equal(mdb_dbi_open(*txn, "kv", 0, kv), 0);
+	assert_int_equal(mdb_dbi_open(*txn, "log", 0, log), 0);
+	return env;
+}
+
+static void
+test_single_opener(void **state)
+{
+	const char *dir = *state;
+	struct store *a = open_ok(dir, 0), *b = NULL;
+	char	*err = NULL;
+
+	assert_string_equal(store_backend_name(a), "lmdb");
+	assert_int_equal(store_open_lmdb(dir, NULL, &b, &err), -EBUSY);
+	assert_null(b);
+	assert_non_null(strstr(err, "in use"));
+	free(err);
+	store_close(a);
+	b = open_ok(dir, 0);
+	store_close(b);
+}
+
+static void
+test_layout(void **state)
+{
+	const char *dir = *state;
+	struct store *st = open_ok(dir, 0);
+	const unsigned char log2[] = { 'D', 0, 2, '/', 'k' };
+	MDB_env	*env;
+	MDB_txn	*txn;
+	MDB_dbi	 meta, kv, log;
+	MDB_val	 k, v;
+	unsigned char rk[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+	char	 path[PATH_MAX];
+	struct stat sb;
+
+	assert_int_equal(store_put(st, "/k", "hello", 5, STORE_REV_ANY, NULL),
+	    0);
+	assert_int_equal(store_delete(st, "/k", STORE_REV_ANY, NULL), 0);
+	assert_int_equal(store_put(st, "/k", "again", 5, STORE_REV_ANY, NULL),
+	    0);
+	assert_int_equal(store_compact(st, 1), 0);
+	store_close(st);
+
+	/* Files and modes. */
+	assert_int_equal(stat(dir, &sb), 0);
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	snprintf(path, sizeof(path), "%s/store.lock", dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+
+	env = raw_open(dir, &txn, &meta, &kv, &log);
+	k.mv_data = "format";
+	k.mv_size = 6;
+	assert_int_equal(mdb_get(txn, meta, &k, &v), 0);
+	assert_int_equal(v.mv_size, 4);
+	assert_memory_equal(v.mv_data, "\0\0\0\1", 4);
+	k.mv_data = "revision";
+	k.mv_size = 8;
+	assert_int_equal(mdb_get(txn, meta, &k, &v), 0);
+	assert_memory_equal(v.mv_data, "\0\0\0\0\0\0\0\3", 8);
+	k.mv_data = "compacted";
+	k.mv_size = 9;
+	assert_int_equal(mdb_get(txn, meta, &k, &v), 0);
+	assert_memory_equal(v.mv_data, "\0\0\0\0\0\0\0\1", 8);
+	/* kv: create_rev 3, mod_rev 3, value. */
+	k.mv_data = "/k";
+	k.mv_size = 2;
+	assert_int_equal(mdb_get(txn, kv, &k, &v), 0);
+	assert_int_equal(v.mv_size, 16 + 5);
+	assert_memory_equal(v.mv_data,
+	    "\0\0\0\0\0\0\0\3\0\0\0\0\0\0\0\3again", 21);
+	/* log: revision 1 compacted away, 2 a delete, 3 a put. */
+	k.mv_data = rk;
+	k.mv_size = 8;
+	rk[7] = 1;
+	assert_int_equal(mdb_get(txn, log, &k, &v), MDB_NOTFOUND);
+	rk[7] = 2;
+	assert_int_equal(mdb_get(txn, log, &k, &v), 0);
+	assert_int_equal(v.mv_size, sizeof(log2));
+	assert_memory_equal(v.mv_data, log2, sizeof(log2));
+	rk[7] = 3;
+	assert_int_equal(mdb_get(txn, log, &k, &v), 0);
+	assert_int_equal(v.mv_size, 3 + 2 + 5);
+	assert_memory_equal(v.mv_data, "P\0\2/kagain", 10);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+}
+
+/* Rewrites meta record NAME of the store in DIR to VAL (LEN bytes). */
+static void
+raw_meta_put(const char *dir, const char *name, const void *val, size_t len)
+{
+	MDB_env	*env;
+	MDB_txn	*txn;
+	MDB_dbi	 meta, kv, log;
+	MDB_val	 k = { strlen(name), (void *)name }, v = { len, (void *)val };
+
+	env = raw_open(dir, &txn, &meta, &kv, &log);
+	assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+static void
+expect_corrupt(const char *dir, const char *what)
+{
+	struct store *st = NULL;
+	char	*err = NULL;
+
+	assert_int_equal(store_open_lmdb(dir, NULL, &st, &err),
+	    -BW_E_CORRUPT);
+	assert_null(st);
+	assert_non_null(err);
+	if (!strstr(err, what))
+		fail_msg("error \"%s\" lacks \"%s\"", err, what);
+	free(err);
+}
+
+static void
+test_refuses_inconsistent(void **state)
+{
+	const char *dir = *state;
+	struct store *st = open_ok(dir, 0);
+	const unsigned char rev9[8] = { 0, 0, 0, 0, 0, 0, 0, 9 };
+	const unsigned char rev3[8] = { 0, 0, 0, 0, 0, 0, 0, 3 };
+	const unsigned char rev1[8] = { 0, 0, 0, 0, 0, 0, 0, 1 };
+	const unsigned char rev2[8] = { 0, 0, 0, 0, 0, 0, 0, 2 };
+
+	assert_int_equal(store_put(st, "/a", "1", 1, STORE_REV_ANY, NULL), 0);
+	assert_int_equal(store_put(st, "/b", "2", 1, STORE_REV_ANY, NULL), 0);
+	assert_int_equal(store_put(st, "/c", "3", 1, STORE_REV_ANY, NULL), 0);
+	store_close(st);
+
+	/* A revision counter ahead of the log (a lost log entry). */
+	raw_meta_put(dir, "revision", rev9, 8);
+	expect_corrupt(dir, "disagree");
+	raw_meta_put(dir, "revision", rev3, 8);
+	/* A horizon that claims entries it did not drop. */
+	raw_meta_put(dir, "compacted", rev1, 8);
+	expect_corrupt(dir, "disagree");
+	raw_meta_put(dir, "compacted", "\0\0\0\0\0\0\0\0", 8);
+	/* A revision counter behind the log. */
+	raw_meta_put(dir, "revision", rev2, 8);
+	expect_corrupt(dir, "disagree");
+	raw_meta_put(dir, "revision", rev3, 8);
+	/* A malformed record, and a format from the future. */
+	raw_meta_put(dir, "revision", "\0\3", 2);
+	expect_corrupt(dir, "revision");
+	raw_meta_put(dir, "revision", rev3, 8);
+	raw_meta_put(dir, "format", "\0\0\0\2", 4);
+	expect_corrupt(dir, "format 2");
+	raw_meta_put(dir, "format", "\0\0\0\1", 4);
+	st = open_ok(dir, 0);
+	assert_int_equal(store_revision(st), 3);
+	store_close(st);
+}
+
+static void
+test_map_full(void **state)
+{
+	const char *dir = *state;
+	struct store *st = open_ok(dir, 1u << 20);
+	static char big[64 << 10];
+	struct store_kv **a = NULL;
+	struct store_event *ev = NULL;
+	uint64_t rev = 0;
+	size_t	 n = 0;
+	char	 key[32];
+	int	 i, r = 0;
+
+	memset(big, 'x', sizeof(big));
+	/* Each put stores the value twice (data and log). */
+	for (i = 0; i < 64; i++) {
+		snprintf(key, sizeof(key), "/f/%02d", i);
+		r = store_put(st, key, big, sizeof(big), STORE_REV_ANY, &rev);
+		if (r < 0)
+			break;
+	}
+	assert_int_equal(r, -ENOSPC);
+	assert_true(i > 0);
+	/* The failed write left nothing; reads and the log still work. */
+	assert_int_equal(store_revision(st), (uint64_t)i);
+	assert_int_equal(store_list(st, "/f/", &a, &n, &rev), 0);
+	assert_int_equal(n, (size_t)i);
+	assert_int_equal(rev, (uint64_t)i);
+	store_kv_array_free(a, n);
+	assert_int_equal(store_changes(st, "", 0, 1000, &ev, &n), 0);
+	assert_int_equal(n, (size_t)i);
+	store_events_free(ev, n);
+	store_close(st);
+	/* Reopened with a bigger map, writing goes on. */
+	st = open_ok(dir, 8u << 20);
+	assert_int_equal(store_revision(st), (uint64_t)i);
+	assert_int_equal(store_put(st, "/f/more", big, sizeof(big),
+	    STORE_REV_ANY, &rev), 0);
+	assert_int_equal(rev, (uint64_t)i + 1);
+	store_close(st);
+}
+
+/* Marks in SEEN (indexed by fd, FD_MAX entries) the descriptors open
+ * now; returns how many were not already marked. When CHECK is set, a
+ * newly seen descriptor without FD_CLOEXEC fails the test. */
+#define FD_MAX 4096
+static int
+scan_fds(unsigned char *seen, int check)
+{
+	struct dirent *de;
+	DIR	*d;
+	int	 fd, flags, fresh = 0;
+
+	assert_non_null(d = opendir("/proc/self/fd"));
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		fd = atoi(de->d_name);
+		if (fd < 0 || fd >= FD_MAX || fd == dirfd(d) || seen[fd])
+			continue;
+		seen[fd] = 1;
+		fresh++;
+		if (!check || (flags = fcntl(fd, F_GETFD)) < 0)
+			continue;
+		if (!(flags & FD_CLOEXEC))
+			fail_msg("fd %d lacks FD_CLOEXEC", fd);
+	}
+	closedir(d);
+	return fresh;
+}
+
+static void
+test_fds_cloexec(void **state)
+{
+	const char *dir = *state;
+	static unsigned char seen[FD_MAX];
+	struct store_kv *kv = NULL;
+	struct store *st;
+
+	/* Only the store's own descriptors are ours to judge. */
+	scan_fds(seen, 0);
+	st = open_ok(dir, 0);
+	assert_int_equal(store_put(st, "/x", "1", 1, STORE_REV_ANY, NULL), 0);
+	assert_int_equal(store_get(st, "/x", &kv), 0);
+	store_kv_free(kv);
+	/* store.lock, lock.mdb, data.mdb (LMDB opens it twice). */
+	assert_true(scan_fds(seen, 1) >= 3);
+	store_close(st);
+}
+
+static void
+test_open_errors(void **state)
+{
+	const char *dir = *state;
+	struct store_options tiny = { .map_size = 4096 };
+	struct store *st = NULL;
+	char	 path[PATH_MAX];
+	char	*err = NULL;
+	int	 fd;
+
+	assert_int_equal(store_open_lmdb(dir, &tiny, &st, &err),
+	    -BW_E_INVALID);
+	assert_non_null(strstr(err, "map_size"));
+	free(err);
+	err = NULL;
+	assert_int_equal(store_open_lmdb(NULL, NULL, &st, &err),
+	    -BW_E_INVALID);
+	free(err);
+	err = NULL;
+	/* A regular file where the directory should be. */
+	snprintf(path, sizeof(path), "%s/file", dir);
+	assert_true((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) >= 0);
+	close(fd);
+	assert_true(store_open_lmdb(path, NULL, &st, &err) < 0);
+	assert_null(st);
+	assert_non_null(err);
+	free(err);
+	/* A new nested directory is created private. */
+	snprintf(path, sizeof(path), "%s/a/b", dir);
+	st = open_ok(path, 0);
+	store_close(st);
+	{
+		struct stat sb;
+
+		assert_int_equal(stat(path, &sb), 0);
+		assert_int_equal(sb.st_mode & 0777, 0700);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_single_opener, dir_setup,
+		    dir_teardown),
+		cmocka_unit_test_setup_teardown(test_layout, dir_setup,
+		    dir_teardown),
+		cmocka_unit_test_setup_teardown(test_refuses_inconsistent,
+		    dir_setup, dir_teardown),
+		cmocka_unit_test_setup_teardown(test_map_full, dir_setup,
+		    dir_teardown),
+		cmocka_unit_test_setup_teardown(test_fds_cloexec, dir_setup,
+		    dir_teardown),
+		cmocka_unit_test_setup_teardown(test_open_errors, dir_setup,
+		    dir_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
