@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "controlplane/store-backend.h"
+#include "controlplane/store-lmdb.h"
 #include "controlplane/store.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
@@ -623,7 +624,19 @@ static const struct store_backend lmdb_backend = {
 	.compact = lmdb_compact,
 };
 
-/* Returns the revision of the last log entry (0 if the log is empty). */
+long
+store_lmdb_env_flags(struct store *st)
+{
+	unsigned flags;
+
+	if (st->backend != &lmdb_backend ||
+	    mdb_env_get_flags(lmdb_of(st)->env, &flags) != 0)
+		return -1;
+	return (long)flags;
+}
+
+/* Returns the revisions of the first and last log entries (0 if the log
+ * is empty). */
 static int
 lmdb_log_bounds(struct store_lmdb *s, MDB_txn *txn, uint64_t *ret_first,
     uint64_t *ret_last)

@@ -254,6 +254,7 @@ crypto_parse_key(const char *buf, size_t len, const char *what,
 	_cleanup_(BIO_freep) BIO	*bio = NULL;
 	EVP_PKEY			*key;
 
+	ERR_clear_error();
 	if (len > CRYPTO_PEM_MAX || len > INT32_MAX)
 		return errf(-BW_E_TOOLARGE, ret_err, "%s: larger than %d bytes",
 		    what, CRYPTO_PEM_MAX);

@@ -31,7 +31,9 @@ struct crypto_status {
  * handshake without a valid certificate; OPTIONAL asks for one and
  * fails the handshake only when a presented one does not verify, so a
  * caller can serve /healthz anonymously and refuse everything else
- * when SSL_get0_peer_certificate() is NULL. */
+ * when SSL_get0_peer_certificate() is NULL (pki_ssl_identity() does
+ * that check). Either way, a certificate present after a successful
+ * handshake has been verified against the CA with purpose clientAuth. */
 enum crypto_tls_client_cert {
 	CRYPTO_TLS_CLIENT_CERT_REQUIRED,
 	CRYPTO_TLS_CLIENT_CERT_OPTIONAL,

@@ -68,7 +68,7 @@ struct pki_profile {
 	enum pki_kind	 kind;
 	const char	*cn, *o, *ou;
 	unsigned	 days;
-	const char	*san;		/* subjectAltName value, or NULL */
+	const char	*san;	/* subjectAltName value, or NULL */
 };
 
 static const struct {
@@ -712,7 +712,8 @@ serial_hex_of(const ASN1_INTEGER *ai, char *buf, char **ret_err)
 	_cleanup_(BN_freep) BIGNUM	*bn = NULL;
 	_cleanup_(openssl_freep) char	*hex = NULL;
 
-	if (!ai || !(bn = ASN1_INTEGER_to_BN(ai, NULL)) || !(hex = BN_bn2hex(bn)))
+	if (!ai || !(bn = ASN1_INTEGER_to_BN(ai, NULL)) ||
+	    !(hex = BN_bn2hex(bn)))
 		return crypto_errf(-BW_E_CRYPTO, ret_err, "serial number");
 	return pki_serial_normalize(hex, buf, ret_err);
 }
@@ -846,7 +847,8 @@ pki_serial_normalize(const char *serial_hex, char *buf, char **ret_err)
 	size_t		 n = 0;
 
 	if (!p || !*p)
-		return errf(-BW_E_INVALID, ret_err, "serial: must not be empty");
+		return errf(-BW_E_INVALID, ret_err,
+		    "serial: must not be empty");
 	while (*p == '0' && p[1])
 		p++;
 	for (; *p; p++) {

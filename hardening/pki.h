@@ -47,7 +47,8 @@ struct pki_identity {
 	char	principal[PKI_NAME_MAX + 1];	/* subject CN */
 	char	tenant[PKI_NAME_MAX + 1];	/* subject O */
 	char	role[32];			/* subject OU */
-	char	serial_hex[PKI_SERIAL_HEX_MAX + 1]; /* lowercase, no 0 pad */
+	/* Lowercase hex without leading zeros. */
+	char	serial_hex[PKI_SERIAL_HEX_MAX + 1];
 	time_t	not_after;
 };
 
@@ -56,7 +57,10 @@ struct pki_identity {
  * but must parse, match their keys and chain to ca.crt, or the call
  * fails naming the file. A key without its certificate is the trace of
  * an interrupted run and is replaced; a certificate without its key is
- * an error. Runs under an exclusive lock on PKIDIR. O may be NULL.
+ * an error. Creating a new CA removes the leaf certificates of any
+ * earlier one, so every leaf is reissued under it. A private key
+ * readable by group or others is refused. Runs under an exclusive lock
+ * on PKIDIR. O may be NULL.
  * Returns 0 or a negative error with a message in *RET_ERR. */
 int pki_init_dir(const char *pkidir, const struct pki_init_options *o,
     char **ret_err);

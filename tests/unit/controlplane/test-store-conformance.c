@@ -36,8 +36,10 @@ fx_setup(void **state)
 
 	if (!fx)
 		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "%s/bw-store-XXXXXX",
+	snprintf(fx->dir, sizeof(fx->dir), "%s/bw-store-......",
 	    tmp && tmp[0] ? tmp : "/tmp");
+	/* mkdtemp() replaces the last six characters of the template. */
+	memset(fx->dir + strlen(fx->dir) - 6, 'X', 6);
 	if (!mkdtemp(fx->dir) || factory->open(factory->ctx, fx->dir,
 	    &fx->st) < 0) {
 		free(fx);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "controlplane/store-lmdb.h"
 #include "controlplane/store.h"
 #include "lib/err.h"
 
@@ -38,8 +39,10 @@ dir_setup(void **state)
 
 	if (!dir)
 		return -1;
-	snprintf(dir, PATH_MAX, "%s/bw-store-lmdb-XXXXXX",
+	snprintf(dir, PATH_MAX, "%s/bw-store-lmdb-......",
 	    tmp && tmp[0] ? tmp : "/tmp");
+	/* mkdtemp() replaces the last six characters of the template. */
+	memset(dir + strlen(dir) - 6, 'X', 6);
 	if (!mkdtemp(dir)) {
 		free(dir);
 		return -1;
@@ -98,6 +101,11 @@ test_single_opener(void **state)
 	char	*err = NULL;
 
 	assert_string_equal(store_backend_name(a), "lmdb");
+	/* Acknowledged commits are synced: none of LMDB's relaxations. */
+	assert_true(store_lmdb_env_flags(a) >= 0);
+	assert_int_equal(store_lmdb_env_flags(a) & (MDB_NOSYNC |
+	    MDB_NOMETASYNC | MDB_MAPASYNC | MDB_WRITEMAP | MDB_RDONLY), 0);
+	assert_true(store_lmdb_env_flags(a) & MDB_NOTLS);
 	assert_int_equal(store_open_lmdb(dir, NULL, &b, &err), -EBUSY);
 	assert_null(b);
 	assert_non_null(strstr(err, "in use"));

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -277,6 +278,48 @@ copy_file(const char *from, const char *to, mode_t mode)
 	assert_int_equal(write_file_atomic_at(AT_FDCWD, to, text, len, mode),
 	    0);
 	free(text);
+}
+
+static void *
+init_thread(void *dir)
+{
+	char	*err = NULL;
+	int	 r = pki_init_dir(dir, NULL, &err);
+
+	free(err);
+	return (void *)(intptr_t)r;
+}
+
+/* Concurrent first runs (a daemon and an installer, say) serialise on
+ * the directory lock: one creates, the others validate, and every
+ * leaf chains to the one CA that ended up on disk. */
+static void
+test_init_concurrent(void **state)
+{
+	const char	*dir = *state;
+	pthread_t	 th[4];
+	void		*rv;
+	X509		*ca, *leaf;
+	size_t		 i;
+
+	for (i = 0; i < ELEMENTSOF(th); i++)
+		assert_int_equal(pthread_create(&th[i], NULL, init_thread,
+		    (void *)dir), 0);
+	for (i = 0; i < ELEMENTSOF(th); i++) {
+		assert_int_equal(pthread_join(th[i], &rv), 0);
+		assert_int_equal((intptr_t)rv, 0);
+	}
+	ca = load_cert(in(dir, "ca.crt"));
+	for (i = 1; i < ELEMENTSOF(pair_names); i++) {
+		char n[64];
+
+		snprintf(n, sizeof(n), "%s.crt", pair_names[i]);
+		leaf = load_cert(in(dir, n));
+		assert_int_equal(verify(ca, leaf, i == 1 ?
+		    X509_PURPOSE_SSL_SERVER : X509_PURPOSE_SSL_CLIENT), 0);
+		X509_free(leaf);
+	}
+	X509_free(ca);
 }
 
 static void
@@ -740,6 +783,8 @@ main(void)
 		    test_init_creates_files_with_modes, setup_dir,
 		    teardown_dir),
 		cmocka_unit_test_setup_teardown(test_init_is_idempotent,
+		    setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_init_concurrent,
 		    setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(
 		    test_init_refuses_damaged_files, setup_dir, teardown_dir),

@@ -391,6 +391,38 @@ test_other_ca_is_rejected(void **state)
 	SSL_CTX_free(s);
 }
 
+/* A certificate works only for its purpose: the server's own
+ * (serverAuth) is no client identity, a client's no server identity. */
+static void
+test_wrong_purpose_is_rejected(void **state)
+{
+	SSL_CTX		*s = server_ctx(fx.a, CRYPTO_TLS_CLIENT_CERT_REQUIRED);
+	SSL_CTX		*c = client_ctx(fx.a, fx.a, "server");
+	SSL_CTX		*s2 = NULL, *ok = client_ctx(fx.a, fx.a, "alice");
+	struct side	 srv, cli;
+	char		*err = NULL;
+
+	(void)state;
+	handshake(s, c, "127.0.0.1", &srv, &cli);
+	assert_false(srv.ok);
+	assert_false(cli.ok);
+	assert_int_equal(srv.verify, X509_V_ERR_INVALID_PURPOSE);
+
+	assert_int_equal(crypto_tls_server_ctx(in(fx.a, "ca.crt"),
+	    in(fx.a, "admin.crt"), in(fx.a, "admin.key"),
+	    CRYPTO_TLS_CLIENT_CERT_REQUIRED, &s2, &err), 0);
+	handshake(s2, ok, "127.0.0.1", &srv, &cli);
+	assert_false(cli.ok);
+	assert_false(srv.ok);
+	/* The admin certificate has no SAN for 127.0.0.1 either; purpose
+	 * is checked first. */
+	assert_int_equal(cli.verify, X509_V_ERR_INVALID_PURPOSE);
+	SSL_CTX_free(c);
+	SSL_CTX_free(ok);
+	SSL_CTX_free(s2);
+	SSL_CTX_free(s);
+}
+
 static void
 test_client_checks_server_name(void **state)
 {
@@ -652,6 +684,7 @@ main(void)
 		cmocka_unit_test(
 		    test_optional_allows_anonymous_but_verifies_presented),
 		cmocka_unit_test(test_other_ca_is_rejected),
+		cmocka_unit_test(test_wrong_purpose_is_rejected),
 		cmocka_unit_test(test_client_checks_server_name),
 		cmocka_unit_test(test_old_protocols_are_refused),
 		cmocka_unit_test(test_non_approved_ciphers_are_refused),
