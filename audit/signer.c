@@ -1,0 +1,259 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "audit/signer.h"
+#include "lib/err.h"
+#include "lib/fileio.h"
+#include "lib/json.h"
+#include "lib/macro.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY_CTX *, EVP_PKEY_CTX_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free)
+
+#define KEY_PEM_MAX	(64 * 1024)
+
+static int
+software_sign(void *ctx, const unsigned char *digest, size_t dlen,
+    unsigned char **ret_sig, size_t *ret_siglen)
+{
+	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *pctx = NULL;
+	_cleanup_free_ unsigned char *sig = NULL;
+	size_t siglen = 0;
+
+	if (!(pctx = EVP_PKEY_CTX_new_from_pkey(NULL, ctx, NULL)) ||
+	    EVP_PKEY_sign_init(pctx) <= 0 ||
+	    EVP_PKEY_sign(pctx, NULL, &siglen, digest, dlen) <= 0)
+		return -BW_E_CRYPTO;
+	if (!(sig = malloc(siglen)))
+		return -ENOMEM;
+	if (EVP_PKEY_sign(pctx, sig, &siglen, digest, dlen) <= 0)
+		return -BW_E_CRYPTO;
+	*ret_sig = TAKE_PTR(sig);
+	*ret_siglen = siglen;
+	return 0;
+}
+
+static int
+is_p384(EVP_PKEY *k)
+{
+	char	group[64];
+	size_t	gl = 0;
+
+	if (EVP_PKEY_get_base_id(k) != EVP_PKEY_EC)
+		return 0;
+	if (!EVP_PKEY_get_utf8_string_param(k, "group", group, sizeof(group), &gl))
+		return 0;
+	return strcmp(group, "secp384r1") == 0;
+}
+
+static int
+key_create(const char *keypath, EVP_PKEY **ret, char **ret_err)
+{
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *k = NULL;
+	_cleanup_(BIO_freep) BIO *bio = NULL;
+	_cleanup_free_ char *dir = NULL, *base = NULL;
+	_cleanup_close_ int dfd = -1;
+	char	*pem;
+	long	 n;
+	int	 r;
+
+	if (!(k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384")))
+		return errf(-BW_E_CRYPTO, ret_err, "%s: ECDSA P-384 key generation failed",
+		    keypath);
+	if (!(bio = BIO_new(BIO_s_secmem())) ||
+	    !PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL))
+		return errf(-BW_E_CRYPTO, ret_err, "%s: cannot encode key", keypath);
+	n = BIO_get_mem_data(bio, &pem);
+	if (!(dir = strdup(keypath)) || !(base = strdup(keypath)))
+		return -ENOMEM;
+	if ((dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return errf(-errno, ret_err, "%s: %m", dir);
+	r = write_file_atomic_at(dfd, basename(base), pem, (size_t)n, 0600);
+	/* The secure-heap BIO wipes the PEM copy when it is freed. */
+	if (r < 0)
+		return errf(r, ret_err, "%s: cannot write key: %s", keypath,
+		    strerror(-r));
+	*ret = TAKE_PTR(k);
+	return 0;
+}
+
+static int
+key_load(const char *keypath, EVP_PKEY **ret, char **ret_err)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_(BIO_freep) BIO *bio = NULL;
+	EVP_PKEY	*k;
+	struct stat	 st;
+	char		*pem = NULL;
+	size_t		 len = 0;
+	int		 r;
+
+	if ((fd = open(keypath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		return errf(-errno, ret_err, "%s: %m", keypath);
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 077))
+		return errf(-BW_E_INVALID, ret_err,
+		    "%s: audit signing key must be a regular file with mode 0600",
+		    keypath);
+	if ((r = read_bounded(fd, KEY_PEM_MAX, &pem, &len)) < 0)
+		return errf(r, ret_err, "%s: %s", keypath, strerror(-r));
+	bio = BIO_new_mem_buf(pem, (int)len);
+	k = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+	OPENSSL_clear_free(pem, len);
+	if (!k)
+		return errf(-BW_E_CRYPTO, ret_err, "%s: not a PEM private key",
+		    keypath);
+	if (!is_p384(k)) {
+		EVP_PKEY_free(k);
+		return errf(-BW_E_CRYPTO, ret_err, "%s: not an ECDSA P-384 key",
+		    keypath);
+	}
+	*ret = k;
+	return 0;
+}
+
+int
+audit_signer_software_load_or_create(const char *keypath,
+    struct audit_signer **ret, char **ret_err)
+{
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *k = NULL;
+	struct audit_signer *s;
+	int r;
+
+	r = key_load(keypath, &k, ret_err);
+	if (r == -ENOENT)
+		r = key_create(keypath, &k, ret_err);
+	else if (r < 0 && ret_err && !*ret_err)
+		r = errf(r, ret_err, "%s: %s", keypath, strerror(-r));
+	if (r < 0)
+		return r;
+	if (!(s = calloc(1, sizeof(*s))))
+		return -ENOMEM;
+	s->sign = software_sign;
+	s->ctx = k;
+	s->pubkey = TAKE_PTR(k);
+	*ret = s;
+	return 0;
+}
+
+void
+audit_signer_free(struct audit_signer *s)
+{
+	if (!s)
+		return;
+	EVP_PKEY_free(s->pubkey);
+	free(s);
+}
+
+int
+audit_key_id(EVP_PKEY *key, char ret_hex[AUDIT_HASH_HEX + 1])
+{
+	unsigned char	*der = NULL, h[AUDIT_HASH_LEN];
+	int		 n, r;
+
+	if ((n = i2d_PUBKEY(key, &der)) <= 0)
+		return -BW_E_CRYPTO;
+	r = audit_sha256(der, (size_t)n, h);
+	OPENSSL_free(der);
+	if (r < 0)
+		return r;
+	audit_hex(h, sizeof(h), ret_hex);
+	return 0;
+}
+
+int
+audit_pubkey_load(const char *path, EVP_PKEY **ret, char **ret_err)
+{
+	_cleanup_(BIO_freep) BIO *bio = NULL;
+	_cleanup_free_ char *pem = NULL;
+	EVP_PKEY	*k = NULL;
+	size_t		 len;
+	int		 r;
+
+	if ((r = read_file_at(AT_FDCWD, path, KEY_PEM_MAX, &pem, &len)) < 0)
+		return errf(r, ret_err, "%s: %s", path, strerror(-r));
+	if (!(bio = BIO_new_mem_buf(pem, (int)len)))
+		return -ENOMEM;
+	k = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+	if (!k) {
+		BIO_free(bio);
+		if (!(bio = BIO_new_mem_buf(pem, (int)len)))
+			return -ENOMEM;
+		k = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+		OPENSSL_cleanse(pem, len);
+	}
+	ERR_clear_error();
+	if (!k)
+		return errf(-BW_E_CRYPTO, ret_err, "%s: not a PEM public key", path);
+	if (!is_p384(k)) {
+		EVP_PKEY_free(k);
+		return errf(-BW_E_CRYPTO, ret_err, "%s: not an ECDSA P-384 key", path);
+	}
+	*ret = k;
+	return 0;
+}
+
+int
+audit_pubkey_pem(EVP_PKEY *key, char **ret_pem, size_t *ret_len)
+{
+	_cleanup_(BIO_freep) BIO *bio = NULL;
+	char	*p, *copy;
+	long	 n;
+
+	if (!(bio = BIO_new(BIO_s_mem())) || !PEM_write_bio_PUBKEY(bio, key))
+		return -BW_E_CRYPTO;
+	n = BIO_get_mem_data(bio, &p);
+	if (n <= 0 || !(copy = malloc((size_t)n + 1)))
+		return -ENOMEM;
+	memcpy(copy, p, (size_t)n);
+	copy[n] = '\0';
+	*ret_pem = copy;
+	*ret_len = (size_t)n;
+	return 0;
+}
+
+int
+audit_checkpoint_sig_ok(EVP_PKEY *key, const void *msg, size_t len,
+    const unsigned char *sig, size_t siglen)
+{
+	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *pctx = NULL;
+	unsigned char	d[48];
+	int		ok;
+
+	if (audit_sha384(msg, len, d) < 0)
+		return 0;
+	if (!(pctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL)) ||
+	    EVP_PKEY_verify_init(pctx) <= 0)
+		return 0;
+	ok = EVP_PKEY_verify(pctx, sig, siglen, d, sizeof(d)) == 1;
+	ERR_clear_error();
+	return ok;
+}
+
+int
+audit_checkpoint_sign(const struct audit_signer *s, const void *msg,
+    size_t len, unsigned char **ret_sig, size_t *ret_siglen)
+{
+	unsigned char	d[48];
+	int		r;
+
+	if ((r = audit_sha384(msg, len, d)) < 0)
+		return r;
+	return s->sign(s->ctx, d, sizeof(d), ret_sig, ret_siglen);
+}

@@ -1,0 +1,1072 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "audit/forward.h"
+#include "audit/segment.h"
+#include "audit/trail.h"
+#include "lib/err.h"
+#include "lib/fileio.h"
+#include "lib/json.h"
+#include "lib/macro.h"
+
+#define TRAIL_ACTOR	"bulwark-audit"
+#define CAPACITY_CHECK_MS 200
+
+struct pending {
+	char	*fields;
+	size_t	 len;
+};
+
+struct waiter {
+	struct audit_record	*recs;
+	size_t			 n;
+	struct audit_buf	 fields;
+	size_t			*offs;		/* n + 1 offsets into fields */
+	int			 done, result;
+	uint64_t		 last_seq;
+	pthread_cond_t		 cv;
+	struct waiter		*next;
+};
+
+struct batch {
+	struct waiter	*waiters;
+	struct pending	*internal;
+	size_t		 ninternal;
+	int		 force_ckpt;
+	char		**prune;	/* segment names to unlink once durable */
+	size_t		 nprune;
+};
+
+struct audit_trail {
+	struct audit_trail_options o;
+	char		*dir;
+	int		 dirfd, lockfd;
+	char		 key_id[AUDIT_HASH_HEX + 1];
+
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 tick_cv, idle_cv;
+	pthread_t	 ticker;
+	int		 ticker_started;
+	struct waiter	*qhead, **qtail;
+	int		 flushing, closing;
+	struct pending	*internal;
+	size_t		 ninternal, capinternal;
+	int		 force_ckpt;
+
+	/* Published under MU after each commit. */
+	struct audit_status st;
+
+	/* Owned by the leader (flushing == 1), or by open/close. */
+	int		 segfd;
+	uint64_t	 seg_first_seq;
+	uint64_t	 seg_size;
+	uint64_t	 seg_opened_ms;
+	uint64_t	 last_seq;
+	char		 last_hash[AUDIT_HASH_HEX + 1];
+	uint64_t	 since_ckpt;
+	uint64_t	 last_ckpt_ms;
+	uint64_t	 last_cap_ms;
+	int		 cap_warned;
+	int		 tail_dirty;
+	struct audit_buf wbuf;
+	size_t		*line_offs;
+	size_t		 cap_line_offs;
+
+	struct audit_forward *fwd;
+};
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int
+pwrite_all(int fd, const char *p, size_t len, off_t off)
+{
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+/* Queues a record the trail writes about itself; it goes out with the
+ * next commit, before the callers' records. Called with MU held or
+ * before other threads exist. */
+static int
+internal_add(struct audit_trail *t, const char *action, const char *outcome,
+    const char *okind, const char *oname, uint64_t orev, const char *reason,
+    const char *controls)
+{
+	struct audit_buf	b = { 0 };
+	struct audit_record	rec = {
+		.actor = TRAIL_ACTOR, .action = action, .outcome = outcome,
+		.object_kind = okind, .object_name = oname,
+		.object_revision = orev, .reason = reason, .controls = controls,
+	};
+	int r;
+
+	if ((r = audit_record_format_fields(&rec, &b)) < 0)
+		return r;
+	if (t->ninternal == t->capinternal) {
+		size_t		 ncap = t->capinternal ? t->capinternal * 2 : 8;
+		struct pending	*np = realloc(t->internal, ncap * sizeof(*np));
+
+		if (!np) {
+			audit_buf_done(&b);
+			return -ENOMEM;
+		}
+		t->internal = np;
+		t->capinternal = ncap;
+	}
+	t->internal[t->ninternal++] = (struct pending){ b.p, b.len };
+	return 0;
+}
+
+static void
+pending_free(struct pending *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(p[i].fields);
+	free(p);
+}
+
+/* Appends one complete line to the write buffer and advances *SEQ and
+ * PREV (in/out, hex). KEY_ID non-NULL makes it a signed checkpoint. */
+static int
+compose_line(struct audit_trail *t, uint64_t seq, const char *timestr,
+    const char *fields, size_t flen, char prev[AUDIT_HASH_HEX + 1],
+    const char *key_id)
+{
+	struct audit_buf *b = &t->wbuf;
+	size_t		 start = b->len;
+	unsigned char	 h[AUDIT_HASH_LEN];
+	int		 r;
+
+	if ((r = audit_buf_appendf(b, "v=1 seq=%" PRIu64 " time=%s", seq,
+	    timestr)) < 0 ||
+	    (r = audit_buf_append(b, fields, flen)) < 0 ||
+	    (r = audit_buf_append(b, " prev=", 6)) < 0 ||
+	    (r = audit_buf_append(b, prev, AUDIT_HASH_HEX)) < 0)
+		return r;
+	if (key_id) {
+		_cleanup_free_ unsigned char *sig = NULL;
+		_cleanup_free_ char *sighex = NULL;
+		size_t siglen = 0;
+
+		if ((r = audit_buf_append(b, " key=", 5)) < 0 ||
+		    (r = audit_buf_append(b, key_id, AUDIT_HASH_HEX)) < 0)
+			return r;
+		if ((r = audit_checkpoint_sign(t->o.signer, b->p + start,
+		    b->len - start, &sig, &siglen)) < 0)
+			return r;
+		if (siglen == 0 || siglen > AUDIT_SIG_MAX)
+			return -BW_E_CRYPTO;
+		if (!(sighex = malloc(2 * siglen + 1)))
+			return -ENOMEM;
+		audit_hex(sig, siglen, sighex);
+		if ((r = audit_buf_append(b, " sig=", 5)) < 0 ||
+		    (r = audit_buf_append(b, sighex, 2 * siglen)) < 0)
+			return r;
+	}
+	if ((r = audit_sha256(b->p + start, b->len - start, h)) < 0)
+		return r;
+	audit_hex(h, sizeof(h), prev);
+	return audit_buf_appendf(b, " hash=%s\n", prev);
+}
+
+static int
+line_offs_push(struct audit_trail *t, size_t *n, size_t off)
+{
+	if (*n == t->cap_line_offs) {
+		size_t	 ncap = t->cap_line_offs * 2;
+		size_t	*np = realloc(t->line_offs, ncap * sizeof(*np));
+
+		if (!np)
+			return -ENOMEM;
+		t->line_offs = np;
+		t->cap_line_offs = ncap;
+	}
+	t->line_offs[(*n)++] = off;
+	return 0;
+}
+
+/* Starts a new segment for seq LAST_SEQ + 1: header written, file and
+ * directory fsynced, or nothing left behind. */
+static int
+rotate(struct audit_trail *t)
+{
+	char			 name[AUDIT_SEG_NAME_LEN + 1];
+	struct audit_buf	 hdr = { 0 };
+	int			 fd, r;
+
+	audit_segment_name(t->last_seq + 1, name);
+	if ((r = audit_segment_header_format(&hdr, t->last_seq + 1,
+	    t->last_hash)) < 0)
+		return r;
+	fd = openat(t->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		r = -errno;
+		audit_buf_done(&hdr);
+		return r;
+	}
+	if ((r = pwrite_all(fd, hdr.p, hdr.len, 0)) < 0 ||
+	    (fdatasync(fd) < 0 && (r = -errno)) ||
+	    (fsync(t->dirfd) < 0 && (r = -errno))) {
+		close(fd);
+		unlinkat(t->dirfd, name, 0);
+		fsync(t->dirfd);
+		audit_buf_done(&hdr);
+		return r < 0 ? r : -EIO;
+	}
+	if (t->segfd >= 0)
+		close(t->segfd);
+	t->segfd = fd;
+	t->seg_first_seq = t->last_seq + 1;
+	t->seg_size = hdr.len;
+	t->seg_opened_ms = mono_ms();
+	audit_buf_done(&hdr);
+	return 0;
+}
+
+/* Picks the oldest segments the retention settings let go, and queues
+ * one audit.retention record for each, naming its last seq and hash
+ * (read from the next segment's header). The files are unlinked only
+ * after those records are durable. Called with MU held. */
+static int
+retention_plan(struct audit_trail *t, struct batch *b)
+{
+	char	**names = NULL;
+	size_t	  n = 0, drop = 0;
+	time_t	  now = time(NULL);
+	int	  r;
+
+	if (!t->o.retain_segments && !t->o.retain_days)
+		return 0;
+	if ((r = audit_segment_list(t->dirfd, &names, &n)) < 0)
+		return r;
+	/* Never the last segment (being written). */
+	while (drop + 1 < n) {
+		struct stat st;
+		int old = 0, many = 0;
+
+		if (t->o.retain_segments && n - drop > t->o.retain_segments)
+			many = 1;
+		if (t->o.retain_days &&
+		    fstatat(t->dirfd, names[drop], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    st.st_mtime + (time_t)t->o.retain_days * 86400 < now)
+			old = 1;
+		if (!many && !old)
+			break;
+		drop++;
+	}
+	for (size_t i = 0; i < drop; i++) {
+		char		 hdr[160], prev[AUDIT_HASH_HEX + 1], reason[200];
+		uint64_t	 first;
+		size_t		 hl;
+		ssize_t		 got;
+		int		 fd;
+
+		fd = openat(t->dirfd, names[i + 1], O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			break;
+		got = pread(fd, hdr, sizeof(hdr), 0);
+		close(fd);
+		if (got <= 0 || audit_segment_header_parse(hdr, (size_t)got, &first,
+		    prev, &hl) < 0 || first < 2)
+			break;
+		snprintf(reason, sizeof(reason),
+		    "segment pruned by retention policy; last_hash=%s", prev);
+		if ((r = internal_add(t, AUDIT_ACTION_RETENTION, "success",
+		    "audit-segment", names[i], first - 1, reason, "AU-11")) < 0)
+			break;
+		b->prune = names;
+		b->nprune = i + 1;
+	}
+	if (!b->prune)
+		audit_segment_list_free(names, n);
+	else
+		for (size_t i = b->nprune; i < n; i++) {
+			free(names[i]);
+			names[i] = NULL;
+		}
+	return 0;
+}
+
+static void
+capacity_check(struct audit_trail *t)
+{
+	struct statvfs	sv;
+	uint64_t	now = mono_ms();
+	double		pct;
+	char		reason[160];
+	unsigned	warn = t->o.capacity_warn_pct;
+
+	if (now - t->last_cap_ms < CAPACITY_CHECK_MS && t->last_cap_ms)
+		return;
+	t->last_cap_ms = now;
+	if (fstatvfs(t->segfd, &sv) < 0 || sv.f_blocks == 0)
+		return;
+	{
+		double used = (double)(sv.f_blocks - sv.f_bfree);
+		double avail = (double)sv.f_bavail;
+
+		pct = used + avail > 0 ? 100.0 * used / (used + avail) : 100.0;
+	}
+	pthread_mutex_lock(&t->mu);
+	t->st.fs_used_pct = pct;
+	t->st.capacity_warning = pct >= warn;
+	if (pct >= warn && !t->cap_warned) {
+		snprintf(reason, sizeof(reason),
+		    "audit storage %.1f%% used, at or above the %u%% warning "
+		    "threshold", pct, warn);
+		if (internal_add(t, AUDIT_ACTION_CAPACITY, "failure",
+		    "audit-trail", NULL, 0, reason, "AU-5,AU-5(1)") == 0)
+			t->cap_warned = 1;
+	} else if (pct < warn) {
+		t->cap_warned = 0;
+	}
+	pthread_mutex_unlock(&t->mu);
+}
+
+/* Writes everything in B as one write + fdatasync. Runs without MU,
+ * as the only leader. On failure nothing of B stays in the file. */
+static int
+commit(struct audit_trail *t, struct batch *b)
+{
+	struct timespec	 now;
+	char		 timestr[AUDIT_TIME_LEN + 1];
+	char		 prev[AUDIT_HASH_HEX + 1];
+	uint64_t	 seq = t->last_seq, nrec = 0, now_ms = mono_ms();
+	size_t		 nlines = 0;
+	int		 r, ckpt = 0, ckpt_failed = 0;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	audit_time_format(&now, timestr);
+
+	if (t->tail_dirty) {
+		if (ftruncate(t->segfd, (off_t)t->seg_size) < 0 ||
+		    fdatasync(t->segfd) < 0)
+			return -errno;
+		t->tail_dirty = 0;
+	}
+	/* Rotate only a segment that holds records, so its name (the first
+	 * seq) stays unique. */
+	if (t->last_seq + 1 != t->seg_first_seq &&
+	    (t->seg_size >= t->o.segment_max_bytes ||
+	    now_ms - t->seg_opened_ms >= (uint64_t)t->o.segment_max_seconds * 1000)) {
+		if ((r = rotate(t)) < 0)
+			return r;
+	}
+
+	t->wbuf.len = 0;
+	memcpy(prev, t->last_hash, sizeof(prev));
+	for (size_t i = 0; i < b->ninternal; i++) {
+		if ((r = line_offs_push(t, &nlines, t->wbuf.len)) < 0 ||
+		    (r = compose_line(t, ++seq, timestr, b->internal[i].fields,
+		    b->internal[i].len, prev, NULL)) < 0)
+			return r;
+	}
+	for (struct waiter *w = b->waiters; w; w = w->next) {
+		for (size_t i = 0; i < w->n; i++) {
+			if ((r = line_offs_push(t, &nlines, t->wbuf.len)) < 0 ||
+			    (r = compose_line(t, ++seq, timestr,
+			    w->fields.p + w->offs[i], w->offs[i + 1] - w->offs[i],
+			    prev, NULL)) < 0)
+				return r;
+		}
+	}
+	nrec = seq - t->last_seq;
+	if (t->o.signer && (b->force_ckpt || (t->since_ckpt + nrec > 0 &&
+	    (t->since_ckpt + nrec >= t->o.checkpoint_every ||
+	    now_ms - t->last_ckpt_ms >= t->o.checkpoint_interval_ms)))) {
+		struct audit_buf	f = { 0 };
+		struct audit_record	cr = {
+			.actor = TRAIL_ACTOR, .action = AUDIT_ACTION_CHECKPOINT,
+			.object_kind = "audit-trail", .outcome = "success",
+			.controls = "AU-9,AU-9(3),AU-10",
+		};
+		char	reason[96];
+		size_t	mark = t->wbuf.len;
+
+		snprintf(reason, sizeof(reason),
+		    "signed chain head; %" PRIu64 " records since the previous checkpoint",
+		    t->since_ckpt + nrec);
+		cr.reason = reason;
+		if ((r = audit_record_format_fields(&cr, &f)) < 0)
+			return r;
+		if ((r = line_offs_push(t, &nlines, t->wbuf.len)) < 0) {
+			audit_buf_done(&f);
+			return r;
+		}
+		{
+			char save[AUDIT_HASH_HEX + 1];
+
+			memcpy(save, prev, sizeof(save));
+			r = compose_line(t, seq + 1, timestr, f.p, f.len, prev,
+			    t->key_id);
+			audit_buf_done(&f);
+			if (r == -ENOMEM)
+				return r;
+			if (r < 0) {
+				/* The signer failed (a TPM that went away): the
+				 * records are still written, and the failure is a
+				 * record of its own, never silent. */
+				struct audit_record fr = cr;
+				struct audit_buf ff = { 0 };
+
+				t->wbuf.len = mark;
+				memcpy(prev, save, sizeof(save));
+				fr.action = AUDIT_ACTION_CKPT_FAIL;
+				fr.outcome = "error";
+				fr.reason = "checkpoint signing failed";
+				if ((r = audit_record_format_fields(&fr, &ff)) < 0)
+					return r;
+				r = compose_line(t, seq + 1, timestr, ff.p, ff.len,
+				    prev, NULL);
+				audit_buf_done(&ff);
+				if (r < 0)
+					return r;
+				ckpt_failed = 1;
+			} else {
+				ckpt = 1;
+			}
+			seq++;
+		}
+	}
+	if (t->wbuf.len == 0)
+		return 0;
+
+	r = pwrite_all(t->segfd, t->wbuf.p, t->wbuf.len, (off_t)t->seg_size);
+	if (r == 0 && fdatasync(t->segfd) < 0)
+		r = -errno;
+	if (r < 0) {
+		/* Cut what may have reached the file so the next commit
+		 * starts from the last durable record; if even that fails,
+		 * the next commit retries before writing anything. */
+		if (ftruncate(t->segfd, (off_t)t->seg_size) < 0 ||
+		    fdatasync(t->segfd) < 0)
+			t->tail_dirty = 1;
+		return r;
+	}
+
+	/* Durable: publish. */
+	t->seg_size += t->wbuf.len;
+	seq = t->last_seq;
+	t->last_seq += nrec + (uint64_t)(ckpt || ckpt_failed);
+	memcpy(t->last_hash, prev, sizeof(prev));
+	if (ckpt) {
+		t->since_ckpt = 0;
+		t->last_ckpt_ms = now_ms;
+	} else {
+		t->since_ckpt += nrec + (uint64_t)ckpt_failed;
+		if (ckpt_failed)
+			t->last_ckpt_ms = now_ms;
+	}
+	seq += b->ninternal;
+	for (struct waiter *w = b->waiters; w; w = w->next) {
+		for (size_t i = 0; i < w->n; i++) {
+			w->recs[i].seq = ++seq;
+			w->recs[i].time = now;
+		}
+		w->last_seq = seq;
+	}
+	if (t->fwd) {
+		for (size_t i = 0; i < nlines; i++) {
+			size_t		 end = i + 1 < nlines ?
+			    t->line_offs[i + 1] : t->wbuf.len;
+			size_t		 ll = end - t->line_offs[i] - 1;
+			const char	*l = t->wbuf.p + t->line_offs[i];
+
+			audit_forward_push(t->fwd, l, ll,
+			    memmem(l, ll, " outcome=success ", 17) != NULL);
+		}
+	}
+	if (b->nprune) {
+		for (size_t i = 0; i < b->nprune; i++)
+			unlinkat(t->dirfd, b->prune[i], 0);
+		fsync(t->dirfd);
+	}
+	pthread_mutex_lock(&t->mu);
+	t->st.checkpoints += (uint64_t)ckpt;
+	t->st.checkpoint_failures += (uint64_t)ckpt_failed;
+	pthread_mutex_unlock(&t->mu);
+	capacity_check(t);
+	return 0;
+}
+
+/* Takes everything queued and commits it as the leader. Called and
+ * returns with MU held; drops it around the write. */
+static int
+leader_flush(struct audit_trail *t)
+{
+	struct batch	b = { 0 };
+	int		r;
+
+	t->flushing = 1;
+	b.waiters = t->qhead;
+	t->qhead = NULL;
+	t->qtail = &t->qhead;
+	b.internal = t->internal;
+	b.ninternal = t->ninternal;
+	t->internal = NULL;
+	t->ninternal = t->capinternal = 0;
+	b.force_ckpt = t->force_ckpt;
+	t->force_ckpt = 0;
+	pthread_mutex_unlock(&t->mu);
+
+	r = commit(t, &b);
+
+	pthread_mutex_lock(&t->mu);
+	if (r < 0) {
+		/* The trail's own records are retried with the next commit. */
+		size_t		 n = b.ninternal + t->ninternal;
+		struct pending	*np = n ? malloc(n * sizeof(*np)) : NULL;
+
+		if (np) {
+			memcpy(np, b.internal, b.ninternal * sizeof(*np));
+			if (t->ninternal)
+				memcpy(np + b.ninternal, t->internal,
+				    t->ninternal * sizeof(*np));
+			free(t->internal);
+			free(b.internal);
+			t->internal = np;
+			t->ninternal = t->capinternal = n;
+		} else {
+			pending_free(b.internal, b.ninternal);
+		}
+		t->force_ckpt |= b.force_ckpt;
+		t->st.healthy = 0;
+		t->st.last_errno = r > -BW_E_BASE ? -r : EIO;
+		t->st.failed_commits++;
+		r = -BW_E_AUDIT;
+	} else {
+		pending_free(b.internal, b.ninternal);
+		t->st.healthy = 1;
+		t->st.last_seq = t->last_seq;
+		memcpy(t->st.head_hash, t->last_hash, sizeof(t->st.head_hash));
+	}
+	audit_segment_list_free(b.prune, b.nprune);
+	for (struct waiter *w = b.waiters; w; w = w->next) {
+		w->result = r;
+		w->done = 1;
+		pthread_cond_signal(&w->cv);
+	}
+	t->flushing = 0;
+	/* Hand the leadership to whoever queued meanwhile. */
+	if (t->qhead)
+		pthread_cond_signal(&t->qhead->cv);
+	pthread_cond_broadcast(&t->idle_cv);
+	return r;
+}
+
+static int
+flush_due(struct audit_trail *t)
+{
+	if (t->ninternal || t->force_ckpt)
+		return 1;
+	return t->o.signer && t->since_ckpt > 0 &&
+	    mono_ms() - t->last_ckpt_ms >= t->o.checkpoint_interval_ms;
+}
+
+static void *
+ticker_main(void *arg)
+{
+	struct audit_trail *t = arg;
+	unsigned period = t->o.checkpoint_interval_ms < 1000 ?
+	    t->o.checkpoint_interval_ms : 1000;
+
+	pthread_mutex_lock(&t->mu);
+	while (!t->closing) {
+		struct timespec dl;
+
+		clock_gettime(CLOCK_MONOTONIC, &dl);
+		dl.tv_nsec += (long)(period % 1000) * 1000000L;
+		dl.tv_sec += period / 1000 + dl.tv_nsec / 1000000000L;
+		dl.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&t->tick_cv, &t->mu, &dl);
+		if (t->closing)
+			break;
+		if (!t->flushing && flush_due(t))
+			leader_flush(t);
+	}
+	pthread_mutex_unlock(&t->mu);
+	return NULL;
+}
+
+int
+audit_trail_append(struct audit_trail *t, struct audit_record *recs, size_t n,
+    uint64_t *ret_last_seq)
+{
+	struct waiter	w = { .recs = recs, .n = n };
+	int		r;
+
+	if (n == 0) {
+		if (ret_last_seq) {
+			pthread_mutex_lock(&t->mu);
+			*ret_last_seq = t->st.last_seq;
+			pthread_mutex_unlock(&t->mu);
+		}
+		return 0;
+	}
+	if (!(w.offs = malloc((n + 1) * sizeof(*w.offs))))
+		return -BW_E_AUDIT;
+	for (size_t i = 0; i < n; i++) {
+		w.offs[i] = w.fields.len;
+		if ((r = audit_record_format_fields(&recs[i], &w.fields)) < 0) {
+			free(w.offs);
+			audit_buf_done(&w.fields);
+			return r == -BW_E_INVALID ? r : -BW_E_AUDIT;
+		}
+	}
+	w.offs[n] = w.fields.len;
+	pthread_cond_init(&w.cv, NULL);
+
+	pthread_mutex_lock(&t->mu);
+	if (t->closing) {
+		w.done = 1;
+		w.result = -BW_E_AUDIT;
+	} else {
+		*t->qtail = &w;
+		t->qtail = &w.next;
+	}
+	while (!w.done) {
+		if (!t->flushing) {
+			leader_flush(t);
+			continue;
+		}
+		pthread_cond_wait(&w.cv, &t->mu);
+	}
+	pthread_mutex_unlock(&t->mu);
+
+	pthread_cond_destroy(&w.cv);
+	free(w.offs);
+	audit_buf_done(&w.fields);
+	if (w.result == 0 && ret_last_seq)
+		*ret_last_seq = w.last_seq;
+	return w.result;
+}
+
+void
+audit_trail_status(struct audit_trail *t, struct audit_status *ret)
+{
+	pthread_mutex_lock(&t->mu);
+	*ret = t->st;
+	pthread_mutex_unlock(&t->mu);
+	ret->libaudit_ok = audit_forward_libaudit_ok(t->fwd);
+	ret->forward_dropped = audit_forward_dropped(t->fwd);
+}
+
+/* Saves bytes cut from a segment so an investigator can still see
+ * them; the recovery record names the file. */
+static int
+save_torn(struct audit_trail *t, const char *segname, uint64_t off,
+    const char *p, size_t n, char *ret_name, size_t namesz)
+{
+	char base[AUDIT_SEG_NAME_LEN + 1];
+
+	snprintf(base, sizeof(base), "%.*s", AUDIT_SEG_NAME_LEN - 4, segname);
+	snprintf(ret_name, namesz, "torn-%s-%" PRIu64 ".bin", base, off);
+	return write_file_atomic_at(t->dirfd, ret_name, p, n, 0600);
+}
+
+static int
+line_valid(const char *p, size_t len, uint64_t *ret_seq, char hash[65],
+    char prev[65], int *ret_is_stop)
+{
+	struct audit_line l;
+
+	if (audit_line_parse(p, len, &l, NULL) < 0)
+		return 0;
+	if (!audit_line_hash_ok(p, &l)) {
+		audit_line_done(&l);
+		return 0;
+	}
+	*ret_seq = l.rec.seq;
+	memcpy(hash, l.hash, 65);
+	memcpy(prev, l.prev, 65);
+	*ret_is_stop = strcmp(l.rec.action, AUDIT_ACTION_STOP) == 0;
+	audit_line_done(&l);
+	return 1;
+}
+
+/* Finds the chain head in the last segment and cuts a torn tail. */
+static int
+recover(struct audit_trail *t, char **ret_err)
+{
+	char		**names = NULL;
+	size_t		  n = 0;
+	int		  r;
+
+	t->last_seq = 0;
+	memcpy(t->last_hash, audit_zero_hash, sizeof(t->last_hash));
+	if ((r = audit_segment_list(t->dirfd, &names, &n)) < 0)
+		return errf(r, ret_err, "%s: cannot list segments: %s", t->dir,
+		    strerror(-r));
+	while (n > 0) {
+		_cleanup_close_ int	 fd = -1;
+		_cleanup_free_ char	*data = NULL;
+		const char		*name = names[n - 1];
+		char			 prev[AUDIT_HASH_HEX + 1], note[600];
+		char			 torn[96] = "";
+		uint64_t		 first, name_seq, last_seq;
+		size_t			 len = 0, hl, pos, good_end;
+		int			 clean = 0;
+
+		fd = openat(t->dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0 || (r = read_bounded(fd, AUDIT_SEGMENT_READ_MAX, &data,
+		    &len)) < 0) {
+			r = fd < 0 ? -errno : r;
+			audit_segment_list_free(names, n);
+			return errf(r, ret_err, "%s/%s: %s", t->dir, name, strerror(-r));
+		}
+		audit_segment_name_parse(name, &name_seq);
+		if (audit_segment_header_parse(data, len, &first, prev, &hl) < 0) {
+			if (memchr(data, '\n', len) && len >= 8) {
+				audit_segment_list_free(names, n);
+				return errf(-BW_E_CORRUPT, ret_err,
+				    "%s/%s: segment header is damaged; run bulwark-verify",
+				    t->dir, name);
+			}
+			/* A rotation that never completed: nothing in it was
+			 * ever acknowledged. */
+			if (len > 0 && (r = save_torn(t, name, 0, data, len, torn,
+			    sizeof(torn))) < 0) {
+				audit_segment_list_free(names, n);
+				return errf(r, ret_err, "%s: cannot save torn bytes: %s",
+				    t->dir, strerror(-r));
+			}
+			if (unlinkat(t->dirfd, name, 0) < 0 || fsync(t->dirfd) < 0) {
+				r = -errno;
+				audit_segment_list_free(names, n);
+				return errf(r, ret_err, "%s/%s: %m", t->dir, name);
+			}
+			snprintf(note, sizeof(note),
+			    "removed incomplete segment %s (%zu bytes, header never "
+			    "completed%s%s)", name, len, len ? "; saved as " : "", torn);
+			internal_add(t, AUDIT_ACTION_RECOVERY, "failure",
+			    "audit-segment", name, 0, note, "AU-5,AU-9");
+			free(names[--n]);
+			if (n == 0 && name_seq != 1) {
+				audit_segment_list_free(names, n);
+				return errf(-BW_E_CORRUPT, ret_err,
+				    "%s: no complete segment holds the chain head", t->dir);
+			}
+			continue;
+		}
+		if (first != name_seq) {
+			audit_segment_list_free(names, n);
+			return errf(-BW_E_CORRUPT, ret_err,
+			    "%s/%s: header says first_seq=%" PRIu64, t->dir, name, first);
+		}
+		last_seq = first - 1;
+		pos = good_end = hl;
+		while (pos < len) {
+			const char	*nl = memchr(data + pos, '\n', len - pos);
+			uint64_t	 s;
+			char		 h[65], p[65];
+			int		 stop;
+
+			if (!nl)
+				break;
+			if (!line_valid(data + pos, (size_t)(nl - data - pos), &s, h, p,
+			    &stop) || s != last_seq + 1 || memcmp(p, prev, 64) != 0)
+				break;
+			last_seq = s;
+			memcpy(prev, h, sizeof(prev));
+			clean = stop;
+			pos = good_end = (size_t)(nl - data) + 1;
+		}
+		if (good_end < len) {
+			unsigned char	sh[AUDIT_HASH_LEN];
+			char		shx[AUDIT_HASH_HEX + 1];
+			size_t		lines = 0;
+
+			/* A torn write leaves only broken bytes at the end. A
+			 * valid record after a broken one is damage, and cutting
+			 * it would destroy evidence. */
+			for (size_t q = good_end; q < len;) {
+				const char	*nl = memchr(data + q, '\n', len - q);
+				uint64_t	 s;
+				char		 h[65], p[65];
+				int		 stop;
+
+				if (!nl)
+					break;
+				lines++;
+				if (line_valid(data + q, (size_t)(nl - data - q), &s, h,
+				    p, &stop) && s > last_seq + 1) {
+					audit_segment_list_free(names, n);
+					return errf(-BW_E_CORRUPT, ret_err,
+					    "%s/%s: the record after seq %" PRIu64 " is "
+					    "damaged but later records are intact: this is "
+					    "not a torn write; run bulwark-verify", t->dir,
+					    name, last_seq);
+				}
+				q = (size_t)(nl - data) + 1;
+			}
+			if ((r = save_torn(t, name, good_end, data + good_end,
+			    len - good_end, torn, sizeof(torn))) < 0) {
+				audit_segment_list_free(names, n);
+				return errf(r, ret_err, "%s: cannot save torn bytes: %s",
+				    t->dir, strerror(-r));
+			}
+			if (ftruncate(fd, (off_t)good_end) < 0 || fdatasync(fd) < 0) {
+				r = -errno;
+				audit_segment_list_free(names, n);
+				return errf(r, ret_err, "%s/%s: cannot truncate torn tail: %m",
+				    t->dir, name);
+			}
+			audit_sha256(data + good_end, len - good_end, sh);
+			audit_hex(sh, sizeof(sh), shx);
+			snprintf(note, sizeof(note),
+			    "torn tail cut from %s: %zu bytes at offset %zu (%zu "
+			    "complete lines, sha256 %s) saved as %s; last durable "
+			    "seq %" PRIu64 "; the cut records were never acknowledged",
+			    name, len - good_end, good_end, lines, shx, torn, last_seq);
+			internal_add(t, AUDIT_ACTION_RECOVERY, "failure",
+			    "audit-segment", name, last_seq, note, "AU-5,AU-9");
+			clean = 0;
+		}
+		if (!clean) {
+			snprintf(note, sizeof(note),
+			    "previous run ended without audit.stop (crash or power "
+			    "loss); last durable seq %" PRIu64 " in %s; records just "
+			    "before it may describe actions that were not completed",
+			    last_seq, name);
+			internal_add(t, AUDIT_ACTION_RECOVERY, "failure",
+			    "audit-segment", name, last_seq, note, "AU-5,AU-9");
+		}
+		t->last_seq = last_seq;
+		memcpy(t->last_hash, prev, sizeof(prev));
+		if (good_end == hl) {
+			/* No record made it into this segment: keep writing it
+			 * rather than start another with the same first seq. */
+			t->segfd = TAKE_FD(fd);
+			t->seg_first_seq = first;
+			t->seg_size = hl;
+			t->seg_opened_ms = mono_ms();
+		}
+		break;
+	}
+	audit_segment_list_free(names, n);
+	return 0;
+}
+
+static int
+write_pubkey(struct audit_trail *t, char **ret_err)
+{
+	_cleanup_free_ char *pem = NULL, *old = NULL;
+	size_t	len, oldlen;
+	int	r;
+
+	if ((r = audit_pubkey_pem(t->o.signer->pubkey, &pem, &len)) < 0)
+		return errf(r, ret_err, "cannot encode the checkpoint public key");
+	if (read_file_at(t->dirfd, AUDIT_KEY_FILE, 64 * 1024, &old, &oldlen) == 0 &&
+	    oldlen == len && memcmp(old, pem, len) == 0)
+		return 0;
+	if ((r = write_file_atomic_at(t->dirfd, AUDIT_KEY_FILE, pem, len, 0644)) < 0)
+		return errf(r, ret_err, "%s/%s: %s", t->dir, AUDIT_KEY_FILE,
+		    strerror(-r));
+	return 0;
+}
+
+static void
+trail_free(struct audit_trail *t)
+{
+	if (!t)
+		return;
+	audit_forward_stop(t->fwd);
+	if (t->segfd >= 0)
+		close(t->segfd);
+	if (t->lockfd >= 0)
+		close(t->lockfd);
+	if (t->dirfd >= 0)
+		close(t->dirfd);
+	pending_free(t->internal, t->ninternal);
+	audit_buf_done(&t->wbuf);
+	free(t->line_offs);
+	pthread_mutex_destroy(&t->mu);
+	pthread_cond_destroy(&t->tick_cv);
+	pthread_cond_destroy(&t->idle_cv);
+	free(t->dir);
+	free(t);
+}
+
+int
+audit_trail_open(const struct audit_trail_options *o, struct audit_trail **ret,
+    char **ret_err)
+{
+	struct audit_trail	*t;
+	pthread_condattr_t	 ca;
+	_cleanup_free_ char	*note = NULL;
+	char			 reason[256];
+	int			 r;
+
+	if (!o || !o->dir || !o->dir[0])
+		return errf(-BW_E_INVALID, ret_err, "audit trail: no directory");
+	if (!(t = calloc(1, sizeof(*t))))
+		return -ENOMEM;
+	t->o = *o;
+	t->dirfd = t->lockfd = t->segfd = -1;
+	pthread_mutex_init(&t->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&t->tick_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&t->idle_cv, NULL);
+	t->qtail = &t->qhead;
+	t->st.healthy = 1;
+	if (!t->o.segment_max_bytes)
+		t->o.segment_max_bytes = AUDIT_DEFAULT_SEGMENT_MAX_BYTES;
+	if (!t->o.segment_max_seconds)
+		t->o.segment_max_seconds = AUDIT_DEFAULT_SEGMENT_MAX_SECONDS;
+	if (!t->o.checkpoint_every)
+		t->o.checkpoint_every = AUDIT_DEFAULT_CHECKPOINT_EVERY;
+	if (!t->o.checkpoint_interval_ms)
+		t->o.checkpoint_interval_ms = AUDIT_DEFAULT_CHECKPOINT_INTERVAL_MS;
+	if (!t->o.capacity_warn_pct || t->o.capacity_warn_pct > 100)
+		t->o.capacity_warn_pct = AUDIT_DEFAULT_CAPACITY_WARN_PCT;
+	t->cap_line_offs = 256;
+	if (!(t->dir = strdup(o->dir)) ||
+	    !(t->line_offs = malloc(t->cap_line_offs * sizeof(*t->line_offs)))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+
+	if ((r = mkdir_p(t->dir, 0700)) < 0) {
+		r = errf(r, ret_err, "%s: %s", t->dir, strerror(-r));
+		goto fail;
+	}
+	if ((t->dirfd = open(t->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		r = errf(-errno, ret_err, "%s: %m", t->dir);
+		goto fail;
+	}
+	t->lockfd = openat(t->dirfd, AUDIT_LOCK_FILE,
+	    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (t->lockfd < 0) {
+		r = errf(-errno, ret_err, "%s/%s: %m", t->dir, AUDIT_LOCK_FILE);
+		goto fail;
+	}
+	if (flock(t->lockfd, LOCK_EX | LOCK_NB) < 0) {
+		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		r = errf(r, ret_err, "%s: another process is writing this audit trail",
+		    t->dir);
+		goto fail;
+	}
+	if (t->o.signer) {
+		if ((r = audit_key_id(t->o.signer->pubkey, t->key_id)) < 0) {
+			r = errf(r, ret_err, "cannot compute the checkpoint key id");
+			goto fail;
+		}
+		if ((r = write_pubkey(t, ret_err)) < 0)
+			goto fail;
+	}
+	if ((r = recover(t, ret_err)) < 0)
+		goto fail;
+	if (t->segfd < 0 && (r = rotate(t)) < 0) {
+		r = errf(-BW_E_AUDIT, ret_err, "%s: cannot start a segment: %s",
+		    t->dir, strerror(-r));
+		goto fail;
+	}
+	if (o->forward_libaudit || o->forward_syslog) {
+		if ((r = audit_forward_start(o->forward_libaudit, o->forward_syslog,
+		    &t->fwd, &note)) < 0) {
+			r = errf(r, ret_err, "cannot start audit forwarding");
+			goto fail;
+		}
+		/* Said once, in the trail itself. */
+		if (note)
+			internal_add(t, AUDIT_ACTION_FORWARD, "failure", "audit-trail",
+			    NULL, 0, note, "AU-6(4),AU-12");
+	}
+	{
+		struct batch b = { 0 };
+
+		if ((r = retention_plan(t, &b)) < 0) {
+			r = errf(r, ret_err, "%s: retention: %s", t->dir, strerror(-r));
+			goto fail;
+		}
+		audit_segment_list_free(b.prune, b.nprune);
+	}
+	snprintf(reason, sizeof(reason),
+	    "audit trail opened; segment_max_bytes=%zu checkpoint_every=%u "
+	    "checkpoint_interval_ms=%u key=%s", t->o.segment_max_bytes,
+	    t->o.checkpoint_every, t->o.checkpoint_interval_ms,
+	    t->o.signer ? t->key_id : "none");
+	if ((r = internal_add(t, AUDIT_ACTION_START, "success", "audit-trail",
+	    NULL, 0, reason, "AU-2,AU-12")) < 0)
+		goto fail;
+	t->force_ckpt = 1;
+	pthread_mutex_lock(&t->mu);
+	r = leader_flush(t);
+	pthread_mutex_unlock(&t->mu);
+	if (r < 0) {
+		r = errf(-BW_E_AUDIT, ret_err, "%s: cannot write the first records: %s",
+		    t->dir, strerror(t->st.last_errno));
+		goto fail;
+	}
+	t->last_cap_ms = 0;
+	capacity_check(t);
+	if ((r = pthread_create(&t->ticker, NULL, ticker_main, t)) != 0) {
+		r = errf(-r, ret_err, "cannot start the checkpoint thread");
+		goto fail;
+	}
+	t->ticker_started = 1;
+	*ret = t;
+	return 0;
+fail:
+	trail_free(t);
+	return r;
+}
+
+void
+audit_trail_close(struct audit_trail *t)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->mu);
+	t->closing = 1;
+	pthread_cond_signal(&t->tick_cv);
+	pthread_mutex_unlock(&t->mu);
+	if (t->ticker_started)
+		pthread_join(t->ticker, NULL);
+	pthread_mutex_lock(&t->mu);
+	while (t->flushing)
+		pthread_cond_wait(&t->idle_cv, &t->mu);
+	if (internal_add(t, AUDIT_ACTION_STOP, "success", "audit-trail", NULL, 0,
+	    "audit trail closed", "AU-2,AU-12") == 0) {
+		t->force_ckpt = 1;
+		leader_flush(t);
+	}
+	pthread_mutex_unlock(&t->mu);
+	trail_free(t);
+}

@@ -1,0 +1,443 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "audit/segment.h"
+#include "audit/signer.h"
+#include "audit/verify.h"
+#include "lib/err.h"
+#include "lib/fileio.h"
+#include "lib/macro.h"
+
+struct audit_verifier {
+	EVP_PKEY		*key;
+	char			 key_id[AUDIT_HASH_HEX + 1];
+	struct audit_verify_report rep;
+	int			 started, stopped;
+	uint64_t		 expected;
+	char			 last_hash[AUDIT_HASH_HEX + 1];
+	char			 first_prev[AUDIT_HASH_HEX + 1];
+	int			 anchored;	/* pruned prefix accounted for */
+	uint64_t		 pruned_through;
+};
+
+struct span {
+	size_t	off, len;
+	int	complete;
+};
+
+static const char *const damage_names[] = {
+	[AUDIT_OK] = "OK",
+	[AUDIT_MODIFIED] = "MODIFIED",
+	[AUDIT_MISSING] = "MISSING",
+	[AUDIT_INSERTED] = "INSERTED",
+	[AUDIT_REORDERED] = "REORDERED",
+	[AUDIT_TRUNCATED] = "TRUNCATED",
+	[AUDIT_BAD_SIGNATURE] = "BAD_SIGNATURE",
+	[AUDIT_MALFORMED] = "MALFORMED",
+};
+
+const char *
+audit_damage_name(enum audit_damage d)
+{
+	if ((size_t)d >= ELEMENTSOF(damage_names))
+		return "UNKNOWN";
+	return damage_names[d];
+}
+
+static int
+damage(struct audit_verifier *v, enum audit_damage d, uint64_t seq,
+    const char *segment, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int
+damage(struct audit_verifier *v, enum audit_damage d, uint64_t seq,
+    const char *segment, const char *fmt, ...)
+{
+	va_list ap;
+
+	v->rep.damage = d;
+	v->rep.bad_seq = seq;
+	free(v->rep.segment);
+	v->rep.segment = segment ? strdup(segment) : NULL;
+	free(v->rep.message);
+	va_start(ap, fmt);
+	if (vasprintf(&v->rep.message, fmt, ap) < 0)
+		v->rep.message = NULL;
+	va_end(ap);
+	v->stopped = 1;
+	return 1;
+}
+
+int
+audit_verifier_new(EVP_PKEY *key, enum audit_key_source src,
+    struct audit_verifier **ret)
+{
+	struct audit_verifier *v;
+
+	if (!(v = calloc(1, sizeof(*v))))
+		return -ENOMEM;
+	if (key) {
+		if (audit_key_id(key, v->key_id) < 0) {
+			free(v);
+			return -BW_E_CRYPTO;
+		}
+		v->key = key;
+		v->rep.key_source = src;
+	} else {
+		v->rep.key_source = AUDIT_KEY_NONE;
+	}
+	*ret = v;
+	return 0;
+}
+
+void
+audit_verifier_free(struct audit_verifier *v)
+{
+	if (!v)
+		return;
+	audit_verify_report_done(&v->rep);
+	free(v);
+}
+
+void
+audit_verify_report_done(struct audit_verify_report *r)
+{
+	if (!r)
+		return;
+	free(r->segment);
+	free(r->message);
+	r->segment = r->message = NULL;
+}
+
+/* 1 when the line parses, its hash holds, and it is record SEQ
+ * chained to PREV. */
+static int
+line_chains(const char *p, size_t len, uint64_t seq, const char *prev)
+{
+	struct audit_line	l;
+	int			ok;
+
+	if (audit_line_parse(p, len, &l, NULL) < 0)
+		return 0;
+	ok = audit_line_hash_ok(p, &l) && l.rec.seq == seq &&
+	    memcmp(l.prev, prev, AUDIT_HASH_HEX) == 0;
+	audit_line_done(&l);
+	return ok;
+}
+
+/* A line that is not a valid record: was it put there, or is it a
+ * record whose bytes changed? The neighbours tell. */
+static int
+classify_bad_line(struct audit_verifier *v, const char *seg, const char *data,
+    const struct span *sp, size_t nsp, size_t i, const char *why,
+    int parsed)
+{
+	char		 stated[AUDIT_HASH_HEX + 1];
+	const char	*p = data + sp[i].off;
+	int		 have_stated;
+
+	have_stated = audit_line_stated_hash(p, sp[i].len, stated) == 0;
+	if (i + 1 < nsp && sp[i + 1].complete) {
+		const char *q = data + sp[i + 1].off;
+
+		if (line_chains(q, sp[i + 1].len, v->expected, v->last_hash))
+			return damage(v, AUDIT_INSERTED, v->expected, seg,
+			    "a line that is not part of the chain was inserted "
+			    "before seq %" PRIu64 " (%s)", v->expected, why);
+		if (have_stated && line_chains(q, sp[i + 1].len, v->expected + 1,
+		    stated))
+			return damage(v, AUDIT_MODIFIED, v->expected, seg,
+			    "record seq %" PRIu64 " was altered: %s", v->expected,
+			    why);
+	}
+	if (parsed)
+		return damage(v, AUDIT_MODIFIED, v->expected, seg,
+		    "record seq %" PRIu64 " was altered: %s", v->expected, why);
+	return damage(v, AUDIT_MALFORMED, v->expected, seg,
+	    "where seq %" PRIu64 " should be there is no valid record: %s",
+	    v->expected, why);
+}
+
+static void
+note_record(struct audit_verifier *v, const struct audit_line *l)
+{
+	const char *a = l->rec.action;
+
+	v->rep.records++;
+	v->rep.last_seq = l->rec.seq;
+	memcpy(v->rep.head_hash, l->hash, sizeof(v->rep.head_hash));
+	v->expected = l->rec.seq + 1;
+	memcpy(v->last_hash, l->hash, sizeof(v->last_hash));
+	v->rep.ended_cleanly = strcmp(a, AUDIT_ACTION_STOP) == 0;
+	if (strcmp(a, AUDIT_ACTION_RECOVERY) == 0)
+		v->rep.recoveries++;
+	if (strcmp(a, AUDIT_ACTION_RETENTION) == 0) {
+		const char *h = strstr(l->rec.reason, "last_hash=");
+
+		if (l->rec.object_revision > v->pruned_through)
+			v->pruned_through = l->rec.object_revision;
+		if (h && l->rec.object_revision + 1 == v->rep.first_seq &&
+		    strncmp(h + 10, v->first_prev, AUDIT_HASH_HEX) == 0)
+			v->anchored = 1;
+	}
+}
+
+static int
+check_line(struct audit_verifier *v, const char *seg, const char *data,
+    const struct span *sp, size_t nsp, size_t i)
+{
+	_cleanup_free_ char	*err = NULL;
+	struct audit_line	 l;
+	const char		*p = data + sp[i].off;
+	int			 r;
+
+	if (!sp[i].complete)
+		return damage(v, AUDIT_TRUNCATED, v->expected, seg,
+		    "the segment ends inside a record (%zu bytes without an end "
+		    "of line) where seq %" PRIu64 " should be", sp[i].len,
+		    v->expected);
+	if ((r = audit_line_parse(p, sp[i].len, &l, &err)) < 0) {
+		if (r == -ENOMEM)
+			return r;
+		return classify_bad_line(v, seg, data, sp, nsp, i,
+		    err ? err : "unparseable", 0);
+	}
+	if (!audit_line_hash_ok(p, &l)) {
+		audit_line_done(&l);
+		return classify_bad_line(v, seg, data, sp, nsp, i,
+		    "its contents do not match its hash", 1);
+	}
+
+	if (l.rec.seq == v->expected) {
+		if (memcmp(l.prev, v->last_hash, AUDIT_HASH_HEX) != 0) {
+			audit_line_done(&l);
+			return damage(v, AUDIT_INSERTED, v->expected, seg,
+			    "record seq %" PRIu64 " does not chain to seq %" PRIu64
+			    ": it was forged or inserted", v->expected,
+			    v->expected - 1);
+		}
+	} else if (l.rec.seq > v->expected) {
+		uint64_t found = l.rec.seq;
+
+		audit_line_done(&l);
+		for (size_t j = i + 1; j < nsp; j++) {
+			uint64_t s;
+
+			if (audit_line_peek_seq(data + sp[j].off, sp[j].len, &s) == 0 &&
+			    s == v->expected)
+				return damage(v, AUDIT_REORDERED, v->expected, seg,
+				    "record seq %" PRIu64 " appears after seq %" PRIu64
+				    ": records were reordered", v->expected, found);
+		}
+		if (found - v->expected == 1)
+			return damage(v, AUDIT_MISSING, v->expected, seg,
+			    "record seq %" PRIu64 " is missing (seq %" PRIu64
+			    " follows seq %" PRIu64 ")", v->expected, found,
+			    v->expected - 1);
+		return damage(v, AUDIT_MISSING, v->expected, seg,
+		    "records seq %" PRIu64 "..%" PRIu64 " are missing",
+		    v->expected, found - 1);
+	} else {
+		uint64_t s = l.rec.seq;
+		int dup = s + 1 == v->expected &&
+		    memcmp(l.hash, v->last_hash, AUDIT_HASH_HEX) == 0;
+
+		audit_line_done(&l);
+		if (dup)
+			return damage(v, AUDIT_INSERTED, s, seg,
+			    "a copy of record seq %" PRIu64 " was inserted", s);
+		return damage(v, AUDIT_INSERTED, s, seg,
+		    "a second record claims seq %" PRIu64 " (expected seq %" PRIu64
+		    "): one of them was inserted", s, v->expected);
+	}
+
+	if (strcmp(l.rec.action, AUDIT_ACTION_CHECKPOINT) == 0) {
+		if (v->key) {
+			if (memcmp(l.key, v->key_id, AUDIT_HASH_HEX) != 0) {
+				r = damage(v, AUDIT_BAD_SIGNATURE, l.rec.seq, seg,
+				    "checkpoint seq %" PRIu64 " names key %.16s..., not "
+				    "the %s key %.16s...", l.rec.seq, l.key,
+				    v->rep.key_source == AUDIT_KEY_TRUSTED ?
+				    "trusted" : "trail's", v->key_id);
+				audit_line_done(&l);
+				return r;
+			}
+			if (!audit_checkpoint_sig_ok(v->key, p, l.signed_len, l.sig,
+			    l.siglen)) {
+				r = damage(v, AUDIT_BAD_SIGNATURE, l.rec.seq, seg,
+				    "checkpoint seq %" PRIu64 ": the signature does not "
+				    "verify", l.rec.seq);
+				audit_line_done(&l);
+				return r;
+			}
+			v->rep.unsigned_tail = 0;
+		} else {
+			v->rep.unsigned_tail++;
+		}
+		v->rep.checkpoints++;
+	} else {
+		v->rep.unsigned_tail++;
+	}
+	note_record(v, &l);
+	audit_line_done(&l);
+	return 0;
+}
+
+int
+audit_verifier_segment(struct audit_verifier *v, const char *name,
+    const char *data, size_t len)
+{
+	_cleanup_free_ struct span *sp = NULL;
+	char		 prev[AUDIT_HASH_HEX + 1];
+	uint64_t	 first, name_seq;
+	size_t		 hl, nsp = 0, cap = 0, pos;
+	int		 r;
+
+	if (v->stopped)
+		return 1;
+	v->rep.segments++;
+	if (audit_segment_header_parse(data, len, &first, prev, &hl) < 0) {
+		if (len == 0 || (len < 128 && !memchr(data, '\n', len)))
+			return damage(v, AUDIT_TRUNCATED, v->expected ? v->expected : 1,
+			    name, "the segment ends inside its header (%zu bytes)", len);
+		return damage(v, AUDIT_MALFORMED, v->expected ? v->expected : 1, name,
+		    "the segment header is not valid");
+	}
+	if (audit_segment_name_parse(name, &name_seq) == 0 && name_seq != first)
+		return damage(v, AUDIT_MALFORMED, first, name,
+		    "the file name does not match first_seq=%" PRIu64
+		    " in its header", first);
+	if (!v->started) {
+		v->started = 1;
+		v->rep.first_seq = first;
+		v->expected = first;
+		memcpy(v->last_hash, prev, sizeof(prev));
+		memcpy(v->first_prev, prev, sizeof(prev));
+		if (first == 1 && memcmp(prev, audit_zero_hash, AUDIT_HASH_HEX) != 0)
+			return damage(v, AUDIT_MODIFIED, 1, name,
+			    "the first segment must start from the zero hash");
+		v->anchored = first == 1;
+	} else {
+		if (first > v->expected)
+			return damage(v, AUDIT_MISSING, v->expected, name,
+			    "records seq %" PRIu64 "..%" PRIu64 " are missing: the "
+			    "segment holding them was removed or cut", v->expected,
+			    first - 1);
+		if (first < v->expected)
+			return damage(v, AUDIT_INSERTED, first, name,
+			    "the segment starts at seq %" PRIu64 ", which the previous "
+			    "segment already holds", first);
+		if (memcmp(prev, v->last_hash, AUDIT_HASH_HEX) != 0)
+			return damage(v, AUDIT_MODIFIED, first, name,
+			    "the segment header's prev does not match the hash of "
+			    "seq %" PRIu64, first - 1);
+	}
+
+	for (pos = hl; pos < len;) {
+		const char *nl = memchr(data + pos, '\n', len - pos);
+
+		if (nsp == cap) {
+			size_t		 ncap = cap ? cap * 2 : 256;
+			struct span	*ns = realloc(sp, ncap * sizeof(*ns));
+
+			if (!ns)
+				return -ENOMEM;
+			sp = ns;
+			cap = ncap;
+		}
+		sp[nsp].off = pos;
+		sp[nsp].len = nl ? (size_t)(nl - data) - pos : len - pos;
+		sp[nsp].complete = nl != NULL;
+		nsp++;
+		pos = nl ? (size_t)(nl - data) + 1 : len;
+	}
+	for (size_t i = 0; i < nsp; i++)
+		if ((r = check_line(v, name, data, sp, nsp, i)) != 0)
+			return r;
+	return 0;
+}
+
+int
+audit_verifier_finish(struct audit_verifier *v, struct audit_verify_report *ret)
+{
+	if (!v->stopped) {
+		if (!v->started)
+			damage(v, AUDIT_MISSING, 1, NULL, "the trail has no segments");
+		else if (!v->anchored)
+			damage(v, AUDIT_MISSING, v->pruned_through + 1, NULL,
+			    "the trail starts at seq %" PRIu64 " but no audit.retention "
+			    "record accounts for seq %" PRIu64 " with hash %.16s...: "
+			    "earlier segments were removed", v->rep.first_seq,
+			    v->rep.first_seq - 1, v->first_prev);
+	}
+	*ret = v->rep;
+	memset(&v->rep, 0, sizeof(v->rep));
+	return 0;
+}
+
+int
+audit_verify_dir(const char *dir, EVP_PKEY *trusted_checkpoint_key,
+    struct audit_verify_report *ret)
+{
+	_cleanup_close_ int	 dfd = -1;
+	struct audit_verifier	*v = NULL;
+	EVP_PKEY		*trail_key = NULL;
+	enum audit_key_source	 src = AUDIT_KEY_TRUSTED;
+	char			**names = NULL;
+	size_t			 n = 0;
+	int			 r;
+
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -errno;
+	if (!trusted_checkpoint_key) {
+		_cleanup_free_ char *path = NULL;
+
+		if (asprintf(&path, "%s/%s", dir, AUDIT_KEY_FILE) < 0)
+			return -ENOMEM;
+		if (access(path, F_OK) == 0 &&
+		    audit_pubkey_load(path, &trail_key, NULL) == 0)
+			src = AUDIT_KEY_TRAIL;
+		else
+			src = AUDIT_KEY_NONE;
+	}
+	if ((r = audit_verifier_new(trusted_checkpoint_key ?
+	    trusted_checkpoint_key : trail_key, src, &v)) < 0)
+		goto out;
+	if ((r = audit_segment_list(dfd, &names, &n)) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *data = NULL;
+		size_t len = 0;
+
+		if ((r = read_file_at(dfd, names[i], AUDIT_SEGMENT_READ_MAX, &data,
+		    &len)) < 0) {
+			if (r == -EFBIG) {
+				damage(v, AUDIT_MALFORMED, v->expected, names[i],
+				    "segment larger than %zu bytes",
+				    AUDIT_SEGMENT_READ_MAX);
+				break;
+			}
+			goto out;
+		}
+		if ((r = audit_verifier_segment(v, names[i], data, len)) < 0)
+			goto out;
+		if (r > 0)
+			break;
+	}
+	r = audit_verifier_finish(v, ret);
+out:
+	audit_segment_list_free(names, n);
+	audit_verifier_free(v);
+	EVP_PKEY_free(trail_key);
+	return r;
+}

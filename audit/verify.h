@@ -1,0 +1,73 @@
+/* Offline verification of an audit trail: walks every segment in order
+ * and names the first record that was altered, removed, inserted,
+ * reordered or cut off, and any checkpoint whose signature is not the
+ * trusted key's. Needs only the directory and a public key. */
+#ifndef BW_AUDIT_VERIFY_H
+#define BW_AUDIT_VERIFY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "audit/record.h"
+
+enum audit_damage {
+	AUDIT_OK,
+	AUDIT_MODIFIED,		/* a record's bytes do not match its hash */
+	AUDIT_MISSING,		/* records absent from the sequence */
+	AUDIT_INSERTED,		/* a record that does not belong to the chain */
+	AUDIT_REORDERED,	/* records out of order */
+	AUDIT_TRUNCATED,	/* a segment ends inside a record */
+	AUDIT_BAD_SIGNATURE,	/* a checkpoint not signed by the trusted key */
+	AUDIT_MALFORMED,	/* bytes that are not a record at all */
+};
+
+enum audit_key_source {
+	AUDIT_KEY_NONE,		/* no key: checkpoint signatures not checked */
+	AUDIT_KEY_TRAIL,	/* DIR/checkpoint-key.pem: consistent, not anchored */
+	AUDIT_KEY_TRUSTED,	/* the key given by the caller */
+};
+
+struct audit_verify_report {
+	enum audit_damage	 damage;
+	uint64_t		 bad_seq;	/* first bad seq, when damage != OK */
+	char			*segment;	/* file where it was found (or NULL) */
+	char			*message;	/* one sentence for people */
+	uint64_t		 records, segments, checkpoints;
+	uint64_t		 first_seq, last_seq;
+	char			 head_hash[AUDIT_HASH_HEX + 1];
+	enum audit_key_source	 key_source;
+	uint64_t		 unsigned_tail;	/* records after the last good checkpoint */
+	uint64_t		 recoveries;	/* audit.recovery records */
+	int			 ended_cleanly;	/* the last record is audit.stop */
+};
+
+/* Returns the upper-case name of D ("MODIFIED", ...). */
+const char *audit_damage_name(enum audit_damage d);
+
+/* Verifies the trail in DIR. Checkpoints are checked against
+ * TRUSTED_CHECKPOINT_KEY when given, else against DIR/checkpoint-key.pem
+ * (which only proves consistency). Returns 0 when the walk completed,
+ * whatever it found (see RET->damage), or a negative error when DIR
+ * cannot be read. Release the report with audit_verify_report_done(). */
+int audit_verify_dir(const char *dir, EVP_PKEY *trusted_checkpoint_key,
+    struct audit_verify_report *ret);
+void audit_verify_report_done(struct audit_verify_report *r);
+
+/* The same walk fed segment by segment from memory (used by the fuzzer
+ * and by evidence bundles). KEY may be NULL; it is not taken over. */
+struct audit_verifier;
+int audit_verifier_new(EVP_PKEY *key, enum audit_key_source src,
+    struct audit_verifier **ret);
+/* Feeds one segment (NAME, LEN bytes of DATA) in chain order. Returns 1
+ * once damage is found (stop feeding), 0 to continue, or -ENOMEM. */
+int audit_verifier_segment(struct audit_verifier *v, const char *name,
+    const char *data, size_t len);
+/* Completes the report into *RET (release with
+ * audit_verify_report_done()). */
+int audit_verifier_finish(struct audit_verifier *v,
+    struct audit_verify_report *ret);
+void audit_verifier_free(struct audit_verifier *v);
+
+#endif

@@ -1,0 +1,198 @@
+/* Helpers shared by the audit unit tests: temp dirs, a real signer, a
+ * trail with N records, and line-level edits of segment files. */
+#ifndef BW_AUDIT_TEST_H
+#define BW_AUDIT_TEST_H
+
+#define _GNU_SOURCE 1
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "audit/segment.h"
+#include "audit/trail.h"
+#include "audit/verify.h"
+#include "lib/fileio.h"
+
+static inline char *
+t_mkdtemp(void)
+{
+	char *d = strdup("/tmp/bw-audit-test-XXXXXX");
+
+	if (!d || !mkdtemp(d))
+		abort();
+	return d;
+}
+
+static inline int
+t_rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	return remove(p);
+}
+
+static inline void
+t_rm_rf(char *dir)
+{
+	nftw(dir, t_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(dir);
+}
+
+static inline struct audit_signer *
+t_signer(const char *dir, const char *name)
+{
+	char			 path[512];
+	struct audit_signer	*s = NULL;
+	char			*err = NULL;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (audit_signer_software_load_or_create(path, &s, &err) < 0) {
+		fprintf(stderr, "signer: %s\n", err ? err : "?");
+		abort();
+	}
+	return s;
+}
+
+static inline int
+t_append_n(struct audit_trail *t, unsigned n, const char *actor)
+{
+	for (unsigned i = 0; i < n; i++) {
+		char name[32];
+		struct audit_record r = {
+			.actor = actor, .role = "tenant-admin", .tenant = "acme",
+			.source = "192.0.2.7:443", .auth_method = "mtls",
+			.action = "workload.create", .object_kind = "Workload",
+			.object_tenant = "acme", .object_name = name,
+			.object_revision = i + 1, .outcome = "success",
+			.reason = "created by test", .controls = "AU-2,AC-3",
+		};
+		int rc;
+
+		snprintf(name, sizeof(name), "web-%u", i);
+		if ((rc = audit_trail_append(t, &r, 1, NULL)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Opens a trail in DIR with SIGNER, appends N records, closes it. */
+static inline void
+t_make_trail(const char *dir, const struct audit_signer *signer, unsigned n,
+    size_t seg_bytes, unsigned ckpt_every)
+{
+	struct audit_trail_options o = {
+		.dir = dir, .signer = signer, .segment_max_bytes = seg_bytes,
+		.checkpoint_every = ckpt_every, .checkpoint_interval_ms = 60000,
+	};
+	struct audit_trail *t = NULL;
+	char *err = NULL;
+
+	if (audit_trail_open(&o, &t, &err) < 0) {
+		fprintf(stderr, "open: %s\n", err ? err : "?");
+		abort();
+	}
+	if (t_append_n(t, n, "alice") < 0)
+		abort();
+	audit_trail_close(t);
+}
+
+/* A segment file as lines (each without '\n'); the last one may be a
+ * fragment (then TRAILING_NL is 0). */
+struct t_seg {
+	char	 path[600];
+	char	*lines[4096];
+	size_t	 n;
+	int	 trailing_nl;
+};
+
+static inline void
+t_seg_names(const char *dir, char ***names, size_t *n)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0 || audit_segment_list(dfd, names, n) < 0)
+		abort();
+	close(dfd);
+}
+
+static inline void
+t_seg_load(const char *dir, size_t idx, struct t_seg *s)
+{
+	char	**names;
+	size_t	  n, len, pos = 0;
+	char	 *data;
+
+	t_seg_names(dir, &names, &n);
+	if (idx >= n)
+		abort();
+	memset(s, 0, sizeof(*s));
+	snprintf(s->path, sizeof(s->path), "%s/%s", dir, names[idx]);
+	audit_segment_list_free(names, n);
+	if (read_file_at(AT_FDCWD, s->path, 1 << 26, &data, &len) < 0)
+		abort();
+	s->trailing_nl = 1;
+	while (pos < len) {
+		char *nl = memchr(data + pos, '\n', len - pos);
+		size_t l = nl ? (size_t)(nl - data) - pos : len - pos;
+
+		if (s->n == 4096)
+			abort();
+		s->lines[s->n++] = strndup(data + pos, l);
+		if (!nl)
+			s->trailing_nl = 0;
+		pos += l + 1;
+	}
+	free(data);
+}
+
+static inline void
+t_seg_store(struct t_seg *s)
+{
+	FILE *f = fopen(s->path, "w");
+
+	if (!f)
+		abort();
+	for (size_t i = 0; i < s->n; i++) {
+		fputs(s->lines[i], f);
+		if (i + 1 < s->n || s->trailing_nl)
+			fputc('\n', f);
+	}
+	if (fclose(f) != 0)
+		abort();
+	for (size_t i = 0; i < s->n; i++)
+		free(s->lines[i]);
+	s->n = 0;
+}
+
+/* Index of the line holding SEQ, or -1. Line 0 is the header. */
+static inline int
+t_seg_find(const struct t_seg *s, uint64_t seq)
+{
+	char pfx[40];
+
+	snprintf(pfx, sizeof(pfx), "v=1 seq=%" PRIu64 " ", seq);
+	for (size_t i = 1; i < s->n; i++)
+		if (strncmp(s->lines[i], pfx, strlen(pfx)) == 0)
+			return (int)i;
+	return -1;
+}
+
+static inline struct audit_verify_report
+t_verify(const char *dir, EVP_PKEY *key)
+{
+	struct audit_verify_report rep = { 0 };
+
+	if (audit_verify_dir(dir, key, &rep) < 0)
+		abort();
+	if (rep.damage != AUDIT_OK)
+		fprintf(stderr, "# verify: %s at %" PRIu64 ": %s\n",
+		    audit_damage_name(rep.damage), rep.bad_seq,
+		    rep.message ? rep.message : "");
+	return rep;
+}
+
+#endif
