@@ -445,3 +445,39 @@ res_label_match(const json_t *doc, const char *selector)
 	}
 	return 1;
 }
+
+int
+res_key_parse(const char *key, const struct res_kind **ret_kind, char *tenant,
+    size_t tenant_len, char *name, size_t name_len)
+{
+	char			 plural[64];
+	const char		*p, *q, *r;
+	const struct res_kind	*k;
+
+	if (strncmp(key, "/r/", 3) != 0)
+		return -EINVAL;
+	p = key + 3;
+	if (!(q = strchr(p, '/')) || (size_t)(q - p) >= sizeof(plural))
+		return -EINVAL;
+	memcpy(plural, p, (size_t)(q - p));
+	plural[q - p] = '\0';
+	if (!(k = res_kind_by_plural(plural)))
+		return -EINVAL;
+	q++;
+	if (k->scope == RES_CLUSTER) {
+		if (strchr(q, '/') || strlen(q) >= name_len ||
+		    strlen(RES_SYSTEM_TENANT) >= tenant_len)
+			return -EINVAL;
+		strcpy(tenant, RES_SYSTEM_TENANT);
+		strcpy(name, q);
+	} else {
+		if (!(r = strchr(q, '/')) || (size_t)(r - q) >= tenant_len ||
+		    strchr(r + 1, '/') || strlen(r + 1) >= name_len)
+			return -EINVAL;
+		memcpy(tenant, q, (size_t)(r - q));
+		tenant[r - q] = '\0';
+		strcpy(name, r + 1);
+	}
+	*ret_kind = k;
+	return 0;
+}

@@ -82,4 +82,9 @@ uint64_t res_revision(const json_t *doc);
  * selector is malformed. */
 int res_label_match(const json_t *doc, const char *selector);
 
+/* Splits a store key made by res_key() into its kind, tenant (the
+ * system tenant for cluster kinds) and name. Returns 0 or -EINVAL. */
+int res_key_parse(const char *key, const struct res_kind **ret_kind,
+    char *tenant, size_t tenant_len, char *name, size_t name_len);
+
 #endif

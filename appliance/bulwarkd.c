@@ -1,0 +1,166 @@
+/* bulwarkd: the Bulwark control plane. In all-in-one mode (the default)
+ * one process serves the API, holds the store and writes the audit
+ * trail; see bulwarkd(8). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <jansson.h>
+
+#include "appliance/daemon-config.h"
+#include "audit/trail.h"
+#include "controlplane/api.h"
+#include "controlplane/commit.h"
+#include "controlplane/store.h"
+#include "hardening/crypto-policy.h"
+#include "hardening/pki.h"
+#include "lib/err.h"
+#include "lib/fileio.h"
+#include "lib/json.h"
+#include "lib/log.h"
+
+static const char usage_text[] =
+"Usage: bulwarkd [OPTIONS]\n"
+"\n"
+"Runs the Bulwark control plane: the HTTPS API (mutual TLS), the state\n"
+"store, the commit pipeline and the audit trail. With no mode option it\n"
+"runs all-in-one on embedded defaults (LMDB store, local trail).\n"
+"\n"
+"Options:\n"
+"  --data-dir DIR     state directory (default " BWD_DEFAULT_DATA_DIR ");\n"
+"                     created 0700 with pki/, store/ and audit/ inside\n"
+"  --listen ADDR:PORT address to serve on (default " BWD_DEFAULT_LISTEN ");\n"
+"                     [ADDR6]:PORT for IPv6, port 0 picks a free port\n"
+"  --server-name NAME extra DNS name for the server certificate (repeatable)\n"
+"  --log-level LEVEL  debug, info, warn or error (default info)\n"
+"  --pid-file FILE    write the process id to FILE (default DIR/bulwarkd.pid)\n"
+"  -h, --help         show this help and exit\n"
+"  -V, --version      show the version and exit\n"
+"\n"
+"On first start the data directory receives a development CA and client\n"
+"credentials: DIR/pki/{ca,server,admin,auditor}.{crt,key} (keys 0600),\n"
+"DIR/admin.conf and DIR/auditor.conf for `bulwark --config`.\n"
+"\n"
+"Signals: SIGTERM and SIGINT stop the daemon cleanly.\n"
+"Exit status: 0 after a clean stop, 1 on a start-up or runtime error,\n"
+"2 on a usage error.\n";
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct event_base *base = arg;
+
+	log_info("signal %d: shutting down", (int)sig);
+	event_base_loopexit(base, NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "server-name", required_argument, NULL, 'n' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "pid-file", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct bwd_config	 cfg = { 0 };
+	struct bwd_state	 st = { 0 };
+	struct event_base	*base = NULL;
+	struct event		*sigterm = NULL, *sigint = NULL;
+	_cleanup_free_ char	*err = NULL;
+	int			 c, r, rc = 1;
+
+	log_init("bulwarkd", LOG_LVL_INFO);
+	bwd_config_defaults(&cfg);
+	while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			cfg.data_dir = optarg;
+			break;
+		case 'l':
+			cfg.listen = optarg;
+			break;
+		case 'n':
+			if (cfg.n_server_names + 1 >= BWD_SERVER_NAMES_MAX) {
+				fprintf(stderr, "bulwarkd: at most %d --server-name\n",
+				    BWD_SERVER_NAMES_MAX - 1);
+				return 2;
+			}
+			cfg.server_names[cfg.n_server_names++] = optarg;
+			break;
+		case 'L':
+			if (bwd_parse_log_level(optarg, &cfg.log_level) < 0) {
+				fprintf(stderr, "bulwarkd: --log-level: must be "
+				    "debug, info, warn or error\n");
+				return 2;
+			}
+			break;
+		case 'p':
+			cfg.pid_file = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		case 'V':
+			printf("bulwarkd %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			fputs(usage_text, stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "bulwarkd: unexpected argument \"%s\"\n", argv[optind]);
+		return 2;
+	}
+	log_init("bulwarkd", cfg.log_level);
+	signal(SIGPIPE, SIG_IGN);
+	if (evthread_use_pthreads() < 0)
+		fatal("libevent has no pthreads support");
+	if (!(base = event_base_new()))
+		fatal("cannot create the event loop");
+
+	if ((r = bwd_open(&cfg, base, &st, &err)) < 0) {
+		log_error("start-up failed: %s", err ? err : bw_strerror(r));
+		goto out;
+	}
+	sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+	sigint = evsignal_new(base, SIGINT, on_signal, base);
+	if (!sigterm || !sigint || evsignal_add(sigterm, NULL) < 0 ||
+	    evsignal_add(sigint, NULL) < 0) {
+		log_error("cannot install signal handlers");
+		goto out;
+	}
+	log_info("serving on https://%s (port %d), data in %s", cfg.listen,
+	    api_server_port(st.api), cfg.data_dir);
+	if (event_base_dispatch(base) < 0) {
+		log_error("event loop failed");
+		goto out;
+	}
+	rc = 0;
+out:
+	if (sigterm)
+		event_free(sigterm);
+	if (sigint)
+		event_free(sigint);
+	bwd_close(&st);
+	if (base)
+		event_base_free(base);
+	log_info("stopped");
+	return rc;
+}

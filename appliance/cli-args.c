@@ -1,0 +1,193 @@
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "appliance/cli-args.h"
+#include "controlplane/resource.h"
+#include "lib/err.h"
+#include "lib/json.h"
+
+const char cli_usage[] =
+"Usage: bulwark [GLOBAL OPTIONS] COMMAND [ARGS]\n"
+"\n"
+"Commands:\n"
+"  get KIND [NAME]           list objects of KIND, or show one\n"
+"  describe KIND NAME        show one object in full (spec and status)\n"
+"  apply -f FILE|-           create or replace the objects in FILE (one JSON\n"
+"                            document, several concatenated, or an array)\n"
+"  delete KIND NAME          delete an object\n"
+"  watch [KIND] [--since REV] print changes as they happen (JSON lines)\n"
+"  whoami                    show the identity the server sees\n"
+"  health                    show the appliance's health (no credential needed)\n"
+"  audit verify [DIR]        verify the audit trail in DIR (default: the\n"
+"                            configured appliance's DATA_DIR/audit)\n"
+"\n"
+"KIND is one of tenant, node, image, quota, rolebinding, network, workload,\n"
+"instance (singular or plural, any case).\n"
+"\n"
+"Global options:\n"
+"  --config FILE     client configuration (default $BULWARK_CONFIG, then\n"
+"                    ./var/admin.conf, then /var/lib/bulwark/admin.conf)\n"
+"  --server URL      https://HOST:PORT of bulwarkd\n"
+"  --cert FILE       client certificate (PEM)\n"
+"  --key FILE        client private key (PEM)\n"
+"  --cacert FILE     CA certificate that signed the server's (PEM)\n"
+"  -t, --tenant T    tenant of tenant-scoped objects\n"
+"  -l, --selector S  label selector for get: k=v,k!=v,k\n"
+"  -o, --output FMT  table (default) or json\n"
+"  -f, --file FILE   input for apply ('-' for standard input)\n"
+"  --since REV       watch: start after revision REV\n"
+"  --key-file FILE   audit verify: public key that signs checkpoints\n"
+"  -h, --help        show this help\n"
+"  -V, --version     show the version\n"
+"\n"
+"Exit status:\n"
+"  0 success; 1 the server refused or failed the request; 2 usage error or\n"
+"  unreadable input; 3 the server could not be reached (connection or TLS);\n"
+"  4 not found; 5 conflict (already exists, or the revision changed);\n"
+"  6 not authenticated or not allowed; 7 audit verification found damage.\n";
+
+static const struct {
+	const char	*name;
+	enum cli_cmd	 cmd;
+	int		 min_args, max_args;
+} commands[] = {
+	{ "get", CLI_GET, 1, 2 },
+	{ "describe", CLI_DESCRIBE, 2, 2 },
+	{ "apply", CLI_APPLY, 0, 0 },
+	{ "delete", CLI_DELETE, 2, 2 },
+	{ "watch", CLI_WATCH, 0, 1 },
+	{ "whoami", CLI_WHOAMI, 0, 0 },
+	{ "health", CLI_HEALTH, 0, 0 },
+	{ "help", CLI_HELP, 0, 0 },
+	{ "version", CLI_VERSION, 0, 0 },
+};
+
+int
+cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'C' },
+		{ "server", required_argument, NULL, 'S' },
+		{ "cert", required_argument, NULL, 'c' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "cacert", required_argument, NULL, 'a' },
+		{ "tenant", required_argument, NULL, 't' },
+		{ "selector", required_argument, NULL, 'l' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "file", required_argument, NULL, 'f' },
+		{ "since", required_argument, NULL, 's' },
+		{ "key-file", required_argument, NULL, 'K' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_opts	 o = { 0 };
+	char		*end;
+	const char	*args[4];
+	int		 nargs = 0, c, i;
+	size_t		 j;
+
+	optind = 0;	/* full reset: cli_parse may run several times */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "t:l:o:f:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'C': o.config = optarg; break;
+		case 'S': o.server = optarg; break;
+		case 'c': o.cert = optarg; break;
+		case 'k': o.key = optarg; break;
+		case 'a': o.cacert = optarg; break;
+		case 't':
+			if (!schema_is_dns_label(optarg))
+				return errf(-BW_E_INVALID, ret_err,
+				    "--tenant: \"%s\" is not a valid name", optarg);
+			o.tenant = optarg;
+			break;
+		case 'l': o.selector = optarg; break;
+		case 'f': o.file = optarg; break;
+		case 'K': o.key_file = optarg; break;
+		case 'o':
+			if (strcmp(optarg, "json") == 0)
+				o.output = CLI_OUT_JSON;
+			else if (strcmp(optarg, "table") == 0)
+				o.output = CLI_OUT_TABLE;
+			else
+				return errf(-BW_E_INVALID, ret_err,
+				    "--output: must be table or json, not \"%s\"",
+				    optarg);
+			break;
+		case 's':
+			errno = 0;
+			o.since = strtoull(optarg, &end, 10);
+			if (errno || *end || !*optarg || *optarg == '-')
+				return errf(-BW_E_INVALID, ret_err,
+				    "--since: must be a revision number");
+			o.has_since = 1;
+			break;
+		case 'h': o.cmd = CLI_HELP; *ret = o; return 0;
+		case 'V': o.cmd = CLI_VERSION; *ret = o; return 0;
+		case ':':
+			return errf(-BW_E_INVALID, ret_err,
+			    "%s: needs a value", argv[optind - 1]);
+		default:
+			return errf(-BW_E_INVALID, ret_err,
+			    "unknown option %s", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return errf(-BW_E_INVALID, ret_err,
+		    "no command given (try bulwark --help)");
+	if (strcmp(argv[optind], "audit") == 0) {
+		if (optind + 1 >= argc || strcmp(argv[optind + 1], "verify") != 0)
+			return errf(-BW_E_INVALID, ret_err,
+			    "audit: the subcommand is verify");
+		if (argc - optind - 2 > 1)
+			return errf(-BW_E_INVALID, ret_err,
+			    "audit verify: takes at most one directory");
+		o.cmd = CLI_AUDIT_VERIFY;
+		o.dir = optind + 2 < argc ? argv[optind + 2] : NULL;
+		*ret = o;
+		return 0;
+	}
+	for (j = 0; j < ELEMENTSOF(commands); j++)
+		if (strcmp(commands[j].name, argv[optind]) == 0)
+			break;
+	if (j == ELEMENTSOF(commands))
+		return errf(-BW_E_INVALID, ret_err,
+		    "unknown command \"%s\" (try bulwark --help)", argv[optind]);
+	for (i = optind + 1; i < argc; i++) {
+		if (nargs == (int)ELEMENTSOF(args))
+			break;
+		args[nargs++] = argv[i];
+	}
+	if (nargs < commands[j].min_args || nargs > commands[j].max_args ||
+	    argc - optind - 1 > commands[j].max_args)
+		return errf(-BW_E_INVALID, ret_err,
+		    "%s: wrong number of arguments (try bulwark --help)",
+		    commands[j].name);
+	o.cmd = commands[j].cmd;
+	if (nargs >= 1) {
+		if (!res_kind_lookup(args[0]))
+			return errf(-BW_E_INVALID, ret_err,
+			    "%s: unknown kind \"%s\"", commands[j].name, args[0]);
+		o.kind = args[0];
+	}
+	if (nargs >= 2) {
+		if (!schema_is_dns_label(args[1]))
+			return errf(-BW_E_INVALID, ret_err,
+			    "%s: \"%s\" is not a valid name", commands[j].name,
+			    args[1]);
+		o.name = args[1];
+	}
+	if (o.cmd == CLI_APPLY && !o.file)
+		return errf(-BW_E_INVALID, ret_err, "apply: -f FILE is required");
+	if (o.cmd != CLI_APPLY && o.file)
+		return errf(-BW_E_INVALID, ret_err, "-f is only for apply");
+	if (o.has_since && o.cmd != CLI_WATCH)
+		return errf(-BW_E_INVALID, ret_err, "--since is only for watch");
+	*ret = o;
+	return 0;
+}

@@ -1,0 +1,58 @@
+/* Command-line parsing for `bulwark`, kept apart from main() so the
+ * unit tests can drive it. */
+#ifndef BW_CLI_ARGS_H
+#define BW_CLI_ARGS_H
+
+#include <stdint.h>
+
+enum cli_cmd {
+	CLI_NONE,
+	CLI_HELP,
+	CLI_VERSION,
+	CLI_GET,
+	CLI_DESCRIBE,
+	CLI_APPLY,
+	CLI_DELETE,
+	CLI_WATCH,
+	CLI_WHOAMI,
+	CLI_HEALTH,
+	CLI_AUDIT_VERIFY,
+};
+
+enum cli_output { CLI_OUT_TABLE, CLI_OUT_JSON };
+
+/* Exit codes, documented in `bulwark --help` and bulwark(1). */
+enum cli_exit {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_FAILED = 1,	/* the server refused or failed the request */
+	CLI_EXIT_USAGE = 2,	/* bad command line or input file */
+	CLI_EXIT_UNREACHABLE = 3, /* no connection / TLS failure */
+	CLI_EXIT_NOTFOUND = 4,	/* the object does not exist */
+	CLI_EXIT_CONFLICT = 5,	/* exists already, or revision conflict */
+	CLI_EXIT_DENIED = 6,	/* not authenticated or not allowed */
+	CLI_EXIT_VERIFY = 7,	/* audit verification found damage */
+};
+
+struct cli_opts {
+	enum cli_cmd	 cmd;
+	enum cli_output	 output;
+	const char	*config;
+	const char	*server, *cert, *key, *cacert;
+	const char	*tenant;
+	const char	*selector;
+	const char	*file;
+	const char	*kind;
+	const char	*name;
+	const char	*dir;		/* audit verify */
+	const char	*key_file;	/* audit verify --key */
+	uint64_t	 since;
+	int		 has_since;
+};
+
+/* Parses ARGV into *RET. Returns 0, or -BW_E_INVALID with a message for
+ * the user in *ret_err. Reads no files and no environment. */
+int cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err);
+
+extern const char cli_usage[];
+
+#endif

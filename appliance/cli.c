@@ -1,0 +1,628 @@
+/* bulwark: the command-line client of the appliance; see bulwark(1). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/pem.h>
+
+#include "appliance/cli-args.h"
+#include "appliance/client.h"
+#include "audit/verify.h"
+#include "controlplane/resource.h"
+#include "lib/err.h"
+#include "lib/fileio.h"
+#include "lib/json.h"
+
+#define APPLY_MAX	(16 * 1024 * 1024)
+
+static int
+exit_for_status(int status)
+{
+	switch (status) {
+	case 401:
+	case 403:
+		return CLI_EXIT_DENIED;
+	case 404:
+		return CLI_EXIT_NOTFOUND;
+	case 409:
+		return CLI_EXIT_CONFLICT;
+	}
+	return status >= 400 ? CLI_EXIT_FAILED : CLI_EXIT_OK;
+}
+
+/* Prints the server's error document as one readable line. */
+static int
+report_error(const struct client_response *resp)
+{
+	_cleanup_json_ json_t	*o = json_loadb(resp->body, resp->body_len, 0, NULL);
+	const char		*code, *msg;
+
+	code = json_string_value(json_object_get(json_object_get(o, "error"), "code"));
+	msg = json_string_value(json_object_get(json_object_get(o, "error"), "message"));
+	if (code && msg)
+		fprintf(stderr, "bulwark: %s (%d %s)\n", msg, resp->status, code);
+	else
+		fprintf(stderr, "bulwark: server answered %d\n", resp->status);
+	return exit_for_status(resp->status);
+}
+
+static int
+resolve_config(const struct cli_opts *o, struct client_conf *conf)
+{
+	_cleanup_free_ char	*err = NULL;
+	const char		*path = o->config;
+	int			 r;
+
+	if (o->server)
+		conf->server = strdup(o->server);
+	if (o->cert)
+		conf->cert = strdup(o->cert);
+	if (o->key)
+		conf->key = strdup(o->key);
+	if (o->cacert)
+		conf->ca = strdup(o->cacert);
+	if (!path)
+		path = getenv("BULWARK_CONFIG");
+	if (!path && access("var/admin.conf", R_OK) == 0)
+		path = "var/admin.conf";
+	if (!path && access("/var/lib/bulwark/admin.conf", R_OK) == 0)
+		path = "/var/lib/bulwark/admin.conf";
+	if (!path)
+		return 0;
+	if ((r = client_conf_load(path, conf, &err)) < 0) {
+		fprintf(stderr, "bulwark: %s\n", err);
+		return CLI_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* Builds the API path for KIND, TENANT and NAME (NULL for collections). */
+static int
+api_path(const struct res_kind *k, const char *tenant, const char *name,
+    char *buf, size_t len)
+{
+	int n;
+
+	if (k->scope == RES_TENANT && tenant)
+		n = snprintf(buf, len, "/v1/tenants/%s/%s%s%s", tenant, k->plural,
+		    name ? "/" : "", name ? name : "");
+	else
+		n = snprintf(buf, len, "/v1/%s%s%s", k->plural, name ? "/" : "",
+		    name ? name : "");
+	return (n < 0 || (size_t)n >= len) ? -1 : 0;
+}
+
+static int
+request(const struct client_conf *conf, const char *method, const char *path,
+    const char *body, struct client_response *resp)
+{
+	_cleanup_free_ char *err = NULL;
+
+	if (client_request(conf, method, path, body, resp, &err) < 0) {
+		fprintf(stderr, "bulwark: %s\n", err ? err : "request failed");
+		return CLI_EXIT_UNREACHABLE;
+	}
+	return 0;
+}
+
+static void
+print_json(const char *body, size_t len)
+{
+	_cleanup_json_ json_t	*o = json_loadb(body, len, 0, NULL);
+	_cleanup_free_ char	*s = NULL;
+
+	if (o && (s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER)))
+		printf("%s\n", s);
+	else
+		fwrite(body, 1, len, stdout);
+}
+
+static const char *
+summary(const struct res_kind *k, json_t *obj, char *buf, size_t len)
+{
+	json_t *spec = json_object_get(obj, "spec");
+	json_t *status = json_object_get(obj, "status");
+
+	buf[0] = '\0';
+	if (strcmp(k->kind, "Workload") == 0)
+		snprintf(buf, len, "%s replicas=%" JSON_INTEGER_FORMAT " image=%.19s",
+		    json_string_value(json_object_get(spec, "type")) ?: "?",
+		    json_integer_value(json_object_get(spec, "replicas")),
+		    json_string_value(json_object_get(spec, "image")) ?: "?");
+	else if (strcmp(k->kind, "Node") == 0)
+		snprintf(buf, len, "zone=%s phase=%s attestation=%s",
+		    json_string_value(json_object_get(spec, "zone")) ?: "-",
+		    json_string_value(json_object_get(status, "phase")) ?: "Unknown",
+		    json_string_value(json_object_get(status, "attestation")) ?: "Unknown");
+	else if (strcmp(k->kind, "Instance") == 0)
+		snprintf(buf, len, "node=%s phase=%s",
+		    json_string_value(json_object_get(spec, "node")) ?: "-",
+		    json_string_value(json_object_get(status, "phase")) ?: "Pending");
+	else if (strcmp(k->kind, "RoleBinding") == 0)
+		snprintf(buf, len, "%s -> %s",
+		    json_string_value(json_object_get(spec, "principal")) ?: "?",
+		    json_string_value(json_object_get(spec, "role")) ?: "?");
+	return buf;
+}
+
+static void
+print_table(const struct res_kind *k, json_t *items)
+{
+	size_t	 i;
+	json_t	*obj;
+	char	 sum[256];
+
+	if (k->scope == RES_TENANT)
+		printf("%-24s %-16s %-10s %-21s %s\n", "NAME", "TENANT", "REVISION",
+		    "CREATED", "SUMMARY");
+	else
+		printf("%-24s %-10s %-21s %s\n", "NAME", "REVISION", "CREATED",
+		    "SUMMARY");
+	json_array_foreach(items, i, obj) {
+		json_t *md = json_object_get(obj, "metadata");
+
+		if (k->scope == RES_TENANT)
+			printf("%-24s %-16s %-10" JSON_INTEGER_FORMAT " %-21s %s\n",
+			    json_string_value(json_object_get(md, "name")) ?: "?",
+			    json_string_value(json_object_get(md, "tenant")) ?: "?",
+			    json_integer_value(json_object_get(md, "revision")),
+			    json_string_value(json_object_get(md, "created")) ?: "",
+			    summary(k, obj, sum, sizeof(sum)));
+		else
+			printf("%-24s %-10" JSON_INTEGER_FORMAT " %-21s %s\n",
+			    json_string_value(json_object_get(md, "name")) ?: "?",
+			    json_integer_value(json_object_get(md, "revision")),
+			    json_string_value(json_object_get(md, "created")) ?: "",
+			    summary(k, obj, sum, sizeof(sum)));
+	}
+}
+
+static int
+cmd_get(const struct cli_opts *o, const struct client_conf *conf, int full)
+{
+	const struct res_kind		*k = res_kind_lookup(o->kind);
+	struct client_response		 resp = { 0 };
+	char				 path[512];
+	int				 rc;
+
+	if (k->scope == RES_TENANT && o->name && !o->tenant) {
+		fprintf(stderr, "bulwark: -t TENANT is required to name a %s\n",
+		    k->kind);
+		return CLI_EXIT_USAGE;
+	}
+	if (api_path(k, o->tenant, o->name, path, sizeof(path)) < 0)
+		return CLI_EXIT_USAGE;
+	if (o->selector && !o->name) {
+		size_t n = strlen(path);
+
+		snprintf(path + n, sizeof(path) - n, "?selector=%s", o->selector);
+	}
+	if ((rc = request(conf, "GET", path, NULL, &resp)) != 0)
+		return rc;
+	if (resp.status != 200) {
+		rc = report_error(&resp);
+		goto out;
+	}
+	if (o->output == CLI_OUT_JSON || full)
+		print_json(resp.body, resp.body_len);
+	else {
+		_cleanup_json_ json_t *doc = json_loadb(resp.body, resp.body_len, 0, NULL);
+		json_t *items = json_object_get(doc, "items");
+
+		if (!items) {
+			items = json_array();
+			json_array_append(items, doc);
+			print_table(k, items);
+			json_decref(items);
+		} else
+			print_table(k, items);
+	}
+out:
+	client_response_clear(&resp);
+	return rc;
+}
+
+static int
+apply_one(const struct cli_opts *o, const struct client_conf *conf, json_t *doc)
+{
+	struct client_response	 resp = { 0 };
+	const struct res_kind	*k;
+	const char		*kind, *name, *tenant;
+	_cleanup_free_ char	*body = NULL;
+	char			 path[512], lower[64];
+	json_t			*md;
+	size_t			 i;
+	int			 rc;
+
+	kind = json_string_value(json_object_get(doc, "kind"));
+	md = json_object_get(doc, "metadata");
+	name = json_string_value(json_object_get(md, "name"));
+	tenant = json_string_value(json_object_get(md, "tenant"));
+	if (!kind || !(k = res_kind_by_name(kind))) {
+		fprintf(stderr, "bulwark: apply: document has no known \"kind\"\n");
+		return CLI_EXIT_USAGE;
+	}
+	if (!name || !schema_is_dns_label(name)) {
+		fprintf(stderr, "bulwark: apply: %s has no valid metadata.name\n", kind);
+		return CLI_EXIT_USAGE;
+	}
+	if (!tenant && k->scope == RES_TENANT) {
+		if (!o->tenant) {
+			fprintf(stderr, "bulwark: apply: %s %s needs metadata.tenant "
+			    "or -t TENANT\n", kind, name);
+			return CLI_EXIT_USAGE;
+		}
+		tenant = o->tenant;
+		json_object_set_new(md, "tenant", json_string(tenant));
+		tenant = json_string_value(json_object_get(md, "tenant"));
+	}
+	if (tenant && !schema_is_dns_label(tenant)) {
+		fprintf(stderr, "bulwark: apply: metadata.tenant is not a valid name\n");
+		return CLI_EXIT_USAGE;
+	}
+	if (api_path(k, tenant, name, path, sizeof(path)) < 0)
+		return CLI_EXIT_USAGE;
+	if (!(body = json_dumps(doc, JSON_COMPACT)))
+		return CLI_EXIT_FAILED;
+	if ((rc = request(conf, "PUT", path, body, &resp)) != 0)
+		return rc;
+	for (i = 0; kind[i] && i + 1 < sizeof(lower); i++)
+		lower[i] = (char)(kind[i] >= 'A' && kind[i] <= 'Z' ?
+		    kind[i] - 'A' + 'a' : kind[i]);
+	lower[i] = '\0';
+	if (resp.status == 200 || resp.status == 201) {
+		_cleanup_json_ json_t *out = json_loadb(resp.body, resp.body_len, 0, NULL);
+
+		if (o->output == CLI_OUT_JSON)
+			print_json(resp.body, resp.body_len);
+		else
+			printf("%s/%s %s (revision %" JSON_INTEGER_FORMAT ")\n", lower,
+			    name, resp.status == 201 ? "created" : "configured",
+			    json_integer_value(json_object_get(json_object_get(out,
+			    "metadata"), "revision")));
+		rc = 0;
+	} else {
+		fprintf(stderr, "bulwark: apply %s/%s: ", lower, name);
+		rc = report_error(&resp);
+	}
+	client_response_clear(&resp);
+	return rc;
+}
+
+static int
+cmd_apply(const struct cli_opts *o, const struct client_conf *conf)
+{
+	_cleanup_free_ char	*text = NULL;
+	_cleanup_free_ char	*err = NULL;
+	size_t			 len, off = 0;
+	int			 r, rc = 0, rc1;
+	int			 fd;
+
+	if (strcmp(o->file, "-") == 0)
+		r = read_bounded(STDIN_FILENO, APPLY_MAX, &text, &len);
+	else {
+		fd = open(o->file, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			fprintf(stderr, "bulwark: apply: %s: %s\n", o->file,
+			    strerror(errno));
+			return CLI_EXIT_USAGE;
+		}
+		r = read_bounded(fd, APPLY_MAX, &text, &len);
+		close(fd);
+	}
+	if (r < 0) {
+		fprintf(stderr, "bulwark: apply: %s: %s\n", o->file, strerror(-r));
+		return CLI_EXIT_USAGE;
+	}
+	/* Accept one document, several concatenated, or an array of them;
+	 * parse them all before sending any, so a typo in the third
+	 * document does not leave the first two applied. */
+	json_t *docs = json_array();
+	while (off < len) {
+		json_error_t	 jerr;
+		json_t		*d;
+
+		while (off < len && (text[off] == ' ' || text[off] == '\n' ||
+		    text[off] == '\t' || text[off] == '\r'))
+			off++;
+		if (off == len)
+			break;
+		d = json_loadb(text + off, len - off,
+		    JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &jerr);
+		if (!d) {
+			fprintf(stderr, "bulwark: apply: %s: invalid JSON at line "
+			    "%d column %d: %s\n", o->file, jerr.line, jerr.column,
+			    jerr.text);
+			json_decref(docs);
+			return CLI_EXIT_USAGE;
+		}
+		off += jerr.position;
+		if (json_is_array(d))
+			json_array_extend(docs, d);
+		else
+			json_array_append(docs, d);
+		json_decref(d);
+	}
+	if (json_array_size(docs) == 0) {
+		fprintf(stderr, "bulwark: apply: %s holds no document\n", o->file);
+		json_decref(docs);
+		return CLI_EXIT_USAGE;
+	}
+	size_t i;
+	json_t *d;
+	json_array_foreach(docs, i, d) {
+		if (!json_is_object(d)) {
+			fprintf(stderr, "bulwark: apply: document %zu is not an object\n",
+			    i + 1);
+			json_decref(docs);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	json_array_foreach(docs, i, d) {
+		if ((rc1 = apply_one(o, conf, d)) != 0 && rc == 0)
+			rc = rc1;
+	}
+	json_decref(docs);
+	return rc;
+}
+
+static int
+cmd_delete(const struct cli_opts *o, const struct client_conf *conf)
+{
+	const struct res_kind	*k = res_kind_lookup(o->kind);
+	struct client_response	 resp = { 0 };
+	char			 path[512];
+	int			 rc;
+
+	if (k->scope == RES_TENANT && !o->tenant) {
+		fprintf(stderr, "bulwark: -t TENANT is required to delete a %s\n",
+		    k->kind);
+		return CLI_EXIT_USAGE;
+	}
+	if (api_path(k, o->tenant, o->name, path, sizeof(path)) < 0)
+		return CLI_EXIT_USAGE;
+	if ((rc = request(conf, "DELETE", path, NULL, &resp)) != 0)
+		return rc;
+	if (resp.status == 200) {
+		if (o->output == CLI_OUT_JSON)
+			print_json(resp.body, resp.body_len);
+		else
+			printf("%s/%s deleted\n", k->plural, o->name);
+	} else
+		rc = report_error(&resp);
+	client_response_clear(&resp);
+	return rc;
+}
+
+struct watch_ctx {
+	const struct cli_opts	*o;
+	int			 status;
+	char			 first[4096];
+};
+
+static int
+watch_line(void *arg, const char *line, size_t len)
+{
+	struct watch_ctx	*w = arg;
+	_cleanup_json_ json_t	*ev = NULL;
+	const char		*type;
+
+	if (w->status != 200) {
+		snprintf(w->first, sizeof(w->first), "%.*s", (int)len, line);
+		return 1;
+	}
+	if (w->o->output == CLI_OUT_JSON) {
+		fwrite(line, 1, len, stdout);
+		fputc('\n', stdout);
+		fflush(stdout);
+		return 0;
+	}
+	ev = json_loadb(line, len, 0, NULL);
+	type = json_string_value(json_object_get(ev, "type"));
+	if (!type || strcmp(type, "HEARTBEAT") == 0)
+		return 0;
+	if (strcmp(type, "ERROR") == 0) {
+		fprintf(stderr, "bulwark: watch ended: %s\n", json_string_value(
+		    json_object_get(json_object_get(ev, "error"), "message")) ?: "");
+		return 1;
+	}
+	printf("%-7s %-10" JSON_INTEGER_FORMAT " %s/%s/%s\n", type,
+	    json_integer_value(json_object_get(ev, "revision")),
+	    json_string_value(json_object_get(ev, "kind")) ?: "?",
+	    json_string_value(json_object_get(ev, "tenant")) ?: "?",
+	    json_string_value(json_object_get(ev, "name")) ?: "?");
+	fflush(stdout);
+	return 0;
+}
+
+static int
+cmd_watch(const struct cli_opts *o, const struct client_conf *conf)
+{
+	struct watch_ctx	 w = { .o = o, .status = 200 };
+	_cleanup_free_ char	*err = NULL;
+	char			 path[256];
+	int			 n, status = 0;
+
+	n = snprintf(path, sizeof(path), "/v1/watch?");
+	if (o->has_since)
+		n += snprintf(path + n, sizeof(path) - (size_t)n, "since=%" PRIu64 "&",
+		    o->since);
+	if (o->kind)
+		snprintf(path + n, sizeof(path) - (size_t)n, "kind=%s",
+		    res_kind_lookup(o->kind)->plural);
+	/* the status is known before the first line arrives */
+	if (client_stream(conf, path, watch_line, &w, &status, &err) < 0) {
+		fprintf(stderr, "bulwark: %s\n", err ? err : "watch failed");
+		return CLI_EXIT_UNREACHABLE;
+	}
+	if (status != 200) {
+		struct client_response resp = { .status = status, .body = w.first,
+		    .body_len = strlen(w.first) };
+
+		return report_error(&resp);
+	}
+	return 0;
+}
+
+static int
+cmd_simple(const struct cli_opts *o, const struct client_conf *conf,
+    const char *path)
+{
+	struct client_response	resp = { 0 };
+	int			rc;
+
+	if ((rc = request(conf, "GET", path, NULL, &resp)) != 0)
+		return rc;
+	if (resp.status == 200)
+		print_json(resp.body, resp.body_len);
+	else
+		rc = report_error(&resp);
+	client_response_clear(&resp);
+	return rc;
+}
+
+static const char *
+damage_name(enum audit_damage d)
+{
+	return audit_damage_name(d);
+}
+
+static int
+cmd_audit_verify(const struct cli_opts *o, const struct client_conf *conf)
+{
+	struct audit_verify_report	 rep = { 0 };
+	char				 dir[PATH_MAX];
+	EVP_PKEY			*pub = NULL;
+	int				 r, rc;
+
+	if (o->dir)
+		snprintf(dir, sizeof(dir), "%s", o->dir);
+	else if (conf->ca) {
+		/* DATA_DIR/pki/ca.crt -> DATA_DIR/audit */
+		char *slash;
+
+		snprintf(dir, sizeof(dir), "%s", conf->ca);
+		if ((slash = strrchr(dir, '/')))
+			*slash = '\0';
+		if ((slash = strrchr(dir, '/')))
+			*slash = '\0';
+		else
+			snprintf(dir, sizeof(dir), ".");
+		strncat(dir, "/audit", sizeof(dir) - strlen(dir) - 1);
+	} else {
+		fprintf(stderr, "bulwark: audit verify: no directory given and no "
+		    "configured appliance\n");
+		return CLI_EXIT_USAGE;
+	}
+	if (o->key_file) {
+		FILE *f = fopen(o->key_file, "re");
+
+		if (!f || !(pub = PEM_read_PUBKEY(f, NULL, NULL, NULL))) {
+			fprintf(stderr, "bulwark: audit verify: cannot read public "
+			    "key %s\n", o->key_file);
+			if (f)
+				fclose(f);
+			return CLI_EXIT_USAGE;
+		}
+		fclose(f);
+	}
+	r = audit_verify_dir(dir, pub, &rep);
+	EVP_PKEY_free(pub);
+	if (o->output == CLI_OUT_JSON) {
+		_cleanup_json_ json_t *j = json_pack("{s:s, s:b, s:s, s:I, s:s?, s:s?, "
+		    "s:I, s:I, s:I}", "dir", dir, "ok", r == 0 && rep.damage == AUDIT_OK,
+		    "damage", damage_name(rep.damage), "bad_seq",
+		    (json_int_t)rep.bad_seq, "segment", rep.segment, "message",
+		    rep.message, "records", (json_int_t)rep.records, "segments",
+		    (json_int_t)rep.segments, "checkpoints",
+		    (json_int_t)rep.checkpoints);
+		_cleanup_free_ char *s = json_dumps(j, JSON_INDENT(2));
+
+		if (s)
+			printf("%s\n", s);
+	}
+	if (r == 0 && rep.damage == AUDIT_OK) {
+		if (o->output != CLI_OUT_JSON)
+			printf("audit trail %s: OK (%" PRIu64 " records, %" PRIu64
+			    " segments, %" PRIu64 " checkpoints)\n", dir, rep.records,
+			    rep.segments, rep.checkpoints);
+		rc = CLI_EXIT_OK;
+	} else {
+		if (o->output != CLI_OUT_JSON)
+			fprintf(stderr, "audit trail %s: FAILED at seq %" PRIu64
+			    ": %s%s%s%s\n", dir, rep.bad_seq, damage_name(rep.damage),
+			    rep.segment ? " in " : "", rep.segment ? rep.segment : "",
+			    rep.message ? "" : "");
+		if (o->output != CLI_OUT_JSON && rep.message)
+			fprintf(stderr, "  %s\n", rep.message);
+		rc = r < 0 && rep.damage == AUDIT_OK ? CLI_EXIT_USAGE : CLI_EXIT_VERIFY;
+	}
+	audit_verify_report_done(&rep);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli_opts		 o;
+	struct client_conf	 conf = { 0 };
+	_cleanup_free_ char	*err = NULL;
+	int			 rc;
+
+	if (cli_parse(argc, argv, &o, &err) < 0) {
+		fprintf(stderr, "bulwark: %s\n", err);
+		return CLI_EXIT_USAGE;
+	}
+	switch (o.cmd) {
+	case CLI_HELP:
+		fputs(cli_usage, stdout);
+		return 0;
+	case CLI_VERSION:
+		printf("bulwark %s\n", PACKAGE_VERSION);
+		return 0;
+	default:
+		break;
+	}
+	if ((rc = resolve_config(&o, &conf)) != 0)
+		goto out;
+	switch (o.cmd) {
+	case CLI_GET:
+		rc = cmd_get(&o, &conf, 0);
+		break;
+	case CLI_DESCRIBE:
+		rc = cmd_get(&o, &conf, 1);
+		break;
+	case CLI_APPLY:
+		rc = cmd_apply(&o, &conf);
+		break;
+	case CLI_DELETE:
+		rc = cmd_delete(&o, &conf);
+		break;
+	case CLI_WATCH:
+		rc = cmd_watch(&o, &conf);
+		break;
+	case CLI_WHOAMI:
+		rc = cmd_simple(&o, &conf, "/v1/whoami");
+		break;
+	case CLI_HEALTH:
+		rc = cmd_simple(&o, &conf, "/healthz");
+		break;
+	case CLI_AUDIT_VERIFY:
+		rc = cmd_audit_verify(&o, &conf);
+		break;
+	default:
+		rc = CLI_EXIT_USAGE;
+		break;
+	}
+out:
+	client_conf_clear(&conf);
+	return rc;
+}

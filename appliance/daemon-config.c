@@ -1,0 +1,240 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "appliance/daemon-config.h"
+#include "audit/trail.h"
+#include "controlplane/api.h"
+#include "controlplane/commit.h"
+#include "controlplane/store.h"
+#include "hardening/crypto-policy.h"
+#include "hardening/pki.h"
+#include "lib/err.h"
+#include "lib/fileio.h"
+#include "lib/json.h"
+
+void
+bwd_config_defaults(struct bwd_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->data_dir = BWD_DEFAULT_DATA_DIR;
+	cfg->listen = BWD_DEFAULT_LISTEN;
+	cfg->log_level = LOG_LVL_INFO;
+}
+
+int
+bwd_parse_log_level(const char *s, enum log_level *ret)
+{
+	static const char *const names[] = { "debug", "info", "warn", "error" };
+	size_t i;
+
+	for (i = 0; i < ELEMENTSOF(names); i++)
+		if (strcmp(s, names[i]) == 0) {
+			*ret = (enum log_level)i;
+			return 0;
+		}
+	return -BW_E_INVALID;
+}
+
+static int
+path_join(char *buf, size_t len, const char *dir, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", dir, name);
+
+	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
+}
+
+/* Writes DIR/NAME.conf for the CLI: where the server is and which
+ * credential to present. */
+static int
+write_client_conf(const char *dir, const char *who, const char *url,
+    char **ret_err)
+{
+	char			 ca[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];
+	char			 path[PATH_MAX], name[64];
+	_cleanup_json_ json_t	*o = NULL;
+	_cleanup_free_ char	*s = NULL;
+	int			 r;
+
+	snprintf(name, sizeof(name), "pki/%s.crt", who);
+	if ((r = path_join(cert, sizeof(cert), dir, name)) < 0)
+		return r;
+	snprintf(name, sizeof(name), "pki/%s.key", who);
+	if ((r = path_join(key, sizeof(key), dir, name)) < 0)
+		return r;
+	if ((r = path_join(ca, sizeof(ca), dir, "pki/ca.crt")) < 0)
+		return r;
+	snprintf(name, sizeof(name), "%s.conf", who);
+	if ((r = path_join(path, sizeof(path), dir, name)) < 0)
+		return r;
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "server", url, "ca", ca,
+	    "cert", cert, "key", key, "principal", who);
+	if (!o || !(s = json_dumps(o, JSON_INDENT(2))))
+		return -ENOMEM;
+	if ((r = write_file_atomic_at(AT_FDCWD, path, s, strlen(s), 0600)) < 0)
+		return errf(r, ret_err, "cannot write %s: %s", path, strerror(-r));
+	return 0;
+}
+
+static int
+client_url(const char *listen, int port, char *buf, size_t len)
+{
+	char host[256];
+
+	if (listen[0] == '[') {
+		const char *rb = strchr(listen, ']');
+
+		snprintf(host, sizeof(host), "%.*s", (int)(rb - listen + 1), listen);
+		if (strcmp(host, "[::]") == 0)
+			snprintf(host, sizeof(host), "[::1]");
+	} else {
+		const char *colon = strrchr(listen, ':');
+
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
+		if (strcmp(host, "0.0.0.0") == 0)
+			snprintf(host, sizeof(host), "127.0.0.1");
+	}
+	snprintf(buf, len, "https://%s:%d", host, port);
+	return 0;
+}
+
+static int
+write_pid_file(const char *path, char **ret_err)
+{
+	char	buf[32];
+	int	r;
+
+	snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if ((r = write_file_atomic_at(AT_FDCWD, path, buf, strlen(buf), 0644)) < 0)
+		return errf(r, ret_err, "cannot write %s: %s", path, strerror(-r));
+	return 0;
+}
+
+static int
+is_revoked_cb(void *ctx, const char *serial_hex)
+{
+	return pki_is_revoked(ctx, serial_hex) ? 1 : 0;
+}
+
+int
+bwd_open(const struct bwd_config *cfg, struct event_base *base,
+    struct bwd_state *st, char **ret_err)
+{
+	struct pki_init_options		 po = { 0 };
+	struct store_options		 so = { 0 };
+	struct audit_trail_options	 ao = { 0 };
+	struct api_server_options	 apo = { 0 };
+	struct crypto_status		 cs;
+	char				 pkidir[PATH_MAX], path[PATH_MAX];
+	char				 cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX];
+	char				 url[300], auditdir[PATH_MAX];
+	int				 r;
+
+	if (!realpath(cfg->data_dir, st->data_dir)) {
+		if ((r = mkdir_p(cfg->data_dir, 0700)) < 0)
+			return errf(r, ret_err, "--data-dir %s: %s", cfg->data_dir,
+			    strerror(-r));
+		if (!realpath(cfg->data_dir, st->data_dir))
+			return errf(-errno, ret_err, "--data-dir %s: %s",
+			    cfg->data_dir, strerror(errno));
+	}
+	if (chmod(st->data_dir, 0700) < 0)
+		return errf(-errno, ret_err, "chmod %s: %s", st->data_dir,
+		    strerror(errno));
+	if ((r = crypto_policy_init(&cs)) < 0)
+		return errf(r, ret_err, "crypto policy: %s", bw_strerror(r));
+	if (!cs.fips_provider_available)
+		log_warn("no OpenSSL FIPS provider: using approved algorithms "
+		    "from the default provider (%s); this is reported as a "
+		    "failing SC-13 control", cs.openssl_version);
+
+	if ((r = path_join(pkidir, sizeof(pkidir), st->data_dir, "pki")) < 0 ||
+	    (r = path_join(ca, sizeof(ca), pkidir, "ca.crt")) < 0 ||
+	    (r = path_join(cert, sizeof(cert), pkidir, "server.crt")) < 0 ||
+	    (r = path_join(key, sizeof(key), pkidir, "server.key")) < 0 ||
+	    (r = path_join(auditdir, sizeof(auditdir), st->data_dir, "audit")) < 0)
+		return errf(r, ret_err, "data directory path too long");
+	po.server_names = cfg->server_names;
+	if ((r = pki_init_dir(pkidir, &po, ret_err)) < 0)
+		return r;
+	if ((r = pki_revoked_load(pkidir, &st->revoked, ret_err)) < 0)
+		return r;
+
+	if ((r = path_join(path, sizeof(path), st->data_dir, "store")) < 0)
+		return errf(r, ret_err, "data directory path too long");
+	if ((r = mkdir_p(path, 0700)) < 0)
+		return errf(r, ret_err, "%s: %s", path, strerror(-r));
+	if ((r = store_open_lmdb(path, &so, &st->store, ret_err)) < 0)
+		return r;
+
+	if ((r = path_join(path, sizeof(path), pkidir, "audit-checkpoint.key")) < 0)
+		return errf(r, ret_err, "data directory path too long");
+	if ((r = audit_signer_software_load_or_create(path, &st->signer, ret_err)) < 0)
+		return r;
+	if ((r = mkdir_p(auditdir, 0700)) < 0)
+		return errf(r, ret_err, "%s: %s", auditdir, strerror(-r));
+	ao.dir = auditdir;
+	ao.signer = st->signer;
+	ao.forward_libaudit = 1;
+	ao.forward_syslog = 1;
+	if ((r = audit_trail_open(&ao, &st->trail, ret_err)) < 0)
+		return r;
+
+	if ((r = crypto_tls_server_ctx(ca, cert, key,
+	    CRYPTO_TLS_CLIENT_CERT_OPTIONAL, &st->ssl_ctx, ret_err)) < 0)
+		return r;
+	if ((r = commit_start(base, st->store, st->trail, &st->commit)) < 0)
+		return errf(r, ret_err, "commit pipeline: %s", bw_strerror(r));
+	apo.listen = cfg->listen;
+	apo.ssl_ctx = st->ssl_ctx;
+	apo.store = st->store;
+	apo.commit = st->commit;
+	apo.trail = st->trail;
+	apo.audit_dir = auditdir;
+	apo.is_revoked = is_revoked_cb;
+	apo.revoked_ctx = st->revoked;
+	if ((r = api_server_start(base, &apo, &st->api, ret_err)) < 0)
+		return r;
+
+	client_url(cfg->listen, api_server_port(st->api), url, sizeof(url));
+	if ((r = write_client_conf(st->data_dir, "admin", url, ret_err)) < 0 ||
+	    (r = write_client_conf(st->data_dir, "auditor", url, ret_err)) < 0)
+		return r;
+	if (cfg->pid_file)
+		snprintf(st->pid_path, sizeof(st->pid_path), "%s", cfg->pid_file);
+	else if ((r = path_join(st->pid_path, sizeof(st->pid_path),
+	    st->data_dir, "bulwarkd.pid")) < 0)
+		return errf(r, ret_err, "data directory path too long");
+	return write_pid_file(st->pid_path, ret_err);
+}
+
+void
+bwd_close(struct bwd_state *st)
+{
+	api_server_free(st->api);
+	st->api = NULL;
+	commit_stop(st->commit);
+	st->commit = NULL;
+	audit_trail_close(st->trail);
+	st->trail = NULL;
+	store_close(st->store);
+	st->store = NULL;
+	if (st->ssl_ctx)
+		SSL_CTX_free(st->ssl_ctx);
+	st->ssl_ctx = NULL;
+	pki_revoked_free(st->revoked);
+	st->revoked = NULL;
+	audit_signer_free(st->signer);
+	st->signer = NULL;
+	if (st->pid_path[0])
+		unlink(st->pid_path);
+}

@@ -1,0 +1,1251 @@
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "audit/record.h"
+#include "audit/trail.h"
+#include "controlplane/api-route.h"
+#include "controlplane/api.h"
+#include "controlplane/authz.h"
+#include "controlplane/resource.h"
+#include "hardening/pki.h"
+#include "lib/err.h"
+#include "lib/json.h"
+#include "lib/log.h"
+
+/* Heartbeats keep idle watch streams alive through proxies and let the
+ * server notice clients that went away. */
+#define WATCH_HEARTBEAT_SECS	15
+#define WATCH_BATCH		256
+#define REQUEST_CONTROLS	"AU-2,AU-3,AU-12,AC-3"
+
+struct watcher {
+	struct api_server		*srv;
+	struct evhttp_request		*req;
+	struct authz_identity		 id;
+	const struct res_kind		*kind;		/* NULL: every kind */
+	uint64_t			 rev;
+	TAILQ_ENTRY(watcher)		 entry;
+};
+
+struct api_server {
+	struct event_base		*base;
+	struct evhttp			*http;
+	struct evhttp_bound_socket	*bound;
+	SSL_CTX				*ssl_ctx;
+	struct store			*st;
+	struct committer		*commit;
+	struct audit_trail		*trail;
+	int				(*is_revoked)(void *, const char *);
+	void				*revoked_ctx;
+	struct event			*heartbeat;
+	TAILQ_HEAD(, watcher)		 watchers;
+	int				 port;
+	unsigned long long		 requests[6];	/* by status class 0..5 */
+	unsigned long long		 tls_failures;
+};
+
+/* One request on its way through the commit pipeline. */
+struct pending {
+	struct commit_req	 creq;		/* first: the pipeline hands it back */
+	struct api_server	*srv;
+	struct evhttp_request	*req;
+	struct authz_identity	 id;
+	json_t			*doc;		/* stored form to render on success */
+	const struct res_kind	*kind;
+	char			 key[RES_KEY_MAX];
+	char			 action[64];
+	char			 tenant[64], name[64];
+	char			*value;
+	int			 ok_status;
+};
+
+static int api_server_index;
+
+static void
+now_rfc3339(char *buf, size_t len)
+{
+	struct timespec	ts;
+	struct tm	tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int
+uuid_v4(char *buf, size_t len)
+{
+	unsigned char b[16];
+
+	if (RAND_bytes(b, sizeof(b)) != 1)
+		return -BW_E_CRYPTO;
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	snprintf(buf, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
+	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+	return 0;
+}
+
+static int
+http_status_for(int r)
+{
+	switch (-r) {
+	case BW_E_INVALID:	return 400;
+	case BW_E_UNAUTH:	return 401;
+	case BW_E_DENIED:	return 403;
+	case BW_E_NOTFOUND:	return 404;
+	case BW_E_EXISTS:
+	case BW_E_CONFLICT:
+	case BW_E_QUOTA:	return 409;
+	case BW_E_COMPACTED:	return 410;
+	case BW_E_TOOLARGE:	return 413;
+	case BW_E_AUDIT:
+	case BW_E_UNAVAILABLE:	return 503;
+	}
+	return 500;
+}
+
+static const char *
+http_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 410: return "Gone";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 503: return "Service Unavailable";
+	}
+	return "Internal Server Error";
+}
+
+static void
+reply_json(struct api_server *srv, struct evhttp_request *req, int status,
+    json_t *body)
+{
+	struct evbuffer	*buf;
+	char		*s;
+
+	if (status / 100 < (int)ELEMENTSOF(srv->requests))
+		srv->requests[status / 100]++;
+	buf = evbuffer_new();
+	s = json_dumps(body, JSON_COMPACT);
+	if (buf && s) {
+		evbuffer_add(buf, s, strlen(s));
+		evbuffer_add(buf, "\n", 1);
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "application/json");
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Cache-Control", "no-store");
+	evhttp_send_reply(req, status, http_reason(status), buf);
+	free(s);
+	if (buf)
+		evbuffer_free(buf);
+}
+
+static void
+reply_error(struct api_server *srv, struct evhttp_request *req, int status,
+    const char *code, const char *msg)
+{
+	_cleanup_json_ json_t *o = json_pack("{s:{s:s, s:s}}", "error", "code",
+	    code, "message", msg ? msg : http_reason(status));
+
+	if (!o)	/* message not UTF-8: never echo such bytes back */
+		o = json_pack("{s:{s:s, s:s}}", "error", "code", code,
+		    "message", http_reason(status));
+	reply_json(srv, req, status, o);
+}
+
+static void
+reply_err_r(struct api_server *srv, struct evhttp_request *req, int r,
+    const char *msg)
+{
+	reply_error(srv, req, http_status_for(r), bw_errcode(r),
+	    msg ? msg : bw_strerror(r));
+}
+
+/* Records a request that changed nothing; it rides with the next batch. */
+static void
+audit_request(struct api_server *srv, const struct authz_identity *id,
+    const char *action, const struct res_kind *kind, const char *tenant,
+    const char *name, const char *outcome, const char *reason)
+{
+	struct audit_record rec = {
+		.actor = id->principal[0] ? id->principal : "anonymous",
+		.role = id->role_name[0] ? id->role_name : "none",
+		.tenant = id->tenant[0] ? id->tenant : "none",
+		.source = id->source,
+		.auth_method = id->auth_method ? id->auth_method : "none",
+		.action = action,
+		.object_kind = kind ? kind->kind : NULL,
+		.object_tenant = tenant && *tenant ? tenant : NULL,
+		.object_name = name && *name ? name : NULL,
+		.outcome = outcome,
+		.reason = reason,
+		.controls = REQUEST_CONTROLS,
+	};
+
+	commit_audit_async(srv->commit, &rec);
+}
+
+static void
+peer_address(struct evhttp_request *req, char *buf, size_t len)
+{
+	struct evhttp_connection	*evcon = evhttp_request_get_connection(req);
+	const char			*host = NULL;
+	ev_uint16_t			 port = 0;
+
+	if (evcon)
+		evhttp_connection_get_peer(evcon, (char **)&host, &port);
+	snprintf(buf, len, "%s:%u", host ? host : "unknown", port);
+}
+
+/* Maps the verified client certificate to an identity: CN is the
+ * principal, O its tenant, OU its role (hardening/pki). */
+static int
+identify(struct api_server *srv, struct evhttp_request *req,
+    struct authz_identity *id, char **ret_err)
+{
+	struct evhttp_connection	*evcon = evhttp_request_get_connection(req);
+	struct bufferevent		*bev;
+	struct pki_identity		 pid;
+	SSL				*ssl;
+	X509				*cert;
+	long				 vr;
+
+	id->auth_method = "none";
+	if (!evcon || !(bev = evhttp_connection_get_bufferevent(evcon)) ||
+	    !(ssl = bufferevent_openssl_get_ssl(bev)))
+		return errf(-BW_E_UNAUTH, ret_err, "no TLS session");
+	if (!(cert = SSL_get0_peer_certificate(ssl)))
+		return errf(-BW_E_UNAUTH, ret_err,
+		    "a client certificate is required");
+	if ((vr = SSL_get_verify_result(ssl)) != X509_V_OK)
+		return errf(-BW_E_UNAUTH, ret_err,
+		    "client certificate not trusted: %s",
+		    X509_verify_cert_error_string(vr));
+	if (pki_ssl_identity(ssl, &pid) < 0)
+		return errf(-BW_E_UNAUTH, ret_err,
+		    "client certificate subject must carry one CN (principal), "
+		    "O (tenant) and OU (role)");
+	snprintf(id->principal, sizeof(id->principal), "%s", pid.principal);
+	snprintf(id->tenant, sizeof(id->tenant), "%s", pid.tenant);
+	snprintf(id->role_name, sizeof(id->role_name), "%s", pid.role);
+	snprintf(id->serial, sizeof(id->serial), "%s", pid.serial_hex);
+	id->role = authz_role_parse(id->role_name);
+	if (id->role == ROLE_NONE)
+		return errf(-BW_E_UNAUTH, ret_err,
+		    "client certificate names unknown role \"%s\"", id->role_name);
+	id->auth_method = "mtls";
+	if (srv->is_revoked && srv->is_revoked(srv->revoked_ctx, id->serial))
+		return errf(-BW_E_UNAUTH, ret_err,
+		    "client certificate %s is revoked", id->serial);
+	return 0;
+}
+
+static const char *
+query_get(struct evhttp_request *req, struct evkeyvalq *q, const char *key)
+{
+	return evhttp_find_header(q, key);
+}
+
+static int
+parse_u64(const char *s, uint64_t *ret)
+{
+	char			*end;
+	unsigned long long	 v;
+
+	if (!s || !*s || *s == '-')
+		return -BW_E_INVALID;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -BW_E_INVALID;
+	*ret = v;
+	return 0;
+}
+
+/* Reads the request body as one JSON value within our limits. */
+static int
+read_body(struct evhttp_request *req, json_t **ret, char **ret_err)
+{
+	struct evbuffer	*in = evhttp_request_get_input_buffer(req);
+	const char	*ct;
+	size_t		 len = evbuffer_get_length(in);
+	unsigned char	*p;
+
+	ct = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Content-Type");
+	if (!ct || strncmp(ct, "application/json", 16) != 0 ||
+	    (ct[16] != '\0' && ct[16] != ';'))
+		return errf(-EPROTONOSUPPORT, ret_err,
+		    "Content-Type must be application/json");
+	if (len > API_BODY_MAX)
+		return errf(-BW_E_TOOLARGE, ret_err,
+		    "body: %zu bytes is over the limit of %d", len, API_BODY_MAX);
+	if (len == 0)
+		return errf(-BW_E_INVALID, ret_err, "body: is empty");
+	if (!(p = evbuffer_pullup(in, -1)))
+		return -ENOMEM;
+	if (memchr(p, '\0', len))
+		return errf(-BW_E_INVALID, ret_err, "body: contains a NUL byte");
+	return json_parse_bounded((const char *)p, len, BW_JSON_MAX_DEPTH, ret,
+	    ret_err);
+}
+
+static void
+action_name(char *buf, size_t len, const struct res_kind *k, const char *verb)
+{
+	size_t i;
+
+	snprintf(buf, len, "%s.%s", k ? k->kind : "api", verb);
+	for (i = 0; buf[i] && buf[i] != '.'; i++)
+		if (buf[i] >= 'A' && buf[i] <= 'Z')
+			buf[i] = (char)(buf[i] - 'A' + 'a');
+}
+
+/* ---- reads ---- */
+
+static void
+handle_get(struct api_server *srv, struct evhttp_request *req,
+    const struct api_route *rt, const struct authz_identity *id)
+{
+	_cleanup_free_ char	*err = NULL;
+	_cleanup_json_ json_t	*doc = NULL;
+	struct store_kv		*kv = NULL;
+	char			 key[RES_KEY_MAX], action[64];
+	const char		*tenant = rt->kind->scope == RES_TENANT ?
+	    rt->tenant : RES_SYSTEM_TENANT;
+	int			 r;
+
+	action_name(action, sizeof(action), rt->kind, "get");
+	if ((r = authz_check(id, VERB_READ, rt->kind, tenant, &err)) < 0)
+		goto fail;
+	if ((r = res_key(rt->kind, rt->tenant, rt->name, key, sizeof(key))) < 0)
+		goto fail;
+	if ((r = store_get(srv->st, key, &kv)) < 0)
+		goto fail;
+	doc = res_render(kv->value, kv->value_len, kv->mod_rev);
+	store_kv_free(kv);
+	if (!doc) {
+		r = -BW_E_CORRUPT;
+		goto fail;
+	}
+	/* Tenant roles may read their own Tenant object only. */
+	if (rt->kind->scope == RES_CLUSTER &&
+	    strcmp(rt->kind->kind, "Tenant") == 0 &&
+	    !authz_tenant_visible(id, rt->name)) {
+		r = -BW_E_NOTFOUND;
+		goto fail;
+	}
+	audit_request(srv, id, action, rt->kind, tenant, rt->name, "success", NULL);
+	reply_json(srv, req, 200, doc);
+	return;
+fail:
+	if (r == -BW_E_NOTFOUND) {
+		free(err);
+		err = NULL;
+	}
+	audit_request(srv, id, action, rt->kind, tenant, rt->name,
+	    r == -BW_E_DENIED ? "denied" : "failure", err ? err : bw_strerror(r));
+	reply_err_r(srv, req, r, err);
+}
+
+static int
+object_visible(const struct authz_identity *id, const struct res_kind *k,
+    const json_t *doc)
+{
+	if (k->scope == RES_TENANT)
+		return authz_tenant_visible(id, res_tenant(doc));
+	if (strcmp(k->kind, "Tenant") == 0)
+		return authz_tenant_visible(id, res_name(doc));
+	return 1;
+}
+
+static void
+handle_list(struct api_server *srv, struct evhttp_request *req,
+    const struct api_route *rt, const struct authz_identity *id,
+    struct evkeyvalq *q)
+{
+	_cleanup_free_ char	*err = NULL;
+	_cleanup_json_ json_t	*out = NULL;
+	struct store_kv		**kvs = NULL;
+	size_t			 n = 0, i;
+	uint64_t		 rev = 0;
+	char			 prefix[RES_KEY_MAX], action[64], listkind[80];
+	const char		*selector = query_get(req, q, "selector");
+	json_t			*items;
+	int			 r;
+
+	action_name(action, sizeof(action), rt->kind, "list");
+	if ((r = authz_check(id, VERB_READ, rt->kind, rt->tenant, &err)) < 0)
+		goto fail;
+	if (selector && res_label_match(NULL, selector) < 0) {
+		r = errf(-BW_E_INVALID, &err,
+		    "selector: must be comma-separated key=value, key!=value "
+		    "or key terms");
+		goto fail;
+	}
+	if ((r = res_prefix(rt->kind, rt->tenant[0] ? rt->tenant : NULL, prefix,
+	    sizeof(prefix))) < 0)
+		goto fail;
+	if ((r = store_list(srv->st, prefix, &kvs, &n, &rev)) < 0)
+		goto fail;
+	snprintf(listkind, sizeof(listkind), "%sList", rt->kind->kind);
+	out = json_pack("{s:s, s:I, s:[]}", "kind", listkind, "revision",
+	    (json_int_t)rev, "items");
+	items = json_object_get(out, "items");
+	for (i = 0; i < n && json_array_size(items) < API_LIST_MAX; i++) {
+		json_t *doc = res_render(kvs[i]->value, kvs[i]->value_len,
+		    kvs[i]->mod_rev);
+
+		if (!doc)
+			continue;
+		if (object_visible(id, rt->kind, doc) &&
+		    res_label_match(doc, selector) == 1)
+			json_array_append(items, doc);
+		json_decref(doc);
+	}
+	store_kv_array_free(kvs, n);
+	audit_request(srv, id, action, rt->kind, rt->tenant, NULL, "success", NULL);
+	reply_json(srv, req, 200, out);
+	return;
+fail:
+	audit_request(srv, id, action, rt->kind, rt->tenant, NULL,
+	    r == -BW_E_DENIED ? "denied" : "failure", err ? err : bw_strerror(r));
+	reply_err_r(srv, req, r, err);
+}
+
+/* ---- mutations ---- */
+
+static void
+pending_free(struct pending *p)
+{
+	json_decref(p->doc);
+	free(p->value);
+	free(p);
+}
+
+static void
+pending_done(struct commit_req *creq)
+{
+	struct pending	*p = (struct pending *)creq;
+	json_t		*out;
+	int		 r = creq->result;
+
+	if (r == 0) {
+		if (creq->op.type == STORE_OP_DELETE) {
+			out = json_pack("{s:s, s:I}", "status", "deleted",
+			    "revision", (json_int_t)creq->op.rev);
+		} else {
+			out = json_incref(p->doc);
+			json_object_set_new(json_object_get(out, "metadata"),
+			    "revision", json_integer((json_int_t)creq->op.rev));
+		}
+		reply_json(p->srv, p->req, p->ok_status, out);
+		json_decref(out);
+	} else if (r == -BW_E_AUDIT) {
+		reply_error(p->srv, p->req, 503, "audit_unavailable",
+		    "the audit record of this change could not be made durable; "
+		    "nothing was changed");
+	} else if (r == -BW_E_EXISTS) {
+		char msg[256];
+
+		snprintf(msg, sizeof(msg), "%s %s already exists", p->kind->kind,
+		    p->name);
+		reply_error(p->srv, p->req, 409, "already_exists", msg);
+	} else if (r == -BW_E_CONFLICT) {
+		reply_error(p->srv, p->req, 409, "conflict",
+		    "metadata.revision: the object changed since that revision; "
+		    "read it again and retry");
+	} else if (r == -BW_E_NOTFOUND) {
+		reply_err_r(p->srv, p->req, r, NULL);
+	} else {
+		log_error("commit of %s failed: %s", p->key, bw_strerror(r));
+		reply_err_r(p->srv, p->req, r, NULL);
+	}
+	pending_free(p);
+}
+
+static struct pending *
+pending_new(struct api_server *srv, struct evhttp_request *req,
+    const struct authz_identity *id, const struct res_kind *k,
+    const char *tenant, const char *name, const char *verb)
+{
+	struct pending *p;
+
+	if (!(p = calloc(1, sizeof(*p))))
+		return NULL;
+	p->srv = srv;
+	p->req = req;
+	p->id = *id;
+	p->kind = k;
+	snprintf(p->tenant, sizeof(p->tenant), "%s", tenant);
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	action_name(p->action, sizeof(p->action), k, verb);
+	p->creq.done = pending_done;
+	p->creq.rec = (struct audit_record){
+		.actor = p->id.principal, .role = p->id.role_name,
+		.tenant = p->id.tenant, .source = p->id.source,
+		.auth_method = p->id.auth_method, .action = p->action,
+		.object_kind = k->kind, .object_tenant = p->tenant,
+		.object_name = p->name, .controls = k->controls,
+	};
+	return p;
+}
+
+/* Create (POST to a collection) and replace (PUT to an item). */
+static void
+handle_write(struct api_server *srv, struct evhttp_request *req,
+    const struct api_route *rt, const struct authz_identity *id, int create)
+{
+	_cleanup_free_ char	*err = NULL;
+	_cleanup_json_ json_t	*body = NULL;
+	const struct res_kind	*k = NULL;
+	struct store_kv		*cur = NULL;
+	struct pending		*p = NULL;
+	char			 uid[40], created[40], action[64];
+	const char		*tenant, *name;
+	json_t			*prev_status = NULL, *prev_md;
+	uint64_t		 want_rev;
+	int			 r, status_code;
+
+	action_name(action, sizeof(action), rt->kind, create ? "create" : "replace");
+	if ((r = read_body(req, &body, &err)) < 0)
+		goto fail;
+	if ((r = res_validate(body, rt->kind, rt->tenant[0] ? rt->tenant :
+	    (id->role == ROLE_TENANT_ADMIN || id->role == ROLE_TENANT_USER ?
+	    id->tenant : NULL), &k, &err)) < 0)
+		goto fail;
+	tenant = res_tenant(body);
+	name = res_name(body);
+	if (rt->tenant[0] && k->scope == RES_TENANT && strcmp(rt->tenant, tenant)) {
+		r = errf(-BW_E_INVALID, &err,
+		    "metadata.tenant: \"%s\" does not match the path's tenant \"%s\"",
+		    tenant, rt->tenant);
+		goto fail;
+	}
+	if (!create && strcmp(rt->name, name) != 0) {
+		r = errf(-BW_E_INVALID, &err,
+		    "metadata.name: \"%s\" does not match the path's name \"%s\"",
+		    name, rt->name);
+		goto fail;
+	}
+	if ((r = authz_check(id, VERB_WRITE, k, tenant, &err)) < 0)
+		goto fail;
+	if (!(p = pending_new(srv, req, id, k, tenant, name,
+	    create ? "create" : "replace"))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if ((r = res_key(k, tenant, name, p->key, sizeof(p->key))) < 0)
+		goto fail;
+	want_rev = res_revision(body);
+	if (create) {
+		p->creq.op.expect_rev = STORE_REV_ABSENT;
+		if ((r = uuid_v4(uid, sizeof(uid))) < 0)
+			goto fail;
+		now_rfc3339(created, sizeof(created));
+		status_code = 201;
+	} else {
+		/* Replace keeps identity, creation time and status; without
+		 * a revision from the client it is a create-or-replace
+		 * guarded by the revision we read (no lost update). */
+		r = store_get(srv->st, p->key, &cur);
+		if (r == -BW_E_NOTFOUND && want_rev == 0) {
+			p->creq.op.expect_rev = STORE_REV_ABSENT;
+			if ((r = uuid_v4(uid, sizeof(uid))) < 0)
+				goto fail;
+			now_rfc3339(created, sizeof(created));
+			status_code = 201;
+		} else if (r < 0) {
+			goto fail;
+		} else {
+			_cleanup_json_ json_t *old = json_loadb(cur->value,
+			    cur->value_len, 0, NULL);
+
+			prev_md = json_object_get(old, "metadata");
+			snprintf(uid, sizeof(uid), "%s", json_string_value(
+			    json_object_get(prev_md, "uid")) ?: "");
+			snprintf(created, sizeof(created), "%s", json_string_value(
+			    json_object_get(prev_md, "created")) ?: "");
+			prev_status = json_incref(json_object_get(old, "status"));
+			if (want_rev && want_rev != cur->mod_rev) {
+				json_decref(prev_status);
+				r = -BW_E_CONFLICT;
+				p->creq.result = r;
+				goto conflict;
+			}
+			p->creq.op.expect_rev = cur->mod_rev;
+			status_code = 200;
+		}
+	}
+	p->doc = res_stored_form(body, uid, created, prev_status);
+	json_decref(prev_status);
+	if (!p->doc || !(p->value = json_dumps(p->doc, JSON_COMPACT | JSON_SORT_KEYS))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	p->ok_status = status_code;
+	p->creq.op.type = STORE_OP_PUT;
+	p->creq.op.key = p->key;
+	p->creq.op.value = p->value;
+	p->creq.op.value_len = strlen(p->value);
+	store_kv_free(cur);
+	commit_submit(srv->commit, &p->creq);
+	return;
+conflict:
+	store_kv_free(cur);
+	audit_request(srv, id, action, k, p->tenant, p->name, "failure",
+	    "revision conflict");
+	pending_free(p);
+	reply_error(srv, req, 409, "conflict",
+	    "metadata.revision: the object changed since that revision; "
+	    "read it again and retry");
+	return;
+fail:
+	store_kv_free(cur);
+	audit_request(srv, id, action, rt->kind, rt->tenant[0] ? rt->tenant :
+	    NULL, rt->name, r == -BW_E_DENIED ? "denied" : "failure",
+	    err ? err : bw_strerror(r));
+	if (p)
+		pending_free(p);
+	if (r == -EPROTONOSUPPORT)
+		reply_error(srv, req, 415, "unsupported_media_type", err);
+	else
+		reply_err_r(srv, req, r == -BW_E_NOTFOUND ? r : r, r == -BW_E_NOTFOUND ? NULL : err);
+}
+
+static void
+handle_delete(struct api_server *srv, struct evhttp_request *req,
+    const struct api_route *rt, const struct authz_identity *id,
+    struct evkeyvalq *q)
+{
+	_cleanup_free_ char	*err = NULL;
+	struct pending		*p = NULL;
+	const char		*tenant = rt->kind->scope == RES_TENANT ?
+	    rt->tenant : RES_SYSTEM_TENANT;
+	const char		*revs = query_get(req, q, "revision");
+	char			 action[64];
+	uint64_t		 rev = 0;
+	int			 r;
+
+	action_name(action, sizeof(action), rt->kind, "delete");
+	if (revs && parse_u64(revs, &rev) < 0) {
+		r = errf(-BW_E_INVALID, &err, "revision: must be an unsigned integer");
+		goto fail;
+	}
+	if ((r = authz_check(id, VERB_WRITE, rt->kind, tenant, &err)) < 0)
+		goto fail;
+	if (!(p = pending_new(srv, req, id, rt->kind, tenant, rt->name, "delete"))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if ((r = res_key(rt->kind, rt->tenant, rt->name, p->key, sizeof(p->key))) < 0)
+		goto fail;
+	p->ok_status = 200;
+	p->creq.op.type = STORE_OP_DELETE;
+	p->creq.op.key = p->key;
+	p->creq.op.expect_rev = rev ? rev : STORE_REV_ANY;
+	commit_submit(srv->commit, &p->creq);
+	return;
+fail:
+	if (p)
+		pending_free(p);
+	audit_request(srv, id, action, rt->kind, tenant, rt->name,
+	    r == -BW_E_DENIED ? "denied" : "failure", err ? err : bw_strerror(r));
+	reply_err_r(srv, req, r, r == -BW_E_NOTFOUND ? NULL : err);
+}
+
+/* ---- watch ---- */
+
+static void
+watcher_free(struct watcher *w)
+{
+	TAILQ_REMOVE(&w->srv->watchers, w, entry);
+	free(w);
+}
+
+/* Sends every change after w->rev the watcher may see. Returns 0, or
+ * -1 when the stream ended (the watcher is freed). */
+static int
+watcher_pump(struct watcher *w)
+{
+	struct store_event	*ev = NULL;
+	struct evbuffer		*buf;
+	size_t			 n, i;
+	int			 r;
+
+	if (!evhttp_request_get_connection(w->req)) {
+		evhttp_send_reply_end(w->req);	/* frees a detached request */
+		watcher_free(w);
+		return -1;
+	}
+	for (;;) {
+		r = store_changes(w->srv->st, "/r/", w->rev, WATCH_BATCH, &ev, &n);
+		if (r < 0) {
+			/* Fell behind the compaction horizon: the client
+			 * must list again and resume from that revision. */
+			buf = evbuffer_new();
+			if (buf) {
+				evbuffer_add_printf(buf, "{\"type\":\"ERROR\",\"error\":"
+				    "{\"code\":\"%s\",\"message\":\"%s\"}}\n",
+				    bw_errcode(r), bw_strerror(r));
+				evhttp_send_reply_chunk(w->req, buf);
+				evbuffer_free(buf);
+			}
+			evhttp_send_reply_end(w->req);
+			watcher_free(w);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		buf = evbuffer_new();
+		for (i = 0; buf && i < n; i++) {
+			const struct res_kind	*k;
+			char			 tenant[64], name[64];
+			json_t			*line, *obj = NULL;
+			char			*s;
+
+			w->rev = ev[i].rev;
+			if (res_key_parse(ev[i].key, &k, tenant, sizeof(tenant),
+			    name, sizeof(name)) < 0)
+				continue;
+			if (w->kind && w->kind != k)
+				continue;
+			if (authz_check(&w->id, VERB_READ, k, tenant, NULL) < 0)
+				continue;
+			if (k->scope == RES_TENANT ?
+			    !authz_tenant_visible(&w->id, tenant) :
+			    (strcmp(k->kind, "Tenant") == 0 &&
+			    !authz_tenant_visible(&w->id, name)))
+				continue;
+			if (ev[i].type == STORE_OP_PUT)
+				obj = res_render(ev[i].value, ev[i].value_len,
+				    ev[i].rev);
+			line = json_pack("{s:s, s:I, s:s, s:s, s:s, s:o*}",
+			    "type", ev[i].type == STORE_OP_PUT ? "PUT" : "DELETE",
+			    "revision", (json_int_t)ev[i].rev, "kind", k->kind,
+			    "tenant", tenant, "name", name, "object", obj);
+			if (!line)
+				continue;
+			if ((s = json_dumps(line, JSON_COMPACT))) {
+				evbuffer_add(buf, s, strlen(s));
+				evbuffer_add(buf, "\n", 1);
+				free(s);
+			}
+			json_decref(line);
+		}
+		store_events_free(ev, n);
+		if (buf) {
+			if (evbuffer_get_length(buf) > 0)
+				evhttp_send_reply_chunk(w->req, buf);
+			evbuffer_free(buf);
+		}
+		if (n < WATCH_BATCH)
+			break;
+	}
+	return 0;
+}
+
+static void
+watch_notify_all(struct api_server *srv)
+{
+	struct watcher *w, *next;
+
+	for (w = TAILQ_FIRST(&srv->watchers); w; w = next) {
+		next = TAILQ_NEXT(w, entry);
+		watcher_pump(w);
+	}
+}
+
+static void
+heartbeat_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct api_server	*srv = arg;
+	struct watcher		*w, *next;
+	struct evbuffer		*buf;
+
+	for (w = TAILQ_FIRST(&srv->watchers); w; w = next) {
+		next = TAILQ_NEXT(w, entry);
+		if (watcher_pump(w) < 0)
+			continue;
+		if (!(buf = evbuffer_new()))
+			continue;
+		evbuffer_add_printf(buf, "{\"type\":\"HEARTBEAT\",\"revision\":%"
+		    PRIu64 "}\n", w->rev);
+		evhttp_send_reply_chunk(w->req, buf);
+		evbuffer_free(buf);
+	}
+}
+
+static void
+handle_watch(struct api_server *srv, struct evhttp_request *req,
+    const struct authz_identity *id, struct evkeyvalq *q)
+{
+	const char	*since = query_get(req, q, "since");
+	const char	*kind = query_get(req, q, "kind");
+	struct watcher	*w;
+	uint64_t	 rev = 0;
+
+	if (since && parse_u64(since, &rev) < 0) {
+		audit_request(srv, id, "api.watch", NULL, NULL, NULL, "failure",
+		    "since: must be an unsigned integer");
+		reply_error(srv, req, 400, "invalid",
+		    "since: must be an unsigned integer");
+		return;
+	}
+	if (!since)
+		rev = store_revision(srv->st);
+	if (rev < store_compacted_revision(srv->st)) {
+		audit_request(srv, id, "api.watch", NULL, NULL, NULL, "failure",
+		    "compacted");
+		reply_error(srv, req, 410, "compacted",
+		    "since: revision is older than the compaction horizon; "
+		    "list again and watch from the list's revision");
+		return;
+	}
+	if (!(w = calloc(1, sizeof(*w)))) {
+		reply_error(srv, req, 500, "internal", "out of memory");
+		return;
+	}
+	if (kind && !(w->kind = res_kind_lookup(kind))) {
+		free(w);
+		reply_error(srv, req, 400, "invalid", "kind: unknown kind");
+		return;
+	}
+	w->srv = srv;
+	w->req = req;
+	w->id = *id;
+	w->rev = rev;
+	TAILQ_INSERT_TAIL(&srv->watchers, w, entry);
+	audit_request(srv, id, "api.watch", w->kind, NULL, NULL, "success", NULL);
+	srv->requests[2]++;
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "application/x-ndjson");
+	evhttp_send_reply_start(req, 200, "OK");
+	watcher_pump(w);
+}
+
+/* ---- misc endpoints ---- */
+
+static void
+handle_health(struct api_server *srv, struct evhttp_request *req)
+{
+	struct commit_stats	 cs;
+	struct audit_status	 as = { 0 };
+	_cleanup_json_ json_t	*o = NULL;
+	int			 healthy;
+
+	commit_stats(srv->commit, &cs);
+	if (srv->trail)
+		audit_trail_status(srv->trail, &as);
+	healthy = cs.audit_healthy && (!srv->trail || as.healthy);
+	o = json_pack("{s:s, s:I, s:{s:b, s:I, s:f, s:b, s:b, s:I}}",
+	    "status", healthy ? "ok" : "degraded",
+	    "revision", (json_int_t)store_revision(srv->st),
+	    "audit", "healthy", healthy, "last_seq", (json_int_t)as.last_seq,
+	    "fs_used_pct", as.fs_used_pct, "capacity_warning",
+	    as.capacity_warning, "libaudit", as.libaudit_ok,
+	    "lost_records", (json_int_t)cs.lost_records);
+	reply_json(srv, req, 200, o);
+}
+
+static void
+handle_metrics(struct api_server *srv, struct evhttp_request *req)
+{
+	struct commit_stats	 cs;
+	struct evbuffer		*buf = evbuffer_new();
+	struct watcher		*w;
+	size_t			 nw = 0;
+	int			 i;
+
+	if (!buf) {
+		reply_error(srv, req, 500, "internal", "out of memory");
+		return;
+	}
+	commit_stats(srv->commit, &cs);
+	TAILQ_FOREACH(w, &srv->watchers, entry)
+		nw++;
+	evbuffer_add_printf(buf,
+	    "# HELP bulwark_store_revision Current global store revision.\n"
+	    "# TYPE bulwark_store_revision gauge\n"
+	    "bulwark_store_revision %" PRIu64 "\n"
+	    "# HELP bulwark_commit_batches_total Commit batches run.\n"
+	    "# TYPE bulwark_commit_batches_total counter\n"
+	    "bulwark_commit_batches_total %llu\n"
+	    "# HELP bulwark_mutations_total Mutations committed.\n"
+	    "# TYPE bulwark_mutations_total counter\n"
+	    "bulwark_mutations_total %llu\n"
+	    "# HELP bulwark_audit_refused_total Mutations refused because the audit record could not be made durable.\n"
+	    "# TYPE bulwark_audit_refused_total counter\n"
+	    "bulwark_audit_refused_total %llu\n"
+	    "# HELP bulwark_audit_lost_records Records of non-mutating requests not yet accounted in the trail.\n"
+	    "# TYPE bulwark_audit_lost_records gauge\n"
+	    "bulwark_audit_lost_records %llu\n"
+	    "# HELP bulwark_audit_healthy 1 when the audit trail accepts records.\n"
+	    "# TYPE bulwark_audit_healthy gauge\n"
+	    "bulwark_audit_healthy %d\n"
+	    "# HELP bulwark_watchers Open watch streams.\n"
+	    "# TYPE bulwark_watchers gauge\n"
+	    "bulwark_watchers %zu\n"
+	    "# HELP bulwark_tls_handshake_failures_total Failed TLS handshakes.\n"
+	    "# TYPE bulwark_tls_handshake_failures_total counter\n"
+	    "bulwark_tls_handshake_failures_total %llu\n"
+	    "# HELP bulwark_http_responses_total Responses by status class.\n"
+	    "# TYPE bulwark_http_responses_total counter\n",
+	    store_revision(srv->st), cs.batches, cs.mutations, cs.refused_audit,
+	    cs.lost_records, cs.audit_healthy, nw, srv->tls_failures);
+	for (i = 1; i < 6; i++)
+		evbuffer_add_printf(buf,
+		    "bulwark_http_responses_total{class=\"%dxx\"} %llu\n", i,
+		    srv->requests[i]);
+	srv->requests[2]++;
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "text/plain; version=0.0.4");
+	evhttp_send_reply(req, 200, "OK", buf);
+	evbuffer_free(buf);
+}
+
+static void
+handle_whoami(struct api_server *srv, struct evhttp_request *req,
+    const struct authz_identity *id)
+{
+	_cleanup_json_ json_t *o = json_pack("{s:s, s:s, s:s, s:s}",
+	    "principal", id->principal, "tenant", id->tenant, "role",
+	    id->role_name, "serial", id->serial);
+
+	audit_request(srv, id, "api.whoami", NULL, NULL, NULL, "success", NULL);
+	reply_json(srv, req, 200, o);
+}
+
+static const char *
+method_name(enum evhttp_cmd_type m)
+{
+	switch (m) {
+	case EVHTTP_REQ_GET: return "GET";
+	case EVHTTP_REQ_POST: return "POST";
+	case EVHTTP_REQ_PUT: return "PUT";
+	case EVHTTP_REQ_DELETE: return "DELETE";
+	default: return "other";
+	}
+}
+
+static void
+on_request(struct evhttp_request *req, void *arg)
+{
+	struct api_server		*srv = arg;
+	const struct evhttp_uri		*uri = evhttp_request_get_evhttp_uri(req);
+	enum evhttp_cmd_type		 m = evhttp_request_get_command(req);
+	struct authz_identity		 id = { 0 };
+	struct api_route		 rt;
+	struct evkeyvalq		 q;
+	_cleanup_free_ char		*err = NULL;
+	const char			*path = uri ? evhttp_uri_get_path(uri) : NULL;
+	const char			*query = uri ? evhttp_uri_get_query(uri) : NULL;
+	char				 action[80];
+	int				 r;
+
+	TAILQ_INIT(&q);
+	peer_address(req, id.source, sizeof(id.source));
+	if (!path || api_route_parse(path, &rt, &err) < 0) {
+		r = identify(srv, req, &id, NULL);
+		audit_request(srv, &id, "api.request", NULL, NULL, NULL,
+		    r < 0 ? "denied" : "failure", "no such path");
+		if (r < 0) {
+			reply_error(srv, req, 401, "unauthenticated",
+			    "a valid client certificate is required");
+			return;
+		}
+		reply_error(srv, req, 404, "not_found", err ? err : "no such path");
+		return;
+	}
+	if (rt.type == ROUTE_HEALTH) {
+		handle_health(srv, req);
+		return;
+	}
+	if ((r = identify(srv, req, &id, &err)) < 0) {
+		snprintf(action, sizeof(action), "auth.failure %s", method_name(m));
+		audit_request(srv, &id, "auth.failure", rt.kind, rt.tenant,
+		    rt.name, "denied", err);
+		reply_error(srv, req, 401, "unauthenticated", err);
+		return;
+	}
+	if (query && evhttp_parse_query_str(query, &q) < 0) {
+		audit_request(srv, &id, "api.request", NULL, NULL, NULL,
+		    "failure", "malformed query string");
+		reply_error(srv, req, 400, "invalid", "query: malformed");
+		return;
+	}
+	switch (rt.type) {
+	case ROUTE_METRICS:
+		if (m != EVHTTP_REQ_GET)
+			goto bad_method;
+		if (authz_check(&id, VERB_METRICS, NULL, NULL, &err) < 0) {
+			audit_request(srv, &id, "api.metrics", NULL, NULL, NULL,
+			    "denied", err);
+			reply_error(srv, req, 403, "forbidden", err);
+			break;
+		}
+		handle_metrics(srv, req);
+		break;
+	case ROUTE_WHOAMI:
+		if (m != EVHTTP_REQ_GET)
+			goto bad_method;
+		handle_whoami(srv, req, &id);
+		break;
+	case ROUTE_WATCH:
+		if (m != EVHTTP_REQ_GET)
+			goto bad_method;
+		handle_watch(srv, req, &id, &q);
+		break;
+	case ROUTE_AUDIT:
+		if (m != EVHTTP_REQ_GET)
+			goto bad_method;
+		if (authz_check(&id, VERB_AUDIT_READ, NULL, NULL, &err) < 0) {
+			audit_request(srv, &id, "audit.search", NULL, NULL, NULL,
+			    "denied", err);
+			reply_error(srv, req, 403, "forbidden", err);
+			break;
+		}
+		audit_request(srv, &id, "audit.search", NULL, NULL, NULL,
+		    "failure", "audit search is served by bulwark audit search");
+		reply_error(srv, req, 404, "not_found",
+		    "audit search over the API is not available in this build");
+		break;
+	case ROUTE_COLLECTION:
+		if (m == EVHTTP_REQ_GET)
+			handle_list(srv, req, &rt, &id, &q);
+		else if (m == EVHTTP_REQ_POST)
+			handle_write(srv, req, &rt, &id, 1);
+		else
+			goto bad_method;
+		break;
+	case ROUTE_ITEM:
+		if (m == EVHTTP_REQ_GET)
+			handle_get(srv, req, &rt, &id);
+		else if (m == EVHTTP_REQ_PUT)
+			handle_write(srv, req, &rt, &id, 0);
+		else if (m == EVHTTP_REQ_DELETE)
+			handle_delete(srv, req, &rt, &id, &q);
+		else
+			goto bad_method;
+		break;
+	case ROUTE_HEALTH:
+		break;
+	}
+	evhttp_clear_headers(&q);
+	return;
+bad_method:
+	evhttp_clear_headers(&q);
+	audit_request(srv, &id, "api.request", rt.kind, rt.tenant, rt.name,
+	    "failure", "method not allowed");
+	reply_error(srv, req, 405, "method_not_allowed",
+	    "method not allowed on this path");
+}
+
+/* Handshake failures never reach evhttp; the TLS layer reports them
+ * here so they are counted and audited like any refused request. */
+static void
+tls_info_cb(const SSL *ssl, int where, int ret)
+{
+	struct api_server	*srv;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl = sizeof(ss);
+	char			 host[INET6_ADDRSTRLEN] = "unknown";
+	char			 reason[128];
+	struct authz_identity	 id = { 0 };
+	int			 fd;
+
+	if (!(where & SSL_CB_ALERT) || !(where & SSL_CB_WRITE) ||
+	    SSL_is_init_finished(ssl))
+		return;
+	srv = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), api_server_index);
+	if (!srv)
+		return;
+	srv->tls_failures++;
+	fd = SSL_get_fd(ssl);
+	if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
+			    host, sizeof(host));
+		else if (ss.ss_family == AF_INET6)
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
+			    host, sizeof(host));
+	}
+	snprintf(id.source, sizeof(id.source), "%s", host);
+	id.auth_method = "tls";
+	snprintf(reason, sizeof(reason), "TLS handshake failed: %s",
+	    SSL_alert_desc_string_long(ret));
+	audit_request(srv, &id, "tls.handshake_failure", NULL, NULL, NULL,
+	    "denied", reason);
+}
+
+static struct bufferevent *
+bev_cb(struct event_base *base, void *arg)
+{
+	struct api_server	*srv = arg;
+	SSL			*ssl = SSL_new(srv->ssl_ctx);
+
+	if (!ssl)
+		return NULL;
+	return bufferevent_openssl_socket_new(base, -1, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+}
+
+static int
+split_listen(const char *listen, char *host, size_t hlen, int *ret_port)
+{
+	const char	*colon;
+	char		*end;
+	long		 port;
+
+	if (listen[0] == '[') {
+		const char *rb = strchr(listen, ']');
+
+		if (!rb || rb[1] != ':' || (size_t)(rb - listen - 1) >= hlen)
+			return -EINVAL;
+		memcpy(host, listen + 1, (size_t)(rb - listen - 1));
+		host[rb - listen - 1] = '\0';
+		colon = rb + 1;
+	} else {
+		if (!(colon = strrchr(listen, ':')) ||
+		    (size_t)(colon - listen) >= hlen)
+			return -EINVAL;
+		memcpy(host, listen, (size_t)(colon - listen));
+		host[colon - listen] = '\0';
+	}
+	port = strtol(colon + 1, &end, 10);
+	if (*end || port < 0 || port > 65535 || !host[0])
+		return -EINVAL;
+	*ret_port = (int)port;
+	return 0;
+}
+
+static void
+commit_observer(void *arg)
+{
+	watch_notify_all(arg);
+}
+
+int
+api_server_start(struct event_base *base, const struct api_server_options *o,
+    struct api_server **ret, char **ret_err)
+{
+	struct api_server	*srv;
+	char			 host[256];
+	int			 port, r;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl = sizeof(ss);
+	struct timeval		 hb = { WATCH_HEARTBEAT_SECS, 0 };
+
+	if (split_listen(o->listen, host, sizeof(host), &port) < 0)
+		return errf(-BW_E_INVALID, ret_err,
+		    "--listen: \"%s\" is not ADDR:PORT or [ADDR6]:PORT", o->listen);
+	if (!(srv = calloc(1, sizeof(*srv))))
+		return -ENOMEM;
+	TAILQ_INIT(&srv->watchers);
+	srv->base = base;
+	srv->ssl_ctx = o->ssl_ctx;
+	srv->st = o->store;
+	srv->commit = o->commit;
+	srv->trail = o->trail;
+	srv->is_revoked = o->is_revoked;
+	srv->revoked_ctx = o->revoked_ctx;
+	if (api_server_index == 0)
+		api_server_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	SSL_CTX_set_ex_data(srv->ssl_ctx, api_server_index, srv);
+	SSL_CTX_set_info_callback(srv->ssl_ctx, tls_info_cb);
+	if (!(srv->http = evhttp_new(base))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	evhttp_set_bevcb(srv->http, bev_cb, srv);
+	evhttp_set_gencb(srv->http, on_request, srv);
+	evhttp_set_max_body_size(srv->http, API_BODY_MAX);
+	evhttp_set_max_headers_size(srv->http, API_HEADERS_MAX);
+	evhttp_set_timeout(srv->http, API_TIMEOUT_SECS);
+	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
+	srv->bound = evhttp_bind_socket_with_handle(srv->http, host,
+	    (ev_uint16_t)port);
+	if (!srv->bound) {
+		r = errf(-EADDRNOTAVAIL, ret_err, "cannot listen on %s: %s",
+		    o->listen, strerror(errno));
+		goto fail;
+	}
+	if (getsockname(evhttp_bound_socket_get_fd(srv->bound),
+	    (struct sockaddr *)&ss, &sl) == 0)
+		srv->port = ntohs(ss.ss_family == AF_INET6 ?
+		    ((struct sockaddr_in6 *)&ss)->sin6_port :
+		    ((struct sockaddr_in *)&ss)->sin_port);
+	srv->heartbeat = event_new(base, -1, EV_PERSIST, heartbeat_cb, srv);
+	if (!srv->heartbeat || event_add(srv->heartbeat, &hb) < 0) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	commit_set_observer(srv->commit, commit_observer, srv);
+	*ret = srv;
+	return 0;
+fail:
+	api_server_free(srv);
+	return r;
+}
+
+int
+api_server_port(struct api_server *s)
+{
+	return s->port;
+}
+
+void
+api_server_free(struct api_server *s)
+{
+	struct watcher *w;
+
+	if (!s)
+		return;
+	if (s->commit)
+		commit_set_observer(s->commit, NULL, NULL);
+	while ((w = TAILQ_FIRST(&s->watchers))) {
+		if (evhttp_request_get_connection(w->req))
+			evhttp_send_reply_end(w->req);
+		watcher_free(w);
+	}
+	if (s->heartbeat)
+		event_free(s->heartbeat);
+	if (s->http)
+		evhttp_free(s->http);
+	if (s->ssl_ctx) {
+		SSL_CTX_set_info_callback(s->ssl_ctx, NULL);
+		SSL_CTX_set_ex_data(s->ssl_ctx, api_server_index, NULL);
+	}
+	free(s);
+}

@@ -1,0 +1,110 @@
+#include "config.h"
+
+#include <string.h>
+
+#include "controlplane/authz.h"
+#include "lib/err.h"
+#include "lib/json.h"
+
+static const struct {
+	const char	*name;
+	enum authz_role	 role;
+} role_names[] = {
+	{ "system-admin", ROLE_SYSTEM_ADMIN },
+	{ "security-auditor", ROLE_SECURITY_AUDITOR },
+	{ "tenant-admin", ROLE_TENANT_ADMIN },
+	{ "tenant-user", ROLE_TENANT_USER },
+	{ "node", ROLE_NODE },
+};
+
+enum authz_role
+authz_role_parse(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ELEMENTSOF(role_names); i++)
+		if (strcmp(role_names[i].name, name) == 0)
+			return role_names[i].role;
+	return ROLE_NONE;
+}
+
+int
+authz_tenant_visible(const struct authz_identity *id, const char *tenant)
+{
+	switch (id->role) {
+	case ROLE_SYSTEM_ADMIN:
+	case ROLE_SECURITY_AUDITOR:
+	case ROLE_NODE:
+		return 1;
+	case ROLE_TENANT_ADMIN:
+	case ROLE_TENANT_USER:
+		return tenant && strcmp(tenant, id->tenant) == 0;
+	case ROLE_NONE:
+		break;
+	}
+	return 0;
+}
+
+int
+authz_check(const struct authz_identity *id, enum authz_verb verb,
+    const struct res_kind *kind, const char *tenant, char **ret_err)
+{
+	int tenant_role = id->role == ROLE_TENANT_ADMIN ||
+	    id->role == ROLE_TENANT_USER;
+
+	if (id->role == ROLE_NONE)
+		return errf(-BW_E_DENIED, ret_err, "principal %s has no role",
+		    id->principal);
+	/* Separation of duties (AU-9(4)): the audit trail is the
+	 * auditor's alone, and the auditor changes nothing. */
+	if (verb == VERB_AUDIT_READ) {
+		if (id->role == ROLE_SECURITY_AUDITOR)
+			return 0;
+		return errf(-BW_E_DENIED, ret_err,
+		    "role %s may not read the audit trail", id->role_name);
+	}
+	if (verb == VERB_METRICS)
+		return tenant_role ? errf(-BW_E_DENIED, ret_err,
+		    "role %s may not read appliance metrics", id->role_name) : 0;
+	if (kind && kind->scope == RES_TENANT && tenant && *tenant &&
+	    tenant_role && strcmp(tenant, id->tenant) != 0)
+		return errf(-BW_E_NOTFOUND, ret_err, "not found");
+	if (verb == VERB_READ) {
+		if (!tenant_role)
+			return 0;
+		/* Tenants see their own tenant object and the image
+		 * catalogue; the infrastructure stays hidden. */
+		if (!kind || kind->scope == RES_TENANT)
+			return 0;
+		if (strcmp(kind->kind, "Image") == 0 ||
+		    strcmp(kind->kind, "Tenant") == 0)
+			return 0;
+		return errf(-BW_E_DENIED, ret_err,
+		    "role %s may not read %s objects", id->role_name, kind->plural);
+	}
+	/* VERB_WRITE */
+	if (id->role == ROLE_SECURITY_AUDITOR)
+		return errf(-BW_E_DENIED, ret_err,
+		    "role security-auditor may not change anything");
+	if (!kind)
+		return errf(-BW_E_DENIED, ret_err, "not writable");
+	if (kind->flags & RES_F_SYSTEM_WRITES) {
+		if (id->role == ROLE_NODE)
+			return 0;
+		return errf(-BW_E_DENIED, ret_err,
+		    "%s objects are written by the system only", kind->kind);
+	}
+	if (id->role == ROLE_NODE)
+		return errf(-BW_E_DENIED, ret_err,
+		    "node identities may only write instance status");
+	if (id->role == ROLE_SYSTEM_ADMIN)
+		return 0;
+	if (kind->flags & RES_F_ADMIN_WRITES)
+		return errf(-BW_E_DENIED, ret_err,
+		    "role %s may not change %s objects", id->role_name,
+		    kind->plural);
+	if (id->role == ROLE_TENANT_USER && strcmp(kind->kind, "Workload") != 0)
+		return errf(-BW_E_DENIED, ret_err,
+		    "role tenant-user may change workloads only");
+	return 0;
+}

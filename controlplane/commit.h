@@ -1,0 +1,59 @@
+/* The commit pipeline: the only path by which the API changes state.
+ * A dedicated thread takes every queued mutation, stages them in one
+ * store transaction, makes their audit records durable, and only then
+ * commits the store (group commit for both). If the audit records
+ * cannot be made durable nothing is committed: no audit record, no
+ * mutation (AU-5). Completions run back on the event loop's thread. */
+#ifndef BW_COMMIT_H
+#define BW_COMMIT_H
+
+#include <sys/queue.h>
+
+#include <event2/event.h>
+
+#include "audit/record.h"
+#include "controlplane/store.h"
+
+struct audit_trail;
+struct committer;
+
+struct commit_req {
+	struct store_op		 op;		/* key/value owned by the caller */
+	struct audit_record	 rec;		/* outcome and reason set by the pipeline */
+	int			 result;	/* 0, or why the mutation was refused */
+	char			 reason[160];
+	/* Runs on the loop thread once the batch is durable or refused. */
+	void			(*done)(struct commit_req *req);
+	void			*arg;
+	TAILQ_ENTRY(commit_req)	 entry;
+};
+
+/* Starts the committer thread for STORE and TRAIL (TRAIL may be NULL
+ * only in tests of the store alone). Completions are delivered through
+ * BASE, which must have been created after evthread_use_pthreads(). */
+int commit_start(struct event_base *base, struct store *st,
+    struct audit_trail *trail, struct committer **ret);
+
+/* Queues REQ (caller keeps ownership until done() runs). */
+void commit_submit(struct committer *c, struct commit_req *req);
+
+/* Queues an audit record for something that changed nothing (a read, a
+ * denied request). It is written with the next batch; if it cannot be
+ * made durable it is counted as lost, and the loss is itself recorded
+ * once the trail accepts records again. REC's strings are copied. */
+void commit_audit_async(struct committer *c, const struct audit_record *rec);
+
+struct commit_stats {
+	unsigned long long	batches, mutations, refused_audit, lost_records;
+	int			audit_healthy;
+};
+void commit_stats(struct committer *c, struct commit_stats *ret);
+
+/* Sets a function run on the loop thread after each batch's completions
+ * (the API uses it to push changes to watch streams). */
+void commit_set_observer(struct committer *c, void (*fn)(void *arg), void *arg);
+
+/* Drains the queue, stops the thread and frees C (NULL ok). */
+void commit_stop(struct committer *c);
+
+#endif

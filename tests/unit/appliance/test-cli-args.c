@@ -1,0 +1,121 @@
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "appliance/cli-args.h"
+#include "lib/err.h"
+#include "lib/macro.h"
+
+static int
+parse(struct cli_opts *o, char **err, ...)
+{
+	char	*argv[16];
+	int	 argc = 0;
+	va_list	 ap;
+
+	va_start(ap, err);
+	argv[argc++] = "bulwark";
+	while ((argv[argc] = va_arg(ap, char *)))
+		argc++;
+	va_end(ap);
+	*err = NULL;
+	return cli_parse(argc, argv, o, err);
+}
+
+static void
+test_get_with_options_anywhere(void **state)
+{
+	struct cli_opts	 o;
+	char		*err;
+
+	assert_int_equal(parse(&o, &err, "get", "workloads", "-o", "json",
+	    "-t", "acme", "--config", "/x.conf", NULL), 0);
+	assert_int_equal(o.cmd, CLI_GET);
+	assert_int_equal(o.output, CLI_OUT_JSON);
+	assert_string_equal(o.kind, "workloads");
+	assert_null(o.name);
+	assert_string_equal(o.tenant, "acme");
+	assert_string_equal(o.config, "/x.conf");
+}
+
+static void
+test_errors_are_precise(void **state)
+{
+	static const struct {
+		const char *args[6];
+		const char *want;
+	} cases[] = {
+		{ { NULL }, "no command given" },
+		{ { "frobnicate", NULL }, "unknown command \"frobnicate\"" },
+		{ { "get", NULL }, "get: wrong number of arguments" },
+		{ { "get", "gadgets", NULL }, "get: unknown kind \"gadgets\"" },
+		{ { "get", "workload", "Bad_Name", NULL }, "is not a valid name" },
+		{ { "apply", NULL }, "apply: -f FILE is required" },
+		{ { "get", "nodes", "-o", "yaml", NULL }, "--output: must be table or json" },
+		{ { "watch", "--since", "-3", NULL }, "--since: must be a revision number" },
+		{ { "get", "nodes", "--since", "4", NULL }, "--since is only for watch" },
+		{ { "delete", "workload", NULL }, "delete: wrong number of arguments" },
+		{ { "audit", "erase", NULL }, "audit: the subcommand is verify" },
+		{ { "get", "nodes", "--bogus", NULL }, "unknown option --bogus" },
+		{ { "get", "nodes", "-t", "ACME", NULL }, "--tenant: \"ACME\" is not a valid name" },
+	};
+	size_t i;
+
+	for (i = 0; i < ELEMENTSOF(cases); i++) {
+		struct cli_opts	 o;
+		char		*argv[8] = { "bulwark" };
+		char		*err = NULL;
+		int		 argc = 1, j;
+
+		for (j = 0; cases[i].args[j]; j++)
+			argv[argc++] = (char *)cases[i].args[j];
+		assert_int_equal(cli_parse(argc, argv, &o, &err), -BW_E_INVALID);
+		if (!err || !strstr(err, cases[i].want))
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i,
+			    err ? err : "(null)", cases[i].want);
+		free(err);
+	}
+}
+
+static void
+test_apply_watch_audit(void **state)
+{
+	struct cli_opts	 o;
+	char		*err;
+
+	assert_int_equal(parse(&o, &err, "apply", "-f", "-", NULL), 0);
+	assert_int_equal(o.cmd, CLI_APPLY);
+	assert_string_equal(o.file, "-");
+	assert_int_equal(parse(&o, &err, "watch", "workloads", "--since", "42", NULL), 0);
+	assert_int_equal(o.cmd, CLI_WATCH);
+	assert_true(o.has_since);
+	assert_int_equal(o.since, 42);
+	assert_int_equal(parse(&o, &err, "audit", "verify", NULL), 0);
+	assert_int_equal(o.cmd, CLI_AUDIT_VERIFY);
+	assert_null(o.dir);
+	assert_int_equal(parse(&o, &err, "audit", "verify", "/tmp/a", NULL), 0);
+	assert_string_equal(o.dir, "/tmp/a");
+	assert_int_equal(parse(&o, &err, "--help", NULL), 0);
+	assert_int_equal(o.cmd, CLI_HELP);
+	assert_int_equal(parse(&o, &err, "describe", "Tenant", "acme", NULL), 0);
+	assert_int_equal(o.cmd, CLI_DESCRIBE);
+	assert_string_equal(o.name, "acme");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_get_with_options_anywhere),
+		cmocka_unit_test(test_errors_are_precise),
+		cmocka_unit_test(test_apply_watch_audit),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
