@@ -33,7 +33,9 @@ struct store_backend {
 	int		(*changes)(struct store *st, const char *prefix,
 			    uint64_t since, size_t max,
 			    struct store_event **ret, size_t *ret_n);
-	/* REV <= revision and REV > compacted revision. */
+	/* Called with REV <= revision and REV > compacted revision as
+	 * store.c saw them; the backend checks again under its write
+	 * lock (another compaction may have run in between). */
 	int		(*compact)(struct store *st, uint64_t rev);
 };
 

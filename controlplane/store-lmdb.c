@@ -753,6 +753,19 @@ out:
 	return r;
 }
 
+static int
+lmdb_sync_dir(int dfd)
+{
+	_cleanup_close_ int pfd = -1;
+
+	if (fsync(dfd) < 0)
+		return -errno;
+	pfd = openat(dfd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0 || fsync(pfd) < 0)
+		return -errno;
+	return 0;
+}
+
 int
 store_open_lmdb(const char *dir, const struct store_options *opts,
     struct store **ret, char **ret_err)
@@ -834,6 +847,13 @@ store_open_lmdb(const char *dir, const struct store_options *opts,
 	}
 	if ((r = lmdb_init(s, dir, ret_err)) < 0)
 		goto fail;
+	/* LMDB syncs its files but not the directory entries naming them:
+	 * sync DIR and its parent so a new store survives a power cut. */
+	if ((r = lmdb_sync_dir(dfd)) < 0) {
+		r = errf(r, ret_err, "store %s: syncing the directory: %s", dir,
+		    strerror(-r));
+		goto fail;
+	}
 	*ret = &s->base;
 	return 0;
 fail:

@@ -82,7 +82,8 @@ const char *store_backend_name(struct store *st);
 int store_key_check(const char *key);
 
 /* Current global revision (0 for an empty store): the revision of the
- * last committed write. */
+ * last committed write. A commit in flight on another thread may be
+ * visible to store_list() a moment before it shows here. */
 uint64_t store_revision(struct store *st);
 
 /* Revision up to which the change log was compacted (0 if never). */
@@ -130,7 +131,9 @@ int store_delete(struct store *st, const char *key, uint64_t expect_rev,
  * revision staged, before the durable commit, whenever there is a commit
  * to make (always without STORE_BATCH_ATOMIC, so it can also record the
  * ops that failed). If it returns < 0 nothing is committed and
- * store_batch returns that value: no audit record, no mutation.
+ * store_batch returns that value: no audit record, no mutation. It runs
+ * while the store's write lock is held: it may read the store but must
+ * not write to it (that would deadlock).
  *
  * Whenever store_batch returns < 0 nothing was applied and every op->rev
  * is 0. At most STORE_BATCH_MAX ops and STORE_BATCH_BYTES_MAX bytes of

@@ -33,29 +33,60 @@ rand() {	# 0..32767
 
 db="$tmp/db"
 acks="$tmp/acks"
-prev=0
-i=1
-while [ "$i" -le "$rounds" ]; do
-	"$bin" write "$db" "$acks" "$i" 2>"$tmp/writer.err" &
+touch "$acks"
+
+lines() {
+	wc -l <"$acks" | tr -d ' '
+}
+
+# Starts a writer for round $1 and SIGKILLs it. With $2 = early it dies
+# 0..50 ms after start (open, recovery of the previous tail); otherwise
+# once it has acknowledged something new, 0..700 ms later (any point of
+# the commit stream: staging, the fsyncs, acknowledging, compaction).
+kill_round() {
+	"$bin" write "$db" "$acks" "$1" 2>"$tmp/writer.err" &
 	pid=$!
-	# 0.15 .. 0.9 s: long enough for hundreds of commits, and the
-	# kill lands anywhere (open, recovery, commit, compaction).
-	ms=$((150 + $(rand) % 750))
+	if [ "$2" = early ]; then
+		ms=$(($(rand) % 50))
+	else
+		waited=0
+		while [ "$(lines)" -le "$prev" ]; do
+			kill -0 "$pid" 2>/dev/null ||
+				fail "round $1: writer died: $(cat "$tmp/writer.err")"
+			waited=$((waited + 1))
+			[ "$waited" -lt 1500 ] || fail "round $1: no acknowledgement in 30 s"
+			sleep 0.02
+		done
+		ms=$(($(rand) % 700))
+	fi
 	sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
-	kill -9 "$pid" || fail "writer gone before the kill: $(cat "$tmp/writer.err")"
+	kill -9 "$pid" 2>/dev/null
+	kills=$((kills + 1))
 	wait "$pid"
 	st=$?
 	pid=
-	[ "$st" -eq 137 ] || fail "round $i: writer exited $st: $(cat "$tmp/writer.err")"
-	out=$("$bin" check "$db" "$acks") || fail "round $i: check failed"
+	# 137: killed. 0 is impossible (the writer runs for minutes).
+	[ "$st" -eq 137 ] || fail "round $1: writer exited $st: $(cat "$tmp/writer.err")"
+	out=$("$bin" check "$db" "$acks") || fail "round $1: check failed"
+	echo "round $1 ($2): killed ${ms} ms later; ok REV LINES HORIZON: ${out#ok }"
+}
+
+prev=0
+kills=0
+i=1
+while [ "$i" -le "$rounds" ]; do
+	if [ $((i % 3)) -eq 0 ]; then
+		kill_round "$i" early
+		prev=$(lines)
+	fi
+	kill_round "$i" late
 	n=$(echo "$out" | awk '{ print $3 }')
 	h=$(echo "$out" | awk '{ print $4 }')
-	echo "round $i: killed after ${ms} ms; $out"
 	[ "$n" -gt "$prev" ] || fail "round $i: no acknowledged write (had $prev, now $n)"
 	prev=$n
 	i=$((i + 1))
 done
-echo "store-crash: $prev acknowledged ops survived $rounds kills (log compacted to $h)"
+echo "store-crash: $prev acknowledged ops survived $kills kills (log compacted to $h)"
 [ "$h" -gt 0 ] || fail "the writer never compacted"
 
 # The checker must be able to fail.

@@ -916,6 +916,114 @@ test_concurrent_readers(void **state)
 	store_kv_array_free(a, n);
 }
 
+/* Several writers and a compactor at once: every applied op gets a
+ * distinct revision, and the log stays gapless after the horizon. */
+#define CW_THREADS	3
+#define CW_BATCHES	40
+
+struct cw {
+	struct store	*st;
+	int		 id;
+	int		 failures;
+	uint64_t	 revs[CW_BATCHES * 4];
+	int		*done;
+};
+
+static void *
+cw_writer(void *arg)
+{
+	struct cw *w = arg;
+	struct store_op ops[4];
+	char	 keys[4][32];
+	int	 b, i;
+
+	for (b = 0; b < CW_BATCHES; b++) {
+		for (i = 0; i < 4; i++) {
+			snprintf(keys[i], sizeof(keys[i]), "/cw/%d/%d", w->id,
+			    (b * 4 + i) % 7);
+			ops[i] = (struct store_op){ .type = STORE_OP_PUT,
+			    .key = keys[i], .value = keys[i],
+			    .value_len = strlen(keys[i]) };
+		}
+		if (store_batch(w->st, ops, 4, b % 2 ? STORE_BATCH_ATOMIC : 0,
+		    NULL, NULL) < 0) {
+			w->failures++;
+			continue;
+		}
+		for (i = 0; i < 4; i++) {
+			if (ops[i].result < 0 || (i && ops[i].rev !=
+			    ops[i - 1].rev + 1))
+				w->failures++;
+			w->revs[b * 4 + i] = ops[i].rev;
+		}
+	}
+	__atomic_add_fetch(w->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void *
+cw_compactor(void *arg)
+{
+	struct cw *w = arg;
+	uint64_t rev;
+
+	while (__atomic_load_n(w->done, __ATOMIC_ACQUIRE) < CW_THREADS) {
+		rev = store_revision(w->st);
+		if (rev > 10 && store_compact(w->st, rev - 10) < 0)
+			w->failures++;
+		usleep(500);
+	}
+	return NULL;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+test_concurrent_writers(void **state)
+{
+	struct fx *fx = *state;
+	static struct cw w[CW_THREADS + 1];
+	static uint64_t all[CW_THREADS * CW_BATCHES * 4];
+	pthread_t t[CW_THREADS + 1];
+	uint64_t horizon, rev;
+	size_t	 n = 0, i;
+	int	 done = 0, j;
+
+	for (j = 0; j <= CW_THREADS; j++) {
+		memset(&w[j], 0, sizeof(w[j]));
+		w[j].st = fx->st;
+		w[j].id = j;
+		w[j].done = &done;
+		assert_int_equal(pthread_create(&t[j], NULL, j < CW_THREADS ?
+		    cw_writer : cw_compactor, &w[j]), 0);
+	}
+	for (j = 0; j <= CW_THREADS; j++) {
+		assert_int_equal(pthread_join(t[j], NULL), 0);
+		assert_int_equal(w[j].failures, 0);
+	}
+	for (j = 0; j < CW_THREADS; j++)
+		for (i = 0; i < CW_BATCHES * 4; i++)
+			all[n++] = w[j].revs[i];
+	qsort(all, n, sizeof(all[0]), cmp_u64);
+	for (i = 0; i < n; i++)
+		assert_int_equal(all[i], i + 1);
+	rev = store_revision(fx->st);
+	assert_int_equal(rev, n);
+	horizon = store_compacted_revision(fx->st);
+	assert_true(horizon > 0);	/* compaction did run alongside */
+	assert_true(horizon <= rev);
+	assert_log_len(fx->st, horizon, rev - horizon);
+	fx_reopen(fx);
+	assert_int_equal(store_revision(fx->st), rev);
+	assert_int_equal(store_compacted_revision(fx->st), horizon);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
 static const struct CMUnitTest conformance_tests[] = {
 	T(test_empty),
@@ -934,6 +1042,7 @@ static const struct CMUnitTest conformance_tests[] = {
 	T(test_limits),
 	T(test_bad_input),
 	T(test_concurrent_readers),
+	T(test_concurrent_writers),
 };
 
 int
