@@ -381,12 +381,8 @@ tpm_close(struct tpm *t)
 static int
 ek_load(struct tpm *t, ESYS_TR *ret_tr, TPM2B_PUBLIC *ret_pub, char **ret_err)
 {
-	int r;
-
-	if ((r = hmac_attrs(t, 0)) < 0)
-		return r;
-	return create_primary(t, ESYS_TR_RH_ENDORSEMENT, t->hmac, &ek_template,
-	    ret_tr, ret_pub, ret_err);
+	return create_primary(t, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD,
+	    &ek_template, ret_tr, ret_pub, ret_err);
 }
 
 int
@@ -417,12 +413,10 @@ tpm_ak_ensure(struct tpm *t, uint32_t handle, unsigned char **ret_pub,
 	if ((r = persistent_exists(t, handle, &exists, ret_err)) < 0)
 		return r;
 	if (!exists) {
-		if ((r = hmac_attrs(t, 0)) < 0)
+		if ((r = create_primary(t, ESYS_TR_RH_ENDORSEMENT,
+		    ESYS_TR_PASSWORD, &ak_template, &tr, NULL, ret_err)) < 0)
 			return r;
-		if ((r = create_primary(t, ESYS_TR_RH_ENDORSEMENT, t->hmac,
-		    &ak_template, &tr, NULL, ret_err)) < 0)
-			return r;
-		if ((r = persist(t, &tr, handle, t->hmac, ret_err)) < 0)
+		if ((r = persist(t, &tr, handle, ESYS_TR_PASSWORD, ret_err)) < 0)
 			return r;
 		created = 1;
 	}
@@ -500,15 +494,12 @@ tpm_pcr_extend(struct tpm *t, unsigned pcr,
 {
 	TPML_DIGEST_VALUES v = { .count = 1 };
 	TSS2_RC rc;
-	int r;
 
 	if (pcr >= ATTEST_PCR_COUNT)
 		return errf(-EINVAL, ret_err, "PCR %u out of range", pcr);
 	v.digests[0].hashAlg = TPM2_ALG_SHA256;
 	memcpy(v.digests[0].digest.sha256, digest, ATTEST_PCR_DIGEST_LEN);
-	if ((r = hmac_attrs(t, 0)) < 0)
-		return r;
-	rc = Esys_PCR_Extend(t->esys, ESYS_TR_PCR0 + pcr, t->hmac,
+	rc = Esys_PCR_Extend(t->esys, ESYS_TR_PCR0 + pcr, ESYS_TR_PASSWORD,
 	    ESYS_TR_NONE, ESYS_TR_NONE, &v);
 	if (rc != TSS2_RC_SUCCESS)
 		return tss_err(rc, ret_err, "PCR_Extend");
@@ -580,9 +571,8 @@ tpm_quote(struct tpm *t, uint32_t ak_handle, uint32_t mask,
 		size_t off = 0;
 		TSS2_RC rc;
 
-		if ((r = hmac_attrs(t, 0)) < 0)
-			return r;
-		rc = Esys_Quote(t->esys, ak, t->hmac, ESYS_TR_NONE, ESYS_TR_NONE,
+		rc = Esys_Quote(t->esys, ak, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+		    ESYS_TR_NONE,
 		    &qd, &scheme, &sel, &att, &sig);
 		if (rc != TSS2_RC_SUCCESS)
 			return tss_err(rc, ret_err, "Quote");
@@ -757,10 +747,8 @@ tpm_unseal(struct tpm *t, const unsigned char *blob, size_t len,
 	 * would be a policy failure. */
 	if ((r = unseal_policy_error(t, &sealed, ret_err)) < 0)
 		return r;
-	if ((r = hmac_attrs(t, 0)) < 0)
-		return r;
-	rc = Esys_Load(t->esys, t->srk, t->hmac, ESYS_TR_NONE, ESYS_TR_NONE,
-	    &priv, &pub, &obj);
+	rc = Esys_Load(t->esys, t->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+	    ESYS_TR_NONE, &priv, &pub, &obj);
 	if (rc != TSS2_RC_SUCCESS)
 		return errf(-BW_E_CRYPTO, ret_err,
 		    "unseal: TPM refuses the sealed object (sealed on another "
@@ -844,9 +832,8 @@ tpm_activate_credential(struct tpm *t, uint32_t ak_handle,
 	/* The EK template admits use only through PolicySecret(endorsement). */
 	if ((r = start_session(t, TPM2_SE_POLICY, &ps, ret_err)) < 0)
 		goto out;
-	if ((r = hmac_attrs(t, 0)) < 0)
-		goto out;
-	rc = Esys_PolicySecret(t->esys, ESYS_TR_RH_ENDORSEMENT, ps, t->hmac,
+	rc = Esys_PolicySecret(t->esys, ESYS_TR_RH_ENDORSEMENT, ps,
+	    ESYS_TR_PASSWORD,
 	    ESYS_TR_NONE, ESYS_TR_NONE, NULL, NULL, NULL, 0, &timeout, &ticket);
 	Esys_Free(timeout);
 	Esys_Free(ticket);
@@ -898,16 +885,13 @@ signer_create(struct tpm *t, uint32_t handle, char **ret_err)
 	ESYS_TR tr = ESYS_TR_NONE;
 	TSS2_RC rc = TSS2_RC_SUCCESS;
 	size_t i;
-	int r;
 
-	if ((r = hmac_attrs(t, 0)) < 0)
-		return r;
 	/* P-384 where the TPM has it (swtpm does), else P-256. The private
 	 * part returned by Create is wrapped by the SRK and only loaded back
 	 * into the TPM; it is never written anywhere. */
 	for (i = 0; i < ELEMENTSOF(curves); i++) {
 		tmpl.publicArea.parameters.eccDetail.curveID = curves[i];
-		rc = Esys_Create(t->esys, t->srk, t->hmac, ESYS_TR_NONE,
+		rc = Esys_Create(t->esys, t->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 		    ESYS_TR_NONE, &sens, &tmpl, &outside, &none, &priv, &pub,
 		    &cd, &ch, &ct);
 		if (rc == TSS2_RC_SUCCESS)
@@ -915,8 +899,8 @@ signer_create(struct tpm *t, uint32_t handle, char **ret_err)
 	}
 	if (rc != TSS2_RC_SUCCESS)
 		return tss_err(rc, ret_err, "Create(signing key)");
-	rc = Esys_Load(t->esys, t->srk, t->hmac, ESYS_TR_NONE, ESYS_TR_NONE,
-	    priv, pub, &tr);
+	rc = Esys_Load(t->esys, t->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+	    ESYS_TR_NONE, priv, pub, &tr);
 	Esys_Free(priv);
 	Esys_Free(pub);
 	Esys_Free(cd);
@@ -924,7 +908,7 @@ signer_create(struct tpm *t, uint32_t handle, char **ret_err)
 	Esys_Free(ct);
 	if (rc != TSS2_RC_SUCCESS)
 		return tss_err(rc, ret_err, "Load(signing key)");
-	return persist(t, &tr, handle, t->hmac, ret_err);
+	return persist(t, &tr, handle, ESYS_TR_PASSWORD, ret_err);
 }
 
 int
@@ -1008,7 +992,7 @@ tpm_sign_digest(void *ctx, const unsigned char *digest, size_t dlen,
 	unsigned char *der = NULL, *out;
 	BIGNUM *br, *bs;
 	TSS2_RC rc;
-	int n, r;
+	int n;
 
 	if (!s || !digest || !ret_sig || !ret_siglen)
 		return -EINVAL;
@@ -1021,9 +1005,8 @@ tpm_sign_digest(void *ctx, const unsigned char *digest, size_t dlen,
 	}
 	d.size = dlen;
 	memcpy(d.buffer, digest, dlen);
-	if ((r = hmac_attrs(t, 0)) < 0)
-		return r;
-	rc = Esys_Sign(t->esys, s->key, t->hmac, ESYS_TR_NONE, ESYS_TR_NONE, &d,
+	rc = Esys_Sign(t->esys, s->key, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+	    ESYS_TR_NONE, &d,
 	    &scheme, &none, &sig);
 	if (rc != TSS2_RC_SUCCESS)
 		return -BW_E_CRYPTO;
@@ -1096,9 +1079,7 @@ tpm_evict(struct tpm *t, uint32_t handle, char **ret_err)
 		    "of an open context");
 	if ((r = persistent_tr(t, handle, &tr, ret_err)) < 0)
 		return r;
-	if ((r = hmac_attrs(t, 0)) < 0)
-		return r;
-	rc = Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, tr, t->hmac,
+	rc = Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, tr, ESYS_TR_PASSWORD,
 	    ESYS_TR_NONE, ESYS_TR_NONE, handle, &out);
 	if (rc != TSS2_RC_SUCCESS)
 		return tss_err(rc, ret_err, "EvictControl(remove)");
