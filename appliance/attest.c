@@ -15,7 +15,6 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
-#include <openssl/rsa.h>
 #include <tss2/tss2_mu.h>
 
 #include "appliance/attest.h"
@@ -319,15 +318,8 @@ sig_to_der(const TPMT_SIGNATURE *sig, const EVP_MD **ret_md,
 		n = i2d_ECDSA_SIG(es, &der);
 		if (n <= 0)
 			return -BW_E_CRYPTO;
-	} else if (sig->sigAlg == TPM2_ALG_RSASSA) {
-		*ret_md = md_for_alg(sig->signature.rsassa.hash);
-		if (!*ret_md)
-			return -BW_E_INVALID;
-		n = sig->signature.rsassa.sig.size;
-		der = OPENSSL_memdup(sig->signature.rsassa.sig.buffer, n);
-		if (!der)
-			return -ENOMEM;
 	} else {
+		/* tpm_ak_ensure() makes ECDSA AKs only. */
 		return -BW_E_INVALID;
 	}
 	copy = malloc(n);
@@ -595,36 +587,6 @@ out:
 	return r;
 }
 
-/* Seed for an RSA EK: random, OAEP-encrypted with label "IDENTITY". */
-static int
-seed_rsa(EVP_PKEY *ekkey, const EVP_MD *md, unsigned char *seed,
-    size_t seedlen, TPM2B_ENCRYPTED_SECRET *ret_enc)
-{
-	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = NULL;
-	unsigned char *label;
-	size_t outlen = sizeof(ret_enc->secret);
-
-	if (RAND_bytes(seed, seedlen) != 1)
-		return -BW_E_CRYPTO;
-	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, ekkey, NULL);
-	if (!ctx || EVP_PKEY_encrypt_init(ctx) <= 0 ||
-	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) <= 0 ||
-	    EVP_PKEY_CTX_set_rsa_oaep_md(ctx, md) <= 0 ||
-	    EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) <= 0)
-		return -BW_E_CRYPTO;
-	label = OPENSSL_memdup("IDENTITY", sizeof("IDENTITY"));
-	if (!label)
-		return -ENOMEM;
-	if (EVP_PKEY_CTX_set0_rsa_oaep_label(ctx, label, sizeof("IDENTITY")) <= 0) {
-		OPENSSL_free(label);
-		return -BW_E_CRYPTO;
-	}
-	if (EVP_PKEY_encrypt(ctx, ret_enc->secret, &outlen, seed, seedlen) <= 0)
-		return -BW_E_CRYPTO;
-	ret_enc->size = outlen;
-	return 0;
-}
-
 static const EVP_CIPHER *
 aes_cfb(const TPMT_SYM_DEF_OBJECT *sym)
 {
@@ -675,10 +637,12 @@ attest_make_credential(const unsigned char *ek_pub, size_t ek_len,
 	    (TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT))
 		return errf(-BW_E_INVALID, ret_err,
 		    "credential: EK public is not a restricted decryption key");
+	/* tpm_ek_public() always yields the ECC P-256 EK (template L-2). */
+	if (ek.publicArea.type != TPM2_ALG_ECC)
+		return errf(-BW_E_INVALID, ret_err,
+		    "credential: only ECC endorsement keys are supported");
 	md = md_for_alg(ek.publicArea.nameAlg);
-	sym = ek.publicArea.type == TPM2_ALG_ECC ?
-	    &ek.publicArea.parameters.eccDetail.symmetric :
-	    &ek.publicArea.parameters.rsaDetail.symmetric;
+	sym = &ek.publicArea.parameters.eccDetail.symmetric;
 	cipher = aes_cfb(sym);
 	if (!md || !cipher)
 		return errf(-BW_E_INVALID, ret_err,
@@ -691,10 +655,7 @@ attest_make_credential(const unsigned char *ek_pub, size_t ek_len,
 		return errf(r, ret_err, "credential: cannot compute the AK name");
 
 	memset(&encsecret, 0, sizeof(encsecret));
-	if (ek.publicArea.type == TPM2_ALG_ECC)
-		r = seed_ecc(&ek.publicArea, ekkey, md, seed, mdlen, &encsecret);
-	else
-		r = seed_rsa(ekkey, md, seed, mdlen, &encsecret);
+	r = seed_ecc(&ek.publicArea, ekkey, md, seed, mdlen, &encsecret);
 	if (r < 0) {
 		errf(-BW_E_CRYPTO, ret_err,
 		    "credential: cannot encrypt the seed to the EK");

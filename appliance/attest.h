@@ -72,8 +72,8 @@ int attest_quote_verify(const char *ak_pem, const unsigned char *quote,
     char **ret_err);
 
 /* Software TPM2_MakeCredential: wraps SECRET (1..64 bytes) so that only
- * the TPM holding the endorsement key EK_PUB (marshalled TPM2B_PUBLIC,
- * ECC or RSA, restricted decryption) can recover it, and only for the
+ * the TPM holding the endorsement key EK_PUB (marshalled TPM2B_PUBLIC of
+ * an ECC restricted decryption key, as tpm_ek_public() gives) can recover it, and only for the
  * object named by AK_PUB (marshalled TPM2B_PUBLIC, checked with
  * attest_ak_check()). *ret_blob (caller frees) is a serialized credential
  * for tpm_activate_credential(). Returns 0, -BW_E_INVALID or

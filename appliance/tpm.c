@@ -1061,8 +1061,10 @@ tpm_loaded_handles(struct tpm *t, unsigned *ret_transient,
 {
 	int r;
 
-	/* TPM_HT_LOADED_SESSION lists HMAC and policy sessions alike. */
-	if ((r = count_handles(t, TPM2_TRANSIENT_FIRST, ret_transient)) < 0)
+	/* TPM_HT_LOADED_SESSION lists HMAC and policy sessions alike; the
+	 * transient range is spelled out because TPM2_TRANSIENT_FIRST
+	 * shifts into the sign bit of an int. */
+	if ((r = count_handles(t, 0x80000000u, ret_transient)) < 0)
 		return r;
 	return count_handles(t, TPM2_LOADED_SESSION_FIRST, ret_sessions);
 }
