@@ -167,6 +167,25 @@ test_ak_persists(void **state)
 }
 
 static void
+test_evict_and_recreate(void **state)
+{
+	struct fx *f = *state;
+	char *err = NULL;
+
+	assert_int_equal(tpm_ak_ensure(f->tpm, TPM_AK_HANDLE_DEFAULT, NULL,
+	    NULL, &err), 1);
+	assert_int_equal(tpm_evict(f->tpm, TPM_AK_HANDLE_DEFAULT, &err), 0);
+	assert_int_equal(tpm_evict(f->tpm, TPM_AK_HANDLE_DEFAULT, &err),
+	    -BW_E_NOTFOUND);
+	free(err);
+	err = NULL;
+	assert_int_equal(tpm_ak_ensure(f->tpm, TPM_AK_HANDLE_DEFAULT, NULL,
+	    NULL, &err), 1);
+	assert_int_equal(tpm_evict(f->tpm, TPM_SRK_HANDLE, &err), -EINVAL);
+	free(err);
+}
+
+static void
 test_ak_handle_taken(void **state)
 {
 	struct fx *f = *state;
@@ -761,6 +780,7 @@ main(void)
 		cmocka_unit_test(test_pcr_helpers),
 		cmocka_unit_test_setup_teardown(test_ak_persists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ak_handle_taken, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_evict_and_recreate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quote_verifies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quote_wrong_nonce, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quote_other_tpm, setup, teardown),
