@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -15,12 +16,15 @@
 #include "audit/trail.h"
 #include "controlplane/api.h"
 #include "controlplane/commit.h"
+#include "controlplane/resource.h"
+#include "controlplane/schema.h"
 #include "controlplane/store.h"
 #include "hardening/crypto-policy.h"
 #include "hardening/pki.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
+#include "lib/log.h"
 
 void
 bwd_config_defaults(struct bwd_config *cfg)
@@ -119,6 +123,101 @@ write_pid_file(const char *path, char **ret_err)
 	return 0;
 }
 
+struct local_node {
+	struct commit_req	 creq;
+	char			 key[RES_KEY_MAX];
+	char			 name[64];
+	char			*value;
+};
+
+static void
+local_node_done(struct commit_req *creq)
+{
+	struct local_node *ln = (struct local_node *)creq;
+
+	if (creq->result == 0)
+		log_info("registered the local node %s (revision %llu)", ln->name,
+		    (unsigned long long)creq->op.rev);
+	else if (creq->result != -BW_E_EXISTS)
+		log_error("cannot register the local node %s: %s", ln->name,
+		    bw_strerror(creq->result));
+	free(ln->value);
+	free(ln);
+}
+
+/* All-in-one mode: the machine bulwarkd runs on is the first node. It is
+ * registered once, through the commit pipeline like any change, with
+ * its real capacity; phase and attestation stay honest ("Registered",
+ * "Pending") until an agent reports and attests it. */
+static int
+register_local_node(struct bwd_state *st)
+{
+	struct local_node	*ln;
+	_cleanup_json_ json_t	*doc = NULL;
+	char			 host[256], created[40];
+	long			 ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	long			 pages = sysconf(_SC_PHYS_PAGES);
+	long			 psize = sysconf(_SC_PAGESIZE);
+	struct timespec		 ts;
+	struct tm		 tm;
+	size_t			 i, n = 0;
+
+	if (gethostname(host, sizeof(host)) < 0)
+		snprintf(host, sizeof(host), "local");
+	host[sizeof(host) - 1] = '\0';
+	if (!(ln = calloc(1, sizeof(*ln))))
+		return -ENOMEM;
+	for (i = 0; host[i] && host[i] != '.' && n < 63; i++) {
+		char c = host[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+			c = '-';
+		ln->name[n++] = c;
+	}
+	while (n > 0 && ln->name[n - 1] == '-')
+		n--;
+	ln->name[n] = '\0';
+	if (!schema_is_dns_label(ln->name))
+		snprintf(ln->name, sizeof(ln->name), "local");
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	doc = json_pack("{s:s, s:{s:s, s:s, s:s, s:{s:s}}, s:{s:{s:I, s:I, s:i}, "
+	    "s:s}, s:{s:s, s:s}}",
+	    "kind", "Node",
+	    "metadata", "name", ln->name, "tenant", RES_SYSTEM_TENANT, "created",
+	    created, "labels", "bulwark.io/mode", "all-in-one",
+	    "spec", "capacity", "cpu_millis", (json_int_t)(ncpu > 0 ? ncpu * 1000 : 1000),
+	    "memory_mib", (json_int_t)(pages > 0 && psize > 0 ?
+	    (long long)pages * psize / (1024 * 1024) : 1024), "instances", 110,
+	    "zone", "local",
+	    "status", "phase", "Registered", "attestation", "Pending");
+	if (!doc || res_key(res_kind_by_name("Node"), NULL, ln->name, ln->key,
+	    sizeof(ln->key)) < 0)
+		goto fail;
+	json_object_set_new(json_object_get(doc, "metadata"), "uid",
+	    json_string(ln->name));
+	if (!(ln->value = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS)))
+		goto fail;
+	ln->creq.op = (struct store_op){ .type = STORE_OP_PUT, .key = ln->key,
+	    .value = ln->value, .value_len = strlen(ln->value),
+	    .expect_rev = STORE_REV_ABSENT };
+	ln->creq.rec = (struct audit_record){ .actor = "bulwarkd", .role = "system",
+	    .tenant = RES_SYSTEM_TENANT, .source = "local", .auth_method = "none",
+	    .action = "node.register", .object_kind = "Node",
+	    .object_tenant = RES_SYSTEM_TENANT, .object_name = ln->name,
+	    .controls = "CM-8,CM-3" };
+	ln->creq.done = local_node_done;
+	commit_submit(st->commit, &ln->creq);
+	return 0;
+fail:
+	free(ln->value);
+	free(ln);
+	return -ENOMEM;
+}
+
 static int
 is_revoked_cb(void *ctx, const char *serial_hex)
 {
@@ -205,6 +304,11 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 	if ((r = api_server_start(base, &apo, &st->api, ret_err)) < 0)
 		return r;
 
+	/* Only when no node exists yet: a restart never re-registers, and
+	 * an admin who deleted the node is not overridden. */
+	if (store_revision(st->store) == 0 &&
+	    (r = register_local_node(st)) < 0)
+		return errf(r, ret_err, "local node: %s", bw_strerror(r));
 	client_url(cfg->listen, api_server_port(st->api), url, sizeof(url));
 	if ((r = write_client_conf(st->data_dir, "admin", url, ret_err)) < 0 ||
 	    (r = write_client_conf(st->data_dir, "auditor", url, ret_err)) < 0)
