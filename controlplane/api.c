@@ -1,6 +1,8 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -958,6 +960,21 @@ method_name(enum evhttp_cmd_type m)
 	}
 }
 
+/* Responses leave as several TLS records; with Nagle the later ones wait
+ * for the client's delayed ACK (tens of ms per request). */
+static void
+nodelay(struct evhttp_request *req)
+{
+	struct evhttp_connection	*evcon = evhttp_request_get_connection(req);
+	struct bufferevent		*bev;
+	evutil_socket_t			 fd;
+	int				 one = 1;
+
+	if (evcon && (bev = evhttp_connection_get_bufferevent(evcon)) &&
+	    (fd = bufferevent_getfd(bev)) >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 static void
 on_request(struct evhttp_request *req, void *arg)
 {
@@ -974,6 +991,7 @@ on_request(struct evhttp_request *req, void *arg)
 	int				 r;
 
 	TAILQ_INIT(&q);
+	nodelay(req);
 	peer_address(req, id.source, sizeof(id.source));
 	if (!path || api_route_parse(path, &rt, &err) < 0) {
 		r = identify(srv, req, &id, NULL);
