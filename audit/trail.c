@@ -713,7 +713,9 @@ line_valid(const char *p, size_t len, uint64_t *ret_seq, char hash[65],
 	*ret_seq = l.rec.seq;
 	memcpy(hash, l.hash, 65);
 	memcpy(prev, l.prev, 65);
-	*ret_is_stop = strcmp(l.rec.action, AUDIT_ACTION_STOP) == 0;
+	/* 1 audit.stop, 0 other, -1 checkpoint (which follows the stop). */
+	*ret_is_stop = strcmp(l.rec.action, AUDIT_ACTION_STOP) == 0 ? 1 :
+	    strcmp(l.rec.action, AUDIT_ACTION_CHECKPOINT) == 0 ? -1 : 0;
 	audit_line_done(&l);
 	return 1;
 }
@@ -802,7 +804,8 @@ recover(struct audit_trail *t, char **ret_err)
 				break;
 			last_seq = s;
 			memcpy(prev, h, sizeof(prev));
-			clean = stop;
+			if (stop >= 0)
+				clean = stop;
 			pos = good_end = (size_t)(nl - data) + 1;
 		}
 		if (good_end < len) {
