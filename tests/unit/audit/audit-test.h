@@ -103,7 +103,7 @@ t_make_trail(const char *dir, const struct audit_signer *signer, unsigned n,
 /* A segment file as lines (each without '\n'); the last one may be a
  * fragment (then TRAILING_NL is 0). */
 struct t_seg {
-	char	 path[600];
+	char	 path[4096];
 	char	*lines[4096];
 	size_t	 n;
 	int	 trailing_nl;

@@ -15,7 +15,7 @@
 #include "audit/search.h"
 
 struct fx {
-	char			*root, trail[600];
+	char			*root, trail[512];
 	struct audit_signer	*signer, *attacker;
 };
 
