@@ -49,7 +49,10 @@ t_signer(const char *dir, const char *name)
 	struct audit_signer	*s = NULL;
 	char			*err = NULL;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (name[0] == '/')
+		snprintf(path, sizeof(path), "%s", name);
+	else
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if (audit_signer_software_load_or_create(path, &s, &err) < 0) {
 		fprintf(stderr, "signer: %s\n", err ? err : "?");
 		abort();

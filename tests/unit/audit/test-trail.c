@@ -42,7 +42,11 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
+	char mnt[400];
 
+	/* a failed assertion must not leave the tmpfs mounted */
+	snprintf(mnt, sizeof(mnt), "%s/mnt", f->root);
+	umount2(mnt, MNT_DETACH);
 	audit_signer_free(f->signer);
 	t_rm_rf(f->root);
 	free(f);
