@@ -591,7 +591,8 @@ leader_flush(struct audit_trail *t)
 		struct pending	*np = n ? malloc(n * sizeof(*np)) : NULL;
 
 		if (np) {
-			memcpy(np, b.internal, b.ninternal * sizeof(*np));
+			if (b.ninternal)
+				memcpy(np, b.internal, b.ninternal * sizeof(*np));
 			if (t->ninternal)
 				memcpy(np + b.ninternal, t->internal,
 				    t->ninternal * sizeof(*np));
@@ -781,13 +782,15 @@ recover(struct audit_trail *t, char **ret_err)
 	while (n > 0) {
 		_cleanup_close_ int	 fd = -1;
 		_cleanup_free_ char	*data = NULL;
-		const char		*name = names[n - 1];
+		char			 name[AUDIT_SEG_NAME_LEN + 1];
 		char			 prev[AUDIT_HASH_HEX + 1], note[600];
 		char			 torn[96] = "";
 		uint64_t		 first, name_seq, last_seq;
 		size_t			 len = 0, hl, pos, good_end;
 		int			 clean = 0;
 
+		/* A copy: messages are formatted after the list is freed. */
+		snprintf(name, sizeof(name), "%s", names[n - 1]);
 		fd = openat(t->dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 		if (fd < 0 || (r = read_bounded(fd, AUDIT_SEGMENT_READ_MAX, &data,
 		    &len)) < 0) {
