@@ -65,8 +65,19 @@ ensure_nodes(struct sched_cluster *c, uint32_t need)
 	    (r = grow_array((void **)&c->free_nodes, sizeof(uint32_t), old, cap, false)) < 0 ||
 	    (r = grow_array((void **)&c->order, sizeof(uint32_t), old, cap, false)) < 0 ||
 	    (r = grow_array((void **)&c->cand, sizeof(uint32_t), old, cap, false)) < 0 ||
-	    (r = grow_array((void **)&c->total, sizeof(int64_t), old, cap, false)) < 0)
+	    (r = grow_array((void **)&c->total, sizeof(int64_t), old, cap, false)) < 0 ||
+	    (r = grow_array((void **)&c->rank, sizeof(uint32_t), old, cap, true)) < 0 ||
+	    (r = grow_array((void **)&c->fcpu, sizeof(int32_t), old, cap, false)) < 0 ||
+	    (r = grow_array((void **)&c->fmem, sizeof(int32_t), old, cap, false)) < 0)
 		return r;
+	for (size_t k = 0; k < ELEMENTSOF(c->cache); k++)
+		if ((r = grow_array((void **)&c->cache[k].nodes, sizeof(uint32_t), old, cap,
+		    false)) < 0)
+			return r;
+	for (uint32_t k = 0; k < c->n_imgs; k++)
+		if (c->imgs[k].id && (r = grow_array((void **)&c->imgs[k].bits, sizeof(uint64_t),
+		    old / 64 + 1, cap / 64 + 1, true)) < 0)
+			return r;
 	for (int s = 0; s < SCHED_S__MAX; s++)
 		if ((r = grow_array((void **)&c->cols[s], sizeof(int64_t), old, cap, false)) < 0)
 			return r;
@@ -198,6 +209,16 @@ sched_cluster_free(struct sched_cluster *c)
 	free(c->free_counters);
 	free(c->cand);
 	free(c->total);
+	free(c->rank);
+	for (uint32_t k = 0; k < c->n_imgs; k++)
+		free(c->imgs[k].bits);
+	free(c->imgs);
+	free(c->fcpu);
+	free(c->fmem);
+	for (size_t k = 0; k < ELEMENTSOF(c->cache); k++) {
+		free(c->cache[k].nodes);
+		free(c->cache[k].sig);
+	}
 	for (int s = 0; s < SCHED_S__MAX; s++)
 		free(c->cols[s]);
 	free(c->zone_stamp);
@@ -279,7 +300,7 @@ sched_order_refresh(struct sched_cluster *c)
 			c->order[n++] = i;
 	qsort_r(c->order, n, sizeof(uint32_t), order_cmp, c);
 	for (uint32_t i = 0; i < n; i++)
-		c->hot[c->order[i]].rank = i;
+		c->rank[c->order[i]] = i;
 	c->order_dirty = false;
 }
 
@@ -814,6 +835,70 @@ fail:
 	return r;
 }
 
+/* ---- image sets ---- */
+
+/* Makes sure every image of COLD has a node set, so that setting the
+ * bits later cannot fail. */
+static int
+imgsets_reserve(struct sched_cluster *c, const struct sched_ncold *cold)
+{
+	for (uint32_t m = 0; m < cold->n_images; m++) {
+		uint32_t id = cold->images[m], k;
+		int r;
+
+		if (sched_aux_get(&c->in, id, SCHED_AUX_IMAGE) >= 0)
+			continue;
+		for (k = 0; k < c->n_imgs && c->imgs[k].id; k++)
+			;
+		if (k == c->n_imgs) {
+			if (k == c->cap_imgs) {
+				uint32_t cap = c->cap_imgs ? c->cap_imgs * 2 : 64;
+
+				if ((r = grow_array((void **)&c->imgs, sizeof(*c->imgs), c->cap_imgs,
+				    cap, true)) < 0)
+					return r;
+				c->cap_imgs = cap;
+			}
+			c->n_imgs++;
+		}
+		c->imgs[k].bits = calloc(c->cap_nodes / 64 + 1, sizeof(uint64_t));
+		if (!c->imgs[k].bits)
+			return -ENOMEM;
+		c->imgs[k].id = id;
+		c->imgs[k].nodes = 0;
+		sched_intern_ref(&c->in, id);
+		sched_aux_set(&c->in, id, SCHED_AUX_IMAGE, (int32_t)k);
+	}
+	return 0;
+}
+
+/* Adds (ON) or removes node SLOT in the sets of COLD's images; a set
+ * left empty is freed. */
+static void
+imgsets_update(struct sched_cluster *c, uint32_t slot, const struct sched_ncold *cold, bool on)
+{
+	for (uint32_t m = 0; m < cold->n_images; m++) {
+		int32_t k = sched_aux_get(&c->in, cold->images[m], SCHED_AUX_IMAGE);
+		struct sched_imgset *set;
+
+		if (k < 0)
+			continue;
+		set = &c->imgs[k];
+		if (on) {
+			set->bits[slot / 64] |= 1ULL << (slot % 64);
+			set->nodes++;
+			continue;
+		}
+		set->bits[slot / 64] &= ~(1ULL << (slot % 64));
+		if (--set->nodes == 0) {
+			sched_aux_set(&c->in, set->id, SCHED_AUX_IMAGE, -1);
+			sched_intern_put(&c->in, set->id);
+			free(set->bits);
+			memset(set, 0, sizeof(*set));
+		}
+	}
+}
+
 /* ---- nodes ---- */
 
 static void
@@ -976,6 +1061,8 @@ sched_node_upsert(struct sched_cluster *c, const struct sched_node_spec *s, char
 		goto fail_cold;
 	if ((r = domain_get(c, true, rkey, strlen(rkey), &rack, &rack_id)) < 0)
 		goto fail_zone;
+	if ((r = imgsets_reserve(c, &cold)) < 0)
+		goto fail_rack;
 	slot = node_slot(c, s->name);
 	fresh = slot < 0;
 	if (fresh) {
@@ -992,6 +1079,7 @@ sched_node_upsert(struct sched_cluster *c, const struct sched_node_spec *s, char
 		name_id = c->cold[slot].name;
 		if (c->hot[slot].zone != zone || c->hot[slot].rack != rack)
 			counters_move(c, (uint32_t)slot, zone, rack);
+		imgsets_update(c, (uint32_t)slot, &c->cold[slot], false);
 		cold_release(c, &c->cold[slot]);
 		domain_put(c, false, c->hot[slot].zone);
 		domain_put(c, true, c->hot[slot].rack);
@@ -1013,11 +1101,17 @@ sched_node_upsert(struct sched_cluster *c, const struct sched_node_spec *s, char
 	h->flags = flags;
 	h->cap_cpu = s->cpu_millis;
 	h->cap_mem = s->memory_mib;
+	h->inv_cpu = h->cap_cpu > 0 ? ((uint64_t)SCHED_MAX_SCORE << 32) / (uint64_t)h->cap_cpu : 0;
+	h->inv_mem = h->cap_mem > 0 ? ((uint64_t)SCHED_MAX_SCORE << 32) / (uint64_t)h->cap_mem : 0;
 	h->cap_slots = s->max_instances;
 	h->zone = zone;
 	h->rack = rack;
-	h->n_taints = (uint32_t)s->n_taints;
+	if (s->n_taints)
+		h->flags |= SCHED_NF_TAINTED;
 	h->pool = 0;
+	imgsets_update(c, (uint32_t)slot, &cold, true);
+	/* Static filter verdicts depend on the node specs. */
+	c->gen++;
 	pool_key = sched_intern_find(&c->in, SCHED_POOL_LABEL, strlen(SCHED_POOL_LABEL));
 	if (pool_key) {
 		const struct sched_lbl *l = label_find(cold.labels, cold.n_labels, pool_key);
@@ -1046,6 +1140,7 @@ sched_node_remove(struct sched_cluster *c, const char *name)
 	if (c->hot[slot].used_slots)
 		return -EBUSY;
 	name_id = c->cold[slot].name;
+	imgsets_update(c, (uint32_t)slot, &c->cold[slot], false);
 	cold_release(c, &c->cold[slot]);
 	domain_put(c, false, c->hot[slot].zone);
 	domain_put(c, true, c->hot[slot].rack);
@@ -1056,6 +1151,7 @@ sched_node_remove(struct sched_cluster *c, const char *name)
 	c->free_nodes[c->n_free_nodes++] = (uint32_t)slot;
 	c->live_nodes--;
 	c->order_dirty = true;
+	c->gen++;
 	return 0;
 }
 

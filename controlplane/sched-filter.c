@@ -144,9 +144,10 @@ filter_taints(struct sched_ctx *x, uint32_t *cand, uint32_t n)
 		uint32_t s = cand[i];
 		bool ok = true;
 
-		/* Most nodes carry no taint: one load decides. */
-		for (uint32_t t = 0; t < hot[s].n_taints && ok; t++)
-			ok = tolerated(x, &x->c->cold[s].taints[t]);
+		/* Most nodes carry no taint: one flag decides. */
+		if (hot[s].flags & SCHED_NF_TAINTED)
+			for (uint32_t t = 0; t < x->c->cold[s].n_taints && ok; t++)
+				ok = tolerated(x, &x->c->cold[s].taints[t]);
 		if (ok)
 			cand[k++] = s;
 		else
@@ -155,15 +156,34 @@ filter_taints(struct sched_ctx *x, uint32_t *cand, uint32_t n)
 	return k;
 }
 
+/* Share of CAP in use once the request is added, 0..SCHED_MAX_SCORE (a
+ * zero capacity counts as full). INV is the node's fixed-point inverse
+ * of CAP: u < cap keeps u * inv below SCHED_MAX_SCORE << 32. */
+static inline int32_t
+used_frac(int64_t used, int64_t req, int64_t cap, uint64_t inv)
+{
+	int64_t u = used + req;
+
+	if (cap <= 0 || u >= cap)
+		return SCHED_MAX_SCORE;
+	if (u <= 0)
+		return 0;
+	return (int32_t)(((uint64_t)u * inv) >> 32);
+}
+
+/* Also leaves the cpu and memory shares of every node it passes in
+ * fcpu/fmem, so the resource scores need not read the node again. */
 static uint32_t
 filter_resources(struct sched_ctx *x, uint32_t *cand, uint32_t n)
 {
 	const struct sched_nhot *hot = x->c->hot;
+	int32_t *fcpu = x->c->fcpu, *fmem = x->c->fmem;
 	int64_t cpu = x->req->cpu_millis, mem = x->req->memory_mib;
 	uint32_t k = 0;
 
 	for (uint32_t i = 0; i < n; i++) {
-		const struct sched_nhot *h = &hot[cand[i]];
+		uint32_t s = cand[i];
+		const struct sched_nhot *h = &hot[s];
 
 		if (h->used_cpu + cpu > h->cap_cpu)
 			sched_reject(x, SCHED_R_CPU);
@@ -171,8 +191,11 @@ filter_resources(struct sched_ctx *x, uint32_t *cand, uint32_t n)
 			sched_reject(x, SCHED_R_MEMORY);
 		else if (h->used_slots >= h->cap_slots)
 			sched_reject(x, SCHED_R_SLOTS);
-		else
-			cand[k++] = cand[i];
+		else {
+			fcpu[s] = used_frac(h->used_cpu, cpu, h->cap_cpu, h->inv_cpu);
+			fmem[s] = used_frac(h->used_mem, mem, h->cap_mem, h->inv_mem);
+			cand[k++] = s;
+		}
 	}
 	return k;
 }

@@ -21,6 +21,7 @@ enum sched_aux {
 	SCHED_AUX_COUNTER,
 	SCHED_AUX_ZONE,
 	SCHED_AUX_RACK,
+	SCHED_AUX_IMAGE,
 	SCHED_AUX__MAX,
 };
 
@@ -77,6 +78,7 @@ struct sched_lbl {
 #define SCHED_NF_TRUSTED	0x04u
 #define SCHED_NF_PENDING	0x08u
 #define SCHED_NF_FIPS		0x10u
+#define SCHED_NF_TAINTED	0x20u
 
 /* What every placement reads for every node: kept small and together. */
 struct sched_nhot {
@@ -84,14 +86,14 @@ struct sched_nhot {
 	int64_t		cap_mem;
 	int64_t		used_cpu;
 	int64_t		used_mem;
+	uint64_t	inv_cpu;	/* (SCHED_MAX_SCORE << 32) / cap: shares */
+	uint64_t	inv_mem;	/* without a division per node and placement */
 	uint32_t	cap_slots;
 	uint32_t	used_slots;
 	uint32_t	flags;
 	uint32_t	zone;		/* domain index */
 	uint32_t	rack;
 	uint32_t	pool;		/* tenant id the node is reserved to, 0 shared */
-	uint32_t	n_taints;
-	uint32_t	rank;		/* position in name order */
 };
 
 struct sched_ctaint {
@@ -183,6 +185,15 @@ struct sched_cluster {
 	struct sched_domain	*racks;
 	uint32_t		 n_racks, cap_racks;
 
+	/* Per cached image, the set of nodes holding it (one bit per slot),
+	 * so image locality is a bit test per node. */
+	struct sched_imgset {
+		uint32_t	 id;		/* interned digest; 0: free entry */
+		uint32_t	 nodes;
+		uint64_t	*bits;
+	}			*imgs;
+	uint32_t		 n_imgs, cap_imgs;
+
 	struct sched_inst	*insts;
 	uint32_t		 n_insts, cap_insts, live_insts;
 	uint32_t		*free_insts;
@@ -193,6 +204,26 @@ struct sched_cluster {
 	uint32_t		*free_counters;
 	uint32_t		 n_free_counters;
 	uint32_t		 gc_mark;	/* live counters after the last sweep */
+
+	/* Per node, outside the hot struct so the passes that need them
+	 * stream through small arrays (all sized to cap_nodes). */
+	uint32_t		*rank;		/* position in name order */
+	int32_t			*fcpu;		/* share used with the request, set by */
+	int32_t			*fmem;		/* the resources filter for nodes it passed */
+
+	/* Static filter results per request signature: valid while no
+	 * node changed (gen). */
+	uint64_t		 gen;
+	struct sched_static_cache {
+		uint64_t	 gen;
+		uint64_t	 used;		/* last use, for replacement */
+		char		*sig;
+		size_t		 sig_len;
+		uint32_t	*nodes;		/* survivors, in name order */
+		uint32_t	 n;
+		uint32_t	 rejects[SCHED_R__MAX];
+	}			 cache[8];
+	uint64_t		 cache_clock;
 
 	/* Scratch reused by every placement (sized to cap_nodes). */
 	uint32_t		*cand;
@@ -278,7 +309,7 @@ struct sched_ctx {
 	struct sched_explain		*ex;	/* NULL: explanations off */
 
 	uint32_t		 tenant;
-	uint32_t		 image;
+	const uint64_t		*image_nodes;	/* node set of the request's image */
 	uint32_t		 n_labels;
 	struct sched_lbl	 labels[SCHED_MAX_LABELS];
 	uint32_t		 n_tol;

@@ -15,48 +15,24 @@ always(const struct sched_ctx *x)
 	return true;
 }
 
-/* Share of CAP in use once the request is added, 0..MAXS (over-full
- * nodes never get here; a zero capacity counts as full). */
-static inline int64_t
-used_frac(int64_t used, int64_t req, int64_t cap)
-{
-	int64_t u = used + req;
-
-	if (cap <= 0)
-		return MAXS;
-	if (u <= 0)
-		return 0;
-	if (u >= cap)
-		return MAXS;
-	return u * MAXS / cap;
-}
-
+/* The resources filter left each feasible node's cpu and memory share
+ * (with the request added) in fcpu/fmem. */
 static void
 score_least(struct sched_ctx *x, const uint32_t *cand, uint32_t n, int64_t *out)
 {
-	const struct sched_nhot *hot = x->c->hot;
-	int64_t cpu = x->req->cpu_millis, mem = x->req->memory_mib;
+	const int32_t *fcpu = x->c->fcpu, *fmem = x->c->fmem;
 
-	for (uint32_t i = 0; i < n; i++) {
-		const struct sched_nhot *h = &hot[cand[i]];
-
-		out[i] = (2 * MAXS - used_frac(h->used_cpu, cpu, h->cap_cpu) -
-		    used_frac(h->used_mem, mem, h->cap_mem)) / 2;
-	}
+	for (uint32_t i = 0; i < n; i++)
+		out[i] = (2 * MAXS - fcpu[cand[i]] - fmem[cand[i]]) / 2;
 }
 
 static void
 score_most(struct sched_ctx *x, const uint32_t *cand, uint32_t n, int64_t *out)
 {
-	const struct sched_nhot *hot = x->c->hot;
-	int64_t cpu = x->req->cpu_millis, mem = x->req->memory_mib;
+	const int32_t *fcpu = x->c->fcpu, *fmem = x->c->fmem;
 
-	for (uint32_t i = 0; i < n; i++) {
-		const struct sched_nhot *h = &hot[cand[i]];
-
-		out[i] = (used_frac(h->used_cpu, cpu, h->cap_cpu) +
-		    used_frac(h->used_mem, mem, h->cap_mem)) / 2;
-	}
+	for (uint32_t i = 0; i < n; i++)
+		out[i] = ((int64_t)fcpu[cand[i]] + fmem[cand[i]]) / 2;
 }
 
 /* Prefers nodes whose cpu and memory fill evenly, so neither resource
@@ -64,13 +40,10 @@ score_most(struct sched_ctx *x, const uint32_t *cand, uint32_t n, int64_t *out)
 static void
 score_balanced(struct sched_ctx *x, const uint32_t *cand, uint32_t n, int64_t *out)
 {
-	const struct sched_nhot *hot = x->c->hot;
-	int64_t cpu = x->req->cpu_millis, mem = x->req->memory_mib;
+	const int32_t *fcpu = x->c->fcpu, *fmem = x->c->fmem;
 
 	for (uint32_t i = 0; i < n; i++) {
-		const struct sched_nhot *h = &hot[cand[i]];
-		int64_t d = used_frac(h->used_cpu, cpu, h->cap_cpu) -
-		    used_frac(h->used_mem, mem, h->cap_mem);
+		int64_t d = (int64_t)fcpu[cand[i]] - fmem[cand[i]];
 
 		out[i] = MAXS - (d < 0 ? -d : d) / 2;
 	}
@@ -154,28 +127,16 @@ norm_pref(struct sched_ctx *x, int64_t *out, uint32_t n)
 static bool
 image_active(const struct sched_ctx *x)
 {
-	return x->image != 0;
+	return x->image_nodes != NULL;
 }
 
 static void
 score_image(struct sched_ctx *x, const uint32_t *cand, uint32_t n, int64_t *out)
 {
-	uint32_t img = x->image;
+	const uint64_t *bits = x->image_nodes;
 
-	for (uint32_t i = 0; i < n; i++) {
-		const struct sched_ncold *nc = &x->c->cold[cand[i]];
-		uint32_t lo = 0, hi = nc->n_images;
-
-		while (lo < hi) {
-			uint32_t mid = (lo + hi) / 2;
-
-			if (nc->images[mid] < img)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		out[i] = lo < nc->n_images && nc->images[lo] == img ? MAXS : 0;
-	}
+	for (uint32_t i = 0; i < n; i++)
+		out[i] = (int64_t)((bits[cand[i] / 64] >> (cand[i] % 64)) & 1) * MAXS;
 }
 
 const struct sched_score_plugin sched_scores[SCHED_S__MAX] = {

@@ -204,7 +204,11 @@ ctx_build(struct sched_ctx *x, char **ret_err)
 	int r;
 
 	x->tenant = find_str(c, q->tenant);
-	x->image = find_str(c, q->image);
+	{
+		int32_t k = sched_aux_get(&c->in, find_str(c, q->image), SCHED_AUX_IMAGE);
+
+		x->image_nodes = k >= 0 ? c->imgs[k].bits : NULL;
+	}
 	for (size_t i = 0; i < q->n_labels; i++) {
 		uint32_t k = find_str(c, q->labels[i].key);
 
@@ -338,12 +342,15 @@ spread_minima(struct sched_ctx *x, const uint32_t *cand, uint32_t n)
 	}
 }
 
+/* Runs filters [FROM, TO) of the table over CAND[0..N); before the
+ * first placement-dependent filter it runs, computes the spread minima
+ * over the nodes that passed the static ones. */
 static uint32_t
-run_filters(struct sched_ctx *x, uint32_t *cand, uint32_t n)
+run_filters(struct sched_ctx *x, uint32_t *cand, uint32_t n, int from, int to)
 {
 	bool minima_done = false;
 
-	for (int f = 0; f < SCHED_F__MAX && n; f++) {
+	for (int f = from; f < to && n; f++) {
 		const struct sched_filter_plugin *p = &sched_filters[f];
 
 		if (!p->is_static && !minima_done) {
@@ -355,6 +362,126 @@ run_filters(struct sched_ctx *x, uint32_t *cand, uint32_t n)
 			n = p->run(x, cand, n);
 	}
 	return n;
+}
+
+static int
+first_dynamic(void)
+{
+	int f = 0;
+
+	while (f < SCHED_F__MAX && sched_filters[f].is_static)
+		f++;
+	return f;
+}
+
+static void
+put_bytes(char *buf, size_t *off, const void *p, size_t n)
+{
+	memcpy(buf + *off, p, n);
+	*off += n;
+}
+
+/* Everything the static filters read from a request and policy, as
+ * bytes: equal signatures get equal verdicts on unchanged nodes. */
+static size_t
+static_signature(const struct sched_ctx *x, char *buf)
+{
+	uint8_t flags = (uint8_t)(x->req->dedicated | x->req->fips << 1 |
+	    x->policy->allow_unattested << 2);
+	size_t off = 0;
+
+	put_bytes(buf, &off, &x->tenant, sizeof(x->tenant));
+	put_bytes(buf, &off, &flags, 1);
+	put_bytes(buf, &off, &x->n_tol, sizeof(x->n_tol));
+	for (uint32_t i = 0; i < x->n_tol; i++) {
+		const struct sched_ctol *t = &x->tol[i];
+		uint8_t b[3] = { t->exists, t->any_effect, (uint8_t)t->effect };
+
+		put_bytes(buf, &off, &t->key, sizeof(t->key));
+		put_bytes(buf, &off, &t->value, sizeof(t->value));
+		put_bytes(buf, &off, b, sizeof(b));
+	}
+	put_bytes(buf, &off, &x->n_aff, sizeof(x->n_aff));
+	for (uint32_t i = 0; i < x->n_aff; i++) {
+		put_bytes(buf, &off, &x->aff[i].n_exprs, sizeof(uint32_t));
+		for (uint32_t k = 0; k < x->aff[i].n_exprs; k++) {
+			const struct sched_cexpr *e = &x->aff[i].exprs[k];
+			uint8_t op = (uint8_t)e->op;
+
+			put_bytes(buf, &off, &e->key, sizeof(e->key));
+			put_bytes(buf, &off, &op, 1);
+			put_bytes(buf, &off, &e->num, sizeof(e->num));
+			put_bytes(buf, &off, &e->n_values, sizeof(e->n_values));
+			put_bytes(buf, &off, e->values, e->n_values * sizeof(uint32_t));
+		}
+	}
+	return off;
+}
+
+/* Worst case of static_signature(). */
+#define SIG_MAX (4 + 1 + 4 + SCHED_MAX_TOLERATIONS * 11 + 4 + \
+	SCHED_MAX_RULES * (4 + SCHED_MAX_EXPRS * (4 + 1 + 8 + 4 + 4 * SCHED_MAX_VALUES)))
+
+/* Leaves in CAND the nodes (name order) that pass the static filters,
+ * from the cache when the same signature was filtered since the last
+ * node change. Returns their number or -ENOMEM. */
+static int
+static_pass(struct sched_ctx *x)
+{
+	struct sched_cluster *c = x->c;
+	struct sched_static_cache *e = NULL;
+	struct sched_explain *saved = x->ex;
+	_cleanup_free_ struct sched_explain *tmp = NULL;
+	char sig[SIG_MAX];
+	size_t len = static_signature(x, sig);
+	uint32_t n;
+
+	for (size_t k = 0; k < ELEMENTSOF(c->cache); k++) {
+		struct sched_static_cache *ce = &c->cache[k];
+
+		if (ce->sig && ce->gen == c->gen && ce->sig_len == len &&
+		    memcmp(ce->sig, sig, len) == 0) {
+			e = ce;
+			break;
+		}
+	}
+	if (!e) {
+		/* Replace a stale entry, else the least recently used. */
+		e = &c->cache[0];
+		for (size_t k = 0; k < ELEMENTSOF(c->cache); k++) {
+			struct sched_static_cache *ce = &c->cache[k];
+
+			if (!ce->sig || ce->gen != c->gen) {
+				e = ce;
+				break;
+			}
+			if (ce->used < e->used)
+				e = ce;
+		}
+		/* Counted always, so a later explained request can reuse it. */
+		tmp = calloc(1, sizeof(*tmp));
+		if (!tmp)
+			return -ENOMEM;
+		free(e->sig);
+		e->sig = malloc(len ? len : 1);
+		if (!e->sig)
+			return -ENOMEM;
+		memcpy(e->sig, sig, len);
+		e->sig_len = len;
+		x->ex = tmp;
+		memcpy(e->nodes, c->order, c->live_nodes * sizeof(uint32_t));
+		e->n = run_filters(x, e->nodes, c->live_nodes, 0, first_dynamic());
+		x->ex = saved;
+		memcpy(e->rejects, tmp->rejects, sizeof(e->rejects));
+		e->gen = c->gen;
+	}
+	e->used = ++c->cache_clock;
+	n = e->n;
+	memcpy(c->cand, e->nodes, n * sizeof(uint32_t));
+	if (x->ex)
+		for (int r = 0; r < SCHED_R__MAX; r++)
+			x->ex->rejects[r] += e->rejects[r];
+	return (int)n;
 }
 
 static void
@@ -444,8 +571,9 @@ sched_place(struct sched_cluster *c, const struct sched_request *req,
 	x.sampling = policy->percentage_of_nodes >= 1 && policy->percentage_of_nodes < 100 &&
 	    !x.hard_spread;
 	if (!x.sampling) {
-		memcpy(c->cand, c->order, n_all * sizeof(uint32_t));
-		n = run_filters(&x, c->cand, n_all);
+		if ((r = static_pass(&x)) < 0)
+			goto out;
+		n = run_filters(&x, c->cand, (uint32_t)r, first_dynamic(), SCHED_F__MAX);
 		evaluated = n_all;
 	} else {
 		/* Like kube-scheduler's percentageOfNodesToScore: stop once
@@ -461,7 +589,7 @@ sched_place(struct sched_cluster *c, const struct sched_request *req,
 
 			for (uint32_t j = 0; j < chunk; j++)
 				c->cand[n + j] = c->order[(start + pos + j) % n_all];
-			n += run_filters(&x, c->cand + n, chunk);
+			n += run_filters(&x, c->cand + n, chunk, 0, SCHED_F__MAX);
 			pos += chunk;
 		}
 		c->next_start = n_all ? (start + pos) % n_all : 0;
@@ -493,7 +621,7 @@ sched_place(struct sched_cluster *c, const struct sched_request *req,
 		int64_t t = c->total[i];
 
 		if (t > best_total ||
-		    (t == best_total && c->hot[c->cand[i]].rank < c->hot[c->cand[best]].rank)) {
+		    (t == best_total && c->rank[c->cand[i]] < c->rank[c->cand[best]])) {
 			best_total = t;
 			best = i;
 		}
