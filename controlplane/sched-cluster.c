@@ -592,7 +592,8 @@ sched_compile_exprs(struct sched_intern *in, const struct sched_expr *src, size_
 				    strlen(s->values[v]));
 			e[i].n_values = (uint32_t)v + 1;
 		}
-		qsort(e[i].values, e[i].n_values, sizeof(uint32_t), u32_cmp);
+		if (e[i].n_values > 1)
+			qsort(e[i].values, e[i].n_values, sizeof(uint32_t), u32_cmp);
 	}
 	*ret = e;
 	return 0;
@@ -643,8 +644,10 @@ expr_canon(const struct sched_expr *e, char **ret)
 	size_t n = e->n_values;
 	int r;
 
-	memcpy(vals, e->values, n * sizeof(*vals));
-	qsort(vals, n, sizeof(*vals), str_cmp);
+	if (n) {
+		memcpy(vals, e->values, n * sizeof(*vals));
+		qsort(vals, n, sizeof(*vals), str_cmp);
+	}
 	if ((r = sbuf_add(&b, e->key, strlen(e->key))) < 0 || (r = sbuf_add(&b, "\x1e", 1)) < 0 ||
 	    (r = sbuf_add(&b, &op, 1)) < 0)
 		goto fail;

@@ -377,6 +377,8 @@ first_dynamic(void)
 static void
 put_bytes(char *buf, size_t *off, const void *p, size_t n)
 {
+	if (!n)
+		return;
 	memcpy(buf + *off, p, n);
 	*off += n;
 }

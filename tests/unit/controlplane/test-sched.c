@@ -594,6 +594,159 @@ test_counters_follow_changes(void **state)
 	assert_true(c->in.n_ids <= ids_before + 2);
 }
 
+/* Static verdicts are cached per request signature: a node change must
+ * invalidate them, and counts must be right even when the entry was made
+ * by a placement without explanations. */
+static void
+test_static_cache(void **state)
+{
+	_cleanup_sched_cluster_ struct sched_cluster *c = NULL;
+	struct sched_node_spec s = node("a1", "za", "r1", 4000, 4096, 10);
+	struct sched_request q = req("i1", "web", 100, 100);
+	struct sched_policy quiet;
+	struct sched_result res;
+
+	(void)state;
+	assert_int_equal(sched_cluster_new(&c), 0);
+	four_nodes(c);
+	sched_policy_default(&quiet);
+	quiet.explain = false;
+	place(c, &q, &quiet, &res);
+	assert_string_equal(res.node, "a1");
+	s.attestation = SCHED_ATTEST_UNTRUSTED;
+	add(c, &s);
+	place(c, &q, NULL, &res);
+	assert_string_equal(res.node, "a2");
+	assert_int_equal(res.explain.rejects[SCHED_R_UNTRUSTED], 1);
+	place(c, &q, NULL, &res);	/* from the cache */
+	assert_int_equal(res.explain.rejects[SCHED_R_UNTRUSTED], 1);
+	assert_int_equal(res.explain.nodes_feasible, 3);
+	q.fips = true;			/* another signature */
+	place(c, &q, NULL, &res);
+	assert_false(res.placed);
+	assert_int_equal(res.explain.rejects[SCHED_R_UNTRUSTED], 1);
+	assert_int_equal(res.explain.rejects[SCHED_R_NOT_FIPS], 3);
+	assert_int_equal(sched_node_remove(c, "a2"), 0);
+	q.fips = false;
+	place(c, &q, NULL, &res);
+	assert_string_equal(res.node, "b1");
+	assert_int_equal(res.explain.nodes_total, 3);
+}
+
+/* Recounts every live counter from the bound instances and compares it
+ * with what bind/unbind/upsert maintained incrementally. */
+static void
+check_counters(const struct sched_cluster *c)
+{
+	for (uint32_t k = 0; k < c->n_counters; k++) {
+		const struct sched_counter *kc = &c->counters[k];
+		int32_t *node = calloc(c->cap_nodes, sizeof(int32_t));
+		int32_t *zone = calloc(c->cap_zones, sizeof(int32_t));
+		int32_t *rack = calloc(c->cap_racks, sizeof(int32_t));
+		uint64_t total = 0;
+
+		assert_non_null(node);
+		assert_non_null(zone);
+		assert_non_null(rack);
+		for (uint32_t i = 0; kc->live && i < c->n_insts; i++) {
+			const struct sched_inst *in = &c->insts[i];
+			bool m = false;
+
+			if (!in->live)
+				continue;
+			if (kc->kind == SCHED_CK_HOLDER) {
+				for (uint32_t h = 0; h < in->n_held; h++)
+					m |= in->held[h] == k;
+			} else if (in->tenant == kc->tenant)
+				m = kc->kind == SCHED_CK_WORKLOAD ? in->workload == kc->workload :
+				    sched_labels_match(&c->in, in->labels, in->n_labels, kc->exprs,
+				    kc->n_exprs);
+			if (!m)
+				continue;
+			node[in->node]++;
+			zone[c->hot[in->node].zone]++;
+			rack[c->hot[in->node].rack]++;
+			total++;
+		}
+		if (kc->live) {
+			assert_int_equal(total, kc->total);
+			assert_memory_equal(node, kc->per_node, c->n_nodes * sizeof(int32_t));
+			assert_memory_equal(zone, kc->per_zone, c->n_zones * sizeof(int32_t));
+			assert_memory_equal(rack, kc->per_rack, c->n_racks * sizeof(int32_t));
+		}
+		free(node);
+		free(zone);
+		free(rack);
+	}
+}
+
+/* Random binds, unbinds, node moves and placements; the incremental
+ * counters must always equal a recount. */
+static void
+test_counters_random_ops(void **state)
+{
+	_cleanup_sched_cluster_ struct sched_cluster *c = NULL;
+	static const char *const zones[] = { "z1", "z2", "z3" };
+	static const char *const apps[] = { "web", "db", "cache" };
+	struct sched_expr dbsel = { "app", SCHED_OP_IN, S("db"), 1 };
+	struct sched_anti_affinity aa[2] = {
+		{ SCHED_TOPO_NODE, { .same_workload = true } },
+		{ SCHED_TOPO_ZONE, { .exprs = &dbsel, .n_exprs = 1 } },
+	};
+	struct sched_spread sp = { SCHED_TOPO_RACK, 2, false, { .same_workload = true } };
+	bool bound[200] = { false };
+	uint32_t seed = 12345;
+	char name[32], nname[16], rname[16];
+
+	(void)state;
+	assert_int_equal(sched_cluster_new(&c), 0);
+	for (int i = 0; i < 12; i++) {
+		struct sched_node_spec s;
+
+		snprintf(nname, sizeof(nname), "n%02d", i);
+		snprintf(rname, sizeof(rname), "r%d", i % 4);
+		s = node(nname, zones[i % 3], rname, 64000, 65536, 50);
+		add(c, &s);
+	}
+	for (int step = 0; step < 1500; step++) {
+		int i, op;
+
+		seed = seed * 1103515245u + 12345u;
+		i = (int)((seed >> 8) % 200);
+		op = (int)((seed >> 20) % 10);
+		snprintf(name, sizeof(name), "inst-%d", i);
+		if (op < 6 && !bound[i]) {
+			struct sched_label l = { "app", apps[i % 3] };
+			struct sched_request q = req(name, i % 2 ? "w-odd" : "w-even", 100, 100);
+			struct sched_result res;
+
+			q.labels = &l;
+			q.n_labels = 1;
+			q.anti_affinity = &aa[i % 2];
+			q.n_anti_affinity = (size_t)(i % 3 != 0);
+			q.spread = &sp;
+			q.n_spread = (size_t)(i % 5 == 0);
+			place(c, &q, NULL, &res);
+			if (res.placed) {
+				bind_ok(c, &q, res.node);
+				bound[i] = true;
+			}
+		} else if (op < 9 && bound[i]) {
+			assert_int_equal(sched_unbind(c, name), 0);
+			bound[i] = false;
+		} else if (op == 9) {
+			struct sched_node_spec s;
+			int n = (int)((seed >> 4) % 12);
+
+			snprintf(nname, sizeof(nname), "n%02d", n);
+			snprintf(rname, sizeof(rname), "r%d", (int)(seed % 5));
+			s = node(nname, zones[(seed >> 12) % 3], rname, 64000, 65536, 50);
+			add(c, &s);
+		}
+		check_counters(c);
+	}
+}
+
 static void
 test_invalid_input(void **state)
 {
@@ -722,6 +875,8 @@ main(void)
 		cmocka_unit_test(test_score_spread),
 		cmocka_unit_test(test_bind_unbind_aggregates),
 		cmocka_unit_test(test_counters_follow_changes),
+		cmocka_unit_test(test_static_cache),
+		cmocka_unit_test(test_counters_random_ops),
 		cmocka_unit_test(test_invalid_input),
 		cmocka_unit_test(test_explain_render),
 		cmocka_unit_test(test_explain_off),
