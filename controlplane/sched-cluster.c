@@ -34,6 +34,24 @@ sched_check_name(const char *what, const char *s, char **ret_err)
 	return 0;
 }
 
+int
+sched_check_value(const char *what, const char *s, char **ret_err)
+{
+	size_t n;
+
+	if (!s)
+		return errf(-BW_E_INVALID, ret_err, "%s: missing", what);
+	n = strnlen(s, SCHED_NAME_MAX + 1);
+	if (n > SCHED_NAME_MAX)
+		return errf(-BW_E_INVALID, ret_err, "%s: longer than %d bytes", what,
+		    SCHED_NAME_MAX);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return errf(-BW_E_INVALID, ret_err, "%s: control character at byte %zu",
+			    what, i);
+	return 0;
+}
+
 /* ---- growth ---- */
 
 static int
@@ -407,10 +425,8 @@ labels_intern(struct sched_intern *in, const struct sched_label *src, size_t n,
 		if ((r = sched_check_name(buf, src[i].key, ret_err)) < 0)
 			return r;
 		snprintf(buf, sizeof(buf), "%s.labels[%zu].value", what, i);
-		if (!src[i].value)
-			return errf(-BW_E_INVALID, ret_err, "%s: missing", buf);
-		if (strnlen(src[i].value, SCHED_NAME_MAX + 1) > SCHED_NAME_MAX)
-			return errf(-BW_E_INVALID, ret_err, "%s: too long", buf);
+		if ((r = sched_check_value(buf, src[i].value, ret_err)) < 0)
+			return r;
 	}
 	l = calloc(n ? n : 1, sizeof(*l));
 	if (!l)
@@ -512,10 +528,8 @@ sched_labels_match(const struct sched_intern *in, const struct sched_lbl *labels
 }
 
 int
-sched_compile_exprs(struct sched_intern *in, const struct sched_expr *src, size_t n,
-    bool take_refs, struct sched_cexpr **ret, char **ret_err, const char *what)
+sched_check_exprs(const struct sched_expr *src, size_t n, char **ret_err, const char *what)
 {
-	struct sched_cexpr *e;
 	char buf[96];
 	int r;
 
@@ -547,11 +561,24 @@ sched_compile_exprs(struct sched_intern *in, const struct sched_expr *src, size_
 		if (want_num && (s->n_values != 1 || !s->values[0] || !parse_i64(s->values[0], &num)))
 			return errf(-BW_E_INVALID, ret_err, "%s[%zu].values: Gt/Lt need one integer",
 			    what, i);
-		for (size_t v = 0; v < s->n_values; v++)
-			if (!s->values[v] || strnlen(s->values[v], SCHED_NAME_MAX + 1) > SCHED_NAME_MAX)
-				return errf(-BW_E_INVALID, ret_err, "%s[%zu].values[%zu]: invalid",
-				    what, i, v);
+		for (size_t v = 0; v < s->n_values; v++) {
+			snprintf(buf, sizeof(buf), "%s[%zu].values[%zu]", what, i, v);
+			if ((r = sched_check_value(buf, s->values[v], ret_err)) < 0)
+				return r;
+		}
 	}
+	return 0;
+}
+
+int
+sched_compile_exprs(struct sched_intern *in, const struct sched_expr *src, size_t n,
+    bool take_refs, struct sched_cexpr **ret, char **ret_err, const char *what)
+{
+	struct sched_cexpr *e;
+	int r;
+
+	if ((r = sched_check_exprs(src, n, ret_err, what)) < 0)
+		return r;
 	e = calloc(n ? n : 1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
@@ -681,20 +708,17 @@ sched_selector_key(const char *prefix, const char *tenant, const char *workload,
 	size_t n = sel->same_workload ? 0 : sel->n_exprs;
 	int r = 0;
 
-	if ((r = sbuf_add(&b, prefix, strlen(prefix))) < 0 ||
-	    (r = sbuf_add(&b, sel->same_workload ? "W\x1f" : "L\x1f", 2)) < 0 ||
-	    (r = sbuf_add(&b, tenant, strlen(tenant))) < 0)
-		goto out;
 	if (sel->same_workload) {
 		char wkey[SCHED_WKEY_MAX];
-		size_t wlen = sched_workload_key(wkey, "", tenant, workload);
+		size_t wlen = sched_workload_key(wkey, prefix, tenant, workload);
 
-		/* Same bytes as sched_workload_key() with the prefix. */
-		b.len = 0;
-		if ((r = sbuf_add(&b, prefix, strlen(prefix))) < 0 ||
-		    (r = sbuf_add(&b, wkey, wlen)) < 0)
+		if ((r = sbuf_add(&b, wkey, wlen)) < 0)
 			goto out;
 	} else {
+		if ((r = sbuf_add(&b, prefix, strlen(prefix))) < 0 ||
+		    (r = sbuf_add(&b, "L\x1f", 2)) < 0 ||
+		    (r = sbuf_add(&b, tenant, strlen(tenant))) < 0)
+			goto out;
 		for (size_t i = 0; i < n; i++)
 			if ((r = expr_canon(&sel->exprs[i], &parts[i])) < 0)
 				goto out;
@@ -945,9 +969,9 @@ node_validate(const struct sched_node_spec *s, char **ret_err)
 	for (size_t i = 0; i < s->n_taints; i++) {
 		if ((r = sched_check_name("node.taints.key", s->taints[i].key, ret_err)) < 0)
 			return r;
-		if (s->taints[i].value && strnlen(s->taints[i].value, SCHED_NAME_MAX + 1) >
-		    SCHED_NAME_MAX)
-			return errf(-BW_E_INVALID, ret_err, "node %s: taint value too long", s->name);
+		if (s->taints[i].value &&
+		    (r = sched_check_value("node.taints.value", s->taints[i].value, ret_err)) < 0)
+			return r;
 		if ((unsigned)s->taints[i].effect > SCHED_TAINT_NO_EXECUTE)
 			return errf(-BW_E_INVALID, ret_err, "node %s: taint effect unknown", s->name);
 	}

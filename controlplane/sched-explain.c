@@ -1,6 +1,8 @@
 /* Rendering of placement explanations: one line of text for people and
  * events, JSON for instance status and the audit trail. Both come from
- * the same compact struct, so they never disagree. */
+ * the same compact struct, so they never disagree. JSON carries scores
+ * as integer milli-points: exact, and serialised the same by every
+ * jansson version (the audit trail hashes what it stores). */
 #include "config.h"
 
 #include <errno.h>
@@ -193,13 +195,13 @@ sched_explain_to_json(const struct sched_explain *e, json_t **ret)
 	if (e->placed) {
 		plugins = json_array();
 		if (!plugins || json_object_set_new(root, "node", json_string(e->node)) < 0 ||
-		    json_object_set_new(root, "score", json_pack("{s:f, s:o}", "total",
-		    (double)e->total / 1000.0, "plugins", plugins)) < 0)
+		    json_object_set_new(root, "score", json_pack("{s:I, s:o}", "total_milli",
+		    (json_int_t)e->total, "plugins", plugins)) < 0)
 			goto oom;
 		for (int s = 0; s < SCHED_S__MAX; s++)
 			if ((e->active_scores & (1u << s)) &&
-			    json_array_append_new(plugins, json_pack("{s:s, s:f, s:i}", "plugin",
-			    sched_score_name(s), "score", (double)e->scores[s] / 1000.0, "weight",
+			    json_array_append_new(plugins, json_pack("{s:s, s:I, s:i}", "plugin",
+			    sched_score_name(s), "score_milli", (json_int_t)e->scores[s], "weight",
 			    e->weights[s])) < 0)
 				goto oom;
 	}

@@ -263,6 +263,10 @@ int sched_compile_exprs(struct sched_intern *in, const struct sched_expr *src, s
 void sched_cexprs_free(struct sched_intern *in, struct sched_cexpr *e, uint32_t n, bool refs);
 void sched_order_refresh(struct sched_cluster *c);
 int sched_check_name(const char *what, const char *s, char **ret_err);
+/* Like sched_check_name() but allows the empty string. */
+int sched_check_value(const char *what, const char *s, char **ret_err);
+/* Validates expressions (counts, operators, values) without compiling. */
+int sched_check_exprs(const struct sched_expr *src, size_t n, char **ret_err, const char *what);
 
 static inline int32_t
 sched_counter_at(const struct sched_counter *k, const struct sched_nhot *h, uint32_t slot,

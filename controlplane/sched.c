@@ -88,10 +88,14 @@ sched_topology_name(enum sched_topology t)
 static int
 check_selector(const struct sched_selector *s, const char *what, size_t i, char **ret_err)
 {
-	if (!s->same_workload && (s->n_exprs > SCHED_MAX_EXPRS || (s->n_exprs && !s->exprs)))
-		return errf(-BW_E_INVALID, ret_err, "%s[%zu].selector: 0..%d expressions", what, i,
-		    SCHED_MAX_EXPRS);
-	return 0;
+	char buf[48];
+
+	if (s->same_workload)
+		return 0;
+	snprintf(buf, sizeof(buf), "%s[%zu].selector", what, i);
+	/* Before any canonical key is built from it: values are bounded and
+	 * free of the separators keys use. */
+	return sched_check_exprs(s->exprs, s->n_exprs, ret_err, buf);
 }
 
 int
@@ -111,8 +115,8 @@ sched_request_check(const struct sched_request *q, char **ret_err)
 		return errf(-BW_E_INVALID, ret_err, "labels: at most %d", SCHED_MAX_LABELS);
 	for (size_t i = 0; i < q->n_labels; i++)
 		if ((r = sched_check_name("labels.key", q->labels[i].key, ret_err)) < 0 ||
-		    !q->labels[i].value)
-			return r < 0 ? r : errf(-BW_E_INVALID, ret_err, "labels[%zu].value: missing", i);
+		    (r = sched_check_value("labels.value", q->labels[i].value, ret_err)) < 0)
+			return r;
 	if (q->n_tolerations > SCHED_MAX_TOLERATIONS || (q->n_tolerations && !q->tolerations))
 		return errf(-BW_E_INVALID, ret_err, "tolerations: at most %d",
 		    SCHED_MAX_TOLERATIONS);
@@ -124,6 +128,8 @@ sched_request_check(const struct sched_request *q, char **ret_err)
 			    "tolerations[%zu]: a toleration without key must use exists", i);
 		if (t->key && (r = sched_check_name("tolerations.key", t->key, ret_err)) < 0)
 			return r;
+		if (t->value && (r = sched_check_value("tolerations.value", t->value, ret_err)) < 0)
+			return r;
 		if ((unsigned)t->effect > SCHED_TAINT_NO_EXECUTE)
 			return errf(-BW_E_INVALID, ret_err, "tolerations[%zu].effect: unknown", i);
 	}
@@ -133,9 +139,17 @@ sched_request_check(const struct sched_request *q, char **ret_err)
 	    q->n_spread > SCHED_MAX_RULES || (q->n_spread && !q->spread))
 		return errf(-BW_E_INVALID, ret_err,
 		    "affinity, preferred, anti_affinity, spread: at most %d each", SCHED_MAX_RULES);
-	for (size_t i = 0; i < q->n_preferred; i++)
+	for (size_t i = 0; i < q->n_affinity; i++)
+		if ((r = sched_check_exprs(q->affinity[i].exprs, q->affinity[i].n_exprs, ret_err,
+		    "affinity")) < 0)
+			return r;
+	for (size_t i = 0; i < q->n_preferred; i++) {
 		if (q->preferred[i].weight < 1 || q->preferred[i].weight > 100)
 			return errf(-BW_E_INVALID, ret_err, "preferred[%zu].weight: must be 1..100", i);
+		if ((r = sched_check_exprs(q->preferred[i].term.exprs, q->preferred[i].term.n_exprs,
+		    ret_err, "preferred")) < 0)
+			return r;
+	}
 	for (size_t i = 0; i < q->n_anti_affinity; i++) {
 		if ((unsigned)q->anti_affinity[i].topology >= SCHED_TOPO__MAX)
 			return errf(-BW_E_INVALID, ret_err, "anti_affinity[%zu].topology: unknown", i);

@@ -786,6 +786,28 @@ test_invalid_input(void **state)
 	q = req("i", "w", -5, 1);
 	assert_int_equal(sched_place(c, &q, NULL, &res, &err), -BW_E_INVALID);
 	free(err);
+	err = NULL;
+	{
+		/* Selector values may not smuggle key separators, nor overflow
+		 * the value limit. */
+		const char *many[SCHED_MAX_VALUES + 1];
+		struct sched_expr bad = { "app", SCHED_OP_IN, S("a\x1f" "b"), 1 };
+		struct sched_anti_affinity aa = { SCHED_TOPO_NODE, { .exprs = &bad, .n_exprs = 1 } };
+
+		q = req("i", "w", 1, 1);
+		q.anti_affinity = &aa;
+		q.n_anti_affinity = 1;
+		assert_int_equal(sched_place(c, &q, NULL, &res, &err), -BW_E_INVALID);
+		assert_non_null(strstr(err, "control character"));
+		free(err);
+		err = NULL;
+		for (size_t v = 0; v < ELEMENTSOF(many); v++)
+			many[v] = "x";
+		bad.values = many;
+		bad.n_values = ELEMENTSOF(many);
+		assert_int_equal(sched_place(c, &q, NULL, &res, &err), -BW_E_INVALID);
+		free(err);
+	}
 }
 
 /* ---- explanations ---- */
@@ -836,6 +858,8 @@ test_explain_render(void **state)
 	assert_non_null(strstr(text2, "; rejected: 1,200 nodes: Insufficient memory; 3 nodes: Untrusted"));
 	assert_int_equal(sched_explain_to_json(&res.explain, &j), 0);
 	assert_string_equal(json_string_value(json_object_get(j, "node")), "big");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "score"),
+	    "total_milli")), 196875);
 	assert_true(json_is_array(json_object_get(json_object_get(j, "score"), "plugins")));
 	json_decref(j);
 }
