@@ -272,7 +272,7 @@ node_slot(const struct sched_cluster *c, const char *name)
 const char *
 sched_instance_node(const struct sched_cluster *c, const char *instance)
 {
-	uint32_t id = sched_intern_find(&c->in, instance, strlen(instance));
+	uint32_t id = instance ? sched_intern_find(&c->in, instance, strlen(instance)) : 0;
 	int32_t i = sched_aux_get(&c->in, id, SCHED_AUX_INST);
 
 	if (i < 0)
@@ -960,9 +960,9 @@ node_validate(const struct sched_node_spec *s, char **ret_err)
 		return r;
 	if (s->rack && (r = sched_check_name("node.rack", s->rack, ret_err)) < 0)
 		return r;
-	if (s->cpu_millis < 0 || s->memory_mib < 0)
-		return errf(-BW_E_INVALID, ret_err, "node %s: capacity must not be negative",
-		    s->name);
+	if (s->cpu_millis < 0 || s->memory_mib < 0 || s->cpu_millis > SCHED_MAX_QUANTITY ||
+	    s->memory_mib > SCHED_MAX_QUANTITY)
+		return errf(-BW_E_INVALID, ret_err, "node %s: capacity must be 0..2^40", s->name);
 	if (s->n_taints > SCHED_MAX_TAINTS || (s->n_taints && !s->taints))
 		return errf(-BW_E_INVALID, ret_err, "node %s: taints: at most %d", s->name,
 		    SCHED_MAX_TAINTS);

@@ -109,8 +109,9 @@ sched_request_check(const struct sched_request *q, char **ret_err)
 		return r;
 	if (q->image && (r = sched_check_name("image", q->image, ret_err)) < 0)
 		return r;
-	if (q->cpu_millis < 0 || q->memory_mib < 0)
-		return errf(-BW_E_INVALID, ret_err, "resources: must not be negative");
+	if (q->cpu_millis < 0 || q->memory_mib < 0 || q->cpu_millis > SCHED_MAX_QUANTITY ||
+	    q->memory_mib > SCHED_MAX_QUANTITY)
+		return errf(-BW_E_INVALID, ret_err, "resources: must be 0..2^40");
 	if (q->n_labels > SCHED_MAX_LABELS || (q->n_labels && !q->labels))
 		return errf(-BW_E_INVALID, ret_err, "labels: at most %d", SCHED_MAX_LABELS);
 	for (size_t i = 0; i < q->n_labels; i++)

@@ -27,6 +27,7 @@
 #define SCHED_MAX_VALUES	32	/* per expression */
 #define SCHED_MAX_TOLERATIONS	32
 #define SCHED_DESC_MAX		160	/* rendered rule description in an explanation */
+#define SCHED_MAX_QUANTITY	(INT64_C(1) << 40)	/* cpu_millis, memory_mib */
 
 /* Score plugins return 0..SCHED_MAX_SCORE in milli-points (100.000). */
 #define SCHED_MAX_SCORE		100000
