@@ -24,6 +24,9 @@ const char cli_usage[] =
 "  health                    show the appliance's health (no credential needed)\n"
 "  audit verify [DIR]        verify the audit trail in DIR (default: the\n"
 "                            configured appliance's DATA_DIR/audit)\n"
+"  audit search [FILTERS]    search the trail (security-auditor): --actor,\n"
+"                            --action (prefix with *), --kind, --object NAME,\n"
+"                            --outcome, --since/--until RFC 3339, --limit N\n"
 "\n"
 "KIND is one of tenant, node, image, quota, rolebinding, network, workload,\n"
 "instance (singular or plural, any case).\n"
@@ -81,6 +84,13 @@ cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 		{ "file", required_argument, NULL, 'f' },
 		{ "since", required_argument, NULL, 's' },
 		{ "key-file", required_argument, NULL, 'K' },
+		{ "until", required_argument, NULL, 'U' },
+		{ "actor", required_argument, NULL, 'A' },
+		{ "action", required_argument, NULL, 'X' },
+		{ "object", required_argument, NULL, 'O' },
+		{ "kind", required_argument, NULL, 'k' + 256 },
+		{ "outcome", required_argument, NULL, 'u' + 256 },
+		{ "limit", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -120,12 +130,23 @@ cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 				    optarg);
 			break;
 		case 's':
+			o.since_text = optarg;
 			errno = 0;
 			o.since = strtoull(optarg, &end, 10);
-			if (errno || *end || !*optarg || *optarg == '-')
+			o.has_since = !(errno || *end || !*optarg || *optarg == '-');
+			break;
+		case 'U': o.until_text = optarg; break;
+		case 'A': o.actor = optarg; break;
+		case 'X': o.action = optarg; break;
+		case 'O': o.object = optarg; break;
+		case 'k' + 256: o.object_kind = optarg; break;
+		case 'u' + 256: o.outcome = optarg; break;
+		case 'L':
+			errno = 0;
+			o.limit = (unsigned)strtoul(optarg, &end, 10);
+			if (errno || *end || o.limit == 0 || o.limit > 10000)
 				return errf(-BW_E_INVALID, ret_err,
-				    "--since: must be a revision number");
-			o.has_since = 1;
+				    "--limit: must be 1..10000");
 			break;
 		case 'h': o.cmd = CLI_HELP; *ret = o; return 0;
 		case 'V': o.cmd = CLI_VERSION; *ret = o; return 0;
@@ -140,10 +161,19 @@ cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 	if (optind >= argc)
 		return errf(-BW_E_INVALID, ret_err,
 		    "no command given (try bulwark --help)");
+	if (strcmp(argv[optind], "audit") == 0 && optind + 1 < argc &&
+	    strcmp(argv[optind + 1], "search") == 0) {
+		if (argc - optind - 2 > 0)
+			return errf(-BW_E_INVALID, ret_err,
+			    "audit search: takes options only");
+		o.cmd = CLI_AUDIT_SEARCH;
+		*ret = o;
+		return 0;
+	}
 	if (strcmp(argv[optind], "audit") == 0) {
 		if (optind + 1 >= argc || strcmp(argv[optind + 1], "verify") != 0)
 			return errf(-BW_E_INVALID, ret_err,
-			    "audit: the subcommand is verify");
+			    "audit: the subcommand is verify or search");
 		if (argc - optind - 2 > 1)
 			return errf(-BW_E_INVALID, ret_err,
 			    "audit verify: takes at most one directory");
@@ -186,8 +216,12 @@ cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 		return errf(-BW_E_INVALID, ret_err, "apply: -f FILE is required");
 	if (o.cmd != CLI_APPLY && o.file)
 		return errf(-BW_E_INVALID, ret_err, "-f is only for apply");
-	if (o.has_since && o.cmd != CLI_WATCH)
-		return errf(-BW_E_INVALID, ret_err, "--since is only for watch");
+	if (o.since_text && o.cmd != CLI_WATCH)
+		return errf(-BW_E_INVALID, ret_err,
+		    "--since is only for watch and audit search");
+	if (o.since_text && !o.has_since)
+		return errf(-BW_E_INVALID, ret_err,
+		    "--since: must be a revision number");
 	*ret = o;
 	return 0;
 }

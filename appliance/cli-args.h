@@ -17,6 +17,7 @@ enum cli_cmd {
 	CLI_WHOAMI,
 	CLI_HEALTH,
 	CLI_AUDIT_VERIFY,
+	CLI_AUDIT_SEARCH,
 };
 
 enum cli_output { CLI_OUT_TABLE, CLI_OUT_JSON };
@@ -45,8 +46,12 @@ struct cli_opts {
 	const char	*name;
 	const char	*dir;		/* audit verify */
 	const char	*key_file;	/* audit verify --key */
-	uint64_t	 since;
+	uint64_t	 since;		/* watch */
 	int		 has_since;
+	const char	*since_text;	/* audit search: RFC 3339 */
+	const char	*until_text;
+	const char	*actor, *action, *object, *object_kind, *outcome;
+	unsigned	 limit;
 };
 
 /* Parses ARGV into *RET. Returns 0, or -BW_E_INVALID with a message for

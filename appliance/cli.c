@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/http.h>
 #include <jansson.h>
 #include <openssl/pem.h>
 
@@ -569,6 +571,85 @@ cmd_audit_verify(const struct cli_opts *o, const struct client_conf *conf)
 	return rc;
 }
 
+static int
+add_param(char *buf, size_t len, const char *key, const char *val)
+{
+	size_t	 n = strlen(buf);
+	char	*enc;
+	int	 w;
+
+	if (!val)
+		return 0;
+	if (!(enc = evhttp_encode_uri(val)))
+		return -1;
+	w = snprintf(buf + n, len - n, "%s%s=%s", strchr(buf, '?') ? "&" : "?",
+	    key, enc);
+	free(enc);
+	return (w < 0 || (size_t)w >= len - n) ? -1 : 0;
+}
+
+static int
+cmd_audit_search(const struct cli_opts *o, const struct client_conf *conf)
+{
+	struct client_response	 resp = { 0 };
+	char			 path[2048] = "/v1/audit/records", lim[16];
+	_cleanup_json_ json_t	*doc = NULL;
+	json_t			*rec;
+	size_t			 i;
+	int			 rc;
+
+	snprintf(lim, sizeof(lim), "%u", o->limit);
+	if (add_param(path, sizeof(path), "actor", o->actor) < 0 ||
+	    add_param(path, sizeof(path), "action", o->action) < 0 ||
+	    add_param(path, sizeof(path), "kind", o->object_kind) < 0 ||
+	    add_param(path, sizeof(path), "name", o->object) < 0 ||
+	    add_param(path, sizeof(path), "outcome", o->outcome) < 0 ||
+	    add_param(path, sizeof(path), "tenant", o->tenant) < 0 ||
+	    add_param(path, sizeof(path), "since", o->since_text) < 0 ||
+	    add_param(path, sizeof(path), "until", o->until_text) < 0 ||
+	    add_param(path, sizeof(path), "limit", o->limit ? lim : NULL) < 0) {
+		fprintf(stderr, "bulwark: audit search: filters too long\n");
+		return CLI_EXIT_USAGE;
+	}
+	if ((rc = request(conf, "GET", path, NULL, &resp)) != 0)
+		return rc;
+	if (resp.status != 200) {
+		rc = report_error(&resp);
+		goto out;
+	}
+	if (o->output == CLI_OUT_JSON) {
+		print_json(resp.body, resp.body_len);
+		goto out;
+	}
+	doc = json_loadb(resp.body, resp.body_len, 0, NULL);
+	printf("%-8s %-30s %-12s %-22s %-28s %-8s %s\n", "SEQ", "TIME", "ACTOR",
+	    "ACTION", "OBJECT", "OUTCOME", "REASON");
+	json_array_foreach(json_object_get(doc, "items"), i, rec) {
+		json_t	*ob = json_object_get(rec, "object");
+		char	 obj[160];
+
+		snprintf(obj, sizeof(obj), "%s%s%s%s%s",
+		    json_string_value(json_object_get(ob, "kind")) ?: "-",
+		    json_object_get(ob, "tenant") ? "/" : "",
+		    json_string_value(json_object_get(ob, "tenant")) ?: "",
+		    json_object_get(ob, "name") ? "/" : "",
+		    json_string_value(json_object_get(ob, "name")) ?: "");
+		printf("%-8" JSON_INTEGER_FORMAT " %-30s %-12s %-22s %-28s %-8s %s\n",
+		    json_integer_value(json_object_get(rec, "seq")),
+		    json_string_value(json_object_get(rec, "time")) ?: "",
+		    json_string_value(json_object_get(rec, "actor")) ?: "-",
+		    json_string_value(json_object_get(rec, "action")) ?: "-", obj,
+		    json_string_value(json_object_get(rec, "outcome")) ?: "-",
+		    json_string_value(json_object_get(rec, "reason")) ?: "");
+	}
+	if (json_is_true(json_object_get(doc, "truncated")))
+		fprintf(stderr, "bulwark: more records match; narrow the filters "
+		    "or raise --limit\n");
+out:
+	client_response_clear(&resp);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -577,6 +658,8 @@ main(int argc, char **argv)
 	_cleanup_free_ char	*err = NULL;
 	int			 rc;
 
+	/* a server that dies mid-request must not kill us */
+	signal(SIGPIPE, SIG_IGN);
 	if (cli_parse(argc, argv, &o, &err) < 0) {
 		fprintf(stderr, "bulwark: %s\n", err);
 		return CLI_EXIT_USAGE;
@@ -617,6 +700,9 @@ main(int argc, char **argv)
 		break;
 	case CLI_AUDIT_VERIFY:
 		rc = cmd_audit_verify(&o, &conf);
+		break;
+	case CLI_AUDIT_SEARCH:
+		rc = cmd_audit_search(&o, &conf);
 		break;
 	default:
 		rc = CLI_EXIT_USAGE;

@@ -23,6 +23,7 @@
 #include <openssl/x509v3.h>
 
 #include "audit/record.h"
+#include "audit/search.h"
 #include "audit/trail.h"
 #include "controlplane/api-route.h"
 #include "controlplane/api.h"
@@ -56,6 +57,7 @@ struct api_server {
 	struct store			*st;
 	struct committer		*commit;
 	struct audit_trail		*trail;
+	char				*audit_dir;
 	int				(*is_revoked)(void *, const char *);
 	void				*revoked_ctx;
 	struct event			*heartbeat;
@@ -856,6 +858,113 @@ handle_watch(struct api_server *srv, struct evhttp_request *req,
 	watcher_pump(w);
 }
 
+/* ---- audit search (security-auditor only) ---- */
+
+#define AUDIT_SEARCH_DEFAULT	1000
+#define AUDIT_SEARCH_MAX	10000
+
+struct search_ctx {
+	json_t	*items;
+	size_t	 limit;
+	int	 truncated;
+};
+
+static int
+search_cb(const struct audit_record *rec, const char *line, size_t len,
+    void *arg)
+{
+	struct search_ctx	*sc = arg;
+	char			 ts[AUDIT_TIME_LEN + 1];
+	json_t			*o;
+
+	if (json_array_size(sc->items) >= sc->limit) {
+		sc->truncated = 1;
+		return 1;
+	}
+	audit_time_format(&rec->time, ts);
+	o = json_pack("{s:I, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, "
+	    "s:{s:s?, s:s?, s:s?, s:I}, s:s?, s:s?, s:s?}",
+	    "seq", (json_int_t)rec->seq, "time", ts, "actor", rec->actor,
+	    "role", rec->role, "tenant", rec->tenant, "source", rec->source,
+	    "auth_method", rec->auth_method, "action", rec->action,
+	    "object", "kind", rec->object_kind, "tenant", rec->object_tenant,
+	    "name", rec->object_name, "revision",
+	    (json_int_t)rec->object_revision, "outcome", rec->outcome,
+	    "reason", rec->reason, "controls", rec->controls);
+	if (o)
+		json_array_append_new(sc->items, o);
+	return 0;
+}
+
+static int
+query_time(struct evkeyvalq *q, const char *key, struct timespec *ret,
+    char **ret_err)
+{
+	const char *v = evhttp_find_header(q, key);
+
+	if (!v)
+		return 0;
+	if (audit_time_parse(v, strlen(v), ret) < 0)
+		return errf(-BW_E_INVALID, ret_err,
+		    "%s: must be an RFC 3339 UTC time like "
+		    "2026-11-26T18:00:00.000000000Z", key);
+	return 0;
+}
+
+static void
+handle_audit_search(struct api_server *srv, struct evhttp_request *req,
+    const struct authz_identity *id, struct evkeyvalq *q)
+{
+	struct audit_search_filter	 f = { 0 };
+	struct search_ctx		 sc = { .limit = AUDIT_SEARCH_DEFAULT };
+	_cleanup_free_ char		*err = NULL;
+	_cleanup_json_ json_t		*out = NULL;
+	const char			*lim = evhttp_find_header(q, "limit");
+	uint64_t			 n;
+	int				 r;
+
+	if (!srv->audit_dir) {
+		r = errf(-BW_E_UNAVAILABLE, &err, "no audit trail configured");
+		goto fail;
+	}
+	if (lim) {
+		if (parse_u64(lim, &n) < 0 || n == 0 || n > AUDIT_SEARCH_MAX) {
+			r = errf(-BW_E_INVALID, &err, "limit: must be 1..%d",
+			    AUDIT_SEARCH_MAX);
+			goto fail;
+		}
+		sc.limit = n;
+	}
+	f.actor = evhttp_find_header(q, "actor");
+	f.action = evhttp_find_header(q, "action");
+	f.object_kind = evhttp_find_header(q, "kind");
+	f.object_tenant = evhttp_find_header(q, "object_tenant");
+	f.object_name = evhttp_find_header(q, "name");
+	f.outcome = evhttp_find_header(q, "outcome");
+	f.tenant = evhttp_find_header(q, "tenant");
+	if ((r = query_time(q, "since", &f.since, &err)) < 0 ||
+	    (r = query_time(q, "until", &f.until, &err)) < 0)
+		goto fail;
+	if (!(sc.items = json_array())) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = audit_search_dir(srv->audit_dir, &f, search_cb, &sc, &err);
+	if (r < 0) {
+		json_decref(sc.items);
+		goto fail;
+	}
+	out = json_pack("{s:s, s:o, s:b}", "kind", "AuditRecordList", "items",
+	    sc.items, "truncated", sc.truncated);
+	audit_request(srv, id, "audit.search", NULL, NULL, NULL, "success", NULL);
+	reply_json(srv, req, 200, out);
+	return;
+fail:
+	audit_request(srv, id, "audit.search", NULL, NULL, NULL, "failure",
+	    err ? err : bw_strerror(r));
+	reply_err_r(srv, req, r, err);
+}
+
 /* ---- misc endpoints ---- */
 
 static void
@@ -1006,6 +1115,11 @@ on_request(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (rt.type == ROUTE_HEALTH) {
+		/* open to all, recorded like everything else */
+		if (identify(srv, req, &id, NULL) < 0)
+			id.auth_method = "none";
+		audit_request(srv, &id, "api.health", NULL, NULL, NULL, "success",
+		    NULL);
 		handle_health(srv, req);
 		return;
 	}
@@ -1032,6 +1146,8 @@ on_request(struct evhttp_request *req, void *arg)
 			reply_error(srv, req, 403, "forbidden", err);
 			break;
 		}
+		audit_request(srv, &id, "api.metrics", NULL, NULL, NULL,
+		    "success", NULL);
 		handle_metrics(srv, req);
 		break;
 	case ROUTE_WHOAMI:
@@ -1053,10 +1169,7 @@ on_request(struct evhttp_request *req, void *arg)
 			reply_error(srv, req, 403, "forbidden", err);
 			break;
 		}
-		audit_request(srv, &id, "audit.search", NULL, NULL, NULL,
-		    "failure", "audit search is served by bulwark audit search");
-		reply_error(srv, req, 404, "not_found",
-		    "audit search over the API is not available in this build");
+		handle_audit_search(srv, req, &id, &q);
 		break;
 	case ROUTE_COLLECTION:
 		if (m == EVHTTP_REQ_GET)
@@ -1195,6 +1308,10 @@ api_server_start(struct event_base *base, const struct api_server_options *o,
 	srv->st = o->store;
 	srv->commit = o->commit;
 	srv->trail = o->trail;
+	if (o->audit_dir && !(srv->audit_dir = strdup(o->audit_dir))) {
+		r = -ENOMEM;
+		goto fail;
+	}
 	srv->is_revoked = o->is_revoked;
 	srv->revoked_ctx = o->revoked_ctx;
 	if (api_server_index == 0)
@@ -1210,8 +1327,11 @@ api_server_start(struct event_base *base, const struct api_server_options *o,
 	evhttp_set_max_body_size(srv->http, API_BODY_MAX);
 	evhttp_set_max_headers_size(srv->http, API_HEADERS_MAX);
 	evhttp_set_timeout(srv->http, API_TIMEOUT_SECS);
+	/* every method reaches on_request, so a refused one is audited too */
 	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-	    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
+	    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH | EVHTTP_REQ_TRACE |
+	    EVHTTP_REQ_CONNECT);
 	srv->bound = evhttp_bind_socket_with_handle(srv->http, host,
 	    (ev_uint16_t)port);
 	if (!srv->bound) {
@@ -1265,5 +1385,6 @@ api_server_free(struct api_server *s)
 		SSL_CTX_set_info_callback(s->ssl_ctx, NULL);
 		SSL_CTX_set_ex_data(s->ssl_ctx, api_server_index, NULL);
 	}
+	free(s->audit_dir);
 	free(s);
 }

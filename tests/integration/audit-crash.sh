@@ -15,7 +15,8 @@ for round in $(seq "$ROUNDS"); do
 		--prefix "r$round" --ack-log "$ack" >"$T/lg.$round" 2>&1 &
 	LG=$!
 	# kill at a random moment once writes are flowing
-	sleep "0.$((RANDOM % 5 + 1))"
+	for _ in $(seq 200); do [ -s "$ack" ] && break; sleep 0.02; done
+	sleep "0.$((RANDOM % 4))$((RANDOM % 10))"
 	kill -KILL "$BWD_PID"
 	wait "$BWD_PID" 2>/dev/null
 	wait "$LG"
