@@ -64,6 +64,12 @@ struct api_server {
 	TAILQ_HEAD(, watcher)		 watchers;
 	int				 port;
 	unsigned long long		 requests[6];	/* by status class 0..5 */
+	struct {
+		char		 prefix[64];
+		api_handler_fn	 fn;
+		void		*arg;
+	}				 handlers[API_HANDLERS_MAX];
+	size_t				 nhandlers;
 	unsigned long long		 tls_failures;
 };
 
@@ -201,22 +207,8 @@ audit_request(struct api_server *srv, const struct authz_identity *id,
     const char *action, const struct res_kind *kind, const char *tenant,
     const char *name, const char *outcome, const char *reason)
 {
-	struct audit_record rec = {
-		.actor = id->principal[0] ? id->principal : "anonymous",
-		.role = id->role_name[0] ? id->role_name : "none",
-		.tenant = id->tenant[0] ? id->tenant : "none",
-		.source = id->source,
-		.auth_method = id->auth_method ? id->auth_method : "none",
-		.action = action,
-		.object_kind = kind ? kind->kind : NULL,
-		.object_tenant = tenant && *tenant ? tenant : NULL,
-		.object_name = name && *name ? name : NULL,
-		.outcome = outcome,
-		.reason = reason,
-		.controls = REQUEST_CONTROLS,
-	};
-
-	commit_audit_async(srv->commit, &rec);
+	api_audit(srv, id, action, kind ? kind->kind : NULL, tenant, name,
+	    outcome, reason);
 }
 
 static void
@@ -1102,6 +1094,19 @@ on_request(struct evhttp_request *req, void *arg)
 	TAILQ_INIT(&q);
 	nodelay(req);
 	peer_address(req, id.source, sizeof(id.source));
+	for (size_t h = 0; path && h < srv->nhandlers; h++) {
+		if (strncmp(path, srv->handlers[h].prefix,
+		    strlen(srv->handlers[h].prefix)) != 0)
+			continue;
+		if ((r = identify(srv, req, &id, &err)) < 0) {
+			audit_request(srv, &id, "auth.failure", NULL, NULL, NULL,
+			    "denied", err);
+			reply_error(srv, req, 401, "unauthenticated", err);
+			return;
+		}
+		srv->handlers[h].fn(srv, req, &id, path, srv->handlers[h].arg);
+		return;
+	}
 	if (!path || api_route_parse(path, &rt, &err) < 0) {
 		r = identify(srv, req, &id, NULL);
 		audit_request(srv, &id, "api.request", NULL, NULL, NULL,
@@ -1355,6 +1360,83 @@ api_server_start(struct event_base *base, const struct api_server_options *o,
 fail:
 	api_server_free(srv);
 	return r;
+}
+
+int
+api_server_add_handler(struct api_server *s, const char *prefix,
+    api_handler_fn fn, void *arg)
+{
+	if (s->nhandlers == API_HANDLERS_MAX ||
+	    strlen(prefix) >= sizeof(s->handlers[0].prefix))
+		return -ENOSPC;
+	snprintf(s->handlers[s->nhandlers].prefix,
+	    sizeof(s->handlers[0].prefix), "%s", prefix);
+	s->handlers[s->nhandlers].fn = fn;
+	s->handlers[s->nhandlers].arg = arg;
+	s->nhandlers++;
+	return 0;
+}
+
+void
+api_reply_json(struct api_server *s, struct evhttp_request *req, int status,
+    json_t *body)
+{
+	reply_json(s, req, status, body);
+}
+
+void
+api_reply_error(struct api_server *s, struct evhttp_request *req, int status,
+    const char *code, const char *message)
+{
+	reply_error(s, req, status, code, message);
+}
+
+void
+api_reply_err(struct api_server *s, struct evhttp_request *req, int r,
+    const char *message)
+{
+	reply_err_r(s, req, r, message);
+}
+
+void
+api_audit(struct api_server *s, const struct authz_identity *id,
+    const char *action, const char *kind, const char *tenant,
+    const char *name, const char *outcome, const char *reason)
+{
+	struct audit_record rec = {
+		.actor = id->principal[0] ? id->principal : "anonymous",
+		.role = id->role_name[0] ? id->role_name : "none",
+		.tenant = id->tenant[0] ? id->tenant : "none",
+		.source = id->source,
+		.auth_method = id->auth_method ? id->auth_method : "none",
+		.action = action, .object_kind = kind,
+		.object_tenant = tenant && *tenant ? tenant : NULL,
+		.object_name = name && *name ? name : NULL,
+		.outcome = outcome, .reason = reason,
+		.controls = REQUEST_CONTROLS,
+	};
+
+	commit_audit_async(s->commit, &rec);
+}
+
+int
+api_read_json_body(struct evhttp_request *req, json_t **ret, char **ret_err)
+{
+	int r = read_body(req, ret, ret_err);
+
+	return r == -EPROTONOSUPPORT ? -BW_E_INVALID : r;
+}
+
+struct store *
+api_store(struct api_server *s)
+{
+	return s->st;
+}
+
+struct committer *
+api_committer(struct api_server *s)
+{
+	return s->commit;
 }
 
 int
