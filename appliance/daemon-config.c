@@ -16,6 +16,7 @@
 #include "audit/trail.h"
 #include "controlplane/api.h"
 #include "controlplane/commit.h"
+#include "controlplane/controller.h"
 #include "controlplane/resource.h"
 #include "controlplane/schema.h"
 #include "controlplane/store.h"
@@ -309,6 +310,15 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 	if (store_revision(st->store) == 0 &&
 	    (r = register_local_node(st)) < 0)
 		return errf(r, ret_err, "local node: %s", bw_strerror(r));
+	{
+		struct controller_options co = {
+			.allow_unattested = cfg->allow_unattested,
+		};
+
+		if ((r = controller_start(base, st->store, st->commit, &co,
+		    &st->ctl)) < 0)
+			return errf(r, ret_err, "controllers: %s", bw_strerror(r));
+	}
 	client_url(cfg->listen, api_server_port(st->api), url, sizeof(url));
 	if ((r = write_client_conf(st->data_dir, "admin", url, ret_err)) < 0 ||
 	    (r = write_client_conf(st->data_dir, "auditor", url, ret_err)) < 0)
@@ -326,8 +336,11 @@ bwd_close(struct bwd_state *st)
 {
 	api_server_free(st->api);
 	st->api = NULL;
+	controller_detach(st->ctl);
 	commit_stop(st->commit);
 	st->commit = NULL;
+	controller_free(st->ctl);
+	st->ctl = NULL;
 	audit_trail_close(st->trail);
 	st->trail = NULL;
 	store_close(st->store);

@@ -21,6 +21,7 @@ struct bwd_config {
 	const char	*server_names[BWD_SERVER_NAMES_MAX];	/* NULL-terminated */
 	int		 n_server_names;
 	enum log_level	 log_level;
+	int		 allow_unattested;	/* development: schedule on unattested nodes */
 };
 
 struct bwd_state {
@@ -32,6 +33,7 @@ struct bwd_state {
 	SSL_CTX			*ssl_ctx;
 	struct pki_revoked	*revoked;
 	struct committer	*commit;
+	struct controller	*ctl;
 	struct api_server	*api;
 };
 

@@ -680,6 +680,76 @@ fail:
 	reply_err_r(srv, req, r, r == -BW_E_NOTFOUND ? NULL : err);
 }
 
+/* Status subresource: a node reports its own status and that of the
+ * instances bound to it. Only the node itself may write (the node's
+ * certificate CN is its name); spec stays the admin's. */
+static void
+handle_status(struct api_server *srv, struct evhttp_request *req,
+    const struct api_route *rt, const struct authz_identity *id)
+{
+	_cleanup_free_ char	*err = NULL;
+	_cleanup_json_ json_t	*body = NULL, *cur = NULL;
+	struct store_kv		*kv = NULL;
+	struct pending		*p = NULL;
+	const char		*tenant = rt->kind->scope == RES_TENANT ?
+	    rt->tenant : RES_SYSTEM_TENANT;
+	const char		*owner;
+	char			 action[64];
+	int			 r;
+
+	action_name(action, sizeof(action), rt->kind, "status");
+	if ((r = read_body(req, &body, &err)) < 0)
+		goto fail;
+	if (!json_is_object(body)) {
+		r = errf(-BW_E_INVALID, &err, "body: status must be a JSON object");
+		goto fail;
+	}
+	if (id->role != ROLE_NODE) {
+		r = errf(-BW_E_DENIED, &err,
+		    "only the node itself reports status (role %s)", id->role_name);
+		goto fail;
+	}
+	if (!(p = pending_new(srv, req, id, rt->kind, tenant, rt->name, "status"))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if ((r = res_key(rt->kind, rt->tenant, rt->name, p->key, sizeof(p->key))) < 0)
+		goto fail;
+	if ((r = store_get(srv->st, p->key, &kv)) < 0)
+		goto fail;
+	cur = json_loadb(kv->value, kv->value_len, 0, NULL);
+	owner = strcmp(rt->kind->kind, "Node") == 0 ? rt->name :
+	    json_string_value(json_object_get(json_object_get(cur, "spec"), "node"));
+	if (!cur || !owner || strcmp(owner, id->principal) != 0) {
+		r = errf(-BW_E_DENIED, &err, "node %s may only report its own "
+		    "status and its instances'", id->principal);
+		goto fail;
+	}
+	json_object_set(cur, "status", body);
+	p->doc = json_incref(cur);
+	if (!(p->value = json_dumps(cur, JSON_COMPACT | JSON_SORT_KEYS))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	p->ok_status = 200;
+	p->creq.op = (struct store_op){ .type = STORE_OP_PUT, .key = p->key,
+	    .value = p->value, .value_len = strlen(p->value),
+	    .expect_rev = kv->mod_rev };
+	store_kv_free(kv);
+	commit_submit(srv->commit, &p->creq);
+	return;
+fail:
+	store_kv_free(kv);
+	if (p)
+		pending_free(p);
+	audit_request(srv, id, action, rt->kind, tenant, rt->name,
+	    r == -BW_E_DENIED ? "denied" : "failure", err ? err : bw_strerror(r));
+	if (r == -EPROTONOSUPPORT)
+		reply_error(srv, req, 415, "unsupported_media_type", err);
+	else
+		reply_err_r(srv, req, r, r == -BW_E_NOTFOUND ? NULL : err);
+}
+
 /* ---- watch ---- */
 
 static void
@@ -1194,6 +1264,12 @@ on_request(struct evhttp_request *req, void *arg)
 		else
 			goto bad_method;
 		break;
+	case ROUTE_STATUS:
+		if (m == EVHTTP_REQ_PUT)
+			handle_status(srv, req, &rt, &id);
+		else
+			goto bad_method;
+		break;
 	case ROUTE_HEALTH:
 		break;
 	}
@@ -1354,7 +1430,8 @@ api_server_start(struct event_base *base, const struct api_server_options *o,
 		r = -ENOMEM;
 		goto fail;
 	}
-	commit_set_observer(srv->commit, commit_observer, srv);
+	if ((r = commit_add_observer(srv->commit, commit_observer, srv)) < 0)
+		goto fail;
 	*ret = srv;
 	return 0;
 fail:
@@ -1453,7 +1530,7 @@ api_server_free(struct api_server *s)
 	if (!s)
 		return;
 	if (s->commit)
-		commit_set_observer(s->commit, NULL, NULL);
+		commit_remove_observer(s->commit, commit_observer, s);
 	while ((w = TAILQ_FIRST(&s->watchers))) {
 		if (evhttp_request_get_connection(w->req))
 			evhttp_send_reply_end(w->req);
