@@ -76,14 +76,14 @@ rand_port() {
 # other ETCD_* variable from the caller's environment is dropped so the
 # flags below and etcd's defaults are all that apply.
 start_etcd() {
-	local try i arch envs
+	local arch envs
 	arch=$(dpkg --print-architecture 2>/dev/null || uname -m)
 	envs=$(env | sed -n 's/^\(ETCD_[A-Za-z0-9_]*\)=.*/-u \1/p')
 	case "$arch" in
 	amd64 | x86_64 | ppc64el | ppc64le) ;;
 	*) envs="$envs ETCD_UNSUPPORTED_ARCH=$arch" ;;
 	esac
-	for try in 1 2 3; do
+	for _ in 1 2 3; do
 		EPORT=$(rand_port)
 		rm -rf "$T/etcd"
 		# shellcheck disable=SC2086 # $envs is a list of env(1) words
@@ -95,7 +95,7 @@ start_etcd() {
 			--initial-cluster "bench=http://127.0.0.1:$((EPORT + 1))" \
 			>"$T/etcd.log" 2>&1 &
 		ETCD_PID=$!
-		for i in $(seq 100); do
+		for _ in $(seq 100); do
 			if curl -s --max-time 1 "http://127.0.0.1:$EPORT/health" 2>/dev/null |
 				jq -e '.health == "true"' >/dev/null 2>&1; then
 				return 0
@@ -112,11 +112,11 @@ start_etcd() {
 }
 
 start_bwd() {
-	local i port
+	local port
 	mkdir -p "$T/bulwark"
 	"$BWD" --data-dir "$T/bulwark" --listen 127.0.0.1:0 >"$T/bulwarkd.log" 2>&1 &
 	BWD_PID=$!
-	for i in $(seq 200); do
+	for _ in $(seq 200); do
 		if [ -f "$T/bulwark/admin.conf" ]; then
 			port=$(jq -r .server "$T/bulwark/admin.conf" | sed 's/.*://')
 			[ -n "$port" ] && curl -sk --max-time 1 "https://127.0.0.1:$port/healthz" \
