@@ -37,7 +37,8 @@ sleep_ms() {
 
 # check_state ACKS LIST: every acknowledged NAME REV is in LIST (the
 # JSON of `bulwark get tenants -o json`) with that revision, and the
-# tenants' revisions are exactly 1..LIST.revision. Prints what is wrong.
+# objects' revisions (tenants and the local node) are exactly
+# 1..LIST.revision. Prints what is wrong.
 check_state() {
 	jq -n -e -r --rawfile acks "$1" --slurpfile list "$2" '
 		($list[0]) as $l
@@ -110,7 +111,11 @@ round() {
 		[ "${acked:-10000}" -lt 10000 ]
 
 	start_bulwarkd "$D" || { fail "round $n: bulwarkd did not restart"; return 1; }
-	if "$CLI" --config "$CONF" get tenants -o json >"$T/list.$n" 2>"$T/cli.err"; then
+	# the local node registered at first start holds revision 1
+	if "$CLI" --config "$CONF" get tenants -o json >"$T/tenants.$n" 2>"$T/cli.err" &&
+		"$CLI" --config "$CONF" get nodes -o json >"$T/nodes.$n" 2>>"$T/cli.err" &&
+		jq -s '.[0] | .items += $n[0].items' --slurpfile n "$T/nodes.$n" \
+			"$T/tenants.$n" >"$T/list.$n"; then
 		out=$(check_state "$ACKS" "$T/list.$n")
 		if [ -z "$out" ]; then
 			pass "round $n: all $(lines) acknowledged writes present with their" \
