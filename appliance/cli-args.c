@@ -24,6 +24,14 @@ const char cli_usage[] =
 "  health                    show the appliance's health (no credential needed)\n"
 "  audit verify [DIR]        verify the audit trail in DIR (default: the\n"
 "                            configured appliance's DATA_DIR/audit)\n"
+"  principal create NAME -t TENANT --role ROLE --out DIR [--days N]\n"
+"                            issue a client certificate (system-admin) and\n"
+"                            write DIR/NAME.{crt,key,conf}\n"
+"  principal revoke NAME -t TENANT\n"
+"                            revoke it at once and remove its role binding\n"
+"  explain instance NAME -t TENANT\n"
+"                            why an instance was placed where it is, or why\n"
+"                            it is still pending\n"
 "  audit search [FILTERS]    search the trail (security-auditor): --actor,\n"
 "                            --action (prefix with *), --kind, --object NAME,\n"
 "                            --outcome, --since/--until RFC 3339, --limit N\n"
@@ -91,6 +99,9 @@ cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 		{ "kind", required_argument, NULL, 'k' + 256 },
 		{ "outcome", required_argument, NULL, 'u' + 256 },
 		{ "limit", required_argument, NULL, 'L' },
+		{ "role", required_argument, NULL, 'R' },
+		{ "out", required_argument, NULL, 'D' },
+		{ "days", required_argument, NULL, 'Y' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -141,6 +152,15 @@ cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 		case 'O': o.object = optarg; break;
 		case 'k' + 256: o.object_kind = optarg; break;
 		case 'u' + 256: o.outcome = optarg; break;
+		case 'R': o.role = optarg; break;
+		case 'D': o.out_dir = optarg; break;
+		case 'Y':
+			errno = 0;
+			o.days = (unsigned)strtoul(optarg, &end, 10);
+			if (errno || *end || o.days == 0 || o.days > 365)
+				return errf(-BW_E_INVALID, ret_err,
+				    "--days: must be 1..365");
+			break;
 		case 'L':
 			errno = 0;
 			o.limit = (unsigned)strtoul(optarg, &end, 10);
@@ -161,6 +181,42 @@ cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 	if (optind >= argc)
 		return errf(-BW_E_INVALID, ret_err,
 		    "no command given (try bulwark --help)");
+	if (strcmp(argv[optind], "principal") == 0) {
+		if (argc - optind != 3 || (strcmp(argv[optind + 1], "create") &&
+		    strcmp(argv[optind + 1], "revoke")))
+			return errf(-BW_E_INVALID, ret_err,
+			    "principal: use principal create|revoke NAME");
+		if (!schema_is_dns_label(argv[optind + 2]))
+			return errf(-BW_E_INVALID, ret_err,
+			    "principal: \"%s\" is not a valid name", argv[optind + 2]);
+		if (!o.tenant)
+			return errf(-BW_E_INVALID, ret_err,
+			    "principal: -t TENANT is required");
+		o.name = argv[optind + 2];
+		if (strcmp(argv[optind + 1], "create") == 0) {
+			if (!o.role || !o.out_dir)
+				return errf(-BW_E_INVALID, ret_err,
+				    "principal create: --role and --out are required");
+			o.cmd = CLI_PRINCIPAL_CREATE;
+		} else
+			o.cmd = CLI_PRINCIPAL_REVOKE;
+		*ret = o;
+		return 0;
+	}
+	if (strcmp(argv[optind], "explain") == 0) {
+		if (argc - optind != 3 || !res_kind_lookup(argv[optind + 1]) ||
+		    res_kind_lookup(argv[optind + 1]) != res_kind_by_name("Instance"))
+			return errf(-BW_E_INVALID, ret_err,
+			    "explain: use explain instance NAME -t TENANT");
+		if (!schema_is_dns_label(argv[optind + 2]) || !o.tenant)
+			return errf(-BW_E_INVALID, ret_err,
+			    "explain: a valid NAME and -t TENANT are required");
+		o.kind = argv[optind + 1];
+		o.name = argv[optind + 2];
+		o.cmd = CLI_EXPLAIN;
+		*ret = o;
+		return 0;
+	}
 	if (strcmp(argv[optind], "audit") == 0 && optind + 1 < argc &&
 	    strcmp(argv[optind + 1], "search") == 0) {
 		if (argc - optind - 2 > 0)

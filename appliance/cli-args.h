@@ -18,6 +18,9 @@ enum cli_cmd {
 	CLI_HEALTH,
 	CLI_AUDIT_VERIFY,
 	CLI_AUDIT_SEARCH,
+	CLI_PRINCIPAL_CREATE,
+	CLI_PRINCIPAL_REVOKE,
+	CLI_EXPLAIN,
 };
 
 enum cli_output { CLI_OUT_TABLE, CLI_OUT_JSON };
@@ -52,6 +55,9 @@ struct cli_opts {
 	const char	*until_text;
 	const char	*actor, *action, *object, *object_kind, *outcome;
 	unsigned	 limit;
+	const char	*role;		/* principal create */
+	const char	*out_dir;
+	unsigned	 days;
 };
 
 /* Parses ARGV into *RET. Returns 0, or -BW_E_INVALID with a message for

@@ -13,6 +13,7 @@
 
 #include <event2/http.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/pem.h>
 
 #include "appliance/cli-args.h"
@@ -650,6 +651,148 @@ out:
 	return rc;
 }
 
+static int
+write_out(const char *dir, const char *name, const char *ext, const char *text,
+    mode_t mode)
+{
+	char	path[4096];
+	int	r;
+
+	snprintf(path, sizeof(path), "%s/%s.%s", dir, name, ext);
+	if ((r = write_file_atomic_at(AT_FDCWD, path, text, strlen(text), mode)) < 0) {
+		fprintf(stderr, "bulwark: cannot write %s: %s\n", path, strerror(-r));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_principal_create(const struct cli_opts *o, const struct client_conf *conf)
+{
+	struct client_response	 resp = { 0 };
+	_cleanup_json_ json_t	*req = NULL, *doc = NULL, *cf = NULL;
+	_cleanup_free_ char	*body = NULL, *cfs = NULL;
+	char			 path[512], dirabs[4096], p[3][4200];
+	int			 rc, r;
+
+	if ((r = mkdir_p(o->out_dir, 0700)) < 0 || !realpath(o->out_dir, dirabs)) {
+		fprintf(stderr, "bulwark: --out %s: %s\n", o->out_dir,
+		    strerror(r < 0 ? -r : errno));
+		return CLI_EXIT_USAGE;
+	}
+	req = json_pack("{s:s, s:s, s:I}", "name", o->name, "role", o->role,
+	    "days", (json_int_t)(o->days ? o->days : 90));
+	if (!req || !(body = json_dumps(req, JSON_COMPACT)))
+		return CLI_EXIT_FAILED;
+	snprintf(path, sizeof(path), "/v1/tenants/%s/principals", o->tenant);
+	if ((rc = request(conf, "POST", path, body, &resp)) != 0)
+		return rc;
+	if (resp.status != 201) {
+		rc = report_error(&resp);
+		goto out;
+	}
+	doc = json_loadb(resp.body, resp.body_len, 0, NULL);
+	snprintf(p[0], sizeof(p[0]), "%s/%s.crt", dirabs, o->name);
+	snprintf(p[1], sizeof(p[1]), "%s/%s.key", dirabs, o->name);
+	snprintf(p[2], sizeof(p[2]), "%s/ca.crt", dirabs);
+	cf = json_pack("{s:s, s:s, s:s, s:s, s:s}", "server", conf->server, "ca",
+	    p[2], "cert", p[0], "key", p[1], "principal", o->name);
+	if (!doc || !cf || !(cfs = json_dumps(cf, JSON_INDENT(2))) ||
+	    write_out(dirabs, o->name, "key", json_string_value(json_object_get(doc,
+	    "key")) ?: "", 0600) < 0 ||
+	    write_out(dirabs, o->name, "crt", json_string_value(json_object_get(doc,
+	    "certificate")) ?: "", 0644) < 0 ||
+	    write_out(dirabs, "ca", "crt", json_string_value(json_object_get(doc,
+	    "ca")) ?: "", 0644) < 0 ||
+	    write_out(dirabs, o->name, "conf", cfs, 0600) < 0) {
+		rc = CLI_EXIT_FAILED;
+		goto out;
+	}
+	if (o->output == CLI_OUT_JSON)
+		printf("{\"name\":\"%s\",\"serial\":\"%s\",\"config\":\"%s/%s.conf\"}\n",
+		    o->name, json_string_value(json_object_get(doc, "serial")) ?: "",
+		    dirabs, o->name);
+	else
+		printf("principal %s/%s created (role %s, serial %s); use "
+		    "bulwark --config %s/%s.conf\n", o->tenant, o->name, o->role,
+		    json_string_value(json_object_get(doc, "serial")) ?: "?", dirabs,
+		    o->name);
+out:
+	/* the response held a private key */
+	if (resp.body)
+		OPENSSL_cleanse(resp.body, resp.body_len);
+	client_response_clear(&resp);
+	return rc;
+}
+
+static int
+cmd_principal_revoke(const struct cli_opts *o, const struct client_conf *conf)
+{
+	struct client_response	resp = { 0 };
+	char			path[512];
+	int			rc;
+
+	snprintf(path, sizeof(path), "/v1/tenants/%s/principals/%s", o->tenant,
+	    o->name);
+	if ((rc = request(conf, "DELETE", path, NULL, &resp)) != 0)
+		return rc;
+	if (resp.status == 200)
+		printf("principal %s/%s revoked\n", o->tenant, o->name);
+	else
+		rc = report_error(&resp);
+	client_response_clear(&resp);
+	return rc;
+}
+
+static int
+cmd_explain(const struct cli_opts *o, const struct client_conf *conf)
+{
+	struct client_response	 resp = { 0 };
+	_cleanup_json_ json_t	*doc = NULL;
+	json_t			*st, *sch, *item;
+	char			 path[512];
+	size_t			 i;
+	int			 rc;
+
+	snprintf(path, sizeof(path), "/v1/tenants/%s/instances/%s", o->tenant,
+	    o->name);
+	if ((rc = request(conf, "GET", path, NULL, &resp)) != 0)
+		return rc;
+	if (resp.status != 200) {
+		rc = report_error(&resp);
+		goto out;
+	}
+	doc = json_loadb(resp.body, resp.body_len, 0, NULL);
+	st = json_object_get(doc, "status");
+	sch = json_object_get(st, "scheduling");
+	if (o->output == CLI_OUT_JSON) {
+		_cleanup_free_ char *s = json_dumps(st, JSON_INDENT(2));
+
+		printf("%s\n", s ? s : "{}");
+		goto out;
+	}
+	printf("instance %s/%s: %s%s%s\n", o->tenant, o->name,
+	    json_string_value(json_object_get(st, "phase")) ?: "Pending",
+	    json_object_get(json_object_get(doc, "spec"), "node") ? " on " : "",
+	    json_string_value(json_object_get(json_object_get(doc, "spec"),
+	    "node")) ?: "");
+	printf("  %s\n", json_string_value(json_object_get(st, "message")) ?:
+	    "(not considered by the scheduler yet)");
+	json_array_foreach(json_object_get(sch, "rejected"), i, item)
+		printf("  rejected: %" JSON_INTEGER_FORMAT " node(s) by %s: %s\n",
+		    json_integer_value(json_object_get(item, "nodes")),
+		    json_string_value(json_object_get(item, "filter")) ?: "?",
+		    json_string_value(json_object_get(item, "reason")) ?: "?");
+	json_array_foreach(json_object_get(sch, "scores"), i, item) {
+		_cleanup_free_ char *s = json_dumps(item, JSON_COMPACT);
+
+		printf("  score: %s\n", s ? s : "");
+	}
+out:
+	client_response_clear(&resp);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -703,6 +846,15 @@ main(int argc, char **argv)
 		break;
 	case CLI_AUDIT_SEARCH:
 		rc = cmd_audit_search(&o, &conf);
+		break;
+	case CLI_PRINCIPAL_CREATE:
+		rc = cmd_principal_create(&o, &conf);
+		break;
+	case CLI_PRINCIPAL_REVOKE:
+		rc = cmd_principal_revoke(&o, &conf);
+		break;
+	case CLI_EXPLAIN:
+		rc = cmd_explain(&o, &conf);
 		break;
 	default:
 		rc = CLI_EXIT_USAGE;

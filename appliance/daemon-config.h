@@ -8,6 +8,7 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+#include "controlplane/principals.h"
 #include "lib/log.h"
 
 #define BWD_DEFAULT_DATA_DIR	"/var/lib/bulwark"
@@ -34,6 +35,7 @@ struct bwd_state {
 	struct pki_revoked	*revoked;
 	struct committer	*commit;
 	struct controller	*ctl;
+	struct principals	 principals;
 	struct api_server	*api;
 };
 

@@ -28,6 +28,7 @@
 #include "controlplane/api-route.h"
 #include "controlplane/api.h"
 #include "controlplane/authz.h"
+#include "controlplane/principals.h"
 #include "controlplane/resource.h"
 #include "hardening/pki.h"
 #include "lib/err.h"
@@ -60,6 +61,7 @@ struct api_server {
 	char				*audit_dir;
 	int				(*is_revoked)(void *, const char *);
 	void				*revoked_ctx;
+	struct principals		*principals;
 	struct event			*heartbeat;
 	TAILQ_HEAD(, watcher)		 watchers;
 	int				 port;
@@ -263,6 +265,9 @@ identify(struct api_server *srv, struct evhttp_request *req,
 	if (srv->is_revoked && srv->is_revoked(srv->revoked_ctx, id->serial))
 		return errf(-BW_E_UNAUTH, ret_err,
 		    "client certificate %s is revoked", id->serial);
+	/* The certificate names a role; a RoleBinding must still grant it. */
+	if (srv->principals)
+		return principals_binding_check(srv->st, id, ret_err);
 	return 0;
 }
 
@@ -1249,6 +1254,9 @@ on_request(struct evhttp_request *req, void *arg)
 	case ROUTE_COLLECTION:
 		if (m == EVHTTP_REQ_GET)
 			handle_list(srv, req, &rt, &id, &q);
+		else if (m == EVHTTP_REQ_POST && srv->principals &&
+		    strcmp(rt.kind->kind, "Principal") == 0 && rt.tenant[0])
+			principals_create(srv->principals, srv, req, &id, rt.tenant);
 		else if (m == EVHTTP_REQ_POST)
 			handle_write(srv, req, &rt, &id, 1);
 		else
@@ -1259,6 +1267,10 @@ on_request(struct evhttp_request *req, void *arg)
 			handle_get(srv, req, &rt, &id);
 		else if (m == EVHTTP_REQ_PUT)
 			handle_write(srv, req, &rt, &id, 0);
+		else if (m == EVHTTP_REQ_DELETE && srv->principals &&
+		    strcmp(rt.kind->kind, "Principal") == 0)
+			principals_revoke(srv->principals, srv, req, &id, rt.tenant,
+			    rt.name);
 		else if (m == EVHTTP_REQ_DELETE)
 			handle_delete(srv, req, &rt, &id, &q);
 		else
@@ -1395,6 +1407,7 @@ api_server_start(struct event_base *base, const struct api_server_options *o,
 	}
 	srv->is_revoked = o->is_revoked;
 	srv->revoked_ctx = o->revoked_ctx;
+	srv->principals = o->principals;
 	if (api_server_index == 0)
 		api_server_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	SSL_CTX_set_ex_data(srv->ssl_ctx, api_server_index, srv);

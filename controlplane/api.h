@@ -22,6 +22,7 @@
 
 struct api_server;
 struct audit_trail;
+struct principals;
 
 struct api_server_options {
 	const char		*listen;	/* "127.0.0.1:8443", "[::1]:8443" */
@@ -33,6 +34,7 @@ struct api_server_options {
 	/* Returns 1 if the certificate serial (hex) is revoked. May be NULL. */
 	int			(*is_revoked)(void *ctx, const char *serial_hex);
 	void			*revoked_ctx;
+	struct principals	*principals;	/* issues and revokes credentials */
 };
 
 /* Binds and starts serving on BASE. Returns 0 or a negative error with

@@ -111,11 +111,13 @@ round() {
 		[ "${acked:-10000}" -lt 10000 ]
 
 	start_bulwarkd "$D" || { fail "round $n: bulwarkd did not restart"; return 1; }
-	# the local node registered at first start holds revision 1
+	# the first start's objects (local node, bootstrap role bindings)
+	# hold the first revisions
 	if "$CLI" --config "$CONF" get tenants -o json >"$T/tenants.$n" 2>"$T/cli.err" &&
 		"$CLI" --config "$CONF" get nodes -o json >"$T/nodes.$n" 2>>"$T/cli.err" &&
-		jq -s '.[0] | .items += $n[0].items' --slurpfile n "$T/nodes.$n" \
-			"$T/tenants.$n" >"$T/list.$n"; then
+		"$CLI" --config "$CONF" get rolebindings -o json >"$T/rb.$n" 2>>"$T/cli.err" &&
+		jq -s '.[0] | .items += $n[0].items + $b[0].items' --slurpfile n "$T/nodes.$n" \
+			--slurpfile b "$T/rb.$n" "$T/tenants.$n" >"$T/list.$n"; then
 		out=$(check_state "$ACKS" "$T/list.$n")
 		if [ -z "$out" ]; then
 			pass "round $n: all $(lines) acknowledged writes present with their" \

@@ -62,6 +62,11 @@ test_errors_are_precise(void **state)
 		{ { "get", "nodes", "--since", "4", NULL }, "--since is only for watch and audit search" },
 		{ { "get", "nodes", "--limit", "0", NULL }, "--limit: must be 1..10000" },
 		{ { "audit", "search", "extra", NULL }, "audit search: takes options only" },
+		{ { "principal", "create", "bob", NULL }, "principal: -t TENANT is required" },
+		{ { "principal", "create", "bob", "-t", "acme", NULL }, "--role and --out are required" },
+		{ { "principal", "delete", "bob", NULL }, "principal: use principal create|revoke NAME" },
+		{ { "explain", "workload", "web", "-t", "acme", NULL }, "explain: use explain instance NAME" },
+		{ { "principal", "create", "bob", "--days", "999", NULL }, "--days: must be 1..365" },
 		{ { "delete", "workload", NULL }, "delete: wrong number of arguments" },
 		{ { "audit", "erase", NULL }, "audit: the subcommand is verify or search" },
 		{ { "get", "nodes", "--bogus", NULL }, "unknown option --bogus" },
@@ -109,6 +114,12 @@ test_apply_watch_audit(void **state)
 	assert_string_equal(o.actor, "admin");
 	assert_string_equal(o.since_text, "2026-11-26T00:00:00Z");
 	assert_string_equal(o.outcome, "denied");
+	assert_int_equal(parse(&o, &err, "principal", "create", "bob", "-t", "acme",
+	    "--role", "tenant-user", "--out", "/tmp/x", NULL), 0);
+	assert_int_equal(o.cmd, CLI_PRINCIPAL_CREATE);
+	assert_string_equal(o.role, "tenant-user");
+	assert_int_equal(parse(&o, &err, "explain", "instance", "web-0", "-t", "acme", NULL), 0);
+	assert_int_equal(o.cmd, CLI_EXPLAIN);
 	assert_int_equal(parse(&o, &err, "--help", NULL), 0);
 	assert_int_equal(o.cmd, CLI_HELP);
 	assert_int_equal(parse(&o, &err, "describe", "Tenant", "acme", NULL), 0);
