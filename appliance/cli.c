@@ -41,9 +41,18 @@ exit_for_status(int status)
 	return status >= 400 ? CLI_EXIT_FAILED : CLI_EXIT_OK;
 }
 
+static int report_error_ctx(const struct client_response *resp,
+    const char *ctx);
+
 /* Prints the server's error document as one readable line. */
 static int
 report_error(const struct client_response *resp)
+{
+	return report_error_ctx(resp, NULL);
+}
+
+static int
+report_error_ctx(const struct client_response *resp, const char *ctx)
 {
 	_cleanup_json_ json_t	*o = json_loadb(resp->body, resp->body_len, 0, NULL);
 	const char		*code, *msg;
@@ -51,9 +60,11 @@ report_error(const struct client_response *resp)
 	code = json_string_value(json_object_get(json_object_get(o, "error"), "code"));
 	msg = json_string_value(json_object_get(json_object_get(o, "error"), "message"));
 	if (code && msg)
-		fprintf(stderr, "bulwark: %s (%d %s)\n", msg, resp->status, code);
+		fprintf(stderr, "bulwark: %s%s%s (%d %s)\n", ctx ? ctx : "",
+		    ctx ? ": " : "", msg, resp->status, code);
 	else
-		fprintf(stderr, "bulwark: server answered %d\n", resp->status);
+		fprintf(stderr, "bulwark: %s%sserver answered %d\n", ctx ? ctx : "",
+		    ctx ? ": " : "", resp->status);
 	return exit_for_status(resp->status);
 }
 
@@ -293,8 +304,10 @@ apply_one(const struct cli_opts *o, const struct client_conf *conf, json_t *doc)
 			    "metadata"), "revision")));
 		rc = 0;
 	} else {
-		fprintf(stderr, "bulwark: apply %s/%s: ", lower, name);
-		rc = report_error(&resp);
+		char ctx[160];
+
+		snprintf(ctx, sizeof(ctx), "apply %s/%s", lower, name);
+		rc = report_error_ctx(&resp, ctx);
 	}
 	client_response_clear(&resp);
 	return rc;

@@ -29,6 +29,7 @@
 #include "controlplane/api.h"
 #include "controlplane/authz.h"
 #include "controlplane/principals.h"
+#include "controlplane/quota.h"
 #include "controlplane/resource.h"
 #include "hardening/pki.h"
 #include "lib/err.h"
@@ -366,6 +367,14 @@ handle_get(struct api_server *srv, struct evhttp_request *req,
 		r = -BW_E_NOTFOUND;
 		goto fail;
 	}
+	if (strcmp(rt->kind->kind, "Quota") == 0) {
+		/* usage is derived, never stored: it cannot go stale */
+		json_t *used = NULL;
+
+		if (quota_usage(srv->st, tenant, &used) == 0)
+			json_object_set_new(json_object_get(doc, "status"), "used",
+			    used);
+	}
 	audit_request(srv, id, action, rt->kind, tenant, rt->name, "success", NULL);
 	reply_json(srv, req, 200, doc);
 	return;
@@ -561,6 +570,8 @@ handle_write(struct api_server *srv, struct evhttp_request *req,
 	}
 	if ((r = authz_check(id, VERB_WRITE, k, tenant, &err)) < 0)
 		goto fail;
+	if ((r = quota_check(srv->st, k, body, &err)) < 0)
+		goto fail;
 	if (!(p = pending_new(srv, req, id, k, tenant, name,
 	    create ? "create" : "replace"))) {
 		r = -ENOMEM;
@@ -641,7 +652,7 @@ fail:
 	if (r == -EPROTONOSUPPORT)
 		reply_error(srv, req, 415, "unsupported_media_type", err);
 	else
-		reply_err_r(srv, req, r == -BW_E_NOTFOUND ? r : r, r == -BW_E_NOTFOUND ? NULL : err);
+		reply_err_r(srv, req, r, r == -BW_E_NOTFOUND ? NULL : err);
 }
 
 static void
