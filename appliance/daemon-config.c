@@ -130,6 +130,7 @@ struct local_node {
 	char			 key[RES_KEY_MAX];
 	char			 name[64];
 	char			 kind[32];
+	char			 tenant[64];
 	char			 action[48];
 	char			*value;
 };
@@ -162,6 +163,7 @@ bootstrap_submit(struct bwd_state *st, const char *kind, json_t *doc,
 		return -ENOMEM;
 	snprintf(ln->name, sizeof(ln->name), "%s", res_name(doc));
 	snprintf(ln->kind, sizeof(ln->kind), "%s", kind);
+	snprintf(ln->tenant, sizeof(ln->tenant), "%s", res_tenant(doc));
 	snprintf(ln->action, sizeof(ln->action), "%s", action);
 	if (res_key(k, res_tenant(doc), ln->name, ln->key, sizeof(ln->key)) < 0 ||
 	    !(ln->value = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS))) {
@@ -174,7 +176,7 @@ bootstrap_submit(struct bwd_state *st, const char *kind, json_t *doc,
 	ln->creq.rec = (struct audit_record){ .actor = "bulwarkd", .role = "system",
 	    .tenant = RES_SYSTEM_TENANT, .source = "local", .auth_method = "none",
 	    .action = ln->action, .object_kind = k->kind,
-	    .object_tenant = res_tenant(doc), .object_name = ln->name,
+	    .object_tenant = ln->tenant, .object_name = ln->name,
 	    .controls = controls };
 	ln->creq.done = local_node_done;
 	commit_submit(st->commit, &ln->creq);

@@ -213,7 +213,7 @@ principals_create(struct principals *p, struct api_server *srv,
 	_cleanup_free_ char	*ca = NULL;
 	char			*key = NULL;
 	struct pop		*op = NULL;
-	const char		*name, *role, *t;
+	const char		*name = NULL, *role = NULL, *t = NULL;
 	json_int_t		 days = PRINCIPAL_DAYS_DEFAULT;
 	char			 uid[40], now[40], not_after[40], path[4200];
 	size_t			 calen;
