@@ -160,11 +160,11 @@ net_config(const struct cni_config *c, const struct cni_network *n,
 	    asprintf(&ipam, "%s/ipam", state_dir(c)) < 0)
 		return -ENOMEM;
 	o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:b,"
-	    " s:{s:s, s:[[{s:s}]], s:s}}",
+	    " s:{s:s, s:[[{s:s}]], s:[{s:s}], s:s}}",
 	    "cniVersion", "1.0.0", "name", name, "type", "bridge", "bridge", br,
 	    "isGateway", 1, "ipMasq", 0, "hairpinMode", 0, "promiscMode", 0,
 	    "ipam", "type", "host-local", "ranges", "subnet", n->subnet,
-	    "dataDir", ipam);
+	    "routes", "dst", "0.0.0.0/0", "dataDir", ipam);
 	if (!o || (prev && json_object_set(o, "prevResult", prev) < 0))
 		return -ENOMEM;
 	*ret_text = json_dumps(o, JSON_COMPACT);
