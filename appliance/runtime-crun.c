@@ -75,8 +75,9 @@ add_crun_log(struct runtime *rt, const char *id, char **ret_err)
 	*ret_err = msg;
 }
 
-int
-rt_crun_start(struct runtime *rt, const char *id, char **ret_err)
+/* FRESH: a new instance, so no earlier crun state can exist. */
+static int
+crun_start(struct runtime *rt, const char *id, bool fresh, char **ret_err)
 {
 	_cleanup_free_ char	*dir = NULL, *log = NULL, *crunlog = NULL;
 	_cleanup_free_ char	*exitp = NULL, *pidp = NULL, *root = NULL;
@@ -94,7 +95,7 @@ rt_crun_start(struct runtime *rt, const char *id, char **ret_err)
 	    asprintf(&cid, RUNTIME_PREFIX "%s", id) < 0)
 		return -ENOMEM;
 	/* A previous run of this instance leaves crun state behind. */
-	if (crun_exists(rt, cid)) {
+	if (!fresh && crun_exists(rt, cid)) {
 		const char *const del[] = { "delete", "--force", cid, NULL };
 
 		if ((r = crun(rt, del, NULL, ret_err)) < 0)
@@ -123,6 +124,12 @@ rt_crun_start(struct runtime *rt, const char *id, char **ret_err)
 	if ((r = rt_meta_save(rt, id, &m)) < 0)
 		return errf(r, ret_err, "instance %s: %s", id, bw_strerror(r));
 	return 0;
+}
+
+int
+rt_crun_start(struct runtime *rt, const char *id, char **ret_err)
+{
+	return crun_start(rt, id, false, ret_err);
 }
 
 int
@@ -168,11 +175,11 @@ rt_crun_create(struct runtime *rt, const struct runtime_spec *s,
 			    "instance %s already exists", s->id);
 		return errf(-errno, ret_err, "%s: %s", dir, strerror(errno));
 	}
-	r = write_file_atomic_at(AT_FDCWD, cfgp, text, strlen(text), 0600);
+	r = rt_write_atomic(cfgp, text, 0600);
 	if (r < 0)
 		errf(r, ret_err, "%s: %s", cfgp, bw_strerror(r));
 	else
-		r = rt_crun_start(rt, s->id, ret_err);
+		r = crun_start(rt, s->id, true, ret_err);
 	if (r < 0) {
 		(void)rt_crun_delete(rt, s->id, NULL);
 		{
