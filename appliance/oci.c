@@ -268,7 +268,7 @@ oci_config_build(const struct oci_spec *s, json_t **ret, char **ret_err)
 	if (!seccomp)
 		return -ENOMEM;
 
-	cfg = json_pack("{s:s, s:{s:b, s:{s:I, s:I}, s:O, s:O, s:s,"
+	cfg = json_pack("{s:s, s:{s:b, s:{s:I, s:I}, s:o, s:O, s:s,"
 	    " s:{s:O, s:O, s:O, s:O, s:[]}, s:b,"
 	    " s:[{s:s, s:I, s:I}, {s:s, s:I, s:I}]},"
 	    " s:{s:s, s:b}, s:s, s:O,"

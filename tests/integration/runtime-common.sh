@@ -102,9 +102,9 @@ check_clean() {
 	if ls /run/netns 2>/dev/null | grep -q -- "bw-$P"; then
 		fail "netns left: $(ls /run/netns | grep -- "bw-$P")"
 	fi
-	# Only our shell and this check run below the reaper.
-	kids=$(ps -o pid= --ppid "$PPID" | wc -l)
-	[ "$kids" -le 2 ] || {
+	# Below the reaper only this shell runs: every shim was reaped.
+	kids=$(ps -o pid= --ppid "$PPID" | awk -v me=$$ '$1 != me' | wc -l)
+	[ "$kids" -eq 0 ] || {
 		ps -o pid,stat,args --ppid "$PPID" >&2
 		fail "children of the reaper left"
 	}
