@@ -249,7 +249,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "bench/instances: needs root\n");
 		return 77;
 	}
-	snprintf(tmp, sizeof(tmp), "/tmp/bw-bench-XXXXXX");
+	/* mkdtemp() replaces six trailing X characters. */
+	snprintf(tmp, sizeof(tmp), "/tmp/bw-bench-");
+	memset(tmp + strlen(tmp), 'X', 6);
 	if (!mkdtemp(tmp))
 		return 1;
 	chmod(tmp, 0755);
