@@ -32,6 +32,13 @@ const char cli_usage[] =
 "  explain instance NAME -t TENANT\n"
 "                            why an instance was placed where it is, or why\n"
 "                            it is still pending\n"
+"  image import FILE [--type container|vm] [--digest sha256:HEX]\n"
+"                            import an image from local media; FILE.sig must\n"
+"                            be beside it, signed by a trusted key\n"
+"  image sign --key KEY.pem FILE\n"
+"                            write FILE.sig (ECDSA P-384; offline publisher tool)\n"
+"  image trust add PUBKEY.pem [--name NAME]\n"
+"                            trust a publisher's signing key (system-admin)\n"
 "  audit search [FILTERS]    search the trail (security-auditor): --actor,\n"
 "                            --action (prefix with *), --kind, --object NAME,\n"
 "                            --outcome, --since/--until RFC 3339, --limit N\n"
@@ -102,6 +109,9 @@ cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 		{ "role", required_argument, NULL, 'R' },
 		{ "out", required_argument, NULL, 'D' },
 		{ "days", required_argument, NULL, 'Y' },
+		{ "type", required_argument, NULL, 'T' },
+		{ "digest", required_argument, NULL, 'G' },
+		{ "name", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -153,6 +163,19 @@ cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 		case 'k' + 256: o.object_kind = optarg; break;
 		case 'u' + 256: o.outcome = optarg; break;
 		case 'R': o.role = optarg; break;
+		case 'T':
+			if (strcmp(optarg, "container") && strcmp(optarg, "vm"))
+				return errf(-BW_E_INVALID, ret_err,
+				    "--type: must be container or vm");
+			o.image_type = optarg;
+			break;
+		case 'G': o.digest = optarg; break;
+		case 'N':
+			if (!schema_is_dns_label(optarg))
+				return errf(-BW_E_INVALID, ret_err,
+				    "--name: \"%s\" is not a valid name", optarg);
+			o.trust_name = optarg;
+			break;
 		case 'D': o.out_dir = optarg; break;
 		case 'Y':
 			errno = 0;
@@ -200,6 +223,29 @@ cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 			o.cmd = CLI_PRINCIPAL_CREATE;
 		} else
 			o.cmd = CLI_PRINCIPAL_REVOKE;
+		*ret = o;
+		return 0;
+	}
+	if (strcmp(argv[optind], "image") == 0) {
+		const char *sub = optind + 1 < argc ? argv[optind + 1] : "";
+
+		if (strcmp(sub, "import") == 0 && argc - optind == 3) {
+			o.cmd = CLI_IMAGE_IMPORT;
+			o.path = argv[optind + 2];
+		} else if (strcmp(sub, "sign") == 0 && argc - optind == 3) {
+			if (!o.key)
+				return errf(-BW_E_INVALID, ret_err,
+				    "image sign: --key KEY.pem is required");
+			o.cmd = CLI_IMAGE_SIGN;
+			o.path = argv[optind + 2];
+		} else if (strcmp(sub, "trust") == 0 && argc - optind == 4 &&
+		    strcmp(argv[optind + 2], "add") == 0) {
+			o.cmd = CLI_IMAGE_TRUST_ADD;
+			o.path = argv[optind + 3];
+		} else
+			return errf(-BW_E_INVALID, ret_err,
+			    "image: use image import FILE, image sign --key KEY FILE "
+			    "or image trust add PUBKEY.pem");
 		*ret = o;
 		return 0;
 	}

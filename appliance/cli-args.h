@@ -21,6 +21,9 @@ enum cli_cmd {
 	CLI_PRINCIPAL_CREATE,
 	CLI_PRINCIPAL_REVOKE,
 	CLI_EXPLAIN,
+	CLI_IMAGE_IMPORT,
+	CLI_IMAGE_SIGN,
+	CLI_IMAGE_TRUST_ADD,
 };
 
 enum cli_output { CLI_OUT_TABLE, CLI_OUT_JSON };
@@ -58,6 +61,10 @@ struct cli_opts {
 	const char	*role;		/* principal create */
 	const char	*out_dir;
 	unsigned	 days;
+	const char	*path;		/* image import / sign / trust add */
+	const char	*image_type;	/* container | vm */
+	const char	*digest;
+	const char	*trust_name;
 };
 
 /* Parses ARGV into *RET. Returns 0, or -BW_E_INVALID with a message for

@@ -18,6 +18,7 @@
 
 #include "appliance/cli-args.h"
 #include "appliance/client.h"
+#include "appliance/image.h"
 #include "audit/verify.h"
 #include "controlplane/resource.h"
 #include "lib/err.h"
@@ -806,6 +807,95 @@ out:
 	return rc;
 }
 
+static int
+cmd_image_import(const struct cli_opts *o, const struct client_conf *conf)
+{
+	struct client_response	 resp = { 0 };
+	_cleanup_json_ json_t	*req = NULL, *doc = NULL;
+	_cleanup_free_ char	*body = NULL;
+	char			 abs[4096];
+	int			 rc;
+
+	/* the daemon reads the file from local media: send where it is */
+	if (!realpath(o->path, abs)) {
+		fprintf(stderr, "bulwark: image import: %s: %s\n", o->path,
+		    strerror(errno));
+		return CLI_EXIT_USAGE;
+	}
+	req = json_pack("{s:s, s:s, s:s*}", "path", abs, "type",
+	    o->image_type ? o->image_type : "container", "digest", o->digest);
+	if (!req || !(body = json_dumps(req, JSON_COMPACT)))
+		return CLI_EXIT_FAILED;
+	if ((rc = request(conf, "POST", "/v1/image-import", body, &resp)) != 0)
+		return rc;
+	if (resp.status != 201) {
+		rc = report_error_ctx(&resp, "image import");
+		goto out;
+	}
+	doc = json_loadb(resp.body, resp.body_len, 0, NULL);
+	if (o->output == CLI_OUT_JSON)
+		print_json(resp.body, resp.body_len);
+	else
+		printf("image %s imported (%s, signed by %s)\n",
+		    json_string_value(json_object_get(json_object_get(doc, "spec"),
+		    "digest")) ?: "?",
+		    json_string_value(json_object_get(json_object_get(doc, "metadata"),
+		    "name")) ?: "?",
+		    json_string_value(json_object_get(json_object_get(doc, "spec"),
+		    "signer")) ?: "?");
+out:
+	client_response_clear(&resp);
+	return rc;
+}
+
+static int
+cmd_image_sign(const struct cli_opts *o)
+{
+	_cleanup_free_ char *err = NULL;
+
+	if (image_sign(o->key, o->path, &err) < 0) {
+		fprintf(stderr, "bulwark: image sign: %s\n", err ? err : "failed");
+		return CLI_EXIT_FAILED;
+	}
+	printf("wrote %s.sig\n", o->path);
+	return 0;
+}
+
+static int
+cmd_image_trust_add(const struct cli_opts *o, const struct client_conf *conf)
+{
+	struct client_response	 resp = { 0 };
+	_cleanup_free_ char	*pem = NULL, *body = NULL, *err = NULL;
+	_cleanup_json_ json_t	*req = NULL;
+	char			 name[64];
+	const char		*base, *dot;
+	size_t			 len;
+	int			 r, rc;
+
+	if ((r = read_file_at(AT_FDCWD, o->path, 16 * 1024, &pem, &len)) < 0) {
+		fprintf(stderr, "bulwark: image trust add: %s: %s\n", o->path,
+		    strerror(-r));
+		return CLI_EXIT_USAGE;
+	}
+	base = strrchr(o->path, '/') ? strrchr(o->path, '/') + 1 : o->path;
+	dot = strchr(base, '.');
+	snprintf(name, sizeof(name), "%.*s", (int)(dot ? dot - base : (long)strlen(base)),
+	    base);
+	if (o->trust_name)
+		snprintf(name, sizeof(name), "%s", o->trust_name);
+	req = json_pack("{s:s, s:s}", "name", name, "pem", pem);
+	if (!req || !(body = json_dumps(req, JSON_COMPACT)))
+		return CLI_EXIT_USAGE;
+	if ((rc = request(conf, "POST", "/v1/image-trust", body, &resp)) != 0)
+		return rc;
+	if (resp.status == 201)
+		printf("signer %s trusted\n", name);
+	else
+		rc = report_error_ctx(&resp, "image trust add");
+	client_response_clear(&resp);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -868,6 +958,15 @@ main(int argc, char **argv)
 		break;
 	case CLI_EXPLAIN:
 		rc = cmd_explain(&o, &conf);
+		break;
+	case CLI_IMAGE_IMPORT:
+		rc = cmd_image_import(&o, &conf);
+		break;
+	case CLI_IMAGE_SIGN:
+		rc = cmd_image_sign(&o);
+		break;
+	case CLI_IMAGE_TRUST_ADD:
+		rc = cmd_image_trust_add(&o, &conf);
 		break;
 	default:
 		rc = CLI_EXIT_USAGE;

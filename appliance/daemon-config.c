@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "appliance/daemon-config.h"
+#include "appliance/image-api.h"
 #include "audit/trail.h"
 #include "controlplane/api.h"
 #include "controlplane/commit.h"
@@ -345,6 +346,18 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 	apo.principals = &st->principals;
 	if ((r = api_server_start(base, &apo, &st->api, ret_err)) < 0)
 		return r;
+	{
+		static const char *const default_roots[] = { "/media", "/mnt", NULL };
+
+		if ((r = image_api_init(&st->images, st->data_dir,
+		    cfg->import_roots[0] ? cfg->import_roots : default_roots,
+		    ret_err)) < 0)
+			return r;
+		st->images_open = 1;
+		if ((r = api_server_add_handler(st->api, "/v1/image-",
+		    image_api_handle, &st->images)) < 0)
+			return errf(r, ret_err, "image endpoints: %s", bw_strerror(r));
+	}
 
 	/* Only when no node exists yet: a restart never re-registers, and
 	 * an admin who deleted the node is not overridden. */
@@ -383,6 +396,9 @@ bwd_close(struct bwd_state *st)
 	st->commit = NULL;
 	controller_free(st->ctl);
 	st->ctl = NULL;
+	if (st->images_open)
+		image_api_done(&st->images);
+	st->images_open = 0;
 	audit_trail_close(st->trail);
 	st->trail = NULL;
 	store_close(st->store);

@@ -8,6 +8,7 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+#include "appliance/image-api.h"
 #include "controlplane/principals.h"
 #include "lib/log.h"
 
@@ -23,6 +24,8 @@ struct bwd_config {
 	int		 n_server_names;
 	enum log_level	 log_level;
 	int		 allow_unattested;	/* development: schedule on unattested nodes */
+	const char	*import_roots[BWD_SERVER_NAMES_MAX];	/* NULL-terminated */
+	int		 n_import_roots;
 };
 
 struct bwd_state {
@@ -36,6 +39,8 @@ struct bwd_state {
 	struct committer	*commit;
 	struct controller	*ctl;
 	struct principals	 principals;
+	struct image_api	 images;
+	int			 images_open;
 	struct api_server	*api;
 };
 
