@@ -587,8 +587,18 @@ comp_obs_add(struct comp_result *res, bool ok, const char *subject,
 	va_end(ap);
 	if (n < 0)
 		return -ENOMEM;
-	if (comp_str_or_null(subject, &o->subject) < 0 ||
-	    comp_str_or_null(required, &o->required) < 0) {
+	/* Root-relative paths are reported as absolute ones. */
+	if (subject && strchr(subject, '/') && subject[0] != '/' &&
+	    !strchr(subject, ' ') && !strchr(subject, ':')) {
+		if (asprintf(&o->subject, "/%s", subject) < 0) {
+			free(o->found);
+			return -ENOMEM;
+		}
+	} else if (comp_str_or_null(subject, &o->subject) < 0) {
+		free(o->found);
+		return -ENOMEM;
+	}
+	if (comp_str_or_null(required, &o->required) < 0) {
 		free(o->found);
 		free(o->subject);
 		return -ENOMEM;
@@ -679,16 +689,20 @@ int
 comp_open(struct comp_ctx *ctx, const char *path, int flags)
 {
 	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC | O_NOCTTY),
 		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
 	int fd;
+
+	/* openat2() refuses O_PATH combined with other open flags. */
+	if (!(flags & O_PATH))
+		flags |= O_NOCTTY;
+	how.flags = (uint64_t)(flags | O_CLOEXEC);
 
 	fd = (int)syscall(SYS_openat2, ctx->rootfd, comp_rel(path), &how,
 	    sizeof(how));
 	if (fd < 0 && errno == ENOSYS)
 		fd = openat(ctx->rootfd, comp_rel(path),
-		    flags | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+		    flags | O_CLOEXEC | O_NOFOLLOW);
 	return fd < 0 ? -errno : fd;
 }
 

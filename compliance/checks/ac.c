@@ -106,22 +106,25 @@ comp_banner_file(struct comp_ctx *ctx, struct comp_result *res,
 	static const char *const leaks[] = { "\\s", "\\r", "\\v", "\\m" };
 	_cleanup_free_ char *buf = NULL;
 	const char *phrase = ctx->policy->banner_phrase;
+	char subj[128];
 	size_t i;
 	int r;
+
+	snprintf(subj, sizeof(subj), "/%s", path);
 
 	r = comp_read(ctx, res, path, &buf, NULL);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0)
-		return required ? comp_obs_add(res, false, path,
+		return required ? comp_obs_add(res, false, subj,
 		    "the approved notice", "unreadable (%s)", strerror(-r)) : 0;
-	if ((r = comp_obs_add(res, strcasestr(buf, phrase) != NULL, path,
+	if ((r = comp_obs_add(res, strcasestr(buf, phrase) != NULL, subj,
 	    phrase, "%s", strcasestr(buf, phrase) ? "notice present" :
 	    "notice text missing")) < 0)
 		return r;
 	for (i = 0; i < ELEMENTSOF(leaks); i++)
 		if (strstr(buf, leaks[i]))
-			return comp_obs_add(res, false, path,
+			return comp_obs_add(res, false, subj,
 			    "no OS name/release escapes", "contains %s",
 			    leaks[i]);
 	return 0;

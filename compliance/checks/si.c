@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "lib/err.h"
@@ -383,9 +384,13 @@ COMP_CHECK_FN(comp_chk_si_crypto_selftest)
 	};
 	const char *props = ctx->policy->crypto_props ?
 	    ctx->policy->crypto_props : "";
+	char ref[128];
 	size_t i;
 	int r;
 
+	snprintf(ref, sizeof(ref), "openssl:%s", OpenSSL_version(OPENSSL_VERSION));
+	if ((r = comp_evidence_add(res, ref, NULL, 0)) < 0)
+		return r;
 	for (i = 0; i < ELEMENTSOF(kats); i++) {
 		const char *why;
 		int ok = kats[i].fn(props, &why);
