@@ -742,7 +742,10 @@ COMP_CHECK_FN(comp_chk_ac_usb_storage)
 	r = comp_read(ctx, res, "proc/modules", &mods, NULL);
 	if (r == -ENOMEM)
 		return r;
-	if (r < 0)
+	if (r == -ENOENT)	/* a kernel without loadable modules */
+		r = comp_obs_add(res, true, "/proc/modules",
+		    "usb_storage not loaded", "no module support");
+	else if (r < 0)
 		r = comp_obs_add(res, false, "/proc/modules", "readable",
 		    "unreadable (%s)", strerror(-r));
 	else
