@@ -341,6 +341,16 @@ comp_policy_default(void)
 	return &comp_default_policy;
 }
 
+/* What comp_facts_init() produces, for contexts opened without facts. */
+static const struct comp_facts comp_unknown_facts = {
+	.audit_used_pct = -1,
+	.audit_retention_days = -1,
+	.idle_lock_s = -1,
+	.session_idle_s = -1,
+	.token_lifetime_s = -1,
+	.config_revisions = -1,
+};
+
 /* Parsed once per context. */
 struct comp_cache {
 	bool		 dpkg_done;
@@ -377,7 +387,6 @@ comp_ctx_open(struct comp_ctx *ctx, const char *root,
     const struct comp_facts *facts, const struct comp_policy *policy,
     time_t now)
 {
-	static struct comp_facts unknown;
 	int fd;
 
 	memset(ctx, 0, sizeof(*ctx));
@@ -389,10 +398,8 @@ comp_ctx_open(struct comp_ctx *ctx, const char *root,
 		close(fd);
 		return -ENOMEM;
 	}
-	if (!facts) {
-		comp_facts_init(&unknown);
-		facts = &unknown;
-	}
+	if (!facts)
+		facts = &comp_unknown_facts;
 	ctx->root = root;
 	ctx->rootfd = fd;
 	ctx->facts = facts;
