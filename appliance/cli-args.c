@@ -39,6 +39,14 @@ const char cli_usage[] =
 "                            write FILE.sig (ECDSA P-384; offline publisher tool)\n"
 "  image trust add PUBKEY.pem [--name NAME]\n"
 "                            trust a publisher's signing key (system-admin)\n"
+"  compliance controls [--baseline low|moderate|high]\n"
+"                            list the baseline's controls and which are\n"
+"                            checked automatically (reads local data only)\n"
+"  compliance scan [--baseline B]\n"
+"                            assess the running appliance now (default moderate)\n"
+"  compliance results [--format summary|oscal|oscal-poam]\n"
+"                            the latest scan, or its OSCAL assessment results\n"
+"                            or POA&M\n"
 "  audit search [FILTERS]    search the trail (security-auditor): --actor,\n"
 "                            --action (prefix with *), --kind, --object NAME,\n"
 "                            --outcome, --since/--until RFC 3339, --limit N\n"
@@ -112,6 +120,8 @@ cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 		{ "type", required_argument, NULL, 'T' },
 		{ "digest", required_argument, NULL, 'G' },
 		{ "name", required_argument, NULL, 'N' },
+		{ "baseline", required_argument, NULL, 'B' },
+		{ "format", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -170,6 +180,20 @@ cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 			o.image_type = optarg;
 			break;
 		case 'G': o.digest = optarg; break;
+		case 'B':
+			if (strcmp(optarg, "low") && strcmp(optarg, "moderate") &&
+			    strcmp(optarg, "high"))
+				return errf(-BW_E_INVALID, ret_err,
+				    "--baseline: must be low, moderate or high");
+			o.baseline = optarg;
+			break;
+		case 'F':
+			if (strcmp(optarg, "summary") && strcmp(optarg, "oscal") &&
+			    strcmp(optarg, "oscal-poam"))
+				return errf(-BW_E_INVALID, ret_err,
+				    "--format: must be summary, oscal or oscal-poam");
+			o.format = optarg;
+			break;
 		case 'N':
 			if (!schema_is_dns_label(optarg))
 				return errf(-BW_E_INVALID, ret_err,
@@ -223,6 +247,24 @@ cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 			o.cmd = CLI_PRINCIPAL_CREATE;
 		} else
 			o.cmd = CLI_PRINCIPAL_REVOKE;
+		*ret = o;
+		return 0;
+	}
+	if (strcmp(argv[optind], "compliance") == 0) {
+		const char *sub = optind + 1 < argc ? argv[optind + 1] : "";
+
+		if (argc - optind != 2)
+			return errf(-BW_E_INVALID, ret_err,
+			    "compliance: use compliance controls|scan|results");
+		if (strcmp(sub, "controls") == 0)
+			o.cmd = CLI_COMPLIANCE_CONTROLS;
+		else if (strcmp(sub, "scan") == 0)
+			o.cmd = CLI_COMPLIANCE_SCAN;
+		else if (strcmp(sub, "results") == 0)
+			o.cmd = CLI_COMPLIANCE_RESULTS;
+		else
+			return errf(-BW_E_INVALID, ret_err,
+			    "compliance: use compliance controls|scan|results");
 		*ret = o;
 		return 0;
 	}

@@ -24,6 +24,9 @@ enum cli_cmd {
 	CLI_IMAGE_IMPORT,
 	CLI_IMAGE_SIGN,
 	CLI_IMAGE_TRUST_ADD,
+	CLI_COMPLIANCE_CONTROLS,
+	CLI_COMPLIANCE_SCAN,
+	CLI_COMPLIANCE_RESULTS,
 };
 
 enum cli_output { CLI_OUT_TABLE, CLI_OUT_JSON };
@@ -65,6 +68,8 @@ struct cli_opts {
 	const char	*image_type;	/* container | vm */
 	const char	*digest;
 	const char	*trust_name;
+	const char	*baseline;	/* low | moderate | high */
+	const char	*format;	/* summary | oscal | oscal-poam */
 };
 
 /* Parses ARGV into *RET. Returns 0, or -BW_E_INVALID with a message for

@@ -18,8 +18,11 @@
 
 #include "appliance/cli-args.h"
 #include "appliance/client.h"
+#include "appliance/compliance-api.h"
 #include "appliance/image.h"
 #include "audit/verify.h"
+#include "compliance/catalog.h"
+#include "compliance/check.h"
 #include "controlplane/resource.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
@@ -896,6 +899,171 @@ cmd_image_trust_add(const struct cli_opts *o, const struct client_conf *conf)
 	return rc;
 }
 
+static int
+cmd_compliance_controls(const struct cli_opts *o)
+{
+	const char		*bl = o->baseline ? o->baseline : "moderate";
+	const char		*file = strcmp(bl, "low") == 0 ? COMP_BASELINE_LOW :
+	    strcmp(bl, "high") == 0 ? COMP_BASELINE_HIGH : COMP_BASELINE_MODERATE;
+	struct comp_catalog	*cat = NULL;
+	struct comp_baseline	*base = NULL;
+	_cleanup_free_ char	*err = NULL;
+	char			 path[4200];
+	size_t			 i, j, nchecks, automated = 0;
+	const struct comp_check	*checks = comp_checks(&nchecks);
+	json_t			*arr = NULL;
+	int			 rc = CLI_EXIT_FAILED;
+
+	snprintf(path, sizeof(path), "%s/" COMP_CATALOG_FILE, compliance_data_dir());
+	if (comp_catalog_load(path, &cat, &err) < 0) {
+		fprintf(stderr, "bulwark: compliance controls: %s\n", err);
+		return CLI_EXIT_FAILED;
+	}
+	snprintf(path, sizeof(path), "%s/%s", compliance_data_dir(), file);
+	if (comp_baseline_load(path, cat, &base, &err) < 0) {
+		fprintf(stderr, "bulwark: compliance controls: %s\n", err);
+		goto out;
+	}
+	if (o->output == CLI_OUT_JSON)
+		arr = json_array();
+	else
+		printf("%-12s %-9s %-40s %s\n", "CONTROL", "AUTOMATED", "CHECKS",
+		    "TITLE");
+	for (i = 0; i < comp_baseline_count(base); i++) {
+		const struct comp_control *c = comp_baseline_at(base, i);
+		char by[256] = "";
+		json_t *ids = json_array();
+
+		for (j = 0; j < nchecks; j++)
+			if (comp_check_covers(&checks[j], c->id)) {
+				if (by[0])
+					strncat(by, ",", sizeof(by) - strlen(by) - 1);
+				strncat(by, checks[j].id, sizeof(by) - strlen(by) - 1);
+				json_array_append_new(ids, json_string(checks[j].id));
+			}
+		if (by[0])
+			automated++;
+		if (arr)
+			json_array_append_new(arr, json_pack("{s:s, s:s?, s:s?, s:b, s:o}",
+			    "id", c->id, "label", c->label, "title", c->title,
+			    "automated", by[0] != '\0', "checks", ids));
+		else {
+			json_decref(ids);
+			printf("%-12s %-9s %-40.40s %s\n", c->label ? c->label : c->id,
+			    by[0] ? "yes" : "manual", by[0] ? by : "-", c->title);
+		}
+	}
+	if (arr) {
+		json_t *o2 = json_pack("{s:s, s:I, s:I, s:o}", "baseline", bl,
+		    "controls", (json_int_t)comp_baseline_count(base), "automated",
+		    (json_int_t)automated, "items", arr);
+		char *s = json_dumps(o2, JSON_INDENT(2));
+
+		printf("%s\n", s ? s : "{}");
+		free(s);
+		json_decref(o2);
+	} else
+		printf("%zu controls in the %s baseline, %zu checked automatically\n",
+		    comp_baseline_count(base), bl, automated);
+	rc = 0;
+out:
+	comp_baseline_free(base);
+	comp_catalog_free(cat);
+	return rc;
+}
+
+static void
+print_summary(json_t *doc)
+{
+	json_t		*fams = json_object_get(json_object_get(doc, "summary"),
+	    "families");
+	json_t		*tot = json_object_get(json_object_get(doc, "summary"), "total");
+	json_t		*v, *r;
+	const char	*k;
+	size_t		 i;
+
+	printf("%-28s %-14s %s\n", "CHECK", "VERDICT", "CONTROLS");
+	json_array_foreach(json_object_get(doc, "results"), i, r) {
+		char	ctl[200] = "";
+		json_t	*c;
+		size_t	j;
+
+		json_array_foreach(json_object_get(r, "controls"), j, c) {
+			if (ctl[0])
+				strncat(ctl, ",", sizeof(ctl) - strlen(ctl) - 1);
+			strncat(ctl, json_string_value(c), sizeof(ctl) - strlen(ctl) - 1);
+		}
+		printf("%-28s %-14s %s\n", json_string_value(json_object_get(r,
+		    "check")) ?: "?", json_string_value(json_object_get(r,
+		    "verdict")) ?: "?", ctl);
+	}
+	printf("\n%-8s %10s %14s %15s %8s\n", "FAMILY", "satisfied",
+	    "not-satisfied", "not-applicable", "manual");
+	json_object_foreach(fams, k, v)
+		printf("%-8s %10lld %14lld %15lld %8lld\n", k,
+		    (long long)json_integer_value(json_object_get(v, "satisfied")),
+		    (long long)json_integer_value(json_object_get(v, "not-satisfied")),
+		    (long long)json_integer_value(json_object_get(v, "not-applicable")),
+		    (long long)json_integer_value(json_object_get(v, "manual")));
+	printf("%-8s %10lld %14lld %15lld %8lld\n", "total",
+	    (long long)json_integer_value(json_object_get(tot, "satisfied")),
+	    (long long)json_integer_value(json_object_get(tot, "not-satisfied")),
+	    (long long)json_integer_value(json_object_get(tot, "not-applicable")),
+	    (long long)json_integer_value(json_object_get(tot, "manual")));
+	printf("%s baseline: %lld controls assessed by %lld automated checks\n",
+	    json_string_value(json_object_get(doc, "baseline")) ?: "?",
+	    (long long)json_integer_value(json_object_get(doc, "automated_controls")),
+	    (long long)json_integer_value(json_object_get(doc, "checks")));
+}
+
+static int
+cmd_compliance_scan(const struct cli_opts *o, const struct client_conf *conf)
+{
+	struct client_response	 resp = { 0 };
+	_cleanup_json_ json_t	*doc = NULL;
+	char			 body[64];
+	int			 rc;
+
+	snprintf(body, sizeof(body), "{\"baseline\":\"%s\"}",
+	    o->baseline ? o->baseline : "moderate");
+	if ((rc = request(conf, "POST", "/v1/compliance/scans", body, &resp)) != 0)
+		return rc;
+	if (resp.status != 201) {
+		rc = report_error_ctx(&resp, "compliance scan");
+		goto out;
+	}
+	if (o->output == CLI_OUT_JSON)
+		print_json(resp.body, resp.body_len);
+	else if ((doc = json_loadb(resp.body, resp.body_len, 0, NULL)))
+		print_summary(doc);
+out:
+	client_response_clear(&resp);
+	return rc;
+}
+
+static int
+cmd_compliance_results(const struct cli_opts *o, const struct client_conf *conf)
+{
+	struct client_response	 resp = { 0 };
+	_cleanup_json_ json_t	*doc = NULL;
+	char			 path[128];
+	const char		*fmt = o->format ? o->format : "summary";
+	int			 rc;
+
+	snprintf(path, sizeof(path), "/v1/compliance/results?format=%s", fmt);
+	if ((rc = request(conf, "GET", path, NULL, &resp)) != 0)
+		return rc;
+	if (resp.status != 200)
+		rc = report_error_ctx(&resp, "compliance results");
+	else if (strcmp(fmt, "summary") == 0 && o->output != CLI_OUT_JSON &&
+	    (doc = json_loadb(resp.body, resp.body_len, 0, NULL)))
+		print_summary(doc);
+	else
+		print_json(resp.body, resp.body_len);
+	client_response_clear(&resp);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -967,6 +1135,15 @@ main(int argc, char **argv)
 		break;
 	case CLI_IMAGE_TRUST_ADD:
 		rc = cmd_image_trust_add(&o, &conf);
+		break;
+	case CLI_COMPLIANCE_CONTROLS:
+		rc = cmd_compliance_controls(&o);
+		break;
+	case CLI_COMPLIANCE_SCAN:
+		rc = cmd_compliance_scan(&o, &conf);
+		break;
+	case CLI_COMPLIANCE_RESULTS:
+		rc = cmd_compliance_results(&o, &conf);
 		break;
 	default:
 		rc = CLI_EXIT_USAGE;

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "appliance/daemon-config.h"
+#include "appliance/compliance-api.h"
 #include "appliance/image-api.h"
 #include "audit/trail.h"
 #include "controlplane/api.h"
@@ -358,6 +359,13 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 		    image_api_handle, &st->images)) < 0)
 			return errf(r, ret_err, "image endpoints: %s", bw_strerror(r));
 	}
+	if ((r = compliance_api_init(&st->comp, base, st->api, st->trail,
+	    compliance_data_dir(), st->data_dir, "/", cs.fips_mode, ret_err)) < 0)
+		return r;
+	st->comp_open = 1;
+	if ((r = api_server_add_handler(st->api, "/v1/compliance/",
+	    compliance_api_handle, &st->comp)) < 0)
+		return errf(r, ret_err, "compliance endpoints: %s", bw_strerror(r));
 
 	/* Only when no node exists yet: a restart never re-registers, and
 	 * an admin who deleted the node is not overridden. */
@@ -399,6 +407,9 @@ bwd_close(struct bwd_state *st)
 	if (st->images_open)
 		image_api_done(&st->images);
 	st->images_open = 0;
+	if (st->comp_open)
+		compliance_api_done(&st->comp);
+	st->comp_open = 0;
 	audit_trail_close(st->trail);
 	st->trail = NULL;
 	store_close(st->store);

@@ -8,6 +8,7 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+#include "appliance/compliance-api.h"
 #include "appliance/image-api.h"
 #include "controlplane/principals.h"
 #include "lib/log.h"
@@ -41,6 +42,8 @@ struct bwd_state {
 	struct principals	 principals;
 	struct image_api	 images;
 	int			 images_open;
+	struct compliance_api	 comp;
+	int			 comp_open;
 	struct api_server	*api;
 };
 

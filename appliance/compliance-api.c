@@ -1,0 +1,494 @@
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <openssl/ssl.h>
+
+#include "appliance/compliance-api.h"
+#include "audit/trail.h"
+#include "audit/verify.h"
+#include "compliance/oscal.h"
+#include "controlplane/commit.h"
+#include "controlplane/store.h"
+#include "hardening/crypto-policy.h"
+#include "lib/err.h"
+#include "lib/json.h"
+#include "lib/log.h"
+
+#ifndef BW_SRCDIR
+#define BW_SRCDIR "."
+#endif
+
+static const char *const baseline_names[] = { "low", "moderate", "high" };
+static const char *const baseline_files[] = {
+	COMP_BASELINE_LOW, COMP_BASELINE_MODERATE, COMP_BASELINE_HIGH,
+};
+
+const char *
+compliance_data_dir(void)
+{
+	static char	 buf[PATH_MAX];
+	const char	*env = getenv("BULWARK_COMPLIANCE_DATA");
+	struct stat	 st;
+
+	if (env && *env)
+		return env;
+	snprintf(buf, sizeof(buf), "%s/" COMP_CATALOG_FILE, comp_data_dir());
+	if (stat(buf, &st) == 0)
+		return comp_data_dir();
+	/* an uninstalled build uses the copy in its source tree */
+	snprintf(buf, sizeof(buf), "%s/compliance/data", BW_SRCDIR);
+	return buf;
+}
+
+static int
+baseline_index(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ELEMENTSOF(baseline_names); i++)
+		if (strcmp(baseline_names[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int
+load_data(struct compliance_api *ca, int which, char **ret_err)
+{
+	char	path[PATH_MAX + 128];
+	int	r;
+
+	if (!ca->cat) {
+		snprintf(path, sizeof(path), "%s/" COMP_CATALOG_FILE, ca->data_dir);
+		if ((r = comp_catalog_load(path, &ca->cat, ret_err)) < 0)
+			return r;
+	}
+	if (!ca->base[which]) {
+		snprintf(path, sizeof(path), "%s/%s", ca->data_dir,
+		    baseline_files[which]);
+		if ((r = comp_baseline_load(path, ca->cat, &ca->base[which],
+		    ret_err)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* What the daemon knows about itself. Facts not yet implemented are
+ * reported as such (never as satisfied). */
+static void
+gather_facts(struct compliance_api *ca, struct comp_facts *f, char *ca_path,
+    char *cert_path, size_t len)
+{
+	static const char *const unauth[] = { "/healthz", NULL };
+	static const char *cert_paths[2];
+	struct audit_status		 as = { 0 };
+	struct audit_verify_report	 rep = { 0 };
+
+	comp_facts_init(f);
+	f->tls_min_version = TLS1_2_VERSION;
+	f->tls_cipher_list = crypto_tls_cipher_list();
+	f->tls_ciphersuites = crypto_tls_ciphersuites();
+	f->tls_client_auth = COMP_YES;
+	f->fips_provider = ca->fips ? COMP_YES : COMP_NO;
+	if (ca->trail) {
+		audit_trail_status(ca->trail, &as);
+		f->audit_active = as.healthy ? COMP_YES : COMP_NO;
+		f->audit_used_pct = (int)as.fs_used_pct;
+	}
+	f->audit_fail_closed = COMP_YES;	/* the commit pipeline's rule */
+	if (ca->audit_dir[0]) {
+		int r = audit_verify_dir(ca->audit_dir, NULL, &rep);
+
+		f->audit_chain_intact = r == 0 && rep.damage == AUDIT_OK ?
+		    COMP_YES : COMP_NO;
+		audit_verify_report_done(&rep);
+	}
+	f->rbac = COMP_YES;
+	f->separation_of_duties = COMP_YES;
+	f->image_signatures_required = COMP_YES;
+	f->store_durable = COMP_YES;
+	f->session_idle_s = 30;
+	f->unauth_endpoints = unauth;
+	/* not implemented yet in this build: say so */
+	f->seccomp = COMP_NO;
+	f->no_new_privs = COMP_NO;
+	f->privsep = COMP_NO;
+	f->keys_sealed = COMP_NO;
+	snprintf(ca_path, len, "%s/pki/ca.crt", ca->appliance_dir);
+	snprintf(cert_path, len, "%s/pki/server.crt", ca->appliance_dir);
+	cert_paths[0] = cert_path;
+	cert_paths[1] = NULL;
+	f->cert_paths = cert_paths;
+	f->ca_path = ca_path;
+}
+
+struct scan_op {
+	struct commit_req	 creq;		/* first */
+	struct compliance_api	*ca;
+	struct evhttp_request	*req;		/* NULL for scheduled scans */
+	struct authz_identity	 id;
+	char			 key[96];
+	char			 reason[256];
+	char			*value;
+	json_t			*reply;
+};
+
+static void
+scan_done(struct commit_req *creq)
+{
+	struct scan_op *op = (struct scan_op *)creq;
+
+	if (op->req) {
+		if (creq->result == -BW_E_AUDIT)
+			api_reply_error(op->ca->srv, op->req, 503, "audit_unavailable",
+			    "the scan's audit record could not be made durable; "
+			    "the scan was not recorded");
+		else if (creq->result < 0)
+			api_reply_err(op->ca->srv, op->req, creq->result, NULL);
+		else
+			api_reply_json(op->ca->srv, op->req, 201, op->reply);
+	} else if (creq->result < 0)
+		log_warn("scheduled compliance scan not recorded: %s",
+		    bw_strerror(creq->result));
+	free(op->value);
+	json_decref(op->reply);
+	free(op);
+}
+
+static const char *
+verdict_name(int v)
+{
+	switch (v) {
+	case COMP_SATISFIED: return "satisfied";
+	case COMP_NOT_SATISFIED: return "not-satisfied";
+	case COMP_NOT_APPLICABLE: return "not-applicable";
+	case COMP_ERROR: return "error";
+	}
+	return "manual";
+}
+
+/* Per-family counts over the baseline: satisfied, not-satisfied,
+ * not-applicable, and manual (no automated check covers the control). */
+static json_t *
+summarise(struct compliance_api *ca, int which, const struct comp_scan *scan,
+    int *ret_automated)
+{
+	const struct comp_baseline	*b = ca->base[which];
+	json_t				*fam = json_object(), *tot;
+	size_t				 i;
+	int				 automated = 0;
+
+	tot = json_pack("{s:i, s:i, s:i, s:i, s:i}", "satisfied", 0,
+	    "not-satisfied", 0, "not-applicable", 0, "error", 0, "manual", 0);
+	for (i = 0; i < comp_baseline_count(b); i++) {
+		const struct comp_control	*c = comp_baseline_at(b, i);
+		int				 v = comp_scan_control_verdict(scan, c->id);
+		const char			*vn = verdict_name(v);
+		json_t				*f = json_object_get(fam, c->family);
+
+		if (!f) {
+			f = json_pack("{s:i, s:i, s:i, s:i, s:i}", "satisfied", 0,
+			    "not-satisfied", 0, "not-applicable", 0, "error", 0,
+			    "manual", 0);
+			json_object_set_new(fam, c->family, f);
+		}
+		if (v >= 0)
+			automated++;
+		json_object_set_new(f, vn, json_integer(
+		    json_integer_value(json_object_get(f, vn)) + 1));
+		json_object_set_new(tot, vn, json_integer(
+		    json_integer_value(json_object_get(tot, vn)) + 1));
+	}
+	*ret_automated = automated;
+	return json_pack("{s:o, s:o}", "total", tot, "families", fam);
+}
+
+static json_t *
+results_json(const struct comp_scan *scan)
+{
+	json_t	*arr = json_array();
+	size_t	 i, j;
+
+	for (i = 0; i < scan->n; i++) {
+		const struct comp_result	*r = scan->results[i];
+		json_t				*ctl = json_array(), *obs = json_array();
+
+		for (j = 0; r->check->controls[j]; j++)
+			json_array_append_new(ctl, json_string(r->check->controls[j]));
+		for (j = 0; j < r->n_obs; j++)
+			json_array_append_new(obs, json_pack("{s:s?, s:s?, s:s?, s:b}",
+			    "subject", r->obs[j].subject, "found", r->obs[j].found,
+			    "required", r->obs[j].required, "ok", r->obs[j].ok));
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:o, s:o}",
+		    "check", r->check->id, "title", r->check->title, "verdict",
+		    comp_verdict_str(r->verdict), "controls", ctl, "observations",
+		    obs));
+	}
+	return arr;
+}
+
+/* Runs a scan and submits its record. REQ NULL: a scheduled scan. */
+static int
+run_scan(struct compliance_api *ca, int which, struct evhttp_request *req,
+    const struct authz_identity *id, char **ret_err)
+{
+	struct comp_ctx		 ctx = { 0 };
+	struct comp_facts	 facts;
+	_cleanup_(comp_scan_freep) struct comp_scan *scan = NULL;
+	_cleanup_json_ json_t	*ar = NULL, *poam = NULL, *doc = NULL;
+	struct comp_oscal_opts	 oo = { .system_name = "Bulwark appliance" };
+	struct scan_op		*op;
+	struct timespec		 now;
+	char			 capath[PATH_MAX + 32], certpath[PATH_MAX + 32];
+	char			 ts[40];
+	struct tm		 tm;
+	int			 automated = 0, r;
+	json_t			*summary;
+
+	if ((r = load_data(ca, which, ret_err)) < 0)
+		return r;
+	gather_facts(ca, &facts, capath, certpath, sizeof(capath));
+	if ((r = comp_ctx_open(&ctx, ca->root, &facts, comp_policy_default(),
+	    time(NULL))) < 0)
+		return errf(r, ret_err, "cannot open %s: %s", ca->root,
+		    bw_strerror(r));
+	r = comp_scan_run(&ctx, ca->base[which], &scan);
+	comp_ctx_done(&ctx);
+	if (r < 0)
+		return errf(r, ret_err, "scan failed: %s", bw_strerror(r));
+	if ((r = comp_oscal_assessment_results(scan, ca->cat, ca->base[which],
+	    &oo, &ar, ret_err)) < 0)
+		return r;
+	r = comp_oscal_poam(scan, ca->cat, ca->base[which], &oo, &poam, NULL);
+	if (r < 0 && r != -BW_E_NOTFOUND)
+		return errf(r, ret_err, "POA&M: %s", bw_strerror(r));
+	summary = summarise(ca, which, scan, &automated);
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	doc = json_pack("{s:s, s:s, s:I, s:i, s:o, s:o, s:O, s:O?}", "time", ts,
+	    "baseline", baseline_names[which], "checks", (json_int_t)scan->n,
+	    "automated_controls", automated, "summary", summary, "results",
+	    results_json(scan), "assessment_results", ar, "poam", poam);
+	if (!doc || !(op = calloc(1, sizeof(*op))))
+		return -ENOMEM;
+	op->ca = ca;
+	op->req = req;
+	if (id)
+		op->id = *id;
+	else {
+		snprintf(op->id.principal, sizeof(op->id.principal), "compliance");
+		snprintf(op->id.role_name, sizeof(op->id.role_name), "system");
+		snprintf(op->id.tenant, sizeof(op->id.tenant), "system");
+		snprintf(op->id.source, sizeof(op->id.source), "local");
+		op->id.auth_method = "internal";
+	}
+	snprintf(op->key, sizeof(op->key), COMPLIANCE_KEY_PREFIX "%020lld%09ld",
+	    (long long)now.tv_sec, now.tv_nsec);
+	{
+		json_t *t = json_object_get(summary, "total");
+
+		snprintf(op->reason, sizeof(op->reason),
+		    "%s baseline: %d controls automated; satisfied %lld, "
+		    "not-satisfied %lld, not-applicable %lld, manual %lld",
+		    baseline_names[which], automated,
+		    (long long)json_integer_value(json_object_get(t, "satisfied")),
+		    (long long)json_integer_value(json_object_get(t, "not-satisfied")),
+		    (long long)json_integer_value(json_object_get(t, "not-applicable")),
+		    (long long)json_integer_value(json_object_get(t, "manual")));
+	}
+	op->value = json_dumps(doc, JSON_COMPACT);
+	op->reply = json_pack("{s:s, s:s, s:I, s:i, s:O, s:O}", "time", ts,
+	    "baseline", baseline_names[which], "checks", (json_int_t)scan->n,
+	    "automated_controls", automated, "summary", summary, "results",
+	    json_object_get(doc, "results"));
+	if (!op->value || !op->reply) {
+		free(op->value);
+		json_decref(op->reply);
+		free(op);
+		return -ENOMEM;
+	}
+	op->creq.op = (struct store_op){ .type = STORE_OP_PUT, .key = op->key,
+	    .value = op->value, .value_len = strlen(op->value),
+	    .expect_rev = STORE_REV_ABSENT };
+	op->creq.rec = (struct audit_record){ .actor = op->id.principal,
+	    .role = op->id.role_name, .tenant = op->id.tenant,
+	    .source = op->id.source, .auth_method = op->id.auth_method,
+	    .action = "compliance.scan", .object_kind = "ControlResult",
+	    .object_tenant = "system", .object_name = baseline_names[which],
+	    .reason = op->reason, .controls = "CA-2,CA-7,RA-5,SI-6" };
+	op->creq.done = scan_done;
+	ca->scans++;
+	commit_submit(api_committer(ca->srv), &op->creq);
+	return 0;
+}
+
+static void
+handle_results(struct compliance_api *ca, struct evhttp_request *req,
+    const struct authz_identity *id)
+{
+	struct evkeyvalq	 q;
+	const char		*fmt, *query;
+	struct store_kv		**kvs = NULL;
+	size_t			 n = 0;
+	uint64_t		 rev;
+	_cleanup_json_ json_t	*doc = NULL;
+	json_t			*out;
+	int			 r;
+
+	TAILQ_INIT(&q);
+	query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	if (query && evhttp_parse_query_str(query, &q) < 0) {
+		api_reply_error(ca->srv, req, 400, "invalid", "query: malformed");
+		return;
+	}
+	fmt = evhttp_find_header(&q, "format");
+	if (!fmt)
+		fmt = "summary";
+	if (strcmp(fmt, "summary") && strcmp(fmt, "oscal") &&
+	    strcmp(fmt, "oscal-poam")) {
+		evhttp_clear_headers(&q);
+		api_audit(ca->srv, id, "compliance.results", NULL, NULL, NULL,
+		    "failure", "bad format");
+		api_reply_error(ca->srv, req, 400, "invalid",
+		    "format: must be summary, oscal or oscal-poam");
+		return;
+	}
+	r = store_list(api_store(ca->srv), COMPLIANCE_KEY_PREFIX, &kvs, &n, &rev);
+	if (r < 0 || n == 0) {
+		evhttp_clear_headers(&q);
+		store_kv_array_free(kvs, n);
+		api_audit(ca->srv, id, "compliance.results", NULL, NULL, NULL,
+		    "failure", "no scan yet");
+		api_reply_error(ca->srv, req, 404, "not_found",
+		    "no compliance scan has run yet: bulwark compliance scan");
+		return;
+	}
+	doc = json_loadb(kvs[n - 1]->value, kvs[n - 1]->value_len, 0, NULL);
+	store_kv_array_free(kvs, n);
+	if (strcmp(fmt, "oscal") == 0)
+		out = json_object_get(doc, "assessment_results");
+	else if (strcmp(fmt, "oscal-poam") == 0)
+		out = json_object_get(doc, "poam");
+	else
+		out = doc;
+	api_audit(ca->srv, id, "compliance.results", NULL, NULL, NULL,
+	    out ? "success" : "failure", out ? fmt : "no POA&M: nothing failed");
+	if (!out)
+		api_reply_error(ca->srv, req, 404, "not_found",
+		    "the latest scan has no failing check, so no POA&M");
+	else
+		api_reply_json(ca->srv, req, 200, out);
+	evhttp_clear_headers(&q);
+}
+
+void
+compliance_api_handle(struct api_server *srv, struct evhttp_request *req,
+    const struct authz_identity *id, const char *path, void *arg)
+{
+	struct compliance_api	*ca = arg;
+	enum evhttp_cmd_type	 m = evhttp_request_get_command(req);
+	_cleanup_json_ json_t	*body = NULL;
+	_cleanup_free_ char	*err = NULL;
+	const char		*bl = "moderate";
+	int			 which, r;
+
+	if (id->role != ROLE_SYSTEM_ADMIN && id->role != ROLE_SECURITY_AUDITOR) {
+		api_audit(srv, id, "compliance.request", NULL, NULL, NULL, "denied",
+		    "role may not run or read compliance scans");
+		api_reply_error(srv, req, 403, "forbidden",
+		    "only system-admin and security-auditor use the compliance engine");
+		return;
+	}
+	if (strcmp(path, "/v1/compliance/results") == 0 ||
+	    strncmp(path, "/v1/compliance/results?", 23) == 0) {
+		if (m != EVHTTP_REQ_GET)
+			goto bad_method;
+		handle_results(ca, req, id);
+		return;
+	}
+	if (strcmp(path, "/v1/compliance/scans") != 0) {
+		api_audit(srv, id, "api.request", NULL, NULL, NULL, "failure",
+		    "no such path");
+		api_reply_error(srv, req, 404, "not_found", "no such path");
+		return;
+	}
+	if (m != EVHTTP_REQ_POST)
+		goto bad_method;
+	if ((r = api_read_json_body(req, &body, &err)) < 0 ||
+	    json_unpack_ex(body, NULL, JSON_STRICT, "{s?s}", "baseline", &bl) < 0 ||
+	    (which = baseline_index(bl)) < 0) {
+		api_audit(srv, id, "compliance.scan", NULL, NULL, NULL, "failure",
+		    err ? err : "bad baseline");
+		api_reply_error(srv, req, 400, "invalid", err ? err :
+		    "body: must be {\"baseline\": \"low\"|\"moderate\"|\"high\"}");
+		return;
+	}
+	if ((r = run_scan(ca, which, req, id, &err)) < 0) {
+		api_audit(srv, id, "compliance.scan", NULL, NULL, NULL, "failure",
+		    err ? err : bw_strerror(r));
+		api_reply_err(srv, req, r, err);
+	}
+	return;
+bad_method:
+	api_audit(srv, id, "api.request", NULL, NULL, NULL, "failure",
+	    "method not allowed");
+	api_reply_error(srv, req, 405, "method_not_allowed",
+	    "method not allowed on this path");
+}
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct compliance_api	*ca = arg;
+	_cleanup_free_ char	*err = NULL;
+
+	if (run_scan(ca, 1, NULL, NULL, &err) < 0)
+		log_warn("scheduled compliance scan failed: %s", err ? err : "error");
+}
+
+int
+compliance_api_init(struct compliance_api *ca, struct event_base *base,
+    struct api_server *srv, struct audit_trail *trail, const char *data_dir,
+    const char *appliance_dir, const char *root, bool fips, char **ret_err)
+{
+	struct timeval tv = { COMPLIANCE_SCAN_INTERVAL_S, 0 };
+
+	memset(ca, 0, sizeof(*ca));
+	snprintf(ca->data_dir, sizeof(ca->data_dir), "%s", data_dir);
+	snprintf(ca->appliance_dir, sizeof(ca->appliance_dir), "%s", appliance_dir);
+	snprintf(ca->audit_dir, sizeof(ca->audit_dir), "%s/audit", appliance_dir);
+	snprintf(ca->root, sizeof(ca->root), "%s", root);
+	ca->srv = srv;
+	ca->trail = trail;
+	ca->fips = fips;
+	ca->timer = event_new(base, -1, EV_PERSIST, timer_cb, ca);
+	if (!ca->timer || event_add(ca->timer, &tv) < 0)
+		return errf(-ENOMEM, ret_err, "compliance timer");
+	return 0;
+}
+
+void
+compliance_api_done(struct compliance_api *ca)
+{
+	size_t i;
+
+	if (ca->timer)
+		event_free(ca->timer);
+	ca->timer = NULL;
+	for (i = 0; i < ELEMENTSOF(ca->base); i++)
+		comp_baseline_free(ca->base[i]);
+	comp_catalog_free(ca->cat);
+	memset(ca->base, 0, sizeof(ca->base));
+	ca->cat = NULL;
+}

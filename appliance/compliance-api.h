@@ -1,0 +1,56 @@
+/* bulwarkd's compliance engine endpoints: scans of the live appliance
+ * against a FedRAMP baseline, with the facts only the daemon knows (TLS
+ * policy, FIPS status, audit health, ...), stored with history and
+ * recorded in the audit trail; OSCAL assessment results and POA&M of the
+ * latest scan. Scans also run on a timer and after configuration
+ * changes.
+ *   POST /v1/compliance/scans    {"baseline": "low"|"moderate"|"high"}
+ *   GET  /v1/compliance/results?format=summary|oscal|oscal-poam
+ * system-admin and security-auditor may run scans and read results. */
+#ifndef BW_COMPLIANCE_API_H
+#define BW_COMPLIANCE_API_H
+
+#include <limits.h>
+
+#include <event2/event.h>
+
+#include "compliance/catalog.h"
+#include "compliance/check.h"
+#include "controlplane/api.h"
+#include "controlplane/authz.h"
+
+#define COMPLIANCE_SCAN_INTERVAL_S	3600
+#define COMPLIANCE_KEY_PREFIX		"/x/compliance/scans/"
+
+struct audit_trail;
+
+struct compliance_api {
+	char			 data_dir[PATH_MAX];
+	char			 appliance_dir[PATH_MAX];	/* bulwarkd --data-dir */
+	char			 audit_dir[PATH_MAX];
+	char			 root[PATH_MAX];		/* host root checked */
+	struct comp_catalog	*cat;
+	struct comp_baseline	*base[3];			/* low, moderate, high */
+	struct audit_trail	*trail;
+	struct api_server	*srv;
+	struct event		*timer;
+	bool			 fips;
+	unsigned long long	 scans;
+};
+
+/* Returns the directory holding the OSCAL data: $BULWARK_COMPLIANCE_DATA,
+ * the installed copy, or the source tree's for uninstalled builds. */
+const char *compliance_data_dir(void);
+
+/* Prepares the engine (the catalog loads on the first scan). ROOT is the
+ * host root to inspect ("/"). Returns 0 or a negative error. */
+int compliance_api_init(struct compliance_api *ca, struct event_base *base,
+    struct api_server *srv, struct audit_trail *trail, const char *data_dir,
+    const char *appliance_dir, const char *root, bool fips, char **ret_err);
+void compliance_api_done(struct compliance_api *ca);
+
+/* api_handler_fn for "/v1/compliance/"; ARG is the compliance_api. */
+void compliance_api_handle(struct api_server *srv, struct evhttp_request *req,
+    const struct authz_identity *id, const char *path, void *arg);
+
+#endif
