@@ -21,6 +21,11 @@ struct bwd_config {
 	const char	*server_names[BWD_SERVER_NAMES_MAX];	/* NULL-terminated */
 	int		 n_server_names;
 	enum log_level	 log_level;
+	/* TPM identity (appliance/identity.h): --tpm TCTI (NULL: /dev/tpmrm0,
+	 * else a private swtpm in all-in-one mode) and --config FILE (NULL:
+	 * DIR/bulwarkd.conf, measured into PCR 13). */
+	const char	*tpm_tcti;
+	const char	*config_path;
 };
 
 struct bwd_state {
@@ -33,6 +38,8 @@ struct bwd_state {
 	struct pki_revoked	*revoked;
 	struct committer	*commit;
 	struct api_server	*api;
+	struct identity		*identity;
+	struct enrol		*enrol;
 };
 
 void bwd_config_defaults(struct bwd_config *cfg);
