@@ -278,7 +278,9 @@ write_done(struct commit_req *creq)
 
 /* Submits DOC as node NAME's new value (EXPECT_REV: its revision, or
  * STORE_REV_ABSENT) with an audit record, and answers REQ (if any) with
- * STATUS and REPLY (taken over) once durable. */
+ * STATUS and REPLY (taken over) once durable. The record's outcome is
+ * the write's (set by the pipeline), so ACTION names what happened to
+ * the node ("node.attest.failed"); OUTCOME is kept for a refused write. */
 static int
 node_write(struct enrol *e, struct evhttp_request *req,
     const struct authz_identity *id, const char *name, json_t *doc,
@@ -818,7 +820,7 @@ handle_complete(struct enrol *e, struct evhttp_request *req,
 		    "sha256 %.16s..., EK sha256 %.16s..., quoted PCRs %s",
 		    jstr(ident, "ak_sha256"), s->ek_sha, vals);
 		session_clear(s);
-		if (node_write(e, req, id, node, doc, rev, "node.enrol",
+		if (node_write(e, req, id, node, doc, rev, "node.enrol.pending",
 		    "success", msg, 202, json_pack("{s:s, s:s}", "state",
 		    "Pending", "message", "waiting for an administrator to "
 		    "approve this node's PCR values (bulwark node approve)"),
@@ -834,8 +836,8 @@ handle_complete(struct enrol *e, struct evhttp_request *req,
 		    err ? err : bw_strerror(r), vals);
 		set_attestation(doc, "Untrusted", msg);
 		session_clear(s);
-		if (node_write(e, req, id, node, doc, rev, "node.enrol", "denied",
-		    msg, 403, json_pack("{s:{s:s, s:s}}", "error", "code",
+		if (node_write(e, req, id, node, doc, rev, "node.enrol.refused",
+		    "denied", msg, 403, json_pack("{s:{s:s, s:s}}", "error", "code",
 		    "denied", "message", msg), NULL) < 0)
 			api_reply_err(e->srv, req, -ENOMEM, NULL);
 		return;
@@ -942,7 +944,7 @@ handle_quote(struct enrol *e, struct evhttp_request *req,
 		snprintf(msg, sizeof(msg), "re-attestation failed: %s",
 		    err ? err : bw_strerror(r));
 		set_attestation(doc, "Untrusted", msg);
-		if (node_write(e, req, id, node, doc, rev, "node.attest",
+		if (node_write(e, req, id, node, doc, rev, "node.attest.failed",
 		    "denied", msg, 403, json_pack("{s:{s:s, s:s}}", "error",
 		    "code", "denied", "message", msg), NULL) < 0)
 			api_reply_err(e->srv, req, -ENOMEM, NULL);
