@@ -332,6 +332,9 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 		};
 		struct enrol_ops ops;
 
+		if ((r = identity_register_api(st->identity, st->api)) < 0)
+			return errf(r, ret_err, "identity endpoint: %s",
+			    bw_strerror(r));
 		if ((r = identity_enrol_ops(st->identity, pkidir, st->revoked,
 		    &ops, ret_err)) < 0 ||
 		    (r = enrol_start(base, st->api, &ops, &eo, &st->enrol,

@@ -34,6 +34,8 @@
 #include "audit/segment.h"
 #include "audit/signer.h"
 #include "audit/trail.h"
+#include "controlplane/api.h"
+#include "controlplane/authz.h"
 #include "controlplane/enrol.h"
 #include "hardening/crypto-policy.h"
 #include "hardening/pki.h"
@@ -700,6 +702,42 @@ identity_tpm_json(const struct identity *id)
 	    "config_sha256", sha, "seal_pcrs", seal, "quote_pcrs", quote,
 	    "checkpoint_key_id", id->signer_key_id,
 	    "config_measured_this_boot", id->measured >= 0);
+}
+
+static void
+identity_handler(struct api_server *srv, struct evhttp_request *req,
+    const struct authz_identity *aid, const char *path, void *arg)
+{
+	struct identity		*id = arg;
+	_cleanup_json_ json_t	*o = NULL;
+	_cleanup_free_ char	*err = NULL;
+	int			 r;
+
+	if (strcmp(path, "/v1/identity") != 0) {
+		api_audit(srv, aid, "api.request", NULL, NULL, NULL, "failure",
+		    "no such path");
+		api_reply_error(srv, req, 404, "not_found", "no such path");
+		return;
+	}
+	/* Same rule as other appliance-wide reads (metrics). */
+	if ((r = authz_check(aid, VERB_METRICS, NULL, NULL, &err)) < 0) {
+		api_audit(srv, aid, "identity.read", NULL, NULL, NULL, "denied",
+		    err);
+		api_reply_err(srv, req, r, err);
+		return;
+	}
+	if (!(o = json_pack("{s:o}", "tpm", identity_tpm_json(id)))) {
+		api_reply_err(srv, req, -ENOMEM, NULL);
+		return;
+	}
+	api_audit(srv, aid, "identity.read", NULL, NULL, NULL, "success", NULL);
+	api_reply_json(srv, req, 200, o);
+}
+
+int
+identity_register_api(struct identity *id, struct api_server *srv)
+{
+	return api_server_add_handler(srv, "/v1/identity", identity_handler, id);
 }
 
 /* ---- enrolment verifier ---- */

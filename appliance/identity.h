@@ -72,6 +72,11 @@ EVP_PKEY *identity_ca_key(struct identity *id);
  * PCRs, configuration digest. New reference. */
 json_t *identity_tpm_json(const struct identity *id);
 
+/* Serves GET /v1/identity on SRV: identity_tpm_json() for any
+ * authenticated role (node-bootstrap credentials excepted), audited. */
+struct api_server;
+int identity_register_api(struct identity *id, struct api_server *srv);
+
 /* Fills OPS with the verifier side of enrolment (attest.c) plus
  * certificate issuance with the CA key under PKIDIR and revocation into
  * REVOKED. ID and REVOKED must outlive the enrolment module. */
