@@ -1086,7 +1086,13 @@ enrol_start(struct event_base *base, struct api_server *srv,
 	e->ops = *ops;
 	e->o = *o;
 	TAILQ_INIT(&e->writes);
-	ms = o->check_interval_ms ? o->check_interval_ms : 1000;
+	/* Each scan reads every Node: a quarter of the stale limit is
+	 * precise enough and bounds the cost with thousands of nodes. */
+	ms = o->check_interval_ms;
+	if (!ms) {
+		ms = o->attest_stale_s * 250;
+		ms = ms < 1000 ? 1000 : ms > 15000 ? 15000 : ms;
+	}
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	if (!(e->timer = event_new(base, -1, EV_PERSIST, stale_scan, e)) ||

@@ -75,7 +75,8 @@ struct enrol_options {
 	unsigned	attest_stale_s;		/* no good quote for this long */
 	unsigned	node_cert_s;		/* node certificate lifetime */
 	unsigned	bootstrap_max_s;	/* longest bootstrap credential */
-	unsigned	check_interval_ms;	/* stale scan period; 0: 1000 */
+	unsigned	check_interval_ms;	/* stale scan period; 0: stale/4,
+						   1..15 s */
 };
 
 struct enrol;
