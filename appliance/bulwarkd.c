@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "appliance/daemon-config.h"
+#include "appliance/identity.h"
 #include "audit/trail.h"
 #include "controlplane/api.h"
 #include "controlplane/commit.h"
@@ -50,6 +51,18 @@ static const char usage_text[] =
 "  --allow-unattested-nodes\n"
 "                     schedule on nodes whose attestation is still pending\n"
 "                     (development only; untrusted nodes never get work)\n"
+"  --tpm TCTI         TPM to use, e.g. device:/dev/tpmrm0 or\n"
+"                     swtpm:host=127.0.0.1,port=2321 (default /dev/tpmrm0\n"
+"                     when present, else a private development swtpm with\n"
+"                     its state in DIR/tpm/)\n"
+"  --config FILE      configuration (default DIR/bulwarkd.conf, created when\n"
+"                     missing); its SHA-256 is measured into PCR 13\n"
+"  --reseal           planned configuration change: with bulwarkd stopped,\n"
+"                     re-seal the secrets to the current --config file and\n"
+"                     record it in the audit trail, then exit\n"
+"  --previous-config FILE  with --reseal: the configuration the secrets\n"
+"                     are sealed to now\n"
+"  --reason TEXT      with --reseal: why (recorded in the audit trail)\n"
 "  -h, --help         show this help and exit\n"
 "  -V, --version      show the version and exit\n"
 "\n"
@@ -70,6 +83,38 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(base, NULL);
 }
 
+/* bulwarkd --reseal: the admin's planned, audited re-seal (identity.h).
+ * The actor recorded is the invoking user (sudo's SUDO_USER first). */
+static int
+run_reseal(const struct bwd_config *cfg, const char *previous_config,
+    const char *reason)
+{
+	struct identity_options	 io = { .tcti = cfg->tpm_tcti,
+	    .config_path = cfg->config_path, .allow_swtpm = 1 };
+	_cleanup_free_ char	*err = NULL;
+	char			 dir[PATH_MAX], actor[64];
+	const char		*who = getenv("SUDO_USER");
+	int			 r;
+
+	if (!realpath(cfg->data_dir, dir)) {
+		fprintf(stderr, "bulwarkd: --data-dir %s: %s\n", cfg->data_dir,
+		    strerror(errno));
+		return 1;
+	}
+	if (!who || !*who)
+		who = getenv("USER");
+	snprintf(actor, sizeof(actor), "%s(uid=%u)", who && *who ? who :
+	    "unknown", (unsigned)getuid());
+	io.data_dir = dir;
+	if ((r = identity_reseal(&io, previous_config, actor, reason,
+	    &err)) < 0) {
+		log_error("re-seal failed: %s", err ? err : bw_strerror(r));
+		return 1;
+	}
+	log_info("re-sealed: start bulwarkd with the new configuration");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -81,6 +126,11 @@ main(int argc, char **argv)
 		{ "pid-file", required_argument, NULL, 'p' },
 		{ "allow-unattested-nodes", no_argument, NULL, 'U' },
 		{ "import-root", required_argument, NULL, 'I' },
+		{ "tpm", required_argument, NULL, 'T' },
+		{ "config", required_argument, NULL, 'C' },
+		{ "reseal", no_argument, NULL, 'R' },
+		{ "previous-config", required_argument, NULL, 'P' },
+		{ "reason", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -90,7 +140,8 @@ main(int argc, char **argv)
 	struct event_base	*base = NULL;
 	struct event		*sigterm = NULL, *sigint = NULL;
 	_cleanup_free_ char	*err = NULL;
-	int			 c, r, rc = 1;
+	const char		*previous_config = NULL, *reason = NULL;
+	int			 c, r, rc = 1, reseal = 0;
 
 	log_init("bulwarkd", LOG_LVL_INFO);
 	bwd_config_defaults(&cfg);
@@ -131,6 +182,21 @@ main(int argc, char **argv)
 			}
 			cfg.import_roots[cfg.n_import_roots++] = optarg;
 			break;
+		case 'T':
+			cfg.tpm_tcti = optarg;
+			break;
+		case 'C':
+			cfg.config_path = optarg;
+			break;
+		case 'R':
+			reseal = 1;
+			break;
+		case 'P':
+			previous_config = optarg;
+			break;
+		case 'r':
+			reason = optarg;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
@@ -147,6 +213,13 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_init("bulwarkd", cfg.log_level);
+	if (reseal != (previous_config != NULL)) {
+		fprintf(stderr, "bulwarkd: --reseal and --previous-config go "
+		    "together\n");
+		return 2;
+	}
+	if (reseal)
+		return run_reseal(&cfg, previous_config, reason);
 	signal(SIGPIPE, SIG_IGN);
 	if (evthread_use_pthreads() < 0)
 		fatal("libevent has no pthreads support");

@@ -19,6 +19,7 @@
 #include "appliance/cli-args.h"
 #include "appliance/client.h"
 #include "appliance/compliance-api.h"
+#include "appliance/identity-cli.h"
 #include "appliance/image.h"
 #include "audit/verify.h"
 #include "compliance/catalog.h"
@@ -1074,6 +1075,9 @@ main(int argc, char **argv)
 
 	/* a server that dies mid-request must not kill us */
 	signal(SIGPIPE, SIG_IGN);
+	/* node bootstrap/approve live with the identity module */
+	if (argc > 1 && strcmp(argv[1], "node") == 0)
+		return identity_cli_main(argc - 1, argv + 1);
 	if (cli_parse(argc, argv, &o, &err) < 0) {
 		fprintf(stderr, "bulwark: %s\n", err);
 		return CLI_EXIT_USAGE;

@@ -15,6 +15,8 @@
 #include "appliance/daemon-config.h"
 #include "appliance/compliance-api.h"
 #include "appliance/image-api.h"
+#include "appliance/identity.h"
+#include "controlplane/enrol.h"
 #include "audit/trail.h"
 #include "controlplane/api.h"
 #include "controlplane/commit.h"
@@ -192,6 +194,8 @@ bootstrap_submit(struct bwd_state *st, const char *kind, json_t *doc,
 static int
 register_local_node(struct bwd_state *st)
 {
+	json_t			*tpm = st->identity ?
+	    identity_tpm_json(st->identity) : NULL;
 	_cleanup_json_ json_t	*doc = NULL;
 	char			 host[256], name[64], created[40];
 	long			 ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -231,6 +235,11 @@ register_local_node(struct bwd_state *st)
 	    (long long)pages * psize / (1024 * 1024) : 1024), "instances", 110,
 	    "zone", "local",
 	    "status", "phase", "Registered", "attestation", "Pending");
+	/* The compliance checks read which TPM roots this appliance. */
+	if (doc && tpm)
+		json_object_set_new(json_object_get(doc, "status"), "tpm", tpm);
+	else
+		json_decref(tpm);
 	return bootstrap_submit(st, "Node", doc, "node.register", "CM-8,CM-3");
 }
 
@@ -256,6 +265,16 @@ bind_bootstrap_roles(struct bwd_state *st)
 			return r;
 	}
 	return 0;
+}
+
+static json_t *
+health_extra(void *arg)
+{
+	struct bwd_state *st = arg;
+
+	if (!st->identity)
+		return NULL;
+	return json_pack("{s:o*}", "tpm", identity_tpm_json(st->identity));
 }
 
 static int
@@ -302,7 +321,18 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 	    (r = path_join(key, sizeof(key), pkidir, "server.key")) < 0 ||
 	    (r = path_join(auditdir, sizeof(auditdir), st->data_dir, "audit")) < 0)
 		return errf(r, ret_err, "data directory path too long");
+	/* TPM identity first: without the unsealed root secret there is no
+	 * CA key, and a changed configuration must stop us here. */
+	{
+		struct identity_options io = { .data_dir = st->data_dir,
+		    .tcti = cfg->tpm_tcti, .config_path = cfg->config_path,
+		    .allow_swtpm = 1 };
+
+		if ((r = identity_open(&io, &st->identity, ret_err)) < 0)
+			return r;
+	}
 	po.server_names = cfg->server_names;
+	po.ca_custody = identity_ca_custody(st->identity);
 	if ((r = pki_init_dir(pkidir, &po, ret_err)) < 0)
 		return r;
 	if ((r = pki_revoked_load(pkidir, &st->revoked, ret_err)) < 0)
@@ -315,14 +345,12 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 	if ((r = store_open_lmdb(path, &so, &st->store, ret_err)) < 0)
 		return r;
 
-	if ((r = path_join(path, sizeof(path), pkidir, "audit-checkpoint.key")) < 0)
-		return errf(r, ret_err, "data directory path too long");
-	if ((r = audit_signer_software_load_or_create(path, &st->signer, ret_err)) < 0)
-		return r;
+	/* Checkpoints are signed in the TPM; the public key is exported as
+	 * DIR/pki/audit-checkpoint.pub.pem for bulwark-verify --key. */
 	if ((r = mkdir_p(auditdir, 0700)) < 0)
 		return errf(r, ret_err, "%s: %s", auditdir, strerror(-r));
 	ao.dir = auditdir;
-	ao.signer = st->signer;
+	ao.signer = identity_audit_signer(st->identity);
 	ao.forward_libaudit = 1;
 	ao.forward_syslog = 1;
 	if ((r = audit_trail_open(&ao, &st->trail, ret_err)) < 0)
@@ -344,7 +372,10 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 	snprintf(st->principals.pkidir, sizeof(st->principals.pkidir), "%s",
 	    pkidir);
 	st->principals.revoked = st->revoked;
+	st->principals.ca_custody = po.ca_custody;
 	apo.principals = &st->principals;
+	apo.health_extra = health_extra;
+	apo.health_arg = st;
 	if ((r = api_server_start(base, &apo, &st->api, ret_err)) < 0)
 		return r;
 	{
@@ -366,6 +397,26 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 	if ((r = api_server_add_handler(st->api, "/v1/compliance/",
 	    compliance_api_handle, &st->comp)) < 0)
 		return errf(r, ret_err, "compliance endpoints: %s", bw_strerror(r));
+	{
+		const struct identity_settings *is =
+		    identity_settings(st->identity);
+		struct enrol_options eo = {
+			.attest_interval_s = is->attest_interval_s,
+			.attest_stale_s = is->attest_stale_s,
+			.node_cert_s = is->node_cert_s,
+			.bootstrap_max_s = is->bootstrap_max_s,
+		};
+		struct enrol_ops ops;
+
+		if ((r = identity_register_api(st->identity, st->api)) < 0)
+			return errf(r, ret_err, "identity endpoint: %s",
+			    bw_strerror(r));
+		if ((r = identity_enrol_ops(st->identity, pkidir, st->revoked,
+		    &ops, ret_err)) < 0 ||
+		    (r = enrol_start(base, st->api, &ops, &eo, &st->enrol,
+		    ret_err)) < 0)
+			return r;
+	}
 
 	/* Only when no node exists yet: a restart never re-registers, and
 	 * an admin who deleted the node is not overridden. */
@@ -397,6 +448,8 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 void
 bwd_close(struct bwd_state *st)
 {
+	enrol_stop(st->enrol);
+	st->enrol = NULL;
 	api_server_free(st->api);
 	st->api = NULL;
 	controller_detach(st->ctl);
@@ -421,6 +474,9 @@ bwd_close(struct bwd_state *st)
 	st->revoked = NULL;
 	audit_signer_free(st->signer);
 	st->signer = NULL;
+	/* Last: the trail's final checkpoint was signed with its key. */
+	identity_close(st->identity);
+	st->identity = NULL;
 	if (st->pid_path[0])
 		unlink(st->pid_path);
 }

@@ -27,6 +27,11 @@ struct bwd_config {
 	int		 allow_unattested;	/* development: schedule on unattested nodes */
 	const char	*import_roots[BWD_SERVER_NAMES_MAX];	/* NULL-terminated */
 	int		 n_import_roots;
+	/* TPM identity (appliance/identity.h): --tpm TCTI (NULL: /dev/tpmrm0,
+	 * else a private swtpm in all-in-one mode) and --config FILE (NULL:
+	 * DIR/bulwarkd.conf, measured into PCR 13). */
+	const char	*tpm_tcti;
+	const char	*config_path;
 };
 
 struct bwd_state {
@@ -45,6 +50,8 @@ struct bwd_state {
 	struct compliance_api	 comp;
 	int			 comp_open;
 	struct api_server	*api;
+	struct identity		*identity;
+	struct enrol		*enrol;
 };
 
 void bwd_config_defaults(struct bwd_config *cfg);

@@ -63,6 +63,8 @@ struct api_server {
 	int				(*is_revoked)(void *, const char *);
 	void				*revoked_ctx;
 	struct principals		*principals;
+	json_t				*(*health_extra)(void *);
+	void				*health_arg;
 	struct event			*heartbeat;
 	TAILQ_HEAD(, watcher)		 watchers;
 	int				 port;
@@ -1064,6 +1066,13 @@ handle_health(struct api_server *srv, struct evhttp_request *req)
 	    "fs_used_pct", as.fs_used_pct, "capacity_warning",
 	    as.capacity_warning, "libaudit", as.libaudit_ok,
 	    "lost_records", (json_int_t)cs.lost_records);
+	if (o && srv->health_extra) {
+		json_t *extra = srv->health_extra(srv->health_arg);
+
+		if (json_is_object(extra))
+			json_object_update(o, extra);
+		json_decref(extra);
+	}
 	reply_json(srv, req, 200, o);
 }
 
@@ -1419,6 +1428,8 @@ api_server_start(struct event_base *base, const struct api_server_options *o,
 	srv->is_revoked = o->is_revoked;
 	srv->revoked_ctx = o->revoked_ctx;
 	srv->principals = o->principals;
+	srv->health_extra = o->health_extra;
+	srv->health_arg = o->health_arg;
 	if (api_server_index == 0)
 		api_server_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	SSL_CTX_set_ex_data(srv->ssl_ctx, api_server_index, srv);

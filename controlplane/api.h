@@ -35,6 +35,10 @@ struct api_server_options {
 	int			(*is_revoked)(void *ctx, const char *serial_hex);
 	void			*revoked_ctx;
 	struct principals	*principals;	/* issues and revokes credentials */
+	/* Extra members for /healthz ({"tpm": ...}); returns a new
+	 * reference or NULL. May be NULL. */
+	json_t			*(*health_extra)(void *arg);
+	void			*health_arg;
 };
 
 /* Binds and starts serving on BASE. Returns 0 or a negative error with

@@ -15,7 +15,17 @@ static const struct {
 	{ "tenant-admin", ROLE_TENANT_ADMIN },
 	{ "tenant-user", ROLE_TENANT_USER },
 	{ "node", ROLE_NODE },
+	/* Enrolment credential: a node role that authz_check() refuses
+	 * everywhere; only the enrolment endpoints accept it. */
+	{ "node-bootstrap", ROLE_NODE },
 };
+
+static int
+is_bootstrap(const struct authz_identity *id)
+{
+	return id->role == ROLE_NODE &&
+	    strcmp(id->role_name, "node-bootstrap") == 0;
+}
 
 enum authz_role
 authz_role_parse(const char *name)
@@ -31,6 +41,8 @@ authz_role_parse(const char *name)
 int
 authz_tenant_visible(const struct authz_identity *id, const char *tenant)
 {
+	if (is_bootstrap(id))
+		return 0;
 	switch (id->role) {
 	case ROLE_SYSTEM_ADMIN:
 	case ROLE_SECURITY_AUDITOR:
@@ -55,6 +67,9 @@ authz_check(const struct authz_identity *id, enum authz_verb verb,
 	if (id->role == ROLE_NONE)
 		return errf(-BW_E_DENIED, ret_err, "principal %s has no role",
 		    id->principal);
+	if (is_bootstrap(id))
+		return errf(-BW_E_DENIED, ret_err, "a node-bootstrap "
+		    "credential may only enrol (/v1/enrol/)");
 	/* Separation of duties (AU-9(4)): the audit trail is the
 	 * auditor's alone, and the auditor changes nothing. */
 	if (verb == VERB_AUDIT_READ) {

@@ -248,8 +248,18 @@ principals_create(struct principals *p, struct api_server *srv,
 	}
 	if ((r = pki_check_role(tenant, role, &err)) < 0)
 		goto fail;
-	if ((r = pki_issue_client(p->pkidir, name, tenant, role, (unsigned)days,
-	    &cert, &key, &serial, &err)) < 0)
+	if (p->ca_custody) {
+		EVP_PKEY *cakey = NULL;
+
+		if ((r = p->ca_custody->load(p->ca_custody->ctx, &cakey, &err)) < 0)
+			goto fail;
+		r = pki_issue_for_key(p->pkidir, cakey, name, tenant, role, NULL,
+		    (unsigned)days * 86400u, &cert, &key, &serial, &err);
+		EVP_PKEY_free(cakey);
+	} else
+		r = pki_issue_client(p->pkidir, name, tenant, role, (unsigned)days,
+		    &cert, &key, &serial, &err);
+	if (r < 0)
 		goto fail;
 	snprintf(path, sizeof(path), "%s/ca.crt", p->pkidir);
 	if ((r = read_file_at(AT_FDCWD, path, 256 * 1024, &ca, &calen)) < 0) {

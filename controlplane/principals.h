@@ -19,9 +19,14 @@
 
 struct pki_revoked;
 
+struct pki_key_custody;
+
 struct principals {
-	char			 pkidir[4096];
-	struct pki_revoked	*revoked;
+	char				 pkidir[4096];
+	struct pki_revoked		*revoked;
+	/* holder of the CA key when it is not a file (TPM-sealed); NULL:
+	 * PKIDIR/ca.key */
+	const struct pki_key_custody	*ca_custody;
 };
 
 /* Returns 0 when a RoleBinding in ID's tenant grants ID's role to ID's

@@ -68,6 +68,7 @@ struct pki_profile {
 	enum pki_kind	 kind;
 	const char	*cn, *o, *ou;
 	unsigned	 days;
+	unsigned	 secs;	/* added to DAYS: short-lived node certificates */
 	const char	*san;	/* subjectAltName value, or NULL */
 };
 
@@ -79,6 +80,10 @@ static const struct {
 	{ "security-auditor",	true },
 	{ "tenant-admin",	false },
 	{ "tenant-user",	false },
+	/* A node agent, after attestation (controlplane/enrol.c). */
+	{ "node",		true },
+	/* A single-use, short-lived credential that may only enrol. */
+	{ "node-bootstrap",	true },
 };
 
 int
@@ -137,8 +142,8 @@ pki_check_role(const char *tenant, const char *role, char **ret_err)
 		return 0;
 	}
 	return errf(-BW_E_INVALID, ret_err, "role: \"%.40s\" is not one of "
-	    "system-admin, security-auditor, tenant-admin, tenant-user",
-	    role);
+	    "system-admin, security-auditor, tenant-admin, tenant-user, node, "
+	    "node-bootstrap", role);
 }
 
 /* A server name for the SAN: dot-separated labels of letters, digits
@@ -262,7 +267,8 @@ cert_build(X509 *issuer, EVP_PKEY *issuer_key, EVP_PKEY *subject_key,
 	if (!r || !X509_set_version(x, X509_VERSION_3) ||
 	    !X509_set_issuer_name(x, X509_get_subject_name(issuer)) ||
 	    !X509_gmtime_adj(X509_getm_notBefore(x), -PKI_BACKDATE_SECS) ||
-	    !X509_time_adj_ex(X509_getm_notAfter(x), (int)p->days, 0, NULL) ||
+	    !X509_time_adj_ex(X509_getm_notAfter(x), (int)p->days,
+	    (long)p->secs, NULL) ||
 	    !X509_set_pubkey(x, subject_key))
 		return crypto_errf(-BW_E_CRYPTO, ret_err, "certificate %s",
 		    p->cn);
@@ -585,6 +591,66 @@ validate_days(const char *what, unsigned days, char **ret_err)
 	return 0;
 }
 
+/* The CA key in the custody of O (sealed by the TPM): ca.crt alone is
+ * written to the directory; the key goes to CUS->store. */
+static int
+ca_custody_write(int dfd, const struct pki_key_custody *cus, X509 *ca,
+    EVP_PKEY *ca_key, char **ret_err)
+{
+	_cleanup_free_ char	*cpem = NULL;
+	int			 r;
+
+	if ((r = cus->store(cus->ctx, ca_key, ret_err)) < 0)
+		return r;
+	if ((r = cert_pem(ca, &cpem)) < 0)
+		return crypto_errf(r, ret_err, "ca.crt: encoding");
+	if ((r = write_file_atomic_at(dfd, "ca.crt", cpem, strlen(cpem),
+	    0644)) < 0)
+		return errf(r, ret_err, "ca.crt: %s", strerror(-r));
+	return 0;
+}
+
+/* Like pair_state() + pair_load() for a CA key held by CUS: 1 when the
+ * CA must be created, 0 with *RET_CA and *RET_KEY loaded. A clear
+ * ca.key left by an earlier version is handed to CUS and erased. */
+static int
+ca_custody_state(int dfd, const struct pki_key_custody *cus, X509 **ret_ca,
+    EVP_PKEY **ret_key, char **ret_err)
+{
+	_cleanup_(X509_freep) X509		*ca = NULL;
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY	*key = NULL;
+	int					 r;
+
+	if ((r = file_present(dfd, "ca.crt", ret_err)) < 0)
+		return r;
+	if (r == 0)
+		return 1;
+	if ((r = load_cert_at(dfd, "ca.crt", &ca, ret_err)) < 0)
+		return r;
+	r = cus->load(cus->ctx, &key, ret_err);
+	if (r == -ENOENT) {
+		if ((r = file_present(dfd, "ca.key", ret_err)) < 0)
+			return r;
+		if (r == 0)
+			return errf(-BW_E_CORRUPT, ret_err, "ca.crt: present "
+			    "but its key is neither sealed nor in ca.key; "
+			    "remove ca.crt to create a new CA");
+		if ((r = load_key_at(dfd, "ca.key", &key, ret_err)) < 0 ||
+		    (r = cus->store(cus->ctx, key, ret_err)) < 0)
+			return r;
+		if (unlinkat(dfd, "ca.key", 0) < 0)
+			return errf(-errno, ret_err, "ca.key: %s",
+			    strerror(errno));
+	} else if (r < 0)
+		return r;
+	if (X509_check_private_key(ca, key) != 1)
+		return crypto_errf(-BW_E_CORRUPT, ret_err,
+		    "the sealed CA key does not match ca.crt");
+	*ret_ca = TAKE_PTR(ca);
+	*ret_key = TAKE_PTR(key);
+	return 0;
+}
+
 int
 pki_init_dir(const char *pkidir, const struct pki_init_options *o,
     char **ret_err)
@@ -627,7 +693,11 @@ pki_init_dir(const char *pkidir, const struct pki_init_options *o,
 		return errf(-errno, ret_err, "%s: chmod: %s", pkidir,
 		    strerror(errno));
 
-	if ((r = pair_state(dfd, "ca", ret_err)) < 0)
+	if (o && o->ca_custody)
+		r = ca_custody_state(dfd, o->ca_custody, &ca, &ca_key, ret_err);
+	else
+		r = pair_state(dfd, "ca", ret_err);
+	if (r < 0)
 		return r;
 	if (r == 1) {
 		struct pki_profile p = {
@@ -648,11 +718,18 @@ pki_init_dir(const char *pkidir, const struct pki_init_options *o,
 		}
 		if ((r = key_generate(&ca_key, ret_err)) < 0 ||
 		    (r = cert_build(NULL, NULL, ca_key, &p, &ca,
-		    ret_err)) < 0 ||
-		    (r = write_pair(dfd, "ca", ca, ca_key, ret_err)) < 0)
+		    ret_err)) < 0)
+			return r;
+		if (o && o->ca_custody)
+			r = ca_custody_write(dfd, o->ca_custody, ca, ca_key,
+			    ret_err);
+		else
+			r = write_pair(dfd, "ca", ca, ca_key, ret_err);
+		if (r < 0)
 			return r;
 	} else {
-		if ((r = pair_load(dfd, "ca", &ca, &ca_key, ret_err)) < 0)
+		if (!(o && o->ca_custody) &&
+		    (r = pair_load(dfd, "ca", &ca, &ca_key, ret_err)) < 0)
 			return r;
 		if (X509_check_ca(ca) < 1)
 			return errf(-BW_E_CORRUPT, ret_err,
@@ -763,6 +840,67 @@ pki_issue_client(const char *pkidir, const char *name, const char *tenant,
 	    ret_err)) < 0)
 		return r;
 	if ((r = cert_pem(cert, &cpem)) < 0 || (r = key_pem(key, &kpem)) < 0)
+		return crypto_errf(r, ret_err, "encoding %s", name);
+	if (ret_cert_pem)
+		*ret_cert_pem = TAKE_PTR(cpem);
+	if (ret_key_pem)
+		*ret_key_pem = TAKE_PTR(kpem);
+	if (ret_serial_hex)
+		*ret_serial_hex = TAKE_PTR(serial);
+	return 0;
+}
+
+int
+pki_issue_for_key(const char *pkidir, EVP_PKEY *ca_key, const char *name,
+    const char *tenant, const char *role, EVP_PKEY *subject_key,
+    unsigned lifetime_secs, char **ret_cert_pem, char **ret_key_pem,
+    char **ret_serial_hex, char **ret_err)
+{
+	_cleanup_(X509_freep) X509		*ca = NULL, *cert = NULL;
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY	*key = NULL;
+	_cleanup_free_ char			*cpem = NULL, *serial = NULL;
+	_cleanup_secret_ char			*kpem = NULL;
+	_cleanup_close_ int			 dfd = -1;
+	struct pki_profile p = {
+		.kind = PKI_KIND_CLIENT, .cn = name, .o = tenant, .ou = role,
+		.days = lifetime_secs / 86400, .secs = lifetime_secs % 86400,
+	};
+	int	r;
+
+	if ((r = pki_check_name("name", name, ret_err)) < 0 ||
+	    (r = pki_check_name("tenant", tenant, ret_err)) < 0 ||
+	    (r = pki_check_role(tenant, role, ret_err)) < 0)
+		return r;
+	if (lifetime_secs < 60 || lifetime_secs > PKI_MAX_DAYS * 86400u)
+		return errf(-BW_E_INVALID, ret_err, "lifetime: must be 60..%u "
+		    "seconds, not %u", PKI_MAX_DAYS * 86400u, lifetime_secs);
+	if (!ca_key)
+		return errf(-BW_E_INVALID, ret_err, "no CA key");
+	if ((dfd = pki_open_dir(pkidir, false, ret_err)) < 0)
+		return dfd;
+	if ((r = load_cert_at(dfd, "ca.crt", &ca, ret_err)) < 0)
+		return r;
+	if (X509_check_private_key(ca, ca_key) != 1)
+		return crypto_errf(-BW_E_CORRUPT, ret_err,
+		    "the CA key does not match ca.crt");
+	if (!subject_key) {
+		if ((r = key_generate(&key, ret_err)) < 0)
+			return r;
+		subject_key = key;
+	}
+	if ((r = cert_build(ca, ca_key, subject_key, &p, &cert, ret_err)) < 0)
+		return r;
+	if (ASN1_TIME_compare(X509_get0_notAfter(cert),
+	    X509_get0_notAfter(ca)) > 0)
+		return errf(-BW_E_INVALID, ret_err, "lifetime: %u seconds would "
+		    "outlive the CA certificate", lifetime_secs);
+	if (!(serial = malloc(PKI_SERIAL_HEX_MAX + 1)))
+		return -ENOMEM;
+	if ((r = serial_hex_of(X509_get0_serialNumber(cert), serial,
+	    ret_err)) < 0)
+		return r;
+	if ((r = cert_pem(cert, &cpem)) < 0 ||
+	    (key && (r = key_pem(key, &kpem)) < 0))
 		return crypto_errf(r, ret_err, "encoding %s", name);
 	if (ret_cert_pem)
 		*ret_cert_pem = TAKE_PTR(cpem);

@@ -9,6 +9,8 @@
  *                               127.0.0.1, ::1 and configured names
  *   admin.crt admin.key         CN=admin, O=system, OU=system-admin
  *   auditor.crt auditor.key     CN=auditor, O=system, OU=security-auditor
+ *   (ca.key is absent when a custodian holds the CA key: see
+ *   struct pki_key_custody)
  *   revoked                     one lowercase hex serial per line
  * Keys are 0600, everything else 0644. */
 #ifndef BW_PKI_H
@@ -32,6 +34,16 @@
 #define PKI_NAME_MAX		63
 #define PKI_REVOKED_MAX		100000
 
+/* Custody of the CA private key outside the PKI directory (bulwarkd
+ * seals it with the TPM: appliance/identity.c). LOAD returns the key or
+ * -ENOENT when none is held; STORE takes a new one (a copy; the caller
+ * keeps KEY). Both return 0 or a negative error with *RET_ERR. */
+struct pki_key_custody {
+	int	(*load)(void *ctx, EVP_PKEY **ret_key, char **ret_err);
+	int	(*store)(void *ctx, EVP_PKEY *key, char **ret_err);
+	void	*ctx;
+};
+
 struct pki_init_options {
 	/* Extra DNS names and IP literals for server.crt, NULL-terminated
 	 * arrays (either may be NULL). */
@@ -41,6 +53,10 @@ struct pki_init_options {
 	unsigned		 ca_days;
 	unsigned		 server_days;
 	unsigned		 client_days;
+	/* When set, ca.key is never written: the CA key is held by the
+	 * custodian, and a clear ca.key from an earlier run is handed
+	 * over to it and removed. */
+	const struct pki_key_custody *ca_custody;
 };
 
 struct pki_identity {
@@ -83,6 +99,17 @@ int pki_issue_client(const char *pkidir, const char *name,
     const char *tenant, const char *role, unsigned days,
     char **ret_cert_pem, char **ret_key_pem, char **ret_serial_hex,
     char **ret_err);
+
+/* Issues a client certificate for CN=NAME, O=TENANT, OU=ROLE signed
+ * with CA_KEY (which must match PKIDIR/ca.crt), valid LIFETIME_SECS
+ * (60 s .. PKI_MAX_DAYS). SUBJECT_KEY is the certified public key (a
+ * node's TPM-resident key: no private part needed); when NULL a key is
+ * generated and returned in *RET_KEY_PEM (free with
+ * crypto_secret_free()). NULL output pointers skip an output. */
+int pki_issue_for_key(const char *pkidir, EVP_PKEY *ca_key, const char *name,
+    const char *tenant, const char *role, EVP_PKEY *subject_key,
+    unsigned lifetime_secs, char **ret_cert_pem, char **ret_key_pem,
+    char **ret_serial_hex, char **ret_err);
 
 /* Reads the identity from a client certificate whose chain was
  * already verified (SSL_get0_peer_certificate()). Fails with

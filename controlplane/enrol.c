@@ -1,0 +1,1132 @@
+/* Node enrolment and attestation: see enrol.h and docs/identity.md.
+ *
+ * Every change of a node's attestation state is a store write through
+ * the commit pipeline, so its audit record is durable before the answer
+ * leaves (no record, no change). Requests that change nothing are
+ * recorded with api_audit(). */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include <event2/http.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "controlplane/api.h"
+#include "controlplane/authz.h"
+#include "controlplane/commit.h"
+#include "controlplane/enrol.h"
+#include "controlplane/resource.h"
+#include "controlplane/store.h"
+#include "hardening/crypto-policy.h"
+#include "hardening/pki.h"
+#include "lib/b64.h"
+#include "lib/err.h"
+#include "lib/json.h"
+#include "lib/log.h"
+#include "lib/macro.h"
+
+#define ENROL_CONTROLS		"IA-3,IA-3(1),SC-17,SI-7,CM-8,AU-2"
+#define ENROL_QDATA_LABEL	"bulwark-enrol-v1"
+#define BOOTSTRAP_DEFAULT_S	900
+#define PEM_PUB_MAX		4096
+
+struct enrol_session {
+	int		 used;
+	char		 id[33];
+	char		 node[64];
+	char		 serial[80];	/* of the bootstrap credential */
+	unsigned char	 challenge[ENROL_CHALLENGE_LEN];
+	unsigned char	 nonce[ENROL_NONCE_LEN];
+	char		*ak_b64, *ak_pem, *ek_sha, *tls_pub;
+	json_t		*capacity;
+	time_t		 expires;
+	unsigned long	 seq;
+};
+
+struct enrol_write;
+
+struct enrol {
+	struct api_server	*srv;
+	struct event_base	*base;
+	struct enrol_ops	 ops;
+	struct enrol_options	 o;
+	struct event		*timer;
+	struct enrol_session	 sessions[ENROL_SESSIONS_MAX];
+	unsigned long		 seq;
+	TAILQ_HEAD(, enrol_write) writes;
+};
+
+/* One node write in flight; replies when the commit is durable. */
+struct enrol_write {
+	struct commit_req		 creq;	/* first: done() casts back */
+	struct enrol			*e;	/* NULL once detached */
+	struct evhttp_request		*req;	/* NULL: nothing to answer */
+	char				 key[RES_KEY_MAX];
+	char				 node[64];
+	char				*value;
+	char				 actor[64], role[32], tenant[64];
+	char				 source[64], auth[16], action[48];
+	char				*reason;
+	int				 status;	/* HTTP status on success */
+	json_t				*reply;		/* body on success */
+	char				 revoke[80];	/* serial revoked once durable */
+	TAILQ_ENTRY(enrol_write)	 entry;
+};
+
+/* ---- small helpers ---- */
+
+int
+enrol_sha256_hex(const void *buf, size_t len, char ret[65])
+{
+	unsigned char d[32];
+
+	if (!EVP_Digest(buf, len, d, NULL, EVP_sha256(), NULL))
+		return -BW_E_CRYPTO;
+	hex_encode(d, sizeof(d), ret);
+	return 0;
+}
+
+int
+enrol_qualifying_data(const unsigned char *nonce, size_t nlen,
+    const char *tls_pub_pem, unsigned char ret[32])
+{
+	unsigned char	 h[32];
+	EVP_MD_CTX	*c;
+	int		 ok;
+
+	if (!EVP_Digest(tls_pub_pem, strlen(tls_pub_pem), h, NULL,
+	    EVP_sha256(), NULL))
+		return -BW_E_CRYPTO;
+	if (!(c = EVP_MD_CTX_new()))
+		return -ENOMEM;
+	ok = EVP_DigestInit_ex(c, EVP_sha256(), NULL) &&
+	    EVP_DigestUpdate(c, ENROL_QDATA_LABEL, strlen(ENROL_QDATA_LABEL)) &&
+	    EVP_DigestUpdate(c, nonce, nlen) &&
+	    EVP_DigestUpdate(c, h, sizeof(h)) &&
+	    EVP_DigestFinal_ex(c, ret, NULL);
+	EVP_MD_CTX_free(c);
+	return ok ? 0 : -BW_E_CRYPTO;
+}
+
+static void
+rfc3339(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int
+random_hex(char *buf, size_t nbytes)
+{
+	unsigned char b[32];
+
+	if (nbytes > sizeof(b) || RAND_bytes(b, (int)nbytes) != 1)
+		return -BW_E_CRYPTO;
+	hex_encode(b, nbytes, buf);
+	return 0;
+}
+
+static const char *
+jstr(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+static json_t *
+status_of(json_t *doc)
+{
+	json_t *st = json_object_get(doc, "status");
+
+	if (!json_is_object(st)) {
+		st = json_object();
+		json_object_set_new(doc, "status", st);
+	}
+	return st;
+}
+
+/* Reads a binary field sent as base64, bounded. */
+static int
+body_b64(json_t *body, const char *key, size_t max, unsigned char **ret,
+    size_t *ret_len, char **ret_err)
+{
+	const char	*s = jstr(body, key);
+	int		 r;
+
+	if (!s)
+		return errf(-BW_E_INVALID, ret_err, "%s: required (base64)", key);
+	if ((r = b64_decode(s, max, ret, ret_len)) < 0)
+		return errf(r == -BW_E_TOOLARGE ? r : -BW_E_INVALID, ret_err,
+		    "%s: %s", key, r == -BW_E_TOOLARGE ? "too large" :
+		    "not valid base64");
+	return 0;
+}
+
+static int
+is_admin(const struct authz_identity *id)
+{
+	return id->role == ROLE_SYSTEM_ADMIN;
+}
+
+static int
+is_role(const struct authz_identity *id, const char *role)
+{
+	return id->role == ROLE_NODE && strcmp(id->role_name, role) == 0;
+}
+
+/* ---- node objects ---- */
+
+static int
+node_key(const char *name, char *buf, size_t len)
+{
+	return res_key(res_kind_by_name("Node"), NULL, name, buf, len);
+}
+
+/* Loads node NAME into *RET_DOC with its revision. -BW_E_NOTFOUND when
+ * absent. */
+static int
+node_load(struct enrol *e, const char *name, json_t **ret_doc,
+    uint64_t *ret_rev)
+{
+	struct store_kv	*kv = NULL;
+	char		 key[RES_KEY_MAX];
+	json_t		*doc;
+	int		 r;
+
+	if (node_key(name, key, sizeof(key)) < 0)
+		return -BW_E_INVALID;
+	if ((r = store_get(api_store(e->srv), key, &kv)) < 0)
+		return r;
+	doc = json_loadb(kv->value, kv->value_len, 0, NULL);
+	*ret_rev = kv->mod_rev;
+	free(kv->key);
+	free(kv->value);
+	free(kv);
+	if (!json_is_object(doc)) {
+		json_decref(doc);
+		return -BW_E_CORRUPT;
+	}
+	*ret_doc = doc;
+	return 0;
+}
+
+static json_t *
+node_new(const char *name)
+{
+	char uid[40], created[40];
+
+	if (random_hex(uid, 16) < 0)
+		return NULL;
+	rfc3339(time(NULL), created, sizeof(created));
+	return json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:{}}, s:{}, s:{s:s, "
+	    "s:s}}", "kind", "Node", "metadata", "name", name, "tenant",
+	    RES_SYSTEM_TENANT, "uid", uid, "created", created, "labels", "spec",
+	    "status", "phase", "Enrolling", "attestation", "Pending");
+}
+
+static void
+write_free(struct enrol_write *w)
+{
+	free(w->value);
+	free(w->reason);
+	json_decref(w->reply);
+	free(w);
+}
+
+static void
+write_done(struct commit_req *creq)
+{
+	struct enrol_write	*w = (struct enrol_write *)creq;
+	struct enrol		*e = w->e;
+	_cleanup_free_ char	*err = NULL;
+	int			 r = creq->result;
+
+	if (!e) {
+		write_free(w);
+		return;
+	}
+	TAILQ_REMOVE(&e->writes, w, entry);
+	if (r == 0 && w->revoke[0] && e->ops.revoke &&
+	    e->ops.revoke(e->ops.ctx, w->revoke, &err) < 0)
+		log_error("node %s: cannot revoke certificate %s: %s", w->node,
+		    w->revoke, err ? err : "error");
+	if (!w->req) {
+		if (r < 0 && r != -BW_E_CONFLICT)
+			log_error("node %s: %s not recorded: %s", w->node,
+			    w->action, bw_strerror(r));
+	} else if (r == 0)
+		api_reply_json(e->srv, w->req, w->status, w->reply);
+	else if (r == -BW_E_AUDIT)
+		api_reply_error(e->srv, w->req, 503, "audit_unavailable",
+		    "the audit record of this step could not be made durable; "
+		    "nothing was changed");
+	else if (r == -BW_E_CONFLICT || r == -BW_E_EXISTS)
+		api_reply_error(e->srv, w->req, 409, "conflict",
+		    "the node changed concurrently; retry");
+	else
+		api_reply_err(e->srv, w->req, r, NULL);
+	write_free(w);
+}
+
+/* Submits DOC as node NAME's new value (EXPECT_REV: its revision, or
+ * STORE_REV_ABSENT) with an audit record, and answers REQ (if any) with
+ * STATUS and REPLY (taken over) once durable. The record's outcome is
+ * the write's (set by the pipeline), so ACTION names what happened to
+ * the node ("node.attest.failed"); OUTCOME is kept for a refused write. */
+static int
+node_write(struct enrol *e, struct evhttp_request *req,
+    const struct authz_identity *id, const char *name, json_t *doc,
+    uint64_t expect_rev, const char *action, const char *outcome,
+    const char *reason, int status, json_t *reply, const char *revoke)
+{
+	struct enrol_write *w;
+
+	if (!(w = calloc(1, sizeof(*w)))) {
+		json_decref(reply);
+		return -ENOMEM;
+	}
+	w->e = e;
+	w->req = req;
+	w->status = status;
+	w->reply = reply;
+	snprintf(w->node, sizeof(w->node), "%s", name);
+	snprintf(w->actor, sizeof(w->actor), "%s", id ? id->principal : "bulwarkd");
+	snprintf(w->role, sizeof(w->role), "%s", id ? id->role_name : "system");
+	snprintf(w->tenant, sizeof(w->tenant), "%s", id ? id->tenant :
+	    RES_SYSTEM_TENANT);
+	snprintf(w->source, sizeof(w->source), "%s", id ? id->source : "local");
+	snprintf(w->auth, sizeof(w->auth), "%s", id && id->auth_method ?
+	    id->auth_method : "none");
+	snprintf(w->action, sizeof(w->action), "%s", action);
+	if (revoke)
+		snprintf(w->revoke, sizeof(w->revoke), "%s", revoke);
+	if (node_key(name, w->key, sizeof(w->key)) < 0 ||
+	    !(w->value = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS)) ||
+	    (reason && !(w->reason = strdup(reason)))) {
+		write_free(w);
+		return -ENOMEM;
+	}
+	w->creq.op = (struct store_op){ .type = STORE_OP_PUT, .key = w->key,
+	    .value = w->value, .value_len = strlen(w->value),
+	    .expect_rev = expect_rev };
+	w->creq.rec = (struct audit_record){ .actor = w->actor, .role = w->role,
+	    .tenant = w->tenant, .source = w->source, .auth_method = w->auth,
+	    .action = w->action, .object_kind = "Node",
+	    .object_tenant = RES_SYSTEM_TENANT, .object_name = w->node,
+	    .outcome = outcome, .reason = w->reason,
+	    .controls = ENROL_CONTROLS };
+	w->creq.done = write_done;
+	TAILQ_INSERT_TAIL(&e->writes, w, entry);
+	commit_submit(api_committer(e->srv), &w->creq);
+	return 0;
+}
+
+/* Sets the attestation state and reason of DOC's status. */
+static void
+set_attestation(json_t *doc, const char *state, const char *reason)
+{
+	json_t	*st = status_of(doc);
+	char	 now[40];
+
+	rfc3339(time(NULL), now, sizeof(now));
+	json_object_set_new(st, "attestation", json_string(state));
+	json_object_set_new(st, "attestation_reason", json_string(reason));
+	json_object_set_new(st, "attestation_changed", json_string(now));
+}
+
+/* Reports a refusal that changes nothing: audited, then answered. */
+static void
+refuse(struct enrol *e, struct evhttp_request *req,
+    const struct authz_identity *id, const char *action, const char *node,
+    int r, const char *msg)
+{
+	api_audit(e->srv, id, action, "Node", RES_SYSTEM_TENANT, node,
+	    r == -BW_E_DENIED || r == -BW_E_UNAUTH ? "denied" : "failure", msg);
+	api_reply_err(e->srv, req, r, msg);
+}
+
+/* ---- sessions ---- */
+
+static void
+session_clear(struct enrol_session *s)
+{
+	free(s->ak_b64);
+	free(s->ak_pem);
+	free(s->ek_sha);
+	free(s->tls_pub);
+	json_decref(s->capacity);
+	OPENSSL_cleanse(s, sizeof(*s));
+}
+
+static struct enrol_session *
+session_slot(struct enrol *e)
+{
+	struct enrol_session	*best = NULL;
+	time_t			 now = time(NULL);
+	size_t			 i;
+
+	for (i = 0; i < ENROL_SESSIONS_MAX; i++) {
+		struct enrol_session *s = &e->sessions[i];
+
+		if (s->used && s->expires < now)
+			session_clear(s);
+		if (!s->used)
+			return s;
+		if (!best || s->seq < best->seq)
+			best = s;
+	}
+	/* Full: the oldest session goes (bounded memory under a flood). */
+	session_clear(best);
+	return best;
+}
+
+static struct enrol_session *
+session_find(struct enrol *e, const char *sid)
+{
+	size_t i;
+
+	for (i = 0; sid && i < ENROL_SESSIONS_MAX; i++)
+		if (e->sessions[i].used &&
+		    strcmp(e->sessions[i].id, sid) == 0 &&
+		    e->sessions[i].expires >= time(NULL))
+			return &e->sessions[i];
+	return NULL;
+}
+
+/* ---- admin: bootstrap credential ---- */
+
+static void
+handle_bootstrap(struct enrol *e, struct evhttp_request *req,
+    const struct authz_identity *id)
+{
+	_cleanup_json_ json_t	*body = NULL, *doc = NULL;
+	_cleanup_free_ char	*err = NULL, *cert = NULL, *serial = NULL;
+	_cleanup_secret_ char	*key = NULL;
+	const char		*node, *old;
+	char			 old_serial[80] = "", msg[256], exp[40];
+	uint64_t		 rev = STORE_REV_ABSENT;
+	json_int_t		 ttl = BOOTSTRAP_DEFAULT_S;
+	json_t			*st, *reply;
+	time_t			 expires;
+	int			 r;
+
+	if (!is_admin(id)) {
+		refuse(e, req, id, "node.bootstrap", NULL, -BW_E_DENIED,
+		    "only a system-admin may issue bootstrap credentials");
+		return;
+	}
+	if ((r = api_read_json_body(req, &body, &err)) < 0) {
+		refuse(e, req, id, "node.bootstrap", NULL, r, err);
+		return;
+	}
+	node = jstr(body, "node");
+	if (!node || pki_check_name("node", node, &err) < 0) {
+		refuse(e, req, id, "node.bootstrap", NULL, -BW_E_INVALID,
+		    err ? err : "node: required");
+		return;
+	}
+	if (json_object_get(body, "ttl_seconds")) {
+		ttl = json_integer_value(json_object_get(body, "ttl_seconds"));
+		if (!json_is_integer(json_object_get(body, "ttl_seconds")) ||
+		    ttl < 60 || ttl > (json_int_t)e->o.bootstrap_max_s) {
+			snprintf(msg, sizeof(msg), "ttl_seconds: must be 60..%u",
+			    e->o.bootstrap_max_s);
+			refuse(e, req, id, "node.bootstrap", node, -BW_E_INVALID,
+			    msg);
+			return;
+		}
+	}
+	r = node_load(e, node, &doc, &rev);
+	if (r == -BW_E_NOTFOUND) {
+		rev = STORE_REV_ABSENT;
+		if (!(doc = node_new(node))) {
+			api_reply_err(e->srv, req, -ENOMEM, NULL);
+			return;
+		}
+	} else if (r < 0) {
+		refuse(e, req, id, "node.bootstrap", node, r, bw_strerror(r));
+		return;
+	}
+	if ((r = e->ops.issue_cert(e->ops.ctx, node, "node-bootstrap", NULL,
+	    (unsigned)ttl, &cert, &key, &serial, &err)) < 0) {
+		refuse(e, req, id, "node.bootstrap", node, r, err);
+		return;
+	}
+	st = status_of(doc);
+	/* An earlier, unused bootstrap credential stops working now. */
+	old = jstr(json_object_get(st, "enrolment"), "bootstrap_serial");
+	if (old)
+		snprintf(old_serial, sizeof(old_serial), "%s", old);
+	expires = time(NULL) + ttl;
+	rfc3339(expires, exp, sizeof(exp));
+	json_object_set_new(st, "enrolment", json_pack("{s:s, s:I, s:s, s:s}",
+	    "bootstrap_serial", serial, "bootstrap_expires_unix",
+	    (json_int_t)expires, "bootstrap_expires", exp, "issued_by",
+	    id->principal));
+	if (!json_object_get(st, "attestation"))
+		set_attestation(doc, "Pending", "waiting for the node to enrol");
+	reply = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "node", node,
+	    "certificate", cert, "key", key, "ca", e->ops.ca_pem, "serial",
+	    serial, "expires", exp);
+	snprintf(msg, sizeof(msg), "bootstrap credential serial %s for node %s "
+	    "(single use, expires %s)", serial, node, exp);
+	if (!reply || node_write(e, req, id, node, doc, rev, "node.bootstrap",
+	    "success", msg, 201, reply, old_serial[0] ? old_serial : NULL) < 0)
+		api_reply_err(e->srv, req, -ENOMEM, NULL);
+}
+
+/* ---- admin: approve golden values ---- */
+
+static void
+pcrs_text(const json_t *pcrs, char *buf, size_t len)
+{
+	const char	*k;
+	json_t		*v;
+	size_t		 off = 0;
+
+	buf[0] = '\0';
+	json_object_foreach((json_t *)pcrs, k, v) {
+		int n = snprintf(buf + off, len - off, "%s%s=%.16s...",
+		    off ? " " : "", k, json_string_value(v) ?: "");
+
+		if (n < 0 || (size_t)n >= len - off)
+			break;
+		off += (size_t)n;
+	}
+}
+
+static void
+handle_approve(struct enrol *e, struct evhttp_request *req,
+    const struct authz_identity *id)
+{
+	_cleanup_json_ json_t	*body = NULL, *doc = NULL;
+	_cleanup_free_ char	*err = NULL;
+	const char		*node;
+	json_t			*st, *pending, *pcrs, *ident;
+	char			 msg[1024], vals[700];
+	uint64_t		 rev;
+	int			 r;
+
+	if (!is_admin(id)) {
+		refuse(e, req, id, "node.approve", NULL, -BW_E_DENIED,
+		    "only a system-admin may approve golden PCR values");
+		return;
+	}
+	if ((r = api_read_json_body(req, &body, &err)) < 0) {
+		refuse(e, req, id, "node.approve", NULL, r, err);
+		return;
+	}
+	if (!(node = jstr(body, "node")) || pki_check_name("node", node, NULL) < 0) {
+		refuse(e, req, id, "node.approve", NULL, -BW_E_INVALID,
+		    "node: required, a node name");
+		return;
+	}
+	if ((r = node_load(e, node, &doc, &rev)) < 0) {
+		refuse(e, req, id, "node.approve", node, r,
+		    r == -BW_E_NOTFOUND ? "no such node" : bw_strerror(r));
+		return;
+	}
+	st = status_of(doc);
+	pending = json_object_get(st, "pending");
+	pcrs = json_object_get(pending, "pcrs");
+	ident = json_object_get(pending, "identity");
+	if (!json_is_object(pcrs) || !json_is_object(ident)) {
+		refuse(e, req, id, "node.approve", node, -BW_E_CONFLICT,
+		    "the node has no quoted PCR values awaiting approval: it "
+		    "must attempt enrolment first");
+		return;
+	}
+	json_object_set(st, "golden_pcrs", pcrs);
+	json_object_set(st, "identity", ident);
+	json_object_del(st, "pending");
+	set_attestation(doc, "Pending", "golden PCR values approved; waiting "
+	    "for the node's next quote");
+	pcrs_text(pcrs, vals, sizeof(vals));
+	snprintf(msg, sizeof(msg), "golden PCR values approved for AK sha256 "
+	    "%.16s...: %s", jstr(ident, "ak_sha256") ?: "?", vals);
+	if (node_write(e, req, id, node, doc, rev, "node.approve", "success",
+	    msg, 200, json_pack("{s:s, s:s, s:O}", "node", node, "state",
+	    "Approved", "golden_pcrs", pcrs), NULL) < 0)
+		api_reply_err(e->srv, req, -ENOMEM, NULL);
+}
+
+/* ---- node-bootstrap: begin ---- */
+
+static int
+bootstrap_matches(const json_t *doc, const struct authz_identity *id,
+    char **ret_err)
+{
+	const json_t	*enr = json_object_get(json_object_get(doc, "status"),
+	    "enrolment");
+	const char	*serial = jstr(enr, "bootstrap_serial");
+
+	if (!serial || strcmp(serial, id->serial) != 0)
+		return errf(-BW_E_DENIED, ret_err, "bootstrap credential %s is "
+		    "not the current one for node %s (already used, or "
+		    "superseded)", id->serial, id->principal);
+	return 0;
+}
+
+static void
+handle_begin(struct enrol *e, struct evhttp_request *req,
+    const struct authz_identity *id)
+{
+	_cleanup_json_ json_t		*body = NULL, *doc = NULL;
+	_cleanup_free_ char		*err = NULL, *ak_pem = NULL;
+	_cleanup_free_ char		*cred_b64 = NULL, *nonce_b64 = NULL;
+	_cleanup_free_ unsigned char	*ek = NULL, *ak = NULL, *cred = NULL;
+	struct enrol_session		*s;
+	const char			*node = id->principal, *tls_pub;
+	char				 ek_sha[65];
+	size_t				 ek_len, ak_len, cred_len;
+	uint64_t			 rev;
+	int				 r;
+
+	if (!is_role(id, "node-bootstrap")) {
+		refuse(e, req, id, "node.enrol.begin", NULL, -BW_E_DENIED,
+		    "enrolment needs a node-bootstrap credential");
+		return;
+	}
+	if ((r = api_read_json_body(req, &body, &err)) < 0) {
+		refuse(e, req, id, "node.enrol.begin", node, r, err);
+		return;
+	}
+	if (!jstr(body, "node") || strcmp(jstr(body, "node"), node) != 0) {
+		refuse(e, req, id, "node.enrol.begin", node, -BW_E_DENIED,
+		    "node: must be the name in the bootstrap credential");
+		return;
+	}
+	if ((r = node_load(e, node, &doc, &rev)) < 0 ||
+	    (r = bootstrap_matches(doc, id, &err)) < 0) {
+		refuse(e, req, id, "node.enrol.begin", node, r,
+		    err ? err : "no such node");
+		return;
+	}
+	tls_pub = jstr(body, "tls_pub");
+	if (!tls_pub || strlen(tls_pub) > PEM_PUB_MAX ||
+	    strncmp(tls_pub, "-----BEGIN PUBLIC KEY-----", 26) != 0) {
+		refuse(e, req, id, "node.enrol.begin", node, -BW_E_INVALID,
+		    "tls_pub: required, a PEM public key");
+		return;
+	}
+	if ((r = body_b64(body, "ek_pub", ENROL_BLOB_MAX, &ek, &ek_len,
+	    &err)) < 0 ||
+	    (r = body_b64(body, "ak_pub", ENROL_BLOB_MAX, &ak, &ak_len,
+	    &err)) < 0 ||
+	    (r = e->ops.ak_pem(e->ops.ctx, ak, ak_len, &ak_pem, &err)) < 0) {
+		refuse(e, req, id, "node.enrol.begin", node, r, err);
+		return;
+	}
+	s = session_slot(e);
+	if (random_hex(s->id, 16) < 0 ||
+	    RAND_bytes(s->challenge, sizeof(s->challenge)) != 1 ||
+	    e->ops.nonce_issue(e->ops.ctx, s->nonce) < 0) {
+		session_clear(s);
+		api_reply_err(e->srv, req, -BW_E_CRYPTO, NULL);
+		return;
+	}
+	if ((r = e->ops.make_credential(e->ops.ctx, ek, ek_len, ak, ak_len,
+	    s->challenge, sizeof(s->challenge), &cred, &cred_len, &err)) < 0) {
+		session_clear(s);
+		refuse(e, req, id, "node.enrol.begin", node, r, err);
+		return;
+	}
+	enrol_sha256_hex(ek, ek_len, ek_sha);
+	s->used = 1;
+	s->seq = ++e->seq;
+	s->expires = time(NULL) + ENROL_SESSION_TTL_S;
+	snprintf(s->node, sizeof(s->node), "%s", node);
+	snprintf(s->serial, sizeof(s->serial), "%s", id->serial);
+	if (b64_encode(ak, ak_len, &s->ak_b64) < 0 ||
+	    !(s->ak_pem = TAKE_PTR(ak_pem)) || !(s->ek_sha = strdup(ek_sha)) ||
+	    !(s->tls_pub = strdup(tls_pub)) ||
+	    b64_encode(cred, cred_len, &cred_b64) < 0 ||
+	    b64_encode(s->nonce, sizeof(s->nonce), &nonce_b64) < 0) {
+		session_clear(s);
+		api_reply_err(e->srv, req, -ENOMEM, NULL);
+		return;
+	}
+	if (json_is_object(json_object_get(body, "capacity")))
+		s->capacity = json_incref(json_object_get(body, "capacity"));
+	api_audit(e->srv, id, "node.enrol.begin", "Node", RES_SYSTEM_TENANT,
+	    node, "success", "credential and nonce issued");
+	{
+		_cleanup_json_ json_t *o = json_pack("{s:s, s:s, s:s, s:s}",
+		    "session", s->id, "credential", cred_b64, "nonce", nonce_b64,
+		    "quote_pcrs", e->ops.quote_pcrs);
+
+		api_reply_json(e->srv, req, 200, o);
+	}
+}
+
+/* ---- node-bootstrap: complete ---- */
+
+static json_t *
+identity_json(const struct enrol_session *s)
+{
+	char ak_sha[65] = "";
+	unsigned char *ak = NULL;
+	size_t len;
+
+	if (b64_decode(s->ak_b64, ENROL_BLOB_MAX, &ak, &len) == 0) {
+		enrol_sha256_hex(ak, len, ak_sha);
+		free(ak);
+	}
+	return json_pack("{s:s, s:s, s:s, s:s, s:s}", "ak_pub", s->ak_b64,
+	    "ak_pem", s->ak_pem, "ak_sha256", ak_sha, "ek_sha256", s->ek_sha,
+	    "tls_pub", s->tls_pub);
+}
+
+/* Issues the node certificate for TLS_PUB and records it in DOC's
+ * status; *RET_CERT (caller frees). */
+static int
+issue_node_cert(struct enrol *e, json_t *doc, const char *node,
+    const char *tls_pub, char **ret_cert, char **ret_err)
+{
+	_cleanup_free_ char	*cert = NULL, *serial = NULL;
+	time_t			 now = time(NULL);
+	char			 na[40];
+	int			 r;
+
+	if ((r = e->ops.issue_cert(e->ops.ctx, node, "node", tls_pub,
+	    e->o.node_cert_s, &cert, NULL, &serial, ret_err)) < 0)
+		return r;
+	rfc3339(now + e->o.node_cert_s, na, sizeof(na));
+	json_object_set_new(status_of(doc), "certificate", json_pack(
+	    "{s:s, s:I, s:I, s:s}", "serial", serial, "issued_unix",
+	    (json_int_t)now, "not_after_unix", (json_int_t)(now +
+	    e->o.node_cert_s), "not_after", na));
+	*ret_cert = TAKE_PTR(cert);
+	return 0;
+}
+
+static void
+mark_attested(json_t *doc)
+{
+	json_t	*st = status_of(doc);
+	time_t	 now = time(NULL);
+	char	 ts[40];
+
+	rfc3339(now, ts, sizeof(ts));
+	json_object_set_new(st, "last_attested", json_string(ts));
+	json_object_set_new(st, "last_attested_unix", json_integer(now));
+	json_object_set_new(st, "phase", json_string("Ready"));
+}
+
+static void
+handle_complete(struct enrol *e, struct evhttp_request *req,
+    const struct authz_identity *id)
+{
+	_cleanup_json_ json_t		*body = NULL, *doc = NULL, *pcrs = NULL;
+	_cleanup_json_ json_t		*ident = NULL;
+	_cleanup_free_ char		*err = NULL, *cert = NULL;
+	_cleanup_free_ unsigned char	*chal = NULL, *quote = NULL;
+	struct enrol_session		*s;
+	const char			*node = id->principal;
+	const json_t			*golden;
+	json_t				*st, *enrolled;
+	unsigned char			 qdata[32];
+	char				 msg[1024], vals[700];
+	size_t				 clen, qlen;
+	uint64_t			 rev;
+	int				 r;
+
+	if (!is_role(id, "node-bootstrap")) {
+		refuse(e, req, id, "node.enrol", NULL, -BW_E_DENIED,
+		    "enrolment needs a node-bootstrap credential");
+		return;
+	}
+	if ((r = api_read_json_body(req, &body, &err)) < 0) {
+		refuse(e, req, id, "node.enrol", node, r, err);
+		return;
+	}
+	s = session_find(e, jstr(body, "session"));
+	if (!s || strcmp(s->node, node) != 0 || strcmp(s->serial, id->serial)) {
+		refuse(e, req, id, "node.enrol", node, -BW_E_DENIED,
+		    "session: unknown, expired, already used, or not this "
+		    "credential's: start again with /v1/enrol/begin");
+		return;
+	}
+	if ((r = body_b64(body, "challenge", ENROL_CHALLENGE_LEN * 2, &chal,
+	    &clen, &err)) < 0 ||
+	    (r = body_b64(body, "quote", ENROL_BLOB_MAX, &quote, &qlen,
+	    &err)) < 0) {
+		session_clear(s);
+		refuse(e, req, id, "node.enrol", node, r, err);
+		return;
+	}
+	/* One attempt per session: whatever happens next, it is gone. */
+	if (clen != ENROL_CHALLENGE_LEN ||
+	    CRYPTO_memcmp(chal, s->challenge, ENROL_CHALLENGE_LEN) != 0) {
+		session_clear(s);
+		refuse(e, req, id, "node.enrol", node, -BW_E_DENIED,
+		    "credential activation failed: the returned secret is not "
+		    "the challenge, so the AK is not proven to live in the TPM "
+		    "that holds this EK");
+		return;
+	}
+	if ((r = e->ops.nonce_consume(e->ops.ctx, s->nonce, sizeof(s->nonce),
+	    &err)) < 0 ||
+	    (r = enrol_qualifying_data(s->nonce, sizeof(s->nonce), s->tls_pub,
+	    qdata)) < 0 ||
+	    (r = e->ops.quote_verify(e->ops.ctx, s->ak_pem, quote, qlen, qdata,
+	    sizeof(qdata), NULL, &pcrs, &err)) < 0) {
+		session_clear(s);
+		refuse(e, req, id, "node.enrol", node, r, err);
+		return;
+	}
+	if ((r = node_load(e, node, &doc, &rev)) < 0 ||
+	    (r = bootstrap_matches(doc, id, &err)) < 0) {
+		session_clear(s);
+		refuse(e, req, id, "node.enrol", node, r, err ? err : "no node");
+		return;
+	}
+	ident = identity_json(s);
+	st = status_of(doc);
+	enrolled = json_object_get(st, "identity");
+	golden = json_object_get(st, "golden_pcrs");
+	if (enrolled && strcmp(jstr(enrolled, "ak_sha256") ?: "",
+	    jstr(ident, "ak_sha256") ?: "") != 0) {
+		snprintf(msg, sizeof(msg), "node %s is enrolled with another TPM "
+		    "(AK sha256 %.16s...); an administrator must delete the Node "
+		    "object before a new TPM can enrol under this name", node,
+		    jstr(enrolled, "ak_sha256") ?: "?");
+		session_clear(s);
+		refuse(e, req, id, "node.enrol", node, -BW_E_DENIED, msg);
+		return;
+	}
+	if (s->capacity && !json_object_get(json_object_get(doc, "spec"),
+	    "capacity") && json_is_object(json_object_get(doc, "spec")))
+		json_object_set(json_object_get(doc, "spec"), "capacity",
+		    s->capacity);
+	pcrs_text(pcrs, vals, sizeof(vals));
+	if (!json_is_object(golden)) {
+		/* First enrolment: the values are learned only once an
+		 * administrator approves them (/v1/enrol/approve). */
+		json_object_set_new(st, "pending", json_pack("{s:O, s:O}",
+		    "identity", ident, "pcrs", pcrs));
+		set_attestation(doc, "Pending", "quote verified (EK/AK bound by "
+		    "credential activation); golden PCR values await an "
+		    "administrator's approval");
+		snprintf(msg, sizeof(msg), "enrolment pending approval: AK "
+		    "sha256 %.16s..., EK sha256 %.16s..., quoted PCRs %s",
+		    jstr(ident, "ak_sha256"), s->ek_sha, vals);
+		session_clear(s);
+		if (node_write(e, req, id, node, doc, rev, "node.enrol.pending",
+		    "success", msg, 202, json_pack("{s:s, s:s}", "state",
+		    "Pending", "message", "waiting for an administrator to "
+		    "approve this node's PCR values (bulwark node approve)"),
+		    NULL) < 0)
+			api_reply_err(e->srv, req, -ENOMEM, NULL);
+		return;
+	}
+	free(err);
+	err = NULL;
+	if ((r = e->ops.quote_verify(e->ops.ctx, s->ak_pem, quote, qlen, qdata,
+	    sizeof(qdata), golden, NULL, &err)) < 0) {
+		snprintf(msg, sizeof(msg), "enrolment refused: %s (quoted %s)",
+		    err ? err : bw_strerror(r), vals);
+		set_attestation(doc, "Untrusted", msg);
+		session_clear(s);
+		if (node_write(e, req, id, node, doc, rev, "node.enrol.refused",
+		    "denied", msg, 403, json_pack("{s:{s:s, s:s}}", "error", "code",
+		    "denied", "message", msg), NULL) < 0)
+			api_reply_err(e->srv, req, -ENOMEM, NULL);
+		return;
+	}
+	if ((r = issue_node_cert(e, doc, node, s->tls_pub, &cert, &err)) < 0) {
+		session_clear(s);
+		refuse(e, req, id, "node.enrol", node, r, err);
+		return;
+	}
+	json_object_set(st, "identity", ident);
+	json_object_del(st, "enrolment");
+	mark_attested(doc);
+	set_attestation(doc, "Trusted", "enrolled: quote matches the golden "
+	    "PCR values");
+	snprintf(msg, sizeof(msg), "enrolled: node certificate serial %s "
+	    "issued for the TPM-resident key; bootstrap credential %s "
+	    "revoked; PCRs %s", jstr(json_object_get(st, "certificate"),
+	    "serial"), id->serial, vals);
+	session_clear(s);
+	if (node_write(e, req, id, node, doc, rev, "node.enrol", "success", msg,
+	    200, json_pack("{s:s, s:s, s:s, s:i, s:s}", "state", "Trusted",
+	    "certificate", cert, "ca", e->ops.ca_pem, "interval_seconds",
+	    (int)e->o.attest_interval_s, "quote_pcrs", e->ops.quote_pcrs),
+	    id->serial) < 0)
+		api_reply_err(e->srv, req, -ENOMEM, NULL);
+}
+
+/* ---- node: re-attestation ---- */
+
+static void
+handle_nonce(struct enrol *e, struct evhttp_request *req,
+    const struct authz_identity *id)
+{
+	_cleanup_free_ char	*b64 = NULL;
+	_cleanup_json_ json_t	*o = NULL;
+	unsigned char		 nonce[ENROL_NONCE_LEN];
+
+	if (!is_role(id, "node")) {
+		refuse(e, req, id, "node.attest.nonce", NULL, -BW_E_DENIED,
+		    "attestation needs a node certificate");
+		return;
+	}
+	if (e->ops.nonce_issue(e->ops.ctx, nonce) < 0 ||
+	    b64_encode(nonce, sizeof(nonce), &b64) < 0) {
+		api_reply_err(e->srv, req, -BW_E_CRYPTO, NULL);
+		return;
+	}
+	api_audit(e->srv, id, "node.attest.nonce", "Node", RES_SYSTEM_TENANT,
+	    id->principal, "success", NULL);
+	o = json_pack("{s:s, s:s, s:i}", "nonce", b64, "quote_pcrs",
+	    e->ops.quote_pcrs, "interval_seconds", (int)e->o.attest_interval_s);
+	api_reply_json(e->srv, req, 200, o);
+}
+
+static void
+handle_quote(struct enrol *e, struct evhttp_request *req,
+    const struct authz_identity *id)
+{
+	_cleanup_json_ json_t		*body = NULL, *doc = NULL;
+	_cleanup_free_ char		*err = NULL, *cert = NULL;
+	_cleanup_free_ unsigned char	*nonce = NULL, *quote = NULL;
+	const char			*node = id->principal, *prev;
+	json_t				*st, *ident, *golden, *reply, *c;
+	char				 msg[1024];
+	size_t				 nlen, qlen;
+	uint64_t			 rev;
+	int				 r, was_trusted;
+
+	if (!is_role(id, "node")) {
+		refuse(e, req, id, "node.attest", NULL, -BW_E_DENIED,
+		    "attestation needs a node certificate");
+		return;
+	}
+	if ((r = api_read_json_body(req, &body, &err)) < 0 ||
+	    (r = body_b64(body, "nonce", ENROL_NONCE_LEN * 2, &nonce, &nlen,
+	    &err)) < 0 ||
+	    (r = body_b64(body, "quote", ENROL_BLOB_MAX, &quote, &qlen,
+	    &err)) < 0) {
+		refuse(e, req, id, "node.attest", node, r, err);
+		return;
+	}
+	if ((r = node_load(e, node, &doc, &rev)) < 0) {
+		refuse(e, req, id, "node.attest", node, r, "no such node");
+		return;
+	}
+	st = status_of(doc);
+	ident = json_object_get(st, "identity");
+	golden = json_object_get(st, "golden_pcrs");
+	if (!jstr(ident, "ak_pem") || !json_is_object(golden)) {
+		refuse(e, req, id, "node.attest", node, -BW_E_CONFLICT,
+		    "the node is not enrolled");
+		return;
+	}
+	prev = jstr(st, "attestation");
+	was_trusted = prev && strcmp(prev, "Trusted") == 0;
+	r = e->ops.nonce_consume(e->ops.ctx, nonce, nlen, &err);
+	if (r == 0)
+		r = e->ops.quote_verify(e->ops.ctx, jstr(ident, "ak_pem"), quote,
+		    qlen, nonce, nlen, golden, NULL, &err);
+	if (r < 0) {
+		/* A failed quote from the node's own mTLS identity: its TPM
+		 * state (or whoever holds that identity) is not what was
+		 * enrolled. Untrusted until a good quote. */
+		snprintf(msg, sizeof(msg), "re-attestation failed: %s",
+		    err ? err : bw_strerror(r));
+		set_attestation(doc, "Untrusted", msg);
+		if (node_write(e, req, id, node, doc, rev, "node.attest.failed",
+		    "denied", msg, 403, json_pack("{s:{s:s, s:s}}", "error",
+		    "code", "denied", "message", msg), NULL) < 0)
+			api_reply_err(e->srv, req, -ENOMEM, NULL);
+		return;
+	}
+	mark_attested(doc);
+	set_attestation(doc, "Trusted", "quote matches the golden PCR values");
+	if (!was_trusted)
+		json_object_set_new(st, "attestation_changed", json_string(
+		    jstr(st, "last_attested")));
+	reply = json_pack("{s:s, s:i}", "state", "Trusted", "interval_seconds",
+	    (int)e->o.attest_interval_s);
+	c = json_object_get(st, "certificate");
+	/* Renew at half life, only for a node that just proved itself. */
+	if (reply && (!c || time(NULL) >= json_integer_value(json_object_get(c,
+	    "issued_unix")) + (json_int_t)e->o.node_cert_s / 2)) {
+		if ((r = issue_node_cert(e, doc, node, jstr(ident, "tls_pub"),
+		    &cert, &err)) < 0)
+			log_error("node %s: certificate renewal failed: %s", node,
+			    err ? err : bw_strerror(r));
+		else
+			json_object_set_new(reply, "certificate",
+			    json_string(cert));
+	}
+	snprintf(msg, sizeof(msg), "%squote verified against the golden PCR "
+	    "values%s", was_trusted ? "" : "node Trusted again: ",
+	    cert ? "; certificate renewed" : "");
+	if (!reply || node_write(e, req, id, node, doc, rev, "node.attest",
+	    "success", msg, 200, reply, NULL) < 0)
+		api_reply_err(e->srv, req, -ENOMEM, NULL);
+}
+
+/* ---- stale quotes ---- */
+
+static void
+stale_scan(evutil_socket_t fd, short what, void *arg)
+{
+	struct enrol	 *e = arg;
+	struct store_kv	**kvs = NULL;
+	char		  prefix[RES_KEY_MAX], msg[256];
+	size_t		  n = 0, i;
+	uint64_t	  rev;
+	time_t		  now = time(NULL);
+
+	(void)fd;
+	(void)what;
+	if (res_prefix(res_kind_by_name("Node"), NULL, prefix,
+	    sizeof(prefix)) < 0 ||
+	    store_list(api_store(e->srv), prefix, &kvs, &n, &rev) < 0)
+		return;
+	for (i = 0; i < n; i++) {
+		json_t		*doc = json_loadb(kvs[i]->value,
+		    kvs[i]->value_len, 0, NULL);
+		json_t		*st = json_object_get(doc, "status");
+		const char	*name = jstr(json_object_get(doc, "metadata"),
+		    "name");
+		json_int_t	 last;
+
+		if (name && jstr(st, "attestation") &&
+		    strcmp(jstr(st, "attestation"), "Trusted") == 0) {
+			last = json_integer_value(json_object_get(st,
+			    "last_attested_unix"));
+			if (now - last > (json_int_t)e->o.attest_stale_s) {
+				snprintf(msg, sizeof(msg), "stale: no verified "
+				    "quote for %lld s (limit %u s)",
+				    (long long)(now - last), e->o.attest_stale_s);
+				set_attestation(doc, "Untrusted", msg);
+				if (node_write(e, NULL, NULL, name, doc,
+				    kvs[i]->mod_rev, "node.attest.stale",
+				    "failure", msg, 0, NULL, NULL) < 0)
+					log_error("node %s: cannot record a "
+					    "stale attestation", name);
+				else
+					log_warn("node %s is Untrusted: %s",
+					    name, msg);
+			}
+		}
+		json_decref(doc);
+		free(kvs[i]->key);
+		free(kvs[i]->value);
+		free(kvs[i]);
+	}
+	free(kvs);
+}
+
+/* ---- dispatch ---- */
+
+static void
+enrol_handler(struct api_server *srv, struct evhttp_request *req,
+    const struct authz_identity *id, const char *path, void *arg)
+{
+	static const struct {
+		const char	*path;
+		void		(*fn)(struct enrol *, struct evhttp_request *,
+				    const struct authz_identity *);
+	} routes[] = {
+		{ "/v1/enrol/bootstrap", handle_bootstrap },
+		{ "/v1/enrol/approve", handle_approve },
+		{ "/v1/enrol/begin", handle_begin },
+		{ "/v1/enrol/complete", handle_complete },
+		{ "/v1/attest/nonce", handle_nonce },
+		{ "/v1/attest/quote", handle_quote },
+	};
+	struct enrol	*e = arg;
+	size_t		 i;
+
+	for (i = 0; i < ELEMENTSOF(routes); i++) {
+		if (strcmp(path, routes[i].path) != 0)
+			continue;
+		if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+			api_audit(srv, id, "api.request", NULL, NULL, NULL,
+			    "failure", "method not allowed");
+			api_reply_error(srv, req, 405, "method_not_allowed",
+			    "use POST");
+			return;
+		}
+		routes[i].fn(e, req, id);
+		return;
+	}
+	api_audit(srv, id, "api.request", NULL, NULL, NULL, "failure",
+	    "no such path");
+	api_reply_error(srv, req, 404, "not_found", "no such path");
+}
+
+int
+enrol_start(struct event_base *base, struct api_server *srv,
+    const struct enrol_ops *ops, const struct enrol_options *o,
+    struct enrol **ret, char **ret_err)
+{
+	struct enrol	*e;
+	struct timeval	 tv;
+	unsigned	 ms;
+	int		 r;
+
+	if (!(e = calloc(1, sizeof(*e))))
+		return -ENOMEM;
+	e->srv = srv;
+	e->base = base;
+	e->ops = *ops;
+	e->o = *o;
+	TAILQ_INIT(&e->writes);
+	/* Each scan reads every Node: a quarter of the stale limit is
+	 * precise enough and bounds the cost with thousands of nodes. */
+	ms = o->check_interval_ms;
+	if (!ms) {
+		ms = o->attest_stale_s * 250;
+		ms = ms < 1000 ? 1000 : ms > 15000 ? 15000 : ms;
+	}
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	if (!(e->timer = event_new(base, -1, EV_PERSIST, stale_scan, e)) ||
+	    event_add(e->timer, &tv) < 0) {
+		enrol_stop(e);
+		return errf(-ENOMEM, ret_err, "enrolment: cannot start the timer");
+	}
+	if ((r = api_server_add_handler(srv, "/v1/enrol/", enrol_handler, e)) < 0 ||
+	    (r = api_server_add_handler(srv, "/v1/attest/", enrol_handler, e)) < 0) {
+		enrol_stop(e);
+		return errf(r, ret_err, "enrolment: cannot register handlers");
+	}
+	*ret = e;
+	return 0;
+}
+
+void
+enrol_stop(struct enrol *e)
+{
+	struct enrol_write	*w;
+	size_t			 i;
+
+	if (!e)
+		return;
+	if (e->timer)
+		event_free(e->timer);
+	/* Writes still in the pipeline complete later, without us. */
+	while ((w = TAILQ_FIRST(&e->writes))) {
+		TAILQ_REMOVE(&e->writes, w, entry);
+		w->e = NULL;
+		w->req = NULL;
+	}
+	for (i = 0; i < ENROL_SESSIONS_MAX; i++)
+		if (e->sessions[i].used)
+			session_clear(&e->sessions[i]);
+	free(e);
+}
