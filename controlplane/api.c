@@ -743,7 +743,27 @@ handle_status(struct api_server *srv, struct evhttp_request *req,
 		    "status and its instances'", id->principal);
 		goto fail;
 	}
-	json_object_set(cur, "status", body);
+	if (strcmp(rt->kind->kind, "Node") == 0) {
+		/* Attestation is the control plane's verdict, never the
+		 * node's claim: those members keep their current values. */
+		static const char *const owned[] = { "phase", "attestation",
+			"attestation_reason", "tpm", "pcrs", "golden", "enrolled",
+			"last_attested", NULL };
+		json_t *old = json_object_get(cur, "status");
+		json_t *merged = json_deep_copy(body);
+		size_t i;
+
+		for (i = 0; merged && owned[i]; i++) {
+			json_t *v = json_object_get(old, owned[i]);
+
+			if (v)
+				json_object_set(merged, owned[i], v);
+			else
+				json_object_del(merged, owned[i]);
+		}
+		json_object_set_new(cur, "status", merged ? merged : json_object());
+	} else
+		json_object_set(cur, "status", body);
 	p->doc = json_incref(cur);
 	if (!(p->value = json_dumps(cur, JSON_COMPACT | JSON_SORT_KEYS))) {
 		r = -ENOMEM;
