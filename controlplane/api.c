@@ -744,24 +744,17 @@ handle_status(struct api_server *srv, struct evhttp_request *req,
 		goto fail;
 	}
 	if (strcmp(rt->kind->kind, "Node") == 0) {
-		/* Attestation is the control plane's verdict, never the
-		 * node's claim: those members keep their current values. */
-		static const char *const owned[] = { "phase", "attestation",
-			"attestation_reason", "tpm", "pcrs", "golden", "enrolled",
-			"last_attested", NULL };
-		json_t *old = json_object_get(cur, "status");
-		json_t *merged = json_deep_copy(body);
-		size_t i;
+		/* A node's own report goes to status.report; everything else
+		 * in a Node's status (phase, attestation, golden PCRs, its
+		 * identity) is the control plane's verdict, never the node's
+		 * claim. */
+		json_t *st = json_object_get(cur, "status");
 
-		for (i = 0; merged && owned[i]; i++) {
-			json_t *v = json_object_get(old, owned[i]);
-
-			if (v)
-				json_object_set(merged, owned[i], v);
-			else
-				json_object_del(merged, owned[i]);
+		if (!json_is_object(st)) {
+			json_object_set_new(cur, "status", json_object());
+			st = json_object_get(cur, "status");
 		}
-		json_object_set_new(cur, "status", merged ? merged : json_object());
+		json_object_set(st, "report", body);
 	} else
 		json_object_set(cur, "status", body);
 	p->doc = json_incref(cur);
