@@ -137,7 +137,9 @@ cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 
 	optind = 0;	/* full reset: cli_parse may run several times */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "t:l:o:f:hV", longopts, NULL)) != -1) {
+	/* leading ':' : a missing value is reported as such, not as an
+	 * unknown option */
+	while ((c = getopt_long(argc, argv, ":t:l:o:f:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'C': o.config = optarg; break;
 		case 'S': o.server = optarg; break;
@@ -221,9 +223,16 @@ cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 		case 'h': o.cmd = CLI_HELP; *ret = o; return 0;
 		case 'V': o.cmd = CLI_VERSION; *ret = o; return 0;
 		case ':':
+			if (optopt && strncmp(argv[optind - 1], "--", 2) != 0)
+				return errf(-BW_E_INVALID, ret_err,
+				    "-%c: needs a value", optopt);
 			return errf(-BW_E_INVALID, ret_err,
 			    "%s: needs a value", argv[optind - 1]);
 		default:
+			if (optopt && optopt < 256 &&
+			    strncmp(argv[optind - 1], "--", 2) != 0)
+				return errf(-BW_E_INVALID, ret_err,
+				    "unknown option -%c", optopt);
 			return errf(-BW_E_INVALID, ret_err,
 			    "unknown option %s", argv[optind - 1]);
 		}

@@ -181,7 +181,10 @@ schema_validate_object(const json_t *v, const struct schema_field *fields,
 	for (f = fields; f && f->name; f++) {
 		snprintf(sub, sizeof(sub), "%s.%s", path, f->name);
 		val = json_object_get(v, f->name);
-		if (!val || json_is_null(val)) {
+		if (val && json_is_null(val))
+			return errf(-BW_E_INVALID, ret_err,
+			    "%s: must not be null (leave it out instead)", sub);
+		if (!val) {
 			if (f->flags & SCHEMA_REQUIRED)
 				return errf(-BW_E_INVALID, ret_err,
 				    "%s: is required", sub);

@@ -76,6 +76,9 @@ test_errors_are_precise(void **state)
 		{ { "delete", "workload", NULL }, "delete: wrong number of arguments" },
 		{ { "audit", "erase", NULL }, "audit: the subcommand is verify or search" },
 		{ { "get", "nodes", "--bogus", NULL }, "unknown option --bogus" },
+		{ { "get", "nodes", "-t", NULL }, "-t: needs a value" },
+		{ { "-xy", "health", NULL }, "unknown option -x" },
+		{ { "get", "nodes", "--output", NULL }, "--output: needs a value" },
 		{ { "get", "nodes", "-t", "ACME", NULL }, "--tenant: \"ACME\" is not a valid name" },
 	};
 	size_t i;

@@ -62,6 +62,11 @@ static const struct vcase cases[] = {
 	{ "{\"kind\":\"Tenant\",\"metadata\":{\"name\":\"x\",\"labels\":{\"a b\":\"c\"}}}",
 	  "metadata.labels: invalid key" },
 	{ "[1,2]", "body: must be a JSON object" },
+	/* fuzzing found a null tenant crashing the daemon (F1) */
+	{ "{\"kind\":\"Tenant\",\"metadata\":{\"name\":\"x\",\"tenant\":null}}",
+	  "metadata.tenant: must not be null" },
+	{ "{\"kind\":\"Network\",\"metadata\":{\"name\":\"n\",\"tenant\":null}}",
+	  "metadata.tenant: must not be null" },
 };
 
 static void
