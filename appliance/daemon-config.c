@@ -29,6 +29,7 @@
 #include "hardening/pki.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
+#include "lib/ids.h"
 #include "lib/json.h"
 #include "lib/log.h"
 
@@ -201,8 +202,6 @@ register_local_node(struct bwd_state *st)
 	long			 ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	long			 pages = sysconf(_SC_PHYS_PAGES);
 	long			 psize = sysconf(_SC_PAGESIZE);
-	struct timespec		 ts;
-	struct tm		 tm;
 	size_t			 i, n = 0;
 
 	if (gethostname(host, sizeof(host)) < 0)
@@ -222,9 +221,7 @@ register_local_node(struct bwd_state *st)
 	name[n] = '\0';
 	if (!schema_is_dns_label(name))
 		snprintf(name, sizeof(name), "local");
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	bw_time_rfc3339(created, sizeof(created), 0);
 	doc = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:{s:s}}, s:{s:{s:I, s:I, s:i}, "
 	    "s:s}, s:{s:s, s:s}}",
 	    "kind", "Node",

@@ -20,6 +20,7 @@
 #include "controlplane/schema.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
+#include "lib/ids.h"
 #include "lib/json.h"
 #include "lib/log.h"
 
@@ -176,7 +177,6 @@ handle_import(struct image_api *ia, struct api_server *srv,
 	struct image_op		*op = NULL;
 	const char		*path = NULL, *type = NULL, *digest = NULL;
 	char			 abs[PATH_MAX], now[40];
-	struct tm		 tm;
 	time_t			 t = time(NULL);
 	int			 r;
 
@@ -202,8 +202,7 @@ handle_import(struct image_api *ia, struct api_server *srv,
 	snprintf(op->name, sizeof(op->name), "sha256-%.56s", info.digest + 7);
 	snprintf(op->reason, sizeof(op->reason), "%s from %.120s, signed by %s",
 	    info.digest, abs, info.signer);
-	gmtime_r(&t, &tm);
-	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	bw_time_rfc3339(now, sizeof(now), t);
 	doc = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:{}}, s:{s:s, s:s, s:s, "
 	    "s:I, s:s}, s:{}}", "kind", "Image", "metadata", "name", op->name,
 	    "tenant", RES_SYSTEM_TENANT, "uid", info.digest, "created", now,

@@ -33,6 +33,7 @@
 #include "controlplane/resource.h"
 #include "hardening/pki.h"
 #include "lib/err.h"
+#include "lib/ids.h"
 #include "lib/json.h"
 #include "lib/log.h"
 
@@ -94,32 +95,6 @@ struct pending {
 };
 
 static int api_server_index;
-
-static void
-now_rfc3339(char *buf, size_t len)
-{
-	struct timespec	ts;
-	struct tm	tm;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static int
-uuid_v4(char *buf, size_t len)
-{
-	unsigned char b[16];
-
-	if (RAND_bytes(b, sizeof(b)) != 1)
-		return -BW_E_CRYPTO;
-	b[6] = (b[6] & 0x0f) | 0x40;
-	b[8] = (b[8] & 0x3f) | 0x80;
-	snprintf(buf, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
-	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-	return 0;
-}
 
 static int
 http_status_for(int r)
@@ -584,9 +559,9 @@ handle_write(struct api_server *srv, struct evhttp_request *req,
 	want_rev = res_revision(body);
 	if (create) {
 		p->creq.op.expect_rev = STORE_REV_ABSENT;
-		if ((r = uuid_v4(uid, sizeof(uid))) < 0)
+		if ((r = bw_uuid_v4(uid)) < 0)
 			goto fail;
-		now_rfc3339(created, sizeof(created));
+		bw_time_rfc3339(created, sizeof(created), 0);
 		status_code = 201;
 	} else {
 		/* Replace keeps identity, creation time and status; without
@@ -595,9 +570,9 @@ handle_write(struct api_server *srv, struct evhttp_request *req,
 		r = store_get(srv->st, p->key, &cur);
 		if (r == -BW_E_NOTFOUND && want_rev == 0) {
 			p->creq.op.expect_rev = STORE_REV_ABSENT;
-			if ((r = uuid_v4(uid, sizeof(uid))) < 0)
+			if ((r = bw_uuid_v4(uid)) < 0)
 				goto fail;
-			now_rfc3339(created, sizeof(created));
+			bw_time_rfc3339(created, sizeof(created), 0);
 			status_code = 201;
 		} else if (r < 0) {
 			goto fail;

@@ -14,6 +14,7 @@
 #include "controlplane/resource.h"
 #include "controlplane/sched.h"
 #include "lib/err.h"
+#include "lib/ids.h"
 #include "lib/json.h"
 #include "lib/log.h"
 
@@ -242,32 +243,15 @@ instance_index(const char *workload, const char *name)
 	return *end || idx < 0 ? -1 : idx;
 }
 
-static void
-now_rfc3339(char *buf, size_t len)
-{
-	struct timespec	ts;
-	struct tm	tm;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static json_t *
 new_instance(const struct obj *w, const char *name)
 {
-	unsigned char	 b[16];
-	char		 uid[40], created[40];
+	char		 uid[BW_UUID_LEN + 1], created[40];
 	json_t		*labels, *doc;
 
-	if (RAND_bytes(b, sizeof(b)) != 1)
+	if (bw_uuid_v4(uid) < 0)
 		return NULL;
-	b[6] = (b[6] & 0x0f) | 0x40;
-	b[8] = (b[8] & 0x3f) | 0x80;
-	snprintf(uid, sizeof(uid), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
-	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-	now_rfc3339(created, sizeof(created));
+	bw_time_rfc3339(created, sizeof(created), 0);
 	labels = json_deep_copy(json_object_get(json_object_get(w->doc,
 	    "metadata"), "labels"));
 	if (!labels)

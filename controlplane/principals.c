@@ -18,6 +18,7 @@
 #include "controlplane/schema.h"
 #include "hardening/pki.h"
 #include "lib/err.h"
+#include "lib/ids.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/log.h"
@@ -60,37 +61,15 @@ principals_binding_check(struct store *st, const struct authz_identity *id,
 	return 0;
 }
 
-static void
-rfc3339(char *buf, size_t len, time_t t)
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static void
-uuid_v4(char *buf, size_t len)
-{
-	unsigned char b[16] = { 0 };
-
-	if (RAND_bytes(b, sizeof(b)) != 1)
-		memset(b, 0, sizeof(b));
-	b[6] = (b[6] & 0x0f) | 0x40;
-	b[8] = (b[8] & 0x3f) | 0x80;
-	snprintf(buf, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
-	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-}
-
 json_t *
 principals_binding_doc(const char *tenant, const char *principal,
     const char *role)
 {
 	char uid[40], now[40];
 
-	uuid_v4(uid, sizeof(uid));
-	rfc3339(now, sizeof(now), time(NULL));
+	if (bw_uuid_v4(uid) < 0)
+		return NULL;
+	bw_time_rfc3339(now, sizeof(now), time(NULL));
 	return json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:{}}, s:{s:s, s:s}, s:{}}",
 	    "kind", "RoleBinding", "metadata", "name", principal, "tenant",
 	    tenant, "uid", uid, "created", now, "labels", "spec", "principal",
@@ -280,9 +259,10 @@ principals_create(struct principals *p, struct api_server *srv,
 	snprintf(op->role, sizeof(op->role), "%s", role);
 	snprintf(op->reason, sizeof(op->reason), "certificate serial %s, role %s, "
 	    "%lld days", serial, role, (long long)days);
-	uuid_v4(uid, sizeof(uid));
-	rfc3339(now, sizeof(now), time(NULL));
-	rfc3339(not_after, sizeof(not_after), time(NULL) + (time_t)days * 86400);
+	if ((r = bw_uuid_v4(uid)) < 0)
+		goto fail;
+	bw_time_rfc3339(now, sizeof(now), time(NULL));
+	bw_time_rfc3339(not_after, sizeof(not_after), time(NULL) + (time_t)days * 86400);
 	doc = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:{}}, s:{s:s, s:s, s:s}, "
 	    "s:{s:s}}", "kind", "Principal", "metadata", "name", name, "tenant",
 	    tenant, "uid", uid, "created", now, "labels", "spec", "role", role,
@@ -377,7 +357,7 @@ principals_revoke(struct principals *p, struct api_server *srv,
 	snprintf(op->name, sizeof(op->name), "%s", name);
 	snprintf(op->reason, sizeof(op->reason), "certificate serial %s revoked",
 	    serial);
-	rfc3339(now, sizeof(now), time(NULL));
+	bw_time_rfc3339(now, sizeof(now), time(NULL));
 	json_object_set_new(doc, "status", json_pack("{s:s, s:s}", "state",
 	    "Revoked", "revoked_at", now));
 	pop_submit(op, k, STORE_OP_PUT, doc, kv->mod_rev, "principal.revoke",

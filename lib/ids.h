@@ -1,0 +1,19 @@
+/* Identifiers and timestamps every part stamps on objects. */
+#ifndef BW_IDS_H
+#define BW_IDS_H
+
+#include <stddef.h>
+#include <time.h>
+
+#define BW_UUID_LEN	36
+#define BW_TIME_LEN	20	/* "2026-11-26T18:00:00Z" */
+
+/* Writes a random (version 4) UUID into BUF (BW_UUID_LEN + 1 bytes).
+ * Returns 0 or -BW_E_CRYPTO when the random generator fails. */
+int bw_uuid_v4(char buf[BW_UUID_LEN + 1]);
+
+/* Writes T (0: now) as RFC 3339 UTC with second precision into BUF
+ * (at least BW_TIME_LEN + 1 bytes). */
+void bw_time_rfc3339(char *buf, size_t len, time_t t);
+
+#endif
