@@ -438,9 +438,15 @@ ev_write_all(struct ev_export *x, json_t *manifest, char **ret_err)
 		if ((r = comp_oscal_assessment_results(o->scan, o->cat, o->base, &oo,
 		    &ar, ret_err)) < 0)
 			return r;
-		r = comp_oscal_poam(o->scan, o->cat, o->base, &oo, &poam, ret_err);
-		if (r < 0 && r != -BW_E_NOTFOUND)
+		/* -BW_E_NOTFOUND (nothing failed) comes with a message too. */
+		_cleanup_free_ char *perr = NULL;
+
+		r = comp_oscal_poam(o->scan, o->cat, o->base, &oo, &poam, &perr);
+		if (r < 0 && r != -BW_E_NOTFOUND) {
+			if (ret_err)
+				*ret_err = TAKE_PTR(perr);
 			return r;
+		}
 	}
 	if (!(ar_s = json_dumps(ar, JSON_INDENT(1) | JSON_PRESERVE_ORDER)) ||
 	    (poam && !(poam_s = json_dumps(poam, JSON_INDENT(1) |
