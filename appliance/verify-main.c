@@ -1,6 +1,6 @@
-/* bulwark-verify: the standalone, offline verifier of audit trails.
- * Needs nothing but the trail directory and, to anchor the checkpoint
- * signatures, the appliance's public checkpoint key. */
+/* bulwark-verify: the standalone, offline verifier of audit trails and
+ * evidence bundles. Needs nothing but the trail directory or the bundle
+ * and, to anchor the signatures, the appliance's public key. */
 #include "config.h"
 
 #include <getopt.h>
@@ -8,11 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/evp.h>
 
+#include "appliance/attest.h"
 #include "audit/signer.h"
 #include "audit/verify.h"
+#include "compliance/evidence.h"
 #include "lib/macro.h"
 
 #define EXIT_INTACT	0
@@ -24,6 +27,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "Usage: bulwark-verify [--key PUB.pem] [--quiet] DIR\n"
+	    "       bulwark-verify --key PUB.pem [--quiet] [--bundle] FILE.tar\n"
 	    "\n"
 	    "Verifies the Bulwark audit trail in DIR offline: the SHA-256 chain\n"
 	    "across every record and segment file, and the ECDSA P-384 signature\n"
@@ -34,13 +38,81 @@ usage(FILE *f)
 	    "  --key PUB.pem  the appliance's checkpoint public key (PEM). Without\n"
 	    "                 it, signatures are checked against DIR/checkpoint-key.pem,\n"
 	    "                 which proves consistency but not origin.\n"
+	    "  --bundle       FILE.tar is an evidence bundle (implied when the\n"
+	    "                 argument is a regular file)\n"
 	    "  --quiet        print nothing; only the exit status\n"
 	    "  --help         this text\n"
 	    "\n"
+	    "An evidence bundle (bulwark evidence export) is verified completely:\n"
+	    "the manifest's ECDSA P-384 signature against --key (required), the\n"
+	    "size and SHA-256 of every file, no file missing or added, the audit\n"
+	    "segments' chain and checkpoint signatures, and the TPM quote when\n"
+	    "present. Every problem is printed with the file (and for audit\n"
+	    "damage the seq and kind).\n"
+	    "\n"
 	    "Exit status:\n"
-	    "  0  the trail is intact\n"
-	    "  1  damage found (the first damaged seq and its kind are printed)\n"
-	    "  2  usage error, or DIR or the key could not be read\n");
+	    "  0  the trail (or bundle) is intact\n"
+	    "  1  damage found (the first damaged seq and its kind are printed;\n"
+	    "     for a bundle, every problem found)\n"
+	    "  2  usage error, or DIR, FILE or the key could not be read\n");
+}
+
+static int
+quote_verify(const char *ak_pem, const unsigned char *quote, size_t qlen,
+    const unsigned char *nonce, size_t nlen, char **ret_err)
+{
+	return attest_quote_verify(ak_pem, quote, qlen, nonce, nlen, NULL, NULL,
+	    ret_err);
+}
+
+static int
+verify_bundle(const char *path, EVP_PKEY *key, int quiet)
+{
+	struct evidence_report	rep = { 0 };
+	int			r;
+
+	r = evidence_verify_ex(path, key, quote_verify, &rep);
+	if (r < 0) {
+		fprintf(stderr, "bulwark-verify: %s: %s\n", path, strerror(-r));
+		return EXIT_USAGE;
+	}
+	if (!quiet) {
+		printf("%s: evidence bundle, %zu files, %" PRIu64 " bytes\n", path,
+		    rep.files, rep.bytes);
+		if (rep.created)
+			printf("created %s by %s, period %s .. %s, signing key %.16s...\n",
+			    rep.created, rep.system ? rep.system : "?",
+			    rep.since ? rep.since : "(start)",
+			    rep.until ? rep.until : "(end)",
+			    rep.key_id ? rep.key_id : "?");
+		if (rep.audit_segments)
+			printf("audit: seq %" PRIu64 "..%" PRIu64 " in %zu segments, %"
+			    PRIu64 " checkpoints\n", rep.audit_first_seq,
+			    rep.audit_last_seq, rep.audit_segments,
+			    rep.audit_checkpoints);
+		if (rep.quote == 1)
+			printf("tpm: quote verified with the attestation key in the "
+			    "bundle\n");
+		for (size_t i = 0; i < rep.n_absent; i++)
+			printf("absent: %s\n", rep.absent[i]);
+		for (size_t i = 0; i < rep.n_problems; i++) {
+			const struct evidence_problem *p = &rep.problems[i];
+
+			if (p->kind == EVIDENCE_AUDIT && p->damage != AUDIT_OK)
+				printf("FAILED %s %s: seq %" PRIu64 " %s: %s\n",
+				    evidence_problem_name(p->kind),
+				    p->file ? p->file : "audit", p->seq,
+				    audit_damage_name(p->damage), p->message);
+			else
+				printf("FAILED %s %s: %s\n", evidence_problem_name(p->kind),
+				    p->file ? p->file : "(bundle)", p->message);
+		}
+		printf(rep.ok ? "OK: the bundle is intact and signed by the trusted "
+		    "key\n" : "DAMAGED: %zu problem(s)\n", rep.n_problems);
+	}
+	r = rep.ok ? EXIT_INTACT : EXIT_DAMAGED;
+	evidence_report_done(&rep);
+	return r;
 }
 
 int
@@ -49,6 +121,7 @@ main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "key", required_argument, NULL, 'k' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "bundle", no_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -56,15 +129,19 @@ main(int argc, char **argv)
 	const char			*keypath = NULL, *dir;
 	EVP_PKEY			*key = NULL;
 	char				*err = NULL;
-	int				 c, quiet = 0, r;
+	struct stat			 st;
+	int				 c, quiet = 0, bundle = 0, r;
 
-	while ((c = getopt_long(argc, argv, "k:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "k:qbh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			keypath = optarg;
 			break;
 		case 'q':
 			quiet = 1;
+			break;
+		case 'b':
+			bundle = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -79,10 +156,22 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	dir = argv[optind];
+	if (stat(dir, &st) == 0 && S_ISREG(st.st_mode))
+		bundle = 1;
+	if (bundle && !keypath) {
+		fprintf(stderr, "bulwark-verify: a bundle is verified against a trust "
+		    "anchor: pass --key PUB.pem (the appliance public key)\n");
+		return EXIT_USAGE;
+	}
 	if (keypath && audit_pubkey_load(keypath, &key, &err) < 0) {
 		fprintf(stderr, "bulwark-verify: %s\n", err ? err : keypath);
 		free(err);
 		return EXIT_USAGE;
+	}
+	if (bundle) {
+		r = verify_bundle(dir, key, quiet);
+		EVP_PKEY_free(key);
+		return r;
 	}
 	r = audit_verify_dir(dir, key, &rep);
 	EVP_PKEY_free(key);

@@ -1,0 +1,953 @@
+/* SSP generation: parses the narrative sources, joins them with the
+ * catalog, the baseline and the check registry, and writes an OSCAL
+ * system-security-plan plus a Markdown rendering. Nothing here reads
+ * the live system: the SSP states design, the scan proves state. */
+#include "config.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "lib/err.h"
+#include "lib/fileio.h"
+#include "lib/json.h"
+#include "lib/macro.h"
+#include "compliance/check.h"
+#include "compliance/oscal.h"
+#include "compliance/ssp.h"
+
+#define SSP_ATTRS_MAX	16
+
+struct ssp_attr {
+	char	*key, *value;
+};
+
+struct ssp_section {
+	int		 level;		/* 1 or 2 */
+	char		*id;		/* heading text after "# " / "## " */
+	char		*parent;	/* level 2: the level-1 id above it */
+	char		*file;
+	unsigned	 line;
+	struct ssp_attr	 attrs[SSP_ATTRS_MAX];
+	size_t		 n_attrs;
+	char		*text;		/* never NULL; may be "" */
+};
+
+struct comp_ssp_text {
+	struct ssp_section	*s;
+	size_t			 n, cap;
+	size_t			 files;
+};
+
+static const char *const ssp_states[] = {
+	"implemented", "partial", "planned", "alternative", "not-applicable",
+};
+
+static const char *const ssp_resp[] = {
+	"provider", "shared", "customer", "inherited",
+};
+
+static const char *const ssp_resp_text[] = {
+	"Bulwark (the appliance)",
+	"shared: Bulwark and the customer",
+	"the customer (operating organization)",
+	"inherited from the hosting facility",
+};
+
+struct comp_ssp_text *
+comp_ssp_text_new(void)
+{
+	return calloc(1, sizeof(struct comp_ssp_text));
+}
+
+static void
+ssp_section_done(struct ssp_section *s)
+{
+	free(s->id);
+	free(s->parent);
+	free(s->file);
+	free(s->text);
+	for (size_t i = 0; i < s->n_attrs; i++) {
+		free(s->attrs[i].key);
+		free(s->attrs[i].value);
+	}
+}
+
+void
+comp_ssp_text_free(struct comp_ssp_text *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->n; i++)
+		ssp_section_done(&t->s[i]);
+	free(t->s);
+	free(t);
+}
+
+static char *
+ssp_strndup_trim(const char *p, size_t n)
+{
+	while (n && isspace((unsigned char)*p)) {
+		p++;
+		n--;
+	}
+	while (n && isspace((unsigned char)p[n - 1]))
+		n--;
+	return strndup(p, n);
+}
+
+/* "key: value" with key [a-z-]+ */
+static bool
+ssp_is_attr(const char *p, size_t n, size_t *ret_klen)
+{
+	size_t k = 0;
+
+	while (k < n && (islower((unsigned char)p[k]) || p[k] == '-'))
+		k++;
+	if (k == 0 || k + 1 >= n || p[k] != ':' || p[k + 1] != ' ')
+		return false;
+	*ret_klen = k;
+	return true;
+}
+
+static int
+ssp_text_append(char **text, size_t *len, const char *p, size_t n)
+{
+	char *nt = realloc(*text, *len + n + 2);
+
+	if (!nt)
+		return -ENOMEM;
+	memcpy(nt + *len, p, n);
+	nt[*len + n] = '\n';
+	*len += n + 1;
+	nt[*len] = '\0';
+	*text = nt;
+	return 0;
+}
+
+/* Ends section S: trims its text. */
+static int
+ssp_section_finish(struct ssp_section *s, char *text, size_t len)
+{
+	s->text = ssp_strndup_trim(text ? text : "", text ? len : 0);
+	return s->text ? 0 : -ENOMEM;
+}
+
+int
+comp_ssp_text_parse(struct comp_ssp_text *t, const char *name,
+    const char *buf, size_t len, char **ret_err)
+{
+	_cleanup_free_ char	*text = NULL;
+	_cleanup_free_ char	*top = NULL;
+	struct ssp_section	*cur = NULL;
+	size_t			 tlen = 0, pos = 0;
+	unsigned		 line = 0;
+	bool			 in_attrs = false;
+	int			 r;
+
+	if (len > COMP_SSP_FILE_MAX)
+		return errf(-BW_E_TOOLARGE, ret_err, "%s: larger than %u bytes",
+		    name, COMP_SSP_FILE_MAX);
+	if (memchr(buf, '\0', len))
+		return errf(-BW_E_INVALID, ret_err, "%s: contains a NUL byte", name);
+	if (++t->files > COMP_SSP_FILES_MAX)
+		return errf(-BW_E_TOOLARGE, ret_err, "more than %d narrative files",
+		    COMP_SSP_FILES_MAX);
+	while (pos < len) {
+		const char	*p = buf + pos, *nl = memchr(p, '\n', len - pos);
+		size_t		 n = nl ? (size_t)(nl - p) : len - pos, klen;
+		int		 level = 0;
+
+		pos += n + (nl ? 1 : 0);
+		line++;
+		if (n > 2 && p[0] == '#' && p[1] == ' ')
+			level = 1;
+		else if (n > 3 && p[0] == '#' && p[1] == '#' && p[2] == ' ')
+			level = 2;
+		if (level) {
+			if (cur && (r = ssp_section_finish(cur, text, tlen)) < 0)
+				return r;
+			free(TAKE_PTR(text));
+			tlen = 0;
+			if (level == 2 && !top)
+				return errf(-BW_E_INVALID, ret_err, "%s:%u: a \"## \" "
+				    "section before any \"# \" section", name, line);
+			if (t->n >= COMP_SSP_SECTIONS_MAX)
+				return errf(-BW_E_TOOLARGE, ret_err, "%s:%u: more than "
+				    "%d sections", name, line, COMP_SSP_SECTIONS_MAX);
+			if (t->n == t->cap) {
+				size_t ncap = t->cap ? t->cap * 2 : 64;
+				struct ssp_section *ns = realloc(t->s, ncap * sizeof(*ns));
+
+				if (!ns)
+					return -ENOMEM;
+				t->s = ns;
+				t->cap = ncap;
+			}
+			cur = &t->s[t->n++];
+			memset(cur, 0, sizeof(*cur));
+			cur->level = level;
+			cur->line = line;
+			cur->id = ssp_strndup_trim(p + level + 1, n - level - 1);
+			cur->file = strdup(name);
+			if (!cur->id || !cur->file)
+				return -ENOMEM;
+			for (char *c = cur->id; *c; c++)
+				*c = (char)tolower((unsigned char)*c);
+			if (!*cur->id)
+				return errf(-BW_E_INVALID, ret_err, "%s:%u: empty heading",
+				    name, line);
+			if (level == 1) {
+				free(top);
+				if (!(top = strdup(cur->id)))
+					return -ENOMEM;
+			} else if (!(cur->parent = strdup(top))) {
+				return -ENOMEM;
+			}
+			in_attrs = true;
+			continue;
+		}
+		if (!cur) {
+			/* Text before the first heading is a file comment. */
+			continue;
+		}
+		if (in_attrs && ssp_is_attr(p, n, &klen)) {
+			struct ssp_attr *a;
+
+			if (cur->n_attrs == SSP_ATTRS_MAX)
+				return errf(-BW_E_INVALID, ret_err, "%s:%u: more than %d "
+				    "attributes", name, line, SSP_ATTRS_MAX);
+			a = &cur->attrs[cur->n_attrs];
+			a->key = strndup(p, klen);
+			a->value = ssp_strndup_trim(p + klen + 1, n - klen - 1);
+			if (!a->key || !a->value) {
+				free(a->key);
+				free(a->value);
+				return -ENOMEM;
+			}
+			cur->n_attrs++;
+			continue;
+		}
+		in_attrs = false;
+		if ((r = ssp_text_append(&text, &tlen, p, n)) < 0)
+			return r;
+	}
+	if (cur && (r = ssp_section_finish(cur, text, tlen)) < 0)
+		return r;
+	return 0;
+}
+
+static int
+ssp_name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+comp_ssp_text_load(const char *dir, struct comp_ssp_text **ret,
+    char **ret_err)
+{
+	struct comp_ssp_text	*t = NULL;
+	_cleanup_close_ int	 dfd = -1;
+	DIR			*d = NULL;
+	struct dirent		*de;
+	char			*names[COMP_SSP_FILES_MAX];
+	size_t			 n = 0;
+	int			 r = 0;
+
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return errf(-errno, ret_err, "%s: %s", dir, strerror(errno));
+	if (!(t = comp_ssp_text_new()))
+		return -ENOMEM;
+	{
+		int dfd2 = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+
+		if (dfd2 < 0 || !(d = fdopendir(dfd2))) {
+			r = -errno;
+			if (dfd2 >= 0)
+				close(dfd2);
+			goto out;
+		}
+	}
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' || fnmatch("*.md", de->d_name, 0) != 0)
+			continue;
+		if (n == COMP_SSP_FILES_MAX) {
+			r = errf(-BW_E_TOOLARGE, ret_err, "%s: more than %d files",
+			    dir, COMP_SSP_FILES_MAX);
+			goto out;
+		}
+		if (!(names[n] = strdup(de->d_name))) {
+			r = -ENOMEM;
+			goto out;
+		}
+		n++;
+	}
+	qsort(names, n, sizeof(names[0]), ssp_name_cmp);
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *buf = NULL;
+		size_t len;
+
+		if ((r = read_file_at(dfd, names[i], COMP_SSP_FILE_MAX, &buf,
+		    &len)) < 0) {
+			r = errf(r == -EFBIG ? -BW_E_TOOLARGE : r, ret_err, "%s/%s: %s",
+			    dir, names[i], r == -EFBIG ? "too large" : strerror(-r));
+			goto out;
+		}
+		if ((r = comp_ssp_text_parse(t, names[i], buf, len, ret_err)) < 0)
+			goto out;
+	}
+	*ret = TAKE_PTR(t);
+	r = 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	if (d)
+		closedir(d);
+	comp_ssp_text_free(t);
+	return r;
+}
+
+int
+comp_ssp_uuid(const char *name, char out[37])
+{
+	unsigned char	b[EVP_MAX_MD_SIZE];
+	unsigned int	blen = 0;
+	static const char ns[] = "bulwark-ssp\n";
+	EVP_MD_CTX	*md = EVP_MD_CTX_new();
+	int		ok;
+
+	if (!md)
+		return -BW_E_CRYPTO;
+	ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(md, ns, sizeof(ns) - 1) == 1 &&
+	    EVP_DigestUpdate(md, name, strlen(name)) == 1 &&
+	    EVP_DigestFinal_ex(md, b, &blen) == 1;
+	EVP_MD_CTX_free(md);
+	if (!ok || blen < 16)
+		return -BW_E_CRYPTO;
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x50);	/* version 5 layout */
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);	/* RFC 4122 variant */
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
+	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+	return 0;
+}
+
+static const struct ssp_section *
+ssp_find(const struct comp_ssp_text *t, int level, const char *id)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->s[i].level == level && strcasecmp(t->s[i].id, id) == 0)
+			return &t->s[i];
+	return NULL;
+}
+
+static const char *
+ssp_attr(const struct ssp_section *s, const char *key)
+{
+	if (!s)
+		return NULL;
+	for (size_t i = 0; i < s->n_attrs; i++)
+		if (strcmp(s->attrs[i].key, key) == 0)
+			return s->attrs[i].value;
+	return NULL;
+}
+
+static int
+ssp_enum(const char *const *vals, size_t n, const char *v)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(vals[i], v) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* A growable string for the Markdown rendering. */
+struct ssp_md {
+	char	*p;
+	size_t	 len, cap;
+	int	 oom;
+};
+
+static void ssp_mdf(struct ssp_md *m, const char *fmt, ...) _printf_(2, 3);
+
+static void
+ssp_mdf(struct ssp_md *m, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	if (m->oom)
+		return;
+	for (;;) {
+		size_t room = m->cap - m->len;
+
+		va_start(ap, fmt);
+		n = vsnprintf(m->p ? m->p + m->len : NULL, room, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			m->oom = 1;
+			return;
+		}
+		if ((size_t)n < room) {
+			m->len += (size_t)n;
+			return;
+		}
+		{
+			size_t	 ncap = (m->cap + (size_t)n + 1) * 2;
+			char	*np = realloc(m->p, ncap);
+
+			if (!np) {
+				m->oom = 1;
+				return;
+			}
+			m->p = np;
+			m->cap = ncap;
+		}
+	}
+}
+
+static json_t *
+ssp_prop(const char *name, const char *value)
+{
+	return json_pack("{s:s, s:s, s:s}", "name", name, "ns", COMP_OSCAL_NS,
+	    "value", value);
+}
+
+static int
+ssp_push(json_t *a, json_t *v)
+{
+	if (!v || json_array_append_new(a, v) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+ssp_uuid_json(json_t *obj, const char *key, const char *fmt, ...)
+    _printf_(3, 4);
+
+/* Sets OBJ[KEY] to the name-based UUID of the formatted name. */
+static int
+ssp_uuid_json(json_t *obj, const char *key, const char *fmt, ...)
+{
+	_cleanup_free_ char	*name = NULL;
+	char			 u[37];
+	va_list			 ap;
+	int			 n, r;
+
+	va_start(ap, fmt);
+	n = vasprintf(&name, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -ENOMEM;
+	if ((r = comp_ssp_uuid(name, u)) < 0)
+		return r;
+	return json_object_set_new(obj, key, json_string(u)) < 0 ? -ENOMEM : 0;
+}
+
+/* Upper-case display label: the catalog's ("AC-2(4)") or the id. */
+static void
+ssp_label(const struct comp_control *c, char *buf, size_t len)
+{
+	size_t i;
+
+	if (c->label) {
+		snprintf(buf, len, "%s", c->label);
+		return;
+	}
+	for (i = 0; c->id[i] && i + 1 < len; i++)
+		buf[i] = (char)toupper((unsigned char)c->id[i]);
+	buf[i] = '\0';
+}
+
+/* The metadata, system characteristics and system implementation from
+ * the "system" section of the narratives. */
+static int
+ssp_system(const struct comp_ssp_text *t, json_t *ssp, const char **ret_this,
+    struct ssp_md *md, char **ret_err)
+{
+	const struct ssp_section	*sys = ssp_find(t, 1, "system");
+	const char			*name, *version, *modified, *level;
+	json_t				*meta, *chars, *impl, *roles, *comps, *users;
+	json_t				*info, *sinfo;
+	const char			*this_id = NULL;
+
+	if (!sys)
+		return errf(-BW_E_INVALID, ret_err, "no \"# system\" section");
+	name = ssp_attr(sys, "name");
+	version = ssp_attr(sys, "version");
+	modified = ssp_attr(sys, "last-modified");
+	level = ssp_attr(sys, "sensitivity");
+	if (!name || !version || !modified || !level || !*sys->text)
+		return errf(-BW_E_INVALID, ret_err, "%s:%u: the system section needs "
+		    "name, version, last-modified, sensitivity and a description",
+		    sys->file, sys->line);
+
+	roles = json_array();
+	if (!(meta = json_pack("{s:s, s:s, s:s, s:s, s:o}", "title",
+	    "Bulwark appliance System Security Plan (FedRAMP Moderate)",
+	    "last-modified", modified, "version", version, "oscal-version",
+	    COMP_OSCAL_VERSION, "roles", roles)) ||
+	    json_object_set_new(ssp, "metadata", meta) < 0)
+		return -ENOMEM;
+
+	comps = json_array();
+	users = json_array();
+	info = json_array();
+	if (!comps || !users || !info) {
+		json_decref(comps);
+		json_decref(users);
+		json_decref(info);
+		return -ENOMEM;
+	}
+	if (!(impl = json_pack("{s:o, s:o}", "users", users, "components", comps)) ||
+	    json_object_set_new(ssp, "system-implementation", impl) < 0) {
+		json_decref(info);
+		return -ENOMEM;
+	}
+	if (!(sinfo = json_pack("{s:o}", "information-types", info)))
+		return -ENOMEM;
+	if (!(chars = json_pack("{s:[], s:s, s:s, s:s, s:o, s:{s:s, s:s, s:s}, "
+	    "s:{s:s}}", "system-ids", "system-name", name, "description",
+	    sys->text, "security-sensitivity-level", level, "system-information",
+	    sinfo, "security-impact-level", "security-objective-confidentiality",
+	    level, "security-objective-integrity", level,
+	    "security-objective-availability", level, "status", "state",
+	    "operational")) ||
+	    json_object_set_new(ssp, "system-characteristics", chars) < 0)
+		return -ENOMEM;
+	{
+		json_t *sid = json_object();
+
+		if (!sid || ssp_uuid_json(sid, "id", "system") < 0 ||
+		    json_object_set_new(sid, "identifier-type",
+		    json_string("https://ietf.org/rfc/rfc4122")) < 0 ||
+		    ssp_push(json_object_get(chars, "system-ids"), sid) < 0)
+			return -ENOMEM;
+	}
+
+	ssp_mdf(md, "# %s — System Security Plan\n\n", name);
+	ssp_mdf(md, "Generated by `make ssp` (compliance/ssp-gen) from the NIST SP "
+	    "800-53 rev 5 catalog, the FedRAMP rev 5 Moderate baseline, the check "
+	    "registry (compliance/check.c) and docs/ssp/narratives/. Do not edit "
+	    "by hand. The OSCAL document is `%s` (OSCAL %s). Version %s, %s.\n\n",
+	    COMP_SSP_JSON_NAME, COMP_OSCAL_VERSION, version, modified);
+	ssp_mdf(md, "## System\n\n%s\n\n", sys->text);
+
+	for (size_t i = 0; i < t->n; i++) {
+		const struct ssp_section *s = &t->s[i];
+
+		if (s->level != 2 || strcmp(s->parent, "system") != 0)
+			continue;
+		if (strcmp(s->id, "boundary") == 0) {
+			if (json_object_set_new(chars, "authorization-boundary",
+			    json_pack("{s:s}", "description", s->text)) < 0)
+				return -ENOMEM;
+			ssp_mdf(md, "## Authorization boundary\n\n%s\n\n", s->text);
+		} else if (strncmp(s->id, "info ", 5) == 0) {
+			const char *c = ssp_attr(s, "confidentiality"),
+			    *in = ssp_attr(s, "integrity"), *av = ssp_attr(s, "availability"),
+			    *title = ssp_attr(s, "title"), *nist = ssp_attr(s, "nist-id");
+			json_t *it;
+
+			if (!c || !in || !av || !title || !nist || !*s->text)
+				return errf(-BW_E_INVALID, ret_err, "%s:%u: an info section "
+				    "needs title, nist-id, confidentiality, integrity, "
+				    "availability and a description", s->file, s->line);
+			if (!(it = json_pack("{s:s, s:s, s:[{s:s, s:[s]}], s:{s:s}, "
+			    "s:{s:s}, s:{s:s}}", "title", title, "description", s->text,
+			    "categorizations", "system",
+			    "https://doi.org/10.6028/NIST.SP.800-60v2r1",
+			    "information-type-ids", nist, "confidentiality-impact", "base",
+			    c, "integrity-impact", "base", in, "availability-impact",
+			    "base", av)) ||
+			    ssp_uuid_json(it, "uuid", "%s", s->id) < 0 ||
+			    ssp_push(info, it) < 0)
+				return -ENOMEM;
+			ssp_mdf(md, "**Information type: %s** (%s; C %s, I %s, A %s). %s\n\n",
+			    title, nist, c, in, av, s->text);
+		} else if (strncmp(s->id, "user ", 5) == 0) {
+			const char *title = ssp_attr(s, "title"), *type = ssp_attr(s, "type");
+			const char *rid = s->id + 5;
+			json_t *u, *role;
+
+			if (!title || !type || !*s->text)
+				return errf(-BW_E_INVALID, ret_err, "%s:%u: a user section "
+				    "needs title, type and a description", s->file, s->line);
+			if (!(role = json_pack("{s:s, s:s}", "id", rid, "title", title)) ||
+			    ssp_push(roles, role) < 0)
+				return -ENOMEM;
+			if (!(u = json_pack("{s:s, s:s, s:[{s:s, s:s}], s:[s]}", "title",
+			    title, "description", s->text, "props", "name", "type",
+			    "value", type, "role-ids", rid)) ||
+			    ssp_uuid_json(u, "uuid", "%s", s->id) < 0 ||
+			    ssp_push(users, u) < 0)
+				return -ENOMEM;
+		} else if (strncmp(s->id, "component ", 10) == 0) {
+			const char *title = ssp_attr(s, "title"), *type = ssp_attr(s, "type");
+			json_t *c;
+
+			if (!title || !type || !*s->text)
+				return errf(-BW_E_INVALID, ret_err, "%s:%u: a component "
+				    "section needs title, type and a description", s->file,
+				    s->line);
+			if (strcmp(type, "this-system") == 0)
+				this_id = s->id + 10;
+			if (!(c = json_pack("{s:s, s:s, s:s, s:{s:s}}", "type", type,
+			    "title", title, "description", s->text, "status", "state",
+			    "operational")) ||
+			    ssp_uuid_json(c, "uuid", "%s", s->id) < 0 ||
+			    ssp_push(comps, c) < 0)
+				return -ENOMEM;
+		} else {
+			return errf(-BW_E_INVALID, ret_err, "%s:%u: unknown system "
+			    "section \"%s\" (boundary, info ID, user ID, component ID)",
+			    s->file, s->line, s->id);
+		}
+	}
+	if (!this_id || json_array_size(users) == 0 || json_array_size(info) == 0 ||
+	    !json_object_get(chars, "authorization-boundary"))
+		return errf(-BW_E_INVALID, ret_err, "the system section needs a "
+		    "boundary, at least one info and user section and a component "
+		    "of type this-system");
+	/* Roles for responsibility statements. */
+	if (ssp_push(roles, json_pack("{s:s, s:s}", "id", "provider", "title",
+	    "Bulwark appliance (provider of the implementation)")) < 0 ||
+	    ssp_push(roles, json_pack("{s:s, s:s}", "id", "customer", "title",
+	    "Customer (organization operating the appliance)")) < 0)
+		return -ENOMEM;
+
+	ssp_mdf(md, "## Users and roles\n\n| role | title | type |\n|---|---|---|\n");
+	for (size_t i = 0; i < t->n; i++) {
+		const struct ssp_section *s = &t->s[i];
+
+		if (s->level == 2 && strcmp(s->parent, "system") == 0 &&
+		    strncmp(s->id, "user ", 5) == 0)
+			ssp_mdf(md, "| `%s` | %s | %s |\n", s->id + 5,
+			    ssp_attr(s, "title"), ssp_attr(s, "type"));
+	}
+	ssp_mdf(md, "\n## Components\n\n");
+	for (size_t i = 0; i < t->n; i++) {
+		const struct ssp_section *s = &t->s[i];
+
+		if (s->level == 2 && strcmp(s->parent, "system") == 0 &&
+		    strncmp(s->id, "component ", 10) == 0)
+			ssp_mdf(md, "- **%s** (`%s`, %s): %s\n", ssp_attr(s, "title"),
+			    s->id + 10, ssp_attr(s, "type"), s->text);
+	}
+	ssp_mdf(md, "\n");
+	*ret_this = this_id;
+	return 0;
+}
+
+/* Whether component ID is defined in the system section. */
+static bool
+ssp_component_known(const struct comp_ssp_text *t, const char *id, size_t n)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		const struct ssp_section *s = &t->s[i];
+
+		if (s->level == 2 && strcmp(s->parent, "system") == 0 &&
+		    strncmp(s->id, "component ", 10) == 0 &&
+		    strlen(s->id + 10) == n && strncmp(s->id + 10, id, n) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* One implemented requirement for control C. */
+static int
+ssp_control(const struct comp_ssp_text *t, const struct comp_control *c,
+    const struct comp_family *fam, const struct ssp_section *famsec,
+    const char *this_id, json_t *reqs, struct ssp_md *md,
+    struct comp_ssp_stats *st, char **ret_err)
+{
+	const struct ssp_section	*own = ssp_find(t, 2, c->id);
+	const struct ssp_section	*pol = NULL, *src;
+	const struct comp_check		*checks;
+	_cleanup_free_ char		*desc = NULL, *comp0 = NULL;
+	const char			*state, *resp, *comps, *kind;
+	struct ssp_md			 d = { 0 };
+	json_t				*req, *byc, *props, *bprops;
+	char				 label[64];
+	size_t				 nchecks, ncov = 0;
+	int				 si, ri;
+
+	if (!own) {
+		size_t l = strlen(c->id);
+
+		/* xx-1 is the policy-and-procedures control of every family. */
+		if (!c->parent && l > 2 && strcmp(c->id + l - 2, "-1") == 0)
+			pol = ssp_find(t, 2, "policy");
+	}
+	src = own ? own : pol ? pol : famsec;
+	kind = own ? "control" : pol ? "policy" : "family";
+	state = ssp_attr(src, "state");
+	resp = ssp_attr(src, "responsibility");
+	comps = ssp_attr(src, "components");
+	if (!state)
+		state = ssp_attr(famsec, "state");
+	if (!resp)
+		resp = ssp_attr(famsec, "responsibility");
+	if (!comps)
+		comps = ssp_attr(famsec, "components");
+	if (!state || (si = ssp_enum(ssp_states, ELEMENTSOF(ssp_states), state)) < 0)
+		return errf(-BW_E_INVALID, ret_err, "%s:%u: %s: state must be one of "
+		    "implemented, partial, planned, alternative, not-applicable",
+		    src->file, src->line, c->id);
+	if (!resp || (ri = ssp_enum(ssp_resp, ELEMENTSOF(ssp_resp), resp)) < 0)
+		return errf(-BW_E_INVALID, ret_err, "%s:%u: %s: responsibility must be "
+		    "one of provider, shared, customer, inherited", src->file,
+		    src->line, c->id);
+	if (!comps || !*comps)
+		comps = this_id;
+	/* Validate every listed component; the first one carries the text. */
+	for (const char *p = comps; *p;) {
+		size_t n = strcspn(p, ", ");
+
+		if (n && !ssp_component_known(t, p, n))
+			return errf(-BW_E_INVALID, ret_err, "%s:%u: %s: unknown "
+			    "component \"%.*s\"", src->file, src->line, c->id, (int)n, p);
+		if (n && !comp0 && !(comp0 = strndup(p, n)))
+			return -ENOMEM;
+		p += n;
+		p += strspn(p, ", ");
+	}
+	if (!comp0 && !(comp0 = strdup(this_id)))
+		return -ENOMEM;
+	if (!*src->text)
+		return errf(-BW_E_INVALID, ret_err, "%s:%u: %s: empty narrative",
+		    src->file, src->line, c->id);
+
+	checks = comp_checks(&nchecks);
+	ssp_mdf(&d, "%s", src->text);
+	if (pol) {
+		/* The policy template names the family. */
+		char *x;
+
+		if (!(x = strdup(d.p ? d.p : ""))) {
+			free(d.p);
+			return -ENOMEM;
+		}
+		d.len = 0;
+		for (char *q = x, *m; *q; q = m + 8) {
+			if (!(m = strstr(q, "{family}"))) {
+				ssp_mdf(&d, "%s", q);
+				break;
+			}
+			ssp_mdf(&d, "%.*s%s", (int)(m - q), q, fam->title);
+		}
+		free(x);
+	}
+	for (size_t i = 0; i < nchecks; i++) {
+		if (!comp_check_covers(&checks[i], c->id))
+			continue;
+		ssp_mdf(&d, "%s`%s` (%s: %s)", ncov ? "; " :
+		    "\n\nVerified by the automated checks of `bulwark compliance "
+		    "scan`: ", checks[i].id, checks[i].title, checks[i].description);
+		ncov++;
+	}
+	if (ncov)
+		ssp_mdf(&d, ".");
+	else
+		ssp_mdf(&d, "\n\nNo automated check verifies this control; it is "
+		    "assessed by examination and interview.");
+	if (d.oom) {
+		free(d.p);
+		return -ENOMEM;
+	}
+	desc = d.p;
+
+	props = json_array();
+	bprops = json_array();
+	if (!props || !bprops) {
+		json_decref(props);
+		json_decref(bprops);
+		return -ENOMEM;
+	}
+	if (ssp_push(props, ssp_prop("responsibility", resp)) < 0 ||
+	    ssp_push(props, ssp_prop("automated", ncov ? "yes" : "no")) < 0 ||
+	    ssp_push(props, ssp_prop("narrative-source", kind)) < 0) {
+		json_decref(props);
+		json_decref(bprops);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nchecks; i++)
+		if (comp_check_covers(&checks[i], c->id) &&
+		    ssp_push(bprops, ssp_prop("check-id", checks[i].id)) < 0) {
+			json_decref(props);
+			json_decref(bprops);
+			return -ENOMEM;
+		}
+	if (!(byc = json_pack("{s:s, s:{s:s}}", "description", desc,
+	    "implementation-status", "state", state))) {
+		json_decref(props);
+		json_decref(bprops);
+		return -ENOMEM;
+	}
+	if (json_array_size(bprops))
+		json_object_set_new(byc, "props", bprops);
+	else
+		json_decref(bprops);
+	if (ri != 3 && json_object_set_new(byc, "responsible-roles",
+	    ri == 0 ? json_pack("[{s:s}]", "role-id", "provider") :
+	    ri == 1 ? json_pack("[{s:s}, {s:s}]", "role-id", "provider", "role-id",
+	    "customer") : json_pack("[{s:s}]", "role-id", "customer")) < 0) {
+		json_decref(props);
+		json_decref(byc);
+		return -ENOMEM;
+	}
+	if (!(req = json_pack("{s:s, s:o, s:[o]}", "control-id", c->id, "props",
+	    props, "by-components", byc)))
+		return -ENOMEM;
+	if (ssp_uuid_json(req, "uuid", "requirement %s", c->id) < 0 ||
+	    ssp_uuid_json(byc, "component-uuid", "component %s", comp0) < 0 ||
+	    ssp_uuid_json(byc, "uuid", "by-component %s %s", c->id, comp0) < 0 ||
+	    ssp_push(reqs, req) < 0)
+		return -ENOMEM;
+
+	ssp_label(c, label, sizeof(label));
+	ssp_mdf(md, "### %s %s\n\n*Implementation:* %s · *Responsibility:* %s · "
+	    "*Component:* `%s` · *Automated checks:* %zu\n\n%s\n\n", label,
+	    c->title ? c->title : "", state, ssp_resp_text[ri], comp0, ncov, desc);
+	st->controls++;
+	st->specific += own != NULL;
+	st->automated += ncov > 0;
+	st->by_state[si]++;
+	return 0;
+}
+
+int
+comp_ssp_build(const struct comp_catalog *cat, const struct comp_baseline *base,
+    const struct comp_ssp_text *t, json_t **ret_ssp, char **ret_md,
+    struct comp_ssp_stats *ret_stats, char **ret_err)
+{
+	_cleanup_json_ json_t	*doc = NULL;
+	struct comp_ssp_stats	 st = { 0 };
+	struct ssp_md		 md = { 0 };
+	json_t			*ssp, *reqs;
+	const char		*this_id = NULL;
+	int			 r;
+
+	/* Every narrative must name something that exists. */
+	for (size_t i = 0; i < t->n; i++) {
+		const struct ssp_section *s = &t->s[i];
+
+		if (s->level == 1 && strcmp(s->id, "system") != 0 &&
+		    strcmp(s->id, "common") != 0 && !comp_catalog_family(cat, s->id))
+			return errf(-BW_E_INVALID, ret_err, "%s:%u: \"%s\" is not a "
+			    "control family", s->file, s->line, s->id);
+		if (s->level == 2 && strcmp(s->parent, "system") != 0 &&
+		    strcmp(s->parent, "common") != 0) {
+			const struct comp_control *c = comp_catalog_find(cat, s->id);
+
+			if (!c || strcasecmp(c->family, s->parent) != 0)
+				return errf(-BW_E_INVALID, ret_err, "%s:%u: \"%s\" is not a "
+				    "control of family %s", s->file, s->line, s->id,
+				    s->parent);
+			if (!comp_baseline_contains(base, s->id))
+				return errf(-BW_E_INVALID, ret_err, "%s:%u: %s is not in "
+				    "the baseline", s->file, s->line, s->id);
+			if (ssp_find(t, 2, s->id) != s)
+				return errf(-BW_E_INVALID, ret_err, "%s:%u: %s has two "
+				    "narratives", s->file, s->line, s->id);
+		}
+		if (s->level == 2 && strcmp(s->parent, "common") == 0 &&
+		    strcmp(s->id, "policy") != 0)
+			return errf(-BW_E_INVALID, ret_err, "%s:%u: the common section "
+			    "holds only \"## policy\"", s->file, s->line);
+	}
+	if (!(doc = json_pack("{s:{}}", "system-security-plan")))
+		return -ENOMEM;
+	ssp = json_object_get(doc, "system-security-plan");
+	if ((r = ssp_uuid_json(ssp, "uuid", "ssp %s", comp_baseline_title(base))) < 0)
+		return r;
+	if ((r = ssp_system(t, ssp, &this_id, &md, ret_err)) < 0)
+		goto fail;
+	if (json_object_set_new(ssp, "import-profile", json_pack("{s:s}", "href",
+	    "https://raw.githubusercontent.com/GSA/fedramp-automation/master/dist/"
+	    "content/rev5/baselines/json/FedRAMP_rev5_MODERATE-baseline_profile.json"))
+	    < 0) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if (!(reqs = json_array()) ||
+	    json_object_set_new(ssp, "control-implementation", json_pack("{s:s, s:o}",
+	    "description", "How the Bulwark appliance implements each control of "
+	    "the FedRAMP rev 5 Moderate baseline, which automated checks verify "
+	    "it, and what remains the customer's responsibility.",
+	    "implemented-requirements", reqs)) < 0) {
+		r = -ENOMEM;
+		goto fail;
+	}
+
+	for (size_t f = 0; f < comp_catalog_family_count(cat); f++) {
+		const struct comp_family	*fam = comp_catalog_family_at(cat, f);
+		const struct ssp_section	*famsec = ssp_find(t, 1, fam->id);
+		size_t				 inbase = 0, nauto = 0;
+		char				 up[16];
+
+		for (size_t i = 0; i < comp_baseline_count(base); i++)
+			if (strcasecmp(comp_baseline_at(base, i)->family, fam->id) == 0)
+				inbase++;
+		if (!inbase)
+			continue;
+		if (!famsec || !*famsec->text) {
+			r = errf(-BW_E_INVALID, ret_err, "family %s (%s) has no "
+			    "narrative (\"# %s\" section)", fam->id, fam->title, fam->id);
+			goto fail;
+		}
+		for (size_t i = 0; i < sizeof(up) - 1 && fam->id[i]; i++) {
+			up[i] = (char)toupper((unsigned char)fam->id[i]);
+			up[i + 1] = '\0';
+		}
+		ssp_mdf(&md, "## %s — %s\n\n%s\n\n", up, fam->title, famsec->text);
+		for (size_t i = 0; i < comp_baseline_count(base); i++) {
+			const struct comp_control *c = comp_baseline_at(base, i);
+			size_t before = st.automated;
+
+			if (strcasecmp(c->family, fam->id) != 0)
+				continue;
+			if ((r = ssp_control(t, c, fam, famsec, this_id, reqs, &md, &st,
+			    ret_err)) < 0)
+				goto fail;
+			nauto += st.automated > before;
+		}
+		ssp_mdf(&md, "*%s: %zu controls in the baseline, %zu verified by "
+		    "automated checks.*\n\n", up, inbase, nauto);
+	}
+	ssp_mdf(&md, "## Summary\n\n%zu controls; %zu with their own narrative; "
+	    "%zu verified by automated checks; implemented %zu, partial %zu, "
+	    "planned %zu, alternative %zu, not applicable %zu.\n", st.controls,
+	    st.specific, st.automated, st.by_state[0], st.by_state[1],
+	    st.by_state[2], st.by_state[3], st.by_state[4]);
+	if (md.oom) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if (st.controls != comp_baseline_count(base)) {
+		r = errf(-BW_E_INVALID, ret_err, "%zu of %zu baseline controls "
+		    "written", st.controls, comp_baseline_count(base));
+		goto fail;
+	}
+	*ret_ssp = TAKE_PTR(doc);
+	*ret_md = md.p;
+	if (ret_stats)
+		*ret_stats = st;
+	return 0;
+fail:
+	free(md.p);
+	return r;
+}
