@@ -50,6 +50,9 @@ const char cli_usage[] =
 "  node bootstrap NAME [--ttl S] [-o FILE]\n"
 "                            issue a single-use enrolment credential for a node\n"
 "  node approve NAME         accept a node's PCR values as its golden values\n"
+"  evidence export [--since T] [--until T] -o FILE.tar\n"
+"                            signed evidence bundle for an assessor\n"
+"                            (security-auditor); check it with bulwark-verify\n"
 "  audit search [FILTERS]    search the trail (security-auditor): --actor,\n"
 "                            --action (prefix with *), --kind, --object NAME,\n"
 "                            --outcome, --since/--until RFC 3339, --limit N\n"
@@ -95,8 +98,37 @@ static const struct {
 	{ "version", CLI_VERSION, 0, 0 },
 };
 
+static int cli_parse_args(int argc, char **argv, struct cli_opts *ret,
+    const char **ret_output, char **ret_err);
+
 int
 cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
+{
+	const char	*output = NULL;
+	int		 r;
+
+	if ((r = cli_parse_args(argc, argv, ret, &output, ret_err)) < 0)
+		return r;
+	if (ret->cmd == CLI_EVIDENCE_EXPORT) {
+		if (!output)
+			return errf(-BW_E_INVALID, ret_err,
+			    "evidence export: -o FILE.tar is required");
+		ret->out_file = output;
+		return 0;
+	}
+	if (!output || strcmp(output, "table") == 0)
+		ret->output = CLI_OUT_TABLE;
+	else if (strcmp(output, "json") == 0)
+		ret->output = CLI_OUT_JSON;
+	else
+		return errf(-BW_E_INVALID, ret_err,
+		    "--output: must be table or json, not \"%s\"", output);
+	return 0;
+}
+
+static int
+cli_parse_args(int argc, char **argv, struct cli_opts *ret,
+    const char **ret_output, char **ret_err)
 {
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'C' },
@@ -130,6 +162,7 @@ cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_opts	 o = { 0 };
+	const char	*output = NULL;
 	char		*end;
 	const char	*args[4];
 	int		 nargs = 0, c, i;
@@ -156,14 +189,9 @@ cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 		case 'f': o.file = optarg; break;
 		case 'K': o.key_file = optarg; break;
 		case 'o':
-			if (strcmp(optarg, "json") == 0)
-				o.output = CLI_OUT_JSON;
-			else if (strcmp(optarg, "table") == 0)
-				o.output = CLI_OUT_TABLE;
-			else
-				return errf(-BW_E_INVALID, ret_err,
-				    "--output: must be table or json, not \"%s\"",
-				    optarg);
+			/* checked once the command is known: evidence export
+			 * takes a file here */
+			output = optarg;
 			break;
 		case 's':
 			o.since_text = optarg;
@@ -260,6 +288,17 @@ cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 		} else
 			o.cmd = CLI_PRINCIPAL_REVOKE;
 		*ret = o;
+	*ret_output = output;
+		return 0;
+	}
+	if (strcmp(argv[optind], "evidence") == 0) {
+		if (argc - optind != 2 || strcmp(argv[optind + 1], "export") != 0)
+			return errf(-BW_E_INVALID, ret_err,
+			    "evidence: use evidence export [--since T] [--until T] "
+			    "-o FILE.tar");
+		o.cmd = CLI_EVIDENCE_EXPORT;
+		*ret = o;
+		*ret_output = output;
 		return 0;
 	}
 	if (strcmp(argv[optind], "compliance") == 0) {
@@ -278,6 +317,7 @@ cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 			return errf(-BW_E_INVALID, ret_err,
 			    "compliance: use compliance controls|scan|results");
 		*ret = o;
+	*ret_output = output;
 		return 0;
 	}
 	if (strcmp(argv[optind], "image") == 0) {
@@ -301,6 +341,7 @@ cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 			    "image: use image import FILE, image sign --key KEY FILE "
 			    "or image trust add PUBKEY.pem");
 		*ret = o;
+	*ret_output = output;
 		return 0;
 	}
 	if (strcmp(argv[optind], "explain") == 0) {
@@ -315,6 +356,7 @@ cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 		o.name = argv[optind + 2];
 		o.cmd = CLI_EXPLAIN;
 		*ret = o;
+	*ret_output = output;
 		return 0;
 	}
 	if (strcmp(argv[optind], "audit") == 0 && optind + 1 < argc &&
@@ -324,6 +366,7 @@ cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 			    "audit search: takes options only");
 		o.cmd = CLI_AUDIT_SEARCH;
 		*ret = o;
+	*ret_output = output;
 		return 0;
 	}
 	if (strcmp(argv[optind], "audit") == 0) {
@@ -336,6 +379,7 @@ cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 		o.cmd = CLI_AUDIT_VERIFY;
 		o.dir = optind + 2 < argc ? argv[optind + 2] : NULL;
 		*ret = o;
+	*ret_output = output;
 		return 0;
 	}
 	for (j = 0; j < ELEMENTSOF(commands); j++)
@@ -372,12 +416,13 @@ cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 		return errf(-BW_E_INVALID, ret_err, "apply: -f FILE is required");
 	if (o.cmd != CLI_APPLY && o.file)
 		return errf(-BW_E_INVALID, ret_err, "-f is only for apply");
-	if (o.since_text && o.cmd != CLI_WATCH)
+	if (o.since_text && o.cmd != CLI_WATCH && o.cmd != CLI_EVIDENCE_EXPORT)
 		return errf(-BW_E_INVALID, ret_err,
 		    "--since is only for watch and audit search");
 	if (o.since_text && !o.has_since)
 		return errf(-BW_E_INVALID, ret_err,
 		    "--since: must be a revision number");
 	*ret = o;
+	*ret_output = output;
 	return 0;
 }

@@ -27,6 +27,7 @@ enum cli_cmd {
 	CLI_COMPLIANCE_CONTROLS,
 	CLI_COMPLIANCE_SCAN,
 	CLI_COMPLIANCE_RESULTS,
+	CLI_EVIDENCE_EXPORT,
 };
 
 enum cli_output { CLI_OUT_TABLE, CLI_OUT_JSON };
@@ -70,6 +71,7 @@ struct cli_opts {
 	const char	*trust_name;
 	const char	*baseline;	/* low | moderate | high */
 	const char	*format;	/* summary | oscal | oscal-poam */
+	const char	*out_file;	/* evidence export -o FILE.tar */
 };
 
 /* Parses ARGV into *RET. Returns 0, or -BW_E_INVALID with a message for

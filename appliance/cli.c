@@ -1065,6 +1065,58 @@ cmd_compliance_results(const struct cli_opts *o, const struct client_conf *conf)
 	return rc;
 }
 
+static int
+cmd_evidence_export(const struct cli_opts *o, const struct client_conf *conf)
+{
+	_cleanup_free_ char	*err = NULL, *errbody = NULL, *s = NULL, *u = NULL;
+	char			 path[512] = "/v1/compliance/evidence", tmp[4200];
+	int			 fd, r, status = 0;
+	size_t			 n;
+
+	if (o->since_text && (s = evhttp_encode_uri(o->since_text))) {
+		n = strlen(path);
+		snprintf(path + n, sizeof(path) - n, "?since=%s", s);
+	}
+	if (o->until_text && (u = evhttp_encode_uri(o->until_text))) {
+		n = strlen(path);
+		snprintf(path + n, sizeof(path) - n, "%cuntil=%s",
+		    strchr(path, '?') ? '&' : '?', u);
+	}
+	/* written beside the target and renamed: no half bundle on failure */
+	snprintf(tmp, sizeof(tmp), "%s.part", o->out_file);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "bulwark: evidence export: %s: %s\n", tmp,
+		    strerror(errno));
+		return CLI_EXIT_USAGE;
+	}
+	r = client_download(conf, path, fd, isatty(STDERR_FILENO), &status,
+	    &errbody, &err);
+	if (r == 0 && status == 200 && fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	if (r < 0 || status != 200) {
+		unlink(tmp);
+		if (r < 0) {
+			fprintf(stderr, "bulwark: evidence export: %s\n",
+			    err ? err : strerror(-r));
+			return CLI_EXIT_UNREACHABLE;
+		}
+		struct client_response resp = { .status = status, .body = errbody,
+		    .body_len = errbody ? strlen(errbody) : 0 };
+		return report_error_ctx(&resp, "evidence export");
+	}
+	if (rename(tmp, o->out_file) < 0) {
+		fprintf(stderr, "bulwark: evidence export: %s: %s\n", o->out_file,
+		    strerror(errno));
+		unlink(tmp);
+		return CLI_EXIT_FAILED;
+	}
+	printf("wrote %s; verify it offline with: bulwark-verify --key "
+	    "AUDIT-CHECKPOINT-PUBKEY.pem %s\n", o->out_file, o->out_file);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1148,6 +1200,9 @@ main(int argc, char **argv)
 		break;
 	case CLI_COMPLIANCE_RESULTS:
 		rc = cmd_compliance_results(&o, &conf);
+		break;
+	case CLI_EVIDENCE_EXPORT:
+		rc = cmd_evidence_export(&o, &conf);
 		break;
 	default:
 		rc = CLI_EXIT_USAGE;

@@ -585,6 +585,66 @@ client_conn_close(struct client_conn *cc)
 }
 
 int
+client_download(const struct client_conf *conf, const char *path, int fd,
+    int progress, int *ret_status, char **ret_err_body, char **ret_err)
+{
+	struct conn		 c = { .fd = -1 };
+	struct client_response	 resp = { 0 };
+	char			 buf[65536];
+	long long		 clen, done = 0;
+	int			 status, chunked, r;
+
+	if ((r = conn_open(conf, &c, ret_err)) < 0)
+		goto out;
+	if ((r = send_request(&c, conf, "GET", path, NULL, ret_err)) < 0)
+		goto out;
+	if ((r = read_head(&c, &status, &clen, &chunked, ret_err)) < 0)
+		goto out;
+	*ret_status = status;
+	if (status != 200 || chunked || clen < 0) {
+		/* errors are small JSON documents: read them whole */
+		if (status == 200) {
+			r = errf(-BW_E_INVALID, ret_err,
+			    "download without a Content-Length");
+			goto out;
+		}
+		if (clen > 0 && clen < (long long)sizeof(buf)) {
+			resp.body = calloc(1, (size_t)clen + 1);
+			if (resp.body && read_exact(&c, resp.body, (size_t)clen) == 0)
+				*ret_err_body = TAKE_PTR(resp.body);
+			free(resp.body);
+		}
+		r = 0;
+		goto out;
+	}
+	while (done < clen) {
+		size_t	want = clen - done < (long long)sizeof(buf) ?
+		    (size_t)(clen - done) : sizeof(buf);
+		ssize_t	got = conn_read(&c, buf, want);
+
+		if (got <= 0) {
+			r = errf(-BW_E_UNAVAILABLE, ret_err,
+			    "connection closed after %lld of %lld bytes", done, clen);
+			goto out;
+		}
+		if ((r = write_all(fd, buf, (size_t)got)) < 0) {
+			errf(r, ret_err, "write: %s", strerror(-r));
+			goto out;
+		}
+		done += got;
+		if (progress)
+			fprintf(stderr, "\r%lld / %lld bytes (%d%%)", done, clen,
+			    (int)(clen ? done * 100 / clen : 100));
+	}
+	if (progress)
+		fputc('\n', stderr);
+	r = 0;
+out:
+	conn_close(&c);
+	return r;
+}
+
+int
 client_stream(const struct client_conf *conf, const char *path,
     int (*line_cb)(void *arg, const char *line, size_t len), void *arg,
     int *ret_status, char **ret_err)

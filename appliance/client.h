@@ -51,6 +51,13 @@ int client_stream(const struct client_conf *conf, const char *path,
     int (*line_cb)(void *arg, const char *line, size_t len), void *arg,
     int *ret_status, char **ret_err);
 
+/* GETs PATH and writes a 200 response's body to FD, showing progress on
+ * stderr when PROGRESS is set. Any other status leaves its body in
+ * *ret_err_body (caller frees). Returns 0 when a response arrived
+ * (*ret_status says which), or a negative error with a message. */
+int client_download(const struct client_conf *conf, const char *path, int fd,
+    int progress, int *ret_status, char **ret_err_body, char **ret_err);
+
 /* Parses the head of an HTTP/1.1 response in BUF (LEN bytes, ending
  * with the blank line): status, Content-Length (-1 if absent) and
  * whether the body is chunked. Returns 0 or -BW_E_INVALID. Exposed for

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
@@ -17,6 +19,7 @@
 #include "appliance/compliance-api.h"
 #include "audit/trail.h"
 #include "audit/verify.h"
+#include "compliance/evidence.h"
 #include "compliance/oscal.h"
 #include "controlplane/commit.h"
 #include "controlplane/store.h"
@@ -392,6 +395,110 @@ handle_results(struct compliance_api *ca, struct evhttp_request *req,
 	evhttp_clear_headers(&q);
 }
 
+static int
+parse_time(const char *s, time_t *ret)
+{
+	struct tm	 tm = { 0 };
+	const char	*end;
+
+	if (!s)
+		return 0;
+	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end)
+		end = strptime(s, "%Y-%m-%d", &tm);
+	if (!end || (*end && strcmp(end, "Z") != 0))
+		return -BW_E_INVALID;
+	*ret = timegm(&tm);
+	return 0;
+}
+
+/* Builds a signed evidence bundle for the period and sends it. The
+ * bundle is made in the data directory (not /tmp: it holds audit
+ * records) and unlinked as soon as it is open. */
+static void
+handle_evidence(struct compliance_api *ca, struct evhttp_request *req,
+    const struct authz_identity *id)
+{
+	struct evidence_opts	 eo = { .system_name = "Bulwark appliance" };
+	struct evkeyvalq	 q;
+	struct comp_ctx		 ctx = { 0 };
+	struct comp_facts	 facts;
+	_cleanup_(comp_scan_freep) struct comp_scan *scan = NULL;
+	_cleanup_free_ char	*err = NULL;
+	char			 capath[PATH_MAX + 32], certpath[PATH_MAX + 32];
+	char			 tmp[PATH_MAX + 64], reason[160];
+	const char		*query;
+	struct evbuffer		*buf = NULL;
+	struct stat		 st;
+	int			 fd = -1, r;
+
+	TAILQ_INIT(&q);
+	query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	if (id->role != ROLE_SECURITY_AUDITOR) {
+		r = errf(-BW_E_DENIED, &err, "only the security-auditor exports "
+		    "evidence");
+		goto fail;
+	}
+	if (!ca->signer) {
+		r = errf(-BW_E_UNAVAILABLE, &err, "no appliance signing key");
+		goto fail;
+	}
+	if ((query && evhttp_parse_query_str(query, &q) < 0) ||
+	    parse_time(evhttp_find_header(&q, "since"), &eo.since) < 0 ||
+	    parse_time(evhttp_find_header(&q, "until"), &eo.until) < 0) {
+		r = errf(-BW_E_INVALID, &err, "since, until: must be RFC 3339 UTC "
+		    "times like 2026-11-26T00:00:00Z or dates like 2026-11-26");
+		goto fail;
+	}
+	if ((r = load_data(ca, 1, &err)) < 0)
+		goto fail;
+	gather_facts(ca, &facts, capath, certpath, sizeof(capath));
+	if ((r = comp_ctx_open(&ctx, ca->root, &facts, comp_policy_default(),
+	    time(NULL))) < 0)
+		goto fail;
+	r = comp_scan_run(&ctx, ca->base[1], &scan);
+	comp_ctx_done(&ctx);
+	if (r < 0)
+		goto fail;
+	eo.scan = scan;
+	eo.cat = ca->cat;
+	eo.base = ca->base[1];
+	eo.ssp_path = ca->ssp_path;
+	eo.audit_dir = ca->audit_dir;
+	eo.ca_path = capath;
+	eo.signer = ca->signer;
+	snprintf(tmp, sizeof(tmp), "%s/evidence-%d-%lld.tar", ca->appliance_dir,
+	    (int)getpid(), (long long)time(NULL));
+	if ((r = evidence_export(&eo, tmp, &err)) < 0) {
+		unlink(tmp);
+		goto fail;
+	}
+	fd = open(tmp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	unlink(tmp);
+	if (fd < 0 || fstat(fd, &st) < 0 || !(buf = evbuffer_new()) ||
+	    evbuffer_add_file(buf, fd, 0, st.st_size) < 0) {
+		r = errf(-EIO, &err, "cannot read the bundle back");
+		if (fd >= 0 && !buf)
+			close(fd);
+		goto fail;
+	}
+	snprintf(reason, sizeof(reason), "bundle of %lld bytes, since %lld, until %lld",
+	    (long long)st.st_size, (long long)eo.since, (long long)eo.until);
+	api_audit(ca->srv, id, "evidence.export", "EvidenceBundle", "system", NULL,
+	    "success", reason);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	    "application/x-tar");
+	evhttp_send_reply(req, 200, "OK", buf);
+	evbuffer_free(buf);
+	evhttp_clear_headers(&q);
+	return;
+fail:
+	evhttp_clear_headers(&q);
+	api_audit(ca->srv, id, "evidence.export", "EvidenceBundle", "system", NULL,
+	    r == -BW_E_DENIED ? "denied" : "failure", err ? err : bw_strerror(r));
+	api_reply_err(ca->srv, req, r, err);
+}
+
 void
 compliance_api_handle(struct api_server *srv, struct evhttp_request *req,
     const struct authz_identity *id, const char *path, void *arg)
@@ -403,7 +510,8 @@ compliance_api_handle(struct api_server *srv, struct evhttp_request *req,
 	const char		*bl = "moderate";
 	int			 which, r;
 
-	if (id->role != ROLE_SYSTEM_ADMIN && id->role != ROLE_SECURITY_AUDITOR) {
+	if (id->role != ROLE_SYSTEM_ADMIN && id->role != ROLE_SECURITY_AUDITOR &&
+	    strcmp(path, "/v1/compliance/evidence") != 0) {
 		api_audit(srv, id, "compliance.request", NULL, NULL, NULL, "denied",
 		    "role may not run or read compliance scans");
 		api_reply_error(srv, req, 403, "forbidden",
@@ -415,6 +523,12 @@ compliance_api_handle(struct api_server *srv, struct evhttp_request *req,
 		if (m != EVHTTP_REQ_GET)
 			goto bad_method;
 		handle_results(ca, req, id);
+		return;
+	}
+	if (strcmp(path, "/v1/compliance/evidence") == 0) {
+		if (m != EVHTTP_REQ_GET)
+			goto bad_method;
+		handle_evidence(ca, req, id);
 		return;
 	}
 	if (strcmp(path, "/v1/compliance/scans") != 0) {
@@ -457,10 +571,24 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		log_warn("scheduled compliance scan failed: %s", err ? err : "error");
 }
 
+const char *
+compliance_ssp_path(void)
+{
+	static char	buf[PATH_MAX];
+	struct stat	st;
+
+	snprintf(buf, sizeof(buf), "%s/compliance/ssp/bulwark-ssp.json", BW_DATADIR);
+	if (stat(buf, &st) == 0)
+		return buf;
+	snprintf(buf, sizeof(buf), "%s/docs/ssp/bulwark-ssp.json", BW_SRCDIR);
+	return buf;
+}
+
 int
 compliance_api_init(struct compliance_api *ca, struct event_base *base,
     struct api_server *srv, struct audit_trail *trail, const char *data_dir,
-    const char *appliance_dir, const char *root, bool fips, char **ret_err)
+    const char *appliance_dir, const char *root, bool fips,
+    const struct audit_signer *signer, char **ret_err)
 {
 	struct timeval tv = { COMPLIANCE_SCAN_INTERVAL_S, 0 };
 
@@ -472,6 +600,8 @@ compliance_api_init(struct compliance_api *ca, struct event_base *base,
 	ca->srv = srv;
 	ca->trail = trail;
 	ca->fips = fips;
+	ca->signer = signer;
+	snprintf(ca->ssp_path, sizeof(ca->ssp_path), "%s", compliance_ssp_path());
 	ca->timer = event_new(base, -1, EV_PERSIST, timer_cb, ca);
 	if (!ca->timer || event_add(ca->timer, &tv) < 0)
 		return errf(-ENOMEM, ret_err, "compliance timer");

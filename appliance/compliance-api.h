@@ -6,7 +6,9 @@
  * changes.
  *   POST /v1/compliance/scans    {"baseline": "low"|"moderate"|"high"}
  *   GET  /v1/compliance/results?format=summary|oscal|oscal-poam
- * system-admin and security-auditor may run scans and read results. */
+ *   GET  /v1/compliance/evidence?since=T&until=T   (a signed tar bundle)
+ * system-admin and security-auditor may run scans and read results; only
+ * the security-auditor exports evidence. */
 #ifndef BW_COMPLIANCE_API_H
 #define BW_COMPLIANCE_API_H
 
@@ -23,6 +25,7 @@
 #define COMPLIANCE_KEY_PREFIX		"/x/compliance/scans/"
 
 struct audit_trail;
+struct audit_signer;
 
 struct compliance_api {
 	char			 data_dir[PATH_MAX];
@@ -36,6 +39,8 @@ struct compliance_api {
 	struct event		*timer;
 	bool			 fips;
 	unsigned long long	 scans;
+	const struct audit_signer *signer;	/* signs evidence manifests */
+	char			 ssp_path[PATH_MAX];
 };
 
 /* Returns the directory holding the OSCAL data: $BULWARK_COMPLIANCE_DATA,
@@ -46,7 +51,11 @@ const char *compliance_data_dir(void);
  * host root to inspect ("/"). Returns 0 or a negative error. */
 int compliance_api_init(struct compliance_api *ca, struct event_base *base,
     struct api_server *srv, struct audit_trail *trail, const char *data_dir,
-    const char *appliance_dir, const char *root, bool fips, char **ret_err);
+    const char *appliance_dir, const char *root, bool fips,
+    const struct audit_signer *signer, char **ret_err);
+
+/* The SSP JSON: installed copy, or the source tree's. Static storage. */
+const char *compliance_ssp_path(void);
 void compliance_api_done(struct compliance_api *ca);
 
 /* api_handler_fn for "/v1/compliance/"; ARG is the compliance_api. */

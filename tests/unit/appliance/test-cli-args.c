@@ -69,6 +69,8 @@ test_errors_are_precise(void **state)
 		{ { "principal", "create", "bob", "--days", "999", NULL }, "--days: must be 1..365" },
 		{ { "image", "sign", "f.tar", NULL }, "image sign: --key KEY.pem is required" },
 		{ { "compliance", "audit", NULL }, "compliance: use compliance controls|scan|results" },
+		{ { "evidence", "export", NULL }, "evidence export: -o FILE.tar is required" },
+		{ { "evidence", "import", "-o", "x.tar", NULL }, "evidence: use evidence export" },
 		{ { "compliance", "scan", "--baseline", "extreme", NULL }, "--baseline: must be low, moderate or high" },
 		{ { "compliance", "results", "--format", "xml", NULL }, "--format: must be summary, oscal or oscal-poam" },
 		{ { "image", "push", "f.tar", NULL }, "image: use image import FILE" },
@@ -129,6 +131,11 @@ test_apply_watch_audit(void **state)
 	assert_string_equal(o.role, "tenant-user");
 	assert_int_equal(parse(&o, &err, "explain", "instance", "web-0", "-t", "acme", NULL), 0);
 	assert_int_equal(o.cmd, CLI_EXPLAIN);
+	assert_int_equal(parse(&o, &err, "evidence", "export", "--since",
+	    "2026-11-01", "-o", "b.tar", NULL), 0);
+	assert_int_equal(o.cmd, CLI_EVIDENCE_EXPORT);
+	assert_string_equal(o.out_file, "b.tar");
+	assert_string_equal(o.since_text, "2026-11-01");
 	assert_int_equal(parse(&o, &err, "--help", NULL), 0);
 	assert_int_equal(o.cmd, CLI_HELP);
 	assert_int_equal(parse(&o, &err, "describe", "Tenant", "acme", NULL), 0);

@@ -1,0 +1,47 @@
+#!/bin/bash
+# Issue 7, Done-means 4 through the running appliance: the auditor exports
+# a signed evidence bundle, bulwark-verify checks it offline with only the
+# bundle and the appliance's checkpoint public key; altering any file
+# inside, or one audit record, makes it fail naming the file or record.
+. "$(dirname "$0")/lib.sh"
+
+start_bulwarkd "$T/d" || exit 1
+B="$BW/bulwark --config $CONF"
+A="$BW/bulwark --config $AUDITOR"
+echo '{"kind":"Tenant","metadata":{"name":"acme"}}' | $B apply -f - >/dev/null
+$B evidence export -o "$T/admin.tar" 2>"$T/admin.err"; rc=$?
+check "the administrator may not export evidence (exit 6, got $rc)" [ $rc = 6 ]
+check "no partial file is left" [ ! -e "$T/admin.tar.part" ] && [ ! -e "$T/admin.tar" ]
+$A evidence export --since 2000-01-01 -o "$T/b.tar" >"$T/exp.out" 2>&1
+check "the auditor exports a bundle" [ -s "$T/b.tar" ]
+KEY="$T/d/pki/audit-checkpoint.pub.pem"
+[ -f "$KEY" ] || KEY="$T/d/audit/checkpoint-key.pem"
+check "bulwark-verify accepts the bundle" "$BW/bulwark-verify" --key "$KEY" "$T/b.tar"
+tar -tf "$T/b.tar" >"$T/members"
+check "the bundle holds assessment results, the SSP, audit segments and a manifest" \
+	sh -c "grep -q assessment-results '$T/members' && grep -qi ssp '$T/members' &&
+	       grep -q 'seg-' '$T/members' && grep -q manifest '$T/members'"
+
+# alter one file at a time and repack in the same order
+tamper() { # member sed-expression
+	rm -rf "$T/x" && mkdir -p "$T/x" && tar -xf "$T/b.tar" -C "$T/x" &&
+		sed -i "$2" "$T/x/$1" && tar -cf "$T/t.tar" -C "$T/x" $(cat "$T/members")
+}
+for m in $(grep -E 'assessment-results|ssp' "$T/members" | head -2); do
+	tamper "$m" 's/"version"/"versioN"/' || { fail "tamper $m"; continue; }
+	"$BW/bulwark-verify" --key "$KEY" "$T/t.tar" >"$T/v.out" 2>&1; rc=$?
+	check "altered $m: verify fails (exit $rc)" [ $rc = 1 ]
+	check "altered $m: the report names it" grep -qF "$m" "$T/v.out"
+done
+seg=$(grep 'seg-' "$T/members" | head -1)
+tamper "$seg" '3s/outcome=success/outcome=failure/' || fail "tamper $seg"
+"$BW/bulwark-verify" --key "$KEY" "$T/t.tar" >"$T/v.out" 2>&1; rc=$?
+check "altered audit record: verify fails (exit $rc)" [ $rc = 1 ]
+check "altered audit record: the report names the record" grep -Eqi "seq|$seg" "$T/v.out"
+openssl ecparam -name secp384r1 -genkey -noout -out "$T/other.key" 2>/dev/null
+openssl ec -in "$T/other.key" -pubout -out "$T/other.pub" 2>/dev/null
+"$BW/bulwark-verify" --key "$T/other.pub" "$T/b.tar" >"$T/v.out" 2>&1; rc=$?
+check "another trust anchor: verify fails (exit $rc)" [ $rc = 1 ]
+check "the export is in the audit trail" \
+	sh -c "$A audit search --action evidence.export -o json | jq -e '[.items[] | select(.outcome==\"success\")] | length >= 1' >/dev/null"
+finish
