@@ -15,7 +15,8 @@
 #                 $top_srcdir/build if it has config.h, else $top_srcdir)
 #   FUZZ_CC       the compiler (default: clang)
 # Exit status: 0 no finding; 1 a finding (each reproducer path is
-# printed); 2 a target or source failed to build; 77 clang is missing.
+# printed); 2 a target failed to build or a run failed without a
+# finding; 77 clang is missing.
 set -u
 
 secs=${1:-${FUZZ_SECONDS:-60}}
@@ -72,10 +73,10 @@ target_seed() {
 	case $1 in
 	fuzz-audit-reader)
 		# Real segments from the audit test generator, when built.
-		gen=$bld/tests/unit/audit/audit-gen
-		[ -x "$gen" ] || return 0
+		agen=$bld/tests/unit/audit/audit-gen
+		[ -x "$agen" ] || return 0
 		gtmp=$(mktemp -d) || return 1
-		if "$gen" write "$gtmp/trail" "$gtmp/key.pem" 12 2048 >/dev/null; then
+		if "$agen" write "$gtmp/trail" "$gtmp/key.pem" 12 2048 >/dev/null; then
 			i=0
 			for f in "$gtmp"/trail/seg-*.log; do
 				[ -f "$f" ] || continue
@@ -192,15 +193,20 @@ for t in $targets; do
 	rc=$?
 	edges=$(sed -n 's/^INFO: Loaded [0-9]* modules *(\([0-9]*\) inline 8-bit counters).*/\1/p' "$log" | head -n 1)
 	result=ok
-	if [ $rc -ne 0 ] || [ -n "$(ls -A "$art")" ]; then
+	if [ -n "$(ls -A "$art")" ]; then
 		result="FINDING (exit $rc)"
-		status=1
+		[ $status -eq 0 ] && status=1
+	elif [ $rc -ne 0 ]; then
+		# libFuzzer saves an input for every finding; an exit without
+		# one is a broken run (bad flag, unreadable corpus).
+		result="ERROR (exit $rc)"
+		status=2
 	fi
 	printf '%-22s %10s %8s %6s %7s %6s %9s  %s\n' "$t" "$(field "$log" number_of_executed_units)" \
 	    "$(field "$log" average_exec_per_sec)" "$(cov "$log" cov)" "${edges:-?}" \
 	    "$(cov "$log" ft)" "$(cov "$log" corp | sed 's,/.*,,')" "$result" >> "$summary"
 	if [ "$result" != ok ]; then
-		echo "run.sh: $t: FINDING, fuzzer exit status $rc; log $log" >&2
+		echo "run.sh: $t: $result; log $log" >&2
 		sed -n '/^==[0-9]*==ERROR\|invariant broken\|runtime error\|^SUMMARY\|ERROR: libFuzzer/,$p' "$log" | head -n 80 >&2
 		for f in "$art"/*; do
 			[ -f "$f" ] || continue
