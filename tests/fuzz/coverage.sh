@@ -45,6 +45,7 @@ core_sources="lib/err.c lib/log.c lib/fileio.c lib/json.c hardening/crypto-polic
 	controlplane/store.c controlplane/store-lmdb.c appliance/client.c appliance/cli-args.c"
 pkgs="jansson libcrypto libssl lmdb libevent"
 prof="-fprofile-instr-generate -fcoverage-mapping"
+# shellcheck disable=SC2086 # $pkgs is a list of package names
 cflags="-std=gnu17 -g -O0 $prof -I$src -I$bld $(pkg-config --cflags $pkgs)"
 cov=$out/coverage
 mkdir -p "$cov"
@@ -60,7 +61,7 @@ for f in "$src"/tests/fuzz/fuzz-*.c; do
 		"$cc" $cflags -c "$src/$c" -o "$o" || exit 2
 		objs="$objs $o"
 	done
-	# shellcheck disable=SC2086
+	# shellcheck disable=SC2086,SC2046
 	"$cc" -fsanitize=fuzzer $prof $objs $(pkg-config --libs $pkgs) -lpthread \
 	    -o "$cov/$t" || exit 2
 	dirs=

@@ -89,7 +89,9 @@ target_seed() {
 	esac
 }
 
+# shellcheck disable=SC2086 # $pkgs is a list of package names
 pkg_cflags=$(pkg-config --cflags $pkgs) || { echo "run.sh: pkg-config failed for: $pkgs" >&2; exit 2; }
+# shellcheck disable=SC2086
 pkg_libs=$(pkg-config --libs $pkgs) || exit 2
 # UBSan findings must stop the run so libFuzzer saves the input.
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
@@ -114,8 +116,7 @@ mkdir -p "$out/obj" "$out/bin" "$out/corpus" "$out/artifacts" "$out/logs" || exi
 # newer: cheap, and a stale object would fuzz old code.
 stale() {
 	[ -f "$2" ] || return 0
-	[ "$1" -nt "$2" ] && return 0
-	[ "$bld/config.h" -nt "$2" ] && return 0
+	[ -n "$(find "$1" "$bld/config.h" -newer "$2" 2>/dev/null)" ] && return 0
 	[ -n "$(find "$src/lib" "$src/hardening" "$src/controlplane" "$src/appliance" \
 	    "$src/audit" "$src/tests/fuzz" -name '*.h' -newer "$2" 2>/dev/null | head -n 1)" ]
 }
@@ -141,6 +142,7 @@ build_target() {	# build_target NAME -> $out/bin/NAME
 		objs="$objs $o"
 	done
 	o=$out/obj/$t.o
+	# shellcheck disable=SC2086
 	compile "tests/fuzz/$t.c" "$o" -fsanitize=fuzzer-no-link $warn -Werror || return 1
 	rm -f "$out/obj/lib-$t.a"
 	# shellcheck disable=SC2086
@@ -184,7 +186,7 @@ for t in $targets; do
 	dict=
 	[ -f "$src/tests/fuzz/dict/$t.dict" ] && dict="-dict=$src/tests/fuzz/dict/$t.dict"
 	echo "run.sh: running $t for ${secs}s"
-	# shellcheck disable=SC2086
+	# shellcheck disable=SC2086,SC2046
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1} \
 	UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 	    "$out/bin/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
