@@ -45,6 +45,11 @@ static const char usage_text[] =
 "  --server-name NAME extra DNS name for the server certificate (repeatable)\n"
 "  --log-level LEVEL  debug, info, warn or error (default info)\n"
 "  --pid-file FILE    write the process id to FILE (default DIR/bulwarkd.pid)\n"
+"  --import-root DIR  directory images may be imported from (repeatable;\n"
+"                     default /media and /mnt: local media only)\n"
+"  --allow-unattested-nodes\n"
+"                     schedule on nodes whose attestation is still pending\n"
+"                     (development only; untrusted nodes never get work)\n"
 "  -h, --help         show this help and exit\n"
 "  -V, --version      show the version and exit\n"
 "\n"
@@ -74,6 +79,8 @@ main(int argc, char **argv)
 		{ "server-name", required_argument, NULL, 'n' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "pid-file", required_argument, NULL, 'p' },
+		{ "allow-unattested-nodes", no_argument, NULL, 'U' },
+		{ "import-root", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -112,6 +119,17 @@ main(int argc, char **argv)
 			break;
 		case 'p':
 			cfg.pid_file = optarg;
+			break;
+		case 'U':
+			cfg.allow_unattested = 1;
+			break;
+		case 'I':
+			if (cfg.n_import_roots + 1 >= BWD_SERVER_NAMES_MAX) {
+				fprintf(stderr, "bulwarkd: at most %d --import-root\n",
+				    BWD_SERVER_NAMES_MAX - 1);
+				return 2;
+			}
+			cfg.import_roots[cfg.n_import_roots++] = optarg;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);

@@ -24,6 +24,24 @@ const char cli_usage[] =
 "  health                    show the appliance's health (no credential needed)\n"
 "  audit verify [DIR]        verify the audit trail in DIR (default: the\n"
 "                            configured appliance's DATA_DIR/audit)\n"
+"  principal create NAME -t TENANT --role ROLE --out DIR [--days N]\n"
+"                            issue a client certificate (system-admin) and\n"
+"                            write DIR/NAME.{crt,key,conf}\n"
+"  principal revoke NAME -t TENANT\n"
+"                            revoke it at once and remove its role binding\n"
+"  explain instance NAME -t TENANT\n"
+"                            why an instance was placed where it is, or why\n"
+"                            it is still pending\n"
+"  image import FILE [--type container|vm] [--digest sha256:HEX]\n"
+"                            import an image from local media; FILE.sig must\n"
+"                            be beside it, signed by a trusted key\n"
+"  image sign --key KEY.pem FILE\n"
+"                            write FILE.sig (ECDSA P-384; offline publisher tool)\n"
+"  image trust add PUBKEY.pem [--name NAME]\n"
+"                            trust a publisher's signing key (system-admin)\n"
+"  audit search [FILTERS]    search the trail (security-auditor): --actor,\n"
+"                            --action (prefix with *), --kind, --object NAME,\n"
+"                            --outcome, --since/--until RFC 3339, --limit N\n"
 "\n"
 "KIND is one of tenant, node, image, quota, rolebinding, network, workload,\n"
 "instance (singular or plural, any case).\n"
@@ -81,6 +99,19 @@ cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 		{ "file", required_argument, NULL, 'f' },
 		{ "since", required_argument, NULL, 's' },
 		{ "key-file", required_argument, NULL, 'K' },
+		{ "until", required_argument, NULL, 'U' },
+		{ "actor", required_argument, NULL, 'A' },
+		{ "action", required_argument, NULL, 'X' },
+		{ "object", required_argument, NULL, 'O' },
+		{ "kind", required_argument, NULL, 'k' + 256 },
+		{ "outcome", required_argument, NULL, 'u' + 256 },
+		{ "limit", required_argument, NULL, 'L' },
+		{ "role", required_argument, NULL, 'R' },
+		{ "out", required_argument, NULL, 'D' },
+		{ "days", required_argument, NULL, 'Y' },
+		{ "type", required_argument, NULL, 'T' },
+		{ "digest", required_argument, NULL, 'G' },
+		{ "name", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -120,12 +151,45 @@ cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 				    optarg);
 			break;
 		case 's':
+			o.since_text = optarg;
 			errno = 0;
 			o.since = strtoull(optarg, &end, 10);
-			if (errno || *end || !*optarg || *optarg == '-')
+			o.has_since = !(errno || *end || !*optarg || *optarg == '-');
+			break;
+		case 'U': o.until_text = optarg; break;
+		case 'A': o.actor = optarg; break;
+		case 'X': o.action = optarg; break;
+		case 'O': o.object = optarg; break;
+		case 'k' + 256: o.object_kind = optarg; break;
+		case 'u' + 256: o.outcome = optarg; break;
+		case 'R': o.role = optarg; break;
+		case 'T':
+			if (strcmp(optarg, "container") && strcmp(optarg, "vm"))
 				return errf(-BW_E_INVALID, ret_err,
-				    "--since: must be a revision number");
-			o.has_since = 1;
+				    "--type: must be container or vm");
+			o.image_type = optarg;
+			break;
+		case 'G': o.digest = optarg; break;
+		case 'N':
+			if (!schema_is_dns_label(optarg))
+				return errf(-BW_E_INVALID, ret_err,
+				    "--name: \"%s\" is not a valid name", optarg);
+			o.trust_name = optarg;
+			break;
+		case 'D': o.out_dir = optarg; break;
+		case 'Y':
+			errno = 0;
+			o.days = (unsigned)strtoul(optarg, &end, 10);
+			if (errno || *end || o.days == 0 || o.days > 365)
+				return errf(-BW_E_INVALID, ret_err,
+				    "--days: must be 1..365");
+			break;
+		case 'L':
+			errno = 0;
+			o.limit = (unsigned)strtoul(optarg, &end, 10);
+			if (errno || *end || o.limit == 0 || o.limit > 10000)
+				return errf(-BW_E_INVALID, ret_err,
+				    "--limit: must be 1..10000");
 			break;
 		case 'h': o.cmd = CLI_HELP; *ret = o; return 0;
 		case 'V': o.cmd = CLI_VERSION; *ret = o; return 0;
@@ -140,10 +204,78 @@ cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 	if (optind >= argc)
 		return errf(-BW_E_INVALID, ret_err,
 		    "no command given (try bulwark --help)");
+	if (strcmp(argv[optind], "principal") == 0) {
+		if (argc - optind != 3 || (strcmp(argv[optind + 1], "create") &&
+		    strcmp(argv[optind + 1], "revoke")))
+			return errf(-BW_E_INVALID, ret_err,
+			    "principal: use principal create|revoke NAME");
+		if (!schema_is_dns_label(argv[optind + 2]))
+			return errf(-BW_E_INVALID, ret_err,
+			    "principal: \"%s\" is not a valid name", argv[optind + 2]);
+		if (!o.tenant)
+			return errf(-BW_E_INVALID, ret_err,
+			    "principal: -t TENANT is required");
+		o.name = argv[optind + 2];
+		if (strcmp(argv[optind + 1], "create") == 0) {
+			if (!o.role || !o.out_dir)
+				return errf(-BW_E_INVALID, ret_err,
+				    "principal create: --role and --out are required");
+			o.cmd = CLI_PRINCIPAL_CREATE;
+		} else
+			o.cmd = CLI_PRINCIPAL_REVOKE;
+		*ret = o;
+		return 0;
+	}
+	if (strcmp(argv[optind], "image") == 0) {
+		const char *sub = optind + 1 < argc ? argv[optind + 1] : "";
+
+		if (strcmp(sub, "import") == 0 && argc - optind == 3) {
+			o.cmd = CLI_IMAGE_IMPORT;
+			o.path = argv[optind + 2];
+		} else if (strcmp(sub, "sign") == 0 && argc - optind == 3) {
+			if (!o.key)
+				return errf(-BW_E_INVALID, ret_err,
+				    "image sign: --key KEY.pem is required");
+			o.cmd = CLI_IMAGE_SIGN;
+			o.path = argv[optind + 2];
+		} else if (strcmp(sub, "trust") == 0 && argc - optind == 4 &&
+		    strcmp(argv[optind + 2], "add") == 0) {
+			o.cmd = CLI_IMAGE_TRUST_ADD;
+			o.path = argv[optind + 3];
+		} else
+			return errf(-BW_E_INVALID, ret_err,
+			    "image: use image import FILE, image sign --key KEY FILE "
+			    "or image trust add PUBKEY.pem");
+		*ret = o;
+		return 0;
+	}
+	if (strcmp(argv[optind], "explain") == 0) {
+		if (argc - optind != 3 || !res_kind_lookup(argv[optind + 1]) ||
+		    res_kind_lookup(argv[optind + 1]) != res_kind_by_name("Instance"))
+			return errf(-BW_E_INVALID, ret_err,
+			    "explain: use explain instance NAME -t TENANT");
+		if (!schema_is_dns_label(argv[optind + 2]) || !o.tenant)
+			return errf(-BW_E_INVALID, ret_err,
+			    "explain: a valid NAME and -t TENANT are required");
+		o.kind = argv[optind + 1];
+		o.name = argv[optind + 2];
+		o.cmd = CLI_EXPLAIN;
+		*ret = o;
+		return 0;
+	}
+	if (strcmp(argv[optind], "audit") == 0 && optind + 1 < argc &&
+	    strcmp(argv[optind + 1], "search") == 0) {
+		if (argc - optind - 2 > 0)
+			return errf(-BW_E_INVALID, ret_err,
+			    "audit search: takes options only");
+		o.cmd = CLI_AUDIT_SEARCH;
+		*ret = o;
+		return 0;
+	}
 	if (strcmp(argv[optind], "audit") == 0) {
 		if (optind + 1 >= argc || strcmp(argv[optind + 1], "verify") != 0)
 			return errf(-BW_E_INVALID, ret_err,
-			    "audit: the subcommand is verify");
+			    "audit: the subcommand is verify or search");
 		if (argc - optind - 2 > 1)
 			return errf(-BW_E_INVALID, ret_err,
 			    "audit verify: takes at most one directory");
@@ -186,8 +318,12 @@ cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 		return errf(-BW_E_INVALID, ret_err, "apply: -f FILE is required");
 	if (o.cmd != CLI_APPLY && o.file)
 		return errf(-BW_E_INVALID, ret_err, "-f is only for apply");
-	if (o.has_since && o.cmd != CLI_WATCH)
-		return errf(-BW_E_INVALID, ret_err, "--since is only for watch");
+	if (o.since_text && o.cmd != CLI_WATCH)
+		return errf(-BW_E_INVALID, ret_err,
+		    "--since is only for watch and audit search");
+	if (o.since_text && !o.has_since)
+		return errf(-BW_E_INVALID, ret_err,
+		    "--since: must be a revision number");
 	*ret = o;
 	return 0;
 }

@@ -17,6 +17,13 @@ enum cli_cmd {
 	CLI_WHOAMI,
 	CLI_HEALTH,
 	CLI_AUDIT_VERIFY,
+	CLI_AUDIT_SEARCH,
+	CLI_PRINCIPAL_CREATE,
+	CLI_PRINCIPAL_REVOKE,
+	CLI_EXPLAIN,
+	CLI_IMAGE_IMPORT,
+	CLI_IMAGE_SIGN,
+	CLI_IMAGE_TRUST_ADD,
 };
 
 enum cli_output { CLI_OUT_TABLE, CLI_OUT_JSON };
@@ -45,8 +52,19 @@ struct cli_opts {
 	const char	*name;
 	const char	*dir;		/* audit verify */
 	const char	*key_file;	/* audit verify --key */
-	uint64_t	 since;
+	uint64_t	 since;		/* watch */
 	int		 has_since;
+	const char	*since_text;	/* audit search: RFC 3339 */
+	const char	*until_text;
+	const char	*actor, *action, *object, *object_kind, *outcome;
+	unsigned	 limit;
+	const char	*role;		/* principal create */
+	const char	*out_dir;
+	unsigned	 days;
+	const char	*path;		/* image import / sign / trust add */
+	const char	*image_type;	/* container | vm */
+	const char	*digest;
+	const char	*trust_name;
 };
 
 /* Parses ARGV into *RET. Returns 0, or -BW_E_INVALID with a message for

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -10,11 +11,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/http.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/pem.h>
 
 #include "appliance/cli-args.h"
 #include "appliance/client.h"
+#include "appliance/image.h"
 #include "audit/verify.h"
 #include "controlplane/resource.h"
 #include "lib/err.h"
@@ -38,9 +42,18 @@ exit_for_status(int status)
 	return status >= 400 ? CLI_EXIT_FAILED : CLI_EXIT_OK;
 }
 
+static int report_error_ctx(const struct client_response *resp,
+    const char *ctx);
+
 /* Prints the server's error document as one readable line. */
 static int
 report_error(const struct client_response *resp)
+{
+	return report_error_ctx(resp, NULL);
+}
+
+static int
+report_error_ctx(const struct client_response *resp, const char *ctx)
 {
 	_cleanup_json_ json_t	*o = json_loadb(resp->body, resp->body_len, 0, NULL);
 	const char		*code, *msg;
@@ -48,9 +61,11 @@ report_error(const struct client_response *resp)
 	code = json_string_value(json_object_get(json_object_get(o, "error"), "code"));
 	msg = json_string_value(json_object_get(json_object_get(o, "error"), "message"));
 	if (code && msg)
-		fprintf(stderr, "bulwark: %s (%d %s)\n", msg, resp->status, code);
+		fprintf(stderr, "bulwark: %s%s%s (%d %s)\n", ctx ? ctx : "",
+		    ctx ? ": " : "", msg, resp->status, code);
 	else
-		fprintf(stderr, "bulwark: server answered %d\n", resp->status);
+		fprintf(stderr, "bulwark: %s%sserver answered %d\n", ctx ? ctx : "",
+		    ctx ? ": " : "", resp->status);
 	return exit_for_status(resp->status);
 }
 
@@ -290,8 +305,10 @@ apply_one(const struct cli_opts *o, const struct client_conf *conf, json_t *doc)
 			    "metadata"), "revision")));
 		rc = 0;
 	} else {
-		fprintf(stderr, "bulwark: apply %s/%s: ", lower, name);
-		rc = report_error(&resp);
+		char ctx[160];
+
+		snprintf(ctx, sizeof(ctx), "apply %s/%s", lower, name);
+		rc = report_error_ctx(&resp, ctx);
 	}
 	client_response_clear(&resp);
 	return rc;
@@ -569,6 +586,316 @@ cmd_audit_verify(const struct cli_opts *o, const struct client_conf *conf)
 	return rc;
 }
 
+static int
+add_param(char *buf, size_t len, const char *key, const char *val)
+{
+	size_t	 n = strlen(buf);
+	char	*enc;
+	int	 w;
+
+	if (!val)
+		return 0;
+	if (!(enc = evhttp_encode_uri(val)))
+		return -1;
+	w = snprintf(buf + n, len - n, "%s%s=%s", strchr(buf, '?') ? "&" : "?",
+	    key, enc);
+	free(enc);
+	return (w < 0 || (size_t)w >= len - n) ? -1 : 0;
+}
+
+static int
+cmd_audit_search(const struct cli_opts *o, const struct client_conf *conf)
+{
+	struct client_response	 resp = { 0 };
+	char			 path[2048] = "/v1/audit/records", lim[16];
+	_cleanup_json_ json_t	*doc = NULL;
+	json_t			*rec;
+	size_t			 i;
+	int			 rc;
+
+	snprintf(lim, sizeof(lim), "%u", o->limit);
+	if (add_param(path, sizeof(path), "actor", o->actor) < 0 ||
+	    add_param(path, sizeof(path), "action", o->action) < 0 ||
+	    add_param(path, sizeof(path), "kind", o->object_kind) < 0 ||
+	    add_param(path, sizeof(path), "name", o->object) < 0 ||
+	    add_param(path, sizeof(path), "outcome", o->outcome) < 0 ||
+	    add_param(path, sizeof(path), "tenant", o->tenant) < 0 ||
+	    add_param(path, sizeof(path), "since", o->since_text) < 0 ||
+	    add_param(path, sizeof(path), "until", o->until_text) < 0 ||
+	    add_param(path, sizeof(path), "limit", o->limit ? lim : NULL) < 0) {
+		fprintf(stderr, "bulwark: audit search: filters too long\n");
+		return CLI_EXIT_USAGE;
+	}
+	if ((rc = request(conf, "GET", path, NULL, &resp)) != 0)
+		return rc;
+	if (resp.status != 200) {
+		rc = report_error(&resp);
+		goto out;
+	}
+	if (o->output == CLI_OUT_JSON) {
+		print_json(resp.body, resp.body_len);
+		goto out;
+	}
+	doc = json_loadb(resp.body, resp.body_len, 0, NULL);
+	printf("%-8s %-30s %-12s %-22s %-28s %-8s %s\n", "SEQ", "TIME", "ACTOR",
+	    "ACTION", "OBJECT", "OUTCOME", "REASON");
+	json_array_foreach(json_object_get(doc, "items"), i, rec) {
+		json_t	*ob = json_object_get(rec, "object");
+		char	 obj[160];
+
+		snprintf(obj, sizeof(obj), "%s%s%s%s%s",
+		    json_string_value(json_object_get(ob, "kind")) ?: "-",
+		    json_object_get(ob, "tenant") ? "/" : "",
+		    json_string_value(json_object_get(ob, "tenant")) ?: "",
+		    json_object_get(ob, "name") ? "/" : "",
+		    json_string_value(json_object_get(ob, "name")) ?: "");
+		printf("%-8" JSON_INTEGER_FORMAT " %-30s %-12s %-22s %-28s %-8s %s\n",
+		    json_integer_value(json_object_get(rec, "seq")),
+		    json_string_value(json_object_get(rec, "time")) ?: "",
+		    json_string_value(json_object_get(rec, "actor")) ?: "-",
+		    json_string_value(json_object_get(rec, "action")) ?: "-", obj,
+		    json_string_value(json_object_get(rec, "outcome")) ?: "-",
+		    json_string_value(json_object_get(rec, "reason")) ?: "");
+	}
+	if (json_is_true(json_object_get(doc, "truncated")))
+		fprintf(stderr, "bulwark: more records match; narrow the filters "
+		    "or raise --limit\n");
+out:
+	client_response_clear(&resp);
+	return rc;
+}
+
+static int
+write_out(const char *dir, const char *name, const char *ext, const char *text,
+    mode_t mode)
+{
+	char	path[4096];
+	int	r;
+
+	snprintf(path, sizeof(path), "%s/%s.%s", dir, name, ext);
+	if ((r = write_file_atomic_at(AT_FDCWD, path, text, strlen(text), mode)) < 0) {
+		fprintf(stderr, "bulwark: cannot write %s: %s\n", path, strerror(-r));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_principal_create(const struct cli_opts *o, const struct client_conf *conf)
+{
+	struct client_response	 resp = { 0 };
+	_cleanup_json_ json_t	*req = NULL, *doc = NULL, *cf = NULL;
+	_cleanup_free_ char	*body = NULL, *cfs = NULL;
+	char			 path[512], dirabs[4096], p[3][4200];
+	int			 rc, r;
+
+	if ((r = mkdir_p(o->out_dir, 0700)) < 0 || !realpath(o->out_dir, dirabs)) {
+		fprintf(stderr, "bulwark: --out %s: %s\n", o->out_dir,
+		    strerror(r < 0 ? -r : errno));
+		return CLI_EXIT_USAGE;
+	}
+	req = json_pack("{s:s, s:s, s:I}", "name", o->name, "role", o->role,
+	    "days", (json_int_t)(o->days ? o->days : 90));
+	if (!req || !(body = json_dumps(req, JSON_COMPACT)))
+		return CLI_EXIT_FAILED;
+	snprintf(path, sizeof(path), "/v1/tenants/%s/principals", o->tenant);
+	if ((rc = request(conf, "POST", path, body, &resp)) != 0)
+		return rc;
+	if (resp.status != 201) {
+		rc = report_error(&resp);
+		goto out;
+	}
+	doc = json_loadb(resp.body, resp.body_len, 0, NULL);
+	snprintf(p[0], sizeof(p[0]), "%s/%s.crt", dirabs, o->name);
+	snprintf(p[1], sizeof(p[1]), "%s/%s.key", dirabs, o->name);
+	snprintf(p[2], sizeof(p[2]), "%s/ca.crt", dirabs);
+	cf = json_pack("{s:s, s:s, s:s, s:s, s:s}", "server", conf->server, "ca",
+	    p[2], "cert", p[0], "key", p[1], "principal", o->name);
+	if (!doc || !cf || !(cfs = json_dumps(cf, JSON_INDENT(2))) ||
+	    write_out(dirabs, o->name, "key", json_string_value(json_object_get(doc,
+	    "key")) ?: "", 0600) < 0 ||
+	    write_out(dirabs, o->name, "crt", json_string_value(json_object_get(doc,
+	    "certificate")) ?: "", 0644) < 0 ||
+	    write_out(dirabs, "ca", "crt", json_string_value(json_object_get(doc,
+	    "ca")) ?: "", 0644) < 0 ||
+	    write_out(dirabs, o->name, "conf", cfs, 0600) < 0) {
+		rc = CLI_EXIT_FAILED;
+		goto out;
+	}
+	if (o->output == CLI_OUT_JSON)
+		printf("{\"name\":\"%s\",\"serial\":\"%s\",\"config\":\"%s/%s.conf\"}\n",
+		    o->name, json_string_value(json_object_get(doc, "serial")) ?: "",
+		    dirabs, o->name);
+	else
+		printf("principal %s/%s created (role %s, serial %s); use "
+		    "bulwark --config %s/%s.conf\n", o->tenant, o->name, o->role,
+		    json_string_value(json_object_get(doc, "serial")) ?: "?", dirabs,
+		    o->name);
+out:
+	/* the response held a private key */
+	if (resp.body)
+		OPENSSL_cleanse(resp.body, resp.body_len);
+	client_response_clear(&resp);
+	return rc;
+}
+
+static int
+cmd_principal_revoke(const struct cli_opts *o, const struct client_conf *conf)
+{
+	struct client_response	resp = { 0 };
+	char			path[512];
+	int			rc;
+
+	snprintf(path, sizeof(path), "/v1/tenants/%s/principals/%s", o->tenant,
+	    o->name);
+	if ((rc = request(conf, "DELETE", path, NULL, &resp)) != 0)
+		return rc;
+	if (resp.status == 200)
+		printf("principal %s/%s revoked\n", o->tenant, o->name);
+	else
+		rc = report_error(&resp);
+	client_response_clear(&resp);
+	return rc;
+}
+
+static int
+cmd_explain(const struct cli_opts *o, const struct client_conf *conf)
+{
+	struct client_response	 resp = { 0 };
+	_cleanup_json_ json_t	*doc = NULL;
+	json_t			*st, *sch, *item;
+	char			 path[512];
+	size_t			 i;
+	int			 rc;
+
+	snprintf(path, sizeof(path), "/v1/tenants/%s/instances/%s", o->tenant,
+	    o->name);
+	if ((rc = request(conf, "GET", path, NULL, &resp)) != 0)
+		return rc;
+	if (resp.status != 200) {
+		rc = report_error(&resp);
+		goto out;
+	}
+	doc = json_loadb(resp.body, resp.body_len, 0, NULL);
+	st = json_object_get(doc, "status");
+	sch = json_object_get(st, "scheduling");
+	if (o->output == CLI_OUT_JSON) {
+		_cleanup_free_ char *s = json_dumps(st, JSON_INDENT(2));
+
+		printf("%s\n", s ? s : "{}");
+		goto out;
+	}
+	printf("instance %s/%s: %s%s%s\n", o->tenant, o->name,
+	    json_string_value(json_object_get(st, "phase")) ?: "Pending",
+	    json_object_get(json_object_get(doc, "spec"), "node") ? " on " : "",
+	    json_string_value(json_object_get(json_object_get(doc, "spec"),
+	    "node")) ?: "");
+	printf("  %s\n", json_string_value(json_object_get(st, "message")) ?:
+	    "(not considered by the scheduler yet)");
+	json_array_foreach(json_object_get(sch, "rejected"), i, item)
+		printf("  rejected: %" JSON_INTEGER_FORMAT " node(s) by %s: %s\n",
+		    json_integer_value(json_object_get(item, "nodes")),
+		    json_string_value(json_object_get(item, "filter")) ?: "?",
+		    json_string_value(json_object_get(item, "reason")) ?: "?");
+	json_array_foreach(json_object_get(sch, "scores"), i, item) {
+		_cleanup_free_ char *s = json_dumps(item, JSON_COMPACT);
+
+		printf("  score: %s\n", s ? s : "");
+	}
+out:
+	client_response_clear(&resp);
+	return rc;
+}
+
+static int
+cmd_image_import(const struct cli_opts *o, const struct client_conf *conf)
+{
+	struct client_response	 resp = { 0 };
+	_cleanup_json_ json_t	*req = NULL, *doc = NULL;
+	_cleanup_free_ char	*body = NULL;
+	char			 abs[4096];
+	int			 rc;
+
+	/* the daemon reads the file from local media: send where it is */
+	if (!realpath(o->path, abs)) {
+		fprintf(stderr, "bulwark: image import: %s: %s\n", o->path,
+		    strerror(errno));
+		return CLI_EXIT_USAGE;
+	}
+	req = json_pack("{s:s, s:s, s:s*}", "path", abs, "type",
+	    o->image_type ? o->image_type : "container", "digest", o->digest);
+	if (!req || !(body = json_dumps(req, JSON_COMPACT)))
+		return CLI_EXIT_FAILED;
+	if ((rc = request(conf, "POST", "/v1/image-import", body, &resp)) != 0)
+		return rc;
+	if (resp.status != 201) {
+		rc = report_error_ctx(&resp, "image import");
+		goto out;
+	}
+	doc = json_loadb(resp.body, resp.body_len, 0, NULL);
+	if (o->output == CLI_OUT_JSON)
+		print_json(resp.body, resp.body_len);
+	else
+		printf("image %s imported (%s, signed by %s)\n",
+		    json_string_value(json_object_get(json_object_get(doc, "spec"),
+		    "digest")) ?: "?",
+		    json_string_value(json_object_get(json_object_get(doc, "metadata"),
+		    "name")) ?: "?",
+		    json_string_value(json_object_get(json_object_get(doc, "spec"),
+		    "signer")) ?: "?");
+out:
+	client_response_clear(&resp);
+	return rc;
+}
+
+static int
+cmd_image_sign(const struct cli_opts *o)
+{
+	_cleanup_free_ char *err = NULL;
+
+	if (image_sign(o->key, o->path, &err) < 0) {
+		fprintf(stderr, "bulwark: image sign: %s\n", err ? err : "failed");
+		return CLI_EXIT_FAILED;
+	}
+	printf("wrote %s.sig\n", o->path);
+	return 0;
+}
+
+static int
+cmd_image_trust_add(const struct cli_opts *o, const struct client_conf *conf)
+{
+	struct client_response	 resp = { 0 };
+	_cleanup_free_ char	*pem = NULL, *body = NULL, *err = NULL;
+	_cleanup_json_ json_t	*req = NULL;
+	char			 name[64];
+	const char		*base, *dot;
+	size_t			 len;
+	int			 r, rc;
+
+	if ((r = read_file_at(AT_FDCWD, o->path, 16 * 1024, &pem, &len)) < 0) {
+		fprintf(stderr, "bulwark: image trust add: %s: %s\n", o->path,
+		    strerror(-r));
+		return CLI_EXIT_USAGE;
+	}
+	base = strrchr(o->path, '/') ? strrchr(o->path, '/') + 1 : o->path;
+	dot = strchr(base, '.');
+	snprintf(name, sizeof(name), "%.*s", (int)(dot ? dot - base : (long)strlen(base)),
+	    base);
+	if (o->trust_name)
+		snprintf(name, sizeof(name), "%s", o->trust_name);
+	req = json_pack("{s:s, s:s}", "name", name, "pem", pem);
+	if (!req || !(body = json_dumps(req, JSON_COMPACT)))
+		return CLI_EXIT_USAGE;
+	if ((rc = request(conf, "POST", "/v1/image-trust", body, &resp)) != 0)
+		return rc;
+	if (resp.status == 201)
+		printf("signer %s trusted\n", name);
+	else
+		rc = report_error_ctx(&resp, "image trust add");
+	client_response_clear(&resp);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -577,6 +904,8 @@ main(int argc, char **argv)
 	_cleanup_free_ char	*err = NULL;
 	int			 rc;
 
+	/* a server that dies mid-request must not kill us */
+	signal(SIGPIPE, SIG_IGN);
 	if (cli_parse(argc, argv, &o, &err) < 0) {
 		fprintf(stderr, "bulwark: %s\n", err);
 		return CLI_EXIT_USAGE;
@@ -617,6 +946,27 @@ main(int argc, char **argv)
 		break;
 	case CLI_AUDIT_VERIFY:
 		rc = cmd_audit_verify(&o, &conf);
+		break;
+	case CLI_AUDIT_SEARCH:
+		rc = cmd_audit_search(&o, &conf);
+		break;
+	case CLI_PRINCIPAL_CREATE:
+		rc = cmd_principal_create(&o, &conf);
+		break;
+	case CLI_PRINCIPAL_REVOKE:
+		rc = cmd_principal_revoke(&o, &conf);
+		break;
+	case CLI_EXPLAIN:
+		rc = cmd_explain(&o, &conf);
+		break;
+	case CLI_IMAGE_IMPORT:
+		rc = cmd_image_import(&o, &conf);
+		break;
+	case CLI_IMAGE_SIGN:
+		rc = cmd_image_sign(&o);
+		break;
+	case CLI_IMAGE_TRUST_ADD:
+		rc = cmd_image_trust_add(&o, &conf);
 		break;
 	default:
 		rc = CLI_EXIT_USAGE;

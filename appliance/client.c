@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -28,6 +30,7 @@ struct conn {
 	SSL	*ssl;
 	int	 fd;
 	int	 keepalive;
+	char	 wbuf[16384];
 	/* read-ahead buffer */
 	char	 buf[16384];
 	size_t	 off, len;
@@ -180,8 +183,14 @@ conn_open(const struct client_conf *conf, struct conn *c, char **ret_err)
 		    a->ai_protocol);
 		if (c->fd < 0)
 			continue;
-		if (connect(c->fd, a->ai_addr, a->ai_addrlen) == 0)
+		if (connect(c->fd, a->ai_addr, a->ai_addrlen) == 0) {
+			int one = 1;
+
+			/* requests are written whole; Nagle would only add a
+			 * delayed-ACK round trip to each */
+			setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 			break;
+		}
 		close(c->fd);
 		c->fd = -1;
 	}
@@ -423,6 +432,13 @@ send_request(struct conn *c, const struct client_conf *conf, const char *method,
 	    body ? "Content-Type: application/json\r\n" : "", blen);
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return errf(-BW_E_TOOLARGE, ret_err, "request path too long");
+	if (blen > 0 && blen <= sizeof(c->wbuf) - (size_t)n) {
+		/* one TLS record for small requests */
+		memcpy(c->wbuf, head, (size_t)n);
+		memcpy(c->wbuf + n, body, blen);
+		return conn_write(c, c->wbuf, (size_t)n + blen, ret_err) < 0 ?
+		    -BW_E_UNAVAILABLE : 0;
+	}
 	if (conn_write(c, head, (size_t)n, ret_err) < 0)
 		return -BW_E_UNAVAILABLE;
 	if (blen && conn_write(c, body, blen, ret_err) < 0)

@@ -7,20 +7,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "appliance/daemon-config.h"
+#include "appliance/image-api.h"
 #include "audit/trail.h"
 #include "controlplane/api.h"
 #include "controlplane/commit.h"
+#include "controlplane/controller.h"
+#include "controlplane/principals.h"
+#include "controlplane/resource.h"
+#include "controlplane/schema.h"
 #include "controlplane/store.h"
 #include "hardening/crypto-policy.h"
 #include "hardening/pki.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
+#include "lib/log.h"
 
 void
 bwd_config_defaults(struct bwd_config *cfg)
@@ -119,6 +126,137 @@ write_pid_file(const char *path, char **ret_err)
 	return 0;
 }
 
+struct local_node {
+	struct commit_req	 creq;
+	char			 key[RES_KEY_MAX];
+	char			 name[64];
+	char			 kind[32];
+	char			 tenant[64];
+	char			 action[48];
+	char			*value;
+};
+
+static void
+local_node_done(struct commit_req *creq)
+{
+	struct local_node *ln = (struct local_node *)creq;
+
+	if (creq->result == 0)
+		log_info("first start: %s %s created (revision %llu)", ln->kind,
+		    ln->name, (unsigned long long)creq->op.rev);
+	else if (creq->result != -BW_E_EXISTS)
+		log_error("first start: cannot create %s %s: %s", ln->kind,
+		    ln->name, bw_strerror(creq->result));
+	free(ln->value);
+	free(ln);
+}
+
+/* Submits DOC (a stored form) as a first-start object, audited as
+ * ACTION by bulwarkd itself. Takes no reference to DOC. */
+static int
+bootstrap_submit(struct bwd_state *st, const char *kind, json_t *doc,
+    const char *action, const char *controls)
+{
+	struct local_node	*ln;
+	const struct res_kind	*k = res_kind_by_name(kind);
+
+	if (!doc || !(ln = calloc(1, sizeof(*ln))))
+		return -ENOMEM;
+	snprintf(ln->name, sizeof(ln->name), "%s", res_name(doc));
+	snprintf(ln->kind, sizeof(ln->kind), "%s", kind);
+	snprintf(ln->tenant, sizeof(ln->tenant), "%s", res_tenant(doc));
+	snprintf(ln->action, sizeof(ln->action), "%s", action);
+	if (res_key(k, res_tenant(doc), ln->name, ln->key, sizeof(ln->key)) < 0 ||
+	    !(ln->value = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS))) {
+		free(ln);
+		return -ENOMEM;
+	}
+	ln->creq.op = (struct store_op){ .type = STORE_OP_PUT, .key = ln->key,
+	    .value = ln->value, .value_len = strlen(ln->value),
+	    .expect_rev = STORE_REV_ABSENT };
+	ln->creq.rec = (struct audit_record){ .actor = "bulwarkd", .role = "system",
+	    .tenant = RES_SYSTEM_TENANT, .source = "local", .auth_method = "none",
+	    .action = ln->action, .object_kind = k->kind,
+	    .object_tenant = ln->tenant, .object_name = ln->name,
+	    .controls = controls };
+	ln->creq.done = local_node_done;
+	commit_submit(st->commit, &ln->creq);
+	return 0;
+}
+
+/* All-in-one mode: the machine bulwarkd runs on is the first node. It is
+ * registered once, through the commit pipeline like any change, with
+ * its real capacity; phase and attestation stay honest ("Registered",
+ * "Pending") until an agent reports and attests it. */
+static int
+register_local_node(struct bwd_state *st)
+{
+	_cleanup_json_ json_t	*doc = NULL;
+	char			 host[256], name[64], created[40];
+	long			 ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	long			 pages = sysconf(_SC_PHYS_PAGES);
+	long			 psize = sysconf(_SC_PAGESIZE);
+	struct timespec		 ts;
+	struct tm		 tm;
+	size_t			 i, n = 0;
+
+	if (gethostname(host, sizeof(host)) < 0)
+		snprintf(host, sizeof(host), "local");
+	host[sizeof(host) - 1] = '\0';
+	for (i = 0; host[i] && host[i] != '.' && n < 63; i++) {
+		char c = host[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+			c = '-';
+		name[n++] = c;
+	}
+	while (n > 0 && name[n - 1] == '-')
+		n--;
+	name[n] = '\0';
+	if (!schema_is_dns_label(name))
+		snprintf(name, sizeof(name), "local");
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	doc = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:{s:s}}, s:{s:{s:I, s:I, s:i}, "
+	    "s:s}, s:{s:s, s:s}}",
+	    "kind", "Node",
+	    "metadata", "name", name, "tenant", RES_SYSTEM_TENANT, "uid", name,
+	    "created", created, "labels", "bulwark.io/mode", "all-in-one",
+	    "spec", "capacity", "cpu_millis", (json_int_t)(ncpu > 0 ? ncpu * 1000 : 1000),
+	    "memory_mib", (json_int_t)(pages > 0 && psize > 0 ?
+	    (long long)pages * psize / (1024 * 1024) : 1024), "instances", 110,
+	    "zone", "local",
+	    "status", "phase", "Registered", "attestation", "Pending");
+	return bootstrap_submit(st, "Node", doc, "node.register", "CM-8,CM-3");
+}
+
+/* First start: the bootstrap credentials' roles are granted by
+ * RoleBindings like everyone else's, so they can be audited and taken
+ * away the same way. */
+static int
+bind_bootstrap_roles(struct bwd_state *st)
+{
+	static const struct { const char *who, *role; } b[] = {
+		{ "admin", "system-admin" },
+		{ "auditor", "security-auditor" },
+	};
+	size_t	i;
+	int	r;
+
+	for (i = 0; i < ELEMENTSOF(b); i++) {
+		_cleanup_json_ json_t *doc = principals_binding_doc(
+		    RES_SYSTEM_TENANT, b[i].who, b[i].role);
+
+		if ((r = bootstrap_submit(st, "RoleBinding", doc,
+		    "rolebinding.create", "AC-2,AC-5,AC-6")) < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int
 is_revoked_cb(void *ctx, const char *serial_hex)
 {
@@ -202,9 +340,40 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 	apo.audit_dir = auditdir;
 	apo.is_revoked = is_revoked_cb;
 	apo.revoked_ctx = st->revoked;
+	snprintf(st->principals.pkidir, sizeof(st->principals.pkidir), "%s",
+	    pkidir);
+	st->principals.revoked = st->revoked;
+	apo.principals = &st->principals;
 	if ((r = api_server_start(base, &apo, &st->api, ret_err)) < 0)
 		return r;
+	{
+		static const char *const default_roots[] = { "/media", "/mnt", NULL };
 
+		if ((r = image_api_init(&st->images, st->data_dir,
+		    cfg->import_roots[0] ? cfg->import_roots : default_roots,
+		    ret_err)) < 0)
+			return r;
+		st->images_open = 1;
+		if ((r = api_server_add_handler(st->api, "/v1/image-",
+		    image_api_handle, &st->images)) < 0)
+			return errf(r, ret_err, "image endpoints: %s", bw_strerror(r));
+	}
+
+	/* Only when no node exists yet: a restart never re-registers, and
+	 * an admin who deleted the node is not overridden. */
+	if (store_revision(st->store) == 0 &&
+	    ((r = register_local_node(st)) < 0 ||
+	    (r = bind_bootstrap_roles(st)) < 0))
+		return errf(r, ret_err, "first start: %s", bw_strerror(r));
+	{
+		struct controller_options co = {
+			.allow_unattested = cfg->allow_unattested,
+		};
+
+		if ((r = controller_start(base, st->store, st->commit, &co,
+		    &st->ctl)) < 0)
+			return errf(r, ret_err, "controllers: %s", bw_strerror(r));
+	}
 	client_url(cfg->listen, api_server_port(st->api), url, sizeof(url));
 	if ((r = write_client_conf(st->data_dir, "admin", url, ret_err)) < 0 ||
 	    (r = write_client_conf(st->data_dir, "auditor", url, ret_err)) < 0)
@@ -222,8 +391,14 @@ bwd_close(struct bwd_state *st)
 {
 	api_server_free(st->api);
 	st->api = NULL;
+	controller_detach(st->ctl);
 	commit_stop(st->commit);
 	st->commit = NULL;
+	controller_free(st->ctl);
+	st->ctl = NULL;
+	if (st->images_open)
+		image_api_done(&st->images);
+	st->images_open = 0;
 	audit_trail_close(st->trail);
 	st->trail = NULL;
 	store_close(st->store);

@@ -8,6 +8,8 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+#include "appliance/image-api.h"
+#include "controlplane/principals.h"
 #include "lib/log.h"
 
 #define BWD_DEFAULT_DATA_DIR	"/var/lib/bulwark"
@@ -21,6 +23,9 @@ struct bwd_config {
 	const char	*server_names[BWD_SERVER_NAMES_MAX];	/* NULL-terminated */
 	int		 n_server_names;
 	enum log_level	 log_level;
+	int		 allow_unattested;	/* development: schedule on unattested nodes */
+	const char	*import_roots[BWD_SERVER_NAMES_MAX];	/* NULL-terminated */
+	int		 n_import_roots;
 };
 
 struct bwd_state {
@@ -32,6 +37,10 @@ struct bwd_state {
 	SSL_CTX			*ssl_ctx;
 	struct pki_revoked	*revoked;
 	struct committer	*commit;
+	struct controller	*ctl;
+	struct principals	 principals;
+	struct image_api	 images;
+	int			 images_open;
 	struct api_server	*api;
 };
 

@@ -191,3 +191,14 @@ audit_forward_stop(struct audit_forward *f)
 	pthread_cond_destroy(&f->cv);
 	free(f);
 }
+
+int
+audit_forward_probe(void)
+{
+	int fd = audit_open();
+
+	if (fd < 0)
+		return -errno;
+	audit_close(fd);
+	return 0;
+}

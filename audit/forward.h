@@ -29,6 +29,11 @@ int audit_forward_libaudit_ok(struct audit_forward *f);
 uint64_t audit_forward_dropped(struct audit_forward *f);
 uint64_t audit_forward_sent(struct audit_forward *f);
 
+/* Returns 0 when audit_open() works in this process, else -errno.
+ * (Tests use it; <libaudit.h> cannot share a file with trail.h, both
+ * define struct audit_status.) */
+int audit_forward_probe(void);
+
 /* Sends what is queued, stops the thread, frees F. Accepts NULL. */
 void audit_forward_stop(struct audit_forward *f);
 

@@ -46,7 +46,7 @@ struct batch {
 	struct pending	*internal;
 	size_t		 ninternal;
 	int		 force_ckpt;
-	char		**prune;	/* segment names to unlink once durable */
+	char		*prune[64];	/* segment names to unlink once durable */
 	size_t		 nprune;
 };
 
@@ -65,6 +65,8 @@ struct audit_trail {
 	struct pending	*internal;
 	size_t		 ninternal, capinternal;
 	int		 force_ckpt;
+	char		*prune[64];	/* planned by retention, under MU */
+	size_t		 nprune;
 
 	/* Published under MU after each commit. */
 	struct audit_status st;
@@ -156,6 +158,30 @@ pending_free(struct pending *p, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(p[i].fields);
 	free(p);
+}
+
+/* Moves the trail's queued records into B, after B's own. Called with
+ * MU held. */
+static int
+batch_take_internal(struct audit_trail *t, struct batch *b)
+{
+	struct pending *np;
+
+	if (t->nprune && !b->nprune) {
+		memcpy(b->prune, t->prune, sizeof(b->prune));
+		b->nprune = t->nprune;
+		t->nprune = 0;
+	}
+	if (!t->ninternal)
+		return 0;
+	if (!(np = realloc(b->internal, (b->ninternal + t->ninternal) *
+	    sizeof(*np))))
+		return -ENOMEM;
+	memcpy(np + b->ninternal, t->internal, t->ninternal * sizeof(*np));
+	b->internal = np;
+	b->ninternal += t->ninternal;
+	t->ninternal = 0;
+	return 0;
 }
 
 /* Appends one complete line to the write buffer and advances *SEQ and
@@ -262,14 +288,14 @@ rotate(struct audit_trail *t)
  * (read from the next segment's header). The files are unlinked only
  * after those records are durable. Called with MU held. */
 static int
-retention_plan(struct audit_trail *t, struct batch *b)
+retention_plan(struct audit_trail *t)
 {
 	char	**names = NULL;
 	size_t	  n = 0, drop = 0;
 	time_t	  now = time(NULL);
 	int	  r;
 
-	if (!t->o.retain_segments && !t->o.retain_days)
+	if ((!t->o.retain_segments && !t->o.retain_days) || t->nprune)
 		return 0;
 	if ((r = audit_segment_list(t->dirfd, &names, &n)) < 0)
 		return r;
@@ -308,21 +334,18 @@ retention_plan(struct audit_trail *t, struct batch *b)
 		if ((r = internal_add(t, AUDIT_ACTION_RETENTION, "success",
 		    "audit-segment", names[i], first - 1, reason, "AU-11")) < 0)
 			break;
-		b->prune = names;
-		b->nprune = i + 1;
+		if (t->nprune == ELEMENTSOF(t->prune))
+			break;
+		if (!(t->prune[t->nprune] = strdup(names[i])))
+			break;
+		t->nprune++;
 	}
-	if (!b->prune)
-		audit_segment_list_free(names, n);
-	else
-		for (size_t i = b->nprune; i < n; i++) {
-			free(names[i]);
-			names[i] = NULL;
-		}
+	audit_segment_list_free(names, n);
 	return 0;
 }
 
 static void
-capacity_check(struct audit_trail *t)
+capacity_check(struct audit_trail *t, int force)
 {
 	struct statvfs	sv;
 	uint64_t	now = mono_ms();
@@ -330,7 +353,7 @@ capacity_check(struct audit_trail *t)
 	char		reason[160];
 	unsigned	warn = t->o.capacity_warn_pct;
 
-	if (now - t->last_cap_ms < CAPACITY_CHECK_MS && t->last_cap_ms)
+	if (!force && now - t->last_cap_ms < CAPACITY_CHECK_MS && t->last_cap_ms)
 		return;
 	t->last_cap_ms = now;
 	if (fstatvfs(t->segfd, &sv) < 0 || sv.f_blocks == 0)
@@ -385,7 +408,18 @@ commit(struct audit_trail *t, struct batch *b)
 	    now_ms - t->seg_opened_ms >= (uint64_t)t->o.segment_max_seconds * 1000)) {
 		if ((r = rotate(t)) < 0)
 			return r;
+		pthread_mutex_lock(&t->mu);
+		r = retention_plan(t);
+		pthread_mutex_unlock(&t->mu);
+		if (r < 0)
+			return r;
 	}
+	/* Records queued by rotation and retention go out in this batch. */
+	pthread_mutex_lock(&t->mu);
+	r = batch_take_internal(t, b);
+	pthread_mutex_unlock(&t->mu);
+	if (r < 0)
+		return r;
 
 	t->wbuf.len = 0;
 	memcpy(prev, t->last_hash, sizeof(prev));
@@ -519,7 +553,7 @@ commit(struct audit_trail *t, struct batch *b)
 	t->st.checkpoints += (uint64_t)ckpt;
 	t->st.checkpoint_failures += (uint64_t)ckpt_failed;
 	pthread_mutex_unlock(&t->mu);
-	capacity_check(t);
+	capacity_check(t, 0);
 	return 0;
 }
 
@@ -539,11 +573,16 @@ leader_flush(struct audit_trail *t)
 	b.ninternal = t->ninternal;
 	t->internal = NULL;
 	t->ninternal = t->capinternal = 0;
+	memcpy(b.prune, t->prune, sizeof(b.prune));
+	b.nprune = t->nprune;
+	t->nprune = 0;
 	b.force_ckpt = t->force_ckpt;
 	t->force_ckpt = 0;
 	pthread_mutex_unlock(&t->mu);
 
 	r = commit(t, &b);
+	if (r < 0)
+		capacity_check(t, 1);	/* a full disk is the usual cause */
 
 	pthread_mutex_lock(&t->mu);
 	if (r < 0) {
@@ -552,7 +591,8 @@ leader_flush(struct audit_trail *t)
 		struct pending	*np = n ? malloc(n * sizeof(*np)) : NULL;
 
 		if (np) {
-			memcpy(np, b.internal, b.ninternal * sizeof(*np));
+			if (b.ninternal)
+				memcpy(np, b.internal, b.ninternal * sizeof(*np));
 			if (t->ninternal)
 				memcpy(np + b.ninternal, t->internal,
 				    t->ninternal * sizeof(*np));
@@ -564,6 +604,11 @@ leader_flush(struct audit_trail *t)
 			pending_free(b.internal, b.ninternal);
 		}
 		t->force_ckpt |= b.force_ckpt;
+		if (!t->nprune) {
+			memcpy(t->prune, b.prune, sizeof(b.prune));
+			t->nprune = b.nprune;
+			b.nprune = 0;
+		}
 		t->st.healthy = 0;
 		t->st.last_errno = r > -BW_E_BASE ? -r : EIO;
 		t->st.failed_commits++;
@@ -574,7 +619,8 @@ leader_flush(struct audit_trail *t)
 		t->st.last_seq = t->last_seq;
 		memcpy(t->st.head_hash, t->last_hash, sizeof(t->st.head_hash));
 	}
-	audit_segment_list_free(b.prune, b.nprune);
+	for (size_t i = 0; i < b.nprune; i++)
+		free(b.prune[i]);
 	for (struct waiter *w = b.waiters; w; w = w->next) {
 		w->result = r;
 		w->done = 1;
@@ -713,7 +759,9 @@ line_valid(const char *p, size_t len, uint64_t *ret_seq, char hash[65],
 	*ret_seq = l.rec.seq;
 	memcpy(hash, l.hash, 65);
 	memcpy(prev, l.prev, 65);
-	*ret_is_stop = strcmp(l.rec.action, AUDIT_ACTION_STOP) == 0;
+	/* 1 audit.stop, 0 other, -1 checkpoint (which follows the stop). */
+	*ret_is_stop = strcmp(l.rec.action, AUDIT_ACTION_STOP) == 0 ? 1 :
+	    strcmp(l.rec.action, AUDIT_ACTION_CHECKPOINT) == 0 ? -1 : 0;
 	audit_line_done(&l);
 	return 1;
 }
@@ -734,13 +782,15 @@ recover(struct audit_trail *t, char **ret_err)
 	while (n > 0) {
 		_cleanup_close_ int	 fd = -1;
 		_cleanup_free_ char	*data = NULL;
-		const char		*name = names[n - 1];
+		char			 name[AUDIT_SEG_NAME_LEN + 1];
 		char			 prev[AUDIT_HASH_HEX + 1], note[600];
 		char			 torn[96] = "";
 		uint64_t		 first, name_seq, last_seq;
 		size_t			 len = 0, hl, pos, good_end;
 		int			 clean = 0;
 
+		/* A copy: messages are formatted after the list is freed. */
+		snprintf(name, sizeof(name), "%s", names[n - 1]);
 		fd = openat(t->dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 		if (fd < 0 || (r = read_bounded(fd, AUDIT_SEGMENT_READ_MAX, &data,
 		    &len)) < 0) {
@@ -802,7 +852,8 @@ recover(struct audit_trail *t, char **ret_err)
 				break;
 			last_seq = s;
 			memcpy(prev, h, sizeof(prev));
-			clean = stop;
+			if (stop >= 0)
+				clean = stop;
 			pos = good_end = (size_t)(nl - data) + 1;
 		}
 		if (good_end < len) {
@@ -912,6 +963,8 @@ trail_free(struct audit_trail *t)
 	if (t->dirfd >= 0)
 		close(t->dirfd);
 	pending_free(t->internal, t->ninternal);
+	for (size_t i = 0; i < t->nprune; i++)
+		free(t->prune[i]);
 	audit_buf_done(&t->wbuf);
 	free(t->line_offs);
 	pthread_mutex_destroy(&t->mu);
@@ -1008,14 +1061,9 @@ audit_trail_open(const struct audit_trail_options *o, struct audit_trail **ret,
 			internal_add(t, AUDIT_ACTION_FORWARD, "failure", "audit-trail",
 			    NULL, 0, note, "AU-6(4),AU-12");
 	}
-	{
-		struct batch b = { 0 };
-
-		if ((r = retention_plan(t, &b)) < 0) {
-			r = errf(r, ret_err, "%s: retention: %s", t->dir, strerror(-r));
-			goto fail;
-		}
-		audit_segment_list_free(b.prune, b.nprune);
+	if ((r = retention_plan(t)) < 0) {
+		r = errf(r, ret_err, "%s: retention: %s", t->dir, strerror(-r));
+		goto fail;
 	}
 	snprintf(reason, sizeof(reason),
 	    "audit trail opened; segment_max_bytes=%zu checkpoint_every=%u "
@@ -1034,8 +1082,7 @@ audit_trail_open(const struct audit_trail_options *o, struct audit_trail **ret,
 		    t->dir, strerror(t->st.last_errno));
 		goto fail;
 	}
-	t->last_cap_ms = 0;
-	capacity_check(t);
+	capacity_check(t, 1);
 	if ((r = pthread_create(&t->ticker, NULL, ticker_main, t)) != 0) {
 		r = errf(-r, ret_err, "cannot start the checkpoint thread");
 		goto fail;

@@ -178,7 +178,9 @@ note_record(struct audit_verifier *v, const struct audit_line *l)
 	memcpy(v->rep.head_hash, l->hash, sizeof(v->rep.head_hash));
 	v->expected = l->rec.seq + 1;
 	memcpy(v->last_hash, l->hash, sizeof(v->last_hash));
-	v->rep.ended_cleanly = strcmp(a, AUDIT_ACTION_STOP) == 0;
+	/* The final checkpoint follows audit.stop. */
+	if (strcmp(a, AUDIT_ACTION_CHECKPOINT) != 0)
+		v->rep.ended_cleanly = strcmp(a, AUDIT_ACTION_STOP) == 0;
 	if (strcmp(a, AUDIT_ACTION_RECOVERY) == 0)
 		v->rep.recoveries++;
 	if (strcmp(a, AUDIT_ACTION_RETENTION) == 0) {

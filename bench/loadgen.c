@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -176,6 +177,8 @@ main(int argc, char **argv)
 	char			*err = NULL;
 	int			 c, k;
 
+	/* a server that dies mid-request must not kill us */
+	signal(SIGPIPE, SIG_IGN);
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o.config = optarg; break;

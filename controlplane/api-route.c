@@ -93,10 +93,11 @@ api_route_parse(const char *path, struct api_route *ret, char **ret_err)
 			rt.type = ROUTE_COLLECTION;
 			goto ok;
 		}
-		if (n == 5) {
+		if (n == 5 || (n == 6 && strcmp(seg[5], "status") == 0 &&
+		    (k->flags & RES_F_SYSTEM_WRITES))) {
 			if ((r = copy_name(rt.name, seg[4], "name", ret_err)) < 0)
 				return r;
-			rt.type = ROUTE_ITEM;
+			rt.type = n == 5 ? ROUTE_ITEM : ROUTE_STATUS;
 			goto ok;
 		}
 		goto notfound;
@@ -110,10 +111,11 @@ api_route_parse(const char *path, struct api_route *ret, char **ret_err)
 		rt.type = ROUTE_COLLECTION;
 		goto ok;
 	}
-	if (n == 3 && k->scope == RES_CLUSTER) {
+	if ((n == 3 || (n == 4 && strcmp(seg[3], "status") == 0 &&
+	    strcmp(k->kind, "Node") == 0)) && k->scope == RES_CLUSTER) {
 		if ((r = copy_name(rt.name, seg[2], "name", ret_err)) < 0)
 			return r;
-		rt.type = ROUTE_ITEM;
+		rt.type = n == 3 ? ROUTE_ITEM : ROUTE_STATUS;
 		goto ok;
 	}
 notfound:

@@ -15,6 +15,7 @@ enum api_route_type {
 	ROUTE_ITEM,		/* /v1/{plural}/{name}, /v1/tenants/{t}/{plural}/{name} */
 	ROUTE_AUDIT,		/* /v1/audit/records */
 	ROUTE_WHOAMI,		/* /v1/whoami */
+	ROUTE_STATUS,		/* /v1/nodes/{n}/status, /v1/tenants/{t}/instances/{n}/status */
 };
 
 struct api_route {

@@ -1,6 +1,8 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -21,10 +23,13 @@
 #include <openssl/x509v3.h>
 
 #include "audit/record.h"
+#include "audit/search.h"
 #include "audit/trail.h"
 #include "controlplane/api-route.h"
 #include "controlplane/api.h"
 #include "controlplane/authz.h"
+#include "controlplane/principals.h"
+#include "controlplane/quota.h"
 #include "controlplane/resource.h"
 #include "hardening/pki.h"
 #include "lib/err.h"
@@ -54,12 +59,20 @@ struct api_server {
 	struct store			*st;
 	struct committer		*commit;
 	struct audit_trail		*trail;
+	char				*audit_dir;
 	int				(*is_revoked)(void *, const char *);
 	void				*revoked_ctx;
+	struct principals		*principals;
 	struct event			*heartbeat;
 	TAILQ_HEAD(, watcher)		 watchers;
 	int				 port;
 	unsigned long long		 requests[6];	/* by status class 0..5 */
+	struct {
+		char		 prefix[64];
+		api_handler_fn	 fn;
+		void		*arg;
+	}				 handlers[API_HANDLERS_MAX];
+	size_t				 nhandlers;
 	unsigned long long		 tls_failures;
 };
 
@@ -197,22 +210,8 @@ audit_request(struct api_server *srv, const struct authz_identity *id,
     const char *action, const struct res_kind *kind, const char *tenant,
     const char *name, const char *outcome, const char *reason)
 {
-	struct audit_record rec = {
-		.actor = id->principal[0] ? id->principal : "anonymous",
-		.role = id->role_name[0] ? id->role_name : "none",
-		.tenant = id->tenant[0] ? id->tenant : "none",
-		.source = id->source,
-		.auth_method = id->auth_method ? id->auth_method : "none",
-		.action = action,
-		.object_kind = kind ? kind->kind : NULL,
-		.object_tenant = tenant && *tenant ? tenant : NULL,
-		.object_name = name && *name ? name : NULL,
-		.outcome = outcome,
-		.reason = reason,
-		.controls = REQUEST_CONTROLS,
-	};
-
-	commit_audit_async(srv->commit, &rec);
+	api_audit(srv, id, action, kind ? kind->kind : NULL, tenant, name,
+	    outcome, reason);
 }
 
 static void
@@ -267,6 +266,9 @@ identify(struct api_server *srv, struct evhttp_request *req,
 	if (srv->is_revoked && srv->is_revoked(srv->revoked_ctx, id->serial))
 		return errf(-BW_E_UNAUTH, ret_err,
 		    "client certificate %s is revoked", id->serial);
+	/* The certificate names a role; a RoleBinding must still grant it. */
+	if (srv->principals)
+		return principals_binding_check(srv->st, id, ret_err);
 	return 0;
 }
 
@@ -364,6 +366,14 @@ handle_get(struct api_server *srv, struct evhttp_request *req,
 	    !authz_tenant_visible(id, rt->name)) {
 		r = -BW_E_NOTFOUND;
 		goto fail;
+	}
+	if (strcmp(rt->kind->kind, "Quota") == 0) {
+		/* usage is derived, never stored: it cannot go stale */
+		json_t *used = NULL;
+
+		if (quota_usage(srv->st, tenant, &used) == 0)
+			json_object_set_new(json_object_get(doc, "status"), "used",
+			    used);
 	}
 	audit_request(srv, id, action, rt->kind, tenant, rt->name, "success", NULL);
 	reply_json(srv, req, 200, doc);
@@ -560,6 +570,8 @@ handle_write(struct api_server *srv, struct evhttp_request *req,
 	}
 	if ((r = authz_check(id, VERB_WRITE, k, tenant, &err)) < 0)
 		goto fail;
+	if ((r = quota_check(srv->st, k, body, &err)) < 0)
+		goto fail;
 	if (!(p = pending_new(srv, req, id, k, tenant, name,
 	    create ? "create" : "replace"))) {
 		r = -ENOMEM;
@@ -640,7 +652,7 @@ fail:
 	if (r == -EPROTONOSUPPORT)
 		reply_error(srv, req, 415, "unsupported_media_type", err);
 	else
-		reply_err_r(srv, req, r == -BW_E_NOTFOUND ? r : r, r == -BW_E_NOTFOUND ? NULL : err);
+		reply_err_r(srv, req, r, r == -BW_E_NOTFOUND ? NULL : err);
 }
 
 static void
@@ -682,6 +694,76 @@ fail:
 	audit_request(srv, id, action, rt->kind, tenant, rt->name,
 	    r == -BW_E_DENIED ? "denied" : "failure", err ? err : bw_strerror(r));
 	reply_err_r(srv, req, r, r == -BW_E_NOTFOUND ? NULL : err);
+}
+
+/* Status subresource: a node reports its own status and that of the
+ * instances bound to it. Only the node itself may write (the node's
+ * certificate CN is its name); spec stays the admin's. */
+static void
+handle_status(struct api_server *srv, struct evhttp_request *req,
+    const struct api_route *rt, const struct authz_identity *id)
+{
+	_cleanup_free_ char	*err = NULL;
+	_cleanup_json_ json_t	*body = NULL, *cur = NULL;
+	struct store_kv		*kv = NULL;
+	struct pending		*p = NULL;
+	const char		*tenant = rt->kind->scope == RES_TENANT ?
+	    rt->tenant : RES_SYSTEM_TENANT;
+	const char		*owner;
+	char			 action[64];
+	int			 r;
+
+	action_name(action, sizeof(action), rt->kind, "status");
+	if ((r = read_body(req, &body, &err)) < 0)
+		goto fail;
+	if (!json_is_object(body)) {
+		r = errf(-BW_E_INVALID, &err, "body: status must be a JSON object");
+		goto fail;
+	}
+	if (id->role != ROLE_NODE) {
+		r = errf(-BW_E_DENIED, &err,
+		    "only the node itself reports status (role %s)", id->role_name);
+		goto fail;
+	}
+	if (!(p = pending_new(srv, req, id, rt->kind, tenant, rt->name, "status"))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if ((r = res_key(rt->kind, rt->tenant, rt->name, p->key, sizeof(p->key))) < 0)
+		goto fail;
+	if ((r = store_get(srv->st, p->key, &kv)) < 0)
+		goto fail;
+	cur = json_loadb(kv->value, kv->value_len, 0, NULL);
+	owner = strcmp(rt->kind->kind, "Node") == 0 ? rt->name :
+	    json_string_value(json_object_get(json_object_get(cur, "spec"), "node"));
+	if (!cur || !owner || strcmp(owner, id->principal) != 0) {
+		r = errf(-BW_E_DENIED, &err, "node %s may only report its own "
+		    "status and its instances'", id->principal);
+		goto fail;
+	}
+	json_object_set(cur, "status", body);
+	p->doc = json_incref(cur);
+	if (!(p->value = json_dumps(cur, JSON_COMPACT | JSON_SORT_KEYS))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	p->ok_status = 200;
+	p->creq.op = (struct store_op){ .type = STORE_OP_PUT, .key = p->key,
+	    .value = p->value, .value_len = strlen(p->value),
+	    .expect_rev = kv->mod_rev };
+	store_kv_free(kv);
+	commit_submit(srv->commit, &p->creq);
+	return;
+fail:
+	store_kv_free(kv);
+	if (p)
+		pending_free(p);
+	audit_request(srv, id, action, rt->kind, tenant, rt->name,
+	    r == -BW_E_DENIED ? "denied" : "failure", err ? err : bw_strerror(r));
+	if (r == -EPROTONOSUPPORT)
+		reply_error(srv, req, 415, "unsupported_media_type", err);
+	else
+		reply_err_r(srv, req, r, r == -BW_E_NOTFOUND ? NULL : err);
 }
 
 /* ---- watch ---- */
@@ -854,6 +936,113 @@ handle_watch(struct api_server *srv, struct evhttp_request *req,
 	watcher_pump(w);
 }
 
+/* ---- audit search (security-auditor only) ---- */
+
+#define AUDIT_SEARCH_DEFAULT	1000
+#define AUDIT_SEARCH_MAX	10000
+
+struct search_ctx {
+	json_t	*items;
+	size_t	 limit;
+	int	 truncated;
+};
+
+static int
+search_cb(const struct audit_record *rec, const char *line, size_t len,
+    void *arg)
+{
+	struct search_ctx	*sc = arg;
+	char			 ts[AUDIT_TIME_LEN + 1];
+	json_t			*o;
+
+	if (json_array_size(sc->items) >= sc->limit) {
+		sc->truncated = 1;
+		return 1;
+	}
+	audit_time_format(&rec->time, ts);
+	o = json_pack("{s:I, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, "
+	    "s:{s:s?, s:s?, s:s?, s:I}, s:s?, s:s?, s:s?}",
+	    "seq", (json_int_t)rec->seq, "time", ts, "actor", rec->actor,
+	    "role", rec->role, "tenant", rec->tenant, "source", rec->source,
+	    "auth_method", rec->auth_method, "action", rec->action,
+	    "object", "kind", rec->object_kind, "tenant", rec->object_tenant,
+	    "name", rec->object_name, "revision",
+	    (json_int_t)rec->object_revision, "outcome", rec->outcome,
+	    "reason", rec->reason, "controls", rec->controls);
+	if (o)
+		json_array_append_new(sc->items, o);
+	return 0;
+}
+
+static int
+query_time(struct evkeyvalq *q, const char *key, struct timespec *ret,
+    char **ret_err)
+{
+	const char *v = evhttp_find_header(q, key);
+
+	if (!v)
+		return 0;
+	if (audit_time_parse(v, strlen(v), ret) < 0)
+		return errf(-BW_E_INVALID, ret_err,
+		    "%s: must be an RFC 3339 UTC time like "
+		    "2026-11-26T18:00:00.000000000Z", key);
+	return 0;
+}
+
+static void
+handle_audit_search(struct api_server *srv, struct evhttp_request *req,
+    const struct authz_identity *id, struct evkeyvalq *q)
+{
+	struct audit_search_filter	 f = { 0 };
+	struct search_ctx		 sc = { .limit = AUDIT_SEARCH_DEFAULT };
+	_cleanup_free_ char		*err = NULL;
+	_cleanup_json_ json_t		*out = NULL;
+	const char			*lim = evhttp_find_header(q, "limit");
+	uint64_t			 n;
+	int				 r;
+
+	if (!srv->audit_dir) {
+		r = errf(-BW_E_UNAVAILABLE, &err, "no audit trail configured");
+		goto fail;
+	}
+	if (lim) {
+		if (parse_u64(lim, &n) < 0 || n == 0 || n > AUDIT_SEARCH_MAX) {
+			r = errf(-BW_E_INVALID, &err, "limit: must be 1..%d",
+			    AUDIT_SEARCH_MAX);
+			goto fail;
+		}
+		sc.limit = n;
+	}
+	f.actor = evhttp_find_header(q, "actor");
+	f.action = evhttp_find_header(q, "action");
+	f.object_kind = evhttp_find_header(q, "kind");
+	f.object_tenant = evhttp_find_header(q, "object_tenant");
+	f.object_name = evhttp_find_header(q, "name");
+	f.outcome = evhttp_find_header(q, "outcome");
+	f.tenant = evhttp_find_header(q, "tenant");
+	if ((r = query_time(q, "since", &f.since, &err)) < 0 ||
+	    (r = query_time(q, "until", &f.until, &err)) < 0)
+		goto fail;
+	if (!(sc.items = json_array())) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = audit_search_dir(srv->audit_dir, &f, search_cb, &sc, &err);
+	if (r < 0) {
+		json_decref(sc.items);
+		goto fail;
+	}
+	out = json_pack("{s:s, s:o, s:b}", "kind", "AuditRecordList", "items",
+	    sc.items, "truncated", sc.truncated);
+	audit_request(srv, id, "audit.search", NULL, NULL, NULL, "success", NULL);
+	reply_json(srv, req, 200, out);
+	return;
+fail:
+	audit_request(srv, id, "audit.search", NULL, NULL, NULL, "failure",
+	    err ? err : bw_strerror(r));
+	reply_err_r(srv, req, r, err);
+}
+
 /* ---- misc endpoints ---- */
 
 static void
@@ -958,6 +1147,21 @@ method_name(enum evhttp_cmd_type m)
 	}
 }
 
+/* Responses leave as several TLS records; with Nagle the later ones wait
+ * for the client's delayed ACK (tens of ms per request). */
+static void
+nodelay(struct evhttp_request *req)
+{
+	struct evhttp_connection	*evcon = evhttp_request_get_connection(req);
+	struct bufferevent		*bev;
+	evutil_socket_t			 fd;
+	int				 one = 1;
+
+	if (evcon && (bev = evhttp_connection_get_bufferevent(evcon)) &&
+	    (fd = bufferevent_getfd(bev)) >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 static void
 on_request(struct evhttp_request *req, void *arg)
 {
@@ -974,7 +1178,21 @@ on_request(struct evhttp_request *req, void *arg)
 	int				 r;
 
 	TAILQ_INIT(&q);
+	nodelay(req);
 	peer_address(req, id.source, sizeof(id.source));
+	for (size_t h = 0; path && h < srv->nhandlers; h++) {
+		if (strncmp(path, srv->handlers[h].prefix,
+		    strlen(srv->handlers[h].prefix)) != 0)
+			continue;
+		if ((r = identify(srv, req, &id, &err)) < 0) {
+			audit_request(srv, &id, "auth.failure", NULL, NULL, NULL,
+			    "denied", err);
+			reply_error(srv, req, 401, "unauthenticated", err);
+			return;
+		}
+		srv->handlers[h].fn(srv, req, &id, path, srv->handlers[h].arg);
+		return;
+	}
 	if (!path || api_route_parse(path, &rt, &err) < 0) {
 		r = identify(srv, req, &id, NULL);
 		audit_request(srv, &id, "api.request", NULL, NULL, NULL,
@@ -988,6 +1206,11 @@ on_request(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (rt.type == ROUTE_HEALTH) {
+		/* open to all, recorded like everything else */
+		if (identify(srv, req, &id, NULL) < 0)
+			id.auth_method = "none";
+		audit_request(srv, &id, "api.health", NULL, NULL, NULL, "success",
+		    NULL);
 		handle_health(srv, req);
 		return;
 	}
@@ -1014,6 +1237,8 @@ on_request(struct evhttp_request *req, void *arg)
 			reply_error(srv, req, 403, "forbidden", err);
 			break;
 		}
+		audit_request(srv, &id, "api.metrics", NULL, NULL, NULL,
+		    "success", NULL);
 		handle_metrics(srv, req);
 		break;
 	case ROUTE_WHOAMI:
@@ -1035,14 +1260,14 @@ on_request(struct evhttp_request *req, void *arg)
 			reply_error(srv, req, 403, "forbidden", err);
 			break;
 		}
-		audit_request(srv, &id, "audit.search", NULL, NULL, NULL,
-		    "failure", "audit search is served by bulwark audit search");
-		reply_error(srv, req, 404, "not_found",
-		    "audit search over the API is not available in this build");
+		handle_audit_search(srv, req, &id, &q);
 		break;
 	case ROUTE_COLLECTION:
 		if (m == EVHTTP_REQ_GET)
 			handle_list(srv, req, &rt, &id, &q);
+		else if (m == EVHTTP_REQ_POST && srv->principals &&
+		    strcmp(rt.kind->kind, "Principal") == 0 && rt.tenant[0])
+			principals_create(srv->principals, srv, req, &id, rt.tenant);
 		else if (m == EVHTTP_REQ_POST)
 			handle_write(srv, req, &rt, &id, 1);
 		else
@@ -1053,8 +1278,18 @@ on_request(struct evhttp_request *req, void *arg)
 			handle_get(srv, req, &rt, &id);
 		else if (m == EVHTTP_REQ_PUT)
 			handle_write(srv, req, &rt, &id, 0);
+		else if (m == EVHTTP_REQ_DELETE && srv->principals &&
+		    strcmp(rt.kind->kind, "Principal") == 0)
+			principals_revoke(srv->principals, srv, req, &id, rt.tenant,
+			    rt.name);
 		else if (m == EVHTTP_REQ_DELETE)
 			handle_delete(srv, req, &rt, &id, &q);
+		else
+			goto bad_method;
+		break;
+	case ROUTE_STATUS:
+		if (m == EVHTTP_REQ_PUT)
+			handle_status(srv, req, &rt, &id);
 		else
 			goto bad_method;
 		break;
@@ -1177,8 +1412,13 @@ api_server_start(struct event_base *base, const struct api_server_options *o,
 	srv->st = o->store;
 	srv->commit = o->commit;
 	srv->trail = o->trail;
+	if (o->audit_dir && !(srv->audit_dir = strdup(o->audit_dir))) {
+		r = -ENOMEM;
+		goto fail;
+	}
 	srv->is_revoked = o->is_revoked;
 	srv->revoked_ctx = o->revoked_ctx;
+	srv->principals = o->principals;
 	if (api_server_index == 0)
 		api_server_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	SSL_CTX_set_ex_data(srv->ssl_ctx, api_server_index, srv);
@@ -1192,8 +1432,11 @@ api_server_start(struct event_base *base, const struct api_server_options *o,
 	evhttp_set_max_body_size(srv->http, API_BODY_MAX);
 	evhttp_set_max_headers_size(srv->http, API_HEADERS_MAX);
 	evhttp_set_timeout(srv->http, API_TIMEOUT_SECS);
+	/* every method reaches on_request, so a refused one is audited too */
 	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-	    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
+	    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH | EVHTTP_REQ_TRACE |
+	    EVHTTP_REQ_CONNECT);
 	srv->bound = evhttp_bind_socket_with_handle(srv->http, host,
 	    (ev_uint16_t)port);
 	if (!srv->bound) {
@@ -1211,12 +1454,90 @@ api_server_start(struct event_base *base, const struct api_server_options *o,
 		r = -ENOMEM;
 		goto fail;
 	}
-	commit_set_observer(srv->commit, commit_observer, srv);
+	if ((r = commit_add_observer(srv->commit, commit_observer, srv)) < 0)
+		goto fail;
 	*ret = srv;
 	return 0;
 fail:
 	api_server_free(srv);
 	return r;
+}
+
+int
+api_server_add_handler(struct api_server *s, const char *prefix,
+    api_handler_fn fn, void *arg)
+{
+	if (s->nhandlers == API_HANDLERS_MAX ||
+	    strlen(prefix) >= sizeof(s->handlers[0].prefix))
+		return -ENOSPC;
+	snprintf(s->handlers[s->nhandlers].prefix,
+	    sizeof(s->handlers[0].prefix), "%s", prefix);
+	s->handlers[s->nhandlers].fn = fn;
+	s->handlers[s->nhandlers].arg = arg;
+	s->nhandlers++;
+	return 0;
+}
+
+void
+api_reply_json(struct api_server *s, struct evhttp_request *req, int status,
+    json_t *body)
+{
+	reply_json(s, req, status, body);
+}
+
+void
+api_reply_error(struct api_server *s, struct evhttp_request *req, int status,
+    const char *code, const char *message)
+{
+	reply_error(s, req, status, code, message);
+}
+
+void
+api_reply_err(struct api_server *s, struct evhttp_request *req, int r,
+    const char *message)
+{
+	reply_err_r(s, req, r, message);
+}
+
+void
+api_audit(struct api_server *s, const struct authz_identity *id,
+    const char *action, const char *kind, const char *tenant,
+    const char *name, const char *outcome, const char *reason)
+{
+	struct audit_record rec = {
+		.actor = id->principal[0] ? id->principal : "anonymous",
+		.role = id->role_name[0] ? id->role_name : "none",
+		.tenant = id->tenant[0] ? id->tenant : "none",
+		.source = id->source,
+		.auth_method = id->auth_method ? id->auth_method : "none",
+		.action = action, .object_kind = kind,
+		.object_tenant = tenant && *tenant ? tenant : NULL,
+		.object_name = name && *name ? name : NULL,
+		.outcome = outcome, .reason = reason,
+		.controls = REQUEST_CONTROLS,
+	};
+
+	commit_audit_async(s->commit, &rec);
+}
+
+int
+api_read_json_body(struct evhttp_request *req, json_t **ret, char **ret_err)
+{
+	int r = read_body(req, ret, ret_err);
+
+	return r == -EPROTONOSUPPORT ? -BW_E_INVALID : r;
+}
+
+struct store *
+api_store(struct api_server *s)
+{
+	return s->st;
+}
+
+struct committer *
+api_committer(struct api_server *s)
+{
+	return s->commit;
 }
 
 int
@@ -1233,7 +1554,7 @@ api_server_free(struct api_server *s)
 	if (!s)
 		return;
 	if (s->commit)
-		commit_set_observer(s->commit, NULL, NULL);
+		commit_remove_observer(s->commit, commit_observer, s);
 	while ((w = TAILQ_FIRST(&s->watchers))) {
 		if (evhttp_request_get_connection(w->req))
 			evhttp_send_reply_end(w->req);
@@ -1247,5 +1568,6 @@ api_server_free(struct api_server *s)
 		SSL_CTX_set_info_callback(s->ssl_ctx, NULL);
 		SSL_CTX_set_ex_data(s->ssl_ctx, api_server_index, NULL);
 	}
+	free(s->audit_dir);
 	free(s);
 }

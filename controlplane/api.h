@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
 #include <openssl/ssl.h>
 #include <event2/event.h>
 
@@ -21,6 +22,7 @@
 
 struct api_server;
 struct audit_trail;
+struct principals;
 
 struct api_server_options {
 	const char		*listen;	/* "127.0.0.1:8443", "[::1]:8443" */
@@ -32,6 +34,7 @@ struct api_server_options {
 	/* Returns 1 if the certificate serial (hex) is revoked. May be NULL. */
 	int			(*is_revoked)(void *ctx, const char *serial_hex);
 	void			*revoked_ctx;
+	struct principals	*principals;	/* issues and revokes credentials */
 };
 
 /* Binds and starts serving on BASE. Returns 0 or a negative error with
@@ -41,6 +44,41 @@ int api_server_start(struct event_base *base, const struct api_server_options *o
 
 /* The port actually bound (useful with port 0). */
 int api_server_port(struct api_server *s);
+
+struct authz_identity;
+struct evhttp_request;
+
+/* Extension point for endpoints that live in their own module (node
+ * enrolment, compliance, evidence): requests whose path starts with
+ * PREFIX ("/v1/enrol/") go to FN once the caller is identified (401 is
+ * answered before FN for callers without a valid client certificate).
+ * FN must answer the request and record it with api_audit(). At most
+ * API_HANDLERS_MAX handlers. Returns 0 or -ENOSPC. */
+#define API_HANDLERS_MAX	8
+typedef void (*api_handler_fn)(struct api_server *srv,
+    struct evhttp_request *req, const struct authz_identity *id,
+    const char *path, void *arg);
+int api_server_add_handler(struct api_server *s, const char *prefix,
+    api_handler_fn fn, void *arg);
+
+/* Helpers for extension handlers. */
+void api_reply_json(struct api_server *s, struct evhttp_request *req,
+    int status, json_t *body);
+void api_reply_error(struct api_server *s, struct evhttp_request *req,
+    int status, const char *code, const char *message);
+/* Answers with the HTTP status and code that fit error R. */
+void api_reply_err(struct api_server *s, struct evhttp_request *req, int r,
+    const char *message);
+/* Records a request that changed nothing (mutations go through the
+ * commit pipeline with their own record). */
+void api_audit(struct api_server *s, const struct authz_identity *id,
+    const char *action, const char *kind, const char *tenant,
+    const char *name, const char *outcome, const char *reason);
+/* Reads an application/json body within the API's limits. */
+int api_read_json_body(struct evhttp_request *req, json_t **ret,
+    char **ret_err);
+struct store *api_store(struct api_server *s);
+struct committer *api_committer(struct api_server *s);
 
 /* Stops serving, ends watch streams and frees S (NULL ok). */
 void api_server_free(struct api_server *s);

@@ -88,6 +88,10 @@ authz_check(const struct authz_identity *id, enum authz_verb verb,
 		    "role security-auditor may not change anything");
 	if (!kind)
 		return errf(-BW_E_DENIED, ret_err, "not writable");
+	if (kind->flags & RES_F_INTERNAL_WRITES)
+		return errf(-BW_E_DENIED, ret_err,
+		    "%s objects change only through their own commands",
+		    kind->kind);
 	if (kind->flags & RES_F_SYSTEM_WRITES) {
 		if (id->role == ROLE_NODE)
 			return 0;

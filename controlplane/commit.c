@@ -37,8 +37,10 @@ struct committer {
 	struct store		*st;
 	struct audit_trail	*trail;
 	struct commit_stats	 stats;
-	void			(*observer)(void *arg);
-	void			*observer_arg;
+	struct {
+		void		(*fn)(void *arg);
+		void		*arg;
+	}			 observers[COMMIT_OBSERVERS_MAX];
 };
 
 struct batch_ctx {
@@ -297,15 +299,29 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 		TAILQ_REMOVE(&done, req, entry);
 		req->done(req);
 	}
-	if (c->observer)
-		c->observer(c->observer_arg);
+	for (size_t i = 0; i < COMMIT_OBSERVERS_MAX; i++)
+		if (c->observers[i].fn)
+			c->observers[i].fn(c->observers[i].arg);
+}
+
+int
+commit_add_observer(struct committer *c, void (*fn)(void *arg), void *arg)
+{
+	for (size_t i = 0; i < COMMIT_OBSERVERS_MAX; i++)
+		if (!c->observers[i].fn) {
+			c->observers[i].fn = fn;
+			c->observers[i].arg = arg;
+			return 0;
+		}
+	return -ENOSPC;
 }
 
 void
-commit_set_observer(struct committer *c, void (*fn)(void *arg), void *arg)
+commit_remove_observer(struct committer *c, void (*fn)(void *arg), void *arg)
 {
-	c->observer = fn;
-	c->observer_arg = arg;
+	for (size_t i = 0; i < COMMIT_OBSERVERS_MAX; i++)
+		if (c->observers[i].fn == fn && c->observers[i].arg == arg)
+			c->observers[i].fn = NULL;
 }
 
 int

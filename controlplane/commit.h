@@ -49,9 +49,12 @@ struct commit_stats {
 };
 void commit_stats(struct committer *c, struct commit_stats *ret);
 
-/* Sets a function run on the loop thread after each batch's completions
- * (the API uses it to push changes to watch streams). */
-void commit_set_observer(struct committer *c, void (*fn)(void *arg), void *arg);
+/* Adds a function run on the loop thread after each batch's completions
+ * (the API pushes changes to watch streams, controllers reconcile).
+ * Returns 0 or -ENOSPC past COMMIT_OBSERVERS_MAX. */
+#define COMMIT_OBSERVERS_MAX	4
+int commit_add_observer(struct committer *c, void (*fn)(void *arg), void *arg);
+void commit_remove_observer(struct committer *c, void (*fn)(void *arg), void *arg);
 
 /* Drains the queue, stops the thread and frees C (NULL ok). */
 void commit_stop(struct committer *c);

@@ -179,6 +179,14 @@ static const struct schema_field instance_spec[] = {
 	END_FIELDS
 };
 
+static const struct schema_field principal_spec[] = {
+	{ .name = "role", .type = SCHEMA_STRING, .flags = SCHEMA_REQUIRED,
+	  .one_of = roles },
+	STR_FIELD("serial", 1, 64),
+	STR_FIELD("not_after", 0, 64),
+	END_FIELDS
+};
+
 static const struct res_kind kinds[] = {
 	{ "Tenant", "tenants", RES_CLUSTER, RES_F_ADMIN_WRITES, tenant_spec,
 	  "AC-2,CM-3" },
@@ -196,6 +204,8 @@ static const struct res_kind kinds[] = {
 	  "CM-3,CM-8" },
 	{ "Instance", "instances", RES_TENANT, RES_F_SYSTEM_WRITES,
 	  instance_spec, "CM-8" },
+	{ "Principal", "principals", RES_TENANT, RES_F_INTERNAL_WRITES,
+	  principal_spec, "AC-2,IA-2,IA-5" },
 };
 
 const struct res_kind *

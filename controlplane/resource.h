@@ -24,6 +24,7 @@ enum res_scope {
 /* Who may write objects of a kind through apply/replace/delete. */
 #define RES_F_SYSTEM_WRITES	0x1	/* only controllers/agents write it */
 #define RES_F_ADMIN_WRITES	0x2	/* system-admin only */
+#define RES_F_INTERNAL_WRITES	0x4	/* only through its own endpoint (principals) */
 
 struct res_kind {
 	const char			*kind;		/* "Workload" */

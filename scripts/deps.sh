@@ -6,7 +6,8 @@ BW_BUILD_PKGS="build-essential autoconf automake libtool autoconf-archive pkg-co
  libaudit-dev libpam0g-dev libncurses-dev libcmocka-dev"
 BW_RUN_PKGS="openssl swtpm swtpm-tools tpm2-tools tpm2-openssl lmdb-utils curl ca-certificates
  crun qemu-system-x86 containernetworking-plugins etcd-server etcd-client
- libpam-wrapper libnss-wrapper busybox-static iproute2 nftables tmux jq procps"
+ libpam-wrapper libnss-wrapper busybox-static iproute2 nftables tmux jq procps
+ linux-image-amd64 qemu-utils cpio"
 
 bw_install_deps() {
 	local missing="" p

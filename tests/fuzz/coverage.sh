@@ -33,10 +33,14 @@ functions() {
 	fuzz-cli-args) echo "appliance/cli-args.c:cli_parse" ;;
 	fuzz-store-key) echo "controlplane/store.c:store_key_check controlplane/resource.c:res_key_parse" ;;
 	fuzz-audit-reader) echo "audit/record.c:audit_line_parse audit/verify.c:audit_verifier_segment" ;;
+	fuzz-image-tar) echo "appliance/image.c:image_tar_check_feed appliance/image.c:image_tar_check_end
+		appliance/image.c:tar_header appliance/image.c:tar_pax appliance/image.c:tar_norm
+		appliance/image.c:tar_num appliance/image.c:tar_below_symlink" ;;
 	esac
 }
 extra_sources() {
 	case $1 in
+	fuzz-image-tar) echo "appliance/image.c appliance/runtime-exec.c" ;;
 	fuzz-audit-reader) echo "audit/record.c audit/segment.c audit/signer.c audit/verify.c audit/search.c" ;;
 	esac
 }

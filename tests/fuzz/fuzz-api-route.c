@@ -43,12 +43,14 @@ route_path(const struct api_route *rt, char *buf, size_t len)
 			n = snprintf(buf, len, "/v1/%s", rt->kind->plural);
 		break;
 	case ROUTE_ITEM:
+	case ROUTE_STATUS:
 		if (rt->tenant[0])
-			n = snprintf(buf, len, "/v1/tenants/%s/%s/%s", rt->tenant,
-			    rt->kind->plural, rt->name);
+			n = snprintf(buf, len, "/v1/tenants/%s/%s/%s%s", rt->tenant,
+			    rt->kind->plural, rt->name,
+			    rt->type == ROUTE_STATUS ? "/status" : "");
 		else
-			n = snprintf(buf, len, "/v1/%s/%s", rt->kind->plural,
-			    rt->name);
+			n = snprintf(buf, len, "/v1/%s/%s%s", rt->kind->plural,
+			    rt->name, rt->type == ROUTE_STATUS ? "/status" : "");
 		break;
 	}
 	FUZZ_CHECK(n > 0 && (size_t)n < len);
@@ -82,6 +84,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(rt.kind != NULL && rt.name[0] == '\0');
 		FUZZ_CHECK(!rt.tenant[0] || rt.kind->scope == RES_TENANT);
 		break;
+	case ROUTE_STATUS:
+		/* Only kinds that controllers and agents write have a status
+		 * endpoint. */
+		FUZZ_CHECK(rt.kind != NULL);
+		FUZZ_CHECK((rt.kind->flags & RES_F_SYSTEM_WRITES) ||
+		    strcmp(rt.kind->kind, "Node") == 0);
+		/* fall through */
 	case ROUTE_ITEM:
 		FUZZ_CHECK(rt.kind != NULL && rt.name[0] != '\0');
 		/* A tenant's object is only reachable under its tenant. */

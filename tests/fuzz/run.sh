@@ -60,10 +60,13 @@ target_sources() {
 	case $1 in
 	fuzz-audit-reader)
 		echo "audit/record.c audit/segment.c audit/signer.c audit/verify.c audit/search.c" ;;
+	fuzz-image-tar)
+		echo "appliance/image.c appliance/runtime-exec.c" ;;
 	esac
 }
 target_flags() {
 	case $1 in
+	fuzz-image-tar) echo "-max_len=32768" ;;
 	fuzz-audit-reader) echo "-max_len=16384" ;;
 	fuzz-json-validate) echo "-max_len=8192" ;;
 	esac

@@ -5,6 +5,7 @@ set -u
 BW=${BW_BIN:-${top_builddir:-$(pwd)}}
 T=$(mktemp -d /tmp/bw-test.XXXXXX)
 BW_PIDS=""
+BW_UMOUNTS=""
 fails=0
 
 cleanup() {
@@ -14,6 +15,9 @@ cleanup() {
 	done
 	for p in $BW_PIDS; do
 		wait "$p" 2>/dev/null
+	done
+	for p in $BW_UMOUNTS; do
+		umount "$p" 2>/dev/null
 	done
 	[ -n "${BW_KEEP:-}" ] || rm -rf "$T"
 }

@@ -59,9 +59,19 @@ test_errors_are_precise(void **state)
 		{ { "apply", NULL }, "apply: -f FILE is required" },
 		{ { "get", "nodes", "-o", "yaml", NULL }, "--output: must be table or json" },
 		{ { "watch", "--since", "-3", NULL }, "--since: must be a revision number" },
-		{ { "get", "nodes", "--since", "4", NULL }, "--since is only for watch" },
+		{ { "get", "nodes", "--since", "4", NULL }, "--since is only for watch and audit search" },
+		{ { "get", "nodes", "--limit", "0", NULL }, "--limit: must be 1..10000" },
+		{ { "audit", "search", "extra", NULL }, "audit search: takes options only" },
+		{ { "principal", "create", "bob", NULL }, "principal: -t TENANT is required" },
+		{ { "principal", "create", "bob", "-t", "acme", NULL }, "--role and --out are required" },
+		{ { "principal", "delete", "bob", NULL }, "principal: use principal create|revoke NAME" },
+		{ { "explain", "workload", "web", "-t", "acme", NULL }, "explain: use explain instance NAME" },
+		{ { "principal", "create", "bob", "--days", "999", NULL }, "--days: must be 1..365" },
+		{ { "image", "sign", "f.tar", NULL }, "image sign: --key KEY.pem is required" },
+		{ { "image", "push", "f.tar", NULL }, "image: use image import FILE" },
+		{ { "image", "import", "f", "--type", "lxc", NULL }, "--type: must be container or vm" },
 		{ { "delete", "workload", NULL }, "delete: wrong number of arguments" },
-		{ { "audit", "erase", NULL }, "audit: the subcommand is verify" },
+		{ { "audit", "erase", NULL }, "audit: the subcommand is verify or search" },
 		{ { "get", "nodes", "--bogus", NULL }, "unknown option --bogus" },
 		{ { "get", "nodes", "-t", "ACME", NULL }, "--tenant: \"ACME\" is not a valid name" },
 	};
@@ -101,6 +111,18 @@ test_apply_watch_audit(void **state)
 	assert_null(o.dir);
 	assert_int_equal(parse(&o, &err, "audit", "verify", "/tmp/a", NULL), 0);
 	assert_string_equal(o.dir, "/tmp/a");
+	assert_int_equal(parse(&o, &err, "audit", "search", "--actor", "admin",
+	    "--since", "2026-11-26T00:00:00Z", "--outcome", "denied", NULL), 0);
+	assert_int_equal(o.cmd, CLI_AUDIT_SEARCH);
+	assert_string_equal(o.actor, "admin");
+	assert_string_equal(o.since_text, "2026-11-26T00:00:00Z");
+	assert_string_equal(o.outcome, "denied");
+	assert_int_equal(parse(&o, &err, "principal", "create", "bob", "-t", "acme",
+	    "--role", "tenant-user", "--out", "/tmp/x", NULL), 0);
+	assert_int_equal(o.cmd, CLI_PRINCIPAL_CREATE);
+	assert_string_equal(o.role, "tenant-user");
+	assert_int_equal(parse(&o, &err, "explain", "instance", "web-0", "-t", "acme", NULL), 0);
+	assert_int_equal(o.cmd, CLI_EXPLAIN);
 	assert_int_equal(parse(&o, &err, "--help", NULL), 0);
 	assert_int_equal(o.cmd, CLI_HELP);
 	assert_int_equal(parse(&o, &err, "describe", "Tenant", "acme", NULL), 0);

@@ -49,7 +49,10 @@ t_signer(const char *dir, const char *name)
 	struct audit_signer	*s = NULL;
 	char			*err = NULL;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (name[0] == '/')
+		snprintf(path, sizeof(path), "%s", name);
+	else
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if (audit_signer_software_load_or_create(path, &s, &err) < 0) {
 		fprintf(stderr, "signer: %s\n", err ? err : "?");
 		abort();
@@ -103,7 +106,7 @@ t_make_trail(const char *dir, const struct audit_signer *signer, unsigned n,
 /* A segment file as lines (each without '\n'); the last one may be a
  * fragment (then TRAILING_NL is 0). */
 struct t_seg {
-	char	 path[600];
+	char	 path[4096];
 	char	*lines[4096];
 	size_t	 n;
 	int	 trailing_nl;
@@ -193,6 +196,114 @@ t_verify(const char *dir, EVP_PKEY *key)
 		    audit_damage_name(rep.damage), rep.bad_seq,
 		    rep.message ? rep.message : "");
 	return rep;
+}
+
+/* Rewrites the whole trail as an attacker with their own key would:
+ * changes the actor of record SEQ, recomputes every later hash and
+ * segment header, and re-signs every checkpoint with ATTACKER. With
+ * KEEP_KEY_ID the checkpoints still name the original key id. The
+ * attacker's public key replaces DIR/checkpoint-key.pem. */
+static inline void
+t_forge(const char *dir, uint64_t seq, const struct audit_signer *attacker,
+    int keep_key_id)
+{
+	char	**names;
+	size_t	  nseg;
+	char	  prev[65], akey[65];
+	int	  started = 0;
+
+	if (audit_key_id(attacker->pubkey, akey) < 0)
+		abort();
+	t_seg_names(dir, &names, &nseg);
+	for (size_t si = 0; si < nseg; si++) {
+		struct t_seg	s;
+		uint64_t	first;
+		char		hprev[65];
+		size_t		hl;
+
+		t_seg_load(dir, si, &s);
+		{
+			char hdr[200];
+			char *nlh;
+
+			snprintf(hdr, sizeof(hdr), "%s\n", s.lines[0]);
+			if (audit_segment_header_parse(hdr, strlen(hdr), &first, hprev,
+			    &hl) < 0)
+				abort();
+			if (!started) {
+				memcpy(prev, hprev, 65);
+				started = 1;
+			}
+			free(s.lines[0]);
+			if (asprintf(&nlh, "bulwark-audit-segment v=1 first_seq=%" PRIu64
+			    " prev=%s", first, prev) < 0)
+				abort();
+			s.lines[0] = nlh;
+		}
+		for (size_t i = 1; i < s.n; i++) {
+			struct audit_line	 l;
+			struct audit_buf	 b = { 0 };
+			const char		*line = s.lines[i];
+			size_t			 keep;
+			int			 ck;
+			unsigned char		 h[32];
+
+			if (audit_line_parse(line, strlen(line), &l, NULL) < 0)
+				abort();
+			if (l.rec.seq < seq) {
+				/* untouched: the earlier checkpoints keep the
+				 * appliance's valid signatures */
+				memcpy(prev, l.hash, 65);
+				audit_line_done(&l);
+				continue;
+			}
+			ck = strcmp(l.rec.action, AUDIT_ACTION_CHECKPOINT) == 0;
+			keep = ck ? l.signed_len - 64 - 5 - 64 : l.body_len - 64;
+			if (audit_buf_append(&b, line, keep) < 0)
+				abort();
+			if (l.rec.seq == seq) {
+				char *a = strstr(b.p, " actor=");
+
+				if (!a)
+					abort();
+				a[7] = 'm';	/* "alice" -> "mlice" */
+			}
+			audit_buf_append(&b, prev, 64);
+			if (ck) {
+				unsigned char	*sig = NULL;
+				size_t		 siglen = 0;
+				char		 sighex[2 * AUDIT_SIG_MAX + 1];
+
+				audit_buf_appendf(&b, " key=%s", keep_key_id ? l.key : akey);
+				if (audit_checkpoint_sign(attacker, b.p, b.len, &sig,
+				    &siglen) < 0)
+					abort();
+				audit_hex(sig, siglen, sighex);
+				free(sig);
+				audit_buf_appendf(&b, " sig=%s", sighex);
+			}
+			audit_sha256(b.p, b.len, h);
+			audit_hex(h, 32, prev);
+			audit_buf_appendf(&b, " hash=%s", prev);
+			audit_line_done(&l);
+			free(s.lines[i]);
+			s.lines[i] = b.p;
+		}
+		t_seg_store(&s);
+	}
+	audit_segment_list_free(names, nseg);
+	{
+		char	*pem, path[600];
+		size_t	 len;
+
+		if (audit_pubkey_pem(attacker->pubkey, &pem, &len) < 0)
+			abort();
+		snprintf(path, sizeof(path), "%s/%s", dir, AUDIT_KEY_FILE);
+		FILE *f = fopen(path, "w");
+		if (!f || fwrite(pem, 1, len, f) != len || fclose(f) != 0)
+			abort();
+		free(pem);
+	}
 }
 
 #endif

@@ -1,0 +1,144 @@
+/* The node agent's runtime: tenant containers (crun, OCI) and VMs
+ * (QEMU + QMP), each supervised by a shim so exits and OOM kills are
+ * seen and reported, and found again by a restarted agent.
+ *
+ * Every instance has a directory STATE_DIR/ID (bundle, logs, status)
+ * and cgroups /sys/fs/cgroup/<controller>/<cgroup_parent>/bw-ID
+ * (cgroup v1, cgroupfs manager). The crun container id is "bw-ID".
+ * There is deliberately no exec into a running instance (AC-17,
+ * CM-7): workloads are changed by replacing them.
+ *
+ * The caller becomes a child subreaper (runtime_open), so it must reap
+ * what it starts: the library reaps its own shims in runtime_status(),
+ * runtime_wait() and runtime_delete(). */
+#ifndef BW_RUNTIME_H
+#define BW_RUNTIME_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define RUNTIME_ID_MAX		48
+#define RUNTIME_PREFIX		"bw-"
+
+enum runtime_kind {
+	RUNTIME_CONTAINER = 1,
+	RUNTIME_VM,
+};
+
+enum runtime_phase {
+	RUNTIME_RUNNING = 1,
+	RUNTIME_EXITED,
+};
+
+enum runtime_accel {
+	RUNTIME_ACCEL_TCG = 1,
+	RUNTIME_ACCEL_KVM,
+};
+
+struct runtime_config {
+	const char	*state_dir;	/* NULL: /var/lib/bulwark/instances */
+	const char	*run_dir;	/* NULL: /run/bulwark */
+	const char	*cgroup_parent;	/* NULL: "bulwark" */
+	const char	*crun;		/* NULL: /usr/bin/crun */
+	const char	*qemu;		/* NULL: /usr/bin/qemu-system-x86_64 */
+	const char	*qemu_img;	/* NULL: /usr/bin/qemu-img */
+};
+
+struct runtime_spec {
+	enum runtime_kind	 kind;
+	const char		*id;		/* [a-z0-9][a-z0-9-]{0,47} */
+	unsigned		 cpu_millis;	/* 0: unlimited */
+	unsigned		 memory_mib;	/* container: 0 unlimited; VM: 0 = 256 */
+
+	/* containers */
+	const char		*rootfs;	/* image_get() path of a rootfs */
+	const char *const	*argv;
+	const char *const	*env;
+	const char *const	*capabilities;	/* allow-list; NULL: none */
+	const char		*netns_path;	/* from cni_attach(), or NULL */
+	const char		*hostname;
+	uid_t			 uid;
+	gid_t			 gid;
+	unsigned		 pids_max;	/* 0: OCI_DEFAULT_PIDS */
+
+	/* VMs: a disk (its qcow2 overlay is what the guest writes), or a
+	 * kernel and initrd, or both */
+	const char		*disk;
+	const char		*disk_format;	/* "raw" or "qcow2" */
+	const char		*kernel;
+	const char		*initrd;
+	const char		*cmdline;
+};
+
+struct runtime_status {
+	enum runtime_kind	kind;
+	enum runtime_phase	phase;
+	pid_t			pid;		/* container init or QEMU */
+	int			exit_code;	/* when exited normally, else -1 */
+	int			signal;		/* terminating signal, or 0 */
+	bool			oom_killed;	/* the memory cgroup killed */
+	bool			start_failed;	/* never ran: see the logs */
+};
+
+struct runtime;
+
+/* Opens the runtime with C (NULL: defaults), creating its directories
+ * and making the caller a child subreaper. The accelerator starts as
+ * TCG until runtime_probe_accel() finds KVM usable. */
+int runtime_open(const struct runtime_config *c, struct runtime **ret,
+    char **ret_err);
+void runtime_free(struct runtime *rt);
+
+/* Boots KERNEL+INITRD under KVM, waiting up to TIMEOUT_MS for MARKER
+ * on the serial console. Sets and returns the accelerator VMs use from
+ * then on; *RET_MSG (caller frees) explains a fallback to TCG (no
+ * /dev/kvm, a hang, a crash), or is NULL. */
+enum runtime_accel runtime_probe_accel(struct runtime *rt, const char *kernel,
+    const char *initrd, const char *marker, int timeout_ms, char **ret_msg);
+enum runtime_accel runtime_accel(const struct runtime *rt);
+
+/* Creates and starts an instance. Returns 0 once it runs (container
+ * init started; QEMU answering QMP), -BW_E_EXISTS, -BW_E_INVALID or
+ * another error with a message. A failed start leaves nothing. */
+int runtime_create(struct runtime *rt, const struct runtime_spec *s,
+    char **ret_err);
+
+/* Reports what ID is doing. -BW_E_NOTFOUND for an unknown ID. */
+int runtime_status(struct runtime *rt, const char *id,
+    struct runtime_status *ret, char **ret_err);
+
+/* Waits up to TIMEOUT_MS for ID to exit; *RET is its final status.
+ * -ETIMEDOUT when it still runs. */
+int runtime_wait(struct runtime *rt, const char *id, int timeout_ms,
+    struct runtime_status *ret, char **ret_err);
+
+/* Stops ID: SIGTERM to a container's init, ACPI power-down to a VM;
+ * after GRACE_MS SIGKILL (container) or QMP quit, then SIGKILL (VM).
+ * Returns 1 when it stopped within the grace period, 0 when it had to
+ * be killed (or had already exited), or a negative error. */
+int runtime_stop(struct runtime *rt, const char *id, int grace_ms,
+    char **ret_err);
+
+/* Starts an exited ID again with the same configuration. */
+int runtime_restart(struct runtime *rt, const char *id, char **ret_err);
+
+/* Kills ID if needed and removes all of it: processes, cgroups,
+ * mounts, crun state, overlay disk, sockets, directory. Idempotent:
+ * -BW_E_NOTFOUND only if nothing of ID exists. */
+int runtime_delete(struct runtime *rt, const char *id, char **ret_err);
+
+/* The IDs (without prefix) of instances that exist on this node: crun
+ * containers named bw-* under our crun root and VM directories, so a
+ * restarted agent adopts them. *RET is a NULL-terminated array (free
+ * with runtime_list_free()). */
+int runtime_list(struct runtime *rt, char ***ret, char **ret_err);
+void runtime_list_free(char **ids);
+
+/* Path of ID's log: container stdout+stderr or VM serial console
+ * (caller frees). */
+int runtime_log_path(struct runtime *rt, const char *id, char **ret);
+
+/* Checks an instance id. */
+int runtime_check_id(const char *id, char **ret_err);
+
+#endif

@@ -1,0 +1,519 @@
+/* Audit and accountability (AU) checks: auditd, its rules and settings,
+ * and the appliance's own audit trail (facts). */
+#include "config.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "lib/macro.h"
+#include "compliance/checks/checks.h"
+
+#define AUDITD_CONF	"etc/audit/auditd.conf"
+
+static int
+comp_auditd_conf(struct comp_ctx *ctx, struct comp_result *res,
+    char **ret_buf)
+{
+	int r;
+
+	*ret_buf = NULL;
+	r = comp_read(ctx, res, AUDITD_CONF, ret_buf, NULL);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		return comp_obs_add(res, false, "/" AUDITD_CONF, "readable",
+		    "unreadable (%s)", strerror(-r));
+	return 0;
+}
+
+/* Observation: auditd.conf KEY is one of the '|'-separated ALLOWED
+ * values (case-insensitive). */
+static int
+comp_auditd_expect(struct comp_result *res, const char *conf, const char *key,
+    const char *allowed)
+{
+	_cleanup_free_ char *v = NULL;
+	char subj[96];
+	bool ok = false;
+
+	snprintf(subj, sizeof(subj), "/" AUDITD_CONF " %s", key);
+	if (comp_conf_get(conf, key, &v) == -ENOMEM)
+		return -ENOMEM;
+	if (v) {
+		const char *a = allowed;
+
+		while (*a && !ok) {
+			size_t n = strcspn(a, "|");
+
+			ok = strlen(v) == n && !strncasecmp(a, v, n);
+			a += n + (a[n] == '|');
+		}
+	}
+	return comp_obs_add(res, ok, subj, allowed, "%s", v ? v : "not set");
+}
+
+/* The concatenated audit rules: rules.d when present, else the compiled
+ * audit.rules. */
+static int
+comp_audit_rules(struct comp_ctx *ctx, struct comp_result *res,
+    char **ret_buf)
+{
+	_cleanup_free_ char *buf = NULL;
+	int r;
+
+	if ((r = comp_read_dir_concat(ctx, res, "etc/audit/rules.d", ".rules",
+	    &buf)) < 0)
+		return r;
+	if (!*buf) {
+		free(buf);
+		buf = NULL;
+		r = comp_read(ctx, res, "etc/audit/audit.rules", &buf, NULL);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0 && !(buf = strdup("")))
+			return -ENOMEM;
+	}
+	*ret_buf = TAKE_PTR(buf);
+	return 0;
+}
+
+/* Whether one uncommented line of RULES contains every string of SET
+ * (NULL-terminated). */
+static bool
+comp_rule_has(const char *rules, const char *const *set)
+{
+	const char *line = rules;
+
+	while (line && *line) {
+		const char *nl = strchr(line, '\n');
+		size_t n = nl ? (size_t)(nl - line) : strlen(line);
+		char l[1024];
+		size_t i;
+		bool all = true;
+
+		snprintf(l, sizeof(l), "%.*s", (int)(n < 1023 ? n : 1023), line);
+		for (i = 0; set[i] && all; i++)
+			all = strstr(l, set[i]) != NULL;
+		if (all && l[strspn(l, " \t")] != '#')
+			return true;
+		line = nl ? nl + 1 : NULL;
+	}
+	return false;
+}
+
+/* A write watch on PATH: "-w PATH ... -p <perms with w>" or the
+ * syscall form "-F path=PATH ... -F perm=<w>" (dir= for directories). */
+static bool
+comp_rule_watch_write(const char *rules, const char *path)
+{
+	const char *line = rules;
+
+	while (line && *line) {
+		const char *nl = strchr(line, '\n');
+		size_t n = nl ? (size_t)(nl - line) : strlen(line);
+		char l[1024], pat[300];
+		const char *p;
+
+		snprintf(l, sizeof(l), "%.*s", (int)(n < 1023 ? n : 1023), line);
+		line = nl ? nl + 1 : NULL;
+		if (l[strspn(l, " \t")] == '#')
+			continue;
+		snprintf(pat, sizeof(pat), "-w %s", path);
+		p = strstr(l, pat);
+		if (p && (p[strlen(pat)] == ' ' || p[strlen(pat)] == '\0' ||
+		    p[strlen(pat)] == '/')) {
+			const char *perm = strstr(l, "-p ");
+
+			if (perm && strcspn(perm + 3, " ") >
+			    strcspn(perm + 3, "w"))
+				return true;
+			continue;
+		}
+		snprintf(pat, sizeof(pat), "path=%s", path);
+		if (!strstr(l, pat)) {
+			snprintf(pat, sizeof(pat), "dir=%s", path);
+			if (!strstr(l, pat))
+				continue;
+		}
+		p = strstr(l, "perm=");
+		if (p && strcspn(p + 5, " ") > strcspn(p + 5, "w"))
+			return true;
+	}
+	return false;
+}
+
+struct comp_rule_req {
+	const char	*what;
+	const char	*sets[4][4];	/* alternatives; each NULL-terminated */
+};
+
+static int
+comp_rules_expect(struct comp_result *res, const char *rules,
+    const struct comp_rule_req *reqs, size_t n)
+{
+	size_t i, j;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		bool ok = false;
+
+		for (j = 0; j < 4 && reqs[i].sets[j][0] && !ok; j++)
+			ok = comp_rule_has(rules, reqs[i].sets[j]);
+		if ((r = comp_obs_add(res, ok, "audit rules", reqs[i].what,
+		    "%s", ok ? "rule present" : "no rule")) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int
+comp_rules_watch(struct comp_result *res, const char *rules,
+    const char *const *paths)
+{
+	char req[300];
+	int r;
+
+	for (; *paths; paths++) {
+		bool ok = comp_rule_watch_write(rules, *paths);
+
+		snprintf(req, sizeof(req), "write watch on %s", *paths);
+		if ((r = comp_obs_add(res, ok, "audit rules", req, "%s",
+		    ok ? "rule present" : "no rule")) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static const char *const comp_identity_files[] = {
+	"/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow",
+	"/etc/security/opasswd", NULL
+};
+
+COMP_CHECK_FN(comp_chk_au_auditd_running)
+{
+	_cleanup_free_ char *conf = NULL;
+	bool run = comp_proc_running(ctx, "auditd");
+	int r;
+
+	if ((r = comp_evidence_add(res, "/proc/*/comm", NULL, 0)) < 0 ||
+	    (r = comp_obs_add(res, run, "process auditd", "running", "%s",
+	    run ? "running" : "not running")) < 0 ||
+	    (r = comp_auditd_conf(ctx, res, &conf)) < 0 ||
+	    (r = comp_fact_yes(res, "audit_active",
+	    ctx->facts->audit_active)) < 0)
+		return r;
+	return comp_verdict_from_obs(res);
+}
+
+COMP_CHECK_FN(comp_chk_au_rules_events)
+{
+	static const struct comp_rule_req reqs[] = {
+		{ "logon events (lastlog/faillock watch)",
+		  { { "-w /var/log/lastlog", NULL },
+		    { "-w /var/run/faillock", NULL },
+		    { "-w /run/faillock", NULL } } },
+		{ "privileged command execution (execve, euid=0)",
+		  { { "execve", "euid=0", NULL } } },
+		{ "time changes", { { "adjtimex", NULL },
+		    { "settimeofday", NULL }, { "clock_settime", NULL } } },
+		{ "kernel module loading", { { "init_module", NULL },
+		    { "finit_module", NULL } } },
+		{ "mounts", { { "-S mount", NULL }, { ",mount", NULL } } },
+		{ "file deletion by users", { { "unlink", "auid>=1000",
+		    NULL }, { "rename", "auid>=1000", NULL } } },
+		{ "audit configuration changes", { { "-w /etc/audit", NULL },
+		    { "dir=/etc/audit", NULL } } },
+	};
+	_cleanup_free_ char *rules = NULL;
+	int r;
+
+	if ((r = comp_audit_rules(ctx, res, &rules)) < 0 ||
+	    (r = comp_rules_expect(res, rules, reqs, ELEMENTSOF(reqs))) < 0 ||
+	    (r = comp_rules_watch(res, rules, comp_identity_files)) < 0)
+		return r;
+	return comp_verdict_from_obs(res);
+}
+
+COMP_CHECK_FN(comp_chk_au_rules_identity)
+{
+	_cleanup_free_ char *rules = NULL;
+	int r;
+
+	if ((r = comp_audit_rules(ctx, res, &rules)) < 0 ||
+	    (r = comp_rules_watch(res, rules, comp_identity_files)) < 0)
+		return r;
+	return comp_verdict_from_obs(res);
+}
+
+COMP_CHECK_FN(comp_chk_au_rules_privileged)
+{
+	static const struct comp_rule_req reqs[] = {
+		{ "execve with euid 0 by another user",
+		  { { "execve", "euid=0", NULL } } },
+		{ "sudo use", { { "/usr/bin/sudo", NULL } } },
+		{ "su use", { { "/usr/bin/su", NULL }, { "/bin/su", NULL } } },
+	};
+	_cleanup_free_ char *rules = NULL;
+	int r;
+
+	if ((r = comp_audit_rules(ctx, res, &rules)) < 0 ||
+	    (r = comp_rules_expect(res, rules, reqs, ELEMENTSOF(reqs))) < 0)
+		return r;
+	return comp_verdict_from_obs(res);
+}
+
+COMP_CHECK_FN(comp_chk_au_rules_config)
+{
+	static const char *const paths[] = {
+		"/etc/sudoers", "/etc/pam.d", "/etc/audit", "/etc/bulwark",
+		NULL
+	};
+	_cleanup_free_ char *rules = NULL;
+	int r;
+
+	if ((r = comp_audit_rules(ctx, res, &rules)) < 0 ||
+	    (r = comp_rules_watch(res, rules, paths)) < 0)
+		return r;
+	return comp_verdict_from_obs(res);
+}
+
+COMP_CHECK_FN(comp_chk_au_log_format)
+{
+	_cleanup_free_ char *conf = NULL;
+	int r;
+
+	if ((r = comp_auditd_conf(ctx, res, &conf)) < 0)
+		return r;
+	if (conf && ((r = comp_auditd_expect(res, conf, "log_format",
+	    "ENRICHED")) < 0 ||
+	    (r = comp_auditd_expect(res, conf, "name_format",
+	    "hostname|fqd|numeric|user")) < 0))
+		return r;
+	return comp_verdict_from_obs(res);
+}
+
+COMP_CHECK_FN(comp_chk_au_capacity)
+{
+	_cleanup_free_ char *conf = NULL, *v = NULL;
+	int r;
+
+	if ((r = comp_auditd_conf(ctx, res, &conf)) < 0)
+		return r;
+	if (conf) {
+		if (comp_conf_get(conf, "space_left", &v) == -ENOMEM)
+			return -ENOMEM;
+		if ((r = comp_obs_add(res, v && isdigit((unsigned char)*v) &&
+		    strtol(v, NULL, 10) > 0, "/" AUDITD_CONF " space_left",
+		    "> 0 (MB or %)", "%s", v ? v : "not set")) < 0 ||
+		    (r = comp_auditd_expect(res, conf, "space_left_action",
+		    "email|exec|syslog|single|halt")) < 0 ||
+		    (r = comp_auditd_expect(res, conf,
+		    "admin_space_left_action", "single|halt")) < 0)
+			return r;
+	}
+	if ((r = comp_fact_range(res, "audit_used_pct",
+	    ctx->facts->audit_used_pct, 0,
+	    ctx->policy->audit_used_max_pct)) < 0)
+		return r;
+	return comp_verdict_from_obs(res);
+}
+
+COMP_CHECK_FN(comp_chk_au_failure_response)
+{
+	_cleanup_free_ char *conf = NULL;
+	int r;
+
+	if ((r = comp_auditd_conf(ctx, res, &conf)) < 0)
+		return r;
+	if (conf && ((r = comp_auditd_expect(res, conf, "disk_full_action",
+	    "halt|single")) < 0 ||
+	    (r = comp_auditd_expect(res, conf, "disk_error_action",
+	    "halt|single")) < 0))
+		return r;
+	if ((r = comp_fact_yes(res, "audit_fail_closed",
+	    ctx->facts->audit_fail_closed)) < 0)
+		return r;
+	return comp_verdict_from_obs(res);
+}
+
+static int
+comp_expect_exec(struct comp_ctx *ctx, struct comp_result *res,
+    const char *path)
+{
+	struct stat st;
+	char subj[128];
+	int r = comp_stat(ctx, path, &st);
+
+	snprintf(subj, sizeof(subj), "/%s", path);
+	if (r < 0)
+		return comp_obs_add(res, false, subj, "installed, executable",
+		    "missing (%s)", strerror(-r));
+	if ((r = comp_evidence_add(res, subj, NULL, 0)) < 0)
+		return r;
+	return comp_obs_add(res, S_ISREG(st.st_mode) && (st.st_mode & 0100),
+	    subj, "installed, executable", "mode %04o",
+	    (unsigned)(st.st_mode & 07777));
+}
+
+COMP_CHECK_FN(comp_chk_au_tools)
+{
+	const struct comp_pkg *pkgs;
+	size_t n;
+	int r;
+
+	r = comp_dpkg(ctx, res, &pkgs, &n);
+	if (r == -ENOMEM)
+		return r;
+	if ((r = comp_obs_add(res, r == 0 && comp_dpkg_find(pkgs, n, "auditd"),
+	    "package auditd", "installed", "%s", r == 0 &&
+	    comp_dpkg_find(pkgs, n, "auditd") ? "installed" :
+	    "not installed")) < 0 ||
+	    (r = comp_expect_exec(ctx, res, "sbin/ausearch")) < 0 ||
+	    (r = comp_expect_exec(ctx, res, "sbin/aureport")) < 0)
+		return r;
+	return comp_verdict_from_obs(res);
+}
+
+static int
+comp_expect_mode(struct comp_ctx *ctx, struct comp_result *res,
+    const char *path, mode_t forbidden, const char *req)
+{
+	struct stat st;
+	char subj[300];
+	int r = comp_stat(ctx, path, &st);
+
+	snprintf(subj, sizeof(subj), "/%s", path);
+	if (r < 0)
+		return comp_obs_add(res, false, subj, req, "missing (%s)",
+		    strerror(-r));
+	if ((r = comp_evidence_add(res, subj, NULL, 0)) < 0)
+		return r;
+	return comp_obs_add(res, st.st_uid == 0 && !(st.st_mode & forbidden),
+	    subj, req, "owner uid %u, mode %04o", (unsigned)st.st_uid,
+	    (unsigned)(st.st_mode & 07777));
+}
+
+COMP_CHECK_FN(comp_chk_au_protection)
+{
+	_cleanup_free_ char *conf = NULL, *rules = NULL;
+	_cleanup_close_ int fd = -1;
+	const char *last, *p;
+	struct dirent *de;
+	DIR *d;
+	int r;
+
+	if ((r = comp_expect_mode(ctx, res, "var/log/audit", 0027,
+	    "owner root, mode <= 0750")) < 0)
+		return r;
+	fd = comp_open(ctx, "var/log/audit", O_RDONLY | O_DIRECTORY);
+	if (fd >= 0 && (d = fdopendir(fd))) {
+		fd = -1;
+		while ((de = readdir(d)) && r >= 0) {
+			char path[300];
+
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "var/log/audit/%s",
+			    de->d_name);
+			r = comp_expect_mode(ctx, res, path, 0137,
+			    "owner root, mode <= 0640");
+		}
+		closedir(d);
+		if (r < 0)
+			return r;
+	}
+	if ((r = comp_auditd_conf(ctx, res, &conf)) < 0)
+		return r;
+	if (conf && (r = comp_auditd_expect(res, conf, "log_group",
+	    "root")) < 0)
+		return r;
+	if ((r = comp_expect_mode(ctx, res, "sbin/auditctl", 0022,
+	    "owner root, not group/other writable")) < 0 ||
+	    (r = comp_expect_mode(ctx, res, "sbin/auditd", 0022,
+	    "owner root, not group/other writable")) < 0)
+		return r;
+	/* "-e 2" must be the last rule to lock everything before it. */
+	if ((r = comp_audit_rules(ctx, res, &rules)) < 0)
+		return r;
+	last = NULL;
+	for (p = rules; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (p[strspn(p, " \t")] != '\n' && p[strspn(p, " \t")])
+			last = p;
+	if ((r = comp_obs_add(res, last && !strncmp(last, "-e 2", 4) &&
+	    (last[4] == '\n' || last[4] == '\0' || last[4] == ' '),
+	    "audit rules", "last rule -e 2 (immutable)", "%.*s",
+	    last ? (int)strcspn(last, "\n") : 4, last ? last : "none")) < 0)
+		return r;
+	if ((r = comp_fact_yes(res, "audit_chain_intact",
+	    ctx->facts->audit_chain_intact)) < 0)
+		return r;
+	return comp_verdict_from_obs(res);
+}
+
+COMP_CHECK_FN(comp_chk_au_retention)
+{
+	_cleanup_free_ char *conf = NULL;
+	int r;
+
+	if ((r = comp_auditd_conf(ctx, res, &conf)) < 0)
+		return r;
+	if (conf && (r = comp_auditd_expect(res, conf, "max_log_file_action",
+	    "keep_logs")) < 0)
+		return r;
+	if ((r = comp_fact_range(res, "audit_retention_days",
+	    ctx->facts->audit_retention_days,
+	    ctx->policy->audit_retention_min_days, 1000000)) < 0)
+		return r;
+	return comp_verdict_from_obs(res);
+}
+
+COMP_CHECK_FN(comp_chk_au_time_sync)
+{
+	_cleanup_free_ char *conf = NULL, *srcs = NULL, *all = NULL,
+	    *ts = NULL, *ntp = NULL, *line = NULL;
+	bool chrony_src, chronyd, timesyncd, ts_src = false;
+	int r;
+
+	r = comp_read(ctx, res, "etc/chrony/chrony.conf", &conf, NULL);
+	if (r == -ENOMEM)
+		return r;
+	if ((r = comp_read_dir_concat(ctx, res, "etc/chrony/sources.d",
+	    ".sources", &srcs)) < 0)
+		return r;
+	if (asprintf(&all, "%s\n%s", conf ? conf : "", srcs) < 0) {
+		all = NULL;
+		return -ENOMEM;
+	}
+	chrony_src = comp_has_line(all, "server", &line) ||
+	    comp_has_line(all, "pool", &line);
+	chronyd = comp_proc_running(ctx, "chronyd");
+	r = comp_read(ctx, res, "etc/systemd/timesyncd.conf", &ts, NULL);
+	if (r == -ENOMEM)
+		return r;
+	if (ts && comp_conf_get(ts, "NTP", &ntp) == 0 && *ntp)
+		ts_src = true;
+	timesyncd = comp_proc_running(ctx, "systemd-timesyn");
+	if (chronyd || !timesyncd) {
+		if ((r = comp_obs_add(res, chrony_src, "chrony sources",
+		    "server or pool configured", "%s",
+		    line ? line : "none")) < 0 ||
+		    (r = comp_obs_add(res, chronyd, "process chronyd",
+		    "running", "%s", chronyd ? "running" : "not running")) < 0)
+			return r;
+	} else {
+		if ((r = comp_obs_add(res, ts_src,
+		    "/etc/systemd/timesyncd.conf NTP", "server configured",
+		    "%s", ntp ? ntp : "not set")) < 0 ||
+		    (r = comp_obs_add(res, true, "process systemd-timesyncd",
+		    "running", "running")) < 0)
+			return r;
+	}
+	return comp_verdict_from_obs(res);
+}

@@ -1,0 +1,113 @@
+/* Check functions of compliance/checks/ *.c, registered in the table of
+ * compliance/check.c. Internal to the compliance part. */
+#ifndef BW_COMPLIANCE_CHECKS_H
+#define BW_COMPLIANCE_CHECKS_H
+
+#include "compliance/check.h"
+
+#define COMP_CHECK_FN(name) int name(struct comp_ctx *ctx, struct comp_result *res)
+
+/* ac.c */
+COMP_CHECK_FN(comp_chk_ac_faillock);
+COMP_CHECK_FN(comp_chk_ac_banner);
+COMP_CHECK_FN(comp_chk_ac_shell_timeout);
+COMP_CHECK_FN(comp_chk_ac_idle_lock);
+COMP_CHECK_FN(comp_chk_ac_accounts);
+COMP_CHECK_FN(comp_chk_ac_inactive_disable);
+COMP_CHECK_FN(comp_chk_ac_root_restricted);
+COMP_CHECK_FN(comp_chk_ac_su_restricted);
+COMP_CHECK_FN(comp_chk_ac_file_perms);
+COMP_CHECK_FN(comp_chk_ac_rbac);
+COMP_CHECK_FN(comp_chk_ac_separation_of_duties);
+COMP_CHECK_FN(comp_chk_ac_least_privilege);
+COMP_CHECK_FN(comp_chk_ac_tenant_isolation);
+COMP_CHECK_FN(comp_chk_ac_remote_access);
+COMP_CHECK_FN(comp_chk_ac_listening_ports);
+COMP_CHECK_FN(comp_chk_ac_wireless);
+COMP_CHECK_FN(comp_chk_ac_usb_storage);
+COMP_CHECK_FN(comp_chk_ac_unauth_actions);
+
+/* au.c */
+COMP_CHECK_FN(comp_chk_au_auditd_running);
+COMP_CHECK_FN(comp_chk_au_rules_events);
+COMP_CHECK_FN(comp_chk_au_rules_identity);
+COMP_CHECK_FN(comp_chk_au_rules_privileged);
+COMP_CHECK_FN(comp_chk_au_rules_config);
+COMP_CHECK_FN(comp_chk_au_log_format);
+COMP_CHECK_FN(comp_chk_au_capacity);
+COMP_CHECK_FN(comp_chk_au_failure_response);
+COMP_CHECK_FN(comp_chk_au_tools);
+COMP_CHECK_FN(comp_chk_au_protection);
+COMP_CHECK_FN(comp_chk_au_retention);
+COMP_CHECK_FN(comp_chk_au_time_sync);
+
+/* cm.c */
+COMP_CHECK_FN(comp_chk_cm_config_baseline);
+COMP_CHECK_FN(comp_chk_cm_sysctl_baseline);
+COMP_CHECK_FN(comp_chk_cm_prohibited_software);
+COMP_CHECK_FN(comp_chk_cm_noexec_mounts);
+COMP_CHECK_FN(comp_chk_cm_signed_images);
+COMP_CHECK_FN(comp_chk_cm_inventory);
+COMP_CHECK_FN(comp_chk_cm_system_dirs);
+COMP_CHECK_FN(comp_chk_cm_config_history);
+
+/* ia.c */
+COMP_CHECK_FN(comp_chk_ia_password_quality);
+COMP_CHECK_FN(comp_chk_ia_password_storage);
+COMP_CHECK_FN(comp_chk_ia_device_identity);
+COMP_CHECK_FN(comp_chk_ia_pki_certs);
+COMP_CHECK_FN(comp_chk_ia_no_plaintext_keys);
+COMP_CHECK_FN(comp_chk_ia_fips);
+COMP_CHECK_FN(comp_chk_ia_api_auth);
+COMP_CHECK_FN(comp_chk_ia_reauth);
+
+/* sc.c */
+COMP_CHECK_FN(comp_chk_sc_tls);
+COMP_CHECK_FN(comp_chk_sc_syn_flood);
+COMP_CHECK_FN(comp_chk_sc_network_sysctl);
+COMP_CHECK_FN(comp_chk_sc_firewall);
+COMP_CHECK_FN(comp_chk_sc_privsep);
+COMP_CHECK_FN(comp_chk_sc_kernel_info);
+COMP_CHECK_FN(comp_chk_sc_process_isolation);
+COMP_CHECK_FN(comp_chk_sc_data_at_rest);
+COMP_CHECK_FN(comp_chk_sc_key_management);
+COMP_CHECK_FN(comp_chk_sc_session_idle);
+COMP_CHECK_FN(comp_chk_sc_collab_devices);
+COMP_CHECK_FN(comp_chk_cp_store_durable);
+
+/* si.c */
+COMP_CHECK_FN(comp_chk_si_memory_protection);
+COMP_CHECK_FN(comp_chk_si_binary_integrity);
+COMP_CHECK_FN(comp_chk_si_patch_age);
+COMP_CHECK_FN(comp_chk_si_advisories);
+COMP_CHECK_FN(comp_chk_si_remediation_time);
+COMP_CHECK_FN(comp_chk_ra_feed_current);
+COMP_CHECK_FN(comp_chk_si_crypto_selftest);
+COMP_CHECK_FN(comp_chk_sa_supported_os);
+COMP_CHECK_FN(comp_chk_sr_apt_authenticated);
+
+/* Shared by several checks (checks/util.c). */
+
+/* Observation for a tri-state fact: ok only when YES. */
+int comp_fact_yes(struct comp_result *res, const char *name,
+    enum comp_tri v);
+
+/* Observation for an integer fact within [MIN, MAX]; V < 0 is unknown
+ * unless MIN < 0. */
+int comp_fact_range(struct comp_result *res, const char *name, long v,
+    long min, long max);
+
+/* Concatenates the uncommented lines of every FILE under root-relative
+ * DIR whose name ends with SUFFIX (sorted), each recorded as evidence.
+ * Missing DIR gives an empty string. */
+int comp_read_dir_concat(struct comp_ctx *ctx, struct comp_result *res,
+    const char *dir, const char *suffix, char **ret_buf);
+
+/* Whether BUF has an uncommented line containing every word of WORDS
+ * (space-separated) in any order; *ret_line (optional) gets a copy. */
+bool comp_has_line(const char *buf, const char *words, char **ret_line);
+
+/* Integer value of OPTION=N on LINE (PAM style), -1 when absent. */
+long comp_opt_long(const char *line, const char *option);
+
+#endif

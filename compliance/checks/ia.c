@@ -1,0 +1,454 @@
+/* Identification and authentication (IA) checks. Certificates are
+ * examined with OpenSSL itself, not by pattern matching. */
+#include "config.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/provider.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include "lib/macro.h"
+#include "compliance/checks/checks.h"
+
+#define PAM_PASSWORD	"etc/pam.d/common-password"
+#define PAM_AUTH	"etc/pam.d/common-auth"
+#define PWQUALITY	"etc/security/pwquality.conf"
+#define COMP_KEYSCAN_MAX_FILES	2000
+#define COMP_KEYSCAN_MAX_DEPTH	4
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(X509 *, X509_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(X509_STORE *, X509_STORE_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(X509_STORE_CTX *, X509_STORE_CTX_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free);
+
+static long
+comp_pwq_value(const char *pamline, const char *conf, const char *key,
+    long dflt)
+{
+	_cleanup_free_ char *v = NULL;
+	long x = pamline ? comp_opt_long(pamline, key) : -1;
+
+	if (pamline && x == -1) {
+		/* negative credits: "dcredit=-1" */
+		char pat[32];
+		const char *p;
+
+		snprintf(pat, sizeof(pat), "%s=", key);
+		if ((p = strstr(pamline, pat)))
+			return strtol(p + strlen(pat), NULL, 10);
+	} else if (x != -1)
+		return x;
+	if (conf && comp_conf_get(conf, key, &v) == 0 && *v)
+		return strtol(v, NULL, 10);
+	return dflt;
+}
+
+COMP_CHECK_FN(comp_chk_ia_password_quality)
+{
+	static const char *const credits[] = { "dcredit", "ucredit", "lcredit",
+		"ocredit" };
+	const struct comp_policy *pol = ctx->policy;
+	_cleanup_free_ char *pam = NULL, *conf = NULL, *line = NULL;
+	long minlen, minclass, cls = 0;
+	char req[48];
+	size_t i;
+	int r;
+
+	r = comp_read(ctx, res, PAM_PASSWORD, &pam, NULL);
+	if (r == -ENOMEM)
+		return r;
+	if ((r = comp_obs_add(res, pam && comp_has_line(pam,
+	    "password pam_pwquality.so", &line), "/" PAM_PASSWORD,
+	    "password requisite pam_pwquality.so", "%s",
+	    line ? line : "pam_pwquality not used")) < 0)
+		return r;
+	r = comp_read(ctx, res, PWQUALITY, &conf, NULL);
+	if (r == -ENOMEM)
+		return r;
+	/* libpwquality's defaults: minlen 8, minclass 0, credits 0. */
+	minlen = comp_pwq_value(line, conf, "minlen", 8);
+	minclass = comp_pwq_value(line, conf, "minclass", 0);
+	for (i = 0; i < ELEMENTSOF(credits); i++)
+		if (comp_pwq_value(line, conf, credits[i], 0) < 0)
+			cls++;
+	snprintf(req, sizeof(req), ">= %d", pol->pass_minlen);
+	if ((r = comp_obs_add(res, minlen >= pol->pass_minlen,
+	    "pwquality minlen", req, "%ld", minlen)) < 0)
+		return r;
+	snprintf(req, sizeof(req), ">= %d character classes",
+	    pol->pass_minclass);
+	if ((r = comp_obs_add(res, minclass >= pol->pass_minclass ||
+	    cls >= pol->pass_minclass, "pwquality minclass / credits", req,
+	    "minclass %ld, %ld required classes by credits", minclass,
+	    cls)) < 0)
+		return r;
+	return comp_verdict_from_obs(res);
+}
+
+COMP_CHECK_FN(comp_chk_ia_password_storage)
+{
+	_cleanup_free_ char *defs = NULL, *method = NULL, *pw = NULL,
+	    *auth = NULL, *shadow = NULL, *uline = NULL, *aline = NULL;
+	const char *line;
+	size_t weak = 0, n = 0;
+	bool ok;
+	int r;
+
+	r = comp_read(ctx, res, "etc/login.defs", &defs, NULL);
+	if (r == -ENOMEM)
+		return r;
+	if (defs && comp_conf_get(defs, "ENCRYPT_METHOD", &method) == -ENOMEM)
+		return -ENOMEM;
+	ok = method && (!strcasecmp(method, "YESCRYPT") ||
+	    !strcasecmp(method, "SHA512"));
+	if ((r = comp_obs_add(res, ok, "/etc/login.defs ENCRYPT_METHOD",
+	    "YESCRYPT or SHA512", "%s", method ? method : "not set")) < 0)
+		return r;
+	r = comp_read(ctx, res, PAM_PASSWORD, &pw, NULL);
+	if (r == -ENOMEM)
+		return r;
+	ok = pw && comp_has_line(pw, "password pam_unix.so", &uline) &&
+	    (comp_has_line(uline, "yescrypt", NULL) ||
+	    comp_has_line(uline, "sha512", NULL));
+	if ((r = comp_obs_add(res, ok, "/" PAM_PASSWORD " pam_unix",
+	    "yescrypt or sha512", "%s", uline ? uline : "no pam_unix")) < 0)
+		return r;
+	r = comp_read(ctx, res, PAM_AUTH, &auth, NULL);
+	if (r == -ENOMEM)
+		return r;
+	ok = auth && comp_has_line(auth, "auth pam_unix.so", &aline) &&
+	    !comp_has_line(aline, "nullok", NULL);
+	if ((r = comp_obs_add(res, ok, "/" PAM_AUTH " pam_unix",
+	    "no nullok (empty passwords refused)", "%s",
+	    aline ? aline : "no pam_unix")) < 0)
+		return r;
+	r = comp_read(ctx, res, "etc/shadow", &shadow, NULL);
+	if (r == -ENOMEM)
+		return r;
+	for (line = shadow; line && *line; line = strchr(line, '\n'),
+	    line = line ? line + 1 : NULL) {
+		const char *h = strchr(line, ':');
+
+		if (!h || *line == '\n')
+			continue;
+		h++;
+		n++;
+		if (*h == '!' || *h == '*')
+			continue;
+		if (strncmp(h, "$y$", 3) && strncmp(h, "$gy$", 4) &&
+		    strncmp(h, "$6$", 3) && strncmp(h, "$7$", 3)) {
+			weak++;
+			if ((r = comp_obs_add(res, false, "/etc/shadow",
+			    "yescrypt or SHA-512 hashes", "%.*s uses a weak "
+			    "or no hash", (int)(h - line - 1), line)) < 0)
+				return r;
+		}
+	}
+	if ((r = comp_obs_add(res, shadow && weak == 0, "/etc/shadow",
+	    "yescrypt or SHA-512 hashes", shadow ? "%zu accounts, %zu weak" :
+	    "unreadable", n, weak)) < 0)
+		return r;
+	return comp_verdict_from_obs(res);
+}
+
+/* Loads the first certificate of root-relative PATH. */
+static int
+comp_load_cert(struct comp_ctx *ctx, struct comp_result *res,
+    const char *path, X509 **ret)
+{
+	_cleanup_free_ char *buf = NULL;
+	_cleanup_(BIO_freep) BIO *bio = NULL;
+	size_t len;
+	int r;
+
+	if ((r = comp_read(ctx, res, path, &buf, &len)) < 0)
+		return r;
+	if (!(bio = BIO_new_mem_buf(buf, (int)len)))
+		return -ENOMEM;
+	*ret = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	return *ret ? 0 : -EBADMSG;
+}
+
+COMP_CHECK_FN(comp_chk_ia_device_identity)
+{
+	const struct comp_facts *f = ctx->facts;
+	const char *tpm = f->tpm == COMP_TPM_HARDWARE ? "hardware" :
+	    f->tpm == COMP_TPM_SOFTWARE ? "software (swtpm)" :
+	    f->tpm == COMP_TPM_NONE ? "none" : "not reported";
+	bool tpm_ok = f->tpm == COMP_TPM_HARDWARE ||
+	    (f->tpm == COMP_TPM_SOFTWARE && ctx->policy->allow_software_tpm);
+	_cleanup_(X509_freep) X509 *cert = NULL;
+	int r;
+
+	if ((r = comp_evidence_add(res, "fact:tpm", NULL, 0)) < 0 ||
+	    (r = comp_obs_add(res, tpm_ok, "fact:tpm",
+	    ctx->policy->allow_software_tpm ? "hardware or software TPM" :
+	    "hardware TPM", "%s", tpm)) < 0 ||
+	    (r = comp_fact_yes(res, "tls_client_auth",
+	    f->tls_client_auth)) < 0)
+		return r;
+	if (!f->cert_paths || !f->cert_paths[0])
+		r = comp_obs_add(res, false, "fact:cert_paths",
+		    "a device certificate", "not reported");
+	else {
+		r = comp_load_cert(ctx, res, f->cert_paths[0], &cert);
+		if (r == -ENOMEM)
+			return r;
+		r = comp_obs_add(res, r == 0, f->cert_paths[0],
+		    "a parseable X.509 device certificate", "%s",
+		    r == 0 ? "present" : r == -EBADMSG ? "not a certificate" :
+		    strerror(-r));
+	}
+	if (r < 0)
+		return r;
+	return comp_verdict_from_obs(res);
+}
+
+static int
+comp_cert_examine(struct comp_ctx *ctx, struct comp_result *res,
+    const char *path, X509 *cert, X509_STORE *store)
+{
+	const struct comp_policy *pol = ctx->policy;
+	_cleanup_(X509_STORE_CTX_freep) X509_STORE_CTX *vctx = NULL;
+	EVP_PKEY *pk = X509_get0_pubkey(cert);
+	int bits = pk ? EVP_PKEY_get_bits(pk) : 0;
+	int id = pk ? EVP_PKEY_get_base_id(pk) : 0, md = 0, pkey = 0;
+	bool key_ok, sig_ok, time_ok;
+	char req[64];
+	int r;
+
+	if (id == EVP_PKEY_RSA || id == EVP_PKEY_RSA_PSS) {
+		key_ok = bits >= pol->rsa_min_bits;
+		snprintf(req, sizeof(req), "RSA >= %d bits", pol->rsa_min_bits);
+	} else if (id == EVP_PKEY_EC) {
+		key_ok = bits >= pol->ec_min_bits;
+		snprintf(req, sizeof(req), "EC >= %d bits", pol->ec_min_bits);
+	} else {
+		key_ok = id == EVP_PKEY_ED25519 || id == EVP_PKEY_ED448;
+		snprintf(req, sizeof(req), "RSA, EC or EdDSA");
+	}
+	if ((r = comp_obs_add(res, key_ok, path, req, "%s %d bits",
+	    pk ? OBJ_nid2sn(id) : "no key", bits)) < 0)
+		return r;
+	if (!OBJ_find_sigid_algs(X509_get_signature_nid(cert), &md, &pkey))
+		md = NID_undef;
+	sig_ok = md == NID_sha256 || md == NID_sha384 || md == NID_sha512 ||
+	    (md == NID_undef && (pkey == NID_ED25519 || pkey == NID_ED448));
+	if ((r = comp_obs_add(res, sig_ok, path, "SHA-256/384/512 or EdDSA "
+	    "signature", "%s", OBJ_nid2sn(X509_get_signature_nid(cert)))) < 0)
+		return r;
+	time_ok = X509_cmp_time(X509_get0_notBefore(cert), &ctx->now) < 0 &&
+	    X509_cmp_time(X509_get0_notAfter(cert), &ctx->now) > 0;
+	if ((r = comp_obs_add(res, time_ok, path, "within validity",
+	    "%s", time_ok ? "valid now" : "expired or not yet valid")) < 0)
+		return r;
+	if (!store)
+		return 0;
+	if (!(vctx = X509_STORE_CTX_new()) ||
+	    !X509_STORE_CTX_init(vctx, store, cert, NULL))
+		return -ENOMEM;
+	X509_STORE_CTX_set_time(vctx, 0, ctx->now);
+	r = X509_verify_cert(vctx);
+	return comp_obs_add(res, r == 1, path, "chains to the trust anchor",
+	    "%s", r == 1 ? "verified" : X509_verify_cert_error_string(
+	    X509_STORE_CTX_get_error(vctx)));
+}
+
+COMP_CHECK_FN(comp_chk_ia_pki_certs)
+{
+	const struct comp_facts *f = ctx->facts;
+	_cleanup_(X509_STORE_freep) X509_STORE *store = NULL;
+	_cleanup_(X509_freep) X509 *ca = NULL;
+	const char *const *p;
+	int r;
+
+	if (!f->ca_path)
+		r = comp_obs_add(res, false, "fact:ca_path", "a trust anchor",
+		    "not reported");
+	else {
+		r = comp_load_cert(ctx, res, f->ca_path, &ca);
+		if (r == -ENOMEM)
+			return r;
+		if (r == 0) {
+			if (!(store = X509_STORE_new()) ||
+			    !X509_STORE_add_cert(store, ca))
+				return -ENOMEM;
+			r = comp_cert_examine(ctx, res, f->ca_path, ca, NULL);
+		} else
+			r = comp_obs_add(res, false, f->ca_path,
+			    "a trust anchor certificate", "%s",
+			    r == -EBADMSG ? "not a certificate" : strerror(-r));
+	}
+	if (r < 0)
+		return r;
+	if (!f->cert_paths || !f->cert_paths[0])
+		if ((r = comp_obs_add(res, false, "fact:cert_paths",
+		    ">= 1 certificate", "not reported")) < 0)
+			return r;
+	for (p = f->cert_paths; p && *p; p++) {
+		_cleanup_(X509_freep) X509 *cert = NULL;
+
+		r = comp_load_cert(ctx, res, *p, &cert);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0)
+			r = comp_obs_add(res, false, *p, "a certificate", "%s",
+			    r == -EBADMSG ? "not a certificate" : strerror(-r));
+		else
+			r = comp_cert_examine(ctx, res, *p, cert, store);
+		if (r < 0)
+			return r;
+	}
+	return comp_verdict_from_obs(res);
+}
+
+/* PEM blocks that hold an unencrypted private key. An RSA/EC block with
+ * a "Proc-Type: 4,ENCRYPTED" header is encrypted. */
+static const char *
+comp_plain_key(const char *buf)
+{
+	static const char *const tags[] = {
+		"-----BEGIN PRIVATE KEY-----",
+		"-----BEGIN RSA PRIVATE KEY-----",
+		"-----BEGIN EC PRIVATE KEY-----",
+		"-----BEGIN DSA PRIVATE KEY-----",
+	};
+	size_t i;
+
+	for (i = 0; i < ELEMENTSOF(tags); i++) {
+		const char *p = strstr(buf, tags[i]);
+
+		if (p && !(i > 0 && !strncmp(p + strlen(tags[i]) + 1,
+		    "Proc-Type: 4,ENCRYPTED", 22)))
+			return tags[i];
+	}
+	return NULL;
+}
+
+static int
+comp_keyscan(struct comp_ctx *ctx, struct comp_result *res, const char *dir,
+    int depth, size_t *files, size_t *bad)
+{
+	_cleanup_close_ int fd = -1;
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	fd = comp_open(ctx, dir, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return fd == -ENOMEM ? fd : 0;
+	if (!(d = fdopendir(fd)))
+		return -errno;
+	fd = -1;
+	while ((de = readdir(d)) && r >= 0 && *files < COMP_KEYSCAN_MAX_FILES) {
+		_cleanup_free_ char *path = NULL, *buf = NULL;
+		struct stat st;
+		const char *tag;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (asprintf(&path, "%s/%s", dir, de->d_name) < 0) {
+			path = NULL;
+			r = -ENOMEM;
+			break;
+		}
+		if (comp_stat(ctx, path, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			if (depth < COMP_KEYSCAN_MAX_DEPTH)
+				r = comp_keyscan(ctx, res, path, depth + 1,
+				    files, bad);
+			continue;
+		}
+		if (!S_ISREG(st.st_mode) || st.st_size > (1 << 20))
+			continue;
+		(*files)++;
+		if (comp_read(ctx, NULL, path, &buf, NULL) < 0)
+			continue;
+		if ((tag = comp_plain_key(buf))) {
+			(*bad)++;
+			if ((r = comp_evidence_add(res, path, buf,
+			    strlen(buf))) < 0)
+				break;
+			r = comp_obs_add(res, false, path, "no unencrypted "
+			    "private key", "contains %s", tag);
+		}
+	}
+	closedir(d);
+	return r;
+}
+
+COMP_CHECK_FN(comp_chk_ia_no_plaintext_keys)
+{
+	const char *dir = ctx->policy->key_dir;
+	size_t files = 0, bad = 0;
+	struct stat st;
+	int r;
+
+	if (comp_stat(ctx, dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		if ((r = comp_obs_add(res, true, dir, "no unencrypted private "
+		    "key", "directory absent: no appliance keys stored")) < 0)
+			return r;
+		return COMP_NOT_APPLICABLE;
+	}
+	if ((r = comp_keyscan(ctx, res, dir, 0, &files, &bad)) < 0)
+		return r;
+	if ((r = comp_evidence_add(res, dir, NULL, 0)) < 0 ||
+	    (r = comp_obs_add(res, bad == 0, dir, "no unencrypted private key",
+	    "%zu files scanned, %zu with unencrypted keys", files, bad)) < 0)
+		return r;
+	return comp_verdict_from_obs(res);
+}
+
+COMP_CHECK_FN(comp_chk_ia_fips)
+{
+	int avail = OSSL_PROVIDER_available(NULL, "fips");
+	int r;
+
+	if ((r = comp_fact_yes(res, "fips_provider",
+	    ctx->facts->fips_provider)) < 0)
+		return r;
+	/* The default library context is informative only: the appliance
+	 * may load FIPS into its own context. */
+	if ((r = comp_obs_add(res, true, "OpenSSL default library context",
+	    "informative", "fips provider %s", avail ? "loaded" :
+	    "not loaded")) < 0)
+		return r;
+	return comp_verdict_from_obs(res);
+}
+
+COMP_CHECK_FN(comp_chk_ia_api_auth)
+{
+	int r;
+
+	if ((r = comp_fact_yes(res, "tls_client_auth",
+	    ctx->facts->tls_client_auth)) < 0 ||
+	    (r = comp_evidence_add(res, "fact:tls_min_version", NULL, 0)) < 0 ||
+	    (r = comp_obs_add(res, ctx->facts->tls_min_version >=
+	    TLS1_2_VERSION, "fact:tls_min_version", ">= TLS 1.2", "0x%04x",
+	    (unsigned)ctx->facts->tls_min_version)) < 0)
+		return r;
+	return comp_verdict_from_obs(res);
+}
+
+COMP_CHECK_FN(comp_chk_ia_reauth)
+{
+	int r = comp_fact_range(res, "token_lifetime_s",
+	    ctx->facts->token_lifetime_s, 1, ctx->policy->token_max_s);
+
+	return r < 0 ? r : comp_verdict_from_obs(res);
+}

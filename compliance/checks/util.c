@@ -1,0 +1,226 @@
+/* Small helpers shared by the check functions. */
+#include "config.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/macro.h"
+#include "compliance/checks/checks.h"
+
+#define COMP_DIR_MAX_FILES	256
+
+static const char *
+comp_tri_str(enum comp_tri v)
+{
+	return v == COMP_YES ? "yes" : v == COMP_NO ? "no" : "not reported";
+}
+
+int
+comp_fact_yes(struct comp_result *res, const char *name, enum comp_tri v)
+{
+	char ref[128];
+	int r;
+
+	snprintf(ref, sizeof(ref), "fact:%s", name);
+	if ((r = comp_evidence_add(res, ref, NULL, 0)) < 0)
+		return r;
+	return comp_obs_add(res, v == COMP_YES, ref, "yes", "%s",
+	    comp_tri_str(v));
+}
+
+int
+comp_fact_range(struct comp_result *res, const char *name, long v, long min,
+    long max)
+{
+	char ref[128], req[64];
+	int r;
+
+	snprintf(ref, sizeof(ref), "fact:%s", name);
+	snprintf(req, sizeof(req), "%ld..%ld", min, max);
+	if ((r = comp_evidence_add(res, ref, NULL, 0)) < 0)
+		return r;
+	if (v < 0 && min >= 0)
+		return comp_obs_add(res, false, ref, req, "not reported");
+	return comp_obs_add(res, v >= min && v <= max, ref, req, "%ld", v);
+}
+
+static int
+comp_cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Appends the uncommented lines of SRC to *buf. */
+static int
+comp_append_lines(char **buf, size_t *len, const char *src)
+{
+	const char *line = src;
+
+	while (line && *line) {
+		const char *nl = strchr(line, '\n');
+		size_t n = nl ? (size_t)(nl - line) : strlen(line);
+		const char *p = line;
+
+		while (p < line + n && isspace((unsigned char)*p))
+			p++;
+		if (p < line + n && *p != '#') {
+			char *nb = realloc(*buf, *len + n + 2);
+
+			if (!nb)
+				return -ENOMEM;
+			*buf = nb;
+			memcpy(*buf + *len, line, n);
+			*len += n;
+			(*buf)[(*len)++] = '\n';
+			(*buf)[*len] = '\0';
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	return 0;
+}
+
+int
+comp_read_dir_concat(struct comp_ctx *ctx, struct comp_result *res,
+    const char *dir, const char *suffix, char **ret_buf)
+{
+	_cleanup_close_ int	 fd = -1;
+	_cleanup_free_ char	*out = NULL;
+	char			*names[COMP_DIR_MAX_FILES];
+	size_t			 n = 0, len = 0, i, slen = strlen(suffix);
+	struct dirent		*de;
+	DIR			*d;
+	int			 r = 0;
+
+	if (!(out = strdup("")))
+		return -ENOMEM;
+	fd = comp_open(ctx, dir, O_RDONLY | O_DIRECTORY);
+	if (fd < 0) {
+		if (fd == -ENOMEM)
+			return fd;
+		*ret_buf = TAKE_PTR(out);
+		return 0;
+	}
+	if (!(d = fdopendir(fd)))
+		return -errno;
+	fd = -1;
+	while ((de = readdir(d)) && n < COMP_DIR_MAX_FILES) {
+		size_t nl = strlen(de->d_name);
+
+		if (de->d_name[0] == '.' || nl < slen ||
+		    strcmp(de->d_name + nl - slen, suffix))
+			continue;
+		if (!(names[n] = strdup(de->d_name))) {
+			r = -ENOMEM;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	qsort(names, n, sizeof(*names), comp_cmp_str);
+	for (i = 0; i < n; i++) {
+		_cleanup_free_ char *path = NULL, *buf = NULL;
+
+		if (r < 0)
+			break;
+		if (asprintf(&path, "%s/%s", dir, names[i]) < 0) {
+			path = NULL;
+			r = -ENOMEM;
+			break;
+		}
+		if (comp_read(ctx, res, path, &buf, NULL) < 0)
+			continue;
+		r = comp_append_lines(&out, &len, buf);
+	}
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	if (r < 0)
+		return r;
+	*ret_buf = TAKE_PTR(out);
+	return 0;
+}
+
+/* A token matches WORD when equal to it, when it is "WORD=value", or
+ * when it is a path ending in "/WORD" (PAM module paths). */
+static bool
+comp_token_match(const char *s, size_t tl, const char *w, size_t wl)
+{
+	if (tl == wl && !strncmp(s, w, wl))
+		return true;
+	if (tl > wl && s[wl] == '=' && !strncmp(s, w, wl))
+		return true;
+	return tl > wl && s[tl - wl - 1] == '/' && !strncmp(s + tl - wl, w, wl);
+}
+
+static bool
+comp_line_has_word(const char *line, size_t n, const char *word, size_t wl)
+{
+	const char *p = line, *end = line + n;
+
+	while (p < end) {
+		const char *s;
+
+		while (p < end && isspace((unsigned char)*p))
+			p++;
+		s = p;
+		while (p < end && !isspace((unsigned char)*p))
+			p++;
+		if (p > s && comp_token_match(s, (size_t)(p - s), word, wl))
+			return true;
+	}
+	return false;
+}
+
+bool
+comp_has_line(const char *buf, const char *words, char **ret_line)
+{
+	const char *line = buf;
+
+	while (line && *line) {
+		const char *nl = strchr(line, '\n');
+		size_t n = nl ? (size_t)(nl - line) : strlen(line);
+		const char *p = line, *w = words;
+		bool all = true;
+
+		while (p < line + n && isspace((unsigned char)*p))
+			p++;
+		if (p < line + n && *p != '#') {
+			while (*w && all) {
+				size_t wl;
+
+				while (*w == ' ')
+					w++;
+				wl = strcspn(w, " ");
+				if (wl && !comp_line_has_word(line, n, w, wl))
+					all = false;
+				w += wl;
+			}
+			if (all) {
+				if (ret_line)
+					*ret_line = strndup(line, n);
+				return true;
+			}
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	return false;
+}
+
+long
+comp_opt_long(const char *line, const char *option)
+{
+	size_t ol = strlen(option);
+	const char *p = line;
+
+	while ((p = strstr(p, option))) {
+		if ((p == line || isspace((unsigned char)p[-1])) &&
+		    p[ol] == '=' && isdigit((unsigned char)p[ol + 1]))
+			return strtol(p + ol + 1, NULL, 10);
+		p += ol;
+	}
+	return -1;
+}

@@ -1,0 +1,543 @@
+/* OSCAL assessment-results and POA&M from a scan. The shapes follow the
+ * OSCAL 1.1.3 JSON schemas shipped in compliance/data/schemas; the unit
+ * and integration tests validate the output against them. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "lib/err.h"
+#include "lib/fileio.h"
+#include "lib/json.h"
+#include "lib/macro.h"
+#include "compliance/oscal.h"
+
+int
+comp_uuid_v4(char out[37])
+{
+	unsigned char b[16];
+
+	if (RAND_bytes(b, sizeof(b)) != 1)
+		return -BW_E_CRYPTO;
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);	/* version 4 */
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);	/* RFC 4122 variant */
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
+	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+	return 0;
+}
+
+static void
+comp_time_str(const struct timespec *ts, char out[64])
+{
+	struct tm tm;
+
+	gmtime_r(&ts->tv_sec, &tm);
+	snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (int)((ts->tv_nsec / 1000000) % 1000));
+}
+
+static json_t *
+comp_prop(const char *name, const char *value)
+{
+	return json_pack("{s:s, s:s, s:s}", "name", name, "ns", COMP_OSCAL_NS,
+	    "value", value);
+}
+
+/* Appends V to array A, taking ownership; NULL V means out of memory. */
+static int
+comp_push(json_t *a, json_t *v)
+{
+	if (!v || json_array_append_new(a, v) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+comp_metadata(const char *title, const struct comp_oscal_opts *o,
+    json_t **ret)
+{
+	struct timespec now;
+	char ts[64];
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	comp_time_str(&now, ts);
+	*ret = json_pack("{s:s, s:s, s:s, s:s}", "title", title,
+	    "last-modified", ts, "version",
+	    o && o->doc_version ? o->doc_version : "1.0",
+	    "oscal-version", COMP_OSCAL_VERSION);
+	return *ret ? 0 : -ENOMEM;
+}
+
+/* Evidence refs: files become absolute URI references, facts become
+ * fragments naming the fact. */
+static json_t *
+comp_evidence_json(const struct comp_evidence *e)
+{
+	_cleanup_free_ char *href = NULL, *desc = NULL;
+	json_t *j;
+
+	if (!strncmp(e->ref, "fact:", 5)) {
+		if (asprintf(&href, "#fact-%s", e->ref + 5) < 0 ||
+		    asprintf(&desc, "Appliance-reported fact %s", e->ref + 5) < 0)
+			return NULL;
+	} else if (!strncmp(e->ref, "openssl:", 8)) {
+		if (!(href = strdup("#crypto-library")) ||
+		    asprintf(&desc, "Cryptographic library %s", e->ref + 8) < 0)
+			return NULL;
+	} else {
+		/* Paths are plain: spaces and '%' are the only bytes a
+		 * relative reference cannot carry as is. */
+		size_t i, n = 0;
+
+		if (!(href = malloc(strlen(e->ref) * 3 + 1)))
+			return NULL;
+		for (i = 0; e->ref[i]; i++) {
+			unsigned char c = (unsigned char)e->ref[i];
+
+			if (c <= ' ' || c == '%' || c >= 0x7f || c == '"' ||
+			    c == '#' || c == '?' || c == '\\') {
+				snprintf(href + n, 4, "%%%02X", c);
+				n += 3;
+			} else
+				href[n++] = (char)c;
+		}
+		href[n] = '\0';
+		if (asprintf(&desc, "%s %s", e->sha256[0] ? "File" :
+		    "File system object", e->ref) < 0)
+			return NULL;
+	}
+	j = json_pack("{s:s, s:s}", "href", href, "description", desc);
+	if (j && e->sha256[0] && json_object_set_new(j, "props",
+	    json_pack("[o]", comp_prop("sha256", e->sha256))) < 0) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* One observation per check result; *ret_uuid receives its uuid. */
+static json_t *
+comp_observation(const struct comp_result *r, char uuid[37])
+{
+	_cleanup_json_ json_t *o = NULL;
+	json_t *ev, *props;
+	_cleanup_free_ char *remarks = NULL, *desc = NULL;
+	char ts[64];
+	size_t i, len = 0;
+
+	if (comp_uuid_v4(uuid) < 0)
+		return NULL;
+	comp_time_str(&r->start, ts);
+	if (asprintf(&desc, "%s Verdict: %s.", r->check->description,
+	    comp_verdict_str(r->verdict)) < 0)
+		return NULL;
+	if (!(remarks = strdup("")))
+		return NULL;
+	for (i = 0; i < r->n_obs; i++) {
+		const struct comp_obs *ob = &r->obs[i];
+		char *line;
+		int n = asprintf(&line, "- [%s] %s: found %s; required %s\n",
+		    ob->ok ? "ok" : "not ok", ob->subject ? ob->subject : "-",
+		    ob->found, ob->required ? ob->required : "-");
+		char *nr;
+
+		if (n < 0)
+			return NULL;
+		if (!(nr = realloc(remarks, len + (size_t)n + 1))) {
+			free(line);
+			return NULL;
+		}
+		remarks = nr;
+		memcpy(remarks + len, line, (size_t)n + 1);
+		len += (size_t)n;
+		free(line);
+	}
+	if (r->error) {
+		char *nr;
+
+		if (asprintf(&nr, "%s- error: %s\n", remarks, r->error) < 0)
+			return NULL;
+		free(remarks);
+		remarks = nr;
+	}
+	props = json_pack("[o, o]", comp_prop("check-id", r->check->id),
+	    comp_prop("verdict", comp_verdict_str(r->verdict)));
+	o = json_pack("{s:s, s:s, s:s, s:o, s:[s], s:[s], s:s}",
+	    "uuid", uuid, "title", r->check->title, "description", desc,
+	    "props", props, "methods", "TEST", "types", "control-objective",
+	    "collected", ts);
+	if (!o)
+		return NULL;
+	if (*remarks && json_object_set_new(o, "remarks",
+	    json_string(remarks)) < 0)
+		return NULL;
+	if (r->n_ev) {
+		if (!(ev = json_array()) ||
+		    json_object_set_new(o, "relevant-evidence", ev) < 0)
+			return NULL;
+		for (i = 0; i < r->n_ev; i++)
+			if (comp_push(ev, comp_evidence_json(&r->ev[i])) < 0)
+				return NULL;
+	}
+	return TAKE_PTR(o);
+}
+
+/* Distinct controls covered by the scan's checks, in registry order,
+ * restricted to BASE. Entries point into check tables. */
+static int
+comp_scan_controls(const struct comp_scan *scan,
+    const struct comp_baseline *base, const char ***ret, size_t *ret_n)
+{
+	const char **ids = NULL;
+	size_t n = 0, i, j, k;
+
+	for (i = 0; i < scan->n; i++) {
+		const struct comp_check *c = scan->results[i]->check;
+
+		for (j = 0; c->controls[j]; j++) {
+			const char **p;
+			bool dup = false;
+
+			if (base && !comp_baseline_contains(base,
+			    c->controls[j]))
+				continue;
+			for (k = 0; k < n && !dup; k++)
+				dup = !strcmp(ids[k], c->controls[j]);
+			if (dup)
+				continue;
+			if (!(p = reallocarray(ids, n + 1, sizeof(*ids)))) {
+				free(ids);
+				return -ENOMEM;
+			}
+			ids = p;
+			ids[n++] = c->controls[j];
+		}
+	}
+	*ret = ids;
+	*ret_n = n;
+	return 0;
+}
+
+static json_t *
+comp_finding(const struct comp_control *ctl, int verdict,
+    const struct comp_scan *scan, char (*obs_uuid)[37], bool only_failing)
+{
+	_cleanup_free_ char *title = NULL, *desc = NULL, *target = NULL;
+	json_t *f, *rel, *status;
+	char uuid[37];
+	size_t i;
+
+	if (comp_uuid_v4(uuid) < 0)
+		return NULL;
+	if (asprintf(&title, "%s %s", ctl->label ? ctl->label : ctl->id,
+	    ctl->title) < 0 ||
+	    asprintf(&desc, "Automated determination for %s from %s.",
+	    ctl->id, verdict == COMP_NOT_APPLICABLE ?
+	    "checks that found it not applicable to this system" :
+	    "the related observations") < 0 ||
+	    asprintf(&target, "%s_smt", ctl->id) < 0)
+		return NULL;
+	if (verdict == COMP_SATISFIED)
+		status = json_pack("{s:s, s:s}", "state", "satisfied",
+		    "reason", "pass");
+	else if (verdict == COMP_NOT_APPLICABLE)
+		status = json_pack("{s:s, s:s, s:s}", "state", "satisfied",
+		    "reason", "other", "remarks", "Not applicable: the "
+		    "checks found nothing on this system to which the "
+		    "control applies.");
+	else
+		status = json_pack("{s:s, s:s}", "state", "not-satisfied",
+		    "reason", "fail");
+	f = json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:o}}", "uuid", uuid,
+	    "title", title, "description", desc, "target", "type",
+	    "statement-id", "target-id", target, "status", status);
+	if (!f)
+		return NULL;
+	if (verdict == COMP_NOT_APPLICABLE &&
+	    json_object_set_new(json_object_get(f, "target"),
+	    "implementation-status", json_pack("{s:s}", "state",
+	    "not-applicable")) < 0)
+		goto fail;
+	if (!(rel = json_array()) ||
+	    json_object_set_new(f, "related-observations", rel) < 0)
+		goto fail;
+	for (i = 0; i < scan->n; i++) {
+		const struct comp_result *r = scan->results[i];
+
+		if (!comp_check_covers(r->check, ctl->id))
+			continue;
+		if (only_failing && (r->verdict == COMP_SATISFIED ||
+		    r->verdict == COMP_NOT_APPLICABLE))
+			continue;
+		if (comp_push(rel, json_pack("{s:s}", "observation-uuid",
+		    obs_uuid[i])) < 0)
+			goto fail;
+	}
+	if (json_array_size(rel) == 0)
+		json_object_del(f, "related-observations");
+	return f;
+fail:
+	json_decref(f);
+	return NULL;
+}
+
+static int
+comp_need_control(const struct comp_catalog *cat, const char *id,
+    const struct comp_control **ret, char **ret_err)
+{
+	const struct comp_control *c = comp_catalog_find(cat, id);
+
+	if (!c || c->withdrawn || !c->has_statement)
+		return errf(-BW_E_INVALID, ret_err, "control \"%s\" is not an "
+		    "active control with a statement in catalog \"%s\"", id,
+		    comp_catalog_title(cat));
+	*ret = c;
+	return 0;
+}
+
+int
+comp_oscal_assessment_results(const struct comp_scan *scan,
+    const struct comp_catalog *cat, const struct comp_baseline *base,
+    const struct comp_oscal_opts *opts, json_t **ret, char **ret_err)
+{
+	_cleanup_json_ json_t *doc = NULL;
+	_cleanup_free_ const char **ids = NULL;
+	_cleanup_free_ char (*obs_uuid)[37] = NULL;
+	_cleanup_free_ char *title = NULL, *rdesc = NULL;
+	json_t *meta, *result, *sel, *observations, *findings;
+	char uuid[37], ruuid[37], start[64], end[64];
+	size_t n_ids, i;
+	int r;
+
+	if ((r = comp_scan_controls(scan, base, &ids, &n_ids)) < 0)
+		return r;
+	if (asprintf(&title, "Bulwark automated assessment%s%s",
+	    base ? ": " : "", base ? comp_baseline_title(base) : "") < 0) {
+		title = NULL;
+		return -ENOMEM;
+	}
+	if (asprintf(&rdesc, "Automated checks of %s against NIST SP 800-53 "
+	    "rev 5 (%s): %zu checks evidencing %zu controls.",
+	    opts && opts->system_name ? opts->system_name : "the appliance",
+	    comp_catalog_version(cat), scan->n, n_ids) < 0) {
+		rdesc = NULL;
+		return -ENOMEM;
+	}
+	if ((r = comp_metadata(title, opts, &meta)) < 0)
+		return r;
+	if ((r = comp_uuid_v4(uuid)) < 0 || (r = comp_uuid_v4(ruuid)) < 0) {
+		json_decref(meta);
+		return r;
+	}
+	comp_time_str(&scan->start, start);
+	comp_time_str(&scan->end, end);
+	doc = json_pack("{s:{s:s, s:o, s:{s:s}, s:[]}}", "assessment-results",
+	    "uuid", uuid, "metadata", meta, "import-ap", "href",
+	    opts && opts->import_ap ? opts->import_ap : "assessment-plan.json",
+	    "results");
+	if (!doc)
+		return -ENOMEM;
+	sel = json_array();
+	observations = json_array();
+	findings = json_array();
+	result = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:[{s:o}]}, s:o, "
+	    "s:o}", "uuid", ruuid, "title", "Automated control checks",
+	    "description", rdesc, "start", start, "end", end,
+	    "reviewed-controls", "control-selections", "include-controls",
+	    sel, "observations", observations, "findings", findings);
+	if (!result || json_array_append_new(json_object_get(json_object_get(
+	    doc, "assessment-results"), "results"), result) < 0)
+		return -ENOMEM;
+	if (!(obs_uuid = calloc(scan->n ? scan->n : 1, sizeof(*obs_uuid))))
+		return -ENOMEM;
+	for (i = 0; i < scan->n; i++)
+		if (comp_push(observations, comp_observation(scan->results[i],
+		    obs_uuid[i])) < 0)
+			return -ENOMEM;
+	for (i = 0; i < n_ids; i++) {
+		const struct comp_control *ctl;
+		int v;
+
+		if ((r = comp_need_control(cat, ids[i], &ctl, ret_err)) < 0)
+			return r;
+		v = comp_scan_control_verdict(scan, ctl->id);
+		if (comp_push(sel, json_pack("{s:s}", "control-id",
+		    ctl->id)) < 0 ||
+		    comp_push(findings, comp_finding(ctl, v, scan, obs_uuid,
+		    false)) < 0)
+			return -ENOMEM;
+	}
+	if (n_ids == 0) {
+		/* include-controls needs an item; an empty scan reviewed
+		 * none, which the description states. */
+		json_object_del(json_object_get(result, "reviewed-controls"),
+		    "control-selections");
+		json_object_set_new(json_object_get(result, "reviewed-controls"),
+		    "control-selections", json_pack("[{s:s}]", "description",
+		    "No controls were reviewed."));
+		json_object_del(result, "findings");
+	}
+	if (scan->n == 0)
+		json_object_del(result, "observations");
+	*ret = TAKE_PTR(doc);
+	return 0;
+}
+
+int
+comp_oscal_poam(const struct comp_scan *scan, const struct comp_catalog *cat,
+    const struct comp_baseline *base, const struct comp_oscal_opts *opts,
+    json_t **ret, char **ret_err)
+{
+	_cleanup_json_ json_t *doc = NULL;
+	_cleanup_free_ char (*obs_uuid)[37] = NULL;
+	_cleanup_free_ char *title = NULL;
+	json_t *meta, *root, *observations, *risks, *findings, *items;
+	struct timespec dl;
+	char uuid[37], deadline[64];
+	size_t i, j, failing = 0;
+	int r;
+
+	if (asprintf(&title, "Bulwark plan of action and milestones%s%s",
+	    base ? ": " : "", base ? comp_baseline_title(base) : "") < 0) {
+		title = NULL;
+		return -ENOMEM;
+	}
+	if ((r = comp_metadata(title, opts, &meta)) < 0)
+		return r;
+	if ((r = comp_uuid_v4(uuid)) < 0) {
+		json_decref(meta);
+		return r;
+	}
+	doc = json_pack("{s:{s:s, s:o, s:[]}}", "plan-of-action-and-milestones",
+	    "uuid", uuid, "metadata", meta, "poam-items");
+	if (!doc)
+		return -ENOMEM;
+	root = json_object_get(doc, "plan-of-action-and-milestones");
+	items = json_object_get(root, "poam-items");
+	if (opts && opts->import_ssp && json_object_set_new(root,
+	    "import-ssp", json_pack("{s:s}", "href", opts->import_ssp)) < 0)
+		return -ENOMEM;
+	if (opts && opts->system_id && json_object_set_new(root, "system-id",
+	    json_pack("{s:s, s:s}", "identifier-type",
+	    "https://ietf.org/rfc/rfc4122", "id", opts->system_id)) < 0)
+		return -ENOMEM;
+	observations = json_array();
+	risks = json_array();
+	findings = json_array();
+	if (!observations || !risks || !findings ||
+	    json_object_set_new(root, "observations", observations) < 0 ||
+	    json_object_set_new(root, "risks", risks) < 0 ||
+	    json_object_set_new(root, "findings", findings) < 0)
+		return -ENOMEM;
+	if (!(obs_uuid = calloc(scan->n ? scan->n : 1, sizeof(*obs_uuid))))
+		return -ENOMEM;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += (time_t)(opts && opts->deadline_days > 0 ?
+	    opts->deadline_days : 30) * 86400;
+	dl.tv_nsec = 0;
+	comp_time_str(&dl, deadline);
+	for (i = 0; i < scan->n; i++) {
+		const struct comp_result *res = scan->results[i];
+		_cleanup_free_ char *it = NULL, *stmt = NULL;
+		json_t *item, *rf;
+		char ruuid[37], iuuid[37];
+
+		if (res->verdict == COMP_SATISFIED ||
+		    res->verdict == COMP_NOT_APPLICABLE)
+			continue;
+		if (base) {
+			bool in = false;
+
+			for (j = 0; res->check->controls[j] && !in; j++)
+				in = comp_baseline_contains(base,
+				    res->check->controls[j]);
+			if (!in)
+				continue;
+		}
+		failing++;
+		if (comp_push(observations, comp_observation(res,
+		    obs_uuid[i])) < 0)
+			return -ENOMEM;
+		if ((r = comp_uuid_v4(ruuid)) < 0 ||
+		    (r = comp_uuid_v4(iuuid)) < 0)
+			return r;
+		if (asprintf(&it, "%s not satisfied", res->check->title) < 0 ||
+		    asprintf(&stmt, "Requirement: %s. The automated check "
+		    "%s found it not met; see the related observation for "
+		    "what was found and what is required.",
+		    res->check->description, res->check->id) < 0)
+			return -ENOMEM;
+		if (comp_push(risks, json_pack("{s:s, s:s, s:s, s:s, s:s, "
+		    "s:s, s:[{s:s}]}", "uuid", ruuid, "title", it,
+		    "description", res->check->description, "statement", stmt,
+		    "status", "open", "deadline", deadline,
+		    "related-observations", "observation-uuid",
+		    obs_uuid[i])) < 0)
+			return -ENOMEM;
+		item = json_pack("{s:s, s:s, s:s, s:[o], s:[{s:s}], "
+		    "s:[{s:s}]}", "uuid", iuuid, "title", it, "description",
+		    stmt, "props", comp_prop("check-id", res->check->id),
+		    "related-observations", "observation-uuid", obs_uuid[i],
+		    "related-risks", "risk-uuid", ruuid);
+		if (comp_push(items, item) < 0 || !(rf = json_array()) ||
+		    json_object_set_new(item, "related-findings", rf) < 0)
+			return -ENOMEM;
+		for (j = 0; res->check->controls[j]; j++) {
+			const struct comp_control *ctl;
+			json_t *f;
+
+			if (base && !comp_baseline_contains(base,
+			    res->check->controls[j]))
+				continue;
+			if ((r = comp_need_control(cat, res->check->controls[j],
+			    &ctl, ret_err)) < 0)
+				return r;
+			f = comp_finding(ctl, COMP_NOT_SATISFIED, scan,
+			    obs_uuid, true);
+			if (!f)
+				return -ENOMEM;
+			/* Only this item's observation is linked: others
+			 * may not be in this document. */
+			json_object_set_new(f, "related-observations",
+			    json_pack("[{s:s}]", "observation-uuid",
+			    obs_uuid[i]));
+			if (comp_push(rf, json_pack("{s:s}", "finding-uuid",
+			    json_string_value(json_object_get(f, "uuid")))) < 0 ||
+			    comp_push(findings, f) < 0)
+				return -ENOMEM;
+		}
+		if (json_array_size(rf) == 0)
+			json_object_del(item, "related-findings");
+	}
+	/* OSCAL requires at least one poam-item. */
+	if (failing == 0)
+		return errf(-BW_E_NOTFOUND, ret_err, "no check failed: "
+		    "nothing to plan");
+	if (json_array_size(findings) == 0)
+		json_object_del(root, "findings");
+	*ret = TAKE_PTR(doc);
+	return 0;
+}
+
+int
+comp_oscal_write(const json_t *doc, int dirfd, const char *path, mode_t mode)
+{
+	_cleanup_free_ char *s = json_dumps(doc, JSON_INDENT(1) |
+	    JSON_PRESERVE_ORDER);
+	_cleanup_free_ char *nl = NULL;
+
+	if (!s)
+		return -ENOMEM;
+	if (asprintf(&nl, "%s\n", s) < 0) {
+		nl = NULL;
+		return -ENOMEM;
+	}
+	return write_file_atomic_at(dirfd, path, nl, strlen(nl), mode);
+}

@@ -1,0 +1,56 @@
+/* OSCAL 1.1 output of a scan: assessment-results (findings per control,
+ * observations with evidence) and a plan of action and milestones for
+ * what failed. Documents are jansson values; comp_oscal_write() stores
+ * them durably. */
+#ifndef BW_COMPLIANCE_OSCAL_H
+#define BW_COMPLIANCE_OSCAL_H
+
+#include <jansson.h>
+
+#include "compliance/catalog.h"
+#include "compliance/check.h"
+
+#define COMP_OSCAL_VERSION	"1.1.3"
+/* Namespace of Bulwark's own OSCAL properties. */
+#define COMP_OSCAL_NS		"urn:bulwark:compliance"
+
+struct comp_oscal_opts {
+	const char	*system_name;	/* "Bulwark appliance <hostname>" */
+	const char	*doc_version;	/* metadata.version; "1.0" when NULL */
+	const char	*import_ap;	/* assessment plan href; "assessment-plan.json" */
+	const char	*import_ssp;	/* SSP href for the POA&M; omitted when NULL */
+	const char	*system_id;	/* system uuid for the POA&M; omitted when NULL */
+	int		 deadline_days;	/* POA&M risk deadline; 30 when 0 */
+};
+
+/* Writes a random (version 4) UUID from OpenSSL's DRBG into OUT.
+ * Returns 0 or -BW_E_CRYPTO. */
+int comp_uuid_v4(char out[37]);
+
+/* Builds an assessment-results document for SCAN. Every control a check
+ * covers (restricted to BASE when not NULL) is listed in
+ * reviewed-controls and gets one finding, targeted at its statement in
+ * CAT; each check result is one observation whose relevant-evidence
+ * lists the files read (sha256) and facts used. *ret (caller owns)
+ * validates against the OSCAL 1.1.3 assessment-results schema. Returns 0,
+ * -ENOMEM, -BW_E_CRYPTO, or -BW_E_INVALID when a check cites a control
+ * CAT lacks (with *ret_err). */
+int comp_oscal_assessment_results(const struct comp_scan *scan,
+    const struct comp_catalog *cat, const struct comp_baseline *base,
+    const struct comp_oscal_opts *opts, json_t **ret, char **ret_err);
+
+/* Builds a plan-of-action-and-milestones document with one poam-item per
+ * check that is not satisfied (or errored), each linked to its
+ * observation, an open risk with a deadline, and findings for the
+ * controls it evidences. Same returns as above, and -BW_E_NOTFOUND when
+ * no check failed (OSCAL requires at least one poam-item). */
+int comp_oscal_poam(const struct comp_scan *scan,
+    const struct comp_catalog *cat, const struct comp_baseline *base,
+    const struct comp_oscal_opts *opts, json_t **ret, char **ret_err);
+
+/* Serialises DOC (indented, stable key order) to PATH under DIRFD
+ * atomically with MODE. Returns 0 or -errno. */
+int comp_oscal_write(const json_t *doc, int dirfd, const char *path,
+    mode_t mode);
+
+#endif

@@ -1,0 +1,706 @@
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/rand.h>
+
+#include "controlplane/controller.h"
+#include "controlplane/resource.h"
+#include "controlplane/sched.h"
+#include "lib/err.h"
+#include "lib/json.h"
+#include "lib/log.h"
+
+#define CTL_REASON_MAX	480
+
+struct controller {
+	struct event_base	*base;
+	struct store		*st;
+	struct committer	*commit;
+	struct controller_options o;
+	struct event		*pass_ev;	/* one-shot, made active to run a pass */
+	struct event		*resync_ev;
+	unsigned		 inflight;
+	int			 dirty;
+	int			 detached;	/* no new passes */
+	struct controller_stats	 stats;
+};
+
+/* One change a pass submits; owns its strings until done() runs. */
+struct ctl_op {
+	struct commit_req	 creq;		/* first: the pipeline hands it back */
+	struct controller	*c;
+	char			 key[RES_KEY_MAX];
+	char			*value;
+	char			 action[48];
+	char			 actor[48];
+	char			 tenant[64], name[64];
+	char			 reason[CTL_REASON_MAX];
+	int			 kind;		/* what to count on success */
+};
+
+enum { CTL_CREATED, CTL_DELETED, CTL_SCHEDULED, CTL_UNSCHEDULABLE };
+
+/* A parsed object from one store listing. */
+struct obj {
+	json_t		*doc;		/* rendered, with metadata.revision */
+	uint64_t	 rev;
+	const char	*tenant, *name;	/* borrowed from doc */
+	int		 deleting;	/* this pass deletes it */
+};
+
+struct objs {
+	struct obj	*v;
+	size_t		 n;
+};
+
+static void
+objs_free(struct objs *o)
+{
+	size_t i;
+
+	for (i = 0; i < o->n; i++)
+		json_decref(o->v[i].doc);
+	free(o->v);
+	o->v = NULL;
+	o->n = 0;
+}
+
+static int
+objs_load(struct store *st, const char *kind, struct objs *ret)
+{
+	const struct res_kind	*k = res_kind_by_name(kind);
+	struct store_kv		**kvs = NULL;
+	char			 prefix[RES_KEY_MAX];
+	size_t			 n = 0, i;
+	uint64_t		 rev;
+	int			 r;
+
+	if ((r = res_prefix(k, NULL, prefix, sizeof(prefix))) < 0)
+		return r;
+	if ((r = store_list(st, prefix, &kvs, &n, &rev)) < 0)
+		return r;
+	ret->v = n ? calloc(n, sizeof(*ret->v)) : NULL;
+	ret->n = 0;
+	if (n && !ret->v) {
+		store_kv_array_free(kvs, n);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		json_t *doc = res_render(kvs[i]->value, kvs[i]->value_len,
+		    kvs[i]->mod_rev);
+
+		if (!doc || !res_name(doc) || !res_tenant(doc)) {
+			json_decref(doc);
+			continue;
+		}
+		ret->v[ret->n++] = (struct obj){ .doc = doc, .rev = kvs[i]->mod_rev,
+		    .tenant = res_tenant(doc), .name = res_name(doc) };
+	}
+	store_kv_array_free(kvs, n);
+	return 0;
+}
+
+static struct obj *
+objs_find(struct objs *o, const char *tenant, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < o->n; i++)
+		if (strcmp(o->v[i].tenant, tenant) == 0 &&
+		    strcmp(o->v[i].name, name) == 0)
+			return &o->v[i];
+	return NULL;
+}
+
+static const char *
+str_at(const json_t *o, const char *a, const char *b)
+{
+	const json_t *v = json_object_get(o, a);
+
+	if (b)
+		v = json_object_get(v, b);
+	return json_string_value(v);
+}
+
+static long long
+int_at(const json_t *o, const char *a, const char *b, long long dflt)
+{
+	const json_t *v = json_object_get(o, a);
+
+	if (b)
+		v = json_object_get(v, b);
+	return json_is_integer(v) ? json_integer_value(v) : dflt;
+}
+
+/* ---- submitting changes ---- */
+
+static void schedule_pass(struct controller *c);
+
+static void
+op_done(struct commit_req *creq)
+{
+	struct ctl_op		*op = (struct ctl_op *)creq;
+	struct controller	*c = op->c;
+
+	if (creq->result == 0) {
+		switch (op->kind) {
+		case CTL_CREATED: c->stats.created++; break;
+		case CTL_DELETED: c->stats.deleted++; break;
+		case CTL_SCHEDULED: c->stats.scheduled++; break;
+		case CTL_UNSCHEDULABLE: c->stats.unschedulable++; break;
+		}
+	} else {
+		/* A conflict means someone changed the object meanwhile:
+		 * the next pass sees the new state and decides again. */
+		c->stats.errors++;
+		if (creq->result != -BW_E_CONFLICT && creq->result != -BW_E_EXISTS &&
+		    creq->result != -BW_E_NOTFOUND)
+			log_warn("controller: %s %s/%s failed: %s", op->action,
+			    op->tenant, op->name, bw_strerror(creq->result));
+		c->dirty = 1;
+	}
+	free(op->value);
+	free(op);
+	if (--c->inflight == 0 && c->dirty)
+		schedule_pass(c);
+}
+
+static int
+submit(struct controller *c, const char *actor, const char *action, int kind,
+    const char *tenant, const char *name, enum store_op_type type,
+    json_t *doc, uint64_t expect_rev, const char *reason)
+{
+	const struct res_kind	*k = res_kind_by_name("Instance");
+	struct ctl_op		*op;
+
+	if (!(op = calloc(1, sizeof(*op))))
+		return -ENOMEM;
+	op->c = c;
+	op->kind = kind;
+	snprintf(op->actor, sizeof(op->actor), "%s", actor);
+	snprintf(op->action, sizeof(op->action), "%s", action);
+	snprintf(op->tenant, sizeof(op->tenant), "%s", tenant);
+	snprintf(op->name, sizeof(op->name), "%s", name);
+	snprintf(op->reason, sizeof(op->reason), "%s", reason ? reason : "");
+	if (res_key(k, tenant, name, op->key, sizeof(op->key)) < 0)
+		goto fail;
+	if (doc) {
+		json_object_del(json_object_get(doc, "metadata"), "revision");
+		if (!(op->value = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS)))
+			goto fail;
+	}
+	op->creq.op = (struct store_op){ .type = type, .key = op->key,
+	    .value = op->value, .value_len = op->value ? strlen(op->value) : 0,
+	    .expect_rev = expect_rev };
+	op->creq.rec = (struct audit_record){ .actor = op->actor,
+	    .role = "system", .tenant = RES_SYSTEM_TENANT, .source = "local",
+	    .auth_method = "internal", .action = op->action,
+	    .object_kind = "Instance", .object_tenant = op->tenant,
+	    .object_name = op->name,
+	    .reason = op->reason[0] ? op->reason : NULL,
+	    .controls = "CM-8,CM-3,AU-12" };
+	op->creq.done = op_done;
+	c->inflight++;
+	commit_submit(c->commit, &op->creq);
+	return 0;
+fail:
+	free(op->value);
+	free(op);
+	return -ENOMEM;
+}
+
+/* ---- workload controller ---- */
+
+static void
+instance_name(const char *workload, long idx, char *buf, size_t len)
+{
+	/* replicas are at most 1000, so the index has at most 4 digits */
+	snprintf(buf, len, "%.*s-%d", CONTROLLER_WORKLOAD_PREFIX_MAX, workload,
+	    (int)(idx % 10000));
+}
+
+/* Returns the replica index encoded in instance NAME of WORKLOAD, or -1. */
+static long
+instance_index(const char *workload, const char *name)
+{
+	size_t	 pl = strlen(workload);
+	char	*end;
+	long	 idx;
+
+	if (pl > CONTROLLER_WORKLOAD_PREFIX_MAX)
+		pl = CONTROLLER_WORKLOAD_PREFIX_MAX;
+	if (strncmp(workload, name, pl) != 0 || name[pl] != '-' || !name[pl + 1])
+		return -1;
+	idx = strtol(name + pl + 1, &end, 10);
+	return *end || idx < 0 ? -1 : idx;
+}
+
+static void
+now_rfc3339(char *buf, size_t len)
+{
+	struct timespec	ts;
+	struct tm	tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static json_t *
+new_instance(const struct obj *w, const char *name)
+{
+	unsigned char	 b[16];
+	char		 uid[40], created[40];
+	json_t		*labels, *doc;
+
+	if (RAND_bytes(b, sizeof(b)) != 1)
+		return NULL;
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	snprintf(uid, sizeof(uid), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
+	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+	now_rfc3339(created, sizeof(created));
+	labels = json_deep_copy(json_object_get(json_object_get(w->doc,
+	    "metadata"), "labels"));
+	if (!labels)
+		labels = json_object();
+	json_object_set_new(labels, CONTROLLER_LABEL_WORKLOAD, json_string(w->name));
+	doc = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:o}, s:{s:s, s:I}, "
+	    "s:{s:s}}", "kind", "Instance",
+	    "metadata", "name", name, "tenant", w->tenant, "uid", uid,
+	    "created", created, "labels", labels,
+	    "spec", "workload", w->name, "generation", (json_int_t)w->rev,
+	    "status", "phase", "Pending");
+	return doc;
+}
+
+static void
+reconcile_workloads(struct controller *c, struct objs *wls, struct objs *insts)
+{
+	char	name[64];
+	size_t	i;
+	long	r, idx;
+
+	for (i = 0; i < wls->n; i++) {
+		const struct obj *w = &wls->v[i];
+		long replicas = int_at(w->doc, "spec", "replicas", 0);
+
+		for (r = 0; r < replicas; r++) {
+			json_t *doc;
+
+			instance_name(w->name, r, name, sizeof(name));
+			if (objs_find(insts, w->tenant, name))
+				continue;
+			if (!(doc = new_instance(w, name)))
+				continue;
+			submit(c, "controller/workload", "instance.create",
+			    CTL_CREATED, w->tenant, name, STORE_OP_PUT, doc,
+			    STORE_REV_ABSENT, "replica of workload");
+			json_decref(doc);
+		}
+	}
+	for (i = 0; i < insts->n; i++) {
+		struct obj	*in = &insts->v[i];
+		const char	*wl = str_at(in->doc, "spec", "workload");
+		struct obj	*w = wl ? objs_find(wls, in->tenant, wl) : NULL;
+		const char	*why = NULL;
+
+		if (!w)
+			why = "its workload no longer exists";
+		else if ((idx = instance_index(wl, in->name)) < 0 ||
+		    idx >= int_at(w->doc, "spec", "replicas", 0))
+			why = "scaled down";
+		if (!why)
+			continue;
+		in->deleting = 1;
+		submit(c, "controller/workload", "instance.delete", CTL_DELETED,
+		    in->tenant, in->name, STORE_OP_DELETE, NULL, in->rev, why);
+	}
+}
+
+/* ---- scheduler loop ---- */
+
+/* Storage for one request's arrays; everything is freed together. */
+struct req_buf {
+	struct sched_request	 req;
+	char			 id[160];
+	struct sched_label	 labels[SCHED_MAX_LABELS];
+	struct sched_toleration	 tols[SCHED_MAX_TOLERATIONS];
+	struct sched_anti_affinity anti[SCHED_MAX_RULES];
+	struct sched_spread	 spread[SCHED_MAX_RULES];
+	struct sched_expr	 anti_exprs[SCHED_MAX_RULES][SCHED_MAX_EXPRS];
+	const char		*anti_vals[SCHED_MAX_RULES][SCHED_MAX_EXPRS];
+	struct sched_term	 term;
+	struct sched_expr	 sel_exprs[SCHED_MAX_EXPRS];
+	const char		*sel_vals[SCHED_MAX_EXPRS];
+};
+
+static enum sched_topology
+topology(const char *s)
+{
+	if (s && strcmp(s, "zone") == 0)
+		return SCHED_TOPO_ZONE;
+	if (s && strcmp(s, "rack") == 0)
+		return SCHED_TOPO_RACK;
+	return SCHED_TOPO_NODE;
+}
+
+static void
+build_request(struct req_buf *b, const struct obj *inst, const struct obj *w)
+{
+	const json_t	*spec = w ? json_object_get(w->doc, "spec") : NULL;
+	const json_t	*labels = json_object_get(json_object_get(inst->doc,
+	    "metadata"), "labels");
+	const json_t	*v, *item;
+	const char	*k;
+	size_t		 i, n;
+
+	memset(b, 0, sizeof(*b));
+	snprintf(b->id, sizeof(b->id), "%s/%s", inst->tenant, inst->name);
+	b->req.instance = b->id;
+	b->req.tenant = inst->tenant;
+	b->req.workload = w ? w->name : str_at(inst->doc, "spec", "workload");
+	n = 0;
+	json_object_foreach((json_t *)labels, k, v) {
+		if (n == SCHED_MAX_LABELS || !json_is_string(v))
+			break;
+		b->labels[n++] = (struct sched_label){ k, json_string_value(v) };
+	}
+	b->req.labels = b->labels;
+	b->req.n_labels = n;
+	if (!spec)
+		return;
+	b->req.cpu_millis = int_at(spec, "resources", "cpu_millis", 0);
+	b->req.memory_mib = int_at(spec, "resources", "memory_mib", 0);
+	b->req.image = str_at(spec, "image", NULL);
+	b->req.fips = json_is_true(json_object_get(spec, "fips_required"));
+	n = 0;
+	json_array_foreach(json_object_get(spec, "tolerations"), i, item) {
+		const char *eff = str_at(item, "effect", NULL);
+
+		if (n == SCHED_MAX_TOLERATIONS)
+			break;
+		b->tols[n++] = (struct sched_toleration){
+			.key = str_at(item, "key", NULL),
+			.exists = !json_object_get(item, "value"),
+			.value = str_at(item, "value", NULL),
+			.any_effect = !eff,
+			.effect = eff && strcmp(eff, "NoExecute") == 0 ?
+			    SCHED_TAINT_NO_EXECUTE : SCHED_TAINT_NO_SCHEDULE,
+		};
+	}
+	b->req.tolerations = b->tols;
+	b->req.n_tolerations = n;
+	n = 0;
+	json_array_foreach(json_object_get(spec, "anti_affinity"), i, item) {
+		const json_t	*sel = json_object_get(item, "selector");
+		size_t		 e = 0;
+
+		if (n == SCHED_MAX_RULES)
+			break;
+		b->anti[n].topology = topology(str_at(item, "topology_key", NULL));
+		if (!sel || json_object_size(sel) == 0)
+			b->anti[n].selector.same_workload = true;
+		else {
+			json_object_foreach((json_t *)sel, k, v) {
+				if (e == SCHED_MAX_EXPRS)
+					break;
+				b->anti_vals[n][e] = json_string_value(v);
+				b->anti_exprs[n][e] = (struct sched_expr){ .key = k,
+				    .op = SCHED_OP_IN, .values = &b->anti_vals[n][e],
+				    .n_values = 1 };
+				e++;
+			}
+			b->anti[n].selector.exprs = b->anti_exprs[n];
+			b->anti[n].selector.n_exprs = e;
+		}
+		n++;
+	}
+	b->req.anti_affinity = b->anti;
+	b->req.n_anti_affinity = n;
+	n = 0;
+	json_array_foreach(json_object_get(spec, "spread"), i, item) {
+		if (n == SCHED_MAX_RULES)
+			break;
+		b->spread[n++] = (struct sched_spread){
+			.topology = topology(str_at(item, "topology_key", NULL)),
+			.max_skew = (uint32_t)int_at(item, "max_skew", NULL, 1),
+			.selector = { .same_workload = true },
+		};
+	}
+	b->req.spread = b->spread;
+	b->req.n_spread = n;
+	n = 0;
+	json_object_foreach(json_object_get(spec, "node_selector"), k, v) {
+		if (n == SCHED_MAX_EXPRS)
+			break;
+		b->sel_vals[n] = json_string_value(v);
+		b->sel_exprs[n] = (struct sched_expr){ .key = k, .op = SCHED_OP_IN,
+		    .values = &b->sel_vals[n], .n_values = 1 };
+		n++;
+	}
+	if (n) {
+		b->term = (struct sched_term){ .exprs = b->sel_exprs, .n_exprs = n };
+		b->req.affinity = &b->term;
+		b->req.n_affinity = 1;
+	}
+}
+
+static int
+add_node(struct sched_cluster *sc, const struct obj *node)
+{
+	struct sched_label	 labels[SCHED_MAX_LABELS];
+	struct sched_taint	 taints[SCHED_MAX_TAINTS];
+	struct sched_node_spec	 ns = { 0 };
+	const json_t		*spec = json_object_get(node->doc, "spec");
+	const char		*phase = str_at(node->doc, "status", "phase");
+	const char		*att = str_at(node->doc, "status", "attestation");
+	const char		*k;
+	const json_t		*v, *item;
+	_cleanup_free_ char	*err = NULL;
+	size_t			 i, n = 0;
+	int			 r;
+
+	ns.name = node->name;
+	ns.zone = str_at(spec, "zone", NULL);
+	ns.rack = str_at(spec, "rack", NULL);
+	ns.cpu_millis = int_at(spec, "capacity", "cpu_millis", 0);
+	ns.memory_mib = int_at(spec, "capacity", "memory_mib", 0);
+	ns.max_instances = (uint32_t)int_at(spec, "capacity", "instances", 110);
+	json_object_foreach(json_object_get(json_object_get(node->doc, "metadata"),
+	    "labels"), k, v) {
+		if (n == SCHED_MAX_LABELS)
+			break;
+		labels[n++] = (struct sched_label){ k, json_string_value(v) };
+	}
+	ns.labels = labels;
+	ns.n_labels = n;
+	n = 0;
+	json_array_foreach(json_object_get(spec, "taints"), i, item) {
+		if (n == SCHED_MAX_TAINTS)
+			break;
+		taints[n++] = (struct sched_taint){ str_at(item, "key", NULL),
+		    str_at(item, "value", NULL),
+		    strcmp(str_at(item, "effect", NULL) ?: "", "NoExecute") == 0 ?
+		    SCHED_TAINT_NO_EXECUTE : SCHED_TAINT_NO_SCHEDULE };
+	}
+	ns.taints = taints;
+	ns.n_taints = n;
+	/* Only a node its agent reports Ready takes work. */
+	ns.phase = phase && strcmp(phase, "Ready") == 0 &&
+	    !json_is_true(json_object_get(spec, "unschedulable")) ?
+	    SCHED_NODE_READY : SCHED_NODE_NOT_READY;
+	if (att && strcmp(att, "Trusted") == 0)
+		ns.attestation = SCHED_ATTEST_TRUSTED;
+	else if (att && strcmp(att, "Untrusted") == 0)
+		ns.attestation = SCHED_ATTEST_UNTRUSTED;
+	else
+		ns.attestation = SCHED_ATTEST_PENDING;
+	ns.fips = json_is_true(json_object_get(json_object_get(node->doc,
+	    "status"), "fips"));
+	if ((r = sched_node_upsert(sc, &ns, &err)) < 0)
+		log_warn("controller: node %s ignored: %s", node->name,
+		    err ? err : bw_strerror(r));
+	return r;
+}
+
+static void
+reconcile_schedule(struct controller *c, struct objs *nodes, struct objs *wls,
+    struct objs *insts)
+{
+	_cleanup_sched_cluster_ struct sched_cluster *sc = NULL;
+	struct sched_policy	 pol;
+	struct req_buf		*b;
+	size_t			 i;
+
+	if (sched_cluster_new(&sc) < 0 || !(b = malloc(sizeof(*b))))
+		return;
+	sched_policy_default(&pol);
+	pol.allow_unattested = c->o.allow_unattested;
+	for (i = 0; i < nodes->n; i++)
+		add_node(sc, &nodes->v[i]);
+	/* Adopt what is already placed, so aggregates are right. */
+	for (i = 0; i < insts->n; i++) {
+		struct obj	*in = &insts->v[i];
+		const char	*node = str_at(in->doc, "spec", "node");
+		const char	*wl = str_at(in->doc, "spec", "workload");
+
+		if (!node || in->deleting)
+			continue;
+		build_request(b, in, wl ? objs_find(wls, in->tenant, wl) : NULL);
+		sched_bind(sc, &b->req, node, NULL);
+	}
+	for (i = 0; i < insts->n; i++) {
+		struct obj		*in = &insts->v[i];
+		const char		*wl = str_at(in->doc, "spec", "workload");
+		struct obj		*w = wl ? objs_find(wls, in->tenant, wl) : NULL;
+		struct sched_result	 res;
+		_cleanup_free_ char	*text = NULL;
+		_cleanup_free_ char	*err = NULL;
+		json_t			*ex = NULL, *doc, *status;
+		const char		*old;
+
+		if (in->deleting || !w || str_at(in->doc, "spec", "node"))
+			continue;
+		build_request(b, in, w);
+		if (sched_place(sc, &b->req, &pol, &res, &err) < 0) {
+			log_warn("controller: cannot schedule %s: %s", b->id,
+			    err ? err : "error");
+			continue;
+		}
+		if (sched_explain_format(&res.explain, &text) < 0 ||
+		    sched_explain_to_json(&res.explain, &ex) < 0)
+			continue;
+		old = str_at(in->doc, "status", "message");
+		if (!res.placed && old && strcmp(old, text) == 0) {
+			json_decref(ex);
+			continue;	/* nothing new to say */
+		}
+		doc = json_deep_copy(in->doc);
+		status = json_pack("{s:s, s:s, s:o}", "phase",
+		    res.placed ? "Scheduled" : "Pending", "message", text,
+		    "scheduling", ex);
+		json_object_set_new(doc, "status", status);
+		if (res.placed) {
+			json_object_set_new(json_object_get(doc, "spec"), "node",
+			    json_string(res.node));
+			sched_bind(sc, &b->req, res.node, NULL);
+		}
+		submit(c, "controller/scheduler", res.placed ? "instance.schedule" :
+		    "instance.unschedulable", res.placed ? CTL_SCHEDULED :
+		    CTL_UNSCHEDULABLE, in->tenant, in->name, STORE_OP_PUT, doc,
+		    in->rev, text);
+		json_decref(doc);
+	}
+	free(b);
+}
+
+static void
+run_pass(struct controller *c)
+{
+	struct objs	nodes = { 0 }, wls = { 0 }, insts = { 0 };
+	int		r;
+
+	if (c->detached)
+		return;
+	if (c->inflight > 0) {
+		c->dirty = 1;
+		return;
+	}
+	c->dirty = 0;
+	c->stats.passes++;
+	if ((r = objs_load(c->st, "Node", &nodes)) < 0 ||
+	    (r = objs_load(c->st, "Workload", &wls)) < 0 ||
+	    (r = objs_load(c->st, "Instance", &insts)) < 0) {
+		log_error("controller: cannot read the store: %s", bw_strerror(r));
+		goto out;
+	}
+	reconcile_workloads(c, &wls, &insts);
+	reconcile_schedule(c, &nodes, &wls, &insts);
+out:
+	objs_free(&nodes);
+	objs_free(&wls);
+	objs_free(&insts);
+}
+
+static void
+pass_cb(evutil_socket_t fd, short what, void *arg)
+{
+	run_pass(arg);
+}
+
+static void
+schedule_pass(struct controller *c)
+{
+	event_active(c->pass_ev, EV_TIMEOUT, 0);
+}
+
+static void
+committed(void *arg)
+{
+	struct controller *c = arg;
+
+	/* Our own completions re-run passes through op_done; any other
+	 * batch may have changed what we watch. */
+	if (c->inflight == 0)
+		schedule_pass(c);
+	else
+		c->dirty = 1;
+}
+
+int
+controller_start(struct event_base *base, struct store *st,
+    struct committer *commit, const struct controller_options *o,
+    struct controller **ret)
+{
+	struct controller	*c;
+	struct timeval		 tv;
+	int			 ms, r;
+
+	if (!(c = calloc(1, sizeof(*c))))
+		return -ENOMEM;
+	c->base = base;
+	c->st = st;
+	c->commit = commit;
+	if (o)
+		c->o = *o;
+	ms = c->o.resync_ms > 0 ? c->o.resync_ms : CONTROLLER_RESYNC_MS;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	c->pass_ev = event_new(base, -1, 0, pass_cb, c);
+	c->resync_ev = event_new(base, -1, EV_PERSIST, pass_cb, c);
+	if (!c->pass_ev || !c->resync_ev || event_add(c->resync_ev, &tv) < 0) {
+		controller_free(c);
+		return -ENOMEM;
+	}
+	if ((r = commit_add_observer(commit, committed, c)) < 0) {
+		controller_free(c);
+		return r;
+	}
+	schedule_pass(c);
+	*ret = c;
+	return 0;
+}
+
+void
+controller_kick(struct controller *c)
+{
+	schedule_pass(c);
+}
+
+void
+controller_stats(struct controller *c, struct controller_stats *ret)
+{
+	*ret = c->stats;
+}
+
+void
+controller_detach(struct controller *c)
+{
+	if (!c || c->detached)
+		return;
+	commit_remove_observer(c->commit, committed, c);
+	event_del(c->resync_ev);
+	c->detached = 1;
+}
+
+void
+controller_free(struct controller *c)
+{
+	if (!c)
+		return;
+	controller_detach(c);
+	if (c->pass_ev)
+		event_free(c->pass_ev);
+	if (c->resync_ev)
+		event_free(c->resync_ev);
+	free(c);
+}

@@ -1,0 +1,54 @@
+/* The control loops of bulwarkd: the workload controller (replicas in a
+ * Workload's spec vs the Instances that exist) and the scheduler loop
+ * (Instances without a node -> filter, score, bind). Both are level-
+ * triggered and idempotent: each pass reads the store, computes what
+ * differs from the desired state, and submits the changes through the
+ * commit pipeline, so every decision is audited like any API change.
+ * Passes run on the event loop after each commit batch and on a
+ * periodic resync. */
+#ifndef BW_CONTROLLER_H
+#define BW_CONTROLLER_H
+
+#include <stdbool.h>
+
+#include <event2/event.h>
+
+#include "controlplane/commit.h"
+#include "controlplane/store.h"
+
+#define CONTROLLER_RESYNC_MS	5000
+/* Instance names are "<workload>-<index>"; longer workload names are
+ * cut so the result stays a valid 63-character name. */
+#define CONTROLLER_WORKLOAD_PREFIX_MAX	56
+#define CONTROLLER_LABEL_WORKLOAD	"bulwark.io/workload"
+
+struct controller;
+
+struct controller_options {
+	bool	allow_unattested;	/* schedule on nodes not yet attested */
+	int	resync_ms;		/* 0: CONTROLLER_RESYNC_MS */
+};
+
+/* Starts the loops on BASE. Returns 0 or a negative error. */
+int controller_start(struct event_base *base, struct store *st,
+    struct committer *commit, const struct controller_options *o,
+    struct controller **ret);
+
+/* Runs one reconcile pass now unless one is in flight (then once that
+ * completes). Used by tests and after start. */
+void controller_kick(struct controller *c);
+
+/* Counts since start, for metrics and tests. */
+struct controller_stats {
+	unsigned long long	passes, created, deleted, scheduled,
+				unschedulable, errors;
+};
+void controller_stats(struct controller *c, struct controller_stats *ret);
+
+/* Stops new passes and unhooks from the commit pipeline; changes in
+ * flight still complete. Call before commit_stop(), and
+ * controller_free() after it. */
+void controller_detach(struct controller *c);
+void controller_free(struct controller *c);	/* NULL ok */
+
+#endif

@@ -1,0 +1,382 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/http.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "controlplane/commit.h"
+#include "controlplane/principals.h"
+#include "controlplane/resource.h"
+#include "controlplane/schema.h"
+#include "hardening/pki.h"
+#include "lib/err.h"
+#include "lib/fileio.h"
+#include "lib/json.h"
+#include "lib/log.h"
+
+#define PRINCIPAL_CONTROLS	"AC-2,AC-2(4),IA-2,IA-5"
+
+int
+principals_binding_check(struct store *st, const struct authz_identity *id,
+    char **ret_err)
+{
+	const struct res_kind	*k = res_kind_by_name("RoleBinding");
+	struct store_kv		**kvs = NULL;
+	char			 prefix[RES_KEY_MAX];
+	size_t			 n = 0, i;
+	uint64_t		 rev;
+	int			 found = 0, r;
+
+	if (id->role == ROLE_NODE)
+		return 0;
+	if ((r = res_prefix(k, id->tenant, prefix, sizeof(prefix))) < 0)
+		return r;
+	if ((r = store_list(st, prefix, &kvs, &n, &rev)) < 0)
+		return errf(-BW_E_UNAUTH, ret_err, "cannot read role bindings: %s",
+		    bw_strerror(r));
+	for (i = 0; i < n && !found; i++) {
+		_cleanup_json_ json_t *doc = json_loadb(kvs[i]->value,
+		    kvs[i]->value_len, 0, NULL);
+		json_t *spec = json_object_get(doc, "spec");
+		const char *p = json_string_value(json_object_get(spec, "principal"));
+		const char *role = json_string_value(json_object_get(spec, "role"));
+
+		found = p && role && strcmp(p, id->principal) == 0 &&
+		    strcmp(role, id->role_name) == 0;
+	}
+	store_kv_array_free(kvs, n);
+	if (!found)
+		return errf(-BW_E_UNAUTH, ret_err,
+		    "no role binding grants %s to %s in tenant %s", id->role_name,
+		    id->principal, id->tenant);
+	return 0;
+}
+
+static void
+rfc3339(char *buf, size_t len, time_t t)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void
+uuid_v4(char *buf, size_t len)
+{
+	unsigned char b[16] = { 0 };
+
+	if (RAND_bytes(b, sizeof(b)) != 1)
+		memset(b, 0, sizeof(b));
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	snprintf(buf, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
+	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+json_t *
+principals_binding_doc(const char *tenant, const char *principal,
+    const char *role)
+{
+	char uid[40], now[40];
+
+	uuid_v4(uid, sizeof(uid));
+	rfc3339(now, sizeof(now), time(NULL));
+	return json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:{}}, s:{s:s, s:s}, s:{}}",
+	    "kind", "RoleBinding", "metadata", "name", principal, "tenant",
+	    tenant, "uid", uid, "created", now, "labels", "spec", "principal",
+	    principal, "role", role, "status");
+}
+
+/* One step of a create or revoke; owns everything it points at. */
+struct pop {
+	struct commit_req	 creq;		/* first */
+	struct principals	*p;
+	struct api_server	*srv;
+	struct evhttp_request	*req;
+	struct authz_identity	 id;
+	int			 step;
+	char			 tenant[64], name[64], role[32];
+	char			 key[RES_KEY_MAX];
+	char			 action[48];
+	char			 reason[256];
+	char			*value;
+	json_t			*reply;		/* sent when the last step succeeds */
+	char			*key_pem;	/* secret: cleansed */
+};
+
+static void
+pop_free(struct pop *op)
+{
+	free(op->value);
+	json_decref(op->reply);
+	if (op->key_pem)
+		OPENSSL_clear_free(op->key_pem, strlen(op->key_pem));
+	free(op);
+}
+
+static void
+pop_submit(struct pop *op, const struct res_kind *k, enum store_op_type type,
+    json_t *doc, uint64_t expect, const char *action,
+    void (*done)(struct commit_req *))
+{
+	free(op->value);
+	op->value = NULL;
+	res_key(k, op->tenant, op->name, op->key, sizeof(op->key));
+	if (doc)
+		op->value = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+	snprintf(op->action, sizeof(op->action), "%s", action);
+	memset(&op->creq, 0, sizeof(op->creq));
+	op->creq.op = (struct store_op){ .type = type, .key = op->key,
+	    .value = op->value, .value_len = op->value ? strlen(op->value) : 0,
+	    .expect_rev = expect };
+	op->creq.rec = (struct audit_record){ .actor = op->id.principal,
+	    .role = op->id.role_name, .tenant = op->id.tenant,
+	    .source = op->id.source, .auth_method = op->id.auth_method,
+	    .action = op->action, .object_kind = k->kind,
+	    .object_tenant = op->tenant, .object_name = op->name,
+	    .reason = op->reason[0] ? op->reason : NULL,
+	    .controls = PRINCIPAL_CONTROLS };
+	op->creq.done = done;
+	commit_submit(api_committer(op->srv), &op->creq);
+}
+
+static void
+reply_commit_error(struct pop *op, int r, const char *what)
+{
+	char msg[256];
+
+	if (r == -BW_E_AUDIT) {
+		api_reply_error(op->srv, op->req, 503, "audit_unavailable",
+		    "the audit record could not be made durable; nothing was changed");
+		return;
+	}
+	if (r == -BW_E_EXISTS) {
+		snprintf(msg, sizeof(msg), "principal %s already exists in tenant %s",
+		    op->name, op->tenant);
+		api_reply_error(op->srv, op->req, 409, "already_exists", msg);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "%s: %s", what, bw_strerror(r));
+	api_reply_err(op->srv, op->req, r, msg);
+}
+
+static void
+create_done(struct commit_req *creq)
+{
+	struct pop		*op = (struct pop *)creq;
+	_cleanup_json_ json_t	*rb = NULL;
+
+	if (creq->result < 0) {
+		reply_commit_error(op, creq->result, op->step == 0 ?
+		    "principal" : "role binding");
+		pop_free(op);
+		return;
+	}
+	if (op->step == 0) {
+		/* the binding is what grants the role: write it second, so
+		 * a failure leaves a principal without access (fail closed) */
+		op->step = 1;
+		rb = principals_binding_doc(op->tenant, op->name, op->role);
+		if (!rb) {
+			api_reply_error(op->srv, op->req, 500, "internal",
+			    "out of memory");
+			pop_free(op);
+			return;
+		}
+		snprintf(op->reason, sizeof(op->reason), "grants %s to %s",
+		    op->role, op->name);
+		pop_submit(op, res_kind_by_name("RoleBinding"), STORE_OP_PUT, rb,
+		    STORE_REV_ANY, "rolebinding.create", create_done);
+		return;
+	}
+	api_reply_json(op->srv, op->req, 201, op->reply);
+	pop_free(op);
+}
+
+void
+principals_create(struct principals *p, struct api_server *srv,
+    struct evhttp_request *req, const struct authz_identity *id,
+    const char *tenant)
+{
+	_cleanup_json_ json_t	*body = NULL, *doc = NULL;
+	_cleanup_free_ char	*err = NULL, *cert = NULL, *serial = NULL;
+	_cleanup_free_ char	*ca = NULL;
+	char			*key = NULL;
+	struct pop		*op = NULL;
+	const char		*name = NULL, *role = NULL, *t = NULL;
+	json_int_t		 days = PRINCIPAL_DAYS_DEFAULT;
+	char			 uid[40], now[40], not_after[40], path[4200];
+	size_t			 calen;
+	int			 r;
+
+	if (id->role != ROLE_SYSTEM_ADMIN) {
+		r = errf(-BW_E_DENIED, &err, "only system-admin creates principals");
+		goto fail;
+	}
+	if ((r = api_read_json_body(req, &body, &err)) < 0)
+		goto fail;
+	if (json_unpack_ex(body, NULL, JSON_STRICT, "{s:s, s?s, s:s, s?I}",
+	    "name", &name, "tenant", &t, "role", &role, "days", &days) < 0) {
+		r = errf(-BW_E_INVALID, &err, "body: must be {\"name\": NAME, "
+		    "\"role\": ROLE, \"days\": 1..%d} and nothing else",
+		    PRINCIPAL_DAYS_MAX);
+		goto fail;
+	}
+	if (t && strcmp(t, tenant) != 0) {
+		r = errf(-BW_E_INVALID, &err, "tenant: \"%s\" does not match the "
+		    "path's tenant \"%s\"", t, tenant);
+		goto fail;
+	}
+	if (days < 1 || days > PRINCIPAL_DAYS_MAX) {
+		r = errf(-BW_E_INVALID, &err, "days: must be 1..%d",
+		    PRINCIPAL_DAYS_MAX);
+		goto fail;
+	}
+	if (!schema_is_dns_label(name)) {
+		r = errf(-BW_E_INVALID, &err, "name: must be a DNS label");
+		goto fail;
+	}
+	if ((r = pki_check_role(tenant, role, &err)) < 0)
+		goto fail;
+	if ((r = pki_issue_client(p->pkidir, name, tenant, role, (unsigned)days,
+	    &cert, &key, &serial, &err)) < 0)
+		goto fail;
+	snprintf(path, sizeof(path), "%s/ca.crt", p->pkidir);
+	if ((r = read_file_at(AT_FDCWD, path, 256 * 1024, &ca, &calen)) < 0) {
+		errf(r, &err, "cannot read the CA certificate");
+		goto fail;
+	}
+	if (!(op = calloc(1, sizeof(*op)))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	op->p = p;
+	op->srv = srv;
+	op->req = req;
+	op->id = *id;
+	op->key_pem = TAKE_PTR(key);
+	snprintf(op->tenant, sizeof(op->tenant), "%s", tenant);
+	snprintf(op->name, sizeof(op->name), "%s", name);
+	snprintf(op->role, sizeof(op->role), "%s", role);
+	snprintf(op->reason, sizeof(op->reason), "certificate serial %s, role %s, "
+	    "%lld days", serial, role, (long long)days);
+	uuid_v4(uid, sizeof(uid));
+	rfc3339(now, sizeof(now), time(NULL));
+	rfc3339(not_after, sizeof(not_after), time(NULL) + (time_t)days * 86400);
+	doc = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:{}}, s:{s:s, s:s, s:s}, "
+	    "s:{s:s}}", "kind", "Principal", "metadata", "name", name, "tenant",
+	    tenant, "uid", uid, "created", now, "labels", "spec", "role", role,
+	    "serial", serial, "not_after", not_after, "status", "state", "Active");
+	op->reply = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "name", name,
+	    "tenant", tenant, "role", role, "serial", serial, "certificate", cert,
+	    "key", op->key_pem, "ca", ca);
+	if (!doc || !op->reply) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	pop_submit(op, res_kind_by_name("Principal"), STORE_OP_PUT, doc,
+	    STORE_REV_ABSENT, "principal.create", create_done);
+	return;
+fail:
+	if (key)
+		OPENSSL_clear_free(key, strlen(key));
+	if (op)
+		pop_free(op);
+	api_audit(srv, id, "principal.create", "Principal", tenant, NULL,
+	    r == -BW_E_DENIED ? "denied" : "failure", err ? err : bw_strerror(r));
+	api_reply_err(srv, req, r, err);
+}
+
+static void
+revoke_done(struct commit_req *creq)
+{
+	struct pop		*op = (struct pop *)creq;
+	_cleanup_json_ json_t	*out = NULL;
+
+	if (creq->result < 0 && !(op->step == 1 &&
+	    creq->result == -BW_E_NOTFOUND)) {
+		reply_commit_error(op, creq->result, op->step == 0 ?
+		    "principal" : "role binding");
+		pop_free(op);
+		return;
+	}
+	if (op->step == 0) {
+		op->step = 1;
+		pop_submit(op, res_kind_by_name("RoleBinding"), STORE_OP_DELETE,
+		    NULL, STORE_REV_ANY, "rolebinding.delete", revoke_done);
+		return;
+	}
+	out = json_pack("{s:s, s:s, s:s}", "name", op->name, "tenant", op->tenant,
+	    "state", "Revoked");
+	api_reply_json(op->srv, op->req, 200, out);
+	pop_free(op);
+}
+
+void
+principals_revoke(struct principals *p, struct api_server *srv,
+    struct evhttp_request *req, const struct authz_identity *id,
+    const char *tenant, const char *name)
+{
+	const struct res_kind	*k = res_kind_by_name("Principal");
+	_cleanup_free_ char	*err = NULL;
+	_cleanup_json_ json_t	*doc = NULL;
+	struct store_kv		*kv = NULL;
+	struct pop		*op = NULL;
+	char			 key[RES_KEY_MAX], now[40];
+	const char		*serial;
+	int			 r;
+
+	if (id->role != ROLE_SYSTEM_ADMIN) {
+		r = errf(-BW_E_DENIED, &err, "only system-admin revokes principals");
+		goto fail;
+	}
+	if ((r = res_key(k, tenant, name, key, sizeof(key))) < 0 ||
+	    (r = store_get(api_store(srv), key, &kv)) < 0)
+		goto fail;
+	doc = json_loadb(kv->value, kv->value_len, 0, NULL);
+	serial = json_string_value(json_object_get(json_object_get(doc, "spec"),
+	    "serial"));
+	if (!serial) {
+		r = errf(-BW_E_CORRUPT, &err, "principal has no serial");
+		goto fail;
+	}
+	/* The certificate dies first: from here on no request with it
+	 * passes, whatever happens to the store writes below. */
+	if ((r = pki_revoke(p->pkidir, serial, &err)) < 0 ||
+	    (r = pki_revoked_reload(p->revoked, p->pkidir, &err)) < 0)
+		goto fail;
+	if (!(op = calloc(1, sizeof(*op)))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	op->p = p;
+	op->srv = srv;
+	op->req = req;
+	op->id = *id;
+	snprintf(op->tenant, sizeof(op->tenant), "%s", tenant);
+	snprintf(op->name, sizeof(op->name), "%s", name);
+	snprintf(op->reason, sizeof(op->reason), "certificate serial %s revoked",
+	    serial);
+	rfc3339(now, sizeof(now), time(NULL));
+	json_object_set_new(doc, "status", json_pack("{s:s, s:s}", "state",
+	    "Revoked", "revoked_at", now));
+	pop_submit(op, k, STORE_OP_PUT, doc, kv->mod_rev, "principal.revoke",
+	    revoke_done);
+	store_kv_free(kv);
+	return;
+fail:
+	store_kv_free(kv);
+	api_audit(srv, id, "principal.revoke", "Principal", tenant, name,
+	    r == -BW_E_DENIED ? "denied" : "failure", err ? err : bw_strerror(r));
+	api_reply_err(srv, req, r, r == -BW_E_NOTFOUND ? NULL : err);
+}

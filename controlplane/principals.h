@@ -1,0 +1,46 @@
+/* Principals (people and service accounts) and their role bindings.
+ * `POST /v1/tenants/{t}/principals` issues a client certificate signed
+ * by the appliance CA and records a Principal and its RoleBinding;
+ * `DELETE /v1/tenants/{t}/principals/{name}` revokes the certificate at
+ * once and removes the binding. Every request's role must be backed by
+ * a RoleBinding, so removing a binding takes the role away without
+ * waiting for the certificate to expire (AC-2, AC-6). */
+#ifndef BW_PRINCIPALS_H
+#define BW_PRINCIPALS_H
+
+#include <stdbool.h>
+
+#include "controlplane/api.h"
+#include "controlplane/authz.h"
+#include "controlplane/store.h"
+
+#define PRINCIPAL_DAYS_DEFAULT	90
+#define PRINCIPAL_DAYS_MAX	365
+
+struct pki_revoked;
+
+struct principals {
+	char			 pkidir[4096];
+	struct pki_revoked	*revoked;
+};
+
+/* Returns 0 when a RoleBinding in ID's tenant grants ID's role to ID's
+ * principal, -BW_E_UNAUTH otherwise (message in *ret_err). Node
+ * identities are bound by enrolment, not by RoleBindings. */
+int principals_binding_check(struct store *st, const struct authz_identity *id,
+    char **ret_err);
+
+/* The two endpoints; each answers REQ and records it. */
+void principals_create(struct principals *p, struct api_server *srv,
+    struct evhttp_request *req, const struct authz_identity *id,
+    const char *tenant);
+void principals_revoke(struct principals *p, struct api_server *srv,
+    struct evhttp_request *req, const struct authz_identity *id,
+    const char *tenant, const char *name);
+
+/* Builds the stored RoleBinding granting ROLE to PRINCIPAL in TENANT
+ * (named after the principal). Returns a new reference or NULL. */
+json_t *principals_binding_doc(const char *tenant, const char *principal,
+    const char *role);
+
+#endif

@@ -1,0 +1,151 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "controlplane/quota.h"
+#include "lib/err.h"
+#include "lib/json.h"
+
+struct usage {
+	long long	cpu_millis, memory_mib, instances, workloads, networks;
+};
+
+static const char *const quota_fields[] = {
+	"cpu_millis", "memory_mib", "instances", "workloads", "networks",
+};
+
+static long long *
+usage_field(struct usage *u, size_t i)
+{
+	long long *f[] = { &u->cpu_millis, &u->memory_mib, &u->instances,
+		&u->workloads, &u->networks };
+
+	return f[i];
+}
+
+static long long
+ival(const json_t *o, const char *a, const char *b)
+{
+	const json_t *v = json_object_get(o, a);
+
+	if (b)
+		v = json_object_get(v, b);
+	return json_is_integer(v) ? json_integer_value(v) : 0;
+}
+
+static void
+add_workload(struct usage *u, const json_t *doc)
+{
+	const json_t	*spec = json_object_get(doc, "spec");
+	long long	 n = ival(spec, "replicas", NULL);
+
+	u->cpu_millis += n * ival(spec, "resources", "cpu_millis");
+	u->memory_mib += n * ival(spec, "resources", "memory_mib");
+	u->instances += n;
+	u->workloads++;
+}
+
+/* Sums the tenant's objects of KIND except the one named SKIP. */
+static int
+sum_kind(struct store *st, const char *kind, const char *tenant,
+    const char *skip, struct usage *u)
+{
+	const struct res_kind	*k = res_kind_by_name(kind);
+	struct store_kv		**kvs = NULL;
+	char			 prefix[RES_KEY_MAX];
+	size_t			 n = 0, i;
+	uint64_t		 rev;
+	int			 r;
+
+	if ((r = res_prefix(k, tenant, prefix, sizeof(prefix))) < 0 ||
+	    (r = store_list(st, prefix, &kvs, &n, &rev)) < 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		_cleanup_json_ json_t *doc = json_loadb(kvs[i]->value,
+		    kvs[i]->value_len, 0, NULL);
+		const char *name = res_name(doc);
+
+		if (!doc || (skip && name && strcmp(name, skip) == 0))
+			continue;
+		if (strcmp(kind, "Workload") == 0)
+			add_workload(u, doc);
+		else
+			u->networks++;
+	}
+	store_kv_array_free(kvs, n);
+	return 0;
+}
+
+int
+quota_usage(struct store *st, const char *tenant, json_t **ret)
+{
+	struct usage	u = { 0 };
+	int		r;
+
+	if ((r = sum_kind(st, "Workload", tenant, NULL, &u)) < 0 ||
+	    (r = sum_kind(st, "Network", tenant, NULL, &u)) < 0)
+		return r;
+	*ret = json_pack("{s:I, s:I, s:I, s:I, s:I}", "cpu_millis",
+	    (json_int_t)u.cpu_millis, "memory_mib", (json_int_t)u.memory_mib,
+	    "instances", (json_int_t)u.instances, "workloads",
+	    (json_int_t)u.workloads, "networks", (json_int_t)u.networks);
+	return *ret ? 0 : -ENOMEM;
+}
+
+int
+quota_check(struct store *st, const struct res_kind *k, const json_t *doc,
+    char **ret_err)
+{
+	const struct res_kind	*qk = res_kind_by_name("Quota");
+	const char		*tenant = res_tenant(doc), *name = res_name(doc);
+	struct store_kv		**kvs = NULL;
+	struct usage		 used = { 0 }, req = { 0 };
+	char			 prefix[RES_KEY_MAX];
+	size_t			 n = 0, i, f;
+	uint64_t		 rev;
+	int			 r, is_wl = strcmp(k->kind, "Workload") == 0;
+
+	if (!is_wl && strcmp(k->kind, "Network") != 0)
+		return 0;
+	if ((r = res_prefix(qk, tenant, prefix, sizeof(prefix))) < 0 ||
+	    (r = store_list(st, prefix, &kvs, &n, &rev)) < 0)
+		return r;
+	if (n == 0)
+		goto out;
+	/* usage without the object being replaced, plus what it asks */
+	if ((r = sum_kind(st, "Workload", tenant, is_wl ? name : NULL, &used)) < 0 ||
+	    (r = sum_kind(st, "Network", tenant, is_wl ? NULL : name, &used)) < 0)
+		goto out;
+	if (is_wl)
+		add_workload(&req, doc);
+	else
+		req.networks = 1;
+	for (i = 0; i < n; i++) {
+		_cleanup_json_ json_t *q = json_loadb(kvs[i]->value,
+		    kvs[i]->value_len, 0, NULL);
+		json_t *spec = json_object_get(q, "spec");
+
+		for (f = 0; f < ELEMENTSOF(quota_fields); f++) {
+			json_t		*lim = json_object_get(spec, quota_fields[f]);
+			long long	 u = *usage_field(&used, f);
+			long long	 want = *usage_field(&req, f);
+
+			if (!json_is_integer(lim) || want == 0)
+				continue;
+			if (u + want > json_integer_value(lim)) {
+				r = errf(-BW_E_QUOTA, ret_err,
+				    "quota %s/%s: %s: used %lld, requested %lld, "
+				    "limit %lld", tenant, res_name(q) ?: "?",
+				    quota_fields[f], u, want,
+				    (long long)json_integer_value(lim));
+				goto out;
+			}
+		}
+	}
+	r = 0;
+out:
+	store_kv_array_free(kvs, n);
+	return r;
+}

@@ -1,0 +1,111 @@
+#!/bin/sh
+# Tampers with a real audit trail in the seven ways the verifier must
+# catch and checks that bulwark-verify exits 1 naming the first bad seq
+# and the kind of damage, and exits 0 on the untouched trail.
+set -u
+B=${top_builddir:-$(pwd)}
+V="$B/bulwark-verify"
+G="$B/tests/unit/audit/audit-gen"
+[ -x "$V" ] && [ -x "$G" ] || { echo "build bulwark-verify and audit-gen first" >&2; exit 1; }
+command -v openssl >/dev/null || { echo "openssl CLI missing" >&2; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+
+"$G" write "$tmp/pristine" "$tmp/appliance.pem" 60 4096 || exit 1
+openssl pkey -in "$tmp/appliance.pem" -pubout -out "$tmp/appliance.pub" 2>/dev/null || exit 1
+
+fresh() {
+	rm -rf "$tmp/t"
+	cp -a "$tmp/pristine" "$tmp/t"
+}
+
+# seg N: path of the Nth segment file (1-based, chain order)
+seg() {
+	ls "$tmp/t"/seg-*.log | sort | sed -n "${1}p"
+}
+
+# expect NAME KIND SEQ: verify must exit 1 and print "KIND at seq SEQ"
+expect() {
+	out=$("$V" --key "$tmp/appliance.pub" "$tmp/t" 2>&1)
+	rc=$?
+	if [ $rc -eq 1 ] && printf '%s\n' "$out" | grep -q "^DAMAGED: $2 at seq $3 "; then
+		echo "ok: $1: $(printf '%s\n' "$out" | head -1)"
+	else
+		echo "FAIL: $1: expected exit 1 and $2 at seq $3, got exit $rc:"
+		printf '%s\n' "$out"
+		fail=1
+	fi
+}
+
+seq_of() { sed -n "${2}p" "$1" | sed -n 's/^v=1 seq=\([0-9]*\) .*/\1/p'; }
+hash_of() { sed -n "${2}p" "$1" | sed -n 's/.* hash=\([0-9a-f]*\)$/\1/p'; }
+
+# A line of segment 3 that, with its neighbours, is a caller's record.
+fresh
+S3=$(seg 3)
+L=$(awk '/actor=alice/ { if (++run >= 3) { print NR - 1; exit } next } { run = 0 }' "$S3")
+[ -n "$L" ] || { echo "no suitable line in $S3"; exit 1; }
+SEQ=$(seq_of "$S3" "$L")
+
+# 0. untouched
+out=$("$V" --key "$tmp/appliance.pub" "$tmp/t")
+rc=$?
+if [ $rc -eq 0 ] && printf '%s\n' "$out" | grep -q '^OK: '; then
+	echo "ok: untouched: $(printf '%s\n' "$out" | head -1)"
+else
+	echo "FAIL: untouched trail: exit $rc"; printf '%s\n' "$out"; fail=1
+fi
+
+# 1. modify one byte
+fresh; S3=$(seg 3)
+sed -i "${L}s/actor=alice/actor=alicf/" "$S3"
+expect "modify one byte" MODIFIED "$SEQ"
+
+# 2. delete a record
+fresh; S3=$(seg 3)
+sed -i "${L}d" "$S3"
+expect "delete a record" MISSING "$SEQ"
+
+# 3. insert a forged record: well formed, correct SHA-256, chained to
+#    the record before it, claiming its seq (computed here with
+#    sha256sum straight from docs/audit-format.md)
+fresh; S3=$(seg 3)
+PREV=$(hash_of "$S3" $((L - 1)))
+BODY="v=1 seq=$SEQ time=2024-05-01T12:00:00.000000000Z actor=mallory role=system-admin tenant= source=198.51.100.9 auth=password action=role.grant okind=RoleBinding otenant= oname=mallory-admin orev=1 outcome=success reason= controls=AC-2 prev=$PREV"
+H=$(printf '%s' "$BODY" | sha256sum | cut -d' ' -f1)
+awk -v n="$L" -v line="$BODY hash=$H" 'NR == n { print line } { print }' "$S3" > "$S3.new" && mv "$S3.new" "$S3"
+expect "insert a forged record" INSERTED "$SEQ"
+
+# 4. swap two records
+fresh; S3=$(seg 3)
+awk -v n="$L" 'NR == n { held = $0; next } { print } NR == n + 1 { print held }' "$S3" > "$S3.new" && mv "$S3.new" "$S3"
+expect "swap two records" REORDERED "$SEQ"
+
+# 5. truncate the last segment mid-record
+fresh
+LAST=$(ls "$tmp/t"/seg-*.log | sort | tail -1)
+LASTSEQ=$(tail -1 "$LAST" | sed -n 's/^v=1 seq=\([0-9]*\) .*/\1/p')
+truncate -s $(($(stat -c %s "$LAST") - 100)) "$LAST"
+expect "truncate mid-record" TRUNCATED "$LASTSEQ"
+
+# 6. delete a whole middle segment
+fresh; S3=$(seg 3)
+FIRST=$(basename "$S3" | sed 's/^seg-0*\([0-9]*\)\.log$/\1/')
+rm "$S3"
+expect "delete a middle segment" MISSING "$FIRST"
+
+# 7. forged checkpoints: the record is changed, the chain recomputed and
+#    the checkpoints from there on re-signed with a key that is not the
+#    appliance's
+fresh
+(cd "$tmp" && "$G" forge "$tmp/t" "$tmp/attacker.pem" "$SEQ") || exit 1
+CK=$(awk -v s="$SEQ" '/action=audit.checkpoint / { split($2, a, "="); if (a[2] + 0 > s + 0) { print a[2]; exit } }' $(ls "$tmp/pristine"/seg-*.log | sort))
+expect "forged checkpoint signature" BAD_SIGNATURE "$CK"
+
+# usage errors are exit 2
+"$V" >/dev/null 2>&1
+[ $? -eq 2 ] || { echo "FAIL: no argument should exit 2"; fail=1; }
+"$V" --key "$tmp/missing.pub" "$tmp/t" >/dev/null 2>&1
+[ $? -eq 2 ] || { echo "FAIL: unreadable key should exit 2"; fail=1; }
+exit $fail

@@ -1,0 +1,105 @@
+#!/bin/bash
+# Tenant isolation and separation of duties: every endpoint is tried by
+# principals of each role (tenant roles of tenant acme, acting on acme and
+# on tenant beta), and the observed allow/deny matrix, including list and
+# watch filtering, must equal the one documented in docs/rbac.md.
+. "$(dirname "$0")/lib.sh"
+
+start_bulwarkd "$T/d" || exit 1
+B="$BW/bulwark --config $CONF"
+D='"image":"sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"'
+wl() { echo "{\"kind\":\"Workload\",\"metadata\":{\"name\":\"$2\",\"tenant\":\"$1\"},\"spec\":{\"type\":\"container\",$D,\"replicas\":0,\"resources\":{\"cpu_millis\":10,\"memory_mib\":16}}}"; }
+for t in acme beta; do
+	echo "{\"kind\":\"Tenant\",\"metadata\":{\"name\":\"$t\"}}" | $B apply -f - >/dev/null
+	wl $t web | $B apply -f - >/dev/null
+done
+$B principal create ta -t acme --role tenant-admin --out "$T/p" >/dev/null || fail "create ta"
+$B principal create tu -t acme --role tenant-user --out "$T/p" >/dev/null || fail "create tu"
+
+# cred ROLE -> curl options
+cred() {
+	case "$1" in
+	system-admin) echo "--cert $PKI/admin.crt --key $PKI/admin.key" ;;
+	security-auditor) echo "--cert $PKI/auditor.crt --key $PKI/auditor.key" ;;
+	tenant-admin) echo "--cert $T/p/ta.crt --key $T/p/ta.key" ;;
+	tenant-user) echo "--cert $T/p/tu.crt --key $T/p/tu.key" ;;
+	esac
+}
+# req ROLE METHOD PATH [BODY] -> status, and the body in $T/body
+req() {
+	# shellcheck disable=SC2046
+	curl -s -o "$T/body" -w '%{http_code}' --max-time 3 --cacert "$PKI/ca.crt" \
+		$(cred "$1") -X "$2" -H 'Content-Type: application/json' \
+		${4:+--data "$4"} "$URL$3"
+}
+# tenants seen in a list body
+seen() {
+	jq -r 'if .kind == "TenantList" then [.items[].metadata.name | select(. == "acme" or . == "beta")]
+		elif (.items | length) > 0 and .items[0].metadata.tenant != null and .items[0].metadata.tenant != "system" then
+			[.items[].metadata.tenant]
+		else [] end | unique | if length == 0 then "" else "(" + join("+") + ")" end' \
+		"$T/body" 2>/dev/null
+}
+
+ROLES="system-admin security-auditor tenant-admin tenant-user"
+out="$T/matrix.md"
+{
+	echo "| request | system-admin | security-auditor | tenant-admin (acme) | tenant-user (acme) |"
+	echo "|---|---|---|---|---|"
+} >"$out"
+row() { # LABEL METHOD PATH [BODY-TEMPLATE with @R@ = role]
+	local label="$1" m="$2" p="$3" body="${4:-}" line r code b
+	line="| $label |"
+	for r in $ROLES; do
+		b=${body//@R@/$r}
+		code=$(req "$r" "$m" "${p//@R@/$r}" "$b")
+		if [ "$m" = GET ] && [ "$code" = 200 ] && jq -e '.items' "$T/body" >/dev/null 2>&1; then
+			b=$(seen)
+			code="$code${b:+ $b}"
+		fi
+		line="$line $code |"
+	done
+	echo "$line" >>"$out"
+}
+row "list tenants" GET /v1/tenants
+row "get tenant acme" GET /v1/tenants/acme
+row "get tenant beta" GET /v1/tenants/beta
+row "create tenant" PUT /v1/tenants/t-@R@ '{"kind":"Tenant","metadata":{"name":"t-@R@"}}'
+row "list nodes" GET /v1/nodes
+row "list images" GET /v1/images
+row "list workloads (all tenants)" GET /v1/workloads
+row "list acme workloads" GET /v1/tenants/acme/workloads
+row "list beta workloads" GET /v1/tenants/beta/workloads
+row "get acme workload" GET /v1/tenants/acme/workloads/web
+row "get beta workload" GET /v1/tenants/beta/workloads/web
+row "create acme workload" PUT /v1/tenants/acme/workloads/w-@R@ "$(wl acme w-@R@)"
+row "create beta workload" PUT /v1/tenants/beta/workloads/w-@R@ "$(wl beta w-@R@)"
+row "delete beta workload" DELETE /v1/tenants/beta/workloads/web
+row "create acme network" PUT /v1/tenants/acme/networks/n-@R@ '{"kind":"Network","metadata":{"name":"n-@R@","tenant":"acme"}}'
+row "set acme quota" PUT /v1/tenants/acme/quotas/q-@R@ '{"kind":"Quota","metadata":{"name":"q-@R@","tenant":"acme"},"spec":{"instances":100}}'
+row "bind a role in acme" PUT /v1/tenants/acme/rolebindings/rb-@R@ '{"kind":"RoleBinding","metadata":{"name":"rb-@R@","tenant":"acme"},"spec":{"principal":"x","role":"tenant-user"}}'
+row "create acme principal" POST /v1/tenants/acme/principals '{"name":"p-@R@","role":"tenant-user"}'
+row "list instances (all tenants)" GET /v1/instances
+row "write instance" PUT /v1/tenants/acme/instances/i-@R@ '{"kind":"Instance","metadata":{"name":"i-@R@","tenant":"acme"},"spec":{"workload":"web"}}'
+row "read the audit trail" GET /v1/audit/records
+row "read metrics" GET /metrics
+row "whoami" GET /v1/whoami
+
+# watch: which tenants' events each role receives
+wline="| watch since 0 (tenants seen) |"
+for r in $ROLES; do
+	# shellcheck disable=SC2046
+	curl -s --max-time 1 --cacert "$PKI/ca.crt" $(cred "$r") "$URL/v1/watch?since=0" >"$T/w.$r"
+	wline="$wline $(jq -r 'select(.type=="PUT" or .type=="DELETE") | .tenant' "$T/w.$r" | sort -u | grep -v '^system$' | paste -sd+ -) |"
+done
+echo "$wline" >>"$out"
+cat "$out"
+
+doc="$top_srcdir/docs/rbac.md"
+sed -n '/<!-- matrix:begin -->/,/<!-- matrix:end -->/p' "$doc" | sed '1d;$d' >"$T/doc.md"
+if diff -u "$T/doc.md" "$out"; then
+	pass "observed matrix equals docs/rbac.md"
+else
+	fail "observed matrix differs from docs/rbac.md (diff above)"
+fi
+finish

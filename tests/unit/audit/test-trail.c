@@ -1,0 +1,604 @@
+/* The writer: chain, group commit under concurrency, rotation,
+ * checkpoints, retention, crash recovery, locking, fail-closed on a full
+ * filesystem (a real 256 KiB tmpfs), capacity warning and forwarding. */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+
+#include "audit-test.h"
+#include "audit/forward.h"
+#include "audit/search.h"
+#include "lib/err.h"
+
+struct fx {
+	char			*root, trail[512];
+	struct audit_signer	*signer;
+};
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	f->root = t_mkdtemp();
+	snprintf(f->trail, sizeof(f->trail), "%s/trail", f->root);
+	f->signer = t_signer(f->root, "appliance.pem");
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+	char mnt[400];
+
+	/* a failed assertion must not leave the tmpfs mounted */
+	snprintf(mnt, sizeof(mnt), "%s/mnt", f->root);
+	umount2(mnt, MNT_DETACH);
+	audit_signer_free(f->signer);
+	t_rm_rf(f->root);
+	free(f);
+	return 0;
+}
+
+static struct audit_trail *
+open_or_die(struct audit_trail_options *o)
+{
+	struct audit_trail *t = NULL;
+	char *err = NULL;
+	int r = audit_trail_open(o, &t, &err);
+
+	if (r < 0)
+		fprintf(stderr, "# open: %s\n", err ? err : "?");
+	assert_int_equal(r, 0);
+	return t;
+}
+
+struct count {
+	unsigned n;
+	uint64_t last;
+	char reason[1024];
+};
+
+static int
+count_cb(const struct audit_record *rec, const char *line, size_t len, void *u)
+{
+	struct count *c = u;
+
+	c->n++;
+	c->last = rec->seq;
+	snprintf(c->reason, sizeof(c->reason), "%s", rec->reason);
+	return 0;
+}
+
+static unsigned
+count_action(const char *dir, const char *action, struct count *out)
+{
+	struct audit_search_filter flt = { .action = action };
+	struct count c = { 0 };
+
+	assert_int_equal(audit_search_dir(dir, &flt, count_cb, &c, NULL), 0);
+	if (out)
+		*out = c;
+	return c.n;
+}
+
+static void
+expect_ok(const char *dir, EVP_PKEY *key)
+{
+	struct audit_verify_report rep = t_verify(dir, key);
+
+	assert_int_equal(rep.damage, AUDIT_OK);
+	audit_verify_report_done(&rep);
+}
+
+static void
+test_chain_and_seq(void **state)
+{
+	struct fx *f = *state;
+	struct audit_trail_options o = { .dir = f->trail, .signer = f->signer };
+	struct audit_trail *t = open_or_die(&o);
+	struct audit_record recs[3] = {
+		{ .action = "auth.login", .outcome = "success", .actor = "alice" },
+		{ .action = "auth.failure", .outcome = "denied", .actor = "eve" },
+		{ .action = "workload.delete", .outcome = "error", .actor = "bob" },
+	};
+	struct audit_status st;
+	uint64_t last = 0, prev_last;
+
+	audit_trail_status(t, &st);
+	assert_true(st.healthy);
+	prev_last = st.last_seq;	/* audit.start + checkpoint */
+	assert_int_equal(prev_last, 2);
+	assert_int_equal(audit_trail_append(t, recs, 3, &last), 0);
+	assert_int_equal(last, prev_last + 3);
+	assert_int_equal(recs[0].seq, prev_last + 1);
+	assert_int_equal(recs[2].seq, last);
+	assert_true(recs[0].time.tv_sec > 1700000000);
+	audit_trail_status(t, &st);
+	assert_int_equal(st.last_seq, last);
+	assert_int_equal(strlen(st.head_hash), 64);
+	/* invalid records are refused, nothing is written */
+	recs[0].outcome = "maybe";
+	assert_int_equal(audit_trail_append(t, recs, 1, &last), -BW_E_INVALID);
+	audit_trail_status(t, &st);
+	assert_int_equal(st.last_seq, prev_last + 3);
+	audit_trail_close(t);
+	expect_ok(f->trail, f->signer->pubkey);
+	assert_int_equal(count_action(f->trail, AUDIT_ACTION_START, NULL), 1);
+	assert_int_equal(count_action(f->trail, AUDIT_ACTION_STOP, NULL), 1);
+	assert_int_equal(count_action(f->trail, "auth.*", NULL), 2);
+}
+
+struct thr {
+	struct audit_trail	*t;
+	int			 id, n, batch;
+	uint64_t		*seqs;
+};
+
+static void *
+writer(void *arg)
+{
+	struct thr *a = arg;
+
+	for (int i = 0; i < a->n; i++) {
+		struct audit_record r[10];
+		char actor[32];
+
+		snprintf(actor, sizeof(actor), "thread-%d", a->id);
+		for (int j = 0; j < a->batch; j++)
+			r[j] = (struct audit_record){ .actor = actor,
+			    .action = "api.request", .outcome = "success" };
+		if (audit_trail_append(a->t, r, (size_t)a->batch, NULL) < 0)
+			abort();
+		for (int j = 0; j < a->batch; j++)
+			a->seqs[i * a->batch + j] = r[j].seq;
+	}
+	return NULL;
+}
+
+static int
+u64cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+test_concurrent_group_commit(void **state)
+{
+	struct fx *f = *state;
+	struct audit_trail_options o = { .dir = f->trail, .signer = f->signer,
+	    .checkpoint_every = 100, .segment_max_bytes = 64 * 1024 };
+	struct audit_trail *t = open_or_die(&o);
+	enum { NT = 9, PER = 100 };
+	struct thr a[NT];
+	pthread_t th[NT];
+	uint64_t *all = calloc(NT * PER * 10, sizeof(uint64_t));
+	size_t total = 0;
+
+	for (int i = 0; i < NT; i++) {
+		a[i] = (struct thr){ t, i, PER, i == 0 ? 10 : 1,
+		    calloc(PER * 10, sizeof(uint64_t)) };
+		assert_int_equal(pthread_create(&th[i], NULL, writer, &a[i]), 0);
+	}
+	for (int i = 0; i < NT; i++) {
+		pthread_join(th[i], NULL);
+		memcpy(all + total, a[i].seqs, (size_t)(a[i].n * a[i].batch) *
+		    sizeof(uint64_t));
+		total += (size_t)(a[i].n * a[i].batch);
+		/* a caller's batch is contiguous */
+		if (a[i].batch == 10)
+			for (int k = 0; k < PER; k++)
+				assert_int_equal(a[i].seqs[k * 10 + 9],
+				    a[i].seqs[k * 10] + 9);
+		free(a[i].seqs);
+	}
+	qsort(all, total, sizeof(*all), u64cmp);
+	for (size_t i = 1; i < total; i++)
+		assert_true(all[i] > all[i - 1]);	/* unique */
+	free(all);
+	audit_trail_close(t);
+	expect_ok(f->trail, f->signer->pubkey);
+	assert_int_equal(count_action(f->trail, "api.request", NULL), 1800);
+}
+
+static size_t
+nsegs(const char *dir)
+{
+	char **names;
+	size_t n;
+
+	t_seg_names(dir, &names, &n);
+	audit_segment_list_free(names, n);
+	return n;
+}
+
+static void
+test_rotation_size_and_time(void **state)
+{
+	struct fx *f = *state;
+	struct audit_trail_options o = { .dir = f->trail, .signer = f->signer,
+	    .segment_max_bytes = 4096, .segment_max_seconds = 1 };
+	struct audit_trail *t = open_or_die(&o);
+	size_t n1, n2;
+
+	assert_int_equal(t_append_n(t, 40, "alice"), 0);
+	n1 = nsegs(f->trail);
+	assert_true(n1 >= 3);
+	usleep(1100 * 1000);
+	assert_int_equal(t_append_n(t, 1, "alice"), 0);
+	n2 = nsegs(f->trail);
+	assert_int_equal(n2, n1 + 1);
+	audit_trail_close(t);
+	/* reopening always starts a new segment */
+	t = open_or_die(&o);
+	audit_trail_close(t);
+	assert_int_equal(nsegs(f->trail), n2 + 1);
+	expect_ok(f->trail, f->signer->pubkey);
+}
+
+static void
+test_checkpoints(void **state)
+{
+	struct fx *f = *state;
+	struct audit_trail_options o = { .dir = f->trail, .signer = f->signer,
+	    .checkpoint_every = 10, .checkpoint_interval_ms = 100 };
+	struct audit_trail *t = open_or_die(&o);
+	struct audit_status st;
+	struct audit_verify_report rep;
+
+	audit_trail_status(t, &st);
+	assert_int_equal(st.checkpoints, 1);		/* on open */
+	assert_int_equal(t_append_n(t, 25, "alice"), 0);
+	audit_trail_status(t, &st);
+	assert_true(st.checkpoints >= 3);		/* every 10 */
+	assert_int_equal(t_append_n(t, 1, "alice"), 0);
+	usleep(400 * 1000);				/* by time, while idle */
+	{
+		uint64_t before = st.checkpoints;
+
+		audit_trail_status(t, &st);
+		assert_true(st.checkpoints > before);
+	}
+	rep = t_verify(f->trail, f->signer->pubkey);
+	assert_int_equal(rep.damage, AUDIT_OK);
+	assert_int_equal(rep.unsigned_tail, 0);	/* the idle tail got signed */
+	assert_false(rep.ended_cleanly);
+	audit_verify_report_done(&rep);
+	audit_trail_close(t);
+}
+
+static void
+test_retention(void **state)
+{
+	struct fx *f = *state;
+	struct audit_trail_options o = { .dir = f->trail, .signer = f->signer,
+	    .segment_max_bytes = 4096, .retain_segments = 3 };
+	struct audit_trail *t = open_or_die(&o);
+	struct audit_verify_report rep;
+
+	assert_int_equal(t_append_n(t, 100, "alice"), 0);
+	assert_true(nsegs(f->trail) <= 3);
+	audit_trail_close(t);
+	rep = t_verify(f->trail, f->signer->pubkey);
+	assert_int_equal(rep.damage, AUDIT_OK);
+	assert_true(rep.first_seq > 1);			/* pruned and anchored */
+	audit_verify_report_done(&rep);
+	assert_true(count_action(f->trail, AUDIT_ACTION_RETENTION, NULL) >= 1);
+}
+
+/* A child writes N records and dies without closing: a crash. */
+static void
+crash_child(struct fx *f, unsigned n)
+{
+	pid_t pid = fork();
+	int status;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct audit_trail_options o = { .dir = f->trail, .signer = f->signer };
+		struct audit_trail *t = NULL;
+
+		if (audit_trail_open(&o, &t, NULL) < 0 || t_append_n(t, n, "alice") < 0)
+			_exit(1);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void
+last_seg_path(const char *dir, char *path, size_t sz)
+{
+	char **names;
+	size_t n;
+
+	t_seg_names(dir, &names, &n);
+	snprintf(path, sz, "%s/%s", dir, names[n - 1]);
+	audit_segment_list_free(names, n);
+}
+
+static void
+test_recovery_torn_tail(void **state)
+{
+	struct fx *f = *state;
+	struct audit_trail_options o = { .dir = f->trail, .signer = f->signer };
+	struct audit_trail *t;
+	struct audit_verify_report rep;
+	struct count c;
+	char path[700];
+	FILE *fp;
+	struct stat st0, st1;
+
+	crash_child(f, 5);
+	last_seg_path(f->trail, path, sizeof(path));
+	assert_int_equal(stat(path, &st0), 0);
+	assert_non_null(fp = fopen(path, "a"));
+	fputs("v=1 seq=9 time=2024-05-01T12:00:00.0000", fp);	/* torn */
+	fclose(fp);
+	rep = t_verify(f->trail, f->signer->pubkey);
+	assert_int_equal(rep.damage, AUDIT_TRUNCATED);
+	audit_verify_report_done(&rep);
+
+	t = open_or_die(&o);
+	assert_int_equal(stat(path, &st1), 0);
+	assert_int_equal(st1.st_size, st0.st_size);	/* cut back */
+	assert_int_equal(t_append_n(t, 2, "alice"), 0);
+	audit_trail_close(t);
+
+	rep = t_verify(f->trail, f->signer->pubkey);
+	assert_int_equal(rep.damage, AUDIT_OK);
+	assert_int_equal(rep.recoveries, 2);	/* torn tail + unclean end */
+	audit_verify_report_done(&rep);
+	assert_int_equal(count_action(f->trail, AUDIT_ACTION_RECOVERY, &c), 2);
+	{
+		struct audit_search_filter flt = { .action = AUDIT_ACTION_RECOVERY };
+		struct count first = { 0 };
+
+		(void)flt;
+		assert_int_equal(count_action(f->trail, AUDIT_ACTION_RECOVERY, &first), 2);
+	}
+	/* the torn bytes were kept for investigators */
+	{
+		char cmd[800];
+
+		snprintf(cmd, sizeof(cmd), "grep -q 'seq=9 time=2024' %s/torn-*.bin",
+		    f->trail);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
+static void
+test_recovery_unclean_only(void **state)
+{
+	struct fx *f = *state;
+	struct audit_trail_options o = { .dir = f->trail, .signer = f->signer };
+	struct audit_trail *t;
+	struct count c;
+
+	crash_child(f, 3);
+	t = open_or_die(&o);
+	audit_trail_close(t);
+	assert_int_equal(count_action(f->trail, AUDIT_ACTION_RECOVERY, &c), 1);
+	assert_non_null(strstr(c.reason, "without audit.stop"));
+	expect_ok(f->trail, f->signer->pubkey);
+	/* a clean close leaves nothing to recover */
+	t = open_or_die(&o);
+	audit_trail_close(t);
+	assert_int_equal(count_action(f->trail, AUDIT_ACTION_RECOVERY, NULL), 1);
+}
+
+static void
+test_recovery_refuses_damage(void **state)
+{
+	struct fx *f = *state;
+	struct audit_trail_options o = { .dir = f->trail, .signer = f->signer };
+	struct audit_trail *t = NULL;
+	struct t_seg s;
+	char **names, *err = NULL;
+	size_t n;
+
+	crash_child(f, 6);
+	t_seg_names(f->trail, &names, &n);
+	t_seg_load(f->trail, n - 1, &s);
+	audit_segment_list_free(names, n);
+	strstr(s.lines[3], "actor=")[6] = 'X';	/* not the last line */
+	t_seg_store(&s);
+	assert_int_equal(audit_trail_open(&o, &t, &err), -BW_E_CORRUPT);
+	assert_non_null(strstr(err, "not a torn write"));
+	free(err);
+}
+
+static void
+test_lock(void **state)
+{
+	struct fx *f = *state;
+	struct audit_trail_options o = { .dir = f->trail, .signer = f->signer };
+	struct audit_trail *t = open_or_die(&o), *t2 = NULL;
+	char *err = NULL;
+
+	assert_int_equal(audit_trail_open(&o, &t2, &err), -EBUSY);
+	assert_non_null(err);
+	free(err);
+	audit_trail_close(t);
+}
+
+static int
+fill(const char *path)
+{
+	char buf[4096];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ssize_t w;
+
+	memset(buf, 'F', sizeof(buf));
+	if (fd < 0)
+		return -1;
+	while ((w = write(fd, buf, sizeof(buf))) > 0)
+		;
+	/* fill the last partial page too */
+	while (write(fd, buf, 1) == 1)
+		;
+	close(fd);
+	return 0;
+}
+
+static void
+test_fail_closed_enospc(void **state)
+{
+	struct fx *f = *state;
+	char mnt[400], filler[420];
+	struct audit_trail_options o = { .signer = f->signer, .forward_libaudit = 0 };
+	struct audit_trail *t;
+	struct audit_status st;
+	struct audit_record recs[50];
+	struct stat s0, s1;
+	char segpath[800];
+	uint64_t last = 0;
+	int r;
+
+	snprintf(mnt, sizeof(mnt), "%s/mnt", f->root);
+	assert_int_equal(mkdir(mnt, 0700), 0);
+	if (mount("tmpfs", mnt, "tmpfs", 0, "size=256k") < 0) {
+		fprintf(stderr, "# cannot mount tmpfs: %s\n", strerror(errno));
+		skip();
+	}
+	snprintf(f->trail, sizeof(f->trail), "%s/trail", mnt);
+	snprintf(filler, sizeof(filler), "%s/filler", mnt);
+	o.dir = f->trail;
+	t = open_or_die(&o);
+	assert_int_equal(t_append_n(t, 10, "alice"), 0);
+	audit_trail_status(t, &st);
+	assert_true(st.healthy);
+	assert_false(st.capacity_warning);
+
+	assert_int_equal(fill(filler), 0);
+	last_seg_path(f->trail, segpath, sizeof(segpath));
+	assert_int_equal(stat(segpath, &s0), 0);
+	for (int i = 0; i < 50; i++)
+		recs[i] = (struct audit_record){ .actor = "lost",
+		    .action = "workload.create", .outcome = "success",
+		    .reason = "this request must be refused" };
+	r = audit_trail_append(t, recs, 50, &last);
+	assert_int_equal(r, -BW_E_AUDIT);
+	audit_trail_status(t, &st);
+	assert_false(st.healthy);
+	assert_int_equal(st.last_errno, ENOSPC);
+	assert_true(st.failed_commits >= 1);
+	assert_int_equal(stat(segpath, &s1), 0);
+	assert_int_equal(s1.st_size, s0.st_size);	/* partial bytes cut */
+	expect_ok(f->trail, f->signer->pubkey);
+
+	/* space freed: the trail heals, with a capacity record */
+	assert_int_equal(unlink(filler), 0);
+	recs[0].actor = "later";
+	assert_int_equal(audit_trail_append(t, recs, 1, &last), 0);
+	audit_trail_status(t, &st);
+	assert_true(st.healthy);
+	audit_trail_close(t);
+	expect_ok(f->trail, f->signer->pubkey);
+	{
+		struct audit_search_filter flt = { .actor = "lost" };
+		struct count c = { 0 };
+
+		assert_int_equal(audit_search_dir(f->trail, &flt, count_cb, &c, NULL), 0);
+		assert_int_equal(c.n, 0);	/* none of the refused records */
+	}
+	assert_true(count_action(f->trail, AUDIT_ACTION_CAPACITY, NULL) >= 1);
+	assert_int_equal(umount2(mnt, MNT_DETACH), 0);
+}
+
+static void
+test_capacity_warning(void **state)
+{
+	struct fx *f = *state;
+	char mnt[400], filler[420];
+	struct audit_trail_options o = { .signer = f->signer };
+	struct audit_trail *t;
+	struct audit_status st;
+	char buf[4096];
+	int fd;
+
+	snprintf(mnt, sizeof(mnt), "%s/mnt", f->root);
+	assert_int_equal(mkdir(mnt, 0700), 0);
+	if (mount("tmpfs", mnt, "tmpfs", 0, "size=1m") < 0)
+		skip();
+	snprintf(f->trail, sizeof(f->trail), "%s/trail", mnt);
+	snprintf(filler, sizeof(filler), "%s/filler", mnt);
+	o.dir = f->trail;
+	t = open_or_die(&o);
+	/* 800 KiB of 1 MiB: over 75 %, with room left to write */
+	fd = open(filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	memset(buf, 'F', sizeof(buf));
+	for (int i = 0; i < 200; i++)
+		assert_int_equal(write(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	close(fd);
+	usleep(250 * 1000);	/* past the statvfs rate limit */
+	assert_int_equal(t_append_n(t, 1, "alice"), 0);
+	audit_trail_status(t, &st);
+	assert_true(st.capacity_warning);
+	assert_true(st.fs_used_pct >= 75.0);
+	assert_true(st.healthy);
+	assert_int_equal(t_append_n(t, 1, "alice"), 0);	/* carries the warning */
+	audit_trail_close(t);
+	assert_int_equal(count_action(f->trail, AUDIT_ACTION_CAPACITY, NULL), 1);
+	expect_ok(f->trail, f->signer->pubkey);
+	assert_int_equal(umount2(mnt, MNT_DETACH), 0);
+}
+
+static void
+test_forward_libaudit(void **state)
+{
+	struct fx *f = *state;
+	struct audit_trail_options o = { .dir = f->trail, .signer = f->signer,
+	    .forward_libaudit = 1, .forward_syslog = 1 };
+	struct audit_trail *t;
+	struct audit_status st;
+	int probe = audit_forward_probe();
+	t = open_or_die(&o);
+	assert_int_equal(t_append_n(t, 20, "alice"), 0);
+	usleep(100 * 1000);
+	audit_trail_status(t, &st);
+	assert_int_equal(st.libaudit_ok, probe == 0);
+	assert_int_equal(st.forward_dropped, 0);
+	audit_trail_close(t);
+	/* unavailable libaudit is said once, in the trail */
+	assert_int_equal(count_action(f->trail, AUDIT_ACTION_FORWARD, NULL),
+	    probe == 0 ? 0 : 1);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_chain_and_seq),
+		T(test_concurrent_group_commit),
+		T(test_rotation_size_and_time),
+		T(test_checkpoints),
+		T(test_retention),
+		T(test_recovery_torn_tail),
+		T(test_recovery_unclean_only),
+		T(test_recovery_refuses_damage),
+		T(test_lock),
+		T(test_fail_closed_enospc),
+		T(test_capacity_warning),
+		T(test_forward_libaudit),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,413 @@
+/* Every kind of damage the verifier must name, made on real trails
+ * written by the real writer and signed with real ECDSA P-384 keys. */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "audit-test.h"
+#include "audit/search.h"
+
+struct fx {
+	char			*root, trail[512];
+	struct audit_signer	*signer, *attacker;
+};
+
+/* 60 records in ~6 segments of 4 KiB, a checkpoint every 10 records. */
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	f->root = t_mkdtemp();
+	snprintf(f->trail, sizeof(f->trail), "%s/trail", f->root);
+	f->signer = t_signer(f->root, "appliance.pem");
+	f->attacker = t_signer(f->root, "attacker.pem");
+	t_make_trail(f->trail, f->signer, 60, 4096, 10);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	audit_signer_free(f->signer);
+	audit_signer_free(f->attacker);
+	t_rm_rf(f->root);
+	free(f);
+	return 0;
+}
+
+static void
+expect(struct fx *f, EVP_PKEY *key, enum audit_damage d, uint64_t seq)
+{
+	struct audit_verify_report rep = t_verify(f->trail, key);
+
+	assert_string_equal(audit_damage_name(rep.damage), audit_damage_name(d));
+	if (d != AUDIT_OK)
+		assert_int_equal(rep.bad_seq, seq);
+	assert_true(d == AUDIT_OK || rep.message != NULL);
+	audit_verify_report_done(&rep);
+}
+
+/* Loads segment 2 and returns the seq of its fourth record. */
+static uint64_t
+mid_seq(struct fx *f, struct t_seg *s)
+{
+	uint64_t seq;
+
+	t_seg_load(f->trail, 2, s);
+	assert_true(s->n > 6);
+	/* Line 4 and its neighbours must be callers' records, not
+	 * checkpoints: move a checkpoint out of the way by choosing
+	 * another segment if needed. */
+	for (size_t i = 0; i < 6; i++) {
+		if (strstr(s->lines[3], "actor=alice") &&
+		    strstr(s->lines[4], "actor=alice") &&
+		    strstr(s->lines[5], "actor=alice"))
+			break;
+		for (size_t j = 0; j < s->n; j++)
+			free(s->lines[j]);
+		t_seg_load(f->trail, 3 + i, s);
+	}
+	assert_non_null(strstr(s->lines[4], "actor=alice"));
+	assert_int_equal(audit_line_peek_seq(s->lines[4], strlen(s->lines[4]), &seq), 0);
+	return seq;
+}
+
+static void
+test_intact(void **state)
+{
+	struct fx *f = *state;
+	struct audit_verify_report rep = t_verify(f->trail, f->signer->pubkey);
+	char **names;
+	size_t n;
+
+	assert_int_equal(rep.damage, AUDIT_OK);
+	assert_int_equal(rep.key_source, AUDIT_KEY_TRUSTED);
+	assert_int_equal(rep.first_seq, 1);
+	assert_true(rep.records >= 62);		/* start + 60 + checkpoints + stop */
+	assert_true(rep.checkpoints >= 6);
+	assert_int_equal(rep.unsigned_tail, 0);
+	assert_true(rep.ended_cleanly);
+	assert_int_equal(rep.recoveries, 0);
+	t_seg_names(f->trail, &names, &n);
+	assert_true(n >= 5);
+	assert_int_equal(rep.segments, n);
+	audit_segment_list_free(names, n);
+	audit_verify_report_done(&rep);
+	/* without a key: the trail's own key file */
+	rep = t_verify(f->trail, NULL);
+	assert_int_equal(rep.damage, AUDIT_OK);
+	assert_int_equal(rep.key_source, AUDIT_KEY_TRAIL);
+	audit_verify_report_done(&rep);
+}
+
+static void
+test_modify_byte(void **state)
+{
+	struct fx *f = *state;
+	struct t_seg s;
+	uint64_t seq = mid_seq(f, &s);
+
+	strstr(s.lines[4], "actor=alice")[7] = 'A';
+	t_seg_store(&s);
+	expect(f, f->signer->pubkey, AUDIT_MODIFIED, seq);
+}
+
+static void
+test_modify_separator(void **state)
+{
+	struct fx *f = *state;
+	struct t_seg s;
+	uint64_t seq = mid_seq(f, &s);
+
+	strstr(s.lines[4], " role=")[0] = '_';	/* no longer parses */
+	t_seg_store(&s);
+	expect(f, NULL, AUDIT_MODIFIED, seq);
+}
+
+static void
+test_delete_record(void **state)
+{
+	struct fx *f = *state;
+	struct t_seg s;
+	uint64_t seq = mid_seq(f, &s);
+
+	free(s.lines[4]);
+	memmove(&s.lines[4], &s.lines[5], (s.n - 5) * sizeof(char *));
+	s.n--;
+	t_seg_store(&s);
+	expect(f, f->signer->pubkey, AUDIT_MISSING, seq);
+}
+
+static void
+insert_line(struct t_seg *s, size_t at, char *line)
+{
+	memmove(&s->lines[at + 1], &s->lines[at], (s->n - at) * sizeof(char *));
+	s->lines[at] = line;
+	s->n++;
+}
+
+static void
+test_insert_junk(void **state)
+{
+	struct fx *f = *state;
+	struct t_seg s;
+	uint64_t seq = mid_seq(f, &s);
+	char *forged = strdup(s.lines[4]);
+
+	strstr(forged, "actor=alice")[7] = 'M';	/* a copy with a stale hash */
+	insert_line(&s, 4, forged);
+	t_seg_store(&s);
+	expect(f, f->signer->pubkey, AUDIT_INSERTED, seq);
+}
+
+static void
+test_insert_forged_chained(void **state)
+{
+	struct fx *f = *state;
+	struct t_seg s;
+	uint64_t seq = mid_seq(f, &s);
+	struct audit_line prev;
+	struct audit_buf b = { 0 };
+	unsigned char h[32];
+	char hex[65];
+
+	/* A well-formed record with a correct hash that chains to the
+	 * previous one and takes over its seq. */
+	assert_int_equal(audit_line_parse(s.lines[3], strlen(s.lines[3]), &prev, NULL), 0);
+	audit_buf_appendf(&b, "v=1 seq=%" PRIu64 " time=2024-05-01T12:00:00.000000000Z "
+	    "actor=mallory role=system-admin tenant= source= auth=password "
+	    "action=role.grant okind=RoleBinding otenant= oname=mallory orev=1 "
+	    "outcome=success reason= controls=AC-2 prev=%s", seq, prev.hash);
+	audit_line_done(&prev);
+	audit_sha256(b.p, b.len, h);
+	audit_hex(h, 32, hex);
+	audit_buf_appendf(&b, " hash=%s", hex);
+	insert_line(&s, 4, b.p);
+	t_seg_store(&s);
+	expect(f, f->signer->pubkey, AUDIT_INSERTED, seq);
+}
+
+static void
+test_duplicate(void **state)
+{
+	struct fx *f = *state;
+	struct t_seg s;
+	uint64_t seq = mid_seq(f, &s);
+
+	insert_line(&s, 5, strdup(s.lines[4]));
+	t_seg_store(&s);
+	expect(f, f->signer->pubkey, AUDIT_INSERTED, seq);
+}
+
+static void
+test_swap(void **state)
+{
+	struct fx *f = *state;
+	struct t_seg s;
+	uint64_t seq = mid_seq(f, &s);
+	char *tmp = s.lines[4];
+
+	s.lines[4] = s.lines[5];
+	s.lines[5] = tmp;
+	t_seg_store(&s);
+	expect(f, f->signer->pubkey, AUDIT_REORDERED, seq);
+}
+
+static void
+test_truncate_mid_record(void **state)
+{
+	struct fx *f = *state;
+	char **names;
+	size_t n;
+	struct t_seg s;
+	uint64_t seq;
+
+	t_seg_names(f->trail, &names, &n);
+	t_seg_load(f->trail, n - 1, &s);
+	audit_segment_list_free(names, n);
+	assert_int_equal(audit_line_peek_seq(s.lines[s.n - 1],
+	    strlen(s.lines[s.n - 1]), &seq), 0);
+	s.lines[s.n - 1][strlen(s.lines[s.n - 1]) / 2] = '\0';
+	s.trailing_nl = 0;
+	t_seg_store(&s);
+	expect(f, f->signer->pubkey, AUDIT_TRUNCATED, seq);
+}
+
+static void
+test_delete_middle_segment(void **state)
+{
+	struct fx *f = *state;
+	char **names, path[700];
+	size_t n;
+	uint64_t first;
+
+	t_seg_names(f->trail, &names, &n);
+	assert_int_equal(audit_segment_name_parse(names[2], &first), 0);
+	snprintf(path, sizeof(path), "%s/%s", f->trail, names[2]);
+	audit_segment_list_free(names, n);
+	assert_int_equal(unlink(path), 0);
+	expect(f, f->signer->pubkey, AUDIT_MISSING, first);
+}
+
+static void
+test_delete_first_segment(void **state)
+{
+	struct fx *f = *state;
+	char **names, path[700];
+	size_t n;
+
+	t_seg_names(f->trail, &names, &n);
+	snprintf(path, sizeof(path), "%s/%s", f->trail, names[0]);
+	audit_segment_list_free(names, n);
+	assert_int_equal(unlink(path), 0);
+	expect(f, f->signer->pubkey, AUDIT_MISSING, 1);
+}
+
+static void
+test_forged_checkpoint(void **state)
+{
+	struct fx *f = *state;
+	struct t_seg s;
+	uint64_t seq = mid_seq(f, &s), ck = 0;
+	struct audit_verify_report rep;
+
+	for (size_t i = 0; i < s.n; i++)
+		free(s.lines[i]);
+	t_forge(f->trail, seq, f->attacker, 0);
+	/* The checkpoints before the forged record are the appliance's; the
+	 * first one after it (at most 11 records later) is not. */
+	rep = t_verify(f->trail, f->signer->pubkey);
+	assert_int_equal(rep.damage, AUDIT_BAD_SIGNATURE);
+	ck = rep.bad_seq;
+	assert_true(ck > seq && ck <= seq + 11);
+	audit_verify_report_done(&rep);
+}
+
+static void
+test_forged_signature_same_key_id(void **state)
+{
+	struct fx *f = *state;
+	struct t_seg s;
+	uint64_t seq = mid_seq(f, &s);
+	struct audit_verify_report rep;
+
+	for (size_t i = 0; i < s.n; i++)
+		free(s.lines[i]);
+	t_forge(f->trail, seq, f->attacker, 1);
+	rep = t_verify(f->trail, f->signer->pubkey);
+	assert_int_equal(rep.damage, AUDIT_BAD_SIGNATURE);
+	assert_non_null(strstr(rep.message, "does not verify"));
+	audit_verify_report_done(&rep);
+}
+
+static void
+test_garbage_segment(void **state)
+{
+	struct fx *f = *state;
+	char path[700];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/seg-00000000000099999999.log", f->trail);
+	assert_non_null(fp = fopen(path, "w"));
+	fputs("not an audit segment\n", fp);
+	fclose(fp);
+	{
+		struct audit_verify_report rep = t_verify(f->trail, f->signer->pubkey);
+
+		assert_int_equal(rep.damage, AUDIT_MALFORMED);
+		audit_verify_report_done(&rep);
+	}
+}
+
+struct count {
+	unsigned n;
+	uint64_t last;
+};
+
+static int
+count_cb(const struct audit_record *rec, const char *line, size_t len, void *u)
+{
+	struct count *c = u;
+
+	assert_true(strlen(line) == len);
+	c->n++;
+	c->last = rec->seq;
+	return 0;
+}
+
+static int
+stop_cb(const struct audit_record *rec, const char *line, size_t len, void *u)
+{
+	return 7;
+}
+
+static void
+test_search(void **state)
+{
+	struct fx *f = *state;
+	struct audit_search_filter flt = { .action = "workload.*" };
+	struct count c = { 0 };
+
+	assert_int_equal(audit_search_dir(f->trail, &flt, count_cb, &c, NULL), 0);
+	assert_int_equal(c.n, 60);
+	memset(&c, 0, sizeof(c));
+	flt = (struct audit_search_filter){ .action = AUDIT_ACTION_CHECKPOINT };
+	assert_int_equal(audit_search_dir(f->trail, &flt, count_cb, &c, NULL), 0);
+	assert_true(c.n >= 6);
+	memset(&c, 0, sizeof(c));
+	flt = (struct audit_search_filter){ .object_name = "web-7", .actor = "alice",
+	    .outcome = "success" };
+	assert_int_equal(audit_search_dir(f->trail, &flt, count_cb, &c, NULL), 0);
+	assert_int_equal(c.n, 1);
+	memset(&c, 0, sizeof(c));
+	flt = (struct audit_search_filter){ .seq_from = 20, .seq_to = 29 };
+	assert_int_equal(audit_search_dir(f->trail, &flt, count_cb, &c, NULL), 0);
+	assert_int_equal(c.n, 10);
+	assert_int_equal(c.last, 29);
+	memset(&c, 0, sizeof(c));
+	flt = (struct audit_search_filter){ .actor = "bob" };
+	assert_int_equal(audit_search_dir(f->trail, &flt, count_cb, &c, NULL), 0);
+	assert_int_equal(c.n, 0);
+	flt = (struct audit_search_filter){ .until = { 1, 0 } };
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(audit_search_dir(f->trail, &flt, count_cb, &c, NULL), 0);
+	assert_int_equal(c.n, 0);
+	assert_int_equal(audit_search_dir(f->trail, NULL, stop_cb, NULL, NULL), 7);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_intact),
+		T(test_modify_byte),
+		T(test_modify_separator),
+		T(test_delete_record),
+		T(test_insert_junk),
+		T(test_insert_forged_chained),
+		T(test_duplicate),
+		T(test_swap),
+		T(test_truncate_mid_record),
+		T(test_delete_middle_segment),
+		T(test_delete_first_segment),
+		T(test_forged_checkpoint),
+		T(test_forged_signature_same_key_id),
+		T(test_garbage_segment),
+		T(test_search),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
