@@ -104,25 +104,26 @@ static int cli_parse_args(int argc, char **argv, struct cli_opts *ret,
 int
 cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 {
+	struct cli_opts	 o;
 	const char	*output = NULL;
 	int		 r;
 
-	if ((r = cli_parse_args(argc, argv, ret, &output, ret_err)) < 0)
+	/* *ret is set only on success */
+	if ((r = cli_parse_args(argc, argv, &o, &output, ret_err)) < 0)
 		return r;
-	if (ret->cmd == CLI_EVIDENCE_EXPORT) {
+	if (o.cmd == CLI_EVIDENCE_EXPORT) {
 		if (!output)
 			return errf(-BW_E_INVALID, ret_err,
 			    "evidence export: -o FILE.tar is required");
-		ret->out_file = output;
-		return 0;
-	}
-	if (!output || strcmp(output, "table") == 0)
-		ret->output = CLI_OUT_TABLE;
+		o.out_file = output;
+	} else if (!output || strcmp(output, "table") == 0)
+		o.output = CLI_OUT_TABLE;
 	else if (strcmp(output, "json") == 0)
-		ret->output = CLI_OUT_JSON;
+		o.output = CLI_OUT_JSON;
 	else
 		return errf(-BW_E_INVALID, ret_err,
 		    "--output: must be table or json, not \"%s\"", output);
+	*ret = o;
 	return 0;
 }
 
