@@ -124,17 +124,16 @@ facts_list(struct compliance_api *ca, const char *kind, struct store_kv ***ret,
 	return store_list(api_store(ca->srv), prefix, ret, ret_n, NULL);
 }
 
-/* Whether a RoleBinding in TENANT grants ROLE to PRINCIPAL (ROLE NULL:
- * any role). */
+/* Whether one of the RoleBinding documents in B grants ROLE to
+ * PRINCIPAL in TENANT (ROLE NULL: any role). */
 static bool
-facts_bound(struct store_kv **b, size_t nb, const char *tenant,
-    const char *principal, const char *role)
+facts_bound(json_t *b, const char *tenant, const char *principal,
+    const char *role)
 {
+	json_t *d;
 	size_t i;
 
-	for (i = 0; i < nb; i++) {
-		_cleanup_json_ json_t *d = json_loadb(b[i]->value,
-		    b[i]->value_len, 0, NULL);
+	json_array_foreach(b, i, d) {
 		json_t *spec = json_object_get(d, "spec");
 		const char *t = res_tenant(d);
 		const char *p = json_string_value(json_object_get(spec,
@@ -180,6 +179,7 @@ facts_accounts(struct compliance_api *ca, struct comp_facts *f)
 	static const char *const boot[] = { "admin.crt", "auditor.crt" };
 	struct store_kv		**pk = NULL, **bk = NULL;
 	struct pki_revoked	*rev = NULL;
+	_cleanup_json_ json_t	*bindings = NULL;
 	_cleanup_free_ char	*err = NULL;
 	char			 pkidir[PATH_MAX + 8], path[PATH_MAX + 32];
 	size_t			 np = 0, nb = 0, i, nprob = 0;
@@ -195,8 +195,16 @@ facts_accounts(struct compliance_api *ca, struct comp_facts *f)
 	}
 	f->revocation_per_request = COMP_YES;
 	if (facts_list(ca, "Principal", &pk, &np) < 0 ||
-	    facts_list(ca, "RoleBinding", &bk, &nb) < 0)
+	    facts_list(ca, "RoleBinding", &bk, &nb) < 0 ||
+	    !(bindings = json_array()))
 		goto out;
+	for (i = 0; i < nb; i++) {
+		json_t *b = json_loadb(bk[i]->value, bk[i]->value_len, 0, NULL);
+
+		/* An unreadable binding grants nothing (api.c ignores it too). */
+		if (b && json_array_append_new(bindings, b) < 0)
+			goto out;
+	}
 	for (i = 0; i < np; i++) {
 		_cleanup_json_ json_t *doc = json_loadb(pk[i]->value,
 		    pk[i]->value_len, 0, NULL);
@@ -216,11 +224,11 @@ facts_accounts(struct compliance_api *ca, struct comp_facts *f)
 			if (!pki_is_revoked(rev, serial))
 				why = "revoked in the store, certificate not "
 				    "on the revocation list";
-			else if (facts_bound(bk, nb, t, n, NULL))
+			else if (facts_bound(bindings, t, n, NULL))
 				why = "revoked but still has a RoleBinding";
 		} else if (pki_is_revoked(rev, serial))
 			why = "certificate revoked, store says Active";
-		else if (!facts_bound(bk, nb, t, n, role))
+		else if (!facts_bound(bindings, t, n, role))
 			why = "active without a RoleBinding for its role";
 		else {
 			c = facts_rfc3339(json_string_value(json_object_get(
