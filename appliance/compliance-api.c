@@ -14,17 +14,23 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "appliance/compliance-api.h"
+#include "audit/search.h"
 #include "audit/trail.h"
 #include "audit/verify.h"
 #include "compliance/evidence.h"
 #include "compliance/oscal.h"
 #include "controlplane/commit.h"
+#include "controlplane/resource.h"
 #include "controlplane/store.h"
 #include "hardening/crypto-policy.h"
+#include "hardening/pki.h"
 #include "lib/err.h"
+#include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/log.h"
 
@@ -86,6 +92,347 @@ load_data(struct compliance_api *ca, int which, char **ret_err)
 	return 0;
 }
 
+/* ---- helpers of gather_facts(): each reads live state ---- */
+
+#define FACTS_PROBLEMS_MAX	16
+#define FACTS_REVIEW_WINDOW_S	(31 * 86400)
+#define FACTS_CONFIG_MAX	(64 * 1024)
+
+static time_t
+facts_rfc3339(const char *s)
+{
+	struct tm	 tm = { 0 };
+	const char	*e;
+
+	if (!s || !(e = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) || *e != 'Z')
+		return (time_t)-1;
+	return timegm(&tm);
+}
+
+static int
+facts_list(struct compliance_api *ca, const char *kind, struct store_kv ***ret,
+    size_t *ret_n)
+{
+	char	prefix[RES_KEY_MAX];
+	int	r;
+
+	*ret = NULL;
+	*ret_n = 0;
+	if (!ca->srv)
+		return -ENOENT;
+	if ((r = res_prefix(res_kind_by_name(kind), NULL, prefix,
+	    sizeof(prefix))) < 0)
+		return r;
+	return store_list(api_store(ca->srv), prefix, ret, ret_n, NULL);
+}
+
+/* Whether one of the RoleBinding documents in B grants ROLE to
+ * PRINCIPAL in TENANT (ROLE NULL: any role). */
+static bool
+facts_bound(json_t *b, const char *tenant, const char *principal,
+    const char *role)
+{
+	json_t *d;
+	size_t i;
+
+	json_array_foreach(b, i, d) {
+		json_t *spec = json_object_get(d, "spec");
+		const char *t = res_tenant(d);
+		const char *p = json_string_value(json_object_get(spec,
+		    "principal"));
+		const char *r = json_string_value(json_object_get(spec, "role"));
+
+		if (t && p && r && !strcmp(t, tenant) && !strcmp(p, principal) &&
+		    (!role || !strcmp(r, role)))
+			return true;
+	}
+	return false;
+}
+
+/* Lifetime in whole days of the certificate at PATH; -1 if it cannot
+ * be read. */
+static int
+facts_cert_days(const char *path)
+{
+	FILE	*fp = fopen(path, "re");
+	X509	*x;
+	int	 days = -1, secs = 0;
+
+	if (!fp)
+		return -1;
+	x = PEM_read_X509(fp, NULL, NULL, NULL);
+	fclose(fp);
+	/* Whole days: certificates are backdated a little for clock skew. */
+	if (!x || !ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(x),
+	    X509_get0_notAfter(x)))
+		days = -1;
+	X509_free(x);
+	return days;
+}
+
+/* AC-2(1), AC-2(2), AC-2(13): the principals in the store against their
+ * RoleBindings and the revocation list the API server enforces (loaded
+ * from the same file), and the longest credential lifetime issued. */
+static void
+facts_accounts(struct compliance_api *ca, struct comp_facts *f)
+{
+	static char		 prob[FACTS_PROBLEMS_MAX][192];
+	static const char	*probs[FACTS_PROBLEMS_MAX + 1];
+	static const char *const boot[] = { "admin.crt", "auditor.crt" };
+	struct store_kv		**pk = NULL, **bk = NULL;
+	struct pki_revoked	*rev = NULL;
+	_cleanup_json_ json_t	*bindings = NULL;
+	_cleanup_free_ char	*err = NULL;
+	char			 pkidir[PATH_MAX + 8], path[PATH_MAX + 32];
+	size_t			 np = 0, nb = 0, i, nprob = 0;
+	int			 maxdays = 0, d;
+
+	snprintf(pkidir, sizeof(pkidir), "%s/pki", ca->appliance_dir);
+	/* bulwarkd wires the revocation list into every request
+	 * (daemon-config.c: is_revoked, checked in api.c before the role
+	 * binding); what can fail at run time is the list itself. */
+	if (pki_revoked_load(pkidir, &rev, &err) < 0) {
+		f->revocation_per_request = COMP_NO;
+		return;
+	}
+	f->revocation_per_request = COMP_YES;
+	if (facts_list(ca, "Principal", &pk, &np) < 0 ||
+	    facts_list(ca, "RoleBinding", &bk, &nb) < 0 ||
+	    !(bindings = json_array()))
+		goto out;
+	for (i = 0; i < nb; i++) {
+		json_t *b = json_loadb(bk[i]->value, bk[i]->value_len, 0, NULL);
+
+		/* An unreadable binding grants nothing (api.c ignores it too). */
+		if (b && json_array_append_new(bindings, b) < 0)
+			goto out;
+	}
+	for (i = 0; i < np; i++) {
+		_cleanup_json_ json_t *doc = json_loadb(pk[i]->value,
+		    pk[i]->value_len, 0, NULL);
+		json_t *spec = json_object_get(doc, "spec");
+		const char *t = res_tenant(doc), *n = res_name(doc);
+		const char *role = json_string_value(json_object_get(spec, "role"));
+		const char *serial = json_string_value(json_object_get(spec,
+		    "serial"));
+		const char *state = json_string_value(json_object_get(
+		    json_object_get(doc, "status"), "state"));
+		const char *why = NULL;
+		time_t c, na;
+
+		if (!t || !n || !role || !serial || !state)
+			why = "malformed Principal object";
+		else if (!strcmp(state, "Revoked")) {
+			if (!pki_is_revoked(rev, serial))
+				why = "revoked in the store, certificate not "
+				    "on the revocation list";
+			else if (facts_bound(bindings, t, n, NULL))
+				why = "revoked but still has a RoleBinding";
+		} else if (pki_is_revoked(rev, serial))
+			why = "certificate revoked, store says Active";
+		else if (!facts_bound(bindings, t, n, role))
+			why = "active without a RoleBinding for its role";
+		else {
+			c = facts_rfc3339(json_string_value(json_object_get(
+			    json_object_get(doc, "metadata"), "created")));
+			na = facts_rfc3339(json_string_value(json_object_get(
+			    spec, "not_after")));
+			if (c == (time_t)-1 || na == (time_t)-1)
+				why = "no creation or expiry time";
+			else if ((d = (int)((na - c) / 86400)) > maxdays)
+				maxdays = d;
+		}
+		if (why && nprob < FACTS_PROBLEMS_MAX) {
+			snprintf(prob[nprob], sizeof(prob[nprob]), "%s/%s: %s",
+			    t ? t : "?", n ? n : "?", why);
+			probs[nprob] = prob[nprob];
+			nprob++;
+		}
+	}
+	probs[nprob] = NULL;
+	f->principals = (int)np;
+	f->account_problems = probs;
+	/* The first-start credentials are principals too (files, not
+	 * store objects). */
+	for (i = 0; i < ELEMENTSOF(boot); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pkidir, boot[i]);
+		if ((d = facts_cert_days(path)) > maxdays)
+			maxdays = d;
+	}
+	f->principal_max_days = maxdays;
+out:
+	store_kv_array_free(pk, np);
+	store_kv_array_free(bk, nb);
+	pki_revoked_free(rev);
+}
+
+/* The TPM that roots the appliance, as the local Node's status reports
+ * it (identity_tpm_json() at registration); a software TPM anywhere
+ * wins over a hardware one. */
+static void
+facts_tpm(struct compliance_api *ca, struct comp_facts *f)
+{
+	struct store_kv	**kv = NULL;
+	size_t		  n = 0, i;
+
+	if (facts_list(ca, "Node", &kv, &n) < 0)
+		return;
+	for (i = 0; i < n; i++) {
+		_cleanup_json_ json_t *d = json_loadb(kv[i]->value,
+		    kv[i]->value_len, 0, NULL);
+		const char *k = json_string_value(json_object_get(json_object_get(
+		    json_object_get(d, "status"), "tpm"), "kind"));
+
+		if (k && !strcmp(k, "software"))
+			f->tpm = COMP_TPM_SOFTWARE;
+		else if (k && !strcmp(k, "hardware") && f->tpm != COMP_TPM_SOFTWARE)
+			f->tpm = COMP_TPM_HARDWARE;
+	}
+	store_kv_array_free(kv, n);
+}
+
+/* Attestation and bootstrap settings from the configuration file the
+ * identity module measured at start (DIR/bulwarkd.conf; defaults as in
+ * identity.c for absent keys). A --config elsewhere leaves them
+ * unknown. */
+static void
+facts_settings(struct compliance_api *ca, struct comp_facts *f)
+{
+	_cleanup_free_ char	*text = NULL, *err = NULL;
+	_cleanup_json_ json_t	*o = NULL;
+	_cleanup_close_ int	 fd = -1;
+	char			 path[PATH_MAX + 32];
+	json_t			*att, *v;
+	size_t			 len;
+	long			 interval = 60, stale = 0, boot = 3600;
+
+	snprintf(path, sizeof(path), "%s/bulwarkd.conf", ca->appliance_dir);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
+	    read_bounded(fd, FACTS_CONFIG_MAX, &text, &len) < 0 ||
+	    json_parse_bounded(text, len, 8, &o, &err) < 0)
+		return;
+	att = json_object_get(o, "attestation");
+	if ((v = json_object_get(att, "interval_seconds")) && json_is_integer(v))
+		interval = (long)json_integer_value(v);
+	if ((v = json_object_get(att, "stale_after_seconds")) &&
+	    json_is_integer(v))
+		stale = (long)json_integer_value(v);
+	if ((v = json_object_get(att, "bootstrap_max_seconds")) &&
+	    json_is_integer(v))
+		boot = (long)json_integer_value(v);
+	if (stale == 0)
+		stale = 3 * interval;
+	if (interval < 1 || interval > INT_MAX || stale < 1 || stale > INT_MAX ||
+	    boot < 1 || boot > INT_MAX)
+		return;
+	f->attest_interval_s = (int)interval;
+	f->attest_stale_s = (int)stale;
+	f->bootstrap_max_s = (int)boot;
+}
+
+/* SI-10: malformed documents through the validator every API write
+ * uses; each must be refused, the well-formed one accepted. */
+static void
+facts_input_probes(struct comp_facts *f)
+{
+#define WL_META	"\"metadata\": {\"name\": \"web\", \"tenant\": \"acme\"}"
+#define WL_IMG	"\"image\": \"sha256:" \
+	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\""
+#define WL_RES	"\"resources\": {\"cpu_millis\": 250, \"memory_mib\": 64}"
+	static const char good[] = "{\"kind\": \"Workload\", " WL_META
+	    ", \"spec\": {\"type\": \"container\", " WL_IMG ", \"replicas\": 3, "
+	    WL_RES "}}";
+	static const char *const bad[] = {
+		/* unknown field */
+		"{\"kind\": \"Workload\", " WL_META ", \"spec\": {\"type\": "
+		"\"container\", " WL_IMG ", \"replicas\": 3, " WL_RES
+		", \"privileged\": true}}",
+		/* out of range */
+		"{\"kind\": \"Workload\", " WL_META ", \"spec\": {\"type\": "
+		"\"container\", " WL_IMG ", \"replicas\": 100000, " WL_RES "}}",
+		/* wrong type */
+		"{\"kind\": \"Workload\", " WL_META ", \"spec\": {\"type\": "
+		"\"container\", " WL_IMG ", \"replicas\": \"3\", " WL_RES "}}",
+		/* not a DNS label */
+		"{\"kind\": \"Workload\", \"metadata\": {\"name\": \"Web_1\", "
+		"\"tenant\": \"acme\"}, \"spec\": {\"type\": \"container\", "
+		WL_IMG ", \"replicas\": 3, " WL_RES "}}",
+		/* path in a tenant name */
+		"{\"kind\": \"Workload\", \"metadata\": {\"name\": \"web\", "
+		"\"tenant\": \"../etc\"}, \"spec\": {\"type\": \"container\", "
+		WL_IMG ", \"replicas\": 3, " WL_RES "}}",
+		/* an image that is not a digest */
+		"{\"kind\": \"Workload\", " WL_META ", \"spec\": {\"type\": "
+		"\"container\", \"image\": \"web:latest\", \"replicas\": 3, "
+		WL_RES "}}",
+		/* missing required field */
+		"{\"kind\": \"Workload\", " WL_META ", \"spec\": {\"type\": "
+		"\"container\", " WL_IMG ", \"replicas\": 3}}",
+		/* value not in the allowed set */
+		"{\"kind\": \"Workload\", " WL_META ", \"spec\": {\"type\": "
+		"\"chroot\", " WL_IMG ", \"replicas\": 3, " WL_RES "}}",
+		/* unknown kind, no kind */
+		"{\"kind\": \"Secret\", " WL_META ", \"spec\": {}}",
+		"{" WL_META ", \"spec\": {}}",
+	};
+	const struct res_kind	*k;
+	size_t			 i;
+	int			 rejected = 0;
+
+	for (i = 0; i < ELEMENTSOF(bad); i++) {
+		_cleanup_json_ json_t *d = json_loads(bad[i], 0, NULL);
+		_cleanup_free_ char *err = NULL;
+
+		if (d && res_validate(d, NULL, NULL, &k, &err) < 0 && err)
+			rejected++;
+	}
+	{
+		_cleanup_json_ json_t *d = json_loads(good, 0, NULL);
+		_cleanup_free_ char *err = NULL;
+
+		f->input_valid_accepted = d && res_validate(d, NULL, NULL, &k,
+		    &err) == 0 ? COMP_YES : COMP_NO;
+	}
+	f->input_probes = (int)ELEMENTSOF(bad);
+	f->input_rejected = rejected;
+#undef WL_META
+#undef WL_IMG
+#undef WL_RES
+}
+
+static int
+facts_review_cb(const struct audit_record *rec, const char *line, size_t len,
+    void *userdata)
+{
+	time_t *latest = userdata;
+
+	(void)line;
+	(void)len;
+	if (rec->role && !strcmp(rec->role, "security-auditor") &&
+	    rec->time.tv_sec > *latest)
+		*latest = rec->time.tv_sec;
+	return 0;
+}
+
+/* AU-6: when a security auditor last searched the trail (the search
+ * endpoint records itself), over the last 31 days. */
+static void
+facts_review(struct compliance_api *ca, struct comp_facts *f, time_t now)
+{
+	struct audit_search_filter	 flt = { .action = "audit.search",
+					     .outcome = "success" };
+	_cleanup_free_ char		*err = NULL;
+	time_t				 latest = 0;
+
+	if (!ca->audit_dir[0])
+		return;
+	flt.since.tv_sec = now - FACTS_REVIEW_WINDOW_S;
+	if (audit_search_dir(ca->audit_dir, &flt, facts_review_cb, &latest,
+	    &err) != 0)
+		return;
+	f->audit_review_age_s = latest ? (long)(now - latest) : -2;
+}
+
 /* What the daemon knows about itself. Facts not yet implemented are
  * reported as such (never as satisfied). */
 static void
@@ -93,9 +440,14 @@ gather_facts(struct compliance_api *ca, struct comp_facts *f, char *ca_path,
     char *cert_path, size_t len)
 {
 	static const char *const unauth[] = { "/healthz", NULL };
+	/* compliance_api_handle() lets only these roles start a scan. */
+	static const char *const scan_roles[] = { "system-admin",
+		"security-auditor", NULL };
 	static const char *cert_paths[2];
 	struct audit_status		 as = { 0 };
 	struct audit_verify_report	 rep = { 0 };
+	char				 path[PATH_MAX + 32];
+	struct stat			 st;
 
 	comp_facts_init(f);
 	f->tls_min_version = TLS1_2_VERSION;
@@ -126,13 +478,41 @@ gather_facts(struct compliance_api *ca, struct comp_facts *f, char *ca_path,
 	f->seccomp = COMP_NO;
 	f->no_new_privs = COMP_NO;
 	f->privsep = COMP_NO;
-	f->keys_sealed = COMP_NO;
 	snprintf(ca_path, len, "%s/pki/ca.crt", ca->appliance_dir);
 	snprintf(cert_path, len, "%s/pki/server.crt", ca->appliance_dir);
 	cert_paths[0] = cert_path;
 	cert_paths[1] = NULL;
 	f->cert_paths = cert_paths;
 	f->ca_path = ca_path;
+
+	/* The CA key is held by the TPM custodian: only its sealed form
+	 * may exist, never a clear ca.key. */
+	snprintf(path, sizeof(path), "%s/pki/ca.key.sealed", ca->appliance_dir);
+	if (stat(path, &st) == 0) {
+		snprintf(path, sizeof(path), "%s/pki/ca.key", ca->appliance_dir);
+		f->keys_sealed = stat(path, &st) < 0 && errno == ENOENT ?
+		    COMP_YES : COMP_NO;
+	} else
+		f->keys_sealed = COMP_NO;
+	/* bwd_open() unseals the root secret (sealed to PCRs including the
+	 * configuration's PCR 13; identity.c refuses a seal set without
+	 * it) before anything else starts, so a running daemon with a
+	 * sealed root is running the configuration it was sealed to. */
+	snprintf(path, sizeof(path), "%s/identity/root.sealed",
+	    ca->appliance_dir);
+	f->config_sealed = stat(path, &st) == 0 ? COMP_YES : COMP_NO;
+	facts_tpm(ca, f);
+	facts_accounts(ca, f);
+	facts_settings(ca, f);
+	/* sched-filter.c admits Trusted nodes only (--allow-unattested
+	 * adds Pending ones, never Untrusted). */
+	f->untrusted_excluded = COMP_YES;
+	f->scan_roles = scan_roles;
+	f->scanner_euid = (int)geteuid();
+	facts_input_probes(f);
+	facts_review(ca, f, time(NULL));
+	if (ca->timer && event_pending(ca->timer, EV_TIMEOUT, NULL))
+		f->scan_interval_s = COMPLIANCE_SCAN_INTERVAL_S;
 }
 
 struct scan_op {

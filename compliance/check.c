@@ -60,7 +60,7 @@ static const struct comp_check comp_registry[] = {
 	  comp_chk_ac_inactive_disable, C("ac-2.3") },
 	{ "ac-root-restricted", "Privileged account restricted",
 	  "only root has uid 0 and root cannot log in with a password",
-	  comp_chk_ac_root_restricted, C("ac-6.2", "ac-6.5") },
+	  comp_chk_ac_root_restricted, C("ac-6.2", "ac-6.5", "ia-2.5") },
 	{ "ac-su-restricted", "su restricted to the admin group",
 	  "pam_wheel is required by /etc/pam.d/su",
 	  comp_chk_ac_su_restricted, C("ac-6.10") },
@@ -94,6 +94,15 @@ static const struct comp_check comp_registry[] = {
 	{ "ac-unauth-actions", "Actions without identification",
 	  "only approved endpoints are served without authentication",
 	  comp_chk_ac_unauth_actions, C("ac-14") },
+	{ "ac-account-lifecycle", "Automated account management",
+	  "API accounts are created, bound and revoked only through the audited principal API; a revoked account is refused at once",
+	  comp_chk_ac_account_lifecycle, C("ac-2.1", "ac-2.13") },
+	{ "ac-credential-expiry", "Temporary credentials expire",
+	  "node-bootstrap credentials live <= 24 h and every principal certificate expires within 365 days",
+	  comp_chk_ac_credential_expiry, C("ac-2.2") },
+	{ "ac-privileged-remote", "Privileged remote commands leave evidence",
+	  "remote administration and maintenance only through mutual-TLS API calls authorised by role, recorded before they act, closed when idle",
+	  comp_chk_ac_privileged_remote, C("ac-17.4", "ma-4") },
 
 	{ "au-auditd-running", "Audit record generation active",
 	  "auditd runs with a configuration and the appliance audit trail is active",
@@ -131,6 +140,9 @@ static const struct comp_check comp_registry[] = {
 	{ "au-time-sync", "Time synchronisation",
 	  "chrony or timesyncd runs with an authoritative time source configured",
 	  comp_chk_au_time_sync, C("au-8", "sc-45", "sc-45.1") },
+	{ "au-review", "Audit records reviewed",
+	  "a security auditor searched the appliance audit trail within the last 7 days",
+	  comp_chk_au_review, C("au-6") },
 
 	{ "cm-config-baseline", "Baseline configuration intact",
 	  "every file of the configuration baseline matches its recorded digest",
@@ -149,13 +161,19 @@ static const struct comp_check comp_registry[] = {
 	  comp_chk_cm_signed_images, C("cm-7.5", "sr-11") },
 	{ "cm-inventory", "Software inventory",
 	  "the package inventory is consistent and every package is authorised",
-	  comp_chk_cm_inventory, C("cm-8", "cm-8.3") },
+	  comp_chk_cm_inventory, C("cm-8", "cm-8.1", "cm-8.3") },
 	{ "cm-system-dirs", "Change restricted to root",
 	  "system directories and the package database are writable only by root",
 	  comp_chk_cm_system_dirs, C("cm-5", "cm-5.5", "cm-11") },
 	{ "cm-config-history", "Previous configurations retained",
 	  "at least two previous configuration revisions are kept",
 	  comp_chk_cm_config_history, C("cm-2.3") },
+	{ "cm-change-control", "Configuration changes controlled",
+	  "secrets are sealed to the measured configuration, only system-admin changes configuration, and every change is recorded before it takes effect",
+	  comp_chk_cm_change_control, C("cm-3") },
+	{ "cm-p2p-software", "No peer-to-peer file sharing",
+	  "no peer-to-peer file sharing software is installed",
+	  comp_chk_cm_p2p_software, C("cm-10") },
 
 	{ "ia-password-quality", "Password length and complexity",
 	  "pam_pwquality enforces minlen >= 12 and 3 character classes",
@@ -215,9 +233,12 @@ static const struct comp_check comp_registry[] = {
 	{ "sc-collab-devices", "No collaborative computing devices",
 	  "no camera or sound capture device is present",
 	  comp_chk_sc_collab_devices, C("sc-15") },
+	{ "sc-dns-validation", "Validated name resolution",
+	  "the host resolves names through a local DNSSEC-validating resolver (or not at all)",
+	  comp_chk_sc_dns_validation, C("sc-21") },
 	{ "cp-store-durable", "Transaction recovery",
 	  "store transactions are committed durably (fsync) and recover after a crash",
-	  comp_chk_cp_store_durable, C("cp-10.2") },
+	  comp_chk_cp_store_durable, C("cp-10", "cp-10.2") },
 
 	{ "si-memory-protection", "Memory protection",
 	  "full ASLR and NX-capable CPU",
@@ -225,6 +246,12 @@ static const struct comp_check comp_registry[] = {
 	{ "si-binary-integrity", "Software integrity",
 	  "every file of the integrity manifest matches its digest",
 	  comp_chk_si_binary_integrity, C("si-7", "si-7.1") },
+	{ "si-attestation-response", "Integrity violations answered",
+	  "nodes re-attest on a timer; a node whose measurements change becomes Untrusted, gets no new work, and the verdict is recorded",
+	  comp_chk_si_attestation_response, C("si-7.7") },
+	{ "si-input-validation", "Input validation",
+	  "the API's document validator refuses every malformed probe and accepts a well-formed one",
+	  comp_chk_si_input_validation, C("si-10") },
 	{ "si-patch-age", "Updates installed recently",
 	  "the package database changed within 30 days",
 	  comp_chk_si_patch_age, C("si-2") },
@@ -236,7 +263,13 @@ static const struct comp_check comp_registry[] = {
 	  comp_chk_si_remediation_time, C("si-2.3") },
 	{ "ra-feed-current", "Vulnerability data current",
 	  "the advisory feed was generated within 30 days",
-	  comp_chk_ra_feed_current, C("ra-5.2") },
+	  comp_chk_ra_feed_current, C("ra-5.2", "si-5") },
+	{ "ra-privileged-scan", "Privileged vulnerability scanning",
+	  "scans run with privileged access and only privileged roles may start them",
+	  comp_chk_ra_privileged_scan, C("ra-5.5") },
+	{ "ca-continuous-assessment", "Ongoing control assessment",
+	  "control checks run on a schedule at least monthly and every scan is recorded in the audit trail",
+	  comp_chk_ca_continuous_assessment, C("ca-2", "ca-7") },
 	{ "si-crypto-selftest", "Security function verification",
 	  "known-answer tests of SHA-256, HMAC-SHA-256 and AES-256-GCM pass",
 	  comp_chk_si_crypto_selftest, C("si-6") },
@@ -287,6 +320,16 @@ comp_facts_init(struct comp_facts *f)
 	f->session_idle_s = -1;
 	f->token_lifetime_s = -1;
 	f->config_revisions = -1;
+	f->principals = -1;
+	f->bootstrap_max_s = -1;
+	f->principal_max_days = -1;
+	f->scanner_euid = -1;
+	f->input_probes = -1;
+	f->input_rejected = -1;
+	f->audit_review_age_s = -1;
+	f->scan_interval_s = -1;
+	f->attest_interval_s = -1;
+	f->attest_stale_s = -1;
 }
 
 static const uint16_t comp_default_ports[] = { 443, 8443, 2379, 2380, 0 };
@@ -301,6 +344,14 @@ static const char *const comp_default_unauth[] = {
 };
 static const char *const comp_default_os[] = { "debian:12", "debian:13",
 	NULL };
+static const char *const comp_default_privileged[] = { "system-admin",
+	"security-auditor", NULL };
+static const char *const comp_default_p2p[] = {
+	"transmission*", "deluge*", "qbittorrent*", "ktorrent", "rtorrent",
+	"bittorrent*", "btcheck", "aria2", "amule*", "mldonkey*",
+	"gtk-gnutella", "nicotine", "frostwire", "tribler", "eiskaltdcpp*",
+	"linuxdcpp", "retroshare*", "syncthing", NULL
+};
 
 static const struct comp_policy comp_default_policy = {
 	.faillock_deny_max = 3,
@@ -333,6 +384,13 @@ static const struct comp_policy comp_default_policy = {
 	.packages_allow = "etc/bulwark/packages.allow",
 	.advisories = "var/lib/bulwark/advisories.json",
 	.key_dir = "etc/bulwark",
+	.temp_credential_max_s = 24 * 3600,
+	.principal_max_days = 365,
+	.privileged_roles = comp_default_privileged,
+	.audit_review_max_days = 7,
+	.scan_interval_max_s = 30 * 86400,
+	.attest_stale_max_s = 900,
+	.p2p_packages = comp_default_p2p,
 };
 
 const struct comp_policy *

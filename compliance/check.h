@@ -60,6 +60,35 @@ struct comp_facts {
 	int		 config_revisions;	/* previous configurations kept; -1 unknown */
 	const char *const *cert_paths;		/* appliance certificates (PEM); first = device */
 	const char	*ca_path;		/* trust anchor (PEM) */
+
+	/* Accounts (principals) of the appliance API. */
+	int		 principals;		/* Principal objects examined; -1 unknown */
+	const char *const *account_problems;	/* inconsistencies found; NULL unknown,
+						   empty list: none */
+	enum comp_tri	 revocation_per_request; /* revoked serials refused on every request */
+	int		 bootstrap_max_s;	/* longest node-bootstrap credential; -1 unknown */
+	int		 principal_max_days;	/* longest principal certificate issued; -1 unknown */
+	/* Vulnerability scanning (RA-5(5)). */
+	const char *const *scan_roles;		/* roles that may start a scan; NULL unknown */
+	int		 scanner_euid;		/* effective uid of the scanner; -1 unknown */
+	/* Input validation self-test (SI-10). */
+	int		 input_probes;		/* malformed inputs submitted; -1 unknown */
+	int		 input_rejected;	/* of which refused */
+	enum comp_tri	 input_valid_accepted;	/* a well-formed input passes */
+	/* Audit review (AU-6): seconds since an auditor last searched the
+	 * trail; -1 unknown, -2 no review found in the period searched. */
+	long		 audit_review_age_s;
+	/* Ongoing assessment (CA-2, CA-7): period of scheduled scans;
+	 * -1 unknown or not scheduled. */
+	int		 scan_interval_s;
+	/* Configuration change control (CM-3): the appliance's secrets are
+	 * sealed to the measured configuration, so an unapproved change
+	 * stops it. */
+	enum comp_tri	 config_sealed;
+	/* Node attestation (SI-7(7)). */
+	int		 attest_interval_s;	/* nodes re-attest this often; -1 unknown */
+	int		 attest_stale_s;	/* no good quote this long: Untrusted; -1 unknown */
+	enum comp_tri	 untrusted_excluded;	/* Untrusted nodes get no new work */
 };
 
 /* Required values. comp_policy_default() gives the FedRAMP Moderate
@@ -95,6 +124,13 @@ struct comp_policy {
 	const char	*packages_allow;	/* CM-8(3) */
 	const char	*advisories;		/* SI-2(2), RA-5 */
 	const char	*key_dir;		/* IA-5(7) */
+	int		 temp_credential_max_s;	/* AC-2(2): 24 h */
+	int		 principal_max_days;	/* AC-2(2): 365 */
+	const char *const *privileged_roles;	/* RA-5(5): may start scans */
+	int		 audit_review_max_days;	/* AU-6: 7 (weekly) */
+	int		 scan_interval_max_s;	/* CA-7: 30 days (monthly) */
+	int		 attest_stale_max_s;	/* SI-7(7): 900 s */
+	const char *const *p2p_packages;	/* CM-10: fnmatch patterns */
 };
 
 struct comp_cache;

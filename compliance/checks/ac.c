@@ -524,7 +524,8 @@ static const char *const comp_remote_shell_procs[] = {
 	"sshd", "dropbear", "telnetd", "in.telnetd", "rshd", "in.rshd",
 };
 
-COMP_CHECK_FN(comp_chk_ac_remote_access)
+int
+comp_no_remote_shell(struct comp_ctx *ctx, struct comp_result *res)
 {
 	const struct comp_pkg *pkgs;
 	size_t n, i;
@@ -555,10 +556,19 @@ COMP_CHECK_FN(comp_chk_ac_remote_access)
 		    "no remote shell running", "%s running",
 		    comp_remote_shell_procs[i])) < 0)
 			return r;
-	if ((r = comp_obs_add(res, true, "remote shell services",
-	    "none", "checked %zu packages, %zu process names",
+	if ((r = comp_evidence_add(res, "/proc/*/comm", NULL, 0)) < 0)
+		return r;
+	return comp_obs_add(res, true, "remote shell services", "none",
+	    "checked %zu packages, %zu process names",
 	    ELEMENTSOF(comp_remote_shell_pkgs),
-	    ELEMENTSOF(comp_remote_shell_procs))) < 0 ||
+	    ELEMENTSOF(comp_remote_shell_procs));
+}
+
+COMP_CHECK_FN(comp_chk_ac_remote_access)
+{
+	int r;
+
+	if ((r = comp_no_remote_shell(ctx, res)) < 0 ||
 	    (r = comp_fact_yes(res, "tls_client_auth",
 	    ctx->facts->tls_client_auth)) < 0 ||
 	    (r = comp_fact_yes(res, "audit_active",
@@ -788,6 +798,60 @@ COMP_CHECK_FN(comp_chk_ac_unauth_actions)
 	if ((r = comp_obs_add(res, bad == 0, "fact:unauth_endpoints",
 	    "approved list only", "%zu endpoints, %zu not approved", n,
 	    bad)) < 0)
+		return r;
+	return comp_verdict_from_obs(res);
+}
+
+/* AC-2(1), AC-2(13): the appliance's accounts are principals (a client
+ * certificate plus a RoleBinding) managed by the principal API. The
+ * daemon compares what the store says with what is enforced: an active
+ * principal without its binding, or a revoked one whose serial is not
+ * on the revocation list or that still has a binding, is a problem. */
+COMP_CHECK_FN(comp_chk_ac_account_lifecycle)
+{
+	const struct comp_facts *f = ctx->facts;
+	int r;
+
+	if ((r = comp_fact_range(res, "principals", f->principals, 0,
+	    1000000000)) < 0 ||
+	    (r = comp_fact_empty_list(res, "account_problems",
+	    f->account_problems, "store, bindings and revocation list "
+	    "agree")) < 0 ||
+	    (r = comp_fact_yes(res, "revocation_per_request",
+	    f->revocation_per_request)) < 0 ||
+	    (r = comp_fact_yes(res, "rbac", f->rbac)) < 0 ||
+	    (r = comp_fact_yes(res, "audit_fail_closed",
+	    f->audit_fail_closed)) < 0)
+		return r;
+	return comp_verdict_from_obs(res);
+}
+
+COMP_CHECK_FN(comp_chk_ac_credential_expiry)
+{
+	const struct comp_facts *f = ctx->facts;
+	int r;
+
+	if ((r = comp_fact_range(res, "bootstrap_max_s", f->bootstrap_max_s,
+	    1, ctx->policy->temp_credential_max_s)) < 0 ||
+	    (r = comp_fact_range(res, "principal_max_days",
+	    f->principal_max_days, 0, ctx->policy->principal_max_days)) < 0)
+		return r;
+	return comp_verdict_from_obs(res);
+}
+
+COMP_CHECK_FN(comp_chk_ac_privileged_remote)
+{
+	const struct comp_facts *f = ctx->facts;
+	int r;
+
+	if ((r = comp_no_remote_shell(ctx, res)) < 0 ||
+	    (r = comp_fact_yes(res, "tls_client_auth",
+	    f->tls_client_auth)) < 0 ||
+	    (r = comp_fact_yes(res, "rbac", f->rbac)) < 0 ||
+	    (r = comp_fact_yes(res, "audit_fail_closed",
+	    f->audit_fail_closed)) < 0 ||
+	    (r = comp_fact_range(res, "session_idle_s", f->session_idle_s, 1,
+	    ctx->policy->idle_max_s)) < 0)
 		return r;
 	return comp_verdict_from_obs(res);
 }

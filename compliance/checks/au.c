@@ -517,3 +517,31 @@ COMP_CHECK_FN(comp_chk_au_time_sync)
 	}
 	return comp_verdict_from_obs(res);
 }
+
+/* AU-6: evidence that the review happens, not only that it could: the
+ * appliance records every audit search with the searcher's role. */
+COMP_CHECK_FN(comp_chk_au_review)
+{
+	long age = ctx->facts->audit_review_age_s;
+	long max = (long)ctx->policy->audit_review_max_days * 86400;
+	char req[64];
+	int r;
+
+	snprintf(req, sizeof(req), "a security-auditor search within %d days",
+	    ctx->policy->audit_review_max_days);
+	if ((r = comp_evidence_add(res, "fact:audit_review_age_s", NULL,
+	    0)) < 0)
+		return r;
+	if (age == -2)
+		r = comp_obs_add(res, false, "fact:audit_review_age_s", req,
+		    "no review recorded");
+	else if (age < 0)
+		r = comp_obs_add(res, false, "fact:audit_review_age_s", req,
+		    "not reported");
+	else
+		r = comp_obs_add(res, age <= max, "fact:audit_review_age_s",
+		    req, "last review %ld s (%ld days) ago", age, age / 86400);
+	if (r < 0)
+		return r;
+	return comp_verdict_from_obs(res);
+}

@@ -26,6 +26,9 @@ COMP_CHECK_FN(comp_chk_ac_listening_ports);
 COMP_CHECK_FN(comp_chk_ac_wireless);
 COMP_CHECK_FN(comp_chk_ac_usb_storage);
 COMP_CHECK_FN(comp_chk_ac_unauth_actions);
+COMP_CHECK_FN(comp_chk_ac_account_lifecycle);
+COMP_CHECK_FN(comp_chk_ac_credential_expiry);
+COMP_CHECK_FN(comp_chk_ac_privileged_remote);
 
 /* au.c */
 COMP_CHECK_FN(comp_chk_au_auditd_running);
@@ -40,6 +43,7 @@ COMP_CHECK_FN(comp_chk_au_tools);
 COMP_CHECK_FN(comp_chk_au_protection);
 COMP_CHECK_FN(comp_chk_au_retention);
 COMP_CHECK_FN(comp_chk_au_time_sync);
+COMP_CHECK_FN(comp_chk_au_review);
 
 /* cm.c */
 COMP_CHECK_FN(comp_chk_cm_config_baseline);
@@ -50,6 +54,8 @@ COMP_CHECK_FN(comp_chk_cm_signed_images);
 COMP_CHECK_FN(comp_chk_cm_inventory);
 COMP_CHECK_FN(comp_chk_cm_system_dirs);
 COMP_CHECK_FN(comp_chk_cm_config_history);
+COMP_CHECK_FN(comp_chk_cm_change_control);
+COMP_CHECK_FN(comp_chk_cm_p2p_software);
 
 /* ia.c */
 COMP_CHECK_FN(comp_chk_ia_password_quality);
@@ -74,6 +80,7 @@ COMP_CHECK_FN(comp_chk_sc_key_management);
 COMP_CHECK_FN(comp_chk_sc_session_idle);
 COMP_CHECK_FN(comp_chk_sc_collab_devices);
 COMP_CHECK_FN(comp_chk_cp_store_durable);
+COMP_CHECK_FN(comp_chk_sc_dns_validation);
 
 /* si.c */
 COMP_CHECK_FN(comp_chk_si_memory_protection);
@@ -85,6 +92,10 @@ COMP_CHECK_FN(comp_chk_ra_feed_current);
 COMP_CHECK_FN(comp_chk_si_crypto_selftest);
 COMP_CHECK_FN(comp_chk_sa_supported_os);
 COMP_CHECK_FN(comp_chk_sr_apt_authenticated);
+COMP_CHECK_FN(comp_chk_ra_privileged_scan);
+COMP_CHECK_FN(comp_chk_ca_continuous_assessment);
+COMP_CHECK_FN(comp_chk_si_attestation_response);
+COMP_CHECK_FN(comp_chk_si_input_validation);
 
 /* Shared by several checks (checks/util.c). */
 
@@ -109,5 +120,22 @@ bool comp_has_line(const char *buf, const char *words, char **ret_line);
 
 /* Integer value of OPTION=N on LINE (PAM style), -1 when absent. */
 long comp_opt_long(const char *line, const char *option);
+
+/* Observations for a reported list fact NAME: one failed observation
+ * per entry (SUBJECT_REQ is the requirement) and a summary that is ok
+ * only when the list is reported and empty. */
+int comp_fact_empty_list(struct comp_result *res, const char *name,
+    const char *const *list, const char *required);
+
+/* Observation that the string list fact NAME is reported and every entry
+ * is in ALLOWED (both NULL-terminated). */
+int comp_fact_subset(struct comp_result *res, const char *name,
+    const char *const *list, const char *const *allowed,
+    const char *required);
+
+/* Adds a failed observation per remote shell package installed or
+ * process running (dpkg and /proc under the root), and a summary.
+ * Shared by ac-remote-access and ac-privileged-remote. */
+int comp_no_remote_shell(struct comp_ctx *ctx, struct comp_result *res);
 
 #endif

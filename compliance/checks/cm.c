@@ -297,3 +297,58 @@ COMP_CHECK_FN(comp_chk_cm_config_history)
 
 	return r < 0 ? r : comp_verdict_from_obs(res);
 }
+
+/* CM-3: a change to the appliance configuration file changes PCR 13,
+ * so the sealed secrets no longer unseal and the daemon refuses to
+ * start until an administrator re-seals for the new file, an action
+ * recorded with who and why; store changes (the rest of the
+ * configuration) pass the role check and are recorded before they take
+ * effect. */
+COMP_CHECK_FN(comp_chk_cm_change_control)
+{
+	const struct comp_facts *f = ctx->facts;
+	int r;
+
+	if ((r = comp_fact_yes(res, "config_sealed", f->config_sealed)) < 0 ||
+	    (r = comp_fact_yes(res, "rbac", f->rbac)) < 0 ||
+	    (r = comp_fact_yes(res, "separation_of_duties",
+	    f->separation_of_duties)) < 0 ||
+	    (r = comp_fact_yes(res, "audit_fail_closed",
+	    f->audit_fail_closed)) < 0)
+		return r;
+	return comp_verdict_from_obs(res);
+}
+
+COMP_CHECK_FN(comp_chk_cm_p2p_software)
+{
+	const char *const *pat;
+	const struct comp_pkg *pkgs;
+	size_t n, i, bad = 0, inst = 0;
+	int r;
+
+	if ((r = comp_need_dpkg(ctx, res, &pkgs, &n)) < 0)
+		return r;
+	if (!pkgs)
+		return COMP_NOT_SATISFIED;
+	for (i = 0; i < n; i++) {
+		if (!pkgs[i].installed)
+			continue;
+		inst++;
+		for (pat = ctx->policy->p2p_packages; pat && *pat; pat++)
+			if (fnmatch(*pat, pkgs[i].name, 0) == 0) {
+				bad++;
+				if ((r = comp_obs_add(res, false,
+				    "installed packages", "no peer-to-peer file "
+				    "sharing software", "%s %s installed "
+				    "(matches %s)", pkgs[i].name,
+				    pkgs[i].version, *pat)) < 0)
+					return r;
+				break;
+			}
+	}
+	if ((r = comp_obs_add(res, bad == 0, "installed packages",
+	    "no peer-to-peer file sharing software", "%zu installed, %zu "
+	    "peer-to-peer", inst, bad)) < 0)
+		return r;
+	return comp_verdict_from_obs(res);
+}

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/ssl.h>
 
@@ -345,4 +346,138 @@ COMP_CHECK_FN(comp_chk_cp_store_durable)
 	int r = comp_fact_yes(res, "store_durable", ctx->facts->store_durable);
 
 	return r < 0 ? r : comp_verdict_from_obs(res);
+}
+
+/* Whether the resolv.conf address A is the host itself. */
+static bool
+comp_dns_local(const char *a)
+{
+	return !strncmp(a, "127.", 4) || !strcmp(a, "::1");
+}
+
+static int
+comp_dns_resolved(struct comp_ctx *ctx, struct comp_result *res)
+{
+	_cleanup_free_ char *conf = NULL, *d = NULL, *all = NULL, *v = NULL;
+	bool run = comp_proc_running(ctx, "systemd-resolve");
+	int r;
+
+	r = comp_read(ctx, res, "etc/systemd/resolved.conf", &conf, NULL);
+	if (r == -ENOMEM)
+		return r;
+	if ((r = comp_read_dir_concat(ctx, res, "etc/systemd/resolved.conf.d",
+	    ".conf", &d)) < 0)
+		return r;
+	if (asprintf(&all, "%s\n%s", conf ? conf : "", d) < 0) {
+		all = NULL;
+		return -ENOMEM;
+	}
+	if (comp_conf_get(all, "DNSSEC", &v) == -ENOMEM)
+		return -ENOMEM;
+	/* allow-downgrade accepts unsigned answers when a downgrade is
+	 * forged: only "yes" refuses data that fails validation. */
+	if ((r = comp_obs_add(res, v && !strcasecmp(v, "yes"),
+	    "systemd-resolved DNSSEC", "yes", "%s", v ? v :
+	    "not set (allow-downgrade or off)")) < 0)
+		return r;
+	return comp_obs_add(res, run, "process systemd-resolved", "running",
+	    "%s", run ? "running" : "not running");
+}
+
+static int
+comp_dns_unbound(struct comp_ctx *ctx, struct comp_result *res)
+{
+	_cleanup_free_ char *conf = NULL, *d = NULL, *all = NULL, *mod = NULL;
+	bool run = comp_proc_running(ctx, "unbound"), anchor, permissive;
+	int r;
+
+	r = comp_read(ctx, res, "etc/unbound/unbound.conf", &conf, NULL);
+	if (r == -ENOMEM)
+		return r;
+	if ((r = comp_read_dir_concat(ctx, res, "etc/unbound/unbound.conf.d",
+	    ".conf", &d)) < 0)
+		return r;
+	if (asprintf(&all, "%s\n%s", conf ? conf : "", d) < 0) {
+		all = NULL;
+		return -ENOMEM;
+	}
+	anchor = comp_has_line(all, "auto-trust-anchor-file:", NULL) ||
+	    comp_has_line(all, "trust-anchor-file:", NULL) ||
+	    comp_has_line(all, "trust-anchor:", NULL) ||
+	    comp_has_line(all, "trusted-keys-file:", NULL);
+	permissive = comp_has_line(all, "val-permissive-mode: yes", NULL);
+	/* A module-config without the validator turns validation off. */
+	if (comp_has_line(all, "module-config:", &mod) &&
+	    !strstr(mod, "validator"))
+		anchor = false;
+	if ((r = comp_obs_add(res, anchor, "unbound trust anchor",
+	    "a DNSSEC trust anchor and the validator module", "%s",
+	    anchor ? "configured" : mod ? mod : "no trust anchor")) < 0 ||
+	    (r = comp_obs_add(res, !permissive, "unbound val-permissive-mode",
+	    "no (bogus answers refused)", "%s", permissive ? "yes" :
+	    "no")) < 0)
+		return r;
+	return comp_obs_add(res, run, "process unbound", "running", "%s",
+	    run ? "running" : "not running");
+}
+
+/* SC-21 on the appliance host: resolv.conf names the resolvers the C
+ * library asks. Its stub resolver never validates, so a remote server
+ * in resolv.conf means answers are used unvalidated here; a local
+ * systemd-resolved or unbound must validate, and refuse bogus data. */
+COMP_CHECK_FN(comp_chk_sc_dns_validation)
+{
+	_cleanup_free_ char *buf = NULL;
+	char *line, *next;
+	size_t n = 0, remote = 0;
+	bool resolved = false, other_local = false;
+	int r;
+
+	r = comp_read(ctx, res, "etc/resolv.conf", &buf, NULL);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0 && r != -ENOENT)
+		return comp_obs_add(res, false, "/etc/resolv.conf", "readable",
+		    "unreadable (%s)", strerror(-r)) < 0 ? -ENOMEM :
+		    COMP_NOT_SATISFIED;
+	for (line = buf; line && *line; line = next) {
+		char addr[64];
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (sscanf(line, " nameserver %63s", addr) != 1)
+			continue;
+		n++;
+		if (!strcmp(addr, "127.0.0.53") || !strcmp(addr, "127.0.0.54"))
+			resolved = true;
+		else if (comp_dns_local(addr))
+			other_local = true;
+		else {
+			remote++;
+			if ((r = comp_obs_add(res, false, "/etc/resolv.conf",
+			    "a local validating resolver", "nameserver %s: "
+			    "answers used without DNSSEC validation on this "
+			    "host", addr)) < 0)
+				return r;
+		}
+	}
+	if (n == 0) {
+		if ((r = comp_evidence_add(res, "/etc/resolv.conf", NULL,
+		    0)) < 0 ||
+		    (r = comp_obs_add(res, true, "/etc/resolv.conf",
+		    "a local validating resolver, or none", "no name server: "
+		    "the host does not resolve names")) < 0)
+			return r;
+		return COMP_NOT_APPLICABLE;
+	}
+	if (resolved && (r = comp_dns_resolved(ctx, res)) < 0)
+		return r;
+	if (other_local && (r = comp_dns_unbound(ctx, res)) < 0)
+		return r;
+	if ((r = comp_obs_add(res, remote == 0, "/etc/resolv.conf",
+	    "only local validating resolvers", "%zu name servers, %zu "
+	    "remote", n, remote)) < 0)
+		return r;
+	return comp_verdict_from_obs(res);
 }

@@ -495,3 +495,90 @@ COMP_CHECK_FN(comp_chk_sr_apt_authenticated)
 		return r;
 	return comp_verdict_from_obs(res);
 }
+
+/* RA-5(5): the scan that looks for vulnerable packages runs with
+ * privileged access (it reads root-only files such as /etc/shadow), and
+ * only privileged roles may start one. */
+COMP_CHECK_FN(comp_chk_ra_privileged_scan)
+{
+	const struct comp_facts *f = ctx->facts;
+	_cleanup_free_ char *shadow = NULL;
+	int r;
+
+	if ((r = comp_fact_subset(res, "scan_roles", f->scan_roles,
+	    ctx->policy->privileged_roles, "privileged roles only")) < 0 ||
+	    (r = comp_evidence_add(res, "fact:scanner_euid", NULL, 0)) < 0 ||
+	    (r = comp_obs_add(res, f->scanner_euid == 0, "fact:scanner_euid",
+	    "0 (privileged)", f->scanner_euid < 0 ? "not reported" : "%d",
+	    f->scanner_euid)) < 0)
+		return r;
+	r = comp_read(ctx, res, "etc/shadow", &shadow, NULL);
+	if (r == -ENOMEM)
+		return r;
+	if ((r = comp_obs_add(res, r == 0, "/etc/shadow",
+	    "readable by the scanner (credentialed scan)", "%s", r == 0 ?
+	    "read" : strerror(-r))) < 0)
+		return r;
+	return comp_verdict_from_obs(res);
+}
+
+/* CA-2, CA-7: the assessment itself is automated; what is checked is
+ * that it runs on its own schedule and that each run leaves a record. */
+COMP_CHECK_FN(comp_chk_ca_continuous_assessment)
+{
+	const struct comp_facts *f = ctx->facts;
+	int r;
+
+	if ((r = comp_fact_range(res, "scan_interval_s", f->scan_interval_s,
+	    1, ctx->policy->scan_interval_max_s)) < 0 ||
+	    (r = comp_fact_yes(res, "audit_active", f->audit_active)) < 0 ||
+	    (r = comp_fact_yes(res, "audit_fail_closed",
+	    f->audit_fail_closed)) < 0)
+		return r;
+	return comp_verdict_from_obs(res);
+}
+
+/* SI-7(7): a changed measurement found by re-attestation is tracked (an
+ * audited Untrusted verdict in the node's status), contained (no new
+ * work for the node) and kept for later analysis (the audit trail). */
+COMP_CHECK_FN(comp_chk_si_attestation_response)
+{
+	const struct comp_facts *f = ctx->facts;
+	int max = ctx->policy->attest_stale_max_s;
+	int r;
+
+	if ((r = comp_fact_range(res, "attest_interval_s",
+	    f->attest_interval_s, 1, max)) < 0 ||
+	    (r = comp_fact_range(res, "attest_stale_s", f->attest_stale_s,
+	    1, max)) < 0 ||
+	    (r = comp_fact_yes(res, "untrusted_excluded",
+	    f->untrusted_excluded)) < 0 ||
+	    (r = comp_fact_yes(res, "audit_fail_closed",
+	    f->audit_fail_closed)) < 0)
+		return r;
+	return comp_verdict_from_obs(res);
+}
+
+/* SI-10: the daemon submits malformed documents to its own validator
+ * (the code every API write goes through) and reports how many were
+ * refused; a well-formed one must still pass. */
+COMP_CHECK_FN(comp_chk_si_input_validation)
+{
+	const struct comp_facts *f = ctx->facts;
+	int r;
+
+	if ((r = comp_evidence_add(res, "fact:input_probes", NULL, 0)) < 0)
+		return r;
+	if (f->input_probes < 0)
+		r = comp_obs_add(res, false, "fact:input_probes",
+		    "every malformed input refused", "not reported");
+	else
+		r = comp_obs_add(res, f->input_probes > 0 &&
+		    f->input_rejected == f->input_probes, "fact:input_probes",
+		    "every malformed input refused", "%d of %d refused",
+		    f->input_rejected, f->input_probes);
+	if (r < 0 || (r = comp_fact_yes(res, "input_valid_accepted",
+	    f->input_valid_accepted)) < 0)
+		return r;
+	return comp_verdict_from_obs(res);
+}

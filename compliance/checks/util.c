@@ -224,3 +224,54 @@ comp_opt_long(const char *line, const char *option)
 	}
 	return -1;
 }
+
+int
+comp_fact_empty_list(struct comp_result *res, const char *name,
+    const char *const *list, const char *required)
+{
+	char ref[128];
+	size_t n = 0;
+	int r;
+
+	snprintf(ref, sizeof(ref), "fact:%s", name);
+	if ((r = comp_evidence_add(res, ref, NULL, 0)) < 0)
+		return r;
+	if (!list)
+		return comp_obs_add(res, false, ref, required, "not reported");
+	for (; *list; list++, n++)
+		if ((r = comp_obs_add(res, false, ref, required, "%s",
+		    *list)) < 0)
+			return r;
+	return comp_obs_add(res, n == 0, ref, required, "%zu found", n);
+}
+
+int
+comp_fact_subset(struct comp_result *res, const char *name,
+    const char *const *list, const char *const *allowed,
+    const char *required)
+{
+	char ref[128];
+	size_t n = 0, bad = 0;
+	int r;
+
+	snprintf(ref, sizeof(ref), "fact:%s", name);
+	if ((r = comp_evidence_add(res, ref, NULL, 0)) < 0)
+		return r;
+	if (!list)
+		return comp_obs_add(res, false, ref, required, "not reported");
+	for (; *list; list++, n++) {
+		const char *const *a;
+		bool ok = false;
+
+		for (a = allowed; a && *a && !ok; a++)
+			ok = !strcmp(*a, *list);
+		if (!ok) {
+			bad++;
+			if ((r = comp_obs_add(res, false, ref, required, "%s",
+			    *list)) < 0)
+				return r;
+		}
+	}
+	return comp_obs_add(res, n > 0 && bad == 0, ref, required,
+	    "%zu entries, %zu outside the list", n, bad);
+}

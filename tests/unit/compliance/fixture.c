@@ -373,6 +373,24 @@ world_build(struct world *w)
 	w->certs[0] = "etc/bulwark/pki/device.pem";
 	w->facts.cert_paths = w->certs;
 	w->facts.ca_path = "etc/bulwark/pki/ca.pem";
+	w->facts.principals = 3;
+	w->facts.account_problems = w->account_problems;	/* none */
+	w->facts.revocation_per_request = COMP_YES;
+	w->facts.bootstrap_max_s = 3600;
+	w->facts.principal_max_days = 90;
+	w->scan_roles[0] = "system-admin";
+	w->scan_roles[1] = "security-auditor";
+	w->facts.scan_roles = w->scan_roles;
+	w->facts.scanner_euid = 0;
+	w->facts.input_probes = 8;
+	w->facts.input_rejected = 8;
+	w->facts.input_valid_accepted = COMP_YES;
+	w->facts.audit_review_age_s = 2 * 86400;
+	w->facts.scan_interval_s = 3600;
+	w->facts.config_sealed = COMP_YES;
+	w->facts.attest_interval_s = 60;
+	w->facts.attest_stale_s = 180;
+	w->facts.untrusted_excluded = COMP_YES;
 
 	/* accounts and PAM */
 	world_put(w, "etc/passwd",
@@ -443,6 +461,13 @@ world_build(struct world *w)
 	    "}\n", 0644);
 	world_put(w, "etc/chrony/chrony.conf", "server 10.0.0.1 iburst\n"
 	    "driftfile /var/lib/chrony/chrony.drift\n", 0644);
+	world_put(w, "etc/resolv.conf", "# managed by systemd-resolved\n"
+	    "nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch .\n",
+	    0644);
+	world_put(w, "etc/systemd/resolved.conf", "[Resolve]\n#DNSSEC=no\n",
+	    0644);
+	world_put(w, "etc/systemd/resolved.conf.d/dnssec.conf",
+	    "[Resolve]\nDNSSEC=yes\nDNS=10.0.0.53\n", 0644);
 
 	/* audit */
 	world_put(w, "etc/audit/auditd.conf",
@@ -465,6 +490,7 @@ world_build(struct world *w)
 	world_put(w, "proc/1/comm", "bulwarkd\n", 0644);
 	world_put(w, "proc/2/comm", "auditd\n", 0644);
 	world_put(w, "proc/3/comm", "chronyd\n", 0644);
+	world_put(w, "proc/4/comm", "systemd-resolve\n", 0644);
 	for (i = 0; i < sizeof(good_sysctls) / sizeof(good_sysctls[0]); i++)
 		put_sysctl(w, good_sysctls[i][0], good_sysctls[i][1]);
 	world_put(w, "proc/net/tcp",

@@ -15,6 +15,8 @@ struct world {
 	time_t			 now;
 	const char		*unauth[4];
 	const char		*certs[2];
+	const char		*scan_roles[4];
+	const char		*account_problems[4];
 };
 
 /* Builds a fresh good world in a new temporary directory. */

@@ -273,7 +273,7 @@ test_registry_controls(void **state)
 	}
 	printf("# FedRAMP Moderate controls automated: %zu of %zu\n",
 	    automated, comp_baseline_count(mod));
-	assert_int_equal(automated, 106);
+	assert_int_equal(automated, 124);
 	comp_baseline_free(mod);
 	free(p);
 }

@@ -253,6 +253,40 @@ B(b_trusted) { world_put(w, "etc/apt/sources.list",
     "deb [trusted=yes] file:/media/bulwark bookworm main\n", 0644); }
 B(b_unauthconf) { world_put(w, "etc/apt/apt.conf.d/99insecure",
     "APT::Get::AllowUnauthenticated \"true\";\n", 0644); }
+B(b_acct_unbound) { w->account_problems[0] =
+    "acme/alice: active without a RoleBinding"; }
+B(b_acct_unknown) { w->facts.account_problems = NULL; }
+B(b_revocation) { w->facts.revocation_per_request = COMP_NO; }
+B(b_principals_unknown) { w->facts.principals = -1; }
+B(b_bootstrap_long) { w->facts.bootstrap_max_s = 7 * 86400; }
+B(b_principal_long) { w->facts.principal_max_days = 730; }
+B(b_bootstrap_unknown) { w->facts.bootstrap_max_s = -1; }
+B(b_review_old) { w->facts.audit_review_age_s = 10 * 86400; }
+B(b_review_never) { w->facts.audit_review_age_s = -2; }
+B(b_unsealed) { w->facts.config_sealed = COMP_NO; }
+B(b_p2p) { world_dpkg(w, "3.0.11-1~deb12u2", "Package: transmission-daemon\n"
+    "Status: install ok installed\nVersion: 3.00-2.1\n\n"); }
+B(b_dns_downgrade) { world_put(w, "etc/systemd/resolved.conf.d/dnssec.conf",
+    "[Resolve]\nDNSSEC=allow-downgrade\n", 0644); }
+B(b_dns_remote) { world_put(w, "etc/resolv.conf", "nameserver 127.0.0.53\n"
+    "nameserver 10.0.0.53\n", 0644); }
+B(b_dns_noresolved) { world_rm(w, "proc/4/comm"); world_rm(w, "proc/4"); }
+B(b_dns_unbound_noanchor) { world_put(w, "etc/resolv.conf",
+    "nameserver 127.0.0.1\n", 0644); world_put(w,
+    "etc/unbound/unbound.conf", "server:\n  interface: 127.0.0.1\n", 0644);
+    world_put(w, "proc/5/comm", "unbound\n", 0644); }
+B(b_scan_roles) { w->scan_roles[2] = "tenant-admin"; }
+B(b_scan_roles_unknown) { w->facts.scan_roles = NULL; }
+B(b_scanner_user) { w->facts.scanner_euid = 1000; }
+B(b_no_shadow) { world_rm(w, "etc/shadow"); }
+B(b_scan_monthly) { w->facts.scan_interval_s = 60 * 86400; }
+B(b_scan_unscheduled) { w->facts.scan_interval_s = -1; }
+B(b_stale_long) { w->facts.attest_stale_s = 3600; }
+B(b_untrusted_used) { w->facts.untrusted_excluded = COMP_NO; }
+B(b_attest_unknown) { w->facts.attest_interval_s = -1; }
+B(b_probe_passed) { w->facts.input_rejected = 7; }
+B(b_valid_refused) { w->facts.input_valid_accepted = COMP_NO; }
+B(b_probes_unknown) { w->facts.input_probes = -1; }
 
 static const struct flip flips[] = {
 	{ "ac-faillock", "unlock_time 600", b_unlock },
@@ -369,6 +403,48 @@ static const struct flip flips[] = {
 	{ "sa-supported-os", "Debian 10", b_oldos },
 	{ "sr-apt-authenticated", "trusted=yes", b_trusted },
 	{ "sr-apt-authenticated", "AllowUnauthenticated", b_unauthconf },
+	{ "ac-account-lifecycle", "principal without binding", b_acct_unbound },
+	{ "ac-account-lifecycle", "consistency not reported", b_acct_unknown },
+	{ "ac-account-lifecycle", "revocation not per request", b_revocation },
+	{ "ac-account-lifecycle", "principals not reported",
+	  b_principals_unknown },
+	{ "ac-account-lifecycle", "fails open", b_failopen },
+	{ "ac-credential-expiry", "7-day bootstrap credential",
+	  b_bootstrap_long },
+	{ "ac-credential-expiry", "730-day principal", b_principal_long },
+	{ "ac-credential-expiry", "bootstrap lifetime unknown",
+	  b_bootstrap_unknown },
+	{ "ac-privileged-remote", "sshd running", b_sshd_proc },
+	{ "ac-privileged-remote", "openssh-server installed", b_sshd_pkg },
+	{ "ac-privileged-remote", "rbac unknown", b_rbac },
+	{ "ac-privileged-remote", "fails open", b_failopen },
+	{ "ac-privileged-remote", "1 h idle", b_session },
+	{ "ac-privileged-remote", "no client auth", b_noclientauth },
+	{ "au-review", "last review 10 days ago", b_review_old },
+	{ "au-review", "never reviewed", b_review_never },
+	{ "cm-change-control", "configuration not sealed", b_unsealed },
+	{ "cm-change-control", "fails open", b_failopen },
+	{ "cm-change-control", "no SoD", b_sod },
+	{ "cm-p2p-software", "transmission-daemon", b_p2p },
+	{ "sc-dns-validation", "DNSSEC allow-downgrade", b_dns_downgrade },
+	{ "sc-dns-validation", "remote name server", b_dns_remote },
+	{ "sc-dns-validation", "resolved not running", b_dns_noresolved },
+	{ "sc-dns-validation", "unbound without trust anchor",
+	  b_dns_unbound_noanchor },
+	{ "ra-privileged-scan", "tenant-admin may scan", b_scan_roles },
+	{ "ra-privileged-scan", "roles not reported", b_scan_roles_unknown },
+	{ "ra-privileged-scan", "unprivileged scanner", b_scanner_user },
+	{ "ra-privileged-scan", "shadow unreadable", b_no_shadow },
+	{ "ca-continuous-assessment", "every 60 days", b_scan_monthly },
+	{ "ca-continuous-assessment", "not scheduled", b_scan_unscheduled },
+	{ "ca-continuous-assessment", "audit trail inactive", b_audit_off },
+	{ "si-attestation-response", "stale after 1 h", b_stale_long },
+	{ "si-attestation-response", "Untrusted nodes used",
+	  b_untrusted_used },
+	{ "si-attestation-response", "interval unknown", b_attest_unknown },
+	{ "si-input-validation", "a probe passed", b_probe_passed },
+	{ "si-input-validation", "valid input refused", b_valid_refused },
+	{ "si-input-validation", "not reported", b_probes_unknown },
 };
 
 static void
@@ -539,6 +615,42 @@ test_evidence_digest(void **state)
 	world_destroy(&w);
 }
 
+/* The resolver variants sc-dns-validation accepts, refuses or finds
+ * not applicable, beyond the systemd-resolved fixture. */
+static void
+test_dns_variants(void **state)
+{
+	struct world w;
+
+	world_build(&w);
+	world_put(&w, "etc/resolv.conf", "nameserver 127.0.0.1\n", 0644);
+	world_put(&w, "etc/unbound/unbound.conf", "server:\n"
+	    "  interface: 127.0.0.1\n", 0644);
+	world_put(&w, "etc/unbound/unbound.conf.d/root-auto-trust-anchor-file"
+	    ".conf", "server:\n    auto-trust-anchor-file: "
+	    "\"/var/lib/unbound/root.key\"\n", 0644);
+	assert_int_equal(world_run(&w, "sc-dns-validation"),
+	    COMP_NOT_SATISFIED);			/* unbound not running */
+	world_put(&w, "proc/5/comm", "unbound\n", 0644);
+	assert_int_equal(world_run(&w, "sc-dns-validation"), COMP_SATISFIED);
+	world_put(&w, "etc/unbound/unbound.conf.d/permissive.conf",
+	    "server:\n  val-permissive-mode: yes\n", 0644);
+	assert_int_equal(world_run(&w, "sc-dns-validation"),
+	    COMP_NOT_SATISFIED);
+	world_rm(&w, "etc/unbound/unbound.conf.d/permissive.conf");
+	world_put(&w, "etc/unbound/unbound.conf", "server:\n"
+	    "  module-config: \"iterator\"\n", 0644);
+	assert_int_equal(world_run(&w, "sc-dns-validation"),
+	    COMP_NOT_SATISFIED);
+	world_put(&w, "etc/resolv.conf", "# nameserver 10.0.0.53\n", 0644);
+	assert_int_equal(world_run(&w, "sc-dns-validation"),
+	    COMP_NOT_APPLICABLE);
+	world_rm(&w, "etc/resolv.conf");
+	assert_int_equal(world_run(&w, "sc-dns-validation"),
+	    COMP_NOT_APPLICABLE);
+	world_destroy(&w);
+}
+
 static void
 test_vercmp(void **state)
 {
@@ -573,7 +685,7 @@ test_conf_get(void **state)
 int
 main(void)
 {
-	struct CMUnitTest tests[sizeof(flips) / sizeof(flips[0]) + 8];
+	struct CMUnitTest tests[sizeof(flips) / sizeof(flips[0]) + 10];
 	static char names[sizeof(flips) / sizeof(flips[0])][128];
 	size_t i, n = 0;
 
@@ -582,6 +694,7 @@ main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_symlink_confined);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_unknown_facts);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_evidence_digest);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_dns_variants);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_vercmp);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_conf_get);
 	for (i = 0; i < sizeof(flips) / sizeof(flips[0]); i++) {
