@@ -543,6 +543,8 @@ scan_done(struct commit_req *creq)
 	} else if (creq->result < 0)
 		log_warn("scheduled compliance scan not recorded: %s",
 		    bw_strerror(creq->result));
+	if (creq->result == 0)
+		op->ca->scanned_rev = creq->op.rev;
 	free(op->value);
 	json_decref(op->reply);
 	free(op);
@@ -964,6 +966,22 @@ compliance_ssp_path(void)
 	return buf;
 }
 
+/* After changes, assess again once things settle: one scan per quiet
+ * period rather than one per commit. Our own scan records are changes
+ * too, so they do not re-arm the timer. */
+static void
+committed(void *arg)
+{
+	struct compliance_api	*ca = arg;
+	struct timeval		 tv = { COMPLIANCE_CHANGE_DELAY_S, 0 };
+	uint64_t		 rev = store_revision(api_store(ca->srv));
+
+	if (rev == ca->scanned_rev || event_pending(ca->change_timer,
+	    EV_TIMEOUT, NULL))
+		return;
+	event_add(ca->change_timer, &tv);
+}
+
 int
 compliance_api_init(struct compliance_api *ca, struct event_base *base,
     struct api_server *srv, struct audit_trail *trail, const char *data_dir,
@@ -983,9 +1001,24 @@ compliance_api_init(struct compliance_api *ca, struct event_base *base,
 	ca->signer = signer;
 	snprintf(ca->ssp_path, sizeof(ca->ssp_path), "%s", compliance_ssp_path());
 	ca->timer = event_new(base, -1, EV_PERSIST, timer_cb, ca);
+	ca->change_timer = event_new(base, -1, 0, timer_cb, ca);
+	if (!ca->change_timer ||
+	    commit_add_observer(api_committer(srv), committed, ca) < 0)
+		return errf(-ENOMEM, ret_err, "compliance change observer");
 	if (!ca->timer || event_add(ca->timer, &tv) < 0)
 		return errf(-ENOMEM, ret_err, "compliance timer");
 	return 0;
+}
+
+void
+compliance_api_detach(struct compliance_api *ca)
+{
+	if (ca->srv)
+		commit_remove_observer(api_committer(ca->srv), committed, ca);
+	if (ca->timer)
+		event_del(ca->timer);
+	if (ca->change_timer)
+		event_del(ca->change_timer);
 }
 
 void
@@ -996,6 +1029,9 @@ compliance_api_done(struct compliance_api *ca)
 	if (ca->timer)
 		event_free(ca->timer);
 	ca->timer = NULL;
+	if (ca->change_timer)
+		event_free(ca->change_timer);
+	ca->change_timer = NULL;
 	for (i = 0; i < ELEMENTSOF(ca->base); i++)
 		comp_baseline_free(ca->base[i]);
 	comp_catalog_free(ca->cat);

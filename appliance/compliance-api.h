@@ -22,6 +22,7 @@
 #include "controlplane/authz.h"
 
 #define COMPLIANCE_SCAN_INTERVAL_S	3600
+#define COMPLIANCE_CHANGE_DELAY_S	60	/* scan this long after changes settle */
 #define COMPLIANCE_KEY_PREFIX		"/x/compliance/scans/"
 
 struct audit_trail;
@@ -37,6 +38,8 @@ struct compliance_api {
 	struct audit_trail	*trail;
 	struct api_server	*srv;
 	struct event		*timer;
+	struct event		*change_timer;	/* one-shot after changes */
+	uint64_t		 scanned_rev;	/* store revision of the last scan record */
 	bool			 fips;
 	unsigned long long	 scans;
 	const struct audit_signer *signer;	/* signs evidence manifests */
@@ -56,6 +59,9 @@ int compliance_api_init(struct compliance_api *ca, struct event_base *base,
 
 /* The SSP JSON: installed copy, or the source tree's. Static storage. */
 const char *compliance_ssp_path(void);
+/* Unhooks from the commit pipeline and stops the timers; call before
+ * the API server and the committer go away. Scans in flight complete. */
+void compliance_api_detach(struct compliance_api *ca);
 void compliance_api_done(struct compliance_api *ca);
 
 /* api_handler_fn for "/v1/compliance/"; ARG is the compliance_api. */

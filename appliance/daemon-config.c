@@ -448,11 +448,16 @@ bwd_close(struct bwd_state *st)
 {
 	enrol_stop(st->enrol);
 	st->enrol = NULL;
-	api_server_free(st->api);
-	st->api = NULL;
+	if (st->comp_open)
+		compliance_api_detach(&st->comp);
 	controller_detach(st->ctl);
+	api_server_detach(st->api);
+	/* The committer drains first: its completions answer clients
+	 * through the API server, which must still exist. */
 	commit_stop(st->commit);
 	st->commit = NULL;
+	api_server_free(st->api);
+	st->api = NULL;
 	controller_free(st->ctl);
 	st->ctl = NULL;
 	if (st->images_open)

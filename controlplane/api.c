@@ -77,6 +77,7 @@ struct api_server {
 	}				 handlers[API_HANDLERS_MAX];
 	size_t				 nhandlers;
 	unsigned long long		 tls_failures;
+	int				 detached;	/* from the committer */
 };
 
 /* One request on its way through the commit pipeline. */
@@ -1546,13 +1547,22 @@ api_server_port(struct api_server *s)
 }
 
 void
+api_server_detach(struct api_server *s)
+{
+	if (!s || s->detached)
+		return;
+	commit_remove_observer(s->commit, commit_observer, s);
+	s->detached = 1;
+}
+
+void
 api_server_free(struct api_server *s)
 {
 	struct watcher *w;
 
 	if (!s)
 		return;
-	if (s->commit)
+	if (!s->detached && s->commit)
 		commit_remove_observer(s->commit, commit_observer, s);
 	while ((w = TAILQ_FIRST(&s->watchers))) {
 		if (evhttp_request_get_connection(w->req))

@@ -84,7 +84,12 @@ int api_read_json_body(struct evhttp_request *req, json_t **ret,
 struct store *api_store(struct api_server *s);
 struct committer *api_committer(struct api_server *s);
 
-/* Stops serving, ends watch streams and frees S (NULL ok). */
+/* Unhooks S from the commit pipeline before the committer stops; S can
+ * still answer the requests the committer completes while draining. */
+void api_server_detach(struct api_server *s);
+
+/* Stops serving, ends watch streams and frees S (NULL ok). Call after
+ * commit_stop() when api_server_detach() ran. */
 void api_server_free(struct api_server *s);
 
 #endif
