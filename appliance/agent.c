@@ -481,10 +481,16 @@ workloads_pass(struct agent *a, struct agent_run *ar, char **last_err)
 {
 	struct agent_http	 h = { .a = a };
 	_cleanup_free_ char	*err = NULL;
+	struct timespec		 t0, t1;
 	int			 r;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = agent_run_pass(ar, agent_http, &h, &err);
 	agent_tls_close(h.t);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_debug("workload pass: %d change(s) in %.1f ms", r,
+	    (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	if (r < 0) {
 		const char *m = err ? err : bw_strerror(r);
 

@@ -41,6 +41,33 @@ check "3 crun containers run" bash -c "[ \$(crun --root '$RUN/crun' list -q | gr
 check "the output is in status.log_tail" wait_for 20 bash -c \
 	"$B get instance web-1 -t acme -o json | jq -r .status.log_tail | grep -q 'hello from web-1'"
 
+echo "== tenant networks: ping within acme works, from tenant beta it fails"
+ip0=$(inst acme web-0 | jq -r .status.address | cut -d/ -f1)
+pinger() { # TENANT NAME
+	cat <<EOF
+{"kind": "Workload", "metadata": {"name": "$2", "tenant": "$1"},
+ "spec": {"type": "container", "image": "$DIGEST", "replicas": 1,
+          "resources": {"cpu_millis": 100, "memory_mib": 16},
+          "capabilities": ["CAP_NET_RAW"],
+          "command": ["ping", "-c", "1", "-W", "2", "$ip0"],
+          "restart_policy": "never"}}
+EOF
+}
+{ echo '{"kind": "Tenant", "metadata": {"name": "beta"}, "spec": {}}'
+  pinger acme ping-in; pinger beta ping-out; } >"$T/ping.json"
+check "apply two pingers of web-0 ($ip0)" $B apply -f "$T/ping.json"
+check "acme's pinger reaches web-0 (Succeeded, exit 0)" wait_for 30 inst_is acme ping-in-0 \
+	'.status.phase == "Succeeded" and .status.exit_code == 0'
+check "beta's pinger does not (Failed, exit 1)" wait_for 30 inst_is beta ping-out-0 \
+	'.status.phase == "Failed" and .status.exit_code == 1 and .status.last_event == "ended: exit 1"'
+check "beta has a subnet of its own" bash -c "[ \"\$(inst beta ping-out-0 | jq -r .status.address | cut -d. -f1-3)\" != \"\$(echo $ip0 | cut -d. -f1-3)\" ]"
+uid_pings=$( (inst acme ping-in-0; inst beta ping-out-0) | jq -r .status.runtime_id)
+check "delete acme's pinger" $B delete workload ping-in -t acme
+check "delete beta's pinger" $B delete workload ping-out -t beta
+check "the pingers are removed" wait_for 20 count_is 3 crun_list
+check "beta's bridge goes with its last instance" wait_for 10 bash -c \
+	"[ \$(ip -o link show type bridge | grep -c .) = 1 ]"
+
 echo "== kill web-1's init from outside"
 uid=$(inst acme web-1 | jq -r .status.runtime_id)
 pid=$(crun --root "$RUN/crun" state "bw-$uid" | jq -r .pid)
@@ -135,7 +162,7 @@ check "no record left" wait_for 10 bash -c "[ -z \"\$(ls -A '$NS/workloads')\" ]
 check "no instance directory left" bash -c "[ -z \"\$(ls -A '$NS/instances')\" ]"
 check "no cgroup left" bash -c "[ -z \"\$(find /sys/fs/cgroup/*/$CG -mindepth 1 -type d 2>/dev/null)\" ]"
 check "no mount left" bash -c "! grep -q -e '$NS' -e '$RUN' /proc/self/mountinfo"
-for u in $uids_all $uid_oom; do
+for u in $uids_all $uid_oom $uid_pings; do
 	check "$u: no netns" [ ! -e "/run/netns/bw-$u" ]
 done
 check "no process left (only the agent below the reaper)" bash -c \
