@@ -66,6 +66,7 @@ struct agent_run {
 	struct agent_run_config	 c;
 	char			*node, *state_dir, *rec_dir, *subnets_path;
 	char			*rt_dir, *cni_dir;
+	char			*vm_kernel, *vm_initrd, *vm_cmdline;
 	struct runtime		*rt;
 	struct image_store	*images;
 	struct cni_config	 cni;
@@ -657,6 +658,9 @@ inst_start(struct agent_run *ar, const json_t *item, struct ar_inst *e,
 		rs.kind = RUNTIME_VM;
 		rs.disk = info.path;
 		rs.disk_format = info.format == IMAGE_FMT_QCOW2 ? "qcow2" : "raw";
+		rs.kernel = ar->vm_kernel;
+		rs.initrd = ar->vm_initrd;
+		rs.cmdline = ar->vm_cmdline;
 	} else {
 		rs.kind = RUNTIME_CONTAINER;
 		rs.rootfs = info.path;
@@ -1181,6 +1185,9 @@ agent_run_open(const struct agent_run_config *c, struct agent_run **ret,
 	    asprintf(&ar->rt_dir, "%s/instances", c->state_dir) < 0) ||
 	    (c->cni_dir ? !(ar->cni_dir = strdup(c->cni_dir)) :
 	    asprintf(&ar->cni_dir, "%s/cni", c->state_dir) < 0) ||
+	    (c->vm_kernel && !(ar->vm_kernel = strdup(c->vm_kernel))) ||
+	    (c->vm_initrd && !(ar->vm_initrd = strdup(c->vm_initrd))) ||
+	    (c->vm_cmdline && !(ar->vm_cmdline = strdup(c->vm_cmdline))) ||
 	    (c->image_trust ? !(trust = strdup(c->image_trust)) :
 	    asprintf(&trust, "%s/trust", c->image_store) < 0)) {
 		r = -ENOMEM;
@@ -1208,6 +1215,7 @@ agent_run_open(const struct agent_run_config *c, struct agent_run **ret,
 	ar->c.run_dir = ar->c.cgroup_parent = NULL;
 	ar->c.image_store = ar->c.image_trust = ar->c.runtime_dir = NULL;
 	ar->c.cni_dir = ar->c.cni_plugins = NULL;
+	ar->c.vm_kernel = ar->c.vm_initrd = ar->c.vm_cmdline = NULL;
 	*ret = ar;
 	return 0;
 fail:
@@ -1235,5 +1243,8 @@ agent_run_free(struct agent_run *ar)
 	free(ar->subnets_path);
 	free(ar->rt_dir);
 	free(ar->cni_dir);
+	free(ar->vm_kernel);
+	free(ar->vm_initrd);
+	free(ar->vm_cmdline);
 	free(ar);
 }

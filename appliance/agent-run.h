@@ -30,6 +30,12 @@ struct agent_run_config {
 	const char	*cgroup_parent;	/* NULL: "bulwark" */
 	const char	*cni_dir;	/* NULL: STATE_DIR/cni */
 	const char	*cni_plugins;	/* NULL: /usr/lib/cni */
+	/* VMs: a node-provided kernel (and initrd, command line) booted
+	 * directly, for disk images that carry no boot loader; NULL: the
+	 * VM boots its disk. */
+	const char	*vm_kernel;
+	const char	*vm_initrd;
+	const char	*vm_cmdline;
 	unsigned	 stop_grace_ms;	/* 0: 10 s */
 	unsigned	 backoff_max_s;	/* 0: 60 s */
 	unsigned	 default_net;	/* second octet of 10.X.0.0/16 pools

@@ -86,6 +86,10 @@ static const char usage_text[] =
 "  --run-dir DIR      runtime sockets and crun state (/run/bulwark)\n"
 "  --cgroup-parent N  cgroup below which instances run (bulwark)\n"
 "  --stop-grace SECS  time a stopping instance gets before SIGKILL (10)\n"
+"  --vm-kernel FILE   boot VM workloads with this kernel (their disk image\n"
+"                     attached as virtio disk); default: boot the disk\n"
+"  --vm-initrd FILE   initrd for --vm-kernel\n"
+"  --vm-cmdline TEXT  kernel command line for --vm-kernel\n"
 "  --log-level LEVEL  debug, info, warn or error\n";
 
 static int
@@ -637,6 +641,9 @@ main(int argc, char **argv)
 		{ "run-dir", required_argument, NULL, 'R' },
 		{ "cgroup-parent", required_argument, NULL, 'G' },
 		{ "stop-grace", required_argument, NULL, 'g' },
+		{ "vm-kernel", required_argument, NULL, 'K' },
+		{ "vm-initrd", required_argument, NULL, 'N' },
+		{ "vm-cmdline", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -666,6 +673,9 @@ main(int argc, char **argv)
 		case 'I': a.run.image_store = optarg; break;
 		case 'R': a.run.run_dir = optarg; break;
 		case 'G': a.run.cgroup_parent = optarg; break;
+		case 'K': a.run.vm_kernel = optarg; break;
+		case 'N': a.run.vm_initrd = optarg; break;
+		case 'C': a.run.vm_cmdline = optarg; break;
 		case 'g': {
 			unsigned long v = strtoul(optarg, &end, 10);
 

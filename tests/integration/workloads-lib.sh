@@ -94,7 +94,8 @@ EOF
 start_agent_wl() {
 	"$BW/bulwark-agent" --tpm "$TCTI" --state-dir "$NS" --server "$URL" \
 		${1:+--bootstrap "$1"} --wait 60 --image-store "$D/images" \
-		--run-dir "$RUN" --cgroup-parent "$CG" --stop-grace 5 \
+		--run-dir "$RUN" --cgroup-parent "$CG" --stop-grace "${WL_GRACE:-5}" \
+		--log-level debug ${WL_AGENT_ARGS:-} \
 		>>"$T/agent.log" 2>&1 &
 	AGENT_PID=$!
 }
