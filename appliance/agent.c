@@ -479,18 +479,24 @@ agent_http(void *ctx, const char *method, const char *path, const char *body,
 }
 
 /* One workload pass each second; failures are logged once per kind of
- * message, not every second. */
+ * message, not every second. The TLS context stays open between passes
+ * (loading the provider and the key costs more than the handshake);
+ * the caller closes it before it opens the TPM for a quote. */
 static void
-workloads_pass(struct agent *a, struct agent_run *ar, char **last_err)
+workloads_pass(struct agent_http *h, struct agent_run *ar, char **last_err)
 {
-	struct agent_http	 h = { .a = a };
 	_cleanup_free_ char	*err = NULL;
 	struct timespec		 t0, t1;
 	int			 r;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = agent_run_pass(ar, agent_http, &h, &err);
-	agent_tls_close(h.t);
+	r = agent_run_pass(ar, agent_http, h, &err);
+	if (r < 0) {
+		/* A new context next time: the certificate may have been
+		 * renewed, the TPM connection lost. */
+		agent_tls_close(h->t);
+		h->t = NULL;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	log_debug("workload pass: %d change(s) in %.1f ms", r,
 	    (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
@@ -514,6 +520,7 @@ agent_run(struct agent *a)
 {
 	_cleanup_free_ char	*err = NULL, *pass_err = NULL;
 	struct agent_run	*ar = NULL;
+	struct agent_http	 h = { .a = a };
 	unsigned		 interval = 60;
 	time_t			 next_attest = 0;
 	int			 r, ok = 0;
@@ -537,6 +544,9 @@ agent_run(struct agent *a)
 	}
 	while (!stopping) {
 		if (time(NULL) >= next_attest) {
+			/* swtpm serves one connection: the provider's goes. */
+			agent_tls_close(h.t);
+			h.t = NULL;
 			free(err);
 			err = NULL;
 			r = attest_once(a, &interval, &err);
@@ -555,11 +565,12 @@ agent_run(struct agent *a)
 			    interval);
 		}
 		if (ar)
-			workloads_pass(a, ar, &pass_err);
+			workloads_pass(&h, ar, &pass_err);
 		sleep_interruptible(ar ? 1 : (unsigned)(next_attest - time(NULL) > 0 ?
 		    next_attest - time(NULL) : 1));
 	}
 	/* Instances keep running: a restarted agent adopts them. */
+	agent_tls_close(h.t);
 	agent_run_free(ar);
 	return a->once && !ok ? 1 : 0;
 }
