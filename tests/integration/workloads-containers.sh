@@ -8,7 +8,9 @@
 # audit trail; an agent restart adopts the running containers instead of
 # starting duplicates; scaling to 1 stops and removes two (no container,
 # cgroup, netns, record left of them); a 64 MiB container writing 256 MiB
-# is reported OOM-killed; after every workload is deleted nothing is left:
+# is reported OOM-killed; a crash loop is restarted with a back-off of 1,
+# 2, 4, 8 s; a fork bomb is held by the pids limit while its init lives;
+# after every workload is deleted nothing is left:
 # no process, crun container, cgroup, mount, netns, link or IP allocation.
 . "$(dirname "$0")/workloads-lib.sh"
 
@@ -152,6 +154,44 @@ sleep 2
 check "the allocation did not survive" bash -c "! inst acme oom-0 | jq -r .status.log_tail | grep -q NOT-KILLED"
 check "the host survives: web-0 still Running" bash -c "[ \"\$(n_running acme web)\" = 1 ]"
 
+echo "== crash loop: exit 3 under on-failure, restarted with a growing back-off"
+cat >"$T/crash.json" <<JSON
+{"kind": "Workload", "metadata": {"name": "crash", "tenant": "acme"},
+ "spec": {"type": "container", "image": "$DIGEST", "replicas": 1,
+          "resources": {"cpu_millis": 100, "memory_mib": 16},
+          "command": ["sh", "-c", "echo crashing; exit 3"],
+          "restart_policy": "on-failure"}}
+JSON
+check "apply the crashing workload" $B apply -f "$T/crash.json"
+check "it is restarted 3 times" wait_for 30 inst_is acme crash-0 '.status.restarts >= 3'
+rev_c=$(revision)
+check "then waits 8 s before restart 4" wait_for 15 inst_is acme crash-0 \
+	'.status.last_event == "ended: exit 3; restart 4 in 8 s" and .status.phase == "Starting" and .status.exit_code == 3'
+uid_crash=$(inst acme crash-0 | jq -r .status.runtime_id)
+timeout 3 $B watch instances --since 1 -o json 2>/dev/null |
+	jq -r 'select(.name == "crash-0") | .object.status.last_event' | uniq >"$T/crash.ev"
+cat "$T/crash.ev"
+check "back-off 1, 2, 4, 8 s in the reports" sh -c "grep -q 'restart 1 in 1 s' '$T/crash.ev' &&
+	grep -q 'restart 2 in 2 s' '$T/crash.ev' && grep -q 'restart 3 in 4 s' '$T/crash.ev'"
+check "delete the crashing workload" $B delete workload crash -t acme
+
+echo "== fork bomb under resources.pids 64"
+cat >"$T/bomb.json" <<JSON
+{"kind": "Workload", "metadata": {"name": "bomb", "tenant": "acme"},
+ "spec": {"type": "container", "image": "$DIGEST", "replicas": 1,
+          "resources": {"cpu_millis": 500, "memory_mib": 128, "pids": 64},
+          "command": ["sh", "-c", "echo bomb; b() { b | b & }; b; sleep 2; echo INIT-ALIVE"],
+          "restart_policy": "never"}}
+JSON
+check "apply the fork bomb" $B apply -f "$T/bomb.json"
+check "it ends Succeeded (its init survived the bomb)" wait_for 60 inst_is acme bomb-0 \
+	'.status.phase == "Succeeded" and .status.exit_code == 0'
+check "the pids limit was hit (its log)" wait_for 10 inst_is acme bomb-0 \
+	'(.status.log_tail | contains("can'"'"'t fork")) and (.status.log_tail | contains("INIT-ALIVE"))'
+uid_bomb=$(inst acme bomb-0 | jq -r .status.runtime_id)
+check "the host still forks" /bin/true
+check "delete the fork bomb" $B delete workload bomb -t acme
+
 echo "== delete everything"
 check "delete workload web" $B delete workload web -t acme
 check "delete workload oom" $B delete workload oom -t acme
@@ -162,10 +202,10 @@ check "no record left" wait_for 10 bash -c "[ -z \"\$(ls -A '$NS/workloads')\" ]
 check "no instance directory left" bash -c "[ -z \"\$(ls -A '$NS/instances')\" ]"
 check "no cgroup left" bash -c "[ -z \"\$(find /sys/fs/cgroup/*/$CG -mindepth 1 -type d 2>/dev/null)\" ]"
 check "no mount left" bash -c "! grep -q -e '$NS' -e '$RUN' /proc/self/mountinfo"
-for u in $uids_all $uid_oom $uid_pings; do
+for u in $uids_all $uid_oom $uid_pings $uid_crash $uid_bomb; do
 	check "$u: no netns" [ ! -e "/run/netns/bw-$u" ]
 done
-procs=$(ps -eo args= | grep -v grep | grep -F "$(for u in $uids_all $uid_oom $uid_pings; do echo "$u"; done)")
+procs=$(ps -eo args= | grep -v grep | grep -F "$(for u in $uids_all $uid_oom $uid_pings $uid_crash $uid_bomb; do echo "$u"; done)")
 check "no process of any instance left (${procs:-none})" [ -z "$procs" ]
 check "no link left but lo (bridge, veths)" bash -c "[ \"\$(ip -o link show | awk -F': ' '{ print \$2 }' | grep -v '^lo$')\" = '' ]"
 check "no IP allocation left" bash -c "[ -z \"\$(ls '$NS/cni/ipam/bw-acme' 2>/dev/null | grep -v -e '^lock$' -e '^last_reserved_ip')\" ]"
