@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "appliance/agent-run.h"
 #include "appliance/agent-tls.h"
 #include "appliance/attest.h"
 #include "appliance/tpm.h"
@@ -43,6 +44,7 @@ struct agent {
 	unsigned	 interval;	/* 0: what the server says */
 	unsigned	 wait;		/* seconds to wait for approval */
 	int		 once;
+	struct agent_run_config run;	/* workloads: with --image-store */
 	char		 node[64];
 	char		 server_buf[512];
 	char		 cert_path[PATH_MAX], ca_path[PATH_MAX], conf_path[PATH_MAX];
@@ -78,6 +80,16 @@ static const char usage_text[] =
 "  --interval SECS    re-attestation period (default: the server's)\n"
 "  --wait SECS        how long to wait for an admin's approval (600)\n"
 "  --once             attest once and exit (exit 0 when Trusted)\n"
+"  --image-store DIR  run the workloads bound to this node, with images\n"
+"                     from DIR (bulwarkd's DATA_DIR/images when all-in-one);\n"
+"                     without it the agent only attests\n"
+"  --run-dir DIR      runtime sockets and crun state (/run/bulwark)\n"
+"  --cgroup-parent N  cgroup below which instances run (bulwark)\n"
+"  --stop-grace SECS  time a stopping instance gets before SIGKILL (10)\n"
+"  --vm-kernel FILE   boot VM workloads with this kernel (their disk image\n"
+"                     attached as virtio disk); default: boot the disk\n"
+"  --vm-initrd FILE   initrd for --vm-kernel\n"
+"  --vm-cmdline TEXT  kernel command line for --vm-kernel\n"
 "  --log-level LEVEL  debug, info, warn or error\n";
 
 static int
@@ -443,11 +455,74 @@ sleep_interruptible(unsigned secs)
 	}
 }
 
+/* The workload loop's transport: requests with the node's TPM-held key.
+ * The TLS context (and with it the provider's TPM connection) is opened
+ * on the first request of a pass and closed after it, so attestation
+ * can open the TPM in between (swtpm serves one connection). */
+struct agent_http {
+	struct agent		*a;
+	struct agent_tls	*t;
+};
+
+static int
+agent_http(void *ctx, const char *method, const char *path, const char *body,
+    int *ret_status, char **ret_body, char **ret_err)
+{
+	struct agent_http	*h = ctx;
+	int			 r;
+
+	if (!h->t && (r = agent_tls_open_tpm(h->a->tcti, AGENT_TLS_KEY_HANDLE,
+	    h->a->cert_path, h->a->ca_path, &h->t, ret_err)) < 0)
+		return r;
+	return agent_https(h->t, h->a->server, method, path, body, ret_status,
+	    ret_body, ret_err);
+}
+
+/* One workload pass each second; failures are logged once per kind of
+ * message, not every second. The TLS context stays open between passes
+ * (loading the provider and the key costs more than the handshake);
+ * the caller closes it before it opens the TPM for a quote. */
+static void
+workloads_pass(struct agent_http *h, struct agent_run *ar, char **last_err)
+{
+	_cleanup_free_ char	*err = NULL;
+	struct timespec		 t0, t1;
+	int			 r;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = agent_run_pass(ar, agent_http, h, &err);
+	if (r < 0) {
+		/* A new context next time: the certificate may have been
+		 * renewed, the TPM connection lost. */
+		agent_tls_close(h->t);
+		h->t = NULL;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_debug("workload pass: %d change(s) in %.1f ms", r,
+	    (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	if (r < 0) {
+		const char *m = err ? err : bw_strerror(r);
+
+		if (!*last_err || strcmp(*last_err, m) != 0)
+			log_warn("workloads: %s (instances keep running)", m);
+		free(*last_err);
+		*last_err = strdup(m);
+	} else if (*last_err) {
+		log_info("workloads: control plane reachable again");
+		free(*last_err);
+		*last_err = NULL;
+	}
+}
+
 static int
 agent_run(struct agent *a)
 {
-	_cleanup_free_ char	*err = NULL;
+	_cleanup_free_ char	*err = NULL, *pass_err = NULL;
+	struct agent_run	*ar = NULL;
+	struct agent_http	 h = { .a = a };
 	unsigned		 interval = 60;
+	time_t			 next_attest = 0;
 	int			 r, ok = 0;
 
 	if (access(a->cert_path, R_OK) < 0 || state_load(a) < 0) {
@@ -457,23 +532,46 @@ agent_run(struct agent *a)
 			return 1;
 		}
 	}
-	while (!stopping) {
-		free(err);
-		err = NULL;
-		r = attest_once(a, &interval, &err);
-		if (r == 1)
-			log_info("node %s attested: Trusted", a->node);
-		else if (r == 0)
-			log_error("node %s attestation refused: %s", a->node,
-			    err ? err : "(no message)");
-		else
-			log_error("node %s attestation failed: %s", a->node,
-			    err ? err : bw_strerror(r));
-		ok = r == 1;
-		if (a->once)
-			break;
-		sleep_interruptible(a->interval ? a->interval : interval);
+	if (a->run.image_store && !a->once) {
+		a->run.node = a->node;
+		a->run.state_dir = a->state_dir;
+		if ((r = agent_run_open(&a->run, &ar, &err)) < 0) {
+			log_error("workloads: %s", err ? err : bw_strerror(r));
+			return 1;
+		}
+		log_info("node %s runs its workloads (images from %s)", a->node,
+		    a->run.image_store);
 	}
+	while (!stopping) {
+		if (time(NULL) >= next_attest) {
+			/* swtpm serves one connection: the provider's goes. */
+			agent_tls_close(h.t);
+			h.t = NULL;
+			free(err);
+			err = NULL;
+			r = attest_once(a, &interval, &err);
+			if (r == 1)
+				log_info("node %s attested: Trusted", a->node);
+			else if (r == 0)
+				log_error("node %s attestation refused: %s", a->node,
+				    err ? err : "(no message)");
+			else
+				log_error("node %s attestation failed: %s", a->node,
+				    err ? err : bw_strerror(r));
+			ok = r == 1;
+			if (a->once)
+				break;
+			next_attest = time(NULL) + (a->interval ? a->interval :
+			    interval);
+		}
+		if (ar)
+			workloads_pass(&h, ar, &pass_err);
+		sleep_interruptible(ar ? 1 : (unsigned)(next_attest - time(NULL) > 0 ?
+		    next_attest - time(NULL) : 1));
+	}
+	/* Instances keep running: a restarted agent adopts them. */
+	agent_tls_close(h.t);
+	agent_run_free(ar);
 	return a->once && !ok ? 1 : 0;
 }
 
@@ -550,6 +648,13 @@ main(int argc, char **argv)
 		{ "nonce", required_argument, NULL, 'n' },
 		{ "pcrs", required_argument, NULL, 'p' },
 		{ "log-level", required_argument, NULL, 'L' },
+		{ "image-store", required_argument, NULL, 'I' },
+		{ "run-dir", required_argument, NULL, 'R' },
+		{ "cgroup-parent", required_argument, NULL, 'G' },
+		{ "stop-grace", required_argument, NULL, 'g' },
+		{ "vm-kernel", required_argument, NULL, 'K' },
+		{ "vm-initrd", required_argument, NULL, 'N' },
+		{ "vm-cmdline", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -576,6 +681,24 @@ main(int argc, char **argv)
 		case 'o': a.once = 1; break;
 		case 'n': nonce = optarg; break;
 		case 'p': pcrs = optarg; break;
+		case 'I': a.run.image_store = optarg; break;
+		case 'R': a.run.run_dir = optarg; break;
+		case 'G': a.run.cgroup_parent = optarg; break;
+		case 'K': a.run.vm_kernel = optarg; break;
+		case 'N': a.run.vm_initrd = optarg; break;
+		case 'C': a.run.vm_cmdline = optarg; break;
+		case 'g': {
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*end || end == optarg || v > 3600) {
+				fprintf(stderr, "bulwark-agent: --stop-grace: "
+				    "0..3600\n");
+				return 2;
+			}
+			/* 0 would mean the default: ask for 1 ms instead. */
+			a.run.stop_grace_ms = v ? (unsigned)v * 1000 : 1;
+			break;
+		}
 		case 'i':
 		case 'w': {
 			unsigned long v = strtoul(optarg, &end, 10);

@@ -1,0 +1,65 @@
+/* bulwark-agent's workload loop: the instances the control plane bound
+ * to this node, made real through the runtime library (crun, QEMU), the
+ * node's image store and per-tenant CNI networks, with their status
+ * reported back through the API.
+ *
+ * Level-triggered and idempotent: each pass lists the instances bound to
+ * the node, compares them with what the runtime has, and closes the
+ * difference (start, restart with back-off, report, stop and remove).
+ * Nothing is remembered that cannot be found again: a restarted agent
+ * adopts running instances (runtime_list, the instance's uid is its
+ * runtime id) and takes restart counts from the reported status. See
+ * docs/workloads.md. */
+#ifndef BW_APPLIANCE_AGENT_RUN_H
+#define BW_APPLIANCE_AGENT_RUN_H
+
+/* One API request: METHOD PATH with BODY (JSON text or NULL). On any
+ * HTTP answer sets *RET_STATUS and *RET_BODY (caller frees) and returns
+ * 0; a negative error when no answer came. */
+typedef int (*agent_run_http_fn)(void *ctx, const char *method,
+    const char *path, const char *body, int *ret_status, char **ret_body,
+    char **ret_err);
+
+struct agent_run_config {
+	const char	*node;		/* this node's name (its certificate CN) */
+	const char	*state_dir;	/* the agent's own records (0700) */
+	const char	*image_store;	/* image store root (read-only use) */
+	const char	*image_trust;	/* NULL: IMAGE_STORE/trust */
+	const char	*runtime_dir;	/* NULL: STATE_DIR/instances */
+	const char	*run_dir;	/* NULL: /run/bulwark */
+	const char	*cgroup_parent;	/* NULL: "bulwark" */
+	const char	*cni_dir;	/* NULL: STATE_DIR/cni */
+	const char	*cni_plugins;	/* NULL: /usr/lib/cni */
+	/* VMs: a node-provided kernel (and initrd, command line) booted
+	 * directly, for disk images that carry no boot loader; NULL: the
+	 * VM boots its disk. */
+	const char	*vm_kernel;
+	const char	*vm_initrd;
+	const char	*vm_cmdline;
+	unsigned	 stop_grace_ms;	/* 0: 10 s */
+	unsigned	 backoff_max_s;	/* 0: 60 s */
+	unsigned	 default_net;	/* second octet of 10.X.0.0/16 pools
+					   of per-tenant /24s; 0: 88 */
+};
+
+struct agent_run;
+
+/* Opens the runtime (the caller becomes a child subreaper), the image
+ * store and the agent's record directory. *RET frees with
+ * agent_run_free(), which leaves instances running. */
+int agent_run_open(const struct agent_run_config *c, struct agent_run **ret,
+    char **ret_err);
+void agent_run_free(struct agent_run *ar);
+
+/* One reconciliation pass through HTTP(CTX, ...). Returns the number of
+ * changes made (starts, restarts, removals, status reports), or a
+ * negative error when the instance list could not be read (nothing is
+ * stopped then: an unreachable control plane is no reason to kill
+ * workloads). */
+int agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
+    char **ret_err);
+
+/* Instances this agent currently runs or keeps (exited, not deleted). */
+unsigned agent_run_count(const struct agent_run *ar);
+
+#endif

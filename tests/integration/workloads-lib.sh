@@ -1,0 +1,172 @@
+# Sourced by the workloads-*.sh tests: a real bulwarkd and a real
+# bulwark-agent on its own swtpm, enrolled with a bootstrap credential and
+# an administrator's approval, running the workloads bound to it through
+# crun and CNI. Everything runs inside a private network namespace (the
+# daemon's loopback, the tenant bridges, the nftables table) and below a
+# subreaper that reaps the shims a stopped agent leaves behind (PID 1 here
+# does not reap).
+: "${top_builddir:?}"
+: "${top_srcdir:?}"
+WL_NAME=$(basename "$0" .sh)
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "$WL_NAME: SKIP: needs root (crun, cgroups, network namespaces)"
+	exit 77
+fi
+for b in /usr/bin/crun /usr/lib/cni/bridge /usr/bin/swtpm /bin/busybox; do
+	if [ ! -x "$b" ]; then
+		echo "$WL_NAME: SKIP: $b missing"
+		exit 77
+	fi
+done
+if [ -z "${BW_WL_INNER:-}" ]; then
+	"$top_srcdir/scripts/host-prep" || { echo "$WL_NAME: host-prep failed"; exit 1; }
+	ns="bwwl-$$-$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')"
+	ip netns add "$ns" || exit 1
+	ip -n "$ns" link set lo up
+	BW_WL_INNER=1 BW_WL_NS="$ns" nsenter --net="/run/netns/$ns" \
+		"$top_builddir/tests/runtime-driver" reap -- /bin/bash "$0" "$@"
+	rc=$?
+	ip netns delete "$ns" 2>/dev/null
+	exit $rc
+fi
+
+. "$top_srcdir/tests/integration/lib.sh"
+. "$top_srcdir/tests/integration/identity-lib.sh"
+chmod 755 "$T"
+P="w$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
+CG="bulwark-$P"
+D="$T/d"
+MEDIA="$T/media"
+NS="$T/state-n1"		# the agent's state
+RUN="$T/run"
+DRIVER="$top_builddir/tests/runtime-driver"
+RT="$DRIVER -s $NS/instances -r $RUN -g $CG -c $NS/cni"
+AGENT_PID=""
+mkdir -p "$D" "$MEDIA"
+
+wl_cleanup() {
+	local id
+	[ -n "$AGENT_PID" ] && { kill -TERM "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null; }
+	for id in $($RT list 2>/dev/null); do
+		$RT delete "$id" >/dev/null 2>&1
+	done
+	for c in /sys/fs/cgroup/*/"$CG"; do
+		[ -d "$c" ] && rmdir "$c" 2>/dev/null
+	done
+	cleanup
+}
+trap wl_cleanup EXIT
+trap 'exit 1' INT TERM
+
+wait_for() { # seconds command...
+	local s=$1 i; shift
+	for i in $(seq $((s * 10))); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+
+# start_bulwarkd_wl: bulwarkd with an import root for the test's media.
+start_bulwarkd_wl() {
+	cat >"$D/bulwarkd.conf" <<'EOF'
+{"attestation": {"interval_seconds": 5, "stale_after_seconds": 60,
+                 "node_certificate_seconds": 3600}}
+EOF
+	"$BW/bulwarkd" --data-dir "$D" --listen 127.0.0.1:0 --import-root "$MEDIA" \
+		>>"$D/bulwarkd.log" 2>&1 &
+	BWD_PID=$!
+	BW_PIDS="$BW_PIDS $BWD_PID"
+	for i in $(seq 200); do
+		if [ -f "$D/admin.conf" ]; then
+			PORT=$(jq -r .server "$D/admin.conf" | sed 's/.*://')
+			[ -n "$PORT" ] && curl -sk "https://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
+		fi
+		kill -0 "$BWD_PID" 2>/dev/null || { cat "$D/bulwarkd.log" >&2; return 1; }
+		sleep 0.05
+	done
+	CONF="$D/admin.conf"
+	AUDITOR="$D/auditor.conf"
+	PKI="$D/pki"
+	URL="https://127.0.0.1:$PORT"
+	B="$BW/bulwark --config $CONF"
+	export B
+}
+
+start_agent_wl() {
+	"$BW/bulwark-agent" --tpm "$TCTI" --state-dir "$NS" --server "$URL" \
+		${1:+--bootstrap "$1"} --wait 60 --image-store "$D/images" \
+		--run-dir "$RUN" --cgroup-parent "$CG" --stop-grace "${WL_GRACE:-5}" \
+		--log-level debug ${WL_AGENT_ARGS:-} \
+		>>"$T/agent.log" 2>&1 &
+	AGENT_PID=$!
+}
+
+stop_agent_wl() {
+	kill -TERM "$AGENT_PID" 2>/dev/null
+	wait "$AGENT_PID" 2>/dev/null
+	AGENT_PID=""
+}
+
+
+# Enrols node n1: bootstrap credential, agent, approval of its PCRs.
+enrol_node() {
+	start_swtpm "$T/tpm-n1" || return 1
+	TCTI=$SWTPM_TCTI
+	code=$(acurl -o "$T/boot-n1.json" -w '%{http_code}' -X POST \
+		-H 'Content-Type: application/json' -d '{"node":"n1"}' \
+		"$URL/v1/enrol/bootstrap")
+	[ "$code" = 201 ] || return 1
+	start_agent_wl "$T/boot-n1.json"
+	wait_for 30 node_is '.status.pending.pcrs["7"] != null' || return 1
+	code=$(acurl -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+		-d '{"node":"n1"}' "$URL/v1/enrol/approve")
+	[ "$code" = 200 ] || return 1
+	wait_for 30 node_is '.status.attestation == "Trusted"'
+}
+
+# node_is JQ-EXPRESSION: true when node n1's object satisfies it.
+node_is() {
+	$B get node n1 -o json 2>/dev/null | jq -e "$1" >/dev/null
+}
+
+# A busybox root file system tarball on the test's media, signed by a new
+# P-384 publisher key that the appliance trusts; imported through the API.
+# Sets DIGEST.
+import_busybox() {
+	local r="$T/rootfs-src" a
+	mkdir -p "$r/bin" "$r/proc" "$r/sys" "$r/dev" "$r/tmp" "$r/etc"
+	cp /bin/busybox "$r/bin/busybox"
+	for a in sh echo sleep cat head tail dd ls seq ping hostname; do
+		ln -sf busybox "$r/bin/$a"
+	done
+	tar -C "$r" -cf "$MEDIA/busybox.tar" . || return 1
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 \
+		-out "$T/publisher.key" 2>/dev/null || return 1
+	openssl pkey -in "$T/publisher.key" -pubout -out "$T/publisher.pem" || return 1
+	$B image sign --key "$T/publisher.key" "$MEDIA/busybox.tar" >/dev/null || return 1
+	$B image trust add "$T/publisher.pem" --name publisher >/dev/null || return 1
+	$B image import "$MEDIA/busybox.tar" --type container >"$T/import.out" || return 1
+	DIGEST=$($B get images -o json | jq -r '.items[0].spec.digest')
+	[ -n "$DIGEST" ] && [ "$DIGEST" != null ]
+}
+
+# instances TENANT: the tenant's instances as JSON (one array)
+instances() { $B get instances -t "$1" -o json | jq -c '.items'; }
+n_running() { # TENANT WORKLOAD
+	instances "$1" | jq "[.[] | select(.spec.workload == \"$2\" and .status.phase == \"Running\")] | length"
+}
+inst() { # TENANT NAME
+	$B get instance "$2" -t "$1" -o json
+}
+inst_is() { # TENANT NAME JQ-EXPRESSION
+	inst "$1" "$2" 2>/dev/null | jq -e "$3" >/dev/null
+}
+# count_is N COMMAND...: COMMAND prints N (lines are counted when it
+# prints several)
+count_is() {
+	local n=$1; shift
+	[ "$("$@" 2>/dev/null | grep -c .)" = "$n" ]
+}
+crun_list() { crun --root "$RUN/crun" list -q; }
+# The checks run some of these in `bash -c`.
+export -f inst instances n_running inst_is node_is count_is crun_list
+export RUN

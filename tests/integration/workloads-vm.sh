@@ -1,0 +1,117 @@
+#!/bin/bash
+# A VM workload end to end (issue 5, Done-means 3), through the API: a
+# signed raw disk is imported as a vm image; the agent boots VM
+# workloads with a node-provided kernel (the Debian guest kernel) and a
+# busybox initramfs built here, the tenant's disk attached as a virtio
+# disk behind a qcow2 overlay; the instance is Running with QEMU in its
+# cgroups; the guest's marker and its view of the disk arrive in
+# status.log_tail (the serial console); deleting the workload stops the
+# guest gracefully over QMP (ACPI power button; the guest powers off
+# within the grace period) and leaves nothing behind. The accelerator is
+# what the node reports (TCG on hosts whose KVM cannot run guests).
+. "$(dirname "$0")/workloads-lib.sh"
+
+KERNEL=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
+if [ -z "$KERNEL" ] || [ ! -x /usr/bin/qemu-img ] || [ ! -x /usr/bin/qemu-system-x86_64 ]; then
+	echo "$WL_NAME: SKIP: needs a guest kernel in /boot, qemu-system-x86 and qemu-utils"
+	exit 77
+fi
+KVER=${KERNEL#/boot/vmlinuz-}
+
+# The guest: busybox, the ACPI button and virtio block modules; /init
+# prints markers, reads the disk, and powers off on the power button.
+IR="$T/initramfs"
+mkdir -p "$IR/bin" "$IR/proc" "$IR/sys" "$IR/dev" "$IR/mod"
+cp /bin/busybox "$IR/bin/busybox"
+n=10
+for m in acpi/button input/evdev virtio/virtio_ring virtio/virtio \
+    virtio/virtio_pci_modern_dev virtio/virtio_pci_legacy_dev \
+    virtio/virtio_pci block/virtio_blk; do
+	f=/lib/modules/$KVER/kernel/drivers/$m.ko
+	if [ -f "$f" ]; then
+		cp "$f" "$IR/mod/$n-$(basename "$m").ko"
+	elif [ -f "$f.xz" ]; then
+		xz -dc "$f.xz" >"$IR/mod/$n-$(basename "$m").ko"
+	fi
+	n=$((n + 1))
+done
+cat >"$IR/init" <<'INIT'
+#!/bin/busybox sh
+B=/bin/busybox
+$B mount -t proc proc /proc
+$B mount -t sysfs sys /sys
+$B mount -t devtmpfs dev /dev
+for m in /mod/*.ko; do [ -f "$m" ] && $B insmod "$m"; done
+echo BW-GUEST-UP
+ev=
+for e in /sys/class/input/event*; do
+	$B grep -q "Power Button" "$e/device/name" 2>/dev/null && ev=/dev/input/${e##*/}
+done
+for i in 1 2 3 4 5; do [ -b /dev/vda ] && break; $B sleep 1; done
+$B head -c 7 /dev/vda 2>/dev/null | $B grep -q BW-DISK && echo BW-GUEST-DISK-OK
+if [ -n "$ev" ]; then
+	exec 3< "$ev"
+	echo BW-GUEST-READY
+	$B dd bs=24 count=1 <&3 >/dev/null 2>&1
+	echo BW-GUEST-POWERDOWN
+	$B poweroff -f
+fi
+echo BW-GUEST-NO-BUTTON
+while :; do $B sleep 1000; done
+INIT
+chmod 755 "$IR/init"
+(cd "$IR" && find . | cpio -o -H newc --quiet | gzip -1) >"$T/initrd.gz" ||
+	{ fail "initramfs"; finish; }
+
+start_bulwarkd_wl || { fail "bulwarkd did not start"; finish; }
+WL_GRACE=60
+WL_AGENT_ARGS="--vm-kernel $KERNEL --vm-initrd $T/initrd.gz --vm-cmdline console=ttyS0"
+enrol_node || { fail "node n1 enrols with its TPM and is approved"; finish; }
+pass "node n1 enrols with its TPM and is approved"
+
+dd if=/dev/zero of="$MEDIA/disk.raw" bs=1M count=8 2>/dev/null
+printf 'BW-DISK' | dd of="$MEDIA/disk.raw" conv=notrunc 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$T/publisher.key" 2>/dev/null
+openssl pkey -in "$T/publisher.key" -pubout -out "$T/publisher.pem"
+check "sign the disk" $B image sign --key "$T/publisher.key" "$MEDIA/disk.raw"
+check "trust the publisher" $B image trust add "$T/publisher.pem" --name publisher
+check "import the disk as a vm image" $B image import "$MEDIA/disk.raw" --type vm
+DIGEST=$($B get images -o json | jq -r '.items[0].spec.digest')
+sum_before=$(sha256sum "$D/images/blobs/sha256/${DIGEST#sha256:}" | awk '{ print $1 }')
+
+cat >"$T/vm.json" <<JSON
+[{"kind": "Tenant", "metadata": {"name": "acme"}, "spec": {}},
+ {"kind": "Workload", "metadata": {"name": "vm", "tenant": "acme"},
+  "spec": {"type": "vm", "image": "$DIGEST", "replicas": 1,
+           "resources": {"cpu_millis": 1000, "memory_mib": 256},
+           "restart_policy": "always"}}]
+JSON
+t0=$(date +%s.%N)
+check "apply the VM workload" $B apply -f "$T/vm.json"
+check "vm-0 Running" wait_for 60 inst_is acme vm-0 '.status.phase == "Running"'
+t1=$(date +%s.%N)
+uid=$(inst acme vm-0 | jq -r .status.runtime_id)
+pid=$(pgrep -f "bw-$uid.qmp" | head -1)
+check "QEMU runs ($pid) in the instance's cgroup" grep -q "/$CG/bw-$uid\$" "/proc/$pid/cgroup"
+check "the guest's marker is in status.log_tail" wait_for 120 inst_is acme vm-0 \
+	'.status.log_tail | contains("BW-GUEST-READY")'
+t2=$(date +%s.%N)
+echo "apply to Running: $(echo "$t1 - $t0" | bc) s; to the guest's marker in the API: $(echo "$t2 - $t0" | bc) s"
+check "the guest sees the tenant's disk" inst_is acme vm-0 '.status.log_tail | contains("BW-GUEST-DISK-OK")'
+check "the overlay is what the guest writes" [ -f "$NS/instances/$uid/disk.qcow2" ]
+check "the node reports its accelerator" node_is '.status.agent.accelerator == "tcg" or .status.agent.accelerator == "kvm"'
+
+echo "== delete: graceful ACPI power-down over QMP"
+check "delete the workload" $B delete workload vm -t acme
+check "the VM is removed" wait_for 90 bash -c "[ ! -e '$NS/instances/$uid' ] && [ ! -e '$NS/workloads/$uid.json' ]"
+check "the guest powered off within the grace period" \
+	grep -q "\"instance $uid (acme/vm-0) removed: stopped within the grace period\"" "$T/agent.log"
+check "no QEMU left" sh -c "! ps -eo comm=,args= | grep '^qemu' | grep -q '$uid'"
+check "no QMP socket left" [ ! -e "$RUN/bw-$uid.qmp" ]
+check "no cgroup left" sh -c "[ -z \"\$(find /sys/fs/cgroup/*/$CG -mindepth 1 -type d 2>/dev/null)\" ]"
+check "the stored image is unchanged" [ "$(sha256sum "$D/images/blobs/sha256/${DIGEST#sha256:}" | awk '{ print $1 }')" = "$sum_before" ]
+stop_agent_wl
+check "no sanitizer report from the agent" sh -c "! grep -q -e 'Sanitizer' -e 'runtime error:' '$T/agent.log'"
+stop_bulwarkd
+stop_swtpm "$T/tpm-n1"
+finish
