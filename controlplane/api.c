@@ -720,19 +720,35 @@ handle_status(struct api_server *srv, struct evhttp_request *req,
 		goto fail;
 	}
 	if (strcmp(rt->kind->kind, "Node") == 0) {
-		/* A node's own report goes to status.report; everything else
-		 * in a Node's status (phase, attestation, golden PCRs, its
-		 * identity) is the control plane's verdict, never the node's
-		 * claim. */
+		/* Allow-list: a node may write only status.agent (what its
+		 * agent reports). Everything else in a Node's status (phase,
+		 * attestation, golden PCRs, its enrolled identity) is the
+		 * control plane's verdict and keeps its value. */
 		json_t *st = json_object_get(cur, "status");
+		json_t *agent = json_object_get(body, "agent");
 
 		if (!json_is_object(st)) {
 			json_object_set_new(cur, "status", json_object());
 			st = json_object_get(cur, "status");
 		}
-		json_object_set(st, "report", body);
-	} else
+		if (!json_is_object(agent)) {
+			r = errf(-BW_E_INVALID, &err,
+			    "status.agent: a node reports an object here and "
+			    "nothing else");
+			goto fail;
+		}
+		json_object_set(st, "agent", agent);
+	} else {
+		const char *ev = json_string_value(json_object_get(body,
+		    "last_event"));
+
 		json_object_set(cur, "status", body);
+		if (ev) {
+			/* the record says what happened, not just "status" */
+			snprintf(p->creq.reason, sizeof(p->creq.reason), "%.150s", ev);
+			p->creq.rec.reason = p->creq.reason;
+		}
+	}
 	p->doc = json_incref(cur);
 	if (!(p->value = json_dumps(cur, JSON_COMPACT | JSON_SORT_KEYS))) {
 		r = -ENOMEM;
