@@ -20,6 +20,9 @@ const char cli_usage[] =
 "                            document, several concatenated, or an array)\n"
 "  delete KIND NAME          delete an object\n"
 "  watch [KIND] [--since REV] print changes as they happen (JSON lines)\n"
+"  logs INSTANCE -t TENANT [--follow]\n"
+"                            the instance's recent output (the last 16 KiB its\n"
+"                            node reports); --follow keeps printing\n"
 "  whoami                    show the identity the server sees\n"
 "  health                    show the appliance's health (no credential needed)\n"
 "  audit verify [DIR]        verify the audit trail in DIR (default: the\n"
@@ -158,6 +161,7 @@ cli_parse_args(int argc, char **argv, struct cli_opts *ret,
 		{ "name", required_argument, NULL, 'N' },
 		{ "baseline", required_argument, NULL, 'B' },
 		{ "format", required_argument, NULL, 'F' },
+		{ "follow", no_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -214,6 +218,7 @@ cli_parse_args(int argc, char **argv, struct cli_opts *ret,
 			o.image_type = optarg;
 			break;
 		case 'G': o.digest = optarg; break;
+		case 'W': o.follow = 1; break;
 		case 'B':
 			if (strcmp(optarg, "low") && strcmp(optarg, "moderate") &&
 			    strcmp(optarg, "high"))
@@ -290,6 +295,18 @@ cli_parse_args(int argc, char **argv, struct cli_opts *ret,
 			o.cmd = CLI_PRINCIPAL_REVOKE;
 		*ret = o;
 	*ret_output = output;
+		return 0;
+	}
+	if (strcmp(argv[optind], "logs") == 0) {
+		if (argc - optind != 2 || !schema_is_dns_label(argv[optind + 1]))
+			return errf(-BW_E_INVALID, ret_err,
+			    "logs: use logs INSTANCE -t TENANT [--follow]");
+		if (!o.tenant)
+			return errf(-BW_E_INVALID, ret_err, "logs: -t TENANT is required");
+		o.cmd = CLI_LOGS;
+		o.name = argv[optind + 1];
+		*ret = o;
+		*ret_output = output;
 		return 0;
 	}
 	if (strcmp(argv[optind], "evidence") == 0) {

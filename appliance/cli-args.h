@@ -28,6 +28,7 @@ enum cli_cmd {
 	CLI_COMPLIANCE_SCAN,
 	CLI_COMPLIANCE_RESULTS,
 	CLI_EVIDENCE_EXPORT,
+	CLI_LOGS,
 };
 
 enum cli_output { CLI_OUT_TABLE, CLI_OUT_JSON };
@@ -72,6 +73,7 @@ struct cli_opts {
 	const char	*baseline;	/* low | moderate | high */
 	const char	*format;	/* summary | oscal | oscal-poam */
 	const char	*out_file;	/* evidence export -o FILE.tar */
+	int		 follow;	/* logs -f */
 };
 
 /* Parses ARGV into *RET. Returns 0, or -BW_E_INVALID with a message for

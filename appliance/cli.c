@@ -1117,6 +1117,61 @@ cmd_evidence_export(const struct cli_opts *o, const struct client_conf *conf)
 	return 0;
 }
 
+/* Prints what TAIL adds to PREV: the whole of TAIL unless it continues
+ * PREV (the node keeps a moving 16 KiB window). */
+static void
+print_new_tail(const char *prev, const char *tail)
+{
+	size_t	pl = strlen(prev), tl = strlen(tail), k;
+
+	for (k = pl < tl ? pl : tl; k > 0; k--)
+		if (memcmp(prev + pl - k, tail, k) == 0)
+			break;
+	if (pl == 0 || k == 0) {
+		fputs(tail, stdout);
+		return;
+	}
+	fputs(tail + k, stdout);
+}
+
+static int
+cmd_logs(const struct cli_opts *o, const struct client_conf *conf)
+{
+	_cleanup_free_ char	*prev = strdup("");
+	char			 path[256];
+	int			 rc = 0;
+
+	snprintf(path, sizeof(path), "/v1/tenants/%s/instances/%s", o->tenant,
+	    o->name);
+	for (;;) {
+		struct client_response	 resp = { 0 };
+		_cleanup_json_ json_t	*doc = NULL;
+		const char		*tail;
+
+		if ((rc = request(conf, "GET", path, NULL, &resp)) != 0)
+			return rc;
+		if (resp.status != 200) {
+			rc = report_error_ctx(&resp, "logs");
+			client_response_clear(&resp);
+			return rc;
+		}
+		doc = json_loadb(resp.body, resp.body_len, 0, NULL);
+		client_response_clear(&resp);
+		tail = json_string_value(json_object_get(json_object_get(doc,
+		    "status"), "log_tail"));
+		if (tail && prev && strcmp(tail, prev) != 0) {
+			print_new_tail(prev, tail);
+			fflush(stdout);
+			free(prev);
+			prev = strdup(tail);
+		}
+		if (!o->follow)
+			break;
+		sleep(1);
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1203,6 +1258,9 @@ main(int argc, char **argv)
 		break;
 	case CLI_EVIDENCE_EXPORT:
 		rc = cmd_evidence_export(&o, &conf);
+		break;
+	case CLI_LOGS:
+		rc = cmd_logs(&o, &conf);
 		break;
 	default:
 		rc = CLI_EXIT_USAGE;

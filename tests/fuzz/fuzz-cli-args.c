@@ -66,7 +66,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	}
 	FUZZ_CHECK(r == 0 && err == NULL);
-	FUZZ_CHECK(o.cmd > CLI_NONE && o.cmd <= CLI_EVIDENCE_EXPORT);
+	FUZZ_CHECK(o.cmd > CLI_NONE && o.cmd <= CLI_LOGS);
 	FUZZ_CHECK(o.output == CLI_OUT_TABLE || o.output == CLI_OUT_JSON);
 	FUZZ_CHECK(!o.tenant || schema_is_dns_label(o.tenant));
 	FUZZ_CHECK(!o.trust_name || schema_is_dns_label(o.trust_name));

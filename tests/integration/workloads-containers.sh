@@ -42,6 +42,8 @@ check "their last_event says started" bash -c "jq -e 'all(.[]; .status.last_even
 check "3 crun containers run" bash -c "[ \$(crun --root '$RUN/crun' list -q | grep -c .) = 3 ]"
 check "the output is in status.log_tail" wait_for 20 bash -c \
 	"$B get instance web-1 -t acme -o json | jq -r .status.log_tail | grep -q 'hello from web-1'"
+check "bulwark logs shows the instance's output" bash -c \
+	"$B logs web-1 -t acme | grep -q 'hello from web-1'"
 
 echo "== tenant networks: ping within acme works, from tenant beta it fails"
 ip0=$(inst acme web-0 | jq -r .status.address | cut -d/ -f1)

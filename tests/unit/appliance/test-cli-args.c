@@ -70,6 +70,8 @@ test_errors_are_precise(void **state)
 		{ { "image", "sign", "f.tar", NULL }, "image sign: --key KEY.pem is required" },
 		{ { "compliance", "audit", NULL }, "compliance: use compliance controls|scan|results" },
 		{ { "evidence", "export", NULL }, "evidence export: -o FILE.tar is required" },
+		{ { "logs", "web-0", NULL }, "logs: -t TENANT is required" },
+		{ { "logs", NULL }, "logs: use logs INSTANCE -t TENANT" },
 		{ { "evidence", "import", "-o", "x.tar", NULL }, "evidence: use evidence export" },
 		{ { "compliance", "scan", "--baseline", "extreme", NULL }, "--baseline: must be low, moderate or high" },
 		{ { "compliance", "results", "--format", "xml", NULL }, "--format: must be summary, oscal or oscal-poam" },
