@@ -211,7 +211,7 @@ procs=$(ps -eo args= | grep -v grep | grep -F "$(for u in $uids_all $uid_oom $ui
 check "no process of any instance left (${procs:-none})" [ -z "$procs" ]
 check "no link left but lo (bridge, veths)" bash -c "[ \"\$(ip -o link show | awk -F': ' '{ print \$2 }' | grep -v '^lo$')\" = '' ]"
 check "no IP allocation left" bash -c "[ -z \"\$(ls '$NS/cni/ipam/bw-acme' 2>/dev/null | grep -v -e '^lock$' -e '^last_reserved_ip')\" ]"
-check "no tenant bridge in the isolation sets" bash -c "! nft list set inet bulwark bridges 2>/dev/null | grep -q 'bw[0-9a-f]'"
+check "no tenant bridge in the isolation sets" wait_for 10 bash -c "! nft list set inet bulwark bridges 2>/dev/null | grep -q 'bw[0-9a-f]'"
 check "the node reports 0 instances" wait_for 10 bash -c "[ \"\$($B get node n1 -o json | jq -r .status.agent.instances)\" = 0 ]"
 kill -0 "$AGENT_PID" || fail "agent died"
 check "n1 is still Trusted" node_is '.status.attestation == "Trusted"'
