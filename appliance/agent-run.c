@@ -75,6 +75,7 @@ struct agent_run {
 	void			*ctx;
 	int			 changes;
 	char			 node_event[AR_EVENT_MAX];
+	unsigned long long	 list_rev;	/* of the last instance list */
 };
 
 /* ---- small helpers ---- */
@@ -398,6 +399,12 @@ inst_drop(struct agent_run *ar, const char *id)
 			free(e);
 			return;
 		}
+}
+
+unsigned long long
+agent_run_revision(const struct agent_run *ar)
+{
+	return ar->list_rev;
 }
 
 unsigned
@@ -1117,6 +1124,7 @@ agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
 		return r;
 	if (!json_is_array(items = json_object_get(list, "items")))
 		return errf(-BW_E_INVALID, ret_err, "/v1/instances: no items");
+	ar->list_rev = (unsigned long long)jint(list, "revision", NULL, 0);
 	for (e = ar->insts; e; e = e->next)
 		e->seen = false;
 

@@ -59,6 +59,10 @@ void agent_run_free(struct agent_run *ar);
 int agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
     char **ret_err);
 
+/* The store revision of the instance list the last pass read: a watch
+ * from it sees every change the pass did not. 0 before the first. */
+unsigned long long agent_run_revision(const struct agent_run *ar);
+
 /* Instances this agent currently runs or keeps (exited, not deleted). */
 unsigned agent_run_count(const struct agent_run *ar);
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -33,7 +34,35 @@ struct agent_tls {
 	OSSL_LIB_CTX	*lc;		/* NULL: the default context */
 	OSSL_PROVIDER	*pdefault, *ptpm2;
 	SSL_CTX		*ctx;
+	/* The kept-alive connection of agent_https(), or NULL; with a TPM
+	 * key every handshake costs a TPM signature. */
+	SSL		*ssl;
+	int		 fd;
+	char		 server[300];
 };
+
+static void
+conn_drop(struct agent_tls *t)
+{
+	if (t->ssl) {
+		SSL_shutdown(t->ssl);
+		SSL_free(t->ssl);
+		t->ssl = NULL;
+	}
+	if (t->fd >= 0)
+		close(t->fd);
+	t->fd = -1;
+}
+
+static struct agent_tls *
+tls_new(void)
+{
+	struct agent_tls *t = calloc(1, sizeof(*t));
+
+	if (t)
+		t->fd = -1;
+	return t;
+}
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free)
@@ -43,6 +72,7 @@ agent_tls_close(struct agent_tls *t)
 {
 	if (!t)
 		return;
+	conn_drop(t);
 	SSL_CTX_free(t->ctx);
 	/* Unloading tpm2 closes its TPM connection (swtpm serves one). */
 	if (t->ptpm2)
@@ -245,7 +275,7 @@ agent_tls_open_tpm(const char *tcti, uint32_t key_handle,
 	if ((r = read_file_at(AT_FDCWD, ca_path, CRYPTO_PEM_MAX, &ca,
 	    &len)) < 0)
 		return errf(r, ret_err, "%s: %s", ca_path, strerror(-r));
-	if (!(t = calloc(1, sizeof(*t))))
+	if (!(t = tls_new()))
 		return -ENOMEM;
 	if ((r = tpm2_libctx(t, tcti, ret_err)) < 0 ||
 	    (r = tpm2_key(t, key_handle, &key, ret_err)) < 0 ||
@@ -275,7 +305,7 @@ agent_tls_open_pem(const char *cert_pem, const char *key_pem,
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY	*key = NULL;
 	int					 r;
 
-	if (!(t = calloc(1, sizeof(*t))))
+	if (!(t = tls_new()))
 		return -ENOMEM;
 	if ((r = crypto_parse_key(key_pem, strlen(key_pem), "bootstrap key",
 	    &key, ret_err)) < 0 ||
@@ -306,7 +336,7 @@ agent_tls_public_pem(const char *tcti, uint32_t key_handle, char **ret_pem,
 	long					 len;
 	int					 r;
 
-	if (!(t = calloc(1, sizeof(*t))))
+	if (!(t = tls_new()))
 		return -ENOMEM;
 	if ((r = tpm2_libctx(t, tcti, ret_err)) < 0 ||
 	    (r = tpm2_key(t, key_handle, &key, ret_err)) < 0)
@@ -412,89 +442,198 @@ ssl_fail(char **ret_err, const char *what)
 }
 
 int
-agent_https(struct agent_tls *t, const char *server, const char *method,
-    const char *path, const char *body, int *ret_status, char **ret_body,
-    char **ret_err)
+agent_tls_connect(struct agent_tls *t, const char *server, SSL **ret_ssl,
+    int *ret_fd, char **ret_err)
 {
 	_cleanup_close_ int	 fd = -1;
-	_cleanup_free_ char	*req = NULL, *buf = NULL;
-	SSL			*ssl = NULL;
-	char			 host[256], port[16], *sep;
-	size_t			 len = 0, cap = 64 * 1024, blen;
-	long long		 clen = -1;
-	int			 n, r, status, chunked;
+	/* A server that stops answering must not stall the agent. */
+	struct timeval		 tv = { .tv_sec = AGENT_RESPONSE_TIMEOUT_S };
+	char			 host[256], port[16];
+	SSL			*ssl;
+	int			 r;
 
 	if (split_server(server, host, sizeof(host), port, sizeof(port)) < 0)
 		return errf(-BW_E_INVALID, ret_err, "server \"%s\" is not "
 		    "https://HOST[:PORT]", server);
-	blen = body ? strlen(body) : 0;
-	if (asprintf(&req, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
-	    "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-	    method, path, host, blen, body ? body : "") < 0) {
-		req = NULL;
-		return -ENOMEM;
-	}
 	if ((fd = tcp_connect(host, port, ret_err)) < 0)
 		return fd;
 	if (!(ssl = SSL_new(t->ctx)))
 		return ssl_fail(ret_err, "SSL_new");
 	if ((r = crypto_tls_client_set_peer(ssl, host, ret_err)) < 0)
-		goto out;
+		goto fail;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+		r = errf(-errno, ret_err, "SO_RCVTIMEO: %s", strerror(errno));
+		goto fail;
+	}
 	if (!SSL_set_fd(ssl, fd) || SSL_connect(ssl) != 1) {
 		r = ssl_fail(ret_err, "TLS handshake");
-		goto out;
+		goto fail;
 	}
-	if (SSL_write(ssl, req, (int)strlen(req)) != (int)strlen(req)) {
-		r = ssl_fail(ret_err, "TLS write");
-		goto out;
+	*ret_ssl = ssl;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+fail:
+	SSL_free(ssl);
+	return r;
+}
+
+/* The response head's "Connection: close", if any. */
+static int
+head_says_close(const char *head, size_t len)
+{
+	const char *p = head, *end = head + len;
+
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+
+		if (!eol)
+			break;
+		if (strncasecmp(p, "Connection:", 11) == 0) {
+			const char *v = p + 11;
+
+			while (v < eol && (*v == ' ' || *v == '\t'))
+				v++;
+			if (eol - v >= 5 && strncasecmp(v, "close", 5) == 0)
+				return 1;
+		}
+		p = eol + 1;
 	}
-	if (!(buf = malloc(cap + 1))) {
-		r = -ENOMEM;
-		goto out;
+	return 0;
+}
+
+/* One request and its response on the kept-alive connection. Returns
+ * -ECONNRESET when the connection ended before any byte of an answer
+ * (the server closed it while idle: the request may be sent again). */
+static int
+exchange(struct agent_tls *t, const char *req, int *ret_status,
+    char **ret_body, char **ret_err)
+{
+	_cleanup_free_ char	*buf = NULL;
+	size_t			 len = 0, cap = HEAD_MAX, hlen = 0, need = 0;
+	long long		 clen = -1;
+	int			 n, status = 0, chunked = 0, until_eof = 0;
+	char			*sep = NULL;
+
+	ERR_clear_error();
+	if (SSL_write(t->ssl, req, (int)strlen(req)) != (int)strlen(req)) {
+		ssl_fail(ret_err, "TLS write");
+		return -ECONNRESET;
 	}
+	if (!(buf = malloc(cap + 1)))
+		return -ENOMEM;
 	for (;;) {
 		if (len == cap) {
 			char *nb;
 
-			if (cap >= AGENT_RESPONSE_MAX + HEAD_MAX) {
-				r = errf(-BW_E_TOOLARGE, ret_err,
+			if (cap >= AGENT_RESPONSE_MAX + HEAD_MAX)
+				return errf(-BW_E_TOOLARGE, ret_err,
 				    "response larger than %d bytes",
 				    AGENT_RESPONSE_MAX);
-				goto out;
-			}
 			cap *= 2;
-			if (!(nb = realloc(buf, cap + 1))) {
-				r = -ENOMEM;
-				goto out;
-			}
+			if (!(nb = realloc(buf, cap + 1)))
+				return -ENOMEM;
 			buf = nb;
 		}
-		n = SSL_read(ssl, buf + len, (int)(cap - len));
-		if (n <= 0)
-			break;
+		n = SSL_read(t->ssl, buf + len, (int)(cap - len));
+		if (n <= 0) {
+			if (len == 0) {
+				/* TLS 1.3 reports a refused client certificate
+				 * here, on the first read. */
+				ssl_fail(ret_err, "TLS read");
+				return -ECONNRESET;
+			}
+			if (until_eof)
+				break;
+			return ssl_fail(ret_err, "connection closed mid-response");
+		}
 		len += (size_t)n;
+		if (!sep) {
+			buf[len] = '\0';
+			if (!(sep = strstr(buf, "\r\n\r\n"))) {
+				if (len >= HEAD_MAX)
+					return errf(-BW_E_INVALID, ret_err,
+					    "response head too large");
+				continue;
+			}
+			hlen = (size_t)(sep - buf) + 4;
+			if (client_parse_head(buf, hlen, &status, &clen,
+			    &chunked) < 0)
+				return errf(-BW_E_INVALID, ret_err,
+				    "malformed HTTP response");
+			if (clen > AGENT_RESPONSE_MAX)
+				return errf(-BW_E_TOOLARGE, ret_err,
+				    "response larger than %d bytes",
+				    AGENT_RESPONSE_MAX);
+			if (chunked)
+				clen = -1;
+			else if (clen < 0)
+				until_eof = 1;
+			else
+				need = hlen + (size_t)clen;
+		}
+		if (chunked) {
+			size_t	dlen;
+			int	d = client_dechunk(buf + hlen, len - hlen, NULL,
+			    &dlen);
+
+			if (d < 0)
+				return errf(-BW_E_INVALID, ret_err, "malformed "
+				    "chunked response");
+			if (d == 1) {
+				client_dechunk(buf + hlen, len - hlen, buf + hlen,
+				    &dlen);
+				len = hlen + dlen;
+				break;
+			}
+		} else if (sep && !until_eof && len >= need)
+			break;
 	}
-	ERR_clear_error();
 	buf[len] = '\0';
-	if (!(sep = strstr(buf, "\r\n\r\n")) ||
-	    client_parse_head(buf, (size_t)(sep - buf) + 4, &status, &clen,
-	    &chunked) < 0 || chunked) {
-		r = errf(-BW_E_INVALID, ret_err, "malformed HTTP response");
-		goto out;
-	}
-	sep += 4;
-	if (clen >= 0 && (size_t)clen <= len - (size_t)(sep - buf))
-		sep[clen] = '\0';
-	if (!(*ret_body = strdup(sep))) {
-		r = -ENOMEM;
-		goto out;
-	}
+	if (!chunked && !until_eof && len > need)
+		return errf(-BW_E_INVALID, ret_err, "response longer than its "
+		    "Content-Length");
+	if (!(*ret_body = strdup(buf + hlen)))
+		return -ENOMEM;
 	*ret_status = status;
-	r = 0;
-out:
-	if (ssl) {
-		SSL_shutdown(ssl);
-		SSL_free(ssl);
+	return head_says_close(buf, hlen) || until_eof ? 1 : 0;
+}
+
+int
+agent_https(struct agent_tls *t, const char *server, const char *method,
+    const char *path, const char *body, int *ret_status, char **ret_body,
+    char **ret_err)
+{
+	_cleanup_free_ char	*req = NULL;
+	char			 host[256], port[16];
+	int			 r, tries;
+
+	if (split_server(server, host, sizeof(host), port, sizeof(port)) < 0)
+		return errf(-BW_E_INVALID, ret_err, "server \"%s\" is not "
+		    "https://HOST[:PORT]", server);
+	if (asprintf(&req, "%s %s HTTP/1.1\r\nHost: %s\r\n"
+	    "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+	    method, path, host, body ? strlen(body) : 0, body ? body : "") < 0) {
+		req = NULL;
+		return -ENOMEM;
 	}
-	return r;
+	if (t->ssl && strcmp(t->server, server) != 0)
+		conn_drop(t);
+	/* A kept connection the server has closed meanwhile fails before
+	 * any answer: one new connection, one more try. */
+	for (tries = t->ssl ? 2 : 1; tries > 0; tries--) {
+		if (!t->ssl) {
+			if ((r = agent_tls_connect(t, server, &t->ssl, &t->fd,
+			    ret_err)) < 0)
+				return r;
+			snprintf(t->server, sizeof(t->server), "%s", server);
+		}
+		r = exchange(t, req, ret_status, ret_body, ret_err);
+		if (r != 0)
+			conn_drop(t);
+		if (r >= 0)
+			return 0;
+		if (r != -ECONNRESET)
+			return r;
+	}
+	return -BW_E_UNAVAILABLE;
 }

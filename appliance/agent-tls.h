@@ -3,8 +3,10 @@
  * provider, loaded into a private OpenSSL library context so only the
  * signature runs in the TPM (digests, ciphers and random stay in the
  * default provider). The provider holds a TPM connection while loaded
- * and swtpm serves one connection at a time, so a context lives for one
- * request: open, request, close. */
+ * and swtpm serves one connection at a time, so whoever needs the TPM
+ * for something else (a quote) closes the context first. Within a
+ * context, agent_https() keeps its connection alive: every handshake
+ * costs a signature in the TPM. */
 #ifndef BW_APPLIANCE_AGENT_TLS_H
 #define BW_APPLIANCE_AGENT_TLS_H
 
@@ -15,12 +17,16 @@
  * checkpoint signer (0x81000100), so both can share one TPM. */
 #define AGENT_TLS_KEY_HANDLE	0x81000102u
 #define AGENT_RESPONSE_MAX	(1024 * 1024)
+/* How long a response may keep the agent waiting (a long poll asks for
+ * less). */
+#define AGENT_RESPONSE_TIMEOUT_S	30
 
 /* Properties that send only signatures to the tpm2 provider. */
 #define AGENT_TPM2_PROPQ \
 	"tpm2.digest=no,tpm2.cipher=no,tpm2.rand=no,?tpm2.signature=yes"
 
 struct agent_tls;
+typedef struct ssl_st SSL;
 
 /* A client whose certificate is CERT_PATH and whose key is the TPM key
  * at KEY_HANDLE reached through TCTI (tpm2 provider), trusting CA_PATH.
@@ -36,13 +42,20 @@ int agent_tls_open_pem(const char *cert_pem, const char *key_pem,
 
 void agent_tls_close(struct agent_tls *t);
 
-/* One HTTP/1.1 request to SERVER ("https://host:port") over a new
- * connection. *RET_STATUS and *RET_BODY (caller frees, NUL-terminated)
- * on any HTTP answer. Returns 0, or a negative error when no answer
- * came. */
+/* One HTTP/1.1 request to SERVER ("https://host:port") on T's kept-alive
+ * connection (opened when there is none; a connection the server closed
+ * while idle is replaced once). *RET_STATUS and *RET_BODY (caller frees,
+ * NUL-terminated) on any HTTP answer. Returns 0, or a negative error
+ * when no answer came. */
 int agent_https(struct agent_tls *t, const char *server, const char *method,
     const char *path, const char *body, int *ret_status, char **ret_body,
     char **ret_err);
+
+/* A new TLS connection to SERVER with T's credentials, handshake done
+ * (blocking). The caller owns *RET_SSL and *RET_FD (SSL_free, close),
+ * and must free them before T. */
+int agent_tls_connect(struct agent_tls *t, const char *server,
+    SSL **ret_ssl, int *ret_fd, char **ret_err);
 
 /* The public key of the TPM key at KEY_HANDLE as PEM, through the
  * provider (what the certificate must certify). */

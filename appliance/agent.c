@@ -455,14 +455,25 @@ sleep_interruptible(unsigned secs)
 	}
 }
 
-/* The workload loop's transport: requests with the node's TPM-held key.
- * The TLS context (and with it the provider's TPM connection) is opened
- * on the first request of a pass and closed after it, so attestation
- * can open the TPM in between (swtpm serves one connection). */
+/* The workload loop's transport: requests with the node's TPM-held key
+ * on one kept-alive connection: each handshake costs a TPM signature,
+ * and with swtpm (no resource manager) a second handshake while another
+ * connection lives fails with "out of memory for object contexts". The TLS context (and with it the provider's TPM
+ * connection) stays open until attestation needs the TPM (swtpm serves
+ * one connection). */
 struct agent_http {
 	struct agent		*a;
 	struct agent_tls	*t;
 };
+
+static int
+agent_http_ctx(struct agent_http *h, char **ret_err)
+{
+	if (h->t)
+		return 0;
+	return agent_tls_open_tpm(h->a->tcti, AGENT_TLS_KEY_HANDLE,
+	    h->a->cert_path, h->a->ca_path, &h->t, ret_err);
+}
 
 static int
 agent_http(void *ctx, const char *method, const char *path, const char *body,
@@ -471,11 +482,55 @@ agent_http(void *ctx, const char *method, const char *path, const char *body,
 	struct agent_http	*h = ctx;
 	int			 r;
 
-	if (!h->t && (r = agent_tls_open_tpm(h->a->tcti, AGENT_TLS_KEY_HANDLE,
-	    h->a->cert_path, h->a->ca_path, &h->t, ret_err)) < 0)
+	if ((r = agent_http_ctx(h, ret_err)) < 0)
 		return r;
 	return agent_https(h->t, h->a->server, method, path, body, ret_status,
 	    ret_body, ret_err);
+}
+
+static void
+agent_http_close(struct agent_http *h)
+{
+	agent_tls_close(h->t);
+	h->t = NULL;
+}
+
+/* Waits until the next pass is due: a change to the instances after
+ * the revision the last pass listed (a long poll of the watch on the
+ * pass's kept-alive connection: no second handshake, no second TPM
+ * signature), or a second after the last pass began (exits, back-offs
+ * and log tails are noticed by passes). */
+static void
+wait_for_change(struct agent_http *h, struct agent_run *ar,
+    const struct timespec *last_pass)
+{
+	_cleanup_free_ char	*err = NULL, *body = NULL;
+	struct timespec		 now;
+	char			 path[128];
+	long			 ms;
+	int			 status = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = 1000 - ((now.tv_sec - last_pass->tv_sec) * 1000 +
+	    (now.tv_nsec - last_pass->tv_nsec) / 1000000);
+	if (ms <= 0 || stopping)
+		return;
+	if (agent_run_revision(ar) > 0 && h->t) {
+		snprintf(path, sizeof(path), "/v1/watch?kind=Instance&since=%llu"
+		    "&poll=%ld", agent_run_revision(ar), ms);
+		if (agent_http(h, "GET", path, NULL, &status, &body, &err) == 0 &&
+		    status == 200)
+			return;
+		log_debug("instance long poll: %s", err ? err : body ? body :
+		    "no answer");
+	}
+	/* No poll (the control plane unreachable, an older server): the
+	 * rest of the second. */
+	for (; ms > 0 && !stopping; ms -= 100) {
+		struct timespec ts = { 0, (ms < 100 ? ms : 100) * 1000000L };
+
+		nanosleep(&ts, NULL);
+	}
 }
 
 /* One workload pass each second; failures are logged once per kind of
@@ -494,8 +549,7 @@ workloads_pass(struct agent_http *h, struct agent_run *ar, char **last_err)
 	if (r < 0) {
 		/* A new context next time: the certificate may have been
 		 * renewed, the TPM connection lost. */
-		agent_tls_close(h->t);
-		h->t = NULL;
+		agent_http_close(h);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	log_debug("workload pass: %d change(s) in %.1f ms", r,
@@ -543,10 +597,11 @@ agent_run(struct agent *a)
 		    a->run.image_store);
 	}
 	while (!stopping) {
+		struct timespec last_pass;
+
 		if (time(NULL) >= next_attest) {
 			/* swtpm serves one connection: the provider's goes. */
-			agent_tls_close(h.t);
-			h.t = NULL;
+			agent_http_close(&h);
 			free(err);
 			err = NULL;
 			r = attest_once(a, &interval, &err);
@@ -564,13 +619,17 @@ agent_run(struct agent *a)
 			next_attest = time(NULL) + (a->interval ? a->interval :
 			    interval);
 		}
-		if (ar)
-			workloads_pass(&h, ar, &pass_err);
-		sleep_interruptible(ar ? 1 : (unsigned)(next_attest - time(NULL) > 0 ?
-		    next_attest - time(NULL) : 1));
+		if (!ar) {
+			sleep_interruptible(next_attest - time(NULL) > 0 ?
+			    (unsigned)(next_attest - time(NULL)) : 1);
+			continue;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &last_pass);
+		workloads_pass(&h, ar, &pass_err);
+		wait_for_change(&h, ar, &last_pass);
 	}
 	/* Instances keep running: a restarted agent adopts them. */
-	agent_tls_close(h.t);
+	agent_http_close(&h);
 	agent_run_free(ar);
 	return a->once && !ok ? 1 : 0;
 }

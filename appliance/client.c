@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -290,6 +291,69 @@ conn_read_line(struct conn *c, char *buf, size_t len, size_t *ret_len)
 	buf[n] = '\0';
 	*ret_len = n;
 	return 0;
+}
+
+int
+client_dechunk(const char *in, size_t len, char *out, size_t *ret_out_len)
+{
+	size_t	pos = 0, outlen = 0;
+
+	for (;;) {
+		const char	*eol = memchr(in + pos, '\n', len - pos);
+		char		 line[32], *e;
+		size_t		 ll;
+		unsigned long	 sz;
+
+		if (!eol)
+			return len - pos >= sizeof(line) ? -BW_E_INVALID : 0;
+		ll = (size_t)(eol - (in + pos));
+		if (ll > 0 && in[pos + ll - 1] == '\r')
+			ll--;
+		if (ll == 0 || ll >= sizeof(line))
+			return -BW_E_INVALID;
+		memcpy(line, in + pos, ll);
+		line[ll] = '\0';
+		line[strcspn(line, ";")] = '\0';
+		errno = 0;
+		sz = strtoul(line, &e, 16);
+		if (!isxdigit((unsigned char)line[0]) || *e != '\0' || errno)
+			return -BW_E_INVALID;
+		pos = (size_t)(eol - in) + 1;
+		if (sz == 0)
+			break;
+		if (sz > len - pos)
+			return 0;
+		/* OUT may be IN: the decoded data never overtakes the input
+		 * it is copied from. */
+		if (out)
+			memmove(out + outlen, in + pos, sz);
+		outlen += sz;
+		pos += sz;
+		if (len - pos < 2)
+			return len - pos == 1 && in[pos] != '\r' &&
+			    in[pos] != '\n' ? -BW_E_INVALID : 0;
+		if (in[pos] == '\r')
+			pos++;
+		if (in[pos] != '\n')
+			return -BW_E_INVALID;
+		pos++;
+	}
+	/* Trailer lines, then the blank line that ends the body. */
+	for (;;) {
+		const char	*eol = memchr(in + pos, '\n', len - pos);
+		size_t		 ll;
+
+		if (!eol)
+			return len - pos > 8192 ? -BW_E_INVALID : 0;
+		ll = (size_t)(eol - (in + pos));
+		pos = (size_t)(eol - in) + 1;
+		if (ll == 0 || (ll == 1 && eol[-1] == '\r'))
+			break;
+	}
+	if (pos != len)
+		return -BW_E_INVALID;
+	*ret_out_len = outlen;
+	return 1;
 }
 
 int

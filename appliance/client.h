@@ -65,4 +65,13 @@ int client_download(const struct client_conf *conf, const char *path, int fd,
 int client_parse_head(const char *buf, size_t len, int *ret_status,
     long long *ret_content_length, int *ret_chunked);
 
+/* Decodes a complete chunked HTTP/1.1 body: IN holds LEN bytes received
+ * after the head. Returns 1 when the body is complete (the decoded data,
+ * at most LEN bytes, is written to OUT, *RET_OUT_LEN set; OUT may be IN;
+ * with OUT NULL only the completeness is checked),
+ * 0 when more bytes are needed, or -BW_E_INVALID on malformed framing
+ * (bad size line, data not followed by CRLF, bytes after the end).
+ * Trailers are skipped. Exposed for tests and fuzzing. */
+int client_dechunk(const char *in, size_t len, char *out, size_t *ret_out_len);
+
 #endif

@@ -41,6 +41,7 @@
  * server notice clients that went away. */
 #define WATCH_HEARTBEAT_SECS	15
 #define WATCH_BATCH		256
+#define WATCH_POLL_MAX_MS	60000
 #define REQUEST_CONTROLS	"AU-2,AU-3,AU-12,AC-3"
 
 struct watcher {
@@ -49,6 +50,10 @@ struct watcher {
 	struct authz_identity		 id;
 	const struct res_kind		*kind;		/* NULL: every kind */
 	uint64_t			 rev;
+	/* Long poll (?poll=MS): the response ends after the first batch
+	 * the watcher may see, or when this timer fires; the connection
+	 * stays open for the client's next request. */
+	struct event			*poll_ev;
 	TAILQ_ENTRY(watcher)		 entry;
 };
 
@@ -779,7 +784,23 @@ static void
 watcher_free(struct watcher *w)
 {
 	TAILQ_REMOVE(&w->srv->watchers, w, entry);
+	if (w->poll_ev)
+		event_free(w->poll_ev);
 	free(w);
+}
+
+/* Ends the stream (the reply's last chunk) and frees the watcher. */
+static void
+watcher_end(struct watcher *w)
+{
+	evhttp_send_reply_end(w->req);	/* frees a detached request too */
+	watcher_free(w);
+}
+
+static void
+watch_poll_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	watcher_end(arg);
 }
 
 /* Sends every change after w->rev the watcher may see. Returns 0, or
@@ -793,8 +814,7 @@ watcher_pump(struct watcher *w)
 	int			 r;
 
 	if (!evhttp_request_get_connection(w->req)) {
-		evhttp_send_reply_end(w->req);	/* frees a detached request */
-		watcher_free(w);
+		watcher_end(w);
 		return -1;
 	}
 	for (;;) {
@@ -854,9 +874,15 @@ watcher_pump(struct watcher *w)
 		}
 		store_events_free(ev, n);
 		if (buf) {
-			if (evbuffer_get_length(buf) > 0)
+			size_t sent = evbuffer_get_length(buf);
+
+			if (sent > 0)
 				evhttp_send_reply_chunk(w->req, buf);
 			evbuffer_free(buf);
+			if (sent > 0 && w->poll_ev) {
+				watcher_end(w);
+				return -1;
+			}
 		}
 		if (n < WATCH_BATCH)
 			break;
@@ -884,7 +910,7 @@ heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 
 	for (w = TAILQ_FIRST(&srv->watchers); w; w = next) {
 		next = TAILQ_NEXT(w, entry);
-		if (watcher_pump(w) < 0)
+		if (watcher_pump(w) < 0 || w->poll_ev)
 			continue;
 		if (!(buf = evbuffer_new()))
 			continue;
@@ -901,14 +927,23 @@ handle_watch(struct api_server *srv, struct evhttp_request *req,
 {
 	const char	*since = query_get(req, q, "since");
 	const char	*kind = query_get(req, q, "kind");
+	const char	*poll = query_get(req, q, "poll");
 	struct watcher	*w;
-	uint64_t	 rev = 0;
+	uint64_t	 rev = 0, poll_ms = 0;
 
 	if (since && parse_u64(since, &rev) < 0) {
 		audit_request(srv, id, "api.watch", NULL, NULL, NULL, "failure",
 		    "since: must be an unsigned integer");
 		reply_error(srv, req, 400, "invalid",
 		    "since: must be an unsigned integer");
+		return;
+	}
+	if (poll && (parse_u64(poll, &poll_ms) < 0 || poll_ms < 1 ||
+	    poll_ms > WATCH_POLL_MAX_MS)) {
+		audit_request(srv, id, "api.watch", NULL, NULL, NULL, "failure",
+		    "poll: must be an integer 1..60000 (milliseconds)");
+		reply_error(srv, req, 400, "invalid",
+		    "poll: must be an integer 1..60000 (milliseconds)");
 		return;
 	}
 	if (!since)
@@ -929,6 +964,19 @@ handle_watch(struct api_server *srv, struct evhttp_request *req,
 		free(w);
 		reply_error(srv, req, 400, "invalid", "kind: unknown kind");
 		return;
+	}
+	if (poll_ms) {
+		struct timeval tv = { (time_t)(poll_ms / 1000),
+		    (suseconds_t)(poll_ms % 1000) * 1000 };
+
+		if (!(w->poll_ev = evtimer_new(srv->base, watch_poll_timeout_cb,
+		    w)) || evtimer_add(w->poll_ev, &tv) < 0) {
+			if (w->poll_ev)
+				event_free(w->poll_ev);
+			free(w);
+			reply_error(srv, req, 500, "internal", "out of memory");
+			return;
+		}
 	}
 	w->srv = srv;
 	w->req = req;

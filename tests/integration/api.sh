@@ -67,6 +67,33 @@ W0=$!; BW_PIDS="$BW_PIDS $W0"; sleep 0.5; kill $W0; wait $W0 2>/dev/null
 check "watch --since 0 replays history in revision order" \
 	sh -c "jq -s '[.[] | select(.type==\"PUT\" or .type==\"DELETE\") | .revision] | . == sort and length >= 3' '$T/watch0.out' | grep -q true"
 
+# -- long poll (?poll=MS): the answer ends after the first batch of
+# changes after since=, or after MS with none; both on one kept-alive
+# connection (curl reuses it for the second URL)
+rev=$(revision)
+s0=$EPOCHREALTIME
+acurl -o "$T/poll-idle.out" -w '%{http_code} %{num_connects}\n' \
+	"$URL/v1/watch?kind=Tenant&since=$rev&poll=300" \
+	-o "$T/poll-idle2.out" "$URL/v1/watch?kind=Tenant&since=$rev&poll=300" >"$T/poll-codes"
+s1=$EPOCHREALTIME
+check "an idle long poll answers 200 twice" [ "$(awk '{print $1}' "$T/poll-codes" | tr '\n' ' ')" = "200 200 " ]
+check "the second long poll reused the connection" [ "$(sed -n 2p "$T/poll-codes" | awk '{print $2}')" = 0 ]
+check "an idle long poll ends empty after its time" [ ! -s "$T/poll-idle.out" ]
+check "two 300 ms polls take 0.6..5 s" bash -c "t=\$(echo '$s1 - $s0' | bc); [ \$(echo \"\$t >= 0.6 && \$t < 5\" | bc) = 1 ]"
+acurl -o "$T/poll-ev.out" "$URL/v1/watch?kind=Tenant&since=$rev&poll=30000" &
+PP=$!; BW_PIDS="$BW_PIDS $PP"
+sleep 0.3
+s0=$EPOCHREALTIME
+echo '{"kind":"Tenant","metadata":{"name":"polled"},"spec":{}}' | $B apply -f - >/dev/null
+wait $PP
+s1=$EPOCHREALTIME
+check "a long poll ends with the change it waited for" grep -q '"name":"polled"' "$T/poll-ev.out"
+check "... at once, not after its 30 s" bash -c "[ \$(echo '$s1 - $s0 < 5' | bc) = 1 ]"
+check "... with that one line" [ "$(grep -c . "$T/poll-ev.out")" = 1 ]
+check "poll=0 is refused" [ "$(acurl -o /dev/null -w '%{http_code}' "$URL/v1/watch?poll=0")" = 400 ]
+check "poll=60001 is refused" [ "$(acurl -o /dev/null -w '%{http_code}' "$URL/v1/watch?poll=60001")" = 400 ]
+$B delete tenant polled >/dev/null
+
 # -- malformed input: precise 4xx, nothing changes
 before=$(revision)
 post() { # body-file expected-code expected-message-substring [content-type]

@@ -1,0 +1,166 @@
+#!/bin/bash
+# bench/instances-api.sh BUILDDIR [RUNS] [MANY]: instance start-up through
+# the whole appliance (bulwark apply -> API -> commit -> controller ->
+# scheduler -> agent watch -> crun/QEMU -> status Running), against the
+# bare tools measured in the same run:
+#   1. container: `bulwark apply` of a 1-replica workload until the watch
+#      stream shows its instance Running, vs `crun run --detach` of the
+#      bundle the agent generated for it (same rootfs, same config; only
+#      the network namespace is crun's own instead of the CNI one and the
+#      cgroup is another), median of RUNS (default 7), ratio;
+#   2. VM: `bulwark apply` until the guest's marker is on its serial
+#      console, vs a bare qemu-system-x86_64 booting the same kernel and
+#      initramfs with the same accelerator, memory and command line;
+#   3. MANY (default 50) containers: one workload with MANY replicas,
+#      apply until all are Running, and delete until all are gone.
+# Runs as root, inside a private network namespace (like the workloads
+# tests, whose set-up it shares). Not part of `make check`: `make
+# bench-instances`.
+set -u
+if [ -z "${top_builddir:-}" ]; then
+	top_builddir=$(cd "${1:?usage: bench/instances-api.sh BUILDDIR [RUNS] [MANY]}" && pwd)
+	top_srcdir=$(cd "$(dirname "$0")/.." && pwd)
+	export top_builddir top_srcdir
+fi
+RUNS=${2:-7}
+MANY=${3:-50}
+MARKER=BW-BENCH-UP
+. "$top_srcdir/tests/integration/workloads-lib.sh"
+
+die() { echo "bench/instances-api: $*" >&2; tail -20 "$T/agent.log" >&2; exit 1; }
+now() { echo "$EPOCHREALTIME"; }
+sub() { echo "$1 - $2" | bc -l; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+KERNEL=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
+[ -n "$KERNEL" ] || die "no kernel in /boot (apt-get install linux-image-amd64)"
+IR="$T/initramfs"
+mkdir -p "$IR/bin" "$IR/proc" "$IR/dev"
+cp /bin/busybox "$IR/bin/busybox"
+printf '#!/bin/busybox sh\necho %s\nwhile :; do /bin/busybox sleep 1000; done\n' \
+	"$MARKER" >"$IR/init"
+chmod 755 "$IR/init"
+(cd "$IR" && find . | cpio -o -H newc --quiet | gzip -1) >"$T/initrd.gz" || die "initramfs"
+VM_CMDLINE="console=ttyS0 quiet panic=-1"
+
+start_bulwarkd_wl || die "bulwarkd did not start"
+WL_GRACE=2
+WL_AGENT_ARGS="--log-level info --vm-kernel $KERNEL --vm-initrd $T/initrd.gz --vm-cmdline console=ttyS0,quiet,panic=-1"
+enrol_node || die "node n1 did not enrol"
+import_busybox || die "busybox image import"
+BUSYBOX=$DIGEST
+dd if=/dev/zero of="$MEDIA/disk.raw" bs=1M count=4 2>/dev/null
+$B image sign --key "$T/publisher.key" "$MEDIA/disk.raw" >/dev/null || die "sign disk"
+$B image import "$MEDIA/disk.raw" --type vm >/dev/null || die "import disk"
+DISK=$($B get images -o json | jq -r '.items[] | select(.spec.type == "vm") | .spec.digest')
+$B apply -f - >/dev/null <<EOF || die "tenant"
+{"kind": "Tenant", "metadata": {"name": "bench"}, "spec": {}}
+EOF
+
+# Every instance change as it is committed, stamped on arrival.
+WATCH="$T/watch.log"
+acurl -N "$URL/v1/watch?kind=Instance" 2>/dev/null |
+	while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "$line"; done >"$WATCH" &
+WATCH_PID=$!
+BW_PIDS="$BW_PIDS $WATCH_PID"
+
+# stamp_of NAME PATTERN TIMEOUT: the arrival time of the first watch line
+# of instance NAME that contains PATTERN.
+stamp_of() {
+	local i line
+	for i in $(seq $(($3 * 100))); do
+		line=$(grep -F "\"name\":\"$1\"" "$WATCH" | grep -F -m1 "$2")
+		[ -n "$line" ] && { echo "${line%% *}"; return 0; }
+		sleep 0.01
+	done
+	return 1
+}
+container() { # NAME REPLICAS
+	cat <<EOF
+{"kind": "Workload", "metadata": {"name": "$1", "tenant": "bench"},
+ "spec": {"type": "container", "image": "$BUSYBOX", "replicas": $2,
+          "resources": {"cpu_millis": 10, "memory_mib": 16},
+          "command": ["sleep", "100000"], "restart_policy": "always"}}
+EOF
+}
+gone() { # WORKLOAD: no instance of it left in the API nor on the node
+	[ "$($B get instances -t bench -o json | jq "[.items[] | select(.spec.workload == \"$1\")] | length")" = 0 ] &&
+		[ "$(crun_list | grep -c .)" = 0 ]
+}
+
+echo "== container: bulwark apply to Running vs crun run --detach ($RUNS runs)"
+for i in $(seq "$RUNS"); do
+	n="c$i"
+	t0=$(now)
+	container "$n" 1 | $B apply -f - >/dev/null || die "apply $n"
+	t1=$(stamp_of "$n-0" '"phase":"Running"' 60) || die "$n-0 not Running"
+	api=$(sub "$t1" "$t0")
+	rid=$(inst bench "$n-0" | jq -r .status.runtime_id)
+	raw="$T/raw$i"
+	mkdir -p "$raw"
+	jq --arg cg "/bench-raw-$P-$i" '.linux.namespaces |= map(if .type == "network" then {type: "network"} else . end)
+		| .linux.cgroupsPath = $cg' "$NS/instances/$rid/config.json" >"$raw/config.json" ||
+		die "no bundle for $n-0"
+	t0=$(now)
+	crun --root="$T/rawroot" --cgroup-manager=cgroupfs run --detach --bundle "$raw" \
+		"raw$i" >/dev/null 2>&1 </dev/null || die "crun run"
+	t1=$(now)
+	crun --root="$T/rawroot" delete --force "raw$i" >/dev/null 2>&1
+	bare=$(sub "$t1" "$t0")
+	printf '  run %d: apply to Running %.1f ms, crun run %.1f ms\n' "$i" \
+		"$(sub "$api" 0)e3" "$(sub "$bare" 0)e3"
+	echo "$api" >>"$T/api.txt"
+	echo "$bare" >>"$T/bare.txt"
+	$B delete workload "$n" -t bench >/dev/null || die "delete $n"
+	wait_for 60 gone "$n" || die "$n was not removed"
+done
+api=$(median <"$T/api.txt")
+bare=$(median <"$T/bare.txt")
+printf 'container start, median of %d: bulwark apply to Running %.1f ms, crun run --detach %.1f ms, ratio %.2f (goal <= 1.3)\n' \
+	"$RUNS" "$(sub "$api" 0)e3" "$(sub "$bare" 0)e3" "$(echo "$api / $bare" | bc -l)"
+
+echo "== VM: bulwark apply to guest marker vs bare QEMU"
+ACCEL=$($B get node n1 -o json | jq -r '.status.agent.accelerator // .status.accelerator // "tcg"')
+t0=$(now)
+$B apply -f - >/dev/null <<EOF || die "apply vm"
+{"kind": "Workload", "metadata": {"name": "vm", "tenant": "bench"},
+ "spec": {"type": "vm", "image": "$DISK", "replicas": 1,
+          "resources": {"cpu_millis": 1000, "memory_mib": 256},
+          "restart_policy": "always"}}
+EOF
+api=""
+for i in $(seq 6000); do
+	if grep -qs "$MARKER" "$NS"/instances/*/serial.log; then api=$(sub "$(now)" "$t0"); break; fi
+	sleep 0.01
+done
+[ -n "$api" ] || die "the VM's marker never came"
+case "$ACCEL" in kvm|KVM) accel=kvm ;; *) accel="tcg,tb-size=64" ;; esac
+t0=$(now)
+qemu-system-x86_64 -machine pc -accel "$accel" -m 256 -nodefaults -no-user-config \
+	-display none -no-reboot -nic none -serial "file:$T/raw-serial.log" \
+	-kernel "$KERNEL" -initrd "$T/initrd.gz" -append "$VM_CMDLINE" &
+QPID=$!
+bare=""
+for i in $(seq 6000); do
+	if grep -qs "$MARKER" "$T/raw-serial.log"; then bare=$(sub "$(now)" "$t0"); break; fi
+	sleep 0.01
+done
+kill -KILL "$QPID" 2>/dev/null
+wait "$QPID" 2>/dev/null
+[ -n "$bare" ] || die "bare QEMU's marker never came"
+printf 'VM to guest marker (%s): bulwark apply %.2f s, bare QEMU %.2f s, ratio %.2f (goal <= 1.3)\n' \
+	"$accel" "$api" "$bare" "$(echo "$api / $bare" | bc -l)"
+$B delete workload vm -t bench >/dev/null || die "delete vm"
+wait_for 60 bash -c "[ \$($B get instances -t bench -o json | jq '.items | length') = 0 ]" ||
+	die "the VM was not removed"
+
+echo "== $MANY containers through the API"
+t0=$(now)
+container many "$MANY" | $B apply -f - >/dev/null || die "apply many"
+wait_for 600 bash -c "[ \"\$(n_running bench many)\" = $MANY ]" || die "not all $MANY Running"
+t1=$(now)
+$B delete workload many -t bench >/dev/null || die "delete many"
+wait_for 600 gone many || die "not all removed"
+t2=$(now)
+printf '%d containers: apply to all Running %.2f s (%.1f ms each), delete to all removed %.2f s\n' \
+	"$MANY" "$(sub "$t1" "$t0")" "$(echo "($t1 - $t0) * 1000 / $MANY" | bc -l)" "$(sub "$t2" "$t1")"
