@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -37,6 +38,7 @@
 #define AR_LOG_TAIL_MAX		(16 * 1024)
 #define AR_LOG_PUT_S		5	/* a changed log tail is sent at most this often */
 #define AR_STABLE_S		60	/* a run this long resets the back-off */
+#define AR_FULL_LIST_S		10	/* crun list at most this often */
 #define AR_RECORD_MAX		(16 * 1024)
 #define AR_EVENT_MAX		256
 #define AR_NAME_MAX		63
@@ -76,6 +78,7 @@ struct agent_run {
 	int			 changes;
 	char			 node_event[AR_EVENT_MAX];
 	unsigned long long	 list_rev;	/* of the last instance list */
+	time_t			 next_full_list;
 };
 
 /* ---- small helpers ---- */
@@ -597,6 +600,44 @@ start_ctx_fill(struct start_ctx *s, const json_t *spec, char **ret_err)
 /* Resolves what instance E needs and creates it. Returns 0, or a
  * negative error with *RET_ERR (E then reports Failed and retries after
  * a back-off: an image may be imported, a network fixed). */
+/* The plugin's ADD for a container, run on a thread while crun creates
+ * the container; joined before the container's process starts. */
+struct cni_job {
+	pthread_t		 thread;
+	const struct cni_config	*cni;
+	struct cni_network	 net;
+	const char		*id;
+	struct cni_attachment	 att;
+	char			*err;
+	int			 r;
+	bool			 running;
+};
+
+static void *
+cni_job_main(void *arg)
+{
+	struct cni_job *j = arg;
+
+	j->r = cni_connect(j->cni, &j->net, j->id, &j->att, &j->err);
+	return NULL;
+}
+
+/* runtime_spec.before_start: the network is up, or the start fails. */
+static int
+cni_job_join(void *arg, char **ret_err)
+{
+	struct cni_job *j = arg;
+
+	if (j->running) {
+		pthread_join(j->thread, NULL);
+		j->running = false;
+	}
+	if (j->r < 0)
+		return errf(j->r, ret_err, "%s", j->err ? j->err :
+		    bw_strerror(j->r));
+	return 0;
+}
+
 static int
 inst_start(struct agent_run *ar, const json_t *item, struct ar_inst *e,
     char **ret_err)
@@ -605,7 +646,8 @@ inst_start(struct agent_run *ar, const json_t *item, struct ar_inst *e,
 	_cleanup_free_ char	*inuse = NULL;
 	struct start_ctx	 sc = { 0 };
 	struct image_info	 info = { 0 };
-	struct cni_attachment	 att = { 0 };
+	struct cni_job		 job = { .r = -BW_E_UNAVAILABLE };
+	_cleanup_free_ char	*netns = NULL;
 	struct runtime_spec	 rs = { 0 };
 	const char		*wname = jstr(item, "spec", "workload");
 	const char		*type, *digest, *netname;
@@ -715,14 +757,37 @@ inst_start(struct agent_run *ar, const json_t *item, struct ar_inst *e,
 	if (!is_vm) {
 		struct cni_network cn = { .tenant = e->tenant, .subnet = subnet };
 
-		if ((r = cni_attach(&ar->cni, &cn, e->id, &att, ret_err)) < 0)
+		/* The network namespace first (crun joins it); the plugin
+		 * then wires it while crun creates the container. */
+		if ((r = cni_prepare(&ar->cni, &cn, e->id, &netns, ret_err)) < 0)
 			goto fail;
 		attached = true;
-		rs.netns_path = att.netns_path;
-		snprintf(e->address, sizeof(e->address), "%s", att.address ?: "");
+		job.cni = &ar->cni;
+		job.net = cn;
+		job.id = e->id;
+		if ((r = -pthread_create(&job.thread, NULL, cni_job_main,
+		    &job)) < 0) {
+			errf(r, ret_err, "cannot start the network set-up: %s",
+			    strerror(-r));
+			goto fail;
+		}
+		job.running = true;
+		rs.netns_path = netns;
+		rs.before_start = cni_job_join;
+		rs.before_start_arg = &job;
 	}
-	if ((r = runtime_create(ar->rt, &rs, ret_err)) < 0)
+	r = runtime_create(ar->rt, &rs, ret_err);
+	/* A create that failed early never reached the hook. */
+	if (job.running) {
+		_cleanup_free_ char *jerr = NULL;
+
+		(void)cni_job_join(&job, &jerr);
+	}
+	if (r < 0)
 		goto fail;
+	if (!is_vm)
+		snprintf(e->address, sizeof(e->address), "%s",
+		    job.att.address ?: "");
 	r = 0;
 	goto out;
 fail:
@@ -737,7 +802,8 @@ fail:
 	e->address[0] = '\0';
 	rec_remove(ar, e->id);
 out:
-	cni_attachment_done(&att);
+	cni_attachment_done(&job.att);
+	free(job.err);
 	image_info_done(&info);
 	start_ctx_done(&sc);
 	return r;
@@ -1131,8 +1197,14 @@ agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
 	/* What this node has that the API no longer binds here: runtime
 	 * instances, and records without one (a start that died half-way,
 	 * or a removal that failed after the runtime delete). */
-	if ((r = runtime_list(ar->rt, &ids, ret_err)) < 0)
+	/* crun's own list (orphans of a create that died) now and then;
+	 * the runtime's state directory on every pass. */
+	if ((r = time(NULL) >= ar->next_full_list ?
+	    runtime_list(ar->rt, &ids, ret_err) :
+	    runtime_list_known(ar->rt, &ids, ret_err)) < 0)
 		return r;
+	if (time(NULL) >= ar->next_full_list)
+		ar->next_full_list = time(NULL) + AR_FULL_LIST_S;
 	if ((r = rec_list(ar, &recs)) < 0) {
 		runtime_list_free(ids);
 		return errf(r, ret_err, "%s: %s", ar->rec_dir, bw_strerror(r));

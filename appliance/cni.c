@@ -252,11 +252,42 @@ netns_delete(const char *id, char **ret_err)
 }
 
 int
-cni_attach(const struct cni_config *c, const struct cni_network *n,
+cni_prepare(const struct cni_config *c, const struct cni_network *n,
+    const char *id, char **ret_netns, char **ret_err)
+{
+	_cleanup_free_ char	*ns = NULL, *dir = NULL, *name = NULL;
+	int			 r;
+
+	if ((r = check_tenant(n->tenant, ret_err)) < 0 ||
+	    (r = check_subnet(n->subnet, ret_err)) < 0 ||
+	    (r = runtime_check_id(id, ret_err)) < 0)
+		return r;
+	if (asprintf(&dir, "%s/results", state_dir(c)) < 0 ||
+	    netns_path(id, &ns) < 0 ||
+	    asprintf(&name, RUNTIME_PREFIX "%s", id) < 0)
+		return -ENOMEM;
+	if ((r = mkdir_p(dir, 0700)) < 0)
+		return errf(r, ret_err, "%s: %s", dir, bw_strerror(r));
+	if (access(ns, F_OK) == 0)
+		return errf(-BW_E_EXISTS, ret_err, "network namespace %s exists",
+		    ns);
+	{
+		const char *const add[] = { IP_BIN, "netns", "add", name,
+		    NULL };
+
+		if ((r = runtime_run(add, NULL, NULL, ret_err)) < 0)
+			return r;
+	}
+	*ret_netns = TAKE_PTR(ns);
+	return 0;
+}
+
+int
+cni_connect(const struct cni_config *c, const struct cni_network *n,
     const char *id, struct cni_attachment *ret, char **ret_err)
 {
 	_cleanup_free_ char	*out = NULL, *ns = NULL, *rp = NULL;
-	_cleanup_free_ char	*dir = NULL, *name = NULL, *script = NULL;
+	_cleanup_free_ char	*name = NULL, *script = NULL;
 	_cleanup_json_ json_t	*res = NULL;
 	struct cni_attachment	 a = { NULL, NULL, NULL };
 	const char		*addr = NULL, *gw = NULL;
@@ -269,37 +300,27 @@ cni_attach(const struct cni_config *c, const struct cni_network *n,
 		return r;
 	if (cni_bridge_name(n->tenant, br) < 0)
 		return -BW_E_INVALID;
-	if (asprintf(&dir, "%s/results", state_dir(c)) < 0 ||
-	    netns_path(id, &ns) < 0 || result_path(c, id, &rp) < 0 ||
+	if (netns_path(id, &ns) < 0 || result_path(c, id, &rp) < 0 ||
 	    asprintf(&name, RUNTIME_PREFIX "%s", id) < 0)
 		return -ENOMEM;
-	if ((r = mkdir_p(dir, 0700)) < 0)
-		return errf(r, ret_err, "%s: %s", dir, bw_strerror(r));
-	/* Isolation first: no instance is ever attached unprotected. */
-	if ((r = nft_ensure(ret_err)) < 0)
-		return r;
+	/* Isolation first: no instance is ever attached unprotected. The
+	 * table usually exists: make it only when adding to it fails. */
 	if (asprintf(&script, "add element inet bulwark bridges { \"%s\" }\n"
 	    "add element inet bulwark same { \"%s\" . \"%s\" }\n", br, br,
 	    br) < 0)
 		return -ENOMEM;
-	if ((r = nft(script, ret_err)) < 0)
+	if (nft(script, NULL) < 0 &&
+	    ((r = nft_ensure(ret_err)) < 0 || (r = nft(script, ret_err)) < 0))
 		return r;
 	{
-		const char *const add[] = { IP_BIN, "netns", "add", name,
-		    NULL };
 		const char *const lo[] = { IP_BIN, "-n", name, "link", "set",
 		    "lo", "up", NULL };
 
-		if (access(ns, F_OK) == 0)
-			return errf(-BW_E_EXISTS, ret_err,
-			    "network namespace %s exists", ns);
-		if ((r = runtime_run(add, NULL, NULL, ret_err)) < 0)
-			return r;
 		if ((r = runtime_run(lo, NULL, NULL, ret_err)) < 0)
-			goto fail;
+			return r;
 	}
 	if ((r = plugin(c, n, "ADD", id, NULL, &out, ret_err)) < 0)
-		goto fail;
+		return r;
 	if ((r = json_parse_bounded(out, strlen(out), BW_JSON_MAX_DEPTH, &res,
 	    ret_err)) < 0)
 		goto fail_del;
@@ -325,8 +346,20 @@ cni_attach(const struct cni_config *c, const struct cni_network *n,
 	return 0;
 fail_del:
 	(void)plugin(c, n, "DEL", id, NULL, NULL, NULL);
-fail:
-	(void)netns_delete(id, NULL);
+	return r;
+}
+
+int
+cni_attach(const struct cni_config *c, const struct cni_network *n,
+    const char *id, struct cni_attachment *ret, char **ret_err)
+{
+	_cleanup_free_ char	*ns = NULL;
+	int			 r;
+
+	if ((r = cni_prepare(c, n, id, &ns, ret_err)) < 0)
+		return r;
+	if ((r = cni_connect(c, n, id, ret, ret_err)) < 0)
+		(void)netns_delete(id, NULL);
 	return r;
 }
 

@@ -42,6 +42,16 @@ int cni_bridge_name(const char *tenant, char buf[CNI_BRIDGE_MAX + 1]);
 int cni_attach(const struct cni_config *c, const struct cni_network *n,
     const char *id, struct cni_attachment *ret, char **ret_err);
 
+/* cni_attach() in two steps, so the container can be created while
+ * its network is wired: cni_prepare() makes netns bw-ID (*RET_NETNS,
+ * caller frees); cni_connect() adds the isolation set entries, sets lo
+ * up and runs the plugin's ADD in it, and may run on another thread.
+ * After a failure of either, cni_detach() removes what exists. */
+int cni_prepare(const struct cni_config *c, const struct cni_network *n,
+    const char *id, char **ret_netns, char **ret_err);
+int cni_connect(const struct cni_config *c, const struct cni_network *n,
+    const char *id, struct cni_attachment *ret, char **ret_err);
+
 /* Runs CHECK against the kept ADD result. */
 int cni_check(const struct cni_config *c, const struct cni_network *n,
     const char *id, char **ret_err);

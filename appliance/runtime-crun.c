@@ -77,7 +77,8 @@ add_crun_log(struct runtime *rt, const char *id, char **ret_err)
 
 /* FRESH: a new instance, so no earlier crun state can exist. */
 static int
-crun_start(struct runtime *rt, const char *id, bool fresh, char **ret_err)
+crun_start(struct runtime *rt, const char *id, bool fresh,
+    const struct runtime_spec *s, char **ret_err)
 {
 	_cleanup_free_ char	*dir = NULL, *log = NULL, *crunlog = NULL;
 	_cleanup_free_ char	*exitp = NULL, *pidp = NULL, *root = NULL;
@@ -103,15 +104,22 @@ crun_start(struct runtime *rt, const char *id, bool fresh, char **ret_err)
 	}
 	(void)unlink(pidp);
 	{
-		const char *const argv[] = { rt->crun, root,
+		/* With a hook: create, hook, start; crun create leaves the
+		 * container's process waiting for crun start. */
+		bool hook = s && s->before_start;
+		const char *const run[] = { rt->crun, root,
 		    "--cgroup-manager=cgroupfs", crunlog, "run", "--detach",
 		    "--bundle", dir, "--pid-file", pidp, cid, NULL };
-		struct runtime_sup s = {
-			.argv = argv, .log_path = log, .exit_path = exitp,
-			.pid_file = pidp, .ready_timeout_ms = CRUN_TIMEOUT_MS,
+		const char *const create[] = { rt->crun, root,
+		    "--cgroup-manager=cgroupfs", crunlog, "create",
+		    "--bundle", dir, "--pid-file", pidp, cid, NULL };
+		struct runtime_sup sup = {
+			.argv = hook ? create : run, .log_path = log,
+			.exit_path = exitp, .pid_file = pidp,
+			.ready_timeout_ms = CRUN_TIMEOUT_MS,
 		};
 
-		r = runtime_supervise(&s, &shim, &pid, ret_err);
+		r = runtime_supervise(&sup, &shim, &pid, ret_err);
 	}
 	if (r < 0) {
 		add_crun_log(rt, id, ret_err);
@@ -123,13 +131,23 @@ crun_start(struct runtime *rt, const char *id, bool fresh, char **ret_err)
 	m.pid_start = rt_proc_start(pid);
 	if ((r = rt_meta_save(rt, id, &m)) < 0)
 		return errf(r, ret_err, "instance %s: %s", id, bw_strerror(r));
+	if (s && s->before_start) {
+		const char *const start[] = { "start", cid, NULL };
+
+		if ((r = s->before_start(s->before_start_arg, ret_err)) < 0)
+			return r;
+		if ((r = crun(rt, start, NULL, ret_err)) < 0) {
+			add_crun_log(rt, id, ret_err);
+			return r;
+		}
+	}
 	return 0;
 }
 
 int
 rt_crun_start(struct runtime *rt, const char *id, char **ret_err)
 {
-	return crun_start(rt, id, false, ret_err);
+	return crun_start(rt, id, false, NULL, ret_err);
 }
 
 int
@@ -179,7 +197,7 @@ rt_crun_create(struct runtime *rt, const struct runtime_spec *s,
 	if (r < 0)
 		errf(r, ret_err, "%s: %s", cfgp, bw_strerror(r));
 	else
-		r = crun_start(rt, s->id, true, ret_err);
+		r = crun_start(rt, s->id, true, s, ret_err);
 	if (r < 0) {
 		(void)rt_crun_delete(rt, s->id, NULL);
 		{

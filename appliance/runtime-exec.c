@@ -461,15 +461,43 @@ shim_wait_target(pid_t target, const char *exit_path, const char *tmp)
 	}
 }
 
+/* Closes every descriptor from 3 up except the three in KEEP. */
+static void
+close_fds_except(int keep[3])
+{
+	unsigned	from = 3;
+	int		i, j, t;
+
+	for (i = 0; i < 3; i++)
+		for (j = i + 1; j < 3; j++)
+			if (keep[j] < keep[i]) {
+				t = keep[i];
+				keep[i] = keep[j];
+				keep[j] = t;
+			}
+	for (i = 0; i < 3; i++) {
+		if (keep[i] < (int)from)
+			continue;
+		if ((unsigned)keep[i] > from)
+			(void)syscall(__NR_close_range, from,
+			    (unsigned)keep[i] - 1, 0U);
+		from = (unsigned)keep[i] + 1;
+	}
+	(void)syscall(__NR_close_range, from, ~0U, 0U);
+}
+
 static _noreturn_ void
 shim_main(const struct runtime_sup *s, const char *exit_tmp, int ready_fd,
     int log_fd, int devnull)
 {
-	int		ep[2];
+	int		ep[2], keep[3] = { ready_fd, log_fd, devnull };
 	int		st, e = 0;
 	ssize_t		n;
 	pid_t		worker, target;
 
+	/* The shim outlives this call: it must not hold what the caller's
+	 * other threads have open (a pipe whose reader waits for EOF). */
+	close_fds_except(keep);
 	(void)setsid();
 	(void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	child_reset_signals();

@@ -557,8 +557,23 @@ cmp_strp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static int list_ids(struct runtime *rt, bool crun_too, char ***ret,
+    char **ret_err);
+
 int
 runtime_list(struct runtime *rt, char ***ret, char **ret_err)
+{
+	return list_ids(rt, true, ret, ret_err);
+}
+
+int
+runtime_list_known(struct runtime *rt, char ***ret, char **ret_err)
+{
+	return list_ids(rt, false, ret, ret_err);
+}
+
+static int
+list_ids(struct runtime *rt, bool crun_too, char ***ret, char **ret_err)
 {
 	_cleanup_json_ json_t	*ids = json_object();
 	struct dirent		*de;
@@ -571,7 +586,7 @@ runtime_list(struct runtime *rt, char ***ret, char **ret_err)
 
 	if (!ids)
 		return -ENOMEM;
-	if ((r = rt_crun_list(rt, ids, ret_err)) < 0)
+	if (crun_too && (r = rt_crun_list(rt, ids, ret_err)) < 0)
 		return r;
 	d = opendir(rt->state_dir);
 	if (!d)

@@ -60,6 +60,13 @@ struct runtime_spec {
 	uid_t			 uid;
 	gid_t			 gid;
 	unsigned		 pids_max;	/* 0: OCI_DEFAULT_PIDS */
+	/* Called once the container exists (`crun create`: namespaces,
+	 * cgroups and mounts made, its process waiting) and before the
+	 * process starts (`crun start`), so other set-up (its network) can
+	 * run meanwhile and finish first. An error here removes the
+	 * container and is runtime_create()'s. NULL: nothing to wait for. */
+	int			(*before_start)(void *arg, char **ret_err);
+	void			*before_start_arg;
 
 	/* VMs: a disk (its qcow2 overlay is what the guest writes), or a
 	 * kernel and initrd, or both */
@@ -132,6 +139,10 @@ int runtime_delete(struct runtime *rt, const char *id, char **ret_err);
  * restarted agent adopts them. *RET is a NULL-terminated array (free
  * with runtime_list_free()). */
 int runtime_list(struct runtime *rt, char ***ret, char **ret_err);
+/* The same from the runtime's own state directory only (no `crun list`):
+ * what runtime_create() made. Cheap enough for every agent pass; misses
+ * only crun containers whose create died before its state was saved. */
+int runtime_list_known(struct runtime *rt, char ***ret, char **ret_err);
 void runtime_list_free(char **ids);
 
 /* Path of ID's log: container stdout+stderr or VM serial console
