@@ -1172,6 +1172,27 @@ cmd_logs(const struct cli_opts *o, const struct client_conf *conf)
 	return 0;
 }
 
+/* The index of a "node" command after the global options, or 0. */
+static int
+node_command_at(int argc, char **argv)
+{
+	static const char *const with_value[] = { "--config", "--server",
+	    "--cert", "--key", "--cacert", NULL };
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *const *w;
+
+		if (argv[i][0] != '-')
+			return strcmp(argv[i], "node") == 0 ? i : 0;
+		for (w = with_value; *w && strcmp(argv[i], *w) != 0; w++)
+			;
+		if (*w)
+			i++;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1182,9 +1203,20 @@ main(int argc, char **argv)
 
 	/* a server that dies mid-request must not kill us */
 	signal(SIGPIPE, SIG_IGN);
-	/* node bootstrap/approve live with the identity module */
-	if (argc > 1 && strcmp(argv[1], "node") == 0)
-		return identity_cli_main(argc - 1, argv + 1);
+	/* node bootstrap/approve live with the identity module; global
+	 * options may come before the command, as for every other one. */
+	if ((rc = node_command_at(argc, argv)) > 0) {
+		_cleanup_free_ char **nv = calloc((size_t)argc + 1, sizeof(*nv));
+		int n = 0;
+
+		if (!nv)
+			return CLI_EXIT_FAILED;
+		for (int i = rc; i < argc; i++)
+			nv[n++] = argv[i];
+		for (int i = 1; i < rc; i++)
+			nv[n++] = argv[i];
+		return identity_cli_main(n, nv);
+	}
 	if (cli_parse(argc, argv, &o, &err) < 0) {
 		fprintf(stderr, "bulwark: %s\n", err);
 		return CLI_EXIT_USAGE;

@@ -186,3 +186,6 @@ wait_for 600 gone many || die "not all removed"
 t2=$(now)
 printf '%d containers: apply to all Running %.2f s (%.1f ms each), delete to all removed %.2f s\n' \
 	"$MANY" "$(sub "$t1" "$t0")" "$(echo "($t1 - $t0) * 1000 / $MANY" | bc -l)" "$(sub "$t2" "$t1")"
+# Leave nothing behind: the anchor goes too (its netns is the agent's).
+$B delete workload anchor -t bench >/dev/null
+wait_for 60 gone anchor 0 || echo "bench/instances-api: the anchor was not removed" >&2
