@@ -94,6 +94,11 @@ check "poll=0 is refused" [ "$(acurl -o /dev/null -w '%{http_code}' "$URL/v1/wat
 check "poll=60001 is refused" [ "$(acurl -o /dev/null -w '%{http_code}' "$URL/v1/watch?poll=60001")" = 400 ]
 $B delete tenant polled >/dev/null
 
+# -- global options come before any command, node commands included
+check "bulwark --config F node bootstrap NAME works" \
+	$B node bootstrap late-node -o "$T/late.json"
+check "... and writes the credential" jq -e .certificate "$T/late.json"
+
 # -- malformed input: precise 4xx, nothing changes
 before=$(revision)
 post() { # body-file expected-code expected-message-substring [content-type]
