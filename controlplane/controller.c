@@ -2,12 +2,14 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "controlplane/controller.h"
@@ -243,13 +245,41 @@ instance_index(const char *workload, const char *name)
 	return *end || idx < 0 ? -1 : idx;
 }
 
+/* What an instance is made from: the workload's spec but for replicas
+ * and update_strategy (changing those replaces nothing), as canonical
+ * JSON, SHA-256, the first 16 hex digits. */
+static int
+template_of(const json_t *wdoc, char out[CONTROLLER_TEMPLATE_LEN + 1])
+{
+	_cleanup_json_ json_t	*spec = json_deep_copy(json_object_get(wdoc,
+	    "spec"));
+	unsigned char		 d[32];
+	char			*text;
+	int			 ok;
+
+	if (!spec)
+		return -ENOMEM;
+	json_object_del(spec, "replicas");
+	json_object_del(spec, "update_strategy");
+	if (!(text = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS)))
+		return -ENOMEM;
+	ok = EVP_Digest(text, strlen(text), d, NULL, EVP_sha256(), NULL);
+	free(text);
+	if (!ok)
+		return -BW_E_CRYPTO;
+	for (int i = 0; i < CONTROLLER_TEMPLATE_LEN / 2; i++)
+		snprintf(out + 2 * i, 3, "%02x", d[i]);
+	return 0;
+}
+
 static json_t *
 new_instance(const struct obj *w, const char *name)
 {
 	char		 uid[BW_UUID_LEN + 1], created[40];
+	char		 tmpl[CONTROLLER_TEMPLATE_LEN + 1];
 	json_t		*labels, *doc;
 
-	if (bw_uuid_v4(uid) < 0)
+	if (bw_uuid_v4(uid) < 0 || template_of(w->doc, tmpl) < 0)
 		return NULL;
 	bw_time_rfc3339(created, sizeof(created), 0);
 	labels = json_deep_copy(json_object_get(json_object_get(w->doc,
@@ -257,13 +287,80 @@ new_instance(const struct obj *w, const char *name)
 	if (!labels)
 		labels = json_object();
 	json_object_set_new(labels, CONTROLLER_LABEL_WORKLOAD, json_string(w->name));
-	doc = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:o}, s:{s:s, s:I}, "
+	doc = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:o}, s:{s:s, s:I, s:s}, "
 	    "s:{s:s}}", "kind", "Instance",
 	    "metadata", "name", name, "tenant", w->tenant, "uid", uid,
 	    "created", created, "labels", labels,
 	    "spec", "workload", w->name, "generation", (json_int_t)w->rev,
+	    "template", tmpl,
 	    "status", "phase", "Pending");
 	return doc;
+}
+
+/* Rolling update of W: instances made from an older template are
+ * deleted (and so made again from the current one by the next pass)
+ * while no more than max_unavailable of the replicas are unavailable:
+ * missing, not Running, or on their way out. An outdated instance that
+ * is not Running is replaced at once: it serves nothing. Instances from
+ * before templates were recorded carry none and are left alone. */
+static void
+rollout(struct controller *c, const struct obj *w, struct objs *insts)
+{
+	long		 replicas = int_at(w->doc, "spec", "replicas", 0);
+	long		 max_unavail = 1, unavailable = 0, idx;
+	const json_t	*us = json_object_get(json_object_get(w->doc, "spec"),
+	    "update_strategy");
+	char		 tmpl[CONTROLLER_TEMPLATE_LEN + 1], name[64];
+	char		 reason[CTL_REASON_MAX];
+	struct obj	*outdated[1000];
+	size_t		 n = 0, i;
+
+	if (template_of(w->doc, tmpl) < 0)
+		return;
+	if (json_is_integer(json_object_get(us, "max_unavailable")))
+		max_unavail = (long)json_integer_value(json_object_get(us,
+		    "max_unavailable"));
+	for (idx = 0; idx < replicas && idx < 1000; idx++) {
+		struct obj	*in;
+		const char	*it, *phase;
+		bool		 running;
+
+		instance_name(w->name, idx, name, sizeof(name));
+		if (!(in = objs_find(insts, w->tenant, name)) || in->deleting) {
+			unavailable++;
+			continue;
+		}
+		it = str_at(in->doc, "spec", "template");
+		phase = str_at(in->doc, "status", "phase");
+		running = phase && strcmp(phase, "Running") == 0;
+		if (!running)
+			unavailable++;
+		if (!it || strcmp(it, tmpl) == 0)
+			continue;
+		if (!running) {
+			snprintf(reason, sizeof(reason), "rolling update: template "
+			    "%s replaces %s (the old instance was %s)", tmpl, it,
+			    phase ? phase : "not running");
+			in->deleting = 1;
+			submit(c, "controller/workload", "instance.replace",
+			    CTL_DELETED, in->tenant, in->name, STORE_OP_DELETE,
+			    NULL, in->rev, reason);
+			continue;
+		}
+		outdated[n++] = in;
+	}
+	for (i = 0; i < n && unavailable < max_unavail; i++) {
+		struct obj *in = outdated[i];
+
+		snprintf(reason, sizeof(reason), "rolling update: template %s "
+		    "replaces %s (%ld of at most %ld replicas unavailable)", tmpl,
+		    str_at(in->doc, "spec", "template"), unavailable + 1,
+		    max_unavail);
+		in->deleting = 1;
+		unavailable++;
+		submit(c, "controller/workload", "instance.replace", CTL_DELETED,
+		    in->tenant, in->name, STORE_OP_DELETE, NULL, in->rev, reason);
+	}
 }
 
 static void
@@ -308,6 +405,8 @@ reconcile_workloads(struct controller *c, struct objs *wls, struct objs *insts)
 		submit(c, "controller/workload", "instance.delete", CTL_DELETED,
 		    in->tenant, in->name, STORE_OP_DELETE, NULL, in->rev, why);
 	}
+	for (i = 0; i < wls->n; i++)
+		rollout(c, &wls->v[i], insts);
 }
 
 /* ---- scheduler loop ---- */

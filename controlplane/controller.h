@@ -9,6 +9,9 @@
 #ifndef BW_CONTROLLER_H
 #define BW_CONTROLLER_H
 
+/* Hex digits of an instance's spec.template (see rollout()). */
+#define CONTROLLER_TEMPLATE_LEN	16
+
 #include <stdbool.h>
 
 #include <event2/event.h>

@@ -83,9 +83,21 @@ static const struct schema_field capability_item = {
 	.name = "", .type = SCHEMA_STRING, .one_of = capabilities,
 };
 
+/* Instances keep their replica names (NAME-0, NAME-1, ...), so an
+ * update replaces them in place: no surge above the replica count. */
+static int
+check_no_surge(const json_t *v, const char *path, char **ret_err)
+{
+	if (json_integer_value(v) == 0)
+		return 0;
+	return errf(-BW_E_INVALID, ret_err, "%s: must be 0: replicas keep "
+	    "their names, so an update replaces them in place (limit it with "
+	    "max_unavailable)", path);
+}
+
 static const struct schema_field update_fields[] = {
-	INT_FIELD("max_unavailable", 0, 1000),
-	INT_FIELD("max_surge", 0, 1000),
+	INT_FIELD("max_unavailable", 1, 1000),
+	{ .name = "max_surge", .type = SCHEMA_INT, .check = check_no_surge },
 	END_FIELDS
 };
 
@@ -176,6 +188,7 @@ static const struct schema_field instance_spec[] = {
 	  .check = schema_check_dns_label },
 	{ .name = "node", .type = SCHEMA_STRING, .check = schema_check_dns_label },
 	{ .name = "generation", .type = SCHEMA_INT, .min = 0, .max = 1LL << 50 },
+	STR_FIELD("template", 0, 64),
 	END_FIELDS
 };
 

@@ -114,6 +114,37 @@ check "no instance was restarted or re-reported" bash -c \
 	"instances acme | jq -e '[.[] | select(.status.last_event == \"started\" or .status.last_event == \"restarted after signal 9 (KILL)\")] | length == 3' >/dev/null"
 kill -0 "$AGENT_PID" || fail "agent died"
 
+echo "== rolling update: a changed spec replaces the replicas one at a time"
+tmpl_old=$(inst acme web-0 | jq -r .spec.template)
+uids_old=$(instances acme | jq -r '[.[] | select(.spec.workload == "web") | .status.runtime_id] | sort | join(" ")')
+$B watch -o json >"$T/roll.watch" 2>/dev/null &
+RW=$!; BW_PIDS="$BW_PIDS $RW"
+sleep 0.3
+jq '(.[] | select(.kind == "Workload") | .spec) += {"env": {"VERSION": "2"}, "update_strategy": {"max_unavailable": 1}}' \
+	"$T/web.json" >"$T/web-v2.json"
+check "apply web with a new env (max_unavailable 1)" $B apply -f "$T/web-v2.json"
+check "all 3 replicas Running from the new template" wait_for 90 bash -c \
+	"instances acme | jq -e '[.[] | select(.spec.workload == \"web\" and .status.phase == \"Running\" and .spec.template != \"$tmpl_old\")] | length == 3' >/dev/null"
+kill "$RW" 2>/dev/null; wait "$RW" 2>/dev/null
+check "the template is recorded and changed" bash -c "[ -n '$tmpl_old' ] && [ '$tmpl_old' != null ] && [ \"\$(inst acme web-0 | jq -r .spec.template)\" != '$tmpl_old' ]"
+check "every replica is a new instance" bash -c "[ -z \"\$(comm -12 <(echo '$uids_old' | tr ' ' '\n') <(instances acme | jq -r '.[].status.runtime_id' | sort))\" ]"
+# From the watch: a replica is deleted only when every replica deleted
+# before it is Running again (never more than one unavailable).
+check "never more than one replica unavailable" bash -c "jq -s -e '
+	[.[] | select(.kind == \"Instance\" and .tenant == \"acme\" and (.name | startswith(\"web-\")))]
+	| reduce .[] as \$e ({down: [], bad: false, deletes: 0};
+		if \$e.type == \"DELETE\" then
+			(if (.down | length) > 0 then .bad = true else . end)
+			| .down += [\$e.name] | .deletes += 1
+		elif \$e.object.status.phase == \"Running\" then .down -= [\$e.name]
+		else . end)
+	| .bad == false and .deletes == 3 and (.down | length) == 0' '$T/roll.watch' >/dev/null"
+check "the replacements are audited as instance.replace with the templates" bash -c \
+	"$BW/bulwark --config $AUDITOR audit search --action instance.replace -o json | jq -e '[.items[] | select(.object.tenant == \"acme\" and (.reason | test(\"rolling update: template [0-9a-f]{16} replaces $tmpl_old\")))] | length == 3' >/dev/null"
+check "an update strategy with surge is refused (instances keep their names)" bash -c \
+	"jq '(.[] | select(.kind == \"Workload\") | .spec.update_strategy) = {\"max_surge\": 1}' '$T/web-v2.json' | $B apply -f - 2>&1 | grep -q 'max_surge'"
+cp "$T/web-v2.json" "$T/web.json"
+
 echo "== scale to 1"
 uids_all=$(instances acme | jq -r '.[].status.runtime_id' | sort)
 uid0=$(inst acme web-0 | jq -r .status.runtime_id)

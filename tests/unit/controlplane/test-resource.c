@@ -35,6 +35,17 @@ static const struct vcase cases[] = {
 	{ WL_HEAD "\"spec\":{\"type\":\"container\",\"image\":\"" DIGEST "\","
 	  "\"replicas\":3,\"resources\":{\"cpu_millis\":1,\"memory_mib\":64},"
 	  "\"replica\":2}}", "spec.replica: unknown field" },
+	{ WL_HEAD "\"spec\":{\"type\":\"container\",\"image\":\"" DIGEST "\","
+	  "\"replicas\":3,\"resources\":{\"cpu_millis\":1,\"memory_mib\":64},"
+	  "\"update_strategy\":{\"max_unavailable\":2,\"max_surge\":0}}}", NULL },
+	{ WL_HEAD "\"spec\":{\"type\":\"container\",\"image\":\"" DIGEST "\","
+	  "\"replicas\":3,\"resources\":{\"cpu_millis\":1,\"memory_mib\":64},"
+	  "\"update_strategy\":{\"max_surge\":1}}}",
+	  "spec.update_strategy.max_surge: must be 0: replicas keep their names" },
+	{ WL_HEAD "\"spec\":{\"type\":\"container\",\"image\":\"" DIGEST "\","
+	  "\"replicas\":3,\"resources\":{\"cpu_millis\":1,\"memory_mib\":64},"
+	  "\"update_strategy\":{\"max_unavailable\":0}}}",
+	  "spec.update_strategy.max_unavailable: must be an integer 1..1000" },
 	{ WL_HEAD "\"spec\":{\"type\":\"lxc\",\"image\":\"" DIGEST "\","
 	  "\"replicas\":3,\"resources\":{\"cpu_millis\":1,\"memory_mib\":64}}}",
 	  "spec.type: must be one of container, vm" },
