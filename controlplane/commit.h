@@ -30,9 +30,12 @@ struct commit_req {
 
 /* Starts the committer thread for STORE and TRAIL (TRAIL may be NULL
  * only in tests of the store alone). Completions are delivered through
- * BASE, which must have been created after evthread_use_pthreads(). */
+ * BASE, which must have been created after evthread_use_pthreads().
+ * First appends to TRAIL the records of acknowledged mutations that the
+ * store's audit outbox holds from before a restart, skipping those the
+ * trail in AUDIT_DIR (may be NULL: skip none) already holds. */
 int commit_start(struct event_base *base, struct store *st,
-    struct audit_trail *trail, struct committer **ret);
+    struct audit_trail *trail, const char *audit_dir, struct committer **ret);
 
 /* Queues REQ (caller keeps ownership until done() runs). */
 void commit_submit(struct committer *c, struct commit_req *req);
