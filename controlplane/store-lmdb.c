@@ -71,11 +71,14 @@
 #define LMDB_META_FORMAT	"format"
 #define LMDB_META_REVISION	"revision"
 #define LMDB_META_COMPACTED	"compacted"
+#define LMDB_META_OUTBOX	"outbox"	/* + u64 BE id */
+#define LMDB_OUTBOX_PLEN	(sizeof(LMDB_META_OUTBOX) - 1)
+#define LMDB_OUTBOX_KLEN	(LMDB_OUTBOX_PLEN + sizeof(uint64_t))
 
 struct store_lmdb {
 	struct store	 base;		/* first: store.c casts to it */
 	MDB_env		*env;
-	MDB_dbi		 meta, kv, log, outbox;
+	MDB_dbi		 meta, kv, log;
 	int		 lock_fd;
 	/* The batch transaction while its before_commit hook runs, and
 	 * the thread running it: the outbox calls join that transaction
@@ -672,19 +675,47 @@ lmdb_hook_txn(struct store_lmdb *s)
 	return txn;
 }
 
+static void
+lmdb_outbox_key(unsigned char kb[LMDB_OUTBOX_KLEN], uint64_t id)
+{
+	memcpy(kb, LMDB_META_OUTBOX, LMDB_OUTBOX_PLEN);
+	be64_put(kb + LMDB_OUTBOX_PLEN, id);
+}
+
+/* Positions CUR on the first outbox entry (OP MDB_SET_RANGE) or the next
+ * one (MDB_NEXT); returns MDB_NOTFOUND past the last. */
+static int
+lmdb_outbox_step(MDB_cursor *cur, MDB_val *k, MDB_val *v, MDB_cursor_op op)
+{
+	int rc;
+
+	if (op == MDB_SET_RANGE) {
+		k->mv_size = LMDB_OUTBOX_PLEN;
+		k->mv_data = (void *)LMDB_META_OUTBOX;
+	}
+	if ((rc = mdb_cursor_get(cur, k, v, op)) != 0)
+		return rc;
+	if (k->mv_size < LMDB_OUTBOX_PLEN ||
+	    memcmp(k->mv_data, LMDB_META_OUTBOX, LMDB_OUTBOX_PLEN) != 0)
+		return MDB_NOTFOUND;
+	if (k->mv_size != LMDB_OUTBOX_KLEN)
+		return MDB_CORRUPTED;
+	return 0;
+}
+
 static int
 lmdb_outbox_put(struct store *st, uint64_t id, const void *value, size_t len)
 {
 	struct store_lmdb *s = lmdb_of(st);
 	MDB_txn	*txn = lmdb_hook_txn(s);
-	unsigned char kb[sizeof(uint64_t)];
+	unsigned char kb[LMDB_OUTBOX_KLEN];
 	MDB_val	 k = { sizeof(kb), kb }, v = { len, (void *)value };
 	int	 rc;
 
 	if (!txn)
 		return -BW_E_INVALID;
-	be64_put(kb, id);
-	if ((rc = mdb_put(txn, s->outbox, &k, &v, MDB_NOOVERWRITE)) != 0)
+	lmdb_outbox_key(kb, id);
+	if ((rc = mdb_put(txn, s->meta, &k, &v, MDB_NOOVERWRITE)) != 0)
 		return lmdb_err(rc);
 	s->outbox_dirty = true;
 	return 0;
@@ -700,17 +731,13 @@ lmdb_outbox_del(struct store_lmdb *s, MDB_txn *txn, uint64_t upto,
 	size_t	 n = 0;
 	int	 rc;
 
-	if ((rc = mdb_cursor_open(txn, s->outbox, &cur)) != 0)
+	if ((rc = mdb_cursor_open(txn, s->meta, &cur)) != 0)
 		return lmdb_err(rc);
 	/* After mdb_cursor_del() the cursor rests on the next entry,
 	 * which MDB_NEXT then returns. */
-	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-	for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != sizeof(uint64_t)) {
-			rc = MDB_CORRUPTED;
-			break;
-		}
-		if (be64_get(k.mv_data) > upto)
+	rc = lmdb_outbox_step(cur, &k, &v, MDB_SET_RANGE);
+	for (; rc == 0; rc = lmdb_outbox_step(cur, &k, &v, MDB_NEXT)) {
+		if (be64_get((char *)k.mv_data + LMDB_OUTBOX_PLEN) > upto)
 			break;
 		if ((rc = mdb_cursor_del(cur, 0)) != 0)
 			break;
@@ -771,16 +798,12 @@ lmdb_outbox_list(struct store *st, size_t max, struct store_outbox_entry **ret,
 
 	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
 		return lmdb_err(rc);
-	if ((rc = mdb_cursor_open(txn, s->outbox, &cur)) != 0) {
+	if ((rc = mdb_cursor_open(txn, s->meta, &cur)) != 0) {
 		r = lmdb_err(rc);
 		goto out;
 	}
-	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-	for (; rc == 0 && n < max; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != sizeof(uint64_t)) {
-			r = -BW_E_CORRUPT;
-			goto out;
-		}
+	rc = lmdb_outbox_step(cur, &k, &v, MDB_SET_RANGE);
+	for (; rc == 0 && n < max; rc = lmdb_outbox_step(cur, &k, &v, MDB_NEXT)) {
 		if ((r = lmdb_grow((void **)&a, &cap, n, sizeof(*a))) < 0)
 			goto out;
 		if (!(a[n].value = malloc(v.mv_size ? v.mv_size : 1))) {
@@ -788,7 +811,7 @@ lmdb_outbox_list(struct store *st, size_t max, struct store_outbox_entry **ret,
 			goto out;
 		}
 		memcpy(a[n].value, v.mv_data, v.mv_size);
-		a[n].id = be64_get(k.mv_data);
+		a[n].id = be64_get((char *)k.mv_data + LMDB_OUTBOX_PLEN);
 		a[n].len = v.mv_size;
 		n++;
 	}
@@ -889,8 +912,7 @@ lmdb_init(struct store_lmdb *s, const char *dir, char **ret_err)
 		    mdb_strerror(rc));
 	if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "kv", MDB_CREATE, &s->kv)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "log", MDB_CREATE, &s->log)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "outbox", MDB_CREATE, &s->outbox)) != 0) {
+	    (rc = mdb_dbi_open(txn, "log", MDB_CREATE, &s->log)) != 0) {
 		r = errf(lmdb_err(rc), ret_err, "store %s: opening databases: %s",
 		    dir, mdb_strerror(rc));
 		goto out;
@@ -1022,7 +1044,7 @@ store_open_lmdb(const char *dir, const struct store_options *opts,
 		goto fail;
 	}
 	if ((rc = mdb_env_set_mapsize(s->env, map_size)) != 0 ||
-	    (rc = mdb_env_set_maxdbs(s->env, 4)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(s->env, 3)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(s->env, LMDB_MAX_READERS)) != 0) {
 		r = errf(lmdb_err(rc), ret_err, "store %s: %s", dir,
 		    mdb_strerror(rc));
