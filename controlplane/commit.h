@@ -1,9 +1,12 @@
 /* The commit pipeline: the only path by which the API changes state.
- * A dedicated thread takes every queued mutation, stages them in one
- * store transaction, makes their audit records durable, and only then
- * commits the store (group commit for both). If the audit records
- * cannot be made durable nothing is committed: no audit record, no
- * mutation (AU-5). Completions run back on the event loop's thread. */
+ * A dedicated thread takes every queued mutation and stages them in one
+ * store transaction; their audit records go into the store's audit
+ * outbox in that transaction and, on an appender thread, to the trail
+ * while the store commits (group commit for both). A batch is answered
+ * only when both are durable. If the trail refuses records nothing new
+ * is accepted until it has taken the outbox's (no audit record, no
+ * mutation: AU-5); after a crash, commit_start() gives the trail the
+ * records it lacks. Completions run back on the event loop's thread. */
 #ifndef BW_COMMIT_H
 #define BW_COMMIT_H
 

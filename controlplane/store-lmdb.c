@@ -65,7 +65,7 @@
 #define LMDB_KV_HDR		16	/* create_rev, mod_rev */
 #define LMDB_LOG_HDR		3	/* type, key length */
 #define LMDB_COMPACT_CHUNK	10000	/* log entries dropped per transaction */
-#define LMDB_PREALLOC_CHUNK	((off_t)4 << 20)	/* zeros written ahead */
+#define LMDB_PREALLOC_CHUNK	((off_t)2 << 20)	/* zeros written ahead */
 #define LMDB_PREALLOC_LOW	((off_t)1 << 20)	/* extend below this */
 
 #define LMDB_META_FORMAT	"format"
