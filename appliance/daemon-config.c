@@ -360,6 +360,7 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 	    &st->commit)) < 0)
 		return errf(r, ret_err, "commit pipeline: %s", bw_strerror(r));
 	apo.listen = cfg->listen;
+	apo.max_connections = cfg->max_connections;
 	apo.ssl_ctx = st->ssl_ctx;
 	apo.store = st->store;
 	apo.commit = st->commit;
