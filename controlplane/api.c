@@ -161,8 +161,10 @@ static void
 reply_json(struct api_server *srv, struct evhttp_request *req, int status,
     json_t *body)
 {
-	struct evbuffer	*buf;
-	char		*s;
+	struct evhttp_connection *evcon;
+	struct bufferevent	*bev;
+	struct evbuffer		*buf;
+	char			*s;
 
 	if (status / 100 < (int)ELEMENTSOF(srv->requests))
 		srv->requests[status / 100]++;
@@ -176,7 +178,14 @@ reply_json(struct api_server *srv, struct evhttp_request *req, int status,
 	    "Content-Type", "application/json");
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Cache-Control", "no-store");
+	evcon = evhttp_request_get_connection(req);
 	evhttp_send_reply(req, status, http_reason(status), buf);
+	/* evhttp queued the head and the body as two buffer chains, which
+	 * the TLS bufferevent would send as two records in two writes once
+	 * the socket polls writable; joined, a reply is one record, one
+	 * write and one segment. */
+	if (evcon && (bev = evhttp_connection_get_bufferevent(evcon)))
+		(void)evbuffer_pullup(bufferevent_get_output(bev), -1);
 	free(s);
 	if (buf)
 		evbuffer_free(buf);
