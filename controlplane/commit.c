@@ -15,11 +15,16 @@
 #include "lib/macro.h"
 
 /* Upper bound on one batch: keeps one transaction and one audit write
- * bounded while still amortising the two fsyncs over many requests. */
-#define COMMIT_BATCH_MAX	4096
+ * bounded while still amortising the fsyncs over many requests; the
+ * store refuses larger batches (STORE_BATCH_MAX ops and
+ * STORE_BATCH_BYTES_MAX bytes), so a batch never exceeds either. */
+#define COMMIT_BATCH_MAX	STORE_BATCH_MAX
 #define ASYNC_QUEUE_MAX		65536
-/* Outbox entries read per round when the trail catches up. */
-#define OUTBOX_DRAIN_MAX	4096
+/* Outbox entries read at once. The outbox holds at most two batches:
+ * the last one the trail took (deleted by the next transaction) and one
+ * the trail refused (after which nothing new is accepted), so one read
+ * gets them all. */
+#define OUTBOX_DRAIN_MAX	(4 * COMMIT_BATCH_MAX)
 /* An idle committer deletes the outbox entries the trail holds after
  * this long, so a quiet appliance does not replay them after a crash. */
 #define OUTBOX_TRIM_IDLE_MS	200
@@ -252,6 +257,14 @@ drain_backlog(struct committer *c)
 		store_outbox_entries_free(e, n);
 		if (r < 0)
 			return r;
+		if (n == OUTBOX_DRAIN_MAX && last_id == c->done_id) {
+			/* a full read of entries the trail already has:
+			 * delete them before reading on */
+			if (store_outbox_trim(c->st, c->done_id) < 0)
+				return -BW_E_AUDIT;
+			c->trimmed_id = c->done_id;
+			continue;
+		}
 		c->done_id = last_id;
 		if (n < OUTBOX_DRAIN_MAX) {
 			c->backlog = 0;
@@ -582,7 +595,7 @@ commit_thread(void *arg)
 	struct commit_req	*req;
 	struct async_rec	*a;
 	struct timespec		 until;
-	size_t			 n, nasync;
+	size_t			 n, nasync, bytes;
 	int			 idle;
 
 	for (;;) {
@@ -609,7 +622,16 @@ commit_thread(void *arg)
 			pthread_mutex_unlock(&c->mu);
 			break;
 		}
+		bytes = 0;
 		for (n = 0; n < COMMIT_BATCH_MAX && (req = TAILQ_FIRST(&c->queue)); n++) {
+			size_t sz = (req->op.key ? strlen(req->op.key) : 0) +
+			    req->op.value_len;
+
+			/* the first one always goes: alone it is the
+			 * store's to accept or refuse */
+			if (n > 0 && bytes + sz > STORE_BATCH_BYTES_MAX)
+				break;
+			bytes += sz;
 			TAILQ_REMOVE(&c->queue, req, entry);
 			TAILQ_INSERT_TAIL(&reqs, req, entry);
 		}
