@@ -157,7 +157,10 @@ loadgen() {
 # of a measured run (FIXED_OPS if set).
 size() {
 	local sys=$1 n=$2 ops=$3 max=$4 pilot rate
+	# one retry: a server that just said healthy has been seen to
+	# refuse the very first connections on a loaded machine
 	pilot=$(loadgen "$sys" "$n" $((n * 20)) "pilot$n") ||
+		{ sleep 1; pilot=$(loadgen "$sys" "$n" $((n * 20)) "pilot$n-2"); } ||
 		die "$sys pilot with $n clients failed"
 	if [ -z "$ops" ]; then
 		rate=$(echo "$pilot" | jq '.ops_per_sec')
