@@ -46,6 +46,9 @@ static const char usage_text[] =
 "  --server-name NAME extra DNS name for the server certificate (repeatable)\n"
 "  --log-level LEVEL  debug, info, warn or error (default info)\n"
 "  --pid-file FILE    write the process id to FILE (default DIR/bulwarkd.pid)\n"
+"  --max-connections N\n"
+"                     serve at most N API connections at once (default 1024);\n"
+"                     at the limit new ones wait until one closes\n"
 "  --import-root DIR  directory images may be imported from (repeatable;\n"
 "                     default /media and /mnt: local media only)\n"
 "  --allow-unattested-nodes\n"
@@ -126,6 +129,7 @@ main(int argc, char **argv)
 		{ "pid-file", required_argument, NULL, 'p' },
 		{ "allow-unattested-nodes", no_argument, NULL, 'U' },
 		{ "import-root", required_argument, NULL, 'I' },
+		{ "max-connections", required_argument, NULL, 'M' },
 		{ "tpm", required_argument, NULL, 'T' },
 		{ "config", required_argument, NULL, 'C' },
 		{ "reseal", no_argument, NULL, 'R' },
@@ -171,6 +175,20 @@ main(int argc, char **argv)
 		case 'p':
 			cfg.pid_file = optarg;
 			break;
+		case 'M': {
+			char		*end;
+			unsigned long	 v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || v < 1 || v > 1000000) {
+				fprintf(stderr, "bulwarkd: --max-connections: "
+				    "must be 1..1000000\n");
+				return 2;
+			}
+			cfg.max_connections = (unsigned)v;
+			break;
+		}
 		case 'U':
 			cfg.allow_unattested = 1;
 			break;

@@ -356,9 +356,11 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 	if ((r = crypto_tls_server_ctx(ca, cert, key,
 	    CRYPTO_TLS_CLIENT_CERT_OPTIONAL, &st->ssl_ctx, ret_err)) < 0)
 		return r;
-	if ((r = commit_start(base, st->store, st->trail, &st->commit)) < 0)
+	if ((r = commit_start(base, st->store, st->trail, auditdir,
+	    &st->commit)) < 0)
 		return errf(r, ret_err, "commit pipeline: %s", bw_strerror(r));
 	apo.listen = cfg->listen;
+	apo.max_connections = cfg->max_connections;
 	apo.ssl_ctx = st->ssl_ctx;
 	apo.store = st->store;
 	apo.commit = st->commit;

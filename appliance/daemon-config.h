@@ -32,6 +32,7 @@ struct bwd_config {
 	 * DIR/bulwarkd.conf, measured into PCR 13). */
 	const char	*tpm_tcti;
 	const char	*config_path;
+	unsigned	 max_connections;	/* 0: the API's default */
 };
 
 struct bwd_state {

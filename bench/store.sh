@@ -8,7 +8,11 @@
 #   bench/store.sh BUILDDIR          (make bench-store)
 #
 # Environment:
-#   BENCH_STORE_SECONDS  target duration of each measured run (default 5)
+#   BENCH_STORE_SECONDS  target duration of each measured run (default 3)
+#   BENCH_STORE_ROUNDS   measured runs per system and concurrency, taken
+#                        alternately (bulwark, etcd, bulwark, ...) so both
+#                        see the same moments of a shared machine; the
+#                        table shows the median run (default 3)
 #   BENCH_STORE_OPS1     fixed op count for 1 client (default: calibrated)
 #   BENCH_STORE_OPS16    fixed op count for 16 clients (default: calibrated)
 #   BENCH_STORE_MAXOPS1/16  caps on calibrated counts (2000 / 10000)
@@ -20,15 +24,17 @@
 # etcd fsyncs its WAL before it answers a put (no --unsafe-no-fsync, one
 # member, default --snapshot-count and backend batching). Each measured
 # run is preceded by a short pilot run against the same server that
-# warms the connection path and sizes the run to about
+# warms the connection path and sizes the runs to about
 # BENCH_STORE_SECONDS; writes/s are what the client counts as
-# acknowledged (HTTP 200/201), divided by the wall time of the run.
+# acknowledged (HTTP 200/201), divided by the wall time of the run. The
+# ratio is of the two medians; each round's ratio is printed too.
 set -u
 BUILD=${1:-${top_builddir:-$(pwd)}}
 BUILD=$(cd "$BUILD" && pwd) || exit 1
 LG="$BUILD/bench/bw-loadgen"
 BWD="$BUILD/bulwarkd"
-SECS=${BENCH_STORE_SECONDS:-5}
+SECS=${BENCH_STORE_SECONDS:-3}
+ROUNDS=${BENCH_STORE_ROUNDS:-3}
 
 die() {
 	echo "bench-store: $*" >&2
@@ -135,27 +141,39 @@ loadgen() {
 	local out
 	if [ "$1" = bulwark ]; then
 		out=$("$LG" --mode bulwark --config "$T/bulwark/admin.conf" \
-			--clients "$2" --ops "$3" --prefix "$4") || return 1
+			--clients "$2" --ops "$3" --prefix "$4")
 	else
 		out=$("$LG" --mode etcd --url "http://127.0.0.1:$EPORT" \
-			--clients "$2" --ops "$3" --prefix "$4") || return 1
+			--clients "$2" --ops "$3" --prefix "$4")
 	fi
-	echo "$out" | jq -e '.errors == 0 and .acked == .ops' >/dev/null || return 1
+	if ! echo "$out" | jq -e '.errors == 0 and .acked == .ops' >/dev/null; then
+		echo "bench-store: $1: not every write was acknowledged: $out" >&2
+		return 1
+	fi
 	echo "$out"
 }
 
-# measure SYSTEM CLIENTS FIXED_OPS MAX_OPS: pilot run, then the measured
-# run; prints the measured run's JSON line.
-measure() {
+# size SYSTEM CLIENTS FIXED_OPS MAX_OPS: pilot run; prints the op count
+# of a measured run (FIXED_OPS if set).
+size() {
 	local sys=$1 n=$2 ops=$3 max=$4 pilot rate
-	pilot=$(loadgen "$sys" "$n" $((n * 10)) "pilot$n") ||
+	# one retry: a server that just said healthy has been seen to
+	# refuse the very first connections on a loaded machine
+	pilot=$(loadgen "$sys" "$n" $((n * 20)) "pilot$n") ||
+		{ sleep 1; pilot=$(loadgen "$sys" "$n" $((n * 20)) "pilot$n-2"); } ||
 		die "$sys pilot with $n clients failed"
 	if [ -z "$ops" ]; then
 		rate=$(echo "$pilot" | jq '.ops_per_sec')
 		ops=$(jq -n --argjson r "$rate" --argjson s "$SECS" --argjson n "$n" \
-			--argjson m "$max" '[[($r * $s | floor), $n * 20] | max, $m] | min')
+			--argjson m "$max" '[[($r * $s | floor), $n * 100, 300] | max, $m] | min')
 	fi
-	loadgen "$sys" "$n" "$ops" "run$n" || die "$sys with $n clients failed"
+	echo "$ops"
+}
+
+# median: reads JSON lines of bw-loadgen, prints the one whose
+# ops_per_sec is the median (the lower middle one for an even count).
+median() {
+	jq -s -c 'sort_by(.ops_per_sec) | .[(length - 1) / 2 | floor]'
 }
 
 start_etcd || die "etcd did not become healthy"
@@ -167,6 +185,8 @@ echo "  bulwarkd: HTTPS mTLS PUT /v1/tenants/NAME, data in $T/bulwark"
 echo "  etcd $etcd_ver: HTTP v3 JSON gateway POST /v3/kv/put, default fsync, data in $T/etcd"
 echo "  file system: $(df -PT "$T" | awk 'NR == 2 { print $2 " on " $1 }'); $(nproc) CPUs"
 echo
+echo "  $ROUNDS measured runs per system and concurrency, alternating; medians shown"
+echo
 printf '%-8s %-8s %8s %12s %9s %9s\n' clients system ops writes/s p50_ms p99_ms
 status=0
 for n in 1 16; do
@@ -175,8 +195,23 @@ for n in 1 16; do
 	else
 		fixed=${BENCH_STORE_OPS16:-}; max=${BENCH_STORE_MAXOPS16:-10000}
 	fi
-	b=$(measure bulwark "$n" "$fixed" "$max") || exit 1
-	e=$(measure etcd "$n" "$fixed" "$max") || exit 1
+	bops=$(size bulwark "$n" "$fixed" "$max") || exit 1
+	eops=$(size etcd "$n" "$fixed" "$max") || exit 1
+	bruns=
+	eruns=
+	rounds=
+	for r in $(seq "$ROUNDS"); do
+		b=$(loadgen bulwark "$n" "$bops" "run$n-$r") ||
+			die "bulwark with $n clients failed"
+		e=$(loadgen etcd "$n" "$eops" "run$n-$r") ||
+			die "etcd with $n clients failed"
+		bruns="$bruns$b"$'\n'
+		eruns="$eruns$e"$'\n'
+		rounds="$rounds $(jq -n --argjson b "$(echo "$b" | jq .ops_per_sec)" \
+			--argjson e "$(echo "$e" | jq .ops_per_sec)" '$b / $e * 100 | round / 100')"
+	done
+	b=$(printf '%s' "$bruns" | median)
+	e=$(printf '%s' "$eruns" | median)
 	for r in "$b" "$e"; do
 		echo "$r" | jq -r --arg n "$n" \
 			'[$n, .mode, .ops, .ops_per_sec, .p50_ms, .p99_ms] | @tsv' |
@@ -185,12 +220,15 @@ for n in 1 16; do
 	ratio=$(jq -n --argjson b "$(echo "$b" | jq .ops_per_sec)" \
 		--argjson e "$(echo "$e" | jq .ops_per_sec)" '$b / $e * 100 | round / 100')
 	eval "ratio_$n=$ratio"
+	eval "rounds_$n=\"$rounds\""
 done
 echo
 for n in 1 16; do
 	eval "r=\$ratio_$n"
 	# shellcheck disable=SC2154 # r is set by the eval above
-	echo "ratio bulwark/etcd clients=$n: $r"
+	eval "rr=\$rounds_$n"
+	# shellcheck disable=SC2154 # rr is set by the eval above
+	echo "ratio bulwark/etcd clients=$n: $r (of the medians; rounds:$rr)"
 	[ "$(jq -n --argjson r "$r" '$r >= 1')" = true ] || status=2
 done
 if [ $status = 0 ]; then

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -17,6 +18,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <jansson.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
@@ -83,6 +85,22 @@ struct api_server {
 	size_t				 nhandlers;
 	unsigned long long		 tls_failures;
 	int				 detached;	/* from the committer */
+	/* Connection cap: the listener stops accepting while NCONNS is at
+	 * MAX_CONNS (the kernel's backlog holds new ones), and resumes
+	 * when one closes. */
+	unsigned			 nconns, max_conns;
+	int				 paused;
+	unsigned long long		 conn_limit_pauses;
+	struct conn_gate		*gate;
+};
+
+/* What a connection's SSL points to. libevent may free a connection's
+ * SSL after evhttp_free() returns (deferred finalisation), so the SSLs
+ * point here rather than at the server; the last one frees it once the
+ * server is gone. Loop thread only. */
+struct conn_gate {
+	struct api_server	*srv;	/* NULL once the server is freed */
+	unsigned		 refs;	/* SSLs pointing here */
 };
 
 /* One request on its way through the commit pipeline. */
@@ -101,6 +119,9 @@ struct pending {
 };
 
 static int api_server_index;
+/* SSL ex_data slot holding the server that counts the connection; its
+ * free function runs when the connection's SSL is freed. */
+static int api_conn_index = -1;
 
 static int
 http_status_for(int r)
@@ -145,8 +166,10 @@ static void
 reply_json(struct api_server *srv, struct evhttp_request *req, int status,
     json_t *body)
 {
-	struct evbuffer	*buf;
-	char		*s;
+	struct evhttp_connection *evcon;
+	struct bufferevent	*bev;
+	struct evbuffer		*buf;
+	char			*s;
 
 	if (status / 100 < (int)ELEMENTSOF(srv->requests))
 		srv->requests[status / 100]++;
@@ -160,7 +183,14 @@ reply_json(struct api_server *srv, struct evhttp_request *req, int status,
 	    "Content-Type", "application/json");
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Cache-Control", "no-store");
+	evcon = evhttp_request_get_connection(req);
 	evhttp_send_reply(req, status, http_reason(status), buf);
+	/* evhttp queued the head and the body as two buffer chains, which
+	 * the TLS bufferevent would send as two records in two writes once
+	 * the socket polls writable; joined, a reply is one record, one
+	 * write and one segment. */
+	if (evcon && (bev = evhttp_connection_get_bufferevent(evcon)))
+		(void)evbuffer_pullup(bufferevent_get_output(bev), -1);
 	free(s);
 	if (buf)
 		evbuffer_free(buf);
@@ -1167,13 +1197,20 @@ handle_metrics(struct api_server *srv, struct evhttp_request *req)
 	    "# HELP bulwark_watchers Open watch streams.\n"
 	    "# TYPE bulwark_watchers gauge\n"
 	    "bulwark_watchers %zu\n"
+	    "# HELP bulwark_connections Open API connections.\n"
+	    "# TYPE bulwark_connections gauge\n"
+	    "bulwark_connections %u\n"
+	    "# HELP bulwark_connection_limit_pauses_total Times the listener paused at --max-connections.\n"
+	    "# TYPE bulwark_connection_limit_pauses_total counter\n"
+	    "bulwark_connection_limit_pauses_total %llu\n"
 	    "# HELP bulwark_tls_handshake_failures_total Failed TLS handshakes.\n"
 	    "# TYPE bulwark_tls_handshake_failures_total counter\n"
 	    "bulwark_tls_handshake_failures_total %llu\n"
 	    "# HELP bulwark_http_responses_total Responses by status class.\n"
 	    "# TYPE bulwark_http_responses_total counter\n",
 	    store_revision(srv->st), cs.batches, cs.mutations, cs.refused_audit,
-	    cs.lost_records, cs.audit_healthy, nw, srv->tls_failures);
+	    cs.lost_records, cs.audit_healthy, nw, srv->nconns,
+	    srv->conn_limit_pauses, srv->tls_failures);
 	for (i = 1; i < 6; i++)
 		evbuffer_add_printf(buf,
 		    "bulwark_http_responses_total{class=\"%dxx\"} %llu\n", i,
@@ -1405,16 +1442,91 @@ tls_info_cb(const SSL *ssl, int where, int ret)
 	    "denied", reason);
 }
 
+/* A connection was accepted: at the cap, stop accepting (the kernel's
+ * listen backlog keeps the next ones waiting) and record that once per
+ * pause. Accepting and closing at once would cost a TLS-less accept()
+ * per attempt and tell a client nothing it could act on. */
+static void
+conn_opened(struct api_server *srv)
+{
+	struct evconnlistener	*l;
+	char			 reason[128];
+
+	srv->nconns++;
+	if (srv->nconns < srv->max_conns || srv->paused || !srv->bound)
+		return;
+	if (!(l = evhttp_bound_socket_get_listener(srv->bound)) ||
+	    evconnlistener_disable(l) < 0)
+		return;
+	srv->paused = 1;
+	srv->conn_limit_pauses++;
+	if (srv->detached || !srv->commit)
+		return;
+	snprintf(reason, sizeof(reason), "%u connections open (the "
+	    "--max-connections limit): new connections wait until one closes",
+	    srv->nconns);
+	commit_audit_async(srv->commit, &(struct audit_record){
+		.actor = "bulwarkd", .role = "system", .tenant = "system",
+		.source = "local", .auth_method = "none",
+		.action = "api.connection_limit", .outcome = "failure",
+		.reason = reason, .controls = "SC-5,AC-10",
+	});
+}
+
+static void
+conn_closed(struct api_server *srv)
+{
+	struct evconnlistener *l;
+
+	if (srv->nconns > 0)
+		srv->nconns--;
+	if (!srv->paused || srv->nconns >= srv->max_conns || !srv->bound)
+		return;
+	if ((l = evhttp_bound_socket_get_listener(srv->bound)) &&
+	    evconnlistener_enable(l) == 0)
+		srv->paused = 0;
+}
+
+/* The SSL of a counted connection is freed when evhttp frees the
+ * connection, on the loop thread; other SSLs carry no server. */
+static void
+conn_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+    void *argp)
+{
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	struct conn_gate *g = ptr;
+
+	if (!g)
+		return;
+	g->refs--;
+	if (g->srv)
+		conn_closed(g->srv);
+	else if (g->refs == 0)
+		free(g);
+}
+
 static struct bufferevent *
 bev_cb(struct event_base *base, void *arg)
 {
 	struct api_server	*srv = arg;
+	struct bufferevent	*bev;
 	SSL			*ssl = SSL_new(srv->ssl_ctx);
 
 	if (!ssl)
 		return NULL;
-	return bufferevent_openssl_socket_new(base, -1, ssl,
+	bev = bufferevent_openssl_socket_new(base, -1, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (!bev)
+		return NULL;
+	if (srv->gate && SSL_set_ex_data(ssl, api_conn_index, srv->gate) == 1) {
+		srv->gate->refs++;
+		conn_opened(srv);
+	}
+	return bev;
 }
 
 static int
@@ -1485,6 +1597,27 @@ api_server_start(struct event_base *base, const struct api_server_options *o,
 	srv->health_arg = o->health_arg;
 	if (api_server_index == 0)
 		api_server_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	if (api_conn_index < 0)
+		api_conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL,
+		    conn_ex_free);
+	if (!(srv->gate = calloc(1, sizeof(*srv->gate)))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	srv->gate->srv = srv;
+	srv->max_conns = o->max_connections ? o->max_connections :
+	    API_MAX_CONNECTIONS_DEFAULT;
+	{
+		/* Stay under the descriptor limit, with room for the
+		 * store, the trail and the rest of the daemon: at EMFILE
+		 * accept() would fail in a loop instead. */
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+		    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 128 &&
+		    srv->max_conns > rl.rlim_cur - 128)
+			srv->max_conns = (unsigned)(rl.rlim_cur - 128);
+	}
 	SSL_CTX_set_ex_data(srv->ssl_ctx, api_server_index, srv);
 	SSL_CTX_set_info_callback(srv->ssl_ctx, tls_info_cb);
 	if (!(srv->http = evhttp_new(base))) {
@@ -1635,8 +1768,17 @@ api_server_free(struct api_server *s)
 	}
 	if (s->heartbeat)
 		event_free(s->heartbeat);
+	/* Connections freed with the server count down without reopening
+	 * the listener or auditing. */
+	s->bound = NULL;
+	s->detached = 1;
 	if (s->http)
 		evhttp_free(s->http);
+	if (s->gate) {
+		s->gate->srv = NULL;
+		if (s->gate->refs == 0)
+			free(s->gate);
+	}
 	if (s->ssl_ctx) {
 		SSL_CTX_set_info_callback(s->ssl_ctx, NULL);
 		SSL_CTX_set_ex_data(s->ssl_ctx, api_server_index, NULL);

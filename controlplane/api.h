@@ -39,7 +39,15 @@ struct api_server_options {
 	 * reference or NULL. May be NULL. */
 	json_t			*(*health_extra)(void *arg);
 	void			*health_arg;
+	/* Open connections at most (0: API_MAX_CONNECTIONS_DEFAULT), and
+	 * never more than the descriptor limit less 128. At the limit the
+	 * listener pauses (new connections wait in the kernel's backlog)
+	 * and an api.connection_limit record is written; it resumes when
+	 * a connection closes. */
+	unsigned		 max_connections;
 };
+
+#define API_MAX_CONNECTIONS_DEFAULT	1024u
 
 /* Binds and starts serving on BASE. Returns 0 or a negative error with
  * a message in *ret_err. */

@@ -5,16 +5,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "audit/search.h"
 #include "audit/trail.h"
 #include "controlplane/commit.h"
+#include "controlplane/outbox.h"
 #include "lib/err.h"
 #include "lib/macro.h"
 
 /* Upper bound on one batch: keeps one transaction and one audit write
- * bounded while still amortising the two fsyncs over many requests. */
-#define COMMIT_BATCH_MAX	4096
+ * bounded while still amortising the fsyncs over many requests; the
+ * store refuses larger batches (STORE_BATCH_MAX ops and
+ * STORE_BATCH_BYTES_MAX bytes), so a batch never exceeds either. */
+#define COMMIT_BATCH_MAX	STORE_BATCH_MAX
 #define ASYNC_QUEUE_MAX		65536
+/* Outbox entries read at once. The outbox holds at most two batches:
+ * the last one the trail took (deleted by the next transaction) and one
+ * the trail refused (after which nothing new is accepted), so one read
+ * gets them all. */
+#define OUTBOX_DRAIN_MAX	(4 * COMMIT_BATCH_MAX)
+/* An idle committer deletes the outbox entries the trail holds after
+ * this long, so a quiet appliance does not replay them after a crash. */
+#define OUTBOX_TRIM_IDLE_MS	200
 
 struct async_rec {
 	struct audit_record	 rec;
@@ -34,6 +47,7 @@ struct committer {
 	size_t			 async_n;
 	int			 stopping;
 	struct event		*done_ev;
+	struct event		*observe_ev;	/* runs the observers */
 	struct store		*st;
 	struct audit_trail	*trail;
 	struct commit_stats	 stats;
@@ -41,6 +55,27 @@ struct committer {
 		void		(*fn)(void *arg);
 		void		*arg;
 	}			 observers[COMMIT_OBSERVERS_MAX];
+
+	/* The audit outbox; only the committer thread (and commit_start
+	 * before it runs) touches these. */
+	uint64_t		 next_id;	/* id of the next outbox entry */
+	uint64_t		 trail_seq;	/* <= the trail's last seq */
+	uint64_t		 done_id;	/* the trail holds every entry <= it */
+	uint64_t		 trimmed_id;	/* the outbox holds nothing <= it */
+	int			 backlog;	/* entries > done_id await the trail */
+	int			 replay;	/* ... since before a restart */
+
+	/* The appender thread writes a batch's records to the trail while
+	 * the committer thread commits the store. */
+	pthread_t		 athread;
+	pthread_mutex_t		 amu;
+	pthread_cond_t		 acv;
+	struct audit_record	*ajob;
+	size_t			 ajob_n;
+	int			 astate;	/* 0 idle, 1 queued, 2 done */
+	int			 aresult;
+	uint64_t		 alast_seq;
+	int			 astop;
 };
 
 struct batch_ctx {
@@ -50,6 +85,10 @@ struct batch_ctx {
 	struct async_list	 *async;
 	size_t			  nasync;
 	int			  audited;	/* records made durable */
+	int			  posted;	/* records handed to the appender */
+	unsigned long long	  lost;		/* the loss the batch reports */
+	uint64_t		  trim_to;	/* outbox entries removed */
+	struct audit_record	 *recs;		/* what the appender writes */
 };
 
 static struct async_rec *
@@ -92,6 +131,214 @@ async_rec_copy(const struct audit_record *src)
 	return a;
 }
 
+static void *
+appender_thread(void *arg)
+{
+	struct committer	*c = arg;
+	struct audit_record	*recs;
+	uint64_t		 last = 0;
+	size_t			 n;
+	int			 r;
+
+	pthread_mutex_lock(&c->amu);
+	for (;;) {
+		while (c->astate != 1 && !c->astop)
+			pthread_cond_wait(&c->acv, &c->amu);
+		if (c->astate != 1)
+			break;
+		recs = c->ajob;
+		n = c->ajob_n;
+		pthread_mutex_unlock(&c->amu);
+		r = audit_trail_append(c->trail, recs, n, &last);
+		pthread_mutex_lock(&c->amu);
+		c->aresult = r;
+		c->alast_seq = last;
+		c->astate = 2;
+		pthread_cond_broadcast(&c->acv);
+	}
+	pthread_mutex_unlock(&c->amu);
+	return NULL;
+}
+
+/* Hands RECS to the appender thread; appender_wait() returns its result. */
+static void
+appender_post(struct committer *c, struct audit_record *recs, size_t n)
+{
+	pthread_mutex_lock(&c->amu);
+	c->ajob = recs;
+	c->ajob_n = n;
+	c->astate = 1;
+	pthread_cond_broadcast(&c->acv);
+	pthread_mutex_unlock(&c->amu);
+}
+
+static int
+appender_wait(struct committer *c, uint64_t *ret_last_seq)
+{
+	int r;
+
+	pthread_mutex_lock(&c->amu);
+	while (c->astate != 2)
+		pthread_cond_wait(&c->acv, &c->amu);
+	c->astate = 0;
+	c->ajob = NULL;
+	r = c->aresult;
+	*ret_last_seq = c->alast_seq;
+	pthread_mutex_unlock(&c->amu);
+	return r;
+}
+
+static int
+append_sync(struct committer *c, struct audit_record *recs, size_t n)
+{
+	uint64_t last = 0;
+
+	if (n == 0)
+		return 0;
+	if (audit_trail_append(c->trail, recs, n, &last) < 0)
+		return -BW_E_AUDIT;
+	c->trail_seq = last;
+	return 0;
+}
+
+/* Appends to the trail the outbox entries it does not hold yet (after
+ * a failed append, or from before a restart). Returns 0 once none is
+ * left, or -BW_E_AUDIT while the trail refuses them. */
+static int
+drain_backlog(struct committer *c)
+{
+	while (c->backlog) {
+		struct store_outbox_entry *e = NULL;
+		_cleanup_free_ struct audit_record *recs = NULL;
+		struct outbox_rec **dec = NULL;
+		char	 why[192];
+		size_t	 n = 0, i, k = 0, nd = 0;
+		uint64_t last_id = c->done_id;
+		int	 r;
+
+		if ((r = store_outbox_list(c->st, OUTBOX_DRAIN_MAX, &e, &n)) < 0)
+			return -BW_E_AUDIT;
+		if (!(recs = calloc(n + 1, sizeof(*recs))) ||
+		    !(dec = calloc(n + 1, sizeof(*dec)))) {
+			store_outbox_entries_free(e, n);
+			free(dec);
+			return -BW_E_AUDIT;
+		}
+		for (i = 0; i < n; i++) {
+			if (e[i].id <= c->done_id)
+				continue;
+			last_id = e[i].id;
+			/* An entry that does not decode cannot be replayed;
+			 * its id is named in the replay record below. */
+			if (outbox_decode(e[i].id, e[i].value, e[i].len,
+			    &dec[nd]) == 0)
+				nd++;
+		}
+		if (nd > 0 && c->replay) {
+			snprintf(why, sizeof(why), "%zu audit records of "
+			    "mutations acknowledged before a restart were "
+			    "replayed from the store's audit outbox (ids up to "
+			    "%llu)", nd, (unsigned long long)last_id);
+			recs[k++] = (struct audit_record){
+				.actor = "bulwarkd", .role = "system",
+				.tenant = "system", .source = "local",
+				.auth_method = "none",
+				.action = "audit.outbox_replay",
+				.outcome = "success", .reason = why,
+				.controls = "AU-5,AU-9",
+			};
+		}
+		for (i = 0; i < nd; i++)
+			recs[k++] = dec[i]->rec;
+		r = append_sync(c, recs, k);
+		for (i = 0; i < nd; i++)
+			free(dec[i]);
+		free(dec);
+		store_outbox_entries_free(e, n);
+		if (r < 0)
+			return r;
+		if (n == OUTBOX_DRAIN_MAX && last_id == c->done_id) {
+			/* a full read of entries the trail already has:
+			 * delete them before reading on */
+			if (store_outbox_trim(c->st, c->done_id) < 0)
+				return -BW_E_AUDIT;
+			c->trimmed_id = c->done_id;
+			continue;
+		}
+		c->done_id = last_id;
+		if (n < OUTBOX_DRAIN_MAX) {
+			c->backlog = 0;
+			c->replay = 0;
+		}
+	}
+	return 0;
+}
+
+struct outbox_match {
+	struct outbox_rec	**recs;
+	size_t			  n, i;
+};
+
+static int
+outbox_match_cb(const struct audit_record *rec, const char *line, size_t len,
+    void *userdata)
+{
+	struct outbox_match *m = userdata;
+
+	(void)rec;
+	/* A batch's records are appended together and batches in id
+	 * order, so the ones the trail holds are a prefix of the outbox,
+	 * found in order. */
+	if (m->i < m->n && outbox_line_matches(&m->recs[m->i]->rec, line,
+	    len) == 1)
+		m->i++;
+	return 0;
+}
+
+/* After a restart: finds which outbox entries the trail already holds
+ * (the crash may have come after their append but before their
+ * removal) so that only the others are replayed. */
+static void
+outbox_recover(struct committer *c, const char *audit_dir)
+{
+	struct store_outbox_entry *e = NULL;
+	struct outbox_match m = { 0 };
+	struct audit_search_filter f = { 0 };
+	size_t	 n = 0, i;
+	char	*err = NULL;
+
+	if (store_outbox_list(c->st, OUTBOX_DRAIN_MAX, &e, &n) < 0 || n == 0)
+		goto out;
+	c->next_id = e[n - 1].id + 1;
+	c->backlog = 1;
+	c->replay = 1;
+	if (!audit_dir || !(m.recs = calloc(n, sizeof(*m.recs))))
+		goto out;
+	for (i = 0; i < n; i++)
+		if (outbox_decode(e[i].id, e[i].value, e[i].len,
+		    &m.recs[m.n]) == 0)
+			m.n++;
+		else
+			break;	/* match only the prefix that decodes */
+	if (m.n == 0)
+		goto out;
+	f.seq_from = m.recs[0]->seq_floor + 1;
+	if (audit_search_dir(audit_dir, &f, outbox_match_cb, &m, &err) < 0) {
+		/* unknown: replay them all rather than risk losing one */
+		free(err);
+		m.i = 0;
+	}
+	if (m.i > 0)
+		c->done_id = m.recs[m.i - 1]->id;
+out:
+	if (e && n > 0 && c->next_id <= e[n - 1].id)
+		c->next_id = e[n - 1].id + 1;
+	for (i = 0; i < m.n; i++)
+		free(m.recs[i]);
+	free(m.recs);
+	store_outbox_entries_free(e, n);
+}
+
 static const char *
 op_outcome(int result)
 {
@@ -100,17 +347,20 @@ op_outcome(int result)
 	return "failure";
 }
 
-/* Called by the store with every op staged and nothing committed yet:
- * the audit records (with the outcome each op will have) must be
- * durable before the store may commit. */
+/* Called by the store with every op staged and nothing committed yet.
+ * Each op's record (with the outcome it will have) goes into the
+ * store's audit outbox in the same transaction, so the commit makes the
+ * mutation and its record durable together; the appender thread writes
+ * the same records to the trail meanwhile, and the batch is answered
+ * once both are done. */
 static int
 batch_before_commit(void *arg, const struct store_op *ops, size_t n)
 {
 	struct batch_ctx	*b = arg;
 	struct committer	*c = b->c;
-	_cleanup_free_ struct audit_record *recs = NULL;
+	struct audit_record	*recs;
 	struct async_rec	*a;
-	char			 lost_reason[192];
+	static char		 lost_reason[192];
 	size_t			 i, k = 0, total;
 	unsigned long long	 lost;
 	int			 r;
@@ -121,13 +371,12 @@ batch_before_commit(void *arg, const struct store_op *ops, size_t n)
 	lost = c->stats.lost_records;
 	pthread_mutex_unlock(&c->mu);
 	total = n + b->nasync + (lost ? 1 : 0);
-	if (total == 0)
-		return 0;
 	if (!(recs = calloc(total, sizeof(*recs))))
 		return -ENOMEM;
 	if (lost) {
 		/* Loss is never silent: the first batch the trail accepts
-		 * again says how many records could not be written. */
+		 * again says how many records could not be written. Only
+		 * the committer thread writes the reason. */
 		snprintf(lost_reason, sizeof(lost_reason),
 		    "%llu audit records of non-mutating requests were lost "
 		    "while the trail was unavailable", lost);
@@ -141,6 +390,8 @@ batch_before_commit(void *arg, const struct store_op *ops, size_t n)
 	}
 	for (i = 0; i < n; i++) {
 		struct commit_req *req = b->reqs[i];
+		_cleanup_free_ void *ent = NULL;
+		size_t	 len;
 
 		req->rec.outcome = op_outcome(ops[i].result);
 		req->rec.object_revision = ops[i].result == 0 ? ops[i].rev : 0;
@@ -149,14 +400,63 @@ batch_before_commit(void *arg, const struct store_op *ops, size_t n)
 			    bw_strerror(ops[i].result));
 			req->rec.reason = req->reason;
 		}
+		if ((r = outbox_encode(&req->rec, c->trail_seq, &ent, &len)) < 0 ||
+		    (r = store_outbox_put(c->st, c->next_id + i, ent, len)) < 0) {
+			free(recs);
+			return r == -BW_E_INVALID ? -BW_E_AUDIT : r;
+		}
 		recs[k++] = req->rec;
 	}
 	TAILQ_FOREACH(a, b->async, entry)
 		recs[k++] = a->rec;
-	r = audit_trail_append(c->trail, recs, k, NULL);
-	if (r < 0)
+	if (c->done_id > c->trimmed_id) {
+		if ((r = store_outbox_remove(c->st, c->done_id)) < 0) {
+			free(recs);
+			return r;
+		}
+		b->trim_to = c->done_id;
+	}
+	b->recs = recs;
+	b->lost = lost;
+	b->posted = 1;
+	appender_post(c, recs, k);
+	return 0;
+}
+
+/* Appends a batch without mutations (records of reads and denials). */
+static int
+append_async_only(struct committer *c, struct batch_ctx *b)
+{
+	_cleanup_free_ struct audit_record *recs = NULL;
+	struct async_rec	*a;
+	char			 lost_reason[192];
+	unsigned long long	 lost;
+	size_t			 k = 0;
+	int			 r;
+
+	if (!c->trail || b->nasync == 0)
+		return 0;
+	pthread_mutex_lock(&c->mu);
+	lost = c->stats.lost_records;
+	pthread_mutex_unlock(&c->mu);
+	if (!(recs = calloc(b->nasync + 1, sizeof(*recs))))
 		return -BW_E_AUDIT;
-	b->audited = 1;
+	if (lost) {
+		snprintf(lost_reason, sizeof(lost_reason),
+		    "%llu audit records of non-mutating requests were lost "
+		    "while the trail was unavailable", lost);
+		recs[k++] = (struct audit_record){
+			.actor = "bulwarkd", .role = "system",
+			.tenant = "system", .source = "local",
+			.auth_method = "none", .action = "audit.records_lost",
+			.outcome = "failure", .reason = lost_reason,
+			.controls = "AU-5,AU-9",
+		};
+	}
+	TAILQ_FOREACH(a, b->async, entry)
+		recs[k++] = a->rec;
+	if ((r = append_sync(c, recs, k)) < 0)
+		return r;
 	if (lost) {
 		pthread_mutex_lock(&c->mu);
 		c->stats.lost_records -= lost;
@@ -173,8 +473,9 @@ run_batch(struct committer *c, struct req_list *reqs, struct async_list *async,
 	_cleanup_free_ struct commit_req **arr = NULL;
 	struct batch_ctx	 b = { .c = c, .async = async, .nasync = nasync };
 	struct commit_req	*req;
+	uint64_t		 last_seq = 0;
 	size_t			 n = 0, i;
-	int			 r;
+	int			 r, ar = 0;
 
 	TAILQ_FOREACH(req, reqs, entry)
 		n++;
@@ -194,10 +495,46 @@ run_batch(struct committer *c, struct req_list *reqs, struct async_list *async,
 	}
 	b.reqs = arr;
 	b.nreqs = n;
-	if (n > 0)
-		r = store_batch(c->st, ops, n, 0, batch_before_commit, &b);
-	else
-		r = batch_before_commit(&b, NULL, 0);
+	/* Records the trail does not hold yet go first: until it takes
+	 * them, nothing new is accepted (fail closed, AU-5). */
+	if (c->trail && c->backlog && drain_backlog(c) < 0) {
+		r = -BW_E_AUDIT;
+		goto finish;
+	}
+	if (n == 0) {
+		r = append_async_only(c, &b);
+		goto finish;
+	}
+	r = store_batch(c->st, ops, n, 0, batch_before_commit, &b);
+	if (b.posted) {
+		ar = appender_wait(c, &last_seq);
+		b.audited = ar == 0;
+	}
+	if (r == 0 && b.posted) {
+		c->next_id += n;
+		if (b.trim_to)
+			c->trimmed_id = b.trim_to;
+		if (ar == 0) {
+			c->done_id = c->next_id - 1;
+			c->trail_seq = last_seq;
+			if (b.lost) {
+				pthread_mutex_lock(&c->mu);
+				c->stats.lost_records -= b.lost;
+				pthread_mutex_unlock(&c->mu);
+			}
+		} else {
+			/* The mutations and their records are durable in
+			 * the store's outbox: the acknowledgements stand,
+			 * and the trail gets the records before anything
+			 * new is accepted. */
+			c->backlog = 1;
+			pthread_mutex_lock(&c->mu);
+			c->stats.lost_records += nasync;
+			c->stats.audit_healthy = 0;
+			pthread_mutex_unlock(&c->mu);
+		}
+	}
+	free(b.recs);
 finish:
 	pthread_mutex_lock(&c->mu);
 	c->stats.batches++;
@@ -205,11 +542,11 @@ finish:
 		c->stats.refused_audit += n;
 		c->stats.lost_records += nasync;
 		c->stats.audit_healthy = 0;
-	} else if (r == 0)
+	} else if (r == 0 && !c->backlog)
 		c->stats.audit_healthy = 1;
 	for (i = 0; i < n; i++) {
 		arr[i]->result = r < 0 ? r : ops[i].result;
-		arr[i]->op.rev = ops[i].rev;
+		arr[i]->op.rev = r < 0 ? 0 : ops[i].rev;
 		if (arr[i]->result == 0)
 			c->stats.mutations++;
 	}
@@ -238,6 +575,17 @@ finish:
 		event_active(c->done_ev, EV_READ, 0);
 }
 
+/* Deletes the outbox entries the trail holds, so a restart has nothing
+ * to compare; a failure only leaves them for the next batch. */
+static void
+outbox_trim(struct committer *c)
+{
+	if (!c->trail || c->done_id <= c->trimmed_id)
+		return;
+	if (store_outbox_trim(c->st, c->done_id) == 0)
+		c->trimmed_id = c->done_id;
+}
+
 static void *
 commit_thread(void *arg)
 {
@@ -246,21 +594,44 @@ commit_thread(void *arg)
 	struct async_list	 async;
 	struct commit_req	*req;
 	struct async_rec	*a;
-	size_t			 n, nasync;
+	struct timespec		 until;
+	size_t			 n, nasync, bytes;
+	int			 idle;
 
 	for (;;) {
 		TAILQ_INIT(&reqs);
 		TAILQ_INIT(&async);
+		idle = 0;
 		pthread_mutex_lock(&c->mu);
 		while (TAILQ_EMPTY(&c->queue) && TAILQ_EMPTY(&c->async) &&
-		    !c->stopping)
-			pthread_cond_wait(&c->cv, &c->mu);
+		    !c->stopping && !idle) {
+			if (c->done_id > c->trimmed_id) {
+				clock_gettime(CLOCK_REALTIME, &until);
+				until.tv_nsec += OUTBOX_TRIM_IDLE_MS * 1000000L;
+				if (until.tv_nsec >= 1000000000L) {
+					until.tv_sec++;
+					until.tv_nsec -= 1000000000L;
+				}
+				idle = pthread_cond_timedwait(&c->cv, &c->mu,
+				    &until) == ETIMEDOUT;
+			} else
+				pthread_cond_wait(&c->cv, &c->mu);
+		}
 		if (c->stopping && TAILQ_EMPTY(&c->queue) &&
 		    TAILQ_EMPTY(&c->async)) {
 			pthread_mutex_unlock(&c->mu);
 			break;
 		}
+		bytes = 0;
 		for (n = 0; n < COMMIT_BATCH_MAX && (req = TAILQ_FIRST(&c->queue)); n++) {
+			size_t sz = (req->op.key ? strlen(req->op.key) : 0) +
+			    req->op.value_len;
+
+			/* the first one always goes: alone it is the
+			 * store's to accept or refuse */
+			if (n > 0 && bytes + sz > STORE_BATCH_BYTES_MAX)
+				break;
+			bytes += sz;
 			TAILQ_REMOVE(&c->queue, req, entry);
 			TAILQ_INSERT_TAIL(&reqs, req, entry);
 		}
@@ -272,13 +643,34 @@ commit_thread(void *arg)
 		c->async_n -= nasync;
 		pthread_mutex_unlock(&c->mu);
 
+		if (n == 0 && nasync == 0) {
+			if (idle)
+				outbox_trim(c);
+			continue;
+		}
 		run_batch(c, &reqs, &async, nasync);
 		while ((a = TAILQ_FIRST(&async))) {
 			TAILQ_REMOVE(&async, a, entry);
 			free(a);
 		}
 	}
+	/* Leave the trail complete and the outbox empty when we can. */
+	if (c->trail && c->backlog)
+		(void)drain_backlog(c);
+	outbox_trim(c);
 	return NULL;
+}
+
+static void
+observe_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct committer *c = arg;
+
+	(void)fd;
+	(void)what;
+	for (size_t i = 0; i < COMMIT_OBSERVERS_MAX; i++)
+		if (c->observers[i].fn)
+			c->observers[i].fn(c->observers[i].arg);
 }
 
 static void
@@ -299,9 +691,17 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 		TAILQ_REMOVE(&done, req, entry);
 		req->done(req);
 	}
-	for (size_t i = 0; i < COMMIT_OBSERVERS_MAX; i++)
-		if (c->observers[i].fn)
-			c->observers[i].fn(c->observers[i].arg);
+	/* The observers (watch streams, controller passes) run on the
+	 * loop's next turn: the replies just queued are written when
+	 * their sockets poll writable, which is then before them, so a
+	 * client's acknowledgement does not wait for a controller pass. */
+	if (what != 0) {	/* 0: commit_stop() after the loop ended */
+		const struct timeval now = { 0, 0 };
+
+		if (event_add(c->observe_ev, &now) == 0)
+			return;
+	}
+	observe_cb(-1, 0, c);
 }
 
 int
@@ -326,9 +726,10 @@ commit_remove_observer(struct committer *c, void (*fn)(void *arg), void *arg)
 
 int
 commit_start(struct event_base *base, struct store *st,
-    struct audit_trail *trail, struct committer **ret)
+    struct audit_trail *trail, const char *audit_dir, struct committer **ret)
 {
 	struct committer *c;
+	struct audit_status as;
 
 	if (!(c = calloc(1, sizeof(*c))))
 		return -ENOMEM;
@@ -338,14 +739,45 @@ commit_start(struct event_base *base, struct store *st,
 	c->st = st;
 	c->trail = trail;
 	c->stats.audit_healthy = 1;
-	if (!(c->done_ev = event_new(base, -1, 0, done_cb, c))) {
+	c->next_id = 1;
+	if (trail) {
+		audit_trail_status(trail, &as);
+		c->trail_seq = as.last_seq;
+		outbox_recover(c, audit_dir);
+		/* Records of acknowledged mutations first; if the trail
+		 * refuses them now, mutations wait for it (503). */
+		if (c->backlog && drain_backlog(c) < 0)
+			c->stats.audit_healthy = 0;
+		outbox_trim(c);
+	}
+	c->done_ev = event_new(base, -1, 0, done_cb, c);
+	c->observe_ev = evtimer_new(base, observe_cb, c);
+	if (!c->done_ev || !c->observe_ev) {
+		if (c->done_ev)
+			event_free(c->done_ev);
+		if (c->observe_ev)
+			event_free(c->observe_ev);
 		free(c);
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
-	if (pthread_create(&c->thread, NULL, commit_thread, c) != 0) {
+	pthread_mutex_init(&c->amu, NULL);
+	pthread_cond_init(&c->acv, NULL);
+	if (pthread_create(&c->athread, NULL, appender_thread, c) != 0) {
 		event_free(c->done_ev);
+		event_free(c->observe_ev);
+		free(c);
+		return -EAGAIN;
+	}
+	if (pthread_create(&c->thread, NULL, commit_thread, c) != 0) {
+		pthread_mutex_lock(&c->amu);
+		c->astop = 1;
+		pthread_cond_broadcast(&c->acv);
+		pthread_mutex_unlock(&c->amu);
+		pthread_join(c->athread, NULL);
+		event_free(c->done_ev);
+		event_free(c->observe_ev);
 		free(c);
 		return -EAGAIN;
 	}
@@ -401,11 +833,19 @@ commit_stop(struct committer *c)
 	pthread_cond_signal(&c->cv);
 	pthread_mutex_unlock(&c->mu);
 	pthread_join(c->thread, NULL);
+	pthread_mutex_lock(&c->amu);
+	c->astop = 1;
+	pthread_cond_broadcast(&c->acv);
+	pthread_mutex_unlock(&c->amu);
+	pthread_join(c->athread, NULL);
 	/* Requests finished after the loop stopped still get their
 	 * completion, so their owners can free them. */
 	done_cb(-1, 0, c);
 	event_free(c->done_ev);
+	event_free(c->observe_ev);
 	pthread_mutex_destroy(&c->mu);
 	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->amu);
+	pthread_cond_destroy(&c->acv);
 	free(c);
 }

@@ -1,9 +1,12 @@
 /* The commit pipeline: the only path by which the API changes state.
- * A dedicated thread takes every queued mutation, stages them in one
- * store transaction, makes their audit records durable, and only then
- * commits the store (group commit for both). If the audit records
- * cannot be made durable nothing is committed: no audit record, no
- * mutation (AU-5). Completions run back on the event loop's thread. */
+ * A dedicated thread takes every queued mutation and stages them in one
+ * store transaction; their audit records go into the store's audit
+ * outbox in that transaction and, on an appender thread, to the trail
+ * while the store commits (group commit for both). A batch is answered
+ * only when both are durable. If the trail refuses records nothing new
+ * is accepted until it has taken the outbox's (no audit record, no
+ * mutation: AU-5); after a crash, commit_start() gives the trail the
+ * records it lacks. Completions run back on the event loop's thread. */
 #ifndef BW_COMMIT_H
 #define BW_COMMIT_H
 
@@ -30,9 +33,12 @@ struct commit_req {
 
 /* Starts the committer thread for STORE and TRAIL (TRAIL may be NULL
  * only in tests of the store alone). Completions are delivered through
- * BASE, which must have been created after evthread_use_pthreads(). */
+ * BASE, which must have been created after evthread_use_pthreads().
+ * First appends to TRAIL the records of acknowledged mutations that the
+ * store's audit outbox holds from before a restart, skipping those the
+ * trail in AUDIT_DIR (may be NULL: skip none) already holds. */
 int commit_start(struct event_base *base, struct store *st,
-    struct audit_trail *trail, struct committer **ret);
+    struct audit_trail *trail, const char *audit_dir, struct committer **ret);
 
 /* Queues REQ (caller keeps ownership until done() runs). */
 void commit_submit(struct committer *c, struct commit_req *req);

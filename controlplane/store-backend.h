@@ -37,6 +37,13 @@ struct store_backend {
 	 * store.c saw them; the backend checks again under its write
 	 * lock (another compaction may have run in between). */
 	int		(*compact)(struct store *st, uint64_t rev);
+	/* The audit outbox (store.h); NULL where a backend has none. */
+	int		(*outbox_put)(struct store *st, uint64_t id,
+			    const void *value, size_t len);
+	int		(*outbox_remove)(struct store *st, uint64_t upto);
+	int		(*outbox_trim)(struct store *st, uint64_t upto);
+	int		(*outbox_list)(struct store *st, size_t max,
+			    struct store_outbox_entry **ret, size_t *ret_n);
 };
 
 /* Every backend's handle starts with this, so store.c can dispatch. */

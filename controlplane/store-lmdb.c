@@ -42,6 +42,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,16 +65,27 @@
 #define LMDB_KV_HDR		16	/* create_rev, mod_rev */
 #define LMDB_LOG_HDR		3	/* type, key length */
 #define LMDB_COMPACT_CHUNK	10000	/* log entries dropped per transaction */
+#define LMDB_PREALLOC_CHUNK	((off_t)2 << 20)	/* zeros written ahead */
+#define LMDB_PREALLOC_LOW	((off_t)1 << 20)	/* extend below this */
 
 #define LMDB_META_FORMAT	"format"
 #define LMDB_META_REVISION	"revision"
 #define LMDB_META_COMPACTED	"compacted"
+#define LMDB_META_OUTBOX	"outbox"	/* + u64 BE id */
+#define LMDB_OUTBOX_PLEN	(sizeof(LMDB_META_OUTBOX) - 1)
+#define LMDB_OUTBOX_KLEN	(LMDB_OUTBOX_PLEN + sizeof(uint64_t))
 
 struct store_lmdb {
 	struct store	 base;		/* first: store.c casts to it */
 	MDB_env		*env;
 	MDB_dbi		 meta, kv, log;
 	int		 lock_fd;
+	/* The batch transaction while its before_commit hook runs, and
+	 * the thread running it: the outbox calls join that transaction
+	 * and are refused from any other thread. */
+	MDB_txn		*hook_txn;
+	pthread_t	 hook_thread;
+	bool		 outbox_dirty;
 	/* Copies of the committed "revision" and "compacted", written
 	 * only by the committing thread after a successful commit, read
 	 * lock-free by anyone. */
@@ -412,6 +424,47 @@ lmdb_apply(struct store_lmdb *s, MDB_txn *txn, struct store_op *op,
 	return 0;
 }
 
+/* Keeps LMDB_PREALLOC_CHUNK of written zeros past the last page LMDB
+ * uses. LMDB (without MDB_WRITEMAP) grows data.mdb by writing past its
+ * end, and on ext4 an fdatasync() that must make a new size durable
+ * commits the file system journal as well: a second flush, taken by
+ * every commit that allocates a page. Over written zeros the commit's
+ * fdatasync() flushes only data. Pages past LMDB's last page are never
+ * read, so the zeros change nothing else; we only write at or past the
+ * file's end, from the writing thread before LMDB writes its pages.
+ * Only an optimisation: on failure LMDB grows the file itself. */
+static void
+lmdb_prealloc(struct store_lmdb *s)
+{
+	static const char zeros[64 * 1024];
+	MDB_envinfo	 info;
+	MDB_stat	 st;
+	struct stat	 sb;
+	off_t		 used, end, off;
+	int		 fd;
+
+	if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0 ||
+	    mdb_env_get_fd(s->env, &fd) != 0 || fstat(fd, &sb) < 0)
+		return;
+	used = (off_t)(info.me_last_pgno + 1) * st.ms_psize;
+	if (sb.st_size - used >= LMDB_PREALLOC_LOW)
+		return;
+	end = used + LMDB_PREALLOC_CHUNK;
+	if (end > (off_t)info.me_mapsize)
+		end = (off_t)info.me_mapsize;
+	for (off = sb.st_size; off < end;) {
+		size_t	 n = (size_t)(end - off) < sizeof(zeros) ?
+		    (size_t)(end - off) : sizeof(zeros);
+		ssize_t	 w = pwrite(fd, zeros, n, off);
+
+		if (w <= 0)
+			return;
+		off += w;
+	}
+	if (off > sb.st_size)
+		(void)fdatasync(fd);
+}
+
 static int
 lmdb_batch(struct store *st, struct store_op *ops, size_t n, unsigned flags,
     store_before_commit_fn before_commit, void *ctx)
@@ -445,11 +498,21 @@ lmdb_batch(struct store *st, struct store_op *ops, size_t n, unsigned flags,
 	if (rev != start &&
 	    (r = lmdb_meta_put_u64(s, txn, LMDB_META_REVISION, rev)) < 0)
 		goto out;
-	if (before_commit && (r = before_commit(ctx, ops, n)) < 0)
-		goto out;
+	if (before_commit) {
+		s->outbox_dirty = false;
+		s->hook_thread = pthread_self();
+		__atomic_store_n(&s->hook_txn, txn, __ATOMIC_RELEASE);
+		r = before_commit(ctx, ops, n);
+		__atomic_store_n(&s->hook_txn, NULL, __ATOMIC_RELEASE);
+		if (r < 0)
+			goto out;
+	}
 	r = 0;
-	if (rev == start)
-		goto out;	/* nothing applied: nothing to make durable */
+	/* Nothing applied and no outbox entry added: nothing to make
+	 * durable. */
+	if (rev == start && !(before_commit && s->outbox_dirty))
+		goto out;
+	lmdb_prealloc(s);
 	rc = mdb_txn_commit(txn);
 	txn = NULL;
 	if (rc != 0) {
@@ -600,6 +663,173 @@ out:
 	return r;
 }
 
+/* The batch transaction when called from its before_commit hook on the
+ * hook's own thread, else NULL. */
+static MDB_txn *
+lmdb_hook_txn(struct store_lmdb *s)
+{
+	MDB_txn *txn = __atomic_load_n(&s->hook_txn, __ATOMIC_ACQUIRE);
+
+	if (!txn || !pthread_equal(s->hook_thread, pthread_self()))
+		return NULL;
+	return txn;
+}
+
+static void
+lmdb_outbox_key(unsigned char kb[LMDB_OUTBOX_KLEN], uint64_t id)
+{
+	memcpy(kb, LMDB_META_OUTBOX, LMDB_OUTBOX_PLEN);
+	be64_put(kb + LMDB_OUTBOX_PLEN, id);
+}
+
+/* Positions CUR on the first outbox entry (OP MDB_SET_RANGE) or the next
+ * one (MDB_NEXT); returns MDB_NOTFOUND past the last. */
+static int
+lmdb_outbox_step(MDB_cursor *cur, MDB_val *k, MDB_val *v, MDB_cursor_op op)
+{
+	int rc;
+
+	if (op == MDB_SET_RANGE) {
+		k->mv_size = LMDB_OUTBOX_PLEN;
+		k->mv_data = (void *)LMDB_META_OUTBOX;
+	}
+	if ((rc = mdb_cursor_get(cur, k, v, op)) != 0)
+		return rc;
+	if (k->mv_size < LMDB_OUTBOX_PLEN ||
+	    memcmp(k->mv_data, LMDB_META_OUTBOX, LMDB_OUTBOX_PLEN) != 0)
+		return MDB_NOTFOUND;
+	if (k->mv_size != LMDB_OUTBOX_KLEN)
+		return MDB_CORRUPTED;
+	return 0;
+}
+
+static int
+lmdb_outbox_put(struct store *st, uint64_t id, const void *value, size_t len)
+{
+	struct store_lmdb *s = lmdb_of(st);
+	MDB_txn	*txn = lmdb_hook_txn(s);
+	unsigned char kb[LMDB_OUTBOX_KLEN];
+	MDB_val	 k = { sizeof(kb), kb }, v = { len, (void *)value };
+	int	 rc;
+
+	if (!txn)
+		return -BW_E_INVALID;
+	lmdb_outbox_key(kb, id);
+	if ((rc = mdb_put(txn, s->meta, &k, &v, MDB_NOOVERWRITE)) != 0)
+		return lmdb_err(rc);
+	s->outbox_dirty = true;
+	return 0;
+}
+
+/* Deletes the outbox entries with id <= UPTO in TXN; *RET_N counts them. */
+static int
+lmdb_outbox_del(struct store_lmdb *s, MDB_txn *txn, uint64_t upto,
+    size_t *ret_n)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val	 k, v;
+	size_t	 n = 0;
+	int	 rc;
+
+	if ((rc = mdb_cursor_open(txn, s->meta, &cur)) != 0)
+		return lmdb_err(rc);
+	/* After mdb_cursor_del() the cursor rests on the next entry,
+	 * which MDB_NEXT then returns. */
+	rc = lmdb_outbox_step(cur, &k, &v, MDB_SET_RANGE);
+	for (; rc == 0; rc = lmdb_outbox_step(cur, &k, &v, MDB_NEXT)) {
+		if (be64_get((char *)k.mv_data + LMDB_OUTBOX_PLEN) > upto)
+			break;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		n++;
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return lmdb_err(rc);
+	*ret_n = n;
+	return 0;
+}
+
+static int
+lmdb_outbox_remove(struct store *st, uint64_t upto)
+{
+	struct store_lmdb *s = lmdb_of(st);
+	MDB_txn	*txn = lmdb_hook_txn(s);
+	size_t	 n;
+	int	 r;
+
+	if (!txn)
+		return -BW_E_INVALID;
+	if ((r = lmdb_outbox_del(s, txn, upto, &n)) < 0)
+		return r;
+	if (n > 0)
+		s->outbox_dirty = true;
+	return 0;
+}
+
+static int
+lmdb_outbox_trim(struct store *st, uint64_t upto)
+{
+	struct store_lmdb *s = lmdb_of(st);
+	MDB_txn	*txn = NULL;
+	size_t	 n;
+	int	 rc, r;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		return lmdb_err(rc);
+	if ((r = lmdb_outbox_del(s, txn, upto, &n)) < 0 || n == 0) {
+		mdb_txn_abort(txn);
+		return r;
+	}
+	return lmdb_err(mdb_txn_commit(txn));
+}
+
+static int
+lmdb_outbox_list(struct store *st, size_t max, struct store_outbox_entry **ret,
+    size_t *ret_n)
+{
+	struct store_lmdb *s = lmdb_of(st);
+	struct store_outbox_entry *a = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_txn	*txn = NULL;
+	MDB_val	 k, v;
+	size_t	 n = 0, cap = 0;
+	int	 rc, r = 0;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return lmdb_err(rc);
+	if ((rc = mdb_cursor_open(txn, s->meta, &cur)) != 0) {
+		r = lmdb_err(rc);
+		goto out;
+	}
+	rc = lmdb_outbox_step(cur, &k, &v, MDB_SET_RANGE);
+	for (; rc == 0 && n < max; rc = lmdb_outbox_step(cur, &k, &v, MDB_NEXT)) {
+		if ((r = lmdb_grow((void **)&a, &cap, n, sizeof(*a))) < 0)
+			goto out;
+		if (!(a[n].value = malloc(v.mv_size ? v.mv_size : 1))) {
+			r = -ENOMEM;
+			goto out;
+		}
+		memcpy(a[n].value, v.mv_data, v.mv_size);
+		a[n].id = be64_get((char *)k.mv_data + LMDB_OUTBOX_PLEN);
+		a[n].len = v.mv_size;
+		n++;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		r = lmdb_err(rc);
+		goto out;
+	}
+	*ret = TAKE_PTR(a);
+	*ret_n = n;
+	n = 0;
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	store_outbox_entries_free(a, n);
+	return r;
+}
+
 static void
 lmdb_close(struct store *st)
 {
@@ -622,6 +852,10 @@ static const struct store_backend lmdb_backend = {
 	.batch = lmdb_batch,
 	.changes = lmdb_changes,
 	.compact = lmdb_compact,
+	.outbox_put = lmdb_outbox_put,
+	.outbox_remove = lmdb_outbox_remove,
+	.outbox_trim = lmdb_outbox_trim,
+	.outbox_list = lmdb_outbox_list,
 };
 
 long

@@ -275,3 +275,50 @@ store_events_free(struct store_event *e, size_t n)
 	}
 	free(e);
 }
+
+int
+store_outbox_put(struct store *st, uint64_t id, const void *value, size_t len)
+{
+	if (!st->backend->outbox_put)
+		return -ENOTSUP;
+	if (len > STORE_OUTBOX_VALUE_MAX || (len && !value))
+		return -BW_E_TOOLARGE;
+	return st->backend->outbox_put(st, id, value, len);
+}
+
+int
+store_outbox_remove(struct store *st, uint64_t upto)
+{
+	if (!st->backend->outbox_remove)
+		return -ENOTSUP;
+	return st->backend->outbox_remove(st, upto);
+}
+
+int
+store_outbox_trim(struct store *st, uint64_t upto)
+{
+	if (!st->backend->outbox_trim)
+		return -ENOTSUP;
+	return st->backend->outbox_trim(st, upto);
+}
+
+int
+store_outbox_list(struct store *st, size_t max, struct store_outbox_entry **ret,
+    size_t *ret_n)
+{
+	if (!st->backend->outbox_list)
+		return -ENOTSUP;
+	if (max == 0)
+		return -BW_E_INVALID;
+	return st->backend->outbox_list(st, max, ret, ret_n);
+}
+
+void
+store_outbox_entries_free(struct store_outbox_entry *e, size_t n)
+{
+	if (!e)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(e[i].value);
+	free(e);
+}

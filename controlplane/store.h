@@ -156,6 +156,41 @@ int store_changes(struct store *st, const char *prefix, uint64_t since,
  * revision it is -BW_E_INVALID. Data (current values) is untouched. */
 int store_compact(struct store *st, uint64_t rev);
 
+/* The audit outbox: numbered opaque entries that commit atomically with
+ * a batch, so that a mutation and the record describing it become
+ * durable in one transaction (controlplane/commit.c keeps the audit
+ * records of acknowledged mutations there until the trail has them).
+ * IDs are chosen by the caller, unique, and list in increasing order. */
+struct store_outbox_entry {
+	uint64_t	 id;
+	void		*value;
+	size_t		 len;
+};
+
+#define STORE_OUTBOX_VALUE_MAX	(1024 * 1024)
+
+/* Only from a store_batch() BEFORE_COMMIT hook, on its thread: adds
+ * entry ID (VALUE, LEN bytes, copied) to the batch's transaction, which
+ * then commits even if none of its ops applied. -BW_E_INVALID outside a
+ * hook, -BW_E_EXISTS for a used ID, -BW_E_TOOLARGE past
+ * STORE_OUTBOX_VALUE_MAX, -ENOTSUP for a backend without an outbox. */
+int store_outbox_put(struct store *st, uint64_t id, const void *value,
+    size_t len);
+
+/* Only from a BEFORE_COMMIT hook: deletes the entries with id <= UPTO in
+ * the batch's transaction. */
+int store_outbox_remove(struct store *st, uint64_t upto);
+
+/* Outside any batch: deletes the entries with id <= UPTO in a durable
+ * transaction of its own (none when there is nothing to delete). */
+int store_outbox_trim(struct store *st, uint64_t upto);
+
+/* Returns up to MAX committed entries, lowest id first, in *RET (free
+ * with store_outbox_entries_free; NULL if none) and *RET_N. */
+int store_outbox_list(struct store *st, size_t max,
+    struct store_outbox_entry **ret, size_t *ret_n);
+void store_outbox_entries_free(struct store_outbox_entry *e, size_t n);
+
 /* Destructors; all accept NULL. */
 void store_kv_free(struct store_kv *kv);
 void store_kv_array_free(struct store_kv **a, size_t n);
