@@ -3,13 +3,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -35,9 +39,10 @@ struct waiter {
 	size_t			 n;
 	struct audit_buf	 fields;
 	size_t			*offs;		/* n + 1 offsets into fields */
-	int			 done, result;
+	int			 result;
+	atomic_int		 done;		/* set last, by the leader */
 	uint64_t		 last_seq;
-	pthread_cond_t		 cv;
+	uint64_t		 gen;		/* the batch it joined */
 	struct waiter		*next;
 };
 
@@ -62,6 +67,20 @@ struct audit_trail {
 	int		 ticker_started;
 	struct waiter	*qhead, **qtail;
 	int		 flushing, closing;
+	/* Batches are numbered; waiters of batch G sleep on wake[G % 2],
+	 * which the leader bumps and wakes once when G is done (or when the
+	 * queue is left without a leader). Only batches G and G + 1 can
+	 * have waiters at a time, so two words keep one batch's wake-up from
+	 * rousing the next batch's waiters. */
+	uint64_t	 open_gen;		/* the batch new waiters join */
+	atomic_uint	 wake[2];
+	/* Set when a batch is done: the leader wakes one of its waiters,
+	 * which wakes the others, so the leader goes on to the next
+	 * fdatasync instead of spending its time on the wake-ups. */
+	atomic_int	 relay[2];
+	/* The leader passed the queue to the ticker thread, which keeps
+	 * committing while writers keep coming (flushing stays 1). */
+	int		 handoff;
 	struct pending	*internal;
 	size_t		 ninternal, capinternal;
 	int		 force_ckpt;
@@ -97,6 +116,39 @@ mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+futex_wait(atomic_uint *word, unsigned seen)
+{
+	/* Returns at once when *WORD is no longer SEEN; every caller
+	 * re-checks its condition, so EINTR and spurious wake-ups are
+	 * harmless. */
+	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
+}
+
+/* Wakes waiters of batch GEN: all of them, or with RELAY one, which
+ * wakes the rest (waiter_relay()). A waiter reads the word before it
+ * checks whether it is done, and the word moves after every waiter of
+ * GEN is marked done, so no waiter sleeps through its batch's end. */
+static void
+wake_batch(struct audit_trail *t, uint64_t gen, int relay)
+{
+	atomic_uint *word = &t->wake[gen & 1];
+
+	if (relay)
+		atomic_store(&t->relay[gen & 1], 1);
+	atomic_fetch_add(word, 1);
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, relay ? 1 : INT_MAX, NULL,
+	    NULL, 0);
+}
+
+static void
+waiter_relay(struct audit_trail *t, uint64_t gen)
+{
+	if (atomic_exchange(&t->relay[gen & 1], 0))
+		syscall(SYS_futex, &t->wake[gen & 1], FUTEX_WAKE_PRIVATE, INT_MAX,
+		    NULL, NULL, 0);
 }
 
 static int
@@ -558,12 +610,17 @@ commit(struct audit_trail *t, struct batch *b)
 }
 
 /* Takes everything queued and commits it as the leader. Called and
- * returns with MU held; drops it around the write. */
+ * returns with MU held; drops it around the write. COMMITTER is set
+ * when the ticker thread calls, which keeps leading while writers
+ * queue; a writer that leads once passes a non-empty queue on to it,
+ * so the queue never waits for a sleeping writer to wake up and lead. */
 static int
-leader_flush(struct audit_trail *t)
+leader_flush(struct audit_trail *t, int committer)
 {
-	struct batch	b = { 0 };
-	int		r;
+	struct batch	 b = { 0 };
+	struct waiter	*next;
+	uint64_t	 gen = t->open_gen++;
+	int		 r;
 
 	t->flushing = 1;
 	b.waiters = t->qhead;
@@ -621,15 +678,25 @@ leader_flush(struct audit_trail *t)
 	}
 	for (size_t i = 0; i < b.nprune; i++)
 		free(b.prune[i]);
-	for (struct waiter *w = b.waiters; w; w = w->next) {
+	/* W lives on its caller's stack: once DONE is set, W may be gone. */
+	for (struct waiter *w = b.waiters; w; w = next) {
+		next = w->next;
 		w->result = r;
-		w->done = 1;
-		pthread_cond_signal(&w->cv);
+		atomic_store(&w->done, 1);
 	}
+	if (b.waiters)
+		wake_batch(t, gen, committer);
 	t->flushing = 0;
-	/* Hand the leadership to whoever queued meanwhile. */
-	if (t->qhead)
-		pthread_cond_signal(&t->qhead->cv);
+	if (t->qhead && !committer) {
+		if (t->ticker_started && !t->closing) {
+			t->flushing = 1;
+			t->handoff = 1;
+			pthread_cond_signal(&t->tick_cv);
+		} else {
+			/* No ticker (closing): a queued writer leads. */
+			wake_batch(t, t->open_gen, 0);
+		}
+	}
 	pthread_cond_broadcast(&t->idle_cv);
 	return r;
 }
@@ -651,18 +718,30 @@ ticker_main(void *arg)
 	    t->o.checkpoint_interval_ms : 1000;
 
 	pthread_mutex_lock(&t->mu);
-	while (!t->closing) {
+	for (;;) {
 		struct timespec dl;
 
-		clock_gettime(CLOCK_MONOTONIC, &dl);
-		dl.tv_nsec += (long)(period % 1000) * 1000000L;
-		dl.tv_sec += period / 1000 + dl.tv_nsec / 1000000000L;
-		dl.tv_nsec %= 1000000000L;
-		pthread_cond_timedwait(&t->tick_cv, &t->mu, &dl);
-		if (t->closing)
+		/* A handed-off queue is served even when closing: its
+		 * writers queued before close and wait for an answer. */
+		if (t->handoff) {
+			t->handoff = 0;
+			t->flushing = 0;
+		} else if (t->closing) {
 			break;
-		if (!t->flushing && flush_due(t))
-			leader_flush(t);
+		} else {
+			clock_gettime(CLOCK_MONOTONIC, &dl);
+			dl.tv_nsec += (long)(period % 1000) * 1000000L;
+			dl.tv_sec += period / 1000 + dl.tv_nsec / 1000000000L;
+			dl.tv_nsec %= 1000000000L;
+			pthread_cond_timedwait(&t->tick_cv, &t->mu, &dl);
+			if (t->handoff || t->closing || t->flushing || !flush_due(t))
+				continue;
+		}
+		/* Lead until the queue is empty: writers that queued during
+		 * this commit sleep and count on it. */
+		do
+			leader_flush(t, 1);
+		while (!t->flushing && t->qhead);
 	}
 	pthread_mutex_unlock(&t->mu);
 	return NULL;
@@ -694,26 +773,38 @@ audit_trail_append(struct audit_trail *t, struct audit_record *recs, size_t n,
 		}
 	}
 	w.offs[n] = w.fields.len;
-	pthread_cond_init(&w.cv, NULL);
 
 	pthread_mutex_lock(&t->mu);
 	if (t->closing) {
-		w.done = 1;
 		w.result = -BW_E_AUDIT;
+		atomic_store_explicit(&w.done, 1, memory_order_relaxed);
 	} else {
+		w.gen = t->open_gen;
 		*t->qtail = &w;
 		t->qtail = &w.next;
 	}
-	while (!w.done) {
+	for (;;) {
+		atomic_uint	*word = &t->wake[w.gen & 1];
+		unsigned	 seen = atomic_load(word);
+
+		if (atomic_load(&w.done))
+			break;
 		if (!t->flushing) {
-			leader_flush(t);
+			leader_flush(t, 0);
 			continue;
 		}
-		pthread_cond_wait(&w.cv, &t->mu);
+		pthread_mutex_unlock(&t->mu);
+		futex_wait(word, seen);
+		/* The common case: the batch is done; return without
+		 * touching MU, which the next batch's writers are using. */
+		if (atomic_load(&w.done)) {
+			waiter_relay(t, w.gen);
+			goto done;
+		}
+		pthread_mutex_lock(&t->mu);
 	}
 	pthread_mutex_unlock(&t->mu);
-
-	pthread_cond_destroy(&w.cv);
+done:
 	free(w.offs);
 	audit_buf_done(&w.fields);
 	if (w.result == 0 && ret_last_seq)
@@ -1075,7 +1166,7 @@ audit_trail_open(const struct audit_trail_options *o, struct audit_trail **ret,
 		goto fail;
 	t->force_ckpt = 1;
 	pthread_mutex_lock(&t->mu);
-	r = leader_flush(t);
+	r = leader_flush(t, 0);
 	pthread_mutex_unlock(&t->mu);
 	if (r < 0) {
 		r = errf(-BW_E_AUDIT, ret_err, "%s: cannot write the first records: %s",
@@ -1112,7 +1203,7 @@ audit_trail_close(struct audit_trail *t)
 	if (internal_add(t, AUDIT_ACTION_STOP, "success", "audit-trail", NULL, 0,
 	    "audit trail closed", "AU-2,AU-12") == 0) {
 		t->force_ckpt = 1;
-		leader_flush(t);
+		leader_flush(t, 0);
 	}
 	pthread_mutex_unlock(&t->mu);
 	trail_free(t);
