@@ -28,6 +28,7 @@
 
 #define TRAIL_ACTOR	"bulwark-audit"
 #define CAPACITY_CHECK_MS 200
+#define GATHER_US	200
 /* The live segment is kept zero-filled this far ahead of its last
  * record, so a commit overwrites blocks that already exist and its
  * fdatasync flushes data only, not a new file size and block map as
@@ -90,6 +91,9 @@ struct audit_trail {
 	/* The leader passed the queue to the ticker thread, which keeps
 	 * committing while writers keep coming (flushing stays 1). */
 	int		 handoff;
+	size_t		 qlen;		/* writers queued */
+	size_t		 qwant;		/* the ticker waits for this many */
+	size_t		 last_batch;	/* writers in the last commit */
 	struct pending	*internal;
 	size_t		 ninternal, capinternal;
 	int		 force_ckpt;
@@ -670,6 +674,8 @@ leader_flush(struct audit_trail *t, int committer)
 
 	t->flushing = 1;
 	b.waiters = t->qhead;
+	t->last_batch = t->qlen;
+	t->qlen = 0;
 	t->qhead = NULL;
 	t->qtail = &t->qhead;
 	b.internal = t->internal;
@@ -756,6 +762,33 @@ flush_due(struct audit_trail *t)
 	    mono_ms() - t->last_ckpt_ms >= t->o.checkpoint_interval_ms;
 }
 
+/* Under load, the writers of the batch just committed are about to
+ * queue again. Without a pause the next commit would take only those
+ * that queued during the last fdatasync, and writers would alternate
+ * between two half batches, each waiting for two commits. So the
+ * ticker waits, at most GATHER_US, until as many writers are queued as
+ * the last commit and the queue held together; a writer that finds no
+ * one waiting after that bounds the added latency. Called with MU held
+ * by the ticker between two commits it leads. */
+static void
+gather(struct audit_trail *t)
+{
+	struct timespec dl;
+
+	/* Writers that come meanwhile queue instead of leading. */
+	t->flushing = 1;
+	t->qwant = t->qlen + t->last_batch;
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_nsec += GATHER_US * 1000L;
+	dl.tv_sec += dl.tv_nsec / 1000000000L;
+	dl.tv_nsec %= 1000000000L;
+	while (t->qlen < t->qwant && !t->closing &&
+	    pthread_cond_timedwait(&t->tick_cv, &t->mu, &dl) == 0)
+		;
+	t->qwant = 0;
+	t->flushing = 0;
+}
+
 static void *
 ticker_main(void *arg)
 {
@@ -785,9 +818,11 @@ ticker_main(void *arg)
 		}
 		/* Lead until the queue is empty: writers that queued during
 		 * this commit sleep and count on it. */
-		do
+		do {
+			if (t->last_batch > 1)
+				gather(t);
 			leader_flush(t, 1);
-		while (!t->flushing && t->qhead);
+		} while (!t->flushing && t->qhead);
 	}
 	pthread_mutex_unlock(&t->mu);
 	return NULL;
@@ -828,6 +863,8 @@ audit_trail_append(struct audit_trail *t, struct audit_record *recs, size_t n,
 		w.gen = t->open_gen;
 		*t->qtail = &w;
 		t->qtail = &w.next;
+		if (++t->qlen == t->qwant)
+			pthread_cond_signal(&t->tick_cv);
 	}
 	for (;;) {
 		atomic_uint	*word = &t->wake[w.gen & 1];

@@ -59,7 +59,7 @@ int audit_trail_open(const struct audit_trail_options *o,
  * and *RET_LAST_SEQ (may be NULL); -BW_E_INVALID when a record lacks an
  * action or has an unknown outcome (nothing written); or -BW_E_AUDIT if
  * they could not be made durable, in which case NONE of them is part of
- * the chain and the trail is left consistent (partial bytes truncated)
+ * the chain and the trail is left consistent (partial bytes removed)
  * so a later append can succeed once space is freed. */
 int audit_trail_append(struct audit_trail *t, struct audit_record *recs,
     size_t n, uint64_t *ret_last_seq);
