@@ -330,6 +330,7 @@ rotate(struct audit_trail *t)
 {
 	char			 name[AUDIT_SEG_NAME_LEN + 1];
 	struct audit_buf	 hdr = { 0 };
+	size_t			 pad = t->o.preallocate ? sizeof(zeros) : 0;
 	int			 fd, r;
 
 	if ((r = trim_padding(t)) < 0)
@@ -346,7 +347,7 @@ rotate(struct audit_trail *t)
 		return r;
 	}
 	if ((r = pwrite_all(fd, hdr.p, hdr.len, 0)) < 0 ||
-	    (r = pwrite_all(fd, zeros, sizeof(zeros), (off_t)hdr.len)) < 0 ||
+	    (r = pwrite_all(fd, zeros, pad, (off_t)hdr.len)) < 0 ||
 	    (fdatasync(fd) < 0 && (r = -errno)) ||
 	    (fsync(t->dirfd) < 0 && (r = -errno))) {
 		close(fd);
@@ -360,7 +361,7 @@ rotate(struct audit_trail *t)
 	t->segfd = fd;
 	t->seg_first_seq = t->last_seq + 1;
 	t->seg_size = hdr.len;
-	t->seg_alloc = hdr.len + sizeof(zeros);
+	t->seg_alloc = hdr.len + pad;
 	t->seg_opened_ms = mono_ms();
 	audit_buf_done(&hdr);
 	return 0;
@@ -589,7 +590,7 @@ commit(struct audit_trail *t, struct batch *b)
 
 		r = pwrite_all(t->segfd, t->wbuf.p, t->wbuf.len, (off_t)t->seg_size);
 		/* Past the padding: extend it in the same fdatasync. */
-		if (r == 0 && end > alloc) {
+		if (r == 0 && end > alloc && t->o.preallocate) {
 			alloc = end + sizeof(zeros) - end % sizeof(zeros);
 			r = pwrite_all(t->segfd, zeros, alloc - end, (off_t)end);
 		}
@@ -611,7 +612,7 @@ commit(struct audit_trail *t, struct batch *b)
 				t->tail_dirty = 1;
 			return r;
 		}
-		t->seg_alloc = alloc;
+		t->seg_alloc = alloc > end ? alloc : end;
 	}
 
 	/* Durable: publish. */
@@ -767,9 +768,9 @@ flush_due(struct audit_trail *t)
  * that queued during the last fdatasync, and writers would alternate
  * between two half batches, each waiting for two commits. So the
  * ticker waits, at most GATHER_US, until as many writers are queued as
- * the last commit and the queue held together; a writer that finds no
- * one waiting after that bounds the added latency. Called with MU held
- * by the ticker between two commits it leads. */
+ * the last commit and the queue held together (a commit is delayed by
+ * GATHER_US at most, and only after one that held several writers).
+ * Called with MU held by the ticker between two commits it leads. */
 static void
 gather(struct audit_trail *t)
 {

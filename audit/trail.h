@@ -34,6 +34,13 @@ struct audit_trail_options {
 	unsigned	 retain_segments;	/* keep at most this many */
 	unsigned	 retain_days;		/* prune segments last written earlier */
 	unsigned	 capacity_warn_pct;	/* AU-5(1) threshold; 0 = 75 */
+	/* Keep the live segment zero-filled 64 KiB ahead of its last
+	 * record (docs/audit-format.md, section 6): each commit's
+	 * fdatasync then flushes data only, about twice as fast on ext4
+	 * under concurrent writers. The live segment then ends in NUL
+	 * bytes until rotation, close or recovery cuts them, so tools that
+	 * read it as text must skip them (grep -a). 0 = off. */
+	int		 preallocate;
 };
 
 #define AUDIT_DEFAULT_SEGMENT_MAX_BYTES		((size_t)16 << 20)

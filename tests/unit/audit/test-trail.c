@@ -310,7 +310,8 @@ crash_child(struct fx *f, unsigned n)
 
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct audit_trail_options o = { .dir = f->trail, .signer = f->signer };
+		struct audit_trail_options o = { .dir = f->trail, .signer = f->signer,
+		    .preallocate = 1 };
 		struct audit_trail *t = NULL;
 
 		if (audit_trail_open(&o, &t, NULL) < 0 || t_append_n(t, n, "alice") < 0)
@@ -424,8 +425,12 @@ test_recovery_unclean_only(void **state)
 	snprintf(cmd, sizeof(cmd), "tail -c 1 %s | od -An -c | grep -q '\\n'", path);
 	assert_int_equal(system(cmd), 0);	/* ends with its last record */
 	expect_ok(f->trail, f->signer->pubkey);
-	/* a clean close leaves nothing to recover */
+	/* a clean close leaves nothing to recover; without preallocation
+	 * the live segment ends with its last record */
 	t = open_or_die(&o);
+	last_seg_path(f->trail, path, sizeof(path));
+	snprintf(cmd, sizeof(cmd), "tail -c 1 %s | od -An -c | grep -q '\\n'", path);
+	assert_int_equal(system(cmd), 0);
 	audit_trail_close(t);
 	assert_int_equal(count_action(f->trail, AUDIT_ACTION_RECOVERY, NULL), 1);
 }
@@ -489,7 +494,8 @@ test_fail_closed_enospc(void **state)
 {
 	struct fx *f = *state;
 	char mnt[400], filler[420];
-	struct audit_trail_options o = { .signer = f->signer, .forward_libaudit = 0 };
+	struct audit_trail_options o = { .signer = f->signer, .forward_libaudit = 0,
+	    .preallocate = 1 };
 	struct audit_trail *t;
 	struct audit_status st;
 	struct audit_record recs[50];
