@@ -34,6 +34,13 @@ struct audit_trail_options {
 	unsigned	 retain_segments;	/* keep at most this many */
 	unsigned	 retain_days;		/* prune segments last written earlier */
 	unsigned	 capacity_warn_pct;	/* AU-5(1) threshold; 0 = 75 */
+	/* Keep the live segment zero-filled 64 KiB ahead of its last
+	 * record (docs/audit-format.md, section 6): each commit's
+	 * fdatasync then flushes data only, about twice as fast on ext4
+	 * under concurrent writers. The live segment then ends in NUL
+	 * bytes until rotation, close or recovery cuts them, so tools that
+	 * read it as text must skip them (grep -a). 0 = off. */
+	int		 preallocate;
 };
 
 #define AUDIT_DEFAULT_SEGMENT_MAX_BYTES		((size_t)16 << 20)
@@ -59,7 +66,7 @@ int audit_trail_open(const struct audit_trail_options *o,
  * and *RET_LAST_SEQ (may be NULL); -BW_E_INVALID when a record lacks an
  * action or has an unknown outcome (nothing written); or -BW_E_AUDIT if
  * they could not be made durable, in which case NONE of them is part of
- * the chain and the trail is left consistent (partial bytes truncated)
+ * the chain and the trail is left consistent (partial bytes removed)
  * so a later append can succeed once space is freed. */
 int audit_trail_append(struct audit_trail *t, struct audit_record *recs,
     size_t n, uint64_t *ret_last_seq);

@@ -28,6 +28,7 @@ struct audit_verifier {
 	char			 first_prev[AUDIT_HASH_HEX + 1];
 	int			 anchored;	/* pruned prefix accounted for */
 	uint64_t		 pruned_through;
+	char			 padded[256];	/* a segment that ended in padding */
 };
 
 struct span {
@@ -302,16 +303,23 @@ audit_verifier_segment(struct audit_verifier *v, const char *name,
 	_cleanup_free_ struct span *sp = NULL;
 	char		 prev[AUDIT_HASH_HEX + 1];
 	uint64_t	 first, name_seq;
-	size_t		 hl, nsp = 0, cap = 0, pos;
+	size_t		 hl, nsp = 0, cap = 0, pos, end = len;
 	int		 r;
 
 	if (v->stopped)
 		return 1;
 	v->rep.segments++;
-	if (audit_segment_header_parse(data, len, &first, prev, &hl) < 0) {
-		if (len == 0 || (len < 128 && !memchr(data, '\n', len)))
+	if (v->padded[0])
+		return damage(v, AUDIT_MALFORMED, v->expected, v->padded,
+		    "the segment ends in NUL padding but is not the last one");
+	/* NUL padding (docs/audit-format.md, section 2): NUL bytes from
+	 * the start of a line to the end of the last segment. */
+	while (end > 0 && data[end - 1] == '\0')
+		end--;
+	if (audit_segment_header_parse(data, end, &first, prev, &hl) < 0) {
+		if (end == 0 || (end < 128 && !memchr(data, '\n', end)))
 			return damage(v, AUDIT_TRUNCATED, v->expected ? v->expected : 1,
-			    name, "the segment ends inside its header (%zu bytes)", len);
+			    name, "the segment ends inside its header (%zu bytes)", end);
 		return damage(v, AUDIT_MALFORMED, v->expected ? v->expected : 1, name,
 		    "the segment header is not valid");
 	}
@@ -344,6 +352,10 @@ audit_verifier_segment(struct audit_verifier *v, const char *name,
 			    "the segment header's prev does not match the hash of "
 			    "seq %" PRIu64, first - 1);
 	}
+	if (end < len && (end == hl || data[end - 1] == '\n')) {
+		snprintf(v->padded, sizeof(v->padded), "%s", name ? name : "?");
+		len = end;
+	}
 
 	for (pos = hl; pos < len;) {
 		const char *nl = memchr(data + pos, '\n', len - pos);
@@ -363,9 +375,16 @@ audit_verifier_segment(struct audit_verifier *v, const char *name,
 		nsp++;
 		pos = nl ? (size_t)(nl - data) + 1 : len;
 	}
-	for (size_t i = 0; i < nsp; i++)
+	for (size_t i = 0; i < nsp; i++) {
+		/* NUL bytes with more after them: not padding. */
+		if (sp[i].len > 0 && data[sp[i].off] == '\0')
+			return damage(v, AUDIT_MALFORMED, v->expected, name,
+			    "NUL bytes where seq %" PRIu64 " should start, followed "
+			    "by other bytes: padding must run to the end of the "
+			    "last segment", v->expected);
 		if ((r = check_line(v, name, data, sp, nsp, i)) != 0)
 			return r;
+	}
 	return 0;
 }
 

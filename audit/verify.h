@@ -60,8 +60,9 @@ void audit_verify_report_done(struct audit_verify_report *r);
 struct audit_verifier;
 int audit_verifier_new(EVP_PKEY *key, enum audit_key_source src,
     struct audit_verifier **ret);
-/* Feeds one segment (NAME, LEN bytes of DATA) in chain order. Returns 1
- * once damage is found (stop feeding), 0 to continue, or -ENOMEM. */
+/* Feeds one segment (NAME, LEN bytes of DATA) in chain order; only the
+ * last segment fed may end in NUL padding. Returns 1 once damage is
+ * found (stop feeding), 0 to continue, or -ENOMEM. */
 int audit_verifier_segment(struct audit_verifier *v, const char *name,
     const char *data, size_t len);
 /* Completes the report into *RET (release with

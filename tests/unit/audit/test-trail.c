@@ -310,7 +310,8 @@ crash_child(struct fx *f, unsigned n)
 
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct audit_trail_options o = { .dir = f->trail, .signer = f->signer };
+		struct audit_trail_options o = { .dir = f->trail, .signer = f->signer,
+		    .preallocate = 1 };
 		struct audit_trail *t = NULL;
 
 		if (audit_trail_open(&o, &t, NULL) < 0 || t_append_n(t, n, "alice") < 0)
@@ -347,7 +348,21 @@ test_recovery_torn_tail(void **state)
 	crash_child(f, 5);
 	last_seg_path(f->trail, path, sizeof(path));
 	assert_int_equal(stat(path, &st0), 0);
-	assert_non_null(fp = fopen(path, "a"));
+	/* The crashed writer left its NUL padding after the last record:
+	 * a torn write lands there, over the padding. */
+	{
+		char	*buf = malloc((size_t)st0.st_size);
+		char	*nl;
+
+		assert_non_null(fp = fopen(path, "r+"));
+		assert_int_equal(fread(buf, 1, (size_t)st0.st_size, fp),
+		    (size_t)st0.st_size);
+		assert_non_null(nl = memrchr(buf, '\n', (size_t)st0.st_size));
+		assert_true(nl + 1 < buf + st0.st_size);	/* padded */
+		st0.st_size = nl + 1 - buf;
+		free(buf);
+		assert_int_equal(fseek(fp, st0.st_size, SEEK_SET), 0);
+	}
 	fputs("v=1 seq=9 time=2024-05-01T12:00:00.0000", fp);	/* torn */
 	fclose(fp);
 	rep = t_verify(f->trail, f->signer->pubkey);
@@ -390,14 +405,32 @@ test_recovery_unclean_only(void **state)
 	struct audit_trail *t;
 	struct count c;
 
+	char path[700], cmd[800];
+	struct stat st0, st1;
+
 	crash_child(f, 3);
+	/* the crashed writer's segment ends in its padding, which the
+	 * verifier accepts and recovery cuts without calling it torn */
+	last_seg_path(f->trail, path, sizeof(path));
+	assert_int_equal(stat(path, &st0), 0);
+	expect_ok(f->trail, f->signer->pubkey);
 	t = open_or_die(&o);
 	audit_trail_close(t);
 	assert_int_equal(count_action(f->trail, AUDIT_ACTION_RECOVERY, &c), 1);
 	assert_non_null(strstr(c.reason, "without audit.stop"));
+	assert_int_equal(stat(path, &st1), 0);
+	assert_true(st1.st_size < st0.st_size);
+	snprintf(cmd, sizeof(cmd), "ls %s/torn-* >/dev/null 2>&1", f->trail);
+	assert_int_not_equal(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "tail -c 1 %s | od -An -c | grep -q '\\n'", path);
+	assert_int_equal(system(cmd), 0);	/* ends with its last record */
 	expect_ok(f->trail, f->signer->pubkey);
-	/* a clean close leaves nothing to recover */
+	/* a clean close leaves nothing to recover; without preallocation
+	 * the live segment ends with its last record */
 	t = open_or_die(&o);
+	last_seg_path(f->trail, path, sizeof(path));
+	snprintf(cmd, sizeof(cmd), "tail -c 1 %s | od -An -c | grep -q '\\n'", path);
+	assert_int_equal(system(cmd), 0);
 	audit_trail_close(t);
 	assert_int_equal(count_action(f->trail, AUDIT_ACTION_RECOVERY, NULL), 1);
 }
@@ -461,14 +494,15 @@ test_fail_closed_enospc(void **state)
 {
 	struct fx *f = *state;
 	char mnt[400], filler[420];
-	struct audit_trail_options o = { .signer = f->signer, .forward_libaudit = 0 };
+	struct audit_trail_options o = { .signer = f->signer, .forward_libaudit = 0,
+	    .preallocate = 1 };
 	struct audit_trail *t;
 	struct audit_status st;
 	struct audit_record recs[50];
 	struct stat s0, s1;
 	char segpath[800];
 	uint64_t last = 0;
-	int r;
+	int r = 0, nfit;
 
 	snprintf(mnt, sizeof(mnt), "%s/mnt", f->root);
 	assert_int_equal(mkdir(mnt, 0700), 0);
@@ -487,20 +521,30 @@ test_fail_closed_enospc(void **state)
 
 	assert_int_equal(fill(filler), 0);
 	last_seg_path(f->trail, segpath, sizeof(segpath));
-	assert_int_equal(stat(segpath, &s0), 0);
+	/* Records still fit in the segment's zero-filled padding: those
+	 * blocks exist, so these are durable. Past it, every batch is
+	 * refused. */
 	for (int i = 0; i < 50; i++)
-		recs[i] = (struct audit_record){ .actor = "lost",
+		recs[i] = (struct audit_record){ .actor = "fits",
 		    .action = "workload.create", .outcome = "success",
-		    .reason = "this request must be refused" };
-	r = audit_trail_append(t, recs, 50, &last);
+		    .reason = "written into preallocated blocks" };
+	for (nfit = 0; nfit < 40; nfit++) {
+		assert_int_equal(stat(segpath, &s0), 0);
+		if ((r = audit_trail_append(t, recs, 50, &last)) < 0)
+			break;
+	}
 	assert_int_equal(r, -BW_E_AUDIT);
 	audit_trail_status(t, &st);
 	assert_false(st.healthy);
 	assert_int_equal(st.last_errno, ENOSPC);
 	assert_true(st.failed_commits >= 1);
 	assert_int_equal(stat(segpath, &s1), 0);
-	assert_int_equal(s1.st_size, s0.st_size);	/* partial bytes cut */
+	/* partial bytes zeroed back into padding, none added */
+	assert_int_equal(s1.st_size, s0.st_size);
 	expect_ok(f->trail, f->signer->pubkey);
+	for (int i = 0; i < 50; i++)
+		recs[i].actor = "lost";
+	assert_int_equal(audit_trail_append(t, recs, 50, &last), -BW_E_AUDIT);
 
 	/* space freed: the trail heals, with a capacity record */
 	assert_int_equal(unlink(filler), 0);
@@ -516,6 +560,10 @@ test_fail_closed_enospc(void **state)
 
 		assert_int_equal(audit_search_dir(f->trail, &flt, count_cb, &c, NULL), 0);
 		assert_int_equal(c.n, 0);	/* none of the refused records */
+		flt.actor = "fits";
+		c.n = 0;
+		assert_int_equal(audit_search_dir(f->trail, &flt, count_cb, &c, NULL), 0);
+		assert_int_equal(c.n, 50 * nfit);	/* only the acknowledged */
 	}
 	assert_true(count_action(f->trail, AUDIT_ACTION_CAPACITY, NULL) >= 1);
 	assert_int_equal(umount2(mnt, MNT_DETACH), 0);

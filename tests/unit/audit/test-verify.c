@@ -330,6 +330,78 @@ test_garbage_segment(void **state)
 	}
 }
 
+/* Appends NPAD NUL bytes, then TAIL (may be NULL), to segment IDX
+ * (counted from the end when negative). Returns the seq that follows
+ * the segment's last record. */
+static uint64_t
+pad_segment(struct fx *f, int idx, size_t npad, const char *tail)
+{
+	char		**names, *zeros = calloc(1, npad);
+	size_t		  n;
+	struct t_seg	  s;
+	uint64_t	  seq = 0;
+	FILE		 *fp;
+
+	t_seg_names(f->trail, &names, &n);
+	audit_segment_list_free(names, n);
+	t_seg_load(f->trail, idx < 0 ? n + (size_t)idx : (size_t)idx, &s);
+	/* the last record (earlier padding reads as an empty last line) */
+	for (size_t i = s.n; i-- > 0;)
+		if (audit_line_peek_seq(s.lines[i], strlen(s.lines[i]), &seq) == 0)
+			break;
+	assert_true(seq > 0);
+	assert_non_null(zeros);
+	assert_non_null(fp = fopen(s.path, "a"));
+	assert_int_equal(fwrite(zeros, 1, npad, fp), npad);
+	if (tail)
+		fputs(tail, fp);
+	assert_int_equal(fclose(fp), 0);
+	for (size_t i = 0; i < s.n; i++)
+		free(s.lines[i]);
+	free(zeros);
+	return seq + 1;
+}
+
+/* The writer's NUL padding after the last record of the last segment
+ * is accepted; anything else made of NULs is damage. */
+static void
+test_padding(void **state)
+{
+	struct fx *f = *state;
+	struct audit_verify_report rep;
+	struct t_seg s;
+	char *line;
+	uint64_t next;
+
+	pad_segment(f, -1, 65536, NULL);
+	rep = t_verify(f->trail, f->signer->pubkey);
+	assert_int_equal(rep.damage, AUDIT_OK);
+	assert_true(rep.ended_cleanly);
+	audit_verify_report_done(&rep);
+
+	/* a non-NUL byte in the padding */
+	next = pad_segment(f, -1, 10, "X");
+	expect(f, f->signer->pubkey, AUDIT_MALFORMED, next);
+
+	/* a record after the padding: the last one again, copied */
+	snprintf(f->trail, sizeof(f->trail), "%s/trail2", f->root);
+	t_make_trail(f->trail, f->signer, 60, 4096, 10);
+	t_seg_load(f->trail, 0, &s);
+	assert_non_null(line = malloc(strlen(s.lines[s.n - 1]) + 2));
+	sprintf(line, "%s\n", s.lines[s.n - 1]);
+	for (size_t i = 0; i < s.n; i++)
+		free(s.lines[i]);
+	next = pad_segment(f, -1, 4096, line);
+	free(line);
+	expect(f, f->signer->pubkey, AUDIT_MALFORMED, next);
+
+	/* padding that does not end the last segment */
+	snprintf(f->trail, sizeof(f->trail), "%s/trail3", f->root);
+	t_make_trail(f->trail, f->signer, 60, 4096, 10);
+	next = pad_segment(f, 1, 100, NULL);
+	expect(f, f->signer->pubkey, AUDIT_MALFORMED, next);
+}
+
 struct count {
 	unsigned n;
 	uint64_t last;
@@ -406,6 +478,7 @@ main(void)
 		T(test_forged_checkpoint),
 		T(test_forged_signature_same_key_id),
 		T(test_garbage_segment),
+		T(test_padding),
 		T(test_search),
 	};
 
