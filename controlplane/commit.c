@@ -353,6 +353,21 @@ op_outcome(int result)
  * mutation and its record durable together; the appender thread writes
  * the same records to the trail meanwhile, and the batch is answered
  * once both are done. */
+/* The record that says LOST records of non-mutating requests could not
+ * be written while the trail was unavailable; its reason is in BUF. */
+static struct audit_record
+lost_record(unsigned long long lost, char *buf, size_t len)
+{
+	snprintf(buf, len, "%llu audit records of non-mutating requests were "
+	    "lost while the trail was unavailable", lost);
+	return (struct audit_record){
+		.actor = "bulwarkd", .role = "system", .tenant = "system",
+		.source = "local", .auth_method = "none",
+		.action = "audit.records_lost", .outcome = "failure",
+		.reason = buf, .controls = "AU-5,AU-9",
+	};
+}
+
 static int
 batch_before_commit(void *arg, const struct store_op *ops, size_t n)
 {
@@ -373,21 +388,11 @@ batch_before_commit(void *arg, const struct store_op *ops, size_t n)
 	total = n + b->nasync + (lost ? 1 : 0);
 	if (!(recs = calloc(total, sizeof(*recs))))
 		return -ENOMEM;
-	if (lost) {
-		/* Loss is never silent: the first batch the trail accepts
-		 * again says how many records could not be written. Only
-		 * the committer thread writes the reason. */
-		snprintf(lost_reason, sizeof(lost_reason),
-		    "%llu audit records of non-mutating requests were lost "
-		    "while the trail was unavailable", lost);
-		recs[k++] = (struct audit_record){
-			.actor = "bulwarkd", .role = "system",
-			.tenant = "system", .source = "local",
-			.auth_method = "none", .action = "audit.records_lost",
-			.outcome = "failure", .reason = lost_reason,
-			.controls = "AU-5,AU-9",
-		};
-	}
+	/* Loss is never silent: the first batch the trail accepts again
+	 * says how many records could not be written. Only the committer
+	 * thread writes the reason. */
+	if (lost)
+		recs[k++] = lost_record(lost, lost_reason, sizeof(lost_reason));
 	for (i = 0; i < n; i++) {
 		struct commit_req *req = b->reqs[i];
 		_cleanup_free_ void *ent = NULL;
@@ -441,18 +446,8 @@ append_async_only(struct committer *c, struct batch_ctx *b)
 	pthread_mutex_unlock(&c->mu);
 	if (!(recs = calloc(b->nasync + 1, sizeof(*recs))))
 		return -BW_E_AUDIT;
-	if (lost) {
-		snprintf(lost_reason, sizeof(lost_reason),
-		    "%llu audit records of non-mutating requests were lost "
-		    "while the trail was unavailable", lost);
-		recs[k++] = (struct audit_record){
-			.actor = "bulwarkd", .role = "system",
-			.tenant = "system", .source = "local",
-			.auth_method = "none", .action = "audit.records_lost",
-			.outcome = "failure", .reason = lost_reason,
-			.controls = "AU-5,AU-9",
-		};
-	}
+	if (lost)
+		recs[k++] = lost_record(lost, lost_reason, sizeof(lost_reason));
 	TAILQ_FOREACH(a, b->async, entry)
 		recs[k++] = a->rec;
 	if ((r = append_sync(c, recs, k)) < 0)
