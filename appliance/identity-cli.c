@@ -20,7 +20,14 @@
 
 static const char identity_cli_usage[] =
 "Usage: bulwark node bootstrap NAME [--ttl SECS] [-o FILE] [--config FILE]\n"
-"       bulwark node approve NAME [--config FILE]\n";
+"       bulwark node approve NAME [--config FILE]\n"
+"\n"
+"bootstrap  issue a single-use, short-lived enrolment credential for node\n"
+"           NAME (valid 900 s unless --ttl; JSON to FILE or standard output),\n"
+"           to be given to its bulwark-agent with --bootstrap FILE\n"
+"approve    accept the PCR values node NAME reported at enrolment as its\n"
+"           golden values (the node becomes Trusted; audited)\n"
+"Exit status: 0 done, 1 failed, 2 usage, 3 denied, 4 not found, 5 conflict.\n";
 
 static int
 exit_for(int status)
@@ -43,6 +50,7 @@ identity_cli_main(int argc, char **argv)
 		{ "ttl", required_argument, NULL, 't' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "config", required_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct client_conf	 conf = { 0 };
@@ -55,7 +63,7 @@ identity_cli_main(int argc, char **argv)
 	int			 c, r, rc = 1;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			ttl = strtoul(optarg, &end, 10);
@@ -66,6 +74,9 @@ identity_cli_main(int argc, char **argv)
 			break;
 		case 'o': out = optarg; break;
 		case 'C': path = optarg; break;
+		case 'h':
+			fputs(identity_cli_usage, stdout);
+			return 0;
 		default:
 			fputs(identity_cli_usage, stderr);
 			return 2;
