@@ -48,10 +48,12 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "controlplane/store-backend.h"
 #include "controlplane/store-lmdb.h"
+#include "controlplane/store-wal.h"
 #include "controlplane/store.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
@@ -75,6 +77,15 @@
 #define LMDB_OUTBOX_PLEN	(sizeof(LMDB_META_OUTBOX) - 1)
 #define LMDB_OUTBOX_KLEN	(LMDB_OUTBOX_PLEN + sizeof(uint64_t))
 
+/* WAL mode (store-wal.h): checkpoint thresholds by default. */
+#define LMDB_CKPT_BYTES		((size_t)8 << 20)
+#define LMDB_CKPT_PAGES		((size_t)4096)
+#define LMDB_CKPT_MS		1000u
+/* A record entry: u8 database, u8 'P' or 'D', u16 zero, u32 key
+ * length, u32 value length, key, value. */
+#define LMDB_REC_ENTRY_HDR	12
+enum { LMDB_DB_META = 0, LMDB_DB_KV = 1, LMDB_DB_LOG = 2 };
+
 struct store_lmdb {
 	struct store	 base;		/* first: store.c casts to it */
 	MDB_env		*env;
@@ -91,6 +102,29 @@ struct store_lmdb {
 	 * lock-free by anyone. */
 	uint64_t	 rev;
 	uint64_t	 compacted;
+
+	/* WAL mode (NULL in sync mode). wmu serialises write
+	 * transactions with checkpoints; pin is a read transaction on the
+	 * last checkpoint's snapshot, so LMDB reuses none of its pages
+	 * until the next checkpoint is durable; rec collects the writes of
+	 * the open write transaction for the log. */
+	struct store_wal *wal;
+	pthread_mutex_t	 wmu;
+	MDB_txn		*pin;
+	bool		 recording;
+	struct {
+		unsigned char	*buf;
+		size_t		 len, cap;
+		bool		 failed;
+	}		 rec;
+	size_t		 ckpt_bytes, ckpt_pages;
+	unsigned	 ckpt_ms;
+	uint64_t	 ckpt_at_ms;	/* CLOCK_MONOTONIC of the last one */
+	size_t		 ckpt_pgno;	/* LMDB's last page then */
+	bool		 wrote;		/* a write since then */
+	bool		 wmu_init;
+	bool		 ready;		/* opened (and recovered) */
+	int		 dfd;		/* the store directory */
 };
 
 static struct store_lmdb *
@@ -160,6 +194,85 @@ lmdb_meta_get_u64(struct store_lmdb *s, MDB_txn *txn, const char *name,
 	return 0;
 }
 
+/* Adds one write of the open write transaction to the record the log
+ * gets before it commits. Only between lmdb_wbegin and lmdb_wend; a
+ * failed allocation fails the commit, never the record silently. */
+static void
+lmdb_rec_add(struct store_lmdb *s, MDB_dbi dbi, char op, const MDB_val *k,
+    const MDB_val *v)
+{
+	size_t	 vlen = op == 'P' && v ? v->mv_size : 0;
+	size_t	 need = LMDB_REC_ENTRY_HDR + k->mv_size + vlen, cap;
+	unsigned char *p;
+	uint32_t u;
+
+	if (!s->wal || !s->recording || s->rec.failed)
+		return;
+	if (s->rec.len + need > s->rec.cap) {
+		cap = s->rec.cap ? s->rec.cap : 4096;
+		while (cap < s->rec.len + need)
+			cap *= 2;
+		if (!(p = realloc(s->rec.buf, cap))) {
+			s->rec.failed = true;
+			return;
+		}
+		s->rec.buf = p;
+		s->rec.cap = cap;
+	}
+	p = s->rec.buf + s->rec.len;
+	p[0] = dbi == s->kv ? LMDB_DB_KV : dbi == s->log ? LMDB_DB_LOG :
+	    LMDB_DB_META;
+	p[1] = (unsigned char)op;
+	p[2] = p[3] = 0;
+	u = htole32((uint32_t)k->mv_size);
+	memcpy(p + 4, &u, 4);
+	u = htole32((uint32_t)vlen);
+	memcpy(p + 8, &u, 4);
+	memcpy(p + LMDB_REC_ENTRY_HDR, k->mv_data, k->mv_size);
+	if (vlen)
+		memcpy(p + LMDB_REC_ENTRY_HDR + k->mv_size, v->mv_data, vlen);
+	s->rec.len += need;
+}
+
+/* mdb_put() and mdb_del() of a write transaction, recorded for the log.
+ * Not for MDB_RESERVE: those callers record once the value is filled. */
+static int
+lmdb_wput(struct store_lmdb *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
+    MDB_val *v, unsigned flags)
+{
+	int rc = mdb_put(txn, dbi, k, v, flags);
+
+	if (rc == 0)
+		lmdb_rec_add(s, dbi, 'P', k, v);
+	return rc;
+}
+
+static int
+lmdb_wdel(struct store_lmdb *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k)
+{
+	int rc = mdb_del(txn, dbi, k, NULL);
+
+	if (rc == 0)
+		lmdb_rec_add(s, dbi, 'D', k, NULL);
+	return rc;
+}
+
+/* mdb_cursor_del() of the entry under CUR, recorded by key. */
+static int
+lmdb_wcursor_del(struct store_lmdb *s, MDB_cursor *cur, MDB_dbi dbi,
+    MDB_val *k)
+{
+	int rc;
+
+	/* The key lives in the page the delete may change: record first,
+	 * and drop the entry again if the delete fails (the transaction
+	 * is then aborted anyway). */
+	lmdb_rec_add(s, dbi, 'D', k, NULL);
+	if ((rc = mdb_cursor_del(cur, 0)) != 0)
+		s->rec.failed = true;
+	return rc;
+}
+
 static int
 lmdb_meta_put_u64(struct store_lmdb *s, MDB_txn *txn, const char *name,
     uint64_t val)
@@ -168,7 +281,7 @@ lmdb_meta_put_u64(struct store_lmdb *s, MDB_txn *txn, const char *name,
 	MDB_val	 k = { strlen(name), (void *)name }, v = { sizeof(buf), buf };
 
 	be64_put(buf, val);
-	return lmdb_err(mdb_put(txn, s->meta, &k, &v, 0));
+	return lmdb_err(lmdb_wput(s, txn, s->meta, &k, &v, 0));
 }
 
 /* Copies LMDB key bytes into a NUL-terminated string, refusing what a
@@ -398,7 +511,8 @@ lmdb_apply(struct store_lmdb *s, MDB_txn *txn, struct store_op *op,
 		if (op->value_len)
 			memcpy((char *)v.mv_data + LMDB_KV_HDR, op->value,
 			    op->value_len);
-	} else if ((rc = mdb_del(txn, s->kv, &k, NULL)) != 0)
+		lmdb_rec_add(s, s->kv, 'P', &k, &v);
+	} else if ((rc = lmdb_wdel(s, txn, s->kv, &k)) != 0)
 		return lmdb_err(rc);
 
 	be64_put(rkey, rev);
@@ -421,6 +535,7 @@ lmdb_apply(struct store_lmdb *s, MDB_txn *txn, struct store_op *op,
 	memcpy(p + LMDB_LOG_HDR, op->key, klen);
 	if (op->type == STORE_OP_PUT && op->value_len)
 		memcpy(p + LMDB_LOG_HDR + klen, op->value, op->value_len);
+	lmdb_rec_add(s, s->log, 'P', &lk, &lv);
 	return 0;
 }
 
@@ -465,6 +580,150 @@ lmdb_prealloc(struct store_lmdb *s)
 		(void)fdatasync(fd);
 }
 
+static uint64_t
+lmdb_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Makes everything committed so far durable in LMDB's own files and
+ * starts a new log generation whose header keeps LMDB's meta pages; then
+ * pins that snapshot. Called with wmu held and no write transaction
+ * open, so nothing commits between the sync and the pin.
+ *
+ * Why the pin makes recovery safe: LMDB never writes a page that a live
+ * read transaction's snapshot can reach (copy-on-write, and freed pages
+ * are reused only once no reader is older than the transaction that
+ * freed them). So until the next checkpoint is durable, every page of
+ * this snapshot stays as synced here, whatever a crash does to the pages
+ * written after it; only the two meta pages change, and the log header
+ * has their copy. */
+static int
+lmdb_checkpoint(struct store_lmdb *s)
+{
+	_cleanup_free_ unsigned char *meta = NULL;
+	MDB_envinfo	 info;
+	MDB_stat	 st;
+	size_t		 done = 0;
+	ssize_t		 n;
+	int		 fd, rc, r;
+
+	if ((rc = mdb_env_sync(s->env, 1)) != 0)
+		return lmdb_err(rc);
+	if ((rc = mdb_env_info(s->env, &info)) != 0 ||
+	    (rc = mdb_env_stat(s->env, &st)) != 0 ||
+	    (rc = mdb_env_get_fd(s->env, &fd)) != 0)
+		return lmdb_err(rc);
+	if (!(meta = malloc(2 * (size_t)st.ms_psize)))
+		return -ENOMEM;
+	while (done < 2 * (size_t)st.ms_psize) {
+		n = pread(fd, meta + done, 2 * (size_t)st.ms_psize - done,
+		    (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -BW_E_CORRUPT;
+		done += (size_t)n;
+	}
+	if ((r = store_wal_checkpoint(s->wal, (uint64_t)info.me_last_txnid,
+	    meta, st.ms_psize)) < 0)
+		return r;
+	if (s->pin) {
+		mdb_txn_abort(s->pin);
+		s->pin = NULL;
+	}
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->pin)) != 0) {
+		s->pin = NULL;
+		return lmdb_err(rc);
+	}
+	s->ckpt_at_ms = lmdb_now_ms();
+	s->ckpt_pgno = info.me_last_pgno;
+	s->wrote = false;
+	return 0;
+}
+
+static bool
+lmdb_checkpoint_due(struct store_lmdb *s)
+{
+	MDB_envinfo info;
+
+	if (!s->pin)
+		return true;
+	if (store_wal_used(s->wal) >= s->ckpt_bytes)
+		return true;
+	if (s->wrote && lmdb_now_ms() - s->ckpt_at_ms >= s->ckpt_ms)
+		return true;
+	return mdb_env_info(s->env, &info) == 0 &&
+	    info.me_last_pgno - s->ckpt_pgno >= s->ckpt_pages;
+}
+
+/* Begins a write transaction: takes wmu (held until lmdb_wend), takes a
+ * checkpoint first when one is due, and starts recording. */
+static int
+lmdb_wbegin(struct store_lmdb *s, MDB_txn **ret)
+{
+	int rc, r;
+
+	pthread_mutex_lock(&s->wmu);
+	if (s->wal && lmdb_checkpoint_due(s) && (r = lmdb_checkpoint(s)) < 0) {
+		pthread_mutex_unlock(&s->wmu);
+		return r;
+	}
+	s->rec.len = 0;
+	s->rec.failed = false;
+	s->recording = s->wal != NULL;
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, ret)) != 0) {
+		s->recording = false;
+		pthread_mutex_unlock(&s->wmu);
+		return lmdb_err(rc);
+	}
+	return 0;
+}
+
+static void
+lmdb_wend(struct store_lmdb *s)
+{
+	s->recording = false;
+	pthread_mutex_unlock(&s->wmu);
+}
+
+/* Commits TXN (consumed). In WAL mode its writes are appended to the
+ * log and synced first: once that returns the transaction is durable,
+ * and LMDB's commit only publishes it. */
+static int
+lmdb_wcommit(struct store_lmdb *s, MDB_txn *txn)
+{
+	int rc, r;
+
+	if (s->wal) {
+		if (s->rec.failed) {
+			mdb_txn_abort(txn);
+			return -ENOMEM;
+		}
+		if (s->rec.len > 0 &&
+		    (r = store_wal_append(s->wal, s->rec.buf, s->rec.len)) < 0) {
+			mdb_txn_abort(txn);
+			return r;
+		}
+		s->wrote = true;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0 && s->wal) {
+		/* The log holds a transaction LMDB refused: recovery would
+		 * apply it. Checkpointing now cannot include it, and a
+		 * new generation makes the record stale; if even that
+		 * fails, the pin is dropped so the next write retries
+		 * the checkpoint before anything else. */
+		if (lmdb_checkpoint(s) < 0 && s->pin) {
+			mdb_txn_abort(s->pin);
+			s->pin = NULL;
+		}
+	}
+	return lmdb_err(rc);
+}
+
 static int
 lmdb_batch(struct store *st, struct store_op *ops, size_t n, unsigned flags,
     store_before_commit_fn before_commit, void *ctx)
@@ -474,10 +733,10 @@ lmdb_batch(struct store *st, struct store_op *ops, size_t n, unsigned flags,
 	uint64_t rev, start;
 	bool	 failed = false;
 	size_t	 i;
-	int	 rc, r;
+	int	 r;
 
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
-		return lmdb_err(rc);
+	if ((r = lmdb_wbegin(s, &txn)) < 0)
+		return r;
 	if ((r = lmdb_meta_get_u64(s, txn, LMDB_META_REVISION, &rev)) < 0)
 		goto out;
 	start = rev;
@@ -512,17 +771,17 @@ lmdb_batch(struct store *st, struct store_op *ops, size_t n, unsigned flags,
 	 * durable. */
 	if (rev == start && !(before_commit && s->outbox_dirty))
 		goto out;
-	lmdb_prealloc(s);
-	rc = mdb_txn_commit(txn);
+	if (!s->wal)
+		lmdb_prealloc(s);
+	r = lmdb_wcommit(s, txn);
 	txn = NULL;
-	if (rc != 0) {
-		r = lmdb_err(rc);
+	if (r < 0)
 		goto out;
-	}
 	__atomic_store_n(&s->rev, rev, __ATOMIC_RELEASE);
 out:
 	if (txn)
 		mdb_txn_abort(txn);
+	lmdb_wend(s);
 	return r;
 }
 
@@ -598,8 +857,8 @@ lmdb_compact(struct store *st, uint64_t rev)
 	int	 rc, r;
 
 	for (;;) {
-		if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
-			return lmdb_err(rc);
+		if ((r = lmdb_wbegin(s, &txn)) < 0)
+			return r;
 		if ((r = lmdb_meta_get_u64(s, txn, LMDB_META_REVISION,
 		    &cur_rev)) < 0 ||
 		    (r = lmdb_meta_get_u64(s, txn, LMDB_META_COMPACTED,
@@ -634,7 +893,7 @@ lmdb_compact(struct store *st, uint64_t rev)
 				horizon = r_entry - 1;
 				break;
 			}
-			if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			if ((rc = lmdb_wcursor_del(s, cur, s->log, &k)) != 0)
 				break;
 			dropped++;
 		}
@@ -647,10 +906,11 @@ lmdb_compact(struct store *st, uint64_t rev)
 		r = lmdb_meta_put_u64(s, txn, LMDB_META_COMPACTED, horizon);
 		if (r < 0)
 			goto out;
-		rc = mdb_txn_commit(txn);
+		r = lmdb_wcommit(s, txn);
 		txn = NULL;
-		if (rc != 0)
-			return lmdb_err(rc);
+		lmdb_wend(s);
+		if (r < 0)
+			return r;
 		__atomic_store_n(&s->compacted, horizon, __ATOMIC_RELEASE);
 		if (horizon == rev)
 			return 0;
@@ -660,6 +920,7 @@ out:
 		mdb_cursor_close(cur);
 	if (txn)
 		mdb_txn_abort(txn);
+	lmdb_wend(s);
 	return r;
 }
 
@@ -715,7 +976,7 @@ lmdb_outbox_put(struct store *st, uint64_t id, const void *value, size_t len)
 	if (!txn)
 		return -BW_E_INVALID;
 	lmdb_outbox_key(kb, id);
-	if ((rc = mdb_put(txn, s->meta, &k, &v, MDB_NOOVERWRITE)) != 0)
+	if ((rc = lmdb_wput(s, txn, s->meta, &k, &v, MDB_NOOVERWRITE)) != 0)
 		return lmdb_err(rc);
 	s->outbox_dirty = true;
 	return 0;
@@ -739,7 +1000,7 @@ lmdb_outbox_del(struct store_lmdb *s, MDB_txn *txn, uint64_t upto,
 	for (; rc == 0; rc = lmdb_outbox_step(cur, &k, &v, MDB_NEXT)) {
 		if (be64_get((char *)k.mv_data + LMDB_OUTBOX_PLEN) > upto)
 			break;
-		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+		if ((rc = lmdb_wcursor_del(s, cur, s->meta, &k)) != 0)
 			break;
 		n++;
 	}
@@ -773,15 +1034,16 @@ lmdb_outbox_trim(struct store *st, uint64_t upto)
 	struct store_lmdb *s = lmdb_of(st);
 	MDB_txn	*txn = NULL;
 	size_t	 n;
-	int	 rc, r;
+	int	 r;
 
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
-		return lmdb_err(rc);
-	if ((r = lmdb_outbox_del(s, txn, upto, &n)) < 0 || n == 0) {
-		mdb_txn_abort(txn);
+	if ((r = lmdb_wbegin(s, &txn)) < 0)
 		return r;
-	}
-	return lmdb_err(mdb_txn_commit(txn));
+	if ((r = lmdb_outbox_del(s, txn, upto, &n)) < 0 || n == 0)
+		mdb_txn_abort(txn);
+	else
+		r = lmdb_wcommit(s, txn);
+	lmdb_wend(s);
+	return r;
 }
 
 static int
@@ -835,8 +1097,29 @@ lmdb_close(struct store *st)
 {
 	struct store_lmdb *s = lmdb_of(st);
 
+	/* A clean close syncs LMDB and removes the log: the next open has
+	 * nothing to recover, and a data.mdb later restored from a backup
+	 * is never rewound to a stale log's checkpoint. On any failure the
+	 * log stays and the next open recovers from it. */
+	if (s->wal && s->ready) {
+		pthread_mutex_lock(&s->wmu);
+		if (lmdb_checkpoint(s) == 0) {
+			store_wal_close(s->wal);
+			s->wal = NULL;
+			(void)store_wal_remove(s->dfd);
+		}
+		pthread_mutex_unlock(&s->wmu);
+	}
+	if (s->pin)
+		mdb_txn_abort(s->pin);
+	store_wal_close(s->wal);
+	free(s->rec.buf);
 	if (s->env)
 		mdb_env_close(s->env);
+	if (s->wmu_init)
+		pthread_mutex_destroy(&s->wmu);
+	if (s->dfd >= 0)
+		close(s->dfd);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	free(s);
@@ -1000,6 +1283,107 @@ lmdb_sync_dir(int dfd)
 	return 0;
 }
 
+/* Applies one log record (the writes of one transaction) in a write
+ * transaction of its own. Anything malformed is damage: the digest
+ * matched, so the record is what was written. */
+static int
+lmdb_replay_one(void *arg, const unsigned char *p, size_t len)
+{
+	struct store_lmdb *s = arg;
+	MDB_txn	*txn = NULL;
+	MDB_val	 k, v;
+	size_t	 off = 0;
+	uint32_t klen, vlen;
+	MDB_dbi	 dbi;
+	int	 rc = 0;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		return lmdb_err(rc);
+	while (off < len) {
+		if (len - off < LMDB_REC_ENTRY_HDR) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		memcpy(&klen, p + off + 4, 4);
+		memcpy(&vlen, p + off + 8, 4);
+		klen = le32toh(klen);
+		vlen = le32toh(vlen);
+		if (klen == 0 || (size_t)klen + vlen > len - off - LMDB_REC_ENTRY_HDR ||
+		    (p[off + 1] != 'P' && p[off + 1] != 'D') ||
+		    (p[off + 1] == 'D' && vlen != 0)) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		switch (p[off]) {
+		case LMDB_DB_META: dbi = s->meta; break;
+		case LMDB_DB_KV: dbi = s->kv; break;
+		case LMDB_DB_LOG: dbi = s->log; break;
+		default: rc = MDB_CORRUPTED; break;
+		}
+		if (rc)
+			break;
+		k.mv_size = klen;
+		k.mv_data = (void *)(p + off + LMDB_REC_ENTRY_HDR);
+		v.mv_size = vlen;
+		v.mv_data = (void *)(p + off + LMDB_REC_ENTRY_HDR + klen);
+		rc = p[off + 1] == 'P' ? mdb_put(txn, dbi, &k, &v, 0) :
+		    mdb_del(txn, dbi, &k, NULL);
+		if (rc)
+			break;
+		off += LMDB_REC_ENTRY_HDR + klen + vlen;
+	}
+	if (rc) {
+		mdb_txn_abort(txn);
+		return rc == MDB_NOTFOUND ? -BW_E_CORRUPT : lmdb_err(rc);
+	}
+	return lmdb_err(mdb_txn_commit(txn));
+}
+
+/* Returns data.mdb's meta pages to the log's checkpoint (CK) unless they
+ * already are: the pages written after it may be lost or torn, the
+ * checkpoint's are intact (see lmdb_checkpoint). */
+static int
+lmdb_restore_meta(int dfd, const struct store_wal_checkpoint *ck,
+    const char *dir, char **ret_err)
+{
+	_cleanup_free_ unsigned char *cur = NULL;
+	_cleanup_close_ int fd = -1;
+	size_t	 len = 2 * ck->psize, done = 0;
+	ssize_t	 n;
+
+	fd = openat(dfd, "data.mdb", O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errf(-errno, ret_err, "store %s: %s holds a checkpoint "
+		    "but data.mdb cannot be opened: %s", dir, STORE_WAL_FILE,
+		    strerror(errno));
+	if (!(cur = malloc(len)))
+		return errf(-ENOMEM, ret_err, "store %s: out of memory", dir);
+	while (done < len) {
+		n = pread(fd, cur + done, len - done, (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	if (done == len && memcmp(cur, ck->meta, len) == 0)
+		return 0;
+	for (done = 0; done < len;) {
+		n = pwrite(fd, ck->meta + done, len - done, (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return errf(n < 0 ? -errno : -EIO, ret_err, "store %s: "
+			    "restoring the checkpoint's meta pages: %s", dir,
+			    strerror(n < 0 ? errno : EIO));
+		done += (size_t)n;
+	}
+	if (fdatasync(fd) < 0)
+		return errf(-errno, ret_err, "store %s: restoring the "
+		    "checkpoint's meta pages: %s", dir, strerror(errno));
+	return 1;
+}
+
 int
 store_open_lmdb(const char *dir, const struct store_options *opts,
     struct store **ret, char **ret_err)
@@ -1008,6 +1392,10 @@ store_open_lmdb(const char *dir, const struct store_options *opts,
 	_cleanup_close_ int dfd = -1;
 	size_t	 map_size = opts && opts->map_size ? opts->map_size :
 	    LMDB_DEFAULT_MAP;
+	enum store_durability durability = opts ? opts->durability :
+	    STORE_DURABILITY_WAL;
+	struct store_wal_checkpoint ck = { 0 };
+	char	*werr = NULL;
 	int	 rc, r, fd, flags, dead;
 
 	if (!dir || !dir[0] || !ret)
@@ -1025,6 +1413,12 @@ store_open_lmdb(const char *dir, const struct store_options *opts,
 	if (!(s = calloc(1, sizeof(*s))))
 		return errf(-ENOMEM, ret_err, "store %s: out of memory", dir);
 	s->base.backend = &lmdb_backend;
+	s->dfd = -1;
+	if (pthread_mutex_init(&s->wmu, NULL) != 0) {
+		free(s);
+		return errf(-ENOMEM, ret_err, "store %s: out of memory", dir);
+	}
+	s->wmu_init = true;
 	s->lock_fd = openat(dfd, "store.lock",
 	    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (s->lock_fd < 0) {
@@ -1037,6 +1431,20 @@ store_open_lmdb(const char *dir, const struct store_options *opts,
 		r = errf(r, ret_err, "store %s: %s", dir, r == -EBUSY ?
 		    "in use by another opener" : strerror(-r));
 		goto fail;
+	}
+	s->dfd = TAKE_FD(dfd);
+	/* A log left by a crash is recovered whatever mode this open
+	 * asks for; a store leaving WAL mode then drops it. */
+	if (durability == STORE_DURABILITY_WAL ||
+	    faccessat(s->dfd, STORE_WAL_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+		if ((r = store_wal_open(s->dfd, &s->wal, &werr)) < 0) {
+			r = errf(r, ret_err, "store %s: %s", dir, werr);
+			goto fail;
+		}
+		store_wal_last_checkpoint(s->wal, &ck);
+		if (ck.valid && (r = lmdb_restore_meta(s->dfd, &ck, dir,
+		    ret_err)) < 0)
+			goto fail;
 	}
 	if ((rc = mdb_env_create(&s->env)) != 0) {
 		r = errf(lmdb_err(rc), ret_err, "store %s: %s", dir,
@@ -1056,10 +1464,15 @@ store_open_lmdb(const char *dir, const struct store_options *opts,
 		    STORE_KEY_MAX);
 		goto fail;
 	}
-	/* No MDB_NOSYNC / MDB_NOMETASYNC / MDB_WRITEMAP: commits are
-	 * durable. MDB_NORDAHEAD: random B-tree reads gain nothing from
-	 * read-ahead and it inflates the page cache. */
-	rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NORDAHEAD, 0600);
+	/* Sync mode: no MDB_NOSYNC / MDB_NOMETASYNC / MDB_WRITEMAP, each
+	 * commit is durable. WAL mode: MDB_NOSYNC, each commit is durable
+	 * in the log first (lmdb_wcommit) and LMDB is synced at
+	 * checkpoints. Never MDB_WRITEMAP: a stray write through the map
+	 * could reach checkpointed pages. MDB_NORDAHEAD: random B-tree
+	 * reads gain nothing from read-ahead and it inflates the page
+	 * cache. */
+	rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NORDAHEAD |
+	    (durability == STORE_DURABILITY_WAL ? MDB_NOSYNC : 0), 0600);
 	if (rc != 0) {
 		r = errf(lmdb_err(rc), ret_err, "store %s: %s", dir,
 		    mdb_strerror(rc));
@@ -1081,16 +1494,55 @@ store_open_lmdb(const char *dir, const struct store_options *opts,
 	}
 	if ((r = lmdb_init(s, dir, ret_err)) < 0)
 		goto fail;
+	if (ck.valid) {
+		free(werr);
+		werr = NULL;
+		if ((r = store_wal_replay(s->wal, lmdb_replay_one, s,
+		    &werr)) < 0) {
+			r = errf(r, ret_err, "store %s: recovery: %s", dir, werr);
+			goto fail;
+		}
+		if (r > 0 && (r = lmdb_init(s, dir, ret_err)) < 0)
+			goto fail;
+	}
+	if (durability == STORE_DURABILITY_WAL) {
+		s->ckpt_bytes = opts && opts->checkpoint_bytes ?
+		    opts->checkpoint_bytes : LMDB_CKPT_BYTES;
+		s->ckpt_pages = opts && opts->checkpoint_pages ?
+		    opts->checkpoint_pages : LMDB_CKPT_PAGES;
+		s->ckpt_ms = opts && opts->checkpoint_ms ?
+		    opts->checkpoint_ms : LMDB_CKPT_MS;
+		pthread_mutex_lock(&s->wmu);
+		r = lmdb_checkpoint(s);
+		pthread_mutex_unlock(&s->wmu);
+		if (r < 0) {
+			r = errf(r, ret_err, "store %s: checkpoint: %s", dir,
+			    bw_strerror(r));
+			goto fail;
+		}
+	} else if (s->wal) {
+		if ((rc = mdb_env_sync(s->env, 1)) != 0 ||
+		    (r = store_wal_remove(s->dfd)) < 0) {
+			r = errf(rc ? lmdb_err(rc) : r, ret_err, "store %s: "
+			    "leaving WAL mode: %s", dir, rc ? mdb_strerror(rc) :
+			    strerror(-r));
+			goto fail;
+		}
+		store_wal_close(s->wal);
+		s->wal = NULL;
+	}
 	/* LMDB syncs its files but not the directory entries naming them:
 	 * sync DIR and its parent so a new store survives a power cut. */
-	if ((r = lmdb_sync_dir(dfd)) < 0) {
+	if ((r = lmdb_sync_dir(s->dfd)) < 0) {
 		r = errf(r, ret_err, "store %s: syncing the directory: %s", dir,
 		    strerror(-r));
 		goto fail;
 	}
+	s->ready = true;
 	*ret = &s->base;
 	return 0;
 fail:
+	free(werr);
 	lmdb_close(&s->base);
 	return r;
 }

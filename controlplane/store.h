@@ -58,8 +58,29 @@ struct store_event {
 	uint64_t		 rev;
 };
 
+/* How an acknowledged write is made durable (docs/architecture.md,
+ * "Store"). Both survive kill -9 and power loss. */
+enum store_durability {
+	/* Default. Each write transaction is appended to a preallocated
+	 * write-ahead log and fdatasync()ed once; LMDB commits without
+	 * syncing and is synced at checkpoints, its checkpointed snapshot
+	 * kept intact until the next one. One flush per commit. */
+	STORE_DURABILITY_WAL = 0,
+	/* LMDB's own durable commit: data pages synced, then the meta
+	 * page. Two ordered flushes per commit; no log. */
+	STORE_DURABILITY_SYNC,
+};
+
 struct store_options {
 	size_t	map_size;	/* LMDB map (maximum database) size in bytes; 0: 1 GiB */
+	enum store_durability durability;
+	/* WAL mode: a checkpoint is taken before the next write once the
+	 * log holds this many bytes (0: 8 MiB), LMDB has allocated this
+	 * many pages since the last one (0: 4096), or this many ms passed
+	 * with writes (0: 1000). Tests lower or raise them. */
+	size_t	checkpoint_bytes;
+	size_t	checkpoint_pages;
+	unsigned checkpoint_ms;
 };
 
 /* Opens (creating if needed, mode 0700) the LMDB store in directory DIR

@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -101,10 +103,12 @@ test_single_opener(void **state)
 	char	*err = NULL;
 
 	assert_string_equal(store_backend_name(a), "lmdb");
-	/* Acknowledged commits are synced: none of LMDB's relaxations. */
+	/* WAL mode (the default): LMDB commits unsynced, the log is
+	 * synced instead (test_wal_*); never the map-based relaxations. */
 	assert_true(store_lmdb_env_flags(a) >= 0);
 	assert_int_equal(store_lmdb_env_flags(a) & (MDB_NOSYNC |
-	    MDB_NOMETASYNC | MDB_MAPASYNC | MDB_WRITEMAP | MDB_RDONLY), 0);
+	    MDB_NOMETASYNC | MDB_MAPASYNC | MDB_WRITEMAP | MDB_RDONLY),
+	    MDB_NOSYNC);
 	assert_true(store_lmdb_env_flags(a) & MDB_NOTLS);
 	assert_int_equal(store_open_lmdb(dir, NULL, &b, &err), -EBUSY);
 	assert_null(b);
@@ -113,6 +117,293 @@ test_single_opener(void **state)
 	store_close(a);
 	b = open_ok(dir, 0);
 	store_close(b);
+	{
+		/* Sync mode: LMDB's own durable commits, no relaxation. */
+		struct store_options so = { .durability = STORE_DURABILITY_SYNC };
+
+		assert_int_equal(store_open_lmdb(dir, &so, &b, NULL), 0);
+		assert_int_equal(store_lmdb_env_flags(b) & (MDB_NOSYNC |
+		    MDB_NOMETASYNC | MDB_MAPASYNC | MDB_WRITEMAP | MDB_RDONLY), 0);
+		store_close(b);
+	}
+}
+
+/* ---- WAL mode: crash recovery ---- */
+
+#define WAL_N	300
+
+static bool
+path_exists(const char *dir, const char *name)
+{
+	char	 path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+static void
+read_all(const char *path, unsigned char **ret, size_t *ret_len)
+{
+	struct stat sb;
+	unsigned char *buf;
+	int	 fd;
+
+	assert_true((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0);
+	assert_int_equal(fstat(fd, &sb), 0);
+	assert_non_null(buf = malloc((size_t)sb.st_size + 1));
+	assert_int_equal(pread(fd, buf, (size_t)sb.st_size, 0), sb.st_size);
+	close(fd);
+	*ret = buf;
+	*ret_len = (size_t)sb.st_size;
+}
+
+/* In a child: opens DIR in WAL mode with OPTS, copies data.mdb as the
+ * open's checkpoint left it to DIR/../ckpt when CKPT is set, makes
+ * WAL_N acknowledged writes (puts, every tenth a delete of an earlier
+ * key) and exits without closing: what kill -9 leaves. */
+static void
+crash_child(const char *dir, const struct store_options *opts,
+    const char *ckpt)
+{
+	struct store *st = NULL;
+	char	 key[32], val[64], path[PATH_MAX];
+	pid_t	 pid;
+	int	 status, i;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (store_open_lmdb(dir, opts, &st, NULL) < 0)
+			_exit(2);
+		if (ckpt) {
+			unsigned char *b;
+			size_t	 n;
+			int	 fd;
+
+			snprintf(path, sizeof(path), "%s/data.mdb", dir);
+			read_all(path, &b, &n);
+			fd = open(ckpt, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			    0600);
+			if (fd < 0 || write(fd, b, n) != (ssize_t)n)
+				_exit(3);
+			close(fd);
+			free(b);
+		}
+		for (i = 1; i <= WAL_N; i++) {
+			if (i % 10 == 0) {
+				snprintf(key, sizeof(key), "/k/%04d", i - 5);
+				if (store_delete(st, key, STORE_REV_ANY, NULL) < 0)
+					_exit(4);
+				continue;
+			}
+			snprintf(key, sizeof(key), "/k/%04d", i);
+			snprintf(val, sizeof(val), "value of %d, long enough "
+			    "to span entries", i);
+			if (store_put(st, key, val, strlen(val), STORE_REV_ANY,
+			    NULL) < 0)
+				_exit(5);
+		}
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* Every acknowledged write of crash_child is there, nothing else. */
+static void
+check_after_crash(struct store *st, int n_expected)
+{
+	struct store_kv **items = NULL, *kv = NULL;
+	char	 key[32], val[64];
+	size_t	 n = 0, i;
+	int	 k, want = 0;
+
+	assert_int_equal(store_revision(st), (uint64_t)n_expected);
+	assert_int_equal(store_list(st, "/k/", &items, &n, NULL), 0);
+	for (k = 1; k <= n_expected; k++)
+		if (k % 10 != 0 && (k + 5) % 10 != 0)
+			want++;
+	/* puts whose key a later delete removed: k with k + 5 = 10m, but
+	 * only when that delete is within the first n_expected writes */
+	for (k = 1; k <= n_expected; k++)
+		if ((k + 5) % 10 == 0 && k + 5 > n_expected)
+			want++;
+	assert_int_equal(n, (size_t)want);
+	store_kv_array_free(items, n);
+	for (i = 1; i <= (size_t)n_expected; i++) {
+		if (i % 10 == 0)
+			continue;
+		snprintf(key, sizeof(key), "/k/%04zu", i);
+		if ((i + 5) % 10 == 0 && i + 5 <= (size_t)n_expected) {
+			assert_int_equal(store_get(st, key, &kv), -BW_E_NOTFOUND);
+			continue;
+		}
+		assert_int_equal(store_get(st, key, &kv), 0);
+		snprintf(val, sizeof(val), "value of %zu, long enough to span "
+		    "entries", i);
+		assert_int_equal(kv->value_len, strlen(val));
+		assert_memory_equal(kv->value, val, strlen(val));
+		store_kv_free(kv);
+	}
+}
+
+static void
+test_wal_kill9(void **state)
+{
+	const char *dir = *state;
+	/* Small thresholds: several checkpoints and generations. */
+	struct store_options o = { .map_size = 64u << 20,
+	    .checkpoint_bytes = 16 << 10, .checkpoint_pages = 64 };
+	struct store *st;
+
+	crash_child(dir, &o, NULL);
+	assert_true(path_exists(dir, "store.wal"));
+	assert_int_equal(store_open_lmdb(dir, &o, &st, NULL), 0);
+	check_after_crash(st, WAL_N);
+	assert_int_equal(store_put(st, "/after", "x", 1, STORE_REV_ANY, NULL), 0);
+	store_close(st);
+	/* A clean close leaves no log behind. */
+	assert_false(path_exists(dir, "store.wal"));
+	st = open_ok(dir, 64u << 20);
+	assert_int_equal(store_revision(st), WAL_N + 1);
+	store_close(st);
+}
+
+/* Power loss: nothing LMDB wrote after the checkpoint reached the disk
+ * (GARBLE = 0), or it reached it as garbage (GARBLE = 1: torn pages and
+ * metas). Either way the checkpoint's pages are intact, and the log
+ * restores every acknowledged write. */
+static void
+power_loss(const char *dir, int garble)
+{
+	/* No checkpoint after the one the open takes. */
+	struct store_options o = { .map_size = 64u << 20,
+	    .checkpoint_bytes = 64 << 20, .checkpoint_pages = 1 << 20,
+	    .checkpoint_ms = 3600000 };
+	unsigned char *ck, *cur;
+	size_t	 cklen, curlen, off, ps = 4096, changed = 0;
+	char	 ckpt[PATH_MAX], data[PATH_MAX];
+	struct store *st;
+	int	 fd;
+
+	snprintf(ckpt, sizeof(ckpt), "%s.ckpt", dir);
+	snprintf(data, sizeof(data), "%s/data.mdb", dir);
+	crash_child(dir, &o, ckpt);
+	read_all(ckpt, &ck, &cklen);
+	read_all(data, &cur, &curlen);
+	assert_true((fd = open(data, O_WRONLY | O_CLOEXEC)) >= 0);
+	for (off = 0; off < curlen; off += ps) {
+		size_t n = curlen - off < ps ? curlen - off : ps;
+		bool same = off + n <= cklen && memcmp(ck + off, cur + off, n) == 0;
+
+		if (same)
+			continue;
+		changed++;
+		if (garble) {
+			size_t j;
+
+			for (j = 0; j < n; j++)
+				cur[off + j] = (unsigned char)(off * 31 + j * 7 + 1);
+		} else if (off + n <= cklen)
+			memcpy(cur + off, ck + off, n);
+		else
+			memset(cur + off, 0, n);
+		assert_int_equal(pwrite(fd, cur + off, n, (off_t)off), (ssize_t)n);
+	}
+	close(fd);
+	unlink(ckpt);
+	/* the metas and the transactions' pages changed */
+	assert_true(changed > 2);
+	free(ck);
+	free(cur);
+	assert_int_equal(store_open_lmdb(dir, &o, &st, NULL), 0);
+	check_after_crash(st, WAL_N);
+	store_close(st);
+}
+
+static void
+test_wal_power_loss_lost(void **state)
+{
+	power_loss(*state, 0);
+}
+
+static void
+test_wal_power_loss_garbage(void **state)
+{
+	power_loss(*state, 1);
+}
+
+/* A torn last record (a write that was never acknowledged) is ignored;
+ * so is a record of an older generation. */
+static void
+test_wal_torn_tail(void **state)
+{
+	const char *dir = *state;
+	struct store_options o = { .map_size = 64u << 20,
+	    .checkpoint_bytes = 64 << 20, .checkpoint_pages = 1 << 20,
+	    .checkpoint_ms = 3600000 };
+	unsigned char *w, *z;
+	size_t	 len, off, last = 0;
+	char	 path[PATH_MAX];
+	struct store *st;
+	int	 fd;
+
+	crash_child(dir, &o, NULL);
+	snprintf(path, sizeof(path), "%s/store.wal", dir);
+	read_all(path, &w, &len);
+	/* find the last record: records start 8-aligned after two header
+	 * slots of 4096 + 2 * 4096 bytes, magic "BWRW" */
+	for (off = 2 * (4096 + 2 * 4096); off + 8 <= len; off += 8)
+		if (memcmp(w + off, "BWRW", 4) == 0)
+			last = off;
+	assert_true(last > 0);
+	/* flip a payload byte of the last record */
+	assert_true((fd = open(path, O_WRONLY | O_CLOEXEC)) >= 0);
+	w[last + 60] ^= 0x55;
+	assert_int_equal(pwrite(fd, w + last + 60, 1, (off_t)(last + 60)), 1);
+	close(fd);
+	free(w);
+	assert_int_equal(store_open_lmdb(dir, &o, &st, NULL), 0);
+	check_after_crash(st, WAL_N - 1);
+	store_close(st);
+	/* A damaged log with no valid header but records is refused. */
+	crash_child(dir, &o, NULL);
+	assert_true((fd = open(path, O_WRONLY | O_CLOEXEC)) >= 0);
+	assert_non_null(z = calloc(1, 2 * (4096 + 2 * 4096)));
+	assert_int_equal(pwrite(fd, z, 2 * (4096 + 2 * 4096), 0),
+	    2 * (4096 + 2 * 4096));
+	close(fd);
+	free(z);
+	{
+		char *err = NULL;
+
+		st = NULL;
+		assert_int_equal(store_open_lmdb(dir, &o, &st, &err),
+		    -BW_E_CORRUPT);
+		assert_null(st);
+		assert_non_null(strstr(err, "store.wal"));
+		free(err);
+	}
+}
+
+/* A log left by a crash is recovered by an open in sync mode too, which
+ * then drops it. */
+static void
+test_wal_to_sync(void **state)
+{
+	const char *dir = *state;
+	struct store_options o = { .map_size = 64u << 20 };
+	struct store_options so = { .map_size = 64u << 20,
+	    .durability = STORE_DURABILITY_SYNC };
+	struct store *st;
+
+	crash_child(dir, &o, NULL);
+	assert_true(path_exists(dir, "store.wal"));
+	assert_int_equal(store_open_lmdb(dir, &so, &st, NULL), 0);
+	assert_false(path_exists(dir, "store.wal"));
+	check_after_crash(st, WAL_N);
+	store_close(st);
 }
 
 static void
@@ -397,6 +688,16 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_fds_cloexec, dir_setup,
 		    dir_teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, dir_setup,
+		    dir_teardown),
+		cmocka_unit_test_setup_teardown(test_wal_kill9, dir_setup,
+		    dir_teardown),
+		cmocka_unit_test_setup_teardown(test_wal_power_loss_lost,
+		    dir_setup, dir_teardown),
+		cmocka_unit_test_setup_teardown(test_wal_power_loss_garbage,
+		    dir_setup, dir_teardown),
+		cmocka_unit_test_setup_teardown(test_wal_torn_tail, dir_setup,
+		    dir_teardown),
+		cmocka_unit_test_setup_teardown(test_wal_to_sync, dir_setup,
 		    dir_teardown),
 	};
 
