@@ -25,12 +25,18 @@
  * Invariants, checked at open: the log holds exactly one entry for each
  * revision in (compacted, revision]; compacted <= revision.
  *
- * Durability: the environment is opened without MDB_NOSYNC,
- * MDB_NOMETASYNC, MDB_WRITEMAP or MDB_MAPASYNC, so mdb_txn_commit()
- * returns only after the data pages and then the meta page are synced;
- * a write is acknowledged only after that. Every write transaction
- * updates "revision", the data and the log together, so a crash leaves
- * either all of a batch or none of it.
+ * Durability (docs/architecture.md, "The store"). WAL mode (default):
+ * every write transaction's puts and deletes are recorded as they are
+ * made, appended as one record to store.wal and fdatasync()ed before
+ * mdb_txn_commit(), which runs with MDB_NOSYNC; checkpoints sync LMDB
+ * and pin the synced snapshot with a read transaction, so recovery can
+ * return LMDB to it (meta pages from the log header) and replay the
+ * log. Sync mode: no MDB_NOSYNC, MDB_NOMETASYNC, MDB_WRITEMAP or
+ * MDB_MAPASYNC, so mdb_txn_commit() returns only after the data pages
+ * and then the meta page are synced. Either way a write is acknowledged
+ * only once durable, and every write transaction updates "revision",
+ * the data and the log together, so a crash leaves either all of a
+ * batch or none of it.
  *
  * Threads: LMDB serialises write transactions on its writer mutex, and
  * MDB_NOTLS ties reader slots to transactions rather than threads, so
