@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libaudit.h>
@@ -27,23 +29,46 @@ struct audit_forward {
 	int		 stopping;
 	int		 audit_fd;	/* -1 when libaudit is off or unavailable */
 	int		 use_syslog;
+	int		 syslog_up;	/* /dev/log was a socket ... */
+	time_t		 syslog_checked;	/* ... when last looked at */
 	int		 libaudit_ok;
 	uint64_t	 dropped, sent;
 };
+
+/* Whether the local syslog socket exists, looked at once per
+ * SYSLOG_RECHECK_S: without a listener glibc's syslog() opens, connects
+ * and closes a socket for every message, which under load costs more
+ * than the message (the copy is lost either way). */
+#define SYSLOG_RECHECK_S 5
+
+static int
+syslog_reachable(struct audit_forward *f)
+{
+	struct stat	 sb;
+	time_t		 now = time(NULL);
+
+	if (now - f->syslog_checked >= SYSLOG_RECHECK_S || now < f->syslog_checked) {
+		f->syslog_up = stat(_PATH_LOG, &sb) == 0 && S_ISSOCK(sb.st_mode);
+		f->syslog_checked = now;
+	}
+	return f->syslog_up;
+}
 
 static void
 send_one(struct audit_forward *f, const struct fwd_msg *m)
 {
 	if (f->audit_fd >= 0) {
-		/* AUDIT_TRUSTED_APP: "trusted app msg - freestyle text". */
+		/* AUDIT_TRUSTED_APP: "trusted app msg - freestyle text".
+		 * A daemon has no terminal: "?" spares libaudit looking
+		 * for one on every message (what it would find anyway). */
 		if (audit_log_user_message(f->audit_fd, AUDIT_TRUSTED_APP, m->text,
-		    NULL, NULL, NULL, m->success) <= 0) {
+		    NULL, NULL, "?", m->success) <= 0) {
 			pthread_mutex_lock(&f->mu);
 			f->libaudit_ok = 0;
 			pthread_mutex_unlock(&f->mu);
 		}
 	}
-	if (f->use_syslog)
+	if (f->use_syslog && syslog_reachable(f))
 		syslog(LOG_AUTHPRIV | (m->success ? LOG_INFO : LOG_NOTICE), "%s",
 		    m->text);
 }
@@ -87,6 +112,7 @@ audit_forward_start(int use_libaudit, int use_syslog,
 	pthread_cond_init(&f->cv, NULL);
 	f->audit_fd = -1;
 	f->use_syslog = use_syslog;
+	f->syslog_checked = (time_t)-SYSLOG_RECHECK_S * 2;
 	if (use_libaudit) {
 		f->audit_fd = audit_open();
 		if (f->audit_fd < 0) {

@@ -76,6 +76,20 @@ struct committer {
 	int			 aresult;
 	uint64_t		 alast_seq;
 	int			 astop;
+
+	/* The batch whose records the appender is still writing after
+	 * its clients were answered (their records are durable in the
+	 * store's outbox already); appender_finish() takes the result
+	 * before the next batch, so a trail failure still refuses every
+	 * later mutation. */
+	struct {
+		int			 active;
+		struct audit_record	*recs;
+		struct async_list	 copies;	/* what recs point into */
+		uint64_t		 last_id;	/* outbox ids up to it */
+		unsigned long long	 lost;
+		size_t			 nasync;
+	}			 inflight;
 };
 
 struct batch_ctx {
@@ -89,6 +103,7 @@ struct batch_ctx {
 	unsigned long long	  lost;		/* the loss the batch reports */
 	uint64_t		  trim_to;	/* outbox entries removed */
 	struct audit_record	 *recs;		/* what the appender writes */
+	struct async_list	  copies;	/* owned copies recs point into */
 };
 
 static struct async_rec *
@@ -186,6 +201,44 @@ appender_wait(struct committer *c, uint64_t *ret_last_seq)
 	*ret_last_seq = c->alast_seq;
 	pthread_mutex_unlock(&c->amu);
 	return r;
+}
+
+/* Takes the appender's result for the batch answered before it (see
+ * struct committer, inflight). */
+static void
+appender_finish(struct committer *c)
+{
+	struct async_rec *cp;
+	uint64_t	 last_seq = 0;
+
+	if (!c->inflight.active)
+		return;
+	if (appender_wait(c, &last_seq) == 0) {
+		c->done_id = c->inflight.last_id;
+		c->trail_seq = last_seq;
+		if (c->inflight.lost) {
+			pthread_mutex_lock(&c->mu);
+			c->stats.lost_records -= c->inflight.lost;
+			pthread_mutex_unlock(&c->mu);
+		}
+	} else {
+		/* The mutations and their records are durable in the
+		 * store's outbox: the acknowledgements stand, and the
+		 * trail gets the records before anything new is
+		 * accepted. */
+		c->backlog = 1;
+		pthread_mutex_lock(&c->mu);
+		c->stats.lost_records += c->inflight.nasync;
+		c->stats.audit_healthy = 0;
+		pthread_mutex_unlock(&c->mu);
+	}
+	free(c->inflight.recs);
+	c->inflight.recs = NULL;
+	while ((cp = TAILQ_FIRST(&c->inflight.copies))) {
+		TAILQ_REMOVE(&c->inflight.copies, cp, entry);
+		free(cp);
+	}
+	c->inflight.active = 0;
 }
 
 static int
@@ -374,7 +427,7 @@ batch_before_commit(void *arg, const struct store_op *ops, size_t n)
 	struct batch_ctx	*b = arg;
 	struct committer	*c = b->c;
 	struct audit_record	*recs;
-	struct async_rec	*a;
+	struct async_rec	*a, *cp;
 	static char		 lost_reason[192];
 	size_t			 i, k = 0, total;
 	unsigned long long	 lost;
@@ -391,8 +444,17 @@ batch_before_commit(void *arg, const struct store_op *ops, size_t n)
 	/* Loss is never silent: the first batch the trail accepts again
 	 * says how many records could not be written. Only the committer
 	 * thread writes the reason. */
-	if (lost)
-		recs[k++] = lost_record(lost, lost_reason, sizeof(lost_reason));
+	if (lost) {
+		struct audit_record lr = lost_record(lost, lost_reason,
+		    sizeof(lost_reason));
+
+		if (!(cp = async_rec_copy(&lr))) {
+			free(recs);
+			return -ENOMEM;
+		}
+		TAILQ_INSERT_TAIL(&b->copies, cp, entry);
+		recs[k++] = cp->rec;
+	}
 	for (i = 0; i < n; i++) {
 		struct commit_req *req = b->reqs[i];
 		_cleanup_free_ void *ent = NULL;
@@ -410,10 +472,23 @@ batch_before_commit(void *arg, const struct store_op *ops, size_t n)
 			free(recs);
 			return r == -BW_E_INVALID ? -BW_E_AUDIT : r;
 		}
-		recs[k++] = req->rec;
+		/* The appender may still write it after the request was
+		 * answered and freed: it gets a copy. */
+		if (!(cp = async_rec_copy(&req->rec))) {
+			free(recs);
+			return -ENOMEM;
+		}
+		TAILQ_INSERT_TAIL(&b->copies, cp, entry);
+		recs[k++] = cp->rec;
 	}
-	TAILQ_FOREACH(a, b->async, entry)
-		recs[k++] = a->rec;
+	TAILQ_FOREACH(a, b->async, entry) {
+		if (!(cp = async_rec_copy(&a->rec))) {
+			free(recs);
+			return -ENOMEM;
+		}
+		TAILQ_INSERT_TAIL(&b->copies, cp, entry);
+		recs[k++] = cp->rec;
+	}
 	if (c->done_id > c->trimmed_id) {
 		if ((r = store_outbox_remove(c->st, c->done_id)) < 0) {
 			free(recs);
@@ -468,9 +543,13 @@ run_batch(struct committer *c, struct req_list *reqs, struct async_list *async,
 	_cleanup_free_ struct commit_req **arr = NULL;
 	struct batch_ctx	 b = { .c = c, .async = async, .nasync = nasync };
 	struct commit_req	*req;
+	struct async_rec	*cp;
 	uint64_t		 last_seq = 0;
 	size_t			 n = 0, i;
 	int			 r, ar = 0;
+
+	TAILQ_INIT(&b.copies);
+	appender_finish(c);
 
 	TAILQ_FOREACH(req, reqs, entry)
 		n++;
@@ -501,36 +580,29 @@ run_batch(struct committer *c, struct req_list *reqs, struct async_list *async,
 		goto finish;
 	}
 	r = store_batch(c->st, ops, n, 0, batch_before_commit, &b);
-	if (b.posted) {
-		ar = appender_wait(c, &last_seq);
-		b.audited = ar == 0;
-	}
 	if (r == 0 && b.posted) {
+		/* The mutations and their records are durable together
+		 * in the store: the clients are answered now, while the
+		 * appender may still be writing the trail. */
 		c->next_id += n;
 		if (b.trim_to)
 			c->trimmed_id = b.trim_to;
-		if (ar == 0) {
-			c->done_id = c->next_id - 1;
-			c->trail_seq = last_seq;
-			if (b.lost) {
-				pthread_mutex_lock(&c->mu);
-				c->stats.lost_records -= b.lost;
-				pthread_mutex_unlock(&c->mu);
-			}
-		} else {
-			/* The mutations and their records are durable in
-			 * the store's outbox: the acknowledgements stand,
-			 * and the trail gets the records before anything
-			 * new is accepted. */
-			c->backlog = 1;
-			pthread_mutex_lock(&c->mu);
-			c->stats.lost_records += nasync;
-			c->stats.audit_healthy = 0;
-			pthread_mutex_unlock(&c->mu);
-		}
+		c->inflight.active = 1;
+		c->inflight.recs = TAKE_PTR(b.recs);
+		TAILQ_CONCAT(&c->inflight.copies, &b.copies, entry);
+		c->inflight.last_id = c->next_id - 1;
+		c->inflight.lost = b.lost;
+		c->inflight.nasync = nasync;
+	} else if (b.posted) {
+		ar = appender_wait(c, &last_seq);
+		b.audited = ar == 0;
 	}
 	free(b.recs);
 finish:
+	while ((cp = TAILQ_FIRST(&b.copies))) {
+		TAILQ_REMOVE(&b.copies, cp, entry);
+		free(cp);
+	}
 	pthread_mutex_lock(&c->mu);
 	c->stats.batches++;
 	if (r == -BW_E_AUDIT) {
@@ -597,6 +669,9 @@ commit_thread(void *arg)
 		TAILQ_INIT(&reqs);
 		TAILQ_INIT(&async);
 		idle = 0;
+		/* Before sleeping or taking the next batch: the previous
+		 * batch's trail result (healthy or not) must be known. */
+		appender_finish(c);
 		pthread_mutex_lock(&c->mu);
 		while (TAILQ_EMPTY(&c->queue) && TAILQ_EMPTY(&c->async) &&
 		    !c->stopping && !idle) {
@@ -650,6 +725,7 @@ commit_thread(void *arg)
 		}
 	}
 	/* Leave the trail complete and the outbox empty when we can. */
+	appender_finish(c);
 	if (c->trail && c->backlog)
 		(void)drain_backlog(c);
 	outbox_trim(c);
@@ -731,6 +807,7 @@ commit_start(struct event_base *base, struct store *st,
 	TAILQ_INIT(&c->queue);
 	TAILQ_INIT(&c->done);
 	TAILQ_INIT(&c->async);
+	TAILQ_INIT(&c->inflight.copies);
 	c->st = st;
 	c->trail = trail;
 	c->stats.audit_healthy = 1;
