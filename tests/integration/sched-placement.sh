@@ -43,7 +43,12 @@ for n in $NODES; do
 		-d "{\"node\":\"$n\"}" "$URL/v1/enrol/approve"
 done
 for n in $NODES; do
-	check "$n Trusted" wait_for 30 is_state $n Trusted
+	if wait_for 30 is_state $n Trusted; then
+		pass "$n Trusted"
+	else
+		fail "$n Trusted (agent log follows)"
+		tail -20 "$T/agent-$n.log" >&2
+	fi
 done
 
 # zones a, b, c; n1..n4 form pool "ap"
