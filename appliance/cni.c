@@ -379,6 +379,34 @@ cni_prepare(const struct cni_config *c, const struct cni_network *n,
 	return 0;
 }
 
+/* Puts a bridge into the isolation sets (SCRIPT); the table is made
+ * only when adding to it fails, as it usually exists. */
+static int
+isolate(const char *script, char **ret_err)
+{
+	int r;
+
+	if (nft(script, NULL) < 0 &&
+	    ((r = nft_ensure(ret_err)) < 0 || (r = nft(script, ret_err)) < 0))
+		return r;
+	return 0;
+}
+
+struct isolate_job {
+	const char	*script;
+	char		*err;
+	int		 r;
+};
+
+static void *
+isolate_thread(void *arg)
+{
+	struct isolate_job *j = arg;
+
+	j->r = isolate(j->script, &j->err);
+	return NULL;
+}
+
 int
 cni_connect(const struct cni_config *c, const struct cni_network *n,
     const char *id, struct cni_attachment *ret, char **ret_err)
@@ -399,17 +427,40 @@ cni_connect(const struct cni_config *c, const struct cni_network *n,
 		return -BW_E_INVALID;
 	if (netns_path(id, &ns) < 0 || result_path(c, id, &rp) < 0)
 		return -ENOMEM;
-	/* Isolation first: no instance is ever attached unprotected. The
-	 * table usually exists: make it only when adding to it fails. */
+	/* Isolation first: no instance is ever attached to a bridge
+	 * that is not in the sets. */
 	if (asprintf(&script, "add element inet bulwark bridges { \"%s\" }\n"
 	    "add element inet bulwark same { \"%s\" . \"%s\" }\n", br, br,
 	    br) < 0)
 		return -ENOMEM;
-	if (nft(script, NULL) < 0 &&
-	    ((r = nft_ensure(ret_err)) < 0 || (r = nft(script, ret_err)) < 0))
-		return r;
-	if ((r = plugin(c, n, "ADD", id, NULL, &out, ret_err)) < 0)
-		return r;
+	if (if_nametoindex(br) > 0) {
+		/* The bridge exists, so its elements went in before its
+		 * first attachment: adding them again (in case the table
+		 * was lost) may run alongside the plugin. Both are done
+		 * before the container's process starts. */
+		struct isolate_job	 j = { .script = script };
+		pthread_t		 t;
+
+		if ((r = -pthread_create(&t, NULL, isolate_thread, &j)) < 0)
+			return errf(r, ret_err, "isolation: %s", strerror(-r));
+		r = plugin(c, n, "ADD", id, NULL, &out, ret_err);
+		pthread_join(t, NULL);
+		if (r < 0) {
+			free(j.err);
+			return r;
+		}
+		if (j.r < 0) {
+			r = errf(j.r, ret_err, "%s", j.err ? j.err :
+			    bw_strerror(j.r));
+			free(j.err);
+			goto fail_del;
+		}
+	} else {
+		if ((r = isolate(script, ret_err)) < 0)
+			return r;
+		if ((r = plugin(c, n, "ADD", id, NULL, &out, ret_err)) < 0)
+			return r;
+	}
 	if ((r = json_parse_bounded(out, strlen(out), BW_JSON_MAX_DEPTH, &res,
 	    ret_err)) < 0)
 		goto fail_del;
