@@ -462,6 +462,16 @@ log_tail(struct agent_run *ar, const char *id)
 	return buf;
 }
 
+/* Milliseconds on the monotonic clock, for the debug timings. */
+static double
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 /* ---- status reports ---- */
 
 /* PUTs E's state into ITEM's status when it differs from what the API
@@ -474,6 +484,7 @@ report(struct agent_run *ar, const json_t *item, struct ar_inst *e)
 	const json_t		*cur = json_object_get(item, "status");
 	char			 path[256];
 	time_t			 now = time(NULL);
+	double			 t0;
 	int			 status, r;
 	bool			 tail_due;
 
@@ -514,7 +525,11 @@ report(struct agent_run *ar, const json_t *item, struct ar_inst *e)
 		return 0;
 	snprintf(path, sizeof(path), "/v1/tenants/%s/instances/%s/status",
 	    e->tenant, e->name);
-	if ((r = api(ar, "PUT", path, want, &status, &reply, &err)) < 0) {
+	t0 = mono_ms();
+	r = api(ar, "PUT", path, want, &status, &reply, &err);
+	log_debug("instance %s/%s: status %s sent in %.1f ms", e->tenant,
+	    e->name, e->phase, mono_ms() - t0);
+	if (r < 0) {
 		log_warn("instance %s/%s: status report failed: %s", e->tenant,
 		    e->name, err ? err : bw_strerror(r));
 		return r;
@@ -604,6 +619,7 @@ start_ctx_fill(struct start_ctx *s, const json_t *spec, char **ret_err)
  * the container; joined before the container's process starts. */
 struct cni_job {
 	pthread_t		 thread;
+	double			 t_start, t_done, t_join;
 	const struct cni_config	*cni;
 	struct cni_network	 net;
 	const char		*id;
@@ -619,6 +635,7 @@ cni_job_main(void *arg)
 	struct cni_job *j = arg;
 
 	j->r = cni_connect(j->cni, &j->net, j->id, &j->att, &j->err);
+	j->t_done = mono_ms();
 	return NULL;
 }
 
@@ -628,6 +645,8 @@ cni_job_join(void *arg, char **ret_err)
 {
 	struct cni_job *j = arg;
 
+	if (!j->t_join)
+		j->t_join = mono_ms();
 	if (j->running) {
 		pthread_join(j->thread, NULL);
 		j->running = false;
@@ -654,6 +673,7 @@ inst_start(struct agent_run *ar, const json_t *item, struct ar_inst *e,
 	const json_t		*spec;
 	char			 path[256], subnet[32] = "";
 	bool			 attached = false, is_vm;
+	double			 t0 = mono_ms(), t_look = 0, t_ns = 0;
 	int			 r;
 
 	if (!is_label(wname))
@@ -747,6 +767,7 @@ inst_start(struct agent_run *ar, const json_t *item, struct ar_inst *e,
 		json_object_set_new(rec, "net_tenant", json_string(e->tenant));
 		json_object_set_new(rec, "subnet", json_string(subnet));
 	}
+	t_look = mono_ms();
 	/* The record comes first: whatever exists of the instance can be
 	 * found and removed again, even after a crash right here. */
 	if ((r = rec_write(ar, e->id, rec)) < 0) {
@@ -762,6 +783,7 @@ inst_start(struct agent_run *ar, const json_t *item, struct ar_inst *e,
 		if ((r = cni_prepare(&ar->cni, &cn, e->id, &netns, ret_err)) < 0)
 			goto fail;
 		attached = true;
+		t_ns = mono_ms();
 		job.cni = &ar->cni;
 		job.net = cn;
 		job.id = e->id;
@@ -785,6 +807,15 @@ inst_start(struct agent_run *ar, const json_t *item, struct ar_inst *e,
 	}
 	if (r < 0)
 		goto fail;
+	if (!is_vm)
+		log_debug("instance %s/%s start: look-ups %.1f ms, record and "
+		    "netns %.1f ms, crun create %.1f ms (network %.1f ms, "
+		    "waited %.1f ms), crun start %.1f ms; total %.1f ms",
+		    e->tenant, e->name, t_look - t0, t_ns - t_look,
+		    job.t_join - t_ns, job.t_done - t_ns,
+		    job.t_done > job.t_join ? job.t_done - job.t_join : 0.0,
+		    mono_ms() - (job.t_done > job.t_join ? job.t_done :
+		    job.t_join), mono_ms() - t0);
 	if (!is_vm)
 		snprintf(e->address, sizeof(e->address), "%s",
 		    job.att.address ?: "");
@@ -1177,6 +1208,7 @@ agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
 	const json_t		*items, *item;
 	struct ar_inst		*e, *next;
 	const char		*id;
+	double			 t0;
 	size_t			 i;
 	int			 r;
 
@@ -1186,8 +1218,10 @@ agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
 	ar->ctx = ctx;
 	ar->changes = 0;
 	ar->node_event[0] = '\0';
+	t0 = mono_ms();
 	if ((r = api_get(ar, "/v1/instances", &list, ret_err)) < 0)
 		return r;
+	log_debug("instances listed in %.1f ms", mono_ms() - t0);
 	if (!json_is_array(items = json_object_get(list, "items")))
 		return errf(-BW_E_INVALID, ret_err, "/v1/instances: no items");
 	ar->list_rev = (unsigned long long)jint(list, "revision", NULL, 0);

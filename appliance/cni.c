@@ -4,9 +4,15 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -233,29 +239,129 @@ netns_path(const char *id, char **ret)
 	    -ENOMEM : 0;
 }
 
+/* Removes netns bw-ID as `ip netns delete` does: detach the bind
+ * mount that keeps the namespace alive, then remove the file. */
 static int
 netns_delete(const char *id, char **ret_err)
 {
-	_cleanup_free_ char *p = NULL, *name = NULL;
+	_cleanup_free_ char *p = NULL;
 
-	if (netns_path(id, &p) < 0 ||
-	    asprintf(&name, RUNTIME_PREFIX "%s", id) < 0)
+	if (netns_path(id, &p) < 0)
 		return -ENOMEM;
 	if (access(p, F_OK) < 0)
 		return 0;
-	{
-		const char *const argv[] = { IP_BIN, "netns", "delete", name,
-		    NULL };
+	/* EINVAL: the file is there but nothing is mounted on it (a
+	 * creation that failed half-way). */
+	if (umount2(p, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+		return errf(-errno, ret_err, "%s: %s", p, strerror(errno));
+	if (unlink(p) < 0 && errno != ENOENT)
+		return errf(-errno, ret_err, "%s: %s", p, strerror(errno));
+	return 0;
+}
 
-		return runtime_run(argv, NULL, NULL, ret_err);
+/* NETNS_DIR as a shared mount point, as ip-netns(8) makes it: a
+ * namespace mounted there is then seen from every mount namespace,
+ * crun's included. */
+static int
+netns_dir_ready(char **ret_err)
+{
+	int r;
+
+	if ((r = mkdir_p(NETNS_DIR, 0755)) < 0)
+		return errf(r, ret_err, "%s: %s", NETNS_DIR, bw_strerror(r));
+	if (mount("", NETNS_DIR, "none", MS_SHARED | MS_REC, NULL) == 0)
+		return 0;
+	if (errno != EINVAL ||
+	    mount(NETNS_DIR, NETNS_DIR, "none", MS_BIND | MS_REC, NULL) < 0 ||
+	    mount("", NETNS_DIR, "none", MS_SHARED | MS_REC, NULL) < 0)
+		return errf(-errno, ret_err, "%s: cannot make it a shared mount: "
+		    "%s", NETNS_DIR, strerror(errno));
+	return 0;
+}
+
+/* The namespace is made on a thread of its own: unshare() moves only
+ * the calling thread, which then bind-mounts its namespace on the file
+ * (that mount keeps it alive after the thread ends) and sets its
+ * loopback up. No `ip` process: this is on every container's start. */
+struct netns_job {
+	const char	*path;
+	const char	*step;
+	int		 r;
+};
+
+static void *
+netns_thread(void *arg)
+{
+	struct netns_job	*j = arg;
+	struct ifreq		 ifr;
+	int			 fd;
+
+	j->step = "unshare";
+	if (unshare(CLONE_NEWNET) < 0)
+		goto fail;
+	j->step = "bind mount";
+	if (mount("/proc/thread-self/ns/net", j->path, "none", MS_BIND,
+	    NULL) < 0)
+		goto fail;
+	/* A socket made now belongs to the new namespace. */
+	j->step = "loopback up";
+	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		goto fail;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
+		close(fd);
+		goto fail;
 	}
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) {
+		close(fd);
+		goto fail;
+	}
+	close(fd);
+	j->r = 0;
+	return NULL;
+fail:
+	j->r = -errno;
+	return NULL;
+}
+
+static int
+netns_create(const char *id, const char *path, char **ret_err)
+{
+	struct netns_job	 j = { .path = path, .r = -BW_E_UNAVAILABLE };
+	pthread_t		 t;
+	int			 fd, r;
+
+	if ((r = netns_dir_ready(ret_err)) < 0)
+		return r;
+	fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0);
+	if (fd < 0) {
+		if (errno == EEXIST)
+			return errf(-BW_E_EXISTS, ret_err, "network namespace "
+			    "%s exists", path);
+		return errf(-errno, ret_err, "%s: %s", path, strerror(errno));
+	}
+	close(fd);
+	if ((r = -pthread_create(&t, NULL, netns_thread, &j)) < 0) {
+		(void)unlink(path);
+		return errf(r, ret_err, "network namespace %s: %s", path,
+		    strerror(-r));
+	}
+	pthread_join(t, NULL);
+	if (j.r < 0) {
+		(void)netns_delete(id, NULL);
+		return errf(j.r, ret_err, "network namespace %s: %s: %s", path,
+		    j.step, strerror(-j.r));
+	}
+	return 0;
 }
 
 int
 cni_prepare(const struct cni_config *c, const struct cni_network *n,
     const char *id, char **ret_netns, char **ret_err)
 {
-	_cleanup_free_ char	*ns = NULL, *dir = NULL, *name = NULL;
+	_cleanup_free_ char	*ns = NULL, *dir = NULL;
 	int			 r;
 
 	if ((r = check_tenant(n->tenant, ret_err)) < 0 ||
@@ -263,23 +369,42 @@ cni_prepare(const struct cni_config *c, const struct cni_network *n,
 	    (r = runtime_check_id(id, ret_err)) < 0)
 		return r;
 	if (asprintf(&dir, "%s/results", state_dir(c)) < 0 ||
-	    netns_path(id, &ns) < 0 ||
-	    asprintf(&name, RUNTIME_PREFIX "%s", id) < 0)
+	    netns_path(id, &ns) < 0)
 		return -ENOMEM;
 	if ((r = mkdir_p(dir, 0700)) < 0)
 		return errf(r, ret_err, "%s: %s", dir, bw_strerror(r));
-	if (access(ns, F_OK) == 0)
-		return errf(-BW_E_EXISTS, ret_err, "network namespace %s exists",
-		    ns);
-	{
-		const char *const add[] = { IP_BIN, "netns", "add", name,
-		    NULL };
-
-		if ((r = runtime_run(add, NULL, NULL, ret_err)) < 0)
-			return r;
-	}
+	if ((r = netns_create(id, ns, ret_err)) < 0)
+		return r;
 	*ret_netns = TAKE_PTR(ns);
 	return 0;
+}
+
+/* Puts a bridge into the isolation sets (SCRIPT); the table is made
+ * only when adding to it fails, as it usually exists. */
+static int
+isolate(const char *script, char **ret_err)
+{
+	int r;
+
+	if (nft(script, NULL) < 0 &&
+	    ((r = nft_ensure(ret_err)) < 0 || (r = nft(script, ret_err)) < 0))
+		return r;
+	return 0;
+}
+
+struct isolate_job {
+	const char	*script;
+	char		*err;
+	int		 r;
+};
+
+static void *
+isolate_thread(void *arg)
+{
+	struct isolate_job *j = arg;
+
+	j->r = isolate(j->script, &j->err);
+	return NULL;
 }
 
 int
@@ -287,7 +412,7 @@ cni_connect(const struct cni_config *c, const struct cni_network *n,
     const char *id, struct cni_attachment *ret, char **ret_err)
 {
 	_cleanup_free_ char	*out = NULL, *ns = NULL, *rp = NULL;
-	_cleanup_free_ char	*name = NULL, *script = NULL;
+	_cleanup_free_ char	*script = NULL;
 	_cleanup_json_ json_t	*res = NULL;
 	struct cni_attachment	 a = { NULL, NULL, NULL };
 	const char		*addr = NULL, *gw = NULL;
@@ -300,27 +425,42 @@ cni_connect(const struct cni_config *c, const struct cni_network *n,
 		return r;
 	if (cni_bridge_name(n->tenant, br) < 0)
 		return -BW_E_INVALID;
-	if (netns_path(id, &ns) < 0 || result_path(c, id, &rp) < 0 ||
-	    asprintf(&name, RUNTIME_PREFIX "%s", id) < 0)
+	if (netns_path(id, &ns) < 0 || result_path(c, id, &rp) < 0)
 		return -ENOMEM;
-	/* Isolation first: no instance is ever attached unprotected. The
-	 * table usually exists: make it only when adding to it fails. */
+	/* Isolation first: no instance is ever attached to a bridge
+	 * that is not in the sets. */
 	if (asprintf(&script, "add element inet bulwark bridges { \"%s\" }\n"
 	    "add element inet bulwark same { \"%s\" . \"%s\" }\n", br, br,
 	    br) < 0)
 		return -ENOMEM;
-	if (nft(script, NULL) < 0 &&
-	    ((r = nft_ensure(ret_err)) < 0 || (r = nft(script, ret_err)) < 0))
-		return r;
-	{
-		const char *const lo[] = { IP_BIN, "-n", name, "link", "set",
-		    "lo", "up", NULL };
+	if (if_nametoindex(br) > 0) {
+		/* The bridge exists, so its elements went in before its
+		 * first attachment: adding them again (in case the table
+		 * was lost) may run alongside the plugin. Both are done
+		 * before the container's process starts. */
+		struct isolate_job	 j = { .script = script };
+		pthread_t		 t;
 
-		if ((r = runtime_run(lo, NULL, NULL, ret_err)) < 0)
+		if ((r = -pthread_create(&t, NULL, isolate_thread, &j)) < 0)
+			return errf(r, ret_err, "isolation: %s", strerror(-r));
+		r = plugin(c, n, "ADD", id, NULL, &out, ret_err);
+		pthread_join(t, NULL);
+		if (r < 0) {
+			free(j.err);
+			return r;
+		}
+		if (j.r < 0) {
+			r = errf(j.r, ret_err, "%s", j.err ? j.err :
+			    bw_strerror(j.r));
+			free(j.err);
+			goto fail_del;
+		}
+	} else {
+		if ((r = isolate(script, ret_err)) < 0)
+			return r;
+		if ((r = plugin(c, n, "ADD", id, NULL, &out, ret_err)) < 0)
 			return r;
 	}
-	if ((r = plugin(c, n, "ADD", id, NULL, &out, ret_err)) < 0)
-		return r;
 	if ((r = json_parse_bounded(out, strlen(out), BW_JSON_MAX_DEPTH, &res,
 	    ret_err)) < 0)
 		goto fail_del;

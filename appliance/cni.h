@@ -43,9 +43,10 @@ int cni_attach(const struct cni_config *c, const struct cni_network *n,
     const char *id, struct cni_attachment *ret, char **ret_err);
 
 /* cni_attach() in two steps, so the container can be created while
- * its network is wired: cni_prepare() makes netns bw-ID (*RET_NETNS,
- * caller frees); cni_connect() adds the isolation set entries, sets lo
- * up and runs the plugin's ADD in it, and may run on another thread.
+ * its network is wired: cni_prepare() makes netns bw-ID with its
+ * loopback up (*RET_NETNS, caller frees; in C, no `ip` process);
+ * cni_connect() adds the isolation set entries and runs the plugin's
+ * ADD in it, and may run on another thread.
  * After a failure of either, cni_detach() removes what exists. */
 int cni_prepare(const struct cni_config *c, const struct cni_network *n,
     const char *id, char **ret_netns, char **ret_err);

@@ -28,6 +28,17 @@ for i in 1 2 3; do
 	echo "$st" | grep -q running || fail "c$i not running: $st"
 done
 
+echo "== the CPU limit: written into the cgroup before the start, not by crun"
+# (crun would apply a config's limit before it sets the container up, and
+# 250 millicores throttle that set-up; the bundle records it instead.)
+q=$(cat "/sys/fs/cgroup/cpu/$CG/bw-$P-c1/cpu.cfs_quota_us") || fail "no cpu cgroup for c1"
+[ "$q" = 25000 ] || fail "c1's CPU quota is $q, not 25000"
+[ "$(cat "/sys/fs/cgroup/cpu/$CG/bw-$P-c1/cpu.cfs_period_us")" = 100000 ] ||
+	fail "c1's CPU period"
+jq -e '.linux.resources.cpu == null and
+	.annotations["org.bulwark.cpu-millis"] == "250"' \
+	"$STATE/$P-c1/config.json" >/dev/null || fail "c1's bundle and its CPU limit"
+
 echo "== a driver process that did not create them adopts them"
 n=$($RT list | grep -c -- "^$P-c")
 [ "$n" -eq 3 ] || fail "list found $n of 3"
@@ -47,6 +58,8 @@ echo "$st" | grep -q running || fail "c2 not running after restart: $st"
 [ "$(field pid "$st")" != "$pid" ] || fail "c2 has its old pid"
 [ "$(grep -c 'hello from c2' "$($RT log "$P-c2")")" -ge 1 ] || fail "c2 log"
 wait_log "$P-c2" 100 "hello from c2" || fail "c2 log after restart"
+q=$(cat "/sys/fs/cgroup/cpu/$CG/bw-$P-c2/cpu.cfs_quota_us") || fail "no cpu cgroup for c2"
+[ "$q" = 25000 ] || fail "c2's CPU quota after the restart is $q, not 25000"
 
 echo "== stop: sleep as init ignores SIGTERM, so it is killed after the grace"
 out=$($RT stop "$P-c1" 500) || fail "stop c1"
