@@ -1289,60 +1289,72 @@ lmdb_sync_dir(int dfd)
 	return 0;
 }
 
+int
+store_lmdb_record_parse(const unsigned char *p, size_t len,
+    store_lmdb_entry_fn fn, void *arg)
+{
+	size_t	 off = 0;
+	uint32_t klen, vlen;
+	int	 r;
+
+	while (off < len) {
+		if (len - off < LMDB_REC_ENTRY_HDR)
+			return -BW_E_CORRUPT;
+		memcpy(&klen, p + off + 4, 4);
+		memcpy(&vlen, p + off + 8, 4);
+		klen = le32toh(klen);
+		vlen = le32toh(vlen);
+		if (klen == 0 || p[off] > LMDB_DB_LOG ||
+		    (size_t)klen > len - off - LMDB_REC_ENTRY_HDR ||
+		    (size_t)vlen > len - off - LMDB_REC_ENTRY_HDR - klen ||
+		    (p[off + 1] != 'P' && p[off + 1] != 'D') ||
+		    (p[off + 1] == 'D' && vlen != 0))
+			return -BW_E_CORRUPT;
+		if ((r = fn(arg, p[off], (char)p[off + 1],
+		    p + off + LMDB_REC_ENTRY_HDR, klen,
+		    p + off + LMDB_REC_ENTRY_HDR + klen, vlen)) < 0)
+			return r;
+		off += LMDB_REC_ENTRY_HDR + (size_t)klen + vlen;
+	}
+	return 0;
+}
+
+struct replay_ctx {
+	struct store_lmdb	*s;
+	MDB_txn			*txn;
+};
+
+static int
+lmdb_replay_entry(void *arg, int db, char op, const void *key, size_t klen,
+    const void *value, size_t vlen)
+{
+	struct replay_ctx *rc = arg;
+	MDB_val	 k = { klen, (void *)key }, v = { vlen, (void *)value };
+	MDB_dbi	 dbi = db == LMDB_DB_KV ? rc->s->kv : db == LMDB_DB_LOG ?
+	    rc->s->log : rc->s->meta;
+	int	 e;
+
+	e = op == 'P' ? mdb_put(rc->txn, dbi, &k, &v, 0) :
+	    mdb_del(rc->txn, dbi, &k, NULL);
+	return e == MDB_NOTFOUND ? -BW_E_CORRUPT : lmdb_err(e);
+}
+
 /* Applies one log record (the writes of one transaction) in a write
  * transaction of its own. Anything malformed is damage: the digest
  * matched, so the record is what was written. */
 static int
 lmdb_replay_one(void *arg, const unsigned char *p, size_t len)
 {
-	struct store_lmdb *s = arg;
-	MDB_txn	*txn = NULL;
-	MDB_val	 k, v;
-	size_t	 off = 0;
-	uint32_t klen, vlen;
-	MDB_dbi	 dbi;
-	int	 rc = 0;
+	struct replay_ctx rc = { .s = arg };
+	int	 e, r;
 
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
-		return lmdb_err(rc);
-	while (off < len) {
-		if (len - off < LMDB_REC_ENTRY_HDR) {
-			rc = MDB_CORRUPTED;
-			break;
-		}
-		memcpy(&klen, p + off + 4, 4);
-		memcpy(&vlen, p + off + 8, 4);
-		klen = le32toh(klen);
-		vlen = le32toh(vlen);
-		if (klen == 0 || (size_t)klen + vlen > len - off - LMDB_REC_ENTRY_HDR ||
-		    (p[off + 1] != 'P' && p[off + 1] != 'D') ||
-		    (p[off + 1] == 'D' && vlen != 0)) {
-			rc = MDB_CORRUPTED;
-			break;
-		}
-		switch (p[off]) {
-		case LMDB_DB_META: dbi = s->meta; break;
-		case LMDB_DB_KV: dbi = s->kv; break;
-		case LMDB_DB_LOG: dbi = s->log; break;
-		default: rc = MDB_CORRUPTED; break;
-		}
-		if (rc)
-			break;
-		k.mv_size = klen;
-		k.mv_data = (void *)(p + off + LMDB_REC_ENTRY_HDR);
-		v.mv_size = vlen;
-		v.mv_data = (void *)(p + off + LMDB_REC_ENTRY_HDR + klen);
-		rc = p[off + 1] == 'P' ? mdb_put(txn, dbi, &k, &v, 0) :
-		    mdb_del(txn, dbi, &k, NULL);
-		if (rc)
-			break;
-		off += LMDB_REC_ENTRY_HDR + klen + vlen;
+	if ((e = mdb_txn_begin(rc.s->env, NULL, 0, &rc.txn)) != 0)
+		return lmdb_err(e);
+	if ((r = store_lmdb_record_parse(p, len, lmdb_replay_entry, &rc)) < 0) {
+		mdb_txn_abort(rc.txn);
+		return r;
 	}
-	if (rc) {
-		mdb_txn_abort(txn);
-		return rc == MDB_NOTFOUND ? -BW_E_CORRUPT : lmdb_err(rc);
-	}
-	return lmdb_err(mdb_txn_commit(txn));
+	return lmdb_err(mdb_txn_commit(rc.txn));
 }
 
 /* Returns data.mdb's meta pages to the log's checkpoint (CK) unless they

@@ -1,8 +1,23 @@
-/* LMDB backend internals that tests inspect. Not for other callers. */
+/* LMDB backend internals that tests and fuzz targets inspect. Not for
+ * other callers. */
 #ifndef BW_CONTROLPLANE_STORE_LMDB_H
 #define BW_CONTROLPLANE_STORE_LMDB_H
 
+#include <stddef.h>
+
 struct store;
+
+/* One write of a write-ahead-log record: DB 0 meta, 1 kv, 2 log; OP 'P'
+ * (put KEY = VALUE) or 'D' (delete KEY, no value). */
+typedef int (*store_lmdb_entry_fn)(void *arg, int db, char op,
+    const void *key, size_t klen, const void *value, size_t vlen);
+
+/* Splits the payload of a store.wal record (P, LEN bytes) into its
+ * writes and calls FN for each, in order; a malformed entry (short
+ * header, bad database or op, lengths past the end, empty key, a delete
+ * with a value) gives -BW_E_CORRUPT, FN's negative result stops it. */
+int store_lmdb_record_parse(const unsigned char *p, size_t len,
+    store_lmdb_entry_fn fn, void *arg);
 
 /* Returns the LMDB environment flags of ST (an LMDB store), or -1 if ST
  * is another backend. Tests use it to prove commits stay durable (no

@@ -51,7 +51,7 @@ fi
 core_sources="lib/err.c lib/log.c lib/fileio.c lib/json.c
 	hardening/crypto-policy.c
 	controlplane/schema.c controlplane/resource.c controlplane/api-route.c
-	controlplane/store.c controlplane/store-lmdb.c
+	controlplane/store.c controlplane/store-lmdb.c controlplane/store-wal.c
 	appliance/client.c appliance/cli-args.c"
 pkgs="jansson libcrypto libssl lmdb libevent"
 
@@ -69,6 +69,7 @@ target_flags() {
 	fuzz-image-tar) echo "-max_len=32768" ;;
 	fuzz-audit-reader) echo "-max_len=16384" ;;
 	fuzz-json-validate) echo "-max_len=8192" ;;
+	fuzz-store-wal) echo "-max_len=49152" ;;
 	esac
 }
 # Writes generated seeds for target $1 into directory $2 (optional).
@@ -86,6 +87,23 @@ target_seed() {
 				i=$((i + 1))
 				cp "$f" "$2/seg-$i"
 			done
+		fi
+		rm -rf "$gtmp"
+		;;
+	fuzz-store-wal)
+		# A real log: the crash-torture writer killed mid-run leaves
+		# store.wal with a header and records (the first 40 KiB).
+		tort=$bld/tests/store-torture
+		[ -x "$tort" ] || return 0
+		gtmp=$(mktemp -d) || return 1
+		"$tort" write "$gtmp/s" "$gtmp/acks" 1 >/dev/null 2>&1 &
+		tpid=$!
+		sleep 0.5
+		kill -KILL "$tpid" 2>/dev/null
+		wait "$tpid" 2>/dev/null
+		if [ -f "$gtmp/s/store.wal" ]; then
+			head -c 40960 "$gtmp/s/store.wal" >"$2/wal-1"
+			head -c 26000 "$gtmp/s/store.wal" >"$2/wal-2"
 		fi
 		rm -rf "$gtmp"
 		;;
