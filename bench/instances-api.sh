@@ -46,6 +46,17 @@ keep_logs() {
 die() { echo "bench/instances-api: $*" >&2; tail -20 "$T/agent.log" >&2; keep_logs; exit 1; }
 now() { echo "$EPOCHREALTIME"; }
 sub() { echo "$1 - $2" | bc -l; }
+# raw_crun_run BUNDLE ID: seconds a bare `crun run --detach` of BUNDLE
+# takes; the container is deleted afterwards.
+raw_crun_run() {
+	local t0 t1
+	t0=$(now)
+	crun --root="$T/rawroot" --cgroup-manager=cgroupfs run --detach --bundle "$1" \
+		"$2" >/dev/null 2>&1 </dev/null || return 1
+	t1=$(now)
+	crun --root="$T/rawroot" delete --force "$2" >/dev/null 2>&1
+	sub "$t1" "$t0"
+}
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 KERNEL=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
@@ -139,22 +150,12 @@ for i in $(seq "$RUNS"); do
 		(.annotations["org.bulwark.cpu-millis"] // null) as $m |
 		if $m then .linux.resources.cpu = {quota: (($m | tonumber) * 100), period: 100000} else . end' \
 		"$NS/instances/$rid/config.json" >"$raw/config.json" || die "no bundle for $n-0"
-	t0=$(now)
-	crun --root="$T/rawroot" --cgroup-manager=cgroupfs run --detach --bundle "$raw" \
-		"raw$i" >/dev/null 2>&1 </dev/null || die "crun run"
-	t1=$(now)
-	crun --root="$T/rawroot" delete --force "raw$i" >/dev/null 2>&1
-	bare=$(sub "$t1" "$t0")
+	bare=$(raw_crun_run "$raw" "raw$i") || die "crun run"
 	# The same without the CPU limit: what crun itself costs, and so
 	# what the appliance adds (apply to Running minus this).
 	jq 'del(.linux.resources.cpu)' "$raw/config.json" >"$raw/c.json" &&
 		mv "$raw/c.json" "$raw/config.json"
-	t0=$(now)
-	crun --root="$T/rawroot" --cgroup-manager=cgroupfs run --detach --bundle "$raw" \
-		"rawf$i" >/dev/null 2>&1 </dev/null || die "crun run (no CPU limit)"
-	t1=$(now)
-	crun --root="$T/rawroot" delete --force "rawf$i" >/dev/null 2>&1
-	free=$(sub "$t1" "$t0")
+	free=$(raw_crun_run "$raw" "rawf$i") || die "crun run (no CPU limit)"
 	printf '  run %d: apply to Running %.1f ms, crun run %.1f ms (without the CPU limit %.1f ms)\n' \
 		"$i" "$(sub "$api" 0)e3" "$(sub "$bare" 0)e3" "$(sub "$free" 0)e3"
 	echo "$api" >>"$T/api.txt"
