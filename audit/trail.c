@@ -52,6 +52,7 @@ struct waiter {
 	int			 result;
 	atomic_int		 done;		/* set last, by the leader */
 	uint64_t		 last_seq;
+	struct timespec		 time;		/* of its lines, when streamed */
 	uint64_t		 gen;		/* the batch it joined */
 	struct waiter		*next;
 };
@@ -1006,11 +1007,10 @@ stream_add(struct audit_trail *t, struct sbatch *sb, struct shead *h, int close)
 			    w->fields.p + w->offs[i], w->offs[i + 1] - w->offs[i],
 			    h->prev, NULL)) < 0)
 				return r;
-			w->recs[i].seq = h->seq;
-			w->recs[i].time = now;
 			sb->nrec++;
 		}
 		w->last_seq = h->seq;
+		w->time = now;
 		sb->tail = &w->next;
 	}
 	len = sb->buf.len - start;
@@ -1061,12 +1061,17 @@ stream_publish(struct audit_trail *t, struct sbatch *sb)
 	t->st.last_seq = t->last_seq;
 	memcpy(t->st.head_hash, t->last_hash, sizeof(t->st.head_hash));
 	pthread_mutex_unlock(&t->mu);
+	/* Seq and time reach the caller only with success. */
 	for (struct waiter *w = sb->head; w; w = next) {
 		next = w->next;
+		for (size_t i = 0; i < w->n; i++) {
+			w->recs[i].seq = w->last_seq - w->n + 1 + i;
+			w->recs[i].time = w->time;
+		}
 		w->result = 0;
 		atomic_store(&w->done, 1);
 	}
-	wake_batch(t, sb->gen, 1);
+	wake_batch(t, sb->gen, 0);
 	capacity_check(t, 0);
 }
 

@@ -653,14 +653,29 @@ sw_writer(void *arg)
 {
 	struct sw_thr *a = arg;
 
-	for (int i = 0; i < SW_PER; i++) {
-		char actor[32];
-		struct audit_record r = { .actor = actor, .action = "api.request",
-		    .outcome = "success", .reason = "streamed" };
+	/* Writer 0 appends three records per call, which stay contiguous. */
+	for (int i = 0; i < SW_PER;) {
+		size_t n = a->id == 0 && i + 3 <= SW_PER ? 3 : 1;
+		char actor[3][32];
+		struct audit_record r[3];
+		uint64_t last = 0;
+		int res;
 
-		snprintf(actor, sizeof(actor), "sw-%d-%d", a->id, i);
-		a->res[i] = audit_trail_append(a->t, &r, 1, NULL);
-		a->seq[i] = r.seq;
+		for (size_t k = 0; k < n; k++) {
+			snprintf(actor[k], sizeof(actor[k]), "sw-%d-%d", a->id,
+			    i + (int)k);
+			r[k] = (struct audit_record){ .actor = actor[k],
+			    .action = "api.request", .outcome = "success",
+			    .reason = "streamed" };
+		}
+		res = audit_trail_append(a->t, r, n, &last);
+		for (size_t k = 0; k < n; k++) {
+			a->res[i] = res;
+			a->seq[i++] = r[k].seq;
+			/* seq is given with success only, and matches */
+			if (res == 0 ? r[k].seq != last - n + 1 + k : r[k].seq != 0)
+				a->res[i - 1] = -1000;
+		}
 	}
 	return NULL;
 }
