@@ -925,6 +925,7 @@ sync_wait(struct audit_trail *t)
  * then synced by the sync thread. */
 struct sbatch {
 	struct audit_buf	 buf;
+	size_t			 written;	/* bytes of BUF in the file */
 	struct waiter		*head, **tail;
 	size_t			 nwaiters;
 	uint64_t		 gen;
@@ -946,6 +947,7 @@ static void
 sbatch_reset(struct sbatch *sb)
 {
 	sb->buf.len = 0;
+	sb->written = 0;
 	sb->head = NULL;
 	sb->tail = &sb->head;
 	sb->nwaiters = 0;
@@ -974,14 +976,17 @@ stream_ok(struct audit_trail *t, const struct shead *h)
 
 /* Takes the queued writers into SB, composes their lines on the head H
  * and writes them after it. CLOSE ends SB's membership: writers queued
- * later join the next batch. */
+ * later join the next batch. Without padding, lines composed before
+ * CLOSE are written only then: an appending write changes the file's
+ * size, which the fdatasync in progress would then wait to journal as
+ * well. */
 static int
 stream_add(struct audit_trail *t, struct sbatch *sb, struct shead *h, int close)
 {
 	struct waiter	*list;
 	struct timespec	 now;
 	char		 timestr[AUDIT_TIME_LEN + 1];
-	size_t		 start = sb->buf.len, cnt, len;
+	size_t		 cnt, len;
 	uint64_t	 end;
 	int		 r;
 
@@ -995,28 +1000,34 @@ stream_add(struct audit_trail *t, struct sbatch *sb, struct shead *h, int close)
 	if (close)
 		t->open_gen++;
 	pthread_mutex_unlock(&t->qmu);
-	if (!list)
-		return 0;
-	*sb->tail = list;
-	sb->nwaiters += cnt;
-	clock_gettime(CLOCK_REALTIME, &now);
-	audit_time_format(&now, timestr);
-	for (struct waiter *w = list; w; w = w->next) {
-		for (size_t i = 0; i < w->n; i++) {
-			if ((r = compose_line(t, &sb->buf, ++h->seq, timestr,
-			    w->fields.p + w->offs[i], w->offs[i + 1] - w->offs[i],
-			    h->prev, NULL)) < 0)
-				return r;
-			sb->nrec++;
+	if (list) {
+		*sb->tail = list;
+		sb->nwaiters += cnt;
+		clock_gettime(CLOCK_REALTIME, &now);
+		audit_time_format(&now, timestr);
+		for (struct waiter *w = list; w; w = w->next) {
+			for (size_t i = 0; i < w->n; i++) {
+				if ((r = compose_line(t, &sb->buf, ++h->seq, timestr,
+				    w->fields.p + w->offs[i],
+				    w->offs[i + 1] - w->offs[i], h->prev, NULL)) < 0)
+					return r;
+				sb->nrec++;
+			}
+			w->last_seq = h->seq;
+			w->time = now;
+			sb->tail = &w->next;
 		}
-		w->last_seq = h->seq;
-		w->time = now;
-		sb->tail = &w->next;
+		sb->last_seq = h->seq;
+		memcpy(sb->last_hash, h->prev, sizeof(sb->last_hash));
 	}
-	len = sb->buf.len - start;
+	if ((!close && !t->o.preallocate) || sb->written == sb->buf.len)
+		return 0;
+	len = sb->buf.len - sb->written;
 	end = h->wend + len;
-	if ((r = pwrite_all(t->segfd, sb->buf.p + start, len, (off_t)h->wend)) < 0)
+	if ((r = pwrite_all(t->segfd, sb->buf.p + sb->written, len,
+	    (off_t)h->wend)) < 0)
 		return r;
+	sb->written = sb->buf.len;
 	if (end > h->walloc && t->o.preallocate) {
 		uint64_t alloc = end + sizeof(zeros) - end % sizeof(zeros);
 
@@ -1028,8 +1039,6 @@ stream_add(struct audit_trail *t, struct sbatch *sb, struct shead *h, int close)
 	if (h->walloc < end)
 		h->walloc = end;
 	sb->alloc = h->walloc;
-	sb->last_seq = h->seq;
-	memcpy(sb->last_hash, h->prev, sizeof(sb->last_hash));
 	return 0;
 }
 
@@ -1139,25 +1148,27 @@ stream(struct audit_trail *t)
 			r = stream_add(t, nxt, &h, 1);
 		if (r == 0 && nxt->head)
 			sync_start(t);
-		if (cur) {
-			if (rs == 0)
-				stream_publish(t, cur);
-			else
-				stream_fail(t, cur, rs);
+		if (cur && rs == 0) {
+			stream_publish(t, cur);
 			done += cur->nrec;
 		}
 		if (r < 0) {
 			uint64_t used = (h.wend < t->seg_alloc ? h.wend :
 			    t->seg_alloc) - t->seg_size;
 
-			done += nxt->nrec;
-			stream_fail(t, nxt, r);
 			/* As commit(): the padding back over what may have
-			 * reached the file, or the next commit cuts it. */
+			 * reached the file, or the next commit cuts it; then
+			 * the refused writers learn it. */
 			if (ftruncate(t->segfd, (off_t)t->seg_alloc) < 0 ||
 			    pwrite_all(t->segfd, zeros, used, (off_t)t->seg_size) < 0 ||
 			    fdatasync(t->segfd) < 0)
 				t->tail_dirty = 1;
+			if (cur && rs < 0) {
+				stream_fail(t, cur, rs);
+				done += cur->nrec;
+			}
+			stream_fail(t, nxt, r);
+			done += nxt->nrec;
 			capacity_check(t, 1);
 			pthread_mutex_lock(&t->mu);
 			break;

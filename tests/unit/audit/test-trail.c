@@ -792,7 +792,9 @@ test_stream_enospc(void **state)
 	assert_int_equal(ok + failed, SW_NT * SW_PER);
 	audit_trail_status(t, &st);
 	assert_int_equal(st.last_errno, ENOSPC);
-	expect_ok(f->trail, f->signer->pubkey);
+	/* Not verified while open: the ticker may be half-way through a
+	 * checkpoint that is about to fail and be cut. Search skips such
+	 * a partial line. */
 	sw_check(f->trail, a, ok);
 
 	/* space freed: appends succeed again */
