@@ -537,8 +537,8 @@ commit(struct audit_trail *t, struct batch *b)
 	memcpy(prev, t->last_hash, sizeof(prev));
 	for (size_t i = 0; i < b->ninternal; i++) {
 		if ((r = line_offs_push(t, &nlines, t->wbuf.len)) < 0 ||
-		    (r = compose_line(t, &t->wbuf, ++seq, timestr, b->internal[i].fields,
-		    b->internal[i].len, prev, NULL)) < 0)
+		    (r = compose_line(t, &t->wbuf, ++seq, timestr,
+		    b->internal[i].fields, b->internal[i].len, prev, NULL)) < 0)
 			return r;
 	}
 	for (struct waiter *w = b->waiters; w; w = w->next) {
@@ -577,8 +577,8 @@ commit(struct audit_trail *t, struct batch *b)
 			char save[AUDIT_HASH_HEX + 1];
 
 			memcpy(save, prev, sizeof(save));
-			r = compose_line(t, &t->wbuf, seq + 1, timestr, f.p, f.len, prev,
-			    t->key_id);
+			r = compose_line(t, &t->wbuf, seq + 1, timestr, f.p,
+			    f.len, prev, t->key_id);
 			audit_buf_done(&f);
 			if (r == -ENOMEM)
 				return r;
@@ -596,8 +596,8 @@ commit(struct audit_trail *t, struct batch *b)
 				fr.reason = "checkpoint signing failed";
 				if ((r = audit_record_format_fields(&fr, &ff)) < 0)
 					return r;
-				r = compose_line(t, &t->wbuf, seq + 1, timestr, ff.p, ff.len,
-				    prev, NULL);
+				r = compose_line(t, &t->wbuf, seq + 1, timestr,
+				    ff.p, ff.len, prev, NULL);
 				audit_buf_done(&ff);
 				if (r < 0)
 					return r;
