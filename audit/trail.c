@@ -52,6 +52,7 @@ struct waiter {
 	int			 result;
 	atomic_int		 done;		/* set last, by the leader */
 	uint64_t		 last_seq;
+	struct timespec		 time;		/* of its lines, when streamed */
 	uint64_t		 gen;		/* the batch it joined */
 	struct waiter		*next;
 };
@@ -75,24 +76,42 @@ struct audit_trail {
 	pthread_cond_t	 tick_cv, idle_cv;
 	pthread_t	 ticker;
 	int		 ticker_started;
+	/* The queue has a lock of its own, held only for a few stores, so
+	 * writers queue and go to sleep without touching MU, which the
+	 * leader holds while it wakes the previous batch. Lock order: MU,
+	 * then QMU. Under QMU: the queue, open_gen, closing, handoff and
+	 * flushing (1 while one thread holds the leader role: a writer,
+	 * the ticker, or open/close). */
+	pthread_mutex_t	 qmu;
 	struct waiter	*qhead, **qtail;
 	int		 flushing, closing;
-	/* Batches are numbered; waiters of batch G sleep on wake[G % 2],
+	/* Batches are numbered; waiters of batch G sleep on wake[G % 4],
 	 * which the leader bumps and wakes once when G is done (or when the
-	 * queue is left without a leader). Only batches G and G + 1 can
-	 * have waiters at a time, so two words keep one batch's wake-up from
-	 * rousing the next batch's waiters. */
+	 * queue is left without a leader). At most three batches have
+	 * waiters at a time (one being acknowledged, one being synced while
+	 * streaming, one filling), so four words keep one batch's wake-up
+	 * from rousing another batch's waiters. */
 	uint64_t	 open_gen;		/* the batch new waiters join */
-	atomic_uint	 wake[2];
+	atomic_uint	 wake[4];
 	/* Set when a batch is done: the leader wakes one of its waiters,
 	 * which wakes the others, so the leader goes on to the next
 	 * fdatasync instead of spending its time on the wake-ups. */
-	atomic_int	 relay[2];
-	/* The leader passed the queue to the ticker thread, which keeps
-	 * committing while writers keep coming (flushing stays 1). */
+	atomic_int	 relay[4];
+	/* The leader passed the role to the ticker thread, which keeps
+	 * committing while writers keep coming. Also under MU (the ticker
+	 * reads it there before it sleeps on TICK_CV). */
 	int		 handoff;
 	size_t		 qlen;		/* writers queued */
 	size_t		 qwant;		/* the ticker waits for this many */
+	atomic_uint	 gather_word;	/* bumped when qlen reaches qwant */
+
+	/* The sync thread: while it runs one fdatasync, the ticker
+	 * composes and writes the next batch (stream()). Under SMU. */
+	pthread_mutex_t	 smu;
+	pthread_cond_t	 sync_cv, synced_cv;
+	pthread_t	 syncer;
+	int		 syncer_started;
+	int		 sync_req, sync_busy, sync_quit, sync_result;
 	size_t		 last_batch;	/* writers in the last commit */
 	struct pending	*internal;
 	size_t		 ninternal, capinternal;
@@ -148,10 +167,10 @@ futex_wait(atomic_uint *word, unsigned seen)
 static void
 wake_batch(struct audit_trail *t, uint64_t gen, int relay)
 {
-	atomic_uint *word = &t->wake[gen & 1];
+	atomic_uint *word = &t->wake[gen & 3];
 
 	if (relay)
-		atomic_store(&t->relay[gen & 1], 1);
+		atomic_store(&t->relay[gen & 3], 1);
 	atomic_fetch_add(word, 1);
 	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, relay ? 1 : INT_MAX, NULL,
 	    NULL, 0);
@@ -160,8 +179,8 @@ wake_batch(struct audit_trail *t, uint64_t gen, int relay)
 static void
 waiter_relay(struct audit_trail *t, uint64_t gen)
 {
-	if (atomic_exchange(&t->relay[gen & 1], 0))
-		syscall(SYS_futex, &t->wake[gen & 1], FUTEX_WAKE_PRIVATE, INT_MAX,
+	if (atomic_exchange(&t->relay[gen & 3], 0))
+		syscall(SYS_futex, &t->wake[gen & 3], FUTEX_WAKE_PRIVATE, INT_MAX,
 		    NULL, NULL, 0);
 }
 
@@ -253,11 +272,10 @@ batch_take_internal(struct audit_trail *t, struct batch *b)
 /* Appends one complete line to the write buffer and advances *SEQ and
  * PREV (in/out, hex). KEY_ID non-NULL makes it a signed checkpoint. */
 static int
-compose_line(struct audit_trail *t, uint64_t seq, const char *timestr,
-    const char *fields, size_t flen, char prev[AUDIT_HASH_HEX + 1],
-    const char *key_id)
+compose_line(struct audit_trail *t, struct audit_buf *b, uint64_t seq,
+    const char *timestr, const char *fields, size_t flen,
+    char prev[AUDIT_HASH_HEX + 1], const char *key_id)
 {
-	struct audit_buf *b = &t->wbuf;
 	size_t		 start = b->len;
 	unsigned char	 h[AUDIT_HASH_LEN];
 	char		 head[96];	/* "v=1 seq=" 20 digits " time=" 30 */
@@ -519,14 +537,14 @@ commit(struct audit_trail *t, struct batch *b)
 	memcpy(prev, t->last_hash, sizeof(prev));
 	for (size_t i = 0; i < b->ninternal; i++) {
 		if ((r = line_offs_push(t, &nlines, t->wbuf.len)) < 0 ||
-		    (r = compose_line(t, ++seq, timestr, b->internal[i].fields,
-		    b->internal[i].len, prev, NULL)) < 0)
+		    (r = compose_line(t, &t->wbuf, ++seq, timestr,
+		    b->internal[i].fields, b->internal[i].len, prev, NULL)) < 0)
 			return r;
 	}
 	for (struct waiter *w = b->waiters; w; w = w->next) {
 		for (size_t i = 0; i < w->n; i++) {
 			if ((r = line_offs_push(t, &nlines, t->wbuf.len)) < 0 ||
-			    (r = compose_line(t, ++seq, timestr,
+			    (r = compose_line(t, &t->wbuf, ++seq, timestr,
 			    w->fields.p + w->offs[i], w->offs[i + 1] - w->offs[i],
 			    prev, NULL)) < 0)
 				return r;
@@ -559,8 +577,8 @@ commit(struct audit_trail *t, struct batch *b)
 			char save[AUDIT_HASH_HEX + 1];
 
 			memcpy(save, prev, sizeof(save));
-			r = compose_line(t, seq + 1, timestr, f.p, f.len, prev,
-			    t->key_id);
+			r = compose_line(t, &t->wbuf, seq + 1, timestr, f.p,
+			    f.len, prev, t->key_id);
 			audit_buf_done(&f);
 			if (r == -ENOMEM)
 				return r;
@@ -578,8 +596,8 @@ commit(struct audit_trail *t, struct batch *b)
 				fr.reason = "checkpoint signing failed";
 				if ((r = audit_record_format_fields(&fr, &ff)) < 0)
 					return r;
-				r = compose_line(t, seq + 1, timestr, ff.p, ff.len,
-				    prev, NULL);
+				r = compose_line(t, &t->wbuf, seq + 1, timestr,
+				    ff.p, ff.len, prev, NULL);
 				audit_buf_done(&ff);
 				if (r < 0)
 					return r;
@@ -669,25 +687,37 @@ commit(struct audit_trail *t, struct batch *b)
 	return 0;
 }
 
-/* Takes everything queued and commits it as the leader. Called and
- * returns with MU held; drops it around the write. COMMITTER is set
- * when the ticker thread calls, which keeps leading while writers
- * queue; a writer that leads once passes a non-empty queue on to it,
- * so the queue never waits for a sleeping writer to wake up and lead. */
+/* Takes the leader role when nobody holds it. Called with QMU held.
+ * Returns 1 when the caller now leads. */
 static int
-leader_flush(struct audit_trail *t, int committer)
+leader_claim_locked(struct audit_trail *t)
+{
+	if (t->flushing)
+		return 0;
+	t->flushing = 1;
+	return 1;
+}
+
+/* Takes everything queued and commits it. Called by the holder of the
+ * leader role, with MU held; drops it around the write. RELAY is set
+ * when the ticker thread calls: it wakes one waiter of the batch, which
+ * wakes the others, so the ticker goes on to the next commit. */
+static int
+leader_flush(struct audit_trail *t, int relay)
 {
 	struct batch	 b = { 0 };
 	struct waiter	*next;
-	uint64_t	 gen = t->open_gen++;
+	uint64_t	 gen;
 	int		 r;
 
-	t->flushing = 1;
+	pthread_mutex_lock(&t->qmu);
+	gen = t->open_gen++;
 	b.waiters = t->qhead;
 	t->last_batch = t->qlen;
 	t->qlen = 0;
 	t->qhead = NULL;
 	t->qtail = &t->qhead;
+	pthread_mutex_unlock(&t->qmu);
 	b.internal = t->internal;
 	b.ninternal = t->ninternal;
 	t->internal = NULL;
@@ -747,20 +777,42 @@ leader_flush(struct audit_trail *t, int committer)
 		atomic_store(&w->done, 1);
 	}
 	if (b.waiters)
-		wake_batch(t, gen, committer);
-	t->flushing = 0;
-	if (t->qhead && !committer) {
-		if (t->ticker_started && !t->closing) {
-			t->flushing = 1;
-			t->handoff = 1;
-			pthread_cond_signal(&t->tick_cv);
-		} else {
-			/* No ticker (closing): a queued writer leads. */
-			wake_batch(t, t->open_gen, 0);
-		}
-	}
-	pthread_cond_broadcast(&t->idle_cv);
+		wake_batch(t, gen, relay);
 	return r;
+}
+
+/* Gives up the leader role after a commit. Called with MU held. When
+ * writers queued meanwhile, the ticker thread takes the role over, so
+ * the queue never waits for a sleeping writer to wake up and lead; the
+ * ticker itself (TICKER set) keeps it and gets 1: commit again. */
+static int
+leader_release(struct audit_trail *t, int ticker)
+{
+	uint64_t gen;
+
+	pthread_mutex_lock(&t->qmu);
+	if (t->qhead) {
+		if (ticker) {
+			pthread_mutex_unlock(&t->qmu);
+			return 1;
+		}
+		if (t->ticker_started && !t->closing) {
+			t->handoff = 1;
+			pthread_mutex_unlock(&t->qmu);
+			pthread_cond_signal(&t->tick_cv);
+			return 0;
+		}
+		/* No ticker (closing): a queued writer leads. */
+		t->flushing = 0;
+		gen = t->open_gen;
+		pthread_mutex_unlock(&t->qmu);
+		wake_batch(t, gen, 0);
+		return 0;
+	}
+	t->flushing = 0;
+	pthread_mutex_unlock(&t->qmu);
+	pthread_cond_broadcast(&t->idle_cv);
+	return 0;
 }
 
 static int
@@ -779,24 +831,360 @@ flush_due(struct audit_trail *t)
  * ticker waits, at most GATHER_US, until as many writers are queued as
  * the last commit and the queue held together (a commit is delayed by
  * GATHER_US at most, and only after one that held several writers).
- * Called with MU held by the ticker between two commits it leads. */
+ * Called with MU held by the ticker, as leader, between two commits;
+ * MU is dropped while it waits. */
 static void
 gather(struct audit_trail *t)
 {
-	struct timespec dl;
+	uint64_t	dl_ns, now_ns;
+	struct timespec	ts;
 
-	/* Writers that come meanwhile queue instead of leading. */
-	t->flushing = 1;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	dl_ns = now_ns + GATHER_US * 1000u;
+	pthread_mutex_lock(&t->qmu);
 	t->qwant = t->qlen + t->last_batch;
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_nsec += GATHER_US * 1000L;
-	dl.tv_sec += dl.tv_nsec / 1000000000L;
-	dl.tv_nsec %= 1000000000L;
-	while (t->qlen < t->qwant && !t->closing &&
-	    pthread_cond_timedwait(&t->tick_cv, &t->mu, &dl) == 0)
-		;
+	pthread_mutex_unlock(&t->qmu);
+	pthread_mutex_unlock(&t->mu);
+	for (;;) {
+		struct timespec	rel;
+		unsigned	seen;
+		int		enough;
+
+		pthread_mutex_lock(&t->qmu);
+		enough = t->qlen >= t->qwant || t->closing;
+		seen = atomic_load(&t->gather_word);
+		pthread_mutex_unlock(&t->qmu);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+		if (enough || now_ns >= dl_ns)
+			break;
+		rel.tv_sec = 0;
+		rel.tv_nsec = (long)(dl_ns - now_ns);
+		syscall(SYS_futex, &t->gather_word, FUTEX_WAIT_PRIVATE, seen, &rel,
+		    NULL, 0);
+	}
+	pthread_mutex_lock(&t->qmu);
 	t->qwant = 0;
-	t->flushing = 0;
+	pthread_mutex_unlock(&t->qmu);
+	pthread_mutex_lock(&t->mu);
+}
+
+/* The sync thread runs one fdatasync of the live segment per request,
+ * so the ticker composes and writes the next batch meanwhile. */
+static void *
+syncer_main(void *arg)
+{
+	struct audit_trail	*t = arg;
+	int			 r;
+
+	pthread_mutex_lock(&t->smu);
+	for (;;) {
+		while (!t->sync_req && !t->sync_quit)
+			pthread_cond_wait(&t->sync_cv, &t->smu);
+		if (!t->sync_req)
+			break;
+		t->sync_req = 0;
+		pthread_mutex_unlock(&t->smu);
+		r = fdatasync(t->segfd) < 0 ? -errno : 0;
+		pthread_mutex_lock(&t->smu);
+		t->sync_result = r;
+		t->sync_busy = 0;
+		pthread_cond_signal(&t->synced_cv);
+	}
+	pthread_mutex_unlock(&t->smu);
+	return NULL;
+}
+
+/* Everything written to the segment before this call is covered by the
+ * fdatasync it starts. */
+static void
+sync_start(struct audit_trail *t)
+{
+	pthread_mutex_lock(&t->smu);
+	t->sync_req = 1;
+	t->sync_busy = 1;
+	pthread_cond_signal(&t->sync_cv);
+	pthread_mutex_unlock(&t->smu);
+}
+
+static int
+sync_wait(struct audit_trail *t)
+{
+	int r;
+
+	pthread_mutex_lock(&t->smu);
+	while (t->sync_busy)
+		pthread_cond_wait(&t->synced_cv, &t->smu);
+	r = t->sync_result;
+	pthread_mutex_unlock(&t->smu);
+	return r;
+}
+
+/* A batch of callers' records while streaming: composed and written,
+ * then synced by the sync thread. */
+struct sbatch {
+	struct audit_buf	 buf;
+	size_t			 written;	/* bytes of BUF in the file */
+	struct waiter		*head, **tail;
+	size_t			 nwaiters;
+	uint64_t		 gen;
+	uint64_t		 nrec;
+	uint64_t		 last_seq;
+	uint64_t		 alloc;		/* segment file size after it */
+	char			 last_hash[AUDIT_HASH_HEX + 1];
+};
+
+/* The chain head as composed and written, ahead of the durable one
+ * (t->last_seq, t->last_hash, t->seg_size, t->seg_alloc). */
+struct shead {
+	uint64_t	seq;
+	char		prev[AUDIT_HASH_HEX + 1];
+	uint64_t	wend, walloc;
+};
+
+static void
+sbatch_reset(struct sbatch *sb)
+{
+	sb->buf.len = 0;
+	sb->written = 0;
+	sb->head = NULL;
+	sb->tail = &sb->head;
+	sb->nwaiters = 0;
+	sb->nrec = 0;
+}
+
+/* Whether the ticker may go on streaming callers' records: anything the
+ * trail writes itself (checkpoints, rotation, retention, recovery after
+ * a failure) goes through commit(). Called with MU held. */
+static int
+stream_ok(struct audit_trail *t, const struct shead *h)
+{
+	uint64_t now_ms = mono_ms(), pending = h->seq - t->last_seq;
+
+	if (!t->syncer_started || t->tail_dirty || t->ninternal ||
+	    t->force_ckpt || t->nprune)
+		return 0;
+	if (h->wend >= t->o.segment_max_bytes || now_ms - t->seg_opened_ms >=
+	    (uint64_t)t->o.segment_max_seconds * 1000)
+		return 0;
+	if (t->o.signer && (t->since_ckpt + pending >= t->o.checkpoint_every ||
+	    now_ms - t->last_ckpt_ms >= t->o.checkpoint_interval_ms))
+		return 0;
+	return 1;
+}
+
+/* Takes the queued writers into SB, composes their lines on the head H
+ * and writes them after it. CLOSE ends SB's membership: writers queued
+ * later join the next batch. Without padding, lines composed before
+ * CLOSE are written only then: an appending write changes the file's
+ * size, which the fdatasync in progress would then wait to journal as
+ * well. */
+static int
+stream_add(struct audit_trail *t, struct sbatch *sb, struct shead *h, int close)
+{
+	struct waiter	*list;
+	struct timespec	 now;
+	char		 timestr[AUDIT_TIME_LEN + 1];
+	size_t		 cnt, len;
+	uint64_t	 end;
+	int		 r;
+
+	pthread_mutex_lock(&t->qmu);
+	list = t->qhead;
+	cnt = t->qlen;
+	t->qhead = NULL;
+	t->qtail = &t->qhead;
+	t->qlen = 0;
+	sb->gen = t->open_gen;
+	if (close)
+		t->open_gen++;
+	pthread_mutex_unlock(&t->qmu);
+	if (list) {
+		*sb->tail = list;
+		sb->nwaiters += cnt;
+		clock_gettime(CLOCK_REALTIME, &now);
+		audit_time_format(&now, timestr);
+		for (struct waiter *w = list; w; w = w->next) {
+			for (size_t i = 0; i < w->n; i++) {
+				if ((r = compose_line(t, &sb->buf, ++h->seq, timestr,
+				    w->fields.p + w->offs[i],
+				    w->offs[i + 1] - w->offs[i], h->prev, NULL)) < 0)
+					return r;
+				sb->nrec++;
+			}
+			w->last_seq = h->seq;
+			w->time = now;
+			sb->tail = &w->next;
+		}
+		sb->last_seq = h->seq;
+		memcpy(sb->last_hash, h->prev, sizeof(sb->last_hash));
+	}
+	if ((!close && !t->o.preallocate) || sb->written == sb->buf.len)
+		return 0;
+	len = sb->buf.len - sb->written;
+	end = h->wend + len;
+	if ((r = pwrite_all(t->segfd, sb->buf.p + sb->written, len,
+	    (off_t)h->wend)) < 0)
+		return r;
+	sb->written = sb->buf.len;
+	if (end > h->walloc && t->o.preallocate) {
+		uint64_t alloc = end + sizeof(zeros) - end % sizeof(zeros);
+
+		if ((r = pwrite_all(t->segfd, zeros, alloc - end, (off_t)end)) < 0)
+			return r;
+		h->walloc = alloc;
+	}
+	h->wend = end;
+	if (h->walloc < end)
+		h->walloc = end;
+	sb->alloc = h->walloc;
+	return 0;
+}
+
+/* SB is durable: publish it and wake its writers. */
+static void
+stream_publish(struct audit_trail *t, struct sbatch *sb)
+{
+	struct waiter *next;
+
+	t->seg_size += sb->buf.len;
+	if (sb->alloc > t->seg_alloc)
+		t->seg_alloc = sb->alloc;
+	t->last_seq = sb->last_seq;
+	memcpy(t->last_hash, sb->last_hash, sizeof(t->last_hash));
+	t->since_ckpt += sb->nrec;
+	if (t->fwd) {
+		for (size_t pos = 0; pos < sb->buf.len;) {
+			const char	*l = sb->buf.p + pos;
+			const char	*nl = memchr(l, '\n', sb->buf.len - pos);
+			size_t		 ll = (size_t)(nl - l);
+
+			audit_forward_push(t->fwd, l, ll,
+			    memmem(l, ll, " outcome=success ", 17) != NULL);
+			pos += ll + 1;
+		}
+	}
+	pthread_mutex_lock(&t->mu);
+	t->st.healthy = 1;
+	t->st.last_seq = t->last_seq;
+	memcpy(t->st.head_hash, t->last_hash, sizeof(t->st.head_hash));
+	pthread_mutex_unlock(&t->mu);
+	/* Seq and time reach the caller only with success. */
+	for (struct waiter *w = sb->head; w; w = next) {
+		next = w->next;
+		for (size_t i = 0; i < w->n; i++) {
+			w->recs[i].seq = w->last_seq - w->n + 1 + i;
+			w->recs[i].time = w->time;
+		}
+		w->result = 0;
+		atomic_store(&w->done, 1);
+	}
+	wake_batch(t, sb->gen, 0);
+	capacity_check(t, 0);
+}
+
+/* SB's records did not become durable (or were chained on records that
+ * did not): fail its writers. */
+static void
+stream_fail(struct audit_trail *t, struct sbatch *sb, int r)
+{
+	struct waiter *next;
+
+	pthread_mutex_lock(&t->mu);
+	t->st.healthy = 0;
+	t->st.last_errno = r > -BW_E_BASE ? -r : EIO;
+	t->st.failed_commits++;
+	pthread_mutex_unlock(&t->mu);
+	for (struct waiter *w = sb->head; w; w = next) {
+		next = w->next;
+		w->result = -BW_E_AUDIT;
+		atomic_store(&w->done, 1);
+	}
+	if (sb->head)
+		wake_batch(t, sb->gen, 0);
+}
+
+/* Commits callers' records in a pipeline: while the sync thread runs
+ * the fdatasync of one batch, the ticker composes and writes the next
+ * from the writers that queue meanwhile, and starts its fdatasync as
+ * soon as the first returns. A writer is still acknowledged only after
+ * an fdatasync that started after its record was written returned, and
+ * the batches before it are durable. A failure fails the batch being
+ * synced and the one chained on it, and cuts both from the file as
+ * commit() does. Called by the ticker as leader, with MU held; returns
+ * with MU held and nothing in flight, and the number of records it
+ * committed or failed (0: commit() must run). */
+static uint64_t
+stream(struct audit_trail *t)
+{
+	struct sbatch	 sb[2];
+	struct sbatch	*cur = NULL, *nxt = &sb[0];
+	struct shead	 h;
+	uint64_t	 done = 0;
+	int		 r = 0;
+
+	memset(sb, 0, sizeof(sb));
+	sbatch_reset(&sb[0]);
+	sbatch_reset(&sb[1]);
+	h.seq = t->last_seq;
+	memcpy(h.prev, t->last_hash, sizeof(h.prev));
+	h.wend = t->seg_size;
+	h.walloc = t->seg_alloc;
+	for (;;) {
+		int go = stream_ok(t, &h), rs = 0;
+
+		pthread_mutex_unlock(&t->mu);
+		/* Writers that queued since the last sync started. */
+		if (go)
+			r = stream_add(t, nxt, &h, 0);
+		if (cur) {
+			rs = sync_wait(t);
+			if (rs < 0 && r == 0)
+				r = rs;		/* NXT is chained on CUR */
+		}
+		/* And those that queued while it ran. */
+		if (go && r == 0)
+			r = stream_add(t, nxt, &h, 1);
+		if (r == 0 && nxt->head)
+			sync_start(t);
+		if (cur && rs == 0) {
+			stream_publish(t, cur);
+			done += cur->nrec;
+		}
+		if (r < 0) {
+			uint64_t used = (h.wend < t->seg_alloc ? h.wend :
+			    t->seg_alloc) - t->seg_size;
+
+			/* As commit(): the padding back over what may have
+			 * reached the file, or the next commit cuts it; then
+			 * the refused writers learn it. */
+			if (ftruncate(t->segfd, (off_t)t->seg_alloc) < 0 ||
+			    pwrite_all(t->segfd, zeros, used, (off_t)t->seg_size) < 0 ||
+			    fdatasync(t->segfd) < 0)
+				t->tail_dirty = 1;
+			if (cur && rs < 0) {
+				stream_fail(t, cur, rs);
+				done += cur->nrec;
+			}
+			stream_fail(t, nxt, r);
+			done += nxt->nrec;
+			capacity_check(t, 1);
+			pthread_mutex_lock(&t->mu);
+			break;
+		}
+		cur = nxt->head ? nxt : NULL;
+		if (cur)
+			t->last_batch = cur->nwaiters;
+		nxt = cur == &sb[0] ? &sb[1] : &sb[0];
+		sbatch_reset(nxt);
+		pthread_mutex_lock(&t->mu);
+		if (!cur)
+			break;
+	}
+	audit_buf_done(&sb[0].buf);
+	audit_buf_done(&sb[1].buf);
+	return done;
 }
 
 static void *
@@ -808,31 +1196,46 @@ ticker_main(void *arg)
 
 	pthread_mutex_lock(&t->mu);
 	for (;;) {
-		struct timespec dl;
+		struct timespec	dl;
+		int		lead;
 
 		/* A handed-off queue is served even when closing: its
 		 * writers queued before close and wait for an answer. */
+		pthread_mutex_lock(&t->qmu);
 		if (t->handoff) {
 			t->handoff = 0;
-			t->flushing = 0;
+			lead = 1;
 		} else if (t->closing) {
+			pthread_mutex_unlock(&t->qmu);
 			break;
 		} else {
+			lead = 0;
+		}
+		pthread_mutex_unlock(&t->qmu);
+		if (!lead) {
 			clock_gettime(CLOCK_MONOTONIC, &dl);
 			dl.tv_nsec += (long)(period % 1000) * 1000000L;
 			dl.tv_sec += period / 1000 + dl.tv_nsec / 1000000000L;
 			dl.tv_nsec %= 1000000000L;
 			pthread_cond_timedwait(&t->tick_cv, &t->mu, &dl);
-			if (t->handoff || t->closing || t->flushing || !flush_due(t))
+			pthread_mutex_lock(&t->qmu);
+			if (t->handoff || t->closing || !flush_due(t))
+				lead = 0;
+			else
+				lead = leader_claim_locked(t);
+			pthread_mutex_unlock(&t->qmu);
+			if (!lead)
 				continue;
 		}
 		/* Lead until the queue is empty: writers that queued during
-		 * this commit sleep and count on it. */
+		 * a commit sleep and count on it. */
 		do {
+			if (stream(t) > 0)
+				continue;
 			if (t->last_batch > 1)
 				gather(t);
 			leader_flush(t, 1);
-		} while (!t->flushing && t->qhead);
+		} while (leader_release(t, 1));
 	}
 	pthread_mutex_unlock(&t->mu);
 	return NULL;
@@ -843,7 +1246,8 @@ audit_trail_append(struct audit_trail *t, struct audit_record *recs, size_t n,
     uint64_t *ret_last_seq)
 {
 	struct waiter	w = { .recs = recs, .n = n };
-	int		r;
+	size_t		offs1[2];
+	int		r, lead, wake_gather = 0;
 
 	if (n == 0) {
 		if (ret_last_seq) {
@@ -853,52 +1257,67 @@ audit_trail_append(struct audit_trail *t, struct audit_record *recs, size_t n,
 		}
 		return 0;
 	}
-	if (!(w.offs = malloc((n + 1) * sizeof(*w.offs))))
+	/* The usual call appends one record: no allocation for offsets. */
+	if (n == 1)
+		w.offs = offs1;
+	else if (!(w.offs = malloc((n + 1) * sizeof(*w.offs))))
 		return -BW_E_AUDIT;
 	for (size_t i = 0; i < n; i++) {
 		w.offs[i] = w.fields.len;
 		if ((r = audit_record_format_fields(&recs[i], &w.fields)) < 0) {
-			free(w.offs);
-			audit_buf_done(&w.fields);
-			return r == -BW_E_INVALID ? r : -BW_E_AUDIT;
+			w.result = r == -BW_E_INVALID ? r : -BW_E_AUDIT;
+			goto out;
 		}
 	}
 	w.offs[n] = w.fields.len;
 
-	pthread_mutex_lock(&t->mu);
+	pthread_mutex_lock(&t->qmu);
 	if (t->closing) {
+		pthread_mutex_unlock(&t->qmu);
 		w.result = -BW_E_AUDIT;
-		atomic_store_explicit(&w.done, 1, memory_order_relaxed);
-	} else {
-		w.gen = t->open_gen;
-		*t->qtail = &w;
-		t->qtail = &w.next;
-		if (++t->qlen == t->qwant)
-			pthread_cond_signal(&t->tick_cv);
+		goto out;
 	}
+	w.gen = t->open_gen;
+	*t->qtail = &w;
+	t->qtail = &w.next;
+	if (++t->qlen == t->qwant) {
+		atomic_fetch_add(&t->gather_word, 1);
+		wake_gather = 1;
+	}
+	lead = leader_claim_locked(t);
+	pthread_mutex_unlock(&t->qmu);
+	if (wake_gather)
+		syscall(SYS_futex, &t->gather_word, FUTEX_WAKE_PRIVATE, 1, NULL,
+		    NULL, 0);
 	for (;;) {
-		atomic_uint	*word = &t->wake[w.gen & 1];
+		atomic_uint	*word = &t->wake[w.gen & 3];
 		unsigned	 seen = atomic_load(word);
 
 		if (atomic_load(&w.done))
 			break;
-		if (!t->flushing) {
+		if (lead) {
+			/* W is queued, so this commit takes it. */
+			pthread_mutex_lock(&t->mu);
 			leader_flush(t, 0);
+			leader_release(t, 0);
+			pthread_mutex_unlock(&t->mu);
+			lead = 0;
 			continue;
 		}
-		pthread_mutex_unlock(&t->mu);
 		futex_wait(word, seen);
-		/* The common case: the batch is done; return without
-		 * touching MU, which the next batch's writers are using. */
 		if (atomic_load(&w.done)) {
 			waiter_relay(t, w.gen);
-			goto done;
+			break;
 		}
-		pthread_mutex_lock(&t->mu);
+		/* Woken without a result: the queue may be left without a
+		 * leader (leader_release() while closing). */
+		pthread_mutex_lock(&t->qmu);
+		lead = leader_claim_locked(t);
+		pthread_mutex_unlock(&t->qmu);
 	}
-	pthread_mutex_unlock(&t->mu);
-done:
-	free(w.offs);
+out:
+	if (w.offs != offs1)
+		free(w.offs);
 	audit_buf_done(&w.fields);
 	if (w.result == 0 && ret_last_seq)
 		*ret_last_seq = w.last_seq;
@@ -1154,6 +1573,13 @@ trail_free(struct audit_trail *t)
 	if (!t)
 		return;
 	audit_forward_stop(t->fwd);
+	if (t->syncer_started) {
+		pthread_mutex_lock(&t->smu);
+		t->sync_quit = 1;
+		pthread_cond_signal(&t->sync_cv);
+		pthread_mutex_unlock(&t->smu);
+		pthread_join(t->syncer, NULL);
+	}
 	if (t->segfd >= 0)
 		close(t->segfd);
 	if (t->lockfd >= 0)
@@ -1166,6 +1592,10 @@ trail_free(struct audit_trail *t)
 	audit_buf_done(&t->wbuf);
 	free(t->line_offs);
 	pthread_mutex_destroy(&t->mu);
+	pthread_mutex_destroy(&t->qmu);
+	pthread_mutex_destroy(&t->smu);
+	pthread_cond_destroy(&t->sync_cv);
+	pthread_cond_destroy(&t->synced_cv);
 	pthread_cond_destroy(&t->tick_cv);
 	pthread_cond_destroy(&t->idle_cv);
 	free(t->dir);
@@ -1189,6 +1619,10 @@ audit_trail_open(const struct audit_trail_options *o, struct audit_trail **ret,
 	t->o = *o;
 	t->dirfd = t->lockfd = t->segfd = -1;
 	pthread_mutex_init(&t->mu, NULL);
+	pthread_mutex_init(&t->qmu, NULL);
+	pthread_mutex_init(&t->smu, NULL);
+	pthread_cond_init(&t->sync_cv, NULL);
+	pthread_cond_init(&t->synced_cv, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&t->tick_cv, &ca);
@@ -1273,7 +1707,9 @@ audit_trail_open(const struct audit_trail_options *o, struct audit_trail **ret,
 		goto fail;
 	t->force_ckpt = 1;
 	pthread_mutex_lock(&t->mu);
+	t->flushing = 1;	/* no other thread yet */
 	r = leader_flush(t, 0);
+	leader_release(t, 0);
 	pthread_mutex_unlock(&t->mu);
 	if (r < 0) {
 		r = errf(-BW_E_AUDIT, ret_err, "%s: cannot write the first records: %s",
@@ -1281,6 +1717,11 @@ audit_trail_open(const struct audit_trail_options *o, struct audit_trail **ret,
 		goto fail;
 	}
 	capacity_check(t, 1);
+	if ((r = pthread_create(&t->syncer, NULL, syncer_main, t)) != 0) {
+		r = errf(-r, ret_err, "cannot start the sync thread");
+		goto fail;
+	}
+	t->syncer_started = 1;
 	if ((r = pthread_create(&t->ticker, NULL, ticker_main, t)) != 0) {
 		r = errf(-r, ret_err, "cannot start the checkpoint thread");
 		goto fail;
@@ -1296,17 +1737,31 @@ fail:
 void
 audit_trail_close(struct audit_trail *t)
 {
+	int busy;
+
 	if (!t)
 		return;
 	pthread_mutex_lock(&t->mu);
+	pthread_mutex_lock(&t->qmu);
 	t->closing = 1;
+	pthread_mutex_unlock(&t->qmu);
 	pthread_cond_signal(&t->tick_cv);
 	pthread_mutex_unlock(&t->mu);
 	if (t->ticker_started)
 		pthread_join(t->ticker, NULL);
 	pthread_mutex_lock(&t->mu);
-	while (t->flushing)
+	/* Writers still queued are served by one of them (leader_release()
+	 * wakes them); the role ends free with the queue empty. */
+	for (;;) {
+		pthread_mutex_lock(&t->qmu);
+		busy = t->flushing || t->qhead;
+		if (!busy)
+			t->flushing = 1;	/* for the last records */
+		pthread_mutex_unlock(&t->qmu);
+		if (!busy)
+			break;
 		pthread_cond_wait(&t->idle_cv, &t->mu);
+	}
 	if (internal_add(t, AUDIT_ACTION_STOP, "success", "audit-trail", NULL, 0,
 	    "audit trail closed", "AU-2,AU-12") == 0) {
 		t->force_ckpt = 1;
