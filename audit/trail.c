@@ -184,26 +184,6 @@ waiter_relay(struct audit_trail *t, uint64_t gen)
 		    NULL, NULL, 0);
 }
 
-static int
-pwrite_all(int fd, const char *p, size_t len, off_t off)
-{
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
 /* Queues a record the trail writes about itself; it goes out with the
  * next commit, before the callers' records. Called with MU held or
  * before other threads exist. */

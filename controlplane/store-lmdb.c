@@ -579,11 +579,9 @@ lmdb_prealloc(struct store_lmdb *s)
 	for (off = sb.st_size; off < end;) {
 		size_t	 n = (size_t)(end - off) < sizeof(zeros) ?
 		    (size_t)(end - off) : sizeof(zeros);
-		ssize_t	 w = pwrite(fd, zeros, n, off);
-
-		if (w <= 0)
+		if (pwrite_all(fd, zeros, n, off) < 0)
 			return;
-		off += w;
+		off += (off_t)n;
 	}
 	if (off > sb.st_size)
 		(void)fdatasync(fd);
@@ -616,8 +614,6 @@ lmdb_checkpoint(struct store_lmdb *s)
 	_cleanup_free_ unsigned char *meta = NULL;
 	MDB_envinfo	 info;
 	MDB_stat	 st;
-	size_t		 done = 0;
-	ssize_t		 n;
 	int		 fd, rc, r;
 
 	if ((rc = mdb_env_sync(s->env, 1)) != 0)
@@ -628,15 +624,8 @@ lmdb_checkpoint(struct store_lmdb *s)
 		return lmdb_err(rc);
 	if (!(meta = malloc(2 * (size_t)st.ms_psize)))
 		return -ENOMEM;
-	while (done < 2 * (size_t)st.ms_psize) {
-		n = pread(fd, meta + done, 2 * (size_t)st.ms_psize - done,
-		    (off_t)done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -BW_E_CORRUPT;
-		done += (size_t)n;
-	}
+	if ((r = pread_all(fd, meta, 2 * (size_t)st.ms_psize, 0)) < 0)
+		return r;
 	if ((r = store_wal_checkpoint(s->wal, (uint64_t)info.me_last_txnid,
 	    meta, st.ms_psize)) < 0)
 		return r;
@@ -1396,8 +1385,8 @@ lmdb_restore_meta(int dfd, const struct store_wal_checkpoint *ck,
 {
 	_cleanup_free_ unsigned char *cur = NULL;
 	_cleanup_close_ int fd = -1;
-	size_t	 len = 2 * ck->psize, done = 0;
-	ssize_t	 n;
+	size_t	 len = 2 * ck->psize;
+	int	 r;
 
 	fd = openat(dfd, "data.mdb", O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
@@ -1406,26 +1395,12 @@ lmdb_restore_meta(int dfd, const struct store_wal_checkpoint *ck,
 		    strerror(errno));
 	if (!(cur = malloc(len)))
 		return errf(-ENOMEM, ret_err, "store %s: out of memory", dir);
-	while (done < len) {
-		n = pread(fd, cur + done, len - done, (off_t)done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		done += (size_t)n;
-	}
-	if (done == len && memcmp(cur, ck->meta, len) == 0)
+	/* A short or failed read counts as different: rewrite them. */
+	if (pread_all(fd, cur, len, 0) == 0 && memcmp(cur, ck->meta, len) == 0)
 		return 0;
-	for (done = 0; done < len;) {
-		n = pwrite(fd, ck->meta + done, len - done, (off_t)done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return errf(n < 0 ? -errno : -EIO, ret_err, "store %s: "
-			    "restoring the checkpoint's meta pages: %s", dir,
-			    strerror(n < 0 ? errno : EIO));
-		done += (size_t)n;
-	}
+	if ((r = pwrite_all(fd, ck->meta, len, 0)) < 0)
+		return errf(r, ret_err, "store %s: restoring the checkpoint's "
+		    "meta pages: %s", dir, bw_strerror(r));
 	if (fdatasync(fd) < 0)
 		return errf(-errno, ret_err, "store %s: restoring the "
 		    "checkpoint's meta pages: %s", dir, strerror(errno));

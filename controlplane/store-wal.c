@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 
 #include "controlplane/store-wal.h"
 #include "lib/err.h"
+#include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/macro.h"
 
@@ -96,43 +96,6 @@ wal_digest(const void *a, size_t alen, const void *b, size_t blen,
 	return ok ? 0 : -BW_E_CRYPTO;
 }
 
-static int
-pread_full(int fd, void *buf, size_t len, off_t off)
-{
-	size_t	 done = 0;
-	ssize_t	 n;
-
-	while (done < len) {
-		n = pread(fd, (char *)buf + done, len - done, off + (off_t)done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -BW_E_CORRUPT;	/* past the end */
-		done += (size_t)n;
-	}
-	return 0;
-}
-
-static int
-pwrite_full(int fd, const void *buf, size_t len, off_t off)
-{
-	size_t	 done = 0;
-	ssize_t	 n;
-
-	while (done < len) {
-		n = pwrite(fd, (const char *)buf + done, len - done,
-		    off + (off_t)done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 static bool
 psize_ok(size_t ps)
 {
@@ -151,7 +114,7 @@ slot_read(int fd, off_t off, size_t expect_psize, uint64_t *ret_gen,
 	size_t		 ps;
 	int		 r;
 
-	if ((r = pread_full(fd, fixed, sizeof(fixed), off)) < 0)
+	if ((r = pread_all(fd, fixed, sizeof(fixed), off)) < 0)
 		return r;
 	if (memcmp(fixed, WAL_MAGIC, 8) != 0 ||
 	    le32_get(fixed + 8) != WAL_VERSION)
@@ -161,7 +124,7 @@ slot_read(int fd, off_t off, size_t expect_psize, uint64_t *ret_gen,
 		return -BW_E_CORRUPT;
 	if (!(meta = malloc(2 * ps)))
 		return -ENOMEM;
-	if ((r = pread_full(fd, meta, 2 * ps, off + WAL_META_OFF)) < 0)
+	if ((r = pread_all(fd, meta, 2 * ps, off + WAL_META_OFF)) < 0)
 		return r;
 	if ((r = wal_digest(fixed, WAL_HDR_FIXED, meta, 2 * ps, d)) < 0)
 		return r;
@@ -188,7 +151,7 @@ wal_extend(struct store_wal *w, off_t upto)
 		size_t n = (size_t)(upto - end) < sizeof(zeros) ?
 		    (size_t)(upto - end) : sizeof(zeros);
 
-		if ((r = pwrite_full(w->fd, zeros, n, end)) < 0)
+		if ((r = pwrite_all(w->fd, zeros, n, end)) < 0)
 			return r;
 		end += (off_t)n;
 	}
@@ -353,7 +316,7 @@ store_wal_replay(struct store_wal *w,
 		    "replay from", STORE_WAL_FILE);
 	off = (off_t)STORE_WAL_DATA(w->psize);
 	for (;;) {
-		if (pread_full(w->fd, hdr, sizeof(hdr), off) < 0)
+		if (pread_all(w->fd, hdr, sizeof(hdr), off) < 0)
 			break;
 		len = le32_get(hdr + 4);
 		if (le32_get(hdr) != WAL_REC_MAGIC ||
@@ -366,7 +329,7 @@ store_wal_replay(struct store_wal *w,
 			    STORE_WAL_FILE);
 			goto out;
 		}
-		if (pread_full(w->fd, payload, len, off + STORE_WAL_REC_HDR) < 0)
+		if (pread_all(w->fd, payload, len, off + STORE_WAL_REC_HDR) < 0)
 			break;
 		if ((r = wal_digest(hdr, 24, payload, len, d)) < 0) {
 			r = errf(r, ret_err, "%s: cannot hash", STORE_WAL_FILE);
@@ -397,12 +360,9 @@ out:
 int
 store_wal_append(struct store_wal *w, const void *payload, size_t len)
 {
-	static const unsigned char pad[8];
 	unsigned char	 hdr[STORE_WAL_REC_HDR];
-	struct iovec	 iov[3];
-	size_t		 total = rec_size(len), done = 0, skip;
-	ssize_t		 n;
-	int		 r, i, cnt;
+	size_t		 total = rec_size(len);
+	int		 r;
 
 	if (!w->positioned)
 		return -BW_E_INVALID;
@@ -417,31 +377,12 @@ store_wal_append(struct store_wal *w, const void *payload, size_t len)
 	le64_put(hdr + 16, w->seq + 1);
 	if ((r = wal_digest(hdr, 24, payload, len, hdr + 24)) < 0)
 		return r;
-	while (done < total) {
-		/* rebuild the vector past what was written */
-		const void	*parts[3] = { hdr, payload, pad };
-		size_t		 sizes[3] = { sizeof(hdr), len,
-		    total - sizeof(hdr) - len };
-
-		skip = done;
-		cnt = 0;
-		for (i = 0; i < 3; i++) {
-			if (skip >= sizes[i]) {
-				skip -= sizes[i];
-				continue;
-			}
-			iov[cnt].iov_base = (char *)parts[i] + skip;
-			iov[cnt].iov_len = sizes[i] - skip;
-			skip = 0;
-			cnt++;
-		}
-		n = pwritev(w->fd, iov, cnt, w->off + (off_t)done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		done += (size_t)n;
-	}
+	/* The padding after the payload is never read (the next record
+	 * starts at the aligned offset): it is not written. */
+	if ((r = pwrite_all(w->fd, hdr, sizeof(hdr), w->off)) < 0 ||
+	    (r = pwrite_all(w->fd, payload, len,
+	    w->off + STORE_WAL_REC_HDR)) < 0)
+		return r;
 	if (fdatasync(w->fd) < 0)
 		return -errno;
 	w->off += (off_t)total;
@@ -475,7 +416,7 @@ store_wal_checkpoint(struct store_wal *w, uint64_t txnid, const void *meta,
 	if ((off_t)STORE_WAL_DATA(psize) > w->alloc &&
 	    (r = wal_extend(w, (off_t)STORE_WAL_DATA(psize) + WAL_PREALLOC)) < 0)
 		goto fail;
-	if ((r = pwrite_full(w->fd, slot, ssz, (off_t)((gen % 2) * ssz))) < 0)
+	if ((r = pwrite_all(w->fd, slot, ssz, (off_t)((gen % 2) * ssz))) < 0)
 		goto fail;
 	if (fdatasync(w->fd) < 0) {
 		r = -errno;

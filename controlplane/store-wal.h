@@ -19,7 +19,7 @@
  *   records from STORE_WAL_DATA(psize), each 8-byte aligned:
  *     u32 magic "BWRW" | u32 payload length | u64 generation | u64 seq
  *     (1, 2, ... within a generation) | 32-byte SHA-256 of the preceding
- *     24 bytes and the payload | payload | zero padding to 8 bytes
+ *     24 bytes and the payload | payload | padding to 8 bytes (unread)
  * Replay reads the records of the newest valid header's generation in
  * order and stops at the first that is torn, stale or out of sequence:
  * such a record was never acknowledged. */

@@ -24,6 +24,12 @@ int write_file_atomic_at(int dirfd, const char *path, const void *buf,
 /* Writes all LEN bytes, retrying short writes and EINTR. */
 int write_all(int fd, const void *buf, size_t len);
 
+/* Positional twins: all LEN bytes at offset OFF, retrying short
+ * transfers and EINTR. pread_all returns -BW_E_CORRUPT if the file ends
+ * first; pwrite_all -EIO if a write makes no progress; else -errno. */
+int pread_all(int fd, void *buf, size_t len, off_t off);
+int pwrite_all(int fd, const void *buf, size_t len, off_t off);
+
 /* Creates DIR and its parents with MODE; existing ones are kept. */
 int mkdir_p(const char *dir, mode_t mode);
 

@@ -170,6 +170,22 @@ open_store(const char *dir)
 	return st;
 }
 
+/* Opens the trail in DIR/audit (unsigned: tests only), whose path goes
+ * to AUDITDIR. */
+static struct audit_trail *
+open_trail(const char *dir, char *auditdir, size_t size)
+{
+	struct audit_trail_options	 o = { 0 };
+	struct audit_trail		*t = NULL;
+	char				*err = NULL;
+
+	snprintf(auditdir, size, "%s/audit", dir);
+	o.dir = auditdir;
+	if (audit_trail_open(&o, &t, &err) < 0)
+		fail_msg("%s", err);
+	return t;
+}
+
 static size_t
 outbox_count(struct store *st)
 {
@@ -268,7 +284,6 @@ static void
 test_replay(void **state)
 {
 	char				 auditdir[PATH_MAX];
-	struct audit_trail_options	 o = { 0 };
 	struct audit_trail		*t = NULL;
 	struct audit_status		 as;
 	struct event_base		*base;
@@ -284,10 +299,7 @@ test_replay(void **state)
 
 	assert_int_equal(evthread_use_pthreads(), 0);
 	assert_non_null(base = event_base_new());
-	snprintf(auditdir, sizeof(auditdir), "%s/audit", (char *)*state);
-	o.dir = auditdir;
-	if (audit_trail_open(&o, &t, &err) < 0)
-		fail_msg("%s", err);
+	t = open_trail(*state, auditdir, sizeof(auditdir));
 	/* A crash after the first entry's record reached the trail and
 	 * before the next two did: all three are in the outbox. */
 	audit_trail_status(t, &as);
@@ -320,7 +332,6 @@ static void
 test_replay_without_trail_dir(void **state)
 {
 	char				 auditdir[PATH_MAX];
-	struct audit_trail_options	 o = { 0 };
 	struct audit_trail		*t = NULL;
 	struct event_base		*base;
 	struct committer		*c = NULL;
@@ -330,14 +341,10 @@ test_replay_without_trail_dir(void **state)
 	    .expect_rev = STORE_REV_ANY };
 	struct hook			 h = { .st = st, .first_id = 7, .n = 2,
 	    .name = "c" };
-	char				*err = NULL;
 
 	assert_int_equal(evthread_use_pthreads(), 0);
 	assert_non_null(base = event_base_new());
-	snprintf(auditdir, sizeof(auditdir), "%s/audit", (char *)*state);
-	o.dir = auditdir;
-	if (audit_trail_open(&o, &t, &err) < 0)
-		fail_msg("%s", err);
+	t = open_trail(*state, auditdir, sizeof(auditdir));
 	assert_int_equal(store_batch(st, &op, 1, 0, hook_put, &h), 0);
 	/* without the trail's directory nothing can be compared: every
 	 * entry is replayed (a duplicate is better than a loss) */
