@@ -350,6 +350,8 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 	ao.signer = identity_audit_signer(st->identity);
 	ao.forward_libaudit = 1;
 	ao.forward_syslog = 1;
+	ao.preallocate = 1;
+	ao.realtime = 1;
 	if ((r = audit_trail_open(&ao, &st->trail, ret_err)) < 0)
 		return r;
 

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,9 @@
 #define TRAIL_ACTOR	"bulwark-audit"
 #define CAPACITY_CHECK_MS 200
 #define GATHER_US	200
+#ifndef STREAM_KICK
+#define STREAM_KICK	4
+#endif
 /* The live segment is kept zero-filled this far ahead of its last
  * record, so a commit overwrites blocks that already exist and its
  * fdatasync flushes data only, not a new file size and block map as
@@ -215,6 +219,30 @@ internal_add(struct audit_trail *t, const char *action, const char *outcome,
 	}
 	t->internal[t->ninternal++] = (struct pending){ b.p, b.len };
 	return 0;
+}
+
+/* Under load the two commit threads share the CPUs with every caller
+ * they wake; at the default policy a batch's fdatasync would wait behind
+ * those callers for a CPU. At SCHED_FIFO 1 they run as soon as they are
+ * runnable; both only ever run briefly between sleeps on the disk or on
+ * the queue, and the kernel's real-time throttling still bounds them.
+ * Needs CAP_SYS_NICE (or RLIMIT_RTPRIO); without it the threads keep the
+ * default policy and audit_status.realtime says so. */
+static void
+set_realtime(struct audit_trail *t)
+{
+	struct sched_param sp = { .sched_priority = 1 };
+
+	if (pthread_setschedparam(t->syncer, SCHED_FIFO, &sp) != 0)
+		return;
+	if (pthread_setschedparam(t->ticker, SCHED_FIFO, &sp) != 0) {
+		sp.sched_priority = 0;
+		(void)pthread_setschedparam(t->syncer, SCHED_OTHER, &sp);
+		return;
+	}
+	pthread_mutex_lock(&t->mu);
+	t->st.realtime = 1;
+	pthread_mutex_unlock(&t->mu);
 }
 
 static void
@@ -871,6 +899,10 @@ syncer_main(void *arg)
 		t->sync_result = r;
 		t->sync_busy = 0;
 		pthread_cond_signal(&t->synced_cv);
+		/* The ticker may be composing (sync_wait_composing()). */
+		atomic_fetch_add(&t->gather_word, 1);
+		syscall(SYS_futex, &t->gather_word, FUTEX_WAKE_PRIVATE, 1, NULL,
+		    NULL, 0);
 	}
 	pthread_mutex_unlock(&t->smu);
 	return NULL;
@@ -952,6 +984,48 @@ stream_ok(struct audit_trail *t, const struct shead *h)
 	    now_ms - t->last_ckpt_ms >= t->o.checkpoint_interval_ms))
 		return 0;
 	return 1;
+}
+
+static int stream_add(struct audit_trail *t, struct sbatch *sb,
+    struct shead *h, int close);
+
+/* Waits for the fdatasync in flight like sync_wait(), composing the
+ * lines of writers that queue meanwhile into SB (stream_add()), so that
+ * when it returns only the last few are left to compose before the next
+ * fdatasync can start. A writer wakes the ticker when STREAM_KICK have
+ * queued, the sync thread when it is done. A failure to compose is left
+ * in *R. */
+static int
+sync_wait_composing(struct audit_trail *t, struct sbatch *sb,
+    struct shead *h, int *r)
+{
+	int res;
+
+	for (;;) {
+		unsigned	seen;
+		size_t		queued;
+		int		busy;
+
+		pthread_mutex_lock(&t->qmu);
+		queued = t->qlen;
+		seen = atomic_load(&t->gather_word);
+		t->qwant = queued < STREAM_KICK ? STREAM_KICK : 0;
+		pthread_mutex_unlock(&t->qmu);
+		pthread_mutex_lock(&t->smu);
+		busy = t->sync_busy;
+		pthread_mutex_unlock(&t->smu);
+		if (!busy || *r < 0)
+			break;
+		if (queued >= STREAM_KICK)
+			*r = stream_add(t, sb, h, 0);
+		else
+			futex_wait(&t->gather_word, seen);
+	}
+	pthread_mutex_lock(&t->qmu);
+	t->qwant = 0;
+	pthread_mutex_unlock(&t->qmu);
+	res = sync_wait(t);
+	return res;
 }
 
 /* Takes the queued writers into SB, composes their lines on the head H
@@ -1119,7 +1193,8 @@ stream(struct audit_trail *t)
 		if (go)
 			r = stream_add(t, nxt, &h, 0);
 		if (cur) {
-			rs = sync_wait(t);
+			rs = go ? sync_wait_composing(t, nxt, &h, &r) :
+			    sync_wait(t);
 			if (rs < 0 && r == 0)
 				r = rs;		/* NXT is chained on CUR */
 		}
@@ -1707,6 +1782,8 @@ audit_trail_open(const struct audit_trail_options *o, struct audit_trail **ret,
 		goto fail;
 	}
 	t->ticker_started = 1;
+	if (o->realtime)
+		set_realtime(t);
 	*ret = t;
 	return 0;
 fail:

@@ -41,6 +41,12 @@ struct audit_trail_options {
 	 * bytes until rotation, close or recovery cuts them, so tools that
 	 * read it as text must skip them (grep -a). 0 = off. */
 	int		 preallocate;
+	/* Run the trail's two commit threads (the ticker and the sync
+	 * thread) at SCHED_FIFO priority 1 when the process may: under
+	 * load a batch's fdatasync then starts as soon as the one before
+	 * returns, instead of after the callers it just woke have had the
+	 * CPUs. audit_status.realtime says whether it took. 0 = off. */
+	int		 realtime;
 };
 
 #define AUDIT_DEFAULT_SEGMENT_MAX_BYTES		((size_t)16 << 20)
@@ -83,6 +89,7 @@ struct audit_status {
 	uint64_t	forward_dropped;
 	uint64_t	checkpoints;	/* written by this process */
 	uint64_t	checkpoint_failures;
+	int		realtime;	/* commit threads at SCHED_FIFO (options.realtime) */
 };
 
 void audit_trail_status(struct audit_trail *t, struct audit_status *ret);

@@ -62,6 +62,6 @@ kill -TERM "$BWD_PID" 2>/dev/null
 wait "$BWD_PID"
 BW_PIDS=
 check "the limit is in the audit trail" \
-	sh -c "cat '$D'/audit/seg-*.log | grep ' action=api.connection_limit ' | grep -q 'max-connections'"
+	sh -c "cat '$D'/audit/seg-*.log | grep -a ' action=api.connection_limit ' | grep -q 'max-connections'"
 check "the audit trail verifies" "$BW/bulwark" audit verify "$D/audit"
 finish

@@ -94,9 +94,9 @@ check "no PEM private key in the nodes' state (found: ${found:-none})" [ -z "$fo
 check "node certificates certify the key in the TPM (0x81000102)" \
 	sh -c "jq -e '.tls_key_handle == \"0x81000102\"' '$T/state-n1/agent.json' >/dev/null"
 check "the approval is in the audit trail" \
-	sh -c "cat '$D'/audit/seg-*.log | grep ' action=node.approve ' | grep -q 'oname=n2'"
+	sh -c "cat '$D'/audit/seg-*.log | grep -a ' action=node.approve ' | grep -q 'oname=n2'"
 check "the enrolment is in the audit trail" \
-	sh -c "cat '$D'/audit/seg-*.log | grep ' action=node.enrol ' | grep -q 'oname=n1'"
+	sh -c "cat '$D'/audit/seg-*.log | grep -a ' action=node.enrol ' | grep -q 'oname=n1'"
 $B get nodes -o json >"$T/nodes.json"
 check "bulwark get nodes shows n1 and n2 Trusted" sh -c \
 	"jq -e '[.items[] | select(.metadata.name == \"n1\" or .metadata.name == \"n2\") | .status.attestation] == [\"Trusted\",\"Trusted\"]' '$T/nodes.json' >/dev/null"
@@ -111,7 +111,7 @@ check "the agent names PCR 7" grep -q "PCR 7" "$T/agent-n3-drift.log"
 check "n3 is Untrusted" is_state n3 Untrusted
 check "n3's reason names PCR 7" sh -c "echo '$(node_status n3 attestation_reason)' | grep -q 'PCR 7'"
 check "the failed attestation of n3 is in the audit trail" sh -c \
-	"cat '$D'/audit/seg-*.log | grep ' action=node.attest.failed ' | grep 'oname=n3' | grep -q 'PCR%207'"
+	"cat '$D'/audit/seg-*.log | grep -a ' action=node.attest.failed ' | grep 'oname=n3' | grep -q 'PCR%207'"
 
 # -- Done-means 3: replayed quote, and a quote by another TPM's AK
 stop_agent n1
@@ -143,7 +143,7 @@ check "n1 is Trusted again after a good quote" wait_for 10 is_state n1 Trusted
 # stopped above)
 check "n2 goes stale and Untrusted" wait_for 15 is_state n2 Untrusted
 check "n2's staleness is in the audit trail" sh -c \
-	"cat '$D'/audit/seg-*.log | grep ' action=node.attest.stale ' | grep -q 'oname=n2'"
+	"cat '$D'/audit/seg-*.log | grep -a ' action=node.attest.stale ' | grep -q 'oname=n2'"
 
 # -- a used bootstrap credential is revoked (single use)
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$PKI/ca.crt" --cert "$T/keep/bc.crt" \

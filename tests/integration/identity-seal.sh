@@ -67,7 +67,7 @@ SUDO_USER=alice "$BW/bulwarkd" --data-dir "$D" --reseal --previous-config "$T/pr
 	--reason "shorter attestation interval" >"$T/reseal.log" 2>&1
 check "the planned re-seal succeeds" [ $? = 0 ]
 check "the re-seal is in the audit trail with its actor and reason" sh -c \
-	"cat '$D'/audit/seg-*.log | grep ' action=identity.reseal ' | grep 'actor=alice' | grep -q 'shorter%20attestation%20interval'"
+	"cat '$D'/audit/seg-*.log | grep -a ' action=identity.reseal ' | grep 'actor=alice' | grep -q 'shorter%20attestation%20interval'"
 start_bulwarkd "$D" || fail "bulwarkd starts with the new configuration after --reseal"
 acurl "$URL/v1/identity" >"$T/id.json"
 check "GET /v1/identity reports the new configuration's digest" jq -e \

@@ -110,7 +110,7 @@ check "nothing new lands on the Untrusted node (got $on_n6)" [ "$on_n6" = 0 ]
 
 # -- the decisions are audit evidence
 check "placements are audited with their scores" \
-	sh -c "cat '$D'/audit/seg-*.log | grep ' action=instance.schedule ' | grep -q 'placed'"
+	sh -c "cat '$D'/audit/seg-*.log | grep -a ' action=instance.schedule ' | grep -q 'placed'"
 check "refusals are audited with the rule" \
-	sh -c "cat '$D'/audit/seg-*.log | grep ' action=instance.unschedulable ' | grep -qi 'anti-affinity'"
+	sh -c "cat '$D'/audit/seg-*.log | grep -a ' action=instance.unschedulable ' | grep -qi 'anti-affinity'"
 finish

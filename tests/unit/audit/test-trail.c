@@ -12,6 +12,7 @@
 #include <string.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
 #include <cmocka.h>
@@ -733,22 +734,49 @@ sw_check(const char *dir, struct sw_thr *a, unsigned ok)
 	assert_int_equal(s.found, ok);
 }
 
+/* Whether this process may run a thread at SCHED_FIFO, found by trying
+ * on a thread of its own. */
+static void *
+rt_probe(void *arg)
+{
+	struct sched_param sp = { .sched_priority = 1 };
+
+	*(int *)arg = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0;
+	return NULL;
+}
+
+static int
+may_realtime(void)
+{
+	pthread_t th;
+	int ok = 0;
+
+	assert_int_equal(pthread_create(&th, NULL, rt_probe, &ok), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	return ok;
+}
+
 static void
 test_stream_many_writers(void **state)
 {
 	struct fx *f = *state;
 
-	for (int pre = 0; pre < 2; pre++) {
+	/* Plain, preallocated, and as bulwarkd opens it (preallocated,
+	 * real-time commit threads). */
+	for (int mode = 0; mode < 3; mode++) {
 		struct audit_trail_options o = { .signer = f->signer,
-		    .preallocate = pre };
+		    .preallocate = mode > 0, .realtime = mode == 2 };
 		struct sw_thr *a = calloc(SW_NT, sizeof(*a));
 		struct audit_trail *t;
+		struct audit_status st;
 		unsigned ok, failed;
 		char dir[600];
 
-		snprintf(dir, sizeof(dir), "%s/stream-%d", f->root, pre);
+		snprintf(dir, sizeof(dir), "%s/stream-%d", f->root, mode);
 		o.dir = dir;
 		t = open_or_die(&o);
+		audit_trail_status(t, &st);
+		assert_int_equal(st.realtime, mode == 2 && may_realtime());
 		sw_run(t, a, &ok, &failed);
 		assert_int_equal(failed, 0);
 		assert_int_equal(ok, SW_NT * SW_PER);
