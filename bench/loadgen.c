@@ -1,6 +1,7 @@
 /* bw-loadgen: drives concurrent durable writes through an HTTP API with
  * one kept-alive connection per client thread, and reports acknowledged
- * writes/s and latency. The same client code talks to bulwarkd (mutual
+ * writes/s and latency. The clock starts once every client has
+ * connected, so the rate is of writes, not of TLS handshakes. The same client code talks to bulwarkd (mutual
  * TLS, PUT of Tenant objects) and to etcd's v3 JSON gateway (plain HTTP
  * on loopback, POST /v3/kv/put), so the two are compared like for like.
  * With --ack-log every acknowledged write is appended as "NAME REV" so a
@@ -33,6 +34,7 @@ struct lg_thread {
 	pthread_t		 tid;
 	int			 idx;
 	const struct lg_opts	*o;
+	pthread_barrier_t	*start;
 	struct client_conf	*conf;
 	FILE			*ack;
 	pthread_mutex_t		*ack_mu;
@@ -72,6 +74,14 @@ lg_run(void *arg)
 
 	if (t->idx < o->ops % o->clients)
 		per++;
+	/* Every client connects (TLS handshake included) before the clock
+	 * starts: the run measures writes, not connection set-up. */
+	if (client_conn_open(t->conf, &cc, &err) < 0) {
+		free(err);
+		err = NULL;
+		cc = NULL;
+	}
+	pthread_barrier_wait(t->start);
 	for (i = 0; i < per; i++) {
 		struct client_response	 resp = { 0 };
 		char			 name[128], path[256], body[512];
@@ -171,6 +181,7 @@ main(int argc, char **argv)
 	struct client_conf	 conf = { 0 };
 	struct lg_thread	*th;
 	pthread_mutex_t		 ack_mu = PTHREAD_MUTEX_INITIALIZER;
+	pthread_barrier_t	 start;
 	FILE			*ack = NULL;
 	double			*all, t0, secs;
 	long			 acked = 0, errors = 0, n = 0, i;
@@ -215,10 +226,12 @@ main(int argc, char **argv)
 	all = calloc((size_t)o.ops, sizeof(*all));
 	if (!th || !all)
 		return 1;
-	t0 = now_s();
+	if (pthread_barrier_init(&start, NULL, (unsigned)o.clients + 1) != 0)
+		return 1;
 	for (k = 0; k < o.clients; k++) {
 		th[k].idx = k;
 		th[k].o = &o;
+		th[k].start = &start;
 		th[k].conf = &conf;
 		th[k].ack = ack;
 		th[k].ack_mu = &ack_mu;
@@ -226,6 +239,8 @@ main(int argc, char **argv)
 		if (!th[k].lat || pthread_create(&th[k].tid, NULL, lg_run, &th[k]) != 0)
 			return 1;
 	}
+	pthread_barrier_wait(&start);
+	t0 = now_s();
 	for (k = 0; k < o.clients; k++) {
 		pthread_join(th[k].tid, NULL);
 		acked += th[k].acked;
@@ -245,6 +260,7 @@ main(int argc, char **argv)
 		fclose(ack);
 	free(all);
 	free(th);
+	pthread_barrier_destroy(&start);
 	client_conf_clear(&conf);
 	return errors && !o.ack_log ? 1 : 0;
 }

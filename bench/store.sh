@@ -19,15 +19,18 @@
 #   TMPDIR               where both data directories live (same file
 #                        system for both, so fsync costs compare)
 #
-# Both sides keep their durability defaults: bulwarkd commits each batch
-# with fdatasync (LMDB without MDB_NOSYNC, audit trail synced first), and
-# etcd fsyncs its WAL before it answers a put (no --unsafe-no-fsync, one
+# Both sides keep their durability defaults: bulwarkd answers a batch
+# once its mutations and their audit records are fdatasynced in the
+# store's write-ahead log (docs/architecture.md, "The store"), and etcd
+# fsyncs its WAL before it answers a put (no --unsafe-no-fsync, one
 # member, default --snapshot-count and backend batching). Each measured
 # run is preceded by a short pilot run against the same server that
 # warms the connection path and sizes the runs to about
 # BENCH_STORE_SECONDS; writes/s are what the client counts as
-# acknowledged (HTTP 200/201), divided by the wall time of the run. The
-# ratio is of the two medians; each round's ratio is printed too.
+# acknowledged (HTTP 200/201), divided by the wall time of the run from
+# the moment every client has connected (TLS handshakes are not
+# writes). The ratio is of the two medians; each round's ratio is
+# printed too.
 set -u
 BUILD=${1:-${top_builddir:-$(pwd)}}
 BUILD=$(cd "$BUILD" && pwd) || exit 1

@@ -123,6 +123,45 @@ static int api_server_index;
  * free function runs when the connection's SSL is freed. */
 static int api_conn_index = -1;
 
+/* What identify() learnt from a connection's client certificate, kept
+ * with its SSL (slot api_ident_index) so that later requests on the
+ * connection do not parse the subject again: renegotiation is off, so
+ * the certificate cannot change under it. The certificate's trust,
+ * revocation and role binding are still checked on every request. */
+struct conn_ident {
+	const X509		*cert;
+	struct pki_identity	 pid;
+	struct principals_grant	 grant;
+};
+static int api_ident_index = -1;
+
+static void
+ident_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+    void *argp)
+{
+	(void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
+	free(ptr);
+}
+
+/* The connection's cache, created on first use; NULL if it cannot be. */
+static struct conn_ident *
+conn_ident_get(SSL *ssl)
+{
+	struct conn_ident *ci;
+
+	if (api_ident_index < 0)
+		return NULL;
+	if ((ci = SSL_get_ex_data(ssl, api_ident_index)))
+		return ci;
+	if (!(ci = calloc(1, sizeof(*ci))))
+		return NULL;
+	if (SSL_set_ex_data(ssl, api_ident_index, ci) != 1) {
+		free(ci);
+		return NULL;
+	}
+	return ci;
+}
+
 static int
 http_status_for(int r)
 {
@@ -248,6 +287,7 @@ identify(struct api_server *srv, struct evhttp_request *req,
 	struct evhttp_connection	*evcon = evhttp_request_get_connection(req);
 	struct bufferevent		*bev;
 	struct pki_identity		 pid;
+	struct conn_ident		*ci;
 	SSL				*ssl;
 	X509				*cert;
 	long				 vr;
@@ -263,10 +303,20 @@ identify(struct api_server *srv, struct evhttp_request *req,
 		return errf(-BW_E_UNAUTH, ret_err,
 		    "client certificate not trusted: %s",
 		    X509_verify_cert_error_string(vr));
-	if (pki_ssl_identity(ssl, &pid) < 0)
-		return errf(-BW_E_UNAUTH, ret_err,
-		    "client certificate subject must carry one CN (principal), "
-		    "O (tenant) and OU (role)");
+	ci = conn_ident_get(ssl);
+	if (ci && ci->cert == cert) {
+		pid = ci->pid;
+	} else {
+		if (pki_ssl_identity(ssl, &pid) < 0)
+			return errf(-BW_E_UNAUTH, ret_err,
+			    "client certificate subject must carry one CN "
+			    "(principal), O (tenant) and OU (role)");
+		if (ci) {
+			memset(ci, 0, sizeof(*ci));
+			ci->cert = cert;
+			ci->pid = pid;
+		}
+	}
 	snprintf(id->principal, sizeof(id->principal), "%s", pid.principal);
 	snprintf(id->tenant, sizeof(id->tenant), "%s", pid.tenant);
 	snprintf(id->role_name, sizeof(id->role_name), "%s", pid.role);
@@ -281,7 +331,8 @@ identify(struct api_server *srv, struct evhttp_request *req,
 		    "client certificate %s is revoked", id->serial);
 	/* The certificate names a role; a RoleBinding must still grant it. */
 	if (srv->principals)
-		return principals_binding_check(srv->st, id, ret_err);
+		return principals_binding_check(srv->st, id,
+		    ci ? &ci->grant : NULL, ret_err);
 	return 0;
 }
 
@@ -1601,6 +1652,9 @@ api_server_start(struct event_base *base, const struct api_server_options *o,
 	if (api_conn_index < 0)
 		api_conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL,
 		    conn_ex_free);
+	if (api_ident_index < 0)
+		api_ident_index = SSL_get_ex_new_index(0, NULL, NULL, NULL,
+		    ident_ex_free);
 	if (!(srv->gate = calloc(1, sizeof(*srv->gate)))) {
 		r = -ENOMEM;
 		goto fail;

@@ -55,6 +55,11 @@ struct committer {
 		void		(*fn)(void *arg);
 		void		*arg;
 	}			 observers[COMMIT_OBSERVERS_MAX];
+	/* The kinds (key segment after "/r/") that the requests completed
+	 * since the observers last ran wrote; loop thread only. */
+	char			 touched[COMMIT_TOUCHED_MAX][32];
+	size_t			 ntouched;
+	int			 touched_all;	/* more, or keys of no kind */
 
 	/* The audit outbox; only the committer thread (and commit_start
 	 * before it runs) touches these. */
@@ -742,6 +747,43 @@ observe_cb(evutil_socket_t fd, short what, void *arg)
 	for (size_t i = 0; i < COMMIT_OBSERVERS_MAX; i++)
 		if (c->observers[i].fn)
 			c->observers[i].fn(c->observers[i].arg);
+	c->ntouched = 0;
+	c->touched_all = 0;
+}
+
+/* Notes the kind of object KEY names ("/r/KIND/..."). */
+static void
+touch_key(struct committer *c, const char *key)
+{
+	const char	*p, *end;
+	size_t		 len, i;
+
+	if (!key || strncmp(key, "/r/", 3) != 0 || !(end = strchr(key + 3, '/'))) {
+		c->touched_all = 1;
+		return;
+	}
+	p = key + 3;
+	len = (size_t)(end - p);
+	for (i = 0; i < c->ntouched; i++)
+		if (strlen(c->touched[i]) == len && memcmp(c->touched[i], p, len) == 0)
+			return;
+	if (c->ntouched == COMMIT_TOUCHED_MAX || len >= sizeof(c->touched[0])) {
+		c->touched_all = 1;
+		return;
+	}
+	memcpy(c->touched[c->ntouched], p, len);
+	c->touched[c->ntouched++][len] = '\0';
+}
+
+int
+commit_touched(const struct committer *c, const char *plural)
+{
+	if (c->touched_all)
+		return 1;
+	for (size_t i = 0; i < c->ntouched; i++)
+		if (strcmp(c->touched[i], plural) == 0)
+			return 1;
+	return 0;
 }
 
 static void
@@ -760,6 +802,8 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&c->mu);
 	while ((req = TAILQ_FIRST(&done))) {
 		TAILQ_REMOVE(&done, req, entry);
+		if (req->result == 0)
+			touch_key(c, req->op.key);
 		req->done(req);
 	}
 	/* The observers (watch streams, controller passes) run on the

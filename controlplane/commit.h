@@ -60,6 +60,12 @@ void commit_stats(struct committer *c, struct commit_stats *ret);
  * Returns 0 or -ENOSPC past COMMIT_OBSERVERS_MAX. */
 #define COMMIT_OBSERVERS_MAX	4
 int commit_add_observer(struct committer *c, void (*fn)(void *arg), void *arg);
+
+/* For an observer: whether the requests completed since the observers
+ * last ran changed objects of kind PLURAL ("workloads"). Errs towards 1
+ * (more than COMMIT_TOUCHED_MAX kinds, or keys outside "/r/"). */
+#define COMMIT_TOUCHED_MAX	8
+int commit_touched(const struct committer *c, const char *plural);
 void commit_remove_observer(struct committer *c, void (*fn)(void *arg), void *arg);
 
 /* Drains the queue, stops the thread and frees C (NULL ok). */

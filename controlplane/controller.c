@@ -706,13 +706,32 @@ schedule_pass(struct controller *c)
 	event_active(c->pass_ev, EV_TIMEOUT, 0);
 }
 
+/* Whether the batches just completed changed a kind a pass reads. */
+static int
+touched_watched(struct controller *c)
+{
+	static const char *const kinds[] = { "Node", "Workload", "Instance" };
+
+	for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
+		const struct res_kind *k = res_kind_by_name(kinds[i]);
+
+		if (!k || commit_touched(c->commit, k->plural))
+			return 1;
+	}
+	return 0;
+}
+
 static void
 committed(void *arg)
 {
 	struct controller *c = arg;
 
 	/* Our own completions re-run passes through op_done; any other
-	 * batch may have changed what we watch. */
+	 * batch that changed nodes, workloads or instances may have
+	 * changed what we reconcile. Other kinds (tenants, bindings, ...)
+	 * do not: a pass reads only those three (and resyncs anyway). */
+	if (!touched_watched(c))
+		return;
 	if (c->inflight == 0)
 		schedule_pass(c);
 	else

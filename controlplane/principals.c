@@ -27,7 +27,7 @@
 
 int
 principals_binding_check(struct store *st, const struct authz_identity *id,
-    char **ret_err)
+    struct principals_grant *grant, char **ret_err)
 {
 	const struct res_kind	*k = res_kind_by_name("RoleBinding");
 	struct store_kv		**kvs = NULL;
@@ -38,6 +38,16 @@ principals_binding_check(struct store *st, const struct authz_identity *id,
 
 	if (id->role == ROLE_NODE)
 		return 0;
+	if (grant && grant->key[0]) {
+		struct store_kv *kv = NULL;
+
+		found = store_get(st, grant->key, &kv) == 0 &&
+		    kv->mod_rev == grant->mod_rev;
+		store_kv_free(kv);
+		if (found)
+			return 0;
+		memset(grant, 0, sizeof(*grant));
+	}
 	if ((r = res_prefix(k, id->tenant, prefix, sizeof(prefix))) < 0)
 		return r;
 	if ((r = store_list(st, prefix, &kvs, &n, &rev)) < 0)
@@ -52,6 +62,11 @@ principals_binding_check(struct store *st, const struct authz_identity *id,
 
 		found = p && role && strcmp(p, id->principal) == 0 &&
 		    strcmp(role, id->role_name) == 0;
+		if (found && grant &&
+		    strlen(kvs[i]->key) < sizeof(grant->key)) {
+			strcpy(grant->key, kvs[i]->key);
+			grant->mod_rev = kvs[i]->mod_rev;
+		}
 	}
 	store_kv_array_free(kvs, n);
 	if (!found)

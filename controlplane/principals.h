@@ -12,6 +12,7 @@
 
 #include "controlplane/api.h"
 #include "controlplane/authz.h"
+#include "controlplane/resource.h"
 #include "controlplane/store.h"
 
 #define PRINCIPAL_DAYS_DEFAULT	90
@@ -29,11 +30,23 @@ struct principals {
 	const struct pki_key_custody	*ca_custody;
 };
 
+/* The RoleBinding that last granted an identity its role: its key and
+ * the revision it had. Zeroed: none known. */
+struct principals_grant {
+	char		key[RES_KEY_MAX];
+	uint64_t	mod_rev;
+};
+
 /* Returns 0 when a RoleBinding in ID's tenant grants ID's role to ID's
  * principal, -BW_E_UNAUTH otherwise (message in *ret_err). Node
- * identities are bound by enrolment, not by RoleBindings. */
+ * identities are bound by enrolment, not by RoleBindings. GRANT (may be
+ * NULL) remembers the binding that granted, for the same identity's
+ * next check: while that binding still exists at the same revision (one
+ * store read) it still grants, so the tenant's bindings are not listed
+ * and parsed again; any change to it, or its removal, makes the next
+ * check a full one. */
 int principals_binding_check(struct store *st, const struct authz_identity *id,
-    char **ret_err);
+    struct principals_grant *grant, char **ret_err);
 
 /* The two endpoints; each answers REQ and records it. */
 void principals_create(struct principals *p, struct api_server *srv,

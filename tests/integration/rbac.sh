@@ -95,6 +95,36 @@ done
 echo "$wline" >>"$out"
 cat "$out"
 
+# A role binding is checked on every request, also on a kept-alive
+# connection that was already granted (the server remembers which
+# binding granted it, and at which revision): deleting tu's binding
+# refuses tu's next request on the same TLS connection.
+mkfifo "$T/ka.in"
+openssl s_client -connect "${URL#https://}" -CAfile "$PKI/ca.crt" -cert "$T/p/tu.crt" \
+	-key "$T/p/tu.key" -quiet <"$T/ka.in" >"$T/ka.out" 2>"$T/ka.err" &
+SC=$!
+exec 7>"$T/ka.in"
+ka_get() {
+	printf 'GET /v1/tenants/acme/workloads HTTP/1.1\r\nHost: bulwark\r\n\r\n' >&7
+}
+ka_wait() {
+	for _ in $(seq 50); do
+		[ "$(grep -ac "^HTTP/1.1 $1" "$T/ka.out")" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+ka_get
+check "kept-alive connection: tu is granted" ka_wait 200 1
+check "tu's role binding is deleted" \
+	sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --cacert '$PKI/ca.crt' --cert '$PKI/admin.crt' --key '$PKI/admin.key' -X DELETE '$URL/v1/tenants/acme/rolebindings/tu')\" = 200 ]"
+ka_get
+check "same connection, next request: 401 without the binding" ka_wait 401 1
+check "and no request on it was granted after the deletion" [ "$(grep -ac '^HTTP/1.1 200' "$T/ka.out")" = 1 ]
+exec 7>&-
+kill "$SC" 2>/dev/null
+wait "$SC" 2>/dev/null
+
 doc="$top_srcdir/docs/rbac.md"
 sed -n '/<!-- matrix:begin -->/,/<!-- matrix:end -->/p' "$doc" | sed '1d;$d' >"$T/doc.md"
 if diff -u "$T/doc.md" "$out"; then

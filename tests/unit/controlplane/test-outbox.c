@@ -358,6 +358,90 @@ test_replay_without_trail_dir(void **state)
 	assert_int_equal(trail_count(auditdir, "audit.outbox_replay", NULL), 1);
 }
 
+/* What an observer learns from commit_touched() when it runs. */
+struct seen {
+	struct committer	*c;
+	int			 calls, tenants, workloads, nodes;
+};
+
+static void
+seen_observe(void *arg)
+{
+	struct seen *o = arg;
+
+	o->calls++;
+	o->tenants = commit_touched(o->c, "tenants");
+	o->workloads = commit_touched(o->c, "workloads");
+	o->nodes = commit_touched(o->c, "nodes");
+}
+
+static void
+seen_done(struct commit_req *req)
+{
+	(*(int *)req->arg)++;
+}
+
+/* Submits one put of KEY (with precondition EXPECT) and runs the loop
+ * until it is answered and the observers have run after it. */
+static void
+submit_and_observe(struct event_base *base, struct committer *c,
+    struct seen *o, const char *key, uint64_t expect)
+{
+	int			done = 0, calls = o->calls;
+	struct commit_req	req = { .op = { .type = STORE_OP_PUT,
+	    .key = key, .value = "{}", .value_len = 2, .expect_rev = expect },
+	    .rec = rec_named("x", 0), .done = seen_done, .arg = &done };
+
+	commit_submit(c, &req);
+	while (!done || o->calls == calls)
+		assert_int_not_equal(event_base_loop(base, EVLOOP_ONCE), -1);
+}
+
+/* Observers learn which kinds the batches before them changed (the
+ * controller skips its pass when none of its kinds did), and only
+ * from those batches: the set is cleared once they have run. */
+static void
+test_observer_touched(void **state)
+{
+	char			 auditdir[PATH_MAX];
+	struct audit_trail	*t;
+	struct event_base	*base;
+	struct committer	*c = NULL;
+	struct store		*st = open_store(*state);
+	struct seen		 o = { 0 };
+
+	assert_int_equal(evthread_use_pthreads(), 0);
+	assert_non_null(base = event_base_new());
+	t = open_trail(*state, auditdir, sizeof(auditdir));
+	assert_int_equal(commit_start(base, st, t, auditdir, &c), 0);
+	o.c = c;
+	assert_int_equal(commit_add_observer(c, seen_observe, &o), 0);
+
+	submit_and_observe(base, c, &o, "/r/tenants/t1", STORE_REV_ANY);
+	assert_true(o.tenants);
+	assert_false(o.workloads);
+	assert_false(o.nodes);
+
+	submit_and_observe(base, c, &o, "/r/workloads/t1/w", STORE_REV_ANY);
+	assert_false(o.tenants);
+	assert_true(o.workloads);
+
+	/* a refused write changed nothing */
+	submit_and_observe(base, c, &o, "/r/nodes/n1", 999999);
+	assert_false(o.nodes);
+	assert_false(o.workloads);
+
+	/* a key outside "/r/": every kind may have changed */
+	submit_and_observe(base, c, &o, "/other", STORE_REV_ANY);
+	assert_true(o.nodes);
+	assert_true(o.tenants);
+
+	commit_stop(c);
+	audit_trail_close(t);
+	store_close(st);
+	event_base_free(base);
+}
+
 int
 main(void)
 {
@@ -368,6 +452,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_replay, dir_setup,
 		    dir_teardown),
 		cmocka_unit_test_setup_teardown(test_replay_without_trail_dir,
+		    dir_setup, dir_teardown),
+		cmocka_unit_test_setup_teardown(test_observer_touched,
 		    dir_setup, dir_teardown),
 	};
 

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "lib/err.h"
+#include "lib/ids.h"
 #include "lib/json.h"
 
 static void
@@ -71,6 +72,40 @@ test_json_bad_utf8_dup(void **state)
 	free(err);
 }
 
+static int
+cmp_uuid(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* Version 4 layout, lower-case hex, and no repeats across several
+ * refills of the per-thread random pool. */
+static void
+test_uuid_v4(void **state)
+{
+	enum { N = 1000 };
+	char (*u)[BW_UUID_LEN + 1] = calloc(N, sizeof(*u));
+
+	(void)state;
+	assert_non_null(u);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(bw_uuid_v4(u[i]), 0);
+		assert_int_equal(strlen(u[i]), BW_UUID_LEN);
+		for (int j = 0; j < BW_UUID_LEN; j++) {
+			if (j == 8 || j == 13 || j == 18 || j == 23)
+				assert_int_equal(u[i][j], '-');
+			else
+				assert_non_null(strchr("0123456789abcdef", u[i][j]));
+		}
+		assert_int_equal(u[i][14], '4');
+		assert_non_null(strchr("89ab", u[i][19]));
+	}
+	qsort(u, N, sizeof(*u), cmp_uuid);
+	for (int i = 1; i < N; i++)
+		assert_int_not_equal(strcmp(u[i - 1], u[i]), 0);
+	free(u);
+}
+
 static void
 test_errcode(void **state)
 {
@@ -87,6 +122,7 @@ main(void)
 		cmocka_unit_test(test_json_depth),
 		cmocka_unit_test(test_json_brackets_in_strings_do_not_count),
 		cmocka_unit_test(test_json_bad_utf8_dup),
+		cmocka_unit_test(test_uuid_v4),
 		cmocka_unit_test(test_errcode),
 	};
 
