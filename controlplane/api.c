@@ -1163,6 +1163,10 @@ handle_audit_search(struct api_server *srv, struct evhttp_request *req,
 		r = -ENOMEM;
 		goto fail;
 	}
+	/* Acknowledged mutations' records reach the trail a little after
+	 * their replies: a search sees every one answered before it. */
+	if (srv->commit)
+		commit_audit_flush(srv->commit);
 	r = audit_search_dir(srv->audit_dir, &f, search_cb, &sc, &err);
 	if (r < 0) {
 		json_decref(sc.items);

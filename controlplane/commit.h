@@ -49,6 +49,11 @@ void commit_submit(struct committer *c, struct commit_req *req);
  * once the trail accepts records again. REC's strings are copied. */
 void commit_audit_async(struct committer *c, const struct audit_record *rec);
 
+/* Has the trail take every record of a mutation already acknowledged
+ * (they are durable in the store's outbox, and reach the trail within
+ * a few milliseconds), and waits for it; for readers of the trail. */
+void commit_audit_flush(struct committer *c);
+
 struct commit_stats {
 	unsigned long long	batches, mutations, refused_audit, lost_records;
 	int			audit_healthy;
