@@ -8,7 +8,9 @@
 #   bench/store.sh BUILDDIR          (make bench-store)
 #
 # Environment:
-#   BENCH_STORE_SECONDS  target duration of each measured run (default 3)
+#   BENCH_STORE_SECONDS  target duration of each measured run (default 3;
+#                        both systems run the same number of writes, sized
+#                        by the faster one's pilot)
 #   BENCH_STORE_ROUNDS   measured runs per system and concurrency, taken
 #                        alternately (bulwark, etcd, bulwark, ...) so both
 #                        see the same moments of a shared machine; the
@@ -200,6 +202,11 @@ for n in 1 16; do
 	fi
 	bops=$(size bulwark "$n" "$fixed" "$max") || exit 1
 	eops=$(size etcd "$n" "$fixed" "$max") || exit 1
+	# Both run the same count, the larger of the two sizings: a run
+	# sized from a pilot that met a stall would otherwise be a few
+	# hundred writes, too short to measure either system.
+	[ "$eops" -gt "$bops" ] && bops=$eops
+	eops=$bops
 	bruns=
 	eruns=
 	rounds=
