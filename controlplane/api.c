@@ -399,6 +399,28 @@ action_name(char *buf, size_t len, const struct res_kind *k, const char *verb)
 
 /* ---- reads ---- */
 
+/* Nodes see their own Node and the instances bound to them (their
+ * certificate's principal is the node's name); what those instances
+ * use (workloads, networks, images) they read like the other kinds. */
+static int
+node_sees(const struct authz_identity *id, const struct res_kind *k,
+    const char *name, const json_t *doc)
+{
+	const char *node;
+
+	if (id->role != ROLE_NODE)
+		return 1;
+	if (strcmp(k->kind, "Node") == 0)
+		return name && strcmp(name, id->principal) == 0;
+	if (strcmp(k->kind, "Instance") == 0) {
+		node = json_string_value(json_object_get(json_object_get(doc,
+		    "spec"), "node"));
+		return node && strcmp(node, id->principal) == 0;
+	}
+	return 1;
+}
+
+
 static void
 handle_get(struct api_server *srv, struct evhttp_request *req,
     const struct api_route *rt, const struct authz_identity *id)
@@ -424,10 +446,12 @@ handle_get(struct api_server *srv, struct evhttp_request *req,
 		r = -BW_E_CORRUPT;
 		goto fail;
 	}
-	/* Tenant roles may read their own Tenant object only. */
-	if (rt->kind->scope == RES_CLUSTER &&
+	/* Tenant roles may read their own Tenant object only; a node its
+	 * own Node and the instances bound to it. */
+	if ((rt->kind->scope == RES_CLUSTER &&
 	    strcmp(rt->kind->kind, "Tenant") == 0 &&
-	    !authz_tenant_visible(id, rt->name)) {
+	    !authz_tenant_visible(id, rt->name)) ||
+	    !node_sees(id, rt->kind, rt->name, doc)) {
 		r = -BW_E_NOTFOUND;
 		goto fail;
 	}
@@ -456,6 +480,8 @@ static int
 object_visible(const struct authz_identity *id, const struct res_kind *k,
     const json_t *doc)
 {
+	if (!node_sees(id, k, res_name(doc), doc))
+		return 0;
 	if (k->scope == RES_TENANT)
 		return authz_tenant_visible(id, res_tenant(doc));
 	if (strcmp(k->kind, "Tenant") == 0)
@@ -940,6 +966,14 @@ watcher_pump(struct watcher *w)
 			if (ev[i].type == STORE_OP_PUT)
 				obj = res_render(ev[i].value, ev[i].value_len,
 				    ev[i].rev);
+			/* A node learns nothing of other nodes' instances,
+			 * not even that one was deleted. */
+			if (w->id.role == ROLE_NODE && (ev[i].type == STORE_OP_PUT ?
+			    !node_sees(&w->id, k, name, obj) :
+			    !node_sees(&w->id, k, name, NULL))) {
+				json_decref(obj);
+				continue;
+			}
 			line = json_pack("{s:s, s:I, s:s, s:s, s:s, s:o*}",
 			    "type", ev[i].type == STORE_OP_PUT ? "PUT" : "DELETE",
 			    "revision", (json_int_t)ev[i].rev, "kind", k->kind,

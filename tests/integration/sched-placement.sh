@@ -108,6 +108,37 @@ check "12 more instances placed" wait_for 20 settled after 12 12
 on_n6=$($B get instances -o json | jq '[.items[] | select(.spec.workload == "after" and .spec.node == "n6")] | length')
 check "nothing new lands on the Untrusted node (got $on_n6)" [ "$on_n6" = 0 ]
 
+# -- a node reads its own Node and the instances bound to it, nothing of
+# other nodes' (docs/rbac.md): requests with n1's TPM-held key
+# (bulwark-agent request), its agent stopped first (swtpm serves one
+# client).
+eval "kill -TERM \$AGENT_n1"
+eval "wait \$AGENT_n1"
+node_get() { # NODE PATH -> status in $T/ng.status, body in $T/ng.body
+	"$BW/bulwark-agent" request --tpm "$(eval echo "\$TCTI_$1")" --state-dir "$T/state-$1" \
+		GET "$2" >"$T/ng.out" 2>"$T/ng.err"
+	sed -n 1p "$T/ng.out" >"$T/ng.status"
+	sed 1d "$T/ng.out" >"$T/ng.body"
+	[ -s "$T/ng.status" ] || { echo "node_get $1 $2: no answer:"; tail -5 "$T/ng.err"; } >&2
+}
+mine=$($B get instances -o json | jq '[.items[] | select(.spec.node == "n1")] | length')
+all=$($B get instances -o json | jq '.items | length')
+node_get n1 /v1/instances
+check "n1 lists instances with its own key (HTTP $(cat "$T/ng.status"))" [ "$(cat "$T/ng.status")" = 200 ]
+seen=$(jq '.items | length' "$T/ng.body")
+check "n1 sees exactly the $mine instances bound to it, of $all (saw $seen)" \
+	sh -c "[ '$seen' = '$mine' ] && [ '$mine' -lt '$all' ] && jq -e '[.items[].spec.node] | all(. == \"n1\")' '$T/ng.body' >/dev/null"
+other=$($B get instances -o json | jq -r '[.items[] | select(.spec.node == "n2")][0] | "/v1/tenants/\(.metadata.tenant)/instances/\(.metadata.name)"')
+node_get n1 "$other"
+check "another node's instance is not found for n1 (HTTP $(cat "$T/ng.status"))" [ "$(cat "$T/ng.status")" = 404 ]
+node_get n1 /v1/nodes/n2
+check "another Node is not found for n1 (HTTP $(cat "$T/ng.status"))" [ "$(cat "$T/ng.status")" = 404 ]
+node_get n1 /v1/nodes/n1
+check "n1 reads its own Node (HTTP $(cat "$T/ng.status"))" [ "$(cat "$T/ng.status")" = 200 ]
+node_get n1 "/v1/watch?kind=Instance&since=1&poll=500"
+check "n1's watch carries only its own instances" \
+	sh -c "grep -q '\"type\"' '$T/ng.body' && ! grep '\"type\"' '$T/ng.body' | grep -v '\"node\":\"n1\"' | grep -q ."
+
 # -- the decisions are audit evidence
 check "placements are audited with their scores" \
 	sh -c "cat '$D'/audit/seg-*.log | grep -a ' action=instance.schedule ' | grep -q 'placed'"
