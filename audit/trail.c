@@ -22,6 +22,7 @@
 #include "audit/forward.h"
 #include "audit/segment.h"
 #include "audit/trail.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -145,15 +146,6 @@ struct audit_trail {
 
 	struct audit_forward *fwd;
 };
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void
 futex_wait(atomic_uint *word, unsigned seen)
@@ -397,7 +389,7 @@ rotate(struct audit_trail *t)
 	t->seg_first_seq = t->last_seq + 1;
 	t->seg_size = hdr.len;
 	t->seg_alloc = hdr.len + pad;
-	t->seg_opened_ms = mono_ms();
+	t->seg_opened_ms = bw_mono_ms();
 	audit_buf_done(&hdr);
 	return 0;
 }
@@ -467,7 +459,7 @@ static void
 capacity_check(struct audit_trail *t, int force)
 {
 	struct statvfs	sv;
-	uint64_t	now = mono_ms();
+	uint64_t	now = bw_mono_ms();
 	double		pct;
 	char		reason[160];
 	unsigned	warn = t->o.capacity_warn_pct;
@@ -507,7 +499,7 @@ commit(struct audit_trail *t, struct batch *b)
 	struct timespec	 now;
 	char		 timestr[AUDIT_TIME_LEN + 1];
 	char		 prev[AUDIT_HASH_HEX + 1];
-	uint64_t	 seq = t->last_seq, nrec = 0, now_ms = mono_ms();
+	uint64_t	 seq = t->last_seq, nrec = 0, now_ms = bw_mono_ms();
 	size_t		 nlines = 0;
 	int		 r, ckpt = 0, ckpt_failed = 0;
 
@@ -829,7 +821,7 @@ flush_due(struct audit_trail *t)
 	if (t->ninternal || t->force_ckpt)
 		return 1;
 	return t->o.signer && t->since_ckpt > 0 &&
-	    mono_ms() - t->last_ckpt_ms >= t->o.checkpoint_interval_ms;
+	    bw_mono_ms() - t->last_ckpt_ms >= t->o.checkpoint_interval_ms;
 }
 
 /* Under load, the writers of the batch just committed are about to
@@ -844,12 +836,7 @@ flush_due(struct audit_trail *t)
 static void
 gather(struct audit_trail *t)
 {
-	uint64_t	dl_ns, now_ns;
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	dl_ns = now_ns + GATHER_US * 1000u;
+	uint64_t	dl_ns = bw_mono_ns() + GATHER_US * 1000u, now_ns;
 	pthread_mutex_lock(&t->qmu);
 	t->qwant = t->qlen + t->last_batch;
 	pthread_mutex_unlock(&t->qmu);
@@ -863,8 +850,7 @@ gather(struct audit_trail *t)
 		enough = t->qlen >= t->qwant || t->closing;
 		seen = atomic_load(&t->gather_word);
 		pthread_mutex_unlock(&t->qmu);
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+		now_ns = bw_mono_ns();
 		if (enough || now_ns >= dl_ns)
 			break;
 		rel.tv_sec = 0;
@@ -972,7 +958,7 @@ sbatch_reset(struct sbatch *sb)
 static int
 stream_ok(struct audit_trail *t, const struct shead *h)
 {
-	uint64_t now_ms = mono_ms(), pending = h->seq - t->last_seq;
+	uint64_t now_ms = bw_mono_ms(), pending = h->seq - t->last_seq;
 
 	if (!t->syncer_started || t->tail_dirty || t->ninternal ||
 	    t->force_ckpt || t->nprune)
@@ -999,8 +985,6 @@ static int
 sync_wait_composing(struct audit_trail *t, struct sbatch *sb,
     struct shead *h, int *r)
 {
-	int res;
-
 	for (;;) {
 		unsigned	seen;
 		size_t		queued;
@@ -1024,8 +1008,7 @@ sync_wait_composing(struct audit_trail *t, struct sbatch *sb,
 	pthread_mutex_lock(&t->qmu);
 	t->qwant = 0;
 	pthread_mutex_unlock(&t->qmu);
-	res = sync_wait(t);
-	return res;
+	return sync_wait(t);
 }
 
 /* Takes the queued writers into SB, composes their lines on the head H
@@ -1596,7 +1579,7 @@ recover(struct audit_trail *t, char **ret_err)
 			t->segfd = TAKE_FD(fd);
 			t->seg_first_seq = first;
 			t->seg_size = t->seg_alloc = hl;
-			t->seg_opened_ms = mono_ms();
+			t->seg_opened_ms = bw_mono_ms();
 		}
 		break;
 	}

@@ -11,6 +11,7 @@
 #include "audit/trail.h"
 #include "controlplane/commit.h"
 #include "controlplane/outbox.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/macro.h"
 
@@ -173,15 +174,6 @@ async_rec_copy(const struct audit_record *src)
 	return a;
 }
 
-static uint64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void
 ajob_free(struct ajob *j)
 {
@@ -217,7 +209,7 @@ appender_thread(void *arg)
 		if (TAILQ_EMPTY(&c->aqueue))
 			break;
 		due = c->alast_ns + APPEND_GROUP_US * 1000u;
-		while (!c->astop && !c->aflush && mono_ns() < due) {
+		while (!c->astop && !c->aflush && bw_mono_ns() < due) {
 			struct timespec ts = { .tv_sec = (time_t)(due / 1000000000u),
 			    .tv_nsec = (long)(due % 1000000000u) };
 
@@ -228,7 +220,7 @@ appender_thread(void *arg)
 		TAILQ_CONCAT(&take, &c->aqueue, entry);
 		c->abusy = 1;
 		failed = c->afailed;
-		c->alast_ns = mono_ns();
+		c->alast_ns = bw_mono_ns();
 		pthread_mutex_unlock(&c->amu);
 
 		total = 0;

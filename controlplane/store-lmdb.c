@@ -61,6 +61,7 @@
 #include "controlplane/store-lmdb.h"
 #include "controlplane/store-wal.h"
 #include "controlplane/store.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -587,15 +588,6 @@ lmdb_prealloc(struct store_lmdb *s)
 		(void)fdatasync(fd);
 }
 
-static uint64_t
-lmdb_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Makes everything committed so far durable in LMDB's own files and
  * starts a new log generation whose header keeps LMDB's meta pages; then
  * pins that snapshot. Called with wmu held and no write transaction
@@ -637,7 +629,7 @@ lmdb_checkpoint(struct store_lmdb *s)
 		s->pin = NULL;
 		return lmdb_err(rc);
 	}
-	s->ckpt_at_ms = lmdb_now_ms();
+	s->ckpt_at_ms = bw_mono_ms();
 	s->ckpt_pgno = s->kick_pgno = info.me_last_pgno;
 	s->wrote = false;
 	return 0;
@@ -652,7 +644,7 @@ lmdb_checkpoint_due(struct store_lmdb *s)
 		return true;
 	if (store_wal_used(s->wal) >= s->ckpt_bytes)
 		return true;
-	if (s->wrote && lmdb_now_ms() - s->ckpt_at_ms >= s->ckpt_ms)
+	if (s->wrote && bw_mono_ms() - s->ckpt_at_ms >= s->ckpt_ms)
 		return true;
 	return mdb_env_info(s->env, &info) == 0 &&
 	    info.me_last_pgno - s->ckpt_pgno >= s->ckpt_pages;
