@@ -162,3 +162,33 @@ audit_segment_list(int dirfd, char ***ret_names, size_t *ret_n)
 	*ret_n = n;
 	return 0;
 }
+
+int
+audit_segment_data_end(int fd, uint64_t size, uint64_t *ret_end)
+{
+	char		buf[16384];
+	uint64_t	end = size;
+
+	while (end > 0) {
+		size_t	n = end < sizeof(buf) ? (size_t)end : sizeof(buf), keep;
+		ssize_t	got = pread(fd, buf, n, (off_t)(end - n));
+
+		if (got < 0)
+			return -errno;
+		if ((size_t)got != n) {
+			/* Cut meanwhile (rotation, close): look again from
+			 * the new end. */
+			end = end - n + (uint64_t)got;
+			continue;
+		}
+		for (keep = n; keep > 0 && buf[keep - 1] == '\0'; keep--)
+			;
+		if (keep > 0) {
+			*ret_end = end - n + keep;
+			return 0;
+		}
+		end -= n;
+	}
+	*ret_end = 0;
+	return 0;
+}

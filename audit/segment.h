@@ -35,6 +35,13 @@ int audit_segment_header_parse(const char *buf, size_t len,
     uint64_t *ret_first_seq, char ret_prev[AUDIT_HASH_HEX + 1],
     size_t *ret_len);
 
+/* The live segment of a trail with preallocation may end in NUL padding
+ * (docs/audit-format.md, section 2). Sets *RET_END to the size of the
+ * file FD (SIZE bytes) without it: just past its last byte that is not
+ * NUL. Reads backwards from the end, so the cost is the padding's
+ * length, not the segment's. Returns 0 or -errno. */
+int audit_segment_data_end(int fd, uint64_t size, uint64_t *ret_end);
+
 /* Lists the segment files under DIRFD in chain order (caller frees with
  * audit_segment_list_free()). Returns 0 or -errno. */
 int audit_segment_list(int dirfd, char ***ret_names, size_t *ret_n);

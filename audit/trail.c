@@ -31,16 +31,22 @@
 #define TRAIL_ACTOR	"bulwark-audit"
 #define CAPACITY_CHECK_MS 200
 #define GATHER_US	200
-#ifndef STREAM_KICK
-#define STREAM_KICK	4
-#endif
-/* The live segment is kept zero-filled this far ahead of its last
- * record, so a commit overwrites blocks that already exist and its
- * fdatasync flushes data only, not a new file size and block map as
- * well (on ext4, half the cost of an appending fdatasync of a batch).
- * Small enough that a reader looking for the last record in a window
- * of two maximal lines still finds it. */
+#define COMPOSE_AT	75
+/* The live segment is kept zero-filled ahead of its last record, so a
+ * commit overwrites blocks that already exist and its fdatasync flushes
+ * data only, not a new file size and block map as well (on ext4, half
+ * the cost of an appending fdatasync of a batch). A new segment gets
+ * TRAIL_PREALLOC of padding. Each extension still costs the fdatasync
+ * that carries it those two extra writes: at 64 KiB a step, a trail
+ * taking tens of MB/s spent a tenth of its disk time on them. So while
+ * extensions come less than PAD_FAST_MS apart the step doubles, up to
+ * PAD_STEP_MAX, and after a quiet PAD_SLOW_MS it is back to
+ * TRAIL_PREALLOC. Padding never exceeds PAD_STEP_MAX
+ * (docs/audit-format.md, section 2). */
 #define TRAIL_PREALLOC	((size_t)64 << 10)
+#define PAD_STEP_MAX	((uint64_t)1 << 20)
+#define PAD_FAST_MS	100
+#define PAD_SLOW_MS	1000
 
 static const char zeros[TRAIL_PREALLOC];
 
@@ -117,6 +123,8 @@ struct audit_trail {
 	pthread_t	 syncer;
 	int		 syncer_started;
 	int		 sync_req, sync_busy, sync_quit, sync_result;
+	uint64_t	 sync_began_ns;	/* of the fdatasync in flight */
+	uint64_t	 sync_avg_ns;	/* moving average of their lengths */
 	size_t		 last_batch;	/* writers in the last commit */
 	struct pending	*internal;
 	size_t		 ninternal, capinternal;
@@ -132,6 +140,8 @@ struct audit_trail {
 	uint64_t	 seg_first_seq;
 	uint64_t	 seg_size;	/* header and records */
 	uint64_t	 seg_alloc;	/* file size: seg_size + NUL padding */
+	uint64_t	 pad_step;	/* the next extension (pad_extend()) */
+	uint64_t	 pad_last_ms;	/* when the padding was last extended */
 	uint64_t	 seg_opened_ms;
 	uint64_t	 last_seq;
 	char		 last_hash[AUDIT_HASH_HEX + 1];
@@ -348,6 +358,40 @@ trim_padding(struct audit_trail *t)
 		return -errno;
 	t->seg_alloc = t->seg_size;
 	return 0;
+}
+
+/* Extends the padding of the live segment, whose lines now run to END
+ * past its allocation, and sets *ALLOC to the new file size (a multiple
+ * of TRAIL_PREALLOC past END). The step adapts to the rate (see
+ * TRAIL_PREALLOC). A step the filesystem has no room for is retried at
+ * the least that covers END, so a nearly full disk refuses only the
+ * commits that cannot fit. On failure the caller cuts the file back. */
+static int
+pad_extend(struct audit_trail *t, uint64_t end, uint64_t *alloc)
+{
+	uint64_t	now = bw_mono_ms(), base = end - end % TRAIL_PREALLOC;
+	uint64_t	to, at;
+	int		r = 0;
+
+	if (t->pad_step < TRAIL_PREALLOC || now - t->pad_last_ms >= PAD_SLOW_MS)
+		t->pad_step = TRAIL_PREALLOC;
+	else if (now - t->pad_last_ms < PAD_FAST_MS && t->pad_step < PAD_STEP_MAX)
+		t->pad_step *= 2;
+	t->pad_last_ms = now;
+	to = base + t->pad_step;
+	for (at = end; at < to && r == 0; at += TRAIL_PREALLOC - at % TRAIL_PREALLOC)
+		r = pwrite_all(t->segfd, zeros, TRAIL_PREALLOC - at % TRAIL_PREALLOC,
+		    (off_t)at);
+	if (r == -ENOSPC && t->pad_step > TRAIL_PREALLOC) {
+		t->pad_step = TRAIL_PREALLOC;
+		to = base + TRAIL_PREALLOC;
+		if (ftruncate(t->segfd, (off_t)end) < 0)
+			return -errno;
+		r = pwrite_all(t->segfd, zeros, to - end, (off_t)end);
+	}
+	if (r == 0)
+		*alloc = to;
+	return r;
 }
 
 /* Starts a new segment for seq LAST_SEQ + 1: header and padding
@@ -617,10 +661,8 @@ commit(struct audit_trail *t, struct batch *b)
 
 		r = pwrite_all(t->segfd, t->wbuf.p, t->wbuf.len, (off_t)t->seg_size);
 		/* Past the padding: extend it in the same fdatasync. */
-		if (r == 0 && end > alloc && t->o.preallocate) {
-			alloc = end + sizeof(zeros) - end % sizeof(zeros);
-			r = pwrite_all(t->segfd, zeros, alloc - end, (off_t)end);
-		}
+		if (r == 0 && end > alloc && t->o.preallocate)
+			r = pad_extend(t, end, &alloc);
 		if (r == 0 && fdatasync(t->segfd) < 0)
 			r = -errno;
 		if (r < 0) {
@@ -870,6 +912,7 @@ static void *
 syncer_main(void *arg)
 {
 	struct audit_trail	*t = arg;
+	uint64_t		 began, took;
 	int			 r;
 
 	pthread_mutex_lock(&t->smu);
@@ -879,9 +922,12 @@ syncer_main(void *arg)
 		if (!t->sync_req)
 			break;
 		t->sync_req = 0;
+		began = t->sync_began_ns;
 		pthread_mutex_unlock(&t->smu);
 		r = fdatasync(t->segfd) < 0 ? -errno : 0;
+		took = bw_mono_ns() - began;
 		pthread_mutex_lock(&t->smu);
+		t->sync_avg_ns = (t->sync_avg_ns * 7 + took) / 8;
 		t->sync_result = r;
 		t->sync_busy = 0;
 		pthread_cond_signal(&t->synced_cv);
@@ -902,6 +948,7 @@ sync_start(struct audit_trail *t)
 	pthread_mutex_lock(&t->smu);
 	t->sync_req = 1;
 	t->sync_busy = 1;
+	t->sync_began_ns = bw_mono_ns();
 	pthread_cond_signal(&t->sync_cv);
 	pthread_mutex_unlock(&t->smu);
 }
@@ -975,39 +1022,48 @@ stream_ok(struct audit_trail *t, const struct shead *h)
 static int stream_add(struct audit_trail *t, struct sbatch *sb,
     struct shead *h, int close);
 
-/* Waits for the fdatasync in flight like sync_wait(), composing the
- * lines of writers that queue meanwhile into SB (stream_add()), so that
- * when it returns only the last few are left to compose before the next
- * fdatasync can start. A writer wakes the ticker when STREAM_KICK have
- * queued, the sync thread when it is done. A failure to compose is left
- * in *R. */
+/* Waits for the fdatasync in flight like sync_wait(). Once, a little
+ * before the fdatasync is expected to end (COMPOSE_AT percent of the
+ * recent average), it composes the lines of the writers queued
+ * meanwhile into SB (stream_add()), so that when the sync returns only
+ * the last few are left to compose before the next one can start. One
+ * timed wake-up per fdatasync: waking whenever a few writers had queued
+ * cost more CPU in switches than the composing saved, and on two cores
+ * the CPU, not the disk, bounds a full trail. A failure to compose is
+ * left in *R. */
 static int
 sync_wait_composing(struct audit_trail *t, struct sbatch *sb,
     struct shead *h, int *r)
 {
+	int composed = 0;
+
 	for (;;) {
-		unsigned	seen;
-		size_t		queued;
+		struct timespec	rel;
+		uint64_t	due, now;
+		unsigned	seen = atomic_load(&t->gather_word);
 		int		busy;
 
-		pthread_mutex_lock(&t->qmu);
-		queued = t->qlen;
-		seen = atomic_load(&t->gather_word);
-		t->qwant = queued < STREAM_KICK ? STREAM_KICK : 0;
-		pthread_mutex_unlock(&t->qmu);
 		pthread_mutex_lock(&t->smu);
 		busy = t->sync_busy;
+		due = t->sync_began_ns + t->sync_avg_ns * COMPOSE_AT / 100;
 		pthread_mutex_unlock(&t->smu);
 		if (!busy || *r < 0)
 			break;
-		if (queued >= STREAM_KICK)
+		now = bw_mono_ns();
+		if (!composed && now >= due) {
 			*r = stream_add(t, sb, h, 0);
-		else
+			composed = 1;
+			continue;
+		}
+		if (composed) {
 			futex_wait(&t->gather_word, seen);
+			continue;
+		}
+		rel.tv_sec = (time_t)((due - now) / 1000000000u);
+		rel.tv_nsec = (long)((due - now) % 1000000000u);
+		syscall(SYS_futex, &t->gather_word, FUTEX_WAIT_PRIVATE, seen, &rel,
+		    NULL, 0);
 	}
-	pthread_mutex_lock(&t->qmu);
-	t->qwant = 0;
-	pthread_mutex_unlock(&t->qmu);
 	return sync_wait(t);
 }
 
@@ -1065,13 +1121,9 @@ stream_add(struct audit_trail *t, struct sbatch *sb, struct shead *h, int close)
 	    (off_t)h->wend)) < 0)
 		return r;
 	sb->written = sb->buf.len;
-	if (end > h->walloc && t->o.preallocate) {
-		uint64_t alloc = end + sizeof(zeros) - end % sizeof(zeros);
-
-		if ((r = pwrite_all(t->segfd, zeros, alloc - end, (off_t)end)) < 0)
-			return r;
-		h->walloc = alloc;
-	}
+	if (end > h->walloc && t->o.preallocate &&
+	    (r = pad_extend(t, end, &h->walloc)) < 0)
+		return r;
 	h->wend = end;
 	if (h->walloc < end)
 		h->walloc = end;

@@ -34,8 +34,8 @@ struct audit_trail_options {
 	unsigned	 retain_segments;	/* keep at most this many */
 	unsigned	 retain_days;		/* prune segments last written earlier */
 	unsigned	 capacity_warn_pct;	/* AU-5(1) threshold; 0 = 75 */
-	/* Keep the live segment zero-filled 64 KiB ahead of its last
-	 * record (docs/audit-format.md, section 6): each commit's
+	/* Keep the live segment zero-filled 64 KiB to 1 MiB ahead of its
+	 * last record (docs/audit-format.md, section 6): each commit's
 	 * fdatasync then flushes data only, about twice as fast on ext4
 	 * under concurrent writers. The live segment then ends in NUL
 	 * bytes until rotation, close or recovery cuts them, so tools that

@@ -271,12 +271,18 @@ ev_seg_times(int dfd, struct ev_seg *s)
 		if ((nl = memchr(p, '\n', n - (size_t)(p - buf))))
 			s->first = ev_line_time(p, (size_t)(nl - p));
 	}
-	/* Tail: the last complete line. */
+	/* Tail: the last complete line before any padding. */
 	{
-		off_t	 from = st.st_size > (off_t)want ? st.st_size - (off_t)want : 0;
+		uint64_t data_end;
+		off_t	 from;
 		char	*end, *start;
+		int	 r;
 
-		if ((got = pread(fd, buf, want, from)) < 0)
+		if ((r = audit_segment_data_end(fd, s->size, &data_end)) < 0)
+			return r;
+		from = data_end > want ? (off_t)(data_end - want) : 0;
+		if ((got = pread(fd, buf, (size_t)(data_end - (uint64_t)from),
+		    from)) < 0)
 			return -errno;
 		n = (size_t)got;
 		while (n && buf[n - 1] != '\n')

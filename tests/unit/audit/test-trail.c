@@ -570,6 +570,87 @@ test_fail_closed_enospc(void **state)
 	assert_int_equal(umount2(mnt, MNT_DETACH), 0);
 }
 
+/* Bytes of NUL padding at the end of the last segment of DIR. */
+static uint64_t
+live_padding(const char *dir)
+{
+	char		path[800];
+	struct stat	st;
+	uint64_t	end;
+	int		fd;
+
+	last_seg_path(dir, path, sizeof(path));
+	assert_true((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(audit_segment_data_end(fd, (uint64_t)st.st_size, &end), 0);
+	close(fd);
+	return (uint64_t)st.st_size - end;
+}
+
+/* Preallocation: while extensions come fast the padding step doubles,
+ * never past 1 MiB (docs/audit-format.md, section 2); on a filesystem
+ * without room for a big step, the least step that fits is taken, so
+ * commits are refused only when they cannot fit at all. */
+static void
+test_padding_adapts(void **state)
+{
+	struct fx *f = *state;
+	struct audit_trail_options o = { .signer = f->signer, .preallocate = 1 };
+	static char reason[8000];
+	struct audit_record recs[12];
+	struct audit_trail *t;
+	char mnt[400];
+	uint64_t pad, maxpad = 0, last = 0;
+	int r = 0;
+
+	memset(reason, 'r', sizeof(reason) - 1);
+	for (int i = 0; i < 12; i++)
+		recs[i] = (struct audit_record){ .actor = "pad",
+		    .action = "workload.create", .outcome = "success",
+		    .reason = reason };
+	o.dir = f->trail;
+	t = open_or_die(&o);
+	for (int k = 0; k < 40; k++) {
+		assert_int_equal(audit_trail_append(t, recs, 12, &last), 0);
+		pad = live_padding(f->trail);
+		assert_true(pad <= (1u << 20));
+		if (pad > maxpad)
+			maxpad = pad;
+	}
+	assert_true(maxpad > (512u << 10));
+	audit_trail_close(t);
+	expect_ok(f->trail, f->signer->pubkey);
+	assert_int_equal(live_padding(f->trail), 0);	/* close cuts it */
+
+	snprintf(mnt, sizeof(mnt), "%s/mnt", f->root);
+	assert_int_equal(mkdir(mnt, 0700), 0);
+	if (mount("tmpfs", mnt, "tmpfs", 0, "size=1536k") < 0) {
+		fprintf(stderr, "# cannot mount tmpfs: %s\n", strerror(errno));
+		skip();
+	}
+	snprintf(f->trail, sizeof(f->trail), "%s/trail", mnt);
+	o.dir = f->trail;
+	t = open_or_die(&o);
+	for (int k = 0; k < 200 && r == 0; k++)
+		r = audit_trail_append(t, recs, 12, &last);
+	assert_int_equal(r, -BW_E_AUDIT);
+	/* Without the fallback, the first 1 MiB step that did not fit
+	 * stopped it at about 1 MiB of records; with it, it fills the
+	 * 1.5 MiB filesystem up to a last 64 KiB step. */
+	{
+		char path[800];
+		struct stat st;
+
+		last_seg_path(f->trail, path, sizeof(path));
+		assert_int_equal(stat(path, &st), 0);
+		assert_true((uint64_t)st.st_size - live_padding(f->trail) >
+		    (1280u << 10));
+	}
+	audit_trail_close(t);
+	expect_ok(f->trail, f->signer->pubkey);
+	assert_int_equal(umount2(mnt, MNT_DETACH), 0);
+}
+
 static void
 test_capacity_warning(void **state)
 {
@@ -851,6 +932,7 @@ main(void)
 		T(test_recovery_refuses_damage),
 		T(test_lock),
 		T(test_fail_closed_enospc),
+		T(test_padding_adapts),
 		T(test_capacity_warning),
 		T(test_forward_libaudit),
 		T(test_stream_many_writers),

@@ -373,7 +373,8 @@ test_padding(void **state)
 	char *line;
 	uint64_t next;
 
-	pad_segment(f, -1, 65536, NULL);
+	/* As much as the writer ever leaves (a 1 MiB step) */
+	pad_segment(f, -1, 1 << 20, NULL);
 	rep = t_verify(f->trail, f->signer->pubkey);
 	assert_int_equal(rep.damage, AUDIT_OK);
 	assert_true(rep.ended_cleanly);
@@ -400,6 +401,44 @@ test_padding(void **state)
 	t_make_trail(f->trail, f->signer, 60, 4096, 10);
 	next = pad_segment(f, 1, 100, NULL);
 	expect(f, f->signer->pubkey, AUDIT_MALFORMED, next);
+}
+
+/* audit_segment_data_end(): the end of a segment without its padding,
+ * whatever the padding's length against the reader's 16 KiB window. */
+static void
+test_data_end(void **state)
+{
+	static const size_t	 pads[] = { 0, 1, 16383, 16384, 16385,
+	    3 * 16384 + 7, 1 << 20 };
+	static const char	 zeros[(1 << 20) + 1];
+	struct fx		*f = *state;
+	char			 path[600];
+	uint64_t		 end;
+
+	snprintf(path, sizeof(path), "%s/data-end", f->root);
+	for (size_t i = 0; i < sizeof(pads) / sizeof(pads[0]); i++) {
+		int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, "rec 1\nrec 2\n", 12), 12);
+		assert_int_equal(write(fd, zeros, pads[i]), (ssize_t)pads[i]);
+		end = 0;
+		assert_int_equal(audit_segment_data_end(fd, 12 + pads[i], &end), 0);
+		assert_int_equal(end, 12);
+		/* a size larger than the file (cut meanwhile) */
+		assert_int_equal(audit_segment_data_end(fd, 12 + pads[i] + 9, &end), 0);
+		assert_int_equal(end, 12);
+		close(fd);
+	}
+	{
+		int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, zeros, 40000), 40000);
+		assert_int_equal(audit_segment_data_end(fd, 40000, &end), 0);
+		assert_int_equal(end, 0);
+		close(fd);
+	}
 }
 
 struct count {
@@ -479,6 +518,7 @@ main(void)
 		T(test_forged_signature_same_key_id),
 		T(test_garbage_segment),
 		T(test_padding),
+		T(test_data_end),
 		T(test_search),
 	};
 
