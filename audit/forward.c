@@ -29,7 +29,7 @@ struct audit_forward {
 	int		 stopping;
 	int		 audit_fd;	/* -1 when libaudit is off or unavailable */
 	int		 use_syslog;
-	int		 syslog_up;	/* /dev/log was a socket ... */
+	int		 syslog_up;	/* /dev/log was a socket (MU) ... */
 	time_t		 syslog_checked;	/* ... when last looked at */
 	int		 libaudit_ok;
 	uint64_t	 dropped, sent;
@@ -46,12 +46,16 @@ syslog_reachable(struct audit_forward *f)
 {
 	struct stat	 sb;
 	time_t		 now = time(NULL);
+	int		 up;
 
-	if (now - f->syslog_checked >= SYSLOG_RECHECK_S || now < f->syslog_checked) {
-		f->syslog_up = stat(_PATH_LOG, &sb) == 0 && S_ISSOCK(sb.st_mode);
-		f->syslog_checked = now;
-	}
-	return f->syslog_up;
+	if (now - f->syslog_checked < SYSLOG_RECHECK_S && now >= f->syslog_checked)
+		return f->syslog_up;
+	up = stat(_PATH_LOG, &sb) == 0 && S_ISSOCK(sb.st_mode);
+	f->syslog_checked = now;
+	pthread_mutex_lock(&f->mu);
+	f->syslog_up = up;
+	pthread_mutex_unlock(&f->mu);
+	return up;
 }
 
 static void
@@ -124,8 +128,22 @@ audit_forward_start(int use_libaudit, int use_syslog,
 			f->libaudit_ok = 1;
 		}
 	}
-	if (use_syslog)
+	if (use_syslog) {
 		openlog("bulwark-audit", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
+		if (!syslog_reachable(f) && ret_note) {
+			const char *syslog_note = "syslog unavailable (no socket at "
+			    _PATH_LOG "); records are not copied to syslog until a "
+			    "syslog daemon listens there";
+			char *both = NULL;
+
+			if (!*ret_note)
+				*ret_note = strdup(syslog_note);
+			else if (asprintf(&both, "%s; %s", *ret_note, syslog_note) >= 0) {
+				free(*ret_note);
+				*ret_note = both;
+			}
+		}
+	}
 	if ((r = pthread_create(&f->thread, NULL, forward_main, f)) != 0) {
 		if (f->audit_fd >= 0)
 			audit_close(f->audit_fd);
@@ -169,6 +187,19 @@ audit_forward_libaudit_ok(struct audit_forward *f)
 		return 0;
 	pthread_mutex_lock(&f->mu);
 	ok = f->libaudit_ok;
+	pthread_mutex_unlock(&f->mu);
+	return ok;
+}
+
+int
+audit_forward_syslog_ok(struct audit_forward *f)
+{
+	int ok;
+
+	if (!f || !f->use_syslog)
+		return 0;
+	pthread_mutex_lock(&f->mu);
+	ok = f->syslog_up;
 	pthread_mutex_unlock(&f->mu);
 	return ok;
 }

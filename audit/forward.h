@@ -14,8 +14,9 @@ struct audit_forward;
 #define AUDIT_FORWARD_MSG_MAX	1024
 
 /* Starts the forwarder. When USE_LIBAUDIT is set and audit_open() fails,
- * the forwarder still starts, libaudit is reported unavailable and
- * *RET_NOTE (when not NULL) receives one allocated sentence saying why.
+ * or USE_SYSLOG is set and no socket is at /dev/log, the forwarder
+ * still starts and *RET_NOTE (when not NULL; it must be NULL on entry)
+ * receives one allocated sentence saying what is unavailable and why.
  * Returns 0 or -ENOMEM / -errno from thread creation. */
 int audit_forward_start(int use_libaudit, int use_syslog,
     struct audit_forward **ret, char **ret_note);
@@ -26,6 +27,9 @@ void audit_forward_push(struct audit_forward *f, const char *msg, size_t len,
 
 /* 1 when libaudit accepted every message so far. */
 int audit_forward_libaudit_ok(struct audit_forward *f);
+/* 1 when syslog forwarding is on and /dev/log was a socket when last
+ * looked at (at start, then at most every 5 s while messages flow). */
+int audit_forward_syslog_ok(struct audit_forward *f);
 uint64_t audit_forward_dropped(struct audit_forward *f);
 uint64_t audit_forward_sent(struct audit_forward *f);
 

@@ -1421,6 +1421,7 @@ audit_trail_status(struct audit_trail *t, struct audit_status *ret)
 	*ret = t->st;
 	pthread_mutex_unlock(&t->mu);
 	ret->libaudit_ok = audit_forward_libaudit_ok(t->fwd);
+	ret->syslog_ok = audit_forward_syslog_ok(t->fwd);
 	ret->forward_dropped = audit_forward_dropped(t->fwd);
 }
 

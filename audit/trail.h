@@ -85,6 +85,7 @@ struct audit_status {
 	uint64_t	last_seq;
 	char		head_hash[65];
 	int		libaudit_ok;	/* forwarding to libaudit works */
+	int		syslog_ok;	/* forwarding to syslog has a socket */
 	uint64_t	failed_commits;
 	uint64_t	forward_dropped;
 	uint64_t	checkpoints;	/* written by this process */

@@ -1231,12 +1231,13 @@ handle_health(struct api_server *srv, struct evhttp_request *req)
 	if (srv->trail)
 		audit_trail_status(srv->trail, &as);
 	healthy = cs.audit_healthy && (!srv->trail || as.healthy);
-	o = json_pack("{s:s, s:I, s:{s:b, s:I, s:f, s:b, s:b, s:I, s:b}}",
+	o = json_pack("{s:s, s:I, s:{s:b, s:I, s:f, s:b, s:b, s:b, s:I, s:b}}",
 	    "status", healthy ? "ok" : "degraded",
 	    "revision", (json_int_t)store_revision(srv->st),
 	    "audit", "healthy", healthy, "last_seq", (json_int_t)as.last_seq,
 	    "fs_used_pct", as.fs_used_pct, "capacity_warning",
 	    as.capacity_warning, "libaudit", as.libaudit_ok,
+	    "syslog", as.syslog_ok,
 	    "lost_records", (json_int_t)cs.lost_records,
 	    "realtime", as.realtime);
 	if (o && srv->health_extra) {

@@ -14,6 +14,13 @@ check "auditor.conf exists" [ -f "$T/d/auditor.conf" ]
 # -- TLS policy and authentication
 code=$(curl -sk -o /dev/null -w '%{http_code}' "$URL/healthz")
 check "healthz answers without a client certificate" [ "$code" = 200 ]
+# health says whether records reach syslog: true exactly when a socket is at /dev/log
+curl -sk "$URL/healthz" >"$T/health.json"
+if [ -S /dev/log ]; then want=true; else want=false; fi
+check "healthz audit.syslog is $want" \
+	[ "$(jq -r .audit.syslog "$T/health.json")" = "$want" ]
+check "healthz audit.libaudit is a boolean" \
+	jq -e '.audit.libaudit | type == "boolean"' "$T/health.json"
 for p in /v1/nodes /v1/tenants /v1/workloads /v1/watch /v1/whoami /metrics \
 	/v1/tenants/acme/workloads /v1/audit/records; do
 	code=$(curl -sk -o /dev/null -w '%{http_code}' --max-time 5 "$URL$p")

@@ -14,6 +14,8 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <cmocka.h>
 
@@ -698,16 +700,117 @@ test_forward_libaudit(void **state)
 	struct audit_trail *t;
 	struct audit_status st;
 	int probe = audit_forward_probe();
+	struct stat sb;
+	int has_syslog = stat("/dev/log", &sb) == 0 && S_ISSOCK(sb.st_mode);
+	struct count c;
+
 	t = open_or_die(&o);
 	assert_int_equal(t_append_n(t, 20, "alice"), 0);
 	usleep(100 * 1000);
 	audit_trail_status(t, &st);
 	assert_int_equal(st.libaudit_ok, probe == 0);
+	assert_int_equal(st.syslog_ok, has_syslog);
 	assert_int_equal(st.forward_dropped, 0);
 	audit_trail_close(t);
-	/* unavailable libaudit is said once, in the trail */
-	assert_int_equal(count_action(f->trail, AUDIT_ACTION_FORWARD, NULL),
-	    probe == 0 ? 0 : 1);
+	/* what is unavailable is said once, in the trail */
+	assert_int_equal(count_action(f->trail, AUDIT_ACTION_FORWARD, &c),
+	    probe == 0 && has_syslog ? 0 : 1);
+	if (probe != 0)
+		assert_non_null(strstr(c.reason, "libaudit unavailable"));
+	if (!has_syslog)
+		assert_non_null(strstr(c.reason, "syslog unavailable"));
+}
+
+/* Syslog forwarding for real: in a private mount namespace (a tmpfs on
+ * /dev there only), a datagram socket listens at /dev/log. Runs in a
+ * child, which reports by exit code which check failed. */
+static int
+syslog_child(const char *root, struct audit_signer *signer)
+{
+	struct audit_trail_options o = { .signer = signer, .forward_syslog = 1 };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct audit_trail *t = NULL;
+	struct audit_status st;
+	char dir[600], msg[2048], *err = NULL;
+	unsigned got = 0, ours = 0, pri_ok = 0;
+	ssize_t n;
+	int fd;
+
+	if (unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return 10;
+	if (mount("tmpfs", "/dev", "tmpfs", 0, "size=64k,mode=0755") < 0)
+		return 11;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", "/dev/log");
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return 12;
+	snprintf(dir, sizeof(dir), "%s/syslog-on", root);
+	o.dir = dir;
+	if (audit_trail_open(&o, &t, &err) < 0)
+		return 13;
+	audit_trail_status(t, &st);
+	if (!st.syslog_ok)
+		return 14;
+	if (t_append_n(t, 5, "syslog-peer") < 0)
+		return 15;
+	audit_trail_close(t);		/* sends what is queued */
+	while ((n = recv(fd, msg, sizeof(msg) - 1, MSG_DONTWAIT)) > 0) {
+		msg[n] = '\0';
+		got++;
+		if (strstr(msg, "bulwark-audit[") && strstr(msg, " actor=syslog-peer ")) {
+			ours++;
+			/* authpriv.info: 10 * 8 + 6 */
+			pri_ok += strncmp(msg, "<86>", 4) == 0;
+		}
+	}
+	if (ours != 5 || pri_ok != 5)
+		return 16;
+	if (count_action(dir, AUDIT_ACTION_FORWARD, NULL) != 0)
+		return 17;		/* nothing said unavailable */
+
+	/* No socket: said once, in the trail, and in health. */
+	close(fd);
+	if (unlink("/dev/log") < 0)
+		return 18;
+	snprintf(dir, sizeof(dir), "%s/syslog-off", root);
+	if (audit_trail_open(&o, &t, &err) < 0)
+		return 19;
+	audit_trail_status(t, &st);
+	if (st.syslog_ok)
+		return 20;
+	if (t_append_n(t, 3, "syslog-peer") < 0)
+		return 21;
+	audit_trail_close(t);
+	{
+		struct count c;
+
+		if (count_action(dir, AUDIT_ACTION_FORWARD, &c) != 1 ||
+		    !strstr(c.reason, "syslog unavailable"))
+			return 22;
+	}
+	return got >= 5 ? 0 : 23;
+}
+
+static void
+test_forward_syslog(void **state)
+{
+	struct fx *f = *state;
+	pid_t pid;
+	int status;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "# needs root for a private mount namespace\n");
+		skip();
+	}
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(syslog_child(f->root, f->signer));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) != 0)
+		fail_msg("syslog child failed check %d", WEXITSTATUS(status));
 }
 
 /* Many writers against one trail with the default checkpoint settings,
@@ -935,6 +1038,7 @@ main(void)
 		T(test_padding_adapts),
 		T(test_capacity_warning),
 		T(test_forward_libaudit),
+		T(test_forward_syslog),
 		T(test_stream_many_writers),
 		T(test_stream_enospc),
 	};
