@@ -23,18 +23,47 @@ const char audit_zero_hash[AUDIT_HASH_HEX + 1] =
 static EVP_MD		*md_sha256, *md_sha384;
 static pthread_once_t	 md_once = PTHREAD_ONCE_INIT;
 
+/* One SHA-256 context per thread, kept: EVP_Digest() allocates and
+ * frees a context and its provider state for every line. Freed when the
+ * thread exits. */
+static pthread_key_t	 sha_key;
+
+static void
+sha_ctx_free(void *ctx)
+{
+	EVP_MD_CTX_free(ctx);
+}
+
 static void
 md_init(void)
 {
 	md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 	md_sha384 = EVP_MD_fetch(NULL, "SHA384", NULL);
+	if (pthread_key_create(&sha_key, sha_ctx_free) != 0) {
+		EVP_MD_free(md_sha256);
+		md_sha256 = NULL;
+	}
 }
 
 int
 audit_sha256(const void *p, size_t n, unsigned char out[AUDIT_HASH_LEN])
 {
+	EVP_MD_CTX *ctx;
+
 	pthread_once(&md_once, md_init);
-	if (!md_sha256 || !EVP_Digest(p, n, out, NULL, md_sha256, NULL))
+	if (!md_sha256)
+		return -BW_E_CRYPTO;
+	if (!(ctx = pthread_getspecific(sha_key))) {
+		if (!(ctx = EVP_MD_CTX_new()))
+			return -BW_E_CRYPTO;
+		if (pthread_setspecific(sha_key, ctx) != 0) {
+			EVP_MD_CTX_free(ctx);
+			return -BW_E_CRYPTO;
+		}
+	}
+	if (!EVP_DigestInit_ex2(ctx, md_sha256, NULL) ||
+	    !EVP_DigestUpdate(ctx, p, n) ||
+	    !EVP_DigestFinal_ex(ctx, out, NULL))
 		return -BW_E_CRYPTO;
 	return 0;
 }
@@ -117,6 +146,19 @@ audit_buf_append(struct audit_buf *b, const void *p, size_t n)
 	b->len += n;
 	b->p[b->len] = '\0';
 	return 0;
+}
+
+int
+audit_buf_append_u64(struct audit_buf *b, uint64_t v)
+{
+	char	digits[20];
+	size_t	n = 0;
+
+	do {
+		digits[sizeof(digits) - ++n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return audit_buf_append(b, digits + sizeof(digits) - n, n);
 }
 
 int
@@ -246,7 +288,8 @@ audit_record_format_fields(const struct audit_record *rec, struct audit_buf *b)
 		    (r = audit_value_encode(b, f1[i].value)) < 0)
 			return r;
 	}
-	if ((r = audit_buf_appendf(b, " orev=%" PRIu64, rec->object_revision)) < 0)
+	if ((r = audit_buf_append(b, " orev=", 6)) < 0 ||
+	    (r = audit_buf_append_u64(b, rec->object_revision)) < 0)
 		return r;
 	for (size_t i = 0; i < ELEMENTSOF(f2); i++) {
 		if ((r = audit_buf_append(b, f2[i].key, strlen(f2[i].key))) < 0 ||

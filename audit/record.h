@@ -53,6 +53,9 @@ struct audit_buf {
 
 int audit_buf_reserve(struct audit_buf *b, size_t more);
 int audit_buf_append(struct audit_buf *b, const void *p, size_t n);
+/* Appends V in decimal, as "%" PRIu64 would, without the printf
+ * machinery (the trail formats a few per record). */
+int audit_buf_append_u64(struct audit_buf *b, uint64_t v);
 int audit_buf_appendf(struct audit_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void audit_buf_done(struct audit_buf *b);

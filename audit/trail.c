@@ -288,16 +288,12 @@ compose_line(struct audit_trail *t, struct audit_buf *b, uint64_t seq,
 {
 	size_t		 start = b->len;
 	unsigned char	 h[AUDIT_HASH_LEN];
-	char		 head[96];	/* "v=1 seq=" 20 digits " time=" 30 */
-	int		 hl, r;
+	int		 r;
 
-	/* The leader composes every line of a batch while writers wait:
-	 * one snprintf into the stack instead of two vsnprintf calls. */
-	hl = snprintf(head, sizeof(head), "v=1 seq=%" PRIu64 " time=%s", seq,
-	    timestr);
-	if (hl < 0 || (size_t)hl >= sizeof(head))
-		return -EINVAL;
-	if ((r = audit_buf_append(b, head, (size_t)hl)) < 0 ||
+	if ((r = audit_buf_append(b, "v=1 seq=", 8)) < 0 ||
+	    (r = audit_buf_append_u64(b, seq)) < 0 ||
+	    (r = audit_buf_append(b, " time=", 6)) < 0 ||
+	    (r = audit_buf_append(b, timestr, AUDIT_TIME_LEN)) < 0 ||
 	    (r = audit_buf_append(b, fields, flen)) < 0 ||
 	    (r = audit_buf_append(b, " prev=", 6)) < 0 ||
 	    (r = audit_buf_append(b, prev, AUDIT_HASH_HEX)) < 0)
@@ -1347,6 +1343,10 @@ audit_trail_append(struct audit_trail *t, struct audit_record *recs, size_t n,
 		}
 		return 0;
 	}
+	/* One allocation for the fields of a few usual records, not a few
+	 * reallocations as they grow. */
+	if (n <= 64 && audit_buf_reserve(&w.fields, 640 * n) < 0)
+		return -BW_E_AUDIT;
 	/* The usual call appends one record: no allocation for offsets. */
 	if (n == 1)
 		w.offs = offs1;
