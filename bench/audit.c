@@ -5,6 +5,8 @@
  * configurations: plain (the options' defaults), with segment
  * preallocation, and as bulwarkd opens it (preallocation and real-time
  * commit threads: audit_trail_options.preallocate and .realtime).
+ * Then ROUNDS paired rounds at 64 writers (the baseline, then each
+ * configuration), on whose medians the goal is judged.
  *
  * Usage: bench/audit [DIR] [SECONDS]   (DIR defaults to the current
  * directory; a temporary subdirectory is made and removed). */
@@ -23,6 +25,8 @@
 
 #include "audit/record.h"
 #include "audit/trail.h"
+
+#define ROUNDS	5
 
 struct run {
 	struct audit_trail	*t;
@@ -242,6 +246,24 @@ run(const char *dir, int naive, int nthreads, double secs,
 }
 
 static int
+dcmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double
+median(const double *v, int n)
+{
+	double s[ROUNDS];
+
+	memcpy(s, v, (size_t)n * sizeof(*s));
+	qsort(s, (size_t)n, sizeof(*s), dcmp);
+	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+static int
 rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st; (void)flag; (void)ftw;
@@ -257,6 +279,7 @@ main(int argc, char **argv)
 	const size_t		 nconf = sizeof(configs) / sizeof(configs[0]);
 	struct audit_signer	*signer = NULL;
 	struct result		 naive, g[3][3];
+	double			 rate[3][ROUNDS], ratio[3][ROUNDS];
 	char			 dir[1024], key[1100], *err = NULL;
 
 	snprintf(dir, sizeof(dir), "%s/bench-audit-XXXXXX", base);
@@ -283,12 +306,35 @@ main(int argc, char **argv)
 			    g[c][i].rate / naive.rate);
 		}
 	}
-	for (size_t c = 0; c < nconf; c++)
-		printf("goal (%s, 64 writers): >= 50000 records/s: %s; >= 20x naive: "
-		    "%s (%.1fx)\n", configs[c].name,
-		    g[c][2].rate >= 50000 ? "MET" : "NOT MET",
-		    g[c][2].rate >= 20 * naive.rate ? "MET" : "NOT MET",
-		    g[c][2].rate / naive.rate);
+	/* The machine's speed drifts over a run (a VM's steal time moved
+	 * the naive baseline from 3.3k to 5.7k records/s between runs
+	 * minutes apart), and the table above divides by one baseline
+	 * measured up to half a minute before. So the goal is judged on
+	 * paired rounds: each measures the baseline, then every
+	 * configuration at 64 writers, and the goal takes the median of
+	 * the rounds' rates and ratios. */
+	printf("paired rounds: naive, then each configuration at 64 writers\n");
+	for (int k = 0; k < ROUNDS; k++) {
+		naive = run(dir, 1, 1, secs, NULL, NULL);
+		printf("round %d: naive %6.0f/s", k + 1, naive.rate);
+		for (size_t c = 0; c < nconf; c++) {
+			struct result x = run(dir, 0, 64, secs, signer, &configs[c]);
+
+			rate[c][k] = x.rate;
+			ratio[c][k] = x.rate / naive.rate;
+			printf("  %s %6.0f/s %5.1fx", configs[c].name, x.rate,
+			    ratio[c][k]);
+		}
+		printf("\n");
+	}
+	for (size_t c = 0; c < nconf; c++) {
+		double r = median(rate[c], ROUNDS), x = median(ratio[c], ROUNDS);
+
+		printf("goal (%s, 64 writers, median of %d rounds): >= 50000 "
+		    "records/s: %s (%.0f); >= 20x naive: %s (%.1fx)\n",
+		    configs[c].name, ROUNDS, r >= 50000 ? "MET" : "NOT MET", r,
+		    x >= 20 ? "MET" : "NOT MET", x);
+	}
 	audit_signer_free(signer);
 	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 	return 0;
