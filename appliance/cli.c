@@ -21,6 +21,7 @@
 #include "appliance/compliance-api.h"
 #include "appliance/identity-cli.h"
 #include "appliance/image.h"
+#include "audit/signer.h"
 #include "audit/verify.h"
 #include "compliance/catalog.h"
 #include "compliance/check.h"
@@ -521,7 +522,9 @@ cmd_audit_verify(const struct cli_opts *o, const struct client_conf *conf)
 {
 	struct audit_verify_report	 rep = { 0 };
 	char				 dir[PATH_MAX];
-	EVP_PKEY			*pub = NULL;
+	EVP_PKEY			**keys = NULL;
+	size_t				 nkeys = 0;
+	char				*err = NULL;
 	int				 r, rc;
 
 	if (o->dir)
@@ -543,20 +546,16 @@ cmd_audit_verify(const struct cli_opts *o, const struct client_conf *conf)
 		    "configured appliance\n");
 		return CLI_EXIT_USAGE;
 	}
-	if (o->key_file) {
-		FILE *f = fopen(o->key_file, "re");
-
-		if (!f || !(pub = PEM_read_PUBKEY(f, NULL, NULL, NULL))) {
-			fprintf(stderr, "bulwark: audit verify: cannot read public "
-			    "key %s\n", o->key_file);
-			if (f)
-				fclose(f);
-			return CLI_EXIT_USAGE;
-		}
-		fclose(f);
+	/* The file may hold several keys (after a key change). */
+	if (o->key_file && audit_pubkeys_load(o->key_file, &keys, &nkeys,
+	    &err) < 0) {
+		fprintf(stderr, "bulwark: audit verify: cannot read the public "
+		    "key: %s\n", err ? err : o->key_file);
+		free(err);
+		return CLI_EXIT_USAGE;
 	}
-	r = audit_verify_dir(dir, pub, &rep);
-	EVP_PKEY_free(pub);
+	r = audit_verify_dir_keys(dir, keys, nkeys, &rep);
+	audit_pubkeys_free(keys, nkeys);
 	if (o->output == CLI_OUT_JSON) {
 		_cleanup_json_ json_t *j = json_pack("{s:s, s:b, s:s, s:I, s:s?, s:s?, "
 		    "s:I, s:I, s:I}", "dir", dir, "ok", r == 0 && rep.damage == AUDIT_OK,

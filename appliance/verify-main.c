@@ -37,7 +37,10 @@ usage(FILE *f)
 	    "\n"
 	    "  --key PUB.pem  the appliance's checkpoint public key (PEM). Without\n"
 	    "                 it, signatures are checked against DIR/checkpoint-key.pem,\n"
-	    "                 which proves consistency but not origin.\n"
+	    "                 which proves consistency but not origin. After a key\n"
+	    "                 change (an audit.key_change record), pass every key:\n"
+	    "                 repeat --key, or give a file holding several PEM keys;\n"
+	    "                 each checkpoint must verify with the key it names.\n"
 	    "  --bundle       FILE.tar is an evidence bundle (implied when the\n"
 	    "                 argument is a regular file)\n"
 	    "  --quiet        print nothing; only the exit status\n"
@@ -115,6 +118,13 @@ verify_bundle(const char *path, EVP_PKEY *key, int quiet)
 	return r;
 }
 
+static void
+keys_free(EVP_PKEY **keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		EVP_PKEY_free(keys[i]);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -126,8 +136,9 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct audit_verify_report	 rep = { 0 };
-	const char			*keypath = NULL, *dir;
-	EVP_PKEY			*key = NULL;
+	const char			*keypaths[AUDIT_KEYS_MAX], *dir;
+	EVP_PKEY			*keys[AUDIT_KEYS_MAX];
+	size_t				 npaths = 0, nkeys = 0;
 	char				*err = NULL;
 	struct stat			 st;
 	int				 c, quiet = 0, bundle = 0, r;
@@ -135,7 +146,12 @@ main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "k:qbh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
-			keypath = optarg;
+			if (npaths == AUDIT_KEYS_MAX) {
+				fprintf(stderr, "bulwark-verify: at most %d --key\n",
+				    AUDIT_KEYS_MAX);
+				return EXIT_USAGE;
+			}
+			keypaths[npaths++] = optarg;
 			break;
 		case 'q':
 			quiet = 1;
@@ -158,23 +174,36 @@ main(int argc, char **argv)
 	dir = argv[optind];
 	if (stat(dir, &st) == 0 && S_ISREG(st.st_mode))
 		bundle = 1;
-	if (bundle && !keypath) {
+	if (bundle && !npaths) {
 		fprintf(stderr, "bulwark-verify: a bundle is verified against a trust "
 		    "anchor: pass --key PUB.pem (the appliance public key)\n");
 		return EXIT_USAGE;
 	}
-	if (keypath && audit_pubkey_load(keypath, &key, &err) < 0) {
-		fprintf(stderr, "bulwark-verify: %s\n", err ? err : keypath);
-		free(err);
-		return EXIT_USAGE;
+	for (size_t i = 0; i < npaths; i++) {
+		EVP_PKEY	**got = NULL;
+		size_t		  n = 0;
+
+		if (audit_pubkeys_load(keypaths[i], &got, &n, &err) < 0 ||
+		    nkeys + n > AUDIT_KEYS_MAX) {
+			fprintf(stderr, "bulwark-verify: %s\n", err ? err :
+			    "more than 16 keys");
+			free(err);
+			audit_pubkeys_free(got, n);
+			keys_free(keys, nkeys);
+			return EXIT_USAGE;
+		}
+		memcpy(keys + nkeys, got, n * sizeof(*got));
+		nkeys += n;
+		free(got);	/* the keys now belong to KEYS */
 	}
 	if (bundle) {
-		r = verify_bundle(dir, key, quiet);
-		EVP_PKEY_free(key);
+		/* A bundle's manifest is signed by the current key: the first. */
+		r = verify_bundle(dir, keys[0], quiet);
+		keys_free(keys, nkeys);
 		return r;
 	}
-	r = audit_verify_dir(dir, key, &rep);
-	EVP_PKEY_free(key);
+	r = audit_verify_dir_keys(dir, keys, nkeys, &rep);
+	keys_free(keys, nkeys);
 	if (r < 0) {
 		fprintf(stderr, "bulwark-verify: %s: %s\n", dir, strerror(-r));
 		return EXIT_USAGE;

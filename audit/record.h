@@ -44,6 +44,7 @@ struct audit_record {
 #define AUDIT_ACTION_RETENTION	"audit.retention"
 #define AUDIT_ACTION_CAPACITY	"audit.capacity"
 #define AUDIT_ACTION_FORWARD	"audit.forward"
+#define AUDIT_ACTION_KEY_CHANGE	"audit.key_change"
 
 /* A growable byte buffer for composing lines. */
 struct audit_buf {

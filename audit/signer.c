@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -207,6 +208,86 @@ audit_pubkey_load(const char *path, EVP_PKEY **ret, char **ret_err)
 	}
 	*ret = k;
 	return 0;
+}
+
+int
+audit_pubkeys_parse(const char *pem, size_t len, const char *what,
+    EVP_PKEY ***ret_keys, size_t *ret_n, char **ret_err)
+{
+	_cleanup_(BIO_freep) BIO *bio = NULL;
+	EVP_PKEY	**keys = NULL, *k;
+	size_t		  n = 0;
+	int		  r = 0;
+
+	if (len > INT_MAX || !(bio = BIO_new_mem_buf(pem, (int)len)))
+		return -ENOMEM;
+	if (!(keys = calloc(AUDIT_KEYS_MAX, sizeof(*keys))))
+		return -ENOMEM;
+	while ((k = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL))) {
+		if (!is_p384(k)) {
+			EVP_PKEY_free(k);
+			r = errf(-BW_E_CRYPTO, ret_err, "%s: key %zu is not an "
+			    "ECDSA P-384 key", what, n + 1);
+			goto out;
+		}
+		if (n == AUDIT_KEYS_MAX) {
+			EVP_PKEY_free(k);
+			r = errf(-BW_E_INVALID, ret_err, "%s: more than %d keys",
+			    what, AUDIT_KEYS_MAX);
+			goto out;
+		}
+		keys[n++] = k;
+	}
+	/* The loop ends on the first block that is not a public key: the
+	 * end of the text, or something else (refused below when nothing
+	 * was read). */
+	ERR_clear_error();
+	if (n == 0) {
+		r = errf(-BW_E_CRYPTO, ret_err, "%s: no PEM public key", what);
+		goto out;
+	}
+	*ret_keys = TAKE_PTR(keys);
+	*ret_n = n;
+out:
+	if (keys)
+		audit_pubkeys_free(keys, n);
+	return r;
+}
+
+int
+audit_pubkeys_load(const char *path, EVP_PKEY ***ret_keys, size_t *ret_n,
+    char **ret_err)
+{
+	_cleanup_free_ char	*pem = NULL;
+	size_t			 len;
+	int			 r;
+
+	if ((r = read_file_at(AT_FDCWD, path, KEY_PEM_MAX, &pem, &len)) < 0)
+		return errf(r, ret_err, "%s: %s", path, strerror(-r));
+	if (audit_pubkeys_parse(pem, len, path, ret_keys, ret_n, NULL) == 0)
+		return 0;
+	/* One key, perhaps a private key (its public half), or an error
+	 * that names the problem. */
+	OPENSSL_cleanse(pem, len);
+	if (!(*ret_keys = calloc(1, sizeof(**ret_keys))))
+		return -ENOMEM;
+	if ((r = audit_pubkey_load(path, &(*ret_keys)[0], ret_err)) < 0) {
+		free(*ret_keys);
+		*ret_keys = NULL;
+		return r;
+	}
+	*ret_n = 1;
+	return 0;
+}
+
+void
+audit_pubkeys_free(EVP_PKEY **keys, size_t n)
+{
+	if (!keys)
+		return;
+	for (size_t i = 0; i < n; i++)
+		EVP_PKEY_free(keys[i]);
+	free(keys);
 }
 
 int

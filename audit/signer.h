@@ -38,6 +38,22 @@ int audit_key_id(EVP_PKEY *key, char ret_hex[AUDIT_HASH_HEX + 1]);
  * from PATH. Returns 0 or a negative error with *RET_ERR. */
 int audit_pubkey_load(const char *path, EVP_PKEY **ret, char **ret_err);
 
+/* The most checkpoint keys a trail or a key file may name: each key
+ * change of an appliance adds one. */
+#define AUDIT_KEYS_MAX	16
+
+/* Loads every PEM public key in the PEM text PEM (LEN bytes): a key
+ * bundle, newest key first, as a trail's checkpoint-key.pem holds after
+ * a key change. Each must be ECDSA P-384. *RET_KEYS (array and keys) is
+ * freed with audit_pubkeys_free(). Returns 0 with at least one key, or
+ * a negative error with a message in *RET_ERR naming WHAT. */
+int audit_pubkeys_parse(const char *pem, size_t len, const char *what,
+    EVP_PKEY ***ret_keys, size_t *ret_n, char **ret_err);
+/* The same from the file PATH. */
+int audit_pubkeys_load(const char *path, EVP_PKEY ***ret_keys, size_t *ret_n,
+    char **ret_err);
+void audit_pubkeys_free(EVP_PKEY **keys, size_t n);
+
 /* PEM SubjectPublicKeyInfo of KEY in an allocated string. */
 int audit_pubkey_pem(EVP_PKEY *key, char **ret_pem, size_t *ret_len);
 

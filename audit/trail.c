@@ -1640,22 +1640,67 @@ recover(struct audit_trail *t, char **ret_err)
 	return 0;
 }
 
+/* Writes DIR/checkpoint-key.pem: the signer's public key, followed by
+ * the keys the trail used before it, so the file keeps naming every key
+ * whose checkpoints the trail holds. A key the file did not hold yet is
+ * a key change, recorded in the chain (audit.key_change) for an auditor
+ * to see why the checkpoints' key ids change there. Called at open,
+ * before the first commit. */
 static int
 write_pubkey(struct audit_trail *t, char **ret_err)
 {
-	_cleanup_free_ char *pem = NULL, *old = NULL;
-	size_t	len, oldlen;
-	int	r;
+	_cleanup_free_ char	*pem = NULL, *old = NULL;
+	EVP_PKEY		**olds = NULL;
+	size_t			 len, oldlen, nold = 0;
+	struct audit_buf	 out = { 0 };
+	char			 id[AUDIT_HASH_HEX + 1], reason[300];
+	int			 r;
 
 	if ((r = audit_pubkey_pem(t->o.signer->pubkey, &pem, &len)) < 0)
 		return errf(r, ret_err, "cannot encode the checkpoint public key");
-	if (read_file_at(t->dirfd, AUDIT_KEY_FILE, 64 * 1024, &old, &oldlen) == 0 &&
-	    oldlen == len && memcmp(old, pem, len) == 0)
-		return 0;
-	if ((r = write_file_atomic_at(t->dirfd, AUDIT_KEY_FILE, pem, len, 0644)) < 0)
-		return errf(r, ret_err, "%s/%s: %s", t->dir, AUDIT_KEY_FILE,
+	if (read_file_at(t->dirfd, AUDIT_KEY_FILE, 64 * 1024, &old, &oldlen) == 0) {
+		if (oldlen >= len && memcmp(old, pem, len) == 0)
+			return 0;	/* the current key, first: nothing changed */
+		if (audit_pubkeys_parse(old, oldlen, AUDIT_KEY_FILE, &olds, &nold,
+		    NULL) < 0)
+			nold = 0;	/* unreadable: the convenience copy is remade */
+	}
+	if ((r = audit_buf_append(&out, pem, len)) < 0)
+		goto out;
+	for (size_t i = 0; i < nold; i++) {
+		_cleanup_free_ char *p = NULL;
+		size_t pl;
+
+		if (EVP_PKEY_eq(olds[i], t->o.signer->pubkey) == 1)
+			continue;
+		if (i + 1 >= AUDIT_KEYS_MAX)
+			break;		/* the oldest fall off the convenience copy */
+		if ((r = audit_pubkey_pem(olds[i], &p, &pl)) < 0 ||
+		    (r = audit_buf_append(&out, p, pl)) < 0)
+			goto out;
+	}
+	if ((r = write_file_atomic_at(t->dirfd, AUDIT_KEY_FILE, out.p, out.len,
+	    0644)) < 0) {
+		r = errf(r, ret_err, "%s/%s: %s", t->dir, AUDIT_KEY_FILE,
 		    strerror(-r));
-	return 0;
+		goto out;
+	}
+	if (nold > 0 && EVP_PKEY_eq(olds[0], t->o.signer->pubkey) != 1 &&
+	    audit_key_id(olds[0], id) == 0) {
+		int known = 0;
+
+		for (size_t i = 1; i < nold; i++)
+			known |= EVP_PKEY_eq(olds[i], t->o.signer->pubkey) == 1;
+		snprintf(reason, sizeof(reason), "checkpoint key changed from %s to "
+		    "%s%s", id, t->key_id, known ? " (a key this trail used before)" :
+		    "");
+		r = internal_add(t, AUDIT_ACTION_KEY_CHANGE, "success", "audit-trail",
+		    NULL, 0, reason, "AU-9,AU-10,SC-12");
+	}
+out:
+	audit_buf_done(&out);
+	audit_pubkeys_free(olds, nold);
+	return r;
 }
 
 static void

@@ -19,8 +19,11 @@
 #include "lib/macro.h"
 
 struct audit_verifier {
-	EVP_PKEY		*key;
-	char			 key_id[AUDIT_HASH_HEX + 1];
+	/* Trusted checkpoint keys (not owned): more than one after the
+	 * appliance's key changed. */
+	EVP_PKEY		*keys[AUDIT_KEYS_MAX];
+	char			 key_ids[AUDIT_KEYS_MAX][AUDIT_HASH_HEX + 1];
+	size_t			 nkeys;
 	struct audit_verify_report rep;
 	int			 started, stopped;
 	uint64_t		 expected;
@@ -85,20 +88,40 @@ audit_verifier_new(EVP_PKEY *key, enum audit_key_source src,
 {
 	struct audit_verifier *v;
 
+	int r;
+
 	if (!(v = calloc(1, sizeof(*v))))
 		return -ENOMEM;
-	if (key) {
-		if (audit_key_id(key, v->key_id) < 0) {
-			free(v);
-			return -BW_E_CRYPTO;
-		}
-		v->key = key;
-		v->rep.key_source = src;
-	} else {
-		v->rep.key_source = AUDIT_KEY_NONE;
+	v->rep.key_source = AUDIT_KEY_NONE;
+	if (key && (r = audit_verifier_add_key(v, key, src)) < 0) {
+		free(v);
+		return r;
 	}
 	*ret = v;
 	return 0;
+}
+
+int
+audit_verifier_add_key(struct audit_verifier *v, EVP_PKEY *key,
+    enum audit_key_source src)
+{
+	if (v->nkeys == AUDIT_KEYS_MAX)
+		return -BW_E_INVALID;
+	if (audit_key_id(key, v->key_ids[v->nkeys]) < 0)
+		return -BW_E_CRYPTO;
+	v->keys[v->nkeys++] = key;
+	v->rep.key_source = src;
+	return 0;
+}
+
+/* The trusted key that id ID names, or NULL. */
+static EVP_PKEY *
+trusted_key(const struct audit_verifier *v, const char *id)
+{
+	for (size_t i = 0; i < v->nkeys; i++)
+		if (memcmp(id, v->key_ids[i], AUDIT_HASH_HEX) == 0)
+			return v->keys[i];
+	return NULL;
 }
 
 void
@@ -265,17 +288,21 @@ check_line(struct audit_verifier *v, const char *seg, const char *data,
 	}
 
 	if (strcmp(l.rec.action, AUDIT_ACTION_CHECKPOINT) == 0) {
-		if (v->key) {
-			if (memcmp(l.key, v->key_id, AUDIT_HASH_HEX) != 0) {
+		if (v->nkeys) {
+			EVP_PKEY *k = trusted_key(v, l.key);
+
+			if (!k) {
 				r = damage(v, AUDIT_BAD_SIGNATURE, l.rec.seq, seg,
 				    "checkpoint seq %" PRIu64 " names key %.16s..., not "
-				    "the %s key %.16s...", l.rec.seq, l.key,
+				    "%s %s key%s (%.16s...%s)", l.rec.seq, l.key,
+				    v->nkeys > 1 ? "one of the" : "the",
 				    v->rep.key_source == AUDIT_KEY_TRUSTED ?
-				    "trusted" : "trail's", v->key_id);
+				    "trusted" : "trail's", v->nkeys > 1 ? "s" : "",
+				    v->key_ids[0], v->nkeys > 1 ? " and others" : "");
 				audit_line_done(&l);
 				return r;
 			}
-			if (!audit_checkpoint_sig_ok(v->key, p, l.signed_len, l.sig,
+			if (!audit_checkpoint_sig_ok(k, p, l.signed_len, l.sig,
 			    l.siglen)) {
 				r = damage(v, AUDIT_BAD_SIGNATURE, l.rec.seq, seg,
 				    "checkpoint seq %" PRIu64 ": the signature does not "
@@ -410,30 +437,44 @@ int
 audit_verify_dir(const char *dir, EVP_PKEY *trusted_checkpoint_key,
     struct audit_verify_report *ret)
 {
+	return audit_verify_dir_keys(dir, &trusted_checkpoint_key,
+	    trusted_checkpoint_key ? 1 : 0, ret);
+}
+
+int
+audit_verify_dir_keys(const char *dir, EVP_PKEY *const *keys, size_t nkeys,
+    struct audit_verify_report *ret)
+{
 	_cleanup_close_ int	 dfd = -1;
 	struct audit_verifier	*v = NULL;
-	EVP_PKEY		*trail_key = NULL;
-	enum audit_key_source	 src = AUDIT_KEY_TRUSTED;
+	EVP_PKEY		**trail_keys = NULL;
+	size_t			 ntrail = 0;
 	char			**names = NULL;
 	size_t			 n = 0;
 	int			 r;
 
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return -errno;
-	if (!trusted_checkpoint_key) {
+	if ((r = audit_verifier_new(NULL, AUDIT_KEY_NONE, &v)) < 0)
+		goto out;
+	for (size_t i = 0; i < nkeys; i++)
+		if ((r = audit_verifier_add_key(v, keys[i], AUDIT_KEY_TRUSTED)) < 0)
+			goto out;
+	if (nkeys == 0) {
 		_cleanup_free_ char *path = NULL;
 
-		if (asprintf(&path, "%s/%s", dir, AUDIT_KEY_FILE) < 0)
-			return -ENOMEM;
+		if (asprintf(&path, "%s/%s", dir, AUDIT_KEY_FILE) < 0) {
+			r = -ENOMEM;
+			goto out;
+		}
+		/* Every key the trail has used, newest first. */
 		if (access(path, F_OK) == 0 &&
-		    audit_pubkey_load(path, &trail_key, NULL) == 0)
-			src = AUDIT_KEY_TRAIL;
-		else
-			src = AUDIT_KEY_NONE;
+		    audit_pubkeys_load(path, &trail_keys, &ntrail, NULL) == 0)
+			for (size_t i = 0; i < ntrail; i++)
+				if ((r = audit_verifier_add_key(v, trail_keys[i],
+				    AUDIT_KEY_TRAIL)) < 0)
+					goto out;
 	}
-	if ((r = audit_verifier_new(trusted_checkpoint_key ?
-	    trusted_checkpoint_key : trail_key, src, &v)) < 0)
-		goto out;
 	if ((r = audit_segment_list(dfd, &names, &n)) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
@@ -459,6 +500,6 @@ audit_verify_dir(const char *dir, EVP_PKEY *trusted_checkpoint_key,
 out:
 	audit_segment_list_free(names, n);
 	audit_verifier_free(v);
-	EVP_PKEY_free(trail_key);
+	audit_pubkeys_free(trail_keys, ntrail);
 	return r;
 }

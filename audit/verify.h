@@ -53,6 +53,12 @@ const char *audit_damage_name(enum audit_damage d);
  * cannot be read. Release the report with audit_verify_report_done(). */
 int audit_verify_dir(const char *dir, EVP_PKEY *trusted_checkpoint_key,
     struct audit_verify_report *ret);
+/* The same with NKEYS trusted keys (not taken over): after the
+ * appliance's checkpoint key changed, each checkpoint must verify with
+ * the trusted key its `key` field names. With none, every key in
+ * DIR/checkpoint-key.pem is used (consistency only). */
+int audit_verify_dir_keys(const char *dir, EVP_PKEY *const *keys,
+    size_t nkeys, struct audit_verify_report *ret);
 void audit_verify_report_done(struct audit_verify_report *r);
 
 /* The same walk fed segment by segment from memory (used by the fuzzer
@@ -60,6 +66,10 @@ void audit_verify_report_done(struct audit_verify_report *r);
 struct audit_verifier;
 int audit_verifier_new(EVP_PKEY *key, enum audit_key_source src,
     struct audit_verifier **ret);
+/* Trusts one more checkpoint key (at most AUDIT_KEYS_MAX; not taken
+ * over). Returns 0, -BW_E_INVALID when full, or -BW_E_CRYPTO. */
+int audit_verifier_add_key(struct audit_verifier *v, EVP_PKEY *key,
+    enum audit_key_source src);
 /* Feeds one segment (NAME, LEN bytes of DATA) in chain order; only the
  * last segment fed may end in NUL padding. Returns 1 once damage is
  * found (stop feeding), 0 to continue, or -ENOMEM. */

@@ -8,7 +8,8 @@ that the document is enough for a third party.  Section numbers in comments
 Revised to the document's clarifications (still from the document alone): line
 length (98,304 bytes not counting the LF), time ranges (year 1970-9999, a day
 that exists in its month, second 00-59: 60 refused), padding bound
-not checked, checkpoint actor not checked, one trusted key (no key rotation),
+not checked, checkpoint actor not checked, key changes (several trusted keys,
+each checkpoint checked with the key it names),
 s7 step 0 (no segment: MISSING at 1), s7 step 1 (TRUNCATED header test on the
 bytes left without trailing NULs, < 128 bytes; seq = expected or 1 in the first
 segment; file name mismatch MALFORMED at first_seq), s7 step 4 (the first
@@ -144,30 +145,46 @@ def good_record(line):
     return rec
 
 
-class Signer:
-    """The trusted checkpoint key: its s4 key id and signature checks via openssl."""
+PEM_BLOCK = re.compile(rb"-----BEGIN PUBLIC KEY-----\r?\n.*?-----END PUBLIC KEY-----\r?\n?",
+                       re.S)
 
-    def __init__(self, pem_path, tmp):
-        self.pem, self.tmp = pem_path, tmp
-        if not os.path.isfile(pem_path):
-            raise Unreadable(f"cannot read key {pem_path}")
-        der = subprocess.run(["openssl", "pkey", "-pubin", "-in", pem_path, "-outform", "DER"],
-                             capture_output=True)
-        if der.returncode != 0 or not der.stdout:
-            raise Unreadable(f"{pem_path}: not a PEM public key")
-        text = subprocess.run(["openssl", "pkey", "-pubin", "-in", pem_path, "-noout", "-text"],
-                              capture_output=True, text=True).stdout
-        if "secp384r1" not in text and "P-384" not in text:
-            raise Unreadable(f"{pem_path}: not an ECDSA P-384 key (s4)")
-        # s4: key id = SHA-256 of the DER SubjectPublicKeyInfo
-        self.key_id = hashlib.sha256(der.stdout).hexdigest().encode()
+
+class Signer:
+    """The trusted checkpoint keys: their s4 key ids and signature checks via
+    openssl.  s1/s4: a key file may hold several PEM keys (after a key change),
+    and each checkpoint must verify with the trusted key its key id names."""
+
+    def __init__(self, pem_paths, tmp):
+        self.tmp, self.keys = tmp, {}
+        for pem_path in pem_paths:
+            try:
+                with open(pem_path, "rb") as f:
+                    blocks = PEM_BLOCK.findall(f.read())
+            except OSError:
+                raise Unreadable(f"cannot read key {pem_path}")
+            if not blocks:
+                raise Unreadable(f"{pem_path}: not a PEM public key")
+            for block in blocks:
+                one = os.path.join(tmp, f"key-{len(self.keys)}.pem")
+                with open(one, "wb") as f:
+                    f.write(block)
+                der = subprocess.run(["openssl", "pkey", "-pubin", "-in", one,
+                                      "-outform", "DER"], capture_output=True)
+                if der.returncode != 0 or not der.stdout:
+                    raise Unreadable(f"{pem_path}: not a PEM public key")
+                text = subprocess.run(["openssl", "pkey", "-pubin", "-in", one, "-noout",
+                                       "-text"], capture_output=True, text=True).stdout
+                if "secp384r1" not in text and "P-384" not in text:
+                    raise Unreadable(f"{pem_path}: not an ECDSA P-384 key (s4)")
+                # s4: key id = SHA-256 of the DER SubjectPublicKeyInfo
+                self.keys[hashlib.sha256(der.stdout).hexdigest().encode()] = one
 
         # One openssl process per checkpoint costs ~15 ms and a busy trail has a
         # checkpoint a second, so checks run a few at a time in the background;
         # settle() reports the earliest failure, keeping "first damage wins".
         self.pending, self.limit = [], 2 * (os.cpu_count() or 1)
 
-    def submit(self, seq, where, signed_part, sig_der):
+    def submit(self, seq, where, signed_part, sig_der, key_id):
         msg = os.path.join(self.tmp, f"{seq}.msg")
         sig = os.path.join(self.tmp, f"{seq}.sig")
         with open(msg, "wb") as f:
@@ -175,7 +192,7 @@ class Signer:
         with open(sig, "wb") as f:
             f.write(sig_der)
         # s4: ECDSA over SHA-384 of the signed part, so openssl hashes the message itself
-        proc = subprocess.Popen(["openssl", "dgst", "-sha384", "-verify", self.pem,
+        proc = subprocess.Popen(["openssl", "dgst", "-sha384", "-verify", self.keys[key_id],
                                  "-signature", sig, msg],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.pending.append((seq, where, proc, (msg, sig)))
@@ -315,11 +332,12 @@ def walk(trail, signer):
             if seq < expected:
                 raise Damage("INSERTED", seq, f"{where}: seq {seq} again, expected {expected}")
             if rec["action"] == b"audit.checkpoint":
-                if rec["key"] != signer.key_id:
+                if rec["key"] not in signer.keys:
                     raise Damage("BAD_SIGNATURE", seq, f"{where}: checkpoint key id "
-                                 f"{rec['key'].decode()} is not the trusted key's")
+                                 f"{rec['key'].decode()} is not a trusted key's")
                 signed = body[:body.rindex(b" sig=")]   # s4: up to the end of the key value
-                signer.submit(seq, where, signed, bytes.fromhex(rec["sig"].decode()))
+                signer.submit(seq, where, signed, bytes.fromhex(rec["sig"].decode()),
+                              rec["key"])
                 stats["checkpoints"] += 1
                 stats["last_ck"] = seq
             if rec["action"] == b"audit.retention":
@@ -351,7 +369,9 @@ def walk(trail, signer):
 
 def main():
     ap = argparse.ArgumentParser(description="Verify a Bulwark audit trail (format v1).")
-    ap.add_argument("--key", help="trusted checkpoint public key (PEM)")
+    ap.add_argument("--key", action="append",
+                    help="trusted checkpoint public key(s) (PEM; repeat, or one file "
+                         "holding several keys, after a key change)")
     ap.add_argument("dir", help="trail directory")
     args = ap.parse_args()              # exits 2 on usage errors
     try:
@@ -359,7 +379,8 @@ def main():
             raise Unreadable(f"{args.dir}: not a directory")
         with tempfile.TemporaryDirectory() as tmp:
             own = args.key is None
-            signer = Signer(os.path.join(args.dir, "checkpoint-key.pem") if own else args.key, tmp)
+            signer = Signer([os.path.join(args.dir, "checkpoint-key.pem")] if own else args.key,
+                            tmp)
             s = verify(args.dir, signer)
     except Unreadable as e:
         print(f"audit_verify: {e}", file=sys.stderr)

@@ -136,6 +136,40 @@ fresh
 CK=$(awk -v s="$SEQ" '/action=audit.checkpoint / { split($2, a, "="); if (a[2] + 0 > s + 0) { print a[2]; exit } }' $(ls "$tmp/pristine"/seg-*.log | sort))
 expect "forged checkpoint signature" BAD_SIGNATURE "$CK"
 
+# 8. a key change: the trail goes on with a second key. Trusting both
+#    keys (two --key, or one file holding both) it verifies; trusting
+#    only the new key, the trail's first checkpoint is BAD_SIGNATURE.
+rm -rf "$tmp/t"
+"$G" write "$tmp/t" "$tmp/appliance.pem" 30 4096 >/dev/null || exit 1
+"$G" write "$tmp/t" "$tmp/second.pem" 30 4096 >/dev/null || exit 1
+openssl pkey -in "$tmp/second.pem" -pubout -out "$tmp/second.pub" 2>/dev/null || exit 1
+cat "$tmp/second.pub" "$tmp/appliance.pub" >"$tmp/both.pub"
+FIRSTCK=$(grep -h -m1 'action=audit.checkpoint ' $(ls "$tmp/t"/seg-*.log | sort) |
+	sed -n 's/^v=1 seq=\([0-9]*\) .*/\1/p' | head -1)
+for keys in "--key $tmp/appliance.pub --key $tmp/second.pub" "--key $tmp/both.pub"; do
+	# shellcheck disable=SC2086
+	if "$V" $keys "$tmp/t" >"$tmp/kc.out" 2>&1 &&
+	    python3 "$IV" $keys "$tmp/t" >"$tmp/kc.iv" 2>&1; then
+		echo "ok: key change, both keys trusted ($keys): $(head -1 "$tmp/kc.out")"
+	else
+		echo "FAIL: key change with $keys:"; cat "$tmp/kc.out" "$tmp/kc.iv"; fail=1
+	fi
+done
+if grep -q 'action=audit.key_change ' "$tmp"/t/seg-*.log; then
+	echo "ok: key change: the trail records audit.key_change"
+else
+	echo "FAIL: key change: no audit.key_change record"; fail=1
+fi
+if "$B/bulwark" audit verify --key-file "$tmp/both.pub" "$tmp/t" >"$tmp/kc.cli" 2>&1; then
+	echo "ok: key change: bulwark audit verify --key-file with both keys: $(cat "$tmp/kc.cli")"
+else
+	echo "FAIL: bulwark audit verify --key-file both.pub:"; cat "$tmp/kc.cli"; fail=1
+fi
+cp "$tmp/appliance.pub" "$tmp/appliance.pub.keep"
+cp "$tmp/second.pub" "$tmp/appliance.pub"	# expect() trusts appliance.pub only
+expect "key change, only the new key trusted" BAD_SIGNATURE "$FIRSTCK"
+mv "$tmp/appliance.pub.keep" "$tmp/appliance.pub"
+
 # usage errors are exit 2
 "$V" >/dev/null 2>&1
 [ $? -eq 2 ] || { echo "FAIL: no argument should exit 2"; fail=1; }

@@ -198,6 +198,20 @@ t_verify(const char *dir, EVP_PKEY *key)
 	return rep;
 }
 
+static inline struct audit_verify_report
+t_verify_keys(const char *dir, EVP_PKEY **keys, size_t n)
+{
+	struct audit_verify_report rep = { 0 };
+
+	if (audit_verify_dir_keys(dir, keys, n, &rep) < 0)
+		abort();
+	if (rep.damage != AUDIT_OK)
+		fprintf(stderr, "# verify: %s at %" PRIu64 ": %s\n",
+		    audit_damage_name(rep.damage), rep.bad_seq,
+		    rep.message ? rep.message : "");
+	return rep;
+}
+
 /* Rewrites the whole trail as an attacker with their own key would:
  * changes the actor of record SEQ, recomputes every later hash and
  * segment header, and re-signs every checkpoint with ATTACKER. With

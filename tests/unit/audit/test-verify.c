@@ -497,6 +497,102 @@ test_search(void **state)
 	assert_int_equal(audit_search_dir(f->trail, NULL, stop_cb, NULL, NULL), 7);
 }
 
+/* The first checkpoint seq signed with the key whose id is ID, in the
+ * trail in DIR (0 if none). */
+static uint64_t
+first_ckpt_of(const char *dir, const char *id)
+{
+	char		**names;
+	size_t		  n;
+	uint64_t	  seq = 0;
+
+	t_seg_names(dir, &names, &n);
+	for (size_t i = 0; i < n && !seq; i++) {
+		struct t_seg s;
+
+		t_seg_load(dir, i, &s);
+		for (size_t k = 0; k < s.n; k++) {
+			char *at = strstr(s.lines[k], " key=");
+
+			if (!seq && at && strncmp(at + 5, id, AUDIT_HASH_HEX) == 0)
+				assert_int_equal(audit_line_peek_seq(s.lines[k],
+				    strlen(s.lines[k]), &seq), 0);
+			free(s.lines[k]);
+		}
+	}
+	audit_segment_list_free(names, n);
+	return seq;
+}
+
+/* The appliance's checkpoint key changes (a data directory moved to a
+ * new TPM): the trail records the change, its key file keeps both keys,
+ * and a verifier trusting both accepts the trail; trusting only one, it
+ * names the first checkpoint of the other. */
+static void
+test_key_change(void **state)
+{
+	struct fx		 *f = *state;
+	struct audit_signer	 *second = t_signer(f->root, "second.pem");
+	struct audit_verify_report rep;
+	EVP_PKEY		 *both[2] = { f->signer->pubkey, second->pubkey };
+	EVP_PKEY		 **stored = NULL;
+	char			  id1[AUDIT_HASH_HEX + 1], id2[AUDIT_HASH_HEX + 1];
+	char			  path[700];
+	size_t			  nstored = 0;
+	uint64_t		  first2;
+
+	/* the fixture's trail was written by f->signer; go on with SECOND */
+	t_make_trail(f->trail, second, 30, 4096, 10);
+	assert_int_equal(audit_key_id(f->signer->pubkey, id1), 0);
+	assert_int_equal(audit_key_id(second->pubkey, id2), 0);
+	first2 = first_ckpt_of(f->trail, id2);
+	assert_true(first2 > 0);
+
+	rep = t_verify_keys(f->trail, both, 2);
+	assert_int_equal(rep.damage, AUDIT_OK);
+	assert_true(rep.checkpoints > 0);
+	audit_verify_report_done(&rep);
+	/* only the old key: the first checkpoint of the new one */
+	expect(f, f->signer->pubkey, AUDIT_BAD_SIGNATURE, first2);
+	/* only the new key: the trail's first checkpoint */
+	expect(f, second->pubkey, AUDIT_BAD_SIGNATURE, first_ckpt_of(f->trail, id1));
+
+	/* the trail's own key file: the new key first, then the old */
+	snprintf(path, sizeof(path), "%s/%s", f->trail, AUDIT_KEY_FILE);
+	assert_int_equal(audit_pubkeys_load(path, &stored, &nstored, NULL), 0);
+	assert_int_equal(nstored, 2);
+	assert_int_equal(EVP_PKEY_eq(stored[0], second->pubkey), 1);
+	assert_int_equal(EVP_PKEY_eq(stored[1], f->signer->pubkey), 1);
+	audit_pubkeys_free(stored, nstored);
+	/* without a trusted key, every stored key is used */
+	rep = t_verify(f->trail, NULL);
+	assert_int_equal(rep.damage, AUDIT_OK);
+	assert_int_equal(rep.key_source, AUDIT_KEY_TRAIL);
+	audit_verify_report_done(&rep);
+
+	/* the change is in the chain, naming both keys */
+	{
+		struct audit_search_filter flt = { .action = AUDIT_ACTION_KEY_CHANGE };
+		struct count c = { 0 };
+
+		assert_int_equal(audit_search_dir(f->trail, &flt, count_cb, &c,
+		    NULL), 0);
+		assert_int_equal(c.n, 1);
+		assert_true(c.last < first2);
+	}
+	/* the same key again: no second record, the file unchanged */
+	t_make_trail(f->trail, second, 5, 4096, 10);
+	{
+		struct audit_search_filter flt = { .action = AUDIT_ACTION_KEY_CHANGE };
+		struct count c = { 0 };
+
+		assert_int_equal(audit_search_dir(f->trail, &flt, count_cb, &c,
+		    NULL), 0);
+		assert_int_equal(c.n, 1);
+	}
+	audit_signer_free(second);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -519,6 +615,7 @@ main(void)
 		T(test_garbage_segment),
 		T(test_padding),
 		T(test_data_end),
+		T(test_key_change),
 		T(test_search),
 	};
 
