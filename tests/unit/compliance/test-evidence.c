@@ -556,24 +556,34 @@ test_truncated(void **state)
 	evidence_report_done(&rep);
 }
 
+/* Exports O into TMP/NAME and verifies the bundle into *REP, which must
+ * be intact. */
+static void
+export_intact(const struct evidence_opts *o, const char *name,
+    struct evidence_report *rep)
+{
+	char path[1100];
+
+	snprintf(path, sizeof(path), "%s/%s", tmp, name);
+	export_ok(o, path);
+	verify(path, key->pubkey, rep);
+	if (!rep->ok)
+		dump(rep);
+	assert_int_equal(rep->ok, 1);
+}
+
 static void
 test_period(void **state)
 {
 	struct evidence_opts	o;
 	struct evidence_report	rep;
-	char			path[1100];
 
 	(void)state;
 	/* Only the second session: a window that does not start at seq 1,
 	 * anchored by the signed manifest. */
 	opts_default(&o, bad_scan);
 	o.since = t_second;
-	snprintf(path, sizeof(path), "%s/period.tar", tmp);
-	export_ok(&o, path);
-	verify(path, key->pubkey, &rep);
-	if (!rep.ok)
-		dump(&rep);
-	assert_int_equal(rep.ok, 1);
+	export_intact(&o, "period.tar", &rep);
 	assert_true(rep.audit_first_seq > 1);
 	assert_true(rep.audit_segments >= 1);
 	evidence_report_done(&rep);
@@ -581,9 +591,7 @@ test_period(void **state)
 	/* Only the first session. */
 	o.since = 0;
 	o.until = t_second - 2;
-	export_ok(&o, path);
-	verify(path, key->pubkey, &rep);
-	assert_int_equal(rep.ok, 1);
+	export_intact(&o, "period.tar", &rep);
 	assert_int_equal(rep.audit_first_seq, 1);
 	assert_true(rep.audit_last_seq < 200);
 	evidence_report_done(&rep);
@@ -591,9 +599,7 @@ test_period(void **state)
 	/* Nothing in the period: no segment, and the manifest says so. */
 	o.since = time(NULL) + 86400;
 	o.until = 0;
-	export_ok(&o, path);
-	verify(path, key->pubkey, &rep);
-	assert_int_equal(rep.ok, 1);
+	export_intact(&o, "period.tar", &rep);
 	assert_int_equal(rep.audit_segments, 0);
 	assert_non_null(strstr(rep.absent[0], "audit/"));
 	evidence_report_done(&rep);
@@ -608,7 +614,7 @@ test_period_padded(void **state)
 	static const char	pad[1 << 20];
 	struct evidence_opts	o;
 	struct evidence_report	rep;
-	char			**names, path[1100], seg[1100];
+	char			**names, seg[1100];
 	size_t			n;
 	struct stat		st;
 	uint64_t		last;
@@ -617,10 +623,7 @@ test_period_padded(void **state)
 	(void)state;
 	opts_default(&o, bad_scan);
 	o.since = t_second;
-	snprintf(path, sizeof(path), "%s/padded.tar", tmp);
-	export_ok(&o, path);
-	verify(path, key->pubkey, &rep);
-	assert_int_equal(rep.ok, 1);
+	export_intact(&o, "padded.tar", &rep);
 	last = rep.audit_last_seq;
 	evidence_report_done(&rep);
 
@@ -632,11 +635,7 @@ test_period_padded(void **state)
 	assert_int_equal(fwrite(pad, 1, sizeof(pad), fp), sizeof(pad));
 	assert_int_equal(fclose(fp), 0);
 
-	export_ok(&o, path);
-	verify(path, key->pubkey, &rep);
-	if (!rep.ok)
-		dump(&rep);
-	assert_int_equal(rep.ok, 1);
+	export_intact(&o, "padded.tar", &rep);
 	assert_int_equal(rep.audit_last_seq, last);
 	evidence_report_done(&rep);
 	assert_int_equal(truncate(seg, st.st_size), 0);
