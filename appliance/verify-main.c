@@ -41,6 +41,9 @@ usage(FILE *f)
 	    "                 change (an audit.key_change record), pass every key:\n"
 	    "                 repeat --key, or give a file holding several PEM keys;\n"
 	    "                 each checkpoint must verify with the key it names.\n"
+	    "                 For a bundle, the first key is the trust anchor that\n"
+	    "                 signed its manifest; the others are earlier checkpoint\n"
+	    "                 keys.\n"
 	    "  --bundle       FILE.tar is an evidence bundle (implied when the\n"
 	    "                 argument is a regular file)\n"
 	    "  --quiet        print nothing; only the exit status\n"
@@ -69,12 +72,12 @@ quote_verify(const char *ak_pem, const unsigned char *quote, size_t qlen,
 }
 
 static int
-verify_bundle(const char *path, EVP_PKEY *key, int quiet)
+verify_bundle(const char *path, EVP_PKEY *const *keys, size_t nkeys, int quiet)
 {
 	struct evidence_report	rep = { 0 };
 	int			r;
 
-	r = evidence_verify_ex(path, key, quote_verify, &rep);
+	r = evidence_verify_keys(path, keys, nkeys, quote_verify, &rep);
 	if (r < 0) {
 		fprintf(stderr, "bulwark-verify: %s: %s\n", path, strerror(-r));
 		return EXIT_USAGE;
@@ -197,8 +200,7 @@ main(int argc, char **argv)
 		free(got);	/* the keys now belong to KEYS */
 	}
 	if (bundle) {
-		/* A bundle's manifest is signed by the current key: the first. */
-		r = verify_bundle(dir, keys[0], quiet);
+		r = verify_bundle(dir, keys, nkeys, quiet);
 		keys_free(keys, nkeys);
 		return r;
 	}

@@ -127,6 +127,11 @@ int evidence_verify_ex(const char *tar, EVP_PKEY *trust_anchor,
     evidence_quote_fn quote_fn, struct evidence_report *ret);
 int evidence_verify(const char *tar, EVP_PKEY *trust_anchor,
     struct evidence_report *ret);
+/* The same when the appliance's checkpoint key changed within the
+ * bundle's period: KEYS[0] is the trust anchor (it signed the manifest),
+ * and every key of KEYS is trusted for the audit checkpoints. */
+int evidence_verify_keys(const char *tar, EVP_PKEY *const *keys, size_t nkeys,
+    evidence_quote_fn quote_fn, struct evidence_report *ret);
 void evidence_report_done(struct evidence_report *r);
 
 /* Upper-case name of K ("DIGEST", ...). */

@@ -489,6 +489,49 @@ test_other_key(void **state)
 	evidence_report_done(&rep);
 }
 
+/* A trail whose checkpoint key changed (OTHER, then KEY): the bundle,
+ * signed by KEY, verifies when OTHER is trusted for the checkpoints too,
+ * not with KEY alone; the first key given is the manifest's anchor. */
+static void
+test_key_change(void **state)
+{
+	struct evidence_opts	 o;
+	struct evidence_report	 rep;
+	EVP_PKEY		*both[2] = { key->pubkey, other->pubkey };
+	EVP_PKEY		*swapped[2] = { other->pubkey, key->pubkey };
+	char			 dir[1100], path[1100];
+	const struct evidence_problem *p;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/audit-kc", tmp);
+	t_make_trail(dir, other, 40, 8192, 50);
+	t_make_trail(dir, key, 40, 8192, 50);
+	opts_default(&o, bad_scan);
+	o.audit_dir = dir;
+	snprintf(path, sizeof(path), "%s/kc.tar", tmp);
+	export_ok(&o, path);
+
+	verify(path, key->pubkey, &rep);
+	assert_int_equal(rep.ok, 0);
+	assert_non_null(p = has_problem(&rep, EVIDENCE_AUDIT, NULL));
+	assert_int_equal(p->damage, AUDIT_BAD_SIGNATURE);
+	evidence_report_done(&rep);
+
+	memset(&rep, 0, sizeof(rep));
+	assert_int_equal(evidence_verify_keys(path, both, 2, NULL, &rep), 0);
+	if (!rep.ok)
+		dump(&rep);
+	assert_int_equal(rep.ok, 1);
+	assert_true(rep.audit_checkpoints >= 2);
+	evidence_report_done(&rep);
+
+	memset(&rep, 0, sizeof(rep));
+	assert_int_equal(evidence_verify_keys(path, swapped, 2, NULL, &rep), 0);
+	assert_int_equal(rep.ok, 0);
+	assert_non_null(has_problem(&rep, EVIDENCE_BAD_SIGNATURE, "manifest.json"));
+	evidence_report_done(&rep);
+}
+
 static void
 test_missing_extra(void **state)
 {
@@ -772,6 +815,7 @@ main(void)
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_period),
 		cmocka_unit_test(test_period_padded),
+		cmocka_unit_test(test_key_change),
 		cmocka_unit_test(test_tpm),
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_write_out),
