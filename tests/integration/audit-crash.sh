@@ -18,9 +18,15 @@ for round in $(seq "$ROUNDS"); do
 	"$BW/bench/bw-loadgen" --config "$CONF" --clients 16 --ops 480 \
 		--prefix "r$round" --ack-log "$ack" >"$T/lg.$round" 2>&1 &
 	LG=$!
-	# kill at a random moment once writes are flowing
-	for _ in $(seq 200); do [ -s "$ack" ] && break; sleep 0.02; done
-	sleep "0.0$((RANDOM % 10))"
+	# kill at a random moment while writes are flowing: after a random
+	# number (1..400) of the round's 480 writes were acknowledged. (A
+	# random delay instead let faster rounds finish before the kill.)
+	target=$((RANDOM % 400 + 1))
+	for _ in $(seq 1000); do
+		[ "$(wc -l <"$ack")" -ge "$target" ] && break
+		kill -0 "$LG" 2>/dev/null || break
+		sleep 0.005
+	done
 	kill -KILL "$BWD_PID"
 	wait "$BWD_PID" 2>/dev/null
 	wait "$LG"
