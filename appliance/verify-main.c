@@ -121,13 +121,6 @@ verify_bundle(const char *path, EVP_PKEY *const *keys, size_t nkeys, int quiet)
 	return r;
 }
 
-static void
-keys_free(EVP_PKEY **keys, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		EVP_PKEY_free(keys[i]);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -140,7 +133,7 @@ main(int argc, char **argv)
 	};
 	struct audit_verify_report	 rep = { 0 };
 	const char			*keypaths[AUDIT_KEYS_MAX], *dir;
-	EVP_PKEY			*keys[AUDIT_KEYS_MAX];
+	EVP_PKEY			**keys;
 	size_t				 npaths = 0, nkeys = 0;
 	char				*err = NULL;
 	struct stat			 st;
@@ -182,6 +175,10 @@ main(int argc, char **argv)
 		    "anchor: pass --key PUB.pem (the appliance public key)\n");
 		return EXIT_USAGE;
 	}
+	if (!(keys = calloc(AUDIT_KEYS_MAX, sizeof(*keys)))) {
+		fprintf(stderr, "bulwark-verify: out of memory\n");
+		return EXIT_USAGE;
+	}
 	for (size_t i = 0; i < npaths; i++) {
 		EVP_PKEY	**got = NULL;
 		size_t		  n = 0;
@@ -192,7 +189,7 @@ main(int argc, char **argv)
 			    "more than 16 keys");
 			free(err);
 			audit_pubkeys_free(got, n);
-			keys_free(keys, nkeys);
+			audit_pubkeys_free(keys, nkeys);
 			return EXIT_USAGE;
 		}
 		memcpy(keys + nkeys, got, n * sizeof(*got));
@@ -201,11 +198,11 @@ main(int argc, char **argv)
 	}
 	if (bundle) {
 		r = verify_bundle(dir, keys, nkeys, quiet);
-		keys_free(keys, nkeys);
+		audit_pubkeys_free(keys, nkeys);
 		return r;
 	}
 	r = audit_verify_dir_keys(dir, keys, nkeys, &rep);
-	keys_free(keys, nkeys);
+	audit_pubkeys_free(keys, nkeys);
 	if (r < 0) {
 		fprintf(stderr, "bulwark-verify: %s: %s\n", dir, strerror(-r));
 		return EXIT_USAGE;

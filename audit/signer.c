@@ -178,18 +178,16 @@ audit_key_id(EVP_PKEY *key, char ret_hex[AUDIT_HASH_HEX + 1])
 	return 0;
 }
 
-int
-audit_pubkey_load(const char *path, EVP_PKEY **ret, char **ret_err)
+/* One key from the PEM text PEM (LEN bytes): a public key, or the
+ * public half of a private key. WHAT names it in errors. */
+static int
+pubkey_parse_one(const char *pem, size_t len, const char *what, EVP_PKEY **ret,
+    char **ret_err)
 {
 	_cleanup_(BIO_freep) BIO *bio = NULL;
-	_cleanup_free_ char *pem = NULL;
-	EVP_PKEY	*k = NULL;
-	size_t		 len;
-	int		 r;
+	EVP_PKEY	*k;
 
-	if ((r = read_file_at(AT_FDCWD, path, KEY_PEM_MAX, &pem, &len)) < 0)
-		return errf(r, ret_err, "%s: %s", path, strerror(-r));
-	if (!(bio = BIO_new_mem_buf(pem, (int)len)))
+	if (len > INT_MAX || !(bio = BIO_new_mem_buf(pem, (int)len)))
 		return -ENOMEM;
 	k = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
 	if (!k) {
@@ -197,17 +195,30 @@ audit_pubkey_load(const char *path, EVP_PKEY **ret, char **ret_err)
 		if (!(bio = BIO_new_mem_buf(pem, (int)len)))
 			return -ENOMEM;
 		k = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-		OPENSSL_cleanse(pem, len);
 	}
 	ERR_clear_error();
 	if (!k)
-		return errf(-BW_E_CRYPTO, ret_err, "%s: not a PEM public key", path);
+		return errf(-BW_E_CRYPTO, ret_err, "%s: not a PEM public key", what);
 	if (!is_p384(k)) {
 		EVP_PKEY_free(k);
-		return errf(-BW_E_CRYPTO, ret_err, "%s: not an ECDSA P-384 key", path);
+		return errf(-BW_E_CRYPTO, ret_err, "%s: not an ECDSA P-384 key", what);
 	}
 	*ret = k;
 	return 0;
+}
+
+int
+audit_pubkey_load(const char *path, EVP_PKEY **ret, char **ret_err)
+{
+	_cleanup_free_ char	*pem = NULL;
+	size_t			 len;
+	int			 r;
+
+	if ((r = read_file_at(AT_FDCWD, path, KEY_PEM_MAX, &pem, &len)) < 0)
+		return errf(r, ret_err, "%s: %s", path, strerror(-r));
+	r = pubkey_parse_one(pem, len, path, ret, ret_err);
+	OPENSSL_cleanse(pem, len);	/* it may have held a private key */
+	return r;
 }
 
 int
@@ -265,19 +276,22 @@ audit_pubkeys_load(const char *path, EVP_PKEY ***ret_keys, size_t *ret_n,
 	if ((r = read_file_at(AT_FDCWD, path, KEY_PEM_MAX, &pem, &len)) < 0)
 		return errf(r, ret_err, "%s: %s", path, strerror(-r));
 	if (audit_pubkeys_parse(pem, len, path, ret_keys, ret_n, NULL) == 0)
-		return 0;
+		goto out;
 	/* One key, perhaps a private key (its public half), or an error
 	 * that names the problem. */
-	OPENSSL_cleanse(pem, len);
-	if (!(*ret_keys = calloc(1, sizeof(**ret_keys))))
-		return -ENOMEM;
-	if ((r = audit_pubkey_load(path, &(*ret_keys)[0], ret_err)) < 0) {
+	if (!(*ret_keys = calloc(1, sizeof(**ret_keys)))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if ((r = pubkey_parse_one(pem, len, path, &(*ret_keys)[0], ret_err)) < 0) {
 		free(*ret_keys);
 		*ret_keys = NULL;
-		return r;
+		goto out;
 	}
 	*ret_n = 1;
-	return 0;
+out:
+	OPENSSL_cleanse(pem, len);
+	return r;
 }
 
 void

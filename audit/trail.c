@@ -1651,7 +1651,8 @@ write_pubkey(struct audit_trail *t, char **ret_err)
 {
 	_cleanup_free_ char	*pem = NULL, *old = NULL;
 	EVP_PKEY		**olds = NULL;
-	size_t			 len, oldlen, nold = 0;
+	size_t			 len, oldlen, nold = 0, kept = 1;
+	size_t			 current_at = SIZE_MAX;	/* the signer's key among OLDS */
 	struct audit_buf	 out = { 0 };
 	char			 id[AUDIT_HASH_HEX + 1], reason[300];
 	int			 r;
@@ -1671,13 +1672,16 @@ write_pubkey(struct audit_trail *t, char **ret_err)
 		_cleanup_free_ char *p = NULL;
 		size_t pl;
 
-		if (EVP_PKEY_eq(olds[i], t->o.signer->pubkey) == 1)
+		if (EVP_PKEY_eq(olds[i], t->o.signer->pubkey) == 1) {
+			current_at = i;
 			continue;
-		if (i + 1 >= AUDIT_KEYS_MAX)
-			break;		/* the oldest fall off the convenience copy */
+		}
+		if (kept == AUDIT_KEYS_MAX)
+			continue;	/* the oldest fall off the convenience copy */
 		if ((r = audit_pubkey_pem(olds[i], &p, &pl)) < 0 ||
 		    (r = audit_buf_append(&out, p, pl)) < 0)
 			goto out;
+		kept++;
 	}
 	if ((r = write_file_atomic_at(t->dirfd, AUDIT_KEY_FILE, out.p, out.len,
 	    0644)) < 0) {
@@ -1685,15 +1689,11 @@ write_pubkey(struct audit_trail *t, char **ret_err)
 		    strerror(-r));
 		goto out;
 	}
-	if (nold > 0 && EVP_PKEY_eq(olds[0], t->o.signer->pubkey) != 1 &&
-	    audit_key_id(olds[0], id) == 0) {
-		int known = 0;
-
-		for (size_t i = 1; i < nold; i++)
-			known |= EVP_PKEY_eq(olds[i], t->o.signer->pubkey) == 1;
+	/* CURRENT_AT 0: the same key, only its PEM text differed. */
+	if (nold > 0 && current_at != 0 && audit_key_id(olds[0], id) == 0) {
 		snprintf(reason, sizeof(reason), "checkpoint key changed from %s to "
-		    "%s%s", id, t->key_id, known ? " (a key this trail used before)" :
-		    "");
+		    "%s%s", id, t->key_id, current_at != SIZE_MAX ?
+		    " (a key this trail used before)" : "");
 		r = internal_add(t, AUDIT_ACTION_KEY_CHANGE, "success", "audit-trail",
 		    NULL, 0, reason, "AU-9,AU-10,SC-12");
 	}

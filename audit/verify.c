@@ -86,9 +86,8 @@ int
 audit_verifier_new(EVP_PKEY *key, enum audit_key_source src,
     struct audit_verifier **ret)
 {
-	struct audit_verifier *v;
-
-	int r;
+	struct audit_verifier	*v;
+	int			 r;
 
 	if (!(v = calloc(1, sizeof(*v))))
 		return -ENOMEM;
