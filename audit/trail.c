@@ -366,12 +366,14 @@ static int
 pad_extend(struct audit_trail *t, uint64_t end, uint64_t *alloc)
 {
 	uint64_t	now = bw_mono_ms(), base = end - end % TRAIL_PREALLOC;
+	uint64_t	fast = t->o.pad_fast_ms ? t->o.pad_fast_ms : PAD_FAST_MS;
+	uint64_t	slow = fast * 10 > PAD_SLOW_MS ? fast * 10 : PAD_SLOW_MS;
 	uint64_t	to, at;
 	int		r = 0;
 
-	if (t->pad_step < TRAIL_PREALLOC || now - t->pad_last_ms >= PAD_SLOW_MS)
+	if (t->pad_step < TRAIL_PREALLOC || now - t->pad_last_ms >= slow)
 		t->pad_step = TRAIL_PREALLOC;
-	else if (now - t->pad_last_ms < PAD_FAST_MS && t->pad_step < PAD_STEP_MAX)
+	else if (now - t->pad_last_ms < fast && t->pad_step < PAD_STEP_MAX)
 		t->pad_step *= 2;
 	t->pad_last_ms = now;
 	to = base + t->pad_step;

@@ -41,6 +41,11 @@ struct audit_trail_options {
 	 * bytes until rotation, close or recovery cuts them, so tools that
 	 * read it as text must skip them (grep -a). 0 = off. */
 	int		 preallocate;
+	/* Extensions closer together than this double the step (0 = 100
+	 * ms); a pause of ten times it, at least a second, resets it. Tests
+	 * raise it so the adaptation they check does not depend on how
+	 * fast a busy machine's fdatasync is. */
+	unsigned	 pad_fast_ms;
 	/* Run the trail's two commit threads (the ticker and the sync
 	 * thread) at SCHED_FIFO priority 1 when the process may: under
 	 * load a batch's fdatasync then starts as soon as the one before
