@@ -28,8 +28,11 @@ const char cli_usage[] =
 "  audit verify [DIR]        verify the audit trail in DIR (default: the\n"
 "                            configured appliance's DATA_DIR/audit)\n"
 "  principal create NAME -t TENANT --role ROLE --out DIR [--days N]\n"
-"                            issue a client certificate (system-admin) and\n"
-"                            write DIR/NAME.{crt,key,conf}\n"
+"                    [--csr FILE --principal-key FILE]\n"
+"                            issue a client certificate and write\n"
+"                            DIR/NAME.{crt,key,conf}: the key is made here\n"
+"                            and only a CSR is sent; with --csr your own CSR\n"
+"                            is sent and the config names your key file\n"
 "  principal revoke NAME -t TENANT\n"
 "                            revoke it at once and remove its role binding\n"
 "  explain instance NAME -t TENANT\n"
@@ -157,6 +160,8 @@ cli_parse_args(int argc, char **argv, struct cli_opts *ret,
 		{ "role", required_argument, NULL, 'R' },
 		{ "out", required_argument, NULL, 'D' },
 		{ "days", required_argument, NULL, 'Y' },
+		{ "csr", required_argument, NULL, 'c' + 256 },
+		{ "principal-key", required_argument, NULL, 'p' + 256 },
 		{ "type", required_argument, NULL, 'T' },
 		{ "digest", required_argument, NULL, 'G' },
 		{ "name", required_argument, NULL, 'N' },
@@ -241,6 +246,8 @@ cli_parse_args(int argc, char **argv, struct cli_opts *ret,
 			o.trust_name = optarg;
 			break;
 		case 'D': o.out_dir = optarg; break;
+		case 'c' + 256: o.csr_file = optarg; break;
+		case 'p' + 256: o.principal_key = optarg; break;
 		case 'Y':
 			errno = 0;
 			o.days = (unsigned)strtoul(optarg, &end, 10);
@@ -291,6 +298,10 @@ cli_parse_args(int argc, char **argv, struct cli_opts *ret,
 			if (!o.role || !o.out_dir)
 				return errf(-BW_E_INVALID, ret_err,
 				    "principal create: --role and --out are required");
+			if (o.csr_file && !o.principal_key)
+				return errf(-BW_E_INVALID, ret_err, "principal "
+				    "create: --csr needs --principal-key (the "
+				    "key the CSR certifies, for the config)");
 			o.cmd = CLI_PRINCIPAL_CREATE;
 		} else
 			o.cmd = CLI_PRINCIPAL_REVOKE;

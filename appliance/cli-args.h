@@ -66,6 +66,8 @@ struct cli_opts {
 	const char	*role;		/* principal create */
 	const char	*out_dir;
 	unsigned	 days;
+	const char	*csr_file;	/* principal create --csr */
+	const char	*principal_key;	/* principal create --principal-key */
 	const char	*path;		/* image import / sign / trust add */
 	const char	*image_type;	/* container | vm */
 	const char	*digest;

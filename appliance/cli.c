@@ -26,6 +26,8 @@
 #include "compliance/catalog.h"
 #include "compliance/check.h"
 #include "controlplane/resource.h"
+#include "hardening/crypto-policy.h"
+#include "hardening/pki.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -683,12 +685,73 @@ write_out(const char *dir, const char *name, const char *ext, const char *text,
 	return 0;
 }
 
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)
+
+/* The CSR to send for O's principal, and the key file its config will
+ * name. The private key never leaves this machine: it is made here
+ * (returned PEM in *RET_NEW_KEY_PEM, to be written to DIR/NAME.key),
+ * or it is the owner's --principal-key, whose --csr (if given) must
+ * certify it. */
+static int
+principal_csr(const struct cli_opts *o, const char *dirabs, char **ret_csr,
+    char **ret_new_key_pem, char *key_path, size_t key_path_size)
+{
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY	*key = NULL, *csr_key = NULL;
+	_cleanup_secret_ char			*kpem = NULL;
+	_cleanup_free_ char			*csr = NULL, *err = NULL;
+	size_t					 len;
+	int					 r;
+
+	if (!o->principal_key) {
+		if ((r = pki_key_new(&key, &kpem, &err)) < 0 ||
+		    (r = pki_csr_build(key, o->name, &csr, &err)) < 0)
+			goto fail;
+		snprintf(key_path, key_path_size, "%s/%s.key", dirabs, o->name);
+		*ret_csr = TAKE_PTR(csr);
+		*ret_new_key_pem = TAKE_PTR(kpem);
+		return 0;
+	}
+	if (!realpath(o->principal_key, key_path)) {
+		r = -errno;
+		fprintf(stderr, "bulwark: --principal-key %s: %s\n",
+		    o->principal_key, strerror(errno));
+		return r;
+	}
+	if ((r = crypto_load_key(key_path, &key, &err)) < 0)
+		goto fail;
+	if (!o->csr_file) {
+		if ((r = pki_csr_build(key, o->name, &csr, &err)) < 0)
+			goto fail;
+	} else {
+		if ((r = read_file_at(AT_FDCWD, o->csr_file, PKI_CSR_MAX, &csr,
+		    &len)) < 0) {
+			fprintf(stderr, "bulwark: --csr %s: %s\n", o->csr_file,
+			    strerror(-r));
+			return r;
+		}
+		if ((r = pki_csr_public_key(csr, len, &csr_key, &err)) < 0)
+			goto fail;
+		if (EVP_PKEY_eq(key, csr_key) != 1) {
+			fprintf(stderr, "bulwark: --csr %s does not certify the "
+			    "key in --principal-key %s\n", o->csr_file,
+			    o->principal_key);
+			return -BW_E_INVALID;
+		}
+	}
+	*ret_csr = TAKE_PTR(csr);
+	return 0;
+fail:
+	fprintf(stderr, "bulwark: %s\n", err ? err : bw_strerror(r));
+	return r;
+}
+
 static int
 cmd_principal_create(const struct cli_opts *o, const struct client_conf *conf)
 {
 	struct client_response	 resp = { 0 };
 	_cleanup_json_ json_t	*req = NULL, *doc = NULL, *cf = NULL;
-	_cleanup_free_ char	*body = NULL, *cfs = NULL;
+	_cleanup_free_ char	*body = NULL, *cfs = NULL, *csr = NULL;
+	_cleanup_secret_ char	*new_key = NULL;
 	char			 path[512], dirabs[4096], p[3][4200];
 	int			 rc, r;
 
@@ -697,8 +760,10 @@ cmd_principal_create(const struct cli_opts *o, const struct client_conf *conf)
 		    strerror(r < 0 ? -r : errno));
 		return CLI_EXIT_USAGE;
 	}
-	req = json_pack("{s:s, s:s, s:I}", "name", o->name, "role", o->role,
-	    "days", (json_int_t)(o->days ? o->days : 90));
+	if (principal_csr(o, dirabs, &csr, &new_key, p[1], sizeof(p[1])) < 0)
+		return CLI_EXIT_FAILED;
+	req = json_pack("{s:s, s:s, s:I, s:s}", "name", o->name, "role", o->role,
+	    "days", (json_int_t)(o->days ? o->days : 90), "csr", csr);
 	if (!req || !(body = json_dumps(req, JSON_COMPACT)))
 		return CLI_EXIT_FAILED;
 	snprintf(path, sizeof(path), "/v1/tenants/%s/principals", o->tenant);
@@ -710,13 +775,11 @@ cmd_principal_create(const struct cli_opts *o, const struct client_conf *conf)
 	}
 	doc = json_loadb(resp.body, resp.body_len, 0, NULL);
 	snprintf(p[0], sizeof(p[0]), "%s/%s.crt", dirabs, o->name);
-	snprintf(p[1], sizeof(p[1]), "%s/%s.key", dirabs, o->name);
 	snprintf(p[2], sizeof(p[2]), "%s/ca.crt", dirabs);
 	cf = json_pack("{s:s, s:s, s:s, s:s, s:s}", "server", conf->server, "ca",
 	    p[2], "cert", p[0], "key", p[1], "principal", o->name);
 	if (!doc || !cf || !(cfs = json_dumps(cf, JSON_INDENT(2))) ||
-	    write_out(dirabs, o->name, "key", json_string_value(json_object_get(doc,
-	    "key")) ?: "", 0600) < 0 ||
+	    (new_key && write_out(dirabs, o->name, "key", new_key, 0600) < 0) ||
 	    write_out(dirabs, o->name, "crt", json_string_value(json_object_get(doc,
 	    "certificate")) ?: "", 0644) < 0 ||
 	    write_out(dirabs, "ca", "crt", json_string_value(json_object_get(doc,
@@ -735,9 +798,6 @@ cmd_principal_create(const struct cli_opts *o, const struct client_conf *conf)
 		    json_string_value(json_object_get(doc, "serial")) ?: "?", dirabs,
 		    o->name);
 out:
-	/* the response held a private key */
-	if (resp.body)
-		OPENSSL_cleanse(resp.body, resp.body_len);
 	client_response_clear(&resp);
 	return rc;
 }

@@ -660,6 +660,10 @@ handle_write(struct api_server *srv, struct evhttp_request *req,
 	}
 	if ((r = authz_check(id, VERB_WRITE, k, tenant, &err)) < 0)
 		goto fail;
+	if (strcmp(k->kind, "RoleBinding") == 0 &&
+	    (r = principals_binding_write_check(srv->st, id, tenant, name, body,
+	    &err)) < 0)
+		goto fail;
 	if ((r = quota_check(srv->st, k, body, &err)) < 0)
 		goto fail;
 	if (!(p = pending_new(srv, req, id, k, tenant, name,
@@ -765,6 +769,10 @@ handle_delete(struct api_server *srv, struct evhttp_request *req,
 		goto fail;
 	}
 	if ((r = authz_check(id, VERB_WRITE, rt->kind, tenant, &err)) < 0)
+		goto fail;
+	if (strcmp(rt->kind->kind, "RoleBinding") == 0 &&
+	    (r = principals_binding_write_check(srv->st, id, tenant, rt->name,
+	    NULL, &err)) < 0)
 		goto fail;
 	if (!(p = pending_new(srv, req, id, rt->kind, tenant, rt->name, "delete"))) {
 		r = -ENOMEM;

@@ -127,3 +127,41 @@ authz_check(const struct authz_identity *id, enum authz_verb verb,
 		    "role tenant-user may change workloads only");
 	return 0;
 }
+
+/* Separation of duties (AC-5, AU-9(4)): the administrator cannot make
+ * the people who audit it, and nobody makes a node identity by hand. */
+static const struct {
+	enum authz_role	 issuer;
+	const char	*role;
+} grants[] = {
+	{ ROLE_SYSTEM_ADMIN, "system-admin" },
+	{ ROLE_SYSTEM_ADMIN, "tenant-admin" },
+	{ ROLE_SYSTEM_ADMIN, "tenant-user" },
+	{ ROLE_SECURITY_AUDITOR, "security-auditor" },
+};
+
+int
+authz_may_grant(const struct authz_identity *issuer, const char *role,
+    char **ret_err)
+{
+	size_t i;
+
+	if (!role)
+		return errf(-BW_E_DENIED, ret_err, "role: missing");
+	if (!is_bootstrap(issuer))
+		for (i = 0; i < ELEMENTSOF(grants); i++)
+			if (grants[i].issuer == issuer->role &&
+			    strcmp(grants[i].role, role) == 0)
+				return 0;
+	if (strcmp(role, "node") == 0 || strcmp(role, "node-bootstrap") == 0)
+		return errf(-BW_E_DENIED, ret_err, "role %s may not grant %.32s: "
+		    "node credentials come only from enrolment (/v1/enrol/), "
+		    "bound to the node's TPM", issuer->role_name, role);
+	if (strcmp(role, "security-auditor") == 0)
+		return errf(-BW_E_DENIED, ret_err, "role %s may not grant "
+		    "security-auditor: only a security-auditor makes or removes "
+		    "another (separation of duties, AU-9(4))",
+		    issuer->role_name);
+	return errf(-BW_E_DENIED, ret_err, "role %s may not grant %.32s",
+	    issuer->role_name, role);
+}

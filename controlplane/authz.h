@@ -40,4 +40,15 @@ int authz_check(const struct authz_identity *id, enum authz_verb verb,
 /* Returns 1 if ID may see objects of TENANT when listing or watching. */
 int authz_tenant_visible(const struct authz_identity *id, const char *tenant);
 
+/* Decides whether ISSUER may give ROLE to a principal: issue its
+ * certificate, bind it with a RoleBinding, or take it away again
+ * (revoke the principal, change or delete the binding). The table is
+ * docs/rbac.md's "Who may grant which role": system-admin grants
+ * system-admin, tenant-admin and tenant-user; security-auditor grants
+ * security-auditor; nobody grants node or node-bootstrap (enrolment
+ * alone issues them, bound to the node's TPM). Returns 0 or
+ * -BW_E_DENIED with the reason in *ret_err. */
+int authz_may_grant(const struct authz_identity *issuer, const char *role,
+    char **ret_err);
+
 #endif

@@ -10,6 +10,7 @@
 #include <event2/http.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "controlplane/commit.h"
@@ -22,8 +23,11 @@
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "lib/macro.h"
 
 #define PRINCIPAL_CONTROLS	"AC-2,AC-2(4),IA-2,IA-5"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)
 
 int
 principals_binding_check(struct store *st, const struct authz_identity *id,
@@ -76,6 +80,39 @@ principals_binding_check(struct store *st, const struct authz_identity *id,
 	return 0;
 }
 
+int
+principals_binding_write_check(struct store *st,
+    const struct authz_identity *id, const char *tenant, const char *name,
+    const json_t *doc, char **ret_err)
+{
+	const struct res_kind	*k = res_kind_by_name("RoleBinding");
+	struct store_kv		*kv = NULL;
+	char			 key[RES_KEY_MAX];
+	int			 r;
+
+	if (doc && (r = authz_may_grant(id, json_string_value(json_object_get(
+	    json_object_get(doc, "spec"), "role")), ret_err)) < 0)
+		return r;
+	if ((r = res_key(k, tenant, name, key, sizeof(key))) < 0)
+		return r;
+	/* Replacing or deleting a binding takes its role away from
+	 * someone: only who may grant that role may do it. */
+	r = store_get(st, key, &kv);
+	if (r == -BW_E_NOTFOUND)
+		return 0;
+	if (r < 0)
+		return r;
+	{
+		_cleanup_json_ json_t *old = json_loadb(kv->value,
+		    kv->value_len, 0, NULL);
+
+		r = authz_may_grant(id, json_string_value(json_object_get(
+		    json_object_get(old, "spec"), "role")), ret_err);
+	}
+	store_kv_free(kv);
+	return r;
+}
+
 json_t *
 principals_binding_doc(const char *tenant, const char *principal,
     const char *role)
@@ -105,7 +142,6 @@ struct pop {
 	char			 reason[256];
 	char			*value;
 	json_t			*reply;		/* sent when the last step succeeds */
-	char			*key_pem;	/* secret: cleansed */
 };
 
 static void
@@ -113,8 +149,6 @@ pop_free(struct pop *op)
 {
 	free(op->value);
 	json_decref(op->reply);
-	if (op->key_pem)
-		OPENSSL_clear_free(op->key_pem, strlen(op->key_pem));
 	free(op);
 }
 
@@ -205,27 +239,35 @@ principals_create(struct principals *p, struct api_server *srv,
 	_cleanup_json_ json_t	*body = NULL, *doc = NULL;
 	_cleanup_free_ char	*err = NULL, *cert = NULL, *serial = NULL;
 	_cleanup_free_ char	*ca = NULL;
-	char			*key = NULL;
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *subject_key = NULL;
 	struct pop		*op = NULL;
 	const char		*name = NULL, *role = NULL, *t = NULL;
+	const char		*csr = NULL;
+	size_t			 csr_len = 0;
 	json_int_t		 days = PRINCIPAL_DAYS_DEFAULT;
 	char			 uid[40], now[40], not_after[40], path[4200];
 	size_t			 calen;
 	int			 r;
 
-	if (id->role != ROLE_SYSTEM_ADMIN) {
-		r = errf(-BW_E_DENIED, &err, "only system-admin creates principals");
+	/* Which role this caller may grant is decided below, once the
+	 * body names it; others are refused before it is read. */
+	if (id->role != ROLE_SYSTEM_ADMIN && id->role != ROLE_SECURITY_AUDITOR) {
+		r = errf(-BW_E_DENIED, &err, "role %s may not create principals",
+		    id->role_name);
 		goto fail;
 	}
 	if ((r = api_read_json_body(req, &body, &err)) < 0)
 		goto fail;
-	if (json_unpack_ex(body, NULL, JSON_STRICT, "{s:s, s?s, s:s, s?I}",
-	    "name", &name, "tenant", &t, "role", &role, "days", &days) < 0) {
+	if (json_unpack_ex(body, NULL, JSON_STRICT, "{s:s, s?s, s:s, s?I, s?s%}",
+	    "name", &name, "tenant", &t, "role", &role, "days", &days,
+	    "csr", &csr, &csr_len) < 0) {
 		r = errf(-BW_E_INVALID, &err, "body: must be {\"name\": NAME, "
-		    "\"role\": ROLE, \"days\": 1..%d} and nothing else",
-		    PRINCIPAL_DAYS_MAX);
+		    "\"role\": ROLE, \"csr\": PEM, \"days\": 1..%d} and "
+		    "nothing else", PRINCIPAL_DAYS_MAX);
 		goto fail;
 	}
+	if ((r = authz_may_grant(id, role, &err)) < 0)
+		goto fail;
 	if (t && strcmp(t, tenant) != 0) {
 		r = errf(-BW_E_INVALID, &err, "tenant: \"%s\" does not match the "
 		    "path's tenant \"%s\"", t, tenant);
@@ -242,17 +284,30 @@ principals_create(struct principals *p, struct api_server *srv,
 	}
 	if ((r = pki_check_role(tenant, role, &err)) < 0)
 		goto fail;
+	/* Only the CSR's public key is certified: the private key stays
+	 * with its owner (the server never makes a principal's key; the
+	 * first administrator's and auditor's come from first start,
+	 * pki_init_dir()), and the subject is ours, not the CSR's. */
+	if (!csr) {
+		r = errf(-BW_E_INVALID, &err, "csr: required: a PEM certificate "
+		    "signing request for the principal's own key (bulwark "
+		    "principal create makes one)");
+		goto fail;
+	}
+	if ((r = pki_csr_public_key(csr, csr_len, &subject_key, &err)) < 0)
+		goto fail;
 	if (p->ca_custody) {
 		EVP_PKEY *cakey = NULL;
 
 		if ((r = p->ca_custody->load(p->ca_custody->ctx, &cakey, &err)) < 0)
 			goto fail;
-		r = pki_issue_for_key(p->pkidir, cakey, name, tenant, role, NULL,
-		    (unsigned)days * 86400u, &cert, &key, &serial, &err);
+		r = pki_issue_for_key(p->pkidir, cakey, name, tenant, role,
+		    subject_key, (unsigned)days * 86400u, &cert, NULL, &serial,
+		    &err);
 		EVP_PKEY_free(cakey);
 	} else
 		r = pki_issue_client(p->pkidir, name, tenant, role, (unsigned)days,
-		    &cert, &key, &serial, &err);
+		    subject_key, &cert, NULL, &serial, &err);
 	if (r < 0)
 		goto fail;
 	snprintf(path, sizeof(path), "%s/ca.crt", p->pkidir);
@@ -268,12 +323,11 @@ principals_create(struct principals *p, struct api_server *srv,
 	op->srv = srv;
 	op->req = req;
 	op->id = *id;
-	op->key_pem = TAKE_PTR(key);
 	snprintf(op->tenant, sizeof(op->tenant), "%s", tenant);
 	snprintf(op->name, sizeof(op->name), "%s", name);
 	snprintf(op->role, sizeof(op->role), "%s", role);
 	snprintf(op->reason, sizeof(op->reason), "certificate serial %s, role %s, "
-	    "%lld days", serial, role, (long long)days);
+	    "%lld days, key from a CSR", serial, role, (long long)days);
 	if ((r = bw_uuid_v4(uid)) < 0)
 		goto fail;
 	bw_time_rfc3339(now, sizeof(now), time(NULL));
@@ -282,9 +336,9 @@ principals_create(struct principals *p, struct api_server *srv,
 	    "s:{s:s}}", "kind", "Principal", "metadata", "name", name, "tenant",
 	    tenant, "uid", uid, "created", now, "labels", "spec", "role", role,
 	    "serial", serial, "not_after", not_after, "status", "state", "Active");
-	op->reply = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "name", name,
+	op->reply = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "name", name,
 	    "tenant", tenant, "role", role, "serial", serial, "certificate", cert,
-	    "key", op->key_pem, "ca", ca);
+	    "ca", ca);
 	if (!doc || !op->reply) {
 		r = -ENOMEM;
 		goto fail;
@@ -293,8 +347,6 @@ principals_create(struct principals *p, struct api_server *srv,
 	    STORE_REV_ABSENT, "principal.create", create_done);
 	return;
 fail:
-	if (key)
-		OPENSSL_clear_free(key, strlen(key));
 	if (op)
 		pop_free(op);
 	api_audit(srv, id, "principal.create", "Principal", tenant, NULL,
@@ -341,8 +393,9 @@ principals_revoke(struct principals *p, struct api_server *srv,
 	const char		*serial;
 	int			 r;
 
-	if (id->role != ROLE_SYSTEM_ADMIN) {
-		r = errf(-BW_E_DENIED, &err, "only system-admin revokes principals");
+	if (id->role != ROLE_SYSTEM_ADMIN && id->role != ROLE_SECURITY_AUDITOR) {
+		r = errf(-BW_E_DENIED, &err, "role %s may not revoke principals",
+		    id->role_name);
 		goto fail;
 	}
 	if ((r = res_key(k, tenant, name, key, sizeof(key))) < 0 ||
@@ -355,6 +408,10 @@ principals_revoke(struct principals *p, struct api_server *srv,
 		r = errf(-BW_E_CORRUPT, &err, "principal has no serial");
 		goto fail;
 	}
+	/* Who may grant a role may take it away, and nobody else. */
+	if ((r = authz_may_grant(id, json_string_value(json_object_get(
+	    json_object_get(doc, "spec"), "role")), &err)) < 0)
+		goto fail;
 	/* The certificate dies first: from here on no request with it
 	 * passes, whatever happens to the store writes below. */
 	if ((r = pki_revoke(p->pkidir, serial, &err)) < 0 ||

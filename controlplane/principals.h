@@ -48,6 +48,14 @@ struct principals_grant {
 int principals_binding_check(struct store *st, const struct authz_identity *id,
     struct principals_grant *grant, char **ret_err);
 
+/* Whether ID may write DOC (NULL: delete) as the RoleBinding NAME of
+ * TENANT: ID must be allowed to grant the role DOC names and the role
+ * of the binding it replaces or deletes (authz_may_grant()). Returns 0
+ * or a negative error (-BW_E_DENIED with the reason in *ret_err). */
+int principals_binding_write_check(struct store *st,
+    const struct authz_identity *id, const char *tenant, const char *name,
+    const json_t *doc, char **ret_err);
+
 /* The two endpoints; each answers REQ and records it. */
 void principals_create(struct principals *p, struct api_server *srv,
     struct evhttp_request *req, const struct authz_identity *id,

@@ -43,6 +43,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(BIGNUM *, BN_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(X509_EXTENSION *, X509_EXTENSION_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(X509_STORE *, X509_STORE_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(X509_STORE_CTX *, X509_STORE_CTX_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(X509_REQ *, X509_REQ_free)
 
 static void
 x509_stack_freep(STACK_OF(X509) **p)
@@ -797,8 +798,9 @@ serial_hex_of(const ASN1_INTEGER *ai, char *buf, char **ret_err)
 
 int
 pki_issue_client(const char *pkidir, const char *name, const char *tenant,
-    const char *role, unsigned days, char **ret_cert_pem, char **ret_key_pem,
-    char **ret_serial_hex, char **ret_err)
+    const char *role, unsigned days, EVP_PKEY *subject_key,
+    char **ret_cert_pem, char **ret_key_pem, char **ret_serial_hex,
+    char **ret_err)
 {
 	_cleanup_(X509_freep) X509		*ca = NULL, *cert = NULL;
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY	*ca_key = NULL, *key = NULL;
@@ -825,8 +827,12 @@ pki_issue_client(const char *pkidir, const char *name, const char *tenant,
 		return dfd;
 	if ((r = pair_load(dfd, "ca", &ca, &ca_key, ret_err)) < 0)
 		return r;
-	if ((r = key_generate(&key, ret_err)) < 0 ||
-	    (r = cert_build(ca, ca_key, key, &p, &cert, ret_err)) < 0)
+	if (!subject_key) {
+		if ((r = key_generate(&key, ret_err)) < 0)
+			return r;
+		subject_key = key;
+	}
+	if ((r = cert_build(ca, ca_key, subject_key, &p, &cert, ret_err)) < 0)
 		return r;
 	/* A certificate that outlives its CA would fail verification
 	 * later for a reason nobody would guess. */
@@ -839,7 +845,8 @@ pki_issue_client(const char *pkidir, const char *name, const char *tenant,
 	if ((r = serial_hex_of(X509_get0_serialNumber(cert), serial,
 	    ret_err)) < 0)
 		return r;
-	if ((r = cert_pem(cert, &cpem)) < 0 || (r = key_pem(key, &kpem)) < 0)
+	if ((r = cert_pem(cert, &cpem)) < 0 ||
+	    (key && (r = key_pem(key, &kpem)) < 0))
 		return crypto_errf(r, ret_err, "encoding %s", name);
 	if (ret_cert_pem)
 		*ret_cert_pem = TAKE_PTR(cpem);
@@ -1279,5 +1286,113 @@ pki_revoked_attach(SSL_CTX *ctx, struct pki_revoked *set)
 		return -BW_E_CRYPTO;
 	SSL_CTX_set_verify(ctx, SSL_CTX_get_verify_mode(ctx),
 	    revoked_verify_cb);
+	return 0;
+}
+
+/* Keys a principal may hold: the curves and sizes the TLS policy
+ * accepts from clients. */
+static int
+csr_key_acceptable(EVP_PKEY *key, char **ret_err)
+{
+	static const char *const curves[] = { "prime256v1", "secp384r1",
+		"secp521r1", "P-256", "P-384", "P-521" };
+	char	group[64];
+	size_t	i, glen = 0;
+
+	if (EVP_PKEY_is_a(key, "EC")) {
+		if (EVP_PKEY_get_group_name(key, group, sizeof(group), &glen) == 1)
+			for (i = 0; i < ELEMENTSOF(curves); i++)
+				if (strcmp(group, curves[i]) == 0)
+					return 0;
+		return errf(-BW_E_INVALID, ret_err, "csr: EC key on curve "
+		    "\"%.40s\": must be P-256, P-384 or P-521",
+		    glen ? group : "?");
+	}
+	if (EVP_PKEY_is_a(key, "RSA")) {
+		if (EVP_PKEY_get_bits(key) >= 3072)
+			return 0;
+		return errf(-BW_E_INVALID, ret_err, "csr: RSA key of %d bits: "
+		    "must be at least 3072", EVP_PKEY_get_bits(key));
+	}
+	return errf(-BW_E_INVALID, ret_err, "csr: key type %.40s: must be EC "
+	    "(P-256, P-384, P-521) or RSA (3072 bits or more)",
+	    EVP_PKEY_get0_type_name(key) ?: "unknown");
+}
+
+int
+pki_csr_public_key(const char *pem, size_t len, EVP_PKEY **ret_key,
+    char **ret_err)
+{
+	_cleanup_(BIO_freep) BIO		*bio = NULL;
+	_cleanup_(X509_REQ_freep) X509_REQ	*req = NULL;
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY	*key = NULL;
+	int					 r;
+
+	if (!pem || len == 0 || len > PKI_CSR_MAX)
+		return errf(-BW_E_INVALID, ret_err, "csr: must be a PEM "
+		    "certificate signing request of 1..%d bytes", PKI_CSR_MAX);
+	if ((r = crypto_policy_init(NULL)) < 0)
+		return errf(r, ret_err, "crypto policy: FIPS provider present "
+		    "but could not be made the default");
+	if (!(bio = BIO_new_mem_buf(pem, (int)len)))
+		return -ENOMEM;
+	if (!(req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL)))
+		return crypto_errf(-BW_E_INVALID, ret_err, "csr: not a PEM "
+		    "certificate signing request");
+	if (!(key = X509_REQ_get_pubkey(req)))
+		return crypto_errf(-BW_E_INVALID, ret_err, "csr: no usable "
+		    "public key");
+	/* The signature proves the requester holds the private key. */
+	if (X509_REQ_verify(req, key) != 1)
+		return crypto_errf(-BW_E_INVALID, ret_err, "csr: the "
+		    "self-signature does not verify");
+	if ((r = csr_key_acceptable(key, ret_err)) < 0)
+		return r;
+	ERR_clear_error();
+	*ret_key = TAKE_PTR(key);
+	return 0;
+}
+
+int
+pki_key_new(EVP_PKEY **ret_key, char **ret_key_pem, char **ret_err)
+{
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY	*key = NULL;
+	_cleanup_secret_ char			*kpem = NULL;
+	int					 r;
+
+	if ((r = crypto_policy_init(NULL)) < 0)
+		return errf(r, ret_err, "crypto policy: FIPS provider present "
+		    "but could not be made the default");
+	if ((r = key_generate(&key, ret_err)) < 0)
+		return r;
+	if ((r = key_pem(key, &kpem)) < 0)
+		return crypto_errf(r, ret_err, "encoding the key");
+	*ret_key = TAKE_PTR(key);
+	*ret_key_pem = TAKE_PTR(kpem);
+	return 0;
+}
+
+int
+pki_csr_build(EVP_PKEY *key, const char *cn, char **ret_csr_pem,
+    char **ret_err)
+{
+	_cleanup_(X509_REQ_freep) X509_REQ	*req = NULL;
+	_cleanup_(BIO_freep) BIO		*bio = NULL;
+	X509_NAME				*n;
+	char					*data, *s;
+	long					 len;
+
+	if (!(req = X509_REQ_new()) || !X509_REQ_set_version(req, 0) ||
+	    !(n = X509_REQ_get_subject_name(req)) ||
+	    name_add(n, "CN", cn) < 0 || !X509_REQ_set_pubkey(req, key) ||
+	    X509_REQ_sign(req, key, EVP_sha384()) <= 0)
+		return crypto_errf(-BW_E_CRYPTO, ret_err, "building a CSR for %s",
+		    cn);
+	if (!(bio = BIO_new(BIO_s_mem())) || !PEM_write_bio_X509_REQ(bio, req))
+		return crypto_errf(-BW_E_CRYPTO, ret_err, "encoding the CSR");
+	len = BIO_get_mem_data(bio, &data);
+	if (len <= 0 || !(s = strndup(data, (size_t)len)))
+		return -ENOMEM;
+	*ret_csr_pem = s;
 	return 0;
 }

@@ -91,13 +91,37 @@ int pki_check_name(const char *what, const char *name, char **ret_err);
 int pki_check_role(const char *tenant, const char *role, char **ret_err);
 
 /* Issues a client certificate signed by PKIDIR's CA for subject
- * CN=NAME, O=TENANT, OU=ROLE, valid for DAYS (1..PKI_MAX_DAYS) days.
- * On success *RET_CERT_PEM, *RET_KEY_PEM (free with
- * crypto_secret_free()) and *RET_SERIAL_HEX are set; NULL pointers
- * skip an output. Nothing is written to PKIDIR. */
+ * CN=NAME, O=TENANT, OU=ROLE, valid for DAYS (1..PKI_MAX_DAYS) days,
+ * certifying SUBJECT_KEY (a public key from a CSR, see
+ * pki_csr_public_key()); when SUBJECT_KEY is NULL a key is generated
+ * and *RET_KEY_PEM (free with crypto_secret_free()) receives it,
+ * otherwise *RET_KEY_PEM is left alone. On success *RET_CERT_PEM and
+ * *RET_SERIAL_HEX are set; NULL pointers skip an output. Nothing is
+ * written to PKIDIR. */
 int pki_issue_client(const char *pkidir, const char *name,
     const char *tenant, const char *role, unsigned days,
-    char **ret_cert_pem, char **ret_key_pem, char **ret_serial_hex,
+    EVP_PKEY *subject_key, char **ret_cert_pem, char **ret_key_pem,
+    char **ret_serial_hex, char **ret_err);
+
+#define PKI_CSR_MAX	16384
+
+/* Parses PEM (LEN bytes, at most PKI_CSR_MAX), a PEM certificate
+ * signing request, verifies its self-signature and returns its public
+ * key in *RET_KEY (free with EVP_PKEY_free()). Only the key is taken:
+ * the subject, extensions and attributes of the request are ignored
+ * (the issuer sets them). EC keys on P-256/P-384/P-521 and RSA keys of
+ * 3072 bits or more are accepted. Errors are -BW_E_INVALID with a
+ * message starting "csr: ". */
+int pki_csr_public_key(const char *pem, size_t len, EVP_PKEY **ret_key,
+    char **ret_err);
+
+/* A new private key of the appliance's kind (EC P-384) in *RET_KEY and
+ * as PKCS#8 PEM in *RET_KEY_PEM (free with crypto_secret_free()). */
+int pki_key_new(EVP_PKEY **ret_key, char **ret_key_pem, char **ret_err);
+
+/* A PEM certificate signing request for KEY with subject CN=CN, signed
+ * by KEY, in *RET_CSR_PEM (malloc'd). */
+int pki_csr_build(EVP_PKEY *key, const char *cn, char **ret_csr_pem,
     char **ret_err);
 
 /* Issues a client certificate for CN=NAME, O=TENANT, OU=ROLE signed

@@ -52,10 +52,10 @@ expect au-review not-satisfied "never reviewed"
 ucurl -o /dev/null "$URL/v1/audit/records?limit=1"
 acurl -o /dev/null -X POST $J --data '{"kind":"Tenant","metadata":{"name":"acme"}}' \
 	"$URL/v1/tenants"
-acurl -o /dev/null -X POST $J --data '{"name":"alice","role":"tenant-admin","days":30}' \
-	"$URL/v1/tenants/acme/principals"
-acurl -o /dev/null -X POST $J --data '{"name":"bob","role":"tenant-user","days":7}' \
-	"$URL/v1/tenants/acme/principals"
+"$BW/bulwark" --config "$CONF" principal create alice -t acme --role tenant-admin \
+	--days 30 --out "$T/p" >/dev/null
+"$BW/bulwark" --config "$CONF" principal create bob -t acme --role tenant-user \
+	--days 7 --out "$T/p" >/dev/null
 acurl -o /dev/null -X DELETE "$URL/v1/tenants/acme/principals/alice"
 sleep 1.5	# the search record rides with the next group commit
 scan

@@ -41,6 +41,10 @@ seen() {
 		"$T/body" 2>/dev/null
 }
 
+# a CSR (as a JSON string) for the principal-creation rows
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$T/csr.key" 2>/dev/null
+CSR=$(openssl req -new -key "$T/csr.key" -subj "/CN=x" | jq -Rs .)
+
 ROLES="system-admin security-auditor tenant-admin tenant-user"
 out="$T/matrix.md"
 {
@@ -78,7 +82,10 @@ row "delete beta workload" DELETE /v1/tenants/beta/workloads/web
 row "create acme network" PUT /v1/tenants/acme/networks/n-@R@ '{"kind":"Network","metadata":{"name":"n-@R@","tenant":"acme"}}'
 row "set acme quota" PUT /v1/tenants/acme/quotas/q-@R@ '{"kind":"Quota","metadata":{"name":"q-@R@","tenant":"acme"},"spec":{"instances":100}}'
 row "bind a role in acme" PUT /v1/tenants/acme/rolebindings/rb-@R@ '{"kind":"RoleBinding","metadata":{"name":"rb-@R@","tenant":"acme"},"spec":{"principal":"x","role":"tenant-user"}}'
-row "create acme principal" POST /v1/tenants/acme/principals '{"name":"p-@R@","role":"tenant-user"}'
+row "create acme principal" POST /v1/tenants/acme/principals "{\"name\":\"p-@R@\",\"role\":\"tenant-user\",\"csr\":$CSR}"
+row "create a security-auditor" POST /v1/tenants/system/principals "{\"name\":\"a-@R@\",\"role\":\"security-auditor\",\"csr\":$CSR}"
+row "create a node credential" POST /v1/tenants/system/principals "{\"name\":\"n-@R@\",\"role\":\"node\",\"csr\":$CSR}"
+row "bind security-auditor" PUT /v1/tenants/system/rolebindings/rb-@R@ '{"kind":"RoleBinding","metadata":{"name":"rb-@R@","tenant":"system"},"spec":{"principal":"x","role":"security-auditor"}}'
 row "list instances (all tenants)" GET /v1/instances
 row "write instance" PUT /v1/tenants/acme/instances/i-@R@ '{"kind":"Instance","metadata":{"name":"i-@R@","tenant":"acme"},"spec":{"workload":"web"}}'
 row "read the audit trail" GET /v1/audit/records

@@ -513,7 +513,7 @@ test_issue_client(void **state)
 
 	assert_int_equal(pki_init_dir(dir, NULL, &err), 0);
 	assert_int_equal(pki_issue_client(dir, "alice", "acme", "tenant-admin",
-	    30, &cert_pem, &key_pem, &serial, &err), 0);
+	    30, NULL, &cert_pem, &key_pem, &serial, &err), 0);
 	assert_null(err);
 	ca = load_cert(in(dir, "ca.crt"));
 	cert = parse_cert(cert_pem);
@@ -594,7 +594,7 @@ test_issue_rejects_bad_input(void **state)
 	assert_int_equal(pki_init_dir(dir, NULL, &err), 0);
 	for (i = 0; i < ELEMENTSOF(cases); i++) {
 		assert_int_equal(pki_issue_client(dir, cases[i].name,
-		    cases[i].tenant, cases[i].role, cases[i].days, &cert,
+		    cases[i].tenant, cases[i].role, cases[i].days, NULL, &cert,
 		    NULL, NULL, &err), -BW_E_INVALID);
 		assert_null(cert);
 		assert_non_null(err);
@@ -606,7 +606,7 @@ test_issue_rejects_bad_input(void **state)
 	}
 	/* No CA: a precise error, nothing created. */
 	assert_true(pki_issue_client(in(dir, "nope"), "bob", "acme",
-	    "tenant-user", 1, &cert, NULL, NULL, &err) < 0);
+	    "tenant-user", 1, NULL, &cert, NULL, NULL, &err) < 0);
 	assert_non_null(strstr(err, "nope: No such file or directory"));
 	free(err);
 	/* A second, independent validity ceiling: the CA's own expiry. */
@@ -617,7 +617,7 @@ test_issue_rejects_bad_input(void **state)
 		err = NULL;
 		assert_int_equal(pki_init_dir(d2, &o, &err), 0);
 		assert_int_equal(pki_issue_client(d2, "bob", "acme",
-		    "tenant-user", 30, &cert, NULL, NULL, &err),
+		    "tenant-user", 30, NULL, &cert, NULL, NULL, &err),
 		    -BW_E_INVALID);
 		assert_string_equal(err, "days: 30 would outlive the CA "
 		    "certificate");

@@ -60,7 +60,7 @@ issue_to_files(const char *dir, const char *name, const char *tenant,
 	char	*err = NULL, *cert = NULL, *key = NULL, *serial = NULL;
 	char	 n[64];
 
-	assert_int_equal(pki_issue_client(dir, name, tenant, role, 7, &cert,
+	assert_int_equal(pki_issue_client(dir, name, tenant, role, 7, NULL, &cert,
 	    &key, &serial, &err), 0);
 	snprintf(n, sizeof(n), "%s.crt", name);
 	assert_int_equal(write_file_atomic_at(AT_FDCWD, in(dir, n), cert,
