@@ -46,6 +46,12 @@ static const char usage_text[] =
 "  --server-name NAME extra DNS name for the server certificate (repeatable)\n"
 "  --log-level LEVEL  debug, info, warn or error (default info)\n"
 "  --pid-file FILE    write the process id to FILE (default DIR/bulwarkd.pid)\n"
+"  --default-quota RESOURCE=N[,RESOURCE=N...]\n"
+"                     quota of every tenant for resources no Quota object\n"
+"                     limits (cpu_millis, memory_mib, instances, workloads,\n"
+"                     networks; N or none); default instances=100,\n"
+"                     workloads=50, networks=8, cpu_millis=64000,\n"
+"                     memory_mib=262144\n"
 "  --max-connections N\n"
 "                     serve at most N API connections at once (default 1024);\n"
 "                     at the limit new ones wait until one closes\n"
@@ -127,6 +133,7 @@ main(int argc, char **argv)
 		{ "server-name", required_argument, NULL, 'n' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "pid-file", required_argument, NULL, 'p' },
+		{ "default-quota", required_argument, NULL, 'Q' },
 		{ "allow-unattested-nodes", no_argument, NULL, 'U' },
 		{ "import-root", required_argument, NULL, 'I' },
 		{ "max-connections", required_argument, NULL, 'M' },
@@ -175,6 +182,17 @@ main(int argc, char **argv)
 		case 'p':
 			cfg.pid_file = optarg;
 			break;
+		case 'Q': {
+			_cleanup_free_ char *qerr = NULL;
+
+			if (quota_limits_parse(optarg, &cfg.default_quota,
+			    &qerr) < 0) {
+				fprintf(stderr, "bulwarkd: --default-quota: %s\n",
+				    qerr ? qerr : "invalid");
+				return 2;
+			}
+			break;
+		}
 		case 'M': {
 			char		*end;
 			unsigned long	 v;

@@ -40,6 +40,7 @@ bwd_config_defaults(struct bwd_config *cfg)
 	cfg->data_dir = BWD_DEFAULT_DATA_DIR;
 	cfg->listen = BWD_DEFAULT_LISTEN;
 	cfg->log_level = LOG_LVL_INFO;
+	cfg->default_quota = (struct quota_limits)QUOTA_DEFAULT_LIMITS;
 }
 
 int
@@ -363,6 +364,7 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 		return errf(r, ret_err, "commit pipeline: %s", bw_strerror(r));
 	apo.listen = cfg->listen;
 	apo.max_connections = cfg->max_connections;
+	apo.default_quota = &cfg->default_quota;
 	apo.ssl_ctx = st->ssl_ctx;
 	apo.store = st->store;
 	apo.commit = st->commit;

@@ -11,6 +11,7 @@
 #include "appliance/compliance-api.h"
 #include "appliance/image-api.h"
 #include "controlplane/principals.h"
+#include "controlplane/quota.h"
 #include "lib/log.h"
 
 #define BWD_DEFAULT_DATA_DIR	"/var/lib/bulwark"
@@ -33,6 +34,8 @@ struct bwd_config {
 	const char	*tpm_tcti;
 	const char	*config_path;
 	unsigned	 max_connections;	/* 0: the API's default */
+	/* --default-quota over QUOTA_DEFAULT_LIMITS (controlplane/quota.h) */
+	struct quota_limits default_quota;
 };
 
 struct bwd_state {

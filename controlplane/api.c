@@ -71,6 +71,7 @@ struct api_server {
 	int				(*is_revoked)(void *, const char *);
 	void				*revoked_ctx;
 	struct principals		*principals;
+	struct quota_limits		 default_quota;
 	json_t				*(*health_extra)(void *);
 	void				*health_arg;
 	struct event			*heartbeat;
@@ -664,7 +665,7 @@ handle_write(struct api_server *srv, struct evhttp_request *req,
 	    (r = principals_binding_write_check(srv->st, id, tenant, name, body,
 	    &err)) < 0)
 		goto fail;
-	if ((r = quota_check(srv->st, k, body, &err)) < 0)
+	if ((r = quota_check(srv->st, &srv->default_quota, k, body, &err)) < 0)
 		goto fail;
 	if (!(p = pending_new(srv, req, id, k, tenant, name,
 	    create ? "create" : "replace"))) {
@@ -1707,6 +1708,8 @@ api_server_start(struct event_base *base, const struct api_server_options *o,
 		goto fail;
 	}
 	srv->gate->srv = srv;
+	srv->default_quota = o->default_quota ? *o->default_quota :
+	    (struct quota_limits)QUOTA_DEFAULT_LIMITS;
 	srv->max_conns = o->max_connections ? o->max_connections :
 	    API_MAX_CONNECTIONS_DEFAULT;
 	{

@@ -24,6 +24,8 @@ struct api_server;
 struct audit_trail;
 struct principals;
 
+struct quota_limits;
+
 struct api_server_options {
 	const char		*listen;	/* "127.0.0.1:8443", "[::1]:8443" */
 	SSL_CTX			*ssl_ctx;	/* client certs verified when sent */
@@ -45,6 +47,9 @@ struct api_server_options {
 	 * and an api.connection_limit record is written; it resumes when
 	 * a connection closes. */
 	unsigned		 max_connections;
+	/* The quota of tenants without a Quota object for a resource
+	 * (controlplane/quota.h); NULL: QUOTA_DEFAULT_LIMITS. */
+	const struct quota_limits *default_quota;
 };
 
 #define API_MAX_CONNECTIONS_DEFAULT	1024u

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "controlplane/quota.h"
@@ -16,6 +17,11 @@ static const char *const quota_fields[] = {
 	"cpu_millis", "memory_mib", "instances", "workloads", "networks",
 };
 
+/* the Quota schema's ranges (controlplane/resource.c) */
+static const long long quota_max[] = {
+	100000000, 1000000000, 100000, 100000, 10000,
+};
+
 static long long *
 usage_field(struct usage *u, size_t i)
 {
@@ -23,6 +29,65 @@ usage_field(struct usage *u, size_t i)
 		&u->workloads, &u->networks };
 
 	return f[i];
+}
+
+static long long *
+limit_field(struct quota_limits *l, size_t i)
+{
+	long long *f[] = { &l->cpu_millis, &l->memory_mib, &l->instances,
+		&l->workloads, &l->networks };
+
+	return f[i];
+}
+
+int
+quota_limits_parse(const char *spec, struct quota_limits *l, char **ret_err)
+{
+	struct quota_limits	 out = *l;
+	const char		*p = spec, *eq, *end;
+	char			*num_end;
+	long long		 v;
+	size_t			 f, klen;
+
+	if (!spec || !*spec)
+		return errf(-BW_E_INVALID, ret_err, "default quota: empty");
+	while (*p) {
+		end = strchr(p, ',');
+		if (!end)
+			end = p + strlen(p);
+		eq = memchr(p, '=', (size_t)(end - p));
+		if (!eq)
+			return errf(-BW_E_INVALID, ret_err, "default quota: "
+			    "\"%.*s\": must be RESOURCE=N", (int)(end - p), p);
+		klen = (size_t)(eq - p);
+		for (f = 0; f < ELEMENTSOF(quota_fields); f++)
+			if (strlen(quota_fields[f]) == klen &&
+			    strncmp(quota_fields[f], p, klen) == 0)
+				break;
+		if (f == ELEMENTSOF(quota_fields))
+			return errf(-BW_E_INVALID, ret_err, "default quota: "
+			    "unknown resource \"%.*s\" (cpu_millis, memory_mib, "
+			    "instances, workloads, networks)", (int)klen, p);
+		if ((size_t)(end - eq - 1) == 4 && strncmp(eq + 1, "none", 4) == 0)
+			v = -1;
+		else {
+			errno = 0;
+			v = strtoll(eq + 1, &num_end, 10);
+			if (errno || num_end != end || eq + 1 == end ||
+			    eq[1] == '+' || eq[1] == '-' || eq[1] == ' ' ||
+			    v < 0 || v > quota_max[f])
+				return errf(-BW_E_INVALID, ret_err, "default "
+				    "quota: %s: must be 0..%lld or none",
+				    quota_fields[f], quota_max[f]);
+		}
+		*limit_field(&out, f) = v;
+		p = *end ? end + 1 : end;
+		if (*end && !*p)
+			return errf(-BW_E_INVALID, ret_err, "default quota: "
+			    "trailing ','");
+	}
+	*l = out;
+	return 0;
 }
 
 static long long
@@ -95,9 +160,11 @@ quota_usage(struct store *st, const char *tenant, json_t **ret)
 }
 
 int
-quota_check(struct store *st, const struct res_kind *k, const json_t *doc,
-    char **ret_err)
+quota_check(struct store *st, const struct quota_limits *defaults,
+    const struct res_kind *k, const json_t *doc, char **ret_err)
 {
+	struct quota_limits	 dflt = defaults ? *defaults :
+	    (struct quota_limits){ -1, -1, -1, -1, -1 };
 	const struct res_kind	*qk = res_kind_by_name("Quota");
 	const char		*tenant = res_tenant(doc), *name = res_name(doc);
 	struct store_kv		**kvs = NULL;
@@ -112,8 +179,6 @@ quota_check(struct store *st, const struct res_kind *k, const json_t *doc,
 	if ((r = res_prefix(qk, tenant, prefix, sizeof(prefix))) < 0 ||
 	    (r = store_list(st, prefix, &kvs, &n, &rev)) < 0)
 		return r;
-	if (n == 0)
-		goto out;
 	/* usage without the object being replaced, plus what it asks */
 	if ((r = sum_kind(st, "Workload", tenant, is_wl ? name : NULL, &used)) < 0 ||
 	    (r = sum_kind(st, "Network", tenant, is_wl ? NULL : name, &used)) < 0)
@@ -132,7 +197,11 @@ quota_check(struct store *st, const struct res_kind *k, const json_t *doc,
 			long long	 u = *usage_field(&used, f);
 			long long	 want = *usage_field(&req, f);
 
-			if (!json_is_integer(lim) || want == 0)
+			if (!json_is_integer(lim))
+				continue;
+			/* a Quota object names it: no default for it */
+			*limit_field(&dflt, f) = -1;
+			if (want == 0)
 				continue;
 			if (u + want > json_integer_value(lim)) {
 				r = errf(-BW_E_QUOTA, ret_err,
@@ -143,6 +212,19 @@ quota_check(struct store *st, const struct res_kind *k, const json_t *doc,
 				goto out;
 			}
 		}
+	}
+	/* Without a Quota object naming a resource the default holds:
+	 * no tenant is unlimited (SC-6). */
+	for (f = 0; f < ELEMENTSOF(quota_fields); f++) {
+		long long lim = *limit_field(&dflt, f);
+		long long u = *usage_field(&used, f), want = *usage_field(&req, f);
+
+		if (lim < 0 || want == 0 || u + want <= lim)
+			continue;
+		r = errf(-BW_E_QUOTA, ret_err, "default quota of %s (no Quota "
+		    "object limits it): %s: used %lld, requested %lld, limit %lld",
+		    tenant, quota_fields[f], u, want, lim);
+		goto out;
 	}
 	r = 0;
 out:
