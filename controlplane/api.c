@@ -31,6 +31,7 @@
 #include "controlplane/api.h"
 #include "controlplane/authz.h"
 #include "controlplane/principals.h"
+#include "controlplane/netadmit.h"
 #include "controlplane/quota.h"
 #include "controlplane/resource.h"
 #include "hardening/pki.h"
@@ -72,6 +73,7 @@ struct api_server {
 	void				*revoked_ctx;
 	struct principals		*principals;
 	struct quota_limits		 default_quota;
+	struct netadmit			 netadmit;	/* tenant subnets */
 	json_t				*(*health_extra)(void *);
 	void				*health_arg;
 	struct event			*heartbeat;
@@ -117,6 +119,7 @@ struct pending {
 	char			 tenant[64], name[64];
 	char			*value;
 	int			 ok_status;
+	int			 net_claim;	/* netadmit claim, -1: none */
 };
 
 static int api_server_index;
@@ -549,6 +552,7 @@ fail:
 static void
 pending_free(struct pending *p)
 {
+	netadmit_release(&p->srv->netadmit, p->net_claim);
 	json_decref(p->doc);
 	free(p->value);
 	free(p);
@@ -608,6 +612,7 @@ pending_new(struct api_server *srv, struct evhttp_request *req,
 	p->req = req;
 	p->id = *id;
 	p->kind = k;
+	p->net_claim = -1;
 	snprintf(p->tenant, sizeof(p->tenant), "%s", tenant);
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	action_name(p->action, sizeof(p->action), k, verb);
@@ -673,6 +678,11 @@ handle_write(struct api_server *srv, struct evhttp_request *req,
 		goto fail;
 	}
 	if ((r = res_key(k, tenant, name, p->key, sizeof(p->key))) < 0)
+		goto fail;
+	/* Reads every tenant's networks, so it needs the claim the pending
+	 * change holds until its commit ends (pending_free()). */
+	if (strcmp(k->kind, "Network") == 0 && (r = netadmit_check(
+	    &srv->netadmit, srv->st, body, &p->net_claim, &err)) < 0)
 		goto fail;
 	want_rev = res_revision(body);
 	if (create) {
@@ -1710,6 +1720,7 @@ api_server_start(struct event_base *base, const struct api_server_options *o,
 	srv->gate->srv = srv;
 	srv->default_quota = o->default_quota ? *o->default_quota :
 	    (struct quota_limits)QUOTA_DEFAULT_LIMITS;
+	netadmit_set_listen(&srv->netadmit, o->listen);
 	srv->max_conns = o->max_connections ? o->max_connections :
 	    API_MAX_CONNECTIONS_DEFAULT;
 	{
