@@ -239,7 +239,7 @@ principals_create(struct principals *p, struct api_server *srv,
 	_cleanup_json_ json_t	*body = NULL, *doc = NULL;
 	_cleanup_free_ char	*err = NULL, *cert = NULL, *serial = NULL;
 	_cleanup_free_ char	*ca = NULL;
-	_cleanup_(EVP_PKEY_freep) EVP_PKEY *subject_key = NULL;
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY	*subject_key = NULL;
 	struct pop		*op = NULL;
 	const char		*name = NULL, *role = NULL, *t = NULL;
 	const char		*csr = NULL;

@@ -1,6 +1,8 @@
 /* Principals (people and service accounts) and their role bindings.
- * `POST /v1/tenants/{t}/principals` issues a client certificate signed
- * by the appliance CA and records a Principal and its RoleBinding;
+ * `POST /v1/tenants/{t}/principals` certifies the public key of the
+ * request's CSR (the private key never reaches the server) with the
+ * appliance CA and records a Principal and its RoleBinding, for a role
+ * the caller may grant (authz_may_grant());
  * `DELETE /v1/tenants/{t}/principals/{name}` revokes the certificate at
  * once and removes the binding. Every request's role must be backed by
  * a RoleBinding, so removing a binding takes the role away without
