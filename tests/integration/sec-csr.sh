@@ -54,9 +54,18 @@ done
 # CLI, default: the key is made locally; the config points at it.
 check "principal create (CLI, local key)" \
 	$B principal create carol -t acme --role tenant-user --out "$T/p" -o json
-check "the CLI sent a CSR: the server recorded a principal created from a CSR" \
-	sh -c "sleep 1.5; $BW/bulwark --config '$AUDITOR' audit search --action principal.create -o json |
-		jq -e '[.items[] | select(.object.name == \"carol\") | .reason | contains(\"key from a CSR\")] == [true]' >/dev/null"
+# the record reaches the trail with the next group commit: poll for it
+recorded() {
+	local _
+	for _ in $(seq 40); do
+		$BW/bulwark --config "$AUDITOR" audit search --action principal.create -o json |
+			jq -e '[.items[] | select(.object.name == "carol") | .reason | contains("key from a CSR")] == [true]' \
+			>/dev/null && return 0
+		sleep 0.5
+	done
+	return 1
+}
+check "the CLI sent a CSR: the server recorded a principal created from a CSR" recorded
 code=$($BW/bulwark --config "$T/p/carol.conf" whoami -o json >"$T/who" 2>&1; echo $?)
 check "carol's config works (exit $code)" sh -c "jq -e '.principal==\"carol\"' '$T/who' >/dev/null"
 check "carol's key is 0600" [ "$(stat -c %a "$T/p/carol.key")" = 600 ]

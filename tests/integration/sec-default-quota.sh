@@ -41,14 +41,21 @@ check "a Quota with instances 600 admits 500 (got $code)" [ "$code" = 201 ]
 stop_bulwarkd
 
 # The default is configurable.
-"$BW/bulwarkd" --data-dir "$T/d" --listen "127.0.0.1:$PORT" --default-quota instances=3,networks=1 \
+rm -f "$T/d/admin.conf"
+"$BW/bulwarkd" --data-dir "$T/d" --listen 127.0.0.1:0 --default-quota instances=3,networks=1 \
 	>>"$T/d/bulwarkd.log" 2>&1 &
 BWD_PID=$!
 BW_PIDS="$BW_PIDS $BWD_PID"
-for _ in $(seq 200); do
-	curl -sk "$URL/healthz" >/dev/null 2>&1 && break
+up=0
+for _ in $(seq 600); do
+	if [ -f "$T/d/admin.conf" ]; then
+		URL="https://127.0.0.1:$(jq -r .server "$T/d/admin.conf" | sed 's/.*://')"
+		curl -sk "$URL/healthz" >/dev/null 2>&1 && { up=1; break; }
+	fi
+	kill -0 "$BWD_PID" 2>/dev/null || break
 	sleep 0.05
 done
+check "bulwarkd restarted with --default-quota" [ $up = 1 ]
 echo '{"kind":"Tenant","metadata":{"name":"gamma"}}' | $B apply -f - >/dev/null
 code=$(put_wl gamma four 4)
 check "--default-quota instances=3: 4 refused (got $code)" [ "$code" = 409 ]
