@@ -682,7 +682,7 @@ handle_write(struct api_server *srv, struct evhttp_request *req,
 	/* Reads every tenant's networks, so it needs the claim the pending
 	 * change holds until its commit ends (pending_free()). */
 	if (strcmp(k->kind, "Network") == 0 && (r = netadmit_check(
-	    &srv->netadmit, srv->st, body, &p->net_claim, &err)) < 0)
+	    &srv->netadmit, srv->st, id, body, &p->net_claim, &err)) < 0)
 		goto fail;
 	want_rev = res_revision(body);
 	if (create) {

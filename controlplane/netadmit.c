@@ -187,9 +187,23 @@ check_host(const struct netadmit *na, const char *text, uint32_t addr,
 }
 
 /* Every other Network of every tenant, as stored. */
+/* The overlap of TEXT with network OT/ON (OS) as WHO may be told. */
 static int
-check_stored(struct store *st, const char *text, const char *tenant,
-    const char *name, uint32_t addr, unsigned prefix, char **ret_err)
+overlap_err(const struct authz_identity *who, const char *text,
+    const char *ot, const char *on, const char *os, const char *when,
+    char **ret_err)
+{
+	if (!authz_tenant_visible(who, ot))
+		return errf(-BW_E_CONFLICT, ret_err, "spec.subnet: \"%.32s\" "
+		    "overlaps a network of another tenant%s", text, when);
+	return errf(-BW_E_CONFLICT, ret_err, "spec.subnet: \"%.32s\" "
+	    "overlaps network %s/%s (%s)%s", text, ot, on, os, when);
+}
+
+static int
+check_stored(struct store *st, const struct authz_identity *who,
+    const char *text, const char *tenant, const char *name, uint32_t addr,
+    unsigned prefix, char **ret_err)
 {
 	const struct res_kind	*k = res_kind_by_name("Network");
 	struct store_kv		**kvs = NULL;
@@ -217,16 +231,16 @@ check_stored(struct store *st, const char *text, const char *tenant,
 		if (netadmit_cidr_parse(os, &oa, &op, NULL) < 0)
 			continue;
 		if (overlaps(addr, prefix, oa, op))
-			r = errf(-BW_E_CONFLICT, ret_err, "spec.subnet: \"%.32s\" "
-			    "overlaps network %s/%s (%s)", text, ot, on, os);
+			r = overlap_err(who, text, ot, on, os, "", ret_err);
 	}
 	store_kv_array_free(kvs, n);
 	return r;
 }
 
 int
-netadmit_check(struct netadmit *na, struct store *st, const json_t *doc,
-    int *ret_claim, char **ret_err)
+netadmit_check(struct netadmit *na, struct store *st,
+    const struct authz_identity *who, const json_t *doc, int *ret_claim,
+    char **ret_err)
 {
 	const char	*text = json_string_value(json_object_get(
 	    json_object_get(doc, "spec"), "subnet"));
@@ -272,15 +286,14 @@ netadmit_check(struct netadmit *na, struct store *st, const json_t *doc,
 			    tenant, name);
 		if (overlaps(addr, prefix, c->addr, c->prefix)) {
 			fmt_cidr(o, sizeof(o), c->addr, c->prefix);
-			return errf(-BW_E_CONFLICT, ret_err, "spec.subnet: "
-			    "\"%.32s\" overlaps network %s/%s (%s), being "
-			    "created", text, c->tenant, c->name, o);
+			return overlap_err(who, text, c->tenant, c->name, o,
+			    ", being created", ret_err);
 		}
 	}
 	if (free_slot < 0)
 		return errf(-BW_E_UNAVAILABLE, ret_err, "too many network "
 		    "changes in flight (%d); retry", NETADMIT_CLAIMS_MAX);
-	if ((r = check_stored(st, text, tenant, name, addr, prefix,
+	if ((r = check_stored(st, who, text, tenant, name, addr, prefix,
 	    ret_err)) < 0)
 		return r;
 	na->claims[free_slot] = (struct netadmit_claim){ .used = 1,

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "controlplane/authz.h"
 #include "controlplane/store.h"
 
 #define NETADMIT_PREFIX_MIN	8
@@ -46,15 +47,19 @@ int netadmit_cidr_parse(const char *text, uint32_t *ret_addr,
  * interface addresses cover them) as one of the host's addresses. */
 void netadmit_set_listen(struct netadmit *na, const char *listen);
 
-/* Admits DOC, a validated Network about to be created or replaced.
+/* Admits DOC, a validated Network about to be created or replaced by
+ * WHO, whose messages name another tenant's network only when WHO may
+ * see that tenant (authz_tenant_visible()): to a tenant it is "a
+ * network of another tenant", so no name leaks across tenants.
  * Without spec.subnet there is nothing to check (*RET_CLAIM = -1).
  * Otherwise on success *RET_CLAIM is a claim to release with
  * netadmit_release() once the commit has finished (either way).
  * Returns 0, -BW_E_INVALID or -BW_E_CONFLICT with the reason in
  * *ret_err, -BW_E_UNAVAILABLE when too many creations are in flight,
  * or a store error. */
-int netadmit_check(struct netadmit *na, struct store *st, const json_t *doc,
-    int *ret_claim, char **ret_err);
+int netadmit_check(struct netadmit *na, struct store *st,
+    const struct authz_identity *who, const json_t *doc, int *ret_claim,
+    char **ret_err);
 
 /* Releases CLAIM (ignored when negative). */
 void netadmit_release(struct netadmit *na, int claim);

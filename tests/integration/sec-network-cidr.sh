@@ -32,6 +32,15 @@ code=$(net acme steal 10.20.128.0/17)
 check "another tenant's range: 409 (got $code)" [ "$code" = 409 ]
 check "...naming the network it overlaps ($(jq -r .error.message "$T/resp"))" \
 	sh -c "jq -r .error.message '$T/resp' | grep -q 'beta/good'"
+# to a tenant, another tenant's network is not named
+$B principal create ta -t acme --role tenant-admin --out "$T/p" >/dev/null || fail "create ta"
+code=$(curl -s -o "$T/resp" -w '%{http_code}' --cacert "$PKI/ca.crt" --cert "$T/p/ta.crt" \
+	--key "$T/p/ta.key" -X PUT -H 'Content-Type: application/json' \
+	--data '{"kind":"Network","metadata":{"name":"steal","tenant":"acme"},"spec":{"subnet":"10.20.1.0/24"}}' \
+	"$URL/v1/tenants/acme/networks/steal")
+check "acme's tenant-admin claims beta's range: 409 (got $code)" [ "$code" = 409 ]
+check "...without learning beta's name ($(jq -r .error.message "$T/resp"))" sh -c \
+	"jq -r .error.message '$T/resp' | grep -qx 'spec.subnet: \"10.20.1.0/24\" overlaps a network of another tenant'"
 code=$(net acme wide 10.0.0.0/8)
 check "a range containing another tenant's: 409 (got $code)" [ "$code" = 409 ]
 # the host's own interface addresses (and its listen address, 127.0.0.1 here:
