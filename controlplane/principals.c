@@ -390,7 +390,7 @@ principals_revoke(struct principals *p, struct api_server *srv,
 	struct store_kv		*kv = NULL;
 	struct pop		*op = NULL;
 	char			 key[RES_KEY_MAX], now[40];
-	const char		*serial;
+	const char		*serial, *role;
 	int			 r;
 
 	if (id->role != ROLE_SYSTEM_ADMIN && id->role != ROLE_SECURITY_AUDITOR) {
@@ -408,9 +408,14 @@ principals_revoke(struct principals *p, struct api_server *srv,
 		r = errf(-BW_E_CORRUPT, &err, "principal has no serial");
 		goto fail;
 	}
-	/* Who may grant a role may take it away, and nobody else. */
-	if ((r = authz_may_grant(id, json_string_value(json_object_get(
-	    json_object_get(doc, "spec"), "role")), &err)) < 0)
+	/* Who may grant a role may take it away, and nobody else; but a
+	 * node credential made here (possible before 2026-12, issue 13)
+	 * must never be stuck: the administrator may revoke those. */
+	role = json_string_value(json_object_get(json_object_get(doc, "spec"),
+	    "role"));
+	if (!(id->role == ROLE_SYSTEM_ADMIN && role &&
+	    (strcmp(role, "node") == 0 || strcmp(role, "node-bootstrap") == 0)) &&
+	    (r = authz_may_grant(id, role, &err)) < 0)
 		goto fail;
 	/* The certificate dies first: from here on no request with it
 	 * passes, whatever happens to the store writes below. */
