@@ -45,6 +45,12 @@
 #define WATCH_HEARTBEAT_SECS	15
 #define WATCH_BATCH		256
 #define WATCH_POLL_MAX_MS	60000
+/* Backpressure: a watch takes its next batch only while the connection's
+ * output holds less than WATCH_LOW_WATER bytes, and one batch is at most
+ * about WATCH_CHUNK_MAX bytes (plus one object): per watch, memory stays
+ * under twice that plus the largest object, whatever the history. */
+#define WATCH_LOW_WATER		(256 * 1024)
+#define WATCH_CHUNK_MAX		(256 * 1024)
 #define REQUEST_CONTROLS	"AU-2,AU-3,AU-12,AC-3"
 
 struct watcher {
@@ -57,7 +63,48 @@ struct watcher {
 	 * the watcher may see, or when this timer fires; the connection
 	 * stays open for the client's next request. */
 	struct event			*poll_ev;
+	/* Set while the output is above the low-water mark: the pump
+	 * waits for it to drain (watch_drained_cb); stall_ev ends the
+	 * watch if it does not within API_WATCH_STALL_SECS. */
+	int				 blocked;
+	struct event			*stall_ev;
 	TAILQ_ENTRY(watcher)		 entry;
+};
+
+/* Why a connection was closed by us before it authenticated. */
+enum conn_drop_reason {
+	DROP_DEADLINE,		/* API_HANDSHAKE_SECS passed */
+	DROP_PER_SOURCE,	/* its source held API_UNAUTH_PER_SOURCE */
+	DROP_POOL,		/* the unauthenticated share was full */
+	DROP_NREASONS
+};
+static const char *const conn_drop_names[DROP_NREASONS] = {
+	"handshake_deadline", "per_source", "unauthenticated_pool",
+};
+
+/* One accepted connection (SSL ex_data api_conn_index). Unauthenticated
+ * ones sit on srv->unauth, oldest first, until a request on them passes
+ * identify(). */
+struct api_conn {
+	struct conn_gate		*gate;
+	struct bufferevent		*bev;	/* valid while the SSL lives */
+	struct event			*timer;	/* classify, then the deadline */
+	TAILQ_ENTRY(api_conn)		 all;	/* srv->conns */
+	TAILQ_ENTRY(api_conn)		 entry;	/* srv->unauth */
+	char				 source[INET6_ADDRSTRLEN];
+	int				 linked;	/* on srv->conns, counted */
+	int				 unauth;	/* on srv->unauth */
+	int				 classified;
+	int				 rewriting;	/* conn_out_cb */
+};
+
+/* Unauthenticated requests, counted per key until the next flush. */
+struct anon_count {
+	char			 source[INET6_ADDRSTRLEN];
+	char			 action[40];
+	char			 outcome[16];
+	char			 reason[120];	/* the first one's */
+	unsigned long long	 n;
 };
 
 struct api_server {
@@ -95,6 +142,15 @@ struct api_server {
 	int				 paused;
 	unsigned long long		 conn_limit_pauses;
 	struct conn_gate		*gate;
+	TAILQ_HEAD(, api_conn)		 conns;
+	TAILQ_HEAD(, api_conn)		 unauth;
+	unsigned			 nunauth, max_unauth;
+	unsigned long long		 dropped[DROP_NREASONS];
+	struct anon_count		 anon[API_ANON_AUDIT_KEYS + 1];
+	size_t				 nanon;
+	unsigned long long		 anon_total;
+	struct event			*anon_ev;
+	unsigned long long		 watch_refused, watch_ended_slow;
 };
 
 /* What a connection's SSL points to. libevent may free a connection's
@@ -123,6 +179,13 @@ struct pending {
 };
 
 static int api_server_index;
+static void conn_authenticated(struct api_server *srv,
+    struct evhttp_request *req);
+static void conn_unauthenticated(struct api_server *srv,
+    struct evhttp_request *req);
+static void anon_flush(struct api_server *srv);
+static void anon_count(struct api_server *srv, const char *source,
+    const char *action, const char *outcome, const char *reason);
 /* SSL ex_data slot holding the server that counts the connection; its
  * free function runs when the connection's SSL is freed. */
 static int api_conn_index = -1;
@@ -200,6 +263,7 @@ http_reason(int status)
 	case 410: return "Gone";
 	case 413: return "Payload Too Large";
 	case 415: return "Unsupported Media Type";
+	case 429: return "Too Many Requests";
 	case 503: return "Service Unavailable";
 	}
 	return "Internal Server Error";
@@ -295,6 +359,7 @@ identify(struct api_server *srv, struct evhttp_request *req,
 	SSL				*ssl;
 	X509				*cert;
 	long				 vr;
+	int				 r = 0;
 
 	id->auth_method = "none";
 	if (!evcon || !(bev = evhttp_connection_get_bufferevent(evcon)) ||
@@ -335,9 +400,11 @@ identify(struct api_server *srv, struct evhttp_request *req,
 		    "client certificate %s is revoked", id->serial);
 	/* The certificate names a role; a RoleBinding must still grant it. */
 	if (srv->principals)
-		return principals_binding_check(srv->st, id,
+		r = principals_binding_check(srv->st, id,
 		    ci ? &ci->grant : NULL, ret_err);
-	return 0;
+	if (r == 0)
+		conn_authenticated(srv, req);
+	return r;
 }
 
 static const char *
@@ -912,6 +979,8 @@ watcher_free(struct watcher *w)
 	TAILQ_REMOVE(&w->srv->watchers, w, entry);
 	if (w->poll_ev)
 		event_free(w->poll_ev);
+	if (w->stall_ev)
+		event_free(w->stall_ev);
 	free(w);
 }
 
@@ -929,6 +998,65 @@ watch_poll_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	watcher_end(arg);
 }
 
+/* Bytes queued on the watch's connection and not yet taken by the
+ * socket; (size_t)-1 once the connection is gone. */
+static size_t
+watcher_backlog(struct watcher *w)
+{
+	struct evhttp_connection	*evcon = evhttp_request_get_connection(w->req);
+	struct bufferevent		*bev;
+
+	if (!evcon || !(bev = evhttp_connection_get_bufferevent(evcon)))
+		return (size_t)-1;
+	return evbuffer_get_length(bufferevent_get_output(bev));
+}
+
+static int watcher_pump(struct watcher *w);
+
+/* evhttp calls this when the connection's output has drained. */
+static void
+watch_drained_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct watcher *w = arg;
+
+	(void)evcon;
+	if (!w->blocked)
+		return;
+	w->blocked = 0;
+	evtimer_del(w->stall_ev);
+	watcher_pump(w);
+}
+
+/* Queues BUF on the stream; the drain callback stays ours. */
+static void
+watcher_send(struct watcher *w, struct evbuffer *buf)
+{
+	evhttp_send_reply_chunk_with_cb(w->req, buf, watch_drained_cb, w);
+}
+
+/* The client did not take its last batch in API_WATCH_STALL_SECS: end
+ * the stream with a line saying why and where to resume. */
+static void
+watch_stall_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct watcher	*w = arg;
+	struct evbuffer	*buf;
+
+	(void)fd;
+	(void)what;
+	w->srv->watch_ended_slow++;
+	if (evhttp_request_get_connection(w->req) && (buf = evbuffer_new())) {
+		evbuffer_add_printf(buf, "{\"type\":\"ERROR\",\"revision\":%"
+		    PRIu64 ",\"error\":{\"code\":\"too_slow\",\"message\":"
+		    "\"the client took no data for %d s: watch again with "
+		    "since=%" PRIu64 "\"}}\n", w->rev, API_WATCH_STALL_SECS,
+		    w->rev);
+		evhttp_send_reply_chunk(w->req, buf);
+		evbuffer_free(buf);
+	}
+	watcher_end(w);
+}
+
 /* Sends every change after w->rev the watcher may see. Returns 0, or
  * -1 when the stream ended (the watcher is freed). */
 static int
@@ -944,6 +1072,21 @@ watcher_pump(struct watcher *w)
 		return -1;
 	}
 	for (;;) {
+		size_t backlog = watcher_backlog(w);
+
+		if (w->blocked)
+			return 0;
+		if (backlog == (size_t)-1) {
+			watcher_end(w);
+			return -1;
+		}
+		if (backlog >= WATCH_LOW_WATER) {
+			struct timeval tv = { API_WATCH_STALL_SECS, 0 };
+
+			w->blocked = 1;
+			evtimer_add(w->stall_ev, &tv);
+			return 0;
+		}
 		r = store_changes(w->srv->st, "/r/", w->rev, WATCH_BATCH, &ev, &n);
 		if (r < 0) {
 			/* Fell behind the compaction horizon: the client
@@ -962,8 +1105,12 @@ watcher_pump(struct watcher *w)
 		}
 		if (n == 0)
 			break;
-		buf = evbuffer_new();
-		for (i = 0; buf && i < n; i++) {
+		if (!(buf = evbuffer_new())) {
+			store_events_free(ev, n);
+			break;
+		}
+		for (i = 0; i < n &&
+		    evbuffer_get_length(buf) < WATCH_CHUNK_MAX; i++) {
 			const struct res_kind	*k;
 			char			 tenant[64], name[64];
 			json_t			*line, *obj = NULL;
@@ -1011,14 +1158,14 @@ watcher_pump(struct watcher *w)
 			size_t sent = evbuffer_get_length(buf);
 
 			if (sent > 0)
-				evhttp_send_reply_chunk(w->req, buf);
+				watcher_send(w, buf);
 			evbuffer_free(buf);
 			if (sent > 0 && w->poll_ev) {
 				watcher_end(w);
 				return -1;
 			}
 		}
-		if (n < WATCH_BATCH)
+		if (n < WATCH_BATCH && i == n)
 			break;
 	}
 	return 0;
@@ -1044,13 +1191,13 @@ heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 
 	for (w = TAILQ_FIRST(&srv->watchers); w; w = next) {
 		next = TAILQ_NEXT(w, entry);
-		if (watcher_pump(w) < 0 || w->poll_ev)
+		if (watcher_pump(w) < 0 || w->poll_ev || w->blocked)
 			continue;
 		if (!(buf = evbuffer_new()))
 			continue;
 		evbuffer_add_printf(buf, "{\"type\":\"HEARTBEAT\",\"revision\":%"
 		    PRIu64 "}\n", w->rev);
-		evhttp_send_reply_chunk(w->req, buf);
+		watcher_send(w, buf);
 		evbuffer_free(buf);
 	}
 }
@@ -1062,8 +1209,10 @@ handle_watch(struct api_server *srv, struct evhttp_request *req,
 	const char	*since = query_get(req, q, "since");
 	const char	*kind = query_get(req, q, "kind");
 	const char	*poll = query_get(req, q, "poll");
-	struct watcher	*w;
+	struct watcher	*w, *o;
 	uint64_t	 rev = 0, poll_ms = 0;
+	unsigned	 total = 0, mine = 0;
+	char		 msg[160];
 
 	if (since && parse_u64(since, &rev) < 0) {
 		audit_request(srv, id, "api.watch", NULL, NULL, NULL, "failure",
@@ -1090,11 +1239,36 @@ handle_watch(struct api_server *srv, struct evhttp_request *req,
 		    "list again and watch from the list's revision");
 		return;
 	}
-	if (!(w = calloc(1, sizeof(*w)))) {
+	/* Each watch holds a connection and up to a batch of memory:
+	 * bounded per principal and in all. */
+	TAILQ_FOREACH(o, &srv->watchers, entry) {
+		total++;
+		if (strcmp(o->id.principal, id->principal) == 0 &&
+		    strcmp(o->id.tenant, id->tenant) == 0)
+			mine++;
+	}
+	if (mine >= API_WATCH_PER_PRINCIPAL || total >= API_WATCH_MAX) {
+		srv->watch_refused++;
+		if (mine >= API_WATCH_PER_PRINCIPAL)
+			snprintf(msg, sizeof(msg), "%s already has %u open "
+			    "watches (the limit per principal)", id->principal,
+			    mine);
+		else
+			snprintf(msg, sizeof(msg), "%u watches are open (the "
+			    "server's limit)", total);
+		audit_request(srv, id, "api.watch", NULL, NULL, NULL, "denied",
+		    msg);
+		reply_error(srv, req, 429, "too_many_watches", msg);
+		return;
+	}
+	if (!(w = calloc(1, sizeof(*w))) ||
+	    !(w->stall_ev = evtimer_new(srv->base, watch_stall_cb, w))) {
+		free(w);
 		reply_error(srv, req, 500, "internal", "out of memory");
 		return;
 	}
 	if (kind && !(w->kind = res_kind_lookup(kind))) {
+		event_free(w->stall_ev);
 		free(w);
 		reply_error(srv, req, 400, "invalid", "kind: unknown kind");
 		return;
@@ -1107,6 +1281,7 @@ handle_watch(struct api_server *srv, struct evhttp_request *req,
 		    w)) || evtimer_add(w->poll_ev, &tv) < 0) {
 			if (w->poll_ev)
 				event_free(w->poll_ev);
+			event_free(w->stall_ev);
 			free(w);
 			reply_error(srv, req, 500, "internal", "out of memory");
 			return;
@@ -1217,7 +1392,9 @@ handle_audit_search(struct api_server *srv, struct evhttp_request *req,
 		goto fail;
 	}
 	/* Acknowledged mutations' records reach the trail a little after
-	 * their replies: a search sees every one answered before it. */
+	 * their replies, anonymous requests' at the end of their interval:
+	 * a search sees every one answered before it. */
+	anon_flush(srv);
 	if (srv->commit)
 		commit_audit_flush(srv->commit);
 	r = audit_search_dir(srv->audit_dir, &f, search_cb, &sc, &err);
@@ -1238,8 +1415,10 @@ fail:
 
 /* ---- misc endpoints ---- */
 
+/* DETAIL: the caller presented a valid certificate; anyone else learns
+ * only "ok" or "degraded". */
 static void
-handle_health(struct api_server *srv, struct evhttp_request *req)
+handle_health(struct api_server *srv, struct evhttp_request *req, int detail)
 {
 	struct commit_stats	 cs;
 	struct audit_status	 as = { 0 };
@@ -1265,6 +1444,13 @@ handle_health(struct api_server *srv, struct evhttp_request *req)
 		if (json_is_object(extra))
 			json_object_update(o, extra);
 		json_decref(extra);
+	}
+	if (o && !detail) {
+		json_t *brief = json_pack("{s:O}", "status",
+		    json_object_get(o, "status"));
+
+		json_decref(o);
+		o = brief;
 	}
 	reply_json(srv, req, 200, o);
 }
@@ -1316,11 +1502,31 @@ handle_metrics(struct api_server *srv, struct evhttp_request *req)
 	    "# HELP bulwark_tls_handshake_failures_total Failed TLS handshakes.\n"
 	    "# TYPE bulwark_tls_handshake_failures_total counter\n"
 	    "bulwark_tls_handshake_failures_total %llu\n"
-	    "# HELP bulwark_http_responses_total Responses by status class.\n"
-	    "# TYPE bulwark_http_responses_total counter\n",
+	    "# HELP bulwark_connections_unauthenticated Open connections no request has identified yet.\n"
+	    "# TYPE bulwark_connections_unauthenticated gauge\n"
+	    "bulwark_connections_unauthenticated %u\n"
+	    "# HELP bulwark_anonymous_events_total Unauthenticated requests and connections counted for aggregated audit records.\n"
+	    "# TYPE bulwark_anonymous_events_total counter\n"
+	    "bulwark_anonymous_events_total %llu\n"
+	    "# HELP bulwark_watches_refused_total Watches refused at the per-principal or total limit.\n"
+	    "# TYPE bulwark_watches_refused_total counter\n"
+	    "bulwark_watches_refused_total %llu\n"
+	    "# HELP bulwark_watch_ended_slow_total Watches ended because the client took no data for too long.\n"
+	    "# TYPE bulwark_watch_ended_slow_total counter\n"
+	    "bulwark_watch_ended_slow_total %llu\n"
+	    "# HELP bulwark_connections_dropped_total Unauthenticated connections closed by the server, by reason.\n"
+	    "# TYPE bulwark_connections_dropped_total counter\n",
 	    store_revision(srv->st), cs.batches, cs.mutations, cs.refused_audit,
 	    cs.lost_records, cs.audit_healthy, nw, srv->nconns,
-	    srv->conn_limit_pauses, srv->tls_failures);
+	    srv->conn_limit_pauses, srv->tls_failures, srv->nunauth,
+	    srv->anon_total, srv->watch_refused, srv->watch_ended_slow);
+	for (i = 0; i < DROP_NREASONS; i++)
+		evbuffer_add_printf(buf,
+		    "bulwark_connections_dropped_total{reason=\"%s\"} %llu\n",
+		    conn_drop_names[i], srv->dropped[i]);
+	evbuffer_add_printf(buf,
+	    "# HELP bulwark_http_responses_total Responses by status class.\n"
+	    "# TYPE bulwark_http_responses_total counter\n");
 	for (i = 1; i < 6; i++)
 		evbuffer_add_printf(buf,
 		    "bulwark_http_responses_total{class=\"%dxx\"} %llu\n", i,
@@ -1388,6 +1594,8 @@ on_request(struct evhttp_request *req, void *arg)
 
 	TAILQ_INIT(&q);
 	nodelay(req);
+	/* until identify() passes, the next request has a deadline too */
+	conn_unauthenticated(srv, req);
 	peer_address(req, id.source, sizeof(id.source));
 	for (size_t h = 0; path && h < srv->nhandlers; h++) {
 		if (strncmp(path, srv->handlers[h].prefix,
@@ -1415,12 +1623,15 @@ on_request(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (rt.type == ROUTE_HEALTH) {
-		/* open to all, recorded like everything else */
-		if (identify(srv, req, &id, NULL) < 0)
+		/* open to all; without a certificate, up or down only (and
+		 * counted, not recorded one by one: api_audit) */
+		int detail = identify(srv, req, &id, NULL) == 0;
+
+		if (!detail)
 			id.auth_method = "none";
 		audit_request(srv, &id, "api.health", NULL, NULL, NULL, "success",
 		    NULL);
-		handle_health(srv, req);
+		handle_health(srv, req, detail);
 		return;
 	}
 	if ((r = identify(srv, req, &id, &err)) < 0) {
@@ -1552,29 +1763,117 @@ tls_info_cb(const SSL *ssl, int where, int ret)
 	    "denied", reason);
 }
 
-/* A connection was accepted: at the cap, stop accepting (the kernel's
- * listen backlog keeps the next ones waiting) and record that once per
- * pause. Accepting and closing at once would cost a TLS-less accept()
- * per attempt and tell a client nothing it could act on. */
+/* Counts one unauthenticated event under (source, action, outcome); the
+ * counts become records at the next anon_flush(). */
 static void
-conn_opened(struct api_server *srv)
+anon_count(struct api_server *srv, const char *source, const char *action,
+    const char *outcome, const char *reason)
+{
+	struct anon_count	*a = NULL;
+	char			 host[INET6_ADDRSTRLEN];
+	const char		*colon = strrchr(source, ':');
+	size_t			 i, hl;
+
+	/* peer_address() adds ":PORT"; one source is one address */
+	hl = colon && colon[1] && strspn(colon + 1, "0123456789") ==
+	    strlen(colon + 1) ? (size_t)(colon - source) : strlen(source);
+	snprintf(host, sizeof(host), "%.*s", (int)hl, source);
+	srv->anon_total++;
+	for (i = 0; i < srv->nanon; i++) {
+		if (strcmp(srv->anon[i].source, host) == 0 &&
+		    strcmp(srv->anon[i].action, action) == 0 &&
+		    strcmp(srv->anon[i].outcome, outcome) == 0) {
+			a = &srv->anon[i];
+			break;
+		}
+	}
+	if (!a && srv->nanon < API_ANON_AUDIT_KEYS) {
+		a = &srv->anon[srv->nanon++];
+		snprintf(a->source, sizeof(a->source), "%s", host);
+		snprintf(a->action, sizeof(a->action), "%s", action);
+		snprintf(a->outcome, sizeof(a->outcome), "%s", outcome);
+		snprintf(a->reason, sizeof(a->reason), "%s", reason ? reason : "");
+		a->n = 0;
+	} else if (!a) {
+		/* one more slot gathers whatever does not fit */
+		a = &srv->anon[API_ANON_AUDIT_KEYS];
+		if (a->n == 0) {
+			snprintf(a->source, sizeof(a->source), "other");
+			snprintf(a->action, sizeof(a->action), "api.anonymous");
+			snprintf(a->outcome, sizeof(a->outcome), "failure");
+			snprintf(a->reason, sizeof(a->reason), "more sources, "
+			    "actions or outcomes than %d in one interval",
+			    API_ANON_AUDIT_KEYS);
+		}
+	}
+	a->n++;
+}
+
+/* Writes one record per counted key and starts a new interval. */
+static void
+anon_flush(struct api_server *srv)
+{
+	char	reason[320];
+	size_t	i;
+
+	for (i = 0; i <= API_ANON_AUDIT_KEYS; i++) {
+		struct anon_count *a = &srv->anon[i];
+
+		if (a->n == 0 || !srv->commit)
+			continue;
+		snprintf(reason, sizeof(reason), "%llu unauthenticated "
+		    "requests or connections from %s in at most %d s "
+		    "(aggregated); first: %s", a->n, a->source,
+		    API_ANON_AUDIT_SECS, a->reason[0] ? a->reason : "-");
+		commit_audit_async(srv->commit, &(struct audit_record){
+			.actor = "anonymous", .role = "none", .tenant = "none",
+			.source = a->source, .auth_method = "none",
+			.action = a->action, .outcome = a->outcome,
+			.reason = reason, .controls = "AU-2,AU-12,SC-5",
+		});
+		a->n = 0;
+	}
+	srv->nanon = 0;
+}
+
+static void
+anon_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	anon_flush(arg);
+}
+
+/* Pauses the listener while every slot is held by an authenticated
+ * connection (the kernel's listen backlog keeps the next ones waiting),
+ * recording that once per pause, and resumes it when one frees up. While
+ * unauthenticated connections hold slots the listener keeps accepting:
+ * a new connection displaces the oldest of them (conn_classify), so
+ * they can never keep an authenticated client out. */
+static void
+conn_pause_check(struct api_server *srv)
 {
 	struct evconnlistener	*l;
-	char			 reason[128];
+	char			 reason[160];
+	int			 full = srv->nconns >= srv->max_conns &&
+	    srv->nunauth == 0;
 
-	srv->nconns++;
-	if (srv->nconns < srv->max_conns || srv->paused || !srv->bound)
+	if (!srv->bound || !(l = evhttp_bound_socket_get_listener(srv->bound)))
 		return;
-	if (!(l = evhttp_bound_socket_get_listener(srv->bound)) ||
-	    evconnlistener_disable(l) < 0)
+	if (!full && srv->paused) {
+		if (evconnlistener_enable(l) == 0)
+			srv->paused = 0;
+		return;
+	}
+	if (!full || srv->paused || evconnlistener_disable(l) < 0)
 		return;
 	srv->paused = 1;
 	srv->conn_limit_pauses++;
 	if (srv->detached || !srv->commit)
 		return;
-	snprintf(reason, sizeof(reason), "%u connections open (the "
-	    "--max-connections limit): new connections wait until one closes",
-	    srv->nconns);
+	snprintf(reason, sizeof(reason), "%u authenticated connections open "
+	    "(the --max-connections limit): new connections wait until one "
+	    "closes", srv->nconns);
 	commit_audit_async(srv->commit, &(struct audit_record){
 		.actor = "bulwarkd", .role = "system", .tenant = "system",
 		.source = "local", .auth_method = "none",
@@ -1584,17 +1883,259 @@ conn_opened(struct api_server *srv)
 }
 
 static void
-conn_closed(struct api_server *srv)
+conn_unlink_unauth(struct api_server *srv, struct api_conn *c)
 {
-	struct evconnlistener *l;
+	if (!c->unauth)
+		return;
+	TAILQ_REMOVE(&srv->unauth, c, entry);
+	c->unauth = 0;
+	srv->nunauth--;
+}
 
+/* Stops counting C (it closed, or we are closing it). */
+static void
+conn_release(struct api_server *srv, struct api_conn *c)
+{
+	conn_unlink_unauth(srv, c);
+	if (c->timer)
+		evtimer_del(c->timer);
+	if (!c->linked)
+		return;
+	TAILQ_REMOVE(&srv->conns, c, all);
+	c->linked = 0;
 	if (srv->nconns > 0)
 		srv->nconns--;
-	if (!srv->paused || srv->nconns >= srv->max_conns || !srv->bound)
+	conn_pause_check(srv);
+}
+
+/* Closes an unauthenticated connection: shutting the socket down makes
+ * evhttp see the end of it on its next read or write and free it on
+ * its own path (freeing it here could pull it from under a callback).
+ * Counted in /metrics; the trail gets one record per source and
+ * interval, not one per connection. */
+static void
+conn_drop(struct api_server *srv, struct api_conn *c,
+    enum conn_drop_reason why)
+{
+	evutil_socket_t fd = c->bev ? bufferevent_getfd(c->bev) : -1;
+
+	srv->dropped[why]++;
+	if (!srv->detached)
+		anon_count(srv, c->source[0] ? c->source : "unknown",
+		    "api.connection_dropped", "denied", conn_drop_names[why]);
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+	conn_release(srv, c);
+}
+
+/* The connection to displace: the oldest unauthenticated one (of SOURCE
+ * if not NULL) that has not yet sent a whole TLS ClientHello, else the
+ * oldest. A client that is really connecting is past that within a
+ * round trip, so a flood of idle or dribbling connections displaces its
+ * own members first. */
+static struct api_conn *
+conn_victim(struct api_server *srv, const char *source)
+{
+	struct api_conn	*c, *oldest = NULL;
+	SSL		*ssl;
+
+	TAILQ_FOREACH(c, &srv->unauth, entry) {
+		if (source && strcmp(c->source, source) != 0)
+			continue;
+		if (!oldest)
+			oldest = c;
+		if (c->bev && (ssl = bufferevent_openssl_get_ssl(c->bev)) &&
+		    SSL_get_state(ssl) == TLS_ST_BEFORE)
+			return c;
+	}
+	return oldest;
+}
+
+static void
+conn_peer(struct api_conn *c)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl = sizeof(ss);
+	evutil_socket_t		 fd = bufferevent_getfd(c->bev);
+
+	snprintf(c->source, sizeof(c->source), "unknown");
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
 		return;
-	if ((l = evhttp_bound_socket_get_listener(srv->bound)) &&
-	    evconnlistener_enable(l) == 0)
-		srv->paused = 0;
+	if (ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
+		    c->source, sizeof(c->source));
+	else if (ss.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
+		    c->source, sizeof(c->source));
+}
+
+/* Runs once right after accept (evhttp gives the bufferevent its socket
+ * only after bev_cb): learns the source, applies the per-source and
+ * unauthenticated limits, and arms the deadline. */
+static void
+conn_classify(struct api_server *srv, struct api_conn *c)
+{
+	struct timeval	 tv = { API_HANDSHAKE_SECS, 0 };
+	struct api_conn	*v, *o;
+	unsigned	 n = 0;
+
+	c->classified = 1;
+	conn_peer(c);
+	TAILQ_FOREACH(o, &srv->unauth, entry)
+		if (strcmp(o->source, c->source) == 0)
+			n++;
+	for (; n > API_UNAUTH_PER_SOURCE; n--) {
+		if (!(v = conn_victim(srv, c->source)))
+			break;
+		conn_drop(srv, v, DROP_PER_SOURCE);
+		if (v == c)
+			return;
+	}
+	while (srv->nunauth > srv->max_unauth || srv->nconns > srv->max_conns) {
+		if (!(v = conn_victim(srv, NULL)))
+			break;
+		conn_drop(srv, v, DROP_POOL);
+		if (v == c)
+			return;
+	}
+	if (c->unauth)
+		evtimer_add(c->timer, &tv);
+}
+
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct api_conn		*c = arg;
+	struct api_server	*srv = c->gate->srv;
+
+	(void)fd;
+	(void)what;
+	if (!srv || !c->linked)
+		return;
+	if (!c->classified)
+		conn_classify(srv, c);
+	else if (c->unauth)
+		conn_drop(srv, c, DROP_DEADLINE);
+}
+
+static struct api_conn *
+conn_of(struct evhttp_request *req)
+{
+	struct evhttp_connection	*evcon = evhttp_request_get_connection(req);
+	struct bufferevent		*bev;
+	SSL				*ssl;
+
+	if (!evcon || !(bev = evhttp_connection_get_bufferevent(evcon)) ||
+	    !(ssl = bufferevent_openssl_get_ssl(bev)) || api_conn_index < 0)
+		return NULL;
+	return SSL_get_ex_data(ssl, api_conn_index);
+}
+
+/* A request on REQ's connection passed identify(): the connection leaves
+ * the unauthenticated pool and its deadline. */
+static void
+conn_authenticated(struct api_server *srv, struct evhttp_request *req)
+{
+	struct api_conn *c = conn_of(req);
+
+	if (!c || !c->unauth || c->gate->srv != srv)
+		return;
+	conn_unlink_unauth(srv, c);
+	evtimer_del(c->timer);
+	conn_pause_check(srv);
+}
+
+/* An unauthenticated request was answered: the next one must come within
+ * API_HANDSHAKE_SECS too. */
+static void
+conn_unauthenticated(struct api_server *srv, struct evhttp_request *req)
+{
+	struct api_conn	*c = conn_of(req);
+	struct timeval	 tv = { API_HANDSHAKE_SECS, 0 };
+
+	if (c && c->unauth && c->classified && c->gate->srv == srv)
+		evtimer_add(c->timer, &tv);
+}
+
+/* libevent 2.1 answers requests it refuses itself (a body over
+ * evhttp_set_max_body_size, headers over the header limit, a malformed
+ * request line) with a fixed HTML page and has no hook to change that.
+ * Every response of ours is JSON, NDJSON or text with escaped newlines,
+ * so a body that starts exactly with that page's first bytes where a
+ * response body begins is libevent's: it is replaced, head and all, by
+ * the API's JSON error before any of it is sent. */
+static void
+conn_out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	static const char	 page[] = "<HTML><HEAD>\n<TITLE>";
+	struct api_conn		*c = arg;
+	struct api_server	*srv = c->gate->srv;
+	struct evbuffer_ptr	 pos, head;
+	struct evbuffer		*keep;
+	char			 got[sizeof(page) + 8], version[9] = "HTTP/1.1";
+	char			 msg[160];
+	const char		*code;
+	_cleanup_free_ char	*body = NULL;
+	int			 status = 0;
+	json_t			*o;
+
+	if (c->rewriting || info->n_added < sizeof(page) - 1 + 3 ||
+	    evbuffer_ptr_set(buf, &pos, info->orig_size, EVBUFFER_PTR_SET) < 0 ||
+	    evbuffer_copyout_from(buf, &pos, got, sizeof(got) - 1) <
+	    (ev_ssize_t)sizeof(page) + 2)
+		return;
+	got[sizeof(got) - 1] = '\0';
+	if (memcmp(got, page, sizeof(page) - 1) != 0 ||
+	    sscanf(got + sizeof(page) - 1, "%3d", &status) != 1)
+		return;
+	/* the status line of this response: the last one before its body */
+	head.pos = -1;
+	evbuffer_ptr_set(buf, &pos, 0, EVBUFFER_PTR_SET);
+	for (;;) {
+		pos = evbuffer_search(buf, "HTTP/1.", 7, &pos);
+		if (pos.pos < 0 || (size_t)pos.pos >= info->orig_size)
+			break;
+		head = pos;
+		if (evbuffer_ptr_set(buf, &pos, 1, EVBUFFER_PTR_ADD) < 0)
+			break;
+	}
+	if (head.pos < 0)
+		return;
+	evbuffer_copyout_from(buf, &head, version, 8);
+	switch (status) {
+	case 413:
+		code = "too_large";
+		snprintf(msg, sizeof(msg), "request over the limit: body at "
+		    "most %d bytes, headers at most %d bytes", API_BODY_MAX,
+		    API_HEADERS_MAX);
+		break;
+	case 400:
+		code = "invalid";
+		snprintf(msg, sizeof(msg), "malformed HTTP request, or "
+		    "headers over %d bytes", API_HEADERS_MAX);
+		break;
+	default:
+		code = "http_error";
+		snprintf(msg, sizeof(msg), "%s", http_reason(status));
+	}
+	o = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
+	body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (!body || !(keep = evbuffer_new()))
+		return;
+	c->rewriting = 1;
+	evbuffer_remove_buffer(buf, keep, (size_t)head.pos);
+	evbuffer_drain(buf, evbuffer_get_length(buf));
+	evbuffer_add_buffer(buf, keep);
+	evbuffer_add_printf(buf, "%.8s %d %s\r\nContent-Type: application/json\r\n"
+	    "Cache-Control: no-store\r\nConnection: close\r\n"
+	    "Content-Length: %zu\r\n\r\n%s\n", version, status,
+	    http_reason(status), strlen(body) + 1, body);
+	c->rewriting = 0;
+	evbuffer_free(keep);
+	if (srv && status / 100 < (int)ELEMENTSOF(srv->requests))
+		srv->requests[status / 100]++;
 }
 
 /* The SSL of a counted connection is freed when evhttp frees the
@@ -1608,14 +2149,19 @@ conn_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 	(void)idx;
 	(void)argl;
 	(void)argp;
-	struct conn_gate *g = ptr;
+	struct api_conn		*c = ptr;
+	struct conn_gate	*g;
 
-	if (!g)
+	if (!c)
 		return;
-	g->refs--;
+	g = c->gate;
 	if (g->srv)
-		conn_closed(g->srv);
-	else if (g->refs == 0)
+		conn_release(g->srv, c);
+	if (c->timer)
+		event_free(c->timer);
+	free(c);
+	g->refs--;
+	if (!g->srv && g->refs == 0)
 		free(g);
 }
 
@@ -1624,7 +2170,9 @@ bev_cb(struct event_base *base, void *arg)
 {
 	struct api_server	*srv = arg;
 	struct bufferevent	*bev;
+	struct api_conn		*c;
 	SSL			*ssl = SSL_new(srv->ssl_ctx);
+	struct timeval		 now = { 0, 0 };
 
 	if (!ssl)
 		return NULL;
@@ -1632,10 +2180,27 @@ bev_cb(struct event_base *base, void *arg)
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (!bev)
 		return NULL;
-	if (srv->gate && SSL_set_ex_data(ssl, api_conn_index, srv->gate) == 1) {
-		srv->gate->refs++;
-		conn_opened(srv);
+	if (!srv->gate || !(c = calloc(1, sizeof(*c))))
+		return bev;
+	c->gate = srv->gate;
+	c->bev = bev;
+	if (!(c->timer = evtimer_new(base, conn_timer_cb, c)) ||
+	    SSL_set_ex_data(ssl, api_conn_index, c) != 1) {
+		if (c->timer)
+			event_free(c->timer);
+		free(c);
+		return bev;
 	}
+	srv->gate->refs++;
+	evbuffer_add_cb(bufferevent_get_output(bev), conn_out_cb, c);
+	TAILQ_INSERT_TAIL(&srv->conns, c, all);
+	c->linked = 1;
+	srv->nconns++;
+	TAILQ_INSERT_TAIL(&srv->unauth, c, entry);
+	c->unauth = 1;
+	srv->nunauth++;
+	/* the socket is set once this returns: classify on the next turn */
+	evtimer_add(c->timer, &now);
 	return bev;
 }
 
@@ -1684,6 +2249,7 @@ api_server_start(struct event_base *base, const struct api_server_options *o,
 	struct sockaddr_storage	 ss;
 	socklen_t		 sl = sizeof(ss);
 	struct timeval		 hb = { WATCH_HEARTBEAT_SECS, 0 };
+	struct timeval		 anon_tv = { API_ANON_AUDIT_SECS, 0 };
 
 	if (split_listen(o->listen, host, sizeof(host), &port) < 0)
 		return errf(-BW_E_INVALID, ret_err,
@@ -1691,6 +2257,8 @@ api_server_start(struct event_base *base, const struct api_server_options *o,
 	if (!(srv = calloc(1, sizeof(*srv))))
 		return -ENOMEM;
 	TAILQ_INIT(&srv->watchers);
+	TAILQ_INIT(&srv->conns);
+	TAILQ_INIT(&srv->unauth);
 	srv->base = base;
 	srv->ssl_ctx = o->ssl_ctx;
 	srv->st = o->store;
@@ -1734,6 +2302,9 @@ api_server_start(struct event_base *base, const struct api_server_options *o,
 		    srv->max_conns > rl.rlim_cur - 128)
 			srv->max_conns = (unsigned)(rl.rlim_cur - 128);
 	}
+	srv->max_unauth = srv->max_conns * API_UNAUTH_SHARE_PCT / 100;
+	if (srv->max_unauth == 0)
+		srv->max_unauth = 1;
 	SSL_CTX_set_ex_data(srv->ssl_ctx, api_server_index, srv);
 	SSL_CTX_set_info_callback(srv->ssl_ctx, tls_info_cb);
 	if (!(srv->http = evhttp_new(base))) {
@@ -1764,6 +2335,11 @@ api_server_start(struct event_base *base, const struct api_server_options *o,
 		    ((struct sockaddr_in *)&ss)->sin_port);
 	srv->heartbeat = event_new(base, -1, EV_PERSIST, heartbeat_cb, srv);
 	if (!srv->heartbeat || event_add(srv->heartbeat, &hb) < 0) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	srv->anon_ev = event_new(base, -1, EV_PERSIST, anon_flush_cb, srv);
+	if (!srv->anon_ev || event_add(srv->anon_ev, &anon_tv) < 0) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -1817,6 +2393,15 @@ api_audit(struct api_server *s, const struct authz_identity *id,
     const char *action, const char *kind, const char *tenant,
     const char *name, const char *outcome, const char *reason)
 {
+	/* Requests without a valid certificate cost bounded trail space:
+	 * counted per source and interval. Each authenticated one keeps
+	 * its own record. */
+	if (!s->detached && (!id->auth_method ||
+	    strcmp(id->auth_method, "mtls") != 0 ||
+	    strcmp(action, "auth.failure") == 0)) {
+		anon_count(s, id->source, action, outcome, reason);
+		return;
+	}
 	struct audit_record rec = {
 		.actor = id->principal[0] ? id->principal : "anonymous",
 		.role = id->role_name[0] ? id->role_name : "none",
@@ -1864,6 +2449,7 @@ api_server_detach(struct api_server *s)
 {
 	if (!s || s->detached)
 		return;
+	anon_flush(s);
 	commit_remove_observer(s->commit, commit_observer, s);
 	s->detached = 1;
 }
@@ -1871,12 +2457,15 @@ api_server_detach(struct api_server *s)
 void
 api_server_free(struct api_server *s)
 {
-	struct watcher *w;
+	struct watcher	*w;
+	struct api_conn	*c;
 
 	if (!s)
 		return;
-	if (!s->detached && s->commit)
+	if (!s->detached && s->commit) {
+		anon_flush(s);
 		commit_remove_observer(s->commit, commit_observer, s);
+	}
 	while ((w = TAILQ_FIRST(&s->watchers))) {
 		if (evhttp_request_get_connection(w->req))
 			evhttp_send_reply_end(w->req);
@@ -1884,6 +2473,19 @@ api_server_free(struct api_server *s)
 	}
 	if (s->heartbeat)
 		event_free(s->heartbeat);
+	if (s->anon_ev)
+		event_free(s->anon_ev);
+	/* Connections' SSLs may outlive the server (deferred frees): their
+	 * timers go now, with the base still there. */
+	s->bound = NULL;
+	while ((c = TAILQ_FIRST(&s->conns))) {
+		conn_release(s, c);
+		if (c->timer) {
+			event_free(c->timer);
+			c->timer = NULL;
+		}
+		evbuffer_remove_cb(bufferevent_get_output(c->bev), conn_out_cb, c);
+	}
 	/* Connections freed with the server count down without reopening
 	 * the listener or auditing. */
 	s->bound = NULL;

@@ -54,6 +54,30 @@ struct api_server_options {
 
 #define API_MAX_CONNECTIONS_DEFAULT	1024u
 
+/* Limits on what clients without a valid certificate can hold (SC-5;
+ * docs/operations.md). A connection is unauthenticated from accept until
+ * a request on it passes identification. */
+/* Absolute time from accept for the TLS handshake and the first request
+ * (and, while still unauthenticated, for each next request): no idle
+ * timer that a byte now and then restarts. */
+#define API_HANDSHAKE_SECS		10
+/* Unauthenticated connections may use this many of max_connections;
+ * the rest is kept for authenticated clients (nodes, administrators). */
+#define API_UNAUTH_SHARE_PCT		75
+/* Unauthenticated connections from one source address at most. */
+#define API_UNAUTH_PER_SOURCE		64
+/* Records of unauthenticated requests are counted per source, action
+ * and outcome and written as one record per interval; at most this many
+ * distinct keys per interval (the rest are counted under "other"). */
+#define API_ANON_AUDIT_SECS		60
+#define API_ANON_AUDIT_KEYS		64
+/* Watches: per principal and in all; a watch whose client cannot take
+ * its next batch for API_WATCH_STALL_SECS is ended (it resumes with
+ * ?since= the revision of its last line). */
+#define API_WATCH_PER_PRINCIPAL		16
+#define API_WATCH_MAX			512
+#define API_WATCH_STALL_SECS		20
+
 /* Binds and starts serving on BASE. Returns 0 or a negative error with
  * a message in *ret_err. */
 int api_server_start(struct event_base *base, const struct api_server_options *o,

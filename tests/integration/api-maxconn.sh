@@ -1,8 +1,10 @@
 #!/bin/bash
 # SC-5/AC-10: bulwarkd --max-connections N serves at most N connections.
-# With N idle connections open, a further client is not served (it waits
-# in the listen backlog); when one closes the server accepts again. The
-# pause is audited, and a bad value is refused at start.
+# Idle unauthenticated connections may hold only part of them and are
+# displaced by new ones; with N authenticated connections open, a further
+# client is not served (it waits in the listen backlog); when one closes
+# the server accepts again. The pause is audited, and a bad value is
+# refused at start.
 . "$(dirname "$0")/lib.sh"
 
 D="$T/d"
@@ -36,14 +38,47 @@ health() {
 }
 check "served below the limit" [ "$(health 5)" = 200 ]
 
-# Three idle connections (no TLS handshake yet) take every slot.
+PKI="$D/pki"
+metric() {
+	curl -s --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
+		--max-time 5 "$URL/metrics" | awk -v m="$1" '$1 == m { print $2 }'
+}
+
+# Three idle connections (no TLS handshake) cannot take every slot: they
+# may use only part of them (75%), and a new connection displaces the
+# oldest of them.
 exec 3<>"/dev/tcp/127.0.0.1/$PORT" 4<>"/dev/tcp/127.0.0.1/$PORT" 5<>"/dev/tcp/127.0.0.1/$PORT"
 sleep 0.5
+code=$(health 5)
+check "a client is served while 3 idle connections are open (got ${code:-none})" [ "$code" = 200 ]
+exec 3<&- 3>&- 4<&- 4>&- 5<&- 5>&-
+check "the displaced idle connections are counted" \
+	[ "$(metric 'bulwark_connections_dropped_total{reason="unauthenticated_pool"}')" -gt 0 ]
+
+# Three authenticated connections (an administrator's, kept open) do
+# take every slot: a further client waits in the backlog.
+SPIDS=""
+for i in 1 2 3; do
+	mkfifo "$T/in$i"
+	openssl s_client -quiet -CAfile "$PKI/ca.crt" -cert "$PKI/admin.crt" \
+		-key "$PKI/admin.key" -connect "127.0.0.1:$PORT" <"$T/in$i" >"$T/out$i" 2>/dev/null &
+	SPIDS="$SPIDS $!"
+	BW_PIDS="$BW_PIDS $!"
+	eval "exec $((5 + i))>\"\$T/in$i\""
+	printf 'GET /v1/whoami HTTP/1.1\r\nHost: a\r\n\r\n' >&$((5 + i))
+	for _ in $(seq 100); do
+		grep -q '^HTTP/1.1 200' "$T/out$i" 2>/dev/null && break
+		sleep 0.05
+	done
+done
+check "three authenticated connections are open" \
+	sh -c "grep -l '^HTTP/1.1 200' '$T'/out1 '$T'/out2 '$T'/out3 | wc -l | grep -qx 3"
 code=$(health 2)
-check "a fourth client is not served while 3 are open (got ${code:-none})" [ "$code" != 200 ]
+check "a fourth client is not served while 3 authenticated are open (got ${code:-none})" [ "$code" != 200 ]
 
 # One closes: the server accepts again.
-exec 3<&- 3>&-
+set -- $SPIDS
+kill "$1"; wait "$1" 2>/dev/null
 code=
 for _ in $(seq 20); do
 	code=$(health 2)
@@ -51,12 +86,13 @@ for _ in $(seq 20); do
 	sleep 0.2
 done
 check "served again once a connection closed (got ${code:-none})" [ "$code" = 200 ]
-exec 4<&- 4>&- 5<&- 5>&-
+for p in $SPIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+exec 6>&- 7>&- 8>&-
 ok=0
 for i in $(seq 10); do
 	[ "$(health 5)" = 200 ] && ok=$((ok + 1))
 done
-check "ten sequential requests after the idle clients left all served ($ok)" [ "$ok" = 10 ]
+check "ten sequential requests after the clients left all served ($ok)" [ "$ok" = 10 ]
 
 kill -TERM "$BWD_PID" 2>/dev/null
 wait "$BWD_PID"

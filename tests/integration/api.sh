@@ -14,8 +14,11 @@ check "auditor.conf exists" [ -f "$T/d/auditor.conf" ]
 # -- TLS policy and authentication
 code=$(curl -sk -o /dev/null -w '%{http_code}' "$URL/healthz")
 check "healthz answers without a client certificate" [ "$code" = 200 ]
-# health says whether records reach syslog: true exactly when a socket is at /dev/log
-curl -sk "$URL/healthz" >"$T/health.json"
+check "without a certificate healthz says only up or down" \
+	sh -c "curl -sk '$URL/healthz' | jq -e 'keys == [\"status\"]' >/dev/null"
+# health (with a certificate) says whether records reach syslog: true
+# exactly when a socket is at /dev/log
+acurl "$URL/healthz" >"$T/health.json"
 if [ -S /dev/log ]; then want=true; else want=false; fi
 check "healthz audit.syslog is $want" \
 	[ "$(jq -r .audit.syslog "$T/health.json")" = "$want" ]

@@ -42,7 +42,9 @@ done
 check "nothing reached the store while full" [ "$(revision)" = "$before" ]
 check "reads go on" sh -c "$B get tenants -o json | jq -e '.items | length >= 1' >/dev/null"
 check "health reports the trail as degraded" \
-	sh -c "curl -sk '$URL/healthz' | jq -e '.status == \"degraded\" and .audit.healthy == false' >/dev/null"
+	sh -c "curl -s --cacert '$PKI/ca.crt' --cert '$PKI/admin.crt' --key '$PKI/admin.key' '$URL/healthz' | jq -e '.status == \"degraded\" and .audit.healthy == false' >/dev/null"
+check "anonymous health says degraded, and nothing more" \
+	sh -c "curl -sk '$URL/healthz' | jq -e '. == {\"status\": \"degraded\"}' >/dev/null"
 
 # Free the space: mutations work again.
 rm -f "$T/d/audit/filler" "$T/d/audit/filler2"

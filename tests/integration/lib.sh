@@ -86,6 +86,7 @@ acurl() {
 	curl -s --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "$@"
 }
 
+# the store revision (/healthz details need a certificate)
 revision() {
-	curl -sk "$URL/healthz" | jq -r .revision
+	acurl "$URL/healthz" | jq -r .revision
 }
