@@ -1763,8 +1763,10 @@ tls_info_cb(const SSL *ssl, int where, int ret)
 	    "denied", reason);
 }
 
-/* Counts one unauthenticated event under (source, action, outcome); the
- * counts become records at the next anon_flush(). */
+/* Records one unauthenticated event: the first of its (source, action,
+ * outcome) in an interval at once, the others as a count at the next
+ * anon_flush(). At most two records per key and interval, and at most
+ * API_ANON_AUDIT_KEYS + 1 keys. */
 static void
 anon_count(struct api_server *srv, const char *source, const char *action,
     const char *outcome, const char *reason)
@@ -1794,6 +1796,15 @@ anon_count(struct api_server *srv, const char *source, const char *action,
 		snprintf(a->outcome, sizeof(a->outcome), "%s", outcome);
 		snprintf(a->reason, sizeof(a->reason), "%s", reason ? reason : "");
 		a->n = 0;
+		if (srv->commit)
+			commit_audit_async(srv->commit, &(struct audit_record){
+				.actor = "anonymous", .role = "none",
+				.tenant = "none", .source = a->source,
+				.auth_method = "none", .action = a->action,
+				.outcome = a->outcome, .reason = reason,
+				.controls = "AU-2,AU-12,SC-5",
+			});
+		return;
 	} else if (!a) {
 		/* one more slot gathers whatever does not fit */
 		a = &srv->anon[API_ANON_AUDIT_KEYS];
@@ -1821,10 +1832,11 @@ anon_flush(struct api_server *srv)
 
 		if (a->n == 0 || !srv->commit)
 			continue;
-		snprintf(reason, sizeof(reason), "%llu unauthenticated "
-		    "requests or connections from %s in at most %d s "
-		    "(aggregated); first: %s", a->n, a->source,
-		    API_ANON_AUDIT_SECS, a->reason[0] ? a->reason : "-");
+		snprintf(reason, sizeof(reason), "%llu more unauthenticated "
+		    "requests or connections from %s like the one recorded "
+		    "first in the last %d s at most (aggregated): %s", a->n,
+		    a->source, API_ANON_AUDIT_SECS,
+		    a->reason[0] ? a->reason : "-");
 		commit_audit_async(srv->commit, &(struct audit_record){
 			.actor = "anonymous", .role = "none", .tenant = "none",
 			.source = a->source, .auth_method = "none",

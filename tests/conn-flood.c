@@ -7,7 +7,10 @@
  * over all slots, so the flood stays bounded.
  *
  * conn-flood --connect ADDR:PORT [--conns N] [--rate R] [--slow S]
- *            [--duration SECS] [--status FILE]
+ *            [--sources K] [--duration SECS] [--status FILE]
+ *
+ * With --sources K > 1, slot i connects from 127.0.0.(2 + i % K): K
+ * sources on loopback, none of them 127.0.0.1.
  *
  * Once a second the counts go to FILE (one line, replaced) and at the
  * end to stdout: established now, most established at once, opened,
@@ -58,7 +61,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: conn-flood --connect ADDR:PORT [--conns N] "
-	    "[--rate R] [--slow S] [--duration SECS] [--status FILE]\n");
+	    "[--rate R] [--slow S] [--sources K] [--duration SECS] "
+	    "[--status FILE]\n");
 	exit(2);
 }
 
@@ -75,7 +79,7 @@ main(int argc, char **argv)
 	struct slot		*slots;
 	const char		*status = NULL;
 	char			 host[64], *colon;
-	unsigned		 conns = 2000, rate = 1000, i;
+	unsigned		 conns = 2000, rate = 1000, sources = 1, i;
 	double			 slow = 5, duration = 20, start, last_status = 0,
 				 tokens = 0, last_tick;
 	unsigned long		 opened = 0, closed = 0, established = 0,
@@ -97,6 +101,8 @@ main(int argc, char **argv)
 			conns = (unsigned)strtoul(argv[++k], NULL, 10);
 		else if (strcmp(argv[k], "--rate") == 0)
 			rate = (unsigned)strtoul(argv[++k], NULL, 10);
+		else if (strcmp(argv[k], "--sources") == 0)
+			sources = (unsigned)strtoul(argv[++k], NULL, 10);
 		else if (strcmp(argv[k], "--slow") == 0)
 			slow = strtod(argv[++k], NULL);
 		else if (strcmp(argv[k], "--duration") == 0)
@@ -106,7 +112,8 @@ main(int argc, char **argv)
 		else
 			usage();
 	}
-	if (!sa.sin_port || conns == 0 || rate == 0)
+	if (!sa.sin_port || conns == 0 || rate == 0 || sources == 0 ||
+	    sources > 250)
 		usage();
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < conns + 64) {
 		rl.rlim_cur = conns + 64;
@@ -145,6 +152,17 @@ main(int argc, char **argv)
 			    SOCK_CLOEXEC, 0);
 			if (fd < 0)
 				break;
+			if (sources > 1) {
+				struct sockaddr_in from = { .sin_family = AF_INET,
+				    .sin_addr.s_addr = htonl(0x7f000002u +
+				    i % sources) };
+
+				if (bind(fd, (struct sockaddr *)&from,
+				    sizeof(from)) < 0) {
+					close(fd);
+					break;
+				}
+			}
 			if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
 			    errno != EINPROGRESS) {
 				close(fd);
