@@ -2409,7 +2409,8 @@ api_audit(struct api_server *s, const struct authz_identity *id,
 	 * counted per source and interval. Each authenticated one keeps
 	 * its own record. */
 	if (!s->detached && (!id->auth_method ||
-	    strcmp(id->auth_method, "mtls") != 0 ||
+	    strcmp(id->auth_method, "none") == 0 ||
+	    strcmp(id->auth_method, "tls") == 0 ||
 	    strcmp(action, "auth.failure") == 0)) {
 		anon_count(s, id->source, action, outcome, reason);
 		return;
