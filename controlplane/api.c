@@ -92,7 +92,8 @@ struct api_conn {
 	TAILQ_ENTRY(api_conn)		 all;	/* srv->conns */
 	TAILQ_ENTRY(api_conn)		 entry;	/* srv->unauth */
 	char				 source[INET6_ADDRSTRLEN];
-	int				 linked;	/* on srv->conns, counted */
+	int				 linked;	/* on srv->conns */
+	int				 counted;	/* in srv->nconns */
 	int				 unauth;	/* on srv->unauth */
 	int				 classified;
 	int				 rewriting;	/* conn_out_cb */
@@ -1911,10 +1912,9 @@ conn_release(struct api_server *srv, struct api_conn *c)
 	conn_unlink_unauth(srv, c);
 	if (c->timer)
 		evtimer_del(c->timer);
-	if (!c->linked)
+	if (!c->counted)
 		return;
-	TAILQ_REMOVE(&srv->conns, c, all);
-	c->linked = 0;
+	c->counted = 0;
 	if (srv->nconns > 0)
 		srv->nconns--;
 	conn_pause_check(srv);
@@ -2022,7 +2022,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!srv || !c->linked)
+	if (!srv || !c->counted)
 		return;
 	if (!c->classified)
 		conn_classify(srv, c);
@@ -2167,8 +2167,11 @@ conn_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 	if (!c)
 		return;
 	g = c->gate;
-	if (g->srv)
+	if (g->srv) {
 		conn_release(g->srv, c);
+		if (c->linked)
+			TAILQ_REMOVE(&g->srv->conns, c, all);
+	}
 	if (c->timer)
 		event_free(c->timer);
 	free(c);
@@ -2207,6 +2210,7 @@ bev_cb(struct event_base *base, void *arg)
 	evbuffer_add_cb(bufferevent_get_output(bev), conn_out_cb, c);
 	TAILQ_INSERT_TAIL(&srv->conns, c, all);
 	c->linked = 1;
+	c->counted = 1;
 	srv->nconns++;
 	TAILQ_INSERT_TAIL(&srv->unauth, c, entry);
 	c->unauth = 1;
@@ -2493,6 +2497,8 @@ api_server_free(struct api_server *s)
 	s->bound = NULL;
 	while ((c = TAILQ_FIRST(&s->conns))) {
 		conn_release(s, c);
+		TAILQ_REMOVE(&s->conns, c, all);
+		c->linked = 0;
 		if (c->timer) {
 			event_free(c->timer);
 			c->timer = NULL;
