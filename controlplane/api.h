@@ -42,10 +42,12 @@ struct api_server_options {
 	json_t			*(*health_extra)(void *arg);
 	void			*health_arg;
 	/* Open connections at most (0: API_MAX_CONNECTIONS_DEFAULT), and
-	 * never more than the descriptor limit less 128. At the limit the
-	 * listener pauses (new connections wait in the kernel's backlog)
-	 * and an api.connection_limit record is written; it resumes when
-	 * a connection closes. */
+	 * never more than the descriptor limit less 128. Unauthenticated
+	 * ones are bounded further (API_UNAUTH_*, API_HANDSHAKE_SECS) and
+	 * displaced by new ones; when authenticated connections hold every
+	 * slot the listener pauses (new connections wait in the kernel's
+	 * backlog) and an api.connection_limit record is written; it
+	 * resumes when a connection closes. */
 	unsigned		 max_connections;
 	/* The quota of tenants without a Quota object for a resource
 	 * (controlplane/quota.h); NULL: QUOTA_DEFAULT_LIMITS. */
