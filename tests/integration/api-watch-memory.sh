@@ -8,6 +8,9 @@
 . "$(dirname "$0")/lib.sh"
 
 WRITES=${WRITES:-2000}
+# Under AddressSanitizer freed memory is held in a quarantine (256 MiB by
+# default) and counts in RSS; keep it small so RSS shows what is in use.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=8:thread_local_quarantine_size_kb=256"
 D="$T/d"
 start_bulwarkd "$D" || { echo "bulwarkd did not start"; exit 1; }
 B="$BW/bulwark --config $CONF"
@@ -70,15 +73,16 @@ code=$(tcurl --max-time 3 -o "$T/cap.json" -w '%{http_code}' "$URL/v1/watch")
 check "a watch over the per-principal cap is refused with 429 and a JSON error (got $code: $(cat "$T/cap.json"))" \
 	sh -c "[ '$code' = 429 ] && jq -e '.error.code == \"too_many_watches\"' '$T/cap.json' >/dev/null"
 
-# The stalled watches are ended; a reader then sees the final line.
+# The ten stalled watches are ended; a reader then sees the final line.
 ended=0
-for i in $(seq 60); do
-	if acurl "$URL/metrics" | grep -q '^bulwark_watch_ended_slow_total [1-9]'; then
+for i in $(seq 90); do
+	n=$(acurl "$URL/metrics" | awk '/^bulwark_watch_ended_slow_total / { print $2 }')
+	if [ "${n:-0}" -ge 10 ]; then
 		ended=1; break
 	fi
 	sleep 1
 done
-check "a watch that cannot take its next batch is ended" [ "$ended" = 1 ]
+check "the watches that cannot take their next batch are ended (${n:-0} of 10)" [ "$ended" = 1 ]
 timeout 20 cat "$T/w1" >"$T/w1.out"
 tail -c 400 "$T/w1.out"; echo
 check "its last line says why and where to resume" \
