@@ -44,6 +44,7 @@ struct agent {
 	unsigned	 interval;	/* 0: what the server says */
 	unsigned	 wait;		/* seconds to wait for approval */
 	int		 once;
+	unsigned	 repeat;	/* request: times to send it (1) */
 	struct agent_run_config run;	/* workloads: with --image-store */
 	char		 node[64];
 	char		 server_buf[512];
@@ -62,13 +63,15 @@ on_stop(int sig)
 static const char usage_text[] =
 "Usage: bulwark-agent [run] [OPTIONS]\n"
 "       bulwark-agent quote --tpm TCTI --nonce BASE64 [--pcrs LIST]\n"
-"       bulwark-agent request [OPTIONS] METHOD PATH [BODY]\n"
+"       bulwark-agent request [OPTIONS] [--repeat N] METHOD PATH [BODY]\n"
 "\n"
 "run (default): enrol this node with --bootstrap FILE when it has no node\n"
 "certificate yet, then re-attest every interval: a quote over a fresh\n"
 "server nonce, sent over mutual TLS with the node's TPM-resident key.\n"
 "quote: print a quote of this TPM's AK over NONCE (diagnostics).\n"
-"request: one HTTPS request with the node's identity (diagnostics).\n"
+"request: one HTTPS request with the node's identity (diagnostics);\n"
+"--repeat N sends it N times on one connection (1..100000) and prints the\n"
+"last answer, with the count of 2xx answers on standard error.\n"
 "\n"
 "Options:\n"
 "  --tpm TCTI         TPM (default " AGENT_DEFAULT_TCTI ")\n"
@@ -670,6 +673,7 @@ cmd_request(struct agent *a, int argc, char **argv)
 {
 	_cleanup_free_ char	*err = NULL, *body = NULL;
 	struct agent_tls	*t = NULL;
+	unsigned		 i, ok = 0;
 	int			 status, r;
 
 	if (argc < 2 || argc > 3) {
@@ -681,14 +685,28 @@ cmd_request(struct agent *a, int argc, char **argv)
 		return 1;
 	}
 	if ((r = agent_tls_open_tpm(a->tcti, AGENT_TLS_KEY_HANDLE,
-	    a->cert_path, a->ca_path, &t, &err)) < 0 ||
-	    (r = agent_https(t, a->server, argv[0], argv[1], argc == 3 ?
-	    argv[2] : NULL, &status, &body, &err)) < 0) {
-		agent_tls_close(t);
+	    a->cert_path, a->ca_path, &t, &err)) < 0) {
 		log_error("request: %s", err ? err : bw_strerror(r));
 		return 1;
 	}
+	/* Repeated on the kept-alive connection: one handshake (one TPM
+	 * signature) for all of them. */
+	for (i = 0; i < (a->repeat ? a->repeat : 1); i++) {
+		free(body);
+		body = NULL;
+		if ((r = agent_https(t, a->server, argv[0], argv[1], argc == 3 ?
+		    argv[2] : NULL, &status, &body, &err)) < 0) {
+			agent_tls_close(t);
+			log_error("request %u: %s", i + 1, err ? err :
+			    bw_strerror(r));
+			return 1;
+		}
+		if (status / 100 == 2)
+			ok++;
+	}
 	agent_tls_close(t);
+	if (a->repeat)
+		fprintf(stderr, "%u requests, %u answered 2xx\n", i, ok);
 	printf("%d\n%s", status, body);
 	return status / 100 == 2 ? 0 : 3;
 }
@@ -706,6 +724,7 @@ main(int argc, char **argv)
 		{ "once", no_argument, NULL, 'o' },
 		{ "nonce", required_argument, NULL, 'n' },
 		{ "pcrs", required_argument, NULL, 'p' },
+		{ "repeat", required_argument, NULL, 'r' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "image-store", required_argument, NULL, 'I' },
 		{ "run-dir", required_argument, NULL, 'R' },
@@ -756,6 +775,17 @@ main(int argc, char **argv)
 			}
 			/* 0 would mean the default: ask for 1 ms instead. */
 			a.run.stop_grace_ms = v ? (unsigned)v * 1000 : 1;
+			break;
+		}
+		case 'r': {
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*end || end == optarg || v < 1 || v > 100000) {
+				fprintf(stderr, "bulwark-agent: --repeat: "
+				    "1..100000\n");
+				return 2;
+			}
+			a.repeat = (unsigned)v;
 			break;
 		}
 		case 'i':
