@@ -703,13 +703,13 @@ out:
 
 struct attest_nonce_slot {
 	unsigned char	nonce[ATTEST_NONCE_LEN];
+	char		owner[ATTEST_OWNER_MAX];
 	struct timespec	issued;
 	int		live;
 };
 
 struct attest_nonces {
 	size_t				 cap;
-	size_t				 next;
 	unsigned			 ttl;
 	struct attest_nonce_slot	*slots;
 };
@@ -744,44 +744,81 @@ attest_nonces_free(struct attest_nonces *n)
 	free(n);
 }
 
+static int
+nonce_slot_expired(const struct attest_nonces *n,
+    const struct attest_nonce_slot *s, const struct timespec *now)
+{
+	return now->tv_sec - s->issued.tv_sec > (time_t)n->ttl;
+}
+
 int
-attest_nonce_issue(struct attest_nonces *n,
+attest_nonce_issue(struct attest_nonces *n, const char *owner,
     unsigned char ret_nonce[ATTEST_NONCE_LEN])
 {
-	struct attest_nonce_slot *s = &n->slots[n->next];
+	struct attest_nonce_slot	*s, *free_slot = NULL, *oldest = NULL;
+	struct timespec			 now;
+	size_t				 i, mine = 0, olen;
 
-	if (RAND_bytes(s->nonce, ATTEST_NONCE_LEN) != 1)
+	if (!owner || (olen = strlen(owner)) == 0 || olen >= ATTEST_OWNER_MAX)
+		return -BW_E_INVALID;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	/* A slot that is free or expired is anyone's; a live one is its
+	 * owner's alone, and only the owner's own oldest makes room. */
+	for (i = 0; i < n->cap; i++) {
+		s = &n->slots[i];
+		if (!s->live || nonce_slot_expired(n, s, &now)) {
+			if (!free_slot)
+				free_slot = s;
+			continue;
+		}
+		if (strcmp(s->owner, owner) != 0)
+			continue;
+		mine++;
+		if (!oldest || s->issued.tv_sec < oldest->issued.tv_sec ||
+		    (s->issued.tv_sec == oldest->issued.tv_sec &&
+		    s->issued.tv_nsec < oldest->issued.tv_nsec))
+			oldest = s;
+	}
+	if (mine >= ATTEST_NONCES_PER_OWNER)
+		s = oldest;
+	else if (free_slot)
+		s = free_slot;
+	else
+		return -BW_E_UNAVAILABLE;
+	if (RAND_bytes(s->nonce, ATTEST_NONCE_LEN) != 1) {
+		s->live = 0;
 		return -BW_E_CRYPTO;
-	clock_gettime(CLOCK_MONOTONIC, &s->issued);
+	}
+	memcpy(s->owner, owner, olen + 1);
+	s->issued = now;
 	s->live = 1;
 	memcpy(ret_nonce, s->nonce, ATTEST_NONCE_LEN);
-	n->next = (n->next + 1) % n->cap;
 	return 0;
 }
 
 int
-attest_nonce_consume(struct attest_nonces *n, const unsigned char *nonce,
-    size_t len, char **ret_err)
+attest_nonce_consume(struct attest_nonces *n, const char *owner,
+    const unsigned char *nonce, size_t len, char **ret_err)
 {
 	struct timespec now;
 	size_t i;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (len == ATTEST_NONCE_LEN)
+	if (len == ATTEST_NONCE_LEN && owner)
 		for (i = 0; i < n->cap; i++) {
 			struct attest_nonce_slot *s = &n->slots[i];
 
-			if (!s->live ||
+			if (!s->live || strcmp(s->owner, owner) != 0 ||
 			    CRYPTO_memcmp(s->nonce, nonce, ATTEST_NONCE_LEN))
 				continue;
 			s->live = 0;
-			if (now.tv_sec - s->issued.tv_sec > (time_t)n->ttl)
+			if (nonce_slot_expired(n, s, &now))
 				return errf(-BW_E_DENIED, ret_err,
 				    "nonce expired (issued more than %u s ago)",
 				    n->ttl);
 			return 0;
 		}
 	return errf(-BW_E_DENIED, ret_err,
-	    "nonce was not issued by this verifier or was already used "
-	    "(replayed quote)");
+	    "nonce was not issued to this node by this verifier or was "
+	    "already used (replayed quote)");
 }

@@ -84,22 +84,31 @@ int attest_make_credential(const unsigned char *ek_pub, size_t ek_len,
     char **ret_err);
 
 /* Registry of nonces issued to agents: each may be consumed once, within
- * TTL seconds of being issued. Bounded: the oldest entry is dropped when
- * CAPACITY is reached. */
+ * TTL seconds of being issued, by the owner it was issued to (the node's
+ * name). Bounded per owner: an owner's oldest live nonce makes room for
+ * its next one (ATTEST_NONCES_PER_OWNER); one owner never evicts
+ * another's, so when all CAPACITY slots hold other owners' live nonces,
+ * issuing fails. */
 struct attest_nonces;
+
+#define ATTEST_NONCES_PER_OWNER	4
+#define ATTEST_OWNER_MAX	64
 
 /* Returns a registry or NULL on allocation failure. */
 struct attest_nonces *attest_nonces_new(size_t capacity, unsigned ttl_sec);
 void attest_nonces_free(struct attest_nonces *n);
 
 /* Fills RET_NONCE with ATTEST_NONCE_LEN fresh random bytes and records
- * them. Returns 0 or -BW_E_CRYPTO. */
-int attest_nonce_issue(struct attest_nonces *n,
+ * them for OWNER (1..ATTEST_OWNER_MAX-1 bytes). Returns 0, -BW_E_INVALID
+ * for a bad owner, -BW_E_UNAVAILABLE when every slot holds another
+ * owner's live nonce, or -BW_E_CRYPTO. */
+int attest_nonce_issue(struct attest_nonces *n, const char *owner,
     unsigned char ret_nonce[ATTEST_NONCE_LEN]);
 
-/* Consumes NONCE: returns 0 once for an issued, unexpired nonce and
- * -BW_E_DENIED afterwards (replay) or for one never issued. */
-int attest_nonce_consume(struct attest_nonces *n, const unsigned char *nonce,
-    size_t len, char **ret_err);
+/* Consumes NONCE for OWNER: returns 0 once for a nonce issued to OWNER
+ * and unexpired, -BW_E_DENIED afterwards (replay), for one never issued
+ * or issued to another owner. */
+int attest_nonce_consume(struct attest_nonces *n, const char *owner,
+    const unsigned char *nonce, size_t len, char **ret_err);
 
 #endif

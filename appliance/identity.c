@@ -765,20 +765,20 @@ op_make_credential(void *ctx, const unsigned char *ek, size_t ek_len,
 }
 
 static int
-op_nonce_issue(void *ctx, unsigned char ret[ENROL_NONCE_LEN])
+op_nonce_issue(void *ctx, const char *node, unsigned char ret[ENROL_NONCE_LEN])
 {
 	struct identity *id = ctx;
 
-	return attest_nonce_issue(id->nonces, ret);
+	return attest_nonce_issue(id->nonces, node, ret);
 }
 
 static int
-op_nonce_consume(void *ctx, const unsigned char *nonce, size_t len,
-    char **ret_err)
+op_nonce_consume(void *ctx, const char *node, const unsigned char *nonce,
+    size_t len, char **ret_err)
 {
 	struct identity *id = ctx;
 
-	return attest_nonce_consume(id->nonces, nonce, len, ret_err);
+	return attest_nonce_consume(id->nonces, node, nonce, len, ret_err);
 }
 
 static int

@@ -68,6 +68,8 @@ struct watcher {
 	 * watch if it does not within API_WATCH_STALL_SECS. */
 	int				 blocked;
 	struct event			*stall_ev;
+	/* the binding that granted, for identity_stands() */
+	struct principals_grant		 grant;
 	TAILQ_ENTRY(watcher)		 entry;
 };
 
@@ -347,6 +349,84 @@ peer_address(struct evhttp_request *req, char *buf, size_t len)
 	snprintf(buf, len, "%s:%u", host ? host : "unknown", port);
 }
 
+/* A node's standing: its Node object exists and is Trusted. An Untrusted
+ * node's certificate is good for re-attestation only (ATTEST_ONLY), which
+ * issues a fresh one; a node without a Node object has none (deleting a
+ * Node also revokes its certificate). */
+static int
+node_stands(struct api_server *srv, const struct authz_identity *id,
+    int attest_only, char **ret_err)
+{
+	_cleanup_json_ json_t	*doc = NULL;
+	struct store_kv		*kv = NULL;
+	char			 key[RES_KEY_MAX];
+	const char		*att;
+	int			 r;
+
+	if (id->role != ROLE_NODE || strcmp(id->role_name, "node") != 0)
+		return 0;
+	if ((r = res_key(res_kind_by_name("Node"), NULL, id->principal, key,
+	    sizeof(key))) < 0)
+		return errf(-BW_E_UNAUTH, ret_err, "node name %s is not valid",
+		    id->principal);
+	if ((r = store_get(srv->st, key, &kv)) < 0)
+		return errf(-BW_E_UNAUTH, ret_err, "node %s has no Node object: "
+		    "its certificate grants nothing", id->principal);
+	doc = json_loadb(kv->value, kv->value_len, 0, NULL);
+	store_kv_free(kv);
+	att = json_string_value(json_object_get(json_object_get(doc, "status"),
+	    "attestation"));
+	if (attest_only || (att && strcmp(att, "Trusted") == 0))
+		return 0;
+	return errf(-BW_E_UNAUTH, ret_err, "node %s is %s: its certificate is "
+	    "good for re-attestation (/v1/attest/) only", id->principal,
+	    att ? att : "not attested");
+}
+
+/* A tenant's principals stand only while their tenant exists: deleting a
+ * tenant ends their access at once (and revokes their certificates,
+ * principals_disable_tenant()). */
+static int
+tenant_stands(struct api_server *srv, const struct authz_identity *id,
+    char **ret_err)
+{
+	struct store_kv	*kv = NULL;
+	char		 key[RES_KEY_MAX];
+
+	if (strcmp(id->tenant, RES_SYSTEM_TENANT) == 0)
+		return 0;
+	if (res_key(res_kind_by_name("Tenant"), NULL, id->tenant, key,
+	    sizeof(key)) < 0 || store_get(srv->st, key, &kv) < 0)
+		return errf(-BW_E_UNAUTH, ret_err, "tenant %s of principal %s "
+		    "does not exist", id->tenant, id->principal);
+	store_kv_free(kv);
+	return 0;
+}
+
+/* Whether identity ID, parsed from a trusted certificate, still stands:
+ * the certificate is not revoked, a RoleBinding still grants its role
+ * (GRANT, may be NULL: principals_binding_check()), its tenant exists,
+ * and a node is Trusted (ATTEST_ONLY: exists). Checked on every request
+ * and on every batch of an open watch. 0 or -BW_E_UNAUTH (why in
+ * *RET_ERR). */
+static int
+identity_stands(struct api_server *srv, const struct authz_identity *id,
+    struct principals_grant *grant, int attest_only, char **ret_err)
+{
+	int r;
+
+	if (srv->is_revoked && srv->is_revoked(srv->revoked_ctx, id->serial))
+		return errf(-BW_E_UNAUTH, ret_err,
+		    "client certificate %s is revoked", id->serial);
+	/* The certificate names a role; a RoleBinding must still grant it. */
+	if (srv->principals &&
+	    (r = principals_binding_check(srv->st, id, grant, ret_err)) < 0)
+		return r;
+	if ((r = tenant_stands(srv, id, ret_err)) < 0)
+		return r;
+	return node_stands(srv, id, attest_only, ret_err);
+}
+
 /* Maps the verified client certificate to an identity: CN is the
  * principal, O its tenant, OU its role (hardening/pki). */
 static int
@@ -357,6 +437,8 @@ identify(struct api_server *srv, struct evhttp_request *req,
 	struct bufferevent		*bev;
 	struct pki_identity		 pid;
 	struct conn_ident		*ci;
+	const struct evhttp_uri		*uri;
+	const char			*path;
 	SSL				*ssl;
 	X509				*cert;
 	long				 vr;
@@ -396,13 +478,10 @@ identify(struct api_server *srv, struct evhttp_request *req,
 		return errf(-BW_E_UNAUTH, ret_err,
 		    "client certificate names unknown role \"%s\"", id->role_name);
 	id->auth_method = "mtls";
-	if (srv->is_revoked && srv->is_revoked(srv->revoked_ctx, id->serial))
-		return errf(-BW_E_UNAUTH, ret_err,
-		    "client certificate %s is revoked", id->serial);
-	/* The certificate names a role; a RoleBinding must still grant it. */
-	if (srv->principals)
-		r = principals_binding_check(srv->st, id,
-		    ci ? &ci->grant : NULL, ret_err);
+	uri = evhttp_request_get_evhttp_uri(req);
+	path = uri ? evhttp_uri_get_path(uri) : NULL;
+	r = identity_stands(srv, id, ci ? &ci->grant : NULL,
+	    path && strncmp(path, "/v1/attest/", 11) == 0, ret_err);
 	if (r == 0)
 		conn_authenticated(srv, req);
 	return r;
@@ -474,9 +553,64 @@ action_name(char *buf, size_t len, const struct res_kind *k, const char *verb)
 /* Nodes see their own Node and the instances bound to them (their
  * certificate's principal is the node's name); what those instances
  * use (workloads, networks, images) they read like the other kinds. */
+static const char *
+spec_str(const json_t *doc, const char *field)
+{
+	return json_string_value(json_object_get(json_object_get(doc, "spec"),
+	    field));
+}
+
+/* Whether an instance of TENANT bound to NODE runs workload NAME (KIND
+ * Workload) or a workload on network NAME (KIND Network). */
 static int
-node_sees(const struct authz_identity *id, const struct res_kind *k,
-    const char *name, const json_t *doc)
+node_uses(struct store *st, const char *node, const char *kind,
+    const char *tenant, const char *name)
+{
+	const struct res_kind	*ik = res_kind_by_name("Instance");
+	const struct res_kind	*wk = res_kind_by_name("Workload");
+	struct store_kv		**kvs = NULL;
+	char			 prefix[RES_KEY_MAX], key[RES_KEY_MAX];
+	size_t			 n = 0, i;
+	uint64_t		 rev;
+	int			 found = 0;
+
+	if (!tenant || !name || res_prefix(ik, tenant, prefix,
+	    sizeof(prefix)) < 0 || store_list(st, prefix, &kvs, &n, &rev) < 0)
+		return 0;
+	for (i = 0; i < n && !found; i++) {
+		_cleanup_json_ json_t	*doc = json_loadb(kvs[i]->value,
+		    kvs[i]->value_len, 0, NULL);
+		_cleanup_json_ json_t	*wl = NULL;
+		const char		*on = spec_str(doc, "node");
+		const char		*w = spec_str(doc, "workload");
+		struct store_kv		*kv = NULL;
+
+		if (!on || !w || strcmp(on, node) != 0)
+			continue;
+		if (strcmp(kind, "Workload") == 0) {
+			found = strcmp(w, name) == 0;
+			continue;
+		}
+		if (res_key(wk, tenant, w, key, sizeof(key)) < 0 ||
+		    store_get(st, key, &kv) < 0)
+			continue;
+		wl = json_loadb(kv->value, kv->value_len, 0, NULL);
+		store_kv_free(kv);
+		found = spec_str(wl, "network") &&
+		    strcmp(spec_str(wl, "network"), name) == 0;
+	}
+	store_kv_array_free(kvs, n);
+	return found;
+}
+
+/* Nodes see their own Node, the instances bound to them (their
+ * certificate's principal is the node's name), and the workloads and
+ * networks those instances use; images are the shared catalogue. Other
+ * kinds authz_check() refuses them. */
+static int
+node_sees(struct api_server *srv, const struct authz_identity *id,
+    const struct res_kind *k, const char *tenant, const char *name,
+    const json_t *doc)
 {
 	const char *node;
 
@@ -485,10 +619,12 @@ node_sees(const struct authz_identity *id, const struct res_kind *k,
 	if (strcmp(k->kind, "Node") == 0)
 		return name && strcmp(name, id->principal) == 0;
 	if (strcmp(k->kind, "Instance") == 0) {
-		node = json_string_value(json_object_get(json_object_get(doc,
-		    "spec"), "node"));
+		node = spec_str(doc, "node");
 		return node && strcmp(node, id->principal) == 0;
 	}
+	if (strcmp(k->kind, "Workload") == 0 ||
+	    strcmp(k->kind, "Network") == 0)
+		return node_uses(srv->st, id->principal, k->kind, tenant, name);
 	return 1;
 }
 
@@ -523,7 +659,7 @@ handle_get(struct api_server *srv, struct evhttp_request *req,
 	if ((rt->kind->scope == RES_CLUSTER &&
 	    strcmp(rt->kind->kind, "Tenant") == 0 &&
 	    !authz_tenant_visible(id, rt->name)) ||
-	    !node_sees(id, rt->kind, rt->name, doc)) {
+	    !node_sees(srv, id, rt->kind, tenant, rt->name, doc)) {
 		r = -BW_E_NOTFOUND;
 		goto fail;
 	}
@@ -549,10 +685,10 @@ fail:
 }
 
 static int
-object_visible(const struct authz_identity *id, const struct res_kind *k,
-    const json_t *doc)
+object_visible(struct api_server *srv, const struct authz_identity *id,
+    const struct res_kind *k, const json_t *doc)
 {
-	if (!node_sees(id, k, res_name(doc), doc))
+	if (!node_sees(srv, id, k, res_tenant(doc), res_name(doc), doc))
 		return 0;
 	if (k->scope == RES_TENANT)
 		return authz_tenant_visible(id, res_tenant(doc));
@@ -600,7 +736,7 @@ handle_list(struct api_server *srv, struct evhttp_request *req,
 
 		if (!doc)
 			continue;
-		if (object_visible(id, rt->kind, doc) &&
+		if (object_visible(srv, id, rt->kind, doc) &&
 		    res_label_match(doc, selector) == 1)
 			json_array_append(items, doc);
 		json_decref(doc);
@@ -828,6 +964,47 @@ fail:
 		reply_err_r(srv, req, r, r == -BW_E_NOTFOUND ? NULL : err);
 }
 
+/* Deleting a Node or a Tenant ends the access it carried, before the
+ * deletion is submitted (fail closed: a revocation that fails keeps the
+ * object): the node's certificate and any bootstrap credential left,
+ * or every principal certificate of the tenant. */
+static int
+delete_revokes(struct api_server *srv, const struct api_route *rt,
+    char **ret_err)
+{
+	_cleanup_json_ json_t	*doc = NULL;
+	struct store_kv		*kv = NULL;
+	char			 key[RES_KEY_MAX];
+	const char		*serial;
+	json_t			*st;
+	int			 r;
+
+	if (!srv->principals || rt->kind->scope != RES_CLUSTER)
+		return 0;
+	if (strcmp(rt->kind->kind, "Tenant") == 0)
+		return principals_disable_tenant(srv->principals, srv->st,
+		    rt->name, ret_err);
+	if (strcmp(rt->kind->kind, "Node") != 0)
+		return 0;
+	if ((r = res_key(rt->kind, NULL, rt->name, key, sizeof(key))) < 0 ||
+	    (r = store_get(srv->st, key, &kv)) < 0)
+		return r == -BW_E_NOTFOUND ? 0 : r;
+	doc = json_loadb(kv->value, kv->value_len, 0, NULL);
+	store_kv_free(kv);
+	st = json_object_get(doc, "status");
+	serial = json_string_value(json_object_get(json_object_get(st,
+	    "certificate"), "serial"));
+	if (serial && (r = principals_revoke_serial(srv->principals, serial,
+	    ret_err)) < 0)
+		return r;
+	serial = json_string_value(json_object_get(json_object_get(st,
+	    "enrolment"), "bootstrap_serial"));
+	if (serial && (r = principals_revoke_serial(srv->principals, serial,
+	    ret_err)) < 0)
+		return r;
+	return 0;
+}
+
 static void
 handle_delete(struct api_server *srv, struct evhttp_request *req,
     const struct api_route *rt, const struct authz_identity *id,
@@ -852,6 +1029,8 @@ handle_delete(struct api_server *srv, struct evhttp_request *req,
 	if (strcmp(rt->kind->kind, "RoleBinding") == 0 &&
 	    (r = principals_binding_write_check(srv->st, id, tenant, rt->name,
 	    NULL, &err)) < 0)
+		goto fail;
+	if ((r = delete_revokes(srv, rt, &err)) < 0)
 		goto fail;
 	if (!(p = pending_new(srv, req, id, rt->kind, tenant, rt->name, "delete"))) {
 		r = -ENOMEM;
@@ -1058,6 +1237,36 @@ watch_stall_cb(evutil_socket_t fd, short what, void *arg)
 	watcher_end(w);
 }
 
+/* A stream is only as good as its identity: checked again before each
+ * batch and heartbeat, as every request is, the stream ends (an ERROR
+ * line, then the end) once the certificate is revoked, the role binding
+ * or the tenant is gone, or a node lost trust. Returns 0, or -1 when the
+ * stream ended (the watcher is freed). */
+static int
+watcher_recheck(struct watcher *w)
+{
+	_cleanup_free_ char	*err = NULL, *s = NULL;
+	_cleanup_json_ json_t	*line = NULL;
+	struct evbuffer		*buf;
+
+	if (identity_stands(w->srv, &w->id, &w->grant, 0, &err) == 0)
+		return 0;
+	audit_request(w->srv, &w->id, "api.watch.end", w->kind, NULL, NULL,
+	    "denied", err);
+	line = json_pack("{s:s, s:{s:s, s:s}}", "type", "ERROR", "error",
+	    "code", "unauthenticated", "message", err ? err :
+	    "the identity no longer stands");
+	if (line && (s = json_dumps(line, JSON_COMPACT)) &&
+	    (buf = evbuffer_new())) {
+		evbuffer_add(buf, s, strlen(s));
+		evbuffer_add(buf, "\n", 1);
+		evhttp_send_reply_chunk(w->req, buf);
+		evbuffer_free(buf);
+	}
+	watcher_end(w);
+	return -1;
+}
+
 /* Sends every change after w->rev the watcher may see. Returns 0, or
  * -1 when the stream ended (the watcher is freed). */
 static int
@@ -1072,6 +1281,8 @@ watcher_pump(struct watcher *w)
 		watcher_end(w);
 		return -1;
 	}
+	if (watcher_recheck(w) < 0)
+		return -1;
 	for (;;) {
 		size_t backlog = watcher_backlog(w);
 
@@ -1135,9 +1346,8 @@ watcher_pump(struct watcher *w)
 				    ev[i].rev);
 			/* A node learns nothing of other nodes' instances,
 			 * not even that one was deleted. */
-			if (w->id.role == ROLE_NODE && (ev[i].type == STORE_OP_PUT ?
-			    !node_sees(&w->id, k, name, obj) :
-			    !node_sees(&w->id, k, name, NULL))) {
+			if (w->id.role == ROLE_NODE &&
+			    !node_sees(w->srv, &w->id, k, tenant, name, obj)) {
 				json_decref(obj);
 				continue;
 			}

@@ -27,6 +27,28 @@ is_bootstrap(const struct authz_identity *id)
 	    strcmp(id->role_name, "node-bootstrap") == 0;
 }
 
+/* What a node reads (docs/rbac.md): its own Node, the instances bound to
+ * it, and the workloads, networks and images those use; which objects of
+ * these kinds is decided per object by the API (node_sees). Tenants,
+ * quotas, role bindings and principals are none of a node's business. */
+static int
+node_may_read(const struct authz_identity *id, const struct res_kind *kind,
+    char **ret_err)
+{
+	static const char *const readable[] = {
+		"Node", "Instance", "Workload", "Network", "Image",
+	};
+	size_t i;
+
+	if (!kind)
+		return 0;
+	for (i = 0; i < ELEMENTSOF(readable); i++)
+		if (strcmp(kind->kind, readable[i]) == 0)
+			return 0;
+	return errf(-BW_E_DENIED, ret_err, "node identities may not read %s "
+	    "objects", kind->plural);
+}
+
 enum authz_role
 authz_role_parse(const char *name)
 {
@@ -85,6 +107,8 @@ authz_check(const struct authz_identity *id, enum authz_verb verb,
 	    tenant_role && strcmp(tenant, id->tenant) != 0)
 		return errf(-BW_E_NOTFOUND, ret_err, "not found");
 	if (verb == VERB_READ) {
+		if (id->role == ROLE_NODE)
+			return node_may_read(id, kind, ret_err);
 		if (!tenant_role)
 			return 0;
 		/* Tenants see their own tenant object and the image
@@ -107,15 +131,16 @@ authz_check(const struct authz_identity *id, enum authz_verb verb,
 		return errf(-BW_E_DENIED, ret_err,
 		    "%s objects change only through their own commands",
 		    kind->kind);
-	if (kind->flags & RES_F_SYSTEM_WRITES) {
-		if (id->role == ROLE_NODE)
-			return 0;
+	/* A node reports status through the status subresource (its own
+	 * Node's and its instances', checked there) and changes nothing
+	 * else: never a create, replace or delete, whatever the kind. */
+	if (id->role == ROLE_NODE)
+		return errf(-BW_E_DENIED, ret_err, "node identities change "
+		    "nothing but the status of their own Node and of the "
+		    "instances bound to them (PUT .../status)");
+	if (kind->flags & RES_F_SYSTEM_WRITES)
 		return errf(-BW_E_DENIED, ret_err,
 		    "%s objects are written by the system only", kind->kind);
-	}
-	if (id->role == ROLE_NODE)
-		return errf(-BW_E_DENIED, ret_err,
-		    "node identities may only write instance status");
 	if (id->role == ROLE_SYSTEM_ADMIN)
 		return 0;
 	if (kind->flags & RES_F_ADMIN_WRITES)

@@ -628,7 +628,7 @@ handle_begin(struct enrol *e, struct evhttp_request *req,
 	s = session_slot(e);
 	if (random_hex(s->id, 16) < 0 ||
 	    RAND_bytes(s->challenge, sizeof(s->challenge)) != 1 ||
-	    e->ops.nonce_issue(e->ops.ctx, s->nonce) < 0) {
+	    e->ops.nonce_issue(e->ops.ctx, node, s->nonce) < 0) {
 		session_clear(s);
 		api_reply_err(e->srv, req, -BW_E_CRYPTO, NULL);
 		return;
@@ -773,8 +773,8 @@ handle_complete(struct enrol *e, struct evhttp_request *req,
 		    "that holds this EK");
 		return;
 	}
-	if ((r = e->ops.nonce_consume(e->ops.ctx, s->nonce, sizeof(s->nonce),
-	    &err)) < 0 ||
+	if ((r = e->ops.nonce_consume(e->ops.ctx, s->node, s->nonce,
+	    sizeof(s->nonce), &err)) < 0 ||
 	    (r = enrol_qualifying_data(s->nonce, sizeof(s->nonce), s->tls_pub,
 	    qdata)) < 0 ||
 	    (r = e->ops.quote_verify(e->ops.ctx, s->ak_pem, quote, qlen, qdata,
@@ -874,15 +874,19 @@ handle_nonce(struct enrol *e, struct evhttp_request *req,
 	_cleanup_free_ char	*b64 = NULL;
 	_cleanup_json_ json_t	*o = NULL;
 	unsigned char		 nonce[ENROL_NONCE_LEN];
+	int			 r;
 
 	if (!is_role(id, "node")) {
 		refuse(e, req, id, "node.attest.nonce", NULL, -BW_E_DENIED,
 		    "attestation needs a node certificate");
 		return;
 	}
-	if (e->ops.nonce_issue(e->ops.ctx, nonce) < 0 ||
-	    b64_encode(nonce, sizeof(nonce), &b64) < 0) {
-		api_reply_err(e->srv, req, -BW_E_CRYPTO, NULL);
+	if ((r = e->ops.nonce_issue(e->ops.ctx, id->principal, nonce)) < 0 ||
+	    (r = b64_encode(nonce, sizeof(nonce), &b64)) < 0) {
+		refuse(e, req, id, "node.attest.nonce", id->principal,
+		    r == -BW_E_UNAVAILABLE ? r : -BW_E_CRYPTO,
+		    r == -BW_E_UNAVAILABLE ? "every attestation nonce slot "
+		    "is held by other nodes' live nonces; retry" : NULL);
 		return;
 	}
 	api_audit(e->srv, id, "node.attest.nonce", "Node", RES_SYSTEM_TENANT,
@@ -901,7 +905,7 @@ handle_quote(struct enrol *e, struct evhttp_request *req,
 	_cleanup_free_ unsigned char	*nonce = NULL, *quote = NULL;
 	const char			*node = id->principal, *prev;
 	json_t				*st, *ident, *golden, *reply, *c;
-	char				 msg[1024];
+	char				 msg[1024], old_serial[80] = "";
 	size_t				 nlen, qlen;
 	uint64_t			 rev;
 	int				 r, was_trusted;
@@ -933,7 +937,7 @@ handle_quote(struct enrol *e, struct evhttp_request *req,
 	}
 	prev = jstr(st, "attestation");
 	was_trusted = prev && strcmp(prev, "Trusted") == 0;
-	r = e->ops.nonce_consume(e->ops.ctx, nonce, nlen, &err);
+	r = e->ops.nonce_consume(e->ops.ctx, node, nonce, nlen, &err);
 	if (r == 0)
 		r = e->ops.quote_verify(e->ops.ctx, jstr(ident, "ak_pem"), quote,
 		    qlen, nonce, nlen, golden, NULL, &err);
@@ -958,14 +962,21 @@ handle_quote(struct enrol *e, struct evhttp_request *req,
 	reply = json_pack("{s:s, s:i}", "state", "Trusted", "interval_seconds",
 	    (int)e->o.attest_interval_s);
 	c = json_object_get(st, "certificate");
+	/* A node back from Untrusted gets a fresh certificate and the one
+	 * it held while Untrusted is revoked once this write is durable
+	 * (that one was good for re-attestation only: api.c). */
+	if (!was_trusted && jstr(c, "serial"))
+		snprintf(old_serial, sizeof(old_serial), "%s", jstr(c, "serial"));
 	/* Renew at half life, only for a node that just proved itself. */
-	if (reply && (!c || time(NULL) >= json_integer_value(json_object_get(c,
-	    "issued_unix")) + (json_int_t)e->o.node_cert_s / 2)) {
+	if (reply && (!c || !was_trusted || time(NULL) >=
+	    json_integer_value(json_object_get(c, "issued_unix")) +
+	    (json_int_t)e->o.node_cert_s / 2)) {
 		if ((r = issue_node_cert(e, doc, node, jstr(ident, "tls_pub"),
-		    &cert, &err)) < 0)
+		    &cert, &err)) < 0) {
 			log_error("node %s: certificate renewal failed: %s", node,
 			    err ? err : bw_strerror(r));
-		else
+			old_serial[0] = '\0';
+		} else
 			json_object_set_new(reply, "certificate",
 			    json_string(cert));
 	}
@@ -973,7 +984,7 @@ handle_quote(struct enrol *e, struct evhttp_request *req,
 	    "values%s", was_trusted ? "" : "node Trusted again: ",
 	    cert ? "; certificate renewed" : "");
 	if (!reply || node_write(e, req, id, node, doc, rev, "node.attest",
-	    "success", msg, 200, reply, NULL) < 0)
+	    "success", msg, 200, reply, old_serial[0] ? old_serial : NULL) < 0)
 		api_reply_err(e->srv, req, -ENOMEM, NULL);
 }
 

@@ -47,10 +47,15 @@ struct enrol_ops {
 		    size_t ek_len, const unsigned char *ak, size_t ak_len,
 		    const unsigned char *secret, size_t slen,
 		    unsigned char **ret_blob, size_t *ret_len, char **ret_err);
-	int	(*nonce_issue)(void *ctx, unsigned char ret[ENROL_NONCE_LEN]);
-	/* 0 once for an issued unexpired nonce, -BW_E_DENIED after. */
-	int	(*nonce_consume)(void *ctx, const unsigned char *nonce,
-		    size_t len, char **ret_err);
+	/* A fresh nonce for node NODE: nonces are bound to the node that
+	 * asked, and each node holds only a few (a node cannot evict
+	 * another's). */
+	int	(*nonce_issue)(void *ctx, const char *node,
+		    unsigned char ret[ENROL_NONCE_LEN]);
+	/* 0 once for an unexpired nonce issued to NODE, -BW_E_DENIED
+	 * after or for another node's. */
+	int	(*nonce_consume)(void *ctx, const char *node,
+		    const unsigned char *nonce, size_t len, char **ret_err);
 	/* Verifies QUOTE with AK_PEM over QDATA, its selection against the
 	 * configured quote PCRs and, when GOLDEN is not NULL, its values
 	 * against GOLDEN. *RET_PCRS (may be NULL) gets the quoted values.

@@ -447,3 +447,45 @@ fail:
 	    r == -BW_E_DENIED ? "denied" : "failure", err ? err : bw_strerror(r));
 	api_reply_err(srv, req, r, r == -BW_E_NOTFOUND ? NULL : err);
 }
+
+int
+principals_revoke_serial(struct principals *p, const char *serial,
+    char **ret_err)
+{
+	int r;
+
+	if ((r = pki_revoke(p->pkidir, serial, ret_err)) < 0)
+		return r;
+	return pki_revoked_reload(p->revoked, p->pkidir, ret_err);
+}
+
+int
+principals_disable_tenant(struct principals *p, struct store *st,
+    const char *tenant, char **ret_err)
+{
+	struct store_kv	**kvs = NULL;
+	char		  prefix[RES_KEY_MAX];
+	size_t		  n = 0, i;
+	uint64_t	  rev;
+	int		  r;
+
+	if ((r = res_prefix(res_kind_by_name("Principal"), tenant, prefix,
+	    sizeof(prefix))) < 0)
+		return errf(r, ret_err, "tenant %s: no principals prefix", tenant);
+	if ((r = store_list(st, prefix, &kvs, &n, &rev)) < 0)
+		return errf(r, ret_err, "cannot list the principals of tenant "
+		    "%s: %s", tenant, bw_strerror(r));
+	for (i = 0, r = 0; i < n && r == 0; i++) {
+		_cleanup_json_ json_t *doc = json_loadb(kvs[i]->value,
+		    kvs[i]->value_len, 0, NULL);
+		const char *serial = json_string_value(json_object_get(
+		    json_object_get(doc, "spec"), "serial"));
+
+		if (serial && (r = pki_revoke(p->pkidir, serial, ret_err)) < 0)
+			break;
+	}
+	store_kv_array_free(kvs, n);
+	if (r < 0)
+		return r;
+	return pki_revoked_reload(p->revoked, p->pkidir, ret_err);
+}

@@ -66,6 +66,18 @@ void principals_revoke(struct principals *p, struct api_server *srv,
     struct evhttp_request *req, const struct authz_identity *id,
     const char *tenant, const char *name);
 
+/* Puts SERIAL on the revocation list, effective for the next request.
+ * Returns 0 or a negative error (message in *ret_err). */
+int principals_revoke_serial(struct principals *p, const char *serial,
+    char **ret_err);
+
+/* Revokes the certificate of every principal of TENANT, for a tenant
+ * about to be deleted (its principals lose access with it). Returns 0 or
+ * a negative error (message in *ret_err); fail closed: the caller does
+ * not delete the tenant then. */
+int principals_disable_tenant(struct principals *p, struct store *st,
+    const char *tenant, char **ret_err);
+
 /* Builds the stored RoleBinding granting ROLE to PRINCIPAL in TENANT
  * (named after the principal). Returns a new reference or NULL. */
 json_t *principals_binding_doc(const char *tenant, const char *principal,

@@ -226,7 +226,7 @@ test_quote_verifies(void **state)
 	int r;
 
 	assert_non_null(reg);
-	assert_int_equal(attest_nonce_issue(reg, nonce), 0);
+	assert_int_equal(attest_nonce_issue(reg, "n1", nonce), 0);
 	quote_fresh(f, f->tpm, nonce, &q, &qlen);
 	assert_int_equal(tpm_pcr_read(f->tpm, TPM_SEAL_PCRS_DEFAULT, &expected,
 	    &err), 0);
@@ -235,10 +235,17 @@ test_quote_verifies(void **state)
 	if (r < 0)
 		fail_msg("verify: %s", err);
 	assert_memory_equal(&got, &expected, sizeof(got));
-	assert_int_equal(attest_nonce_consume(reg, nonce, sizeof(nonce), &err), 0);
+	/* Another node cannot spend n1's nonce, nor learn it exists. */
+	assert_int_equal(attest_nonce_consume(reg, "n2", nonce, sizeof(nonce),
+	    &err), -BW_E_DENIED);
+	free(err);
+	err = NULL;
+	assert_int_equal(attest_nonce_consume(reg, "n1", nonce, sizeof(nonce),
+	    &err), 0);
 
 	/* The same quote presented again: the nonce is spent. */
-	assert_int_equal(attest_nonce_consume(reg, nonce, sizeof(nonce), &err),
+	assert_int_equal(attest_nonce_consume(reg, "n1", nonce, sizeof(nonce),
+	    &err),
 	    -BW_E_DENIED);
 	assert_non_null(strstr(err, "already used"));
 	free(err);
