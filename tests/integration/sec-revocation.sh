@@ -29,7 +29,8 @@ pcurl() { # principal curl-args...
 }
 
 # ---- an open watch ends when its principal is revoked ----
-pcurl tu -N --max-time 60 "$URL/v1/watch?kind=Workload" >"$T/watch.out" 2>/dev/null &
+REV=$(revision)
+pcurl tu -N --max-time 60 "$URL/v1/watch?kind=Workload&since=$REV" >"$T/watch.out" 2>/dev/null &
 W=$!
 BW_PIDS="$BW_PIDS $W"
 wl acme web 0 seen-by-tu | $B apply -f - >/dev/null
