@@ -764,6 +764,41 @@ test_pcr_helpers(void **state)
 	free(err);
 }
 
+/* Nonces are bound to the node that asked: one node's requests evict only
+ * its own oldest, never another's, and a full registry refuses instead. */
+static void
+test_nonces_per_owner(void **state)
+{
+	struct attest_nonces *reg = attest_nonces_new(8, 60);
+	unsigned char n2[ATTEST_NONCE_LEN], n1[ATTEST_NONCE_LEN];
+	unsigned char first[ATTEST_NONCE_LEN];
+	char *err = NULL, owner[16];
+	int i;
+
+	(void)state;
+	assert_non_null(reg);
+	assert_int_equal(attest_nonce_issue(reg, "n2", n2), 0);
+	assert_int_equal(attest_nonce_issue(reg, "n1", first), 0);
+	for (i = 0; i < 1000; i++)
+		assert_int_equal(attest_nonce_issue(reg, "n1", n1), 0);
+	/* n1's oldest made room for its newer ones; n2's is untouched */
+	assert_int_equal(attest_nonce_consume(reg, "n1", first, sizeof(first),
+	    &err), -BW_E_DENIED);
+	free(err);
+	err = NULL;
+	assert_int_equal(attest_nonce_consume(reg, "n1", n1, sizeof(n1), &err), 0);
+	assert_int_equal(attest_nonce_consume(reg, "n2", n2, sizeof(n2), &err), 0);
+	/* 8 slots: n1 holds 3, n3 and n4 take 4 more, one is left */
+	assert_int_equal(attest_nonce_issue(reg, "n3", n2), 0);
+	for (i = 0; i < 4; i++) {
+		snprintf(owner, sizeof(owner), "n%d", 4 + i / 2);
+		assert_int_equal(attest_nonce_issue(reg, owner, n2), 0);
+	}
+	assert_int_equal(attest_nonce_issue(reg, "n6", n2), -BW_E_UNAVAILABLE);
+	assert_int_equal(attest_nonce_issue(reg, "", n2), -BW_E_INVALID);
+	attest_nonces_free(reg);
+}
+
 static void
 test_pcr_read_many(void **state)
 {
@@ -785,6 +820,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pcr_helpers),
+		cmocka_unit_test(test_nonces_per_owner),
 		cmocka_unit_test_setup_teardown(test_ak_persists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ak_handle_taken, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_evict_and_recreate, setup, teardown),
