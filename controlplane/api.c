@@ -550,9 +550,6 @@ action_name(char *buf, size_t len, const struct res_kind *k, const char *verb)
 
 /* ---- reads ---- */
 
-/* Nodes see their own Node and the instances bound to them (their
- * certificate's principal is the node's name); what those instances
- * use (workloads, networks, images) they read like the other kinds. */
 static const char *
 spec_str(const json_t *doc, const char *field)
 {
