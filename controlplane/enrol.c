@@ -732,6 +732,7 @@ handle_complete(struct enrol *e, struct evhttp_request *req,
 	struct enrol_session		*s;
 	const char			*node = id->principal;
 	const json_t			*golden;
+	const char			*old;
 	json_t				*st, *enrolled;
 	unsigned char			 qdata[32];
 	char				 msg[1024], vals[700];
@@ -840,6 +841,15 @@ handle_complete(struct enrol *e, struct evhttp_request *req,
 		    "denied", msg, 403, json_pack("{s:{s:s, s:s}}", "error", "code",
 		    "denied", "message", msg), NULL) < 0)
 			api_reply_err(e->srv, req, -ENOMEM, NULL);
+		return;
+	}
+	/* Re-enrolment replaces the node's certificate: the one it held
+	 * dies first (fail closed), the new one is issued below. */
+	old = jstr(json_object_get(st, "certificate"), "serial");
+	if (old && e->ops.revoke &&
+	    (r = e->ops.revoke(e->ops.ctx, old, &err)) < 0) {
+		session_clear(s);
+		refuse(e, req, id, "node.enrol", node, r, err);
 		return;
 	}
 	if ((r = issue_node_cert(e, doc, node, s->tls_pub, &cert, &err)) < 0) {

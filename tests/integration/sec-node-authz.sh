@@ -191,6 +191,20 @@ check "defect 7: the certificate n1 held while Untrusted is revoked" \
 node_req n1 PUT "$ACME_N1/status" '{"phase":"Running"}'
 check "n1 reports status again with its new certificate (HTTP $(st))" is_status 200
 
+# re-enrolment (same TPM, new bootstrap credential) revokes the certificate
+# the node held
+OLD_SERIAL=$(serial_of n1)
+acurl -o "$T/boot-n1b.json" -X POST -H 'Content-Type: application/json' \
+	-d '{"node":"n1"}' "$URL/v1/enrol/bootstrap"
+"$BW/bulwark-agent" --tpm "$TCTI_n1" --state-dir "$T/state-n1b" --server "$URL" \
+	--bootstrap "$T/boot-n1b.json" --once >"$T/agent-n1b.log" 2>&1 ||
+	{ fail "n1 enrols again"; tail -5 "$T/agent-n1b.log" >&2; }
+check "defect 7: re-enrolment gave n1 another certificate" [ "$(serial_of n1)" != "$OLD_SERIAL" ]
+check "defect 7: and revoked the one it held" \
+	grep -qix "0*$(echo "$OLD_SERIAL" | sed 's/^0*//')" "$PKI/revoked"
+node_req n1 GET /v1/nodes/n1
+check "defect 7: the old certificate is refused (HTTP $(st))" is_status 401
+
 # a deleted Node's certificate dies at once, and it wrote nothing
 N2_SERIAL=$(serial_of n2)
 check "n2's Node is deleted" [ "$(acurl -o /dev/null -w '%{http_code}' -X DELETE "$URL/v1/nodes/n2")" = 200 ]
