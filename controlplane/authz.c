@@ -101,8 +101,9 @@ authz_check(const struct authz_identity *id, enum authz_verb verb,
 		    "role %s may not read the audit trail", id->role_name);
 	}
 	if (verb == VERB_METRICS)
-		return tenant_role ? errf(-BW_E_DENIED, ret_err,
-		    "role %s may not read appliance metrics", id->role_name) : 0;
+		return tenant_role || id->role == ROLE_NODE ? errf(-BW_E_DENIED,
+		    ret_err, "role %s may not read appliance metrics",
+		    id->role_name) : 0;
 	if (kind && kind->scope == RES_TENANT && tenant && *tenant &&
 	    tenant_role && strcmp(tenant, id->tenant) != 0)
 		return errf(-BW_E_NOTFOUND, ret_err, "not found");

@@ -138,7 +138,7 @@ check "defect 1: gamma has no instances" \
 # ---- defect 12: a node reads only what it needs ----
 for p in /v1/tenants/acme/principals /v1/principals /v1/tenants/beta/rolebindings \
 	/v1/rolebindings /v1/tenants/acme/quotas /v1/quotas /v1/tenants /v1/tenants/beta \
-	/v1/tenants/acme/quotas/q /v1/tenants/acme/principals/alice; do
+	/v1/tenants/acme/quotas/q /v1/tenants/acme/principals/alice /metrics; do
 	node_req n1 GET "$p"
 	check "defect 12: n1 may not read $p (HTTP $(st))" is_status 403
 done
