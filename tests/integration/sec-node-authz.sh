@@ -58,13 +58,14 @@ for n in $NODES; do
 		tail -20 "$T/agent-$n.log" >&2
 		finish
 	fi
+done
+# both agents stopped: from here on the test speaks with their keys (and
+# no agent's status report races the capacity written here)
+for n in $NODES; do
+	eval "kill -TERM \$AGENT_$n; wait \$AGENT_$n"
 	echo "{\"kind\":\"Node\",\"metadata\":{\"name\":\"$n\"},
 	  \"spec\":{\"capacity\":{\"cpu_millis\":8000,\"memory_mib\":8192,\"instances\":50}}}" |
 		$B apply -f - >/dev/null || fail "capacity of $n"
-done
-# both agents stopped: from here on the test speaks with their keys
-for n in $NODES; do
-	eval "kill -TERM \$AGENT_$n; wait \$AGENT_$n"
 done
 
 # one instance of acme and one of beta on each node (anti-affinity per node)
