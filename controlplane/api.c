@@ -370,8 +370,8 @@ node_stands(struct api_server *srv, const struct authz_identity *id,
 		return errf(-BW_E_UNAUTH, ret_err, "node name %s is not valid",
 		    id->principal);
 	if ((r = store_get(srv->st, key, &kv)) < 0)
-		return errf(-BW_E_UNAUTH, ret_err, "node %s has no Node object: "
-		    "its certificate grants nothing", id->principal);
+		return errf(-BW_E_UNAUTH, ret_err, "node %s has no Node "
+		    "object: its certificate grants nothing", id->principal);
 	doc = json_loadb(kv->value, kv->value_len, 0, NULL);
 	store_kv_free(kv);
 	att = json_string_value(json_object_get(json_object_get(doc, "status"),

@@ -976,7 +976,8 @@ handle_quote(struct enrol *e, struct evhttp_request *req,
 	 * it held while Untrusted is revoked once this write is durable
 	 * (that one was good for re-attestation only: api.c). */
 	if (!was_trusted && jstr(c, "serial"))
-		snprintf(old_serial, sizeof(old_serial), "%s", jstr(c, "serial"));
+		snprintf(old_serial, sizeof(old_serial), "%s",
+		    jstr(c, "serial"));
 	/* Renew at half life, only for a node that just proved itself. */
 	if (reply && (!c || !was_trusted || time(NULL) >=
 	    json_integer_value(json_object_get(c, "issued_unix")) +

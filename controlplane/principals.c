@@ -471,7 +471,8 @@ principals_disable_tenant(struct principals *p, struct store *st,
 
 	if ((r = res_prefix(res_kind_by_name("Principal"), tenant, prefix,
 	    sizeof(prefix))) < 0)
-		return errf(r, ret_err, "tenant %s: no principals prefix", tenant);
+		return errf(r, ret_err, "tenant %s: no principals prefix",
+		    tenant);
 	if ((r = store_list(st, prefix, &kvs, &n, &rev)) < 0)
 		return errf(r, ret_err, "cannot list the principals of tenant "
 		    "%s: %s", tenant, bw_strerror(r));

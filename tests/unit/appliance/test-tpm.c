@@ -786,8 +786,10 @@ test_nonces_per_owner(void **state)
 	    &err), -BW_E_DENIED);
 	free(err);
 	err = NULL;
-	assert_int_equal(attest_nonce_consume(reg, "n1", n1, sizeof(n1), &err), 0);
-	assert_int_equal(attest_nonce_consume(reg, "n2", n2, sizeof(n2), &err), 0);
+	assert_int_equal(attest_nonce_consume(reg, "n1", n1, sizeof(n1),
+	    &err), 0);
+	assert_int_equal(attest_nonce_consume(reg, "n2", n2, sizeof(n2),
+	    &err), 0);
 	/* 8 slots: n1 holds 3, n3 and n4 take 4 more, one is left */
 	assert_int_equal(attest_nonce_issue(reg, "n3", n2), 0);
 	for (i = 0; i < 4; i++) {
