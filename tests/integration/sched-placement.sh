@@ -53,12 +53,17 @@ done
 
 # zones a, b, c; n1..n4 form pool "ap"
 zone() { case $1 in n1|n2) echo a ;; n3|n4) echo b ;; *) echo c ;; esac; }
+# The agents re-attest every second (a Node write each): an apply that
+# meets one in flight gets 409 and is tried again.
+label() { # node pool-json
+	echo "{\"kind\":\"Node\",\"metadata\":{\"name\":\"$1\",\"labels\":{\"rack\":\"r1\"$2}},
+	  \"spec\":{\"zone\":\"$(zone $1)\",\"capacity\":{\"cpu_millis\":8000,\"memory_mib\":8192,\"instances\":50}}}" |
+		$B apply -f - >/dev/null 2>&1
+}
 for n in $NODES; do
 	pool=""
 	case $n in n1|n2|n3|n4) pool=',"pool":"ap"' ;; esac
-	echo "{\"kind\":\"Node\",\"metadata\":{\"name\":\"$n\",\"labels\":{\"rack\":\"r1\"$pool}},
-	  \"spec\":{\"zone\":\"$(zone $n)\",\"capacity\":{\"cpu_millis\":8000,\"memory_mib\":8192,\"instances\":50}}}" |
-		$B apply -f - >/dev/null || fail "label $n"
+	label $n "$pool" || label $n "$pool" || label $n "$pool" || fail "label $n"
 done
 echo '{"kind":"Tenant","metadata":{"name":"acme"}}' | $B apply -f - >/dev/null
 IMG='"image":"sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"'
