@@ -64,6 +64,8 @@ static const char usage_text[] =
 "Usage: bulwark-agent [run] [OPTIONS]\n"
 "       bulwark-agent quote --tpm TCTI --nonce BASE64 [--pcrs LIST]\n"
 "       bulwark-agent request [OPTIONS] [--repeat N] METHOD PATH [BODY]\n"
+"       bulwark-agent tpm-status --tpm TCTI\n"
+"       bulwark-agent tpm-shutdown --tpm TCTI\n"
 "\n"
 "run (default): enrol this node with --bootstrap FILE when it has no node\n"
 "certificate yet, then re-attest every interval: a quote over a fresh\n"
@@ -72,6 +74,10 @@ static const char usage_text[] =
 "request: one HTTPS request with the node's identity (diagnostics);\n"
 "--repeat N sends it N times on one connection (1..100000) and prints the\n"
 "last answer, with the count of 2xx answers on standard error.\n"
+"tpm-status: the TPM's dictionary-attack lockout state and whether the\n"
+"node's keys carry noDA (JSON; works while the TPM is in lockout).\n"
+"tpm-shutdown: TPM2_Shutdown(STATE), for whoever stops a software TPM\n"
+"(no other client may be connected), so its next start is orderly.\n"
 "\n"
 "Options:\n"
 "  --tpm TCTI         TPM (default " AGENT_DEFAULT_TCTI ")\n"
@@ -198,6 +204,101 @@ reply_error(json_t *reply)
 	return m ? m : "(no message)";
 }
 
+/* ---- the TPM's dictionary-attack state ---- */
+
+/* The node keys this agent uses: all must carry noDA (docs/identity.md). */
+static const struct {
+	uint32_t	 handle;
+	const char	*name;
+} node_keys[] = {
+	{ TPM_AK_HANDLE_DEFAULT, "AK" },
+	{ AGENT_TLS_KEY_HANDLE, "TLS key" },
+};
+
+/* Names the node keys made without noDA by an older agent into BUF
+ * ("AK 0x81010100, TLS key 0x81000102"). Returns how many, or a
+ * negative error. */
+static int
+legacy_keys(struct tpm *tpm, char *buf, size_t len, char **ret_err)
+{
+	size_t	i, off = 0;
+	int	n = 0, r;
+
+	buf[0] = '\0';
+	for (i = 0; i < ELEMENTSOF(node_keys); i++) {
+		if ((r = tpm_key_da_protected(tpm, node_keys[i].handle,
+		    ret_err)) < 0)
+			return r;
+		if (r == 0)
+			continue;
+		off += snprintf(buf + off, off < len ? len - off : 0, "%s%s "
+		    "0x%08x", n ? ", " : "", node_keys[i].name,
+		    node_keys[i].handle);
+		n++;
+	}
+	return n;
+}
+
+/* Logs the TPM's lockout state and any node key still exposed to it,
+ * with what to do. Never fails the agent: a key in lockout fails the
+ * requests that use it, with the TPM's own message. */
+static void
+tpm_report_state(struct agent *a, struct tpm *tpm)
+{
+	_cleanup_free_ char	*err = NULL;
+	struct tpm_da_status	 da;
+	char			 what[256], keys[128];
+	int			 n;
+
+	if (tpm_da_status(tpm, &da, &err) < 0) {
+		log_warn("TPM %s: %s", a->tcti, err);
+		return;
+	}
+	tpm_da_status_describe(&da, what, sizeof(what));
+	if (da.in_lockout)
+		log_error("TPM %s: %s", a->tcti, what);
+	else if (da.counter > 0)
+		log_warn("TPM %s: %s; the node's keys carry noDA and are not "
+		    "affected", a->tcti, what);
+	if ((n = legacy_keys(tpm, keys, sizeof(keys), &err)) > 0)
+		log_error("TPM %s: the node's %s %s made without noDA by an "
+		    "older bulwark-agent: every unclean stop of this TPM counts "
+		    "toward dictionary-attack lockout, which then refuses %s. "
+		    "Re-enrol the node to replace them: `bulwark delete node %s`, "
+		    "`bulwark node bootstrap %s -o FILE`, stop the agent, remove "
+		    "%s/node.crt and %s/agent.json, start it with --bootstrap "
+		    "FILE (enrolment replaces the keys) and `bulwark node approve "
+		    "%s` (scripts/up does this by itself)", a->tcti, keys,
+		    n > 1 ? "were" : "was", n > 1 ? "them" : "it", a->node,
+		    a->node, a->state_dir, a->state_dir, a->node);
+	else if (n < 0)
+		log_warn("TPM %s: %s", a->tcti, err);
+}
+
+/* Re-enrolment: keys without noDA from an older agent are evicted, so
+ * the new identity is made of keys that unclean stops cannot lock. */
+static int
+replace_legacy_keys(struct agent *a, struct tpm *tpm, char **ret_err)
+{
+	size_t	i;
+	int	r;
+
+	for (i = 0; i < ELEMENTSOF(node_keys); i++) {
+		if ((r = tpm_key_da_protected(tpm, node_keys[i].handle,
+		    ret_err)) <= 0) {
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if ((r = tpm_evict(tpm, node_keys[i].handle, ret_err)) < 0)
+			return r;
+		log_info("node %s: replaced the %s at 0x%08x, made without noDA "
+		    "by an older bulwark-agent", a->node, node_keys[i].name,
+		    node_keys[i].handle);
+	}
+	return 0;
+}
+
 /* ---- enrolment ---- */
 
 static int
@@ -298,6 +399,7 @@ agent_enrol(struct agent *a, char **ret_err)
 	/* The TPM identity: AK (created on first use), EK, and the TLS key,
 	 * a persistent signing key that never leaves the TPM. */
 	if ((r = tpm_open(a->tcti, &tpm, ret_err)) < 0 ||
+	    (r = replace_legacy_keys(a, tpm, ret_err)) < 0 ||
 	    (r = tpm_ak_ensure(tpm, TPM_AK_HANDLE_DEFAULT, &ak, &aklen,
 	    ret_err)) < 0 ||
 	    (r = tpm_ek_public(tpm, &ek, &eklen, ret_err)) < 0 ||
@@ -399,7 +501,9 @@ attest_once(struct agent *a, unsigned *ret_interval, char **ret_err)
 	_cleanup_json_ json_t		*body = NULL, *res = NULL;
 	_cleanup_free_ unsigned char	*nonce = NULL, *quote = NULL;
 	_cleanup_free_ char		*q_b64 = NULL;
+	_cleanup_json_ json_t		*lockout = NULL;
 	struct tpm			*tpm = NULL;
+	struct tpm_da_status		 da;
 	const char			*cert;
 	size_t				 nlen, qlen;
 	uint32_t			 mask;
@@ -425,11 +529,15 @@ attest_once(struct agent *a, unsigned *ret_interval, char **ret_err)
 	if (r == 0)
 		r = tpm_quote(tpm, TPM_AK_HANDLE_DEFAULT, mask, nonce, nlen,
 		    &quote, &qlen, ret_err);
+	/* The TPM's lockout state goes with every quote (node status). */
+	if (r == 0 && tpm_da_status(tpm, &da, NULL) == 0)
+		lockout = tpm_da_status_json(&da, (long long)time(NULL));
 	tpm_close(tpm);
 	if (r < 0 || (r = b64_encode(quote, qlen, &q_b64)) < 0)
 		return r;
-	if (!(body = json_pack("{s:s, s:s}", "nonce", json_string_value(
-	    json_object_get(rep, "nonce")), "quote", q_b64)))
+	if (!(body = json_pack("{s:s, s:s, s:o*}", "nonce", json_string_value(
+	    json_object_get(rep, "nonce")), "quote", q_b64, "tpm_lockout",
+	    TAKE_PTR(lockout))))
 		return -ENOMEM;
 	if ((r = node_post(a, "/v1/attest/quote", body, &status, &res,
 	    ret_err)) < 0)
@@ -589,6 +697,16 @@ agent_run(struct agent *a)
 			return 1;
 		}
 	}
+	{
+		_cleanup_(tpm_closep) struct tpm *tpm = NULL;
+
+		if (tpm_open(a->tcti, &tpm, &err) == 0)
+			tpm_report_state(a, tpm);
+		else
+			log_warn("TPM %s: %s", a->tcti, err ? err : "unavailable");
+		free(err);
+		err = NULL;
+	}
 	if (a->run.image_store && !a->once) {
 		a->run.node = a->node;
 		a->run.state_dir = a->state_dir;
@@ -665,6 +783,58 @@ cmd_quote(struct agent *a, const char *nonce_b64, const char *pcrs)
 		return 1;
 	}
 	printf("%s\n", out);
+	return 0;
+}
+
+/* tpm-shutdown: TPM2_Shutdown(STATE) before the TPM (a swtpm that
+ * scripts/up started) is stopped, so its next start is orderly. */
+static int
+cmd_tpm_shutdown(struct agent *a)
+{
+	_cleanup_free_ char *err = NULL;
+
+	if (tpm_shutdown(a->tcti, &err) < 0) {
+		log_error("tpm-shutdown: %s", err ? err : "failed");
+		return 1;
+	}
+	return 0;
+}
+
+/* tpm-status: the TPM's lockout state and whether the node's keys
+ * carry noDA, as JSON (works in lockout: nothing needs authorization). */
+static int
+cmd_tpm_status(struct agent *a)
+{
+	_cleanup_free_ char	*err = NULL, *text = NULL;
+	_cleanup_(tpm_closep) struct tpm *tpm = NULL;
+	_cleanup_json_ json_t	*o = NULL, *keys = NULL;
+	struct tpm_da_status	 da;
+	char			 h[16];
+	size_t			 i;
+	int			 r;
+
+	if (tpm_open(a->tcti, &tpm, &err) < 0 ||
+	    tpm_da_status(tpm, &da, &err) < 0) {
+		log_error("tpm-status: %s", err ? err : "failed");
+		return 1;
+	}
+	if (!(keys = json_object()))
+		return 1;
+	for (i = 0; i < ELEMENTSOF(node_keys); i++) {
+		if ((r = tpm_key_da_protected(tpm, node_keys[i].handle,
+		    &err)) < 0) {
+			log_error("tpm-status: %s", err ? err : bw_strerror(r));
+			return 1;
+		}
+		snprintf(h, sizeof(h), "0x%08x", node_keys[i].handle);
+		json_object_set_new(keys, h, json_pack("{s:s, s:b}", "key",
+		    node_keys[i].name, "da_protected", r));
+	}
+	o = json_pack("{s:o*, s:O}", "lockout", tpm_da_status_json(&da,
+	    (long long)time(NULL)), "keys", keys);
+	if (!o || !(text = json_dumps(o, JSON_INDENT(2))))
+		return 1;
+	printf("%s\n", text);
 	return 0;
 }
 
@@ -837,6 +1007,10 @@ main(int argc, char **argv)
 		return cmd_quote(&a, nonce, pcrs);
 	if (strcmp(cmd, "request") == 0)
 		return cmd_request(&a, argc - optind, argv + optind);
+	if (strcmp(cmd, "tpm-shutdown") == 0)
+		return cmd_tpm_shutdown(&a);
+	if (strcmp(cmd, "tpm-status") == 0)
+		return cmd_tpm_status(&a);
 	if (strcmp(cmd, "run") != 0 || optind < argc) {
 		fputs(usage_text, stderr);
 		return 2;

@@ -291,6 +291,74 @@ facts_tpm(struct compliance_api *ca, struct comp_facts *f)
 	store_kv_array_free(kv, n);
 }
 
+/* Appends WHO's lockout report LOCK to BUF when it is in lockout;
+ * returns 1 if it was, 0 if not, -1 if LOCK says nothing. */
+static int
+lockout_note(char *buf, size_t len, const char *who, json_t *lock)
+{
+	size_t have = strlen(buf);
+	json_t *v = json_object_get(lock, "in_lockout");
+
+	if (!json_is_boolean(v))
+		return -1;
+	if (!json_is_true(v))
+		return 0;
+	if (have < len)
+		snprintf(buf + have, len - have, "%s%s: counter %lld of %lld, "
+		    "recovers %s%s", have ? "; " : "", who,
+		    (long long)json_integer_value(json_object_get(lock,
+		    "counter")), (long long)json_integer_value(json_object_get(
+		    lock, "max_tries")), json_string_value(json_object_get(lock,
+		    "recovers_by")) ? "by " : "", json_string_value(
+		    json_object_get(lock, "recovers_by")) ?: json_string_value(
+		    json_object_get(lock, "recovers")) ?: "(unknown)");
+	return 1;
+}
+
+/* TPM dictionary-attack lockout: the appliance's own TPM now, and each
+ * node's TPM as its last quote reported it. */
+static void
+facts_tpm_lockout(struct compliance_api *ca, struct comp_facts *f)
+{
+	static char	  detail[1024];
+	struct store_kv	**kv = NULL;
+	size_t		  n = 0, i;
+	int		  known = 0, locked = 0, r;
+
+	detail[0] = '\0';
+	if (ca->tpm_lockout) {
+		_cleanup_json_ json_t *own = ca->tpm_lockout(ca->tpm_lockout_arg);
+
+		if ((r = lockout_note(detail, sizeof(detail), "bulwarkd's TPM",
+		    own)) >= 0) {
+			known = 1;
+			locked += r;
+		}
+	}
+	if (facts_list(ca, "Node", &kv, &n) == 0) {
+		for (i = 0; i < n; i++) {
+			_cleanup_json_ json_t *d = json_loadb(kv[i]->value,
+			    kv[i]->value_len, 0, NULL);
+			const char *name = json_string_value(json_object_get(
+			    json_object_get(d, "metadata"), "name"));
+			char who[100];
+
+			snprintf(who, sizeof(who), "node %s's TPM", name ?: "?");
+			if ((r = lockout_note(detail, sizeof(detail), who,
+			    json_object_get(json_object_get(json_object_get(d,
+			    "status"), "tpm"), "lockout"))) >= 0) {
+				known = 1;
+				locked += r;
+			}
+		}
+		store_kv_array_free(kv, n);
+	}
+	if (!known)
+		return;
+	f->tpm_lockouts = locked;
+	f->tpm_lockout_detail = detail;
+}
+
 /* Attestation and bootstrap settings from the configuration file the
  * identity module measured at start (DIR/bulwarkd.conf; defaults as in
  * identity.c for absent keys). A --config elsewhere leaves them
@@ -503,6 +571,7 @@ gather_facts(struct compliance_api *ca, struct comp_facts *f, char *ca_path,
 	    ca->appliance_dir);
 	f->config_sealed = stat(path, &st) == 0 ? COMP_YES : COMP_NO;
 	facts_tpm(ca, f);
+	facts_tpm_lockout(ca, f);
 	facts_accounts(ca, f);
 	facts_settings(ca, f);
 	/* sched-filter.c admits Trusted nodes only (--allow-unattested

@@ -44,6 +44,10 @@ struct compliance_api {
 	unsigned long long	 scans;
 	const struct audit_signer *signer;	/* signs evidence manifests */
 	char			 ssp_path[PATH_MAX];
+	/* The appliance's own TPM dictionary-attack state
+	 * (identity_tpm_lockout_json()); NULL: none to report. */
+	json_t			*(*tpm_lockout)(void *arg);
+	void			*tpm_lockout_arg;
 };
 
 /* Returns the directory holding the OSCAL data: $BULWARK_COMPLIANCE_DATA,

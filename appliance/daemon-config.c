@@ -272,7 +272,13 @@ health_extra(void *arg)
 
 	if (!st->identity)
 		return NULL;
-	return json_pack("{s:o*}", "tpm", identity_tpm_json(st->identity));
+	return json_pack("{s:o*}", "tpm", identity_tpm_status_json(st->identity));
+}
+
+static json_t *
+tpm_lockout_json(void *arg)
+{
+	return identity_tpm_lockout_json(arg);
 }
 
 static int
@@ -398,6 +404,10 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 	    ret_err)) < 0)
 		return r;
 	st->comp_open = 1;
+	if (st->identity) {
+		st->comp.tpm_lockout = tpm_lockout_json;
+		st->comp.tpm_lockout_arg = st->identity;
+	}
 	if ((r = api_server_add_handler(st->api, "/v1/compliance/",
 	    compliance_api_handle, &st->comp)) < 0)
 		return errf(r, ret_err, "compliance endpoints: %s", bw_strerror(r));

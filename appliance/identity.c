@@ -562,6 +562,63 @@ signer_setup(struct identity *id, char **ret_err)
 	return 0;
 }
 
+/* ---- dictionary-attack lockout ---- */
+
+/* Keys an older bulwarkd made without noDA: every unclean stop of a TPM
+ * that had used them counted toward dictionary-attack lockout. Both are
+ * replaced by noDA keys: the AK here only proves this TPM's identity to
+ * no one yet (nodes have their own), and a new checkpoint key is a key
+ * change the audit trail records (audit.key_change) and keeps naming
+ * the old key for the checkpoints it signed. */
+static int
+replace_legacy_keys(struct identity *id, char **ret_err)
+{
+	static const struct {
+		uint32_t	 handle;
+		const char	*name;
+	} keys[] = {
+		{ TPM_AK_HANDLE_DEFAULT, "AK" },
+		{ TPM_SIGNER_HANDLE_DEFAULT, "checkpoint signing key" },
+	};
+	size_t	i;
+	int	r;
+
+	for (i = 0; i < ELEMENTSOF(keys); i++) {
+		if ((r = tpm_key_da_protected(id->tpm, keys[i].handle,
+		    ret_err)) <= 0) {
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if ((r = tpm_evict(id->tpm, keys[i].handle, ret_err)) < 0)
+			return r;
+		log_warn("TPM %s: replaced the %s at 0x%08x, made without noDA "
+		    "by an older bulwarkd (unclean stops counted toward "
+		    "dictionary-attack lockout)", id->tcti, keys[i].name,
+		    keys[i].handle);
+	}
+	return 0;
+}
+
+static void
+report_lockout(struct identity *id)
+{
+	_cleanup_free_ char	*err = NULL;
+	struct tpm_da_status	 da;
+	char			 what[256];
+
+	if (tpm_da_status(id->tpm, &da, &err) < 0) {
+		log_warn("TPM %s: %s", id->tcti, err);
+		return;
+	}
+	tpm_da_status_describe(&da, what, sizeof(what));
+	if (da.in_lockout)
+		log_error("TPM %s: %s", id->tcti, what);
+	else if (da.counter > 0)
+		log_warn("TPM %s: %s; this appliance's keys carry noDA and are "
+		    "not affected", id->tcti, what);
+}
+
 /* ---- open / close ---- */
 
 static int
@@ -617,11 +674,14 @@ identity_open(const struct identity_options *o, struct identity **ret,
 		goto fail;
 	} else
 		id->measured = r;
+	if ((r = replace_legacy_keys(id, ret_err)) < 0)
+		goto fail;
 	if ((r = tpm_ak_ensure(id->tpm, TPM_AK_HANDLE_DEFAULT, NULL, NULL,
 	    ret_err)) < 0)
 		goto fail;
 	if ((r = signer_setup(id, ret_err)) < 0)
 		goto fail;
+	report_lockout(id);
 	if ((r = root_unseal_or_create(id, ret_err)) < 0)
 		goto fail;
 	id->custody = (struct pki_key_custody){ .load = ca_load,
@@ -704,6 +764,31 @@ identity_tpm_json(const struct identity *id)
 	    "config_measured_this_boot", id->measured >= 0);
 }
 
+json_t *
+identity_tpm_lockout_json(struct identity *id)
+{
+	struct tpm_da_status	 da;
+	int			 r;
+
+	pthread_mutex_lock(&id->mu);
+	r = tpm_da_status(id->tpm, &da, NULL);
+	pthread_mutex_unlock(&id->mu);
+	if (r < 0)
+		return json_pack("{s:s}", "error", "the TPM did not report its "
+		    "dictionary-attack state");
+	return tpm_da_status_json(&da, (long long)time(NULL));
+}
+
+json_t *
+identity_tpm_status_json(struct identity *id)
+{
+	json_t *o = identity_tpm_json(id);
+
+	if (o)
+		json_object_set_new(o, "lockout", identity_tpm_lockout_json(id));
+	return o;
+}
+
 static void
 identity_handler(struct api_server *srv, struct evhttp_request *req,
     const struct authz_identity *aid, const char *path, void *arg)
@@ -726,7 +811,7 @@ identity_handler(struct api_server *srv, struct evhttp_request *req,
 		api_reply_err(srv, req, r, err);
 		return;
 	}
-	if (!(o = json_pack("{s:o}", "tpm", identity_tpm_json(id)))) {
+	if (!(o = json_pack("{s:o}", "tpm", identity_tpm_status_json(id)))) {
 		api_reply_err(srv, req, -ENOMEM, NULL);
 		return;
 	}

@@ -72,6 +72,13 @@ EVP_PKEY *identity_ca_key(struct identity *id);
  * PCRs, configuration digest. New reference. */
 json_t *identity_tpm_json(const struct identity *id);
 
+/* The TPM's dictionary-attack state now (tpm_da_status_json()), or
+ * {"error": ...}. New reference. */
+json_t *identity_tpm_lockout_json(struct identity *id);
+
+/* identity_tpm_json() with "lockout": identity_tpm_lockout_json(). */
+json_t *identity_tpm_status_json(struct identity *id);
+
 /* Serves GET /v1/identity on SRV: identity_tpm_json() for any
  * authenticated role (node-bootstrap credentials excepted), audited. */
 struct api_server;

@@ -286,6 +286,41 @@ swtpm_pid(const struct swtpm *s)
 	return s->pid;
 }
 
+/* TPM2_Shutdown(TPM2_SU_STATE) on the command port, as raw bytes: the
+ * 12-byte command (tag TPM_ST_NO_SESSIONS, size, TPM_CC_Shutdown,
+ * shutdownType) and its 10-byte response code. Without it the next
+ * TPM2_Startup finds a non-orderly stop, and a TPM that had used a key
+ * without noDA since its last Startup counts that as one failed
+ * authorization toward dictionary-attack lockout. */
+static int
+tpm_shutdown_raw(int port)
+{
+	static const unsigned char cmd[12] = { 0x80, 0x01, 0, 0, 0, 12,
+	    0, 0, 0x01, 0x45, 0, 0x01 };
+	_cleanup_close_ int fd = -1;
+	unsigned char resp[10];
+	struct pollfd pfd;
+	size_t got = 0;
+	ssize_t n;
+
+	fd = connect_port(port);
+	if (fd < 0)
+		return fd;
+	if (write_all(fd, cmd, sizeof(cmd)) < 0)
+		return -EIO;
+	while (got < sizeof(resp)) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, SWTPM_STOP_TIMEOUT_MS) <= 0)
+			return -ETIMEDOUT;
+		n = read(fd, resp + got, sizeof(resp) - got);
+		if (n <= 0)
+			return -EIO;
+		got += n;
+	}
+	return (resp[6] | resp[7] | resp[8] | resp[9]) ? -EPROTO : 0;
+}
+
 int
 swtpm_stop(struct swtpm *s)
 {
@@ -294,6 +329,9 @@ swtpm_stop(struct swtpm *s)
 	if (!s)
 		return 0;
 	if (s->pid > 0) {
+		/* Best effort: a TPM that cannot take it (no answer, a client
+		 * still connected) is stopped anyway. */
+		(void)tpm_shutdown_raw(s->port);
 		kill(s->pid, SIGTERM);
 		r = reap(s->pid, SWTPM_STOP_TIMEOUT_MS, &status);
 		if (r == -ETIMEDOUT) {

@@ -26,7 +26,10 @@ const char *swtpm_tcti(const struct swtpm *s);
 /* Process id of the child. */
 pid_t swtpm_pid(const struct swtpm *s);
 
-/* Terminates the child (SIGTERM, then SIGKILL after 2 s), reaps it and
+/* Shuts the TPM down in order (TPM2_Shutdown(TPM2_SU_STATE) on its
+ * command port; the caller must have closed its own connections, as
+ * swtpm serves one at a time), then terminates the child (SIGTERM, then
+ * SIGKILL after 2 s), reaps it and
  * frees S. Returns the child's wait status, or -errno. NULL returns 0. */
 int swtpm_stop(struct swtpm *s);
 

@@ -17,6 +17,7 @@
 #include "appliance/tpm-blob.h"
 #include "appliance/tpm.h"
 #include "lib/err.h"
+#include "lib/ids.h"
 #include "lib/json.h"
 #include "lib/macro.h"
 
@@ -88,13 +89,21 @@ static const TPM2B_PUBLIC ek_template = {
 	},
 };
 
+/* The AK and the signing keys carry noDA. Their authValue is empty, so
+ * dictionary-attack protection guards no secret here; what it did do is
+ * count every unclean stop of a TPM that had used them (a DA-protected
+ * authorisation since the last orderly TPM2_Shutdown increments the
+ * lockout counter at the next TPM2_Startup), until the TPM refused the
+ * node's own keys. What protects them is access to the TPM itself
+ * (docs/identity.md, "Dictionary-attack lockout"). */
 static const TPM2B_PUBLIC ak_template = {
 	.publicArea = {
 		.type = TPM2_ALG_ECC,
 		.nameAlg = TPM2_ALG_SHA256,
 		.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
 		    TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
-		    TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT,
+		    TPMA_OBJECT_NODA | TPMA_OBJECT_RESTRICTED |
+		    TPMA_OBJECT_SIGN_ENCRYPT,
 		.parameters.eccDetail = {
 			.symmetric.algorithm = TPM2_ALG_NULL,
 			.scheme = { .scheme = TPM2_ALG_ECDSA,
@@ -111,7 +120,7 @@ static const TPM2B_PUBLIC signer_template = {
 		.nameAlg = TPM2_ALG_SHA256,
 		.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
 		    TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
-		    TPMA_OBJECT_SIGN_ENCRYPT,
+		    TPMA_OBJECT_NODA | TPMA_OBJECT_SIGN_ENCRYPT,
 		.parameters.eccDetail = {
 			.symmetric.algorithm = TPM2_ALG_NULL,
 			.scheme.scheme = TPM2_ALG_NULL,
@@ -1090,4 +1099,165 @@ tpm_evict(struct tpm *t, uint32_t handle, char **ret_err)
 		if (t->cache[i].handle == handle)
 			t->cache[i].handle = 0;
 	return 0;
+}
+
+/* ---- dictionary-attack lockout and orderly shutdown ---- */
+
+int
+tpm_key_da_protected(struct tpm *t, uint32_t handle, char **ret_err)
+{
+	TPM2B_PUBLIC pub;
+	ESYS_TR tr;
+	int exists = 0, r;
+
+	if ((r = persistent_exists(t, handle, &exists, ret_err)) < 0)
+		return r;
+	if (!exists)
+		return 0;
+	if ((r = persistent_tr(t, handle, &tr, ret_err)) < 0 ||
+	    (r = read_public(t, tr, &pub, ret_err)) < 0)
+		return r;
+	return (pub.publicArea.objectAttributes & TPMA_OBJECT_NODA) ? 0 : 1;
+}
+
+int
+tpm_da_status(struct tpm *t, struct tpm_da_status *ret, char **ret_err)
+{
+	struct tpm_da_status s = { 0 };
+	TPMS_CAPABILITY_DATA *cap = NULL;
+	TPMI_YES_NO more;
+	TSS2_RC rc;
+	uint32_t i, seen = 0;
+
+	rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE,
+	    ESYS_TR_NONE, TPM2_CAP_TPM_PROPERTIES, TPM2_PT_PERMANENT,
+	    TPM2_PT_LOCKOUT_RECOVERY - TPM2_PT_PERMANENT + 1, &more, &cap);
+	if (rc != TSS2_RC_SUCCESS)
+		return tss_err(rc, ret_err, "GetCapability(properties)");
+	for (i = 0; i < cap->data.tpmProperties.count; i++) {
+		const TPMS_TAGGED_PROPERTY *p =
+		    &cap->data.tpmProperties.tpmProperty[i];
+
+		switch (p->property) {
+		case TPM2_PT_PERMANENT:
+			s.in_lockout = !!(p->value & TPMA_PERMANENT_INLOCKOUT);
+			seen |= 1;
+			break;
+		case TPM2_PT_STARTUP_CLEAR:
+			s.orderly = !!(p->value & TPMA_STARTUP_CLEAR_ORDERLY);
+			seen |= 2;
+			break;
+		case TPM2_PT_LOCKOUT_COUNTER:
+			s.counter = p->value;
+			seen |= 4;
+			break;
+		case TPM2_PT_MAX_AUTH_FAIL:
+			s.max_tries = p->value;
+			seen |= 8;
+			break;
+		case TPM2_PT_LOCKOUT_INTERVAL:
+			s.interval_s = p->value;
+			seen |= 16;
+			break;
+		case TPM2_PT_LOCKOUT_RECOVERY:
+			s.recovery_s = p->value;
+			seen |= 32;
+			break;
+		}
+	}
+	Esys_Free(cap);
+	if (seen != 63)
+		return errf(-BW_E_CRYPTO, ret_err, "TPM: GetCapability did not "
+		    "report the dictionary-attack properties");
+	/* The TPM lowers the counter by one every interval_s seconds it is
+	 * powered (self-healing) and leaves lockout once the counter is
+	 * below max_tries; how much of the current interval has passed is
+	 * not visible, so these are upper bounds. */
+	if (s.interval_s == 0)
+		s.recovers_in_s = s.clears_in_s = s.counter ? UINT32_MAX : 0;
+	else {
+		uint64_t over = s.in_lockout && s.counter + 1 > s.max_tries ?
+		    (uint64_t)s.counter + 1 - s.max_tries : (uint64_t)s.in_lockout;
+		uint64_t in = over * s.interval_s;
+		uint64_t clr = (uint64_t)s.counter * s.interval_s;
+
+		s.recovers_in_s = in > UINT32_MAX - 1 ? UINT32_MAX - 1 :
+		    (uint32_t)in;
+		s.clears_in_s = clr > UINT32_MAX - 1 ? UINT32_MAX - 1 :
+		    (uint32_t)clr;
+	}
+	*ret = s;
+	return 0;
+}
+
+json_t *
+tpm_da_status_json(const struct tpm_da_status *s, long long now)
+{
+	json_t *o;
+	char ts[40];
+
+	o = json_pack("{s:b, s:I, s:I, s:I, s:I, s:b}",
+	    "in_lockout", s->in_lockout,
+	    "counter", (json_int_t)s->counter,
+	    "max_tries", (json_int_t)s->max_tries,
+	    "interval_seconds", (json_int_t)s->interval_s,
+	    "recovery_seconds", (json_int_t)s->recovery_s,
+	    "orderly_last_stop", s->orderly);
+	if (!o)
+		return NULL;
+	if (s->recovers_in_s == UINT32_MAX || s->clears_in_s == UINT32_MAX) {
+		json_object_set_new(o, "recovers", json_string("never by itself "
+		    "(the TPM's lockout interval is 0): TPM2_DictionaryAttack"
+		    "LockReset with the lockout authorization"));
+	} else if (s->in_lockout) {
+		bw_time_rfc3339(ts, sizeof(ts), (time_t)(now + s->recovers_in_s));
+		json_object_set_new(o, "recovers_in_seconds",
+		    json_integer(s->recovers_in_s));
+		json_object_set_new(o, "recovers_by", json_string(ts));
+	}
+	if (s->clears_in_s != UINT32_MAX)
+		json_object_set_new(o, "counter_clears_in_seconds",
+		    json_integer(s->clears_in_s));
+	return o;
+}
+
+int
+tpm_da_status_describe(const struct tpm_da_status *s, char *buf, size_t len)
+{
+	if (s->in_lockout && s->recovers_in_s == UINT32_MAX)
+		return snprintf(buf, len, "TPM in dictionary-attack lockout "
+		    "(counter %u of %u) and its lockout interval is 0: it "
+		    "recovers only by TPM2_DictionaryAttackLockReset with the "
+		    "lockout authorization", s->counter, s->max_tries);
+	if (s->in_lockout)
+		return snprintf(buf, len, "TPM in dictionary-attack lockout "
+		    "(counter %u of %u, one try back every %u s of TPM power-on "
+		    "time): keys without noDA are refused for up to %u s more",
+		    s->counter, s->max_tries, s->interval_s, s->recovers_in_s);
+	return snprintf(buf, len, "TPM not in lockout (counter %u of %u)",
+	    s->counter, s->max_tries);
+}
+
+int
+tpm_shutdown(const char *tcti, char **ret_err)
+{
+	TSS2_TCTI_CONTEXT *tc = NULL;
+	ESYS_CONTEXT *esys = NULL;
+	TSS2_RC rc;
+	int r = 0;
+
+	rc = Tss2_TctiLdr_Initialize(tcti, &tc);
+	if (rc != TSS2_RC_SUCCESS)
+		return errf(-BW_E_UNAVAILABLE, ret_err, "TPM: cannot open TCTI "
+		    "\"%s\": %s", tcti ? tcti : "(default)", Tss2_RC_Decode(rc));
+	rc = Esys_Initialize(&esys, tc, NULL);
+	if (rc == TSS2_RC_SUCCESS)
+		rc = Esys_Shutdown(esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+		    TPM2_SU_STATE);
+	if (rc != TSS2_RC_SUCCESS)
+		r = tss_err(rc, ret_err, "Shutdown(STATE)");
+	if (esys)
+		Esys_Finalize(&esys);
+	Tss2_TctiLdr_Finalize(&tc);
+	return r;
 }

@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "appliance/attest.h"
 
 #define TPM_SRK_HANDLE			0x81000001u
@@ -141,6 +143,49 @@ int tpm_sign_digest(void *ctx, const unsigned char *digest, size_t dlen,
 /* Counts transient objects and sessions loaded in the TPM (leak checks). */
 int tpm_loaded_handles(struct tpm *tpm, unsigned *ret_transient,
     unsigned *ret_sessions);
+
+/* Dictionary-attack state (TPM2_GetCapability of TPM2_PT_PERMANENT,
+ * TPM2_PT_STARTUP_CLEAR and TPM2_PT_LOCKOUT_*). RECOVERS_IN_S and
+ * CLEARS_IN_S are upper bounds (the TPM does not say how far into the
+ * current self-healing interval it is); UINT32_MAX: never by itself
+ * (lockout interval 0). */
+struct tpm_da_status {
+	int		in_lockout;	/* TPMA_PERMANENT inLockout */
+	int		orderly;	/* the last stop was TPM2_Shutdown */
+	uint32_t	counter;	/* TPM2_PT_LOCKOUT_COUNTER */
+	uint32_t	max_tries;	/* TPM2_PT_MAX_AUTH_FAIL */
+	uint32_t	interval_s;	/* TPM2_PT_LOCKOUT_INTERVAL */
+	uint32_t	recovery_s;	/* TPM2_PT_LOCKOUT_RECOVERY */
+	uint32_t	recovers_in_s;	/* until out of lockout; 0 if not in it */
+	uint32_t	clears_in_s;	/* until the counter is back at 0 */
+};
+
+/* Reads the TPM's dictionary-attack state into *RET. Needs no
+ * authorization, so it works in lockout. Returns 0 or -BW_E_CRYPTO. */
+int tpm_da_status(struct tpm *tpm, struct tpm_da_status *ret,
+    char **ret_err);
+
+/* S as a JSON object (new reference, NULL on ENOMEM): in_lockout,
+ * counter, max_tries, interval_seconds, recovery_seconds,
+ * orderly_last_stop, and when in lockout recovers_in_seconds and
+ * recovers_by (RFC 3339, from NOW in unix seconds). */
+json_t *tpm_da_status_json(const struct tpm_da_status *s, long long now);
+
+/* One sentence for logs and error messages into BUF; snprintf's return. */
+int tpm_da_status_describe(const struct tpm_da_status *s, char *buf,
+    size_t len);
+
+/* 1 if the persistent object at HANDLE is subject to dictionary-attack
+ * protection (made without noDA by an older version), 0 if it carries
+ * noDA or is absent, or a negative error. */
+int tpm_key_da_protected(struct tpm *tpm, uint32_t handle, char **ret_err);
+
+/* TPM2_Shutdown(TPM2_SU_STATE) on the TPM at TCTI, without starting any
+ * session: what the owner of a TPM that is about to stop (a swtpm
+ * process) sends so the next TPM2_Startup finds an orderly shutdown.
+ * The TPM must have no other client (swtpm serves one connection).
+ * Returns 0, -BW_E_UNAVAILABLE or -BW_E_CRYPTO with *RET_ERR. */
+int tpm_shutdown(const char *tcti, char **ret_err);
 
 /* Erases the persistent object at HANDLE (tests, decommissioning). */
 int tpm_evict(struct tpm *tpm, uint32_t handle, char **ret_err);

@@ -330,6 +330,7 @@ comp_facts_init(struct comp_facts *f)
 	f->scan_interval_s = -1;
 	f->attest_interval_s = -1;
 	f->attest_stale_s = -1;
+	f->tpm_lockouts = -1;
 }
 
 static const uint16_t comp_default_ports[] = { 443, 8443, 2379, 2380, 0 };
@@ -407,6 +408,7 @@ static const struct comp_facts comp_unknown_facts = {
 	.session_idle_s = -1,
 	.token_lifetime_s = -1,
 	.config_revisions = -1,
+	.tpm_lockouts = -1,
 };
 
 /* Parsed once per context. */

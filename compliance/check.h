@@ -89,6 +89,10 @@ struct comp_facts {
 	int		 attest_interval_s;	/* nodes re-attest this often; -1 unknown */
 	int		 attest_stale_s;	/* no good quote this long: Untrusted; -1 unknown */
 	enum comp_tri	 untrusted_excluded;	/* Untrusted nodes get no new work */
+	/* TPM dictionary-attack lockout (IA-3): the appliance's own TPM
+	 * and each node's last report. */
+	int		 tpm_lockouts;		/* TPMs in lockout; -1 unknown */
+	const char	*tpm_lockout_detail;	/* which, and when they recover */
 };
 
 /* Required values. comp_policy_default() gives the FedRAMP Moderate

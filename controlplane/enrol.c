@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -721,6 +722,46 @@ mark_attested(json_t *doc)
 	json_object_set_new(st, "phase", json_string("Ready"));
 }
 
+/* The node's report of its TPM's dictionary-attack state (the agent's
+ * tpm_da_status_json()), rebuilt from the fields known here so a node
+ * stores nothing else in its status. NULL when absent or malformed. */
+static json_t *
+lockout_report(json_t *body)
+{
+	static const char *const ints[] = { "counter", "max_tries",
+	    "interval_seconds", "recovery_seconds", "recovers_in_seconds",
+	    "counter_clears_in_seconds" };
+	json_t		*in = json_object_get(body, "tpm_lockout"), *o, *v;
+	const char	*s;
+	size_t		 i;
+
+	if (!json_is_object(in) ||
+	    !json_is_boolean(json_object_get(in, "in_lockout")) ||
+	    !json_is_integer(json_object_get(in, "counter")) ||
+	    !json_is_integer(json_object_get(in, "max_tries")))
+		return NULL;
+	if (!(o = json_pack("{s:b, s:b}", "in_lockout",
+	    json_is_true(json_object_get(in, "in_lockout")),
+	    "orderly_last_stop", json_is_true(json_object_get(in,
+	    "orderly_last_stop")))))
+		return NULL;
+	for (i = 0; i < ELEMENTSOF(ints); i++) {
+		v = json_object_get(in, ints[i]);
+		if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+		    json_integer_value(v) <= UINT32_MAX)
+			json_object_set_new(o, ints[i],
+			    json_integer(json_integer_value(v)));
+	}
+	if ((s = json_string_value(json_object_get(in, "recovers_by"))) &&
+	    strlen(s) <= 32)
+		json_object_set_new(o, "recovers_by", json_string(s));
+	if ((s = json_string_value(json_object_get(in, "recovers"))) &&
+	    strlen(s) <= 160)
+		json_object_set_new(o, "recovers", json_string(s));
+	json_object_set_new(o, "reported_unix", json_integer(time(NULL)));
+	return o;
+}
+
 static void
 handle_complete(struct enrol *e, struct evhttp_request *req,
     const struct authz_identity *id)
@@ -914,7 +955,7 @@ handle_quote(struct enrol *e, struct evhttp_request *req,
 	_cleanup_free_ char		*err = NULL, *cert = NULL;
 	_cleanup_free_ unsigned char	*nonce = NULL, *quote = NULL;
 	const char			*node = id->principal, *prev;
-	json_t				*st, *ident, *golden, *reply, *c;
+	json_t				*st, *ident, *golden, *reply, *c, *lock;
 	char				 msg[1024], old_serial[80] = "";
 	size_t				 nlen, qlen;
 	uint64_t			 rev;
@@ -966,6 +1007,18 @@ handle_quote(struct enrol *e, struct evhttp_request *req,
 	}
 	mark_attested(doc);
 	set_attestation(doc, "Trusted", "quote matches the golden PCR values");
+	if ((lock = lockout_report(body))) {
+		json_t *tpm = json_object_get(st, "tpm");
+
+		if (!json_is_object(tpm)) {
+			tpm = json_object();
+			json_object_set_new(st, "tpm", tpm);
+		}
+		if (tpm)
+			json_object_set_new(tpm, "lockout", lock);
+		else
+			json_decref(lock);
+	}
 	if (!was_trusted)
 		json_object_set_new(st, "attestation_changed", json_string(
 		    jstr(st, "last_attested")));

@@ -201,6 +201,13 @@ COMP_CHECK_FN(comp_chk_ia_device_identity)
 	    (r = comp_fact_yes(res, "tls_client_auth",
 	    f->tls_client_auth)) < 0)
 		return r;
+	/* A TPM in dictionary-attack lockout refuses the keys that are not
+	 * noDA: the device cannot authenticate with them until it recovers. */
+	if ((r = comp_obs_add(res, f->tpm_lockouts == 0, "fact:tpm_lockouts",
+	    "no TPM in dictionary-attack lockout", "%s", f->tpm_lockouts < 0 ?
+	    "not reported" : f->tpm_lockouts == 0 ? "none in lockout" :
+	    f->tpm_lockout_detail ? f->tpm_lockout_detail : "in lockout")) < 0)
+		return r;
 	if (!f->cert_paths || !f->cert_paths[0])
 		r = comp_obs_add(res, false, "fact:cert_paths",
 		    "a device certificate", "not reported");

@@ -1,0 +1,158 @@
+#!/bin/bash
+# Issue 13, defect 13: unclean stops must not lock a node out of its own
+# TPM. Rounds of `scripts/up --stop` / `scripts/up` on one private data
+# directory, then SIGKILLs of the node's swtpm and agent (restarted by
+# scripts/up each time): after every start the node attests afresh
+# (Trusted, with a quote newer than the start) and its TPM reports no
+# lockout; at the end both TPMs (the node's and bulwarkd's own) have a
+# zero lockout counter. BW_TPM_ROUNDS (default 4: three unclean stops
+# already locked the TPM out before the fix) sets the rounds of each
+# kind; `make check-slow` runs ten.
+: "${top_builddir:?}"
+: "${top_srcdir:?}"
+# scripts/up detaches its daemons; a subreaper above the test reaps them
+# once stopped (PID 1 here does not).
+if [ -z "${BW_LOCKOUT_REAPED:-}" ]; then
+	BW_LOCKOUT_REAPED=1 exec "$top_builddir/tests/runtime-driver" reap -- \
+		/bin/bash "$0" "$@"
+fi
+. "$top_srcdir/tests/integration/lib.sh"
+for b in /usr/bin/swtpm /usr/bin/tpm2_getcap /bin/busybox; do
+	if [ ! -x "$b" ]; then
+		echo "sec-tpm-lockout: SKIP: $b missing"
+		exit 77
+	fi
+done
+ROUNDS=${BW_TPM_ROUNDS:-4}
+D="$T/data"
+P="t$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
+UP_ARGS=(--data-dir "$D" --run-dir "$T/run" --cgroup-parent "bulwark-$P")
+export BW_UP_BUILD="$top_builddir"
+
+# A free loopback port for bulwarkd, kept for every round (the agent's
+# configuration names it): below the kernel's ephemeral range, so no
+# connection's local port takes it between rounds.
+for _ in $(seq 50); do
+	port=$((20000 + RANDOM % 12000))
+	ss -Htan "( sport = :$port )" | grep -q . || break
+done
+UP_ARGS+=(--listen "127.0.0.1:$port")
+
+up_stop() {
+	"$top_srcdir/scripts/up" "${UP_ARGS[@]}" --stop >>"$T/up.log" 2>&1
+}
+lockout_cleanup() {
+	up_stop
+	for c in /sys/fs/cgroup/*/"bulwark-$P"; do
+		[ -d "$c" ] && rmdir "$c" 2>/dev/null
+	done
+	cleanup
+}
+trap lockout_cleanup EXIT
+trap 'exit 1' INT TERM
+
+BWC=("$top_builddir/bulwark" --config "$D/admin.conf")
+node_json() {
+	"${BWC[@]}" get nodes -o json 2>/dev/null |
+		jq -c '[.items[] | select(.metadata.labels["bulwark.io/mode"] == "all-in-one")][0]'
+}
+
+# fresh_trusted SINCE WHAT: the local node attests Trusted with a quote
+# made at or after SINCE (unix seconds), within 90 s.
+fresh_trusted() {
+	local since="$1" what="$2" st i
+	for i in $(seq 450); do
+		st=$(node_json)
+		if [ "$(jq -r .status.attestation <<<"$st")" = Trusted ] &&
+		    [ "$(jq -r '.status.last_attested_unix // 0' <<<"$st")" -ge "$since" ]; then
+			pass "$what: node Trusted, attested $(($(jq -r .status.last_attested_unix <<<"$st") - since)) s after the start"
+			return 0
+		fi
+		sleep 0.2
+	done
+	fail "$what: no fresh Trusted attestation within 90 s: $(jq -c '{attestation: .status.attestation, message: .status.message, last_attested_unix: .status.last_attested_unix, tpm: .status.tpm}' <<<"$st")"
+	tail -n 5 "$D/node/agent.log" >&2
+	return 1
+}
+
+# tpm_report WHAT: the node's last report of its TPM shows no lockout.
+tpm_report() {
+	local st
+	st=$(node_json)
+	if jq -e '.status.tpm.lockout.in_lockout == false and .status.tpm.lockout.counter == 0' \
+	    <<<"$st" >/dev/null; then
+		pass "$1: node reports its TPM out of lockout ($(jq -c .status.tpm.lockout <<<"$st"))"
+	else
+		fail "$1: node's TPM report: $(jq -c '.status.tpm.lockout' <<<"$st")"
+	fi
+}
+
+up_start() { # WHAT
+	local t0
+	t0=$(date +%s)
+	if ! "$top_srcdir/scripts/up" "${UP_ARGS[@]}" >"$T/up1.log" 2>&1; then
+		fail "$1: scripts/up failed"
+		cat "$T/up1.log" >&2
+		return 1
+	fi
+	cat "$T/up1.log" >>"$T/up.log"
+	fresh_trusted "$t0" "$1" && tpm_report "$1"
+}
+
+up_start "first start" || finish
+for r in $(seq 2 "$ROUNDS"); do
+	up_stop || fail "round $r: scripts/up --stop"
+	up_start "stop/start round $r" || break
+done
+for r in $(seq 1 "$ROUNDS"); do
+	# Power loss of the node: its TPM and its agent die at once.
+	kill -KILL "$(cat "$D/node/swtpm.pid")" "$(cat "$D/node/agent.pid")" 2>/dev/null
+	for _ in $(seq 100); do
+		[ -d "/proc/$(cat "$D/node/agent.pid")" ] || break
+		sleep 0.1
+	done
+	up_start "SIGKILL round $r" || break
+done
+
+# bulwarkd's own TPM, as /healthz reports it.
+h=$(curl -sk --cacert "$D/pki/ca.crt" --cert "$D/pki/admin.crt" --key "$D/pki/admin.key" \
+	"https://127.0.0.1:$port/healthz")
+if jq -e '.tpm.lockout.in_lockout == false and .tpm.lockout.counter == 0' \
+    <<<"$h" >/dev/null; then
+	pass "bulwarkd's TPM out of lockout in /healthz ($(jq -c .tpm.lockout <<<"$h"))"
+else
+	fail "bulwarkd's TPM in /healthz: $(jq -c .tpm.lockout <<<"$h")"
+fi
+
+# After the last orderly stop, the node's TPM state as the next start
+# would find it.
+up_stop
+probe() { # DIR WHAT
+	local dir="$1" what="$2" sp caps
+	cp -a "$dir" "$T/probe" || return 1
+	for _ in $(seq 20); do
+		sp=$((20000 + RANDOM % 12000))
+		ss -Htan "( sport = :$sp or sport = :$((sp + 1)) )" | grep -q . || break
+	done
+	swtpm socket --tpm2 --tpmstate dir="$T/probe" \
+		--server type=tcp,port=$sp,bindaddr=127.0.0.1 \
+		--ctrl type=tcp,port=$((sp + 1)),bindaddr=127.0.0.1 \
+		--flags not-need-init,startup-clear >>"$T/probe.log" 2>&1 &
+	local pid=$!
+	for _ in $(seq 50); do
+		(exec 3<>/dev/tcp/127.0.0.1/$sp) 2>/dev/null && break
+		sleep 0.1
+	done
+	caps=$(TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$sp" tpm2_getcap properties-variable 2>&1)
+	kill -TERM $pid; wait $pid 2>/dev/null
+	rm -rf "$T/probe"
+	if grep -q 'inLockout: *0' <<<"$caps" &&
+	    grep -q 'TPM2_PT_LOCKOUT_COUNTER: 0x0$' <<<"$caps"; then
+		pass "$what: inLockout 0, lockout counter 0 at the next start"
+	else
+		fail "$what: $(grep -E 'inLockout|orderly|LOCKOUT_COUNTER|MAX_AUTH' <<<"$caps" | tr -s ' \n' ' ')"
+	fi
+}
+probe "$D/node/tpm" "node's TPM after $ROUNDS stop/start and $ROUNDS SIGKILL rounds"
+probe "$D/tpm" "bulwarkd's TPM after $ROUNDS stop/start rounds"
+finish
