@@ -1094,10 +1094,13 @@ tpm_evict(struct tpm *t, uint32_t handle, char **ret_err)
 	    ESYS_TR_NONE, ESYS_TR_NONE, handle, &out);
 	if (rc != TSS2_RC_SUCCESS)
 		return tss_err(rc, ret_err, "EvictControl(remove)");
-	/* A successful eviction invalidates TR inside ESAPI as well. */
+	/* ESAPI keeps the evicted object's TR (and its name): closed here,
+	 * or a new key at HANDLE would be refused as a name mismatch. */
 	for (size_t i = 0; i < TPM_TR_CACHE; i++)
-		if (t->cache[i].handle == handle)
+		if (t->cache[i].handle == handle) {
+			(void)Esys_TR_Close(t->esys, &t->cache[i].tr);
 			t->cache[i].handle = 0;
+		}
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,12 +20,15 @@
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <tss2/tss2_esys.h>
+#include <tss2/tss2_tctildr.h>
 
 #include "appliance/attest.h"
 #include "appliance/swtpm.h"
 #include "appliance/tpm.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
+#include "lib/json.h"
 
 struct fx {
 	char		 dir[64];
@@ -817,9 +821,263 @@ test_pcr_read_many(void **state)
 	assert_int_not_equal(all.digest[23][0] | all.digest[23][1], 0);
 }
 
+/* ---- dictionary-attack lockout ---- */
+
+/* A raw ESAPI context on the swtpm (f->tpm must be closed first: swtpm
+ * serves one connection). */
+static ESYS_CONTEXT *
+raw_open(struct fx *f, TSS2_TCTI_CONTEXT **ret_tcti)
+{
+	ESYS_CONTEXT *e = NULL;
+
+	assert_int_equal(Tss2_TctiLdr_Initialize(swtpm_tcti(f->sw), ret_tcti),
+	    TSS2_RC_SUCCESS);
+	assert_int_equal(Esys_Initialize(&e, *ret_tcti, NULL), TSS2_RC_SUCCESS);
+	return e;
+}
+
+static void
+raw_close(ESYS_CONTEXT *e, TSS2_TCTI_CONTEXT *tc)
+{
+	Esys_Finalize(&e);
+	Tss2_TctiLdr_Finalize(&tc);
+}
+
+/* A DA-protected signing primary (no noDA) with authValue "right",
+ * persisted at HANDLE when HANDLE is not 0; returns its ESYS_TR. */
+static ESYS_TR
+da_key(ESYS_CONTEXT *e, uint32_t handle)
+{
+	TPM2B_SENSITIVE_CREATE sens = { .size = 0 };
+	TPM2B_PUBLIC tmpl = { .size = 0 };
+	const TPM2B_DATA outside = { .size = 0 };
+	const TPML_PCR_SELECTION none = { .count = 0 };
+	TPM2B_PUBLIC *pub = NULL;
+	TPM2B_CREATION_DATA *cd = NULL;
+	TPM2B_DIGEST *ch = NULL;
+	TPMT_TK_CREATION *ct = NULL;
+	ESYS_TR tr = ESYS_TR_NONE, ptr = ESYS_TR_NONE;
+
+	sens.sensitive.userAuth.size = 5;
+	memcpy(sens.sensitive.userAuth.buffer, "right", 5);
+	tmpl.publicArea.type = TPM2_ALG_ECC;
+	tmpl.publicArea.nameAlg = TPM2_ALG_SHA256;
+	tmpl.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM |
+	    TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
+	    TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_SIGN_ENCRYPT;
+	tmpl.publicArea.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
+	tmpl.publicArea.parameters.eccDetail.scheme.scheme = TPM2_ALG_ECDSA;
+	tmpl.publicArea.parameters.eccDetail.scheme.details.ecdsa.hashAlg =
+	    TPM2_ALG_SHA256;
+	tmpl.publicArea.parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
+	tmpl.publicArea.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+	assert_int_equal(Esys_CreatePrimary(e, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD,
+	    ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl, &outside, &none, &tr, &pub,
+	    &cd, &ch, &ct), TSS2_RC_SUCCESS);
+	Esys_Free(pub);
+	Esys_Free(cd);
+	Esys_Free(ch);
+	Esys_Free(ct);
+	if (handle) {
+		assert_int_equal(Esys_EvictControl(e, ESYS_TR_RH_OWNER, tr,
+		    ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, handle, &ptr),
+		    TSS2_RC_SUCCESS);
+		(void)Esys_TR_Close(e, &ptr);
+	}
+	return tr;
+}
+
+static TSS2_RC
+da_sign(ESYS_CONTEXT *e, ESYS_TR key, const char *auth)
+{
+	TPM2B_AUTH a = { .size = (UINT16)strlen(auth) };
+	TPM2B_DIGEST d = { .size = 32 };
+	const TPMT_SIG_SCHEME scheme = { .scheme = TPM2_ALG_NULL };
+	const TPMT_TK_HASHCHECK hc = { .tag = TPM2_ST_HASHCHECK,
+	    .hierarchy = TPM2_RH_NULL };
+	TPMT_SIGNATURE *sig = NULL;
+	TSS2_RC rc;
+
+	memcpy(a.buffer, auth, a.size);
+	assert_int_equal(Esys_TR_SetAuth(e, key, &a), TSS2_RC_SUCCESS);
+	rc = Esys_Sign(e, key, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &d,
+	    &scheme, &hc, &sig);
+	Esys_Free(sig);
+	return rc;
+}
+
+static void
+stop_sw(struct fx *f)
+{
+	int status = swtpm_stop(f->sw);
+
+	f->sw = NULL;
+	assert_true(status >= 0);
+}
+
+static void
+reopen_sw(struct fx *f)
+{
+	start_sw(f->state, &f->sw);
+	open_tpm(swtpm_tcti(f->sw), &f->tpm);
+}
+
+/* Why nodes locked up: a DA-protected key used, then the TPM stopped
+ * without TPM2_Shutdown, counts one failure at the next start. swtpm_stop()
+ * now shuts it down in order; the keys Bulwark makes carry noDA. */
+static void
+test_da_unclean_stop(void **state)
+{
+	struct fx *f = *state;
+	struct tpm_da_status da;
+	TSS2_TCTI_CONTEXT *tc = NULL;
+	ESYS_CONTEXT *e;
+	ESYS_TR k;
+	char *err = NULL;
+	pid_t pid;
+
+	/* The AK and the signer carry noDA. */
+	assert_true(tpm_ak_ensure(f->tpm, TPM_AK_HANDLE_DEFAULT, NULL, NULL,
+	    &err) >= 0);
+	assert_int_equal(tpm_key_da_protected(f->tpm, TPM_AK_HANDLE_DEFAULT,
+	    &err), 0);
+	{
+		struct tpm_signer *s = NULL;
+
+		assert_int_equal(tpm_signer_open(f->tpm, TPM_SIGNER_HANDLE_DEFAULT,
+		    &s, &err), 0);
+		tpm_signer_free(s);
+	}
+	assert_int_equal(tpm_key_da_protected(f->tpm, TPM_SIGNER_HANDLE_DEFAULT,
+	    &err), 0);
+	assert_int_equal(tpm_key_da_protected(f->tpm, 0x81000177u, &err), 0);
+	tpm_close(f->tpm);
+	f->tpm = NULL;
+
+	/* A DA-protected key used, then SIGKILL: one failure counted. */
+	e = raw_open(f, &tc);
+	k = da_key(e, 0x81000177u);
+	assert_int_equal(da_sign(e, k, "right"), TSS2_RC_SUCCESS);
+	raw_close(e, tc);
+	pid = swtpm_pid(f->sw);
+	kill(pid, SIGKILL);
+	stop_sw(f);
+	reopen_sw(f);
+	assert_int_equal(tpm_da_status(f->tpm, &da, &err), 0);
+	assert_int_equal(da.counter, 1);
+	assert_int_equal(da.orderly, 0);
+	assert_int_equal(tpm_key_da_protected(f->tpm, 0x81000177u, &err), 1);
+
+	/* The same use, then swtpm_stop(): orderly, nothing counted. */
+	tpm_close(f->tpm);
+	f->tpm = NULL;
+	e = raw_open(f, &tc);
+	k = da_key(e, 0);
+	assert_int_equal(da_sign(e, k, "right"), TSS2_RC_SUCCESS);
+	(void)Esys_FlushContext(e, k);
+	raw_close(e, tc);
+	stop_sw(f);
+	reopen_sw(f);
+	assert_int_equal(tpm_da_status(f->tpm, &da, &err), 0);
+	assert_int_equal(da.counter, 1);
+	assert_int_equal(da.orderly, 1);
+
+	/* noDA keys used, then SIGKILL: nothing counted. */
+	{
+		struct tpm_signer *s = NULL;
+		unsigned char dg[32] = { 1 }, *sig = NULL;
+		size_t sl = 0;
+
+		assert_int_equal(tpm_signer_open(f->tpm, TPM_SIGNER_HANDLE_DEFAULT,
+		    &s, &err), 0);
+		assert_int_equal(tpm_sign_digest(s, dg, sizeof(dg), &sig, &sl), 0);
+		free(sig);
+		tpm_signer_free(s);
+	}
+	tpm_close(f->tpm);
+	f->tpm = NULL;
+	kill(swtpm_pid(f->sw), SIGKILL);
+	stop_sw(f);
+	reopen_sw(f);
+	assert_int_equal(tpm_da_status(f->tpm, &da, &err), 0);
+	assert_int_equal(da.counter, 1);
+	assert_int_equal(da.orderly, 0);
+	free(err);
+}
+
+/* A TPM in lockout is reported with its recovery time, and the noDA keys
+ * keep working in it. */
+static void
+test_da_lockout_reported(void **state)
+{
+	struct fx *f = *state;
+	struct tpm_da_status da;
+	struct tpm_signer *s = NULL;
+	TSS2_TCTI_CONTEXT *tc = NULL;
+	ESYS_CONTEXT *e;
+	ESYS_TR k;
+	unsigned char nonce[16] = { 7 }, dg[32] = { 2 }, *q = NULL, *sig = NULL;
+	size_t ql = 0, sl = 0;
+	char *err = NULL, what[256];
+	json_t *j;
+	int i;
+
+	assert_int_equal(tpm_da_status(f->tpm, &da, &err), 0);
+	assert_false(da.in_lockout);
+	assert_int_equal(da.counter, 0);
+	assert_true(da.max_tries > 0);
+	assert_true(da.interval_s > 0);
+	assert_true(tpm_ak_ensure(f->tpm, TPM_AK_HANDLE_DEFAULT, NULL, NULL,
+	    &err) >= 0);
+	assert_int_equal(tpm_signer_open(f->tpm, TPM_SIGNER_HANDLE_DEFAULT, &s,
+	    &err), 0);
+	tpm_signer_free(s);
+	s = NULL;
+	tpm_close(f->tpm);
+	f->tpm = NULL;
+
+	e = raw_open(f, &tc);
+	k = da_key(e, 0);
+	for (i = 0; i < (int)da.max_tries; i++)
+		assert_int_not_equal(da_sign(e, k, "wrong"), TSS2_RC_SUCCESS);
+	assert_int_equal(da_sign(e, k, "right") & ~TSS2_RC_LAYER_MASK,
+	    TPM2_RC_LOCKOUT);
+	(void)Esys_FlushContext(e, k);
+	raw_close(e, tc);
+
+	open_tpm(swtpm_tcti(f->sw), &f->tpm);
+	assert_int_equal(tpm_da_status(f->tpm, &da, &err), 0);
+	assert_true(da.in_lockout);
+	assert_int_equal(da.counter, da.max_tries);
+	assert_int_equal(da.recovers_in_s, da.interval_s);
+	assert_int_equal(da.clears_in_s, da.counter * da.interval_s);
+	tpm_da_status_describe(&da, what, sizeof(what));
+	assert_non_null(strstr(what, "lockout"));
+	j = tpm_da_status_json(&da, 1796000000LL);
+	assert_non_null(j);
+	assert_true(json_is_true(json_object_get(j, "in_lockout")));
+	assert_int_equal(json_integer_value(json_object_get(j,
+	    "recovers_in_seconds")), da.interval_s);
+	assert_non_null(json_string_value(json_object_get(j, "recovers_by")));
+	json_decref(j);
+
+	/* In lockout the noDA AK still quotes and the signer still signs. */
+	assert_int_equal(tpm_quote(f->tpm, TPM_AK_HANDLE_DEFAULT, 1u << 7, nonce,
+	    sizeof(nonce), &q, &ql, &err), 0);
+	assert_int_equal(tpm_signer_open(f->tpm, TPM_SIGNER_HANDLE_DEFAULT, &s,
+	    &err), 0);
+	assert_int_equal(tpm_sign_digest(s, dg, sizeof(dg), &sig, &sl), 0);
+	tpm_signer_free(s);
+	free(q);
+	free(sig);
+	free(err);
+}
+
 int
 main(void)
 {
+	/* The lockout tests provoke TPM errors; tpm2-tss would log them. */
+	setenv("TSS2_LOG", "all+NONE", 0);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pcr_helpers),
 		cmocka_unit_test(test_nonces_per_owner),
@@ -841,6 +1099,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_secret_never_in_clear, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_measure_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pcr_read_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_da_unclean_stop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_da_lockout_reported, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

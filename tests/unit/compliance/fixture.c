@@ -358,6 +358,7 @@ world_build(struct world *w)
 	w->facts.no_new_privs = COMP_YES;
 	w->facts.privsep = COMP_YES;
 	w->facts.tpm = COMP_TPM_HARDWARE;
+	w->facts.tpm_lockouts = 0;
 	w->facts.keys_sealed = COMP_YES;
 	w->facts.image_signatures_required = COMP_YES;
 	w->facts.rbac = COMP_YES;

@@ -156,6 +156,12 @@ B(b_nullok) { world_put(w, "etc/pam.d/common-auth",
 B(b_md5) { world_put(w, "etc/shadow", "root:!:1::::::\n"
     "admin:$1$abc$def:1::::::\n", 0640); }
 B(b_swtpm) { w->facts.tpm = COMP_TPM_SOFTWARE; }
+B(b_tpm_lockout) {
+	w->facts.tpm_lockouts = 1;
+	w->facts.tpm_lockout_detail = "node n1's TPM: counter 3 of 3, recovers "
+	    "by 2026-12-06T05:00:00Z";
+}
+B(b_tpm_lockout_unknown) { w->facts.tpm_lockouts = -1; }
 B(b_nocert) { world_put(w, "etc/bulwark/pki/device.pem", "garbage\n", 0644); }
 B(b_expired) { w->now += 400 * 86400; }
 static void
@@ -360,6 +366,8 @@ static const struct flip flips[] = {
 	{ "ia-password-storage", "md5 hash", b_md5 },
 	{ "ia-device-identity", "software TPM", b_swtpm },
 	{ "ia-device-identity", "no certificate", b_nocert },
+	{ "ia-device-identity", "TPM in lockout", b_tpm_lockout },
+	{ "ia-device-identity", "TPM lockout unreported", b_tpm_lockout_unknown },
 	{ "ia-pki-certs", "expired", b_expired },
 	{ "ia-pki-certs", "foreign issuer", b_othercert },
 	{ "ia-no-plaintext-keys", "PEM key", b_plainkey },
