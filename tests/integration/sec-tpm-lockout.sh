@@ -155,4 +155,96 @@ probe() { # DIR WHAT
 }
 probe "$D/node/tpm" "node's TPM after $ROUNDS stop/start and $ROUNDS SIGKILL rounds"
 probe "$D/tpm" "bulwarkd's TPM after $ROUNDS stop/start rounds"
+
+# A data directory from an older version whose TPMs are already in
+# lockout: the keys are put back as the old code made them (no noDA) and
+# three failed authorizations lock both TPMs out. The next start must
+# replace the keys (bulwarkd by itself, the node by re-enrolment), the
+# node must attest, and every report must name the lockout and its end.
+legacy() { # DIR SIGNER_HANDLE
+	local dir="$1" h="$2" sp pid i
+	for _ in $(seq 20); do
+		sp=$((20000 + RANDOM % 12000))
+		ss -Htan "( sport = :$sp or sport = :$((sp + 1)) )" | grep -q . || break
+	done
+	swtpm socket --tpm2 --tpmstate dir="$dir" \
+		--server type=tcp,port=$sp,bindaddr=127.0.0.1 \
+		--ctrl type=tcp,port=$((sp + 1)),bindaddr=127.0.0.1 \
+		--flags not-need-init,startup-clear >>"$T/legacy.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 50); do
+		(exec 3<>/dev/tcp/127.0.0.1/$sp) 2>/dev/null && break
+		sleep 0.1
+	done
+	(
+		export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$sp"
+		set -e
+		tpm2_evictcontrol -C o -c 0x81010100
+		tpm2_createprimary -Q -C e -G ecc256:ecdsa-sha256 -c "$T/ak.ctx" \
+			-a 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|sign'
+		tpm2_evictcontrol -C o -c "$T/ak.ctx" 0x81010100
+		tpm2_evictcontrol -C o -c "$h"
+		tpm2_create -Q -C 0x81000001 -G ecc384 -u "$T/k.pub" -r "$T/k.priv" \
+			-a 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign'
+		tpm2_load -Q -C 0x81000001 -u "$T/k.pub" -r "$T/k.priv" -c "$T/k.ctx"
+		tpm2_evictcontrol -C o -c "$T/k.ctx" "$h"
+		tpm2_flushcontext -t
+		echo m >"$T/m"
+		for i in 1 2 3; do
+			! tpm2_sign -c "$h" -p wrong -g sha256 -o "$T/sig" "$T/m" 2>/dev/null
+		done
+		tpm2_getcap properties-variable | grep -q 'inLockout: *1'
+		tpm2_shutdown
+	) >>"$T/legacy.log" 2>&1
+	local rc=$?
+	kill -TERM $pid
+	wait $pid 2>/dev/null
+	return $rc
+}
+check "node's TPM: older keys put back, TPM in lockout" legacy "$D/node/tpm" 0x81000102
+check "bulwarkd's TPM: older keys put back, TPM in lockout" legacy "$D/tpm" 0x81000100
+t0=$(date +%s)
+if ! "$top_srcdir/scripts/up" "${UP_ARGS[@]}" >"$T/up1.log" 2>&1; then
+	fail "older data dir in lockout: scripts/up failed"
+	cat "$T/up1.log" >&2
+	finish
+fi
+check "scripts/up re-enrols a node with older keys" grep -q "re-enrolling" "$T/up1.log"
+check "bulwarkd replaced its older checkpoint key" \
+	grep -q "replaced the checkpoint signing key" "$D/bulwarkd.log"
+for _ in $(seq 450); do
+	st=$(node_json)
+	[ "$(jq -r .status.attestation <<<"$st")" = Trusted ] &&
+	    [ "$(jq -r '.status.last_attested_unix // 0' <<<"$st")" -ge "$t0" ] &&
+	    [ "$(jq -r '.status.tpm.lockout.in_lockout' <<<"$st")" = true ] && break
+	sleep 0.2
+done
+if jq -e '.status.attestation == "Trusted" and .status.tpm.lockout.in_lockout == true and
+    .status.tpm.lockout.counter == 3 and .status.tpm.lockout.max_tries == 3 and
+    (.status.tpm.lockout.recovers_by | type) == "string" and
+    .status.tpm.lockout.recovers_in_seconds == .status.tpm.lockout.interval_seconds' \
+    <<<"$st" >/dev/null; then
+	pass "node re-enrolled and Trusted with its TPM in lockout, reported: $(jq -c .status.tpm.lockout <<<"$st")"
+else
+	fail "node after re-enrolment in lockout: $(jq -c '{attestation: .status.attestation, lockout: .status.tpm.lockout}' <<<"$st")"
+	tail -n 5 "$D/node/agent.log" >&2
+fi
+h=$(curl -sk --cacert "$D/pki/ca.crt" --cert "$D/pki/admin.crt" --key "$D/pki/admin.key" \
+	"https://127.0.0.1:$port/healthz")
+if jq -e '.tpm.lockout.in_lockout == true and .tpm.lockout.counter == 3 and
+    (.tpm.lockout.recovers_by | type) == "string"' <<<"$h" >/dev/null; then
+	pass "/healthz reports bulwarkd's TPM in lockout: $(jq -c .tpm.lockout <<<"$h")"
+else
+	fail "/healthz in lockout: $(jq -c .tpm.lockout <<<"$h")"
+fi
+curl -s --cacert "$D/pki/ca.crt" --cert "$D/pki/admin.crt" --key "$D/pki/admin.key" \
+	-X POST -H Content-Type:application/json --data '{"baseline":"moderate"}' \
+	"https://127.0.0.1:$port/v1/compliance/scans" >"$T/scan.json"
+obs=$(jq -r '.results[] | select(.check == "ia-device-identity") | .observations[] |
+	select(.subject == "fact:tpm_lockouts") | "\(.ok) \(.found)"' "$T/scan.json" 2>/dev/null)
+case "$obs" in
+false*"bulwarkd's TPM: counter 3 of 3, recovers by "*"'s TPM: counter 3 of 3, recovers by "*)
+	pass "compliance scan (IA-3) names both TPMs in lockout: $obs" ;;
+*)	fail "compliance scan IA-3 lockout observation: '$obs'" ;;
+esac
 finish
