@@ -96,7 +96,12 @@ struct identity {
 	char			 pkidir[4200];
 	struct pki_revoked	*revoked;
 	char			 quote_pcrs_text[64];
+	struct tpm_da_status	 da;		/* last read, under mu */
+	time_t			 da_at;		/* when; 0 never */
 };
+
+/* How long a read of the TPM's lockout state is reused. */
+#define IDENTITY_DA_CACHE_S	5
 
 static int
 path_in(char *buf, size_t len, const char *dir, const char *name)
@@ -768,15 +773,23 @@ json_t *
 identity_tpm_lockout_json(struct identity *id)
 {
 	struct tpm_da_status	 da;
-	int			 r;
+	time_t			 now = time(NULL);
+	int			 r = 0;
 
+	/* /healthz asks on every request: the TPM is asked at most once per
+	 * IDENTITY_DA_CACHE_S, so a flood of requests never queues on it. */
 	pthread_mutex_lock(&id->mu);
-	r = tpm_da_status(id->tpm, &da, NULL);
+	if (!id->da_at || now - id->da_at >= IDENTITY_DA_CACHE_S ||
+	    now < id->da_at) {
+		r = tpm_da_status(id->tpm, &id->da, NULL);
+		id->da_at = r == 0 ? now : 0;
+	}
+	da = id->da;
 	pthread_mutex_unlock(&id->mu);
 	if (r < 0)
 		return json_pack("{s:s}", "error", "the TPM did not report its "
 		    "dictionary-attack state");
-	return tpm_da_status_json(&da, (long long)time(NULL));
+	return tpm_da_status_json(&da, (long long)now);
 }
 
 json_t *
