@@ -156,6 +156,9 @@ probe() { # DIR WHAT
 probe "$D/node/tpm" "node's TPM after $ROUNDS stop/start and $ROUNDS SIGKILL rounds"
 probe "$D/tpm" "bulwarkd's TPM after $ROUNDS stop/start rounds"
 
+check_fails "no re-enrolment while the node's keys carry noDA" \
+	grep -q "re-enrolling" "$T/up.log"
+
 # A data directory from an older version whose TPMs are already in
 # lockout: the keys are put back as the old code made them (no noDA) and
 # three failed authorizations lock both TPMs out. The next start must
