@@ -262,13 +262,14 @@ tpm_report_state(struct agent *a, struct tpm *tpm)
 		    "affected", a->tcti, what);
 	if ((n = legacy_keys(tpm, keys, sizeof(keys), &err)) > 0)
 		log_error("TPM %s: the node's %s %s made without noDA by an "
-		    "older bulwark-agent: every unclean stop of this TPM counts "
-		    "toward dictionary-attack lockout, which then refuses %s. "
-		    "Re-enrol the node to replace them: `bulwark delete node %s`, "
-		    "`bulwark node bootstrap %s -o FILE`, stop the agent, remove "
-		    "%s/node.crt and %s/agent.json, start it with --bootstrap "
-		    "FILE (enrolment replaces the keys) and `bulwark node approve "
-		    "%s` (scripts/up does this by itself)", a->tcti, keys,
+		    "older bulwark-agent: every unclean stop of this TPM "
+		    "counts toward dictionary-attack lockout, which then "
+		    "refuses %s. Re-enrol the node to replace them: "
+		    "`bulwark delete node %s`, `bulwark node bootstrap %s -o "
+		    "FILE`, stop the agent, remove %s/node.crt and "
+		    "%s/agent.json, start it with --bootstrap FILE (enrolment "
+		    "replaces the keys) and `bulwark node approve %s` "
+		    "(scripts/up does this by itself)", a->tcti, keys,
 		    n > 1 ? "were" : "was", n > 1 ? "them" : "it", a->node,
 		    a->node, a->state_dir, a->state_dir, a->node);
 	else if (n < 0)
@@ -292,9 +293,9 @@ replace_legacy_keys(struct agent *a, struct tpm *tpm, char **ret_err)
 		}
 		if ((r = tpm_evict(tpm, node_keys[i].handle, ret_err)) < 0)
 			return r;
-		log_info("node %s: replaced the %s at 0x%08x, made without noDA "
-		    "by an older bulwark-agent", a->node, node_keys[i].name,
-		    node_keys[i].handle);
+		log_info("node %s: replaced the %s at 0x%08x, made without "
+		    "noDA by an older bulwark-agent", a->node,
+		    node_keys[i].name, node_keys[i].handle);
 	}
 	return 0;
 }
@@ -703,7 +704,8 @@ agent_run(struct agent *a)
 		if (tpm_open(a->tcti, &tpm, &err) == 0)
 			tpm_report_state(a, tpm);
 		else
-			log_warn("TPM %s: %s", a->tcti, err ? err : "unavailable");
+			log_warn("TPM %s: %s", a->tcti, err ? err :
+			    "unavailable");
 		free(err);
 		err = NULL;
 	}

@@ -327,7 +327,8 @@ facts_tpm_lockout(struct compliance_api *ca, struct comp_facts *f)
 
 	detail[0] = '\0';
 	if (ca->tpm_lockout) {
-		_cleanup_json_ json_t *own = ca->tpm_lockout(ca->tpm_lockout_arg);
+		_cleanup_json_ json_t *own =
+		    ca->tpm_lockout(ca->tpm_lockout_arg);
 
 		if ((r = lockout_note(detail, sizeof(detail), "bulwarkd's TPM",
 		    own)) >= 0) {
@@ -343,7 +344,8 @@ facts_tpm_lockout(struct compliance_api *ca, struct comp_facts *f)
 			    json_object_get(d, "metadata"), "name"));
 			char who[100];
 
-			snprintf(who, sizeof(who), "node %s's TPM", name ?: "?");
+			snprintf(who, sizeof(who), "node %s's TPM",
+			    name ?: "?");
 			if ((r = lockout_note(detail, sizeof(detail), who,
 			    json_object_get(json_object_get(json_object_get(d,
 			    "status"), "tpm"), "lockout"))) >= 0) {

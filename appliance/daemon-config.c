@@ -272,7 +272,8 @@ health_extra(void *arg)
 
 	if (!st->identity)
 		return NULL;
-	return json_pack("{s:o*}", "tpm", identity_tpm_status_json(st->identity));
+	return json_pack("{s:o*}", "tpm",
+	    identity_tpm_status_json(st->identity));
 }
 
 static json_t *

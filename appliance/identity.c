@@ -798,7 +798,8 @@ identity_tpm_status_json(struct identity *id)
 	json_t *o = identity_tpm_json(id);
 
 	if (o)
-		json_object_set_new(o, "lockout", identity_tpm_lockout_json(id));
+		json_object_set_new(o, "lockout",
+		    identity_tpm_lockout_json(id));
 	return o;
 }
 

@@ -1180,7 +1180,8 @@ tpm_da_status(struct tpm *t, struct tpm_da_status *ret, char **ret_err)
 		s.recovers_in_s = s.clears_in_s = s.counter ? UINT32_MAX : 0;
 	else {
 		uint64_t over = s.in_lockout && s.counter + 1 > s.max_tries ?
-		    (uint64_t)s.counter + 1 - s.max_tries : (uint64_t)s.in_lockout;
+		    (uint64_t)s.counter + 1 - s.max_tries :
+		    (uint64_t)s.in_lockout;
 		uint64_t in = over * s.interval_s;
 		uint64_t clr = (uint64_t)s.counter * s.interval_s;
 
@@ -1209,11 +1210,13 @@ tpm_da_status_json(const struct tpm_da_status *s, long long now)
 	if (!o)
 		return NULL;
 	if (s->recovers_in_s == UINT32_MAX || s->clears_in_s == UINT32_MAX) {
-		json_object_set_new(o, "recovers", json_string("never by itself "
-		    "(the TPM's lockout interval is 0): TPM2_DictionaryAttack"
-		    "LockReset with the lockout authorization"));
+		json_object_set_new(o, "recovers", json_string("never by "
+		    "itself (the TPM's lockout interval is 0): "
+		    "TPM2_DictionaryAttackLockReset with the lockout "
+		    "authorization"));
 	} else if (s->in_lockout) {
-		bw_time_rfc3339(ts, sizeof(ts), (time_t)(now + s->recovers_in_s));
+		bw_time_rfc3339(ts, sizeof(ts),
+		    (time_t)(now + s->recovers_in_s));
 		json_object_set_new(o, "recovers_in_seconds",
 		    json_integer(s->recovers_in_s));
 		json_object_set_new(o, "recovers_by", json_string(ts));
@@ -1234,8 +1237,9 @@ tpm_da_status_describe(const struct tpm_da_status *s, char *buf, size_t len)
 		    "lockout authorization", s->counter, s->max_tries);
 	if (s->in_lockout)
 		return snprintf(buf, len, "TPM in dictionary-attack lockout "
-		    "(counter %u of %u, one try back every %u s of TPM power-on "
-		    "time): keys without noDA are refused for up to %u s more",
+		    "(counter %u of %u, one try back every %u s of TPM "
+		    "power-on time): keys without noDA are refused for up to "
+		    "%u s more",
 		    s->counter, s->max_tries, s->interval_s, s->recovers_in_s);
 	return snprintf(buf, len, "TPM not in lockout (counter %u of %u)",
 	    s->counter, s->max_tries);
@@ -1251,12 +1255,13 @@ tpm_shutdown(const char *tcti, char **ret_err)
 
 	rc = Tss2_TctiLdr_Initialize(tcti, &tc);
 	if (rc != TSS2_RC_SUCCESS)
-		return errf(-BW_E_UNAVAILABLE, ret_err, "TPM: cannot open TCTI "
-		    "\"%s\": %s", tcti ? tcti : "(default)", Tss2_RC_Decode(rc));
+		return errf(-BW_E_UNAVAILABLE, ret_err, "TPM: cannot open "
+		    "TCTI \"%s\": %s", tcti ? tcti : "(default)",
+		    Tss2_RC_Decode(rc));
 	rc = Esys_Initialize(&esys, tc, NULL);
 	if (rc == TSS2_RC_SUCCESS)
-		rc = Esys_Shutdown(esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-		    TPM2_SU_STATE);
+		rc = Esys_Shutdown(esys, ESYS_TR_NONE, ESYS_TR_NONE,
+		    ESYS_TR_NONE, TPM2_SU_STATE);
 	if (rc != TSS2_RC_SUCCESS)
 		r = tss_err(rc, ret_err, "Shutdown(STATE)");
 	if (esys)

@@ -156,7 +156,7 @@ struct tpm_da_status {
 	uint32_t	max_tries;	/* TPM2_PT_MAX_AUTH_FAIL */
 	uint32_t	interval_s;	/* TPM2_PT_LOCKOUT_INTERVAL */
 	uint32_t	recovery_s;	/* TPM2_PT_LOCKOUT_RECOVERY */
-	uint32_t	recovers_in_s;	/* until out of lockout; 0 if not in it */
+	uint32_t	recovers_in_s;	/* until out of lockout; 0: not in it */
 	uint32_t	clears_in_s;	/* until the counter is back at 0 */
 };
 

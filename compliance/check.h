@@ -91,8 +91,8 @@ struct comp_facts {
 	enum comp_tri	 untrusted_excluded;	/* Untrusted nodes get no new work */
 	/* TPM dictionary-attack lockout (IA-3): the appliance's own TPM
 	 * and each node's last report. */
-	int		 tpm_lockouts;		/* TPMs in lockout; -1 unknown */
-	const char	*tpm_lockout_detail;	/* which, and when they recover */
+	int		 tpm_lockouts;		/* in lockout; -1 unknown */
+	const char	*tpm_lockout_detail;	/* which, and when they end */
 };
 
 /* Required values. comp_policy_default() gives the FedRAMP Moderate

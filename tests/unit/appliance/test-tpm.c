@@ -865,15 +865,16 @@ da_key(ESYS_CONTEXT *e, uint32_t handle)
 	tmpl.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM |
 	    TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
 	    TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_SIGN_ENCRYPT;
-	tmpl.publicArea.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
+	tmpl.publicArea.parameters.eccDetail.symmetric.algorithm =
+	    TPM2_ALG_NULL;
 	tmpl.publicArea.parameters.eccDetail.scheme.scheme = TPM2_ALG_ECDSA;
 	tmpl.publicArea.parameters.eccDetail.scheme.details.ecdsa.hashAlg =
 	    TPM2_ALG_SHA256;
 	tmpl.publicArea.parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
 	tmpl.publicArea.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
-	assert_int_equal(Esys_CreatePrimary(e, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD,
-	    ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl, &outside, &none, &tr, &pub,
-	    &cd, &ch, &ct), TSS2_RC_SUCCESS);
+	assert_int_equal(Esys_CreatePrimary(e, ESYS_TR_RH_OWNER,
+	    ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl,
+	    &outside, &none, &tr, &pub, &cd, &ch, &ct), TSS2_RC_SUCCESS);
 	Esys_Free(pub);
 	Esys_Free(cd);
 	Esys_Free(ch);
@@ -944,8 +945,8 @@ test_da_unclean_stop(void **state)
 	{
 		struct tpm_signer *s = NULL;
 
-		assert_int_equal(tpm_signer_open(f->tpm, TPM_SIGNER_HANDLE_DEFAULT,
-		    &s, &err), 0);
+		assert_int_equal(tpm_signer_open(f->tpm,
+		    TPM_SIGNER_HANDLE_DEFAULT, &s, &err), 0);
 		tpm_signer_free(s);
 	}
 	assert_int_equal(tpm_key_da_protected(f->tpm, TPM_SIGNER_HANDLE_DEFAULT,
@@ -988,9 +989,10 @@ test_da_unclean_stop(void **state)
 		unsigned char dg[32] = { 1 }, *sig = NULL;
 		size_t sl = 0;
 
-		assert_int_equal(tpm_signer_open(f->tpm, TPM_SIGNER_HANDLE_DEFAULT,
-		    &s, &err), 0);
-		assert_int_equal(tpm_sign_digest(s, dg, sizeof(dg), &sig, &sl), 0);
+		assert_int_equal(tpm_signer_open(f->tpm,
+		    TPM_SIGNER_HANDLE_DEFAULT, &s, &err), 0);
+		assert_int_equal(tpm_sign_digest(s, dg, sizeof(dg), &sig, &sl),
+		    0);
 		free(sig);
 		tpm_signer_free(s);
 	}
@@ -1062,8 +1064,8 @@ test_da_lockout_reported(void **state)
 	json_decref(j);
 
 	/* In lockout the noDA AK still quotes and the signer still signs. */
-	assert_int_equal(tpm_quote(f->tpm, TPM_AK_HANDLE_DEFAULT, 1u << 7, nonce,
-	    sizeof(nonce), &q, &ql, &err), 0);
+	assert_int_equal(tpm_quote(f->tpm, TPM_AK_HANDLE_DEFAULT, 1u << 7,
+	    nonce, sizeof(nonce), &q, &ql, &err), 0);
 	assert_int_equal(tpm_signer_open(f->tpm, TPM_SIGNER_HANDLE_DEFAULT, &s,
 	    &err), 0);
 	assert_int_equal(tpm_sign_digest(s, dg, sizeof(dg), &sig, &sl), 0);
@@ -1099,7 +1101,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_secret_never_in_clear, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_measure_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pcr_read_many, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_da_unclean_stop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_da_unclean_stop, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_da_lockout_reported, setup,
 		    teardown),
 	};
