@@ -108,32 +108,49 @@ connect_port(int port)
 	return fd;
 }
 
+/* Sends CMD to loopback PORT and reads exactly RESP_LEN bytes of answer,
+ * each read within TIMEOUT_MS. Returns 0 or a negative errno. */
+static int
+port_roundtrip(int port, const unsigned char *cmd, size_t cmd_len,
+    unsigned char *resp, size_t resp_len, int timeout_ms)
+{
+	_cleanup_close_ int fd = -1;
+	struct pollfd pfd;
+	size_t got = 0;
+	ssize_t n;
+
+	fd = connect_port(port);
+	if (fd < 0)
+		return fd;
+	if (write_all(fd, cmd, cmd_len) < 0)
+		return -EIO;
+	while (got < resp_len) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, timeout_ms) <= 0)
+			return -ETIMEDOUT;
+		n = read(fd, resp + got, resp_len - got);
+		if (n <= 0)
+			return -EIO;
+		got += n;
+	}
+	return 0;
+}
+
 /* One control-channel round trip: CMD_GET_CAPABILITY answers with a
  * 4-byte result code (0) and 4 bytes of capability flags. */
 static int
 ctrl_ping(int ctrl_port)
 {
-	_cleanup_close_ int fd = -1;
-	unsigned char cmd[4] = { 0, 0, 0, SWTPM_CMD_GET_CAPABILITY }, resp[8];
-	struct pollfd pfd;
-	size_t got = 0;
-	ssize_t n;
+	static const unsigned char cmd[4] = { 0, 0, 0,
+	    SWTPM_CMD_GET_CAPABILITY };
+	unsigned char resp[8];
+	int r;
 
-	fd = connect_port(ctrl_port);
-	if (fd < 0)
-		return fd;
-	if (write_all(fd, cmd, sizeof(cmd)) < 0)
-		return -EIO;
-	while (got < sizeof(resp)) {
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, 1000) <= 0)
-			return -ETIMEDOUT;
-		n = read(fd, resp + got, sizeof(resp) - got);
-		if (n <= 0)
-			return -EIO;
-		got += n;
-	}
+	r = port_roundtrip(ctrl_port, cmd, sizeof(cmd), resp, sizeof(resp),
+	    1000);
+	if (r < 0)
+		return r;
 	if (resp[0] | resp[1] | resp[2] | resp[3])
 		return -EIO;
 	return 0;
@@ -297,27 +314,13 @@ tpm_shutdown_raw(int port)
 {
 	static const unsigned char cmd[12] = { 0x80, 0x01, 0, 0, 0, 12,
 	    0, 0, 0x01, 0x45, 0, 0x01 };
-	_cleanup_close_ int fd = -1;
 	unsigned char resp[10];
-	struct pollfd pfd;
-	size_t got = 0;
-	ssize_t n;
+	int r;
 
-	fd = connect_port(port);
-	if (fd < 0)
-		return fd;
-	if (write_all(fd, cmd, sizeof(cmd)) < 0)
-		return -EIO;
-	while (got < sizeof(resp)) {
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, SWTPM_STOP_TIMEOUT_MS) <= 0)
-			return -ETIMEDOUT;
-		n = read(fd, resp + got, sizeof(resp) - got);
-		if (n <= 0)
-			return -EIO;
-		got += n;
-	}
+	r = port_roundtrip(port, cmd, sizeof(cmd), resp, sizeof(resp),
+	    SWTPM_STOP_TIMEOUT_MS);
+	if (r < 0)
+		return r;
 	return (resp[6] | resp[7] | resp[8] | resp[9]) ? -EPROTO : 0;
 }
 
