@@ -1780,9 +1780,9 @@ store_open_lmdb(const char *dir, const struct store_options *opts,
 		    opts->checkpoint_ms : LMDB_CKPT_MS;
 		/* Pages freed since the last checkpoint are not reused
 		 * before the next one (its pin holds them): on a small map
-		 * take checkpoints often enough that this stays a sixteenth
-		 * of the map. */
-		{
+		 * the default takes checkpoints often enough that this
+		 * stays a sixteenth of the map. */
+		if (!(opts && opts->checkpoint_pages)) {
 			MDB_envinfo	 info;
 			MDB_stat	 est;
 

@@ -15,11 +15,11 @@
 LG="$BW/bench/bw-loadgen"
 IMG='"image":"sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"'
 PAD=$(head -c 4000 /dev/zero | tr '\0' x)
-# big NAME: a Workload of ~64 KiB (16 command strings of 4,000 bytes)
+# big NAME: a Workload of ~256 KiB (64 command strings of 4,000 bytes)
 big() {
 	local cmd i
 	cmd="\"$PAD\""
-	for i in $(seq 15); do cmd="$cmd,\"$PAD\""; done
+	for i in $(seq 63); do cmd="$cmd,\"$PAD\""; done
 	echo "{\"kind\":\"Workload\",\"metadata\":{\"name\":\"$1\",\"tenant\":\"acme\"},
 	  \"spec\":{\"type\":\"container\",$IMG,\"replicas\":0,
 	  \"resources\":{\"cpu_millis\":100,\"memory_mib\":64},\"command\":[$cmd]}}"
@@ -44,7 +44,7 @@ check "5,000 replaces of one 64 KiB workload acknowledged (exit $rc)" \
 	sh -c "[ $rc = 0 ] && jq -e '.acked == 5000' '$T/lg.json' >/dev/null"
 curl -sk "$URL/healthz" >"$T/h.json"
 size=$(stat -c %s "$T/a/store/data.mdb")
-echo "store: data.mdb $size bytes ($((size / 1048576)) MiB); health store: $(jq -c .store "$T/h.json")"
+echo "store: data.mdb $size bytes ($((size / 1048576)) MiB), $(jq .store.used_bytes "$T/h.json") bytes in use ($(($(jq .store.used_bytes "$T/h.json") / 4096)) pages of 4 KiB); health store: $(jq -c .store "$T/h.json")"
 check "data.mdb under 64 MiB after 5,000 rewrites ($size bytes)" [ "$size" -lt $((64 << 20)) ]
 check "health reports used and map bytes, percent and the compacted revision" \
 	jqt '.store.used_bytes > 0 and .store.used_bytes < 67108864 and
@@ -74,7 +74,7 @@ h=$(curl -sk "$URL/healthz")
 check "health shows the configured map and high-water mark ($(echo "$h" | jq -c .store))" \
 	sh -c "echo '$h' | jq -e '.store.map_bytes == 16777216 and .store.high_water_percent == 75' >/dev/null"
 code=""; n=0
-while [ $n -lt 400 ]; do
+while [ $n -lt 100 ]; do
 	n=$((n + 1))
 	code=$(big "w$n" | acurl -o "$T/resp" -w '%{http_code}' -X PUT \
 		-H 'Content-Type: application/json' --data-binary @- \
