@@ -6,10 +6,12 @@
 #     /healthz are printed); health, metrics and the compliance facts
 #     report the store's capacity and the compacted revision; a watch
 #     from a compacted revision gets 410 with a JSON error.
-#  2. With a small map configured in bulwarkd.conf, filling the store to
-#     its high-water mark gets 507 insufficient_storage (JSON) before
-#     LMDB's map is full, /healthz says "degraded", deletes still work,
-#     and once they freed space writes are accepted again.
+#  2. With a small map configured in bulwarkd.conf, filling the store
+#     makes the compliance scan's sc-store-capacity not satisfied once
+#     it is nearly full; at its high-water mark writes get 507
+#     insufficient_storage (JSON) before LMDB's map is full, /healthz
+#     says "degraded", deletes still work, and once they freed space
+#     writes are accepted again.
 . "$(dirname "$0")/lib.sh"
 
 LG="$BW/bench/bw-loadgen"
@@ -25,6 +27,13 @@ big() {
 	  \"resources\":{\"cpu_millis\":100,\"memory_mib\":64},\"command\":[$cmd]}}"
 }
 jqt() { jq -e "$@" >/dev/null; }
+# store_verdict: the compliance scan's sc-store-capacity verdict
+store_verdict() {
+	acurl -X POST -H 'Content-Type: application/json' --data '{"baseline":"moderate"}' \
+		"$URL/v1/compliance/scans" >"$T/scan.json"
+	jq -r '.results[] | select(.check == "sc-store-capacity") |
+		"\(.verdict) \([.observations[] | "\(.subject)=\(.found)"] | join(" "))"' "$T/scan.json"
+}
 setup_tenant() {
 	local B="$BW/bulwark --config $CONF"
 	echo '{"kind":"Tenant","metadata":{"name":"acme"}}' | $B apply -f - >/dev/null &&
@@ -61,26 +70,36 @@ code=$(acurl -o "$T/w.json" -w '%{http_code}' --max-time 10 "$URL/v1/watch?since
 check "a watch from a compacted revision: 410 (got $code)" [ "$code" = 410 ]
 check "...with a JSON error saying to list again" \
 	jqt '.error.code == "compacted" and (.error.message | test("list again"))' "$T/w.json"
+v=$(store_verdict)
+check "compliance scan: sc-store-capacity satisfied ($v)" [ "${v%% *}" = satisfied ]
 code=$(acurl -o /dev/null -w '%{http_code}' -X DELETE "$URL/v1/tenants/acme/workloads/big")
 check "the workload is deleted (got $code)" [ "$code" = 200 ]
 stop_bulwarkd
 
 # ---- 2. high-water mark ----
 mkdir -p "$T/b"
-echo '{"store": {"map_size_mib": 16, "high_water_percent": 75}}' >"$T/b/bulwarkd.conf"
+echo '{"store": {"map_size_mib": 16, "high_water_percent": 85}}' >"$T/b/bulwarkd.conf"
 start_bulwarkd "$T/b" || exit 1
 check "tenant and quota created (small map)" setup_tenant
 h=$(curl -sk "$URL/healthz")
 check "health shows the configured map and high-water mark ($(echo "$h" | jq -c .store))" \
-	sh -c "echo '$h' | jq -e '.store.map_bytes == 16777216 and .store.high_water_percent == 75' >/dev/null"
-code=""; n=0
+	sh -c "echo '$h' | jq -e '.store.map_bytes == 16777216 and .store.high_water_percent == 85' >/dev/null"
+code=""; n=0; scanned=""
 while [ $n -lt 100 ]; do
 	n=$((n + 1))
 	code=$(big "w$n" | acurl -o "$T/resp" -w '%{http_code}' -X PUT \
 		-H 'Content-Type: application/json' --data-binary @- \
 		"$URL/v1/tenants/acme/workloads/w$n")
 	[ "$code" = 201 ] || break
+	# nearly full (past the scan's 75%, before the mark): the
+	# compliance scan says so while it can still record its result
+	if [ -z "$scanned" ] && curl -sk "$URL/healthz" | jq -e '.store.used_percent >= 77' >/dev/null; then
+		scanned=$(store_verdict)
+		check "compliance scan when nearly full: sc-store-capacity not satisfied ($scanned)" \
+			[ "${scanned%% *}" = not-satisfied ]
+	fi
 done
+check "the scan ran before the mark" [ -n "$scanned" ]
 echo "write $n answered $code: $(cat "$T/resp")"
 check "filling the store ends with 507, not 500 (write $n: $code)" [ "$code" = 507 ]
 check "...with a JSON error insufficient_storage" \
@@ -91,9 +110,10 @@ curl -sk "$URL/healthz" >"$T/h2.json"
 echo "health at the mark: $(jq -c '{status, store}' "$T/h2.json")"
 check "health says degraded and the store not writable" \
 	jqt '.status == "degraded" and .store.writable == false and
-	  .store.used_percent >= 75' "$T/h2.json"
+	  .store.used_percent >= 85' "$T/h2.json"
 acurl "$URL/metrics" >"$T/metrics2"
 check "metrics say not writable" grep -q '^bulwark_store_writable 0$' "$T/metrics2"
+
 deleted=0
 for i in $(seq 1 $((n / 2))); do
 	code=$(acurl -o /dev/null -w '%{http_code}' -X DELETE "$URL/v1/tenants/acme/workloads/w$i")
