@@ -74,6 +74,10 @@
 #define LMDB_KV_HDR		16	/* create_rev, mod_rev */
 #define LMDB_LOG_HDR		3	/* type, key length */
 #define LMDB_COMPACT_CHUNK	10000	/* log entries dropped per transaction */
+/* store_maintain(): at most STORE_COMPACT_CHUNK entries and about this
+ * many bytes of them per transaction, so its free-list record and the
+ * time it holds the writer stay small. */
+#define LMDB_COMPACT_CHUNK_BYTES ((uint64_t)64 << 20)
 #define LMDB_PREALLOC_CHUNK	((off_t)2 << 20)	/* zeros written ahead */
 #define LMDB_PREALLOC_LOW	((off_t)1 << 20)	/* extend below this */
 
@@ -1063,8 +1067,9 @@ lmdb_entry_bytes(size_t vlen, size_t psize)
 
 /* One bounded compaction transaction by the retention policy: drops the
  * oldest log entries while more than hist_revs remain or their pages
- * exceed the byte budget, at most STORE_COMPACT_CHUNK of them. Sets
- * *RET_MORE when it stopped at the chunk limit. */
+ * exceed the byte budget, at most STORE_COMPACT_CHUNK of them and about
+ * LMDB_COMPACT_CHUNK_BYTES. Sets *RET_MORE when it stopped at a chunk
+ * limit. */
 static int
 lmdb_compact_policy(struct store_lmdb *s, uint64_t limit_bytes,
     bool *ret_more)
@@ -1073,7 +1078,7 @@ lmdb_compact_policy(struct store_lmdb *s, uint64_t limit_bytes,
 	MDB_txn	*txn = NULL;
 	MDB_stat lst;
 	MDB_val	 k, v;
-	uint64_t cur_rev, horizon, entries, bytes, r_entry, est;
+	uint64_t cur_rev, horizon, entries, bytes, r_entry, est, freed = 0;
 	size_t	 dropped = 0;
 	int	 rc, r;
 
@@ -1097,7 +1102,8 @@ lmdb_compact_policy(struct store_lmdb *s, uint64_t limit_bytes,
 	for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		if (entries <= s->hist_revs && bytes <= limit_bytes)
 			break;
-		if (dropped == STORE_COMPACT_CHUNK) {
+		if (dropped == STORE_COMPACT_CHUNK ||
+		    freed >= LMDB_COMPACT_CHUNK_BYTES) {
 			*ret_more = true;
 			break;
 		}
@@ -1112,6 +1118,7 @@ lmdb_compact_policy(struct store_lmdb *s, uint64_t limit_bytes,
 		horizon = r_entry;
 		entries--;
 		bytes = bytes > est ? bytes - est : 0;
+		freed += est;
 		dropped++;
 	}
 	if (rc != 0 && rc != MDB_NOTFOUND) {

@@ -216,7 +216,8 @@ int store_capacity(struct store *st, struct store_capacity *ret);
  * batch): refreshes the capacity figures and the high-water state and,
  * when the change log is past the retention of store_options by more
  * than an eighth, drops its oldest entries down to the retention, at
- * most STORE_COMPACT_CHUNK entries in one short write transaction.
+ * most STORE_COMPACT_CHUNK entries (and about 64 MiB of them) in one
+ * short write transaction.
  * Returns 1 when more remains to drop (call again), 0 when the log is
  * within its retention, or a negative error. */
 #define STORE_COMPACT_CHUNK	4096

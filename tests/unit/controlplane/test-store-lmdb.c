@@ -737,6 +737,40 @@ test_retention(void **state)
 	store_close(st);
 }
 
+/* A log far past its retention (a store from before automatic
+ * compaction) is compacted in bounded transactions: the first call
+ * stops at STORE_COMPACT_CHUNK entries and says more remains. */
+static void
+test_retention_chunks(void **state)
+{
+	const char *dir = *state;
+	struct store_options o = { .map_size = 64u << 20,
+	    .history_revisions = 100 };
+	struct store_op	 ops[1000];
+	struct store	*st = NULL;
+	char		 keys[1000][16];
+	int		 i, j;
+
+	assert_int_equal(store_open_lmdb(dir, &o, &st, NULL), 0);
+	for (j = 0; j < 6; j++) {
+		for (i = 0; i < 1000; i++) {
+			snprintf(keys[i], sizeof(keys[i]), "/r/k/%d", i);
+			ops[i] = (struct store_op){ .type = STORE_OP_PUT,
+			    .key = keys[i], .value = "v", .value_len = 1 };
+		}
+		assert_int_equal(store_batch(st, ops, 1000, 0, NULL, NULL), 0);
+	}
+	assert_int_equal(store_compacted_revision(st), 0);
+	assert_int_equal(store_maintain(st), 1);
+	assert_int_equal(store_compacted_revision(st), STORE_COMPACT_CHUNK);
+	assert_int_equal(store_maintain(st), 0);
+	assert_int_equal(store_compacted_revision(st), 6000 - 100);
+	/* within the retention (and its eighth of slack): nothing to do */
+	assert_int_equal(store_maintain(st), 0);
+	assert_int_equal(store_compacted_revision(st), 6000 - 100);
+	store_close(st);
+}
+
 /* Past the high-water mark puts get -BW_E_NOSPACE before the map is
  * full (never -ENOSPC); deletes still work and free the space. */
 static void
@@ -803,6 +837,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_wal_to_sync, dir_setup,
 		    dir_teardown),
 		cmocka_unit_test_setup_teardown(test_retention, dir_setup,
+		    dir_teardown),
+		cmocka_unit_test_setup_teardown(test_retention_chunks, dir_setup,
 		    dir_teardown),
 		cmocka_unit_test_setup_teardown(test_high_water, dir_setup,
 		    dir_teardown),
