@@ -756,6 +756,19 @@ lmdb_wcommit(struct store_lmdb *s, MDB_txn *txn)
 	return lmdb_err(rc);
 }
 
+/* After a write transaction failed on a full map (R -ENOSPC), with wmu
+ * held: in WAL mode the checkpoint's pin keeps the pages freed since it
+ * from reuse, so the next write transaction takes a checkpoint first
+ * and may then reuse them (a delete or compaction must get through). */
+static void
+lmdb_full_hint(struct store_lmdb *s, int r)
+{
+	if (r != -ENOSPC || !s->wal)
+		return;
+	s->wrote = true;
+	s->ckpt_at_ms = 0;
+}
+
 static int
 lmdb_batch(struct store *st, struct store_op *ops, size_t n, unsigned flags,
     store_before_commit_fn before_commit, void *ctx)
@@ -823,6 +836,7 @@ lmdb_batch(struct store *st, struct store_op *ops, size_t n, unsigned flags,
 out:
 	if (txn)
 		mdb_txn_abort(txn);
+	lmdb_full_hint(s, r);
 	lmdb_wend(s);
 	return r;
 }
@@ -1146,6 +1160,7 @@ out:
 		mdb_cursor_close(cur);
 	if (txn)
 		mdb_txn_abort(txn);
+	lmdb_full_hint(s, r);
 	lmdb_wend(s);
 	return r;
 }
