@@ -776,6 +776,20 @@ reply_store_full(struct api_server *srv, struct evhttp_request *req)
 	    "Deletes are still accepted: remove objects to free space, or "
 	    "raise store.map_size_mib in bulwarkd.conf", c.used_pct,
 	    (uintmax_t)(c.map_bytes >> 20), c.high_water_pct);
+	/* Operators learn it from the log too, once a minute at most
+	 * (each refusal is in the audit trail). Loop thread only. */
+	{
+		static time_t	 last;
+		time_t		 now = time(NULL);
+
+		if (now - last >= 60) {
+			last = now;
+			log_warn("state store full: %u%% of its %ju MiB map in "
+			    "use, high-water mark %u%%: creates and replaces "
+			    "get 507 until objects are deleted", c.used_pct,
+			    (uintmax_t)(c.map_bytes >> 20), c.high_water_pct);
+		}
+	}
 	reply_error(srv, req, 507, "insufficient_storage", msg);
 }
 

@@ -106,6 +106,7 @@ check "...with a JSON error insufficient_storage" \
 	jqt '.error.code == "insufficient_storage" and (.error.message | length) > 0' "$T/resp"
 check "nothing reported the map full (no ENOSPC in the log)" \
 	sh -c "! grep -q 'No space left' '$T/b/bulwarkd.log'"
+check "the log says the store is full" grep -q 'state store full' "$T/b/bulwarkd.log"
 curl -sk "$URL/healthz" >"$T/h2.json"
 echo "health at the mark: $(jq -c '{status, store}' "$T/h2.json")"
 check "health says degraded and the store not writable" \
