@@ -51,7 +51,7 @@ rc=$?
 echo "bw-loadgen: $(cat "$T/lg.json") ($(($(date +%s) - t0)) s)"
 check "5,000 replaces of one 64 KiB workload acknowledged (exit $rc)" \
 	sh -c "[ $rc = 0 ] && jq -e '.acked == 5000' '$T/lg.json' >/dev/null"
-curl -sk "$URL/healthz" >"$T/h.json"
+acurl "$URL/healthz" >"$T/h.json"
 size=$(stat -c %s "$T/a/store/data.mdb")
 echo "store: data.mdb $size bytes ($((size / 1048576)) MiB), $(jq .store.used_bytes "$T/h.json") bytes in use ($(($(jq .store.used_bytes "$T/h.json") / 4096)) pages of 4 KiB); health store: $(jq -c .store "$T/h.json")"
 check "data.mdb under 64 MiB after 5,000 rewrites ($size bytes)" [ "$size" -lt $((64 << 20)) ]
@@ -81,7 +81,7 @@ mkdir -p "$T/b"
 echo '{"store": {"map_size_mib": 16, "high_water_percent": 85}}' >"$T/b/bulwarkd.conf"
 start_bulwarkd "$T/b" || exit 1
 check "tenant and quota created (small map)" setup_tenant
-h=$(curl -sk "$URL/healthz")
+h=$(acurl "$URL/healthz")
 check "health shows the configured map and high-water mark ($(echo "$h" | jq -c .store))" \
 	sh -c "echo '$h' | jq -e '.store.map_bytes == 16777216 and .store.high_water_percent == 85' >/dev/null"
 code=""; n=0; scanned=""
@@ -93,7 +93,7 @@ while [ $n -lt 100 ]; do
 	[ "$code" = 201 ] || break
 	# nearly full (past the scan's 75%, before the mark): the
 	# compliance scan says so while it can still record its result
-	if [ -z "$scanned" ] && curl -sk "$URL/healthz" | jq -e '.store.used_percent >= 77' >/dev/null; then
+	if [ -z "$scanned" ] && acurl "$URL/healthz" | jq -e '.store.used_percent >= 77' >/dev/null; then
 		scanned=$(store_verdict)
 		check "compliance scan when nearly full: sc-store-capacity not satisfied ($scanned)" \
 			[ "${scanned%% *}" = not-satisfied ]
@@ -107,12 +107,14 @@ check "...with a JSON error insufficient_storage" \
 check "nothing reported the map full (no ENOSPC in the log)" \
 	sh -c "! grep -q 'No space left' '$T/b/bulwarkd.log'"
 check "the log says the store is full" grep -q 'state store full' "$T/b/bulwarkd.log"
-curl -sk "$URL/healthz" >"$T/h2.json"
+acurl "$URL/healthz" >"$T/h2.json"
 echo "health at the mark: $(jq -c '{status, store}' "$T/h2.json")"
 check "health says degraded and the store not writable" \
 	jqt '.status == "degraded" and .store.writable == false and
 	  .store.used_percent >= 85' "$T/h2.json"
 acurl "$URL/metrics" >"$T/metrics2"
+check "health without a certificate says degraded too" \
+	sh -c "curl -sk '$URL/healthz' | jq -e '.status == \"degraded\"' >/dev/null"
 check "metrics say not writable" grep -q '^bulwark_store_writable 0$' "$T/metrics2"
 
 deleted=0
