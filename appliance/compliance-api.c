@@ -400,6 +400,21 @@ facts_settings(struct compliance_api *ca, struct comp_facts *f)
 	f->bootstrap_max_s = (int)boot;
 }
 
+/* SC-5: the store's capacity as its last housekeeping measured it; the
+ * commit pipeline compacts the change log after every batch
+ * (store_maintain). */
+static void
+facts_store(struct compliance_api *ca, struct comp_facts *f)
+{
+	struct store_capacity c;
+
+	if (!ca->srv || store_capacity(api_store(ca->srv), &c) < 0)
+		return;
+	f->store_used_pct = (int)c.used_pct;
+	f->store_high_water_pct = (int)c.high_water_pct;
+	f->store_compaction = COMP_YES;
+}
+
 /* SI-10: malformed documents through the validator every API write
  * uses; each must be refused, the well-formed one accepted. */
 static void
@@ -542,6 +557,7 @@ gather_facts(struct compliance_api *ca, struct comp_facts *f, char *ca_path,
 	f->separation_of_duties = COMP_YES;
 	f->image_signatures_required = COMP_YES;
 	f->store_durable = COMP_YES;
+	facts_store(ca, f);
 	f->session_idle_s = 30;
 	f->unauth_endpoints = unauth;
 	/* privilege separation and per-process seccomp are absent from this

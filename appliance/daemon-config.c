@@ -343,6 +343,15 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 	if ((r = pki_revoked_load(pkidir, &st->revoked, ret_err)) < 0)
 		return r;
 
+	{
+		const struct identity_settings *is =
+		    identity_settings(st->identity);
+
+		so.map_size = (size_t)is->store_map_bytes;
+		so.history_revisions = is->store_history_revisions;
+		so.history_bytes = (size_t)is->store_history_bytes;
+		so.high_water_pct = is->store_high_water_pct;
+	}
 	if ((r = path_join(path, sizeof(path), st->data_dir, "store")) < 0)
 		return errf(r, ret_err, "data directory path too long");
 	if ((r = mkdir_p(path, 0700)) < 0)

@@ -145,13 +145,59 @@ settings_mask(json_t *v, const char *what, uint32_t *mask, char **ret_err)
 	return 0;
 }
 
+/* The "store" object: {"map_size_mib", "history_revisions",
+ * "history_mib", "high_water_percent"}, each optional. */
+static int
+settings_store(const char *path, json_t *o, struct identity_settings *set,
+    char **ret_err)
+{
+	static const struct {
+		const char	*key;
+		json_int_t	 min, max;
+	} keys[] = {
+		{ "map_size_mib", 16, 1 << 20 },		/* up to 1 TiB */
+		{ "history_revisions", 100, 100000000 },
+		{ "history_mib", 1, 1 << 16 },
+		{ "high_water_percent", 50, 99 },
+	};
+	json_int_t	 val[ELEMENTSOF(keys)] = { 0 };
+	const char	*key;
+	json_t		*v;
+	size_t		 i;
+
+	if (!o)
+		return 0;
+	if (!json_is_object(o))
+		return errf(-BW_E_INVALID, ret_err, "store: must be an object");
+	json_object_foreach(o, key, v) {
+		for (i = 0; i < ELEMENTSOF(keys); i++)
+			if (strcmp(key, keys[i].key) == 0)
+				break;
+		if (i == ELEMENTSOF(keys))
+			return errf(-BW_E_INVALID, ret_err, "%s: unknown key "
+			    "\"store.%.64s\"", path, key);
+		if (!json_is_integer(v) || json_integer_value(v) < keys[i].min ||
+		    json_integer_value(v) > keys[i].max)
+			return errf(-BW_E_INVALID, ret_err, "store.%s: must be an "
+			    "integer %lld..%lld", key, (long long)keys[i].min,
+			    (long long)keys[i].max);
+		val[i] = json_integer_value(v);
+	}
+	set->store_map_bytes = (uint64_t)val[0] << 20;
+	set->store_history_revisions = (uint64_t)val[1];
+	set->store_history_bytes = (uint64_t)val[2] << 20;
+	set->store_high_water_pct = (unsigned)val[3];
+	return 0;
+}
+
 /* Parses the configuration file TEXT into *SET. Unknown keys are errors:
  * a typo must not silently leave a default in force. */
 static int
 settings_parse(const char *path, const char *text, size_t len,
     struct identity_settings *set, char **ret_err)
 {
-	static const char *const top_keys[] = { "attestation", "seal_pcrs" };
+	static const char *const top_keys[] = { "attestation", "seal_pcrs",
+	    "store" };
 	static const char *const att_keys[] = { "interval_seconds",
 	    "stale_after_seconds", "node_certificate_seconds",
 	    "bootstrap_max_seconds", "quote_pcrs" };
@@ -181,7 +227,9 @@ settings_parse(const char *path, const char *text, size_t len,
 			    "\"%.64s\"", path, key);
 	}
 	if ((r = settings_mask(json_object_get(o, "seal_pcrs"), "seal_pcrs",
-	    &set->seal_pcrs, ret_err)) < 0)
+	    &set->seal_pcrs, ret_err)) < 0 ||
+	    (r = settings_store(path, json_object_get(o, "store"), set,
+	    ret_err)) < 0)
 		return r;
 	if (!(set->seal_pcrs & (1u << TPM_BULWARK_PCR)))
 		return errf(-BW_E_INVALID, ret_err, "seal_pcrs: must include "

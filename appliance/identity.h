@@ -40,6 +40,12 @@ struct identity_settings {
 	unsigned	bootstrap_max_s;	/* longest bootstrap credential */
 	uint32_t	seal_pcrs;		/* PCRs the root secret is sealed to */
 	uint32_t	quote_pcrs;		/* PCRs nodes quote */
+	/* "store": the state store's map size, change-log retention and
+	 * high-water mark (bulwarkd(8)); 0 leaves the store's default. */
+	uint64_t	store_map_bytes;
+	uint64_t	store_history_revisions;
+	uint64_t	store_history_bytes;
+	unsigned	store_high_water_pct;
 };
 
 struct identity;

@@ -5,7 +5,10 @@
  * TLS, PUT of Tenant objects) and to etcd's v3 JSON gateway (plain HTTP
  * on loopback, POST /v3/kv/put), so the two are compared like for like.
  * With --ack-log every acknowledged write is appended as "NAME REV" so a
- * crash test can check that none was lost. */
+ * crash test can check that none was lost. With --rewrite TENANT/NAME
+ * every op replaces that one Workload (replicas 0) instead, its command
+ * padded to --pad bytes: the store's change log then grows by one large
+ * version per write (tests/integration/sec-store-capacity.sh). */
 #include "config.h"
 
 #include <errno.h>
@@ -25,10 +28,44 @@
 #include "lib/json.h"
 
 struct lg_opts {
-	const char	*config, *url, *mode, *prefix, *ack_log;
+	const char	*config, *url, *mode, *prefix, *ack_log, *rewrite;
 	int		 clients;
 	long		 ops;
+	long		 pad;
+	char		*rewrite_body;	/* the --rewrite document */
 };
+
+/* The Workload --rewrite writes: TENANT/NAME, replicas 0, its command
+ * strings (4,000 bytes each, the schema allows 4,096) adding up to at
+ * least PAD bytes. NULL on bad input. */
+static char *
+rewrite_body(const char *target, long pad)
+{
+	_cleanup_json_ json_t	*doc = NULL, *cmd = NULL;
+	char			 tenant[64], chunk[4001];
+	const char		*slash = strchr(target, '/');
+	long			 n;
+
+	if (!slash || slash == target || (size_t)(slash - target) >= sizeof(tenant) ||
+	    !slash[1] || pad < 0 || pad > 200000)
+		return NULL;
+	memcpy(tenant, target, (size_t)(slash - target));
+	tenant[slash - target] = 0;
+	memset(chunk, 'x', sizeof(chunk) - 1);
+	chunk[sizeof(chunk) - 1] = 0;
+	if (!(cmd = json_array()))
+		return NULL;
+	for (n = 0; n < pad; n += (long)sizeof(chunk) - 1)
+		if (json_array_append_new(cmd, json_string(chunk)) < 0)
+			return NULL;
+	doc = json_pack("{s:s, s:{s:s, s:s}, s:{s:s, s:s, s:i, s:{s:i, s:i}, s:O}}",
+	    "kind", "Workload", "metadata", "name", slash + 1, "tenant", tenant,
+	    "spec", "type", "container", "image", "sha256:"
+	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+	    "replicas", 0, "resources", "cpu_millis", 100, "memory_mib", 64,
+	    "command", cmd);
+	return doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+}
 
 struct lg_thread {
 	pthread_t		 tid;
@@ -99,7 +136,14 @@ lg_run(void *arg)
 		snprintf(name, sizeof(name), "%s-%d-%ld", o->prefix, t->idx, i);
 		snprintf(body, sizeof(body), "{\"kind\":\"Tenant\",\"metadata\":"
 		    "{\"name\":\"%s\"},\"spec\":{\"description\":\"load\"}}", name);
-		if (etcd) {
+		if (o->rewrite_body) {
+			const char *slash = strchr(o->rewrite, '/');
+
+			req = strdup(o->rewrite_body);
+			snprintf(path, sizeof(path), "/v1/tenants/%.*s/workloads/%s",
+			    (int)(slash - o->rewrite), o->rewrite, slash + 1);
+			snprintf(name, sizeof(name), "%s", slash + 1);
+		} else if (etcd) {
 			char *k = b64(name), *v = b64(body);
 
 			if (!k || !v || asprintf(&req, "{\"key\":\"%s\",\"value\":\"%s\"}",
@@ -173,6 +217,8 @@ main(int argc, char **argv)
 		{ "ops", required_argument, NULL, 'o' },
 		{ "prefix", required_argument, NULL, 'p' },
 		{ "ack-log", required_argument, NULL, 'a' },
+		{ "rewrite", required_argument, NULL, 'r' },
+		{ "pad", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -199,16 +245,26 @@ main(int argc, char **argv)
 		case 'o': o.ops = atol(optarg); break;
 		case 'p': o.prefix = optarg; break;
 		case 'a': o.ack_log = optarg; break;
+		case 'r': o.rewrite = optarg; break;
+		case 'P': o.pad = atol(optarg); break;
 		default:
 			fprintf(stderr, "usage: bw-loadgen [--config FILE] [--url URL] "
 			    "[--mode bulwark|etcd] [--clients N] [--ops M] "
-			    "[--prefix P] [--ack-log FILE]\n");
+			    "[--prefix P] [--ack-log FILE] "
+			    "[--rewrite TENANT/NAME [--pad BYTES]]\n");
 			return c == 'h' ? 0 : 2;
 		}
 	}
 	if (o.clients < 1 || o.clients > 1024 || o.ops < 1 ||
 	    (strcmp(o.mode, "bulwark") && strcmp(o.mode, "etcd"))) {
 		fprintf(stderr, "bw-loadgen: bad --clients, --ops or --mode\n");
+		return 2;
+	}
+	/* One object: concurrent replaces of it would conflict (409). */
+	if (o.rewrite && (o.clients != 1 || strcmp(o.mode, "bulwark") ||
+	    !(o.rewrite_body = rewrite_body(o.rewrite, o.pad)))) {
+		fprintf(stderr, "bw-loadgen: --rewrite TENANT/NAME needs --clients 1, "
+		    "--mode bulwark and --pad 0..200000\n");
 		return 2;
 	}
 	if (o.url)
@@ -262,5 +318,6 @@ main(int argc, char **argv)
 	free(th);
 	pthread_barrier_destroy(&start);
 	client_conf_clear(&conf);
+	free(o.rewrite_body);
 	return errors && !o.ack_log ? 1 : 0;
 }

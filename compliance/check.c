@@ -239,6 +239,9 @@ static const struct comp_check comp_registry[] = {
 	{ "cp-store-durable", "Transaction recovery",
 	  "store transactions are committed durably (fsync) and recover after a crash",
 	  comp_chk_cp_store_durable, C("cp-10", "cp-10.2") },
+	{ "sc-store-capacity", "State store capacity",
+	  "the state store compacts its change log automatically and uses at most 75% of its map, below the mark where it refuses writes",
+	  comp_chk_sc_store_capacity, C("sc-5", "cp-2.2") },
 
 	{ "si-memory-protection", "Memory protection",
 	  "full ASLR and NX-capable CPU",
@@ -315,6 +318,8 @@ comp_facts_init(struct comp_facts *f)
 {
 	memset(f, 0, sizeof(*f));
 	f->audit_used_pct = -1;
+	f->store_used_pct = -1;
+	f->store_high_water_pct = -1;
 	f->audit_retention_days = -1;
 	f->idle_lock_s = -1;
 	f->session_idle_s = -1;
@@ -370,6 +375,7 @@ static const struct comp_policy comp_default_policy = {
 	.remediate_low_days = 180,
 	.audit_retention_min_days = 365,
 	.audit_used_max_pct = 75,
+	.store_used_max_pct = 75,
 	.rsa_min_bits = 2048,
 	.ec_min_bits = 256,
 	.config_revisions_min = 2,
@@ -403,6 +409,8 @@ comp_policy_default(void)
 /* What comp_facts_init() produces, for contexts opened without facts. */
 static const struct comp_facts comp_unknown_facts = {
 	.audit_used_pct = -1,
+	.store_used_pct = -1,
+	.store_high_water_pct = -1,
 	.audit_retention_days = -1,
 	.idle_lock_s = -1,
 	.session_idle_s = -1,

@@ -57,6 +57,12 @@ struct comp_facts {
 	int		 token_lifetime_s;	/* API token lifetime; -1 unknown */
 	const char *const *unauth_endpoints;	/* served without authentication */
 	enum comp_tri	 store_durable;		/* store commits are fsynced */
+	/* State store capacity (SC-5): pages in use of its map, the mark
+	 * at which it refuses writes, and whether its change log is
+	 * compacted automatically. */
+	int		 store_used_pct;	/* -1 unknown */
+	int		 store_high_water_pct;	/* -1 unknown */
+	enum comp_tri	 store_compaction;
 	int		 config_revisions;	/* previous configurations kept; -1 unknown */
 	const char *const *cert_paths;		/* appliance certificates (PEM); first = device */
 	const char	*ca_path;		/* trust anchor (PEM) */
@@ -113,6 +119,7 @@ struct comp_policy {
 	int		 remediate_low_days;	/* 180 */
 	int		 audit_retention_min_days; /* AU-11 */
 	int		 audit_used_max_pct;	/* AU-4: 75 */
+	int		 store_used_max_pct;	/* SC-5: 75 (below the high-water mark) */
 	int		 rsa_min_bits;
 	int		 ec_min_bits;
 	int		 config_revisions_min;	/* CM-2(3) */

@@ -247,6 +247,8 @@ http_status_for(int r)
 	case BW_E_TOOLARGE:	return 413;
 	case BW_E_AUDIT:
 	case BW_E_UNAVAILABLE:	return 503;
+	case BW_E_NOSPACE:
+	case ENOSPC:		return 507;
 	}
 	return 500;
 }
@@ -268,6 +270,7 @@ http_reason(int status)
 	case 415: return "Unsupported Media Type";
 	case 429: return "Too Many Requests";
 	case 503: return "Service Unavailable";
+	case 507: return "Insufficient Storage";
 	}
 	return "Internal Server Error";
 }
@@ -759,6 +762,37 @@ pending_free(struct pending *p)
 	free(p);
 }
 
+/* 507 for a write the store refused at its high-water mark (or, should
+ * a batch outgrow the headroom, LMDB's full map). */
+static void
+reply_store_full(struct api_server *srv, struct evhttp_request *req)
+{
+	struct store_capacity	 c = { 0 };
+	char			 msg[320];
+
+	(void)store_capacity(srv->st, &c);
+	snprintf(msg, sizeof(msg), "the state store is full: %u%% of its "
+	    "%ju MiB map in use, high-water mark %u%%; nothing was changed. "
+	    "Deletes are still accepted: remove objects to free space, or "
+	    "raise store.map_size_mib in bulwarkd.conf", c.used_pct,
+	    (uintmax_t)(c.map_bytes >> 20), c.high_water_pct);
+	/* Operators learn it from the log too, once a minute at most
+	 * (each refusal is in the audit trail). Loop thread only. */
+	{
+		static time_t	 last;
+		time_t		 now = time(NULL);
+
+		if (now - last >= 60) {
+			last = now;
+			log_warn("state store full: %u%% of its %ju MiB map in "
+			    "use, high-water mark %u%%: creates and replaces "
+			    "get 507 until objects are deleted", c.used_pct,
+			    (uintmax_t)(c.map_bytes >> 20), c.high_water_pct);
+		}
+	}
+	reply_error(srv, req, 507, "insufficient_storage", msg);
+}
+
 static void
 pending_done(struct commit_req *creq)
 {
@@ -793,6 +827,8 @@ pending_done(struct commit_req *creq)
 		    "read it again and retry");
 	} else if (r == -BW_E_NOTFOUND) {
 		reply_err_r(p->srv, p->req, r, NULL);
+	} else if (r == -BW_E_NOSPACE || r == -ENOSPC) {
+		reply_store_full(p->srv, p->req);
 	} else {
 		log_error("commit of %s failed: %s", p->key, bw_strerror(r));
 		reply_err_r(p->srv, p->req, r, NULL);
@@ -1623,6 +1659,73 @@ fail:
 
 /* ---- misc endpoints ---- */
 
+/* The store's capacity for /healthz; *RET_OK is 0 once it is past its
+ * high-water mark (writes refused). New reference or NULL. */
+static json_t *
+health_store(struct api_server *srv, int *ret_ok)
+{
+	struct store_capacity c;
+
+	*ret_ok = 1;
+	if (store_capacity(srv->st, &c) < 0)
+		return NULL;
+	*ret_ok = c.writable;
+	return json_pack("{s:I, s:I, s:I, s:I, s:i, s:i, s:b, s:I, s:I}",
+	    "used_bytes", (json_int_t)c.used_bytes,
+	    "file_bytes", (json_int_t)c.file_bytes,
+	    "map_bytes", (json_int_t)c.map_bytes,
+	    "log_bytes", (json_int_t)c.log_bytes,
+	    "used_percent", (int)c.used_pct,
+	    "high_water_percent", (int)c.high_water_pct,
+	    "writable", c.writable,
+	    "compacted_revision", (json_int_t)c.compacted,
+	    "refused_writes", (json_int_t)c.refused);
+}
+
+/* The store's capacity for /metrics. */
+static void
+metrics_store(struct api_server *srv, struct evbuffer *buf)
+{
+	struct store_capacity c;
+
+	if (store_capacity(srv->st, &c) < 0)
+		return;
+	evbuffer_add_printf(buf,
+	    "# HELP bulwark_store_used_bytes Store pages in use (allocated less free).\n"
+	    "# TYPE bulwark_store_used_bytes gauge\n"
+	    "bulwark_store_used_bytes %" PRIu64 "\n"
+	    "# HELP bulwark_store_file_bytes Pages allocated in the store's data file.\n"
+	    "# TYPE bulwark_store_file_bytes gauge\n"
+	    "bulwark_store_file_bytes %" PRIu64 "\n"
+	    "# HELP bulwark_store_map_bytes The store's map size: the most it can hold.\n"
+	    "# TYPE bulwark_store_map_bytes gauge\n"
+	    "bulwark_store_map_bytes %" PRIu64 "\n"
+	    "# HELP bulwark_store_log_bytes Pages of the store's change log.\n"
+	    "# TYPE bulwark_store_log_bytes gauge\n"
+	    "bulwark_store_log_bytes %" PRIu64 "\n"
+	    "# HELP bulwark_store_used_percent Used bytes of the map, in percent.\n"
+	    "# TYPE bulwark_store_used_percent gauge\n"
+	    "bulwark_store_used_percent %u\n"
+	    "# HELP bulwark_store_high_water_percent Writes are refused (507) from this use of the map.\n"
+	    "# TYPE bulwark_store_high_water_percent gauge\n"
+	    "bulwark_store_high_water_percent %u\n"
+	    "# HELP bulwark_store_writable 0 once the store is past its high-water mark.\n"
+	    "# TYPE bulwark_store_writable gauge\n"
+	    "bulwark_store_writable %d\n"
+	    "# HELP bulwark_store_compacted_revision The change log's compaction horizon.\n"
+	    "# TYPE bulwark_store_compacted_revision gauge\n"
+	    "bulwark_store_compacted_revision %" PRIu64 "\n"
+	    "# HELP bulwark_store_compactions_total Compaction transactions run.\n"
+	    "# TYPE bulwark_store_compactions_total counter\n"
+	    "bulwark_store_compactions_total %" PRIu64 "\n"
+	    "# HELP bulwark_store_refused_writes_total Writes refused at the high-water mark.\n"
+	    "# TYPE bulwark_store_refused_writes_total counter\n"
+	    "bulwark_store_refused_writes_total %" PRIu64 "\n",
+	    c.used_bytes, c.file_bytes, c.map_bytes, c.log_bytes, c.used_pct,
+	    c.high_water_pct, c.writable, c.compacted, c.compactions,
+	    c.refused);
+}
+
 /* DETAIL: the caller presented a valid certificate; anyone else learns
  * only "ok" or "degraded". */
 static void
@@ -1631,21 +1734,23 @@ handle_health(struct api_server *srv, struct evhttp_request *req, int detail)
 	struct commit_stats	 cs;
 	struct audit_status	 as = { 0 };
 	_cleanup_json_ json_t	*o = NULL;
-	int			 healthy;
+	json_t			*store;
+	int			 healthy, store_ok;
 
 	commit_stats(srv->commit, &cs);
 	if (srv->trail)
 		audit_trail_status(srv->trail, &as);
 	healthy = cs.audit_healthy && (!srv->trail || as.healthy);
-	o = json_pack("{s:s, s:I, s:{s:b, s:I, s:f, s:b, s:b, s:b, s:I, s:b}}",
-	    "status", healthy ? "ok" : "degraded",
+	store = health_store(srv, &store_ok);
+	o = json_pack("{s:s, s:I, s:{s:b, s:I, s:f, s:b, s:b, s:b, s:I, s:b}, s:o*}",
+	    "status", healthy && store_ok ? "ok" : "degraded",
 	    "revision", (json_int_t)store_revision(srv->st),
 	    "audit", "healthy", healthy, "last_seq", (json_int_t)as.last_seq,
 	    "fs_used_pct", as.fs_used_pct, "capacity_warning",
 	    as.capacity_warning, "libaudit", as.libaudit_ok,
 	    "syslog", as.syslog_ok,
 	    "lost_records", (json_int_t)cs.lost_records,
-	    "realtime", as.realtime);
+	    "realtime", as.realtime, "store", store);
 	if (o && srv->health_extra) {
 		json_t *extra = srv->health_extra(srv->health_arg);
 
@@ -1739,6 +1844,7 @@ handle_metrics(struct api_server *srv, struct evhttp_request *req)
 		evbuffer_add_printf(buf,
 		    "bulwark_http_responses_total{class=\"%dxx\"} %llu\n", i,
 		    srv->requests[i]);
+	metrics_store(srv, buf);
 	srv->requests[2]++;
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "text/plain; version=0.0.4");

@@ -763,7 +763,7 @@ commit_thread(void *arg)
 	struct async_rec	*a;
 	struct timespec		 until;
 	size_t			 n, nasync, bytes;
-	int			 idle;
+	int			 idle, maint = 1;
 
 	for (;;) {
 		TAILQ_INIT(&reqs);
@@ -774,7 +774,7 @@ commit_thread(void *arg)
 		appender_collect(c, 0);
 		pthread_mutex_lock(&c->mu);
 		while (TAILQ_EMPTY(&c->queue) && TAILQ_EMPTY(&c->async) &&
-		    !c->stopping && !idle) {
+		    !c->stopping && !idle && !maint) {
 			if (c->done_id > c->trimmed_id || c->apending > 0) {
 				clock_gettime(CLOCK_REALTIME, &until);
 				until.tv_nsec += OUTBOX_TRIM_IDLE_MS * 1000000L;
@@ -818,9 +818,19 @@ commit_thread(void *arg)
 				appender_collect(c, 1);
 				outbox_trim(c);
 			}
+			if (maint)
+				maint = store_maintain(c->st) > 0;
 			continue;
 		}
 		run_batch(c, &reqs, &async, nasync);
+		/* The store's housekeeping runs here, between batches, on
+		 * the one thread that writes: it compacts the change log in
+		 * bounded transactions (one per turn while the log is past
+		 * its retention, so writers wait at most one) and moves the
+		 * high-water mark. A failure is retried after the next
+		 * batch. */
+		if (n > 0 || maint)
+			maint = store_maintain(c->st) > 0;
 		while ((a = TAILQ_FIRST(&async))) {
 			TAILQ_REMOVE(&async, a, entry);
 			free(a);

@@ -6,7 +6,10 @@
  * only when both are durable. If the trail refuses records nothing new
  * is accepted until it has taken the outbox's (no audit record, no
  * mutation: AU-5); after a crash, commit_start() gives the trail the
- * records it lacks. Completions run back on the event loop's thread. */
+ * records it lacks. After each batch the same thread runs the store's
+ * housekeeping (store_maintain: change-log compaction in bounded
+ * transactions, the high-water mark). Completions run back on the event
+ * loop's thread. */
 #ifndef BW_COMMIT_H
 #define BW_COMMIT_H
 

@@ -37,6 +37,11 @@ struct store_backend {
 	 * store.c saw them; the backend checks again under its write
 	 * lock (another compaction may have run in between). */
 	int		(*compact)(struct store *st, uint64_t rev);
+	/* store_capacity() and store_maintain(); NULL where a backend
+	 * has neither. */
+	int		(*capacity)(struct store *st,
+			    struct store_capacity *ret);
+	int		(*maintain)(struct store *st);
 	/* The audit outbox (store.h); NULL where a backend has none. */
 	int		(*outbox_put)(struct store *st, uint64_t id,
 			    const void *value, size_t len);

@@ -74,6 +74,10 @@
 #define LMDB_KV_HDR		16	/* create_rev, mod_rev */
 #define LMDB_LOG_HDR		3	/* type, key length */
 #define LMDB_COMPACT_CHUNK	10000	/* log entries dropped per transaction */
+/* store_maintain(): at most STORE_COMPACT_CHUNK entries and about this
+ * many bytes of them per transaction, so its free-list record and the
+ * time it holds the writer stay small. */
+#define LMDB_COMPACT_CHUNK_BYTES ((uint64_t)64 << 20)
 #define LMDB_PREALLOC_CHUNK	((off_t)2 << 20)	/* zeros written ahead */
 #define LMDB_PREALLOC_LOW	((off_t)1 << 20)	/* extend below this */
 
@@ -135,6 +139,17 @@ struct store_lmdb {
 	bool		 wmu_init;
 	bool		 ready;		/* opened (and recovered) */
 	int		 dfd;		/* the store directory */
+
+	/* Retention and capacity (store_maintain). writable is read
+	 * lock-free by the committing thread; cap under cap_mu. */
+	uint64_t	 hist_revs;
+	size_t		 hist_bytes;
+	unsigned	 hw_pct;
+	bool		 writable;
+	uint64_t	 refused;	/* atomic */
+	pthread_mutex_t	 cap_mu;
+	bool		 cap_mu_init;
+	struct store_capacity cap;
 };
 
 static struct store_lmdb *
@@ -741,6 +756,19 @@ lmdb_wcommit(struct store_lmdb *s, MDB_txn *txn)
 	return lmdb_err(rc);
 }
 
+/* After a write transaction failed on a full map (R -ENOSPC), with wmu
+ * held: in WAL mode the checkpoint's pin keeps the pages freed since it
+ * from reuse, so the next write transaction takes a checkpoint first
+ * and may then reuse them (a delete or compaction must get through). */
+static void
+lmdb_full_hint(struct store_lmdb *s, int r)
+{
+	if (r != -ENOSPC || !s->wal)
+		return;
+	s->wrote = true;
+	s->ckpt_at_ms = 0;
+}
+
 static int
 lmdb_batch(struct store *st, struct store_op *ops, size_t n, unsigned flags,
     store_before_commit_fn before_commit, void *ctx)
@@ -760,6 +788,16 @@ lmdb_batch(struct store *st, struct store_op *ops, size_t n, unsigned flags,
 	for (i = 0; i < n; i++) {
 		if (ops[i].result < 0)
 			continue;	/* refused by validation */
+		/* Past the high-water mark nothing may add data; deletes
+		 * (and compaction) go on, so the store can be emptied
+		 * before LMDB's map is full. */
+		if (ops[i].type == STORE_OP_PUT &&
+		    !__atomic_load_n(&s->writable, __ATOMIC_ACQUIRE)) {
+			ops[i].result = -BW_E_NOSPACE;
+			__atomic_add_fetch(&s->refused, 1, __ATOMIC_RELAXED);
+			failed = true;
+			continue;
+		}
 		if ((r = lmdb_apply(s, txn, &ops[i], rev + 1)) < 0)
 			goto out;
 		if (ops[i].result < 0)
@@ -798,6 +836,7 @@ lmdb_batch(struct store *st, struct store_op *ops, size_t n, unsigned flags,
 out:
 	if (txn)
 		mdb_txn_abort(txn);
+	lmdb_full_hint(s, r);
 	lmdb_wend(s);
 	return r;
 }
@@ -939,6 +978,218 @@ out:
 		mdb_txn_abort(txn);
 	lmdb_wend(s);
 	return r;
+}
+
+/* The change log's byte budget: the configured one, never more than an
+ * eighth of the map (so the history alone cannot fill a small map). */
+static uint64_t
+lmdb_hist_limit(struct store_lmdb *s, uint64_t map_bytes)
+{
+	uint64_t lim = s->hist_bytes;
+
+	return lim < map_bytes / 8 ? lim : map_bytes / 8;
+}
+
+/* Recomputes the capacity figures from the last committed snapshot:
+ * pages allocated in the file less those on LMDB's free list (whether or
+ * not a reader still holds them: they are reusable once it ends), and
+ * the change log's pages. Then sets the high-water state. */
+static int
+lmdb_capacity_refresh(struct store_lmdb *s)
+{
+	struct store_capacity c = { 0 };
+	MDB_envinfo	 info;
+	MDB_stat	 est, lst;
+	MDB_cursor	*cur = NULL;
+	MDB_txn		*txn = NULL;
+	MDB_val		 k, v;
+	uint64_t	 free_pages = 0, pages;
+	int		 rc, r = 0;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return lmdb_err(rc);
+	if ((rc = mdb_env_info(s->env, &info)) != 0 ||
+	    (rc = mdb_env_stat(s->env, &est)) != 0 ||
+	    (rc = mdb_stat(txn, s->log, &lst)) != 0 ||
+	    (rc = mdb_cursor_open(txn, 0, &cur)) != 0) {
+		r = lmdb_err(rc);
+		goto out;
+	}
+	/* The free list (database 0): each record an ID list whose first
+	 * word is its length, as mdb_stat -f counts them. */
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		size_t cnt;
+
+		if (v.mv_size < sizeof(cnt)) {
+			r = -BW_E_CORRUPT;
+			goto out;
+		}
+		memcpy(&cnt, v.mv_data, sizeof(cnt));
+		free_pages += cnt;
+	}
+	if (rc != MDB_NOTFOUND) {
+		r = lmdb_err(rc);
+		goto out;
+	}
+	pages = (uint64_t)info.me_last_pgno + 1;
+	c.map_bytes = info.me_mapsize;
+	c.file_bytes = pages * est.ms_psize;
+	c.used_bytes = (pages > free_pages ? pages - free_pages : 0) *
+	    est.ms_psize;
+	c.log_bytes = ((uint64_t)lst.ms_branch_pages + lst.ms_leaf_pages +
+	    lst.ms_overflow_pages) * est.ms_psize;
+	c.revision = lmdb_revision(&s->base);
+	c.compacted = lmdb_compacted_revision(&s->base);
+	c.high_water_pct = s->hw_pct;
+	c.used_pct = c.map_bytes ? (unsigned)((c.used_bytes * 100 +
+	    c.map_bytes - 1) / c.map_bytes) : 100;
+	c.writable = c.used_pct < s->hw_pct;
+	pthread_mutex_lock(&s->cap_mu);
+	c.compactions = s->cap.compactions;
+	s->cap = c;
+	pthread_mutex_unlock(&s->cap_mu);
+	__atomic_store_n(&s->writable, c.writable != 0, __ATOMIC_RELEASE);
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return r;
+}
+
+static int
+lmdb_capacity(struct store *st, struct store_capacity *ret)
+{
+	struct store_lmdb *s = lmdb_of(st);
+
+	pthread_mutex_lock(&s->cap_mu);
+	*ret = s->cap;
+	pthread_mutex_unlock(&s->cap_mu);
+	ret->refused = __atomic_load_n(&s->refused, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* Bytes a log entry of VLEN value bytes takes in LMDB's pages: whole
+ * overflow pages past the node size limit, else about the node. */
+static uint64_t
+lmdb_entry_bytes(size_t vlen, size_t psize)
+{
+	if (vlen + sizeof(uint64_t) + 8 > psize / 2 - 16)
+		return ((16 + vlen + psize - 1) / psize) * psize;
+	return vlen + sizeof(uint64_t) + 10;
+}
+
+/* One bounded compaction transaction by the retention policy: drops the
+ * oldest log entries while more than hist_revs remain or their pages
+ * exceed the byte budget, at most STORE_COMPACT_CHUNK of them and about
+ * LMDB_COMPACT_CHUNK_BYTES. Sets *RET_MORE when it stopped at a chunk
+ * limit. */
+static int
+lmdb_compact_policy(struct store_lmdb *s, uint64_t limit_bytes,
+    bool *ret_more)
+{
+	MDB_cursor *cur = NULL;
+	MDB_txn	*txn = NULL;
+	MDB_stat lst;
+	MDB_val	 k, v;
+	uint64_t cur_rev, horizon, entries, bytes, r_entry, est, freed = 0;
+	size_t	 dropped = 0;
+	int	 rc, r;
+
+	*ret_more = false;
+	if ((r = lmdb_wbegin(s, &txn)) < 0)
+		return r;
+	if ((r = lmdb_meta_get_u64(s, txn, LMDB_META_REVISION, &cur_rev)) < 0 ||
+	    (r = lmdb_meta_get_u64(s, txn, LMDB_META_COMPACTED, &horizon)) < 0)
+		goto out;
+	if ((rc = mdb_stat(txn, s->log, &lst)) != 0 ||
+	    (rc = mdb_cursor_open(txn, s->log, &cur)) != 0) {
+		r = lmdb_err(rc);
+		goto out;
+	}
+	entries = cur_rev - horizon;
+	bytes = ((uint64_t)lst.ms_branch_pages + lst.ms_leaf_pages +
+	    lst.ms_overflow_pages) * lst.ms_psize;
+	/* After mdb_cursor_del() the cursor rests on the next entry,
+	 * which MDB_NEXT then returns. */
+	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (entries <= s->hist_revs && bytes <= limit_bytes)
+			break;
+		if (dropped == STORE_COMPACT_CHUNK ||
+		    freed >= LMDB_COMPACT_CHUNK_BYTES) {
+			*ret_more = true;
+			break;
+		}
+		if (k.mv_size != sizeof(uint64_t)) {
+			r = -BW_E_CORRUPT;
+			goto out;
+		}
+		r_entry = be64_get(k.mv_data);
+		est = lmdb_entry_bytes(v.mv_size, lst.ms_psize);
+		if ((rc = lmdb_wcursor_del(s, cur, s->log, &k)) != 0)
+			break;
+		horizon = r_entry;
+		entries--;
+		bytes = bytes > est ? bytes - est : 0;
+		freed += est;
+		dropped++;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		r = lmdb_err(rc);
+		goto out;
+	}
+	mdb_cursor_close(cur);
+	cur = NULL;
+	if (dropped == 0) {
+		r = 0;
+		goto out;
+	}
+	if ((r = lmdb_meta_put_u64(s, txn, LMDB_META_COMPACTED, horizon)) < 0)
+		goto out;
+	r = lmdb_wcommit(s, txn);
+	txn = NULL;
+	if (r == 0) {
+		__atomic_store_n(&s->compacted, horizon, __ATOMIC_RELEASE);
+		pthread_mutex_lock(&s->cap_mu);
+		s->cap.compactions++;
+		pthread_mutex_unlock(&s->cap_mu);
+	}
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	if (txn)
+		mdb_txn_abort(txn);
+	lmdb_full_hint(s, r);
+	lmdb_wend(s);
+	return r;
+}
+
+static int
+lmdb_maintain(struct store *st)
+{
+	struct store_lmdb *s = lmdb_of(st);
+	uint64_t	 limit, entries;
+	bool		 more = false;
+	int		 r;
+
+	if ((r = lmdb_capacity_refresh(s)) < 0)
+		return r;
+	pthread_mutex_lock(&s->cap_mu);
+	limit = lmdb_hist_limit(s, s->cap.map_bytes);
+	entries = s->cap.revision - s->cap.compacted;
+	/* An eighth over the retention before a compaction runs, so each
+	 * one drops a useful chunk instead of one entry per batch. */
+	r = entries > s->hist_revs + s->hist_revs / 8 ||
+	    s->cap.log_bytes > limit + limit / 8;
+	pthread_mutex_unlock(&s->cap_mu);
+	if (!r)
+		return 0;
+	if ((r = lmdb_compact_policy(s, limit, &more)) < 0)
+		return r;
+	if ((r = lmdb_capacity_refresh(s)) < 0)
+		return r;
+	return more ? 1 : 0;
 }
 
 /* The batch transaction when called from its before_commit hook on the
@@ -1135,6 +1386,8 @@ lmdb_close(struct store *st)
 		mdb_env_close(s->env);
 	if (s->wmu_init)
 		pthread_mutex_destroy(&s->wmu);
+	if (s->cap_mu_init)
+		pthread_mutex_destroy(&s->cap_mu);
 	if (s->dfd >= 0)
 		close(s->dfd);
 	if (s->lock_fd >= 0)
@@ -1152,6 +1405,8 @@ static const struct store_backend lmdb_backend = {
 	.batch = lmdb_batch,
 	.changes = lmdb_changes,
 	.compact = lmdb_compact,
+	.capacity = lmdb_capacity,
+	.maintain = lmdb_maintain,
 	.outbox_put = lmdb_outbox_put,
 	.outbox_remove = lmdb_outbox_remove,
 	.outbox_trim = lmdb_outbox_trim,
@@ -1419,6 +1674,11 @@ store_open_lmdb(const char *dir, const struct store_options *opts,
 		return errf(-BW_E_INVALID, ret_err,
 		    "store %s: map_size %zu below the minimum %zu", dir,
 		    map_size, LMDB_MIN_MAP);
+	if (opts && opts->high_water_pct && (opts->high_water_pct < 50 ||
+	    opts->high_water_pct > 99))
+		return errf(-BW_E_INVALID, ret_err,
+		    "store %s: high_water_pct %u: must be 50..99", dir,
+		    opts->high_water_pct);
 	if ((r = mkdir_p(dir, 0700)) < 0)
 		return errf(r, ret_err, "store %s: cannot create: %s", dir,
 		    strerror(-r));
@@ -1429,11 +1689,24 @@ store_open_lmdb(const char *dir, const struct store_options *opts,
 		return errf(-ENOMEM, ret_err, "store %s: out of memory", dir);
 	s->base.backend = &lmdb_backend;
 	s->dfd = -1;
+	s->lock_fd = -1;
 	if (pthread_mutex_init(&s->wmu, NULL) != 0) {
 		free(s);
 		return errf(-ENOMEM, ret_err, "store %s: out of memory", dir);
 	}
 	s->wmu_init = true;
+	if (pthread_mutex_init(&s->cap_mu, NULL) != 0) {
+		r = errf(-ENOMEM, ret_err, "store %s: out of memory", dir);
+		goto fail;
+	}
+	s->cap_mu_init = true;
+	s->hist_revs = opts && opts->history_revisions ?
+	    opts->history_revisions : STORE_HISTORY_REVISIONS;
+	s->hist_bytes = opts && opts->history_bytes ? opts->history_bytes :
+	    STORE_HISTORY_BYTES;
+	s->hw_pct = opts && opts->high_water_pct ? opts->high_water_pct :
+	    STORE_HIGH_WATER_PCT;
+	s->writable = true;
 	s->lock_fd = openat(dfd, "store.lock",
 	    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (s->lock_fd < 0) {
@@ -1527,6 +1800,21 @@ store_open_lmdb(const char *dir, const struct store_options *opts,
 		    opts->checkpoint_pages : LMDB_CKPT_PAGES;
 		s->ckpt_ms = opts && opts->checkpoint_ms ?
 		    opts->checkpoint_ms : LMDB_CKPT_MS;
+		/* Pages freed since the last checkpoint are not reused
+		 * before the next one (its pin holds them): on a small map
+		 * the default takes checkpoints often enough that this
+		 * stays a sixteenth of the map. */
+		if (!(opts && opts->checkpoint_pages)) {
+			MDB_envinfo	 info;
+			MDB_stat	 est;
+
+			if (mdb_env_info(s->env, &info) == 0 &&
+			    mdb_env_stat(s->env, &est) == 0 &&
+			    info.me_mapsize / est.ms_psize / 16 < s->ckpt_pages)
+				s->ckpt_pages = info.me_mapsize / est.ms_psize / 16;
+			if (s->ckpt_pages == 0)
+				s->ckpt_pages = 1;
+		}
 		pthread_mutex_lock(&s->wmu);
 		r = lmdb_checkpoint(s);
 		pthread_mutex_unlock(&s->wmu);
@@ -1551,6 +1839,11 @@ store_open_lmdb(const char *dir, const struct store_options *opts,
 	if ((r = lmdb_sync_dir(s->dfd)) < 0) {
 		r = errf(r, ret_err, "store %s: syncing the directory: %s", dir,
 		    strerror(-r));
+		goto fail;
+	}
+	if ((r = lmdb_capacity_refresh(s)) < 0) {
+		r = errf(r, ret_err, "store %s: reading its capacity: %s", dir,
+		    bw_strerror(r));
 		goto fail;
 	}
 	s->ready = true;

@@ -240,6 +240,26 @@ store_compact(struct store *st, uint64_t rev)
 	return st->backend->compact(st, rev);
 }
 
+int
+store_capacity(struct store *st, struct store_capacity *ret)
+{
+	if (!st || !ret)
+		return -BW_E_INVALID;
+	if (!st->backend->capacity)
+		return -ENOTSUP;
+	return st->backend->capacity(st, ret);
+}
+
+int
+store_maintain(struct store *st)
+{
+	if (!st)
+		return -BW_E_INVALID;
+	if (!st->backend->maintain)
+		return 0;
+	return st->backend->maintain(st);
+}
+
 void
 store_kv_free(struct store_kv *kv)
 {

@@ -81,7 +81,23 @@ struct store_options {
 	size_t	checkpoint_bytes;
 	size_t	checkpoint_pages;
 	unsigned checkpoint_ms;
+	/* Change-log retention, applied by store_maintain(): the log keeps
+	 * at most history_revisions revisions (0: STORE_HISTORY_REVISIONS)
+	 * and at most history_bytes of pages (0: STORE_HISTORY_BYTES, and
+	 * never more than an eighth of the map); older entries are dropped
+	 * and the compaction horizon moves past them. */
+	uint64_t history_revisions;
+	size_t	history_bytes;
+	/* Writes that add data (puts) are refused with -BW_E_NOSPACE once
+	 * the pages in use reach this percentage of the map (0:
+	 * STORE_HIGH_WATER_PCT); deletes and compaction still run, so the
+	 * store can always be emptied. 50..99. */
+	unsigned high_water_pct;
 };
+
+#define STORE_HISTORY_REVISIONS	10000
+#define STORE_HISTORY_BYTES	((size_t)16 << 20)
+#define STORE_HIGH_WATER_PCT	90u
 
 /* Opens (creating if needed, mode 0700) the LMDB store in directory DIR
  * and stores it in *ret. OPTS may be NULL. Only one opener at a time may
@@ -173,9 +189,39 @@ int store_changes(struct store *st, const char *prefix, uint64_t since,
     size_t max, struct store_event **ret, size_t *ret_n);
 
 /* Drops change-log entries with revision <= REV and moves the horizon to
- * REV. REV at or below the horizon does nothing; above the current
+ * REV (store_maintain() does it by the retention policy). REV at or below the horizon does nothing; above the current
  * revision it is -BW_E_INVALID. Data (current values) is untouched. */
 int store_compact(struct store *st, uint64_t rev);
+
+/* How full the store is (store_capacity()). Figures are from the last
+ * store_maintain() or open, so reading them costs nothing. */
+struct store_capacity {
+	uint64_t	map_bytes;	/* the most the store can hold */
+	uint64_t	file_bytes;	/* allocated in the data file (its high-water) */
+	uint64_t	used_bytes;	/* allocated less free for reuse */
+	uint64_t	log_bytes;	/* of used_bytes, the change log */
+	uint64_t	revision;
+	uint64_t	compacted;	/* compaction horizon */
+	uint64_t	compactions;	/* compaction transactions since open */
+	uint64_t	refused;	/* puts refused past the high-water mark */
+	unsigned	used_pct;	/* used_bytes of map_bytes, rounded up */
+	unsigned	high_water_pct;
+	int		writable;	/* 0: past the high-water mark */
+};
+
+/* Fills *RET. Returns 0, or -ENOTSUP for a backend without figures. */
+int store_capacity(struct store *st, struct store_capacity *ret);
+
+/* Housekeeping after writes (the commit pipeline calls it after each
+ * batch): refreshes the capacity figures and the high-water state and,
+ * when the change log is past the retention of store_options by more
+ * than an eighth, drops its oldest entries down to the retention, at
+ * most STORE_COMPACT_CHUNK entries (and about 64 MiB of them) in one
+ * short write transaction.
+ * Returns 1 when more remains to drop (call again), 0 when the log is
+ * within its retention, or a negative error. */
+#define STORE_COMPACT_CHUNK	4096
+int store_maintain(struct store *st);
 
 /* The audit outbox: numbered opaque entries that commit atomically with
  * a batch, so that a mutation and the record describing it become

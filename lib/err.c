@@ -22,6 +22,7 @@ static const struct {
 	{ BW_E_QUOTA,		"quota_exceeded",	"quota exceeded" },
 	{ BW_E_UNAVAILABLE,	"unavailable",		"service unavailable" },
 	{ BW_E_CRYPTO,		"crypto",		"cryptographic operation failed" },
+	{ BW_E_NOSPACE,		"insufficient_storage",	"the state store is past its high-water mark" },
 };
 
 const char *

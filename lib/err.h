@@ -19,6 +19,7 @@ enum bw_err {
 	BW_E_QUOTA,		/* tenant quota exceeded */
 	BW_E_UNAVAILABLE,	/* dependency (TPM, backend) unavailable */
 	BW_E_CRYPTO,		/* OpenSSL or TPM operation failed */
+	BW_E_NOSPACE,		/* store past its high-water mark: no new data */
 	BW_E_MAX
 };
 

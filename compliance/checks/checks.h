@@ -80,6 +80,7 @@ COMP_CHECK_FN(comp_chk_sc_key_management);
 COMP_CHECK_FN(comp_chk_sc_session_idle);
 COMP_CHECK_FN(comp_chk_sc_collab_devices);
 COMP_CHECK_FN(comp_chk_cp_store_durable);
+COMP_CHECK_FN(comp_chk_sc_store_capacity);
 COMP_CHECK_FN(comp_chk_sc_dns_validation);
 
 /* si.c */

@@ -348,6 +348,24 @@ COMP_CHECK_FN(comp_chk_cp_store_durable)
 	return r < 0 ? r : comp_verdict_from_obs(res);
 }
 
+/* SC-5: a store that fills refuses every write (a denial of service of
+ * the whole appliance), so it must compact on its own and keep room:
+ * nearly full is reported before the high-water mark is reached. */
+COMP_CHECK_FN(comp_chk_sc_store_capacity)
+{
+	int max = ctx->policy->store_used_max_pct, r;
+
+	if (ctx->facts->store_high_water_pct > 0 &&
+	    ctx->facts->store_high_water_pct - 1 < max)
+		max = ctx->facts->store_high_water_pct - 1;
+	if ((r = comp_fact_yes(res, "store_compaction",
+	    ctx->facts->store_compaction)) < 0 ||
+	    (r = comp_fact_range(res, "store_used_pct",
+	    ctx->facts->store_used_pct, 0, max)) < 0)
+		return r;
+	return comp_verdict_from_obs(res);
+}
+
 /* Whether the resolv.conf address A is the host itself. */
 static bool
 comp_dns_local(const char *a)

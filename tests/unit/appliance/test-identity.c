@@ -177,6 +177,12 @@ test_config_errors(void **state)
 		{ "{\"attestation\": {\"interval_seconds\": 60, "
 		  "\"stale_after_seconds\": 30}}", "must exceed interval_seconds" },
 		{ "[1]", "not a JSON object" },
+		{ "{\"store\": {\"map_size_mib\": 1}}",
+		  "store.map_size_mib: must be an integer 16..1048576" },
+		{ "{\"store\": {\"high_water_percent\": 100}}",
+		  "store.high_water_percent: must be an integer 50..99" },
+		{ "{\"store\": {\"history\": 5}}", "unknown key \"store.history\"" },
+		{ "{\"store\": 5}", "store: must be an object" },
 	};
 	size_t i;
 

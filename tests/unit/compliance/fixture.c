@@ -370,6 +370,9 @@ world_build(struct world *w)
 	w->unauth[0] = "GET /healthz";
 	w->facts.unauth_endpoints = w->unauth;
 	w->facts.store_durable = COMP_YES;
+	w->facts.store_used_pct = 10;
+	w->facts.store_high_water_pct = 90;
+	w->facts.store_compaction = COMP_YES;
 	w->facts.config_revisions = 5;
 	w->certs[0] = "etc/bulwark/pki/device.pem";
 	w->facts.cert_paths = w->certs;

@@ -238,6 +238,9 @@ B(b_session) { w->facts.session_idle_s = 3600; }
 B(b_sound) { world_mkdir(w, "sys/class/sound/card0"); }
 B(b_camera) { world_mkdir(w, "sys/class/video4linux/video0"); }
 B(b_store) { w->facts.store_durable = COMP_NO; }
+B(b_store_full) { w->facts.store_used_pct = 80; }
+B(b_store_mark) { w->facts.store_used_pct = 60; w->facts.store_high_water_pct = 60; }
+B(b_store_nocompact) { w->facts.store_compaction = COMP_NO; }
 B(b_aslr) { world_put(w, "proc/sys/kernel/randomize_va_space", "1\n", 0644); }
 B(b_nonx) { world_put(w, "proc/cpuinfo", "processor\t: 0\nflags\t\t: fpu vme "
     "pae sse\n", 0444); }
@@ -397,6 +400,9 @@ static const struct flip flips[] = {
 	{ "sc-collab-devices", "sound card", b_sound },
 	{ "sc-collab-devices", "camera", b_camera },
 	{ "cp-store-durable", "no fsync", b_store },
+	{ "sc-store-capacity", "80% used", b_store_full },
+	{ "sc-store-capacity", "at the high-water mark", b_store_mark },
+	{ "sc-store-capacity", "no compaction", b_store_nocompact },
 	{ "si-memory-protection", "ASLR 1", b_aslr },
 	{ "si-memory-protection", "no NX", b_nonx },
 	{ "si-binary-integrity", "binary changed", b_binary },

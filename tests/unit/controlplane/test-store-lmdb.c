@@ -673,6 +673,143 @@ test_open_errors(void **state)
 	}
 }
 
+/* Runs store_maintain() until the log is within its retention. */
+static void
+maintain_all(struct store *st)
+{
+	int r, rounds = 0;
+
+	while ((r = store_maintain(st)) > 0)
+		assert_true(++rounds < 1000);
+	assert_int_equal(r, 0);
+}
+
+static off_t
+data_size(const char *dir)
+{
+	char		 path[PATH_MAX];
+	struct stat	 sb;
+
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	assert_int_equal(stat(path, &sb), 0);
+	return sb.st_size;
+}
+
+/* Rewriting one 64 KiB value 1,000 times (125 MiB of versions) with the
+ * housekeeping the commit pipeline runs leaves the file small: the log
+ * is compacted to its retention and LMDB reuses the freed pages (no
+ * reader pins them for long). */
+static void
+test_retention(void **state)
+{
+	const char *dir = *state;
+	struct store_options o = { .map_size = 256u << 20,
+	    .history_revisions = 100, .history_bytes = 2u << 20 };
+	struct store_capacity c;
+	struct store_event *ev = NULL;
+	struct store	*st = NULL;
+	static char	 big[64 << 10];
+	uint64_t	 rev = 0;
+	size_t		 n = 0;
+	int		 i;
+
+	assert_int_equal(store_open_lmdb(dir, &o, &st, NULL), 0);
+	for (i = 0; i < 1000; i++) {
+		memset(big, 'a' + i % 26, sizeof(big));
+		assert_int_equal(store_put(st, "/r/big", big, sizeof(big),
+		    STORE_REV_ANY, &rev), 0);
+		maintain_all(st);
+	}
+	assert_int_equal(store_capacity(st, &c), 0);
+	print_message("1000 rewrites: file %jd bytes, used %ju, log %ju, "
+	    "compacted %ju of %ju\n", (intmax_t)data_size(dir),
+	    (uintmax_t)c.used_bytes, (uintmax_t)c.log_bytes,
+	    (uintmax_t)c.compacted, (uintmax_t)c.revision);
+	assert_true(data_size(dir) < (off_t)(16u << 20));
+	assert_true(c.log_bytes <= (2u << 20) + (2u << 20) / 8 + 65536);
+	assert_true(c.compacted > 800);
+	assert_true(c.compactions > 0);
+	assert_true(c.writable);
+	assert_int_equal(store_changes(st, "", 0, 10, &ev, &n), -BW_E_COMPACTED);
+	assert_int_equal(store_changes(st, "", c.compacted, 1000, &ev, &n), 0);
+	assert_int_equal(n, (size_t)(c.revision - c.compacted));
+	store_events_free(ev, n);
+	store_close(st);
+}
+
+/* A log far past its retention (a store from before automatic
+ * compaction) is compacted in bounded transactions: the first call
+ * stops at STORE_COMPACT_CHUNK entries and says more remains. */
+static void
+test_retention_chunks(void **state)
+{
+	const char *dir = *state;
+	struct store_options o = { .map_size = 64u << 20,
+	    .history_revisions = 100 };
+	struct store_op	 ops[1000];
+	struct store	*st = NULL;
+	char		 keys[1000][16];
+	int		 i, j;
+
+	assert_int_equal(store_open_lmdb(dir, &o, &st, NULL), 0);
+	for (j = 0; j < 6; j++) {
+		for (i = 0; i < 1000; i++) {
+			snprintf(keys[i], sizeof(keys[i]), "/r/k/%d", i);
+			ops[i] = (struct store_op){ .type = STORE_OP_PUT,
+			    .key = keys[i], .value = "v", .value_len = 1 };
+		}
+		assert_int_equal(store_batch(st, ops, 1000, 0, NULL, NULL), 0);
+	}
+	assert_int_equal(store_compacted_revision(st), 0);
+	assert_int_equal(store_maintain(st), 1);
+	assert_int_equal(store_compacted_revision(st), STORE_COMPACT_CHUNK);
+	assert_int_equal(store_maintain(st), 0);
+	assert_int_equal(store_compacted_revision(st), 6000 - 100);
+	/* within the retention (and its eighth of slack): nothing to do */
+	assert_int_equal(store_maintain(st), 0);
+	assert_int_equal(store_compacted_revision(st), 6000 - 100);
+	store_close(st);
+}
+
+/* Past the high-water mark puts get -BW_E_NOSPACE before the map is
+ * full (never -ENOSPC); deletes still work and free the space. */
+static void
+test_high_water(void **state)
+{
+	const char *dir = *state;
+	struct store_options o = { .map_size = 8u << 20, .high_water_pct = 70 };
+	struct store_capacity c;
+	struct store	*st = NULL;
+	static char	 big[64 << 10];
+	char		 key[32];
+	int		 i, r = 0, j;
+
+	assert_int_equal(store_open_lmdb(dir, &o, &st, NULL), 0);
+	memset(big, 'x', sizeof(big));
+	for (i = 0; i < 200; i++) {
+		snprintf(key, sizeof(key), "/r/f/%03d", i);
+		if ((r = store_put(st, key, big, sizeof(big), STORE_REV_ANY,
+		    NULL)) < 0)
+			break;
+		maintain_all(st);
+	}
+	assert_int_equal(r, -BW_E_NOSPACE);
+	assert_int_equal(store_capacity(st, &c), 0);
+	assert_false(c.writable);
+	assert_true(c.used_pct >= 70);
+	assert_int_equal(c.refused, 1);
+	for (j = 0; j < i / 2; j++) {
+		snprintf(key, sizeof(key), "/r/f/%03d", j);
+		assert_int_equal(store_delete(st, key, STORE_REV_ANY, NULL), 0);
+		maintain_all(st);
+	}
+	assert_int_equal(store_capacity(st, &c), 0);
+	assert_true(c.writable);
+	assert_int_equal(store_put(st, "/r/f/again", big, sizeof(big),
+	    STORE_REV_ANY, NULL), 0);
+	store_close(st);
+}
+
 int
 main(void)
 {
@@ -698,6 +835,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_wal_torn_tail, dir_setup,
 		    dir_teardown),
 		cmocka_unit_test_setup_teardown(test_wal_to_sync, dir_setup,
+		    dir_teardown),
+		cmocka_unit_test_setup_teardown(test_retention, dir_setup,
+		    dir_teardown),
+		cmocka_unit_test_setup_teardown(test_retention_chunks, dir_setup,
+		    dir_teardown),
+		cmocka_unit_test_setup_teardown(test_high_water, dir_setup,
 		    dir_teardown),
 	};
 
