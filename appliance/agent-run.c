@@ -666,7 +666,7 @@ inst_start(struct agent_run *ar, const json_t *item, struct ar_inst *e,
 	struct start_ctx	 sc = { 0 };
 	struct image_info	 info = { 0 };
 	struct cni_job		 job = { .r = -BW_E_UNAVAILABLE };
-	_cleanup_free_ char	*netns = NULL;
+	_cleanup_free_ char	*netns = NULL, *userns = NULL;
 	struct runtime_spec	 rs = { 0 };
 	const char		*wname = jstr(item, "spec", "workload");
 	const char		*type, *digest, *netname;
@@ -778,8 +778,14 @@ inst_start(struct agent_run *ar, const json_t *item, struct ar_inst *e,
 	if (!is_vm) {
 		struct cni_network cn = { .tenant = e->tenant, .subnet = subnet };
 
-		/* The network namespace first (crun joins it); the plugin
-		 * then wires it while crun creates the container. */
+		/* The user namespace, then the network namespace inside it
+		 * (crun joins both, so the container's network capabilities
+		 * count in its network); the plugin then wires it while crun
+		 * creates the container. */
+		if ((r = runtime_userns_prepare(ar->rt, e->id, &userns,
+		    ret_err)) < 0)
+			goto fail;
+		cn.userns_path = userns;
 		if ((r = cni_prepare(&ar->cni, &cn, e->id, &netns, ret_err)) < 0)
 			goto fail;
 		attached = true;
@@ -830,6 +836,10 @@ fail:
 			log_warn("instance %s: detach after a failed start: %s",
 			    e->id, derr ? derr : "error");
 	}
+	/* runtime_create() cleans up after itself; a failure before it
+	 * leaves the user namespace made for the network. */
+	if (userns)
+		runtime_userns_release(ar->rt, e->id);
 	e->address[0] = '\0';
 	rec_remove(ar, e->id);
 out:
