@@ -392,6 +392,12 @@ status_of(struct runtime *rt, const char *id, const struct rt_meta *m,
 			st->phase = RUNTIME_RUNNING;
 			return 0;
 		}
+		/* Both gone. The shim writes the status just before it
+		 * exits, so it may have done so after the read above: read
+		 * again now that it surely has, or never will. */
+		r = runtime_read_exit(exit_path, &kind, &value);
+	}
+	if (r == -ENOENT) {
 		/* Shim and payload gone without a word (the shim was
 		 * killed): it ended, how is unknown. */
 		st->phase = RUNTIME_EXITED;
