@@ -50,7 +50,8 @@ done
 echo "a1=$ip_a1 a2=$ip_a2 b1=$ip_b1 b2=$ip_b2"
 gw_b=10.77.2.1
 
-# Long-running containers that answer pings; a1 and b1 also ping.
+# Long-running containers that answer pings (the pingers are containers
+# of their own, see cping).
 for t in a b; do
 	for i in 1 2; do
 		eval "ns=\$ns_$t$i"
