@@ -82,4 +82,6 @@ for bad in "limit=0" "limit=-1" "limit=100001" "limit=x" "continue=%00" "continu
 	check "?$bad is refused with a JSON 400" bash -c \
 		"[ '$code' = 400 ] && jq -e '.error.code and .error.message' '$T/err.json' >/dev/null"
 done
+check "no sanitizer report from the agent" sh -c "! grep -q -e 'Sanitizer' -e 'runtime error:' '$T/agent.log'"
+check "no sanitizer report from bulwarkd" sh -c "! grep -q -e 'Sanitizer' -e 'runtime error:' '$D/bulwarkd.log'"
 finish
