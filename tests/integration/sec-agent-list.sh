@@ -82,6 +82,18 @@ for bad in "limit=0" "limit=-1" "limit=100001" "limit=x" "continue=%00" "continu
 	check "?$bad is refused with a JSON 400" bash -c \
 		"[ '$code' = 400 ] && jq -e '.error.code and .error.message' '$T/err.json' >/dev/null"
 done
+echo "== delete everything: the agent removes it (no network namespace left)"
+uids=$( (instances acme; instances beta) | jq -r '.[].metadata.uid')
+check "delete acme's workloads" bash -c "$B delete workload chatty -t acme && $B delete workload probe -t acme"
+check "every instance is gone from the API" wait_for 60 bash -c \
+	"[ \"\$(instances acme | jq length)\" = 0 ]"
+check "no crun container left" wait_for 60 bash -c "[ -z \"\$(crun --root '$RUN/crun' list -q)\" ]"
+check "the node reports 0 instances" wait_for 30 bash -c \
+	"[ \"\$($B get node n1 -o json | jq -r .status.agent.instances)\" = 0 ]"
+left=0
+for u in $uids; do [ -e "/run/netns/bw-$u" ] && left=$((left + 1)); done
+check "no instance's network namespace left ($left)" [ "$left" = 0 ]
+check "no mount left" bash -c "! grep -q -e '$NS' -e '$RUN' /proc/self/mountinfo"
 check "no sanitizer report from the agent" sh -c "! grep -q -e 'Sanitizer' -e 'runtime error:' '$T/agent.log'"
 check "no sanitizer report from bulwarkd" sh -c "! grep -q -e 'Sanitizer' -e 'runtime error:' '$D/bulwarkd.log'"
 finish
