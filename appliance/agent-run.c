@@ -1249,9 +1249,10 @@ list_instances(struct agent_run *ar, json_t **ret_items,
 			break;
 		}
 		if (pages == 0)
-			rev = (unsigned long long)jint(page, "revision", NULL, 0);
+			rev = (unsigned long long)jint(page, "revision", NULL,
+			    0);
 		json_array_foreach(items, i, item)
-			if (json_array_append((json_t *)all, (json_t *)item) < 0) {
+			if (json_array_append(all, (json_t *)item) < 0) {
 				r = -ENOMEM;
 				break;
 			}
@@ -1338,8 +1339,8 @@ agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
 		if ((r = time(NULL) >= ar->next_full_list ?
 		    runtime_list(ar->rt, &ids, &err) :
 		    runtime_list_known(ar->rt, &ids, &err)) < 0) {
-			log_warn("workloads: listing the runtime's instances: %s",
-			    err ? err : bw_strerror(r));
+			log_warn("workloads: listing the runtime's instances: "
+			    "%s", err ? err : bw_strerror(r));
 			ids = NULL;
 		} else if (time(NULL) >= ar->next_full_list)
 			ar->next_full_list = time(NULL) + AR_FULL_LIST_S;

@@ -429,8 +429,8 @@ netns_create(const char *id, const char *path, const char *userns,
 	} else {
 		if ((r = -pthread_create(&t, NULL, netns_thread, &j)) < 0) {
 			(void)unlink(path);
-			return errf(r, ret_err, "network namespace %s: %s", path,
-			    strerror(-r));
+			return errf(r, ret_err, "network namespace %s: %s",
+			    path, strerror(-r));
 		}
 		pthread_join(t, NULL);
 	}

@@ -253,7 +253,8 @@ oci_config_build(const struct oci_spec *s, json_t **ret, char **ret_err)
 		char dst[4096], src[4096];
 
 		snprintf(dst, sizeof(dst), "/%s", s->idmap_dirs[i]);
-		snprintf(src, sizeof(src), "%s/%s", s->rootfs, s->idmap_dirs[i]);
+		snprintf(src, sizeof(src), "%s/%s", s->rootfs,
+		    s->idmap_dirs[i]);
 		/* crun makes an idmapped mount (mount_setattr with the
 		 * container's user namespace) for the "idmap" option. */
 		if (json_array_append_new(mounts, mount_entry(dst, "bind", src,

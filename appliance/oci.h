@@ -1,9 +1,10 @@
 /* OCI runtime configuration (config.json) for tenant containers,
  * hardened by default: own pid, mount, network, uts and ipc
  * namespaces; a user namespace mapping the container's ids 0..65535
- * to an unprivileged host range; a read-only root; no_new_privileges; no capabilities
- * beyond an explicit allow-list; a seccomp deny-list; cgroup limits
- * for cpu, memory (no swap) and pids; a private writable /tmp. */
+ * to an unprivileged host range; a read-only root; no_new_privileges;
+ * no capabilities beyond an explicit allow-list; a seccomp deny-list;
+ * cgroup limits for cpu, memory (no swap) and pids; a private writable
+ * /tmp. */
 #ifndef BW_OCI_H
 #define BW_OCI_H
 

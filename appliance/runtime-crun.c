@@ -514,7 +514,8 @@ rootfs_reachable(const char *rootfs, char **ret_err)
 		memcpy(p, rootfs, i);
 		p[i] = '\0';
 		if (stat(p, &st) < 0)
-			return errf(-errno, ret_err, "%s: %s", p, strerror(errno));
+			return errf(-errno, ret_err, "%s: %s", p,
+			    strerror(errno));
 		if (S_ISDIR(st.st_mode) && !(st.st_mode & S_IXOTH))
 			return errf(-EACCES, ret_err, "%s: mode %04o keeps the "
 			    "container's user namespace from its root file "
@@ -604,7 +605,8 @@ idmap_dirs(const char *rootfs, char ***ret, char **ret_err)
 		const char *const *c;
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    fstatat(dirfd(d), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISDIR(st.st_mode))
 			continue;
 		for (c = covered; *c && strcmp(*c, de->d_name); c++)
@@ -613,7 +615,8 @@ idmap_dirs(const char *rootfs, char ***ret, char **ret_err)
 			continue;
 		if (n == OCI_IDMAP_DIRS_MAX) {
 			r = errf(-BW_E_TOOLARGE, ret_err, "%s: more than %d "
-			    "top-level directories", rootfs, OCI_IDMAP_DIRS_MAX);
+			    "top-level directories", rootfs,
+			    OCI_IDMAP_DIRS_MAX);
 			break;
 		}
 		if (!(v[n++] = strdup(de->d_name))) {

@@ -14,7 +14,7 @@ enum schema_type {
 	SCHEMA_OBJECT,		/* fixed fields, listed in .fields */
 	SCHEMA_ARRAY,		/* items described by .items */
 	SCHEMA_MAP,		/* string keys to string values (labels) */
-	SCHEMA_ENV,		/* environment: identifier keys to text values */
+	SCHEMA_ENV,		/* environment: names to text values */
 };
 
 /* Bounds of a SCHEMA_ENV map (.max bounds its entries): a name is

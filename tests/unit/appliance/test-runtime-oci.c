@@ -147,7 +147,8 @@ test_userns(void **state)
 	assert_int_equal(oci_config_build(&s, &cfg, NULL), 0);
 	lnx = json_object_get(cfg, "linux");
 	json_array_foreach(json_object_get(lnx, "namespaces"), i, e)
-		if (!strcmp(json_string_value(json_object_get(e, "type")), "user"))
+		if (!strcmp(json_string_value(json_object_get(e, "type")),
+		    "user"))
 			user = !strcmp(json_string_value(json_object_get(e,
 			    "path")), "/run/bulwark/userns/x");
 	assert_true(user);

@@ -26,7 +26,8 @@ struct vcase {
 
 static const struct vcase cases[] = {
 	/* env: identifiers to text (issue 13) */
-	{ WL_ENV("{\"JAVA_OPTS\":\"-Xmx512m -Dx=y\",\"U\":\"https://a/b?c=d&e\","
+	{ WL_ENV("{\"JAVA_OPTS\":\"-Xmx512m -Dx=y\","
+	  "\"U\":\"https://a/b?c=d&e\","
 	  "\"_t\":\"gr\\u00fc\\u00df\\tx\\ny\",\"E\":\"\"}"), NULL },
 	{ WL_ENV("{\"A-B\":\"x\"}"), "spec.env: invalid name" },
 	{ WL_ENV("{\"9A\":\"x\"}"), "spec.env: invalid name" },
