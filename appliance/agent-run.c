@@ -39,6 +39,12 @@
 #define AR_LOG_PUT_S		5	/* a changed log tail is sent at most this often */
 #define AR_STABLE_S		60	/* a run this long resets the back-off */
 #define AR_FULL_LIST_S		10	/* crun list at most this often */
+/* The instance list is read in pages: 32 instances with 16 KiB log
+ * tails take about 0.5 MiB, half of what one answer may be
+ * (AGENT_RESPONSE_MAX); the server also ends a page at 512 KiB. */
+#define AR_LIST_PAGE		32
+#define AR_LIST_PAGES_MAX	4096
+#define AR_CONTINUE_MAX		1024	/* hex of a store key */
 #define AR_RECORD_MAX		(16 * 1024)
 #define AR_EVENT_MAX		256
 #define AR_NAME_MAX		63
@@ -666,7 +672,7 @@ inst_start(struct agent_run *ar, const json_t *item, struct ar_inst *e,
 	struct start_ctx	 sc = { 0 };
 	struct image_info	 info = { 0 };
 	struct cni_job		 job = { .r = -BW_E_UNAVAILABLE };
-	_cleanup_free_ char	*netns = NULL;
+	_cleanup_free_ char	*netns = NULL, *userns = NULL;
 	struct runtime_spec	 rs = { 0 };
 	const char		*wname = jstr(item, "spec", "workload");
 	const char		*type, *digest, *netname;
@@ -778,8 +784,14 @@ inst_start(struct agent_run *ar, const json_t *item, struct ar_inst *e,
 	if (!is_vm) {
 		struct cni_network cn = { .tenant = e->tenant, .subnet = subnet };
 
-		/* The network namespace first (crun joins it); the plugin
-		 * then wires it while crun creates the container. */
+		/* The user namespace, then the network namespace inside it
+		 * (crun joins both, so the container's network capabilities
+		 * count in its network); the plugin then wires it while crun
+		 * creates the container. */
+		if ((r = runtime_userns_prepare(ar->rt, e->id, &userns,
+		    ret_err)) < 0)
+			goto fail;
+		cn.userns_path = userns;
 		if ((r = cni_prepare(&ar->cni, &cn, e->id, &netns, ret_err)) < 0)
 			goto fail;
 		attached = true;
@@ -830,6 +842,10 @@ fail:
 			log_warn("instance %s: detach after a failed start: %s",
 			    e->id, derr ? derr : "error");
 	}
+	/* runtime_create() cleans up after itself; a failure before it
+	 * leaves the user namespace made for the network. */
+	if (userns)
+		runtime_userns_release(ar->rt, e->id);
 	e->address[0] = '\0';
 	rec_remove(ar, e->id);
 out:
@@ -1199,18 +1215,84 @@ report_node(struct agent_run *ar)
 		    reply ? api_message(reply) : "error");
 }
 
+/* Lists the instances the API binds here, page by page, into
+ * *RET_ITEMS (a new array) and the first page's revision into *RET_REV
+ * (a change after it wakes the next pass). Returns the number of pages
+ * when the list is complete; otherwise a negative error, and
+ * *RET_ITEMS holds what the pages before the failed one gave (NULL if
+ * none). */
+static int
+list_instances(struct agent_run *ar, json_t **ret_items,
+    unsigned long long *ret_rev, char **ret_err)
+{
+	_cleanup_json_ json_t	*all = json_array();
+	char			 token[AR_CONTINUE_MAX + 1] = "";
+	char			 path[AR_CONTINUE_MAX + 64];
+	unsigned long long	 rev = 0;
+	int			 pages, r = 0;
+
+	if (!all)
+		return -ENOMEM;
+	for (pages = 0; pages < AR_LIST_PAGES_MAX; pages++) {
+		_cleanup_json_ json_t	*page = NULL;
+		const json_t		*items, *item;
+		const char		*next;
+		size_t			 i;
+
+		snprintf(path, sizeof(path), "/v1/instances?limit=%d%s%s",
+		    AR_LIST_PAGE, token[0] ? "&continue=" : "", token);
+		if ((r = api_get(ar, path, &page, ret_err)) < 0)
+			break;
+		if (!json_is_array(items = json_object_get(page, "items"))) {
+			r = errf(-BW_E_INVALID, ret_err, "GET /v1/instances: "
+			    "no items");
+			break;
+		}
+		if (pages == 0)
+			rev = (unsigned long long)jint(page, "revision", NULL,
+			    0);
+		json_array_foreach(items, i, item)
+			if (json_array_append(all, (json_t *)item) < 0) {
+				r = -ENOMEM;
+				break;
+			}
+		if (r < 0)
+			break;
+		next = jstr(page, "metadata", "continue");
+		if (!next)
+			break;
+		/* A token is hex; the same token twice would never end. */
+		if (strlen(next) > AR_CONTINUE_MAX ||
+		    strspn(next, "0123456789abcdef") != strlen(next) ||
+		    strcmp(next, token) == 0) {
+			r = errf(-BW_E_INVALID, ret_err, "GET /v1/instances: "
+			    "a continue token that is not one");
+			break;
+		}
+		snprintf(token, sizeof(token), "%s", next);
+	}
+	if (r == 0 && pages == AR_LIST_PAGES_MAX)
+		r = errf(-BW_E_TOOLARGE, ret_err, "/v1/instances: more than "
+		    "%d pages", AR_LIST_PAGES_MAX);
+	*ret_rev = rev;
+	*ret_items = json_array_size(all) ? TAKE_PTR(all) : NULL;
+	return r < 0 ? r : pages + 1;
+}
+
 int
 agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
     char **ret_err)
 {
-	_cleanup_json_ json_t	*list = NULL, *policies = json_object();
+	_cleanup_json_ json_t	*items = NULL, *policies = json_object();
+	_cleanup_free_ char	*list_err = NULL;
 	char			**ids = NULL, **recs = NULL;
-	const json_t		*items, *item;
+	const json_t		*item;
 	struct ar_inst		*e, *next;
+	unsigned long long	 rev = 0;
 	const char		*id;
 	double			 t0;
 	size_t			 i;
-	int			 r;
+	int			 r, listed;
 
 	if (!policies)
 		return -ENOMEM;
@@ -1219,34 +1301,58 @@ agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
 	ar->changes = 0;
 	ar->node_event[0] = '\0';
 	t0 = mono_ms();
-	if ((r = api_get(ar, "/v1/instances", &list, ret_err)) < 0)
-		return r;
-	log_debug("instances listed in %.1f ms", mono_ms() - t0);
-	if (!json_is_array(items = json_object_get(list, "items")))
-		return errf(-BW_E_INVALID, ret_err, "/v1/instances: no items");
-	ar->list_rev = (unsigned long long)jint(list, "revision", NULL, 0);
+	listed = list_instances(ar, &items, &rev, &list_err);
+	if (listed < 0 && !items) {
+		if (ret_err) {
+			*ret_err = TAKE_PTR(list_err);
+		}
+		return listed;
+	}
+	if (!items && !(items = json_array()))
+		return -ENOMEM;
+	log_debug("instances listed in %d page(s) in %.1f ms: %zu",
+	    listed < 0 ? -1 : listed, mono_ms() - t0, json_array_size(items));
 	for (e = ar->insts; e; e = e->next)
 		e->seen = false;
+
+	if (listed < 0) {
+		/* Part of the list: the instances it names are managed,
+		 * nothing is removed (what is missing may be bound here). */
+		log_warn("workloads: the instance list ended early (%s); "
+		    "managing the %zu instances read, removing none",
+		    list_err ? list_err : bw_strerror(listed),
+		    json_array_size(items));
+		goto reconcile;
+	}
+	ar->list_rev = rev;
 
 	/* What this node has that the API no longer binds here: runtime
 	 * instances, and records without one (a start that died half-way,
 	 * or a removal that failed after the runtime delete). */
 	/* crun's own list (orphans of a create that died) now and then;
-	 * the runtime's state directory on every pass. */
-	if ((r = time(NULL) >= ar->next_full_list ?
-	    runtime_list(ar->rt, &ids, ret_err) :
-	    runtime_list_known(ar->rt, &ids, ret_err)) < 0)
-		return r;
-	if (time(NULL) >= ar->next_full_list)
-		ar->next_full_list = time(NULL) + AR_FULL_LIST_S;
+	 * the runtime's state directory on every pass. A failure leaves
+	 * the removals to the next pass; the bound instances are still
+	 * managed. */
+	{
+		_cleanup_free_ char *err = NULL;
+
+		if ((r = time(NULL) >= ar->next_full_list ?
+		    runtime_list(ar->rt, &ids, &err) :
+		    runtime_list_known(ar->rt, &ids, &err)) < 0) {
+			log_warn("workloads: listing the runtime's instances: "
+			    "%s", err ? err : bw_strerror(r));
+			ids = NULL;
+		} else if (time(NULL) >= ar->next_full_list)
+			ar->next_full_list = time(NULL) + AR_FULL_LIST_S;
+	}
 	if ((r = rec_list(ar, &recs)) < 0) {
-		runtime_list_free(ids);
-		return errf(r, ret_err, "%s: %s", ar->rec_dir, bw_strerror(r));
+		log_warn("workloads: %s: %s", ar->rec_dir, bw_strerror(r));
+		recs = NULL;
 	}
 	for (int round = 0; round < 2; round++) {
 		char **v = round ? recs : ids;
 
-		for (i = 0; v[i]; i++) {
+		for (i = 0; v && v[i]; i++) {
 			_cleanup_free_ char *err = NULL;
 
 			if (desired_find(ar, items, v[i]) ||
@@ -1257,19 +1363,29 @@ agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
 				    v[i], err ? err : bw_strerror(r));
 		}
 	}
-	runtime_list_free(ids);
-	runtime_list_free(recs);
+	if (ids)
+		runtime_list_free(ids);
+	if (recs)
+		runtime_list_free(recs);
 	for (e = ar->insts; e; e = next) {
 		next = e->next;
 		if (!desired_find(ar, items, e->id))
 			inst_drop(ar, e->id);
 	}
 
+reconcile:
+	/* One instance's failure is its own (reconcile_one logs it and
+	 * reports it in its status); the others are managed regardless. */
 	json_array_foreach(items, i, item)
 		if (bound_here(ar, item, &id))
 			reconcile_one(ar, item, id, policies);
 	if (ar->changes)
 		report_node(ar);
+	if (listed < 0) {
+		if (ret_err)
+			*ret_err = TAKE_PTR(list_err);
+		return listed;
+	}
 	return ar->changes;
 }
 

@@ -326,8 +326,89 @@ fail:
 	return NULL;
 }
 
+/* Makes the namespace inside the user namespace USERNS (owned by it):
+ * a forked child (setns into a user namespace needs a single-threaded
+ * process) enters USERNS, unshares its network namespace and sets its
+ * loopback up; the parent, root of the host, bind-mounts the child's
+ * namespace on PATH. The child makes async-signal-safe calls only. */
 static int
-netns_create(const char *id, const char *path, char **ret_err)
+netns_create_in(const char *path, const char *userns, const char **ret_step)
+{
+	_cleanup_close_ int	 ufd = -1;
+	char			 nsp[64], c = 0;
+	int			 ready[2] = { -1, -1 }, done[2] = { -1, -1 };
+	int			 st, r = 0;
+	pid_t			 pid;
+
+	*ret_step = "open user namespace";
+	if ((ufd = open(userns, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	*ret_step = "pipe";
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		return -errno;
+	if (pipe2(done, O_CLOEXEC) < 0) {
+		r = -errno;
+		goto out;
+	}
+	*ret_step = "fork";
+	if ((pid = fork()) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (pid == 0) {
+		struct ifreq	ifr;
+		int		fd;
+
+		close(ready[0]);
+		close(done[1]);
+		if (setns(ufd, CLONE_NEWUSER) < 0 || unshare(CLONE_NEWNET) < 0)
+			_exit(1);
+		if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+			_exit(2);
+		memset(&ifr, 0, sizeof(ifr));
+		memcpy(ifr.ifr_name, "lo", 3);
+		if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+			_exit(2);
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+			_exit(2);
+		if (write(ready[1], "1", 1) != 1)
+			_exit(3);
+		/* until the parent has its namespace mounted */
+		if (read(done[0], &c, 1) < 0)
+			_exit(4);
+		_exit(0);
+	}
+	close(ready[1]);
+	ready[1] = -1;
+	close(done[0]);
+	done[0] = -1;
+	*ret_step = "unshare in the user namespace";
+	if (read(ready[0], &c, 1) != 1)
+		r = -EPERM;
+	else {
+		*ret_step = "bind mount";
+		snprintf(nsp, sizeof(nsp), "/proc/%d/ns/net", (int)pid);
+		if (mount(nsp, path, "none", MS_BIND, NULL) < 0)
+			r = -errno;
+	}
+	close(done[1]);
+	done[1] = -1;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+out:
+	for (int i = 0; i < 2; i++) {
+		if (ready[i] >= 0)
+			close(ready[i]);
+		if (done[i] >= 0)
+			close(done[i]);
+	}
+	return r;
+}
+
+static int
+netns_create(const char *id, const char *path, const char *userns,
+    char **ret_err)
 {
 	struct netns_job	 j = { .path = path, .r = -BW_E_UNAVAILABLE };
 	pthread_t		 t;
@@ -343,12 +424,16 @@ netns_create(const char *id, const char *path, char **ret_err)
 		return errf(-errno, ret_err, "%s: %s", path, strerror(errno));
 	}
 	close(fd);
-	if ((r = -pthread_create(&t, NULL, netns_thread, &j)) < 0) {
-		(void)unlink(path);
-		return errf(r, ret_err, "network namespace %s: %s", path,
-		    strerror(-r));
+	if (userns) {
+		j.r = netns_create_in(path, userns, &j.step);
+	} else {
+		if ((r = -pthread_create(&t, NULL, netns_thread, &j)) < 0) {
+			(void)unlink(path);
+			return errf(r, ret_err, "network namespace %s: %s",
+			    path, strerror(-r));
+		}
+		pthread_join(t, NULL);
 	}
-	pthread_join(t, NULL);
 	if (j.r < 0) {
 		(void)netns_delete(id, NULL);
 		return errf(j.r, ret_err, "network namespace %s: %s: %s", path,
@@ -373,7 +458,7 @@ cni_prepare(const struct cni_config *c, const struct cni_network *n,
 		return -ENOMEM;
 	if ((r = mkdir_p(dir, 0700)) < 0)
 		return errf(r, ret_err, "%s: %s", dir, bw_strerror(r));
-	if ((r = netns_create(id, ns, ret_err)) < 0)
+	if ((r = netns_create(id, ns, n->userns_path, ret_err)) < 0)
 		return r;
 	*ret_netns = TAKE_PTR(ns);
 	return 0;

@@ -25,6 +25,10 @@ struct cni_config {
 struct cni_network {
 	const char	*tenant;	/* [a-z0-9-]{1,63} */
 	const char	*subnet;	/* IPv4 CIDR, e.g. 10.89.1.0/24 */
+	/* The instance's user namespace (runtime_userns_prepare()): its
+	 * network namespace is made inside it, so the network capabilities
+	 * the container holds there count in it. NULL: the host's. */
+	const char	*userns_path;
 };
 
 struct cni_attachment {

@@ -168,6 +168,7 @@ oci_config_build(const struct oci_spec *s, json_t **ret, char **ret_err)
 	char			 tmpopt[96];
 	size_t			 nargs = count(s->argv), nenv = count(s->env);
 	size_t			 ncaps = count(s->capabilities);
+	size_t			 nidmap = count(s->idmap_dirs);
 	bool			 has_path = false;
 
 	if (!s->rootfs || s->rootfs[0] != '/')
@@ -182,6 +183,20 @@ oci_config_build(const struct oci_spec *s, json_t **ret, char **ret_err)
 	if (ncaps > OCI_CAPS_MAX)
 		return errf(-BW_E_INVALID, ret_err,
 		    "capabilities: too many entries");
+	if (s->userns_size && (s->userns_host == 0 ||
+	    s->userns_host > UINT32_MAX - s->userns_size))
+		return errf(-BW_E_INVALID, ret_err,
+		    "user namespace: host ids must be above 0 and in range");
+	if (nidmap > OCI_IDMAP_DIRS_MAX || (nidmap && !s->userns_size))
+		return errf(-BW_E_INVALID, ret_err, "idmapped directories: at "
+		    "most %d, with a user namespace", OCI_IDMAP_DIRS_MAX);
+	for (size_t i = 0; i < nidmap; i++)
+		if (!s->idmap_dirs[i][0] || strchr(s->idmap_dirs[i], '/') ||
+		    !strcmp(s->idmap_dirs[i], ".") ||
+		    !strcmp(s->idmap_dirs[i], "..") ||
+		    strlen(s->rootfs) + strlen(s->idmap_dirs[i]) > 4000)
+			return errf(-BW_E_INVALID, ret_err,
+			    "idmapped directories[%zu]: not a name", i);
 	if (!s->cgroups_path || s->cgroups_path[0] != '/')
 		return errf(-BW_E_INVALID, ret_err,
 		    "cgroups path: must be absolute");
@@ -234,10 +249,26 @@ oci_config_build(const struct oci_spec *s, json_t **ret, char **ret_err)
 	    json_array_append_new(mounts, mount_entry("/tmp", "tmpfs", "tmpfs",
 	    tmpopt)) < 0)
 		return -ENOMEM;
+	for (size_t i = 0; i < nidmap; i++) {
+		char dst[4096], src[4096];
+
+		snprintf(dst, sizeof(dst), "/%s", s->idmap_dirs[i]);
+		snprintf(src, sizeof(src), "%s/%s", s->rootfs,
+		    s->idmap_dirs[i]);
+		/* crun makes an idmapped mount (mount_setattr with the
+		 * container's user namespace) for the "idmap" option. */
+		if (json_array_append_new(mounts, mount_entry(dst, "bind", src,
+		    "bind,ro,nodev,idmap")) < 0)
+			return -ENOMEM;
+	}
 
 	ns = json_pack("[{s:s}, {s:s}, {s:s}, {s:s}, {s:s}]", "type", "pid",
 	    "type", "ipc", "type", "uts", "type", "mount", "type", "cgroup");
 	if (!ns)
+		return -ENOMEM;
+	if (s->userns_size && json_array_append_new(ns, s->userns_path ?
+	    json_pack("{s:s, s:s}", "type", "user", "path", s->userns_path) :
+	    json_pack("{s:s}", "type", "user")) < 0)
 		return -ENOMEM;
 	if (json_array_append_new(ns, s->netns_path ?
 	    json_pack("{s:s, s:s}", "type", "network", "path", s->netns_path) :
@@ -294,6 +325,19 @@ oci_config_build(const struct oci_spec *s, json_t **ret, char **ret_err)
 	    "sysctl", json_object());
 	if (!cfg)
 		return errf(-ENOMEM, ret_err, "building config.json failed");
+	if (s->userns_size) {
+		json_t *lnx = json_object_get(cfg, "linux");
+
+		if (json_object_set_new(lnx, "uidMappings", json_pack(
+		    "[{s:I, s:I, s:I}]", "containerID", (json_int_t)0, "hostID",
+		    (json_int_t)s->userns_host, "size",
+		    (json_int_t)s->userns_size)) < 0 ||
+		    json_object_set_new(lnx, "gidMappings", json_pack(
+		    "[{s:I, s:I, s:I}]", "containerID", (json_int_t)0, "hostID",
+		    (json_int_t)s->userns_host, "size",
+		    (json_int_t)s->userns_size)) < 0)
+			return -ENOMEM;
+	}
 	*ret = TAKE_PTR(cfg);
 	return 0;
 }

@@ -1,8 +1,10 @@
 /* OCI runtime configuration (config.json) for tenant containers,
  * hardened by default: own pid, mount, network, uts and ipc
- * namespaces; a read-only root; no_new_privileges; no capabilities
- * beyond an explicit allow-list; a seccomp deny-list; cgroup limits
- * for cpu, memory (no swap) and pids; a private writable /tmp. */
+ * namespaces; a user namespace mapping the container's ids 0..65535
+ * to an unprivileged host range; a read-only root; no_new_privileges;
+ * no capabilities beyond an explicit allow-list; a seccomp deny-list;
+ * cgroup limits for cpu, memory (no swap) and pids; a private writable
+ * /tmp. */
 #ifndef BW_OCI_H
 #define BW_OCI_H
 
@@ -16,6 +18,7 @@
 #define OCI_ARGS_MAX		256
 #define OCI_ENV_MAX		256
 #define OCI_CAPS_MAX		41
+#define OCI_IDMAP_DIRS_MAX	64
 
 struct oci_spec {
 	const char		*hostname;	/* NULL: "instance" */
@@ -31,6 +34,18 @@ struct oci_spec {
 	unsigned		 memory_mib;	/* 0: no memory limit */
 	unsigned		 pids_max;	/* 0: OCI_DEFAULT_PIDS */
 	unsigned		 tmp_mib;	/* 0: OCI_DEFAULT_TMP_MIB */
+	/* User namespace: container ids 0..userns_size-1 are host ids
+	 * userns_host..; userns_size 0: none (the host's ids). */
+	uint32_t		 userns_host, userns_size;
+	/* A user namespace made beforehand with that map (joined), or
+	 * NULL: crun makes one. */
+	const char		*userns_path;
+	/* Top-level directories of the root file system (names, NULL-
+	 * terminated) bind-mounted onto themselves read-only and idmapped
+	 * to the user namespace: the image's files, owned by host ids, are
+	 * the container's own ids inside (a 0600 file of host root is
+	 * readable to the container's root). */
+	const char *const	*idmap_dirs;
 };
 
 /* Builds the config for S into *RET (caller decrefs). Returns 0 or

@@ -67,6 +67,10 @@ int rt_crun_stop(struct runtime *rt, const char *id, const struct rt_meta *m,
     int grace_ms, char **ret_err);
 int rt_crun_delete(struct runtime *rt, const char *id, char **ret_err);
 int rt_crun_list(struct runtime *rt, json_t *ids, char **ret_err);
+/* Frees the host id range ID's container holds (nothing if none). */
+void rt_crun_userns_release(struct runtime *rt, const char *id);
+/* Unmounts ID's root (RUN_DIR/rootfs/ID) if mounted. */
+void rt_crun_rootfs_release(struct runtime *rt, const char *id);
 
 int rt_qemu_create(struct runtime *rt, const struct runtime_spec *s,
     char **ret_err);

@@ -308,8 +308,12 @@ runtime_open(const struct runtime_config *c, struct runtime **ret,
 		    "runtime: directories must be absolute, cgroup parent "
 		    "relative without dots");
 	}
+	/* RUN_DIR is searchable (its entries stay private but rootfs/):
+	 * containers' roots are mounted below it for crun, which sets them
+	 * up as the container's unprivileged root. */
 	if ((r = mkdir_p(rt->state_dir, 0700)) < 0 ||
-	    (r = mkdir_p(rt->crun_root, 0700)) < 0) {
+	    (r = mkdir_p(rt->crun_root, 0700)) < 0 ||
+	    (chmod(rt->run_dir, 0711) < 0 && (r = -errno) < 0)) {
 		runtime_free(rt);
 		return errf(r, ret_err, "runtime directories: %s",
 		    bw_strerror(r));
@@ -342,6 +346,13 @@ enum runtime_accel
 runtime_accel(const struct runtime *rt)
 {
 	return rt->accel;
+}
+
+void
+runtime_userns_release(struct runtime *rt, const char *id)
+{
+	if (runtime_check_id(id, NULL) == 0)
+		rt_crun_userns_release(rt, id);
 }
 
 int
@@ -381,6 +392,12 @@ status_of(struct runtime *rt, const char *id, const struct rt_meta *m,
 			st->phase = RUNTIME_RUNNING;
 			return 0;
 		}
+		/* Both gone. The shim writes the status just before it
+		 * exits, so it may have done so after the read above: read
+		 * again now that it surely has, or never will. */
+		r = runtime_read_exit(exit_path, &kind, &value);
+	}
+	if (r == -ENOENT) {
 		/* Shim and payload gone without a word (the shim was
 		 * killed): it ended, how is unknown. */
 		st->phase = RUNTIME_EXITED;
@@ -534,6 +551,10 @@ runtime_delete(struct runtime *rt, const char *id, char **ret_err)
 	}
 	if (r < 0)
 		return r;
+	/* Nothing of the container runs now: its root's mount, its user
+	 * namespace and host id range go, also when only they were made. */
+	rt_crun_rootfs_release(rt, id);
+	rt_crun_userns_release(rt, id);
 	if (rt_path(rt, id, NULL, &dir) < 0)
 		return -ENOMEM;
 	if (access(dir, F_OK) == 0) {

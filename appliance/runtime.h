@@ -35,6 +35,15 @@ enum runtime_accel {
 	RUNTIME_ACCEL_KVM,
 };
 
+/* Each container runs in a user namespace of its own: its ids 0..65535
+ * are the host ids RUNTIME_USERNS_BASE + n * RUNTIME_USERNS_SIZE + 0..65535,
+ * n the lowest range free on the host (at most RUNTIME_USERNS_RANGES at
+ * once), reserved in RUN_DIR/uid-ranges/n until the container is
+ * deleted (docs/workloads.md, "User namespaces"). */
+#define RUNTIME_USERNS_BASE	100000u
+#define RUNTIME_USERNS_SIZE	65536u
+#define RUNTIME_USERNS_RANGES	4096u
+
 struct runtime_config {
 	const char	*state_dir;	/* NULL: /var/lib/bulwark/instances */
 	const char	*run_dir;	/* NULL: /run/bulwark */
@@ -103,6 +112,17 @@ void runtime_free(struct runtime *rt);
 enum runtime_accel runtime_probe_accel(struct runtime *rt, const char *kernel,
     const char *initrd, const char *marker, int timeout_ms, char **ret_msg);
 enum runtime_accel runtime_accel(const struct runtime *rt);
+
+/* Makes (or finds) instance ID's user namespace, with its host id
+ * range, before runtime_create(): the network namespace made for the
+ * instance belongs to it then (cni_network.userns_path), so capabilities
+ * like CAP_NET_RAW count there. *RET_PATH (caller frees) is the file that
+ * holds it. runtime_delete() frees both. */
+int runtime_userns_prepare(struct runtime *rt, const char *id,
+    char **ret_path, char **ret_err);
+/* Frees what runtime_userns_prepare() made for ID when the instance was
+ * never created (runtime_delete() does it otherwise). */
+void runtime_userns_release(struct runtime *rt, const char *id);
 
 /* Creates and starts an instance. Returns 0 once it runs (container
  * init started; QEMU answering QMP), -BW_E_EXISTS, -BW_E_INVALID or

@@ -35,6 +35,7 @@
 #include "controlplane/quota.h"
 #include "controlplane/resource.h"
 #include "hardening/pki.h"
+#include "lib/b64.h"
 #include "lib/err.h"
 #include "lib/ids.h"
 #include "lib/json.h"
@@ -697,18 +698,59 @@ object_visible(struct api_server *srv, const struct authz_identity *id,
 	return 1;
 }
 
+/* Reads the paging parameters of a list: LIMIT (1..API_LIST_MAX
+ * objects, 0 when absent) and CONTINUE, the hex of the store key after
+ * which the page starts (the key of the previous page's last object;
+ * it must lie below PREFIX). *RET_AFTER is NULL when absent. */
+static int
+list_paging(struct evhttp_request *req, struct evkeyvalq *q,
+    const char *prefix, size_t *ret_limit, char **ret_after, char **ret_err)
+{
+	_cleanup_free_ char	*after = NULL;
+	const char		*ls = query_get(req, q, "limit");
+	const char		*cs = query_get(req, q, "continue");
+	uint64_t		 limit = 0;
+	size_t			 n;
+
+	if (ls && (parse_u64(ls, &limit) < 0 || limit < 1 ||
+	    limit > API_LIST_MAX))
+		return errf(-BW_E_INVALID, ret_err,
+		    "limit: must be an integer 1..%d", API_LIST_MAX);
+	if (cs) {
+		n = strlen(cs);
+		if (n == 0 || n % 2 || n / 2 > STORE_KEY_MAX ||
+		    !(after = calloc(1, n / 2 + 1)) ||
+		    hex_decode(cs, (unsigned char *)after, n / 2) < 0 ||
+		    strlen(after) != n / 2 ||
+		    strncmp(after, prefix, strlen(prefix)) != 0 ||
+		    store_key_check(after) < 0)
+			return errf(-BW_E_INVALID, ret_err, "continue: must be "
+			    "the token a previous page of this list gave");
+	}
+	*ret_limit = (size_t)limit;
+	*ret_after = TAKE_PTR(after);
+	return 0;
+}
+
+/* Lists a kind, all of it (up to API_LIST_MAX objects) or in pages:
+ * ?limit=N answers at most N objects and at most about
+ * API_LIST_PAGE_BYTES of them; when more follow, metadata.continue
+ * holds the token that asks for the next page. Each page is one
+ * consistent snapshot with its own revision: a client that must see
+ * every change watches from the first page's revision. */
 static void
 handle_list(struct api_server *srv, struct evhttp_request *req,
     const struct api_route *rt, const struct authz_identity *id,
     struct evkeyvalq *q)
 {
-	_cleanup_free_ char	*err = NULL;
+	_cleanup_free_ char	*err = NULL, *after = NULL, *token = NULL;
 	_cleanup_json_ json_t	*out = NULL;
 	struct store_kv		**kvs = NULL;
-	size_t			 n = 0, i;
+	size_t			 n = 0, i, limit = 0, bytes = 0;
 	uint64_t		 rev = 0;
 	char			 prefix[RES_KEY_MAX], action[64], listkind[80];
 	const char		*selector = query_get(req, q, "selector");
+	const char		*last = NULL;
 	json_t			*items;
 	int			 r;
 
@@ -724,22 +766,49 @@ handle_list(struct api_server *srv, struct evhttp_request *req,
 	if ((r = res_prefix(rt->kind, rt->tenant[0] ? rt->tenant : NULL, prefix,
 	    sizeof(prefix))) < 0)
 		goto fail;
+	if ((r = list_paging(req, q, prefix, &limit, &after, &err)) < 0)
+		goto fail;
 	if ((r = store_list(srv->st, prefix, &kvs, &n, &rev)) < 0)
 		goto fail;
 	snprintf(listkind, sizeof(listkind), "%sList", rt->kind->kind);
 	out = json_pack("{s:s, s:I, s:[]}", "kind", listkind, "revision",
 	    (json_int_t)rev, "items");
+	if (!out) {
+		store_kv_array_free(kvs, n);
+		r = -ENOMEM;
+		goto fail;
+	}
 	items = json_object_get(out, "items");
-	for (i = 0; i < n && json_array_size(items) < API_LIST_MAX; i++) {
-		json_t *doc = res_render(kvs[i]->value, kvs[i]->value_len,
-		    kvs[i]->mod_rev);
+	for (i = 0; i < n; i++) {
+		json_t *doc;
 
-		if (!doc)
+		/* keys come sorted by their bytes */
+		if (after && strcmp(kvs[i]->key, after) <= 0)
 			continue;
+		if (json_array_size(items) >= (limit ? limit : API_LIST_MAX) ||
+		    (limit && bytes >= API_LIST_PAGE_BYTES)) {
+			/* more follow: the next page starts after LAST */
+			break;
+		}
+		if (!(doc = res_render(kvs[i]->value, kvs[i]->value_len,
+		    kvs[i]->mod_rev)))
+			continue;
+		last = kvs[i]->key;
 		if (object_visible(srv, id, rt->kind, doc) &&
-		    res_label_match(doc, selector) == 1)
+		    res_label_match(doc, selector) == 1) {
 			json_array_append(items, doc);
+			bytes += kvs[i]->value_len;
+		}
 		json_decref(doc);
+	}
+	if (i < n && last) {
+		if (!(token = malloc(strlen(last) * 2 + 1)) ||
+		    json_object_set_new(out, "metadata", json_pack("{s:s}",
+		    "continue", hex_encode(last, strlen(last), token))) < 0) {
+			store_kv_array_free(kvs, n);
+			r = -ENOMEM;
+			goto fail;
+		}
 	}
 	store_kv_array_free(kvs, n);
 	audit_request(srv, id, action, rt->kind, rt->tenant, NULL, "success", NULL);

@@ -18,7 +18,11 @@
 #define API_BODY_MAX		(1024 * 1024)
 #define API_HEADERS_MAX		(16 * 1024)
 #define API_TIMEOUT_SECS	30
-#define API_LIST_MAX		10000
+#define API_LIST_MAX		10000	/* items in one list answer */
+/* A list page given ?limit= stops once its objects take this many bytes
+ * (always with at least one object), so a client with a bounded answer
+ * size can read any list (docs/workloads.md, "Listing in pages"). */
+#define API_LIST_PAGE_BYTES	(512 * 1024)
 
 struct api_server;
 struct audit_trail;

@@ -111,7 +111,7 @@ static const struct schema_field workload_spec[] = {
 	{ .name = "resources", .type = SCHEMA_OBJECT, .flags = SCHEMA_REQUIRED,
 	  .fields = resources_fields },
 	{ .name = "command", .type = SCHEMA_ARRAY, .max = 64, .items = &string_item },
-	{ .name = "env", .type = SCHEMA_MAP, .max = 64 },
+	{ .name = "env", .type = SCHEMA_ENV, .max = 64 },
 	{ .name = "network", .type = SCHEMA_STRING, .check = schema_check_dns_label },
 	{ .name = "node_selector", .type = SCHEMA_MAP, .max = 16 },
 	{ .name = "spread", .type = SCHEMA_ARRAY, .max = 3, .items = &spread_item },

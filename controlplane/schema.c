@@ -18,6 +18,7 @@ static const char *const type_names[] = {
 	[SCHEMA_OBJECT] = "an object",
 	[SCHEMA_ARRAY] = "an array",
 	[SCHEMA_MAP] = "an object of strings",
+	[SCHEMA_ENV] = "an object of strings",
 };
 
 static int
@@ -32,6 +33,7 @@ type_matches(const json_t *v, enum schema_type t)
 		return json_is_boolean(v);
 	case SCHEMA_OBJECT:
 	case SCHEMA_MAP:
+	case SCHEMA_ENV:
 		return json_is_object(v);
 	case SCHEMA_ARRAY:
 		return json_is_array(v);
@@ -147,6 +149,38 @@ schema_validate_value(const json_t *v, const struct schema_field *f,
 				    "%s.%s: invalid value (0..63 of "
 				    "[A-Za-z0-9._-])", path, k);
 		}
+		break;
+	}
+	case SCHEMA_ENV: {
+		const char	*k;
+		json_t		*val;
+		size_t		 total = 0;
+
+		if (f->max > 0 && (long long)json_object_size(v) > f->max)
+			return errf(-BW_E_INVALID, ret_err,
+			    "%s: at most %lld entries", path, f->max);
+		json_object_foreach((json_t *)v, k, val) {
+			if (!schema_is_env_name(k))
+				return errf(-BW_E_INVALID, ret_err,
+				    "%s: invalid name \"%.64s\" (1..%d of "
+				    "[A-Za-z0-9_], not starting with a digit)",
+				    path, k, SCHEMA_ENV_NAME_MAX);
+			if (!json_is_string(val))
+				return errf(-BW_E_INVALID, ret_err,
+				    "%s.%s: must be a string", path, k);
+			if (!schema_is_env_value(json_string_value(val),
+			    json_string_length(val)))
+				return errf(-BW_E_INVALID, ret_err,
+				    "%s.%s: must be text of at most %d bytes "
+				    "without NUL or control characters other "
+				    "than tab and newline", path, k,
+				    SCHEMA_ENV_VALUE_MAX);
+			total += strlen(k) + json_string_length(val);
+		}
+		if (total > SCHEMA_ENV_TOTAL_MAX)
+			return errf(-BW_E_INVALID, ret_err,
+			    "%s: names and values take %zu bytes, at most %d",
+			    path, total, SCHEMA_ENV_TOTAL_MAX);
 		break;
 	}
 	case SCHEMA_BOOL:
@@ -276,4 +310,44 @@ schema_check_label_value(const char *s)
 	size_t n = strlen(s);
 
 	return n <= 63 && label_chars_ok(s, n);
+}
+
+int
+schema_is_env_name(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > SCHEMA_ENV_NAME_MAX || (s[0] >= '0' && s[0] <= '9'))
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+int
+schema_is_env_value(const char *s, size_t len)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i;
+
+	/* A NUL would cut the value short on its way to execve(). The
+	 * JSON parser has checked the UTF-8; C0 controls (but tab and
+	 * newline), DEL and the C1 controls (U+0080..U+009F, encoded
+	 * C2 80..C2 9F) are refused: they rewrite terminals and logs. */
+	if (len > SCHEMA_ENV_VALUE_MAX || strlen(s) != len)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if ((p[i] < 0x20 && p[i] != '\t' && p[i] != '\n') ||
+		    p[i] == 0x7f)
+			return 0;
+		if (p[i] == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 &&
+		    p[i + 1] <= 0x9f)
+			return 0;
+	}
+	return 1;
 }

@@ -14,7 +14,17 @@ enum schema_type {
 	SCHEMA_OBJECT,		/* fixed fields, listed in .fields */
 	SCHEMA_ARRAY,		/* items described by .items */
 	SCHEMA_MAP,		/* string keys to string values (labels) */
+	SCHEMA_ENV,		/* environment: names to text values */
 };
+
+/* Bounds of a SCHEMA_ENV map (.max bounds its entries): a name is
+ * [A-Za-z_][A-Za-z0-9_]* of at most SCHEMA_ENV_NAME_MAX characters; a
+ * value is UTF-8 text of at most SCHEMA_ENV_VALUE_MAX bytes without NUL
+ * or control characters other than tab and newline; names and values
+ * together at most SCHEMA_ENV_TOTAL_MAX bytes. */
+#define SCHEMA_ENV_NAME_MAX	128
+#define SCHEMA_ENV_VALUE_MAX	4096
+#define SCHEMA_ENV_TOTAL_MAX	(32 * 1024)
 
 #define SCHEMA_REQUIRED	0x1
 
@@ -50,6 +60,11 @@ int schema_check_dns_label(const json_t *v, const char *path, char **ret_err);
 int schema_check_digest(const json_t *v, const char *path, char **ret_err);
 int schema_check_label_key(const char *s);
 int schema_check_label_value(const char *s);
+/* 1 when S is an environment variable name (see SCHEMA_ENV), else 0. */
+int schema_is_env_name(const char *s);
+/* 1 when the LEN bytes at S are an acceptable environment value (see
+ * SCHEMA_ENV), else 0. */
+int schema_is_env_value(const char *s, size_t len);
 int schema_is_dns_label(const char *s);
 
 #endif

@@ -103,8 +103,8 @@ static int
 cmd_container(char **argv, int argc)
 {
 	struct runtime_spec	 s = { .kind = RUNTIME_CONTAINER };
-	const char		*caps[8] = { NULL };
-	size_t			 ncaps = 0;
+	const char		*caps[8] = { NULL }, *env[9] = { NULL };
+	size_t			 ncaps = 0, nenv = 0;
 	struct runtime		*rt;
 	char			*err = NULL;
 	int			 i, r;
@@ -126,6 +126,8 @@ cmd_container(char **argv, int argc)
 			s.netns_path = argv[++i];
 		else if (!strcmp(argv[i], "--cap") && ncaps < 7)
 			caps[ncaps++] = argv[++i];
+		else if (!strcmp(argv[i], "--env") && nenv < 8)
+			env[nenv++] = argv[++i];
 		else
 			return 2;
 	}
@@ -133,6 +135,7 @@ cmd_container(char **argv, int argc)
 		return 2;
 	s.argv = (const char *const *)&argv[i + 1];
 	s.capabilities = ncaps ? caps : NULL;
+	s.env = nenv ? env : NULL;
 	rt = open_rt();
 	r = runtime_create(rt, &s, &err);
 	runtime_free(rt);
@@ -249,7 +252,7 @@ static int
 cmd_net(const char *cmd, char **argv, int argc)
 {
 	struct cni_config	 c = { .state_dir = cni_state };
-	struct cni_network	 n;
+	struct cni_network	 n = { 0 };
 	struct cni_attachment	 a;
 	char			*err = NULL, br[CNI_BRIDGE_MAX + 1];
 	int			 r;
@@ -277,7 +280,19 @@ cmd_net(const char *cmd, char **argv, int argc)
 	if (argc < 4)
 		return 2;
 	if (!strcmp(cmd, "net-attach")) {
-		if ((r = cni_attach(&c, &n, argv[3], &a, &err)) < 0)
+		/* as the agent does: the instance's user namespace first,
+		 * its network namespace inside it */
+		struct runtime	*rt = open_rt();
+		char		*userns = NULL;
+
+		r = runtime_userns_prepare(rt, argv[3], &userns, &err);
+		runtime_free(rt);
+		if (r < 0)
+			return die(r, err);
+		n.userns_path = userns;
+		r = cni_attach(&c, &n, argv[3], &a, &err);
+		free(userns);
+		if (r < 0)
 			return die(r, err);
 		printf("%s %s\n", a.netns_path, a.address);
 		cni_attachment_done(&a);

@@ -99,6 +99,10 @@ check_clean() {
 	if grep -q -- "bw-$P" /proc/self/mountinfo; then
 		fail "mounts left: $(grep -- "bw-$P" /proc/self/mountinfo)"
 	fi
+	# the containers' roots and user namespaces are mounted below RUN
+	if grep -q -- " $RUN/" /proc/self/mountinfo; then
+		fail "mounts left: $(grep -- " $RUN/" /proc/self/mountinfo)"
+	fi
 	if ls /run/netns 2>/dev/null | grep -q -- "bw-$P"; then
 		fail "netns left: $(ls /run/netns | grep -- "bw-$P")"
 	fi

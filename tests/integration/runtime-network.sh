@@ -50,7 +50,8 @@ done
 echo "a1=$ip_a1 a2=$ip_a2 b1=$ip_b1 b2=$ip_b2"
 gw_b=10.77.2.1
 
-# Long-running containers that answer pings; a1 and b1 also ping.
+# Long-running containers that answer pings (the pingers are containers
+# of their own, see cping).
 for t in a b; do
 	for i in 1 2; do
 		eval "ns=\$ns_$t$i"
@@ -59,14 +60,35 @@ for t in a b; do
 	done
 done
 
-# ping from inside container $1's netns, the container's own view.
-cping() {
-	eval "ns=\$ns_$1"
-	$IN $RT create "$P-p" "$ROOT" --netns "$ns" --cap CAP_NET_RAW -- \
+# A pinger of container $1's tenant, wired as the agent wires an
+# instance (its own user namespace, its network namespace inside it, so
+# CAP_NET_RAW counts there): pinger_attach ID SRC, then ping_from ID DEST
+# (once per ID: the delete ends its user namespace), then pinger_detach.
+pinger_attach() {
+	t=$(echo "$2" | cut -c1)
+	out=$($IN $RT net-attach "$P$t" "$(subnet $t)" "$P-$1") || fail "attach pinger $1"
+	eval "pns_$1=\$(echo \"\$out\" | awk '{ print \$1 }')"
+	eval "pt_$1=$t"
+}
+ping_from() {
+	eval "pns=\$pns_$1"
+	$IN $RT create "$P-$1" "$ROOT" --netns "$pns" --cap CAP_NET_RAW -- \
 		ping -c 1 -W 2 "$2" >/dev/null || fail "create pinger"
-	st=$($RT wait "$P-p" 20000) || fail "pinger hangs"
-	$RT delete "$P-p" >/dev/null || fail "delete pinger"
+	st=$($RT wait "$P-$1" 20000) || fail "pinger hangs"
+	$RT delete "$P-$1" >/dev/null || fail "delete pinger"
 	[ "$(field code "$st")" = 0 ]
+}
+pinger_detach() {
+	eval "t=\$pt_$1"
+	$IN $RT net-detach "$P$t" "$(subnet $t)" "$P-$1" || fail "detach pinger $1"
+}
+# cping SRC DEST: a pinger of SRC's tenant pings DEST.
+cping() {
+	pinger_attach p "$1"
+	ping_from p "$2"
+	r=$?
+	pinger_detach p
+	return $r
 }
 
 echo "== within a tenant"
@@ -78,9 +100,14 @@ cping b2 "$ip_a2" && fail "b2 -> a2 succeeded"
 cping a1 "$gw_b" && fail "a1 -> tenant b's gateway succeeded"
 echo "== control: without table inet bulwark the same pings pass"
 $IN nft list table inet bulwark >/dev/null || fail "no nftables table"
+# (attached first: an attachment makes the table again)
+pinger_attach q1 a1
+pinger_attach q2 a1
 $IN $RT net-teardown || fail "teardown"
-cping a1 "$ip_b1" || fail "a1 -> b1 fails even without isolation"
-cping a1 "$gw_b" || fail "a1 -> gateway b fails even without isolation"
+ping_from q1 "$ip_b1" || fail "a1 -> b1 fails even without isolation"
+ping_from q2 "$gw_b" || fail "a1 -> gateway b fails even without isolation"
+pinger_detach q1
+pinger_detach q2
 
 echo "== delete"
 for t in a b; do

@@ -125,6 +125,76 @@ test_limits_caps_netns(void **state)
 	json_decref(cfg);
 }
 
+/* A user namespace joined by path with its map, and idmapped read-only
+ * bind mounts of the image's top-level directories; refusals of a map
+ * at host id 0 or past 2^32 and of idmapped directories without one. */
+static void
+test_userns(void **state)
+{
+	const char *const	 dirs[] = { "bin", "etc", NULL };
+	const char *const	 bad[] = { "../x", NULL };
+	struct oci_spec		 s = base();
+	json_t			*cfg = NULL, *lnx, *m, *e;
+	size_t			 i;
+	bool			 user = false, etc = false;
+	char			*err = NULL;
+
+	(void)state;
+	s.userns_host = 165536;
+	s.userns_size = 65536;
+	s.userns_path = "/run/bulwark/userns/x";
+	s.idmap_dirs = dirs;
+	assert_int_equal(oci_config_build(&s, &cfg, NULL), 0);
+	lnx = json_object_get(cfg, "linux");
+	json_array_foreach(json_object_get(lnx, "namespaces"), i, e)
+		if (!strcmp(json_string_value(json_object_get(e, "type")),
+		    "user"))
+			user = !strcmp(json_string_value(json_object_get(e,
+			    "path")), "/run/bulwark/userns/x");
+	assert_true(user);
+	for (const char *k = "uidMappings"; k; k = strcmp(k, "uidMappings") ?
+	    NULL : "gidMappings") {
+		m = json_array_get(json_object_get(lnx, k), 0);
+		assert_int_equal(json_integer_value(json_object_get(m,
+		    "containerID")), 0);
+		assert_int_equal(json_integer_value(json_object_get(m,
+		    "hostID")), 165536);
+		assert_int_equal(json_integer_value(json_object_get(m, "size")),
+		    65536);
+	}
+	json_array_foreach(json_object_get(cfg, "mounts"), i, e)
+		if (!strcmp(json_string_value(json_object_get(e,
+		    "destination")), "/etc")) {
+			assert_string_equal(json_string_value(json_object_get(e,
+			    "source")), "/var/lib/images/rootfs/abc/etc");
+			assert_true(has_string(json_object_get(e, "options"),
+			    "idmap"));
+			assert_true(has_string(json_object_get(e, "options"),
+			    "ro"));
+			etc = true;
+		}
+	assert_true(etc);
+	json_decref(cfg);
+
+	s.userns_host = 0;
+	assert_int_equal(oci_config_build(&s, &cfg, &err), -BW_E_INVALID);
+	free(err);
+	err = NULL;
+	s.userns_host = 4294967295u - 100;
+	assert_int_equal(oci_config_build(&s, &cfg, &err), -BW_E_INVALID);
+	free(err);
+	err = NULL;
+	s.userns_host = 100000;
+	s.idmap_dirs = bad;
+	assert_int_equal(oci_config_build(&s, &cfg, &err), -BW_E_INVALID);
+	free(err);
+	err = NULL;
+	s.idmap_dirs = dirs;
+	s.userns_size = 0;
+	assert_int_equal(oci_config_build(&s, &cfg, &err), -BW_E_INVALID);
+	free(err);
+}
+
 static void
 test_refusals(void **state)
 {
@@ -176,6 +246,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults_are_hardened),
 		cmocka_unit_test(test_limits_caps_netns),
+		cmocka_unit_test(test_userns),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_ids),
 	};

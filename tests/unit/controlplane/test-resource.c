@@ -20,7 +20,21 @@ struct vcase {
 	const char *want_err;	/* NULL: valid */
 };
 
+#define WL_ENV(env) WL_HEAD "\"spec\":{\"type\":\"container\",\"image\":\"" \
+	DIGEST "\",\"replicas\":1,\"resources\":{\"cpu_millis\":1," \
+	"\"memory_mib\":64},\"env\":" env "}}"
+
 static const struct vcase cases[] = {
+	/* env: identifiers to text (issue 13) */
+	{ WL_ENV("{\"JAVA_OPTS\":\"-Xmx512m -Dx=y\","
+	  "\"U\":\"https://a/b?c=d&e\","
+	  "\"_t\":\"gr\\u00fc\\u00df\\tx\\ny\",\"E\":\"\"}"), NULL },
+	{ WL_ENV("{\"A-B\":\"x\"}"), "spec.env: invalid name" },
+	{ WL_ENV("{\"9A\":\"x\"}"), "spec.env: invalid name" },
+	{ WL_ENV("{\"A\":\"x\\u001by\"}"), "spec.env.A: must be text" },
+	{ WL_ENV("{\"A\":\"x\\u0085y\"}"), "spec.env.A: must be text" },
+	{ WL_ENV("{\"A\":\"x\\ry\"}"), "spec.env.A: must be text" },
+	{ WL_ENV("{\"A\":1}"), "spec.env.A: must be a string" },
 	{ "{\"kind\":\"Tenant\",\"metadata\":{\"name\":\"acme\"},\"spec\":{}}", NULL },
 	{ WL_HEAD "\"spec\":{\"type\":\"container\",\"image\":\"" DIGEST "\","
 	  "\"replicas\":3,\"resources\":{\"cpu_millis\":250,\"memory_mib\":64},"
