@@ -241,7 +241,7 @@ static const struct comp_check comp_registry[] = {
 	  comp_chk_cp_store_durable, C("cp-10", "cp-10.2") },
 	{ "sc-store-capacity", "State store capacity",
 	  "the state store compacts its change log automatically and uses at most 75% of its map, below the mark where it refuses writes",
-	  comp_chk_sc_store_capacity, C("sc-5", "cp-2.2") },
+	  comp_chk_sc_store_capacity, C("sc-5") },
 
 	{ "si-memory-protection", "Memory protection",
 	  "full ASLR and NX-capable CPU",
