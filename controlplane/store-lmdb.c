@@ -1420,7 +1420,7 @@ store_lmdb_env_flags(struct store *st)
 
 	if (st->backend != &lmdb_backend ||
 	    mdb_env_get_flags(lmdb_of(st)->env, &flags) != 0)
-		return -1;
+		return -EINVAL;
 	return (long)flags;
 }
 

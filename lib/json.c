@@ -50,7 +50,7 @@ json_depth_scan(const char *buf, size_t len, int max_depth, size_t *ret_off)
 		else if (c == '{' || c == '[') {
 			if (++depth > max_depth) {
 				*ret_off = i;
-				return -1;
+				return -BW_E_INVALID;
 			}
 		} else if (c == '}' || c == ']')
 			depth--;
