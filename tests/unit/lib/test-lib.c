@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -114,6 +115,62 @@ test_errcode(void **state)
 	assert_string_equal(bw_errcode(-ENOENT), "internal");
 }
 
+/* Stands in for a callee three levels down: it reports the line. */
+static int
+load_catalog_line(int line, const char *id, char **ret_err)
+{
+	return errf(-BW_E_INVALID, ret_err, "catalog line %d: unknown control "
+	    "%s", line, id);
+}
+
+static int
+load_profile(const char *name, char **ret_err)
+{
+	int r;
+
+	if ((r = load_catalog_line(12, "ac-99", ret_err)) < 0)
+		return errf_wrap(r, ret_err, "loading profile %s", name);
+	return 0;
+}
+
+static void
+test_errf_wrap(void **state)
+{
+	char	*err = NULL;
+
+	/* Context goes in front; the callee's words and code survive. */
+	assert_int_equal(load_profile("moderate", &err), -BW_E_INVALID);
+	assert_string_equal(err, "loading profile moderate: catalog line 12: "
+	    "unknown control ac-99");
+	assert_int_equal(errf_wrap(-BW_E_INVALID, &err, "scan %d", 3),
+	    -BW_E_INVALID);
+	assert_string_equal(err, "scan 3: loading profile moderate: catalog "
+	    "line 12: unknown control ac-99");
+	free(err);
+
+	/* A callee that left no message: the code's text stands in. */
+	err = NULL;
+	assert_int_equal(errf_wrap(-ENOENT, &err, "opening %s", "x.json"),
+	    -ENOENT);
+	assert_string_equal(err, "opening x.json: No such file or directory");
+	free(err);
+	err = NULL;
+	assert_int_equal(errf_wrap(-BW_E_QUOTA, &err, "tenant a"), -BW_E_QUOTA);
+	assert_string_equal(err, "tenant a: quota exceeded");
+	free(err);
+
+	/* No message wanted: the code passes through untouched. */
+	assert_int_equal(load_profile("moderate", NULL), -BW_E_INVALID);
+	assert_int_equal(errf_wrap(-EIO, NULL, "x"), -EIO);
+
+	/* errf replaces, errf_wrap adds. */
+	err = NULL;
+	errf(-BW_E_INVALID, &err, "first");
+	errf(-BW_E_INVALID, &err, "second");
+	assert_string_equal(err, "second");
+	free(err);
+}
+
 int
 main(void)
 {
@@ -124,6 +181,7 @@ main(void)
 		cmocka_unit_test(test_json_bad_utf8_dup),
 		cmocka_unit_test(test_uuid_v4),
 		cmocka_unit_test(test_errcode),
+		cmocka_unit_test(test_errf_wrap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
