@@ -1817,7 +1817,7 @@ audit_trail_open(const struct audit_trail_options *o, struct audit_trail **ret,
 		goto fail;
 	if (t->segfd < 0 && (r = rotate(t)) < 0) {
 		r = errf(-BW_E_AUDIT, ret_err, "%s: cannot start a segment: %s",
-		    t->dir, strerror(-r));
+		    t->dir, bw_strerror(r));
 		goto fail;
 	}
 	if (o->forward_libaudit || o->forward_syslog) {
