@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/ids.h"
 #include "lib/json.h"
@@ -171,6 +172,32 @@ test_errf_wrap(void **state)
 	free(err);
 }
 
+/* A deadline from bw_mono_deadline() on a bw_cond_init_mono() cv is
+ * honoured: on a CLOCK_REALTIME cv the same numbers name an instant in
+ * 1970 and the wait would end at once. Only a lower bound is checked,
+ * so a busy machine cannot fail it. */
+static void
+test_cond_mono(void **state)
+{
+	pthread_mutex_t	mu = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t	cv;
+	struct timespec	dl;
+	uint64_t	t0;
+	int		r;
+
+	assert_int_equal(bw_cond_init_mono(&cv), 0);
+	pthread_mutex_lock(&mu);
+	t0 = bw_mono_ns();
+	dl = bw_mono_deadline(200 * 1000000ull);
+	do
+		r = pthread_cond_timedwait(&cv, &mu, &dl);
+	while (r == 0);
+	assert_int_equal(r, ETIMEDOUT);
+	assert_true(bw_mono_ns() - t0 >= 200 * 1000000ull);
+	pthread_mutex_unlock(&mu);
+	pthread_cond_destroy(&cv);
+}
+
 int
 main(void)
 {
@@ -182,6 +209,7 @@ main(void)
 		cmocka_unit_test(test_uuid_v4),
 		cmocka_unit_test(test_errcode),
 		cmocka_unit_test(test_errf_wrap),
+		cmocka_unit_test(test_cond_mono),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
