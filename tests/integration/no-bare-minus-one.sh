@@ -31,12 +31,13 @@ done
 # The libraries hold well over a hundred files; a few means the parse broke.
 [ "$n" -ge 50 ] || { echo "only $n library sources found in $mk" >&2; exit 99; }
 
+# return -1; return (-1); with any spacing
+re='return[[:space:]]*\(?[[:space:]]*-1[[:space:]]*\)?[[:space:]]*;'
 fails=0
 seen_pending=""
 for f in $srcs; do
 	[ -f "$top_srcdir/$f" ] || continue
-	hits=$(grep -nE 'return[[:space:]]*\(?[[:space:]]*-1[[:space:]]*\)?[[:space:]]*;' \
-	    "$top_srcdir/$f" | grep -v 'ordering')
+	hits=$(grep -nE "$re" "$top_srcdir/$f" | grep -v 'ordering')
 	[ -n "$hits" ] || continue
 	base=${f##*/}
 	case " $pending " in
@@ -51,7 +52,8 @@ done
 for p in $pending; do
 	case " $seen_pending " in
 	*" $p "*) ;;
-	*)	echo "FAIL: $p is listed as pending but has no bare -1: drop it"
+	*)	echo "FAIL: $p is listed as pending but has no bare -1:" \
+		    "drop it from the list"
 		fails=$((fails + 1)) ;;
 	esac
 done
