@@ -96,19 +96,19 @@ lowhex_val(char c)
 		return c - '0';
 	if (c >= 'a' && c <= 'f')
 		return c - 'a' + 10;
-	return -1;
+	return -BW_E_INVALID;
 }
 
 int
 audit_unhex(const char *s, size_t slen, unsigned char *out, size_t n)
 {
 	if (slen != 2 * n)
-		return -1;
+		return -BW_E_INVALID;
 	for (size_t i = 0; i < n; i++) {
 		int hi = lowhex_val(s[2 * i]), lo = lowhex_val(s[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
-			return -1;
+			return -BW_E_INVALID;
 		out[i] = (unsigned char)(hi << 4 | lo);
 	}
 	return 0;
@@ -326,7 +326,7 @@ digits_at(const char *s, size_t n, long *ret)
 
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] < '0' || s[i] > '9')
-			return -1;
+			return -BW_E_INVALID;
 		v = v * 10 + (s[i] - '0');
 	}
 	*ret = v;
@@ -378,19 +378,19 @@ parse_u64(const char *s, size_t n, int allow_zero, uint64_t *ret)
 	uint64_t v = 0;
 
 	if (n == 0 || n > 20 || (s[0] == '0' && n > 1))
-		return -1;
+		return -BW_E_INVALID;
 	for (size_t i = 0; i < n; i++) {
 		unsigned d;
 
 		if (s[i] < '0' || s[i] > '9')
-			return -1;
+			return -BW_E_INVALID;
 		d = (unsigned)(s[i] - '0');
 		if (v > (UINT64_MAX - d) / 10)
-			return -1;
+			return -BW_E_INVALID;
 		v = v * 10 + d;
 	}
 	if (v == 0 && !allow_zero)
-		return -1;
+		return -BW_E_INVALID;
 	*ret = v;
 	return 0;
 }
@@ -402,7 +402,7 @@ hexval_upper(char c)
 		return c - '0';
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
-	return -1;
+	return -BW_E_INVALID;
 }
 
 /* Decodes the value [S, S+N) in place to a NUL-terminated string,
@@ -420,19 +420,19 @@ decode_inplace(char *s, size_t n)
 			unsigned char v;
 
 			if (i + 3 > n)
-				return -1;
+				return -BW_E_INVALID;
 			hi = hexval_upper(s[i + 1]);
 			lo = hexval_upper(s[i + 2]);
 			if (hi < 0 || lo < 0)
-				return -1;
+				return -BW_E_INVALID;
 			v = (unsigned char)(hi << 4 | lo);
 			if (is_plain(v))
-				return -1;
+				return -BW_E_INVALID;
 			s[o++] = (char)v;
 			i += 3;
 		} else {
 			if (!is_plain(c))
-				return -1;
+				return -BW_E_INVALID;
 			s[o++] = (char)c;
 			i++;
 		}

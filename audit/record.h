@@ -125,7 +125,8 @@ int audit_sha384(const void *p, size_t n, unsigned char out[48]);
 
 /* Lowercase hex of N bytes into OUT (2N + 1 bytes). */
 void audit_hex(const unsigned char *p, size_t n, char *out);
-/* Decodes exactly 2N lowercase hex characters. Returns 0 or -1. */
+/* Decodes exactly 2N lowercase hex characters. Returns 0 or
+ * -BW_E_INVALID. */
 int audit_unhex(const char *s, size_t slen, unsigned char *out, size_t n);
 
 /* The genesis prev_hash of seq 1: 64 '0'. */

@@ -141,7 +141,7 @@ audit_signer_software_load_or_create(const char *keypath,
 	if (r == -ENOENT)
 		r = key_create(keypath, &k, ret_err);
 	else if (r < 0 && ret_err && !*ret_err)
-		r = errf(r, ret_err, "%s: %s", keypath, strerror(-r));
+		r = errf_wrap(r, ret_err, "%s", keypath);
 	if (r < 0)
 		return r;
 	if (!(s = calloc(1, sizeof(*s))))

@@ -1301,10 +1301,7 @@ ticker_main(void *arg)
 		}
 		pthread_mutex_unlock(&t->qmu);
 		if (!lead) {
-			clock_gettime(CLOCK_MONOTONIC, &dl);
-			dl.tv_nsec += (long)(period % 1000) * 1000000L;
-			dl.tv_sec += period / 1000 + dl.tv_nsec / 1000000000L;
-			dl.tv_nsec %= 1000000000L;
+			dl = bw_mono_deadline((uint64_t)period * 1000000u);
 			pthread_cond_timedwait(&t->tick_cv, &t->mu, &dl);
 			pthread_mutex_lock(&t->qmu);
 			if (t->handoff || t->closing || !flush_due(t))
@@ -1745,7 +1742,6 @@ audit_trail_open(const struct audit_trail_options *o, struct audit_trail **ret,
     char **ret_err)
 {
 	struct audit_trail	*t;
-	pthread_condattr_t	 ca;
 	_cleanup_free_ char	*note = NULL;
 	char			 reason[256];
 	int			 r;
@@ -1761,10 +1757,7 @@ audit_trail_open(const struct audit_trail_options *o, struct audit_trail **ret,
 	pthread_mutex_init(&t->smu, NULL);
 	pthread_cond_init(&t->sync_cv, NULL);
 	pthread_cond_init(&t->synced_cv, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&t->tick_cv, &ca);
-	pthread_condattr_destroy(&ca);
+	bw_cond_init_mono(&t->tick_cv);
 	pthread_cond_init(&t->idle_cv, NULL);
 	t->qtail = &t->qhead;
 	t->st.healthy = 1;
@@ -1817,7 +1810,7 @@ audit_trail_open(const struct audit_trail_options *o, struct audit_trail **ret,
 		goto fail;
 	if (t->segfd < 0 && (r = rotate(t)) < 0) {
 		r = errf(-BW_E_AUDIT, ret_err, "%s: cannot start a segment: %s",
-		    t->dir, strerror(-r));
+		    t->dir, bw_strerror(r));
 		goto fail;
 	}
 	if (o->forward_libaudit || o->forward_syslog) {

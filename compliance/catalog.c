@@ -435,20 +435,6 @@ comp_read_doc(const char *path, char **ret_buf, size_t *ret_len,
 	return 0;
 }
 
-static int
-comp_prefix_err(int r, const char *path, char **ret_err)
-{
-	char *m;
-
-	if (!ret_err || !*ret_err)
-		return r;
-	if (asprintf(&m, "%s: %s", path, *ret_err) >= 0) {
-		free(*ret_err);
-		*ret_err = m;
-	}
-	return r;
-}
-
 int
 comp_catalog_load(const char *path, struct comp_catalog **ret_cat,
     char **ret_err)
@@ -460,7 +446,7 @@ comp_catalog_load(const char *path, struct comp_catalog **ret_cat,
 	if ((r = comp_read_doc(path, &buf, &len, ret_err)) < 0)
 		return r;
 	if ((r = comp_catalog_parse(buf, len, ret_cat, ret_err)) < 0)
-		return comp_prefix_err(r, path, ret_err);
+		return errf_wrap(r, ret_err, "%s", path);
 	return 0;
 }
 
@@ -626,7 +612,7 @@ comp_baseline_load(const char *path, const struct comp_catalog *cat,
 	if ((r = comp_read_doc(path, &buf, &len, ret_err)) < 0)
 		return r;
 	if ((r = comp_baseline_parse(buf, len, cat, ret_base, ret_err)) < 0)
-		return comp_prefix_err(r, path, ret_err);
+		return errf_wrap(r, ret_err, "%s", path);
 	return 0;
 }
 

@@ -1095,19 +1095,17 @@ comp_dpkg_find(const struct comp_pkg *pkgs, size_t n, const char *name)
 }
 
 /* dpkg's order: '~' sorts before everything, even the end; letters
- * before non-letters. */
+ * before non-letters. Weights start at 0 for '~'. */
 static int
 comp_deb_order(int c)
 {
-	if (isdigit(c))
-		return 0;
-	if (isalpha(c))
-		return c;
 	if (c == '~')
-		return -1;
-	if (c)
-		return c + 256;
-	return 0;
+		return 0;
+	if (isdigit(c) || !c)
+		return 1;
+	if (isalpha(c))
+		return c + 1;
+	return c + 257;
 }
 
 static int
@@ -1140,7 +1138,7 @@ comp_deb_verrev(const char *a, const char *b)
 		if (isdigit((unsigned char)*a))
 			return 1;
 		if (isdigit((unsigned char)*b))
-			return -1;
+			return -1;	/* ordering: B is longer */
 		if (first_diff)
 			return first_diff;
 	}

@@ -754,21 +754,21 @@ ev_octal(const unsigned char *f, size_t w, uint64_t *ret)
 	while (i < w && f[i] == ' ')
 		i++;
 	if (i == w || f[i] < '0' || f[i] > '7')
-		return -1;
+		return -BW_E_INVALID;
 	for (; i < w && f[i] >= '0' && f[i] <= '7'; i++) {
 		if (v > (UINT64_MAX >> 3))
-			return -1;
+			return -BW_E_INVALID;
 		v = (v << 3) | (uint64_t)(f[i] - '0');
 	}
 	for (; i < w; i++)
 		if (f[i] != ' ' && f[i] != '\0')
-			return -1;
+			return -BW_E_INVALID;
 	*ret = v;
 	return 0;
 }
 
-/* Parses one header. Returns 1 for an entry, 0 for a zero block, -1
- * (with a problem recorded) for anything else. */
+/* Parses one header. Returns 1 for an entry, 0 for a zero block,
+ * -BW_E_INVALID (with a problem recorded) for anything else. */
 static int
 ev_parse_header(struct ev_verify *v, const unsigned char *h, uint64_t off,
     char name[TAR_NAME_MAX + 2], uint64_t *ret_size)
@@ -786,33 +786,33 @@ ev_parse_header(struct ev_verify *v, const unsigned char *h, uint64_t off,
 	if (ev_octal(h + 148, 8, &sum) < 0 || sum != calc) {
 		ev_problem(v, EVIDENCE_MALFORMED, NULL, "tar header at offset %" PRIu64
 		    ": checksum mismatch", off);
-		return -1;
+		return -BW_E_INVALID;
 	}
 	if (memcmp(h + 257, "ustar", 5) != 0) {
 		ev_problem(v, EVIDENCE_MALFORMED, NULL, "tar header at offset %" PRIu64
 		    ": not a ustar header", off);
-		return -1;
+		return -BW_E_INVALID;
 	}
 	if (!memchr(h, '\0', 100) || h[345] != '\0') {
 		ev_problem(v, EVIDENCE_MALFORMED, NULL, "tar header at offset %" PRIu64
 		    ": name longer than %d bytes", off, TAR_NAME_MAX);
-		return -1;
+		return -BW_E_INVALID;
 	}
 	memcpy(name, h, 100);
 	name[100] = '\0';
 	if (h[156] != '0' && h[156] != '\0') {
 		ev_problem(v, EVIDENCE_MALFORMED, name, "tar entry is not a regular "
 		    "file (type '%c')", isprint(h[156]) ? h[156] : '?');
-		return -1;
+		return -BW_E_INVALID;
 	}
 	if (!ev_name_ok(name)) {
 		ev_problem(v, EVIDENCE_MALFORMED, NULL, "tar entry at offset %" PRIu64
 		    " has an unsafe name", off);
-		return -1;
+		return -BW_E_INVALID;
 	}
 	if (ev_octal(h + 124, 12, &size) < 0) {
 		ev_problem(v, EVIDENCE_MALFORMED, name, "bad size field");
-		return -1;
+		return -BW_E_INVALID;
 	}
 	*ret_size = size;
 	return 1;

@@ -371,7 +371,7 @@ ssp_enum(const char *const *vals, size_t n, const char *v)
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(vals[i], v) == 0)
 			return (int)i;
-	return -1;
+	return -ENOENT;
 }
 
 /* A growable string for the Markdown rendering. */

@@ -19,14 +19,14 @@ split_path(const char *path, char *buf, size_t buflen, char **segs,
 	char	*p, *s;
 
 	if (len == 0 || path[0] != '/' || len >= buflen)
-		return -1;
+		return -BW_E_INVALID;
 	memcpy(buf, path + 1, len);
 	for (s = buf; ; s = p + 1) {
 		p = strchr(s, '/');
 		if (p)
 			*p = '\0';
 		if (*s == '\0' || n == API_SEGS_MAX)
-			return -1;
+			return -BW_E_INVALID;
 		segs[n++] = s;
 		if (!p)
 			break;

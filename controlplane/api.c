@@ -1342,8 +1342,8 @@ watch_stall_cb(evutil_socket_t fd, short what, void *arg)
 /* A stream is only as good as its identity: checked again before each
  * batch and heartbeat, as every request is, the stream ends (an ERROR
  * line, then the end) once the certificate is revoked, the role binding
- * or the tenant is gone, or a node lost trust. Returns 0, or -1 when the
- * stream ended (the watcher is freed). */
+ * or the tenant is gone, or a node lost trust. Returns 0, or -BW_E_UNAUTH when
+ * the stream ended (the watcher is freed). */
 static int
 watcher_recheck(struct watcher *w)
 {
@@ -1366,11 +1366,13 @@ watcher_recheck(struct watcher *w)
 		evbuffer_free(buf);
 	}
 	watcher_end(w);
-	return -1;
+	return -BW_E_UNAUTH;
 }
 
-/* Sends every change after w->rev the watcher may see. Returns 0, or
- * -1 when the stream ended (the watcher is freed). */
+/* Sends every change after w->rev the watcher may see. Returns 0, or a
+ * negative code when the stream ended (the watcher is freed): -EPIPE
+ * when the client is gone or a poll's answer was sent, the recheck's or
+ * the store's code otherwise. */
 static int
 watcher_pump(struct watcher *w)
 {
@@ -1381,10 +1383,10 @@ watcher_pump(struct watcher *w)
 
 	if (!evhttp_request_get_connection(w->req)) {
 		watcher_end(w);
-		return -1;
+		return -EPIPE;
 	}
-	if (watcher_recheck(w) < 0)
-		return -1;
+	if ((r = watcher_recheck(w)) < 0)
+		return r;
 	for (;;) {
 		size_t backlog = watcher_backlog(w);
 
@@ -1392,7 +1394,7 @@ watcher_pump(struct watcher *w)
 			return 0;
 		if (backlog == (size_t)-1) {
 			watcher_end(w);
-			return -1;
+			return -EPIPE;
 		}
 		if (backlog >= WATCH_LOW_WATER) {
 			struct timeval tv = { API_WATCH_STALL_SECS, 0 };
@@ -1415,7 +1417,7 @@ watcher_pump(struct watcher *w)
 			}
 			evhttp_send_reply_end(w->req);
 			watcher_free(w);
-			return -1;
+			return r;
 		}
 		if (n == 0)
 			break;
@@ -1475,7 +1477,7 @@ watcher_pump(struct watcher *w)
 			evbuffer_free(buf);
 			if (sent > 0 && w->poll_ev) {
 				watcher_end(w);
-				return -1;
+				return -EPIPE;
 			}
 		}
 		if (n < WATCH_BATCH && i == n)

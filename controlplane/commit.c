@@ -210,8 +210,7 @@ appender_thread(void *arg)
 			break;
 		due = c->alast_ns + APPEND_GROUP_US * 1000u;
 		while (!c->astop && !c->aflush && bw_mono_ns() < due) {
-			struct timespec ts = { .tv_sec = (time_t)(due / 1000000000u),
-			    .tv_nsec = (long)(due % 1000000000u) };
+			struct timespec ts = bw_mono_timespec(due);
 
 			pthread_cond_timedwait(&c->acv, &c->amu, &ts);
 		}
@@ -776,12 +775,8 @@ commit_thread(void *arg)
 		while (TAILQ_EMPTY(&c->queue) && TAILQ_EMPTY(&c->async) &&
 		    !c->stopping && !idle && !maint) {
 			if (c->done_id > c->trimmed_id || c->apending > 0) {
-				clock_gettime(CLOCK_REALTIME, &until);
-				until.tv_nsec += OUTBOX_TRIM_IDLE_MS * 1000000L;
-				if (until.tv_nsec >= 1000000000L) {
-					until.tv_sec++;
-					until.tv_nsec -= 1000000000L;
-				}
+				until = bw_mono_deadline(OUTBOX_TRIM_IDLE_MS *
+				    1000000ull);
 				idle = pthread_cond_timedwait(&c->cv, &c->mu,
 				    &until) == ETIMEDOUT;
 			} else
@@ -961,16 +956,10 @@ commit_start(struct event_base *base, struct store *st,
 	TAILQ_INIT(&c->aqueue);
 	TAILQ_INIT(&c->adone);
 	pthread_mutex_init(&c->mu, NULL);
-	pthread_cond_init(&c->cv, NULL);
+	/* Both threads time their waits on the monotonic clock. */
+	bw_cond_init_mono(&c->cv);
 	pthread_mutex_init(&c->amu, NULL);
-	{
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&c->acv, &ca);
-		pthread_condattr_destroy(&ca);
-	}
+	bw_cond_init_mono(&c->acv);
 	c->st = st;
 	c->trail = trail;
 	c->stats.audit_healthy = 1;

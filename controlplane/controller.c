@@ -229,7 +229,8 @@ instance_name(const char *workload, long idx, char *buf, size_t len)
 	    (int)(idx % 10000));
 }
 
-/* Returns the replica index encoded in instance NAME of WORKLOAD, or -1. */
+/* Returns the replica index encoded in instance NAME of WORKLOAD, or
+ * -ENOENT when NAME is not one of WORKLOAD's instances. */
 static long
 instance_index(const char *workload, const char *name)
 {
@@ -240,9 +241,9 @@ instance_index(const char *workload, const char *name)
 	if (pl > CONTROLLER_WORKLOAD_PREFIX_MAX)
 		pl = CONTROLLER_WORKLOAD_PREFIX_MAX;
 	if (strncmp(workload, name, pl) != 0 || name[pl] != '-' || !name[pl + 1])
-		return -1;
+		return -ENOENT;
 	idx = strtol(name + pl + 1, &end, 10);
-	return *end || idx < 0 ? -1 : idx;
+	return *end || idx < 0 ? -ENOENT : idx;
 }
 
 /* What an instance is made from: the workload's spec but for replicas

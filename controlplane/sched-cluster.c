@@ -264,7 +264,7 @@ node_slot(const struct sched_cluster *c, const char *name)
 	uint32_t id;
 
 	if (!name)
-		return -1;
+		return -ENOENT;
 	id = sched_intern_find(&c->in, name, strlen(name));
 	return sched_aux_get(&c->in, id, SCHED_AUX_NODE);
 }

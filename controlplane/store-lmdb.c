@@ -1420,7 +1420,7 @@ store_lmdb_env_flags(struct store *st)
 
 	if (st->backend != &lmdb_backend ||
 	    mdb_env_get_flags(lmdb_of(st)->env, &flags) != 0)
-		return -1;
+		return -EINVAL;
 	return (long)flags;
 }
 
@@ -1665,7 +1665,6 @@ store_open_lmdb(const char *dir, const struct store_options *opts,
 	enum store_durability durability = opts ? opts->durability :
 	    STORE_DURABILITY_WAL;
 	struct store_wal_checkpoint ck = { 0 };
-	char	*werr = NULL;
 	int	 rc, r, fd, flags, dead;
 
 	if (!dir || !dir[0] || !ret)
@@ -1725,8 +1724,8 @@ store_open_lmdb(const char *dir, const struct store_options *opts,
 	 * asks for; a store leaving WAL mode then drops it. */
 	if (durability == STORE_DURABILITY_WAL ||
 	    faccessat(s->dfd, STORE_WAL_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-		if ((r = store_wal_open(s->dfd, &s->wal, &werr)) < 0) {
-			r = errf(r, ret_err, "store %s: %s", dir, werr);
+		if ((r = store_wal_open(s->dfd, &s->wal, ret_err)) < 0) {
+			r = errf_wrap(r, ret_err, "store %s", dir);
 			goto fail;
 		}
 		store_wal_last_checkpoint(s->wal, &ck);
@@ -1783,11 +1782,9 @@ store_open_lmdb(const char *dir, const struct store_options *opts,
 	if ((r = lmdb_init(s, dir, ret_err)) < 0)
 		goto fail;
 	if (ck.valid) {
-		free(werr);
-		werr = NULL;
 		if ((r = store_wal_replay(s->wal, lmdb_replay_one, s,
-		    &werr)) < 0) {
-			r = errf(r, ret_err, "store %s: recovery: %s", dir, werr);
+		    ret_err)) < 0) {
+			r = errf_wrap(r, ret_err, "store %s: recovery", dir);
 			goto fail;
 		}
 		if (r > 0 && (r = lmdb_init(s, dir, ret_err)) < 0)
@@ -1850,7 +1847,6 @@ store_open_lmdb(const char *dir, const struct store_options *opts,
 	*ret = &s->base;
 	return 0;
 fail:
-	free(werr);
 	lmdb_close(&s->base);
 	return r;
 }

@@ -19,8 +19,8 @@ typedef int (*store_lmdb_entry_fn)(void *arg, int db, char op,
 int store_lmdb_record_parse(const unsigned char *p, size_t len,
     store_lmdb_entry_fn fn, void *arg);
 
-/* Returns the LMDB environment flags of ST (an LMDB store), or -1 if ST
- * is another backend. Tests use it to prove commits stay durable (no
+/* Returns the LMDB environment flags of ST (an LMDB store), or -EINVAL
+ * if ST is another backend. Tests use it to prove commits stay durable (no
  * MDB_NOSYNC, MDB_NOMETASYNC, MDB_MAPASYNC, MDB_WRITEMAP). */
 long store_lmdb_env_flags(struct store *st);
 

@@ -50,7 +50,7 @@ b64_value(char c)
 	const char *p;
 
 	if (c == '\0' || !(p = strchr(b64_alphabet, c)))
-		return -1;
+		return -BW_E_INVALID;
 	return (int)(p - b64_alphabet);
 }
 
@@ -129,7 +129,7 @@ hex_value(char c)
 		return c - 'a' + 10;
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
-	return -1;
+	return -BW_E_INVALID;
 }
 
 int

@@ -1,5 +1,8 @@
 #include "config.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
@@ -45,4 +48,50 @@ bw_errcode(int r)
 		if (bw_errors[i].code == -r)
 			return bw_errors[i].name;
 	return "internal";
+}
+
+int
+errf(int r, char **ret_err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ret_err) {
+		free(*ret_err);
+		*ret_err = NULL;
+		va_start(ap, fmt);
+		if (vasprintf(ret_err, fmt, ap) < 0)
+			*ret_err = NULL;
+		va_end(ap);
+	}
+	return r;
+}
+
+int
+errf_wrap(int r, char **ret_err, const char *fmt, ...)
+{
+	char	*ctx = NULL, *msg = NULL;
+	va_list	 ap;
+	int	 n;
+
+	if (!ret_err)
+		return r;
+	va_start(ap, fmt);
+	n = vasprintf(&ctx, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return r;
+	if (*ret_err)
+		n = asprintf(&msg, "%s: %s", ctx, *ret_err);
+	else if (r < 0)
+		n = asprintf(&msg, "%s: %s", ctx, bw_strerror(r));
+	else {
+		msg = ctx;
+		ctx = NULL;
+	}
+	free(ctx);
+	if (n < 0)
+		return r;
+	free(*ret_err);
+	*ret_err = msg;
+	return r;
 }

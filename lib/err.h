@@ -4,6 +4,8 @@
 #ifndef BW_ERR_H
 #define BW_ERR_H
 
+#include "macro.h"
+
 enum bw_err {
 	BW_E_BASE = 10000,
 	BW_E_INVALID,		/* input failed validation */
@@ -29,5 +31,21 @@ const char *bw_strerror(int r);
 /* Returns the short stable code used in API errors ("invalid",
  * "not_found", ...) for R. */
 const char *bw_errcode(int r);
+
+/* Where a person must read the error, a function takes a last parameter
+ * `char **ret_err` that receives an allocated message (caller frees);
+ * RET_ERR may be NULL when the caller needs only the code. */
+
+/* Formats a new message into *RET_ERR (replacing any) when RET_ERR is
+ * not NULL and returns R, so callers can write
+ * `return errf(-BW_E_INVALID, ret_err, "spec.replicas: ...")`. */
+int errf(int r, char **ret_err, const char *fmt, ...) _printf_(3, 4);
+
+/* Passes a callee's error up with context: *RET_ERR becomes
+ * "<FMT>: <the callee's message>", e.g. "loading profile moderate:
+ * catalog line 12: unknown control ac-99". When the callee left no
+ * message, "<FMT>: <bw_strerror(R)>". Returns R; does nothing when
+ * RET_ERR is NULL; keeps the callee's message if memory runs out. */
+int errf_wrap(int r, char **ret_err, const char *fmt, ...) _printf_(3, 4);
 
 #endif

@@ -1,28 +1,10 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "err.h"
 #include "json.h"
-
-int
-errf(int r, char **ret_err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ret_err) {
-		free(*ret_err);
-		*ret_err = NULL;
-		va_start(ap, fmt);
-		if (vasprintf(ret_err, fmt, ap) < 0)
-			*ret_err = NULL;
-		va_end(ap);
-	}
-	return r;
-}
 
 /* Measures nesting outside strings before jansson sees the input, so a
  * hostile document costs one linear pass and no recursion. */
@@ -50,7 +32,7 @@ json_depth_scan(const char *buf, size_t len, int max_depth, size_t *ret_off)
 		else if (c == '{' || c == '[') {
 			if (++depth > max_depth) {
 				*ret_off = i;
-				return -1;
+				return -BW_E_INVALID;
 			}
 		} else if (c == '}' || c == ']')
 			depth--;

@@ -21,8 +21,4 @@
 int json_parse_bounded(const char *buf, size_t len, int max_depth,
     json_t **ret, char **ret_err);
 
-/* Formats an allocated message into *ret_err when RET_ERR is not NULL
- * and returns R, so callers can write `return errf(r, &err, ...)`. */
-int errf(int r, char **ret_err, const char *fmt, ...) _printf_(3, 4);
-
 #endif

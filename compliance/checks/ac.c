@@ -42,7 +42,7 @@ comp_faillock_value(const char *line, const char *conf, const char *key,
     long dflt)
 {
 	_cleanup_free_ char *v = NULL;
-	long x = line ? comp_opt_long(line, key) : -1;
+	long x = line ? comp_opt_long(line, key) : -ENOENT;
 
 	if (x >= 0)
 		return x;

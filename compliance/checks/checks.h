@@ -119,7 +119,7 @@ int comp_read_dir_concat(struct comp_ctx *ctx, struct comp_result *res,
  * (space-separated) in any order; *ret_line (optional) gets a copy. */
 bool comp_has_line(const char *buf, const char *words, char **ret_line);
 
-/* Integer value of OPTION=N on LINE (PAM style), -1 when absent. */
+/* Integer value of OPTION=N on LINE (PAM style), -ENOENT when absent. */
 long comp_opt_long(const char *line, const char *option);
 
 /* Observations for a reported list fact NAME: one failed observation

@@ -40,9 +40,9 @@ comp_pwq_value(const char *pamline, const char *conf, const char *key,
     long dflt)
 {
 	_cleanup_free_ char *v = NULL;
-	long x = pamline ? comp_opt_long(pamline, key) : -1;
+	long x = pamline ? comp_opt_long(pamline, key) : -ENOENT;
 
-	if (pamline && x == -1) {
+	if (pamline && x < 0) {
 		/* negative credits: "dcredit=-1" */
 		char pat[32];
 		const char *p;
@@ -50,7 +50,7 @@ comp_pwq_value(const char *pamline, const char *conf, const char *key,
 		snprintf(pat, sizeof(pat), "%s=", key);
 		if ((p = strstr(pamline, pat)))
 			return strtol(p + strlen(pat), NULL, 10);
-	} else if (x != -1)
+	} else if (x >= 0)
 		return x;
 	if (conf && comp_conf_get(conf, key, &v) == 0 && *v)
 		return strtol(v, NULL, 10);

@@ -222,7 +222,7 @@ comp_opt_long(const char *line, const char *option)
 			return strtol(p + ol + 1, NULL, 10);
 		p += ol;
 	}
-	return -1;
+	return -ENOENT;
 }
 
 int

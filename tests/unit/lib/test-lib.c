@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/ids.h"
 #include "lib/json.h"
@@ -114,6 +116,88 @@ test_errcode(void **state)
 	assert_string_equal(bw_errcode(-ENOENT), "internal");
 }
 
+/* Stands in for a callee three levels down: it reports the line. */
+static int
+load_catalog_line(int line, const char *id, char **ret_err)
+{
+	return errf(-BW_E_INVALID, ret_err, "catalog line %d: unknown control "
+	    "%s", line, id);
+}
+
+static int
+load_profile(const char *name, char **ret_err)
+{
+	int r;
+
+	if ((r = load_catalog_line(12, "ac-99", ret_err)) < 0)
+		return errf_wrap(r, ret_err, "loading profile %s", name);
+	return 0;
+}
+
+static void
+test_errf_wrap(void **state)
+{
+	char	*err = NULL;
+
+	/* Context goes in front; the callee's words and code survive. */
+	assert_int_equal(load_profile("moderate", &err), -BW_E_INVALID);
+	assert_string_equal(err, "loading profile moderate: catalog line 12: "
+	    "unknown control ac-99");
+	assert_int_equal(errf_wrap(-BW_E_INVALID, &err, "scan %d", 3),
+	    -BW_E_INVALID);
+	assert_string_equal(err, "scan 3: loading profile moderate: catalog "
+	    "line 12: unknown control ac-99");
+	free(err);
+
+	/* A callee that left no message: the code's text stands in. */
+	err = NULL;
+	assert_int_equal(errf_wrap(-ENOENT, &err, "opening %s", "x.json"),
+	    -ENOENT);
+	assert_string_equal(err, "opening x.json: No such file or directory");
+	free(err);
+	err = NULL;
+	assert_int_equal(errf_wrap(-BW_E_QUOTA, &err, "tenant a"), -BW_E_QUOTA);
+	assert_string_equal(err, "tenant a: quota exceeded");
+	free(err);
+
+	/* No message wanted: the code passes through untouched. */
+	assert_int_equal(load_profile("moderate", NULL), -BW_E_INVALID);
+	assert_int_equal(errf_wrap(-EIO, NULL, "x"), -EIO);
+
+	/* errf replaces, errf_wrap adds. */
+	err = NULL;
+	errf(-BW_E_INVALID, &err, "first");
+	errf(-BW_E_INVALID, &err, "second");
+	assert_string_equal(err, "second");
+	free(err);
+}
+
+/* A deadline from bw_mono_deadline() on a bw_cond_init_mono() cv is
+ * honoured: on a CLOCK_REALTIME cv the same numbers name an instant in
+ * 1970 and the wait would end at once. Only a lower bound is checked,
+ * so a busy machine cannot fail it. */
+static void
+test_cond_mono(void **state)
+{
+	pthread_mutex_t	mu = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t	cv;
+	struct timespec	dl;
+	uint64_t	t0;
+	int		r;
+
+	assert_int_equal(bw_cond_init_mono(&cv), 0);
+	pthread_mutex_lock(&mu);
+	t0 = bw_mono_ns();
+	dl = bw_mono_deadline(200 * 1000000ull);
+	do
+		r = pthread_cond_timedwait(&cv, &mu, &dl);
+	while (r == 0);
+	assert_int_equal(r, ETIMEDOUT);
+	assert_true(bw_mono_ns() - t0 >= 200 * 1000000ull);
+	pthread_mutex_unlock(&mu);
+	pthread_cond_destroy(&cv);
+}
+
 int
 main(void)
 {
@@ -124,6 +208,8 @@ main(void)
 		cmocka_unit_test(test_json_bad_utf8_dup),
 		cmocka_unit_test(test_uuid_v4),
 		cmocka_unit_test(test_errcode),
+		cmocka_unit_test(test_errf_wrap),
+		cmocka_unit_test(test_cond_mono),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
