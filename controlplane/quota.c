@@ -268,7 +268,8 @@ quota_check(struct quota_claims *qc, struct store *st,
 	char			 prefix[RES_KEY_MAX];
 	size_t			 n = 0, i, f;
 	uint64_t		 rev;
-	int			 r, slot, is_wl = strcmp(k->kind, "Workload") == 0;
+	int			 r, is_wl = strcmp(k->kind, "Workload") == 0;
+	int			 slot;
 
 	if (!is_wl && strcmp(k->kind, "Network") != 0)
 		return 0;
