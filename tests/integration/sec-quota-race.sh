@@ -124,4 +124,7 @@ check "...8 admitted (20 + 8 x 9 = 92; got $(ncode 200) x 200)" [ "$(ncode 200)"
 check "...the others refused with 409" only_codes 20 "200 409"
 code=$(put_wl delta r19 1)
 check "scaling down still works afterwards (got $code)" [ "$code" = 200 ]
+stop_bulwarkd
+check "no sanitizer report from bulwarkd" \
+	sh -c "! grep -q -e 'Sanitizer' -e 'runtime error:' '$T/d/bulwarkd.log'"
 finish
