@@ -125,6 +125,7 @@ struct api_server {
 	struct principals		*principals;
 	struct quota_limits		 default_quota;
 	struct netadmit			 netadmit;	/* tenant subnets */
+	struct quota_claims		 quota;		/* usage in flight */
 	json_t				*(*health_extra)(void *);
 	void				*health_arg;
 	struct event			*heartbeat;
@@ -180,6 +181,7 @@ struct pending {
 	char			*value;
 	int			 ok_status;
 	int			 net_claim;	/* netadmit claim, -1: none */
+	int			 quota_claim;	/* quota claim, -1: none */
 };
 
 static int api_server_index;
@@ -826,6 +828,7 @@ static void
 pending_free(struct pending *p)
 {
 	netadmit_release(&p->srv->netadmit, p->net_claim);
+	quota_release(&p->srv->quota, p->quota_claim);
 	json_decref(p->doc);
 	free(p->value);
 	free(p);
@@ -919,6 +922,7 @@ pending_new(struct api_server *srv, struct evhttp_request *req,
 	p->id = *id;
 	p->kind = k;
 	p->net_claim = -1;
+	p->quota_claim = -1;
 	snprintf(p->tenant, sizeof(p->tenant), "%s", tenant);
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	action_name(p->action, sizeof(p->action), k, verb);
@@ -976,13 +980,16 @@ handle_write(struct api_server *srv, struct evhttp_request *req,
 	    (r = principals_binding_write_check(srv->st, id, tenant, name, body,
 	    &err)) < 0)
 		goto fail;
-	if ((r = quota_check(srv->st, &srv->default_quota, k, body, &err)) < 0)
-		goto fail;
 	if (!(p = pending_new(srv, req, id, k, tenant, name,
 	    create ? "create" : "replace"))) {
 		r = -ENOMEM;
 		goto fail;
 	}
+	/* Counts the changes still being committed; the claim is held
+	 * until this one's commit ends (pending_free()). */
+	if ((r = quota_check(&srv->quota, srv->st, &srv->default_quota, k,
+	    body, &p->quota_claim, &err)) < 0)
+		goto fail;
 	if ((r = res_key(k, tenant, name, p->key, sizeof(p->key))) < 0)
 		goto fail;
 	/* Reads every tenant's networks, so it needs the claim the pending

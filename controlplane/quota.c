@@ -9,10 +9,6 @@
 #include "lib/err.h"
 #include "lib/json.h"
 
-struct usage {
-	long long	cpu_millis, memory_mib, instances, workloads, networks;
-};
-
 static const char *const quota_fields[] = {
 	"cpu_millis", "memory_mib", "instances", "workloads", "networks",
 };
@@ -23,10 +19,19 @@ static const long long quota_max[] = {
 };
 
 static long long *
-usage_field(struct usage *u, size_t i)
+usage_field(struct quota_amount *u, size_t i)
 {
 	long long *f[] = { &u->cpu_millis, &u->memory_mib, &u->instances,
 		&u->workloads, &u->networks };
+
+	return f[i];
+}
+
+static long long
+amount_get(const struct quota_amount *a, size_t i)
+{
+	const long long f[] = { a->cpu_millis, a->memory_mib, a->instances,
+		a->workloads, a->networks };
 
 	return f[i];
 }
@@ -101,7 +106,7 @@ ival(const json_t *o, const char *a, const char *b)
 }
 
 static void
-add_workload(struct usage *u, const json_t *doc)
+add_workload(struct quota_amount *u, const json_t *doc)
 {
 	const json_t	*spec = json_object_get(doc, "spec");
 	long long	 n = ival(spec, "replicas", NULL);
@@ -112,18 +117,68 @@ add_workload(struct usage *u, const json_t *doc)
 	u->workloads++;
 }
 
-/* Sums the tenant's objects of KIND except the one named SKIP. */
+static void
+amount_of(struct quota_amount *a, int is_wl, const json_t *doc)
+{
+	*a = (struct quota_amount){ 0 };
+	if (is_wl)
+		add_workload(a, doc);
+	else
+		a->networks = 1;
+}
+
+static void
+amount_add(struct quota_amount *to, const struct quota_amount *a)
+{
+	size_t f;
+
+	for (f = 0; f < ELEMENTSOF(quota_fields); f++)
+		*usage_field(to, f) += amount_get(a, f);
+}
+
+/* Each resource at the larger of the two: an object with changes in
+ * flight ends up as one of its forms, whichever commits last. */
+static void
+amount_max(struct quota_amount *to, const struct quota_amount *a)
+{
+	size_t		f;
+	long long	v;
+
+	for (f = 0; f < ELEMENTSOF(quota_fields); f++) {
+		v = amount_get(a, f);
+		if (v > *usage_field(to, f))
+			*usage_field(to, f) = v;
+	}
+}
+
 static int
-sum_kind(struct store *st, const char *kind, const char *tenant,
-    const char *skip, struct usage *u)
+claim_is(const struct quota_claim *c, const char *tenant, int is_wl)
+{
+	return c->used && c->is_workload == is_wl &&
+	    strcmp(c->tenant, tenant) == 0;
+}
+
+/* Sums the tenant's objects of KIND except the one named SKIP, each at
+ * the largest of its stored form and its claims in QC (may be NULL),
+ * and the objects only claimed. */
+static int
+sum_kind(struct store *st, const struct quota_claims *qc, const char *kind,
+    const char *tenant, const char *skip, struct quota_amount *u)
 {
 	const struct res_kind	*k = res_kind_by_name(kind);
 	struct store_kv		**kvs = NULL;
+	struct quota_amount	 a, m;
 	char			 prefix[RES_KEY_MAX];
-	size_t			 n = 0, i;
+	size_t			 n = 0, i, j, l, nc = 0;
+	size_t			 idx[QUOTA_CLAIMS_MAX];
+	unsigned char		 seen[QUOTA_CLAIMS_MAX] = { 0 };
 	uint64_t		 rev;
-	int			 r;
+	int			 r, is_wl = strcmp(kind, "Workload") == 0;
 
+	for (i = 0; qc && i < QUOTA_CLAIMS_MAX; i++)
+		if (claim_is(&qc->claims[i], tenant, is_wl) &&
+		    (!skip || strcmp(qc->claims[i].name, skip) != 0))
+			idx[nc++] = i;
 	if ((r = res_prefix(k, tenant, prefix, sizeof(prefix))) < 0 ||
 	    (r = store_list(st, prefix, &kvs, &n, &rev)) < 0)
 		return r;
@@ -134,23 +189,39 @@ sum_kind(struct store *st, const char *kind, const char *tenant,
 
 		if (!doc || (skip && name && strcmp(name, skip) == 0))
 			continue;
-		if (strcmp(kind, "Workload") == 0)
-			add_workload(u, doc);
-		else
-			u->networks++;
+		amount_of(&a, is_wl, doc);
+		for (j = 0; name && j < nc; j++)
+			if (strcmp(qc->claims[idx[j]].name, name) == 0) {
+				amount_max(&a, &qc->claims[idx[j]].amount);
+				seen[j] = 1;
+			}
+		amount_add(u, &a);
 	}
 	store_kv_array_free(kvs, n);
+	/* being created: once for each name, at its largest claim */
+	for (j = 0; j < nc; j++) {
+		if (seen[j])
+			continue;
+		m = qc->claims[idx[j]].amount;
+		for (l = j + 1; l < nc; l++)
+			if (!seen[l] && strcmp(qc->claims[idx[l]].name,
+			    qc->claims[idx[j]].name) == 0) {
+				amount_max(&m, &qc->claims[idx[l]].amount);
+				seen[l] = 1;
+			}
+		amount_add(u, &m);
+	}
 	return 0;
 }
 
 int
 quota_usage(struct store *st, const char *tenant, json_t **ret)
 {
-	struct usage	u = { 0 };
-	int		r;
+	struct quota_amount	u = { 0 };
+	int			r;
 
-	if ((r = sum_kind(st, "Workload", tenant, NULL, &u)) < 0 ||
-	    (r = sum_kind(st, "Network", tenant, NULL, &u)) < 0)
+	if ((r = sum_kind(st, NULL, "Workload", tenant, NULL, &u)) < 0 ||
+	    (r = sum_kind(st, NULL, "Network", tenant, NULL, &u)) < 0)
 		return r;
 	*ret = json_pack("{s:I, s:I, s:I, s:I, s:I}", "cpu_millis",
 	    (json_int_t)u.cpu_millis, "memory_mib", (json_int_t)u.memory_mib,
@@ -159,34 +230,74 @@ quota_usage(struct store *st, const char *tenant, json_t **ret)
 	return *ret ? 0 : -ENOMEM;
 }
 
+/* A free slot of QC for TENANT, or -BW_E_UNAVAILABLE past the caps. */
+static int
+claim_slot(const struct quota_claims *qc, const char *tenant, char **ret_err)
+{
+	int	slot = -1, n = 0;
+	size_t	i;
+
+	for (i = 0; i < QUOTA_CLAIMS_MAX; i++) {
+		if (!qc->claims[i].used) {
+			if (slot < 0)
+				slot = (int)i;
+		} else if (strcmp(qc->claims[i].tenant, tenant) == 0)
+			n++;
+	}
+	if (n >= QUOTA_CLAIMS_TENANT_MAX)
+		return errf(-BW_E_UNAVAILABLE, ret_err, "too many workload and "
+		    "network changes of tenant %s in flight (%d); retry",
+		    tenant, QUOTA_CLAIMS_TENANT_MAX);
+	if (slot < 0)
+		return errf(-BW_E_UNAVAILABLE, ret_err, "too many workload and "
+		    "network changes in flight (%d); retry", QUOTA_CLAIMS_MAX);
+	return slot;
+}
+
 int
-quota_check(struct store *st, const struct quota_limits *defaults,
-    const struct res_kind *k, const json_t *doc, char **ret_err)
+quota_check(struct quota_claims *qc, struct store *st,
+    const struct quota_limits *defaults, const struct res_kind *k,
+    const json_t *doc, int *ret_claim, char **ret_err)
 {
 	struct quota_limits	 dflt = defaults ? *defaults :
 	    (struct quota_limits){ -1, -1, -1, -1, -1 };
 	const struct res_kind	*qk = res_kind_by_name("Quota");
 	const char		*tenant = res_tenant(doc), *name = res_name(doc);
 	struct store_kv		**kvs = NULL;
-	struct usage		 used = { 0 }, req = { 0 };
+	struct quota_amount	 used = { 0 }, req, own;
 	char			 prefix[RES_KEY_MAX];
 	size_t			 n = 0, i, f;
 	uint64_t		 rev;
 	int			 r, is_wl = strcmp(k->kind, "Workload") == 0;
+	int			 slot;
 
 	if (!is_wl && strcmp(k->kind, "Network") != 0)
 		return 0;
+	if (!tenant || !name)
+		return errf(-BW_E_INVALID, ret_err, "metadata: tenant and name "
+		    "are required");
+	if ((slot = claim_slot(qc, tenant, ret_err)) < 0)
+		return slot;
 	if ((r = res_prefix(qk, tenant, prefix, sizeof(prefix))) < 0 ||
 	    (r = store_list(st, prefix, &kvs, &n, &rev)) < 0)
 		return r;
 	/* usage without the object being replaced, plus what it asks */
-	if ((r = sum_kind(st, "Workload", tenant, is_wl ? name : NULL, &used)) < 0 ||
-	    (r = sum_kind(st, "Network", tenant, is_wl ? NULL : name, &used)) < 0)
+	if ((r = sum_kind(st, qc, "Workload", tenant, is_wl ? name : NULL,
+	    &used)) < 0 ||
+	    (r = sum_kind(st, qc, "Network", tenant, is_wl ? NULL : name,
+	    &used)) < 0)
 		goto out;
-	if (is_wl)
-		add_workload(&req, doc);
-	else
-		req.networks = 1;
+	amount_of(&req, is_wl, doc);
+	/* Other changes of this very object in flight may commit after it:
+	 * what they ask beyond it is in use too. */
+	own = req;
+	for (i = 0; i < QUOTA_CLAIMS_MAX; i++)
+		if (claim_is(&qc->claims[i], tenant, is_wl) &&
+		    strcmp(qc->claims[i].name, name) == 0)
+			amount_max(&own, &qc->claims[i].amount);
+	for (f = 0; f < ELEMENTSOF(quota_fields); f++)
+		*usage_field(&used, f) += amount_get(&own, f) -
+		    amount_get(&req, f);
 	for (i = 0; i < n; i++) {
 		_cleanup_json_ json_t *q = json_loadb(kvs[i]->value,
 		    kvs[i]->value_len, 0, NULL);
@@ -226,8 +337,22 @@ quota_check(struct store *st, const struct quota_limits *defaults,
 		    tenant, quota_fields[f], u, want, lim);
 		goto out;
 	}
+	qc->claims[slot] = (struct quota_claim){ .used = 1,
+	    .is_workload = is_wl, .amount = req };
+	snprintf(qc->claims[slot].tenant, sizeof(qc->claims[0].tenant), "%s",
+	    tenant);
+	snprintf(qc->claims[slot].name, sizeof(qc->claims[0].name), "%s", name);
+	*ret_claim = slot;
 	r = 0;
 out:
 	store_kv_array_free(kvs, n);
 	return r;
+}
+
+void
+quota_release(struct quota_claims *qc, int claim)
+{
+	if (claim < 0 || claim >= QUOTA_CLAIMS_MAX)
+		return;
+	qc->claims[claim].used = 0;
 }
