@@ -182,6 +182,10 @@ struct pending {
 	int			 ok_status;
 	int			 net_claim;	/* netadmit claim, -1: none */
 	int			 quota_claim;	/* quota claim, -1: none */
+	/* What a delete revokes once it has committed (delete_revokes()):
+	 * a Tenant's principals, or a Node's certificate serials. */
+	int			 revoke_tenant;
+	char			 revoke_serial[2][80];
 };
 
 static int api_server_index;
@@ -865,6 +869,8 @@ reply_store_full(struct api_server *srv, struct evhttp_request *req)
 	reply_error(srv, req, 507, "insufficient_storage", msg);
 }
 
+static void delete_revoke_committed(struct pending *p);
+
 static void
 pending_done(struct commit_req *creq)
 {
@@ -874,6 +880,7 @@ pending_done(struct commit_req *creq)
 
 	if (r == 0) {
 		if (creq->op.type == STORE_OP_DELETE) {
+			delete_revoke_committed(p);
 			out = json_pack("{s:s, s:I}", "status", "deleted",
 			    "revision", (json_int_t)creq->op.rev);
 		} else {
@@ -1073,12 +1080,18 @@ fail:
 		reply_err_r(srv, req, r, r == -BW_E_NOTFOUND ? NULL : err);
 }
 
-/* Deleting a Node or a Tenant ends the access it carried, before the
- * deletion is submitted (fail closed: a revocation that fails keeps the
- * object): the node's certificate and any bootstrap credential left,
- * or every principal certificate of the tenant. */
+/* Deleting a Node or a Tenant ends the access it carried: the node's
+ * certificate and any bootstrap credential left, or every principal
+ * certificate of the tenant. Decided before the delete is submitted
+ * (P, for delete_revoke_committed()), done only once it has committed:
+ * a delete refused (404, 409, 507) revokes nothing. Tenant system
+ * cannot be deleted, nor a tenant holding a principal the caller may
+ * not revoke (an auditor: authz_may_grant()). A Node's delete is pinned
+ * to the revision whose serials were read (*EXPECT_REV), so a node
+ * that re-enrols meanwhile makes it a conflict, not a live certificate. */
 static int
 delete_revokes(struct api_server *srv, const struct api_route *rt,
+    const struct authz_identity *id, struct pending *p, uint64_t *expect_rev,
     char **ret_err)
 {
 	_cleanup_json_ json_t	*doc = NULL;
@@ -1088,30 +1101,62 @@ delete_revokes(struct api_server *srv, const struct api_route *rt,
 	json_t			*st;
 	int			 r;
 
-	if (!srv->principals || rt->kind->scope != RES_CLUSTER)
+	if (rt->kind->scope != RES_CLUSTER)
 		return 0;
-	if (strcmp(rt->kind->kind, "Tenant") == 0)
-		return principals_disable_tenant(srv->principals, srv->st,
-		    rt->name, ret_err);
-	if (strcmp(rt->kind->kind, "Node") != 0)
+	if (strcmp(rt->kind->kind, "Tenant") == 0) {
+		if ((r = principals_tenant_delete_check(srv->st, id, rt->name,
+		    ret_err)) < 0)
+			return r;
+		p->revoke_tenant = srv->principals != NULL;
+		return 0;
+	}
+	if (!srv->principals || strcmp(rt->kind->kind, "Node") != 0)
 		return 0;
 	if ((r = res_key(rt->kind, NULL, rt->name, key, sizeof(key))) < 0 ||
 	    (r = store_get(srv->st, key, &kv)) < 0)
 		return r == -BW_E_NOTFOUND ? 0 : r;
+	if (*expect_rev == STORE_REV_ANY)
+		*expect_rev = kv->mod_rev;
 	doc = json_loadb(kv->value, kv->value_len, 0, NULL);
 	store_kv_free(kv);
 	st = json_object_get(doc, "status");
 	serial = json_string_value(json_object_get(json_object_get(st,
 	    "certificate"), "serial"));
-	if (serial && (r = principals_revoke_serial(srv->principals, serial,
-	    ret_err)) < 0)
-		return r;
+	snprintf(p->revoke_serial[0], sizeof(p->revoke_serial[0]), "%s",
+	    serial ? serial : "");
 	serial = json_string_value(json_object_get(json_object_get(st,
 	    "enrolment"), "bootstrap_serial"));
-	if (serial && (r = principals_revoke_serial(srv->principals, serial,
-	    ret_err)) < 0)
-		return r;
+	snprintf(p->revoke_serial[1], sizeof(p->revoke_serial[1]), "%s",
+	    serial ? serial : "");
 	return 0;
+}
+
+/* The revocations delete_revokes() decided, for P's committed delete.
+ * A failure here cannot undo the delete; it is logged and audited, and
+ * the principals stay refused (tenant_stands(), node_stands()) as long
+ * as their Tenant or Node does not exist. */
+static void
+delete_revoke_committed(struct pending *p)
+{
+	_cleanup_free_ char	*err = NULL;
+	size_t			 i;
+	int			 r = 0;
+
+	if (!p->srv->principals)
+		return;
+	if (p->revoke_tenant)
+		r = principals_disable_tenant(p->srv->principals, p->srv->st,
+		    &p->id, p->name, &err);
+	for (i = 0; r == 0 && i < ELEMENTSOF(p->revoke_serial); i++)
+		if (p->revoke_serial[i][0])
+			r = principals_revoke_serial(p->srv->principals,
+			    p->revoke_serial[i], &err);
+	if (r == 0)
+		return;
+	log_error("%s %s deleted, but revoking what it carried failed: %s",
+	    p->kind->kind, p->name, err ? err : bw_strerror(r));
+	audit_request(p->srv, &p->id, p->action, p->kind, p->tenant, p->name,
+	    "failure", "deleted, but revoking its certificates failed");
 }
 
 static void
@@ -1125,7 +1170,7 @@ handle_delete(struct api_server *srv, struct evhttp_request *req,
 	    rt->tenant : RES_SYSTEM_TENANT;
 	const char		*revs = query_get(req, q, "revision");
 	char			 action[64];
-	uint64_t		 rev = 0;
+	uint64_t		 rev = 0, expect_rev;
 	int			 r;
 
 	action_name(action, sizeof(action), rt->kind, "delete");
@@ -1139,18 +1184,19 @@ handle_delete(struct api_server *srv, struct evhttp_request *req,
 	    (r = principals_binding_write_check(srv->st, id, tenant, rt->name,
 	    NULL, &err)) < 0)
 		goto fail;
-	if ((r = delete_revokes(srv, rt, &err)) < 0)
-		goto fail;
 	if (!(p = pending_new(srv, req, id, rt->kind, tenant, rt->name, "delete"))) {
 		r = -ENOMEM;
 		goto fail;
 	}
+	expect_rev = rev ? rev : STORE_REV_ANY;
+	if ((r = delete_revokes(srv, rt, id, p, &expect_rev, &err)) < 0)
+		goto fail;
 	if ((r = res_key(rt->kind, rt->tenant, rt->name, p->key, sizeof(p->key))) < 0)
 		goto fail;
 	p->ok_status = 200;
 	p->creq.op.type = STORE_OP_DELETE;
 	p->creq.op.key = p->key;
-	p->creq.op.expect_rev = rev ? rev : STORE_REV_ANY;
+	p->creq.op.expect_rev = expect_rev;
 	commit_submit(srv->commit, &p->creq);
 	return;
 fail:
@@ -1185,11 +1231,11 @@ handle_status(struct api_server *srv, struct evhttp_request *req,
 		r = errf(-BW_E_INVALID, &err, "body: status must be a JSON object");
 		goto fail;
 	}
-	if (id->role != ROLE_NODE) {
-		r = errf(-BW_E_DENIED, &err,
-		    "only the node itself reports status (role %s)", id->role_name);
+	/* The same decision as every endpoint: a node-bootstrap credential
+	 * (role node to the parser) enrols and writes nothing. An enrolled
+	 * node's standing (node_stands()) was checked by identify(). */
+	if ((r = authz_check(id, VERB_STATUS, rt->kind, tenant, &err)) < 0)
 		goto fail;
-	}
 	if (!(p = pending_new(srv, req, id, rt->kind, tenant, rt->name, "status"))) {
 		r = -ENOMEM;
 		goto fail;

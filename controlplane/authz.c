@@ -100,6 +100,12 @@ authz_check(const struct authz_identity *id, enum authz_verb verb,
 		return errf(-BW_E_DENIED, ret_err,
 		    "role %s may not read the audit trail", id->role_name);
 	}
+	/* Only an enrolled node reports status; a bootstrap credential
+	 * was refused above, whatever its role parses to. */
+	if (verb == VERB_STATUS)
+		return id->role == ROLE_NODE && strcmp(id->role_name,
+		    "node") == 0 ? 0 : errf(-BW_E_DENIED, ret_err, "only the "
+		    "node itself reports status (role %s)", id->role_name);
 	if (verb == VERB_METRICS)
 		return tenant_role || id->role == ROLE_NODE ? errf(-BW_E_DENIED,
 		    ret_err, "role %s may not read appliance metrics",

@@ -14,7 +14,11 @@ enum authz_role {
 	ROLE_NODE,		/* a node agent's identity */
 };
 
-enum authz_verb { VERB_READ, VERB_WRITE, VERB_AUDIT_READ, VERB_METRICS };
+/* VERB_STATUS: a node reports status (PUT .../status); which objects'
+ * is decided per object by the API (the node's own and its instances'). */
+enum authz_verb {
+	VERB_READ, VERB_WRITE, VERB_AUDIT_READ, VERB_METRICS, VERB_STATUS,
+};
 
 struct authz_identity {
 	char		principal[64];

@@ -379,6 +379,19 @@ revoke_done(struct commit_req *creq)
 	pop_free(op);
 }
 
+/* Who may grant a role may take it away, and nobody else; but a node
+ * credential made through the principals endpoint (possible before
+ * 2026-12, issue 13) must never be stuck: the administrator may revoke
+ * those. 0 or -BW_E_DENIED (why in *RET_ERR). */
+static int
+may_revoke(const struct authz_identity *id, const char *role, char **ret_err)
+{
+	if (id->role == ROLE_SYSTEM_ADMIN && role &&
+	    (strcmp(role, "node") == 0 || strcmp(role, "node-bootstrap") == 0))
+		return 0;
+	return authz_may_grant(id, role, ret_err);
+}
+
 void
 principals_revoke(struct principals *p, struct api_server *srv,
     struct evhttp_request *req, const struct authz_identity *id,
@@ -408,14 +421,9 @@ principals_revoke(struct principals *p, struct api_server *srv,
 		r = errf(-BW_E_CORRUPT, &err, "principal has no serial");
 		goto fail;
 	}
-	/* Who may grant a role may take it away, and nobody else; but a
-	 * node credential made here (possible before 2026-12, issue 13)
-	 * must never be stuck: the administrator may revoke those. */
 	role = json_string_value(json_object_get(json_object_get(doc, "spec"),
 	    "role"));
-	if (!(id->role == ROLE_SYSTEM_ADMIN && role &&
-	    (strcmp(role, "node") == 0 || strcmp(role, "node-bootstrap") == 0)) &&
-	    (r = authz_may_grant(id, role, &err)) < 0)
+	if ((r = may_revoke(id, role, &err)) < 0)
 		goto fail;
 	/* The certificate dies first: from here on no request with it
 	 * passes, whatever happens to the store writes below. */
@@ -459,9 +467,13 @@ principals_revoke_serial(struct principals *p, const char *serial,
 	return pki_revoked_reload(p->revoked, p->pkidir, ret_err);
 }
 
-int
-principals_disable_tenant(struct principals *p, struct store *st,
-    const char *tenant, char **ret_err)
+/* Calls FN for every principal of TENANT that is not revoked already,
+ * with its role and serial (either may be NULL), until FN returns
+ * non-zero. Returns that, or 0, or a negative error. */
+static int
+tenant_principals_foreach(struct store *st, const char *tenant,
+    int (*fn)(const char *name, const char *role, const char *serial,
+    void *arg), void *arg, char **ret_err)
 {
 	struct store_kv	**kvs = NULL;
 	char		  prefix[RES_KEY_MAX];
@@ -479,14 +491,81 @@ principals_disable_tenant(struct principals *p, struct store *st,
 	for (i = 0, r = 0; i < n && r == 0; i++) {
 		_cleanup_json_ json_t *doc = json_loadb(kvs[i]->value,
 		    kvs[i]->value_len, 0, NULL);
-		const char *serial = json_string_value(json_object_get(
-		    json_object_get(doc, "spec"), "serial"));
+		json_t *spec = json_object_get(doc, "spec");
+		const char *state = json_string_value(json_object_get(
+		    json_object_get(doc, "status"), "state"));
 
-		if (serial && (r = pki_revoke(p->pkidir, serial, ret_err)) < 0)
-			break;
+		if (state && strcmp(state, "Revoked") == 0)
+			continue;
+		r = fn(res_name(doc), json_string_value(json_object_get(spec,
+		    "role")), json_string_value(json_object_get(spec,
+		    "serial")), arg);
 	}
 	store_kv_array_free(kvs, n);
-	if (r < 0)
+	return r;
+}
+
+struct tenant_walk {
+	struct principals		*p;
+	const struct authz_identity	*id;
+	char				**ret_err;
+	const char			*tenant;
+};
+
+static int
+walk_check(const char *name, const char *role, const char *serial, void *arg)
+{
+	struct tenant_walk	*w = arg;
+	_cleanup_free_ char	*why = NULL;
+	int			 r;
+
+	(void)serial;
+	if ((r = may_revoke(w->id, role, &why)) < 0)
+		return errf(r, w->ret_err, "tenant %s: deleting it would revoke "
+		    "principal %s: %s", w->tenant, name ? name : "?", why);
+	return 0;
+}
+
+static int
+walk_revoke(const char *name, const char *role, const char *serial,
+    void *arg)
+{
+	struct tenant_walk *w = arg;
+
+	(void)name;
+	if (!serial)
+		return 0;
+	/* checked before the delete; one granted since is not the
+	 * caller's to revoke (its tenant is gone: tenant_stands()) */
+	if (may_revoke(w->id, role, NULL) < 0)
+		return 0;
+	return pki_revoke(w->p->pkidir, serial, w->ret_err);
+}
+
+int
+principals_tenant_delete_check(struct store *st,
+    const struct authz_identity *id, const char *tenant, char **ret_err)
+{
+	struct tenant_walk w = { .id = id, .ret_err = ret_err,
+	    .tenant = tenant };
+
+	if (strcmp(tenant, RES_SYSTEM_TENANT) == 0)
+		return errf(-BW_E_DENIED, ret_err, "tenant %s holds the "
+		    "appliance's administrators, auditors and nodes: it cannot "
+		    "be deleted", RES_SYSTEM_TENANT);
+	return tenant_principals_foreach(st, tenant, walk_check, &w, ret_err);
+}
+
+int
+principals_disable_tenant(struct principals *p, struct store *st,
+    const struct authz_identity *id, const char *tenant, char **ret_err)
+{
+	struct tenant_walk	w = { .p = p, .id = id, .ret_err = ret_err,
+	    .tenant = tenant };
+	int			r;
+
+	if ((r = tenant_principals_foreach(st, tenant, walk_revoke, &w,
+	    ret_err)) < 0)
 		return r;
 	return pki_revoked_reload(p->revoked, p->pkidir, ret_err);
 }

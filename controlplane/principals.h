@@ -71,12 +71,21 @@ void principals_revoke(struct principals *p, struct api_server *srv,
 int principals_revoke_serial(struct principals *p, const char *serial,
     char **ret_err);
 
-/* Revokes the certificate of every principal of TENANT, for a tenant
- * about to be deleted (its principals lose access with it). Returns 0 or
- * a negative error (message in *ret_err); fail closed: the caller does
- * not delete the tenant then. */
+/* Whether ID may delete TENANT, whose deletion revokes its principals:
+ * never tenant system (the administrators, auditors and nodes), and only
+ * when ID may revoke every principal the tenant holds (the rule of
+ * principals_revoke(), from authz_may_grant()). 0 or -BW_E_DENIED (why
+ * in *RET_ERR), or another negative error. */
+int principals_tenant_delete_check(struct store *st,
+    const struct authz_identity *id, const char *tenant, char **ret_err);
+
+/* Revokes the certificate of every principal of TENANT that ID may
+ * revoke, once the tenant's deletion has committed (never before: a
+ * refused delete leaves its principals standing). Returns 0 or a
+ * negative error (message in *ret_err); a principal left unrevoked is
+ * refused anyway while its tenant does not exist. */
 int principals_disable_tenant(struct principals *p, struct store *st,
-    const char *tenant, char **ret_err);
+    const struct authz_identity *id, const char *tenant, char **ret_err);
 
 /* Builds the stored RoleBinding granting ROLE to PRINCIPAL in TENANT
  * (named after the principal). Returns a new reference or NULL. */

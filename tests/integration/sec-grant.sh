@@ -61,4 +61,18 @@ code=$(post "$ADM" POST /v1/enrol/bootstrap '{"node":"n9"}')
 check "enrolment still issues a bootstrap credential: 201 (got $code)" [ "$code" = 201 ]
 check "...for role node-bootstrap" sh -c \
 	"jq -r .certificate '$T/body' | openssl x509 -noout -subject | grep -q 'OU = node-bootstrap'"
+# Finding 5 of the review of 15411d9 (2026-12): a node-bootstrap
+# credential enrols and does nothing else, not even write its Node's status.
+jq -r .certificate "$T/body" >"$T/bs.crt"
+jq -r .key "$T/body" >"$T/bs.key"
+BS="--cert $T/bs.crt --key $T/bs.key"
+code=$(post "$BS" PUT /v1/nodes/n9/status '{"agent":{"capacity":{"cpu":9999},"x":"bootstrap-wrote-this"}}')
+check "finding 5: a node-bootstrap credential writes its Node's status: 403 (got $code: $(cat "$T/body"))" \
+	[ "$code" = 403 ]
+check "...with a JSON error saying it may only enrol" sh -c \
+	"jq -r .error.message '$T/body' | grep -q 'node-bootstrap'"
+check "finding 5: the Node's status is unchanged" sh -c \
+	"! curl -s --cacert '$PKI/ca.crt' $ADM '$URL/v1/nodes/n9' | grep -q bootstrap-wrote-this"
+code=$(post "$BS" GET /v1/nodes/n9)
+check "finding 5: nor reads its Node: 403 (got $code)" [ "$code" = 403 ]
 finish

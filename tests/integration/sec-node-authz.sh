@@ -11,7 +11,9 @@
 #   defect 10: one node's nonce requests cannot evict another node's nonce;
 #   defect 7:  an Untrusted node's certificate is refused (except for
 #              re-attestation, which issues a fresh one and revokes the old
-#              serial); deleting a Node revokes its certificate at once.
+#              serial); deleting a Node revokes its certificate at once,
+#              once the delete has committed (finding 4 of the review of
+#              15411d9: a refused delete revokes nothing).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/identity-lib.sh"
 
@@ -205,6 +207,17 @@ check "defect 7: and revoked the one it held" \
 	grep -qix "0*$(echo "$OLD_SERIAL" | sed 's/^0*//')" "$PKI/revoked"
 node_req n1 GET /v1/nodes/n1
 check "defect 7: the old certificate is refused (HTTP $(st))" is_status 401
+
+# finding 4 of the review of 15411d9 (2026-12): a Node delete that does
+# not commit (stale revision, or no such Node) revokes nothing
+code=$(acurl -o "$T/body" -w '%{http_code}' -X DELETE "$URL/v1/nodes/n2?revision=1")
+check "finding 4: deleting n2 at a stale revision: 409 (got $code)" [ "$code" = 409 ]
+check_fails "finding 4: n2's certificate is not revoked by the refused delete" \
+	grep -qix "0*$(serial_of n2 | sed 's/^0*//')" "$PKI/revoked"
+node_req n2 GET "$BETA_N2"
+check "finding 4: n2 still reads its instance (HTTP $(st))" is_status 200
+code=$(acurl -o /dev/null -w '%{http_code}' -X DELETE "$URL/v1/nodes/nosuch")
+check "finding 4: deleting a Node that does not exist: 404 (got $code)" [ "$code" = 404 ]
 
 # a deleted Node's certificate dies at once, and it wrote nothing
 N2_SERIAL=$(serial_of n2)

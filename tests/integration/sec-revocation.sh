@@ -3,7 +3,10 @@
 # outside review of 2026-12): a revoked principal's open watch ends before
 # it carries another event, and the principals of a deleted tenant are
 # refused (their certificates revoked). The node half of defect 7 is in
-# sec-node-authz.sh.
+# sec-node-authz.sh. Finding 4 of the review of 15411d9 (2026-12): the
+# revocation happens only once the Tenant delete has committed (never for
+# a delete refused with 409 or 404), and tenant system, which holds the
+# administrators and the auditors, cannot be deleted at all.
 . "$(dirname "$0")/lib.sh"
 
 start_bulwarkd "$T/d" || exit 1
@@ -65,4 +68,42 @@ check "defect 7: beta's principal's certificate is revoked" \
 echo '{"kind":"Tenant","metadata":{"name":"beta"}}' | $B apply -f - >/dev/null
 code=$(pcurl ba -o /dev/null -w '%{http_code}' "$URL/v1/whoami")
 check "defect 7: a new tenant beta does not revive the old principal (HTTP $code)" [ "$code" = 401 ]
+# ---- finding 4: tenant system cannot be deleted; its auditors stay ----
+$BW/bulwark --config "$AUDITOR" principal create aud2 -t system --role security-auditor \
+	--out "$T/p" >/dev/null || fail "the auditor creates aud2"
+REVOKED_BEFORE=$(wc -l <"$PKI/revoked" 2>/dev/null || echo 0)
+code=$(acurl -o "$T/body" -w '%{http_code}' -X DELETE "$URL/v1/tenants/system")
+check "finding 4: DELETE /v1/tenants/system refused: 403 (got $code: $(cat "$T/body"))" [ "$code" = 403 ]
+check "...with a JSON error naming tenant system" sh -c \
+	"jq -r .error.message '$T/body' | grep -q 'tenant system'"
+code=$(pcurl aud2 -o /dev/null -w '%{http_code}' "$URL/v1/whoami")
+check "finding 4: the second auditor still stands (HTTP $code)" [ "$code" = 200 ]
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$PKI/ca.crt" --cert "$PKI/auditor.crt" \
+	--key "$PKI/auditor.key" "$URL/v1/audit/records")
+check "finding 4: the first auditor still reads the trail (HTTP $code)" [ "$code" = 200 ]
+code=$(acurl -o /dev/null -w '%{http_code}' "$URL/v1/whoami")
+check "finding 4: the administrator still stands (HTTP $code)" [ "$code" = 200 ]
+
+# ---- finding 4: a refused tenant delete revokes nothing ----
+echo '{"kind":"Tenant","metadata":{"name":"gamma"}}' | $B apply -f - >/dev/null
+$B principal create gu -t gamma --role tenant-user --out "$T/p" >/dev/null || fail "create gu"
+code=$(acurl -o "$T/body" -w '%{http_code}' -X DELETE "$URL/v1/tenants/gamma?revision=1")
+check "finding 4: deleting gamma at a stale revision: 409 (got $code)" [ "$code" = 409 ]
+code=$(acurl -o /dev/null -w '%{http_code}' "$URL/v1/tenants/gamma")
+check "finding 4: tenant gamma still exists (HTTP $code)" [ "$code" = 200 ]
+code=$(pcurl gu -o /dev/null -w '%{http_code}' "$URL/v1/whoami")
+check "finding 4: gamma's user still stands after the refused delete (HTTP $code)" [ "$code" = 200 ]
+code=$(acurl -o /dev/null -w '%{http_code}' -X DELETE "$URL/v1/tenants/nosuch")
+check "finding 4: deleting a tenant that does not exist: 404 (got $code)" [ "$code" = 404 ]
+REVOKED_AFTER=$(wc -l <"$PKI/revoked" 2>/dev/null || echo 0)
+check "finding 4: no certificate was revoked by the refused deletes ($REVOKED_BEFORE -> $REVOKED_AFTER lines)" \
+	[ "$REVOKED_BEFORE" = "$REVOKED_AFTER" ]
+# and the delete that commits still revokes
+code=$(acurl -o /dev/null -w '%{http_code}' -X DELETE "$URL/v1/tenants/gamma")
+check "tenant gamma is deleted (HTTP $code)" [ "$code" = 200 ]
+code=$(pcurl gu -o /dev/null -w '%{http_code}' "$URL/v1/whoami")
+check "finding 4: gamma's user is refused once gamma is deleted (HTTP $code)" [ "$code" = 401 ]
+GU_SERIAL=$(openssl x509 -in "$T/p/gu.crt" -noout -serial | sed 's/^serial=//')
+check "finding 4: and its certificate is revoked after the commit" \
+	grep -qix "0*$(echo "$GU_SERIAL" | sed 's/^0*//')" "$PKI/revoked"
 finish
