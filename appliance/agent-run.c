@@ -34,6 +34,7 @@
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/macro.h"
+#include "lib/netpool.h"
 
 #define AR_LOG_TAIL_MAX		(16 * 1024)
 #define AR_LOG_PUT_S		5	/* a changed log tail is sent at most this often */
@@ -348,7 +349,7 @@ default_subnet(struct agent_run *ar, const char *tenant, char *buf, size_t len,
 	json_t			*v;
 	bool			 used[256] = { false };
 	size_t			 tlen;
-	unsigned		 n, x = ar->c.default_net ? ar->c.default_net : 88;
+	unsigned		 n, x = ar->c.default_net ? ar->c.default_net : BW_NETPOOL_OCTET;
 	int			 r;
 
 	if (read_file_at(AT_FDCWD, ar->subnets_path, 1 << 20, &text, &tlen) < 0 ||

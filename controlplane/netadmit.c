@@ -13,9 +13,11 @@
 #include "lib/err.h"
 #include "lib/json.h"
 #include "lib/macro.h"
+#include "lib/netpool.h"
 
 /* Ranges no tenant network may touch (RFC 6890): packets to or from
- * them mean something else to the host than "this tenant". */
+ * them mean something else to the host than "this tenant"; and the
+ * agents' own pool, whose subnets no Network records. */
 static const struct {
 	uint32_t	 addr;
 	unsigned	 prefix;
@@ -26,6 +28,10 @@ static const struct {
 	{ 0xa9fe0000u, 16, "link-local (169.254.0.0/16)" },
 	{ 0xe0000000u, 4, "multicast (224.0.0.0/4)" },
 	{ 0xf0000000u, 4, "reserved and broadcast (240.0.0.0/4)" },
+	/* not RFC 6890, ours: the agents' default tenant subnets, which
+	 * are not Networks (lib/netpool.h) */
+	{ 0x0a000000u | (BW_NETPOOL_OCTET << 16), 16,
+	    "the node agents' default tenant subnets (" BW_NETPOOL_CIDR ")" },
 };
 
 static uint32_t
@@ -120,7 +126,10 @@ netadmit_set_listen(struct netadmit *na, const char *listen)
 }
 
 /* Bulwark's own tenant bridges ("bw" and 8 hex digits, appliance/cni.c)
- * carry tenant subnets already checked against the Networks. */
+ * carry tenant subnets already checked elsewhere: a Network's against
+ * the other Networks (check_stored()), an agent's default subnet by the
+ * reserved pool (reserved[]). On a node that runs bulwarkd
+ * they would otherwise make a tenant's own range look like the host's. */
 static int
 is_tenant_bridge(const char *name)
 {

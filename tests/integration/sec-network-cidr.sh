@@ -2,7 +2,8 @@
 # Issue 13, defect 8: a Network's spec.subnet is parsed as an IPv4 CIDR
 # (prefix 0..32, host bits zero) and may not claim loopback, this-network,
 # link-local, multicast, broadcast, the host's own addresses or a range
-# that overlaps any other Network in any tenant.
+# that overlaps any other Network in any tenant, nor the agents' default
+# tenant subnets 10.88.0.0/16 (finding 6 of the review of 15411d9).
 . "$(dirname "$0")/lib.sh"
 
 start_bulwarkd "$T/d" || exit 1
@@ -41,8 +42,21 @@ code=$(curl -s -o "$T/resp" -w '%{http_code}' --cacert "$PKI/ca.crt" --cert "$T/
 check "acme's tenant-admin claims beta's range: 409 (got $code)" [ "$code" = 409 ]
 check "...without learning beta's name ($(jq -r .error.message "$T/resp"))" sh -c \
 	"jq -r .error.message '$T/resp' | grep -qx 'spec.subnet: \"10.20.1.0/24\" overlaps a network of another tenant'"
-code=$(net acme wide 10.0.0.0/8)
+code=$(curl -s -o "$T/resp" -w '%{http_code}' --cacert "$PKI/ca.crt" --cert "$T/p/ta.crt" \
+	--key "$T/p/ta.key" -X PUT -H 'Content-Type: application/json' \
+	--data '{"kind":"Network","metadata":{"name":"pool","tenant":"acme"},"spec":{"subnet":"10.88.1.0/24"}}' \
+	"$URL/v1/tenants/acme/networks/pool")
+check "finding 6: acme's tenant-admin claims an agent default subnet: 400 (got $code)" [ "$code" = 400 ]
+code=$(net acme wide 10.16.0.0/12)
 check "a range containing another tenant's: 409 (got $code)" [ "$code" = 409 ]
+# Finding 6 of the review of 15411d9 (2026-12): the agents' default tenant
+# subnets 10.88.N.0/24 are not Networks, so the pool is reserved.
+for s in 10.88.1.0/24 10.88.0.0/16 10.88.254.0/24 10.0.0.0/8; do
+	code=$(net acme pool "$s")
+	check "finding 6: $s, in the agents' default pool, refused: 400 (got $code)" [ "$code" = 400 ]
+	check "...naming the pool ($(jq -r .error.message "$T/resp" 2>/dev/null))" \
+		sh -c "jq -r .error.message '$T/resp' | grep -q '^spec.subnet.*10.88.0.0/16'"
+done
 # the host's own interface addresses (and its listen address, 127.0.0.1 here:
 # loopback already)
 hostnet=$(ip -4 -o addr show scope global 2>/dev/null | awk '{print $4; exit}')
