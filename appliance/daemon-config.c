@@ -262,6 +262,9 @@ bind_bootstrap_roles(struct bwd_state *st)
 		    "rolebinding.create", "AC-2,AC-5,AC-6")) < 0)
 			return r;
 	}
+	log_warn("first start: %s/pki/auditor.key, the first security "
+	    "auditor's key, is readable by root on this appliance: the "
+	    "auditor should collect it now (docs/operations.md)", st->data_dir);
 	return 0;
 }
 
