@@ -3,7 +3,9 @@
 #ifndef BW_CLI_ARGS_H
 #define BW_CLI_ARGS_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum cli_cmd {
 	CLI_NONE,
@@ -29,6 +31,10 @@ enum cli_cmd {
 	CLI_COMPLIANCE_RESULTS,
 	CLI_EVIDENCE_EXPORT,
 	CLI_LOGS,
+	CLI_NODE_BOOTSTRAP,
+	CLI_NODE_APPROVE,
+	CLI_HELP_MAN,	/* hidden: the roff SYNOPSIS of bulwark(1) */
+	CLI_CMD_MAX,
 };
 
 enum cli_output { CLI_OUT_TABLE, CLI_OUT_JSON };
@@ -44,6 +50,8 @@ enum cli_exit {
 	CLI_EXIT_DENIED = 6,	/* not authenticated or not allowed */
 	CLI_EXIT_VERIFY = 7,	/* audit verification found damage */
 };
+
+struct cli_command;
 
 struct cli_opts {
 	enum cli_cmd	 cmd;
@@ -76,12 +84,64 @@ struct cli_opts {
 	const char	*format;	/* summary | oscal | oscal-poam */
 	const char	*out_file;	/* evidence export -o FILE.tar */
 	int		 follow;	/* logs -f */
+	unsigned	 ttl;		/* node bootstrap --ttl */
+	const struct cli_command *help_for; /* CLI_HELP: NULL, or a command */
 };
+
+/* One row of the command table: everything the parser, `--help` and the
+ * synopsis in bulwark(1) know about a command. */
+#define CLI_CMD_OPTS_MAX	10
+
+enum cli_optid {
+	CLI_OPT_NONE,
+	CLI_OPT_CONFIG, CLI_OPT_SERVER, CLI_OPT_CERT, CLI_OPT_KEY,
+	CLI_OPT_CACERT, CLI_OPT_TENANT, CLI_OPT_OUTPUT, CLI_OPT_HELP,
+	CLI_OPT_VERSION, CLI_OPT_HELP_MAN,
+	CLI_OPT_SELECTOR, CLI_OPT_FILE, CLI_OPT_SINCE, CLI_OPT_UNTIL,
+	CLI_OPT_KEY_FILE, CLI_OPT_ACTOR, CLI_OPT_ACTION, CLI_OPT_OBJECT,
+	CLI_OPT_KIND, CLI_OPT_OUTCOME, CLI_OPT_LIMIT, CLI_OPT_ROLE,
+	CLI_OPT_OUT, CLI_OPT_DAYS, CLI_OPT_CSR, CLI_OPT_PRINCIPAL_KEY,
+	CLI_OPT_TYPE, CLI_OPT_DIGEST, CLI_OPT_NAME, CLI_OPT_BASELINE,
+	CLI_OPT_FORMAT, CLI_OPT_FOLLOW, CLI_OPT_TTL,
+	CLI_OPT_MAX,
+};
+
+#define CLI_REQUIRED	0x1	/* the command needs this option */
+
+struct cli_cmd_opt {
+	enum cli_optid	 id;
+	unsigned	 flags;		/* CLI_REQUIRED */
+	const char	*arg;		/* value's name here, or NULL */
+};
+
+#define CLI_F_OUTPUT_FILE 0x1	/* -o names a file, not a format */
+
+struct cli_command {
+	const char	*name;		/* words: "image trust add" */
+	enum cli_cmd	 cmd;
+	const char	*args;		/* positional part of the synopsis */
+	int		 min_args, max_args;
+	const char	*summary;	/* one line for --help */
+	unsigned	 flags;		/* CLI_F_* */
+	struct cli_cmd_opt opts[CLI_CMD_OPTS_MAX]; /* beyond the global ones */
+	/* checks ARGS and sets fields of *O; NULL: takes no arguments */
+	int		(*parse)(struct cli_opts *o, const struct cli_command *c,
+			    char *const *args, int nargs, char **ret_err);
+};
+
+/* The command table, in the order of --help and bulwark(1). */
+const struct cli_command *cli_commands(size_t *ret_n);
+
+/* Writes `bulwark --help` (C NULL) or `bulwark C --help` to F. */
+void cli_help(FILE *f, const struct cli_command *c);
+
+/* Writes the roff text of bulwark(1)'s SYNOPSIS section, heading
+ * included, made from the table; tests/integration/man-pages.sh
+ * compares it with the page. */
+void cli_help_man(FILE *f);
 
 /* Parses ARGV into *RET. Returns 0, or -BW_E_INVALID with a message for
  * the user in *ret_err. Reads no files and no environment. */
 int cli_parse(int argc, char **argv, struct cli_opts *ret, char **ret_err);
-
-extern const char cli_usage[];
 
 #endif

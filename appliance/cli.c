@@ -1231,26 +1231,102 @@ cmd_logs(const struct cli_opts *o, const struct client_conf *conf)
 	return 0;
 }
 
-/* The index of a "node" command after the global options, or 0. */
+/* node bootstrap|approve live with the identity module: hand it the
+ * arguments this parser has checked, in the order it takes them. */
 static int
-node_command_at(int argc, char **argv)
+cmd_node(const struct cli_opts *o, const struct client_conf *conf)
 {
-	static const char *const with_value[] = { "--config", "--server",
-	    "--cert", "--key", "--cacert", NULL };
-	int i;
+	char	 ttl[16];
+	char	*nv[10];
+	int	 n = 0;
 
-	for (i = 1; i < argc; i++) {
-		const char *const *w;
-
-		if (argv[i][0] != '-')
-			return strcmp(argv[i], "node") == 0 ? i : 0;
-		for (w = with_value; *w && strcmp(argv[i], *w) != 0; w++)
-			;
-		if (*w)
-			i++;
+	nv[n++] = "node";
+	nv[n++] = o->cmd == CLI_NODE_BOOTSTRAP ? "bootstrap" : "approve";
+	nv[n++] = (char *)o->name;
+	if (o->ttl) {
+		snprintf(ttl, sizeof(ttl), "%u", o->ttl);
+		nv[n++] = "--ttl";
+		nv[n++] = ttl;
 	}
-	return 0;
+	if (o->out_file) {
+		nv[n++] = "-o";
+		nv[n++] = (char *)o->out_file;
+	}
+	if (o->config) {
+		nv[n++] = "--config";
+		nv[n++] = (char *)o->config;
+	}
+	nv[n] = NULL;
+	return identity_cli_main(n, nv);
 }
+
+static int
+cmd_describe(const struct cli_opts *o, const struct client_conf *conf)
+{
+	return cmd_get(o, conf, 1);
+}
+
+static int
+cmd_list(const struct cli_opts *o, const struct client_conf *conf)
+{
+	return cmd_get(o, conf, 0);
+}
+
+static int
+cmd_whoami(const struct cli_opts *o, const struct client_conf *conf)
+{
+	return cmd_simple(o, conf, "/v1/whoami");
+}
+
+static int
+cmd_health(const struct cli_opts *o, const struct client_conf *conf)
+{
+	return cmd_simple(o, conf, "/healthz");
+}
+
+static int
+cmd_image_sign_local(const struct cli_opts *o, const struct client_conf *conf)
+{
+	return cmd_image_sign(o);
+}
+
+static int
+cmd_compliance_controls_local(const struct cli_opts *o,
+    const struct client_conf *conf)
+{
+	return cmd_compliance_controls(o);
+}
+
+/* What runs each parsed command (cli-args.c's table says how it is
+ * parsed; this one lives here so the parser links without the client). */
+static const struct {
+	enum cli_cmd	 cmd;
+	int		(*run)(const struct cli_opts *o,
+			    const struct client_conf *conf);
+} handlers[] = {
+	{ CLI_GET, cmd_list },
+	{ CLI_DESCRIBE, cmd_describe },
+	{ CLI_APPLY, cmd_apply },
+	{ CLI_DELETE, cmd_delete },
+	{ CLI_WATCH, cmd_watch },
+	{ CLI_LOGS, cmd_logs },
+	{ CLI_WHOAMI, cmd_whoami },
+	{ CLI_HEALTH, cmd_health },
+	{ CLI_AUDIT_VERIFY, cmd_audit_verify },
+	{ CLI_AUDIT_SEARCH, cmd_audit_search },
+	{ CLI_PRINCIPAL_CREATE, cmd_principal_create },
+	{ CLI_PRINCIPAL_REVOKE, cmd_principal_revoke },
+	{ CLI_EXPLAIN, cmd_explain },
+	{ CLI_IMAGE_IMPORT, cmd_image_import },
+	{ CLI_IMAGE_SIGN, cmd_image_sign_local },
+	{ CLI_IMAGE_TRUST_ADD, cmd_image_trust_add },
+	{ CLI_COMPLIANCE_CONTROLS, cmd_compliance_controls_local },
+	{ CLI_COMPLIANCE_SCAN, cmd_compliance_scan },
+	{ CLI_COMPLIANCE_RESULTS, cmd_compliance_results },
+	{ CLI_EVIDENCE_EXPORT, cmd_evidence_export },
+	{ CLI_NODE_BOOTSTRAP, cmd_node },
+	{ CLI_NODE_APPROVE, cmd_node },
+};
 
 int
 main(int argc, char **argv)
@@ -1258,106 +1334,38 @@ main(int argc, char **argv)
 	struct cli_opts		 o;
 	struct client_conf	 conf = { 0 };
 	_cleanup_free_ char	*err = NULL;
+	size_t			 i;
 	int			 rc;
 
 	/* a server that dies mid-request must not kill us */
 	signal(SIGPIPE, SIG_IGN);
-	/* node bootstrap/approve live with the identity module; global
-	 * options may come before the command, as for every other one. */
-	if ((rc = node_command_at(argc, argv)) > 0) {
-		_cleanup_free_ char **nv = calloc((size_t)argc + 1, sizeof(*nv));
-		int n = 0;
-
-		if (!nv)
-			return CLI_EXIT_FAILED;
-		for (int i = rc; i < argc; i++)
-			nv[n++] = argv[i];
-		for (int i = 1; i < rc; i++)
-			nv[n++] = argv[i];
-		return identity_cli_main(n, nv);
-	}
 	if (cli_parse(argc, argv, &o, &err) < 0) {
 		fprintf(stderr, "bulwark: %s\n", err);
 		return CLI_EXIT_USAGE;
 	}
 	switch (o.cmd) {
 	case CLI_HELP:
-		fputs(cli_usage, stdout);
+		cli_help(stdout, o.help_for);
+		return 0;
+	case CLI_HELP_MAN:
+		cli_help_man(stdout);
 		return 0;
 	case CLI_VERSION:
 		printf("bulwark %s\n", PACKAGE_VERSION);
 		return 0;
+	case CLI_NODE_BOOTSTRAP:
+	case CLI_NODE_APPROVE:
+		/* the identity module reads its own configuration */
+		return cmd_node(&o, NULL);
 	default:
 		break;
 	}
-	if ((rc = resolve_config(&o, &conf)) != 0)
-		goto out;
-	switch (o.cmd) {
-	case CLI_GET:
-		rc = cmd_get(&o, &conf, 0);
-		break;
-	case CLI_DESCRIBE:
-		rc = cmd_get(&o, &conf, 1);
-		break;
-	case CLI_APPLY:
-		rc = cmd_apply(&o, &conf);
-		break;
-	case CLI_DELETE:
-		rc = cmd_delete(&o, &conf);
-		break;
-	case CLI_WATCH:
-		rc = cmd_watch(&o, &conf);
-		break;
-	case CLI_WHOAMI:
-		rc = cmd_simple(&o, &conf, "/v1/whoami");
-		break;
-	case CLI_HEALTH:
-		rc = cmd_simple(&o, &conf, "/healthz");
-		break;
-	case CLI_AUDIT_VERIFY:
-		rc = cmd_audit_verify(&o, &conf);
-		break;
-	case CLI_AUDIT_SEARCH:
-		rc = cmd_audit_search(&o, &conf);
-		break;
-	case CLI_PRINCIPAL_CREATE:
-		rc = cmd_principal_create(&o, &conf);
-		break;
-	case CLI_PRINCIPAL_REVOKE:
-		rc = cmd_principal_revoke(&o, &conf);
-		break;
-	case CLI_EXPLAIN:
-		rc = cmd_explain(&o, &conf);
-		break;
-	case CLI_IMAGE_IMPORT:
-		rc = cmd_image_import(&o, &conf);
-		break;
-	case CLI_IMAGE_SIGN:
-		rc = cmd_image_sign(&o);
-		break;
-	case CLI_IMAGE_TRUST_ADD:
-		rc = cmd_image_trust_add(&o, &conf);
-		break;
-	case CLI_COMPLIANCE_CONTROLS:
-		rc = cmd_compliance_controls(&o);
-		break;
-	case CLI_COMPLIANCE_SCAN:
-		rc = cmd_compliance_scan(&o, &conf);
-		break;
-	case CLI_COMPLIANCE_RESULTS:
-		rc = cmd_compliance_results(&o, &conf);
-		break;
-	case CLI_EVIDENCE_EXPORT:
-		rc = cmd_evidence_export(&o, &conf);
-		break;
-	case CLI_LOGS:
-		rc = cmd_logs(&o, &conf);
-		break;
-	default:
-		rc = CLI_EXIT_USAGE;
-		break;
-	}
-out:
+	for (i = 0; i < ELEMENTSOF(handlers) && handlers[i].cmd != o.cmd; i++)
+		;
+	if (i == ELEMENTSOF(handlers))
+		return CLI_EXIT_USAGE;
+	if ((rc = resolve_config(&o, &conf)) == 0)
+		rc = handlers[i].run(&o, &conf);
 	client_conf_clear(&conf);
 	return rc;
 }

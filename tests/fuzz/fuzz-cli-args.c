@@ -66,7 +66,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	}
 	FUZZ_CHECK(r == 0 && err == NULL);
-	FUZZ_CHECK(o.cmd > CLI_NONE && o.cmd <= CLI_LOGS);
+	FUZZ_CHECK(o.cmd > CLI_NONE && o.cmd < CLI_CMD_MAX);
 	FUZZ_CHECK(o.output == CLI_OUT_TABLE || o.output == CLI_OUT_JSON);
 	FUZZ_CHECK(!o.tenant || schema_is_dns_label(o.tenant));
 	FUZZ_CHECK(!o.trust_name || schema_is_dns_label(o.trust_name));
@@ -101,6 +101,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(o.kind && res_kind_lookup(o.kind) ==
 		    res_kind_by_name("Instance"));
 		break;
+	case CLI_LOGS:
+	case CLI_NODE_BOOTSTRAP:
+	case CLI_NODE_APPROVE:
+		FUZZ_CHECK(o.name && schema_is_dns_label(o.name));
+		FUZZ_CHECK(o.cmd != CLI_LOGS || o.tenant);
+		FUZZ_CHECK(o.ttl == 0 || (o.ttl >= 60 && o.ttl <= 86400));
+		break;
 	case CLI_IMAGE_SIGN:
 		FUZZ_CHECK(o.key != NULL);
 		/* fall through */
@@ -123,7 +130,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    in_args(o.outcome, own, n) && in_args(o.role, own, n) &&
 	    in_args(o.out_dir, own, n) && in_args(o.path, own, n) &&
 	    in_args(o.image_type, own, n) && in_args(o.digest, own, n) &&
-	    in_args(o.trust_name, own, n));
+	    in_args(o.trust_name, own, n) && in_args(o.out_file, own, n));
 out:
 	free(err);
 	for (i = 0; i < n; i++)

@@ -59,10 +59,11 @@ test_errors_are_precise(void **state)
 		{ { "apply", NULL }, "apply: -f FILE is required" },
 		{ { "get", "nodes", "-o", "yaml", NULL }, "--output: must be table or json" },
 		{ { "watch", "--since", "-3", NULL }, "--since: must be a revision number" },
-		{ { "get", "nodes", "--since", "4", NULL }, "--since is only for watch and audit search" },
+		{ { "get", "nodes", "--since", "4", NULL }, "get: --since is only for watch, audit search and evidence export" },
 		{ { "get", "nodes", "--limit", "0", NULL }, "--limit: must be 1..10000" },
 		{ { "audit", "search", "extra", NULL }, "audit search: takes options only" },
-		{ { "principal", "create", "bob", NULL }, "principal: -t TENANT is required" },
+		{ { "principal", "create", "bob", NULL }, "principal create: -t, --role and --out are required" },
+		{ { "principal", "revoke", "bob", NULL }, "principal revoke: -t TENANT is required" },
 		{ { "principal", "create", "bob", "-t", "acme", NULL }, "--role and --out are required" },
 		{ { "principal", "delete", "bob", NULL }, "principal: use principal create|revoke NAME" },
 		{ { "explain", "workload", "web", "-t", "acme", NULL }, "explain: use explain instance NAME" },
@@ -71,14 +72,19 @@ test_errors_are_precise(void **state)
 		{ { "compliance", "audit", NULL }, "compliance: use compliance controls|scan|results" },
 		{ { "evidence", "export", NULL }, "evidence export: -o FILE.tar is required" },
 		{ { "logs", "web-0", NULL }, "logs: -t TENANT is required" },
-		{ { "logs", NULL }, "logs: use logs INSTANCE -t TENANT" },
+		{ { "logs", NULL }, "logs: wrong number of arguments" },
 		{ { "evidence", "import", "-o", "x.tar", NULL }, "evidence: use evidence export" },
 		{ { "compliance", "scan", "--baseline", "extreme", NULL }, "--baseline: must be low, moderate or high" },
 		{ { "compliance", "results", "--format", "xml", NULL }, "--format: must be summary, oscal or oscal-poam" },
-		{ { "image", "push", "f.tar", NULL }, "image: use image import FILE" },
+		{ { "image", "push", "f.tar", NULL }, "image: use image import|sign|trust add" },
 		{ { "image", "import", "f", "--type", "lxc", NULL }, "--type: must be container or vm" },
 		{ { "delete", "workload", NULL }, "delete: wrong number of arguments" },
-		{ { "audit", "erase", NULL }, "audit: the subcommand is verify or search" },
+		{ { "audit", "erase", NULL }, "audit: use audit verify|search" },
+		{ { "whoami", "--role", "x", NULL }, "whoami: --role is only for principal create" },
+		{ { "get", "nodes", "--follow", NULL }, "get: --follow is only for logs" },
+		{ { "node", "bootstrap", "n1", "--ttl", "5", NULL }, "--ttl: must be 60..86400" },
+		{ { "node", "approve", "n1", "--ttl", "600", NULL }, "--ttl is only for node bootstrap" },
+		{ { "help", "frobnicate", NULL }, "help: unknown command \"frobnicate\"" },
 		{ { "get", "nodes", "--bogus", NULL }, "unknown option --bogus" },
 		{ { "get", "nodes", "-t", NULL }, "-t: needs a value" },
 		{ { "-xy", "health", NULL }, "unknown option -x" },
@@ -145,6 +151,54 @@ test_apply_watch_audit(void **state)
 	assert_string_equal(o.name, "acme");
 }
 
+/* Every command in the table parses from its own name and the smallest
+ * arguments its synopsis asks for, and --help after it names it. */
+static void
+test_table_and_help(void **state)
+{
+	const struct cli_command	*cmds;
+	struct cli_opts			 o;
+	size_t				 n, i;
+	char				*err;
+
+	cmds = cli_commands(&n);
+	assert_true(n >= 20);
+	for (i = 0; i < n; i++) {
+		char	 name[64], *argv[8] = { "bulwark" };
+		char	*save = NULL, *w;
+		int	 argc = 1;
+
+		snprintf(name, sizeof(name), "%s", cmds[i].name);
+		for (w = strtok_r(name, " ", &save); w; w = strtok_r(NULL, " ", &save))
+			argv[argc++] = w;
+		argv[argc++] = "--help";
+		err = NULL;
+		assert_int_equal(cli_parse(argc, argv, &o, &err), 0);
+		assert_int_equal(o.cmd, CLI_HELP);
+		assert_ptr_equal(o.help_for, &cmds[i]);
+	}
+	assert_int_equal(parse(&o, &err, "-o", "json", "--help", NULL), 0);
+	assert_null(o.help_for);
+	assert_int_equal(parse(&o, &err, "--config", "image", "image", "trust",
+	    "add", "-h", NULL), 0);
+	assert_string_equal(o.help_for->name, "image trust add");
+	assert_int_equal(parse(&o, &err, "help", "logs", NULL), 0);
+	assert_int_equal(o.cmd, CLI_HELP);
+	assert_string_equal(o.help_for->name, "logs");
+	assert_int_equal(parse(&o, &err, "--help-man", NULL), 0);
+	assert_int_equal(o.cmd, CLI_HELP_MAN);
+	assert_int_equal(parse(&o, &err, "--config", "c", "node", "bootstrap",
+	    "n1", "--ttl", "600", "-o", "cred.json", NULL), 0);
+	assert_int_equal(o.cmd, CLI_NODE_BOOTSTRAP);
+	assert_string_equal(o.name, "n1");
+	assert_int_equal(o.ttl, 600);
+	assert_string_equal(o.out_file, "cred.json");
+	assert_int_equal(parse(&o, &err, "logs", "web-0", "-t", "acme",
+	    "--follow", NULL), 0);
+	assert_int_equal(o.cmd, CLI_LOGS);
+	assert_true(o.follow);
+}
+
 int
 main(void)
 {
@@ -152,6 +206,7 @@ main(void)
 		cmocka_unit_test(test_get_with_options_anywhere),
 		cmocka_unit_test(test_errors_are_precise),
 		cmocka_unit_test(test_apply_watch_audit),
+		cmocka_unit_test(test_table_and_help),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
