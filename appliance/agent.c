@@ -22,6 +22,7 @@
 #include "appliance/agent-run.h"
 #include "appliance/agent-tls.h"
 #include "appliance/attest.h"
+#include "appliance/opt-help.h"
 #include "appliance/tpm.h"
 #include "controlplane/enrol.h"
 #include "hardening/crypto-policy.h"
@@ -79,27 +80,46 @@ static const char usage_text[] =
 "tpm-shutdown: TPM2_Shutdown(STATE), for whoever stops a software TPM\n"
 "(no other client may be connected), so its next start is orderly.\n"
 "\n"
-"Options:\n"
-"  --tpm TCTI         TPM (default " AGENT_DEFAULT_TCTI ")\n"
-"  --state-dir DIR    node state: certificate, CA, agent.json; never a\n"
-"                     private key (default " AGENT_DEFAULT_STATE ")\n"
-"  --server URL       control plane, https://HOST:PORT\n"
-"  --bootstrap FILE   bootstrap credential from `bulwark node bootstrap`\n"
-"                     (JSON); wiped and removed after enrolment\n"
-"  --interval SECS    re-attestation period (default: the server's)\n"
-"  --wait SECS        how long to wait for an admin's approval (600)\n"
-"  --once             attest once and exit (exit 0 when Trusted)\n"
-"  --image-store DIR  run the workloads bound to this node, with images\n"
-"                     from DIR (bulwarkd's DATA_DIR/images when all-in-one);\n"
-"                     without it the agent only attests\n"
-"  --run-dir DIR      runtime sockets and crun state (/run/bulwark)\n"
-"  --cgroup-parent N  cgroup below which instances run (bulwark)\n"
-"  --stop-grace SECS  time a stopping instance gets before SIGKILL (10)\n"
-"  --vm-kernel FILE   boot VM workloads with this kernel (their disk image\n"
-"                     attached as virtio disk); default: boot the disk\n"
-"  --vm-initrd FILE   initrd for --vm-kernel\n"
-"  --vm-cmdline TEXT  kernel command line for --vm-kernel\n"
-"  --log-level LEVEL  debug, info, warn or error\n";
+"Options:\n";
+
+static const struct opt_help options[] = {
+	{ "tpm", 't', "TCTI", "TPM (default " AGENT_DEFAULT_TCTI ")" },
+	{ "state-dir", 's', "DIR", "node state: certificate, CA, agent.json; "
+	  "never a private key (default " AGENT_DEFAULT_STATE ")" },
+	{ "server", 'S', "URL", "control plane, https://HOST:PORT" },
+	{ "bootstrap", 'b', "FILE", "bootstrap credential from `bulwark node "
+	  "bootstrap` (JSON); wiped and removed after enrolment" },
+	{ "interval", 'i', "SECS", "re-attestation period (default: the "
+	  "server's)" },
+	{ "wait", 'w', "SECS", "how long to wait for an admin's approval "
+	  "(600)" },
+	{ "once", 'o', NULL, "attest once and exit (exit 0 when Trusted)" },
+	{ "nonce", 'n', "BASE64", "quote: the nonce to quote over" },
+	{ "pcrs", 'p', "LIST", "quote: the PCRs to quote" },
+	{ "repeat", 'r', "N", "request: send it N times (1..100000)" },
+	{ "image-store", 'I', "DIR", "run the workloads bound to this node, "
+	  "with images from DIR (bulwarkd's DATA_DIR/images when all-in-one); "
+	  "without it the agent only attests" },
+	{ "run-dir", 'R', "DIR", "runtime sockets and crun state "
+	  "(/run/bulwark)" },
+	{ "cgroup-parent", 'G', "N", "cgroup below which instances run "
+	  "(bulwark)" },
+	{ "stop-grace", 'g', "SECS", "time a stopping instance gets before "
+	  "SIGKILL (10)" },
+	{ "vm-kernel", 'K', "FILE", "boot VM workloads with this kernel (their "
+	  "disk image attached as virtio disk); default: boot the disk" },
+	{ "vm-initrd", 'N', "FILE", "initrd for --vm-kernel" },
+	{ "vm-cmdline", 'C', "TEXT", "kernel command line for --vm-kernel" },
+	{ "log-level", 'L', "LEVEL", "debug, info, warn or error" },
+	{ "help", 'h', NULL, "show this help (also -h)" },
+};
+
+static void
+usage(FILE *f)
+{
+	fputs(usage_text, f);
+	opt_help_print(f, options, ELEMENTSOF(options));
+}
 
 static int
 state_paths(struct agent *a)
@@ -849,7 +869,7 @@ cmd_request(struct agent *a, int argc, char **argv)
 	int			 status, r;
 
 	if (argc < 2 || argc > 3) {
-		fputs(usage_text, stderr);
+		usage(stderr);
 		return 2;
 	}
 	if (state_load(a) < 0) {
@@ -886,28 +906,7 @@ cmd_request(struct agent *a, int argc, char **argv)
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "tpm", required_argument, NULL, 't' },
-		{ "state-dir", required_argument, NULL, 's' },
-		{ "server", required_argument, NULL, 'S' },
-		{ "bootstrap", required_argument, NULL, 'b' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "wait", required_argument, NULL, 'w' },
-		{ "once", no_argument, NULL, 'o' },
-		{ "nonce", required_argument, NULL, 'n' },
-		{ "pcrs", required_argument, NULL, 'p' },
-		{ "repeat", required_argument, NULL, 'r' },
-		{ "log-level", required_argument, NULL, 'L' },
-		{ "image-store", required_argument, NULL, 'I' },
-		{ "run-dir", required_argument, NULL, 'R' },
-		{ "cgroup-parent", required_argument, NULL, 'G' },
-		{ "stop-grace", required_argument, NULL, 'g' },
-		{ "vm-kernel", required_argument, NULL, 'K' },
-		{ "vm-initrd", required_argument, NULL, 'N' },
-		{ "vm-cmdline", required_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct option		 longopts[ELEMENTSOF(options) + 1];
 	struct agent		 a = { .tcti = AGENT_DEFAULT_TCTI,
 	    .state_dir = AGENT_DEFAULT_STATE, .wait = 600 };
 	const char		*cmd = "run", *nonce = NULL, *pcrs = NULL;
@@ -922,6 +921,7 @@ main(int argc, char **argv)
 		argv++;
 		argc--;
 	}
+	opt_help_longopts(options, ELEMENTSOF(options), longopts);
 	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't': a.tcti = optarg; break;
@@ -984,10 +984,10 @@ main(int argc, char **argv)
 				lvl = LOG_LVL_ERROR;
 			break;
 		case 'h':
-			fputs(usage_text, stdout);
+			usage(stdout);
 			return 0;
 		default:
-			fputs(usage_text, stderr);
+			usage(stderr);
 			return 2;
 		}
 	}
@@ -1014,7 +1014,7 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "tpm-status") == 0)
 		return cmd_tpm_status(&a);
 	if (strcmp(cmd, "run") != 0 || optind < argc) {
-		fputs(usage_text, stderr);
+		usage(stderr);
 		return 2;
 	}
 	if (mkdir_p(a.state_dir, 0700) < 0) {

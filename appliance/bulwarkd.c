@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "appliance/daemon-config.h"
+#include "appliance/opt-help.h"
 #include "appliance/identity.h"
 #include "audit/trail.h"
 #include "controlplane/api.h"
@@ -31,57 +32,66 @@
 #include "lib/json.h"
 #include "lib/log.h"
 
-static const char usage_text[] =
-"Usage: bulwarkd [OPTIONS]\n"
-"\n"
-"Runs the Bulwark control plane: the HTTPS API (mutual TLS), the state\n"
-"store, the commit pipeline and the audit trail. With no mode option it\n"
-"runs all-in-one on embedded defaults (LMDB store, local trail).\n"
-"\n"
-"Options:\n"
-"  --data-dir DIR     state directory (default " BWD_DEFAULT_DATA_DIR ");\n"
-"                     created 0700 with pki/, store/ and audit/ inside\n"
-"  --listen ADDR:PORT address to serve on (default " BWD_DEFAULT_LISTEN ");\n"
-"                     [ADDR6]:PORT for IPv6, port 0 picks a free port\n"
-"  --server-name NAME extra DNS name for the server certificate (repeatable)\n"
-"  --log-level LEVEL  debug, info, warn or error (default info)\n"
-"  --pid-file FILE    write the process id to FILE (default DIR/bulwarkd.pid)\n"
-"  --default-quota RESOURCE=N[,RESOURCE=N...]\n"
-"                     quota of every tenant for resources no Quota object\n"
-"                     limits (cpu_millis, memory_mib, instances, workloads,\n"
-"                     networks; N or none); default instances=100,\n"
-"                     workloads=50, networks=8, cpu_millis=64000,\n"
-"                     memory_mib=262144\n"
-"  --max-connections N\n"
-"                     serve at most N API connections at once (default 1024);\n"
-"                     at the limit new ones wait until one closes\n"
-"  --import-root DIR  directory images may be imported from (repeatable;\n"
-"                     default /media and /mnt: local media only)\n"
-"  --allow-unattested-nodes\n"
-"                     schedule on nodes whose attestation is still pending\n"
-"                     (development only; untrusted nodes never get work)\n"
-"  --tpm TCTI         TPM to use, e.g. device:/dev/tpmrm0 or\n"
-"                     swtpm:host=127.0.0.1,port=2321 (default /dev/tpmrm0\n"
-"                     when present, else a private development swtpm with\n"
-"                     its state in DIR/tpm/)\n"
-"  --config FILE      configuration (default DIR/bulwarkd.conf, created when\n"
-"                     missing); its SHA-256 is measured into PCR 13\n"
-"  --reseal           planned configuration change: with bulwarkd stopped,\n"
-"                     re-seal the secrets to the current --config file and\n"
-"                     record it in the audit trail, then exit\n"
-"  --previous-config FILE  with --reseal: the configuration the secrets\n"
-"                     are sealed to now\n"
-"  --reason TEXT      with --reseal: why (recorded in the audit trail)\n"
-"  -h, --help         show this help and exit\n"
-"  -V, --version      show the version and exit\n"
-"\n"
-"On first start the data directory receives a development CA and client\n"
-"credentials: DIR/pki/{ca,server,admin,auditor}.{crt,key} (keys 0600),\n"
-"DIR/admin.conf and DIR/auditor.conf for `bulwark --config`.\n"
-"\n"
-"Signals: SIGTERM and SIGINT stop the daemon cleanly.\n"
-"Exit status: 0 after a clean stop, 1 on a start-up or runtime error,\n"
-"2 on a usage error.\n";
+static const struct opt_help options[] = {
+	{ "data-dir", 'd', "DIR", "state directory (default "
+	  BWD_DEFAULT_DATA_DIR "); created 0700 with pki/, store/ and audit/ "
+	  "inside" },
+	{ "listen", 'l', "ADDR:PORT", "address to serve on (default "
+	  BWD_DEFAULT_LISTEN "); [ADDR6]:PORT for IPv6, port 0 picks a free "
+	  "port" },
+	{ "server-name", 'n', "NAME", "extra DNS name for the server "
+	  "certificate (repeatable)" },
+	{ "log-level", 'L', "LEVEL", "debug, info, warn or error (default "
+	  "info)" },
+	{ "pid-file", 'p', "FILE", "write the process id to FILE (default "
+	  "DIR/bulwarkd.pid)" },
+	{ "default-quota", 'Q', "RESOURCE=N[,RESOURCE=N...]", "quota of every "
+	  "tenant for resources no Quota object limits (cpu_millis, "
+	  "memory_mib, instances, workloads, networks; N or none); default "
+	  "instances=100, workloads=50, networks=8, cpu_millis=64000, "
+	  "memory_mib=262144" },
+	{ "max-connections", 'M', "N", "serve at most N API connections at "
+	  "once (default 1024); at the limit new ones wait until one closes" },
+	{ "import-root", 'I', "DIR", "directory images may be imported from "
+	  "(repeatable; default /media and /mnt: local media only)" },
+	{ "allow-unattested-nodes", 'U', NULL, "schedule on nodes whose "
+	  "attestation is still pending (development only; untrusted nodes "
+	  "never get work)" },
+	{ "tpm", 'T', "TCTI", "TPM to use, e.g. device:/dev/tpmrm0 or "
+	  "swtpm:host=127.0.0.1,port=2321 (default /dev/tpmrm0 when present, "
+	  "else a private development swtpm with its state in DIR/tpm/)" },
+	{ "config", 'C', "FILE", "configuration (default DIR/bulwarkd.conf, "
+	  "created when missing); its SHA-256 is measured into PCR 13" },
+	{ "reseal", 'R', NULL, "planned configuration change: with bulwarkd "
+	  "stopped, re-seal the secrets to the current --config file and "
+	  "record it in the audit trail, then exit" },
+	{ "previous-config", 'P', "FILE", "with --reseal: the configuration "
+	  "the secrets are sealed to now" },
+	{ "reason", 'r', "TEXT", "with --reseal: why (recorded in the audit "
+	  "trail)" },
+	{ "help", 'h', NULL, "show this help and exit (also -h)" },
+	{ "version", 'V', NULL, "show the version and exit (also -V)" },
+};
+
+static void
+usage(FILE *f)
+{
+	fputs("Usage: bulwarkd [OPTIONS]\n"
+	    "\n"
+	    "Runs the Bulwark control plane: the HTTPS API (mutual TLS), the "
+	    "state\nstore, the commit pipeline and the audit trail. With no "
+	    "mode option it\nruns all-in-one on embedded defaults (LMDB store, "
+	    "local trail).\n\nOptions:\n", f);
+	opt_help_print(f, options, ELEMENTSOF(options));
+	fputs("\n"
+	    "On first start the data directory receives a development CA and "
+	    "client\ncredentials: DIR/pki/{ca,server,admin,auditor}.{crt,key} "
+	    "(keys 0600),\nDIR/admin.conf and DIR/auditor.conf for `bulwark "
+	    "--config`.\n\n"
+	    "Signals: SIGTERM and SIGINT stop the daemon cleanly.\n"
+	    "Exit status: 0 after a clean stop, 1 on a start-up or runtime "
+	    "error,\n2 on a usage error.\n", f);
+}
 
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
@@ -127,25 +137,7 @@ run_reseal(const struct bwd_config *cfg, const char *previous_config,
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "data-dir", required_argument, NULL, 'd' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "server-name", required_argument, NULL, 'n' },
-		{ "log-level", required_argument, NULL, 'L' },
-		{ "pid-file", required_argument, NULL, 'p' },
-		{ "default-quota", required_argument, NULL, 'Q' },
-		{ "allow-unattested-nodes", no_argument, NULL, 'U' },
-		{ "import-root", required_argument, NULL, 'I' },
-		{ "max-connections", required_argument, NULL, 'M' },
-		{ "tpm", required_argument, NULL, 'T' },
-		{ "config", required_argument, NULL, 'C' },
-		{ "reseal", no_argument, NULL, 'R' },
-		{ "previous-config", required_argument, NULL, 'P' },
-		{ "reason", required_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct option		 longopts[ELEMENTSOF(options) + 1];
 	struct bwd_config	 cfg = { 0 };
 	struct bwd_state	 st = { 0 };
 	struct event_base	*base = NULL;
@@ -156,6 +148,7 @@ main(int argc, char **argv)
 
 	log_init("bulwarkd", LOG_LVL_INFO);
 	bwd_config_defaults(&cfg);
+	opt_help_longopts(options, ELEMENTSOF(options), longopts);
 	while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
@@ -234,13 +227,13 @@ main(int argc, char **argv)
 			reason = optarg;
 			break;
 		case 'h':
-			fputs(usage_text, stdout);
+			usage(stdout);
 			return 0;
 		case 'V':
 			printf("bulwarkd %s\n", PACKAGE_VERSION);
 			return 0;
 		default:
-			fputs(usage_text, stderr);
+			usage(stderr);
 			return 2;
 		}
 	}

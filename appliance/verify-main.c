@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include "appliance/attest.h"
+#include "appliance/opt-help.h"
 #include "audit/signer.h"
 #include "audit/verify.h"
 #include "compliance/evidence.h"
@@ -22,10 +23,24 @@
 #define EXIT_DAMAGED	1
 #define EXIT_USAGE	2
 
+static const struct opt_help options[] = {
+	{ "key", 'k', "PUB.pem", "the appliance's checkpoint public key (PEM). "
+	  "Without it, signatures are checked against DIR/checkpoint-key.pem, "
+	  "which proves consistency but not origin. After a key change (an "
+	  "audit.key_change record), pass every key: repeat --key, or give a "
+	  "file holding several PEM keys; each checkpoint must verify with the "
+	  "key it names. For a bundle, the first key is the trust anchor that "
+	  "signed its manifest; the others are earlier checkpoint keys." },
+	{ "bundle", 'b', NULL, "FILE.tar is an evidence bundle (implied when "
+	  "the argument is a regular file)" },
+	{ "quiet", 'q', NULL, "print nothing; only the exit status" },
+	{ "help", 'h', NULL, "this text" },
+};
+
 static void
 usage(FILE *f)
 {
-	fprintf(f,
+	fputs(
 	    "Usage: bulwark-verify [--key PUB.pem] [--quiet] DIR\n"
 	    "       bulwark-verify --key PUB.pem [--quiet] [--bundle] FILE.tar\n"
 	    "\n"
@@ -35,20 +50,9 @@ usage(FILE *f)
 	    "kind of damage: MODIFIED, MISSING, INSERTED, REORDERED, TRUNCATED,\n"
 	    "BAD_SIGNATURE or MALFORMED.\n"
 	    "\n"
-	    "  --key PUB.pem  the appliance's checkpoint public key (PEM). Without\n"
-	    "                 it, signatures are checked against DIR/checkpoint-key.pem,\n"
-	    "                 which proves consistency but not origin. After a key\n"
-	    "                 change (an audit.key_change record), pass every key:\n"
-	    "                 repeat --key, or give a file holding several PEM keys;\n"
-	    "                 each checkpoint must verify with the key it names.\n"
-	    "                 For a bundle, the first key is the trust anchor that\n"
-	    "                 signed its manifest; the others are earlier checkpoint\n"
-	    "                 keys.\n"
-	    "  --bundle       FILE.tar is an evidence bundle (implied when the\n"
-	    "                 argument is a regular file)\n"
-	    "  --quiet        print nothing; only the exit status\n"
-	    "  --help         this text\n"
-	    "\n"
+	    "Options:\n", f);
+	opt_help_print(f, options, ELEMENTSOF(options));
+	fputs("\n"
 	    "An evidence bundle (bulwark evidence export) is verified completely:\n"
 	    "the manifest's ECDSA P-384 signature against --key (required), the\n"
 	    "size and SHA-256 of every file, no file missing or added, the audit\n"
@@ -60,7 +64,7 @@ usage(FILE *f)
 	    "  0  the trail (or bundle) is intact\n"
 	    "  1  damage found (the first damaged seq and its kind are printed;\n"
 	    "     for a bundle, every problem found)\n"
-	    "  2  usage error, or DIR, FILE or the key could not be read\n");
+	    "  2  usage error, or DIR, FILE or the key could not be read\n", f);
 }
 
 static int
@@ -124,13 +128,7 @@ verify_bundle(const char *path, EVP_PKEY *const *keys, size_t nkeys, int quiet)
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "key", required_argument, NULL, 'k' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "bundle", no_argument, NULL, 'b' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct option			 opts[ELEMENTSOF(options) + 1];
 	struct audit_verify_report	 rep = { 0 };
 	const char			*keypaths[AUDIT_KEYS_MAX], *dir;
 	EVP_PKEY			**keys;
@@ -139,6 +137,7 @@ main(int argc, char **argv)
 	struct stat			 st;
 	int				 c, quiet = 0, bundle = 0, r;
 
+	opt_help_longopts(options, ELEMENTSOF(options), opts);
 	while ((c = getopt_long(argc, argv, "k:qbh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':

@@ -1,0 +1,74 @@
+/* One option table per program: getopt_long's table and the options part
+ * of its --help are both made from it, so --help (and the man page test,
+ * tests/integration/man-pages.sh, which reads --help) lists every option
+ * the program accepts. Header-only: each main() includes it once. */
+#ifndef BW_APPLIANCE_OPT_HELP_H
+#define BW_APPLIANCE_OPT_HELP_H
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+struct opt_help {
+	const char	*name;		/* long name, without "--" */
+	int		 val;		/* what getopt_long returns for it */
+	const char	*arg;		/* value's name; NULL: takes no value */
+	const char	*help;		/* wrapped by opt_help_print() */
+};
+
+#define OPT_HELP_COL	21
+#define OPT_HELP_WIDTH	78
+
+/* Fills LONGOPTS, which has room for N + 1 entries, from TABLE. */
+static inline void
+opt_help_longopts(const struct opt_help *table, size_t n,
+    struct option *longopts)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		longopts[i] = (struct option){ table[i].name, table[i].arg ?
+		    required_argument : no_argument, NULL, table[i].val };
+	longopts[n] = (struct option){ 0 };
+}
+
+/* Writes one line per option of TABLE, "  --name ARG  help", the help
+ * wrapped at OPT_HELP_WIDTH columns. */
+static inline void
+opt_help_print(FILE *f, const struct opt_help *table, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const char	*t = table[i].help;
+		int		 col;
+
+		col = fprintf(f, "  --%s%s%s", table[i].name, table[i].arg ?
+		    " " : "", table[i].arg ? table[i].arg : "");
+		if (col >= OPT_HELP_COL - 1) {
+			fputc('\n', f);
+			col = 0;
+		}
+		fprintf(f, "%*s", OPT_HELP_COL - col, "");
+		col = OPT_HELP_COL;
+		while (*t) {
+			size_t w = strcspn(t, " ");
+
+			if (col > OPT_HELP_COL && col + 1 + (int)w > OPT_HELP_WIDTH) {
+				fprintf(f, "\n%*s", OPT_HELP_COL, "");
+				col = OPT_HELP_COL;
+			} else if (col > OPT_HELP_COL) {
+				fputc(' ', f);
+				col++;
+			}
+			fwrite(t, 1, w, f);
+			col += (int)w;
+			t += w;
+			while (*t == ' ')
+				t++;
+		}
+		fputc('\n', f);
+	}
+}
+
+#endif
