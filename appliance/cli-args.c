@@ -460,6 +460,7 @@ parse_explain(struct cli_opts *o, const struct cli_command *c,
 
 static const struct cli_command *find_command(char *const *words, int n,
     int *ret_used);
+static int is_group(const char *word);
 
 static int
 parse_help(struct cli_opts *o, const struct cli_command *c,
@@ -471,6 +472,10 @@ parse_help(struct cli_opts *o, const struct cli_command *c,
 	if (nargs == 0)
 		return 0;
 	topic = find_command(args, nargs, &used);
+	if (!topic && nargs == 1 && is_group(args[0])) {
+		o->help_group = args[0];
+		return 0;
+	}
 	if (!topic || used != nargs)
 		return errf(-BW_E_INVALID, ret_err,
 		    "help: unknown command \"%s\"", args[0]);
@@ -584,10 +589,24 @@ takes_next(char *const *argv, int i)
 	return 0;
 }
 
+/* Returns 1 if WORD is the first word of a command of several words. */
+static int
+is_group(const char *word)
+{
+	size_t i, n = strlen(word);
+
+	for (i = 0; i < ELEMENTSOF(commands); i++)
+		if (strncmp(commands[i].name, word, n) == 0 &&
+		    commands[i].name[n] == ' ')
+			return 1;
+	return 0;
+}
+
 /* For `bulwark ... --help`: the command named by the words of ARGV that
- * are neither options nor their values, or NULL. */
+ * are neither options nor their values, or NULL; or in *RET_GROUP the
+ * first word of several commands ("image"). */
 static const struct cli_command *
-help_topic(int argc, char *const *argv)
+help_topic(int argc, char *const *argv, const char **ret_group)
 {
 	char	*words[4];
 	int	 i, n = 0, used;
@@ -601,6 +620,7 @@ help_topic(int argc, char *const *argv)
 		}
 		words[n++] = argv[i];
 	}
+	*ret_group = n > 0 && is_group(words[0]) ? words[0] : NULL;
 	return find_command(words, n, &used);
 }
 
@@ -662,7 +682,7 @@ scan_options(int argc, char **argv, struct cli_opts *o, unsigned char *seen,
 		switch (opt->id) {
 		case CLI_OPT_HELP:
 			o->cmd = CLI_HELP;
-			o->help_for = help_topic(argc, argv);
+			o->help_for = help_topic(argc, argv, &o->help_group);
 			return 1;
 		case CLI_OPT_VERSION:
 			o->cmd = CLI_VERSION;
@@ -1019,20 +1039,24 @@ help_command(FILE *f, const struct cli_command *c)
 }
 
 void
-cli_help(FILE *f, const struct cli_command *c)
+cli_help(FILE *f, const struct cli_command *c, const char *group)
 {
-	size_t i;
-	int global;
+	size_t	i, gl = group ? strlen(group) : 0;
+	int	global;
 
 	if (c) {
 		help_command(f, c);
 		return;
 	}
-	fputs("Usage: bulwark [GLOBAL OPTIONS] COMMAND [ARGS]\n"
-	    "       bulwark COMMAND --help\n\nCommands:\n", f);
+	fprintf(f, "Usage: bulwark [GLOBAL OPTIONS] %s%sCOMMAND [ARGS]\n"
+	    "       bulwark %s%sCOMMAND --help\n\nCommands:\n", group ?
+	    group : "", group ? " " : "", group ? group : "", group ? " " : "");
 	for (i = 0; i < ELEMENTSOF(commands); i++) {
 		_cleanup_free_ char *syn = NULL;
 
+		if (group && (strncmp(commands[i].name, group, gl) ||
+		    commands[i].name[gl] != ' '))
+			continue;
 		if (synopsis_text(&commands[i], &syn) < 0)
 			return;
 		if (strlen(syn) + 4 <= HELP_COL)
@@ -1043,6 +1067,10 @@ cli_help(FILE *f, const struct cli_command *c)
 			fprintf(f, "%*s", HELP_COL, "");
 		}
 		wrap(f, commands[i].summary, HELP_COL, HELP_COL);
+	}
+	if (group) {
+		fprintf(f, "\nGlobal options: see bulwark --help.\n");
+		return;
 	}
 	for (global = 1; global >= 0; global--) {
 		fputs(global ? "\nGlobal options:\n" : "\nCommand options:\n", f);

@@ -86,6 +86,7 @@ struct cli_opts {
 	int		 follow;	/* logs -f */
 	unsigned	 ttl;		/* node bootstrap --ttl */
 	const struct cli_command *help_for; /* CLI_HELP: NULL, or a command */
+	const char	*help_group;	/* CLI_HELP: "image" for image's commands */
 };
 
 /* One row of the command table: everything the parser, `--help` and the
@@ -132,8 +133,9 @@ struct cli_command {
 /* The command table, in the order of --help and bulwark(1). */
 const struct cli_command *cli_commands(size_t *ret_n);
 
-/* Writes `bulwark --help` (C NULL) or `bulwark C --help` to F. */
-void cli_help(FILE *f, const struct cli_command *c);
+/* Writes `bulwark --help` to F: of command C, else of the commands whose
+ * first word is GROUP, else of every command. */
+void cli_help(FILE *f, const struct cli_command *c, const char *group);
 
 /* Writes the roff text of bulwark(1)'s SYNOPSIS section, heading
  * included, made from the table; tests/integration/man-pages.sh

@@ -1345,7 +1345,7 @@ main(int argc, char **argv)
 	}
 	switch (o.cmd) {
 	case CLI_HELP:
-		cli_help(stdout, o.help_for);
+		cli_help(stdout, o.help_for, o.help_group);
 		return 0;
 	case CLI_HELP_MAN:
 		cli_help_man(stdout);

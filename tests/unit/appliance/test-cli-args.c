@@ -182,6 +182,11 @@ test_table_and_help(void **state)
 	assert_int_equal(parse(&o, &err, "--config", "image", "image", "trust",
 	    "add", "-h", NULL), 0);
 	assert_string_equal(o.help_for->name, "image trust add");
+	assert_int_equal(parse(&o, &err, "image", "--help", NULL), 0);
+	assert_null(o.help_for);
+	assert_string_equal(o.help_group, "image");
+	assert_int_equal(parse(&o, &err, "help", "principal", NULL), 0);
+	assert_string_equal(o.help_group, "principal");
 	assert_int_equal(parse(&o, &err, "help", "logs", NULL), 0);
 	assert_int_equal(o.cmd, CLI_HELP);
 	assert_string_equal(o.help_for->name, "logs");
