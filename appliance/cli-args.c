@@ -24,10 +24,10 @@ struct cli_option {
 	enum cli_optid	 id;
 	const char	*name;		/* long name, without "--" */
 	int		 short_name;	/* or 0 */
-	const char	*arg;		/* value's name; NULL: takes none */
+	const char	*arg;		/* value's name, or NULL */
 	int		 global;	/* every command accepts it */
 	const char	*help;		/* NULL: hidden from --help */
-	size_t		 field;		/* for set_str: a const char * */
+	size_t		 field;		/* set_str's const char * */
 	cli_set_fn	*set;
 };
 
@@ -40,8 +40,8 @@ static const struct cli_option options[] = {
 	{ CLI_OPT_CONFIG, "config", 0, "FILE", 1, "client configuration "
 	  "(default $BULWARK_CONFIG, then ./var/admin.conf, then "
 	  "/var/lib/bulwark/admin.conf)", F(config), set_str },
-	{ CLI_OPT_SERVER, "server", 0, "URL", 1, "https://HOST:PORT of bulwarkd",
-	  F(server), set_str },
+	{ CLI_OPT_SERVER, "server", 0, "URL", 1,
+	  "https://HOST:PORT of bulwarkd", F(server), set_str },
 	{ CLI_OPT_CERT, "cert", 0, "FILE", 1, "client certificate (PEM)",
 	  F(cert), set_str },
 	{ CLI_OPT_KEY, "key", 0, "FILE", 1, "client private key (PEM); for "
@@ -58,10 +58,10 @@ static const struct cli_option options[] = {
 	{ CLI_OPT_VERSION, "version", 'V', NULL, 1, "show the version", 0,
 	  NULL },
 	{ CLI_OPT_HELP_MAN, "help-man", 0, NULL, 1, NULL, 0, NULL },
-	{ CLI_OPT_SELECTOR, "selector", 'l', "S", 0, "label selector: k=v,k!=v,k",
-	  F(selector), set_str },
-	{ CLI_OPT_FILE, "file", 'f', "FILE", 0, "input ('-' for standard input)",
-	  F(file), set_str },
+	{ CLI_OPT_SELECTOR, "selector", 'l', "S", 0,
+	  "label selector: k=v,k!=v,k", F(selector), set_str },
+	{ CLI_OPT_FILE, "file", 'f', "FILE", 0,
+	  "input ('-' for standard input)", F(file), set_str },
 	{ CLI_OPT_SINCE, "since", 0, "T", 0, "watch: start after revision REV; "
 	  "audit search, evidence export: from time T (RFC 3339)", 0,
 	  set_since },
@@ -353,7 +353,8 @@ set_limit(struct cli_opts *o, const struct cli_option *opt, const char *val,
     char **ret_err)
 {
 	if (parse_uint(val, 1, 10000, &o->limit) < 0)
-		return errf(-BW_E_INVALID, ret_err, "--limit: must be 1..10000");
+		return errf(-BW_E_INVALID, ret_err,
+		    "--limit: must be 1..10000");
 	return 0;
 }
 
@@ -499,7 +500,8 @@ find_command(char *const *words, int n, int *ret_used)
 		while (w < n) {
 			size_t len = strcspn(p, " ");
 
-			if (strlen(words[w]) != len || strncmp(p, words[w], len))
+			if (strlen(words[w]) != len ||
+			    strncmp(p, words[w], len) != 0)
 				break;
 			w++;
 			p += len;
@@ -698,6 +700,13 @@ scan_options(int argc, char **argv, struct cli_opts *o, unsigned char *seen,
 	return 0;
 }
 
+/* What goes before item K of N in "a, b and c". */
+static const char *
+list_sep(size_t k, size_t n)
+{
+	return k == 0 ? "" : k + 1 == n ? " and " : ", ";
+}
+
 /* "--since is only for watch, audit search and evidence export" */
 static int
 misplaced_option(const struct cli_command *c, const struct cli_option *opt,
@@ -713,8 +722,7 @@ misplaced_option(const struct cli_command *c, const struct cli_option *opt,
 		return -ENOMEM;
 	for (i = 0; i < ELEMENTSOF(commands); i++)
 		if (command_opt(&commands[i], opt->id))
-			fprintf(f, "%s%s", k++ == 0 ? "" : k == n ? " and " : ", ",
-			    commands[i].name);
+			fprintf(f, "%s%s", list_sep(k++, n), commands[i].name);
 	fclose(f);
 	return errf(-BW_E_INVALID, ret_err, "%s: --%s is only for %s", c->name,
 	    opt->name, list);
@@ -763,8 +771,7 @@ missing_options(const struct cli_command *c, const unsigned char *seen,
 			continue;
 		opt = option_by_id(c->opts[i].id);
 		opt_spelling(opt, spelling, sizeof(spelling));
-		fprintf(f, "%s%s", k++ == 0 ? "" : k == n ? " and " : ", ",
-		    spelling);
+		fprintf(f, "%s%s", list_sep(k++, n), spelling);
 		if (n == 1)
 			fprintf(f, " %s", opt_arg(c, opt));
 	}
@@ -895,8 +902,9 @@ put_word(FILE *f, const char *w, size_t len, int roff)
 			run = 1;
 			continue;
 		}
-		for (run = 0; i + run < len && !strchr("[]|", w[i + run]); run++)
-			;
+		run = 0;
+		while (i + run < len && !strchr("[]|", w[i + run]))
+			run++;
 		fputs(isupper((unsigned char)w[i]) ? "\\fI" : "\\fB", f);
 		for (size_t k = i; k < i + run; k++)
 			fputs(w[k] == '-' ? "\\-" : (char[]){ w[k], 0 }, f);
@@ -932,8 +940,10 @@ put_synopsis(FILE *f, const struct cli_command *c, int roff)
 		put_words(f, c->args, roff);
 	}
 	for (i = 0; i < CLI_CMD_OPTS_MAX && c->opts[i].id; i++) {
-		const struct cli_option	*opt = option_by_id(c->opts[i].id);
+		const struct cli_option	*opt;
 		int			 req = c->opts[i].flags & CLI_REQUIRED;
+
+		opt = option_by_id(c->opts[i].id);
 
 		opt_spelling(opt, spelling, sizeof(spelling));
 		fputs(req ? " " : " [", f);
