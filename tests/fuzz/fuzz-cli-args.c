@@ -5,8 +5,9 @@
  * command, accepts only a DNS-label tenant and name, a known kind, -f
  * only with apply (where it is required), a revision --since only with
  * watch, what each subcommand requires (principal: -t, create: --role
- * and --out; explain: an instance and -t; image sign: --key), values in
- * range, and every string it returns points into the caller's argv. */
+ * and --out; explain: an instance and -t; image sign: --key; logs: -t;
+ * logs and node: a DNS-label name), values in range, and every string it
+ * returns points into the caller's argv. */
 #include "config.h"
 
 #include <string.h>
