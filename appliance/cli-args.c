@@ -199,6 +199,21 @@ static const struct cli_command commands[] = {
 	  NULL },
 };
 
+int
+cli_exit_for_status(int status)
+{
+	switch (status) {
+	case 401:
+	case 403:
+		return CLI_EXIT_DENIED;
+	case 404:
+		return CLI_EXIT_NOTFOUND;
+	case 409:
+		return CLI_EXIT_CONFLICT;
+	}
+	return status >= 400 ? CLI_EXIT_FAILED : CLI_EXIT_OK;
+}
+
 const struct cli_command *
 cli_commands(size_t *ret_n)
 {

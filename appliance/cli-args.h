@@ -51,6 +51,9 @@ enum cli_exit {
 	CLI_EXIT_VERIFY = 7,	/* audit verification found damage */
 };
 
+/* The exit status for an answer with HTTP STATUS. */
+int cli_exit_for_status(int status);
+
 struct cli_command;
 
 struct cli_opts {

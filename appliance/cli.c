@@ -34,21 +34,6 @@
 
 #define APPLY_MAX	(16 * 1024 * 1024)
 
-static int
-exit_for_status(int status)
-{
-	switch (status) {
-	case 401:
-	case 403:
-		return CLI_EXIT_DENIED;
-	case 404:
-		return CLI_EXIT_NOTFOUND;
-	case 409:
-		return CLI_EXIT_CONFLICT;
-	}
-	return status >= 400 ? CLI_EXIT_FAILED : CLI_EXIT_OK;
-}
-
 static int report_error_ctx(const struct client_response *resp,
     const char *ctx);
 
@@ -73,7 +58,7 @@ report_error_ctx(const struct client_response *resp, const char *ctx)
 	else
 		fprintf(stderr, "bulwark: %s%sserver answered %d\n", ctx ? ctx : "",
 		    ctx ? ": " : "", resp->status);
-	return exit_for_status(resp->status);
+	return cli_exit_for_status(resp->status);
 }
 
 static int
@@ -1231,33 +1216,12 @@ cmd_logs(const struct cli_opts *o, const struct client_conf *conf)
 	return 0;
 }
 
-/* node bootstrap|approve live with the identity module: hand it the
- * arguments this parser has checked, in the order it takes them. */
+/* node bootstrap|approve live with the identity module. */
 static int
 cmd_node(const struct cli_opts *o, const struct client_conf *conf)
 {
-	char	 ttl[16];
-	char	*nv[10];
-	int	 n = 0;
-
-	nv[n++] = "node";
-	nv[n++] = o->cmd == CLI_NODE_BOOTSTRAP ? "bootstrap" : "approve";
-	nv[n++] = (char *)o->name;
-	if (o->ttl) {
-		snprintf(ttl, sizeof(ttl), "%u", o->ttl);
-		nv[n++] = "--ttl";
-		nv[n++] = ttl;
-	}
-	if (o->out_file) {
-		nv[n++] = "-o";
-		nv[n++] = (char *)o->out_file;
-	}
-	if (o->config) {
-		nv[n++] = "--config";
-		nv[n++] = (char *)o->config;
-	}
-	nv[n] = NULL;
-	return identity_cli_main(n, nv);
+	return identity_cli_node(conf, o->cmd == CLI_NODE_APPROVE, o->name,
+	    o->ttl, o->out_file);
 }
 
 static int
@@ -1353,10 +1317,6 @@ main(int argc, char **argv)
 	case CLI_VERSION:
 		printf("bulwark %s\n", PACKAGE_VERSION);
 		return 0;
-	case CLI_NODE_BOOTSTRAP:
-	case CLI_NODE_APPROVE:
-		/* the identity module reads its own configuration */
-		return cmd_node(&o, NULL);
 	default:
 		break;
 	}

@@ -1,15 +1,18 @@
 /* `bulwark node bootstrap|approve`: the admin's side of node enrolment
- * (docs/identity.md), for cli.c to dispatch to. */
+ * (docs/identity.md). cli-args.c parses the command line from its command
+ * table; cli.c resolves the client configuration and calls this. */
 #ifndef BW_APPLIANCE_IDENTITY_CLI_H
 #define BW_APPLIANCE_IDENTITY_CLI_H
 
-/* ARGV[0] is "node"; then
- *   bootstrap NAME [--ttl SECS] [-o FILE]   issue a single-use bootstrap
- *                 credential (JSON, written 0600 to FILE or stdout)
- *   approve NAME                            approve the PCR values NAME
- *                 quoted as its golden values
- * with [--config FILE] as for every bulwark command. Returns the CLI
- * exit status (0, 2 usage, 3..5 as cli.c for HTTP errors, 1 other). */
-int identity_cli_main(int argc, char **argv);
+struct client_conf;
+
+/* Asks the server CONF names to issue a single-use, short-lived bootstrap
+ * credential for node NAME (valid TTL seconds; 0: the server's 900), or,
+ * with APPROVE, to accept the PCR values NAME quoted at enrolment as its
+ * golden values. The credential holds a private key: it is written 0600
+ * to OUT, or to standard output, and wiped from memory. Prints the
+ * server's error. Returns the CLI exit status (enum cli_exit). */
+int identity_cli_node(const struct client_conf *conf, int approve,
+    const char *name, unsigned ttl, const char *out);
 
 #endif

@@ -202,6 +202,12 @@ test_table_and_help(void **state)
 	    "--follow", NULL), 0);
 	assert_int_equal(o.cmd, CLI_LOGS);
 	assert_true(o.follow);
+	/* one mapping of HTTP answers to exit codes, node commands included */
+	assert_int_equal(cli_exit_for_status(201), CLI_EXIT_OK);
+	assert_int_equal(cli_exit_for_status(403), CLI_EXIT_DENIED);
+	assert_int_equal(cli_exit_for_status(404), CLI_EXIT_NOTFOUND);
+	assert_int_equal(cli_exit_for_status(409), CLI_EXIT_CONFLICT);
+	assert_int_equal(cli_exit_for_status(500), CLI_EXIT_FAILED);
 }
 
 int
