@@ -831,9 +831,9 @@ cli_parse_args(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 		return group_error(argv[optind], ret_err);
 	nargs = argc - optind - used;
 	if (nargs > 0 && c->max_args == 0)
-		return errf(-BW_E_INVALID, ret_err, "%s: takes %s only (try "
-		    "bulwark %s --help)", c->name, c->opts[0].id ? "options" :
-		    "no arguments, global options", c->name);
+		return errf(-BW_E_INVALID, ret_err, "%s: takes %s (try bulwark "
+		    "%s --help)", c->name, c->opts[0].id ? "options only" :
+		    "no arguments", c->name);
 	if (nargs < c->min_args || nargs > c->max_args)
 		return errf(-BW_E_INVALID, ret_err, "%s: wrong number of "
 		    "arguments (try bulwark %s --help)", c->name, c->name);
@@ -1045,9 +1045,9 @@ synopsis_text(const struct cli_command *c, char **ret)
 static void
 help_command(FILE *f, const struct cli_command *c)
 {
-	size_t i;
-
-	_cleanup_free_ char	*syn = NULL;
+	_cleanup_free_ char	*globals = NULL, *syn = NULL;
+	size_t			 i, len = 0;
+	FILE			*g;
 
 	if (synopsis_text(c, &syn) < 0)
 		return;
@@ -1059,8 +1059,16 @@ help_command(FILE *f, const struct cli_command *c)
 		fputs("\nOptions:\n", f);
 	for (i = 0; i < CLI_CMD_OPTS_MAX && c->opts[i].id; i++)
 		put_option_help(f, c, option_by_id(c->opts[i].id));
-	fputs("\nGlobal options (see bulwark --help): --config, --server, "
-	    "--cert,\n--key, --cacert, -t, -o, -h.\n", f);
+	if (!(g = open_memstream(&globals, &len)))
+		return;
+	fputs("Global options (see bulwark --help):", g);
+	for (i = 0; i < ELEMENTSOF(options); i++)
+		if (options[i].global && options[i].help)
+			fprintf(g, " --%s", options[i].name);
+	if (fclose(g) != 0)
+		return;
+	fputc('\n', f);
+	wrap(f, globals, 0, 0);
 }
 
 void
