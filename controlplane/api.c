@@ -123,6 +123,7 @@ struct api_server {
 	int				(*is_revoked)(void *, const char *);
 	void				*revoked_ctx;
 	struct principals		*principals;
+	unsigned			 attest_deadline_s; /* node_stands() */
 	struct quota_limits		 default_quota;
 	struct netadmit			 netadmit;	/* tenant subnets */
 	struct quota_claims		 quota;		/* usage in flight */
@@ -359,10 +360,14 @@ peer_address(struct evhttp_request *req, char *buf, size_t len)
 	snprintf(buf, len, "%s:%u", host ? host : "unknown", port);
 }
 
-/* A node's standing: its Node object exists and is Trusted. An Untrusted
+/* A node's standing: its Node object exists and is Trusted, with a good
+ * quote within the stale limit (srv->attest_deadline_s). An Untrusted
  * node's certificate is good for re-attestation only (ATTEST_ONLY), which
  * issues a fresh one; a node without a Node object has none (deleting a
- * Node also revokes its certificate). */
+ * Node also revokes its certificate). The age of the last quote is
+ * checked here too, not only by the stale scan's write (enrol.c): a node
+ * that stopped attesting is refused even while nothing can be written
+ * (audit trail full, AU-5). */
 static int
 node_stands(struct api_server *srv, const struct authz_identity *id,
     int attest_only, char **ret_err)
@@ -370,7 +375,9 @@ node_stands(struct api_server *srv, const struct authz_identity *id,
 	_cleanup_json_ json_t	*doc = NULL;
 	struct store_kv		*kv = NULL;
 	char			 key[RES_KEY_MAX];
+	const json_t		*st;
 	const char		*att;
+	json_int_t		 age;
 	int			 r;
 
 	if (id->role != ROLE_NODE || strcmp(id->role_name, "node") != 0)
@@ -384,13 +391,24 @@ node_stands(struct api_server *srv, const struct authz_identity *id,
 		    "object: its certificate grants nothing", id->principal);
 	doc = json_loadb(kv->value, kv->value_len, 0, NULL);
 	store_kv_free(kv);
-	att = json_string_value(json_object_get(json_object_get(doc, "status"),
-	    "attestation"));
-	if (attest_only || (att && strcmp(att, "Trusted") == 0))
+	st = json_object_get(doc, "status");
+	att = json_string_value(json_object_get(st, "attestation"));
+	if (attest_only)
 		return 0;
-	return errf(-BW_E_UNAUTH, ret_err, "node %s is %s: its certificate is "
-	    "good for re-attestation (/v1/attest/) only", id->principal,
-	    att ? att : "not attested");
+	if (!att || strcmp(att, "Trusted") != 0)
+		return errf(-BW_E_UNAUTH, ret_err, "node %s is %s: its "
+		    "certificate is good for re-attestation (/v1/attest/) "
+		    "only", id->principal, att ? att : "not attested");
+	/* A missing time is no quote at all; a clock set back makes the
+	 * age negative: still standing, as for the stale scan. */
+	age = (json_int_t)time(NULL) - json_integer_value(json_object_get(st,
+	    "last_attested_unix"));
+	if (age > (json_int_t)srv->attest_deadline_s)
+		return errf(-BW_E_UNAUTH, ret_err, "node %s: its last good "
+		    "quote is %lld s old (limit %u s): its certificate is good "
+		    "for re-attestation (/v1/attest/) only", id->principal,
+		    (long long)age, srv->attest_deadline_s);
+	return 0;
 }
 
 /* A tenant's principals stand only while their tenant exists: deleting a
@@ -1794,13 +1812,14 @@ health_store(struct api_server *srv, int *ret_ok)
 	if (store_capacity(srv->st, &c) < 0)
 		return NULL;
 	*ret_ok = c.writable;
-	return json_pack("{s:I, s:I, s:I, s:I, s:i, s:i, s:b, s:I, s:I}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:b, s:I, s:I}",
 	    "used_bytes", (json_int_t)c.used_bytes,
 	    "file_bytes", (json_int_t)c.file_bytes,
 	    "map_bytes", (json_int_t)c.map_bytes,
 	    "log_bytes", (json_int_t)c.log_bytes,
 	    "used_percent", (int)c.used_pct,
 	    "high_water_percent", (int)c.high_water_pct,
+	    "reserved_percent", (int)c.reserve_pct,
 	    "writable", c.writable,
 	    "compacted_revision", (json_int_t)c.compacted,
 	    "refused_writes", (json_int_t)c.refused);
@@ -2890,6 +2909,12 @@ struct committer *
 api_committer(struct api_server *s)
 {
 	return s->commit;
+}
+
+void
+api_server_set_attest_deadline(struct api_server *s, unsigned secs)
+{
+	s->attest_deadline_s = secs;
 }
 
 int

@@ -127,6 +127,13 @@ int api_read_json_body(struct evhttp_request *req, json_t **ret,
 struct store *api_store(struct api_server *s);
 struct committer *api_committer(struct api_server *s);
 
+/* Sets how long after its last good quote (the Node's
+ * status.last_attested_unix) a node's certificate stops standing outside
+ * /v1/attest/, whatever its stored state says: the stale limit the
+ * enrolment module enforces (enrol_start() calls it). 0 (the default):
+ * no node stands. */
+void api_server_set_attest_deadline(struct api_server *s, unsigned secs);
+
 /* Unhooks S from the commit pipeline before the committer stops; S can
  * still answer the requests the committer completes while draining. */
 void api_server_detach(struct api_server *s);

@@ -281,12 +281,18 @@ write_done(struct commit_req *creq)
  * STORE_REV_ABSENT) with an audit record, and answers REQ (if any) with
  * STATUS and REPLY (taken over) once durable. The record's outcome is
  * the write's (set by the pipeline), so ACTION names what happened to
- * the node ("node.attest.failed"); OUTCOME is kept for a refused write. */
+ * the node ("node.attest.failed"); OUTCOME is kept for a refused write.
+ * OP_FLAGS: STORE_OP_RESERVE for an attestation verdict (a quote's or
+ * the stale scan's), which must get through past the store's
+ * high-water mark: else a node that failed its quote would stay Trusted
+ * (it replaces the node's own object, so it adds little); 0 otherwise
+ * (enrolment adds nodes: refused at the mark like any new data). */
 static int
 node_write(struct enrol *e, struct evhttp_request *req,
     const struct authz_identity *id, const char *name, json_t *doc,
-    uint64_t expect_rev, const char *action, const char *outcome,
-    const char *reason, int status, json_t *reply, const char *revoke)
+    uint64_t expect_rev, unsigned op_flags, const char *action,
+    const char *outcome, const char *reason, int status, json_t *reply,
+    const char *revoke)
 {
 	struct enrol_write *w;
 
@@ -317,7 +323,7 @@ node_write(struct enrol *e, struct evhttp_request *req,
 	}
 	w->creq.op = (struct store_op){ .type = STORE_OP_PUT, .key = w->key,
 	    .value = w->value, .value_len = strlen(w->value),
-	    .expect_rev = expect_rev };
+	    .expect_rev = expect_rev, .flags = op_flags };
 	w->creq.rec = (struct audit_record){ .actor = w->actor, .role = w->role,
 	    .tenant = w->tenant, .source = w->source, .auth_method = w->auth,
 	    .action = w->action, .object_kind = "Node",
@@ -479,8 +485,9 @@ handle_bootstrap(struct enrol *e, struct evhttp_request *req,
 	    serial, "expires", exp);
 	snprintf(msg, sizeof(msg), "bootstrap credential serial %s for node %s "
 	    "(single use, expires %s)", serial, node, exp);
-	if (!reply || node_write(e, req, id, node, doc, rev, "node.bootstrap",
-	    "success", msg, 201, reply, old_serial[0] ? old_serial : NULL) < 0)
+	if (!reply || node_write(e, req, id, node, doc, rev, 0,
+	    "node.bootstrap", "success", msg, 201, reply,
+	    old_serial[0] ? old_serial : NULL) < 0)
 		api_reply_err(e->srv, req, -ENOMEM, NULL);
 }
 
@@ -553,7 +560,7 @@ handle_approve(struct enrol *e, struct evhttp_request *req,
 	pcrs_text(pcrs, vals, sizeof(vals));
 	snprintf(msg, sizeof(msg), "golden PCR values approved for AK sha256 "
 	    "%.16s...: %s", jstr(ident, "ak_sha256") ?: "?", vals);
-	if (node_write(e, req, id, node, doc, rev, "node.approve", "success",
+	if (node_write(e, req, id, node, doc, rev, 0, "node.approve", "success",
 	    msg, 200, json_pack("{s:s, s:s, s:O}", "node", node, "state",
 	    "Approved", "golden_pcrs", pcrs), NULL) < 0)
 		api_reply_err(e->srv, req, -ENOMEM, NULL);
@@ -862,10 +869,11 @@ handle_complete(struct enrol *e, struct evhttp_request *req,
 		    "sha256 %.16s..., EK sha256 %.16s..., quoted PCRs %s",
 		    jstr(ident, "ak_sha256"), s->ek_sha, vals);
 		session_clear(s);
-		if (node_write(e, req, id, node, doc, rev, "node.enrol.pending",
-		    "success", msg, 202, json_pack("{s:s, s:s}", "state",
-		    "Pending", "message", "waiting for an administrator to "
-		    "approve this node's PCR values (bulwark node approve)"),
+		if (node_write(e, req, id, node, doc, rev, 0,
+		    "node.enrol.pending", "success", msg, 202,
+		    json_pack("{s:s, s:s}", "state", "Pending", "message",
+		    "waiting for an administrator to approve this node's PCR "
+		    "values (bulwark node approve)"),
 		    NULL) < 0)
 			api_reply_err(e->srv, req, -ENOMEM, NULL);
 		return;
@@ -878,9 +886,10 @@ handle_complete(struct enrol *e, struct evhttp_request *req,
 		    err ? err : bw_strerror(r), vals);
 		set_attestation(doc, "Untrusted", msg);
 		session_clear(s);
-		if (node_write(e, req, id, node, doc, rev, "node.enrol.refused",
-		    "denied", msg, 403, json_pack("{s:{s:s, s:s}}", "error", "code",
-		    "denied", "message", msg), NULL) < 0)
+		if (node_write(e, req, id, node, doc, rev, 0,
+		    "node.enrol.refused", "denied", msg, 403,
+		    json_pack("{s:{s:s, s:s}}", "error", "code", "denied",
+		    "message", msg), NULL) < 0)
 			api_reply_err(e->srv, req, -ENOMEM, NULL);
 		return;
 	}
@@ -908,8 +917,8 @@ handle_complete(struct enrol *e, struct evhttp_request *req,
 	    "revoked; PCRs %s", jstr(json_object_get(st, "certificate"),
 	    "serial"), id->serial, vals);
 	session_clear(s);
-	if (node_write(e, req, id, node, doc, rev, "node.enrol", "success", msg,
-	    200, json_pack("{s:s, s:s, s:s, s:i, s:s}", "state", "Trusted",
+	if (node_write(e, req, id, node, doc, rev, 0, "node.enrol", "success",
+	    msg, 200, json_pack("{s:s, s:s, s:s, s:i, s:s}", "state", "Trusted",
 	    "certificate", cert, "ca", e->ops.ca_pem, "interval_seconds",
 	    (int)e->o.attest_interval_s, "quote_pcrs", e->ops.quote_pcrs),
 	    id->serial) < 0)
@@ -999,7 +1008,8 @@ handle_quote(struct enrol *e, struct evhttp_request *req,
 		snprintf(msg, sizeof(msg), "re-attestation failed: %s",
 		    err ? err : bw_strerror(r));
 		set_attestation(doc, "Untrusted", msg);
-		if (node_write(e, req, id, node, doc, rev, "node.attest.failed",
+		if (node_write(e, req, id, node, doc, rev,
+		    STORE_OP_RESERVE, "node.attest.failed",
 		    "denied", msg, 403, json_pack("{s:{s:s, s:s}}", "error",
 		    "code", "denied", "message", msg), NULL) < 0)
 			api_reply_err(e->srv, req, -ENOMEM, NULL);
@@ -1047,7 +1057,8 @@ handle_quote(struct enrol *e, struct evhttp_request *req,
 	snprintf(msg, sizeof(msg), "%squote verified against the golden PCR "
 	    "values%s", was_trusted ? "" : "node Trusted again: ",
 	    cert ? "; certificate renewed" : "");
-	if (!reply || node_write(e, req, id, node, doc, rev, "node.attest",
+	if (!reply || node_write(e, req, id, node, doc, rev,
+	    STORE_OP_RESERVE, "node.attest",
 	    "success", msg, 200, reply, old_serial[0] ? old_serial : NULL) < 0)
 		api_reply_err(e->srv, req, -ENOMEM, NULL);
 }
@@ -1088,7 +1099,8 @@ stale_scan(evutil_socket_t fd, short what, void *arg)
 				    (long long)(now - last), e->o.attest_stale_s);
 				set_attestation(doc, "Untrusted", msg);
 				if (node_write(e, NULL, NULL, name, doc,
-				    kvs[i]->mod_rev, "node.attest.stale",
+				    kvs[i]->mod_rev, STORE_OP_RESERVE,
+				    "node.attest.stale",
 				    "failure", msg, 0, NULL, NULL) < 0)
 					log_error("node %s: cannot record a "
 					    "stale attestation", name);
@@ -1175,6 +1187,9 @@ enrol_start(struct event_base *base, struct api_server *srv,
 		enrol_stop(e);
 		return errf(-ENOMEM, ret_err, "enrolment: cannot start the timer");
 	}
+	/* The API refuses a node past the stale limit on every request
+	 * too, even when this module's stale write cannot be made. */
+	api_server_set_attest_deadline(srv, o->attest_stale_s);
 	if ((r = api_server_add_handler(srv, "/v1/enrol/", enrol_handler, e)) < 0 ||
 	    (r = api_server_add_handler(srv, "/v1/attest/", enrol_handler, e)) < 0) {
 		enrol_stop(e);

@@ -144,8 +144,8 @@ struct store_lmdb {
 	 * lock-free by the committing thread; cap under cap_mu. */
 	uint64_t	 hist_revs;
 	size_t		 hist_bytes;
-	unsigned	 hw_pct;
-	bool		 writable;
+	unsigned	 hw_pct, reserve_pct;
+	bool		 writable, reserve_writable;
 	uint64_t	 refused;	/* atomic */
 	pthread_mutex_t	 cap_mu;
 	bool		 cap_mu_init;
@@ -769,17 +769,40 @@ lmdb_full_hint(struct store_lmdb *s, int r)
 	s->ckpt_at_ms = 0;
 }
 
+/* Whether put OP may add data (store_options.high_water_pct): below the
+ * high-water mark, or the reserve mark for a STORE_OP_RESERVE put, by
+ * the figures CAP of the last refresh, which predate this batch: so the
+ * puts after the first one in it also count, twice (value and change-log
+ * copy), the ADDED bytes of the puts before them. */
+static bool
+lmdb_room(struct store_lmdb *s, const struct store_op *op,
+    const struct store_capacity *cap, uint64_t added)
+{
+	bool		 reserve = (op->flags & STORE_OP_RESERVE) != 0;
+	unsigned	 pct = reserve ? s->reserve_pct : s->hw_pct;
+
+	if (!__atomic_load_n(reserve ? &s->reserve_writable : &s->writable,
+	    __ATOMIC_ACQUIRE))
+		return false;
+	return added == 0 || cap->used_bytes + 2 * added <
+	    cap->map_bytes / 100 * pct;
+}
+
 static int
 lmdb_batch(struct store *st, struct store_op *ops, size_t n, unsigned flags,
     store_before_commit_fn before_commit, void *ctx)
 {
 	struct store_lmdb *s = lmdb_of(st);
+	struct store_capacity cap;
 	MDB_txn	*txn = NULL;
-	uint64_t rev, start;
+	uint64_t rev, start, added = 0;
 	bool	 failed = false;
 	size_t	 i;
 	int	 r;
 
+	pthread_mutex_lock(&s->cap_mu);
+	cap = s->cap;
+	pthread_mutex_unlock(&s->cap_mu);
 	if ((r = lmdb_wbegin(s, &txn)) < 0)
 		return r;
 	if ((r = lmdb_meta_get_u64(s, txn, LMDB_META_REVISION, &rev)) < 0)
@@ -792,7 +815,7 @@ lmdb_batch(struct store *st, struct store_op *ops, size_t n, unsigned flags,
 		 * (and compaction) go on, so the store can be emptied
 		 * before LMDB's map is full. */
 		if (ops[i].type == STORE_OP_PUT &&
-		    !__atomic_load_n(&s->writable, __ATOMIC_ACQUIRE)) {
+		    !lmdb_room(s, &ops[i], &cap, added)) {
 			ops[i].result = -BW_E_NOSPACE;
 			__atomic_add_fetch(&s->refused, 1, __ATOMIC_RELAXED);
 			failed = true;
@@ -802,8 +825,11 @@ lmdb_batch(struct store *st, struct store_op *ops, size_t n, unsigned flags,
 			goto out;
 		if (ops[i].result < 0)
 			failed = true;
-		else
+		else {
 			ops[i].rev = ++rev;
+			if (ops[i].type == STORE_OP_PUT)
+				added += strlen(ops[i].key) + ops[i].value_len;
+		}
 	}
 	if (failed && (flags & STORE_BATCH_ATOMIC)) {
 		r = -BW_E_CONFLICT;
@@ -1044,12 +1070,15 @@ lmdb_capacity_refresh(struct store_lmdb *s)
 	c.high_water_pct = s->hw_pct;
 	c.used_pct = c.map_bytes ? (unsigned)((c.used_bytes * 100 +
 	    c.map_bytes - 1) / c.map_bytes) : 100;
+	c.reserve_pct = s->reserve_pct;
 	c.writable = c.used_pct < s->hw_pct;
 	pthread_mutex_lock(&s->cap_mu);
 	c.compactions = s->cap.compactions;
 	s->cap = c;
 	pthread_mutex_unlock(&s->cap_mu);
 	__atomic_store_n(&s->writable, c.writable != 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->reserve_writable, c.used_pct < s->reserve_pct,
+	    __ATOMIC_RELEASE);
 out:
 	if (cur)
 		mdb_cursor_close(cur);
@@ -1705,7 +1734,9 @@ store_open_lmdb(const char *dir, const struct store_options *opts,
 	    STORE_HISTORY_BYTES;
 	s->hw_pct = opts && opts->high_water_pct ? opts->high_water_pct :
 	    STORE_HIGH_WATER_PCT;
+	s->reserve_pct = STORE_RESERVE_PCT(s->hw_pct);
 	s->writable = true;
+	s->reserve_writable = true;
 	s->lock_fd = openat(dfd, "store.lock",
 	    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (s->lock_fd < 0) {

@@ -46,9 +46,16 @@ struct store_op {
 	const void		*value;		/* PUT only; may be NULL if value_len is 0 */
 	size_t			 value_len;
 	uint64_t		 expect_rev;	/* STORE_REV_ANY, STORE_REV_ABSENT or the required mod_rev */
+	unsigned		 flags;		/* STORE_OP_RESERVE */
 	int			 result;	/* out: 0 or -BW_E_* (see store_batch) */
 	uint64_t		 rev;		/* out: revision assigned, 0 if not applied */
 };
+
+/* store_op flags. STORE_OP_RESERVE: a write the appliance makes to stay
+ * safe (an attestation verdict: a node turning Untrusted), which may use
+ * the room kept between the high-water mark and the reserve mark
+ * (store_options.high_water_pct). Never for a write a client asked for. */
+#define STORE_OP_RESERVE	0x1u
 
 struct store_event {
 	enum store_op_type	 type;
@@ -91,13 +98,21 @@ struct store_options {
 	/* Writes that add data (puts) are refused with -BW_E_NOSPACE once
 	 * the pages in use reach this percentage of the map (0:
 	 * STORE_HIGH_WATER_PCT); deletes and compaction still run, so the
-	 * store can always be emptied. 50..99. */
+	 * store can always be emptied. 50..99. Puts flagged
+	 * STORE_OP_RESERVE are refused only from the reserve mark, halfway
+	 * between this mark and a full map (STORE_RESERVE_PCT()), so the
+	 * room between them is kept for the appliance's own safety
+	 * writes. In one batch, puts after the first are also refused once
+	 * twice their bytes (value and change-log copy) would reach the
+	 * mark: one batch overshoots a mark by one put at most. */
 	unsigned high_water_pct;
 };
 
 #define STORE_HISTORY_REVISIONS	10000
 #define STORE_HISTORY_BYTES	((size_t)16 << 20)
 #define STORE_HIGH_WATER_PCT	90u
+/* The reserve mark for high-water mark HW: 85 gives 93, 90 gives 95. */
+#define STORE_RESERVE_PCT(hw)	((hw) + (100u - (hw) + 1u) / 2u)
 
 /* Opens (creating if needed, mode 0700) the LMDB store in directory DIR
  * and stores it in *ret. OPTS may be NULL. Only one opener at a time may
@@ -206,6 +221,7 @@ struct store_capacity {
 	uint64_t	refused;	/* puts refused past the high-water mark */
 	unsigned	used_pct;	/* used_bytes of map_bytes, rounded up */
 	unsigned	high_water_pct;
+	unsigned	reserve_pct;	/* reserve mark: STORE_OP_RESERVE puts */
 	int		writable;	/* 0: past the high-water mark */
 };
 
