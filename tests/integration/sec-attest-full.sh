@@ -135,6 +135,8 @@ node_req GET /v1/nodes/n1
 check "n1 Trusted again is served (got $(node_code))" [ "$(node_code)" = 200 ]
 stop_swtpm "$T/tpm-a"
 stop_bulwarkd
+check "bulwarkd stopped cleanly, no sanitizer report (A)" \
+	sh -c "! grep -q 'Sanitizer\|runtime error' '$T/a/bulwarkd.log' '$T/agent-a.log'"
 
 # ---- B. no write gets through: the stale limit checked per request ----
 mkdir -p "$T/b/audit"
@@ -185,4 +187,7 @@ node_req POST /v1/attest/nonce '{}'
 check "/v1/attest/ stays open to n1 (nonce: $(node_code))" [ "$(node_code)" = 200 ]
 rm -f "$T/b/audit/filler" "$T/b/audit/filler2"
 stop_swtpm "$T/tpm-b"
+stop_bulwarkd
+check "no sanitizer report (B)" \
+	sh -c "! grep -q 'Sanitizer\|runtime error' '$T/b/bulwarkd.log' '$T/agent-b.log'"
 finish
