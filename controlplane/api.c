@@ -382,6 +382,40 @@ audit_request(struct api_server *srv, const struct authz_identity *id,
 	    outcome, reason);
 }
 
+void
+api_source_format(const char *host, unsigned port, char *buf, size_t len)
+{
+	if (!host || !host[0])
+		host = "unknown";
+	if (strchr(host, ':'))
+		snprintf(buf, len, "[%s]:%u", host, port);
+	else
+		snprintf(buf, len, "%s:%u", host, port);
+}
+
+int
+api_source_host(const char *source, char *buf, size_t len)
+{
+	const char	*end, *colon;
+	size_t		 n;
+
+	if (source[0] == '[') {
+		if (!(end = strchr(source, ']')))
+			return -EINVAL;
+		source++;
+	} else if ((colon = strchr(source, ':')) && !strchr(colon + 1, ':')) {
+		end = colon;		/* IPv4 address:port */
+	} else {
+		end = source + strlen(source);	/* an address without port */
+	}
+	n = (size_t)(end - source);
+	if (n >= len)
+		return -ENAMETOOLONG;
+	memcpy(buf, source, n);
+	buf[n] = '\0';
+	return 0;
+}
+
 static void
 peer_address(struct evhttp_request *req, char *buf, size_t len)
 {
@@ -391,7 +425,7 @@ peer_address(struct evhttp_request *req, char *buf, size_t len)
 
 	if (evcon)
 		evhttp_connection_get_peer(evcon, (char **)&host, &port);
-	snprintf(buf, len, "%s:%u", host ? host : "unknown", port);
+	api_source_format(host, port, buf, len);
 }
 
 /* A node's standing: its Node object exists and is Trusted. An Untrusted
@@ -2268,13 +2302,11 @@ anon_count(struct api_server *srv, const char *source, const char *action,
 {
 	struct anon_count	*a = NULL;
 	char			 host[INET6_ADDRSTRLEN];
-	const char		*colon = strrchr(source, ':');
-	size_t			 i, hl;
+	size_t			 i;
 
-	/* peer_address() adds ":PORT"; one source is one address */
-	hl = colon && colon[1] && strspn(colon + 1, "0123456789") ==
-	    strlen(colon + 1) ? (size_t)(colon - source) : strlen(source);
-	snprintf(host, sizeof(host), "%.*s", (int)hl, source);
+	/* peer_address() adds the port; one source is one address */
+	if (api_source_host(source, host, sizeof(host)) < 0)
+		snprintf(host, sizeof(host), "unknown");
 	srv->anon_total++;
 	for (i = 0; i < srv->nanon; i++) {
 		if (strcmp(srv->anon[i].source, host) == 0 &&

@@ -100,6 +100,15 @@ struct api_server_options {
 #define API_WATCH_MAX			512
 #define API_WATCH_STALL_SECS		20
 
+/* Formats a peer as audit records show it: "192.0.2.1:PORT" or, for
+ * IPv6, "[2001:db8::5]:PORT" (HOST NULL or empty: "unknown"). */
+void api_source_format(const char *host, unsigned port, char *buf,
+    size_t len);
+/* The address of SOURCE (as api_source_format() makes it, or an address
+ * without port) into BUF: "[::1]:443" -> "::1", "192.0.2.1:443" ->
+ * "192.0.2.1", "::1" -> "::1". Returns 0, -EINVAL or -ENAMETOOLONG. */
+int api_source_host(const char *source, char *buf, size_t len);
+
 /* Binds and starts serving on BASE. Returns 0 or a negative error with
  * a message in *ret_err. */
 int api_server_start(struct event_base *base, const struct api_server_options *o,
