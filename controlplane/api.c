@@ -3152,11 +3152,10 @@ api_server_free(struct api_server *s)
 		anon_flush(s);
 		commit_remove_observer(s->commit, commit_observer, s);
 	}
-	while ((w = TAILQ_FIRST(&s->watchers))) {
-		if (evhttp_request_get_connection(w->req))
-			evhttp_send_reply_end(w->req);
-		watcher_free(w);
-	}
+	/* a watch whose connection is gone holds a detached request that
+	 * only evhttp_send_reply_end() frees */
+	while ((w = TAILQ_FIRST(&s->watchers)))
+		watcher_end(w);
 	if (s->heartbeat)
 		event_free(s->heartbeat);
 	if (s->anon_ev)
