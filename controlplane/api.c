@@ -85,6 +85,26 @@ static const char *const conn_drop_names[DROP_NREASONS] = {
 	"handshake_deadline", "per_source", "unauthenticated_pool",
 };
 
+/* Why we closed an authenticated connection (API_CONN_*). */
+enum conn_evict_reason {
+	EVICT_PRINCIPAL,	/* its principal was over API_CONN_PER_PRINCIPAL */
+	EVICT_TENANT,		/* its tenant was over API_CONN_PER_TENANT */
+	EVICT_TENANT_SHARE,	/* tenant roles were over their share */
+	EVICT_FULL,		/* every slot was authenticated */
+	EVICT_DEADLINE,		/* no whole request within API_REQUEST_SECS */
+	EVICT_NREASONS
+};
+static const char *const conn_evict_names[EVICT_NREASONS] = {
+	"principal", "tenant", "tenant_share", "full", "request_deadline",
+};
+
+/* Who holds an authenticated connection, for the limits above. */
+enum conn_class {
+	CONN_ANON,		/* not (yet) authenticated */
+	CONN_TENANT,		/* tenant-admin, tenant-user */
+	CONN_SYSTEM,		/* node, system-admin, security-auditor */
+};
+
 /* One accepted connection (SSL ex_data api_conn_index). Unauthenticated
  * ones sit on srv->unauth, oldest first, until a request on them passes
  * identify(). */
@@ -100,6 +120,12 @@ struct api_conn {
 	int				 unauth;	/* on srv->unauth */
 	int				 classified;
 	int				 rewriting;	/* conn_out_cb */
+	enum conn_class			 klass;
+	char				 tenant[64];
+	char				 principal[160];	/* tenant/name */
+	int				 busy;		/* a request in flight */
+	int				 refused;	/* over a limit: closing */
+	unsigned long long		 idle_since;	/* srv->conn_seq */
 };
 
 /* Unauthenticated requests, counted per key until the next flush. */
@@ -141,12 +167,13 @@ struct api_server {
 	size_t				 nhandlers;
 	unsigned long long		 tls_failures;
 	int				 detached;	/* from the committer */
-	/* Connection cap: the listener stops accepting while NCONNS is at
-	 * MAX_CONNS (the kernel's backlog holds new ones), and resumes
-	 * when one closes. */
-	unsigned			 nconns, max_conns;
-	int				 paused;
-	unsigned long long		 conn_limit_pauses;
+	/* Connection cap: at most MAX_CONNS, of which tenant roles hold at
+	 * most MAX_TENANT_CONNS (API_CONN_*). */
+	unsigned			 nconns, max_conns, max_tenant_conns;
+	unsigned long long		 evicted[EVICT_NREASONS];
+	unsigned long long		 conn_refused;
+	int				 evict_recorded[EVICT_NREASONS];
+	unsigned long long		 conn_seq;	/* orders idleness */
 	struct conn_gate		*gate;
 	TAILQ_HEAD(, api_conn)		 conns;
 	TAILQ_HEAD(, api_conn)		 unauth;
@@ -190,10 +217,18 @@ struct pending {
 };
 
 static int api_server_index;
-static void conn_authenticated(struct api_server *srv,
-    struct evhttp_request *req);
+static int conn_authenticated(struct api_server *srv,
+    struct evhttp_request *req, const struct authz_identity *id,
+    char **ret_err);
 static void conn_unauthenticated(struct api_server *srv,
     struct evhttp_request *req);
+static void conn_request_start(struct api_server *srv,
+    struct evhttp_request *req);
+static struct api_conn *conn_evictee(struct api_server *srv,
+    const char *principal, const char *tenant, enum conn_class k,
+    const struct api_conn *except);
+static void conn_evict(struct api_server *srv, struct api_conn *c,
+    enum conn_evict_reason why);
 static void anon_flush(struct api_server *srv);
 static void anon_count(struct api_server *srv, const char *source,
     const char *action, const char *outcome, const char *reason);
@@ -348,6 +383,40 @@ audit_request(struct api_server *srv, const struct authz_identity *id,
 	    outcome, reason);
 }
 
+void
+api_source_format(const char *host, unsigned port, char *buf, size_t len)
+{
+	if (!host || !host[0])
+		host = "unknown";
+	if (strchr(host, ':'))
+		snprintf(buf, len, "[%s]:%u", host, port);
+	else
+		snprintf(buf, len, "%s:%u", host, port);
+}
+
+int
+api_source_host(const char *source, char *buf, size_t len)
+{
+	const char	*end, *colon;
+	size_t		 n;
+
+	if (source[0] == '[') {
+		if (!(end = strchr(source, ']')))
+			return -EINVAL;
+		source++;
+	} else if ((colon = strchr(source, ':')) && !strchr(colon + 1, ':')) {
+		end = colon;		/* IPv4 address:port */
+	} else {
+		end = source + strlen(source);	/* an address without port */
+	}
+	n = (size_t)(end - source);
+	if (n >= len)
+		return -ENAMETOOLONG;
+	memcpy(buf, source, n);
+	buf[n] = '\0';
+	return 0;
+}
+
 static void
 peer_address(struct evhttp_request *req, char *buf, size_t len)
 {
@@ -357,7 +426,7 @@ peer_address(struct evhttp_request *req, char *buf, size_t len)
 
 	if (evcon)
 		evhttp_connection_get_peer(evcon, (char **)&host, &port);
-	snprintf(buf, len, "%s:%u", host ? host : "unknown", port);
+	api_source_format(host, port, buf, len);
 }
 
 /* A node's standing: its Node object exists and is Trusted, with a good
@@ -511,7 +580,7 @@ identify(struct api_server *srv, struct evhttp_request *req,
 	r = identity_stands(srv, id, ci ? &ci->grant : NULL,
 	    path && strncmp(path, "/v1/attest/", 11) == 0, ret_err);
 	if (r == 0)
-		conn_authenticated(srv, req);
+		r = conn_authenticated(srv, req, id, ret_err);
 	return r;
 }
 
@@ -1952,9 +2021,9 @@ handle_metrics(struct api_server *srv, struct evhttp_request *req)
 	    "# HELP bulwark_connections Open API connections.\n"
 	    "# TYPE bulwark_connections gauge\n"
 	    "bulwark_connections %u\n"
-	    "# HELP bulwark_connection_limit_pauses_total Times the listener paused at --max-connections.\n"
-	    "# TYPE bulwark_connection_limit_pauses_total counter\n"
-	    "bulwark_connection_limit_pauses_total %llu\n"
+	    "# HELP bulwark_connections_refused_total Authenticated connections refused (503) at a connection limit with nothing idle to evict.\n"
+	    "# TYPE bulwark_connections_refused_total counter\n"
+	    "bulwark_connections_refused_total %llu\n"
 	    "# HELP bulwark_tls_handshake_failures_total Failed TLS handshakes.\n"
 	    "# TYPE bulwark_tls_handshake_failures_total counter\n"
 	    "bulwark_tls_handshake_failures_total %llu\n"
@@ -1974,12 +2043,19 @@ handle_metrics(struct api_server *srv, struct evhttp_request *req)
 	    "# TYPE bulwark_connections_dropped_total counter\n",
 	    store_revision(srv->st), cs.batches, cs.mutations, cs.refused_audit,
 	    cs.lost_records, cs.audit_healthy, nw, srv->nconns,
-	    srv->conn_limit_pauses, srv->tls_failures, srv->nunauth,
+	    srv->conn_refused, srv->tls_failures, srv->nunauth,
 	    srv->anon_total, srv->watch_refused, srv->watch_ended_slow);
 	for (i = 0; i < DROP_NREASONS; i++)
 		evbuffer_add_printf(buf,
 		    "bulwark_connections_dropped_total{reason=\"%s\"} %llu\n",
 		    conn_drop_names[i], srv->dropped[i]);
+	evbuffer_add_printf(buf,
+	    "# HELP bulwark_connections_evicted_total Authenticated connections closed by the server, by reason.\n"
+	    "# TYPE bulwark_connections_evicted_total counter\n");
+	for (i = 0; i < EVICT_NREASONS; i++)
+		evbuffer_add_printf(buf,
+		    "bulwark_connections_evicted_total{reason=\"%s\"} %llu\n",
+		    conn_evict_names[i], srv->evicted[i]);
 	evbuffer_add_printf(buf,
 	    "# HELP bulwark_http_responses_total Responses by status class.\n"
 	    "# TYPE bulwark_http_responses_total counter\n");
@@ -2034,6 +2110,19 @@ nodelay(struct evhttp_request *req)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+/* identify() failed with R: 503 if the connection was over a limit
+ * (conn_authenticated), else 401. */
+static void
+reply_unidentified(struct api_server *srv, struct evhttp_request *req, int r,
+    const char *err)
+{
+	if (r == -BW_E_UNAVAILABLE)
+		reply_error(srv, req, 503, "too_many_connections", err ? err :
+		    "connection limit reached");
+	else
+		reply_error(srv, req, 401, "unauthenticated", err);
+}
+
 static void
 on_request(struct evhttp_request *req, void *arg)
 {
@@ -2051,6 +2140,7 @@ on_request(struct evhttp_request *req, void *arg)
 
 	TAILQ_INIT(&q);
 	nodelay(req);
+	conn_request_start(srv, req);
 	/* until identify() passes, the next request has a deadline too */
 	conn_unauthenticated(srv, req);
 	peer_address(req, id.source, sizeof(id.source));
@@ -2061,7 +2151,7 @@ on_request(struct evhttp_request *req, void *arg)
 		if ((r = identify(srv, req, &id, &err)) < 0) {
 			audit_request(srv, &id, "auth.failure", NULL, NULL, NULL,
 			    "denied", err);
-			reply_error(srv, req, 401, "unauthenticated", err);
+			reply_unidentified(srv, req, r, err);
 			return;
 		}
 		srv->handlers[h].fn(srv, req, &id, path, srv->handlers[h].arg);
@@ -2072,7 +2162,8 @@ on_request(struct evhttp_request *req, void *arg)
 		audit_request(srv, &id, "api.request", NULL, NULL, NULL,
 		    r < 0 ? "denied" : "failure", "no such path");
 		if (r < 0) {
-			reply_error(srv, req, 401, "unauthenticated",
+			reply_unidentified(srv, req, r,
+			    r == -BW_E_UNAVAILABLE ? NULL :
 			    "a valid client certificate is required");
 			return;
 		}
@@ -2095,7 +2186,7 @@ on_request(struct evhttp_request *req, void *arg)
 		snprintf(action, sizeof(action), "auth.failure %s", method_name(m));
 		audit_request(srv, &id, "auth.failure", rt.kind, rt.tenant,
 		    rt.name, "denied", err);
-		reply_error(srv, req, 401, "unauthenticated", err);
+		reply_unidentified(srv, req, r, err);
 		return;
 	}
 	if (query && evhttp_parse_query_str(query, &q) < 0) {
@@ -2230,13 +2321,11 @@ anon_count(struct api_server *srv, const char *source, const char *action,
 {
 	struct anon_count	*a = NULL;
 	char			 host[INET6_ADDRSTRLEN];
-	const char		*colon = strrchr(source, ':');
-	size_t			 i, hl;
+	size_t			 i;
 
-	/* peer_address() adds ":PORT"; one source is one address */
-	hl = colon && colon[1] && strspn(colon + 1, "0123456789") ==
-	    strlen(colon + 1) ? (size_t)(colon - source) : strlen(source);
-	snprintf(host, sizeof(host), "%.*s", (int)hl, source);
+	/* peer_address() adds the port; one source is one address */
+	if (api_source_host(source, host, sizeof(host)) < 0)
+		snprintf(host, sizeof(host), "unknown");
 	srv->anon_total++;
 	for (i = 0; i < srv->nanon; i++) {
 		if (strcmp(srv->anon[i].source, host) == 0 &&
@@ -2303,6 +2392,7 @@ anon_flush(struct api_server *srv)
 		a->n = 0;
 	}
 	srv->nanon = 0;
+	memset(srv->evict_recorded, 0, sizeof(srv->evict_recorded));
 }
 
 static void
@@ -2311,44 +2401,6 @@ anon_flush_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	anon_flush(arg);
-}
-
-/* Pauses the listener while every slot is held by an authenticated
- * connection (the kernel's listen backlog keeps the next ones waiting),
- * recording that once per pause, and resumes it when one frees up. While
- * unauthenticated connections hold slots the listener keeps accepting:
- * a new connection displaces the oldest of them (conn_classify), so
- * they can never keep an authenticated client out. */
-static void
-conn_pause_check(struct api_server *srv)
-{
-	struct evconnlistener	*l;
-	char			 reason[160];
-	int			 full = srv->nconns >= srv->max_conns &&
-	    srv->nunauth == 0;
-
-	if (!srv->bound || !(l = evhttp_bound_socket_get_listener(srv->bound)))
-		return;
-	if (!full && srv->paused) {
-		if (evconnlistener_enable(l) == 0)
-			srv->paused = 0;
-		return;
-	}
-	if (!full || srv->paused || evconnlistener_disable(l) < 0)
-		return;
-	srv->paused = 1;
-	srv->conn_limit_pauses++;
-	if (srv->detached || !srv->commit)
-		return;
-	snprintf(reason, sizeof(reason), "%u authenticated connections open "
-	    "(the --max-connections limit): new connections wait until one "
-	    "closes", srv->nconns);
-	commit_audit_async(srv->commit, &(struct audit_record){
-		.actor = "bulwarkd", .role = "system", .tenant = "system",
-		.source = "local", .auth_method = "none",
-		.action = "api.connection_limit", .outcome = "failure",
-		.reason = reason, .controls = "SC-5,AC-10",
-	});
 }
 
 static void
@@ -2373,7 +2425,6 @@ conn_release(struct api_server *srv, struct api_conn *c)
 	c->counted = 0;
 	if (srv->nconns > 0)
 		srv->nconns--;
-	conn_pause_check(srv);
 }
 
 /* Closes an unauthenticated connection: shutting the socket down makes
@@ -2460,7 +2511,15 @@ conn_classify(struct api_server *srv, struct api_conn *c)
 			return;
 	}
 	while (srv->nunauth > srv->max_unauth || srv->nconns > srv->max_conns) {
-		if (!(v = conn_victim(srv, NULL)))
+		v = conn_victim(srv, NULL);
+		/* every other slot authenticated: the principal holding the
+		 * most gives up its oldest idle one; none idle, C goes */
+		if (v == c && srv->nunauth == 1 &&
+		    (o = conn_evictee(srv, NULL, NULL, CONN_ANON, c))) {
+			conn_evict(srv, o, EVICT_FULL);
+			continue;
+		}
+		if (!v)
 			break;
 		conn_drop(srv, v, DROP_POOL);
 		if (v == c)
@@ -2484,6 +2543,8 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		conn_classify(srv, c);
 	else if (c->unauth)
 		conn_drop(srv, c, DROP_DEADLINE);
+	else if (!c->busy)
+		conn_evict(srv, c, EVICT_DEADLINE);
 }
 
 static struct api_conn *
@@ -2499,18 +2560,182 @@ conn_of(struct evhttp_request *req)
 	return SSL_get_ex_data(ssl, api_conn_index);
 }
 
-/* A request on REQ's connection passed identify(): the connection leaves
- * the unauthenticated pool and its deadline. */
-static void
-conn_authenticated(struct api_server *srv, struct evhttp_request *req)
+/* Authenticated connections held by PRINCIPAL (if not NULL), TENANT (if
+ * not NULL) and class K (CONN_ANON: any). */
+static unsigned
+conn_count(struct api_server *srv, const char *principal, const char *tenant,
+    enum conn_class k)
 {
-	struct api_conn *c = conn_of(req);
+	struct api_conn	*c;
+	unsigned	 n = 0;
 
-	if (!c || !c->unauth || c->gate->srv != srv)
-		return;
+	TAILQ_FOREACH(c, &srv->conns, all) {
+		if (!c->counted || c->klass == CONN_ANON ||
+		    (k != CONN_ANON && c->klass != k) ||
+		    (principal && strcmp(c->principal, principal) != 0) ||
+		    (tenant && strcmp(c->tenant, tenant) != 0))
+			continue;
+		n++;
+	}
+	return n;
+}
+
+/* The connection to evict within a limit (filters as conn_count; never
+ * EXCEPT): the oldest idle one, no request in flight, of the principal
+ * holding the most connections there. NULL if none is idle. Quadratic
+ * in the open connections, which only a full limit makes it walk. */
+static struct api_conn *
+conn_evictee(struct api_server *srv, const char *principal,
+    const char *tenant, enum conn_class k, const struct api_conn *except)
+{
+	struct api_conn	*c, *best = NULL;
+	unsigned	 n, best_n = 0;
+
+	TAILQ_FOREACH(c, &srv->conns, all) {
+		if (c == except || !c->counted || c->busy || c->refused ||
+		    c->klass == CONN_ANON || (k != CONN_ANON && c->klass != k) ||
+		    (principal && strcmp(c->principal, principal) != 0) ||
+		    (tenant && strcmp(c->tenant, tenant) != 0))
+			continue;
+		n = conn_count(srv, c->principal, NULL, CONN_ANON);
+		if (!best || n > best_n ||
+		    (n == best_n && c->idle_since < best->idle_since)) {
+			best = c;
+			best_n = n;
+		}
+	}
+	return best;
+}
+
+/* Closes authenticated connection C (as conn_drop does), counts it in
+ * /metrics and records the first eviction for each reason in an audit
+ * interval (the count is in /metrics). */
+static void
+conn_evict(struct api_server *srv, struct api_conn *c,
+    enum conn_evict_reason why)
+{
+	evutil_socket_t	fd = c->bev ? bufferevent_getfd(c->bev) : -1;
+	char		reason[320];
+
+	srv->evicted[why]++;
+	if (!srv->evict_recorded[why] && !srv->detached && srv->commit) {
+		srv->evict_recorded[why] = 1;
+		snprintf(reason, sizeof(reason), "closed an idle connection of "
+		    "%s (%s) at the connection limit (%s; %u open of %u, "
+		    "tenant roles at most %u): later ones in %d s only "
+		    "counted in /metrics", c->principal, c->klass ==
+		    CONN_TENANT ? "tenant role" : "system role",
+		    conn_evict_names[why], srv->nconns, srv->max_conns,
+		    srv->max_tenant_conns, API_ANON_AUDIT_SECS);
+		commit_audit_async(srv->commit, &(struct audit_record){
+			.actor = "bulwarkd", .role = "system",
+			.tenant = "system", .source = "local",
+			.auth_method = "none",
+			.action = "api.connection_limit", .outcome = "success",
+			.reason = reason, .controls = "SC-5,AC-10",
+		});
+	}
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+	conn_release(srv, c);
+}
+
+/* A request on REQ's connection passed identify() as ID. The first time,
+ * the connection leaves the unauthenticated pool and its deadline and
+ * is admitted under the API_CONN_* limits: over one, it evicts the
+ * oldest idle connection of the principal holding the most within that
+ * limit, or, none idle, is refused: returns -BW_E_UNAVAILABLE with a
+ * message and the connection closes after the answer. */
+static int
+conn_authenticated(struct api_server *srv, struct evhttp_request *req,
+    const struct authz_identity *id, char **ret_err)
+{
+	struct api_conn	*c = conn_of(req), *v;
+	const char	*what = NULL;
+
+	if (!c || c->gate->srv != srv)
+		return 0;
+	if (!c->unauth)
+		goto check;
 	conn_unlink_unauth(srv, c);
 	evtimer_del(c->timer);
-	conn_pause_check(srv);
+	c->klass = id->role == ROLE_SYSTEM_ADMIN ||
+	    id->role == ROLE_SECURITY_AUDITOR || id->role == ROLE_NODE ?
+	    CONN_SYSTEM : CONN_TENANT;
+	snprintf(c->tenant, sizeof(c->tenant), "%s", id->tenant);
+	snprintf(c->principal, sizeof(c->principal), "%s/%s", id->tenant,
+	    id->principal);
+	c->idle_since = ++srv->conn_seq;
+	if (conn_count(srv, c->principal, NULL, CONN_ANON) >
+	    API_CONN_PER_PRINCIPAL) {
+		what = "its principal's";
+		if ((v = conn_evictee(srv, c->principal, NULL, CONN_ANON, c)))
+			conn_evict(srv, v, EVICT_PRINCIPAL);
+		else
+			goto refuse;
+	}
+	if (c->klass == CONN_TENANT &&
+	    conn_count(srv, NULL, c->tenant, CONN_TENANT) > API_CONN_PER_TENANT) {
+		what = "its tenant's";
+		if ((v = conn_evictee(srv, NULL, c->tenant, CONN_TENANT, c)))
+			conn_evict(srv, v, EVICT_TENANT);
+		else
+			goto refuse;
+	}
+	if (c->klass == CONN_TENANT &&
+	    conn_count(srv, NULL, NULL, CONN_TENANT) > srv->max_tenant_conns) {
+		what = "the tenant roles'";
+		if ((v = conn_evictee(srv, NULL, NULL, CONN_TENANT, c)))
+			conn_evict(srv, v, EVICT_TENANT_SHARE);
+		else
+			goto refuse;
+	}
+check:
+	if (!c->refused)
+		return 0;
+	return errf(-BW_E_UNAVAILABLE, ret_err, "connection limit: this "
+	    "connection is being closed; retry on a new one");
+refuse:
+	c->refused = 1;
+	srv->conn_refused++;
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Connection",
+	    "close");
+	return errf(-BW_E_UNAVAILABLE, ret_err, "connection limit: %s "
+	    "connections are all busy (at most %d per principal, %d per "
+	    "tenant, %u for tenant roles); retry later", what,
+	    API_CONN_PER_PRINCIPAL, API_CONN_PER_TENANT, srv->max_tenant_conns);
+}
+
+/* The answer to REQ is out: an authenticated connection must bring its
+ * next whole request within API_REQUEST_SECS (conn_timer_cb). */
+static void
+conn_request_done(struct evhttp_request *req, void *arg)
+{
+	struct api_conn	*c = arg;
+	struct timeval	 tv = { API_REQUEST_SECS, 0 };
+
+	(void)req;
+	c->busy = 0;
+	if (!c->gate->srv || !c->counted)
+		return;
+	c->idle_since = ++c->gate->srv->conn_seq;
+	if (!c->unauth && c->classified)
+		evtimer_add(c->timer, &tv);
+}
+
+/* A whole request arrived on REQ's connection: it is busy (not evicted
+ * for a limit) until the answer is out. */
+static void
+conn_request_start(struct api_server *srv, struct evhttp_request *req)
+{
+	struct api_conn	*c = conn_of(req);
+
+	if (!c || c->gate->srv != srv || !c->counted)
+		return;
+	c->busy = 1;
+	if (!c->unauth)
+		evtimer_del(c->timer);
+	evhttp_request_set_on_complete_cb(req, conn_request_done, c);
 }
 
 /* An unauthenticated request was answered: the next one must come within
@@ -2774,6 +2999,13 @@ api_server_start(struct event_base *base, const struct api_server_options *o,
 		    srv->max_conns > rl.rlim_cur - 128)
 			srv->max_conns = (unsigned)(rl.rlim_cur - 128);
 	}
+	{
+		unsigned reserved = srv->max_conns * API_CONN_RESERVED_PCT / 100;
+
+		if (reserved == 0 && srv->max_conns > 1)
+			reserved = 1;
+		srv->max_tenant_conns = srv->max_conns - reserved;
+	}
 	srv->max_unauth = srv->max_conns * API_UNAUTH_SHARE_PCT / 100;
 	if (srv->max_unauth == 0)
 		srv->max_unauth = 1;
@@ -2945,11 +3177,10 @@ api_server_free(struct api_server *s)
 		anon_flush(s);
 		commit_remove_observer(s->commit, commit_observer, s);
 	}
-	while ((w = TAILQ_FIRST(&s->watchers))) {
-		if (evhttp_request_get_connection(w->req))
-			evhttp_send_reply_end(w->req);
-		watcher_free(w);
-	}
+	/* a watch whose connection is gone holds a detached request that
+	 * only evhttp_send_reply_end() frees */
+	while ((w = TAILQ_FIRST(&s->watchers)))
+		watcher_end(w);
 	if (s->heartbeat)
 		event_free(s->heartbeat);
 	if (s->anon_ev)

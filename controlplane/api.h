@@ -48,10 +48,10 @@ struct api_server_options {
 	/* Open connections at most (0: API_MAX_CONNECTIONS_DEFAULT), and
 	 * never more than the descriptor limit less 128. Unauthenticated
 	 * ones are bounded further (API_UNAUTH_*, API_HANDSHAKE_SECS) and
-	 * displaced by new ones; when authenticated connections hold every
-	 * slot the listener pauses (new connections wait in the kernel's
-	 * backlog) and an api.connection_limit record is written; it
-	 * resumes when a connection closes. */
+	 * displaced by new ones; authenticated ones by principal, tenant
+	 * and role (API_CONN_*). When authenticated connections hold every
+	 * slot, a new one evicts the oldest idle connection of the
+	 * principal holding the most; the listener never pauses. */
 	unsigned		 max_connections;
 	/* The quota of tenants without a Quota object for a resource
 	 * (controlplane/quota.h); NULL: QUOTA_DEFAULT_LIMITS. */
@@ -72,6 +72,22 @@ struct api_server_options {
 #define API_UNAUTH_SHARE_PCT		75
 /* Unauthenticated connections from one source address at most. */
 #define API_UNAUTH_PER_SOURCE		64
+/* Limits on authenticated connections (SC-5, AC-10; docs/operations.md).
+ * A principal (tenant and name) holds at most API_CONN_PER_PRINCIPAL; the
+ * principals of one tenant at most API_CONN_PER_TENANT; tenant roles
+ * (tenant-admin, tenant-user) together at most max_connections less
+ * API_CONN_RESERVED_PCT (at least one slot), which only nodes,
+ * system-admins and security-auditors (or displaceable unauthenticated
+ * connections) can hold. A connection over a limit evicts the oldest idle
+ * connection (no request in flight) of the principal holding the most
+ * within that limit, or is refused (503) if none is idle. */
+#define API_CONN_PER_PRINCIPAL		32
+#define API_CONN_PER_TENANT		256
+#define API_CONN_RESERVED_PCT		25
+/* Absolute time an authenticated connection has from the end of one
+ * response to the whole of its next request (headers and body); bytes
+ * of an unfinished request do not extend it. */
+#define API_REQUEST_SECS		30
 /* Records of unauthenticated requests are counted per source, action
  * and outcome and written as one record per interval; at most this many
  * distinct keys per interval (the rest are counted under "other"). */
@@ -83,6 +99,15 @@ struct api_server_options {
 #define API_WATCH_PER_PRINCIPAL		16
 #define API_WATCH_MAX			512
 #define API_WATCH_STALL_SECS		20
+
+/* Formats a peer as audit records show it: "192.0.2.1:PORT" or, for
+ * IPv6, "[2001:db8::5]:PORT" (HOST NULL or empty: "unknown"). */
+void api_source_format(const char *host, unsigned port, char *buf,
+    size_t len);
+/* The address of SOURCE (as api_source_format() makes it, or an address
+ * without port) into BUF: "[::1]:443" -> "::1", "192.0.2.1:443" ->
+ * "192.0.2.1", "::1" -> "::1". Returns 0, -EINVAL or -ENAMETOOLONG. */
+int api_source_host(const char *source, char *buf, size_t len);
 
 /* Binds and starts serving on BASE. Returns 0 or a negative error with
  * a message in *ret_err. */
