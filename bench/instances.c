@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "appliance/runtime.h"
+#include "agent/runtime.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/macro.h"

@@ -24,7 +24,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "appliance/client.h"
+#include "client/client.h"
 #include "lib/json.h"
 
 struct lg_opts {

@@ -11,9 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "appliance/attest.h"
-#include "appliance/swtpm.h"
-#include "appliance/tpm.h"
+#include "identity/attest.h"
+#include "identity/swtpm.h"
+#include "identity/tpm.h"
 
 static double
 now_us(void)

@@ -17,9 +17,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "appliance/cni.h"
-#include "appliance/image.h"
-#include "appliance/runtime.h"
+#include "agent/cni.h"
+#include "image/image.h"
+#include "agent/runtime.h"
 #include "lib/err.h"
 #include "lib/macro.h"
 

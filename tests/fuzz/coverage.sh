@@ -27,26 +27,26 @@ functions() {
 		controlplane/schema.c:schema_validate_object" ;;
 	fuzz-api-route) echo "controlplane/api-route.c:api_route_parse
 		controlplane/api-route.c:split_path controlplane/api-route.c:copy_name" ;;
-	fuzz-http-head) echo "appliance/client.c:client_parse_head" ;;
+	fuzz-http-head) echo "client/client.c:client_parse_head" ;;
 	fuzz-label-selector) echo "controlplane/resource.c:res_label_match
 		controlplane/schema.c:schema_check_label_key controlplane/schema.c:schema_check_label_value" ;;
-	fuzz-cli-args) echo "appliance/cli-args.c:cli_parse" ;;
+	fuzz-cli-args) echo "cli/cli-args.c:cli_parse" ;;
 	fuzz-store-key) echo "controlplane/store.c:store_key_check controlplane/resource.c:res_key_parse" ;;
 	fuzz-audit-reader) echo "audit/record.c:audit_line_parse audit/verify.c:audit_verifier_segment" ;;
-	fuzz-image-tar) echo "appliance/image.c:image_tar_check_feed appliance/image.c:image_tar_check_end
-		appliance/image.c:tar_header appliance/image.c:tar_pax appliance/image.c:tar_norm
-		appliance/image.c:tar_num appliance/image.c:tar_below_symlink" ;;
+	fuzz-image-tar) echo "image/image.c:image_tar_check_feed image/image.c:image_tar_check_end
+		image/image.c:tar_header image/image.c:tar_pax image/image.c:tar_norm
+		image/image.c:tar_num image/image.c:tar_below_symlink" ;;
 	esac
 }
 extra_sources() {
 	case $1 in
-	fuzz-image-tar) echo "appliance/image.c appliance/runtime-exec.c" ;;
+	fuzz-image-tar) echo "image/image.c lib/runtime-exec.c" ;;
 	fuzz-audit-reader) echo "audit/record.c audit/segment.c audit/signer.c audit/verify.c audit/search.c" ;;
 	esac
 }
 core_sources="lib/err.c lib/log.c lib/fileio.c lib/json.c hardening/crypto-policy.c
 	controlplane/schema.c controlplane/resource.c controlplane/api-route.c
-	controlplane/store.c controlplane/store-lmdb.c appliance/client.c appliance/cli-args.c"
+	controlplane/store.c controlplane/store-lmdb.c client/client.c cli/cli-args.c"
 pkgs="jansson libcrypto libssl lmdb libevent"
 prof="-fprofile-instr-generate -fcoverage-mapping"
 # shellcheck disable=SC2086 # $pkgs is a list of package names

@@ -12,7 +12,7 @@
 
 #include <string.h>
 
-#include "appliance/cli-args.h"
+#include "cli/cli-args.h"
 #include "controlplane/resource.h"
 #include "controlplane/schema.h"
 #include "lib/err.h"

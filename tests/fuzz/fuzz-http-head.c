@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "appliance/client.h"
+#include "client/client.h"
 #include "lib/err.h"
 #include "tests/fuzz/fuzz.h"
 

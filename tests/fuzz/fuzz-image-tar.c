@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "appliance/image.h"
+#include "image/image.h"
 #include "lib/err.h"
 #include "tests/fuzz/fuzz.h"
 

@@ -52,7 +52,7 @@ core_sources="lib/err.c lib/log.c lib/fileio.c lib/json.c
 	hardening/crypto-policy.c
 	controlplane/schema.c controlplane/resource.c controlplane/api-route.c
 	controlplane/store.c controlplane/store-lmdb.c controlplane/store-wal.c
-	appliance/client.c appliance/cli-args.c"
+	client/client.c cli/cli-args.c"
 pkgs="jansson libcrypto libssl lmdb libevent"
 
 # Extra sources, libFuzzer flags and seed generation per target.
@@ -61,7 +61,7 @@ target_sources() {
 	fuzz-audit-reader)
 		echo "audit/record.c audit/segment.c audit/signer.c audit/verify.c audit/search.c" ;;
 	fuzz-image-tar)
-		echo "appliance/image.c appliance/runtime-exec.c" ;;
+		echo "image/image.c lib/runtime-exec.c" ;;
 	esac
 }
 target_flags() {
@@ -138,8 +138,8 @@ mkdir -p "$out/obj" "$out/bin" "$out/corpus" "$out/artifacts" "$out/logs" || exi
 stale() {
 	[ -f "$2" ] || return 0
 	[ -n "$(find "$1" "$bld/config.h" -newer "$2" 2>/dev/null)" ] && return 0
-	[ -n "$(find "$src/lib" "$src/hardening" "$src/controlplane" "$src/appliance" \
-	    "$src/audit" "$src/tests/fuzz" -name '*.h' -newer "$2" 2>/dev/null | head -n 1)" ]
+	[ -n "$(find "$src/lib" "$src/hardening" "$src/controlplane" "$src/client" \
+	    "$src/cli" "$src/image" "$src/audit" "$src/tests/fuzz" -name '*.h' -newer "$2" 2>/dev/null | head -n 1)" ]
 }
 
 compile() {	# compile SOURCE OBJECT EXTRA_FLAGS...

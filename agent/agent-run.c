@@ -1,0 +1,1481 @@
+/* bulwark-agent's workload loop; see agent-run.h and docs/workloads.md.
+ *
+ * The agent's own records live in STATE_DIR/workloads/ID.json: the
+ * tenant, name and network of each instance it started, written before
+ * anything is created, so an instance the API no longer has can still be
+ * detached from its network after an agent restart. The runtime id of an
+ * instance is its metadata.uid: unique on the node, and a new object of
+ * the same name (deleted and created again) is a new instance. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "agent/agent-run.h"
+#include "agent/cni.h"
+#include "image/image.h"
+#include "agent/runtime.h"
+#include "lib/err.h"
+#include "lib/fileio.h"
+#include "lib/json.h"
+#include "lib/log.h"
+#include "lib/macro.h"
+#include "lib/netpool.h"
+
+#define AR_LOG_TAIL_MAX		(16 * 1024)
+#define AR_LOG_PUT_S		5	/* a changed log tail is sent at most this often */
+#define AR_STABLE_S		60	/* a run this long resets the back-off */
+#define AR_FULL_LIST_S		10	/* crun list at most this often */
+/* The instance list is read in pages: 32 instances with 16 KiB log
+ * tails take about 0.5 MiB, half of what one answer may be
+ * (AGENT_RESPONSE_MAX); the server also ends a page at 512 KiB. */
+#define AR_LIST_PAGE		32
+#define AR_LIST_PAGES_MAX	4096
+#define AR_CONTINUE_MAX		1024	/* hex of a store key */
+#define AR_RECORD_MAX		(16 * 1024)
+#define AR_EVENT_MAX		256
+#define AR_NAME_MAX		63
+
+struct ar_inst {
+	struct ar_inst	*next;
+	char		 id[RUNTIME_ID_MAX + 1];
+	char		 tenant[AR_NAME_MAX + 1], name[AR_NAME_MAX + 1];
+	char		 phase[16];
+	char		 event[AR_EVENT_MAX];
+	char		 message[512];
+	char		 started[40];	/* RFC 3339 of the current run */
+	char		 address[64];
+	time_t		 started_at;
+	time_t		 next_try;	/* back-off: no (re)start before */
+	time_t		 log_put;
+	unsigned	 restarts;
+	unsigned	 streak;	/* consecutive short runs */
+	int		 exit_code, signal;
+	bool		 oom, exited;
+	bool		 exit_handled;	/* the current exit was decided on */
+	bool		 final;		/* ended for good (policy) */
+	bool		 seen;
+};
+
+struct agent_run {
+	struct agent_run_config	 c;
+	char			*node, *state_dir, *rec_dir, *subnets_path;
+	char			*rt_dir, *cni_dir;
+	char			*vm_kernel, *vm_initrd, *vm_cmdline;
+	struct runtime		*rt;
+	struct image_store	*images;
+	struct cni_config	 cni;
+	struct ar_inst		*insts;
+	agent_run_http_fn	 http;
+	void			*ctx;
+	int			 changes;
+	char			 node_event[AR_EVENT_MAX];
+	unsigned long long	 list_rev;	/* of the last instance list */
+	time_t			 next_full_list;
+};
+
+/* ---- small helpers ---- */
+
+static bool
+is_label(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > AR_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		    s[i] == '-'))
+			return false;
+	return true;
+}
+
+static const char *
+jstr(const json_t *o, const char *a, const char *b)
+{
+	const json_t *v = json_object_get(o, a);
+
+	return json_string_value(b ? json_object_get(v, b) : v);
+}
+
+static long long
+jint(const json_t *o, const char *a, const char *b, long long dflt)
+{
+	const json_t *v = json_object_get(o, a);
+
+	if (b)
+		v = json_object_get(v, b);
+	return json_is_integer(v) ? json_integer_value(v) : dflt;
+}
+
+static void
+rfc3339(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static const char *
+sig_name(int sig)
+{
+	switch (sig) {
+	case SIGKILL: return "KILL";
+	case SIGTERM: return "TERM";
+	case SIGSEGV: return "SEGV";
+	case SIGABRT: return "ABRT";
+	case SIGINT: return "INT";
+	case SIGHUP: return "HUP";
+	case SIGBUS: return "BUS";
+	case SIGSYS: return "SYS";
+	default: return "?";
+	}
+}
+
+/* How a run ended, for last_event: "exit 3", "signal 9 (KILL)", "OOM kill". */
+static void
+exit_text(const struct ar_inst *e, char *buf, size_t len)
+{
+	if (e->oom)
+		snprintf(buf, len, "OOM kill (memory limit)");
+	else if (e->signal)
+		snprintf(buf, len, "signal %d (%s)", e->signal, sig_name(e->signal));
+	else
+		snprintf(buf, len, "exit %d", e->exit_code);
+}
+
+/* ---- API access ---- */
+
+static int
+api(struct agent_run *ar, const char *method, const char *path, json_t *body,
+    int *ret_status, json_t **ret_doc, char **ret_err)
+{
+	_cleanup_free_ char	*text = NULL, *reply = NULL;
+	json_t			*doc = NULL;
+	int			 status, r;
+
+	if (body && !(text = json_dumps(body, JSON_COMPACT)))
+		return -ENOMEM;
+	if ((r = ar->http(ar->ctx, method, path, text, &status, &reply,
+	    ret_err)) < 0)
+		return r;
+	if (ret_doc) {
+		if (json_parse_bounded(reply, strlen(reply), BW_JSON_MAX_DEPTH,
+		    &doc, NULL) < 0 || !json_is_object(doc)) {
+			json_decref(doc);
+			return errf(-BW_E_INVALID, ret_err, "%s %s: HTTP %d, not a "
+			    "JSON object", method, path, status);
+		}
+		*ret_doc = doc;
+	}
+	*ret_status = status;
+	return 0;
+}
+
+static const char *
+api_message(const json_t *doc)
+{
+	const char *m = jstr(json_object_get(doc, "error"), "message", NULL);
+
+	return m ? m : "(no message)";
+}
+
+/* GETs PATH; *RET_DOC on 200, -BW_E_NOTFOUND on 404. */
+static int
+api_get(struct agent_run *ar, const char *path, json_t **ret_doc,
+    char **ret_err)
+{
+	json_t	*doc = NULL;
+	int	 status, r;
+
+	if ((r = api(ar, "GET", path, NULL, &status, &doc, ret_err)) < 0)
+		return r;
+	if (status == 200) {
+		*ret_doc = doc;
+		return 0;
+	}
+	r = status == 404 ? -BW_E_NOTFOUND : -BW_E_UNAVAILABLE;
+	errf(r, ret_err, "GET %s: HTTP %d: %s", path, status, api_message(doc));
+	json_decref(doc);
+	return r;
+}
+
+/* ---- the agent's records ---- */
+
+static int
+rec_path(struct agent_run *ar, const char *id, char *buf, size_t len)
+{
+	return (size_t)snprintf(buf, len, "%s/%s.json", ar->rec_dir, id) >= len ?
+	    -ENAMETOOLONG : 0;
+}
+
+static int
+rec_write(struct agent_run *ar, const char *id, json_t *rec)
+{
+	_cleanup_free_ char	*s = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
+	char			 p[PATH_MAX];
+	int			 r;
+
+	if (!s)
+		return -ENOMEM;
+	if ((r = rec_path(ar, id, p, sizeof(p))) < 0)
+		return r;
+	return write_file_atomic_at(AT_FDCWD, p, s, strlen(s), 0600);
+}
+
+/* The record of ID, or NULL when there is none (or it is unreadable). */
+static json_t *
+rec_read(struct agent_run *ar, const char *id)
+{
+	_cleanup_free_ char	*text = NULL;
+	json_t			*o = NULL;
+	char			 p[PATH_MAX];
+	size_t			 len;
+
+	if (rec_path(ar, id, p, sizeof(p)) < 0 ||
+	    read_file_at(AT_FDCWD, p, AR_RECORD_MAX, &text, &len) < 0)
+		return NULL;
+	if (json_parse_bounded(text, len, 4, &o, NULL) < 0 || !json_is_object(o)) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static bool
+rec_exists(struct agent_run *ar, const char *id)
+{
+	char p[PATH_MAX];
+
+	return rec_path(ar, id, p, sizeof(p)) == 0 && access(p, F_OK) == 0;
+}
+
+static void
+rec_remove(struct agent_run *ar, const char *id)
+{
+	char p[PATH_MAX];
+
+	if (rec_path(ar, id, p, sizeof(p)) == 0 && unlink(p) < 0 &&
+	    errno != ENOENT)
+		log_warn("cannot remove %s: %m", p);
+}
+
+/* Ids with a record, NULL-terminated (free with runtime_list_free). */
+static int
+rec_list(struct agent_run *ar, char ***ret)
+{
+	DIR		*d = opendir(ar->rec_dir);
+	struct dirent	*de;
+	char		**v = NULL;
+	size_t		 n = 0;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		size_t	 l = strlen(de->d_name);
+		char	**nv;
+
+		if (l <= 5 || strcmp(de->d_name + l - 5, ".json") != 0 ||
+		    l - 5 > RUNTIME_ID_MAX)
+			continue;
+		if (!(nv = realloc(v, (n + 2) * sizeof(*v))))
+			goto nomem;
+		v = nv;
+		if (!(v[n] = strndup(de->d_name, l - 5)))
+			goto nomem;
+		v[++n] = NULL;
+	}
+	closedir(d);
+	if (!v && !(v = calloc(1, sizeof(*v))))
+		return -ENOMEM;
+	*ret = v;
+	return 0;
+nomem:
+	closedir(d);
+	runtime_list_free(v);
+	return -ENOMEM;
+}
+
+/* The subnet TENANT's bridge uses on this node (from the records of
+ * its attached instances), or NULL. Caller frees. */
+static char *
+tenant_subnet_in_use(struct agent_run *ar, const char *tenant,
+    const char *except_id)
+{
+	char	**ids = NULL, *found = NULL;
+	size_t	  i;
+
+	if (rec_list(ar, &ids) < 0)
+		return NULL;
+	for (i = 0; ids[i] && !found; i++) {
+		_cleanup_json_ json_t *rec = NULL;
+
+		if (except_id && strcmp(ids[i], except_id) == 0)
+			continue;
+		if (!(rec = rec_read(ar, ids[i])))
+			continue;
+		if (jstr(rec, "net_tenant", NULL) && jstr(rec, "subnet", NULL) &&
+		    strcmp(jstr(rec, "net_tenant", NULL), tenant) == 0)
+			found = strdup(jstr(rec, "subnet", NULL));
+	}
+	runtime_list_free(ids);
+	return found;
+}
+
+/* A per-tenant default subnet 10.X.N.0/24 from the agent's allocation
+ * table (kept across restarts so a tenant keeps its addresses' range). */
+static int
+default_subnet(struct agent_run *ar, const char *tenant, char *buf, size_t len,
+    char **ret_err)
+{
+	_cleanup_free_ char	*text = NULL, *s = NULL;
+	_cleanup_json_ json_t	*map = NULL;
+	const char		*k;
+	json_t			*v;
+	bool			 used[256] = { false };
+	size_t			 tlen;
+	unsigned		 n, x = ar->c.default_net ? ar->c.default_net : BW_NETPOOL_OCTET;
+	int			 r;
+
+	if (read_file_at(AT_FDCWD, ar->subnets_path, 1 << 20, &text, &tlen) < 0 ||
+	    json_parse_bounded(text, tlen, 4, &map, NULL) < 0 ||
+	    !json_is_object(map)) {
+		json_decref(map);
+		if (!(map = json_object()))
+			return -ENOMEM;
+	}
+	if ((k = json_string_value(json_object_get(map, tenant)))) {
+		snprintf(buf, len, "%s", k);
+		return 0;
+	}
+	json_object_foreach(map, k, v) {
+		unsigned a, b, c, d;
+
+		if (json_string_value(v) && sscanf(json_string_value(v),
+		    "%u.%u.%u.%u/", &a, &b, &c, &d) == 4 && c < 256)
+			used[c] = true;
+	}
+	for (n = 1; n < 255 && used[n]; n++)
+		;
+	if (n == 255)
+		return errf(-BW_E_QUOTA, ret_err, "no free default tenant subnet "
+		    "left in 10.%u.0.0/16", x);
+	snprintf(buf, len, "10.%u.%u.0/24", x, n);
+	json_object_set_new(map, tenant, json_string(buf));
+	if (!(s = json_dumps(map, JSON_INDENT(1) | JSON_SORT_KEYS)))
+		return -ENOMEM;
+	if ((r = write_file_atomic_at(AT_FDCWD, ar->subnets_path, s, strlen(s),
+	    0600)) < 0)
+		return errf(r, ret_err, "%s: %s", ar->subnets_path, strerror(-r));
+	return 0;
+}
+
+/* ---- in-memory instances ---- */
+
+static struct ar_inst *
+inst_find(struct agent_run *ar, const char *id)
+{
+	struct ar_inst *e;
+
+	for (e = ar->insts; e; e = e->next)
+		if (strcmp(e->id, id) == 0)
+			return e;
+	return NULL;
+}
+
+static void
+inst_drop(struct agent_run *ar, const char *id)
+{
+	struct ar_inst **pp, *e;
+
+	for (pp = &ar->insts; (e = *pp); pp = &e->next)
+		if (strcmp(e->id, id) == 0) {
+			*pp = e->next;
+			free(e);
+			return;
+		}
+}
+
+unsigned long long
+agent_run_revision(const struct agent_run *ar)
+{
+	return ar->list_rev;
+}
+
+unsigned
+agent_run_count(const struct agent_run *ar)
+{
+	const struct ar_inst	*e;
+	unsigned		 n = 0;
+
+	for (e = ar->insts; e; e = e->next)
+		n++;
+	return n;
+}
+
+/* ---- log tail ---- */
+
+/* The last AR_LOG_TAIL_MAX bytes of ID's log as a JSON-safe string
+ * (bytes outside printable ASCII, tab and newline become '?'), starting
+ * at a line boundary when it was cut. NULL when there is no log. */
+static char *
+log_tail(struct agent_run *ar, const char *id)
+{
+	_cleanup_free_ char	*path = NULL;
+	_cleanup_close_ int	 fd = -1;
+	struct stat		 st;
+	char			*buf, *start;
+	ssize_t			 n;
+	off_t			 off;
+
+	if (runtime_log_path(ar->rt, id, &path) < 0 ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
+	    fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return NULL;
+	off = st.st_size > AR_LOG_TAIL_MAX ? st.st_size - AR_LOG_TAIL_MAX : 0;
+	if (!(buf = malloc(AR_LOG_TAIL_MAX + 1)))
+		return NULL;
+	n = pread(fd, buf, AR_LOG_TAIL_MAX, off);
+	if (n < 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	for (ssize_t i = 0; i < n; i++)
+		if (!((buf[i] >= 0x20 && buf[i] < 0x7f) || buf[i] == '\n' ||
+		    buf[i] == '\t'))
+			buf[i] = '?';
+	start = buf;
+	if (off > 0 && (start = strchr(buf, '\n')))
+		start++;
+	else
+		start = buf;
+	memmove(buf, start, strlen(start) + 1);
+	return buf;
+}
+
+/* Milliseconds on the monotonic clock, for the debug timings. */
+static double
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* ---- status reports ---- */
+
+/* PUTs E's state into ITEM's status when it differs from what the API
+ * holds. Members we do not own (the scheduler's explanation) stay. */
+static int
+report(struct agent_run *ar, const json_t *item, struct ar_inst *e)
+{
+	_cleanup_json_ json_t	*want = NULL, *reply = NULL;
+	_cleanup_free_ char	*err = NULL, *tail = NULL;
+	const json_t		*cur = json_object_get(item, "status");
+	char			 path[256];
+	time_t			 now = time(NULL);
+	double			 t0;
+	int			 status, r;
+	bool			 tail_due;
+
+	if (!(want = cur && json_is_object(cur) ? json_deep_copy(cur) :
+	    json_object()))
+		return -ENOMEM;
+	json_object_set_new(want, "phase", json_string(e->phase));
+	json_object_set_new(want, "node", json_string(ar->node));
+	json_object_set_new(want, "runtime_id", json_string(e->id));
+	json_object_set_new(want, "restarts", json_integer(e->restarts));
+	json_object_set_new(want, "last_event", json_string(e->event));
+	if (e->message[0])
+		json_object_set_new(want, "message", json_string(e->message));
+	else
+		json_object_del(want, "message");
+	if (e->started[0])
+		json_object_set_new(want, "started", json_string(e->started));
+	if (e->address[0])
+		json_object_set_new(want, "address", json_string(e->address));
+	if (e->exited) {
+		json_object_set_new(want, "exit_code", e->signal || e->oom ?
+		    json_null() : json_integer(e->exit_code));
+		json_object_set_new(want, "signal", json_integer(e->signal));
+		json_object_set_new(want, "oom_killed", json_boolean(e->oom));
+	} else {
+		json_object_del(want, "exit_code");
+		json_object_del(want, "signal");
+		json_object_del(want, "oom_killed");
+	}
+	/* A changed log is worth a write of its own only every few
+	 * seconds; with any other change it travels along. */
+	tail = log_tail(ar, e->id);
+	tail_due = !json_equal(want, (json_t *)cur) ||
+	    now - e->log_put >= AR_LOG_PUT_S;
+	if (tail && tail_due)
+		json_object_set_new(want, "log_tail", json_string(tail));
+	if (json_equal(want, (json_t *)cur))
+		return 0;
+	snprintf(path, sizeof(path), "/v1/tenants/%s/instances/%s/status",
+	    e->tenant, e->name);
+	t0 = mono_ms();
+	r = api(ar, "PUT", path, want, &status, &reply, &err);
+	log_debug("instance %s/%s: status %s sent in %.1f ms", e->tenant,
+	    e->name, e->phase, mono_ms() - t0);
+	if (r < 0) {
+		log_warn("instance %s/%s: status report failed: %s", e->tenant,
+		    e->name, err ? err : bw_strerror(r));
+		return r;
+	}
+	if (status != 200) {
+		/* 404: deleted meanwhile (the next pass removes it). */
+		if (status != 404)
+			log_warn("instance %s/%s: status refused (HTTP %d): %s",
+			    e->tenant, e->name, status, api_message(reply));
+		return -BW_E_UNAVAILABLE;
+	}
+	if (tail && tail_due)
+		e->log_put = now;
+	ar->changes++;
+	return 0;
+}
+
+/* ---- starting ---- */
+
+struct start_ctx {
+	const char	**argv, **env, **caps;
+	char		**env_buf;
+	size_t		  n_env;
+};
+
+static void
+start_ctx_done(struct start_ctx *s)
+{
+	for (size_t i = 0; i < s->n_env; i++)
+		free(s->env_buf[i]);
+	free(s->env_buf);
+	free(s->argv);
+	free(s->env);
+	free(s->caps);
+}
+
+/* Builds argv, env and capabilities from a workload spec (strings
+ * borrowed from SPEC). */
+static int
+start_ctx_fill(struct start_ctx *s, const json_t *spec, char **ret_err)
+{
+	const json_t	*cmd = json_object_get(spec, "command");
+	const json_t	*env = json_object_get(spec, "env");
+	const json_t	*caps = json_object_get(spec, "capabilities");
+	const char	*k;
+	json_t		*v;
+	size_t		 i, n;
+
+	n = json_array_size(cmd);
+	if (n == 0)
+		return errf(-BW_E_INVALID, ret_err, "spec.command: required for a "
+		    "root file system image (it has no entry point)");
+	if (!(s->argv = calloc(n + 1, sizeof(*s->argv))))
+		return -ENOMEM;
+	json_array_foreach(cmd, i, v)
+		if (!(s->argv[i] = json_string_value(v)))
+			return errf(-BW_E_INVALID, ret_err, "spec.command[%zu]: "
+			    "not a string", i);
+	n = json_object_size(env);
+	if (!(s->env = calloc(n + 1, sizeof(*s->env))) ||
+	    !(s->env_buf = calloc(n + 1, sizeof(*s->env_buf))))
+		return -ENOMEM;
+	json_object_foreach((json_t *)env, k, v) {
+		if (!json_string_value(v) || !k[0] || strchr(k, '='))
+			return errf(-BW_E_INVALID, ret_err, "spec.env.%s: must be "
+			    "a string named without '='", k);
+		if (asprintf(&s->env_buf[s->n_env], "%s=%s", k,
+		    json_string_value(v)) < 0)
+			return -ENOMEM;
+		s->env[s->n_env] = s->env_buf[s->n_env];
+		s->n_env++;
+	}
+	n = json_array_size(caps);
+	if (n) {
+		if (!(s->caps = calloc(n + 1, sizeof(*s->caps))))
+			return -ENOMEM;
+		json_array_foreach(caps, i, v)
+			s->caps[i] = json_string_value(v);
+	}
+	return 0;
+}
+
+/* Resolves what instance E needs and creates it. Returns 0, or a
+ * negative error with *RET_ERR (E then reports Failed and retries after
+ * a back-off: an image may be imported, a network fixed). */
+/* The plugin's ADD for a container, run on a thread while crun creates
+ * the container; joined before the container's process starts. */
+struct cni_job {
+	pthread_t		 thread;
+	double			 t_start, t_done, t_join;
+	const struct cni_config	*cni;
+	struct cni_network	 net;
+	const char		*id;
+	struct cni_attachment	 att;
+	char			*err;
+	int			 r;
+	bool			 running;
+};
+
+static void *
+cni_job_main(void *arg)
+{
+	struct cni_job *j = arg;
+
+	j->r = cni_connect(j->cni, &j->net, j->id, &j->att, &j->err);
+	j->t_done = mono_ms();
+	return NULL;
+}
+
+/* runtime_spec.before_start: the network is up, or the start fails. */
+static int
+cni_job_join(void *arg, char **ret_err)
+{
+	struct cni_job *j = arg;
+
+	if (!j->t_join)
+		j->t_join = mono_ms();
+	if (j->running) {
+		pthread_join(j->thread, NULL);
+		j->running = false;
+	}
+	if (j->r < 0)
+		return errf(j->r, ret_err, "%s", j->err ? j->err :
+		    bw_strerror(j->r));
+	return 0;
+}
+
+static int
+inst_start(struct agent_run *ar, const json_t *item, struct ar_inst *e,
+    char **ret_err)
+{
+	_cleanup_json_ json_t	*wl = NULL, *img = NULL, *net = NULL, *rec = NULL;
+	_cleanup_free_ char	*inuse = NULL;
+	struct start_ctx	 sc = { 0 };
+	struct image_info	 info = { 0 };
+	struct cni_job		 job = { .r = -BW_E_UNAVAILABLE };
+	_cleanup_free_ char	*netns = NULL, *userns = NULL;
+	struct runtime_spec	 rs = { 0 };
+	const char		*wname = jstr(item, "spec", "workload");
+	const char		*type, *digest, *netname;
+	const json_t		*spec;
+	char			 path[256], subnet[32] = "";
+	bool			 attached = false, is_vm;
+	double			 t0 = mono_ms(), t_look = 0, t_ns = 0;
+	int			 r;
+
+	if (!is_label(wname))
+		return errf(-BW_E_INVALID, ret_err, "spec.workload: missing");
+	snprintf(path, sizeof(path), "/v1/tenants/%s/workloads/%s", e->tenant,
+	    wname);
+	if ((r = api_get(ar, path, &wl, ret_err)) < 0)
+		return r;
+	spec = json_object_get(wl, "spec");
+	type = jstr(spec, "type", NULL);
+	digest = jstr(spec, "image", NULL);
+	if (!type || !digest || strncmp(digest, "sha256:", 7) != 0 ||
+	    strlen(digest) != 71)
+		return errf(-BW_E_INVALID, ret_err, "workload %s: spec.type and "
+		    "spec.image (sha256:HEX) are required", wname);
+	is_vm = strcmp(type, "vm") == 0;
+	/* The Image object is the admin's statement that the image was
+	 * imported, verified and is meant for this kind of workload. */
+	snprintf(path, sizeof(path), "/v1/images/sha256-%.56s", digest + 7);
+	if ((r = api_get(ar, path, &img, ret_err)) < 0)
+		return r == -BW_E_NOTFOUND ? errf(r, ret_err, "image %s is not "
+		    "imported (bulwark image import)", digest) : r;
+	if (!jstr(img, "spec", "type") || strcmp(jstr(img, "spec", "type"),
+	    is_vm ? "vm" : "container") != 0 ||
+	    strcmp(jstr(img, "spec", "digest") ?: "", digest) != 0)
+		return errf(-BW_E_INVALID, ret_err, "image %s is not a %s image",
+		    digest, is_vm ? "vm" : "container");
+	if ((r = image_get(ar->images, digest, &info, ret_err)) < 0) {
+		if (r == -BW_E_NOTFOUND)
+			errf(r, ret_err, "image %s is not in this node's image "
+			    "store", digest);
+		goto out;
+	}
+	if ((is_vm && info.kind != IMAGE_DISK) ||
+	    (!is_vm && info.kind != IMAGE_ROOTFS)) {
+		r = errf(-BW_E_INVALID, ret_err, "image %s: stored kind does not "
+		    "match the workload type %s", digest, type);
+		goto out;
+	}
+	rs.id = e->id;
+	rs.cpu_millis = (unsigned)jint(spec, "resources", "cpu_millis", 0);
+	rs.memory_mib = (unsigned)jint(spec, "resources", "memory_mib", 0);
+	rs.pids_max = (unsigned)jint(spec, "resources", "pids", 0);
+	rec = json_pack("{s:s, s:s, s:s}", "tenant", e->tenant, "name", e->name,
+	    "workload", wname);
+	if (!rec) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (is_vm) {
+		rs.kind = RUNTIME_VM;
+		rs.disk = info.path;
+		rs.disk_format = info.format == IMAGE_FMT_QCOW2 ? "qcow2" : "raw";
+		rs.kernel = ar->vm_kernel;
+		rs.initrd = ar->vm_initrd;
+		rs.cmdline = ar->vm_cmdline;
+	} else {
+		rs.kind = RUNTIME_CONTAINER;
+		rs.rootfs = info.path;
+		rs.hostname = e->name;
+		if ((r = start_ctx_fill(&sc, spec, ret_err)) < 0)
+			goto out;
+		rs.argv = sc.argv;
+		rs.env = sc.env;
+		rs.capabilities = sc.caps;
+		/* The tenant's network: the named Network's subnet, else
+		 * the tenant's default one. A tenant has one bridge per
+		 * node, so one subnet. */
+		netname = jstr(spec, "network", NULL);
+		if (netname) {
+			snprintf(path, sizeof(path), "/v1/tenants/%s/networks/%s",
+			    e->tenant, netname);
+			if ((r = api_get(ar, path, &net, ret_err)) < 0)
+				goto out;
+			if (jstr(net, "spec", "subnet"))
+				snprintf(subnet, sizeof(subnet), "%s",
+				    jstr(net, "spec", "subnet"));
+		}
+		inuse = tenant_subnet_in_use(ar, e->tenant, e->id);
+		if (!subnet[0] && inuse)
+			snprintf(subnet, sizeof(subnet), "%s", inuse);
+		if (!subnet[0] && (r = default_subnet(ar, e->tenant, subnet,
+		    sizeof(subnet), ret_err)) < 0)
+			goto out;
+		if (inuse && strcmp(inuse, subnet) != 0) {
+			r = errf(-BW_E_CONFLICT, ret_err, "tenant %s's network on "
+			    "this node uses %s, not %s (one subnet per tenant "
+			    "and node)", e->tenant, inuse, subnet);
+			goto out;
+		}
+		json_object_set_new(rec, "net_tenant", json_string(e->tenant));
+		json_object_set_new(rec, "subnet", json_string(subnet));
+	}
+	t_look = mono_ms();
+	/* The record comes first: whatever exists of the instance can be
+	 * found and removed again, even after a crash right here. */
+	if ((r = rec_write(ar, e->id, rec)) < 0) {
+		errf(r, ret_err, "cannot write the instance record: %s",
+		    bw_strerror(r));
+		goto out;
+	}
+	if (!is_vm) {
+		struct cni_network cn = { .tenant = e->tenant, .subnet = subnet };
+
+		/* The user namespace, then the network namespace inside it
+		 * (crun joins both, so the container's network capabilities
+		 * count in its network); the plugin then wires it while crun
+		 * creates the container. */
+		if ((r = runtime_userns_prepare(ar->rt, e->id, &userns,
+		    ret_err)) < 0)
+			goto fail;
+		cn.userns_path = userns;
+		if ((r = cni_prepare(&ar->cni, &cn, e->id, &netns, ret_err)) < 0)
+			goto fail;
+		attached = true;
+		t_ns = mono_ms();
+		job.cni = &ar->cni;
+		job.net = cn;
+		job.id = e->id;
+		if ((r = -pthread_create(&job.thread, NULL, cni_job_main,
+		    &job)) < 0) {
+			errf(r, ret_err, "cannot start the network set-up: %s",
+			    strerror(-r));
+			goto fail;
+		}
+		job.running = true;
+		rs.netns_path = netns;
+		rs.before_start = cni_job_join;
+		rs.before_start_arg = &job;
+	}
+	r = runtime_create(ar->rt, &rs, ret_err);
+	/* A create that failed early never reached the hook. */
+	if (job.running) {
+		_cleanup_free_ char *jerr = NULL;
+
+		(void)cni_job_join(&job, &jerr);
+	}
+	if (r < 0)
+		goto fail;
+	if (!is_vm)
+		log_debug("instance %s/%s start: look-ups %.1f ms, record and "
+		    "netns %.1f ms, crun create %.1f ms (network %.1f ms, "
+		    "waited %.1f ms), crun start %.1f ms; total %.1f ms",
+		    e->tenant, e->name, t_look - t0, t_ns - t_look,
+		    job.t_join - t_ns, job.t_done - t_ns,
+		    job.t_done > job.t_join ? job.t_done - job.t_join : 0.0,
+		    mono_ms() - (job.t_done > job.t_join ? job.t_done :
+		    job.t_join), mono_ms() - t0);
+	if (!is_vm)
+		snprintf(e->address, sizeof(e->address), "%s",
+		    job.att.address ?: "");
+	r = 0;
+	goto out;
+fail:
+	if (attached) {
+		struct cni_network cn = { .tenant = e->tenant, .subnet = subnet };
+		_cleanup_free_ char *derr = NULL;
+
+		if (cni_detach(&ar->cni, &cn, e->id, &derr) < 0)
+			log_warn("instance %s: detach after a failed start: %s",
+			    e->id, derr ? derr : "error");
+	}
+	/* runtime_create() cleans up after itself; a failure before it
+	 * leaves the user namespace made for the network. */
+	if (userns)
+		runtime_userns_release(ar->rt, e->id);
+	e->address[0] = '\0';
+	rec_remove(ar, e->id);
+out:
+	cni_attachment_done(&job.att);
+	free(job.err);
+	image_info_done(&info);
+	start_ctx_done(&sc);
+	return r;
+}
+
+/* ---- removal ---- */
+
+/* Stops and removes ID and everything of it: processes, cgroups, mounts,
+ * crun state, overlay, network attachment, record; the tenant's bridge
+ * with its last instance. Returns 0 or a negative error (retried next
+ * pass: the record stays until the network is detached). */
+static int
+inst_remove(struct agent_run *ar, const char *id, char **ret_err)
+{
+	_cleanup_json_ json_t	*rec = rec_read(ar, id);
+	_cleanup_free_ char	*other = NULL;
+	struct runtime_status	 st;
+	const char		*nt = jstr(rec, "net_tenant", NULL);
+	const char		*sn = jstr(rec, "subnet", NULL);
+	int			 r, graceful = 0;
+
+	if (runtime_status(ar->rt, id, &st, NULL) == 0 &&
+	    st.phase == RUNTIME_RUNNING) {
+		graceful = runtime_stop(ar->rt, id, ar->c.stop_grace_ms ?
+		    (int)ar->c.stop_grace_ms : 10000, ret_err);
+		if (graceful < 0)
+			log_warn("instance %s: stop: %s", id, ret_err && *ret_err ?
+			    *ret_err : bw_strerror(graceful));
+	}
+	if ((r = runtime_delete(ar->rt, id, ret_err)) < 0 && r != -BW_E_NOTFOUND)
+		return r;
+	if (nt && sn) {
+		struct cni_network cn = { .tenant = nt, .subnet = sn };
+
+		if ((r = cni_detach(&ar->cni, &cn, id, ret_err)) < 0)
+			return r;
+	}
+	rec_remove(ar, id);
+	if (nt && !(other = tenant_subnet_in_use(ar, nt, NULL)) &&
+	    (r = cni_network_delete(&ar->cni, nt, ret_err)) < 0)
+		return r;
+	snprintf(ar->node_event, sizeof(ar->node_event),
+	    "removed instance %s/%s (%s)", rec ? jstr(rec, "tenant", NULL) ?: "?" :
+	    "?", rec ? jstr(rec, "name", NULL) ?: id : id,
+	    graceful == 1 ? "stopped gracefully" : "stopped");
+	log_info("instance %s (%s/%s) removed: %s", id, rec ? jstr(rec, "tenant",
+	    NULL) ?: "?" : "?", rec ? jstr(rec, "name", NULL) ?: "?" : "?",
+	    graceful == 1 ? "stopped within the grace period" :
+	    "killed or already ended");
+	inst_drop(ar, id);
+	ar->changes++;
+	return 0;
+}
+
+/* ---- one bound instance ---- */
+
+/* The restart policy says whether a run that ended as E did is started
+ * again. */
+static bool
+want_restart(const char *policy, const struct ar_inst *e)
+{
+	if (!policy || strcmp(policy, "always") == 0)
+		return true;
+	if (strcmp(policy, "on-failure") == 0)
+		return e->oom || e->signal || e->exit_code != 0;
+	return false;
+}
+
+static struct ar_inst *
+inst_adopt(struct agent_run *ar, const json_t *item, const char *id)
+{
+	const json_t	*st = json_object_get(item, "status");
+	struct ar_inst	*e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	snprintf(e->tenant, sizeof(e->tenant), "%s", jstr(item, "metadata",
+	    "tenant"));
+	snprintf(e->name, sizeof(e->name), "%s", jstr(item, "metadata", "name"));
+	/* What was reported for this runtime id survives an agent
+	 * restart: restart count, run start, address. */
+	if (jstr(st, "runtime_id", NULL) && strcmp(jstr(st, "runtime_id",
+	    NULL), id) == 0) {
+		e->restarts = (unsigned)jint(st, "restarts", NULL, 0);
+		snprintf(e->started, sizeof(e->started), "%s", jstr(st, "started",
+		    NULL) ?: "");
+		snprintf(e->address, sizeof(e->address), "%s", jstr(st, "address",
+		    NULL) ?: "");
+		snprintf(e->phase, sizeof(e->phase), "%s", jstr(st, "phase",
+		    NULL) ?: "");
+		snprintf(e->event, sizeof(e->event), "%s", jstr(st, "last_event",
+		    NULL) ?: "");
+	}
+	e->started_at = time(NULL);
+	e->next = ar->insts;
+	ar->insts = e;
+	return e;
+}
+
+static void
+set_state(struct ar_inst *e, const char *phase, const char *message,
+    const char *fmt, ...) _printf_(4, 5);
+
+static void
+set_state(struct ar_inst *e, const char *phase, const char *message,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	snprintf(e->phase, sizeof(e->phase), "%s", phase);
+	snprintf(e->message, sizeof(e->message), "%s", message ? message : "");
+	va_start(ap, fmt);
+	vsnprintf(e->event, sizeof(e->event), fmt, ap);
+	va_end(ap);
+}
+
+static unsigned
+backoff(struct agent_run *ar, struct ar_inst *e)
+{
+	unsigned max = ar->c.backoff_max_s ? ar->c.backoff_max_s : 60;
+	unsigned d = e->streak >= 6 ? max : 1u << e->streak;
+
+	e->streak++;
+	return d < max ? d : max;
+}
+
+static char *policy_of(struct agent_run *ar, const json_t *item,
+    json_t *cache);
+
+static void
+reconcile_one(struct agent_run *ar, const json_t *item, const char *id,
+    json_t *policies)
+{
+	_cleanup_free_ char	*err = NULL, *policy = NULL;
+	struct runtime_status	 st;
+	struct ar_inst		*e = inst_find(ar, id);
+	const json_t		*cur = json_object_get(item, "status");
+	time_t			 now = time(NULL);
+	char			 how[64];
+	int			 r;
+
+	if (!e && !(e = inst_adopt(ar, item, id)))
+		return;
+	e->seen = true;
+	r = runtime_status(ar->rt, id, &st, &err);
+	if (r == -BW_E_NOTFOUND) {
+		/* Not created yet, or a start that failed: (re)try when
+		 * the back-off allows. */
+		if (now < e->next_try)
+			goto out;
+		free(err);
+		err = NULL;
+		e->exited = false;
+		if ((r = inst_start(ar, item, e, &err)) < 0) {
+			unsigned d = backoff(ar, e);
+
+			e->next_try = now + d;
+			set_state(e, "Failed", err ? err : bw_strerror(r),
+			    "start failed; retry in %u s", d);
+			log_warn("instance %s/%s: start failed: %s", e->tenant,
+			    e->name, err ? err : bw_strerror(r));
+			goto out;
+		}
+		rfc3339(now, e->started, sizeof(e->started));
+		e->started_at = now;
+		e->exit_handled = e->final = false;
+		set_state(e, "Running", NULL, "started");
+		log_info("instance %s/%s started as %s", e->tenant, e->name, id);
+		ar->changes++;
+		goto out;
+	}
+	if (r < 0) {
+		log_warn("instance %s/%s: runtime status: %s", e->tenant, e->name,
+		    err ? err : bw_strerror(r));
+		return;
+	}
+	if (st.phase == RUNTIME_RUNNING) {
+		if (strcmp(e->phase, "Running") != 0) {
+			/* Found running by an agent that did not start it. */
+			if (!e->started[0])
+				rfc3339(now, e->started, sizeof(e->started));
+			set_state(e, "Running", NULL, "adopted by a restarted "
+			    "agent (still running)");
+			log_info("instance %s/%s: adopted running %s", e->tenant,
+			    e->name, id);
+		}
+		e->exited = false;
+		goto out;
+	}
+	/* Exited. */
+	if (!e->exit_handled) {
+		e->exited = true;
+		e->exit_code = st.exit_code;
+		e->signal = st.signal;
+		e->oom = st.oom_killed;
+		exit_text(e, how, sizeof(how));
+		if (now - e->started_at >= AR_STABLE_S)
+			e->streak = 0;
+		e->exit_handled = true;
+		/* Already reported as ended for good by an earlier agent. */
+		if (jstr(cur, "phase", NULL) && (strcmp(jstr(cur, "phase", NULL),
+		    "Succeeded") == 0 || strcmp(jstr(cur, "phase", NULL),
+		    "Failed") == 0) && strcmp(e->phase, "Running") != 0 &&
+		    e->event[0]) {
+			e->final = true;
+			goto out;
+		}
+		if (st.start_failed) {
+			unsigned d = backoff(ar, e);
+
+			e->next_try = now + d;
+			set_state(e, "Failed", "the runtime could not start it "
+			    "(see the log)", "start failed; retry in %u s", d);
+		} else if (want_restart((policy = policy_of(ar, item, policies)),
+		    e)) {
+			unsigned d = backoff(ar, e);
+
+			e->next_try = now + d;
+			set_state(e, "Starting", NULL, "%s: %s; restart %u in %u s",
+			    e->oom ? "OOM killed" : "ended", how, e->restarts + 1,
+			    d);
+		} else {
+			e->final = true;
+			if (e->oom)
+				set_state(e, "Failed", NULL, "OOM killed");
+			else
+				set_state(e, !e->signal && e->exit_code == 0 ?
+				    "Succeeded" : "Failed", NULL, "ended: %s", how);
+		}
+		log_info("instance %s/%s ended: %s", e->tenant, e->name, how);
+		ar->changes++;
+		goto out;
+	}
+	if (e->final || now < e->next_try)
+		goto out;
+	free(err);
+	err = NULL;
+	exit_text(e, how, sizeof(how));
+	if ((r = runtime_restart(ar->rt, id, &err)) < 0) {
+		unsigned d = backoff(ar, e);
+
+		e->next_try = now + d;
+		set_state(e, "Failed", err ? err : bw_strerror(r),
+		    "restart failed; retry in %u s", d);
+		log_warn("instance %s/%s: restart failed: %s", e->tenant, e->name,
+		    err ? err : bw_strerror(r));
+		goto out;
+	}
+	e->restarts++;
+	e->exited = e->exit_handled = false;
+	e->started_at = now;
+	rfc3339(now, e->started, sizeof(e->started));
+	set_state(e, "Running", NULL, "restarted after %s", how);
+	log_info("instance %s/%s restarted after %s (restart %u)", e->tenant,
+	    e->name, how, e->restarts);
+	ar->changes++;
+out:
+	report(ar, item, e);
+}
+
+/* ---- the pass ---- */
+
+static bool
+bound_here(struct agent_run *ar, const json_t *item, const char **ret_id)
+{
+	const char *node = jstr(item, "spec", "node");
+	const char *uid = jstr(item, "metadata", "uid");
+
+	if (!node || strcmp(node, ar->node) != 0 || !uid ||
+	    runtime_check_id(uid, NULL) < 0 ||
+	    !is_label(jstr(item, "metadata", "tenant")) ||
+	    !is_label(jstr(item, "metadata", "name")))
+		return false;
+	*ret_id = uid;
+	return true;
+}
+
+static const json_t *
+desired_find(struct agent_run *ar, const json_t *items, const char *id)
+{
+	const json_t	*item;
+	const char	*uid;
+	size_t		 i;
+
+	json_array_foreach(items, i, item)
+		if (bound_here(ar, item, &uid) && strcmp(uid, id) == 0)
+			return item;
+	return NULL;
+}
+
+/* The restart policy of ITEM's workload, cached per pass by the caller. */
+static char *
+policy_of(struct agent_run *ar, const json_t *item, json_t *cache)
+{
+	_cleanup_json_ json_t	*wl = NULL;
+	_cleanup_free_ char	*err = NULL;
+	const char		*t = jstr(item, "metadata", "tenant");
+	const char		*w = jstr(item, "spec", "workload");
+	const json_t		*hit;
+	char			 key[160], path[256];
+
+	if (!is_label(w))
+		return NULL;
+	snprintf(key, sizeof(key), "%s/%s", t, w);
+	if ((hit = json_object_get(cache, key)))
+		return json_string_value(hit) ? strdup(json_string_value(hit)) :
+		    NULL;
+	snprintf(path, sizeof(path), "/v1/tenants/%s/workloads/%s", t, w);
+	if (api_get(ar, path, &wl, &err) < 0) {
+		json_object_set_new(cache, key, json_null());
+		return NULL;
+	}
+	json_object_set_new(cache, key, json_string(jstr(wl, "spec",
+	    "restart_policy") ?: "always"));
+	return strdup(jstr(wl, "spec", "restart_policy") ?: "always");
+}
+
+/* Reports the node-level view (accelerator, instance count, the last
+ * removal) in the Node's status when it changed. The Node's other status
+ * members are the control plane's; they are sent back as read. */
+static void
+report_node(struct agent_run *ar)
+{
+	_cleanup_json_ json_t	*node = NULL, *want = NULL, *reply = NULL;
+	_cleanup_free_ char	*err = NULL;
+	json_t			*agent;
+	char			 path[160];
+	int			 status;
+
+	snprintf(path, sizeof(path), "/v1/nodes/%s", ar->node);
+	if (api_get(ar, path, &node, &err) < 0)
+		return;
+	want = json_deep_copy(json_object_get(node, "status"));
+	if (!json_is_object(want)) {
+		json_decref(want);
+		want = json_object();
+	}
+	agent = json_pack("{s:s, s:I}", "accelerator",
+	    runtime_accel(ar->rt) == RUNTIME_ACCEL_KVM ? "kvm" : "tcg",
+	    "instances", (json_int_t)agent_run_count(ar));
+	if (!want || !agent) {
+		json_decref(agent);
+		return;
+	}
+	if (ar->node_event[0])
+		json_object_set_new(agent, "last_event", json_string(ar->node_event));
+	else if (jstr(json_object_get(want, "agent"), "last_event", NULL))
+		json_object_set_new(agent, "last_event", json_string(jstr(
+		    json_object_get(want, "agent"), "last_event", NULL)));
+	if (json_equal(agent, json_object_get(want, "agent"))) {
+		json_decref(agent);
+		return;
+	}
+	json_object_set_new(want, "agent", agent);
+	snprintf(path, sizeof(path), "/v1/nodes/%s/status", ar->node);
+	free(err);
+	err = NULL;
+	if (api(ar, "PUT", path, want, &status, &reply, &err) < 0 ||
+	    status != 200)
+		log_warn("node status report failed: %s", err ? err :
+		    reply ? api_message(reply) : "error");
+}
+
+/* Lists the instances the API binds here, page by page, into
+ * *RET_ITEMS (a new array) and the first page's revision into *RET_REV
+ * (a change after it wakes the next pass). Returns the number of pages
+ * when the list is complete; otherwise a negative error, and
+ * *RET_ITEMS holds what the pages before the failed one gave (NULL if
+ * none). */
+static int
+list_instances(struct agent_run *ar, json_t **ret_items,
+    unsigned long long *ret_rev, char **ret_err)
+{
+	_cleanup_json_ json_t	*all = json_array();
+	char			 token[AR_CONTINUE_MAX + 1] = "";
+	char			 path[AR_CONTINUE_MAX + 64];
+	unsigned long long	 rev = 0;
+	int			 pages, r = 0;
+
+	if (!all)
+		return -ENOMEM;
+	for (pages = 0; pages < AR_LIST_PAGES_MAX; pages++) {
+		_cleanup_json_ json_t	*page = NULL;
+		const json_t		*items, *item;
+		const char		*next;
+		size_t			 i;
+
+		snprintf(path, sizeof(path), "/v1/instances?limit=%d%s%s",
+		    AR_LIST_PAGE, token[0] ? "&continue=" : "", token);
+		if ((r = api_get(ar, path, &page, ret_err)) < 0)
+			break;
+		if (!json_is_array(items = json_object_get(page, "items"))) {
+			r = errf(-BW_E_INVALID, ret_err, "GET /v1/instances: "
+			    "no items");
+			break;
+		}
+		if (pages == 0)
+			rev = (unsigned long long)jint(page, "revision", NULL,
+			    0);
+		json_array_foreach(items, i, item)
+			if (json_array_append(all, (json_t *)item) < 0) {
+				r = -ENOMEM;
+				break;
+			}
+		if (r < 0)
+			break;
+		next = jstr(page, "metadata", "continue");
+		if (!next)
+			break;
+		/* A token is hex; the same token twice would never end. */
+		if (strlen(next) > AR_CONTINUE_MAX ||
+		    strspn(next, "0123456789abcdef") != strlen(next) ||
+		    strcmp(next, token) == 0) {
+			r = errf(-BW_E_INVALID, ret_err, "GET /v1/instances: "
+			    "a continue token that is not one");
+			break;
+		}
+		snprintf(token, sizeof(token), "%s", next);
+	}
+	if (r == 0 && pages == AR_LIST_PAGES_MAX)
+		r = errf(-BW_E_TOOLARGE, ret_err, "/v1/instances: more than "
+		    "%d pages", AR_LIST_PAGES_MAX);
+	*ret_rev = rev;
+	*ret_items = json_array_size(all) ? TAKE_PTR(all) : NULL;
+	return r < 0 ? r : pages + 1;
+}
+
+int
+agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
+    char **ret_err)
+{
+	_cleanup_json_ json_t	*items = NULL, *policies = json_object();
+	_cleanup_free_ char	*list_err = NULL;
+	char			**ids = NULL, **recs = NULL;
+	const json_t		*item;
+	struct ar_inst		*e, *next;
+	unsigned long long	 rev = 0;
+	const char		*id;
+	double			 t0;
+	size_t			 i;
+	int			 r, listed;
+
+	if (!policies)
+		return -ENOMEM;
+	ar->http = http;
+	ar->ctx = ctx;
+	ar->changes = 0;
+	ar->node_event[0] = '\0';
+	t0 = mono_ms();
+	listed = list_instances(ar, &items, &rev, &list_err);
+	if (listed < 0 && !items) {
+		if (ret_err) {
+			*ret_err = TAKE_PTR(list_err);
+		}
+		return listed;
+	}
+	if (!items && !(items = json_array()))
+		return -ENOMEM;
+	log_debug("instances listed in %d page(s) in %.1f ms: %zu",
+	    listed < 0 ? -1 : listed, mono_ms() - t0, json_array_size(items));
+	for (e = ar->insts; e; e = e->next)
+		e->seen = false;
+
+	if (listed < 0) {
+		/* Part of the list: the instances it names are managed,
+		 * nothing is removed (what is missing may be bound here). */
+		log_warn("workloads: the instance list ended early (%s); "
+		    "managing the %zu instances read, removing none",
+		    list_err ? list_err : bw_strerror(listed),
+		    json_array_size(items));
+		goto reconcile;
+	}
+	ar->list_rev = rev;
+
+	/* What this node has that the API no longer binds here: runtime
+	 * instances, and records without one (a start that died half-way,
+	 * or a removal that failed after the runtime delete). */
+	/* crun's own list (orphans of a create that died) now and then;
+	 * the runtime's state directory on every pass. A failure leaves
+	 * the removals to the next pass; the bound instances are still
+	 * managed. */
+	{
+		_cleanup_free_ char *err = NULL;
+
+		if ((r = time(NULL) >= ar->next_full_list ?
+		    runtime_list(ar->rt, &ids, &err) :
+		    runtime_list_known(ar->rt, &ids, &err)) < 0) {
+			log_warn("workloads: listing the runtime's instances: "
+			    "%s", err ? err : bw_strerror(r));
+			ids = NULL;
+		} else if (time(NULL) >= ar->next_full_list)
+			ar->next_full_list = time(NULL) + AR_FULL_LIST_S;
+	}
+	if ((r = rec_list(ar, &recs)) < 0) {
+		log_warn("workloads: %s: %s", ar->rec_dir, bw_strerror(r));
+		recs = NULL;
+	}
+	for (int round = 0; round < 2; round++) {
+		char **v = round ? recs : ids;
+
+		for (i = 0; v && v[i]; i++) {
+			_cleanup_free_ char *err = NULL;
+
+			if (desired_find(ar, items, v[i]) ||
+			    (round == 1 && !rec_exists(ar, v[i])))
+				continue;
+			if ((r = inst_remove(ar, v[i], &err)) < 0)
+				log_warn("instance %s: removal failed (retried): %s",
+				    v[i], err ? err : bw_strerror(r));
+		}
+	}
+	if (ids)
+		runtime_list_free(ids);
+	if (recs)
+		runtime_list_free(recs);
+	for (e = ar->insts; e; e = next) {
+		next = e->next;
+		if (!desired_find(ar, items, e->id))
+			inst_drop(ar, e->id);
+	}
+
+reconcile:
+	/* One instance's failure is its own (reconcile_one logs it and
+	 * reports it in its status); the others are managed regardless. */
+	json_array_foreach(items, i, item)
+		if (bound_here(ar, item, &id))
+			reconcile_one(ar, item, id, policies);
+	if (ar->changes)
+		report_node(ar);
+	if (listed < 0) {
+		if (ret_err)
+			*ret_err = TAKE_PTR(list_err);
+		return listed;
+	}
+	return ar->changes;
+}
+
+/* ---- setup ---- */
+
+int
+agent_run_open(const struct agent_run_config *c, struct agent_run **ret,
+    char **ret_err)
+{
+	struct runtime_config	 rc = { 0 };
+	_cleanup_free_ char	*trust = NULL;
+	struct agent_run	*ar;
+	int			 r;
+
+	if (!c->node || !is_label(c->node) || !c->state_dir || !c->image_store ||
+	    c->image_store[0] != '/')
+		return errf(-BW_E_INVALID, ret_err, "agent run: node, state "
+		    "directory and an absolute image store are required");
+	if (!(ar = calloc(1, sizeof(*ar))))
+		return -ENOMEM;
+	ar->c = *c;
+	if (!(ar->node = strdup(c->node)) ||
+	    !(ar->state_dir = strdup(c->state_dir)) ||
+	    asprintf(&ar->rec_dir, "%s/workloads", c->state_dir) < 0 ||
+	    asprintf(&ar->subnets_path, "%s/subnets.json", c->state_dir) < 0 ||
+	    (c->runtime_dir ? !(ar->rt_dir = strdup(c->runtime_dir)) :
+	    asprintf(&ar->rt_dir, "%s/instances", c->state_dir) < 0) ||
+	    (c->cni_dir ? !(ar->cni_dir = strdup(c->cni_dir)) :
+	    asprintf(&ar->cni_dir, "%s/cni", c->state_dir) < 0) ||
+	    (c->vm_kernel && !(ar->vm_kernel = strdup(c->vm_kernel))) ||
+	    (c->vm_initrd && !(ar->vm_initrd = strdup(c->vm_initrd))) ||
+	    (c->vm_cmdline && !(ar->vm_cmdline = strdup(c->vm_cmdline))) ||
+	    (c->image_trust ? !(trust = strdup(c->image_trust)) :
+	    asprintf(&trust, "%s/trust", c->image_store) < 0)) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	ar->c.node = ar->node;
+	ar->c.state_dir = ar->state_dir;
+	if ((r = mkdir_p(ar->rec_dir, 0700)) < 0) {
+		r = errf(r, ret_err, "%s: %s", ar->rec_dir, bw_strerror(r));
+		goto fail;
+	}
+	rc.state_dir = ar->rt_dir;
+	rc.run_dir = c->run_dir;
+	rc.cgroup_parent = c->cgroup_parent;
+	if ((r = runtime_open(&rc, &ar->rt, ret_err)) < 0 ||
+	    (r = image_store_open(c->image_store, trust, NULL, &ar->images,
+	    ret_err)) < 0)
+		goto fail;
+	ar->cni.state_dir = ar->cni_dir;
+	if (c->cni_plugins && !(ar->cni.plugin_dir = strdup(c->cni_plugins))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	/* Borrowed strings are not kept. */
+	ar->c.run_dir = ar->c.cgroup_parent = NULL;
+	ar->c.image_store = ar->c.image_trust = ar->c.runtime_dir = NULL;
+	ar->c.cni_dir = ar->c.cni_plugins = NULL;
+	ar->c.vm_kernel = ar->c.vm_initrd = ar->c.vm_cmdline = NULL;
+	*ret = ar;
+	return 0;
+fail:
+	agent_run_free(ar);
+	return r;
+}
+
+void
+agent_run_free(struct agent_run *ar)
+{
+	struct ar_inst *e;
+
+	if (!ar)
+		return;
+	while ((e = ar->insts)) {
+		ar->insts = e->next;
+		free(e);
+	}
+	runtime_free(ar->rt);
+	image_store_free(ar->images);
+	free((char *)ar->cni.plugin_dir);
+	free(ar->node);
+	free(ar->state_dir);
+	free(ar->rec_dir);
+	free(ar->subnets_path);
+	free(ar->rt_dir);
+	free(ar->cni_dir);
+	free(ar->vm_kernel);
+	free(ar->vm_initrd);
+	free(ar->vm_cmdline);
+	free(ar);
+}

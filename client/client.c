@@ -1,0 +1,768 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "client/client.h"
+#include "hardening/crypto-policy.h"
+#include "lib/err.h"
+#include "lib/fileio.h"
+#include "lib/json.h"
+
+#define HEAD_MAX	(16 * 1024)
+#define CONF_MAX	(64 * 1024)
+
+struct conn {
+	SSL_CTX	*ctx;
+	SSL	*ssl;
+	int	 fd;
+	int	 keepalive;
+	char	 wbuf[16384];
+	/* read-ahead buffer */
+	char	 buf[16384];
+	size_t	 off, len;
+};
+
+static void
+conf_set(char **dst, json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	if (!*dst && v)
+		*dst = strdup(v);
+}
+
+int
+client_conf_load(const char *path, struct client_conf *conf, char **ret_err)
+{
+	_cleanup_free_ char	*text = NULL;
+	_cleanup_json_ json_t	*o = NULL;
+	size_t			 len;
+	int			 r;
+
+	if ((r = read_file_at(AT_FDCWD, path, CONF_MAX, &text, &len)) < 0)
+		return errf(r, ret_err, "cannot read %s: %s", path, strerror(-r));
+	if ((r = json_parse_bounded(text, len, 4, &o, ret_err)) < 0)
+		return errf(r, ret_err, "%s: not a valid configuration (JSON)", path);
+	if (!json_is_object(o))
+		return errf(-BW_E_INVALID, ret_err, "%s: must be a JSON object", path);
+	conf_set(&conf->server, o, "server");
+	conf_set(&conf->ca, o, "ca");
+	conf_set(&conf->cert, o, "cert");
+	conf_set(&conf->key, o, "key");
+	return 0;
+}
+
+void
+client_conf_clear(struct client_conf *conf)
+{
+	free(conf->server);
+	free(conf->ca);
+	free(conf->cert);
+	free(conf->key);
+	memset(conf, 0, sizeof(*conf));
+}
+
+void
+client_response_clear(struct client_response *r)
+{
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+static int
+split_url(const char *url, char *host, size_t hlen, char *port, size_t plen,
+    int *ret_tls)
+{
+	const char *p, *colon, *end;
+
+	if (strncmp(url, "https://", 8) == 0) {
+		p = url + 8;
+		*ret_tls = 1;
+	} else if (strncmp(url, "http://", 7) == 0) {
+		/* plain HTTP only for benchmark baselines on loopback */
+		p = url + 7;
+		*ret_tls = 0;
+	} else
+		return -BW_E_INVALID;
+	end = p + strcspn(p, "/");
+	if (*p == '[') {
+		const char *rb = memchr(p, ']', (size_t)(end - p));
+
+		if (!rb || (size_t)(rb - p - 1) >= hlen)
+			return -BW_E_INVALID;
+		memcpy(host, p + 1, (size_t)(rb - p - 1));
+		host[rb - p - 1] = '\0';
+		colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
+	} else {
+		colon = memchr(p, ':', (size_t)(end - p));
+		size_t hl = (size_t)((colon ? colon : end) - p);
+
+		if (hl == 0 || hl >= hlen)
+			return -BW_E_INVALID;
+		memcpy(host, p, hl);
+		host[hl] = '\0';
+	}
+	if (colon) {
+		if ((size_t)(end - colon - 1) >= plen || end == colon + 1)
+			return -BW_E_INVALID;
+		memcpy(port, colon + 1, (size_t)(end - colon - 1));
+		port[end - colon - 1] = '\0';
+	} else
+		snprintf(port, plen, *ret_tls ? "443" : "80");
+	return 0;
+}
+
+static void
+conn_close(struct conn *c)
+{
+	if (c->ssl) {
+		SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+	}
+	if (c->ctx)
+		SSL_CTX_free(c->ctx);
+	if (c->fd >= 0)
+		close(c->fd);
+	c->ssl = NULL;
+	c->ctx = NULL;
+	c->fd = -1;
+}
+
+static int
+ssl_error(char **ret_err, const char *what)
+{
+	unsigned long	e = ERR_get_error();
+	char		buf[256];
+
+	ERR_error_string_n(e, buf, sizeof(buf));
+	ERR_clear_error();
+	return errf(-BW_E_UNAVAILABLE, ret_err, "%s: %s", what,
+	    e ? buf : "connection closed");
+}
+
+static int
+conn_open(const struct client_conf *conf, struct conn *c, char **ret_err)
+{
+	struct addrinfo	 hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL, *a;
+	char		 host[256], port[16];
+	int		 r, tls = 1;
+
+	c->fd = -1;
+	if (!conf->server)
+		return errf(-BW_E_INVALID, ret_err,
+		    "no server: pass --server or a --config file");
+	if (split_url(conf->server, host, sizeof(host), port, sizeof(port),
+	    &tls) < 0 || (!tls && !conf->allow_plain))
+		return errf(-BW_E_INVALID, ret_err,
+		    "server \"%s\" is not https://HOST[:PORT]", conf->server);
+	if (tls && !conf->ca)
+		return errf(-BW_E_INVALID, ret_err,
+		    "no CA certificate: pass --cacert or a --config file");
+	if (tls && (r = crypto_tls_client_ctx(conf->ca, conf->cert, conf->key,
+	    &c->ctx, ret_err)) < 0)
+		return r;
+	if ((r = getaddrinfo(host, port, &hints, &ai)) != 0)
+		return errf(-BW_E_UNAVAILABLE, ret_err, "%s: %s", host,
+		    gai_strerror(r));
+	for (a = ai; a; a = a->ai_next) {
+		c->fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC,
+		    a->ai_protocol);
+		if (c->fd < 0)
+			continue;
+		if (connect(c->fd, a->ai_addr, a->ai_addrlen) == 0) {
+			int one = 1;
+
+			/* requests are written whole; Nagle would only add a
+			 * delayed-ACK round trip to each */
+			setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+			break;
+		}
+		close(c->fd);
+		c->fd = -1;
+	}
+	freeaddrinfo(ai);
+	if (c->fd < 0)
+		return errf(-BW_E_UNAVAILABLE, ret_err, "cannot connect to %s: %s",
+		    conf->server, strerror(errno));
+	if (!tls)
+		return 0;
+	if (!(c->ssl = SSL_new(c->ctx)) || SSL_set_fd(c->ssl, c->fd) != 1)
+		return ssl_error(ret_err, "TLS setup");
+	if ((r = crypto_tls_client_set_peer(c->ssl, host, ret_err)) < 0)
+		return r;
+	if (SSL_connect(c->ssl) != 1)
+		return ssl_error(ret_err, "TLS handshake with the server failed");
+	return 0;
+}
+
+static int
+conn_write(struct conn *c, const void *buf, size_t len, char **ret_err)
+{
+	size_t written;
+
+	while (len > 0) {
+		if (!c->ssl) {
+			ssize_t n = write(c->fd, buf, len);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return errf(-BW_E_UNAVAILABLE, ret_err, "write: %s",
+				    strerror(errno));
+			written = (size_t)n;
+		} else if (SSL_write_ex(c->ssl, buf, len, &written) != 1)
+			return ssl_error(ret_err, "write");
+		buf = (const char *)buf + written;
+		len -= written;
+	}
+	return 0;
+}
+
+/* Returns bytes read (0 at end of stream) or a negative error. Reads
+ * go through a buffer so byte-wise parsing costs no TLS record each. */
+static ssize_t
+conn_read(struct conn *c, void *buf, size_t len)
+{
+	size_t	got, n;
+	int	e;
+
+	if (c->off == c->len && !c->ssl) {
+		ssize_t rd;
+
+		do
+			rd = read(c->fd, c->buf, sizeof(c->buf));
+		while (rd < 0 && errno == EINTR);
+		if (rd <= 0)
+			return rd == 0 ? 0 : -errno;
+		c->off = 0;
+		c->len = (size_t)rd;
+	} else if (c->off == c->len) {
+		if (SSL_read_ex(c->ssl, c->buf, sizeof(c->buf), &got) != 1) {
+			e = SSL_get_error(c->ssl, 0);
+			ERR_clear_error();
+			if (e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL)
+				return 0;
+			return -EIO;
+		}
+		c->off = 0;
+		c->len = got;
+	}
+	n = c->len - c->off < len ? c->len - c->off : len;
+	memcpy(buf, c->buf + c->off, n);
+	c->off += n;
+	return (ssize_t)n;
+}
+
+/* Reads one line (up to CRLF or LF, not included) into BUF. */
+static int
+conn_read_line(struct conn *c, char *buf, size_t len, size_t *ret_len)
+{
+	size_t	n = 0;
+	char	ch;
+
+	for (;;) {
+		ssize_t r = conn_read(c, &ch, 1);
+
+		if (r <= 0)
+			return r == 0 ? -EPIPE : (int)r;
+		if (ch == '\n')
+			break;
+		if (n + 1 >= len)
+			return -BW_E_TOOLARGE;
+		buf[n++] = ch;
+	}
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	buf[n] = '\0';
+	*ret_len = n;
+	return 0;
+}
+
+int
+client_dechunk(const char *in, size_t len, char *out, size_t *ret_out_len)
+{
+	size_t	pos = 0, outlen = 0;
+
+	for (;;) {
+		const char	*eol = memchr(in + pos, '\n', len - pos);
+		char		 line[32], *e;
+		size_t		 ll;
+		unsigned long	 sz;
+
+		if (!eol)
+			return len - pos >= sizeof(line) ? -BW_E_INVALID : 0;
+		ll = (size_t)(eol - (in + pos));
+		if (ll > 0 && in[pos + ll - 1] == '\r')
+			ll--;
+		if (ll == 0 || ll >= sizeof(line))
+			return -BW_E_INVALID;
+		memcpy(line, in + pos, ll);
+		line[ll] = '\0';
+		line[strcspn(line, ";")] = '\0';
+		errno = 0;
+		sz = strtoul(line, &e, 16);
+		if (!isxdigit((unsigned char)line[0]) || *e != '\0' || errno)
+			return -BW_E_INVALID;
+		pos = (size_t)(eol - in) + 1;
+		if (sz == 0)
+			break;
+		if (sz > len - pos)
+			return 0;
+		/* OUT may be IN: the decoded data never overtakes the input
+		 * it is copied from. */
+		if (out)
+			memmove(out + outlen, in + pos, sz);
+		outlen += sz;
+		pos += sz;
+		if (len - pos < 2)
+			return len - pos == 1 && in[pos] != '\r' &&
+			    in[pos] != '\n' ? -BW_E_INVALID : 0;
+		if (in[pos] == '\r')
+			pos++;
+		if (in[pos] != '\n')
+			return -BW_E_INVALID;
+		pos++;
+	}
+	/* Trailer lines, then the blank line that ends the body. */
+	for (;;) {
+		const char	*eol = memchr(in + pos, '\n', len - pos);
+		size_t		 ll;
+
+		if (!eol)
+			return len - pos > 8192 ? -BW_E_INVALID : 0;
+		ll = (size_t)(eol - (in + pos));
+		pos = (size_t)(eol - in) + 1;
+		if (ll == 0 || (ll == 1 && eol[-1] == '\r'))
+			break;
+	}
+	if (pos != len)
+		return -BW_E_INVALID;
+	*ret_out_len = outlen;
+	return 1;
+}
+
+int
+client_parse_head(const char *buf, size_t len, int *ret_status,
+    long long *ret_content_length, int *ret_chunked)
+{
+	const char	*p = buf, *end = buf + len, *eol;
+	int		 status, first = 1;
+	long long	 clen = -1;
+	int		 chunked = 0;
+
+	while (p < end) {
+		size_t	 ll;
+		char	 line[1024];
+
+		eol = memchr(p, '\n', (size_t)(end - p));
+		if (!eol)
+			return -BW_E_INVALID;
+		ll = (size_t)(eol - p);
+		if (ll > 0 && p[ll - 1] == '\r')
+			ll--;
+		if (ll >= sizeof(line))
+			return -BW_E_INVALID;
+		memcpy(line, p, ll);
+		line[ll] = '\0';
+		p = eol + 1;
+		if (first) {
+			char *e;
+
+			if (strncmp(line, "HTTP/1.", 7) != 0 || ll < 12 ||
+			    line[8] != ' ')
+				return -BW_E_INVALID;
+			status = (int)strtol(line + 9, &e, 10);
+			if (e != line + 12 || status < 100 || status > 599)
+				return -BW_E_INVALID;
+			first = 0;
+			continue;
+		}
+		if (ll == 0)
+			break;
+		if (strncasecmp(line, "Content-Length:", 15) == 0) {
+			char *e;
+
+			errno = 0;
+			clen = strtoll(line + 15, &e, 10);
+			while (*e == ' ' || *e == '\t')
+				e++;
+			if (errno || *e || clen < 0)
+				return -BW_E_INVALID;
+		} else if (strncasecmp(line, "Transfer-Encoding:", 18) == 0) {
+			if (strstr(line + 18, "chunked"))
+				chunked = 1;
+		}
+	}
+	if (first)
+		return -BW_E_INVALID;
+	*ret_status = status;
+	*ret_content_length = clen;
+	*ret_chunked = chunked;
+	return 0;
+}
+
+static int
+read_head(struct conn *c, int *status, long long *clen, int *chunked,
+    char **ret_err)
+{
+	char	head[HEAD_MAX];
+	size_t	n = 0;
+
+	/* Read byte-wise through the read-ahead buffer until the blank
+	 * line; heads are small. */
+	for (;;) {
+		ssize_t r;
+
+		if (n + 1 >= sizeof(head))
+			return errf(-BW_E_TOOLARGE, ret_err,
+			    "response headers over %d bytes", HEAD_MAX);
+		r = conn_read(c, head + n, 1);
+		if (r <= 0)
+			return errf(-BW_E_UNAVAILABLE, ret_err,
+			    "connection closed before a response");
+		n++;
+		if (n >= 4 && memcmp(head + n - 4, "\r\n\r\n", 4) == 0)
+			break;
+		if (n >= 2 && memcmp(head + n - 2, "\n\n", 2) == 0)
+			break;
+	}
+	if (client_parse_head(head, n, status, clen, chunked) < 0)
+		return errf(-BW_E_INVALID, ret_err, "malformed HTTP response");
+	return 0;
+}
+
+/* Reads one chunk's size line; returns the size or a negative error. */
+static long long
+read_chunk_size(struct conn *c)
+{
+	char		 line[64];
+	size_t		 n;
+	char		*e;
+	long long	 sz;
+	int		 r;
+
+	if ((r = conn_read_line(c, line, sizeof(line), &n)) < 0)
+		return r;
+	errno = 0;
+	sz = strtoll(line, &e, 16);
+	if (errno || e == line || sz < 0 || (*e && *e != ';'))
+		return -BW_E_INVALID;
+	return sz;
+}
+
+static int
+read_exact(struct conn *c, char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t r = conn_read(c, buf, len);
+
+		if (r <= 0)
+			return r == 0 ? -EPIPE : (int)r;
+		buf += r;
+		len -= (size_t)r;
+	}
+	return 0;
+}
+
+static int
+send_request(struct conn *c, const struct client_conf *conf, const char *method,
+    const char *path, const char *body, char **ret_err)
+{
+	char	host[256], port[16], head[1024];
+	size_t	blen = body ? strlen(body) : 0;
+	int	n, tls;
+
+	split_url(conf->server, host, sizeof(host), port, sizeof(port), &tls);
+	n = snprintf(head, sizeof(head),
+	    "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: bulwark/%s\r\n"
+	    "Accept: application/json\r\nConnection: %s\r\n%s"
+	    "Content-Length: %zu\r\n\r\n", method, path, host, PACKAGE_VERSION,
+	    c->keepalive ? "keep-alive" : "close",
+	    body ? "Content-Type: application/json\r\n" : "", blen);
+	if (n < 0 || (size_t)n >= sizeof(head))
+		return errf(-BW_E_TOOLARGE, ret_err, "request path too long");
+	if (blen > 0 && blen <= sizeof(c->wbuf) - (size_t)n) {
+		/* one TLS record for small requests */
+		memcpy(c->wbuf, head, (size_t)n);
+		memcpy(c->wbuf + n, body, blen);
+		return conn_write(c, c->wbuf, (size_t)n + blen, ret_err) < 0 ?
+		    -BW_E_UNAVAILABLE : 0;
+	}
+	if (conn_write(c, head, (size_t)n, ret_err) < 0)
+		return -BW_E_UNAVAILABLE;
+	if (blen && conn_write(c, body, blen, ret_err) < 0)
+		return -BW_E_UNAVAILABLE;
+	return 0;
+}
+
+/* Reads one whole response (Content-Length, chunked, or until close). */
+static int
+read_response(struct conn *c, struct client_response *ret, char **ret_err)
+{
+	_cleanup_free_ char	*out = NULL;
+	size_t			 len = 0, cap = 0;
+	long long		 clen;
+	int			 status, chunked, r;
+
+	if ((r = read_head(c, &status, &clen, &chunked, ret_err)) < 0)
+		return r;
+	for (;;) {
+		long long want;
+
+		if (chunked) {
+			if ((want = read_chunk_size(c)) < 0)
+				return errf(-BW_E_INVALID, ret_err,
+				    "malformed chunked body");
+		} else if (clen >= 0)
+			want = clen - (long long)len;
+		else
+			want = 4096;
+		if (want == 0)
+			break;
+		if ((size_t)want + len > CLIENT_RESPONSE_MAX)
+			return errf(-BW_E_TOOLARGE, ret_err,
+			    "response over %d bytes", CLIENT_RESPONSE_MAX);
+		if (len + (size_t)want + 1 > cap) {
+			char *nb;
+
+			cap = len + (size_t)want + 1;
+			if (!(nb = realloc(out, cap)))
+				return -ENOMEM;
+			out = nb;
+		}
+		if (chunked || clen >= 0) {
+			char crlf[2];
+
+			if (read_exact(c, out + len, (size_t)want) < 0)
+				return errf(-BW_E_UNAVAILABLE, ret_err,
+				    "connection closed mid-response");
+			len += (size_t)want;
+			if (chunked && read_exact(c, crlf, 2) < 0)
+				return errf(-BW_E_INVALID, ret_err,
+				    "malformed chunked body");
+			if (!chunked)
+				break;
+		} else {
+			ssize_t got = conn_read(c, out + len, (size_t)want);
+
+			if (got <= 0)
+				break;
+			len += (size_t)got;
+		}
+	}
+	if (chunked) {
+		/* the last chunk's trailer section ends with a blank line */
+		char	line[256];
+		size_t	n;
+
+		do {
+			if (conn_read_line(c, line, sizeof(line), &n) < 0)
+				break;
+		} while (n > 0);
+	}
+	if (!out && !(out = calloc(1, 1)))
+		return -ENOMEM;
+	out[len] = '\0';
+	ret->status = status;
+	ret->body = TAKE_PTR(out);
+	ret->body_len = len;
+	return 0;
+}
+
+int
+client_request(const struct client_conf *conf, const char *method,
+    const char *path, const char *body, struct client_response *ret,
+    char **ret_err)
+{
+	struct conn	c = { .fd = -1 };
+	int		r;
+
+	if ((r = conn_open(conf, &c, ret_err)) < 0)
+		goto out;
+	if ((r = send_request(&c, conf, method, path, body, ret_err)) < 0)
+		goto out;
+	r = read_response(&c, ret, ret_err);
+out:
+	conn_close(&c);
+	return r;
+}
+
+struct client_conn {
+	struct conn			 c;
+	const struct client_conf	*conf;
+};
+
+int
+client_conn_open(const struct client_conf *conf, struct client_conn **ret,
+    char **ret_err)
+{
+	struct client_conn	*cc;
+	int			 r;
+
+	if (!(cc = calloc(1, sizeof(*cc))))
+		return -ENOMEM;
+	cc->c.fd = -1;
+	cc->conf = conf;
+	cc->c.keepalive = 1;
+	if ((r = conn_open(conf, &cc->c, ret_err)) < 0) {
+		client_conn_close(cc);
+		return r;
+	}
+	*ret = cc;
+	return 0;
+}
+
+int
+client_conn_request(struct client_conn *cc, const char *method,
+    const char *path, const char *body, struct client_response *ret,
+    char **ret_err)
+{
+	int r;
+
+	if ((r = send_request(&cc->c, cc->conf, method, path, body, ret_err)) < 0)
+		return r;
+	return read_response(&cc->c, ret, ret_err);
+}
+
+void
+client_conn_close(struct client_conn *cc)
+{
+	if (!cc)
+		return;
+	conn_close(&cc->c);
+	free(cc);
+}
+
+int
+client_download(const struct client_conf *conf, const char *path, int fd,
+    int progress, int *ret_status, char **ret_err_body, char **ret_err)
+{
+	struct conn		 c = { .fd = -1 };
+	struct client_response	 resp = { 0 };
+	char			 buf[65536];
+	long long		 clen, done = 0;
+	int			 status, chunked, r;
+
+	if ((r = conn_open(conf, &c, ret_err)) < 0)
+		goto out;
+	if ((r = send_request(&c, conf, "GET", path, NULL, ret_err)) < 0)
+		goto out;
+	if ((r = read_head(&c, &status, &clen, &chunked, ret_err)) < 0)
+		goto out;
+	*ret_status = status;
+	if (status != 200 || chunked || clen < 0) {
+		/* errors are small JSON documents: read them whole */
+		if (status == 200) {
+			r = errf(-BW_E_INVALID, ret_err,
+			    "download without a Content-Length");
+			goto out;
+		}
+		if (clen > 0 && clen < (long long)sizeof(buf)) {
+			resp.body = calloc(1, (size_t)clen + 1);
+			if (resp.body && read_exact(&c, resp.body, (size_t)clen) == 0)
+				*ret_err_body = TAKE_PTR(resp.body);
+			free(resp.body);
+		}
+		r = 0;
+		goto out;
+	}
+	while (done < clen) {
+		size_t	want = clen - done < (long long)sizeof(buf) ?
+		    (size_t)(clen - done) : sizeof(buf);
+		ssize_t	got = conn_read(&c, buf, want);
+
+		if (got <= 0) {
+			r = errf(-BW_E_UNAVAILABLE, ret_err,
+			    "connection closed after %lld of %lld bytes", done, clen);
+			goto out;
+		}
+		if ((r = write_all(fd, buf, (size_t)got)) < 0) {
+			errf(r, ret_err, "write: %s", strerror(-r));
+			goto out;
+		}
+		done += got;
+		if (progress)
+			fprintf(stderr, "\r%lld / %lld bytes (%d%%)", done, clen,
+			    (int)(clen ? done * 100 / clen : 100));
+	}
+	if (progress)
+		fputc('\n', stderr);
+	r = 0;
+out:
+	conn_close(&c);
+	return r;
+}
+
+int
+client_stream(const struct client_conf *conf, const char *path,
+    int (*line_cb)(void *arg, const char *line, size_t len), void *arg,
+    int *ret_status, char **ret_err)
+{
+	struct conn		 c = { .fd = -1 };
+	_cleanup_free_ char	*line = NULL;
+	size_t			 llen = 0;
+	long long		 clen;
+	int			 status, chunked, r;
+
+	if (!(line = malloc(CLIENT_RESPONSE_MAX / 16)))
+		return -ENOMEM;
+	if ((r = conn_open(conf, &c, ret_err)) < 0)
+		goto out;
+	if ((r = send_request(&c, conf, "GET", path, NULL, ret_err)) < 0)
+		goto out;
+	if ((r = read_head(&c, &status, &clen, &chunked, ret_err)) < 0)
+		goto out;
+	*ret_status = status;
+	for (;;) {
+		long long	want;
+		char		ch;
+
+		if (chunked) {
+			if ((want = read_chunk_size(&c)) <= 0)
+				break;
+		} else
+			want = clen >= 0 ? clen : (1LL << 40);
+		while (want-- > 0) {
+			if (conn_read(&c, &ch, 1) <= 0)
+				goto done;
+			if (ch == '\n') {
+				line[llen] = '\0';
+				if (line_cb(arg, line, llen) != 0)
+					goto done;
+				llen = 0;
+			} else if (llen + 1 < CLIENT_RESPONSE_MAX / 16)
+				line[llen++] = ch;
+		}
+		if (chunked) {
+			char crlf[2];
+
+			if (read_exact(&c, crlf, 2) < 0)
+				break;
+		} else
+			break;
+	}
+done:
+	if (llen > 0) {
+		line[llen] = '\0';
+		line_cb(arg, line, llen);
+	}
+	r = 0;
+out:
+	conn_close(&c);
+	return r;
+}

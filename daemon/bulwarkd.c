@@ -1,0 +1,286 @@
+/* bulwarkd: the Bulwark control plane. In all-in-one mode (the default)
+ * one process serves the API, holds the store and writes the audit
+ * trail; see bulwarkd(8). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <jansson.h>
+
+#include "daemon/daemon-config.h"
+#include "lib/opt-help.h"
+#include "identity/identity.h"
+#include "audit/trail.h"
+#include "controlplane/api.h"
+#include "controlplane/commit.h"
+#include "controlplane/store.h"
+#include "hardening/crypto-policy.h"
+#include "hardening/pki.h"
+#include "lib/err.h"
+#include "lib/fileio.h"
+#include "lib/json.h"
+#include "lib/log.h"
+
+static const struct opt_help options[] = {
+	{ "data-dir", 'd', "DIR", "state directory (default "
+	  BWD_DEFAULT_DATA_DIR "); created 0700 with pki/, store/ and audit/ "
+	  "inside" },
+	{ "listen", 'l', "ADDR:PORT", "address to serve on (default "
+	  BWD_DEFAULT_LISTEN "); [ADDR6]:PORT for IPv6, port 0 picks a free "
+	  "port" },
+	{ "server-name", 'n', "NAME", "extra DNS name for the server "
+	  "certificate (repeatable)" },
+	{ "log-level", 'L', "LEVEL", "debug, info, warn or error (default "
+	  "info)" },
+	{ "pid-file", 'p', "FILE", "write the process id to FILE (default "
+	  "DIR/bulwarkd.pid)" },
+	{ "default-quota", 'Q', "RESOURCE=N[,RESOURCE=N...]", "quota of every "
+	  "tenant for resources no Quota object limits (cpu_millis, "
+	  "memory_mib, instances, workloads, networks; N or none); default "
+	  "instances=100, workloads=50, networks=8, cpu_millis=64000, "
+	  "memory_mib=262144" },
+	{ "max-connections", 'M', "N", "serve at most N API connections at "
+	  "once (default 1024); at the limit new ones wait until one closes" },
+	{ "import-root", 'I', "DIR", "directory images may be imported from "
+	  "(repeatable; default /media and /mnt: local media only)" },
+	{ "allow-unattested-nodes", 'U', NULL, "schedule on nodes whose "
+	  "attestation is still pending (development only; untrusted nodes "
+	  "never get work)" },
+	{ "tpm", 'T', "TCTI", "TPM to use, e.g. device:/dev/tpmrm0 or "
+	  "swtpm:host=127.0.0.1,port=2321 (default /dev/tpmrm0 when present, "
+	  "else a private development swtpm with its state in DIR/tpm/)" },
+	{ "config", 'C', "FILE", "configuration (default DIR/bulwarkd.conf, "
+	  "created when missing); its SHA-256 is measured into PCR 13" },
+	{ "reseal", 'R', NULL, "planned configuration change: with bulwarkd "
+	  "stopped, re-seal the secrets to the current --config file and "
+	  "record it in the audit trail, then exit" },
+	{ "previous-config", 'P', "FILE", "with --reseal: the configuration "
+	  "the secrets are sealed to now" },
+	{ "reason", 'r', "TEXT", "with --reseal: why (recorded in the audit "
+	  "trail)" },
+	{ "help", 'h', NULL, "show this help and exit (also -h)" },
+	{ "version", 'V', NULL, "show the version and exit (also -V)" },
+};
+
+static void
+usage(FILE *f)
+{
+	fputs("Usage: bulwarkd [OPTIONS]\n"
+	    "\n"
+	    "Runs the Bulwark control plane: the HTTPS API (mutual TLS), the "
+	    "state\nstore, the commit pipeline and the audit trail. With no "
+	    "mode option it\nruns all-in-one on embedded defaults (LMDB store, "
+	    "local trail).\n\nOptions:\n", f);
+	opt_help_print(f, options, ELEMENTSOF(options));
+	fputs("\n"
+	    "On first start the data directory receives a development CA and "
+	    "client\ncredentials: DIR/pki/{ca,server,admin,auditor}.{crt,key} "
+	    "(keys 0600),\nDIR/admin.conf and DIR/auditor.conf for `bulwark "
+	    "--config`.\n\n"
+	    "Signals: SIGTERM and SIGINT stop the daemon cleanly.\n"
+	    "Exit status: 0 after a clean stop, 1 on a start-up or runtime "
+	    "error,\n2 on a usage error.\n", f);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct event_base *base = arg;
+
+	log_info("signal %d: shutting down", (int)sig);
+	event_base_loopexit(base, NULL);
+}
+
+/* bulwarkd --reseal: the admin's planned, audited re-seal (identity.h).
+ * The actor recorded is the invoking user (sudo's SUDO_USER first). */
+static int
+run_reseal(const struct bwd_config *cfg, const char *previous_config,
+    const char *reason)
+{
+	struct identity_options	 io = { .tcti = cfg->tpm_tcti,
+	    .config_path = cfg->config_path, .allow_swtpm = 1 };
+	_cleanup_free_ char	*err = NULL;
+	char			 dir[PATH_MAX], actor[64];
+	const char		*who = getenv("SUDO_USER");
+	int			 r;
+
+	if (!realpath(cfg->data_dir, dir)) {
+		fprintf(stderr, "bulwarkd: --data-dir %s: %s\n", cfg->data_dir,
+		    strerror(errno));
+		return 1;
+	}
+	if (!who || !*who)
+		who = getenv("USER");
+	snprintf(actor, sizeof(actor), "%s(uid=%u)", who && *who ? who :
+	    "unknown", (unsigned)getuid());
+	io.data_dir = dir;
+	if ((r = identity_reseal(&io, previous_config, actor, reason,
+	    &err)) < 0) {
+		log_error("re-seal failed: %s", err ? err : bw_strerror(r));
+		return 1;
+	}
+	log_info("re-sealed: start bulwarkd with the new configuration");
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct option		 longopts[ELEMENTSOF(options) + 1];
+	struct bwd_config	 cfg = { 0 };
+	struct bwd_state	 st = { 0 };
+	struct event_base	*base = NULL;
+	struct event		*sigterm = NULL, *sigint = NULL;
+	_cleanup_free_ char	*err = NULL;
+	const char		*previous_config = NULL, *reason = NULL;
+	int			 c, r, rc = 1, reseal = 0;
+
+	log_init("bulwarkd", LOG_LVL_INFO);
+	bwd_config_defaults(&cfg);
+	opt_help_longopts(options, ELEMENTSOF(options), longopts);
+	while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			cfg.data_dir = optarg;
+			break;
+		case 'l':
+			cfg.listen = optarg;
+			break;
+		case 'n':
+			if (cfg.n_server_names + 1 >= BWD_SERVER_NAMES_MAX) {
+				fprintf(stderr, "bulwarkd: at most %d --server-name\n",
+				    BWD_SERVER_NAMES_MAX - 1);
+				return 2;
+			}
+			cfg.server_names[cfg.n_server_names++] = optarg;
+			break;
+		case 'L':
+			if (bwd_parse_log_level(optarg, &cfg.log_level) < 0) {
+				fprintf(stderr, "bulwarkd: --log-level: must be "
+				    "debug, info, warn or error\n");
+				return 2;
+			}
+			break;
+		case 'p':
+			cfg.pid_file = optarg;
+			break;
+		case 'Q': {
+			_cleanup_free_ char *qerr = NULL;
+
+			if (quota_limits_parse(optarg, &cfg.default_quota,
+			    &qerr) < 0) {
+				fprintf(stderr, "bulwarkd: --default-quota: %s\n",
+				    qerr ? qerr : "invalid");
+				return 2;
+			}
+			break;
+		}
+		case 'M': {
+			char		*end;
+			unsigned long	 v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || v < 1 || v > 1000000) {
+				fprintf(stderr, "bulwarkd: --max-connections: "
+				    "must be 1..1000000\n");
+				return 2;
+			}
+			cfg.max_connections = (unsigned)v;
+			break;
+		}
+		case 'U':
+			cfg.allow_unattested = 1;
+			break;
+		case 'I':
+			if (cfg.n_import_roots + 1 >= BWD_SERVER_NAMES_MAX) {
+				fprintf(stderr, "bulwarkd: at most %d --import-root\n",
+				    BWD_SERVER_NAMES_MAX - 1);
+				return 2;
+			}
+			cfg.import_roots[cfg.n_import_roots++] = optarg;
+			break;
+		case 'T':
+			cfg.tpm_tcti = optarg;
+			break;
+		case 'C':
+			cfg.config_path = optarg;
+			break;
+		case 'R':
+			reseal = 1;
+			break;
+		case 'P':
+			previous_config = optarg;
+			break;
+		case 'r':
+			reason = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("bulwarkd %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "bulwarkd: unexpected argument \"%s\"\n", argv[optind]);
+		return 2;
+	}
+	log_init("bulwarkd", cfg.log_level);
+	if (reseal != (previous_config != NULL)) {
+		fprintf(stderr, "bulwarkd: --reseal and --previous-config go "
+		    "together\n");
+		return 2;
+	}
+	if (reseal)
+		return run_reseal(&cfg, previous_config, reason);
+	signal(SIGPIPE, SIG_IGN);
+	if (evthread_use_pthreads() < 0)
+		fatal("libevent has no pthreads support");
+	if (!(base = event_base_new()))
+		fatal("cannot create the event loop");
+
+	if ((r = bwd_open(&cfg, base, &st, &err)) < 0) {
+		log_error("start-up failed: %s", err ? err : bw_strerror(r));
+		goto out;
+	}
+	sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+	sigint = evsignal_new(base, SIGINT, on_signal, base);
+	if (!sigterm || !sigint || evsignal_add(sigterm, NULL) < 0 ||
+	    evsignal_add(sigint, NULL) < 0) {
+		log_error("cannot install signal handlers");
+		goto out;
+	}
+	log_info("serving on https://%s (port %d), data in %s", cfg.listen,
+	    api_server_port(st.api), cfg.data_dir);
+	if (event_base_dispatch(base) < 0) {
+		log_error("event loop failed");
+		goto out;
+	}
+	rc = 0;
+out:
+	if (sigterm)
+		event_free(sigterm);
+	if (sigint)
+		event_free(sigint);
+	bwd_close(&st);
+	if (base)
+		event_base_free(base);
+	log_info("stopped");
+	return rc;
+}

@@ -1,0 +1,1128 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "daemon/compliance-api.h"
+#include "audit/search.h"
+#include "audit/trail.h"
+#include "audit/verify.h"
+#include "compliance/evidence.h"
+#include "compliance/oscal.h"
+#include "controlplane/commit.h"
+#include "controlplane/resource.h"
+#include "controlplane/store.h"
+#include "hardening/crypto-policy.h"
+#include "hardening/pki.h"
+#include "lib/err.h"
+#include "lib/fileio.h"
+#include "lib/json.h"
+#include "lib/log.h"
+
+#ifndef BW_SRCDIR
+#define BW_SRCDIR "."
+#endif
+
+static const char *const baseline_names[] = { "low", "moderate", "high" };
+static const char *const baseline_files[] = {
+	COMP_BASELINE_LOW, COMP_BASELINE_MODERATE, COMP_BASELINE_HIGH,
+};
+
+const char *
+compliance_data_dir(void)
+{
+	static char	 buf[PATH_MAX];
+	const char	*env = getenv("BULWARK_COMPLIANCE_DATA");
+	struct stat	 st;
+
+	if (env && *env)
+		return env;
+	snprintf(buf, sizeof(buf), "%s/" COMP_CATALOG_FILE, comp_data_dir());
+	if (stat(buf, &st) == 0)
+		return comp_data_dir();
+	/* an uninstalled build uses the copy in its source tree */
+	snprintf(buf, sizeof(buf), "%s/compliance/data", BW_SRCDIR);
+	return buf;
+}
+
+static int
+baseline_index(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ELEMENTSOF(baseline_names); i++)
+		if (strcmp(baseline_names[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int
+load_data(struct compliance_api *ca, int which, char **ret_err)
+{
+	char	path[PATH_MAX + 128];
+	int	r;
+
+	if (!ca->cat) {
+		snprintf(path, sizeof(path), "%s/" COMP_CATALOG_FILE, ca->data_dir);
+		if ((r = comp_catalog_load(path, &ca->cat, ret_err)) < 0)
+			return r;
+	}
+	if (!ca->base[which]) {
+		snprintf(path, sizeof(path), "%s/%s", ca->data_dir,
+		    baseline_files[which]);
+		if ((r = comp_baseline_load(path, ca->cat, &ca->base[which],
+		    ret_err)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ---- helpers of gather_facts(): each reads live state ---- */
+
+#define FACTS_PROBLEMS_MAX	16
+#define FACTS_REVIEW_WINDOW_S	(31 * 86400)
+#define FACTS_CONFIG_MAX	(64 * 1024)
+
+static time_t
+facts_rfc3339(const char *s)
+{
+	struct tm	 tm = { 0 };
+	const char	*e;
+
+	if (!s || !(e = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) || *e != 'Z')
+		return (time_t)-1;
+	return timegm(&tm);
+}
+
+static int
+facts_list(struct compliance_api *ca, const char *kind, struct store_kv ***ret,
+    size_t *ret_n)
+{
+	char	prefix[RES_KEY_MAX];
+	int	r;
+
+	*ret = NULL;
+	*ret_n = 0;
+	if (!ca->srv)
+		return -ENOENT;
+	if ((r = res_prefix(res_kind_by_name(kind), NULL, prefix,
+	    sizeof(prefix))) < 0)
+		return r;
+	return store_list(api_store(ca->srv), prefix, ret, ret_n, NULL);
+}
+
+/* Whether one of the RoleBinding documents in B grants ROLE to
+ * PRINCIPAL in TENANT (ROLE NULL: any role). */
+static bool
+facts_bound(json_t *b, const char *tenant, const char *principal,
+    const char *role)
+{
+	json_t *d;
+	size_t i;
+
+	json_array_foreach(b, i, d) {
+		json_t *spec = json_object_get(d, "spec");
+		const char *t = res_tenant(d);
+		const char *p = json_string_value(json_object_get(spec,
+		    "principal"));
+		const char *r = json_string_value(json_object_get(spec, "role"));
+
+		if (t && p && r && !strcmp(t, tenant) && !strcmp(p, principal) &&
+		    (!role || !strcmp(r, role)))
+			return true;
+	}
+	return false;
+}
+
+/* Lifetime in whole days of the certificate at PATH; -1 if it cannot
+ * be read. */
+static int
+facts_cert_days(const char *path)
+{
+	FILE	*fp = fopen(path, "re");
+	X509	*x;
+	int	 days = -1, secs = 0;
+
+	if (!fp)
+		return -1;
+	x = PEM_read_X509(fp, NULL, NULL, NULL);
+	fclose(fp);
+	/* Whole days: certificates are backdated a little for clock skew. */
+	if (!x || !ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(x),
+	    X509_get0_notAfter(x)))
+		days = -1;
+	X509_free(x);
+	return days;
+}
+
+/* AC-2(1), AC-2(2), AC-2(13): the principals in the store against their
+ * RoleBindings and the revocation list the API server enforces (loaded
+ * from the same file), and the longest credential lifetime issued. */
+static void
+facts_accounts(struct compliance_api *ca, struct comp_facts *f)
+{
+	static char		 prob[FACTS_PROBLEMS_MAX][192];
+	static const char	*probs[FACTS_PROBLEMS_MAX + 1];
+	static const char *const boot[] = { "admin.crt", "auditor.crt" };
+	struct store_kv		**pk = NULL, **bk = NULL;
+	struct pki_revoked	*rev = NULL;
+	_cleanup_json_ json_t	*bindings = NULL;
+	_cleanup_free_ char	*err = NULL;
+	char			 pkidir[PATH_MAX + 8], path[PATH_MAX + 32];
+	size_t			 np = 0, nb = 0, i, nprob = 0;
+	int			 maxdays = 0, d;
+
+	snprintf(pkidir, sizeof(pkidir), "%s/pki", ca->appliance_dir);
+	/* bulwarkd wires the revocation list into every request
+	 * (daemon-config.c: is_revoked, checked in api.c before the role
+	 * binding); what can fail at run time is the list itself. */
+	if (pki_revoked_load(pkidir, &rev, &err) < 0) {
+		f->revocation_per_request = COMP_NO;
+		return;
+	}
+	f->revocation_per_request = COMP_YES;
+	if (facts_list(ca, "Principal", &pk, &np) < 0 ||
+	    facts_list(ca, "RoleBinding", &bk, &nb) < 0 ||
+	    !(bindings = json_array()))
+		goto out;
+	for (i = 0; i < nb; i++) {
+		json_t *b = json_loadb(bk[i]->value, bk[i]->value_len, 0, NULL);
+
+		/* An unreadable binding grants nothing (api.c ignores it too). */
+		if (b && json_array_append_new(bindings, b) < 0)
+			goto out;
+	}
+	for (i = 0; i < np; i++) {
+		_cleanup_json_ json_t *doc = json_loadb(pk[i]->value,
+		    pk[i]->value_len, 0, NULL);
+		json_t *spec = json_object_get(doc, "spec");
+		const char *t = res_tenant(doc), *n = res_name(doc);
+		const char *role = json_string_value(json_object_get(spec, "role"));
+		const char *serial = json_string_value(json_object_get(spec,
+		    "serial"));
+		const char *state = json_string_value(json_object_get(
+		    json_object_get(doc, "status"), "state"));
+		const char *why = NULL;
+		time_t c, na;
+
+		if (!t || !n || !role || !serial || !state)
+			why = "malformed Principal object";
+		else if (!strcmp(state, "Revoked")) {
+			if (!pki_is_revoked(rev, serial))
+				why = "revoked in the store, certificate not "
+				    "on the revocation list";
+			else if (facts_bound(bindings, t, n, NULL))
+				why = "revoked but still has a RoleBinding";
+		} else if (pki_is_revoked(rev, serial))
+			why = "certificate revoked, store says Active";
+		else if (!facts_bound(bindings, t, n, role))
+			why = "active without a RoleBinding for its role";
+		else {
+			c = facts_rfc3339(json_string_value(json_object_get(
+			    json_object_get(doc, "metadata"), "created")));
+			na = facts_rfc3339(json_string_value(json_object_get(
+			    spec, "not_after")));
+			if (c == (time_t)-1 || na == (time_t)-1)
+				why = "no creation or expiry time";
+			else if ((d = (int)((na - c) / 86400)) > maxdays)
+				maxdays = d;
+		}
+		if (why && nprob < FACTS_PROBLEMS_MAX) {
+			snprintf(prob[nprob], sizeof(prob[nprob]), "%s/%s: %s",
+			    t ? t : "?", n ? n : "?", why);
+			probs[nprob] = prob[nprob];
+			nprob++;
+		}
+	}
+	probs[nprob] = NULL;
+	f->principals = (int)np;
+	f->account_problems = probs;
+	/* The first-start credentials are principals too (files, not
+	 * store objects). */
+	for (i = 0; i < ELEMENTSOF(boot); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pkidir, boot[i]);
+		if ((d = facts_cert_days(path)) > maxdays)
+			maxdays = d;
+	}
+	f->principal_max_days = maxdays;
+out:
+	store_kv_array_free(pk, np);
+	store_kv_array_free(bk, nb);
+	pki_revoked_free(rev);
+}
+
+/* The TPM that roots the appliance, as the local Node's status reports
+ * it (identity_tpm_json() at registration); a software TPM anywhere
+ * wins over a hardware one. */
+static void
+facts_tpm(struct compliance_api *ca, struct comp_facts *f)
+{
+	struct store_kv	**kv = NULL;
+	size_t		  n = 0, i;
+
+	if (facts_list(ca, "Node", &kv, &n) < 0)
+		return;
+	for (i = 0; i < n; i++) {
+		_cleanup_json_ json_t *d = json_loadb(kv[i]->value,
+		    kv[i]->value_len, 0, NULL);
+		const char *k = json_string_value(json_object_get(json_object_get(
+		    json_object_get(d, "status"), "tpm"), "kind"));
+
+		if (k && !strcmp(k, "software"))
+			f->tpm = COMP_TPM_SOFTWARE;
+		else if (k && !strcmp(k, "hardware") && f->tpm != COMP_TPM_SOFTWARE)
+			f->tpm = COMP_TPM_HARDWARE;
+	}
+	store_kv_array_free(kv, n);
+}
+
+/* Appends WHO's lockout report LOCK to BUF when it is in lockout;
+ * returns 1 if it was, 0 if not, -1 if LOCK says nothing. */
+static int
+lockout_note(char *buf, size_t len, const char *who, json_t *lock)
+{
+	size_t have = strlen(buf);
+	json_t *v = json_object_get(lock, "in_lockout");
+
+	if (!json_is_boolean(v))
+		return -1;
+	if (!json_is_true(v))
+		return 0;
+	if (have < len)
+		snprintf(buf + have, len - have, "%s%s: counter %lld of %lld, "
+		    "recovers %s%s", have ? "; " : "", who,
+		    (long long)json_integer_value(json_object_get(lock,
+		    "counter")), (long long)json_integer_value(json_object_get(
+		    lock, "max_tries")), json_string_value(json_object_get(lock,
+		    "recovers_by")) ? "by " : "", json_string_value(
+		    json_object_get(lock, "recovers_by")) ?: json_string_value(
+		    json_object_get(lock, "recovers")) ?: "(unknown)");
+	return 1;
+}
+
+/* TPM dictionary-attack lockout: the appliance's own TPM now, and each
+ * node's TPM as its last quote reported it. */
+static void
+facts_tpm_lockout(struct compliance_api *ca, struct comp_facts *f)
+{
+	static char	  detail[1024];
+	struct store_kv	**kv = NULL;
+	size_t		  n = 0, i;
+	int		  known = 0, locked = 0, r;
+
+	detail[0] = '\0';
+	if (ca->tpm_lockout) {
+		_cleanup_json_ json_t *own =
+		    ca->tpm_lockout(ca->tpm_lockout_arg);
+
+		if ((r = lockout_note(detail, sizeof(detail), "bulwarkd's TPM",
+		    own)) >= 0) {
+			known = 1;
+			locked += r;
+		}
+	}
+	if (facts_list(ca, "Node", &kv, &n) == 0) {
+		for (i = 0; i < n; i++) {
+			_cleanup_json_ json_t *d = json_loadb(kv[i]->value,
+			    kv[i]->value_len, 0, NULL);
+			const char *name = json_string_value(json_object_get(
+			    json_object_get(d, "metadata"), "name"));
+			char who[100];
+
+			snprintf(who, sizeof(who), "node %s's TPM",
+			    name ?: "?");
+			if ((r = lockout_note(detail, sizeof(detail), who,
+			    json_object_get(json_object_get(json_object_get(d,
+			    "status"), "tpm"), "lockout"))) >= 0) {
+				known = 1;
+				locked += r;
+			}
+		}
+		store_kv_array_free(kv, n);
+	}
+	if (!known)
+		return;
+	f->tpm_lockouts = locked;
+	f->tpm_lockout_detail = detail;
+}
+
+/* Attestation and bootstrap settings from the configuration file the
+ * identity module measured at start (DIR/bulwarkd.conf; defaults as in
+ * identity.c for absent keys). A --config elsewhere leaves them
+ * unknown. */
+static void
+facts_settings(struct compliance_api *ca, struct comp_facts *f)
+{
+	_cleanup_free_ char	*text = NULL, *err = NULL;
+	_cleanup_json_ json_t	*o = NULL;
+	_cleanup_close_ int	 fd = -1;
+	char			 path[PATH_MAX + 32];
+	json_t			*att, *v;
+	size_t			 len;
+	long			 interval = 60, stale = 0, boot = 3600;
+
+	snprintf(path, sizeof(path), "%s/bulwarkd.conf", ca->appliance_dir);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
+	    read_bounded(fd, FACTS_CONFIG_MAX, &text, &len) < 0 ||
+	    json_parse_bounded(text, len, 8, &o, &err) < 0)
+		return;
+	att = json_object_get(o, "attestation");
+	if ((v = json_object_get(att, "interval_seconds")) && json_is_integer(v))
+		interval = (long)json_integer_value(v);
+	if ((v = json_object_get(att, "stale_after_seconds")) &&
+	    json_is_integer(v))
+		stale = (long)json_integer_value(v);
+	if ((v = json_object_get(att, "bootstrap_max_seconds")) &&
+	    json_is_integer(v))
+		boot = (long)json_integer_value(v);
+	if (stale == 0)
+		stale = 3 * interval;
+	if (interval < 1 || interval > INT_MAX || stale < 1 || stale > INT_MAX ||
+	    boot < 1 || boot > INT_MAX)
+		return;
+	f->attest_interval_s = (int)interval;
+	f->attest_stale_s = (int)stale;
+	f->bootstrap_max_s = (int)boot;
+}
+
+/* SC-5: the store's capacity as its last housekeeping measured it; the
+ * commit pipeline compacts the change log after every batch
+ * (store_maintain). */
+static void
+facts_store(struct compliance_api *ca, struct comp_facts *f)
+{
+	struct store_capacity c;
+
+	if (!ca->srv || store_capacity(api_store(ca->srv), &c) < 0)
+		return;
+	f->store_used_pct = (int)c.used_pct;
+	f->store_high_water_pct = (int)c.high_water_pct;
+	f->store_compaction = COMP_YES;
+}
+
+/* SI-10: malformed documents through the validator every API write
+ * uses; each must be refused, the well-formed one accepted. */
+static void
+facts_input_probes(struct comp_facts *f)
+{
+#define WL_META	"\"metadata\": {\"name\": \"web\", \"tenant\": \"acme\"}"
+#define WL_IMG	"\"image\": \"sha256:" \
+	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\""
+#define WL_RES	"\"resources\": {\"cpu_millis\": 250, \"memory_mib\": 64}"
+	static const char good[] = "{\"kind\": \"Workload\", " WL_META
+	    ", \"spec\": {\"type\": \"container\", " WL_IMG ", \"replicas\": 3, "
+	    WL_RES "}}";
+	static const char *const bad[] = {
+		/* unknown field */
+		"{\"kind\": \"Workload\", " WL_META ", \"spec\": {\"type\": "
+		"\"container\", " WL_IMG ", \"replicas\": 3, " WL_RES
+		", \"privileged\": true}}",
+		/* out of range */
+		"{\"kind\": \"Workload\", " WL_META ", \"spec\": {\"type\": "
+		"\"container\", " WL_IMG ", \"replicas\": 100000, " WL_RES "}}",
+		/* wrong type */
+		"{\"kind\": \"Workload\", " WL_META ", \"spec\": {\"type\": "
+		"\"container\", " WL_IMG ", \"replicas\": \"3\", " WL_RES "}}",
+		/* not a DNS label */
+		"{\"kind\": \"Workload\", \"metadata\": {\"name\": \"Web_1\", "
+		"\"tenant\": \"acme\"}, \"spec\": {\"type\": \"container\", "
+		WL_IMG ", \"replicas\": 3, " WL_RES "}}",
+		/* path in a tenant name */
+		"{\"kind\": \"Workload\", \"metadata\": {\"name\": \"web\", "
+		"\"tenant\": \"../etc\"}, \"spec\": {\"type\": \"container\", "
+		WL_IMG ", \"replicas\": 3, " WL_RES "}}",
+		/* an image that is not a digest */
+		"{\"kind\": \"Workload\", " WL_META ", \"spec\": {\"type\": "
+		"\"container\", \"image\": \"web:latest\", \"replicas\": 3, "
+		WL_RES "}}",
+		/* missing required field */
+		"{\"kind\": \"Workload\", " WL_META ", \"spec\": {\"type\": "
+		"\"container\", " WL_IMG ", \"replicas\": 3}}",
+		/* value not in the allowed set */
+		"{\"kind\": \"Workload\", " WL_META ", \"spec\": {\"type\": "
+		"\"chroot\", " WL_IMG ", \"replicas\": 3, " WL_RES "}}",
+		/* unknown kind, no kind */
+		"{\"kind\": \"Secret\", " WL_META ", \"spec\": {}}",
+		"{" WL_META ", \"spec\": {}}",
+	};
+	const struct res_kind	*k;
+	size_t			 i;
+	int			 rejected = 0;
+
+	for (i = 0; i < ELEMENTSOF(bad); i++) {
+		_cleanup_json_ json_t *d = json_loads(bad[i], 0, NULL);
+		_cleanup_free_ char *err = NULL;
+
+		if (d && res_validate(d, NULL, NULL, &k, &err) < 0 && err)
+			rejected++;
+	}
+	{
+		_cleanup_json_ json_t *d = json_loads(good, 0, NULL);
+		_cleanup_free_ char *err = NULL;
+
+		f->input_valid_accepted = d && res_validate(d, NULL, NULL, &k,
+		    &err) == 0 ? COMP_YES : COMP_NO;
+	}
+	f->input_probes = (int)ELEMENTSOF(bad);
+	f->input_rejected = rejected;
+#undef WL_META
+#undef WL_IMG
+#undef WL_RES
+}
+
+static int
+facts_review_cb(const struct audit_record *rec, const char *line, size_t len,
+    void *userdata)
+{
+	time_t *latest = userdata;
+
+	(void)line;
+	(void)len;
+	if (rec->role && !strcmp(rec->role, "security-auditor") &&
+	    rec->time.tv_sec > *latest)
+		*latest = rec->time.tv_sec;
+	return 0;
+}
+
+/* AU-6: when a security auditor last searched the trail (the search
+ * endpoint records itself), over the last 31 days. */
+static void
+facts_review(struct compliance_api *ca, struct comp_facts *f, time_t now)
+{
+	struct audit_search_filter	 flt = { .action = "audit.search",
+					     .outcome = "success" };
+	_cleanup_free_ char		*err = NULL;
+	time_t				 latest = 0;
+
+	if (!ca->audit_dir[0])
+		return;
+	flt.since.tv_sec = now - FACTS_REVIEW_WINDOW_S;
+	if (audit_search_dir(ca->audit_dir, &flt, facts_review_cb, &latest,
+	    &err) != 0)
+		return;
+	f->audit_review_age_s = latest ? (long)(now - latest) : -2;
+}
+
+/* What the daemon knows about itself. Properties this build lacks are
+ * reported as such (never as satisfied). */
+static void
+gather_facts(struct compliance_api *ca, struct comp_facts *f, char *ca_path,
+    char *cert_path, size_t len)
+{
+	static const char *const unauth[] = { "/healthz", NULL };
+	/* compliance_api_handle() lets only these roles start a scan. */
+	static const char *const scan_roles[] = { "system-admin",
+		"security-auditor", NULL };
+	static const char *cert_paths[2];
+	struct audit_status		 as = { 0 };
+	struct audit_verify_report	 rep = { 0 };
+	char				 path[PATH_MAX + 32];
+	struct stat			 st;
+
+	comp_facts_init(f);
+	f->tls_min_version = TLS1_2_VERSION;
+	f->tls_cipher_list = crypto_tls_cipher_list();
+	f->tls_ciphersuites = crypto_tls_ciphersuites();
+	f->tls_client_auth = COMP_YES;
+	f->fips_provider = ca->fips ? COMP_YES : COMP_NO;
+	if (ca->trail) {
+		audit_trail_status(ca->trail, &as);
+		f->audit_active = as.healthy ? COMP_YES : COMP_NO;
+		f->audit_used_pct = (int)as.fs_used_pct;
+	}
+	f->audit_fail_closed = COMP_YES;	/* the commit pipeline's rule */
+	if (ca->audit_dir[0]) {
+		int r = audit_verify_dir(ca->audit_dir, NULL, &rep);
+
+		f->audit_chain_intact = r == 0 && rep.damage == AUDIT_OK ?
+		    COMP_YES : COMP_NO;
+		audit_verify_report_done(&rep);
+	}
+	f->rbac = COMP_YES;
+	f->separation_of_duties = COMP_YES;
+	f->image_signatures_required = COMP_YES;
+	f->store_durable = COMP_YES;
+	facts_store(ca, f);
+	f->session_idle_s = 30;
+	f->unauth_endpoints = unauth;
+	/* privilege separation and per-process seccomp are absent from this
+	 * build: report them as absent (the scan then fails SC-39, AC-6) */
+	f->seccomp = COMP_NO;
+	f->no_new_privs = COMP_NO;
+	f->privsep = COMP_NO;
+	snprintf(ca_path, len, "%s/pki/ca.crt", ca->appliance_dir);
+	snprintf(cert_path, len, "%s/pki/server.crt", ca->appliance_dir);
+	cert_paths[0] = cert_path;
+	cert_paths[1] = NULL;
+	f->cert_paths = cert_paths;
+	f->ca_path = ca_path;
+
+	/* The CA key is held by the TPM custodian: only its sealed form
+	 * may exist, never a clear ca.key. */
+	snprintf(path, sizeof(path), "%s/pki/ca.key.sealed", ca->appliance_dir);
+	if (stat(path, &st) == 0) {
+		snprintf(path, sizeof(path), "%s/pki/ca.key", ca->appliance_dir);
+		f->keys_sealed = stat(path, &st) < 0 && errno == ENOENT ?
+		    COMP_YES : COMP_NO;
+	} else
+		f->keys_sealed = COMP_NO;
+	/* bwd_open() unseals the root secret (sealed to PCRs including the
+	 * configuration's PCR 13; identity.c refuses a seal set without
+	 * it) before anything else starts, so a running daemon with a
+	 * sealed root is running the configuration it was sealed to. */
+	snprintf(path, sizeof(path), "%s/identity/root.sealed",
+	    ca->appliance_dir);
+	f->config_sealed = stat(path, &st) == 0 ? COMP_YES : COMP_NO;
+	facts_tpm(ca, f);
+	facts_tpm_lockout(ca, f);
+	facts_accounts(ca, f);
+	facts_settings(ca, f);
+	/* sched-filter.c admits Trusted nodes only (--allow-unattested
+	 * adds Pending ones, never Untrusted). */
+	f->untrusted_excluded = COMP_YES;
+	f->scan_roles = scan_roles;
+	f->scanner_euid = (int)geteuid();
+	facts_input_probes(f);
+	facts_review(ca, f, time(NULL));
+	if (ca->timer && event_pending(ca->timer, EV_TIMEOUT, NULL))
+		f->scan_interval_s = COMPLIANCE_SCAN_INTERVAL_S;
+}
+
+struct scan_op {
+	struct commit_req	 creq;		/* first */
+	struct compliance_api	*ca;
+	struct evhttp_request	*req;		/* NULL for scheduled scans */
+	struct authz_identity	 id;
+	char			 key[96];
+	char			 reason[256];
+	char			*value;
+	json_t			*reply;
+};
+
+static void
+scan_done(struct commit_req *creq)
+{
+	struct scan_op *op = (struct scan_op *)creq;
+
+	if (op->req) {
+		if (creq->result == -BW_E_AUDIT)
+			api_reply_error(op->ca->srv, op->req, 503, "audit_unavailable",
+			    "the scan's audit record could not be made durable; "
+			    "the scan was not recorded");
+		else if (creq->result < 0)
+			api_reply_err(op->ca->srv, op->req, creq->result, NULL);
+		else
+			api_reply_json(op->ca->srv, op->req, 201, op->reply);
+	} else if (creq->result < 0)
+		log_warn("scheduled compliance scan not recorded: %s",
+		    bw_strerror(creq->result));
+	if (creq->result == 0)
+		op->ca->scanned_rev = creq->op.rev;
+	free(op->value);
+	json_decref(op->reply);
+	free(op);
+}
+
+static const char *
+verdict_name(int v)
+{
+	switch (v) {
+	case COMP_SATISFIED: return "satisfied";
+	case COMP_NOT_SATISFIED: return "not-satisfied";
+	case COMP_NOT_APPLICABLE: return "not-applicable";
+	case COMP_ERROR: return "error";
+	}
+	return "manual";
+}
+
+/* Per-family counts over the baseline: satisfied, not-satisfied,
+ * not-applicable, and manual (no automated check covers the control). */
+static json_t *
+summarise(struct compliance_api *ca, int which, const struct comp_scan *scan,
+    int *ret_automated)
+{
+	const struct comp_baseline	*b = ca->base[which];
+	json_t				*fam = json_object(), *tot;
+	size_t				 i;
+	int				 automated = 0;
+
+	tot = json_pack("{s:i, s:i, s:i, s:i, s:i}", "satisfied", 0,
+	    "not-satisfied", 0, "not-applicable", 0, "error", 0, "manual", 0);
+	for (i = 0; i < comp_baseline_count(b); i++) {
+		const struct comp_control	*c = comp_baseline_at(b, i);
+		int				 v = comp_scan_control_verdict(scan, c->id);
+		const char			*vn = verdict_name(v);
+		json_t				*f = json_object_get(fam, c->family);
+
+		if (!f) {
+			f = json_pack("{s:i, s:i, s:i, s:i, s:i}", "satisfied", 0,
+			    "not-satisfied", 0, "not-applicable", 0, "error", 0,
+			    "manual", 0);
+			json_object_set_new(fam, c->family, f);
+		}
+		if (v >= 0)
+			automated++;
+		json_object_set_new(f, vn, json_integer(
+		    json_integer_value(json_object_get(f, vn)) + 1));
+		json_object_set_new(tot, vn, json_integer(
+		    json_integer_value(json_object_get(tot, vn)) + 1));
+	}
+	*ret_automated = automated;
+	return json_pack("{s:o, s:o}", "total", tot, "families", fam);
+}
+
+static json_t *
+results_json(const struct comp_scan *scan)
+{
+	json_t	*arr = json_array();
+	size_t	 i, j;
+
+	for (i = 0; i < scan->n; i++) {
+		const struct comp_result	*r = scan->results[i];
+		json_t				*ctl = json_array(), *obs = json_array();
+
+		for (j = 0; r->check->controls[j]; j++)
+			json_array_append_new(ctl, json_string(r->check->controls[j]));
+		for (j = 0; j < r->n_obs; j++)
+			json_array_append_new(obs, json_pack("{s:s?, s:s?, s:s?, s:b}",
+			    "subject", r->obs[j].subject, "found", r->obs[j].found,
+			    "required", r->obs[j].required, "ok", r->obs[j].ok));
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:o, s:o}",
+		    "check", r->check->id, "title", r->check->title, "verdict",
+		    comp_verdict_str(r->verdict), "controls", ctl, "observations",
+		    obs));
+	}
+	return arr;
+}
+
+/* Runs a scan and submits its record. REQ NULL: a scheduled scan. */
+static int
+run_scan(struct compliance_api *ca, int which, struct evhttp_request *req,
+    const struct authz_identity *id, char **ret_err)
+{
+	struct comp_ctx		 ctx = { 0 };
+	struct comp_facts	 facts;
+	_cleanup_(comp_scan_freep) struct comp_scan *scan = NULL;
+	_cleanup_json_ json_t	*ar = NULL, *poam = NULL, *doc = NULL;
+	struct comp_oscal_opts	 oo = { .system_name = "Bulwark appliance" };
+	struct scan_op		*op;
+	struct timespec		 now;
+	char			 capath[PATH_MAX + 32], certpath[PATH_MAX + 32];
+	char			 ts[40];
+	struct tm		 tm;
+	int			 automated = 0, r;
+	json_t			*summary;
+
+	if ((r = load_data(ca, which, ret_err)) < 0)
+		return r;
+	gather_facts(ca, &facts, capath, certpath, sizeof(capath));
+	if ((r = comp_ctx_open(&ctx, ca->root, &facts, comp_policy_default(),
+	    time(NULL))) < 0)
+		return errf(r, ret_err, "cannot open %s: %s", ca->root,
+		    bw_strerror(r));
+	r = comp_scan_run(&ctx, ca->base[which], &scan);
+	comp_ctx_done(&ctx);
+	if (r < 0)
+		return errf(r, ret_err, "scan failed: %s", bw_strerror(r));
+	if ((r = comp_oscal_assessment_results(scan, ca->cat, ca->base[which],
+	    &oo, &ar, ret_err)) < 0)
+		return r;
+	r = comp_oscal_poam(scan, ca->cat, ca->base[which], &oo, &poam, NULL);
+	if (r < 0 && r != -BW_E_NOTFOUND)
+		return errf(r, ret_err, "POA&M: %s", bw_strerror(r));
+	summary = summarise(ca, which, scan, &automated);
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	doc = json_pack("{s:s, s:s, s:I, s:i, s:o, s:o, s:O, s:O?}", "time", ts,
+	    "baseline", baseline_names[which], "checks", (json_int_t)scan->n,
+	    "automated_controls", automated, "summary", summary, "results",
+	    results_json(scan), "assessment_results", ar, "poam", poam);
+	if (!doc || !(op = calloc(1, sizeof(*op))))
+		return -ENOMEM;
+	op->ca = ca;
+	op->req = req;
+	if (id)
+		op->id = *id;
+	else {
+		snprintf(op->id.principal, sizeof(op->id.principal), "compliance");
+		snprintf(op->id.role_name, sizeof(op->id.role_name), "system");
+		snprintf(op->id.tenant, sizeof(op->id.tenant), "system");
+		snprintf(op->id.source, sizeof(op->id.source), "local");
+		op->id.auth_method = "internal";
+	}
+	snprintf(op->key, sizeof(op->key), COMPLIANCE_KEY_PREFIX "%020lld%09ld",
+	    (long long)now.tv_sec, now.tv_nsec);
+	{
+		json_t *t = json_object_get(summary, "total");
+
+		snprintf(op->reason, sizeof(op->reason),
+		    "%s baseline: %d controls automated; satisfied %lld, "
+		    "not-satisfied %lld, not-applicable %lld, manual %lld",
+		    baseline_names[which], automated,
+		    (long long)json_integer_value(json_object_get(t, "satisfied")),
+		    (long long)json_integer_value(json_object_get(t, "not-satisfied")),
+		    (long long)json_integer_value(json_object_get(t, "not-applicable")),
+		    (long long)json_integer_value(json_object_get(t, "manual")));
+	}
+	op->value = json_dumps(doc, JSON_COMPACT);
+	op->reply = json_pack("{s:s, s:s, s:I, s:i, s:O, s:O}", "time", ts,
+	    "baseline", baseline_names[which], "checks", (json_int_t)scan->n,
+	    "automated_controls", automated, "summary", summary, "results",
+	    json_object_get(doc, "results"));
+	if (!op->value || !op->reply) {
+		free(op->value);
+		json_decref(op->reply);
+		free(op);
+		return -ENOMEM;
+	}
+	op->creq.op = (struct store_op){ .type = STORE_OP_PUT, .key = op->key,
+	    .value = op->value, .value_len = strlen(op->value),
+	    .expect_rev = STORE_REV_ABSENT };
+	op->creq.rec = (struct audit_record){ .actor = op->id.principal,
+	    .role = op->id.role_name, .tenant = op->id.tenant,
+	    .source = op->id.source, .auth_method = op->id.auth_method,
+	    .action = "compliance.scan", .object_kind = "ControlResult",
+	    .object_tenant = "system", .object_name = baseline_names[which],
+	    .reason = op->reason, .controls = "CA-2,CA-7,RA-5,SI-6" };
+	op->creq.done = scan_done;
+	ca->scans++;
+	commit_submit(api_committer(ca->srv), &op->creq);
+	return 0;
+}
+
+static void
+handle_results(struct compliance_api *ca, struct evhttp_request *req,
+    const struct authz_identity *id)
+{
+	struct evkeyvalq	 q;
+	const char		*fmt, *query;
+	struct store_kv		**kvs = NULL;
+	size_t			 n = 0;
+	uint64_t		 rev;
+	_cleanup_json_ json_t	*doc = NULL;
+	json_t			*out;
+	int			 r;
+
+	TAILQ_INIT(&q);
+	query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	if (query && evhttp_parse_query_str(query, &q) < 0) {
+		api_reply_error(ca->srv, req, 400, "invalid", "query: malformed");
+		return;
+	}
+	fmt = evhttp_find_header(&q, "format");
+	if (!fmt)
+		fmt = "summary";
+	if (strcmp(fmt, "summary") && strcmp(fmt, "oscal") &&
+	    strcmp(fmt, "oscal-poam")) {
+		evhttp_clear_headers(&q);
+		api_audit(ca->srv, id, "compliance.results", NULL, NULL, NULL,
+		    "failure", "bad format");
+		api_reply_error(ca->srv, req, 400, "invalid",
+		    "format: must be summary, oscal or oscal-poam");
+		return;
+	}
+	r = store_list(api_store(ca->srv), COMPLIANCE_KEY_PREFIX, &kvs, &n, &rev);
+	if (r < 0 || n == 0) {
+		evhttp_clear_headers(&q);
+		store_kv_array_free(kvs, n);
+		api_audit(ca->srv, id, "compliance.results", NULL, NULL, NULL,
+		    "failure", "no scan yet");
+		api_reply_error(ca->srv, req, 404, "not_found",
+		    "no compliance scan has run yet: bulwark compliance scan");
+		return;
+	}
+	doc = json_loadb(kvs[n - 1]->value, kvs[n - 1]->value_len, 0, NULL);
+	store_kv_array_free(kvs, n);
+	if (strcmp(fmt, "oscal") == 0)
+		out = json_object_get(doc, "assessment_results");
+	else if (strcmp(fmt, "oscal-poam") == 0)
+		out = json_object_get(doc, "poam");
+	else
+		out = doc;
+	api_audit(ca->srv, id, "compliance.results", NULL, NULL, NULL,
+	    out ? "success" : "failure", out ? fmt : "no POA&M: nothing failed");
+	if (!out)
+		api_reply_error(ca->srv, req, 404, "not_found",
+		    "the latest scan has no failing check, so no POA&M");
+	else
+		api_reply_json(ca->srv, req, 200, out);
+	evhttp_clear_headers(&q);
+}
+
+static int
+parse_time(const char *s, time_t *ret)
+{
+	struct tm	 tm = { 0 };
+	const char	*end;
+
+	if (!s)
+		return 0;
+	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end)
+		end = strptime(s, "%Y-%m-%d", &tm);
+	if (!end || (*end && strcmp(end, "Z") != 0))
+		return -BW_E_INVALID;
+	*ret = timegm(&tm);
+	return 0;
+}
+
+/* Builds a signed evidence bundle for the period and sends it. The
+ * bundle is made in the data directory (not /tmp: it holds audit
+ * records) and unlinked as soon as it is open. */
+static void
+handle_evidence(struct compliance_api *ca, struct evhttp_request *req,
+    const struct authz_identity *id)
+{
+	struct evidence_opts	 eo = { .system_name = "Bulwark appliance" };
+	struct evkeyvalq	 q;
+	struct comp_ctx		 ctx = { 0 };
+	struct comp_facts	 facts;
+	_cleanup_(comp_scan_freep) struct comp_scan *scan = NULL;
+	_cleanup_free_ char	*err = NULL;
+	char			 capath[PATH_MAX + 32], certpath[PATH_MAX + 32];
+	char			 tmp[PATH_MAX + 64], reason[160];
+	const char		*query;
+	struct evbuffer		*buf = NULL;
+	struct stat		 st;
+	int			 fd = -1, r;
+
+	TAILQ_INIT(&q);
+	query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	if (id->role != ROLE_SECURITY_AUDITOR) {
+		r = errf(-BW_E_DENIED, &err, "only the security-auditor exports "
+		    "evidence");
+		goto fail;
+	}
+	if (!ca->signer) {
+		r = errf(-BW_E_UNAVAILABLE, &err, "no appliance signing key");
+		goto fail;
+	}
+	if ((query && evhttp_parse_query_str(query, &q) < 0) ||
+	    parse_time(evhttp_find_header(&q, "since"), &eo.since) < 0 ||
+	    parse_time(evhttp_find_header(&q, "until"), &eo.until) < 0) {
+		r = errf(-BW_E_INVALID, &err, "since, until: must be RFC 3339 UTC "
+		    "times like 2026-11-26T00:00:00Z or dates like 2026-11-26");
+		goto fail;
+	}
+	if ((r = load_data(ca, 1, &err)) < 0)
+		goto fail;
+	gather_facts(ca, &facts, capath, certpath, sizeof(capath));
+	if ((r = comp_ctx_open(&ctx, ca->root, &facts, comp_policy_default(),
+	    time(NULL))) < 0)
+		goto fail;
+	r = comp_scan_run(&ctx, ca->base[1], &scan);
+	comp_ctx_done(&ctx);
+	if (r < 0)
+		goto fail;
+	eo.scan = scan;
+	eo.cat = ca->cat;
+	eo.base = ca->base[1];
+	eo.ssp_path = ca->ssp_path;
+	eo.audit_dir = ca->audit_dir;
+	eo.ca_path = capath;
+	eo.signer = ca->signer;
+	snprintf(tmp, sizeof(tmp), "%s/evidence-%d-%lld.tar", ca->appliance_dir,
+	    (int)getpid(), (long long)time(NULL));
+	if ((r = evidence_export(&eo, tmp, &err)) < 0) {
+		unlink(tmp);
+		goto fail;
+	}
+	fd = open(tmp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	unlink(tmp);
+	if (fd < 0 || fstat(fd, &st) < 0 || !(buf = evbuffer_new()) ||
+	    evbuffer_add_file(buf, fd, 0, st.st_size) < 0) {
+		r = errf(-EIO, &err, "cannot read the bundle back");
+		if (fd >= 0 && !buf)
+			close(fd);
+		goto fail;
+	}
+	snprintf(reason, sizeof(reason), "bundle of %lld bytes, since %lld, until %lld",
+	    (long long)st.st_size, (long long)eo.since, (long long)eo.until);
+	api_audit(ca->srv, id, "evidence.export", "EvidenceBundle", "system", NULL,
+	    "success", reason);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	    "application/x-tar");
+	evhttp_send_reply(req, 200, "OK", buf);
+	evbuffer_free(buf);
+	evhttp_clear_headers(&q);
+	return;
+fail:
+	evhttp_clear_headers(&q);
+	api_audit(ca->srv, id, "evidence.export", "EvidenceBundle", "system", NULL,
+	    r == -BW_E_DENIED ? "denied" : "failure", err ? err : bw_strerror(r));
+	api_reply_err(ca->srv, req, r, err);
+}
+
+void
+compliance_api_handle(struct api_server *srv, struct evhttp_request *req,
+    const struct authz_identity *id, const char *path, void *arg)
+{
+	struct compliance_api	*ca = arg;
+	enum evhttp_cmd_type	 m = evhttp_request_get_command(req);
+	_cleanup_json_ json_t	*body = NULL;
+	_cleanup_free_ char	*err = NULL;
+	const char		*bl = "moderate";
+	int			 which, r;
+
+	if (id->role != ROLE_SYSTEM_ADMIN && id->role != ROLE_SECURITY_AUDITOR &&
+	    strcmp(path, "/v1/compliance/evidence") != 0) {
+		api_audit(srv, id, "compliance.request", NULL, NULL, NULL, "denied",
+		    "role may not run or read compliance scans");
+		api_reply_error(srv, req, 403, "forbidden",
+		    "only system-admin and security-auditor use the compliance engine");
+		return;
+	}
+	if (strcmp(path, "/v1/compliance/results") == 0 ||
+	    strncmp(path, "/v1/compliance/results?", 23) == 0) {
+		if (m != EVHTTP_REQ_GET)
+			goto bad_method;
+		handle_results(ca, req, id);
+		return;
+	}
+	if (strcmp(path, "/v1/compliance/evidence") == 0) {
+		if (m != EVHTTP_REQ_GET)
+			goto bad_method;
+		handle_evidence(ca, req, id);
+		return;
+	}
+	if (strcmp(path, "/v1/compliance/scans") != 0) {
+		api_audit(srv, id, "api.request", NULL, NULL, NULL, "failure",
+		    "no such path");
+		api_reply_error(srv, req, 404, "not_found", "no such path");
+		return;
+	}
+	if (m != EVHTTP_REQ_POST)
+		goto bad_method;
+	if ((r = api_read_json_body(req, &body, &err)) < 0 ||
+	    json_unpack_ex(body, NULL, JSON_STRICT, "{s?s}", "baseline", &bl) < 0 ||
+	    (which = baseline_index(bl)) < 0) {
+		api_audit(srv, id, "compliance.scan", NULL, NULL, NULL, "failure",
+		    err ? err : "bad baseline");
+		api_reply_error(srv, req, 400, "invalid", err ? err :
+		    "body: must be {\"baseline\": \"low\"|\"moderate\"|\"high\"}");
+		return;
+	}
+	if ((r = run_scan(ca, which, req, id, &err)) < 0) {
+		api_audit(srv, id, "compliance.scan", NULL, NULL, NULL, "failure",
+		    err ? err : bw_strerror(r));
+		api_reply_err(srv, req, r, err);
+	}
+	return;
+bad_method:
+	api_audit(srv, id, "api.request", NULL, NULL, NULL, "failure",
+	    "method not allowed");
+	api_reply_error(srv, req, 405, "method_not_allowed",
+	    "method not allowed on this path");
+}
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct compliance_api	*ca = arg;
+	_cleanup_free_ char	*err = NULL;
+
+	if (run_scan(ca, 1, NULL, NULL, &err) < 0)
+		log_warn("scheduled compliance scan failed: %s", err ? err : "error");
+}
+
+const char *
+compliance_ssp_path(void)
+{
+	static char	buf[PATH_MAX];
+	struct stat	st;
+
+	snprintf(buf, sizeof(buf), "%s/compliance/ssp/bulwark-ssp.json", BW_DATADIR);
+	if (stat(buf, &st) == 0)
+		return buf;
+	snprintf(buf, sizeof(buf), "%s/docs/ssp/bulwark-ssp.json", BW_SRCDIR);
+	return buf;
+}
+
+/* After changes, assess again once things settle: one scan per quiet
+ * period rather than one per commit. Our own scan records are changes
+ * too, so they do not re-arm the timer. */
+static void
+committed(void *arg)
+{
+	struct compliance_api	*ca = arg;
+	struct timeval		 tv = { COMPLIANCE_CHANGE_DELAY_S, 0 };
+	uint64_t		 rev = store_revision(api_store(ca->srv));
+
+	if (rev == ca->scanned_rev || event_pending(ca->change_timer,
+	    EV_TIMEOUT, NULL))
+		return;
+	event_add(ca->change_timer, &tv);
+}
+
+int
+compliance_api_init(struct compliance_api *ca, struct event_base *base,
+    struct api_server *srv, struct audit_trail *trail, const char *data_dir,
+    const char *appliance_dir, const char *root, bool fips,
+    const struct audit_signer *signer, char **ret_err)
+{
+	struct timeval tv = { COMPLIANCE_SCAN_INTERVAL_S, 0 };
+
+	memset(ca, 0, sizeof(*ca));
+	snprintf(ca->data_dir, sizeof(ca->data_dir), "%s", data_dir);
+	snprintf(ca->appliance_dir, sizeof(ca->appliance_dir), "%s", appliance_dir);
+	snprintf(ca->audit_dir, sizeof(ca->audit_dir), "%s/audit", appliance_dir);
+	snprintf(ca->root, sizeof(ca->root), "%s", root);
+	ca->srv = srv;
+	ca->trail = trail;
+	ca->fips = fips;
+	ca->signer = signer;
+	snprintf(ca->ssp_path, sizeof(ca->ssp_path), "%s", compliance_ssp_path());
+	ca->timer = event_new(base, -1, EV_PERSIST, timer_cb, ca);
+	ca->change_timer = event_new(base, -1, 0, timer_cb, ca);
+	if (!ca->change_timer ||
+	    commit_add_observer(api_committer(srv), committed, ca) < 0)
+		return errf(-ENOMEM, ret_err, "compliance change observer");
+	if (!ca->timer || event_add(ca->timer, &tv) < 0)
+		return errf(-ENOMEM, ret_err, "compliance timer");
+	return 0;
+}
+
+void
+compliance_api_detach(struct compliance_api *ca)
+{
+	if (ca->srv)
+		commit_remove_observer(api_committer(ca->srv), committed, ca);
+	if (ca->timer)
+		event_del(ca->timer);
+	if (ca->change_timer)
+		event_del(ca->change_timer);
+}
+
+void
+compliance_api_done(struct compliance_api *ca)
+{
+	size_t i;
+
+	if (ca->timer)
+		event_free(ca->timer);
+	ca->timer = NULL;
+	if (ca->change_timer)
+		event_free(ca->change_timer);
+	ca->change_timer = NULL;
+	for (i = 0; i < ELEMENTSOF(ca->base); i++)
+		comp_baseline_free(ca->base[i]);
+	comp_catalog_free(ca->cat);
+	memset(ca->base, 0, sizeof(ca->base));
+	ca->cat = NULL;
+}

@@ -1,0 +1,514 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "daemon/daemon-config.h"
+#include "daemon/compliance-api.h"
+#include "daemon/image-api.h"
+#include "identity/identity.h"
+#include "controlplane/enrol.h"
+#include "audit/trail.h"
+#include "controlplane/api.h"
+#include "controlplane/commit.h"
+#include "controlplane/controller.h"
+#include "controlplane/principals.h"
+#include "controlplane/resource.h"
+#include "controlplane/schema.h"
+#include "controlplane/store.h"
+#include "hardening/crypto-policy.h"
+#include "hardening/pki.h"
+#include "lib/err.h"
+#include "lib/fileio.h"
+#include "lib/ids.h"
+#include "lib/json.h"
+#include "lib/log.h"
+
+void
+bwd_config_defaults(struct bwd_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->data_dir = BWD_DEFAULT_DATA_DIR;
+	cfg->listen = BWD_DEFAULT_LISTEN;
+	cfg->log_level = LOG_LVL_INFO;
+	cfg->default_quota = (struct quota_limits)QUOTA_DEFAULT_LIMITS;
+}
+
+int
+bwd_parse_log_level(const char *s, enum log_level *ret)
+{
+	static const char *const names[] = { "debug", "info", "warn", "error" };
+	size_t i;
+
+	for (i = 0; i < ELEMENTSOF(names); i++)
+		if (strcmp(s, names[i]) == 0) {
+			*ret = (enum log_level)i;
+			return 0;
+		}
+	return -BW_E_INVALID;
+}
+
+static int
+path_join(char *buf, size_t len, const char *dir, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", dir, name);
+
+	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
+}
+
+/* Writes DIR/NAME.conf for the CLI: where the server is and which
+ * credential to present. */
+static int
+write_client_conf(const char *dir, const char *who, const char *url,
+    char **ret_err)
+{
+	char			 ca[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];
+	char			 path[PATH_MAX], name[64];
+	_cleanup_json_ json_t	*o = NULL;
+	_cleanup_free_ char	*s = NULL;
+	int			 r;
+
+	snprintf(name, sizeof(name), "pki/%s.crt", who);
+	if ((r = path_join(cert, sizeof(cert), dir, name)) < 0)
+		return r;
+	snprintf(name, sizeof(name), "pki/%s.key", who);
+	if ((r = path_join(key, sizeof(key), dir, name)) < 0)
+		return r;
+	if ((r = path_join(ca, sizeof(ca), dir, "pki/ca.crt")) < 0)
+		return r;
+	snprintf(name, sizeof(name), "%s.conf", who);
+	if ((r = path_join(path, sizeof(path), dir, name)) < 0)
+		return r;
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "server", url, "ca", ca,
+	    "cert", cert, "key", key, "principal", who);
+	if (!o || !(s = json_dumps(o, JSON_INDENT(2))))
+		return -ENOMEM;
+	if ((r = write_file_atomic_at(AT_FDCWD, path, s, strlen(s), 0600)) < 0)
+		return errf(r, ret_err, "cannot write %s: %s", path, strerror(-r));
+	return 0;
+}
+
+static int
+client_url(const char *listen, int port, char *buf, size_t len)
+{
+	char host[256];
+
+	if (listen[0] == '[') {
+		const char *rb = strchr(listen, ']');
+
+		snprintf(host, sizeof(host), "%.*s", (int)(rb - listen + 1), listen);
+		if (strcmp(host, "[::]") == 0)
+			snprintf(host, sizeof(host), "[::1]");
+	} else {
+		const char *colon = strrchr(listen, ':');
+
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
+		if (strcmp(host, "0.0.0.0") == 0)
+			snprintf(host, sizeof(host), "127.0.0.1");
+	}
+	snprintf(buf, len, "https://%s:%d", host, port);
+	return 0;
+}
+
+static int
+write_pid_file(const char *path, char **ret_err)
+{
+	char	buf[32];
+	int	r;
+
+	snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if ((r = write_file_atomic_at(AT_FDCWD, path, buf, strlen(buf), 0644)) < 0)
+		return errf(r, ret_err, "cannot write %s: %s", path, strerror(-r));
+	return 0;
+}
+
+struct local_node {
+	struct commit_req	 creq;
+	char			 key[RES_KEY_MAX];
+	char			 name[64];
+	char			 kind[32];
+	char			 tenant[64];
+	char			 action[48];
+	char			*value;
+};
+
+static void
+local_node_done(struct commit_req *creq)
+{
+	struct local_node *ln = (struct local_node *)creq;
+
+	if (creq->result == 0)
+		log_info("first start: %s %s created (revision %llu)", ln->kind,
+		    ln->name, (unsigned long long)creq->op.rev);
+	else if (creq->result != -BW_E_EXISTS)
+		log_error("first start: cannot create %s %s: %s", ln->kind,
+		    ln->name, bw_strerror(creq->result));
+	free(ln->value);
+	free(ln);
+}
+
+/* Submits DOC (a stored form) as a first-start object, audited as
+ * ACTION by bulwarkd itself. Takes no reference to DOC. */
+static int
+bootstrap_submit(struct bwd_state *st, const char *kind, json_t *doc,
+    const char *action, const char *controls)
+{
+	struct local_node	*ln;
+	const struct res_kind	*k = res_kind_by_name(kind);
+
+	if (!doc || !(ln = calloc(1, sizeof(*ln))))
+		return -ENOMEM;
+	snprintf(ln->name, sizeof(ln->name), "%s", res_name(doc));
+	snprintf(ln->kind, sizeof(ln->kind), "%s", kind);
+	snprintf(ln->tenant, sizeof(ln->tenant), "%s", res_tenant(doc));
+	snprintf(ln->action, sizeof(ln->action), "%s", action);
+	if (res_key(k, res_tenant(doc), ln->name, ln->key, sizeof(ln->key)) < 0 ||
+	    !(ln->value = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS))) {
+		free(ln);
+		return -ENOMEM;
+	}
+	ln->creq.op = (struct store_op){ .type = STORE_OP_PUT, .key = ln->key,
+	    .value = ln->value, .value_len = strlen(ln->value),
+	    .expect_rev = STORE_REV_ABSENT };
+	ln->creq.rec = (struct audit_record){ .actor = "bulwarkd", .role = "system",
+	    .tenant = RES_SYSTEM_TENANT, .source = "local", .auth_method = "none",
+	    .action = ln->action, .object_kind = k->kind,
+	    .object_tenant = ln->tenant, .object_name = ln->name,
+	    .controls = controls };
+	ln->creq.done = local_node_done;
+	commit_submit(st->commit, &ln->creq);
+	return 0;
+}
+
+/* All-in-one mode: the machine bulwarkd runs on is the first node. It is
+ * registered once, through the commit pipeline like any change, with
+ * its real capacity; phase and attestation stay honest ("Registered",
+ * "Pending") until an agent reports and attests it. */
+static int
+register_local_node(struct bwd_state *st)
+{
+	json_t			*tpm = st->identity ?
+	    identity_tpm_json(st->identity) : NULL;
+	_cleanup_json_ json_t	*doc = NULL;
+	char			 host[256], name[64], created[40];
+	long			 ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	long			 pages = sysconf(_SC_PHYS_PAGES);
+	long			 psize = sysconf(_SC_PAGESIZE);
+	size_t			 i, n = 0;
+
+	if (gethostname(host, sizeof(host)) < 0)
+		snprintf(host, sizeof(host), "local");
+	host[sizeof(host) - 1] = '\0';
+	for (i = 0; host[i] && host[i] != '.' && n < 63; i++) {
+		char c = host[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+			c = '-';
+		name[n++] = c;
+	}
+	while (n > 0 && name[n - 1] == '-')
+		n--;
+	name[n] = '\0';
+	if (!schema_is_dns_label(name))
+		snprintf(name, sizeof(name), "local");
+	bw_time_rfc3339(created, sizeof(created), 0);
+	doc = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:{s:s}}, s:{s:{s:I, s:I, s:i}, "
+	    "s:s}, s:{s:s, s:s}}",
+	    "kind", "Node",
+	    "metadata", "name", name, "tenant", RES_SYSTEM_TENANT, "uid", name,
+	    "created", created, "labels", "bulwark.io/mode", "all-in-one",
+	    "spec", "capacity", "cpu_millis", (json_int_t)(ncpu > 0 ? ncpu * 1000 : 1000),
+	    "memory_mib", (json_int_t)(pages > 0 && psize > 0 ?
+	    (long long)pages * psize / (1024 * 1024) : 1024), "instances", 110,
+	    "zone", "local",
+	    "status", "phase", "Registered", "attestation", "Pending");
+	/* The compliance checks read which TPM roots this appliance. */
+	if (doc && tpm)
+		json_object_set_new(json_object_get(doc, "status"), "tpm", tpm);
+	else
+		json_decref(tpm);
+	return bootstrap_submit(st, "Node", doc, "node.register", "CM-8,CM-3");
+}
+
+/* First start: the bootstrap credentials' roles are granted by
+ * RoleBindings like everyone else's, so they can be audited and taken
+ * away the same way. */
+static int
+bind_bootstrap_roles(struct bwd_state *st)
+{
+	static const struct { const char *who, *role; } b[] = {
+		{ "admin", "system-admin" },
+		{ "auditor", "security-auditor" },
+	};
+	size_t	i;
+	int	r;
+
+	for (i = 0; i < ELEMENTSOF(b); i++) {
+		_cleanup_json_ json_t *doc = principals_binding_doc(
+		    RES_SYSTEM_TENANT, b[i].who, b[i].role);
+
+		if ((r = bootstrap_submit(st, "RoleBinding", doc,
+		    "rolebinding.create", "AC-2,AC-5,AC-6")) < 0)
+			return r;
+	}
+	log_warn("first start: %s/pki/auditor.key, the first security "
+	    "auditor's key, is readable by root on this appliance: the "
+	    "auditor should collect it now (docs/operations.md)", st->data_dir);
+	return 0;
+}
+
+static json_t *
+health_extra(void *arg)
+{
+	struct bwd_state *st = arg;
+
+	if (!st->identity)
+		return NULL;
+	return json_pack("{s:o*}", "tpm",
+	    identity_tpm_status_json(st->identity));
+}
+
+static json_t *
+tpm_lockout_json(void *arg)
+{
+	return identity_tpm_lockout_json(arg);
+}
+
+static int
+is_revoked_cb(void *ctx, const char *serial_hex)
+{
+	return pki_is_revoked(ctx, serial_hex) ? 1 : 0;
+}
+
+int
+bwd_open(const struct bwd_config *cfg, struct event_base *base,
+    struct bwd_state *st, char **ret_err)
+{
+	struct pki_init_options		 po = { 0 };
+	struct store_options		 so = { 0 };
+	struct audit_trail_options	 ao = { 0 };
+	struct api_server_options	 apo = { 0 };
+	struct crypto_status		 cs;
+	char				 pkidir[PATH_MAX], path[PATH_MAX];
+	char				 cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX];
+	char				 url[300], auditdir[PATH_MAX];
+	int				 r;
+
+	if (!realpath(cfg->data_dir, st->data_dir)) {
+		if ((r = mkdir_p(cfg->data_dir, 0700)) < 0)
+			return errf(r, ret_err, "--data-dir %s: %s", cfg->data_dir,
+			    strerror(-r));
+		if (!realpath(cfg->data_dir, st->data_dir))
+			return errf(-errno, ret_err, "--data-dir %s: %s",
+			    cfg->data_dir, strerror(errno));
+	}
+	if (chmod(st->data_dir, 0700) < 0)
+		return errf(-errno, ret_err, "chmod %s: %s", st->data_dir,
+		    strerror(errno));
+	if ((r = crypto_policy_init(&cs)) < 0)
+		return errf(r, ret_err, "crypto policy: %s", bw_strerror(r));
+	if (!cs.fips_provider_available)
+		log_warn("no OpenSSL FIPS provider: using approved algorithms "
+		    "from the default provider (%s); this is reported as a "
+		    "failing SC-13 control", cs.openssl_version);
+
+	if ((r = path_join(pkidir, sizeof(pkidir), st->data_dir, "pki")) < 0 ||
+	    (r = path_join(ca, sizeof(ca), pkidir, "ca.crt")) < 0 ||
+	    (r = path_join(cert, sizeof(cert), pkidir, "server.crt")) < 0 ||
+	    (r = path_join(key, sizeof(key), pkidir, "server.key")) < 0 ||
+	    (r = path_join(auditdir, sizeof(auditdir), st->data_dir, "audit")) < 0)
+		return errf(r, ret_err, "data directory path too long");
+	/* TPM identity first: without the unsealed root secret there is no
+	 * CA key, and a changed configuration must stop us here. */
+	{
+		struct identity_options io = { .data_dir = st->data_dir,
+		    .tcti = cfg->tpm_tcti, .config_path = cfg->config_path,
+		    .allow_swtpm = 1 };
+
+		if ((r = identity_open(&io, &st->identity, ret_err)) < 0)
+			return r;
+	}
+	po.server_names = cfg->server_names;
+	po.ca_custody = identity_ca_custody(st->identity);
+	if ((r = pki_init_dir(pkidir, &po, ret_err)) < 0)
+		return r;
+	if ((r = pki_revoked_load(pkidir, &st->revoked, ret_err)) < 0)
+		return r;
+
+	{
+		const struct identity_settings *is =
+		    identity_settings(st->identity);
+
+		so.map_size = (size_t)is->store_map_bytes;
+		so.history_revisions = is->store_history_revisions;
+		so.history_bytes = (size_t)is->store_history_bytes;
+		so.high_water_pct = is->store_high_water_pct;
+	}
+	if ((r = path_join(path, sizeof(path), st->data_dir, "store")) < 0)
+		return errf(r, ret_err, "data directory path too long");
+	if ((r = mkdir_p(path, 0700)) < 0)
+		return errf(r, ret_err, "%s: %s", path, strerror(-r));
+	if ((r = store_open_lmdb(path, &so, &st->store, ret_err)) < 0)
+		return r;
+
+	/* Checkpoints are signed in the TPM; the public key is exported as
+	 * DIR/pki/audit-checkpoint.pub.pem for bulwark-verify --key. */
+	if ((r = mkdir_p(auditdir, 0700)) < 0)
+		return errf(r, ret_err, "%s: %s", auditdir, strerror(-r));
+	ao.dir = auditdir;
+	ao.signer = identity_audit_signer(st->identity);
+	ao.forward_libaudit = 1;
+	ao.forward_syslog = 1;
+	ao.preallocate = 1;
+	ao.realtime = 1;
+	if ((r = audit_trail_open(&ao, &st->trail, ret_err)) < 0)
+		return r;
+
+	if ((r = crypto_tls_server_ctx(ca, cert, key,
+	    CRYPTO_TLS_CLIENT_CERT_OPTIONAL, &st->ssl_ctx, ret_err)) < 0)
+		return r;
+	if ((r = commit_start(base, st->store, st->trail, auditdir,
+	    &st->commit)) < 0)
+		return errf(r, ret_err, "commit pipeline: %s", bw_strerror(r));
+	apo.listen = cfg->listen;
+	apo.max_connections = cfg->max_connections;
+	apo.default_quota = &cfg->default_quota;
+	apo.ssl_ctx = st->ssl_ctx;
+	apo.store = st->store;
+	apo.commit = st->commit;
+	apo.trail = st->trail;
+	apo.audit_dir = auditdir;
+	apo.is_revoked = is_revoked_cb;
+	apo.revoked_ctx = st->revoked;
+	snprintf(st->principals.pkidir, sizeof(st->principals.pkidir), "%s",
+	    pkidir);
+	st->principals.revoked = st->revoked;
+	st->principals.ca_custody = po.ca_custody;
+	apo.principals = &st->principals;
+	apo.health_extra = health_extra;
+	apo.health_arg = st;
+	if ((r = api_server_start(base, &apo, &st->api, ret_err)) < 0)
+		return r;
+	{
+		static const char *const default_roots[] = { "/media", "/mnt", NULL };
+
+		if ((r = image_api_init(&st->images, st->data_dir,
+		    cfg->import_roots[0] ? cfg->import_roots : default_roots,
+		    ret_err)) < 0)
+			return r;
+		st->images_open = 1;
+		if ((r = api_server_add_handler(st->api, "/v1/image-",
+		    image_api_handle, &st->images)) < 0)
+			return errf(r, ret_err, "image endpoints: %s", bw_strerror(r));
+	}
+	if ((r = compliance_api_init(&st->comp, base, st->api, st->trail,
+	    compliance_data_dir(), st->data_dir, "/", cs.fips_mode, ao.signer,
+	    ret_err)) < 0)
+		return r;
+	st->comp_open = 1;
+	if (st->identity) {
+		st->comp.tpm_lockout = tpm_lockout_json;
+		st->comp.tpm_lockout_arg = st->identity;
+	}
+	if ((r = api_server_add_handler(st->api, "/v1/compliance/",
+	    compliance_api_handle, &st->comp)) < 0)
+		return errf(r, ret_err, "compliance endpoints: %s", bw_strerror(r));
+	{
+		const struct identity_settings *is =
+		    identity_settings(st->identity);
+		struct enrol_options eo = {
+			.attest_interval_s = is->attest_interval_s,
+			.attest_stale_s = is->attest_stale_s,
+			.node_cert_s = is->node_cert_s,
+			.bootstrap_max_s = is->bootstrap_max_s,
+		};
+		struct enrol_ops ops;
+
+		if ((r = identity_register_api(st->identity, st->api)) < 0)
+			return errf(r, ret_err, "identity endpoint: %s",
+			    bw_strerror(r));
+		if ((r = identity_enrol_ops(st->identity, pkidir, st->revoked,
+		    &ops, ret_err)) < 0 ||
+		    (r = enrol_start(base, st->api, &ops, &eo, &st->enrol,
+		    ret_err)) < 0)
+			return r;
+	}
+
+	/* Only when no node exists yet: a restart never re-registers, and
+	 * an admin who deleted the node is not overridden. */
+	if (store_revision(st->store) == 0 &&
+	    ((r = register_local_node(st)) < 0 ||
+	    (r = bind_bootstrap_roles(st)) < 0))
+		return errf(r, ret_err, "first start: %s", bw_strerror(r));
+	{
+		struct controller_options co = {
+			.allow_unattested = cfg->allow_unattested,
+		};
+
+		if ((r = controller_start(base, st->store, st->commit, &co,
+		    &st->ctl)) < 0)
+			return errf(r, ret_err, "controllers: %s", bw_strerror(r));
+	}
+	client_url(cfg->listen, api_server_port(st->api), url, sizeof(url));
+	if ((r = write_client_conf(st->data_dir, "admin", url, ret_err)) < 0 ||
+	    (r = write_client_conf(st->data_dir, "auditor", url, ret_err)) < 0)
+		return r;
+	if (cfg->pid_file)
+		snprintf(st->pid_path, sizeof(st->pid_path), "%s", cfg->pid_file);
+	else if ((r = path_join(st->pid_path, sizeof(st->pid_path),
+	    st->data_dir, "bulwarkd.pid")) < 0)
+		return errf(r, ret_err, "data directory path too long");
+	return write_pid_file(st->pid_path, ret_err);
+}
+
+void
+bwd_close(struct bwd_state *st)
+{
+	enrol_stop(st->enrol);
+	st->enrol = NULL;
+	if (st->comp_open)
+		compliance_api_detach(&st->comp);
+	controller_detach(st->ctl);
+	api_server_detach(st->api);
+	/* The committer drains first: its completions answer clients
+	 * through the API server, which must still exist. */
+	commit_stop(st->commit);
+	st->commit = NULL;
+	api_server_free(st->api);
+	st->api = NULL;
+	controller_free(st->ctl);
+	st->ctl = NULL;
+	if (st->images_open)
+		image_api_done(&st->images);
+	st->images_open = 0;
+	if (st->comp_open)
+		compliance_api_done(&st->comp);
+	st->comp_open = 0;
+	audit_trail_close(st->trail);
+	st->trail = NULL;
+	store_close(st->store);
+	st->store = NULL;
+	if (st->ssl_ctx)
+		SSL_CTX_free(st->ssl_ctx);
+	st->ssl_ctx = NULL;
+	pki_revoked_free(st->revoked);
+	st->revoked = NULL;
+	audit_signer_free(st->signer);
+	st->signer = NULL;
+	/* Last: the trail's final checkpoint was signed with its key. */
+	identity_close(st->identity);
+	st->identity = NULL;
+	if (st->pid_path[0])
+		unlink(st->pid_path);
+}

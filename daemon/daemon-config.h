@@ -1,0 +1,72 @@
+/* bulwarkd's configuration and the start-up and shut-down of its
+ * parts, in dependency order. The parts created here (keys, store,
+ * audit trail) are the privileged half of the daemon; the API server
+ * only reaches them through the commit pipeline and read calls. */
+#ifndef BW_DAEMON_CONFIG_H
+#define BW_DAEMON_CONFIG_H
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "daemon/compliance-api.h"
+#include "daemon/image-api.h"
+#include "controlplane/principals.h"
+#include "controlplane/quota.h"
+#include "lib/log.h"
+
+#define BWD_DEFAULT_DATA_DIR	"/var/lib/bulwark"
+#define BWD_DEFAULT_LISTEN	"127.0.0.1:8443"
+#define BWD_SERVER_NAMES_MAX	16
+
+struct bwd_config {
+	const char	*data_dir;
+	const char	*listen;
+	const char	*pid_file;
+	const char	*server_names[BWD_SERVER_NAMES_MAX];	/* NULL-terminated */
+	int		 n_server_names;
+	enum log_level	 log_level;
+	int		 allow_unattested;	/* development: schedule on unattested nodes */
+	const char	*import_roots[BWD_SERVER_NAMES_MAX];	/* NULL-terminated */
+	int		 n_import_roots;
+	/* TPM identity (appliance/identity.h): --tpm TCTI (NULL: /dev/tpmrm0,
+	 * else a private swtpm in all-in-one mode) and --config FILE (NULL:
+	 * DIR/bulwarkd.conf, measured into PCR 13). */
+	const char	*tpm_tcti;
+	const char	*config_path;
+	unsigned	 max_connections;	/* 0: the API's default */
+	/* --default-quota over QUOTA_DEFAULT_LIMITS (controlplane/quota.h) */
+	struct quota_limits default_quota;
+};
+
+struct bwd_state {
+	char			 data_dir[4096];
+	char			 pid_path[4096];
+	struct store		*store;
+	struct audit_signer	*signer;
+	struct audit_trail	*trail;
+	SSL_CTX			*ssl_ctx;
+	struct pki_revoked	*revoked;
+	struct committer	*commit;
+	struct controller	*ctl;
+	struct principals	 principals;
+	struct image_api	 images;
+	int			 images_open;
+	struct compliance_api	 comp;
+	int			 comp_open;
+	struct api_server	*api;
+	struct identity		*identity;
+	struct enrol		*enrol;
+};
+
+void bwd_config_defaults(struct bwd_config *cfg);
+int bwd_parse_log_level(const char *s, enum log_level *ret);
+
+/* Creates or opens everything CFG names and starts serving on BASE.
+ * On failure the parts already opened stay in ST for bwd_close(). */
+int bwd_open(const struct bwd_config *cfg, struct event_base *base,
+    struct bwd_state *st, char **ret_err);
+
+/* Stops serving and closes every part in reverse order. */
+void bwd_close(struct bwd_state *st);
+
+#endif

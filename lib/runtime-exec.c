@@ -1,0 +1,704 @@
+/* Helper programs and the instance shim; see runtime-exec.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/runtime-exec.h"
+#include "lib/err.h"
+#include "lib/json.h"
+#include "lib/macro.h"
+
+#define EXEC_DEFAULT_TIMEOUT_MS	60000
+
+/* Helpers such as tar spawn others (gzip) by name, so the otherwise
+ * empty environment keeps a fixed system PATH. */
+static const char *const default_envp[] = {
+	"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+	"LC_ALL=C",
+	NULL,
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Async-signal-safe: restores the signal state a fresh program expects
+ * (the caller may block or ignore signals, and both are inherited
+ * across exec). */
+static void
+child_reset_signals(void)
+{
+	struct sigaction	sa;
+	sigset_t		set;
+	int			sig;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &sa, NULL);
+	sigemptyset(&set);
+	(void)sigprocmask(SIG_SETMASK, &set, NULL);
+}
+
+/* Closes every descriptor from 3 up except KEEP (-1: none). */
+static void
+child_close_fds(int keep)
+{
+	if (keep < 3) {
+		(void)syscall(__NR_close_range, 3U, ~0U, 0U);
+		return;
+	}
+	if (keep > 3)
+		(void)syscall(__NR_close_range, 3U, (unsigned)keep - 1, 0U);
+	(void)syscall(__NR_close_range, (unsigned)keep + 1, ~0U, 0U);
+}
+
+struct capture {
+	int	 fd;
+	char	*buf;
+	size_t	 len;
+	int	(*sink)(const void *buf, size_t len, void *userdata);
+	void	*sink_data;
+};
+
+static int
+capture_read(struct capture *c)
+{
+	char	tmp[65536];
+	ssize_t	n;
+
+	n = read(c->fd, tmp, sizeof(tmp));
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN ? 0 : -errno;
+	if (n == 0) {
+		close(c->fd);
+		c->fd = -1;
+		return 0;
+	}
+	if (c->sink)
+		return c->sink(tmp, (size_t)n, c->sink_data);
+	if (c->len < RUNTIME_EXEC_OUT_MAX) {
+		size_t	 take = (size_t)n;
+		char	*nb;
+
+		if (take > RUNTIME_EXEC_OUT_MAX - c->len)
+			take = RUNTIME_EXEC_OUT_MAX - c->len;
+		nb = realloc(c->buf, c->len + take + 1);
+		if (!nb)
+			return -ENOMEM;
+		memcpy(nb + c->len, tmp, take);
+		c->buf = nb;
+		c->len += take;
+		c->buf[c->len] = '\0';
+	}
+	return 0;
+}
+
+int
+runtime_exec(const char *const *argv, const struct runtime_exec_opts *o,
+    int *ret_status, char **ret_out, char **ret_errout)
+{
+	static const struct runtime_exec_opts	 none = { .stdout_fd = -1 };
+	struct capture				 out = { -1, NULL, 0, NULL, NULL };
+	struct capture				 err = { -1, NULL, 0, NULL, NULL };
+	_cleanup_close_ int			 devnull = -1;
+	int					 in[2] = { -1, -1 };
+	int					 po[2] = { -1, -1 };
+	int					 pe[2] = { -1, -1 };
+	const char *const			*envp;
+	size_t					 in_off = 0;
+	int64_t					 deadline;
+	pid_t					 pid = -1;
+	int					 status = 0, r;
+
+	if (!o)
+		o = &none;
+	if (!argv || !argv[0] || argv[0][0] != '/')
+		return -EINVAL;
+	envp = o->envp ? o->envp : default_envp;
+	out.sink = o->sink;
+	out.sink_data = o->sink_data;
+	deadline = now_ms() +
+	    (o->timeout_ms > 0 ? o->timeout_ms : EXEC_DEFAULT_TIMEOUT_MS);
+
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0)
+		return -errno;
+	/* A socket for stdin: send(MSG_NOSIGNAL) cannot raise SIGPIPE in
+	 * the caller when the helper exits without reading. */
+	if (o->input && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+	    in) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if ((o->stdout_fd < 0 && pipe2(po, O_CLOEXEC) < 0) ||
+	    pipe2(pe, O_CLOEXEC) < 0) {
+		r = -errno;
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (pid == 0) {
+		child_reset_signals();
+		if (dup2(o->input ? in[1] : devnull, 0) < 0 ||
+		    dup2(o->stdout_fd >= 0 ? o->stdout_fd : po[1], 1) < 0 ||
+		    dup2(pe[1], 2) < 0)
+			_exit(126);
+		child_close_fds(-1);
+		execve(argv[0], (char *const *)argv, (char *const *)envp);
+		_exit(127);
+	}
+	if (in[1] >= 0) {
+		close(in[1]);
+		in[1] = -1;
+	}
+	if (po[1] >= 0) {
+		close(po[1]);
+		po[1] = -1;
+	}
+	close(pe[1]);
+	pe[1] = -1;
+	out.fd = po[0];
+	po[0] = -1;
+	err.fd = pe[0];
+	pe[0] = -1;
+	if (o->input && o->input_len == 0) {
+		shutdown(in[0], SHUT_WR);
+		close(in[0]);
+		in[0] = -1;
+	}
+
+	for (;;) {
+		struct pollfd	pfd[3];
+		nfds_t		n = 0;
+		int64_t		left = deadline - now_ms();
+
+		if (out.fd < 0 && err.fd < 0 && in[0] < 0)
+			break;
+		if (left <= 0) {
+			r = -ETIMEDOUT;
+			goto out;
+		}
+		if (out.fd >= 0)
+			pfd[n++] = (struct pollfd){ out.fd, POLLIN, 0 };
+		if (err.fd >= 0)
+			pfd[n++] = (struct pollfd){ err.fd, POLLIN, 0 };
+		if (in[0] >= 0)
+			pfd[n++] = (struct pollfd){ in[0], POLLOUT, 0 };
+		if (poll(pfd, n, (int)(left > 1000 ? 1000 : left)) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			goto out;
+		}
+		for (nfds_t i = 0; i < n; i++) {
+			if (!pfd[i].revents)
+				continue;
+			if (pfd[i].fd == out.fd)
+				r = capture_read(&out);
+			else if (pfd[i].fd == err.fd)
+				r = capture_read(&err);
+			else {
+				ssize_t w = send(in[0], o->input + in_off,
+				    o->input_len - in_off,
+				    MSG_NOSIGNAL | MSG_DONTWAIT);
+
+				r = 0;
+				if (w > 0)
+					in_off += (size_t)w;
+				if ((w < 0 && errno != EAGAIN &&
+				    errno != EINTR) || in_off == o->input_len) {
+					close(in[0]);
+					in[0] = -1;
+				}
+			}
+			if (r < 0)
+				goto out;
+		}
+	}
+	/* Output closed; the helper may still be exiting. */
+	for (;;) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+
+		if (w == pid)
+			break;
+		if (w < 0 && errno != EINTR) {
+			r = -errno;
+			goto out;
+		}
+		if (now_ms() >= deadline) {
+			r = -ETIMEDOUT;
+			goto out;
+		}
+		usleep(2000);
+	}
+	pid = -1;
+	if ((ret_out && !out.buf && !(out.buf = strdup(""))) ||
+	    (ret_errout && !err.buf && !(err.buf = strdup("")))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	*ret_status = status;
+	if (ret_out)
+		*ret_out = TAKE_PTR(out.buf);
+	if (ret_errout)
+		*ret_errout = TAKE_PTR(err.buf);
+	r = 0;
+out:
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (in[i] >= 0)
+			close(in[i]);
+		if (po[i] >= 0)
+			close(po[i]);
+		if (pe[i] >= 0)
+			close(pe[i]);
+	}
+	if (out.fd >= 0)
+		close(out.fd);
+	if (err.fd >= 0)
+		close(err.fd);
+	free(out.buf);
+	free(err.buf);
+	return r;
+}
+
+/* Keeps the first line-ish part of a helper's stderr for a message. */
+static void
+trim_msg(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
+		s[--n] = '\0';
+	if (n > 400)
+		s[400] = '\0';
+}
+
+int
+runtime_run(const char *const *argv, const struct runtime_exec_opts *o,
+    char **ret_out, char **ret_err)
+{
+	_cleanup_free_ char	*out = NULL, *errout = NULL;
+	int			 status, r;
+
+	r = runtime_exec(argv, o, &status, &out, &errout);
+	if (r == -ETIMEDOUT)
+		return errf(-BW_E_UNAVAILABLE, ret_err, "%s: timed out",
+		    argv[0]);
+	if (r < 0)
+		return errf(r, ret_err, "%s: %s", argv[0], bw_strerror(r));
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		trim_msg(errout);
+		if (!*errout && out) {
+			/* CNI plugins report errors as JSON on stdout. */
+			trim_msg(out);
+			return errf(-BW_E_UNAVAILABLE, ret_err,
+			    "%s %s failed (status %d): %s", argv[0],
+			    argv[1] ? argv[1] : "", status, out);
+		}
+		return errf(-BW_E_UNAVAILABLE, ret_err,
+		    "%s %s failed (status %d): %s", argv[0],
+		    argv[1] ? argv[1] : "", status, errout);
+	}
+	if (ret_out)
+		*ret_out = TAKE_PTR(out);
+	return 0;
+}
+
+int
+runtime_become_subreaper(void)
+{
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+/* --- the shim: everything below runs in a forked child and sticks to
+ * async-signal-safe calls, since the caller may be multithreaded. --- */
+
+/* Best effort: if the reader is gone there is no one left to tell. */
+static void
+write_ignore(int fd, const void *buf, size_t len)
+{
+	ssize_t n = write(fd, buf, len);
+
+	(void)n;
+}
+
+struct ready_msg {
+	int32_t	err;	/* 0 or a negative errno / -BW_E_* */
+	int32_t	pid;
+	int32_t	code;	/* launcher exit code when it failed */
+};
+
+static size_t
+fmt_int(char *p, long v)
+{
+	char	tmp[24];
+	size_t	n = 0, i;
+	int	neg = v < 0;
+	unsigned long u = neg ? (unsigned long)-v : (unsigned long)v;
+
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	i = 0;
+	if (neg)
+		p[i++] = '-';
+	while (n)
+		p[i++] = tmp[--n];
+	return i;
+}
+
+static void
+shim_write_exit(const char *path, const char *tmp, const char *kind,
+    long value)
+{
+	char	buf[64];
+	size_t	n = 0;
+	int	fd;
+
+	while (*kind)
+		buf[n++] = *kind++;
+	buf[n++] = ' ';
+	n += fmt_int(buf + n, value);
+	buf[n++] = '\n';
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0644);
+	if (fd < 0)
+		return;
+	if (write(fd, buf, n) == (ssize_t)n && fsync(fd) == 0) {
+		close(fd);
+		(void)rename(tmp, path);
+		return;
+	}
+	close(fd);
+}
+
+static void
+shim_ready(int fd, int32_t err, int32_t pid, int32_t code)
+{
+	struct ready_msg m = { err, pid, code };
+
+	write_ignore(fd, &m, sizeof(m));
+	close(fd);
+}
+
+static pid_t
+shim_read_pid(const char *path)
+{
+	char	buf[32];
+	ssize_t	n;
+	long	v = 0;
+	int	fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+		v = v * 10 + (buf[i] - '0');
+	return v > 1 && v < 1 << 30 ? (pid_t)v : -1;
+}
+
+/* Waits for TARGET, reaping whatever else is reparented to us on the
+ * way, and records how TARGET ended. */
+static void
+shim_wait_target(pid_t target, const char *exit_path, const char *tmp)
+{
+	int	st;
+	pid_t	w;
+
+	for (;;) {
+		w = waitpid(-1, &st, 0);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			/* Not our descendant after all: nothing to learn. */
+			shim_write_exit(exit_path, tmp, "lost", 0);
+			return;
+		}
+		if (w != target)
+			continue;
+		if (WIFEXITED(st))
+			shim_write_exit(exit_path, tmp, "exited",
+			    WEXITSTATUS(st));
+		else
+			shim_write_exit(exit_path, tmp, "signaled",
+			    WTERMSIG(st));
+		return;
+	}
+}
+
+/* Closes every descriptor from 3 up except the three in KEEP. */
+static void
+close_fds_except(int keep[3])
+{
+	unsigned	from = 3;
+	int		i, j, t;
+
+	for (i = 0; i < 3; i++)
+		for (j = i + 1; j < 3; j++)
+			if (keep[j] < keep[i]) {
+				t = keep[i];
+				keep[i] = keep[j];
+				keep[j] = t;
+			}
+	for (i = 0; i < 3; i++) {
+		if (keep[i] < (int)from)
+			continue;
+		if ((unsigned)keep[i] > from)
+			(void)syscall(__NR_close_range, from,
+			    (unsigned)keep[i] - 1, 0U);
+		from = (unsigned)keep[i] + 1;
+	}
+	(void)syscall(__NR_close_range, from, ~0U, 0U);
+}
+
+static _noreturn_ void
+shim_main(const struct runtime_sup *s, const char *exit_tmp, int ready_fd,
+    int log_fd, int devnull)
+{
+	int		ep[2], keep[3] = { ready_fd, log_fd, devnull };
+	int		st, e = 0;
+	ssize_t		n;
+	pid_t		worker, target;
+
+	/* The shim outlives this call: it must not hold what the caller's
+	 * other threads have open (a pipe whose reader waits for EOF). */
+	close_fds_except(keep);
+	(void)setsid();
+	(void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	child_reset_signals();
+	/* The shim must not hold the caller's terminal or pipes open. */
+	(void)dup2(devnull, 0);
+	(void)dup2(devnull, 1);
+	(void)dup2(devnull, 2);
+	if (pipe2(ep, O_CLOEXEC) < 0) {
+		shim_ready(ready_fd, -errno, 0, 0);
+		_exit(1);
+	}
+	worker = fork();
+	if (worker < 0) {
+		shim_ready(ready_fd, -errno, 0, 0);
+		_exit(1);
+	}
+	if (worker == 0) {
+		for (const char *const *c = s->cgroup_procs; c && *c; c++) {
+			int fd = open(*c, O_WRONLY | O_CLOEXEC);
+
+			if (fd < 0 || write(fd, "0", 1) != 1) {
+				e = -errno;
+				write_ignore(ep[1], &e, sizeof(e));
+				_exit(126);
+			}
+			close(fd);
+		}
+		if (dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0) {
+			e = -errno;
+			write_ignore(ep[1], &e, sizeof(e));
+			_exit(126);
+		}
+		child_close_fds(ep[1]);
+		execve(s->argv[0], (char *const *)s->argv,
+		    (char *const *)(s->envp ? s->envp : default_envp));
+		e = -errno;
+		write_ignore(ep[1], &e, sizeof(e));
+		_exit(127);
+	}
+	close(ep[1]);
+	close(log_fd);
+	do
+		n = read(ep[0], &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	close(ep[0]);
+	if (n == sizeof(e)) {
+		while (waitpid(worker, &st, 0) < 0 && errno == EINTR)
+			;
+		shim_write_exit(s->exit_path, exit_tmp, "failed", 127);
+		shim_ready(ready_fd, e, 0, 127);
+		_exit(0);
+	}
+	if (!s->pid_file) {
+		shim_ready(ready_fd, 0, worker, 0);
+		shim_wait_target(worker, s->exit_path, exit_tmp);
+		_exit(0);
+	}
+	/* A launcher: it exits once the real process runs. */
+	while (waitpid(worker, &st, 0) < 0) {
+		if (errno != EINTR) {
+			shim_ready(ready_fd, -errno, 0, 0);
+			_exit(1);
+		}
+	}
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		int code = WIFEXITED(st) ? WEXITSTATUS(st) :
+		    128 + WTERMSIG(st);
+
+		shim_write_exit(s->exit_path, exit_tmp, "failed", code);
+		shim_ready(ready_fd, -BW_E_UNAVAILABLE, 0, code);
+		_exit(0);
+	}
+	target = shim_read_pid(s->pid_file);
+	if (target < 0) {
+		shim_write_exit(s->exit_path, exit_tmp, "failed", 0);
+		shim_ready(ready_fd, -BW_E_UNAVAILABLE, 0, 0);
+		_exit(0);
+	}
+	shim_ready(ready_fd, 0, target, 0);
+	shim_wait_target(target, s->exit_path, exit_tmp);
+	_exit(0);
+}
+
+int
+runtime_supervise(const struct runtime_sup *s, pid_t *ret_shim,
+    pid_t *ret_pid, char **ret_err)
+{
+	_cleanup_free_ char	*exit_tmp = NULL;
+	_cleanup_close_ int	 log_fd = -1, devnull = -1;
+	int			 rp[2] = { -1, -1 };
+	struct ready_msg	 m;
+	struct pollfd		 pfd;
+	ssize_t			 n;
+	pid_t			 shim;
+	int			 timeout, r;
+
+	if (!s->argv || !s->argv[0] || s->argv[0][0] != '/' ||
+	    !s->log_path || !s->exit_path)
+		return errf(-BW_E_INVALID, ret_err, "supervise: bad arguments");
+	if (asprintf(&exit_tmp, "%s.tmp", s->exit_path) < 0) {
+		exit_tmp = NULL;
+		return -ENOMEM;
+	}
+	log_fd = open(s->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW, 0640);
+	if (log_fd < 0)
+		return errf(-errno, ret_err, "%s: %s", s->log_path,
+		    strerror(errno));
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0)
+		return -errno;
+	if (unlink(s->exit_path) < 0 && errno != ENOENT)
+		return errf(-errno, ret_err, "%s: %s", s->exit_path,
+		    strerror(errno));
+	if (pipe2(rp, O_CLOEXEC) < 0)
+		return -errno;
+	shim = fork();
+	if (shim < 0) {
+		r = -errno;
+		close(rp[0]);
+		close(rp[1]);
+		return r;
+	}
+	if (shim == 0) {
+		close(rp[0]);
+		shim_main(s, exit_tmp, rp[1], log_fd, devnull);
+	}
+	close(rp[1]);
+	timeout = s->ready_timeout_ms > 0 ? s->ready_timeout_ms : 60000;
+	pfd = (struct pollfd){ rp[0], POLLIN, 0 };
+	do
+		r = poll(&pfd, 1, timeout);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0) {
+		close(rp[0]);
+		/* Hung launcher: end the whole session the shim leads. */
+		kill(-shim, SIGKILL);
+		kill(shim, SIGKILL);
+		while (waitpid(shim, NULL, 0) < 0 && errno == EINTR)
+			;
+		return errf(-BW_E_UNAVAILABLE, ret_err,
+		    "%s did not start within %d ms", s->argv[0], timeout);
+	}
+	do
+		n = read(rp[0], &m, sizeof(m));
+	while (n < 0 && errno == EINTR);
+	close(rp[0]);
+	if (n != sizeof(m)) {
+		while (waitpid(shim, NULL, 0) < 0 && errno == EINTR)
+			;
+		return errf(-BW_E_UNAVAILABLE, ret_err,
+		    "supervisor for %s died", s->argv[0]);
+	}
+	if (m.err < 0) {
+		runtime_reap_shim(shim);
+		if (m.code)
+			return errf(-BW_E_UNAVAILABLE, ret_err,
+			    "%s exited with status %d", s->argv[0],
+			    (int)m.code);
+		return errf(m.err < -BW_E_BASE ? m.err : -BW_E_UNAVAILABLE,
+		    ret_err, "%s: %s", s->argv[0], bw_strerror(m.err));
+	}
+	*ret_shim = shim;
+	*ret_pid = m.pid;
+	return 0;
+}
+
+void
+runtime_reap_shim(pid_t shim)
+{
+	if (shim > 0)
+		(void)waitpid(shim, NULL, WNOHANG);
+}
+
+int
+runtime_read_exit(const char *path, char *ret_kind, int *ret_value)
+{
+	char	buf[64], word[16];
+	ssize_t	n;
+	int	fd, v;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -errno : -BW_E_CORRUPT;
+	buf[n] = '\0';
+	if (sscanf(buf, "%15s %d", word, &v) != 2)
+		return -BW_E_CORRUPT;
+	if (!strcmp(word, "exited"))
+		*ret_kind = 'e';
+	else if (!strcmp(word, "signaled"))
+		*ret_kind = 's';
+	else if (!strcmp(word, "failed"))
+		*ret_kind = 'f';
+	else if (!strcmp(word, "lost"))
+		*ret_kind = 'l';
+	else
+		return -BW_E_CORRUPT;
+	*ret_value = v;
+	return 0;
+}
