@@ -20,7 +20,7 @@
 
 #include "daemon/daemon-config.h"
 #include "lib/opt-help.h"
-#include "identity/identity.h"
+#include "daemon/identity.h"
 #include "audit/trail.h"
 #include "controlplane/api.h"
 #include "controlplane/commit.h"

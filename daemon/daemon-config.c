@@ -15,7 +15,7 @@
 #include "daemon/daemon-config.h"
 #include "daemon/compliance-api.h"
 #include "daemon/image-api.h"
-#include "identity/identity.h"
+#include "daemon/identity.h"
 #include "controlplane/enrol.h"
 #include "audit/trail.h"
 #include "controlplane/api.h"

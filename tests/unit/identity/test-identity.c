@@ -20,7 +20,7 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 
-#include "identity/identity.h"
+#include "daemon/identity.h"
 #include "identity/swtpm.h"
 #include "identity/tpm.h"
 #include "audit/signer.h"

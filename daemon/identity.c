@@ -28,7 +28,7 @@
 #include <openssl/rand.h>
 
 #include "identity/attest.h"
-#include "identity/identity.h"
+#include "daemon/identity.h"
 #include "identity/swtpm.h"
 #include "identity/tpm.h"
 #include "audit/segment.h"
