@@ -24,7 +24,6 @@
 #include "identity/attest.h"
 #include "lib/opt-help.h"
 #include "identity/tpm.h"
-#include "controlplane/enrol.h"
 #include "hardening/crypto-policy.h"
 #include "lib/b64.h"
 #include "lib/err.h"
@@ -364,7 +363,7 @@ enrol_once(struct agent *a, struct tpm *tpm, struct agent_tls *bt,
 	tpm_secret_free(secret, slen);
 	if (r < 0)
 		return r;
-	if ((r = enrol_qualifying_data(nonce, nlen, tls_pub, qdata)) < 0 ||
+	if ((r = attest_qualifying_data(nonce, nlen, tls_pub, qdata)) < 0 ||
 	    (r = tpm_quote(tpm, TPM_AK_HANDLE_DEFAULT, mask, qdata,
 	    sizeof(qdata), &quote, &qlen, ret_err)) < 0 ||
 	    (r = b64_encode(quote, qlen, &q_b64)) < 0)

@@ -27,6 +27,7 @@
 #include "controlplane/store.h"
 #include "hardening/crypto-policy.h"
 #include "hardening/pki.h"
+#include "identity/attest.h"
 #include "lib/b64.h"
 #include "lib/err.h"
 #include "lib/json.h"
@@ -34,7 +35,6 @@
 #include "lib/macro.h"
 
 #define ENROL_CONTROLS		"IA-3,IA-3(1),SC-17,SI-7,CM-8,AU-2"
-#define ENROL_QDATA_LABEL	"bulwark-enrol-v1"
 #define BOOTSTRAP_DEFAULT_S	900
 #define PEM_PUB_MAX		4096
 
@@ -92,28 +92,6 @@ enrol_sha256_hex(const void *buf, size_t len, char ret[65])
 		return -BW_E_CRYPTO;
 	hex_encode(d, sizeof(d), ret);
 	return 0;
-}
-
-int
-enrol_qualifying_data(const unsigned char *nonce, size_t nlen,
-    const char *tls_pub_pem, unsigned char ret[32])
-{
-	unsigned char	 h[32];
-	EVP_MD_CTX	*c;
-	int		 ok;
-
-	if (!EVP_Digest(tls_pub_pem, strlen(tls_pub_pem), h, NULL,
-	    EVP_sha256(), NULL))
-		return -BW_E_CRYPTO;
-	if (!(c = EVP_MD_CTX_new()))
-		return -ENOMEM;
-	ok = EVP_DigestInit_ex(c, EVP_sha256(), NULL) &&
-	    EVP_DigestUpdate(c, ENROL_QDATA_LABEL, strlen(ENROL_QDATA_LABEL)) &&
-	    EVP_DigestUpdate(c, nonce, nlen) &&
-	    EVP_DigestUpdate(c, h, sizeof(h)) &&
-	    EVP_DigestFinal_ex(c, ret, NULL);
-	EVP_MD_CTX_free(c);
-	return ok ? 0 : -BW_E_CRYPTO;
 }
 
 static void
@@ -824,7 +802,7 @@ handle_complete(struct enrol *e, struct evhttp_request *req,
 	}
 	if ((r = e->ops.nonce_consume(e->ops.ctx, s->node, s->nonce,
 	    sizeof(s->nonce), &err)) < 0 ||
-	    (r = enrol_qualifying_data(s->nonce, sizeof(s->nonce), s->tls_pub,
+	    (r = attest_qualifying_data(s->nonce, sizeof(s->nonce), s->tls_pub,
 	    qdata)) < 0 ||
 	    (r = e->ops.quote_verify(e->ops.ctx, s->ak_pem, quote, qlen, qdata,
 	    sizeof(qdata), NULL, &pcrs, &err)) < 0) {

@@ -97,11 +97,6 @@ void enrol_stop(struct enrol *e);
 
 /* Pure helpers, exposed for unit tests. */
 
-/* The quote qualifying data at enrolment: SHA-256("bulwark-enrol-v1" ||
- * NONCE || SHA-256(TLS_PUB_PEM)), binding the TLS key to the quote. */
-int enrol_qualifying_data(const unsigned char *nonce, size_t nlen,
-    const char *tls_pub_pem, unsigned char ret[32]);
-
 /* Lowercase hex SHA-256 of LEN bytes of BUF into RET (65 bytes). */
 int enrol_sha256_hex(const void *buf, size_t len, char ret[65]);
 

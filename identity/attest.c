@@ -822,3 +822,26 @@ attest_nonce_consume(struct attest_nonces *n, const char *owner,
 	    "nonce was not issued to this node by this verifier or was "
 	    "already used (replayed quote)");
 }
+
+int
+attest_qualifying_data(const unsigned char *nonce, size_t nlen,
+    const char *tls_pub_pem, unsigned char ret[32])
+{
+	static const char	 label[] = "bulwark-enrol-v1";
+	unsigned char		 h[32];
+	EVP_MD_CTX		*c;
+	int			 ok;
+
+	if (!EVP_Digest(tls_pub_pem, strlen(tls_pub_pem), h, NULL,
+	    EVP_sha256(), NULL))
+		return -BW_E_CRYPTO;
+	if (!(c = EVP_MD_CTX_new()))
+		return -ENOMEM;
+	ok = EVP_DigestInit_ex(c, EVP_sha256(), NULL) &&
+	    EVP_DigestUpdate(c, label, strlen(label)) &&
+	    EVP_DigestUpdate(c, nonce, nlen) &&
+	    EVP_DigestUpdate(c, h, sizeof(h)) &&
+	    EVP_DigestFinal_ex(c, ret, NULL);
+	EVP_MD_CTX_free(c);
+	return ok ? 0 : -BW_E_CRYPTO;
+}

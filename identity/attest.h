@@ -83,6 +83,13 @@ int attest_make_credential(const unsigned char *ek_pub, size_t ek_len,
     size_t secret_len, unsigned char **ret_blob, size_t *ret_len,
     char **ret_err);
 
+/* The quote qualifying data at enrolment: SHA-256("bulwark-enrol-v1" ||
+ * NONCE || SHA-256(TLS_PUB_PEM)), binding the node's TLS key to its
+ * quote. The agent quotes over it and the verifier recomputes it.
+ * Returns 0, -ENOMEM or -BW_E_CRYPTO. */
+int attest_qualifying_data(const unsigned char *nonce, size_t nlen,
+    const char *tls_pub_pem, unsigned char ret[32]);
+
 /* Registry of nonces issued to agents: each may be consumed once, within
  * TTL seconds of being issued, by the owner it was issued to (the node's
  * name). Bounded per owner: an owner's oldest live nonce makes room for

@@ -28,6 +28,7 @@
 #include "audit/verify.h"
 #include "controlplane/enrol.h"
 #include "hardening/pki.h"
+#include "identity/attest.h"
 #include "lib/b64.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
@@ -310,13 +311,13 @@ test_qualifying_data(void **state)
 	unsigned char n[32] = { 1 }, a[32], b[32], c[32];
 
 	(void)state;
-	assert_int_equal(enrol_qualifying_data(n, sizeof(n), "key-a", a), 0);
-	assert_int_equal(enrol_qualifying_data(n, sizeof(n), "key-a", b), 0);
+	assert_int_equal(attest_qualifying_data(n, sizeof(n), "key-a", a), 0);
+	assert_int_equal(attest_qualifying_data(n, sizeof(n), "key-a", b), 0);
 	assert_memory_equal(a, b, 32);
-	assert_int_equal(enrol_qualifying_data(n, sizeof(n), "key-b", c), 0);
+	assert_int_equal(attest_qualifying_data(n, sizeof(n), "key-b", c), 0);
 	assert_memory_not_equal(a, c, 32);
 	n[0] = 2;
-	assert_int_equal(enrol_qualifying_data(n, sizeof(n), "key-a", c), 0);
+	assert_int_equal(attest_qualifying_data(n, sizeof(n), "key-a", c), 0);
 	assert_memory_not_equal(a, c, 32);
 }
 
