@@ -18,7 +18,6 @@
 
 #include "cli/cli-args.h"
 #include "client/client.h"
-#include "daemon/compliance-api.h"
 #include "cli/identity-cli.h"
 #include "image/image.h"
 #include "audit/signer.h"
@@ -959,12 +958,12 @@ cmd_compliance_controls(const struct cli_opts *o)
 	json_t			*arr = NULL;
 	int			 rc = CLI_EXIT_FAILED;
 
-	snprintf(path, sizeof(path), "%s/" COMP_CATALOG_FILE, compliance_data_dir());
+	snprintf(path, sizeof(path), "%s/" COMP_CATALOG_FILE, comp_data_dir());
 	if (comp_catalog_load(path, &cat, &err) < 0) {
 		fprintf(stderr, "bulwark: compliance controls: %s\n", err);
 		return CLI_EXIT_FAILED;
 	}
-	snprintf(path, sizeof(path), "%s/%s", compliance_data_dir(), file);
+	snprintf(path, sizeof(path), "%s/%s", comp_data_dir(), file);
 	if (comp_baseline_load(path, cat, &base, &err) < 0) {
 		fprintf(stderr, "bulwark: compliance controls: %s\n", err);
 		goto out;

@@ -34,31 +34,10 @@
 #include "lib/json.h"
 #include "lib/log.h"
 
-#ifndef BW_SRCDIR
-#define BW_SRCDIR "."
-#endif
-
 static const char *const baseline_names[] = { "low", "moderate", "high" };
 static const char *const baseline_files[] = {
 	COMP_BASELINE_LOW, COMP_BASELINE_MODERATE, COMP_BASELINE_HIGH,
 };
-
-const char *
-compliance_data_dir(void)
-{
-	static char	 buf[PATH_MAX];
-	const char	*env = getenv("BULWARK_COMPLIANCE_DATA");
-	struct stat	 st;
-
-	if (env && *env)
-		return env;
-	snprintf(buf, sizeof(buf), "%s/" COMP_CATALOG_FILE, comp_data_dir());
-	if (stat(buf, &st) == 0)
-		return comp_data_dir();
-	/* an uninstalled build uses the copy in its source tree */
-	snprintf(buf, sizeof(buf), "%s/compliance/data", BW_SRCDIR);
-	return buf;
-}
 
 static int
 baseline_index(const char *name)
@@ -1044,14 +1023,11 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 const char *
 compliance_ssp_path(void)
 {
-	static char	buf[PATH_MAX];
-	struct stat	st;
+	const char *e = getenv("BULWARK_COMPLIANCE_SSP");
 
-	snprintf(buf, sizeof(buf), "%s/compliance/ssp/bulwark-ssp.json", BW_DATADIR);
-	if (stat(buf, &st) == 0)
-		return buf;
-	snprintf(buf, sizeof(buf), "%s/docs/ssp/bulwark-ssp.json", BW_SRCDIR);
-	return buf;
+	if (e && *e)
+		return e;
+	return BW_DATADIR "/compliance/ssp/bulwark-ssp.json";
 }
 
 /* After changes, assess again once things settle: one scan per quiet

@@ -50,10 +50,6 @@ struct compliance_api {
 	void			*tpm_lockout_arg;
 };
 
-/* Returns the directory holding the OSCAL data: $BULWARK_COMPLIANCE_DATA,
- * the installed copy, or the source tree's for uninstalled builds. */
-const char *compliance_data_dir(void);
-
 /* Prepares the engine (the catalog loads on the first scan). ROOT is the
  * host root to inspect ("/"). Returns 0 or a negative error. */
 int compliance_api_init(struct compliance_api *ca, struct event_base *base,
@@ -61,7 +57,9 @@ int compliance_api_init(struct compliance_api *ca, struct event_base *base,
     const char *appliance_dir, const char *root, bool fips,
     const struct audit_signer *signer, char **ret_err);
 
-/* The SSP JSON: installed copy, or the source tree's. Static storage. */
+/* The SSP JSON: $BULWARK_COMPLIANCE_SSP when set (the test harness
+ * points it at docs/ssp/), else the installed copy under BW_DATADIR.
+ * Never the build tree. Static storage. */
 const char *compliance_ssp_path(void);
 /* Unhooks from the commit pipeline and stops the timers; call before
  * the API server and the committer go away. Scans in flight complete. */

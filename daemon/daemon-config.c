@@ -413,7 +413,7 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 			return errf(r, ret_err, "image endpoints: %s", bw_strerror(r));
 	}
 	if ((r = compliance_api_init(&st->comp, base, st->api, st->trail,
-	    compliance_data_dir(), st->data_dir, "/", cs.fips_mode, ao.signer,
+	    comp_data_dir(), st->data_dir, "/", cs.fips_mode, ao.signer,
 	    ret_err)) < 0)
 		return r;
 	st->comp_open = 1;
