@@ -27,8 +27,8 @@
 
 #include "agent/agent-run.h"
 #include "agent/cni.h"
-#include "image/image.h"
 #include "agent/runtime.h"
+#include "image/image.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"

@@ -20,12 +20,12 @@
 #include <openssl/evp.h>
 
 #include "agent/cni.h"
-#include "lib/runtime-exec.h"
 #include "agent/runtime.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/macro.h"
+#include "lib/runtime-exec.h"
 
 #define IP_BIN		"/usr/sbin/ip"
 #define NFT_BIN		"/usr/sbin/nft"

@@ -20,12 +20,12 @@
 #include <unistd.h>
 
 #include "agent/oci.h"
-#include "lib/runtime-exec.h"
 #include "agent/runtime-internal.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/macro.h"
+#include "lib/runtime-exec.h"
 
 #define CRUN_TIMEOUT_MS	30000
 /* A reservation whose instance directory does not exist is stale after

@@ -16,12 +16,12 @@
 #include <unistd.h>
 
 #include "agent/qmp.h"
-#include "lib/runtime-exec.h"
 #include "agent/runtime-internal.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/macro.h"
+#include "lib/runtime-exec.h"
 
 #define VM_DEFAULT_MIB		256
 #define VM_MAX_MIB		(64 * 1024)

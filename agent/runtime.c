@@ -15,13 +15,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/runtime-exec.h"
 #include "agent/runtime-internal.h"
 #include "agent/runtime.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/macro.h"
+#include "lib/runtime-exec.h"
 
 #define META_MAX	65536
 

@@ -19,18 +19,18 @@
 #include <jansson.h>
 
 #include "daemon/daemon-config.h"
-#include "lib/opt-help.h"
-#include "daemon/identity.h"
 #include "audit/trail.h"
 #include "controlplane/api.h"
 #include "controlplane/commit.h"
 #include "controlplane/store.h"
+#include "daemon/identity.h"
 #include "hardening/crypto-policy.h"
 #include "hardening/pki.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "lib/opt-help.h"
 
 static const struct opt_help options[] = {
 	{ "data-dir", 'd', "DIR", "state directory (default "

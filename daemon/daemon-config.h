@@ -8,10 +8,10 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
-#include "daemon/compliance-api.h"
-#include "daemon/image-api.h"
 #include "controlplane/principals.h"
 #include "controlplane/quota.h"
+#include "daemon/compliance-api.h"
+#include "daemon/image-api.h"
 #include "lib/log.h"
 
 #define BWD_DEFAULT_DATA_DIR	"/var/lib/bulwark"

@@ -27,18 +27,18 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
-#include "identity/attest.h"
-#include "daemon/identity.h"
-#include "identity/swtpm.h"
-#include "identity/tpm.h"
 #include "audit/segment.h"
 #include "audit/signer.h"
 #include "audit/trail.h"
 #include "controlplane/api.h"
 #include "controlplane/authz.h"
 #include "controlplane/enrol.h"
+#include "daemon/identity.h"
 #include "hardening/crypto-policy.h"
 #include "hardening/pki.h"
+#include "identity/attest.h"
+#include "identity/swtpm.h"
+#include "identity/tpm.h"
 #include "lib/b64.h"
 #include "lib/err.h"
 #include "lib/fileio.h"

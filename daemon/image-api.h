@@ -9,9 +9,9 @@
 
 #include <limits.h>
 
-#include "image/image.h"
 #include "controlplane/api.h"
 #include "controlplane/authz.h"
+#include "image/image.h"
 
 #define IMAGE_API_ROOTS_MAX	8
 

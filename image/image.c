@@ -18,11 +18,11 @@
 #include <openssl/pem.h>
 
 #include "image/image.h"
-#include "lib/runtime-exec.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/macro.h"
+#include "lib/runtime-exec.h"
 
 #define TAR_BIN		"/usr/bin/tar"
 #define GZIP_BIN	"/usr/bin/gzip"

@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include "agent/cni.h"
-#include "image/image.h"
 #include "agent/runtime.h"
+#include "image/image.h"
 #include "lib/err.h"
 #include "lib/macro.h"
 

@@ -12,12 +12,12 @@
 
 #include <openssl/evp.h>
 
-#include "identity/attest.h"
-#include "lib/opt-help.h"
 #include "audit/signer.h"
 #include "audit/verify.h"
 #include "compliance/evidence.h"
+#include "identity/attest.h"
 #include "lib/macro.h"
+#include "lib/opt-help.h"
 
 #define EXIT_INTACT	0
 #define EXIT_DAMAGED	1

@@ -20,15 +20,15 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 
-#include "daemon/identity.h"
-#include "identity/swtpm.h"
-#include "identity/tpm.h"
 #include "audit/signer.h"
 #include "audit/trail.h"
 #include "audit/verify.h"
 #include "controlplane/enrol.h"
+#include "daemon/identity.h"
 #include "hardening/pki.h"
 #include "identity/attest.h"
+#include "identity/swtpm.h"
+#include "identity/tpm.h"
 #include "lib/b64.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
