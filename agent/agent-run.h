@@ -10,8 +10,8 @@
  * adopts running instances (runtime_list, the instance's uid is its
  * runtime id) and takes restart counts from the reported status. See
  * docs/workloads.md. */
-#ifndef BW_APPLIANCE_AGENT_RUN_H
-#define BW_APPLIANCE_AGENT_RUN_H
+#ifndef BW_AGENT_RUN_H
+#define BW_AGENT_RUN_H
 
 /* One API request: METHOD PATH with BODY (JSON text or NULL). On any
  * HTTP answer sets *RET_STATUS and *RET_BODY (caller frees) and returns

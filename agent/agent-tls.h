@@ -7,8 +7,8 @@
  * for something else (a quote) closes the context first. Within a
  * context, agent_https() keeps its connection alive: every handshake
  * costs a signature in the TPM. */
-#ifndef BW_APPLIANCE_AGENT_TLS_H
-#define BW_APPLIANCE_AGENT_TLS_H
+#ifndef BW_AGENT_TLS_H
+#define BW_AGENT_TLS_H
 
 #include <stddef.h>
 #include <stdint.h>

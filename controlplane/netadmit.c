@@ -125,7 +125,7 @@ netadmit_set_listen(struct netadmit *na, const char *listen)
 		na->listen_addr = ntohl(in.s_addr);
 }
 
-/* Bulwark's own tenant bridges ("bw" and 8 hex digits, appliance/cni.c)
+/* Bulwark's own tenant bridges ("bw" and 8 hex digits, agent/cni.c)
  * carry tenant subnets already checked elsewhere: a Network's against
  * the other Networks (check_stored()), an agent's default subnet by the
  * reserved pool (reserved[]). On a node that runs bulwarkd

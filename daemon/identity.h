@@ -5,8 +5,8 @@
  * wraps the CA key, and signs audit checkpoints with the TPM's signing
  * key. Also the planned, audited re-seal after a configuration change,
  * and the verifier operations the enrolment endpoints use. */
-#ifndef BW_APPLIANCE_IDENTITY_H
-#define BW_APPLIANCE_IDENTITY_H
+#ifndef BW_IDENTITY_H
+#define BW_IDENTITY_H
 
 #include <stdint.h>
 

@@ -35,7 +35,7 @@
 #define PKI_REVOKED_MAX		100000
 
 /* Custody of the CA private key outside the PKI directory (bulwarkd
- * seals it with the TPM: appliance/identity.c). LOAD returns the key or
+ * seals it with the TPM: daemon/identity.c). LOAD returns the key or
  * -ENOENT when none is held; STORE takes a new one (a copy; the caller
  * keeps KEY). Both return 0 or a negative error with *RET_ERR. */
 struct pki_key_custody {

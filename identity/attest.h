@@ -3,8 +3,8 @@
  * a TPM public key, quote verification against an enrolled AK, a
  * one-shot nonce registry, and software TPM2_MakeCredential (TPM 2.0
  * Part 1 section 24) for credential activation. */
-#ifndef BW_APPLIANCE_ATTEST_H
-#define BW_APPLIANCE_ATTEST_H
+#ifndef BW_ATTEST_H
+#define BW_ATTEST_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -2,8 +2,8 @@
  * machines without a TPM: own state directory, free loopback ports picked
  * here, started in the foreground as our child and reaped on stop. Never
  * a shared instance. */
-#ifndef BW_APPLIANCE_SWTPM_H
-#define BW_APPLIANCE_SWTPM_H
+#ifndef BW_SWTPM_H
+#define BW_SWTPM_H
 
 #include <sys/types.h>
 

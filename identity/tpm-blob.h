@@ -4,8 +4,8 @@
  * as opaque base64 in JSON. Decoders reject trailing bytes and anything
  * over ATTEST_BLOB_MAX. Shared by tpm.c (producer) and attest.c
  * (verifier); not for other parts. */
-#ifndef BW_APPLIANCE_TPM_BLOB_H
-#define BW_APPLIANCE_TPM_BLOB_H
+#ifndef BW_TPM_BLOB_H
+#define BW_TPM_BLOB_H
 
 #include <stddef.h>
 

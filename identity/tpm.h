@@ -15,8 +15,8 @@
  *                     TPM_AK_HANDLE_DEFAULT
  * Secrets cross the TPM bus only under parameter encryption (AES-128-CFB
  * sessions salted to the SRK). Library code: never logs. */
-#ifndef BW_APPLIANCE_TPM_H
-#define BW_APPLIANCE_TPM_H
+#ifndef BW_TPM_H
+#define BW_TPM_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* The pool the node agents take their default tenant subnets from
- * (appliance/agent-run.c, default_subnet(): 10.X.N.0/24, one per tenant
+ * (agent/agent-run.c, default_subnet(): 10.X.N.0/24, one per tenant
  * and node). These subnets are not Network objects, so the control plane
  * admits no Network inside the pool (controlplane/netadmit.c). */
 #ifndef BW_NETPOOL_H
