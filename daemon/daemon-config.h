@@ -28,7 +28,7 @@ struct bwd_config {
 	int		 allow_unattested;	/* development: schedule on unattested nodes */
 	const char	*import_roots[BWD_SERVER_NAMES_MAX];	/* NULL-terminated */
 	int		 n_import_roots;
-	/* TPM identity (appliance/identity.h): --tpm TCTI (NULL: /dev/tpmrm0,
+	/* TPM identity (daemon/identity.h): --tpm TCTI (NULL: /dev/tpmrm0,
 	 * else a private swtpm in all-in-one mode) and --config FILE (NULL:
 	 * DIR/bulwarkd.conf, measured into PCR 13). */
 	const char	*tpm_tcti;

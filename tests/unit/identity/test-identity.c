@@ -1,4 +1,4 @@
-/* appliance/identity.c against a real swtpm: the sealed root secret and
+/* daemon/identity.c against a real swtpm: the sealed root secret and
  * the wrapped CA key, the configuration measured into PCR 13 (a changed
  * file in the same boot refuses to unseal, naming PCR 13), TPM-signed
  * audit checkpoints (a trail signed by a software key is rejected with
