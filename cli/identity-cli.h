@@ -1,8 +1,8 @@
 /* `bulwark node bootstrap|approve`: the admin's side of node enrolment
  * (docs/identity.md). cli-args.c parses the command line from its command
  * table; cli.c resolves the client configuration and calls this. */
-#ifndef BW_APPLIANCE_IDENTITY_CLI_H
-#define BW_APPLIANCE_IDENTITY_CLI_H
+#ifndef BW_IDENTITY_CLI_H
+#define BW_IDENTITY_CLI_H
 
 struct client_conf;
 

@@ -2,8 +2,8 @@
  * of its --help are both made from it, so --help (and the man page test,
  * tests/integration/man-pages.sh, which reads --help) lists every option
  * the program accepts. Header-only: each main() includes it once. */
-#ifndef BW_APPLIANCE_OPT_HELP_H
-#define BW_APPLIANCE_OPT_HELP_H
+#ifndef BW_OPT_HELP_H
+#define BW_OPT_HELP_H
 
 #include <getopt.h>
 #include <stdio.h>
