@@ -47,7 +47,7 @@ baseline_index(const char *name)
 	for (i = 0; i < ELEMENTSOF(baseline_names); i++)
 		if (strcmp(baseline_names[i], name) == 0)
 			return (int)i;
-	return -1;
+	return -ENOENT;
 }
 
 static int
@@ -128,8 +128,8 @@ facts_bound(json_t *b, const char *tenant, const char *principal,
 	return false;
 }
 
-/* Lifetime in whole days of the certificate at PATH; -1 if it cannot
- * be read. */
+/* Lifetime in whole days of the certificate at PATH; a negative error
+ * if it cannot be read. */
 static int
 facts_cert_days(const char *path)
 {
@@ -138,7 +138,7 @@ facts_cert_days(const char *path)
 	int	 days = -1, secs = 0;
 
 	if (!fp)
-		return -1;
+		return -errno;
 	x = PEM_read_X509(fp, NULL, NULL, NULL);
 	fclose(fp);
 	/* Whole days: certificates are backdated a little for clock skew. */
@@ -271,7 +271,7 @@ facts_tpm(struct compliance_api *ca, struct comp_facts *f)
 }
 
 /* Appends WHO's lockout report LOCK to BUF when it is in lockout;
- * returns 1 if it was, 0 if not, -1 if LOCK says nothing. */
+ * returns 1 if it was, 0 if not, -ENODATA if LOCK says nothing. */
 static int
 lockout_note(char *buf, size_t len, const char *who, json_t *lock)
 {
@@ -279,7 +279,7 @@ lockout_note(char *buf, size_t len, const char *who, json_t *lock)
 	json_t *v = json_object_get(lock, "in_lockout");
 
 	if (!json_is_boolean(v))
-		return -1;
+		return -ENODATA;
 	if (!json_is_true(v))
 		return 0;
 	if (have < len)

@@ -422,14 +422,14 @@ shim_read_pid(const char *path)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return -1;
+		return -errno;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0)
-		return -1;
+		return n < 0 ? -EIO : -ENODATA;
 	for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
 		v = v * 10 + (buf[i] - '0');
-	return v > 1 && v < 1 << 30 ? (pid_t)v : -1;
+	return v > 1 && v < 1 << 30 ? (pid_t)v : -ENODATA;
 }
 
 /* Waits for TARGET, reaping whatever else is reparented to us on the
