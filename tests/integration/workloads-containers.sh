@@ -209,18 +209,43 @@ check "back-off 1, 2, 4, 8 s in the reports" sh -c "grep -q 'restart 1 in 1 s' '
 check "delete the crashing workload" $B delete workload crash -t acme
 
 echo "== fork bomb under resources.pids 64"
+# busybox sh exits 2 when a fork of its own fails, and once the bomb runs
+# any fork may meet the limit: the init forks its sleep and a subshell
+# that runs the bomb before any bomb process exists, then only waits (a
+# builtin). An init that ran `b | b &` itself (two forks) and forked
+# sleep after it lost that race now and then on a loaded machine (Failed,
+# exit 2, no INIT-ALIVE): the limit working, not a runtime fault.
 cat >"$T/bomb.json" <<JSON
 {"kind": "Workload", "metadata": {"name": "bomb", "tenant": "acme"},
  "spec": {"type": "container", "image": "$DIGEST", "replicas": 1,
           "resources": {"cpu_millis": 500, "memory_mib": 128, "pids": 64},
-          "command": ["sh", "-c", "echo bomb; b() { b | b & }; b; sleep 2; echo INIT-ALIVE"],
+          "command": ["sh", "-c", "echo bomb; sleep 3 & s=\$!; (b() { b | b & }; b) & wait \$s; echo INIT-ALIVE"],
           "restart_policy": "never"}}
 JSON
+# explain_bomb: what the agent reported and logged, when a check failed.
+explain_bomb() {
+	echo "bomb-0 status:" >&2
+	inst acme bomb-0 | jq -c '.status | del(.log_tail, .scheduling)' >&2
+	echo "its log but the \"can't fork\" lines:" >&2
+	inst acme bomb-0 | jq -r .status.log_tail | grep -v "can't fork" | tail -n 10 >&2
+	echo "agent log tail but the idle passes:" >&2
+	grep -v -e '"workload pass: 0 change' -e '"instances listed in' "$T/agent.log" |
+		tail -n 30 >&2
+}
 check "apply the fork bomb" $B apply -f "$T/bomb.json"
-check "it ends Succeeded (its init survived the bomb)" wait_for 60 inst_is acme bomb-0 \
-	'.status.phase == "Succeeded" and .status.exit_code == 0'
-check "the pids limit was hit (its log)" wait_for 10 inst_is acme bomb-0 \
-	'(.status.log_tail | contains("can'"'"'t fork")) and (.status.log_tail | contains("INIT-ALIVE"))'
+if wait_for 60 inst_is acme bomb-0 '.status.phase == "Succeeded" and .status.exit_code == 0'; then
+	pass "it ends Succeeded (its init survived the bomb)"
+else
+	fail "it ends Succeeded (its init survived the bomb)"
+	explain_bomb
+fi
+if wait_for 10 inst_is acme bomb-0 \
+	'(.status.log_tail | contains("can'"'"'t fork")) and (.status.log_tail | contains("INIT-ALIVE"))'; then
+	pass "the pids limit was hit (its log)"
+else
+	fail "the pids limit was hit (its log)"
+	explain_bomb
+fi
 uid_bomb=$(inst acme bomb-0 | jq -r .status.runtime_id)
 check "the host still forks" /bin/true
 check "delete the fork bomb" $B delete workload bomb -t acme
