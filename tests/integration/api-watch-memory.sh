@@ -48,7 +48,11 @@ rss0=$(rss)
 WPIDS=""
 for i in $(seq 10); do
 	mkfifo "$T/w$i"
-	tcurl -N -o "$T/w$i" "$URL/v1/watch?since=0&kind=Workload" &
+	# curl itself, not a function's subshell, so that $! is the
+	# process the cleanup kills (a curl left blocked on its FIFO
+	# would outlive the test).
+	curl -s --cacert "$PKI/ca.crt" --cert "$T/p/tu.crt" --key "$T/p/tu.key" \
+		-N -o "$T/w$i" "$URL/v1/watch?since=0&kind=Workload" &
 	WPIDS="$WPIDS $!"
 	BW_PIDS="$BW_PIDS $!"
 done
@@ -70,7 +74,8 @@ check "the ten watches are open ($nw)" [ "$nw" = 10 ]
 # Per-principal cap (16): tu already has ten; ten more streaming
 # watches reach it, and the next is refused.
 for i in $(seq 10); do
-	tcurl -N --max-time 8 -o /dev/null "$URL/v1/watch" &
+	curl -s --cacert "$PKI/ca.crt" --cert "$T/p/tu.crt" --key "$T/p/tu.key" \
+		-N --max-time 8 -o /dev/null "$URL/v1/watch" &
 	BW_PIDS="$BW_PIDS $!"
 done
 sleep 2
