@@ -119,7 +119,7 @@ static cli_parse_fn parse_kind_name, parse_name, parse_path, parse_dir,
 
 static const struct cli_command commands[] = {
 	{ "get", CLI_GET, "KIND [NAME]", 1, 2,
-	  "list objects of KIND, or show one", 0,
+	  "list objects of KIND (every page of a long list), or show one", 0,
 	  { OPT(SELECTOR, NULL) }, parse_kind_name },
 	{ "describe", CLI_DESCRIBE, "KIND NAME", 2, 2,
 	  "show one object in full (spec and status)", 0, { { 0 } },

@@ -119,6 +119,23 @@ request(const struct client_conf *conf, const char *method, const char *path,
 	return 0;
 }
 
+static int
+add_param(char *buf, size_t len, const char *key, const char *val)
+{
+	size_t	 n = strlen(buf);
+	char	*enc;
+	int	 w;
+
+	if (!val)
+		return 0;
+	if (!(enc = evhttp_encode_uri(val)))
+		return -1;
+	w = snprintf(buf + n, len - n, "%s%s=%s", strchr(buf, '?') ? "&" : "?",
+	    key, enc);
+	free(enc);
+	return (w < 0 || (size_t)w >= len - n) ? -1 : 0;
+}
+
 static void
 print_json(const char *body, size_t len)
 {
@@ -191,12 +208,79 @@ print_table(const struct res_kind *k, json_t *items)
 	}
 }
 
+/* GETs the list at PATH (which may carry a query already), following
+ * metadata.continue from page to page, and returns one document holding
+ * every page's items under the first page's revision (a client that
+ * must see every later change watches from there). Each page is its own
+ * consistent snapshot. Returns 0, or a CLI exit code after printing the
+ * error. */
+static int
+get_list_all(const struct client_conf *conf, const char *path, json_t **ret)
+{
+	struct client_response	 resp = { 0 };
+	_cleanup_json_ json_t	*all = NULL;
+	_cleanup_free_ char	*token = NULL;
+	char			 page[512 + 2 * 512 + 32];
+	int			 rc = 0;
+
+	for (;;) {
+		_cleanup_json_ json_t	*doc = NULL;
+		const char		*next;
+
+		snprintf(page, sizeof(page), "%s", path);
+		if (add_param(page, sizeof(page), "continue", token) < 0) {
+			fprintf(stderr, "bulwark: get: continue token too long\n");
+			rc = CLI_EXIT_FAILED;
+			goto out;
+		}
+		if ((rc = request(conf, "GET", page, NULL, &resp)) != 0)
+			goto out;
+		if (resp.status != 200) {
+			rc = report_error(&resp);
+			goto out;
+		}
+		if (!(doc = json_loadb(resp.body, resp.body_len, 0, NULL)) ||
+		    !json_is_array(json_object_get(doc, "items"))) {
+			fprintf(stderr, "bulwark: get: the server answered a list "
+			    "that is not JSON with items\n");
+			rc = CLI_EXIT_FAILED;
+			goto out;
+		}
+		client_response_clear(&resp);
+		next = json_string_value(json_object_get(json_object_get(doc,
+		    "metadata"), "continue"));
+		free(token);
+		token = next ? strdup(next) : NULL;
+		if (next && !token) {
+			rc = CLI_EXIT_FAILED;
+			goto out;
+		}
+		json_object_del(doc, "metadata");
+		if (!all)
+			all = json_incref(doc);
+		else if (json_array_extend(json_object_get(all, "items"),
+		    json_object_get(doc, "items")) < 0) {
+			rc = CLI_EXIT_FAILED;
+			goto out;
+		}
+		if (!token)
+			break;
+	}
+	*ret = TAKE_PTR(all);
+out:
+	client_response_clear(&resp);
+	return rc;
+}
+
 static int
 cmd_get(const struct cli_opts *o, const struct client_conf *conf, int full)
 {
 	const struct res_kind		*k = res_kind_lookup(o->kind);
 	struct client_response		 resp = { 0 };
+	_cleanup_json_ json_t		*doc = NULL;
+	_cleanup_free_ char		*text = NULL;
 	char				 path[512];
+	json_t				*items;
 	int				 rc;
 
 	if (k->scope == RES_TENANT && o->name && !o->tenant) {
@@ -204,32 +288,42 @@ cmd_get(const struct cli_opts *o, const struct client_conf *conf, int full)
 		    k->kind);
 		return CLI_EXIT_USAGE;
 	}
-	if (api_path(k, o->tenant, o->name, path, sizeof(path)) < 0)
+	if (api_path(k, o->tenant, o->name, path, sizeof(path)) < 0 ||
+	    (!o->name && add_param(path, sizeof(path), "selector",
+	    o->selector) < 0)) {
+		fprintf(stderr, "bulwark: get: names or selector too long\n");
 		return CLI_EXIT_USAGE;
-	if (o->selector && !o->name) {
-		size_t n = strlen(path);
-
-		snprintf(path + n, sizeof(path) - n, "?selector=%s", o->selector);
 	}
-	if ((rc = request(conf, "GET", path, NULL, &resp)) != 0)
-		return rc;
-	if (resp.status != 200) {
-		rc = report_error(&resp);
+	if (!o->name) {
+		if ((rc = get_list_all(conf, path, &doc)) != 0)
+			return rc;
+	} else {
+		if ((rc = request(conf, "GET", path, NULL, &resp)) != 0)
+			return rc;
+		if (resp.status != 200) {
+			rc = report_error(&resp);
+			goto out;
+		}
+		doc = json_loadb(resp.body, resp.body_len, 0, NULL);
+	}
+	if (!doc) {
+		fprintf(stderr, "bulwark: get: the server's answer is not JSON\n");
+		rc = CLI_EXIT_FAILED;
 		goto out;
 	}
-	if (o->output == CLI_OUT_JSON || full)
-		print_json(resp.body, resp.body_len);
+	if (o->output == CLI_OUT_JSON || full) {
+		if (!(text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER))) {
+			rc = CLI_EXIT_FAILED;
+			goto out;
+		}
+		printf("%s\n", text);
+	} else if ((items = json_object_get(doc, "items")))
+		print_table(k, items);
 	else {
-		_cleanup_json_ json_t *doc = json_loadb(resp.body, resp.body_len, 0, NULL);
-		json_t *items = json_object_get(doc, "items");
-
-		if (!items) {
-			items = json_array();
-			json_array_append(items, doc);
-			print_table(k, items);
-			json_decref(items);
-		} else
-			print_table(k, items);
+		items = json_array();
+		json_array_append(items, doc);
+		print_table(k, items);
+		json_decref(items);
 	}
 out:
 	client_response_clear(&resp);
@@ -573,23 +667,6 @@ cmd_audit_verify(const struct cli_opts *o, const struct client_conf *conf)
 	}
 	audit_verify_report_done(&rep);
 	return rc;
-}
-
-static int
-add_param(char *buf, size_t len, const char *key, const char *val)
-{
-	size_t	 n = strlen(buf);
-	char	*enc;
-	int	 w;
-
-	if (!val)
-		return 0;
-	if (!(enc = evhttp_encode_uri(val)))
-		return -1;
-	w = snprintf(buf + n, len - n, "%s%s=%s", strchr(buf, '?') ? "&" : "?",
-	    key, enc);
-	free(enc);
-	return (w < 0 || (size_t)w >= len - n) ? -1 : 0;
 }
 
 static int
