@@ -1,9 +1,10 @@
 /* The commit pipeline: the only path by which the API changes state.
  * A dedicated thread takes every queued mutation and stages them in one
  * store transaction; their audit records go into the store's audit
- * outbox in that transaction and, on an appender thread, to the trail
- * while the store commits (group commit for both). A batch is answered
- * only when both are durable. If the trail refuses records nothing new
+ * outbox in that transaction, so a batch is answered once the store has
+ * committed it (mutations and records durable together). An appender
+ * thread then writes the records to the trail, in order (group commit
+ * for both). If the trail refuses records nothing new
  * is accepted until it has taken the outbox's (no audit record, no
  * mutation: AU-5); after a crash, commit_start() gives the trail the
  * records it lacks. After each batch the same thread runs the store's
