@@ -14,20 +14,7 @@ check "--max-connections 0 is refused (exit 2)" \
 check "--max-connections with junk is refused (exit 2)" \
 	sh -c "'$BW/bulwarkd' --data-dir '$T/bad' --max-connections 3x >/dev/null 2>&1; [ \$? = 2 ]"
 
-"$BW/bulwarkd" --data-dir "$D" --listen 127.0.0.1:0 --max-connections 3 \
-	>>"$D/bulwarkd.log" 2>&1 &
-BWD_PID=$!
-BW_PIDS="$BWD_PID"
-PORT=
-for _ in $(seq 200); do
-	if [ -f "$D/admin.conf" ]; then
-		PORT=$(jq -r .server "$D/admin.conf" | sed 's/.*://')
-		[ -n "$PORT" ] && curl -sk "https://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
-	fi
-	kill -0 "$BWD_PID" 2>/dev/null || break
-	sleep 0.05
-done
-URL="https://127.0.0.1:$PORT"
+start_bulwarkd "$D" --max-connections 3
 if ! curl -sk --max-time 5 "$URL/healthz" >/dev/null; then
 	cat "$D/bulwarkd.log" >&2
 	fail "bulwarkd did not start"
@@ -37,12 +24,6 @@ health() {
 	curl -sk --max-time "$1" -o /dev/null -w '%{http_code}' "$URL/healthz"
 }
 check "served below the limit" [ "$(health 5)" = 200 ]
-
-PKI="$D/pki"
-metric() {
-	curl -s --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
-		--max-time 5 "$URL/metrics" | awk -v m="$1" '$1 == m { print $2 }'
-}
 
 # Three idle connections (no TLS handshake) cannot take every slot: they
 # may use only part of them (75%), and a new connection displaces the

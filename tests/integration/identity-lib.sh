@@ -1,5 +1,6 @@
 # Helpers for the identity tests (sourced after lib.sh): private swtpm
-# instances on free loopback ports, killed and reaped by the tests.
+# instances on free loopback ports, and nodes enrolled through them,
+# killed and reaped by the tests.
 
 # start_swtpm DIR: starts swtpm with its state in DIR; sets SWTPM_TCTI and
 # records the pid in DIR.pid (also in BW_PIDS for the cleanup).
@@ -36,4 +37,45 @@ stop_swtpm() {
 	kill -TERM "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	rm -f "$1.pid"
+}
+
+attestation() { acurl "$URL/v1/nodes/$1" | jq -r .status.attestation; }
+is_state() { [ "$(attestation "$1")" = "$2" ]; }
+has_pending() { [ "$(acurl "$URL/v1/nodes/$1" | jq -r '.status.pending.pcrs["7"]')" != null ]; }
+
+# enrol_nodes SECONDS NODE...: gives each NODE a private swtpm (TCTI_NODE)
+# and a bulwark-agent (pid AGENT_NODE, state $T/state-NODE, log
+# $T/agent-NODE.log) enrolled with a bootstrap credential, approves the PCR
+# values each quotes and waits for every node to be Trusted, up to SECONDS
+# per step. Returns 1 when a node is not Trusted (its agent's log follows
+# on stderr); finishes the test when a swtpm does not start. Needs the
+# running bulwarkd of start_bulwarkd.
+enrol_nodes() {
+	local secs=$1 n rc=0
+	shift
+	for n in "$@"; do
+		start_swtpm "$T/tpm-$n" || { fail "swtpm for $n"; finish; }
+		eval "TCTI_$n=\$SWTPM_TCTI"
+		acurl -o "$T/boot-$n.json" -X POST -H 'Content-Type: application/json' \
+			-d "{\"node\":\"$n\"}" "$URL/v1/enrol/bootstrap"
+		"$BW/bulwark-agent" --tpm "$SWTPM_TCTI" --state-dir "$T/state-$n" --server "$URL" \
+			--bootstrap "$T/boot-$n.json" --wait 60 >>"$T/agent-$n.log" 2>&1 &
+		eval "AGENT_$n=$!"
+		BW_PIDS="$BW_PIDS $!"
+	done
+	for n in "$@"; do
+		wait_for "$secs" has_pending "$n" || fail "$n did not quote"
+		acurl -o /dev/null -X POST -H 'Content-Type: application/json' \
+			-d "{\"node\":\"$n\"}" "$URL/v1/enrol/approve"
+	done
+	for n in "$@"; do
+		if wait_for "$secs" is_state "$n" Trusted; then
+			pass "$n Trusted"
+		else
+			fail "$n Trusted (agent log follows)"
+			tail -20 "$T/agent-$n.log" >&2
+			rc=1
+		fi
+	done
+	return $rc
 }

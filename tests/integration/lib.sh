@@ -44,6 +44,15 @@ check_fails() {
 	if "$@"; then fail "$what"; else pass "$what"; fi
 }
 
+# wait_for SECONDS COMMAND...: runs COMMAND every 0.1 s until it succeeds
+# (returns 0) or SECONDS have passed (returns 1).
+wait_for() {
+	local s=$1 i
+	shift
+	for i in $(seq $((s * 10))); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+
 finish() {
 	if [ $fails -gt 0 ]; then
 		echo "$fails check(s) failed" >&2
@@ -52,20 +61,24 @@ finish() {
 	exit 0
 }
 
-# start_bulwarkd DIR: starts bulwarkd on a free port with state in DIR
-# and waits until it serves; sets BWD_PID, PORT, URL, CONF, AUDITOR, PKI.
+# start_bulwarkd DIR [ARG...]: starts bulwarkd on a free port with state
+# in DIR (and ARGs, e.g. --max-connections 3) and waits until it serves;
+# sets BWD_PID, PORT, URL, CONF, AUDITOR, PKI. It listens on BW_HOST
+# (default 127.0.0.1; "[::1]" for IPv6 loopback).
 start_bulwarkd() {
-	local dir="$1" i
+	local dir="$1" host=${BW_HOST:-127.0.0.1} i
+	shift
+	PORT=
 	mkdir -p "$dir"
 	rm -f "$dir/admin.conf"
-	"$BW/bulwarkd" --data-dir "$dir" --listen 127.0.0.1:0 \
+	"$BW/bulwarkd" --data-dir "$dir" --listen "$host:0" "$@" \
 		>>"$dir/bulwarkd.log" 2>&1 &
 	BWD_PID=$!
 	BW_PIDS="$BW_PIDS $BWD_PID"
 	for i in $(seq 200); do
 		if [ -f "$dir/admin.conf" ]; then
 			PORT=$(jq -r .server "$dir/admin.conf" | sed 's/.*://')
-			[ -n "$PORT" ] && curl -sk "https://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
+			[ -n "$PORT" ] && curl -gsk "https://$host:$PORT/healthz" >/dev/null 2>&1 && break
 		fi
 		kill -0 "$BWD_PID" 2>/dev/null || { cat "$dir/bulwarkd.log" >&2; return 1; }
 		sleep 0.05
@@ -73,7 +86,7 @@ start_bulwarkd() {
 	CONF="$dir/admin.conf"
 	AUDITOR="$dir/auditor.conf"
 	PKI="$dir/pki"
-	URL="https://127.0.0.1:$PORT"
+	URL="https://$host:$PORT"
 }
 
 stop_bulwarkd() {
@@ -81,9 +94,15 @@ stop_bulwarkd() {
 	wait "$BWD_PID"
 }
 
-# curl with the admin's client certificate
+# curl with the admin's client certificate (-g: URLs may name [::1])
 acurl() {
-	curl -s --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "$@"
+	curl -gs --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "$@"
+}
+
+# metric NAME: the value of the Prometheus sample NAME (e.g.
+# 'bulwark_connections_evicted_total{reason="full"}'), read as the admin.
+metric() {
+	acurl --max-time 5 "$URL/metrics" | awk -v m="$1" '$1 == m { print $2 }'
 }
 
 # the store revision (/healthz details need a certificate)

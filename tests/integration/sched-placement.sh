@@ -18,38 +18,7 @@ CONF
 start_bulwarkd "$D" || { echo "bulwarkd did not start"; exit 1; }
 B="$BW/bulwark --config $CONF"
 NODES="n1 n2 n3 n4 n5 n6"
-wait_for() { # seconds command...
-	local s=$1 i; shift
-	for i in $(seq $((s * 10))); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
-attestation() { acurl "$URL/v1/nodes/$1" | jq -r .status.attestation; }
-is_state() { [ "$(attestation "$1")" = "$2" ]; }
-has_pending() { [ "$(acurl "$URL/v1/nodes/$1" | jq -r '.status.pending.pcrs["7"]')" != null ]; }
-
-for n in $NODES; do
-	start_swtpm "$T/tpm-$n" || { fail "swtpm for $n"; finish; }
-	eval "TCTI_$n=\$SWTPM_TCTI"
-	acurl -o "$T/boot-$n.json" -X POST -H 'Content-Type: application/json' \
-		-d "{\"node\":\"$n\"}" "$URL/v1/enrol/bootstrap"
-	"$BW/bulwark-agent" --tpm "$SWTPM_TCTI" --state-dir "$T/state-$n" --server "$URL" \
-		--bootstrap "$T/boot-$n.json" --wait 60 >>"$T/agent-$n.log" 2>&1 &
-	eval "AGENT_$n=$!"
-	BW_PIDS="$BW_PIDS $!"
-done
-for n in $NODES; do
-	wait_for 30 has_pending $n || fail "$n did not quote"
-	acurl -o /dev/null -X POST -H 'Content-Type: application/json' \
-		-d "{\"node\":\"$n\"}" "$URL/v1/enrol/approve"
-done
-for n in $NODES; do
-	if wait_for 30 is_state $n Trusted; then
-		pass "$n Trusted"
-	else
-		fail "$n Trusted (agent log follows)"
-		tail -20 "$T/agent-$n.log" >&2
-	fi
-done
+enrol_nodes 30 $NODES
 
 # zones a, b, c; n1..n4 form pool "ap"
 zone() { case $1 in n1|n2) echo a ;; n3|n4) echo b ;; *) echo c ;; esac; }

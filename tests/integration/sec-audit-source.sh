@@ -12,25 +12,11 @@ if ! python3 -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1
 	echo "no IPv6 loopback here: skipped"
 	exit 77
 fi
-"$BW/bulwarkd" --data-dir "$D" --listen '[::1]:0' >>"$D/bulwarkd.log" 2>&1 &
-BWD_PID=$!
-BW_PIDS="$BWD_PID"
-PORT=
-for _ in $(seq 200); do
-	if [ -f "$D/admin.conf" ]; then
-		PORT=$(jq -r .server "$D/admin.conf" | sed 's/.*://')
-		[ -n "$PORT" ] && curl -gsk "https://[::1]:$PORT/healthz" >/dev/null 2>&1 && break
-	fi
-	kill -0 "$BWD_PID" 2>/dev/null || break
-	sleep 0.05
-done
-URL="https://[::1]:$PORT"
-PKI="$D/pki"
+BW_HOST='[::1]' start_bulwarkd "$D"
 code=$(curl -gsk --max-time 5 -o /dev/null -w '%{http_code}' "$URL/v1/tenants")
 check "a request without a certificate is refused: 401 (got $code)" [ "$code" = 401 ]
 for _ in 1 2 3; do curl -gsk --max-time 5 -o /dev/null "$URL/v1/tenants"; done
-code=$(curl -gs --max-time 5 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" \
-	--key "$PKI/admin.key" -o /dev/null -w '%{http_code}' "$URL/v1/tenants")
+code=$(acurl --max-time 5 -o /dev/null -w '%{http_code}' "$URL/v1/tenants")
 check "the administrator's request is served: 200 (got $code)" [ "$code" = 200 ]
 # An idle connection (no TLS handshake) is dropped at the handshake
 # deadline (API_HANDSHAKE_SECS, 10 s); the drop is aggregated by source.
@@ -41,9 +27,7 @@ IDLE=$!
 BW_PIDS="$BW_PIDS $IDLE"
 dropped=
 for _ in $(seq 40); do
-	dropped=$(curl -gs --max-time 5 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" \
-		--key "$PKI/admin.key" "$URL/metrics" |
-		awk '$1 == "bulwark_connections_dropped_total{reason=\"handshake_deadline\"}" { print $2 }')
+	dropped=$(metric 'bulwark_connections_dropped_total{reason="handshake_deadline"}')
 	[ "${dropped:-0}" -ge 1 ] && break
 	sleep 0.5
 done

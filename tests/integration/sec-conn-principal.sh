@@ -10,22 +10,8 @@
 
 D="$T/d"
 mkdir -p "$D"
-"$BW/bulwarkd" --data-dir "$D" --listen 127.0.0.1:0 --max-connections 16 \
-	>>"$D/bulwarkd.log" 2>&1 &
-BWD_PID=$!
-BW_PIDS="$BWD_PID"
-PORT=
-for _ in $(seq 200); do
-	if [ -f "$D/admin.conf" ]; then
-		PORT=$(jq -r .server "$D/admin.conf" | sed 's/.*://')
-		[ -n "$PORT" ] && curl -sk "https://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
-	fi
-	kill -0 "$BWD_PID" 2>/dev/null || break
-	sleep 0.05
-done
-URL="https://127.0.0.1:$PORT"
-PKI="$D/pki"
-B="$BW/bulwark --config $D/admin.conf"
+start_bulwarkd "$D" --max-connections 16
+B="$BW/bulwark --config $CONF"
 echo '{"kind":"Tenant","metadata":{"name":"acme"}}' | $B apply -f - >/dev/null
 $B principal create tu -t acme --role tenant-user --out "$T/p" -o json >/dev/null 2>&1
 check "a tenant-user credential" [ -s "$T/p/tu.crt" ]
@@ -35,9 +21,6 @@ acurl -o "$T/boot.json" -X POST -H 'Content-Type: application/json' \
 jq -r .certificate "$T/boot.json" >"$T/node.crt"
 jq -r .key "$T/boot.json" >"$T/node.key"
 check "a node credential" grep -q CERTIFICATE "$T/node.crt"
-metric() {
-	acurl --max-time 5 "$URL/metrics" | awk -v m="$1" '$1 == m { print $2 }'
-}
 
 python3 "$(dirname "$0")/conn-hog.py" 127.0.0.1 "$PORT" 16 "$PKI/ca.crt" \
 	"$T/p/tu.crt" "$T/p/tu.key" 50 2 "$T/hog.status" >"$T/hog.out" 2>&1 &
