@@ -113,179 +113,237 @@ capture_read(struct capture *c)
 	return 0;
 }
 
+/* The state of one runtime_exec() call, shared by its steps. Every fd
+ * is -1 when not open; exec_release() closes what is left. */
+struct exec_run {
+	const struct runtime_exec_opts	*o;
+	struct capture			 out;
+	struct capture			 err;
+	int				 in[2];	/* stdin socket pair */
+	int				 po[2];	/* stdout pipe */
+	int				 pe[2];	/* stderr pipe */
+	size_t				 in_off;	/* input bytes sent */
+	int64_t				 deadline;	/* CLOCK_MONOTONIC ms */
+	pid_t				 pid;	/* unreaped child, or -1 */
+};
+
+/* The forked child: async-signal-safe calls only, never returns. */
+static _noreturn_ void
+exec_child(const struct exec_run *x, int devnull, const char *const *argv,
+    const char *const *envp)
+{
+	const struct runtime_exec_opts *o = x->o;
+
+	child_reset_signals();
+	if (dup2(o->input ? x->in[1] : devnull, 0) < 0 ||
+	    dup2(o->stdout_fd >= 0 ? o->stdout_fd : x->po[1], 1) < 0 ||
+	    dup2(x->pe[1], 2) < 0)
+		_exit(126);
+	child_close_fds(-1);
+	execve(argv[0], (char *const *)argv, (char *const *)envp);
+	_exit(127);
+}
+
+/* Opens the pipes, forks the child and keeps the parent's ends in
+ * X->out.fd, X->err.fd and X->in[0]. */
+static int
+exec_spawn(struct exec_run *x, int devnull, const char *const *argv,
+    const char *const *envp)
+{
+	const struct runtime_exec_opts *o = x->o;
+
+	/* A socket for stdin: send(MSG_NOSIGNAL) cannot raise SIGPIPE in
+	 * the caller when the helper exits without reading. */
+	if (o->input && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+	    x->in) < 0)
+		return -errno;
+	if ((o->stdout_fd < 0 && pipe2(x->po, O_CLOEXEC) < 0) ||
+	    pipe2(x->pe, O_CLOEXEC) < 0)
+		return -errno;
+	x->pid = fork();
+	if (x->pid < 0)
+		return -errno;
+	if (x->pid == 0)
+		exec_child(x, devnull, argv, envp);
+	if (x->in[1] >= 0) {
+		close(x->in[1]);
+		x->in[1] = -1;
+	}
+	if (x->po[1] >= 0) {
+		close(x->po[1]);
+		x->po[1] = -1;
+	}
+	close(x->pe[1]);
+	x->pe[1] = -1;
+	x->out.fd = x->po[0];
+	x->po[0] = -1;
+	x->err.fd = x->pe[0];
+	x->pe[0] = -1;
+	if (o->input && o->input_len == 0) {
+		shutdown(x->in[0], SHUT_WR);
+		close(x->in[0]);
+		x->in[0] = -1;
+	}
+	return 0;
+}
+
+/* Sends what the helper's stdin takes without blocking; closes it when
+ * all is sent or the helper stopped reading. */
+static void
+exec_feed_input(struct exec_run *x)
+{
+	ssize_t w = send(x->in[0], x->o->input + x->in_off,
+	    x->o->input_len - x->in_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	if (w > 0)
+		x->in_off += (size_t)w;
+	if ((w < 0 && errno != EAGAIN && errno != EINTR) ||
+	    x->in_off == x->o->input_len) {
+		close(x->in[0]);
+		x->in[0] = -1;
+	}
+}
+
+/* Feeds stdin and collects stdout and stderr until all three are
+ * closed, or the deadline passes (-ETIMEDOUT). */
+static int
+exec_pump(struct exec_run *x)
+{
+	int r;
+
+	for (;;) {
+		struct pollfd	pfd[3];
+		nfds_t		n = 0;
+		int64_t		left = x->deadline - now_ms();
+
+		if (x->out.fd < 0 && x->err.fd < 0 && x->in[0] < 0)
+			return 0;
+		if (left <= 0)
+			return -ETIMEDOUT;
+		if (x->out.fd >= 0)
+			pfd[n++] = (struct pollfd){ x->out.fd, POLLIN, 0 };
+		if (x->err.fd >= 0)
+			pfd[n++] = (struct pollfd){ x->err.fd, POLLIN, 0 };
+		if (x->in[0] >= 0)
+			pfd[n++] = (struct pollfd){ x->in[0], POLLOUT, 0 };
+		if (poll(pfd, n, (int)(left > 1000 ? 1000 : left)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (nfds_t i = 0; i < n; i++) {
+			if (!pfd[i].revents)
+				continue;
+			if (pfd[i].fd == x->out.fd)
+				r = capture_read(&x->out);
+			else if (pfd[i].fd == x->err.fd)
+				r = capture_read(&x->err);
+			else {
+				exec_feed_input(x);
+				r = 0;
+			}
+			if (r < 0)
+				return r;
+		}
+	}
+}
+
+/* Output closed; the helper may still be exiting. Waits for it until
+ * the deadline and stores its wait status in *RET_STATUS. */
+static int
+exec_reap(struct exec_run *x, int *ret_status)
+{
+	int status = 0;
+
+	for (;;) {
+		pid_t w = waitpid(x->pid, &status, WNOHANG);
+
+		if (w == x->pid)
+			break;
+		if (w < 0 && errno != EINTR)
+			return -errno;
+		if (now_ms() >= x->deadline)
+			return -ETIMEDOUT;
+		usleep(2000);
+	}
+	x->pid = -1;
+	*ret_status = status;
+	return 0;
+}
+
+/* Kills and reaps a child still running, closes every fd left open and
+ * frees the captured output not handed out. */
+static void
+exec_release(struct exec_run *x)
+{
+	if (x->pid > 0) {
+		kill(x->pid, SIGKILL);
+		while (waitpid(x->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (x->in[i] >= 0)
+			close(x->in[i]);
+		if (x->po[i] >= 0)
+			close(x->po[i]);
+		if (x->pe[i] >= 0)
+			close(x->pe[i]);
+	}
+	if (x->out.fd >= 0)
+		close(x->out.fd);
+	if (x->err.fd >= 0)
+		close(x->err.fd);
+	free(x->out.buf);
+	free(x->err.buf);
+}
+
 int
 runtime_exec(const char *const *argv, const struct runtime_exec_opts *o,
     int *ret_status, char **ret_out, char **ret_errout)
 {
 	static const struct runtime_exec_opts	 none = { .stdout_fd = -1 };
-	struct capture				 out = { -1, NULL, 0, NULL, NULL };
-	struct capture				 err = { -1, NULL, 0, NULL, NULL };
+	struct exec_run				 x = {
+		.out = { -1, NULL, 0, NULL, NULL },
+		.err = { -1, NULL, 0, NULL, NULL },
+		.in = { -1, -1 }, .po = { -1, -1 }, .pe = { -1, -1 },
+		.pid = -1,
+	};
 	_cleanup_close_ int			 devnull = -1;
-	int					 in[2] = { -1, -1 };
-	int					 po[2] = { -1, -1 };
-	int					 pe[2] = { -1, -1 };
-	const char *const			*envp;
-	size_t					 in_off = 0;
-	int64_t					 deadline;
-	pid_t					 pid = -1;
 	int					 status = 0, r;
 
 	if (!o)
 		o = &none;
 	if (!argv || !argv[0] || argv[0][0] != '/')
 		return -EINVAL;
-	envp = o->envp ? o->envp : default_envp;
-	out.sink = o->sink;
-	out.sink_data = o->sink_data;
-	deadline = now_ms() +
+	x.o = o;
+	x.out.sink = o->sink;
+	x.out.sink_data = o->sink_data;
+	x.deadline = now_ms() +
 	    (o->timeout_ms > 0 ? o->timeout_ms : EXEC_DEFAULT_TIMEOUT_MS);
 
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0)
 		return -errno;
-	/* A socket for stdin: send(MSG_NOSIGNAL) cannot raise SIGPIPE in
-	 * the caller when the helper exits without reading. */
-	if (o->input && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
-	    in) < 0) {
-		r = -errno;
+	if ((r = exec_spawn(&x, devnull, argv,
+	    o->envp ? o->envp : default_envp)) < 0)
 		goto out;
-	}
-	if ((o->stdout_fd < 0 && pipe2(po, O_CLOEXEC) < 0) ||
-	    pipe2(pe, O_CLOEXEC) < 0) {
-		r = -errno;
+	if ((r = exec_pump(&x)) < 0)
 		goto out;
-	}
-	pid = fork();
-	if (pid < 0) {
-		r = -errno;
+	if ((r = exec_reap(&x, &status)) < 0)
 		goto out;
-	}
-	if (pid == 0) {
-		child_reset_signals();
-		if (dup2(o->input ? in[1] : devnull, 0) < 0 ||
-		    dup2(o->stdout_fd >= 0 ? o->stdout_fd : po[1], 1) < 0 ||
-		    dup2(pe[1], 2) < 0)
-			_exit(126);
-		child_close_fds(-1);
-		execve(argv[0], (char *const *)argv, (char *const *)envp);
-		_exit(127);
-	}
-	if (in[1] >= 0) {
-		close(in[1]);
-		in[1] = -1;
-	}
-	if (po[1] >= 0) {
-		close(po[1]);
-		po[1] = -1;
-	}
-	close(pe[1]);
-	pe[1] = -1;
-	out.fd = po[0];
-	po[0] = -1;
-	err.fd = pe[0];
-	pe[0] = -1;
-	if (o->input && o->input_len == 0) {
-		shutdown(in[0], SHUT_WR);
-		close(in[0]);
-		in[0] = -1;
-	}
-
-	for (;;) {
-		struct pollfd	pfd[3];
-		nfds_t		n = 0;
-		int64_t		left = deadline - now_ms();
-
-		if (out.fd < 0 && err.fd < 0 && in[0] < 0)
-			break;
-		if (left <= 0) {
-			r = -ETIMEDOUT;
-			goto out;
-		}
-		if (out.fd >= 0)
-			pfd[n++] = (struct pollfd){ out.fd, POLLIN, 0 };
-		if (err.fd >= 0)
-			pfd[n++] = (struct pollfd){ err.fd, POLLIN, 0 };
-		if (in[0] >= 0)
-			pfd[n++] = (struct pollfd){ in[0], POLLOUT, 0 };
-		if (poll(pfd, n, (int)(left > 1000 ? 1000 : left)) < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			goto out;
-		}
-		for (nfds_t i = 0; i < n; i++) {
-			if (!pfd[i].revents)
-				continue;
-			if (pfd[i].fd == out.fd)
-				r = capture_read(&out);
-			else if (pfd[i].fd == err.fd)
-				r = capture_read(&err);
-			else {
-				ssize_t w = send(in[0], o->input + in_off,
-				    o->input_len - in_off,
-				    MSG_NOSIGNAL | MSG_DONTWAIT);
-
-				r = 0;
-				if (w > 0)
-					in_off += (size_t)w;
-				if ((w < 0 && errno != EAGAIN &&
-				    errno != EINTR) || in_off == o->input_len) {
-					close(in[0]);
-					in[0] = -1;
-				}
-			}
-			if (r < 0)
-				goto out;
-		}
-	}
-	/* Output closed; the helper may still be exiting. */
-	for (;;) {
-		pid_t w = waitpid(pid, &status, WNOHANG);
-
-		if (w == pid)
-			break;
-		if (w < 0 && errno != EINTR) {
-			r = -errno;
-			goto out;
-		}
-		if (now_ms() >= deadline) {
-			r = -ETIMEDOUT;
-			goto out;
-		}
-		usleep(2000);
-	}
-	pid = -1;
-	if ((ret_out && !out.buf && !(out.buf = strdup(""))) ||
-	    (ret_errout && !err.buf && !(err.buf = strdup("")))) {
+	if ((ret_out && !x.out.buf && !(x.out.buf = strdup(""))) ||
+	    (ret_errout && !x.err.buf && !(x.err.buf = strdup("")))) {
 		r = -ENOMEM;
 		goto out;
 	}
 	*ret_status = status;
 	if (ret_out)
-		*ret_out = TAKE_PTR(out.buf);
+		*ret_out = TAKE_PTR(x.out.buf);
 	if (ret_errout)
-		*ret_errout = TAKE_PTR(err.buf);
+		*ret_errout = TAKE_PTR(x.err.buf);
 	r = 0;
 out:
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-	}
-	for (int i = 0; i < 2; i++) {
-		if (in[i] >= 0)
-			close(in[i]);
-		if (po[i] >= 0)
-			close(po[i]);
-		if (pe[i] >= 0)
-			close(pe[i]);
-	}
-	if (out.fd >= 0)
-		close(out.fd);
-	if (err.fd >= 0)
-		close(err.fd);
-	free(out.buf);
-	free(err.buf);
+	exec_release(&x);
 	return r;
 }
 
