@@ -619,9 +619,6 @@ start_ctx_fill(struct start_ctx *s, const json_t *spec, char **ret_err)
 	return 0;
 }
 
-/* Resolves what instance E needs and creates it. Returns 0, or a
- * negative error with *RET_ERR (E then reports Failed and retries after
- * a back-off: an image may be imported, a network fixed). */
 /* The plugin's ADD for a container, run on a thread while crun creates
  * the container; joined before the container's process starts. */
 struct cni_job {
@@ -664,179 +661,234 @@ cni_job_join(void *arg, char **ret_err)
 	return 0;
 }
 
+/* The state of one inst_start(), shared by its steps; released by
+ * start_state_done(). Strings are borrowed from the JSON documents it
+ * holds. */
+struct start_state {
+	struct agent_run	*ar;
+	struct ar_inst		*e;
+	json_t			*wl, *img, *net, *rec;
+	char			*inuse, *netns, *userns;
+	struct start_ctx	 sc;
+	struct image_info	 info;
+	struct cni_job		 job;
+	struct runtime_spec	 rs;
+	const char		*wname, *type, *digest;
+	const json_t		*spec;
+	char			 path[256], subnet[32];
+	bool			 attached, is_vm;
+	double			 t0, t_look, t_ns;
+};
+
+static void
+start_state_done(struct start_state *st)
+{
+	cni_attachment_done(&st->job.att);
+	free(st->job.err);
+	image_info_done(&st->info);
+	start_ctx_done(&st->sc);
+	free(st->netns);
+	free(st->userns);
+	free(st->inuse);
+	json_decref(st->rec);
+	json_decref(st->net);
+	json_decref(st->img);
+	json_decref(st->wl);
+}
+
+/* Fetches the instance's workload and checks its type and image. */
 static int
-inst_start(struct agent_run *ar, const json_t *item, struct ar_inst *e,
+start_get_workload(struct start_state *st, const json_t *item,
     char **ret_err)
 {
-	_cleanup_json_ json_t	*wl = NULL, *img = NULL, *net = NULL, *rec = NULL;
-	_cleanup_free_ char	*inuse = NULL;
-	struct start_ctx	 sc = { 0 };
-	struct image_info	 info = { 0 };
-	struct cni_job		 job = { .r = -BW_E_UNAVAILABLE };
-	_cleanup_free_ char	*netns = NULL, *userns = NULL;
-	struct runtime_spec	 rs = { 0 };
-	const char		*wname = jstr(item, "spec", "workload");
-	const char		*type, *digest, *netname;
-	const json_t		*spec;
-	char			 path[256], subnet[32] = "";
-	bool			 attached = false, is_vm;
-	double			 t0 = mono_ms(), t_look = 0, t_ns = 0;
-	int			 r;
+	int r;
 
-	if (!is_label(wname))
+	st->wname = jstr(item, "spec", "workload");
+	if (!is_label(st->wname))
 		return errf(-BW_E_INVALID, ret_err, "spec.workload: missing");
-	snprintf(path, sizeof(path), "/v1/tenants/%s/workloads/%s", e->tenant,
-	    wname);
-	if ((r = api_get(ar, path, &wl, ret_err)) < 0)
+	snprintf(st->path, sizeof(st->path), "/v1/tenants/%s/workloads/%s",
+	    st->e->tenant, st->wname);
+	if ((r = api_get(st->ar, st->path, &st->wl, ret_err)) < 0)
 		return r;
-	spec = json_object_get(wl, "spec");
-	type = jstr(spec, "type", NULL);
-	digest = jstr(spec, "image", NULL);
-	if (!type || !digest || strncmp(digest, "sha256:", 7) != 0 ||
-	    strlen(digest) != 71)
+	st->spec = json_object_get(st->wl, "spec");
+	st->type = jstr(st->spec, "type", NULL);
+	st->digest = jstr(st->spec, "image", NULL);
+	if (!st->type || !st->digest ||
+	    strncmp(st->digest, "sha256:", 7) != 0 || strlen(st->digest) != 71)
 		return errf(-BW_E_INVALID, ret_err, "workload %s: spec.type and "
-		    "spec.image (sha256:HEX) are required", wname);
-	is_vm = strcmp(type, "vm") == 0;
+		    "spec.image (sha256:HEX) are required", st->wname);
+	st->is_vm = strcmp(st->type, "vm") == 0;
+	return 0;
+}
+
+/* Checks that the workload's image is imported for its kind of workload
+ * and present in this node's store; fills st->info. */
+static int
+start_get_image(struct start_state *st, char **ret_err)
+{
+	const char	*digest = st->digest;
+	int		 r;
+
 	/* The Image object is the admin's statement that the image was
 	 * imported, verified and is meant for this kind of workload. */
-	snprintf(path, sizeof(path), "/v1/images/sha256-%.56s", digest + 7);
-	if ((r = api_get(ar, path, &img, ret_err)) < 0)
+	snprintf(st->path, sizeof(st->path), "/v1/images/sha256-%.56s",
+	    digest + 7);
+	if ((r = api_get(st->ar, st->path, &st->img, ret_err)) < 0)
 		return r == -BW_E_NOTFOUND ? errf(r, ret_err, "image %s is not "
 		    "imported (bulwark image import)", digest) : r;
-	if (!jstr(img, "spec", "type") || strcmp(jstr(img, "spec", "type"),
-	    is_vm ? "vm" : "container") != 0 ||
-	    strcmp(jstr(img, "spec", "digest") ?: "", digest) != 0)
+	if (!jstr(st->img, "spec", "type") ||
+	    strcmp(jstr(st->img, "spec", "type"),
+	    st->is_vm ? "vm" : "container") != 0 ||
+	    strcmp(jstr(st->img, "spec", "digest") ?: "", digest) != 0)
 		return errf(-BW_E_INVALID, ret_err, "image %s is not a %s image",
-		    digest, is_vm ? "vm" : "container");
-	if ((r = image_get(ar->images, digest, &info, ret_err)) < 0) {
+		    digest, st->is_vm ? "vm" : "container");
+	if ((r = image_get(st->ar->images, digest, &st->info, ret_err)) < 0) {
 		if (r == -BW_E_NOTFOUND)
 			errf(r, ret_err, "image %s is not in this node's image "
 			    "store", digest);
-		goto out;
+		return r;
 	}
-	if ((is_vm && info.kind != IMAGE_DISK) ||
-	    (!is_vm && info.kind != IMAGE_ROOTFS)) {
-		r = errf(-BW_E_INVALID, ret_err, "image %s: stored kind does not "
-		    "match the workload type %s", digest, type);
-		goto out;
-	}
-	rs.id = e->id;
-	rs.cpu_millis = (unsigned)jint(spec, "resources", "cpu_millis", 0);
-	rs.memory_mib = (unsigned)jint(spec, "resources", "memory_mib", 0);
-	rs.pids_max = (unsigned)jint(spec, "resources", "pids", 0);
-	rec = json_pack("{s:s, s:s, s:s}", "tenant", e->tenant, "name", e->name,
-	    "workload", wname);
-	if (!rec) {
-		r = -ENOMEM;
-		goto out;
-	}
-	if (is_vm) {
-		rs.kind = RUNTIME_VM;
-		rs.disk = info.path;
-		rs.disk_format = info.format == IMAGE_FMT_QCOW2 ? "qcow2" : "raw";
-		rs.kernel = ar->vm_kernel;
-		rs.initrd = ar->vm_initrd;
-		rs.cmdline = ar->vm_cmdline;
-	} else {
-		rs.kind = RUNTIME_CONTAINER;
-		rs.rootfs = info.path;
-		rs.hostname = e->name;
-		if ((r = start_ctx_fill(&sc, spec, ret_err)) < 0)
-			goto out;
-		rs.argv = sc.argv;
-		rs.env = sc.env;
-		rs.capabilities = sc.caps;
-		/* The tenant's network: the named Network's subnet, else
-		 * the tenant's default one. A tenant has one bridge per
-		 * node, so one subnet. */
-		netname = jstr(spec, "network", NULL);
-		if (netname) {
-			snprintf(path, sizeof(path), "/v1/tenants/%s/networks/%s",
-			    e->tenant, netname);
-			if ((r = api_get(ar, path, &net, ret_err)) < 0)
-				goto out;
-			if (jstr(net, "spec", "subnet"))
-				snprintf(subnet, sizeof(subnet), "%s",
-				    jstr(net, "spec", "subnet"));
-		}
-		inuse = tenant_subnet_in_use(ar, e->tenant, e->id);
-		if (!subnet[0] && inuse)
-			snprintf(subnet, sizeof(subnet), "%s", inuse);
-		if (!subnet[0] && (r = default_subnet(ar, e->tenant, subnet,
-		    sizeof(subnet), ret_err)) < 0)
-			goto out;
-		if (inuse && strcmp(inuse, subnet) != 0) {
-			r = errf(-BW_E_CONFLICT, ret_err, "tenant %s's network on "
-			    "this node uses %s, not %s (one subnet per tenant "
-			    "and node)", e->tenant, inuse, subnet);
-			goto out;
-		}
-		json_object_set_new(rec, "net_tenant", json_string(e->tenant));
-		json_object_set_new(rec, "subnet", json_string(subnet));
-	}
-	t_look = mono_ms();
-	/* The record comes first: whatever exists of the instance can be
-	 * found and removed again, even after a crash right here. */
-	if ((r = rec_write(ar, e->id, rec)) < 0) {
-		errf(r, ret_err, "cannot write the instance record: %s",
-		    bw_strerror(r));
-		goto out;
-	}
-	if (!is_vm) {
-		struct cni_network cn = { .tenant = e->tenant, .subnet = subnet };
+	if ((st->is_vm && st->info.kind != IMAGE_DISK) ||
+	    (!st->is_vm && st->info.kind != IMAGE_ROOTFS))
+		return errf(-BW_E_INVALID, ret_err, "image %s: stored kind does "
+		    "not match the workload type %s", digest, st->type);
+	return 0;
+}
 
-		/* The user namespace, then the network namespace inside it
-		 * (crun joins both, so the container's network capabilities
-		 * count in its network); the plugin then wires it while crun
-		 * creates the container. */
-		if ((r = runtime_userns_prepare(ar->rt, e->id, &userns,
-		    ret_err)) < 0)
-			goto fail;
-		cn.userns_path = userns;
-		if ((r = cni_prepare(&ar->cni, &cn, e->id, &netns, ret_err)) < 0)
-			goto fail;
-		attached = true;
-		t_ns = mono_ms();
-		job.cni = &ar->cni;
-		job.net = cn;
-		job.id = e->id;
-		if ((r = -pthread_create(&job.thread, NULL, cni_job_main,
-		    &job)) < 0) {
-			errf(r, ret_err, "cannot start the network set-up: %s",
-			    strerror(-r));
-			goto fail;
-		}
-		job.running = true;
-		rs.netns_path = netns;
-		rs.before_start = cni_job_join;
-		rs.before_start_arg = &job;
-	}
-	r = runtime_create(ar->rt, &rs, ret_err);
-	/* A create that failed early never reached the hook. */
-	if (job.running) {
-		_cleanup_free_ char *jerr = NULL;
+/* Chooses the container's subnet into st->subnet and notes it in the
+ * record. The tenant's network: the named Network's subnet, else the
+ * tenant's default one. A tenant has one bridge per node, so one
+ * subnet. */
+static int
+start_choose_subnet(struct start_state *st, char **ret_err)
+{
+	struct agent_run	*ar = st->ar;
+	const char		*tenant = st->e->tenant;
+	const char		*netname = jstr(st->spec, "network", NULL);
+	int			 r;
 
-		(void)cni_job_join(&job, &jerr);
+	if (netname) {
+		snprintf(st->path, sizeof(st->path),
+		    "/v1/tenants/%s/networks/%s", tenant, netname);
+		if ((r = api_get(ar, st->path, &st->net, ret_err)) < 0)
+			return r;
+		if (jstr(st->net, "spec", "subnet"))
+			snprintf(st->subnet, sizeof(st->subnet), "%s",
+			    jstr(st->net, "spec", "subnet"));
 	}
-	if (r < 0)
-		goto fail;
-	if (!is_vm)
-		log_debug("instance %s/%s start: look-ups %.1f ms, record and "
-		    "netns %.1f ms, crun create %.1f ms (network %.1f ms, "
-		    "waited %.1f ms), crun start %.1f ms; total %.1f ms",
-		    e->tenant, e->name, t_look - t0, t_ns - t_look,
-		    job.t_join - t_ns, job.t_done - t_ns,
-		    job.t_done > job.t_join ? job.t_done - job.t_join : 0.0,
-		    mono_ms() - (job.t_done > job.t_join ? job.t_done :
-		    job.t_join), mono_ms() - t0);
-	if (!is_vm)
-		snprintf(e->address, sizeof(e->address), "%s",
-		    job.att.address ?: "");
-	r = 0;
-	goto out;
-fail:
-	if (attached) {
-		struct cni_network cn = { .tenant = e->tenant, .subnet = subnet };
+	st->inuse = tenant_subnet_in_use(ar, tenant, st->e->id);
+	if (!st->subnet[0] && st->inuse)
+		snprintf(st->subnet, sizeof(st->subnet), "%s", st->inuse);
+	if (!st->subnet[0] && (r = default_subnet(ar, tenant, st->subnet,
+	    sizeof(st->subnet), ret_err)) < 0)
+		return r;
+	if (st->inuse && strcmp(st->inuse, st->subnet) != 0)
+		return errf(-BW_E_CONFLICT, ret_err, "tenant %s's network on "
+		    "this node uses %s, not %s (one subnet per tenant and node)",
+		    tenant, st->inuse, st->subnet);
+	json_object_set_new(st->rec, "net_tenant", json_string(tenant));
+	json_object_set_new(st->rec, "subnet", json_string(st->subnet));
+	return 0;
+}
+
+/* Fills st->rs for the runtime and st->rec, the instance record. */
+static int
+start_build_spec(struct start_state *st, char **ret_err)
+{
+	struct agent_run	*ar = st->ar;
+	struct ar_inst		*e = st->e;
+	struct runtime_spec	*rs = &st->rs;
+	int			 r;
+
+	rs->id = e->id;
+	rs->cpu_millis = (unsigned)jint(st->spec, "resources", "cpu_millis", 0);
+	rs->memory_mib = (unsigned)jint(st->spec, "resources", "memory_mib", 0);
+	rs->pids_max = (unsigned)jint(st->spec, "resources", "pids", 0);
+	st->rec = json_pack("{s:s, s:s, s:s}", "tenant", e->tenant, "name",
+	    e->name, "workload", st->wname);
+	if (!st->rec)
+		return -ENOMEM;
+	if (st->is_vm) {
+		rs->kind = RUNTIME_VM;
+		rs->disk = st->info.path;
+		rs->disk_format = st->info.format == IMAGE_FMT_QCOW2 ? "qcow2" :
+		    "raw";
+		rs->kernel = ar->vm_kernel;
+		rs->initrd = ar->vm_initrd;
+		rs->cmdline = ar->vm_cmdline;
+		return 0;
+	}
+	rs->kind = RUNTIME_CONTAINER;
+	rs->rootfs = st->info.path;
+	rs->hostname = e->name;
+	if ((r = start_ctx_fill(&st->sc, st->spec, ret_err)) < 0)
+		return r;
+	rs->argv = st->sc.argv;
+	rs->env = st->sc.env;
+	rs->capabilities = st->sc.caps;
+	return start_choose_subnet(st, ret_err);
+}
+
+/* The user namespace, then the network namespace inside it (crun joins
+ * both, so the container's network capabilities count in its network);
+ * the plugin then wires it on a thread while crun creates the
+ * container. */
+static int
+start_container_network(struct start_state *st, char **ret_err)
+{
+	struct agent_run	*ar = st->ar;
+	struct ar_inst		*e = st->e;
+	struct cni_network	 cn = { .tenant = e->tenant, .subnet = st->subnet };
+	int			 r;
+
+	if ((r = runtime_userns_prepare(ar->rt, e->id, &st->userns,
+	    ret_err)) < 0)
+		return r;
+	cn.userns_path = st->userns;
+	if ((r = cni_prepare(&ar->cni, &cn, e->id, &st->netns, ret_err)) < 0)
+		return r;
+	st->attached = true;
+	st->t_ns = mono_ms();
+	st->job.cni = &ar->cni;
+	st->job.net = cn;
+	st->job.id = e->id;
+	if ((r = -pthread_create(&st->job.thread, NULL, cni_job_main,
+	    &st->job)) < 0)
+		return errf(r, ret_err, "cannot start the network set-up: %s",
+		    strerror(-r));
+	st->job.running = true;
+	st->rs.netns_path = st->netns;
+	st->rs.before_start = cni_job_join;
+	st->rs.before_start_arg = &st->job;
+	return 0;
+}
+
+static void
+start_log_timing(const struct start_state *st)
+{
+	const struct cni_job *job = &st->job;
+
+	log_debug("instance %s/%s start: look-ups %.1f ms, record and "
+	    "netns %.1f ms, crun create %.1f ms (network %.1f ms, "
+	    "waited %.1f ms), crun start %.1f ms; total %.1f ms",
+	    st->e->tenant, st->e->name, st->t_look - st->t0,
+	    st->t_ns - st->t_look, job->t_join - st->t_ns,
+	    job->t_done - st->t_ns,
+	    job->t_done > job->t_join ? job->t_done - job->t_join : 0.0,
+	    mono_ms() - (job->t_done > job->t_join ? job->t_done :
+	    job->t_join), mono_ms() - st->t0);
+}
+
+/* Undoes a start that failed after the record was written. */
+static void
+start_rollback(struct start_state *st)
+{
+	struct agent_run	*ar = st->ar;
+	struct ar_inst		*e = st->e;
+
+	if (st->attached) {
+		struct cni_network cn = { .tenant = e->tenant,
+		    .subnet = st->subnet };
 		_cleanup_free_ char *derr = NULL;
 
 		if (cni_detach(&ar->cni, &cn, e->id, &derr) < 0)
@@ -845,15 +897,59 @@ fail:
 	}
 	/* runtime_create() cleans up after itself; a failure before it
 	 * leaves the user namespace made for the network. */
-	if (userns)
+	if (st->userns)
 		runtime_userns_release(ar->rt, e->id);
 	e->address[0] = '\0';
 	rec_remove(ar, e->id);
+}
+
+/* Resolves what instance E needs and creates it. Returns 0, or a
+ * negative error with *RET_ERR (E then reports Failed and retries after
+ * a back-off: an image may be imported, a network fixed). */
+static int
+inst_start(struct agent_run *ar, const json_t *item, struct ar_inst *e,
+    char **ret_err)
+{
+	struct start_state	st = {
+		.ar = ar, .e = e, .job = { .r = -BW_E_UNAVAILABLE },
+		.t0 = mono_ms(),
+	};
+	int			r;
+
+	if ((r = start_get_workload(&st, item, ret_err)) < 0 ||
+	    (r = start_get_image(&st, ret_err)) < 0 ||
+	    (r = start_build_spec(&st, ret_err)) < 0)
+		goto out;
+	st.t_look = mono_ms();
+	/* The record comes first: whatever exists of the instance can be
+	 * found and removed again, even after a crash right here. */
+	if ((r = rec_write(ar, e->id, st.rec)) < 0) {
+		errf(r, ret_err, "cannot write the instance record: %s",
+		    bw_strerror(r));
+		goto out;
+	}
+	if (!st.is_vm && (r = start_container_network(&st, ret_err)) < 0)
+		goto fail;
+	r = runtime_create(ar->rt, &st.rs, ret_err);
+	/* A create that failed early never reached the hook. */
+	if (st.job.running) {
+		_cleanup_free_ char *jerr = NULL;
+
+		(void)cni_job_join(&st.job, &jerr);
+	}
+	if (r < 0)
+		goto fail;
+	if (!st.is_vm) {
+		start_log_timing(&st);
+		snprintf(e->address, sizeof(e->address), "%s",
+		    st.job.att.address ?: "");
+	}
+	r = 0;
+	goto out;
+fail:
+	start_rollback(&st);
 out:
-	cni_attachment_done(&job.att);
-	free(job.err);
-	image_info_done(&info);
-	start_ctx_done(&sc);
+	start_state_done(&st);
 	return r;
 }
 
@@ -982,16 +1078,123 @@ backoff(struct agent_run *ar, struct ar_inst *e)
 static char *policy_of(struct agent_run *ar, const json_t *item,
     json_t *cache);
 
+/* Starts instance E (not created yet, or a start that failed). */
+static void
+reconcile_start(struct agent_run *ar, const json_t *item, struct ar_inst *e,
+    const char *id, time_t now)
+{
+	_cleanup_free_ char	*err = NULL;
+	int			 r;
+
+	e->exited = false;
+	if ((r = inst_start(ar, item, e, &err)) < 0) {
+		unsigned d = backoff(ar, e);
+
+		e->next_try = now + d;
+		set_state(e, "Failed", err ? err : bw_strerror(r),
+		    "start failed; retry in %u s", d);
+		log_warn("instance %s/%s: start failed: %s", e->tenant,
+		    e->name, err ? err : bw_strerror(r));
+		return;
+	}
+	rfc3339(now, e->started, sizeof(e->started));
+	e->started_at = now;
+	e->exit_handled = e->final = false;
+	set_state(e, "Running", NULL, "started");
+	log_info("instance %s/%s started as %s", e->tenant, e->name, id);
+	ar->changes++;
+}
+
+/* Records the first sight of E's exit and decides what follows: a
+ * restart after a back-off, or an end for good. */
+static void
+reconcile_exited(struct agent_run *ar, const json_t *item, struct ar_inst *e,
+    const struct runtime_status *st, time_t now, json_t *policies)
+{
+	_cleanup_free_ char	*policy = NULL;
+	const json_t		*cur = json_object_get(item, "status");
+	char			 how[64];
+
+	e->exited = true;
+	e->exit_code = st->exit_code;
+	e->signal = st->signal;
+	e->oom = st->oom_killed;
+	exit_text(e, how, sizeof(how));
+	if (now - e->started_at >= AR_STABLE_S)
+		e->streak = 0;
+	e->exit_handled = true;
+	/* Already reported as ended for good by an earlier agent. */
+	if (jstr(cur, "phase", NULL) && (strcmp(jstr(cur, "phase", NULL),
+	    "Succeeded") == 0 || strcmp(jstr(cur, "phase", NULL),
+	    "Failed") == 0) && strcmp(e->phase, "Running") != 0 &&
+	    e->event[0]) {
+		e->final = true;
+		return;
+	}
+	if (st->start_failed) {
+		unsigned d = backoff(ar, e);
+
+		e->next_try = now + d;
+		set_state(e, "Failed", "the runtime could not start it "
+		    "(see the log)", "start failed; retry in %u s", d);
+	} else if (want_restart((policy = policy_of(ar, item, policies)),
+	    e)) {
+		unsigned d = backoff(ar, e);
+
+		e->next_try = now + d;
+		set_state(e, "Starting", NULL, "%s: %s; restart %u in %u s",
+		    e->oom ? "OOM killed" : "ended", how, e->restarts + 1,
+		    d);
+	} else {
+		e->final = true;
+		if (e->oom)
+			set_state(e, "Failed", NULL, "OOM killed");
+		else
+			set_state(e, !e->signal && e->exit_code == 0 ?
+			    "Succeeded" : "Failed", NULL, "ended: %s", how);
+	}
+	log_info("instance %s/%s ended: %s", e->tenant, e->name, how);
+	ar->changes++;
+}
+
+/* Restarts exited instance E once its back-off has passed. */
+static void
+reconcile_restart(struct agent_run *ar, struct ar_inst *e, const char *id,
+    time_t now)
+{
+	_cleanup_free_ char	*err = NULL;
+	char			 how[64];
+	int			 r;
+
+	exit_text(e, how, sizeof(how));
+	if ((r = runtime_restart(ar->rt, id, &err)) < 0) {
+		unsigned d = backoff(ar, e);
+
+		e->next_try = now + d;
+		set_state(e, "Failed", err ? err : bw_strerror(r),
+		    "restart failed; retry in %u s", d);
+		log_warn("instance %s/%s: restart failed: %s", e->tenant, e->name,
+		    err ? err : bw_strerror(r));
+		return;
+	}
+	e->restarts++;
+	e->exited = e->exit_handled = false;
+	e->started_at = now;
+	rfc3339(now, e->started, sizeof(e->started));
+	set_state(e, "Running", NULL, "restarted after %s", how);
+	log_info("instance %s/%s restarted after %s (restart %u)", e->tenant,
+	    e->name, how, e->restarts);
+	ar->changes++;
+}
+
 static void
 reconcile_one(struct agent_run *ar, const json_t *item, const char *id,
     json_t *policies)
 {
-	_cleanup_free_ char	*err = NULL, *policy = NULL;
+	_cleanup_free_ char	*err = NULL;
 	struct runtime_status	 st;
 	struct ar_inst		*e = inst_find(ar, id);
-	const json_t		*cur = json_object_get(item, "status");
 	time_t			 now = time(NULL);
-	char			 how[64];
 	int			 r;
 
 	if (!e && !(e = inst_adopt(ar, item, id)))
@@ -1001,27 +1204,8 @@ reconcile_one(struct agent_run *ar, const json_t *item, const char *id,
 	if (r == -BW_E_NOTFOUND) {
 		/* Not created yet, or a start that failed: (re)try when
 		 * the back-off allows. */
-		if (now < e->next_try)
-			goto out;
-		free(err);
-		err = NULL;
-		e->exited = false;
-		if ((r = inst_start(ar, item, e, &err)) < 0) {
-			unsigned d = backoff(ar, e);
-
-			e->next_try = now + d;
-			set_state(e, "Failed", err ? err : bw_strerror(r),
-			    "start failed; retry in %u s", d);
-			log_warn("instance %s/%s: start failed: %s", e->tenant,
-			    e->name, err ? err : bw_strerror(r));
-			goto out;
-		}
-		rfc3339(now, e->started, sizeof(e->started));
-		e->started_at = now;
-		e->exit_handled = e->final = false;
-		set_state(e, "Running", NULL, "started");
-		log_info("instance %s/%s started as %s", e->tenant, e->name, id);
-		ar->changes++;
+		if (now >= e->next_try)
+			reconcile_start(ar, item, e, id, now);
 		goto out;
 	}
 	if (r < 0) {
@@ -1042,73 +1226,10 @@ reconcile_one(struct agent_run *ar, const json_t *item, const char *id,
 		e->exited = false;
 		goto out;
 	}
-	/* Exited. */
-	if (!e->exit_handled) {
-		e->exited = true;
-		e->exit_code = st.exit_code;
-		e->signal = st.signal;
-		e->oom = st.oom_killed;
-		exit_text(e, how, sizeof(how));
-		if (now - e->started_at >= AR_STABLE_S)
-			e->streak = 0;
-		e->exit_handled = true;
-		/* Already reported as ended for good by an earlier agent. */
-		if (jstr(cur, "phase", NULL) && (strcmp(jstr(cur, "phase", NULL),
-		    "Succeeded") == 0 || strcmp(jstr(cur, "phase", NULL),
-		    "Failed") == 0) && strcmp(e->phase, "Running") != 0 &&
-		    e->event[0]) {
-			e->final = true;
-			goto out;
-		}
-		if (st.start_failed) {
-			unsigned d = backoff(ar, e);
-
-			e->next_try = now + d;
-			set_state(e, "Failed", "the runtime could not start it "
-			    "(see the log)", "start failed; retry in %u s", d);
-		} else if (want_restart((policy = policy_of(ar, item, policies)),
-		    e)) {
-			unsigned d = backoff(ar, e);
-
-			e->next_try = now + d;
-			set_state(e, "Starting", NULL, "%s: %s; restart %u in %u s",
-			    e->oom ? "OOM killed" : "ended", how, e->restarts + 1,
-			    d);
-		} else {
-			e->final = true;
-			if (e->oom)
-				set_state(e, "Failed", NULL, "OOM killed");
-			else
-				set_state(e, !e->signal && e->exit_code == 0 ?
-				    "Succeeded" : "Failed", NULL, "ended: %s", how);
-		}
-		log_info("instance %s/%s ended: %s", e->tenant, e->name, how);
-		ar->changes++;
-		goto out;
-	}
-	if (e->final || now < e->next_try)
-		goto out;
-	free(err);
-	err = NULL;
-	exit_text(e, how, sizeof(how));
-	if ((r = runtime_restart(ar->rt, id, &err)) < 0) {
-		unsigned d = backoff(ar, e);
-
-		e->next_try = now + d;
-		set_state(e, "Failed", err ? err : bw_strerror(r),
-		    "restart failed; retry in %u s", d);
-		log_warn("instance %s/%s: restart failed: %s", e->tenant, e->name,
-		    err ? err : bw_strerror(r));
-		goto out;
-	}
-	e->restarts++;
-	e->exited = e->exit_handled = false;
-	e->started_at = now;
-	rfc3339(now, e->started, sizeof(e->started));
-	set_state(e, "Running", NULL, "restarted after %s", how);
-	log_info("instance %s/%s restarted after %s (restart %u)", e->tenant,
-	    e->name, how, e->restarts);
-	ar->changes++;
+	if (!e->exit_handled)
+		reconcile_exited(ar, item, e, &st, now, policies);
+	else if (!e->final && now >= e->next_try)
+		reconcile_restart(ar, e, id, now);
 out:
 	report(ar, item, e);
 }
