@@ -159,17 +159,14 @@ count(const char *const *v)
 	return n;
 }
 
-int
-oci_config_build(const struct oci_spec *s, json_t **ret, char **ret_err)
+/* Checks S against the limits the config must keep; the message names
+ * the first field out of them. */
+static int
+oci_spec_check(const struct oci_spec *s, char **ret_err)
 {
-	_cleanup_json_ json_t	*caps = NULL, *env = NULL, *mounts = NULL;
-	_cleanup_json_ json_t	*ns = NULL, *res = NULL, *cfg = NULL;
-	_cleanup_json_ json_t	*seccomp = NULL;
-	char			 tmpopt[96];
-	size_t			 nargs = count(s->argv), nenv = count(s->env);
-	size_t			 ncaps = count(s->capabilities);
-	size_t			 nidmap = count(s->idmap_dirs);
-	bool			 has_path = false;
+	size_t	nargs = count(s->argv), nenv = count(s->env);
+	size_t	ncaps = count(s->capabilities);
+	size_t	nidmap = count(s->idmap_dirs);
 
 	if (!s->rootfs || s->rootfs[0] != '/')
 		return errf(-BW_E_INVALID, ret_err,
@@ -211,22 +208,42 @@ oci_config_build(const struct oci_spec *s, json_t **ret, char **ret_err)
 			return errf(-BW_E_INVALID, ret_err,
 			    "capabilities[%zu]: unknown capability '%.64s'", i,
 			    s->capabilities[i]);
-	for (size_t i = 0; i < nenv; i++) {
+	for (size_t i = 0; i < nenv; i++)
 		if (!strchr(s->env[i], '=') || s->env[i][0] == '=')
 			return errf(-BW_E_INVALID, ret_err,
 			    "env[%zu]: must be NAME=VALUE", i);
+	return 0;
+}
+
+/* process.env: S's entries, and a default PATH unless S sets one. */
+static json_t *
+oci_env(const struct oci_spec *s)
+{
+	_cleanup_json_ json_t	*env = NULL;
+	size_t			 nenv = count(s->env);
+	bool			 has_path = false;
+
+	for (size_t i = 0; i < nenv; i++)
 		if (!strncmp(s->env[i], "PATH=", 5))
 			has_path = true;
-	}
-
-	caps = str_array(s->capabilities, ncaps);
 	env = str_array(s->env, nenv);
-	if (!caps || !env)
-		return -ENOMEM;
+	if (!env)
+		return NULL;
 	if (!has_path && json_array_append_new(env, json_string(
 	    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"))
 	    < 0)
-		return -ENOMEM;
+		return NULL;
+	return TAKE_PTR(env);
+}
+
+/* mounts: the fixed set of kernel file systems, /tmp, and each
+ * idmapped directory. */
+static json_t *
+oci_mounts(const struct oci_spec *s)
+{
+	_cleanup_json_ json_t	*mounts = NULL;
+	char			 tmpopt[96];
+	size_t			 nidmap = count(s->idmap_dirs);
 
 	snprintf(tmpopt, sizeof(tmpopt), "nosuid,nodev,mode=1777,size=%um",
 	    s->tmp_mib ? s->tmp_mib : OCI_DEFAULT_TMP_MIB);
@@ -248,7 +265,7 @@ oci_config_build(const struct oci_spec *s, json_t **ret, char **ret_err)
 	    "cgroup", "cgroup", "nosuid,noexec,nodev,relatime,ro")) < 0 ||
 	    json_array_append_new(mounts, mount_entry("/tmp", "tmpfs", "tmpfs",
 	    tmpopt)) < 0)
-		return -ENOMEM;
+		return NULL;
 	for (size_t i = 0; i < nidmap; i++) {
 		char dst[4096], src[4096];
 
@@ -259,27 +276,44 @@ oci_config_build(const struct oci_spec *s, json_t **ret, char **ret_err)
 		 * container's user namespace) for the "idmap" option. */
 		if (json_array_append_new(mounts, mount_entry(dst, "bind", src,
 		    "bind,ro,nodev,idmap")) < 0)
-			return -ENOMEM;
+			return NULL;
 	}
+	return TAKE_PTR(mounts);
+}
+
+/* linux.namespaces: new ones of each kind; the user and network ones
+ * joined where S names a path. */
+static json_t *
+oci_namespaces(const struct oci_spec *s)
+{
+	_cleanup_json_ json_t *ns = NULL;
 
 	ns = json_pack("[{s:s}, {s:s}, {s:s}, {s:s}, {s:s}]", "type", "pid",
 	    "type", "ipc", "type", "uts", "type", "mount", "type", "cgroup");
 	if (!ns)
-		return -ENOMEM;
+		return NULL;
 	if (s->userns_size && json_array_append_new(ns, s->userns_path ?
 	    json_pack("{s:s, s:s}", "type", "user", "path", s->userns_path) :
 	    json_pack("{s:s}", "type", "user")) < 0)
-		return -ENOMEM;
+		return NULL;
 	if (json_array_append_new(ns, s->netns_path ?
 	    json_pack("{s:s, s:s}", "type", "network", "path", s->netns_path) :
 	    json_pack("{s:s}", "type", "network")) < 0)
-		return -ENOMEM;
+		return NULL;
+	return TAKE_PTR(ns);
+}
+
+/* linux.resources: no devices, and the pid, memory and CPU limits. */
+static json_t *
+oci_resources(const struct oci_spec *s)
+{
+	_cleanup_json_ json_t *res = NULL;
 
 	res = json_pack("{s:[{s:b, s:s}], s:{s:I}}", "devices", "allow", 0,
 	    "access", "rwm", "pids", "limit",
 	    (json_int_t)(s->pids_max ? s->pids_max : OCI_DEFAULT_PIDS));
 	if (!res)
-		return -ENOMEM;
+		return NULL;
 	if (s->memory_mib) {
 		json_int_t b = (json_int_t)s->memory_mib << 20;
 
@@ -287,14 +321,53 @@ oci_config_build(const struct oci_spec *s, json_t **ret, char **ret_err)
 		if (json_object_set_new(res, "memory", json_pack(
 		    "{s:I, s:I, s:b}", "limit", b, "swap", b,
 		    "disableOOMKiller", 0)) < 0)
-			return -ENOMEM;
+			return NULL;
 	}
 	if (s->cpu_millis && json_object_set_new(res, "cpu", json_pack(
 	    "{s:I, s:I}", "quota", (json_int_t)s->cpu_millis *
 	    (OCI_CPU_PERIOD_US / 1000), "period",
 	    (json_int_t)OCI_CPU_PERIOD_US)) < 0)
-		return -ENOMEM;
+		return NULL;
+	return TAKE_PTR(res);
+}
 
+/* linux.uidMappings and gidMappings of CFG: container id 0 up from
+ * S's first host id. */
+static int
+oci_id_mappings(json_t *cfg, const struct oci_spec *s)
+{
+	json_t *lnx = json_object_get(cfg, "linux");
+
+	if (json_object_set_new(lnx, "uidMappings", json_pack(
+	    "[{s:I, s:I, s:I}]", "containerID", (json_int_t)0, "hostID",
+	    (json_int_t)s->userns_host, "size",
+	    (json_int_t)s->userns_size)) < 0 ||
+	    json_object_set_new(lnx, "gidMappings", json_pack(
+	    "[{s:I, s:I, s:I}]", "containerID", (json_int_t)0, "hostID",
+	    (json_int_t)s->userns_host, "size",
+	    (json_int_t)s->userns_size)) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+int
+oci_config_build(const struct oci_spec *s, json_t **ret, char **ret_err)
+{
+	_cleanup_json_ json_t	*caps = NULL, *env = NULL, *mounts = NULL;
+	_cleanup_json_ json_t	*ns = NULL, *res = NULL, *cfg = NULL;
+	_cleanup_json_ json_t	*seccomp = NULL;
+	size_t			 nargs = count(s->argv);
+	int			 r;
+
+	if ((r = oci_spec_check(s, ret_err)) < 0)
+		return r;
+	caps = str_array(s->capabilities, count(s->capabilities));
+	env = oci_env(s);
+	if (!caps || !env)
+		return -ENOMEM;
+	if (!(mounts = oci_mounts(s)) || !(ns = oci_namespaces(s)) ||
+	    !(res = oci_resources(s)))
+		return -ENOMEM;
 	seccomp = seccomp_profile();
 	if (!seccomp)
 		return -ENOMEM;
@@ -325,19 +398,8 @@ oci_config_build(const struct oci_spec *s, json_t **ret, char **ret_err)
 	    "sysctl", json_object());
 	if (!cfg)
 		return errf(-ENOMEM, ret_err, "building config.json failed");
-	if (s->userns_size) {
-		json_t *lnx = json_object_get(cfg, "linux");
-
-		if (json_object_set_new(lnx, "uidMappings", json_pack(
-		    "[{s:I, s:I, s:I}]", "containerID", (json_int_t)0, "hostID",
-		    (json_int_t)s->userns_host, "size",
-		    (json_int_t)s->userns_size)) < 0 ||
-		    json_object_set_new(lnx, "gidMappings", json_pack(
-		    "[{s:I, s:I, s:I}]", "containerID", (json_int_t)0, "hostID",
-		    (json_int_t)s->userns_host, "size",
-		    (json_int_t)s->userns_size)) < 0)
-			return -ENOMEM;
-	}
+	if (s->userns_size && oci_id_mappings(cfg, s) < 0)
+		return -ENOMEM;
 	*ret = TAKE_PTR(cfg);
 	return 0;
 }
