@@ -472,163 +472,172 @@ ssp_label(const struct comp_control *c, char *buf, size_t len)
 	buf[i] = '\0';
 }
 
-/* The metadata, system characteristics and system implementation from
- * the "system" section of the narratives. */
+/* The parts of the SSP document that the system section's subsections
+ * fill; borrowed references into the document. */
+struct ssp_sys {
+	json_t		*roles, *users, *comps, *info, *chars;
+	const char	*this_id;	/* the component of type this-system */
+};
+
+/* Adds metadata, system-implementation and system-characteristics for
+ * the system section SYS to SSP, with empty arrays for its subsections
+ * to fill, and notes those in *P. */
 static int
-ssp_system(const struct comp_ssp_text *t, json_t *ssp, const char **ret_this,
-    struct ssp_md *md, char **ret_err)
+ssp_system_skeleton(const struct ssp_section *sys, json_t *ssp,
+    struct ssp_sys *p)
 {
-	const struct ssp_section	*sys = ssp_find(t, 1, "system");
-	const char			*name, *version, *modified, *level;
-	json_t				*meta, *chars, *impl, *roles, *comps, *users;
-	json_t				*info, *sinfo;
-	const char			*this_id = NULL;
+	const char	*name = ssp_attr(sys, "name");
+	const char	*level = ssp_attr(sys, "sensitivity");
+	json_t		*meta, *impl, *sinfo, *sid;
 
-	if (!sys)
-		return errf(-BW_E_INVALID, ret_err, "no \"# system\" section");
-	name = ssp_attr(sys, "name");
-	version = ssp_attr(sys, "version");
-	modified = ssp_attr(sys, "last-modified");
-	level = ssp_attr(sys, "sensitivity");
-	if (!name || !version || !modified || !level || !*sys->text)
-		return errf(-BW_E_INVALID, ret_err, "%s:%u: the system section needs "
-		    "name, version, last-modified, sensitivity and a description",
-		    sys->file, sys->line);
-
-	roles = json_array();
+	p->roles = json_array();
 	if (!(meta = json_pack("{s:s, s:s, s:s, s:s, s:o}", "title",
 	    "Bulwark appliance System Security Plan (FedRAMP Moderate)",
-	    "last-modified", modified, "version", version, "oscal-version",
-	    COMP_OSCAL_VERSION, "roles", roles)) ||
+	    "last-modified", ssp_attr(sys, "last-modified"), "version",
+	    ssp_attr(sys, "version"), "oscal-version", COMP_OSCAL_VERSION,
+	    "roles", p->roles)) ||
 	    json_object_set_new(ssp, "metadata", meta) < 0)
 		return -ENOMEM;
 
-	comps = json_array();
-	users = json_array();
-	info = json_array();
-	if (!comps || !users || !info) {
-		json_decref(comps);
-		json_decref(users);
-		json_decref(info);
+	p->comps = json_array();
+	p->users = json_array();
+	p->info = json_array();
+	if (!p->comps || !p->users || !p->info) {
+		json_decref(p->comps);
+		json_decref(p->users);
+		json_decref(p->info);
 		return -ENOMEM;
 	}
-	if (!(impl = json_pack("{s:o, s:o}", "users", users, "components", comps)) ||
+	if (!(impl = json_pack("{s:o, s:o}", "users", p->users, "components",
+	    p->comps)) ||
 	    json_object_set_new(ssp, "system-implementation", impl) < 0) {
-		json_decref(info);
+		json_decref(p->info);
 		return -ENOMEM;
 	}
-	if (!(sinfo = json_pack("{s:o}", "information-types", info)))
+	if (!(sinfo = json_pack("{s:o}", "information-types", p->info)))
 		return -ENOMEM;
-	if (!(chars = json_pack("{s:[], s:s, s:s, s:s, s:o, s:{s:s, s:s, s:s}, "
-	    "s:{s:s}}", "system-ids", "system-name", name, "description",
+	if (!(p->chars = json_pack("{s:[], s:s, s:s, s:s, s:o, s:{s:s, s:s, "
+	    "s:s}, s:{s:s}}", "system-ids", "system-name", name, "description",
 	    sys->text, "security-sensitivity-level", level, "system-information",
 	    sinfo, "security-impact-level", "security-objective-confidentiality",
 	    level, "security-objective-integrity", level,
 	    "security-objective-availability", level, "status", "state",
 	    "operational")) ||
-	    json_object_set_new(ssp, "system-characteristics", chars) < 0)
+	    json_object_set_new(ssp, "system-characteristics", p->chars) < 0)
 		return -ENOMEM;
-	{
-		json_t *sid = json_object();
+	sid = json_object();
+	if (!sid || ssp_uuid_json(sid, "id", "system") < 0 ||
+	    json_object_set_new(sid, "identifier-type",
+	    json_string("https://ietf.org/rfc/rfc4122")) < 0 ||
+	    ssp_push(json_object_get(p->chars, "system-ids"), sid) < 0)
+		return -ENOMEM;
+	return 0;
+}
 
-		if (!sid || ssp_uuid_json(sid, "id", "system") < 0 ||
-		    json_object_set_new(sid, "identifier-type",
-		    json_string("https://ietf.org/rfc/rfc4122")) < 0 ||
-		    ssp_push(json_object_get(chars, "system-ids"), sid) < 0)
+/* An "info ID" subsection: one information type. */
+static int
+ssp_system_info(const struct ssp_section *s, struct ssp_sys *p,
+    struct ssp_md *md, char **ret_err)
+{
+	const char *c = ssp_attr(s, "confidentiality"),
+	    *in = ssp_attr(s, "integrity"), *av = ssp_attr(s, "availability"),
+	    *title = ssp_attr(s, "title"), *nist = ssp_attr(s, "nist-id");
+	json_t *it;
+
+	if (!c || !in || !av || !title || !nist || !*s->text)
+		return errf(-BW_E_INVALID, ret_err, "%s:%u: an info section "
+		    "needs title, nist-id, confidentiality, integrity, "
+		    "availability and a description", s->file, s->line);
+	if (!(it = json_pack("{s:s, s:s, s:[{s:s, s:[s]}], s:{s:s}, "
+	    "s:{s:s}, s:{s:s}}", "title", title, "description", s->text,
+	    "categorizations", "system",
+	    "https://doi.org/10.6028/NIST.SP.800-60v2r1",
+	    "information-type-ids", nist, "confidentiality-impact", "base",
+	    c, "integrity-impact", "base", in, "availability-impact",
+	    "base", av)) ||
+	    ssp_uuid_json(it, "uuid", "%s", s->id) < 0 ||
+	    ssp_push(p->info, it) < 0)
+		return -ENOMEM;
+	ssp_mdf(md, "**Information type: %s** (%s; C %s, I %s, A %s). %s\n\n",
+	    title, nist, c, in, av, s->text);
+	return 0;
+}
+
+/* A "user ID" subsection: a role and the user who holds it. */
+static int
+ssp_system_user(const struct ssp_section *s, struct ssp_sys *p,
+    char **ret_err)
+{
+	const char *title = ssp_attr(s, "title"), *type = ssp_attr(s, "type");
+	const char *rid = s->id + 5;
+	json_t *u, *role;
+
+	if (!title || !type || !*s->text)
+		return errf(-BW_E_INVALID, ret_err, "%s:%u: a user section "
+		    "needs title, type and a description", s->file, s->line);
+	if (!(role = json_pack("{s:s, s:s}", "id", rid, "title", title)) ||
+	    ssp_push(p->roles, role) < 0)
+		return -ENOMEM;
+	if (!(u = json_pack("{s:s, s:s, s:[{s:s, s:s}], s:[s]}", "title",
+	    title, "description", s->text, "props", "name", "type",
+	    "value", type, "role-ids", rid)) ||
+	    ssp_uuid_json(u, "uuid", "%s", s->id) < 0 ||
+	    ssp_push(p->users, u) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* A "component ID" subsection; the one of type this-system becomes
+ * p->this_id. */
+static int
+ssp_system_component(const struct ssp_section *s, struct ssp_sys *p,
+    char **ret_err)
+{
+	const char *title = ssp_attr(s, "title"), *type = ssp_attr(s, "type");
+	json_t *c;
+
+	if (!title || !type || !*s->text)
+		return errf(-BW_E_INVALID, ret_err, "%s:%u: a component "
+		    "section needs title, type and a description", s->file,
+		    s->line);
+	if (strcmp(type, "this-system") == 0)
+		p->this_id = s->id + 10;
+	if (!(c = json_pack("{s:s, s:s, s:s, s:{s:s}}", "type", type,
+	    "title", title, "description", s->text, "status", "state",
+	    "operational")) ||
+	    ssp_uuid_json(c, "uuid", "%s", s->id) < 0 ||
+	    ssp_push(p->comps, c) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* One subsection of the system section, by the kind its id names. */
+static int
+ssp_system_part(const struct ssp_section *s, struct ssp_sys *p,
+    struct ssp_md *md, char **ret_err)
+{
+	if (strcmp(s->id, "boundary") == 0) {
+		if (json_object_set_new(p->chars, "authorization-boundary",
+		    json_pack("{s:s}", "description", s->text)) < 0)
 			return -ENOMEM;
+		ssp_mdf(md, "## Authorization boundary\n\n%s\n\n", s->text);
+		return 0;
 	}
+	if (strncmp(s->id, "info ", 5) == 0)
+		return ssp_system_info(s, p, md, ret_err);
+	if (strncmp(s->id, "user ", 5) == 0)
+		return ssp_system_user(s, p, ret_err);
+	if (strncmp(s->id, "component ", 10) == 0)
+		return ssp_system_component(s, p, ret_err);
+	return errf(-BW_E_INVALID, ret_err, "%s:%u: unknown system "
+	    "section \"%s\" (boundary, info ID, user ID, component ID)",
+	    s->file, s->line, s->id);
+}
 
-	ssp_mdf(md, "# %s — System Security Plan\n\n", name);
-	ssp_mdf(md, "Generated by `make ssp` (compliance/ssp-gen) from the NIST SP "
-	    "800-53 rev 5 catalog, the FedRAMP rev 5 Moderate baseline, the check "
-	    "registry (compliance/check.c) and docs/ssp/narratives/. Do not edit "
-	    "by hand. The OSCAL document is `%s` (OSCAL %s). Version %s, %s.\n\n",
-	    COMP_SSP_JSON_NAME, COMP_OSCAL_VERSION, version, modified);
-	ssp_mdf(md, "## System\n\n%s\n\n", sys->text);
-
-	for (size_t i = 0; i < t->n; i++) {
-		const struct ssp_section *s = &t->s[i];
-
-		if (s->level != 2 || strcmp(s->parent, "system") != 0)
-			continue;
-		if (strcmp(s->id, "boundary") == 0) {
-			if (json_object_set_new(chars, "authorization-boundary",
-			    json_pack("{s:s}", "description", s->text)) < 0)
-				return -ENOMEM;
-			ssp_mdf(md, "## Authorization boundary\n\n%s\n\n", s->text);
-		} else if (strncmp(s->id, "info ", 5) == 0) {
-			const char *c = ssp_attr(s, "confidentiality"),
-			    *in = ssp_attr(s, "integrity"), *av = ssp_attr(s, "availability"),
-			    *title = ssp_attr(s, "title"), *nist = ssp_attr(s, "nist-id");
-			json_t *it;
-
-			if (!c || !in || !av || !title || !nist || !*s->text)
-				return errf(-BW_E_INVALID, ret_err, "%s:%u: an info section "
-				    "needs title, nist-id, confidentiality, integrity, "
-				    "availability and a description", s->file, s->line);
-			if (!(it = json_pack("{s:s, s:s, s:[{s:s, s:[s]}], s:{s:s}, "
-			    "s:{s:s}, s:{s:s}}", "title", title, "description", s->text,
-			    "categorizations", "system",
-			    "https://doi.org/10.6028/NIST.SP.800-60v2r1",
-			    "information-type-ids", nist, "confidentiality-impact", "base",
-			    c, "integrity-impact", "base", in, "availability-impact",
-			    "base", av)) ||
-			    ssp_uuid_json(it, "uuid", "%s", s->id) < 0 ||
-			    ssp_push(info, it) < 0)
-				return -ENOMEM;
-			ssp_mdf(md, "**Information type: %s** (%s; C %s, I %s, A %s). %s\n\n",
-			    title, nist, c, in, av, s->text);
-		} else if (strncmp(s->id, "user ", 5) == 0) {
-			const char *title = ssp_attr(s, "title"), *type = ssp_attr(s, "type");
-			const char *rid = s->id + 5;
-			json_t *u, *role;
-
-			if (!title || !type || !*s->text)
-				return errf(-BW_E_INVALID, ret_err, "%s:%u: a user section "
-				    "needs title, type and a description", s->file, s->line);
-			if (!(role = json_pack("{s:s, s:s}", "id", rid, "title", title)) ||
-			    ssp_push(roles, role) < 0)
-				return -ENOMEM;
-			if (!(u = json_pack("{s:s, s:s, s:[{s:s, s:s}], s:[s]}", "title",
-			    title, "description", s->text, "props", "name", "type",
-			    "value", type, "role-ids", rid)) ||
-			    ssp_uuid_json(u, "uuid", "%s", s->id) < 0 ||
-			    ssp_push(users, u) < 0)
-				return -ENOMEM;
-		} else if (strncmp(s->id, "component ", 10) == 0) {
-			const char *title = ssp_attr(s, "title"), *type = ssp_attr(s, "type");
-			json_t *c;
-
-			if (!title || !type || !*s->text)
-				return errf(-BW_E_INVALID, ret_err, "%s:%u: a component "
-				    "section needs title, type and a description", s->file,
-				    s->line);
-			if (strcmp(type, "this-system") == 0)
-				this_id = s->id + 10;
-			if (!(c = json_pack("{s:s, s:s, s:s, s:{s:s}}", "type", type,
-			    "title", title, "description", s->text, "status", "state",
-			    "operational")) ||
-			    ssp_uuid_json(c, "uuid", "%s", s->id) < 0 ||
-			    ssp_push(comps, c) < 0)
-				return -ENOMEM;
-		} else {
-			return errf(-BW_E_INVALID, ret_err, "%s:%u: unknown system "
-			    "section \"%s\" (boundary, info ID, user ID, component ID)",
-			    s->file, s->line, s->id);
-		}
-	}
-	if (!this_id || json_array_size(users) == 0 || json_array_size(info) == 0 ||
-	    !json_object_get(chars, "authorization-boundary"))
-		return errf(-BW_E_INVALID, ret_err, "the system section needs a "
-		    "boundary, at least one info and user section and a component "
-		    "of type this-system");
-	/* Roles for responsibility statements. */
-	if (ssp_push(roles, json_pack("{s:s, s:s}", "id", "provider", "title",
-	    "Bulwark appliance (provider of the implementation)")) < 0 ||
-	    ssp_push(roles, json_pack("{s:s, s:s}", "id", "customer", "title",
-	    "Customer (organization operating the appliance)")) < 0)
-		return -ENOMEM;
-
+/* The Markdown tables of users and components. */
+static void
+ssp_system_md_tables(const struct comp_ssp_text *t, struct ssp_md *md)
+{
 	ssp_mdf(md, "## Users and roles\n\n| role | title | type |\n|---|---|---|\n");
 	for (size_t i = 0; i < t->n; i++) {
 		const struct ssp_section *s = &t->s[i];
@@ -648,7 +657,62 @@ ssp_system(const struct comp_ssp_text *t, json_t *ssp, const char **ret_this,
 			    s->id + 10, ssp_attr(s, "type"), s->text);
 	}
 	ssp_mdf(md, "\n");
-	*ret_this = this_id;
+}
+
+/* The metadata, system characteristics and system implementation from
+ * the "system" section of the narratives. */
+static int
+ssp_system(const struct comp_ssp_text *t, json_t *ssp, const char **ret_this,
+    struct ssp_md *md, char **ret_err)
+{
+	const struct ssp_section	*sys = ssp_find(t, 1, "system");
+	const char			*name, *version, *modified, *level;
+	struct ssp_sys			 p = { 0 };
+	int				 r;
+
+	if (!sys)
+		return errf(-BW_E_INVALID, ret_err, "no \"# system\" section");
+	name = ssp_attr(sys, "name");
+	version = ssp_attr(sys, "version");
+	modified = ssp_attr(sys, "last-modified");
+	level = ssp_attr(sys, "sensitivity");
+	if (!name || !version || !modified || !level || !*sys->text)
+		return errf(-BW_E_INVALID, ret_err, "%s:%u: the system section needs "
+		    "name, version, last-modified, sensitivity and a description",
+		    sys->file, sys->line);
+	if ((r = ssp_system_skeleton(sys, ssp, &p)) < 0)
+		return r;
+
+	ssp_mdf(md, "# %s — System Security Plan\n\n", name);
+	ssp_mdf(md, "Generated by `make ssp` (compliance/ssp-gen) from the NIST SP "
+	    "800-53 rev 5 catalog, the FedRAMP rev 5 Moderate baseline, the check "
+	    "registry (compliance/check.c) and docs/ssp/narratives/. Do not edit "
+	    "by hand. The OSCAL document is `%s` (OSCAL %s). Version %s, %s.\n\n",
+	    COMP_SSP_JSON_NAME, COMP_OSCAL_VERSION, version, modified);
+	ssp_mdf(md, "## System\n\n%s\n\n", sys->text);
+
+	for (size_t i = 0; i < t->n; i++) {
+		const struct ssp_section *s = &t->s[i];
+
+		if (s->level != 2 || strcmp(s->parent, "system") != 0)
+			continue;
+		if ((r = ssp_system_part(s, &p, md, ret_err)) < 0)
+			return r;
+	}
+	if (!p.this_id || json_array_size(p.users) == 0 ||
+	    json_array_size(p.info) == 0 ||
+	    !json_object_get(p.chars, "authorization-boundary"))
+		return errf(-BW_E_INVALID, ret_err, "the system section needs a "
+		    "boundary, at least one info and user section and a component "
+		    "of type this-system");
+	/* Roles for responsibility statements. */
+	if (ssp_push(p.roles, json_pack("{s:s, s:s}", "id", "provider", "title",
+	    "Bulwark appliance (provider of the implementation)")) < 0 ||
+	    ssp_push(p.roles, json_pack("{s:s, s:s}", "id", "customer", "title",
+	    "Customer (organization operating the appliance)")) < 0)
+		return -ENOMEM;
+	ssp_system_md_tables(t, md);
+	*ret_this = p.this_id;
 	return 0;
 }
 
@@ -667,99 +731,123 @@ ssp_component_known(const struct comp_ssp_text *t, const char *id, size_t n)
 	return false;
 }
 
-/* One implemented requirement for control C. */
-static int
-ssp_control(const struct comp_ssp_text *t, const struct comp_control *c,
-    const struct comp_family *fam, const struct ssp_section *famsec,
-    const char *this_id, json_t *reqs, struct ssp_md *md,
-    struct comp_ssp_stats *st, char **ret_err)
-{
-	const struct ssp_section	*own = ssp_find(t, 2, c->id);
-	const struct ssp_section	*pol = NULL, *src;
-	const struct comp_check		*checks;
-	_cleanup_free_ char		*desc = NULL, *comp0 = NULL;
+/* What control C's requirement says, resolved from its narrative source
+ * (its own section, the policy template for an xx-1, else its
+ * family's); the strings are borrowed from the narratives. */
+struct ssp_ctl {
+	const struct ssp_section	*own, *pol, *src;
 	const char			*state, *resp, *comps, *kind;
-	struct ssp_md			 d = { 0 };
-	json_t				*req, *byc, *props, *bprops;
-	char				 label[64];
-	size_t				 nchecks, ncov = 0;
-	int				 si, ri;
+	int				 si, ri;	/* ssp_states, ssp_resp */
+	size_t				 ncov;	/* checks that cover C */
+	char				*desc, *comp0;	/* owned */
+};
 
-	if (!own) {
+/* Resolves X's source section and its state, responsibility and
+ * components, each falling back to the family section's. */
+static int
+ssp_control_source(const struct comp_ssp_text *t, const struct comp_control *c,
+    const struct ssp_section *famsec, struct ssp_ctl *x, char **ret_err)
+{
+	const struct ssp_section *src;
+
+	x->own = ssp_find(t, 2, c->id);
+	if (!x->own) {
 		size_t l = strlen(c->id);
 
 		/* xx-1 is the policy-and-procedures control of every family. */
 		if (!c->parent && l > 2 && strcmp(c->id + l - 2, "-1") == 0)
-			pol = ssp_find(t, 2, "policy");
+			x->pol = ssp_find(t, 2, "policy");
 	}
-	src = own ? own : pol ? pol : famsec;
-	kind = own ? "control" : pol ? "policy" : "family";
-	state = ssp_attr(src, "state");
-	resp = ssp_attr(src, "responsibility");
-	comps = ssp_attr(src, "components");
-	if (!state)
-		state = ssp_attr(famsec, "state");
-	if (!resp)
-		resp = ssp_attr(famsec, "responsibility");
-	if (!comps)
-		comps = ssp_attr(famsec, "components");
-	if (!state || (si = ssp_enum(ssp_states, ELEMENTSOF(ssp_states), state)) < 0)
+	src = x->src = x->own ? x->own : x->pol ? x->pol : famsec;
+	x->kind = x->own ? "control" : x->pol ? "policy" : "family";
+	x->state = ssp_attr(src, "state");
+	x->resp = ssp_attr(src, "responsibility");
+	x->comps = ssp_attr(src, "components");
+	if (!x->state)
+		x->state = ssp_attr(famsec, "state");
+	if (!x->resp)
+		x->resp = ssp_attr(famsec, "responsibility");
+	if (!x->comps)
+		x->comps = ssp_attr(famsec, "components");
+	if (!x->state || (x->si = ssp_enum(ssp_states, ELEMENTSOF(ssp_states),
+	    x->state)) < 0)
 		return errf(-BW_E_INVALID, ret_err, "%s:%u: %s: state must be one of "
 		    "implemented, partial, planned, alternative, not-applicable",
 		    src->file, src->line, c->id);
-	if (!resp || (ri = ssp_enum(ssp_resp, ELEMENTSOF(ssp_resp), resp)) < 0)
+	if (!x->resp || (x->ri = ssp_enum(ssp_resp, ELEMENTSOF(ssp_resp),
+	    x->resp)) < 0)
 		return errf(-BW_E_INVALID, ret_err, "%s:%u: %s: responsibility must be "
 		    "one of provider, shared, customer, inherited", src->file,
 		    src->line, c->id);
-	if (!comps || !*comps)
-		comps = this_id;
-	/* Validate every listed component; the first one carries the text. */
-	for (const char *p = comps; *p;) {
+	return 0;
+}
+
+/* Validates every component X lists (none: THIS_ID); the first one,
+ * x->comp0, carries the text. */
+static int
+ssp_control_components(const struct comp_ssp_text *t,
+    const struct comp_control *c, const char *this_id, struct ssp_ctl *x,
+    char **ret_err)
+{
+	const struct ssp_section *src = x->src;
+
+	if (!x->comps || !*x->comps)
+		x->comps = this_id;
+	for (const char *p = x->comps; *p;) {
 		size_t n = strcspn(p, ", ");
 
 		if (n && !ssp_component_known(t, p, n))
 			return errf(-BW_E_INVALID, ret_err, "%s:%u: %s: unknown "
 			    "component \"%.*s\"", src->file, src->line, c->id, (int)n, p);
-		if (n && !comp0 && !(comp0 = strndup(p, n)))
+		if (n && !x->comp0 && !(x->comp0 = strndup(p, n)))
 			return -ENOMEM;
 		p += n;
 		p += strspn(p, ", ");
 	}
-	if (!comp0 && !(comp0 = strdup(this_id)))
+	if (!x->comp0 && !(x->comp0 = strdup(this_id)))
 		return -ENOMEM;
 	if (!*src->text)
 		return errf(-BW_E_INVALID, ret_err, "%s:%u: %s: empty narrative",
 		    src->file, src->line, c->id);
+	return 0;
+}
 
-	checks = comp_checks(&nchecks);
-	ssp_mdf(&d, "%s", src->text);
-	if (pol) {
+/* x->desc: the narrative (the policy template with the family's name)
+ * and the automated checks that cover C, counted in x->ncov. */
+static int
+ssp_control_desc(const struct comp_control *c, const struct comp_family *fam,
+    const struct comp_check *checks, size_t nchecks, struct ssp_ctl *x)
+{
+	struct ssp_md d = { 0 };
+
+	ssp_mdf(&d, "%s", x->src->text);
+	if (x->pol) {
 		/* The policy template names the family. */
-		char *x;
+		char *s;
 
-		if (!(x = strdup(d.p ? d.p : ""))) {
+		if (!(s = strdup(d.p ? d.p : ""))) {
 			free(d.p);
 			return -ENOMEM;
 		}
 		d.len = 0;
-		for (char *q = x, *m; *q; q = m + 8) {
+		for (char *q = s, *m; *q; q = m + 8) {
 			if (!(m = strstr(q, "{family}"))) {
 				ssp_mdf(&d, "%s", q);
 				break;
 			}
 			ssp_mdf(&d, "%.*s%s", (int)(m - q), q, fam->title);
 		}
-		free(x);
+		free(s);
 	}
 	for (size_t i = 0; i < nchecks; i++) {
 		if (!comp_check_covers(&checks[i], c->id))
 			continue;
-		ssp_mdf(&d, "%s`%s` (%s: %s)", ncov ? "; " :
+		ssp_mdf(&d, "%s`%s` (%s: %s)", x->ncov ? "; " :
 		    "\n\nVerified by the automated checks of `bulwark compliance "
 		    "scan`: ", checks[i].id, checks[i].title, checks[i].description);
-		ncov++;
+		x->ncov++;
 	}
-	if (ncov)
+	if (x->ncov)
 		ssp_mdf(&d, ".");
 	else
 		ssp_mdf(&d, "\n\nNo automated check verifies this control; it is "
@@ -768,7 +856,17 @@ ssp_control(const struct comp_ssp_text *t, const struct comp_control *c,
 		free(d.p);
 		return -ENOMEM;
 	}
-	desc = d.p;
+	x->desc = d.p;
+	return 0;
+}
+
+/* Appends C's implemented requirement, as X describes it, to REQS. */
+static int
+ssp_control_json(const struct comp_control *c, const struct comp_check *checks,
+    size_t nchecks, const struct ssp_ctl *x, json_t *reqs)
+{
+	json_t *req, *byc, *props, *bprops;
+	int ri = x->ri;
 
 	props = json_array();
 	bprops = json_array();
@@ -777,9 +875,9 @@ ssp_control(const struct comp_ssp_text *t, const struct comp_control *c,
 		json_decref(bprops);
 		return -ENOMEM;
 	}
-	if (ssp_push(props, ssp_prop("responsibility", resp)) < 0 ||
-	    ssp_push(props, ssp_prop("automated", ncov ? "yes" : "no")) < 0 ||
-	    ssp_push(props, ssp_prop("narrative-source", kind)) < 0) {
+	if (ssp_push(props, ssp_prop("responsibility", x->resp)) < 0 ||
+	    ssp_push(props, ssp_prop("automated", x->ncov ? "yes" : "no")) < 0 ||
+	    ssp_push(props, ssp_prop("narrative-source", x->kind)) < 0) {
 		json_decref(props);
 		json_decref(bprops);
 		return -ENOMEM;
@@ -791,8 +889,8 @@ ssp_control(const struct comp_ssp_text *t, const struct comp_control *c,
 			json_decref(bprops);
 			return -ENOMEM;
 		}
-	if (!(byc = json_pack("{s:s, s:{s:s}}", "description", desc,
-	    "implementation-status", "state", state))) {
+	if (!(byc = json_pack("{s:s, s:{s:s}}", "description", x->desc,
+	    "implementation-status", "state", x->state))) {
 		json_decref(props);
 		json_decref(bprops);
 		return -ENOMEM;
@@ -813,20 +911,49 @@ ssp_control(const struct comp_ssp_text *t, const struct comp_control *c,
 	    props, "by-components", byc)))
 		return -ENOMEM;
 	if (ssp_uuid_json(req, "uuid", "requirement %s", c->id) < 0 ||
-	    ssp_uuid_json(byc, "component-uuid", "component %s", comp0) < 0 ||
-	    ssp_uuid_json(byc, "uuid", "by-component %s %s", c->id, comp0) < 0 ||
+	    ssp_uuid_json(byc, "component-uuid", "component %s", x->comp0) < 0 ||
+	    ssp_uuid_json(byc, "uuid", "by-component %s %s", c->id,
+	    x->comp0) < 0 ||
 	    ssp_push(reqs, req) < 0)
 		return -ENOMEM;
+	return 0;
+}
+
+/* One implemented requirement for control C. */
+static int
+ssp_control(const struct comp_ssp_text *t, const struct comp_control *c,
+    const struct comp_family *fam, const struct ssp_section *famsec,
+    const char *this_id, json_t *reqs, struct ssp_md *md,
+    struct comp_ssp_stats *st, char **ret_err)
+{
+	struct ssp_ctl		 x = { 0 };
+	const struct comp_check	*checks;
+	char			 label[64];
+	size_t			 nchecks;
+	int			 r;
+
+	if ((r = ssp_control_source(t, c, famsec, &x, ret_err)) < 0 ||
+	    (r = ssp_control_components(t, c, this_id, &x, ret_err)) < 0)
+		goto out;
+	checks = comp_checks(&nchecks);
+	if ((r = ssp_control_desc(c, fam, checks, nchecks, &x)) < 0 ||
+	    (r = ssp_control_json(c, checks, nchecks, &x, reqs)) < 0)
+		goto out;
 
 	ssp_label(c, label, sizeof(label));
 	ssp_mdf(md, "### %s %s\n\n*Implementation:* %s · *Responsibility:* %s · "
 	    "*Component:* `%s` · *Automated checks:* %zu\n\n%s\n\n", label,
-	    c->title ? c->title : "", state, ssp_resp_text[ri], comp0, ncov, desc);
+	    c->title ? c->title : "", x.state, ssp_resp_text[x.ri], x.comp0,
+	    x.ncov, x.desc);
 	st->controls++;
-	st->specific += own != NULL;
-	st->automated += ncov > 0;
-	st->by_state[si]++;
-	return 0;
+	st->specific += x.own != NULL;
+	st->automated += x.ncov > 0;
+	st->by_state[x.si]++;
+	r = 0;
+out:
+	free(x.desc);
+	free(x.comp0);
+	return r;
 }
 
 int
