@@ -421,19 +421,18 @@ ev_plan_size(const char *path, uint64_t *total)
 	return 0;
 }
 
+/* The assessment results and POA&M as the bundle stores them, into
+ * *RET_AR and *RET_POAM (NULL: nothing failed); both owned by the
+ * caller. */
 static int
-ev_write_all(struct ev_export *x, json_t *manifest, char **ret_err)
+ev_oscal_texts(struct ev_export *x, char **ret_ar, char **ret_poam,
+    char **ret_err)
 {
 	const struct evidence_opts	*o = x->o;
 	_cleanup_json_ json_t		*ar = NULL, *poam = NULL;
-	_cleanup_free_ char		*ar_s = NULL, *poam_s = NULL, *key_pem = NULL;
-	_cleanup_close_ int		 dfd = -1;
-	struct ev_seg			*segs = NULL;
-	size_t				 nsegs = 0, key_len = 0;
+	_cleanup_free_ char		*ar_s = NULL, *poam_s = NULL;
 	int				 r;
 
-	/* Assessment results and POA&M, serialised first so the progress
-	 * total is exact. */
 	if (o->assessment_results) {
 		ar = json_incref((json_t *)o->assessment_results);
 		poam = o->poam ? json_incref((json_t *)o->poam) : NULL;
@@ -458,28 +457,147 @@ ev_write_all(struct ev_export *x, json_t *manifest, char **ret_err)
 	    (poam && !(poam_s = json_dumps(poam, JSON_INDENT(1) |
 	    JSON_PRESERVE_ORDER))))
 		return -ENOMEM;
-	x->total += strlen(ar_s) + (poam_s ? strlen(poam_s) : 0);
+	*ret_ar = TAKE_PTR(ar_s);
+	*ret_poam = TAKE_PTR(poam_s);
+	return 0;
+}
 
-	if (o->audit_dir) {
-		if ((dfd = open(o->audit_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-			return errf(-errno, ret_err, "%s: %s", o->audit_dir,
-			    strerror(errno));
-		if ((r = ev_pick_segments(o, dfd, &segs, &nsegs, ret_err)) < 0)
+/* What ev_write_all() takes from the audit trail; released by
+ * ev_trail_done(). */
+struct ev_trail {
+	int		 dfd;
+	struct ev_seg	*segs;
+	size_t		 nsegs;
+	char		*key_pem;
+	size_t		 key_len;
+};
+
+static void
+ev_trail_done(struct ev_trail *t)
+{
+	for (size_t i = 0; i < t->nsegs; i++)
+		free(t->segs[i].name);
+	free(t->segs);
+	free(t->key_pem);
+	if (t->dfd >= 0)
+		close(t->dfd);
+}
+
+/* Opens the audit trail, picks its segments of the period and reads its
+ * checkpoint key, adding their sizes to the progress total. */
+static int
+ev_trail_plan(struct ev_export *x, struct ev_trail *t, char **ret_err)
+{
+	const struct evidence_opts	*o = x->o;
+	int				 r;
+
+	if ((t->dfd = open(o->audit_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return errf(-errno, ret_err, "%s: %s", o->audit_dir,
+		    strerror(errno));
+	if ((r = ev_pick_segments(o, t->dfd, &t->segs, &t->nsegs, ret_err)) < 0)
+		return r;
+	for (size_t i = 0; i < t->nsegs; i++)
+		x->total += t->segs[i].size;
+	/* The trail's own copy of the checkpoint key, for reference;
+	 * verifiers anchor to their trust anchor, not to this. */
+	r = read_file_at(t->dfd, AUDIT_KEY_FILE, 64 << 10, &t->key_pem,
+	    &t->key_len);
+	if (r == -ENOENT)
+		r = audit_pubkey_pem(o->signer->pubkey, &t->key_pem, &t->key_len);
+	if (r < 0)
+		return errf(r, ret_err, "%s: checkpoint key: %s", o->audit_dir,
+		    strerror(-r));
+	x->total += t->key_len;
+	return 0;
+}
+
+/* Adds the file at PATH as NAME of KIND, or NAME's absence for WHY when
+ * PATH is NULL. */
+static int
+ev_add_file(struct ev_export *x, const char *path, const char *name,
+    const char *kind, const char *why, char **ret_err)
+{
+	_cleanup_free_ char	*buf = NULL;
+	size_t			 len;
+	int			 r;
+
+	if (!path)
+		return ev_absent(x, name, why);
+	if ((r = ev_read_path(path, EVIDENCE_FILE_MAX, &buf, &len)) < 0)
+		return errf(r, ret_err, "%s: %s", path, strerror(-r));
+	return ev_add(x, name, kind, buf, len);
+}
+
+/* Adds the audit segments and checkpoint key of T, or the trail's
+ * absence. */
+static int
+ev_add_trail(struct ev_export *x, const struct ev_trail *t,
+    json_t *manifest, char **ret_err)
+{
+	int r;
+
+	if (!x->o->audit_dir)
+		return ev_absent(x, EV_AUDIT_DIR, "no audit trail supplied");
+	if ((r = ev_add_audit(x, t->dfd, t->segs, t->nsegs, manifest,
+	    ret_err)) < 0)
+		return r;
+	if (!t->nsegs && (r = ev_absent(x, EV_AUDIT_DIR, "no audit record in "
+	    "the period")) < 0)
+		return r;
+	if ((r = ev_add(x, EV_AUDIT_KEY, "audit-key", t->key_pem,
+	    t->key_len)) < 0)
+		return errf(r, ret_err, "writing %s: %s", EV_AUDIT_KEY,
+		    strerror(-r));
+	return 0;
+}
+
+/* Adds the TPM attestation key, quote and nonce, each or its absence. */
+static int
+ev_add_tpm(struct ev_export *x, char **ret_err)
+{
+	static const struct {
+		const char	*name, *kind, *why;
+		size_t		 off;
+	} tpm[] = {
+		{ EV_AK_NAME, "tpm-ak", "no TPM attestation key supplied",
+		  offsetof(struct evidence_opts, tpm_ak_pem) },
+		{ EV_QUOTE_NAME, "tpm-quote", "no TPM quote supplied",
+		  offsetof(struct evidence_opts, tpm_quote) },
+		{ EV_NONCE_NAME, "tpm-nonce", "no TPM quote supplied",
+		  offsetof(struct evidence_opts, tpm_nonce) },
+	};
+	int r;
+
+	for (size_t i = 0; i < ELEMENTSOF(tpm); i++) {
+		const struct evidence_blob *b = (const void *)
+		    ((const char *)x->o + tpm[i].off);
+
+		if (b->data && b->len > EVIDENCE_TPM_MAX)
+			return errf(-BW_E_INVALID, ret_err, "%s: larger than %d "
+			    "bytes", tpm[i].name, EVIDENCE_TPM_MAX);
+		r = b->data ? ev_add(x, tpm[i].name, tpm[i].kind, b->data, b->len)
+		    : ev_absent(x, tpm[i].name, tpm[i].why);
+		if (r < 0)
 			return r;
-		for (size_t i = 0; i < nsegs; i++)
-			x->total += segs[i].size;
-		/* The trail's own copy of the checkpoint key, for reference;
-		 * verifiers anchor to their trust anchor, not to this. */
-		r = read_file_at(dfd, AUDIT_KEY_FILE, 64 << 10, &key_pem, &key_len);
-		if (r == -ENOENT)
-			r = audit_pubkey_pem(o->signer->pubkey, &key_pem, &key_len);
-		if (r < 0) {
-			r = errf(r, ret_err, "%s: checkpoint key: %s", o->audit_dir,
-			    strerror(-r));
-			goto out;
-		}
-		x->total += key_len;
 	}
+	return 0;
+}
+
+static int
+ev_write_all(struct ev_export *x, json_t *manifest, char **ret_err)
+{
+	const struct evidence_opts	*o = x->o;
+	_cleanup_free_ char		*ar_s = NULL, *poam_s = NULL;
+	struct ev_trail			 t = { .dfd = -1 };
+	int				 r;
+
+	/* Assessment results and POA&M, serialised first so the progress
+	 * total is exact. */
+	if ((r = ev_oscal_texts(x, &ar_s, &poam_s, ret_err)) < 0)
+		return r;
+	x->total += strlen(ar_s) + (poam_s ? strlen(poam_s) : 0);
+	if (o->audit_dir && (r = ev_trail_plan(x, &t, ret_err)) < 0)
+		goto out;
 	ev_plan_size(o->ssp_path, &x->total);
 	ev_plan_size(o->ca_path, &x->total);
 	x->total += o->tpm_ak_pem.len + o->tpm_quote.len + o->tpm_nonce.len;
@@ -491,86 +609,17 @@ ev_write_all(struct ev_export *x, json_t *manifest, char **ret_err)
 		r = ev_add(x, EV_POAM_NAME, "poam", poam_s, strlen(poam_s));
 	else
 		r = ev_absent(x, EV_POAM_NAME, "no check failed: nothing to remediate");
-	if (r < 0)
+	if (r < 0 ||
+	    (r = ev_add_file(x, o->ssp_path, EV_SSP_NAME, "ssp",
+	    "no SSP supplied", ret_err)) < 0 ||
+	    (r = ev_add_trail(x, &t, manifest, ret_err)) < 0 ||
+	    (r = ev_add_file(x, o->ca_path, EV_CA_NAME, "ca-chain",
+	    "no certificate chain supplied", ret_err)) < 0 ||
+	    (r = ev_add_tpm(x, ret_err)) < 0)
 		goto out;
-
-	if (o->ssp_path) {
-		_cleanup_free_ char *buf = NULL;
-		size_t len;
-
-		if ((r = ev_read_path(o->ssp_path, EVIDENCE_FILE_MAX, &buf, &len)) < 0) {
-			r = errf(r, ret_err, "%s: %s", o->ssp_path, strerror(-r));
-			goto out;
-		}
-		r = ev_add(x, EV_SSP_NAME, "ssp", buf, len);
-	} else {
-		r = ev_absent(x, EV_SSP_NAME, "no SSP supplied");
-	}
-	if (r < 0)
-		goto out;
-
-	if (o->audit_dir) {
-		if ((r = ev_add_audit(x, dfd, segs, nsegs, manifest, ret_err)) < 0)
-			goto out;
-		if (!nsegs && (r = ev_absent(x, EV_AUDIT_DIR, "no audit record in "
-		    "the period")) < 0)
-			goto out;
-		if ((r = ev_add(x, EV_AUDIT_KEY, "audit-key", key_pem, key_len)) < 0) {
-			r = errf(r, ret_err, "writing %s: %s", EV_AUDIT_KEY, strerror(-r));
-			goto out;
-		}
-	} else if ((r = ev_absent(x, EV_AUDIT_DIR, "no audit trail supplied")) < 0) {
-		goto out;
-	}
-
-	if (o->ca_path) {
-		_cleanup_free_ char *buf = NULL;
-		size_t len;
-
-		if ((r = ev_read_path(o->ca_path, EVIDENCE_FILE_MAX, &buf, &len)) < 0) {
-			r = errf(r, ret_err, "%s: %s", o->ca_path, strerror(-r));
-			goto out;
-		}
-		r = ev_add(x, EV_CA_NAME, "ca-chain", buf, len);
-	} else {
-		r = ev_absent(x, EV_CA_NAME, "no certificate chain supplied");
-	}
-	if (r < 0)
-		goto out;
-
-	{
-		static const struct {
-			const char	*name, *kind, *why;
-			size_t		 off;
-		} tpm[] = {
-			{ EV_AK_NAME, "tpm-ak", "no TPM attestation key supplied",
-			  offsetof(struct evidence_opts, tpm_ak_pem) },
-			{ EV_QUOTE_NAME, "tpm-quote", "no TPM quote supplied",
-			  offsetof(struct evidence_opts, tpm_quote) },
-			{ EV_NONCE_NAME, "tpm-nonce", "no TPM quote supplied",
-			  offsetof(struct evidence_opts, tpm_nonce) },
-		};
-
-		for (size_t i = 0; i < ELEMENTSOF(tpm); i++) {
-			const struct evidence_blob *b = (const void *)
-			    ((const char *)o + tpm[i].off);
-
-			if (b->data && b->len > EVIDENCE_TPM_MAX) {
-				r = errf(-BW_E_INVALID, ret_err, "%s: larger than %d bytes",
-				    tpm[i].name, EVIDENCE_TPM_MAX);
-				goto out;
-			}
-			r = b->data ? ev_add(x, tpm[i].name, tpm[i].kind, b->data, b->len)
-			    : ev_absent(x, tpm[i].name, tpm[i].why);
-			if (r < 0)
-				goto out;
-		}
-	}
 	r = 0;
 out:
-	for (size_t i = 0; i < nsegs; i++)
-		free(segs[i].name);
-	free(segs);
+	ev_trail_done(&t);
 	return r;
 }
 
