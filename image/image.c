@@ -1046,35 +1046,15 @@ unpack_rootfs(struct image_store *s, const char *blob, const char *hex,
 	return 0;
 }
 
-int
-image_import(struct image_store *s, enum image_kind kind, const char *file,
-    const char *expected, struct image_info *ret, char **ret_err)
+/* Opens FILE into *RET_IN after checking that it is a regular file
+ * within the store's size limit. */
+static int
+import_open(struct image_store *s, const char *file, int *ret_in,
+    char **ret_err)
 {
-	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX	*h256 = NULL, *h384 = NULL;
-	_cleanup_free_ unsigned char		*sig = NULL;
-	_cleanup_free_ char			*tmp = NULL, *blob = NULL;
-	_cleanup_free_ char			*signer = NULL;
-	_cleanup_close_ int			 in = -1, out = -1;
-	unsigned char				 d256[32], d384[48];
-	unsigned				 l256, l384;
-	char					 hex[65];
-	struct image_info			 info;
-	struct stat				 st;
-	enum image_format			 fmt = IMAGE_FMT_TAR;
-	const char				*ehex;
-	uint64_t				 copied = 0;
-	size_t					 siglen;
-	char					 buf[65536];
-	ssize_t					 n;
-	int					 r;
+	_cleanup_close_ int	in = -1;
+	struct stat		st;
 
-	if (kind != IMAGE_ROOTFS && kind != IMAGE_DISK)
-		return errf(-BW_E_INVALID, ret_err, "image kind unknown");
-	if (expected && (r = digest_check(expected, &ehex, ret_err)) < 0)
-		return r;
-	/* Signature first: an unsigned file is not even copied. */
-	if ((r = read_sig(file, &sig, &siglen, ret_err)) < 0)
-		return r;
 	in = open(file, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
 		return errf(-errno, ret_err, "%s: %s", file, strerror(errno));
@@ -1086,6 +1066,113 @@ image_import(struct image_store *s, enum image_kind kind, const char *file,
 	if ((uint64_t)st.st_size > s->lim.max_blob)
 		return errf(-BW_E_TOOLARGE, ret_err,
 		    "%s: over %" PRIu64 " bytes", file, s->lim.max_blob);
+	*ret_in = TAKE_FD(in);
+	return 0;
+}
+
+/* The digests of an imported copy and its size. */
+struct import_sum {
+	unsigned char	d384[48];	/* what the signature covers */
+	unsigned	l384;
+	char		hex[65];	/* SHA-256, the image's name */
+	uint64_t	copied;
+};
+
+/* Copies IN (FILE) to OUT (TMP) up to the store's limit, hashing it on
+ * the way, and syncs the copy. */
+static int
+import_copy(struct image_store *s, const char *file, int in, const char *tmp,
+    int out, struct import_sum *sum, char **ret_err)
+{
+	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX	*h256 = NULL, *h384 = NULL;
+	unsigned char				 d256[32];
+	unsigned				 l256;
+	char					 buf[65536];
+	ssize_t					 n;
+	int					 r;
+
+	h256 = EVP_MD_CTX_new();
+	h384 = EVP_MD_CTX_new();
+	if (!h256 || !h384 || !EVP_DigestInit_ex(h256, EVP_sha256(), NULL) ||
+	    !EVP_DigestInit_ex(h384, EVP_sha384(), NULL))
+		return -BW_E_CRYPTO;
+	while ((n = read(in, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errf(-errno, ret_err, "%s: %s", file,
+			    strerror(errno));
+		}
+		sum->copied += (uint64_t)n;
+		if (sum->copied > s->lim.max_blob)
+			return errf(-BW_E_TOOLARGE, ret_err, "%s: grew past %"
+			    PRIu64 " bytes", file, s->lim.max_blob);
+		if (!EVP_DigestUpdate(h256, buf, (size_t)n) ||
+		    !EVP_DigestUpdate(h384, buf, (size_t)n))
+			return -BW_E_CRYPTO;
+		if ((r = write_all(out, buf, (size_t)n)) < 0)
+			return errf(r, ret_err, "%s: %s", tmp, bw_strerror(r));
+	}
+	if (!EVP_DigestFinal_ex(h256, d256, &l256) ||
+	    !EVP_DigestFinal_ex(h384, sum->d384, &sum->l384))
+		return -BW_E_CRYPTO;
+	if (fsync(out) < 0)
+		return -errno;
+	for (int i = 0; i < 32; i++)
+		snprintf(sum->hex + 2 * i, 3, "%02x", d256[i]);
+	return 0;
+}
+
+/* Unpacks an accepted root file system stored as BLOB and records the
+ * image's metadata; *RET as image_get(). */
+static int
+import_finish(struct image_store *s, enum image_kind kind, const char *blob,
+    const struct import_sum *sum, const char *signer, enum image_format fmt,
+    struct image_info *ret, char **ret_err)
+{
+	struct image_info	info;
+	int			r;
+
+	if (kind == IMAGE_ROOTFS &&
+	    (r = unpack_rootfs(s, blob, sum->hex, ret_err)) < 0) {
+		(void)unlink(blob);
+		return r;
+	}
+	memset(&info, 0, sizeof(info));
+	snprintf(info.digest, sizeof(info.digest), "sha256:%s", sum->hex);
+	snprintf(info.signer, sizeof(info.signer), "%s", signer);
+	info.kind = kind;
+	info.format = fmt;
+	info.size = sum->copied;
+	if ((r = write_meta(s, sum->hex, &info)) < 0)
+		return errf(r, ret_err, "image metadata: %s", bw_strerror(r));
+	return image_get(s, info.digest, ret, ret_err);
+}
+
+int
+image_import(struct image_store *s, enum image_kind kind, const char *file,
+    const char *expected, struct image_info *ret, char **ret_err)
+{
+	_cleanup_free_ unsigned char		*sig = NULL;
+	_cleanup_free_ char			*tmp = NULL, *blob = NULL;
+	_cleanup_free_ char			*signer = NULL;
+	_cleanup_close_ int			 in = -1, out = -1;
+	struct import_sum			 sum = { 0 };
+	char					 digest[IMAGE_DIGEST_MAX + 1];
+	enum image_format			 fmt = IMAGE_FMT_TAR;
+	const char				*ehex;
+	size_t					 siglen;
+	int					 r;
+
+	if (kind != IMAGE_ROOTFS && kind != IMAGE_DISK)
+		return errf(-BW_E_INVALID, ret_err, "image kind unknown");
+	if (expected && (r = digest_check(expected, &ehex, ret_err)) < 0)
+		return r;
+	/* Signature first: an unsigned file is not even copied. */
+	if ((r = read_sig(file, &sig, &siglen, ret_err)) < 0)
+		return r;
+	if ((r = import_open(s, file, &in, ret_err)) < 0)
+		return r;
 	if (asprintf(&tmp, "%s/tmp/import-%d-%u", s->root, (int)getpid(),
 	    s->seq++) < 0) {
 		tmp = NULL;
@@ -1098,60 +1185,20 @@ image_import(struct image_store *s, enum image_kind kind, const char *file,
 	    0600);
 	if (out < 0)
 		return errf(-errno, ret_err, "%s: %s", tmp, strerror(errno));
-	h256 = EVP_MD_CTX_new();
-	h384 = EVP_MD_CTX_new();
-	if (!h256 || !h384 || !EVP_DigestInit_ex(h256, EVP_sha256(), NULL) ||
-	    !EVP_DigestInit_ex(h384, EVP_sha384(), NULL)) {
-		r = -BW_E_CRYPTO;
+	if ((r = import_copy(s, file, in, tmp, out, &sum, ret_err)) < 0)
 		goto fail;
-	}
-	while ((n = read(in, buf, sizeof(buf))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = errf(-errno, ret_err, "%s: %s", file,
-			    strerror(errno));
-			goto fail;
-		}
-		copied += (uint64_t)n;
-		if (copied > s->lim.max_blob) {
-			r = errf(-BW_E_TOOLARGE, ret_err, "%s: grew past %" PRIu64
-			    " bytes", file, s->lim.max_blob);
-			goto fail;
-		}
-		if (!EVP_DigestUpdate(h256, buf, (size_t)n) ||
-		    !EVP_DigestUpdate(h384, buf, (size_t)n)) {
-			r = -BW_E_CRYPTO;
-			goto fail;
-		}
-		if ((r = write_all(out, buf, (size_t)n)) < 0) {
-			r = errf(r, ret_err, "%s: %s", tmp, bw_strerror(r));
-			goto fail;
-		}
-	}
-	if (!EVP_DigestFinal_ex(h256, d256, &l256) ||
-	    !EVP_DigestFinal_ex(h384, d384, &l384)) {
-		r = -BW_E_CRYPTO;
-		goto fail;
-	}
-	if (fsync(out) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", d256[i]);
-	r = verify_digest(s->trust, d384, l384, sig, siglen, &signer, ret_err);
+	r = verify_digest(s->trust, sum.d384, sum.l384, sig, siglen, &signer,
+	    ret_err);
 	if (r < 0)
 		goto fail;
-	if (expected && strcmp(ehex, hex)) {
+	if (expected && strcmp(ehex, sum.hex)) {
 		r = errf(-BW_E_DENIED, ret_err,
 		    "digest mismatch: expected %s, file is sha256:%s",
-		    expected, hex);
+		    expected, sum.hex);
 		goto fail;
 	}
-	memset(&info, 0, sizeof(info));
-	snprintf(info.digest, sizeof(info.digest), "sha256:%s", hex);
-	if (image_get(s, info.digest, ret, NULL) == 0) {
+	snprintf(digest, sizeof(digest), "sha256:%s", sum.hex);
+	if (image_get(s, digest, ret, NULL) == 0) {
 		(void)unlink(tmp);
 		return 0;
 	}
@@ -1161,7 +1208,7 @@ image_import(struct image_store *s, enum image_kind kind, const char *file,
 		r = check_disk(out, &fmt, ret_err);
 	if (r < 0)
 		goto fail;
-	if (asprintf(&blob, "%s/blobs/sha256/%s", s->root, hex) < 0) {
+	if (asprintf(&blob, "%s/blobs/sha256/%s", s->root, sum.hex) < 0) {
 		blob = NULL;
 		r = -ENOMEM;
 		goto fail;
@@ -1170,18 +1217,7 @@ image_import(struct image_store *s, enum image_kind kind, const char *file,
 		r = errf(-errno, ret_err, "%s: %s", blob, strerror(errno));
 		goto fail;
 	}
-	if (kind == IMAGE_ROOTFS &&
-	    (r = unpack_rootfs(s, blob, hex, ret_err)) < 0) {
-		(void)unlink(blob);
-		return r;
-	}
-	snprintf(info.signer, sizeof(info.signer), "%s", signer);
-	info.kind = kind;
-	info.format = fmt;
-	info.size = copied;
-	if ((r = write_meta(s, hex, &info)) < 0)
-		return errf(r, ret_err, "image metadata: %s", bw_strerror(r));
-	return image_get(s, info.digest, ret, ret_err);
+	return import_finish(s, kind, blob, &sum, signer, fmt, ret, ret_err);
 fail:
 	(void)unlink(tmp);
 	return r;
