@@ -390,18 +390,28 @@ comp_oscal_assessment_results(const struct comp_scan *scan,
 	return 0;
 }
 
-int
-comp_oscal_poam(const struct comp_scan *scan, const struct comp_catalog *cat,
-    const struct comp_baseline *base, const struct comp_oscal_opts *opts,
-    json_t **ret, char **ret_err)
+/* What the steps of comp_oscal_poam() share: its inputs and the arrays
+ * of the document they fill (borrowed from it). */
+struct poam_ctx {
+	const struct comp_scan		*scan;
+	const struct comp_catalog	*cat;
+	const struct comp_baseline	*base;
+	json_t				*root, *observations, *risks;
+	json_t				*findings, *items;
+	char				(*obs_uuid)[37];
+	char				 deadline[64];
+};
+
+/* The POA&M document with its metadata and empty arrays into *RET_DOC;
+ * P notes its parts. */
+static int
+poam_skeleton(const struct comp_baseline *base,
+    const struct comp_oscal_opts *opts, struct poam_ctx *p, json_t **ret_doc)
 {
 	_cleanup_json_ json_t *doc = NULL;
-	_cleanup_free_ char (*obs_uuid)[37] = NULL;
 	_cleanup_free_ char *title = NULL;
-	json_t *meta, *root, *observations, *risks, *findings, *items;
-	struct timespec dl;
-	char uuid[37], deadline[64];
-	size_t i, j, failing = 0;
+	json_t *meta;
+	char uuid[37];
 	int r;
 
 	if (asprintf(&title, "Bulwark plan of action and milestones%s%s",
@@ -419,109 +429,161 @@ comp_oscal_poam(const struct comp_scan *scan, const struct comp_catalog *cat,
 	    "uuid", uuid, "metadata", meta, "poam-items");
 	if (!doc)
 		return -ENOMEM;
-	root = json_object_get(doc, "plan-of-action-and-milestones");
-	items = json_object_get(root, "poam-items");
-	if (opts && opts->import_ssp && json_object_set_new(root,
+	p->root = json_object_get(doc, "plan-of-action-and-milestones");
+	p->items = json_object_get(p->root, "poam-items");
+	if (opts && opts->import_ssp && json_object_set_new(p->root,
 	    "import-ssp", json_pack("{s:s}", "href", opts->import_ssp)) < 0)
 		return -ENOMEM;
-	if (opts && opts->system_id && json_object_set_new(root, "system-id",
+	if (opts && opts->system_id && json_object_set_new(p->root, "system-id",
 	    json_pack("{s:s, s:s}", "identifier-type",
 	    "https://ietf.org/rfc/rfc4122", "id", opts->system_id)) < 0)
 		return -ENOMEM;
-	observations = json_array();
-	risks = json_array();
-	findings = json_array();
-	if (!observations || !risks || !findings ||
-	    json_object_set_new(root, "observations", observations) < 0 ||
-	    json_object_set_new(root, "risks", risks) < 0 ||
-	    json_object_set_new(root, "findings", findings) < 0)
+	p->observations = json_array();
+	p->risks = json_array();
+	p->findings = json_array();
+	if (!p->observations || !p->risks || !p->findings ||
+	    json_object_set_new(p->root, "observations", p->observations) < 0 ||
+	    json_object_set_new(p->root, "risks", p->risks) < 0 ||
+	    json_object_set_new(p->root, "findings", p->findings) < 0)
 		return -ENOMEM;
+	*ret_doc = TAKE_PTR(doc);
+	return 0;
+}
+
+/* Whether RES needs a plan: it failed, on a control of the baseline
+ * when there is one. */
+static bool
+poam_wanted(const struct comp_result *res, const struct comp_baseline *base)
+{
+	bool in = false;
+
+	if (res->verdict == COMP_SATISFIED ||
+	    res->verdict == COMP_NOT_APPLICABLE)
+		return false;
+	if (!base)
+		return true;
+	for (size_t j = 0; res->check->controls[j] && !in; j++)
+		in = comp_baseline_contains(base, res->check->controls[j]);
+	return in;
+}
+
+/* A finding for each control (of the baseline) that check result I
+ * evidences, linked from ITEM. */
+static int
+poam_item_findings(struct poam_ctx *p, size_t i, json_t *item,
+    char **ret_err)
+{
+	const struct comp_result *res = p->scan->results[i];
+	json_t *rf;
+	int r;
+
+	if (!(rf = json_array()) ||
+	    json_object_set_new(item, "related-findings", rf) < 0)
+		return -ENOMEM;
+	for (size_t j = 0; res->check->controls[j]; j++) {
+		const struct comp_control *ctl;
+		json_t *f;
+
+		if (p->base && !comp_baseline_contains(p->base,
+		    res->check->controls[j]))
+			continue;
+		if ((r = comp_need_control(p->cat, res->check->controls[j],
+		    &ctl, ret_err)) < 0)
+			return r;
+		f = comp_finding(ctl, COMP_NOT_SATISFIED, p->scan,
+		    p->obs_uuid, true);
+		if (!f)
+			return -ENOMEM;
+		/* Only this item's observation is linked: others
+		 * may not be in this document. */
+		json_object_set_new(f, "related-observations",
+		    json_pack("[{s:s}]", "observation-uuid",
+		    p->obs_uuid[i]));
+		if (comp_push(rf, json_pack("{s:s}", "finding-uuid",
+		    json_string_value(json_object_get(f, "uuid")))) < 0 ||
+		    comp_push(p->findings, f) < 0)
+			return -ENOMEM;
+	}
+	if (json_array_size(rf) == 0)
+		json_object_del(item, "related-findings");
+	return 0;
+}
+
+/* The observation, risk, POA&M item and findings for failed check
+ * result I. */
+static int
+poam_item(struct poam_ctx *p, size_t i, char **ret_err)
+{
+	const struct comp_result *res = p->scan->results[i];
+	_cleanup_free_ char *it = NULL, *stmt = NULL;
+	json_t *item;
+	char ruuid[37], iuuid[37];
+	int r;
+
+	if (comp_push(p->observations, comp_observation(res,
+	    p->obs_uuid[i])) < 0)
+		return -ENOMEM;
+	if ((r = comp_uuid_v4(ruuid)) < 0 ||
+	    (r = comp_uuid_v4(iuuid)) < 0)
+		return r;
+	if (asprintf(&it, "%s not satisfied", res->check->title) < 0 ||
+	    asprintf(&stmt, "Requirement: %s. The automated check "
+	    "%s found it not met; see the related observation for "
+	    "what was found and what is required.",
+	    res->check->description, res->check->id) < 0)
+		return -ENOMEM;
+	if (comp_push(p->risks, json_pack("{s:s, s:s, s:s, s:s, s:s, "
+	    "s:s, s:[{s:s}]}", "uuid", ruuid, "title", it,
+	    "description", res->check->description, "statement", stmt,
+	    "status", "open", "deadline", p->deadline,
+	    "related-observations", "observation-uuid",
+	    p->obs_uuid[i])) < 0)
+		return -ENOMEM;
+	item = json_pack("{s:s, s:s, s:s, s:[o], s:[{s:s}], "
+	    "s:[{s:s}]}", "uuid", iuuid, "title", it, "description",
+	    stmt, "props", comp_prop("check-id", res->check->id),
+	    "related-observations", "observation-uuid", p->obs_uuid[i],
+	    "related-risks", "risk-uuid", ruuid);
+	if (comp_push(p->items, item) < 0)
+		return -ENOMEM;
+	return poam_item_findings(p, i, item, ret_err);
+}
+
+int
+comp_oscal_poam(const struct comp_scan *scan, const struct comp_catalog *cat,
+    const struct comp_baseline *base, const struct comp_oscal_opts *opts,
+    json_t **ret, char **ret_err)
+{
+	_cleanup_json_ json_t *doc = NULL;
+	_cleanup_free_ char (*obs_uuid)[37] = NULL;
+	struct poam_ctx p = { .scan = scan, .cat = cat, .base = base };
+	struct timespec dl;
+	size_t i, failing = 0;
+	int r;
+
+	if ((r = poam_skeleton(base, opts, &p, &doc)) < 0)
+		return r;
 	if (!(obs_uuid = calloc(scan->n ? scan->n : 1, sizeof(*obs_uuid))))
 		return -ENOMEM;
+	p.obs_uuid = obs_uuid;
 	clock_gettime(CLOCK_REALTIME, &dl);
 	dl.tv_sec += (time_t)(opts && opts->deadline_days > 0 ?
 	    opts->deadline_days : 30) * 86400;
 	dl.tv_nsec = 0;
-	comp_time_str(&dl, deadline);
+	comp_time_str(&dl, p.deadline);
 	for (i = 0; i < scan->n; i++) {
-		const struct comp_result *res = scan->results[i];
-		_cleanup_free_ char *it = NULL, *stmt = NULL;
-		json_t *item, *rf;
-		char ruuid[37], iuuid[37];
-
-		if (res->verdict == COMP_SATISFIED ||
-		    res->verdict == COMP_NOT_APPLICABLE)
+		if (!poam_wanted(scan->results[i], base))
 			continue;
-		if (base) {
-			bool in = false;
-
-			for (j = 0; res->check->controls[j] && !in; j++)
-				in = comp_baseline_contains(base,
-				    res->check->controls[j]);
-			if (!in)
-				continue;
-		}
 		failing++;
-		if (comp_push(observations, comp_observation(res,
-		    obs_uuid[i])) < 0)
-			return -ENOMEM;
-		if ((r = comp_uuid_v4(ruuid)) < 0 ||
-		    (r = comp_uuid_v4(iuuid)) < 0)
+		if ((r = poam_item(&p, i, ret_err)) < 0)
 			return r;
-		if (asprintf(&it, "%s not satisfied", res->check->title) < 0 ||
-		    asprintf(&stmt, "Requirement: %s. The automated check "
-		    "%s found it not met; see the related observation for "
-		    "what was found and what is required.",
-		    res->check->description, res->check->id) < 0)
-			return -ENOMEM;
-		if (comp_push(risks, json_pack("{s:s, s:s, s:s, s:s, s:s, "
-		    "s:s, s:[{s:s}]}", "uuid", ruuid, "title", it,
-		    "description", res->check->description, "statement", stmt,
-		    "status", "open", "deadline", deadline,
-		    "related-observations", "observation-uuid",
-		    obs_uuid[i])) < 0)
-			return -ENOMEM;
-		item = json_pack("{s:s, s:s, s:s, s:[o], s:[{s:s}], "
-		    "s:[{s:s}]}", "uuid", iuuid, "title", it, "description",
-		    stmt, "props", comp_prop("check-id", res->check->id),
-		    "related-observations", "observation-uuid", obs_uuid[i],
-		    "related-risks", "risk-uuid", ruuid);
-		if (comp_push(items, item) < 0 || !(rf = json_array()) ||
-		    json_object_set_new(item, "related-findings", rf) < 0)
-			return -ENOMEM;
-		for (j = 0; res->check->controls[j]; j++) {
-			const struct comp_control *ctl;
-			json_t *f;
-
-			if (base && !comp_baseline_contains(base,
-			    res->check->controls[j]))
-				continue;
-			if ((r = comp_need_control(cat, res->check->controls[j],
-			    &ctl, ret_err)) < 0)
-				return r;
-			f = comp_finding(ctl, COMP_NOT_SATISFIED, scan,
-			    obs_uuid, true);
-			if (!f)
-				return -ENOMEM;
-			/* Only this item's observation is linked: others
-			 * may not be in this document. */
-			json_object_set_new(f, "related-observations",
-			    json_pack("[{s:s}]", "observation-uuid",
-			    obs_uuid[i]));
-			if (comp_push(rf, json_pack("{s:s}", "finding-uuid",
-			    json_string_value(json_object_get(f, "uuid")))) < 0 ||
-			    comp_push(findings, f) < 0)
-				return -ENOMEM;
-		}
-		if (json_array_size(rf) == 0)
-			json_object_del(item, "related-findings");
 	}
 	/* OSCAL requires at least one poam-item. */
 	if (failing == 0)
 		return errf(-BW_E_NOTFOUND, ret_err, "no check failed: "
 		    "nothing to plan");
-	if (json_array_size(findings) == 0)
-		json_object_del(root, "findings");
+	if (json_array_size(p.findings) == 0)
+		json_object_del(p.root, "findings");
 	*ret = TAKE_PTR(doc);
 	return 0;
 }
