@@ -89,37 +89,44 @@ count_in(const char *path, const char *needle)
 	return n;
 }
 
-int
-main(int argc, char **argv)
+/* What one benchmark run is asked for and what it measures. */
+struct bench {
+	const char		*data, *ssg, *profile;
+	int			 runs;
+	bool			 skip_oval;
+	char			 tmpd[32];
+	struct comp_catalog	*cat;
+	struct comp_baseline	*mod;
+	double			*walls, load_s;
+	size_t			 checks, sat, unsat, na;
+	/* OpenSCAP: exit status, wall time and counts of its runs */
+	int			 xr, orr;
+	double			 oscap_x, oscap_o;
+	long			 rules, defs, r_pass, r_fail, r_na;
+};
+
+/* Returns 0, or 2 after printing the usage. */
+static int
+parse_args(struct bench *b, int argc, char **argv)
 {
-	const char *data = getenv("BULWARK_COMPLIANCE_DATA");
-	const char *ssg = "/usr/share/xml/scap/ssg/content";
-	const char *profile = "xccdf_org.ssgproject.content_profile_standard";
-	struct comp_catalog *cat = NULL;
-	struct comp_baseline *mod = NULL;
-	double *walls, t0, load_s, oscap_x = 0, oscap_o = 0;
-	char *err = NULL, path[512], tmpd[] = "/tmp/bw-bench-scan-XXXXXX";
-	size_t checks = 0, i, sat = 0, unsat = 0, na = 0;
-	int runs = 20, c, xr = -1, orr = -1;
-	long rules = -1, defs = -1, r_pass = 0, r_fail = 0, r_na = 0;
-	bool skip_oval = false;
+	int c;
 
 	while ((c = getopt(argc, argv, "n:d:c:p:O")) != -1) {
 		switch (c) {
 		case 'n':
-			runs = atoi(optarg);
+			b->runs = atoi(optarg);
 			break;
 		case 'd':
-			data = optarg;
+			b->data = optarg;
 			break;
 		case 'c':
-			ssg = optarg;
+			b->ssg = optarg;
 			break;
 		case 'p':
-			profile = optarg;
+			b->profile = optarg;
 			break;
 		case 'O':
-			skip_oval = true;
+			b->skip_oval = true;
 			break;
 		default:
 			fprintf(stderr, "usage: %s [-n RUNS] [-d DATADIR] "
@@ -127,170 +134,229 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (runs < 1 || runs > 10000)
-		runs = 20;
-	if (!data)
-		data = "compliance/data";
-	if (!mkdtemp(tmpd))
-		return 1;
+	if (b->runs < 1 || b->runs > 10000)
+		b->runs = 20;
+	if (!b->data)
+		b->data = "compliance/data";
+	return 0;
+}
 
-	t0 = now_s();
-	snprintf(path, sizeof(path), "%s/%s", data, COMP_CATALOG_FILE);
-	if (comp_catalog_load(path, &cat, &err) < 0) {
+static int
+load(struct bench *b)
+{
+	char	*err = NULL, path[512];
+	double	 t0 = now_s();
+
+	snprintf(path, sizeof(path), "%s/%s", b->data, COMP_CATALOG_FILE);
+	if (comp_catalog_load(path, &b->cat, &err) < 0) {
 		fprintf(stderr, "catalog: %s\n", err);
-		return 1;
+		return -1;
 	}
-	snprintf(path, sizeof(path), "%s/%s", data, COMP_BASELINE_MODERATE);
-	if (comp_baseline_load(path, cat, &mod, &err) < 0) {
+	snprintf(path, sizeof(path), "%s/%s", b->data, COMP_BASELINE_MODERATE);
+	if (comp_baseline_load(path, b->cat, &b->mod, &err) < 0) {
 		fprintf(stderr, "baseline: %s\n", err);
-		return 1;
+		return -1;
 	}
-	load_s = now_s() - t0;
+	b->load_s = now_s() - t0;
+	return 0;
+}
 
-	walls = calloc((size_t)runs, sizeof(*walls));
-	if (!walls)
-		return 1;
-	for (i = 0; i < (size_t)runs; i++) {
+/* Counts the first scan's verdicts and times building and writing its
+ * OSCAL documents. */
+static int
+first_scan(struct bench *b, const struct comp_scan *scan)
+{
+	json_t	*ar = NULL, *poam = NULL;
+	char	*err = NULL;
+	double	 t1 = now_s();
+	int	 dfd = open(b->tmpd, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	for (size_t j = 0; j < scan->n; j++) {
+		b->sat += scan->results[j]->verdict == COMP_SATISFIED;
+		b->unsat += scan->results[j]->verdict == COMP_NOT_SATISFIED;
+		b->na += scan->results[j]->verdict == COMP_NOT_APPLICABLE;
+	}
+	if (dfd < 0 || comp_oscal_assessment_results(scan, b->cat,
+	    b->mod, NULL, &ar, &err) < 0 ||
+	    comp_oscal_write(ar, dfd, "ar.json", 0600) < 0)
+		return -1;
+	if (comp_oscal_poam(scan, b->cat, b->mod, NULL, &poam, &err) == 0)
+		(void)comp_oscal_write(poam, dfd, "poam.json", 0600);
+	printf("# OSCAL assessment-results + POA&M built and "
+	    "written in %.1f ms\n", (now_s() - t1) * 1e3);
+	json_decref(ar);
+	json_decref(poam);
+	close(dfd);
+	return 0;
+}
+
+/* Scans / b->runs times; b->walls gets the sorted wall times. */
+static int
+scan_runs(struct bench *b)
+{
+	b->walls = calloc((size_t)b->runs, sizeof(*b->walls));
+	if (!b->walls)
+		return -1;
+	for (size_t i = 0; i < (size_t)b->runs; i++) {
 		struct comp_scan *scan = NULL;
 		struct comp_ctx ctx;
-		size_t j;
+		double t0 = now_s();
 
-		t0 = now_s();
 		if (comp_ctx_open(&ctx, "/", NULL, NULL, 0) < 0 ||
-		    comp_scan_run(&ctx, mod, &scan) < 0)
-			return 1;
+		    comp_scan_run(&ctx, b->mod, &scan) < 0)
+			return -1;
 		comp_ctx_done(&ctx);
-		walls[i] = now_s() - t0;
-		checks = scan->n;
-		if (i == 0) {
-			json_t *ar = NULL, *poam = NULL;
-			double t1 = now_s();
-			int dfd = open(tmpd, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-			for (j = 0; j < scan->n; j++) {
-				sat += scan->results[j]->verdict == COMP_SATISFIED;
-				unsat += scan->results[j]->verdict ==
-				    COMP_NOT_SATISFIED;
-				na += scan->results[j]->verdict ==
-				    COMP_NOT_APPLICABLE;
-			}
-			if (dfd < 0 || comp_oscal_assessment_results(scan, cat,
-			    mod, NULL, &ar, &err) < 0 ||
-			    comp_oscal_write(ar, dfd, "ar.json", 0600) < 0)
-				return 1;
-			if (comp_oscal_poam(scan, cat, mod, NULL, &poam,
-			    &err) == 0)
-				(void)comp_oscal_write(poam, dfd, "poam.json",
-				    0600);
-			printf("# OSCAL assessment-results + POA&M built and "
-			    "written in %.1f ms\n", (now_s() - t1) * 1e3);
-			json_decref(ar);
-			json_decref(poam);
-			close(dfd);
-		}
+		b->walls[i] = now_s() - t0;
+		b->checks = scan->n;
+		if (i == 0 && first_scan(b, scan) < 0)
+			return -1;
 		comp_scan_free(scan);
 	}
-	qsort(walls, (size_t)runs, sizeof(*walls), cmp_d);
+	qsort(b->walls, (size_t)b->runs, sizeof(*b->walls), cmp_d);
+	return 0;
+}
 
-	/* OpenSCAP, same machine, same run. */
-	{
-		char ds[600], oval[600], res[600], out[600];
-		char *xargv[] = { "oscap", "xccdf", "eval", "--profile",
-			(char *)profile, "--results", res, ds, NULL };
-		char *oargv[] = { "oscap", "oval", "eval", oval, NULL };
+/* OpenSCAP, same machine, same run. */
+static void
+run_oscap(struct bench *b)
+{
+	char ds[600], oval[600], res[600], out[600];
+	char *xargv[] = { "oscap", "xccdf", "eval", "--profile",
+		(char *)b->profile, "--results", res, ds, NULL };
+	char *oargv[] = { "oscap", "oval", "eval", oval, NULL };
 
-		snprintf(ds, sizeof(ds), "%s/ssg-debian11-ds.xml", ssg);
-		snprintf(oval, sizeof(oval), "%s/ssg-debian11-oval.xml", ssg);
-		snprintf(res, sizeof(res), "%s/oscap-results.xml", tmpd);
-		snprintf(out, sizeof(out), "%s/oval.out", tmpd);
-		if (access(ds, R_OK) == 0) {
-			xr = run(xargv, NULL, &oscap_x);
-			rules = count_in(res, "<rule-result ");
-			r_pass = count_in(res, "<result>pass</result>");
-			r_fail = count_in(res, "<result>fail</result>");
-			/* notselected rules were not evaluated */
-			r_na = count_in(res, "<result>notapplicable</result>");
-			if (rules >= 0)
-				rules = r_pass + r_fail + r_na +
-				    count_in(res, "<result>error</result>") +
-				    count_in(res, "<result>unknown</result>") +
-				    count_in(res, "<result>notchecked</result>");
-		}
-		if (!skip_oval && access(oval, R_OK) == 0) {
-			orr = run(oargv, out, &oscap_o);
-			defs = count_in(out, "Definition oval:");
-		}
-		unlink(res);
-		unlink(out);
+	snprintf(ds, sizeof(ds), "%s/ssg-debian11-ds.xml", b->ssg);
+	snprintf(oval, sizeof(oval), "%s/ssg-debian11-oval.xml", b->ssg);
+	snprintf(res, sizeof(res), "%s/oscap-results.xml", b->tmpd);
+	snprintf(out, sizeof(out), "%s/oval.out", b->tmpd);
+	if (access(ds, R_OK) == 0) {
+		b->xr = run(xargv, NULL, &b->oscap_x);
+		b->rules = count_in(res, "<rule-result ");
+		b->r_pass = count_in(res, "<result>pass</result>");
+		b->r_fail = count_in(res, "<result>fail</result>");
+		/* notselected rules were not evaluated */
+		b->r_na = count_in(res, "<result>notapplicable</result>");
+		if (b->rules >= 0)
+			b->rules = b->r_pass + b->r_fail + b->r_na +
+			    count_in(res, "<result>error</result>") +
+			    count_in(res, "<result>unknown</result>") +
+			    count_in(res, "<result>notchecked</result>");
 	}
-	snprintf(path, sizeof(path), "%s/ar.json", tmpd);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/poam.json", tmpd);
-	unlink(path);
-	rmdir(tmpd);
-
-	{
-		double med = walls[runs / 2], per = med / (double)checks;
-		size_t ctl = 0;
-		const struct comp_check *all;
-		size_t nall, k, m;
-
-		all = comp_checks(&nall);
-		for (k = 0; k < comp_baseline_count(mod); k++)
-			for (m = 0; m < nall; m++)
-				if (comp_check_covers(&all[m],
-				    comp_baseline_at(mod, k)->id)) {
-					ctl++;
-					break;
-				}
-		printf("catalog + Moderate baseline load: %.1f ms\n",
-		    load_s * 1e3);
-		printf("bulwark Moderate scan of /: %zu checks, %zu controls "
-		    "of %zu automated (%zu satisfied, %zu not satisfied, %zu "
-		    "n/a on this host)\n", checks, ctl, comp_baseline_count(mod),
-		    sat, unsat, na);
-		printf("bulwark scan wall time over %d runs: median %.2f ms, "
-		    "min %.2f ms, max %.2f ms; %.1f us per check\n", runs,
-		    med * 1e3, walls[0] * 1e3, walls[runs - 1] * 1e3, per * 1e6);
-		if (rules > 0) {
-			double rper = oscap_x / (double)rules;
-
-			printf("oscap xccdf eval (%s, ssg-debian11-ds.xml): exit "
-			    "%d, %.2f s wall, %ld rules evaluated (%ld pass, %ld "
-			    "fail, %ld not applicable), %.1f us per rule\n",
-			    profile, xr, oscap_x, rules, r_pass, r_fail, r_na,
-			    rper * 1e6);
-			if (r_na == rules)
-				printf("note: every XCCDF rule was not applicable "
-				    "(SSG ships Debian 11 content; its platform "
-				    "check fails on this host), so the OVAL "
-				    "evaluation below is the like-for-like "
-				    "comparison\n");
-			printf("ratio: whole scan %.0fx faster; per check %.0fx "
-			    "faster\n", oscap_x / med, rper / per);
-		} else
-			printf("oscap xccdf eval: not run (%s)\n", xr < 0 ?
-			    "oscap or ssg-debian missing" : "no results");
-		if (defs > 0) {
-			double dper = oscap_o / (double)defs;
-
-			printf("oscap oval eval (ssg-debian11-oval.xml): exit %d, "
-			    "%.2f s wall, %ld definitions, %.1f us per "
-			    "definition\n", orr, oscap_o, defs, dper * 1e6);
-			printf("ratio: whole scan %.0fx faster; per check %.0fx "
-			    "faster\n", oscap_o / med, dper / per);
-		} else
-			printf("oscap oval eval: not run\n");
-		printf("goals: scan < 1 s: %s; >= 20x faster per check than "
-		    "oscap xccdf: %s; than oscap oval: %s\n",
-		    med < 1.0 ? "met" : "NOT met",
-		    rules > 0 ? ((oscap_x / (double)rules) / per >= 20 ?
-		    "met" : "NOT met") : "not measured",
-		    defs > 0 ? ((oscap_o / (double)defs) / per >= 20 ?
-		    "met" : "NOT met") : "not measured");
+	if (!b->skip_oval && access(oval, R_OK) == 0) {
+		b->orr = run(oargv, out, &b->oscap_o);
+		b->defs = count_in(out, "Definition oval:");
 	}
-	free(walls);
-	comp_baseline_free(mod);
-	comp_catalog_free(cat);
+	unlink(res);
+	unlink(out);
+}
+
+static void
+remove_tmp(const struct bench *b)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/ar.json", b->tmpd);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/poam.json", b->tmpd);
+	unlink(path);
+	rmdir(b->tmpd);
+}
+
+/* How OpenSCAP compared, per its kind of evaluation, with the median
+ * scan MED and PER seconds a check. */
+static void
+report_oscap(const struct bench *b, double med, double per)
+{
+	if (b->rules > 0) {
+		double rper = b->oscap_x / (double)b->rules;
+
+		printf("oscap xccdf eval (%s, ssg-debian11-ds.xml): exit "
+		    "%d, %.2f s wall, %ld rules evaluated (%ld pass, %ld "
+		    "fail, %ld not applicable), %.1f us per rule\n",
+		    b->profile, b->xr, b->oscap_x, b->rules, b->r_pass,
+		    b->r_fail, b->r_na, rper * 1e6);
+		if (b->r_na == b->rules)
+			printf("note: every XCCDF rule was not applicable "
+			    "(SSG ships Debian 11 content; its platform "
+			    "check fails on this host), so the OVAL "
+			    "evaluation below is the like-for-like "
+			    "comparison\n");
+		printf("ratio: whole scan %.0fx faster; per check %.0fx "
+		    "faster\n", b->oscap_x / med, rper / per);
+	} else
+		printf("oscap xccdf eval: not run (%s)\n", b->xr < 0 ?
+		    "oscap or ssg-debian missing" : "no results");
+	if (b->defs > 0) {
+		double dper = b->oscap_o / (double)b->defs;
+
+		printf("oscap oval eval (ssg-debian11-oval.xml): exit %d, "
+		    "%.2f s wall, %ld definitions, %.1f us per "
+		    "definition\n", b->orr, b->oscap_o, b->defs, dper * 1e6);
+		printf("ratio: whole scan %.0fx faster; per check %.0fx "
+		    "faster\n", b->oscap_o / med, dper / per);
+	} else
+		printf("oscap oval eval: not run\n");
+}
+
+static void
+report(const struct bench *b)
+{
+	double med = b->walls[b->runs / 2], per = med / (double)b->checks;
+	size_t ctl = 0;
+	const struct comp_check *all;
+	size_t nall, k, m;
+
+	all = comp_checks(&nall);
+	for (k = 0; k < comp_baseline_count(b->mod); k++)
+		for (m = 0; m < nall; m++)
+			if (comp_check_covers(&all[m],
+			    comp_baseline_at(b->mod, k)->id)) {
+				ctl++;
+				break;
+			}
+	printf("catalog + Moderate baseline load: %.1f ms\n",
+	    b->load_s * 1e3);
+	printf("bulwark Moderate scan of /: %zu checks, %zu controls "
+	    "of %zu automated (%zu satisfied, %zu not satisfied, %zu "
+	    "n/a on this host)\n", b->checks, ctl, comp_baseline_count(b->mod),
+	    b->sat, b->unsat, b->na);
+	printf("bulwark scan wall time over %d runs: median %.2f ms, "
+	    "min %.2f ms, max %.2f ms; %.1f us per check\n", b->runs,
+	    med * 1e3, b->walls[0] * 1e3, b->walls[b->runs - 1] * 1e3,
+	    per * 1e6);
+	report_oscap(b, med, per);
+	printf("goals: scan < 1 s: %s; >= 20x faster per check than "
+	    "oscap xccdf: %s; than oscap oval: %s\n",
+	    med < 1.0 ? "met" : "NOT met",
+	    b->rules > 0 ? ((b->oscap_x / (double)b->rules) / per >= 20 ?
+	    "met" : "NOT met") : "not measured",
+	    b->defs > 0 ? ((b->oscap_o / (double)b->defs) / per >= 20 ?
+	    "met" : "NOT met") : "not measured");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct bench b = {
+		.data = getenv("BULWARK_COMPLIANCE_DATA"),
+		.ssg = "/usr/share/xml/scap/ssg/content",
+		.profile = "xccdf_org.ssgproject.content_profile_standard",
+		.runs = 20, .tmpd = "/tmp/bw-bench-scan-XXXXXX",
+		.xr = -1, .orr = -1, .rules = -1, .defs = -1,
+	};
+	int r;
+
+	if ((r = parse_args(&b, argc, argv)) != 0)
+		return r;
+	if (!mkdtemp(b.tmpd))
+		return 1;
+	if (load(&b) < 0 || scan_runs(&b) < 0)
+		return 1;
+	run_oscap(&b);
+	remove_tmp(&b);
+	report(&b);
+	free(b.walls);
+	comp_baseline_free(b.mod);
+	comp_catalog_free(b.cat);
 	return 0;
 }
