@@ -403,155 +403,241 @@ print_rate(double v, char *buf, size_t size)
 	snprintf(buf, size, "%.0f", v);
 }
 
-int
-main(int argc, char **argv)
-{
-	int node_counts[8] = { 100, 1000, 5000 }, n_counts = 3, instances = 10000;
-	int zones_opt = 0, racks_opt = 0, repeat = 1;
-	uint64_t seed = 42;
-	struct sched_policy base;
+/* What the command line asks for. */
+struct bench_opts {
+	int			 node_counts[8], n_counts, instances;
+	int			 zones_opt, racks_opt, repeat;
+	uint64_t		 seed;
+	struct sched_policy	 base;
+};
 
+/* One node count's generated cluster and workloads, shared by its rows. */
+struct bench_set {
+	const struct bench_opts	*o;
+	struct node_gen		*g;
+	struct wl_gen		*w;
+	int			 n, n_wl, zones;
+	double			 baseline;	/* rate of (a), explanations off */
+};
+
+/* Returns 0, or 2 after printing the usage. */
+static int
+parse_args(struct bench_opts *o, int argc, char **argv)
+{
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--nodes") && i + 1 < argc) {
 			char *s = argv[++i], *tok;
 
-			n_counts = 0;
-			while ((tok = strsep(&s, ",")) && n_counts < 8)
-				node_counts[n_counts++] = atoi(tok);
+			o->n_counts = 0;
+			while ((tok = strsep(&s, ",")) && o->n_counts < 8)
+				o->node_counts[o->n_counts++] = atoi(tok);
 		} else if (!strcmp(argv[i], "--instances") && i + 1 < argc)
-			instances = atoi(argv[++i]);
+			o->instances = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--zones") && i + 1 < argc)
-			zones_opt = atoi(argv[++i]);
+			o->zones_opt = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--racks") && i + 1 < argc)
-			racks_opt = atoi(argv[++i]);
+			o->racks_opt = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--repeat") && i + 1 < argc)
-			repeat = atoi(argv[++i]);
+			o->repeat = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
-			seed = strtoull(argv[++i], NULL, 10);
+			o->seed = strtoull(argv[++i], NULL, 10);
 		else {
 			fprintf(stderr, "usage: %s [--nodes N,N..] [--instances M] [--zones Z] "
 			    "[--racks R] [--repeat K] [--seed S]\n", argv[0]);
 			return 2;
 		}
 	}
-	if (instances < 1 || zones_opt < 0 || zones_opt > 64 || racks_opt < 0 || repeat < 1)
+	if (o->instances < 1 || o->zones_opt < 0 || o->zones_opt > 64 || o->racks_opt < 0 ||
+	    o->repeat < 1)
 		return 2;
+	return 0;
+}
+
+/* Best of REPEAT runs of scenario SC in mode XM into *RN (its where is
+ * the caller's to free) and its rate. Other load on the machine only
+ * slows. */
+static int
+best_run(const struct bench_set *b, int sc, int xm, struct run *rn, double *ret_rate)
+{
+	double rate = 0;
+
+	for (int rep = 0; rep < b->o->repeat; rep++) {
+		struct run one = { 0 };
+
+		one.where = calloc((size_t)b->o->instances, sizeof(int));
+		if (!one.where || run_one(b->g, b->n, b->w, b->n_wl, sc, xm, &b->o->base,
+		    &one) < 0)
+			return -1;
+		if (rep == 0 || (one.placed + one.unsched) / one.secs > rate) {
+			if (rep)
+				free(rn->where);
+			*rn = one;
+			rate = (rn->placed + rn->unsched) / rn->secs;
+		} else
+			free(one.where);
+	}
+	*ret_rate = rate;
+	return 0;
+}
+
+/* The measures printed under a scenario's row. */
+static void
+print_extras(const struct bench_set *b, int sc, int xm, const struct run *rn)
+{
+	int used, bound;
+	double fill;
+
+	if (sc == SC_RESOURCES && xm == X_ON) {
+		packing(b->g, b->n, b->w, b->n_wl, rn, &used, &bound, &fill);
+		printf("  least-allocated: %d nodes used, lower bound %d "
+		    "(efficiency %.2f), cpu fill of used nodes %.0f%%; "
+		    "cpu imbalance (CV) %.1f%%\n", used, bound,
+		    used ? (double)bound / used : 0, 100 * fill,
+		    imbalance(b->g, b->n, b->w, b->n_wl, rn));
+	}
+	if (sc == SC_SPREAD && xm == X_ON)
+		printf("  max zone skew over %d workloads: %d (limit 1)\n", b->n_wl,
+		    max_zone_skew(b->g, b->w, b->n_wl, rn, b->zones));
+	if (sc == SC_ANTI && xm == X_ON)
+		printf("  max zone skew: %d\n", max_zone_skew(b->g, b->w, b->n_wl, rn, b->zones));
+	if (xm == X_TEXT)
+		printf("  explanation text: %.0f bytes per decision\n",
+		    (double)rn->chars / (rn->placed + rn->unsched));
+}
+
+/* Every scenario in every explanation mode, and the explanations'
+ * overhead; sets b->baseline. */
+static int
+run_scenarios(struct bench_set *b)
+{
+	double rate_on[SC__MAX] = { 0 }, rate_off[SC__MAX] = { 0 };
+	struct run rn;
+	char buf[32];
+
+	for (int sc = 0; sc < SC__MAX; sc++)
+		for (int xm = 0; xm < X__MAX; xm++) {
+			double rate = 0;
+
+			if (best_run(b, sc, xm, &rn, &rate) < 0)
+				return -1;
+			if (sc == SC_RESOURCES && xm == X_OFF)
+				b->baseline = rate;
+			if (xm == X_OFF)
+				rate_off[sc] = rate;
+			if (xm == X_ON)
+				rate_on[sc] = rate;
+			print_rate(rate, buf, sizeof(buf));
+			printf("%-20s %-8s %7d %7d %12s %6.2f %10.0f\n", sc_names[sc],
+			    x_names[xm], rn.placed, rn.unsched, buf, rate / b->baseline,
+			    (rn.placed + rn.unsched) / rn.wall);
+			print_extras(b, sc, xm, &rn);
+			free(rn.where);
+		}
+	for (int sc = 0; sc < SC__MAX; sc++)
+		printf("explanation overhead %-20s on/off = %.3f\n", sc_names[sc],
+		    rate_on[sc] / rate_off[sc]);
+	return 0;
+}
+
+/* Runs (a) with explanations on under policy P into *RN. */
+static int
+run_variant(const struct bench_set *b, const struct sched_policy *p, struct run *rn)
+{
+	memset(rn, 0, sizeof(*rn));
+	rn->where = calloc((size_t)b->o->instances, sizeof(int));
+	if (!rn->where || run_one(b->g, b->n, b->w, b->n_wl, SC_RESOURCES, X_ON, p, rn) < 0)
+		return -1;
+	return 0;
+}
+
+/* Bin packing under most-allocated, and node sampling, both for (a)
+ * with explanations on. */
+static int
+run_variants(const struct bench_set *b)
+{
+	struct sched_policy p = b->o->base;
+	struct run rn;
+	int used, bound;
+	double fill;
+	char buf[32];
+
+	/* Pure bin packing: nothing else pulls instances apart. */
+	p.weights[SCHED_S_LEAST_ALLOCATED] = 0;
+	p.weights[SCHED_S_MOST_ALLOCATED] = 1;
+	p.weights[SCHED_S_BALANCED] = 0;
+	p.weights[SCHED_S_IMAGE_LOCALITY] = 0;
+	if (run_variant(b, &p, &rn) < 0)
+		return -1;
+	packing(b->g, b->n, b->w, b->n_wl, &rn, &used, &bound, &fill);
+	print_rate((rn.placed + rn.unsched) / rn.secs, buf, sizeof(buf));
+	printf("(a) most-allocated  on       %7d %7d %12s %6.2f\n", rn.placed, rn.unsched,
+	    buf, (rn.placed + rn.unsched) / rn.secs / b->baseline);
+	printf("  most-allocated: %d nodes used, lower bound %d (efficiency %.2f), "
+	    "cpu fill of used nodes %.0f%%\n", used, bound,
+	    used ? (double)bound / used : 0, 100 * fill);
+	free(rn.where);
+
+	p = b->o->base;
+	p.percentage_of_nodes = 10;
+	p.min_feasible = 100;
+	if (run_variant(b, &p, &rn) < 0)
+		return -1;
+	print_rate((rn.placed + rn.unsched) / rn.secs, buf, sizeof(buf));
+	printf("(a) sample 10%%      on       %7d %7d %12s %6.2f\n", rn.placed, rn.unsched,
+	    buf, (rn.placed + rn.unsched) / rn.secs / b->baseline);
+	printf("  sampled: cpu imbalance (CV) %.1f%%\n",
+	    imbalance(b->g, b->n, b->w, b->n_wl, &rn));
+	free(rn.where);
+	return 0;
+}
+
+/* All rows for a cluster of N nodes. */
+static int
+bench_nodes(const struct bench_opts *o, int n)
+{
+	struct bench_set b = { .o = o, .n = n };
+	int racks, r = -1;
+
+	b.zones = o->zones_opt ? o->zones_opt : 3;
+	racks = o->racks_opt ? o->racks_opt : (n / 20 > b.zones ? n / 20 : b.zones);
+	b.g = calloc((size_t)n, sizeof(*b.g));
+	b.w = calloc((size_t)o->instances, sizeof(*b.w));
+	if (n < 1 || !b.g || !b.w)
+		goto out;
+	rng_state = o->seed;
+	gen_nodes(b.g, n, b.zones, racks);
+	b.n_wl = gen_workloads(b.w, o->instances, o->instances);
+	printf("\n== %d nodes, %d zones, %d racks, %d workloads ==\n", n, b.zones, racks,
+	    b.n_wl);
+	printf("%-20s %-8s %7s %7s %12s %6s %10s\n", "scenario", "explain", "placed",
+	    "unsched", "placements/s", "ratio", "(wall)/s");
+	r = run_scenarios(&b) < 0 || run_variants(&b) < 0 ? -1 : 0;
+out:
+	free(b.g);
+	free(b.w);
+	return r;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct bench_opts o = {
+		.node_counts = { 100, 1000, 5000 }, .n_counts = 3, .instances = 10000,
+		.repeat = 1, .seed = 42,
+	};
+	int r;
+
+	if ((r = parse_args(&o, argc, argv)) != 0)
+		return r;
 	for (int i = 0; i < 40; i++)
 		snprintf(image_names[i], sizeof(image_names[i]), "sha256:%016x", i * 7919);
-	sched_policy_default(&base);
+	sched_policy_default(&o.base);
 
 	printf("scheduler bench: %d instances per run; placements/s from process CPU time "
 	    "(the machine is shared), wall-clock rate alongside;\nbaseline = (a) at the same "
-	    "node count, explanations off\n", instances);
-	for (int ci = 0; ci < n_counts; ci++) {
-		int n = node_counts[ci], zones = zones_opt ? zones_opt : 3;
-		int racks = racks_opt ? racks_opt : (n / 20 > zones ? n / 20 : zones);
-		struct node_gen *g = calloc((size_t)n, sizeof(*g));
-		struct wl_gen *w = calloc((size_t)instances, sizeof(*w));
-		int n_wl, used, bound;
-		double fill;
-		double baseline = 0, rate_on[SC__MAX] = { 0 }, rate_off[SC__MAX] = { 0 };
-		struct run rn;
-		char buf[32];
-
-		if (n < 1 || !g || !w)
+	    "node count, explanations off\n", o.instances);
+	for (int ci = 0; ci < o.n_counts; ci++)
+		if (bench_nodes(&o, o.node_counts[ci]) < 0)
 			return 1;
-		rng_state = seed;
-		gen_nodes(g, n, zones, racks);
-		n_wl = gen_workloads(w, instances, instances);
-		printf("\n== %d nodes, %d zones, %d racks, %d workloads ==\n", n, zones, racks, n_wl);
-		printf("%-20s %-8s %7s %7s %12s %6s %10s\n", "scenario", "explain", "placed",
-		    "unsched", "placements/s", "ratio", "(wall)/s");
-		for (int sc = 0; sc < SC__MAX; sc++)
-			for (int xm = 0; xm < X__MAX; xm++) {
-				double rate = 0;
-
-				/* Best of REPEAT: other load on the machine only slows. */
-				for (int rep = 0; rep < repeat; rep++) {
-					struct run one = { 0 };
-
-					one.where = calloc((size_t)instances, sizeof(int));
-					if (!one.where || run_one(g, n, w, n_wl, sc, xm, &base, &one) < 0)
-						return 1;
-					if (rep == 0 || (one.placed + one.unsched) / one.secs > rate) {
-						if (rep)
-							free(rn.where);
-						rn = one;
-						rate = (rn.placed + rn.unsched) / rn.secs;
-					} else
-						free(one.where);
-				}
-
-				if (sc == SC_RESOURCES && xm == X_OFF)
-					baseline = rate;
-				if (xm == X_OFF)
-					rate_off[sc] = rate;
-				if (xm == X_ON)
-					rate_on[sc] = rate;
-				print_rate(rate, buf, sizeof(buf));
-				printf("%-20s %-8s %7d %7d %12s %6.2f %10.0f\n", sc_names[sc],
-				    x_names[xm], rn.placed, rn.unsched, buf, rate / baseline,
-				    (rn.placed + rn.unsched) / rn.wall);
-				if (sc == SC_RESOURCES && xm == X_ON) {
-					packing(g, n, w, n_wl, &rn, &used, &bound, &fill);
-					printf("  least-allocated: %d nodes used, lower bound %d "
-					    "(efficiency %.2f), cpu fill of used nodes %.0f%%; "
-					    "cpu imbalance (CV) %.1f%%\n", used, bound,
-					    used ? (double)bound / used : 0, 100 * fill,
-					    imbalance(g, n, w, n_wl, &rn));
-				}
-				if (sc == SC_SPREAD && xm == X_ON)
-					printf("  max zone skew over %d workloads: %d (limit 1)\n", n_wl,
-					    max_zone_skew(g, w, n_wl, &rn, zones));
-				if (sc == SC_ANTI && xm == X_ON)
-					printf("  max zone skew: %d\n", max_zone_skew(g, w, n_wl, &rn, zones));
-				if (xm == X_TEXT)
-					printf("  explanation text: %.0f bytes per decision\n",
-					    (double)rn.chars / (rn.placed + rn.unsched));
-				free(rn.where);
-			}
-		for (int sc = 0; sc < SC__MAX; sc++)
-			printf("explanation overhead %-20s on/off = %.3f\n", sc_names[sc],
-			    rate_on[sc] / rate_off[sc]);
-
-		/* Bin packing under most-allocated, and node sampling, both
-		 * for (a) with explanations on. */
-		{
-			struct sched_policy p = base;
-
-			/* Pure bin packing: nothing else pulls instances apart. */
-			p.weights[SCHED_S_LEAST_ALLOCATED] = 0;
-			p.weights[SCHED_S_MOST_ALLOCATED] = 1;
-			p.weights[SCHED_S_BALANCED] = 0;
-			p.weights[SCHED_S_IMAGE_LOCALITY] = 0;
-			memset(&rn, 0, sizeof(rn));
-			rn.where = calloc((size_t)instances, sizeof(int));
-			if (!rn.where || run_one(g, n, w, n_wl, SC_RESOURCES, X_ON, &p, &rn) < 0)
-				return 1;
-			packing(g, n, w, n_wl, &rn, &used, &bound, &fill);
-			print_rate((rn.placed + rn.unsched) / rn.secs, buf, sizeof(buf));
-			printf("(a) most-allocated  on       %7d %7d %12s %6.2f\n", rn.placed, rn.unsched,
-			    buf, (rn.placed + rn.unsched) / rn.secs / baseline);
-			printf("  most-allocated: %d nodes used, lower bound %d (efficiency %.2f), "
-			    "cpu fill of used nodes %.0f%%\n", used, bound,
-			    used ? (double)bound / used : 0, 100 * fill);
-			free(rn.where);
-
-			p = base;
-			p.percentage_of_nodes = 10;
-			p.min_feasible = 100;
-			memset(&rn, 0, sizeof(rn));
-			rn.where = calloc((size_t)instances, sizeof(int));
-			if (!rn.where || run_one(g, n, w, n_wl, SC_RESOURCES, X_ON, &p, &rn) < 0)
-				return 1;
-			print_rate((rn.placed + rn.unsched) / rn.secs, buf, sizeof(buf));
-			printf("(a) sample 10%%      on       %7d %7d %12s %6.2f\n", rn.placed, rn.unsched,
-			    buf, (rn.placed + rn.unsched) / rn.secs / baseline);
-			printf("  sampled: cpu imbalance (CV) %.1f%%\n", imbalance(g, n, w, n_wl, &rn));
-			free(rn.where);
-		}
-		free(g);
-		free(w);
-	}
 	return 0;
 }
