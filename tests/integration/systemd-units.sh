@@ -4,7 +4,12 @@
 # at most 2.0, and prints the agent unit's rating (docs/hardening.md
 # explains both). `systemd-analyze verify` checks both units, with
 # ExecStart= pointed at the built binaries and the man pages of the
-# source tree. Needs no running systemd.
+# source tree. Then bulwarkd runs as its unit would run it: an
+# unprivileged uid owning only its data directory, the unit's ambient
+# capabilities and nothing else, no new privileges, umask 077, and the
+# unit's SystemCallFilter= (kill on any other call) applied by
+# tests/seccomp-exec; it must serve, take a write, run a compliance scan
+# and an audit search, and stop cleanly. Needs no running systemd.
 . "$(dirname "$0")/lib.sh"
 
 if ! command -v systemd-analyze >/dev/null; then
@@ -58,4 +63,105 @@ else
 	cat "$T/verify.out" >&2
 	fail "systemd-analyze verify"
 fi
+
+# ---- bulwarkd under its unit's identity and filters ----
+unit="$units/bulwarkd.service"
+if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
+	echo "note: not root or no setpriv: bulwarkd is not run under the unit's filters"
+	finish
+fi
+if grep -q __asan_init "$BW/bulwarkd"; then
+	# LeakSanitizer stops the world with ptrace, outside @system-service.
+	echo "note: sanitizer build: bulwarkd is not run under the unit's filters"
+	finish
+fi
+
+# expand: system call names and @groups on stdin, names out.
+expand() {
+	local x
+	while read -r x; do
+		case $x in
+		@*) systemd-analyze syscall-filter "$x" | sed -n 's/^ \{1,\}\([a-z0-9_]\{1,\}\)$/\1/p; s/^ \{1,\}\(@[a-z-]\{1,\}\)$/\1/p' | expand ;;
+		?*) echo "$x" ;;
+		esac
+	done
+}
+# The unit's SystemCallFilter= lines in order: the first is the
+# allow-list, "~" lines remove from it, others add to it.
+: >"$T/allow"
+n=0
+while read -r spec; do
+	n=$((n + 1))
+	case $spec in
+	"~"*)	[ $n -gt 1 ] || { fail "the first SystemCallFilter= is not an allow-list"; finish; }
+		printf '%s\n' ${spec#\~} | expand | sort -u >"$T/rm"
+		sort -u "$T/allow" | comm -23 - "$T/rm" >"$T/allow.new"
+		mv "$T/allow.new" "$T/allow" ;;
+	*)	printf '%s\n' $spec | expand >>"$T/allow" ;;
+	esac
+done < <(sed -n 's/^SystemCallFilter=//p' "$unit")
+sort -u -o "$T/allow" "$T/allow"
+echo "the unit allows $(wc -l <"$T/allow") system calls"
+check "the allow-list has the event loop, threads and fdatasync" \
+	bash -c "grep -qx epoll_wait '$T/allow' && grep -qx clone3 '$T/allow' && grep -qx fdatasync '$T/allow'"
+check "the allow-list has no mount, ptrace or setuid" \
+	bash -c "! grep -qxE 'mount|ptrace|setuid|init_module' '$T/allow'"
+
+caps=""
+for c in $(sed -n 's/^AmbientCapabilities=//p' "$unit"); do
+	c=${c#CAP_}
+	caps="$caps,+${c,,}"
+done
+uid=$((61184 + $$ % 4000))	# systemd's DynamicUser= range
+while getent passwd "$uid" >/dev/null || getent group "$uid" >/dev/null; do
+	uid=$((uid + 1))
+done
+D="$T/d"
+mkdir -p "$D"
+chown "$uid:$uid" "$D"
+chmod 0700 "$D"
+chmod 0711 "$T"
+(
+	umask 077
+	exec setpriv --reuid="$uid" --regid="$uid" --clear-groups \
+		--inh-caps=-all$caps ${caps:+--ambient-caps="${caps#,}"} \
+		--bounding-set=-all$caps --no-new-privs \
+		"$BW/tests/seccomp-exec" allow "$T/allow" \
+		"$BW/bulwarkd" --data-dir "$D" --listen 127.0.0.1:0 >"$T/bulwarkd.log" 2>&1
+) &
+BWD_PID=$!
+BW_PIDS="$BW_PIDS $BWD_PID"
+PORT=""
+for _ in $(seq 200); do
+	if [ -f "$D/admin.conf" ]; then
+		PORT=$(jq -r .server "$D/admin.conf" | sed 's/.*://')
+		curl -sk "https://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
+	fi
+	kill -0 "$BWD_PID" 2>/dev/null || break
+	sleep 0.05
+done
+if ! curl -sk "https://127.0.0.1:$PORT/healthz" 2>/dev/null | grep -q '"ok"'; then
+	cat "$T/bulwarkd.log" >&2
+	wait "$BWD_PID"
+	fail "bulwarkd serves /healthz under the unit's filters (exit $?)"
+	finish
+fi
+pass "bulwarkd serves /healthz as uid $uid under the unit's filters"
+st="/proc/$BWD_PID/status"
+check "it runs as uid $uid" grep -qE "^Uid:[[:space:]]+$uid[[:space:]]+$uid[[:space:]]+$uid" "$st"
+check "no new privileges, a seccomp filter" \
+	bash -c "grep -qE '^NoNewPrivs:[[:space:]]+1' '$st' && grep -qE '^Seccomp:[[:space:]]+2' '$st'"
+check "its effective capabilities are its bounding set ($(sed -n 's/^CapBnd:[[:space:]]*//p' "$st"))" \
+	bash -c "[ \"\$(sed -n 's/^CapEff:[[:space:]]*//p' '$st')\" = \"\$(sed -n 's/^CapBnd:[[:space:]]*//p' '$st')\" ]"
+B="$BW/bulwark --config $D/admin.conf"
+check "a write through the commit pipeline" $B apply -f "$top_srcdir/examples/tenant.json"
+check "a compliance scan" bash -c "$BW/bulwark --config '$D/auditor.conf' compliance scan -o json | jq -e '.summary.total.satisfied > 0' >/dev/null"
+check "an audit search" bash -c "$BW/bulwark --config '$D/auditor.conf' audit search --action 'tenant.*' -o json | jq -e '.items | length >= 1' >/dev/null"
+check "every file in the data directory is the user's" \
+	bash -c "[ -z \"\$(find '$D' ! -user $uid | head -1)\" ]"
+kill -TERM "$BWD_PID"
+wait "$BWD_PID"
+rc=$?
+BW_PIDS=""
+check "it stops cleanly on SIGTERM (exit $rc; 159 is a seccomp kill)" [ "$rc" = 0 ]
 finish
