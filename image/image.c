@@ -1029,8 +1029,14 @@ unpack_rootfs(struct image_store *s, const char *blob, const char *hex,
 		const char *const strip[] = { FIND_BIN, tmp, "-xdev", "-type",
 		    "f", "-perm", "/6000", "-exec", "chmod", "ug-s", "{}", "+",
 		    NULL };
+		/* Run by root, tar restores the archive's modes; run by an
+		 * unprivileged bulwarkd (its systemd unit, UMask=0077) it
+		 * would apply the umask and leave the tree unreadable to a
+		 * container's users. Umask 0 keeps the modes either way
+		 * (an unprivileged tar cannot keep owners or set-id bits). */
 		struct runtime_exec_opts o = { .stdout_fd = -1,
-		    .timeout_ms = 30 * 60 * 1000 };
+		    .timeout_ms = 30 * 60 * 1000, .set_umask = true,
+		    .umask = 0 };
 
 		if ((r = runtime_run(tar, &o, NULL, ret_err)) < 0 ||
 		    (r = runtime_run(strip, &o, NULL, ret_err)) < 0) {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -140,6 +141,8 @@ exec_child(const struct exec_run *x, int devnull, const char *const *argv,
 	    dup2(x->pe[1], 2) < 0)
 		_exit(126);
 	child_close_fds(-1);
+	if (o->set_umask)
+		umask(o->umask);
 	execve(argv[0], (char *const *)argv, (char *const *)envp);
 	_exit(127);
 }

@@ -30,6 +30,10 @@ struct runtime_exec_opts {
 	int			(*sink)(const void *buf, size_t len,
 				    void *userdata);
 	void			*sink_data;
+	/* When set, the helper runs with umask UMASK instead of the
+	 * caller's (0: the modes it asks for, e.g. tar's from an archive). */
+	bool			 set_umask;
+	mode_t			 umask;
 };
 
 /* Runs ARGV[0] (an absolute path) with ARGV, waits for it and returns

@@ -7,12 +7,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/ids.h"
 #include "lib/json.h"
+#include "lib/runtime-exec.h"
 
 static void
 test_json_ok(void **state)
@@ -198,6 +200,28 @@ test_cond_mono(void **state)
 	pthread_cond_destroy(&cv);
 }
 
+/* runtime_exec() gives the helper the umask asked for, else the
+ * caller's (the image store's tar relies on it: docs/hardening.md). */
+static void
+test_exec_umask(void **state)
+{
+	const char *const	 argv[] = { "/bin/sh", "-c", "umask", NULL };
+	struct runtime_exec_opts o = { .stdout_fd = -1, .set_umask = true,
+	    .umask = 0 };
+	char			*out = NULL;
+	mode_t			 old = umask(077);
+
+	assert_int_equal(runtime_run(argv, &o, &out, NULL), 0);
+	assert_string_equal(out, "0000\n");
+	free(out);
+	out = NULL;
+	o.set_umask = false;
+	assert_int_equal(runtime_run(argv, &o, &out, NULL), 0);
+	assert_string_equal(out, "0077\n");
+	free(out);
+	umask(old);
+}
+
 int
 main(void)
 {
@@ -210,6 +234,7 @@ main(void)
 		cmocka_unit_test(test_errcode),
 		cmocka_unit_test(test_errf_wrap),
 		cmocka_unit_test(test_cond_mono),
+		cmocka_unit_test(test_exec_umask),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
