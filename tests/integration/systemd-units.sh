@@ -8,8 +8,9 @@
 # unprivileged uid owning only its data directory, the unit's ambient
 # capabilities and nothing else, no new privileges, umask 077, and the
 # unit's SystemCallFilter= (kill on any other call) applied by
-# tests/seccomp-exec; it must serve, take a write, run a compliance scan
-# and an audit search, and stop cleanly. Needs no running systemd.
+# tests/seccomp-exec; it must serve, take a write, import a signed
+# image with its files' modes kept, run a compliance scan and an audit
+# search, and stop cleanly. Needs no running systemd.
 . "$(dirname "$0")/lib.sh"
 
 if ! command -v systemd-analyze >/dev/null; then
@@ -117,7 +118,17 @@ while getent passwd "$uid" >/dev/null || getent group "$uid" >/dev/null; do
 	uid=$((uid + 1))
 done
 D="$T/d"
-mkdir -p "$D"
+MEDIA="$T/media"
+mkdir -p "$D" "$MEDIA/rootfs/bin" "$MEDIA/rootfs/etc"
+printf '#!/bin/sh\n' >"$MEDIA/rootfs/bin/tool"
+chmod 0755 "$MEDIA/rootfs/bin/tool"
+echo secret >"$MEDIA/rootfs/etc/key"
+chmod 0600 "$MEDIA/rootfs/etc/key"
+tar -C "$MEDIA/rootfs" -cf "$MEDIA/img.tar" .
+openssl ecparam -name secp384r1 -genkey -noout -out "$T/pub.key" 2>/dev/null
+openssl ec -in "$T/pub.key" -pubout -out "$T/pub.pem" 2>/dev/null
+"$BW/bulwark" image sign --key "$T/pub.key" "$MEDIA/img.tar" >/dev/null
+chmod -R a+rX "$MEDIA"
 chown "$uid:$uid" "$D"
 chmod 0700 "$D"
 chmod 0711 "$T"
@@ -127,7 +138,8 @@ chmod 0711 "$T"
 		--inh-caps=-all$caps ${caps:+--ambient-caps="${caps#,}"} \
 		--bounding-set=-all$caps --no-new-privs \
 		"$BW/tests/seccomp-exec" allow "$T/allow" \
-		"$BW/bulwarkd" --data-dir "$D" --listen 127.0.0.1:0 >"$T/bulwarkd.log" 2>&1
+		"$BW/bulwarkd" --data-dir "$D" --listen 127.0.0.1:0 \
+		--import-root "$MEDIA" >"$T/bulwarkd.log" 2>&1
 ) &
 BWD_PID=$!
 BW_PIDS="$BW_PIDS $BWD_PID"
@@ -157,6 +169,11 @@ B="$BW/bulwark --config $D/admin.conf"
 check "a write through the commit pipeline" $B apply -f "$top_srcdir/examples/tenant.json"
 check "a compliance scan" bash -c "$BW/bulwark --config '$D/auditor.conf' compliance scan -o json | jq -e '.summary.total.satisfied > 0' >/dev/null"
 check "an audit search" bash -c "$BW/bulwark --config '$D/auditor.conf' audit search --action 'tenant.*' -o json | jq -e '.items | length >= 1' >/dev/null"
+check "a signed image is imported (tar, find, rm under the filter)" \
+	bash -c "$B image trust add '$T/pub.pem' >/dev/null && $B image import '$MEDIA/img.tar' --type container >/dev/null"
+img="$D/images/rootfs/$(sha256sum "$MEDIA/img.tar" | cut -d' ' -f1)"
+check "the image keeps its modes under umask 077 (bin/tool $(stat -c %a "$img/bin/tool" 2>/dev/null), etc/key $(stat -c %a "$img/etc/key" 2>/dev/null))" \
+	bash -c "[ \"\$(stat -c %a '$img/bin/tool')\" = 755 ] && [ \"\$(stat -c %a '$img/etc/key')\" = 600 ] && [ \"\$(stat -c %a '$img/bin')\" = 755 ]"
 check "every file in the data directory is the user's" \
 	bash -c "[ -z \"\$(find '$D' ! -user $uid | head -1)\" ]"
 kill -TERM "$BWD_PID"
