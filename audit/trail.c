@@ -533,20 +533,25 @@ capacity_check(struct audit_trail *t, int force)
 	pthread_mutex_unlock(&t->mu);
 }
 
-/* Writes everything in B as one write + fdatasync. Runs without MU,
- * as the only leader. On failure nothing of B stays in the file. */
-static int
-commit(struct audit_trail *t, struct batch *b)
-{
+/* What one commit carries from step to step: the batch's time, the
+ * chain head and sequence as lines are composed, and the checkpoint's
+ * outcome. */
+struct commit_state {
 	struct timespec	 now;
 	char		 timestr[AUDIT_TIME_LEN + 1];
 	char		 prev[AUDIT_HASH_HEX + 1];
-	uint64_t	 seq = t->last_seq, nrec = 0, now_ms = bw_mono_ms();
-	size_t		 nlines = 0;
-	int		 r, ckpt = 0, ckpt_failed = 0;
+	uint64_t	 seq, nrec, now_ms;
+	size_t		 nlines;
+	int		 ckpt, ckpt_failed;
+};
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	audit_time_format(&now, timestr);
+/* Readies the segment for the batch B: cuts back a tail a failed commit
+ * left, rotates (and plans retention) when the segment is full or old,
+ * and takes the records those queued into B. */
+static int
+commit_prepare(struct audit_trail *t, struct batch *b, uint64_t now_ms)
+{
+	int	 r;
 
 	if (t->tail_dirty) {
 		if (ftruncate(t->segfd, (off_t)t->seg_size) < 0 ||
@@ -572,140 +577,168 @@ commit(struct audit_trail *t, struct batch *b)
 	pthread_mutex_lock(&t->mu);
 	r = batch_take_internal(t, b);
 	pthread_mutex_unlock(&t->mu);
-	if (r < 0)
-		return r;
+	return r;
+}
+
+/* Composes the lines of B's records into t->wbuf, internal ones first,
+ * chaining them from the current head. */
+static int
+commit_compose(struct audit_trail *t, struct batch *b, struct commit_state *c)
+{
+	int	 r;
 
 	t->wbuf.len = 0;
-	memcpy(prev, t->last_hash, sizeof(prev));
+	memcpy(c->prev, t->last_hash, sizeof(c->prev));
 	for (size_t i = 0; i < b->ninternal; i++) {
-		if ((r = line_offs_push(t, &nlines, t->wbuf.len)) < 0 ||
-		    (r = compose_line(t, &t->wbuf, ++seq, timestr,
-		    b->internal[i].fields, b->internal[i].len, prev, NULL)) < 0)
+		if ((r = line_offs_push(t, &c->nlines, t->wbuf.len)) < 0 ||
+		    (r = compose_line(t, &t->wbuf, ++c->seq, c->timestr,
+		    b->internal[i].fields, b->internal[i].len, c->prev,
+		    NULL)) < 0)
 			return r;
 	}
 	for (struct waiter *w = b->waiters; w; w = w->next) {
 		for (size_t i = 0; i < w->n; i++) {
-			if ((r = line_offs_push(t, &nlines, t->wbuf.len)) < 0 ||
-			    (r = compose_line(t, &t->wbuf, ++seq, timestr,
+			if ((r = line_offs_push(t, &c->nlines, t->wbuf.len)) < 0 ||
+			    (r = compose_line(t, &t->wbuf, ++c->seq, c->timestr,
 			    w->fields.p + w->offs[i], w->offs[i + 1] - w->offs[i],
-			    prev, NULL)) < 0)
+			    c->prev, NULL)) < 0)
 				return r;
 		}
 	}
-	nrec = seq - t->last_seq;
-	if (t->o.signer && (b->force_ckpt || (t->since_ckpt + nrec > 0 &&
-	    (t->since_ckpt + nrec >= t->o.checkpoint_every ||
-	    now_ms - t->last_ckpt_ms >= t->o.checkpoint_interval_ms)))) {
-		struct audit_buf	f = { 0 };
-		struct audit_record	cr = {
-			.actor = TRAIL_ACTOR, .action = AUDIT_ACTION_CHECKPOINT,
-			.object_kind = "audit-trail", .outcome = "success",
-			.controls = "AU-9,AU-9(3),AU-10",
-		};
-		char	reason[96];
-		size_t	mark = t->wbuf.len;
+	c->nrec = c->seq - t->last_seq;
+	return 0;
+}
 
-		snprintf(reason, sizeof(reason),
-		    "signed chain head; %" PRIu64 " records since the previous checkpoint",
-		    t->since_ckpt + nrec);
-		cr.reason = reason;
-		if ((r = audit_record_format_fields(&cr, &f)) < 0)
-			return r;
-		if ((r = line_offs_push(t, &nlines, t->wbuf.len)) < 0) {
-			audit_buf_done(&f);
-			return r;
-		}
-		{
-			char save[AUDIT_HASH_HEX + 1];
+/* Appends a signed checkpoint line when one is due (or B forces one).
+ * The signer failing (a TPM that went away) does not fail the commit:
+ * the records are still written, and the failure is a record of its
+ * own in the checkpoint's place, never silent. */
+static int
+commit_checkpoint(struct audit_trail *t, struct batch *b,
+    struct commit_state *c)
+{
+	struct audit_buf	f = { 0 };
+	struct audit_record	cr = {
+		.actor = TRAIL_ACTOR, .action = AUDIT_ACTION_CHECKPOINT,
+		.object_kind = "audit-trail", .outcome = "success",
+		.controls = "AU-9,AU-9(3),AU-10",
+	};
+	struct audit_record	fr;
+	struct audit_buf	ff = { 0 };
+	char	reason[96], save[AUDIT_HASH_HEX + 1];
+	size_t	mark = t->wbuf.len;
+	int	r;
 
-			memcpy(save, prev, sizeof(save));
-			r = compose_line(t, &t->wbuf, seq + 1, timestr, f.p,
-			    f.len, prev, t->key_id);
-			audit_buf_done(&f);
-			if (r == -ENOMEM)
-				return r;
-			if (r < 0) {
-				/* The signer failed (a TPM that went away): the
-				 * records are still written, and the failure is a
-				 * record of its own, never silent. */
-				struct audit_record fr = cr;
-				struct audit_buf ff = { 0 };
-
-				t->wbuf.len = mark;
-				memcpy(prev, save, sizeof(save));
-				fr.action = AUDIT_ACTION_CKPT_FAIL;
-				fr.outcome = "error";
-				fr.reason = "checkpoint signing failed";
-				if ((r = audit_record_format_fields(&fr, &ff)) < 0)
-					return r;
-				r = compose_line(t, &t->wbuf, seq + 1, timestr,
-				    ff.p, ff.len, prev, NULL);
-				audit_buf_done(&ff);
-				if (r < 0)
-					return r;
-				ckpt_failed = 1;
-			} else {
-				ckpt = 1;
-			}
-			seq++;
-		}
-	}
-	if (t->wbuf.len == 0)
+	if (!t->o.signer || !(b->force_ckpt || (t->since_ckpt + c->nrec > 0 &&
+	    (t->since_ckpt + c->nrec >= t->o.checkpoint_every ||
+	    c->now_ms - t->last_ckpt_ms >= t->o.checkpoint_interval_ms))))
 		return 0;
-
-	{
-		uint64_t end = t->seg_size + t->wbuf.len;
-		uint64_t alloc = t->seg_alloc;
-
-		r = pwrite_all(t->segfd, t->wbuf.p, t->wbuf.len, (off_t)t->seg_size);
-		/* Past the padding: extend it in the same fdatasync. */
-		if (r == 0 && end > alloc && t->o.preallocate)
-			r = pad_extend(t, end, &alloc);
-		if (r == 0 && fdatasync(t->segfd) < 0)
-			r = -errno;
-		if (r < 0) {
-			/* Put the padding back over what may have reached the
-			 * file, so the next commit starts from the last
-			 * durable record and the blocks stay reserved (a full
-			 * disk fails only the commits that need more). If even
-			 * that fails, the next commit cuts the file back
-			 * before writing anything. */
-			uint64_t used = (end < t->seg_alloc ? end : t->seg_alloc) -
-			    t->seg_size;
-
-			if (ftruncate(t->segfd, (off_t)t->seg_alloc) < 0 ||
-			    pwrite_all(t->segfd, zeros, used, (off_t)t->seg_size) < 0 ||
-			    fdatasync(t->segfd) < 0)
-				t->tail_dirty = 1;
-			return r;
-		}
-		t->seg_alloc = alloc > end ? alloc : end;
+	snprintf(reason, sizeof(reason),
+	    "signed chain head; %" PRIu64 " records since the previous checkpoint",
+	    t->since_ckpt + c->nrec);
+	cr.reason = reason;
+	if ((r = audit_record_format_fields(&cr, &f)) < 0)
+		return r;
+	if ((r = line_offs_push(t, &c->nlines, t->wbuf.len)) < 0) {
+		audit_buf_done(&f);
+		return r;
 	}
+	memcpy(save, c->prev, sizeof(save));
+	r = compose_line(t, &t->wbuf, c->seq + 1, c->timestr, f.p, f.len,
+	    c->prev, t->key_id);
+	audit_buf_done(&f);
+	if (r == -ENOMEM)
+		return r;
+	if (r == 0) {
+		c->ckpt = 1;
+		c->seq++;
+		return 0;
+	}
+	t->wbuf.len = mark;
+	memcpy(c->prev, save, sizeof(save));
+	fr = cr;
+	fr.action = AUDIT_ACTION_CKPT_FAIL;
+	fr.outcome = "error";
+	fr.reason = "checkpoint signing failed";
+	if ((r = audit_record_format_fields(&fr, &ff)) < 0)
+		return r;
+	r = compose_line(t, &t->wbuf, c->seq + 1, c->timestr, ff.p, ff.len,
+	    c->prev, NULL);
+	audit_buf_done(&ff);
+	if (r < 0)
+		return r;
+	c->ckpt_failed = 1;
+	c->seq++;
+	return 0;
+}
 
-	/* Durable: publish. */
+/* Writes t->wbuf at the segment's end as one write + fdatasync. On
+ * failure nothing of it stays in the file (or the next commit cuts it
+ * back first). */
+static int
+commit_write(struct audit_trail *t)
+{
+	uint64_t end = t->seg_size + t->wbuf.len;
+	uint64_t alloc = t->seg_alloc;
+	uint64_t used;
+	int	 r;
+
+	r = pwrite_all(t->segfd, t->wbuf.p, t->wbuf.len, (off_t)t->seg_size);
+	/* Past the padding: extend it in the same fdatasync. */
+	if (r == 0 && end > alloc && t->o.preallocate)
+		r = pad_extend(t, end, &alloc);
+	if (r == 0 && fdatasync(t->segfd) < 0)
+		r = -errno;
+	if (r < 0) {
+		/* Put the padding back over what may have reached the
+		 * file, so the next commit starts from the last
+		 * durable record and the blocks stay reserved (a full
+		 * disk fails only the commits that need more). If even
+		 * that fails, the next commit cuts the file back
+		 * before writing anything. */
+		used = (end < t->seg_alloc ? end : t->seg_alloc) - t->seg_size;
+		if (ftruncate(t->segfd, (off_t)t->seg_alloc) < 0 ||
+		    pwrite_all(t->segfd, zeros, used, (off_t)t->seg_size) < 0 ||
+		    fdatasync(t->segfd) < 0)
+			t->tail_dirty = 1;
+		return r;
+	}
+	t->seg_alloc = alloc > end ? alloc : end;
+	return 0;
+}
+
+/* Once the batch is durable: moves the head, hands each waiter its
+ * records' seq and time, forwards the lines, and unlinks the segments
+ * retention pruned (their audit.retention records are now durable). */
+static void
+commit_publish(struct audit_trail *t, struct batch *b,
+    const struct commit_state *c)
+{
+	uint64_t seq;
+
 	t->seg_size += t->wbuf.len;
 	seq = t->last_seq;
-	t->last_seq += nrec + (uint64_t)(ckpt || ckpt_failed);
-	memcpy(t->last_hash, prev, sizeof(prev));
-	if (ckpt) {
+	t->last_seq += c->nrec + (uint64_t)(c->ckpt || c->ckpt_failed);
+	memcpy(t->last_hash, c->prev, sizeof(c->prev));
+	if (c->ckpt) {
 		t->since_ckpt = 0;
-		t->last_ckpt_ms = now_ms;
+		t->last_ckpt_ms = c->now_ms;
 	} else {
-		t->since_ckpt += nrec + (uint64_t)ckpt_failed;
-		if (ckpt_failed)
-			t->last_ckpt_ms = now_ms;
+		t->since_ckpt += c->nrec + (uint64_t)c->ckpt_failed;
+		if (c->ckpt_failed)
+			t->last_ckpt_ms = c->now_ms;
 	}
 	seq += b->ninternal;
 	for (struct waiter *w = b->waiters; w; w = w->next) {
 		for (size_t i = 0; i < w->n; i++) {
 			w->recs[i].seq = ++seq;
-			w->recs[i].time = now;
+			w->recs[i].time = c->now;
 		}
 		w->last_seq = seq;
 	}
 	if (t->fwd) {
-		for (size_t i = 0; i < nlines; i++) {
-			size_t		 end = i + 1 < nlines ?
+		for (size_t i = 0; i < c->nlines; i++) {
+			size_t		 end = i + 1 < c->nlines ?
 			    t->line_offs[i + 1] : t->wbuf.len;
 			size_t		 ll = end - t->line_offs[i] - 1;
 			const char	*l = t->wbuf.p + t->line_offs[i];
@@ -720,9 +753,31 @@ commit(struct audit_trail *t, struct batch *b)
 		fsync(t->dirfd);
 	}
 	pthread_mutex_lock(&t->mu);
-	t->st.checkpoints += (uint64_t)ckpt;
-	t->st.checkpoint_failures += (uint64_t)ckpt_failed;
+	t->st.checkpoints += (uint64_t)c->ckpt;
+	t->st.checkpoint_failures += (uint64_t)c->ckpt_failed;
 	pthread_mutex_unlock(&t->mu);
+}
+
+/* Writes everything in B as one write + fdatasync. Runs without MU,
+ * as the only leader. On failure nothing of B stays in the file. */
+static int
+commit(struct audit_trail *t, struct batch *b)
+{
+	struct commit_state c = { .seq = t->last_seq, .now_ms = bw_mono_ms() };
+	int	 r;
+
+	clock_gettime(CLOCK_REALTIME, &c.now);
+	audit_time_format(&c.now, c.timestr);
+	if ((r = commit_prepare(t, b, c.now_ms)) < 0 ||
+	    (r = commit_compose(t, b, &c)) < 0 ||
+	    (r = commit_checkpoint(t, b, &c)) < 0)
+		return r;
+	if (t->wbuf.len == 0)
+		return 0;
+	if ((r = commit_write(t)) < 0)
+		return r;
+	/* Durable: publish. */
+	commit_publish(t, b, &c);
 	capacity_check(t, 0);
 	return 0;
 }
@@ -1459,6 +1514,217 @@ line_valid(const char *p, size_t len, uint64_t *ret_seq, char hash[65],
 	return 1;
 }
 
+/* The last segment as recovery reads it. DATA and FD are borrowed from
+ * recover_last(). */
+struct recover_seg {
+	char		 name[AUDIT_SEG_NAME_LEN + 1];
+	char		 prev[AUDIT_HASH_HEX + 1];
+	char		 torn[96];
+	const char	*data;
+	uint64_t	 first, name_seq, last_seq;
+	size_t		 len, flen, hl, good_end;
+	int		 fd, clean;
+};
+
+/* Removes a segment whose header never completed (a rotation cut short:
+ * nothing in it was ever acknowledged), saving its bytes, and records
+ * that in the chain. */
+static int
+recover_drop_incomplete(struct audit_trail *t, struct recover_seg *sg,
+    char **ret_err)
+{
+	char	 note[600];
+	int	 r;
+
+	if (sg->len > 0 && memchr(sg->data, '\n', sg->len) && sg->len >= 8)
+		return errf(-BW_E_CORRUPT, ret_err,
+		    "%s/%s: segment header is damaged; run bulwark-verify",
+		    t->dir, sg->name);
+	if (sg->len > 0 && (r = save_torn(t, sg->name, 0, sg->data, sg->len,
+	    sg->torn, sizeof(sg->torn))) < 0)
+		return errf(r, ret_err, "%s: cannot save torn bytes: %s",
+		    t->dir, strerror(-r));
+	if (unlinkat(t->dirfd, sg->name, 0) < 0 || fsync(t->dirfd) < 0)
+		return errf(-errno, ret_err, "%s/%s: %m", t->dir, sg->name);
+	snprintf(note, sizeof(note),
+	    "removed incomplete segment %s (%zu bytes, header never "
+	    "completed%s%s)", sg->name, sg->flen, sg->len ? "; saved as " : "",
+	    sg->torn);
+	internal_add(t, AUDIT_ACTION_RECOVERY, "failure",
+	    "audit-segment", sg->name, 0, note, "AU-5,AU-9");
+	return 0;
+}
+
+/* Follows the chain from the header to the first line that is not the
+ * next valid record: sets last_seq, prev (the head), good_end and clean
+ * (the run ended with audit.stop). */
+static void
+recover_scan(struct recover_seg *sg)
+{
+	const char	*data = sg->data;
+	size_t		 pos;
+
+	sg->last_seq = sg->first - 1;
+	pos = sg->good_end = sg->hl;
+	while (pos < sg->len) {
+		const char	*nl = memchr(data + pos, '\n', sg->len - pos);
+		uint64_t	 s;
+		char		 h[65], p[65];
+		int		 stop;
+
+		if (!nl)
+			break;
+		if (!line_valid(data + pos, (size_t)(nl - data - pos), &s, h, p,
+		    &stop) || s != sg->last_seq + 1 ||
+		    memcmp(p, sg->prev, 64) != 0)
+			break;
+		sg->last_seq = s;
+		memcpy(sg->prev, h, sizeof(sg->prev));
+		if (stop >= 0)
+			sg->clean = stop;
+		pos = sg->good_end = (size_t)(nl - data) + 1;
+	}
+}
+
+/* Cuts the bytes after the last valid record, saving them and recording
+ * the cut, when they are a torn write. A valid record after a broken
+ * one is damage, and cutting it would destroy evidence. */
+static int
+recover_cut_torn(struct audit_trail *t, struct recover_seg *sg,
+    char **ret_err)
+{
+	const char	*data = sg->data;
+	unsigned char	 sh[AUDIT_HASH_LEN];
+	char		 shx[AUDIT_HASH_HEX + 1], note[600];
+	size_t		 lines = 0, len = sg->len, good_end = sg->good_end;
+	int		 r;
+
+	for (size_t q = good_end; q < len;) {
+		const char	*nl = memchr(data + q, '\n', len - q);
+		uint64_t	 s;
+		char		 h[65], p[65];
+		int		 stop;
+
+		if (!nl)
+			break;
+		lines++;
+		if (line_valid(data + q, (size_t)(nl - data - q), &s, h,
+		    p, &stop) && s > sg->last_seq + 1)
+			return errf(-BW_E_CORRUPT, ret_err,
+			    "%s/%s: the record after seq %" PRIu64 " is "
+			    "damaged but later records are intact: this is "
+			    "not a torn write; run bulwark-verify", t->dir,
+			    sg->name, sg->last_seq);
+		q = (size_t)(nl - data) + 1;
+	}
+	if ((r = save_torn(t, sg->name, good_end, data + good_end,
+	    len - good_end, sg->torn, sizeof(sg->torn))) < 0)
+		return errf(r, ret_err, "%s: cannot save torn bytes: %s",
+		    t->dir, strerror(-r));
+	if (ftruncate(sg->fd, (off_t)good_end) < 0 || fdatasync(sg->fd) < 0)
+		return errf(-errno, ret_err,
+		    "%s/%s: cannot truncate torn tail: %m", t->dir, sg->name);
+	sg->flen = good_end;
+	audit_sha256(data + good_end, len - good_end, sh);
+	audit_hex(sh, sizeof(sh), shx);
+	snprintf(note, sizeof(note),
+	    "torn tail cut from %s: %zu bytes at offset %zu (%zu "
+	    "complete lines, sha256 %s) saved as %s; last durable "
+	    "seq %" PRIu64 "; the cut records were never acknowledged",
+	    sg->name, len - good_end, good_end, lines, shx, sg->torn,
+	    sg->last_seq);
+	internal_add(t, AUDIT_ACTION_RECOVERY, "failure",
+	    "audit-segment", sg->name, sg->last_seq, note, "AU-5,AU-9");
+	sg->clean = 0;
+	return 0;
+}
+
+/* Finds the chain head in a segment whose header is intact, cuts a torn
+ * tail and the writer's padding, and records an unclean end. */
+static int
+recover_head(struct audit_trail *t, struct recover_seg *sg, char **ret_err)
+{
+	char	 note[600];
+	int	 r;
+
+	if (sg->first != sg->name_seq)
+		return errf(-BW_E_CORRUPT, ret_err,
+		    "%s/%s: header says first_seq=%" PRIu64, t->dir, sg->name,
+		    sg->first);
+	recover_scan(sg);
+	if (sg->good_end < sg->len && (r = recover_cut_torn(t, sg,
+	    ret_err)) < 0)
+		return r;
+	if (sg->good_end < sg->flen && (ftruncate(sg->fd,
+	    (off_t)sg->good_end) < 0 || fdatasync(sg->fd) < 0))
+		return errf(-errno, ret_err, "%s/%s: cannot cut the padding: %m",
+		    t->dir, sg->name);
+	if (!sg->clean) {
+		snprintf(note, sizeof(note),
+		    "previous run ended without audit.stop (crash or power "
+		    "loss); last durable seq %" PRIu64 " in %s; records just "
+		    "before it may describe actions that were not completed",
+		    sg->last_seq, sg->name);
+		internal_add(t, AUDIT_ACTION_RECOVERY, "failure",
+		    "audit-segment", sg->name, sg->last_seq, note, "AU-5,AU-9");
+	}
+	t->last_seq = sg->last_seq;
+	memcpy(t->last_hash, sg->prev, sizeof(sg->prev));
+	return 0;
+}
+
+/* Recovers from the last of the *N segments NAMES. Returns 1 when that
+ * segment was an incomplete rotation, now removed and dropped from
+ * NAMES (the head is in the one before), 0 when the head is found. */
+static int
+recover_last(struct audit_trail *t, char **names, size_t *n, char **ret_err)
+{
+	_cleanup_close_ int	 fd = -1;
+	_cleanup_free_ char	*data = NULL;
+	struct recover_seg	 sg = { .torn = "" };
+	int			 r;
+
+	/* A copy: messages are formatted after the list is freed. */
+	snprintf(sg.name, sizeof(sg.name), "%s", names[*n - 1]);
+	fd = openat(t->dirfd, sg.name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || (r = read_bounded(fd, AUDIT_SEGMENT_READ_MAX, &data,
+	    &sg.len)) < 0) {
+		r = fd < 0 ? -errno : r;
+		return errf(r, ret_err, "%s/%s: %s", t->dir, sg.name,
+		    strerror(-r));
+	}
+	sg.data = data;
+	sg.fd = fd;
+	audit_segment_name_parse(sg.name, &sg.name_seq);
+	/* The writer's NUL padding (docs/audit-format.md, section 2) is no
+	 * record and no torn write: everything below looks at the bytes
+	 * before it, and it is cut with the torn tail. */
+	sg.flen = sg.len;
+	while (sg.len > 0 && data[sg.len - 1] == '\0')
+		sg.len--;
+	if (audit_segment_header_parse(data, sg.len, &sg.first, sg.prev,
+	    &sg.hl) < 0) {
+		if ((r = recover_drop_incomplete(t, &sg, ret_err)) < 0)
+			return r;
+		free(names[--*n]);
+		if (*n == 0 && sg.name_seq != 1)
+			return errf(-BW_E_CORRUPT, ret_err,
+			    "%s: no complete segment holds the chain head", t->dir);
+		return 1;
+	}
+	if ((r = recover_head(t, &sg, ret_err)) < 0)
+		return r;
+	if (sg.good_end == sg.hl) {
+		/* No record made it into this segment: keep writing it
+		 * rather than start another with the same first seq. */
+		t->segfd = TAKE_FD(fd);
+		t->seg_first_seq = sg.first;
+		t->seg_size = t->seg_alloc = sg.hl;
+		t->seg_opened_ms = bw_mono_ms();
+	}
+	return 0;
+}
+
 /* Finds the chain head in the last segment and cuts a torn tail. */
 static int
 recover(struct audit_trail *t, char **ret_err)
@@ -1472,171 +1738,10 @@ recover(struct audit_trail *t, char **ret_err)
 	if ((r = audit_segment_list(t->dirfd, &names, &n)) < 0)
 		return errf(r, ret_err, "%s: cannot list segments: %s", t->dir,
 		    strerror(-r));
-	while (n > 0) {
-		_cleanup_close_ int	 fd = -1;
-		_cleanup_free_ char	*data = NULL;
-		char			 name[AUDIT_SEG_NAME_LEN + 1];
-		char			 prev[AUDIT_HASH_HEX + 1], note[600];
-		char			 torn[96] = "";
-		uint64_t		 first, name_seq, last_seq;
-		size_t			 len = 0, flen, hl, pos, good_end;
-		int			 clean = 0;
-
-		/* A copy: messages are formatted after the list is freed. */
-		snprintf(name, sizeof(name), "%s", names[n - 1]);
-		fd = openat(t->dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-		if (fd < 0 || (r = read_bounded(fd, AUDIT_SEGMENT_READ_MAX, &data,
-		    &len)) < 0) {
-			r = fd < 0 ? -errno : r;
-			audit_segment_list_free(names, n);
-			return errf(r, ret_err, "%s/%s: %s", t->dir, name, strerror(-r));
-		}
-		audit_segment_name_parse(name, &name_seq);
-		/* The writer's NUL padding (docs/audit-format.md, section 2)
-		 * is no record and no torn write: everything below looks at
-		 * the bytes before it, and it is cut with the torn tail. */
-		flen = len;
-		while (len > 0 && data[len - 1] == '\0')
-			len--;
-		if (audit_segment_header_parse(data, len, &first, prev, &hl) < 0) {
-			if (len > 0 && memchr(data, '\n', len) && len >= 8) {
-				audit_segment_list_free(names, n);
-				return errf(-BW_E_CORRUPT, ret_err,
-				    "%s/%s: segment header is damaged; run bulwark-verify",
-				    t->dir, name);
-			}
-			/* A rotation that never completed: nothing in it was
-			 * ever acknowledged. */
-			if (len > 0 && (r = save_torn(t, name, 0, data, len, torn,
-			    sizeof(torn))) < 0) {
-				audit_segment_list_free(names, n);
-				return errf(r, ret_err, "%s: cannot save torn bytes: %s",
-				    t->dir, strerror(-r));
-			}
-			if (unlinkat(t->dirfd, name, 0) < 0 || fsync(t->dirfd) < 0) {
-				r = -errno;
-				audit_segment_list_free(names, n);
-				return errf(r, ret_err, "%s/%s: %m", t->dir, name);
-			}
-			snprintf(note, sizeof(note),
-			    "removed incomplete segment %s (%zu bytes, header never "
-			    "completed%s%s)", name, flen, len ? "; saved as " : "", torn);
-			internal_add(t, AUDIT_ACTION_RECOVERY, "failure",
-			    "audit-segment", name, 0, note, "AU-5,AU-9");
-			free(names[--n]);
-			if (n == 0 && name_seq != 1) {
-				audit_segment_list_free(names, n);
-				return errf(-BW_E_CORRUPT, ret_err,
-				    "%s: no complete segment holds the chain head", t->dir);
-			}
-			continue;
-		}
-		if (first != name_seq) {
-			audit_segment_list_free(names, n);
-			return errf(-BW_E_CORRUPT, ret_err,
-			    "%s/%s: header says first_seq=%" PRIu64, t->dir, name, first);
-		}
-		last_seq = first - 1;
-		pos = good_end = hl;
-		while (pos < len) {
-			const char	*nl = memchr(data + pos, '\n', len - pos);
-			uint64_t	 s;
-			char		 h[65], p[65];
-			int		 stop;
-
-			if (!nl)
-				break;
-			if (!line_valid(data + pos, (size_t)(nl - data - pos), &s, h, p,
-			    &stop) || s != last_seq + 1 || memcmp(p, prev, 64) != 0)
-				break;
-			last_seq = s;
-			memcpy(prev, h, sizeof(prev));
-			if (stop >= 0)
-				clean = stop;
-			pos = good_end = (size_t)(nl - data) + 1;
-		}
-		if (good_end < len) {
-			unsigned char	sh[AUDIT_HASH_LEN];
-			char		shx[AUDIT_HASH_HEX + 1];
-			size_t		lines = 0;
-
-			/* A torn write leaves only broken bytes at the end. A
-			 * valid record after a broken one is damage, and cutting
-			 * it would destroy evidence. */
-			for (size_t q = good_end; q < len;) {
-				const char	*nl = memchr(data + q, '\n', len - q);
-				uint64_t	 s;
-				char		 h[65], p[65];
-				int		 stop;
-
-				if (!nl)
-					break;
-				lines++;
-				if (line_valid(data + q, (size_t)(nl - data - q), &s, h,
-				    p, &stop) && s > last_seq + 1) {
-					audit_segment_list_free(names, n);
-					return errf(-BW_E_CORRUPT, ret_err,
-					    "%s/%s: the record after seq %" PRIu64 " is "
-					    "damaged but later records are intact: this is "
-					    "not a torn write; run bulwark-verify", t->dir,
-					    name, last_seq);
-				}
-				q = (size_t)(nl - data) + 1;
-			}
-			if ((r = save_torn(t, name, good_end, data + good_end,
-			    len - good_end, torn, sizeof(torn))) < 0) {
-				audit_segment_list_free(names, n);
-				return errf(r, ret_err, "%s: cannot save torn bytes: %s",
-				    t->dir, strerror(-r));
-			}
-			if (ftruncate(fd, (off_t)good_end) < 0 || fdatasync(fd) < 0) {
-				r = -errno;
-				audit_segment_list_free(names, n);
-				return errf(r, ret_err, "%s/%s: cannot truncate torn tail: %m",
-				    t->dir, name);
-			}
-			flen = good_end;
-			audit_sha256(data + good_end, len - good_end, sh);
-			audit_hex(sh, sizeof(sh), shx);
-			snprintf(note, sizeof(note),
-			    "torn tail cut from %s: %zu bytes at offset %zu (%zu "
-			    "complete lines, sha256 %s) saved as %s; last durable "
-			    "seq %" PRIu64 "; the cut records were never acknowledged",
-			    name, len - good_end, good_end, lines, shx, torn, last_seq);
-			internal_add(t, AUDIT_ACTION_RECOVERY, "failure",
-			    "audit-segment", name, last_seq, note, "AU-5,AU-9");
-			clean = 0;
-		}
-		if (good_end < flen && (ftruncate(fd, (off_t)good_end) < 0 ||
-		    fdatasync(fd) < 0)) {
-			r = -errno;
-			audit_segment_list_free(names, n);
-			return errf(r, ret_err, "%s/%s: cannot cut the padding: %m",
-			    t->dir, name);
-		}
-		if (!clean) {
-			snprintf(note, sizeof(note),
-			    "previous run ended without audit.stop (crash or power "
-			    "loss); last durable seq %" PRIu64 " in %s; records just "
-			    "before it may describe actions that were not completed",
-			    last_seq, name);
-			internal_add(t, AUDIT_ACTION_RECOVERY, "failure",
-			    "audit-segment", name, last_seq, note, "AU-5,AU-9");
-		}
-		t->last_seq = last_seq;
-		memcpy(t->last_hash, prev, sizeof(prev));
-		if (good_end == hl) {
-			/* No record made it into this segment: keep writing it
-			 * rather than start another with the same first seq. */
-			t->segfd = TAKE_FD(fd);
-			t->seg_first_seq = first;
-			t->seg_size = t->seg_alloc = hl;
-			t->seg_opened_ms = bw_mono_ms();
-		}
-		break;
-	}
+	while (n > 0 && (r = recover_last(t, names, &n, ret_err)) > 0)
+		;
 	audit_segment_list_free(names, n);
-	return 0;
+	return r < 0 ? r : 0;
 }
 
 /* Writes DIR/checkpoint-key.pem: the signer's public key, followed by
@@ -1737,17 +1842,13 @@ trail_free(struct audit_trail *t)
 	free(t);
 }
 
-int
-audit_trail_open(const struct audit_trail_options *o, struct audit_trail **ret,
-    char **ret_err)
+/* Allocates a trail with the options O, their defaults filled in, into
+ * *RET (free with trail_free()). */
+static int
+trail_alloc(const struct audit_trail_options *o, struct audit_trail **ret)
 {
 	struct audit_trail	*t;
-	_cleanup_free_ char	*note = NULL;
-	char			 reason[256];
-	int			 r;
 
-	if (!o || !o->dir || !o->dir[0])
-		return errf(-BW_E_INVALID, ret_err, "audit trail: no directory");
 	if (!(t = calloc(1, sizeof(*t))))
 		return -ENOMEM;
 	t->o = *o;
@@ -1774,30 +1875,91 @@ audit_trail_open(const struct audit_trail_options *o, struct audit_trail **ret,
 	t->cap_line_offs = 256;
 	if (!(t->dir = strdup(o->dir)) ||
 	    !(t->line_offs = malloc(t->cap_line_offs * sizeof(*t->line_offs)))) {
-		r = -ENOMEM;
-		goto fail;
+		trail_free(t);
+		return -ENOMEM;
 	}
+	*ret = t;
+	return 0;
+}
 
-	if ((r = mkdir_p(t->dir, 0700)) < 0) {
-		r = errf(r, ret_err, "%s: %s", t->dir, strerror(-r));
-		goto fail;
-	}
-	if ((t->dirfd = open(t->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		r = errf(-errno, ret_err, "%s: %m", t->dir);
-		goto fail;
-	}
+/* Creates the trail's directory and takes its lock: one writer per
+ * trail. */
+static int
+trail_lock(struct audit_trail *t, char **ret_err)
+{
+	int	 r;
+
+	if ((r = mkdir_p(t->dir, 0700)) < 0)
+		return errf(r, ret_err, "%s: %s", t->dir, strerror(-r));
+	if ((t->dirfd = open(t->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return errf(-errno, ret_err, "%s: %m", t->dir);
 	t->lockfd = openat(t->dirfd, AUDIT_LOCK_FILE,
 	    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (t->lockfd < 0) {
-		r = errf(-errno, ret_err, "%s/%s: %m", t->dir, AUDIT_LOCK_FILE);
-		goto fail;
-	}
+	if (t->lockfd < 0)
+		return errf(-errno, ret_err, "%s/%s: %m", t->dir, AUDIT_LOCK_FILE);
 	if (flock(t->lockfd, LOCK_EX | LOCK_NB) < 0) {
 		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		r = errf(r, ret_err, "%s: another process is writing this audit trail",
-		    t->dir);
-		goto fail;
+		return errf(r, ret_err,
+		    "%s: another process is writing this audit trail", t->dir);
 	}
+	return 0;
+}
+
+/* Starts forwarding, plans retention, and writes the records of the
+ * open (recovery notes, audit.start and a checkpoint) durably before
+ * any other thread runs. */
+static int
+trail_write_first(struct audit_trail *t, char **ret_err)
+{
+	_cleanup_free_ char	*note = NULL;
+	char			 reason[256];
+	int			 r;
+
+	if (t->o.forward_libaudit || t->o.forward_syslog) {
+		if ((r = audit_forward_start(t->o.forward_libaudit,
+		    t->o.forward_syslog, &t->fwd, &note)) < 0)
+			return errf(r, ret_err, "cannot start audit forwarding");
+		/* Said once, in the trail itself. */
+		if (note)
+			internal_add(t, AUDIT_ACTION_FORWARD, "failure", "audit-trail",
+			    NULL, 0, note, "AU-6(4),AU-12");
+	}
+	if ((r = retention_plan(t)) < 0)
+		return errf(r, ret_err, "%s: retention: %s", t->dir, strerror(-r));
+	snprintf(reason, sizeof(reason),
+	    "audit trail opened; segment_max_bytes=%zu checkpoint_every=%u "
+	    "checkpoint_interval_ms=%u key=%s", t->o.segment_max_bytes,
+	    t->o.checkpoint_every, t->o.checkpoint_interval_ms,
+	    t->o.signer ? t->key_id : "none");
+	if ((r = internal_add(t, AUDIT_ACTION_START, "success", "audit-trail",
+	    NULL, 0, reason, "AU-2,AU-12")) < 0)
+		return r;
+	t->force_ckpt = 1;
+	pthread_mutex_lock(&t->mu);
+	t->flushing = 1;	/* no other thread yet */
+	r = leader_flush(t, 0);
+	leader_release(t, 0);
+	pthread_mutex_unlock(&t->mu);
+	if (r < 0)
+		return errf(-BW_E_AUDIT, ret_err,
+		    "%s: cannot write the first records: %s", t->dir,
+		    strerror(t->st.last_errno));
+	return 0;
+}
+
+int
+audit_trail_open(const struct audit_trail_options *o, struct audit_trail **ret,
+    char **ret_err)
+{
+	struct audit_trail	*t;
+	int			 r;
+
+	if (!o || !o->dir || !o->dir[0])
+		return errf(-BW_E_INVALID, ret_err, "audit trail: no directory");
+	if ((r = trail_alloc(o, &t)) < 0)
+		return r;
+	if ((r = trail_lock(t, ret_err)) < 0)
+		goto fail;
 	if (t->o.signer) {
 		if ((r = audit_key_id(t->o.signer->pubkey, t->key_id)) < 0) {
 			r = errf(r, ret_err, "cannot compute the checkpoint key id");
@@ -1813,40 +1975,8 @@ audit_trail_open(const struct audit_trail_options *o, struct audit_trail **ret,
 		    t->dir, bw_strerror(r));
 		goto fail;
 	}
-	if (o->forward_libaudit || o->forward_syslog) {
-		if ((r = audit_forward_start(o->forward_libaudit, o->forward_syslog,
-		    &t->fwd, &note)) < 0) {
-			r = errf(r, ret_err, "cannot start audit forwarding");
-			goto fail;
-		}
-		/* Said once, in the trail itself. */
-		if (note)
-			internal_add(t, AUDIT_ACTION_FORWARD, "failure", "audit-trail",
-			    NULL, 0, note, "AU-6(4),AU-12");
-	}
-	if ((r = retention_plan(t)) < 0) {
-		r = errf(r, ret_err, "%s: retention: %s", t->dir, strerror(-r));
+	if ((r = trail_write_first(t, ret_err)) < 0)
 		goto fail;
-	}
-	snprintf(reason, sizeof(reason),
-	    "audit trail opened; segment_max_bytes=%zu checkpoint_every=%u "
-	    "checkpoint_interval_ms=%u key=%s", t->o.segment_max_bytes,
-	    t->o.checkpoint_every, t->o.checkpoint_interval_ms,
-	    t->o.signer ? t->key_id : "none");
-	if ((r = internal_add(t, AUDIT_ACTION_START, "success", "audit-trail",
-	    NULL, 0, reason, "AU-2,AU-12")) < 0)
-		goto fail;
-	t->force_ckpt = 1;
-	pthread_mutex_lock(&t->mu);
-	t->flushing = 1;	/* no other thread yet */
-	r = leader_flush(t, 0);
-	leader_release(t, 0);
-	pthread_mutex_unlock(&t->mu);
-	if (r < 0) {
-		r = errf(-BW_E_AUDIT, ret_err, "%s: cannot write the first records: %s",
-		    t->dir, strerror(t->st.last_errno));
-		goto fail;
-	}
 	capacity_check(t, 1);
 	if ((r = pthread_create(&t->syncer, NULL, syncer_main, t)) != 0) {
 		r = errf(-r, ret_err, "cannot start the sync thread");

@@ -1683,6 +1683,180 @@ lmdb_restore_meta(int dfd, const struct store_wal_checkpoint *ck,
 	return 1;
 }
 
+/* Allocates the handle of the store in DIR with its locks and the
+ * tunables OPTS gives (or their defaults) into *RET; free it with
+ * lmdb_close(). */
+static int
+lmdb_alloc(const char *dir, const struct store_options *opts,
+    struct store_lmdb **ret, char **ret_err)
+{
+	struct store_lmdb *s;
+
+	if (!(s = calloc(1, sizeof(*s))))
+		return errf(-ENOMEM, ret_err, "store %s: out of memory", dir);
+	s->base.backend = &lmdb_backend;
+	s->dfd = -1;
+	s->lock_fd = -1;
+	if (pthread_mutex_init(&s->wmu, NULL) != 0) {
+		free(s);
+		return errf(-ENOMEM, ret_err, "store %s: out of memory", dir);
+	}
+	s->wmu_init = true;
+	if (pthread_mutex_init(&s->cap_mu, NULL) != 0) {
+		lmdb_close(&s->base);
+		return errf(-ENOMEM, ret_err, "store %s: out of memory", dir);
+	}
+	s->cap_mu_init = true;
+	s->hist_revs = opts && opts->history_revisions ?
+	    opts->history_revisions : STORE_HISTORY_REVISIONS;
+	s->hist_bytes = opts && opts->history_bytes ? opts->history_bytes :
+	    STORE_HISTORY_BYTES;
+	s->hw_pct = opts && opts->high_water_pct ? opts->high_water_pct :
+	    STORE_HIGH_WATER_PCT;
+	s->reserve_pct = STORE_RESERVE_PCT(s->hw_pct);
+	s->writable = true;
+	s->reserve_writable = true;
+	*ret = s;
+	return 0;
+}
+
+/* Takes store.lock in the directory *DFD so that one opener at a time
+ * uses the store; on success S owns the directory (*DFD is taken). */
+static int
+lmdb_lock(struct store_lmdb *s, int *dfd, const char *dir, char **ret_err)
+{
+	int	 r;
+
+	s->lock_fd = openat(*dfd, "store.lock",
+	    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (s->lock_fd < 0)
+		return errf(-errno, ret_err, "store %s: store.lock: %s", dir,
+		    strerror(errno));
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		return errf(r, ret_err, "store %s: %s", dir, r == -EBUSY ?
+		    "in use by another opener" : strerror(-r));
+	}
+	s->dfd = TAKE_FD(*dfd);
+	return 0;
+}
+
+/* Opens the log and rewinds data.mdb's meta pages to its last
+ * checkpoint, returned in *CK, before LMDB reads them. A log left by a
+ * crash is recovered whatever mode this open asks for; a store leaving
+ * WAL mode then drops it (lmdb_open_durability). */
+static int
+lmdb_open_wal(struct store_lmdb *s, enum store_durability durability,
+    struct store_wal_checkpoint *ck, const char *dir, char **ret_err)
+{
+	int	 r;
+
+	if (durability != STORE_DURABILITY_WAL &&
+	    faccessat(s->dfd, STORE_WAL_FILE, F_OK, AT_SYMLINK_NOFOLLOW) != 0)
+		return 0;
+	if ((r = store_wal_open(s->dfd, &s->wal, ret_err)) < 0)
+		return errf_wrap(r, ret_err, "store %s", dir);
+	store_wal_last_checkpoint(s->wal, ck);
+	if (ck->valid && (r = lmdb_restore_meta(s->dfd, ck, dir, ret_err)) < 0)
+		return r;
+	return 0;
+}
+
+/* Creates and opens the LMDB environment of DIR in S. */
+static int
+lmdb_open_env(struct store_lmdb *s, size_t map_size,
+    enum store_durability durability, const char *dir, char **ret_err)
+{
+	int	 rc, fd, flags, dead;
+
+	if ((rc = mdb_env_create(&s->env)) != 0)
+		return errf(lmdb_err(rc), ret_err, "store %s: %s", dir,
+		    mdb_strerror(rc));
+	if ((rc = mdb_env_set_mapsize(s->env, map_size)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(s->env, 3)) != 0 ||
+	    (rc = mdb_env_set_maxreaders(s->env, LMDB_MAX_READERS)) != 0)
+		return errf(lmdb_err(rc), ret_err, "store %s: %s", dir,
+		    mdb_strerror(rc));
+	if (mdb_env_get_maxkeysize(s->env) < STORE_KEY_MAX)
+		return errf(-BW_E_INVALID, ret_err,
+		    "store %s: LMDB built with keys under %d bytes", dir,
+		    STORE_KEY_MAX);
+	/* Sync mode: no MDB_NOSYNC / MDB_NOMETASYNC / MDB_WRITEMAP, each
+	 * commit is durable. WAL mode: MDB_NOSYNC, each commit is durable
+	 * in the log first (lmdb_wcommit) and LMDB is synced at
+	 * checkpoints. Never MDB_WRITEMAP: a stray write through the map
+	 * could reach checkpointed pages. MDB_NORDAHEAD: random B-tree
+	 * reads gain nothing from read-ahead and it inflates the page
+	 * cache. */
+	rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NORDAHEAD |
+	    (durability == STORE_DURABILITY_WAL ? MDB_NOSYNC : 0), 0600);
+	if (rc != 0)
+		return errf(lmdb_err(rc), ret_err, "store %s: %s", dir,
+		    mdb_strerror(rc));
+	/* LMDB sets FD_CLOEXEC on every descriptor but the data file's. */
+	if ((rc = mdb_env_get_fd(s->env, &fd)) != 0 ||
+	    (flags = fcntl(fd, F_GETFD)) < 0 ||
+	    fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0)
+		return errf(rc ? lmdb_err(rc) : -errno, ret_err,
+		    "store %s: cannot set close-on-exec", dir);
+	/* Reader slots of a killed process would pin old pages forever. */
+	if ((rc = mdb_reader_check(s->env, &dead)) != 0)
+		return errf(lmdb_err(rc), ret_err, "store %s: %s", dir,
+		    mdb_strerror(rc));
+	return 0;
+}
+
+/* Sets up the mode DURABILITY asks for once the store is recovered: in
+ * WAL mode the checkpoint tunables and a first checkpoint, otherwise a
+ * synced LMDB and no log. */
+static int
+lmdb_open_durability(struct store_lmdb *s, const struct store_options *opts,
+    enum store_durability durability, const char *dir, char **ret_err)
+{
+	int	 rc, r;
+
+	if (durability != STORE_DURABILITY_WAL) {
+		if (!s->wal)
+			return 0;
+		if ((rc = mdb_env_sync(s->env, 1)) != 0 ||
+		    (r = store_wal_remove(s->dfd)) < 0)
+			return errf(rc ? lmdb_err(rc) : r, ret_err, "store %s: "
+			    "leaving WAL mode: %s", dir, rc ? mdb_strerror(rc) :
+			    strerror(-r));
+		store_wal_close(s->wal);
+		s->wal = NULL;
+		return 0;
+	}
+	s->ckpt_bytes = opts && opts->checkpoint_bytes ?
+	    opts->checkpoint_bytes : LMDB_CKPT_BYTES;
+	s->ckpt_pages = opts && opts->checkpoint_pages ?
+	    opts->checkpoint_pages : LMDB_CKPT_PAGES;
+	s->ckpt_ms = opts && opts->checkpoint_ms ?
+	    opts->checkpoint_ms : LMDB_CKPT_MS;
+	/* Pages freed since the last checkpoint are not reused before the
+	 * next one (its pin holds them): on a small map the default takes
+	 * checkpoints often enough that this stays a sixteenth of the
+	 * map. */
+	if (!(opts && opts->checkpoint_pages)) {
+		MDB_envinfo	 info;
+		MDB_stat	 est;
+
+		if (mdb_env_info(s->env, &info) == 0 &&
+		    mdb_env_stat(s->env, &est) == 0 &&
+		    info.me_mapsize / est.ms_psize / 16 < s->ckpt_pages)
+			s->ckpt_pages = info.me_mapsize / est.ms_psize / 16;
+		if (s->ckpt_pages == 0)
+			s->ckpt_pages = 1;
+	}
+	pthread_mutex_lock(&s->wmu);
+	r = lmdb_checkpoint(s);
+	pthread_mutex_unlock(&s->wmu);
+	if (r < 0)
+		return errf(r, ret_err, "store %s: checkpoint: %s", dir,
+		    bw_strerror(r));
+	return 0;
+}
+
 int
 store_open_lmdb(const char *dir, const struct store_options *opts,
     struct store **ret, char **ret_err)
@@ -1694,7 +1868,7 @@ store_open_lmdb(const char *dir, const struct store_options *opts,
 	enum store_durability durability = opts ? opts->durability :
 	    STORE_DURABILITY_WAL;
 	struct store_wal_checkpoint ck = { 0 };
-	int	 rc, r, fd, flags, dead;
+	int	 r;
 
 	if (!dir || !dir[0] || !ret)
 		return errf(-BW_E_INVALID, ret_err, "store: no directory given");
@@ -1713,104 +1887,12 @@ store_open_lmdb(const char *dir, const struct store_options *opts,
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return errf(-errno, ret_err, "store %s: %s", dir, strerror(errno));
-	if (!(s = calloc(1, sizeof(*s))))
-		return errf(-ENOMEM, ret_err, "store %s: out of memory", dir);
-	s->base.backend = &lmdb_backend;
-	s->dfd = -1;
-	s->lock_fd = -1;
-	if (pthread_mutex_init(&s->wmu, NULL) != 0) {
-		free(s);
-		return errf(-ENOMEM, ret_err, "store %s: out of memory", dir);
-	}
-	s->wmu_init = true;
-	if (pthread_mutex_init(&s->cap_mu, NULL) != 0) {
-		r = errf(-ENOMEM, ret_err, "store %s: out of memory", dir);
-		goto fail;
-	}
-	s->cap_mu_init = true;
-	s->hist_revs = opts && opts->history_revisions ?
-	    opts->history_revisions : STORE_HISTORY_REVISIONS;
-	s->hist_bytes = opts && opts->history_bytes ? opts->history_bytes :
-	    STORE_HISTORY_BYTES;
-	s->hw_pct = opts && opts->high_water_pct ? opts->high_water_pct :
-	    STORE_HIGH_WATER_PCT;
-	s->reserve_pct = STORE_RESERVE_PCT(s->hw_pct);
-	s->writable = true;
-	s->reserve_writable = true;
-	s->lock_fd = openat(dfd, "store.lock",
-	    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (s->lock_fd < 0) {
-		r = errf(-errno, ret_err, "store %s: store.lock: %s", dir,
-		    strerror(errno));
-		goto fail;
-	}
-	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		r = errf(r, ret_err, "store %s: %s", dir, r == -EBUSY ?
-		    "in use by another opener" : strerror(-r));
-		goto fail;
-	}
-	s->dfd = TAKE_FD(dfd);
-	/* A log left by a crash is recovered whatever mode this open
-	 * asks for; a store leaving WAL mode then drops it. */
-	if (durability == STORE_DURABILITY_WAL ||
-	    faccessat(s->dfd, STORE_WAL_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-		if ((r = store_wal_open(s->dfd, &s->wal, ret_err)) < 0) {
-			r = errf_wrap(r, ret_err, "store %s", dir);
-			goto fail;
-		}
-		store_wal_last_checkpoint(s->wal, &ck);
-		if (ck.valid && (r = lmdb_restore_meta(s->dfd, &ck, dir,
-		    ret_err)) < 0)
-			goto fail;
-	}
-	if ((rc = mdb_env_create(&s->env)) != 0) {
-		r = errf(lmdb_err(rc), ret_err, "store %s: %s", dir,
-		    mdb_strerror(rc));
-		goto fail;
-	}
-	if ((rc = mdb_env_set_mapsize(s->env, map_size)) != 0 ||
-	    (rc = mdb_env_set_maxdbs(s->env, 3)) != 0 ||
-	    (rc = mdb_env_set_maxreaders(s->env, LMDB_MAX_READERS)) != 0) {
-		r = errf(lmdb_err(rc), ret_err, "store %s: %s", dir,
-		    mdb_strerror(rc));
-		goto fail;
-	}
-	if (mdb_env_get_maxkeysize(s->env) < STORE_KEY_MAX) {
-		r = errf(-BW_E_INVALID, ret_err,
-		    "store %s: LMDB built with keys under %d bytes", dir,
-		    STORE_KEY_MAX);
-		goto fail;
-	}
-	/* Sync mode: no MDB_NOSYNC / MDB_NOMETASYNC / MDB_WRITEMAP, each
-	 * commit is durable. WAL mode: MDB_NOSYNC, each commit is durable
-	 * in the log first (lmdb_wcommit) and LMDB is synced at
-	 * checkpoints. Never MDB_WRITEMAP: a stray write through the map
-	 * could reach checkpointed pages. MDB_NORDAHEAD: random B-tree
-	 * reads gain nothing from read-ahead and it inflates the page
-	 * cache. */
-	rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NORDAHEAD |
-	    (durability == STORE_DURABILITY_WAL ? MDB_NOSYNC : 0), 0600);
-	if (rc != 0) {
-		r = errf(lmdb_err(rc), ret_err, "store %s: %s", dir,
-		    mdb_strerror(rc));
-		goto fail;
-	}
-	/* LMDB sets FD_CLOEXEC on every descriptor but the data file's. */
-	if ((rc = mdb_env_get_fd(s->env, &fd)) != 0 ||
-	    (flags = fcntl(fd, F_GETFD)) < 0 ||
-	    fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0) {
-		r = errf(rc ? lmdb_err(rc) : -errno, ret_err,
-		    "store %s: cannot set close-on-exec", dir);
-		goto fail;
-	}
-	/* Reader slots of a killed process would pin old pages forever. */
-	if ((rc = mdb_reader_check(s->env, &dead)) != 0) {
-		r = errf(lmdb_err(rc), ret_err, "store %s: %s", dir,
-		    mdb_strerror(rc));
-		goto fail;
-	}
-	if ((r = lmdb_init(s, dir, ret_err)) < 0)
+	if ((r = lmdb_alloc(dir, opts, &s, ret_err)) < 0)
+		return r;
+	if ((r = lmdb_lock(s, &dfd, dir, ret_err)) < 0 ||
+	    (r = lmdb_open_wal(s, durability, &ck, dir, ret_err)) < 0 ||
+	    (r = lmdb_open_env(s, map_size, durability, dir, ret_err)) < 0 ||
+	    (r = lmdb_init(s, dir, ret_err)) < 0)
 		goto fail;
 	if (ck.valid) {
 		if ((r = store_wal_replay(s->wal, lmdb_replay_one, s,
@@ -1821,47 +1903,8 @@ store_open_lmdb(const char *dir, const struct store_options *opts,
 		if (r > 0 && (r = lmdb_init(s, dir, ret_err)) < 0)
 			goto fail;
 	}
-	if (durability == STORE_DURABILITY_WAL) {
-		s->ckpt_bytes = opts && opts->checkpoint_bytes ?
-		    opts->checkpoint_bytes : LMDB_CKPT_BYTES;
-		s->ckpt_pages = opts && opts->checkpoint_pages ?
-		    opts->checkpoint_pages : LMDB_CKPT_PAGES;
-		s->ckpt_ms = opts && opts->checkpoint_ms ?
-		    opts->checkpoint_ms : LMDB_CKPT_MS;
-		/* Pages freed since the last checkpoint are not reused
-		 * before the next one (its pin holds them): on a small map
-		 * the default takes checkpoints often enough that this
-		 * stays a sixteenth of the map. */
-		if (!(opts && opts->checkpoint_pages)) {
-			MDB_envinfo	 info;
-			MDB_stat	 est;
-
-			if (mdb_env_info(s->env, &info) == 0 &&
-			    mdb_env_stat(s->env, &est) == 0 &&
-			    info.me_mapsize / est.ms_psize / 16 < s->ckpt_pages)
-				s->ckpt_pages = info.me_mapsize / est.ms_psize / 16;
-			if (s->ckpt_pages == 0)
-				s->ckpt_pages = 1;
-		}
-		pthread_mutex_lock(&s->wmu);
-		r = lmdb_checkpoint(s);
-		pthread_mutex_unlock(&s->wmu);
-		if (r < 0) {
-			r = errf(r, ret_err, "store %s: checkpoint: %s", dir,
-			    bw_strerror(r));
-			goto fail;
-		}
-	} else if (s->wal) {
-		if ((rc = mdb_env_sync(s->env, 1)) != 0 ||
-		    (r = store_wal_remove(s->dfd)) < 0) {
-			r = errf(rc ? lmdb_err(rc) : r, ret_err, "store %s: "
-			    "leaving WAL mode: %s", dir, rc ? mdb_strerror(rc) :
-			    strerror(-r));
-			goto fail;
-		}
-		store_wal_close(s->wal);
-		s->wal = NULL;
-	}
+	if ((r = lmdb_open_durability(s, opts, durability, dir, ret_err)) < 0)
+		goto fail;
 	/* LMDB syncs its files but not the directory entries naming them:
 	 * sync DIR and its parent so a new store survives a power cut. */
 	if ((r = lmdb_sync_dir(s->dfd)) < 0) {
