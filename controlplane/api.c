@@ -1031,6 +1031,122 @@ pending_new(struct api_server *srv, struct evhttp_request *req,
 	return p;
 }
 
+/* Admits the object BODY that a create (CREATE) or replace asks for:
+ * checks its names against the path, the caller's rights, quota and
+ * network admission, and makes the pending change into *PP. *PP is the
+ * caller's to free, on failure too (it holds the claims, released by
+ * pending_free()). */
+static int
+write_admit(struct api_server *srv, struct evhttp_request *req,
+    const struct api_route *rt, const struct authz_identity *id, int create,
+    json_t *body, struct pending **pp, char **ret_err)
+{
+	const struct res_kind	*k = NULL;
+	struct pending		*p;
+	const char		*tenant, *name;
+	int			 r;
+
+	if ((r = res_validate(body, rt->kind, rt->tenant[0] ? rt->tenant :
+	    (id->role == ROLE_TENANT_ADMIN || id->role == ROLE_TENANT_USER ?
+	    id->tenant : NULL), &k, ret_err)) < 0)
+		return r;
+	tenant = res_tenant(body);
+	name = res_name(body);
+	if (rt->tenant[0] && k->scope == RES_TENANT && strcmp(rt->tenant, tenant))
+		return errf(-BW_E_INVALID, ret_err,
+		    "metadata.tenant: \"%s\" does not match the path's tenant \"%s\"",
+		    tenant, rt->tenant);
+	if (!create && strcmp(rt->name, name) != 0)
+		return errf(-BW_E_INVALID, ret_err,
+		    "metadata.name: \"%s\" does not match the path's name \"%s\"",
+		    name, rt->name);
+	if ((r = authz_check(id, VERB_WRITE, k, tenant, ret_err)) < 0)
+		return r;
+	if (strcmp(k->kind, "RoleBinding") == 0 &&
+	    (r = principals_binding_write_check(srv->st, id, tenant, name, body,
+	    ret_err)) < 0)
+		return r;
+	if (!(p = *pp = pending_new(srv, req, id, k, tenant, name,
+	    create ? "create" : "replace")))
+		return -ENOMEM;
+	/* Counts the changes still being committed; the claim is held
+	 * until this one's commit ends (pending_free()). */
+	if ((r = quota_check(&srv->quota, srv->st, &srv->default_quota, k,
+	    body, &p->quota_claim, ret_err)) < 0)
+		return r;
+	if ((r = res_key(k, tenant, name, p->key, sizeof(p->key))) < 0)
+		return r;
+	/* Reads every tenant's networks, so it needs the claim the pending
+	 * change holds until its commit ends (pending_free()). */
+	if (strcmp(k->kind, "Network") == 0 && (r = netadmit_check(
+	    &srv->netadmit, srv->st, id, body, &p->net_claim, ret_err)) < 0)
+		return r;
+	return 0;
+}
+
+/* What a write keeps of the object it creates or replaces. */
+struct write_keep {
+	char	 uid[40], created[40];
+	json_t	*prev_status;		/* owned */
+	int	 status_code;		/* the answer on success */
+};
+
+/* Gives a new object its identity and creation time. */
+static int
+write_keep_new(struct pending *p, struct write_keep *wk)
+{
+	int	 r;
+
+	p->creq.op.expect_rev = STORE_REV_ABSENT;
+	if ((r = bw_uuid_v4(wk->uid)) < 0)
+		return r;
+	bw_time_rfc3339(wk->created, sizeof(wk->created), 0);
+	wk->status_code = 201;
+	return 0;
+}
+
+/* Decides what the write P of BODY keeps and the revision its commit
+ * expects. Replace keeps identity, creation time and status; without a
+ * revision from the client it is a create-or-replace guarded by the
+ * revision we read (no lost update). Returns 1 when the client's
+ * revision is not the stored one (p->creq.result says the conflict). */
+static int
+write_keep(struct api_server *srv, struct pending *p, json_t *body,
+    int create, struct write_keep *wk)
+{
+	struct store_kv		*cur = NULL;
+	_cleanup_json_ json_t	*old = NULL;
+	json_t			*prev_md;
+	uint64_t		 want_rev = res_revision(body);
+	int			 r;
+
+	if (create)
+		return write_keep_new(p, wk);
+	r = store_get(srv->st, p->key, &cur);
+	if (r == -BW_E_NOTFOUND && want_rev == 0)
+		return write_keep_new(p, wk);
+	if (r < 0)
+		return r;
+	old = json_loadb(cur->value, cur->value_len, 0, NULL);
+	prev_md = json_object_get(old, "metadata");
+	snprintf(wk->uid, sizeof(wk->uid), "%s", json_string_value(
+	    json_object_get(prev_md, "uid")) ?: "");
+	snprintf(wk->created, sizeof(wk->created), "%s", json_string_value(
+	    json_object_get(prev_md, "created")) ?: "");
+	if (want_rev && want_rev != cur->mod_rev) {
+		p->creq.result = -BW_E_CONFLICT;
+		r = 1;
+		goto out;
+	}
+	wk->prev_status = json_incref(json_object_get(old, "status"));
+	p->creq.op.expect_rev = cur->mod_rev;
+	wk->status_code = 200;
+	r = 0;
+out:
+	store_kv_free(cur);
+	return r;
+}
+
 /* Create (POST to a collection) and replace (PUT to an item). */
 static void
 handle_write(struct api_server *srv, struct evhttp_request *req,
@@ -1038,116 +1154,33 @@ handle_write(struct api_server *srv, struct evhttp_request *req,
 {
 	_cleanup_free_ char	*err = NULL;
 	_cleanup_json_ json_t	*body = NULL;
-	const struct res_kind	*k = NULL;
-	struct store_kv		*cur = NULL;
 	struct pending		*p = NULL;
-	char			 uid[40], created[40], action[64];
-	const char		*tenant, *name;
-	json_t			*prev_status = NULL, *prev_md;
-	uint64_t		 want_rev;
-	int			 r, status_code;
+	struct write_keep	 wk = { .prev_status = NULL };
+	char			 action[64];
+	int			 r;
 
 	action_name(action, sizeof(action), rt->kind, create ? "create" : "replace");
-	if ((r = read_body(req, &body, &err)) < 0)
+	if ((r = read_body(req, &body, &err)) < 0 ||
+	    (r = write_admit(srv, req, rt, id, create, body, &p, &err)) < 0 ||
+	    (r = write_keep(srv, p, body, create, &wk)) < 0)
 		goto fail;
-	if ((r = res_validate(body, rt->kind, rt->tenant[0] ? rt->tenant :
-	    (id->role == ROLE_TENANT_ADMIN || id->role == ROLE_TENANT_USER ?
-	    id->tenant : NULL), &k, &err)) < 0)
-		goto fail;
-	tenant = res_tenant(body);
-	name = res_name(body);
-	if (rt->tenant[0] && k->scope == RES_TENANT && strcmp(rt->tenant, tenant)) {
-		r = errf(-BW_E_INVALID, &err,
-		    "metadata.tenant: \"%s\" does not match the path's tenant \"%s\"",
-		    tenant, rt->tenant);
-		goto fail;
-	}
-	if (!create && strcmp(rt->name, name) != 0) {
-		r = errf(-BW_E_INVALID, &err,
-		    "metadata.name: \"%s\" does not match the path's name \"%s\"",
-		    name, rt->name);
-		goto fail;
-	}
-	if ((r = authz_check(id, VERB_WRITE, k, tenant, &err)) < 0)
-		goto fail;
-	if (strcmp(k->kind, "RoleBinding") == 0 &&
-	    (r = principals_binding_write_check(srv->st, id, tenant, name, body,
-	    &err)) < 0)
-		goto fail;
-	if (!(p = pending_new(srv, req, id, k, tenant, name,
-	    create ? "create" : "replace"))) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	/* Counts the changes still being committed; the claim is held
-	 * until this one's commit ends (pending_free()). */
-	if ((r = quota_check(&srv->quota, srv->st, &srv->default_quota, k,
-	    body, &p->quota_claim, &err)) < 0)
-		goto fail;
-	if ((r = res_key(k, tenant, name, p->key, sizeof(p->key))) < 0)
-		goto fail;
-	/* Reads every tenant's networks, so it needs the claim the pending
-	 * change holds until its commit ends (pending_free()). */
-	if (strcmp(k->kind, "Network") == 0 && (r = netadmit_check(
-	    &srv->netadmit, srv->st, id, body, &p->net_claim, &err)) < 0)
-		goto fail;
-	want_rev = res_revision(body);
-	if (create) {
-		p->creq.op.expect_rev = STORE_REV_ABSENT;
-		if ((r = bw_uuid_v4(uid)) < 0)
-			goto fail;
-		bw_time_rfc3339(created, sizeof(created), 0);
-		status_code = 201;
-	} else {
-		/* Replace keeps identity, creation time and status; without
-		 * a revision from the client it is a create-or-replace
-		 * guarded by the revision we read (no lost update). */
-		r = store_get(srv->st, p->key, &cur);
-		if (r == -BW_E_NOTFOUND && want_rev == 0) {
-			p->creq.op.expect_rev = STORE_REV_ABSENT;
-			if ((r = bw_uuid_v4(uid)) < 0)
-				goto fail;
-			bw_time_rfc3339(created, sizeof(created), 0);
-			status_code = 201;
-		} else if (r < 0) {
-			goto fail;
-		} else {
-			_cleanup_json_ json_t *old = json_loadb(cur->value,
-			    cur->value_len, 0, NULL);
-
-			prev_md = json_object_get(old, "metadata");
-			snprintf(uid, sizeof(uid), "%s", json_string_value(
-			    json_object_get(prev_md, "uid")) ?: "");
-			snprintf(created, sizeof(created), "%s", json_string_value(
-			    json_object_get(prev_md, "created")) ?: "");
-			prev_status = json_incref(json_object_get(old, "status"));
-			if (want_rev && want_rev != cur->mod_rev) {
-				json_decref(prev_status);
-				r = -BW_E_CONFLICT;
-				p->creq.result = r;
-				goto conflict;
-			}
-			p->creq.op.expect_rev = cur->mod_rev;
-			status_code = 200;
-		}
-	}
-	p->doc = res_stored_form(body, uid, created, prev_status);
-	json_decref(prev_status);
+	if (r > 0)
+		goto conflict;
+	p->doc = res_stored_form(body, wk.uid, wk.created, wk.prev_status);
+	json_decref(wk.prev_status);
 	if (!p->doc || !(p->value = json_dumps(p->doc, JSON_COMPACT | JSON_SORT_KEYS))) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	p->ok_status = status_code;
+	p->ok_status = wk.status_code;
 	p->creq.op.type = STORE_OP_PUT;
 	p->creq.op.key = p->key;
 	p->creq.op.value = p->value;
 	p->creq.op.value_len = strlen(p->value);
-	store_kv_free(cur);
 	commit_submit(srv->commit, &p->creq);
 	return;
 conflict:
-	store_kv_free(cur);
-	audit_request(srv, id, action, k, p->tenant, p->name, "failure",
+	audit_request(srv, id, action, p->kind, p->tenant, p->name, "failure",
 	    "revision conflict");
 	pending_free(p);
 	reply_error(srv, req, 409, "conflict",
@@ -1155,7 +1188,6 @@ conflict:
 	    "read it again and retry");
 	return;
 fail:
-	store_kv_free(cur);
 	audit_request(srv, id, action, rt->kind, rt->tenant[0] ? rt->tenant :
 	    NULL, rt->name, r == -BW_E_DENIED ? "denied" : "failure",
 	    err ? err : bw_strerror(r));
@@ -2083,18 +2115,6 @@ handle_whoami(struct api_server *srv, struct evhttp_request *req,
 	reply_json(srv, req, 200, o);
 }
 
-static const char *
-method_name(enum evhttp_cmd_type m)
-{
-	switch (m) {
-	case EVHTTP_REQ_GET: return "GET";
-	case EVHTTP_REQ_POST: return "POST";
-	case EVHTTP_REQ_PUT: return "PUT";
-	case EVHTTP_REQ_DELETE: return "DELETE";
-	default: return "other";
-	}
-}
-
 /* Responses leave as several TLS records; with Nagle the later ones wait
  * for the client's delayed ACK (tens of ms per request). */
 static void
@@ -2123,6 +2143,119 @@ reply_unidentified(struct api_server *srv, struct evhttp_request *req, int r,
 		reply_error(srv, req, 401, "unauthenticated", err);
 }
 
+/* Hands a request under a handler's prefix (registered by
+ * api_server_add_handler) to that handler once its caller is
+ * identified. Returns false when no prefix matches PATH. */
+static bool
+handler_dispatch(struct api_server *srv, struct evhttp_request *req,
+    const char *path, struct authz_identity *id)
+{
+	_cleanup_free_ char	*err = NULL;
+	int			 r;
+
+	for (size_t h = 0; path && h < srv->nhandlers; h++) {
+		if (strncmp(path, srv->handlers[h].prefix,
+		    strlen(srv->handlers[h].prefix)) != 0)
+			continue;
+		if ((r = identify(srv, req, id, &err)) < 0) {
+			audit_request(srv, id, "auth.failure", NULL, NULL, NULL,
+			    "denied", err);
+			reply_unidentified(srv, req, r, err);
+			return true;
+		}
+		srv->handlers[h].fn(srv, req, id, path, srv->handlers[h].arg);
+		return true;
+	}
+	return false;
+}
+
+/* Answers a route that needs a right beyond reading objects (VERB:
+ * metrics, audit search): 403 and an ACTION record when ID lacks it.
+ * Returns whether ID holds it. */
+static bool
+route_allowed(struct api_server *srv, struct evhttp_request *req,
+    const struct authz_identity *id, enum authz_verb verb, const char *action)
+{
+	_cleanup_free_ char	*err = NULL;
+
+	if (authz_check(id, verb, NULL, NULL, &err) == 0)
+		return true;
+	audit_request(srv, id, action, NULL, NULL, NULL, "denied", err);
+	reply_error(srv, req, 403, "forbidden", err);
+	return false;
+}
+
+/* Hands an identified request for the route RT to its handler by method
+ * M. Returns false when the route does not take M (nothing answered). */
+static bool
+route_dispatch(struct api_server *srv, struct evhttp_request *req,
+    enum evhttp_cmd_type m, const struct api_route *rt,
+    const struct authz_identity *id, struct evkeyvalq *q)
+{
+	switch (rt->type) {
+	case ROUTE_METRICS:
+		if (m != EVHTTP_REQ_GET)
+			return false;
+		if (!route_allowed(srv, req, id, VERB_METRICS, "api.metrics"))
+			break;
+		audit_request(srv, id, "api.metrics", NULL, NULL, NULL,
+		    "success", NULL);
+		handle_metrics(srv, req);
+		break;
+	case ROUTE_WHOAMI:
+		if (m != EVHTTP_REQ_GET)
+			return false;
+		handle_whoami(srv, req, id);
+		break;
+	case ROUTE_WATCH:
+		if (m != EVHTTP_REQ_GET)
+			return false;
+		handle_watch(srv, req, id, q);
+		break;
+	case ROUTE_AUDIT:
+		if (m != EVHTTP_REQ_GET)
+			return false;
+		if (!route_allowed(srv, req, id, VERB_AUDIT_READ, "audit.search"))
+			break;
+		handle_audit_search(srv, req, id, q);
+		break;
+	case ROUTE_COLLECTION:
+		if (m == EVHTTP_REQ_GET)
+			handle_list(srv, req, rt, id, q);
+		else if (m == EVHTTP_REQ_POST && srv->principals &&
+		    strcmp(rt->kind->kind, "Principal") == 0 && rt->tenant[0])
+			principals_create(srv->principals, srv, req, id, rt->tenant);
+		else if (m == EVHTTP_REQ_POST)
+			handle_write(srv, req, rt, id, 1);
+		else
+			return false;
+		break;
+	case ROUTE_ITEM:
+		if (m == EVHTTP_REQ_GET)
+			handle_get(srv, req, rt, id);
+		else if (m == EVHTTP_REQ_PUT)
+			handle_write(srv, req, rt, id, 0);
+		else if (m == EVHTTP_REQ_DELETE && srv->principals &&
+		    strcmp(rt->kind->kind, "Principal") == 0)
+			principals_revoke(srv->principals, srv, req, id, rt->tenant,
+			    rt->name);
+		else if (m == EVHTTP_REQ_DELETE)
+			handle_delete(srv, req, rt, id, q);
+		else
+			return false;
+		break;
+	case ROUTE_STATUS:
+		if (m == EVHTTP_REQ_PUT)
+			handle_status(srv, req, rt, id);
+		else
+			return false;
+		break;
+	case ROUTE_HEALTH:
+		break;
+	}
+	return true;
+}
+
 static void
 on_request(struct evhttp_request *req, void *arg)
 {
@@ -2135,7 +2268,6 @@ on_request(struct evhttp_request *req, void *arg)
 	_cleanup_free_ char		*err = NULL;
 	const char			*path = uri ? evhttp_uri_get_path(uri) : NULL;
 	const char			*query = uri ? evhttp_uri_get_query(uri) : NULL;
-	char				 action[80];
 	int				 r;
 
 	TAILQ_INIT(&q);
@@ -2144,19 +2276,8 @@ on_request(struct evhttp_request *req, void *arg)
 	/* until identify() passes, the next request has a deadline too */
 	conn_unauthenticated(srv, req);
 	peer_address(req, id.source, sizeof(id.source));
-	for (size_t h = 0; path && h < srv->nhandlers; h++) {
-		if (strncmp(path, srv->handlers[h].prefix,
-		    strlen(srv->handlers[h].prefix)) != 0)
-			continue;
-		if ((r = identify(srv, req, &id, &err)) < 0) {
-			audit_request(srv, &id, "auth.failure", NULL, NULL, NULL,
-			    "denied", err);
-			reply_unidentified(srv, req, r, err);
-			return;
-		}
-		srv->handlers[h].fn(srv, req, &id, path, srv->handlers[h].arg);
+	if (handler_dispatch(srv, req, path, &id))
 		return;
-	}
 	if (!path || api_route_parse(path, &rt, &err) < 0) {
 		r = identify(srv, req, &id, NULL);
 		audit_request(srv, &id, "api.request", NULL, NULL, NULL,
@@ -2183,7 +2304,6 @@ on_request(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if ((r = identify(srv, req, &id, &err)) < 0) {
-		snprintf(action, sizeof(action), "auth.failure %s", method_name(m));
 		audit_request(srv, &id, "auth.failure", rt.kind, rt.tenant,
 		    rt.name, "denied", err);
 		reply_unidentified(srv, req, r, err);
@@ -2195,83 +2315,13 @@ on_request(struct evhttp_request *req, void *arg)
 		reply_error(srv, req, 400, "invalid", "query: malformed");
 		return;
 	}
-	switch (rt.type) {
-	case ROUTE_METRICS:
-		if (m != EVHTTP_REQ_GET)
-			goto bad_method;
-		if (authz_check(&id, VERB_METRICS, NULL, NULL, &err) < 0) {
-			audit_request(srv, &id, "api.metrics", NULL, NULL, NULL,
-			    "denied", err);
-			reply_error(srv, req, 403, "forbidden", err);
-			break;
-		}
-		audit_request(srv, &id, "api.metrics", NULL, NULL, NULL,
-		    "success", NULL);
-		handle_metrics(srv, req);
-		break;
-	case ROUTE_WHOAMI:
-		if (m != EVHTTP_REQ_GET)
-			goto bad_method;
-		handle_whoami(srv, req, &id);
-		break;
-	case ROUTE_WATCH:
-		if (m != EVHTTP_REQ_GET)
-			goto bad_method;
-		handle_watch(srv, req, &id, &q);
-		break;
-	case ROUTE_AUDIT:
-		if (m != EVHTTP_REQ_GET)
-			goto bad_method;
-		if (authz_check(&id, VERB_AUDIT_READ, NULL, NULL, &err) < 0) {
-			audit_request(srv, &id, "audit.search", NULL, NULL, NULL,
-			    "denied", err);
-			reply_error(srv, req, 403, "forbidden", err);
-			break;
-		}
-		handle_audit_search(srv, req, &id, &q);
-		break;
-	case ROUTE_COLLECTION:
-		if (m == EVHTTP_REQ_GET)
-			handle_list(srv, req, &rt, &id, &q);
-		else if (m == EVHTTP_REQ_POST && srv->principals &&
-		    strcmp(rt.kind->kind, "Principal") == 0 && rt.tenant[0])
-			principals_create(srv->principals, srv, req, &id, rt.tenant);
-		else if (m == EVHTTP_REQ_POST)
-			handle_write(srv, req, &rt, &id, 1);
-		else
-			goto bad_method;
-		break;
-	case ROUTE_ITEM:
-		if (m == EVHTTP_REQ_GET)
-			handle_get(srv, req, &rt, &id);
-		else if (m == EVHTTP_REQ_PUT)
-			handle_write(srv, req, &rt, &id, 0);
-		else if (m == EVHTTP_REQ_DELETE && srv->principals &&
-		    strcmp(rt.kind->kind, "Principal") == 0)
-			principals_revoke(srv->principals, srv, req, &id, rt.tenant,
-			    rt.name);
-		else if (m == EVHTTP_REQ_DELETE)
-			handle_delete(srv, req, &rt, &id, &q);
-		else
-			goto bad_method;
-		break;
-	case ROUTE_STATUS:
-		if (m == EVHTTP_REQ_PUT)
-			handle_status(srv, req, &rt, &id);
-		else
-			goto bad_method;
-		break;
-	case ROUTE_HEALTH:
-		break;
+	if (!route_dispatch(srv, req, m, &rt, &id, &q)) {
+		audit_request(srv, &id, "api.request", rt.kind, rt.tenant,
+		    rt.name, "failure", "method not allowed");
+		reply_error(srv, req, 405, "method_not_allowed",
+		    "method not allowed on this path");
 	}
 	evhttp_clear_headers(&q);
-	return;
-bad_method:
-	evhttp_clear_headers(&q);
-	audit_request(srv, &id, "api.request", rt.kind, rt.tenant, rt.name,
-	    "failure", "method not allowed");
-	reply_error(srv, req, 405, "method_not_allowed",
-	    "method not allowed on this path");
 }
 
 /* Handshake failures never reach evhttp; the TLS layer reports them

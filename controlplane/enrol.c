@@ -747,23 +747,152 @@ lockout_report(json_t *body)
 	return o;
 }
 
+/* One enrolment completion as handle_complete() checks it. */
+struct enrol_complete {
+	struct enrol_session	*s;		/* the session; NULL until found */
+	json_t			*doc;		/* the Node object (owned) */
+	json_t			*pcrs;		/* the quoted PCRs (owned) */
+	unsigned char		*quote;		/* owned */
+	size_t			 qlen;
+	unsigned char		 qdata[32];
+	uint64_t		 rev;		/* DOC's revision */
+};
+
+static void
+enrol_complete_done(struct enrol_complete *c)
+{
+	json_decref(c->doc);
+	json_decref(c->pcrs);
+	free(c->quote);
+}
+
+/* Checks the node's answer BODY to its session: the challenge proves
+ * the AK lives in the EK's TPM, and the quote over the session's nonce
+ * verifies with that AK. Then loads the Node object whose bootstrap
+ * credential ID is. c->s is set once the session is found. */
+static int
+complete_check(struct enrol *e, const struct authz_identity *id,
+    json_t *body, struct enrol_complete *c, char **ret_err)
+{
+	_cleanup_free_ unsigned char	*chal = NULL;
+	struct enrol_session		*s;
+	size_t				 clen;
+	int				 r;
+
+	s = session_find(e, jstr(body, "session"));
+	if (!s || strcmp(s->node, id->principal) != 0 ||
+	    strcmp(s->serial, id->serial))
+		return errf(-BW_E_DENIED, ret_err,
+		    "session: unknown, expired, already used, or not this "
+		    "credential's: start again with /v1/enrol/begin");
+	c->s = s;
+	if ((r = body_b64(body, "challenge", ENROL_CHALLENGE_LEN * 2, &chal,
+	    &clen, ret_err)) < 0 ||
+	    (r = body_b64(body, "quote", ENROL_BLOB_MAX, &c->quote, &c->qlen,
+	    ret_err)) < 0)
+		return r;
+	if (clen != ENROL_CHALLENGE_LEN ||
+	    CRYPTO_memcmp(chal, s->challenge, ENROL_CHALLENGE_LEN) != 0)
+		return errf(-BW_E_DENIED, ret_err,
+		    "credential activation failed: the returned secret is not "
+		    "the challenge, so the AK is not proven to live in the TPM "
+		    "that holds this EK");
+	if ((r = e->ops.nonce_consume(e->ops.ctx, s->node, s->nonce,
+	    sizeof(s->nonce), ret_err)) < 0 ||
+	    (r = attest_qualifying_data(s->nonce, sizeof(s->nonce), s->tls_pub,
+	    c->qdata)) < 0 ||
+	    (r = e->ops.quote_verify(e->ops.ctx, s->ak_pem, c->quote, c->qlen,
+	    c->qdata, sizeof(c->qdata), NULL, &c->pcrs, ret_err)) < 0)
+		return r;
+	if ((r = node_load(e, id->principal, &c->doc, &c->rev)) < 0 ||
+	    (r = bootstrap_matches(c->doc, id, ret_err)) < 0)
+		return *ret_err ? r : errf(r, ret_err, "no node");
+	return 0;
+}
+
+/* First enrolment: the values are learned only once an administrator
+ * approves them (/v1/enrol/approve). */
+static void
+complete_pending(struct enrol *e, struct evhttp_request *req,
+    const struct authz_identity *id, struct enrol_complete *c, json_t *ident,
+    const char *vals)
+{
+	char	 msg[1024];
+
+	json_object_set_new(status_of(c->doc), "pending", json_pack(
+	    "{s:O, s:O}", "identity", ident, "pcrs", c->pcrs));
+	set_attestation(c->doc, "Pending", "quote verified (EK/AK bound by "
+	    "credential activation); golden PCR values await an "
+	    "administrator's approval");
+	snprintf(msg, sizeof(msg), "enrolment pending approval: AK "
+	    "sha256 %.16s..., EK sha256 %.16s..., quoted PCRs %s",
+	    jstr(ident, "ak_sha256"), c->s->ek_sha, vals);
+	session_clear(c->s);
+	if (node_write(e, req, id, id->principal, c->doc, c->rev, 0,
+	    "node.enrol.pending", "success", msg, 202,
+	    json_pack("{s:s, s:s}", "state", "Pending", "message",
+	    "waiting for an administrator to approve this node's PCR "
+	    "values (bulwark node approve)"),
+	    NULL) < 0)
+		api_reply_err(e->srv, req, -ENOMEM, NULL);
+}
+
+/* The quote matches the golden values: the node's certificate is
+ * replaced by one for its TPM-resident key. The one it held dies first
+ * (fail closed). */
+static void
+complete_trusted(struct enrol *e, struct evhttp_request *req,
+    const struct authz_identity *id, struct enrol_complete *c, json_t *ident,
+    const char *vals)
+{
+	_cleanup_free_ char	*err = NULL, *cert = NULL;
+	const char		*node = id->principal, *old;
+	json_t			*st = status_of(c->doc);
+	char			 msg[1024];
+	int			 r;
+
+	old = jstr(json_object_get(st, "certificate"), "serial");
+	if (old && e->ops.revoke &&
+	    (r = e->ops.revoke(e->ops.ctx, old, &err)) < 0) {
+		session_clear(c->s);
+		refuse(e, req, id, "node.enrol", node, r, err);
+		return;
+	}
+	if ((r = issue_node_cert(e, c->doc, node, c->s->tls_pub, &cert,
+	    &err)) < 0) {
+		session_clear(c->s);
+		refuse(e, req, id, "node.enrol", node, r, err);
+		return;
+	}
+	json_object_set(st, "identity", ident);
+	json_object_del(st, "enrolment");
+	mark_attested(c->doc);
+	set_attestation(c->doc, "Trusted", "enrolled: quote matches the golden "
+	    "PCR values");
+	snprintf(msg, sizeof(msg), "enrolled: node certificate serial %s "
+	    "issued for the TPM-resident key; bootstrap credential %s "
+	    "revoked; PCRs %s", jstr(json_object_get(st, "certificate"),
+	    "serial"), id->serial, vals);
+	session_clear(c->s);
+	if (node_write(e, req, id, node, c->doc, c->rev, 0, "node.enrol",
+	    "success", msg, 200, json_pack("{s:s, s:s, s:s, s:i, s:s}", "state",
+	    "Trusted", "certificate", cert, "ca", e->ops.ca_pem,
+	    "interval_seconds", (int)e->o.attest_interval_s, "quote_pcrs",
+	    e->ops.quote_pcrs), id->serial) < 0)
+		api_reply_err(e->srv, req, -ENOMEM, NULL);
+}
+
 static void
 handle_complete(struct enrol *e, struct evhttp_request *req,
     const struct authz_identity *id)
 {
-	_cleanup_json_ json_t		*body = NULL, *doc = NULL, *pcrs = NULL;
-	_cleanup_json_ json_t		*ident = NULL;
-	_cleanup_free_ char		*err = NULL, *cert = NULL;
-	_cleanup_free_ unsigned char	*chal = NULL, *quote = NULL;
-	struct enrol_session		*s;
+	_cleanup_json_ json_t		*body = NULL, *ident = NULL;
+	_cleanup_free_ char		*err = NULL;
+	struct enrol_complete		 c = { .s = NULL };
 	const char			*node = id->principal;
 	const json_t			*golden;
-	const char			*old;
 	json_t				*st, *enrolled;
-	unsigned char			 qdata[32];
 	char				 msg[1024], vals[700];
-	size_t				 clen, qlen;
-	uint64_t			 rev;
 	int				 r;
 
 	if (!is_role(id, "node-bootstrap")) {
@@ -775,49 +904,16 @@ handle_complete(struct enrol *e, struct evhttp_request *req,
 		refuse(e, req, id, "node.enrol", node, r, err);
 		return;
 	}
-	s = session_find(e, jstr(body, "session"));
-	if (!s || strcmp(s->node, node) != 0 || strcmp(s->serial, id->serial)) {
-		refuse(e, req, id, "node.enrol", node, -BW_E_DENIED,
-		    "session: unknown, expired, already used, or not this "
-		    "credential's: start again with /v1/enrol/begin");
-		return;
-	}
-	if ((r = body_b64(body, "challenge", ENROL_CHALLENGE_LEN * 2, &chal,
-	    &clen, &err)) < 0 ||
-	    (r = body_b64(body, "quote", ENROL_BLOB_MAX, &quote, &qlen,
-	    &err)) < 0) {
-		session_clear(s);
+	/* One attempt per session: once it is found, whatever happens
+	 * next, it is gone. */
+	if ((r = complete_check(e, id, body, &c, &err)) < 0) {
+		if (c.s)
+			session_clear(c.s);
 		refuse(e, req, id, "node.enrol", node, r, err);
-		return;
+		goto out;
 	}
-	/* One attempt per session: whatever happens next, it is gone. */
-	if (clen != ENROL_CHALLENGE_LEN ||
-	    CRYPTO_memcmp(chal, s->challenge, ENROL_CHALLENGE_LEN) != 0) {
-		session_clear(s);
-		refuse(e, req, id, "node.enrol", node, -BW_E_DENIED,
-		    "credential activation failed: the returned secret is not "
-		    "the challenge, so the AK is not proven to live in the TPM "
-		    "that holds this EK");
-		return;
-	}
-	if ((r = e->ops.nonce_consume(e->ops.ctx, s->node, s->nonce,
-	    sizeof(s->nonce), &err)) < 0 ||
-	    (r = attest_qualifying_data(s->nonce, sizeof(s->nonce), s->tls_pub,
-	    qdata)) < 0 ||
-	    (r = e->ops.quote_verify(e->ops.ctx, s->ak_pem, quote, qlen, qdata,
-	    sizeof(qdata), NULL, &pcrs, &err)) < 0) {
-		session_clear(s);
-		refuse(e, req, id, "node.enrol", node, r, err);
-		return;
-	}
-	if ((r = node_load(e, node, &doc, &rev)) < 0 ||
-	    (r = bootstrap_matches(doc, id, &err)) < 0) {
-		session_clear(s);
-		refuse(e, req, id, "node.enrol", node, r, err ? err : "no node");
-		return;
-	}
-	ident = identity_json(s);
-	st = status_of(doc);
+	ident = identity_json(c.s);
+	st = status_of(c.doc);
 	enrolled = json_object_get(st, "identity");
 	golden = json_object_get(st, "golden_pcrs");
 	if (enrolled && strcmp(jstr(enrolled, "ak_sha256") ?: "",
@@ -826,81 +922,37 @@ handle_complete(struct enrol *e, struct evhttp_request *req,
 		    "(AK sha256 %.16s...); an administrator must delete the Node "
 		    "object before a new TPM can enrol under this name", node,
 		    jstr(enrolled, "ak_sha256") ?: "?");
-		session_clear(s);
+		session_clear(c.s);
 		refuse(e, req, id, "node.enrol", node, -BW_E_DENIED, msg);
-		return;
+		goto out;
 	}
-	if (s->capacity && !json_object_get(json_object_get(doc, "spec"),
-	    "capacity") && json_is_object(json_object_get(doc, "spec")))
-		json_object_set(json_object_get(doc, "spec"), "capacity",
-		    s->capacity);
-	pcrs_text(pcrs, vals, sizeof(vals));
+	if (c.s->capacity && !json_object_get(json_object_get(c.doc, "spec"),
+	    "capacity") && json_is_object(json_object_get(c.doc, "spec")))
+		json_object_set(json_object_get(c.doc, "spec"), "capacity",
+		    c.s->capacity);
+	pcrs_text(c.pcrs, vals, sizeof(vals));
 	if (!json_is_object(golden)) {
-		/* First enrolment: the values are learned only once an
-		 * administrator approves them (/v1/enrol/approve). */
-		json_object_set_new(st, "pending", json_pack("{s:O, s:O}",
-		    "identity", ident, "pcrs", pcrs));
-		set_attestation(doc, "Pending", "quote verified (EK/AK bound by "
-		    "credential activation); golden PCR values await an "
-		    "administrator's approval");
-		snprintf(msg, sizeof(msg), "enrolment pending approval: AK "
-		    "sha256 %.16s..., EK sha256 %.16s..., quoted PCRs %s",
-		    jstr(ident, "ak_sha256"), s->ek_sha, vals);
-		session_clear(s);
-		if (node_write(e, req, id, node, doc, rev, 0,
-		    "node.enrol.pending", "success", msg, 202,
-		    json_pack("{s:s, s:s}", "state", "Pending", "message",
-		    "waiting for an administrator to approve this node's PCR "
-		    "values (bulwark node approve)"),
-		    NULL) < 0)
-			api_reply_err(e->srv, req, -ENOMEM, NULL);
-		return;
+		complete_pending(e, req, id, &c, ident, vals);
+		goto out;
 	}
 	free(err);
 	err = NULL;
-	if ((r = e->ops.quote_verify(e->ops.ctx, s->ak_pem, quote, qlen, qdata,
-	    sizeof(qdata), golden, NULL, &err)) < 0) {
+	if ((r = e->ops.quote_verify(e->ops.ctx, c.s->ak_pem, c.quote, c.qlen,
+	    c.qdata, sizeof(c.qdata), golden, NULL, &err)) < 0) {
 		snprintf(msg, sizeof(msg), "enrolment refused: %s (quoted %s)",
 		    err ? err : bw_strerror(r), vals);
-		set_attestation(doc, "Untrusted", msg);
-		session_clear(s);
-		if (node_write(e, req, id, node, doc, rev, 0,
+		set_attestation(c.doc, "Untrusted", msg);
+		session_clear(c.s);
+		if (node_write(e, req, id, node, c.doc, c.rev, 0,
 		    "node.enrol.refused", "denied", msg, 403,
 		    json_pack("{s:{s:s, s:s}}", "error", "code", "denied",
 		    "message", msg), NULL) < 0)
 			api_reply_err(e->srv, req, -ENOMEM, NULL);
-		return;
+		goto out;
 	}
-	/* Re-enrolment replaces the node's certificate: the one it held
-	 * dies first (fail closed), the new one is issued below. */
-	old = jstr(json_object_get(st, "certificate"), "serial");
-	if (old && e->ops.revoke &&
-	    (r = e->ops.revoke(e->ops.ctx, old, &err)) < 0) {
-		session_clear(s);
-		refuse(e, req, id, "node.enrol", node, r, err);
-		return;
-	}
-	if ((r = issue_node_cert(e, doc, node, s->tls_pub, &cert, &err)) < 0) {
-		session_clear(s);
-		refuse(e, req, id, "node.enrol", node, r, err);
-		return;
-	}
-	json_object_set(st, "identity", ident);
-	json_object_del(st, "enrolment");
-	mark_attested(doc);
-	set_attestation(doc, "Trusted", "enrolled: quote matches the golden "
-	    "PCR values");
-	snprintf(msg, sizeof(msg), "enrolled: node certificate serial %s "
-	    "issued for the TPM-resident key; bootstrap credential %s "
-	    "revoked; PCRs %s", jstr(json_object_get(st, "certificate"),
-	    "serial"), id->serial, vals);
-	session_clear(s);
-	if (node_write(e, req, id, node, doc, rev, 0, "node.enrol", "success",
-	    msg, 200, json_pack("{s:s, s:s, s:s, s:i, s:s}", "state", "Trusted",
-	    "certificate", cert, "ca", e->ops.ca_pem, "interval_seconds",
-	    (int)e->o.attest_interval_s, "quote_pcrs", e->ops.quote_pcrs),
-	    id->serial) < 0)
-		api_reply_err(e->srv, req, -ENOMEM, NULL);
+	complete_trusted(e, req, id, &c, ident, vals);
+out:
+	enrol_complete_done(&c);
 }
 
 /* ---- node: re-attestation ---- */

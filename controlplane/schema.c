@@ -48,14 +48,131 @@ range_text(const struct schema_field *f, const char *unit, char *buf,
 	snprintf(buf, len, "%lld..%lld%s", f->min, f->max, unit);
 }
 
+static int
+validate_string(const json_t *v, const struct schema_field *f,
+    const char *path, char **ret_err)
+{
+	const char	*s = json_string_value(v);
+	size_t		 len = json_string_length(v);
+	const char *const *p;
+	char		 range[64], allowed[256] = "";
+
+	if (strlen(s) != len)
+		return errf(-BW_E_INVALID, ret_err,
+		    "%s: must not contain NUL bytes", path);
+	if (f->max > 0 && ((long long)len < f->min ||
+	    (long long)len > f->max)) {
+		range_text(f, " characters", range, sizeof(range));
+		return errf(-BW_E_INVALID, ret_err,
+		    "%s: length must be %s", path, range);
+	}
+	if (!f->one_of)
+		return 0;
+	for (p = f->one_of; *p; p++)
+		if (strcmp(*p, s) == 0)
+			return 0;
+	for (p = f->one_of; *p; p++) {
+		if (allowed[0])
+			strncat(allowed, ", ",
+			    sizeof(allowed) - strlen(allowed) - 1);
+		strncat(allowed, *p, sizeof(allowed) - strlen(allowed) - 1);
+	}
+	return errf(-BW_E_INVALID, ret_err, "%s: must be one of %s", path,
+	    allowed);
+}
+
+static int
+validate_array(const json_t *v, const struct schema_field *f,
+    const char *path, char **ret_err)
+{
+	char	 sub[SCHEMA_PATH_MAX];
+	size_t	 i, n = json_array_size(v);
+	int	 r;
+
+	if (f->max > 0 && (long long)n > f->max)
+		return errf(-BW_E_INVALID, ret_err,
+		    "%s: at most %lld items", path, f->max);
+	for (i = 0; i < n; i++) {
+		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+		r = schema_validate_value(json_array_get(v, i),
+		    f->items, sub, ret_err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Labels: keys and values in the label syntax. */
+static int
+validate_map(const json_t *v, const struct schema_field *f,
+    const char *path, char **ret_err)
+{
+	const char	*k;
+	json_t		*val;
+
+	if (f->max > 0 && (long long)json_object_size(v) > f->max)
+		return errf(-BW_E_INVALID, ret_err,
+		    "%s: at most %lld entries", path, f->max);
+	json_object_foreach((json_t *)v, k, val) {
+		if (!schema_check_label_key(k))
+			return errf(-BW_E_INVALID, ret_err,
+			    "%s: invalid key \"%.64s\" (1..63 of "
+			    "[A-Za-z0-9._-], optional DNS prefix/)",
+			    path, k);
+		if (!json_is_string(val))
+			return errf(-BW_E_INVALID, ret_err,
+			    "%s.%s: must be a string", path, k);
+		if (!schema_check_label_value(json_string_value(val)))
+			return errf(-BW_E_INVALID, ret_err,
+			    "%s.%s: invalid value (0..63 of "
+			    "[A-Za-z0-9._-])", path, k);
+	}
+	return 0;
+}
+
+/* An environment: variable names and text values, bounded in total. */
+static int
+validate_env(const json_t *v, const struct schema_field *f,
+    const char *path, char **ret_err)
+{
+	const char	*k;
+	json_t		*val;
+	size_t		 total = 0;
+
+	if (f->max > 0 && (long long)json_object_size(v) > f->max)
+		return errf(-BW_E_INVALID, ret_err,
+		    "%s: at most %lld entries", path, f->max);
+	json_object_foreach((json_t *)v, k, val) {
+		if (!schema_is_env_name(k))
+			return errf(-BW_E_INVALID, ret_err,
+			    "%s: invalid name \"%.64s\" (1..%d of "
+			    "[A-Za-z0-9_], not starting with a digit)",
+			    path, k, SCHEMA_ENV_NAME_MAX);
+		if (!json_is_string(val))
+			return errf(-BW_E_INVALID, ret_err,
+			    "%s.%s: must be a string", path, k);
+		if (!schema_is_env_value(json_string_value(val),
+		    json_string_length(val)))
+			return errf(-BW_E_INVALID, ret_err,
+			    "%s.%s: must be text of at most %d bytes "
+			    "without NUL or control characters other "
+			    "than tab and newline", path, k,
+			    SCHEMA_ENV_VALUE_MAX);
+		total += strlen(k) + json_string_length(val);
+	}
+	if (total > SCHEMA_ENV_TOTAL_MAX)
+		return errf(-BW_E_INVALID, ret_err,
+		    "%s: names and values take %zu bytes, at most %d",
+		    path, total, SCHEMA_ENV_TOTAL_MAX);
+	return 0;
+}
+
 int
 schema_validate_value(const json_t *v, const struct schema_field *f,
     const char *path, char **ret_err)
 {
 	char	 range[64];
-	char	 sub[SCHEMA_PATH_MAX];
-	size_t	 i, n;
-	int	 r;
+	int	 r = 0;
 
 	if (!type_matches(v, f->type)) {
 		if (f->type == SCHEMA_INT && f->max > f->min) {
@@ -77,115 +194,26 @@ schema_validate_value(const json_t *v, const struct schema_field *f,
 		}
 		break;
 	}
-	case SCHEMA_STRING: {
-		const char	*s = json_string_value(v);
-		size_t		 len = json_string_length(v);
-
-		if (strlen(s) != len)
-			return errf(-BW_E_INVALID, ret_err,
-			    "%s: must not contain NUL bytes", path);
-		if (f->max > 0 && ((long long)len < f->min ||
-		    (long long)len > f->max)) {
-			range_text(f, " characters", range, sizeof(range));
-			return errf(-BW_E_INVALID, ret_err,
-			    "%s: length must be %s", path, range);
-		}
-		if (f->one_of) {
-			const char *const *p;
-			char allowed[256] = "";
-
-			for (p = f->one_of; *p; p++)
-				if (strcmp(*p, s) == 0)
-					break;
-			if (!*p) {
-				for (p = f->one_of; *p; p++) {
-					if (allowed[0])
-						strncat(allowed, ", ",
-						    sizeof(allowed) - strlen(allowed) - 1);
-					strncat(allowed, *p,
-					    sizeof(allowed) - strlen(allowed) - 1);
-				}
-				return errf(-BW_E_INVALID, ret_err,
-				    "%s: must be one of %s", path, allowed);
-			}
-		}
+	case SCHEMA_STRING:
+		r = validate_string(v, f, path, ret_err);
 		break;
-	}
 	case SCHEMA_OBJECT:
-		if ((r = schema_validate_object(v, f->fields, path, ret_err)) < 0)
-			return r;
+		r = schema_validate_object(v, f->fields, path, ret_err);
 		break;
 	case SCHEMA_ARRAY:
-		n = json_array_size(v);
-		if (f->max > 0 && (long long)n > f->max)
-			return errf(-BW_E_INVALID, ret_err,
-			    "%s: at most %lld items", path, f->max);
-		for (i = 0; i < n; i++) {
-			snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-			r = schema_validate_value(json_array_get(v, i),
-			    f->items, sub, ret_err);
-			if (r < 0)
-				return r;
-		}
+		r = validate_array(v, f, path, ret_err);
 		break;
-	case SCHEMA_MAP: {
-		const char	*k;
-		json_t		*val;
-
-		if (f->max > 0 && (long long)json_object_size(v) > f->max)
-			return errf(-BW_E_INVALID, ret_err,
-			    "%s: at most %lld entries", path, f->max);
-		json_object_foreach((json_t *)v, k, val) {
-			if (!schema_check_label_key(k))
-				return errf(-BW_E_INVALID, ret_err,
-				    "%s: invalid key \"%.64s\" (1..63 of "
-				    "[A-Za-z0-9._-], optional DNS prefix/)",
-				    path, k);
-			if (!json_is_string(val))
-				return errf(-BW_E_INVALID, ret_err,
-				    "%s.%s: must be a string", path, k);
-			if (!schema_check_label_value(json_string_value(val)))
-				return errf(-BW_E_INVALID, ret_err,
-				    "%s.%s: invalid value (0..63 of "
-				    "[A-Za-z0-9._-])", path, k);
-		}
+	case SCHEMA_MAP:
+		r = validate_map(v, f, path, ret_err);
 		break;
-	}
-	case SCHEMA_ENV: {
-		const char	*k;
-		json_t		*val;
-		size_t		 total = 0;
-
-		if (f->max > 0 && (long long)json_object_size(v) > f->max)
-			return errf(-BW_E_INVALID, ret_err,
-			    "%s: at most %lld entries", path, f->max);
-		json_object_foreach((json_t *)v, k, val) {
-			if (!schema_is_env_name(k))
-				return errf(-BW_E_INVALID, ret_err,
-				    "%s: invalid name \"%.64s\" (1..%d of "
-				    "[A-Za-z0-9_], not starting with a digit)",
-				    path, k, SCHEMA_ENV_NAME_MAX);
-			if (!json_is_string(val))
-				return errf(-BW_E_INVALID, ret_err,
-				    "%s.%s: must be a string", path, k);
-			if (!schema_is_env_value(json_string_value(val),
-			    json_string_length(val)))
-				return errf(-BW_E_INVALID, ret_err,
-				    "%s.%s: must be text of at most %d bytes "
-				    "without NUL or control characters other "
-				    "than tab and newline", path, k,
-				    SCHEMA_ENV_VALUE_MAX);
-			total += strlen(k) + json_string_length(val);
-		}
-		if (total > SCHEMA_ENV_TOTAL_MAX)
-			return errf(-BW_E_INVALID, ret_err,
-			    "%s: names and values take %zu bytes, at most %d",
-			    path, total, SCHEMA_ENV_TOTAL_MAX);
+	case SCHEMA_ENV:
+		r = validate_env(v, f, path, ret_err);
 		break;
-	}
 	case SCHEMA_BOOL:
 		break;
 	}
+	if (r < 0)
+		return r;
 	if (f->check)
 		return f->check(v, path, ret_err);
 	return 0;

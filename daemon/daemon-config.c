@@ -291,19 +291,27 @@ is_revoked_cb(void *ctx, const char *serial_hex)
 	return pki_is_revoked(ctx, serial_hex) ? 1 : 0;
 }
 
-int
-bwd_open(const struct bwd_config *cfg, struct event_base *base,
-    struct bwd_state *st, char **ret_err)
-{
-	struct pki_init_options		 po = { 0 };
-	struct store_options		 so = { 0 };
-	struct audit_trail_options	 ao = { 0 };
-	struct api_server_options	 apo = { 0 };
+/* What bwd_open() sets up in one step and a later one uses. Lives for
+ * the call only: what outlives it is in ST. */
+struct bwd_open_ctx {
+	const struct bwd_config		*cfg;
+	struct event_base		*base;
+	struct bwd_state		*st;
 	struct crypto_status		 cs;
-	char				 pkidir[PATH_MAX], path[PATH_MAX];
+	struct pki_init_options		 po;
+	struct audit_trail_options	 ao;
+	char				 pkidir[PATH_MAX], auditdir[PATH_MAX];
 	char				 cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX];
-	char				 url[300], auditdir[PATH_MAX];
-	int				 r;
+};
+
+/* Resolves and locks down the data directory, and sets the crypto
+ * policy before any key is touched. */
+static int
+bwd_open_data_dir(struct bwd_open_ctx *c, char **ret_err)
+{
+	const struct bwd_config	*cfg = c->cfg;
+	struct bwd_state	*st = c->st;
+	int			 r;
 
 	if (!realpath(cfg->data_dir, st->data_dir)) {
 		if ((r = mkdir_p(cfg->data_dir, 0700)) < 0)
@@ -316,45 +324,58 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 	if (chmod(st->data_dir, 0700) < 0)
 		return errf(-errno, ret_err, "chmod %s: %s", st->data_dir,
 		    strerror(errno));
-	if ((r = crypto_policy_init(&cs)) < 0)
+	if ((r = crypto_policy_init(&c->cs)) < 0)
 		return errf(r, ret_err, "crypto policy: %s", bw_strerror(r));
-	if (!cs.fips_provider_available)
+	if (!c->cs.fips_provider_available)
 		log_warn("no OpenSSL FIPS provider: using approved algorithms "
 		    "from the default provider (%s); this is reported as a "
-		    "failing SC-13 control", cs.openssl_version);
-
-	if ((r = path_join(pkidir, sizeof(pkidir), st->data_dir, "pki")) < 0 ||
-	    (r = path_join(ca, sizeof(ca), pkidir, "ca.crt")) < 0 ||
-	    (r = path_join(cert, sizeof(cert), pkidir, "server.crt")) < 0 ||
-	    (r = path_join(key, sizeof(key), pkidir, "server.key")) < 0 ||
-	    (r = path_join(auditdir, sizeof(auditdir), st->data_dir, "audit")) < 0)
+		    "failing SC-13 control", c->cs.openssl_version);
+	if ((r = path_join(c->pkidir, sizeof(c->pkidir), st->data_dir, "pki")) < 0 ||
+	    (r = path_join(c->ca, sizeof(c->ca), c->pkidir, "ca.crt")) < 0 ||
+	    (r = path_join(c->cert, sizeof(c->cert), c->pkidir, "server.crt")) < 0 ||
+	    (r = path_join(c->key, sizeof(c->key), c->pkidir, "server.key")) < 0 ||
+	    (r = path_join(c->auditdir, sizeof(c->auditdir), st->data_dir,
+	    "audit")) < 0)
 		return errf(r, ret_err, "data directory path too long");
-	/* TPM identity first: without the unsealed root secret there is no
-	 * CA key, and a changed configuration must stop us here. */
-	{
-		struct identity_options io = { .data_dir = st->data_dir,
-		    .tcti = cfg->tpm_tcti, .config_path = cfg->config_path,
-		    .allow_swtpm = 1 };
+	return 0;
+}
 
-		if ((r = identity_open(&io, &st->identity, ret_err)) < 0)
-			return r;
-	}
-	po.server_names = cfg->server_names;
-	po.ca_custody = identity_ca_custody(st->identity);
-	if ((r = pki_init_dir(pkidir, &po, ret_err)) < 0)
+/* TPM identity first: without the unsealed root secret there is no CA
+ * key, and a changed configuration must stop us here. Then the PKI it
+ * holds the CA key of. */
+static int
+bwd_open_trust(struct bwd_open_ctx *c, char **ret_err)
+{
+	struct bwd_state	*st = c->st;
+	struct identity_options	 io = { .data_dir = st->data_dir,
+	    .tcti = c->cfg->tpm_tcti, .config_path = c->cfg->config_path,
+	    .allow_swtpm = 1 };
+	int			 r;
+
+	if ((r = identity_open(&io, &st->identity, ret_err)) < 0)
 		return r;
-	if ((r = pki_revoked_load(pkidir, &st->revoked, ret_err)) < 0)
+	c->po.server_names = c->cfg->server_names;
+	c->po.ca_custody = identity_ca_custody(st->identity);
+	if ((r = pki_init_dir(c->pkidir, &c->po, ret_err)) < 0)
 		return r;
+	return pki_revoked_load(c->pkidir, &st->revoked, ret_err);
+}
 
-	{
-		const struct identity_settings *is =
-		    identity_settings(st->identity);
+/* Opens the store and the audit trail, sized and signed as the identity
+ * says. */
+static int
+bwd_open_storage(struct bwd_open_ctx *c, char **ret_err)
+{
+	struct bwd_state		*st = c->st;
+	const struct identity_settings	*is = identity_settings(st->identity);
+	struct store_options		 so = { 0 };
+	char				 path[PATH_MAX];
+	int				 r;
 
-		so.map_size = (size_t)is->store_map_bytes;
-		so.history_revisions = is->store_history_revisions;
-		so.history_bytes = (size_t)is->store_history_bytes;
-		so.high_water_pct = is->store_high_water_pct;
-	}
+	so.map_size = (size_t)is->store_map_bytes;
+	so.history_revisions = is->store_history_revisions;
+	so.history_bytes = (size_t)is->store_history_bytes;
+	so.high_water_pct = is->store_high_water_pct;
 	if ((r = path_join(path, sizeof(path), st->data_dir, "store")) < 0)
 		return errf(r, ret_err, "data directory path too long");
 	if ((r = mkdir_p(path, 0700)) < 0)
@@ -364,56 +385,73 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 
 	/* Checkpoints are signed in the TPM; the public key is exported as
 	 * DIR/pki/audit-checkpoint.pub.pem for bulwark-verify --key. */
-	if ((r = mkdir_p(auditdir, 0700)) < 0)
-		return errf(r, ret_err, "%s: %s", auditdir, strerror(-r));
-	ao.dir = auditdir;
-	ao.signer = identity_audit_signer(st->identity);
-	ao.forward_libaudit = 1;
-	ao.forward_syslog = 1;
-	ao.preallocate = 1;
-	ao.realtime = 1;
-	if ((r = audit_trail_open(&ao, &st->trail, ret_err)) < 0)
-		return r;
+	if ((r = mkdir_p(c->auditdir, 0700)) < 0)
+		return errf(r, ret_err, "%s: %s", c->auditdir, strerror(-r));
+	c->ao.dir = c->auditdir;
+	c->ao.signer = identity_audit_signer(st->identity);
+	c->ao.forward_libaudit = 1;
+	c->ao.forward_syslog = 1;
+	c->ao.preallocate = 1;
+	c->ao.realtime = 1;
+	return audit_trail_open(&c->ao, &st->trail, ret_err);
+}
 
-	if ((r = crypto_tls_server_ctx(ca, cert, key,
+/* Starts the commit pipeline and the API server in front of it. */
+static int
+bwd_open_api(struct bwd_open_ctx *c, char **ret_err)
+{
+	struct bwd_state		*st = c->st;
+	struct api_server_options	 apo = { 0 };
+	int				 r;
+
+	if ((r = crypto_tls_server_ctx(c->ca, c->cert, c->key,
 	    CRYPTO_TLS_CLIENT_CERT_OPTIONAL, &st->ssl_ctx, ret_err)) < 0)
 		return r;
-	if ((r = commit_start(base, st->store, st->trail, auditdir,
+	if ((r = commit_start(c->base, st->store, st->trail, c->auditdir,
 	    &st->commit)) < 0)
 		return errf(r, ret_err, "commit pipeline: %s", bw_strerror(r));
-	apo.listen = cfg->listen;
-	apo.max_connections = cfg->max_connections;
-	apo.default_quota = &cfg->default_quota;
+	apo.listen = c->cfg->listen;
+	apo.max_connections = c->cfg->max_connections;
+	apo.default_quota = &c->cfg->default_quota;
 	apo.ssl_ctx = st->ssl_ctx;
 	apo.store = st->store;
 	apo.commit = st->commit;
 	apo.trail = st->trail;
-	apo.audit_dir = auditdir;
+	apo.audit_dir = c->auditdir;
 	apo.is_revoked = is_revoked_cb;
 	apo.revoked_ctx = st->revoked;
 	snprintf(st->principals.pkidir, sizeof(st->principals.pkidir), "%s",
-	    pkidir);
+	    c->pkidir);
 	st->principals.revoked = st->revoked;
-	st->principals.ca_custody = po.ca_custody;
+	st->principals.ca_custody = c->po.ca_custody;
 	apo.principals = &st->principals;
 	apo.health_extra = health_extra;
 	apo.health_arg = st;
-	if ((r = api_server_start(base, &apo, &st->api, ret_err)) < 0)
-		return r;
-	{
-		static const char *const default_roots[] = { "/media", "/mnt", NULL };
+	return api_server_start(c->base, &apo, &st->api, ret_err);
+}
 
-		if ((r = image_api_init(&st->images, st->data_dir,
-		    cfg->import_roots[0] ? cfg->import_roots : default_roots,
-		    ret_err)) < 0)
-			return r;
-		st->images_open = 1;
-		if ((r = api_server_add_handler(st->api, "/v1/image-",
-		    image_api_handle, &st->images)) < 0)
-			return errf(r, ret_err, "image endpoints: %s", bw_strerror(r));
-	}
-	if ((r = compliance_api_init(&st->comp, base, st->api, st->trail,
-	    comp_data_dir(), st->data_dir, "/", cs.fips_mode, ao.signer,
+/* Adds the endpoints of the parts beside the object API: images,
+ * compliance, identity and node enrolment. */
+static int
+bwd_open_endpoints(struct bwd_open_ctx *c, char **ret_err)
+{
+	static const char *const default_roots[] = { "/media", "/mnt", NULL };
+	struct bwd_state		*st = c->st;
+	const struct identity_settings	*is;
+	struct enrol_options		 eo;
+	struct enrol_ops		 ops;
+	int				 r;
+
+	if ((r = image_api_init(&st->images, st->data_dir,
+	    c->cfg->import_roots[0] ? c->cfg->import_roots : default_roots,
+	    ret_err)) < 0)
+		return r;
+	st->images_open = 1;
+	if ((r = api_server_add_handler(st->api, "/v1/image-",
+	    image_api_handle, &st->images)) < 0)
+		return errf(r, ret_err, "image endpoints: %s", bw_strerror(r));
+	if ((r = compliance_api_init(&st->comp, c->base, st->api, st->trail,
+	    comp_data_dir(), st->data_dir, "/", c->cs.fips_mode, c->ao.signer,
 	    ret_err)) < 0)
 		return r;
 	st->comp_open = 1;
@@ -424,42 +462,47 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 	if ((r = api_server_add_handler(st->api, "/v1/compliance/",
 	    compliance_api_handle, &st->comp)) < 0)
 		return errf(r, ret_err, "compliance endpoints: %s", bw_strerror(r));
-	{
-		const struct identity_settings *is =
-		    identity_settings(st->identity);
-		struct enrol_options eo = {
-			.attest_interval_s = is->attest_interval_s,
-			.attest_stale_s = is->attest_stale_s,
-			.node_cert_s = is->node_cert_s,
-			.bootstrap_max_s = is->bootstrap_max_s,
-		};
-		struct enrol_ops ops;
+	is = identity_settings(st->identity);
+	eo = (struct enrol_options){
+		.attest_interval_s = is->attest_interval_s,
+		.attest_stale_s = is->attest_stale_s,
+		.node_cert_s = is->node_cert_s,
+		.bootstrap_max_s = is->bootstrap_max_s,
+	};
+	if ((r = identity_register_api(st->identity, st->api)) < 0)
+		return errf(r, ret_err, "identity endpoint: %s", bw_strerror(r));
+	if ((r = identity_enrol_ops(st->identity, c->pkidir, st->revoked,
+	    &ops, ret_err)) < 0)
+		return r;
+	return enrol_start(c->base, st->api, &ops, &eo, &st->enrol, ret_err);
+}
 
-		if ((r = identity_register_api(st->identity, st->api)) < 0)
-			return errf(r, ret_err, "identity endpoint: %s",
-			    bw_strerror(r));
-		if ((r = identity_enrol_ops(st->identity, pkidir, st->revoked,
-		    &ops, ret_err)) < 0 ||
-		    (r = enrol_start(base, st->api, &ops, &eo, &st->enrol,
-		    ret_err)) < 0)
-			return r;
-	}
+int
+bwd_open(const struct bwd_config *cfg, struct event_base *base,
+    struct bwd_state *st, char **ret_err)
+{
+	struct bwd_open_ctx		 c = { .cfg = cfg, .base = base, .st = st };
+	struct controller_options	 co = {
+		.allow_unattested = cfg->allow_unattested,
+	};
+	char				 url[300];
+	int				 r;
 
+	if ((r = bwd_open_data_dir(&c, ret_err)) < 0 ||
+	    (r = bwd_open_trust(&c, ret_err)) < 0 ||
+	    (r = bwd_open_storage(&c, ret_err)) < 0 ||
+	    (r = bwd_open_api(&c, ret_err)) < 0 ||
+	    (r = bwd_open_endpoints(&c, ret_err)) < 0)
+		return r;
 	/* Only when no node exists yet: a restart never re-registers, and
 	 * an admin who deleted the node is not overridden. */
 	if (store_revision(st->store) == 0 &&
 	    ((r = register_local_node(st)) < 0 ||
 	    (r = bind_bootstrap_roles(st)) < 0))
 		return errf(r, ret_err, "first start: %s", bw_strerror(r));
-	{
-		struct controller_options co = {
-			.allow_unattested = cfg->allow_unattested,
-		};
-
-		if ((r = controller_start(base, st->store, st->commit, &co,
-		    &st->ctl)) < 0)
-			return errf(r, ret_err, "controllers: %s", bw_strerror(r));
-	}
+	if ((r = controller_start(base, st->store, st->commit, &co,
+	    &st->ctl)) < 0)
+		return errf(r, ret_err, "controllers: %s", bw_strerror(r));
 	client_url(cfg->listen, api_server_port(st->api), url, sizeof(url));
 	if ((r = write_client_conf(st->data_dir, "admin", url, ret_err)) < 0 ||
 	    (r = write_client_conf(st->data_dir, "auditor", url, ret_err)) < 0)
