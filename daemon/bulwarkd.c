@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,128 +135,157 @@ run_reseal(const struct bwd_config *cfg, const char *previous_config,
 	return 0;
 }
 
-int
-main(int argc, char **argv)
-{
-	struct option		 longopts[ELEMENTSOF(options) + 1];
-	struct bwd_config	 cfg = { 0 };
-	struct bwd_state	 st = { 0 };
-	struct event_base	*base = NULL;
-	struct event		*sigterm = NULL, *sigint = NULL;
-	_cleanup_free_ char	*err = NULL;
-	const char		*previous_config = NULL, *reason = NULL;
-	int			 c, r, rc = 1, reseal = 0;
+/* The command line: the daemon's configuration and the --reseal mode. */
+struct bwd_args {
+	struct bwd_config	 cfg;
+	const char		*previous_config, *reason;
+	int			 reseal;
+};
 
-	log_init("bulwarkd", LOG_LVL_INFO);
-	bwd_config_defaults(&cfg);
+/* --max-connections N. Returns false on a usage error (said on
+ * stderr). */
+static bool
+parse_max_connections(const char *arg, unsigned *ret)
+{
+	char		*end;
+	unsigned long	 v;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || v < 1 || v > 1000000) {
+		fprintf(stderr, "bulwarkd: --max-connections: "
+		    "must be 1..1000000\n");
+		return false;
+	}
+	*ret = (unsigned)v;
+	return true;
+}
+
+/* Takes option C with its argument ARG into A. Returns true to go on,
+ * false when the program ends here with the status *RET_EXIT: 0 after
+ * --help or --version, 2 on a usage error (said on stderr). */
+static bool
+parse_opt(int c, char *arg, struct bwd_args *a, int *ret_exit)
+{
+	struct bwd_config	*cfg = &a->cfg;
+	_cleanup_free_ char	*qerr = NULL;
+
+	switch (c) {
+	case 'd':
+		cfg->data_dir = arg;
+		return true;
+	case 'l':
+		cfg->listen = arg;
+		return true;
+	case 'n':
+		if (cfg->n_server_names + 1 >= BWD_SERVER_NAMES_MAX) {
+			fprintf(stderr, "bulwarkd: at most %d --server-name\n",
+			    BWD_SERVER_NAMES_MAX - 1);
+			*ret_exit = 2;
+			return false;
+		}
+		cfg->server_names[cfg->n_server_names++] = arg;
+		return true;
+	case 'L':
+		if (bwd_parse_log_level(arg, &cfg->log_level) < 0) {
+			fprintf(stderr, "bulwarkd: --log-level: must be "
+			    "debug, info, warn or error\n");
+			*ret_exit = 2;
+			return false;
+		}
+		return true;
+	case 'p':
+		cfg->pid_file = arg;
+		return true;
+	case 'Q':
+		if (quota_limits_parse(arg, &cfg->default_quota, &qerr) < 0) {
+			fprintf(stderr, "bulwarkd: --default-quota: %s\n",
+			    qerr ? qerr : "invalid");
+			*ret_exit = 2;
+			return false;
+		}
+		return true;
+	case 'M':
+		if (!parse_max_connections(arg, &cfg->max_connections)) {
+			*ret_exit = 2;
+			return false;
+		}
+		return true;
+	case 'U':
+		cfg->allow_unattested = 1;
+		return true;
+	case 'I':
+		if (cfg->n_import_roots + 1 >= BWD_SERVER_NAMES_MAX) {
+			fprintf(stderr, "bulwarkd: at most %d --import-root\n",
+			    BWD_SERVER_NAMES_MAX - 1);
+			*ret_exit = 2;
+			return false;
+		}
+		cfg->import_roots[cfg->n_import_roots++] = arg;
+		return true;
+	case 'T':
+		cfg->tpm_tcti = arg;
+		return true;
+	case 'C':
+		cfg->config_path = arg;
+		return true;
+	case 'R':
+		a->reseal = 1;
+		return true;
+	case 'P':
+		a->previous_config = arg;
+		return true;
+	case 'r':
+		a->reason = arg;
+		return true;
+	case 'h':
+		usage(stdout);
+		*ret_exit = 0;
+		return false;
+	case 'V':
+		printf("bulwarkd %s\n", PACKAGE_VERSION);
+		*ret_exit = 0;
+		return false;
+	default:
+		usage(stderr);
+		*ret_exit = 2;
+		return false;
+	}
+}
+
+/* Parses the command line into A. Returns true to go on, false when
+ * the program ends here with the status *RET_EXIT. */
+static bool
+parse_args(int argc, char **argv, struct bwd_args *a, int *ret_exit)
+{
+	struct option	 longopts[ELEMENTSOF(options) + 1];
+	int		 c;
+
+	bwd_config_defaults(&a->cfg);
 	opt_help_longopts(options, ELEMENTSOF(options), longopts);
 	while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			cfg.data_dir = optarg;
-			break;
-		case 'l':
-			cfg.listen = optarg;
-			break;
-		case 'n':
-			if (cfg.n_server_names + 1 >= BWD_SERVER_NAMES_MAX) {
-				fprintf(stderr, "bulwarkd: at most %d --server-name\n",
-				    BWD_SERVER_NAMES_MAX - 1);
-				return 2;
-			}
-			cfg.server_names[cfg.n_server_names++] = optarg;
-			break;
-		case 'L':
-			if (bwd_parse_log_level(optarg, &cfg.log_level) < 0) {
-				fprintf(stderr, "bulwarkd: --log-level: must be "
-				    "debug, info, warn or error\n");
-				return 2;
-			}
-			break;
-		case 'p':
-			cfg.pid_file = optarg;
-			break;
-		case 'Q': {
-			_cleanup_free_ char *qerr = NULL;
-
-			if (quota_limits_parse(optarg, &cfg.default_quota,
-			    &qerr) < 0) {
-				fprintf(stderr, "bulwarkd: --default-quota: %s\n",
-				    qerr ? qerr : "invalid");
-				return 2;
-			}
-			break;
-		}
-		case 'M': {
-			char		*end;
-			unsigned long	 v;
-
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno || end == optarg || *end || v < 1 || v > 1000000) {
-				fprintf(stderr, "bulwarkd: --max-connections: "
-				    "must be 1..1000000\n");
-				return 2;
-			}
-			cfg.max_connections = (unsigned)v;
-			break;
-		}
-		case 'U':
-			cfg.allow_unattested = 1;
-			break;
-		case 'I':
-			if (cfg.n_import_roots + 1 >= BWD_SERVER_NAMES_MAX) {
-				fprintf(stderr, "bulwarkd: at most %d --import-root\n",
-				    BWD_SERVER_NAMES_MAX - 1);
-				return 2;
-			}
-			cfg.import_roots[cfg.n_import_roots++] = optarg;
-			break;
-		case 'T':
-			cfg.tpm_tcti = optarg;
-			break;
-		case 'C':
-			cfg.config_path = optarg;
-			break;
-		case 'R':
-			reseal = 1;
-			break;
-		case 'P':
-			previous_config = optarg;
-			break;
-		case 'r':
-			reason = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("bulwarkd %s\n", PACKAGE_VERSION);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
+		if (!parse_opt(c, optarg, a, ret_exit))
+			return false;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "bulwarkd: unexpected argument \"%s\"\n", argv[optind]);
-		return 2;
+		*ret_exit = 2;
+		return false;
 	}
-	log_init("bulwarkd", cfg.log_level);
-	if (reseal != (previous_config != NULL)) {
-		fprintf(stderr, "bulwarkd: --reseal and --previous-config go "
-		    "together\n");
-		return 2;
-	}
-	if (reseal)
-		return run_reseal(&cfg, previous_config, reason);
-	signal(SIGPIPE, SIG_IGN);
-	if (evthread_use_pthreads() < 0)
-		fatal("libevent has no pthreads support");
-	if (!(base = event_base_new()))
-		fatal("cannot create the event loop");
+	return true;
+}
 
-	if ((r = bwd_open(&cfg, base, &st, &err)) < 0) {
+/* Opens everything and serves until a signal stops the loop. What it
+ * opened is ST's (bwd_close()). Returns the exit status. */
+static int
+serve(const struct bwd_config *cfg, struct event_base *base,
+    struct bwd_state *st)
+{
+	struct event		*sigterm = NULL, *sigint = NULL;
+	_cleanup_free_ char	*err = NULL;
+	int			 r, rc = 1;
+
+	if ((r = bwd_open(cfg, base, st, &err)) < 0) {
 		log_error("start-up failed: %s", err ? err : bw_strerror(r));
 		goto out;
 	}
@@ -266,8 +296,8 @@ main(int argc, char **argv)
 		log_error("cannot install signal handlers");
 		goto out;
 	}
-	log_info("serving on https://%s (port %d), data in %s", cfg.listen,
-	    api_server_port(st.api), cfg.data_dir);
+	log_info("serving on https://%s (port %d), data in %s", cfg->listen,
+	    api_server_port(st->api), cfg->data_dir);
 	if (event_base_dispatch(base) < 0) {
 		log_error("event loop failed");
 		goto out;
@@ -278,9 +308,36 @@ out:
 		event_free(sigterm);
 	if (sigint)
 		event_free(sigint);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct bwd_args		 a = { .reseal = 0 };
+	struct bwd_state	 st = { 0 };
+	struct event_base	*base = NULL;
+	int			 rc;
+
+	log_init("bulwarkd", LOG_LVL_INFO);
+	if (!parse_args(argc, argv, &a, &rc))
+		return rc;
+	log_init("bulwarkd", a.cfg.log_level);
+	if (a.reseal != (a.previous_config != NULL)) {
+		fprintf(stderr, "bulwarkd: --reseal and --previous-config go "
+		    "together\n");
+		return 2;
+	}
+	if (a.reseal)
+		return run_reseal(&a.cfg, a.previous_config, a.reason);
+	signal(SIGPIPE, SIG_IGN);
+	if (evthread_use_pthreads() < 0)
+		fatal("libevent has no pthreads support");
+	if (!(base = event_base_new()))
+		fatal("cannot create the event loop");
+	rc = serve(&a.cfg, base, &st);
 	bwd_close(&st);
-	if (base)
-		event_base_free(base);
+	event_base_free(base);
 	log_info("stopped");
 	return rc;
 }

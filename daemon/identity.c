@@ -1083,20 +1083,73 @@ trail_lock_free(const char *data_dir, char **ret_err)
 	return 0;
 }
 
+/* The Bulwark PCR must hold the previous configuration's (OLD_SHA)
+ * single measurement for the TPM to release the secret: recreate it on
+ * a fresh boot (or a fresh private swtpm); any other value cannot be
+ * undone before the next boot. *RET_NEXT receives what the PCR will
+ * read after the next boot with the new configuration. */
+static int
+reseal_pcr_prepare(struct identity *id, const char *previous_config,
+    const unsigned char *old_sha, struct attest_pcrs *ret_next,
+    char **ret_err)
+{
+	static const unsigned char	 zero[ATTEST_PCR_DIGEST_LEN];
+	struct attest_pcrs		 cur, once_old = { 0 }, once_new = { 0 };
+	int				 r;
+
+	if ((r = tpm_pcr_read(id->tpm, 1u << TPM_BULWARK_PCR, &cur,
+	    ret_err)) < 0)
+		return r;
+	if ((r = attest_pcr_predict_extend(&once_old, TPM_BULWARK_PCR,
+	    old_sha)) < 0 ||
+	    (r = attest_pcr_predict_extend(&once_new, TPM_BULWARK_PCR,
+	    id->config_sha)) < 0)
+		return r;
+	if (memcmp(cur.digest[TPM_BULWARK_PCR], zero, sizeof(zero)) == 0) {
+		if ((r = tpm_pcr_extend(id->tpm, TPM_BULWARK_PCR, old_sha,
+		    ret_err)) < 0)
+			return r;
+	} else if (memcmp(cur.digest[TPM_BULWARK_PCR],
+	    once_old.digest[TPM_BULWARK_PCR], ATTEST_PCR_DIGEST_LEN) != 0) {
+		return errf(-BW_E_CONFLICT, ret_err, "PCR %d holds a measurement "
+		    "other than %s's this boot: reboot (or restart the TPM) "
+		    "with the previous configuration in place, then run "
+		    "--reseal before starting bulwarkd", TPM_BULWARK_PCR,
+		    previous_config);
+	}
+	*ret_next = once_new;
+	return 0;
+}
+
+/* Records the re-seal by ACTOR with OUTCOME and REASON in TRAIL. */
+static int
+reseal_audit(struct audit_trail *trail, const char *actor,
+    const char *outcome, const char *reason)
+{
+	struct audit_record rec = {
+		.actor = actor, .role = "system-admin",
+		.tenant = PKI_SYSTEM_TENANT, .source = "local",
+		.auth_method = "local-root", .action = "identity.reseal",
+		.object_kind = "Appliance", .object_name = "bulwarkd.conf",
+		.outcome = outcome, .reason = reason,
+		.controls = "CM-3,CM-5,SC-12,SI-7,AU-2",
+	};
+
+	return audit_trail_append(trail, &rec, 1, NULL);
+}
+
 int
 identity_reseal(const struct identity_options *o,
     const char *previous_config, const char *actor, const char *reason,
     char **ret_err)
 {
-	static const unsigned char	 zero[ATTEST_PCR_DIGEST_LEN];
 	struct identity			*id = NULL;
 	struct audit_trail		*trail = NULL;
 	struct audit_trail_options	 ao = { 0 };
 	_cleanup_free_ char		*text = NULL, *prev = NULL;
 	_cleanup_free_ char		*blob = NULL, *msg = NULL;
 	_cleanup_free_ unsigned char	*nblob = NULL;
-	struct attest_pcrs		 cur, once_old = { 0 }, once_new = { 0 };
-	struct attest_pcrs		 pol;
+	struct attest_pcrs		 once_new = { 0 }, pol;
 	unsigned char			 old_sha[ATTEST_PCR_DIGEST_LEN];
 	char				 path[4200], auditdir[4200], hold[65];
 	char				 hnew[65], mbuf[64];
@@ -1127,31 +1180,9 @@ identity_reseal(const struct identity_options *o,
 		goto out;
 	}
 	if ((r = tpm_select(id, o, ret_err)) < 0 ||
-	    (r = tpm_pcr_read(id->tpm, 1u << TPM_BULWARK_PCR, &cur,
+	    (r = reseal_pcr_prepare(id, previous_config, old_sha, &once_new,
 	    ret_err)) < 0)
 		goto out;
-	if ((r = attest_pcr_predict_extend(&once_old, TPM_BULWARK_PCR,
-	    old_sha)) < 0 ||
-	    (r = attest_pcr_predict_extend(&once_new, TPM_BULWARK_PCR,
-	    id->config_sha)) < 0)
-		goto out;
-	/* The Bulwark PCR must hold the previous configuration's single
-	 * measurement for the TPM to release the secret: recreate it on a
-	 * fresh boot (or a fresh private swtpm); any other value cannot be
-	 * undone before the next boot. */
-	if (memcmp(cur.digest[TPM_BULWARK_PCR], zero, sizeof(zero)) == 0) {
-		if ((r = tpm_pcr_extend(id->tpm, TPM_BULWARK_PCR, old_sha,
-		    ret_err)) < 0)
-			goto out;
-	} else if (memcmp(cur.digest[TPM_BULWARK_PCR],
-	    once_old.digest[TPM_BULWARK_PCR], ATTEST_PCR_DIGEST_LEN) != 0) {
-		r = errf(-BW_E_CONFLICT, ret_err, "PCR %d holds a measurement "
-		    "other than %s's this boot: reboot (or restart the TPM) "
-		    "with the previous configuration in place, then run "
-		    "--reseal before starting bulwarkd", TPM_BULWARK_PCR,
-		    previous_config);
-		goto out;
-	}
 	if ((r = signer_setup(id, ret_err)) < 0 ||
 	    (r = seal_policy(id, id->set.seal_pcrs, id->config_sha, &pol,
 	    ret_err)) < 0)
@@ -1183,33 +1214,13 @@ identity_reseal(const struct identity_options *o,
 	if ((r = mkdir_p(auditdir, 0700)) < 0 ||
 	    (r = audit_trail_open(&ao, &trail, ret_err)) < 0)
 		goto out;
-	{
-		struct audit_record rec = {
-			.actor = actor, .role = "system-admin",
-			.tenant = PKI_SYSTEM_TENANT, .source = "local",
-			.auth_method = "local-root", .action = "identity.reseal",
-			.object_kind = "Appliance", .object_name = "bulwarkd.conf",
-			.outcome = "success", .reason = msg,
-			.controls = "CM-3,CM-5,SC-12,SI-7,AU-2",
-		};
-
-		if ((r = audit_trail_append(trail, &rec, 1, NULL)) < 0) {
-			r = errf(r, ret_err, "the re-seal could not be audited; "
-			    "nothing changed");
-			goto out;
-		}
+	if ((r = reseal_audit(trail, actor, "success", msg)) < 0) {
+		r = errf(r, ret_err, "the re-seal could not be audited; "
+		    "nothing changed");
+		goto out;
 	}
 	if ((r = write_file_atomic_at(AT_FDCWD, path, nblob, nlen, 0600)) < 0) {
-		struct audit_record rec = {
-			.actor = actor, .role = "system-admin",
-			.tenant = PKI_SYSTEM_TENANT, .source = "local",
-			.auth_method = "local-root", .action = "identity.reseal",
-			.object_kind = "Appliance", .object_name = "bulwarkd.conf",
-			.outcome = "failure", .reason = strerror(-r),
-			.controls = "CM-3,CM-5,SC-12,SI-7,AU-2",
-		};
-
-		(void)audit_trail_append(trail, &rec, 1, NULL);
+		(void)reseal_audit(trail, actor, "failure", strerror(-r));
 		r = errf(r, ret_err, "cannot write %s: %s", path, strerror(-r));
 		goto out;
 	}

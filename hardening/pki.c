@@ -652,47 +652,31 @@ ca_custody_state(int dfd, const struct pki_key_custody *cus, X509 **ret_ca,
 	return 0;
 }
 
-int
-pki_init_dir(const char *pkidir, const struct pki_init_options *o,
-    char **ret_err)
+/* The leaf pairs pki_init_dir() keeps beside the CA. */
+static const struct pki_leaf {
+	const char	*base;
+	enum pki_kind	 kind;
+	const char	*cn, *ou;
+	int		 purpose;
+} pki_leaves[] = {
+	{ "server", PKI_KIND_SERVER, "bulwarkd", "server",
+	  X509_PURPOSE_SSL_SERVER },
+	{ "admin", PKI_KIND_CLIENT, "admin", "system-admin",
+	  X509_PURPOSE_SSL_CLIENT },
+	{ "auditor", PKI_KIND_CLIENT, "auditor", "security-auditor",
+	  X509_PURPOSE_SSL_CLIENT },
+};
+
+/* Loads and checks the CA in DFD (its key in O's custody, if any), or
+ * creates one, into *RET_CA and *RET_KEY. */
+static int
+pki_ca_ready(int dfd, const struct pki_init_options *o, X509 **ret_ca,
+    EVP_PKEY **ret_key, char **ret_err)
 {
-	static const struct {
-		const char	*base;
-		enum pki_kind	 kind;
-		const char	*cn, *ou;
-		int		 purpose;
-	} leaves[] = {
-		{ "server", PKI_KIND_SERVER, "bulwarkd", "server",
-		  X509_PURPOSE_SSL_SERVER },
-		{ "admin", PKI_KIND_CLIENT, "admin", "system-admin",
-		  X509_PURPOSE_SSL_CLIENT },
-		{ "auditor", PKI_KIND_CLIENT, "auditor", "security-auditor",
-		  X509_PURPOSE_SSL_CLIENT },
-	};
 	_cleanup_(X509_freep) X509		*ca = NULL;
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY	*ca_key = NULL;
-	_cleanup_free_ char			*san = NULL;
-	_cleanup_close_ int			 dfd = -1;
 	size_t					 i;
 	int					 r;
-
-	if (o && ((r = validate_days("ca_days", o->ca_days, ret_err)) < 0 ||
-	    (r = validate_days("server_days", o->server_days, ret_err)) < 0 ||
-	    (r = validate_days("client_days", o->client_days, ret_err)) < 0))
-		return r;
-	/* Validate the configured names before touching the disk. */
-	if ((r = server_san(o, &san, ret_err)) < 0)
-		return r;
-	if ((r = crypto_policy_init(NULL)) < 0)
-		return errf(r, ret_err, "crypto policy: FIPS provider present "
-		    "but could not be made the default");
-	if ((dfd = pki_open_dir(pkidir, true, ret_err)) < 0)
-		return dfd;
-	if ((r = pki_lock(dfd, LOCK_EX, pkidir, ret_err)) < 0)
-		return r;
-	if (fchmod(dfd, 0700) < 0)
-		return errf(-errno, ret_err, "%s: chmod: %s", pkidir,
-		    strerror(errno));
 
 	if (o && o->ca_custody)
 		r = ca_custody_state(dfd, o->ca_custody, &ca, &ca_key, ret_err);
@@ -709,10 +693,10 @@ pki_init_dir(const char *pkidir, const struct pki_init_options *o,
 
 		/* Every leaf chains to the CA: a new CA makes any leaf
 		 * left from an earlier one useless, so they go too. */
-		for (i = 0; i < ELEMENTSOF(leaves); i++) {
+		for (i = 0; i < ELEMENTSOF(pki_leaves); i++) {
 			char name[64];
 
-			snprintf(name, sizeof(name), "%s.crt", leaves[i].base);
+			snprintf(name, sizeof(name), "%s.crt", pki_leaves[i].base);
 			if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
 				return errf(-errno, ret_err, "%s: %s", name,
 				    strerror(errno));
@@ -738,49 +722,90 @@ pki_init_dir(const char *pkidir, const struct pki_init_options *o,
 		if ((r = verify_with_ca(ca, ca, 0, "ca.crt", ret_err)) < 0)
 			return r;
 	}
+	*ret_ca = TAKE_PTR(ca);
+	*ret_key = TAKE_PTR(ca_key);
+	return 0;
+}
 
-	for (i = 0; i < ELEMENTSOF(leaves); i++) {
-		_cleanup_(X509_freep) X509		*cert = NULL;
-		_cleanup_(EVP_PKEY_freep) EVP_PKEY	*key = NULL;
-		char					 cname[64];
-		struct pki_profile p = {
-			.kind = leaves[i].kind, .cn = leaves[i].cn,
-			.o = PKI_SYSTEM_TENANT, .ou = leaves[i].ou,
-		};
+/* Checks the pair of leaf L in DFD against CA, or issues it (the
+ * server's with the names SAN). */
+static int
+pki_leaf_ready(int dfd, const struct pki_init_options *o,
+    const struct pki_leaf *l, X509 *ca, EVP_PKEY *ca_key, const char *san,
+    char **ret_err)
+{
+	_cleanup_(X509_freep) X509		*cert = NULL;
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY	*key = NULL;
+	char					 cname[64];
+	struct pki_profile p = {
+		.kind = l->kind, .cn = l->cn,
+		.o = PKI_SYSTEM_TENANT, .ou = l->ou,
+	};
+	int					 r;
 
-		snprintf(cname, sizeof(cname), "%s.crt", leaves[i].base);
-		if ((r = pair_state(dfd, leaves[i].base, ret_err)) < 0)
+	snprintf(cname, sizeof(cname), "%s.crt", l->base);
+	if ((r = pair_state(dfd, l->base, ret_err)) < 0)
+		return r;
+	if (r == 0) {
+		if ((r = pair_load(dfd, l->base, &cert, NULL, ret_err)) < 0)
 			return r;
-		if (r == 0) {
-			if ((r = pair_load(dfd, leaves[i].base, &cert, NULL,
-			    ret_err)) < 0)
-				return r;
-			r = verify_with_ca(ca, cert, leaves[i].purpose, cname,
-			    ret_err);
-			if (r < 0) {
-				char *m = ret_err ? TAKE_PTR(*ret_err) : NULL;
+		r = verify_with_ca(ca, cert, l->purpose, cname, ret_err);
+		if (r < 0) {
+			char *m = ret_err ? TAKE_PTR(*ret_err) : NULL;
 
-				errf(r, ret_err, "%s; remove %s and %s.key to "
-				    "reissue", m ? m : cname, cname,
-				    leaves[i].base);
-				free(m);
-				return r;
-			}
-			continue;
+			errf(r, ret_err, "%s; remove %s and %s.key to "
+			    "reissue", m ? m : cname, cname, l->base);
+			free(m);
+			return r;
 		}
-		if (p.kind == PKI_KIND_SERVER) {
-			p.san = san;
-			p.days = days_or(o ? o->server_days : 0,
-			    PKI_SERVER_DAYS);
-		} else
-			p.days = days_or(o ? o->client_days : 0,
-			    PKI_CLIENT_DAYS);
-		if ((r = key_generate(&key, ret_err)) < 0 ||
-		    (r = cert_build(ca, ca_key, key, &p, &cert, ret_err)) < 0 ||
-		    (r = write_pair(dfd, leaves[i].base, cert, key,
+		return 0;
+	}
+	if (p.kind == PKI_KIND_SERVER) {
+		p.san = san;
+		p.days = days_or(o ? o->server_days : 0, PKI_SERVER_DAYS);
+	} else
+		p.days = days_or(o ? o->client_days : 0, PKI_CLIENT_DAYS);
+	if ((r = key_generate(&key, ret_err)) < 0 ||
+	    (r = cert_build(ca, ca_key, key, &p, &cert, ret_err)) < 0 ||
+	    (r = write_pair(dfd, l->base, cert, key, ret_err)) < 0)
+		return r;
+	return 0;
+}
+
+int
+pki_init_dir(const char *pkidir, const struct pki_init_options *o,
+    char **ret_err)
+{
+	_cleanup_(X509_freep) X509		*ca = NULL;
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY	*ca_key = NULL;
+	_cleanup_free_ char			*san = NULL;
+	_cleanup_close_ int			 dfd = -1;
+	size_t					 i;
+	int					 r;
+
+	if (o && ((r = validate_days("ca_days", o->ca_days, ret_err)) < 0 ||
+	    (r = validate_days("server_days", o->server_days, ret_err)) < 0 ||
+	    (r = validate_days("client_days", o->client_days, ret_err)) < 0))
+		return r;
+	/* Validate the configured names before touching the disk. */
+	if ((r = server_san(o, &san, ret_err)) < 0)
+		return r;
+	if ((r = crypto_policy_init(NULL)) < 0)
+		return errf(r, ret_err, "crypto policy: FIPS provider present "
+		    "but could not be made the default");
+	if ((dfd = pki_open_dir(pkidir, true, ret_err)) < 0)
+		return dfd;
+	if ((r = pki_lock(dfd, LOCK_EX, pkidir, ret_err)) < 0)
+		return r;
+	if (fchmod(dfd, 0700) < 0)
+		return errf(-errno, ret_err, "%s: chmod: %s", pkidir,
+		    strerror(errno));
+	if ((r = pki_ca_ready(dfd, o, &ca, &ca_key, ret_err)) < 0)
+		return r;
+	for (i = 0; i < ELEMENTSOF(pki_leaves); i++)
+		if ((r = pki_leaf_ready(dfd, o, &pki_leaves[i], ca, ca_key, san,
 		    ret_err)) < 0)
 			return r;
-	}
 	return 0;
 }
 
