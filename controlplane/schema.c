@@ -104,15 +104,11 @@ validate_array(const json_t *v, const struct schema_field *f,
 
 /* Labels: keys and values in the label syntax. */
 static int
-validate_map(const json_t *v, const struct schema_field *f,
-    const char *path, char **ret_err)
+validate_map(const json_t *v, const char *path, char **ret_err)
 {
 	const char	*k;
 	json_t		*val;
 
-	if (f->max > 0 && (long long)json_object_size(v) > f->max)
-		return errf(-BW_E_INVALID, ret_err,
-		    "%s: at most %lld entries", path, f->max);
 	json_object_foreach((json_t *)v, k, val) {
 		if (!schema_check_label_key(k))
 			return errf(-BW_E_INVALID, ret_err,
@@ -132,16 +128,12 @@ validate_map(const json_t *v, const struct schema_field *f,
 
 /* An environment: variable names and text values, bounded in total. */
 static int
-validate_env(const json_t *v, const struct schema_field *f,
-    const char *path, char **ret_err)
+validate_env(const json_t *v, const char *path, char **ret_err)
 {
 	const char	*k;
 	json_t		*val;
 	size_t		 total = 0;
 
-	if (f->max > 0 && (long long)json_object_size(v) > f->max)
-		return errf(-BW_E_INVALID, ret_err,
-		    "%s: at most %lld entries", path, f->max);
 	json_object_foreach((json_t *)v, k, val) {
 		if (!schema_is_env_name(k))
 			return errf(-BW_E_INVALID, ret_err,
@@ -204,10 +196,12 @@ schema_validate_value(const json_t *v, const struct schema_field *f,
 		r = validate_array(v, f, path, ret_err);
 		break;
 	case SCHEMA_MAP:
-		r = validate_map(v, f, path, ret_err);
-		break;
 	case SCHEMA_ENV:
-		r = validate_env(v, f, path, ret_err);
+		if (f->max > 0 && (long long)json_object_size(v) > f->max)
+			return errf(-BW_E_INVALID, ret_err,
+			    "%s: at most %lld entries", path, f->max);
+		r = f->type == SCHEMA_MAP ? validate_map(v, path, ret_err) :
+		    validate_env(v, path, ret_err);
 		break;
 	case SCHEMA_BOOL:
 		break;

@@ -161,6 +161,20 @@ parse_max_connections(const char *arg, unsigned *ret)
 	return true;
 }
 
+/* Appends ARG of the repeatable option --OPT to LIST (*N entries, kept
+ * NULL-terminated). Returns false when LIST is full (said on stderr). */
+static bool
+add_repeated(const char **list, int *n, const char *opt, const char *arg)
+{
+	if (*n + 1 >= BWD_SERVER_NAMES_MAX) {
+		fprintf(stderr, "bulwarkd: at most %d --%s\n",
+		    BWD_SERVER_NAMES_MAX - 1, opt);
+		return false;
+	}
+	list[(*n)++] = arg;
+	return true;
+}
+
 /* Takes option C with its argument ARG into A. Returns true to go on,
  * false when the program ends here with the status *RET_EXIT: 0 after
  * --help or --version, 2 on a usage error (said on stderr). */
@@ -178,13 +192,11 @@ parse_opt(int c, char *arg, struct bwd_args *a, int *ret_exit)
 		cfg->listen = arg;
 		return true;
 	case 'n':
-		if (cfg->n_server_names + 1 >= BWD_SERVER_NAMES_MAX) {
-			fprintf(stderr, "bulwarkd: at most %d --server-name\n",
-			    BWD_SERVER_NAMES_MAX - 1);
+		if (!add_repeated(cfg->server_names, &cfg->n_server_names,
+		    "server-name", arg)) {
 			*ret_exit = 2;
 			return false;
 		}
-		cfg->server_names[cfg->n_server_names++] = arg;
 		return true;
 	case 'L':
 		if (bwd_parse_log_level(arg, &cfg->log_level) < 0) {
@@ -215,13 +227,11 @@ parse_opt(int c, char *arg, struct bwd_args *a, int *ret_exit)
 		cfg->allow_unattested = 1;
 		return true;
 	case 'I':
-		if (cfg->n_import_roots + 1 >= BWD_SERVER_NAMES_MAX) {
-			fprintf(stderr, "bulwarkd: at most %d --import-root\n",
-			    BWD_SERVER_NAMES_MAX - 1);
+		if (!add_repeated(cfg->import_roots, &cfg->n_import_roots,
+		    "import-root", arg)) {
 			*ret_exit = 2;
 			return false;
 		}
-		cfg->import_roots[cfg->n_import_roots++] = arg;
 		return true;
 	case 'T':
 		cfg->tpm_tcti = arg;
