@@ -175,11 +175,10 @@ add_repeated(const char **list, int *n, const char *opt, const char *arg)
 	return true;
 }
 
-/* Takes option C with its argument ARG into A. Returns true to go on,
- * false when the program ends here with the status *RET_EXIT: 0 after
- * --help or --version, 2 on a usage error (said on stderr). */
+/* Takes option C with its argument ARG into A. Returns false on a usage
+ * error (said on stderr). */
 static bool
-parse_opt(int c, char *arg, struct bwd_args *a, int *ret_exit)
+parse_opt(int c, char *arg, struct bwd_args *a)
 {
 	struct bwd_config	*cfg = &a->cfg;
 	_cleanup_free_ char	*qerr = NULL;
@@ -192,17 +191,12 @@ parse_opt(int c, char *arg, struct bwd_args *a, int *ret_exit)
 		cfg->listen = arg;
 		return true;
 	case 'n':
-		if (!add_repeated(cfg->server_names, &cfg->n_server_names,
-		    "server-name", arg)) {
-			*ret_exit = 2;
-			return false;
-		}
-		return true;
+		return add_repeated(cfg->server_names, &cfg->n_server_names,
+		    "server-name", arg);
 	case 'L':
 		if (bwd_parse_log_level(arg, &cfg->log_level) < 0) {
 			fprintf(stderr, "bulwarkd: --log-level: must be "
 			    "debug, info, warn or error\n");
-			*ret_exit = 2;
 			return false;
 		}
 		return true;
@@ -213,26 +207,17 @@ parse_opt(int c, char *arg, struct bwd_args *a, int *ret_exit)
 		if (quota_limits_parse(arg, &cfg->default_quota, &qerr) < 0) {
 			fprintf(stderr, "bulwarkd: --default-quota: %s\n",
 			    qerr ? qerr : "invalid");
-			*ret_exit = 2;
 			return false;
 		}
 		return true;
 	case 'M':
-		if (!parse_max_connections(arg, &cfg->max_connections)) {
-			*ret_exit = 2;
-			return false;
-		}
-		return true;
+		return parse_max_connections(arg, &cfg->max_connections);
 	case 'U':
 		cfg->allow_unattested = 1;
 		return true;
 	case 'I':
-		if (!add_repeated(cfg->import_roots, &cfg->n_import_roots,
-		    "import-root", arg)) {
-			*ret_exit = 2;
-			return false;
-		}
-		return true;
+		return add_repeated(cfg->import_roots, &cfg->n_import_roots,
+		    "import-root", arg);
 	case 'T':
 		cfg->tpm_tcti = arg;
 		return true;
@@ -248,23 +233,15 @@ parse_opt(int c, char *arg, struct bwd_args *a, int *ret_exit)
 	case 'r':
 		a->reason = arg;
 		return true;
-	case 'h':
-		usage(stdout);
-		*ret_exit = 0;
-		return false;
-	case 'V':
-		printf("bulwarkd %s\n", PACKAGE_VERSION);
-		*ret_exit = 0;
-		return false;
 	default:
 		usage(stderr);
-		*ret_exit = 2;
 		return false;
 	}
 }
 
 /* Parses the command line into A. Returns true to go on, false when
- * the program ends here with the status *RET_EXIT. */
+ * the program ends here with the status *RET_EXIT: 0 after --help or
+ * --version, 2 on a usage error. */
 static bool
 parse_args(int argc, char **argv, struct bwd_args *a, int *ret_exit)
 {
@@ -273,9 +250,20 @@ parse_args(int argc, char **argv, struct bwd_args *a, int *ret_exit)
 
 	bwd_config_defaults(&a->cfg);
 	opt_help_longopts(options, ELEMENTSOF(options), longopts);
+	*ret_exit = 0;
 	while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
-		if (!parse_opt(c, optarg, a, ret_exit))
+		if (c == 'h') {
+			usage(stdout);
 			return false;
+		}
+		if (c == 'V') {
+			printf("bulwarkd %s\n", PACKAGE_VERSION);
+			return false;
+		}
+		if (!parse_opt(c, optarg, a)) {
+			*ret_exit = 2;
+			return false;
+		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "bulwarkd: unexpected argument \"%s\"\n", argv[optind]);
