@@ -52,7 +52,8 @@ static const struct opt_help options[] = {
 	  "instances=100, workloads=50, networks=8, cpu_millis=64000, "
 	  "memory_mib=262144" },
 	{ "max-connections", 'M', "N", "serve at most N API connections at "
-	  "once (default 1024); at the limit new ones wait until one closes" },
+	  "once (default 1024); at the limit the oldest idle connection of "
+	  "the principal holding the most is closed (none idle: the new one)" },
 	{ "import-root", 'I', "DIR", "directory images may be imported from "
 	  "(repeatable; default /media and /mnt: local media only)" },
 	{ "allow-unattested-nodes", 'U', NULL, "schedule on nodes whose "
@@ -86,8 +87,9 @@ usage(FILE *f)
 	opt_help_print(f, options, ELEMENTSOF(options));
 	fputs("\n"
 	    "On first start the data directory receives a development CA and "
-	    "client\ncredentials: DIR/pki/{ca,server,admin,auditor}.{crt,key} "
-	    "(keys 0600),\nDIR/admin.conf and DIR/auditor.conf for `bulwark "
+	    "client\ncredentials: DIR/pki/ca.crt with the CA key sealed to the "
+	    "TPM\n(DIR/pki/ca.key.sealed), DIR/pki/{server,admin,auditor}.{crt,key} "
+	    "(keys\n0600), DIR/admin.conf and DIR/auditor.conf for `bulwark "
 	    "--config`.\n\n"
 	    "Signals: SIGTERM and SIGINT stop the daemon cleanly.\n"
 	    "Exit status: 0 after a clean stop, 1 on a start-up or runtime "
