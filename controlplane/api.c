@@ -2911,6 +2911,16 @@ conn_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 		free(g);
 }
 
+void
+api_server_set_ssl_ctx(struct api_server *s, SSL_CTX *ctx)
+{
+	/* A context being replaced keeps its ex_data: the connections made
+	 * from it still find the server through it (tls_info_cb()). */
+	SSL_CTX_set_ex_data(ctx, api_server_index, s);
+	SSL_CTX_set_info_callback(ctx, tls_info_cb);
+	s->ssl_ctx = ctx;
+}
+
 static struct bufferevent *
 bev_cb(struct event_base *base, void *arg)
 {
@@ -3059,8 +3069,7 @@ api_server_start(struct event_base *base, const struct api_server_options *o,
 	srv->max_unauth = srv->max_conns * API_UNAUTH_SHARE_PCT / 100;
 	if (srv->max_unauth == 0)
 		srv->max_unauth = 1;
-	SSL_CTX_set_ex_data(srv->ssl_ctx, api_server_index, srv);
-	SSL_CTX_set_info_callback(srv->ssl_ctx, tls_info_cb);
+	api_server_set_ssl_ctx(srv, srv->ssl_ctx);
 	if (!(srv->http = evhttp_new(base))) {
 		r = -ENOMEM;
 		goto fail;

@@ -114,6 +114,13 @@ int api_source_host(const char *source, char *buf, size_t len);
 int api_server_start(struct event_base *base, const struct api_server_options *o,
     struct api_server **ret, char **ret_err);
 
+/* Makes new connections use CTX (a renewed server certificate); open
+ * connections keep the context they were accepted with, which each
+ * holds a reference to. The caller keeps ownership of CTX, as of the
+ * one given to api_server_start(), and must keep it until it frees the
+ * server or replaces it again; it may free the previous one now. */
+void api_server_set_ssl_ctx(struct api_server *s, SSL_CTX *ctx);
+
 /* The port actually bound (useful with port 0). */
 int api_server_port(struct api_server *s);
 

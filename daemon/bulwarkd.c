@@ -71,6 +71,9 @@ static const struct opt_help options[] = {
 	  "the secrets are sealed to now" },
 	{ "reason", 'r', "TEXT", "with --reseal: why (recorded in the audit "
 	  "trail)" },
+	{ "server-cert-lifetime", 'E', "SECONDS", "issue and renew the server "
+	  "certificate for SECONDS (10..315360000; default 365 days), renewed "
+	  "once two thirds have passed; for testing renewal" },
 	{ "help", 'h', NULL, "show this help and exit (also -h)" },
 	{ "version", 'V', NULL, "show the version and exit (also -V)" },
 };
@@ -163,6 +166,26 @@ parse_max_connections(const char *arg, unsigned *ret)
 	return true;
 }
 
+/* --server-cert-lifetime SECONDS, within what pki_renew_server()
+ * accepts. Returns false on a usage error (said on stderr). */
+static bool
+parse_cert_lifetime(const char *arg, unsigned *ret)
+{
+	unsigned long long	 v;
+	char			*end;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (!errno && end != arg && !*end && v >= PKI_SERVER_SECS_MIN &&
+	    v <= PKI_MAX_DAYS * 86400ull) {
+		*ret = (unsigned)v;
+		return true;
+	}
+	fprintf(stderr, "bulwarkd: --server-cert-lifetime: must be %d..%llu "
+	    "seconds\n", PKI_SERVER_SECS_MIN, PKI_MAX_DAYS * 86400ull);
+	return false;
+}
+
 /* Appends ARG of the repeatable option --OPT to LIST (*N entries, kept
  * NULL-terminated). Returns false when LIST is full (said on stderr). */
 static bool
@@ -217,6 +240,8 @@ parse_opt(int c, char *arg, struct bwd_args *a)
 	case 'U':
 		cfg->allow_unattested = 1;
 		return true;
+	case 'E':
+		return parse_cert_lifetime(arg, &cfg->server_cert_lifetime);
 	case 'I':
 		return add_repeated(cfg->import_roots, &cfg->n_import_roots,
 		    "import-root", arg);

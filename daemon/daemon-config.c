@@ -22,6 +22,7 @@
 #include "controlplane/resource.h"
 #include "controlplane/schema.h"
 #include "controlplane/store.h"
+#include "daemon/cert-renew.h"
 #include "daemon/compliance-api.h"
 #include "daemon/identity.h"
 #include "daemon/image-api.h"
@@ -275,8 +276,23 @@ health_extra(void *arg)
 
 	if (!st->identity)
 		return NULL;
-	return json_pack("{s:o*}", "tpm",
-	    identity_tpm_status_json(st->identity));
+	return json_pack("{s:o*, s:o*}", "tpm",
+	    identity_tpm_status_json(st->identity), "certificates",
+	    certrenew_health_json(st->renew));
+}
+
+/* The server certificate's renewal timer (daemon/cert-renew.h). */
+static int
+start_renewal(struct event_base *base, struct bwd_state *st,
+    const char *pkidir, unsigned lifetime_secs, char **ret_err)
+{
+	struct certrenew_options o = {
+		.pkidir = pkidir, .names = &st->pki_opts,
+		.lifetime_secs = lifetime_secs, .identity = st->identity,
+		.api = st->api, .commit = st->commit, .ssl_ctx = &st->ssl_ctx,
+	};
+
+	return certrenew_start(base, &o, &st->renew, ret_err);
 }
 
 static json_t *
@@ -356,8 +372,10 @@ bwd_open_trust(struct bwd_open_ctx *c, char **ret_err)
 		return r;
 	c->po.server_names = c->cfg->server_names;
 	c->po.ca_custody = identity_ca_custody(st->identity);
+	c->po.server_secs = c->cfg->server_cert_lifetime;
 	if ((r = pki_init_dir(c->pkidir, &c->po, ret_err)) < 0)
 		return r;
+	st->pki_opts = c->po;
 	return pki_revoked_load(c->pkidir, &st->revoked, ret_err);
 }
 
@@ -427,7 +445,10 @@ bwd_open_api(struct bwd_open_ctx *c, char **ret_err)
 	apo.principals = &st->principals;
 	apo.health_extra = health_extra;
 	apo.health_arg = st;
-	return api_server_start(c->base, &apo, &st->api, ret_err);
+	if ((r = api_server_start(c->base, &apo, &st->api, ret_err)) < 0)
+		return r;
+	return start_renewal(c->base, st, c->pkidir,
+	    c->cfg->server_cert_lifetime, ret_err);
 }
 
 /* Adds the endpoints of the parts beside the object API: images,
@@ -518,6 +539,8 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 void
 bwd_close(struct bwd_state *st)
 {
+	certrenew_stop(st->renew);
+	st->renew = NULL;
 	enrol_stop(st->enrol);
 	st->enrol = NULL;
 	if (st->comp_open)

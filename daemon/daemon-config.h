@@ -11,6 +11,7 @@
 #include "controlplane/principals.h"
 #include "controlplane/quota.h"
 #include "daemon/compliance-api.h"
+#include "hardening/pki.h"
 #include "daemon/image-api.h"
 #include "lib/log.h"
 
@@ -36,6 +37,9 @@ struct bwd_config {
 	unsigned	 max_connections;	/* 0: the API's default */
 	/* --default-quota over QUOTA_DEFAULT_LIMITS (controlplane/quota.h) */
 	struct quota_limits default_quota;
+	/* --server-cert-lifetime: seconds (0: PKI_SERVER_DAYS), for tests
+	 * of renewal (daemon/cert-renew.h) */
+	unsigned	 server_cert_lifetime;
 };
 
 struct bwd_state {
@@ -56,6 +60,8 @@ struct bwd_state {
 	struct api_server	*api;
 	struct identity		*identity;
 	struct enrol		*enrol;
+	struct pki_init_options	 pki_opts;	/* server names for renewal */
+	struct certrenew	*renew;
 };
 
 void bwd_config_defaults(struct bwd_config *cfg);

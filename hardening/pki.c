@@ -592,6 +592,27 @@ validate_days(const char *what, unsigned days, char **ret_err)
 	return 0;
 }
 
+static int
+validate_server_secs(unsigned secs, char **ret_err)
+{
+	if (secs < PKI_SERVER_SECS_MIN || secs > PKI_MAX_DAYS * 86400u)
+		return errf(-BW_E_INVALID, ret_err, "server certificate "
+		    "lifetime: must be %d..%u seconds, not %u",
+		    PKI_SERVER_SECS_MIN, PKI_MAX_DAYS * 86400u, secs);
+	return 0;
+}
+
+/* The validity of server.crt, DAYS plus SECS, and its names SAN (see
+ * server_san()). */
+static void
+server_lifetime(struct pki_profile *p, const char *san, unsigned days,
+    unsigned secs)
+{
+	p->san = san;
+	p->days = days + secs / 86400;
+	p->secs = secs % 86400;
+}
+
 /* The CA key in the custody of O (sealed by the TPM): ca.crt alone is
  * written to the directory; the key goes to CUS->store. */
 static int
@@ -760,10 +781,11 @@ pki_leaf_ready(int dfd, const struct pki_init_options *o,
 		}
 		return 0;
 	}
-	if (p.kind == PKI_KIND_SERVER) {
-		p.san = san;
-		p.days = days_or(o ? o->server_days : 0, PKI_SERVER_DAYS);
-	} else
+	if (p.kind == PKI_KIND_SERVER)
+		server_lifetime(&p, san, o && o->server_secs ? 0 :
+		    days_or(o ? o->server_days : 0, PKI_SERVER_DAYS),
+		    o ? o->server_secs : 0);
+	else
 		p.days = days_or(o ? o->client_days : 0, PKI_CLIENT_DAYS);
 	if ((r = key_generate(&key, ret_err)) < 0 ||
 	    (r = cert_build(ca, ca_key, key, &p, &cert, ret_err)) < 0 ||
@@ -785,7 +807,9 @@ pki_init_dir(const char *pkidir, const struct pki_init_options *o,
 
 	if (o && ((r = validate_days("ca_days", o->ca_days, ret_err)) < 0 ||
 	    (r = validate_days("server_days", o->server_days, ret_err)) < 0 ||
-	    (r = validate_days("client_days", o->client_days, ret_err)) < 0))
+	    (r = validate_days("client_days", o->client_days, ret_err)) < 0 ||
+	    (o->server_secs && (r = validate_server_secs(o->server_secs,
+	    ret_err)) < 0)))
 		return r;
 	/* Validate the configured names before touching the disk. */
 	if ((r = server_san(o, &san, ret_err)) < 0)
@@ -819,6 +843,102 @@ serial_hex_of(const ASN1_INTEGER *ai, char *buf, char **ret_err)
 	    !(hex = BN_bn2hex(bn)))
 		return crypto_errf(-BW_E_CRYPTO, ret_err, "serial number");
 	return pki_serial_normalize(hex, buf, ret_err);
+}
+
+static int
+times_of(X509 *x, const char *name, struct pki_cert_times *ret,
+    char **ret_err)
+{
+	struct pki_cert_times	t = { 0 };
+	struct tm		nb, na;
+	int			r;
+
+	if (!ASN1_TIME_to_tm(X509_get0_notBefore(x), &nb) ||
+	    !ASN1_TIME_to_tm(X509_get0_notAfter(x), &na))
+		return crypto_errf(-BW_E_CORRUPT, ret_err, "%s: validity "
+		    "dates", name);
+	/* Every certificate of this PKI is backdated (cert_build()). */
+	t.issued = timegm(&nb) + PKI_BACKDATE_SECS;
+	t.not_after = timegm(&na);
+	if ((r = serial_hex_of(X509_get0_serialNumber(x), t.serial_hex,
+	    ret_err)) < 0)
+		return r;
+	*ret = t;
+	return 0;
+}
+
+int
+pki_cert_times(const char *pkidir, const char *name,
+    struct pki_cert_times *ret, char **ret_err)
+{
+	_cleanup_(X509_freep) X509	*x = NULL;
+	_cleanup_close_ int		 dfd = -1;
+	int				 r;
+
+	if ((dfd = pki_open_dir(pkidir, false, ret_err)) < 0)
+		return dfd;
+	if ((r = load_cert_at(dfd, name, &x, ret_err)) < 0)
+		return r;
+	return times_of(x, name, ret, ret_err);
+}
+
+int
+pki_renew_server(const char *pkidir, EVP_PKEY *ca_key,
+    const struct pki_init_options *o, unsigned lifetime_secs,
+    struct pki_cert_times *ret, char **ret_err)
+{
+	_cleanup_(X509_freep) X509		*ca = NULL, *cert = NULL;
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY	*key = NULL;
+	_cleanup_free_ char			*san = NULL;
+	_cleanup_close_ int			 dfd = -1;
+	struct pki_cert_times			 t;
+	/* As pki_init_dir() issues it. */
+	struct pki_profile p = {
+		.kind = PKI_KIND_SERVER, .cn = "bulwarkd",
+		.o = PKI_SYSTEM_TENANT, .ou = "server",
+	};
+	int	r;
+
+	if ((r = validate_server_secs(lifetime_secs, ret_err)) < 0)
+		return r;
+	if (!ca_key)
+		return errf(-BW_E_INVALID, ret_err, "no CA key");
+	if ((r = server_san(o, &san, ret_err)) < 0)
+		return r;
+	if ((r = crypto_policy_init(NULL)) < 0)
+		return errf(r, ret_err, "crypto policy: FIPS provider present "
+		    "but could not be made the default");
+	if ((dfd = pki_open_dir(pkidir, false, ret_err)) < 0)
+		return dfd;
+	if ((r = pki_lock(dfd, LOCK_EX, pkidir, ret_err)) < 0)
+		return r;
+	if ((r = load_cert_at(dfd, "ca.crt", &ca, ret_err)) < 0)
+		return r;
+	if (X509_check_private_key(ca, ca_key) != 1)
+		return crypto_errf(-BW_E_CORRUPT, ret_err,
+		    "the CA key does not match ca.crt");
+	server_lifetime(&p, san, 0, lifetime_secs);
+	if ((r = key_generate(&key, ret_err)) < 0 ||
+	    (r = cert_build(ca, ca_key, key, &p, &cert, ret_err)) < 0)
+		return r;
+	/* Past the CA's end the CA itself must be rotated first (the plan
+	 * is in docs/identity.md); say so rather than cut the lifetime. */
+	if (ASN1_TIME_compare(X509_get0_notAfter(cert),
+	    X509_get0_notAfter(ca)) > 0)
+		return errf(-BW_E_INVALID, ret_err, "server certificate: %u "
+		    "seconds would outlive the CA certificate; the CA must be "
+		    "rotated", lifetime_secs);
+	if ((r = verify_with_ca(ca, cert, X509_PURPOSE_SSL_SERVER,
+	    "server.crt", ret_err)) < 0 ||
+	    (r = times_of(cert, "server.crt", &t, ret_err)) < 0)
+		return r;
+	if (unlinkat(dfd, "server.crt", 0) < 0 && errno != ENOENT)
+		return errf(-errno, ret_err, "server.crt: %s", strerror(errno));
+	if ((r = write_pair(dfd, "server", cert, key, ret_err)) < 0)
+		return r;
+	if (ret)
+		*ret = t;
+	return 0;
 }
 
 int

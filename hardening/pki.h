@@ -6,7 +6,9 @@
  * Layout of a PKI directory (0700):
  *   ca.crt ca.key               CA, 10 years
  *   server.crt server.key       API server, 1 year, SAN localhost,
- *                               127.0.0.1, ::1 and configured names
+ *                               127.0.0.1, ::1 and configured names;
+ *                               bulwarkd renews it in place
+ *                               (pki_renew_server())
  *   admin.crt admin.key         CN=admin, O=system, OU=system-admin
  *   auditor.crt auditor.key     CN=auditor, O=system, OU=security-auditor
  *   (ca.key is absent when a custodian holds the CA key: see
@@ -27,6 +29,7 @@
 #define PKI_SERVER_DAYS		365
 #define PKI_CLIENT_DAYS		365
 #define PKI_MAX_DAYS		3650
+#define PKI_SERVER_SECS_MIN	10
 /* The tenant that owns the appliance's own principals. */
 #define PKI_SYSTEM_TENANT	"system"
 /* 20 octets is the RFC 5280 maximum for a serial number. */
@@ -53,6 +56,10 @@ struct pki_init_options {
 	unsigned		 ca_days;
 	unsigned		 server_days;
 	unsigned		 client_days;
+	/* When not 0, server.crt is issued for this many seconds instead
+	 * of server_days (PKI_SERVER_SECS_MIN..PKI_MAX_DAYS days): short
+	 * lifetimes test renewal (bulwarkd --server-cert-lifetime). */
+	unsigned		 server_secs;
 	/* When set, ca.key is never written: the CA key is held by the
 	 * custodian, and a clear ca.key from an earlier run is handed
 	 * over to it and removed. */
@@ -80,6 +87,38 @@ struct pki_identity {
  * Returns 0 or a negative error with a message in *RET_ERR. */
 int pki_init_dir(const char *pkidir, const struct pki_init_options *o,
     char **ret_err);
+
+/* The validity of a certificate: ISSUED is when it was issued (its
+ * notBefore less the clock-skew allowance the issuer backdates it by),
+ * NOT_AFTER its notAfter; SERIAL_HEX as in struct pki_identity. */
+struct pki_cert_times {
+	time_t	issued;
+	time_t	not_after;
+	char	serial_hex[PKI_SERIAL_HEX_MAX + 1];
+};
+
+/* Reads the validity of PKIDIR/NAME (a PEM certificate such as
+ * "server.crt" or "ca.crt") into *RET. Returns 0 or a negative error
+ * with *RET_ERR. */
+int pki_cert_times(const char *pkidir, const char *name,
+    struct pki_cert_times *ret, char **ret_err);
+
+/* Renews the server certificate: a new key and a certificate for the
+ * server names of O (as pki_init_dir() issues it: CN=bulwarkd, the
+ * same subjectAltName rules), valid LIFETIME_SECS (PKI_SERVER_SECS_MIN
+ * .. PKI_MAX_DAYS days, never past the CA's notAfter), signed with
+ * CA_KEY, which must match PKIDIR/ca.crt. Under the directory lock it
+ * replaces server.crt and server.key where they are, each written
+ * atomically (the key 0600, as pki_init_dir() writes it): server.crt is
+ * removed first, so a crash midway leaves a key without its
+ * certificate, which pki_init_dir() reissues, and never a mismatched
+ * pair. Everything that can fail short of the disk is done before the
+ * old pair is touched. *RET (may be NULL) receives the new
+ * certificate's validity. Returns 0 or a negative error with
+ * *RET_ERR. */
+int pki_renew_server(const char *pkidir, EVP_PKEY *ca_key,
+    const struct pki_init_options *o, unsigned lifetime_secs,
+    struct pki_cert_times *ret, char **ret_err);
 
 /* Checks a principal or tenant name: [a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?
  * WHAT names the field in the message. Returns 0 or -BW_E_INVALID. */
