@@ -205,8 +205,20 @@ conn_open(const struct client_conf *conf, struct conn *c, char **ret_err)
 		return ssl_error(ret_err, "TLS setup");
 	if ((r = crypto_tls_client_set_peer(c->ssl, host, ret_err)) < 0)
 		return r;
-	if (SSL_connect(c->ssl) != 1)
+	if (SSL_connect(c->ssl) != 1) {
+		long v = SSL_get_verify_result(c->ssl);
+
+		/* Say why the server's certificate was refused (expired, not
+		 * from our CA, wrong name) rather than OpenSSL's generic
+		 * "certificate verify failed". */
+		if (v != X509_V_OK) {
+			ERR_clear_error();
+			return errf(-BW_E_UNAVAILABLE, ret_err, "TLS handshake "
+			    "with the server failed: its certificate: %s",
+			    X509_verify_cert_error_string(v));
+		}
 		return ssl_error(ret_err, "TLS handshake with the server failed");
+	}
 	return 0;
 }
 

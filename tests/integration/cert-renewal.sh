@@ -1,0 +1,136 @@
+#!/bin/bash
+# Server certificate renewal (issue 15, "Certificate lifetime", Done-means
+# item 8; docs/identity.md). bulwarkd issues its server certificate for
+# 20 s (--server-cert-lifetime) and renews it at two thirds of that; a
+# `bulwark watch` opened on the first certificate and an enrolled node
+# agent (own swtpm, Trusted, re-attesting every second) run past the first
+# certificate's expiry. Then: the served certificate is another one
+# (serial, notAfter) and the first one has expired; the watch is still
+# open and printed changes made after the renewal; new CLI requests
+# succeed; the node is still Trusted and attested after the expiry;
+# pki.server_renew records are in the trail; /healthz shows the served
+# certificate's notAfter and the CA's. Without renewal (the first
+# certificate served by openssl s_server) the CLI and curl fail.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/identity-lib.sh"
+
+LIFE=20
+D="$T/d"
+mkdir -p "$D"
+cat >"$D/bulwarkd.conf" <<'EOF'
+{"attestation": {"interval_seconds": 1, "stale_after_seconds": 6,
+                 "node_certificate_seconds": 3600}}
+EOF
+start_bulwarkd "$D" --server-cert-lifetime $LIFE || { echo "bulwarkd did not start"; exit 1; }
+B="$BW/bulwark --config $CONF"
+A="$BW/bulwark --config $AUDITOR"
+
+# The first certificate and key, kept for the check without renewal.
+cp "$PKI/server.crt" "$T/old.crt"
+cp "$PKI/server.key" "$T/old.key"
+$B watch -o json >"$T/watch.out" 2>"$T/watch.err" &
+WATCH=$!
+BW_PIDS="$BW_PIDS $WATCH"
+
+# served FIELD: -serial or -enddate of the certificate the server presents
+served() {
+	openssl s_client -connect "127.0.0.1:$PORT" </dev/null 2>/dev/null |
+		openssl x509 -noout "$1" 2>/dev/null
+}
+OLD_SERIAL=$(openssl x509 -noout -serial -in "$T/old.crt")
+OLD_END=$(openssl x509 -noout -enddate -in "$T/old.crt")
+check "the first certificate lives $LIFE s (plus the 300 s backdating)" \
+	test "$(( $(date -d "${OLD_END#notAfter=}" +%s) - $(date -d "$(openssl x509 -noout -startdate -in "$T/old.crt" | sed 's/notBefore=//')" +%s) ))" = $((LIFE + 300))
+echo '{"kind":"Tenant","metadata":{"name":"before-renewal"}}' | $B apply -f - >/dev/null
+watch_open() { grep -q '"name":"before-renewal"' "$T/watch.out"; }
+check "watch open (it printed a change)" wait_for 10 watch_open
+check "... on the first certificate" test "$(served -serial)" = "$OLD_SERIAL"
+
+enrol_nodes 60 n1 || finish
+
+# Past the first certificate's end, with a margin for the agent to report.
+old_end_s=$(date -d "${OLD_END#notAfter=}" +%s)
+while [ "$(date +%s)" -le $((old_end_s + 3)) ]; do sleep 1; done
+
+check "the first certificate has expired" \
+	sh -c "! openssl x509 -checkend 0 -noout -in '$T/old.crt' >/dev/null"
+NEW_SERIAL=$(served -serial)
+NEW_END=$(served -enddate)
+check "a renewed certificate is served (serial $OLD_SERIAL -> $NEW_SERIAL)" \
+	test -n "$NEW_SERIAL" -a "$NEW_SERIAL" != "$OLD_SERIAL"
+check "the served certificate ends later ($OLD_END -> $NEW_END)" \
+	test "$(date -d "${NEW_END#notAfter=}" +%s)" -gt "$old_end_s"
+check "the served certificate verifies against the CA and is valid now" \
+	sh -c "openssl s_client -connect 127.0.0.1:$PORT -CAfile '$PKI/ca.crt' -verify_return_error \
+		-verify_hostname localhost </dev/null 2>&1 | grep -q 'Verify return code: 0'"
+check "server.crt on disk is a renewed one" \
+	test "$(openssl x509 -noout -serial -in "$PKI/server.crt")" != "$OLD_SERIAL"
+check "server.key stays 0600" test "$(stat -c %a "$PKI/server.key")" = 600
+
+# the watch: still running, and it sees a change made now
+check "the watch is still running" kill -0 $WATCH
+echo '{"kind":"Tenant","metadata":{"name":"after-renewal"}}' | $B apply -f - >/dev/null
+check "a new CLI request succeeds after the renewal" \
+	sh -c "$B get tenants -o json | jq -e '.items[] | select(.metadata.name==\"after-renewal\")' >/dev/null"
+seen() { grep -q '"name":"after-renewal"' "$T/watch.out"; }
+check "the watch printed a change made after the renewal" wait_for 10 seen
+check "the watch did not end" sh -c "! grep -q 'watch ended' '$T/watch.err'"
+
+# the node: Trusted, and attested after the first certificate expired
+reported_after() {
+	[ "$(acurl "$URL/v1/nodes/n1" | jq -r .status.last_attested_unix)" -gt "$old_end_s" ]
+}
+check "the node's agent attested after the first certificate expired" wait_for 15 reported_after
+check "the node is still Trusted" is_state n1 Trusted
+check "the agent logged no expired certificate" sh -c "! grep -qi 'expired' '$T/agent-n1.log'"
+
+# the trail
+renewals() {
+	$A audit search --action pki.server_renew -o json |
+		jq -e --arg s "$(echo "${OLD_SERIAL#serial=}" | tr A-F a-f | sed 's/^0*//')" \
+		'[.items[] | select(.outcome == "success" and .actor == "bulwarkd"
+		  and (.reason | contains("replaces serial " + $s)))] | length == 1' >/dev/null
+}
+check "an audit record of the first renewal" wait_for 10 renewals
+check "no failed renewal was audited" \
+	sh -c "$A audit search --action pki.server_renew --outcome failure -o json | jq -e '.items | length == 0' >/dev/null"
+
+# /healthz: the served certificate's end and the CA's, RFC 3339
+same_as_served() {
+	local h end
+	h=$(acurl "$URL/healthz")
+	end=$(served -enddate)
+	[ "$(date -d "$(echo "$h" | jq -r .certificates.server.not_after)" +%s)" = \
+	  "$(date -d "${end#notAfter=}" +%s)" ] &&
+	echo "$h" | jq -e '.certificates.last_renewal | test("^[0-9-]+T[0-9:]+Z$")' >/dev/null &&
+	echo "$h" | jq -e '.certificates.renewals >= 1 and .certificates.failures == 0' >/dev/null
+}
+check "healthz shows the served certificate's notAfter and the last renewal" wait_for 10 same_as_served
+ca_end=$(openssl x509 -noout -enddate -in "$PKI/ca.crt" | sed 's/notAfter=//')
+check "healthz shows the CA's notAfter" \
+	test "$(date -d "$(acurl "$URL/healthz" | jq -r .certificates.ca.not_after)" +%s)" = \
+	"$(date -d "$ca_end" +%s)"
+check "healthz without a certificate says no more than the status" \
+	sh -c "curl -sk $URL/healthz | jq -e 'has(\"certificates\") | not' >/dev/null"
+
+# Without renewal: the first certificate, served as is, is refused.
+for _ in $(seq 20); do
+	P2=$((20000 + RANDOM % 40000))
+	ss -Htln "( sport = :$P2 )" | grep -q . || break
+done
+openssl s_server -quiet -accept "127.0.0.1:$P2" -cert "$T/old.crt" -key "$T/old.key" -www \
+	>/dev/null 2>&1 &
+SSRV=$!
+BW_PIDS="$BW_PIDS $SSRV"
+up() { (exec 3<>"/dev/tcp/127.0.0.1/$P2") 2>/dev/null; }
+wait_for 10 up || fail "openssl s_server did not start"
+curl -s --cacert "$PKI/ca.crt" "https://localhost:$P2/" -o /dev/null 2>"$T/curl.err"
+check "without renewal curl refuses the expired certificate (exit 60)" test $? = 60
+jq --arg u "https://127.0.0.1:$P2" '.server = $u' "$CONF" >"$T/old.conf"
+"$BW/bulwark" --config "$T/old.conf" get tenants >"$T/cli-old.out" 2>&1
+check "without renewal the CLI fails" test $? != 0
+check "the CLI says the certificate expired" grep -qi 'expired' "$T/cli-old.out"
+kill -TERM $SSRV; wait $SSRV 2>/dev/null
+
+kill -TERM $WATCH; wait $WATCH 2>/dev/null
+finish
