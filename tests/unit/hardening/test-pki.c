@@ -774,6 +774,101 @@ test_revocation(void **state)
 	pki_revoked_free(NULL);
 }
 
+/* The renewed server certificate: a new key and serial, the same names,
+ * the lifetime asked for, in place of the old pair, which pki_init_dir()
+ * then accepts; refused inputs leave the old pair alone. */
+static void
+test_renew_server(void **state)
+{
+	const char		*dir = *state;
+	const char *const	 names[] = { "api.bulwark.example", NULL };
+	struct pki_init_options	 o = { .server_names = names,
+	    .server_secs = 60 };
+	struct pki_init_options	 short_ca = { .ca_days = 1 };
+	struct pki_cert_times	 before, after, ca, t;
+	char			*err = NULL, other[PATH_MAX];
+	EVP_PKEY		*ca_key = NULL, *old_key = NULL, *new_key = NULL;
+	EVP_PKEY		*stranger = NULL;
+	X509			*cacert, *server;
+	struct stat		 st;
+
+	o.server_secs = 5;
+	assert_int_equal(pki_init_dir(dir, &o, &err), -BW_E_INVALID);
+	assert_non_null(strstr(err, "must be 10.."));
+	free(err);
+	err = NULL;
+	o.server_secs = 60;
+	assert_int_equal(pki_init_dir(dir, &o, &err), 0);
+	assert_int_equal(pki_cert_times(dir, "server.crt", &before, &err), 0);
+	assert_int_equal(before.not_after - before.issued, 60);
+	assert_true(llabs((long long)(before.issued - time(NULL))) <= 5);
+	assert_int_equal(pki_cert_times(dir, "ca.crt", &ca, &err), 0);
+	assert_true(ca.not_after - ca.issued >= (time_t)PKI_CA_DAYS * 86400 - 1);
+	assert_int_equal(crypto_load_key(in(dir, "ca.key"), &ca_key, &err), 0);
+	assert_int_equal(crypto_load_key(in(dir, "server.key"), &old_key,
+	    &err), 0);
+
+	assert_int_equal(pki_renew_server(dir, ca_key, &o, 120, &t, &err), 0);
+	assert_null(err);
+	assert_int_equal(pki_cert_times(dir, "server.crt", &after, &err), 0);
+	assert_string_equal(after.serial_hex, t.serial_hex);
+	assert_string_not_equal(after.serial_hex, before.serial_hex);
+	assert_int_equal(after.not_after - after.issued, 120);
+	cacert = load_cert(in(dir, "ca.crt"));
+	server = load_cert(in(dir, "server.crt"));
+	check_common(server, cacert);
+	assert_int_equal(verify(cacert, server, X509_PURPOSE_SSL_SERVER), 0);
+	assert_int_equal(X509_check_host(server, "api.bulwark.example", 0, 0,
+	    NULL), 1);
+	assert_int_equal(X509_check_ip_asc(server, "::1", 0), 1);
+	assert_int_equal(crypto_load_key(in(dir, "server.key"), &new_key,
+	    &err), 0);
+	assert_int_equal(X509_check_private_key(server, new_key), 1);
+	assert_int_not_equal(EVP_PKEY_eq(old_key, new_key), 1);
+	assert_int_equal(stat(in(dir, "server.key"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(pki_init_dir(dir, &o, &err), 0);
+
+	/* Refused: the pair on disk stays the renewed one. */
+	assert_int_equal(pki_renew_server(dir, ca_key, &o, 9, NULL, &err),
+	    -BW_E_INVALID);
+	free(err);
+	err = NULL;
+	assert_int_equal(pki_renew_server(dir, NULL, &o, 60, NULL, &err),
+	    -BW_E_INVALID);
+	free(err);
+	err = NULL;
+	stranger = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	assert_non_null(stranger);
+	assert_int_equal(pki_renew_server(dir, stranger, &o, 60, NULL, &err),
+	    -BW_E_CORRUPT);
+	assert_non_null(strstr(err, "does not match ca.crt"));
+	free(err);
+	err = NULL;
+	assert_int_equal(pki_cert_times(dir, "server.crt", &t, &err), 0);
+	assert_string_equal(t.serial_hex, after.serial_hex);
+
+	/* A CA that ends before the renewed certificate would: refused. */
+	snprintf(other, sizeof(other), "%s/short", dir);
+	assert_int_equal(pki_init_dir(other, &short_ca, &err), 0);
+	EVP_PKEY_free(ca_key);
+	ca_key = NULL;
+	assert_int_equal(crypto_load_key(in(other, "ca.key"), &ca_key, &err),
+	    0);
+	assert_int_equal(pki_renew_server(other, ca_key, NULL, 2 * 86400,
+	    NULL, &err), -BW_E_INVALID);
+	assert_non_null(strstr(err, "outlive the CA"));
+	free(err);
+	assert_int_equal(access(in(other, "server.crt"), F_OK), 0);
+
+	EVP_PKEY_free(stranger);
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(old_key);
+	EVP_PKEY_free(new_key);
+	X509_free(cacert);
+	X509_free(server);
+}
+
 int
 main(void)
 {
@@ -796,6 +891,8 @@ main(void)
 		    setup_dir, teardown_dir),
 		cmocka_unit_test(test_peer_identity_requires_all_fields),
 		cmocka_unit_test_setup_teardown(test_revocation, setup_dir,
+		    teardown_dir),
+		cmocka_unit_test_setup_teardown(test_renew_server, setup_dir,
 		    teardown_dir),
 	};
 
