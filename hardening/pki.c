@@ -882,6 +882,25 @@ pki_cert_times(const char *pkidir, const char *name,
 	return times_of(x, name, ret, ret_err);
 }
 
+/* PKIDIR, existing, under its exclusive lock once the crypto policy is
+ * in force: a descriptor or a negative error. */
+static int
+open_locked(const char *pkidir, char **ret_err)
+{
+	int dfd, r;
+
+	if ((r = crypto_policy_init(NULL)) < 0)
+		return errf(r, ret_err, "crypto policy: FIPS provider present "
+		    "but could not be made the default");
+	if ((dfd = pki_open_dir(pkidir, false, ret_err)) < 0)
+		return dfd;
+	if ((r = pki_lock(dfd, LOCK_EX, pkidir, ret_err)) < 0) {
+		close(dfd);
+		return r;
+	}
+	return dfd;
+}
+
 int
 pki_renew_server(const char *pkidir, EVP_PKEY *ca_key,
     const struct pki_init_options *o, unsigned lifetime_secs,
@@ -903,16 +922,9 @@ pki_renew_server(const char *pkidir, EVP_PKEY *ca_key,
 		return r;
 	if (!ca_key)
 		return errf(-BW_E_INVALID, ret_err, "no CA key");
-	if ((r = server_san(o, &san, ret_err)) < 0)
-		return r;
-	if ((r = crypto_policy_init(NULL)) < 0)
-		return errf(r, ret_err, "crypto policy: FIPS provider present "
-		    "but could not be made the default");
-	if ((dfd = pki_open_dir(pkidir, false, ret_err)) < 0)
-		return dfd;
-	if ((r = pki_lock(dfd, LOCK_EX, pkidir, ret_err)) < 0)
-		return r;
-	if ((r = load_cert_at(dfd, "ca.crt", &ca, ret_err)) < 0)
+	if ((r = server_san(o, &san, ret_err)) < 0 ||
+	    (r = dfd = open_locked(pkidir, ret_err)) < 0 ||
+	    (r = load_cert_at(dfd, "ca.crt", &ca, ret_err)) < 0)
 		return r;
 	if (X509_check_private_key(ca, ca_key) != 1)
 		return crypto_errf(-BW_E_CORRUPT, ret_err,
