@@ -205,7 +205,7 @@ certrenew_health_json(struct certrenew *cr)
 {
 	if (!cr)
 		return NULL;
-	return json_pack("{s:{s:s, s:o, s:o}, s:{s:o}, s:o, s:I, s:I, s:s?}",
+	return json_pack("{s:{s:s, s:o, s:o}, s:{s:o}, s:o, s:I, s:I, s:o}",
 	    "server", "serial", cr->server.serial_hex,
 	    "not_after", time_json(cr->server.not_after),
 	    "renew_at", time_json(cr->renew_at),
@@ -213,7 +213,8 @@ certrenew_health_json(struct certrenew *cr)
 	    "last_renewal", time_json(cr->last_renewal),
 	    "renewals", (json_int_t)cr->renewals,
 	    "failures", (json_int_t)cr->failures,
-	    "last_error", cr->last_error[0] ? cr->last_error : NULL);
+	    "last_error", cr->last_error[0] ? json_string(cr->last_error) :
+	    json_null());
 }
 
 void

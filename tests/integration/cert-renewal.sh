@@ -9,7 +9,8 @@
 # open and printed changes made after the renewal; new CLI requests
 # succeed; the node is still Trusted and attested after the expiry;
 # pki.server_renew records are in the trail; /healthz shows the served
-# certificate's notAfter and the CA's. Without renewal (the first
+# certificate's notAfter and the CA's. A failed renewal is logged, audited
+# and counted in /healthz, and retried. Without renewal (the first
 # certificate served by openssl s_server) the CLI and curl fail.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/identity-lib.sh"
@@ -30,6 +31,12 @@ $B watch -o json >"$T/watch.out" 2>"$T/watch.err" &
 WATCH=$!
 BW_PIDS="$BW_PIDS $WATCH"
 
+# epoch TIME: seconds since 1970 of TIME; fails for an empty or null TIME
+epoch() { [ -n "$1" ] && [ "$1" != null ] && date -d "$1" +%s; }
+# /healthz with details (the CA copy: the test takes ca.crt away below)
+cp "$PKI/ca.crt" "$T/ca.crt"
+hz() { curl -gs --cacert "$T/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "$URL/healthz"; }
+
 # served FIELD: -serial or -enddate of the certificate the server presents
 served() {
 	openssl s_client -connect "127.0.0.1:$PORT" </dev/null 2>/dev/null |
@@ -38,7 +45,7 @@ served() {
 OLD_SERIAL=$(openssl x509 -noout -serial -in "$T/old.crt")
 OLD_END=$(openssl x509 -noout -enddate -in "$T/old.crt")
 check "the first certificate lives $LIFE s (plus the 300 s backdating)" \
-	test "$(( $(date -d "${OLD_END#notAfter=}" +%s) - $(date -d "$(openssl x509 -noout -startdate -in "$T/old.crt" | sed 's/notBefore=//')" +%s) ))" = $((LIFE + 300))
+	test "$(( $(epoch "${OLD_END#notAfter=}") - $(epoch "$(openssl x509 -noout -startdate -in "$T/old.crt" | sed 's/notBefore=//')") ))" = $((LIFE + 300))
 echo '{"kind":"Tenant","metadata":{"name":"before-renewal"}}' | $B apply -f - >/dev/null
 watch_open() { grep -q '"name":"before-renewal"' "$T/watch.out"; }
 check "watch open (it printed a change)" wait_for 10 watch_open
@@ -47,7 +54,7 @@ check "... on the first certificate" test "$(served -serial)" = "$OLD_SERIAL"
 enrol_nodes 60 n1 || finish
 
 # Past the first certificate's end, with a margin for the agent to report.
-old_end_s=$(date -d "${OLD_END#notAfter=}" +%s)
+old_end_s=$(epoch "${OLD_END#notAfter=}")
 while [ "$(date +%s)" -le $((old_end_s + 3)) ]; do sleep 1; done
 
 check "the first certificate has expired" \
@@ -57,7 +64,7 @@ NEW_END=$(served -enddate)
 check "a renewed certificate is served (serial $OLD_SERIAL -> $NEW_SERIAL)" \
 	test -n "$NEW_SERIAL" -a "$NEW_SERIAL" != "$OLD_SERIAL"
 check "the served certificate ends later ($OLD_END -> $NEW_END)" \
-	test "$(date -d "${NEW_END#notAfter=}" +%s)" -gt "$old_end_s"
+	test "$(epoch "${NEW_END#notAfter=}")" -gt "$old_end_s"
 check "the served certificate verifies against the CA and is valid now" \
 	sh -c "openssl s_client -connect 127.0.0.1:$PORT -CAfile '$PKI/ca.crt' -verify_return_error \
 		-verify_hostname localhost </dev/null 2>&1 | grep -q 'Verify return code: 0'"
@@ -69,7 +76,7 @@ check "server.key stays 0600" test "$(stat -c %a "$PKI/server.key")" = 600
 check "the watch is still running" kill -0 $WATCH
 echo '{"kind":"Tenant","metadata":{"name":"after-renewal"}}' | $B apply -f - >/dev/null
 check "a new CLI request succeeds after the renewal" \
-	sh -c "$B get tenants -o json | jq -e '.items[] | select(.metadata.name==\"after-renewal\")' >/dev/null"
+	sh -c "$B get tenants -o json | jq -en 'input | .items[] | select(.metadata.name==\"after-renewal\")' >/dev/null"
 seen() { grep -q '"name":"after-renewal"' "$T/watch.out"; }
 check "the watch printed a change made after the renewal" wait_for 10 seen
 check "the watch did not end" sh -c "! grep -q 'watch ended' '$T/watch.err'"
@@ -85,31 +92,58 @@ check "the agent logged no expired certificate" sh -c "! grep -qi 'expired' '$T/
 # the trail
 renewals() {
 	$A audit search --action pki.server_renew -o json |
-		jq -e --arg s "$(echo "${OLD_SERIAL#serial=}" | tr A-F a-f | sed 's/^0*//')" \
-		'[.items[] | select(.outcome == "success" and .actor == "bulwarkd"
+		jq -en --arg s "$(echo "${OLD_SERIAL#serial=}" | tr A-F a-f | sed 's/^0*//')" \
+		'input | [.items[] | select(.outcome == "success" and .actor == "bulwarkd"
 		  and (.reason | contains("replaces serial " + $s)))] | length == 1' >/dev/null
 }
 check "an audit record of the first renewal" wait_for 10 renewals
 check "no failed renewal was audited" \
-	sh -c "$A audit search --action pki.server_renew --outcome failure -o json | jq -e '.items | length == 0' >/dev/null"
+	sh -c "$A audit search --action pki.server_renew --outcome failure -o json | jq -en 'input | .items | length == 0' >/dev/null"
 
 # /healthz: the served certificate's end and the CA's, RFC 3339
 same_as_served() {
 	local h end
-	h=$(acurl "$URL/healthz")
+	h=$(hz)
 	end=$(served -enddate)
-	[ "$(date -d "$(echo "$h" | jq -r .certificates.server.not_after)" +%s)" = \
-	  "$(date -d "${end#notAfter=}" +%s)" ] &&
-	echo "$h" | jq -e '.certificates.last_renewal | test("^[0-9-]+T[0-9:]+Z$")' >/dev/null &&
-	echo "$h" | jq -e '.certificates.renewals >= 1 and .certificates.failures == 0' >/dev/null
+	[ -n "$h" ] && [ "$(epoch "$(echo "$h" | jq -r .certificates.server.not_after)")" = \
+	  "$(epoch "${end#notAfter=}")" ] &&
+	echo "$h" | jq -en 'input | .certificates.last_renewal | test("^[0-9-]+T[0-9:]+Z$")' >/dev/null &&
+	echo "$h" | jq -en 'input | .certificates.renewals >= 1 and .certificates.failures == 0' >/dev/null
 }
 check "healthz shows the served certificate's notAfter and the last renewal" wait_for 10 same_as_served
 ca_end=$(openssl x509 -noout -enddate -in "$PKI/ca.crt" | sed 's/notAfter=//')
 check "healthz shows the CA's notAfter" \
-	test "$(date -d "$(acurl "$URL/healthz" | jq -r .certificates.ca.not_after)" +%s)" = \
-	"$(date -d "$ca_end" +%s)"
+	test "$(epoch "$(hz | jq -r .certificates.ca.not_after)")" = \
+	"$(epoch "$ca_end")"
 check "healthz without a certificate says no more than the status" \
-	sh -c "curl -sk $URL/healthz | jq -e 'has(\"certificates\") | not' >/dev/null"
+	sh -c "curl -sk $URL/healthz | jq -en 'input | has(\"certificates\") | not' >/dev/null"
+
+# A failed renewal (ca.crt gone) is logged, audited and counted while the
+# current certificate keeps serving; once ca.crt is back a retry renews.
+# (taken away a second before the next renewal is due, so that the
+# failure comes at once)
+renewals_now=$(hz | jq .certificates.renewals)
+due=$(epoch "$(hz | jq -r .certificates.server.renew_at)")
+while [ "$(date +%s)" -lt $((due - 1)) ]; do sleep 0.2; done
+mv "$PKI/ca.crt" "$T/ca.crt.away"
+serving=$(served -serial)
+failed() {
+	hz | jq -en 'input | .certificates.failures >= 1 and
+		(.certificates.last_error | contains("ca.crt"))' >/dev/null
+}
+check "healthz counts a failed renewal and says why" wait_for 20 failed
+mv "$T/ca.crt.away" "$PKI/ca.crt"
+check "the certificate renewed before keeps serving" test "$(served -serial)" = "$serving"
+check "the failure is logged" grep -q 'server certificate renewal failed: .*ca.crt.*still serving' "$D/bulwarkd.log"
+check "the failure is audited" \
+	sh -c "$A audit search --action pki.server_renew --outcome failure -o json |
+		jq -en 'input | .items[0].reason | contains(\"next attempt in\")' >/dev/null"
+recovered() {
+	hz | jq -en --argjson n "$renewals_now" \
+		'input | .certificates.renewals > $n and .certificates.last_error == null' >/dev/null
+}
+check "a retry renews once ca.crt is back" wait_for 20 recovered
+check "the node is still Trusted" is_state n1 Trusted
 
 # Without renewal: the first certificate, served as is, is refused.
 for _ in $(seq 20); do
