@@ -112,8 +112,8 @@ int pki_cert_times(const char *pkidir, const char *name,
  * atomically (the key 0600, as pki_init_dir() writes it): server.crt is
  * removed first, so a crash midway leaves a key without its
  * certificate, which pki_init_dir() reissues, and never a mismatched
- * pair. Everything that can fail short of the disk is done before the
- * old pair is touched. *RET (may be NULL) receives the new
+ * pair. The certificate is built and verified before the old pair is
+ * touched. *RET (may be NULL) receives the new
  * certificate's validity. Returns 0 or a negative error with
  * *RET_ERR. */
 int pki_renew_server(const char *pkidir, EVP_PKEY *ca_key,
