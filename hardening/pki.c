@@ -613,6 +613,27 @@ server_lifetime(struct pki_profile *p, const char *san, unsigned days,
 	p->secs = secs % 86400;
 }
 
+/* Removes server.crt once it has expired, so that pki_init_dir()
+ * reissues it (a key without its certificate) instead of refusing to
+ * start: bulwarkd renews it only while it runs (daemon/cert-renew.c),
+ * and no one holds on to the server's key. Anything else wrong with the
+ * file is left for pki_init_dir() to report. */
+static int
+drop_expired_server(int dfd, char **ret_err)
+{
+	_cleanup_(X509_freep) X509	*x = NULL;
+	int				 r;
+
+	if ((r = file_present(dfd, "server.crt", ret_err)) <= 0)
+		return r;
+	if (load_cert_at(dfd, "server.crt", &x, NULL) < 0 ||
+	    X509_cmp_current_time(X509_get0_notAfter(x)) >= 0)
+		return 0;
+	if (unlinkat(dfd, "server.crt", 0) < 0)
+		return errf(-errno, ret_err, "server.crt: %s", strerror(errno));
+	return 0;
+}
+
 /* The CA key in the custody of O (sealed by the TPM): ca.crt alone is
  * written to the directory; the key goes to CUS->store. */
 static int
@@ -825,6 +846,8 @@ pki_init_dir(const char *pkidir, const struct pki_init_options *o,
 		return errf(-errno, ret_err, "%s: chmod: %s", pkidir,
 		    strerror(errno));
 	if ((r = pki_ca_ready(dfd, o, &ca, &ca_key, ret_err)) < 0)
+		return r;
+	if ((r = drop_expired_server(dfd, ret_err)) < 0)
 		return r;
 	for (i = 0; i < ELEMENTSOF(pki_leaves); i++)
 		if ((r = pki_leaf_ready(dfd, o, &pki_leaves[i], ca, ca_key, san,

@@ -80,7 +80,7 @@ struct pki_identity {
  * but must parse, match their keys and chain to ca.crt, or the call
  * fails naming the file. A key without its certificate is the trace of
  * an interrupted run and is replaced; a certificate without its key is
- * an error. Creating a new CA removes the leaf certificates of any
+ * an error. An expired server.crt is reissued with a new key. Creating a new CA removes the leaf certificates of any
  * earlier one, so every leaf is reissued under it. A private key
  * readable by group or others is refused. Runs under an exclusive lock
  * on PKIDIR. O may be NULL.

@@ -11,7 +11,8 @@
 # pki.server_renew records are in the trail; /healthz shows the served
 # certificate's notAfter and the CA's. A failed renewal is logged, audited
 # and counted in /healthz, and retried. Without renewal (the first
-# certificate served by openssl s_server) the CLI and curl fail.
+# certificate served by openssl s_server) the CLI and curl fail. Stopped
+# past its certificate's end, bulwarkd starts with a new one.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/identity-lib.sh"
 
@@ -165,4 +166,13 @@ check "the CLI says the certificate expired" grep -qi 'expired' "$T/cli-old.out"
 kill -TERM $SSRV; wait $SSRV 2>/dev/null
 
 kill -TERM $WATCH; wait $WATCH 2>/dev/null
+
+# Stopped past the end of its certificate, bulwarkd reissues it at start.
+stop_bulwarkd
+expired=$(openssl x509 -noout -serial -in "$PKI/server.crt")
+wait_for 30 sh -c "! openssl x509 -checkend 0 -noout -in '$PKI/server.crt' >/dev/null" ||
+	fail "server.crt did not expire"
+check "bulwarkd starts with an expired server.crt" start_bulwarkd "$D" --server-cert-lifetime $LIFE
+check "... and serves a new certificate" test -n "$(served -serial)" -a "$(served -serial)" != "$expired"
+check "... which the CLI accepts" sh -c "$B get nodes n1 >/dev/null"
 finish
