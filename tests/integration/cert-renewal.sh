@@ -147,23 +147,28 @@ check "a retry renews once ca.crt is back" wait_for 20 recovered
 check "the node is still Trusted" is_state n1 Trusted
 
 # Without renewal: the first certificate, served as is, is refused.
-for _ in $(seq 20); do
-	P2=$((20000 + RANDOM % 40000))
-	ss -Htln "( sport = :$P2 )" | grep -q . || break
-done
-openssl s_server -quiet -accept "127.0.0.1:$P2" -cert "$T/old.crt" -key "$T/old.key" -www \
-	>/dev/null 2>&1 &
-SSRV=$!
-BW_PIDS="$BW_PIDS $SSRV"
+# (on a free port; another one if someone takes it first)
 up() { (exec 3<>"/dev/tcp/127.0.0.1/$P2") 2>/dev/null; }
-wait_for 10 up || fail "openssl s_server did not start"
+SSRV=
+for _ in $(seq 10); do
+	P2=$((20000 + RANDOM % 40000))
+	ss -Htln "( sport = :$P2 )" | grep -q . && continue
+	openssl s_server -quiet -accept "127.0.0.1:$P2" -cert "$T/old.crt" -key "$T/old.key" -www \
+		>/dev/null 2>>"$T/s_server.err" &
+	SSRV=$!
+	BW_PIDS="$BW_PIDS $SSRV"
+	wait_for 10 up && kill -0 $SSRV 2>/dev/null && break
+	kill -TERM $SSRV 2>/dev/null; wait $SSRV 2>/dev/null
+	SSRV=
+done
+[ -n "$SSRV" ] || { fail "openssl s_server did not start"; cat "$T/s_server.err" >&2; }
 curl -s --cacert "$PKI/ca.crt" "https://localhost:$P2/" -o /dev/null 2>"$T/curl.err"
 check "without renewal curl refuses the expired certificate (exit 60)" test $? = 60
 jq --arg u "https://127.0.0.1:$P2" '.server = $u' "$CONF" >"$T/old.conf"
 "$BW/bulwark" --config "$T/old.conf" get tenants >"$T/cli-old.out" 2>&1
 check "without renewal the CLI fails" test $? != 0
 check "the CLI says the certificate expired" grep -qi 'expired' "$T/cli-old.out"
-kill -TERM $SSRV; wait $SSRV 2>/dev/null
+[ -z "$SSRV" ] || { kill -TERM $SSRV; wait $SSRV 2>/dev/null; }
 
 kill -TERM $WATCH; wait $WATCH 2>/dev/null
 
