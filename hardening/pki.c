@@ -934,10 +934,10 @@ pki_renew_server(const char *pkidir, EVP_PKEY *ca_key,
 	_cleanup_free_ char			*san = NULL;
 	_cleanup_close_ int			 dfd = -1;
 	struct pki_cert_times			 t;
-	/* As pki_init_dir() issues it. */
+	/* As pki_init_dir() issues it (pki_leaves[0] is the server). */
 	struct pki_profile p = {
-		.kind = PKI_KIND_SERVER, .cn = "bulwarkd",
-		.o = PKI_SYSTEM_TENANT, .ou = "server",
+		.kind = PKI_KIND_SERVER, .cn = pki_leaves[0].cn,
+		.o = PKI_SYSTEM_TENANT, .ou = pki_leaves[0].ou,
 	};
 	int	r;
 
