@@ -3,6 +3,7 @@
 # apply/get/watch/delete, precise 4xx answers to malformed input that
 # change nothing, separation of duties, and a clean SIGTERM.
 . "$(dirname "$0")/lib.sh"
+check_fails "jq -e fails on empty input (tests/integration/bin/jq)" sh -c "printf %s \"\" | jq -e . 2>/dev/null"
 
 start_bulwarkd "$T/d" || { echo "bulwarkd did not start"; exit 1; }
 B="$BW/bulwark --config $CONF"

@@ -2,6 +2,9 @@
 # real binaries on a private temp dir and port, and kills and reaps
 # everything it started.
 set -u
+# jq -e that fails on empty input (see bin/jq), for sh -c checks too
+PATH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/bin:$PATH"
+export PATH
 BW=${BW_BIN:-${top_builddir:-$(pwd)}}
 T=$(mktemp -d /tmp/bw-test.XXXXXX)
 BW_PIDS=""

@@ -3,6 +3,8 @@
 # checks that nothing of ours is left behind.
 : "${top_builddir:?}"
 : "${top_srcdir:?}"
+PATH="$top_srcdir/tests/integration/bin:$PATH"	# jq -e fails on empty input
+export PATH
 DRIVER="$top_builddir/tests/runtime-driver"
 NAME=$(basename "$0" .sh)
 
