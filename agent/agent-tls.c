@@ -27,6 +27,7 @@
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/macro.h"
+#include "lib/ossl-cleanup.h"
 
 #define HEAD_MAX	(16 * 1024)
 
@@ -63,9 +64,6 @@ tls_new(void)
 		t->fd = -1;
 	return t;
 }
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free)
 
 void
 agent_tls_close(struct agent_tls *t)

@@ -24,10 +24,9 @@
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/macro.h"
+#include "lib/ossl-cleanup.h"
 
 #define PRINCIPAL_CONTROLS	"AC-2,AC-2(4),IA-2,IA-5"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)
 
 int
 principals_binding_check(struct store *st, const struct authz_identity *id,

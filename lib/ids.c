@@ -46,10 +46,14 @@ bw_uuid_v4(char buf[BW_UUID_LEN + 1])
 void
 bw_time_rfc3339(char *buf, size_t len, time_t t)
 {
+	bw_time_rfc3339_at(buf, len, t ? t : time(NULL));
+}
+
+void
+bw_time_rfc3339_at(char *buf, size_t len, time_t t)
+{
 	struct tm tm;
 
-	if (t == 0)
-		t = time(NULL);
 	gmtime_r(&t, &tm);
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }

@@ -16,4 +16,7 @@ int bw_uuid_v4(char buf[BW_UUID_LEN + 1]);
  * (at least BW_TIME_LEN + 1 bytes). */
 void bw_time_rfc3339(char *buf, size_t len, time_t t);
 
+/* As bw_time_rfc3339(), for T exactly (0 is 1970-01-01T00:00:00Z). */
+void bw_time_rfc3339_at(char *buf, size_t len, time_t t);
+
 #endif
