@@ -758,6 +758,21 @@ client_conn_close(struct client_conn *cc)
 	free(cc);
 }
 
+/* Opens C to CONF's server, sends GET PATH and reads the response head
+ * (its status also into *RET_STATUS). The caller closes C. */
+static int
+get_head(const struct client_conf *conf, const char *path, struct conn *c,
+    int *ret_status, long long *ret_clen, int *ret_chunked, char **ret_err)
+{
+	int r;
+
+	if ((r = conn_open(conf, NULL, c, ret_err)) < 0 ||
+	    (r = send_request(c, conf, "GET", path, NULL, ret_err)) < 0 ||
+	    (r = read_head(c, ret_status, ret_clen, ret_chunked, ret_err)) < 0)
+		return r;
+	return 0;
+}
+
 int
 client_download(const struct client_conf *conf, const char *path, int fd,
     int progress, int *ret_status, char **ret_err_body, char **ret_err)
@@ -768,11 +783,8 @@ client_download(const struct client_conf *conf, const char *path, int fd,
 	long long		 clen, done = 0;
 	int			 status, chunked, r;
 
-	if ((r = conn_open(conf, NULL, &c, ret_err)) < 0)
-		goto out;
-	if ((r = send_request(&c, conf, "GET", path, NULL, ret_err)) < 0)
-		goto out;
-	if ((r = read_head(&c, &status, &clen, &chunked, ret_err)) < 0)
+	if ((r = get_head(conf, path, &c, &status, &clen, &chunked,
+	    ret_err)) < 0)
 		goto out;
 	*ret_status = status;
 	if (status != 200 || chunked || clen < 0) {
@@ -831,11 +843,8 @@ client_stream(const struct client_conf *conf, const char *path,
 
 	if (!(line = malloc(CLIENT_RESPONSE_MAX / 16)))
 		return -ENOMEM;
-	if ((r = conn_open(conf, NULL, &c, ret_err)) < 0)
-		goto out;
-	if ((r = send_request(&c, conf, "GET", path, NULL, ret_err)) < 0)
-		goto out;
-	if ((r = read_head(&c, &status, &clen, &chunked, ret_err)) < 0)
+	if ((r = get_head(conf, path, &c, &status, &clen, &chunked,
+	    ret_err)) < 0)
 		goto out;
 	*ret_status = status;
 	for (;;) {
