@@ -261,6 +261,17 @@ test_time_rfc3339(void **state)
 	assert_string_not_equal(buf, "1970-01-01T00:00:00Z");
 }
 
+static void
+test_uuid_format(void **state)
+{
+	const unsigned char	b[16] = { 0x01, 0x23, 0x45, 0x67, 0x89, 0xab,
+	    0xcd, 0xef, 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0xff };
+	char			buf[BW_UUID_LEN + 1];
+
+	bw_uuid_format(b, buf);
+	assert_string_equal(buf, "01234567-89ab-cdef-0011-2233445566ff");
+}
+
 /* The clock's units agree with each other. */
 static void
 test_mono_units(void **state)
@@ -302,6 +313,7 @@ main(void)
 		cmocka_unit_test(test_exec_umask),
 		cmocka_unit_test(test_json_at),
 		cmocka_unit_test(test_time_rfc3339),
+		cmocka_unit_test(test_uuid_format),
 		cmocka_unit_test(test_mono_units),
 		cmocka_unit_test(test_ossl_cleanup),
 	};
