@@ -23,4 +23,8 @@ void bw_time_rfc3339(char *buf, size_t len, time_t t);
 /* As bw_time_rfc3339(), for T exactly (0 is 1970-01-01T00:00:00Z). */
 void bw_time_rfc3339_at(char *buf, size_t len, time_t t);
 
+/* As bw_time_rfc3339_at(), for TS with milliseconds:
+ * "2026-11-26T18:00:00.123Z" (at least BW_TIME_LEN + 5 bytes). */
+void bw_time_rfc3339_ms(char *buf, size_t len, const struct timespec *ts);
+
 #endif

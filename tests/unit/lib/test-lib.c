@@ -256,6 +256,13 @@ test_time_rfc3339(void **state)
 	assert_string_equal(buf, "2025-11-24T16:00:00Z");
 	bw_time_rfc3339(buf, sizeof(buf), 1764000000);
 	assert_string_equal(buf, "2025-11-24T16:00:00Z");
+	{
+		struct timespec	ts = { .tv_sec = 1764000000, .tv_nsec = 7999999 };
+		char		ms[BW_TIME_LEN + 5];
+
+		bw_time_rfc3339_ms(ms, sizeof(ms), &ts);
+		assert_string_equal(ms, "2025-11-24T16:00:00.007Z");
+	}
 	bw_time_rfc3339(buf, sizeof(buf), 0);
 	assert_int_equal(strlen(buf), BW_TIME_LEN);
 	assert_string_not_equal(buf, "1970-01-01T00:00:00Z");
