@@ -9,11 +9,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <unistd.h>
-
-#include <sys/time.h>
 
 #include <jansson.h>
 #include <openssl/err.h>
@@ -236,6 +235,7 @@ conn_open(const struct client_conf *conf, const struct client_conn_opts *o,
 			return errf(-errno, ret_err, "SO_RCVTIMEO: %s",
 			    strerror(errno));
 	}
+	c->reusable = 1;
 	if (!tls)
 		return 0;
 	if (!(c->ssl = SSL_new(c->ctx)) || SSL_set_fd(c->ssl, c->fd) != 1)
@@ -256,7 +256,6 @@ conn_open(const struct client_conf *conf, const struct client_conn_opts *o,
 		}
 		return ssl_error(ret_err, "TLS handshake with the server failed");
 	}
-	c->reusable = 1;
 	return 0;
 }
 
