@@ -105,6 +105,15 @@ test_malformed_is_refused(void **state)
 static void
 test_split_url(void **state)
 {
+	static const struct {
+		const char	*url, *host, *port;
+		int		 tls;
+	} good[] = {
+		{ "https://ctl.example:8443/v1", "ctl.example", "8443", 1 },
+		{ "https://h", "h", "443", 1 },
+		{ "http://[::1]:80", "::1", "80", 0 },
+		{ "http://h", "h", "80", 0 },
+	};
 	static const char *const bad[] = {
 		"ftp://h", "https://", "https://:443", "https://h:",
 		"https://[::1", "https://h:123456789012345678",
@@ -114,22 +123,13 @@ test_split_url(void **state)
 	char	host[64], port[16];
 	int	tls = -1;
 
-	assert_int_equal(client_split_url("https://ctl.example:8443/v1", host,
-	    sizeof(host), port, sizeof(port), &tls), 0);
-	assert_string_equal(host, "ctl.example");
-	assert_string_equal(port, "8443");
-	assert_int_equal(tls, 1);
-	assert_int_equal(client_split_url("https://h", host, sizeof(host), port,
-	    sizeof(port), &tls), 0);
-	assert_string_equal(port, "443");
-	assert_int_equal(client_split_url("http://[::1]:80", host, sizeof(host),
-	    port, sizeof(port), &tls), 0);
-	assert_string_equal(host, "::1");
-	assert_string_equal(port, "80");
-	assert_int_equal(tls, 0);
-	assert_int_equal(client_split_url("http://h", host, sizeof(host), port,
-	    sizeof(port), &tls), 0);
-	assert_string_equal(port, "80");
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_int_equal(client_split_url(good[i].url, host,
+		    sizeof(host), port, sizeof(port), &tls), 0);
+		assert_string_equal(host, good[i].host);
+		assert_string_equal(port, good[i].port);
+		assert_int_equal(tls, good[i].tls);
+	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(client_split_url(bad[i], host, sizeof(host),
 		    port, sizeof(port), &tls), -BW_E_INVALID);
