@@ -218,8 +218,7 @@ post_json(struct agent_tls *t, const char *server, const char *path,
 static const char *
 reply_error(json_t *reply)
 {
-	const char *m = json_string_value(json_object_get(json_object_get(reply,
-	    "error"), "message"));
+	const char *m = json_str_at(reply, "error", "message");
 
 	return m ? m : "(no message)";
 }

@@ -414,14 +414,12 @@ principals_revoke(struct principals *p, struct api_server *srv,
 	    (r = store_get(api_store(srv), key, &kv)) < 0)
 		goto fail;
 	doc = json_loadb(kv->value, kv->value_len, 0, NULL);
-	serial = json_string_value(json_object_get(json_object_get(doc, "spec"),
-	    "serial"));
+	serial = json_str_at(doc, "spec", "serial");
 	if (!serial) {
 		r = errf(-BW_E_CORRUPT, &err, "principal has no serial");
 		goto fail;
 	}
-	role = json_string_value(json_object_get(json_object_get(doc, "spec"),
-	    "role"));
+	role = json_str_at(doc, "spec", "role");
 	if ((r = may_revoke(id, role, &err)) < 0)
 		goto fail;
 	/* The certificate dies first: from here on no request with it
