@@ -39,20 +39,6 @@
 #define TLS_SECURITY_LEVEL	3
 #define TLS_VERIFY_DEPTH	4
 
-static void
-x509_stack_freep(STACK_OF(X509) **p)
-{
-	if (*p)
-		sk_X509_pop_free(*p, X509_free);
-}
-
-static void
-x509_name_stack_freep(STACK_OF(X509_NAME) **p)
-{
-	if (*p)
-		sk_X509_NAME_pop_free(*p, X509_NAME_free);
-}
-
 void
 crypto_secret_free(char *s)
 {

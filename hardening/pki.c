@@ -37,19 +37,6 @@
 #define PKI_REVOKED_FILE_MAX	((size_t)PKI_REVOKED_MAX * \
 	(PKI_SERIAL_HEX_MAX + 2))
 
-static void
-x509_stack_freep(STACK_OF(X509) **p)
-{
-	if (*p)
-		sk_X509_pop_free(*p, X509_free);
-}
-
-static void
-openssl_freep(char **p)
-{
-	OPENSSL_free(*p);
-}
-
 enum pki_kind {
 	PKI_KIND_CA,
 	PKI_KIND_SERVER,

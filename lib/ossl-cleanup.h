@@ -32,4 +32,26 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(X509_REQ *, X509_REQ_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(X509_STORE *, X509_STORE_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(X509_STORE_CTX *, X509_STORE_CTX_free)
 
+/* A stack of certificates and the certificates on it. */
+static inline void
+x509_stack_freep(STACK_OF(X509) **p)
+{
+	if (*p)
+		sk_X509_pop_free(*p, X509_free);
+}
+
+static inline void
+x509_name_stack_freep(STACK_OF(X509_NAME) **p)
+{
+	if (*p)
+		sk_X509_NAME_pop_free(*p, X509_NAME_free);
+}
+
+/* Text OpenSSL allocated (BN_bn2hex(), ASN1_STRING_to_UTF8()). */
+static inline void
+openssl_freep(char **p)
+{
+	OPENSSL_free(*p);
+}
+
 #endif
