@@ -29,8 +29,10 @@
 #include "agent/cni.h"
 #include "agent/runtime.h"
 #include "image/image.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
+#include "lib/ids.h"
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/macro.h"
@@ -105,33 +107,6 @@ is_label(const char *s)
 }
 
 static const char *
-jstr(const json_t *o, const char *a, const char *b)
-{
-	const json_t *v = json_object_get(o, a);
-
-	return json_string_value(b ? json_object_get(v, b) : v);
-}
-
-static long long
-jint(const json_t *o, const char *a, const char *b, long long dflt)
-{
-	const json_t *v = json_object_get(o, a);
-
-	if (b)
-		v = json_object_get(v, b);
-	return json_is_integer(v) ? json_integer_value(v) : dflt;
-}
-
-static void
-rfc3339(time_t t, char *buf, size_t len)
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static const char *
 sig_name(int sig)
 {
 	switch (sig) {
@@ -190,7 +165,7 @@ api(struct agent_run *ar, const char *method, const char *path, json_t *body,
 static const char *
 api_message(const json_t *doc)
 {
-	const char *m = jstr(json_object_get(doc, "error"), "message", NULL);
+	const char *m = json_str_at(doc, "error", "message");
 
 	return m ? m : "(no message)";
 }
@@ -329,9 +304,10 @@ tenant_subnet_in_use(struct agent_run *ar, const char *tenant,
 			continue;
 		if (!(rec = rec_read(ar, ids[i])))
 			continue;
-		if (jstr(rec, "net_tenant", NULL) && jstr(rec, "subnet", NULL) &&
-		    strcmp(jstr(rec, "net_tenant", NULL), tenant) == 0)
-			found = strdup(jstr(rec, "subnet", NULL));
+		if (json_str_at(rec, "net_tenant", NULL) &&
+		    json_str_at(rec, "subnet", NULL) &&
+		    strcmp(json_str_at(rec, "net_tenant", NULL), tenant) == 0)
+			found = strdup(json_str_at(rec, "subnet", NULL));
 	}
 	runtime_list_free(ids);
 	return found;
@@ -469,16 +445,6 @@ log_tail(struct agent_run *ar, const char *id)
 	return buf;
 }
 
-/* Milliseconds on the monotonic clock, for the debug timings. */
-static double
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* ---- status reports ---- */
 
 /* PUTs E's state into ITEM's status when it differs from what the API
@@ -532,10 +498,10 @@ report(struct agent_run *ar, const json_t *item, struct ar_inst *e)
 		return 0;
 	snprintf(path, sizeof(path), "/v1/tenants/%s/instances/%s/status",
 	    e->tenant, e->name);
-	t0 = mono_ms();
+	t0 = bw_mono_s() * 1e3;
 	r = api(ar, "PUT", path, want, &status, &reply, &err);
 	log_debug("instance %s/%s: status %s sent in %.1f ms", e->tenant,
-	    e->name, e->phase, mono_ms() - t0);
+	    e->name, e->phase, bw_mono_s() * 1e3 - t0);
 	if (r < 0) {
 		log_warn("instance %s/%s: status report failed: %s", e->tenant,
 		    e->name, err ? err : bw_strerror(r));
@@ -639,7 +605,7 @@ cni_job_main(void *arg)
 	struct cni_job *j = arg;
 
 	j->r = cni_connect(j->cni, &j->net, j->id, &j->att, &j->err);
-	j->t_done = mono_ms();
+	j->t_done = bw_mono_s() * 1e3;
 	return NULL;
 }
 
@@ -650,7 +616,7 @@ cni_job_join(void *arg, char **ret_err)
 	struct cni_job *j = arg;
 
 	if (!j->t_join)
-		j->t_join = mono_ms();
+		j->t_join = bw_mono_s() * 1e3;
 	if (j->running) {
 		pthread_join(j->thread, NULL);
 		j->running = false;
@@ -703,7 +669,7 @@ start_get_workload(struct start_state *st, const json_t *item,
 {
 	int r;
 
-	st->wname = jstr(item, "spec", "workload");
+	st->wname = json_str_at(item, "spec", "workload");
 	if (!is_label(st->wname))
 		return errf(-BW_E_INVALID, ret_err, "spec.workload: missing");
 	snprintf(st->path, sizeof(st->path), "/v1/tenants/%s/workloads/%s",
@@ -711,8 +677,8 @@ start_get_workload(struct start_state *st, const json_t *item,
 	if ((r = api_get(st->ar, st->path, &st->wl, ret_err)) < 0)
 		return r;
 	st->spec = json_object_get(st->wl, "spec");
-	st->type = jstr(st->spec, "type", NULL);
-	st->digest = jstr(st->spec, "image", NULL);
+	st->type = json_str_at(st->spec, "type", NULL);
+	st->digest = json_str_at(st->spec, "image", NULL);
 	if (!st->type || !st->digest ||
 	    strncmp(st->digest, "sha256:", 7) != 0 || strlen(st->digest) != 71)
 		return errf(-BW_E_INVALID, ret_err, "workload %s: spec.type and "
@@ -736,10 +702,10 @@ start_get_image(struct start_state *st, char **ret_err)
 	if ((r = api_get(st->ar, st->path, &st->img, ret_err)) < 0)
 		return r == -BW_E_NOTFOUND ? errf(r, ret_err, "image %s is not "
 		    "imported (bulwark image import)", digest) : r;
-	if (!jstr(st->img, "spec", "type") ||
-	    strcmp(jstr(st->img, "spec", "type"),
+	if (!json_str_at(st->img, "spec", "type") ||
+	    strcmp(json_str_at(st->img, "spec", "type"),
 	    st->is_vm ? "vm" : "container") != 0 ||
-	    strcmp(jstr(st->img, "spec", "digest") ?: "", digest) != 0)
+	    strcmp(json_str_at(st->img, "spec", "digest") ?: "", digest) != 0)
 		return errf(-BW_E_INVALID, ret_err, "image %s is not a %s image",
 		    digest, st->is_vm ? "vm" : "container");
 	if ((r = image_get(st->ar->images, digest, &st->info, ret_err)) < 0) {
@@ -764,7 +730,8 @@ start_choose_subnet(struct start_state *st, char **ret_err)
 {
 	struct agent_run	*ar = st->ar;
 	const char		*tenant = st->e->tenant;
-	const char		*netname = jstr(st->spec, "network", NULL);
+	const char		*netname = json_str_at(st->spec, "network",
+	    NULL);
 	int			 r;
 
 	if (netname) {
@@ -772,9 +739,9 @@ start_choose_subnet(struct start_state *st, char **ret_err)
 		    "/v1/tenants/%s/networks/%s", tenant, netname);
 		if ((r = api_get(ar, st->path, &st->net, ret_err)) < 0)
 			return r;
-		if (jstr(st->net, "spec", "subnet"))
+		if (json_str_at(st->net, "spec", "subnet"))
 			snprintf(st->subnet, sizeof(st->subnet), "%s",
-			    jstr(st->net, "spec", "subnet"));
+			    json_str_at(st->net, "spec", "subnet"));
 	}
 	st->inuse = tenant_subnet_in_use(ar, tenant, st->e->id);
 	if (!st->subnet[0] && st->inuse)
@@ -801,9 +768,11 @@ start_build_spec(struct start_state *st, char **ret_err)
 	int			 r;
 
 	rs->id = e->id;
-	rs->cpu_millis = (unsigned)jint(st->spec, "resources", "cpu_millis", 0);
-	rs->memory_mib = (unsigned)jint(st->spec, "resources", "memory_mib", 0);
-	rs->pids_max = (unsigned)jint(st->spec, "resources", "pids", 0);
+	rs->cpu_millis = (unsigned)json_int_at(st->spec, "resources",
+	    "cpu_millis", 0);
+	rs->memory_mib = (unsigned)json_int_at(st->spec, "resources",
+	    "memory_mib", 0);
+	rs->pids_max = (unsigned)json_int_at(st->spec, "resources", "pids", 0);
 	st->rec = json_pack("{s:s, s:s, s:s}", "tenant", e->tenant, "name",
 	    e->name, "workload", st->wname);
 	if (!st->rec)
@@ -848,7 +817,7 @@ start_container_network(struct start_state *st, char **ret_err)
 	if ((r = cni_prepare(&ar->cni, &cn, e->id, &st->netns, ret_err)) < 0)
 		return r;
 	st->attached = true;
-	st->t_ns = mono_ms();
+	st->t_ns = bw_mono_s() * 1e3;
 	st->job.cni = &ar->cni;
 	st->job.net = cn;
 	st->job.id = e->id;
@@ -875,8 +844,8 @@ start_log_timing(const struct start_state *st)
 	    st->t_ns - st->t_look, job->t_join - st->t_ns,
 	    job->t_done - st->t_ns,
 	    job->t_done > job->t_join ? job->t_done - job->t_join : 0.0,
-	    mono_ms() - (job->t_done > job->t_join ? job->t_done :
-	    job->t_join), mono_ms() - st->t0);
+	    bw_mono_s() * 1e3 - (job->t_done > job->t_join ? job->t_done :
+	    job->t_join), bw_mono_s() * 1e3 - st->t0);
 }
 
 /* Undoes a start that failed after the record was written. */
@@ -912,7 +881,7 @@ inst_start(struct agent_run *ar, const json_t *item, struct ar_inst *e,
 {
 	struct start_state	st = {
 		.ar = ar, .e = e, .job = { .r = -BW_E_UNAVAILABLE },
-		.t0 = mono_ms(),
+		.t0 = bw_mono_s() * 1e3,
 	};
 	int			r;
 
@@ -920,7 +889,7 @@ inst_start(struct agent_run *ar, const json_t *item, struct ar_inst *e,
 	    (r = start_get_image(&st, ret_err)) < 0 ||
 	    (r = start_build_spec(&st, ret_err)) < 0)
 		goto out;
-	st.t_look = mono_ms();
+	st.t_look = bw_mono_s() * 1e3;
 	/* The record comes first: whatever exists of the instance can be
 	 * found and removed again, even after a crash right here. */
 	if ((r = rec_write(ar, e->id, st.rec)) < 0) {
@@ -965,8 +934,8 @@ inst_remove(struct agent_run *ar, const char *id, char **ret_err)
 	_cleanup_json_ json_t	*rec = rec_read(ar, id);
 	_cleanup_free_ char	*other = NULL;
 	struct runtime_status	 st;
-	const char		*nt = jstr(rec, "net_tenant", NULL);
-	const char		*sn = jstr(rec, "subnet", NULL);
+	const char		*nt = json_str_at(rec, "net_tenant", NULL);
+	const char		*sn = json_str_at(rec, "subnet", NULL);
 	int			 r, graceful = 0;
 
 	if (runtime_status(ar->rt, id, &st, NULL) == 0 &&
@@ -990,11 +959,13 @@ inst_remove(struct agent_run *ar, const char *id, char **ret_err)
 	    (r = cni_network_delete(&ar->cni, nt, ret_err)) < 0)
 		return r;
 	snprintf(ar->node_event, sizeof(ar->node_event),
-	    "removed instance %s/%s (%s)", rec ? jstr(rec, "tenant", NULL) ?: "?" :
-	    "?", rec ? jstr(rec, "name", NULL) ?: id : id,
+	    "removed instance %s/%s (%s)",
+	    rec ? json_str_at(rec, "tenant", NULL) ?: "?" : "?",
+	    rec ? json_str_at(rec, "name", NULL) ?: id : id,
 	    graceful == 1 ? "stopped gracefully" : "stopped");
-	log_info("instance %s (%s/%s) removed: %s", id, rec ? jstr(rec, "tenant",
-	    NULL) ?: "?" : "?", rec ? jstr(rec, "name", NULL) ?: "?" : "?",
+	log_info("instance %s (%s/%s) removed: %s", id,
+	    rec ? json_str_at(rec, "tenant", NULL) ?: "?" : "?",
+	    rec ? json_str_at(rec, "name", NULL) ?: "?" : "?",
 	    graceful == 1 ? "stopped within the grace period" :
 	    "killed or already ended");
 	inst_drop(ar, id);
@@ -1025,22 +996,23 @@ inst_adopt(struct agent_run *ar, const json_t *item, const char *id)
 	if (!e)
 		return NULL;
 	snprintf(e->id, sizeof(e->id), "%s", id);
-	snprintf(e->tenant, sizeof(e->tenant), "%s", jstr(item, "metadata",
-	    "tenant"));
-	snprintf(e->name, sizeof(e->name), "%s", jstr(item, "metadata", "name"));
+	snprintf(e->tenant, sizeof(e->tenant), "%s",
+	    json_str_at(item, "metadata", "tenant"));
+	snprintf(e->name, sizeof(e->name), "%s",
+	    json_str_at(item, "metadata", "name"));
 	/* What was reported for this runtime id survives an agent
 	 * restart: restart count, run start, address. */
-	if (jstr(st, "runtime_id", NULL) && strcmp(jstr(st, "runtime_id",
-	    NULL), id) == 0) {
-		e->restarts = (unsigned)jint(st, "restarts", NULL, 0);
-		snprintf(e->started, sizeof(e->started), "%s", jstr(st, "started",
-		    NULL) ?: "");
-		snprintf(e->address, sizeof(e->address), "%s", jstr(st, "address",
-		    NULL) ?: "");
-		snprintf(e->phase, sizeof(e->phase), "%s", jstr(st, "phase",
-		    NULL) ?: "");
-		snprintf(e->event, sizeof(e->event), "%s", jstr(st, "last_event",
-		    NULL) ?: "");
+	if (json_str_at(st, "runtime_id", NULL) &&
+	    strcmp(json_str_at(st, "runtime_id", NULL), id) == 0) {
+		e->restarts = (unsigned)json_int_at(st, "restarts", NULL, 0);
+		snprintf(e->started, sizeof(e->started), "%s",
+		    json_str_at(st, "started", NULL) ?: "");
+		snprintf(e->address, sizeof(e->address), "%s",
+		    json_str_at(st, "address", NULL) ?: "");
+		snprintf(e->phase, sizeof(e->phase), "%s",
+		    json_str_at(st, "phase", NULL) ?: "");
+		snprintf(e->event, sizeof(e->event), "%s",
+		    json_str_at(st, "last_event", NULL) ?: "");
 	}
 	e->started_at = time(NULL);
 	e->next = ar->insts;
@@ -1097,7 +1069,7 @@ reconcile_start(struct agent_run *ar, const json_t *item, struct ar_inst *e,
 		    e->name, err ? err : bw_strerror(r));
 		return;
 	}
-	rfc3339(now, e->started, sizeof(e->started));
+	bw_time_rfc3339_at(e->started, sizeof(e->started), now);
 	e->started_at = now;
 	e->exit_handled = e->final = false;
 	set_state(e, "Running", NULL, "started");
@@ -1124,9 +1096,10 @@ reconcile_exited(struct agent_run *ar, const json_t *item, struct ar_inst *e,
 		e->streak = 0;
 	e->exit_handled = true;
 	/* Already reported as ended for good by an earlier agent. */
-	if (jstr(cur, "phase", NULL) && (strcmp(jstr(cur, "phase", NULL),
-	    "Succeeded") == 0 || strcmp(jstr(cur, "phase", NULL),
-	    "Failed") == 0) && strcmp(e->phase, "Running") != 0 &&
+	if (json_str_at(cur, "phase", NULL) &&
+	    (strcmp(json_str_at(cur, "phase", NULL), "Succeeded") == 0 ||
+	    strcmp(json_str_at(cur, "phase", NULL), "Failed") == 0) &&
+	    strcmp(e->phase, "Running") != 0 &&
 	    e->event[0]) {
 		e->final = true;
 		return;
@@ -1180,7 +1153,7 @@ reconcile_restart(struct agent_run *ar, struct ar_inst *e, const char *id,
 	e->restarts++;
 	e->exited = e->exit_handled = false;
 	e->started_at = now;
-	rfc3339(now, e->started, sizeof(e->started));
+	bw_time_rfc3339_at(e->started, sizeof(e->started), now);
 	set_state(e, "Running", NULL, "restarted after %s", how);
 	log_info("instance %s/%s restarted after %s (restart %u)", e->tenant,
 	    e->name, how, e->restarts);
@@ -1217,7 +1190,8 @@ reconcile_one(struct agent_run *ar, const json_t *item, const char *id,
 		if (strcmp(e->phase, "Running") != 0) {
 			/* Found running by an agent that did not start it. */
 			if (!e->started[0])
-				rfc3339(now, e->started, sizeof(e->started));
+				bw_time_rfc3339_at(e->started,
+				    sizeof(e->started), now);
 			set_state(e, "Running", NULL, "adopted by a restarted "
 			    "agent (still running)");
 			log_info("instance %s/%s: adopted running %s", e->tenant,
@@ -1239,13 +1213,13 @@ out:
 static bool
 bound_here(struct agent_run *ar, const json_t *item, const char **ret_id)
 {
-	const char *node = jstr(item, "spec", "node");
-	const char *uid = jstr(item, "metadata", "uid");
+	const char *node = json_str_at(item, "spec", "node");
+	const char *uid = json_str_at(item, "metadata", "uid");
 
 	if (!node || strcmp(node, ar->node) != 0 || !uid ||
 	    runtime_check_id(uid, NULL) < 0 ||
-	    !is_label(jstr(item, "metadata", "tenant")) ||
-	    !is_label(jstr(item, "metadata", "name")))
+	    !is_label(json_str_at(item, "metadata", "tenant")) ||
+	    !is_label(json_str_at(item, "metadata", "name")))
 		return false;
 	*ret_id = uid;
 	return true;
@@ -1270,8 +1244,8 @@ policy_of(struct agent_run *ar, const json_t *item, json_t *cache)
 {
 	_cleanup_json_ json_t	*wl = NULL;
 	_cleanup_free_ char	*err = NULL;
-	const char		*t = jstr(item, "metadata", "tenant");
-	const char		*w = jstr(item, "spec", "workload");
+	const char		*t = json_str_at(item, "metadata", "tenant");
+	const char		*w = json_str_at(item, "spec", "workload");
 	const json_t		*hit;
 	char			 key[160], path[256];
 
@@ -1286,9 +1260,9 @@ policy_of(struct agent_run *ar, const json_t *item, json_t *cache)
 		json_object_set_new(cache, key, json_null());
 		return NULL;
 	}
-	json_object_set_new(cache, key, json_string(jstr(wl, "spec",
+	json_object_set_new(cache, key, json_string(json_str_at(wl, "spec",
 	    "restart_policy") ?: "always"));
-	return strdup(jstr(wl, "spec", "restart_policy") ?: "always");
+	return strdup(json_str_at(wl, "spec", "restart_policy") ?: "always");
 }
 
 /* Reports the node-level view (accelerator, instance count, the last
@@ -1320,9 +1294,9 @@ report_node(struct agent_run *ar)
 	}
 	if (ar->node_event[0])
 		json_object_set_new(agent, "last_event", json_string(ar->node_event));
-	else if (jstr(json_object_get(want, "agent"), "last_event", NULL))
-		json_object_set_new(agent, "last_event", json_string(jstr(
-		    json_object_get(want, "agent"), "last_event", NULL)));
+	else if (json_str_at(want, "agent", "last_event"))
+		json_object_set_new(agent, "last_event",
+		    json_string(json_str_at(want, "agent", "last_event")));
 	if (json_equal(agent, json_object_get(want, "agent"))) {
 		json_decref(agent);
 		return;
@@ -1371,8 +1345,8 @@ list_instances(struct agent_run *ar, json_t **ret_items,
 			break;
 		}
 		if (pages == 0)
-			rev = (unsigned long long)jint(page, "revision", NULL,
-			    0);
+			rev = (unsigned long long)json_int_at(page,
+			    "revision", NULL, 0);
 		json_array_foreach(items, i, item)
 			if (json_array_append(all, (json_t *)item) < 0) {
 				r = -ENOMEM;
@@ -1380,7 +1354,7 @@ list_instances(struct agent_run *ar, json_t **ret_items,
 			}
 		if (r < 0)
 			break;
-		next = jstr(page, "metadata", "continue");
+		next = json_str_at(page, "metadata", "continue");
 		if (!next)
 			break;
 		/* A token is hex; the same token twice would never end. */
@@ -1422,7 +1396,7 @@ agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
 	ar->ctx = ctx;
 	ar->changes = 0;
 	ar->node_event[0] = '\0';
-	t0 = mono_ms();
+	t0 = bw_mono_s() * 1e3;
 	listed = list_instances(ar, &items, &rev, &list_err);
 	if (listed < 0 && !items) {
 		if (ret_err) {
@@ -1433,7 +1407,8 @@ agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
 	if (!items && !(items = json_array()))
 		return -ENOMEM;
 	log_debug("instances listed in %d page(s) in %.1f ms: %zu",
-	    listed < 0 ? -1 : listed, mono_ms() - t0, json_array_size(items));
+	    listed < 0 ? -1 : listed, bw_mono_s() * 1e3 - t0,
+	    json_array_size(items));
 	for (e = ar->insts; e; e = e->next)
 		e->seen = false;
 

@@ -2,14 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -27,45 +22,32 @@
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/macro.h"
-
-#define HEAD_MAX	(16 * 1024)
+#include "lib/ossl-cleanup.h"
 
 struct agent_tls {
-	OSSL_LIB_CTX	*lc;		/* NULL: the default context */
-	OSSL_PROVIDER	*pdefault, *ptpm2;
-	SSL_CTX		*ctx;
-	/* The kept-alive connection of agent_https(), or NULL; with a TPM
-	 * key every handshake costs a TPM signature. */
-	SSL		*ssl;
-	int		 fd;
-	char		 server[300];
+	OSSL_LIB_CTX		*lc;		/* NULL: the default context */
+	OSSL_PROVIDER		*pdefault, *ptpm2;
+	SSL_CTX			*ctx;
+	/* The kept-alive connection of agent_https() to conf.server, or
+	 * NULL; with a TPM key every handshake costs a TPM signature. */
+	struct client_conn	*cc;
+	struct client_conf	 conf;
 };
 
 static void
 conn_drop(struct agent_tls *t)
 {
-	if (t->ssl) {
-		SSL_shutdown(t->ssl);
-		SSL_free(t->ssl);
-		t->ssl = NULL;
-	}
-	if (t->fd >= 0)
-		close(t->fd);
-	t->fd = -1;
+	client_conn_close(t->cc);
+	t->cc = NULL;
+	free(t->conf.server);
+	t->conf.server = NULL;
 }
 
 static struct agent_tls *
 tls_new(void)
 {
-	struct agent_tls *t = calloc(1, sizeof(*t));
-
-	if (t)
-		t->fd = -1;
-	return t;
+	return calloc(1, sizeof(struct agent_tls));
 }
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free)
 
 void
 agent_tls_close(struct agent_tls *t)
@@ -355,285 +337,36 @@ out:
 	return r;
 }
 
-static int
-split_server(const char *url, char *host, size_t hlen, char *port,
-    size_t plen)
-{
-	const char	*p, *colon, *end;
-	size_t		 hl;
-
-	if (strncmp(url, "https://", 8) != 0)
-		return -BW_E_INVALID;
-	p = url + 8;
-	end = p + strcspn(p, "/");
-	if (*p == '[') {
-		const char *rb = memchr(p, ']', (size_t)(end - p));
-
-		if (!rb || (size_t)(rb - p - 1) >= hlen)
-			return -BW_E_INVALID;
-		memcpy(host, p + 1, (size_t)(rb - p - 1));
-		host[rb - p - 1] = '\0';
-		colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
-	} else {
-		colon = memchr(p, ':', (size_t)(end - p));
-		hl = (size_t)((colon ? colon : end) - p);
-		if (hl == 0 || hl >= hlen)
-			return -BW_E_INVALID;
-		memcpy(host, p, hl);
-		host[hl] = '\0';
-	}
-	if (colon) {
-		if (end == colon + 1 || (size_t)(end - colon - 1) >= plen)
-			return -BW_E_INVALID;
-		memcpy(port, colon + 1, (size_t)(end - colon - 1));
-		port[end - colon - 1] = '\0';
-	} else
-		snprintf(port, plen, "443");
-	return 0;
-}
-
-static int
-tcp_connect(const char *host, const char *port, char **ret_err)
-{
-	struct addrinfo	 hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL, *a;
-	int		 fd = -1, r, one = 1;
-
-	if ((r = getaddrinfo(host, port, &hints, &ai)) != 0)
-		return errf(-BW_E_UNAVAILABLE, ret_err, "%s: %s", host,
-		    gai_strerror(r));
-	for (a = ai; a; a = a->ai_next) {
-		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC,
-		    a->ai_protocol);
-		if (fd < 0)
-			continue;
-		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
-			break;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(ai);
-	if (fd < 0)
-		return errf(-BW_E_UNAVAILABLE, ret_err, "cannot connect to %s:%s: "
-		    "%s", host, port, strerror(errno));
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return fd;
-}
-
-static int
-err_collect(const char *str, size_t len, void *u)
-{
-	char	*buf = u;
-	size_t	 have = strlen(buf);
-
-	/* Keep the first error and the TPM's reason, which comes last. */
-	snprintf(buf + have, 512 - have, "%s%.*s", have ? "; " : "",
-	    (int)(len && str[len - 1] == '\n' ? len - 1 : len), str);
-	return 1;
-}
-
-static int
-ssl_fail(char **ret_err, const char *what)
-{
-	char buf[512] = "";
-
-	ERR_print_errors_cb(err_collect, buf);
-	return errf(-BW_E_UNAVAILABLE, ret_err, "%s: %s", what,
-	    buf[0] ? buf : "connection closed");
-}
-
-int
-agent_tls_connect(struct agent_tls *t, const char *server, SSL **ret_ssl,
-    int *ret_fd, char **ret_err)
-{
-	_cleanup_close_ int	 fd = -1;
-	/* A server that stops answering must not stall the agent. */
-	struct timeval		 tv = { .tv_sec = AGENT_RESPONSE_TIMEOUT_S };
-	char			 host[256], port[16];
-	SSL			*ssl;
-	int			 r;
-
-	if (split_server(server, host, sizeof(host), port, sizeof(port)) < 0)
-		return errf(-BW_E_INVALID, ret_err, "server \"%s\" is not "
-		    "https://HOST[:PORT]", server);
-	if ((fd = tcp_connect(host, port, ret_err)) < 0)
-		return fd;
-	if (!(ssl = SSL_new(t->ctx)))
-		return ssl_fail(ret_err, "SSL_new");
-	if ((r = crypto_tls_client_set_peer(ssl, host, ret_err)) < 0)
-		goto fail;
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
-		r = errf(-errno, ret_err, "SO_RCVTIMEO: %s", strerror(errno));
-		goto fail;
-	}
-	if (!SSL_set_fd(ssl, fd) || SSL_connect(ssl) != 1) {
-		r = ssl_fail(ret_err, "TLS handshake");
-		goto fail;
-	}
-	*ret_ssl = ssl;
-	*ret_fd = TAKE_FD(fd);
-	return 0;
-fail:
-	SSL_free(ssl);
-	return r;
-}
-
-/* The response head's "Connection: close", if any. */
-static int
-head_says_close(const char *head, size_t len)
-{
-	const char *p = head, *end = head + len;
-
-	while (p < end) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-
-		if (!eol)
-			break;
-		if (strncasecmp(p, "Connection:", 11) == 0) {
-			const char *v = p + 11;
-
-			while (v < eol && (*v == ' ' || *v == '\t'))
-				v++;
-			if (eol - v >= 5 && strncasecmp(v, "close", 5) == 0)
-				return 1;
-		}
-		p = eol + 1;
-	}
-	return 0;
-}
-
-/* One request and its response on the kept-alive connection. Returns
- * -ECONNRESET when the connection ended before any byte of an answer
- * (the server closed it while idle: the request may be sent again). */
-static int
-exchange(struct agent_tls *t, const char *req, int *ret_status,
-    char **ret_body, char **ret_err)
-{
-	_cleanup_free_ char	*buf = NULL;
-	size_t			 len = 0, cap = HEAD_MAX, hlen = 0, need = 0;
-	long long		 clen = -1;
-	int			 n, status = 0, chunked = 0, until_eof = 0;
-	char			*sep = NULL;
-
-	ERR_clear_error();
-	if (SSL_write(t->ssl, req, (int)strlen(req)) != (int)strlen(req)) {
-		ssl_fail(ret_err, "TLS write");
-		return -ECONNRESET;
-	}
-	if (!(buf = malloc(cap + 1)))
-		return -ENOMEM;
-	for (;;) {
-		if (len == cap) {
-			char *nb;
-
-			if (cap >= AGENT_RESPONSE_MAX + HEAD_MAX)
-				return errf(-BW_E_TOOLARGE, ret_err,
-				    "response larger than %d bytes",
-				    AGENT_RESPONSE_MAX);
-			cap *= 2;
-			if (!(nb = realloc(buf, cap + 1)))
-				return -ENOMEM;
-			buf = nb;
-		}
-		n = SSL_read(t->ssl, buf + len, (int)(cap - len));
-		if (n <= 0) {
-			if (len == 0) {
-				/* TLS 1.3 reports a refused client certificate
-				 * here, on the first read. */
-				ssl_fail(ret_err, "TLS read");
-				return -ECONNRESET;
-			}
-			if (until_eof)
-				break;
-			return ssl_fail(ret_err, "connection closed mid-response");
-		}
-		len += (size_t)n;
-		if (!sep) {
-			buf[len] = '\0';
-			if (!(sep = strstr(buf, "\r\n\r\n"))) {
-				if (len >= HEAD_MAX)
-					return errf(-BW_E_INVALID, ret_err,
-					    "response head too large");
-				continue;
-			}
-			hlen = (size_t)(sep - buf) + 4;
-			if (client_parse_head(buf, hlen, &status, &clen,
-			    &chunked) < 0)
-				return errf(-BW_E_INVALID, ret_err,
-				    "malformed HTTP response");
-			if (clen > AGENT_RESPONSE_MAX)
-				return errf(-BW_E_TOOLARGE, ret_err,
-				    "response larger than %d bytes",
-				    AGENT_RESPONSE_MAX);
-			if (chunked)
-				clen = -1;
-			else if (clen < 0)
-				until_eof = 1;
-			else
-				need = hlen + (size_t)clen;
-		}
-		if (chunked) {
-			size_t	dlen;
-			int	d = client_dechunk(buf + hlen, len - hlen, NULL,
-			    &dlen);
-
-			if (d < 0)
-				return errf(-BW_E_INVALID, ret_err, "malformed "
-				    "chunked response");
-			if (d == 1) {
-				client_dechunk(buf + hlen, len - hlen, buf + hlen,
-				    &dlen);
-				len = hlen + dlen;
-				break;
-			}
-		} else if (sep && !until_eof && len >= need)
-			break;
-	}
-	buf[len] = '\0';
-	if (!chunked && !until_eof && len > need)
-		return errf(-BW_E_INVALID, ret_err, "response longer than its "
-		    "Content-Length");
-	if (!(*ret_body = strdup(buf + hlen)))
-		return -ENOMEM;
-	*ret_status = status;
-	return head_says_close(buf, hlen) || until_eof ? 1 : 0;
-}
-
 int
 agent_https(struct agent_tls *t, const char *server, const char *method,
     const char *path, const char *body, int *ret_status, char **ret_body,
     char **ret_err)
 {
-	_cleanup_free_ char	*req = NULL;
-	char			 host[256], port[16];
-	int			 r, tries;
+	const struct client_conn_opts	 o = {
+		.ctx = t->ctx,
+		.response_max = AGENT_RESPONSE_MAX,
+		/* A server that stops answering must not stall the agent. */
+		.timeout_s = AGENT_RESPONSE_TIMEOUT_S,
+		.reconnect = 1,
+	};
+	struct client_response		 resp = { 0 };
+	int				 r;
 
-	if (split_server(server, host, sizeof(host), port, sizeof(port)) < 0)
-		return errf(-BW_E_INVALID, ret_err, "server \"%s\" is not "
-		    "https://HOST[:PORT]", server);
-	if (asprintf(&req, "%s %s HTTP/1.1\r\nHost: %s\r\n"
-	    "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-	    method, path, host, body ? strlen(body) : 0, body ? body : "") < 0) {
-		req = NULL;
-		return -ENOMEM;
-	}
-	if (t->ssl && strcmp(t->server, server) != 0)
+	if (t->cc && strcmp(t->conf.server, server) != 0)
 		conn_drop(t);
-	/* A kept connection the server has closed meanwhile fails before
-	 * any answer: one new connection, one more try. */
-	for (tries = t->ssl ? 2 : 1; tries > 0; tries--) {
-		if (!t->ssl) {
-			if ((r = agent_tls_connect(t, server, &t->ssl, &t->fd,
-			    ret_err)) < 0)
-				return r;
-			snprintf(t->server, sizeof(t->server), "%s", server);
-		}
-		r = exchange(t, req, ret_status, ret_body, ret_err);
-		if (r != 0)
+	if (!t->cc) {
+		if (!(t->conf.server = strdup(server)))
+			return -ENOMEM;
+		if ((r = client_conn_open_opts(&t->conf, &o, &t->cc,
+		    ret_err)) < 0) {
 			conn_drop(t);
-		if (r >= 0)
-			return 0;
-		if (r != -ECONNRESET)
 			return r;
+		}
 	}
-	return -BW_E_UNAVAILABLE;
+	if ((r = client_conn_request(t->cc, method, path, body, &resp,
+	    ret_err)) < 0)
+		return r;
+	*ret_status = resp.status;
+	*ret_body = TAKE_PTR(resp.body);
+	return 0;
 }

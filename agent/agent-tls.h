@@ -26,7 +26,6 @@
 	"tpm2.digest=no,tpm2.cipher=no,tpm2.rand=no,?tpm2.signature=yes"
 
 struct agent_tls;
-typedef struct ssl_st SSL;
 
 /* A client whose certificate is CERT_PATH and whose key is the TPM key
  * at KEY_HANDLE reached through TCTI (tpm2 provider), trusting CA_PATH.
@@ -43,19 +42,13 @@ int agent_tls_open_pem(const char *cert_pem, const char *key_pem,
 void agent_tls_close(struct agent_tls *t);
 
 /* One HTTP/1.1 request to SERVER ("https://host:port") on T's kept-alive
- * connection (opened when there is none; a connection the server closed
- * while idle is replaced once). *RET_STATUS and *RET_BODY (caller frees,
+ * connection, through client/ (opened when there is none; a connection
+ * the server closed while idle is replaced once). *RET_STATUS and *RET_BODY (caller frees,
  * NUL-terminated) on any HTTP answer. Returns 0, or a negative error
  * when no answer came. */
 int agent_https(struct agent_tls *t, const char *server, const char *method,
     const char *path, const char *body, int *ret_status, char **ret_body,
     char **ret_err);
-
-/* A new TLS connection to SERVER with T's credentials, handshake done
- * (blocking). The caller owns *RET_SSL and *RET_FD (SSL_free, close),
- * and must free them before T. */
-int agent_tls_connect(struct agent_tls *t, const char *server,
-    SSL **ret_ssl, int *ret_fd, char **ret_err);
 
 /* The public key of the TPM key at KEY_HANDLE as PEM, through the
  * provider (what the certificate must certify). */

@@ -25,6 +25,7 @@
 #include "identity/attest.h"
 #include "identity/tpm.h"
 #include "lib/b64.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -217,8 +218,7 @@ post_json(struct agent_tls *t, const char *server, const char *path,
 static const char *
 reply_error(json_t *reply)
 {
-	const char *m = json_string_value(json_object_get(json_object_get(reply,
-	    "error"), "message"));
+	const char *m = json_str_at(reply, "error", "message");
 
 	return m ? m : "(no message)";
 }
@@ -633,17 +633,14 @@ agent_http_close(struct agent_http *h)
  * and log tails are noticed by passes). */
 static void
 wait_for_change(struct agent_http *h, struct agent_run *ar,
-    const struct timespec *last_pass)
+    int64_t last_pass_ms)
 {
 	_cleanup_free_ char	*err = NULL, *body = NULL;
-	struct timespec		 now;
 	char			 path[128];
 	long			 ms;
 	int			 status = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = 1000 - ((now.tv_sec - last_pass->tv_sec) * 1000 +
-	    (now.tv_nsec - last_pass->tv_nsec) / 1000000);
+	ms = 1000 - (bw_mono_ms() - last_pass_ms);
 	if (ms <= 0 || stopping)
 		return;
 	if (agent_run_revision(ar) > 0 && h->t) {
@@ -672,20 +669,17 @@ static void
 workloads_pass(struct agent_http *h, struct agent_run *ar, char **last_err)
 {
 	_cleanup_free_ char	*err = NULL;
-	struct timespec		 t0, t1;
+	double			 t0 = bw_mono_s();
 	int			 r;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = agent_run_pass(ar, agent_http, h, &err);
 	if (r < 0) {
 		/* A new context next time: the certificate may have been
 		 * renewed, the TPM connection lost. */
 		agent_http_close(h);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
 	log_debug("workload pass: %d change(s) in %.1f ms", r,
-	    (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	    (bw_mono_s() - t0) * 1e3);
 	if (r < 0) {
 		const char *m = err ? err : bw_strerror(r);
 
@@ -739,7 +733,7 @@ agent_run(struct agent *a)
 		    a->run.image_store);
 	}
 	while (!stopping) {
-		struct timespec last_pass;
+		int64_t last_pass_ms;
 
 		if (time(NULL) >= next_attest) {
 			/* swtpm serves one connection: the provider's goes. */
@@ -766,9 +760,9 @@ agent_run(struct agent *a)
 			    (unsigned)(next_attest - time(NULL)) : 1);
 			continue;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &last_pass);
+		last_pass_ms = bw_mono_ms();
 		workloads_pass(&h, ar, &pass_err);
-		wait_for_change(&h, ar, &last_pass);
+		wait_for_change(&h, ar, last_pass_ms);
 	}
 	/* Instances keep running: a restarted agent adopts them. */
 	agent_http_close(&h);

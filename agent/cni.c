@@ -21,6 +21,7 @@
 
 #include "agent/cni.h"
 #include "agent/runtime.h"
+#include "lib/b64.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -122,8 +123,8 @@ cni_bridge_name(const char *tenant, char buf[CNI_BRIDGE_MAX + 1])
 		return -BW_E_INVALID;
 	if (!EVP_Digest(tenant, strlen(tenant), d, &len, EVP_sha256(), NULL))
 		return -BW_E_CRYPTO;
-	snprintf(buf, CNI_BRIDGE_MAX + 1, "bw%02x%02x%02x%02x", d[0], d[1],
-	    d[2], d[3]);
+	memcpy(buf, "bw", 2);
+	hex_encode(d, 4, buf + 2);
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "agent/qmp.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/json.h"
 #include "lib/macro.h"
@@ -24,15 +25,6 @@ struct qmp {
 	int	 id;
 };
 
-static int64_t
-qmp_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void
 qmp_close(struct qmp *q)
 {
@@ -43,8 +35,6 @@ qmp_close(struct qmp *q)
 	free(q->buf);
 	free(q);
 }
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct qmp *, qmp_close)
 
 /* Reads one JSON line into *RET. -EPIPE when QEMU closed. */
 static int
@@ -69,7 +59,7 @@ qmp_read(struct qmp *q, int64_t deadline, json_t **ret, char **ret_err)
 		if (q->len >= QMP_LINE_MAX)
 			return errf(-BW_E_TOOLARGE, ret_err,
 			    "qmp: line over %d bytes", QMP_LINE_MAX);
-		left = deadline - qmp_now();
+		left = deadline - bw_mono_ms();
 		if (left <= 0)
 			return errf(-ETIMEDOUT, ret_err, "qmp: no answer");
 		r = poll(&pfd, 1, (int)left);
@@ -103,7 +93,7 @@ qmp_execute(struct qmp *q, const char *cmd, json_t *args, int timeout_ms,
 {
 	_cleanup_json_ json_t	*req = NULL;
 	_cleanup_free_ char	*text = NULL;
-	int64_t			 deadline = qmp_now() + timeout_ms;
+	int64_t			 deadline = bw_mono_ms() + timeout_ms;
 	size_t			 len, off = 0;
 	int			 id = ++q->id, r;
 
@@ -167,7 +157,7 @@ qmp_connect(const char *path, int timeout_ms, struct qmp **ret,
 	_cleanup_(qmp_closep) struct qmp	*q = NULL;
 	_cleanup_json_ json_t			*greet = NULL;
 	struct sockaddr_un			 sa = { .sun_family = AF_UNIX };
-	int64_t					 deadline = qmp_now() + timeout_ms;
+	int64_t					 deadline = bw_mono_ms() + timeout_ms;
 	int					 r;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -187,7 +177,7 @@ qmp_connect(const char *path, int timeout_ms, struct qmp **ret,
 		close(q->fd);
 		q->fd = -1;
 		if ((r != -ENOENT && r != -ECONNREFUSED) ||
-		    qmp_now() >= deadline)
+		    bw_mono_ms() >= deadline)
 			return errf(r, ret_err, "qmp: connect %s: %s", path,
 			    strerror(-r));
 		{
@@ -202,7 +192,7 @@ qmp_connect(const char *path, int timeout_ms, struct qmp **ret,
 		return errf(-BW_E_UNAVAILABLE, ret_err,
 		    "qmp: %s did not greet", path);
 	if ((r = qmp_execute(q, "qmp_capabilities", NULL,
-	    (int)(deadline - qmp_now() > 1000 ? deadline - qmp_now() : 1000),
+	    (int)(deadline - bw_mono_ms() > 1000 ? deadline - bw_mono_ms() : 1000),
 	    NULL, ret_err)) < 0)
 		return r;
 	*ret = TAKE_PTR(q);

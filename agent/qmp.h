@@ -5,6 +5,8 @@
 
 #include <jansson.h>
 
+#include "lib/macro.h"
+
 /* Lines longer than this end the connection: QEMU's answers to the
  * commands we send are small. */
 #define QMP_LINE_MAX	(1024 * 1024)
@@ -15,7 +17,8 @@ struct qmp;
  * socket, reads the greeting and negotiates capabilities. */
 int qmp_connect(const char *path, int timeout_ms, struct qmp **ret,
     char **ret_err);
-void qmp_close(struct qmp *q);
+void qmp_close(struct qmp *q);	/* NULL ok */
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct qmp *, qmp_close)
 
 /* Executes CMD with ARGS (borrowed, may be NULL) and waits up to
  * TIMEOUT_MS for the answer. On success *RET_RETURN (may be NULL) gets

@@ -110,8 +110,7 @@ bundle_cpu_millis(struct runtime *rt, const char *id)
 	    read_file_at(AT_FDCWD, p, 1 << 20, &text, &len) < 0 ||
 	    json_parse_bounded(text, len, BW_JSON_MAX_DEPTH, &cfg, NULL) < 0)
 		return 0;
-	v = json_string_value(json_object_get(json_object_get(cfg,
-	    "annotations"), CRUN_CPU_ANNOTATION));
+	v = json_str_at(cfg, "annotations", CRUN_CPU_ANNOTATION);
 	if (!v)
 		return 0;
 	errno = 0;

@@ -54,7 +54,6 @@ bool rt_proc_alive(pid_t pid, uint64_t start);
 int rt_write_file(const char *path, const char *text);
 /* Replaces PATH with TEXT through a rename, without fsync. */
 int rt_write_atomic(const char *path, const char *text, mode_t mode);
-int64_t rt_now_ms(void);
 void rt_sleep_ms(int ms);
 /* Waits until the status file of ID exists, up to TIMEOUT_MS. */
 bool rt_wait_exit_file(struct runtime *rt, const char *id, pid_t shim,

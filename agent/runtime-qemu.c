@@ -34,8 +34,6 @@
 
 static const char *const vm_ctrls[] = { "memory", "cpu", "pids" };
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct qmp *, qmp_close)
-
 static int
 qmp_path(struct runtime *rt, const char *id, char **ret)
 {

@@ -17,6 +17,7 @@
 
 #include "agent/runtime-internal.h"
 #include "agent/runtime.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -29,15 +30,6 @@ static const char *const cgroup_ctrls[] = {
 	"memory", "cpu", "cpuacct", "pids", "cpuset", "devices", "freezer",
 	"blkio", "hugetlb", "net_cls", "net_prio", "perf_event", "systemd",
 };
-
-int64_t
-rt_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void
 rt_sleep_ms(int ms)
@@ -437,7 +429,7 @@ rt_wait_exit_file(struct runtime *rt, const char *id, pid_t shim,
     int timeout_ms)
 {
 	_cleanup_free_ char	*p = NULL;
-	int64_t			 end = rt_now_ms() + timeout_ms;
+	int64_t			 end = bw_mono_ms() + timeout_ms;
 
 	if (rt_path(rt, id, "exit", &p) < 0)
 		return false;
@@ -445,7 +437,7 @@ rt_wait_exit_file(struct runtime *rt, const char *id, pid_t shim,
 		runtime_reap_shim(shim);
 		if (access(p, F_OK) == 0)
 			return true;
-		if (rt_now_ms() >= end)
+		if (bw_mono_ms() >= end)
 			return false;
 		rt_sleep_ms(10);
 	}
@@ -455,7 +447,7 @@ int
 runtime_wait(struct runtime *rt, const char *id, int timeout_ms,
     struct runtime_status *ret, char **ret_err)
 {
-	int64_t	end = rt_now_ms() + timeout_ms;
+	int64_t	end = bw_mono_ms() + timeout_ms;
 	int	r;
 
 	for (;;) {
@@ -463,7 +455,7 @@ runtime_wait(struct runtime *rt, const char *id, int timeout_ms,
 			return r;
 		if (ret->phase == RUNTIME_EXITED)
 			return 0;
-		if (rt_now_ms() >= end)
+		if (bw_mono_ms() >= end)
 			return errf(-ETIMEDOUT, ret_err,
 			    "instance %s still running", id);
 		rt_sleep_ms(10);

@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "audit/record.h"
+#include "lib/b64.h"
 #include "lib/err.h"
 #include "lib/json.h"
 #include "lib/macro.h"
@@ -75,18 +76,6 @@ audit_sha384(const void *p, size_t n, unsigned char out[48])
 	if (!md_sha384 || !EVP_Digest(p, n, out, NULL, md_sha384, NULL))
 		return -BW_E_CRYPTO;
 	return 0;
-}
-
-void
-audit_hex(const unsigned char *p, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = '\0';
 }
 
 static int
@@ -598,7 +587,7 @@ audit_line_hash_ok(const char *line, const struct audit_line *l)
 
 	if (audit_sha256(line, l->body_len, h) < 0)
 		return 0;
-	audit_hex(h, sizeof(h), hex);
+	hex_encode(h, sizeof(h), hex);
 	return memcmp(hex, l->hash, AUDIT_HASH_HEX) == 0;
 }
 

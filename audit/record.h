@@ -123,8 +123,6 @@ int audit_sha256(const void *p, size_t n, unsigned char out[AUDIT_HASH_LEN]);
 /* SHA-384 of P into OUT (48 bytes): the digest checkpoints sign. */
 int audit_sha384(const void *p, size_t n, unsigned char out[48]);
 
-/* Lowercase hex of N bytes into OUT (2N + 1 bytes). */
-void audit_hex(const unsigned char *p, size_t n, char *out);
 /* Decodes exactly 2N lowercase hex characters. Returns 0 or
  * -BW_E_INVALID. */
 int audit_unhex(const char *s, size_t slen, unsigned char *out, size_t n);

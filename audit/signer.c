@@ -17,14 +17,12 @@
 #include <openssl/x509.h>
 
 #include "audit/signer.h"
+#include "lib/b64.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/macro.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY_CTX *, EVP_PKEY_CTX_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free)
+#include "lib/ossl-cleanup.h"
 
 #define KEY_PEM_MAX	(64 * 1024)
 
@@ -174,7 +172,7 @@ audit_key_id(EVP_PKEY *key, char ret_hex[AUDIT_HASH_HEX + 1])
 	OPENSSL_free(der);
 	if (r < 0)
 		return r;
-	audit_hex(h, sizeof(h), ret_hex);
+	hex_encode(h, sizeof(h), ret_hex);
 	return 0;
 }
 

@@ -22,6 +22,7 @@
 #include "audit/forward.h"
 #include "audit/segment.h"
 #include "audit/trail.h"
+#include "lib/b64.h"
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
@@ -313,14 +314,14 @@ compose_line(struct audit_trail *t, struct audit_buf *b, uint64_t seq,
 			return -BW_E_CRYPTO;
 		if (!(sighex = malloc(2 * siglen + 1)))
 			return -ENOMEM;
-		audit_hex(sig, siglen, sighex);
+		hex_encode(sig, siglen, sighex);
 		if ((r = audit_buf_append(b, " sig=", 5)) < 0 ||
 		    (r = audit_buf_append(b, sighex, 2 * siglen)) < 0)
 			return r;
 	}
 	if ((r = audit_sha256(b->p + start, b->len - start, h)) < 0)
 		return r;
-	audit_hex(h, sizeof(h), prev);
+	hex_encode(h, sizeof(h), prev);
 	if ((r = audit_buf_append(b, " hash=", 6)) < 0 ||
 	    (r = audit_buf_append(b, prev, AUDIT_HASH_HEX)) < 0)
 		return r;
@@ -1626,7 +1627,7 @@ recover_cut_torn(struct audit_trail *t, struct recover_seg *sg,
 		    "%s/%s: cannot truncate torn tail: %m", t->dir, sg->name);
 	sg->flen = good_end;
 	audit_sha256(data + good_end, len - good_end, sh);
-	audit_hex(sh, sizeof(sh), shx);
+	hex_encode(sh, sizeof(sh), shx);
 	snprintf(note, sizeof(note),
 	    "torn tail cut from %s: %zu bytes at offset %zu (%zu "
 	    "complete lines, sha256 %s) saved as %s; last durable "

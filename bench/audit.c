@@ -25,6 +25,8 @@
 
 #include "audit/record.h"
 #include "audit/trail.h"
+#include "lib/b64.h"
+#include "lib/clock.h"
 
 #define ROUNDS	5
 
@@ -38,24 +40,6 @@ struct run {
 	size_t			 nlat, cap;
 	int			 id;
 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void
 fill(struct audit_record *r, int id, char *name, size_t nsz, uint64_t i)
@@ -93,17 +77,17 @@ group_writer(void *arg)
 	struct run *r = arg;
 	char name[64];
 
-	for (uint64_t i = 0; now_s() < r->deadline; i++) {
+	for (uint64_t i = 0; bw_mono_s() < r->deadline; i++) {
 		struct audit_record rec;
 		uint64_t t0;
 
 		fill(&rec, r->id, name, sizeof(name), i);
-		t0 = now_ns();
+		t0 = bw_mono_ns();
 		if (audit_trail_append(r->t, &rec, 1, NULL) < 0) {
 			fprintf(stderr, "append failed\n");
 			exit(1);
 		}
-		if (lat_push(r, now_ns() - t0) < 0)
+		if (lat_push(r, bw_mono_ns() - t0) < 0)
 			exit(1);
 	}
 	return NULL;
@@ -119,11 +103,11 @@ naive_writer(void *arg)
 	struct audit_buf b = { 0 };
 
 	memcpy(prev, audit_zero_hash, sizeof(prev));
-	for (uint64_t i = 0; now_s() < r->deadline; i++) {
+	for (uint64_t i = 0; bw_mono_s() < r->deadline; i++) {
 		struct audit_record rec;
 		struct timespec ts;
 		unsigned char h[AUDIT_HASH_LEN];
-		uint64_t t0 = now_ns();
+		uint64_t t0 = bw_mono_ns();
 
 		fill(&rec, r->id, name, sizeof(name), i);
 		pthread_mutex_lock(r->naive_mu);
@@ -135,7 +119,7 @@ naive_writer(void *arg)
 		    audit_buf_appendf(&b, " prev=%s", prev) < 0 ||
 		    audit_sha256(b.p, b.len, h) < 0)
 			exit(1);
-		audit_hex(h, sizeof(h), prev);
+		hex_encode(h, sizeof(h), prev);
 		audit_buf_appendf(&b, " hash=%s\n", prev);
 		if (pwrite(r->naive_fd, b.p, b.len, (off_t)*r->naive_off) != (ssize_t)b.len ||
 		    fdatasync(r->naive_fd) < 0) {
@@ -144,7 +128,7 @@ naive_writer(void *arg)
 		}
 		*r->naive_off += b.len;
 		pthread_mutex_unlock(r->naive_mu);
-		if (lat_push(r, now_ns() - t0) < 0)
+		if (lat_push(r, bw_mono_ns() - t0) < 0)
 			exit(1);
 	}
 	audit_buf_done(&b);
@@ -213,7 +197,7 @@ run(const char *dir, int naive, int nthreads, double secs,
 			exit(1);
 		}
 	}
-	t0 = now_s();
+	t0 = bw_mono_s();
 	for (int i = 0; i < nthreads; i++) {
 		runs[i] = (struct run){ .t = t, .naive_fd = fd, .naive_mu = &mu,
 		    .naive_off = &off, .deadline = t0 + secs, .id = i };
@@ -224,7 +208,7 @@ run(const char *dir, int naive, int nthreads, double secs,
 		pthread_join(th[i], NULL);
 		total += runs[i].nlat;
 	}
-	el = now_s() - t0;
+	el = bw_mono_s() - t0;
 	all = malloc(total * sizeof(*all));
 	for (int i = 0; i < nthreads; i++) {
 		memcpy(all + k, runs[i].lat_ns, runs[i].nlat * sizeof(*all));

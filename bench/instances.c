@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "agent/runtime.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/macro.h"
@@ -31,15 +32,6 @@
 #define MARKER	"BW-BENCH-UP"
 
 static char	 tmp[256];
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int
 cmp_double(const void *a, const void *b)
@@ -82,9 +74,9 @@ file_has(const char *path, const char *needle)
 static int
 wait_marker(const char *path, double timeout)
 {
-	double end = now() + timeout;
+	double end = bw_mono_s() + timeout;
 
-	while (now() < end) {
+	while (bw_mono_s() < end) {
 		if (file_has(path, MARKER))
 			return 0;
 		usleep(5000);
@@ -117,20 +109,20 @@ bench_containers(struct runtime *rt, const char *rootfs, int runs)
 
 		snprintf(id, sizeof(id), "bench-c%d", i);
 		s.id = id;
-		t = now();
+		t = bw_mono_s();
 		if ((r = runtime_create(rt, &s, &err)) < 0)
 			die("create", r, err);
-		ours[i] = now() - t;
+		ours[i] = bw_mono_s() - t;
 		/* The same bundle, run by crun directly. */
 		if (i == 0 && sh("cp %s/state/bench-c0/config.json %s/raw/",
 		    tmp, tmp))
 			die("copy bundle", -EIO, NULL);
-		t = now();
+		t = bw_mono_s();
 		if (sh("crun --root=%s/rawroot --cgroup-manager=cgroupfs run "
 		    "--detach --bundle %s/raw --pid-file %s/raw/pid raw%d "
 		    ">/dev/null 2>&1 </dev/null", tmp, tmp, tmp, i))
 			die("crun run", -EIO, NULL);
-		raw[i] = now() - t;
+		raw[i] = bw_mono_s() - t;
 		sh("crun --root=%s/rawroot delete --force raw%d", tmp, i);
 		if ((r = runtime_delete(rt, id, &err)) < 0)
 			die("delete", r, err);
@@ -149,7 +141,7 @@ bench_many(struct runtime *rt, const char *rootfs, int n)
 	double			 t0, t1, t2;
 	int			 i, r;
 
-	t0 = now();
+	t0 = bw_mono_s();
 	for (i = 0; i < n; i++) {
 		struct runtime_spec s = { .kind = RUNTIME_CONTAINER,
 		    .rootfs = rootfs, .argv = argv, .memory_mib = 16 };
@@ -159,13 +151,13 @@ bench_many(struct runtime *rt, const char *rootfs, int n)
 		if ((r = runtime_create(rt, &s, &err)) < 0)
 			die("create", r, err);
 	}
-	t1 = now();
+	t1 = bw_mono_s();
 	for (i = 0; i < n; i++) {
 		snprintf(id, sizeof(id), "bench-m%d", i);
 		if ((r = runtime_delete(rt, id, &err)) < 0)
 			die("delete", r, err);
 	}
-	t2 = now();
+	t2 = bw_mono_s();
 	printf("%d containers: started in %.2f s (%.1f ms each), deleted in "
 	    "%.2f s\n", n, t1 - t0, (t1 - t0) * 1e3 / n, t2 - t1);
 }
@@ -181,19 +173,19 @@ bench_vm(struct runtime *rt, const char *kernel, const char *initrd)
 	pid_t			 pid;
 	int			 r;
 
-	t = now();
+	t = bw_mono_s();
 	if ((r = runtime_create(rt, &s, &err)) < 0)
 		die("vm create", r, err);
 	if (runtime_log_path(rt, s.id, &log) < 0 ||
 	    wait_marker(log, 300) < 0)
 		die("vm marker", -ETIMEDOUT, NULL);
-	ours = now() - t;
+	ours = bw_mono_s() - t;
 	free(log);
 	if ((r = runtime_delete(rt, s.id, &err)) < 0)
 		die("vm delete", r, err);
 
 	snprintf(raw_log, sizeof(raw_log), "%s/raw-serial.log", tmp);
-	t = now();
+	t = bw_mono_s();
 	pid = fork();
 	if (pid == 0) {
 		char serial[600];
@@ -211,7 +203,7 @@ bench_vm(struct runtime *rt, const char *kernel, const char *initrd)
 	}
 	if (pid < 0 || wait_marker(raw_log, 300) < 0)
 		die("raw qemu marker", -ETIMEDOUT, NULL);
-	raw = now() - t;
+	raw = bw_mono_s() - t;
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	printf("VM to guest marker (%s): runtime_create %.2f s, bare QEMU "

@@ -25,6 +25,7 @@
 #include <openssl/evp.h>
 
 #include "client/client.h"
+#include "lib/clock.h"
 #include "lib/json.h"
 
 struct lg_opts {
@@ -78,15 +79,6 @@ struct lg_thread {
 	double			*lat;	/* ms per acknowledged op */
 	long			 nlat, acked, errors;
 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static char *
 b64(const char *s)
@@ -160,7 +152,7 @@ lg_run(void *arg)
 			t->errors++;
 			continue;
 		}
-		t0 = now_s();
+		t0 = bw_mono_s();
 		if (client_conn_request(cc, etcd ? "POST" : "PUT", path, req, &resp,
 		    &err) < 0) {
 			/* the server went away (crash tests kill it): this
@@ -173,7 +165,7 @@ lg_run(void *arg)
 		}
 		free(req);
 		if (resp.status == 200 || resp.status == 201) {
-			t->lat[t->nlat++] = (now_s() - t0) * 1000.0;
+			t->lat[t->nlat++] = (bw_mono_s() - t0) * 1000.0;
 			t->acked++;
 			doc = json_loadb(resp.body, resp.body_len, 0, NULL);
 			if (etcd)
@@ -296,7 +288,7 @@ main(int argc, char **argv)
 			return 1;
 	}
 	pthread_barrier_wait(&start);
-	t0 = now_s();
+	t0 = bw_mono_s();
 	for (k = 0; k < o.clients; k++) {
 		pthread_join(th[k].tid, NULL);
 		acked += th[k].acked;
@@ -305,7 +297,7 @@ main(int argc, char **argv)
 			all[n++] = th[k].lat[i];
 		free(th[k].lat);
 	}
-	secs = now_s() - t0;
+	secs = bw_mono_s() - t0;
 	qsort(all, (size_t)n, sizeof(*all), cmp_double);
 	printf("{\"mode\":\"%s\",\"clients\":%d,\"ops\":%ld,\"acked\":%ld,"
 	    "\"errors\":%ld,\"seconds\":%.3f,\"ops_per_sec\":%.1f,"

@@ -21,20 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "lib/fileio.h"
 #include "lib/macro.h"
 #include "compliance/catalog.h"
 #include "compliance/check.h"
 #include "compliance/oscal.h"
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int
 cmp_d(const void *a, const void *b)
@@ -49,7 +41,7 @@ cmp_d(const void *a, const void *b)
 static int
 run(char *const argv[], const char *out, double *ret_wall)
 {
-	double t0 = now_s();
+	double t0 = bw_mono_s();
 	int st = 0;
 	pid_t pid = fork();
 
@@ -68,7 +60,7 @@ run(char *const argv[], const char *out, double *ret_wall)
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
 			return -1;
-	*ret_wall = now_s() - t0;
+	*ret_wall = bw_mono_s() - t0;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
@@ -145,7 +137,7 @@ static int
 load(struct bench *b)
 {
 	char	*err = NULL, path[512];
-	double	 t0 = now_s();
+	double	 t0 = bw_mono_s();
 
 	snprintf(path, sizeof(path), "%s/%s", b->data, COMP_CATALOG_FILE);
 	if (comp_catalog_load(path, &b->cat, &err) < 0) {
@@ -157,7 +149,7 @@ load(struct bench *b)
 		fprintf(stderr, "baseline: %s\n", err);
 		return -1;
 	}
-	b->load_s = now_s() - t0;
+	b->load_s = bw_mono_s() - t0;
 	return 0;
 }
 
@@ -168,7 +160,7 @@ first_scan(struct bench *b, const struct comp_scan *scan)
 {
 	json_t	*ar = NULL, *poam = NULL;
 	char	*err = NULL;
-	double	 t1 = now_s();
+	double	 t1 = bw_mono_s();
 	int	 dfd = open(b->tmpd, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	for (size_t j = 0; j < scan->n; j++) {
@@ -183,7 +175,7 @@ first_scan(struct bench *b, const struct comp_scan *scan)
 	if (comp_oscal_poam(scan, b->cat, b->mod, NULL, &poam, &err) == 0)
 		(void)comp_oscal_write(poam, dfd, "poam.json", 0600);
 	printf("# OSCAL assessment-results + POA&M built and "
-	    "written in %.1f ms\n", (now_s() - t1) * 1e3);
+	    "written in %.1f ms\n", (bw_mono_s() - t1) * 1e3);
 	json_decref(ar);
 	json_decref(poam);
 	close(dfd);
@@ -200,13 +192,13 @@ scan_runs(struct bench *b)
 	for (size_t i = 0; i < (size_t)b->runs; i++) {
 		struct comp_scan *scan = NULL;
 		struct comp_ctx ctx;
-		double t0 = now_s();
+		double t0 = bw_mono_s();
 
 		if (comp_ctx_open(&ctx, "/", NULL, NULL, 0) < 0 ||
 		    comp_scan_run(&ctx, b->mod, &scan) < 0)
 			return -1;
 		comp_ctx_done(&ctx);
-		b->walls[i] = now_s() - t0;
+		b->walls[i] = bw_mono_s() - t0;
 		b->checks = scan->n;
 		if (i == 0 && first_scan(b, scan) < 0)
 			return -1;

@@ -19,18 +19,10 @@
 #include <time.h>
 
 #include "controlplane/store.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 
 #define VALUE_LEN	256	/* a small JSON object */
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int
 rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
@@ -49,7 +41,7 @@ run_batches(struct store *st, const char *tag, size_t commits, size_t per,
 	size_t	 c, i;
 	int	 r;
 
-	t0 = now();
+	t0 = bw_mono_s();
 	for (c = 0; c < commits; c++) {
 		for (i = 0; i < per; i++) {
 			snprintf(keys[i], sizeof(keys[i]), "/bench/%s/%06zu",
@@ -69,7 +61,7 @@ run_batches(struct store *st, const char *tag, size_t commits, size_t per,
 			exit(1);
 		}
 	}
-	dt = now() - t0;
+	dt = bw_mono_s() - t0;
 	return (double)(commits * per) / dt;
 }
 
@@ -118,7 +110,7 @@ main(int argc, char **argv)
 	b16 = run_batches(st, "b16", commits, 16, value);
 	b64 = run_batches(st, "b64", commits / 2 ? commits / 2 : 1, 64, value);
 
-	t0 = now();
+	t0 = bw_mono_s();
 	for (i = 0; i < reads; i++) {
 		snprintf(key, sizeof(key), "/bench/b16/%06zu", i % 4096);
 		if ((r = store_get(st, key, &kv)) < 0) {
@@ -127,7 +119,7 @@ main(int argc, char **argv)
 		}
 		store_kv_free(kv);
 	}
-	rd = (double)reads / (now() - t0);
+	rd = (double)reads / (bw_mono_s() - t0);
 
 	printf("store-lmdb: %zu-byte values, durable commits, dir %s\n",
 	    (size_t)VALUE_LEN, dir);

@@ -14,15 +14,7 @@
 #include "identity/attest.h"
 #include "identity/swtpm.h"
 #include "identity/tpm.h"
-
-static double
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
+#include "lib/clock.h"
 
 static int
 cmp_d(const void *a, const void *b)
@@ -86,43 +78,43 @@ main(int argc, char **argv)
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		t0 = now_us();
+		t0 = (bw_mono_s() * 1e6);
 		if (tpm_pcr_read(tpm, 1u << 0, &pcrs, &err) < 0)
 			goto fail;
-		base[i] = now_us() - t0;
+		base[i] = (bw_mono_s() * 1e6) - t0;
 	}
 	for (i = 0; i < n; i++) {
 		memset(nonce, i, sizeof(nonce));
-		t0 = now_us();
+		t0 = (bw_mono_s() * 1e6);
 		if (tpm_quote(tpm, TPM_AK_HANDLE_DEFAULT, TPM_SEAL_PCRS_DEFAULT,
 		    nonce, sizeof(nonce), &q, &qlen, &err) < 0 ||
 		    attest_quote_verify(pem, q, qlen, nonce, sizeof(nonce), NULL,
 		    NULL, &err) < 0)
 			goto fail;
-		quote[i] = now_us() - t0;
+		quote[i] = (bw_mono_s() * 1e6) - t0;
 		free(q);
 	}
 	if (tpm_pcr_read(tpm, TPM_SEAL_PCRS_DEFAULT, &pcrs, &err) < 0)
 		goto fail;
 	for (i = 0; i < n; i++) {
 		free(blob);
-		t0 = now_us();
+		t0 = (bw_mono_s() * 1e6);
 		if (tpm_seal(tpm, &pcrs, "0123456789abcdef0123456789abcdef",
 		    32, &blob, &blen, &err) < 0)
 			goto fail;
-		seal[i] = now_us() - t0;
-		t0 = now_us();
+		seal[i] = (bw_mono_s() * 1e6) - t0;
+		t0 = (bw_mono_s() * 1e6);
 		if (tpm_unseal(tpm, blob, blen, &out, &olen, &err) < 0)
 			goto fail;
-		unseal[i] = now_us() - t0;
+		unseal[i] = (bw_mono_s() * 1e6) - t0;
 		tpm_secret_free(out, olen);
 	}
 	for (i = 0; i < n; i++) {
 		digest[0] = i;
-		t0 = now_us();
+		t0 = (bw_mono_s() * 1e6);
 		if (tpm_sign_digest(signer, digest, sizeof(digest), &sig, &slen) < 0)
 			goto fail;
-		sign[i] = now_us() - t0;
+		sign[i] = (bw_mono_s() * 1e6) - t0;
 		free(sig);
 	}
 	printf("bench/tpm: %d iterations against swtpm, signer %s\n", n,

@@ -30,6 +30,7 @@
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
+#include "lib/ossl-cleanup.h"
 
 #define APPLY_MAX	(16 * 1024 * 1024)
 
@@ -745,8 +746,6 @@ write_out(const char *dir, const char *name, const char *ext, const char *text,
 	}
 	return 0;
 }
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)
 
 /* The CSR to send for O's principal, and the key file its config will
  * name. The private key never leaves this machine: it is made here

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <unistd.h>
@@ -28,9 +29,14 @@
 
 struct conn {
 	SSL_CTX	*ctx;
+	int	 ctx_borrowed;	/* the caller's (client_conn_opts) */
 	SSL	*ssl;
 	int	 fd;
 	int	 keepalive;
+	size_t	 response_max;
+	/* Whether the last response began (a byte of its head came), and
+	 * whether the connection may carry another request after it. */
+	int	 answered, reusable;
 	char	 wbuf[16384];
 	/* read-ahead buffer */
 	char	 buf[16384];
@@ -40,7 +46,7 @@ struct conn {
 static void
 conf_set(char **dst, json_t *o, const char *key)
 {
-	const char *v = json_string_value(json_object_get(o, key));
+	const char *v = json_str_at(o, key, NULL);
 
 	if (!*dst && v)
 		*dst = strdup(v);
@@ -84,9 +90,9 @@ client_response_clear(struct client_response *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static int
-split_url(const char *url, char *host, size_t hlen, char *port, size_t plen,
-    int *ret_tls)
+int
+client_split_url(const char *url, char *host, size_t hlen, char *port,
+    size_t plen, int *ret_tls)
 {
 	const char *p, *colon, *end;
 
@@ -134,47 +140,69 @@ conn_close(struct conn *c)
 		SSL_shutdown(c->ssl);
 		SSL_free(c->ssl);
 	}
-	if (c->ctx)
+	if (c->ctx && !c->ctx_borrowed)
 		SSL_CTX_free(c->ctx);
 	if (c->fd >= 0)
 		close(c->fd);
 	c->ssl = NULL;
 	c->ctx = NULL;
+	c->ctx_borrowed = 0;
 	c->fd = -1;
+	c->off = c->len = 0;
 }
 
+static int
+err_collect(const char *str, size_t len, void *u)
+{
+	char	*buf = u;
+	size_t	 have = strlen(buf);
+
+	/* Keep the first error and the last, where a TPM-held key's
+	 * provider puts its reason. */
+	snprintf(buf + have, 512 - have, "%s%.*s", have ? "; " : "",
+	    (int)(len && str[len - 1] == '\n' ? len - 1 : len), str);
+	return 1;
+}
+
+/* WHAT and OpenSSL's queued errors (emptying the queue). */
 static int
 ssl_error(char **ret_err, const char *what)
 {
-	unsigned long	e = ERR_get_error();
-	char		buf[256];
+	char buf[512] = "";
 
-	ERR_error_string_n(e, buf, sizeof(buf));
-	ERR_clear_error();
+	ERR_print_errors_cb(err_collect, buf);
 	return errf(-BW_E_UNAVAILABLE, ret_err, "%s: %s", what,
-	    e ? buf : "connection closed");
+	    buf[0] ? buf : "connection closed");
 }
 
+/* Connects C to CONF's server: TLS with O's context when it gives one,
+ * else with one made from CONF's files. */
 static int
-conn_open(const struct client_conf *conf, struct conn *c, char **ret_err)
+conn_open(const struct client_conf *conf, const struct client_conn_opts *o,
+    struct conn *c, char **ret_err)
 {
 	struct addrinfo	 hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL, *a;
 	char		 host[256], port[16];
 	int		 r, tls = 1;
 
 	c->fd = -1;
+	c->response_max = o && o->response_max ? o->response_max :
+	    CLIENT_RESPONSE_MAX;
 	if (!conf->server)
 		return errf(-BW_E_INVALID, ret_err,
 		    "no server: pass --server or a --config file");
-	if (split_url(conf->server, host, sizeof(host), port, sizeof(port),
-	    &tls) < 0 || (!tls && !conf->allow_plain))
+	if (client_split_url(conf->server, host, sizeof(host), port,
+	    sizeof(port), &tls) < 0 || (!tls && !conf->allow_plain))
 		return errf(-BW_E_INVALID, ret_err,
 		    "server \"%s\" is not https://HOST[:PORT]", conf->server);
-	if (tls && !conf->ca)
+	if (tls && o && o->ctx) {
+		c->ctx = o->ctx;
+		c->ctx_borrowed = 1;
+	} else if (tls && !conf->ca)
 		return errf(-BW_E_INVALID, ret_err,
 		    "no CA certificate: pass --cacert or a --config file");
-	if (tls && (r = crypto_tls_client_ctx(conf->ca, conf->cert, conf->key,
-	    &c->ctx, ret_err)) < 0)
+	else if (tls && (r = crypto_tls_client_ctx(conf->ca, conf->cert,
+	    conf->key, &c->ctx, ret_err)) < 0)
 		return r;
 	if ((r = getaddrinfo(host, port, &hints, &ai)) != 0)
 		return errf(-BW_E_UNAVAILABLE, ret_err, "%s: %s", host,
@@ -199,6 +227,15 @@ conn_open(const struct client_conf *conf, struct conn *c, char **ret_err)
 	if (c->fd < 0)
 		return errf(-BW_E_UNAVAILABLE, ret_err, "cannot connect to %s: %s",
 		    conf->server, strerror(errno));
+	if (o && o->timeout_s > 0) {
+		struct timeval tv = { .tv_sec = o->timeout_s };
+
+		if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+		    sizeof(tv)) < 0)
+			return errf(-errno, ret_err, "SO_RCVTIMEO: %s",
+			    strerror(errno));
+	}
+	c->reusable = 1;
 	if (!tls)
 		return 0;
 	if (!(c->ssl = SSL_new(c->ctx)) || SSL_set_fd(c->ssl, c->fd) != 1)
@@ -245,8 +282,9 @@ conn_write(struct conn *c, const void *buf, size_t len, char **ret_err)
 	return 0;
 }
 
-/* Returns bytes read (0 at end of stream) or a negative error. Reads
- * go through a buffer so byte-wise parsing costs no TLS record each. */
+/* Returns bytes read (0 at end of stream) or a negative error, which
+ * leaves OpenSSL's reason queued for ssl_error(). Reads go through a
+ * buffer so byte-wise parsing costs no TLS record each. */
 static ssize_t
 conn_read(struct conn *c, void *buf, size_t len)
 {
@@ -266,7 +304,6 @@ conn_read(struct conn *c, void *buf, size_t len)
 	} else if (c->off == c->len) {
 		if (SSL_read_ex(c->ssl, c->buf, sizeof(c->buf), &got) != 1) {
 			e = SSL_get_error(c->ssl, 0);
-			ERR_clear_error();
 			if (e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL)
 				return 0;
 			return -EIO;
@@ -428,6 +465,30 @@ client_parse_head(const char *buf, size_t len, int *ret_status,
 	return 0;
 }
 
+/* The response head's "Connection: close", if any. */
+static int
+head_says_close(const char *head, size_t len)
+{
+	const char *p = head, *end = head + len;
+
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+
+		if (!eol)
+			break;
+		if (strncasecmp(p, "Connection:", 11) == 0) {
+			const char *v = p + 11;
+
+			while (v < eol && (*v == ' ' || *v == '\t'))
+				v++;
+			if (eol - v >= 5 && strncasecmp(v, "close", 5) == 0)
+				return 1;
+		}
+		p = eol + 1;
+	}
+	return 0;
+}
+
 static int
 read_head(struct conn *c, int *status, long long *clen, int *chunked,
     char **ret_err)
@@ -435,6 +496,7 @@ read_head(struct conn *c, int *status, long long *clen, int *chunked,
 	char	head[HEAD_MAX];
 	size_t	n = 0;
 
+	c->answered = 0;
 	/* Read byte-wise through the read-ahead buffer until the blank
 	 * line; heads are small. */
 	for (;;) {
@@ -444,9 +506,15 @@ read_head(struct conn *c, int *status, long long *clen, int *chunked,
 			return errf(-BW_E_TOOLARGE, ret_err,
 			    "response headers over %d bytes", HEAD_MAX);
 		r = conn_read(c, head + n, 1);
+		/* TLS 1.3 reports a refused client certificate here, on
+		 * the first read: keep OpenSSL's reason. */
+		if (r <= 0 && n == 0 && c->ssl)
+			return ssl_error(ret_err,
+			    "connection closed before a response");
 		if (r <= 0)
 			return errf(-BW_E_UNAVAILABLE, ret_err,
 			    "connection closed before a response");
+		c->answered = 1;
 		n++;
 		if (n >= 4 && memcmp(head + n - 4, "\r\n\r\n", 4) == 0)
 			break;
@@ -455,6 +523,8 @@ read_head(struct conn *c, int *status, long long *clen, int *chunked,
 	}
 	if (client_parse_head(head, n, status, clen, chunked) < 0)
 		return errf(-BW_E_INVALID, ret_err, "malformed HTTP response");
+	if (head_says_close(head, n))
+		c->reusable = 0;
 	return 0;
 }
 
@@ -499,7 +569,9 @@ send_request(struct conn *c, const struct client_conf *conf, const char *method,
 	size_t	blen = body ? strlen(body) : 0;
 	int	n, tls;
 
-	split_url(conf->server, host, sizeof(host), port, sizeof(port), &tls);
+	ERR_clear_error();
+	client_split_url(conf->server, host, sizeof(host), port, sizeof(port),
+	    &tls);
 	n = snprintf(head, sizeof(head),
 	    "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: bulwark/%s\r\n"
 	    "Accept: application/json\r\nConnection: %s\r\n%s"
@@ -522,71 +594,65 @@ send_request(struct conn *c, const struct client_conf *conf, const char *method,
 	return 0;
 }
 
-/* Reads one whole response (Content-Length, chunked, or until close). */
+/* Reads one whole response (Content-Length, chunked, or until close)
+ * of at most C's response_max bytes. */
 static int
 read_response(struct conn *c, struct client_response *ret, char **ret_err)
 {
 	_cleanup_free_ char	*out = NULL;
-	size_t			 len = 0, cap = 0;
+	size_t			 len = 0, cap = 0, limit, dlen;
 	long long		 clen;
 	int			 status, chunked, r;
 
 	if ((r = read_head(c, &status, &clen, &chunked, ret_err)) < 0)
 		return r;
-	for (;;) {
-		long long want;
+	if (chunked)
+		clen = -1;
+	else if (clen > (long long)c->response_max)
+		return errf(-BW_E_TOOLARGE, ret_err, "response larger than %zu "
+		    "bytes", c->response_max);
+	/* A chunked body's framing may take a head's worth more. */
+	limit = clen >= 0 ? (size_t)clen :
+	    c->response_max + (chunked ? HEAD_MAX : 0);
+	while (clen < 0 || len < (size_t)clen) {
+		size_t	want = limit - len < 16384 ? limit - len : 16384;
+		ssize_t	got;
 
-		if (chunked) {
-			if ((want = read_chunk_size(c)) < 0)
-				return errf(-BW_E_INVALID, ret_err,
-				    "malformed chunked body");
-		} else if (clen >= 0)
-			want = clen - (long long)len;
-		else
-			want = 4096;
 		if (want == 0)
-			break;
-		if ((size_t)want + len > CLIENT_RESPONSE_MAX)
-			return errf(-BW_E_TOOLARGE, ret_err,
-			    "response over %d bytes", CLIENT_RESPONSE_MAX);
-		if (len + (size_t)want + 1 > cap) {
+			return errf(-BW_E_TOOLARGE, ret_err, "response larger "
+			    "than %zu bytes", c->response_max);
+		if (len + want + 1 > cap) {
 			char *nb;
 
-			cap = len + (size_t)want + 1;
+			cap = len + want + 1 > 2 * cap ? len + want + 1 : 2 * cap;
 			if (!(nb = realloc(out, cap)))
 				return -ENOMEM;
 			out = nb;
 		}
-		if (chunked || clen >= 0) {
-			char crlf[2];
-
-			if (read_exact(c, out + len, (size_t)want) < 0)
-				return errf(-BW_E_UNAVAILABLE, ret_err,
-				    "connection closed mid-response");
-			len += (size_t)want;
-			if (chunked && read_exact(c, crlf, 2) < 0)
-				return errf(-BW_E_INVALID, ret_err,
-				    "malformed chunked body");
-			if (!chunked)
+		if ((got = conn_read(c, out + len, want)) <= 0) {
+			if (clen < 0 && !chunked) {
+				/* the body ends with the connection */
+				c->reusable = 0;
 				break;
-		} else {
-			ssize_t got = conn_read(c, out + len, (size_t)want);
-
-			if (got <= 0)
-				break;
-			len += (size_t)got;
+			}
+			return ssl_error(ret_err, "connection closed "
+			    "mid-response");
+		}
+		len += (size_t)got;
+		if (!chunked)
+			continue;
+		if ((r = client_dechunk(out, len, NULL, &dlen)) < 0)
+			return errf(-BW_E_INVALID, ret_err, "malformed chunked "
+			    "response");
+		if (r == 1) {
+			client_dechunk(out, len, out, &len);
+			break;
 		}
 	}
-	if (chunked) {
-		/* the last chunk's trailer section ends with a blank line */
-		char	line[256];
-		size_t	n;
-
-		do {
-			if (conn_read_line(c, line, sizeof(line), &n) < 0)
-				break;
-		} while (n > 0);
-	}
+	/* Bytes after the response would be read as the next one's. */
+	if (c->off != c->len)
+		return errf(-BW_E_INVALID, ret_err, "response longer than its "
+		    "Content-Length");
 	if (!out && !(out = calloc(1, 1)))
 		return -ENOMEM;
 	out[len] = '\0';
@@ -604,7 +670,7 @@ client_request(const struct client_conf *conf, const char *method,
 	struct conn	c = { .fd = -1 };
 	int		r;
 
-	if ((r = conn_open(conf, &c, ret_err)) < 0)
+	if ((r = conn_open(conf, NULL, &c, ret_err)) < 0)
 		goto out;
 	if ((r = send_request(&c, conf, method, path, body, ret_err)) < 0)
 		goto out;
@@ -617,10 +683,20 @@ out:
 struct client_conn {
 	struct conn			 c;
 	const struct client_conf	*conf;
+	struct client_conn_opts		 o;
+	int				 used;	/* c has answered a request */
 };
 
 int
 client_conn_open(const struct client_conf *conf, struct client_conn **ret,
+    char **ret_err)
+{
+	return client_conn_open_opts(conf, NULL, ret, ret_err);
+}
+
+int
+client_conn_open_opts(const struct client_conf *conf,
+    const struct client_conn_opts *o, struct client_conn **ret,
     char **ret_err)
 {
 	struct client_conn	*cc;
@@ -630,8 +706,10 @@ client_conn_open(const struct client_conf *conf, struct client_conn **ret,
 		return -ENOMEM;
 	cc->c.fd = -1;
 	cc->conf = conf;
+	if (o)
+		cc->o = *o;
 	cc->c.keepalive = 1;
-	if ((r = conn_open(conf, &cc->c, ret_err)) < 0) {
+	if ((r = conn_open(conf, &cc->o, &cc->c, ret_err)) < 0) {
 		client_conn_close(cc);
 		return r;
 	}
@@ -644,11 +722,30 @@ client_conn_request(struct client_conn *cc, const char *method,
     const char *path, const char *body, struct client_response *ret,
     char **ret_err)
 {
-	int r;
+	/* A kept connection the server has closed meanwhile fails before
+	 * any answer: with o.reconnect, one new connection, one more try. */
+	int r, tries = cc->o.reconnect && cc->used && cc->c.fd >= 0 ? 2 : 1;
 
-	if ((r = send_request(&cc->c, cc->conf, method, path, body, ret_err)) < 0)
-		return r;
-	return read_response(&cc->c, ret, ret_err);
+	for (;;) {
+		if (cc->c.fd < 0) {
+			cc->used = 0;
+			if ((r = conn_open(cc->conf, &cc->o, &cc->c,
+			    ret_err)) < 0) {
+				conn_close(&cc->c);
+				return r;
+			}
+		}
+		cc->c.answered = 0;
+		if ((r = send_request(&cc->c, cc->conf, method, path, body,
+		    ret_err)) >= 0)
+			r = read_response(&cc->c, ret, ret_err);
+		if (r >= 0)
+			cc->used = 1;
+		if (cc->o.reconnect && (r < 0 || !cc->c.reusable))
+			conn_close(&cc->c);
+		if (r >= 0 || cc->c.answered || --tries == 0)
+			return r;
+	}
 }
 
 void
@@ -658,6 +755,21 @@ client_conn_close(struct client_conn *cc)
 		return;
 	conn_close(&cc->c);
 	free(cc);
+}
+
+/* Opens C to CONF's server, sends GET PATH and reads the response head
+ * (its status also into *RET_STATUS). The caller closes C. */
+static int
+get_head(const struct client_conf *conf, const char *path, struct conn *c,
+    int *ret_status, long long *ret_clen, int *ret_chunked, char **ret_err)
+{
+	int r;
+
+	if ((r = conn_open(conf, NULL, c, ret_err)) < 0 ||
+	    (r = send_request(c, conf, "GET", path, NULL, ret_err)) < 0 ||
+	    (r = read_head(c, ret_status, ret_clen, ret_chunked, ret_err)) < 0)
+		return r;
+	return 0;
 }
 
 int
@@ -670,11 +782,8 @@ client_download(const struct client_conf *conf, const char *path, int fd,
 	long long		 clen, done = 0;
 	int			 status, chunked, r;
 
-	if ((r = conn_open(conf, &c, ret_err)) < 0)
-		goto out;
-	if ((r = send_request(&c, conf, "GET", path, NULL, ret_err)) < 0)
-		goto out;
-	if ((r = read_head(&c, &status, &clen, &chunked, ret_err)) < 0)
+	if ((r = get_head(conf, path, &c, &status, &clen, &chunked,
+	    ret_err)) < 0)
 		goto out;
 	*ret_status = status;
 	if (status != 200 || chunked || clen < 0) {
@@ -733,11 +842,8 @@ client_stream(const struct client_conf *conf, const char *path,
 
 	if (!(line = malloc(CLIENT_RESPONSE_MAX / 16)))
 		return -ENOMEM;
-	if ((r = conn_open(conf, &c, ret_err)) < 0)
-		goto out;
-	if ((r = send_request(&c, conf, "GET", path, NULL, ret_err)) < 0)
-		goto out;
-	if ((r = read_head(&c, &status, &clen, &chunked, ret_err)) < 0)
+	if ((r = get_head(conf, path, &c, &status, &clen, &chunked,
+	    ret_err)) < 0)
 		goto out;
 	*ret_status = status;
 	for (;;) {

@@ -1,10 +1,14 @@
-/* A small blocking HTTPS client for the CLI: one request per
- * connection, mutual TLS with the appliance's policy, JSON bodies, and
+/* A small blocking HTTPS client of the API, for the CLI and the node
+ * agent: one request per connection or a kept-alive one, mutual TLS with
+ * the appliance's policy (or a TLS context the caller made, such as the
+ * agent's with its TPM-held key), JSON bodies, bounded responses, and
  * line streaming for watch. */
 #ifndef BW_CLIENT_H
 #define BW_CLIENT_H
 
 #include <stddef.h>
+
+typedef struct ssl_ctx_st SSL_CTX;
 
 #define CLIENT_RESPONSE_MAX	(64 * 1024 * 1024)
 
@@ -34,9 +38,28 @@ int client_request(const struct client_conf *conf, const char *method,
     char **ret_err);
 void client_response_clear(struct client_response *r);
 
-/* A kept-alive connection for many requests (load tools, agents). */
+/* A kept-alive connection for many requests (load tools, agents). CONF
+ * is borrowed and must outlive the connection. */
 struct client_conn;
 int client_conn_open(const struct client_conf *conf, struct client_conn **ret,
+    char **ret_err);
+
+struct client_conn_opts {
+	/* TLS context (borrowed, must outlive the connection) instead of
+	 * one made from CONF's ca, cert and key. */
+	SSL_CTX	*ctx;
+	size_t	 response_max;	/* 0: CLIENT_RESPONSE_MAX */
+	int	 timeout_s;	/* a read waits at most this long; 0: forever */
+	/* Drop the connection after an error or a response that ends it,
+	 * open a new one for the next request, and send a request again
+	 * once when a kept connection ended before any byte of its answer
+	 * (the server closed it while idle). */
+	int	 reconnect;
+};
+
+/* client_conn_open() with options O (copied; NULL: defaults). */
+int client_conn_open_opts(const struct client_conf *conf,
+    const struct client_conn_opts *o, struct client_conn **ret,
     char **ret_err);
 int client_conn_request(struct client_conn *cc, const char *method,
     const char *path, const char *body, struct client_response *ret,
@@ -57,6 +80,13 @@ int client_stream(const struct client_conf *conf, const char *path,
  * (*ret_status says which), or a negative error with a message. */
 int client_download(const struct client_conf *conf, const char *path, int fd,
     int progress, int *ret_status, char **ret_err_body, char **ret_err);
+
+/* Splits URL ("https://HOST[:PORT]" or "http://HOST[:PORT]", HOST may be
+ * a bracketed IPv6 address; a path after it is ignored) into HOST and
+ * PORT (443 or 80 when absent), NUL-terminated within HLEN and PLEN
+ * bytes; *RET_TLS says which scheme. Returns 0 or -BW_E_INVALID. */
+int client_split_url(const char *url, char *host, size_t hlen, char *port,
+    size_t plen, int *ret_tls);
 
 /* Parses the head of an HTTP/1.1 response in BUF (LEN bytes, ending
  * with the blank line): status, Content-Length (-1 if absent) and

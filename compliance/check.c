@@ -20,6 +20,7 @@
 
 #include <openssl/evp.h>
 
+#include "lib/b64.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/macro.h"
@@ -682,19 +683,6 @@ comp_obs_add(struct comp_result *res, bool ok, const char *subject,
 	return 0;
 }
 
-static void
-comp_hex(const unsigned char *d, size_t n, char *out)
-{
-	static const char hx[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = hx[d[i] >> 4];
-		out[2 * i + 1] = hx[d[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static int
 comp_evidence_add_hex(struct comp_result *res, const char *ref,
     const char *hex)
@@ -734,7 +722,7 @@ comp_evidence_add(struct comp_result *res, const char *ref, const void *data,
 	if (data) {
 		if (!EVP_Digest(data, len, md, NULL, EVP_sha256(), NULL))
 			return -BW_E_CRYPTO;
-		comp_hex(md, sizeof(md), hex);
+		hex_encode(md, sizeof(md), hex);
 	}
 	return comp_evidence_add_hex(res, ref, hex);
 }
@@ -1070,7 +1058,7 @@ comp_dpkg(struct comp_ctx *ctx, struct comp_result *res,
 			return c->dpkg_r = r;
 		if (!EVP_Digest(buf, len, md, NULL, EVP_sha256(), NULL))
 			return c->dpkg_r = -BW_E_CRYPTO;
-		comp_hex(md, sizeof(md), c->dpkg_sha);
+		hex_encode(md, sizeof(md), c->dpkg_sha);
 		if ((r = comp_dpkg_parse(c, buf)) < 0)
 			return c->dpkg_r = r;
 	}
@@ -1208,7 +1196,7 @@ comp_sha256_fd(int fd, char out[65])
 		r = -BW_E_CRYPTO;
 		goto out;
 	}
-	comp_hex(d, sizeof(d), out);
+	hex_encode(d, sizeof(d), out);
 out:
 	EVP_MD_CTX_free(md);
 	return r;

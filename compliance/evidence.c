@@ -27,8 +27,10 @@
 #include "audit/segment.h"
 #include "audit/signer.h"
 #include "audit/verify.h"
+#include "lib/b64.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
+#include "lib/ids.h"
 #include "lib/json.h"
 #include "lib/macro.h"
 #include "compliance/evidence.h"
@@ -69,15 +71,6 @@ evidence_problem_name(enum evidence_problem_kind k)
 	return problem_names[k];
 }
 
-static void
-ev_time_str(time_t t, char out[32])
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static int
 ev_sha256_hex(const void *p, size_t n, char out[AUDIT_HASH_HEX + 1])
 {
@@ -86,7 +79,7 @@ ev_sha256_hex(const void *p, size_t n, char out[AUDIT_HASH_HEX + 1])
 
 	if ((r = audit_sha256(p, n, h)) < 0)
 		return r;
-	audit_hex(h, sizeof(h), out);
+	hex_encode(h, sizeof(h), out);
 	return 0;
 }
 
@@ -671,9 +664,9 @@ evidence_export(const struct evidence_opts *o, const char *out_tar,
 		return errf(-BW_E_INVALID, ret_err, "a TPM quote needs its nonce");
 	if ((r = audit_key_id(o->signer->pubkey, kid)) < 0)
 		return errf(r, ret_err, "cannot compute the key id");
-	ev_time_str(now, created);
-	ev_time_str(o->since, since);
-	ev_time_str(o->until, until);
+	bw_time_rfc3339_at(created, sizeof(created), now);
+	bw_time_rfc3339_at(since, sizeof(since), o->since);
+	bw_time_rfc3339_at(until, sizeof(until), o->until);
 	if (!(manifest = json_pack("{s:s, s:i, s:s, s:s, s:{s:s?, s:s?}, "
 	    "s:{s:s, s:s, s:s, s:s}, s:[], s:[]}", "format", "bulwark-evidence",
 	    "version", EVIDENCE_FORMAT_VERSION, "created", created, "system",

@@ -13,6 +13,7 @@
 
 #include "lib/err.h"
 #include "lib/fileio.h"
+#include "lib/ids.h"
 #include "lib/json.h"
 #include "lib/macro.h"
 #include "compliance/oscal.h"
@@ -26,21 +27,8 @@ comp_uuid_v4(char out[37])
 		return -BW_E_CRYPTO;
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);	/* version 4 */
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);	/* RFC 4122 variant */
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
-	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+	bw_uuid_format(b, out);
 	return 0;
-}
-
-static void
-comp_time_str(const struct timespec *ts, char out[64])
-{
-	struct tm tm;
-
-	gmtime_r(&ts->tv_sec, &tm);
-	snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (int)((ts->tv_nsec / 1000000) % 1000));
 }
 
 static json_t *
@@ -67,7 +55,7 @@ comp_metadata(const char *title, const struct comp_oscal_opts *o,
 	char ts[64];
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	comp_time_str(&now, ts);
+	bw_time_rfc3339_ms(ts, sizeof(ts), &now);
 	*ret = json_pack("{s:s, s:s, s:s, s:s}", "title", title,
 	    "last-modified", ts, "version",
 	    o && o->doc_version ? o->doc_version : "1.0",
@@ -134,7 +122,7 @@ comp_observation(const struct comp_result *r, char uuid[37])
 
 	if (comp_uuid_v4(uuid) < 0)
 		return NULL;
-	comp_time_str(&r->start, ts);
+	bw_time_rfc3339_ms(ts, sizeof(ts), &r->start);
 	if (asprintf(&desc, "%s Verdict: %s.", r->check->description,
 	    comp_verdict_str(r->verdict)) < 0)
 		return NULL;
@@ -336,8 +324,8 @@ comp_oscal_assessment_results(const struct comp_scan *scan,
 		json_decref(meta);
 		return r;
 	}
-	comp_time_str(&scan->start, start);
-	comp_time_str(&scan->end, end);
+	bw_time_rfc3339_ms(start, sizeof(start), &scan->start);
+	bw_time_rfc3339_ms(end, sizeof(end), &scan->end);
 	doc = json_pack("{s:{s:s, s:o, s:{s:s}, s:[]}}", "assessment-results",
 	    "uuid", uuid, "metadata", meta, "import-ap", "href",
 	    opts && opts->import_ap ? opts->import_ap : "assessment-plan.json",
@@ -570,7 +558,7 @@ comp_oscal_poam(const struct comp_scan *scan, const struct comp_catalog *cat,
 	dl.tv_sec += (time_t)(opts && opts->deadline_days > 0 ?
 	    opts->deadline_days : 30) * 86400;
 	dl.tv_nsec = 0;
-	comp_time_str(&dl, p.deadline);
+	bw_time_rfc3339_ms(p.deadline, sizeof(p.deadline), &dl);
 	for (i = 0; i < scan->n; i++) {
 		if (!poam_wanted(scan->results[i], base))
 			continue;

@@ -21,6 +21,7 @@
 
 #include "lib/err.h"
 #include "lib/fileio.h"
+#include "lib/ids.h"
 #include "lib/json.h"
 #include "lib/macro.h"
 #include "compliance/check.h"
@@ -339,9 +340,7 @@ comp_ssp_uuid(const char *name, char out[37])
 		return -BW_E_CRYPTO;
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x50);	/* version 5 layout */
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);	/* RFC 4122 variant */
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
-	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+	bw_uuid_format(b, out);
 	return 0;
 }
 

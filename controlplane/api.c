@@ -650,8 +650,7 @@ action_name(char *buf, size_t len, const struct res_kind *k, const char *verb)
 static const char *
 spec_str(const json_t *doc, const char *field)
 {
-	return json_string_value(json_object_get(json_object_get(doc, "spec"),
-	    field));
+	return json_str_at(doc, "spec", field);
 }
 
 /* Whether an instance of TENANT bound to NODE runs workload NAME (KIND

@@ -15,6 +15,7 @@
 #include "controlplane/controller.h"
 #include "controlplane/resource.h"
 #include "controlplane/sched.h"
+#include "lib/b64.h"
 #include "lib/err.h"
 #include "lib/ids.h"
 #include "lib/json.h"
@@ -120,26 +121,6 @@ objs_find(struct objs *o, const char *tenant, const char *name)
 		    strcmp(o->v[i].name, name) == 0)
 			return &o->v[i];
 	return NULL;
-}
-
-static const char *
-str_at(const json_t *o, const char *a, const char *b)
-{
-	const json_t *v = json_object_get(o, a);
-
-	if (b)
-		v = json_object_get(v, b);
-	return json_string_value(v);
-}
-
-static long long
-int_at(const json_t *o, const char *a, const char *b, long long dflt)
-{
-	const json_t *v = json_object_get(o, a);
-
-	if (b)
-		v = json_object_get(v, b);
-	return json_is_integer(v) ? json_integer_value(v) : dflt;
 }
 
 /* ---- submitting changes ---- */
@@ -268,8 +249,7 @@ template_of(const json_t *wdoc, char out[CONTROLLER_TEMPLATE_LEN + 1])
 	free(text);
 	if (!ok)
 		return -BW_E_CRYPTO;
-	for (int i = 0; i < CONTROLLER_TEMPLATE_LEN / 2; i++)
-		snprintf(out + 2 * i, 3, "%02x", d[i]);
+	hex_encode(d, CONTROLLER_TEMPLATE_LEN / 2, out);
 	return 0;
 }
 
@@ -307,7 +287,7 @@ new_instance(const struct obj *w, const char *name)
 static void
 rollout(struct controller *c, const struct obj *w, struct objs *insts)
 {
-	long		 replicas = int_at(w->doc, "spec", "replicas", 0);
+	long		 replicas = json_int_at(w->doc, "spec", "replicas", 0);
 	long		 max_unavail = 1, unavailable = 0, idx;
 	const json_t	*us = json_object_get(json_object_get(w->doc, "spec"),
 	    "update_strategy");
@@ -331,8 +311,8 @@ rollout(struct controller *c, const struct obj *w, struct objs *insts)
 			unavailable++;
 			continue;
 		}
-		it = str_at(in->doc, "spec", "template");
-		phase = str_at(in->doc, "status", "phase");
+		it = json_str_at(in->doc, "spec", "template");
+		phase = json_str_at(in->doc, "status", "phase");
 		running = phase && strcmp(phase, "Running") == 0;
 		if (!running)
 			unavailable++;
@@ -355,7 +335,7 @@ rollout(struct controller *c, const struct obj *w, struct objs *insts)
 
 		snprintf(reason, sizeof(reason), "rolling update: template %s "
 		    "replaces %s (%ld of at most %ld replicas unavailable)", tmpl,
-		    str_at(in->doc, "spec", "template"), unavailable + 1,
+		    json_str_at(in->doc, "spec", "template"), unavailable + 1,
 		    max_unavail);
 		in->deleting = 1;
 		unavailable++;
@@ -373,7 +353,7 @@ reconcile_workloads(struct controller *c, struct objs *wls, struct objs *insts)
 
 	for (i = 0; i < wls->n; i++) {
 		const struct obj *w = &wls->v[i];
-		long replicas = int_at(w->doc, "spec", "replicas", 0);
+		long replicas = json_int_at(w->doc, "spec", "replicas", 0);
 
 		for (r = 0; r < replicas; r++) {
 			json_t *doc;
@@ -391,14 +371,14 @@ reconcile_workloads(struct controller *c, struct objs *wls, struct objs *insts)
 	}
 	for (i = 0; i < insts->n; i++) {
 		struct obj	*in = &insts->v[i];
-		const char	*wl = str_at(in->doc, "spec", "workload");
+		const char	*wl = json_str_at(in->doc, "spec", "workload");
 		struct obj	*w = wl ? objs_find(wls, in->tenant, wl) : NULL;
 		const char	*why = NULL;
 
 		if (!w)
 			why = "its workload no longer exists";
 		else if ((idx = instance_index(wl, in->name)) < 0 ||
-		    idx >= int_at(w->doc, "spec", "replicas", 0))
+		    idx >= json_int_at(w->doc, "spec", "replicas", 0))
 			why = "scaled down";
 		if (!why)
 			continue;
@@ -451,7 +431,8 @@ build_request(struct req_buf *b, const struct obj *inst, const struct obj *w)
 	snprintf(b->id, sizeof(b->id), "%s/%s", inst->tenant, inst->name);
 	b->req.instance = b->id;
 	b->req.tenant = inst->tenant;
-	b->req.workload = w ? w->name : str_at(inst->doc, "spec", "workload");
+	b->req.workload = w ? w->name :
+	    json_str_at(inst->doc, "spec", "workload");
 	n = 0;
 	json_object_foreach((json_t *)labels, k, v) {
 		if (n == SCHED_MAX_LABELS || !json_is_string(v))
@@ -462,20 +443,20 @@ build_request(struct req_buf *b, const struct obj *inst, const struct obj *w)
 	b->req.n_labels = n;
 	if (!spec)
 		return;
-	b->req.cpu_millis = int_at(spec, "resources", "cpu_millis", 0);
-	b->req.memory_mib = int_at(spec, "resources", "memory_mib", 0);
-	b->req.image = str_at(spec, "image", NULL);
+	b->req.cpu_millis = json_int_at(spec, "resources", "cpu_millis", 0);
+	b->req.memory_mib = json_int_at(spec, "resources", "memory_mib", 0);
+	b->req.image = json_str_at(spec, "image", NULL);
 	b->req.fips = json_is_true(json_object_get(spec, "fips_required"));
 	n = 0;
 	json_array_foreach(json_object_get(spec, "tolerations"), i, item) {
-		const char *eff = str_at(item, "effect", NULL);
+		const char *eff = json_str_at(item, "effect", NULL);
 
 		if (n == SCHED_MAX_TOLERATIONS)
 			break;
 		b->tols[n++] = (struct sched_toleration){
-			.key = str_at(item, "key", NULL),
+			.key = json_str_at(item, "key", NULL),
 			.exists = !json_object_get(item, "value"),
-			.value = str_at(item, "value", NULL),
+			.value = json_str_at(item, "value", NULL),
 			.any_effect = !eff,
 			.effect = eff && strcmp(eff, "NoExecute") == 0 ?
 			    SCHED_TAINT_NO_EXECUTE : SCHED_TAINT_NO_SCHEDULE,
@@ -490,7 +471,8 @@ build_request(struct req_buf *b, const struct obj *inst, const struct obj *w)
 
 		if (n == SCHED_MAX_RULES)
 			break;
-		b->anti[n].topology = topology(str_at(item, "topology_key", NULL));
+		b->anti[n].topology = topology(json_str_at(item,
+		    "topology_key", NULL));
 		if (!sel || json_object_size(sel) == 0)
 			b->anti[n].selector.same_workload = true;
 		else {
@@ -515,8 +497,10 @@ build_request(struct req_buf *b, const struct obj *inst, const struct obj *w)
 		if (n == SCHED_MAX_RULES)
 			break;
 		b->spread[n++] = (struct sched_spread){
-			.topology = topology(str_at(item, "topology_key", NULL)),
-			.max_skew = (uint32_t)int_at(item, "max_skew", NULL, 1),
+			.topology = topology(json_str_at(item, "topology_key",
+			    NULL)),
+			.max_skew = (uint32_t)json_int_at(item, "max_skew",
+			    NULL, 1),
 			.selector = { .same_workload = true },
 		};
 	}
@@ -545,8 +529,10 @@ add_node(struct sched_cluster *sc, const struct obj *node)
 	struct sched_taint	 taints[SCHED_MAX_TAINTS];
 	struct sched_node_spec	 ns = { 0 };
 	const json_t		*spec = json_object_get(node->doc, "spec");
-	const char		*phase = str_at(node->doc, "status", "phase");
-	const char		*att = str_at(node->doc, "status", "attestation");
+	const char		*phase = json_str_at(node->doc, "status",
+	    "phase");
+	const char		*att = json_str_at(node->doc, "status",
+	    "attestation");
 	const char		*k;
 	const json_t		*v, *item;
 	_cleanup_free_ char	*err = NULL;
@@ -554,11 +540,12 @@ add_node(struct sched_cluster *sc, const struct obj *node)
 	int			 r;
 
 	ns.name = node->name;
-	ns.zone = str_at(spec, "zone", NULL);
-	ns.rack = str_at(spec, "rack", NULL);
-	ns.cpu_millis = int_at(spec, "capacity", "cpu_millis", 0);
-	ns.memory_mib = int_at(spec, "capacity", "memory_mib", 0);
-	ns.max_instances = (uint32_t)int_at(spec, "capacity", "instances", 110);
+	ns.zone = json_str_at(spec, "zone", NULL);
+	ns.rack = json_str_at(spec, "rack", NULL);
+	ns.cpu_millis = json_int_at(spec, "capacity", "cpu_millis", 0);
+	ns.memory_mib = json_int_at(spec, "capacity", "memory_mib", 0);
+	ns.max_instances = (uint32_t)json_int_at(spec, "capacity", "instances",
+	    110);
 	json_object_foreach(json_object_get(json_object_get(node->doc, "metadata"),
 	    "labels"), k, v) {
 		if (n == SCHED_MAX_LABELS)
@@ -571,9 +558,11 @@ add_node(struct sched_cluster *sc, const struct obj *node)
 	json_array_foreach(json_object_get(spec, "taints"), i, item) {
 		if (n == SCHED_MAX_TAINTS)
 			break;
-		taints[n++] = (struct sched_taint){ str_at(item, "key", NULL),
-		    str_at(item, "value", NULL),
-		    strcmp(str_at(item, "effect", NULL) ?: "", "NoExecute") == 0 ?
+		taints[n++] = (struct sched_taint){
+		    json_str_at(item, "key", NULL),
+		    json_str_at(item, "value", NULL),
+		    strcmp(json_str_at(item, "effect", NULL) ?: "",
+		    "NoExecute") == 0 ?
 		    SCHED_TAINT_NO_EXECUTE : SCHED_TAINT_NO_SCHEDULE };
 	}
 	ns.taints = taints;
@@ -614,8 +603,8 @@ reconcile_schedule(struct controller *c, struct objs *nodes, struct objs *wls,
 	/* Adopt what is already placed, so aggregates are right. */
 	for (i = 0; i < insts->n; i++) {
 		struct obj	*in = &insts->v[i];
-		const char	*node = str_at(in->doc, "spec", "node");
-		const char	*wl = str_at(in->doc, "spec", "workload");
+		const char	*node = json_str_at(in->doc, "spec", "node");
+		const char	*wl = json_str_at(in->doc, "spec", "workload");
 
 		if (!node || in->deleting)
 			continue;
@@ -624,7 +613,8 @@ reconcile_schedule(struct controller *c, struct objs *nodes, struct objs *wls,
 	}
 	for (i = 0; i < insts->n; i++) {
 		struct obj		*in = &insts->v[i];
-		const char		*wl = str_at(in->doc, "spec", "workload");
+		const char		*wl = json_str_at(in->doc, "spec",
+		    "workload");
 		struct obj		*w = wl ? objs_find(wls, in->tenant, wl) : NULL;
 		struct sched_result	 res;
 		_cleanup_free_ char	*text = NULL;
@@ -632,7 +622,7 @@ reconcile_schedule(struct controller *c, struct objs *nodes, struct objs *wls,
 		json_t			*ex = NULL, *doc, *status;
 		const char		*old;
 
-		if (in->deleting || !w || str_at(in->doc, "spec", "node"))
+		if (in->deleting || !w || json_str_at(in->doc, "spec", "node"))
 			continue;
 		build_request(b, in, w);
 		if (sched_place(sc, &b->req, &pol, &res, &err) < 0) {
@@ -643,7 +633,7 @@ reconcile_schedule(struct controller *c, struct objs *nodes, struct objs *wls,
 		if (sched_explain_format(&res.explain, &text) < 0 ||
 		    sched_explain_to_json(&res.explain, &ex) < 0)
 			continue;
-		old = str_at(in->doc, "status", "message");
+		old = json_str_at(in->doc, "status", "message");
 		if (!res.placed && old && strcmp(old, text) == 0) {
 			json_decref(ex);
 			continue;	/* nothing new to say */

@@ -30,6 +30,7 @@
 #include "identity/attest.h"
 #include "lib/b64.h"
 #include "lib/err.h"
+#include "lib/ids.h"
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/macro.h"
@@ -94,15 +95,6 @@ enrol_sha256_hex(const void *buf, size_t len, char ret[65])
 	return 0;
 }
 
-static void
-rfc3339(time_t t, char *buf, size_t len)
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static int
 random_hex(char *buf, size_t nbytes)
 {
@@ -112,12 +104,6 @@ random_hex(char *buf, size_t nbytes)
 		return -BW_E_CRYPTO;
 	hex_encode(b, nbytes, buf);
 	return 0;
-}
-
-static const char *
-jstr(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
 }
 
 static json_t *
@@ -137,7 +123,7 @@ static int
 body_b64(json_t *body, const char *key, size_t max, unsigned char **ret,
     size_t *ret_len, char **ret_err)
 {
-	const char	*s = jstr(body, key);
+	const char	*s = json_str_at(body, key, NULL);
 	int		 r;
 
 	if (!s)
@@ -204,7 +190,7 @@ node_new(const char *name)
 
 	if (random_hex(uid, 16) < 0)
 		return NULL;
-	rfc3339(time(NULL), created, sizeof(created));
+	bw_time_rfc3339_at(created, sizeof(created), time(NULL));
 	return json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:{}}, s:{}, s:{s:s, "
 	    "s:s}}", "kind", "Node", "metadata", "name", name, "tenant",
 	    RES_SYSTEM_TENANT, "uid", uid, "created", created, "labels", "spec",
@@ -321,7 +307,7 @@ set_attestation(json_t *doc, const char *state, const char *reason)
 	json_t	*st = status_of(doc);
 	char	 now[40];
 
-	rfc3339(time(NULL), now, sizeof(now));
+	bw_time_rfc3339_at(now, sizeof(now), time(NULL));
 	json_object_set_new(st, "attestation", json_string(state));
 	json_object_set_new(st, "attestation_reason", json_string(reason));
 	json_object_set_new(st, "attestation_changed", json_string(now));
@@ -412,7 +398,7 @@ handle_bootstrap(struct enrol *e, struct evhttp_request *req,
 		refuse(e, req, id, "node.bootstrap", NULL, r, err);
 		return;
 	}
-	node = jstr(body, "node");
+	node = json_str_at(body, "node", NULL);
 	if (!node || pki_check_name("node", node, &err) < 0) {
 		refuse(e, req, id, "node.bootstrap", NULL, -BW_E_INVALID,
 		    err ? err : "node: required");
@@ -447,11 +433,11 @@ handle_bootstrap(struct enrol *e, struct evhttp_request *req,
 	}
 	st = status_of(doc);
 	/* An earlier, unused bootstrap credential stops working now. */
-	old = jstr(json_object_get(st, "enrolment"), "bootstrap_serial");
+	old = json_str_at(st, "enrolment", "bootstrap_serial");
 	if (old)
 		snprintf(old_serial, sizeof(old_serial), "%s", old);
 	expires = time(NULL) + ttl;
-	rfc3339(expires, exp, sizeof(exp));
+	bw_time_rfc3339_at(exp, sizeof(exp), expires);
 	json_object_set_new(st, "enrolment", json_pack("{s:s, s:I, s:s, s:s}",
 	    "bootstrap_serial", serial, "bootstrap_expires_unix",
 	    (json_int_t)expires, "bootstrap_expires", exp, "issued_by",
@@ -510,7 +496,8 @@ handle_approve(struct enrol *e, struct evhttp_request *req,
 		refuse(e, req, id, "node.approve", NULL, r, err);
 		return;
 	}
-	if (!(node = jstr(body, "node")) || pki_check_name("node", node, NULL) < 0) {
+	if (!(node = json_str_at(body, "node", NULL)) ||
+	    pki_check_name("node", node, NULL) < 0) {
 		refuse(e, req, id, "node.approve", NULL, -BW_E_INVALID,
 		    "node: required, a node name");
 		return;
@@ -537,7 +524,7 @@ handle_approve(struct enrol *e, struct evhttp_request *req,
 	    "for the node's next quote");
 	pcrs_text(pcrs, vals, sizeof(vals));
 	snprintf(msg, sizeof(msg), "golden PCR values approved for AK sha256 "
-	    "%.16s...: %s", jstr(ident, "ak_sha256") ?: "?", vals);
+	    "%.16s...: %s", json_str_at(ident, "ak_sha256", NULL) ?: "?", vals);
 	if (node_write(e, req, id, node, doc, rev, 0, "node.approve", "success",
 	    msg, 200, json_pack("{s:s, s:s, s:O}", "node", node, "state",
 	    "Approved", "golden_pcrs", pcrs), NULL) < 0)
@@ -552,7 +539,7 @@ bootstrap_matches(const json_t *doc, const struct authz_identity *id,
 {
 	const json_t	*enr = json_object_get(json_object_get(doc, "status"),
 	    "enrolment");
-	const char	*serial = jstr(enr, "bootstrap_serial");
+	const char	*serial = json_str_at(enr, "bootstrap_serial", NULL);
 
 	if (!serial || strcmp(serial, id->serial) != 0)
 		return errf(-BW_E_DENIED, ret_err, "bootstrap credential %s is "
@@ -585,7 +572,8 @@ handle_begin(struct enrol *e, struct evhttp_request *req,
 		refuse(e, req, id, "node.enrol.begin", node, r, err);
 		return;
 	}
-	if (!jstr(body, "node") || strcmp(jstr(body, "node"), node) != 0) {
+	if (!json_str_at(body, "node", NULL) ||
+	    strcmp(json_str_at(body, "node", NULL), node) != 0) {
 		refuse(e, req, id, "node.enrol.begin", node, -BW_E_DENIED,
 		    "node: must be the name in the bootstrap credential");
 		return;
@@ -596,7 +584,7 @@ handle_begin(struct enrol *e, struct evhttp_request *req,
 		    err ? err : "no such node");
 		return;
 	}
-	tls_pub = jstr(body, "tls_pub");
+	tls_pub = json_str_at(body, "tls_pub", NULL);
 	if (!tls_pub || strlen(tls_pub) > PEM_PUB_MAX ||
 	    strncmp(tls_pub, "-----BEGIN PUBLIC KEY-----", 26) != 0) {
 		refuse(e, req, id, "node.enrol.begin", node, -BW_E_INVALID,
@@ -685,7 +673,7 @@ issue_node_cert(struct enrol *e, json_t *doc, const char *node,
 	if ((r = e->ops.issue_cert(e->ops.ctx, node, "node", tls_pub,
 	    e->o.node_cert_s, &cert, NULL, &serial, ret_err)) < 0)
 		return r;
-	rfc3339(now + e->o.node_cert_s, na, sizeof(na));
+	bw_time_rfc3339_at(na, sizeof(na), now + e->o.node_cert_s);
 	json_object_set_new(status_of(doc), "certificate", json_pack(
 	    "{s:s, s:I, s:I, s:s}", "serial", serial, "issued_unix",
 	    (json_int_t)now, "not_after_unix", (json_int_t)(now +
@@ -701,7 +689,7 @@ mark_attested(json_t *doc)
 	time_t	 now = time(NULL);
 	char	 ts[40];
 
-	rfc3339(now, ts, sizeof(ts));
+	bw_time_rfc3339_at(ts, sizeof(ts), now);
 	json_object_set_new(st, "last_attested", json_string(ts));
 	json_object_set_new(st, "last_attested_unix", json_integer(now));
 	json_object_set_new(st, "phase", json_string("Ready"));
@@ -779,7 +767,7 @@ complete_check(struct enrol *e, const struct authz_identity *id,
 	size_t				 clen;
 	int				 r;
 
-	s = session_find(e, jstr(body, "session"));
+	s = session_find(e, json_str_at(body, "session", NULL));
 	if (!s || strcmp(s->node, id->principal) != 0 ||
 	    strcmp(s->serial, id->serial))
 		return errf(-BW_E_DENIED, ret_err,
@@ -826,7 +814,7 @@ complete_pending(struct enrol *e, struct evhttp_request *req,
 	    "administrator's approval");
 	snprintf(msg, sizeof(msg), "enrolment pending approval: AK "
 	    "sha256 %.16s..., EK sha256 %.16s..., quoted PCRs %s",
-	    jstr(ident, "ak_sha256"), c->s->ek_sha, vals);
+	    json_str_at(ident, "ak_sha256", NULL), c->s->ek_sha, vals);
 	session_clear(c->s);
 	if (node_write(e, req, id, id->principal, c->doc, c->rev, 0,
 	    "node.enrol.pending", "success", msg, 202,
@@ -851,7 +839,7 @@ complete_trusted(struct enrol *e, struct evhttp_request *req,
 	char			 msg[1024];
 	int			 r;
 
-	old = jstr(json_object_get(st, "certificate"), "serial");
+	old = json_str_at(json_object_get(st, "certificate"), "serial", NULL);
 	if (old && e->ops.revoke &&
 	    (r = e->ops.revoke(e->ops.ctx, old, &err)) < 0) {
 		session_clear(c->s);
@@ -871,8 +859,8 @@ complete_trusted(struct enrol *e, struct evhttp_request *req,
 	    "PCR values");
 	snprintf(msg, sizeof(msg), "enrolled: node certificate serial %s "
 	    "issued for the TPM-resident key; bootstrap credential %s "
-	    "revoked; PCRs %s", jstr(json_object_get(st, "certificate"),
-	    "serial"), id->serial, vals);
+	    "revoked; PCRs %s", json_str_at(json_object_get(st, "certificate"),
+	    "serial", NULL), id->serial, vals);
 	session_clear(c->s);
 	if (node_write(e, req, id, node, c->doc, c->rev, 0, "node.enrol",
 	    "success", msg, 200, json_pack("{s:s, s:s, s:s, s:i, s:s}", "state",
@@ -916,12 +904,12 @@ handle_complete(struct enrol *e, struct evhttp_request *req,
 	st = status_of(c.doc);
 	enrolled = json_object_get(st, "identity");
 	golden = json_object_get(st, "golden_pcrs");
-	if (enrolled && strcmp(jstr(enrolled, "ak_sha256") ?: "",
-	    jstr(ident, "ak_sha256") ?: "") != 0) {
+	if (enrolled && strcmp(json_str_at(enrolled, "ak_sha256", NULL) ?: "",
+	    json_str_at(ident, "ak_sha256", NULL) ?: "") != 0) {
 		snprintf(msg, sizeof(msg), "node %s is enrolled with another TPM "
 		    "(AK sha256 %.16s...); an administrator must delete the Node "
 		    "object before a new TPM can enrol under this name", node,
-		    jstr(enrolled, "ak_sha256") ?: "?");
+		    json_str_at(enrolled, "ak_sha256", NULL) ?: "?");
 		session_clear(c.s);
 		refuse(e, req, id, "node.enrol", node, -BW_E_DENIED, msg);
 		goto out;
@@ -1020,17 +1008,18 @@ handle_quote(struct enrol *e, struct evhttp_request *req,
 	st = status_of(doc);
 	ident = json_object_get(st, "identity");
 	golden = json_object_get(st, "golden_pcrs");
-	if (!jstr(ident, "ak_pem") || !json_is_object(golden)) {
+	if (!json_str_at(ident, "ak_pem", NULL) || !json_is_object(golden)) {
 		refuse(e, req, id, "node.attest", node, -BW_E_CONFLICT,
 		    "the node is not enrolled");
 		return;
 	}
-	prev = jstr(st, "attestation");
+	prev = json_str_at(st, "attestation", NULL);
 	was_trusted = prev && strcmp(prev, "Trusted") == 0;
 	r = e->ops.nonce_consume(e->ops.ctx, node, nonce, nlen, &err);
 	if (r == 0)
-		r = e->ops.quote_verify(e->ops.ctx, jstr(ident, "ak_pem"), quote,
-		    qlen, nonce, nlen, golden, NULL, &err);
+		r = e->ops.quote_verify(e->ops.ctx,
+		    json_str_at(ident, "ak_pem", NULL), quote, qlen, nonce,
+		    nlen, golden, NULL, &err);
 	if (r < 0) {
 		/* A failed quote from the node's own mTLS identity: its TPM
 		 * state (or whoever holds that identity) is not what was
@@ -1061,22 +1050,22 @@ handle_quote(struct enrol *e, struct evhttp_request *req,
 	}
 	if (!was_trusted)
 		json_object_set_new(st, "attestation_changed", json_string(
-		    jstr(st, "last_attested")));
+		    json_str_at(st, "last_attested", NULL)));
 	reply = json_pack("{s:s, s:i}", "state", "Trusted", "interval_seconds",
 	    (int)e->o.attest_interval_s);
 	c = json_object_get(st, "certificate");
 	/* A node back from Untrusted gets a fresh certificate and the one
 	 * it held while Untrusted is revoked once this write is durable
 	 * (that one was good for re-attestation only: api.c). */
-	if (!was_trusted && jstr(c, "serial"))
+	if (!was_trusted && json_str_at(c, "serial", NULL))
 		snprintf(old_serial, sizeof(old_serial), "%s",
-		    jstr(c, "serial"));
+		    json_str_at(c, "serial", NULL));
 	/* Renew at half life, only for a node that just proved itself. */
 	if (reply && (!c || !was_trusted || time(NULL) >=
 	    json_integer_value(json_object_get(c, "issued_unix")) +
 	    (json_int_t)e->o.node_cert_s / 2)) {
-		if ((r = issue_node_cert(e, doc, node, jstr(ident, "tls_pub"),
-		    &cert, &err)) < 0) {
+		if ((r = issue_node_cert(e, doc, node,
+		    json_str_at(ident, "tls_pub", NULL), &cert, &err)) < 0) {
 			log_error("node %s: certificate renewal failed: %s", node,
 			    err ? err : bw_strerror(r));
 			old_serial[0] = '\0';
@@ -1115,12 +1104,12 @@ stale_scan(evutil_socket_t fd, short what, void *arg)
 		json_t		*doc = json_loadb(kvs[i]->value,
 		    kvs[i]->value_len, 0, NULL);
 		json_t		*st = json_object_get(doc, "status");
-		const char	*name = jstr(json_object_get(doc, "metadata"),
-		    "name");
+		const char	*name = json_str_at(doc, "metadata", "name");
 		json_int_t	 last;
 
-		if (name && jstr(st, "attestation") &&
-		    strcmp(jstr(st, "attestation"), "Trusted") == 0) {
+		if (name && json_str_at(st, "attestation", NULL) &&
+		    strcmp(json_str_at(st, "attestation", NULL),
+		    "Trusted") == 0) {
 			last = json_integer_value(json_object_get(st,
 			    "last_attested_unix"));
 			if (now - last > (json_int_t)e->o.attest_stale_s) {

@@ -24,10 +24,9 @@
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/macro.h"
+#include "lib/ossl-cleanup.h"
 
 #define PRINCIPAL_CONTROLS	"AC-2,AC-2(4),IA-2,IA-5"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)
 
 int
 principals_binding_check(struct store *st, const struct authz_identity *id,
@@ -415,14 +414,12 @@ principals_revoke(struct principals *p, struct api_server *srv,
 	    (r = store_get(api_store(srv), key, &kv)) < 0)
 		goto fail;
 	doc = json_loadb(kv->value, kv->value_len, 0, NULL);
-	serial = json_string_value(json_object_get(json_object_get(doc, "spec"),
-	    "serial"));
+	serial = json_str_at(doc, "spec", "serial");
 	if (!serial) {
 		r = errf(-BW_E_CORRUPT, &err, "principal has no serial");
 		goto fail;
 	}
-	role = json_string_value(json_object_get(json_object_get(doc, "spec"),
-	    "role"));
+	role = json_str_at(doc, "spec", "role");
 	if ((r = may_revoke(id, role, &err)) < 0)
 		goto fail;
 	/* The certificate dies first: from here on no request with it

@@ -95,24 +95,14 @@ quota_limits_parse(const char *spec, struct quota_limits *l, char **ret_err)
 	return 0;
 }
 
-static long long
-ival(const json_t *o, const char *a, const char *b)
-{
-	const json_t *v = json_object_get(o, a);
-
-	if (b)
-		v = json_object_get(v, b);
-	return json_is_integer(v) ? json_integer_value(v) : 0;
-}
-
 static void
 add_workload(struct quota_amount *u, const json_t *doc)
 {
 	const json_t	*spec = json_object_get(doc, "spec");
-	long long	 n = ival(spec, "replicas", NULL);
+	long long	 n = json_int_at(spec, "replicas", NULL, 0);
 
-	u->cpu_millis += n * ival(spec, "resources", "cpu_millis");
-	u->memory_mib += n * ival(spec, "resources", "memory_mib");
+	u->cpu_millis += n * json_int_at(spec, "resources", "cpu_millis", 0);
+	u->memory_mib += n * json_int_at(spec, "resources", "memory_mib", 0);
 	u->instances += n;
 	u->workloads++;
 }

@@ -410,15 +410,13 @@ res_render(const void *value, size_t len, uint64_t mod_rev)
 const char *
 res_name(const json_t *doc)
 {
-	return json_string_value(json_object_get(json_object_get(doc,
-	    "metadata"), "name"));
+	return json_str_at(doc, "metadata", "name");
 }
 
 const char *
 res_tenant(const json_t *doc)
 {
-	return json_string_value(json_object_get(json_object_get(doc,
-	    "metadata"), "tenant"));
+	return json_str_at(doc, "metadata", "tenant");
 }
 
 uint64_t

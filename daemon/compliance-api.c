@@ -31,6 +31,7 @@
 #include "hardening/pki.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
+#include "lib/ids.h"
 #include "lib/json.h"
 #include "lib/log.h"
 
@@ -703,7 +704,6 @@ run_scan(struct compliance_api *ca, int which, struct evhttp_request *req,
 	struct timespec		 now;
 	char			 capath[PATH_MAX + 32], certpath[PATH_MAX + 32];
 	char			 ts[40];
-	struct tm		 tm;
 	int			 automated = 0, r;
 	json_t			*summary;
 
@@ -726,8 +726,7 @@ run_scan(struct compliance_api *ca, int which, struct evhttp_request *req,
 		return errf(r, ret_err, "POA&M: %s", bw_strerror(r));
 	summary = summarise(ca, which, scan, &automated);
 	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	bw_time_rfc3339_at(ts, sizeof(ts), now.tv_sec);
 	doc = json_pack("{s:s, s:s, s:I, s:i, s:o, s:o, s:O, s:O?}", "time", ts,
 	    "baseline", baseline_names[which], "checks", (json_int_t)scan->n,
 	    "automated_controls", automated, "summary", summary, "results",

@@ -45,6 +45,7 @@
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/macro.h"
+#include "lib/ossl-cleanup.h"
 
 #define ROOT_LEN		32
 #define KEK_LEN			32
@@ -55,10 +56,6 @@
 #define CA_WRAP_MAX		(16 * 1024)
 #define NONCES_CAPACITY		4096
 #define NONCE_TTL_S		120
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_CIPHER_CTX *, EVP_CIPHER_CTX_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free)
 
 static const char default_config[] =
 "{\n"

@@ -20,6 +20,7 @@
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/macro.h"
+#include "lib/ossl-cleanup.h"
 
 /* NIST SP 800-52 Rev 2 approved suites with forward secrecy, AEAD only.
  * ECDSA first: our own PKI issues P-384 ECDSA certificates; the RSA
@@ -37,24 +38,6 @@
  * signature in the handshake, which already excludes TLS < 1.2. */
 #define TLS_SECURITY_LEVEL	3
 #define TLS_VERIFY_DEPTH	4
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(SSL_CTX *, SSL_CTX_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free)
-
-static void
-x509_stack_freep(STACK_OF(X509) **p)
-{
-	if (*p)
-		sk_X509_pop_free(*p, X509_free);
-}
-
-static void
-x509_name_stack_freep(STACK_OF(X509_NAME) **p)
-{
-	if (*p)
-		sk_X509_NAME_pop_free(*p, X509_NAME_free);
-}
 
 void
 crypto_secret_free(char *s)

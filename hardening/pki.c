@@ -26,6 +26,7 @@
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/macro.h"
+#include "lib/ossl-cleanup.h"
 
 #define PKI_CURVE		"P-384"
 #define PKI_SERIAL_BYTES	16
@@ -35,28 +36,6 @@
 #define PKI_REVOKED_FILE	"revoked"
 #define PKI_REVOKED_FILE_MAX	((size_t)PKI_REVOKED_MAX * \
 	(PKI_SERIAL_HEX_MAX + 2))
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(X509 *, X509_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(BIGNUM *, BN_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(X509_EXTENSION *, X509_EXTENSION_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(X509_STORE *, X509_STORE_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(X509_STORE_CTX *, X509_STORE_CTX_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(X509_REQ *, X509_REQ_free)
-
-static void
-x509_stack_freep(STACK_OF(X509) **p)
-{
-	if (*p)
-		sk_X509_pop_free(*p, X509_free);
-}
-
-static void
-openssl_freep(char **p)
-{
-	OPENSSL_free(*p);
-}
 
 enum pki_kind {
 	PKI_KIND_CA,

@@ -19,19 +19,11 @@
 
 #include "identity/attest.h"
 #include "identity/tpm-blob.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/json.h"
 #include "lib/macro.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY_CTX *, EVP_PKEY_CTX_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_CIPHER_CTX *, EVP_CIPHER_CTX_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(OSSL_PARAM_BLD *, OSSL_PARAM_BLD_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(OSSL_PARAM *, OSSL_PARAM_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(BIGNUM *, BN_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(ECDSA_SIG *, ECDSA_SIG_free)
+#include "lib/ossl-cleanup.h"
 
 /* ---- PCR sets ---- */
 
@@ -704,7 +696,7 @@ out:
 struct attest_nonce_slot {
 	unsigned char	nonce[ATTEST_NONCE_LEN];
 	char		owner[ATTEST_OWNER_MAX];
-	struct timespec	issued;
+	uint64_t	issued_ns;	/* bw_mono_ns() */
 	int		live;
 };
 
@@ -746,9 +738,9 @@ attest_nonces_free(struct attest_nonces *n)
 
 static int
 nonce_slot_expired(const struct attest_nonces *n,
-    const struct attest_nonce_slot *s, const struct timespec *now)
+    const struct attest_nonce_slot *s, uint64_t now_ns)
 {
-	return now->tv_sec - s->issued.tv_sec > (time_t)n->ttl;
+	return now_ns / 1000000000u - s->issued_ns / 1000000000u > n->ttl;
 }
 
 int
@@ -756,17 +748,17 @@ attest_nonce_issue(struct attest_nonces *n, const char *owner,
     unsigned char ret_nonce[ATTEST_NONCE_LEN])
 {
 	struct attest_nonce_slot	*s, *free_slot = NULL, *oldest = NULL;
-	struct timespec			 now;
+	uint64_t			 now;
 	size_t				 i, mine = 0, olen;
 
 	if (!owner || (olen = strlen(owner)) == 0 || olen >= ATTEST_OWNER_MAX)
 		return -BW_E_INVALID;
-	clock_gettime(CLOCK_MONOTONIC, &now);
+	now = bw_mono_ns();
 	/* A slot that is free or expired is anyone's; a live one is its
 	 * owner's alone, and only the owner's own oldest makes room. */
 	for (i = 0; i < n->cap; i++) {
 		s = &n->slots[i];
-		if (!s->live || nonce_slot_expired(n, s, &now)) {
+		if (!s->live || nonce_slot_expired(n, s, now)) {
 			if (!free_slot)
 				free_slot = s;
 			continue;
@@ -774,9 +766,7 @@ attest_nonce_issue(struct attest_nonces *n, const char *owner,
 		if (strcmp(s->owner, owner) != 0)
 			continue;
 		mine++;
-		if (!oldest || s->issued.tv_sec < oldest->issued.tv_sec ||
-		    (s->issued.tv_sec == oldest->issued.tv_sec &&
-		    s->issued.tv_nsec < oldest->issued.tv_nsec))
+		if (!oldest || s->issued_ns < oldest->issued_ns)
 			oldest = s;
 	}
 	if (mine >= ATTEST_NONCES_PER_OWNER)
@@ -790,7 +780,7 @@ attest_nonce_issue(struct attest_nonces *n, const char *owner,
 		return -BW_E_CRYPTO;
 	}
 	memcpy(s->owner, owner, olen + 1);
-	s->issued = now;
+	s->issued_ns = now;
 	s->live = 1;
 	memcpy(ret_nonce, s->nonce, ATTEST_NONCE_LEN);
 	return 0;
@@ -800,10 +790,9 @@ int
 attest_nonce_consume(struct attest_nonces *n, const char *owner,
     const unsigned char *nonce, size_t len, char **ret_err)
 {
-	struct timespec now;
+	uint64_t now = bw_mono_ns();
 	size_t i;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (len == ATTEST_NONCE_LEN && owner)
 		for (i = 0; i < n->cap; i++) {
 			struct attest_nonce_slot *s = &n->slots[i];
@@ -812,7 +801,7 @@ attest_nonce_consume(struct attest_nonces *n, const char *owner,
 			    CRYPTO_memcmp(s->nonce, nonce, ATTEST_NONCE_LEN))
 				continue;
 			s->live = 0;
-			if (nonce_slot_expired(n, s, &now))
+			if (nonce_slot_expired(n, s, now))
 				return errf(-BW_E_DENIED, ret_err,
 				    "nonce expired (issued more than %u s ago)",
 				    n->ttl);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "identity/swtpm.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -32,15 +33,6 @@ struct swtpm {
 	int	 ctrl_port;
 	char	 tcti[64];
 };
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 static void
 sleep_ms(long ms)
@@ -183,7 +175,7 @@ child_exec(const char *dir, int port, int ctrl_port, int logfd)
 static int
 reap(pid_t pid, long timeout_ms, int *ret_status)
 {
-	long end = now_ms() + timeout_ms;
+	long end = bw_mono_ms() + timeout_ms;
 	pid_t w;
 
 	for (;;) {
@@ -192,7 +184,7 @@ reap(pid_t pid, long timeout_ms, int *ret_status)
 			return 0;
 		if (w < 0 && errno != EINTR)
 			return -errno;
-		if (now_ms() >= end)
+		if (bw_mono_ms() >= end)
 			return -ETIMEDOUT;
 		sleep_ms(10);
 	}
@@ -214,7 +206,7 @@ start_once(const char *dir, int logfd, struct swtpm *s, char **ret_err)
 	if (s->pid == 0)
 		child_exec(dir, s->port, s->ctrl_port, logfd);
 
-	deadline = now_ms() + SWTPM_START_TIMEOUT_MS;
+	deadline = bw_mono_ms() + SWTPM_START_TIMEOUT_MS;
 	for (;;) {
 		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
 			s->pid = 0;
@@ -228,7 +220,7 @@ start_once(const char *dir, int logfd, struct swtpm *s, char **ret_err)
 			close(r);
 			break;
 		}
-		if (now_ms() >= deadline) {
+		if (bw_mono_ms() >= deadline) {
 			kill(s->pid, SIGKILL);
 			(void)reap(s->pid, SWTPM_STOP_TIMEOUT_MS, &status);
 			s->pid = 0;

@@ -20,6 +20,7 @@
 #include "lib/ids.h"
 #include "lib/json.h"
 #include "lib/macro.h"
+#include "lib/ossl-cleanup.h"
 
 #define TPM_TR_CACHE	8
 
@@ -983,8 +984,6 @@ tpm_signer_public_pem(struct tpm_signer *s, char **ret_pem, char **ret_err)
 		return r;
 	return attest_pub_to_pem(buf, len, ret_pem, ret_err);
 }
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(ECDSA_SIG *, ECDSA_SIG_free)
 
 int
 tpm_sign_digest(void *ctx, const unsigned char *digest, size_t dlen,

@@ -18,10 +18,12 @@
 #include <openssl/pem.h>
 
 #include "image/image.h"
+#include "lib/b64.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/macro.h"
+#include "lib/ossl-cleanup.h"
 #include "lib/runtime-exec.h"
 
 #define TAR_BIN		"/usr/bin/tar"
@@ -47,9 +49,6 @@ struct image_store {
 	unsigned		 seq;
 };
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY_CTX *, EVP_PKEY_CTX_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(FILE *, fclose)
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct image_tar_check *, image_tar_check_free)
@@ -1124,8 +1123,7 @@ import_copy(struct image_store *s, const char *file, int in, const char *tmp,
 		return -BW_E_CRYPTO;
 	if (fsync(out) < 0)
 		return -errno;
-	for (int i = 0; i < 32; i++)
-		snprintf(sum->hex + 2 * i, 3, "%02x", d256[i]);
+	hex_encode(d256, sizeof(d256), sum->hex);
 	return 0;
 }
 

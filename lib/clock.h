@@ -17,10 +17,18 @@ bw_mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static inline uint64_t
+/* Signed, so that a deadline minus now may go below zero. */
+static inline int64_t
 bw_mono_ms(void)
 {
-	return bw_mono_ns() / 1000000u;
+	return (int64_t)(bw_mono_ns() / 1000000u);
+}
+
+/* Seconds on the monotonic clock, for measured durations. */
+static inline double
+bw_mono_s(void)
+{
+	return (double)bw_mono_ns() / 1e9;
 }
 
 /* The monotonic instant AT_NS (a bw_mono_ns() value) as the absolute

@@ -5,6 +5,7 @@
 
 #include <openssl/rand.h>
 
+#include "lib/b64.h"
 #include "lib/err.h"
 #include "lib/ids.h"
 
@@ -20,9 +21,7 @@ bw_uuid_v4(char buf[BW_UUID_LEN + 1])
 {
 	static _Thread_local unsigned char	pool[UUID_POOL];
 	static _Thread_local size_t		left;
-	static const char			hex[] = "0123456789abcdef";
 	unsigned char				b[16];
-	char					*o = buf;
 
 	if (left < sizeof(b)) {
 		if (RAND_bytes(pool, sizeof(pool)) != 1)
@@ -33,23 +32,45 @@ bw_uuid_v4(char buf[BW_UUID_LEN + 1])
 	memcpy(b, pool + left, sizeof(b));
 	b[6] = (b[6] & 0x0f) | 0x40;
 	b[8] = (b[8] & 0x3f) | 0x80;
-	for (size_t i = 0; i < sizeof(b); i++) {
+	bw_uuid_format(b, buf);
+	return 0;
+}
+
+void
+bw_uuid_format(const unsigned char b[16], char buf[BW_UUID_LEN + 1])
+{
+	char *o = buf;
+
+	for (size_t i = 0; i < 16; i++) {
 		if (i == 4 || i == 6 || i == 8 || i == 10)
 			*o++ = '-';
-		*o++ = hex[b[i] >> 4];
-		*o++ = hex[b[i] & 0x0f];
+		hex_encode(b + i, 1, o);
+		o += 2;
 	}
-	*o = '\0';
-	return 0;
 }
 
 void
 bw_time_rfc3339(char *buf, size_t len, time_t t)
 {
+	bw_time_rfc3339_at(buf, len, t ? t : time(NULL));
+}
+
+void
+bw_time_rfc3339_at(char *buf, size_t len, time_t t)
+{
 	struct tm tm;
 
-	if (t == 0)
-		t = time(NULL);
 	gmtime_r(&t, &tm);
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void
+bw_time_rfc3339_ms(char *buf, size_t len, const struct timespec *ts)
+{
+	struct tm tm;
+
+	gmtime_r(&ts->tv_sec, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (int)((ts->tv_nsec / 1000000) % 1000));
 }

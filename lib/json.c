@@ -60,3 +60,25 @@ json_parse_bounded(const char *buf, size_t len, int max_depth, json_t **ret,
 	*ret = v;
 	return 0;
 }
+
+static const json_t *
+json_at(const json_t *o, const char *a, const char *b)
+{
+	const json_t *v = json_object_get(o, a);
+
+	return b ? json_object_get(v, b) : v;
+}
+
+const char *
+json_str_at(const json_t *o, const char *a, const char *b)
+{
+	return json_string_value(json_at(o, a, b));
+}
+
+long long
+json_int_at(const json_t *o, const char *a, const char *b, long long dflt)
+{
+	const json_t *v = json_at(o, a, b);
+
+	return json_is_integer(v) ? json_integer_value(v) : dflt;
+}

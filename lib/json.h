@@ -21,4 +21,13 @@
 int json_parse_bounded(const char *buf, size_t len, int max_depth,
     json_t **ret, char **ret_err);
 
+/* The string at O.A, or at O.A.B when B is not NULL (borrowed from O);
+ * NULL when a member is absent or not of the expected type. */
+const char *json_str_at(const json_t *o, const char *a, const char *b);
+
+/* The integer at O.A, or at O.A.B when B is not NULL; DFLT when a
+ * member is absent or not an integer. */
+long long json_int_at(const json_t *o, const char *a, const char *b,
+    long long dflt);
+
 #endif

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "ids.h"
 #include "log.h"
 
 static const char	*log_component = "bulwark";
@@ -26,16 +27,12 @@ log_vemit(enum log_level lvl, const char *fmt, va_list ap)
 {
 	char		 msg[2048], ts[64];
 	struct timespec	 now;
-	struct tm	 tm;
 	json_t		*o;
 	char		*line;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000);
+	bw_time_rfc3339_ms(ts, sizeof(ts), &now);
 	/* Messages can carry caller bytes; jansson escapes them, and a
 	 * message that is not UTF-8 is logged as such, not dropped. */
 	o = json_pack("{s:s, s:s, s:s, s:s?}", "time", ts,

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "lib/runtime-exec.h"
 #include "lib/err.h"
 #include "lib/json.h"
@@ -31,15 +32,6 @@ static const char *const default_envp[] = {
 	"LC_ALL=C",
 	NULL,
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Async-signal-safe: restores the signal state a fresh program expects
  * (the caller may block or ignore signals, and both are inherited
@@ -217,7 +209,7 @@ exec_pump(struct exec_run *x)
 	for (;;) {
 		struct pollfd	pfd[3];
 		nfds_t		n = 0;
-		int64_t		left = x->deadline - now_ms();
+		int64_t		left = x->deadline - bw_mono_ms();
 
 		if (x->out.fd < 0 && x->err.fd < 0 && x->in[0] < 0)
 			return 0;
@@ -265,7 +257,7 @@ exec_reap(struct exec_run *x, int *ret_status)
 			break;
 		if (w < 0 && errno != EINTR)
 			return -errno;
-		if (now_ms() >= x->deadline)
+		if (bw_mono_ms() >= x->deadline)
 			return -ETIMEDOUT;
 		usleep(2000);
 	}
@@ -321,7 +313,7 @@ runtime_exec(const char *const *argv, const struct runtime_exec_opts *o,
 	x.o = o;
 	x.out.sink = o->sink;
 	x.out.sink_data = o->sink_data;
-	x.deadline = now_ms() +
+	x.deadline = bw_mono_ms() +
 	    (o->timeout_ms > 0 ? o->timeout_ms : EXEC_DEFAULT_TIMEOUT_MS);
 
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);

@@ -32,6 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
+
 struct slot {
 	int		fd;
 	int		connected;
@@ -46,15 +48,6 @@ on_term(int sig)
 {
 	(void)sig;
 	stop = 1;
-}
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void
@@ -134,9 +127,9 @@ main(int argc, char **argv)
 	}
 	for (i = 0; i < conns; i++)
 		slots[i].fd = -1;
-	start = last_tick = now();
-	while (!stop && now() - start < duration) {
-		double t = now();
+	start = last_tick = bw_mono_s();
+	while (!stop && bw_mono_s() - start < duration) {
+		double t = bw_mono_s();
 
 		/* token bucket: at most RATE new connections a second */
 		tokens += (t - last_tick) * rate;
@@ -213,7 +206,7 @@ main(int argc, char **argv)
 				s->connected = 0;
 			}
 		}
-		t = now();
+		t = bw_mono_s();
 		for (i = 0; i < conns; i++) {
 			struct slot *s = &slots[i];
 

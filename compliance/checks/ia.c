@@ -22,6 +22,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "lib/macro.h"
+#include "lib/ossl-cleanup.h"
 #include "compliance/checks/checks.h"
 
 #define PAM_PASSWORD	"etc/pam.d/common-password"
@@ -29,11 +30,6 @@
 #define PWQUALITY	"etc/security/pwquality.conf"
 #define COMP_KEYSCAN_MAX_FILES	2000
 #define COMP_KEYSCAN_MAX_DEPTH	4
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(X509 *, X509_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(X509_STORE *, X509_STORE_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(X509_STORE_CTX *, X509_STORE_CTX_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free);
 
 static long
 comp_pwq_value(const char *pamline, const char *conf, const char *key,

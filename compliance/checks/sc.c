@@ -12,9 +12,8 @@
 #include <openssl/ssl.h>
 
 #include "lib/macro.h"
+#include "lib/ossl-cleanup.h"
 #include "compliance/checks/checks.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(SSL_CTX *, SSL_CTX_free);
 
 /* Approved: AES-GCM/CCM AEAD suites with (EC)DHE key exchange (TLS 1.2)
  * or any TLS 1.3 suite using AES (FIPS 140-3 approved; ChaCha20 is not). */

@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "lib/b64.h"
 #include "lib/err.h"
 #include "lib/json.h"
 #include "lib/macro.h"
@@ -285,18 +286,15 @@ COMP_CHECK_FN(comp_chk_ra_feed_current)
 	return comp_verdict_from_obs(res);
 }
 
+/* Whether the N (at most 32) bytes at D read as the lowercase HEX. */
 static bool
 comp_hex_eq(const unsigned char *d, size_t n, const char *hex)
 {
-	static const char hx[] = "0123456789abcdef";
-	size_t i;
+	char buf[2 * 32 + 1];
 
-	if (strlen(hex) != 2 * n)
+	if (n > 32 || strlen(hex) != 2 * n)
 		return false;
-	for (i = 0; i < n; i++)
-		if (hex[2 * i] != hx[d[i] >> 4] || hex[2 * i + 1] != hx[d[i] & 15])
-			return false;
-	return true;
+	return strcmp(hex_encode(d, n, buf), hex) == 0;
 }
 
 /* FIPS 180-2 "abc". */

@@ -16,6 +16,7 @@
 #include "audit/segment.h"
 #include "audit/trail.h"
 #include "audit/verify.h"
+#include "lib/b64.h"
 #include "lib/fileio.h"
 
 static inline char *
@@ -292,12 +293,12 @@ t_forge(const char *dir, uint64_t seq, const struct audit_signer *attacker,
 				if (audit_checkpoint_sign(attacker, b.p, b.len, &sig,
 				    &siglen) < 0)
 					abort();
-				audit_hex(sig, siglen, sighex);
+				hex_encode(sig, siglen, sighex);
 				free(sig);
 				audit_buf_appendf(&b, " sig=%s", sighex);
 			}
 			audit_sha256(b.p, b.len, h);
-			audit_hex(h, 32, prev);
+			hex_encode(h, 32, prev);
 			audit_buf_appendf(&b, " hash=%s", prev);
 			audit_line_done(&l);
 			free(s.lines[i]);

@@ -12,6 +12,7 @@
 
 #include "audit/record.h"
 #include "audit/segment.h"
+#include "lib/b64.h"
 #include "lib/err.h"
 
 /* The example in docs/audit-format.md; its hash was computed with
@@ -48,7 +49,7 @@ test_known_answer(void **state)
 	assert_int_equal(audit_buf_appendf(&b, " prev=%s", audit_zero_hash), 0);
 	assert_string_equal(b.p, kat_body);
 	assert_int_equal(audit_sha256(b.p, b.len, h), 0);
-	audit_hex(h, 32, hex);
+	hex_encode(h, 32, hex);
 	assert_string_equal(hex, kat_hash);
 	audit_buf_done(&b);
 }

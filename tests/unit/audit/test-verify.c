@@ -13,6 +13,7 @@
 
 #include "audit-test.h"
 #include "audit/search.h"
+#include "lib/b64.h"
 
 struct fx {
 	char			*root, trail[512];
@@ -191,7 +192,7 @@ test_insert_forged_chained(void **state)
 	    "outcome=success reason= controls=AC-2 prev=%s", seq, prev.hash);
 	audit_line_done(&prev);
 	audit_sha256(b.p, b.len, h);
-	audit_hex(h, 32, hex);
+	hex_encode(h, 32, hex);
 	audit_buf_appendf(&b, " hash=%s", hex);
 	insert_line(&s, 4, b.p);
 	t_seg_store(&s);

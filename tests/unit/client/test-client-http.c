@@ -100,6 +100,41 @@ test_malformed_is_refused(void **state)
 	}
 }
 
+/* The one URL splitter of the CLI and the agent: default ports, a
+ * bracketed IPv6 host, a path ignored; anything else refused. */
+static void
+test_split_url(void **state)
+{
+	static const struct {
+		const char	*url, *host, *port;
+		int		 tls;
+	} good[] = {
+		{ "https://ctl.example:8443/v1", "ctl.example", "8443", 1 },
+		{ "https://h", "h", "443", 1 },
+		{ "http://[::1]:80", "::1", "80", 0 },
+		{ "http://h", "h", "80", 0 },
+	};
+	static const char *const bad[] = {
+		"ftp://h", "https://", "https://:443", "https://h:",
+		"https://[::1", "https://h:123456789012345678",
+		"https://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	};
+	char	host[64], port[16];
+	int	tls = -1;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_int_equal(client_split_url(good[i].url, host,
+		    sizeof(host), port, sizeof(port), &tls), 0);
+		assert_string_equal(host, good[i].host);
+		assert_string_equal(port, good[i].port);
+		assert_int_equal(tls, good[i].tls);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(client_split_url(bad[i], host, sizeof(host),
+		    port, sizeof(port), &tls), -BW_E_INVALID);
+}
+
 int
 main(void)
 {
@@ -108,6 +143,7 @@ main(void)
 		cmocka_unit_test(test_in_place),
 		cmocka_unit_test(test_incomplete_is_not_complete),
 		cmocka_unit_test(test_malformed_is_refused),
+		cmocka_unit_test(test_split_url),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,7 +21,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "lib/b64.h"
 #include "lib/fileio.h"
+#include "lib/ids.h"
 #include "tests/unit/compliance/fixture.h"
 
 static char *
@@ -141,22 +143,13 @@ world_dpkg(struct world *w, const char *openssl_ver, const char *extra)
 	world_age(w, "var/lib/dpkg/status", 2);
 }
 
-static void
-fmt_date(time_t t, char *buf, size_t n)
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 void
 world_advisories(struct world *w, int gen_days, int pub_days)
 {
 	char gen[32], pub[32], *s;
 
-	fmt_date(w->now - (time_t)gen_days * 86400, gen, sizeof(gen));
-	fmt_date(w->now - (time_t)pub_days * 86400, pub, sizeof(pub));
+	bw_time_rfc3339_at(gen, sizeof(gen), w->now - (time_t)gen_days * 86400);
+	bw_time_rfc3339_at(pub, sizeof(pub), w->now - (time_t)pub_days * 86400);
 	assert_true(asprintf(&s, "{\"generated\": \"%s\", \"advisories\": ["
 	    "{\"id\": \"DSA-5532-1\", \"package\": \"openssl\", \"fixed\": "
 	    "\"3.0.11-1~deb12u2\", \"published\": \"%s\", \"severity\": "
@@ -249,15 +242,14 @@ put_manifest(struct world *w, const char *manifest, const char *const *files)
 	for (; *files; files++) {
 		char *p = path_of(w, *files + 1), *buf = NULL, hex[65];
 		unsigned char md[32];
-		size_t len, i;
+		size_t len;
 		int fd = open(p, O_RDONLY | O_CLOEXEC);
 
 		assert_true(fd >= 0);
 		assert_int_equal(read_bounded(fd, 1 << 20, &buf, &len), 0);
 		close(fd);
 		assert_true(EVP_Digest(buf, len, md, NULL, EVP_sha256(), NULL));
-		for (i = 0; i < 32; i++)
-			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+		hex_encode(md, sizeof(md), hex);
 		snprintf(line + strlen(line), sizeof(line) - strlen(line),
 		    "%s  %s\n", hex, *files);
 		free(buf);

@@ -14,6 +14,7 @@
 #include "lib/err.h"
 #include "lib/ids.h"
 #include "lib/json.h"
+#include "lib/ossl-cleanup.h"
 #include "lib/runtime-exec.h"
 
 static void
@@ -222,6 +223,88 @@ test_exec_umask(void **state)
 	umask(old);
 }
 
+static void
+test_json_at(void **state)
+{
+	json_t *o = json_pack("{s:s, s:i, s:{s:s, s:I, s:s}}", "a", "x", "n", 7,
+	    "m", "name", "y", "rev", (json_int_t)9, "s", "not an int");
+
+	assert_non_null(o);
+	assert_string_equal(json_str_at(o, "a", NULL), "x");
+	assert_string_equal(json_str_at(o, "m", "name"), "y");
+	assert_null(json_str_at(o, "n", NULL));
+	assert_null(json_str_at(o, "m", "absent"));
+	assert_null(json_str_at(o, "absent", "name"));
+	assert_null(json_str_at(NULL, "a", NULL));
+	assert_int_equal(json_int_at(o, "n", NULL, -1), 7);
+	assert_int_equal(json_int_at(o, "m", "rev", -1), 9);
+	assert_int_equal(json_int_at(o, "m", "s", -1), -1);
+	assert_int_equal(json_int_at(o, "absent", "rev", 42), 42);
+	json_decref(o);
+}
+
+/* bw_time_rfc3339_at() formats the time it is given, 0 included;
+ * bw_time_rfc3339() takes 0 for now. */
+static void
+test_time_rfc3339(void **state)
+{
+	char buf[BW_TIME_LEN + 1];
+
+	bw_time_rfc3339_at(buf, sizeof(buf), 0);
+	assert_string_equal(buf, "1970-01-01T00:00:00Z");
+	bw_time_rfc3339_at(buf, sizeof(buf), 1764000000);
+	assert_string_equal(buf, "2025-11-24T16:00:00Z");
+	bw_time_rfc3339(buf, sizeof(buf), 1764000000);
+	assert_string_equal(buf, "2025-11-24T16:00:00Z");
+	{
+		struct timespec	ts = { .tv_sec = 1764000000, .tv_nsec = 7999999 };
+		char		ms[BW_TIME_LEN + 5];
+
+		bw_time_rfc3339_ms(ms, sizeof(ms), &ts);
+		assert_string_equal(ms, "2025-11-24T16:00:00.007Z");
+	}
+	bw_time_rfc3339(buf, sizeof(buf), 0);
+	assert_int_equal(strlen(buf), BW_TIME_LEN);
+	assert_string_not_equal(buf, "1970-01-01T00:00:00Z");
+}
+
+static void
+test_uuid_format(void **state)
+{
+	const unsigned char	b[16] = { 0x01, 0x23, 0x45, 0x67, 0x89, 0xab,
+	    0xcd, 0xef, 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0xff };
+	char			buf[BW_UUID_LEN + 1];
+
+	bw_uuid_format(b, buf);
+	assert_string_equal(buf, "01234567-89ab-cdef-0011-2233445566ff");
+}
+
+/* The clock's units agree with each other. */
+static void
+test_mono_units(void **state)
+{
+	uint64_t	ns = bw_mono_ns();
+	int64_t		ms = bw_mono_ms();
+	double		s = bw_mono_s();
+
+	assert_true(ms >= (int64_t)(ns / 1000000u));
+	assert_true(s * 1e9 >= (double)ns);
+	assert_true(s * 1e3 < (double)ms + 1000.0);
+}
+
+/* The OpenSSL cleanup functions free what they hold and accept NULL. */
+static void
+test_ossl_cleanup(void **state)
+{
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY	*none = NULL;
+	_cleanup_(BIO_freep) BIO		*bio = BIO_new(BIO_s_mem());
+	_cleanup_(X509_freep) X509		*x = X509_new();
+
+	assert_null(none);
+	assert_non_null(bio);
+	assert_non_null(x);
+}
+
 int
 main(void)
 {
@@ -235,6 +318,11 @@ main(void)
 		cmocka_unit_test(test_errf_wrap),
 		cmocka_unit_test(test_cond_mono),
 		cmocka_unit_test(test_exec_umask),
+		cmocka_unit_test(test_json_at),
+		cmocka_unit_test(test_time_rfc3339),
+		cmocka_unit_test(test_uuid_format),
+		cmocka_unit_test(test_mono_units),
+		cmocka_unit_test(test_ossl_cleanup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
