@@ -125,6 +125,18 @@ bw_buf_appendf(struct bw_buf *b, const char *fmt, ...)
 	return r;
 }
 
+void
+bw_buf_printf(struct bw_buf *b, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (b->err)
+		return;
+	va_start(ap, fmt);
+	b->err = bw_buf_vappendf(b, fmt, ap);
+	va_end(ap);
+}
+
 long
 bw_buf_room(struct bw_buf *b, size_t chunk)
 {
@@ -169,4 +181,5 @@ bw_buf_done(struct bw_buf *b)
 	free(b->p);
 	b->p = NULL;
 	b->len = b->cap = 0;
+	b->err = 0;
 }

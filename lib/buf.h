@@ -17,6 +17,7 @@ struct bw_buf {
 	size_t	 cap;		/* bytes allocated at P */
 	size_t	 max;		/* LEN never passes it; 0: no limit */
 	bool	 secret;	/* key material: every copy left is wiped */
+	int	 err;		/* first failure of bw_buf_printf(), or 0 */
 };
 
 /* Makes room for MORE bytes past LEN and the NUL (P may move). Returns
@@ -38,6 +39,12 @@ int bw_buf_appendf(struct bw_buf *b, const char *fmt, ...)
 int bw_buf_vappendf(struct bw_buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
+/* Appends printf output for writers that check once, at the end: the
+ * first failure is kept in ERR, and once ERR is set this does nothing.
+ * (The other functions neither read nor set ERR.) */
+void bw_buf_printf(struct bw_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* For read loops: makes room for CHUNK more bytes (fewer when MAX is
  * nearer) and returns how many may be written at P + LEN: all the room
  * the buffer has, up to MAX, at least 1. The caller then counts what it
@@ -55,8 +62,8 @@ void bw_buf_advance(struct bw_buf *b, size_t n);
  * unchanged) only when an empty buffer cannot allocate its "". */
 char *bw_buf_take(struct bw_buf *b, size_t *ret_len);
 
-/* Frees P (wiped first when SECRET) and empties the buffer; MAX and
- * SECRET stay. Accepts an empty buffer; usable as a cleanup function:
+/* Frees P (wiped first when SECRET) and empties the buffer, ERR too; MAX
+ * and SECRET stay. Accepts an empty buffer; usable as a cleanup function:
  * _cleanup_(bw_buf_done) struct bw_buf b = { 0 }; */
 void bw_buf_done(struct bw_buf *b);
 

@@ -132,6 +132,27 @@ test_secret(void **state)
 	bw_buf_done(&b);
 }
 
+/* bw_buf_printf() keeps the first failure and then does nothing. */
+static void
+test_printf_sticky(void **state)
+{
+	_cleanup_(bw_buf_done) struct bw_buf b = { .max = 8 };
+
+	(void)state;
+	bw_buf_printf(&b, "%s", "abc");
+	assert_int_equal(b.err, 0);
+	bw_buf_printf(&b, "%s", "defghi");
+	assert_int_equal(b.err, -EFBIG);
+	bw_buf_printf(&b, "%s", "d");
+	assert_string_equal(b.p, "abc");
+	assert_int_equal(b.err, -EFBIG);
+	bw_buf_done(&b);
+	assert_int_equal(b.err, 0);
+	bw_buf_printf(&b, "%d", 12345678);
+	assert_int_equal(b.err, 0);
+	assert_string_equal(b.p, "12345678");
+}
+
 int
 main(void)
 {
@@ -141,6 +162,7 @@ main(void)
 		cmocka_unit_test(test_max),
 		cmocka_unit_test(test_room),
 		cmocka_unit_test(test_secret),
+		cmocka_unit_test(test_printf_sticky),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
