@@ -23,6 +23,7 @@
 #include "agent/agent-tls.h"
 #include "client/client.h"
 #include "hardening/crypto-policy.h"
+#include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -508,9 +509,11 @@ static int
 exchange(struct agent_tls *t, const char *req, int *ret_status,
     char **ret_body, char **ret_err)
 {
-	_cleanup_free_ char	*buf = NULL;
-	size_t			 len = 0, cap = HEAD_MAX, hlen = 0, need = 0;
+	_cleanup_(bw_buf_done) struct bw_buf b = {
+		.max = AGENT_RESPONSE_MAX + HEAD_MAX };
+	size_t			 hlen = 0, need = 0;
 	long long		 clen = -1;
+	long			 room;
 	int			 n, status = 0, chunked = 0, until_eof = 0;
 	char			*sep = NULL;
 
@@ -519,24 +522,16 @@ exchange(struct agent_tls *t, const char *req, int *ret_status,
 		ssl_fail(ret_err, "TLS write");
 		return -ECONNRESET;
 	}
-	if (!(buf = malloc(cap + 1)))
-		return -ENOMEM;
 	for (;;) {
-		if (len == cap) {
-			char *nb;
-
-			if (cap >= AGENT_RESPONSE_MAX + HEAD_MAX)
-				return errf(-BW_E_TOOLARGE, ret_err,
-				    "response larger than %d bytes",
-				    AGENT_RESPONSE_MAX);
-			cap *= 2;
-			if (!(nb = realloc(buf, cap + 1)))
-				return -ENOMEM;
-			buf = nb;
-		}
-		n = SSL_read(t->ssl, buf + len, (int)(cap - len));
+		if ((room = bw_buf_room(&b, HEAD_MAX)) == -EFBIG)
+			return errf(-BW_E_TOOLARGE, ret_err,
+			    "response larger than %d bytes",
+			    AGENT_RESPONSE_MAX);
+		if (room < 0)
+			return (int)room;
+		n = SSL_read(t->ssl, b.p + b.len, (int)room);
 		if (n <= 0) {
-			if (len == 0) {
+			if (b.len == 0) {
 				/* TLS 1.3 reports a refused client certificate
 				 * here, on the first read. */
 				ssl_fail(ret_err, "TLS read");
@@ -546,17 +541,16 @@ exchange(struct agent_tls *t, const char *req, int *ret_status,
 				break;
 			return ssl_fail(ret_err, "connection closed mid-response");
 		}
-		len += (size_t)n;
+		bw_buf_advance(&b, (size_t)n);
 		if (!sep) {
-			buf[len] = '\0';
-			if (!(sep = strstr(buf, "\r\n\r\n"))) {
-				if (len >= HEAD_MAX)
+			if (!(sep = strstr(b.p, "\r\n\r\n"))) {
+				if (b.len >= HEAD_MAX)
 					return errf(-BW_E_INVALID, ret_err,
 					    "response head too large");
 				continue;
 			}
-			hlen = (size_t)(sep - buf) + 4;
-			if (client_parse_head(buf, hlen, &status, &clen,
+			hlen = (size_t)(sep - b.p) + 4;
+			if (client_parse_head(b.p, hlen, &status, &clen,
 			    &chunked) < 0)
 				return errf(-BW_E_INVALID, ret_err,
 				    "malformed HTTP response");
@@ -573,29 +567,29 @@ exchange(struct agent_tls *t, const char *req, int *ret_status,
 		}
 		if (chunked) {
 			size_t	dlen;
-			int	d = client_dechunk(buf + hlen, len - hlen, NULL,
-			    &dlen);
+			int	d = client_dechunk(b.p + hlen, b.len - hlen,
+			    NULL, &dlen);
 
 			if (d < 0)
 				return errf(-BW_E_INVALID, ret_err, "malformed "
 				    "chunked response");
 			if (d == 1) {
-				client_dechunk(buf + hlen, len - hlen, buf + hlen,
-				    &dlen);
-				len = hlen + dlen;
+				client_dechunk(b.p + hlen, b.len - hlen,
+				    b.p + hlen, &dlen);
+				b.len = hlen + dlen;
 				break;
 			}
-		} else if (sep && !until_eof && len >= need)
+		} else if (sep && !until_eof && b.len >= need)
 			break;
 	}
-	buf[len] = '\0';
-	if (!chunked && !until_eof && len > need)
+	b.p[b.len] = '\0';
+	if (!chunked && !until_eof && b.len > need)
 		return errf(-BW_E_INVALID, ret_err, "response longer than its "
 		    "Content-Length");
-	if (!(*ret_body = strdup(buf + hlen)))
+	if (!(*ret_body = strdup(b.p + hlen)))
 		return -ENOMEM;
 	*ret_status = status;
-	return head_says_close(buf, hlen) || until_eof ? 1 : 0;
+	return head_says_close(b.p, hlen) || until_eof ? 1 : 0;
 }
 
 int

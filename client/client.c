@@ -19,6 +19,7 @@
 
 #include "client/client.h"
 #include "hardening/crypto-policy.h"
+#include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -522,12 +523,16 @@ send_request(struct conn *c, const struct client_conf *conf, const char *method,
 	return 0;
 }
 
-/* Reads one whole response (Content-Length, chunked, or until close). */
+/* Reads one whole response (Content-Length, chunked, or until close).
+ * The body may be a credential (a node's bootstrap): growing it leaves
+ * no copy behind, and the caller wipes what it gets. */
 static int
 read_response(struct conn *c, struct client_response *ret, char **ret_err)
 {
-	_cleanup_free_ char	*out = NULL;
-	size_t			 len = 0, cap = 0;
+	_cleanup_(bw_buf_done) struct bw_buf out = {
+		.max = CLIENT_RESPONSE_MAX, .secret = true };
+	char			*body;
+	size_t			 blen;
 	long long		 clen;
 	int			 status, chunked, r;
 
@@ -541,40 +546,34 @@ read_response(struct conn *c, struct client_response *ret, char **ret_err)
 				return errf(-BW_E_INVALID, ret_err,
 				    "malformed chunked body");
 		} else if (clen >= 0)
-			want = clen - (long long)len;
+			want = clen - (long long)out.len;
 		else
 			want = 4096;
 		if (want == 0)
 			break;
-		if ((size_t)want + len > CLIENT_RESPONSE_MAX)
+		if ((r = bw_buf_reserve(&out, (size_t)want)) == -EFBIG)
 			return errf(-BW_E_TOOLARGE, ret_err,
 			    "response over %d bytes", CLIENT_RESPONSE_MAX);
-		if (len + (size_t)want + 1 > cap) {
-			char *nb;
-
-			cap = len + (size_t)want + 1;
-			if (!(nb = realloc(out, cap)))
-				return -ENOMEM;
-			out = nb;
-		}
+		if (r < 0)
+			return r;
 		if (chunked || clen >= 0) {
 			char crlf[2];
 
-			if (read_exact(c, out + len, (size_t)want) < 0)
+			if (read_exact(c, out.p + out.len, (size_t)want) < 0)
 				return errf(-BW_E_UNAVAILABLE, ret_err,
 				    "connection closed mid-response");
-			len += (size_t)want;
+			bw_buf_advance(&out, (size_t)want);
 			if (chunked && read_exact(c, crlf, 2) < 0)
 				return errf(-BW_E_INVALID, ret_err,
 				    "malformed chunked body");
 			if (!chunked)
 				break;
 		} else {
-			ssize_t got = conn_read(c, out + len, (size_t)want);
+			ssize_t got = conn_read(c, out.p + out.len, (size_t)want);
 
 			if (got <= 0)
 				break;
-			len += (size_t)got;
+			bw_buf_advance(&out, (size_t)got);
 		}
 	}
 	if (chunked) {
@@ -587,12 +586,11 @@ read_response(struct conn *c, struct client_response *ret, char **ret_err)
 				break;
 		} while (n > 0);
 	}
-	if (!out && !(out = calloc(1, 1)))
+	if (!(body = bw_buf_take(&out, &blen)))
 		return -ENOMEM;
-	out[len] = '\0';
 	ret->status = status;
-	ret->body = TAKE_PTR(out);
-	ret->body_len = len;
+	ret->body = body;
+	ret->body_len = blen;
 	return 0;
 }
 

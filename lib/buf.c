@@ -158,6 +158,18 @@ bw_buf_room(struct bw_buf *b, size_t chunk)
 	return left > LONG_MAX ? LONG_MAX : (long)left;
 }
 
+void
+bw_buf_consume(struct bw_buf *b, size_t n)
+{
+	if (n > b->len)
+		n = b->len;
+	if (n == 0)
+		return;
+	memmove(b->p, b->p + n, b->len - n);
+	b->len -= n;
+	b->p[b->len] = '\0';
+}
+
 char *
 bw_buf_take(struct bw_buf *b, size_t *ret_len)
 {

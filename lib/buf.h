@@ -56,6 +56,10 @@ long bw_buf_room(struct bw_buf *b, size_t chunk);
  * bw_buf_room() made room for them, and terminates them. */
 void bw_buf_advance(struct bw_buf *b, size_t n);
 
+/* Drops the first N (at most LEN) bytes, moving the rest to the front:
+ * a reader that took one line keeps the bytes after it. */
+void bw_buf_consume(struct bw_buf *b, size_t n);
+
 /* Hands the bytes to the caller (free(); for a SECRET buffer, wipe them
  * first) as a NUL-terminated string, "" when empty; *RET_LEN (may be
  * NULL) gets LEN. The buffer is left empty. Returns NULL (the buffer

@@ -110,6 +110,23 @@ test_room(void **state)
 	assert_int_equal(strspn(b.p, "r"), 5000);
 }
 
+/* A line reader drops what it parsed and keeps the rest. */
+static void
+test_consume(void **state)
+{
+	_cleanup_(bw_buf_done) struct bw_buf b = { 0 };
+
+	(void)state;
+	bw_buf_consume(&b, 3);
+	assert_int_equal(bw_buf_append(&b, "one\ntwo\nthr", 11), 0);
+	bw_buf_consume(&b, 4);
+	assert_string_equal(b.p, "two\nthr");
+	assert_int_equal(b.len, 7);
+	bw_buf_consume(&b, 100);
+	assert_int_equal(b.len, 0);
+	assert_string_equal(b.p, "");
+}
+
 /* A secret buffer behaves the same and is empty after done(). */
 static void
 test_secret(void **state)
@@ -161,6 +178,7 @@ main(void)
 		cmocka_unit_test(test_growth),
 		cmocka_unit_test(test_max),
 		cmocka_unit_test(test_room),
+		cmocka_unit_test(test_consume),
 		cmocka_unit_test(test_secret),
 		cmocka_unit_test(test_printf_sticky),
 	};
