@@ -569,7 +569,8 @@ read_response(struct conn *c, struct client_response *ret, char **ret_err)
 			if (!chunked)
 				break;
 		} else {
-			ssize_t got = conn_read(c, out.p + out.len, (size_t)want);
+			ssize_t got = conn_read(c, out.p + out.len,
+			    (size_t)want);
 
 			if (got <= 0)
 				break;

@@ -13,11 +13,11 @@
  * the bytes hold no NUL. P is NULL until then. */
 struct bw_buf {
 	char	*p;
-	size_t	 len;		/* bytes held, not counting the NUL */
-	size_t	 cap;		/* bytes allocated at P */
-	size_t	 max;		/* LEN never passes it; 0: no limit */
-	bool	 secret;	/* key material: every copy left is wiped */
-	int	 err;		/* first failure of bw_buf_printf(), or 0 */
+	size_t	 len;	/* bytes held, not counting the NUL */
+	size_t	 cap;	/* bytes allocated at P */
+	size_t	 max;	/* LEN never passes it; 0: no limit */
+	bool	 secret;	/* key material: every copy is wiped */
+	int	 err;	/* first failure of bw_buf_printf(), or 0 */
 };
 
 /* Makes room for MORE bytes past LEN and the NUL (P may move). Returns

@@ -76,7 +76,7 @@ child_close_fds(int keep)
 
 struct capture {
 	int		 fd;
-	struct bw_buf	 b;	/* up to RUNTIME_EXEC_OUT_MAX, the rest dropped */
+	struct bw_buf	 b;	/* to RUNTIME_EXEC_OUT_MAX; the rest dropped */
 	int	(*sink)(const void *buf, size_t len, void *userdata);
 	void	*sink_data;
 };
