@@ -14,15 +14,15 @@
 
 #include "agent/qmp.h"
 #include "lib/clock.h"
+#include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/json.h"
 #include "lib/macro.h"
 
 struct qmp {
-	int	 fd;
-	char	*buf;
-	size_t	 len, cap;
-	int	 id;
+	int		 fd;
+	struct bw_buf	 in;	/* read, not yet a whole line */
+	int		 id;
 };
 
 void
@@ -32,7 +32,7 @@ qmp_close(struct qmp *q)
 		return;
 	if (q->fd >= 0)
 		close(q->fd);
-	free(q->buf);
+	bw_buf_done(&q->in);
 	free(q);
 }
 
@@ -41,22 +41,23 @@ static int
 qmp_read(struct qmp *q, int64_t deadline, json_t **ret, char **ret_err)
 {
 	for (;;) {
-		char		*nl = q->len ? memchr(q->buf, '\n', q->len) : NULL;
+		char		*nl = q->in.len ? memchr(q->in.p, '\n',
+		    q->in.len) : NULL;
 		struct pollfd	 pfd = { q->fd, POLLIN, 0 };
 		int64_t		 left;
+		long		 room;
 		ssize_t		 n;
 		int		 r;
 
 		if (nl) {
-			size_t line = (size_t)(nl - q->buf);
+			size_t line = (size_t)(nl - q->in.p);
 
-			r = json_parse_bounded(q->buf, line, BW_JSON_MAX_DEPTH,
+			r = json_parse_bounded(q->in.p, line, BW_JSON_MAX_DEPTH,
 			    ret, ret_err);
-			memmove(q->buf, nl + 1, q->len - line - 1);
-			q->len -= line + 1;
+			bw_buf_consume(&q->in, line + 1);
 			return r;
 		}
-		if (q->len >= QMP_LINE_MAX)
+		if (q->in.len >= QMP_LINE_MAX)
 			return errf(-BW_E_TOOLARGE, ret_err,
 			    "qmp: line over %d bytes", QMP_LINE_MAX);
 		left = deadline - bw_mono_ms();
@@ -67,23 +68,16 @@ qmp_read(struct qmp *q, int64_t deadline, json_t **ret, char **ret_err)
 			return -errno;
 		if (r <= 0)
 			continue;
-		if (q->cap - q->len < 4096) {
-			size_t	 ncap = q->cap ? q->cap * 2 : 8192;
-			char	*nb = realloc(q->buf, ncap);
-
-			if (!nb)
-				return -ENOMEM;
-			q->buf = nb;
-			q->cap = ncap;
-		}
-		n = read(q->fd, q->buf + q->len, q->cap - q->len);
+		if ((room = bw_buf_room(&q->in, 4096)) < 0)
+			return (int)room;
+		n = read(q->fd, q->in.p + q->in.len, (size_t)room);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0)
 			return -errno;
 		if (n == 0)
 			return errf(-EPIPE, ret_err, "qmp: connection closed");
-		q->len += (size_t)n;
+		bw_buf_advance(&q->in, (size_t)n);
 	}
 }
 

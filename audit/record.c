@@ -103,81 +103,6 @@ audit_unhex(const char *s, size_t slen, unsigned char *out, size_t n)
 	return 0;
 }
 
-int
-audit_buf_reserve(struct audit_buf *b, size_t more)
-{
-	size_t	 need, ncap;
-	char	*np;
-
-	if (more > SIZE_MAX / 2 - b->len)
-		return -ENOMEM;
-	need = b->len + more + 1;
-	if (need <= b->cap)
-		return 0;
-	ncap = b->cap ? b->cap : 256;
-	while (ncap < need)
-		ncap *= 2;
-	if (!(np = realloc(b->p, ncap)))
-		return -ENOMEM;
-	b->p = np;
-	b->cap = ncap;
-	return 0;
-}
-
-int
-audit_buf_append(struct audit_buf *b, const void *p, size_t n)
-{
-	int r;
-
-	if ((r = audit_buf_reserve(b, n)) < 0)
-		return r;
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return 0;
-}
-
-int
-audit_buf_append_u64(struct audit_buf *b, uint64_t v)
-{
-	char	digits[20];
-	size_t	n = 0;
-
-	do {
-		digits[sizeof(digits) - ++n] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	return audit_buf_append(b, digits + sizeof(digits) - n, n);
-}
-
-int
-audit_buf_appendf(struct audit_buf *b, const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 n, r;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return -EINVAL;
-	if ((r = audit_buf_reserve(b, (size_t)n)) < 0)
-		return r;
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-	return 0;
-}
-
-void
-audit_buf_done(struct audit_buf *b)
-{
-	free(b->p);
-	b->p = NULL;
-	b->len = b->cap = 0;
-}
-
 /* Bytes written as themselves; every other byte is %XX. */
 static int
 is_plain(unsigned char c)
@@ -186,13 +111,13 @@ is_plain(unsigned char c)
 }
 
 static int
-encode_bytes(struct audit_buf *b, const unsigned char *s, size_t n)
+encode_bytes(struct bw_buf *b, const unsigned char *s, size_t n)
 {
 	static const char digits[] = "0123456789ABCDEF";
 	char	*o;
 	int	 r;
 
-	if ((r = audit_buf_reserve(b, 3 * n)) < 0)
+	if ((r = bw_buf_reserve(b, 3 * n)) < 0)
 		return r;
 	o = b->p + b->len;
 	for (size_t i = 0; i < n; i++) {
@@ -210,7 +135,7 @@ encode_bytes(struct audit_buf *b, const unsigned char *s, size_t n)
 }
 
 int
-audit_value_encode(struct audit_buf *b, const char *value)
+audit_value_encode(struct bw_buf *b, const char *value)
 {
 	size_t	 n = value ? strlen(value) : 0;
 	char	 mark[40];
@@ -249,7 +174,7 @@ audit_record_validate(const struct audit_record *r)
 }
 
 int
-audit_record_format_fields(const struct audit_record *rec, struct audit_buf *b)
+audit_record_format_fields(const struct audit_record *rec, struct bw_buf *b)
 {
 	const struct {
 		const char *key, *value;
@@ -273,15 +198,15 @@ audit_record_format_fields(const struct audit_record *rec, struct audit_buf *b)
 	if ((r = audit_record_validate(rec)) < 0)
 		return r;
 	for (size_t i = 0; i < ELEMENTSOF(f1); i++) {
-		if ((r = audit_buf_append(b, f1[i].key, strlen(f1[i].key))) < 0 ||
+		if ((r = bw_buf_append(b, f1[i].key, strlen(f1[i].key))) < 0 ||
 		    (r = audit_value_encode(b, f1[i].value)) < 0)
 			return r;
 	}
-	if ((r = audit_buf_append(b, " orev=", 6)) < 0 ||
-	    (r = audit_buf_append_u64(b, rec->object_revision)) < 0)
+	if ((r = bw_buf_append(b, " orev=", 6)) < 0 ||
+	    (r = bw_buf_append_u64(b, rec->object_revision)) < 0)
 		return r;
 	for (size_t i = 0; i < ELEMENTSOF(f2); i++) {
-		if ((r = audit_buf_append(b, f2[i].key, strlen(f2[i].key))) < 0 ||
+		if ((r = bw_buf_append(b, f2[i].key, strlen(f2[i].key))) < 0 ||
 		    (r = audit_value_encode(b, f2[i].value)) < 0)
 			return r;
 	}

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "lib/buf.h"
+
 struct audit_record {
 	uint64_t	 seq;		/* assigned by the trail */
 	struct timespec	 time;		/* assigned by the trail (UTC) */
@@ -46,21 +48,6 @@ struct audit_record {
 #define AUDIT_ACTION_FORWARD	"audit.forward"
 #define AUDIT_ACTION_KEY_CHANGE	"audit.key_change"
 
-/* A growable byte buffer for composing lines. */
-struct audit_buf {
-	char	*p;
-	size_t	 len, cap;
-};
-
-int audit_buf_reserve(struct audit_buf *b, size_t more);
-int audit_buf_append(struct audit_buf *b, const void *p, size_t n);
-/* Appends V in decimal, as "%" PRIu64 would, without the printf
- * machinery (the trail formats a few per record). */
-int audit_buf_append_u64(struct audit_buf *b, uint64_t v);
-int audit_buf_appendf(struct audit_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void audit_buf_done(struct audit_buf *b);
-
 /* A parsed line. The record's strings point into BUF (decoded, NUL
  * terminated); release with audit_line_done(). */
 struct audit_line {
@@ -83,11 +70,11 @@ int audit_record_validate(const struct audit_record *r);
  * the end of " controls=...", with a leading space. The trail composes
  * the rest (seq, time, prev, hash). Returns 0, -BW_E_INVALID, -ENOMEM. */
 int audit_record_format_fields(const struct audit_record *r,
-    struct audit_buf *b);
+    struct bw_buf *b);
 
 /* Appends VALUE (may be NULL = "") percent-encoded and, beyond
  * AUDIT_FIELD_MAX bytes, cut and marked. */
-int audit_value_encode(struct audit_buf *b, const char *value);
+int audit_value_encode(struct bw_buf *b, const char *value);
 
 /* Formats TS as RFC 3339 UTC with nanoseconds into BUF (31 bytes). */
 void audit_time_format(const struct timespec *ts, char buf[AUDIT_TIME_LEN + 1]);

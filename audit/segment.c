@@ -47,10 +47,10 @@ audit_segment_name_parse(const char *name, uint64_t *ret_first_seq)
 }
 
 int
-audit_segment_header_format(struct audit_buf *b, uint64_t first_seq,
+audit_segment_header_format(struct bw_buf *b, uint64_t first_seq,
     const char *prev_hex)
 {
-	return audit_buf_appendf(b, HDR_MAGIC "%" PRIu64 " prev=%s\n",
+	return bw_buf_appendf(b, HDR_MAGIC "%" PRIu64 " prev=%s\n",
 	    first_seq, prev_hex);
 }
 

@@ -25,7 +25,7 @@ int audit_segment_name_parse(const char *name, uint64_t *ret_first_seq);
 
 /* Appends the header line "bulwark-audit-segment v=1 first_seq=N
  * prev=HEX\n" to B. */
-int audit_segment_header_format(struct audit_buf *b, uint64_t first_seq,
+int audit_segment_header_format(struct bw_buf *b, uint64_t first_seq,
     const char *prev_hex);
 
 /* Parses the header at the start of BUF (LEN bytes). On success sets

@@ -59,7 +59,7 @@ struct pending {
 struct waiter {
 	struct audit_record	*recs;
 	size_t			 n;
-	struct audit_buf	 fields;
+	struct bw_buf		 fields;
 	size_t			*offs;		/* n + 1 offsets into fields */
 	int			 result;
 	atomic_int		 done;		/* set last, by the leader */
@@ -151,7 +151,7 @@ struct audit_trail {
 	uint64_t	 last_cap_ms;
 	int		 cap_warned;
 	int		 tail_dirty;
-	struct audit_buf wbuf;
+	struct bw_buf wbuf;
 	size_t		*line_offs;
 	size_t		 cap_line_offs;
 
@@ -199,7 +199,7 @@ internal_add(struct audit_trail *t, const char *action, const char *outcome,
     const char *okind, const char *oname, uint64_t orev, const char *reason,
     const char *controls)
 {
-	struct audit_buf	b = { 0 };
+	struct bw_buf		b = { 0 };
 	struct audit_record	rec = {
 		.actor = TRAIL_ACTOR, .action = action, .outcome = outcome,
 		.object_kind = okind, .object_name = oname,
@@ -214,7 +214,7 @@ internal_add(struct audit_trail *t, const char *action, const char *outcome,
 		struct pending	*np = realloc(t->internal, ncap * sizeof(*np));
 
 		if (!np) {
-			audit_buf_done(&b);
+			bw_buf_done(&b);
 			return -ENOMEM;
 		}
 		t->internal = np;
@@ -283,7 +283,7 @@ batch_take_internal(struct audit_trail *t, struct batch *b)
 /* Appends one complete line to the write buffer and advances *SEQ and
  * PREV (in/out, hex). KEY_ID non-NULL makes it a signed checkpoint. */
 static int
-compose_line(struct audit_trail *t, struct audit_buf *b, uint64_t seq,
+compose_line(struct audit_trail *t, struct bw_buf *b, uint64_t seq,
     const char *timestr, const char *fields, size_t flen,
     char prev[AUDIT_HASH_HEX + 1], const char *key_id)
 {
@@ -291,21 +291,21 @@ compose_line(struct audit_trail *t, struct audit_buf *b, uint64_t seq,
 	unsigned char	 h[AUDIT_HASH_LEN];
 	int		 r;
 
-	if ((r = audit_buf_append(b, "v=1 seq=", 8)) < 0 ||
-	    (r = audit_buf_append_u64(b, seq)) < 0 ||
-	    (r = audit_buf_append(b, " time=", 6)) < 0 ||
-	    (r = audit_buf_append(b, timestr, AUDIT_TIME_LEN)) < 0 ||
-	    (r = audit_buf_append(b, fields, flen)) < 0 ||
-	    (r = audit_buf_append(b, " prev=", 6)) < 0 ||
-	    (r = audit_buf_append(b, prev, AUDIT_HASH_HEX)) < 0)
+	if ((r = bw_buf_append(b, "v=1 seq=", 8)) < 0 ||
+	    (r = bw_buf_append_u64(b, seq)) < 0 ||
+	    (r = bw_buf_append(b, " time=", 6)) < 0 ||
+	    (r = bw_buf_append(b, timestr, AUDIT_TIME_LEN)) < 0 ||
+	    (r = bw_buf_append(b, fields, flen)) < 0 ||
+	    (r = bw_buf_append(b, " prev=", 6)) < 0 ||
+	    (r = bw_buf_append(b, prev, AUDIT_HASH_HEX)) < 0)
 		return r;
 	if (key_id) {
 		_cleanup_free_ unsigned char *sig = NULL;
 		_cleanup_free_ char *sighex = NULL;
 		size_t siglen = 0;
 
-		if ((r = audit_buf_append(b, " key=", 5)) < 0 ||
-		    (r = audit_buf_append(b, key_id, AUDIT_HASH_HEX)) < 0)
+		if ((r = bw_buf_append(b, " key=", 5)) < 0 ||
+		    (r = bw_buf_append(b, key_id, AUDIT_HASH_HEX)) < 0)
 			return r;
 		if ((r = audit_checkpoint_sign(t->o.signer, b->p + start,
 		    b->len - start, &sig, &siglen)) < 0)
@@ -315,17 +315,17 @@ compose_line(struct audit_trail *t, struct audit_buf *b, uint64_t seq,
 		if (!(sighex = malloc(2 * siglen + 1)))
 			return -ENOMEM;
 		hex_encode(sig, siglen, sighex);
-		if ((r = audit_buf_append(b, " sig=", 5)) < 0 ||
-		    (r = audit_buf_append(b, sighex, 2 * siglen)) < 0)
+		if ((r = bw_buf_append(b, " sig=", 5)) < 0 ||
+		    (r = bw_buf_append(b, sighex, 2 * siglen)) < 0)
 			return r;
 	}
 	if ((r = audit_sha256(b->p + start, b->len - start, h)) < 0)
 		return r;
 	hex_encode(h, sizeof(h), prev);
-	if ((r = audit_buf_append(b, " hash=", 6)) < 0 ||
-	    (r = audit_buf_append(b, prev, AUDIT_HASH_HEX)) < 0)
+	if ((r = bw_buf_append(b, " hash=", 6)) < 0 ||
+	    (r = bw_buf_append(b, prev, AUDIT_HASH_HEX)) < 0)
 		return r;
-	return audit_buf_append(b, "\n", 1);
+	return bw_buf_append(b, "\n", 1);
 }
 
 static int
@@ -399,7 +399,7 @@ static int
 rotate(struct audit_trail *t)
 {
 	char			 name[AUDIT_SEG_NAME_LEN + 1];
-	struct audit_buf	 hdr = { 0 };
+	struct bw_buf		 hdr = { 0 };
 	size_t			 pad = t->o.preallocate ? sizeof(zeros) : 0;
 	int			 fd, r;
 
@@ -413,7 +413,7 @@ rotate(struct audit_trail *t)
 	    O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		r = -errno;
-		audit_buf_done(&hdr);
+		bw_buf_done(&hdr);
 		return r;
 	}
 	if ((r = pwrite_all(fd, hdr.p, hdr.len, 0)) < 0 ||
@@ -423,7 +423,7 @@ rotate(struct audit_trail *t)
 		close(fd);
 		unlinkat(t->dirfd, name, 0);
 		fsync(t->dirfd);
-		audit_buf_done(&hdr);
+		bw_buf_done(&hdr);
 		return r < 0 ? r : -EIO;
 	}
 	if (t->segfd >= 0)
@@ -433,7 +433,7 @@ rotate(struct audit_trail *t)
 	t->seg_size = hdr.len;
 	t->seg_alloc = hdr.len + pad;
 	t->seg_opened_ms = bw_mono_ms();
-	audit_buf_done(&hdr);
+	bw_buf_done(&hdr);
 	return 0;
 }
 
@@ -618,14 +618,14 @@ static int
 commit_checkpoint(struct audit_trail *t, struct batch *b,
     struct commit_state *c)
 {
-	struct audit_buf	f = { 0 };
+	struct bw_buf		f = { 0 };
 	struct audit_record	cr = {
 		.actor = TRAIL_ACTOR, .action = AUDIT_ACTION_CHECKPOINT,
 		.object_kind = "audit-trail", .outcome = "success",
 		.controls = "AU-9,AU-9(3),AU-10",
 	};
 	struct audit_record	fr;
-	struct audit_buf	ff = { 0 };
+	struct bw_buf		ff = { 0 };
 	char	reason[96], save[AUDIT_HASH_HEX + 1];
 	size_t	mark = t->wbuf.len;
 	int	r;
@@ -641,14 +641,14 @@ commit_checkpoint(struct audit_trail *t, struct batch *b,
 	if ((r = audit_record_format_fields(&cr, &f)) < 0)
 		return r;
 	if ((r = line_offs_push(t, &c->nlines, t->wbuf.len)) < 0) {
-		audit_buf_done(&f);
+		bw_buf_done(&f);
 		return r;
 	}
 	memcpy(save, c->prev, sizeof(save));
 	r = compose_line(t, &t->wbuf, c->seq + 1, c->timestr, f.p, f.len,
 	    c->prev, t->key_id);
-	audit_buf_done(&f);
-	if (r == -ENOMEM)
+	bw_buf_done(&f);
+	if (r == -ENOMEM || r == -EFBIG)
 		return r;
 	if (r == 0) {
 		c->ckpt = 1;
@@ -665,7 +665,7 @@ commit_checkpoint(struct audit_trail *t, struct batch *b,
 		return r;
 	r = compose_line(t, &t->wbuf, c->seq + 1, c->timestr, ff.p, ff.len,
 	    c->prev, NULL);
-	audit_buf_done(&ff);
+	bw_buf_done(&ff);
 	if (r < 0)
 		return r;
 	c->ckpt_failed = 1;
@@ -1023,7 +1023,7 @@ sync_wait(struct audit_trail *t)
 /* A batch of callers' records while streaming: composed and written,
  * then synced by the sync thread. */
 struct sbatch {
-	struct audit_buf	 buf;
+	struct bw_buf		 buf;
 	size_t			 written;	/* bytes of BUF in the file */
 	struct waiter		*head, **tail;
 	size_t			 nwaiters;
@@ -1326,8 +1326,8 @@ stream(struct audit_trail *t)
 		if (!cur)
 			break;
 	}
-	audit_buf_done(&sb[0].buf);
-	audit_buf_done(&sb[1].buf);
+	bw_buf_done(&sb[0].buf);
+	bw_buf_done(&sb[1].buf);
 	return done;
 }
 
@@ -1400,7 +1400,7 @@ audit_trail_append(struct audit_trail *t, struct audit_record *recs, size_t n,
 	}
 	/* One allocation for the fields of a few usual records, not a few
 	 * reallocations as they grow. */
-	if (n <= 64 && audit_buf_reserve(&w.fields, 640 * n) < 0)
+	if (n <= 64 && bw_buf_reserve(&w.fields, 640 * n) < 0)
 		return -BW_E_AUDIT;
 	/* The usual call appends one record: no allocation for offsets. */
 	if (n == 1)
@@ -1463,7 +1463,7 @@ audit_trail_append(struct audit_trail *t, struct audit_record *recs, size_t n,
 out:
 	if (w.offs != offs1)
 		free(w.offs);
-	audit_buf_done(&w.fields);
+	bw_buf_done(&w.fields);
 	if (w.result == 0 && ret_last_seq)
 		*ret_last_seq = w.last_seq;
 	return w.result;
@@ -1758,7 +1758,7 @@ write_pubkey(struct audit_trail *t, char **ret_err)
 	EVP_PKEY		**olds = NULL;
 	size_t			 len, oldlen, nold = 0, kept = 1;
 	size_t			 current_at = SIZE_MAX;	/* the signer's key among OLDS */
-	struct audit_buf	 out = { 0 };
+	struct bw_buf		 out = { 0 };
 	char			 id[AUDIT_HASH_HEX + 1], reason[300];
 	int			 r;
 
@@ -1771,7 +1771,7 @@ write_pubkey(struct audit_trail *t, char **ret_err)
 		    NULL) < 0)
 			nold = 0;	/* unreadable: the convenience copy is remade */
 	}
-	if ((r = audit_buf_append(&out, pem, len)) < 0)
+	if ((r = bw_buf_append(&out, pem, len)) < 0)
 		goto out;
 	for (size_t i = 0; i < nold; i++) {
 		_cleanup_free_ char *p = NULL;
@@ -1784,7 +1784,7 @@ write_pubkey(struct audit_trail *t, char **ret_err)
 		if (kept == AUDIT_KEYS_MAX)
 			continue;	/* the oldest fall off the convenience copy */
 		if ((r = audit_pubkey_pem(olds[i], &p, &pl)) < 0 ||
-		    (r = audit_buf_append(&out, p, pl)) < 0)
+		    (r = bw_buf_append(&out, p, pl)) < 0)
 			goto out;
 		kept++;
 	}
@@ -1803,7 +1803,7 @@ write_pubkey(struct audit_trail *t, char **ret_err)
 		    NULL, 0, reason, "AU-9,AU-10,SC-12");
 	}
 out:
-	audit_buf_done(&out);
+	bw_buf_done(&out);
 	audit_pubkeys_free(olds, nold);
 	return r;
 }
@@ -1830,7 +1830,7 @@ trail_free(struct audit_trail *t)
 	pending_free(t->internal, t->ninternal);
 	for (size_t i = 0; i < t->nprune; i++)
 		free(t->prune[i]);
-	audit_buf_done(&t->wbuf);
+	bw_buf_done(&t->wbuf);
 	free(t->line_offs);
 	pthread_mutex_destroy(&t->mu);
 	pthread_mutex_destroy(&t->qmu);

@@ -100,7 +100,7 @@ naive_writer(void *arg)
 {
 	struct run *r = arg;
 	char name[64], prev[AUDIT_HASH_HEX + 1], tm[AUDIT_TIME_LEN + 1];
-	struct audit_buf b = { 0 };
+	struct bw_buf b = { 0 };
 
 	memcpy(prev, audit_zero_hash, sizeof(prev));
 	for (uint64_t i = 0; bw_mono_s() < r->deadline; i++) {
@@ -114,13 +114,13 @@ naive_writer(void *arg)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		audit_time_format(&ts, tm);
 		b.len = 0;
-		if (audit_buf_appendf(&b, "v=1 seq=%" PRIu64 " time=%s", i + 1, tm) < 0 ||
+		if (bw_buf_appendf(&b, "v=1 seq=%" PRIu64 " time=%s", i + 1, tm) < 0 ||
 		    audit_record_format_fields(&rec, &b) < 0 ||
-		    audit_buf_appendf(&b, " prev=%s", prev) < 0 ||
+		    bw_buf_appendf(&b, " prev=%s", prev) < 0 ||
 		    audit_sha256(b.p, b.len, h) < 0)
 			exit(1);
 		hex_encode(h, sizeof(h), prev);
-		audit_buf_appendf(&b, " hash=%s\n", prev);
+		bw_buf_appendf(&b, " hash=%s\n", prev);
 		if (pwrite(r->naive_fd, b.p, b.len, (off_t)*r->naive_off) != (ssize_t)b.len ||
 		    fdatasync(r->naive_fd) < 0) {
 			perror("naive write");
@@ -131,7 +131,7 @@ naive_writer(void *arg)
 		if (lat_push(r, bw_mono_ns() - t0) < 0)
 			exit(1);
 	}
-	audit_buf_done(&b);
+	bw_buf_done(&b);
 	return NULL;
 }
 

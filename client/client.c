@@ -20,6 +20,7 @@
 
 #include "client/client.h"
 #include "hardening/crypto-policy.h"
+#include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -86,6 +87,9 @@ client_conf_clear(struct client_conf *conf)
 void
 client_response_clear(struct client_response *r)
 {
+	/* a body may be a credential (a node's bootstrap) */
+	if (r->body)
+		explicit_bzero(r->body, r->body_len);
 	free(r->body);
 	memset(r, 0, sizeof(*r));
 }
@@ -595,13 +599,17 @@ send_request(struct conn *c, const struct client_conf *conf, const char *method,
 }
 
 /* Reads one whole response (Content-Length, chunked, or until close)
- * of at most C's response_max bytes. */
+ * of at most C's response_max bytes. The body may be a credential (a
+ * node's bootstrap): growing it leaves no copy behind, and the caller
+ * wipes what it gets. */
 static int
 read_response(struct conn *c, struct client_response *ret, char **ret_err)
 {
-	_cleanup_free_ char	*out = NULL;
-	size_t			 len = 0, cap = 0, limit, dlen;
+	_cleanup_(bw_buf_done) struct bw_buf out = { .secret = true };
+	size_t			 dlen;
+	long			 room;
 	long long		 clen;
+	ssize_t			 got;
 	int			 status, chunked, r;
 
 	if ((r = read_head(c, &status, &clen, &chunked, ret_err)) < 0)
@@ -612,24 +620,15 @@ read_response(struct conn *c, struct client_response *ret, char **ret_err)
 		return errf(-BW_E_TOOLARGE, ret_err, "response larger than %zu "
 		    "bytes", c->response_max);
 	/* A chunked body's framing may take a head's worth more. */
-	limit = clen >= 0 ? (size_t)clen :
+	out.max = clen >= 0 ? (size_t)clen :
 	    c->response_max + (chunked ? HEAD_MAX : 0);
-	while (clen < 0 || len < (size_t)clen) {
-		size_t	want = limit - len < 16384 ? limit - len : 16384;
-		ssize_t	got;
-
-		if (want == 0)
+	while (clen < 0 || out.len < (size_t)clen) {
+		if ((room = bw_buf_room(&out, 16384)) == -EFBIG)
 			return errf(-BW_E_TOOLARGE, ret_err, "response larger "
 			    "than %zu bytes", c->response_max);
-		if (len + want + 1 > cap) {
-			char *nb;
-
-			cap = len + want + 1 > 2 * cap ? len + want + 1 : 2 * cap;
-			if (!(nb = realloc(out, cap)))
-				return -ENOMEM;
-			out = nb;
-		}
-		if ((got = conn_read(c, out + len, want)) <= 0) {
+		if (room < 0)
+			return (int)room;
+		if ((got = conn_read(c, out.p + out.len, (size_t)room)) <= 0) {
 			if (clen < 0 && !chunked) {
 				/* the body ends with the connection */
 				c->reusable = 0;
@@ -638,14 +637,15 @@ read_response(struct conn *c, struct client_response *ret, char **ret_err)
 			return ssl_error(ret_err, "connection closed "
 			    "mid-response");
 		}
-		len += (size_t)got;
+		bw_buf_advance(&out, (size_t)got);
 		if (!chunked)
 			continue;
-		if ((r = client_dechunk(out, len, NULL, &dlen)) < 0)
+		if ((r = client_dechunk(out.p, out.len, NULL, &dlen)) < 0)
 			return errf(-BW_E_INVALID, ret_err, "malformed chunked "
 			    "response");
 		if (r == 1) {
-			client_dechunk(out, len, out, &len);
+			client_dechunk(out.p, out.len, out.p, &out.len);
+			out.p[out.len] = '\0';
 			break;
 		}
 	}
@@ -653,12 +653,9 @@ read_response(struct conn *c, struct client_response *ret, char **ret_err)
 	if (c->off != c->len)
 		return errf(-BW_E_INVALID, ret_err, "response longer than its "
 		    "Content-Length");
-	if (!out && !(out = calloc(1, 1)))
+	if (!(ret->body = bw_buf_take(&out, &ret->body_len)))
 		return -ENOMEM;
-	out[len] = '\0';
 	ret->status = status;
-	ret->body = TAKE_PTR(out);
-	ret->body_len = len;
 	return 0;
 }
 

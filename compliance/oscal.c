@@ -11,6 +11,7 @@
 
 #include <openssl/rand.h>
 
+#include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/ids.h"
@@ -116,9 +117,10 @@ comp_observation(const struct comp_result *r, char uuid[37])
 {
 	_cleanup_json_ json_t *o = NULL;
 	json_t *ev, *props;
-	_cleanup_free_ char *remarks = NULL, *desc = NULL;
+	_cleanup_(bw_buf_done) struct bw_buf remarks = { 0 };
+	_cleanup_free_ char *desc = NULL;
 	char ts[64];
-	size_t i, len = 0;
+	size_t i;
 
 	if (comp_uuid_v4(uuid) < 0)
 		return NULL;
@@ -126,35 +128,17 @@ comp_observation(const struct comp_result *r, char uuid[37])
 	if (asprintf(&desc, "%s Verdict: %s.", r->check->description,
 	    comp_verdict_str(r->verdict)) < 0)
 		return NULL;
-	if (!(remarks = strdup("")))
-		return NULL;
 	for (i = 0; i < r->n_obs; i++) {
 		const struct comp_obs *ob = &r->obs[i];
-		char *line;
-		int n = asprintf(&line, "- [%s] %s: found %s; required %s\n",
+
+		if (bw_buf_appendf(&remarks, "- [%s] %s: found %s; required %s\n",
 		    ob->ok ? "ok" : "not ok", ob->subject ? ob->subject : "-",
-		    ob->found, ob->required ? ob->required : "-");
-		char *nr;
-
-		if (n < 0)
+		    ob->found, ob->required ? ob->required : "-") < 0)
 			return NULL;
-		if (!(nr = realloc(remarks, len + (size_t)n + 1))) {
-			free(line);
-			return NULL;
-		}
-		remarks = nr;
-		memcpy(remarks + len, line, (size_t)n + 1);
-		len += (size_t)n;
-		free(line);
 	}
-	if (r->error) {
-		char *nr;
-
-		if (asprintf(&nr, "%s- error: %s\n", remarks, r->error) < 0)
-			return NULL;
-		free(remarks);
-		remarks = nr;
-	}
+	if (r->error && bw_buf_appendf(&remarks, "- error: %s\n",
+	    r->error) < 0)
+		return NULL;
 	props = json_pack("[o, o]", comp_prop("check-id", r->check->id),
 	    comp_prop("verdict", comp_verdict_str(r->verdict)));
 	o = json_pack("{s:s, s:s, s:s, s:o, s:[s], s:[s], s:s}",
@@ -163,8 +147,8 @@ comp_observation(const struct comp_result *r, char uuid[37])
 	    "collected", ts);
 	if (!o)
 		return NULL;
-	if (*remarks && json_object_set_new(o, "remarks",
-	    json_string(remarks)) < 0)
+	if (remarks.len && json_object_set_new(o, "remarks",
+	    json_string(remarks.p)) < 0)
 		return NULL;
 	if (r->n_ev) {
 		if (!(ev = json_array()) ||

@@ -19,6 +19,7 @@
 
 #include <openssl/evp.h>
 
+#include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/ids.h"
@@ -123,18 +124,13 @@ ssp_is_attr(const char *p, size_t n, size_t *ret_klen)
 }
 
 static int
-ssp_text_append(char **text, size_t *len, const char *p, size_t n)
+ssp_text_append(struct bw_buf *text, const char *p, size_t n)
 {
-	char *nt = realloc(*text, *len + n + 2);
+	int r;
 
-	if (!nt)
-		return -ENOMEM;
-	memcpy(nt + *len, p, n);
-	nt[*len + n] = '\n';
-	*len += n + 1;
-	nt[*len] = '\0';
-	*text = nt;
-	return 0;
+	if ((r = bw_buf_append(text, p, n)) < 0)
+		return r;
+	return bw_buf_append(text, "\n", 1);
 }
 
 /* Ends section S: trims its text. */
@@ -149,10 +145,10 @@ int
 comp_ssp_text_parse(struct comp_ssp_text *t, const char *name,
     const char *buf, size_t len, char **ret_err)
 {
-	_cleanup_free_ char	*text = NULL;
+	_cleanup_(bw_buf_done) struct bw_buf text = { 0 };
 	_cleanup_free_ char	*top = NULL;
 	struct ssp_section	*cur = NULL;
-	size_t			 tlen = 0, pos = 0;
+	size_t			 pos = 0;
 	unsigned		 line = 0;
 	bool			 in_attrs = false;
 	int			 r;
@@ -177,10 +173,10 @@ comp_ssp_text_parse(struct comp_ssp_text *t, const char *name,
 		else if (n > 3 && p[0] == '#' && p[1] == '#' && p[2] == ' ')
 			level = 2;
 		if (level) {
-			if (cur && (r = ssp_section_finish(cur, text, tlen)) < 0)
+			if (cur && (r = ssp_section_finish(cur, text.p,
+			    text.len)) < 0)
 				return r;
-			free(TAKE_PTR(text));
-			tlen = 0;
+			bw_buf_done(&text);
 			if (level == 2 && !top)
 				return errf(-BW_E_INVALID, ret_err, "%s:%u: a \"## \" "
 				    "section before any \"# \" section", name, line);
@@ -241,10 +237,10 @@ comp_ssp_text_parse(struct comp_ssp_text *t, const char *name,
 			continue;
 		}
 		in_attrs = false;
-		if ((r = ssp_text_append(&text, &tlen, p, n)) < 0)
+		if ((r = ssp_text_append(&text, p, n)) < 0)
 			return r;
 	}
-	if (cur && (r = ssp_section_finish(cur, text, tlen)) < 0)
+	if (cur && (r = ssp_section_finish(cur, text.p, text.len)) < 0)
 		return r;
 	return 0;
 }
@@ -373,51 +369,6 @@ ssp_enum(const char *const *vals, size_t n, const char *v)
 	return -ENOENT;
 }
 
-/* A growable string for the Markdown rendering. */
-struct ssp_md {
-	char	*p;
-	size_t	 len, cap;
-	int	 oom;
-};
-
-static void ssp_mdf(struct ssp_md *m, const char *fmt, ...) _printf_(2, 3);
-
-static void
-ssp_mdf(struct ssp_md *m, const char *fmt, ...)
-{
-	va_list	ap;
-	int	n;
-
-	if (m->oom)
-		return;
-	for (;;) {
-		size_t room = m->cap - m->len;
-
-		va_start(ap, fmt);
-		n = vsnprintf(m->p ? m->p + m->len : NULL, room, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			m->oom = 1;
-			return;
-		}
-		if ((size_t)n < room) {
-			m->len += (size_t)n;
-			return;
-		}
-		{
-			size_t	 ncap = (m->cap + (size_t)n + 1) * 2;
-			char	*np = realloc(m->p, ncap);
-
-			if (!np) {
-				m->oom = 1;
-				return;
-			}
-			m->p = np;
-			m->cap = ncap;
-		}
-	}
-}
-
 static json_t *
 ssp_prop(const char *name, const char *value)
 {
@@ -536,7 +487,7 @@ ssp_system_skeleton(const struct ssp_section *sys, json_t *ssp,
 /* An "info ID" subsection: one information type. */
 static int
 ssp_system_info(const struct ssp_section *s, struct ssp_sys *p,
-    struct ssp_md *md, char **ret_err)
+    struct bw_buf *md, char **ret_err)
 {
 	const char *c = ssp_attr(s, "confidentiality"),
 	    *in = ssp_attr(s, "integrity"), *av = ssp_attr(s, "availability"),
@@ -557,7 +508,7 @@ ssp_system_info(const struct ssp_section *s, struct ssp_sys *p,
 	    ssp_uuid_json(it, "uuid", "%s", s->id) < 0 ||
 	    ssp_push(p->info, it) < 0)
 		return -ENOMEM;
-	ssp_mdf(md, "**Information type: %s** (%s; C %s, I %s, A %s). %s\n\n",
+	bw_buf_printf(md, "**Information type: %s** (%s; C %s, I %s, A %s). %s\n\n",
 	    title, nist, c, in, av, s->text);
 	return 0;
 }
@@ -613,13 +564,13 @@ ssp_system_component(const struct ssp_section *s, struct ssp_sys *p,
 /* One subsection of the system section, by the kind its id names. */
 static int
 ssp_system_part(const struct ssp_section *s, struct ssp_sys *p,
-    struct ssp_md *md, char **ret_err)
+    struct bw_buf *md, char **ret_err)
 {
 	if (strcmp(s->id, "boundary") == 0) {
 		if (json_object_set_new(p->chars, "authorization-boundary",
 		    json_pack("{s:s}", "description", s->text)) < 0)
 			return -ENOMEM;
-		ssp_mdf(md, "## Authorization boundary\n\n%s\n\n", s->text);
+		bw_buf_printf(md, "## Authorization boundary\n\n%s\n\n", s->text);
 		return 0;
 	}
 	if (strncmp(s->id, "info ", 5) == 0)
@@ -635,34 +586,34 @@ ssp_system_part(const struct ssp_section *s, struct ssp_sys *p,
 
 /* The Markdown tables of users and components. */
 static void
-ssp_system_md_tables(const struct comp_ssp_text *t, struct ssp_md *md)
+ssp_system_md_tables(const struct comp_ssp_text *t, struct bw_buf *md)
 {
-	ssp_mdf(md, "## Users and roles\n\n| role | title | type |\n|---|---|---|\n");
+	bw_buf_printf(md, "## Users and roles\n\n| role | title | type |\n|---|---|---|\n");
 	for (size_t i = 0; i < t->n; i++) {
 		const struct ssp_section *s = &t->s[i];
 
 		if (s->level == 2 && strcmp(s->parent, "system") == 0 &&
 		    strncmp(s->id, "user ", 5) == 0)
-			ssp_mdf(md, "| `%s` | %s | %s |\n", s->id + 5,
+			bw_buf_printf(md, "| `%s` | %s | %s |\n", s->id + 5,
 			    ssp_attr(s, "title"), ssp_attr(s, "type"));
 	}
-	ssp_mdf(md, "\n## Components\n\n");
+	bw_buf_printf(md, "\n## Components\n\n");
 	for (size_t i = 0; i < t->n; i++) {
 		const struct ssp_section *s = &t->s[i];
 
 		if (s->level == 2 && strcmp(s->parent, "system") == 0 &&
 		    strncmp(s->id, "component ", 10) == 0)
-			ssp_mdf(md, "- **%s** (`%s`, %s): %s\n", ssp_attr(s, "title"),
+			bw_buf_printf(md, "- **%s** (`%s`, %s): %s\n", ssp_attr(s, "title"),
 			    s->id + 10, ssp_attr(s, "type"), s->text);
 	}
-	ssp_mdf(md, "\n");
+	bw_buf_printf(md, "\n");
 }
 
 /* The metadata, system characteristics and system implementation from
  * the "system" section of the narratives. */
 static int
 ssp_system(const struct comp_ssp_text *t, json_t *ssp, const char **ret_this,
-    struct ssp_md *md, char **ret_err)
+    struct bw_buf *md, char **ret_err)
 {
 	const struct ssp_section	*sys = ssp_find(t, 1, "system");
 	const char			*name, *version, *modified, *level;
@@ -682,13 +633,13 @@ ssp_system(const struct comp_ssp_text *t, json_t *ssp, const char **ret_this,
 	if ((r = ssp_system_skeleton(sys, ssp, &p)) < 0)
 		return r;
 
-	ssp_mdf(md, "# %s — System Security Plan\n\n", name);
-	ssp_mdf(md, "Generated by `make ssp` (compliance/ssp-gen) from the NIST SP "
+	bw_buf_printf(md, "# %s — System Security Plan\n\n", name);
+	bw_buf_printf(md, "Generated by `make ssp` (compliance/ssp-gen) from the NIST SP "
 	    "800-53 rev 5 catalog, the FedRAMP rev 5 Moderate baseline, the check "
 	    "registry (compliance/check.c) and docs/ssp/narratives/. Do not edit "
 	    "by hand. The OSCAL document is `%s` (OSCAL %s). Version %s, %s.\n\n",
 	    COMP_SSP_JSON_NAME, COMP_OSCAL_VERSION, version, modified);
-	ssp_mdf(md, "## System\n\n%s\n\n", sys->text);
+	bw_buf_printf(md, "## System\n\n%s\n\n", sys->text);
 
 	for (size_t i = 0; i < t->n; i++) {
 		const struct ssp_section *s = &t->s[i];
@@ -817,42 +768,42 @@ static int
 ssp_control_desc(const struct comp_control *c, const struct comp_family *fam,
     const struct comp_check *checks, size_t nchecks, struct ssp_ctl *x)
 {
-	struct ssp_md d = { 0 };
+	struct bw_buf d = { 0 };
 
-	ssp_mdf(&d, "%s", x->src->text);
+	bw_buf_printf(&d, "%s", x->src->text);
 	if (x->pol) {
 		/* The policy template names the family. */
 		char *s;
 
 		if (!(s = strdup(d.p ? d.p : ""))) {
-			free(d.p);
+			bw_buf_done(&d);
 			return -ENOMEM;
 		}
 		d.len = 0;
 		for (char *q = s, *m; *q; q = m + 8) {
 			if (!(m = strstr(q, "{family}"))) {
-				ssp_mdf(&d, "%s", q);
+				bw_buf_printf(&d, "%s", q);
 				break;
 			}
-			ssp_mdf(&d, "%.*s%s", (int)(m - q), q, fam->title);
+			bw_buf_printf(&d, "%.*s%s", (int)(m - q), q, fam->title);
 		}
 		free(s);
 	}
 	for (size_t i = 0; i < nchecks; i++) {
 		if (!comp_check_covers(&checks[i], c->id))
 			continue;
-		ssp_mdf(&d, "%s`%s` (%s: %s)", x->ncov ? "; " :
+		bw_buf_printf(&d, "%s`%s` (%s: %s)", x->ncov ? "; " :
 		    "\n\nVerified by the automated checks of `bulwark compliance "
 		    "scan`: ", checks[i].id, checks[i].title, checks[i].description);
 		x->ncov++;
 	}
 	if (x->ncov)
-		ssp_mdf(&d, ".");
+		bw_buf_printf(&d, ".");
 	else
-		ssp_mdf(&d, "\n\nNo automated check verifies this control; it is "
+		bw_buf_printf(&d, "\n\nNo automated check verifies this control; it is "
 		    "assessed by examination and interview.");
-	if (d.oom) {
-		free(d.p);
+	if (d.err) {
+		bw_buf_done(&d);
 		return -ENOMEM;
 	}
 	x->desc = d.p;
@@ -922,7 +873,7 @@ ssp_control_json(const struct comp_control *c, const struct comp_check *checks,
 static int
 ssp_control(const struct comp_ssp_text *t, const struct comp_control *c,
     const struct comp_family *fam, const struct ssp_section *famsec,
-    const char *this_id, json_t *reqs, struct ssp_md *md,
+    const char *this_id, json_t *reqs, struct bw_buf *md,
     struct comp_ssp_stats *st, char **ret_err)
 {
 	struct ssp_ctl		 x = { 0 };
@@ -940,7 +891,7 @@ ssp_control(const struct comp_ssp_text *t, const struct comp_control *c,
 		goto out;
 
 	ssp_label(c, label, sizeof(label));
-	ssp_mdf(md, "### %s %s\n\n*Implementation:* %s · *Responsibility:* %s · "
+	bw_buf_printf(md, "### %s %s\n\n*Implementation:* %s · *Responsibility:* %s · "
 	    "*Component:* `%s` · *Automated checks:* %zu\n\n%s\n\n", label,
 	    c->title ? c->title : "", x.state, ssp_resp_text[x.ri], x.comp0,
 	    x.ncov, x.desc);
@@ -962,7 +913,7 @@ comp_ssp_build(const struct comp_catalog *cat, const struct comp_baseline *base,
 {
 	_cleanup_json_ json_t	*doc = NULL;
 	struct comp_ssp_stats	 st = { 0 };
-	struct ssp_md		 md = { 0 };
+	struct bw_buf		 md = { 0 };
 	json_t			*ssp, *reqs;
 	const char		*this_id = NULL;
 	int			 r;
@@ -1039,7 +990,7 @@ comp_ssp_build(const struct comp_catalog *cat, const struct comp_baseline *base,
 			up[i] = (char)toupper((unsigned char)fam->id[i]);
 			up[i + 1] = '\0';
 		}
-		ssp_mdf(&md, "## %s — %s\n\n%s\n\n", up, fam->title, famsec->text);
+		bw_buf_printf(&md, "## %s — %s\n\n%s\n\n", up, fam->title, famsec->text);
 		for (size_t i = 0; i < comp_baseline_count(base); i++) {
 			const struct comp_control *c = comp_baseline_at(base, i);
 			size_t before = st.automated;
@@ -1051,15 +1002,15 @@ comp_ssp_build(const struct comp_catalog *cat, const struct comp_baseline *base,
 				goto fail;
 			nauto += st.automated > before;
 		}
-		ssp_mdf(&md, "*%s: %zu controls in the baseline, %zu verified by "
+		bw_buf_printf(&md, "*%s: %zu controls in the baseline, %zu verified by "
 		    "automated checks.*\n\n", up, inbase, nauto);
 	}
-	ssp_mdf(&md, "## Summary\n\n%zu controls; %zu with their own narrative; "
+	bw_buf_printf(&md, "## Summary\n\n%zu controls; %zu with their own narrative; "
 	    "%zu verified by automated checks; implemented %zu, partial %zu, "
 	    "planned %zu, alternative %zu, not applicable %zu.\n", st.controls,
 	    st.specific, st.automated, st.by_state[0], st.by_state[1],
 	    st.by_state[2], st.by_state[3], st.by_state[4]);
-	if (md.oom) {
+	if (md.err) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -1074,6 +1025,6 @@ comp_ssp_build(const struct comp_catalog *cat, const struct comp_baseline *base,
 		*ret_stats = st;
 	return 0;
 fail:
-	free(md.p);
+	bw_buf_done(&md);
 	return r;
 }

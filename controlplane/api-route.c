@@ -54,7 +54,7 @@ api_route_parse(const char *path, struct api_route *ret, char **ret_err)
 	char			*seg[API_SEGS_MAX];
 	size_t			 n = 0;
 	struct api_route	 rt = { 0 };
-	const struct res_kind	*k;
+	const struct res_kind	*k, *tk;
 	int			 r;
 
 	if (split_path(path, buf, sizeof(buf), seg, &n) < 0)
@@ -83,7 +83,8 @@ api_route_parse(const char *path, struct api_route *ret, char **ret_err)
 		goto ok;
 	}
 	/* /v1/tenants/{t}/{plural}[/{name}] for kinds inside a tenant */
-	if (n >= 4 && strcmp(seg[1], "tenants") == 0) {
+	tk = res_kind_by_flag(RES_F_TENANT_DEFINING);
+	if (n >= 4 && tk && strcmp(seg[1], tk->plural) == 0) {
 		if (!(k = res_kind_by_plural(seg[3])) || k->scope != RES_TENANT)
 			goto notfound;
 		if ((r = copy_name(rt.tenant, seg[2], "tenant", ret_err)) < 0)
@@ -112,7 +113,7 @@ api_route_parse(const char *path, struct api_route *ret, char **ret_err)
 		goto ok;
 	}
 	if ((n == 3 || (n == 4 && strcmp(seg[3], "status") == 0 &&
-	    strcmp(k->kind, "Node") == 0)) && k->scope == RES_CLUSTER) {
+	    (k->flags & RES_F_NODE))) && k->scope == RES_CLUSTER) {
 		if ((r = copy_name(rt.name, seg[2], "name", ret_err)) < 0)
 			return r;
 		rt.type = n == 3 ? ROUTE_ITEM : ROUTE_STATUS;

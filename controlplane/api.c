@@ -451,7 +451,7 @@ node_stands(struct api_server *srv, const struct authz_identity *id,
 
 	if (id->role != ROLE_NODE || strcmp(id->role_name, "node") != 0)
 		return 0;
-	if ((r = res_key(res_kind_by_name("Node"), NULL, id->principal, key,
+	if ((r = res_key(res_kind_by_flag(RES_F_NODE), NULL, id->principal, key,
 	    sizeof(key))) < 0)
 		return errf(-BW_E_UNAUTH, ret_err, "node name %s is not valid",
 		    id->principal);
@@ -492,8 +492,8 @@ tenant_stands(struct api_server *srv, const struct authz_identity *id,
 
 	if (strcmp(id->tenant, RES_SYSTEM_TENANT) == 0)
 		return 0;
-	if (res_key(res_kind_by_name("Tenant"), NULL, id->tenant, key,
-	    sizeof(key)) < 0 || store_get(srv->st, key, &kv) < 0)
+	if (res_key(res_kind_by_flag(RES_F_TENANT_DEFINING), NULL, id->tenant,
+	    key, sizeof(key)) < 0 || store_get(srv->st, key, &kv) < 0)
 		return errf(-BW_E_UNAUTH, ret_err, "tenant %s of principal %s "
 		    "does not exist", id->tenant, id->principal);
 	store_kv_free(kv);
@@ -653,53 +653,79 @@ spec_str(const json_t *doc, const char *field)
 	return json_str_at(doc, "spec", field);
 }
 
-/* Whether an instance of TENANT bound to NODE runs workload NAME (KIND
- * Workload) or a workload on network NAME (KIND Network). */
+/* Whether DOC, an object of kind FROM in TENANT, uses object NAME of
+ * kind K: names it in its ref_field, or names an object that does (an
+ * instance runs a workload, which is on a network). DEPTH bounds the
+ * chain. */
 static int
-node_uses(struct store *st, const char *node, const char *kind,
+refers_to(struct store *st, const struct res_kind *from, const json_t *doc,
+    const struct res_kind *k, const char *tenant, const char *name,
+    size_t depth)
+{
+	_cleanup_json_ json_t	*next = NULL;
+	const struct res_kind	*to;
+	const char		*ref;
+	struct store_kv		*kv = NULL;
+	char			 key[RES_KEY_MAX];
+
+	if (depth == 0 || !from->ref_field || !from->ref_kind ||
+	    !(to = res_kind_by_name(from->ref_kind)) ||
+	    !(ref = spec_str(doc, from->ref_field)))
+		return 0;
+	if (to == k)
+		return strcmp(ref, name) == 0;
+	if (res_key(to, tenant, ref, key, sizeof(key)) < 0 ||
+	    store_get(st, key, &kv) < 0)
+		return 0;
+	next = json_loadb(kv->value, kv->value_len, 0, NULL);
+	store_kv_free(kv);
+	return refers_to(st, to, next, k, tenant, name, depth - 1);
+}
+
+/* Whether an object of TENANT bound to NODE (a kind's node_field) uses
+ * object NAME of kind K (refers_to()). */
+static int
+node_uses(struct store *st, const char *node, const struct res_kind *k,
     const char *tenant, const char *name)
 {
-	const struct res_kind	*ik = res_kind_by_name("Instance");
-	const struct res_kind	*wk = res_kind_by_name("Workload");
+	const struct res_kind	*kinds;
 	struct store_kv		**kvs = NULL;
-	char			 prefix[RES_KEY_MAX], key[RES_KEY_MAX];
-	size_t			 n = 0, i;
+	char			 prefix[RES_KEY_MAX];
+	size_t			 nk, j, n, i;
 	uint64_t		 rev;
 	int			 found = 0;
 
-	if (!tenant || !name || res_prefix(ik, tenant, prefix,
-	    sizeof(prefix)) < 0 || store_list(st, prefix, &kvs, &n, &rev) < 0)
+	if (!tenant || !name)
 		return 0;
-	for (i = 0; i < n && !found; i++) {
-		_cleanup_json_ json_t	*doc = json_loadb(kvs[i]->value,
-		    kvs[i]->value_len, 0, NULL);
-		_cleanup_json_ json_t	*wl = NULL;
-		const char		*on = spec_str(doc, "node");
-		const char		*w = spec_str(doc, "workload");
-		struct store_kv		*kv = NULL;
+	kinds = res_kinds(&nk);
+	for (j = 0; j < nk && !found; j++) {
+		const struct res_kind *bk = &kinds[j];
 
-		if (!on || !w || strcmp(on, node) != 0)
+		n = 0;
+		if (!bk->node_field || res_prefix(bk, tenant, prefix,
+		    sizeof(prefix)) < 0 || store_list(st, prefix, &kvs, &n,
+		    &rev) < 0)
 			continue;
-		if (strcmp(kind, "Workload") == 0) {
-			found = strcmp(w, name) == 0;
-			continue;
+		for (i = 0; i < n && !found; i++) {
+			_cleanup_json_ json_t	*doc = json_loadb(
+			    kvs[i]->value, kvs[i]->value_len, 0, NULL);
+			const char		*on = spec_str(doc,
+			    bk->node_field);
+
+			found = on && strcmp(on, node) == 0 &&
+			    refers_to(st, bk, doc, k, tenant, name, nk);
 		}
-		if (res_key(wk, tenant, w, key, sizeof(key)) < 0 ||
-		    store_get(st, key, &kv) < 0)
-			continue;
-		wl = json_loadb(kv->value, kv->value_len, 0, NULL);
-		store_kv_free(kv);
-		found = spec_str(wl, "network") &&
-		    strcmp(spec_str(wl, "network"), name) == 0;
+		store_kv_array_free(kvs, n);
+		kvs = NULL;
 	}
-	store_kv_array_free(kvs, n);
 	return found;
 }
 
 /* Nodes see their own Node, the instances bound to them (their
  * certificate's principal is the node's name), and the workloads and
  * networks those instances use; images are the shared catalogue. Other
- * kinds authz_check() refuses them. */
+ * kinds authz_check() refuses them. Which is which: the kind's flags
+ * (RES_F_NODE, RES_F_NODE_USED) and node_field. */
 static int
 node_sees(struct api_server *srv, const struct authz_identity *id,
     const struct res_kind *k, const char *tenant, const char *name,
@@ -709,15 +735,14 @@ node_sees(struct api_server *srv, const struct authz_identity *id,
 
 	if (id->role != ROLE_NODE)
 		return 1;
-	if (strcmp(k->kind, "Node") == 0)
+	if (k->flags & RES_F_NODE)
 		return name && strcmp(name, id->principal) == 0;
-	if (strcmp(k->kind, "Instance") == 0) {
-		node = spec_str(doc, "node");
+	if (k->node_field) {
+		node = spec_str(doc, k->node_field);
 		return node && strcmp(node, id->principal) == 0;
 	}
-	if (strcmp(k->kind, "Workload") == 0 ||
-	    strcmp(k->kind, "Network") == 0)
-		return node_uses(srv->st, id->principal, k->kind, tenant, name);
+	if (k->flags & RES_F_NODE_USED)
+		return node_uses(srv->st, id->principal, k, tenant, name);
 	return 1;
 }
 
@@ -750,13 +775,13 @@ handle_get(struct api_server *srv, struct evhttp_request *req,
 	/* Tenant roles may read their own Tenant object only; a node its
 	 * own Node and the instances bound to it. */
 	if ((rt->kind->scope == RES_CLUSTER &&
-	    strcmp(rt->kind->kind, "Tenant") == 0 &&
+	    (rt->kind->flags & RES_F_TENANT_DEFINING) &&
 	    !authz_tenant_visible(id, rt->name)) ||
 	    !node_sees(srv, id, rt->kind, tenant, rt->name, doc)) {
 		r = -BW_E_NOTFOUND;
 		goto fail;
 	}
-	if (strcmp(rt->kind->kind, "Quota") == 0) {
+	if (rt->kind->flags & RES_F_DERIVED_USAGE) {
 		/* usage is derived, never stored: it cannot go stale */
 		json_t *used = NULL;
 
@@ -785,7 +810,7 @@ object_visible(struct api_server *srv, const struct authz_identity *id,
 		return 0;
 	if (k->scope == RES_TENANT)
 		return authz_tenant_visible(id, res_tenant(doc));
-	if (strcmp(k->kind, "Tenant") == 0)
+	if (k->flags & RES_F_TENANT_DEFINING)
 		return authz_tenant_visible(id, res_name(doc));
 	return 1;
 }
@@ -1061,7 +1086,7 @@ write_admit(struct api_server *srv, struct evhttp_request *req,
 		    name, rt->name);
 	if ((r = authz_check(id, VERB_WRITE, k, tenant, ret_err)) < 0)
 		return r;
-	if (strcmp(k->kind, "RoleBinding") == 0 &&
+	if ((k->flags & RES_F_GRANTS_ROLE) &&
 	    (r = principals_binding_write_check(srv->st, id, tenant, name, body,
 	    ret_err)) < 0)
 		return r;
@@ -1077,7 +1102,7 @@ write_admit(struct api_server *srv, struct evhttp_request *req,
 		return r;
 	/* Reads every tenant's networks, so it needs the claim the pending
 	 * change holds until its commit ends (pending_free()). */
-	if (strcmp(k->kind, "Network") == 0 && (r = netadmit_check(
+	if ((k->flags & RES_F_CLAIMS_SUBNET) && (r = netadmit_check(
 	    &srv->netadmit, srv->st, id, body, &p->net_claim, ret_err)) < 0)
 		return r;
 	return 0;
@@ -1221,14 +1246,14 @@ delete_revokes(struct api_server *srv, const struct api_route *rt,
 
 	if (rt->kind->scope != RES_CLUSTER)
 		return 0;
-	if (strcmp(rt->kind->kind, "Tenant") == 0) {
+	if (rt->kind->flags & RES_F_TENANT_DEFINING) {
 		if ((r = principals_tenant_delete_check(srv->st, id, rt->name,
 		    ret_err)) < 0)
 			return r;
 		p->revoke_tenant = srv->principals != NULL;
 		return 0;
 	}
-	if (!srv->principals || strcmp(rt->kind->kind, "Node") != 0)
+	if (!srv->principals || !(rt->kind->flags & RES_F_NODE))
 		return 0;
 	if ((r = res_key(rt->kind, NULL, rt->name, key, sizeof(key))) < 0 ||
 	    (r = store_get(srv->st, key, &kv)) < 0)
@@ -1298,7 +1323,7 @@ handle_delete(struct api_server *srv, struct evhttp_request *req,
 	}
 	if ((r = authz_check(id, VERB_WRITE, rt->kind, tenant, &err)) < 0)
 		goto fail;
-	if (strcmp(rt->kind->kind, "RoleBinding") == 0 &&
+	if ((rt->kind->flags & RES_F_GRANTS_ROLE) &&
 	    (r = principals_binding_write_check(srv->st, id, tenant, rt->name,
 	    NULL, &err)) < 0)
 		goto fail;
@@ -1363,14 +1388,14 @@ handle_status(struct api_server *srv, struct evhttp_request *req,
 	if ((r = store_get(srv->st, p->key, &kv)) < 0)
 		goto fail;
 	cur = json_loadb(kv->value, kv->value_len, 0, NULL);
-	owner = strcmp(rt->kind->kind, "Node") == 0 ? rt->name :
-	    json_string_value(json_object_get(json_object_get(cur, "spec"), "node"));
+	owner = rt->kind->flags & RES_F_NODE ? rt->name :
+	    rt->kind->node_field ? spec_str(cur, rt->kind->node_field) : NULL;
 	if (!cur || !owner || strcmp(owner, id->principal) != 0) {
 		r = errf(-BW_E_DENIED, &err, "node %s may only report its own "
 		    "status and its instances'", id->principal);
 		goto fail;
 	}
-	if (strcmp(rt->kind->kind, "Node") == 0) {
+	if (rt->kind->flags & RES_F_NODE) {
 		/* Allow-list: a node may write only status.agent (what its
 		 * agent reports). Everything else in a Node's status (phase,
 		 * attestation, golden PCRs, its enrolled identity) is the
@@ -1613,7 +1638,7 @@ watcher_pump(struct watcher *w)
 				continue;
 			if (k->scope == RES_TENANT ?
 			    !authz_tenant_visible(&w->id, tenant) :
-			    (strcmp(k->kind, "Tenant") == 0 &&
+			    ((k->flags & RES_F_TENANT_DEFINING) &&
 			    !authz_tenant_visible(&w->id, name)))
 				continue;
 			if (ev[i].type == STORE_OP_PUT)
@@ -2222,7 +2247,7 @@ route_dispatch(struct api_server *srv, struct evhttp_request *req,
 		if (m == EVHTTP_REQ_GET)
 			handle_list(srv, req, rt, id, q);
 		else if (m == EVHTTP_REQ_POST && srv->principals &&
-		    strcmp(rt->kind->kind, "Principal") == 0 && rt->tenant[0])
+		    (rt->kind->flags & RES_F_INTERNAL_WRITES) && rt->tenant[0])
 			principals_create(srv->principals, srv, req, id, rt->tenant);
 		else if (m == EVHTTP_REQ_POST)
 			handle_write(srv, req, rt, id, 1);
@@ -2235,7 +2260,7 @@ route_dispatch(struct api_server *srv, struct evhttp_request *req,
 		else if (m == EVHTTP_REQ_PUT)
 			handle_write(srv, req, rt, id, 0);
 		else if (m == EVHTTP_REQ_DELETE && srv->principals &&
-		    strcmp(rt->kind->kind, "Principal") == 0)
+		    (rt->kind->flags & RES_F_INTERNAL_WRITES))
 			principals_revoke(srv->principals, srv, req, id, rt->tenant,
 			    rt->name);
 		else if (m == EVHTTP_REQ_DELETE)

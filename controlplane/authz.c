@@ -27,24 +27,19 @@ is_bootstrap(const struct authz_identity *id)
 	    strcmp(id->role_name, "node-bootstrap") == 0;
 }
 
-/* What a node reads (docs/rbac.md): its own Node, the instances bound to
- * it, and the workloads, networks and images those use; which objects of
- * these kinds is decided per object by the API (node_sees). Tenants,
- * quotas, role bindings and principals are none of a node's business. */
+/* What a node reads (docs/rbac.md): its own Node (RES_F_NODE), the
+ * instances bound to it (node_field), the workloads and networks those
+ * use (RES_F_NODE_USED) and the image catalogue (RES_F_CATALOGUE); which
+ * objects of these kinds is decided per object by the API (node_sees).
+ * Tenants, quotas, role bindings and principals are none of a node's
+ * business. */
 static int
 node_may_read(const struct authz_identity *id, const struct res_kind *kind,
     char **ret_err)
 {
-	static const char *const readable[] = {
-		"Node", "Instance", "Workload", "Network", "Image",
-	};
-	size_t i;
-
-	if (!kind)
+	if (!kind || (kind->flags & (RES_F_NODE | RES_F_NODE_USED |
+	    RES_F_CATALOGUE)) || kind->node_field)
 		return 0;
-	for (i = 0; i < ELEMENTSOF(readable); i++)
-		if (strcmp(kind->kind, readable[i]) == 0)
-			return 0;
 	return errf(-BW_E_DENIED, ret_err, "node identities may not read %s "
 	    "objects", kind->plural);
 }
@@ -122,8 +117,7 @@ authz_check(const struct authz_identity *id, enum authz_verb verb,
 		 * catalogue; the infrastructure stays hidden. */
 		if (!kind || kind->scope == RES_TENANT)
 			return 0;
-		if (strcmp(kind->kind, "Image") == 0 ||
-		    strcmp(kind->kind, "Tenant") == 0)
+		if (kind->flags & (RES_F_CATALOGUE | RES_F_TENANT_DEFINING))
 			return 0;
 		return errf(-BW_E_DENIED, ret_err,
 		    "role %s may not read %s objects", id->role_name, kind->plural);
@@ -154,7 +148,7 @@ authz_check(const struct authz_identity *id, enum authz_verb verb,
 		return errf(-BW_E_DENIED, ret_err,
 		    "role %s may not change %s objects", id->role_name,
 		    kind->plural);
-	if (id->role == ROLE_TENANT_USER && strcmp(kind->kind, "Workload") != 0)
+	if (id->role == ROLE_TENANT_USER && !(kind->flags & RES_F_USER_WRITES))
 		return errf(-BW_E_DENIED, ret_err,
 		    "role tenant-user may change workloads only");
 	return 0;

@@ -148,7 +148,7 @@ corrupt:
 int
 outbox_line_matches(const struct audit_record *rec, const char *line, size_t len)
 {
-	struct audit_buf	 b = { 0 };
+	struct bw_buf		 b = { 0 };
 	const char		*start, *end = line + len;
 	int			 r;
 
@@ -160,6 +160,6 @@ outbox_line_matches(const struct audit_record *rec, const char *line, size_t len
 	r = start && (size_t)(end - start) >= b.len &&
 	    memcmp(start, b.p, b.len) == 0 &&
 	    (start + b.len == end || start[b.len] == ' ');
-	audit_buf_done(&b);
+	bw_buf_done(&b);
 	return r;
 }

@@ -201,24 +201,27 @@ static const struct schema_field principal_spec[] = {
 };
 
 static const struct res_kind kinds[] = {
-	{ "Tenant", "tenants", RES_CLUSTER, RES_F_ADMIN_WRITES, tenant_spec,
-	  "AC-2,CM-3" },
-	{ "Node", "nodes", RES_CLUSTER, RES_F_ADMIN_WRITES, node_spec,
-	  "CM-8,CM-3" },
-	{ "Image", "images", RES_CLUSTER, RES_F_ADMIN_WRITES, image_spec,
-	  "CM-14,SI-7,CM-3" },
-	{ "Quota", "quotas", RES_TENANT, RES_F_ADMIN_WRITES, quota_spec,
-	  "CM-3,SC-6" },
-	{ "RoleBinding", "rolebindings", RES_TENANT, RES_F_ADMIN_WRITES,
-	  rolebinding_spec, "AC-2,AC-3,AC-5,AC-6" },
-	{ "Network", "networks", RES_TENANT, 0, network_spec,
-	  "SC-7,CM-3" },
-	{ "Workload", "workloads", RES_TENANT, 0, workload_spec,
-	  "CM-3,CM-8" },
+	{ "Tenant", "tenants", RES_CLUSTER,
+	  RES_F_ADMIN_WRITES | RES_F_TENANT_DEFINING, tenant_spec,
+	  "AC-2,CM-3", NULL, NULL, NULL },
+	{ "Node", "nodes", RES_CLUSTER, RES_F_ADMIN_WRITES | RES_F_NODE,
+	  node_spec, "CM-8,CM-3", NULL, NULL, NULL },
+	{ "Image", "images", RES_CLUSTER, RES_F_ADMIN_WRITES | RES_F_CATALOGUE,
+	  image_spec, "CM-14,SI-7,CM-3", NULL, NULL, NULL },
+	{ "Quota", "quotas", RES_TENANT,
+	  RES_F_ADMIN_WRITES | RES_F_DERIVED_USAGE, quota_spec, "CM-3,SC-6", NULL, NULL, NULL },
+	{ "RoleBinding", "rolebindings", RES_TENANT,
+	  RES_F_ADMIN_WRITES | RES_F_GRANTS_ROLE, rolebinding_spec,
+	  "AC-2,AC-3,AC-5,AC-6", NULL, NULL, NULL },
+	{ "Network", "networks", RES_TENANT,
+	  RES_F_CLAIMS_SUBNET | RES_F_NODE_USED, network_spec,
+	  "SC-7,CM-3", NULL, NULL, NULL },
+	{ "Workload", "workloads", RES_TENANT,
+	  RES_F_USER_WRITES | RES_F_NODE_USED, workload_spec, "CM-3,CM-8", NULL, "network", "Network" },
 	{ "Instance", "instances", RES_TENANT, RES_F_SYSTEM_WRITES,
-	  instance_spec, "CM-8" },
+	  instance_spec, "CM-8", "node", "workload", "Workload" },
 	{ "Principal", "principals", RES_TENANT, RES_F_INTERNAL_WRITES,
-	  principal_spec, "AC-2,IA-2,IA-5" },
+	  principal_spec, "AC-2,IA-2,IA-5", NULL, NULL, NULL },
 };
 
 const struct res_kind *
@@ -235,6 +238,17 @@ res_kind_by_name(const char *kind)
 
 	for (i = 0; i < ELEMENTSOF(kinds); i++)
 		if (strcmp(kinds[i].kind, kind) == 0)
+			return &kinds[i];
+	return NULL;
+}
+
+const struct res_kind *
+res_kind_by_flag(unsigned flag)
+{
+	size_t i;
+
+	for (i = 0; i < ELEMENTSOF(kinds); i++)
+		if ((kinds[i].flags & flag) == flag)
 			return &kinds[i];
 	return NULL;
 }

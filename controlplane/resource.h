@@ -24,7 +24,35 @@ enum res_scope {
 /* Who may write objects of a kind through apply/replace/delete. */
 #define RES_F_SYSTEM_WRITES	0x1	/* only controllers/agents write it */
 #define RES_F_ADMIN_WRITES	0x2	/* system-admin only */
-#define RES_F_INTERNAL_WRITES	0x4	/* only through its own endpoint (principals) */
+/* Written only through the principals endpoints (principals.c): a create
+ * issues a certificate, a delete revokes it. */
+#define RES_F_INTERNAL_WRITES	0x4
+#define RES_F_USER_WRITES	0x8	/* tenant-users may write it too */
+
+/* What the API server does differently for a kind (api.c, api-route.c,
+ * authz.c name no kind: they ask these). */
+/* An object is a node, named as the node's certificate principal: the
+ * node reads it and reports its status.agent (the rest of its status is
+ * the control plane's verdict); it exists while the node stands, and
+ * deleting it revokes the node's certificates. One kind. */
+#define RES_F_NODE		0x10
+/* An object defines the tenant of its name: a tenant's principals read
+ * it and stand while it exists; deleting it disables them. One kind. */
+#define RES_F_TENANT_DEFINING	0x20
+/* A shared catalogue: tenant roles and nodes read every object. */
+#define RES_F_CATALOGUE		0x40
+/* A node reads an object when an object bound to it (node_field) uses
+ * it, directly or through others (ref_field, ref_kind). */
+#define RES_F_NODE_USED		0x80
+/* A write is a grant of a role: who may grant it is checked
+ * (principals_binding_write_check()). */
+#define RES_F_GRANTS_ROLE	0x100
+/* A write claims address space no other tenant's objects may overlap
+ * (netadmit_check()). */
+#define RES_F_CLAIMS_SUBNET	0x200
+/* status.used is derived from the tenant's objects on every read
+ * (quota_usage()), never stored. */
+#define RES_F_DERIVED_USAGE	0x400
 
 struct res_kind {
 	const char			*kind;		/* "Workload" */
@@ -33,10 +61,21 @@ struct res_kind {
 	unsigned			 flags;
 	const struct schema_field	*spec;
 	const char			*controls;	/* 800-53 ids a change evidences */
+	/* spec field naming the node an object is bound to: that node reads
+	 * it and reports its status (NULL: not bound to nodes). */
+	const char			*node_field;
+	/* spec field naming an object of kind REF_KIND (same tenant) this
+	 * one uses (NULL: none). */
+	const char			*ref_field;
+	const char			*ref_kind;
 };
 
 const struct res_kind *res_kind_by_name(const char *kind);
 const struct res_kind *res_kind_by_plural(const char *plural);
+
+/* The first kind in the table with every bit of FLAG set, or NULL. For
+ * the kinds there is one of (RES_F_NODE, RES_F_TENANT_DEFINING). */
+const struct res_kind *res_kind_by_flag(unsigned flag);
 
 /* Accepts a plural, singular or kind name, any case ("workload",
  * "Workloads", "wl" is not accepted). For the CLI. */

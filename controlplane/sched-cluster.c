@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "controlplane/sched-internal.h"
+#include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/json.h"
 
@@ -628,32 +629,6 @@ sched_compile_exprs(struct sched_intern *in, const struct sched_expr *src, size_
 
 /* ---- canonical keys ---- */
 
-struct sbuf {
-	char	*p;
-	size_t	 len, cap;
-};
-
-static int
-sbuf_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 128;
-		char *np;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		np = realloc(b->p, cap);
-		if (!np)
-			return -ENOMEM;
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = 0;
-	return 0;
-}
-
 static int
 str_cmp(const void *a, const void *b)
 {
@@ -666,7 +641,7 @@ static int
 expr_canon(const struct sched_expr *e, char **ret)
 {
 	const char *vals[SCHED_MAX_VALUES];
-	struct sbuf b = { 0 };
+	struct bw_buf b = { 0 };
 	char op = (char)('0' + e->op);
 	size_t n = e->n_values;
 	int r;
@@ -675,17 +650,18 @@ expr_canon(const struct sched_expr *e, char **ret)
 		memcpy(vals, e->values, n * sizeof(*vals));
 		qsort(vals, n, sizeof(*vals), str_cmp);
 	}
-	if ((r = sbuf_add(&b, e->key, strlen(e->key))) < 0 || (r = sbuf_add(&b, "\x1e", 1)) < 0 ||
-	    (r = sbuf_add(&b, &op, 1)) < 0)
+	if ((r = bw_buf_append(&b, e->key, strlen(e->key))) < 0 ||
+	    (r = bw_buf_append(&b, "\x1e", 1)) < 0 ||
+	    (r = bw_buf_append(&b, &op, 1)) < 0)
 		goto fail;
 	for (size_t i = 0; i < n; i++)
-		if ((r = sbuf_add(&b, "\x1d", 1)) < 0 ||
-		    (r = sbuf_add(&b, vals[i], strlen(vals[i]))) < 0)
+		if ((r = bw_buf_append(&b, "\x1d", 1)) < 0 ||
+		    (r = bw_buf_append(&b, vals[i], strlen(vals[i]))) < 0)
 			goto fail;
-	*ret = b.p;
+	*ret = bw_buf_take(&b, NULL);
 	return 0;
 fail:
-	free(b.p);
+	bw_buf_done(&b);
 	return r;
 }
 
@@ -704,7 +680,7 @@ sched_selector_key(const char *prefix, const char *tenant, const char *workload,
     const struct sched_selector *sel, char **ret, size_t *ret_len)
 {
 	char *parts[SCHED_MAX_EXPRS] = { 0 };
-	struct sbuf b = { 0 };
+	struct bw_buf b = { 0 };
 	size_t n = sel->same_workload ? 0 : sel->n_exprs;
 	int r = 0;
 
@@ -712,28 +688,27 @@ sched_selector_key(const char *prefix, const char *tenant, const char *workload,
 		char wkey[SCHED_WKEY_MAX];
 		size_t wlen = sched_workload_key(wkey, prefix, tenant, workload);
 
-		if ((r = sbuf_add(&b, wkey, wlen)) < 0)
+		if ((r = bw_buf_append(&b, wkey, wlen)) < 0)
 			goto out;
 	} else {
-		if ((r = sbuf_add(&b, prefix, strlen(prefix))) < 0 ||
-		    (r = sbuf_add(&b, "L\x1f", 2)) < 0 ||
-		    (r = sbuf_add(&b, tenant, strlen(tenant))) < 0)
+		if ((r = bw_buf_append(&b, prefix, strlen(prefix))) < 0 ||
+		    (r = bw_buf_append(&b, "L\x1f", 2)) < 0 ||
+		    (r = bw_buf_append(&b, tenant, strlen(tenant))) < 0)
 			goto out;
 		for (size_t i = 0; i < n; i++)
 			if ((r = expr_canon(&sel->exprs[i], &parts[i])) < 0)
 				goto out;
 		qsort(parts, n, sizeof(*parts), str_cmp);
 		for (size_t i = 0; i < n; i++)
-			if ((r = sbuf_add(&b, "\x1f", 1)) < 0 ||
-			    (r = sbuf_add(&b, parts[i], strlen(parts[i]))) < 0)
+			if ((r = bw_buf_append(&b, "\x1f", 1)) < 0 ||
+			    (r = bw_buf_append(&b, parts[i], strlen(parts[i]))) < 0)
 				goto out;
 	}
-	*ret = TAKE_PTR(b.p);
-	*ret_len = b.len;
+	*ret = bw_buf_take(&b, ret_len);
 out:
 	for (size_t i = 0; i < n; i++)
 		free(parts[i]);
-	free(b.p);
+	bw_buf_done(&b);
 	return r;
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "controlplane/sched-internal.h"
+#include "lib/buf.h"
 
 struct entry {
 	uint32_t	 count;
@@ -61,47 +62,6 @@ collect(const struct sched_explain *e, struct entry *out)
 	return n;
 }
 
-struct out {
-	char	*p;
-	size_t	 len, cap;
-	bool	 oom;
-};
-
-static void _printf_(2, 3)
-out_add(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (o->oom)
-		return;
-	for (;;) {
-		size_t room = o->cap - o->len;
-
-		va_start(ap, fmt);
-		n = vsnprintf(o->p ? o->p + o->len : NULL, room, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			o->oom = true;
-			return;
-		}
-		if ((size_t)n < room) {
-			o->len += (size_t)n;
-			return;
-		}
-		size_t cap = o->cap ? o->cap * 2 : 256;
-		while (cap < o->len + (size_t)n + 1)
-			cap *= 2;
-		char *np = realloc(o->p, cap);
-		if (!np) {
-			o->oom = true;
-			return;
-		}
-		o->p = np;
-		o->cap = cap;
-	}
-}
-
 /* 4812 -> "4,812" */
 static const char *
 thousands(uint64_t v, char buf[32])
@@ -143,36 +103,36 @@ int
 sched_explain_format(const struct sched_explain *e, char **ret)
 {
 	struct entry ents[MAX_ENTRIES];
-	struct out o = { 0 };
+	struct bw_buf o = { 0 };
 	char a[32], b[32];
 	size_t n = collect(e, ents);
 	const char *sep = "";
 
 	if (e->placed) {
-		out_add(&o, "placed on %s: %s nodes, %s feasible", e->node,
+		bw_buf_printf(&o, "placed on %s: %s nodes, %s feasible", e->node,
 		    thousands(e->nodes_total, a), thousands(e->nodes_feasible, b));
 		if (e->nodes_evaluated < e->nodes_total)
-			out_add(&o, " (%s evaluated)", thousands(e->nodes_evaluated, a));
-		out_add(&o, "; score %s:", points(e->total, a));
+			bw_buf_printf(&o, " (%s evaluated)", thousands(e->nodes_evaluated, a));
+		bw_buf_printf(&o, "; score %s:", points(e->total, a));
 		for (int s = 0; s < SCHED_S__MAX; s++)
 			if (e->active_scores & (1u << s)) {
-				out_add(&o, "%s %s %s x%d", sep, sched_score_name(s),
+				bw_buf_printf(&o, "%s %s %s x%d", sep, sched_score_name(s),
 				    points(e->scores[s], a), e->weights[s]);
 				sep = ",";
 			}
 		if (n)
-			out_add(&o, "; rejected: ");
+			bw_buf_printf(&o, "; rejected: ");
 	} else {
-		out_add(&o, "unschedulable: 0/%s nodes available", thousands(e->nodes_total, a));
+		bw_buf_printf(&o, "unschedulable: 0/%s nodes available", thousands(e->nodes_total, a));
 		if (e->nodes_evaluated < e->nodes_total)
-			out_add(&o, " (%s evaluated)", thousands(e->nodes_evaluated, a));
-		out_add(&o, n ? ": " : ": no nodes");
+			bw_buf_printf(&o, " (%s evaluated)", thousands(e->nodes_evaluated, a));
+		bw_buf_printf(&o, n ? ": " : ": no nodes");
 	}
 	for (size_t i = 0; i < n; i++)
-		out_add(&o, "%s%s node%s: %s", i ? "; " : "", thousands(ents[i].count, a),
+		bw_buf_printf(&o, "%s%s node%s: %s", i ? "; " : "", thousands(ents[i].count, a),
 		    ents[i].count == 1 ? "" : "s", entry_text(&ents[i]));
-	if (o.oom || !o.p) {
-		free(o.p);
+	if (o.err || !o.p) {
+		bw_buf_done(&o);
 		return -ENOMEM;
 	}
 	*ret = o.p;

@@ -61,6 +61,7 @@
 #include "controlplane/store-lmdb.h"
 #include "controlplane/store-wal.h"
 #include "controlplane/store.h"
+#include "lib/buf.h"
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
@@ -126,8 +127,7 @@ struct store_lmdb {
 	MDB_txn		*pin;
 	bool		 recording;
 	struct {
-		unsigned char	*buf;
-		size_t		 len, cap;
+		struct bw_buf	 buf;
 		bool		 failed;
 	}		 rec;
 	size_t		 ckpt_bytes, ckpt_pages;
@@ -227,24 +227,17 @@ lmdb_rec_add(struct store_lmdb *s, MDB_dbi dbi, char op, const MDB_val *k,
     const MDB_val *v)
 {
 	size_t	 vlen = op == 'P' && v ? v->mv_size : 0;
-	size_t	 need = LMDB_REC_ENTRY_HDR + k->mv_size + vlen, cap;
+	size_t	 need = LMDB_REC_ENTRY_HDR + k->mv_size + vlen;
 	unsigned char *p;
 	uint32_t u;
 
 	if (!s->wal || !s->recording || s->rec.failed)
 		return;
-	if (s->rec.len + need > s->rec.cap) {
-		cap = s->rec.cap ? s->rec.cap : 4096;
-		while (cap < s->rec.len + need)
-			cap *= 2;
-		if (!(p = realloc(s->rec.buf, cap))) {
-			s->rec.failed = true;
-			return;
-		}
-		s->rec.buf = p;
-		s->rec.cap = cap;
+	if (bw_buf_reserve(&s->rec.buf, need) < 0) {
+		s->rec.failed = true;
+		return;
 	}
-	p = s->rec.buf + s->rec.len;
+	p = (unsigned char *)s->rec.buf.p + s->rec.buf.len;
 	p[0] = dbi == s->kv ? LMDB_DB_KV : dbi == s->log ? LMDB_DB_LOG :
 	    LMDB_DB_META;
 	p[1] = (unsigned char)op;
@@ -256,7 +249,7 @@ lmdb_rec_add(struct store_lmdb *s, MDB_dbi dbi, char op, const MDB_val *k,
 	memcpy(p + LMDB_REC_ENTRY_HDR, k->mv_data, k->mv_size);
 	if (vlen)
 		memcpy(p + LMDB_REC_ENTRY_HDR + k->mv_size, v->mv_data, vlen);
-	s->rec.len += need;
+	bw_buf_advance(&s->rec.buf, need);
 }
 
 /* mdb_put() and mdb_del() of a write transaction, recorded for the log.
@@ -701,7 +694,7 @@ lmdb_wbegin(struct store_lmdb *s, MDB_txn **ret)
 		pthread_mutex_unlock(&s->wmu);
 		return r;
 	}
-	s->rec.len = 0;
+	s->rec.buf.len = 0;
 	s->rec.failed = false;
 	s->recording = s->wal != NULL;
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, ret)) != 0) {
@@ -732,8 +725,8 @@ lmdb_wcommit(struct store_lmdb *s, MDB_txn *txn)
 			mdb_txn_abort(txn);
 			return -ENOMEM;
 		}
-		if (s->rec.len > 0 &&
-		    (r = store_wal_append(s->wal, s->rec.buf, s->rec.len)) < 0) {
+		if (s->rec.buf.len > 0 && (r = store_wal_append(s->wal,
+		    s->rec.buf.p, s->rec.buf.len)) < 0) {
 			mdb_txn_abort(txn);
 			return r;
 		}
@@ -1410,7 +1403,7 @@ lmdb_close(struct store *st)
 	if (s->pin)
 		mdb_txn_abort(s->pin);
 	store_wal_close(s->wal);
-	free(s->rec.buf);
+	bw_buf_done(&s->rec.buf);
 	if (s->env)
 		mdb_env_close(s->env);
 	if (s->wmu_init)

@@ -10,30 +10,24 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "buf.h"
 #include "err.h"
 #include "macro.h"
 
+/* The buffer is secret: key files (the audit signing key, a bootstrap
+ * credential) are read here, and growing must leave no copy behind. */
 int
 read_bounded(int fd, size_t max, char **ret_buf, size_t *ret_len)
 {
-	_cleanup_free_ char	*buf = NULL;
-	size_t			 len = 0, cap = 4096;
-	ssize_t			 n;
+	_cleanup_(bw_buf_done) struct bw_buf	 b = { .secret = true };
+	char					*p;
+	ssize_t					 n;
+	long					 room;
 
-	if (!(buf = malloc(cap + 1)))
-		return -ENOMEM;
 	for (;;) {
-		if (len == cap) {
-			char *nb;
-
-			if (cap > max)
-				return -EFBIG;
-			cap *= 2;
-			if (!(nb = realloc(buf, cap + 1)))
-				return -ENOMEM;
-			buf = nb;
-		}
-		n = read(fd, buf + len, cap - len);
+		if ((room = bw_buf_room(&b, 4096)) < 0)
+			return (int)room;
+		n = read(fd, b.p + b.len, (size_t)room);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -41,14 +35,13 @@ read_bounded(int fd, size_t max, char **ret_buf, size_t *ret_len)
 		}
 		if (n == 0)
 			break;
-		len += (size_t)n;
-		if (len > max)
+		bw_buf_advance(&b, (size_t)n);
+		if (b.len > max)
 			return -EFBIG;
 	}
-	buf[len] = '\0';
-	*ret_buf = TAKE_PTR(buf);
-	if (ret_len)
-		*ret_len = len;
+	if (!(p = bw_buf_take(&b, ret_len)))
+		return -ENOMEM;
+	*ret_buf = p;
 	return 0;
 }
 

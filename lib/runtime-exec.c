@@ -19,6 +19,7 @@
 
 #include "lib/clock.h"
 #include "lib/runtime-exec.h"
+#include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/json.h"
 #include "lib/macro.h"
@@ -66,9 +67,8 @@ child_close_fds(int keep)
 }
 
 struct capture {
-	int	 fd;
-	char	*buf;
-	size_t	 len;
+	int		 fd;
+	struct bw_buf	 b;	/* to RUNTIME_EXEC_OUT_MAX; the rest dropped */
 	int	(*sink)(const void *buf, size_t len, void *userdata);
 	void	*sink_data;
 };
@@ -89,21 +89,9 @@ capture_read(struct capture *c)
 	}
 	if (c->sink)
 		return c->sink(tmp, (size_t)n, c->sink_data);
-	if (c->len < RUNTIME_EXEC_OUT_MAX) {
-		size_t	 take = (size_t)n;
-		char	*nb;
-
-		if (take > RUNTIME_EXEC_OUT_MAX - c->len)
-			take = RUNTIME_EXEC_OUT_MAX - c->len;
-		nb = realloc(c->buf, c->len + take + 1);
-		if (!nb)
-			return -ENOMEM;
-		memcpy(nb + c->len, tmp, take);
-		c->buf = nb;
-		c->len += take;
-		c->buf[c->len] = '\0';
-	}
-	return 0;
+	if ((size_t)n > c->b.max - c->b.len)
+		n = (ssize_t)(c->b.max - c->b.len);
+	return n ? bw_buf_append(&c->b, tmp, (size_t)n) : 0;
 }
 
 /* The state of one runtime_exec() call, shared by its steps. Every fd
@@ -288,8 +276,8 @@ exec_release(struct exec_run *x)
 		close(x->out.fd);
 	if (x->err.fd >= 0)
 		close(x->err.fd);
-	free(x->out.buf);
-	free(x->err.buf);
+	bw_buf_done(&x->out.b);
+	bw_buf_done(&x->err.b);
 }
 
 int
@@ -298,8 +286,8 @@ runtime_exec(const char *const *argv, const struct runtime_exec_opts *o,
 {
 	static const struct runtime_exec_opts	 none = { .stdout_fd = -1 };
 	struct exec_run				 x = {
-		.out = { -1, NULL, 0, NULL, NULL },
-		.err = { -1, NULL, 0, NULL, NULL },
+		.out = { .fd = -1, .b = { .max = RUNTIME_EXEC_OUT_MAX } },
+		.err = { .fd = -1, .b = { .max = RUNTIME_EXEC_OUT_MAX } },
 		.in = { -1, -1 }, .po = { -1, -1 }, .pe = { -1, -1 },
 		.pid = -1,
 	};
@@ -326,16 +314,16 @@ runtime_exec(const char *const *argv, const struct runtime_exec_opts *o,
 		goto out;
 	if ((r = exec_reap(&x, &status)) < 0)
 		goto out;
-	if ((ret_out && !x.out.buf && !(x.out.buf = strdup(""))) ||
-	    (ret_errout && !x.err.buf && !(x.err.buf = strdup("")))) {
+	if ((ret_out && bw_buf_reserve(&x.out.b, 0) < 0) ||
+	    (ret_errout && bw_buf_reserve(&x.err.b, 0) < 0)) {
 		r = -ENOMEM;
 		goto out;
 	}
 	*ret_status = status;
 	if (ret_out)
-		*ret_out = TAKE_PTR(x.out.buf);
+		*ret_out = bw_buf_take(&x.out.b, NULL);
 	if (ret_errout)
-		*ret_errout = TAKE_PTR(x.err.buf);
+		*ret_errout = bw_buf_take(&x.err.b, NULL);
 	r = 0;
 out:
 	exec_release(&x);

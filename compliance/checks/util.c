@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/buf.h"
 #include "lib/macro.h"
 #include "compliance/checks/checks.h"
 
@@ -55,11 +56,12 @@ comp_cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Appends the uncommented lines of SRC to *buf. */
+/* Appends the uncommented lines of SRC to B. */
 static int
-comp_append_lines(char **buf, size_t *len, const char *src)
+comp_append_lines(struct bw_buf *b, const char *src)
 {
-	const char *line = src;
+	const char	*line = src;
+	int		 r;
 
 	while (line && *line) {
 		const char *nl = strchr(line, '\n');
@@ -68,17 +70,10 @@ comp_append_lines(char **buf, size_t *len, const char *src)
 
 		while (p < line + n && isspace((unsigned char)*p))
 			p++;
-		if (p < line + n && *p != '#') {
-			char *nb = realloc(*buf, *len + n + 2);
-
-			if (!nb)
-				return -ENOMEM;
-			*buf = nb;
-			memcpy(*buf + *len, line, n);
-			*len += n;
-			(*buf)[(*len)++] = '\n';
-			(*buf)[*len] = '\0';
-		}
+		if (p < line + n && *p != '#' &&
+		    ((r = bw_buf_append(b, line, n)) < 0 ||
+		    (r = bw_buf_append(b, "\n", 1)) < 0))
+			return r;
 		line = nl ? nl + 1 : NULL;
 	}
 	return 0;
@@ -89,20 +84,20 @@ comp_read_dir_concat(struct comp_ctx *ctx, struct comp_result *res,
     const char *dir, const char *suffix, char **ret_buf)
 {
 	_cleanup_close_ int	 fd = -1;
-	_cleanup_free_ char	*out = NULL;
+	_cleanup_(bw_buf_done) struct bw_buf out = { 0 };
 	char			*names[COMP_DIR_MAX_FILES];
-	size_t			 n = 0, len = 0, i, slen = strlen(suffix);
+	size_t			 n = 0, i, slen = strlen(suffix);
 	struct dirent		*de;
 	DIR			*d;
 	int			 r = 0;
 
-	if (!(out = strdup("")))
-		return -ENOMEM;
+	if ((r = bw_buf_reserve(&out, 0)) < 0)
+		return r;
 	fd = comp_open(ctx, dir, O_RDONLY | O_DIRECTORY);
 	if (fd < 0) {
 		if (fd == -ENOMEM)
 			return fd;
-		*ret_buf = TAKE_PTR(out);
+		*ret_buf = bw_buf_take(&out, NULL);
 		return 0;
 	}
 	if (!(d = fdopendir(fd)))
@@ -134,13 +129,13 @@ comp_read_dir_concat(struct comp_ctx *ctx, struct comp_result *res,
 		}
 		if (comp_read(ctx, res, path, &buf, NULL) < 0)
 			continue;
-		r = comp_append_lines(&out, &len, buf);
+		r = comp_append_lines(&out, buf);
 	}
 	for (i = 0; i < n; i++)
 		free(names[i]);
 	if (r < 0)
 		return r;
-	*ret_buf = TAKE_PTR(out);
+	*ret_buf = bw_buf_take(&out, NULL);
 	return 0;
 }
 

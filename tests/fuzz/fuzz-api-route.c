@@ -88,8 +88,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* Only kinds that controllers and agents write have a status
 		 * endpoint. */
 		FUZZ_CHECK(rt.kind != NULL);
-		FUZZ_CHECK((rt.kind->flags & RES_F_SYSTEM_WRITES) ||
-		    strcmp(rt.kind->kind, "Node") == 0);
+		FUZZ_CHECK((rt.kind->flags & (RES_F_SYSTEM_WRITES |
+		    RES_F_NODE)) != 0);
 		/* fall through */
 	case ROUTE_ITEM:
 		FUZZ_CHECK(rt.kind != NULL && rt.name[0] != '\0');

@@ -257,7 +257,7 @@ t_forge(const char *dir, uint64_t seq, const struct audit_signer *attacker,
 		}
 		for (size_t i = 1; i < s.n; i++) {
 			struct audit_line	 l;
-			struct audit_buf	 b = { 0 };
+			struct bw_buf		 b = { 0 };
 			const char		*line = s.lines[i];
 			size_t			 keep;
 			int			 ck;
@@ -274,7 +274,7 @@ t_forge(const char *dir, uint64_t seq, const struct audit_signer *attacker,
 			}
 			ck = strcmp(l.rec.action, AUDIT_ACTION_CHECKPOINT) == 0;
 			keep = ck ? l.signed_len - 64 - 5 - 64 : l.body_len - 64;
-			if (audit_buf_append(&b, line, keep) < 0)
+			if (bw_buf_append(&b, line, keep) < 0)
 				abort();
 			if (l.rec.seq == seq) {
 				char *a = strstr(b.p, " actor=");
@@ -283,23 +283,23 @@ t_forge(const char *dir, uint64_t seq, const struct audit_signer *attacker,
 					abort();
 				a[7] = 'm';	/* "alice" -> "mlice" */
 			}
-			audit_buf_append(&b, prev, 64);
+			bw_buf_append(&b, prev, 64);
 			if (ck) {
 				unsigned char	*sig = NULL;
 				size_t		 siglen = 0;
 				char		 sighex[2 * AUDIT_SIG_MAX + 1];
 
-				audit_buf_appendf(&b, " key=%s", keep_key_id ? l.key : akey);
+				bw_buf_appendf(&b, " key=%s", keep_key_id ? l.key : akey);
 				if (audit_checkpoint_sign(attacker, b.p, b.len, &sig,
 				    &siglen) < 0)
 					abort();
 				hex_encode(sig, siglen, sighex);
 				free(sig);
-				audit_buf_appendf(&b, " sig=%s", sighex);
+				bw_buf_appendf(&b, " sig=%s", sighex);
 			}
 			audit_sha256(b.p, b.len, h);
 			hex_encode(h, 32, prev);
-			audit_buf_appendf(&b, " hash=%s", prev);
+			bw_buf_appendf(&b, " hash=%s", prev);
 			audit_line_done(&l);
 			free(s.lines[i]);
 			s.lines[i] = b.p;

@@ -38,20 +38,20 @@ static const struct audit_record kat_rec = {
 static void
 test_known_answer(void **state)
 {
-	struct audit_buf	b = { 0 };
+	struct bw_buf		b = { 0 };
 	struct timespec		ts = { 1714564800, 123 };
 	char			tm[AUDIT_TIME_LEN + 1], hex[65];
 	unsigned char		h[32];
 
 	audit_time_format(&ts, tm);
-	assert_int_equal(audit_buf_appendf(&b, "v=1 seq=1 time=%s", tm), 0);
+	assert_int_equal(bw_buf_appendf(&b, "v=1 seq=1 time=%s", tm), 0);
 	assert_int_equal(audit_record_format_fields(&kat_rec, &b), 0);
-	assert_int_equal(audit_buf_appendf(&b, " prev=%s", audit_zero_hash), 0);
+	assert_int_equal(bw_buf_appendf(&b, " prev=%s", audit_zero_hash), 0);
 	assert_string_equal(b.p, kat_body);
 	assert_int_equal(audit_sha256(b.p, b.len, h), 0);
 	hex_encode(h, 32, hex);
 	assert_string_equal(hex, kat_hash);
-	audit_buf_done(&b);
+	bw_buf_done(&b);
 }
 
 static void
@@ -143,7 +143,7 @@ static void
 test_validate_and_truncate(void **state)
 {
 	struct audit_record	r = kat_rec;
-	struct audit_buf	b = { 0 };
+	struct bw_buf		b = { 0 };
 	char			*big;
 	struct audit_line	l;
 	char			line[8192];
@@ -161,16 +161,16 @@ test_validate_and_truncate(void **state)
 	big[4999] = 0;
 	r.reason = big;
 	b.len = 0;
-	assert_int_equal(audit_buf_appendf(&b, "v=1 seq=7 time=2024-05-01T12:00:00.000000000Z"), 0);
+	assert_int_equal(bw_buf_appendf(&b, "v=1 seq=7 time=2024-05-01T12:00:00.000000000Z"), 0);
 	assert_int_equal(audit_record_format_fields(&r, &b), 0);
-	assert_int_equal(audit_buf_appendf(&b, " prev=%s", audit_zero_hash), 0);
+	assert_int_equal(bw_buf_appendf(&b, " prev=%s", audit_zero_hash), 0);
 	n = (size_t)snprintf(line, sizeof(line), "%s hash=%s", b.p, kat_hash);
 	assert_int_equal(audit_line_parse(line, n, &l, NULL), 0);
 	assert_string_equal(l.rec.actor, "");
 	assert_int_equal(strlen(l.rec.reason), AUDIT_FIELD_MAX + strlen("...[+2951]"));
 	assert_non_null(strstr(l.rec.reason, "...[+2951]"));
 	audit_line_done(&l);
-	audit_buf_done(&b);
+	bw_buf_done(&b);
 	free(big);
 }
 
@@ -198,7 +198,7 @@ test_time(void **state)
 static void
 test_segment_header_and_names(void **state)
 {
-	struct audit_buf b = { 0 };
+	struct bw_buf b = { 0 };
 	char	name[AUDIT_SEG_NAME_LEN + 1], prev[65];
 	uint64_t first;
 	size_t	hl;
@@ -220,7 +220,7 @@ test_segment_header_and_names(void **state)
 	assert_string_equal(prev, kat_hash);
 	assert_int_equal(audit_segment_header_parse(b.p, b.len - 1, &first, prev, &hl),
 	    -BW_E_INVALID);
-	audit_buf_done(&b);
+	bw_buf_done(&b);
 }
 
 int

@@ -179,21 +179,21 @@ test_insert_forged_chained(void **state)
 	struct t_seg s;
 	uint64_t seq = mid_seq(f, &s);
 	struct audit_line prev;
-	struct audit_buf b = { 0 };
+	struct bw_buf b = { 0 };
 	unsigned char h[32];
 	char hex[65];
 
 	/* A well-formed record with a correct hash that chains to the
 	 * previous one and takes over its seq. */
 	assert_int_equal(audit_line_parse(s.lines[3], strlen(s.lines[3]), &prev, NULL), 0);
-	audit_buf_appendf(&b, "v=1 seq=%" PRIu64 " time=2024-05-01T12:00:00.000000000Z "
+	bw_buf_appendf(&b, "v=1 seq=%" PRIu64 " time=2024-05-01T12:00:00.000000000Z "
 	    "actor=mallory role=system-admin tenant= source= auth=password "
 	    "action=role.grant okind=RoleBinding otenant= oname=mallory orev=1 "
 	    "outcome=success reason= controls=AC-2 prev=%s", seq, prev.hash);
 	audit_line_done(&prev);
 	audit_sha256(b.p, b.len, h);
 	hex_encode(h, 32, hex);
-	audit_buf_appendf(&b, " hash=%s", hex);
+	bw_buf_appendf(&b, " hash=%s", hex);
 	insert_line(&s, 4, b.p);
 	t_seg_store(&s);
 	expect(f, f->signer->pubkey, AUDIT_INSERTED, seq);

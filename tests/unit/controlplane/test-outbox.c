@@ -81,7 +81,7 @@ test_codec(void **state)
 {
 	struct audit_record	 r = rec_named("acme", 7);
 	struct outbox_rec	*o = NULL;
-	struct audit_buf	 line = { 0 };
+	struct bw_buf		 line = { 0 };
 	void			*p = NULL;
 	size_t			 len;
 	unsigned char		*bad;
@@ -98,13 +98,13 @@ test_codec(void **state)
 	assert_null(o->rec.object_tenant);
 
 	/* the line the trail would write matches; another does not */
-	assert_int_equal(audit_buf_appendf(&line, "v=1 seq=42 time=x prev=y"), 0);
+	assert_int_equal(bw_buf_appendf(&line, "v=1 seq=42 time=x prev=y"), 0);
 	assert_int_equal(audit_record_format_fields(&r, &line), 0);
-	assert_int_equal(audit_buf_appendf(&line, " hash=z"), 0);
+	assert_int_equal(bw_buf_appendf(&line, " hash=z"), 0);
 	assert_int_equal(outbox_line_matches(&o->rec, line.p, line.len), 1);
 	o->rec.object_revision = 8;
 	assert_int_equal(outbox_line_matches(&o->rec, line.p, line.len), 0);
-	audit_buf_done(&line);
+	bw_buf_done(&line);
 	free(o);
 
 	/* damaged entries are refused, never half-decoded */

@@ -159,6 +159,34 @@ test_keys_and_lookup(void **state)
 	    -ENAMETOOLONG);
 }
 
+/* The API server finds the node and tenant kinds by flag, and follows
+ * references by kind name: each must resolve, and the one-of flags must
+ * be on one kind only. */
+static void
+test_kind_properties(void **state)
+{
+	static const unsigned one_of[] = { RES_F_NODE, RES_F_TENANT_DEFINING };
+	const struct res_kind	*k;
+	size_t			 n, i, j, seen;
+
+	assert_ptr_equal(res_kind_by_flag(RES_F_NODE), res_kind_by_name("Node"));
+	assert_ptr_equal(res_kind_by_flag(RES_F_TENANT_DEFINING),
+	    res_kind_by_name("Tenant"));
+	assert_null(res_kind_by_flag(RES_F_NODE | RES_F_TENANT_DEFINING));
+	k = res_kinds(&n);
+	for (j = 0; j < sizeof(one_of) / sizeof(one_of[0]); j++) {
+		for (i = seen = 0; i < n; i++)
+			seen += (k[i].flags & one_of[j]) != 0;
+		assert_int_equal(seen, 1);
+	}
+	for (i = 0; i < n; i++) {
+		assert_true(!k[i].ref_field == !k[i].ref_kind);
+		if (k[i].ref_kind)
+			assert_non_null(res_kind_by_name(k[i].ref_kind));
+	}
+	assert_string_equal(res_kind_by_name("Instance")->node_field, "node");
+}
+
 static void
 test_stored_form_and_render(void **state)
 {
@@ -208,6 +236,7 @@ main(void)
 		cmocka_unit_test(test_validate_table),
 		cmocka_unit_test(test_default_tenant_and_kind_from_path),
 		cmocka_unit_test(test_keys_and_lookup),
+		cmocka_unit_test(test_kind_properties),
 		cmocka_unit_test(test_stored_form_and_render),
 		cmocka_unit_test(test_label_selector),
 	};
