@@ -870,10 +870,8 @@ hb_check_mode(int rootfd, const struct hb_item *it, char **ret_found)
 	    !S_ISLNK(st.st_mode);
 }
 
-/* Evaluates the text-file kinds against TEXT (the file's contents, or
- * NULL when it is missing). */
-static int
-hb_text_eval(const struct hb_item *it, const char *text, char **ret_found)
+int
+hb_item_eval(const struct hb_item *it, const char *text, char **ret_found)
 {
 	_cleanup_free_ char *v = NULL, *line = NULL;
 	size_t n;
@@ -919,8 +917,7 @@ hb_text_eval(const struct hb_item *it, const char *text, char **ret_found)
 		return hb_banner_eval(it, text, ret_found);
 	case HB_MOUNT:
 		if (!(v = hb_fstab_opts(text, it->key, NULL, NULL)))
-			return (*ret_found = strdup(it->flags & HB_OPTIONAL ?
-			    "not a separate mount" : "not in fstab")) ?
+			return (*ret_found = strdup("not a separate mount")) ?
 			    (it->flags & HB_OPTIONAL ? 1 : 0) : -ENOMEM;
 		ok = hb_opts_have(v, it->value);
 		*ret_found = TAKE_PTR(v);
@@ -968,7 +965,7 @@ hb_item_check(int rootfd, const struct hb_item *it, char **ret_found)
 	}
 	if (r < 0)
 		return r;
-	return hb_text_eval(it, text, ret_found);
+	return hb_item_eval(it, text, ret_found);
 }
 
 /* Reads root-relative PATH for an edit, refusing symlinks; *ret_text is

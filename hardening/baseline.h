@@ -69,6 +69,13 @@ char *hb_item_want(const struct hb_item *item);
  * 1, *ret_found gets what was found (allocated). */
 int hb_item_check(int rootfd, const struct hb_item *item, char **ret_found);
 
+/* Evaluates an item of a text kind (HB_CONF, HB_PAM_*, HB_BANNER,
+ * HB_MOUNT against an fstab or /proc/mounts, HB_AUDIT_* against the
+ * concatenated rules) against TEXT, the file's contents or NULL when it
+ * is missing; returns like hb_item_check(), -EINVAL for other kinds. */
+int hb_item_eval(const struct hb_item *item, const char *text,
+    char **ret_found);
+
 /* Whether the concatenated audit RULES satisfy ITEM (HB_AUDIT_RULE or
  * HB_AUDIT_WATCH). */
 bool hb_rules_match(const struct hb_item *item, const char *rules);
