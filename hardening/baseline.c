@@ -1320,37 +1320,61 @@ hb_apply_item(int rootfd, const struct hb_item *it, bool dry_run,
 	return dry_run ? 0 : hb_write(rootfd, path, edited, mode);
 }
 
+/* Whether the item at I belongs to a kind written as one whole file
+ * (the sysctl drop-in, the audit rules) that an earlier differing item
+ * of the table, marked in DIFFERS, has already written. */
+static bool
+hb_written_with(const bool *differs, size_t i)
+{
+	enum hb_kind k = hb_table[i].kind;
+	bool rules = k == HB_AUDIT_RULE || k == HB_AUDIT_WATCH;
+	size_t j;
+
+	if (k != HB_SYSCTL && !rules)
+		return false;
+	for (j = 0; j < i; j++)
+		if (differs[j] && (hb_table[j].kind == k || (rules &&
+		    (hb_table[j].kind == HB_AUDIT_RULE ||
+		    hb_table[j].kind == HB_AUDIT_WATCH))))
+			return true;
+	return false;
+}
+
 int
 hb_apply(int rootfd, bool dry_run, hb_report_fn report, void *arg)
 {
-	bool sysctl_done = false, rules_done = false;
+	bool differs[ELEMENTSOF(hb_table)] = { 0 };
 	size_t i;
 	int changed = 0, first = 0;
 
+	/* Every difference first: one write may settle several items. */
+	for (i = 0; i < ELEMENTSOF(hb_table); i++) {
+		_cleanup_free_ char *found = NULL;
+		int r = hb_item_check(rootfd, &hb_table[i], &found);
+
+		if (r < 0) {
+			report(&hb_table[i], NULL, strerror(-r), arg);
+			if (!first)
+				first = r;
+		}
+		differs[i] = r == 0;
+	}
 	for (i = 0; i < ELEMENTSOF(hb_table); i++) {
 		const struct hb_item *it = &hb_table[i];
 		_cleanup_free_ char *found = NULL, *what = NULL;
-		bool *once = it->kind == HB_SYSCTL ? &sysctl_done :
-		    it->kind == HB_AUDIT_RULE || it->kind == HB_AUDIT_WATCH ?
-		    &rules_done : NULL;
-		int r;
+		int r = 0;
 
-		r = hb_item_check(rootfd, it, &found);
-		if (r == 1)
+		if (!differs[i])
 			continue;
-		if (r == 0 && once && *once && dry_run) {
-			/* Written once for the whole kind already. */
-			report(it, "(same file)", NULL, arg);
-			changed++;
-			continue;
-		}
-		if (r == 0)
+		if (hb_written_with(differs, i))
+			what = hb_strdup_printf("/%s: same file",
+			    it->kind == HB_SYSCTL ? HB_SYSCTL_FILE :
+			    HB_RULES_FILE);
+		else
 			r = hb_apply_item(rootfd, it, dry_run, &what);
-		if (r == 0 && once)
-			*once = true;
+		if (r == 0 && !what)
+			r = -ENOMEM;
 		if (r == 0 && !dry_run) {
-			free(found);
-			found = NULL;
 			r = hb_item_check(rootfd, it, &found);
 			/* Still differing: a later file or line overrides. */
 			r = r == 1 ? 0 : r == 0 ? -EEXIST : r;
