@@ -414,8 +414,8 @@ hb_line_matches(const char *line, size_t n, const char *words)
 	return true;
 }
 
-/* Offset of the first line of TEXT with every word of WORDS, or -1;
- * *ret_len gets its length. */
+/* Offset of the first line of TEXT with every word of WORDS, or
+ * -ENOENT; *ret_len gets its length. */
 static long
 hb_find_line(const char *text, const char *words, size_t *ret_len)
 {
@@ -431,7 +431,7 @@ hb_find_line(const char *text, const char *words, size_t *ret_len)
 		}
 		line = nl ? nl + 1 : NULL;
 	}
-	return -1;
+	return -ENOENT;
 }
 
 /* Value of the last uncommented "KEY SEP value" line of TEXT (SEP's
@@ -992,13 +992,14 @@ hb_splice(const char *text, size_t off, size_t len, const char *ins)
 	    text + off + len);
 }
 
-/* Offset and length of the last uncommented line setting KEY. */
+/* Offset and length of the last uncommented line setting KEY, or
+ * -ENOENT. */
 static long
 hb_conf_line(const char *text, const char *key, size_t *ret_len)
 {
 	const char *line = text;
 	size_t kl = strlen(key);
-	long found = -1;
+	long found = -ENOENT;
 
 	while (line && *line) {
 		const char *nl = strchr(line, '\n');
