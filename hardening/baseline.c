@@ -32,9 +32,15 @@
 #define MODE(p, m, fl, chk, ctl) \
 	{ .id = "mode./" p, .kind = HB_MODE, .check = chk, .controls = ctl, \
 	  .path = p, .max = m, .flags = fl }
-#define WATCH(p, chk, ctl, rule) \
+/* cm-system-dirs: owner root, no group or other write. */
+#define SYSDIR(p, fl) \
+	MODE(p, 07755, fl, "cm-system-dirs", "CM-5, CM-5(5), CM-11")
+#define RULE(i, chk, ctl, what, rule, ...) \
+	{ .id = "audit." i, .kind = HB_AUDIT_RULE, .check = chk, \
+	  .controls = ctl, .key = what, .value = rule, .match = { __VA_ARGS__ } }
+#define WATCH(p, k, chk, ctl) \
 	{ .id = "audit.watch." p, .kind = HB_AUDIT_WATCH, .check = chk, \
-	  .controls = ctl, .key = p, .value = rule }
+	  .controls = ctl, .key = p, .value = "-w " p " -p wa -k " k }
 
 #define BANNER_TEXT \
 	"You are accessing a U.S. Government (USG) Information System (IS) that\n" \
@@ -78,14 +84,14 @@ static const struct hb_item hb_table[] = {
 	MODE("etc/security/opasswd", 0600, HB_OPTIONAL, "ac-file-perms", "AC-3, IA-5(6)"),
 	MODE("etc/pam.d", 0755, 0, "ac-file-perms", "AC-3, AC-6(1)"),
 	MODE("etc/security", 0755, 0, "ac-file-perms", "AC-3, AC-6(1)"),
-	MODE("usr", 07755, 0, "cm-system-dirs", "CM-5, CM-5(5), CM-11"),
-	MODE("usr/bin", 07755, 0, "cm-system-dirs", "CM-5, CM-5(5), CM-11"),
-	MODE("usr/sbin", 07755, 0, "cm-system-dirs", "CM-5, CM-5(5), CM-11"),
-	MODE("usr/lib", 07755, 0, "cm-system-dirs", "CM-5, CM-5(5), CM-11"),
-	MODE("etc", 07755, 0, "cm-system-dirs", "CM-5, CM-5(5), CM-11"),
-	MODE("var/lib/dpkg", 07755, 0, "cm-system-dirs", "CM-5, CM-5(5), CM-11"),
-	MODE("usr/local/bin", 07755, HB_OPTIONAL, "cm-system-dirs", "CM-5, CM-5(5), CM-11"),
-	MODE("boot", 07755, HB_OPTIONAL, "cm-system-dirs", "CM-5, CM-5(5), CM-11"),
+	SYSDIR("usr", 0),
+	SYSDIR("usr/bin", 0),
+	SYSDIR("usr/sbin", 0),
+	SYSDIR("usr/lib", 0),
+	SYSDIR("etc", 0),
+	SYSDIR("var/lib/dpkg", 0),
+	SYSDIR("usr/local/bin", HB_OPTIONAL),
+	SYSDIR("boot", HB_OPTIONAL),
 
 	/* login.defs and useradd defaults. */
 	{ .id = "login.defs.ENCRYPT_METHOD", .kind = HB_CONF,
@@ -160,71 +166,46 @@ static const struct hb_item hb_table[] = {
 	  .flags = HB_OPTIONAL },
 
 	/* Audit rules (AU-2 and the controls each event type serves). */
-	{ .id = "audit.logins", .kind = HB_AUDIT_RULE,
-	  .check = "au-rules-events", .controls = "AU-2, AC-7",
-	  .key = "logon events (lastlog/faillock watch)",
-	  .value = "-w /var/log/lastlog -p wa -k logins\n"
-	  "-w /run/faillock -p wa -k logins",
-	  .match = { { "-w /var/log/lastlog" }, { "-w /var/run/faillock" },
-	    { "-w /run/faillock" } } },
-	{ .id = "audit.privileged-exec", .kind = HB_AUDIT_RULE,
-	  .check = "au-rules-events", .controls = "AU-2, AC-6(9)",
-	  .key = "privileged command execution (execve, euid=0)",
-	  .value = "-a always,exit -F arch=b64 -S execve -C uid!=euid -F euid=0 -k setuid",
-	  .match = { { "execve", "euid=0" } } },
-	{ .id = "audit.time", .kind = HB_AUDIT_RULE,
-	  .check = "au-rules-events", .controls = "AU-2, AU-8",
-	  .key = "time changes",
-	  .value = "-a always,exit -F arch=b64 -S adjtimex,settimeofday,clock_settime -k time-change",
-	  .match = { { "adjtimex" }, { "settimeofday" }, { "clock_settime" } } },
-	{ .id = "audit.modules", .kind = HB_AUDIT_RULE,
-	  .check = "au-rules-events", .controls = "AU-2, CM-5",
-	  .key = "kernel module loading",
-	  .value = "-a always,exit -F arch=b64 -S init_module,finit_module,delete_module -k modules",
-	  .match = { { "init_module" }, { "finit_module" } } },
-	{ .id = "audit.mounts", .kind = HB_AUDIT_RULE,
-	  .check = "au-rules-events", .controls = "AU-2",
-	  .key = "mounts",
-	  .value = "-a always,exit -F arch=b64 -S mount -F auid>=1000 -F auid!=unset -k mounts",
-	  .match = { { "-S mount" }, { ",mount" } } },
-	{ .id = "audit.delete", .kind = HB_AUDIT_RULE,
-	  .check = "au-rules-events", .controls = "AU-2",
-	  .key = "file deletion by users",
-	  .value = "-a always,exit -F arch=b64 -S unlink,unlinkat,rename,renameat -F auid>=1000 -F auid!=unset -k delete",
-	  .match = { { "unlink", "auid>=1000" }, { "rename", "auid>=1000" } } },
-	{ .id = "audit.audit-config", .kind = HB_AUDIT_RULE,
-	  .check = "au-rules-events", .controls = "AU-2, AU-9",
-	  .key = "audit configuration changes",
-	  .value = "-w /etc/audit/ -p wa -k auditconfig",
-	  .match = { { "-w /etc/audit" }, { "dir=/etc/audit" } } },
-	WATCH("/etc/passwd", "au-rules-identity", "AC-2(4), AU-2",
-	    "-w /etc/passwd -p wa -k identity"),
-	WATCH("/etc/group", "au-rules-identity", "AC-2(4), AU-2",
-	    "-w /etc/group -p wa -k identity"),
-	WATCH("/etc/shadow", "au-rules-identity", "AC-2(4), AU-2",
-	    "-w /etc/shadow -p wa -k identity"),
-	WATCH("/etc/gshadow", "au-rules-identity", "AC-2(4), AU-2",
-	    "-w /etc/gshadow -p wa -k identity"),
-	WATCH("/etc/security/opasswd", "au-rules-identity", "AC-2(4), AU-2",
-	    "-w /etc/security/opasswd -p wa -k identity"),
-	{ .id = "audit.sudo", .kind = HB_AUDIT_RULE,
-	  .check = "au-rules-privileged", .controls = "AC-6(9)",
-	  .key = "sudo use",
-	  .value = "-a always,exit -F path=/usr/bin/sudo -F perm=x -F auid>=1000 -F auid!=unset -k privileged",
-	  .match = { { "/usr/bin/sudo" } } },
-	{ .id = "audit.su", .kind = HB_AUDIT_RULE,
-	  .check = "au-rules-privileged", .controls = "AC-6(9)",
-	  .key = "su use",
-	  .value = "-a always,exit -F path=/usr/bin/su -F perm=x -F auid>=1000 -F auid!=unset -k privileged",
-	  .match = { { "/usr/bin/su" }, { "/bin/su" } } },
-	WATCH("/etc/sudoers", "au-rules-config", "CM-5(1)",
-	    "-w /etc/sudoers -p wa -k config"),
-	WATCH("/etc/pam.d", "au-rules-config", "CM-5(1)",
-	    "-w /etc/pam.d/ -p wa -k config"),
-	WATCH("/etc/audit", "au-rules-config", "CM-5(1)",
-	    "-w /etc/audit/ -p wa -k auditconfig"),
-	WATCH("/etc/bulwark", "au-rules-config", "CM-5(1)",
-	    "-w /etc/bulwark/ -p wa -k config"),
+	RULE("logins", "au-rules-events", "AU-2, AC-7",
+	    "logon events (lastlog/faillock watch)",
+	    "-w /var/log/lastlog -p wa -k logins\n"
+	    "-w /run/faillock -p wa -k logins",
+	    { "-w /var/log/lastlog" }, { "-w /var/run/faillock" },
+	    { "-w /run/faillock" }),
+	RULE("privileged-exec", "au-rules-events", "AU-2, AC-6(9)",
+	    "privileged command execution (execve, euid=0)",
+	    "-a always,exit -F arch=b64 -S execve -C uid!=euid -F euid=0 -k setuid",
+	    { "execve", "euid=0" }),
+	RULE("time", "au-rules-events", "AU-2, AU-8", "time changes",
+	    "-a always,exit -F arch=b64 -S adjtimex,settimeofday,clock_settime -k time-change",
+	    { "adjtimex" }, { "settimeofday" }, { "clock_settime" }),
+	RULE("modules", "au-rules-events", "AU-2, CM-5", "kernel module loading",
+	    "-a always,exit -F arch=b64 -S init_module,finit_module,delete_module -k modules",
+	    { "init_module" }, { "finit_module" }),
+	RULE("mounts", "au-rules-events", "AU-2", "mounts",
+	    "-a always,exit -F arch=b64 -S mount -F auid>=1000 -F auid!=unset -k mounts",
+	    { "-S mount" }, { ",mount" }),
+	RULE("delete", "au-rules-events", "AU-2", "file deletion by users",
+	    "-a always,exit -F arch=b64 -S unlink,unlinkat,rename,renameat -F auid>=1000 -F auid!=unset -k delete",
+	    { "unlink", "auid>=1000" }, { "rename", "auid>=1000" }),
+	RULE("audit-config", "au-rules-events", "AU-2, AU-9",
+	    "audit configuration changes", "-w /etc/audit -p wa -k auditconfig",
+	    { "-w /etc/audit" }, { "dir=/etc/audit" }),
+	WATCH("/etc/passwd", "identity", "au-rules-identity", "AC-2(4), AU-2"),
+	WATCH("/etc/group", "identity", "au-rules-identity", "AC-2(4), AU-2"),
+	WATCH("/etc/shadow", "identity", "au-rules-identity", "AC-2(4), AU-2"),
+	WATCH("/etc/gshadow", "identity", "au-rules-identity", "AC-2(4), AU-2"),
+	WATCH("/etc/security/opasswd", "identity", "au-rules-identity", "AC-2(4), AU-2"),
+	RULE("sudo", "au-rules-privileged", "AC-6(9)", "sudo use",
+	    "-a always,exit -F path=/usr/bin/sudo -F perm=x -F auid>=1000 -F auid!=unset -k privileged",
+	    { "/usr/bin/sudo" }),
+	RULE("su", "au-rules-privileged", "AC-6(9)", "su use",
+	    "-a always,exit -F path=/usr/bin/su -F perm=x -F auid>=1000 -F auid!=unset -k privileged",
+	    { "/usr/bin/su" }, { "/bin/su" }),
+	WATCH("/etc/sudoers", "config", "au-rules-config", "CM-5(1)"),
+	WATCH("/etc/pam.d", "config", "au-rules-config", "CM-5(1)"),
+	WATCH("/etc/audit", "auditconfig", "au-rules-config", "CM-5(1)"),
+	WATCH("/etc/bulwark", "config", "au-rules-config", "CM-5(1)"),
 };
 
 const struct hb_item *
@@ -237,11 +218,11 @@ hb_items(size_t *ret_n)
 const struct hb_item *
 hb_find(const char *id)
 {
-	size_t i;
+	const struct hb_item *it;
 
-	for (i = 0; i < ELEMENTSOF(hb_table); i++)
-		if (!strcmp(hb_table[i].id, id))
-			return &hb_table[i];
+	for (it = hb_table; it < hb_table + ELEMENTSOF(hb_table); it++)
+		if (!strcmp(it->id, id))
+			return it;
 	return NULL;
 }
 
@@ -1034,6 +1015,18 @@ hb_edit_conf(const struct hb_item *it, const char *text)
 	    text[strlen(text) - 1] != '\n' ? "\n" : "", set);
 }
 
+/* Closes F, a memory stream writing to *OUT: returns the text, or NULL
+ * (freed) when writing failed. */
+static char *
+hb_stream_end(FILE *f, char **out)
+{
+	if (fclose(f) != 0) {
+		free(*out);
+		return NULL;
+	}
+	return *out;
+}
+
 /* LINE (length N) of a PAM stack with each jump count "=N" inside its
  * [control] raised by one, written to F. */
 static void
@@ -1130,11 +1123,7 @@ hb_edit_pam_line(const struct hb_item *it, const char *text)
 	}
 	if (!done)
 		fprintf(f, "%s\n", it->value);
-	if (fclose(f) != 0) {
-		free(out);
-		return NULL;
-	}
-	return out;
+	return hb_stream_end(f, &out);
 }
 
 static char *
@@ -1232,11 +1221,7 @@ hb_render_all(enum hb_kind kind)
 		if (!dup)
 			fprintf(f, "%s\n", it->value);
 	}
-	if (fclose(f) != 0) {
-		free(out);
-		return NULL;
-	}
-	return out;
+	return hb_stream_end(f, &out);
 }
 
 static int
