@@ -438,7 +438,7 @@ hb_conf_value(const char *text, const char *key)
 			v += strspn(v, " \t");
 			while (e > v && isspace((unsigned char)e[-1]))
 				e--;
-			if (v <= e && v < line + n + 1) {
+			if (v <= e) {
 				found = v;
 				fl = (size_t)(e - v);
 			}
@@ -1228,17 +1228,18 @@ static int
 hb_apply_mode(int rootfd, const struct hb_item *it, bool dry_run,
     char **ret_what)
 {
-	_cleanup_close_ int dfd = -1;
+	_cleanup_close_ int dfd = -1, fd = -1;
 	const char *base;
 	struct stat st;
 	mode_t m;
 
 	if ((dfd = hb_open_parent(rootfd, it->path, false, &base)) < 0)
 		return dfd;
-	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	/* Changed through this fd, so a symlink swapped in later is not
+	 * followed either (O_NONBLOCK: a FIFO must not block the open). */
+	if ((fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) < 0 || fstat(fd, &st) < 0)
 		return -errno;
-	if (S_ISLNK(st.st_mode))
-		return -ELOOP;
 	m = st.st_mode & 07777 & (mode_t)it->max;
 	if (!(*ret_what = hb_strdup_printf("/%s: owner uid %u -> 0, mode "
 	    "%04o -> %04o", it->path, (unsigned)st.st_uid,
@@ -1246,11 +1247,10 @@ hb_apply_mode(int rootfd, const struct hb_item *it, bool dry_run,
 		return -ENOMEM;
 	if (dry_run)
 		return 0;
-	if (st.st_uid != 0 && fchownat(dfd, base, 0, (gid_t)-1,
-	    AT_SYMLINK_NOFOLLOW) < 0)
+	if (st.st_uid != 0 && fchown(fd, 0, (gid_t)-1) < 0)
 		return -errno;
 	/* After the chown, which clears set-id bits. */
-	if (fchmodat(dfd, base, m, 0) < 0)
+	if (fchmod(fd, m) < 0)
 		return -errno;
 	return 0;
 }
