@@ -583,7 +583,7 @@ hb_read_dirs(int rootfd, const char *const *dirs, const char *suffix,
 
 	for (; *dirs && r == 0; dirs++)
 		r = hb_list_dir(rootfd, *dirs, suffix, &v, &n);
-	if (r == 0)
+	if (r == 0 && n > 1)
 		qsort(v, n, sizeof(*v), hb_cmp_base);
 	if (!(all = strdup("")))
 		r = -ENOMEM;
