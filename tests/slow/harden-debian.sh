@@ -4,7 +4,7 @@
 # check lists its differences item by item, apply changes them, and
 # then check and the compliance checks that read the baseline
 # (bulwark-harden scan) must find every item satisfied. Slow (about a
-# minute and a half with the Debian mirror reachable) and not part of
+# minute with the Debian mirror reachable) and not part of
 # make check: run it with `make check-harden-debian`.
 # BW_DEBIAN_ROOT=DIR reuses a root made earlier (copied, not changed).
 . "${top_srcdir:-.}/tests/integration/lib.sh"
