@@ -26,6 +26,7 @@
 #include "lib/macro.h"
 #include "compliance/catalog.h"
 #include "compliance/check.h"
+#include "hardening/baseline.h"
 #include "compliance/checks/checks.h"
 
 #define COMP_READ_MAX		(4u << 20)
@@ -361,11 +362,7 @@ static const char *const comp_default_p2p[] = {
 };
 
 static const struct comp_policy comp_default_policy = {
-	.faillock_deny_max = 3,
-	.faillock_interval_min = 900,
-	.faillock_unlock_min = 1800,
 	.idle_max_s = 900,
-	.inactive_max_days = 90,
 	.pass_minlen = 12,
 	.pass_minclass = 3,
 	.token_max_s = 12 * 3600,
@@ -381,7 +378,6 @@ static const struct comp_policy comp_default_policy = {
 	.ec_min_bits = 256,
 	.config_revisions_min = 2,
 	.allow_software_tpm = false,
-	.banner_phrase = "U.S. Government",
 	.crypto_props = "",
 	.allowed_ports = comp_default_ports,
 	.forbidden_packages = comp_default_forbidden,
@@ -809,6 +805,31 @@ comp_read(struct comp_ctx *ctx, struct comp_result *res, const char *path,
 	return 0;
 }
 
+/* The offline half of comp_sysctl_expect(): the value the root's
+ * sysctl.d files set. */
+static int
+comp_sysctl_configured(struct comp_ctx *ctx, struct comp_result *res,
+    const char *name, const char *subj, long min, long max, const char *req)
+{
+	_cleanup_free_ char *csubj = NULL;
+	long v;
+	int r;
+
+	if (asprintf(&csubj, "%s (configured)", subj) < 0) {
+		csubj = NULL;
+		return -ENOMEM;
+	}
+	if (comp_evidence_add(res, "/etc/sysctl.d", NULL, 0) < 0)
+		return -ENOMEM;
+	r = hb_sysctl_configured(ctx->rootfd, name, &v);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		return comp_obs_add(res, false, csubj, req, "%s", r == -ENOENT ?
+		    "not set" : strerror(-r));
+	return comp_obs_add(res, v >= min && v <= max, csubj, req, "%ld", v);
+}
+
 int
 comp_sysctl_expect(struct comp_ctx *ctx, struct comp_result *res,
     const char *name, long min, long max)
@@ -834,6 +855,9 @@ comp_sysctl_expect(struct comp_ctx *ctx, struct comp_result *res,
 		req = subj = NULL;
 		return -ENOMEM;
 	}
+	if (comp_root_offline(ctx))
+		return comp_sysctl_configured(ctx, res, name, subj, min, max,
+		    req);
 	r = comp_read(ctx, res, path, &buf, NULL);
 	if (r == -ENOMEM)
 		return r;
@@ -845,6 +869,81 @@ comp_sysctl_expect(struct comp_ctx *ctx, struct comp_result *res,
 	if (errno || end == buf)
 		return comp_obs_add(res, false, subj, req, "not a number");
 	return comp_obs_add(res, v >= min && v <= max, subj, req, "%ld", v);
+}
+
+bool
+comp_root_offline(struct comp_ctx *ctx)
+{
+	struct stat st;
+
+	return comp_stat(ctx, "proc/sys", &st) < 0;
+}
+
+int
+comp_sysctl_baseline(struct comp_ctx *ctx, struct comp_result *res,
+    const char *name)
+{
+	char id[128];
+	const struct hb_item *it;
+
+	snprintf(id, sizeof(id), "sysctl.%s", name);
+	if (!(it = hb_find(id)))
+		return comp_obs_add(res, false, name, "a baseline item",
+		    "not in the host baseline");
+	return comp_sysctl_expect(ctx, res, name, it->min, it->max);
+}
+
+/* One baseline item of a file kind: read through the root (evidence),
+ * then judged by the baseline. */
+static int
+comp_baseline_item(struct comp_ctx *ctx, struct comp_result *res,
+    const struct hb_item *it)
+{
+	_cleanup_free_ char *buf = NULL, *found = NULL, *want = NULL,
+	    *subj = NULL;
+	int r;
+
+	if (it->kind == HB_SYSCTL)
+		return comp_sysctl_expect(ctx, res, it->key, it->min, it->max);
+	if (!(want = hb_item_want(it)) || asprintf(&subj, "/%s%s%s",
+	    it->path, it->kind == HB_CONF ? " " : "", it->kind == HB_CONF ?
+	    it->key : "") < 0) {
+		subj = NULL;
+		return -ENOMEM;
+	}
+	if (it->kind == HB_MODE) {
+		r = hb_item_check(ctx->rootfd, it, &found);
+		if (r >= 0 && comp_evidence_add(res, subj, NULL, 0) < 0)
+			return -ENOMEM;
+	} else {
+		r = comp_read(ctx, res, it->path, &buf, NULL);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0 && r != -ENOENT)
+			return comp_obs_add(res, false, subj, want,
+			    "unreadable (%s)", strerror(-r));
+		r = hb_item_eval(it, buf, &found);
+	}
+	if (r < 0)
+		return r == -ENOMEM ? r : comp_obs_add(res, false, subj, want,
+		    "unreadable (%s)", strerror(-r));
+	return comp_obs_add(res, r == 1, subj, want, "%s", found);
+}
+
+int
+comp_baseline_expect(struct comp_ctx *ctx, struct comp_result *res,
+    const char *check_id)
+{
+	const struct hb_item *items;
+	size_t n, i;
+	int r;
+
+	items = hb_items(&n);
+	for (i = 0; i < n; i++)
+		if (!strcmp(items[i].check, check_id) &&
+		    (r = comp_baseline_item(ctx, res, &items[i])) < 0)
+			return r;
+	return 0;
 }
 
 static char *

@@ -102,13 +102,12 @@ struct comp_facts {
 };
 
 /* Required values. comp_policy_default() gives the FedRAMP Moderate
- * values documented in docs/compliance.md. */
+ * values documented in docs/compliance.md. The host settings (sysctl,
+ * file modes, PAM, faillock, login.defs, audit rules, banner, mounts)
+ * are not here: the checks read them from the host baseline table
+ * (hardening/baseline.h), the one bulwark-harden applies. */
 struct comp_policy {
-	int		 faillock_deny_max;	/* AC-7: 3 attempts */
-	int		 faillock_interval_min;	/* AC-7: within 900 s */
-	int		 faillock_unlock_min;	/* AC-7: 1800 s, or 0 (admin) */
 	int		 idle_max_s;		/* AC-11/AC-12/SC-10: 900 s */
-	int		 inactive_max_days;	/* AC-2(3): 90 */
 	int		 pass_minlen;		/* IA-5(1): 12 */
 	int		 pass_minclass;		/* IA-5(1): 3 */
 	int		 token_max_s;		/* IA-11 */
@@ -124,7 +123,6 @@ struct comp_policy {
 	int		 ec_min_bits;
 	int		 config_revisions_min;	/* CM-2(3) */
 	bool		 allow_software_tpm;	/* IA-3: swtpm only in dev/test */
-	const char	*banner_phrase;		/* AC-8: required text */
 	const char	*crypto_props;		/* SI-6 self-test property query */
 	const uint16_t	*allowed_ports;		/* SC-7(3): external listeners; 0 ends */
 	const char *const *forbidden_packages;	/* CM-7: fnmatch patterns */
@@ -271,10 +269,27 @@ int comp_open(struct comp_ctx *ctx, const char *path, int flags);
 int comp_stat(struct comp_ctx *ctx, const char *path, struct stat *ret_st);
 
 /* Reads sysctl NAME ("kernel.kptr_restrict") from proc/sys under the
- * root as an integer; records an observation comparing it with
- * [MIN, MAX]. Returns 0 (observation added either way) or -ENOMEM. */
+ * root as an integer (on an offline root, its configured value);
+ * records an observation comparing it with [MIN, MAX]. Returns 0 (observation added either way) or -ENOMEM. */
 int comp_sysctl_expect(struct comp_ctx *ctx, struct comp_result *res,
     const char *name, long min, long max);
+
+/* Whether the scanned root is an image rather than a running system:
+ * it has no proc/sys. Kernel settings and mounts are then read from
+ * their configuration (sysctl.d, fstab). */
+bool comp_root_offline(struct comp_ctx *ctx);
+
+/* Adds an observation for each host baseline item (hardening/
+ * baseline.h) that CHECK_ID reads: files are read through the root
+ * and recorded as evidence, sysctls go through comp_sysctl_expect().
+ * Returns 0 or -ENOMEM. */
+int comp_baseline_expect(struct comp_ctx *ctx, struct comp_result *res,
+    const char *check_id);
+
+/* comp_sysctl_expect() with the range of the baseline item for sysctl
+ * NAME. */
+int comp_sysctl_baseline(struct comp_ctx *ctx, struct comp_result *res,
+    const char *name);
 
 /* Finds the last uncommented "KEY value" / "KEY = value" line in BUF
  * (keys compared case-insensitively). *ret_val is allocated, trimmed.

@@ -13,6 +13,7 @@
 
 #include "lib/macro.h"
 #include "compliance/checks/checks.h"
+#include "hardening/baseline.h"
 
 #define PAM_AUTH	"etc/pam.d/common-auth"
 #define FAILLOCK_CONF	"etc/security/faillock.conf"
@@ -52,23 +53,38 @@ comp_faillock_value(const char *line, const char *conf, const char *key,
 	return dflt;
 }
 
+/* Compares faillock setting KEY's value V with the host baseline's
+ * item "faillock.KEY". */
+static int
+comp_faillock_expect(struct comp_result *res, const char *key, long v)
+{
+	_cleanup_free_ char *want = NULL;
+	const struct hb_item *it;
+	char id[64], subj[64];
+
+	snprintf(id, sizeof(id), "faillock.%s", key);
+	snprintf(subj, sizeof(subj), "pam_faillock %s", key);
+	if (!(it = hb_find(id)) || !(want = hb_item_want(it)))
+		return -ENOMEM;
+	return comp_obs_add(res, (v >= it->min && v <= it->max) ||
+	    ((it->flags & HB_ZERO_OK) && v == 0), subj, want, "%ld", v);
+}
+
 COMP_CHECK_FN(comp_chk_ac_faillock)
 {
-	const struct comp_policy *pol = ctx->policy;
 	_cleanup_free_ char *pam = NULL, *conf = NULL, *pre = NULL,
 	    *fail = NULL;
+	const struct hb_item *preauth = hb_find("pam.faillock-preauth"),
+	    *authfail = hb_find("pam.faillock-authfail");
 	long deny, interval, unlock;
-	char req[64];
 	int r;
 
 	if ((r = comp_need(ctx, res, PAM_AUTH, "pam_faillock preauth and "
 	    "authfail", &pam)) < 0)
 		return r;
 	if (pam) {
-		bool p = comp_has_line(pam, "auth pam_faillock.so preauth",
-		    &pre);
-		bool f = comp_has_line(pam, "auth pam_faillock.so authfail",
-		    &fail);
+		bool p = comp_has_line(pam, preauth->key, &pre);
+		bool f = comp_has_line(pam, authfail->key, &fail);
 
 		if ((r = comp_obs_add(res, p && f, PAM_AUTH,
 		    "auth pam_faillock.so preauth + authfail",
@@ -82,62 +98,18 @@ COMP_CHECK_FN(comp_chk_ac_faillock)
 	deny = comp_faillock_value(pre, conf, "deny", 3);
 	interval = comp_faillock_value(pre, conf, "fail_interval", 900);
 	unlock = comp_faillock_value(pre, conf, "unlock_time", 600);
-	snprintf(req, sizeof(req), "1..%d", pol->faillock_deny_max);
-	if ((r = comp_obs_add(res, deny >= 1 && deny <= pol->faillock_deny_max,
-	    "pam_faillock deny", req, "%ld", deny)) < 0)
-		return r;
-	snprintf(req, sizeof(req), ">= %d s", pol->faillock_interval_min);
-	if ((r = comp_obs_add(res, interval >= pol->faillock_interval_min,
-	    "pam_faillock fail_interval", req, "%ld", interval)) < 0)
-		return r;
-	snprintf(req, sizeof(req), "0 (administrator) or >= %d s",
-	    pol->faillock_unlock_min);
-	if ((r = comp_obs_add(res, unlock == 0 ||
-	    unlock >= pol->faillock_unlock_min, "pam_faillock unlock_time",
-	    req, "%ld", unlock)) < 0)
+	if ((r = comp_faillock_expect(res, "deny", deny)) < 0 ||
+	    (r = comp_faillock_expect(res, "fail_interval", interval)) < 0 ||
+	    (r = comp_faillock_expect(res, "unlock_time", unlock)) < 0)
 		return r;
 	return comp_verdict_from_obs(res);
-}
-
-static int
-comp_banner_file(struct comp_ctx *ctx, struct comp_result *res,
-    const char *path, bool required)
-{
-	static const char *const leaks[] = { "\\s", "\\r", "\\v", "\\m" };
-	_cleanup_free_ char *buf = NULL;
-	const char *phrase = ctx->policy->banner_phrase;
-	char subj[128];
-	size_t i;
-	int r;
-
-	snprintf(subj, sizeof(subj), "/%s", path);
-
-	r = comp_read(ctx, res, path, &buf, NULL);
-	if (r == -ENOMEM)
-		return r;
-	if (r < 0)
-		return required ? comp_obs_add(res, false, subj,
-		    "the approved notice", "unreadable (%s)", strerror(-r)) : 0;
-	if ((r = comp_obs_add(res, strcasestr(buf, phrase) != NULL, subj,
-	    phrase, "%s", strcasestr(buf, phrase) ? "notice present" :
-	    "notice text missing")) < 0)
-		return r;
-	for (i = 0; i < ELEMENTSOF(leaks); i++)
-		if (strstr(buf, leaks[i]))
-			return comp_obs_add(res, false, subj,
-			    "no OS name/release escapes", "contains %s",
-			    leaks[i]);
-	return 0;
 }
 
 COMP_CHECK_FN(comp_chk_ac_banner)
 {
-	int r;
+	int r = comp_baseline_expect(ctx, res, "ac-banner");
 
-	if ((r = comp_banner_file(ctx, res, "etc/issue", true)) < 0 ||
-	    (r = comp_banner_file(ctx, res, "etc/issue.net", false)) < 0)
-		return r;
-	return comp_verdict_from_obs(res);
+	return r < 0 ? r : comp_verdict_from_obs(res);
 }
 
 COMP_CHECK_FN(comp_chk_ac_shell_timeout)
@@ -365,22 +337,9 @@ COMP_CHECK_FN(comp_chk_ac_accounts)
 
 COMP_CHECK_FN(comp_chk_ac_inactive_disable)
 {
-	_cleanup_free_ char *buf = NULL, *v = NULL;
-	char req[32];
-	long d = -1;
-	int r;
+	int r = comp_baseline_expect(ctx, res, "ac-inactive-disable");
 
-	if ((r = comp_need(ctx, res, "etc/default/useradd", "INACTIVE set",
-	    &buf)) < 0)
-		return r;
-	if (buf && comp_conf_get(buf, "INACTIVE", &v) == 0)
-		d = strtol(v, NULL, 10);
-	snprintf(req, sizeof(req), "0..%d days", ctx->policy->inactive_max_days);
-	if (buf && (r = comp_obs_add(res, d >= 0 &&
-	    d <= ctx->policy->inactive_max_days, "/etc/default/useradd "
-	    "INACTIVE", req, "%s", v ? v : "not set (never disabled)")) < 0)
-		return r;
-	return comp_verdict_from_obs(res);
+	return r < 0 ? r : comp_verdict_from_obs(res);
 }
 
 COMP_CHECK_FN(comp_chk_ac_root_restricted)
@@ -423,7 +382,7 @@ COMP_CHECK_FN(comp_chk_ac_su_restricted)
 	if ((r = comp_need(ctx, res, "etc/pam.d/su", "pam_wheel required",
 	    &buf)) < 0)
 		return r;
-	if (buf && (comp_has_line(buf, "auth required pam_wheel.so", &line) ||
+	if (buf && (comp_has_line(buf, hb_find("pam.su-wheel")->key, &line) ||
 	    comp_has_line(buf, "auth requisite pam_wheel.so", &line)))
 		ok = !strstr(line, "trust");
 	if (buf && (r = comp_obs_add(res, ok, "/etc/pam.d/su",
@@ -433,53 +392,11 @@ COMP_CHECK_FN(comp_chk_ac_su_restricted)
 	return comp_verdict_from_obs(res);
 }
 
-struct comp_mode_rule {
-	const char	*path;
-	mode_t		 max;	/* permission bits allowed */
-	bool		 required;
-};
-
 COMP_CHECK_FN(comp_chk_ac_file_perms)
 {
-	static const struct comp_mode_rule rules[] = {
-		{ "etc/passwd", 0644, true },
-		{ "etc/group", 0644, true },
-		{ "etc/shadow", 0640, true },
-		{ "etc/gshadow", 0640, true },
-		{ "etc/sudoers", 0440, false },
-		{ "etc/security/opasswd", 0600, false },
-		{ "etc/pam.d", 0755, true },
-		{ "etc/security", 0755, true },
-	};
-	size_t i;
-	int r;
+	int r = comp_baseline_expect(ctx, res, "ac-file-perms");
 
-	for (i = 0; i < ELEMENTSOF(rules); i++) {
-		struct stat st;
-		char req[64], subj[128];
-		mode_t m;
-
-		snprintf(subj, sizeof(subj), "/%s", rules[i].path);
-		snprintf(req, sizeof(req), "owner root, mode <= %04o",
-		    (unsigned)rules[i].max);
-		r = comp_stat(ctx, rules[i].path, &st);
-		if (r < 0) {
-			if (r == -ENOENT && !rules[i].required)
-				continue;
-			if ((r = comp_obs_add(res, false, subj, req,
-			    "missing (%s)", strerror(-r))) < 0)
-				return r;
-			continue;
-		}
-		m = st.st_mode & 07777;
-		if ((r = comp_evidence_add(res, subj, NULL, 0)) < 0 ||
-		    (r = comp_obs_add(res, st.st_uid == 0 &&
-		    (m & ~rules[i].max) == 0 && !S_ISLNK(st.st_mode), subj,
-		    req, "owner uid %u, mode %04o%s", (unsigned)st.st_uid,
-		    (unsigned)m, S_ISLNK(st.st_mode) ? " (symlink)" : "")) < 0)
-			return r;
-	}
-	return comp_verdict_from_obs(res);
+	return r < 0 ? r : comp_verdict_from_obs(res);
 }
 
 COMP_CHECK_FN(comp_chk_ac_rbac)

@@ -14,6 +14,7 @@
 
 #include "lib/macro.h"
 #include "compliance/checks/checks.h"
+#include "hardening/baseline.h"
 
 #define AUDITD_CONF	"etc/audit/auditd.conf"
 
@@ -84,117 +85,33 @@ comp_audit_rules(struct comp_ctx *ctx, struct comp_result *res,
 	return 0;
 }
 
-/* Whether one uncommented line of RULES contains every string of SET
- * (NULL-terminated). */
-static bool
-comp_rule_has(const char *rules, const char *const *set)
-{
-	const char *line = rules;
-
-	while (line && *line) {
-		const char *nl = strchr(line, '\n');
-		size_t n = nl ? (size_t)(nl - line) : strlen(line);
-		char l[1024];
-		size_t i;
-		bool all = true;
-
-		snprintf(l, sizeof(l), "%.*s", (int)(n < 1023 ? n : 1023), line);
-		for (i = 0; set[i] && all; i++)
-			all = strstr(l, set[i]) != NULL;
-		if (all && l[strspn(l, " \t")] != '#')
-			return true;
-		line = nl ? nl + 1 : NULL;
-	}
-	return false;
-}
-
-/* A write watch on PATH: "-w PATH ... -p <perms with w>" or the
- * syscall form "-F path=PATH ... -F perm=<w>" (dir= for directories). */
-static bool
-comp_rule_watch_write(const char *rules, const char *path)
-{
-	const char *line = rules;
-
-	while (line && *line) {
-		const char *nl = strchr(line, '\n');
-		size_t n = nl ? (size_t)(nl - line) : strlen(line);
-		char l[1024], pat[300];
-		const char *p;
-
-		snprintf(l, sizeof(l), "%.*s", (int)(n < 1023 ? n : 1023), line);
-		line = nl ? nl + 1 : NULL;
-		if (l[strspn(l, " \t")] == '#')
-			continue;
-		snprintf(pat, sizeof(pat), "-w %s", path);
-		p = strstr(l, pat);
-		if (p && (p[strlen(pat)] == ' ' || p[strlen(pat)] == '\0' ||
-		    p[strlen(pat)] == '/')) {
-			const char *perm = strstr(l, "-p ");
-
-			if (perm && strcspn(perm + 3, " ") >
-			    strcspn(perm + 3, "w"))
-				return true;
-			continue;
-		}
-		snprintf(pat, sizeof(pat), "path=%s", path);
-		if (!strstr(l, pat)) {
-			snprintf(pat, sizeof(pat), "dir=%s", path);
-			if (!strstr(l, pat))
-				continue;
-		}
-		p = strstr(l, "perm=");
-		if (p && strcspn(p + 5, " ") > strcspn(p + 5, "w"))
-			return true;
-	}
-	return false;
-}
-
-struct comp_rule_req {
-	const char	*what;
-	const char	*sets[4][4];	/* alternatives; each NULL-terminated */
-};
-
+/* Adds an observation for each audit rule of the host baseline that
+ * CHECK_ID reads (or the one item ITEM_ID when not NULL). */
 static int
-comp_rules_expect(struct comp_result *res, const char *rules,
-    const struct comp_rule_req *reqs, size_t n)
+comp_rules_baseline(struct comp_result *res, const char *rules,
+    const char *check_id, const char *item_id)
 {
-	size_t i, j;
+	const struct hb_item *items;
+	size_t n, i;
 	int r;
 
+	items = hb_items(&n);
 	for (i = 0; i < n; i++) {
-		bool ok = false;
+		_cleanup_free_ char *want = NULL;
+		bool ok;
 
-		for (j = 0; j < 4 && reqs[i].sets[j][0] && !ok; j++)
-			ok = comp_rule_has(rules, reqs[i].sets[j]);
-		if ((r = comp_obs_add(res, ok, "audit rules", reqs[i].what,
-		    "%s", ok ? "rule present" : "no rule")) < 0)
-			return r;
-	}
-	return 0;
-}
-
-static int
-comp_rules_watch(struct comp_result *res, const char *rules,
-    const char *const *paths)
-{
-	char req[300];
-	int r;
-
-	for (; *paths; paths++) {
-		bool ok = comp_rule_watch_write(rules, *paths);
-
-		snprintf(req, sizeof(req), "write watch on %s", *paths);
-		if ((r = comp_obs_add(res, ok, "audit rules", req, "%s",
+		if (item_id ? strcmp(items[i].id, item_id) :
+		    strcmp(items[i].check, check_id))
+			continue;
+		if (!(want = hb_item_want(&items[i])))
+			return -ENOMEM;
+		ok = hb_rules_match(&items[i], rules);
+		if ((r = comp_obs_add(res, ok, "audit rules", want, "%s",
 		    ok ? "rule present" : "no rule")) < 0)
 			return r;
 	}
 	return 0;
 }
-
-static const char *const comp_identity_files[] = {
-	"/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow",
-	"/etc/security/opasswd", NULL
-};
 
 COMP_CHECK_FN(comp_chk_au_auditd_running)
 {
@@ -214,29 +131,14 @@ COMP_CHECK_FN(comp_chk_au_auditd_running)
 
 COMP_CHECK_FN(comp_chk_au_rules_events)
 {
-	static const struct comp_rule_req reqs[] = {
-		{ "logon events (lastlog/faillock watch)",
-		  { { "-w /var/log/lastlog", NULL },
-		    { "-w /var/run/faillock", NULL },
-		    { "-w /run/faillock", NULL } } },
-		{ "privileged command execution (execve, euid=0)",
-		  { { "execve", "euid=0", NULL } } },
-		{ "time changes", { { "adjtimex", NULL },
-		    { "settimeofday", NULL }, { "clock_settime", NULL } } },
-		{ "kernel module loading", { { "init_module", NULL },
-		    { "finit_module", NULL } } },
-		{ "mounts", { { "-S mount", NULL }, { ",mount", NULL } } },
-		{ "file deletion by users", { { "unlink", "auid>=1000",
-		    NULL }, { "rename", "auid>=1000", NULL } } },
-		{ "audit configuration changes", { { "-w /etc/audit", NULL },
-		    { "dir=/etc/audit", NULL } } },
-	};
 	_cleanup_free_ char *rules = NULL;
 	int r;
 
 	if ((r = comp_audit_rules(ctx, res, &rules)) < 0 ||
-	    (r = comp_rules_expect(res, rules, reqs, ELEMENTSOF(reqs))) < 0 ||
-	    (r = comp_rules_watch(res, rules, comp_identity_files)) < 0)
+	    (r = comp_rules_baseline(res, rules, "au-rules-events",
+	    NULL)) < 0 ||
+	    (r = comp_rules_baseline(res, rules, "au-rules-identity",
+	    NULL)) < 0)
 		return r;
 	return comp_verdict_from_obs(res);
 }
@@ -247,39 +149,34 @@ COMP_CHECK_FN(comp_chk_au_rules_identity)
 	int r;
 
 	if ((r = comp_audit_rules(ctx, res, &rules)) < 0 ||
-	    (r = comp_rules_watch(res, rules, comp_identity_files)) < 0)
+	    (r = comp_rules_baseline(res, rules, "au-rules-identity",
+	    NULL)) < 0)
 		return r;
 	return comp_verdict_from_obs(res);
 }
 
 COMP_CHECK_FN(comp_chk_au_rules_privileged)
 {
-	static const struct comp_rule_req reqs[] = {
-		{ "execve with euid 0 by another user",
-		  { { "execve", "euid=0", NULL } } },
-		{ "sudo use", { { "/usr/bin/sudo", NULL } } },
-		{ "su use", { { "/usr/bin/su", NULL }, { "/bin/su", NULL } } },
-	};
 	_cleanup_free_ char *rules = NULL;
 	int r;
 
 	if ((r = comp_audit_rules(ctx, res, &rules)) < 0 ||
-	    (r = comp_rules_expect(res, rules, reqs, ELEMENTSOF(reqs))) < 0)
+	    (r = comp_rules_baseline(res, rules, NULL,
+	    "audit.privileged-exec")) < 0 ||
+	    (r = comp_rules_baseline(res, rules, "au-rules-privileged",
+	    NULL)) < 0)
 		return r;
 	return comp_verdict_from_obs(res);
 }
 
 COMP_CHECK_FN(comp_chk_au_rules_config)
 {
-	static const char *const paths[] = {
-		"/etc/sudoers", "/etc/pam.d", "/etc/audit", "/etc/bulwark",
-		NULL
-	};
 	_cleanup_free_ char *rules = NULL;
 	int r;
 
 	if ((r = comp_audit_rules(ctx, res, &rules)) < 0 ||
-	    (r = comp_rules_watch(res, rules, paths)) < 0)
+	    (r = comp_rules_baseline(res, rules, "au-rules-config",
+	    NULL)) < 0)
 		return r;
 	return comp_verdict_from_obs(res);
 }

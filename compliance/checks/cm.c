@@ -10,37 +10,7 @@
 
 #include "lib/macro.h"
 #include "compliance/checks/checks.h"
-
-struct comp_sysctl_req {
-	const char	*name;
-	long		 min, max;
-};
-
-/* The kernel part of the appliance's hardening baseline; the
- * hardening/ part applies the same values at boot. */
-static const struct comp_sysctl_req comp_sysctl_baseline[] = {
-	{ "kernel.randomize_va_space", 2, 2 },
-	{ "kernel.kptr_restrict", 1, 2 },
-	{ "kernel.dmesg_restrict", 1, 1 },
-	{ "kernel.yama.ptrace_scope", 1, 3 },
-	{ "kernel.perf_event_paranoid", 2, 3 },
-	{ "kernel.kexec_load_disabled", 1, 1 },
-	{ "kernel.unprivileged_bpf_disabled", 1, 2 },
-	{ "net.core.bpf_jit_harden", 2, 2 },
-	{ "fs.protected_hardlinks", 1, 1 },
-	{ "fs.protected_symlinks", 1, 1 },
-	{ "fs.suid_dumpable", 0, 0 },
-	{ "net.ipv4.tcp_syncookies", 1, 1 },
-	{ "net.ipv4.icmp_echo_ignore_broadcasts", 1, 1 },
-	{ "net.ipv4.conf.all.accept_redirects", 0, 0 },
-	{ "net.ipv4.conf.default.accept_redirects", 0, 0 },
-	{ "net.ipv4.conf.all.send_redirects", 0, 0 },
-	{ "net.ipv4.conf.all.accept_source_route", 0, 0 },
-	{ "net.ipv4.conf.all.rp_filter", 1, 2 },
-	{ "net.ipv4.conf.all.log_martians", 1, 1 },
-	{ "net.ipv6.conf.all.accept_redirects", 0, 0 },
-	{ "net.ipv6.conf.all.accept_source_route", 0, 0 },
-};
+#include "hardening/baseline.h"
 
 COMP_CHECK_FN(comp_chk_cm_config_baseline)
 {
@@ -51,15 +21,9 @@ COMP_CHECK_FN(comp_chk_cm_config_baseline)
 
 COMP_CHECK_FN(comp_chk_cm_sysctl_baseline)
 {
-	size_t i;
-	int r;
+	int r = comp_baseline_expect(ctx, res, "cm-sysctl-baseline");
 
-	for (i = 0; i < ELEMENTSOF(comp_sysctl_baseline); i++)
-		if ((r = comp_sysctl_expect(ctx, res,
-		    comp_sysctl_baseline[i].name, comp_sysctl_baseline[i].min,
-		    comp_sysctl_baseline[i].max)) < 0)
-			return r;
-	return comp_verdict_from_obs(res);
+	return r < 0 ? r : comp_verdict_from_obs(res);
 }
 
 static int
@@ -114,69 +78,34 @@ COMP_CHECK_FN(comp_chk_cm_prohibited_software)
 	return comp_verdict_from_obs(res);
 }
 
-/* Options of the last mount of MNT in the mounts table, or NULL. */
-static char *
-comp_mount_opts(const char *mounts, const char *mnt)
-{
-	const char *line = mounts, *found = NULL;
-	size_t ml = strlen(mnt);
-
-	while (line && *line) {
-		const char *sp = strchr(line, ' ');
-
-		if (sp && !strncmp(sp + 1, mnt, ml) && sp[1 + ml] == ' ')
-			found = sp + 2 + ml;
-		line = strchr(line, '\n');
-		line = line ? line + 1 : NULL;
-	}
-	if (!found)
-		return NULL;
-	found = strchr(found, ' ');	/* skip the fs type */
-	return found ? strndup(found + 1, strcspn(found + 1, " \n")) : NULL;
-}
-
-static bool
-comp_opt_has(const char *opts, const char *o)
-{
-	size_t ol = strlen(o);
-	const char *p = opts;
-
-	while ((p = strstr(p, o))) {
-		if ((p == opts || p[-1] == ',') && (p[ol] == ',' || !p[ol]))
-			return true;
-		p += ol;
-	}
-	return false;
-}
-
+/* The mounts of the running system, or of an offline root its fstab;
+ * which mounts and options come from the host baseline. */
 COMP_CHECK_FN(comp_chk_cm_noexec_mounts)
 {
-	static const struct { const char *mnt; bool required; } mnts[] = {
-		{ "/tmp", true }, { "/dev/shm", true }, { "/var/tmp", false },
-	};
+	const char *tab = comp_root_offline(ctx) ? "etc/fstab" : "proc/mounts";
 	_cleanup_free_ char *buf = NULL;
-	size_t i;
+	const struct hb_item *items;
+	size_t n, i;
 	int r;
 
-	r = comp_read(ctx, res, "proc/mounts", &buf, NULL);
+	r = comp_read(ctx, res, tab, &buf, NULL);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0)
-		return comp_obs_add(res, false, "/proc/mounts", "readable",
+		return comp_obs_add(res, false, tab, "readable",
 		    "unreadable (%s)", strerror(-r)) < 0 ? -ENOMEM :
 		    COMP_NOT_SATISFIED;
-	for (i = 0; i < ELEMENTSOF(mnts); i++) {
-		_cleanup_free_ char *o = comp_mount_opts(buf, mnts[i].mnt);
-		bool ok;
+	items = hb_items(&n);
+	for (i = 0; i < n; i++) {
+		_cleanup_free_ char *found = NULL, *want = NULL;
 
-		if (!o && !mnts[i].required)
+		if (strcmp(items[i].check, "cm-noexec-mounts"))
 			continue;
-		ok = o && comp_opt_has(o, "noexec") &&
-		    comp_opt_has(o, "nosuid") && comp_opt_has(o, "nodev");
-		if ((r = comp_obs_add(res, ok, mnts[i].mnt,
-		    "separate mount with noexec,nosuid,nodev", "%s",
-		    o ? o : "not a separate mount")) < 0)
-			return r;
+		if ((r = hb_item_eval(&items[i], buf, &found)) < 0 ||
+		    !(want = hb_item_want(&items[i])) ||
+		    (r = comp_obs_add(res, r == 1, items[i].key, want, "%s",
+		    found)) < 0)
+			return r < 0 ? r : -ENOMEM;
 	}
 	return comp_verdict_from_obs(res);
 }
@@ -255,38 +184,9 @@ COMP_CHECK_FN(comp_chk_cm_inventory)
 
 COMP_CHECK_FN(comp_chk_cm_system_dirs)
 {
-	static const struct { const char *path; bool required; } dirs[] = {
-		{ "usr", true }, { "usr/bin", true }, { "usr/sbin", true },
-		{ "usr/lib", true }, { "etc", true }, { "var/lib/dpkg", true },
-		{ "usr/local/bin", false }, { "boot", false },
-	};
-	size_t i;
-	int r;
+	int r = comp_baseline_expect(ctx, res, "cm-system-dirs");
 
-	for (i = 0; i < ELEMENTSOF(dirs); i++) {
-		struct stat st;
-		char subj[64];
-
-		snprintf(subj, sizeof(subj), "/%s", dirs[i].path);
-		r = comp_stat(ctx, dirs[i].path, &st);
-		if (r < 0) {
-			if (!dirs[i].required)
-				continue;
-			if ((r = comp_obs_add(res, false, subj, "owner root, "
-			    "not group/other writable", "missing (%s)",
-			    strerror(-r))) < 0)
-				return r;
-			continue;
-		}
-		if ((r = comp_evidence_add(res, subj, NULL, 0)) < 0 ||
-		    (r = comp_obs_add(res, st.st_uid == 0 &&
-		    !(st.st_mode & 022), subj,
-		    "owner root, not group/other writable",
-		    "owner uid %u, mode %04o", (unsigned)st.st_uid,
-		    (unsigned)(st.st_mode & 07777))) < 0)
-			return r;
-	}
-	return comp_verdict_from_obs(res);
+	return r < 0 ? r : comp_verdict_from_obs(res);
 }
 
 COMP_CHECK_FN(comp_chk_cm_config_history)

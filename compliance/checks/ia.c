@@ -97,40 +97,13 @@ COMP_CHECK_FN(comp_chk_ia_password_quality)
 
 COMP_CHECK_FN(comp_chk_ia_password_storage)
 {
-	_cleanup_free_ char *defs = NULL, *method = NULL, *pw = NULL,
-	    *auth = NULL, *shadow = NULL, *uline = NULL, *aline = NULL;
+	_cleanup_free_ char *shadow = NULL;
 	const char *line;
 	size_t weak = 0, n = 0;
-	bool ok;
 	int r;
 
-	r = comp_read(ctx, res, "etc/login.defs", &defs, NULL);
-	if (r == -ENOMEM)
-		return r;
-	if (defs && comp_conf_get(defs, "ENCRYPT_METHOD", &method) == -ENOMEM)
-		return -ENOMEM;
-	ok = method && (!strcasecmp(method, "YESCRYPT") ||
-	    !strcasecmp(method, "SHA512"));
-	if ((r = comp_obs_add(res, ok, "/etc/login.defs ENCRYPT_METHOD",
-	    "YESCRYPT or SHA512", "%s", method ? method : "not set")) < 0)
-		return r;
-	r = comp_read(ctx, res, PAM_PASSWORD, &pw, NULL);
-	if (r == -ENOMEM)
-		return r;
-	ok = pw && comp_has_line(pw, "password pam_unix.so", &uline) &&
-	    (comp_has_line(uline, "yescrypt", NULL) ||
-	    comp_has_line(uline, "sha512", NULL));
-	if ((r = comp_obs_add(res, ok, "/" PAM_PASSWORD " pam_unix",
-	    "yescrypt or sha512", "%s", uline ? uline : "no pam_unix")) < 0)
-		return r;
-	r = comp_read(ctx, res, PAM_AUTH, &auth, NULL);
-	if (r == -ENOMEM)
-		return r;
-	ok = auth && comp_has_line(auth, "auth pam_unix.so", &aline) &&
-	    !comp_has_line(aline, "nullok", NULL);
-	if ((r = comp_obs_add(res, ok, "/" PAM_AUTH " pam_unix",
-	    "no nullok (empty passwords refused)", "%s",
-	    aline ? aline : "no pam_unix")) < 0)
+	/* login.defs ENCRYPT_METHOD, pam_unix's hash and no nullok. */
+	if ((r = comp_baseline_expect(ctx, res, "ia-password-storage")) < 0)
 		return r;
 	r = comp_read(ctx, res, "etc/shadow", &shadow, NULL);
 	if (r == -ENOMEM)

@@ -107,32 +107,30 @@ COMP_CHECK_FN(comp_chk_sc_syn_flood)
 {
 	int r;
 
-	if ((r = comp_sysctl_expect(ctx, res, "net.ipv4.tcp_syncookies", 1,
-	    1)) < 0 ||
-	    (r = comp_sysctl_expect(ctx, res,
-	    "net.ipv4.icmp_echo_ignore_broadcasts", 1, 1)) < 0)
+	if ((r = comp_sysctl_baseline(ctx, res, "net.ipv4.tcp_syncookies")) < 0 ||
+	    (r = comp_sysctl_baseline(ctx, res,
+	    "net.ipv4.icmp_echo_ignore_broadcasts")) < 0)
 		return r;
 	return comp_verdict_from_obs(res);
 }
 
 COMP_CHECK_FN(comp_chk_sc_network_sysctl)
 {
-	static const struct { const char *n; long min, max; } req[] = {
-		{ "net.ipv4.conf.all.accept_redirects", 0, 0 },
-		{ "net.ipv4.conf.default.accept_redirects", 0, 0 },
-		{ "net.ipv4.conf.all.send_redirects", 0, 0 },
-		{ "net.ipv4.conf.all.accept_source_route", 0, 0 },
-		{ "net.ipv4.conf.all.rp_filter", 1, 2 },
-		{ "net.ipv4.conf.all.log_martians", 1, 1 },
-		{ "net.ipv6.conf.all.accept_redirects", 0, 0 },
-		{ "net.ipv6.conf.all.accept_source_route", 0, 0 },
+	static const char *const req[] = {
+		"net.ipv4.conf.all.accept_redirects",
+		"net.ipv4.conf.default.accept_redirects",
+		"net.ipv4.conf.all.send_redirects",
+		"net.ipv4.conf.all.accept_source_route",
+		"net.ipv4.conf.all.rp_filter",
+		"net.ipv4.conf.all.log_martians",
+		"net.ipv6.conf.all.accept_redirects",
+		"net.ipv6.conf.all.accept_source_route",
 	};
 	size_t i;
 	int r;
 
 	for (i = 0; i < ELEMENTSOF(req); i++)
-		if ((r = comp_sysctl_expect(ctx, res, req[i].n, req[i].min,
-		    req[i].max)) < 0)
+		if ((r = comp_sysctl_baseline(ctx, res, req[i])) < 0)
 			return r;
 	return comp_verdict_from_obs(res);
 }
@@ -206,12 +204,10 @@ COMP_CHECK_FN(comp_chk_sc_kernel_info)
 {
 	int r;
 
-	if ((r = comp_sysctl_expect(ctx, res, "kernel.kptr_restrict", 1,
-	    2)) < 0 ||
-	    (r = comp_sysctl_expect(ctx, res, "kernel.dmesg_restrict", 1,
-	    1)) < 0 ||
-	    (r = comp_sysctl_expect(ctx, res, "kernel.perf_event_paranoid", 2,
-	    3)) < 0)
+	if ((r = comp_sysctl_baseline(ctx, res, "kernel.kptr_restrict")) < 0 ||
+	    (r = comp_sysctl_baseline(ctx, res, "kernel.dmesg_restrict")) < 0 ||
+	    (r = comp_sysctl_baseline(ctx, res,
+	    "kernel.perf_event_paranoid")) < 0)
 		return r;
 	return comp_verdict_from_obs(res);
 }
@@ -220,13 +216,11 @@ COMP_CHECK_FN(comp_chk_sc_process_isolation)
 {
 	int r;
 
-	if ((r = comp_sysctl_expect(ctx, res, "kernel.yama.ptrace_scope", 1,
-	    3)) < 0 ||
-	    (r = comp_sysctl_expect(ctx, res, "fs.protected_hardlinks", 1,
-	    1)) < 0 ||
-	    (r = comp_sysctl_expect(ctx, res, "fs.protected_symlinks", 1,
-	    1)) < 0 ||
-	    (r = comp_sysctl_expect(ctx, res, "fs.suid_dumpable", 0, 0)) < 0 ||
+	if ((r = comp_sysctl_baseline(ctx, res,
+	    "kernel.yama.ptrace_scope")) < 0 ||
+	    (r = comp_sysctl_baseline(ctx, res, "fs.protected_hardlinks")) < 0 ||
+	    (r = comp_sysctl_baseline(ctx, res, "fs.protected_symlinks")) < 0 ||
+	    (r = comp_sysctl_baseline(ctx, res, "fs.suid_dumpable")) < 0 ||
 	    (r = comp_fact_yes(res, "seccomp", ctx->facts->seccomp)) < 0)
 		return r;
 	return comp_verdict_from_obs(res);

@@ -46,7 +46,8 @@ tree_paths() { # BINARY -> the .rodata strings naming the trees
 		grep -vE '\.[ch][[:space:]]*$'
 }
 for b in "$stage$sbindir/bulwarkd" "$stage$bindir/bulwark" \
-	"$stage$bindir/bulwark-verify" "$stage$sbindir/bulwark-agent"; do
+	"$stage$bindir/bulwark-verify" "$stage$sbindir/bulwark-agent" \
+	"$stage$sbindir/bulwark-harden"; do
 	n=$(basename "$b")
 	[ -x "$b" ] || { fail "$n is not installed"; continue; }
 	if [ -n "$(tree_paths "$b")" ]; then

@@ -1,0 +1,94 @@
+#!/bin/bash
+# bulwark-harden on a small fake Debian root (issue 15, host baseline):
+# check lists the differences item by item, apply --dry-run changes
+# nothing, apply fixes every item, a second apply changes nothing, and
+# the compliance checks that read the baseline (bulwark-harden scan)
+# are all satisfied on the applied root. tests/slow/harden-debian.sh
+# does the same on a real root made with mmdebstrap.
+. "$(dirname "$0")/lib.sh"
+H="$BW/bulwark-harden"
+R="$T/root"
+
+# put PATH MODE TEXT: a file of the fake root.
+put() {
+	mkdir -p "$(dirname "$R/$1")"
+	printf '%b' "$3" >"$R/$1"
+	chmod "$2" "$R/$1"
+}
+
+# What a minbase bookworm root has in the files the baseline touches.
+put etc/passwd 0644 'root:x:0:0:root:/root:/bin/bash\n'
+put etc/group 0644 'root:x:0:\nshadow:x:42:\n'
+put etc/shadow 0640 'root:*:19700:0:99999:7:::\n'
+put etc/gshadow 0640 'root:*::\n'
+put etc/login.defs 0644 'MAIL_DIR /var/mail\nENCRYPT_METHOD SHA512\n'
+put etc/default/useradd 0644 'SHELL=/bin/sh\n# INACTIVE=-1\n'
+put etc/security/faillock.conf 0644 '# deny = 3\n# unlock_time = 600\n'
+put etc/pam.d/common-auth 0644 'auth\t[success=1 default=ignore]\tpam_unix.so nullok\nauth\trequisite\t\t\tpam_deny.so\nauth\trequired\t\t\tpam_permit.so\n'
+put etc/pam.d/common-password 0644 'password\t[success=1 default=ignore]\tpam_unix.so obscure yescrypt\npassword\trequisite\t\t\tpam_deny.so\n'
+put etc/pam.d/su 0644 'auth       sufficient pam_rootok.so\n# auth       required   pam_wheel.so\n@include common-auth\n'
+put etc/issue 0644 'Debian GNU/Linux 12 \\\\n \\\\l\n\n'
+put etc/fstab 0644 '# UNCONFIGURED FSTAB FOR BASE SYSTEM\n'
+put etc/sysctl.conf 0644 '#kernel.printk = 3 4 1 3\n'
+mkdir -p "$R/etc/sysctl.d" "$R/usr/bin" "$R/usr/sbin" "$R/usr/lib" \
+	"$R/var/lib/dpkg" "$R/proc"
+ln -s ../sysctl.conf "$R/etc/sysctl.d/99-sysctl.conf"
+
+"$H" check --root "$R" >"$T/check0"
+rc=$?
+check "check on the untouched root exits 1" [ "$rc" -eq 1 ]
+n=$(grep -c '^DIFFERS ' "$T/check0")
+check "the differences are listed item by item ($n)" [ "$n" -ge 40 ]
+check "a sysctl difference names the item and the wanted value" \
+	grep -q '^DIFFERS  sysctl.kernel.kptr_restrict: found not set; want 1..2$' "$T/check0"
+check "a PAM difference shows the line found" \
+	grep -q '^DIFFERS  pam.unix-no-nullok: found .*pam_unix.so nullok' "$T/check0"
+"$H" check --root "$R" --output json >"$T/check0.json"
+check "check --output json lists every item" \
+	[ "$(grep -c '"id":' "$T/check0.json")" -eq "$(grep -c '^[oD][kI]' "$T/check0")" ]
+"$H" scan --root "$R" >"$T/scan0"
+check "scan of the untouched root exits 1" [ $? -eq 1 ]
+
+sum() { find "$R" -type f -exec sha256sum {} + | sort; }
+sum >"$T/sum0"
+"$H" apply --root "$R" --dry-run >"$T/dry"
+sum >"$T/sum1"
+check "apply --dry-run changes nothing" cmp -s "$T/sum0" "$T/sum1"
+check "apply --dry-run names each item" \
+	[ "$(grep -c '^would change ' "$T/dry")" -eq "$n" ]
+
+"$H" apply --root "$R" >"$T/apply1"
+check "apply exits 0" [ $? -eq 0 ]
+check "apply reports each item it changed" \
+	[ "$(grep -c '^changed ' "$T/apply1")" -eq "$n" ]
+"$H" check --root "$R" >"$T/check1"
+check "check after apply: every item satisfied" [ $? -eq 0 ]
+check "check after apply prints no difference" \
+	sh -c "! grep -q '^DIFFERS' '$T/check1'"
+"$H" scan --root "$R" >"$T/scan1"
+rc=$?
+check "scan after apply: every check reading the baseline satisfied" \
+	[ "$rc" -eq 0 ]
+grep -q ' 0 not$' "$T/scan1" || { cat "$T/scan1" >&2; fail "scan summary"; }
+check "the originals are kept once" \
+	grep -q 'nullok' "$R/etc/pam.d/common-auth.bulwark-orig"
+check "the sysctl.conf symlink is left alone" [ -L "$R/etc/sysctl.d/99-sysctl.conf" ]
+
+sum >"$T/sum2"
+"$H" apply --root "$R" >"$T/apply2"
+sum >"$T/sum3"
+check "a second apply changes nothing" grep -qx '0 items changed' "$T/apply2"
+check "a second apply writes no file" cmp -s "$T/sum2" "$T/sum3"
+
+# A symlink that leads out of the root is refused, the outside untouched.
+mkdir -p "$T/outside"
+echo outside >"$T/outside/issue"
+rm "$R/etc/issue"
+ln -s "$T/outside/issue" "$R/etc/issue"
+"$H" apply --root "$R" >"$T/apply3" 2>"$T/apply3.err"
+check "apply through a symlink fails (exit 3)" [ $? -eq 3 ]
+check "the refusal names the item" grep -q 'banner./etc/issue.*symlink' "$T/apply3.err"
+check "the file outside the root is untouched" grep -qx outside "$T/outside/issue"
+
+check_fails "an unknown command is refused" "$H" frobnicate --root "$R"
+finish

@@ -1,0 +1,303 @@
+/* The host baseline (hardening/baseline.c) on a fake root built here:
+ * check finds the differences, apply fixes them, a second apply changes
+ * nothing, and no path through a symlink is written. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "lib/fileio.h"
+#include "lib/macro.h"
+#include "hardening/baseline.h"
+#include "tests/unit/hardening/tmpdir.h"
+
+#define COMMON_AUTH \
+	"auth\t[success=1 default=ignore]\tpam_unix.so nullok\n" \
+	"auth\trequisite\t\t\tpam_deny.so\n" \
+	"auth\trequired\t\t\tpam_permit.so\n"
+
+struct fake {
+	char	*root;
+	int	 fd;
+};
+
+static void
+put(struct fake *f, const char *rel, const char *text, mode_t mode)
+{
+	char path[PATH_MAX], dir[PATH_MAX];
+	char *slash;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", f->root, rel);
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')))
+		*slash = '\0';
+	assert_int_equal(mkdir_p(dir, 0755), 0);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	assert_true(fd >= 0);
+	assert_int_equal(write_all(fd, text, strlen(text)), 0);
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+static char *
+get(struct fake *f, const char *rel)
+{
+	char *buf = NULL;
+
+	if (read_file_at(f->fd, rel, 1 << 20, &buf, NULL) < 0)
+		return NULL;
+	return buf;
+}
+
+static void
+mkdirs(struct fake *f, const char *rel, mode_t mode)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", f->root, rel);
+	assert_int_equal(mkdir_p(path, mode), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static int
+setup(void **state)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	assert_non_null(f->root = tmpdir_make());
+	f->fd = open(f->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(f->fd >= 0);
+	put(f, "etc/passwd", "root:x:0:0:root:/root:/bin/bash\n", 0666);
+	put(f, "etc/group", "root:x:0:\n", 0644);
+	put(f, "etc/shadow", "root:*:19000:0:99999:7:::\n", 0644);
+	put(f, "etc/gshadow", "root:*::\n", 0640);
+	put(f, "etc/pam.d/common-auth", COMMON_AUTH, 0644);
+	put(f, "etc/pam.d/common-password",
+	    "password\t[success=1 default=ignore]\tpam_unix.so obscure\n", 0644);
+	put(f, "etc/pam.d/su", "auth       sufficient pam_rootok.so\n"
+	    "# auth       required   pam_wheel.so\n"
+	    "session       required   pam_env.so readenv=1\n", 0644);
+	put(f, "etc/security/faillock.conf", "# deny = 3\n", 0644);
+	put(f, "etc/login.defs", "UMASK 022\nENCRYPT_METHOD MD5\n", 0644);
+	put(f, "etc/default/useradd", "# INACTIVE=-1\n", 0644);
+	put(f, "etc/fstab", "# <file system> <mount point> <type>\n"
+	    "tmpfs /tmp tmpfs rw,nosuid 0 0\n", 0644);
+	put(f, "etc/issue", "Debian GNU/Linux 12 \\n \\l\n", 0644);
+	put(f, "etc/sysctl.d/10-local.conf", "kernel.kptr_restrict = 0\n", 0644);
+	mkdirs(f, "usr/bin", 0755);
+	mkdirs(f, "usr/sbin", 0755);
+	mkdirs(f, "usr/lib", 0755);
+	mkdirs(f, "var/lib/dpkg", 0775);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fake *f = *state;
+
+	close(f->fd);
+	tmpdir_remove(f->root);
+	free(f);
+	return 0;
+}
+
+static size_t
+count_differ(struct fake *f)
+{
+	const struct hb_item *items;
+	size_t n, i, differ = 0;
+
+	items = hb_items(&n);
+	for (i = 0; i < n; i++) {
+		_cleanup_free_ char *found = NULL;
+		int r = hb_item_check(f->fd, &items[i], &found);
+
+		assert_true(r == 0 || r == 1);
+		assert_non_null(found);
+		differ += r == 0;
+	}
+	return differ;
+}
+
+static int
+check_id(struct fake *f, const char *id, char **ret_found)
+{
+	const struct hb_item *it = hb_find(id);
+
+	assert_non_null(it);
+	return hb_item_check(f->fd, it, ret_found);
+}
+
+struct log {
+	size_t	changes, errors;
+	char	last_err[256];
+};
+
+static void
+collect(const struct hb_item *item, const char *what, const char *err,
+    void *arg)
+{
+	struct log *l = arg;
+
+	(void)what;
+	if (err) {
+		l->errors++;
+		snprintf(l->last_err, sizeof(l->last_err), "%s: %s", item->id,
+		    err);
+	} else
+		l->changes++;
+}
+
+static void
+test_check_finds_differences(void **state)
+{
+	struct fake *f = *state;
+	_cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+
+	assert_true(count_differ(f) > 20);
+	assert_int_equal(check_id(f, "sysctl.kernel.kptr_restrict", &a), 0);
+	assert_string_equal(a, "0");
+	assert_int_equal(check_id(f, "mode./etc/passwd", &b), 0);
+	assert_non_null(strstr(b, "0666"));
+	assert_int_equal(check_id(f, "login.defs.ENCRYPT_METHOD", &c), 0);
+	assert_string_equal(c, "MD5");
+	assert_int_equal(check_id(f, "mount./tmp", &d), 0);
+	assert_string_equal(d, "rw,nosuid");
+	/* Optional items are satisfied by their absence. */
+	free(a);
+	a = NULL;
+	assert_int_equal(check_id(f, "mode./etc/sudoers", &a), 1);
+}
+
+static void
+test_dry_run_changes_nothing(void **state)
+{
+	struct fake *f = *state;
+	struct log l = { 0 };
+	size_t before = count_differ(f);
+	_cleanup_free_ char *auth = NULL;
+
+	assert_true(hb_apply(f->fd, true, collect, &l) > 0);
+	assert_int_equal(l.errors, 0);
+	assert_int_equal(count_differ(f), before);
+	assert_non_null(auth = get(f, "etc/pam.d/common-auth"));
+	assert_string_equal(auth, COMMON_AUTH);
+}
+
+static void
+test_apply_fixes_and_is_idempotent(void **state)
+{
+	struct fake *f = *state;
+	struct log l = { 0 }, l2 = { 0 };
+	_cleanup_free_ char *auth = NULL, *orig = NULL, *auth2 = NULL,
+	    *su = NULL, *fstab = NULL, *defs = NULL;
+	struct stat st;
+	int r;
+
+	r = hb_apply(f->fd, false, collect, &l);
+	if (l.errors)
+		print_error("%s\n", l.last_err);
+	assert_int_equal(l.errors, 0);
+	assert_true(r > 0);
+	assert_int_equal(count_differ(f), 0);
+
+	/* The auth stack: faillock around pam_unix, whose success jump
+	 * still lands past pam_deny. */
+	assert_non_null(auth = get(f, "etc/pam.d/common-auth"));
+	assert_string_equal(auth,
+	    "auth\trequired\t\t\tpam_faillock.so preauth\n"
+	    "auth\t[success=2 default=ignore]\tpam_unix.so\n"
+	    "auth\t[default=die]\t\t\tpam_faillock.so authfail\n"
+	    "auth\trequisite\t\t\tpam_deny.so\n"
+	    "auth\trequired\t\t\tpam_permit.so\n");
+	assert_non_null(orig = get(f, "etc/pam.d/common-auth.bulwark-orig"));
+	assert_string_equal(orig, COMMON_AUTH);
+	assert_non_null(su = get(f, "etc/pam.d/su"));
+	assert_non_null(strstr(su, "pam_rootok.so\nauth       required   "
+	    "pam_wheel.so\n# auth"));
+	assert_non_null(fstab = get(f, "etc/fstab"));
+	assert_non_null(strstr(fstab, "tmpfs\t/tmp\ttmpfs\t"
+	    "rw,nosuid,noexec,nodev\t0\t0\n"));
+	assert_non_null(strstr(fstab, "/dev/shm"));
+	assert_non_null(defs = get(f, "etc/login.defs"));
+	assert_string_equal(defs, "UMASK 022\nENCRYPT_METHOD YESCRYPT\n");
+	assert_int_equal(fstatat(f->fd, "etc/passwd", &st, 0), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	assert_int_equal(fstatat(f->fd, "var/lib/dpkg", &st, 0), 0);
+	assert_int_equal(st.st_mode & 07777, 0755);
+
+	/* A second apply changes nothing. */
+	assert_int_equal(hb_apply(f->fd, false, collect, &l2), 0);
+	assert_int_equal(l2.changes + l2.errors, 0);
+	assert_non_null(auth2 = get(f, "etc/pam.d/common-auth"));
+	assert_string_equal(auth, auth2);
+}
+
+static void
+test_symlink_escape_refused(void **state)
+{
+	struct fake *f = *state;
+	char *out = tmpdir_make();
+	char target[PATH_MAX], link[PATH_MAX], dlink[PATH_MAX];
+	_cleanup_free_ char *outside = NULL;
+	struct log l = { 0 };
+	int fd;
+
+	assert_non_null(out);
+	snprintf(target, sizeof(target), "%s/issue", out);
+	fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write_all(fd, "outside\n", 8), 0);
+	close(fd);
+	snprintf(link, sizeof(link), "%s/etc/issue", f->root);
+	assert_int_equal(unlink(link), 0);
+	assert_int_equal(symlink(target, link), 0);
+	/* A directory on the path that leads out. */
+	snprintf(dlink, sizeof(dlink), "%s/etc/security", f->root);
+	assert_int_equal(unlinkat(f->fd, "etc/security/faillock.conf", 0), 0);
+	assert_int_equal(rmdir(dlink), 0);
+	assert_int_equal(symlink(out, dlink), 0);
+
+	assert_int_equal(hb_apply(f->fd, false, collect, &l), -ELOOP);
+	assert_true(l.errors >= 2);
+	assert_int_equal(read_file_at(AT_FDCWD, target, 4096, &outside, NULL),
+	    0);
+	assert_string_equal(outside, "outside\n");
+	assert_int_equal(faccessat(AT_FDCWD, out, F_OK, 0), 0);
+	snprintf(target, sizeof(target), "%s/faillock.conf", out);
+	assert_int_equal(faccessat(AT_FDCWD, target, F_OK, 0), -1);
+	/* The other items were still applied. */
+	assert_true(l.changes >= 10);
+	tmpdir_remove(out);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_check_finds_differences,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dry_run_changes_nothing,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_apply_fixes_and_is_idempotent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_symlink_escape_refused,
+		    setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
