@@ -71,15 +71,32 @@ crypto_md_fetch(const char *name, EVP_MD **ret, char **ret_err)
 	return 0;
 }
 
+/* Fetches NAME like crypto_md_fetch() and checks that its output fits
+ * in OUTSIZE bytes. */
+static int
+md_fetch_for(const char *name, size_t outsize, EVP_MD **ret, char **ret_err)
+{
+	_cleanup_(EVP_MD_freep) EVP_MD *md = NULL;
+	int r;
+
+	if ((r = crypto_md_fetch(name, &md, ret_err)) < 0)
+		return r;
+	if ((size_t)EVP_MD_get_size(md) > outsize)
+		return errf(-BW_E_INVALID, ret_err, "digest %s: %d bytes do not "
+		    "fit in %zu", name, EVP_MD_get_size(md), outsize);
+	*ret = TAKE_PTR(md);
+	return 0;
+}
+
 int
 crypto_digest(const char *name, const void *data, size_t len,
-    unsigned char *out, size_t *ret_len, char **ret_err)
+    unsigned char *out, size_t outsize, size_t *ret_len, char **ret_err)
 {
 	_cleanup_(EVP_MD_freep) EVP_MD *md = NULL;
 	unsigned int	 n = 0;
 	int		 r;
 
-	if ((r = crypto_md_fetch(name, &md, ret_err)) < 0)
+	if ((r = md_fetch_for(name, outsize, &md, ret_err)) < 0)
 		return r;
 	if (!EVP_Digest(data, len, out, &n, md, NULL))
 		return crypto_errf(-BW_E_CRYPTO, ret_err, "digest %s", name);
@@ -90,17 +107,17 @@ crypto_digest(const char *name, const void *data, size_t len,
 
 int
 crypto_hmac(const char *md_name, const void *key, size_t klen,
-    const void *data, size_t len, unsigned char *out, size_t *ret_len,
-    char **ret_err)
+    const void *data, size_t len, unsigned char *out, size_t outsize,
+    size_t *ret_len, char **ret_err)
 {
 	_cleanup_(EVP_MD_freep) EVP_MD *md = NULL;
 	size_t		 n = 0;
 	int		 r;
 
-	if ((r = crypto_md_fetch(md_name, &md, ret_err)) < 0)
+	if ((r = md_fetch_for(md_name, outsize, &md, ret_err)) < 0)
 		return errf_wrap(r, ret_err, "HMAC");
 	if (!EVP_Q_mac(NULL, "HMAC", policy_propq(NULL), EVP_MD_get0_name(md),
-	    NULL, key, klen, data, len, out, EVP_MAX_MD_SIZE, &n))
+	    NULL, key, klen, data, len, out, outsize, &n))
 		return crypto_errf(-BW_E_CRYPTO, ret_err, "HMAC-%s", md_name);
 	if (ret_len)
 		*ret_len = n;
@@ -227,7 +244,8 @@ crypto_sign(EVP_PKEY *key, const char *md_name, enum crypto_sig_pad pad,
 	size_t		dlen;
 	int		r;
 
-	if ((r = crypto_digest(md_name, msg, len, d, &dlen, ret_err)) < 0)
+	if ((r = crypto_digest(md_name, msg, len, d, sizeof(d), &dlen,
+	    ret_err)) < 0)
 		return errf_wrap(r, ret_err, "signature");
 	return crypto_sign_digest(key, md_name, pad, d, dlen, ret_sig,
 	    ret_siglen, ret_err);
@@ -242,7 +260,8 @@ crypto_verify(EVP_PKEY *key, const char *md_name, enum crypto_sig_pad pad,
 	size_t		dlen;
 	int		r;
 
-	if ((r = crypto_digest(md_name, msg, len, d, &dlen, ret_err)) < 0)
+	if ((r = crypto_digest(md_name, msg, len, d, sizeof(d), &dlen,
+	    ret_err)) < 0)
 		return errf_wrap(r, ret_err, "signature");
 	return crypto_verify_digest(key, md_name, pad, d, dlen, sig, siglen,
 	    ret_err);

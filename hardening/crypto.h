@@ -30,16 +30,19 @@ enum crypto_sig_pad {
  * fails with -BW_E_INVALID and a message naming NAME and the policy. */
 int crypto_md_fetch(const char *name, EVP_MD **ret, char **ret_err);
 
-/* Digest of DATA (LEN bytes) with NAME into OUT (EVP_MAX_MD_SIZE bytes);
- * *RET_LEN (may be NULL) gets its length. Errors as crypto_md_fetch(). */
+/* Digest of DATA (LEN bytes) with NAME into OUT (OUTSIZE bytes;
+ * EVP_MAX_MD_SIZE always suffices); *RET_LEN (may be NULL) gets its
+ * length. Errors as crypto_md_fetch(), or -BW_E_INVALID when OUTSIZE is
+ * too small. */
 int crypto_digest(const char *name, const void *data, size_t len,
-    unsigned char *out, size_t *ret_len, char **ret_err);
+    unsigned char *out, size_t outsize, size_t *ret_len, char **ret_err);
 
 /* HMAC with the approved digest MD_NAME of DATA under KEY into OUT
- * (EVP_MAX_MD_SIZE bytes); *RET_LEN (may be NULL) gets its length. */
+ * (OUTSIZE bytes, as crypto_digest()); *RET_LEN (may be NULL) gets its
+ * length. */
 int crypto_hmac(const char *md_name, const void *key, size_t klen,
-    const void *data, size_t len, unsigned char *out, size_t *ret_len,
-    char **ret_err);
+    const void *data, size_t len, unsigned char *out, size_t outsize,
+    size_t *ret_len, char **ret_err);
 
 /* Checks that KEY may sign or verify under the policy: RSA of at least
  * CRYPTO_RSA_MIN_BITS bits or EC on P-256/P-384. Returns 0 or

@@ -102,16 +102,16 @@ test_digest_md5_sha1_refused(void **state)
 	EVP_MD		*md = NULL;
 
 	(void)state;
-	assert_refused(crypto_digest("MD5", "abc", 3, d, NULL, &err), &err,
-	    "digest MD5");
-	assert_refused(crypto_digest("SHA1", "abc", 3, d, NULL, &err), &err,
-	    "digest SHA1");
+	assert_refused(crypto_digest("MD5", "abc", 3, d, sizeof(d), NULL, &err),
+	    &err, "digest MD5");
+	assert_refused(crypto_digest("SHA1", "abc", 3, d, sizeof(d), NULL, &err),
+	    &err, "digest SHA1");
 	assert_refused(crypto_md_fetch("md5-sha1", &md, &err), &err, "md5-sha1");
 	assert_null(md);
 	assert_refused(crypto_md_fetch("no-such-digest", &md, &err), &err,
 	    "no-such-digest");
-	assert_refused(crypto_hmac("MD5", "k", 1, "abc", 3, d, NULL, &err),
-	    &err, "HMAC: digest MD5");
+	assert_refused(crypto_hmac("MD5", "k", 1, "abc", 3, d, sizeof(d),
+	    NULL, &err), &err, "HMAC: digest MD5");
 }
 
 static void
@@ -132,15 +132,21 @@ test_sha256_hmac_work(void **state)
 	size_t		 n = 0;
 
 	(void)state;
-	assert_int_equal(crypto_digest("SHA256", "abc", 3, d, &n, NULL), 0);
+	assert_int_equal(crypto_digest("SHA256", "abc", 3, d, sizeof(d), &n,
+	    NULL), 0);
 	assert_int_equal(n, 32);
 	assert_memory_equal(d, abc, 32);
-	assert_int_equal(crypto_digest("SHA2-384", "abc", 3, d, &n, NULL), 0);
+	assert_int_equal(crypto_digest("SHA2-384", "abc", 3, d, sizeof(d), &n,
+	    NULL), 0);
 	assert_int_equal(n, 48);
-	assert_int_equal(crypto_digest("SHA-512", "abc", 3, d, &n, NULL), 0);
+	assert_int_equal(crypto_digest("SHA-512", "abc", 3, d, sizeof(d), &n,
+	    NULL), 0);
 	assert_int_equal(n, 64);
 	assert_int_equal(crypto_hmac("SHA256", "Jefe", 4, data, strlen(data),
-	    d, &n, NULL), 0);
+	    d, sizeof(d), &n, NULL), 0);
+	/* A SHA-512 output never overruns a SHA-256-sized buffer. */
+	assert_int_equal(crypto_digest("SHA512", "abc", 3, d, 32, NULL, NULL),
+	    -BW_E_INVALID);
 	assert_int_equal(n, 32);
 	assert_memory_equal(d, rfc4231, sizeof(rfc4231));
 }
