@@ -235,10 +235,13 @@ crypto_verify_digest(EVP_PKEY *key, const char *md_name,
 	return 0;
 }
 
-int
-crypto_sign(EVP_PKEY *key, const char *md_name, enum crypto_sig_pad pad,
-    const void *msg, size_t len, unsigned char **ret_sig, size_t *ret_siglen,
-    char **ret_err)
+/* Hashes MSG with MD_NAME, then signs it into *RET_SIG and *RET_SIGLEN when
+ * SIGN, else verifies SIG/SIGLEN over it. */
+static int
+msg_sign_verify(bool sign, EVP_PKEY *key, const char *md_name,
+    enum crypto_sig_pad pad, const void *msg, size_t len,
+    const unsigned char *sig, size_t siglen, unsigned char **ret_sig,
+    size_t *ret_siglen, char **ret_err)
 {
 	unsigned char	d[EVP_MAX_MD_SIZE];
 	size_t		dlen;
@@ -247,8 +250,20 @@ crypto_sign(EVP_PKEY *key, const char *md_name, enum crypto_sig_pad pad,
 	if ((r = crypto_digest(md_name, msg, len, d, sizeof(d), &dlen,
 	    ret_err)) < 0)
 		return errf_wrap(r, ret_err, "signature");
-	return crypto_sign_digest(key, md_name, pad, d, dlen, ret_sig,
-	    ret_siglen, ret_err);
+	if (sign)
+		return crypto_sign_digest(key, md_name, pad, d, dlen, ret_sig,
+		    ret_siglen, ret_err);
+	return crypto_verify_digest(key, md_name, pad, d, dlen, sig, siglen,
+	    ret_err);
+}
+
+int
+crypto_sign(EVP_PKEY *key, const char *md_name, enum crypto_sig_pad pad,
+    const void *msg, size_t len, unsigned char **ret_sig, size_t *ret_siglen,
+    char **ret_err)
+{
+	return msg_sign_verify(true, key, md_name, pad, msg, len, NULL, 0,
+	    ret_sig, ret_siglen, ret_err);
 }
 
 int
@@ -256,15 +271,8 @@ crypto_verify(EVP_PKEY *key, const char *md_name, enum crypto_sig_pad pad,
     const void *msg, size_t len, const unsigned char *sig, size_t siglen,
     char **ret_err)
 {
-	unsigned char	d[EVP_MAX_MD_SIZE];
-	size_t		dlen;
-	int		r;
-
-	if ((r = crypto_digest(md_name, msg, len, d, sizeof(d), &dlen,
-	    ret_err)) < 0)
-		return errf_wrap(r, ret_err, "signature");
-	return crypto_verify_digest(key, md_name, pad, d, dlen, sig, siglen,
-	    ret_err);
+	return msg_sign_verify(false, key, md_name, pad, msg, len, sig, siglen,
+	    NULL, NULL, ret_err);
 }
 
 int
