@@ -82,8 +82,8 @@ md_fetch_for(const char *name, size_t outsize, EVP_MD **ret, char **ret_err)
 	if ((r = crypto_md_fetch(name, &md, ret_err)) < 0)
 		return r;
 	if ((size_t)EVP_MD_get_size(md) > outsize)
-		return errf(-BW_E_INVALID, ret_err, "digest %s: %d bytes do not "
-		    "fit in %zu", name, EVP_MD_get_size(md), outsize);
+		return errf(-BW_E_INVALID, ret_err, "digest %s: %d bytes do "
+		    "not fit in %zu", name, EVP_MD_get_size(md), outsize);
 	*ret = TAKE_PTR(md);
 	return 0;
 }
@@ -136,9 +136,9 @@ crypto_key_check(const EVP_PKEY *key, char **ret_err)
 	bits = EVP_PKEY_get_bits(key);
 	if (EVP_PKEY_is_a(key, "RSA") || EVP_PKEY_is_a(key, "RSA-PSS")) {
 		if (bits < CRYPTO_RSA_MIN_BITS)
-			return errf(-BW_E_INVALID, ret_err, "RSA key of %d bits: "
-			    "refused by the crypto policy: at least %d bits are "
-			    "required", bits, CRYPTO_RSA_MIN_BITS);
+			return errf(-BW_E_INVALID, ret_err, "RSA key of %d "
+			    "bits: refused by the crypto policy: at least %d "
+			    "bits are required", bits, CRYPTO_RSA_MIN_BITS);
 		return 0;
 	}
 	if (EVP_PKEY_is_a(key, "EC")) {
@@ -148,8 +148,8 @@ crypto_key_check(const EVP_PKEY *key, char **ret_err)
 			    "curve: refused by the crypto policy");
 		if (strcmp(group, "prime256v1") && strcmp(group, "secp384r1"))
 			return errf(-BW_E_INVALID, ret_err, "EC key on %s: "
-			    "refused by the crypto policy: only P-256 and P-384 "
-			    "are allowed", group);
+			    "refused by the crypto policy: only P-256 and "
+			    "P-384 are allowed", group);
 		return 0;
 	}
 	return errf(-BW_E_INVALID, ret_err, "%s key: refused by the crypto "
@@ -180,7 +180,8 @@ sig_ctx(EVP_PKEY *key, const char *md_name, enum crypto_sig_pad pad,
 		return errf(-BW_E_INVALID, ret_err, "signature: unknown "
 		    "padding %d", (int)pad);
 	rsa = EVP_PKEY_is_a(key, "RSA") || EVP_PKEY_is_a(key, "RSA-PSS");
-	if (!(ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, policy_propq(NULL))) ||
+	if (!(ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key,
+	    policy_propq(NULL))) ||
 	    (sign ? EVP_PKEY_sign_init(ctx) : EVP_PKEY_verify_init(ctx)) <= 0 ||
 	    EVP_PKEY_CTX_set_signature_md(ctx, md) <= 0)
 		return crypto_errf(-BW_E_CRYPTO, ret_err, "signature context");

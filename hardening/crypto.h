@@ -22,7 +22,7 @@
 /* How an RSA key signs; ignored for ECDSA keys. */
 enum crypto_sig_pad {
 	CRYPTO_SIG_PKCS1,	/* RSASSA-PKCS1-v1_5 */
-	CRYPTO_SIG_PSS,		/* RSASSA-PSS, salt length = digest length */
+	CRYPTO_SIG_PSS,		/* RSASSA-PSS, salt = digest length */
 };
 
 /* Fetches the approved digest NAME ("SHA256", "SHA2-384", "SHA-512"

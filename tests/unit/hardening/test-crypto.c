@@ -51,7 +51,8 @@ test_init_reports_no_fips(void **state)
 	assert_int_equal(crypto_policy_init(&st), 0);
 	assert_false(st.fips_provider_available);
 	assert_false(st.fips_mode);
-	assert_string_equal(crypto_policy_mode(&st), "approved-algorithms-only");
+	assert_string_equal(crypto_policy_mode(&st),
+	    "approved-algorithms-only");
 	assert_null(crypto_policy_propq(&st));
 	assert_non_null(strstr(crypto_policy_describe(&st),
 	    "no validated cryptographic module active"));
@@ -104,9 +105,10 @@ test_digest_md5_sha1_refused(void **state)
 	(void)state;
 	assert_refused(crypto_digest("MD5", "abc", 3, d, sizeof(d), NULL, &err),
 	    &err, "digest MD5");
-	assert_refused(crypto_digest("SHA1", "abc", 3, d, sizeof(d), NULL, &err),
-	    &err, "digest SHA1");
-	assert_refused(crypto_md_fetch("md5-sha1", &md, &err), &err, "md5-sha1");
+	assert_refused(crypto_digest("SHA1", "abc", 3, d, sizeof(d), NULL,
+	    &err), &err, "digest SHA1");
+	assert_refused(crypto_md_fetch("md5-sha1", &md, &err), &err,
+	    "md5-sha1");
 	assert_null(md);
 	assert_refused(crypto_md_fetch("no-such-digest", &md, &err), &err,
 	    "no-such-digest");
@@ -172,7 +174,8 @@ test_sha1_signature_refused(void **state)
 	/* A valid SHA-1 signature made outside the module does not
 	 * verify through it. */
 	assert_non_null(mctx = EVP_MD_CTX_new());
-	assert_int_equal(EVP_DigestSignInit(mctx, NULL, EVP_sha1(), NULL, k), 1);
+	assert_int_equal(EVP_DigestSignInit(mctx, NULL, EVP_sha1(), NULL, k),
+	    1);
 	assert_int_equal(EVP_DigestSign(mctx, NULL, &siglen,
 	    (const unsigned char *)"m", 1), 1);
 	assert_non_null(sig = malloc(siglen));
