@@ -98,7 +98,7 @@ static void
 policy_init_once(void)
 {
 	struct crypto_status	*st = &policy_status;
-	OSSL_PROVIDER		*fips = NULL;
+	OSSL_PROVIDER		*fips = NULL, *base = NULL;
 
 	snprintf(st->openssl_version, sizeof(st->openssl_version), "%s",
 	    OpenSSL_version(OPENSSL_VERSION));
@@ -116,7 +116,7 @@ policy_init_once(void)
 	ERR_clear_error();
 
 	if (st->fips_provider_available)
-		policy_result = crypto_policy_enable_fips(NULL);
+		policy_result = crypto_policy_enable_fips(NULL, &base);
 	/* Report what is in effect, not what we asked for. */
 	st->fips_mode = st->fips_provider_available &&
 	    EVP_default_properties_is_fips_enabled(NULL) == 1;
@@ -125,17 +125,22 @@ policy_init_once(void)
 }
 
 int
-crypto_policy_enable_fips(OSSL_LIB_CTX *libctx)
+crypto_policy_enable_fips(OSSL_LIB_CTX *libctx, OSSL_PROVIDER **ret_base)
 {
-	int r = 0;
+	OSSL_PROVIDER	*base;
+	int		 r = 0;
 
 	/* The FIPS provider has no encoders or decoders; "base" supplies
 	 * them (PEM keys and certificates) without adding any
 	 * cryptographic algorithm. */
-	if (!OSSL_PROVIDER_try_load(libctx, "base", 1) ||
-	    !EVP_default_properties_enable_fips(libctx, 1) ||
-	    !EVP_default_properties_is_fips_enabled(libctx))
+	if (!(base = OSSL_PROVIDER_try_load(libctx, "base", 1)))
 		r = -BW_E_CRYPTO;
+	else if (!EVP_default_properties_enable_fips(libctx, 1) ||
+	    !EVP_default_properties_is_fips_enabled(libctx)) {
+		OSSL_PROVIDER_unload(base);
+		r = -BW_E_CRYPTO;
+	} else
+		*ret_base = base;
 	ERR_clear_error();
 	return r;
 }

@@ -65,8 +65,10 @@ const char *crypto_policy_describe(const struct crypto_status *st);
 
 /* Makes the default property query of LIBCTX "fips=yes" and loads the
  * "base" provider (encoders, decoders) into it, as crypto_policy_init()
- * does once the FIPS provider loaded. Returns 0 or -BW_E_CRYPTO. */
-int crypto_policy_enable_fips(OSSL_LIB_CTX *libctx);
+ * does once the FIPS provider loaded. *RET_BASE gets the reference to
+ * "base" (OSSL_PROVIDER_unload() before freeing LIBCTX). Returns 0 or
+ * -BW_E_CRYPTO. */
+int crypto_policy_enable_fips(OSSL_LIB_CTX *libctx, OSSL_PROVIDER **ret_base);
 
 /* The exact strings handed to OpenSSL, for compliance reporting. */
 const char *crypto_tls_cipher_list(void);	/* TLS 1.2 cipher list */

@@ -83,15 +83,18 @@ static void
 test_enable_fips_sets_default_properties(void **state)
 {
 	OSSL_LIB_CTX	*lc = OSSL_LIB_CTX_new();
+	OSSL_PROVIDER	*base = NULL;
 	EVP_MD		*md;
 
 	(void)state;
 	assert_non_null(lc);
-	assert_int_equal(crypto_policy_enable_fips(lc), 0);
+	assert_int_equal(crypto_policy_enable_fips(lc, &base), 0);
+	assert_non_null(base);
 	assert_int_equal(EVP_default_properties_is_fips_enabled(lc), 1);
 	assert_true(OSSL_PROVIDER_available(lc, "base"));
 	md = EVP_MD_fetch(lc, "SHA2-256", NULL);
 	assert_null(md);
+	OSSL_PROVIDER_unload(base);
 	OSSL_LIB_CTX_free(lc);
 }
 
