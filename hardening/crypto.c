@@ -12,9 +12,7 @@
 #include "hardening/crypto.h"
 #include "lib/err.h"
 #include "lib/macro.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD *, EVP_MD_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY_CTX *, EVP_PKEY_CTX_free)
+#include "lib/ossl-cleanup.h"
 
 /* SP 800-131A Rev 2 and FIPS 180-4: SHA-1 is disallowed for signatures
  * and we do not keep it for anything else; SHA-224 and SHA-3 are

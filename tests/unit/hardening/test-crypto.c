@@ -24,9 +24,8 @@
 #include "hardening/crypto.h"
 #include "lib/err.h"
 #include "lib/macro.h"
+#include "lib/ossl-cleanup.h"
 #include "tests/unit/hardening/tmpdir.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)
 
 /* Asserts R is the policy's refusal and the message in *ERR (read
  * here, after R was computed, and freed) names WHAT. */
