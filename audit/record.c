@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "audit/record.h"
+#include "hardening/crypto.h"
 #include "lib/b64.h"
 #include "lib/err.h"
 #include "lib/json.h"
@@ -38,8 +39,11 @@ sha_ctx_free(void *ctx)
 static void
 md_init(void)
 {
-	md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-	md_sha384 = EVP_MD_fetch(NULL, "SHA384", NULL);
+	/* Through the crypto policy: fips=yes when the FIPS provider is
+	 * active. A refusal leaves the pointer NULL, which every hash
+	 * below reports as -BW_E_CRYPTO. */
+	(void)crypto_md_fetch("SHA256", &md_sha256, NULL);
+	(void)crypto_md_fetch("SHA384", &md_sha384, NULL);
 	if (pthread_key_create(&sha_key, sha_ctx_free) != 0) {
 		EVP_MD_free(md_sha256);
 		md_sha256 = NULL;

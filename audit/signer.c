@@ -17,6 +17,7 @@
 #include <openssl/x509.h>
 
 #include "audit/signer.h"
+#include "hardening/crypto.h"
 #include "lib/b64.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
@@ -30,21 +31,12 @@ static int
 software_sign(void *ctx, const unsigned char *digest, size_t dlen,
     unsigned char **ret_sig, size_t *ret_siglen)
 {
-	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *pctx = NULL;
-	_cleanup_free_ unsigned char *sig = NULL;
-	size_t siglen = 0;
+	int r;
 
-	if (!(pctx = EVP_PKEY_CTX_new_from_pkey(NULL, ctx, NULL)) ||
-	    EVP_PKEY_sign_init(pctx) <= 0 ||
-	    EVP_PKEY_sign(pctx, NULL, &siglen, digest, dlen) <= 0)
-		return -BW_E_CRYPTO;
-	if (!(sig = malloc(siglen)))
-		return -ENOMEM;
-	if (EVP_PKEY_sign(pctx, sig, &siglen, digest, dlen) <= 0)
-		return -BW_E_CRYPTO;
-	*ret_sig = TAKE_PTR(sig);
-	*ret_siglen = siglen;
-	return 0;
+	/* Checkpoints are signed over SHA-384 (audit_checkpoint_sign). */
+	r = crypto_sign_digest(ctx, "SHA384", CRYPTO_SIG_PKCS1, digest, dlen,
+	    ret_sig, ret_siglen, NULL);
+	return r == -ENOMEM ? r : r < 0 ? -BW_E_CRYPTO : 0;
 }
 
 static int
@@ -325,18 +317,12 @@ int
 audit_checkpoint_sig_ok(EVP_PKEY *key, const void *msg, size_t len,
     const unsigned char *sig, size_t siglen)
 {
-	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *pctx = NULL;
 	unsigned char	d[48];
-	int		ok;
 
 	if (audit_sha384(msg, len, d) < 0)
 		return 0;
-	if (!(pctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL)) ||
-	    EVP_PKEY_verify_init(pctx) <= 0)
-		return 0;
-	ok = EVP_PKEY_verify(pctx, sig, siglen, d, sizeof(d)) == 1;
-	ERR_clear_error();
-	return ok;
+	return crypto_verify_digest(key, "SHA384", CRYPTO_SIG_PKCS1, d,
+	    sizeof(d), sig, siglen, NULL) == 0;
 }
 
 int

@@ -15,6 +15,7 @@
 #include "controlplane/controller.h"
 #include "controlplane/resource.h"
 #include "controlplane/sched.h"
+#include "hardening/crypto.h"
 #include "lib/b64.h"
 #include "lib/err.h"
 #include "lib/ids.h"
@@ -245,7 +246,8 @@ template_of(const json_t *wdoc, char out[CONTROLLER_TEMPLATE_LEN + 1])
 	json_object_del(spec, "update_strategy");
 	if (!(text = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS)))
 		return -ENOMEM;
-	ok = EVP_Digest(text, strlen(text), d, NULL, EVP_sha256(), NULL);
+	ok = crypto_digest("SHA256", text, strlen(text), d, sizeof(d), NULL,
+	    NULL) == 0;
 	free(text);
 	if (!ok)
 		return -BW_E_CRYPTO;

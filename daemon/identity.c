@@ -34,6 +34,7 @@
 #include "controlplane/authz.h"
 #include "controlplane/enrol.h"
 #include "daemon/identity.h"
+#include "hardening/crypto.h"
 #include "hardening/crypto-policy.h"
 #include "hardening/pki.h"
 #include "identity/attest.h"
@@ -436,9 +437,8 @@ derive_kek(const struct identity *id, const char *label,
 {
 	size_t outlen = 0;
 
-	if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, id->root, ROOT_LEN,
-	    (const unsigned char *)label, strlen(label), kek, KEK_LEN,
-	    &outlen) || outlen != KEK_LEN)
+	if (crypto_hmac("SHA256", id->root, ROOT_LEN, label, strlen(label),
+	    kek, KEK_LEN, &outlen, NULL) < 0 || outlen != KEK_LEN)
 		return -BW_E_CRYPTO;
 	return 0;
 }

@@ -23,6 +23,9 @@
 #include "lib/ossl-cleanup.h"
 
 /* NIST SP 800-52 Rev 2 approved suites with forward secrecy, AEAD only.
+ * No ChaCha20-Poly1305 in either mode: ChaCha20 is not a FIPS 140-3
+ * approved cipher, and approved-only mode must offer what the FIPS
+ * provider would, no more.
  * ECDSA first: our own PKI issues P-384 ECDSA certificates; the RSA
  * variants remain for an operator-supplied RSA server certificate. */
 #define TLS12_CIPHERS \
@@ -112,22 +115,34 @@ policy_init_once(void)
 	}
 	ERR_clear_error();
 
-	if (st->fips_provider_available) {
-		/* The FIPS provider has no encoders or decoders; "base"
-		 * supplies them (PEM keys and certificates) without
-		 * adding any cryptographic algorithm. */
-		base = OSSL_PROVIDER_try_load(NULL, "base", 1);
-		if (!base ||
-		    !EVP_default_properties_enable_fips(NULL, 1) ||
-		    !EVP_default_properties_is_fips_enabled(NULL))
-			policy_result = -BW_E_CRYPTO;
-		ERR_clear_error();
-	}
+	if (st->fips_provider_available)
+		policy_result = crypto_policy_enable_fips(NULL, &base);
 	/* Report what is in effect, not what we asked for. */
 	st->fips_mode = st->fips_provider_available &&
 	    EVP_default_properties_is_fips_enabled(NULL) == 1;
 	OSSL_PROVIDER_do_all(NULL, collect_provider, st);
 	/* The providers stay loaded for the life of the process. */
+}
+
+int
+crypto_policy_enable_fips(OSSL_LIB_CTX *libctx, OSSL_PROVIDER **ret_base)
+{
+	OSSL_PROVIDER	*base;
+	int		 r = 0;
+
+	/* The FIPS provider has no encoders or decoders; "base" supplies
+	 * them (PEM keys and certificates) without adding any
+	 * cryptographic algorithm. */
+	if (!(base = OSSL_PROVIDER_try_load(libctx, "base", 1)))
+		r = -BW_E_CRYPTO;
+	else if (!EVP_default_properties_enable_fips(libctx, 1) ||
+	    !EVP_default_properties_is_fips_enabled(libctx)) {
+		OSSL_PROVIDER_unload(base);
+		r = -BW_E_CRYPTO;
+	} else
+		*ret_base = base;
+	ERR_clear_error();
+	return r;
 }
 
 int
@@ -145,6 +160,26 @@ crypto_policy_mode(const struct crypto_status *st)
 {
 	return st && st->fips_mode ? "fips-provider" :
 	    "approved-algorithms-only";
+}
+
+const char *
+crypto_policy_propq(const struct crypto_status *st)
+{
+	return st && st->fips_mode ? "fips=yes" : NULL;
+}
+
+const char *
+crypto_policy_describe(const struct crypto_status *st)
+{
+	if (st && st->fips_mode)
+		return "OpenSSL FIPS provider active: every algorithm is "
+		    "fetched with fips=yes";
+	if (st && st->fips_provider_available)
+		return "OpenSSL FIPS provider present but not the default: "
+		    "no validated module is active";
+	return "no validated cryptographic module active: the OpenSSL FIPS "
+	    "provider is not installed; approved algorithms only, from the "
+	    "default provider";
 }
 
 const char *

@@ -54,6 +54,22 @@ int crypto_policy_init(struct crypto_status *ret);
 /* "fips-provider" when fips_mode, else "approved-algorithms-only". */
 const char *crypto_policy_mode(const struct crypto_status *st);
 
+/* The property query every fetch uses: "fips=yes" when ST says the FIPS
+ * provider is the default, else NULL (the default provider, restricted
+ * to our allow-lists). */
+const char *crypto_policy_propq(const struct crypto_status *st);
+
+/* One sentence for logs and the SC-13 / IA-7 evidence saying which
+ * module is in effect; never claims validation without the provider. */
+const char *crypto_policy_describe(const struct crypto_status *st);
+
+/* Makes the default property query of LIBCTX "fips=yes" and loads the
+ * "base" provider (encoders, decoders) into it, as crypto_policy_init()
+ * does once the FIPS provider loaded. *RET_BASE gets the reference to
+ * "base" (OSSL_PROVIDER_unload() before freeing LIBCTX). Returns 0 or
+ * -BW_E_CRYPTO. */
+int crypto_policy_enable_fips(OSSL_LIB_CTX *libctx, OSSL_PROVIDER **ret_base);
+
 /* The exact strings handed to OpenSSL, for compliance reporting. */
 const char *crypto_tls_cipher_list(void);	/* TLS 1.2 cipher list */
 const char *crypto_tls_ciphersuites(void);	/* TLS 1.3 suites */

@@ -14,6 +14,7 @@
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
 
+#include "hardening/crypto.h"
 #include "identity/tpm-blob.h"
 #include "identity/tpm.h"
 #include "lib/err.h"
@@ -527,7 +528,7 @@ tpm_pcr_measure_config(struct tpm *t, unsigned pcr, const void *cfg,
 
 	if (pcr >= ATTEST_PCR_COUNT)
 		return errf(-EINVAL, ret_err, "PCR %u out of range", pcr);
-	if (!EVP_Digest(cfg, len, d, NULL, EVP_sha256(), NULL))
+	if (crypto_digest("SHA256", cfg, len, d, sizeof(d), NULL, NULL) < 0)
 		return -BW_E_CRYPTO;
 	if ((r = tpm_pcr_read(t, 1u << pcr, &cur, ret_err)) < 0)
 		return r;
@@ -620,8 +621,7 @@ policy_pcr_digest(const struct attest_pcrs *p, TPM2B_DIGEST *ret)
 	unsigned char buf[32 + 4 + sizeof(TPML_PCR_SELECTION) + 32];
 	unsigned char composite[ATTEST_PCR_DIGEST_LEN];
 	TPML_PCR_SELECTION sel;
-	size_t off = 32;
-	unsigned hl = 0;
+	size_t off = 32, hl = 0;
 	int r;
 
 	memset(buf, 0, sizeof(buf));
@@ -634,7 +634,8 @@ policy_pcr_digest(const struct attest_pcrs *p, TPM2B_DIGEST *ret)
 		return r;
 	memcpy(buf + off, composite, sizeof(composite));
 	off += sizeof(composite);
-	if (!EVP_Digest(buf, off, ret->buffer, &hl, EVP_sha256(), NULL))
+	if (crypto_digest("SHA256", buf, off, ret->buffer, sizeof(ret->buffer),
+	    &hl, NULL) < 0)
 		return -BW_E_CRYPTO;
 	ret->size = hl;
 	return 0;

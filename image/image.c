@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "hardening/crypto.h"
 #include "image/image.h"
 #include "lib/b64.h"
 #include "lib/err.h"
@@ -578,10 +579,10 @@ verify_digest(const char *trust_dir, const unsigned char *d, size_t dlen,
 		    "trust directory %s: %s", trust_dir, strerror(errno));
 	while ((de = readdir(dir))) {
 		_cleanup_(EVP_PKEY_freep) EVP_PKEY		*k = NULL;
-		_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX	*ctx = NULL;
 		_cleanup_(fclosep) FILE				*f = NULL;
 		_cleanup_close_ int				 fd = -1;
 		size_t	nlen = strlen(de->d_name);
+		int	r;
 
 		if (nlen < 5 || nlen - 4 > IMAGE_SIGNER_MAX ||
 		    strcmp(de->d_name + nlen - 4, ".pem"))
@@ -599,11 +600,11 @@ verify_digest(const char *trust_dir, const unsigned char *d, size_t dlen,
 		if (!k || !pkey_is_p384(k))
 			continue;
 		keys++;
-		ctx = EVP_PKEY_CTX_new(k, NULL);
-		if (!ctx || EVP_PKEY_verify_init(ctx) <= 0 ||
-		    EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha384()) <= 0)
-			return -BW_E_CRYPTO;
-		if (EVP_PKEY_verify(ctx, sig, siglen, d, dlen) == 1) {
+		r = crypto_verify_digest(k, "SHA384", CRYPTO_SIG_PKCS1, d, dlen,
+		    sig, siglen, NULL);
+		if (r < 0 && r != -BW_E_DENIED)
+			return r == -ENOMEM ? r : -BW_E_CRYPTO;
+		if (r == 0) {
 			char *name = strndup(de->d_name, nlen - 4);
 
 			if (!name)
@@ -671,7 +672,6 @@ int
 image_sign(const char *keyfile, const char *file, char **ret_err)
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY		*k = NULL;
-	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX	*ctx = NULL;
 	_cleanup_(fclosep) FILE				*f = NULL;
 	_cleanup_free_ unsigned char			*sig = NULL;
 	_cleanup_free_ char				*path = NULL;
@@ -694,15 +694,11 @@ image_sign(const char *keyfile, const char *file, char **ret_err)
 		return errf(-errno, ret_err, "%s: %s", file, strerror(errno));
 	if ((r = hash_fd(fd, EVP_sha384(), d, &dlen)) < 0)
 		return errf(r, ret_err, "%s: %s", file, bw_strerror(r));
-	ctx = EVP_PKEY_CTX_new(k, NULL);
-	if (!ctx || EVP_PKEY_sign_init(ctx) <= 0 ||
-	    EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha384()) <= 0 ||
-	    EVP_PKEY_sign(ctx, NULL, &siglen, d, dlen) <= 0)
-		return errf(-BW_E_CRYPTO, ret_err, "signing %s failed", file);
-	sig = malloc(siglen);
-	if (!sig)
-		return -ENOMEM;
-	if (EVP_PKEY_sign(ctx, sig, &siglen, d, dlen) <= 0)
+	r = crypto_sign_digest(k, "SHA384", CRYPTO_SIG_PKCS1, d, dlen, &sig,
+	    &siglen, NULL);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
 		return errf(-BW_E_CRYPTO, ret_err, "signing %s failed", file);
 	if (asprintf(&path, "%s.sig", file) < 0) {
 		path = NULL;

@@ -16,11 +16,11 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
-#include <openssl/provider.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include "hardening/crypto-policy.h"
 #include "lib/macro.h"
 #include "lib/ossl-cleanup.h"
 #include "compliance/checks/checks.h"
@@ -392,17 +392,19 @@ COMP_CHECK_FN(comp_chk_ia_no_plaintext_keys)
 
 COMP_CHECK_FN(comp_chk_ia_fips)
 {
-	int avail = OSSL_PROVIDER_available(NULL, "fips");
+	struct crypto_status st;
 	int r;
 
 	if ((r = comp_fact_yes(res, "fips_provider",
 	    ctx->facts->fips_provider)) < 0)
 		return r;
-	/* The default library context is informative only: the appliance
-	 * may load FIPS into its own context. */
-	if ((r = comp_obs_add(res, true, "OpenSSL default library context",
-	    "informative", "fips provider %s", avail ? "loaded" :
-	    "not loaded")) < 0)
+	/* What the crypto module of the scanning process is doing, in its
+	 * own words; informative, since the fact above describes the
+	 * daemon whose configuration is being judged. */
+	(void)crypto_policy_init(&st);
+	if ((r = comp_obs_add(res, true, "crypto module (hardening/crypto)",
+	    "informative", "%s: %s", crypto_policy_mode(&st),
+	    crypto_policy_describe(&st))) < 0)
 		return r;
 	return comp_verdict_from_obs(res);
 }
