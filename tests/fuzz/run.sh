@@ -49,7 +49,7 @@ fi
 # archive only the objects a target needs. A target that needs more adds
 # them in target_sources.
 core_sources="lib/err.c lib/log.c lib/buf.c lib/b64.c lib/fileio.c lib/json.c
-	hardening/crypto-policy.c
+	hardening/crypto-policy.c hardening/crypto.c
 	controlplane/schema.c controlplane/resource.c controlplane/api-route.c
 	controlplane/store.c controlplane/store-lmdb.c controlplane/store-wal.c
 	client/client.c cli/cli-args.c"
