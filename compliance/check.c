@@ -315,18 +315,24 @@ comp_check_covers(const struct comp_check *check, const char *id)
 	return false;
 }
 
+/* The facts no collector reported, for contexts opened without facts;
+ * comp_facts_init() starts from these. */
+static const struct comp_facts comp_unknown_facts = {
+	.audit_used_pct = -1,
+	.store_used_pct = -1,
+	.store_high_water_pct = -1,
+	.audit_retention_days = -1,
+	.idle_lock_s = -1,
+	.session_idle_s = -1,
+	.token_lifetime_s = -1,
+	.config_revisions = -1,
+	.tpm_lockouts = -1,
+};
+
 void
 comp_facts_init(struct comp_facts *f)
 {
-	memset(f, 0, sizeof(*f));
-	f->audit_used_pct = -1;
-	f->store_used_pct = -1;
-	f->store_high_water_pct = -1;
-	f->audit_retention_days = -1;
-	f->idle_lock_s = -1;
-	f->session_idle_s = -1;
-	f->token_lifetime_s = -1;
-	f->config_revisions = -1;
+	*f = comp_unknown_facts;
 	f->principals = -1;
 	f->bootstrap_max_s = -1;
 	f->principal_max_days = -1;
@@ -337,7 +343,6 @@ comp_facts_init(struct comp_facts *f)
 	f->scan_interval_s = -1;
 	f->attest_interval_s = -1;
 	f->attest_stale_s = -1;
-	f->tpm_lockouts = -1;
 }
 
 static const uint16_t comp_default_ports[] = { 443, 8443, 2379, 2380, 0 };
@@ -403,18 +408,6 @@ comp_policy_default(void)
 	return &comp_default_policy;
 }
 
-/* What comp_facts_init() produces, for contexts opened without facts. */
-static const struct comp_facts comp_unknown_facts = {
-	.audit_used_pct = -1,
-	.store_used_pct = -1,
-	.store_high_water_pct = -1,
-	.audit_retention_days = -1,
-	.idle_lock_s = -1,
-	.session_idle_s = -1,
-	.token_lifetime_s = -1,
-	.config_revisions = -1,
-	.tpm_lockouts = -1,
-};
 
 /* Parsed once per context. */
 struct comp_cache {
@@ -959,12 +952,10 @@ comp_trim(char *s)
 	return s;
 }
 
-int
-comp_conf_get(const char *buf, const char *key, char **ret_val)
+const char *
+comp_line_next(const char **cursor, size_t *ret_len, const char **ret_text)
 {
-	size_t klen = strlen(key);
-	const char *line = buf;
-	char *found = NULL;
+	const char *line = *cursor;
 
 	while (line && *line) {
 		const char *nl = strchr(line, '\n');
@@ -973,7 +964,27 @@ comp_conf_get(const char *buf, const char *key, char **ret_val)
 
 		while (p < line + n && isspace((unsigned char)*p))
 			p++;
-		if (p < line + n && *p != '#' && (size_t)(line + n - p) > klen &&
+		*cursor = nl ? nl + 1 : NULL;
+		if (p < line + n && *p != '#') {
+			*ret_len = n;
+			*ret_text = p;
+			return line;
+		}
+		line = *cursor;
+	}
+	*cursor = NULL;
+	return NULL;
+}
+
+int
+comp_conf_get(const char *buf, const char *key, char **ret_val)
+{
+	size_t klen = strlen(key), n;
+	const char *cursor = buf, *line, *p;
+	char *found = NULL;
+
+	while ((line = comp_line_next(&cursor, &n, &p))) {
+		if ((size_t)(line + n - p) > klen &&
 		    !strncasecmp(p, key, klen) &&
 		    (isspace((unsigned char)p[klen]) || p[klen] == '=')) {
 			const char *v = p + klen;
@@ -989,7 +1000,6 @@ comp_conf_get(const char *buf, const char *key, char **ret_val)
 			free(found);
 			found = dup;
 		}
-		line = nl ? nl + 1 : NULL;
 	}
 	if (!found)
 		return -ENOENT;

@@ -291,6 +291,13 @@ int comp_baseline_expect(struct comp_ctx *ctx, struct comp_result *res,
 int comp_sysctl_baseline(struct comp_ctx *ctx, struct comp_result *res,
     const char *name);
 
+/* Steps *CURSOR (start it at the text) to the next line that is neither
+ * blank nor a comment ('#' after leading blanks) and returns that line's
+ * start, with *RET_LEN its length without the newline and *RET_TEXT its
+ * first non-blank character; NULL after the last line. */
+const char *comp_line_next(const char **cursor, size_t *ret_len,
+    const char **ret_text);
+
 /* Finds the last uncommented "KEY value" / "KEY = value" line in BUF
  * (keys compared case-insensitively). *ret_val is allocated, trimmed.
  * Returns 0, -ENOENT or -ENOMEM. */

@@ -155,6 +155,17 @@ crypto_policy_init(struct crypto_status *ret)
 	return policy_result;
 }
 
+int
+crypto_policy_require(char **ret_err)
+{
+	int r;
+
+	if ((r = crypto_policy_init(NULL)) < 0)
+		return errf(r, ret_err, "crypto policy: FIPS provider present "
+		    "but could not be made the default");
+	return 0;
+}
+
 const char *
 crypto_policy_mode(const struct crypto_status *st)
 {
@@ -334,9 +345,8 @@ tls_ctx_new(const SSL_METHOD *method, SSL_CTX **ret, char **ret_err)
 	_cleanup_(SSL_CTX_freep) SSL_CTX *ctx = NULL;
 	int r;
 
-	if ((r = crypto_policy_init(NULL)) < 0)
-		return errf(r, ret_err, "crypto policy: FIPS provider present "
-		    "but could not be made the default");
+	if ((r = crypto_policy_require(ret_err)) < 0)
+		return r;
 	if (!(ctx = SSL_CTX_new_ex(NULL, NULL, method)))
 		return crypto_errf(-BW_E_CRYPTO, ret_err, "SSL_CTX_new");
 	SSL_CTX_set_security_level(ctx, TLS_SECURITY_LEVEL);

@@ -51,6 +51,10 @@ enum crypto_tls_client_cert {
  * (*RET is still filled so the caller can report it). */
 int crypto_policy_init(struct crypto_status *ret);
 
+/* crypto_policy_init() for callers about to use OpenSSL that need no
+ * status: 0, or its error with the message in *RET_ERR. */
+int crypto_policy_require(char **ret_err);
+
 /* "fips-provider" when fips_mode, else "approved-algorithms-only". */
 const char *crypto_policy_mode(const struct crypto_status *st);
 

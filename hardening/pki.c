@@ -814,9 +814,8 @@ pki_init_dir(const char *pkidir, const struct pki_init_options *o,
 	/* Validate the configured names before touching the disk. */
 	if ((r = server_san(o, &san, ret_err)) < 0)
 		return r;
-	if ((r = crypto_policy_init(NULL)) < 0)
-		return errf(r, ret_err, "crypto policy: FIPS provider present "
-		    "but could not be made the default");
+	if ((r = crypto_policy_require(ret_err)) < 0)
+		return r;
 	if ((dfd = pki_open_dir(pkidir, true, ret_err)) < 0)
 		return dfd;
 	if ((r = pki_lock(dfd, LOCK_EX, pkidir, ret_err)) < 0)
@@ -891,9 +890,8 @@ open_locked(const char *pkidir, char **ret_err)
 {
 	int dfd, r;
 
-	if ((r = crypto_policy_init(NULL)) < 0)
-		return errf(r, ret_err, "crypto policy: FIPS provider present "
-		    "but could not be made the default");
+	if ((r = crypto_policy_require(ret_err)) < 0)
+		return r;
 	if ((dfd = pki_open_dir(pkidir, false, ret_err)) < 0)
 		return dfd;
 	if ((r = pki_lock(dfd, LOCK_EX, pkidir, ret_err)) < 0) {
@@ -955,50 +953,50 @@ pki_renew_server(const char *pkidir, EVP_PKEY *ca_key,
 	return 0;
 }
 
-int
-pki_issue_client(const char *pkidir, const char *name, const char *tenant,
-    const char *role, unsigned days, EVP_PKEY *subject_key,
-    char **ret_cert_pem, char **ret_key_pem, char **ret_serial_hex,
+/* Checks the subject fields of a client certificate. */
+static int
+check_client_subject(const char *name, const char *tenant, const char *role,
     char **ret_err)
 {
-	_cleanup_(X509_freep) X509		*ca = NULL, *cert = NULL;
-	_cleanup_(EVP_PKEY_freep) EVP_PKEY	*ca_key = NULL, *key = NULL;
-	_cleanup_free_ char			*cpem = NULL, *serial = NULL;
-	_cleanup_secret_ char			*kpem = NULL;
-	_cleanup_close_ int			 dfd = -1;
-	struct pki_profile p = {
-		.kind = PKI_KIND_CLIENT, .cn = name, .o = tenant, .ou = role,
-		.days = days,
-	};
-	int	r;
+	int r;
 
 	if ((r = pki_check_name("name", name, ret_err)) < 0 ||
 	    (r = pki_check_name("tenant", tenant, ret_err)) < 0 ||
 	    (r = pki_check_role(tenant, role, ret_err)) < 0)
 		return r;
-	if (days < 1 || days > PKI_MAX_DAYS)
-		return errf(-BW_E_INVALID, ret_err,
-		    "days: must be 1..%d, not %u", PKI_MAX_DAYS, days);
-	if ((r = crypto_policy_init(NULL)) < 0)
-		return errf(r, ret_err, "crypto policy: FIPS provider present "
-		    "but could not be made the default");
-	if ((dfd = pki_open_dir(pkidir, false, ret_err)) < 0)
-		return dfd;
-	if ((r = pair_load(dfd, "ca", &ca, &ca_key, ret_err)) < 0)
-		return r;
+	return 0;
+}
+
+/* Issues a certificate for SUBJECT_KEY (a new key when NULL) with
+ * profile P under CA/CA_KEY, refusing one that would outlive the CA
+ * (FIELD, VALUE and UNIT name the requested lifetime in the message).
+ * Each of *RET_CERT_PEM, *RET_KEY_PEM (only for a new key) and
+ * *RET_SERIAL_HEX is set when not NULL; the caller frees them. */
+static int
+issue_signed(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *subject_key,
+    const struct pki_profile *p, const char *field, unsigned value,
+    const char *unit, char **ret_cert_pem, char **ret_key_pem,
+    char **ret_serial_hex, char **ret_err)
+{
+	_cleanup_(X509_freep) X509		*cert = NULL;
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY	*key = NULL;
+	_cleanup_free_ char			*cpem = NULL, *serial = NULL;
+	_cleanup_secret_ char			*kpem = NULL;
+	int					 r;
+
 	if (!subject_key) {
 		if ((r = key_generate(&key, ret_err)) < 0)
 			return r;
 		subject_key = key;
 	}
-	if ((r = cert_build(ca, ca_key, subject_key, &p, &cert, ret_err)) < 0)
+	if ((r = cert_build(ca, ca_key, subject_key, p, &cert, ret_err)) < 0)
 		return r;
 	/* A certificate that outlives its CA would fail verification
 	 * later for a reason nobody would guess. */
 	if (ASN1_TIME_compare(X509_get0_notAfter(cert),
 	    X509_get0_notAfter(ca)) > 0)
-		return errf(-BW_E_INVALID, ret_err, "days: %u would outlive "
-		    "the CA certificate", days);
+		return errf(-BW_E_INVALID, ret_err, "%s: %u%s would outlive "
+		    "the CA certificate", field, value, unit);
 	if (!(serial = malloc(PKI_SERIAL_HEX_MAX + 1)))
 		return -ENOMEM;
 	if ((r = serial_hex_of(X509_get0_serialNumber(cert), serial,
@@ -1006,7 +1004,7 @@ pki_issue_client(const char *pkidir, const char *name, const char *tenant,
 		return r;
 	if ((r = cert_pem(cert, &cpem)) < 0 ||
 	    (key && (r = key_pem(key, &kpem)) < 0))
-		return crypto_errf(r, ret_err, "encoding %s", name);
+		return crypto_errf(r, ret_err, "encoding %s", p->cn);
 	if (ret_cert_pem)
 		*ret_cert_pem = TAKE_PTR(cpem);
 	if (ret_key_pem)
@@ -1017,15 +1015,42 @@ pki_issue_client(const char *pkidir, const char *name, const char *tenant,
 }
 
 int
+pki_issue_client(const char *pkidir, const char *name, const char *tenant,
+    const char *role, unsigned days, EVP_PKEY *subject_key,
+    char **ret_cert_pem, char **ret_key_pem, char **ret_serial_hex,
+    char **ret_err)
+{
+	_cleanup_(X509_freep) X509		*ca = NULL;
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY	*ca_key = NULL;
+	_cleanup_close_ int			 dfd = -1;
+	struct pki_profile p = {
+		.kind = PKI_KIND_CLIENT, .cn = name, .o = tenant, .ou = role,
+		.days = days,
+	};
+	int	r;
+
+	if ((r = check_client_subject(name, tenant, role, ret_err)) < 0)
+		return r;
+	if (days < 1 || days > PKI_MAX_DAYS)
+		return errf(-BW_E_INVALID, ret_err,
+		    "days: must be 1..%d, not %u", PKI_MAX_DAYS, days);
+	if ((r = crypto_policy_require(ret_err)) < 0)
+		return r;
+	if ((dfd = pki_open_dir(pkidir, false, ret_err)) < 0)
+		return dfd;
+	if ((r = pair_load(dfd, "ca", &ca, &ca_key, ret_err)) < 0)
+		return r;
+	return issue_signed(ca, ca_key, subject_key, &p, "days", days, "",
+	    ret_cert_pem, ret_key_pem, ret_serial_hex, ret_err);
+}
+
+int
 pki_issue_for_key(const char *pkidir, EVP_PKEY *ca_key, const char *name,
     const char *tenant, const char *role, EVP_PKEY *subject_key,
     unsigned lifetime_secs, char **ret_cert_pem, char **ret_key_pem,
     char **ret_serial_hex, char **ret_err)
 {
-	_cleanup_(X509_freep) X509		*ca = NULL, *cert = NULL;
-	_cleanup_(EVP_PKEY_freep) EVP_PKEY	*key = NULL;
-	_cleanup_free_ char			*cpem = NULL, *serial = NULL;
-	_cleanup_secret_ char			*kpem = NULL;
+	_cleanup_(X509_freep) X509		*ca = NULL;
 	_cleanup_close_ int			 dfd = -1;
 	struct pki_profile p = {
 		.kind = PKI_KIND_CLIENT, .cn = name, .o = tenant, .ou = role,
@@ -1033,9 +1058,7 @@ pki_issue_for_key(const char *pkidir, EVP_PKEY *ca_key, const char *name,
 	};
 	int	r;
 
-	if ((r = pki_check_name("name", name, ret_err)) < 0 ||
-	    (r = pki_check_name("tenant", tenant, ret_err)) < 0 ||
-	    (r = pki_check_role(tenant, role, ret_err)) < 0)
+	if ((r = check_client_subject(name, tenant, role, ret_err)) < 0)
 		return r;
 	if (lifetime_secs < 60 || lifetime_secs > PKI_MAX_DAYS * 86400u)
 		return errf(-BW_E_INVALID, ret_err, "lifetime: must be 60..%u "
@@ -1049,32 +1072,9 @@ pki_issue_for_key(const char *pkidir, EVP_PKEY *ca_key, const char *name,
 	if (X509_check_private_key(ca, ca_key) != 1)
 		return crypto_errf(-BW_E_CORRUPT, ret_err,
 		    "the CA key does not match ca.crt");
-	if (!subject_key) {
-		if ((r = key_generate(&key, ret_err)) < 0)
-			return r;
-		subject_key = key;
-	}
-	if ((r = cert_build(ca, ca_key, subject_key, &p, &cert, ret_err)) < 0)
-		return r;
-	if (ASN1_TIME_compare(X509_get0_notAfter(cert),
-	    X509_get0_notAfter(ca)) > 0)
-		return errf(-BW_E_INVALID, ret_err, "lifetime: %u seconds would "
-		    "outlive the CA certificate", lifetime_secs);
-	if (!(serial = malloc(PKI_SERIAL_HEX_MAX + 1)))
-		return -ENOMEM;
-	if ((r = serial_hex_of(X509_get0_serialNumber(cert), serial,
-	    ret_err)) < 0)
-		return r;
-	if ((r = cert_pem(cert, &cpem)) < 0 ||
-	    (key && (r = key_pem(key, &kpem)) < 0))
-		return crypto_errf(r, ret_err, "encoding %s", name);
-	if (ret_cert_pem)
-		*ret_cert_pem = TAKE_PTR(cpem);
-	if (ret_key_pem)
-		*ret_key_pem = TAKE_PTR(kpem);
-	if (ret_serial_hex)
-		*ret_serial_hex = TAKE_PTR(serial);
-	return 0;
+	return issue_signed(ca, ca_key, subject_key, &p, "lifetime",
+	    lifetime_secs, " seconds", ret_cert_pem, ret_key_pem,
+	    ret_serial_hex, ret_err);
 }
 
 /* Copies the single NID entry of N into BUF (SIZE bytes) as UTF-8. */
@@ -1490,9 +1490,8 @@ pki_csr_public_key(const char *pem, size_t len, EVP_PKEY **ret_key,
 	if (!pem || len == 0 || len > PKI_CSR_MAX)
 		return errf(-BW_E_INVALID, ret_err, "csr: must be a PEM "
 		    "certificate signing request of 1..%d bytes", PKI_CSR_MAX);
-	if ((r = crypto_policy_init(NULL)) < 0)
-		return errf(r, ret_err, "crypto policy: FIPS provider present "
-		    "but could not be made the default");
+	if ((r = crypto_policy_require(ret_err)) < 0)
+		return r;
 	if (!(bio = BIO_new_mem_buf(pem, (int)len)))
 		return -ENOMEM;
 	if (!(req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL)))
@@ -1519,9 +1518,8 @@ pki_key_new(EVP_PKEY **ret_key, char **ret_key_pem, char **ret_err)
 	_cleanup_secret_ char			*kpem = NULL;
 	int					 r;
 
-	if ((r = crypto_policy_init(NULL)) < 0)
-		return errf(r, ret_err, "crypto policy: FIPS provider present "
-		    "but could not be made the default");
+	if ((r = crypto_policy_require(ret_err)) < 0)
+		return r;
 	if ((r = key_generate(&key, ret_err)) < 0)
 		return r;
 	if ((r = key_pem(key, &kpem)) < 0)

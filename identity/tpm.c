@@ -49,6 +49,16 @@ static const TPMT_SYM_DEF session_sym = {
 	.mode.aes = TPM2_ALG_CFB,
 };
 
+/* A restricted P-256 decryption key's parameters (the SRK and the EK):
+ * AES-128-CFB for the objects it protects, no signing scheme. */
+#define STORAGE_ECC_P256 {						\
+	.symmetric = { .algorithm = TPM2_ALG_AES,			\
+	    .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB },		\
+	.scheme.scheme = TPM2_ALG_NULL,					\
+	.curveID = TPM2_ECC_NIST_P256,					\
+	.kdf.scheme = TPM2_ALG_NULL,					\
+}
+
 static const TPM2B_PUBLIC srk_template = {
 	.publicArea = {
 		.type = TPM2_ALG_ECC,
@@ -56,13 +66,7 @@ static const TPM2B_PUBLIC srk_template = {
 		.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
 		    TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
 		    TPMA_OBJECT_NODA | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT,
-		.parameters.eccDetail = {
-			.symmetric = { .algorithm = TPM2_ALG_AES,
-			    .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB },
-			.scheme.scheme = TPM2_ALG_NULL,
-			.curveID = TPM2_ECC_NIST_P256,
-			.kdf.scheme = TPM2_ALG_NULL,
-		},
+		.parameters.eccDetail = STORAGE_ECC_P256,
 	},
 };
 
@@ -80,13 +84,7 @@ static const TPM2B_PUBLIC ek_template = {
 		    0x1A, 0x90, 0xCC, 0x8D, 0x46, 0xA5, 0xD7, 0x24,
 		    0xFD, 0x52, 0xD7, 0x6E, 0x06, 0x52, 0x0B, 0x64,
 		    0xF2, 0xA1, 0xDA, 0x1B, 0x33, 0x14, 0x69, 0xAA } },
-		.parameters.eccDetail = {
-			.symmetric = { .algorithm = TPM2_ALG_AES,
-			    .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB },
-			.scheme.scheme = TPM2_ALG_NULL,
-			.curveID = TPM2_ECC_NIST_P256,
-			.kdf.scheme = TPM2_ALG_NULL,
-		},
+		.parameters.eccDetail = STORAGE_ECC_P256,
 		.unique.ecc = { .x.size = 32, .y.size = 32 },
 	},
 };
@@ -160,18 +158,31 @@ flush(struct tpm *t, ESYS_TR *tr)
 	}
 }
 
+/* Lists up to COUNT handles from FIRST into *RET_CAP (free with
+ * Esys_Free()). */
+static int
+get_handles(struct tpm *t, uint32_t first, uint32_t count,
+    TPMS_CAPABILITY_DATA **ret_cap, char **ret_err)
+{
+	TPMI_YES_NO more;
+	TSS2_RC rc;
+
+	rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE,
+	    ESYS_TR_NONE, TPM2_CAP_HANDLES, first, count, &more, ret_cap);
+	if (rc != TSS2_RC_SUCCESS)
+		return tss_err(rc, ret_err, "GetCapability(handles)");
+	return 0;
+}
+
 static int
 persistent_exists(struct tpm *t, uint32_t handle, int *ret_exists,
     char **ret_err)
 {
 	TPMS_CAPABILITY_DATA *cap = NULL;
-	TPMI_YES_NO more;
-	TSS2_RC rc;
+	int r;
 
-	rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE,
-	    ESYS_TR_NONE, TPM2_CAP_HANDLES, handle, 1, &more, &cap);
-	if (rc != TSS2_RC_SUCCESS)
-		return tss_err(rc, ret_err, "GetCapability(handles)");
+	if ((r = get_handles(t, handle, 1, &cap, ret_err)) < 0)
+		return r;
 	*ret_exists = cap->data.handles.count > 0 &&
 	    cap->data.handles.handle[0] == handle;
 	Esys_Free(cap);
@@ -1051,14 +1062,10 @@ static int
 count_handles(struct tpm *t, uint32_t first, unsigned *ret)
 {
 	TPMS_CAPABILITY_DATA *cap = NULL;
-	TPMI_YES_NO more;
-	TSS2_RC rc;
+	int r;
 
-	rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE,
-	    ESYS_TR_NONE, TPM2_CAP_HANDLES, first, TPM2_MAX_CAP_HANDLES, &more,
-	    &cap);
-	if (rc != TSS2_RC_SUCCESS)
-		return -BW_E_CRYPTO;
+	if ((r = get_handles(t, first, TPM2_MAX_CAP_HANDLES, &cap, NULL)) < 0)
+		return r;
 	*ret = cap->data.handles.count;
 	Esys_Free(cap);
 	return 0;

@@ -18,24 +18,6 @@
 #define PAM_AUTH	"etc/pam.d/common-auth"
 #define FAILLOCK_CONF	"etc/security/faillock.conf"
 
-/* Reads a file that a check needs; a missing file becomes a failed
- * observation and *ret_buf NULL. Returns 0 or -ENOMEM. */
-static int
-comp_need(struct comp_ctx *ctx, struct comp_result *res, const char *path,
-    const char *required, char **ret_buf)
-{
-	int r;
-
-	*ret_buf = NULL;
-	r = comp_read(ctx, res, path, ret_buf, NULL);
-	if (r == -ENOMEM)
-		return r;
-	if (r < 0)
-		return comp_obs_add(res, false, path, required,
-		    "unreadable (%s)", strerror(-r));
-	return 0;
-}
-
 /* Returns the PAM option on LINE, else the faillock.conf value, else
  * pam_faillock's built-in default. */
 static long
@@ -79,8 +61,8 @@ COMP_CHECK_FN(comp_chk_ac_faillock)
 	long deny, interval, unlock;
 	int r;
 
-	if ((r = comp_need(ctx, res, PAM_AUTH, "pam_faillock preauth and "
-	    "authfail", &pam)) < 0)
+	if ((r = comp_read_need(ctx, res, PAM_AUTH, NULL, "pam_faillock "
+	    "preauth and authfail", &pam)) < 0)
 		return r;
 	if (pam) {
 		bool p = comp_has_line(pam, preauth->key, &pre);
@@ -269,8 +251,10 @@ comp_load_accounts(struct comp_ctx *ctx, struct comp_result *res,
 
 	*pw = *sh = NULL;
 	*npw = *nsh = 0;
-	if ((r = comp_need(ctx, res, "etc/passwd", "readable", &p)) < 0 ||
-	    (r = comp_need(ctx, res, "etc/shadow", "readable", &s)) < 0)
+	if ((r = comp_read_need(ctx, res, "etc/passwd", NULL, "readable",
+	    &p)) < 0 ||
+	    (r = comp_read_need(ctx, res, "etc/shadow", NULL, "readable",
+	    &s)) < 0)
 		return r;
 	if (p && (r = comp_pw_parse(p, false, pw, npw)) < 0)
 		return r;
@@ -379,8 +363,8 @@ COMP_CHECK_FN(comp_chk_ac_su_restricted)
 	bool ok = false;
 	int r;
 
-	if ((r = comp_need(ctx, res, "etc/pam.d/su", "pam_wheel required",
-	    &buf)) < 0)
+	if ((r = comp_read_need(ctx, res, "etc/pam.d/su", NULL,
+	    "pam_wheel required", &buf)) < 0)
 		return r;
 	if (buf && (comp_has_line(buf, hb_find("pam.su-wheel")->key, &line) ||
 	    comp_has_line(buf, "auth requisite pam_wheel.so", &line)))

@@ -22,16 +22,8 @@ static int
 comp_auditd_conf(struct comp_ctx *ctx, struct comp_result *res,
     char **ret_buf)
 {
-	int r;
-
-	*ret_buf = NULL;
-	r = comp_read(ctx, res, AUDITD_CONF, ret_buf, NULL);
-	if (r == -ENOMEM)
-		return r;
-	if (r < 0)
-		return comp_obs_add(res, false, "/" AUDITD_CONF, "readable",
-		    "unreadable (%s)", strerror(-r));
-	return 0;
+	return comp_read_need(ctx, res, AUDITD_CONF, "/" AUDITD_CONF,
+	    "readable", ret_buf);
 }
 
 /* Observation: auditd.conf KEY is one of the '|'-separated ALLOWED

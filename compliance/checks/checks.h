@@ -109,6 +109,13 @@ int comp_fact_yes(struct comp_result *res, const char *name,
 int comp_fact_range(struct comp_result *res, const char *name, long v,
     long min, long max);
 
+/* comp_read() of root-relative PATH into *RET_BUF; when it cannot be
+ * read, a failed observation of SUBJECT (NULL: PATH) against REQUIRED
+ * instead, and *RET_BUF is NULL. Returns 0 either way, or -ENOMEM. */
+int comp_read_need(struct comp_ctx *ctx, struct comp_result *res,
+    const char *path, const char *subject, const char *required,
+    char **ret_buf);
+
 /* Concatenates the uncommented lines of every FILE under root-relative
  * DIR whose name ends with SUFFIX (sorted), each recorded as evidence.
  * Missing DIR gives an empty string. */

@@ -44,7 +44,13 @@ comp_need_dpkg(struct comp_ctx *ctx, struct comp_result *res,
 	return 0;
 }
 
-COMP_CHECK_FN(comp_chk_cm_prohibited_software)
+/* Observes every installed package whose name matches one of PATTERNS
+ * (fnmatch) as a failure expected to be EACH, then the count (expected
+ * TOTAL, counted as NOUN). */
+static int
+comp_pkgs_absent(struct comp_ctx *ctx, struct comp_result *res,
+    const char *const *patterns, const char *each, const char *total,
+    const char *noun)
 {
 	const char *const *pat;
 	const struct comp_pkg *pkgs;
@@ -59,23 +65,28 @@ COMP_CHECK_FN(comp_chk_cm_prohibited_software)
 		if (!pkgs[i].installed)
 			continue;
 		inst++;
-		for (pat = ctx->policy->forbidden_packages; pat && *pat; pat++)
+		for (pat = patterns; pat && *pat; pat++)
 			if (fnmatch(*pat, pkgs[i].name, 0) == 0) {
 				bad++;
 				if ((r = comp_obs_add(res, false,
-				    "installed packages", "none matching the "
-				    "prohibited list", "%s %s installed "
-				    "(matches %s)", pkgs[i].name,
-				    pkgs[i].version, *pat)) < 0)
+				    "installed packages", each,
+				    "%s %s installed (matches %s)",
+				    pkgs[i].name, pkgs[i].version, *pat)) < 0)
 					return r;
 				break;
 			}
 	}
-	if ((r = comp_obs_add(res, bad == 0, "installed packages",
-	    "no prohibited package", "%zu installed, %zu prohibited", inst,
-	    bad)) < 0)
+	if ((r = comp_obs_add(res, bad == 0, "installed packages", total,
+	    "%zu installed, %zu %s", inst, bad, noun)) < 0)
 		return r;
 	return comp_verdict_from_obs(res);
+}
+
+COMP_CHECK_FN(comp_chk_cm_prohibited_software)
+{
+	return comp_pkgs_absent(ctx, res, ctx->policy->forbidden_packages,
+	    "none matching the prohibited list", "no prohibited package",
+	    "prohibited");
 }
 
 /* The mounts of the running system, or of an offline root its fstab;
@@ -88,13 +99,10 @@ COMP_CHECK_FN(comp_chk_cm_noexec_mounts)
 	size_t n, i;
 	int r;
 
-	r = comp_read(ctx, res, tab, &buf, NULL);
-	if (r == -ENOMEM)
+	if ((r = comp_read_need(ctx, res, tab, NULL, "readable", &buf)) < 0)
 		return r;
-	if (r < 0)
-		return comp_obs_add(res, false, tab, "readable",
-		    "unreadable (%s)", strerror(-r)) < 0 ? -ENOMEM :
-		    COMP_NOT_SATISFIED;
+	if (!buf)
+		return COMP_NOT_SATISFIED;
 	items = hb_items(&n);
 	for (i = 0; i < n; i++) {
 		_cleanup_free_ char *found = NULL, *want = NULL;
@@ -221,34 +229,7 @@ COMP_CHECK_FN(comp_chk_cm_change_control)
 
 COMP_CHECK_FN(comp_chk_cm_p2p_software)
 {
-	const char *const *pat;
-	const struct comp_pkg *pkgs;
-	size_t n, i, bad = 0, inst = 0;
-	int r;
-
-	if ((r = comp_need_dpkg(ctx, res, &pkgs, &n)) < 0)
-		return r;
-	if (!pkgs)
-		return COMP_NOT_SATISFIED;
-	for (i = 0; i < n; i++) {
-		if (!pkgs[i].installed)
-			continue;
-		inst++;
-		for (pat = ctx->policy->p2p_packages; pat && *pat; pat++)
-			if (fnmatch(*pat, pkgs[i].name, 0) == 0) {
-				bad++;
-				if ((r = comp_obs_add(res, false,
-				    "installed packages", "no peer-to-peer file "
-				    "sharing software", "%s %s installed "
-				    "(matches %s)", pkgs[i].name,
-				    pkgs[i].version, *pat)) < 0)
-					return r;
-				break;
-			}
-	}
-	if ((r = comp_obs_add(res, bad == 0, "installed packages",
-	    "no peer-to-peer file sharing software", "%zu installed, %zu "
-	    "peer-to-peer", inst, bad)) < 0)
-		return r;
-	return comp_verdict_from_obs(res);
+	return comp_pkgs_absent(ctx, res, ctx->policy->p2p_packages,
+	    "no peer-to-peer file sharing software",
+	    "no peer-to-peer file sharing software", "peer-to-peer");
 }

@@ -162,13 +162,11 @@ COMP_CHECK_FN(comp_chk_sc_firewall)
 	char *o;
 	int r;
 
-	r = comp_read(ctx, res, "etc/nftables.conf", &buf, NULL);
-	if (r == -ENOMEM)
+	if ((r = comp_read_need(ctx, res, "etc/nftables.conf",
+	    "/etc/nftables.conf", "readable", &buf)) < 0)
 		return r;
-	if (r < 0)
-		return comp_obs_add(res, false, "/etc/nftables.conf", "readable",
-		    "unreadable (%s)", strerror(-r)) < 0 ? -ENOMEM :
-		    COMP_NOT_SATISFIED;
+	if (!buf)
+		return COMP_NOT_SATISFIED;
 	/* Drop comments so a commented-out policy does not count. */
 	if (!(clean = malloc(strlen(buf) + 1)))
 		return -ENOMEM;
@@ -233,13 +231,11 @@ COMP_CHECK_FN(comp_chk_sc_data_at_rest)
 	char *line, *next;
 	int r;
 
-	r = comp_read(ctx, res, "etc/crypttab", &buf, NULL);
-	if (r == -ENOMEM)
+	if ((r = comp_read_need(ctx, res, "etc/crypttab", "/etc/crypttab",
+	    ">= 1 LUKS volume", &buf)) < 0)
 		return r;
-	if (r < 0)
-		return comp_obs_add(res, false, "/etc/crypttab",
-		    ">= 1 LUKS volume", "unreadable (%s)", strerror(-r)) < 0 ?
-		    -ENOMEM : COMP_NOT_SATISFIED;
+	if (!buf)
+		return COMP_NOT_SATISFIED;
 	for (line = buf; line && *line; line = next) {
 		char name[128], dev[256], key[256], opts[512] = "";
 		int f;

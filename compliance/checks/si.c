@@ -159,18 +159,26 @@ comp_adv_get(json_t *a, struct comp_adv *adv)
 	    &adv->published);
 }
 
-/* Calls FN for every advisory whose package is installed below the
- * fixed version. Returns the count of such, or -ENOMEM. */
+/* Loads the advisory feed into *RET_ROOT (NULL when there is none: an
+ * observation says why) and calls FN for every advisory whose package is
+ * installed below the fixed version. Returns the count of such, or
+ * -ENOMEM. */
 static int
 comp_open_advisories(struct comp_ctx *ctx, struct comp_result *res,
-    json_t *root, int (*fn)(struct comp_ctx *, struct comp_result *,
-    const struct comp_adv *, const struct comp_pkg *))
+    int (*fn)(struct comp_ctx *, struct comp_result *,
+    const struct comp_adv *, const struct comp_pkg *), json_t **ret_root)
 {
 	const struct comp_pkg *pkgs;
+	json_t *root, *a;
+	time_t gen;
 	size_t n, i;
-	json_t *a;
 	int r, open = 0;
 
+	*ret_root = NULL;
+	if ((r = comp_advisories(ctx, res, ret_root, &gen)) < 0)
+		return r;
+	if (!(root = *ret_root))
+		return 0;
 	r = comp_dpkg(ctx, res, &pkgs, &n);
 	if (r == -ENOMEM)
 		return r;
@@ -207,15 +215,12 @@ comp_adv_report(struct comp_ctx *ctx, struct comp_result *res,
 COMP_CHECK_FN(comp_chk_si_advisories)
 {
 	_cleanup_json_ json_t *root = NULL;
-	time_t gen;
 	int r;
 
-	if ((r = comp_advisories(ctx, res, &root, &gen)) < 0)
+	if ((r = comp_open_advisories(ctx, res, comp_adv_report, &root)) < 0)
 		return r;
 	if (!root)
 		return COMP_NOT_SATISFIED;
-	if ((r = comp_open_advisories(ctx, res, root, comp_adv_report)) < 0)
-		return r;
 	if ((r = comp_obs_add(res, r == 0, "installed packages",
 	    "no open advisory", "%d open of %zu advisories", r,
 	    json_array_size(json_object_get(root, "advisories")))) < 0)
@@ -250,15 +255,12 @@ comp_adv_overdue(struct comp_ctx *ctx, struct comp_result *res,
 COMP_CHECK_FN(comp_chk_si_remediation_time)
 {
 	_cleanup_json_ json_t *root = NULL;
-	time_t gen;
 	int r;
 
-	if ((r = comp_advisories(ctx, res, &root, &gen)) < 0)
+	if ((r = comp_open_advisories(ctx, res, comp_adv_overdue, &root)) < 0)
 		return r;
 	if (!root)
 		return COMP_NOT_SATISFIED;
-	if ((r = comp_open_advisories(ctx, res, root, comp_adv_overdue)) < 0)
-		return r;
 	if ((r = comp_obs_add(res, true, "open advisories", "measured",
 	    "%d open", r)) < 0)
 		return r;
@@ -420,13 +422,11 @@ COMP_CHECK_FN(comp_chk_sa_supported_os)
 	bool ok = false;
 	int r;
 
-	r = comp_read(ctx, res, "etc/os-release", &buf, NULL);
-	if (r == -ENOMEM)
+	if ((r = comp_read_need(ctx, res, "etc/os-release", "/etc/os-release",
+	    "readable", &buf)) < 0)
 		return r;
-	if (r < 0)
-		return comp_obs_add(res, false, "/etc/os-release", "readable",
-		    "unreadable (%s)", strerror(-r)) < 0 ? -ENOMEM :
-		    COMP_NOT_SATISFIED;
+	if (!buf)
+		return COMP_NOT_SATISFIED;
 	if (comp_conf_get(buf, "ID", &id) == -ENOMEM ||
 	    comp_conf_get(buf, "VERSION_ID", &ver) == -ENOMEM)
 		return -ENOMEM;

@@ -10,10 +10,28 @@
 #include <string.h>
 
 #include "lib/buf.h"
+#include "lib/err.h"
 #include "lib/macro.h"
 #include "compliance/checks/checks.h"
 
 #define COMP_DIR_MAX_FILES	256
+
+int
+comp_read_need(struct comp_ctx *ctx, struct comp_result *res,
+    const char *path, const char *subject, const char *required,
+    char **ret_buf)
+{
+	int r;
+
+	*ret_buf = NULL;
+	r = comp_read(ctx, res, path, ret_buf, NULL);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		return comp_obs_add(res, false, subject ? subject : path,
+		    required, "unreadable (%s)", bw_strerror(r));
+	return 0;
+}
 
 static const char *
 comp_tri_str(enum comp_tri v)
@@ -60,22 +78,14 @@ comp_cmp_str(const void *a, const void *b)
 static int
 comp_append_lines(struct bw_buf *b, const char *src)
 {
-	const char	*line = src;
+	const char	*cursor = src, *line, *text;
+	size_t		 n;
 	int		 r;
 
-	while (line && *line) {
-		const char *nl = strchr(line, '\n');
-		size_t n = nl ? (size_t)(nl - line) : strlen(line);
-		const char *p = line;
-
-		while (p < line + n && isspace((unsigned char)*p))
-			p++;
-		if (p < line + n && *p != '#' &&
-		    ((r = bw_buf_append(b, line, n)) < 0 ||
-		    (r = bw_buf_append(b, "\n", 1)) < 0))
+	while ((line = comp_line_next(&cursor, &n, &text)))
+		if ((r = bw_buf_append(b, line, n)) < 0 ||
+		    (r = bw_buf_append(b, "\n", 1)) < 0)
 			return r;
-		line = nl ? nl + 1 : NULL;
-	}
 	return 0;
 }
 
