@@ -143,6 +143,26 @@ struct pop {
 	json_t			*reply;		/* sent when the last step succeeds */
 };
 
+/* A new operation on principal TENANT/NAME for REQ, or NULL without
+ * memory. */
+static struct pop *
+pop_new(struct principals *p, struct api_server *srv,
+    struct evhttp_request *req, const struct authz_identity *id,
+    const char *tenant, const char *name)
+{
+	struct pop *op = calloc(1, sizeof(*op));
+
+	if (!op)
+		return NULL;
+	op->p = p;
+	op->srv = srv;
+	op->req = req;
+	op->id = *id;
+	snprintf(op->tenant, sizeof(op->tenant), "%s", tenant);
+	snprintf(op->name, sizeof(op->name), "%s", name);
+	return op;
+}
+
 static void
 pop_free(struct pop *op)
 {
@@ -197,6 +217,15 @@ reply_commit_error(struct pop *op, int r, const char *what)
 	api_reply_err(op->srv, op->req, r, msg);
 }
 
+/* Replies with the error R of OP's current step and frees OP. */
+static void
+pop_fail(struct pop *op, int r)
+{
+	reply_commit_error(op, r, op->step == 0 ? "principal" :
+	    "role binding");
+	pop_free(op);
+}
+
 static void
 create_done(struct commit_req *creq)
 {
@@ -204,9 +233,7 @@ create_done(struct commit_req *creq)
 	_cleanup_json_ json_t	*rb = NULL;
 
 	if (creq->result < 0) {
-		reply_commit_error(op, creq->result, op->step == 0 ?
-		    "principal" : "role binding");
-		pop_free(op);
+		pop_fail(op, creq->result);
 		return;
 	}
 	if (op->step == 0) {
@@ -314,16 +341,10 @@ principals_create(struct principals *p, struct api_server *srv,
 		errf(r, &err, "cannot read the CA certificate");
 		goto fail;
 	}
-	if (!(op = calloc(1, sizeof(*op)))) {
+	if (!(op = pop_new(p, srv, req, id, tenant, name))) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	op->p = p;
-	op->srv = srv;
-	op->req = req;
-	op->id = *id;
-	snprintf(op->tenant, sizeof(op->tenant), "%s", tenant);
-	snprintf(op->name, sizeof(op->name), "%s", name);
 	snprintf(op->role, sizeof(op->role), "%s", role);
 	snprintf(op->reason, sizeof(op->reason), "certificate serial %s, role %s, "
 	    "%lld days, key from a CSR", serial, role, (long long)days);
@@ -361,9 +382,7 @@ revoke_done(struct commit_req *creq)
 
 	if (creq->result < 0 && !(op->step == 1 &&
 	    creq->result == -BW_E_NOTFOUND)) {
-		reply_commit_error(op, creq->result, op->step == 0 ?
-		    "principal" : "role binding");
-		pop_free(op);
+		pop_fail(op, creq->result);
 		return;
 	}
 	if (op->step == 0) {
@@ -427,16 +446,10 @@ principals_revoke(struct principals *p, struct api_server *srv,
 	if ((r = pki_revoke(p->pkidir, serial, &err)) < 0 ||
 	    (r = pki_revoked_reload(p->revoked, p->pkidir, &err)) < 0)
 		goto fail;
-	if (!(op = calloc(1, sizeof(*op)))) {
+	if (!(op = pop_new(p, srv, req, id, tenant, name))) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	op->p = p;
-	op->srv = srv;
-	op->req = req;
-	op->id = *id;
-	snprintf(op->tenant, sizeof(op->tenant), "%s", tenant);
-	snprintf(op->name, sizeof(op->name), "%s", name);
 	snprintf(op->reason, sizeof(op->reason), "certificate serial %s revoked",
 	    serial);
 	bw_time_rfc3339(now, sizeof(now), time(NULL));

@@ -19,20 +19,9 @@
 int
 sched_check_name(const char *what, const char *s, char **ret_err)
 {
-	size_t n;
-
 	if (!s || !*s)
 		return errf(-BW_E_INVALID, ret_err, "%s: must not be empty", what);
-	n = strnlen(s, SCHED_NAME_MAX + 1);
-	if (n > SCHED_NAME_MAX)
-		return errf(-BW_E_INVALID, ret_err, "%s: longer than %d bytes", what,
-		    SCHED_NAME_MAX);
-	/* Control bytes are refused so they can separate parts of keys. */
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return errf(-BW_E_INVALID, ret_err, "%s: control character at byte %zu",
-			    what, i);
-	return 0;
+	return sched_check_value(what, s, ret_err);
 }
 
 int
@@ -46,6 +35,7 @@ sched_check_value(const char *what, const char *s, char **ret_err)
 	if (n > SCHED_NAME_MAX)
 		return errf(-BW_E_INVALID, ret_err, "%s: longer than %d bytes", what,
 		    SCHED_NAME_MAX);
+	/* Control bytes are refused so they can separate parts of keys. */
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
 			return errf(-BW_E_INVALID, ret_err, "%s: control character at byte %zu",

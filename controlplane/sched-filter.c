@@ -13,19 +13,28 @@ always(const struct sched_ctx *x)
 	return true;
 }
 
+/* Keeps the candidates whose flags include FLAG; the others are
+ * rejected for REASON. */
 static uint32_t
-filter_ready(struct sched_ctx *x, uint32_t *cand, uint32_t n)
+keep_flagged(struct sched_ctx *x, uint32_t *cand, uint32_t n, uint32_t flag,
+    enum sched_reason reason)
 {
 	const struct sched_nhot *hot = x->c->hot;
 	uint32_t k = 0;
 
 	for (uint32_t i = 0; i < n; i++) {
-		if (hot[cand[i]].flags & SCHED_NF_READY)
+		if (hot[cand[i]].flags & flag)
 			cand[k++] = cand[i];
 		else
-			sched_reject(x, SCHED_R_NOT_READY);
+			sched_reject(x, reason);
 	}
 	return k;
+}
+
+static uint32_t
+filter_ready(struct sched_ctx *x, uint32_t *cand, uint32_t n)
+{
+	return keep_flagged(x, cand, n, SCHED_NF_READY, SCHED_R_NOT_READY);
 }
 
 static uint32_t
@@ -78,16 +87,7 @@ fips_active(const struct sched_ctx *x)
 static uint32_t
 filter_fips(struct sched_ctx *x, uint32_t *cand, uint32_t n)
 {
-	const struct sched_nhot *hot = x->c->hot;
-	uint32_t k = 0;
-
-	for (uint32_t i = 0; i < n; i++) {
-		if (hot[cand[i]].flags & SCHED_NF_FIPS)
-			cand[k++] = cand[i];
-		else
-			sched_reject(x, SCHED_R_NOT_FIPS);
-	}
-	return k;
+	return keep_flagged(x, cand, n, SCHED_NF_FIPS, SCHED_R_NOT_FIPS);
 }
 
 static bool

@@ -188,6 +188,14 @@ lmdb_err(int rc)
 	}
 }
 
+/* How a cursor walk ended: MDB_NOTFOUND (past the last entry) is not an
+ * error. */
+static int
+lmdb_scan_err(int rc)
+{
+	return rc == MDB_NOTFOUND ? 0 : lmdb_err(rc);
+}
+
 static void
 be64_put(void *p, uint64_t v)
 {
@@ -475,10 +483,8 @@ lmdb_list(struct store *st, const char *prefix, struct store_kv ***ret,
 			goto out;
 		n++;
 	}
-	if (rc != 0 && rc != MDB_NOTFOUND) {
-		r = lmdb_err(rc);
+	if ((r = lmdb_scan_err(rc)) < 0)
 		goto out;
-	}
 	*ret = TAKE_PTR(a);
 	*ret_n = n;
 	*ret_rev = rev;
@@ -900,10 +906,8 @@ lmdb_changes(struct store *st, const char *prefix, uint64_t since,
 			goto out;
 		n += r;
 	}
-	if (rc != 0 && rc != MDB_NOTFOUND) {
-		r = lmdb_err(rc);
+	if ((r = lmdb_scan_err(rc)) < 0)
 		goto out;
-	}
 done:
 	*ret = TAKE_PTR(a);
 	*ret_n = n;
@@ -972,10 +976,8 @@ lmdb_compact(struct store *st, uint64_t rev)
 				break;
 			dropped++;
 		}
-		if (rc != 0 && rc != MDB_NOTFOUND) {
-			r = lmdb_err(rc);
+		if ((r = lmdb_scan_err(rc)) < 0)
 			goto out;
-		}
 		mdb_cursor_close(cur);
 		cur = NULL;
 		r = lmdb_meta_put_u64(s, txn, LMDB_META_COMPACTED, horizon);
@@ -1157,10 +1159,8 @@ lmdb_compact_policy(struct store_lmdb *s, uint64_t limit_bytes,
 		freed += est;
 		dropped++;
 	}
-	if (rc != 0 && rc != MDB_NOTFOUND) {
-		r = lmdb_err(rc);
+	if ((r = lmdb_scan_err(rc)) < 0)
 		goto out;
-	}
 	mdb_cursor_close(cur);
 	cur = NULL;
 	if (dropped == 0) {
@@ -1367,10 +1367,8 @@ lmdb_outbox_list(struct store *st, size_t max, struct store_outbox_entry **ret,
 		a[n].len = v.mv_size;
 		n++;
 	}
-	if (rc != 0 && rc != MDB_NOTFOUND) {
-		r = lmdb_err(rc);
+	if ((r = lmdb_scan_err(rc)) < 0)
 		goto out;
-	}
 	*ret = TAKE_PTR(a);
 	*ret_n = n;
 	n = 0;
@@ -1469,7 +1467,7 @@ lmdb_log_bounds(struct store_lmdb *s, MDB_txn *txn, uint64_t *ret_first,
 	else if (rc == 0)
 		rc = MDB_CORRUPTED;
 	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : lmdb_err(rc);
+	return lmdb_scan_err(rc);
 }
 
 /* Opens the sub-databases, creates the meta records of a new store and

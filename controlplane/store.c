@@ -172,6 +172,25 @@ store_batch(struct store *st, struct store_op *ops, size_t n, unsigned flags,
 	return r;
 }
 
+/* Applies the single OP atomically; *RET_REV (when not NULL) gets its
+ * revision. */
+static int
+store_one(struct store *st, struct store_op *op, uint64_t *ret_rev)
+{
+	int	 r;
+
+	r = store_batch(st, op, 1, STORE_BATCH_ATOMIC, NULL, NULL);
+	/* A failed precondition comes back as -BW_E_CONFLICT; the op says
+	 * which one it was. */
+	if (r == -BW_E_CONFLICT && op->result < 0)
+		r = op->result;
+	if (r < 0)
+		return r;
+	if (ret_rev)
+		*ret_rev = op->rev;
+	return 0;
+}
+
 int
 store_put(struct store *st, const char *key, const void *v, size_t len,
     uint64_t expect_rev, uint64_t *ret_rev)
@@ -180,18 +199,8 @@ store_put(struct store *st, const char *key, const void *v, size_t len,
 		.type = STORE_OP_PUT, .key = key, .value = v,
 		.value_len = len, .expect_rev = expect_rev,
 	};
-	int	 r;
 
-	r = store_batch(st, &op, 1, STORE_BATCH_ATOMIC, NULL, NULL);
-	/* A failed precondition comes back as -BW_E_CONFLICT; the op says
-	 * which one it was. */
-	if (r == -BW_E_CONFLICT && op.result < 0)
-		r = op.result;
-	if (r < 0)
-		return r;
-	if (ret_rev)
-		*ret_rev = op.rev;
-	return 0;
+	return store_one(st, &op, ret_rev);
 }
 
 int
@@ -201,16 +210,8 @@ store_delete(struct store *st, const char *key, uint64_t expect_rev,
 	struct store_op op = {
 		.type = STORE_OP_DELETE, .key = key, .expect_rev = expect_rev,
 	};
-	int	 r;
 
-	r = store_batch(st, &op, 1, STORE_BATCH_ATOMIC, NULL, NULL);
-	if (r == -BW_E_CONFLICT && op.result < 0)
-		r = op.result;
-	if (r < 0)
-		return r;
-	if (ret_rev)
-		*ret_rev = op.rev;
-	return 0;
+	return store_one(st, &op, ret_rev);
 }
 
 int

@@ -39,14 +39,22 @@ comp_tri_str(enum comp_tri v)
 	return v == COMP_YES ? "yes" : v == COMP_NO ? "no" : "not reported";
 }
 
+/* Names fact NAME as evidence "fact:NAME", also written to REF. */
+static int
+comp_fact_evidence(struct comp_result *res, const char *name, char *ref,
+    size_t size)
+{
+	snprintf(ref, size, "fact:%s", name);
+	return comp_evidence_add(res, ref, NULL, 0);
+}
+
 int
 comp_fact_yes(struct comp_result *res, const char *name, enum comp_tri v)
 {
 	char ref[128];
 	int r;
 
-	snprintf(ref, sizeof(ref), "fact:%s", name);
-	if ((r = comp_evidence_add(res, ref, NULL, 0)) < 0)
+	if ((r = comp_fact_evidence(res, name, ref, sizeof(ref))) < 0)
 		return r;
 	return comp_obs_add(res, v == COMP_YES, ref, "yes", "%s",
 	    comp_tri_str(v));
@@ -59,9 +67,8 @@ comp_fact_range(struct comp_result *res, const char *name, long v, long min,
 	char ref[128], req[64];
 	int r;
 
-	snprintf(ref, sizeof(ref), "fact:%s", name);
 	snprintf(req, sizeof(req), "%ld..%ld", min, max);
-	if ((r = comp_evidence_add(res, ref, NULL, 0)) < 0)
+	if ((r = comp_fact_evidence(res, name, ref, sizeof(ref))) < 0)
 		return r;
 	if (v < 0 && min >= 0)
 		return comp_obs_add(res, false, ref, req, "not reported");
@@ -238,8 +245,7 @@ comp_fact_empty_list(struct comp_result *res, const char *name,
 	size_t n = 0;
 	int r;
 
-	snprintf(ref, sizeof(ref), "fact:%s", name);
-	if ((r = comp_evidence_add(res, ref, NULL, 0)) < 0)
+	if ((r = comp_fact_evidence(res, name, ref, sizeof(ref))) < 0)
 		return r;
 	if (!list)
 		return comp_obs_add(res, false, ref, required, "not reported");
@@ -259,8 +265,7 @@ comp_fact_subset(struct comp_result *res, const char *name,
 	size_t n = 0, bad = 0;
 	int r;
 
-	snprintf(ref, sizeof(ref), "fact:%s", name);
-	if ((r = comp_evidence_add(res, ref, NULL, 0)) < 0)
+	if ((r = comp_fact_evidence(res, name, ref, sizeof(ref))) < 0)
 		return r;
 	if (!list)
 		return comp_obs_add(res, false, ref, required, "not reported");
