@@ -357,7 +357,7 @@ default_subnet(struct agent_run *ar, const char *tenant, char *buf, size_t len,
 		return -ENOMEM;
 	if ((r = write_file_atomic_at(AT_FDCWD, ar->subnets_path, s, strlen(s),
 	    0600)) < 0)
-		return errf(r, ret_err, "%s: %s", ar->subnets_path, strerror(-r));
+		return errf(r, ret_err, "%s: %s", ar->subnets_path, bw_strerror(r));
 	return 0;
 }
 
@@ -700,8 +700,8 @@ start_get_image(struct start_state *st, char **ret_err)
 	snprintf(st->path, sizeof(st->path), "/v1/images/sha256-%.56s",
 	    digest + 7);
 	if ((r = api_get(st->ar, st->path, &st->img, ret_err)) < 0)
-		return r == -BW_E_NOTFOUND ? errf(r, ret_err, "image %s is not "
-		    "imported (bulwark image import)", digest) : r;
+		return r == -BW_E_NOTFOUND ? errf_wrap(r, ret_err, "image %s is "
+		    "not imported (bulwark image import)", digest) : r;
 	if (!json_str_at(st->img, "spec", "type") ||
 	    strcmp(json_str_at(st->img, "spec", "type"),
 	    st->is_vm ? "vm" : "container") != 0 ||
@@ -710,8 +710,8 @@ start_get_image(struct start_state *st, char **ret_err)
 		    digest, st->is_vm ? "vm" : "container");
 	if ((r = image_get(st->ar->images, digest, &st->info, ret_err)) < 0) {
 		if (r == -BW_E_NOTFOUND)
-			errf(r, ret_err, "image %s is not in this node's image "
-			    "store", digest);
+			errf_wrap(r, ret_err, "image %s is not in this node's "
+			    "image store", digest);
 		return r;
 	}
 	if ((st->is_vm && st->info.kind != IMAGE_DISK) ||
@@ -824,7 +824,7 @@ start_container_network(struct start_state *st, char **ret_err)
 	if ((r = -pthread_create(&st->job.thread, NULL, cni_job_main,
 	    &st->job)) < 0)
 		return errf(r, ret_err, "cannot start the network set-up: %s",
-		    strerror(-r));
+		    bw_strerror(r));
 	st->job.running = true;
 	st->rs.netns_path = st->netns;
 	st->rs.before_start = cni_job_join;

@@ -253,10 +253,10 @@ agent_tls_open_tpm(const char *tcti, uint32_t key_handle,
 
 	if ((r = read_file_at(AT_FDCWD, cert_path, CRYPTO_PEM_MAX, &cert,
 	    &len)) < 0)
-		return errf(r, ret_err, "%s: %s", cert_path, strerror(-r));
+		return errf(r, ret_err, "%s: %s", cert_path, bw_strerror(r));
 	if ((r = read_file_at(AT_FDCWD, ca_path, CRYPTO_PEM_MAX, &ca,
 	    &len)) < 0)
-		return errf(r, ret_err, "%s: %s", ca_path, strerror(-r));
+		return errf(r, ret_err, "%s: %s", ca_path, bw_strerror(r));
 	if (!(t = tls_new()))
 		return -ENOMEM;
 	if ((r = tpm2_libctx(t, tcti, ret_err)) < 0 ||

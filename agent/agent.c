@@ -405,7 +405,7 @@ agent_enrol(struct agent *a, char **ret_err)
 		    "enrol");
 	if ((r = read_file_at(AT_FDCWD, a->bootstrap, AGENT_BOOTSTRAP_MAX,
 	    &btext, &blen)) < 0)
-		return errf(r, ret_err, "%s: %s", a->bootstrap, strerror(-r));
+		return errf(r, ret_err, "%s: %s", a->bootstrap, bw_strerror(r));
 	if (json_parse_bounded(btext, blen, 4, &boot, NULL) < 0 ||
 	    !(node = json_string_value(json_object_get(boot, "node"))) ||
 	    !(cert = json_string_value(json_object_get(boot, "certificate"))) ||
@@ -450,7 +450,7 @@ agent_enrol(struct agent *a, char **ret_err)
 			if ((r = write_text(a->cert_path, nc, 0644)) < 0 ||
 			    (r = write_text(a->ca_path, nca, 0644)) < 0) {
 				r = errf(r, ret_err, "cannot write %s: %s",
-				    a->state_dir, strerror(-r));
+				    a->state_dir, bw_strerror(r));
 				goto out;
 			}
 			break;

@@ -431,14 +431,14 @@ netns_create(const char *id, const char *path, const char *userns,
 		if ((r = -pthread_create(&t, NULL, netns_thread, &j)) < 0) {
 			(void)unlink(path);
 			return errf(r, ret_err, "network namespace %s: %s",
-			    path, strerror(-r));
+			    path, bw_strerror(r));
 		}
 		pthread_join(t, NULL);
 	}
 	if (j.r < 0) {
 		(void)netns_delete(id, NULL);
 		return errf(j.r, ret_err, "network namespace %s: %s: %s", path,
-		    j.step, strerror(-j.r));
+		    j.step, bw_strerror(j.r));
 	}
 	return 0;
 }
@@ -528,7 +528,8 @@ cni_connect(const struct cni_config *c, const struct cni_network *n,
 		pthread_t		 t;
 
 		if ((r = -pthread_create(&t, NULL, isolate_thread, &j)) < 0)
-			return errf(r, ret_err, "isolation: %s", strerror(-r));
+			return errf(r, ret_err, "isolation: %s",
+			    bw_strerror(r));
 		r = plugin(c, n, "ADD", id, NULL, &out, ret_err);
 		pthread_join(t, NULL);
 		if (r < 0) {
@@ -600,7 +601,7 @@ cni_check(const struct cni_config *c, const struct cni_network *n,
 	    (r = runtime_check_id(id, ret_err)) < 0)
 		return r;
 	if ((r = load_result(c, id, &prev, ret_err)) < 0)
-		return errf(r, ret_err, "instance %s: no attachment", id);
+		return errf_wrap(r, ret_err, "instance %s: no attachment", id);
 	return plugin(c, n, "CHECK", id, prev, NULL, ret_err);
 }
 

@@ -173,7 +173,7 @@ qmp_connect(const char *path, int timeout_ms, struct qmp **ret,
 		if ((r != -ENOENT && r != -ECONNREFUSED) ||
 		    bw_mono_ms() >= deadline)
 			return errf(r, ret_err, "qmp: connect %s: %s", path,
-			    strerror(-r));
+			    bw_strerror(r));
 		{
 			struct timespec ts = { 0, 20 * 1000000L };
 

@@ -72,7 +72,7 @@ audit_search_dir(const char *dir, const struct audit_search_filter *f,
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return errf(-errno, ret_err, "%s: %s", dir, strerror(errno));
 	if ((r = audit_segment_list(dfd, &names, &n)) < 0)
-		return errf(r, ret_err, "%s: %s", dir, strerror(-r));
+		return errf(r, ret_err, "%s: %s", dir, bw_strerror(r));
 	for (size_t i = 0; i < n && r == 0; i++) {
 		_cleanup_free_ char	*data = NULL;
 		uint64_t		 first, next_first;
@@ -89,7 +89,7 @@ audit_search_dir(const char *dir, const struct audit_search_filter *f,
 			continue;
 		if ((r = read_file_at(dfd, names[i], AUDIT_SEGMENT_READ_MAX, &data,
 		    &len)) < 0) {
-			r = errf(r, ret_err, "%s/%s: %s", dir, names[i], strerror(-r));
+			r = errf(r, ret_err, "%s/%s: %s", dir, names[i], bw_strerror(r));
 			break;
 		}
 		pos = 0;

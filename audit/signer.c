@@ -78,7 +78,7 @@ key_create(const char *keypath, EVP_PKEY **ret, char **ret_err)
 	/* The secure-heap BIO wipes the PEM copy when it is freed. */
 	if (r < 0)
 		return errf(r, ret_err, "%s: cannot write key: %s", keypath,
-		    strerror(-r));
+		    bw_strerror(r));
 	*ret = TAKE_PTR(k);
 	return 0;
 }
@@ -103,7 +103,7 @@ key_load(const char *keypath, EVP_PKEY **ret, char **ret_err)
 		    "%s: audit signing key must be a regular file with mode 0600",
 		    keypath);
 	if ((r = read_bounded(fd, KEY_PEM_MAX, &pem, &len)) < 0)
-		return errf(r, ret_err, "%s: %s", keypath, strerror(-r));
+		return errf(r, ret_err, "%s: %s", keypath, bw_strerror(r));
 	bio = BIO_new_mem_buf(pem, (int)len);
 	k = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
 	OPENSSL_clear_free(pem, len);
@@ -205,7 +205,7 @@ audit_pubkey_load(const char *path, EVP_PKEY **ret, char **ret_err)
 	int			 r;
 
 	if ((r = read_file_at(AT_FDCWD, path, KEY_PEM_MAX, &pem, &len)) < 0)
-		return errf(r, ret_err, "%s: %s", path, strerror(-r));
+		return errf(r, ret_err, "%s: %s", path, bw_strerror(r));
 	r = pubkey_parse_one(pem, len, path, ret, ret_err);
 	OPENSSL_cleanse(pem, len);	/* it may have held a private key */
 	return r;
@@ -264,7 +264,7 @@ audit_pubkeys_load(const char *path, EVP_PKEY ***ret_keys, size_t *ret_n,
 	int			 r;
 
 	if ((r = read_file_at(AT_FDCWD, path, KEY_PEM_MAX, &pem, &len)) < 0)
-		return errf(r, ret_err, "%s: %s", path, strerror(-r));
+		return errf(r, ret_err, "%s: %s", path, bw_strerror(r));
 	if (audit_pubkeys_parse(pem, len, path, ret_keys, ret_n, NULL) == 0)
 		goto out;
 	/* One key, perhaps a private key (its public half), or an error

@@ -1544,7 +1544,7 @@ recover_drop_incomplete(struct audit_trail *t, struct recover_seg *sg,
 	if (sg->len > 0 && (r = save_torn(t, sg->name, 0, sg->data, sg->len,
 	    sg->torn, sizeof(sg->torn))) < 0)
 		return errf(r, ret_err, "%s: cannot save torn bytes: %s",
-		    t->dir, strerror(-r));
+		    t->dir, bw_strerror(r));
 	if (unlinkat(t->dirfd, sg->name, 0) < 0 || fsync(t->dirfd) < 0)
 		return errf(-errno, ret_err, "%s/%s: %m", t->dir, sg->name);
 	snprintf(note, sizeof(note),
@@ -1621,7 +1621,7 @@ recover_cut_torn(struct audit_trail *t, struct recover_seg *sg,
 	if ((r = save_torn(t, sg->name, good_end, data + good_end,
 	    len - good_end, sg->torn, sizeof(sg->torn))) < 0)
 		return errf(r, ret_err, "%s: cannot save torn bytes: %s",
-		    t->dir, strerror(-r));
+		    t->dir, bw_strerror(r));
 	if (ftruncate(sg->fd, (off_t)good_end) < 0 || fdatasync(sg->fd) < 0)
 		return errf(-errno, ret_err,
 		    "%s/%s: cannot truncate torn tail: %m", t->dir, sg->name);
@@ -1692,7 +1692,7 @@ recover_last(struct audit_trail *t, char **names, size_t *n, char **ret_err)
 	    &sg.len)) < 0) {
 		r = fd < 0 ? -errno : r;
 		return errf(r, ret_err, "%s/%s: %s", t->dir, sg.name,
-		    strerror(-r));
+		    bw_strerror(r));
 	}
 	sg.data = data;
 	sg.fd = fd;
@@ -1738,7 +1738,7 @@ recover(struct audit_trail *t, char **ret_err)
 	memcpy(t->last_hash, audit_zero_hash, sizeof(t->last_hash));
 	if ((r = audit_segment_list(t->dirfd, &names, &n)) < 0)
 		return errf(r, ret_err, "%s: cannot list segments: %s", t->dir,
-		    strerror(-r));
+		    bw_strerror(r));
 	while (n > 0 && (r = recover_last(t, names, &n, ret_err)) > 0)
 		;
 	audit_segment_list_free(names, n);
@@ -1791,7 +1791,7 @@ write_pubkey(struct audit_trail *t, char **ret_err)
 	if ((r = write_file_atomic_at(t->dirfd, AUDIT_KEY_FILE, out.p, out.len,
 	    0644)) < 0) {
 		r = errf(r, ret_err, "%s/%s: %s", t->dir, AUDIT_KEY_FILE,
-		    strerror(-r));
+		    bw_strerror(r));
 		goto out;
 	}
 	/* CURRENT_AT 0: the same key, only its PEM text differed. */
@@ -1891,7 +1891,7 @@ trail_lock(struct audit_trail *t, char **ret_err)
 	int	 r;
 
 	if ((r = mkdir_p(t->dir, 0700)) < 0)
-		return errf(r, ret_err, "%s: %s", t->dir, strerror(-r));
+		return errf(r, ret_err, "%s: %s", t->dir, bw_strerror(r));
 	if ((t->dirfd = open(t->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return errf(-errno, ret_err, "%s: %m", t->dir);
 	t->lockfd = openat(t->dirfd, AUDIT_LOCK_FILE,
@@ -1926,7 +1926,7 @@ trail_write_first(struct audit_trail *t, char **ret_err)
 			    NULL, 0, note, "AU-6(4),AU-12");
 	}
 	if ((r = retention_plan(t)) < 0)
-		return errf(r, ret_err, "%s: retention: %s", t->dir, strerror(-r));
+		return errf(r, ret_err, "%s: retention: %s", t->dir, bw_strerror(r));
 	snprintf(reason, sizeof(reason),
 	    "audit trail opened; segment_max_bytes=%zu checkpoint_every=%u "
 	    "checkpoint_interval_ms=%u key=%s", t->o.segment_max_bytes,

@@ -422,7 +422,7 @@ cmd_apply(const struct cli_opts *o, const struct client_conf *conf)
 		close(fd);
 	}
 	if (r < 0) {
-		fprintf(stderr, "bulwark: apply: %s: %s\n", o->file, strerror(-r));
+		fprintf(stderr, "bulwark: apply: %s: %s\n", o->file, bw_strerror(r));
 		return CLI_EXIT_USAGE;
 	}
 	/* Accept one document, several concatenated, or an array of them;
@@ -741,7 +741,7 @@ write_out(const char *dir, const char *name, const char *ext, const char *text,
 
 	snprintf(path, sizeof(path), "%s/%s.%s", dir, name, ext);
 	if ((r = write_file_atomic_at(AT_FDCWD, path, text, strlen(text), mode)) < 0) {
-		fprintf(stderr, "bulwark: cannot write %s: %s\n", path, strerror(-r));
+		fprintf(stderr, "bulwark: cannot write %s: %s\n", path, bw_strerror(r));
 		return -1;
 	}
 	return 0;
@@ -786,7 +786,7 @@ principal_csr(const struct cli_opts *o, const char *dirabs, char **ret_csr,
 		if ((r = read_file_at(AT_FDCWD, o->csr_file, PKI_CSR_MAX, &csr,
 		    &len)) < 0) {
 			fprintf(stderr, "bulwark: --csr %s: %s\n", o->csr_file,
-			    strerror(-r));
+			    bw_strerror(r));
 			return r;
 		}
 		if ((r = pki_csr_public_key(csr, len, &csr_key, &err)) < 0)
@@ -997,7 +997,7 @@ cmd_image_trust_add(const struct cli_opts *o, const struct client_conf *conf)
 
 	if ((r = read_file_at(AT_FDCWD, o->path, 16 * 1024, &pem, &len)) < 0) {
 		fprintf(stderr, "bulwark: image trust add: %s: %s\n", o->path,
-		    strerror(-r));
+		    bw_strerror(r));
 		return CLI_EXIT_USAGE;
 	}
 	base = strrchr(o->path, '/') ? strrchr(o->path, '/') + 1 : o->path;
@@ -1218,7 +1218,7 @@ cmd_evidence_export(const struct cli_opts *o, const struct client_conf *conf)
 		unlink(tmp);
 		if (r < 0) {
 			fprintf(stderr, "bulwark: evidence export: %s\n",
-			    err ? err : strerror(-r));
+			    err ? err : bw_strerror(r));
 			return CLI_EXIT_UNREACHABLE;
 		}
 		struct client_response resp = { .status = status, .body = errbody,

@@ -45,7 +45,8 @@ identity_cli_node(const struct client_conf *conf, int approve,
 	} else if (out) {
 		if ((r = write_file_atomic_at(AT_FDCWD, out, resp.body,
 		    resp.body_len, 0600)) < 0) {
-			fprintf(stderr, "bulwark: %s: %s\n", out, strerror(-r));
+			fprintf(stderr, "bulwark: %s: %s\n", out,
+			    bw_strerror(r));
 			rc = CLI_EXIT_FAILED;
 		} else
 			fprintf(stderr, "bootstrap credential for %s written to "

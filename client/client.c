@@ -62,9 +62,10 @@ client_conf_load(const char *path, struct client_conf *conf, char **ret_err)
 	int			 r;
 
 	if ((r = read_file_at(AT_FDCWD, path, CONF_MAX, &text, &len)) < 0)
-		return errf(r, ret_err, "cannot read %s: %s", path, strerror(-r));
+		return errf(r, ret_err, "cannot read %s: %s", path, bw_strerror(r));
 	if ((r = json_parse_bounded(text, len, 4, &o, ret_err)) < 0)
-		return errf(r, ret_err, "%s: not a valid configuration (JSON)", path);
+		return errf_wrap(r, ret_err, "%s: not a valid configuration (JSON)",
+		    path);
 	if (!json_is_object(o))
 		return errf(-BW_E_INVALID, ret_err, "%s: must be a JSON object", path);
 	conf_set(&conf->server, o, "server");
@@ -810,7 +811,7 @@ client_download(const struct client_conf *conf, const char *path, int fd,
 			goto out;
 		}
 		if ((r = write_all(fd, buf, (size_t)got)) < 0) {
-			errf(r, ret_err, "write: %s", strerror(-r));
+			errf(r, ret_err, "write: %s", bw_strerror(r));
 			goto out;
 		}
 		done += got;

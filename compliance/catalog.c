@@ -431,7 +431,7 @@ comp_read_doc(const char *path, char **ret_buf, size_t *ret_len,
 		return errf(-BW_E_TOOLARGE, ret_err, "%s: larger than %u bytes",
 		    path, COMP_CATALOG_MAX_BYTES);
 	if (r < 0)
-		return errf(r, ret_err, "%s: %s", path, strerror(-r));
+		return errf(r, ret_err, "%s: %s", path, bw_strerror(r));
 	return 0;
 }
 

@@ -856,7 +856,7 @@ comp_sysctl_expect(struct comp_ctx *ctx, struct comp_result *res,
 		return r;
 	if (r < 0)
 		return comp_obs_add(res, false, subj, req, "unreadable (%s)",
-		    strerror(-r));
+		    bw_strerror(r));
 	errno = 0;
 	v = strtol(buf, &end, 10);
 	if (errno || end == buf)
@@ -1325,7 +1325,7 @@ comp_manifest_verify(struct comp_ctx *ctx, struct comp_result *res,
 		return r;
 	if (r < 0)
 		return comp_obs_add(res, false, manifest,
-		    "a sha256sum manifest", "unreadable (%s)", strerror(-r));
+		    "a sha256sum manifest", "unreadable (%s)", bw_strerror(r));
 	for (line = buf; line && *line; line = next) {
 		_cleanup_close_ int fd = -1;
 		char hex[65], *path, *p;
@@ -1358,7 +1358,7 @@ comp_manifest_verify(struct comp_ctx *ctx, struct comp_result *res,
 		if (fd < 0) {
 			bad++;
 			if ((r = comp_obs_add(res, false, path, line,
-			    "missing (%s)", strerror(-fd))) < 0)
+			    "missing (%s)", bw_strerror(fd))) < 0)
 				return r;
 			continue;
 		}

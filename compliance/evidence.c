@@ -306,7 +306,7 @@ ev_pick_segments(const struct evidence_opts *o, int dfd, struct ev_seg **ret,
 
 	if ((r = audit_segment_list(dfd, &names, &n)) < 0)
 		return errf(r, ret_err, "%s: cannot list segments: %s", o->audit_dir,
-		    strerror(-r));
+		    bw_strerror(r));
 	if (n && !(segs = calloc(n, sizeof(*segs)))) {
 		r = -ENOMEM;
 		goto out;
@@ -317,7 +317,7 @@ ev_pick_segments(const struct evidence_opts *o, int dfd, struct ev_seg **ret,
 		segs[i].name = names[i];
 		if ((r = ev_seg_times(dfd, &segs[i])) < 0) {
 			r = errf(r, ret_err, "%s/%s: %s", o->audit_dir, names[i],
-			    strerror(-r));
+			    bw_strerror(r));
 			goto out;
 		}
 		first = segs[i].first ? segs[i].first : segs[i].last;
@@ -364,7 +364,7 @@ ev_add_audit(struct ev_export *x, int dfd, const struct ev_seg *segs,
 		if ((r = read_file_at(dfd, segs[i].name, AUDIT_SEGMENT_READ_MAX, &data,
 		    &len)) < 0)
 			return errf(r, ret_err, "%s/%s: %s", o->audit_dir, segs[i].name,
-			    strerror(-r));
+			    bw_strerror(r));
 		/* The live segment may end inside a record being appended. */
 		while (len && data[len - 1] != '\n')
 			len--;
@@ -394,7 +394,7 @@ ev_add_audit(struct ev_export *x, int dfd, const struct ev_seg *segs,
 		if (asprintf(&name, EV_AUDIT_DIR "%s", segs[i].name) < 0)
 			return -ENOMEM;
 		if ((r = ev_add(x, name, "audit-segment", data, len)) < 0)
-			return errf(r, ret_err, "writing %s: %s", name, strerror(-r));
+			return errf(r, ret_err, "writing %s: %s", name, bw_strerror(r));
 	}
 	if (n && json_object_set_new(manifest, "audit", json_pack("{s:I, s:I, s:s, "
 	    "s:I, s:s}", "segments", (json_int_t)n, "first-seq",
@@ -499,7 +499,7 @@ ev_trail_plan(struct ev_export *x, struct ev_trail *t, char **ret_err)
 		r = audit_pubkey_pem(o->signer->pubkey, &t->key_pem, &t->key_len);
 	if (r < 0)
 		return errf(r, ret_err, "%s: checkpoint key: %s", o->audit_dir,
-		    strerror(-r));
+		    bw_strerror(r));
 	x->total += t->key_len;
 	return 0;
 }
@@ -517,7 +517,7 @@ ev_add_file(struct ev_export *x, const char *path, const char *name,
 	if (!path)
 		return ev_absent(x, name, why);
 	if ((r = ev_read_path(path, EVIDENCE_FILE_MAX, &buf, &len)) < 0)
-		return errf(r, ret_err, "%s: %s", path, strerror(-r));
+		return errf(r, ret_err, "%s: %s", path, bw_strerror(r));
 	return ev_add(x, name, kind, buf, len);
 }
 
@@ -540,7 +540,7 @@ ev_add_trail(struct ev_export *x, const struct ev_trail *t,
 	if ((r = ev_add(x, EV_AUDIT_KEY, "audit-key", t->key_pem,
 	    t->key_len)) < 0)
 		return errf(r, ret_err, "writing %s: %s", EV_AUDIT_KEY,
-		    strerror(-r));
+		    bw_strerror(r));
 	return 0;
 }
 
@@ -637,7 +637,8 @@ ev_sign_and_finish(struct ev_export *x, json_t *manifest, char **ret_err)
 	if ((r = tar_put(&x->tar, EVIDENCE_MANIFEST, text, tlen)) < 0 ||
 	    (r = tar_put(&x->tar, EVIDENCE_SIGNATURE, sig, siglen)) < 0 ||
 	    (r = tar_finish(&x->tar)) < 0)
-		return errf(r, ret_err, "writing the bundle: %s", strerror(-r));
+		return errf(r, ret_err, "writing the bundle: %s",
+		    bw_strerror(r));
 	return 0;
 }
 

@@ -64,11 +64,11 @@ usage:
 	    (r = comp_ssp_build(cat, base, t, &ssp, &md, &st, &err)) < 0)
 		goto fail;
 	if ((r = comp_oscal_write(ssp, AT_FDCWD, out, 0644)) < 0) {
-		fprintf(stderr, "ssp-gen: %s: %s\n", out, strerror(-r));
+		fprintf(stderr, "ssp-gen: %s: %s\n", out, bw_strerror(r));
 		goto out;
 	}
 	if ((r = write_text(mdout, md)) < 0) {
-		fprintf(stderr, "ssp-gen: %s: %s\n", mdout, strerror(-r));
+		fprintf(stderr, "ssp-gen: %s: %s\n", mdout, bw_strerror(r));
 		goto out;
 	}
 	printf("ssp-gen: %zu controls (%zu own narratives, %zu automated); "

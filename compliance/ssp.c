@@ -299,7 +299,7 @@ comp_ssp_text_load(const char *dir, struct comp_ssp_text **ret,
 		if ((r = read_file_at(dfd, names[i], COMP_SSP_FILE_MAX, &buf,
 		    &len)) < 0) {
 			r = errf(r == -EFBIG ? -BW_E_TOOLARGE : r, ret_err, "%s/%s: %s",
-			    dir, names[i], r == -EFBIG ? "too large" : strerror(-r));
+			    dir, names[i], r == -EFBIG ? "too large" : bw_strerror(r));
 			goto out;
 		}
 		if ((r = comp_ssp_text_parse(t, names[i], buf, len, ret_err)) < 0)

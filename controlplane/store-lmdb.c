@@ -1726,7 +1726,7 @@ lmdb_lock(struct store_lmdb *s, int *dfd, const char *dir, char **ret_err)
 	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
 		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
 		return errf(r, ret_err, "store %s: %s", dir, r == -EBUSY ?
-		    "in use by another opener" : strerror(-r));
+		    "in use by another opener" : bw_strerror(r));
 	}
 	s->dfd = TAKE_FD(*dfd);
 	return 0;
@@ -1813,7 +1813,7 @@ lmdb_open_durability(struct store_lmdb *s, const struct store_options *opts,
 		    (r = store_wal_remove(s->dfd)) < 0)
 			return errf(rc ? lmdb_err(rc) : r, ret_err, "store %s: "
 			    "leaving WAL mode: %s", dir, rc ? mdb_strerror(rc) :
-			    strerror(-r));
+			    bw_strerror(r));
 		store_wal_close(s->wal);
 		s->wal = NULL;
 		return 0;
@@ -1874,7 +1874,7 @@ store_open_lmdb(const char *dir, const struct store_options *opts,
 		    opts->high_water_pct);
 	if ((r = mkdir_p(dir, 0700)) < 0)
 		return errf(r, ret_err, "store %s: cannot create: %s", dir,
-		    strerror(-r));
+		    bw_strerror(r));
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return errf(-errno, ret_err, "store %s: %s", dir, strerror(errno));
@@ -1900,7 +1900,7 @@ store_open_lmdb(const char *dir, const struct store_options *opts,
 	 * sync DIR and its parent so a new store survives a power cut. */
 	if ((r = lmdb_sync_dir(s->dfd)) < 0) {
 		r = errf(r, ret_err, "store %s: syncing the directory: %s", dir,
-		    strerror(-r));
+		    bw_strerror(r));
 		goto fail;
 	}
 	if ((r = lmdb_capacity_refresh(s)) < 0) {

@@ -244,7 +244,7 @@ store_wal_open(int dfd, struct store_wal **ret, char **ret_err)
 			r = region_zero(w->fd, (off_t)STORE_WAL_DATA(sizes[i]), 8);
 			if (r < 0) {
 				r = errf(r, ret_err, "%s: %s", STORE_WAL_FILE,
-				    strerror(-r));
+				    bw_strerror(r));
 				goto fail;
 			}
 			if (r == 0)

@@ -94,7 +94,7 @@ write_client_conf(const char *dir, const char *who, const char *url,
 	if (!o || !(s = json_dumps(o, JSON_INDENT(2))))
 		return -ENOMEM;
 	if ((r = write_file_atomic_at(AT_FDCWD, path, s, strlen(s), 0600)) < 0)
-		return errf(r, ret_err, "cannot write %s: %s", path, strerror(-r));
+		return errf(r, ret_err, "cannot write %s: %s", path, bw_strerror(r));
 	return 0;
 }
 
@@ -128,7 +128,7 @@ write_pid_file(const char *path, char **ret_err)
 
 	snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
 	if ((r = write_file_atomic_at(AT_FDCWD, path, buf, strlen(buf), 0644)) < 0)
-		return errf(r, ret_err, "cannot write %s: %s", path, strerror(-r));
+		return errf(r, ret_err, "cannot write %s: %s", path, bw_strerror(r));
 	return 0;
 }
 
@@ -332,7 +332,7 @@ bwd_open_data_dir(struct bwd_open_ctx *c, char **ret_err)
 	if (!realpath(cfg->data_dir, st->data_dir)) {
 		if ((r = mkdir_p(cfg->data_dir, 0700)) < 0)
 			return errf(r, ret_err, "--data-dir %s: %s", cfg->data_dir,
-			    strerror(-r));
+			    bw_strerror(r));
 		if (!realpath(cfg->data_dir, st->data_dir))
 			return errf(-errno, ret_err, "--data-dir %s: %s",
 			    cfg->data_dir, strerror(errno));
@@ -397,14 +397,14 @@ bwd_open_storage(struct bwd_open_ctx *c, char **ret_err)
 	if ((r = path_join(path, sizeof(path), st->data_dir, "store")) < 0)
 		return errf(r, ret_err, "data directory path too long");
 	if ((r = mkdir_p(path, 0700)) < 0)
-		return errf(r, ret_err, "%s: %s", path, strerror(-r));
+		return errf(r, ret_err, "%s: %s", path, bw_strerror(r));
 	if ((r = store_open_lmdb(path, &so, &st->store, ret_err)) < 0)
 		return r;
 
 	/* Checkpoints are signed in the TPM; the public key is exported as
 	 * DIR/pki/audit-checkpoint.pub.pem for bulwark-verify --key. */
 	if ((r = mkdir_p(c->auditdir, 0700)) < 0)
-		return errf(r, ret_err, "%s: %s", c->auditdir, strerror(-r));
+		return errf(r, ret_err, "%s: %s", c->auditdir, bw_strerror(r));
 	c->ao.dir = c->auditdir;
 	c->ao.signer = identity_audit_signer(st->identity);
 	c->ao.forward_libaudit = 1;

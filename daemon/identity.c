@@ -276,14 +276,14 @@ config_read(const char *path, char **ret_text, size_t *ret_len,
 		if ((r = write_file_atomic_at(AT_FDCWD, path, default_config,
 		    strlen(default_config), 0600)) < 0)
 			return errf(r, ret_err, "cannot create %s: %s", path,
-			    strerror(-r));
+			    bw_strerror(r));
 		log_info("created the default configuration %s", path);
 		r = read_file_at(AT_FDCWD, path, IDENTITY_CONFIG_MAX, ret_text,
 		    ret_len);
 	}
 	if (r < 0)
 		return errf(r, ret_err, "configuration %s: %s", path,
-		    r == -EFBIG ? "larger than 64 KiB" : strerror(-r));
+		    r == -EFBIG ? "larger than 64 KiB" : bw_strerror(r));
 	return 0;
 }
 
@@ -405,14 +405,14 @@ root_unseal_or_create(struct identity *id, char **ret_err)
 		    (r = write_file_atomic_at(AT_FDCWD, path, blob, len,
 		    0600)) < 0)
 			return errf(r, ret_err, "cannot write %s: %s", path,
-			    strerror(-r));
+			    bw_strerror(r));
 		log_info("created the appliance root secret, sealed to PCRs %s",
 		    attest_pcr_mask_format(id->set.seal_pcrs, mbuf,
 		    sizeof(mbuf)));
 		return 0;
 	}
 	if (r < 0)
-		return errf(r, ret_err, "%s: %s", path, strerror(-r));
+		return errf(r, ret_err, "%s: %s", path, bw_strerror(r));
 	r = tpm_unseal(id->tpm, (unsigned char *)text, len, &secret, &slen, &err);
 	if (r < 0)
 		return errf(r, ret_err, "refusing to start: the appliance root "
@@ -489,7 +489,7 @@ ca_store(void *ctx, EVP_PKEY *key, char **ret_err)
 	if ((r = write_file_atomic_at(AT_FDCWD, path, out,
 	    4 + CA_WRAP_IV + CA_WRAP_TAG + (size_t)plen, 0600)) < 0)
 		return errf(r, ret_err, "cannot write %s: %s", path,
-		    strerror(-r));
+		    bw_strerror(r));
 	EVP_PKEY_free(id->ca_key);
 	if (!EVP_PKEY_up_ref(key)) {
 		id->ca_key = NULL;
@@ -519,7 +519,7 @@ ca_load(void *ctx, EVP_PKEY **ret_key, char **ret_err)
 	if (r == -ENOENT)
 		return -ENOENT;
 	if (r < 0)
-		return errf(r, ret_err, "%s: %s", path, strerror(-r));
+		return errf(r, ret_err, "%s: %s", path, bw_strerror(r));
 	if (len < 4 + CA_WRAP_IV + CA_WRAP_TAG + 1 ||
 	    memcmp(buf, CA_WRAP_MAGIC, 4) != 0)
 		return errf(-BW_E_CORRUPT, ret_err, "%s: not a wrapped key", path);
@@ -608,7 +608,7 @@ signer_setup(struct identity *id, char **ret_err)
 	    (r = write_file_atomic_at(AT_FDCWD, path, pem, strlen(pem),
 	    0644)) < 0)
 		return errf(r, ret_err, "cannot write %s: %s", path,
-		    strerror(-r));
+		    bw_strerror(r));
 	return 0;
 }
 
@@ -765,7 +765,7 @@ identity_close(struct identity *id)
 		status = swtpm_stop(id->swtpm);
 		if (status < 0)
 			log_warn("stopping the private swtpm: %s",
-			    strerror(-status));
+			    bw_strerror(status));
 	}
 	pthread_mutex_destroy(&id->mu);
 	free(id);
@@ -1048,7 +1048,7 @@ identity_enrol_ops(struct identity *id, const char *pkidir,
 	id->ca_pem = NULL;
 	if ((r = read_file_at(AT_FDCWD, path, CRYPTO_PEM_MAX, &id->ca_pem,
 	    &len)) < 0)
-		return errf(r, ret_err, "%s: %s", path, strerror(-r));
+		return errf(r, ret_err, "%s: %s", path, bw_strerror(r));
 	*ops = (struct enrol_ops){
 		.ctx = id, .ak_pem = op_ak_pem,
 		.make_credential = op_make_credential,
@@ -1160,7 +1160,7 @@ identity_reseal(const struct identity_options *o,
 	if ((r = read_file_at(AT_FDCWD, previous_config, IDENTITY_CONFIG_MAX,
 	    &prev, &plen)) < 0) {
 		r = errf(r, ret_err, "--previous-config %s: %s", previous_config,
-		    strerror(-r));
+		    bw_strerror(r));
 		goto out;
 	}
 	if (!EVP_Digest(prev, plen, old_sha, NULL, EVP_sha256(), NULL)) {
@@ -1173,7 +1173,7 @@ identity_reseal(const struct identity_options *o,
 		goto out;
 	if ((r = read_file_at(AT_FDCWD, path, ATTEST_BLOB_MAX, &blob,
 	    &blen)) < 0) {
-		r = errf(r, ret_err, "%s: %s", path, strerror(-r));
+		r = errf(r, ret_err, "%s: %s", path, bw_strerror(r));
 		goto out;
 	}
 	if ((r = tpm_select(id, o, ret_err)) < 0 ||
@@ -1217,8 +1217,9 @@ identity_reseal(const struct identity_options *o,
 		goto out;
 	}
 	if ((r = write_file_atomic_at(AT_FDCWD, path, nblob, nlen, 0600)) < 0) {
-		(void)reseal_audit(trail, actor, "failure", strerror(-r));
-		r = errf(r, ret_err, "cannot write %s: %s", path, strerror(-r));
+		(void)reseal_audit(trail, actor, "failure", bw_strerror(r));
+		r = errf(r, ret_err, "cannot write %s: %s", path,
+		    bw_strerror(r));
 		goto out;
 	}
 	log_info("%s", msg);

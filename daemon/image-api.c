@@ -40,7 +40,7 @@ image_api_init(struct image_api *ia, const char *data_dir,
 	snprintf(root, sizeof(root), "%s/images", data_dir);
 	snprintf(trust, sizeof(trust), "%s/images/trust", data_dir);
 	if ((r = mkdir_p(trust, 0700)) < 0)
-		return errf(r, ret_err, "%s: %s", trust, strerror(-r));
+		return errf(r, ret_err, "%s: %s", trust, bw_strerror(r));
 	snprintf(ia->trust_dir, sizeof(ia->trust_dir), "%s", trust);
 	for (i = 0; import_roots && import_roots[i] &&
 	    ia->n_roots < IMAGE_API_ROOTS_MAX; i++) {

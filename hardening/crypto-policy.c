@@ -310,7 +310,7 @@ read_pem(const char *path, char **ret_buf, size_t *ret_len, char **ret_err)
 		return errf(-BW_E_TOOLARGE, ret_err, "%s: larger than %d bytes",
 		    path, CRYPTO_PEM_MAX);
 	if (r < 0)
-		return errf(r, ret_err, "%s: %s", path, strerror(-r));
+		return errf(r, ret_err, "%s: %s", path, bw_strerror(r));
 	return 0;
 }
 

@@ -350,7 +350,7 @@ pki_open_dir(const char *pkidir, bool create, char **ret_err)
 	if (!pkidir || !*pkidir)
 		return errf(-BW_E_INVALID, ret_err, "PKI directory: not set");
 	if (create && (r = mkdir_p(pkidir, 0700)) < 0)
-		return errf(r, ret_err, "%s: %s", pkidir, strerror(-r));
+		return errf(r, ret_err, "%s: %s", pkidir, bw_strerror(r));
 	fd = open(pkidir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errf(-errno, ret_err, "%s: %s", pkidir,
@@ -398,7 +398,7 @@ load_cert_at(int dfd, const char *name, X509 **ret, char **ret_err)
 	r = read_file_at(dfd, name, CRYPTO_PEM_MAX, &buf, &len);
 	if (r < 0)
 		return errf(r == -EFBIG ? -BW_E_TOOLARGE : r, ret_err,
-		    "%s: %s", name, strerror(-r));
+		    "%s: %s", name, bw_strerror(r));
 	if ((r = crypto_parse_certs(buf, len, name, &certs, ret_err)) < 0)
 		return r;
 	*ret = sk_X509_shift(certs);
@@ -426,7 +426,7 @@ load_key_at(int dfd, const char *name, EVP_PKEY **ret, char **ret_err)
 	r = read_bounded(fd, CRYPTO_PEM_MAX, &buf, &len);
 	if (r < 0)
 		return errf(r == -EFBIG ? -BW_E_TOOLARGE : r, ret_err,
-		    "%s: %s", name, strerror(-r));
+		    "%s: %s", name, bw_strerror(r));
 	return crypto_parse_key(buf, len, name, ret, ret_err);
 }
 
@@ -472,10 +472,10 @@ write_pair(int dfd, const char *base, X509 *cert, EVP_PKEY *key,
 		return crypto_errf(r, ret_err, "%s: encoding", base);
 	if ((r = write_file_atomic_at(dfd, kname, kpem, strlen(kpem),
 	    0600)) < 0)
-		return errf(r, ret_err, "%s: %s", kname, strerror(-r));
+		return errf(r, ret_err, "%s: %s", kname, bw_strerror(r));
 	if ((r = write_file_atomic_at(dfd, cname, cpem, strlen(cpem),
 	    0644)) < 0)
-		return errf(r, ret_err, "%s: %s", cname, strerror(-r));
+		return errf(r, ret_err, "%s: %s", cname, bw_strerror(r));
 	return 0;
 }
 
@@ -628,7 +628,7 @@ ca_custody_write(int dfd, const struct pki_key_custody *cus, X509 *ca,
 		return crypto_errf(r, ret_err, "ca.crt: encoding");
 	if ((r = write_file_atomic_at(dfd, "ca.crt", cpem, strlen(cpem),
 	    0644)) < 0)
-		return errf(r, ret_err, "ca.crt: %s", strerror(-r));
+		return errf(r, ret_err, "ca.crt: %s", bw_strerror(r));
 	return 0;
 }
 
@@ -1260,7 +1260,7 @@ revoked_read(int dfd, char **ret_text, char **ret_err)
 		    "bytes", PKI_REVOKED_FILE, PKI_REVOKED_FILE_MAX);
 	if (r < 0)
 		return errf(r, ret_err, "%s: %s", PKI_REVOKED_FILE,
-		    strerror(-r));
+		    bw_strerror(r));
 	return 0;
 }
 
@@ -1396,7 +1396,7 @@ pki_revoke(const char *pkidir, const char *serial_hex, char **ret_err)
 	if ((r = write_file_atomic_at(dfd, PKI_REVOKED_FILE, out, strlen(out),
 	    0644)) < 0)
 		return errf(r, ret_err, "%s: %s", PKI_REVOKED_FILE,
-		    strerror(-r));
+		    bw_strerror(r));
 	return 0;
 }
 

@@ -251,7 +251,7 @@ swtpm_start(const char *state_dir, struct swtpm **ret_swtpm, char **ret_err)
 		    SWTPM_BINARY);
 	if ((r = mkdir_p(state_dir, 0700)) < 0)
 		return errf(r, ret_err, "swtpm: cannot create %s: %s", state_dir,
-		    strerror(-r));
+		    bw_strerror(r));
 	if (asprintf(&logpath, "%s/swtpm.log", state_dir) < 0)
 		return -ENOMEM;
 	logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |

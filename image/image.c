@@ -1042,7 +1042,7 @@ unpack_rootfs(struct image_store *s, const char *blob, const char *hex,
 	if (chmod(tmp, 0755) < 0 || rename(tmp, dst) < 0) {
 		r = -errno;
 		(void)rm_tree(tmp);
-		return errf(r, ret_err, "%s: %s", dst, strerror(-r));
+		return errf(r, ret_err, "%s: %s", dst, bw_strerror(r));
 	}
 	return 0;
 }

@@ -16,6 +16,7 @@
 #include "audit/verify.h"
 #include "compliance/evidence.h"
 #include "identity/attest.h"
+#include "lib/err.h"
 #include "lib/macro.h"
 #include "lib/opt-help.h"
 
@@ -83,7 +84,8 @@ verify_bundle(const char *path, EVP_PKEY *const *keys, size_t nkeys, int quiet)
 
 	r = evidence_verify_keys(path, keys, nkeys, quote_verify, &rep);
 	if (r < 0) {
-		fprintf(stderr, "bulwark-verify: %s: %s\n", path, strerror(-r));
+		fprintf(stderr, "bulwark-verify: %s: %s\n", path,
+		    bw_strerror(r));
 		return EXIT_USAGE;
 	}
 	if (!quiet) {
@@ -203,7 +205,8 @@ main(int argc, char **argv)
 	r = audit_verify_dir_keys(dir, keys, nkeys, &rep);
 	audit_pubkeys_free(keys, nkeys);
 	if (r < 0) {
-		fprintf(stderr, "bulwark-verify: %s: %s\n", dir, strerror(-r));
+		fprintf(stderr, "bulwark-verify: %s: %s\n", dir,
+		    bw_strerror(r));
 		return EXIT_USAGE;
 	}
 	if (rep.damage != AUDIT_OK) {

@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "lib/err.h"
 #include "lib/macro.h"
 #include "compliance/checks/checks.h"
 #include "hardening/baseline.h"
@@ -438,7 +439,7 @@ comp_no_remote_shell(struct comp_ctx *ctx, struct comp_result *res)
 	if (r < 0) {
 		if ((r = comp_obs_add(res, false, "/var/lib/dpkg/status",
 		    "readable package database", "unreadable (%s)",
-		    strerror(-r))) < 0)
+		    bw_strerror(r))) < 0)
 			return r;
 	} else {
 		for (i = 0; i < ELEMENTSOF(comp_remote_shell_pkgs); i++) {
@@ -519,7 +520,7 @@ comp_scan_sockets(struct comp_ctx *ctx, struct comp_result *res,
 	if (r < 0)
 		return r == -ENOENT && strchr(file, '6') ? 0 :
 		    comp_obs_add(res, false, file, "readable", "unreadable "
-		    "(%s)", strerror(-r));
+		    "(%s)", bw_strerror(r));
 	line = strchr(buf, '\n');	/* header */
 	while (line && *++line) {
 		char local[64], st[8], remote[64];
@@ -588,7 +589,7 @@ COMP_CHECK_FN(comp_chk_ac_wireless)
 	fd = comp_open(ctx, "sys/class/net", O_RDONLY | O_DIRECTORY);
 	if (fd < 0)
 		return comp_obs_add(res, false, "/sys/class/net", "readable",
-		    "unreadable (%s)", strerror(-fd)) < 0 ? -ENOMEM :
+		    "unreadable (%s)", bw_strerror(fd)) < 0 ? -ENOMEM :
 		    COMP_NOT_SATISFIED;
 	if (!(d = fdopendir(fd)))
 		return -errno;
@@ -658,7 +659,7 @@ COMP_CHECK_FN(comp_chk_ac_usb_storage)
 		    "usb_storage not loaded", "no module support");
 	else if (r < 0)
 		r = comp_obs_add(res, false, "/proc/modules", "readable",
-		    "unreadable (%s)", strerror(-r));
+		    "unreadable (%s)", bw_strerror(r));
 	else
 		r = comp_obs_add(res, !(!strncmp(mods, "usb_storage ", 12) ||
 		    strstr(mods, "\nusb_storage ")), "/proc/modules",

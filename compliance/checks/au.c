@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "lib/err.h"
 #include "lib/macro.h"
 #include "compliance/checks/checks.h"
 #include "hardening/baseline.h"
@@ -243,7 +244,7 @@ comp_expect_exec(struct comp_ctx *ctx, struct comp_result *res,
 	snprintf(subj, sizeof(subj), "/%s", path);
 	if (r < 0)
 		return comp_obs_add(res, false, subj, "installed, executable",
-		    "missing (%s)", strerror(-r));
+		    "missing (%s)", bw_strerror(r));
 	if ((r = comp_evidence_add(res, subj, NULL, 0)) < 0)
 		return r;
 	return comp_obs_add(res, S_ISREG(st.st_mode) && (st.st_mode & 0100),
@@ -281,7 +282,7 @@ comp_expect_mode(struct comp_ctx *ctx, struct comp_result *res,
 	snprintf(subj, sizeof(subj), "/%s", path);
 	if (r < 0)
 		return comp_obs_add(res, false, subj, req, "missing (%s)",
-		    strerror(-r));
+		    bw_strerror(r));
 	if ((r = comp_evidence_add(res, subj, NULL, 0)) < 0)
 		return r;
 	return comp_obs_add(res, st.st_uid == 0 && !(st.st_mode & forbidden),

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lib/err.h"
 #include "lib/macro.h"
 #include "compliance/checks/checks.h"
 #include "hardening/baseline.h"
@@ -39,7 +40,7 @@ comp_need_dpkg(struct comp_ctx *ctx, struct comp_result *res,
 		*n = 0;
 		return comp_obs_add(res, false, "/var/lib/dpkg/status",
 		    "readable package database", "unreadable (%s)",
-		    strerror(-r));
+		    bw_strerror(r));
 	}
 	return 0;
 }
@@ -144,7 +145,7 @@ COMP_CHECK_FN(comp_chk_cm_inventory)
 		return r;
 	if (r < 0 && (r = comp_obs_add(res, false,
 	    ctx->policy->packages_allow, "an authorised package list",
-	    "unreadable (%s)", strerror(-r))) < 0)
+	    "unreadable (%s)", bw_strerror(r))) < 0)
 		return r;
 	for (p = allow; p && *p && np < ELEMENTSOF(pats);) {
 		char *nl = strchr(p, '\n');

@@ -21,6 +21,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "hardening/crypto-policy.h"
+#include "lib/err.h"
 #include "lib/macro.h"
 #include "lib/ossl-cleanup.h"
 #include "compliance/checks/checks.h"
@@ -187,7 +188,7 @@ COMP_CHECK_FN(comp_chk_ia_device_identity)
 		r = comp_obs_add(res, r == 0, f->cert_paths[0],
 		    "a parseable X.509 device certificate", "%s",
 		    r == 0 ? "present" : r == -EBADMSG ? "not a certificate" :
-		    strerror(-r));
+		    bw_strerror(r));
 	}
 	if (r < 0)
 		return r;
@@ -267,7 +268,7 @@ COMP_CHECK_FN(comp_chk_ia_pki_certs)
 		} else
 			r = comp_obs_add(res, false, f->ca_path,
 			    "a trust anchor certificate", "%s",
-			    r == -EBADMSG ? "not a certificate" : strerror(-r));
+			    r == -EBADMSG ? "not a certificate" : bw_strerror(r));
 	}
 	if (r < 0)
 		return r;
@@ -283,7 +284,7 @@ COMP_CHECK_FN(comp_chk_ia_pki_certs)
 			return r;
 		if (r < 0)
 			r = comp_obs_add(res, false, *p, "a certificate", "%s",
-			    r == -EBADMSG ? "not a certificate" : strerror(-r));
+			    r == -EBADMSG ? "not a certificate" : bw_strerror(r));
 		else
 			r = comp_cert_examine(ctx, res, *p, cert, store);
 		if (r < 0)

@@ -11,6 +11,7 @@
 
 #include <openssl/ssl.h>
 
+#include "lib/err.h"
 #include "lib/macro.h"
 #include "lib/ossl-cleanup.h"
 #include "compliance/checks/checks.h"
@@ -445,7 +446,7 @@ COMP_CHECK_FN(comp_chk_sc_dns_validation)
 		return r;
 	if (r < 0 && r != -ENOENT)
 		return comp_obs_add(res, false, "/etc/resolv.conf", "readable",
-		    "unreadable (%s)", strerror(-r)) < 0 ? -ENOMEM :
+		    "unreadable (%s)", bw_strerror(r)) < 0 ? -ENOMEM :
 		    COMP_NOT_SATISFIED;
 	for (line = buf; line && *line; line = next) {
 		char addr[64];

@@ -66,7 +66,7 @@ COMP_CHECK_FN(comp_chk_si_patch_age)
 	r = comp_stat(ctx, "var/lib/dpkg/status", &st);
 	if (r < 0)
 		return comp_obs_add(res, false, "/var/lib/dpkg/status",
-		    "present", "missing (%s)", strerror(-r)) < 0 ? -ENOMEM :
+		    "present", "missing (%s)", bw_strerror(r)) < 0 ? -ENOMEM :
 		    COMP_NOT_SATISFIED;
 	days = (long)((ctx->now - st.st_mtime) / DAY);
 	snprintf(req, sizeof(req), "<= %d days", ctx->policy->patch_max_age_days);
@@ -117,7 +117,7 @@ comp_advisories(struct comp_ctx *ctx, struct comp_result *res,
 		return r;
 	if (r < 0)
 		return comp_obs_add(res, false, path, "an advisory feed",
-		    "unreadable (%s)", strerror(-r));
+		    "unreadable (%s)", bw_strerror(r));
 	if ((r = json_parse_bounded(buf, len, 8, &root, &err)) < 0)
 		return r == -ENOMEM ? r : comp_obs_add(res, false, path,
 		    "valid JSON", "%s", err ? err : "invalid");
@@ -185,7 +185,7 @@ comp_open_advisories(struct comp_ctx *ctx, struct comp_result *res,
 	if (r < 0)
 		return comp_obs_add(res, false, "/var/lib/dpkg/status",
 		    "readable package database", "unreadable (%s)",
-		    strerror(-r)) < 0 ? -ENOMEM : 0;
+		    bw_strerror(r)) < 0 ? -ENOMEM : 0;
 	json_array_foreach(json_object_get(root, "advisories"), i, a) {
 		struct comp_adv adv;
 		const struct comp_pkg *p;
@@ -515,7 +515,7 @@ COMP_CHECK_FN(comp_chk_ra_privileged_scan)
 		return r;
 	if ((r = comp_obs_add(res, r == 0, "/etc/shadow",
 	    "readable by the scanner (credentialed scan)", "%s", r == 0 ?
-	    "read" : strerror(-r))) < 0)
+	    "read" : bw_strerror(r))) < 0)
 		return r;
 	return comp_verdict_from_obs(res);
 }
