@@ -113,6 +113,20 @@ check_subnet(const char *s, char **ret_err)
 	return 0;
 }
 
+/* Checks N's tenant, its subnet when SUBNET, and instance ID. */
+static int
+check_args(const struct cni_network *n, bool subnet, const char *id,
+    char **ret_err)
+{
+	int r;
+
+	if ((r = check_tenant(n->tenant, ret_err)) < 0 ||
+	    (subnet && (r = check_subnet(n->subnet, ret_err)) < 0) ||
+	    (r = runtime_check_id(id, ret_err)) < 0)
+		return r;
+	return 0;
+}
+
 int
 cni_bridge_name(const char *tenant, char buf[CNI_BRIDGE_MAX + 1])
 {
@@ -138,8 +152,9 @@ nft(const char *script, char **ret_err)
 	return runtime_run(argv, &o, NULL, ret_err);
 }
 
+/* Whether our nftables table exists: 1, 0, or a negative error. */
 static int
-nft_ensure(char **ret_err)
+nft_has_table(char **ret_err)
 {
 	const char *const argv[] = { NFT_BIN, "list", "table", "inet",
 	    "bulwark", NULL };
@@ -148,8 +163,16 @@ nft_ensure(char **ret_err)
 	r = runtime_exec(argv, NULL, &status, NULL, NULL);
 	if (r < 0)
 		return errf(r, ret_err, "nft: %s", bw_strerror(r));
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static int
+nft_ensure(char **ret_err)
+{
+	int r;
+
+	if ((r = nft_has_table(ret_err)) != 0)
+		return r < 0 ? r : 0;
 	return nft(nft_table, ret_err);
 }
 
@@ -336,32 +359,17 @@ static int
 netns_create_in(const char *path, const char *userns, const char **ret_step)
 {
 	_cleanup_close_ int	 ufd = -1;
-	char			 nsp[64], c = 0;
-	int			 ready[2] = { -1, -1 }, done[2] = { -1, -1 };
-	int			 st, r = 0;
-	pid_t			 pid;
+	struct runtime_nschild	 c;
+	char			 nsp[64];
+	int			 r;
 
 	*ret_step = "open user namespace";
 	if ((ufd = open(userns, O_RDONLY | O_CLOEXEC)) < 0)
 		return -errno;
-	*ret_step = "pipe";
-	if (pipe2(ready, O_CLOEXEC) < 0)
-		return -errno;
-	if (pipe2(done, O_CLOEXEC) < 0) {
-		r = -errno;
-		goto out;
-	}
-	*ret_step = "fork";
-	if ((pid = fork()) < 0) {
-		r = -errno;
-		goto out;
-	}
-	if (pid == 0) {
+	if ((r = runtime_nschild_fork(&c, ret_step)) == 0) {
 		struct ifreq	ifr;
 		int		fd;
 
-		close(ready[0]);
-		close(done[1]);
 		if (setns(ufd, CLONE_NEWUSER) < 0 || unshare(CLONE_NEWNET) < 0)
 			_exit(1);
 		if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
@@ -373,37 +381,20 @@ netns_create_in(const char *path, const char *userns, const char **ret_step)
 		ifr.ifr_flags |= IFF_UP;
 		if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
 			_exit(2);
-		if (write(ready[1], "1", 1) != 1)
-			_exit(3);
 		/* until the parent has its namespace mounted */
-		if (read(done[0], &c, 1) < 0)
-			_exit(4);
-		_exit(0);
+		runtime_nschild_ready(&c);
 	}
-	close(ready[1]);
-	ready[1] = -1;
-	close(done[0]);
-	done[0] = -1;
-	*ret_step = "unshare in the user namespace";
-	if (read(ready[0], &c, 1) != 1)
-		r = -EPERM;
-	else {
-		*ret_step = "bind mount";
-		snprintf(nsp, sizeof(nsp), "/proc/%d/ns/net", (int)pid);
-		if (mount(nsp, path, "none", MS_BIND, NULL) < 0)
-			r = -errno;
+	if (r > 0) {
+		*ret_step = "unshare in the user namespace";
+		if ((r = runtime_nschild_wait(&c)) == 0) {
+			*ret_step = "bind mount";
+			snprintf(nsp, sizeof(nsp), "/proc/%d/ns/net",
+			    (int)c.pid);
+			if (mount(nsp, path, "none", MS_BIND, NULL) < 0)
+				r = -errno;
+		}
 	}
-	close(done[1]);
-	done[1] = -1;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-out:
-	for (int i = 0; i < 2; i++) {
-		if (ready[i] >= 0)
-			close(ready[i]);
-		if (done[i] >= 0)
-			close(done[i]);
-	}
+	runtime_nschild_end(&c);
 	return r;
 }
 
@@ -450,9 +441,7 @@ cni_prepare(const struct cni_config *c, const struct cni_network *n,
 	_cleanup_free_ char	*ns = NULL, *dir = NULL;
 	int			 r;
 
-	if ((r = check_tenant(n->tenant, ret_err)) < 0 ||
-	    (r = check_subnet(n->subnet, ret_err)) < 0 ||
-	    (r = runtime_check_id(id, ret_err)) < 0)
+	if ((r = check_args(n, true, id, ret_err)) < 0)
 		return r;
 	if (asprintf(&dir, "%s/results", state_dir(c)) < 0 ||
 	    netns_path(id, &ns) < 0)
@@ -505,9 +494,7 @@ cni_connect(const struct cni_config *c, const struct cni_network *n,
 	char			 br[CNI_BRIDGE_MAX + 1];
 	int			 r;
 
-	if ((r = check_tenant(n->tenant, ret_err)) < 0 ||
-	    (r = check_subnet(n->subnet, ret_err)) < 0 ||
-	    (r = runtime_check_id(id, ret_err)) < 0)
+	if ((r = check_args(n, true, id, ret_err)) < 0)
 		return r;
 	if (cni_bridge_name(n->tenant, br) < 0)
 		return -BW_E_INVALID;
@@ -597,8 +584,7 @@ cni_check(const struct cni_config *c, const struct cni_network *n,
 	_cleanup_json_ json_t	*prev = NULL;
 	int			 r;
 
-	if ((r = check_tenant(n->tenant, ret_err)) < 0 ||
-	    (r = runtime_check_id(id, ret_err)) < 0)
+	if ((r = check_args(n, false, id, ret_err)) < 0)
 		return r;
 	if ((r = load_result(c, id, &prev, ret_err)) < 0)
 		return errf_wrap(r, ret_err, "instance %s: no attachment", id);
@@ -613,8 +599,7 @@ cni_detach(const struct cni_config *c, const struct cni_network *n,
 	_cleanup_free_ char	*rp = NULL;
 	int			 r;
 
-	if ((r = check_tenant(n->tenant, ret_err)) < 0 ||
-	    (r = runtime_check_id(id, ret_err)) < 0)
+	if ((r = check_args(n, false, id, ret_err)) < 0)
 		return r;
 	if (result_path(c, id, &rp) < 0)
 		return -ENOMEM;
@@ -678,14 +663,9 @@ cni_network_delete(const struct cni_config *c, const char *tenant,
 int
 cni_teardown(char **ret_err)
 {
-	const char *const argv[] = { NFT_BIN, "list", "table", "inet",
-	    "bulwark", NULL };
-	int status, r;
+	int r;
 
-	r = runtime_exec(argv, NULL, &status, NULL, NULL);
-	if (r < 0)
-		return errf(r, ret_err, "nft: %s", bw_strerror(r));
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return 0;
+	if ((r = nft_has_table(ret_err)) <= 0)
+		return r;
 	return nft("delete table inet bulwark\n", ret_err);
 }

@@ -392,62 +392,36 @@ is_nsfs(const char *path)
 static int
 userns_make(const char *file, uint32_t host, char **ret_err)
 {
-	char		 path[64], map[64], c = 0;
-	const char	*step = "pipe";
-	int		 ready[2] = { -1, -1 }, done[2] = { -1, -1 };
-	int		 st, r = 0;
-	pid_t		 pid = -1;
+	struct runtime_nschild	 c;
+	char			 path[64], map[64];
+	const char		*step;
+	int			 r;
 
-	if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(done, O_CLOEXEC) < 0) {
-		r = -errno;
-		goto out;
-	}
-	step = "fork";
-	if ((pid = fork()) < 0) {
-		r = -errno;
-		goto out;
-	}
-	if (pid == 0) {
-		close(ready[0]);
-		close(done[1]);
-		if (unshare(CLONE_NEWUSER) < 0 || write(ready[1], "1", 1) != 1)
+	if ((r = runtime_nschild_fork(&c, &step)) == 0) {
+		if (unshare(CLONE_NEWUSER) < 0)
 			_exit(1);
-		if (read(done[0], &c, 1) < 0)
-			_exit(4);
-		_exit(0);
+		runtime_nschild_ready(&c);
 	}
-	close(ready[1]);
-	ready[1] = -1;
-	close(done[0]);
-	done[0] = -1;
-	step = "unshare";
-	if (read(ready[0], &c, 1) != 1) {
-		r = -EPERM;
+	if (r < 0)
 		goto out;
-	}
+	step = "unshare";
+	if ((r = runtime_nschild_wait(&c)) < 0)
+		goto out;
 	snprintf(map, sizeof(map), "0 %u %u\n", host, RUNTIME_USERNS_SIZE);
 	step = "uid_map";
-	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)c.pid);
 	if ((r = rt_write_file(path, map)) < 0)
 		goto out;
 	step = "gid_map";
-	snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)c.pid);
 	if ((r = rt_write_file(path, map)) < 0)
 		goto out;
 	step = "bind mount";
-	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)c.pid);
 	if (mount(path, file, "none", MS_BIND, NULL) < 0)
 		r = -errno;
 out:
-	for (int i = 0; i < 2; i++) {
-		if (ready[i] >= 0)
-			close(ready[i]);
-		if (done[i] >= 0)
-			close(done[i]);
-	}
-	if (pid > 0)
-		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-			;
+	runtime_nschild_end(&c);
 	if (r < 0)
 		return errf(r, ret_err, "user namespace: %s: %s", step,
 		    bw_strerror(r));

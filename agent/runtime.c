@@ -60,6 +60,67 @@ runtime_check_id(const char *id, char **ret_err)
 }
 
 int
+runtime_nschild_fork(struct runtime_nschild *c, const char **ret_step)
+{
+	c->pid = -1;
+	c->ready[0] = c->ready[1] = c->done[0] = c->done[1] = -1;
+	*ret_step = "pipe";
+	if (pipe2(c->ready, O_CLOEXEC) < 0 || pipe2(c->done, O_CLOEXEC) < 0)
+		return -errno;
+	*ret_step = "fork";
+	if ((c->pid = fork()) < 0)
+		return -errno;
+	if (c->pid == 0) {
+		close(c->ready[0]);
+		close(c->done[1]);
+		return 0;
+	}
+	close(c->ready[1]);
+	c->ready[1] = -1;
+	close(c->done[0]);
+	c->done[0] = -1;
+	return 1;
+}
+
+void
+runtime_nschild_ready(struct runtime_nschild *c)
+{
+	char ch = 0;
+
+	if (write(c->ready[1], "1", 1) != 1)
+		_exit(3);
+	if (read(c->done[0], &ch, 1) < 0)
+		_exit(4);
+	_exit(0);
+}
+
+int
+runtime_nschild_wait(struct runtime_nschild *c)
+{
+	char ch = 0;
+
+	return read(c->ready[0], &ch, 1) == 1 ? 0 : -EPERM;
+}
+
+void
+runtime_nschild_end(struct runtime_nschild *c)
+{
+	int st;
+
+	for (int i = 0; i < 2; i++) {
+		if (c->ready[i] >= 0)
+			close(c->ready[i]);
+		if (c->done[i] >= 0)
+			close(c->done[i]);
+		c->ready[i] = c->done[i] = -1;
+	}
+	if (c->pid > 0)
+		while (waitpid(c->pid, &st, 0) < 0 && errno == EINTR)
+			;
+	c->pid = -1;
+}
+
+int
 rt_path(struct runtime *rt, const char *id, const char *name, char **ret)
 {
 	int r = name ? asprintf(ret, "%s/%s/%s", rt->state_dir, id, name) :
@@ -462,24 +523,40 @@ runtime_wait(struct runtime *rt, const char *id, int timeout_ms,
 	}
 }
 
+/* Loads ID's metadata into *M (release with rt_meta_done()) and
+ * whether it has exited into *RET_EXITED. */
+static int
+meta_exited(struct runtime *rt, const char *id, struct rt_meta *m,
+    bool *ret_exited, char **ret_err)
+{
+	struct runtime_status	st;
+	int			r;
+
+	if ((r = rt_meta_load(rt, id, m, ret_err)) < 0)
+		return r;
+	if ((r = status_of(rt, id, m, &st)) < 0) {
+		rt_meta_done(m);
+		return r;
+	}
+	*ret_exited = st.phase == RUNTIME_EXITED;
+	return 0;
+}
+
 int
 runtime_stop(struct runtime *rt, const char *id, int grace_ms, char **ret_err)
 {
-	struct runtime_status	st;
-	struct rt_meta		m;
-	int			r;
+	struct rt_meta	m;
+	bool		exited;
+	int		r;
 
-	if ((r = rt_meta_load(rt, id, &m, ret_err)) < 0)
+	if ((r = meta_exited(rt, id, &m, &exited, ret_err)) < 0)
 		return r;
-	if ((r = status_of(rt, id, &m, &st)) < 0)
-		goto out;
-	if (st.phase == RUNTIME_EXITED) {
+	if (exited)
 		r = 0;
-		goto out;
-	}
-	r = m.kind == RUNTIME_VM ? rt_qemu_stop(rt, id, &m, grace_ms, ret_err) :
-	    rt_crun_stop(rt, id, &m, grace_ms, ret_err);
-out:
+	else
+		r = m.kind == RUNTIME_VM ?
+		    rt_qemu_stop(rt, id, &m, grace_ms, ret_err) :
+		    rt_crun_stop(rt, id, &m, grace_ms, ret_err);
 	rt_meta_done(&m);
 	return r;
 }
@@ -487,22 +564,18 @@ out:
 int
 runtime_restart(struct runtime *rt, const char *id, char **ret_err)
 {
-	struct runtime_status	st;
-	struct rt_meta		m;
-	int			r;
+	struct rt_meta	m;
+	bool		exited;
+	int		r;
 
-	if ((r = rt_meta_load(rt, id, &m, ret_err)) < 0)
+	if ((r = meta_exited(rt, id, &m, &exited, ret_err)) < 0)
 		return r;
-	if ((r = status_of(rt, id, &m, &st)) < 0)
-		goto out;
-	if (st.phase != RUNTIME_EXITED) {
+	if (!exited)
 		r = errf(-BW_E_CONFLICT, ret_err, "instance %s still runs",
 		    id);
-		goto out;
-	}
-	r = m.kind == RUNTIME_VM ? rt_qemu_start(rt, id, &m, ret_err) :
-	    rt_crun_start(rt, id, ret_err);
-out:
+	else
+		r = m.kind == RUNTIME_VM ? rt_qemu_start(rt, id, &m, ret_err) :
+		    rt_crun_start(rt, id, ret_err);
 	rt_meta_done(&m);
 	return r;
 }

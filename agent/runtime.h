@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "lib/macro.h"
+
 #define RUNTIME_ID_MAX		48
 #define RUNTIME_PREFIX		"bw-"
 
@@ -171,5 +173,31 @@ int runtime_log_path(struct runtime *rt, const char *id, char **ret);
 
 /* Checks an instance id. */
 int runtime_check_id(const char *id, char **ret_err);
+
+/* A forked helper for namespace work: the child enters or makes a
+ * namespace, says it is ready and stays until the parent has used it
+ * (bind-mounted the namespace, written id maps), so the namespace
+ * outlives it on a mount. */
+struct runtime_nschild {
+	pid_t	pid;
+	int	ready[2], done[2];	/* child -> parent, parent -> child */
+};
+
+/* Makes the pipes and forks. Returns 0 in the child, 1 in the parent,
+ * or -errno (*RET_STEP then names "pipe" or "fork"); either way the
+ * caller ends with runtime_nschild_end() (the child: _ready()). */
+int runtime_nschild_fork(struct runtime_nschild *c, const char **ret_step);
+
+/* In the child once it is set up: tells the parent, waits until it is
+ * released and exits (3 or 4 when a pipe fails). Async-signal-safe. */
+_noreturn_ void runtime_nschild_ready(struct runtime_nschild *c);
+
+/* In the parent: 0 once the child is ready, -EPERM when it exited
+ * before (its set-up failed). */
+int runtime_nschild_wait(struct runtime_nschild *c);
+
+/* In the parent: releases the child, closes the pipes and reaps it.
+ * Safe on a child that was never forked. */
+void runtime_nschild_end(struct runtime_nschild *c);
 
 #endif
