@@ -905,7 +905,6 @@ main(int argc, char **argv)
 	const char		*cmd = "run", *nonce = NULL, *pcrs = NULL;
 	enum log_level		 lvl = LOG_LVL_INFO;
 	struct sigaction	 sa = { .sa_handler = on_stop };
-	char			*end;
 	int			 c, r;
 
 	log_init("bulwark-agent", LOG_LVL_INFO);
@@ -931,37 +930,31 @@ main(int argc, char **argv)
 		case 'N': a.run.vm_initrd = optarg; break;
 		case 'C': a.run.vm_cmdline = optarg; break;
 		case 'g': {
-			unsigned long v = strtoul(optarg, &end, 10);
+			unsigned long v;
 
-			if (*end || end == optarg || v > 3600) {
-				fprintf(stderr, "bulwark-agent: --stop-grace: "
-				    "0..3600\n");
+			if (opt_help_uint("bulwark-agent", "stop-grace", optarg,
+			    0, 3600, &v) < 0)
 				return 2;
-			}
 			/* 0 would mean the default: ask for 1 ms instead. */
 			a.run.stop_grace_ms = v ? (unsigned)v * 1000 : 1;
 			break;
 		}
 		case 'r': {
-			unsigned long v = strtoul(optarg, &end, 10);
+			unsigned long v;
 
-			if (*end || end == optarg || v < 1 || v > 100000) {
-				fprintf(stderr, "bulwark-agent: --repeat: "
-				    "1..100000\n");
+			if (opt_help_uint("bulwark-agent", "repeat", optarg, 1,
+			    100000, &v) < 0)
 				return 2;
-			}
 			a.repeat = (unsigned)v;
 			break;
 		}
 		case 'i':
 		case 'w': {
-			unsigned long v = strtoul(optarg, &end, 10);
+			unsigned long v;
 
-			if (*end || end == optarg || v < 1 || v > 86400) {
-				fprintf(stderr, "bulwark-agent: --%s: 1..86400\n",
-				    c == 'i' ? "interval" : "wait");
+			if (opt_help_uint("bulwark-agent", c == 'i' ?
+			    "interval" : "wait", optarg, 1, 86400, &v) < 0)
 				return 2;
-			}
 			if (c == 'i')
 				a.interval = (unsigned)v;
 			else

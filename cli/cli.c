@@ -120,6 +120,21 @@ request(const struct client_conf *conf, const char *method, const char *path,
 	return 0;
 }
 
+/* request(), and a report of the answer unless its status is WANT (CTX
+ * as for report_error_ctx()). 0 or the exit code; *RESP holds the answer
+ * either way (clear it). */
+static int
+request_expect(const struct client_conf *conf, const char *method,
+    const char *path, const char *body, int want, const char *ctx,
+    struct client_response *resp)
+{
+	int rc;
+
+	if ((rc = request(conf, method, path, body, resp)) != 0)
+		return rc;
+	return resp->status == want ? 0 : report_error_ctx(resp, ctx);
+}
+
 static int
 add_param(char *buf, size_t len, const char *key, const char *val)
 {
@@ -234,12 +249,9 @@ get_list_all(const struct client_conf *conf, const char *path, json_t **ret)
 			rc = CLI_EXIT_FAILED;
 			goto out;
 		}
-		if ((rc = request(conf, "GET", page, NULL, &resp)) != 0)
+		if ((rc = request_expect(conf, "GET", page, NULL, 200, NULL,
+		    &resp)) != 0)
 			goto out;
-		if (resp.status != 200) {
-			rc = report_error(&resp);
-			goto out;
-		}
 		if (!(doc = json_loadb(resp.body, resp.body_len, 0, NULL)) ||
 		    !json_is_array(json_object_get(doc, "items"))) {
 			fprintf(stderr, "bulwark: get: the server answered a list "
@@ -299,12 +311,9 @@ cmd_get(const struct cli_opts *o, const struct client_conf *conf, int full)
 		if ((rc = get_list_all(conf, path, &doc)) != 0)
 			return rc;
 	} else {
-		if ((rc = request(conf, "GET", path, NULL, &resp)) != 0)
-			return rc;
-		if (resp.status != 200) {
-			rc = report_error(&resp);
+		if ((rc = request_expect(conf, "GET", path, NULL, 200, NULL,
+		    &resp)) != 0)
 			goto out;
-		}
 		doc = json_loadb(resp.body, resp.body_len, 0, NULL);
 	}
 	if (!doc) {
@@ -582,12 +591,9 @@ cmd_simple(const struct cli_opts *o, const struct client_conf *conf,
 	struct client_response	resp = { 0 };
 	int			rc;
 
-	if ((rc = request(conf, "GET", path, NULL, &resp)) != 0)
-		return rc;
-	if (resp.status == 200)
+	if ((rc = request_expect(conf, "GET", path, NULL, 200, NULL,
+	    &resp)) == 0)
 		print_json(resp.body, resp.body_len);
-	else
-		rc = report_error(&resp);
 	client_response_clear(&resp);
 	return rc;
 }
@@ -693,12 +699,9 @@ cmd_audit_search(const struct cli_opts *o, const struct client_conf *conf)
 		fprintf(stderr, "bulwark: audit search: filters too long\n");
 		return CLI_EXIT_USAGE;
 	}
-	if ((rc = request(conf, "GET", path, NULL, &resp)) != 0)
-		return rc;
-	if (resp.status != 200) {
-		rc = report_error(&resp);
+	if ((rc = request_expect(conf, "GET", path, NULL, 200, NULL,
+	    &resp)) != 0)
 		goto out;
-	}
 	if (o->output == CLI_OUT_JSON) {
 		print_json(resp.body, resp.body_len);
 		goto out;
@@ -827,12 +830,9 @@ cmd_principal_create(const struct cli_opts *o, const struct client_conf *conf)
 	if (!req || !(body = json_dumps(req, JSON_COMPACT)))
 		return CLI_EXIT_FAILED;
 	snprintf(path, sizeof(path), "/v1/tenants/%s/principals", o->tenant);
-	if ((rc = request(conf, "POST", path, body, &resp)) != 0)
-		return rc;
-	if (resp.status != 201) {
-		rc = report_error(&resp);
+	if ((rc = request_expect(conf, "POST", path, body, 201, NULL,
+	    &resp)) != 0)
 		goto out;
-	}
 	doc = json_loadb(resp.body, resp.body_len, 0, NULL);
 	snprintf(p[0], sizeof(p[0]), "%s/%s.crt", dirabs, o->name);
 	snprintf(p[2], sizeof(p[2]), "%s/ca.crt", dirabs);
@@ -871,12 +871,9 @@ cmd_principal_revoke(const struct cli_opts *o, const struct client_conf *conf)
 
 	snprintf(path, sizeof(path), "/v1/tenants/%s/principals/%s", o->tenant,
 	    o->name);
-	if ((rc = request(conf, "DELETE", path, NULL, &resp)) != 0)
-		return rc;
-	if (resp.status == 200)
+	if ((rc = request_expect(conf, "DELETE", path, NULL, 200, NULL,
+	    &resp)) == 0)
 		printf("principal %s/%s revoked\n", o->tenant, o->name);
-	else
-		rc = report_error(&resp);
 	client_response_clear(&resp);
 	return rc;
 }
@@ -893,12 +890,9 @@ cmd_explain(const struct cli_opts *o, const struct client_conf *conf)
 
 	snprintf(path, sizeof(path), "/v1/tenants/%s/instances/%s", o->tenant,
 	    o->name);
-	if ((rc = request(conf, "GET", path, NULL, &resp)) != 0)
-		return rc;
-	if (resp.status != 200) {
-		rc = report_error(&resp);
+	if ((rc = request_expect(conf, "GET", path, NULL, 200, NULL,
+	    &resp)) != 0)
 		goto out;
-	}
 	doc = json_loadb(resp.body, resp.body_len, 0, NULL);
 	st = json_object_get(doc, "status");
 	sch = json_object_get(st, "scheduling");
@@ -949,12 +943,9 @@ cmd_image_import(const struct cli_opts *o, const struct client_conf *conf)
 	    o->image_type ? o->image_type : "container", "digest", o->digest);
 	if (!req || !(body = json_dumps(req, JSON_COMPACT)))
 		return CLI_EXIT_FAILED;
-	if ((rc = request(conf, "POST", "/v1/image-import", body, &resp)) != 0)
-		return rc;
-	if (resp.status != 201) {
-		rc = report_error_ctx(&resp, "image import");
+	if ((rc = request_expect(conf, "POST", "/v1/image-import", body, 201,
+	    "image import", &resp)) != 0)
 		goto out;
-	}
 	doc = json_loadb(resp.body, resp.body_len, 0, NULL);
 	if (o->output == CLI_OUT_JSON)
 		print_json(resp.body, resp.body_len);
@@ -1009,12 +1000,9 @@ cmd_image_trust_add(const struct cli_opts *o, const struct client_conf *conf)
 	req = json_pack("{s:s, s:s}", "name", name, "pem", pem);
 	if (!req || !(body = json_dumps(req, JSON_COMPACT)))
 		return CLI_EXIT_USAGE;
-	if ((rc = request(conf, "POST", "/v1/image-trust", body, &resp)) != 0)
-		return rc;
-	if (resp.status == 201)
+	if ((rc = request_expect(conf, "POST", "/v1/image-trust", body, 201,
+	    "image trust add", &resp)) == 0)
 		printf("signer %s trusted\n", name);
-	else
-		rc = report_error_ctx(&resp, "image trust add");
 	client_response_clear(&resp);
 	return rc;
 }
@@ -1146,12 +1134,9 @@ cmd_compliance_scan(const struct cli_opts *o, const struct client_conf *conf)
 
 	snprintf(body, sizeof(body), "{\"baseline\":\"%s\"}",
 	    o->baseline ? o->baseline : "moderate");
-	if ((rc = request(conf, "POST", "/v1/compliance/scans", body, &resp)) != 0)
-		return rc;
-	if (resp.status != 201) {
-		rc = report_error_ctx(&resp, "compliance scan");
+	if ((rc = request_expect(conf, "POST", "/v1/compliance/scans", body,
+	    201, "compliance scan", &resp)) != 0)
 		goto out;
-	}
 	if (o->output == CLI_OUT_JSON)
 		print_json(resp.body, resp.body_len);
 	else if ((doc = json_loadb(resp.body, resp.body_len, 0, NULL)))
@@ -1171,15 +1156,14 @@ cmd_compliance_results(const struct cli_opts *o, const struct client_conf *conf)
 	int			 rc;
 
 	snprintf(path, sizeof(path), "/v1/compliance/results?format=%s", fmt);
-	if ((rc = request(conf, "GET", path, NULL, &resp)) != 0)
-		return rc;
-	if (resp.status != 200)
-		rc = report_error_ctx(&resp, "compliance results");
-	else if (strcmp(fmt, "summary") == 0 && o->output != CLI_OUT_JSON &&
-	    (doc = json_loadb(resp.body, resp.body_len, 0, NULL)))
-		print_summary(doc);
-	else
-		print_json(resp.body, resp.body_len);
+	if ((rc = request_expect(conf, "GET", path, NULL, 200,
+	    "compliance results", &resp)) == 0) {
+		if (strcmp(fmt, "summary") == 0 && o->output != CLI_OUT_JSON &&
+		    (doc = json_loadb(resp.body, resp.body_len, 0, NULL)))
+			print_summary(doc);
+		else
+			print_json(resp.body, resp.body_len);
+	}
 	client_response_clear(&resp);
 	return rc;
 }
@@ -1267,10 +1251,8 @@ cmd_logs(const struct cli_opts *o, const struct client_conf *conf)
 		_cleanup_json_ json_t	*doc = NULL;
 		const char		*tail;
 
-		if ((rc = request(conf, "GET", path, NULL, &resp)) != 0)
-			return rc;
-		if (resp.status != 200) {
-			rc = report_error_ctx(&resp, "logs");
+		if ((rc = request_expect(conf, "GET", path, NULL, 200, "logs",
+		    &resp)) != 0) {
 			client_response_clear(&resp);
 			return rc;
 		}

@@ -152,16 +152,11 @@ struct bwd_args {
 static bool
 parse_max_connections(const char *arg, unsigned *ret)
 {
-	char		*end;
-	unsigned long	 v;
+	unsigned long v;
 
-	errno = 0;
-	v = strtoul(arg, &end, 10);
-	if (errno || end == arg || *end || v < 1 || v > 1000000) {
-		fprintf(stderr, "bulwarkd: --max-connections: "
-		    "must be 1..1000000\n");
+	if (opt_help_uint("bulwarkd", "max-connections", arg, 1, 1000000,
+	    &v) < 0)
 		return false;
-	}
 	*ret = (unsigned)v;
 	return true;
 }

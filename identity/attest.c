@@ -434,6 +434,18 @@ attest_quote_verify(const char *ak_pem, const unsigned char *quote,
 
 /* ---- MakeCredential (TPM 2.0 Part 1, 11.4.9 KDFa/KDFe, 24) ---- */
 
+/* Copies the next counter block H (HL bytes) of a KDF's output into
+ * OUT after DONE of NEED bytes; returns the new DONE. */
+static size_t
+kdf_put(unsigned char *out, size_t need, size_t done, const unsigned char *h,
+    unsigned hl)
+{
+	size_t take = need - done < hl ? need - done : hl;
+
+	memcpy(out + done, h, take);
+	return done + take;
+}
+
 /* KDFa (SP 800-108 counter mode with HMAC): LABEL is hashed with its
  * terminating NUL, as the TPM does. */
 static int
@@ -448,7 +460,7 @@ kdfa(const EVP_MD *md, const unsigned char *key, size_t klen,
 	if (4 + llen + culen + cvlen + 4 > sizeof(buf))
 		return -BW_E_INVALID;
 	for (i = 1; done < need; i++) {
-		size_t off = 0, take;
+		size_t off = 0;
 		unsigned hl = 0;
 
 		buf[off++] = i >> 24; buf[off++] = i >> 16;
@@ -460,9 +472,7 @@ kdfa(const EVP_MD *md, const unsigned char *key, size_t klen,
 		buf[off++] = bits >> 8; buf[off++] = bits;
 		if (!HMAC(md, key, klen, buf, off, h, &hl))
 			return -BW_E_CRYPTO;
-		take = need - done < hl ? need - done : hl;
-		memcpy(out + done, h, take);
-		done += take;
+		done = kdf_put(out, need, done, h, hl);
 	}
 	OPENSSL_cleanse(h, sizeof(h));
 	return 0;
@@ -483,7 +493,6 @@ kdfe(const EVP_MD *md, const unsigned char *z, size_t zlen, const char *label,
 		return -ENOMEM;
 	for (i = 1; done < need; i++) {
 		unsigned hl = 0;
-		size_t take;
 
 		c[0] = i >> 24; c[1] = i >> 16; c[2] = i >> 8; c[3] = i;
 		if (!EVP_DigestInit_ex(ctx, md, NULL) ||
@@ -494,9 +503,7 @@ kdfe(const EVP_MD *md, const unsigned char *z, size_t zlen, const char *label,
 		    !EVP_DigestUpdate(ctx, pv, pvlen) ||
 		    !EVP_DigestFinal_ex(ctx, h, &hl))
 			return -BW_E_CRYPTO;
-		take = need - done < hl ? need - done : hl;
-		memcpy(out + done, h, take);
-		done += take;
+		done = kdf_put(out, need, done, h, hl);
 	}
 	OPENSSL_cleanse(h, sizeof(h));
 	return 0;

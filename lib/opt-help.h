@@ -5,8 +5,10 @@
 #ifndef BW_OPT_HELP_H
 #define BW_OPT_HELP_H
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct opt_help {
@@ -69,6 +71,27 @@ opt_help_print(FILE *f, const struct opt_help *table, size_t n)
 		}
 		fputc('\n', f);
 	}
+}
+
+/* Parses ARG, the value of option --NAME of program PROG, as a decimal
+ * integer in MIN..MAX into *RET. Otherwise says so on standard error
+ * ("PROG: --NAME: must be MIN..MAX") and returns -EINVAL. */
+static inline int
+opt_help_uint(const char *prog, const char *name, const char *arg,
+    unsigned long min, unsigned long max, unsigned long *ret)
+{
+	unsigned long	 v;
+	char		*end;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || v < min || v > max) {
+		fprintf(stderr, "%s: --%s: must be %lu..%lu\n", prog, name, min,
+		    max);
+		return -EINVAL;
+	}
+	*ret = v;
+	return 0;
 }
 
 #endif

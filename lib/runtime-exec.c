@@ -453,21 +453,35 @@ shim_ready(int fd, int32_t err, int32_t pid, int32_t code)
 	close(fd);
 }
 
+/* Reads up to SIZE - 1 bytes of the small file PATH into BUF and ends
+ * them with a NUL. Returns the count, or -errno. Async-signal-safe. */
+static ssize_t
+read_small(const char *path, char *buf, size_t size)
+{
+	ssize_t	n;
+	int	fd, e;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	e = errno;
+	close(fd);
+	if (n < 0)
+		return -e;
+	buf[n] = '\0';
+	return n;
+}
+
 static pid_t
 shim_read_pid(const char *path)
 {
 	char	buf[32];
 	ssize_t	n;
 	long	v = 0;
-	int	fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return n < 0 ? -EIO : -ENODATA;
+	if ((n = read_small(path, buf, sizeof(buf))) <= 0)
+		return n < 0 ? (pid_t)n : -ENODATA;
 	for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
 		v = v * 10 + (buf[i] - '0');
 	return v > 1 && v < 1 << 30 ? (pid_t)v : -ENODATA;
@@ -718,16 +732,10 @@ runtime_read_exit(const char *path, char *ret_kind, int *ret_value)
 {
 	char	buf[64], word[16];
 	ssize_t	n;
-	int	fd, v;
+	int	v;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return n < 0 ? -errno : -BW_E_CORRUPT;
-	buf[n] = '\0';
+	if ((n = read_small(path, buf, sizeof(buf))) <= 0)
+		return n < 0 ? (int)n : -BW_E_CORRUPT;
 	if (sscanf(buf, "%15s %d", word, &v) != 2)
 		return -BW_E_CORRUPT;
 	if (!strcmp(word, "exited"))
