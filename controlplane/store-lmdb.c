@@ -452,6 +452,28 @@ lmdb_grow(void **a, size_t *cap, size_t n, size_t sz)
 	return 0;
 }
 
+/* Begins a read-only transaction *RET_TXN with a cursor *RET_CUR on DBI;
+ * end both with lmdb_read_end(), also after a failure. */
+static int
+lmdb_read_begin(struct store_lmdb *s, MDB_dbi dbi, MDB_txn **ret_txn,
+    MDB_cursor **ret_cur)
+{
+	int rc;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, ret_txn)) != 0)
+		return lmdb_err(rc);
+	return lmdb_err(mdb_cursor_open(*ret_txn, dbi, ret_cur));
+}
+
+static void
+lmdb_read_end(MDB_txn *txn, MDB_cursor *cur)
+{
+	if (cur)
+		mdb_cursor_close(cur);
+	if (txn)
+		mdb_txn_abort(txn);
+}
+
 static int
 lmdb_list(struct store *st, const char *prefix, struct store_kv ***ret,
     size_t *ret_n, uint64_t *ret_rev)
@@ -465,14 +487,9 @@ lmdb_list(struct store *st, const char *prefix, struct store_kv ***ret,
 	uint64_t rev;
 	int	 rc, r;
 
-	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
-		return lmdb_err(rc);
-	if ((r = lmdb_meta_get_u64(s, txn, LMDB_META_REVISION, &rev)) < 0)
+	if ((r = lmdb_read_begin(s, s->kv, &txn, &cur)) < 0 ||
+	    (r = lmdb_meta_get_u64(s, txn, LMDB_META_REVISION, &rev)) < 0)
 		goto out;
-	if ((rc = mdb_cursor_open(txn, s->kv, &cur)) != 0) {
-		r = lmdb_err(rc);
-		goto out;
-	}
 	rc = mdb_cursor_get(cur, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
 	for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
@@ -490,9 +507,7 @@ lmdb_list(struct store *st, const char *prefix, struct store_kv ***ret,
 	*ret_rev = rev;
 	r = 0;
 out:
-	if (cur)
-		mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
+	lmdb_read_end(txn, cur);
 	store_kv_array_free(a, n);
 	return r;
 }
@@ -880,12 +895,11 @@ lmdb_changes(struct store *st, const char *prefix, uint64_t since,
 	uint64_t compacted;
 	int	 rc, r;
 
-	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
-		return lmdb_err(rc);
 	/* The horizon is read in the same snapshot as the log, so a
 	 * concurrent compaction cannot hide a gap. */
-	r = lmdb_meta_get_u64(s, txn, LMDB_META_COMPACTED, &compacted);
-	if (r < 0)
+	if ((r = lmdb_read_begin(s, s->log, &txn, &cur)) < 0 ||
+	    (r = lmdb_meta_get_u64(s, txn, LMDB_META_COMPACTED,
+	    &compacted)) < 0)
 		goto out;
 	if (since < compacted) {
 		r = -BW_E_COMPACTED;
@@ -893,10 +907,6 @@ lmdb_changes(struct store *st, const char *prefix, uint64_t since,
 	}
 	if (since == UINT64_MAX)
 		goto done;
-	if ((rc = mdb_cursor_open(txn, s->log, &cur)) != 0) {
-		r = lmdb_err(rc);
-		goto out;
-	}
 	be64_put(rkey, since + 1);
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 	for (; rc == 0 && n < max; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -913,9 +923,7 @@ done:
 	*ret_n = n;
 	r = 0;
 out:
-	if (cur)
-		mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
+	lmdb_read_end(txn, cur);
 	store_events_free(a, n);
 	return r;
 }
@@ -1348,12 +1356,8 @@ lmdb_outbox_list(struct store *st, size_t max, struct store_outbox_entry **ret,
 	size_t	 n = 0, cap = 0;
 	int	 rc, r = 0;
 
-	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
-		return lmdb_err(rc);
-	if ((rc = mdb_cursor_open(txn, s->meta, &cur)) != 0) {
-		r = lmdb_err(rc);
+	if ((r = lmdb_read_begin(s, s->meta, &txn, &cur)) < 0)
 		goto out;
-	}
 	rc = lmdb_outbox_step(cur, &k, &v, MDB_SET_RANGE);
 	for (; rc == 0 && n < max; rc = lmdb_outbox_step(cur, &k, &v, MDB_NEXT)) {
 		if ((r = lmdb_grow((void **)&a, &cap, n, sizeof(*a))) < 0)
@@ -1373,9 +1377,7 @@ lmdb_outbox_list(struct store *st, size_t max, struct store_outbox_entry **ret,
 	*ret_n = n;
 	n = 0;
 out:
-	if (cur)
-		mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
+	lmdb_read_end(txn, cur);
 	store_outbox_entries_free(a, n);
 	return r;
 }
