@@ -14,6 +14,7 @@
 #include "lib/err.h"
 #include "lib/ids.h"
 #include "lib/json.h"
+#include "lib/opt-help.h"
 #include "lib/ossl-cleanup.h"
 #include "lib/runtime-exec.h"
 
@@ -180,6 +181,27 @@ test_errf_wrap(void **state)
  * 1970 and the wait would end at once. Only a lower bound is checked,
  * so a busy machine cannot fail it. */
 static void
+test_opt_help_uint(void **state)
+{
+	unsigned long v = 7;
+
+	(void)state;
+	assert_int_equal(opt_help_uint("t", "n", "0", 0, 10, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(opt_help_uint("t", "n", "10", 1, 10, &v), 0);
+	assert_int_equal(v, 10);
+	/* out of range, junk, empty and overflow leave *RET alone */
+	v = 7;
+	assert_int_equal(opt_help_uint("t", "n", "11", 1, 10, &v), -EINVAL);
+	assert_int_equal(opt_help_uint("t", "n", "0", 1, 10, &v), -EINVAL);
+	assert_int_equal(opt_help_uint("t", "n", "5x", 1, 10, &v), -EINVAL);
+	assert_int_equal(opt_help_uint("t", "n", "", 1, 10, &v), -EINVAL);
+	assert_int_equal(opt_help_uint("t", "n", "99999999999999999999999", 0,
+	    ~0ul, &v), -EINVAL);
+	assert_int_equal(v, 7);
+}
+
+static void
 test_cond_mono(void **state)
 {
 	pthread_mutex_t	mu = PTHREAD_MUTEX_INITIALIZER;
@@ -316,6 +338,7 @@ main(void)
 		cmocka_unit_test(test_uuid_v4),
 		cmocka_unit_test(test_errcode),
 		cmocka_unit_test(test_errf_wrap),
+		cmocka_unit_test(test_opt_help_uint),
 		cmocka_unit_test(test_cond_mono),
 		cmocka_unit_test(test_exec_umask),
 		cmocka_unit_test(test_json_at),
