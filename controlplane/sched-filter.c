@@ -206,42 +206,54 @@ anti_active(const struct sched_ctx *x)
 	return x->n_anti > 0 || x->n_holders > 0;
 }
 
+/* Keeps the candidates for which OK holds, in order. Inlined with its
+ * constant OK, so each filter stays one loop over the array. */
+static inline __attribute__((always_inline)) uint32_t
+keep_if(struct sched_ctx *x, uint32_t *cand, uint32_t n,
+    bool (*ok)(struct sched_ctx *, uint32_t))
+{
+	uint32_t k = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		if (ok(x, cand[i]))
+			cand[k++] = cand[i];
+	return k;
+}
+
 /* Required anti-affinity both ways: the request's own rules against the
  * instances they select, and rules held by bound instances that select
  * the request. Counters make each check one array read. */
-static uint32_t
-filter_anti(struct sched_ctx *x, uint32_t *cand, uint32_t n)
+static inline bool
+anti_ok(struct sched_ctx *x, uint32_t s)
 {
 	const struct sched_nhot *hot = x->c->hot;
 	const struct sched_counter *counters = x->c->counters;
-	uint32_t k = 0;
 
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t s = cand[i];
-		bool ok = true;
+	for (uint32_t r = 0; r < x->n_anti; r++) {
+		const struct sched_rule *ru = &x->anti[r];
 
-		for (uint32_t r = 0; r < x->n_anti && ok; r++) {
-			const struct sched_rule *ru = &x->anti[r];
-
-			if (sched_counter_at(&counters[ru->counter], &hot[s], s, ru->topology) > 0) {
-				ok = false;
-				sched_reject(x, SCHED_R_ANTI_AFFINITY);
-				if (x->ex)
-					x->ex->anti_rule_rejects[r]++;
-			}
+		if (sched_counter_at(&counters[ru->counter], &hot[s], s, ru->topology) > 0) {
+			sched_reject(x, SCHED_R_ANTI_AFFINITY);
+			if (x->ex)
+				x->ex->anti_rule_rejects[r]++;
+			return false;
 		}
-		for (uint32_t h = 0; h < x->n_holders && ok; h++) {
-			const struct sched_counter *kc = &counters[x->holders[h]];
-
-			if (sched_counter_at(kc, &hot[s], s, kc->topology) > 0) {
-				ok = false;
-				sched_reject(x, SCHED_R_ANTI_AFFINITY_EXISTING);
-			}
-		}
-		if (ok)
-			cand[k++] = s;
 	}
-	return k;
+	for (uint32_t h = 0; h < x->n_holders; h++) {
+		const struct sched_counter *kc = &counters[x->holders[h]];
+
+		if (sched_counter_at(kc, &hot[s], s, kc->topology) > 0) {
+			sched_reject(x, SCHED_R_ANTI_AFFINITY_EXISTING);
+			return false;
+		}
+	}
+	return true;
+}
+
+static uint32_t
+filter_anti(struct sched_ctx *x, uint32_t *cand, uint32_t n)
+{
+	return keep_if(x, cand, n, anti_ok);
 }
 
 static bool
@@ -253,35 +265,33 @@ spread_active(const struct sched_ctx *x)
 /* Hard spread: placing here must keep count(domain) + self - min over
  * eligible domains within max_skew. The minima come from the framework,
  * computed over the nodes that passed the static filters. */
-static uint32_t
-filter_spread(struct sched_ctx *x, uint32_t *cand, uint32_t n)
+static inline bool
+spread_ok(struct sched_ctx *x, uint32_t s)
 {
 	const struct sched_nhot *hot = x->c->hot;
 	const struct sched_counter *counters = x->c->counters;
-	uint32_t k = 0;
 
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t s = cand[i];
-		bool ok = true;
+	for (uint32_t r = 0; r < x->n_spread; r++) {
+		const struct sched_rule *ru = &x->spread[r];
+		int64_t cnt;
 
-		for (uint32_t r = 0; r < x->n_spread && ok; r++) {
-			const struct sched_rule *ru = &x->spread[r];
-			int64_t cnt;
-
-			if (ru->soft)
-				continue;
-			cnt = sched_counter_at(&counters[ru->counter], &hot[s], s, ru->topology);
-			if (cnt + ru->self_match - ru->min > (int64_t)ru->max_skew) {
-				ok = false;
-				sched_reject(x, SCHED_R_SPREAD);
-				if (x->ex)
-					x->ex->spread_rule_rejects[r]++;
-			}
+		if (ru->soft)
+			continue;
+		cnt = sched_counter_at(&counters[ru->counter], &hot[s], s, ru->topology);
+		if (cnt + ru->self_match - ru->min > (int64_t)ru->max_skew) {
+			sched_reject(x, SCHED_R_SPREAD);
+			if (x->ex)
+				x->ex->spread_rule_rejects[r]++;
+			return false;
 		}
-		if (ok)
-			cand[k++] = s;
 	}
-	return k;
+	return true;
+}
+
+static uint32_t
+filter_spread(struct sched_ctx *x, uint32_t *cand, uint32_t n)
+{
+	return keep_if(x, cand, n, spread_ok);
 }
 
 const struct sched_filter_plugin sched_filters[SCHED_F__MAX] = {
