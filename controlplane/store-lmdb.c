@@ -453,7 +453,7 @@ lmdb_grow(void **a, size_t *cap, size_t n, size_t sz)
 }
 
 /* Begins a read-only transaction *RET_TXN with a cursor *RET_CUR on DBI;
- * end both with lmdb_read_end(), also after a failure. */
+ * end both with lmdb_abort(), also after a failure. */
 static int
 lmdb_read_begin(struct store_lmdb *s, MDB_dbi dbi, MDB_txn **ret_txn,
     MDB_cursor **ret_cur)
@@ -465,8 +465,9 @@ lmdb_read_begin(struct store_lmdb *s, MDB_dbi dbi, MDB_txn **ret_txn,
 	return lmdb_err(mdb_cursor_open(*ret_txn, dbi, ret_cur));
 }
 
+/* Closes CUR and aborts TXN, either of which may be NULL. */
 static void
-lmdb_read_end(MDB_txn *txn, MDB_cursor *cur)
+lmdb_abort(MDB_txn *txn, MDB_cursor *cur)
 {
 	if (cur)
 		mdb_cursor_close(cur);
@@ -507,7 +508,7 @@ lmdb_list(struct store *st, const char *prefix, struct store_kv ***ret,
 	*ret_rev = rev;
 	r = 0;
 out:
-	lmdb_read_end(txn, cur);
+	lmdb_abort(txn, cur);
 	store_kv_array_free(a, n);
 	return r;
 }
@@ -923,7 +924,7 @@ done:
 	*ret_n = n;
 	r = 0;
 out:
-	lmdb_read_end(txn, cur);
+	lmdb_abort(txn, cur);
 	store_events_free(a, n);
 	return r;
 }
@@ -1001,10 +1002,7 @@ lmdb_compact(struct store *st, uint64_t rev)
 			return 0;
 	}
 out:
-	if (cur)
-		mdb_cursor_close(cur);
-	if (txn)
-		mdb_txn_abort(txn);
+	lmdb_abort(txn, cur);
 	lmdb_wend(s);
 	return r;
 }
@@ -1186,10 +1184,7 @@ lmdb_compact_policy(struct store_lmdb *s, uint64_t limit_bytes,
 		pthread_mutex_unlock(&s->cap_mu);
 	}
 out:
-	if (cur)
-		mdb_cursor_close(cur);
-	if (txn)
-		mdb_txn_abort(txn);
+	lmdb_abort(txn, cur);
 	lmdb_full_hint(s, r);
 	lmdb_wend(s);
 	return r;
@@ -1377,7 +1372,7 @@ lmdb_outbox_list(struct store *st, size_t max, struct store_outbox_entry **ret,
 	*ret_n = n;
 	n = 0;
 out:
-	lmdb_read_end(txn, cur);
+	lmdb_abort(txn, cur);
 	store_outbox_entries_free(a, n);
 	return r;
 }
