@@ -819,7 +819,7 @@ comp_sysctl_configured(struct comp_ctx *ctx, struct comp_result *res,
 		return r;
 	if (r < 0)
 		return comp_obs_add(res, false, csubj, req, "%s", r == -ENOENT ?
-		    "not set" : strerror(-r));
+		    "not set" : bw_strerror(r));
 	return comp_obs_add(res, v >= min && v <= max, csubj, req, "%ld", v);
 }
 
@@ -914,12 +914,12 @@ comp_baseline_item(struct comp_ctx *ctx, struct comp_result *res,
 			return r;
 		if (r < 0 && r != -ENOENT)
 			return comp_obs_add(res, false, subj, want,
-			    "unreadable (%s)", strerror(-r));
+			    "unreadable (%s)", bw_strerror(r));
 		r = hb_item_eval(it, buf, &found);
 	}
 	if (r < 0)
 		return r == -ENOMEM ? r : comp_obs_add(res, false, subj, want,
-		    "unreadable (%s)", strerror(-r));
+		    "unreadable (%s)", bw_strerror(r));
 	return comp_obs_add(res, r == 1, subj, want, "%s", found);
 }
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <linux/openat2.h>
 
+#include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/macro.h"
 #include "hardening/baseline.h"
@@ -840,7 +841,7 @@ hb_check_mode(int rootfd, const struct hb_item *it, char **ret_found)
 		if (dfd == -ENOENT && (it->flags & HB_OPTIONAL))
 			return (*ret_found = strdup("absent")) ? 1 : -ENOMEM;
 		return (*ret_found = hb_strdup_printf("missing (%s)",
-		    strerror(-dfd))) ? 0 : -ENOMEM;
+		    bw_strerror(dfd))) ? 0 : -ENOMEM;
 	}
 	m = st.st_mode & 07777;
 	if (!(*ret_found = hb_strdup_printf("owner uid %u, mode %04o%s",
@@ -1339,7 +1340,7 @@ hb_apply(int rootfd, bool dry_run, hb_report_fn report, void *arg)
 		int r = hb_item_check(rootfd, &hb_table[i], &found);
 
 		if (r < 0) {
-			report(&hb_table[i], NULL, strerror(-r), arg);
+			report(&hb_table[i], NULL, bw_strerror(r), arg);
 			if (!first)
 				first = r;
 		}
@@ -1369,7 +1370,7 @@ hb_apply(int rootfd, bool dry_run, hb_report_fn report, void *arg)
 			report(it, what, r == -EEXIST ?
 			    "still differs after the edit (overridden later)" :
 			    r == -ELOOP ? "refused: a symlink on the path" :
-			    strerror(-r), arg);
+			    bw_strerror(r), arg);
 			if (!first)
 				first = r;
 			continue;

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "lib/err.h"
 #include "lib/json.h"
 #include "lib/macro.h"
 #include "lib/opt-help.h"
@@ -141,7 +142,7 @@ cmd_check(int rootfd, const struct harden_opts *o)
 		r = hb_item_check(rootfd, &items[i], &found);
 		if (r < 0) {
 			fprintf(stderr, "bulwark-harden: %s: %s\n", items[i].id,
-			    strerror(-r));
+			    bw_strerror(r));
 			failed++;
 			continue;
 		}
@@ -251,7 +252,7 @@ cmd_scan(const struct harden_opts *o)
 		return -ENOMEM;
 	if ((r = comp_ctx_open(&ctx, o->root, NULL, NULL, 0)) < 0) {
 		fprintf(stderr, "bulwark-harden: %s: %s\n", o->root,
-		    strerror(-r));
+		    bw_strerror(r));
 		return EXIT_FAILED;
 	}
 	items = hb_items(&n);
@@ -299,7 +300,7 @@ main(int argc, char **argv)
 		close(rootfd);
 	}
 	if (r < 0) {
-		fprintf(stderr, "bulwark-harden: %s\n", strerror(-r));
+		fprintf(stderr, "bulwark-harden: %s\n", bw_strerror(r));
 		return EXIT_FAILED;
 	}
 	return r;
