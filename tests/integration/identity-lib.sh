@@ -50,6 +50,14 @@ has_pending() { [ "$(acurl "$URL/v1/nodes/$1" | jq -r '.status.pending.pcrs["7"]
 # per step. Returns 1 when a node is not Trusted (its agent's log follows
 # on stderr); finishes the test when a swtpm does not start. Needs the
 # running bulwarkd of start_bulwarkd.
+# approve_node NODE: the administrator approves NODE's pending
+# enrolment; succeeds when the server answers 200.
+approve_node() {
+	[ "$(acurl -o "$T/approve-$1.json" -w '%{http_code}' -X POST \
+		-H 'Content-Type: application/json' -d "{\"node\":\"$1\"}" \
+		"$URL/v1/enrol/approve")" = 200 ]
+}
+
 enrol_nodes() {
 	local secs=$1 n rc=0
 	shift
@@ -65,8 +73,11 @@ enrol_nodes() {
 	done
 	for n in "$@"; do
 		wait_for "$secs" has_pending "$n" || fail "$n did not quote"
-		acurl -o /dev/null -X POST -H 'Content-Type: application/json' \
-			-d "{\"node\":\"$n\"}" "$URL/v1/enrol/approve"
+		# an approval refused (e.g. the quote was still being
+		# verified) is tried again rather than left to look like
+		# a node that never becomes Trusted
+		wait_for "$secs" approve_node "$n" ||
+			fail "$n approved (last answer: $(cat "$T/approve-$n.json"))"
 	done
 	for n in "$@"; do
 		if wait_for "$secs" is_state "$n" Trusted; then
