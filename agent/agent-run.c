@@ -28,6 +28,7 @@
 #include "agent/agent-run.h"
 #include "agent/cni.h"
 #include "agent/runtime.h"
+#include "client/client.h"
 #include "image/image.h"
 #include "lib/clock.h"
 #include "lib/err.h"
@@ -162,14 +163,6 @@ api(struct agent_run *ar, const char *method, const char *path, json_t *body,
 	return 0;
 }
 
-static const char *
-api_message(const json_t *doc)
-{
-	const char *m = json_str_at(doc, "error", "message");
-
-	return m ? m : "(no message)";
-}
-
 /* GETs PATH; *RET_DOC on 200, -BW_E_NOTFOUND on 404. */
 static int
 api_get(struct agent_run *ar, const char *path, json_t **ret_doc,
@@ -185,7 +178,8 @@ api_get(struct agent_run *ar, const char *path, json_t **ret_doc,
 		return 0;
 	}
 	r = status == 404 ? -BW_E_NOTFOUND : -BW_E_UNAVAILABLE;
-	errf(r, ret_err, "GET %s: HTTP %d: %s", path, status, api_message(doc));
+	errf(r, ret_err, "GET %s: HTTP %d: %s", path, status,
+	    client_error_message(doc, "(no message)"));
 	json_decref(doc);
 	return r;
 }
@@ -511,7 +505,8 @@ report(struct agent_run *ar, const json_t *item, struct ar_inst *e)
 		/* 404: deleted meanwhile (the next pass removes it). */
 		if (status != 404)
 			log_warn("instance %s/%s: status refused (HTTP %d): %s",
-			    e->tenant, e->name, status, api_message(reply));
+			    e->tenant, e->name, status,
+			    client_error_message(reply, "(no message)"));
 		return -BW_E_UNAVAILABLE;
 	}
 	if (tail && tail_due)
@@ -1308,7 +1303,7 @@ report_node(struct agent_run *ar)
 	if (api(ar, "PUT", path, want, &status, &reply, &err) < 0 ||
 	    status != 200)
 		log_warn("node status report failed: %s", err ? err :
-		    reply ? api_message(reply) : "error");
+		    reply ? client_error_message(reply, "(no message)") : "error");
 }
 
 /* Lists the instances the API binds here, page by page, into

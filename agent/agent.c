@@ -21,6 +21,7 @@
 
 #include "agent/agent-run.h"
 #include "agent/agent-tls.h"
+#include "client/client.h"
 #include "hardening/crypto-policy.h"
 #include "identity/attest.h"
 #include "identity/tpm.h"
@@ -215,14 +216,6 @@ post_json(struct agent_tls *t, const char *server, const char *path,
 	return 0;
 }
 
-static const char *
-reply_error(json_t *reply)
-{
-	const char *m = json_str_at(reply, "error", "message");
-
-	return m ? m : "(no message)";
-}
-
 /* ---- the TPM's dictionary-attack state ---- */
 
 /* The node keys this agent uses: all must carry noDA (docs/identity.md). */
@@ -346,7 +339,7 @@ enrol_once(struct agent *a, struct tpm *tpm, struct agent_tls *bt,
 		return r;
 	if (status != 200)
 		return errf(-BW_E_DENIED, ret_err, "enrolment refused (HTTP %d): "
-		    "%s", status, reply_error(rep));
+		    "%s", status, client_error_message(rep, "(no message)"));
 	if (b64_decode(json_string_value(json_object_get(rep, "credential")),
 	    ATTEST_BLOB_MAX, &cred, &clen) < 0 ||
 	    b64_decode(json_string_value(json_object_get(rep, "nonce")),
@@ -457,7 +450,7 @@ agent_enrol(struct agent *a, char **ret_err)
 		}
 		if (status != 202) {
 			r = errf(-BW_E_DENIED, ret_err, "enrolment refused (HTTP "
-			    "%d): %s", status, reply_error(rep));
+			    "%d): %s", status, client_error_message(rep, "(no message)"));
 			goto out;
 		}
 		if (time(NULL) >= deadline || stopping) {
@@ -536,7 +529,7 @@ attest_once(struct agent *a, unsigned *ret_interval, char **ret_err)
 		return r;
 	if (status != 200)
 		return errf(-BW_E_DENIED, ret_err, "nonce refused (HTTP %d): %s",
-		    status, reply_error(rep));
+		    status, client_error_message(rep, "(no message)"));
 	if (b64_decode(json_string_value(json_object_get(rep, "nonce")),
 	    ATTEST_NONCE_MAX, &nonce, &nlen) < 0 ||
 	    attest_pcr_mask_parse(json_string_value(json_object_get(rep,
@@ -563,7 +556,7 @@ attest_once(struct agent *a, unsigned *ret_interval, char **ret_err)
 	    ret_err)) < 0)
 		return r;
 	if (status != 200) {
-		errf(0, ret_err, "%s", reply_error(res));
+		errf(0, ret_err, "%s", client_error_message(res, "(no message)"));
 		return 0;
 	}
 	if ((cert = json_string_value(json_object_get(res, "certificate")))) {

@@ -82,31 +82,6 @@ audit_sha384(const void *p, size_t n, unsigned char out[48])
 	return 0;
 }
 
-static int
-lowhex_val(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -BW_E_INVALID;
-}
-
-int
-audit_unhex(const char *s, size_t slen, unsigned char *out, size_t n)
-{
-	if (slen != 2 * n)
-		return -BW_E_INVALID;
-	for (size_t i = 0; i < n; i++) {
-		int hi = lowhex_val(s[2 * i]), lo = lowhex_val(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -BW_E_INVALID;
-		out[i] = (unsigned char)(hi << 4 | lo);
-	}
-	return 0;
-}
-
 /* Bytes written as themselves; every other byte is %XX. */
 static int
 is_plain(unsigned char c)
@@ -363,7 +338,7 @@ static int
 is_lowhex(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (lowhex_val(s[i]) < 0)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
 	return 1;
 }
@@ -476,7 +451,7 @@ audit_line_parse(const char *line, size_t len, struct audit_line *ret,
 		memcpy(l.key, val[F_KEY], AUDIT_HASH_HEX);
 		if (vlen[F_SIG] == 0 || vlen[F_SIG] > 2 * AUDIT_SIG_MAX ||
 		    vlen[F_SIG] % 2 ||
-		    audit_unhex(val[F_SIG], vlen[F_SIG], l.sig, vlen[F_SIG] / 2) < 0)
+		    hex_decode_span(val[F_SIG], vlen[F_SIG], l.sig, vlen[F_SIG] / 2, true) < 0)
 			return errf(-BW_E_INVALID, ret_err, "bad checkpoint signature");
 		l.siglen = vlen[F_SIG] / 2;
 		l.signed_len = off[F_SIG] - 1;

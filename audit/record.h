@@ -110,10 +110,6 @@ int audit_sha256(const void *p, size_t n, unsigned char out[AUDIT_HASH_LEN]);
 /* SHA-384 of P into OUT (48 bytes): the digest checkpoints sign. */
 int audit_sha384(const void *p, size_t n, unsigned char out[48]);
 
-/* Decodes exactly 2N lowercase hex characters. Returns 0 or
- * -BW_E_INVALID. */
-int audit_unhex(const char *s, size_t slen, unsigned char *out, size_t n);
-
 /* The genesis prev_hash of seq 1: 64 '0'. */
 extern const char audit_zero_hash[AUDIT_HASH_HEX + 1];
 

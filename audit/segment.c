@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "audit/segment.h"
+#include "lib/b64.h"
 #include "lib/err.h"
 #include "lib/macro.h"
 
@@ -82,7 +83,7 @@ audit_segment_header_parse(const char *buf, size_t len,
 	if (pos == start || pos - start > 20 || (buf[start] == '0') || v == 0)
 		return -BW_E_INVALID;
 	if (len - pos != 6 + AUDIT_HASH_HEX || memcmp(buf + pos, " prev=", 6) != 0 ||
-	    audit_unhex(buf + pos + 6, AUDIT_HASH_HEX, h, sizeof(h)) < 0)
+	    hex_decode_span(buf + pos + 6, AUDIT_HASH_HEX, h, sizeof(h), true) < 0)
 		return -BW_E_INVALID;
 	*ret_first_seq = v;
 	memcpy(ret_prev, buf + pos + 6, AUDIT_HASH_HEX);

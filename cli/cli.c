@@ -50,8 +50,8 @@ report_error_ctx(const struct client_response *resp, const char *ctx)
 	_cleanup_json_ json_t	*o = json_loadb(resp->body, resp->body_len, 0, NULL);
 	const char		*code, *msg;
 
-	code = json_string_value(json_object_get(json_object_get(o, "error"), "code"));
-	msg = json_string_value(json_object_get(json_object_get(o, "error"), "message"));
+	code = json_str_at(o, "error", "code");
+	msg = client_error_message(o, NULL);
 	if (code && msg)
 		fprintf(stderr, "bulwark: %s%s%s (%d %s)\n", ctx ? ctx : "",
 		    ctx ? ": " : "", msg, resp->status, code);

@@ -37,11 +37,10 @@ identity_cli_node(const struct client_conf *conf, int approve,
 	if (rc != CLI_EXIT_OK) {
 		_cleanup_json_ json_t *o = json_loadb(resp.body, resp.body_len,
 		    0, NULL);
-		const char *m = json_string_value(json_object_get(
-		    json_object_get(o, "error"), "message"));
 
 		fprintf(stderr, "bulwark: node %s: %s (%d)\n", approve ?
-		    "approve" : "bootstrap", m ? m : "failed", resp.status);
+		    "approve" : "bootstrap", client_error_message(o, "failed"),
+		    resp.status);
 	} else if (out) {
 		if ((r = write_file_atomic_at(AT_FDCWD, out, resp.body,
 		    resp.body_len, 0600)) < 0) {

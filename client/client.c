@@ -95,6 +95,14 @@ client_response_clear(struct client_response *r)
 	memset(r, 0, sizeof(*r));
 }
 
+const char *
+client_error_message(const json_t *doc, const char *default_msg)
+{
+	const char *m = json_str_at(doc, "error", "message");
+
+	return m ? m : default_msg;
+}
+
 int
 client_split_url(const char *url, char *host, size_t hlen, char *port,
     size_t plen, int *ret_tls)

@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 typedef struct ssl_ctx_st SSL_CTX;
 
 #define CLIENT_RESPONSE_MAX	(64 * 1024 * 1024)
@@ -37,6 +39,10 @@ int client_request(const struct client_conf *conf, const char *method,
     const char *path, const char *body, struct client_response *ret,
     char **ret_err);
 void client_response_clear(struct client_response *r);
+
+/* The message of an API error document ({"error":{"code","message"}}),
+ * or DEFAULT_MSG when DOC (may be NULL) holds none. Points into DOC. */
+const char *client_error_message(const json_t *doc, const char *default_msg);
 
 /* A kept-alive connection for many requests (load tools, agents). CONF
  * is borrowed and must outlive the connection. */

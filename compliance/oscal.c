@@ -9,7 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/rand.h>
 
 #include "lib/buf.h"
 #include "lib/err.h"
@@ -18,19 +17,6 @@
 #include "lib/json.h"
 #include "lib/macro.h"
 #include "compliance/oscal.h"
-
-int
-comp_uuid_v4(char out[37])
-{
-	unsigned char b[16];
-
-	if (RAND_bytes(b, sizeof(b)) != 1)
-		return -BW_E_CRYPTO;
-	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);	/* version 4 */
-	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);	/* RFC 4122 variant */
-	bw_uuid_format(b, out);
-	return 0;
-}
 
 static json_t *
 comp_prop(const char *name, const char *value)
@@ -122,7 +108,7 @@ comp_observation(const struct comp_result *r, char uuid[37])
 	char ts[64];
 	size_t i;
 
-	if (comp_uuid_v4(uuid) < 0)
+	if (bw_uuid_v4(uuid) < 0)
 		return NULL;
 	bw_time_rfc3339_ms(ts, sizeof(ts), &r->start);
 	if (asprintf(&desc, "%s Verdict: %s.", r->check->description,
@@ -206,7 +192,7 @@ comp_finding(const struct comp_control *ctl, int verdict,
 	char uuid[37];
 	size_t i;
 
-	if (comp_uuid_v4(uuid) < 0)
+	if (bw_uuid_v4(uuid) < 0)
 		return NULL;
 	if (asprintf(&title, "%s %s", ctl->label ? ctl->label : ctl->id,
 	    ctl->title) < 0 ||
@@ -304,7 +290,7 @@ comp_oscal_assessment_results(const struct comp_scan *scan,
 	}
 	if ((r = comp_metadata(title, opts, &meta)) < 0)
 		return r;
-	if ((r = comp_uuid_v4(uuid)) < 0 || (r = comp_uuid_v4(ruuid)) < 0) {
+	if ((r = bw_uuid_v4(uuid)) < 0 || (r = bw_uuid_v4(ruuid)) < 0) {
 		json_decref(meta);
 		return r;
 	}
@@ -393,7 +379,7 @@ poam_skeleton(const struct comp_baseline *base,
 	}
 	if ((r = comp_metadata(title, opts, &meta)) < 0)
 		return r;
-	if ((r = comp_uuid_v4(uuid)) < 0) {
+	if ((r = bw_uuid_v4(uuid)) < 0) {
 		json_decref(meta);
 		return r;
 	}
@@ -495,8 +481,8 @@ poam_item(struct poam_ctx *p, size_t i, char **ret_err)
 	if (comp_push(p->observations, comp_observation(res,
 	    p->obs_uuid[i])) < 0)
 		return -ENOMEM;
-	if ((r = comp_uuid_v4(ruuid)) < 0 ||
-	    (r = comp_uuid_v4(iuuid)) < 0)
+	if ((r = bw_uuid_v4(ruuid)) < 0 ||
+	    (r = bw_uuid_v4(iuuid)) < 0)
 		return r;
 	if (asprintf(&it, "%s not satisfied", res->check->title) < 0 ||
 	    asprintf(&stmt, "Requirement: %s. The automated check "

@@ -23,10 +23,6 @@ struct comp_oscal_opts {
 	int		 deadline_days;	/* POA&M risk deadline; 30 when 0 */
 };
 
-/* Writes a random (version 4) UUID from OpenSSL's DRBG into OUT.
- * Returns 0 or -BW_E_CRYPTO. */
-int comp_uuid_v4(char out[37]);
-
 /* Builds an assessment-results document for SCAN. Every control a check
  * covers (restricted to BASE when not NULL) is listed in
  * reviewed-controls and gets one finding, targeted at its statement in

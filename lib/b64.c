@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "lib/b64.h"
@@ -121,30 +122,38 @@ hex_encode(const void *buf, size_t len, char *out)
 }
 
 static int
-hex_value(char c)
+hex_value(char c, bool lower_only)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
 	if (c >= 'a' && c <= 'f')
 		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
+	if (!lower_only && c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -BW_E_INVALID;
 }
 
 int
-hex_decode(const char *s, unsigned char *out, size_t len)
+hex_decode_span(const char *s, size_t slen, unsigned char *out, size_t len,
+    bool lower_only)
 {
 	size_t i;
 
-	if (!s || strlen(s) != 2 * len)
+	if (!s || slen != 2 * len)
 		return -BW_E_INVALID;
 	for (i = 0; i < len; i++) {
-		int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
+		int hi = hex_value(s[2 * i], lower_only);
+		int lo = hex_value(s[2 * i + 1], lower_only);
 
 		if (hi < 0 || lo < 0)
 			return -BW_E_INVALID;
 		out[i] = (unsigned char)((hi << 4) | lo);
 	}
 	return 0;
+}
+
+int
+hex_decode(const char *s, unsigned char *out, size_t len)
+{
+	return hex_decode_span(s, s ? strlen(s) : 0, out, len, false);
 }

@@ -4,6 +4,7 @@
 #ifndef BW_B64_H
 #define BW_B64_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Encodes LEN bytes of BUF into a new NUL-terminated string in *RET
@@ -21,5 +22,11 @@ char *hex_encode(const void *buf, size_t len, char *out);
 /* Decodes exactly LEN bytes from the 2 * LEN hex digits of S into OUT.
  * Returns 0 or -BW_E_INVALID. */
 int hex_decode(const char *s, unsigned char *out, size_t len);
+
+/* The same for the SLEN bytes at S (not NUL-terminated); with
+ * LOWER_ONLY, only the digits 0-9a-f are accepted (formats whose hex is
+ * canonical, such as the audit trail's). */
+int hex_decode_span(const char *s, size_t slen, unsigned char *out, size_t len,
+    bool lower_only);
 
 #endif

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 
+#include "lib/b64.h"
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/ids.h"
@@ -327,6 +328,30 @@ test_ossl_cleanup(void **state)
 	assert_non_null(x);
 }
 
+/* hex_decode takes either case from a C string; hex_decode_span reads a
+ * slice and, for canonical formats, only lowercase. */
+static void
+test_hex_decode(void **state)
+{
+	unsigned char	 b[2];
+	char		 hex[5];
+
+	(void)state;
+	assert_int_equal(hex_decode("0aFf", b, 2), 0);
+	assert_int_equal(b[0], 0x0a);
+	assert_int_equal(b[1], 0xff);
+	assert_string_equal(hex_encode(b, 2, hex), "0aff");
+	assert_int_equal(hex_decode("0aff0", b, 2), -BW_E_INVALID);
+	assert_int_equal(hex_decode("0g", b, 1), -BW_E_INVALID);
+	assert_int_equal(hex_decode(NULL, b, 1), -BW_E_INVALID);
+	/* a slice: what follows it is not read */
+	assert_int_equal(hex_decode_span("0aff=x", 4, b, 2, true), 0);
+	assert_int_equal(b[1], 0xff);
+	assert_int_equal(hex_decode_span("0aFF", 4, b, 2, true), -BW_E_INVALID);
+	assert_int_equal(hex_decode_span("0aFF", 4, b, 2, false), 0);
+	assert_int_equal(hex_decode_span("0af", 3, b, 2, false), -BW_E_INVALID);
+}
+
 int
 main(void)
 {
@@ -346,6 +371,7 @@ main(void)
 		cmocka_unit_test(test_uuid_format),
 		cmocka_unit_test(test_mono_units),
 		cmocka_unit_test(test_ossl_cleanup),
+		cmocka_unit_test(test_hex_decode),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
