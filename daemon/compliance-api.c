@@ -81,12 +81,9 @@ load_data(struct compliance_api *ca, int which, char **ret_err)
 static time_t
 facts_rfc3339(const char *s)
 {
-	struct tm	 tm = { 0 };
-	const char	*e;
+	time_t t;
 
-	if (!s || !(e = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) || *e != 'Z')
-		return (time_t)-1;
-	return timegm(&tm);
+	return bw_time_parse(s, &t) < 0 ? (time_t)-1 : t;
 }
 
 static int
@@ -846,18 +843,7 @@ handle_results(struct compliance_api *ca, struct evhttp_request *req,
 static int
 parse_time(const char *s, time_t *ret)
 {
-	struct tm	 tm = { 0 };
-	const char	*end;
-
-	if (!s)
-		return 0;
-	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!end)
-		end = strptime(s, "%Y-%m-%d", &tm);
-	if (!end || (*end && strcmp(end, "Z") != 0))
-		return -BW_E_INVALID;
-	*ret = timegm(&tm);
-	return 0;
+	return s ? bw_time_parse(s, ret) : 0;
 }
 
 /* Builds a signed evidence bundle for the period and sends it. The

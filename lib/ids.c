@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/rand.h>
 
@@ -62,6 +63,29 @@ bw_time_rfc3339_at(char *buf, size_t len, time_t t)
 
 	gmtime_r(&t, &tm);
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int
+bw_time_parse(const char *s, time_t *ret)
+{
+	struct tm	 tm = { 0 };
+	const char	*e;
+
+	if (!s || !(e = strptime(s, "%Y-%m-%d", &tm)))
+		return -BW_E_INVALID;
+	if (*e == 'T') {
+		if (!(e = strptime(e, "T%H:%M:%S", &tm)))
+			return -BW_E_INVALID;
+		if (*e == '.' && e[1] >= '0' && e[1] <= '9')
+			for (e++; *e >= '0' && *e <= '9'; e++)
+				;
+	}
+	if (*e == 'Z')
+		e++;
+	if (*e)
+		return -BW_E_INVALID;
+	*ret = timegm(&tm);
+	return 0;
 }
 
 void

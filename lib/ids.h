@@ -27,4 +27,10 @@ void bw_time_rfc3339_at(char *buf, size_t len, time_t t);
  * "2026-11-26T18:00:00.123Z" (at least BW_TIME_LEN + 5 bytes). */
 void bw_time_rfc3339_ms(char *buf, size_t len, const struct timespec *ts);
 
+/* Parses a UTC time as these formatters write it, or a date alone:
+ * "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SS", then optional fractional
+ * seconds and an optional "Z" (nothing else: no offsets). Returns 0 and
+ * *RET, or -BW_E_INVALID. */
+int bw_time_parse(const char *s, time_t *ret);
+
 #endif

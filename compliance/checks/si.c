@@ -16,6 +16,7 @@
 
 #include "lib/b64.h"
 #include "lib/err.h"
+#include "lib/ids.h"
 #include "lib/json.h"
 #include "lib/macro.h"
 #include "compliance/checks/checks.h"
@@ -77,21 +78,6 @@ COMP_CHECK_FN(comp_chk_si_patch_age)
 	return comp_verdict_from_obs(res);
 }
 
-/* "YYYY-MM-DD" with an optional time part, as UTC. */
-static int
-comp_parse_date(const char *s, time_t *ret)
-{
-	struct tm tm = { 0 };
-	const char *e;
-
-	if (!s || !(e = strptime(s, "%Y-%m-%d", &tm)))
-		return -BW_E_INVALID;
-	if (*e == 'T' && !strptime(e, "T%H:%M:%S", &tm))
-		return -BW_E_INVALID;
-	*ret = timegm(&tm);
-	return 0;
-}
-
 struct comp_adv {
 	const char	*id, *package, *fixed, *severity;
 	time_t		 published;
@@ -123,7 +109,7 @@ comp_advisories(struct comp_ctx *ctx, struct comp_result *res,
 		    "valid JSON", "%s", err ? err : "invalid");
 	advs = json_object_get(root, "advisories");
 	if (!json_is_array(advs) || json_array_size(advs) > COMP_ADVISORIES_MAX ||
-	    comp_parse_date(json_string_value(json_object_get(root,
+	    bw_time_parse(json_string_value(json_object_get(root,
 	    "generated")), ret_generated) < 0)
 		return comp_obs_add(res, false, path, "generated date and "
 		    "advisories array", "missing or malformed");
@@ -139,7 +125,7 @@ comp_advisories(struct comp_ctx *ctx, struct comp_result *res,
 				    "string fields id, package, fixed, "
 				    "published, severity", "advisories[%zu].%s "
 				    "missing", i, keys[k]);
-		if (comp_parse_date(json_string_value(json_object_get(a,
+		if (bw_time_parse(json_string_value(json_object_get(a,
 		    "published")), &t) < 0)
 			return comp_obs_add(res, false, path, "YYYY-MM-DD",
 			    "advisories[%zu].published malformed", i);
@@ -155,7 +141,7 @@ comp_adv_get(json_t *a, struct comp_adv *adv)
 	adv->package = json_string_value(json_object_get(a, "package"));
 	adv->fixed = json_string_value(json_object_get(a, "fixed"));
 	adv->severity = json_string_value(json_object_get(a, "severity"));
-	comp_parse_date(json_string_value(json_object_get(a, "published")),
+	bw_time_parse(json_string_value(json_object_get(a, "published")),
 	    &adv->published);
 }
 

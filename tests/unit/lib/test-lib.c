@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "lib/b64.h"
@@ -352,6 +353,31 @@ test_hex_decode(void **state)
 	assert_int_equal(hex_decode_span("0af", 3, b, 2, false), -BW_E_INVALID);
 }
 
+/* bw_time_parse reads what the formatters write, and dates alone. */
+static void
+test_time_parse(void **state)
+{
+	time_t	t = 1;
+	char	buf[64];
+
+	(void)state;
+	assert_int_equal(bw_time_parse("1970-01-01T00:00:00Z", &t), 0);
+	assert_int_equal(t, 0);
+	bw_time_rfc3339_at(buf, sizeof(buf), 1796400000);
+	assert_int_equal(bw_time_parse(buf, &t), 0);
+	assert_int_equal(t, 1796400000);
+	assert_int_equal(bw_time_parse("2026-12-06", &t), 0);
+	assert_int_equal(t % 86400, 0);
+	assert_int_equal(bw_time_parse("2026-12-06T10:00:00.123Z", &t), 0);
+	assert_int_equal(bw_time_parse("2026-12-06T10:00:00", &t), 0);
+	assert_int_equal(bw_time_parse("2026-12-06T10:00:00+01:00", &t),
+	    -BW_E_INVALID);
+	assert_int_equal(bw_time_parse("2026-12-06T10:00", &t), -BW_E_INVALID);
+	assert_int_equal(bw_time_parse("2026-12-06Zx", &t), -BW_E_INVALID);
+	assert_int_equal(bw_time_parse("yesterday", &t), -BW_E_INVALID);
+	assert_int_equal(bw_time_parse(NULL, &t), -BW_E_INVALID);
+}
+
 int
 main(void)
 {
@@ -372,6 +398,7 @@ main(void)
 		cmocka_unit_test(test_mono_units),
 		cmocka_unit_test(test_ossl_cleanup),
 		cmocka_unit_test(test_hex_decode),
+		cmocka_unit_test(test_time_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
