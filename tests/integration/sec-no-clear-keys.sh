@@ -70,7 +70,8 @@ n1_tls_ok() { [ "$(acurl "$URL/v1/nodes/n1" | jq -r .status.last_attested_unix)"
 SERIAL=$(openssl x509 -noout -serial -in "$D/pki/server.crt")
 PUB=$(served_pub)
 stop_bulwarkd
-start_bulwarkd "$D" || { fail "bulwarkd did not restart"; finish; }
+# on the same port, where the agent reconnects
+start_bulwarkd "$D" --listen "127.0.0.1:$PORT" || { fail "bulwarkd did not restart"; finish; }
 check "after a restart the same key is served" test "$(served_pub)" = "$PUB"
 check "... with the same certificate" \
 	test "$(openssl x509 -noout -serial -in "$D/pki/server.crt")" = "$SERIAL"
