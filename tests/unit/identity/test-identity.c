@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "audit/signer.h"
 #include "audit/trail.h"
@@ -132,6 +133,84 @@ test_custody_roundtrip(void **state)
 	free(err);
 	free(buf);
 	EVP_PKEY_free(key);
+	identity_close(id);
+}
+
+static char *
+pub_pem(EVP_PKEY *k)
+{
+	BIO	*b = BIO_new(BIO_s_mem());
+	char	*data, *pem;
+	long	 n;
+
+	assert_non_null(b);
+	assert_int_equal(PEM_write_bio_PUBKEY(b, k), 1);
+	n = BIO_get_mem_data(b, &data);
+	pem = strndup(data, (size_t)n);
+	BIO_free(b);
+	assert_non_null(pem);
+	return pem;
+}
+
+/* The server's TLS key: created in the TPM, stored only as its wrapped
+ * blob, signs (as libssl asks) in the TPM, and comes back after a
+ * restart; a damaged blob is refused. */
+static void
+test_server_key_custody(void **state)
+{
+	struct fixture				*f = *state;
+	struct identity_options			 o = opts(f);
+	struct identity				*id = NULL;
+	const struct pki_server_key_custody	*c;
+	static const char			 msg[] = "handshake";
+	EVP_PKEY				*key = NULL;
+	EVP_MD_CTX				*m;
+	unsigned char				 sig[256];
+	size_t					 siglen = sizeof(sig), len;
+	char					*err = NULL, p[4300], *buf = NULL;
+	char					*pem, *pem2;
+
+	path(p, sizeof(p), f, "pki");
+	assert_int_equal(mkdir(p, 0700), 0);
+	assert_int_equal(identity_open(&o, &id, &err), 0);
+	c = identity_server_key_custody(id);
+	assert_int_equal(c->load(c->ctx, &key, &err), -ENOENT);
+	assert_int_equal(c->create(c->ctx, &key, &err), 0);
+	m = EVP_MD_CTX_new();
+	assert_int_equal(EVP_DigestSignInit(m, NULL, EVP_sha384(), NULL, key), 1);
+	assert_int_equal(EVP_DigestSign(m, sig, &siglen,
+	    (const unsigned char *)msg, strlen(msg)), 1);
+	EVP_MD_CTX_free(m);
+	m = EVP_MD_CTX_new();
+	assert_int_equal(EVP_DigestVerifyInit(m, NULL, EVP_sha384(), NULL, key), 1);
+	assert_int_equal(EVP_DigestVerify(m, sig, siglen,
+	    (const unsigned char *)msg, strlen(msg)), 1);
+	EVP_MD_CTX_free(m);
+	pem = pub_pem(key);
+	EVP_PKEY_free(key);
+	key = NULL;
+	identity_close(id);
+
+	assert_int_equal(identity_open(&o, &id, &err), 0);
+	c = identity_server_key_custody(id);
+	assert_int_equal(c->load(c->ctx, &key, &err), 0);
+	pem2 = pub_pem(key);
+	assert_string_equal(pem, pem2);
+	EVP_PKEY_free(key);
+	key = NULL;
+
+	path(p, sizeof(p), f, IDENTITY_TLS_KEY_TPM);
+	assert_int_equal(read_file_at(AT_FDCWD, p, 65536, &buf, &len), 0);
+	assert_null(memmem(buf, len, "PRIVATE KEY", 11));
+	buf[len - 1] ^= 1;
+	assert_int_equal(write_file_atomic_at(AT_FDCWD, p, buf, len, 0600), 0);
+	assert_true(c->load(c->ctx, &key, &err) < 0);
+	assert_null(key);
+	assert_non_null(strstr(err, IDENTITY_TLS_KEY_TPM));
+	free(err);
+	free(buf);
+	free(pem);
+	free(pem2);
 	identity_close(id);
 }
 
@@ -326,6 +405,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_custody_roundtrip, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_server_key_custody, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_config_change_refuses,
 		    setup, teardown),
