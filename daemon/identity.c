@@ -634,7 +634,7 @@ tls_key_load(void *ctx, EVP_PKEY **ret_key, char **ret_err)
 	if (r == -ENOENT)
 		return -ENOENT;
 	if (r < 0)
-		return errf(r, ret_err, "%s: %s", path, strerror(-r));
+		return errf(r, ret_err, "%s: %s", path, bw_strerror(r));
 	if ((r = tls_key_of(id, (unsigned char *)blob, len, ret_key,
 	    &err)) < 0)
 		return errf(r, ret_err, "%s: %s", path, err ? err :
@@ -663,7 +663,7 @@ tls_key_create(void *ctx, EVP_PKEY **ret_key, char **ret_err)
 	if ((r = write_file_atomic_at(AT_FDCWD, path, blob, len, 0600)) < 0) {
 		EVP_PKEY_free(key);
 		return errf(r, ret_err, "cannot write %s: %s", path,
-		    strerror(-r));
+		    bw_strerror(r));
 	}
 	*ret_key = key;
 	return 0;
