@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "audit/signer.h"
 #include "audit/trail.h"
@@ -87,6 +87,22 @@ opts(const struct fixture *f)
 /* The root secret is created and sealed on first open, unsealed on the
  * next; the CA key given to the custodian comes back equal, and a
  * tampered wrapped key is refused. */
+/* Checks the wrapped key file NAME holds no PEM private key, then flips
+ * its last byte. */
+static void
+damage_wrapped(const struct fixture *f, const char *name)
+{
+	char	p[4300], *buf = NULL;
+	size_t	len;
+
+	path(p, sizeof(p), f, name);
+	assert_int_equal(read_file_at(AT_FDCWD, p, 65536, &buf, &len), 0);
+	assert_null(memmem(buf, len, "PRIVATE KEY", 11));
+	buf[len - 1] ^= 1;
+	assert_int_equal(write_file_atomic_at(AT_FDCWD, p, buf, len, 0600), 0);
+	free(buf);
+}
+
 static void
 test_custody_roundtrip(void **state)
 {
@@ -95,8 +111,7 @@ test_custody_roundtrip(void **state)
 	struct identity			*id = NULL;
 	const struct pki_key_custody	*c;
 	EVP_PKEY			*key, *back = NULL;
-	char				*err = NULL, p[4300], *buf = NULL;
-	size_t				 len;
+	char				*err = NULL;
 	json_t				*j;
 
 	assert_int_equal(identity_open(&o, &id, &err), 0);
@@ -123,33 +138,12 @@ test_custody_roundtrip(void **state)
 	back = NULL;
 
 	/* Nothing readable in the wrapped file; one flipped byte refuses. */
-	path(p, sizeof(p), f, IDENTITY_CA_KEY_SEALED);
-	assert_int_equal(read_file_at(AT_FDCWD, p, 65536, &buf, &len), 0);
-	assert_null(memmem(buf, len, "PRIVATE KEY", 11));
-	buf[len - 1] ^= 1;
-	assert_int_equal(write_file_atomic_at(AT_FDCWD, p, buf, len, 0600), 0);
+	damage_wrapped(f, IDENTITY_CA_KEY_SEALED);
 	assert_int_equal(c->load(c->ctx, &back, &err), -BW_E_CORRUPT);
 	assert_non_null(strstr(err, "does not decrypt"));
 	free(err);
-	free(buf);
 	EVP_PKEY_free(key);
 	identity_close(id);
-}
-
-static char *
-pub_pem(EVP_PKEY *k)
-{
-	BIO	*b = BIO_new(BIO_s_mem());
-	char	*data, *pem;
-	long	 n;
-
-	assert_non_null(b);
-	assert_int_equal(PEM_write_bio_PUBKEY(b, k), 1);
-	n = BIO_get_mem_data(b, &data);
-	pem = strndup(data, (size_t)n);
-	BIO_free(b);
-	assert_non_null(pem);
-	return pem;
 }
 
 /* The server's TLS key: created in the TPM, stored only as its wrapped
@@ -158,17 +152,18 @@ pub_pem(EVP_PKEY *k)
 static void
 test_server_key_custody(void **state)
 {
+	static const char			 msg[] = "handshake";
+	unsigned char				 sig[256], *der = NULL;
+	unsigned char				*der2 = NULL;
+	size_t					 siglen = sizeof(sig);
+	char					*err = NULL, p[4300];
+	int					 n, n2;
+	EVP_PKEY				*key = NULL;
+	EVP_MD_CTX				*m;
 	struct fixture				*f = *state;
 	struct identity_options			 o = opts(f);
 	struct identity				*id = NULL;
 	const struct pki_server_key_custody	*c;
-	static const char			 msg[] = "handshake";
-	EVP_PKEY				*key = NULL;
-	EVP_MD_CTX				*m;
-	unsigned char				 sig[256];
-	size_t					 siglen = sizeof(sig), len;
-	char					*err = NULL, p[4300], *buf = NULL;
-	char					*pem, *pem2;
 
 	path(p, sizeof(p), f, "pki");
 	assert_int_equal(mkdir(p, 0700), 0);
@@ -186,7 +181,7 @@ test_server_key_custody(void **state)
 	assert_int_equal(EVP_DigestVerify(m, sig, siglen,
 	    (const unsigned char *)msg, strlen(msg)), 1);
 	EVP_MD_CTX_free(m);
-	pem = pub_pem(key);
+	assert_true((n = i2d_PUBKEY(key, &der)) > 0);
 	EVP_PKEY_free(key);
 	key = NULL;
 	identity_close(id);
@@ -194,23 +189,19 @@ test_server_key_custody(void **state)
 	assert_int_equal(identity_open(&o, &id, &err), 0);
 	c = identity_server_key_custody(id);
 	assert_int_equal(c->load(c->ctx, &key, &err), 0);
-	pem2 = pub_pem(key);
-	assert_string_equal(pem, pem2);
+	assert_true((n2 = i2d_PUBKEY(key, &der2)) > 0);
+	assert_memory_equal(der, der2, n);
+	assert_int_equal(n, n2);
 	EVP_PKEY_free(key);
 	key = NULL;
 
-	path(p, sizeof(p), f, IDENTITY_TLS_KEY_TPM);
-	assert_int_equal(read_file_at(AT_FDCWD, p, 65536, &buf, &len), 0);
-	assert_null(memmem(buf, len, "PRIVATE KEY", 11));
-	buf[len - 1] ^= 1;
-	assert_int_equal(write_file_atomic_at(AT_FDCWD, p, buf, len, 0600), 0);
+	damage_wrapped(f, IDENTITY_TLS_KEY_TPM);
 	assert_true(c->load(c->ctx, &key, &err) < 0);
 	assert_null(key);
 	assert_non_null(strstr(err, IDENTITY_TLS_KEY_TPM));
 	free(err);
-	free(buf);
-	free(pem);
-	free(pem2);
+	OPENSSL_free(der);
+	OPENSSL_free(der2);
 	identity_close(id);
 }
 
