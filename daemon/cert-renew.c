@@ -17,6 +17,7 @@
 #include "lib/ids.h"
 #include "lib/log.h"
 #include "lib/macro.h"
+#include "lib/ossl-cleanup.h"
 
 struct certrenew {
 	struct event		*timer;
@@ -115,8 +116,8 @@ renew(struct certrenew *cr)
 
 	if ((r = pki_renew_server(cr->pkidir, identity_ca_key(cr->identity),
 	    cr->names, life, &t, &err)) < 0 ||
-	    (r = crypto_tls_server_ctx(cr->ca, cr->cert, cr->key,
-	    CRYPTO_TLS_CLIENT_CERT_OPTIONAL, &ctx, &err)) < 0) {
+	    (r = certrenew_server_ctx(cr->names, cr->ca, cr->cert, cr->key,
+	    &ctx, &err)) < 0) {
 		renewal_failed(cr, r, err);
 		return;
 	}
@@ -187,6 +188,27 @@ certrenew_start(struct event_base *base, const struct certrenew_options *o,
 	arm(cr, renew_time(&cr->server));
 	*ret = TAKE_PTR(cr);
 	return 0;
+}
+
+int
+certrenew_server_ctx(const struct pki_init_options *o, const char *ca,
+    const char *cert, const char *key_path, SSL_CTX **ret, char **ret_err)
+{
+	const struct pki_server_key_custody	*cus = o ? o->server_custody :
+	    NULL;
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY	*key = NULL;
+	int					 r;
+
+	if (!cus)
+		return crypto_tls_server_ctx(ca, cert, key_path,
+		    CRYPTO_TLS_CLIENT_CERT_OPTIONAL, ret, ret_err);
+	r = cus->load(cus->ctx, &key, ret_err);
+	if (r == -ENOENT)
+		return errf(-BW_E_NOTFOUND, ret_err, "no server key in the TPM");
+	if (r < 0)
+		return r;
+	return crypto_tls_server_ctx_key(ca, cert, key, "the TPM-held server "
+	    "key", CRYPTO_TLS_CLIENT_CERT_OPTIONAL, ret, ret_err);
 }
 
 static json_t *

@@ -2,8 +2,9 @@
  * PKI_SERVER_DAYS and would otherwise make every agent and client fail
  * verification once it expires. A timer on the event loop renews it
  * once it has used CERTRENEW_AT_NUM/CERTRENEW_AT_DEN of its lifetime:
- * a new key and certificate from the CA (pki_renew_server(), written
- * where pki_init_dir() keeps them), then a new SSL_CTX for the API
+ * a new key (in the TPM: identity_server_key_custody()) and certificate
+ * from the CA (pki_renew_server(), written where pki_init_dir() keeps
+ * them), then a new SSL_CTX for the API
  * listener that only new connections use, so an open watch keeps its
  * connection. Each renewal and each failure is audited (action
  * CERTRENEW_ACTION) and logged; a failure is retried with backoff while
@@ -58,6 +59,13 @@ int certrenew_start(struct event_base *base,
  * "last_renewal", "renewals", "failures", "last_error"} with RFC 3339
  * times, for /healthz; a new reference or NULL. R may be NULL. */
 json_t *certrenew_health_json(struct certrenew *r);
+
+/* The API listener's context for PKIDIR's server.crt (CA and CERT name
+ * ca.crt and server.crt): with the key of O->server_custody (in the
+ * TPM) when O has one, else with KEY_PATH. Returns 0 with *RET or a
+ * negative error with *RET_ERR. */
+int certrenew_server_ctx(const struct pki_init_options *o, const char *ca,
+    const char *cert, const char *key_path, SSL_CTX **ret, char **ret_err);
 
 /* Stops the timer and frees R (NULL is fine). */
 void certrenew_stop(struct certrenew *r);

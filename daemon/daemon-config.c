@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -366,6 +367,7 @@ bwd_open_trust(struct bwd_open_ctx *c, char **ret_err)
 	struct identity_options	 io = { .data_dir = st->data_dir,
 	    .tcti = c->cfg->tpm_tcti, .config_path = c->cfg->config_path,
 	    .allow_swtpm = 1 };
+	bool			 clear;
 	int			 r;
 
 	if ((r = identity_open(&io, &st->identity, ret_err)) < 0)
@@ -373,8 +375,17 @@ bwd_open_trust(struct bwd_open_ctx *c, char **ret_err)
 	c->po.server_names = c->cfg->server_names;
 	c->po.ca_custody = identity_ca_custody(st->identity);
 	c->po.server_secs = c->cfg->server_cert_lifetime;
+	c->po.server_custody = identity_server_key_custody(st->identity);
+	clear = access(c->key, F_OK) == 0;
 	if ((r = pki_init_dir(c->pkidir, &c->po, ret_err)) < 0)
 		return r;
+	if (clear)
+		log_warn("%s: a clear server.key of an earlier version was "
+		    "replaced by a key in the TPM (new server certificate), "
+		    "wiped and removed", c->pkidir);
+	log_info("server TLS key: in the TPM (%s/%s, wrapped by the TPM's "
+	    "storage key); no clear copy exists", st->data_dir,
+	    IDENTITY_TLS_KEY_TPM);
 	st->pki_opts = c->po;
 	return pki_revoked_load(c->pkidir, &st->revoked, ret_err);
 }
@@ -422,8 +433,8 @@ bwd_open_api(struct bwd_open_ctx *c, char **ret_err)
 	struct api_server_options	 apo = { 0 };
 	int				 r;
 
-	if ((r = crypto_tls_server_ctx(c->ca, c->cert, c->key,
-	    CRYPTO_TLS_CLIENT_CERT_OPTIONAL, &st->ssl_ctx, ret_err)) < 0)
+	if ((r = certrenew_server_ctx(&st->pki_opts, c->ca, c->cert, c->key,
+	    &st->ssl_ctx, ret_err)) < 0)
 		return r;
 	if ((r = commit_start(c->base, st->store, st->trail, c->auditdir,
 	    &st->commit)) < 0)

@@ -39,6 +39,7 @@
 #include "hardening/pki.h"
 #include "identity/attest.h"
 #include "identity/swtpm.h"
+#include "identity/tpm-pkey.h"
 #include "identity/tpm.h"
 #include "lib/b64.h"
 #include "lib/err.h"
@@ -87,6 +88,7 @@ struct identity {
 	char			 signer_key_id[AUDIT_HASH_HEX + 1];
 	unsigned char		*root;		/* ROOT_LEN, mlocked */
 	struct pki_key_custody	 custody;
+	struct pki_server_key_custody tls_custody;
 	EVP_PKEY		*ca_key;
 	/* enrolment verifier */
 	struct attest_nonces	*nonces;
@@ -561,6 +563,112 @@ ca_load(void *ctx, EVP_PKEY **ret_key, char **ret_err)
 	return 0;
 }
 
+/* ---- server TLS key ---- */
+
+/* What a TPM-held TLS key signs with. */
+struct tls_signer {
+	struct identity		*id;
+	struct tpm_signer	*signer;
+};
+
+static int
+tls_sign(void *ctx, const unsigned char *digest, size_t dlen,
+    unsigned char **ret_sig, size_t *ret_siglen)
+{
+	struct tls_signer	*ts = ctx;
+	int			 r;
+
+	pthread_mutex_lock(&ts->id->mu);
+	r = tpm_sign_digest(ts->signer, digest, dlen, ret_sig, ret_siglen);
+	pthread_mutex_unlock(&ts->id->mu);
+	return r;
+}
+
+static void
+tls_signer_free(void *ctx)
+{
+	struct tls_signer *ts = ctx;
+
+	if (!ts)
+		return;
+	tpm_signer_free(ts->signer);
+	free(ts);
+}
+
+/* The wrapped key BLOB as an EVP_PKEY whose signatures the TPM makes. */
+static int
+tls_key_of(struct identity *id, const unsigned char *blob, size_t len,
+    EVP_PKEY **ret, char **ret_err)
+{
+	_cleanup_free_ char	*pem = NULL;
+	struct tls_signer	*ts;
+	int			 r;
+
+	if (!(ts = calloc(1, sizeof(*ts))))
+		return -ENOMEM;
+	ts->id = id;
+	pthread_mutex_lock(&id->mu);
+	r = tpm_signer_open_blob(id->tpm, blob, len, &ts->signer, ret_err);
+	pthread_mutex_unlock(&id->mu);
+	if (r < 0 || (r = tpm_signer_public_pem(ts->signer, &pem,
+	    ret_err)) < 0) {
+		tls_signer_free(ts);
+		return r;
+	}
+	return tpm_pkey_new(pem, tls_sign, ts, tls_signer_free, ret, ret_err);
+}
+
+static int
+tls_key_load(void *ctx, EVP_PKEY **ret_key, char **ret_err)
+{
+	struct identity		*id = ctx;
+	_cleanup_free_ char	*blob = NULL, *err = NULL;
+	char			 path[4200];
+	size_t			 len;
+	int			 r;
+
+	if ((r = path_in(path, sizeof(path), id->data_dir,
+	    IDENTITY_TLS_KEY_TPM)) < 0)
+		return errf(r, ret_err, "data directory path too long");
+	r = read_file_at(AT_FDCWD, path, ATTEST_BLOB_MAX, &blob, &len);
+	if (r == -ENOENT)
+		return -ENOENT;
+	if (r < 0)
+		return errf(r, ret_err, "%s: %s", path, bw_strerror(r));
+	if ((r = tls_key_of(id, (unsigned char *)blob, len, ret_key,
+	    &err)) < 0)
+		return errf(r, ret_err, "%s: %s", path, err ? err :
+		    bw_strerror(r));
+	return 0;
+}
+
+static int
+tls_key_create(void *ctx, EVP_PKEY **ret_key, char **ret_err)
+{
+	struct identity			*id = ctx;
+	_cleanup_free_ unsigned char	*blob = NULL;
+	EVP_PKEY			*key = NULL;
+	char				 path[4200];
+	size_t				 len = 0;
+	int				 r;
+
+	if ((r = path_in(path, sizeof(path), id->data_dir,
+	    IDENTITY_TLS_KEY_TPM)) < 0)
+		return errf(r, ret_err, "data directory path too long");
+	pthread_mutex_lock(&id->mu);
+	r = tpm_key_create(id->tpm, &blob, &len, ret_err);
+	pthread_mutex_unlock(&id->mu);
+	if (r < 0 || (r = tls_key_of(id, blob, len, &key, ret_err)) < 0)
+		return r;
+	if ((r = write_file_atomic_at(AT_FDCWD, path, blob, len, 0600)) < 0) {
+		EVP_PKEY_free(key);
+		return errf(r, ret_err, "cannot write %s: %s", path,
+		    bw_strerror(r));
+	}
+	*ret_key = key;
+	return 0;
+}
+
 /* ---- checkpoint signer ---- */
 
 static int
@@ -736,6 +844,8 @@ identity_open(const struct identity_options *o, struct identity **ret,
 		goto fail;
 	id->custody = (struct pki_key_custody){ .load = ca_load,
 	    .store = ca_store, .ctx = id };
+	id->tls_custody = (struct pki_server_key_custody){
+	    .create = tls_key_create, .load = tls_key_load, .ctx = id };
 	log_info("TPM identity ready: %s TPM at %s, configuration %s measured "
 	    "into PCR %d, checkpoint key %.16s...", id->software ? "software" :
 	    "hardware", id->tcti, id->config_path, TPM_BULWARK_PCR,
@@ -787,6 +897,12 @@ const struct pki_key_custody *
 identity_ca_custody(struct identity *id)
 {
 	return &id->custody;
+}
+
+const struct pki_server_key_custody *
+identity_server_key_custody(struct identity *id)
+{
+	return &id->tls_custody;
 }
 
 EVP_PKEY *

@@ -16,12 +16,16 @@
 struct audit_signer;
 struct enrol_ops;
 struct pki_key_custody;
+struct pki_server_key_custody;
 struct pki_revoked;
 
 #define IDENTITY_CONFIG_NAME		"bulwarkd.conf"
 #define IDENTITY_CONFIG_MAX		(64 * 1024)
 #define IDENTITY_ROOT_SEALED		"identity/root.sealed"
 #define IDENTITY_CA_KEY_SEALED		"pki/ca.key.sealed"
+/* The server's TLS key, created in the TPM: its public part and its
+ * private part wrapped by the SRK (identity/tpm.h tpm_key_create()). */
+#define IDENTITY_TLS_KEY_TPM		"pki/server.key.tpm"
 #define IDENTITY_CHECKPOINT_PUB		"pki/audit-checkpoint.pub.pem"
 #define IDENTITY_DEVICE_TCTI		"device:/dev/tpmrm0"
 
@@ -69,6 +73,13 @@ const struct audit_signer *identity_audit_signer(struct identity *id);
 /* Custody of the CA key, wrapped by a key derived from the sealed root
  * secret (DATA_DIR/pki/ca.key.sealed); pass it to pki_init_dir(). */
 const struct pki_key_custody *identity_ca_custody(struct identity *id);
+
+/* Custody of the server's TLS key in the TPM (IDENTITY_TLS_KEY_TPM); pass
+ * it to pki_init_dir() and pki_renew_server(). Its keys sign in the TPM
+ * (serialised with the daemon's other TPM use) and must be freed before
+ * identity_close(). */
+const struct pki_server_key_custody *identity_server_key_custody(
+    struct identity *id);
 
 /* The CA key once pki_init_dir() loaded or created it (else NULL). */
 EVP_PKEY *identity_ca_key(struct identity *id);

@@ -425,9 +425,11 @@ tls_ctx_load_ca(SSL_CTX *ctx, const char *ca_path,
 	return 0;
 }
 
+/* Presents CERT_PATH with KEY when KEY is not NULL (KEY_PATH then only
+ * names it in messages), else with the key read from KEY_PATH. */
 static int
 tls_ctx_load_identity(SSL_CTX *ctx, const char *cert_path,
-    const char *key_path, char **ret_err)
+    const char *key_path, EVP_PKEY *held, char **ret_err)
 {
 	_cleanup_(x509_stack_freep) STACK_OF(X509) *chain = NULL;
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
@@ -435,7 +437,11 @@ tls_ctx_load_identity(SSL_CTX *ctx, const char *cert_path,
 
 	if ((r = crypto_load_certs(cert_path, &chain, ret_err)) < 0)
 		return r;
-	if ((r = crypto_load_key(key_path, &key, ret_err)) < 0)
+	if (held && !EVP_PKEY_up_ref(held))
+		return -BW_E_CRYPTO;
+	if (held)
+		key = held;
+	else if ((r = crypto_load_key(key_path, &key, ret_err)) < 0)
 		return r;
 	if (X509_check_private_key(sk_X509_value(chain, 0), key) != 1)
 		return crypto_errf(-BW_E_INVALID, ret_err,
@@ -456,10 +462,10 @@ tls_ctx_load_identity(SSL_CTX *ctx, const char *cert_path,
 	return 0;
 }
 
-int
-crypto_tls_server_ctx(const char *ca_pem_path, const char *cert_path,
-    const char *key_path, enum crypto_tls_client_cert mode, SSL_CTX **ret,
-    char **ret_err)
+static int
+server_ctx(const char *ca_pem_path, const char *cert_path,
+    const char *key_path, EVP_PKEY *key, enum crypto_tls_client_cert mode,
+    SSL_CTX **ret, char **ret_err)
 {
 	_cleanup_(SSL_CTX_freep) SSL_CTX *ctx = NULL;
 	STACK_OF(X509_NAME)	*names = NULL;
@@ -482,7 +488,7 @@ crypto_tls_server_ctx(const char *ca_pem_path, const char *cert_path,
 		    "server certificate and key: both required");
 	if ((r = tls_ctx_new(TLS_server_method(), &ctx, ret_err)) < 0)
 		return r;
-	if ((r = tls_ctx_load_identity(ctx, cert_path, key_path,
+	if ((r = tls_ctx_load_identity(ctx, cert_path, key_path, key,
 	    ret_err)) < 0)
 		return r;
 	if ((r = tls_ctx_load_ca(ctx, ca_pem_path, &names, ret_err)) < 0)
@@ -498,6 +504,26 @@ crypto_tls_server_ctx(const char *ca_pem_path, const char *cert_path,
 		return crypto_errf(-BW_E_CRYPTO, ret_err, "verify settings");
 	*ret = TAKE_PTR(ctx);
 	return 0;
+}
+
+int
+crypto_tls_server_ctx(const char *ca_pem_path, const char *cert_path,
+    const char *key_path, enum crypto_tls_client_cert mode, SSL_CTX **ret,
+    char **ret_err)
+{
+	return server_ctx(ca_pem_path, cert_path, key_path, NULL, mode, ret,
+	    ret_err);
+}
+
+int
+crypto_tls_server_ctx_key(const char *ca_pem_path, const char *cert_path,
+    EVP_PKEY *key, const char *key_name, enum crypto_tls_client_cert mode,
+    SSL_CTX **ret, char **ret_err)
+{
+	if (!key)
+		return errf(-BW_E_INVALID, ret_err, "server key: required");
+	return server_ctx(ca_pem_path, cert_path, key_name, key, mode, ret,
+	    ret_err);
 }
 
 /* Fails verification of the leaf when the caller never said which
@@ -537,6 +563,7 @@ crypto_tls_client_ctx(const char *ca_pem_path, const char *cert_path,
 	if ((r = tls_ctx_new(TLS_client_method(), &ctx, ret_err)) < 0)
 		return r;
 	if (cert_path && (r = tls_ctx_load_identity(ctx, cert_path, key_path,
+	    NULL,
 	    ret_err)) < 0)
 		return r;
 	if ((r = tls_ctx_load_ca(ctx, ca_pem_path, NULL, ret_err)) < 0)

@@ -93,6 +93,13 @@ int crypto_tls_server_ctx(const char *ca_pem_path, const char *cert_path,
     const char *key_path, enum crypto_tls_client_cert mode, SSL_CTX **ret,
     char **ret_err);
 
+/* The same with KEY (a reference is taken), e.g. a key held in the TPM
+ * (identity/tpm-pkey.h), in place of a key file; KEY_NAME names it in
+ * messages. */
+int crypto_tls_server_ctx_key(const char *ca_pem_path, const char *cert_path,
+    EVP_PKEY *key, const char *key_name, enum crypto_tls_client_cert mode,
+    SSL_CTX **ret, char **ret_err);
+
 /* Builds a client SSL_CTX with our policy that verifies the server's
  * chain against CA_PEM_PATH. CERT_PATH/KEY_PATH name the client
  * certificate and key; both NULL for no client certificate. Every SSL

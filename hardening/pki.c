@@ -455,6 +455,21 @@ verify_with_ca(X509 *ca, X509 *cert, int purpose, const char *name,
 	    X509_verify_cert_error_string(err));
 }
 
+/* Writes CERT as NAME (0644), atomically. */
+static int
+write_cert_at(int dfd, const char *name, X509 *cert, char **ret_err)
+{
+	_cleanup_free_ char	*cpem = NULL;
+	int			 r;
+
+	if ((r = cert_pem(cert, &cpem)) < 0)
+		return crypto_errf(r, ret_err, "%s: encoding", name);
+	if ((r = write_file_atomic_at(dfd, name, cpem, strlen(cpem),
+	    0644)) < 0)
+		return errf(r, ret_err, "%s: %s", name, bw_strerror(r));
+	return 0;
+}
+
 /* Writes KEY then CERT: a crash in between leaves a key without its
  * certificate, which the next run recognises and replaces. */
 static int
@@ -462,20 +477,44 @@ write_pair(int dfd, const char *base, X509 *cert, EVP_PKEY *key,
     char **ret_err)
 {
 	_cleanup_secret_ char	*kpem = NULL;
-	_cleanup_free_ char	*cpem = NULL;
 	char			 kname[64], cname[64];
 	int			 r;
 
 	snprintf(kname, sizeof(kname), "%s.key", base);
 	snprintf(cname, sizeof(cname), "%s.crt", base);
-	if ((r = key_pem(key, &kpem)) < 0 || (r = cert_pem(cert, &cpem)) < 0)
+	if ((r = key_pem(key, &kpem)) < 0)
 		return crypto_errf(r, ret_err, "%s: encoding", base);
 	if ((r = write_file_atomic_at(dfd, kname, kpem, strlen(kpem),
 	    0600)) < 0)
 		return errf(r, ret_err, "%s: %s", kname, bw_strerror(r));
-	if ((r = write_file_atomic_at(dfd, cname, cpem, strlen(cpem),
-	    0644)) < 0)
-		return errf(r, ret_err, "%s: %s", cname, bw_strerror(r));
+	return write_cert_at(dfd, cname, cert, ret_err);
+}
+
+/* Overwrites NAME with zeros, syncs it and removes it: a clear key
+ * handed to a custodian leaves no copy in the file's blocks (on a
+ * file system that rewrites in place; docs/threat-model.md). */
+static int
+wipe_unlink_at(int dfd, const char *name, char **ret_err)
+{
+	static const char	 zeros[4096];
+	_cleanup_close_ int	 fd = -1;
+	struct stat		 st;
+	off_t			 off;
+	ssize_t			 n;
+
+	fd = openat(dfd, name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return errf(-errno, ret_err, "%s: %s", name, strerror(errno));
+	for (off = 0; off < st.st_size; off += n) {
+		size_t want = st.st_size - off < (off_t)sizeof(zeros) ?
+		    (size_t)(st.st_size - off) : sizeof(zeros);
+
+		if ((n = pwrite(fd, zeros, want, off)) <= 0)
+			return errf(n < 0 ? -errno : -EIO, ret_err, "%s: wipe: "
+			    "%s", name, n < 0 ? strerror(errno) : "short write");
+	}
+	if (fsync(fd) < 0 || unlinkat(dfd, name, 0) < 0)
+		return errf(-errno, ret_err, "%s: %s", name, strerror(errno));
 	return 0;
 }
 
@@ -748,6 +787,50 @@ pki_ca_ready(int dfd, const struct pki_init_options *o, X509 **ret_ca,
 	return 0;
 }
 
+/* The server pair when O's custodian holds the key: its key (created
+ * when it has none) and a server.crt certifying that key, reissued when
+ * it certifies another one (an interrupted renewal, or a clear key of
+ * an earlier run, which is then wiped and removed). */
+static int
+server_custody_ready(int dfd, const struct pki_init_options *o,
+    const struct pki_leaf *l, X509 *ca, EVP_PKEY *ca_key, const char *san,
+    char **ret_err)
+{
+	const struct pki_server_key_custody	*cus = o->server_custody;
+	_cleanup_(X509_freep) X509		*cert = NULL;
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY	*key = NULL;
+	struct pki_profile p = {
+		.kind = l->kind, .cn = l->cn,
+		.o = PKI_SYSTEM_TENANT, .ou = l->ou,
+	};
+	int					 r;
+
+	r = cus->load(cus->ctx, &key, ret_err);
+	if (r == -ENOENT)
+		r = cus->create(cus->ctx, &key, ret_err);
+	if (r < 0)
+		return r;
+	if ((r = file_present(dfd, "server.key", ret_err)) < 0 ||
+	    (r == 1 && (r = wipe_unlink_at(dfd, "server.key", ret_err)) < 0))
+		return r;
+	if ((r = file_present(dfd, "server.crt", ret_err)) < 0)
+		return r;
+	if (r == 1) {
+		if ((r = load_cert_at(dfd, "server.crt", &cert, ret_err)) < 0)
+			return r;
+		if (X509_check_private_key(cert, key) == 1)
+			return verify_with_ca(ca, cert, l->purpose, "server.crt",
+			    ret_err);
+		ERR_clear_error();
+		X509_free(TAKE_PTR(cert));
+	}
+	server_lifetime(&p, san, o->server_secs ? 0 :
+	    days_or(o->server_days, PKI_SERVER_DAYS), o->server_secs);
+	if ((r = cert_build(ca, ca_key, key, &p, &cert, ret_err)) < 0)
+		return r;
+	return write_cert_at(dfd, "server.crt", cert, ret_err);
+}
+
 /* Checks the pair of leaf L in DFD against CA, or issues it (the
  * server's with the names SAN). */
 static int
@@ -764,6 +847,8 @@ pki_leaf_ready(int dfd, const struct pki_init_options *o,
 	};
 	int					 r;
 
+	if (l->kind == PKI_KIND_SERVER && o && o->server_custody)
+		return server_custody_ready(dfd, o, l, ca, ca_key, san, ret_err);
 	snprintf(cname, sizeof(cname), "%s.crt", l->base);
 	if ((r = pair_state(dfd, l->base, ret_err)) < 0)
 		return r;
@@ -930,8 +1015,12 @@ pki_renew_server(const char *pkidir, EVP_PKEY *ca_key,
 		return crypto_errf(-BW_E_CORRUPT, ret_err,
 		    "the CA key does not match ca.crt");
 	server_lifetime(&p, san, 0, lifetime_secs);
-	if ((r = key_generate(&key, ret_err)) < 0 ||
-	    (r = cert_build(ca, ca_key, key, &p, &cert, ret_err)) < 0)
+	if (o && o->server_custody)
+		r = o->server_custody->create(o->server_custody->ctx, &key,
+		    ret_err);
+	else
+		r = key_generate(&key, ret_err);
+	if (r < 0 || (r = cert_build(ca, ca_key, key, &p, &cert, ret_err)) < 0)
 		return r;
 	/* Past the CA's end the CA itself must be rotated first (the plan
 	 * is in docs/identity.md); say so rather than cut the lifetime. */
@@ -944,9 +1033,13 @@ pki_renew_server(const char *pkidir, EVP_PKEY *ca_key,
 	    "server.crt", ret_err)) < 0 ||
 	    (r = times_of(cert, "server.crt", &t, ret_err)) < 0)
 		return r;
-	if (unlinkat(dfd, "server.crt", 0) < 0 && errno != ENOENT)
-		return errf(-errno, ret_err, "server.crt: %s", strerror(errno));
-	if ((r = write_pair(dfd, "server", cert, key, ret_err)) < 0)
+	if (o && o->server_custody)
+		r = write_cert_at(dfd, "server.crt", cert, ret_err);
+	else if (unlinkat(dfd, "server.crt", 0) < 0 && errno != ENOENT)
+		r = errf(-errno, ret_err, "server.crt: %s", strerror(errno));
+	else
+		r = write_pair(dfd, "server", cert, key, ret_err);
+	if (r < 0)
 		return r;
 	if (ret)
 		*ret = t;

@@ -8,7 +8,9 @@
  *   server.crt server.key       API server, 1 year, SAN localhost,
  *                               127.0.0.1, ::1 and configured names;
  *                               bulwarkd renews it in place
- *                               (pki_renew_server())
+ *                               (pki_renew_server()); server.key is
+ *                               absent when a custodian holds the key
+ *                               (struct pki_server_key_custody)
  *   admin.crt admin.key         CN=admin, O=system, OU=system-admin
  *   auditor.crt auditor.key     CN=auditor, O=system, OU=security-auditor
  *   (ca.key is absent when a custodian holds the CA key: see
@@ -47,6 +49,18 @@ struct pki_key_custody {
 	void	*ctx;
 };
 
+/* Custody of the server's TLS key outside the PKI directory (bulwarkd
+ * keeps it in the TPM: daemon/identity.c). CREATE makes a new key,
+ * which becomes the custodian's current one; LOAD returns the current
+ * one or -ENOENT. The keys returned sign through the custodian: their
+ * private part is never in memory or on disk in clear. Both return 0 or
+ * a negative error with *RET_ERR. */
+struct pki_server_key_custody {
+	int	(*create)(void *ctx, EVP_PKEY **ret_key, char **ret_err);
+	int	(*load)(void *ctx, EVP_PKEY **ret_key, char **ret_err);
+	void	*ctx;
+};
+
 struct pki_init_options {
 	/* Extra DNS names and IP literals for server.crt, NULL-terminated
 	 * arrays (either may be NULL). */
@@ -64,6 +78,10 @@ struct pki_init_options {
 	 * custodian, and a clear ca.key from an earlier run is handed
 	 * over to it and removed. */
 	const struct pki_key_custody *ca_custody;
+	/* When set, server.key is never written: server.crt certifies the
+	 * custodian's key, and a clear server.key from an earlier run is
+	 * wiped and removed (server.crt is reissued for the held key). */
+	const struct pki_server_key_custody *server_custody;
 };
 
 struct pki_identity {
@@ -113,8 +131,10 @@ int pki_cert_times(const char *pkidir, const char *name,
  * removed first, so a crash midway leaves a key without its
  * certificate, which pki_init_dir() reissues, and never a mismatched
  * pair. The certificate is built and verified before the old pair is
- * touched. *RET (may be NULL) receives the new
- * certificate's validity. Returns 0 or a negative error with
+ * touched. With O->server_custody the custodian creates the key and only
+ * server.crt is written (a crash after the key leaves a certificate
+ * that does not match it, which pki_init_dir() reissues). *RET (may be
+ * NULL) receives the new certificate's validity. Returns 0 or a negative error with
  * *RET_ERR. */
 int pki_renew_server(const char *pkidir, EVP_PKEY *ca_key,
     const struct pki_init_options *o, unsigned lifetime_secs,

@@ -13,6 +13,7 @@
 static const unsigned char magic_quote[4] = { 'B', 'W', 'Q', '1' };
 static const unsigned char magic_sealed[4] = { 'B', 'W', 'S', '1' };
 static const unsigned char magic_cred[4] = { 'B', 'W', 'C', '1' };
+static const unsigned char magic_key[4] = { 'B', 'W', 'K', '1' };
 
 /* A fixed scratch buffer bounded by ATTEST_BLOB_MAX: every blob fits,
  * and a marshalling error means a structure was out of range. */
@@ -138,17 +139,47 @@ tpm_blob_quote_decode(const unsigned char *buf, size_t len,
 	return 0;
 }
 
+/* MAGIC, a TPM object's public and wrapped private parts and, when PCRS
+ * is not NULL, a PCR set: the layout of sealed objects and keys. */
+static int
+obj_encode(const unsigned char magic[4], const TPM2B_PUBLIC *pub,
+    const TPM2B_PRIVATE *priv, const struct attest_pcrs *pcrs,
+    unsigned char **ret, size_t *ret_len)
+{
+	struct wbuf wb = { .off = 0 };
+
+	wbuf_bytes(&wb, magic, 4);
+	W(&wb, TPM2B_PUBLIC, pub);
+	W(&wb, TPM2B_PRIVATE, priv);
+	if (pcrs)
+		wbuf_pcrs(&wb, pcrs);
+	return wbuf_finish(&wb, ret, ret_len);
+}
+
+static int
+obj_decode(const unsigned char *buf, size_t len, const unsigned char magic[4],
+    TPM2B_PUBLIC *ret_pub, TPM2B_PRIVATE *ret_priv,
+    struct attest_pcrs *ret_pcrs)
+{
+	size_t off = 4;
+
+	if (check_magic(buf, len, magic) < 0)
+		return -BW_E_INVALID;
+	memset(ret_pub, 0, sizeof(*ret_pub));
+	memset(ret_priv, 0, sizeof(*ret_priv));
+	if (!R(buf, len, &off, TPM2B_PUBLIC, ret_pub) ||
+	    !R(buf, len, &off, TPM2B_PRIVATE, ret_priv) ||
+	    (ret_pcrs && rbuf_pcrs(buf, len, &off, ret_pcrs) < 0) ||
+	    off != len)
+		return -BW_E_INVALID;
+	return 0;
+}
+
 int
 tpm_blob_sealed_encode(const TPM2B_PUBLIC *pub, const TPM2B_PRIVATE *priv,
     const struct attest_pcrs *pcrs, unsigned char **ret, size_t *ret_len)
 {
-	struct wbuf wb = { .off = 0 };
-
-	wbuf_bytes(&wb, magic_sealed, 4);
-	W(&wb, TPM2B_PUBLIC, pub);
-	W(&wb, TPM2B_PRIVATE, priv);
-	wbuf_pcrs(&wb, pcrs);
-	return wbuf_finish(&wb, ret, ret_len);
+	return obj_encode(magic_sealed, pub, priv, pcrs, ret, ret_len);
 }
 
 int
@@ -156,17 +187,21 @@ tpm_blob_sealed_decode(const unsigned char *buf, size_t len,
     TPM2B_PUBLIC *ret_pub, TPM2B_PRIVATE *ret_priv,
     struct attest_pcrs *ret_pcrs)
 {
-	size_t off = 4;
+	return obj_decode(buf, len, magic_sealed, ret_pub, ret_priv, ret_pcrs);
+}
 
-	if (check_magic(buf, len, magic_sealed) < 0)
-		return -BW_E_INVALID;
-	memset(ret_pub, 0, sizeof(*ret_pub));
-	memset(ret_priv, 0, sizeof(*ret_priv));
-	if (!R(buf, len, &off, TPM2B_PUBLIC, ret_pub) ||
-	    !R(buf, len, &off, TPM2B_PRIVATE, ret_priv) ||
-	    rbuf_pcrs(buf, len, &off, ret_pcrs) < 0 || off != len)
-		return -BW_E_INVALID;
-	return 0;
+int
+tpm_blob_key_encode(const TPM2B_PUBLIC *pub, const TPM2B_PRIVATE *priv,
+    unsigned char **ret, size_t *ret_len)
+{
+	return obj_encode(magic_key, pub, priv, NULL, ret, ret_len);
+}
+
+int
+tpm_blob_key_decode(const unsigned char *buf, size_t len,
+    TPM2B_PUBLIC *ret_pub, TPM2B_PRIVATE *ret_priv)
+{
+	return obj_decode(buf, len, magic_key, ret_pub, ret_priv, NULL);
 }
 
 int

@@ -1,7 +1,7 @@
-/* Byte formats of what leaves the TPM library: quotes, sealed secrets and
- * credentials. Each is a 4-byte magic naming kind and version, then TSS2
- * marshalled structures and, where relevant, the PCR set, so they travel
- * as opaque base64 in JSON. Decoders reject trailing bytes and anything
+/* Byte formats of what leaves the TPM library: quotes, sealed secrets,
+ * wrapped keys and credentials. Each is a 4-byte magic naming kind and
+ * version, then TSS2 marshalled structures and, where relevant, the PCR
+ * set, so they travel as opaque base64 in JSON. Decoders reject trailing bytes and anything
  * over ATTEST_BLOB_MAX. Shared by tpm.c (producer) and attest.c
  * (verifier); not for other parts. */
 #ifndef BW_TPM_BLOB_H
@@ -26,6 +26,13 @@ int tpm_blob_sealed_encode(const TPM2B_PUBLIC *pub, const TPM2B_PRIVATE *priv,
 int tpm_blob_sealed_decode(const unsigned char *buf, size_t len,
     TPM2B_PUBLIC *ret_pub, TPM2B_PRIVATE *ret_priv,
     struct attest_pcrs *ret_pcrs);
+
+/* A key created under the SRK: its public part and its private part as
+ * the TPM wraps it (only that TPM can load it). */
+int tpm_blob_key_encode(const TPM2B_PUBLIC *pub, const TPM2B_PRIVATE *priv,
+    unsigned char **ret, size_t *ret_len);
+int tpm_blob_key_decode(const unsigned char *buf, size_t len,
+    TPM2B_PUBLIC *ret_pub, TPM2B_PRIVATE *ret_priv);
 
 int tpm_blob_cred_encode(const TPM2B_ID_OBJECT *id,
     const TPM2B_ENCRYPTED_SECRET *secret, unsigned char **ret,

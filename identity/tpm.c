@@ -38,8 +38,9 @@ struct tpm {
 
 struct tpm_signer {
 	struct tpm	*tpm;
-	ESYS_TR		 key;	/* owned by tpm->cache */
+	ESYS_TR		 key;	/* owned by tpm->cache; NONE: wrapped */
 	TPM2B_PUBLIC	 pub;
+	TPM2B_PRIVATE	 priv;	/* a wrapped key's private part */
 };
 
 /* AES-128-CFB parameter encryption for every session we start. */
@@ -891,55 +892,144 @@ out:
 
 /* ---- signing key ---- */
 
+/* Creates a signing key under the SRK into *RET_PRIV and *RET_PUB
+ * (Esys_Free both). */
 static int
-signer_create(struct tpm *t, uint32_t handle, char **ret_err)
+key_create(struct tpm *t, TPM2B_PRIVATE **ret_priv, TPM2B_PUBLIC **ret_pub,
+    char **ret_err)
 {
 	static const TPM2_ECC_CURVE curves[] = { TPM2_ECC_NIST_P384,
 	    TPM2_ECC_NIST_P256 };
 	const TPM2B_SENSITIVE_CREATE sens = { .size = 0 };
 	const TPM2B_DATA outside = { .size = 0 };
 	const TPML_PCR_SELECTION none = { .count = 0 };
-	TPM2B_PRIVATE *priv = NULL;
-	TPM2B_PUBLIC *pub = NULL, tmpl = signer_template;
+	TPM2B_PUBLIC tmpl = signer_template;
 	TPM2B_CREATION_DATA *cd = NULL;
 	TPM2B_DIGEST *ch = NULL;
 	TPMT_TK_CREATION *ct = NULL;
-	ESYS_TR tr = ESYS_TR_NONE;
 	TSS2_RC rc = TSS2_RC_SUCCESS;
 	size_t i;
 
 	/* P-384 where the TPM has it (swtpm does), else P-256. The private
-	 * part returned by Create is wrapped by the SRK and only loaded back
-	 * into the TPM; it is never written anywhere. */
+	 * part returned by Create is wrapped by the SRK: only this TPM can
+	 * load it back. */
 	for (i = 0; i < ELEMENTSOF(curves); i++) {
 		tmpl.publicArea.parameters.eccDetail.curveID = curves[i];
 		rc = Esys_Create(t->esys, t->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-		    ESYS_TR_NONE, &sens, &tmpl, &outside, &none, &priv, &pub,
-		    &cd, &ch, &ct);
+		    ESYS_TR_NONE, &sens, &tmpl, &outside, &none, ret_priv,
+		    ret_pub, &cd, &ch, &ct);
 		if (rc == TSS2_RC_SUCCESS)
 			break;
 	}
 	if (rc != TSS2_RC_SUCCESS)
 		return tss_err(rc, ret_err, "Create(signing key)");
+	Esys_Free(cd);
+	Esys_Free(ch);
+	Esys_Free(ct);
+	return 0;
+}
+
+static int
+signer_create(struct tpm *t, uint32_t handle, char **ret_err)
+{
+	TPM2B_PRIVATE *priv = NULL;
+	TPM2B_PUBLIC *pub = NULL;
+	ESYS_TR tr = ESYS_TR_NONE;
+	TSS2_RC rc;
+	int r;
+
+	if ((r = key_create(t, &priv, &pub, ret_err)) < 0)
+		return r;
 	rc = Esys_Load(t->esys, t->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 	    ESYS_TR_NONE, priv, pub, &tr);
 	Esys_Free(priv);
 	Esys_Free(pub);
-	Esys_Free(cd);
-	Esys_Free(ch);
-	Esys_Free(ct);
 	if (rc != TSS2_RC_SUCCESS)
 		return tss_err(rc, ret_err, "Load(signing key)");
 	return persist(t, &tr, handle, ESYS_TR_PASSWORD, ret_err);
 }
 
 int
-tpm_signer_open(struct tpm *t, uint32_t handle, struct tpm_signer **ret_signer,
+tpm_key_create(struct tpm *t, unsigned char **ret_blob, size_t *ret_len,
     char **ret_err)
+{
+	TPM2B_PRIVATE *priv = NULL;
+	TPM2B_PUBLIC *pub = NULL;
+	int r;
+
+	if ((r = key_create(t, &priv, &pub, ret_err)) < 0)
+		return r;
+	r = tpm_blob_key_encode(pub, priv, ret_blob, ret_len);
+	Esys_Free(priv);
+	Esys_Free(pub);
+	return r < 0 ? errf(r, ret_err, "TPM: encoding the wrapped key") : 0;
+}
+
+/* Refuses a key that is not an unrestricted ECC signing key made in the
+ * TPM; WHAT names where it came from. */
+static int
+signer_check(const struct tpm_signer *s, const char *what, char **ret_err)
 {
 	const TPMA_OBJECT need = TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_FIXEDTPM |
 	    TPMA_OBJECT_SENSITIVEDATAORIGIN;
+
+	if (s->pub.publicArea.type != TPM2_ALG_ECC ||
+	    (s->pub.publicArea.objectAttributes & need) != need ||
+	    (s->pub.publicArea.objectAttributes & (TPMA_OBJECT_RESTRICTED |
+	    TPMA_OBJECT_DECRYPT)))
+		return errf(-BW_E_CONFLICT, ret_err, "TPM: %s holds a key that "
+		    "is not an unrestricted ECC signing key", what);
+	return 0;
+}
+
+/* Loads a wrapped signer's key under the SRK into *RET (flush it). */
+static int
+signer_load(struct tpm_signer *s, ESYS_TR *ret)
+{
+	return Esys_Load(s->tpm->esys, s->tpm->srk, ESYS_TR_PASSWORD,
+	    ESYS_TR_NONE, ESYS_TR_NONE, &s->priv, &s->pub, ret) ==
+	    TSS2_RC_SUCCESS ? 0 : -BW_E_CRYPTO;
+}
+
+int
+tpm_signer_open_blob(struct tpm *t, const unsigned char *blob, size_t len,
+    struct tpm_signer **ret_signer, char **ret_err)
+{
 	struct tpm_signer *s;
+	ESYS_TR tr = ESYS_TR_NONE;
+	int r;
+
+	if (!(s = calloc(1, sizeof(*s))))
+		return -ENOMEM;
+	s->tpm = t;
+	s->key = ESYS_TR_NONE;
+	if (tpm_blob_key_decode(blob, len, &s->pub, &s->priv) < 0) {
+		r = errf(-BW_E_CORRUPT, ret_err, "TPM: not a wrapped key");
+		goto fail;
+	}
+	if ((r = signer_check(s, "the wrapped key", ret_err)) < 0)
+		goto fail;
+	/* A key wrapped by another TPM (or another SRK) fails here, not at
+	 * the first signature. */
+	if ((r = signer_load(s, &tr)) < 0) {
+		r = errf(-BW_E_CORRUPT, ret_err, "TPM: the wrapped key does not "
+		    "load under this TPM's storage key");
+		goto fail;
+	}
+	flush(t, &tr);
+	*ret_signer = s;
+	return 0;
+fail:
+	tpm_signer_free(s);
+	return r;
+}
+
+int
+tpm_signer_open(struct tpm *t, uint32_t handle, struct tpm_signer **ret_signer,
+    char **ret_err)
+{
+	struct tpm_signer *s;
+	char what[48];
 	int exists = 0, r;
 
 	if ((r = persistent_exists(t, handle, &exists, ret_err)) < 0)
@@ -950,21 +1040,16 @@ tpm_signer_open(struct tpm *t, uint32_t handle, struct tpm_signer **ret_signer,
 	if (!s)
 		return -ENOMEM;
 	s->tpm = t;
+	s->key = ESYS_TR_NONE;
 	/* ESAPI hands out one ESYS_TR per persistent handle; the context's
 	 * cache owns it, so several signers may share a key. */
 	if ((r = persistent_tr(t, handle, &s->key, ret_err)) < 0)
 		goto fail;
 	if ((r = read_public(t, s->key, &s->pub, ret_err)) < 0)
 		goto fail;
-	if (s->pub.publicArea.type != TPM2_ALG_ECC ||
-	    (s->pub.publicArea.objectAttributes & need) != need ||
-	    (s->pub.publicArea.objectAttributes & (TPMA_OBJECT_RESTRICTED |
-	    TPMA_OBJECT_DECRYPT))) {
-		r = errf(-BW_E_CONFLICT, ret_err,
-		    "TPM: persistent handle 0x%08x holds a key that is not an "
-		    "unrestricted ECC signing key", handle);
+	snprintf(what, sizeof(what), "persistent handle 0x%08x", handle);
+	if ((r = signer_check(s, what, ret_err)) < 0)
 		goto fail;
-	}
 	*ret_signer = s;
 	return 0;
 fail:
@@ -975,6 +1060,8 @@ fail:
 void
 tpm_signer_free(struct tpm_signer *s)
 {
+	if (s)
+		OPENSSL_cleanse(&s->priv, sizeof(s->priv));
 	free(s);
 }
 
@@ -1009,6 +1096,7 @@ tpm_sign_digest(void *ctx, const unsigned char *digest, size_t dlen,
 	    .hierarchy = TPM2_RH_NULL };
 	TPMT_SIGNATURE *sig = NULL;
 	TPM2B_DIGEST d = { .size = 0 };
+	ESYS_TR key;
 	unsigned char *der = NULL, *out;
 	BIGNUM *br, *bs;
 	TSS2_RC rc;
@@ -1025,9 +1113,15 @@ tpm_sign_digest(void *ctx, const unsigned char *digest, size_t dlen,
 	}
 	d.size = dlen;
 	memcpy(d.buffer, digest, dlen);
-	rc = Esys_Sign(t->esys, s->key, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+	/* A wrapped key is loaded for this one signature: swtpm has three
+	 * transient slots, and unsealing needs them. */
+	if ((key = s->key) == ESYS_TR_NONE && signer_load(s, &key) < 0)
+		return -BW_E_CRYPTO;
+	rc = Esys_Sign(t->esys, key, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 	    ESYS_TR_NONE, &d,
 	    &scheme, &none, &sig);
+	if (s->key == ESYS_TR_NONE)
+		flush(t, &key);
 	if (rc != TSS2_RC_SUCCESS)
 		return -BW_E_CRYPTO;
 	es = ECDSA_SIG_new();

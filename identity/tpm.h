@@ -126,6 +126,18 @@ int tpm_signer_open(struct tpm *tpm, uint32_t handle,
     struct tpm_signer **ret_signer, char **ret_err);
 void tpm_signer_free(struct tpm_signer *s);
 
+/* Creates a signing key under the SRK (the curve tpm_signer_open()
+ * picks) without persisting it: *ret_blob (caller frees) holds its public
+ * part and its private part wrapped by the SRK, which only this TPM can
+ * load; no clear private key exists outside the TPM. */
+int tpm_key_create(struct tpm *tpm, unsigned char **ret_blob,
+    size_t *ret_len, char **ret_err);
+
+/* A signer for a key of tpm_key_create(): checks the blob loads under
+ * this TPM's SRK; each tpm_sign_digest() loads it, signs and flushes. */
+int tpm_signer_open_blob(struct tpm *tpm, const unsigned char *blob,
+    size_t len, struct tpm_signer **ret_signer, char **ret_err);
+
 /* Curve of the signer: "P-384" or "P-256". */
 const char *tpm_signer_curve(const struct tpm_signer *s);
 

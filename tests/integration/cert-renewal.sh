@@ -12,7 +12,8 @@
 # certificate's notAfter and the CA's. A failed renewal is logged, audited
 # and counted in /healthz, and retried. Without renewal (the first
 # certificate served by openssl s_server) the CLI and curl fail. Stopped
-# past its certificate's end, bulwarkd starts with a new one.
+# past its certificate's end, bulwarkd starts with a new one. Each renewal
+# makes a new key in the TPM (pki/server.key.tpm; no clear server.key).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/identity-lib.sh"
 
@@ -25,9 +26,9 @@ start_bulwarkd "$D" --server-cert-lifetime $LIFE || { echo "bulwarkd did not sta
 B="$BW/bulwark --config $CONF"
 A="$BW/bulwark --config $AUDITOR"
 
-# The first certificate and key, kept for the check without renewal.
+# The first certificate and its TPM-wrapped key.
 cp "$PKI/server.crt" "$T/old.crt"
-cp "$PKI/server.key" "$T/old.key"
+cp "$PKI/server.key.tpm" "$T/old.key.tpm"
 $B watch -o json >"$T/watch.out" 2>"$T/watch.err" &
 WATCH=$!
 BW_PIDS="$BW_PIDS $WATCH"
@@ -71,7 +72,13 @@ check "the served certificate verifies against the CA and is valid now" \
 		-verify_hostname localhost </dev/null 2>&1 | grep -q 'Verify return code: 0'"
 check "server.crt on disk is a renewed one" \
 	test "$(openssl x509 -noout -serial -in "$PKI/server.crt")" != "$OLD_SERIAL"
-check "server.key stays 0600" test "$(stat -c %a "$PKI/server.key")" = 600
+check "the renewed key is a new one in the TPM (server.key.tpm, 0600)" \
+	sh -c "test \"\$(stat -c %a '$PKI/server.key.tpm')\" = 600 &&
+	       ! cmp -s '$PKI/server.key.tpm' '$T/old.key.tpm'"
+check "... certified by the served certificate" \
+	test "$(openssl s_client -connect "127.0.0.1:$PORT" </dev/null 2>/dev/null |
+		openssl x509 -noout -pubkey)" != "$(openssl x509 -noout -pubkey -in "$T/old.crt")"
+check "no clear server.key" test ! -e "$PKI/server.key"
 
 # the watch: still running, and it sees a change made now
 check "the watch is still running" kill -0 $WATCH
@@ -146,14 +153,27 @@ recovered() {
 check "a retry renews once ca.crt is back" wait_for 20 recovered
 check "the node is still Trusted" is_state n1 Trusted
 
-# Without renewal: the first certificate, served as is, is refused.
+# Without renewal: an expired certificate, served as is, is refused.
+# The first one's key never left the TPM, so a throwaway CA issues one
+# that ended yesterday, with a clear key for openssl s_server.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes \
+	-keyout "$T/tca.key" -out "$T/tca.crt" -subj /CN=test-ca -days 2 \
+	-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout "$T/old.key" \
+	-subj /CN=bulwarkd -out "$T/old.csr" 2>/dev/null
+printf '%s\n' subjectAltName=DNS:localhost,IP:127.0.0.1 extendedKeyUsage=serverAuth \
+	basicConstraints=CA:FALSE keyUsage=critical,digitalSignature >"$T/old.ext"
+openssl x509 -req -in "$T/old.csr" -CA "$T/tca.crt" -CAkey "$T/tca.key" -days -1 \
+	-extfile "$T/old.ext" -out "$T/old-srv.crt" 2>/dev/null
+check "the throwaway server certificate has expired" \
+	sh -c "openssl verify -CAfile '$T/tca.crt' '$T/old-srv.crt' 2>&1 | grep -q 'has expired'"
 # (on a free port; another one if someone takes it first)
 up() { (exec 3<>"/dev/tcp/127.0.0.1/$P2") 2>/dev/null; }
 SSRV=
 for _ in $(seq 10); do
 	P2=$((20000 + RANDOM % 40000))
 	ss -Htln "( sport = :$P2 )" | grep -q . && continue
-	openssl s_server -quiet -accept "127.0.0.1:$P2" -cert "$T/old.crt" -key "$T/old.key" -www \
+	openssl s_server -quiet -accept "127.0.0.1:$P2" -cert "$T/old-srv.crt" -key "$T/old.key" -www \
 		>/dev/null 2>>"$T/s_server.err" &
 	SSRV=$!
 	BW_PIDS="$BW_PIDS $SSRV"
@@ -162,9 +182,10 @@ for _ in $(seq 10); do
 	SSRV=
 done
 [ -n "$SSRV" ] || { fail "openssl s_server did not start"; cat "$T/s_server.err" >&2; }
-curl -s --cacert "$PKI/ca.crt" "https://localhost:$P2/" -o /dev/null 2>"$T/curl.err"
+curl -s --cacert "$T/tca.crt" "https://localhost:$P2/" -o /dev/null 2>"$T/curl.err"
 check "without renewal curl refuses the expired certificate (exit 60)" test $? = 60
-jq --arg u "https://127.0.0.1:$P2" '.server = $u' "$CONF" >"$T/old.conf"
+jq --arg u "https://127.0.0.1:$P2" --arg ca "$T/tca.crt" '.server = $u | .ca = $ca' \
+	"$CONF" >"$T/old.conf"
 "$BW/bulwark" --config "$T/old.conf" get tenants >"$T/cli-old.out" 2>&1
 check "without renewal the CLI fails" test $? != 0
 check "the CLI says the certificate expired" grep -qi 'expired' "$T/cli-old.out"

@@ -869,6 +869,97 @@ test_renew_server(void **state)
 	X509_free(server);
 }
 
+/* A custodian of the server key for the tests: a key in memory. */
+struct held {
+	EVP_PKEY	*key;
+	int		 creates;
+};
+
+static int
+held_create(void *ctx, EVP_PKEY **ret_key, char **ret_err)
+{
+	struct held *h = ctx;
+
+	EVP_PKEY_free(h->key);
+	h->key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	h->creates++;
+	if (!h->key || !EVP_PKEY_up_ref(h->key))
+		return -BW_E_CRYPTO;
+	*ret_key = h->key;
+	return 0;
+}
+
+static int
+held_load(void *ctx, EVP_PKEY **ret_key, char **ret_err)
+{
+	struct held *h = ctx;
+
+	if (!h->key)
+		return -ENOENT;
+	if (!EVP_PKEY_up_ref(h->key))
+		return -BW_E_CRYPTO;
+	*ret_key = h->key;
+	return 0;
+}
+
+static void
+expect_certifies(const char *dir, EVP_PKEY *key)
+{
+	X509 *ca = load_cert(in(dir, "ca.crt"));
+	X509 *server = load_cert(in(dir, "server.crt"));
+
+	assert_int_equal(X509_check_private_key(server, key), 1);
+	assert_int_equal(verify(ca, server, X509_PURPOSE_SSL_SERVER), 0);
+	X509_free(ca);
+	X509_free(server);
+}
+
+/* With a custodian of the server key, server.key is never written: a
+ * clear one of an earlier run is removed and server.crt reissued for the
+ * held key, which later runs keep; a renewal makes a new key there; a
+ * server.crt for another key (an interrupted renewal) is reissued. */
+static void
+test_server_custody(void **state)
+{
+	const char			*dir = *state;
+	struct held			 h = { 0 };
+	struct pki_server_key_custody	 cus = { .create = held_create,
+	    .load = held_load, .ctx = &h };
+	struct pki_init_options		 o = { .server_custody = &cus };
+	struct pki_cert_times		 t1, t2, t3;
+	EVP_PKEY			*ca_key = NULL, *k = NULL;
+	char				*err = NULL;
+
+	assert_int_equal(pki_init_dir(dir, NULL, &err), 0);
+	assert_int_equal(access(in(dir, "server.key"), F_OK), 0);
+	assert_int_equal(pki_init_dir(dir, &o, &err), 0);
+	assert_int_equal(h.creates, 1);
+	assert_int_equal(access(in(dir, "server.key"), F_OK), -1);
+	expect_certifies(dir, h.key);
+	assert_int_equal(pki_cert_times(dir, "server.crt", &t1, &err), 0);
+
+	assert_int_equal(pki_init_dir(dir, &o, &err), 0);
+	assert_int_equal(h.creates, 1);
+	assert_int_equal(pki_cert_times(dir, "server.crt", &t2, &err), 0);
+	assert_string_equal(t1.serial_hex, t2.serial_hex);
+
+	assert_int_equal(crypto_load_key(in(dir, "ca.key"), &ca_key, &err), 0);
+	assert_int_equal(pki_renew_server(dir, ca_key, &o, 120, &t3, &err), 0);
+	assert_int_equal(h.creates, 2);
+	assert_string_not_equal(t3.serial_hex, t1.serial_hex);
+	assert_int_equal(access(in(dir, "server.key"), F_OK), -1);
+	expect_certifies(dir, h.key);
+
+	assert_int_equal(held_create(&h, &k, &err), 0);
+	EVP_PKEY_free(k);
+	assert_int_equal(pki_init_dir(dir, &o, &err), 0);
+	assert_int_equal(h.creates, 3);
+	expect_certifies(dir, h.key);
+	assert_null(err);
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(h.key);
+}
+
 int
 main(void)
 {
@@ -891,6 +982,8 @@ main(void)
 		    setup_dir, teardown_dir),
 		cmocka_unit_test(test_peer_identity_requires_all_fields),
 		cmocka_unit_test_setup_teardown(test_revocation, setup_dir,
+		    teardown_dir),
+		cmocka_unit_test_setup_teardown(test_server_custody, setup_dir,
 		    teardown_dir),
 		cmocka_unit_test_setup_teardown(test_renew_server, setup_dir,
 		    teardown_dir),

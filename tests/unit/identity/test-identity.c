@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "audit/signer.h"
 #include "audit/trail.h"
@@ -86,6 +87,22 @@ opts(const struct fixture *f)
 /* The root secret is created and sealed on first open, unsealed on the
  * next; the CA key given to the custodian comes back equal, and a
  * tampered wrapped key is refused. */
+/* Checks the wrapped key file NAME holds no PEM private key, then flips
+ * its last byte. */
+static void
+damage_wrapped(const struct fixture *f, const char *name)
+{
+	char	p[4300], *buf = NULL;
+	size_t	len;
+
+	path(p, sizeof(p), f, name);
+	assert_int_equal(read_file_at(AT_FDCWD, p, 65536, &buf, &len), 0);
+	assert_null(memmem(buf, len, "PRIVATE KEY", 11));
+	buf[len - 1] ^= 1;
+	assert_int_equal(write_file_atomic_at(AT_FDCWD, p, buf, len, 0600), 0);
+	free(buf);
+}
+
 static void
 test_custody_roundtrip(void **state)
 {
@@ -94,8 +111,7 @@ test_custody_roundtrip(void **state)
 	struct identity			*id = NULL;
 	const struct pki_key_custody	*c;
 	EVP_PKEY			*key, *back = NULL;
-	char				*err = NULL, p[4300], *buf = NULL;
-	size_t				 len;
+	char				*err = NULL;
 	json_t				*j;
 
 	assert_int_equal(identity_open(&o, &id, &err), 0);
@@ -122,16 +138,70 @@ test_custody_roundtrip(void **state)
 	back = NULL;
 
 	/* Nothing readable in the wrapped file; one flipped byte refuses. */
-	path(p, sizeof(p), f, IDENTITY_CA_KEY_SEALED);
-	assert_int_equal(read_file_at(AT_FDCWD, p, 65536, &buf, &len), 0);
-	assert_null(memmem(buf, len, "PRIVATE KEY", 11));
-	buf[len - 1] ^= 1;
-	assert_int_equal(write_file_atomic_at(AT_FDCWD, p, buf, len, 0600), 0);
+	damage_wrapped(f, IDENTITY_CA_KEY_SEALED);
 	assert_int_equal(c->load(c->ctx, &back, &err), -BW_E_CORRUPT);
 	assert_non_null(strstr(err, "does not decrypt"));
 	free(err);
-	free(buf);
 	EVP_PKEY_free(key);
+	identity_close(id);
+}
+
+/* The server's TLS key: created in the TPM, stored only as its wrapped
+ * blob, signs (as libssl asks) in the TPM, and comes back after a
+ * restart; a damaged blob is refused. */
+static void
+test_server_key_custody(void **state)
+{
+	static const char			 msg[] = "handshake";
+	unsigned char				 sig[256], *der = NULL;
+	unsigned char				*der2 = NULL;
+	size_t					 siglen = sizeof(sig);
+	char					*err = NULL, p[4300];
+	int					 n, n2;
+	EVP_PKEY				*key = NULL;
+	EVP_MD_CTX				*m;
+	struct fixture				*f = *state;
+	struct identity_options			 o = opts(f);
+	struct identity				*id = NULL;
+	const struct pki_server_key_custody	*c;
+
+	path(p, sizeof(p), f, "pki");
+	assert_int_equal(mkdir(p, 0700), 0);
+	assert_int_equal(identity_open(&o, &id, &err), 0);
+	c = identity_server_key_custody(id);
+	assert_int_equal(c->load(c->ctx, &key, &err), -ENOENT);
+	assert_int_equal(c->create(c->ctx, &key, &err), 0);
+	m = EVP_MD_CTX_new();
+	assert_int_equal(EVP_DigestSignInit(m, NULL, EVP_sha384(), NULL, key), 1);
+	assert_int_equal(EVP_DigestSign(m, sig, &siglen,
+	    (const unsigned char *)msg, strlen(msg)), 1);
+	EVP_MD_CTX_free(m);
+	m = EVP_MD_CTX_new();
+	assert_int_equal(EVP_DigestVerifyInit(m, NULL, EVP_sha384(), NULL, key), 1);
+	assert_int_equal(EVP_DigestVerify(m, sig, siglen,
+	    (const unsigned char *)msg, strlen(msg)), 1);
+	EVP_MD_CTX_free(m);
+	assert_true((n = i2d_PUBKEY(key, &der)) > 0);
+	EVP_PKEY_free(key);
+	key = NULL;
+	identity_close(id);
+
+	assert_int_equal(identity_open(&o, &id, &err), 0);
+	c = identity_server_key_custody(id);
+	assert_int_equal(c->load(c->ctx, &key, &err), 0);
+	assert_true((n2 = i2d_PUBKEY(key, &der2)) > 0);
+	assert_memory_equal(der, der2, n);
+	assert_int_equal(n, n2);
+	EVP_PKEY_free(key);
+	key = NULL;
+
+	damage_wrapped(f, IDENTITY_TLS_KEY_TPM);
+	assert_true(c->load(c->ctx, &key, &err) < 0);
+	assert_null(key);
+	assert_non_null(strstr(err, IDENTITY_TLS_KEY_TPM));
+	free(err);
+	OPENSSL_free(der);
+	OPENSSL_free(der2);
 	identity_close(id);
 }
 
@@ -326,6 +396,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_custody_roundtrip, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_server_key_custody, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_config_change_refuses,
 		    setup, teardown),

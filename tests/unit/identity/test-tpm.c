@@ -25,6 +25,7 @@
 
 #include "identity/attest.h"
 #include "identity/swtpm.h"
+#include "identity/tpm-pkey.h"
 #include "identity/tpm.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
@@ -595,6 +596,71 @@ test_checkpoint_signature(void **state)
 }
 
 static void
+free_signer(void *ctx)
+{
+	tpm_signer_free(ctx);
+}
+
+/* A key made in the TPM and kept only as its wrapped blob: no clear
+ * private key in the blob, signatures (through an EVP_PKEY, as libssl
+ * makes them) verify with its public key, nothing stays loaded, and
+ * another TPM cannot load it. */
+static void
+test_wrapped_key(void **state)
+{
+	struct fx *f = *state;
+	static const char msg[] = "TLS 1.3, server CertificateVerify";
+	unsigned char *blob = NULL, sig[256];
+	size_t len = 0, siglen = sizeof(sig);
+	struct tpm_signer *s = NULL, *other = NULL;
+	char *pem = NULL, *err = NULL;
+	unsigned transient = 9, sessions = 0;
+	EVP_PKEY *key = NULL, *pub;
+	EVP_MD_CTX *mctx;
+
+	assert_int_equal(tpm_key_create(f->tpm, &blob, &len, &err), 0);
+	assert_null(memmem(blob, len, "PRIVATE KEY", 11));
+	assert_int_equal(tpm_signer_open_blob(f->tpm, blob, len, &s, &err), 0);
+	assert_string_equal(tpm_signer_curve(s), "P-384");
+	assert_int_equal(tpm_signer_public_pem(s, &pem, &err), 0);
+	assert_int_equal(tpm_pkey_new(pem, tpm_sign_digest, s, free_signer,
+	    &key, &err), 0);
+
+	mctx = EVP_MD_CTX_new();
+	assert_int_equal(EVP_DigestSignInit(mctx, NULL, EVP_sha384(), NULL,
+	    key), 1);
+	assert_int_equal(EVP_DigestSign(mctx, sig, &siglen,
+	    (const unsigned char *)msg, strlen(msg)), 1);
+	EVP_MD_CTX_free(mctx);
+	pub = pem_pub(pem);
+	assert_int_equal(EVP_PKEY_eq(pub, key), 1);
+	mctx = EVP_MD_CTX_new();
+	assert_int_equal(EVP_DigestVerifyInit(mctx, NULL, EVP_sha384(), NULL,
+	    pub), 1);
+	assert_int_equal(EVP_DigestVerify(mctx, sig, siglen,
+	    (const unsigned char *)msg, strlen(msg)), 1);
+	EVP_MD_CTX_free(mctx);
+	EVP_PKEY_free(pub);
+	assert_int_equal(tpm_loaded_handles(f->tpm, &transient, &sessions), 0);
+	assert_int_equal(transient, 0);
+
+	second_tpm(f);
+	assert_int_equal(tpm_signer_open_blob(f->tpm2, blob, len, &other,
+	    &err), -BW_E_CORRUPT);
+	assert_non_null(strstr(err, "does not load"));
+	free(err);
+	err = NULL;
+	blob[len - 1] ^= 1;
+	assert_int_not_equal(tpm_signer_open_blob(f->tpm, blob, len, &other,
+	    &err), 0);
+	assert_null(other);
+	EVP_PKEY_free(key);	/* frees s */
+	free(blob);
+	free(pem);
+	free(err);
+}
+
+static void
 test_no_handle_leak(void **state)
 {
 	struct fx *f = *state;
@@ -1097,6 +1163,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_credential_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_credential_other_ek, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoint_signature, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrapped_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_handle_leak, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_secret_never_in_clear, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_measure_config, setup, teardown),
