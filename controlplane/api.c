@@ -32,6 +32,7 @@
 #include "controlplane/authz.h"
 #include "controlplane/principals.h"
 #include "controlplane/netadmit.h"
+#include "controlplane/offload.h"
 #include "controlplane/quota.h"
 #include "controlplane/resource.h"
 #include "hardening/pki.h"
@@ -184,6 +185,8 @@ struct api_server {
 	unsigned long long		 anon_total;
 	struct event			*anon_ev;
 	unsigned long long		 watch_refused, watch_ended_slow;
+	struct offload			*offload;	/* blocking work */
+	unsigned long long		 offload_refused;
 };
 
 /* What a connection's SSL points to. libevent may free a connection's
@@ -1864,18 +1867,122 @@ query_time(struct evkeyvalq *q, const char *key, struct timespec *ret,
 	return 0;
 }
 
+/* An audit search on an offload worker: it owns copies of everything
+ * it reads (filter, directory) and touches nothing of the loop's. */
+struct search_job {
+	struct api_server		*srv;
+	struct evhttp_request		*req;
+	struct authz_identity		 id;
+	struct audit_search_filter	 f;
+	struct search_ctx		 sc;
+	char				*dir;
+	char				*strs[7];	/* f's strings */
+	char				*err;
+	int				 r;
+};
+
+static void
+search_job_free(struct search_job *j)
+{
+	for (size_t i = 0; i < ELEMENTSOF(j->strs); i++)
+		free(j->strs[i]);
+	json_decref(j->sc.items);
+	free(j->dir);
+	free(j->err);
+	free(j);
+}
+
+/* A search ends early when the daemon stops. */
+static int
+search_job_cb(const struct audit_record *rec, const char *line, size_t len,
+    void *arg)
+{
+	struct search_job *j = arg;
+
+	if (offload_stopping(j->srv->offload))
+		return errf(-BW_E_UNAVAILABLE, &j->err,
+		    "the server is shutting down");
+	return search_cb(rec, line, len, &j->sc);
+}
+
+/* Worker thread. */
+static void
+search_job_run(void *arg)
+{
+	struct search_job *j = arg;
+
+	j->r = audit_search_dir(j->dir, &j->f, search_job_cb, j, &j->err);
+}
+
+/* Loop thread: answers and records the search as the loop would have. */
+static void
+search_job_done(void *arg, bool cancelled)
+{
+	struct search_job	*j = arg;
+	_cleanup_json_ json_t	*out = NULL;
+	int			 r = j->r;
+
+	if (cancelled)
+		r = errf(-BW_E_UNAVAILABLE, &j->err, "the server is shutting down");
+	else if (r >= 0 && !(out = json_pack("{s:s, s:O, s:b}", "kind",
+	    "AuditRecordList", "items", j->sc.items, "truncated",
+	    j->sc.truncated)))
+		r = -ENOMEM;
+	if (r < 0) {
+		audit_request(j->srv, &j->id, "audit.search", NULL, NULL, NULL,
+		    "failure", j->err ? j->err : bw_strerror(r));
+		reply_err_r(j->srv, j->req, r, j->err);
+	} else {
+		audit_request(j->srv, &j->id, "audit.search", NULL, NULL, NULL,
+		    "success", NULL);
+		reply_json(j->srv, j->req, 200, out);
+	}
+	search_job_free(j);
+}
+
+/* Copies the query's filter into J (strings J owns). */
+static int
+search_job_filter(struct search_job *j, struct evkeyvalq *q, char **ret_err)
+{
+	static const char *const keys[ELEMENTSOF(j->strs)] = { "actor",
+	    "action", "kind", "object_tenant", "name", "outcome", "tenant" };
+	const char	**dst[ELEMENTSOF(j->strs)] = { &j->f.actor, &j->f.action,
+	    &j->f.object_kind, &j->f.object_tenant, &j->f.object_name,
+	    &j->f.outcome, &j->f.tenant };
+	const char	 *v;
+	int		  r;
+
+	for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+		if (!(v = evhttp_find_header(q, keys[i])))
+			continue;
+		if (!(j->strs[i] = strdup(v)))
+			return -ENOMEM;
+		*dst[i] = j->strs[i];
+	}
+	if ((r = query_time(q, "since", &j->f.since, ret_err)) < 0 ||
+	    (r = query_time(q, "until", &j->f.until, ret_err)) < 0)
+		return r;
+	return 0;
+}
+
 static void
 handle_audit_search(struct api_server *srv, struct evhttp_request *req,
     const struct authz_identity *id, struct evkeyvalq *q)
 {
-	struct audit_search_filter	 f = { 0 };
-	struct search_ctx		 sc = { .limit = AUDIT_SEARCH_DEFAULT };
+	struct search_job		*j;
 	_cleanup_free_ char		*err = NULL;
-	_cleanup_json_ json_t		*out = NULL;
 	const char			*lim = evhttp_find_header(q, "limit");
 	uint64_t			 n;
 	int				 r;
 
+	if (!(j = calloc(1, sizeof(*j)))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	j->srv = srv;
+	j->req = req;
+	j->id = *id;
+	j->sc.limit = AUDIT_SEARCH_DEFAULT;
 	if (!srv->audit_dir) {
 		r = errf(-BW_E_UNAVAILABLE, &err, "no audit trail configured");
 		goto fail;
@@ -1886,19 +1993,11 @@ handle_audit_search(struct api_server *srv, struct evhttp_request *req,
 			    AUDIT_SEARCH_MAX);
 			goto fail;
 		}
-		sc.limit = n;
+		j->sc.limit = n;
 	}
-	f.actor = evhttp_find_header(q, "actor");
-	f.action = evhttp_find_header(q, "action");
-	f.object_kind = evhttp_find_header(q, "kind");
-	f.object_tenant = evhttp_find_header(q, "object_tenant");
-	f.object_name = evhttp_find_header(q, "name");
-	f.outcome = evhttp_find_header(q, "outcome");
-	f.tenant = evhttp_find_header(q, "tenant");
-	if ((r = query_time(q, "since", &f.since, &err)) < 0 ||
-	    (r = query_time(q, "until", &f.until, &err)) < 0)
+	if ((r = search_job_filter(j, q, &err)) < 0)
 		goto fail;
-	if (!(sc.items = json_array())) {
+	if (!(j->sc.items = json_array()) || !(j->dir = strdup(srv->audit_dir))) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -1908,17 +2007,13 @@ handle_audit_search(struct api_server *srv, struct evhttp_request *req,
 	anon_flush(srv);
 	if (srv->commit)
 		commit_audit_flush(srv->commit);
-	r = audit_search_dir(srv->audit_dir, &f, search_cb, &sc, &err);
-	if (r < 0) {
-		json_decref(sc.items);
-		goto fail;
-	}
-	out = json_pack("{s:s, s:o, s:b}", "kind", "AuditRecordList", "items",
-	    sc.items, "truncated", sc.truncated);
-	audit_request(srv, id, "audit.search", NULL, NULL, NULL, "success", NULL);
-	reply_json(srv, req, 200, out);
+	if ((r = api_offload_submit(srv, req, id, "audit.search", search_job_run,
+	    search_job_done, j)) < 0)
+		search_job_free(j);
 	return;
 fail:
+	if (j)
+		search_job_free(j);
 	audit_request(srv, id, "audit.search", NULL, NULL, NULL, "failure",
 	    err ? err : bw_strerror(r));
 	reply_err_r(srv, req, r, err);
@@ -3130,6 +3225,11 @@ api_server_start(struct event_base *base, const struct api_server_options *o,
 		r = -ENOMEM;
 		goto fail;
 	}
+	if ((r = offload_new(base, OFFLOAD_THREADS, OFFLOAD_QUEUE_MAX,
+	    &srv->offload)) < 0) {
+		r = errf(r, ret_err, "offload workers: %s", bw_strerror(r));
+		goto fail;
+	}
 	if ((r = commit_add_observer(srv->commit, commit_observer, srv)) < 0)
 		goto fail;
 	*ret = srv;
@@ -3207,6 +3307,37 @@ api_audit(struct api_server *s, const struct authz_identity *id,
 }
 
 int
+api_offload_submit(struct api_server *s, struct evhttp_request *req,
+    const struct authz_identity *id, const char *action,
+    void (*work)(void *), void (*done)(void *, bool), void *arg)
+{
+	char	msg[160], retry[16];
+	int	r;
+
+	if ((r = offload_submit(s->offload, work, done, arg)) == 0)
+		return 0;
+	if (r != -EBUSY && r != -ESHUTDOWN) {
+		audit_request(s, id, action, NULL, NULL, NULL, "failure",
+		    bw_strerror(r));
+		reply_err_r(s, req, r, NULL);
+		return r;
+	}
+	if (r == -EBUSY) {
+		s->offload_refused++;
+		snprintf(msg, sizeof(msg), "%u long operations are running or "
+		    "waiting (the server's limit); retry later",
+		    OFFLOAD_THREADS + OFFLOAD_QUEUE_MAX);
+	} else
+		snprintf(msg, sizeof(msg), "the server is shutting down");
+	audit_request(s, id, action, NULL, NULL, NULL, "denied", msg);
+	snprintf(retry, sizeof(retry), "%d", OFFLOAD_RETRY_AFTER_SECS);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After",
+	    retry);
+	reply_error(s, req, 503, "busy", msg);
+	return r;
+}
+
+int
 api_read_json_body(struct evhttp_request *req, json_t **ret, char **ret_err)
 {
 	int r = read_body(req, ret, ret_err);
@@ -3243,6 +3374,8 @@ api_server_detach(struct api_server *s)
 {
 	if (!s || s->detached)
 		return;
+	/* jobs still running answer and record their requests now */
+	offload_drain(s->offload);
 	anon_flush(s);
 	commit_remove_observer(s->commit, commit_observer, s);
 	s->detached = 1;
@@ -3256,6 +3389,8 @@ api_server_free(struct api_server *s)
 
 	if (!s)
 		return;
+	/* before evhttp_free(), which frees the requests jobs answer */
+	offload_free(s->offload);
 	if (!s->detached && s->commit) {
 		anon_flush(s);
 		commit_remove_observer(s->commit, commit_observer, s);

@@ -6,6 +6,7 @@
 #ifndef BW_API_H
 #define BW_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -153,6 +154,16 @@ void api_reply_err(struct api_server *s, struct evhttp_request *req, int r,
 void api_audit(struct api_server *s, const struct authz_identity *id,
     const char *action, const char *kind, const char *tenant,
     const char *name, const char *outcome, const char *reason);
+/* Runs WORK(ARG) on one of the server's offload workers
+ * (controlplane/offload.h), then DONE(ARG, cancelled) on the loop thread,
+ * which answers REQ and records it; for work that would stall the loop
+ * (long reads, scans). WORK must touch only what ARG owns. Returns 0, or,
+ * when the pool is full (503 "busy" with Retry-After, recorded as ACTION
+ * denied) or stopping or out of memory, a negative error after answering
+ * and recording REQ: the caller then frees ARG itself. */
+int api_offload_submit(struct api_server *s, struct evhttp_request *req,
+    const struct authz_identity *id, const char *action,
+    void (*work)(void *), void (*done)(void *, bool), void *arg);
 /* Reads an application/json body within the API's limits. */
 int api_read_json_body(struct evhttp_request *req, json_t **ret,
     char **ret_err);

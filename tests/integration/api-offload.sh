@@ -1,0 +1,138 @@
+#!/bin/bash
+# Blocking work runs off the event loop (controlplane/offload.c): while an
+# audit search is stuck reading the trail, other clients' requests are
+# answered promptly and an open watch keeps its heartbeat; more long jobs
+# than the pool and its queue hold get 503 with Retry-After; a client that
+# leaves mid-search and a SIGTERM mid-search are handled cleanly.
+#
+# The stuck read is a FIFO named like a trail segment: the search blocks
+# opening it until the test opens the writing end, as long as it likes.
+. "$(dirname "$0")/lib.sh"
+
+THREADS=2 QUEUE=8	# OFFLOAD_THREADS, OFFLOAD_QUEUE_MAX
+HOLD=17			# longer than one watch heartbeat (15 s)
+
+start_bulwarkd "$T/d" || exit 1
+ucurl() { # as the auditor
+	curl -s --cacert "$PKI/ca.crt" --cert "$PKI/auditor.crt" --key "$PKI/auditor.key" "$@"
+}
+J='-H Content-Type:application/json'
+FIFO="$T/d/audit/seg-10000000000000000000.log"
+mkfifo "$FIFO" || exit 1
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+# release PID...: lets the searches waiting on the FIFO finish until the
+# clients PID... have their answers (each opening of the writing end ends
+# the reads open then)
+release() {
+	local i p left
+	for i in $(seq 40); do
+		timeout 0.5 sh -c ": >'$FIFO'" 2>/dev/null
+		left=
+		for p in "$@"; do
+			kill -0 "$p" 2>/dev/null && left=1
+		done
+		[ -z "$left" ] && return 0
+	done
+	return 1
+}
+
+acurl -o /dev/null $J -X POST --data '{"kind":"Tenant","metadata":{"name":"off"}}' \
+	"$URL/v1/tenants"
+acurl -N "$URL/v1/watch?since=$(revision)" >"$T/watch.out" &
+WATCH_PID=$!
+sleep 0.5
+
+# -- one long search; healthz, a GET and a PUT meanwhile
+t0=$(now)
+ucurl -o "$T/long.json" -w '%{http_code}' --max-time 60 \
+	"$URL/v1/audit/records?actor=nobody" >"$T/long.code" &
+LONG=$!
+sleep 1
+n0=$(wc -l <"$T/watch.out")
+worst=0
+for what in healthz get put; do
+	a=$(now)
+	case $what in
+	healthz) code=$(acurl -o /dev/null -w '%{http_code}' --max-time 10 "$URL/healthz") ;;
+	get) code=$(acurl -o /dev/null -w '%{http_code}' --max-time 10 "$URL/v1/tenants/off") ;;
+	put) code=$(acurl -o /dev/null -w '%{http_code}' --max-time 10 $J -X PUT \
+		--data '{"kind":"Tenant","metadata":{"name":"off"},"spec":{"description":"during"}}' \
+		"$URL/v1/tenants/off") ;;
+	esac
+	d=$(secs "$a" "$(now)")
+	echo "$what during the search: HTTP $code in $d s"
+	check "$what answered during the search" [ "$code" = 200 ]
+	worst=$(awk -v a="$worst" -v b="$d" 'BEGIN { print (b > a) ? b : a }')
+done
+sleep $((HOLD - 1))
+check "the search is still running" kill -0 $LONG
+tail -n +$((n0 + 1)) "$T/watch.out" >"$T/watch.during"
+release $LONG || fail "the FIFO was not released"
+wait $LONG
+long=$(secs "$t0" "$(now)")
+echo "the search took $long s; the slowest other request $worst s"
+check "the long search answered 200" [ "$(cat "$T/long.code")" = 200 ]
+check "its answer is the record list" jq -e '.kind == "AuditRecordList"' "$T/long.json"
+check "other requests took under a tenth of the search" \
+	awk -v w="$worst" -v l="$long" 'BEGIN { exit !(w * 10 < l) }'
+check "the watch saw the PUT made during the search" \
+	grep -q '"type":"PUT".*"description":"during"' "$T/watch.during"
+check "the watch kept its heartbeat during the search" \
+	grep -q '"type":"HEARTBEAT"' "$T/watch.during"
+
+# -- the bound: THREADS run, QUEUE wait, the rest are refused at once
+n=$((THREADS + QUEUE + 3))
+qpids=
+for i in $(seq $n); do
+	ucurl -D "$T/q$i.hdr" -o "$T/q$i.json" -w '%{http_code}' --max-time 60 \
+		"$URL/v1/audit/records?actor=nobody" >"$T/q$i.code" &
+	qpids="$qpids $!"
+done
+# an answer code per file, without a newline
+count() { grep -lx "$1" "$T"/q*.code 2>/dev/null | wc -l; }
+wait_for 20 sh -c "[ \$(grep -lx 503 '$T'/q*.code 2>/dev/null | wc -l) -ge 3 ]"
+sleep 1	# none of the held ones may answer before release
+release $qpids || fail "the FIFO was not released"
+for p in $qpids; do wait $p; done
+ok=$(count 200)
+busy=$(count 503)
+echo "$n concurrent searches: $ok answered, $busy refused"
+check "pool and queue ($((THREADS + QUEUE))) answered" [ "$ok" = $((THREADS + QUEUE)) ]
+check "the other 3 refused with 503" [ "$busy" = 3 ]
+r=$(grep -lx 503 "$T"/q*.code | head -1)
+r=${r%.code}
+check "a refusal says when to retry" grep -qi '^Retry-After: [0-9]' "$r.hdr"
+check "a refusal is a JSON error" jq -e '.error.code == "busy"' "$r.json"
+sleep 1.5	# reads and refusals ride with the next group commit
+rm -f "$FIFO"
+ucurl "$URL/v1/audit/records?actor=auditor&action=audit.search&outcome=denied" \
+	>"$T/denied.json"
+check "refusals are audited" jq -e '[.items[] | select(.reason |
+	test("limit"))] | length == 3' "$T/denied.json"
+
+# -- a client that leaves while its search runs
+mkfifo "$FIFO"
+ucurl -o /dev/null --max-time 1 "$URL/v1/audit/records?actor=nobody"
+release || true "the FIFO was not released"
+code=$(acurl -o /dev/null -w '%{http_code}' --max-time 5 "$URL/healthz")
+check "healthz after a client left mid-search" [ "$code" = 200 ]
+
+# -- SIGTERM while a search runs: the daemon waits for it, then exits
+# cleanly (the answer may not reach the client: the loop has stopped)
+ucurl -o /dev/null -w '%{http_code}' --max-time 30 \
+	"$URL/v1/audit/records?actor=nobody" >"$T/term.code" &
+TERM_CURL=$!
+sleep 1
+kill -TERM "$BWD_PID"
+sleep 1
+check "the daemon waits for the running search" kill -0 "$BWD_PID"
+release "$BWD_PID" || fail "the FIFO was not released"
+wait "$BWD_PID"
+rc=$?
+wait $TERM_CURL
+echo "the search's client during shutdown saw HTTP $(cat "$T/term.code")"
+check "bulwarkd exited cleanly (status $rc)" [ $rc = 0 ]
+kill $WATCH_PID 2>/dev/null
+wait $WATCH_PID 2>/dev/null
+finish
