@@ -2215,6 +2215,14 @@ handle_metrics(struct api_server *srv, struct evhttp_request *req)
 		    "bulwark_http_responses_total{class=\"%dxx\"} %llu\n", i,
 		    srv->requests[i]);
 	metrics_store(srv, buf);
+	evbuffer_add_printf(buf,
+	    "# HELP bulwark_offload_jobs Long operations (audit searches) running or waiting for a worker.\n"
+	    "# TYPE bulwark_offload_jobs gauge\n"
+	    "bulwark_offload_jobs %u\n"
+	    "# HELP bulwark_offload_refused_total Long operations refused (503 busy) with every worker busy and the queue full.\n"
+	    "# TYPE bulwark_offload_refused_total counter\n"
+	    "bulwark_offload_refused_total %llu\n",
+	    offload_jobs(srv->offload), srv->offload_refused);
 	srv->requests[2]++;
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "text/plain; version=0.0.4");

@@ -104,6 +104,8 @@ r=$(grep -lx 503 "$T"/q*.code | head -1)
 r=${r%.code}
 check "a refusal says when to retry" grep -qi '^Retry-After: [0-9]' "$r.hdr"
 check "a refusal is a JSON error" jq -e '.error.code == "busy"' "$r.json"
+check "refusals are counted" [ "$(metric bulwark_offload_refused_total)" = 3 ]
+check "no job left" [ "$(metric bulwark_offload_jobs)" = 0 ]
 sleep 1.5	# reads and refusals ride with the next group commit
 rm -f "$FIFO"
 ucurl "$URL/v1/audit/records?actor=auditor&action=audit.search&outcome=denied" \
