@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@ image_api_init(struct image_api *ia, const char *data_dir,
 	int	r;
 
 	memset(ia, 0, sizeof(*ia));
+	pthread_mutex_init(&ia->import_mu, NULL);
 	snprintf(root, sizeof(root), "%s/images", data_dir);
 	snprintf(trust, sizeof(trust), "%s/images/trust", data_dir);
 	if ((r = mkdir_p(trust, 0700)) < 0)
@@ -56,6 +58,7 @@ image_api_done(struct image_api *ia)
 {
 	image_store_free(ia->store);
 	ia->store = NULL;
+	pthread_mutex_destroy(&ia->import_mu);
 }
 
 /* The appliance reads images from local media only: the path must lie
@@ -167,17 +170,105 @@ image_op_submit(struct image_op *op, const char *kind, const char *controls)
 	commit_submit(api_committer(op->srv), &op->creq);
 }
 
+/* An import on an offload worker: hashing, verifying and unpacking a
+ * large image takes seconds. The job owns its copies of the request's
+ * values; imports hold ia->import_mu, so one runs at a time. */
+struct import_job {
+	struct image_api	*ia;
+	struct api_server	*srv;
+	struct evhttp_request	*req;
+	struct authz_identity	 id;
+	enum image_kind		 kind;
+	char			 type[16];
+	char			 abs[PATH_MAX];
+	char			*digest;
+	time_t			 t;
+	struct image_info	 info;
+	char			*err;
+	int			 r;
+};
+
+static void
+import_job_free(struct import_job *j)
+{
+	image_info_done(&j->info);
+	free(j->digest);
+	free(j->err);
+	free(j);
+}
+
+/* Worker thread. */
+static void
+import_job_run(void *arg)
+{
+	struct import_job *j = arg;
+
+	pthread_mutex_lock(&j->ia->import_mu);
+	j->r = image_import(j->ia->store, j->kind, j->abs, j->digest, &j->info,
+	    &j->err);
+	pthread_mutex_unlock(&j->ia->import_mu);
+}
+
+/* Loop thread: records the imported image through the commit pipeline,
+ * or answers and audits the refusal. */
+static void
+import_job_done(void *arg, bool cancelled)
+{
+	struct import_job	*j = arg;
+	_cleanup_json_ json_t	*doc = NULL;
+	struct image_op		*op = NULL;
+	char			 now[40];
+	int			 r = j->r;
+
+	if (cancelled)
+		r = errf(-BW_E_UNAVAILABLE, &j->err, "the server is shutting down");
+	if (r < 0)
+		goto fail;
+	if (!(op = image_op_new(j->ia, j->srv, j->req, &j->id, "image.import"))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	/* a DNS-label name from the digest: "sha256-" and 56 hex digits */
+	snprintf(op->name, sizeof(op->name), "sha256-%.56s", j->info.digest + 7);
+	snprintf(op->reason, sizeof(op->reason), "%s from %.120s, signed by %s",
+	    j->info.digest, j->abs, j->info.signer);
+	bw_time_rfc3339(now, sizeof(now), j->t);
+	doc = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:{}}, s:{s:s, s:s, s:s, "
+	    "s:I, s:s}, s:{}}", "kind", "Image", "metadata", "name", op->name,
+	    "tenant", RES_SYSTEM_TENANT, "uid", j->info.digest, "created", now,
+	    "labels", "spec", "digest", j->info.digest, "type", j->type, "format",
+	    j->info.format == IMAGE_FMT_TAR ? "rootfs-tar" :
+	    j->info.format == IMAGE_FMT_QCOW2 ? "qcow2" : "raw", "size",
+	    (json_int_t)j->info.size, "signer", j->info.signer, "status");
+	res_key(res_kind_by_name("Image"), NULL, op->name, op->key, sizeof(op->key));
+	op->reply = json_incref(doc);
+	if (!doc || !(op->value = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	image_op_submit(op, "Image", IMAGE_CONTROLS);
+	import_job_free(j);
+	return;
+fail:
+	if (op)
+		image_op_free(op);
+	/* refusals of unsigned or altered images are evidence (SI-7, CM-14) */
+	api_audit(j->srv, &j->id, "image.import", "Image", RES_SYSTEM_TENANT, NULL,
+	    r == -BW_E_DENIED ? "denied" : "failure",
+	    j->err ? j->err : bw_strerror(r));
+	api_reply_err(j->srv, j->req, r, j->err);
+	import_job_free(j);
+}
+
 static void
 handle_import(struct image_api *ia, struct api_server *srv,
     struct evhttp_request *req, const struct authz_identity *id)
 {
-	_cleanup_json_ json_t	*body = NULL, *doc = NULL;
+	_cleanup_json_ json_t	*body = NULL;
 	_cleanup_free_ char	*err = NULL;
-	struct image_info	 info = { 0 };
-	struct image_op		*op = NULL;
+	struct import_job	*j = NULL;
 	const char		*path = NULL, *type = NULL, *digest = NULL;
-	char			 abs[PATH_MAX], now[40];
-	time_t			 t = time(NULL);
+	char			 abs[PATH_MAX];
 	int			 r;
 
 	if ((r = api_read_json_body(req, &body, &err)) < 0)
@@ -191,38 +282,26 @@ handle_import(struct image_api *ia, struct api_server *srv,
 	}
 	if ((r = path_admitted(ia, path, abs, sizeof(abs), &err)) < 0)
 		goto fail;
-	if ((r = image_import(ia->store, strcmp(type, "vm") == 0 ? IMAGE_DISK :
-	    IMAGE_ROOTFS, abs, digest, &info, &err)) < 0)
-		goto fail;
-	if (!(op = image_op_new(ia, srv, req, id, "image.import"))) {
+	if (!(j = calloc(1, sizeof(*j))) ||
+	    (digest && !(j->digest = strdup(digest)))) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	/* a DNS-label name from the digest: "sha256-" and 56 hex digits */
-	snprintf(op->name, sizeof(op->name), "sha256-%.56s", info.digest + 7);
-	snprintf(op->reason, sizeof(op->reason), "%s from %.120s, signed by %s",
-	    info.digest, abs, info.signer);
-	bw_time_rfc3339(now, sizeof(now), t);
-	doc = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:{}}, s:{s:s, s:s, s:s, "
-	    "s:I, s:s}, s:{}}", "kind", "Image", "metadata", "name", op->name,
-	    "tenant", RES_SYSTEM_TENANT, "uid", info.digest, "created", now,
-	    "labels", "spec", "digest", info.digest, "type", type, "format",
-	    info.format == IMAGE_FMT_TAR ? "rootfs-tar" :
-	    info.format == IMAGE_FMT_QCOW2 ? "qcow2" : "raw", "size",
-	    (json_int_t)info.size, "signer", info.signer, "status");
-	res_key(res_kind_by_name("Image"), NULL, op->name, op->key, sizeof(op->key));
-	op->reply = json_incref(doc);
-	if (!doc || !(op->value = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS))) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	image_info_done(&info);
-	image_op_submit(op, "Image", IMAGE_CONTROLS);
+	j->ia = ia;
+	j->srv = srv;
+	j->req = req;
+	j->id = *id;
+	j->kind = strcmp(type, "vm") == 0 ? IMAGE_DISK : IMAGE_ROOTFS;
+	snprintf(j->type, sizeof(j->type), "%s", type);
+	snprintf(j->abs, sizeof(j->abs), "%s", abs);
+	j->t = time(NULL);
+	if (api_offload_submit(srv, req, id, "image.import", import_job_run,
+	    import_job_done, j) < 0)
+		import_job_free(j);
 	return;
 fail:
-	image_info_done(&info);
-	if (op)
-		image_op_free(op);
+	if (j)
+		import_job_free(j);
 	/* refusals of unsigned or altered images are evidence (SI-7, CM-14) */
 	api_audit(srv, id, "image.import", "Image", RES_SYSTEM_TENANT, NULL,
 	    r == -BW_E_DENIED ? "denied" : "failure", err ? err : bw_strerror(r));

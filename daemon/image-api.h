@@ -8,6 +8,7 @@
 #define BW_IMAGE_API_H
 
 #include <limits.h>
+#include <pthread.h>
 
 #include "controlplane/api.h"
 #include "controlplane/authz.h"
@@ -20,6 +21,8 @@ struct image_api {
 	char			 trust_dir[PATH_MAX];
 	char			 roots[IMAGE_API_ROOTS_MAX][PATH_MAX];
 	size_t			 n_roots;
+	/* held by the offload worker running an import (one at a time) */
+	pthread_mutex_t		 import_mu;
 };
 
 /* Opens DATA_DIR/images (trust keys in DATA_DIR/images/trust); files may

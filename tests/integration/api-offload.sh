@@ -3,16 +3,22 @@
 # audit search is stuck reading the trail, other clients' requests are
 # answered promptly and an open watch keeps its heartbeat; more long jobs
 # than the pool and its queue hold get 503 with Retry-After; a client that
-# leaves mid-search and a SIGTERM mid-search are handled cleanly.
+# leaves mid-search and a SIGTERM mid-search are handled cleanly. An image
+# import runs off the loop too.
 #
 # The stuck read is a FIFO named like a trail segment: the search blocks
 # opening it until the test opens the writing end, as long as it likes.
+# The import's is a FIFO in place of the image's signature file.
 . "$(dirname "$0")/lib.sh"
 
 THREADS=2 QUEUE=8	# OFFLOAD_THREADS, OFFLOAD_QUEUE_MAX
 HOLD=17			# longer than one watch heartbeat (15 s)
 
-start_bulwarkd "$T/d" || exit 1
+MEDIA="$T/media"
+mkdir -p "$MEDIA/rootfs"
+echo hello >"$MEDIA/rootfs/hello"
+tar -C "$MEDIA/rootfs" -cf "$MEDIA/img.tar" .
+start_bulwarkd "$T/d" --import-root "$MEDIA" || exit 1
 ucurl() { # as the auditor
 	curl -s --cacert "$PKI/ca.crt" --cert "$PKI/auditor.crt" --key "$PKI/auditor.key" "$@"
 }
@@ -80,6 +86,37 @@ check "the watch saw the PUT made during the search" \
 	grep -q '"type":"PUT".*"description":"during"' "$T/watch.during"
 check "the watch kept its heartbeat during the search" \
 	grep -q '"type":"HEARTBEAT"' "$T/watch.during"
+
+# -- an image import waiting for its signature; healthz and a GET meanwhile
+openssl ecparam -name secp384r1 -genkey -noout -out "$T/pub.key" 2>/dev/null
+openssl ec -in "$T/pub.key" -pubout -out "$T/publisher.pem" 2>/dev/null
+"$BW/bulwark" image sign --key "$T/pub.key" "$MEDIA/img.tar" >/dev/null || fail "sign"
+"$BW/bulwark" --config "$CONF" image trust add "$T/publisher.pem" >/dev/null ||
+	fail "trust add"
+mv "$MEDIA/img.tar.sig" "$T/img.sig"
+mkfifo "$MEDIA/img.tar.sig"
+t0=$(now)
+acurl -o "$T/import.json" -w '%{http_code}' --max-time 60 $J -X POST \
+	--data "{\"path\":\"$MEDIA/img.tar\",\"type\":\"container\"}" \
+	"$URL/v1/image-import" >"$T/import.code" &
+IMPORT=$!
+sleep 1
+a=$(now)
+code=$(acurl -o /dev/null -w '%{http_code}' --max-time 10 "$URL/healthz")
+c2=$(acurl -o /dev/null -w '%{http_code}' --max-time 10 "$URL/v1/tenants/off")
+d=$(secs "$a" "$(now)")
+echo "healthz and a GET during the import: HTTP $code, $c2 in $d s"
+check "requests answered during the import" [ "$code$c2" = 200200 ]
+sleep 2
+check "the import is still running" kill -0 $IMPORT
+timeout 10 sh -c "cat '$T/img.sig' >'$MEDIA/img.tar.sig'" || fail "the signature was not read"
+wait $IMPORT
+long=$(secs "$t0" "$(now)")
+echo "the import took $long s"
+check "the import answered 201" [ "$(cat "$T/import.code")" = 201 ]
+check "the import's answer is the Image" jq -e '.kind == "Image"' "$T/import.json"
+check "requests took under a third of the import" \
+	awk -v w="$d" -v l="$long" 'BEGIN { exit !(w * 3 < l) }'
 
 # -- the bound: THREADS run, QUEUE wait, the rest are refused at once
 n=$((THREADS + QUEUE + 3))
