@@ -919,6 +919,12 @@ lmdb_changes(struct store *st, const char *prefix, uint64_t since,
 	}
 	if ((r = lmdb_scan_err(rc)) < 0)
 		goto out;
+	/* NULL if none matched, as store_changes() promises: a caller
+	 * seeing no events frees nothing */
+	if (n == 0) {
+		store_events_free(a, 0);
+		a = NULL;
+	}
 done:
 	*ret = TAKE_PTR(a);
 	*ret_n = n;
