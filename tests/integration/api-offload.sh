@@ -42,6 +42,21 @@ release() {
 	done
 	return 1
 }
+# ended WHAT PID T0 WORST FACTOR CODE KIND: the long WHAT (its client PID
+# started at T0, answer in $T/WHAT.code and .json) ended with HTTP CODE and
+# a KIND; the slowest other request meanwhile took WORST s, under 1/FACTOR
+# of it
+ended() {
+	local what=$1 pid=$2 t0=$3 worst=$4 factor=$5 code=$6 kind=$7 long
+	wait "$pid"
+	long=$(secs "$t0" "$(now)")
+	echo "the $what took $long s; the slowest other request $worst s"
+	check "the $what answered $code" [ "$(cat "$T/$what.code")" = "$code" ]
+	check "the $what's answer is a $kind" \
+		jq -e --arg k "$kind" '.kind == $k' "$T/$what.json"
+	check "other requests took under 1/$factor of the $what" \
+		awk -v w="$worst" -v l="$long" -v f="$factor" 'BEGIN { exit !(w * f < l) }'
+}
 
 acurl -o /dev/null $J -X POST --data '{"kind":"Tenant","metadata":{"name":"off"}}' \
 	"$URL/v1/tenants"
@@ -51,8 +66,8 @@ sleep 0.5
 
 # -- one long search; healthz, a GET and a PUT meanwhile
 t0=$(now)
-ucurl -o "$T/long.json" -w '%{http_code}' --max-time 60 \
-	"$URL/v1/audit/records?actor=nobody" >"$T/long.code" &
+ucurl -o "$T/search.json" -w '%{http_code}' --max-time 60 \
+	"$URL/v1/audit/records?actor=nobody" >"$T/search.code" &
 LONG=$!
 sleep 1
 n0=$(wc -l <"$T/watch.out")
@@ -75,13 +90,7 @@ sleep $((HOLD - 1))
 check "the search is still running" kill -0 $LONG
 tail -n +$((n0 + 1)) "$T/watch.out" >"$T/watch.during"
 release $LONG || fail "the FIFO was not released"
-wait $LONG
-long=$(secs "$t0" "$(now)")
-echo "the search took $long s; the slowest other request $worst s"
-check "the long search answered 200" [ "$(cat "$T/long.code")" = 200 ]
-check "its answer is the record list" jq -e '.kind == "AuditRecordList"' "$T/long.json"
-check "other requests took under a tenth of the search" \
-	awk -v w="$worst" -v l="$long" 'BEGIN { exit !(w * 10 < l) }'
+ended search $LONG "$t0" "$worst" 10 200 AuditRecordList
 check "the watch saw the PUT made during the search" \
 	grep -q '"type":"PUT".*"description":"during"' "$T/watch.during"
 check "the watch kept its heartbeat during the search" \
@@ -110,13 +119,7 @@ check "requests answered during the import" [ "$code$c2" = 200200 ]
 sleep 2
 check "the import is still running" kill -0 $IMPORT
 timeout 10 sh -c "cat '$T/img.sig' >'$MEDIA/img.tar.sig'" || fail "the signature was not read"
-wait $IMPORT
-long=$(secs "$t0" "$(now)")
-echo "the import took $long s"
-check "the import answered 201" [ "$(cat "$T/import.code")" = 201 ]
-check "the import's answer is the Image" jq -e '.kind == "Image"' "$T/import.json"
-check "requests took under a third of the import" \
-	awk -v w="$d" -v l="$long" 'BEGIN { exit !(w * 3 < l) }'
+ended import $IMPORT "$t0" "$d" 3 201 Image
 
 # -- the bound: THREADS run, QUEUE wait, the rest are refused at once
 n=$((THREADS + QUEUE + 3))
