@@ -107,6 +107,11 @@ up_start() { # WHAT
 }
 
 up_start "first start" || finish
+# scripts/up keeps the demo publisher's key outside the data directory:
+# no clear private key there but the two human credentials
+keys=$(grep -rlE -- '-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY-----' "$D" | sed "s|^$D/||" | sort | tr '\n' ' ')
+check "clear private keys under the data directory: only pki/admin.key pki/auditor.key ($keys)" \
+	[ "$keys" = "pki/admin.key pki/auditor.key " ]
 for r in $(seq 2 "$ROUNDS"); do
 	up_stop || fail "round $r: scripts/up --stop"
 	up_start "stop/start round $r" || break
