@@ -699,9 +699,8 @@ ca_custody_state(int dfd, const struct pki_key_custody *cus, X509 **ret_ca,
 		if ((r = load_key_at(dfd, "ca.key", &key, ret_err)) < 0 ||
 		    (r = cus->store(cus->ctx, key, ret_err)) < 0)
 			return r;
-		if (unlinkat(dfd, "ca.key", 0) < 0)
-			return errf(-errno, ret_err, "ca.key: %s",
-			    strerror(errno));
+		if ((r = wipe_unlink_at(dfd, "ca.key", ret_err)) < 0)
+			return r;
 	} else if (r < 0)
 		return r;
 	if (X509_check_private_key(ca, key) != 1)

@@ -960,6 +960,50 @@ test_server_custody(void **state)
 	EVP_PKEY_free(h.key);
 }
 
+static int
+held_store(void *ctx, EVP_PKEY *key, char **ret_err)
+{
+	struct held *h = ctx;
+
+	(void)ret_err;
+	if (!EVP_PKEY_up_ref(key))
+		return -BW_E_CRYPTO;
+	EVP_PKEY_free(h->key);
+	h->key = key;
+	return 0;
+}
+
+/* A clear ca.key of an earlier version is handed to the custodian and
+ * its blocks are overwritten before it is removed: a second link to
+ * the same file (which keeps the blocks) reads zeros afterwards. */
+static void
+test_ca_custody_wipes_clear_key(void **state)
+{
+	const char		*dir = *state;
+	struct held		 h = { 0 };
+	struct pki_key_custody	 cus = { .load = held_load,
+	    .store = held_store, .ctx = &h };
+	struct pki_init_options	 o = { .ca_custody = &cus };
+	char			*err = NULL, buf[8192];
+	ssize_t			 n, i;
+	int			 fd;
+
+	assert_int_equal(pki_init_dir(dir, NULL, &err), 0);
+	assert_int_equal(link(in(dir, "ca.key"), in(dir, "ca.key.link")), 0);
+	assert_int_equal(pki_init_dir(dir, &o, &err), 0);
+	assert_null(err);
+	assert_non_null(h.key);
+	assert_int_equal(access(in(dir, "ca.key"), F_OK), -1);
+	fd = open(in(dir, "ca.key.link"), O_RDONLY);
+	assert_true(fd >= 0);
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	assert_true(n > 100);
+	for (i = 0; i < n; i++)
+		assert_int_equal(buf[i], 0);
+	EVP_PKEY_free(h.key);
+}
+
 int
 main(void)
 {
@@ -987,6 +1031,8 @@ main(void)
 		    teardown_dir),
 		cmocka_unit_test_setup_teardown(test_renew_server, setup_dir,
 		    teardown_dir),
+		cmocka_unit_test_setup_teardown(test_ca_custody_wipes_clear_key,
+		    setup_dir, teardown_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
