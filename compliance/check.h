@@ -99,6 +99,9 @@ struct comp_facts {
 	 * and each node's last report. */
 	int		 tpm_lockouts;		/* in lockout; -1 unknown */
 	const char	*tpm_lockout_detail;	/* which, and when they end */
+	/* The live state seccomp, no_new_privs and privsep were read from
+	 * ("pid 1234: uid 0, CapEff ..."); NULL unknown. */
+	const char	*confinement_detail;
 };
 
 /* Required values. comp_policy_default() gives the FedRAMP Moderate

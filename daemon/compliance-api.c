@@ -24,6 +24,7 @@
 #include "audit/verify.h"
 #include "compliance/evidence.h"
 #include "compliance/oscal.h"
+#include "compliance/proc-confinement.h"
 #include "controlplane/commit.h"
 #include "controlplane/resource.h"
 #include "controlplane/store.h"
@@ -497,6 +498,29 @@ facts_review(struct compliance_api *ca, struct comp_facts *f, time_t now)
 
 /* What the daemon knows about itself. Properties this build lacks are
  * reported as such (never as satisfied). */
+/* SC-2, SC-39, AC-6: the confinement bulwarkd runs under, read from the
+ * kernel (its threads share it). This process serves the network, so it
+ * is privilege-separated only if it holds no root uid and no effective
+ * capability; a privileged parent could not make up for either. */
+static void
+facts_confinement(struct comp_facts *f)
+{
+	static char		 detail[128];
+	struct comp_confinement	 c;
+	_cleanup_free_ char	*err = NULL;
+
+	if (comp_proc_confinement(getpid(), &c, &err) < 0) {
+		log_warn("compliance: %s", err);
+		return;	/* the facts stay unknown: not shown */
+	}
+	comp_confinement_str(&c, detail, sizeof(detail));
+	f->confinement_detail = detail;
+	f->seccomp = c.seccomp == COMP_SECCOMP_FILTER ? COMP_YES : COMP_NO;
+	f->no_new_privs = c.no_new_privs ? COMP_YES : COMP_NO;
+	f->privsep = c.euid != 0 && c.ruid != 0 && c.cap_eff == 0 ?
+	    COMP_YES : COMP_NO;
+}
+
 static void
 gather_facts(struct compliance_api *ca, struct comp_facts *f, char *ca_path,
     char *cert_path, size_t len)
@@ -537,11 +561,7 @@ gather_facts(struct compliance_api *ca, struct comp_facts *f, char *ca_path,
 	facts_store(ca, f);
 	f->session_idle_s = 30;
 	f->unauth_endpoints = unauth;
-	/* privilege separation and per-process seccomp are absent from this
-	 * build: report them as absent (the scan then fails SC-39, AC-6) */
-	f->seccomp = COMP_NO;
-	f->no_new_privs = COMP_NO;
-	f->privsep = COMP_NO;
+	facts_confinement(f);
 	snprintf(ca_path, len, "%s/pki/ca.crt", ca->appliance_dir);
 	snprintf(cert_path, len, "%s/pki/server.crt", ca->appliance_dir);
 	cert_paths[0] = cert_path;

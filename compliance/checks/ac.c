@@ -403,9 +403,10 @@ COMP_CHECK_FN(comp_chk_ac_least_privilege)
 {
 	int r;
 
-	if ((r = comp_fact_yes(res, "seccomp", ctx->facts->seccomp)) < 0 ||
-	    (r = comp_fact_yes(res, "no_new_privs",
-	    ctx->facts->no_new_privs)) < 0)
+	if ((r = comp_fact_yes_detail(res, "seccomp", ctx->facts->seccomp,
+	    ctx->facts->confinement_detail)) < 0 ||
+	    (r = comp_fact_yes_detail(res, "no_new_privs",
+	    ctx->facts->no_new_privs, ctx->facts->confinement_detail)) < 0)
 		return r;
 	return comp_verdict_from_obs(res);
 }

@@ -104,6 +104,11 @@ COMP_CHECK_FN(comp_chk_si_input_validation);
 int comp_fact_yes(struct comp_result *res, const char *name,
     enum comp_tri v);
 
+/* comp_fact_yes() with DETAIL, the live state V was read from, after
+ * the value ("no (pid 1234: uid 0, ...)"); plain when DETAIL is NULL. */
+int comp_fact_yes_detail(struct comp_result *res, const char *name,
+    enum comp_tri v, const char *detail);
+
 /* Observation for an integer fact within [MIN, MAX]; V < 0 is unknown
  * unless MIN < 0. */
 int comp_fact_range(struct comp_result *res, const char *name, long v,

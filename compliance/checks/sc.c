@@ -194,7 +194,8 @@ COMP_CHECK_FN(comp_chk_sc_firewall)
 
 COMP_CHECK_FN(comp_chk_sc_privsep)
 {
-	int r = comp_fact_yes(res, "privsep", ctx->facts->privsep);
+	int r = comp_fact_yes_detail(res, "privsep", ctx->facts->privsep,
+	    ctx->facts->confinement_detail);
 
 	return r < 0 ? r : comp_verdict_from_obs(res);
 }
@@ -220,7 +221,8 @@ COMP_CHECK_FN(comp_chk_sc_process_isolation)
 	    (r = comp_sysctl_baseline(ctx, res, "fs.protected_hardlinks")) < 0 ||
 	    (r = comp_sysctl_baseline(ctx, res, "fs.protected_symlinks")) < 0 ||
 	    (r = comp_sysctl_baseline(ctx, res, "fs.suid_dumpable")) < 0 ||
-	    (r = comp_fact_yes(res, "seccomp", ctx->facts->seccomp)) < 0)
+	    (r = comp_fact_yes_detail(res, "seccomp", ctx->facts->seccomp,
+	    ctx->facts->confinement_detail)) < 0)
 		return r;
 	return comp_verdict_from_obs(res);
 }

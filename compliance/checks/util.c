@@ -61,6 +61,21 @@ comp_fact_yes(struct comp_result *res, const char *name, enum comp_tri v)
 }
 
 int
+comp_fact_yes_detail(struct comp_result *res, const char *name,
+    enum comp_tri v, const char *detail)
+{
+	char ref[128];
+	int r;
+
+	if (!detail)
+		return comp_fact_yes(res, name, v);
+	if ((r = comp_fact_evidence(res, name, ref, sizeof(ref))) < 0)
+		return r;
+	return comp_obs_add(res, v == COMP_YES, ref, "yes", "%s (%s)",
+	    comp_tri_str(v), detail);
+}
+
+int
 comp_fact_range(struct comp_result *res, const char *name, long v, long min,
     long max)
 {
