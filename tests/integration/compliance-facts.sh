@@ -45,6 +45,37 @@ check "keys_sealed read from the PKI directory" \
 	test "$(found sc-key-management fact:keys_sealed)" = yes
 check "TPM kind read from the local Node (private swtpm)" \
 	test "$(found ia-device-identity fact:tpm)" = "software (swtpm)"
+# SC-2, SC-39, AC-6: the confinement facts are bulwarkd's live process
+# state, as /proc/PID/status shows it to this test.
+live() { # PID -> "pid P: uid U, CapEff HEX, NoNewPrivs N, Seccomp S"
+	awk -v p="$1" '$1 == "Uid:" { u = $3 } $1 == "CapEff:" { c = $2 }
+		$1 == "NoNewPrivs:" { n = $2 } $1 == "Seccomp:" { s = $2 }
+		END { printf "pid %s: uid %s, CapEff %s, NoNewPrivs %s, Seccomp %s\n",
+			p, u, c, n, s }' "/proc/$1/status"
+}
+confinement() { # PID: the confinement observations name PID's live state
+	local want c s
+	want=$(live "$1")
+	for c in "sc-privsep privsep" "sc-process-isolation seccomp" \
+		"ac-least-privilege seccomp" "ac-least-privilege no_new_privs"; do
+		set -- $c
+		s=$(found "$1" "fact:$2")
+		case "$s" in
+		*"($want)") pass "$1 fact:$2 from the live process: $s" ;;
+		*) fail "$1 fact:$2 is '$s', /proc says '$want'" ;;
+		esac
+	done
+}
+confinement "$BWD_PID"
+if grep -q '^Seccomp:[[:space:]]*0' "/proc/$BWD_PID/status" &&
+	[ "$(awk '$1 == "Uid:" { print $3 }' "/proc/$BWD_PID/status")" = 0 ]; then
+	expect sc-privsep not-satisfied "root bulwarkd"
+	expect sc-process-isolation not-satisfied "no seccomp filter"
+	expect ac-least-privilege not-satisfied "no seccomp filter"
+	check "seccomp is no" sh -c "case '$(found ac-least-privilege fact:seccomp)' in no*) ;; *) exit 1 ;; esac"
+	check "privsep is no" sh -c "case '$(found sc-privsep fact:privsep)' in no*) ;; *) exit 1 ;; esac"
+fi
+
 # AU-6: no auditor has looked at the trail yet.
 expect au-review not-satisfied "never reviewed"
 
@@ -92,4 +123,22 @@ expect ac-credential-expiry not-satisfied "bootstrap credentials of 2 days"
 cp "$T/conf.saved" "$T/d/bulwarkd.conf"
 scan
 expect ac-credential-expiry satisfied "restored"
+
+# The same daemon started with no_new_privs set: the fact follows the
+# process, not a setting.
+if command -v setpriv >/dev/null; then
+	stop_bulwarkd
+	mkdir -p "$T/nnp"
+	printf '#!/bin/sh\nexec setpriv --no-new-privs "%s/bulwarkd" "$@"\n' \
+		"$BW" >"$T/nnp/bulwarkd"
+	chmod +x "$T/nnp/bulwarkd"
+	bw=$BW
+	BW=$T/nnp start_bulwarkd "$T/d" || exit 1
+	BW=$bw
+	scan
+	check "NoNewPrivs 1 in /proc" grep -q '^NoNewPrivs:[[:space:]]*1' "/proc/$BWD_PID/status"
+	confinement "$BWD_PID"
+	check "no_new_privs is yes under setpriv" \
+		sh -c "case '$(found ac-least-privilege fact:no_new_privs)' in yes*) ;; *) exit 1 ;; esac"
+fi
 finish
