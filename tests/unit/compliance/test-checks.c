@@ -602,6 +602,35 @@ test_unknown_facts(void **state)
 	world_destroy(&w);
 }
 
+/* The live state the confinement facts were read from follows the
+ * value in the observation, so a scan shows what the process ran as. */
+static void
+test_confinement_detail(void **state)
+{
+	struct world w;
+	struct comp_ctx ctx;
+	struct comp_result *res = NULL;
+
+	world_build(&w);
+	w.facts.seccomp = COMP_NO;
+	w.facts.confinement_detail = "pid 7: uid 0, CapEff 000001ffffffffff, "
+	    "NoNewPrivs 1, Seccomp 0";
+	assert_int_equal(comp_ctx_open(&ctx, w.root, &w.facts, &w.policy,
+	    w.now), 0);
+	assert_int_equal(comp_check_run(comp_check_find("ac-least-privilege"),
+	    &ctx, &res), 0);
+	assert_int_equal(res->verdict, COMP_NOT_SATISFIED);
+	assert_int_equal(res->n_obs, 2);
+	assert_string_equal(res->obs[0].subject, "fact:seccomp");
+	assert_string_equal(res->obs[0].found, "no (pid 7: uid 0, CapEff "
+	    "000001ffffffffff, NoNewPrivs 1, Seccomp 0)");
+	assert_false(res->obs[0].ok);
+	assert_true(res->obs[1].ok);
+	comp_result_free(res);
+	comp_ctx_done(&ctx);
+	world_destroy(&w);
+}
+
 static void
 test_evidence_digest(void **state)
 {
@@ -708,6 +737,7 @@ main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_control_aggregation);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_symlink_confined);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_unknown_facts);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_confinement_detail);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_evidence_digest);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_dns_variants);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_vercmp);
