@@ -517,8 +517,11 @@ facts_confinement(struct comp_facts *f)
 	f->confinement_detail = detail;
 	f->seccomp = c.seccomp == COMP_SECCOMP_FILTER ? COMP_YES : COMP_NO;
 	f->no_new_privs = c.no_new_privs ? COMP_YES : COMP_NO;
-	f->privsep = c.euid != 0 && c.ruid != 0 && c.cap_eff == 0 ?
-	    COMP_YES : COMP_NO;
+	/* Privilege separation means an unprivileged network-facing process
+	 * beside a privileged parent. bulwarkd is still one process, so an
+	 * unprivileged bulwarkd is not separated either (docs/hardening.md);
+	 * the detail shows the live state either way. */
+	f->privsep = COMP_NO;
 }
 
 static void
