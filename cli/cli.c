@@ -243,8 +243,11 @@ get_list_all(const struct client_conf *conf, const char *path, json_t **ret)
 		_cleanup_json_ json_t	*doc = NULL;
 		const char		*next;
 
+		/* pages of at most 500 objects: the server then also bounds
+		 * each page's bytes, which a whole list is not */
 		snprintf(page, sizeof(page), "%s", path);
-		if (add_param(page, sizeof(page), "continue", token) < 0) {
+		if (add_param(page, sizeof(page), "limit", "500") < 0 ||
+		    add_param(page, sizeof(page), "continue", token) < 0) {
 			fprintf(stderr, "bulwark: get: continue token too long\n");
 			rc = CLI_EXIT_FAILED;
 			goto out;

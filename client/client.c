@@ -21,9 +21,14 @@
 #include "client/client.h"
 #include "hardening/crypto-policy.h"
 #include "lib/buf.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
+
+/* A failure this quick on a kept connection is the server having
+ * closed it while idle, not a request it may have applied. */
+#define CLIENT_RETRY_QUICK_MS	1000
 
 #define HEAD_MAX	(16 * 1024)
 #define CONF_MAX	(64 * 1024)
@@ -653,8 +658,12 @@ read_response(struct conn *c, struct client_response *ret, char **ret_err)
 			return errf(-BW_E_INVALID, ret_err, "malformed chunked "
 			    "response");
 		if (r == 1) {
-			client_dechunk(out.p, out.len, out.p, &out.len);
-			out.p[out.len] = '\0';
+			size_t framed = out.len;
+
+			client_dechunk(out.p, framed, out.p, &out.len);
+			/* the framing's tail still holds the body's last
+			 * bytes, which may be a secret */
+			explicit_bzero(out.p + out.len, framed - out.len);
 			break;
 		}
 	}
@@ -729,10 +738,16 @@ client_conn_request(struct client_conn *cc, const char *method,
     char **ret_err)
 {
 	/* A kept connection the server has closed meanwhile fails before
-	 * any answer: with o.reconnect, one new connection, one more try. */
-	int r, tries = cc->o.reconnect && cc->used && cc->c.fd >= 0 ? 2 : 1;
+	 * any answer: with o.reconnect, one new connection, one more try.
+	 * A request other than GET is tried again only when it failed at
+	 * once: one that waited (a read timeout) may have been applied,
+	 * and a PUT or POST must not be applied twice. */
+	int	r, tries = cc->o.reconnect && cc->used && cc->c.fd >= 0 ? 2 : 1;
+	int	safe = strcmp(method, "GET") == 0;
+	int64_t	t0;
 
 	for (;;) {
+		t0 = bw_mono_ms();
 		if (cc->c.fd < 0) {
 			cc->used = 0;
 			if ((r = conn_open(cc->conf, &cc->o, &cc->c,
@@ -749,7 +764,8 @@ client_conn_request(struct client_conn *cc, const char *method,
 			cc->used = 1;
 		if (cc->o.reconnect && (r < 0 || !cc->c.reusable))
 			conn_close(&cc->c);
-		if (r >= 0 || cc->c.answered || --tries == 0)
+		if (r >= 0 || cc->c.answered || --tries == 0 ||
+		    (!safe && bw_mono_ms() - t0 > CLIENT_RETRY_QUICK_MS))
 			return r;
 	}
 }

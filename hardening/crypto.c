@@ -273,6 +273,29 @@ crypto_verify(EVP_PKEY *key, const char *md_name, enum crypto_sig_pad pad,
 	return msg_sign_verify(false, key, md_name, pad, msg, len, sig, siglen,
 	    NULL, NULL, ret_err);
 }
+/* The approved ciphers by canonical name: AES in GCM, CCM, CTR, CBC or
+ * CFB. An exact list, because OpenSSL's AES-*-CBC family also holds
+ * stitched ciphers with SHA-1 MACs (AES-128-CBC-HMAC-SHA1) and
+ * ciphertext-stealing variants that report the same mode. */
+static bool
+cipher_approved(const char *canon)
+{
+	static const char *const sizes[] = { "128", "192", "256" };
+	static const char *const modes[] = { "GCM", "CCM", "CTR", "CBC",
+	    "CFB", "CFB1", "CFB8" };
+	char	name[32];
+	size_t	i, j;
+
+	for (i = 0; i < ELEMENTSOF(sizes); i++)
+		for (j = 0; j < ELEMENTSOF(modes); j++) {
+			snprintf(name, sizeof(name), "AES-%s-%s", sizes[i],
+			    modes[j]);
+			if (strcasecmp(canon, name) == 0)
+				return true;
+		}
+	return false;
+}
+
 
 int
 crypto_cipher_fetch(const char *name, EVP_CIPHER **ret, char **ret_err)
@@ -289,17 +312,7 @@ crypto_cipher_fetch(const char *name, EVP_CIPHER **ret, char **ret_err)
 		/* Judge the canonical name, so aliases ("id-aes256-GCM")
 		 * and case do not matter. */
 		canon = EVP_CIPHER_get0_name(c);
-		switch (EVP_CIPHER_get_mode(c)) {
-		case EVP_CIPH_GCM_MODE:
-		case EVP_CIPH_CCM_MODE:
-		case EVP_CIPH_CTR_MODE:
-		case EVP_CIPH_CBC_MODE:
-		case EVP_CIPH_CFB_MODE:
-			ok = canon && !strncasecmp(canon, "AES-", 4);
-			break;
-		default:
-			break;
-		}
+		ok = canon && cipher_approved(canon);
 	}
 	if (!ok) {
 		EVP_CIPHER_free(c);

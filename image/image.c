@@ -625,6 +625,7 @@ read_sig(const char *file, unsigned char **ret, size_t *ret_len,
     char **ret_err)
 {
 	_cleanup_free_ char	*path = NULL, *buf = NULL;
+	_cleanup_close_ int	 fd = -1;
 	size_t			 len;
 	int			 r;
 
@@ -632,10 +633,18 @@ read_sig(const char *file, unsigned char **ret, size_t *ret_len,
 		path = NULL;
 		return -ENOMEM;
 	}
-	r = read_file_at(AT_FDCWD, path, IMAGE_SIG_MAX, &buf, &len);
+	/* a FIFO or device in place of the signature would block the
+	 * import (and its worker) forever: regular files only */
+	if ((fd = open_regular_at(AT_FDCWD, path)) < 0)
+		r = fd;
+	else
+		r = read_bounded(fd, IMAGE_SIG_MAX, &buf, &len);
 	if (r == -ENOENT)
 		return errf(-BW_E_DENIED, ret_err,
 		    "image %s is unsigned (no %s)", file, path);
+	if (r == -BW_E_INVALID)
+		return errf(-BW_E_DENIED, ret_err, "%s: not a regular file",
+		    path);
 	if (r < 0)
 		return errf(r == -EFBIG ? -BW_E_DENIED : r, ret_err,
 		    "%s: %s", path, bw_strerror(r));
@@ -1056,14 +1065,14 @@ import_open(struct image_store *s, const char *file, int *ret_in,
 	_cleanup_close_ int	in = -1;
 	struct stat		st;
 
-	in = open(file, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return errf(-errno, ret_err, "%s: %s", file, strerror(errno));
-	if (fstat(in, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode))
+	in = open_regular_at(AT_FDCWD, file);
+	if (in == -BW_E_INVALID)
 		return errf(-BW_E_INVALID, ret_err, "%s: not a regular file",
 		    file);
+	if (in < 0)
+		return errf(in, ret_err, "%s: %s", file, bw_strerror(in));
+	if (fstat(in, &st) < 0)
+		return -errno;
 	if ((uint64_t)st.st_size > s->lim.max_blob)
 		return errf(-BW_E_TOOLARGE, ret_err,
 		    "%s: over %" PRIu64 " bytes", file, s->lim.max_blob);

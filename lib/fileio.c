@@ -46,6 +46,26 @@ read_bounded(int fd, size_t max, char **ret_buf, size_t *ret_len)
 }
 
 int
+open_regular_at(int dirfd, const char *path)
+{
+	_cleanup_close_ int	fd = -1;
+	struct stat		st;
+	int			fl;
+
+	/* O_NONBLOCK: opening a FIFO nobody writes would wait forever */
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -BW_E_INVALID;
+	if ((fl = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+		return -errno;
+	return TAKE_FD(fd);
+}
+
+int
 read_file_at(int dirfd, const char *path, size_t max, char **ret_buf,
     size_t *ret_len)
 {

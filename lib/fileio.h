@@ -10,6 +10,12 @@
  * MAX, or -errno. */
 int read_bounded(int fd, size_t max, char **ret_buf, size_t *ret_len);
 
+/* Opens PATH (relative to DIRFD, no symlink followed) for reading if
+ * it is a regular file, without blocking on a FIFO or a device on the
+ * way: returns the descriptor (blocking again, close-on-exec), -errno,
+ * or -BW_E_INVALID for anything but a regular file. */
+int open_regular_at(int dirfd, const char *path);
+
 /* Reads PATH (relative to DIRFD, no symlink followed) like
  * read_bounded(). */
 int read_file_at(int dirfd, const char *path, size_t max, char **ret_buf,

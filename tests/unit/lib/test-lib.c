@@ -1,6 +1,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +17,7 @@
 #include "lib/b64.h"
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/fileio.h"
 #include "lib/ids.h"
 #include "lib/json.h"
 #include "lib/opt-help.h"
@@ -378,6 +382,39 @@ test_time_parse(void **state)
 	assert_int_equal(bw_time_parse(NULL, &t), -BW_E_INVALID);
 }
 
+/* open_regular_at opens regular files only, and a FIFO without a
+ * writer is refused at once rather than waited on. */
+static void
+test_open_regular(void **state)
+{
+	char	dir[] = "/tmp/bw-lib-XXXXXX", path[64];
+	int	dfd, fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_true((dfd = open(dir, O_RDONLY | O_DIRECTORY)) >= 0);
+	assert_true((fd = openat(dfd, "file", O_WRONLY | O_CREAT, 0600)) >= 0);
+	assert_int_equal(write(fd, "x", 1), 1);
+	close(fd);
+	assert_int_equal(mkfifoat(dfd, "fifo", 0600), 0);
+	assert_int_equal(symlinkat("file", dfd, "link"), 0);
+
+	assert_true((fd = open_regular_at(dfd, "file")) >= 0);
+	assert_int_equal(fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+	close(fd);
+	assert_int_equal(open_regular_at(dfd, "fifo"), -BW_E_INVALID);
+	assert_int_equal(open_regular_at(dfd, "."), -BW_E_INVALID);
+	assert_int_equal(open_regular_at(dfd, "link"), -ELOOP);
+	assert_int_equal(open_regular_at(dfd, "none"), -ENOENT);
+
+	unlinkat(dfd, "file", 0);
+	unlinkat(dfd, "fifo", 0);
+	unlinkat(dfd, "link", 0);
+	close(dfd);
+	snprintf(path, sizeof(path), "%s", dir);
+	assert_int_equal(rmdir(path), 0);
+}
+
 int
 main(void)
 {
@@ -399,6 +436,7 @@ main(void)
 		cmocka_unit_test(test_ossl_cleanup),
 		cmocka_unit_test(test_hex_decode),
 		cmocka_unit_test(test_time_parse),
+		cmocka_unit_test(test_open_regular),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
