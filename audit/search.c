@@ -76,7 +76,10 @@ audit_search_dir(const char *dir, const struct audit_search_filter *f,
 	for (size_t i = 0; i < n && r == 0; i++) {
 		_cleanup_free_ char	*data = NULL;
 		uint64_t		 first, next_first;
-		size_t			 len, pos;
+		size_t			 len, pos, lines = 0;
+
+		if (f && f->cancelled && (r = f->cancelled(userdata)) != 0)
+			break;
 
 		/* Segment names carry their first seq: skip whole files
 		 * outside the seq range without reading them. */
@@ -104,6 +107,10 @@ audit_search_dir(const char *dir, const struct audit_search_filter *f,
 			struct audit_line	 l;
 
 			if (!nl)
+				break;
+			if (f && f->cancelled &&
+			    ++lines % AUDIT_SEARCH_POLL_LINES == 0 &&
+			    (r = f->cancelled(userdata)) != 0)
 				break;
 			ll = (size_t)(nl - data) - pos;
 			if (audit_line_parse(data + pos, ll, &l, NULL) == 0) {

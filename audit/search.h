@@ -15,7 +15,14 @@ struct audit_search_filter {
 			*object_name, *outcome, *tenant;
 	struct timespec	 since, until;	/* inclusive; tv_sec == 0: open */
 	uint64_t	 seq_from, seq_to; /* inclusive; 0: open */
+	/* Optional: asked before each segment and every
+	 * AUDIT_SEARCH_POLL_LINES lines, matching or not, so that a search
+	 * that matches nothing in a long trail still stops soon when its
+	 * caller goes away. A non-zero return ends the search with it. */
+	int		(*cancelled)(void *userdata);
 };
+
+#define AUDIT_SEARCH_POLL_LINES	4096
 
 /* Called for each match with the decoded record and its canonical line
  * (without '\n'); both valid only during the call. A non-zero return

@@ -1894,14 +1894,25 @@ search_job_free(struct search_job *j)
 
 /* A search ends early when the daemon stops. */
 static int
-search_job_cb(const struct audit_record *rec, const char *line, size_t len,
-    void *arg)
+search_job_cancelled(void *arg)
 {
 	struct search_job *j = arg;
 
 	if (offload_stopping(j->srv->offload))
 		return errf(-BW_E_UNAVAILABLE, &j->err,
 		    "the server is shutting down");
+	return 0;
+}
+
+static int
+search_job_cb(const struct audit_record *rec, const char *line, size_t len,
+    void *arg)
+{
+	struct search_job	*j = arg;
+	int			 r;
+
+	if ((r = search_job_cancelled(j)) != 0)
+		return r;
 	return search_cb(rec, line, len, &j->sc);
 }
 
@@ -1962,6 +1973,7 @@ search_job_filter(struct search_job *j, struct evkeyvalq *q, char **ret_err)
 	if ((r = query_time(q, "since", &j->f.since, ret_err)) < 0 ||
 	    (r = query_time(q, "until", &j->f.until, ret_err)) < 0)
 		return r;
+	j->f.cancelled = search_job_cancelled;
 	return 0;
 }
 

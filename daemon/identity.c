@@ -89,6 +89,8 @@ struct identity {
 	unsigned char		*root;		/* ROOT_LEN, mlocked */
 	struct pki_key_custody	 custody;
 	struct pki_server_key_custody tls_custody;
+	unsigned char		*tls_pending;	/* a created key's blob until kept */
+	size_t			 tls_pending_len;
 	EVP_PKEY		*ca_key;
 	/* enrolment verifier */
 	struct attest_nonces	*nonces;
@@ -648,24 +650,42 @@ tls_key_create(void *ctx, EVP_PKEY **ret_key, char **ret_err)
 	struct identity			*id = ctx;
 	_cleanup_free_ unsigned char	*blob = NULL;
 	EVP_PKEY			*key = NULL;
-	char				 path[4200];
 	size_t				 len = 0;
 	int				 r;
 
-	if ((r = path_in(path, sizeof(path), id->data_dir,
-	    IDENTITY_TLS_KEY_TPM)) < 0)
-		return errf(r, ret_err, "data directory path too long");
 	pthread_mutex_lock(&id->mu);
 	r = tpm_key_create(id->tpm, &blob, &len, ret_err);
 	pthread_mutex_unlock(&id->mu);
 	if (r < 0 || (r = tls_key_of(id, blob, len, &key, ret_err)) < 0)
 		return r;
-	if ((r = write_file_atomic_at(AT_FDCWD, path, blob, len, 0600)) < 0) {
-		EVP_PKEY_free(key);
+	/* Held until a certificate for it has passed its checks
+	 * (tls_key_keep): the blob on disk stays the key server.crt
+	 * certifies. */
+	free(id->tls_pending);
+	id->tls_pending = TAKE_PTR(blob);
+	id->tls_pending_len = len;
+	*ret_key = key;
+	return 0;
+}
+
+static int
+tls_key_keep(void *ctx, char **ret_err)
+{
+	struct identity	*id = ctx;
+	char		 path[4200];
+	int		 r;
+
+	if (!id->tls_pending)
+		return errf(-BW_E_INVALID, ret_err, "no new TLS key to keep");
+	if ((r = path_in(path, sizeof(path), id->data_dir,
+	    IDENTITY_TLS_KEY_TPM)) < 0)
+		return errf(r, ret_err, "data directory path too long");
+	if ((r = write_file_atomic_at(AT_FDCWD, path, id->tls_pending,
+	    id->tls_pending_len, 0600)) < 0)
 		return errf(r, ret_err, "cannot write %s: %s", path,
 		    bw_strerror(r));
-	}
-	*ret_key = key;
+	free(id->tls_pending);
+	id->tls_pending = NULL;
 	return 0;
 }
 
@@ -845,7 +865,8 @@ identity_open(const struct identity_options *o, struct identity **ret,
 	id->custody = (struct pki_key_custody){ .load = ca_load,
 	    .store = ca_store, .ctx = id };
 	id->tls_custody = (struct pki_server_key_custody){
-	    .create = tls_key_create, .load = tls_key_load, .ctx = id };
+	    .create = tls_key_create, .keep = tls_key_keep,
+	    .load = tls_key_load, .ctx = id };
 	log_info("TPM identity ready: %s TPM at %s, configuration %s measured "
 	    "into PCR %d, checkpoint key %.16s...", id->software ? "software" :
 	    "hardware", id->tcti, id->config_path, TPM_BULWARK_PCR,
@@ -865,6 +886,7 @@ identity_close(struct identity *id)
 	if (!id)
 		return;
 	attest_nonces_free(id->nonces);
+	free(id->tls_pending);
 	free(id->ca_pem);
 	EVP_PKEY_free(id->ca_key);
 	EVP_PKEY_free(id->asigner.pubkey);

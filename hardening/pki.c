@@ -786,6 +786,35 @@ pki_ca_ready(int dfd, const struct pki_init_options *o, X509 **ret_ca,
 	return 0;
 }
 
+static int times_of(X509 *x, const char *name, struct pki_cert_times *ret,
+    char **ret_err);
+
+/* Checks a new server certificate before anything is written: it must
+ * not outlive its CA (past the CA's end the CA itself must be rotated
+ * first, the plan is in docs/identity.md: say so rather than cut the
+ * lifetime) and must verify under it. Its times go to *RET when not
+ * NULL. */
+static int
+server_cert_check(X509 *ca, X509 *cert, struct pki_cert_times *ret,
+    char **ret_err)
+{
+	struct pki_cert_times	t;
+	int			r;
+
+	if (ASN1_TIME_compare(X509_get0_notAfter(cert),
+	    X509_get0_notAfter(ca)) > 0)
+		return errf(-BW_E_INVALID, ret_err, "server certificate: its "
+		    "lifetime would outlive the CA certificate; the CA must be "
+		    "rotated");
+	if ((r = verify_with_ca(ca, cert, X509_PURPOSE_SSL_SERVER,
+	    "server.crt", ret_err)) < 0 ||
+	    (r = times_of(cert, "server.crt", &t, ret_err)) < 0)
+		return r;
+	if (ret)
+		*ret = t;
+	return 0;
+}
+
 /* The server pair when O's custodian holds the key: its key (created
  * when it has none) and a server.crt certifying that key, reissued when
  * it certifies another one (an interrupted renewal, or a clear key of
@@ -802,11 +831,14 @@ server_custody_ready(int dfd, const struct pki_init_options *o,
 		.kind = l->kind, .cn = l->cn,
 		.o = PKI_SYSTEM_TENANT, .ou = l->ou,
 	};
+	bool					 created = false;
 	int					 r;
 
 	r = cus->load(cus->ctx, &key, ret_err);
-	if (r == -ENOENT)
+	if (r == -ENOENT) {
 		r = cus->create(cus->ctx, &key, ret_err);
+		created = true;
+	}
 	if (r < 0)
 		return r;
 	if ((r = file_present(dfd, "server.key", ret_err)) < 0 ||
@@ -825,7 +857,13 @@ server_custody_ready(int dfd, const struct pki_init_options *o,
 	}
 	server_lifetime(&p, san, o->server_secs ? 0 :
 	    days_or(o->server_days, PKI_SERVER_DAYS), o->server_secs);
-	if ((r = cert_build(ca, ca_key, key, &p, &cert, ret_err)) < 0)
+	/* At start the lifetime is not checked against the CA's end, as
+	 * for a clear key (pki_leaf_ready): the daemon must come up; the
+	 * renewal refuses it and says the CA must be rotated. */
+	if ((r = cert_build(ca, ca_key, key, &p, &cert, ret_err)) < 0 ||
+	    (r = verify_with_ca(ca, cert, l->purpose, "server.crt",
+	    ret_err)) < 0 ||
+	    (created && (r = cus->keep(cus->ctx, ret_err)) < 0))
 		return r;
 	return write_cert_at(dfd, "server.crt", cert, ret_err);
 }
@@ -1021,19 +1059,15 @@ pki_renew_server(const char *pkidir, EVP_PKEY *ca_key,
 		r = key_generate(&key, ret_err);
 	if (r < 0 || (r = cert_build(ca, ca_key, key, &p, &cert, ret_err)) < 0)
 		return r;
-	/* Past the CA's end the CA itself must be rotated first (the plan
-	 * is in docs/identity.md); say so rather than cut the lifetime. */
-	if (ASN1_TIME_compare(X509_get0_notAfter(cert),
-	    X509_get0_notAfter(ca)) > 0)
-		return errf(-BW_E_INVALID, ret_err, "server certificate: %u "
-		    "seconds would outlive the CA certificate; the CA must be "
-		    "rotated", lifetime_secs);
-	if ((r = verify_with_ca(ca, cert, X509_PURPOSE_SSL_SERVER,
-	    "server.crt", ret_err)) < 0 ||
-	    (r = times_of(cert, "server.crt", &t, ret_err)) < 0)
-		return r;
-	if (o && o->server_custody)
+	if ((r = server_cert_check(ca, cert, &t, ret_err)) < 0)
+		return errf_wrap(r, ret_err, "%u seconds", lifetime_secs);
+	/* Only now does the new key replace the current one. */
+	if (o && o->server_custody) {
+		if ((r = o->server_custody->keep(o->server_custody->ctx,
+		    ret_err)) < 0)
+			return r;
 		r = write_cert_at(dfd, "server.crt", cert, ret_err);
+	}
 	else if (unlinkat(dfd, "server.crt", 0) < 0 && errno != ENOENT)
 		r = errf(-errno, ret_err, "server.crt: %s", strerror(errno));
 	else

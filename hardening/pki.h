@@ -50,13 +50,16 @@ struct pki_key_custody {
 };
 
 /* Custody of the server's TLS key outside the PKI directory (bulwarkd
- * keeps it in the TPM: daemon/identity.c). CREATE makes a new key,
- * which becomes the custodian's current one; LOAD returns the current
- * one or -ENOENT. The keys returned sign through the custodian: their
- * private part is never in memory or on disk in clear. Both return 0 or
- * a negative error with *RET_ERR. */
+ * keeps it in the TPM: daemon/identity.c). CREATE makes a new key and
+ * holds it pending; KEEP makes the pending key the custodian's current
+ * one (called only once a certificate for it has passed every check, so
+ * a refused certificate leaves the current key as it was); LOAD returns
+ * the current one or -ENOENT. The keys returned sign through the
+ * custodian: their private part is never in memory or on disk in clear.
+ * Each returns 0 or a negative error with *RET_ERR. */
 struct pki_server_key_custody {
 	int	(*create)(void *ctx, EVP_PKEY **ret_key, char **ret_err);
+	int	(*keep)(void *ctx, char **ret_err);
 	int	(*load)(void *ctx, EVP_PKEY **ret_key, char **ret_err);
 	void	*ctx;
 };

@@ -2,10 +2,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -136,6 +138,30 @@ pwrite_all(int fd, const void *buf, size_t len, off_t off)
 	return 0;
 }
 
+/* Creates PATH.tmp.<random> exclusively beside PATH, so two writers of
+ * the same file (threads of one process included) never share, truncate
+ * or follow each other's temporary file. Its name is left in TMP. */
+static int
+temp_create_at(int dirfd, const char *path, mode_t mode, char *tmp,
+    size_t len)
+{
+	uint64_t	rnd;
+	int		fd;
+
+	for (int tries = 0; tries < 8; tries++) {
+		if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+			return -EIO;
+		if ((size_t)snprintf(tmp, len, "%s.tmp.%016" PRIx64, path, rnd) >=
+		    len)
+			return -ENAMETOOLONG;
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+		    O_NOFOLLOW, mode);
+		if (fd >= 0 || errno != EEXIST)
+			return fd >= 0 ? fd : -errno;
+	}
+	return -EEXIST;
+}
+
 int
 write_file_atomic_at(int dirfd, const char *path, const void *buf,
     size_t len, mode_t mode)
@@ -145,13 +171,8 @@ write_file_atomic_at(int dirfd, const char *path, const void *buf,
 	const char		*slash;
 	int			 r;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, getpid()) >=
-	    sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-	    O_NOFOLLOW, mode);
-	if (fd < 0)
-		return -errno;
+	if ((fd = temp_create_at(dirfd, path, mode, tmp, sizeof(tmp))) < 0)
+		return fd;
 	if (fchmod(fd, mode) < 0 || (r = write_all(fd, buf, len)) < 0 ||
 	    fsync(fd) < 0) {
 		r = errno ? -errno : r;

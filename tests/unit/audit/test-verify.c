@@ -498,6 +498,30 @@ test_search(void **state)
 	assert_int_equal(audit_search_dir(f->trail, NULL, stop_cb, NULL, NULL), 7);
 }
 
+static int
+cancel_now(void *u)
+{
+	struct count *c = u;
+
+	c->last++;
+	return 9;
+}
+
+/* A search that matches nothing still asks its caller whether to go on,
+ * so a daemon stopping does not wait for a whole trail to be read. */
+static void
+test_search_cancelled(void **state)
+{
+	struct fx *f = *state;
+	struct audit_search_filter flt = { .actor = "nobody-at-all",
+	    .cancelled = cancel_now };
+	struct count c = { 0 };
+
+	assert_int_equal(audit_search_dir(f->trail, &flt, count_cb, &c, NULL), 9);
+	assert_int_equal(c.n, 0);
+	assert_int_equal(c.last, 1);
+}
+
 /* The first checkpoint seq signed with the key whose id is ID, in the
  * trail in DIR (0 if none). */
 static uint64_t
@@ -618,6 +642,7 @@ main(void)
 		T(test_data_end),
 		T(test_key_change),
 		T(test_search),
+		T(test_search_cancelled),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

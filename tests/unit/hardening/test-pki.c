@@ -871,7 +871,7 @@ test_renew_server(void **state)
 
 /* A custodian of the server key for the tests: a key in memory. */
 struct held {
-	EVP_PKEY	*key;
+	EVP_PKEY	*key, *pending;
 	int		 creates;
 };
 
@@ -880,12 +880,24 @@ held_create(void *ctx, EVP_PKEY **ret_key, char **ret_err)
 {
 	struct held *h = ctx;
 
-	EVP_PKEY_free(h->key);
-	h->key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	EVP_PKEY_free(h->pending);
+	h->pending = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
 	h->creates++;
-	if (!h->key || !EVP_PKEY_up_ref(h->key))
+	if (!h->pending || !EVP_PKEY_up_ref(h->pending))
 		return -BW_E_CRYPTO;
-	*ret_key = h->key;
+	*ret_key = h->pending;
+	return 0;
+}
+
+static int
+held_keep(void *ctx, char **ret_err)
+{
+	struct held *h = ctx;
+
+	assert_non_null(h->pending);
+	EVP_PKEY_free(h->key);
+	h->key = h->pending;
+	h->pending = NULL;
 	return 0;
 }
 
@@ -924,11 +936,13 @@ test_server_custody(void **state)
 	const char			*dir = *state;
 	struct held			 h = { 0 };
 	struct pki_server_key_custody	 cus = { .create = held_create,
-	    .load = held_load, .ctx = &h };
+	    .keep = held_keep, .load = held_load, .ctx = &h };
 	struct pki_init_options		 o = { .server_custody = &cus };
+	struct pki_init_options		 short_o = { .server_custody = &cus,
+	    .ca_days = 1 };
 	struct pki_cert_times		 t1, t2, t3;
-	EVP_PKEY			*ca_key = NULL, *k = NULL;
-	char				*err = NULL;
+	EVP_PKEY			*ca_key = NULL, *k = NULL, *kept;
+	char				*err = NULL, other[4096];
 
 	assert_int_equal(pki_init_dir(dir, NULL, &err), 0);
 	assert_int_equal(access(in(dir, "server.key"), F_OK), 0);
@@ -951,13 +965,33 @@ test_server_custody(void **state)
 	expect_certifies(dir, h.key);
 
 	assert_int_equal(held_create(&h, &k, &err), 0);
+	assert_int_equal(held_keep(&h, &err), 0);
 	EVP_PKEY_free(k);
 	assert_int_equal(pki_init_dir(dir, &o, &err), 0);
 	assert_int_equal(h.creates, 3);
 	expect_certifies(dir, h.key);
 	assert_null(err);
+
+	/* A renewal refused (it would outlive the CA) keeps the current
+	 * key: the certificate on disk still certifies what the custodian
+	 * serves with. */
+	snprintf(other, sizeof(other), "%s/short", dir);
+	assert_int_equal(pki_init_dir(other, &short_o, &err), 0);
+	EVP_PKEY_free(ca_key);
+	ca_key = NULL;
+	assert_int_equal(crypto_load_key(in(other, "ca.key"), &ca_key, &err),
+	    0);
+	kept = h.key;
+	assert_int_equal(pki_renew_server(other, ca_key, &short_o, 2 * 86400,
+	    NULL, &err), -BW_E_INVALID);
+	assert_non_null(strstr(err, "outlive the CA"));
+	free(err);
+	err = NULL;
+	assert_ptr_equal(h.key, kept);
+	expect_certifies(other, h.key);
 	EVP_PKEY_free(ca_key);
 	EVP_PKEY_free(h.key);
+	EVP_PKEY_free(h.pending);
 }
 
 static int

@@ -1,6 +1,8 @@
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <fcntl.h>
@@ -415,6 +417,79 @@ test_open_regular(void **state)
 	assert_int_equal(rmdir(path), 0);
 }
 
+struct atomic_writer {
+	int	dfd;
+	char	fill;
+	int	r;
+};
+
+static void *
+atomic_writer_run(void *arg)
+{
+	struct atomic_writer	*w = arg;
+	static char		 bufs[2][65536];
+	char			*buf = bufs[w->fill == 'b'];
+
+	memset(buf, w->fill, sizeof(bufs[0]));
+	for (int i = 0; i < 100 && w->r == 0; i++)
+		w->r = write_file_atomic_at(w->dfd, "out", buf, sizeof(bufs[0]),
+		    0600);
+	return NULL;
+}
+
+/* Two writers of one file in one process each get their own temporary
+ * file: the result is always one writer's whole content, no temporary
+ * file is left, and a file that merely looks like a temporary one is not
+ * touched. */
+static void
+test_write_atomic_concurrent(void **state)
+{
+	char			 dir[] = "/tmp/bw-lib-XXXXXX", *data = NULL;
+	struct atomic_writer	 w[2];
+	pthread_t		 t[2];
+	size_t			 len;
+	struct stat		 st;
+	DIR			*d;
+	struct dirent		*e;
+	int			 dfd, names = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_true((dfd = open(dir, O_RDONLY | O_DIRECTORY)) >= 0);
+	assert_int_equal(write_file_atomic_at(dfd, "out.tmp.1", "keep", 4, 0644), 0);
+	for (int i = 0; i < 2; i++) {
+		w[i] = (struct atomic_writer){ .dfd = dfd, .fill = "ab"[i] };
+		assert_int_equal(pthread_create(&t[i], NULL, atomic_writer_run,
+		    &w[i]), 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(w[i].r, 0);
+	}
+	assert_int_equal(read_file_at(dfd, "out", 1 << 20, &data, &len), 0);
+	assert_int_equal(len, 65536);
+	for (size_t i = 1; i < len; i++)
+		assert_int_equal(data[i], data[0]);
+	free(data);
+	assert_int_equal(fstatat(dfd, "out", &st, 0), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(read_file_at(dfd, "out.tmp.1", 64, &data, &len), 0);
+	assert_memory_equal(data, "keep", 4);
+	free(data);
+
+	assert_non_null(d = fdopendir(dup(dfd)));
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		names++;
+		unlinkat(dfd, e->d_name, 0);
+	}
+	closedir(d);
+	assert_int_equal(names, 2);
+	close(dfd);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int
 main(void)
 {
@@ -437,6 +512,7 @@ main(void)
 		cmocka_unit_test(test_hex_decode),
 		cmocka_unit_test(test_time_parse),
 		cmocka_unit_test(test_open_regular),
+		cmocka_unit_test(test_write_atomic_concurrent),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
