@@ -1,0 +1,85 @@
+/* Confinement of one process by itself: the steps an unprivileged
+ * worker of bulwarkd takes before it reads a byte from the network,
+ * in the order that keeps each possible (docs/hardening.md):
+ *
+ *   1. core dumps off (RLIMIT_CORE 0, PR_SET_DUMPABLE 0): a crash must
+ *      not write key material or requests to disk;
+ *   2. another user: supplementary groups cleared, then gid and uid
+ *      (real, effective and saved) set, when the profile names a user;
+ *   3. every capability dropped: effective, permitted, inheritable,
+ *      ambient and the bounding set;
+ *   4. no new privileges (PR_SET_NO_NEW_PRIVS): no set-uid program or
+ *      file capability can give any back;
+ *   5. Landlock: the file system reduced to the profile's paths, when
+ *      the kernel has Landlock. A right the profile asks for that this
+ *      kernel's ABI cannot enforce is an error, never skipped;
+ *   6. seccomp: the profile's system call allow-list, every other call
+ *      kills the whole process (SCMP_ACT_KILL_PROCESS), so its parent
+ *      sees SIGSYS and records it.
+ *
+ * A profile is a readable table (struct sandbox_profile) kept beside
+ * the process it confines. */
+#ifndef BW_HARDENING_SANDBOX_H
+#define BW_HARDENING_SANDBOX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Landlock access a path keeps (a subset of the kernel's rights). */
+enum sandbox_access {
+	SANDBOX_READ	= 1 << 0,	/* read files, list directories */
+	SANDBOX_WRITE	= 1 << 1,	/* write and truncate files */
+	SANDBOX_CREATE	= 1 << 2,	/* create and remove entries */
+};
+
+struct sandbox_path {
+	const char	*path;
+	unsigned	 access;	/* enum sandbox_access bits */
+};
+
+struct sandbox_profile {
+	const char			*name;	/* in messages */
+	/* The user to become, or NULL to keep the current one (a test or
+	 * an unprivileged development run). */
+	const char			*user;
+	/* System call names allowed, NULL-terminated. A name this
+	 * libseccomp does not know is an error: the table must say what
+	 * the filter does. */
+	const char *const		*syscalls;
+	/* Landlock: the only paths reachable, NULL-path-terminated; NULL
+	 * for no file system access at all. */
+	const struct sandbox_path	*paths;
+	/* Refuse to run without Landlock (a kernel without it, or one
+	 * where it is disabled) instead of reporting it. */
+	bool				 landlock_required;
+};
+
+/* What sandbox_enter() achieved, for the compliance facts and logs. */
+struct sandbox_state {
+	int	landlock_abi;		/* 0: none */
+	bool	landlock_enforced;
+	uid_t	uid;
+	gid_t	gid;
+};
+
+/* Applies P to the calling process (all its threads must be the caller
+ * alone: call it before starting any). Returns 0 or a negative error
+ * with *RET_ERR naming the step that failed; on error the process may
+ * be partly confined and must exit. */
+int sandbox_enter(const struct sandbox_profile *p, struct sandbox_state *ret,
+    char **ret_err);
+
+/* The kernel's Landlock ABI version, 0 when it has none or it is
+ * disabled. */
+int sandbox_landlock_abi(void);
+
+/* Describes a child's wait status in words for logs and audit records
+ * ("killed by SIGSYS: a system call outside its seccomp allow-list",
+ * "exited with status 3", ...). Returns BUF. */
+const char *sandbox_status_describe(int status, char *buf, size_t len);
+
+/* True when a child's wait status is a seccomp kill. */
+bool sandbox_status_is_violation(int status);
+
+#endif
