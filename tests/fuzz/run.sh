@@ -62,6 +62,8 @@ target_sources() {
 		echo "audit/record.c audit/segment.c audit/signer.c audit/verify.c audit/search.c" ;;
 	fuzz-image-tar)
 		echo "image/image.c lib/runtime-exec.c" ;;
+	fuzz-ipc-frame)
+		echo "privsep/ipc.c" ;;
 	esac
 }
 target_flags() {
@@ -70,6 +72,7 @@ target_flags() {
 	fuzz-audit-reader) echo "-max_len=16384" ;;
 	fuzz-json-validate) echo "-max_len=8192" ;;
 	fuzz-store-wal) echo "-max_len=49152" ;;
+	fuzz-ipc-frame) echo "-max_len=4096" ;;
 	esac
 }
 # Writes generated seeds for target $1 into directory $2 (optional).
