@@ -21,12 +21,13 @@
 
 #include "hardening/sandbox.h"
 
-/* What the children below call once confined: raw I/O and exit, plus
- * what freeing libseccomp's filter context may use. */
+/* What the children below call once confined: raw I/O and exit, what
+ * freeing libseccomp's filter context may use, and what the sanitizer
+ * runtime calls on _exit (sigaltstack) in the ASan build. */
 static const char *const child_calls[] = {
 	"read", "write", "openat", "close", "exit_group", "exit", "brk",
 	"mmap", "munmap", "madvise", "rt_sigreturn", "newfstatat", "fstat",
-	"lseek", NULL,
+	"lseek", "sigaltstack", "getpid", "gettid", "rt_sigprocmask", NULL,
 };
 
 static const struct sandbox_path proc_only[] = {
