@@ -275,6 +275,9 @@ static const struct comp_check comp_registry[] = {
 	{ "ca-continuous-assessment", "Ongoing control assessment",
 	  "control checks run on a schedule at least monthly and every scan is recorded in the audit trail",
 	  comp_chk_ca_continuous_assessment, C("ca-2", "ca-7") },
+	{ "ca-evidence-cadence", "Evidence freshness",
+	  "every automated check ran within the cadence (default 3 days) before this scan",
+	  comp_chk_ca_evidence_cadence, C("ca-7") },
 	{ "si-crypto-selftest", "Security function verification",
 	  "known-answer tests of SHA-256, HMAC-SHA-256 and AES-256-GCM pass",
 	  comp_chk_si_crypto_selftest, C("si-6") },
@@ -341,6 +344,7 @@ comp_facts_init(struct comp_facts *f)
 	f->input_rejected = -1;
 	f->audit_review_age_s = -1;
 	f->scan_interval_s = -1;
+	f->prev_scan_age_s = -1;
 	f->attest_interval_s = -1;
 	f->attest_stale_s = -1;
 }
@@ -398,6 +402,7 @@ static const struct comp_policy comp_default_policy = {
 	.privileged_roles = comp_default_privileged,
 	.audit_review_max_days = 7,
 	.scan_interval_max_s = 30 * 86400,
+	.evidence_max_age_s = COMP_CADENCE_DEFAULT_S,
 	.attest_stale_max_s = 900,
 	.p2p_packages = comp_default_p2p,
 };

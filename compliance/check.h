@@ -87,6 +87,9 @@ struct comp_facts {
 	/* Ongoing assessment (CA-2, CA-7): period of scheduled scans;
 	 * -1 unknown or not scheduled. */
 	int		 scan_interval_s;
+	/* Evidence freshness (CA-7): seconds between the previous recorded
+	 * scan and this one; -1 unknown, -2 no previous scan recorded. */
+	long		 prev_scan_age_s;
 	/* Configuration change control (CM-3): the appliance's secrets are
 	 * sealed to the measured configuration, so an unapproved change
 	 * stops it. */
@@ -103,6 +106,10 @@ struct comp_facts {
 	 * ("pid 1234: uid 0, CapEff ..."); NULL unknown. */
 	const char	*confinement_detail;
 };
+
+/* The default evidence cadence: every automated check at least every
+ * 3 days, as FedRAMP 20x asks of Moderate key security indicators. */
+#define COMP_CADENCE_DEFAULT_S	(3L * 86400)
 
 /* Required values. comp_policy_default() gives the FedRAMP Moderate
  * values documented in docs/compliance.md. The host settings (sysctl,
@@ -141,6 +148,10 @@ struct comp_policy {
 	const char *const *privileged_roles;	/* RA-5(5): may start scans */
 	int		 audit_review_max_days;	/* AU-6: 7 (weekly) */
 	int		 scan_interval_max_s;	/* CA-7: 30 days (monthly) */
+	/* CA-7: every automated check runs at least this often, so no
+	 * finding's evidence is older (FedRAMP 20x Moderate: 3 days);
+	 * bulwarkd's compliance.cadence_seconds overrides it. */
+	long		 evidence_max_age_s;
 	int		 attest_stale_max_s;	/* SI-7(7): 900 s */
 	const char *const *p2p_packages;	/* CM-10: fnmatch patterns */
 };

@@ -28,6 +28,7 @@
 #include "audit/signer.h"
 #include "audit/verify.h"
 #include "lib/b64.h"
+#include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/ids.h"
@@ -51,6 +52,7 @@
 #define EV_AK_NAME	"tpm/ak.pub.pem"
 #define EV_QUOTE_NAME	"tpm/quote.bin"
 #define EV_NONCE_NAME	"tpm/quote-nonce.bin"
+#define EV_STALE_NAMED	10	/* stale items a refusal names */
 
 static const char *const problem_names[] = {
 	[EVIDENCE_MALFORMED] = "MALFORMED",
@@ -417,9 +419,48 @@ ev_plan_size(const char *path, uint64_t *total)
 /* The assessment results and POA&M as the bundle stores them, into
  * *RET_AR and *RET_POAM (NULL: nothing failed); both owned by the
  * caller. */
+/* Marks AR's findings and observations fresh or stale (see
+ * evidence_opts.max_age_s), records the cadence and the stale count in
+ * MANIFEST, and refuses stale ones when asked. */
 static int
-ev_oscal_texts(struct ev_export *x, char **ret_ar, char **ret_poam,
+ev_freshness(const struct evidence_opts *o, json_t *ar, json_t *manifest,
     char **ret_err)
+{
+	_cleanup_json_ json_t	*stale = NULL;
+	_cleanup_(bw_buf_done) struct bw_buf names = { 0 };
+	time_t			 now = o->now ? o->now : time(NULL);
+	json_t			*v;
+	size_t			 i, n;
+	int			 r;
+
+	if ((r = comp_oscal_mark_stale(ar, now, o->max_age_s, &stale)) < 0)
+		return r;
+	n = json_array_size(stale);
+	if (json_object_set_new(manifest, "freshness", json_pack("{s:I, s:I}",
+	    "cadence-seconds", (json_int_t)o->max_age_s, "stale",
+	    (json_int_t)n)) < 0)
+		return -ENOMEM;
+	if (!n || !o->refuse_stale)
+		return 0;
+	json_array_foreach(stale, i, v) {
+		if (i == EV_STALE_NAMED) {
+			if (bw_buf_appendf(&names, "; and %zu more", n - i) < 0)
+				return -ENOMEM;
+			break;
+		}
+		if (bw_buf_appendf(&names, "%s%s", i ? "; " : "",
+		    json_string_value(v)) < 0)
+			return -ENOMEM;
+	}
+	return errf(-BW_E_CONFLICT, ret_err, "%zu findings and observations "
+	    "are older than the evidence cadence of %ld s (run a scan, or "
+	    "export without refusing stale evidence): %s", n, o->max_age_s,
+	    names.p);
+}
+
+static int
+ev_oscal_texts(struct ev_export *x, json_t *manifest, char **ret_ar,
+    char **ret_poam, char **ret_err)
 {
 	const struct evidence_opts	*o = x->o;
 	_cleanup_json_ json_t		*ar = NULL, *poam = NULL;
@@ -427,7 +468,12 @@ ev_oscal_texts(struct ev_export *x, char **ret_ar, char **ret_poam,
 	int				 r;
 
 	if (o->assessment_results) {
-		ar = json_incref((json_t *)o->assessment_results);
+		/* A copy: the freshness marks must not change the caller's. */
+		ar = o->max_age_s > 0 ?
+		    json_deep_copy(o->assessment_results) :
+		    json_incref((json_t *)o->assessment_results);
+		if (!ar)
+			return -ENOMEM;
 		poam = o->poam ? json_incref((json_t *)o->poam) : NULL;
 	} else {
 		struct comp_oscal_opts oo = { .system_name = o->system_name,
@@ -446,6 +492,9 @@ ev_oscal_texts(struct ev_export *x, char **ret_ar, char **ret_poam,
 			return r;
 		}
 	}
+	if (o->max_age_s > 0 && (r = ev_freshness(o, ar, manifest,
+	    ret_err)) < 0)
+		return r;
 	if (!(ar_s = json_dumps(ar, JSON_INDENT(1) | JSON_PRESERVE_ORDER)) ||
 	    (poam && !(poam_s = json_dumps(poam, JSON_INDENT(1) |
 	    JSON_PRESERVE_ORDER))))
@@ -586,9 +635,11 @@ ev_write_all(struct ev_export *x, json_t *manifest, char **ret_err)
 
 	/* Assessment results and POA&M, serialised first so the progress
 	 * total is exact. */
-	if ((r = ev_oscal_texts(x, &ar_s, &poam_s, ret_err)) < 0)
+	if ((r = ev_oscal_texts(x, manifest, &ar_s, &poam_s, ret_err)) < 0)
 		return r;
 	x->total += strlen(ar_s) + (poam_s ? strlen(poam_s) : 0);
+	for (size_t i = 0; i < o->n_extra; i++)
+		x->total += o->extra[i].len;
 	if (o->audit_dir && (r = ev_trail_plan(x, &t, ret_err)) < 0)
 		goto out;
 	ev_plan_size(o->ssp_path, &x->total);
@@ -610,6 +661,13 @@ ev_write_all(struct ev_export *x, json_t *manifest, char **ret_err)
 	    "no certificate chain supplied", ret_err)) < 0 ||
 	    (r = ev_add_tpm(x, ret_err)) < 0)
 		goto out;
+	for (size_t i = 0; i < o->n_extra; i++)
+		if ((r = ev_add(x, o->extra[i].name, o->extra[i].kind,
+		    o->extra[i].data, o->extra[i].len)) < 0) {
+			r = errf(r, ret_err, "writing %s: %s", o->extra[i].name,
+			    bw_strerror(r));
+			goto out;
+		}
 	r = 0;
 out:
 	ev_trail_done(&t);
@@ -676,6 +734,9 @@ evidence_export(const struct evidence_opts *o, const char *out_tar,
 	    "signature", "file", EVIDENCE_SIGNATURE, "algorithm",
 	    "ecdsa-p384-sha384", "context", EVIDENCE_SIG_CONTEXT, "key-id", kid,
 	    "files", "absent")))
+		return -ENOMEM;
+	if (o->package && json_object_set_new(manifest, "package",
+	    json_string(o->package)) < 0)
 		return -ENOMEM;
 	x.files = json_object_get(manifest, "files");
 	x.absent = json_object_get(manifest, "absent");
@@ -1110,7 +1171,8 @@ ev_check_manifest(struct ev_verify *v, EVP_PKEY *trust, json_t **ret_m)
 	    (r = ev_strdup_json(&rep->system, m, "system")) < 0 ||
 	    (r = ev_strdup_json(&rep->since, json_object_get(m, "period"), "since")) < 0 ||
 	    (r = ev_strdup_json(&rep->until, json_object_get(m, "period"), "until")) < 0 ||
-	    (r = ev_strdup_json(&rep->key_id, sig, "key-id")) < 0)
+	    (r = ev_strdup_json(&rep->key_id, sig, "key-id")) < 0 ||
+	    (r = ev_strdup_json(&rep->package, m, "package")) < 0)
 		return r;
 
 	json_array_foreach(files, i, f) {
@@ -1330,5 +1392,6 @@ evidence_report_done(struct evidence_report *r)
 	free(r->since);
 	free(r->until);
 	free(r->key_id);
+	free(r->package);
 	memset(r, 0, sizeof(*r));
 }

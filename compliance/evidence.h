@@ -8,6 +8,7 @@
 #ifndef BW_COMPLIANCE_EVIDENCE_H
 #define BW_COMPLIANCE_EVIDENCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -39,6 +40,14 @@ struct evidence_blob {
 	size_t		 len;
 };
 
+/* A file the caller adds to the bundle as is (conmon package parts). */
+struct evidence_file {
+	const char	*name;		/* bundle path, under 100 bytes */
+	const char	*kind;		/* the manifest's "kind" */
+	const void	*data;
+	size_t		 len;
+};
+
 /* Called after each file is written: bytes of file data written so far,
  * the total planned, and the file just written. */
 typedef void (*evidence_progress_fn)(void *ud, uint64_t done, uint64_t total,
@@ -64,6 +73,19 @@ struct evidence_opts {
 	const struct audit_signer *signer;	/* the appliance key; required */
 	evidence_progress_fn progress;
 	void		*progress_ud;
+	/* Freshness: with MAX_AGE_S > 0, every observation and finding of
+	 * the assessment results is marked fresh or stale against NOW
+	 * (comp_oscal_mark_stale()) and the manifest records the cadence
+	 * and the stale count; REFUSE_STALE makes any stale one an error
+	 * (-BW_E_CONFLICT naming them). */
+	long		 max_age_s;
+	bool		 refuse_stale;
+	/* What the bundle is: NULL for an evidence bundle, "conmon" for a
+	 * monthly continuous-monitoring package (the manifest's
+	 * "package"); EXTRA files follow the standard ones. */
+	const char	*package;
+	const struct evidence_file *extra;
+	size_t		 n_extra;
 };
 
 /* Writes the bundle to OUT_TAR (mode 0600, through a temporary file in
@@ -102,6 +124,7 @@ struct evidence_report {
 	uint64_t		 bytes;		/* their data bytes */
 	char			*created, *system, *since, *until;
 	char			*key_id;	/* the manifest's signing key id */
+	char			*package;	/* "conmon", or NULL for a bundle */
 	size_t			 audit_segments;
 	uint64_t		 audit_first_seq, audit_last_seq, audit_checkpoints;
 	char			**absent;	/* "name: reason" */

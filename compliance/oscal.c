@@ -183,6 +183,31 @@ comp_scan_controls(const struct comp_scan *scan,
 	return 0;
 }
 
+/* Says on finding F when the evidence behind it was collected: the
+ * start of the oldest check result covering CTL, since a finding is as
+ * old as its oldest evidence. */
+static int
+comp_finding_collected(json_t *f, const struct comp_control *ctl,
+    const struct comp_scan *scan)
+{
+	const struct timespec *oldest = NULL;
+	char ts[64];
+
+	for (size_t i = 0; i < scan->n; i++) {
+		const struct comp_result *r = scan->results[i];
+
+		if (comp_check_covers(r->check, ctl->id) && (!oldest ||
+		    r->start.tv_sec < oldest->tv_sec || (r->start.tv_sec ==
+		    oldest->tv_sec && r->start.tv_nsec < oldest->tv_nsec)))
+			oldest = &r->start;
+	}
+	if (!oldest)
+		return 0;
+	bw_time_rfc3339_ms(ts, sizeof(ts), oldest);
+	return json_object_set_new(f, "props", json_pack("[o]",
+	    comp_prop("collected", ts))) < 0 ? -ENOMEM : 0;
+}
+
 static json_t *
 comp_finding(const struct comp_control *ctl, int verdict,
     const struct comp_scan *scan, char (*obs_uuid)[37], bool only_failing)
@@ -240,6 +265,8 @@ comp_finding(const struct comp_control *ctl, int verdict,
 	}
 	if (json_array_size(rel) == 0)
 		json_object_del(f, "related-observations");
+	if (comp_finding_collected(f, ctl, scan) < 0)
+		goto fail;
 	return f;
 fail:
 	json_decref(f);
@@ -560,4 +587,92 @@ comp_oscal_write(const json_t *doc, int dirfd, const char *path, mode_t mode)
 		return -ENOMEM;
 	}
 	return write_file_atomic_at(dirfd, path, nl, strlen(nl), mode);
+}
+
+/* The value of Bulwark property NAME in OBJ's props, or NULL. */
+static const char *
+comp_prop_get(const json_t *obj, const char *name)
+{
+	const json_t *p;
+	size_t i;
+
+	json_array_foreach(json_object_get(obj, "props"), i, p)
+		if (!strcmp(json_string_value(json_object_get(p, "name")) ?: "",
+		    name) && !strcmp(json_string_value(json_object_get(p,
+		    "ns")) ?: "", COMP_OSCAL_NS))
+			return json_string_value(json_object_get(p, "value"));
+	return NULL;
+}
+
+/* Marks OBJ fresh or stale by the age of COLLECTED at NOW; appends
+ * "LABEL (collected COLLECTED)" to STALE when stale. An unreadable time
+ * counts as stale: its age cannot be shown. */
+static int
+comp_mark_one(json_t *obj, const char *label, const char *collected,
+    time_t now, long max_age_s, json_t *stale)
+{
+	_cleanup_free_ char *what = NULL;
+	json_t *props = json_object_get(obj, "props");
+	time_t t;
+	bool old;
+
+	old = !collected || bw_time_parse(collected, &t) < 0 ||
+	    now - t > max_age_s;
+	if (!props && (!(props = json_array()) ||
+	    json_object_set_new(obj, "props", props) < 0))
+		return -ENOMEM;
+	if (comp_push(props, comp_prop("freshness", old ? "stale" : "fresh")) < 0)
+		return -ENOMEM;
+	if (!old)
+		return 0;
+	if (asprintf(&what, "%s (collected %s)", label, collected ?
+	    collected : "at an unknown time") < 0) {
+		what = NULL;
+		return -ENOMEM;
+	}
+	return comp_push(stale, json_string(what));
+}
+
+int
+comp_oscal_mark_stale(json_t *ar, time_t now, long max_age_s,
+    json_t **ret_stale)
+{
+	_cleanup_json_ json_t *stale = json_array();
+	json_t *res, *o, *f;
+	size_t i, j;
+	int r;
+
+	if (!stale)
+		return -ENOMEM;
+	json_array_foreach(json_object_get(json_object_get(ar,
+	    "assessment-results"), "results"), i, res) {
+		json_array_foreach(json_object_get(res, "observations"), j, o) {
+			_cleanup_free_ char *label = NULL;
+
+			if (asprintf(&label, "observation %s", comp_prop_get(o,
+			    "check-id") ?: json_string_value(json_object_get(o,
+			    "title")) ?: "?") < 0) {
+				label = NULL;
+				return -ENOMEM;
+			}
+			if ((r = comp_mark_one(o, label, json_string_value(
+			    json_object_get(o, "collected")), now, max_age_s,
+			    stale)) < 0)
+				return r;
+		}
+		json_array_foreach(json_object_get(res, "findings"), j, f) {
+			_cleanup_free_ char *label = NULL;
+
+			if (asprintf(&label, "finding %s", json_string_value(
+			    json_object_get(f, "title")) ?: "?") < 0) {
+				label = NULL;
+				return -ENOMEM;
+			}
+			if ((r = comp_mark_one(f, label, comp_prop_get(f,
+			    "collected"), now, max_age_s, stale)) < 0)
+				return r;
+		}
+	}
+	*ret_stale = TAKE_PTR(stale);
+	return 0;
 }

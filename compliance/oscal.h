@@ -44,6 +44,16 @@ int comp_oscal_poam(const struct comp_scan *scan,
     const struct comp_catalog *cat, const struct comp_baseline *base,
     const struct comp_oscal_opts *opts, json_t **ret, char **ret_err);
 
+/* Freshness of an assessment-results document AR (as
+ * comp_oscal_assessment_results() builds it): every observation (by its
+ * "collected") and every finding (by its "collected" prop, the oldest
+ * evidence behind it) gets a "freshness" prop, "stale" when older than
+ * MAX_AGE_S at NOW, else "fresh". *ret_stale (caller owns) lists what is
+ * stale as strings ("finding AC-2 Account Management (collected T)").
+ * Modifies AR in place; returns 0 or -ENOMEM. */
+int comp_oscal_mark_stale(json_t *ar, time_t now, long max_age_s,
+    json_t **ret_stale);
+
 /* Serialises DOC (indented, stable key order) to PATH under DIRFD
  * atomically with MODE. Returns 0 or -errno. */
 int comp_oscal_write(const json_t *doc, int dirfd, const char *path,

@@ -95,6 +95,7 @@ COMP_CHECK_FN(comp_chk_sa_supported_os);
 COMP_CHECK_FN(comp_chk_sr_apt_authenticated);
 COMP_CHECK_FN(comp_chk_ra_privileged_scan);
 COMP_CHECK_FN(comp_chk_ca_continuous_assessment);
+COMP_CHECK_FN(comp_chk_ca_evidence_cadence);
 COMP_CHECK_FN(comp_chk_si_attestation_response);
 COMP_CHECK_FN(comp_chk_si_input_validation);
 

@@ -522,6 +522,35 @@ COMP_CHECK_FN(comp_chk_ca_continuous_assessment)
 	return comp_verdict_from_obs(res);
 }
 
+/* CA-7: evidence is fresh when the scan before this one ran within the
+ * cadence: every check runs in every scan, so the previous scan's age
+ * is the age of the oldest evidence this scan replaced. The first scan
+ * has nothing to be late against. */
+COMP_CHECK_FN(comp_chk_ca_evidence_cadence)
+{
+	long age = ctx->facts->prev_scan_age_s, max = ctx->policy->evidence_max_age_s;
+	int r;
+
+	if ((r = comp_evidence_add(res, "fact:prev_scan_age_s", NULL, 0)) < 0)
+		return r;
+	if (age == -2) {
+		if ((r = comp_obs_add(res, true, "fact:prev_scan_age_s",
+		    "a previous scan", "none recorded: this is the first")) < 0)
+			return r;
+		return COMP_NOT_APPLICABLE;
+	}
+	if (age < 0)
+		r = comp_obs_add(res, false, "fact:prev_scan_age_s", "reported",
+		    "not reported");
+	else
+		r = comp_obs_add(res, age <= max, "fact:prev_scan_age_s",
+		    "at most the cadence", "previous scan %lds before this one, "
+		    "cadence %lds", age, max);
+	if (r < 0)
+		return r;
+	return comp_verdict_from_obs(res);
+}
+
 /* SI-7(7): a changed measurement found by re-attestation is tracked (an
  * audited Untrusted verdict in the node's status), contained (no new
  * work for the node) and kept for later analysis (the audit trail). */

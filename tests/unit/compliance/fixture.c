@@ -383,6 +383,7 @@ world_build(struct world *w)
 	w->facts.input_valid_accepted = COMP_YES;
 	w->facts.audit_review_age_s = 2 * 86400;
 	w->facts.scan_interval_s = 3600;
+	w->facts.prev_scan_age_s = 3600;
 	w->facts.config_sealed = COMP_YES;
 	w->facts.attest_interval_s = 60;
 	w->facts.attest_stale_s = 180;

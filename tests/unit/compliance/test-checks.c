@@ -290,6 +290,9 @@ B(b_scanner_user) { w->facts.scanner_euid = 1000; }
 B(b_no_shadow) { world_rm(w, "etc/shadow"); }
 B(b_scan_monthly) { w->facts.scan_interval_s = 60 * 86400; }
 B(b_scan_unscheduled) { w->facts.scan_interval_s = -1; }
+B(b_cadence_missed) { w->facts.prev_scan_age_s = 4 * 86400; }
+B(b_cadence_unknown) { w->facts.prev_scan_age_s = -1; }
+B(b_cadence_short) { w->policy.evidence_max_age_s = 600; }
 B(b_stale_long) { w->facts.attest_stale_s = 3600; }
 B(b_untrusted_used) { w->facts.untrusted_excluded = COMP_NO; }
 B(b_attest_unknown) { w->facts.attest_interval_s = -1; }
@@ -452,6 +455,9 @@ static const struct flip flips[] = {
 	{ "ra-privileged-scan", "shadow unreadable", b_no_shadow },
 	{ "ca-continuous-assessment", "every 60 days", b_scan_monthly },
 	{ "ca-continuous-assessment", "not scheduled", b_scan_unscheduled },
+	{ "ca-evidence-cadence", "previous scan 4 days ago", b_cadence_missed },
+	{ "ca-evidence-cadence", "previous scan unknown", b_cadence_unknown },
+	{ "ca-evidence-cadence", "cadence 10 min, scan 1 h ago", b_cadence_short },
 	{ "ca-continuous-assessment", "audit trail inactive", b_audit_off },
 	{ "si-attestation-response", "stale after 1 h", b_stale_long },
 	{ "si-attestation-response", "Untrusted nodes used",
@@ -695,6 +701,25 @@ test_dns_variants(void **state)
 	world_destroy(&w);
 }
 
+/* The cadence check: the first scan has nothing to be late against; a
+ * previous scan exactly at the cadence is still on time. */
+static void
+test_cadence_first_and_edge(void **state)
+{
+	struct world w;
+
+	world_build(&w);
+	w.facts.prev_scan_age_s = -2;
+	assert_int_equal(world_run(&w, "ca-evidence-cadence"),
+	    COMP_NOT_APPLICABLE);
+	w.facts.prev_scan_age_s = COMP_CADENCE_DEFAULT_S;
+	assert_int_equal(world_run(&w, "ca-evidence-cadence"), COMP_SATISFIED);
+	w.facts.prev_scan_age_s = COMP_CADENCE_DEFAULT_S + 1;
+	assert_int_equal(world_run(&w, "ca-evidence-cadence"),
+	    COMP_NOT_SATISFIED);
+	world_destroy(&w);
+}
+
 static void
 test_vercmp(void **state)
 {
@@ -740,6 +765,7 @@ main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_confinement_detail);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_evidence_digest);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_dns_variants);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_cadence_first_and_edge);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_vercmp);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_conf_get);
 	for (i = 0; i < sizeof(flips) / sizeof(flips[0]); i++) {

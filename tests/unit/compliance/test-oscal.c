@@ -187,6 +187,65 @@ test_ar_broken_world(void **state)
 	world_destroy(&w);
 }
 
+/* Freshness: every finding says when its evidence was collected; past
+ * the cadence every observation and finding is marked stale and named,
+ * within it none is. */
+static void
+test_freshness(void **state)
+{
+	struct world w;
+	struct comp_scan *scan;
+	json_t *doc = NULL, *res, *f, *p, *stale = NULL;
+	char *err = NULL;
+	size_t i, j, nobs, nfind;
+	time_t t0;
+
+	world_build(&w);
+	scan = scan_world(&w);
+	t0 = scan->start.tv_sec;
+	assert_int_equal(comp_oscal_assessment_results(scan, cat, moderate,
+	    &(struct comp_oscal_opts){ .system_name = "fixture" }, &doc,
+	    &err), 0);
+	res = json_array_get(json_object_get(json_object_get(doc,
+	    "assessment-results"), "results"), 0);
+	nobs = json_array_size(json_object_get(res, "observations"));
+	nfind = json_array_size(json_object_get(res, "findings"));
+	json_array_foreach(json_object_get(res, "findings"), i, f) {
+		bool has = false;
+
+		json_array_foreach(json_object_get(f, "props"), j, p)
+			has |= !strcmp(json_string_value(json_object_get(p,
+			    "name")), "collected");
+		assert_true(has);
+	}
+	assert_int_equal(comp_oscal_mark_stale(doc, t0 + 60, 3600, &stale), 0);
+	assert_int_equal(json_array_size(stale), 0);
+	json_decref(stale);
+	json_decref(doc);
+	doc = NULL;
+
+	assert_int_equal(comp_oscal_assessment_results(scan, cat, moderate,
+	    &(struct comp_oscal_opts){ .system_name = "fixture" }, &doc,
+	    &err), 0);
+	assert_int_equal(comp_oscal_mark_stale(doc, t0 + 7200, 3600, &stale), 0);
+	assert_int_equal(json_array_size(stale), nobs + nfind);
+	assert_non_null(strstr(json_string_value(json_array_get(stale, 0)),
+	    "(collected "));
+	res = json_array_get(json_object_get(json_object_get(doc,
+	    "assessment-results"), "results"), 0);
+	f = json_array_get(json_object_get(res, "findings"), 0);
+	p = json_array_get(json_object_get(f, "props"), 1);
+	assert_string_equal(json_string_value(json_object_get(p, "name")),
+	    "freshness");
+	assert_string_equal(json_string_value(json_object_get(p, "value")),
+	    "stale");
+	maybe_write(doc, "ar-fixture-stale.json");
+	json_decref(stale);
+	json_decref(doc);
+	comp_scan_free(scan);
+	world_destroy(&w);
+}
+
 static void
 test_poam_nothing_failed(void **state)
 {
@@ -239,6 +298,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_uuid),
 		cmocka_unit_test(test_ar_broken_world),
+		cmocka_unit_test(test_freshness),
 		cmocka_unit_test(test_poam_nothing_failed),
 		cmocka_unit_test(test_real_host),
 	};
