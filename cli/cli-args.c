@@ -32,7 +32,8 @@ struct cli_option {
 };
 
 static cli_set_fn set_str, set_tenant, set_name, set_type, set_baseline,
-    set_format, set_since, set_days, set_limit, set_ttl, set_follow;
+    set_format, set_since, set_days, set_limit, set_ttl, set_follow,
+    set_refuse_stale, set_month;
 
 #define F(f)	offsetof(struct cli_opts, f)
 
@@ -106,6 +107,11 @@ static const struct cli_option options[] = {
 	  set_follow },
 	{ CLI_OPT_TTL, "ttl", 0, "SECS", 0, "lifetime of the credential "
 	  "(60..86400 s, default 900)", 0, set_ttl },
+	{ CLI_OPT_REFUSE_STALE, "refuse-stale", 0, NULL, 0, "fail, naming "
+	  "them, when findings are older than the evidence cadence", 0,
+	  set_refuse_stale },
+	{ CLI_OPT_MONTH, "month", 0, "YYYY-MM", 0, "the month (UTC)", 0,
+	  set_month },
 };
 
 typedef int cli_parse_fn(struct cli_opts *o, const struct cli_command *c,
@@ -184,8 +190,13 @@ static const struct cli_command commands[] = {
 	{ "evidence export", CLI_EVIDENCE_EXPORT, NULL, 0, 0,
 	  "signed evidence bundle for an assessor (security-auditor); check "
 	  "it with bulwark-verify", CLI_F_OUTPUT_FILE,
-	  { OPT(SINCE, NULL), OPT(UNTIL, NULL), REQ(OUTPUT, "FILE.tar") },
-	  NULL },
+	  { OPT(SINCE, NULL), OPT(UNTIL, NULL), OPT(REFUSE_STALE, NULL),
+	    REQ(OUTPUT, "FILE.tar") }, NULL },
+	{ "evidence conmon", CLI_EVIDENCE_CONMON, NULL, 0, 0,
+	  "the month's continuous-monitoring package (scan summary, POA&M "
+	  "changes, inventory, audit attestation), signed like a bundle "
+	  "(security-auditor); check it with bulwark-verify", CLI_F_OUTPUT_FILE,
+	  { REQ(MONTH, NULL), REQ(OUTPUT, "FILE.tar") }, NULL },
 	{ "node bootstrap", CLI_NODE_BOOTSTRAP, "NAME", 1, 1,
 	  "issue a single-use enrolment credential for a node's agent "
 	  "(written 0600 to FILE, or to standard output)", CLI_F_OUTPUT_FILE,
@@ -388,6 +399,28 @@ set_follow(struct cli_opts *o, const struct cli_option *opt, const char *val,
     char **ret_err)
 {
 	o->follow = 1;
+	return 0;
+}
+
+static int
+set_refuse_stale(struct cli_opts *o, const struct cli_option *opt,
+    const char *val, char **ret_err)
+{
+	o->refuse_stale = 1;
+	return 0;
+}
+
+static int
+set_month(struct cli_opts *o, const struct cli_option *opt, const char *val,
+    char **ret_err)
+{
+	/* The server parses it; this catches a typo before the request. */
+	if (strlen(val) != 7 || val[4] != '-' || strspn(val, "0123456789") != 4 ||
+	    strspn(val + 5, "0123456789") != 2 || strcmp(val + 5, "01") < 0 ||
+	    strcmp(val + 5, "12") > 0)
+		return errf(-BW_E_INVALID, ret_err, "--month: must be YYYY-MM, "
+		    "like 2026-12");
+	o->month = val;
 	return 0;
 }
 

@@ -30,6 +30,7 @@ enum cli_cmd {
 	CLI_COMPLIANCE_SCAN,
 	CLI_COMPLIANCE_RESULTS,
 	CLI_EVIDENCE_EXPORT,
+	CLI_EVIDENCE_CONMON,
 	CLI_LOGS,
 	CLI_NODE_BOOTSTRAP,
 	CLI_NODE_APPROVE,
@@ -87,6 +88,8 @@ struct cli_opts {
 	const char	*format;	/* summary | oscal | oscal-poam */
 	const char	*out_file;	/* evidence export -o FILE.tar */
 	int		 follow;	/* logs -f */
+	int		 refuse_stale;	/* evidence export */
+	const char	*month;		/* evidence conmon: YYYY-MM */
 	unsigned	 ttl;		/* node bootstrap --ttl */
 	const struct cli_command *help_for; /* CLI_HELP: NULL, or a command */
 	const char	*help_group;	/* CLI_HELP: "image" for image's commands */
@@ -107,6 +110,7 @@ enum cli_optid {
 	CLI_OPT_OUT, CLI_OPT_DAYS, CLI_OPT_CSR, CLI_OPT_PRINCIPAL_KEY,
 	CLI_OPT_TYPE, CLI_OPT_DIGEST, CLI_OPT_NAME, CLI_OPT_BASELINE,
 	CLI_OPT_FORMAT, CLI_OPT_FOLLOW, CLI_OPT_TTL,
+	CLI_OPT_REFUSE_STALE, CLI_OPT_MONTH,
 	CLI_OPT_MAX,
 };
 

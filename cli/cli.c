@@ -1171,28 +1171,20 @@ cmd_compliance_results(const struct cli_opts *o, const struct client_conf *conf)
 	return rc;
 }
 
+/* Downloads PATH into OUT (written beside it and renamed: no half
+ * file on failure); WHAT names the command in messages. */
 static int
-cmd_evidence_export(const struct cli_opts *o, const struct client_conf *conf)
+download_signed(const struct client_conf *conf, const char *path,
+    const char *out, const char *what)
 {
-	_cleanup_free_ char	*err = NULL, *errbody = NULL, *s = NULL, *u = NULL;
-	char			 path[512] = "/v1/compliance/evidence", tmp[4200];
+	_cleanup_free_ char	*err = NULL, *errbody = NULL;
+	char			 tmp[4200];
 	int			 fd, r, status = 0;
-	size_t			 n;
 
-	if (o->since_text && (s = evhttp_encode_uri(o->since_text))) {
-		n = strlen(path);
-		snprintf(path + n, sizeof(path) - n, "?since=%s", s);
-	}
-	if (o->until_text && (u = evhttp_encode_uri(o->until_text))) {
-		n = strlen(path);
-		snprintf(path + n, sizeof(path) - n, "%cuntil=%s",
-		    strchr(path, '?') ? '&' : '?', u);
-	}
-	/* written beside the target and renamed: no half bundle on failure */
-	snprintf(tmp, sizeof(tmp), "%s.part", o->out_file);
+	snprintf(tmp, sizeof(tmp), "%s.part", out);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		fprintf(stderr, "bulwark: evidence export: %s: %s\n", tmp,
+		fprintf(stderr, "bulwark: %s: %s: %s\n", what, tmp,
 		    strerror(errno));
 		return CLI_EXIT_USAGE;
 	}
@@ -1204,23 +1196,57 @@ cmd_evidence_export(const struct cli_opts *o, const struct client_conf *conf)
 	if (r < 0 || status != 200) {
 		unlink(tmp);
 		if (r < 0) {
-			fprintf(stderr, "bulwark: evidence export: %s\n",
+			fprintf(stderr, "bulwark: %s: %s\n", what,
 			    err ? err : bw_strerror(r));
 			return CLI_EXIT_UNREACHABLE;
 		}
 		struct client_response resp = { .status = status, .body = errbody,
 		    .body_len = errbody ? strlen(errbody) : 0 };
-		return report_error_ctx(&resp, "evidence export");
+		return report_error_ctx(&resp, what);
 	}
-	if (rename(tmp, o->out_file) < 0) {
-		fprintf(stderr, "bulwark: evidence export: %s: %s\n", o->out_file,
+	if (rename(tmp, out) < 0) {
+		fprintf(stderr, "bulwark: %s: %s: %s\n", what, out,
 		    strerror(errno));
 		unlink(tmp);
 		return CLI_EXIT_FAILED;
 	}
 	printf("wrote %s; verify it offline with: bulwark-verify --key "
-	    "AUDIT-CHECKPOINT-PUBKEY.pem %s\n", o->out_file, o->out_file);
+	    "AUDIT-CHECKPOINT-PUBKEY.pem %s\n", out, out);
 	return 0;
+}
+
+static int
+cmd_evidence_export(const struct cli_opts *o, const struct client_conf *conf)
+{
+	_cleanup_free_ char	*s = NULL, *u = NULL;
+	char			 path[512] = "/v1/compliance/evidence";
+	size_t			 n;
+
+	if (o->since_text && (s = evhttp_encode_uri(o->since_text))) {
+		n = strlen(path);
+		snprintf(path + n, sizeof(path) - n, "?since=%s", s);
+	}
+	if (o->until_text && (u = evhttp_encode_uri(o->until_text))) {
+		n = strlen(path);
+		snprintf(path + n, sizeof(path) - n, "%cuntil=%s",
+		    strchr(path, '?') ? '&' : '?', u);
+	}
+	if (o->refuse_stale) {
+		n = strlen(path);
+		snprintf(path + n, sizeof(path) - n, "%crefuse_stale=1",
+		    strchr(path, '?') ? '&' : '?');
+	}
+	return download_signed(conf, path, o->out_file, "evidence export");
+}
+
+static int
+cmd_evidence_conmon(const struct cli_opts *o, const struct client_conf *conf)
+{
+	char path[64];
+
+	/* set_month() let only digits and '-' through. */
+	snprintf(path, sizeof(path), "/v1/compliance/conmon?month=%s", o->month);
+	return download_signed(conf, path, o->out_file, "evidence conmon");
 }
 
 /* Prints what TAIL adds to PREV: the whole of TAIL unless it continues
@@ -1348,6 +1374,7 @@ static const struct {
 	{ CLI_COMPLIANCE_SCAN, cmd_compliance_scan },
 	{ CLI_COMPLIANCE_RESULTS, cmd_compliance_results },
 	{ CLI_EVIDENCE_EXPORT, cmd_evidence_export },
+	{ CLI_EVIDENCE_CONMON, cmd_evidence_conmon },
 	{ CLI_NODE_BOOTSTRAP, cmd_node },
 	{ CLI_NODE_APPROVE, cmd_node },
 };

@@ -110,6 +110,7 @@ struct comp_facts {
 /* The default evidence cadence: every automated check at least every
  * 3 days, as FedRAMP 20x asks of Moderate key security indicators. */
 #define COMP_CADENCE_DEFAULT_S	(3L * 86400)
+#define COMP_CADENCE_MAX_S	(90L * 86400)	/* configurable up to */
 
 /* Required values. comp_policy_default() gives the FedRAMP Moderate
  * values documented in docs/compliance.md. The host settings (sysctl,

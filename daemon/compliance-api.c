@@ -22,6 +22,7 @@
 #include "audit/search.h"
 #include "audit/trail.h"
 #include "audit/verify.h"
+#include "compliance/conmon.h"
 #include "compliance/evidence.h"
 #include "compliance/oscal.h"
 #include "compliance/proc-confinement.h"
@@ -339,10 +340,10 @@ facts_tpm_lockout(struct compliance_api *ca, struct comp_facts *f)
 	f->tpm_lockout_detail = detail;
 }
 
-/* Attestation and bootstrap settings from the configuration file the
- * identity module measured at start (DIR/bulwarkd.conf; defaults as in
- * identity.c for absent keys). A --config elsewhere leaves them
- * unknown. */
+/* The evidence cadence, attestation and bootstrap settings from the
+ * configuration file the identity module measured at start
+ * (DIR/bulwarkd.conf; defaults as in identity.c for absent keys). A
+ * --config elsewhere leaves them unknown (the cadence at its default). */
 static void
 facts_settings(struct compliance_api *ca, struct comp_facts *f)
 {
@@ -355,10 +356,16 @@ facts_settings(struct compliance_api *ca, struct comp_facts *f)
 	long			 interval = 60, stale = 0, boot = 3600;
 
 	snprintf(path, sizeof(path), "%s/bulwarkd.conf", ca->appliance_dir);
+	ca->cadence_s = COMP_CADENCE_DEFAULT_S;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
 	    read_bounded(fd, FACTS_CONFIG_MAX, &text, &len) < 0 ||
 	    json_parse_bounded(text, len, 8, &o, &err) < 0)
 		return;
+	/* identity.c refused the start on a value out of range. */
+	v = json_object_get(json_object_get(o, "compliance"), "cadence_seconds");
+	if (json_is_integer(v) && json_integer_value(v) >= 1 &&
+	    json_integer_value(v) <= COMP_CADENCE_MAX_S)
+		ca->cadence_s = (long)json_integer_value(v);
 	att = json_object_get(o, "attestation");
 	if ((v = json_object_get(att, "interval_seconds")) && json_is_integer(v))
 		interval = (long)json_integer_value(v);
@@ -496,6 +503,55 @@ facts_review(struct compliance_api *ca, struct comp_facts *f, time_t now)
 	f->audit_review_age_s = latest ? (long)(now - latest) : -2;
 }
 
+/* The time a scan record's store KEY was written (its name is the
+ * time), or -1. */
+static time_t
+scan_key_time(const char *key)
+{
+	size_t		plen = strlen(COMPLIANCE_KEY_PREFIX);
+	char		secs[21], *end;
+	long long	t;
+
+	/* run_scan() names it "%020lld%09ld": seconds, then nanoseconds. */
+	if (strncmp(key, COMPLIANCE_KEY_PREFIX, plen) != 0 ||
+	    strlen(key + plen) < 20)
+		return (time_t)-1;
+	memcpy(secs, key + plen, 20);
+	secs[20] = '\0';
+	errno = 0;
+	t = strtoll(secs, &end, 10);
+	return errno || *end || t < 0 ? (time_t)-1 : (time_t)t;
+}
+
+/* The recorded scans, oldest first (store keys sort by time). */
+static int
+scan_records(struct compliance_api *ca, struct store_kv ***ret, size_t *ret_n)
+{
+	*ret = NULL;
+	*ret_n = 0;
+	if (!ca->srv)
+		return -ENOENT;
+	return store_list(api_store(ca->srv), COMPLIANCE_KEY_PREFIX, ret,
+	    ret_n, NULL);
+}
+
+/* CA-7 freshness: how long before NOW the previous scan was recorded. */
+static void
+facts_prev_scan(struct compliance_api *ca, struct comp_facts *f, time_t now)
+{
+	struct store_kv	**kvs = NULL;
+	size_t		  n = 0;
+	time_t		  t;
+
+	if (scan_records(ca, &kvs, &n) < 0)
+		return;
+	if (!n)
+		f->prev_scan_age_s = -2;
+	else if ((t = scan_key_time(kvs[n - 1]->key)) != (time_t)-1)
+		f->prev_scan_age_s = now > t ? (long)(now - t) : 0;
+	store_kv_array_free(kvs, n);
+}
+
 /* What the daemon knows about itself. Properties this build lacks are
  * reported as such (never as satisfied). */
 /* SC-2, SC-39, AC-6: the confinement bulwarkd runs under, read from the
@@ -601,6 +657,16 @@ gather_facts(struct compliance_api *ca, struct comp_facts *f, char *ca_path,
 	facts_review(ca, f, time(NULL));
 	if (ca->timer && event_pending(ca->timer, EV_TIMEOUT, NULL))
 		f->scan_interval_s = COMPLIANCE_SCAN_INTERVAL_S;
+	facts_prev_scan(ca, f, time(NULL));
+}
+
+/* The policy of a scan: the default, with the configured cadence
+ * (gather_facts() reads it). */
+static void
+scan_policy(const struct compliance_api *ca, struct comp_policy *pol)
+{
+	*pol = *comp_policy_default();
+	pol->evidence_max_age_s = ca->cadence_s;
 }
 
 struct scan_op {
@@ -717,6 +783,7 @@ run_scan(struct compliance_api *ca, int which, struct evhttp_request *req,
 {
 	struct comp_ctx		 ctx = { 0 };
 	struct comp_facts	 facts;
+	struct comp_policy	 pol;
 	_cleanup_(comp_scan_freep) struct comp_scan *scan = NULL;
 	_cleanup_json_ json_t	*ar = NULL, *poam = NULL, *doc = NULL;
 	struct comp_oscal_opts	 oo = { .system_name = "Bulwark appliance" };
@@ -730,8 +797,8 @@ run_scan(struct compliance_api *ca, int which, struct evhttp_request *req,
 	if ((r = load_data(ca, which, ret_err)) < 0)
 		return r;
 	gather_facts(ca, &facts, capath, certpath, sizeof(capath));
-	if ((r = comp_ctx_open(&ctx, ca->root, &facts, comp_policy_default(),
-	    time(NULL))) < 0)
+	scan_policy(ca, &pol);
+	if ((r = comp_ctx_open(&ctx, ca->root, &facts, &pol, time(NULL))) < 0)
 		return errf(r, ret_err, "cannot open %s: %s", ca->root,
 		    bw_strerror(r));
 	r = comp_scan_run(&ctx, ca->base[which], &scan);
@@ -869,37 +936,149 @@ parse_time(const char *s, time_t *ret)
 	return s ? bw_time_parse(s, ret) : 0;
 }
 
-/* Builds a signed evidence bundle for the period and sends it. The
- * bundle is made in the data directory (not /tmp: it holds audit
- * records) and unlinked as soon as it is open. */
+/* The latest recorded scan of BASELINE (caller owns), or NULL. */
+static json_t *
+scan_latest(struct compliance_api *ca, const char *baseline)
+{
+	struct store_kv	**kvs = NULL;
+	size_t		  n = 0, i;
+	json_t		 *doc = NULL;
+
+	if (scan_records(ca, &kvs, &n) < 0)
+		return NULL;
+	for (i = n; i-- > 0 && !doc;) {
+		doc = json_loadb(kvs[i]->value, kvs[i]->value_len, 0, NULL);
+		if (doc && strcmp(json_string_value(json_object_get(doc,
+		    "baseline")) ?: "", baseline) != 0) {
+			json_decref(doc);
+			doc = NULL;
+		}
+	}
+	store_kv_array_free(kvs, n);
+	return doc;
+}
+
+/* Writes the bundle EO describes and sends it; *ret_size gets its size.
+ * It is made in the data directory (not /tmp: it holds audit records)
+ * and unlinked as soon as it is open. Nothing is sent on failure. */
+static int
+send_bundle(struct compliance_api *ca, struct evhttp_request *req,
+    const struct evidence_opts *eo, const char *what, off_t *ret_size,
+    char **ret_err)
+{
+	char		 tmp[PATH_MAX + 64];
+	struct evbuffer	*buf = NULL;
+	struct stat	 st;
+	int		 fd, r;
+
+	snprintf(tmp, sizeof(tmp), "%s/%s-%d-%lld.tar", ca->appliance_dir, what,
+	    (int)getpid(), (long long)time(NULL));
+	if ((r = evidence_export(eo, tmp, ret_err)) < 0) {
+		unlink(tmp);
+		return r;
+	}
+	fd = open(tmp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	unlink(tmp);
+	if (fd < 0 || fstat(fd, &st) < 0 || !(buf = evbuffer_new()) ||
+	    evbuffer_add_file(buf, fd, 0, st.st_size) < 0) {
+		if (fd >= 0 && !buf)
+			close(fd);
+		evbuffer_free(buf);
+		return errf(-EIO, ret_err, "cannot read the %s back", what);
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	    "application/x-tar");
+	evhttp_send_reply(req, 200, "OK", buf);
+	evbuffer_free(buf);
+	*ret_size = st.st_size;
+	return 0;
+}
+
+/* Whether query parameter NAME is set to "1" or "true". */
+static bool
+query_flag(struct evkeyvalq *q, const char *name)
+{
+	const char *v = evhttp_find_header(q, name);
+
+	return v && (!strcmp(v, "1") || !strcmp(v, "true"));
+}
+
+/* Refuses anyone but the security-auditor, or an appliance without its
+ * signing key. */
+static int
+export_allowed(struct compliance_api *ca, const struct authz_identity *id,
+    char **ret_err)
+{
+	if (id->role != ROLE_SECURITY_AUDITOR)
+		return errf(-BW_E_DENIED, ret_err, "only the security-auditor "
+		    "exports evidence");
+	if (!ca->signer)
+		return errf(-BW_E_UNAVAILABLE, ret_err, "no appliance signing key");
+	return 0;
+}
+
+/* The assessment results EO carries: the latest recorded Moderate scan
+ * (the one its compliance.scan audit record attests), or a new scan
+ * into *ret_scan when none is recorded. *ret_last keeps the record. */
+static int
+evidence_results(struct compliance_api *ca, struct evidence_opts *eo,
+    json_t **ret_last, struct comp_scan **ret_scan, char **ret_err)
+{
+	struct comp_ctx		 ctx = { 0 };
+	struct comp_facts	 facts;
+	struct comp_policy	 pol;
+	char			 capath[PATH_MAX + 32], certpath[PATH_MAX + 32];
+	json_t			*last;
+	int			 r;
+
+	if ((r = load_data(ca, 1, ret_err)) < 0)
+		return r;
+	eo->cat = ca->cat;
+	eo->base = ca->base[1];
+	if ((last = scan_latest(ca, baseline_names[1]))) {
+		*ret_last = last;
+		eo->assessment_results = json_object_get(last,
+		    "assessment_results");
+		if (json_is_object(json_object_get(last, "poam")))
+			eo->poam = json_object_get(last, "poam");
+		if (eo->assessment_results) {
+			/* gather_facts() reads the configured cadence. */
+			gather_facts(ca, &facts, capath, certpath, sizeof(capath));
+			return 0;
+		}
+	}
+	gather_facts(ca, &facts, capath, certpath, sizeof(capath));
+	scan_policy(ca, &pol);
+	if ((r = comp_ctx_open(&ctx, ca->root, &facts, &pol, time(NULL))) < 0)
+		return errf(r, ret_err, "cannot open %s: %s", ca->root,
+		    bw_strerror(r));
+	r = comp_scan_run(&ctx, ca->base[1], ret_scan);
+	comp_ctx_done(&ctx);
+	if (r < 0)
+		return errf(r, ret_err, "scan failed: %s", bw_strerror(r));
+	eo->scan = *ret_scan;
+	return 0;
+}
+
+/* Builds a signed evidence bundle for the period and sends it. */
 static void
 handle_evidence(struct compliance_api *ca, struct evhttp_request *req,
     const struct authz_identity *id)
 {
 	struct evidence_opts	 eo = { .system_name = "Bulwark appliance" };
 	struct evkeyvalq	 q;
-	struct comp_ctx		 ctx = { 0 };
-	struct comp_facts	 facts;
 	_cleanup_(comp_scan_freep) struct comp_scan *scan = NULL;
+	_cleanup_json_ json_t	*last = NULL;
 	_cleanup_free_ char	*err = NULL;
-	char			 capath[PATH_MAX + 32], certpath[PATH_MAX + 32];
-	char			 tmp[PATH_MAX + 64], reason[160];
+	char			 capath[PATH_MAX + 32], reason[160];
 	const char		*query;
-	struct evbuffer		*buf = NULL;
-	struct stat		 st;
-	int			 fd = -1, r;
+	off_t			 size = 0;
+	int			 r;
 
 	TAILQ_INIT(&q);
 	query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-	if (id->role != ROLE_SECURITY_AUDITOR) {
-		r = errf(-BW_E_DENIED, &err, "only the security-auditor exports "
-		    "evidence");
+	if ((r = export_allowed(ca, id, &err)) < 0)
 		goto fail;
-	}
-	if (!ca->signer) {
-		r = errf(-BW_E_UNAVAILABLE, &err, "no appliance signing key");
-		goto fail;
-	}
 	if ((query && evhttp_parse_query_str(query, &q) < 0) ||
 	    parse_time(evhttp_find_header(&q, "since"), &eo.since) < 0 ||
 	    parse_time(evhttp_find_header(&q, "until"), &eo.until) < 0) {
@@ -907,46 +1086,22 @@ handle_evidence(struct compliance_api *ca, struct evhttp_request *req,
 		    "times like 2026-11-26T00:00:00Z or dates like 2026-11-26");
 		goto fail;
 	}
-	if ((r = load_data(ca, 1, &err)) < 0)
+	if ((r = evidence_results(ca, &eo, &last, &scan, &err)) < 0)
 		goto fail;
-	gather_facts(ca, &facts, capath, certpath, sizeof(capath));
-	if ((r = comp_ctx_open(&ctx, ca->root, &facts, comp_policy_default(),
-	    time(NULL))) < 0)
-		goto fail;
-	r = comp_scan_run(&ctx, ca->base[1], &scan);
-	comp_ctx_done(&ctx);
-	if (r < 0)
-		goto fail;
-	eo.scan = scan;
-	eo.cat = ca->cat;
-	eo.base = ca->base[1];
+	snprintf(capath, sizeof(capath), "%s/pki/ca.crt", ca->appliance_dir);
 	eo.ssp_path = ca->ssp_path;
 	eo.audit_dir = ca->audit_dir;
 	eo.ca_path = capath;
 	eo.signer = ca->signer;
-	snprintf(tmp, sizeof(tmp), "%s/evidence-%d-%lld.tar", ca->appliance_dir,
-	    (int)getpid(), (long long)time(NULL));
-	if ((r = evidence_export(&eo, tmp, &err)) < 0) {
-		unlink(tmp);
+	eo.max_age_s = ca->cadence_s;
+	eo.refuse_stale = query_flag(&q, "refuse_stale");
+	if ((r = send_bundle(ca, req, &eo, "evidence", &size, &err)) < 0)
 		goto fail;
-	}
-	fd = open(tmp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	unlink(tmp);
-	if (fd < 0 || fstat(fd, &st) < 0 || !(buf = evbuffer_new()) ||
-	    evbuffer_add_file(buf, fd, 0, st.st_size) < 0) {
-		r = errf(-EIO, &err, "cannot read the bundle back");
-		if (fd >= 0 && !buf)
-			close(fd);
-		goto fail;
-	}
-	snprintf(reason, sizeof(reason), "bundle of %lld bytes, since %lld, until %lld",
-	    (long long)st.st_size, (long long)eo.since, (long long)eo.until);
+	snprintf(reason, sizeof(reason), "bundle of %lld bytes, since %lld, "
+	    "until %lld, %s", (long long)size, (long long)eo.since,
+	    (long long)eo.until, last ? "recorded scan" : "new scan");
 	api_audit(ca->srv, id, "evidence.export", "EvidenceBundle", "system", NULL,
 	    "success", reason);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-	    "application/x-tar");
-	evhttp_send_reply(req, 200, "OK", buf);
-	evbuffer_free(buf);
 	evhttp_clear_headers(&q);
 	return;
 fail:
@@ -954,6 +1109,255 @@ fail:
 	api_audit(ca->srv, id, "evidence.export", "EvidenceBundle", "system", NULL,
 	    r == -BW_E_DENIED ? "denied" : "failure", err ? err : bw_strerror(r));
 	api_reply_err(ca->srv, req, r, err);
+}
+
+/* ---- the monthly continuous-monitoring package ---- */
+
+/* The stored objects of KIND as a new JSON array; unreadable ones are
+ * skipped. */
+static json_t *
+objects_json(struct compliance_api *ca, const char *kind)
+{
+	struct store_kv	**kv = NULL;
+	size_t		  n = 0, i;
+	json_t		 *out = json_array();
+
+	if (out && facts_list(ca, kind, &kv, &n) == 0)
+		for (i = 0; i < n; i++) {
+			json_t *d = json_loadb(kv[i]->value, kv[i]->value_len, 0,
+			    NULL);
+
+			if (d && json_array_append_new(out, d) < 0) {
+				json_decref(out);
+				out = NULL;
+				break;
+			}
+		}
+	store_kv_array_free(kv, n);
+	return out;
+}
+
+/* The month's scans: SCANS (in time order) and the last scan of each
+ * baseline before the month (PRIOR, an object by baseline). */
+struct conmon_scans {
+	json_t	*scans, *prior;
+};
+
+static int
+conmon_scans_load(struct compliance_api *ca, time_t since, time_t until,
+    struct conmon_scans *ret)
+{
+	struct store_kv	**kvs = NULL;
+	size_t		  n = 0, i;
+	int		  r;
+
+	if (!(ret->scans = json_array()) || !(ret->prior = json_object()))
+		return -ENOMEM;
+	if ((r = scan_records(ca, &kvs, &n)) < 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		time_t t = scan_key_time(kvs[i]->key);
+		json_t *d;
+		const char *bl;
+
+		if (t == (time_t)-1 || t > until)
+			continue;
+		if (!(d = json_loadb(kvs[i]->value, kvs[i]->value_len, 0, NULL)))
+			continue;
+		bl = json_string_value(json_object_get(d, "baseline"));
+		r = t >= since ? json_array_append_new(ret->scans, d) :
+		    bl ? json_object_set_new(ret->prior, bl, d) :
+		    (json_decref(d), 0);
+		if (r < 0) {
+			store_kv_array_free(kvs, n);
+			return -ENOMEM;
+		}
+	}
+	store_kv_array_free(kvs, n);
+	return 0;
+}
+
+struct conmon_count {
+	uint64_t	records, scans, first_seq, last_seq;
+};
+
+static int
+conmon_count_cb(const struct audit_record *rec, const char *line, size_t len,
+    void *userdata)
+{
+	struct conmon_count *c = userdata;
+
+	(void)line;
+	(void)len;
+	if (!c->records++)
+		c->first_seq = rec->seq;
+	c->last_seq = rec->seq;
+	c->scans += rec->action && !strcmp(rec->action, "compliance.scan");
+	return 0;
+}
+
+/* The appliance's verification of its whole trail now (with its own
+ * checkpoint key), and the month's records. The package's audit/
+ * segments let an assessor check the month's part independently. */
+static json_t *
+conmon_attestation(struct compliance_api *ca, const char *month, time_t since,
+    time_t until)
+{
+	struct audit_search_filter	 flt = { 0 };
+	struct audit_verify_report	 rep = { 0 };
+	struct conmon_count		 c = { 0 };
+	_cleanup_free_ char		*err = NULL;
+	char				 a[32], b[32];
+	json_t				*out;
+	int				 r;
+
+	flt.since.tv_sec = since;
+	flt.until.tv_sec = until;
+	flt.until.tv_nsec = 999999999;
+	r = audit_search_dir(ca->audit_dir, &flt, conmon_count_cb, &c, &err);
+	bw_time_rfc3339_at(a, sizeof(a), since);
+	bw_time_rfc3339_at(b, sizeof(b), until);
+	out = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:I, s:I, s:I, s:I}}",
+	    "format", "bulwark-conmon-audit-attestation", "month", month,
+	    "period", "since", a, "until", b, "month-records", "records",
+	    (json_int_t)c.records, "compliance-scans", (json_int_t)c.scans,
+	    "first-seq", (json_int_t)c.first_seq, "last-seq",
+	    (json_int_t)c.last_seq);
+	if (out && r != 0)
+		json_object_set_new(out, "search-error", json_string(err ? err :
+		    bw_strerror(r)));
+	if (!out || audit_verify_dir(ca->audit_dir, ca->signer->pubkey, &rep) < 0)
+		return out;
+	json_object_set_new(out, "trail-verified-at-export", json_pack("{s:b, "
+	    "s:s, s:I, s:I, s:I, s:I, s:s, s:s?}", "intact",
+	    rep.damage == AUDIT_OK, "damage", audit_damage_name(rep.damage),
+	    "records", (json_int_t)rep.records, "checkpoints",
+	    (json_int_t)rep.checkpoints, "first-seq", (json_int_t)rep.first_seq,
+	    "last-seq", (json_int_t)rep.last_seq, "head-hash", rep.head_hash,
+	    "message", rep.message));
+	audit_verify_report_done(&rep);
+	return out;
+}
+
+/* The package's own documents as bundle files; TEXTS keeps their bytes. */
+static int
+conmon_files(struct compliance_api *ca, const char *month, time_t since,
+    time_t until, const struct conmon_scans *cs, char *texts[4],
+    struct evidence_file files[4], char **ret_err)
+{
+	static const char *const names[4] = { CONMON_SUMMARY, CONMON_CHANGES,
+		CONMON_INVENTORY, CONMON_ATTESTATION };
+	_cleanup_json_ json_t *nodes = objects_json(ca, "Node");
+	_cleanup_json_ json_t *images = objects_json(ca, "Image");
+	_cleanup_json_ json_t *principals = objects_json(ca, "Principal");
+	json_t		*docs[4] = { NULL };
+	json_t		**scans, **prior, *v;
+	const char	*k;
+	size_t		 n = json_array_size(cs->scans), np = 0, i;
+	int		 r = -ENOMEM;
+
+	scans = calloc(n + 1, sizeof(*scans));
+	prior = calloc(json_object_size(cs->prior) + 1, sizeof(*prior));
+	if (!scans || !prior || !nodes || !images || !principals)
+		goto out;
+	json_array_foreach(cs->scans, i, v)
+		scans[i] = v;
+	json_object_foreach(cs->prior, k, v)
+		prior[np++] = v;
+	if ((r = conmon_scan_summary(month, scans, n, &docs[0])) < 0 ||
+	    (r = conmon_poam_changes(month, scans, n, prior, np, &docs[1])) < 0 ||
+	    (r = conmon_inventory(nodes, images, principals, time(NULL),
+	    &docs[2])) < 0)
+		goto out;
+	r = -ENOMEM;
+	if (!(docs[3] = conmon_attestation(ca, month, since, until)))
+		goto out;
+	for (i = 0; i < 4; i++) {
+		if (!(texts[i] = json_dumps(docs[i], JSON_INDENT(1) |
+		    JSON_PRESERVE_ORDER)))
+			goto out;
+		files[i] = (struct evidence_file){ names[i], "conmon", texts[i],
+		    strlen(texts[i]) };
+	}
+	r = 0;
+out:
+	for (i = 0; i < 4; i++)
+		json_decref(docs[i]);
+	free(scans);
+	free(prior);
+	return r < 0 ? errf(r, ret_err, "building the package: %s",
+	    bw_strerror(r)) : 0;
+}
+
+/* The monthly continuous-monitoring package for ?month=YYYY-MM: the
+ * month's scan summary, POA&M changes, inventory and audit attestation
+ * beside the latest scan's results and POA&M, the SSP and the month's
+ * audit segments, signed like an evidence bundle. */
+static void
+handle_conmon(struct compliance_api *ca, struct evhttp_request *req,
+    const struct authz_identity *id)
+{
+	struct evidence_opts	 eo = { .system_name = "Bulwark appliance",
+				     .package = CONMON_PACKAGE };
+	struct conmon_scans	 cs = { NULL, NULL };
+	struct evidence_file	 files[4];
+	struct evkeyvalq	 q;
+	_cleanup_free_ char	*err = NULL;
+	char			*texts[4] = { NULL }, capath[PATH_MAX + 32];
+	char			 reason[160];
+	const char		*query, *month = NULL;
+	json_t			*last;
+	off_t			 size = 0;
+	int			 r;
+
+	TAILQ_INIT(&q);
+	query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	if ((r = export_allowed(ca, id, &err)) < 0)
+		goto out;
+	if ((query && evhttp_parse_query_str(query, &q) < 0) ||
+	    (r = conmon_month_parse(month = evhttp_find_header(&q, "month"),
+	    &eo.since, &eo.until, &err)) < 0) {
+		r = err ? r : errf(-BW_E_INVALID, &err, "query: malformed");
+		goto out;
+	}
+	if ((r = load_data(ca, 1, &err)) < 0 ||
+	    (r = conmon_scans_load(ca, eo.since, eo.until, &cs)) < 0)
+		goto out;
+	if (!(last = json_array_get(cs.scans, json_array_size(cs.scans) - 1))) {
+		r = errf(-BW_E_NOTFOUND, &err, "no compliance scan was recorded "
+		    "in %s: the package reports the month's scans", month);
+		goto out;
+	}
+	if ((r = conmon_files(ca, month, eo.since, eo.until, &cs, texts, files,
+	    &err)) < 0)
+		goto out;
+	snprintf(capath, sizeof(capath), "%s/pki/ca.crt", ca->appliance_dir);
+	eo.assessment_results = json_object_get(last, "assessment_results");
+	if (json_is_object(json_object_get(last, "poam")))
+		eo.poam = json_object_get(last, "poam");
+	eo.cat = ca->cat;
+	eo.ssp_path = ca->ssp_path;
+	eo.audit_dir = ca->audit_dir;
+	eo.ca_path = capath;
+	eo.signer = ca->signer;
+	eo.max_age_s = ca->cadence_s;
+	eo.extra = files;
+	eo.n_extra = ELEMENTSOF(files);
+	r = send_bundle(ca, req, &eo, "conmon", &size, &err);
+out:
+	if (r == 0)
+		snprintf(reason, sizeof(reason), "package for %s of %lld bytes, "
+		    "%zu scans", month, (long long)size, json_array_size(cs.scans));
+	api_audit(ca->srv, id, "evidence.conmon", "ConMonPackage", "system", NULL,
+	    r == 0 ? "success" : r == -BW_E_DENIED ? "denied" : "failure",
+	    r == 0 ? reason : err ? err : bw_strerror(r));
+	if (r < 0)
+		api_reply_err(ca->srv, req, r, err);
+	evhttp_clear_headers(&q);
+	for (size_t i = 0; i < ELEMENTSOF(texts); i++)
+		free(texts[i]);
+	json_decref(cs.scans);
+	json_decref(cs.prior);
 }
 
 void
@@ -968,7 +1372,8 @@ compliance_api_handle(struct api_server *srv, struct evhttp_request *req,
 	int			 which, r;
 
 	if (id->role != ROLE_SYSTEM_ADMIN && id->role != ROLE_SECURITY_AUDITOR &&
-	    strcmp(path, "/v1/compliance/evidence") != 0) {
+	    strcmp(path, "/v1/compliance/evidence") != 0 &&
+	    strcmp(path, "/v1/compliance/conmon") != 0) {
 		api_audit(srv, id, "compliance.request", NULL, NULL, NULL, "denied",
 		    "role may not run or read compliance scans");
 		api_reply_error(srv, req, 403, "forbidden",
@@ -986,6 +1391,12 @@ compliance_api_handle(struct api_server *srv, struct evhttp_request *req,
 		if (m != EVHTTP_REQ_GET)
 			goto bad_method;
 		handle_evidence(ca, req, id);
+		return;
+	}
+	if (strcmp(path, "/v1/compliance/conmon") == 0) {
+		if (m != EVHTTP_REQ_GET)
+			goto bad_method;
+		handle_conmon(ca, req, id);
 		return;
 	}
 	if (strcmp(path, "/v1/compliance/scans") != 0) {
@@ -1071,6 +1482,7 @@ compliance_api_init(struct compliance_api *ca, struct event_base *base,
 	ca->trail = trail;
 	ca->fips = fips;
 	ca->signer = signer;
+	ca->cadence_s = COMP_CADENCE_DEFAULT_S;
 	snprintf(ca->ssp_path, sizeof(ca->ssp_path), "%s", compliance_ssp_path());
 	ca->timer = event_new(base, -1, EV_PERSIST, timer_cb, ca);
 	ca->change_timer = event_new(base, -1, 0, timer_cb, ca);

@@ -6,9 +6,12 @@
  * changes.
  *   POST /v1/compliance/scans    {"baseline": "low"|"moderate"|"high"}
  *   GET  /v1/compliance/results?format=summary|oscal|oscal-poam
- *   GET  /v1/compliance/evidence?since=T&until=T   (a signed tar bundle)
+ *   GET  /v1/compliance/evidence?since=T&until=T[&refuse_stale=1]
+ *        (a signed tar bundle of the latest recorded scan)
+ *   GET  /v1/compliance/conmon?month=YYYY-MM   (the monthly continuous-
+ *        monitoring package, signed like a bundle)
  * system-admin and security-auditor may run scans and read results; only
- * the security-auditor exports evidence. */
+ * the security-auditor exports evidence and ConMon packages. */
 #ifndef BW_COMPLIANCE_API_H
 #define BW_COMPLIANCE_API_H
 
@@ -48,6 +51,9 @@ struct compliance_api {
 	 * (identity_tpm_lockout_json()); NULL: none to report. */
 	json_t			*(*tpm_lockout)(void *arg);
 	void			*tpm_lockout_arg;
+	/* Evidence cadence (bulwarkd.conf compliance.cadence_seconds, read
+	 * at each scan); COMP_CADENCE_DEFAULT_S when not configured. */
+	long			 cadence_s;
 };
 
 /* Prepares the engine (the catalog loads on the first scan). ROOT is the

@@ -30,6 +30,7 @@
 #include "audit/segment.h"
 #include "audit/signer.h"
 #include "audit/trail.h"
+#include "compliance/check.h"
 #include "controlplane/api.h"
 #include "controlplane/authz.h"
 #include "controlplane/enrol.h"
@@ -192,6 +193,32 @@ settings_store(const char *path, json_t *o, struct identity_settings *set,
 	return 0;
 }
 
+/* "compliance": the evidence cadence (compliance-api.c reads it from
+ * the same file); only checked here, so a typo stops the start. */
+static int
+settings_compliance(json_t *o, char **ret_err)
+{
+	const char	*key;
+	json_t		*v;
+
+	if (!o)
+		return 0;
+	if (!json_is_object(o))
+		return errf(-BW_E_INVALID, ret_err, "compliance: must be an "
+		    "object");
+	json_object_foreach(o, key, v) {
+		if (strcmp(key, "cadence_seconds") != 0)
+			return errf(-BW_E_INVALID, ret_err, "unknown key "
+			    "\"compliance.%.64s\"", key);
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > COMP_CADENCE_MAX_S)
+			return errf(-BW_E_INVALID, ret_err, "compliance."
+			    "cadence_seconds: must be an integer 1..%ld",
+			    (long)COMP_CADENCE_MAX_S);
+	}
+	return 0;
+}
+
 /* Parses the configuration file TEXT into *SET. Unknown keys are errors:
  * a typo must not silently leave a default in force. */
 static int
@@ -199,7 +226,7 @@ settings_parse(const char *path, const char *text, size_t len,
     struct identity_settings *set, char **ret_err)
 {
 	static const char *const top_keys[] = { "attestation", "seal_pcrs",
-	    "store" };
+	    "store", "compliance" };
 	static const char *const att_keys[] = { "interval_seconds",
 	    "stale_after_seconds", "node_certificate_seconds",
 	    "bootstrap_max_seconds", "quote_pcrs" };
@@ -231,6 +258,8 @@ settings_parse(const char *path, const char *text, size_t len,
 	if ((r = settings_mask(json_object_get(o, "seal_pcrs"), "seal_pcrs",
 	    &set->seal_pcrs, ret_err)) < 0 ||
 	    (r = settings_store(path, json_object_get(o, "store"), set,
+	    ret_err)) < 0 ||
+	    (r = settings_compliance(json_object_get(o, "compliance"),
 	    ret_err)) < 0)
 		return r;
 	if (!(set->seal_pcrs & (1u << TPM_BULWARK_PCR)))

@@ -144,6 +144,23 @@ test_apply_watch_audit(void **state)
 	assert_int_equal(o.cmd, CLI_EVIDENCE_EXPORT);
 	assert_string_equal(o.out_file, "b.tar");
 	assert_string_equal(o.since_text, "2026-11-01");
+	assert_int_equal(o.refuse_stale, 0);
+	assert_int_equal(parse(&o, &err, "evidence", "export", "--refuse-stale",
+	    "-o", "b.tar", NULL), 0);
+	assert_int_equal(o.refuse_stale, 1);
+	assert_int_equal(parse(&o, &err, "evidence", "conmon", "--month",
+	    "2026-12", "-o", "c.tar", NULL), 0);
+	assert_int_equal(o.cmd, CLI_EVIDENCE_CONMON);
+	assert_string_equal(o.month, "2026-12");
+	assert_string_equal(o.out_file, "c.tar");
+	assert_true(parse(&o, &err, "evidence", "conmon", "--month", "2026-13",
+	    "-o", "c.tar", NULL) < 0);
+	free(err);
+	err = NULL;
+	assert_true(parse(&o, &err, "evidence", "conmon", "-o", "c.tar",
+	    NULL) < 0);
+	free(err);
+	err = NULL;
 	assert_int_equal(parse(&o, &err, "--help", NULL), 0);
 	assert_int_equal(o.cmd, CLI_HELP);
 	assert_int_equal(parse(&o, &err, "describe", "Tenant", "acme", NULL), 0);
