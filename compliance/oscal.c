@@ -646,6 +646,20 @@ comp_oscal_mark_stale(json_t *ar, time_t now, long max_age_s,
 		return -ENOMEM;
 	json_array_foreach(json_object_get(json_object_get(ar,
 	    "assessment-results"), "results"), i, res) {
+		/* Findings first: a refusal names them before the
+		 * observations behind them. */
+		json_array_foreach(json_object_get(res, "findings"), j, f) {
+			_cleanup_free_ char *label = NULL;
+
+			if (asprintf(&label, "finding %s", json_string_value(
+			    json_object_get(f, "title")) ?: "?") < 0) {
+				label = NULL;
+				return -ENOMEM;
+			}
+			if ((r = comp_mark_one(f, label, comp_prop_get(f,
+			    "collected"), now, max_age_s, stale)) < 0)
+				return r;
+		}
 		json_array_foreach(json_object_get(res, "observations"), j, o) {
 			_cleanup_free_ char *label = NULL;
 
@@ -658,18 +672,6 @@ comp_oscal_mark_stale(json_t *ar, time_t now, long max_age_s,
 			if ((r = comp_mark_one(o, label, json_string_value(
 			    json_object_get(o, "collected")), now, max_age_s,
 			    stale)) < 0)
-				return r;
-		}
-		json_array_foreach(json_object_get(res, "findings"), j, f) {
-			_cleanup_free_ char *label = NULL;
-
-			if (asprintf(&label, "finding %s", json_string_value(
-			    json_object_get(f, "title")) ?: "?") < 0) {
-				label = NULL;
-				return -ENOMEM;
-			}
-			if ((r = comp_mark_one(f, label, comp_prop_get(f,
-			    "collected"), now, max_age_s, stale)) < 0)
 				return r;
 		}
 	}

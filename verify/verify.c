@@ -89,8 +89,10 @@ verify_bundle(const char *path, EVP_PKEY *const *keys, size_t nkeys, int quiet)
 		return EXIT_USAGE;
 	}
 	if (!quiet) {
-		printf("%s: evidence bundle, %zu files, %" PRIu64 " bytes\n", path,
-		    rep.files, rep.bytes);
+		printf("%s: %s, %zu files, %" PRIu64 " bytes\n", path,
+		    rep.package && !strcmp(rep.package, "conmon") ?
+		    "continuous-monitoring (conmon) package, signed as an "
+		    "evidence bundle" : "evidence bundle", rep.files, rep.bytes);
 		if (rep.created)
 			printf("created %s by %s, period %s .. %s, signing key %.16s...\n",
 			    rep.created, rep.system ? rep.system : "?",
