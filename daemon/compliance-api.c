@@ -1004,16 +1004,23 @@ query_flag(struct evkeyvalq *q, const char *name)
 }
 
 /* Refuses anyone but the security-auditor, or an appliance without its
- * signing key. */
+ * signing key, and parses REQ's query into Q (clear it with
+ * evhttp_clear_headers() whatever this returns). */
 static int
-export_allowed(struct compliance_api *ca, const struct authz_identity *id,
-    char **ret_err)
+export_query(struct compliance_api *ca, struct evhttp_request *req,
+    const struct authz_identity *id, struct evkeyvalq *q, char **ret_err)
 {
+	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(
+	    req));
+
+	TAILQ_INIT(q);
 	if (id->role != ROLE_SECURITY_AUDITOR)
 		return errf(-BW_E_DENIED, ret_err, "only the security-auditor "
 		    "exports evidence");
 	if (!ca->signer)
 		return errf(-BW_E_UNAVAILABLE, ret_err, "no appliance signing key");
+	if (query && evhttp_parse_query_str(query, q) < 0)
+		return errf(-BW_E_INVALID, ret_err, "query: malformed");
 	return 0;
 }
 
@@ -1071,16 +1078,12 @@ handle_evidence(struct compliance_api *ca, struct evhttp_request *req,
 	_cleanup_json_ json_t	*last = NULL;
 	_cleanup_free_ char	*err = NULL;
 	char			 capath[PATH_MAX + 32], reason[160];
-	const char		*query;
 	off_t			 size = 0;
 	int			 r;
 
-	TAILQ_INIT(&q);
-	query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-	if ((r = export_allowed(ca, id, &err)) < 0)
+	if ((r = export_query(ca, req, id, &q, &err)) < 0)
 		goto fail;
-	if ((query && evhttp_parse_query_str(query, &q) < 0) ||
-	    parse_time(evhttp_find_header(&q, "since"), &eo.since) < 0 ||
+	if (parse_time(evhttp_find_header(&q, "since"), &eo.since) < 0 ||
 	    parse_time(evhttp_find_header(&q, "until"), &eo.until) < 0) {
 		r = errf(-BW_E_INVALID, &err, "since, until: must be RFC 3339 UTC "
 		    "times like 2026-11-26T00:00:00Z or dates like 2026-11-26");
@@ -1305,21 +1308,15 @@ handle_conmon(struct compliance_api *ca, struct evhttp_request *req,
 	_cleanup_free_ char	*err = NULL;
 	char			*texts[4] = { NULL }, capath[PATH_MAX + 32];
 	char			 reason[160];
-	const char		*query, *month = NULL;
+	const char		*month = NULL;
 	json_t			*last;
 	off_t			 size = 0;
 	int			 r;
 
-	TAILQ_INIT(&q);
-	query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-	if ((r = export_allowed(ca, id, &err)) < 0)
-		goto out;
-	if ((query && evhttp_parse_query_str(query, &q) < 0) ||
+	if ((r = export_query(ca, req, id, &q, &err)) < 0 ||
 	    (r = conmon_month_parse(month = evhttp_find_header(&q, "month"),
-	    &eo.since, &eo.until, &err)) < 0) {
-		r = err ? r : errf(-BW_E_INVALID, &err, "query: malformed");
+	    &eo.since, &eo.until, &err)) < 0)
 		goto out;
-	}
 	if ((r = load_data(ca, 1, &err)) < 0 ||
 	    (r = conmon_scans_load(ca, eo.since, eo.until, &cs)) < 0)
 		goto out;
