@@ -1333,6 +1333,7 @@ handle_conmon(struct compliance_api *ca, struct evhttp_request *req,
 	if (json_is_object(json_object_get(last, "poam")))
 		eo.poam = json_object_get(last, "poam");
 	eo.cat = ca->cat;
+	eo.base = ca->base[1];
 	eo.ssp_path = ca->ssp_path;
 	eo.audit_dir = ca->audit_dir;
 	eo.ca_path = capath;
