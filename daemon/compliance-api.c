@@ -535,21 +535,47 @@ scan_records(struct compliance_api *ca, struct store_kv ***ret, size_t *ret_n)
 	    ret_n, NULL);
 }
 
-/* CA-7 freshness: how long before NOW the previous scan was recorded. */
+/* Fills ca->latest_key from the store when no scan has been committed
+ * since bulwarkd started (the only time every record is read). */
+static void
+scan_latest_keys(struct compliance_api *ca)
+{
+	struct store_kv	**kvs = NULL;
+	size_t		  n = 0, i, k, known = 0;
+
+	for (k = 0; k < ELEMENTSOF(ca->latest_key); k++)
+		known += ca->latest_key[k][0] != '\0';
+	if (known || scan_records(ca, &kvs, &n) < 0)
+		return;
+	for (i = n; i-- > 0;) {
+		_cleanup_json_ json_t *d = json_loadb(kvs[i]->value,
+		    kvs[i]->value_len, 0, NULL);
+		int b = baseline_index(json_string_value(json_object_get(d,
+		    "baseline")) ?: "");
+
+		if (b >= 0 && !ca->latest_key[b][0])
+			snprintf(ca->latest_key[b], sizeof(ca->latest_key[b]), "%s",
+			    kvs[i]->key);
+	}
+	store_kv_array_free(kvs, n);
+}
+
+/* CA-7 freshness: how long before NOW the previous scan (of any
+ * baseline: each runs every check it selects) was recorded. */
 static void
 facts_prev_scan(struct compliance_api *ca, struct comp_facts *f, time_t now)
 {
-	struct store_kv	**kvs = NULL;
-	size_t		  n = 0;
-	time_t		  t;
+	time_t	t, latest = (time_t)-1;
+	size_t	k;
 
-	if (scan_records(ca, &kvs, &n) < 0)
+	if (!ca->srv)
 		return;
-	if (!n)
-		f->prev_scan_age_s = -2;
-	else if ((t = scan_key_time(kvs[n - 1]->key)) != (time_t)-1)
-		f->prev_scan_age_s = now > t ? (long)(now - t) : 0;
-	store_kv_array_free(kvs, n);
+	scan_latest_keys(ca);
+	for (k = 0; k < ELEMENTSOF(ca->latest_key); k++)
+		if ((t = scan_key_time(ca->latest_key[k])) > latest)
+			latest = t;
+	f->prev_scan_age_s = latest == (time_t)-1 ? -2 :
+	    now > latest ? (long)(now - latest) : 0;
 }
 
 /* What the daemon knows about itself. Properties this build lacks are
@@ -675,6 +701,7 @@ struct scan_op {
 	struct evhttp_request	*req;		/* NULL for scheduled scans */
 	struct authz_identity	 id;
 	char			 key[96];
+	int			 which;		/* baseline index */
 	char			 reason[256];
 	char			*value;
 	json_t			*reply;
@@ -697,8 +724,11 @@ scan_done(struct commit_req *creq)
 	} else if (creq->result < 0)
 		log_warn("scheduled compliance scan not recorded: %s",
 		    bw_strerror(creq->result));
-	if (creq->result == 0)
+	if (creq->result == 0) {
 		op->ca->scanned_rev = creq->op.rev;
+		snprintf(op->ca->latest_key[op->which],
+		    sizeof(op->ca->latest_key[op->which]), "%s", op->key);
+	}
 	free(op->value);
 	json_decref(op->reply);
 	free(op);
@@ -821,6 +851,7 @@ run_scan(struct compliance_api *ca, int which, struct evhttp_request *req,
 	if (!doc || !(op = calloc(1, sizeof(*op))))
 		return -ENOMEM;
 	op->ca = ca;
+	op->which = which;
 	op->req = req;
 	if (id)
 		op->id = *id;
@@ -936,25 +967,19 @@ parse_time(const char *s, time_t *ret)
 	return s ? bw_time_parse(s, ret) : 0;
 }
 
-/* The latest recorded scan of BASELINE (caller owns), or NULL. */
+/* The latest recorded scan of baseline WHICH (caller owns), or NULL. */
 static json_t *
-scan_latest(struct compliance_api *ca, const char *baseline)
+scan_latest(struct compliance_api *ca, int which)
 {
-	struct store_kv	**kvs = NULL;
-	size_t		  n = 0, i;
-	json_t		 *doc = NULL;
+	struct store_kv	*kv = NULL;
+	json_t		*doc;
 
-	if (scan_records(ca, &kvs, &n) < 0)
+	scan_latest_keys(ca);
+	if (!ca->latest_key[which][0] ||
+	    store_get(api_store(ca->srv), ca->latest_key[which], &kv) < 0)
 		return NULL;
-	for (i = n; i-- > 0 && !doc;) {
-		doc = json_loadb(kvs[i]->value, kvs[i]->value_len, 0, NULL);
-		if (doc && strcmp(json_string_value(json_object_get(doc,
-		    "baseline")) ?: "", baseline) != 0) {
-			json_decref(doc);
-			doc = NULL;
-		}
-	}
-	store_kv_array_free(kvs, n);
+	doc = json_loadb(kv->value, kv->value_len, 0, NULL);
+	store_kv_free(kv);
 	return doc;
 }
 
@@ -1042,7 +1067,7 @@ evidence_results(struct compliance_api *ca, struct evidence_opts *eo,
 		return r;
 	eo->cat = ca->cat;
 	eo->base = ca->base[1];
-	if ((last = scan_latest(ca, baseline_names[1]))) {
+	if ((last = scan_latest(ca, 1))) {
 		*ret_last = last;
 		eo->assessment_results = json_object_get(last,
 		    "assessment_results");

@@ -54,6 +54,10 @@ struct compliance_api {
 	/* Evidence cadence (bulwarkd.conf compliance.cadence_seconds, read
 	 * at each scan); COMP_CADENCE_DEFAULT_S when not configured. */
 	long			 cadence_s;
+	/* The store key of the latest recorded scan of each baseline, kept
+	 * by each committed scan; "" until known (then the store is read
+	 * once). */
+	char			 latest_key[3][96];
 };
 
 /* Prepares the engine (the catalog loads on the first scan). ROOT is the

@@ -98,8 +98,8 @@ echo "refusal: $(head -c 400 "$T/ref.err")"
 scan "$T/s3.json" || fail "third scan"
 check "previous scan older than the cadence: not satisfied (got $(verdict "$T/s3.json" ca-evidence-cadence))" \
 	[ "$(verdict "$T/s3.json" ca-evidence-cadence)" = not-satisfied ]
-cp "$T/c.json" "$T/c1.json"
-jq '.compliance.cadence_seconds = 3600' "$T/c1.json" >"$D/bulwarkd.conf"
+# Back to the bytes the root secret was sealed with (the file is measured).
+echo '{"compliance": {"cadence_seconds": 3600}}' >"$D/bulwarkd.conf"
 
 # The monthly package.
 $B evidence conmon --month "$month" -o "$T/admin-c.tar" >/dev/null 2>&1; rc=$?
@@ -162,4 +162,16 @@ check "one byte changed: verify fails (exit $rc)" [ $rc = 1 ]
 check "one byte changed: the report names the file" grep -q '^FAILED DIGEST conmon/inventory.json' "$T/tv.out"
 check "the export is in the audit trail" \
 	sh -c "$A audit search --action evidence.conmon -o json | jq -e '[.items[] | select(.outcome==\"success\")] | length >= 1' >/dev/null"
+
+# After a restart the latest scan is found in the store again.
+stop_bulwarkd
+start_bulwarkd "$D" || { fail "restart"; finish; }
+$B compliance results --format oscal >"$T/ar-restart.json"
+export_x restarted || fail "export after the restart"
+check "after a restart the bundle carries the latest recorded scan" \
+	jq -e --slurpfile a "$T/ar-restart.json" '.["assessment-results"].uuid == $a[0]["assessment-results"].uuid' \
+	"$T/restarted/assessment-results.json"
+scan "$T/s4.json" || fail "scan after the restart"
+check "after a restart the previous scan is known: cadence satisfied (got $(verdict "$T/s4.json" ca-evidence-cadence))" \
+	[ "$(verdict "$T/s4.json" ca-evidence-cadence)" = satisfied ]
 finish
