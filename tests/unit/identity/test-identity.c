@@ -147,7 +147,7 @@ test_custody_roundtrip(void **state)
 }
 
 /* The server's TLS key: created in the TPM, stored only as its wrapped
- * blob, signs (as libssl asks) in the TPM, and comes back after a
+ * blob once kept, signs (as libssl asks) in the TPM, and comes back after a
  * restart; a damaged blob is refused. */
 static void
 test_server_key_custody(void **state)
@@ -184,6 +184,13 @@ test_server_key_custody(void **state)
 	assert_true((n = i2d_PUBKEY(key, &der)) > 0);
 	EVP_PKEY_free(key);
 	key = NULL;
+	/* A created key is only pending: the current one stays until the
+	 * certificate for the new one passed its checks (keep). */
+	assert_int_equal(c->load(c->ctx, &key, &err), -ENOENT);
+	assert_int_equal(c->keep(c->ctx, &err), 0);
+	assert_int_equal(c->keep(c->ctx, &err), -BW_E_INVALID);
+	free(err);
+	err = NULL;
 	identity_close(id);
 
 	assert_int_equal(identity_open(&o, &id, &err), 0);
