@@ -1,7 +1,8 @@
 /* Evidence bundles: one ustar file holding the assessment results, the
  * POA&M, the SSP, the audit segments of a period, the appliance's
- * certificate chain and (when given) a TPM attestation key and quote,
- * with a manifest of SHA-256 digests signed by the appliance key.
+ * certificate chain and the TPM attestation key, with a manifest of
+ * SHA-256 digests signed by the appliance key; then the TPM's quote over
+ * the manifest's SHA-256 (when the exporter has a TPM).
  * Verification needs only the bundle and the trust anchor (the public
  * half of the appliance key, which also signs audit checkpoints).
  * The format is described in docs/ssp/evidence-bundle.md. */

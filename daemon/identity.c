@@ -775,10 +775,11 @@ signer_setup(struct identity *id, char **ret_err)
 
 /* Keys an older bulwarkd made without noDA: every unclean stop of a TPM
  * that had used them counted toward dictionary-attack lockout. Both are
- * replaced by noDA keys: the AK here only proves this TPM's identity to
- * no one yet (nodes have their own), and a new checkpoint key is a key
- * change the audit trail records (audit.key_change) and keeps naming
- * the old key for the checkpoints it signed. */
+ * replaced by noDA keys: the AK here quotes evidence bundles, each of
+ * which names the AK that quoted it (nodes have their own), and a new
+ * checkpoint key is a key change the audit trail records
+ * (audit.key_change) and keeps naming the old key for the checkpoints
+ * it signed. */
 static int
 replace_legacy_keys(struct identity *id, char **ret_err)
 {
