@@ -651,6 +651,22 @@ tls_key_of(struct identity *id, const unsigned char *blob, size_t len,
 	return tpm_pkey_new(pem, tls_sign, ts, tls_signer_free, ret, ret_err);
 }
 
+/* Reads the blob DATA_DIR/NAME (its path into PATH) into *RET; -ENOENT
+ * without a message when it does not exist. */
+static int
+blob_read(struct identity *id, const char *name, char path[4200],
+    char **ret, size_t *ret_len, char **ret_err)
+{
+	int r;
+
+	if ((r = path_in(path, 4200, id->data_dir, name)) < 0)
+		return errf(r, ret_err, "data directory path too long");
+	r = read_file_at(AT_FDCWD, path, ATTEST_BLOB_MAX, ret, ret_len);
+	if (r < 0 && r != -ENOENT)
+		return errf(r, ret_err, "%s: %s", path, bw_strerror(r));
+	return r;
+}
+
 static int
 tls_key_load(void *ctx, EVP_PKEY **ret_key, char **ret_err)
 {
@@ -660,14 +676,9 @@ tls_key_load(void *ctx, EVP_PKEY **ret_key, char **ret_err)
 	size_t			 len;
 	int			 r;
 
-	if ((r = path_in(path, sizeof(path), id->data_dir,
-	    IDENTITY_TLS_KEY_TPM)) < 0)
-		return errf(r, ret_err, "data directory path too long");
-	r = read_file_at(AT_FDCWD, path, ATTEST_BLOB_MAX, &blob, &len);
-	if (r == -ENOENT)
-		return -ENOENT;
-	if (r < 0)
-		return errf(r, ret_err, "%s: %s", path, bw_strerror(r));
+	if ((r = blob_read(id, IDENTITY_TLS_KEY_TPM, path, &blob, &len,
+	    ret_err)) < 0)
+		return r;
 	if ((r = tls_key_of(id, (unsigned char *)blob, len, ret_key,
 	    &err)) < 0)
 		return errf(r, ret_err, "%s: %s", path, err ? err :
@@ -1065,12 +1076,10 @@ evidence_golden(struct identity *id, struct attest_pcrs *ret, char **ret_err)
 	size_t			 len;
 	int			 r;
 
-	if ((r = path_in(path, sizeof(path), id->data_dir,
-	    IDENTITY_ROOT_SEALED)) < 0)
-		return errf(r, ret_err, "data directory path too long");
-	if ((r = read_file_at(AT_FDCWD, path, ATTEST_BLOB_MAX, &blob,
-	    &len)) < 0)
-		return errf(r, ret_err, "%s: %s", path, bw_strerror(r));
+	if ((r = blob_read(id, IDENTITY_ROOT_SEALED, path, &blob, &len,
+	    ret_err)) < 0)
+		return r == -ENOENT ? errf(r, ret_err, "%s: %s", path,
+		    bw_strerror(r)) : r;
 	if (attest_sealed_policy((unsigned char *)blob, len, ret) < 0 ||
 	    !ret->mask)
 		return errf(-BW_E_CORRUPT, ret_err, "%s: not a sealed blob with "
