@@ -58,6 +58,7 @@
 #define EV_QSIG_NAME	"tpm/quote.sig"
 #define EV_QPCRS_NAME	"tpm/quote-pcrs.json"
 #define EV_QUOTE_NONCE	"sha256(manifest.json)"
+#define EV_PCR_COUNT	24	/* PCRs of a TPM 2.0 PC client bank */
 
 static const char *const problem_names[] = {
 	[EVIDENCE_MALFORMED] = "MALFORMED",
@@ -625,7 +626,7 @@ ev_pcr_list(const json_t *golden, char *buf, size_t len)
 		    !json_is_string(v))
 			return -BW_E_INVALID;
 	buf[0] = '\0';
-	for (int i = 0; i < 24; i++) {
+	for (int i = 0; i < EV_PCR_COUNT; i++) {
 		char k[4];
 
 		snprintf(k, sizeof(k), "%d", i);

@@ -35,12 +35,6 @@
 #define EVIDENCE_PROBLEMS_MAX	1000
 #define EVIDENCE_TPM_MAX	8192
 
-/* Optional byte input; absent when DATA is NULL. */
-struct evidence_blob {
-	const void	*data;
-	size_t		 len;
-};
-
 /* A file the caller adds to the bundle as is (conmon package parts). */
 struct evidence_file {
 	const char	*name;		/* bundle path, under 100 bytes */
