@@ -49,10 +49,16 @@
 #define EV_CA_NAME	"pki/ca.crt"
 #define EV_AUDIT_DIR	"audit/"
 #define EV_AUDIT_KEY	"audit/" AUDIT_KEY_FILE
+#define EV_TPM_DIR	"tpm/"
 #define EV_AK_NAME	"tpm/ak.pub.pem"
-#define EV_QUOTE_NAME	"tpm/quote.bin"
-#define EV_NONCE_NAME	"tpm/quote-nonce.bin"
 #define EV_STALE_NAMED	10	/* stale items a refusal names */
+/* The quote's parts follow manifest.sig: they are made over the
+ * manifest's digest, so the manifest cannot list them. */
+#define EV_QATTEST_NAME	"tpm/quote.attest"
+#define EV_QSIG_NAME	"tpm/quote.sig"
+#define EV_QPCRS_NAME	"tpm/quote-pcrs.json"
+#define EV_QUOTE_NONCE	"sha256(manifest.json)"
+#define EV_PCR_COUNT	24	/* PCRs of a TPM 2.0 PC client bank */
 
 static const char *const problem_names[] = {
 	[EVIDENCE_MALFORMED] = "MALFORMED",
@@ -593,36 +599,114 @@ ev_add_trail(struct ev_export *x, const struct ev_trail *t,
 	return 0;
 }
 
-/* Adds the TPM attestation key, quote and nonce, each or its absence. */
-static int
-ev_add_tpm(struct ev_export *x, char **ret_err)
+void
+evidence_quote_done(struct evidence_quote *q)
 {
-	static const struct {
-		const char	*name, *kind, *why;
-		size_t		 off;
-	} tpm[] = {
-		{ EV_AK_NAME, "tpm-ak", "no TPM attestation key supplied",
-		  offsetof(struct evidence_opts, tpm_ak_pem) },
-		{ EV_QUOTE_NAME, "tpm-quote", "no TPM quote supplied",
-		  offsetof(struct evidence_opts, tpm_quote) },
-		{ EV_NONCE_NAME, "tpm-nonce", "no TPM quote supplied",
-		  offsetof(struct evidence_opts, tpm_nonce) },
-	};
-	int r;
+	if (!q)
+		return;
+	free(q->attest);
+	free(q->sig);
+	json_decref(q->pcrs);
+	memset(q, 0, sizeof(*q));
+}
 
-	for (size_t i = 0; i < ELEMENTSOF(tpm); i++) {
-		const struct evidence_blob *b = (const void *)
-		    ((const char *)x->o + tpm[i].off);
+/* "0,2,4,7,13": the PCRs GOLDEN names, ascending; -BW_E_INVALID when it
+ * names none or anything but PCR numbers with hex values. */
+static int
+ev_pcr_list(const json_t *golden, char *buf, size_t len)
+{
+	const char	*key;
+	json_t		*v;
+	size_t		 off = 0, n = 0;
 
-		if (b->data && b->len > EVIDENCE_TPM_MAX)
-			return errf(-BW_E_INVALID, ret_err, "%s: larger than %d "
-			    "bytes", tpm[i].name, EVIDENCE_TPM_MAX);
-		r = b->data ? ev_add(x, tpm[i].name, tpm[i].kind, b->data, b->len)
-		    : ev_absent(x, tpm[i].name, tpm[i].why);
-		if (r < 0)
-			return r;
+	if (!json_is_object(golden))
+		return -BW_E_INVALID;
+	json_object_foreach((json_t *)golden, key, v)
+		if (strspn(key, "0123456789") != strlen(key) || strlen(key) > 2 ||
+		    !json_is_string(v))
+			return -BW_E_INVALID;
+	buf[0] = '\0';
+	for (int i = 0; i < EV_PCR_COUNT; i++) {
+		char k[4];
+
+		snprintf(k, sizeof(k), "%d", i);
+		if (!json_object_get(golden, k))
+			continue;
+		off += (size_t)snprintf(buf + off, len - off, "%s%d", n++ ? "," : "",
+		    i);
+		if (off >= len)
+			return -BW_E_INVALID;
 	}
+	return n && n == json_object_size(golden) ? 0 : -BW_E_INVALID;
+}
+
+/* Adds the attestation key and records in the manifest the PCRs the
+ * quote covers and their golden values; or the quote's absence. The
+ * quote itself comes after the signed manifest (ev_add_quote()). */
+static int
+ev_add_tpm(struct ev_export *x, json_t *manifest, char **ret_err)
+{
+	const struct evidence_tpm_ops	*t = x->o->tpm;
+	_cleanup_free_ char		*ak = NULL, *err = NULL;
+	_cleanup_json_ json_t		*golden = NULL;
+	const char			*source = NULL;
+	char				 sel[80];
+	int				 r;
+
+	if (!t)
+		return ev_absent(x, EV_TPM_DIR, "no TPM to quote the bundle");
+	if ((r = t->describe(t->ctx, &ak, &golden, &source, &err)) < 0)
+		return errf(r, ret_err, "the TPM's attestation key and golden PCR "
+		    "values: %s", err ? err : bw_strerror(r));
+	if (strlen(ak) > EVIDENCE_TPM_MAX)
+		return errf(-BW_E_INVALID, ret_err, "%s: larger than %d bytes",
+		    EV_AK_NAME, EVIDENCE_TPM_MAX);
+	if (ev_pcr_list(golden, sel, sizeof(sel)) < 0)
+		return errf(-BW_E_INVALID, ret_err, "the golden PCR values are not "
+		    "an object of PCR numbers and hex values");
+	if ((r = ev_add(x, EV_AK_NAME, "tpm-ak", ak, strlen(ak))) < 0)
+		return r;
+	if (json_object_set_new(manifest, "tpm", json_pack("{s:s, s:s, s:s, "
+	    "s:O, s:s, s:{s:s, s:s, s:s, s:s}}", "ak", EV_AK_NAME, "pcr-bank",
+	    "sha256", "pcrs", sel, "golden", golden, "golden-source",
+	    source ? source : "?", "quote", "attest", EV_QATTEST_NAME,
+	    "signature", EV_QSIG_NAME, "pcr-values", EV_QPCRS_NAME, "nonce",
+	    EV_QUOTE_NONCE)) < 0)
+		return -ENOMEM;
 	return 0;
+}
+
+/* Quotes the TPM over SHA-256 of the signed manifest TEXT and adds the
+ * quote's parts after it. */
+static int
+ev_add_quote(struct ev_export *x, const char *text, size_t tlen,
+    char **ret_err)
+{
+	const struct evidence_tpm_ops	*t = x->o->tpm;
+	_cleanup_free_ char		*pcrs = NULL, *err = NULL;
+	_cleanup_json_ json_t		*doc = NULL;
+	struct evidence_quote		 q = { 0 };
+	unsigned char			 nonce[AUDIT_HASH_LEN];
+	int				 r;
+
+	if ((r = audit_sha256(text, tlen, nonce)) < 0)
+		return r;
+	if ((r = t->quote(t->ctx, nonce, sizeof(nonce), &q, &err)) < 0)
+		return errf(r, ret_err, "quoting the TPM over the manifest: %s",
+		    err ? err : bw_strerror(r));
+	doc = json_pack("{s:s, s:O}", "bank", "sha256", "values", q.pcrs);
+	if (!doc || !(pcrs = json_dumps(doc, JSON_INDENT(1) |
+	    JSON_PRESERVE_ORDER))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if ((r = tar_put(&x->tar, EV_QATTEST_NAME, q.attest, q.attest_len)) < 0 ||
+	    (r = tar_put(&x->tar, EV_QSIG_NAME, q.sig, q.sig_len)) < 0 ||
+	    (r = tar_put(&x->tar, EV_QPCRS_NAME, pcrs, strlen(pcrs))) < 0)
+		r = errf(r, ret_err, "writing the quote: %s", bw_strerror(r));
+out:
+	evidence_quote_done(&q);
+	return r;
 }
 
 static int
@@ -644,7 +728,6 @@ ev_write_all(struct ev_export *x, json_t *manifest, char **ret_err)
 		goto out;
 	ev_plan_size(o->ssp_path, &x->total);
 	ev_plan_size(o->ca_path, &x->total);
-	x->total += o->tpm_ak_pem.len + o->tpm_quote.len + o->tpm_nonce.len;
 
 	if ((r = ev_add(x, EV_AR_NAME, "assessment-results", ar_s,
 	    strlen(ar_s))) < 0)
@@ -659,7 +742,7 @@ ev_write_all(struct ev_export *x, json_t *manifest, char **ret_err)
 	    (r = ev_add_trail(x, &t, manifest, ret_err)) < 0 ||
 	    (r = ev_add_file(x, o->ca_path, EV_CA_NAME, "ca-chain",
 	    "no certificate chain supplied", ret_err)) < 0 ||
-	    (r = ev_add_tpm(x, ret_err)) < 0)
+	    (r = ev_add_tpm(x, manifest, ret_err)) < 0)
 		goto out;
 	for (size_t i = 0; i < o->n_extra; i++)
 		if ((r = ev_add(x, o->extra[i].name, o->extra[i].kind,
@@ -693,8 +776,12 @@ ev_sign_and_finish(struct ev_export *x, json_t *manifest, char **ret_err)
 	    &siglen)) < 0)
 		return errf(r, ret_err, "signing the manifest: %s", bw_strerror(r));
 	if ((r = tar_put(&x->tar, EVIDENCE_MANIFEST, text, tlen)) < 0 ||
-	    (r = tar_put(&x->tar, EVIDENCE_SIGNATURE, sig, siglen)) < 0 ||
-	    (r = tar_finish(&x->tar)) < 0)
+	    (r = tar_put(&x->tar, EVIDENCE_SIGNATURE, sig, siglen)) < 0)
+		return errf(r, ret_err, "writing the bundle: %s",
+		    bw_strerror(r));
+	if (x->o->tpm && (r = ev_add_quote(x, text, tlen, ret_err)) < 0)
+		return r;
+	if ((r = tar_finish(&x->tar)) < 0)
 		return errf(r, ret_err, "writing the bundle: %s",
 		    bw_strerror(r));
 	return 0;
@@ -719,8 +806,8 @@ evidence_export(const struct evidence_opts *o, const char *out_tar,
 		    "a scan with its catalog");
 	if (o->until && o->since > o->until)
 		return errf(-BW_E_INVALID, ret_err, "the period ends before it starts");
-	if (!!o->tpm_quote.data != !!o->tpm_nonce.data)
-		return errf(-BW_E_INVALID, ret_err, "a TPM quote needs its nonce");
+	if (o->tpm && (!o->tpm->describe || !o->tpm->quote))
+		return errf(-BW_E_INVALID, ret_err, "a TPM without its functions");
 	if ((r = audit_key_id(o->signer->pubkey, kid)) < 0)
 		return errf(r, ret_err, "cannot compute the key id");
 	bw_time_rfc3339_at(created, sizeof(created), now);
@@ -790,14 +877,19 @@ struct ev_verify {
 	size_t			 manifest_len;
 	unsigned char		*sig;
 	size_t			 siglen;
-	char			*tpm[3];	/* ak, quote, nonce */
-	size_t			 tpm_len[3];
+	char			*tpm[4];	/* ak, attest, signature, PCR values */
+	size_t			 tpm_len[4];
 	struct audit_verifier	*av;
 	int			 av_stopped;	/* the walk found damage */
 	char			 first_prev[AUDIT_HASH_HEX + 1];
 	uint64_t		 first_seq;
 	char			 last_seg[TAR_NAME_MAX + 2];
 	int			 oom;
+};
+
+/* The files of ev_verify.tpm, in its order. */
+static const char *const ev_tpm_names[] = {
+	EV_AK_NAME, EV_QATTEST_NAME, EV_QSIG_NAME, EV_QPCRS_NAME,
 };
 
 static void ev_problem(struct ev_verify *v, enum evidence_problem_kind k,
@@ -967,12 +1059,15 @@ ev_entry(struct ev_verify *v, const char *name, const char *data, size_t len)
 		return ev_keep(&v->manifest, &v->manifest_len, data, len);
 	if (strcmp(name, EVIDENCE_SIGNATURE) == 0)
 		return ev_keep((char **)&v->sig, &v->siglen, data, len);
-	if (strcmp(name, EV_AK_NAME) == 0)
-		return ev_keep(&v->tpm[0], &v->tpm_len[0], data, len);
-	if (strcmp(name, EV_QUOTE_NAME) == 0)
-		return ev_keep(&v->tpm[1], &v->tpm_len[1], data, len);
-	if (strcmp(name, EV_NONCE_NAME) == 0)
-		return ev_keep(&v->tpm[2], &v->tpm_len[2], data, len);
+	for (size_t i = 0; i < ELEMENTSOF(ev_tpm_names); i++)
+		if (strcmp(name, ev_tpm_names[i]) == 0) {
+			if (len > EVIDENCE_TPM_MAX) {
+				ev_problem(v, EVIDENCE_QUOTE, name, "larger than %d "
+				    "bytes", EVIDENCE_TPM_MAX);
+				return 0;
+			}
+			return ev_keep(&v->tpm[i], &v->tpm_len[i], data, len);
+		}
 	if (strncmp(name, EV_AUDIT_DIR, strlen(EV_AUDIT_DIR)) == 0 &&
 	    audit_segment_name_parse(name + strlen(EV_AUDIT_DIR), &seq) == 0) {
 		const char	*seg = name + strlen(EV_AUDIT_DIR);
@@ -1117,6 +1212,17 @@ ev_strdup_json(char **dst, json_t *obj, const char *key)
 	return (*dst = strdup(s)) ? 0 : -ENOMEM;
 }
 
+/* Whether NAME is one of the quote's parts, which follow the manifest
+ * and are not listed in it. */
+static bool
+ev_quote_part(const char *name)
+{
+	for (size_t i = 1; i < ELEMENTSOF(ev_tpm_names); i++)
+		if (strcmp(name, ev_tpm_names[i]) == 0)
+			return true;
+	return false;
+}
+
 /* Checks the manifest's signature and every file against it. */
 static int
 ev_check_manifest(struct ev_verify *v, EVP_PKEY *trust, json_t **ret_m)
@@ -1209,7 +1315,8 @@ ev_check_manifest(struct ev_verify *v, EVP_PKEY *trust, json_t **ret_m)
 		const char *name = v->ents[i].name;
 
 		if (!v->ents[i].listed && strcmp(name, EVIDENCE_MANIFEST) != 0 &&
-		    strcmp(name, EVIDENCE_SIGNATURE) != 0)
+		    strcmp(name, EVIDENCE_SIGNATURE) != 0 &&
+		    !(json_object_get(m, "tpm") && ev_quote_part(name)))
 			ev_problem(v, EVIDENCE_EXTRA, name, "in the bundle but not in the "
 			    "manifest");
 	}
@@ -1299,6 +1406,121 @@ ev_check_audit(struct ev_verify *v, json_t *m)
 	return 0;
 }
 
+/* The SHA-256 the signed manifest M gives for file NAME, or NULL. */
+static const char *
+ev_listed_sha256(json_t *m, const char *name)
+{
+	json_t	*f;
+	size_t	 i;
+
+	json_array_foreach(json_object_get(m, "files"), i, f)
+		if (json_is_string(json_object_get(f, "name")) &&
+		    strcmp(json_string_value(json_object_get(f, "name")), name) == 0)
+			return json_string_value(json_object_get(f, "sha256"));
+	return NULL;
+}
+
+/* The attestation key must be the one the signed manifest lists: a
+ * quote signed by any other key proves nothing about this appliance. */
+static void
+ev_check_ak(struct ev_verify *v, json_t *m)
+{
+	struct ev_entry	*e = ev_find(v, EV_AK_NAME);
+	const char	*want = ev_listed_sha256(m, EV_AK_NAME);
+
+	if (!want)
+		ev_problem(v, EVIDENCE_QUOTE, EV_AK_NAME, "the signed manifest does "
+		    "not list the attestation key: the quote cannot be attributed");
+	else if (e && strcmp(e->sha256, want) != 0)
+		ev_problem(v, EVIDENCE_QUOTE, EV_AK_NAME, "not the attestation key "
+		    "the signed manifest names (SHA-256 %.16s..., signed %.16s...): "
+		    "another TPM's key", e->sha256, want);
+}
+
+/* Runs QUOTE_FN on the quote's parts, over SHA-256 of this manifest. */
+static int
+ev_run_quote(struct ev_verify *v, json_t *t, evidence_quote_fn quote_fn)
+{
+	_cleanup_json_ json_t	*pj = NULL;
+	_cleanup_free_ char	*err = NULL;
+	unsigned char		 nonce[AUDIT_HASH_LEN];
+	struct evidence_quote	 q = { 0 };
+	int			 r;
+
+	if (json_parse_bounded(v->tpm[3], v->tpm_len[3], 4, &pj, NULL) < 0 ||
+	    !json_is_object(q.pcrs = json_object_get(pj, "values")) ||
+	    !json_is_string(json_object_get(pj, "bank")) ||
+	    strcmp(json_string_value(json_object_get(pj, "bank")), "sha256")) {
+		ev_problem(v, EVIDENCE_QUOTE, EV_QPCRS_NAME, "not a JSON object of "
+		    "SHA-256 PCR values");
+		return 0;
+	}
+	if ((r = audit_sha256(v->manifest, v->manifest_len, nonce)) < 0)
+		return r;
+	q.attest = (unsigned char *)v->tpm[1];
+	q.attest_len = v->tpm_len[1];
+	q.sig = (unsigned char *)v->tpm[2];
+	q.sig_len = v->tpm_len[2];
+	r = quote_fn(v->tpm[0], &q, nonce, sizeof(nonce),
+	    json_object_get(t, "golden"), &err);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		ev_problem(v, EVIDENCE_QUOTE, EV_QATTEST_NAME, "the TPM quote does "
+		    "not verify against this bundle's attestation key, nonce "
+		    "(SHA-256 of manifest.json) and golden PCR values: %s",
+		    err ? err : bw_strerror(r));
+	else
+		v->rep->quote = 1;
+	return 0;
+}
+
+/* The TPM quote: present when the signed manifest says the bundle is
+ * quoted (and required by a verifier that checks quotes), signed by the
+ * attestation key the manifest lists, over SHA-256 of this manifest,
+ * showing the golden PCR values the manifest records. */
+static int
+ev_check_quote(struct ev_verify *v, json_t *m, evidence_quote_fn quote_fn)
+{
+	json_t	*t = m ? json_object_get(m, "tpm") : NULL;
+	char	 missing[128] = "";
+
+	if (!m)
+		return 0;
+	if (!json_is_object(t)) {
+		if (quote_fn)
+			ev_problem(v, EVIDENCE_QUOTE, EV_QATTEST_NAME, "the TPM quote "
+			    "is missing: the signed manifest records no quote, so "
+			    "nothing ties the bundle to the appliance's TPM");
+		return 0;
+	}
+	if (json_is_string(json_object_get(t, "pcrs")) &&
+	    !(v->rep->quote_pcrs = strdup(json_string_value(json_object_get(t,
+	    "pcrs")))))
+		return -ENOMEM;
+	for (size_t i = 1; i < ELEMENTSOF(ev_tpm_names); i++)
+		if (!v->tpm[i])
+			snprintf(missing + strlen(missing), sizeof(missing) -
+			    strlen(missing), "%s%s", *missing ? ", " : "",
+			    ev_tpm_names[i]);
+	if (*missing) {
+		ev_problem(v, EVIDENCE_QUOTE, EV_QATTEST_NAME, "the TPM quote is "
+		    "missing (%s not in the bundle), yet the signed manifest says "
+		    "the bundle is quoted", missing);
+		return 0;
+	}
+	v->rep->quote = 0;
+	if (!quote_fn)
+		return 0;
+	ev_check_ak(v, m);
+	if (!v->tpm[0]) {
+		ev_problem(v, EVIDENCE_QUOTE, EV_AK_NAME, "the attestation key is "
+		    "missing: the quote cannot be checked");
+		return 0;
+	}
+	return ev_run_quote(v, t, quote_fn);
+}
+
 int
 evidence_verify_ex(const char *tar, EVP_PKEY *trust, evidence_quote_fn quote_fn,
     struct evidence_report *ret)
@@ -1330,24 +1552,9 @@ evidence_verify_keys(const char *tar, EVP_PKEY *const *keys, size_t nkeys,
 			goto out;
 	if ((r = ev_read_tar(&v, fd)) < 0 ||
 	    (r = ev_check_manifest(&v, trust, &m)) < 0 ||
-	    (r = ev_check_audit(&v, m)) < 0)
+	    (r = ev_check_audit(&v, m)) < 0 ||
+	    (r = ev_check_quote(&v, m, quote_fn)) < 0)
 		goto out;
-	if (v.tpm[1]) {
-		rep.quote = 0;
-		if (!v.tpm[0] || !v.tpm[2])
-			ev_problem(&v, EVIDENCE_QUOTE, EV_QUOTE_NAME, "the quote comes "
-			    "without its attestation key or nonce");
-		else if (quote_fn) {
-			_cleanup_free_ char *err = NULL;
-
-			if (quote_fn(v.tpm[0], (unsigned char *)v.tpm[1], v.tpm_len[1],
-			    (unsigned char *)v.tpm[2], v.tpm_len[2], &err) < 0)
-				ev_problem(&v, EVIDENCE_QUOTE, EV_QUOTE_NAME, "the TPM quote "
-				    "does not verify: %s", err ? err : "?");
-			else
-				rep.quote = 1;
-		}
-	}
 	if (v.oom) {
 		r = -ENOMEM;
 		goto out;
@@ -1393,5 +1600,6 @@ evidence_report_done(struct evidence_report *r)
 	free(r->until);
 	free(r->key_id);
 	free(r->package);
+	free(r->quote_pcrs);
 	memset(r, 0, sizeof(*r));
 }

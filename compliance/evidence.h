@@ -1,7 +1,8 @@
 /* Evidence bundles: one ustar file holding the assessment results, the
  * POA&M, the SSP, the audit segments of a period, the appliance's
- * certificate chain and (when given) a TPM attestation key and quote,
- * with a manifest of SHA-256 digests signed by the appliance key.
+ * certificate chain and the TPM attestation key, with a manifest of
+ * SHA-256 digests signed by the appliance key; then the TPM's quote over
+ * the manifest's SHA-256 (when the exporter has a TPM).
  * Verification needs only the bundle and the trust anchor (the public
  * half of the appliance key, which also signs audit checkpoints).
  * The format is described in docs/ssp/evidence-bundle.md. */
@@ -34,18 +35,41 @@
 #define EVIDENCE_PROBLEMS_MAX	1000
 #define EVIDENCE_TPM_MAX	8192
 
-/* Optional byte input; absent when DATA is NULL. */
-struct evidence_blob {
-	const void	*data;
-	size_t		 len;
-};
-
 /* A file the caller adds to the bundle as is (conmon package parts). */
 struct evidence_file {
 	const char	*name;		/* bundle path, under 100 bytes */
 	const char	*kind;		/* the manifest's "kind" */
 	const void	*data;
 	size_t		 len;
+};
+
+/* A TPM quote in its standard parts (tpm2_quote(1) writes the same). */
+struct evidence_quote {
+	unsigned char	*attest;	/* marshalled TPMS_ATTEST: the signed message */
+	size_t		 attest_len;
+	unsigned char	*sig;		/* marshalled TPMT_SIGNATURE */
+	size_t		 sig_len;
+	json_t		*pcrs;		/* {"0": "<hex>", ...}: the SHA-256 values quoted */
+};
+
+/* Frees what Q holds (not Q). */
+void evidence_quote_done(struct evidence_quote *q);
+
+/* The appliance's TPM, which quotes every bundle (docs/ssp/
+ * evidence-bundle.md, "TPM quote"). Both functions are called once per
+ * export, with the TPM serialised by the implementation. */
+struct evidence_tpm_ops {
+	/* Sets *ret_ak_pem (the attestation key's public key, PEM) and
+	 * *ret_golden ({"0": "<hex>", ...}: the PCR selection the quote
+	 * covers and the golden value of each), both owned by the caller,
+	 * and *ret_source (static: where the golden values are recorded). */
+	int	(*describe)(void *ctx, char **ret_ak_pem, json_t **ret_golden,
+		    const char **ret_source, char **ret_err);
+	/* Quotes the PCRs of the golden selection with the AK over NONCE
+	 * into *ret (release with evidence_quote_done()). */
+	int	(*quote)(void *ctx, const unsigned char *nonce, size_t nlen,
+		    struct evidence_quote *ret, char **ret_err);
+	void	*ctx;
 };
 
 /* Called after each file is written: bytes of file data written so far,
@@ -67,9 +91,9 @@ struct evidence_opts {
 	const char	*ssp_path;		/* the SSP JSON file; NULL: absent */
 	const char	*audit_dir;		/* trail directory; NULL: no audit */
 	const char	*ca_path;		/* appliance CA chain (PEM); NULL: absent */
-	struct evidence_blob tpm_ak_pem;	/* AK public key, PEM */
-	struct evidence_blob tpm_quote;		/* as tpm_quote() gives it */
-	struct evidence_blob tpm_nonce;		/* the quote's qualifying data */
+	/* The TPM that quotes the bundle over SHA-256(manifest.json); NULL:
+	 * no quote, recorded as absent. */
+	const struct evidence_tpm_ops *tpm;
 	const struct audit_signer *signer;	/* the appliance key; required */
 	evidence_progress_fn progress;
 	void		*progress_ud;
@@ -105,7 +129,7 @@ enum evidence_problem_kind {
 	EVIDENCE_MISSING,	/* listed in the manifest, absent from the bundle */
 	EVIDENCE_EXTRA,		/* in the bundle, not in the manifest */
 	EVIDENCE_AUDIT,		/* audit chain damage (seq and damage set) */
-	EVIDENCE_QUOTE,		/* the TPM quote does not verify */
+	EVIDENCE_QUOTE,		/* the TPM quote is missing or does not verify */
 };
 
 struct evidence_problem {
@@ -130,19 +154,25 @@ struct evidence_report {
 	char			**absent;	/* "name: reason" */
 	size_t			 n_absent;
 	int			 quote;		/* -1 none, 0 present unchecked, 1 verified */
+	char			*quote_pcrs;	/* the golden selection ("0,2,4,7,13") */
 };
 
-/* Verifies a TPM quote: returns 0 when QUOTE is a valid quote by AK_PEM
- * over NONCE, else a negative error with *ret_err. bulwark-verify passes
- * a wrapper of attest_quote_verify(). */
-typedef int (*evidence_quote_fn)(const char *ak_pem, const unsigned char *quote,
-    size_t qlen, const unsigned char *nonce, size_t nlen, char **ret_err);
+/* Verifies the TPM quote Q of a bundle: returns 0 when it is a
+ * TPM-generated quote signed by AK_PEM, over NONCE (the SHA-256 of the
+ * bundle's manifest.json), whose PCR values match its signed digest and
+ * equal GOLDEN ({"0": "<hex>", ...}, same selection); else a negative
+ * error with *ret_err naming the check that failed. bulwark-verify
+ * passes a wrapper of attest_quote_verify_parts(). */
+typedef int (*evidence_quote_fn)(const char *ak_pem,
+    const struct evidence_quote *q, const unsigned char *nonce, size_t nlen,
+    const json_t *golden, char **ret_err);
 
 /* Verifies the bundle at TAR offline against TRUST_ANCHOR (the appliance
  * public key): the manifest signature, every file's size and digest, no
  * missing or extra file, and the audit segments' chain and checkpoint
  * signatures, anchored at the first segment by the signed manifest.
- * QUOTE_FN may be NULL (the quote is then reported unchecked). Fills
+ * With QUOTE_FN the bundle must carry a quote that QUOTE_FN accepts;
+ * QUOTE_FN NULL: a quote is reported present but unchecked. Fills
  * *ret (release with evidence_report_done()) and returns 0 whenever the
  * bundle could be examined, whatever was found (see ret->ok); a negative
  * error only when TAR cannot be opened or memory runs out. */

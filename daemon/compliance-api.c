@@ -1123,6 +1123,7 @@ handle_evidence(struct compliance_api *ca, struct evhttp_request *req,
 	eo.signer = ca->signer;
 	eo.max_age_s = ca->cadence_s;
 	eo.refuse_stale = query_flag(&q, "refuse_stale");
+	eo.tpm = ca->tpm;
 	if ((r = send_bundle(ca, req, &eo, "evidence", &size, &err)) < 0)
 		goto fail;
 	snprintf(reason, sizeof(reason), "bundle of %lld bytes, since %lld, "
@@ -1364,6 +1365,7 @@ handle_conmon(struct compliance_api *ca, struct evhttp_request *req,
 	eo.ca_path = capath;
 	eo.signer = ca->signer;
 	eo.max_age_s = ca->cadence_s;
+	eo.tpm = ca->tpm;
 	eo.extra = files;
 	eo.n_extra = ELEMENTSOF(files);
 	r = send_bundle(ca, req, &eo, "conmon", &size, &err);

@@ -30,6 +30,7 @@
 
 struct audit_trail;
 struct audit_signer;
+struct evidence_tpm_ops;
 
 struct compliance_api {
 	char			 data_dir[PATH_MAX];
@@ -58,6 +59,9 @@ struct compliance_api {
 	 * by each committed scan; "" until known (then the store is read
 	 * once). */
 	char			 latest_key[3][96];
+	/* The appliance's TPM, which quotes every evidence bundle
+	 * (identity_evidence_tpm()); NULL: bundles carry no quote. */
+	const struct evidence_tpm_ops *tpm;
 };
 
 /* Prepares the engine (the catalog loads on the first scan). ROOT is the

@@ -490,6 +490,7 @@ bwd_open_endpoints(struct bwd_open_ctx *c, char **ret_err)
 	if (st->identity) {
 		st->comp.tpm_lockout = tpm_lockout_json;
 		st->comp.tpm_lockout_arg = st->identity;
+		st->comp.tpm = identity_evidence_tpm(st->identity);
 	}
 	if ((r = api_server_add_handler(st->api, "/v1/compliance/",
 	    compliance_api_handle, &st->comp)) < 0)

@@ -33,6 +33,7 @@
 #include "compliance/check.h"
 #include "controlplane/api.h"
 #include "controlplane/authz.h"
+#include "compliance/evidence.h"
 #include "controlplane/enrol.h"
 #include "daemon/identity.h"
 #include "hardening/crypto.h"
@@ -101,6 +102,7 @@ struct identity {
 	char			 quote_pcrs_text[64];
 	struct tpm_da_status	 da;		/* last read, under mu */
 	time_t			 da_at;		/* when; 0 never */
+	struct evidence_tpm_ops	 evidence;
 };
 
 /* How long a read of the TPM's lockout state is reused. */
@@ -649,6 +651,22 @@ tls_key_of(struct identity *id, const unsigned char *blob, size_t len,
 	return tpm_pkey_new(pem, tls_sign, ts, tls_signer_free, ret, ret_err);
 }
 
+/* Reads the blob DATA_DIR/NAME (its path into PATH) into *RET; -ENOENT
+ * without a message when it does not exist. */
+static int
+blob_read(struct identity *id, const char *name, char path[4200],
+    char **ret, size_t *ret_len, char **ret_err)
+{
+	int r;
+
+	if ((r = path_in(path, 4200, id->data_dir, name)) < 0)
+		return errf(r, ret_err, "data directory path too long");
+	r = read_file_at(AT_FDCWD, path, ATTEST_BLOB_MAX, ret, ret_len);
+	if (r < 0 && r != -ENOENT)
+		return errf(r, ret_err, "%s: %s", path, bw_strerror(r));
+	return r;
+}
+
 static int
 tls_key_load(void *ctx, EVP_PKEY **ret_key, char **ret_err)
 {
@@ -658,14 +676,9 @@ tls_key_load(void *ctx, EVP_PKEY **ret_key, char **ret_err)
 	size_t			 len;
 	int			 r;
 
-	if ((r = path_in(path, sizeof(path), id->data_dir,
-	    IDENTITY_TLS_KEY_TPM)) < 0)
-		return errf(r, ret_err, "data directory path too long");
-	r = read_file_at(AT_FDCWD, path, ATTEST_BLOB_MAX, &blob, &len);
-	if (r == -ENOENT)
-		return -ENOENT;
-	if (r < 0)
-		return errf(r, ret_err, "%s: %s", path, bw_strerror(r));
+	if ((r = blob_read(id, IDENTITY_TLS_KEY_TPM, path, &blob, &len,
+	    ret_err)) < 0)
+		return r;
 	if ((r = tls_key_of(id, (unsigned char *)blob, len, ret_key,
 	    &err)) < 0)
 		return errf(r, ret_err, "%s: %s", path, err ? err :
@@ -773,10 +786,11 @@ signer_setup(struct identity *id, char **ret_err)
 
 /* Keys an older bulwarkd made without noDA: every unclean stop of a TPM
  * that had used them counted toward dictionary-attack lockout. Both are
- * replaced by noDA keys: the AK here only proves this TPM's identity to
- * no one yet (nodes have their own), and a new checkpoint key is a key
- * change the audit trail records (audit.key_change) and keeps naming
- * the old key for the checkpoints it signed. */
+ * replaced by noDA keys: the AK here quotes evidence bundles, each of
+ * which names the AK that quoted it (nodes have their own), and a new
+ * checkpoint key is a key change the audit trail records
+ * (audit.key_change) and keeps naming the old key for the checkpoints
+ * it signed. */
 static int
 replace_legacy_keys(struct identity *id, char **ret_err)
 {
@@ -1051,6 +1065,92 @@ identity_register_api(struct identity *id, struct api_server *srv)
 	return api_server_add_handler(srv, "/v1/identity", identity_handler, id);
 }
 
+/* ---- evidence bundle quote ---- */
+
+/* The golden values: what the root secret is sealed to. */
+static int
+evidence_golden(struct identity *id, struct attest_pcrs *ret, char **ret_err)
+{
+	_cleanup_free_ char	*blob = NULL;
+	char			 path[4200];
+	size_t			 len;
+	int			 r;
+
+	if ((r = blob_read(id, IDENTITY_ROOT_SEALED, path, &blob, &len,
+	    ret_err)) < 0)
+		return r == -ENOENT ? errf(r, ret_err, "%s: %s", path,
+		    bw_strerror(r)) : r;
+	if (attest_sealed_policy((unsigned char *)blob, len, ret) < 0 ||
+	    !ret->mask)
+		return errf(-BW_E_CORRUPT, ret_err, "%s: not a sealed blob with "
+		    "its PCR policy", path);
+	return 0;
+}
+
+static int
+evidence_describe(void *ctx, char **ret_ak_pem, json_t **ret_golden,
+    const char **ret_source, char **ret_err)
+{
+	struct identity			*id = ctx;
+	_cleanup_free_ unsigned char	*pub = NULL;
+	_cleanup_free_ char		*pem = NULL;
+	struct attest_pcrs		 golden;
+	size_t				 len = 0;
+	int				 r;
+
+	if ((r = evidence_golden(id, &golden, ret_err)) < 0)
+		return r;
+	pthread_mutex_lock(&id->mu);
+	r = tpm_ak_ensure(id->tpm, TPM_AK_HANDLE_DEFAULT, &pub, &len, ret_err);
+	pthread_mutex_unlock(&id->mu);
+	if (r < 0 || (r = attest_pub_to_pem(pub, len, &pem, ret_err)) < 0)
+		return r;
+	if (!(*ret_golden = attest_pcrs_to_json(&golden)))
+		return -ENOMEM;
+	*ret_ak_pem = TAKE_PTR(pem);
+	*ret_source = "the PCR values the appliance root secret is sealed to "
+	    "(" IDENTITY_ROOT_SEALED ": at first start, or by bulwarkd --reseal)";
+	return 0;
+}
+
+static int
+evidence_quote(void *ctx, const unsigned char *nonce, size_t nlen,
+    struct evidence_quote *ret, char **ret_err)
+{
+	struct identity			*id = ctx;
+	_cleanup_free_ unsigned char	*blob = NULL;
+	struct evidence_quote		 q = { 0 };
+	struct attest_pcrs		 golden, pcrs;
+	size_t				 len = 0;
+	int				 r;
+
+	if ((r = evidence_golden(id, &golden, ret_err)) < 0)
+		return r;
+	pthread_mutex_lock(&id->mu);
+	r = tpm_quote(id->tpm, TPM_AK_HANDLE_DEFAULT, golden.mask, nonce, nlen,
+	    &blob, &len, ret_err);
+	pthread_mutex_unlock(&id->mu);
+	if (r < 0)
+		return r;
+	if ((r = attest_quote_split(blob, len, &q.attest, &q.attest_len, &q.sig,
+	    &q.sig_len, &pcrs)) < 0)
+		return errf(r, ret_err, "the TPM's quote: %s", bw_strerror(r));
+	if (!(q.pcrs = attest_pcrs_to_json(&pcrs))) {
+		evidence_quote_done(&q);
+		return -ENOMEM;
+	}
+	*ret = q;
+	return 0;
+}
+
+const struct evidence_tpm_ops *
+identity_evidence_tpm(struct identity *id)
+{
+	id->evidence = (struct evidence_tpm_ops){ .describe = evidence_describe,
+	    .quote = evidence_quote, .ctx = id };
+	return &id->evidence;
+}
+
 /* ---- enrolment verifier ---- */
 
 static int
@@ -1093,49 +1193,6 @@ op_nonce_consume(void *ctx, const char *node, const unsigned char *nonce,
 }
 
 static int
-pcrs_from_json(const json_t *o, struct attest_pcrs *ret, char **ret_err)
-{
-	const char	*key;
-	json_t		*v;
-	char		*end;
-	long		 i;
-
-	memset(ret, 0, sizeof(*ret));
-	if (!json_is_object(o))
-		return errf(-BW_E_INVALID, ret_err, "PCR values: not an object");
-	json_object_foreach((json_t *)o, key, v) {
-		i = strtol(key, &end, 10);
-		if (*end || end == key || i < 0 || i >= ATTEST_PCR_COUNT ||
-		    hex_decode(json_string_value(v), ret->digest[i],
-		    ATTEST_PCR_DIGEST_LEN) < 0)
-			return errf(-BW_E_INVALID, ret_err,
-			    "PCR values: bad entry \"%.8s\"", key);
-		ret->mask |= 1u << i;
-	}
-	return 0;
-}
-
-static json_t *
-pcrs_to_json(const struct attest_pcrs *p)
-{
-	json_t	*o = json_object();
-	char	 key[8], hex[2 * ATTEST_PCR_DIGEST_LEN + 1];
-	int	 i;
-
-	for (i = 0; o && i < ATTEST_PCR_COUNT; i++) {
-		if (!(p->mask & (1u << i)))
-			continue;
-		snprintf(key, sizeof(key), "%d", i);
-		hex_encode(p->digest[i], ATTEST_PCR_DIGEST_LEN, hex);
-		if (json_object_set_new(o, key, json_string(hex)) < 0) {
-			json_decref(o);
-			return NULL;
-		}
-	}
-	return o;
-}
-
-static int
 op_quote_verify(void *ctx, const char *ak_pem, const unsigned char *quote,
     size_t qlen, const unsigned char *qdata, size_t qdlen,
     const json_t *golden, json_t **ret_pcrs, char **ret_err)
@@ -1145,7 +1202,7 @@ op_quote_verify(void *ctx, const char *ak_pem, const unsigned char *quote,
 	char			 a[64], b[64];
 	int			 r;
 
-	if (golden && (r = pcrs_from_json(golden, &expect, ret_err)) < 0)
+	if (golden && (r = attest_pcrs_from_json(golden, &expect, ret_err)) < 0)
 		return r;
 	if ((r = attest_quote_verify(ak_pem, quote, qlen, qdata, qdlen,
 	    golden ? &expect : NULL, &got, ret_err)) < 0)
@@ -1155,7 +1212,7 @@ op_quote_verify(void *ctx, const char *ak_pem, const unsigned char *quote,
 		    "not the required %s", attest_pcr_mask_format(got.mask, a,
 		    sizeof(a)), attest_pcr_mask_format(id->set.quote_pcrs, b,
 		    sizeof(b)));
-	if (ret_pcrs && !(*ret_pcrs = pcrs_to_json(&got)))
+	if (ret_pcrs && !(*ret_pcrs = attest_pcrs_to_json(&got)))
 		return -ENOMEM;
 	return 0;
 }

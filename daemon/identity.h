@@ -15,6 +15,7 @@
 
 struct audit_signer;
 struct enrol_ops;
+struct evidence_tpm_ops;
 struct pki_key_custody;
 struct pki_server_key_custody;
 struct pki_revoked;
@@ -83,6 +84,13 @@ const struct pki_server_key_custody *identity_server_key_custody(
 
 /* The CA key once pki_init_dir() loaded or created it (else NULL). */
 EVP_PKEY *identity_ca_key(struct identity *id);
+
+/* The TPM quote of evidence bundles (compliance/evidence.h): the AK at
+ * TPM_AK_HANDLE_DEFAULT quotes the PCRs the root secret is sealed to,
+ * whose golden values are those it is sealed to (identity/root.sealed,
+ * written at first start and by a planned --reseal). Valid until
+ * identity_close(). */
+const struct evidence_tpm_ops *identity_evidence_tpm(struct identity *id);
 
 /* What the compliance checks need to know about the TPM: kind
  * ("hardware" | "software"), whether it is for development only, TCTI,

@@ -19,6 +19,7 @@
 
 #include "identity/attest.h"
 #include "identity/tpm-blob.h"
+#include "lib/b64.h"
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/json.h"
@@ -136,6 +137,50 @@ attest_pcr_diff(const struct attest_pcrs *a, const struct attest_pcrs *b,
 	}
 	attest_pcr_mask_format(diff, buf, len);
 	return n;
+}
+
+int
+attest_pcrs_from_json(const json_t *o, struct attest_pcrs *ret,
+    char **ret_err)
+{
+	const char	*key;
+	json_t		*v;
+	char		*end;
+	long		 i;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!json_is_object(o))
+		return errf(-BW_E_INVALID, ret_err, "PCR values: not an object");
+	json_object_foreach((json_t *)o, key, v) {
+		i = strtol(key, &end, 10);
+		if (*end || end == key || i < 0 || i >= ATTEST_PCR_COUNT ||
+		    hex_decode(json_string_value(v), ret->digest[i],
+		    ATTEST_PCR_DIGEST_LEN) < 0)
+			return errf(-BW_E_INVALID, ret_err,
+			    "PCR values: bad entry \"%.8s\"", key);
+		ret->mask |= 1u << i;
+	}
+	return 0;
+}
+
+json_t *
+attest_pcrs_to_json(const struct attest_pcrs *p)
+{
+	json_t	*o = json_object();
+	char	 key[8], hex[2 * ATTEST_PCR_DIGEST_LEN + 1];
+	int	 i;
+
+	for (i = 0; o && i < ATTEST_PCR_COUNT; i++) {
+		if (!(p->mask & (1u << i)))
+			continue;
+		snprintf(key, sizeof(key), "%d", i);
+		hex_encode(p->digest[i], ATTEST_PCR_DIGEST_LEN, hex);
+		if (json_object_set_new(o, key, json_string(hex)) < 0) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
 }
 
 /* ---- TPM public keys ---- */
@@ -340,19 +385,17 @@ pem_to_pkey(const char *pem, EVP_PKEY **ret)
 	return 0;
 }
 
-int
-attest_quote_verify(const char *ak_pem, const unsigned char *quote,
-    size_t qlen, const unsigned char *nonce, size_t nlen,
-    const struct attest_pcrs *expected, struct attest_pcrs *ret_pcrs,
-    char **ret_err)
+/* The checks of attest_quote_verify() on a decoded quote. */
+static int
+quote_check(const char *ak_pem, const TPM2B_ATTEST *att,
+    const TPMT_SIGNATURE *sig, const struct attest_pcrs *pcrs,
+    const unsigned char *nonce, size_t nlen,
+    const struct attest_pcrs *expected, char **ret_err)
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *ak = NULL;
 	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *mctx = NULL;
 	_cleanup_free_ unsigned char *der = NULL;
 	unsigned char composite[ATTEST_PCR_DIGEST_LEN];
-	struct attest_pcrs pcrs;
-	TPM2B_ATTEST att;
-	TPMT_SIGNATURE sig;
 	TPMS_ATTEST info;
 	const EVP_MD *md = NULL;
 	uint32_t qmask;
@@ -360,18 +403,12 @@ attest_quote_verify(const char *ak_pem, const unsigned char *quote,
 	char list[128], a[64], b[64];
 	int r;
 
-	if (!nonce || nlen == 0 || nlen > ATTEST_NONCE_MAX)
-		return errf(-BW_E_INVALID, ret_err,
-		    "quote: challenge nonce must be 1..%d bytes", ATTEST_NONCE_MAX);
 	if (pem_to_pkey(ak_pem, &ak) < 0)
 		return errf(-BW_E_INVALID, ret_err,
 		    "quote: enrolled AK public key is not a PEM public key");
-	if (tpm_blob_quote_decode(quote, qlen, &att, &sig, &pcrs) < 0)
+	if (sig_to_der(sig, &md, &der, &derlen) < 0)
 		return errf(-BW_E_INVALID, ret_err,
-		    "quote: malformed quote blob (%zu bytes)", qlen);
-	if (sig_to_der(&sig, &md, &der, &derlen) < 0)
-		return errf(-BW_E_INVALID, ret_err,
-		    "quote: unsupported signature scheme 0x%x", sig.sigAlg);
+		    "quote: unsupported signature scheme 0x%x", sig->sigAlg);
 
 	/* The signature comes first: nothing in an unauthenticated
 	 * structure is worth interpreting. */
@@ -381,15 +418,15 @@ attest_quote_verify(const char *ak_pem, const unsigned char *quote,
 	if (EVP_DigestVerifyInit(mctx, NULL, md, NULL, ak) <= 0)
 		return errf(-BW_E_DENIED, ret_err,
 		    "quote: signature scheme does not fit the enrolled AK");
-	if (EVP_DigestVerify(mctx, der, derlen, att.attestationData,
-	    att.size) != 1)
+	if (EVP_DigestVerify(mctx, der, derlen, att->attestationData,
+	    att->size) != 1)
 		return errf(-BW_E_DENIED, ret_err,
 		    "quote: signature does not verify with the enrolled AK "
 		    "(signed by another TPM's key, or altered)");
 
 	memset(&info, 0, sizeof(info));
-	if (Tss2_MU_TPMS_ATTEST_Unmarshal(att.attestationData, att.size, &off,
-	    &info) != TSS2_RC_SUCCESS || off != att.size)
+	if (Tss2_MU_TPMS_ATTEST_Unmarshal(att->attestationData, att->size, &off,
+	    &info) != TSS2_RC_SUCCESS || off != att->size)
 		return errf(-BW_E_INVALID, ret_err,
 		    "quote: signed attestation structure is malformed");
 	if (info.magic != TPM2_GENERATED_VALUE || info.type != TPM2_ST_ATTEST_QUOTE)
@@ -404,12 +441,12 @@ attest_quote_verify(const char *ak_pem, const unsigned char *quote,
 	if (tpm_blob_pcr_mask(&info.attested.quote.pcrSelect, &qmask) < 0)
 		return errf(-BW_E_DENIED, ret_err,
 		    "quote: PCR selection is not a single SHA-256 bank");
-	if (qmask != pcrs.mask)
+	if (qmask != pcrs->mask)
 		return errf(-BW_E_DENIED, ret_err,
 		    "quote: signed PCR selection {%s} differs from the values "
 		    "sent {%s}", attest_pcr_mask_format(qmask, a, sizeof(a)),
-		    attest_pcr_mask_format(pcrs.mask, b, sizeof(b)));
-	if ((r = attest_pcr_composite(&pcrs, composite)) < 0)
+		    attest_pcr_mask_format(pcrs->mask, b, sizeof(b)));
+	if ((r = attest_pcr_composite(pcrs, composite)) < 0)
 		return r;
 	if (info.attested.quote.pcrDigest.size != sizeof(composite) ||
 	    CRYPTO_memcmp(info.attested.quote.pcrDigest.buffer, composite,
@@ -418,18 +455,107 @@ attest_quote_verify(const char *ak_pem, const unsigned char *quote,
 		    "quote: PCR values sent with the quote do not match the "
 		    "signed PCR digest");
 	if (expected) {
-		if (expected->mask != pcrs.mask)
+		if (expected->mask != pcrs->mask)
 			return errf(-BW_E_DENIED, ret_err,
 			    "quote: quoted PCRs {%s} are not the expected {%s}",
-			    attest_pcr_mask_format(pcrs.mask, a, sizeof(a)),
+			    attest_pcr_mask_format(pcrs->mask, a, sizeof(a)),
 			    attest_pcr_mask_format(expected->mask, b, sizeof(b)));
-		if (attest_pcr_diff(expected, &pcrs, list, sizeof(list)) > 0)
+		if (attest_pcr_diff(expected, pcrs, list, sizeof(list)) > 0)
 			return errf(-BW_E_DENIED, ret_err,
 			    "quote: PCR %s differ from the expected values", list);
 	}
+	return 0;
+}
+
+int
+attest_quote_verify(const char *ak_pem, const unsigned char *quote,
+    size_t qlen, const unsigned char *nonce, size_t nlen,
+    const struct attest_pcrs *expected, struct attest_pcrs *ret_pcrs,
+    char **ret_err)
+{
+	struct attest_pcrs pcrs;
+	TPM2B_ATTEST att;
+	TPMT_SIGNATURE sig;
+	int r;
+
+	if (!nonce || nlen == 0 || nlen > ATTEST_NONCE_MAX)
+		return errf(-BW_E_INVALID, ret_err,
+		    "quote: challenge nonce must be 1..%d bytes", ATTEST_NONCE_MAX);
+	if (tpm_blob_quote_decode(quote, qlen, &att, &sig, &pcrs) < 0)
+		return errf(-BW_E_INVALID, ret_err,
+		    "quote: malformed quote blob (%zu bytes)", qlen);
+	if ((r = quote_check(ak_pem, &att, &sig, &pcrs, nonce, nlen, expected,
+	    ret_err)) < 0)
+		return r;
 	if (ret_pcrs)
 		*ret_pcrs = pcrs;
 	return 0;
+}
+
+int
+attest_quote_verify_parts(const char *ak_pem, const unsigned char *attest,
+    size_t alen, const unsigned char *sig, size_t slen,
+    const struct attest_pcrs *pcrs, const unsigned char *nonce, size_t nlen,
+    const struct attest_pcrs *expected, char **ret_err)
+{
+	TPM2B_ATTEST	att = { .size = 0 };
+	TPMT_SIGNATURE	tsig;
+	size_t		off = 0;
+
+	if (!nonce || nlen == 0 || nlen > ATTEST_NONCE_MAX)
+		return errf(-BW_E_INVALID, ret_err,
+		    "quote: challenge nonce must be 1..%d bytes", ATTEST_NONCE_MAX);
+	if (!attest || alen == 0 || alen > sizeof(att.attestationData))
+		return errf(-BW_E_INVALID, ret_err, "quote: the attestation "
+		    "structure is %zu bytes, not 1..%zu", alen,
+		    sizeof(att.attestationData));
+	att.size = (UINT16)alen;
+	memcpy(att.attestationData, attest, alen);
+	memset(&tsig, 0, sizeof(tsig));
+	if (!sig || Tss2_MU_TPMT_SIGNATURE_Unmarshal(sig, slen, &off, &tsig) !=
+	    TSS2_RC_SUCCESS || off != slen)
+		return errf(-BW_E_INVALID, ret_err, "quote: the signature is not "
+		    "a marshalled TPMT_SIGNATURE (%zu bytes)", slen);
+	return quote_check(ak_pem, &att, &tsig, pcrs, nonce, nlen, expected,
+	    ret_err);
+}
+
+int
+attest_quote_split(const unsigned char *quote, size_t qlen,
+    unsigned char **ret_attest, size_t *ret_alen, unsigned char **ret_sig,
+    size_t *ret_slen, struct attest_pcrs *ret_pcrs)
+{
+	_cleanup_free_ unsigned char	*a = NULL, *s = NULL;
+	struct attest_pcrs		 pcrs;
+	TPM2B_ATTEST			 att;
+	TPMT_SIGNATURE			 sig;
+	size_t				 slen = 0;
+
+	if (tpm_blob_quote_decode(quote, qlen, &att, &sig, &pcrs) < 0)
+		return -BW_E_INVALID;
+	if (!(a = malloc(att.size ? att.size : 1)) ||
+	    !(s = malloc(sizeof(TPMT_SIGNATURE))))
+		return -ENOMEM;
+	memcpy(a, att.attestationData, att.size);
+	if (Tss2_MU_TPMT_SIGNATURE_Marshal(&sig, s, sizeof(TPMT_SIGNATURE),
+	    &slen) != TSS2_RC_SUCCESS)
+		return -BW_E_INVALID;
+	*ret_attest = TAKE_PTR(a);
+	*ret_alen = att.size;
+	*ret_sig = TAKE_PTR(s);
+	*ret_slen = slen;
+	*ret_pcrs = pcrs;
+	return 0;
+}
+
+int
+attest_sealed_policy(const unsigned char *blob, size_t len,
+    struct attest_pcrs *ret_pcrs)
+{
+	TPM2B_PUBLIC	pub;
+	TPM2B_PRIVATE	priv;
+
+	return tpm_blob_sealed_decode(blob, len, &pub, &priv, ret_pcrs);
 }
 
 /* ---- MakeCredential (TPM 2.0 Part 1, 11.4.9 KDFa/KDFe, 24) ---- */

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #define ATTEST_PCR_COUNT	24
 #define ATTEST_PCR_DIGEST_LEN	32	/* SHA-256 bank only */
 #define ATTEST_NONCE_LEN	32
@@ -47,6 +49,15 @@ int attest_pcr_predict_extend(struct attest_pcrs *p, unsigned pcr,
 int attest_pcr_diff(const struct attest_pcrs *a, const struct attest_pcrs *b,
     char *buf, size_t len);
 
+/* PCR values as JSON, {"0": "<64 hex>", "7": ...}: the form golden
+ * values and quoted values take in the store and in evidence bundles.
+ * attest_pcrs_to_json() returns a new reference (NULL on ENOMEM);
+ * attest_pcrs_from_json() returns 0 or -BW_E_INVALID naming the bad
+ * entry. */
+json_t *attest_pcrs_to_json(const struct attest_pcrs *p);
+int attest_pcrs_from_json(const json_t *o, struct attest_pcrs *ret,
+    char **ret_err);
+
 /* Converts a marshalled TPM2B_PUBLIC (ECC or RSA) into a PEM
  * SubjectPublicKeyInfo in *ret_pem (caller frees). Returns 0,
  * -BW_E_INVALID or -ENOMEM. */
@@ -70,6 +81,26 @@ int attest_quote_verify(const char *ak_pem, const unsigned char *quote,
     size_t qlen, const unsigned char *nonce, size_t nlen,
     const struct attest_pcrs *expected, struct attest_pcrs *ret_pcrs,
     char **ret_err);
+
+/* The same check on a quote in its standard parts, as tpm2_quote(1)
+ * writes them: ATTEST the marshalled TPMS_ATTEST (the signed message),
+ * SIG the marshalled TPMT_SIGNATURE, PCRS the values quoted. */
+int attest_quote_verify_parts(const char *ak_pem, const unsigned char *attest,
+    size_t alen, const unsigned char *sig, size_t slen,
+    const struct attest_pcrs *pcrs, const unsigned char *nonce, size_t nlen,
+    const struct attest_pcrs *expected, char **ret_err);
+
+/* Splits a quote of tpm_quote() into those parts: *ret_attest and
+ * *ret_sig (caller frees) and *ret_pcrs. Returns 0, -BW_E_INVALID for a
+ * malformed blob, or -ENOMEM. */
+int attest_quote_split(const unsigned char *quote, size_t qlen,
+    unsigned char **ret_attest, size_t *ret_alen, unsigned char **ret_sig,
+    size_t *ret_slen, struct attest_pcrs *ret_pcrs);
+
+/* The PCR values a sealed blob of tpm_seal() is sealed to (its policy),
+ * read without a TPM. Returns 0 or -BW_E_INVALID. */
+int attest_sealed_policy(const unsigned char *blob, size_t len,
+    struct attest_pcrs *ret_pcrs);
 
 /* Software TPM2_MakeCredential: wraps SECRET (1..64 bytes) so that only
  * the TPM holding the endorsement key EK_PUB (marshalled TPM2B_PUBLIC of

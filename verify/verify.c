@@ -57,8 +57,11 @@ usage(FILE *f)
 	    "An evidence bundle (bulwark evidence export) is verified completely:\n"
 	    "the manifest's ECDSA P-384 signature against --key (required), the\n"
 	    "size and SHA-256 of every file, no file missing or added, the audit\n"
-	    "segments' chain and checkpoint signatures, and the TPM quote when\n"
-	    "present. Every problem is printed with the file (and for audit\n"
+	    "segments' chain and checkpoint signatures, and the TPM quote: it\n"
+	    "must be present, signed by the attestation key the manifest lists,\n"
+	    "made over SHA-256 of this bundle's manifest.json (not replayed\n"
+	    "from another bundle) and show the golden PCR values the manifest\n"
+	    "records. Every problem is printed with the file (and for audit\n"
 	    "damage the seq and kind).\n"
 	    "\n"
 	    "Exit status:\n"
@@ -69,11 +72,20 @@ usage(FILE *f)
 }
 
 static int
-quote_verify(const char *ak_pem, const unsigned char *quote, size_t qlen,
-    const unsigned char *nonce, size_t nlen, char **ret_err)
+quote_verify(const char *ak_pem, const struct evidence_quote *q,
+    const unsigned char *nonce, size_t nlen, const json_t *golden,
+    char **ret_err)
 {
-	return attest_quote_verify(ak_pem, quote, qlen, nonce, nlen, NULL, NULL,
-	    ret_err);
+	struct attest_pcrs	pcrs, expect;
+	int			r;
+
+	if ((r = attest_pcrs_from_json(q->pcrs, &pcrs, ret_err)) < 0)
+		return r;
+	if ((r = attest_pcrs_from_json(golden, &expect, ret_err)) < 0)
+		return errf(r, ret_err, "the signed manifest's golden PCR values "
+		    "are unreadable");
+	return attest_quote_verify_parts(ak_pem, q->attest, q->attest_len,
+	    q->sig, q->sig_len, &pcrs, nonce, nlen, &expect, ret_err);
 }
 
 static int
@@ -105,8 +117,10 @@ verify_bundle(const char *path, EVP_PKEY *const *keys, size_t nkeys, int quiet)
 			    rep.audit_last_seq, rep.audit_segments,
 			    rep.audit_checkpoints);
 		if (rep.quote == 1)
-			printf("tpm: quote verified with the attestation key in the "
-			    "bundle\n");
+			printf("tpm: quote verified: signed by the attestation key "
+			    "tpm/ak.pub.pem over SHA-256(manifest.json); PCRs %s "
+			    "equal the golden values\n", rep.quote_pcrs ?
+			    rep.quote_pcrs : "?");
 		for (size_t i = 0; i < rep.n_absent; i++)
 			printf("absent: %s\n", rep.absent[i]);
 		for (size_t i = 0; i < rep.n_problems; i++) {

@@ -3,6 +3,9 @@
 # a signed evidence bundle, bulwark-verify checks it offline with only the
 # bundle and the appliance's checkpoint public key; altering any file
 # inside, or one audit record, makes it fail naming the file or record.
+# Issue 20, Done-means 3: every bundle carries bulwarkd's TPM quote over
+# its manifest's digest; a bundle whose quote was removed, replayed from
+# a second bundle, or whose AK was replaced fails naming why.
 . "$(dirname "$0")/lib.sh"
 
 start_bulwarkd "$T/d" || exit 1
@@ -17,6 +20,11 @@ check "the auditor exports a bundle" [ -s "$T/b.tar" ]
 KEY="$T/d/pki/audit-checkpoint.pub.pem"
 [ -f "$KEY" ] || KEY="$T/d/audit/checkpoint-key.pem"
 check "bulwark-verify accepts the bundle" "$BW/bulwark-verify" --key "$KEY" "$T/b.tar"
+"$BW/bulwark-verify" --key "$KEY" "$T/b.tar" >"$T/ok.out" 2>&1
+check "the bundle's TPM quote verifies, over the sealed PCRs 0,2,4,7,13" \
+	grep -q '^tpm: quote verified: .*PCRs 0,2,4,7,13 equal the golden values' "$T/ok.out"
+check "the golden values are those the root secret is sealed to" \
+	sh -c "tar -xOf '$T/b.tar' manifest.json | jq -e '.tpm[\"golden-source\"] | test(\"root.sealed\")' >/dev/null"
 tar -tf "$T/b.tar" >"$T/members"
 check "the bundle holds assessment results, the SSP, audit segments and a manifest" \
 	sh -c "grep -q assessment-results '$T/members' && grep -qi ssp '$T/members' &&
@@ -38,6 +46,31 @@ tamper "$seg" '3s/outcome=success/outcome=failure/' || fail "tamper $seg"
 "$BW/bulwark-verify" --key "$KEY" "$T/t.tar" >"$T/v.out" 2>&1; rc=$?
 check "altered audit record: verify fails (exit $rc)" [ $rc = 1 ]
 check "altered audit record: the report names the record" grep -Eqi "seq|$seg" "$T/v.out"
+
+# The quote: removed; the quote of a second bundle; another AK.
+verify_fails() { # name tar regex problems
+	"$BW/bulwark-verify" --key "$KEY" "$2" >"$T/v.out" 2>&1; rc=$?
+	check "$1: verify fails (exit $rc)" [ $rc = 1 ]
+	check "$1: $(grep -E "$3" "$T/v.out" | head -1 | sed "s/against this bundle.*values: /...: /")" grep -Eq "$3" "$T/v.out"
+	check "$1: $4 problem(s)" grep -q "^DAMAGED: $4 problem" "$T/v.out"
+}
+rm -rf "$T/q" && mkdir -p "$T/q" && tar -xf "$T/b.tar" -C "$T/q"
+tar -cf "$T/noq.tar" -C "$T/q" $(grep -v '^tpm/quote.attest$' "$T/members")
+verify_fails "quote removed" "$T/noq.tar" '^FAILED QUOTE tpm/quote.attest: the TPM quote is missing' 1
+$A evidence export --since 2000-01-01 -o "$T/b2.tar" >/dev/null 2>&1
+check "a second bundle verifies" "$BW/bulwark-verify" --key "$KEY" "$T/b2.tar"
+tar -xf "$T/b2.tar" -C "$T/q" tpm/quote.attest tpm/quote.sig tpm/quote-pcrs.json
+tar -cf "$T/replay.tar" -C "$T/q" $(cat "$T/members")
+verify_fails "quote of the second bundle" "$T/replay.tar" \
+	'^FAILED QUOTE tpm/quote.attest: .*nonce .*replayed' 1
+tar -xf "$T/b.tar" -C "$T/q"
+openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null |
+	openssl ec -pubout -out "$T/q/tpm/ak.pub.pem" 2>/dev/null
+tar -cf "$T/otherak.tar" -C "$T/q" $(cat "$T/members")
+verify_fails "another AK" "$T/otherak.tar" \
+	'^FAILED QUOTE tpm/quote.attest: .*signature does not verify' 3
+check "another AK: the key is named" grep -q '^FAILED QUOTE tpm/ak.pub.pem: not the attestation key' "$T/v.out"
+
 openssl ecparam -name secp384r1 -genkey -noout -out "$T/other.key" 2>/dev/null
 openssl ec -in "$T/other.key" -pubout -out "$T/other.pub" 2>/dev/null
 "$BW/bulwark-verify" --key "$T/other.pub" "$T/b.tar" >"$T/v.out" 2>&1; rc=$?

@@ -7,6 +7,10 @@
 # verifies; altering the results, the SSP, the manifest, the CA chain or
 # one audit record, or using another key, makes bulwark-verify exit 1
 # and name the file (and the record's seq); usage errors exit 2.
+# The TPM quote (made by a software TPM): verified, also by
+# tpm2_checkquote and sha256sum alone; a bundle whose quote is missing,
+# replayed from another bundle, signed by another TPM's AK, whose PCR
+# values were edited or differ from the golden values fails naming why.
 set -u
 : "${top_srcdir:?}" "${top_builddir:?}"
 V=$top_builddir/bulwark-verify
@@ -53,6 +57,32 @@ jq -r '.files[] | "\(.sha256)  \(.name)"' "$tmp/x/manifest.json" >"$tmp/sums"
 expect 0 "$tmp/dir.out" --key "$tmp/trust.pem" "$tmp/x/audit" &&
     ok "audit-dir mode on the extracted segments" || fail "audit-dir mode"
 
+# The TPM quote, checked without Bulwark code: the AK's signature and the
+# nonce, SHA-256 of manifest.json (tpm2_checkquote), and the quoted PCR
+# values against the signed PCR digest, the last 32 bytes of the
+# TPMS_ATTEST (sha256sum).
+grep -q '^tpm: quote verified' "$tmp/ok.out" &&
+    ok "$(grep '^tpm:' "$tmp/ok.out")" || fail "the quote is not reported verified"
+nonce=$(sha256sum "$tmp/x/manifest.json" | cut -c1-64)
+if command -v tpm2_checkquote >/dev/null; then
+	tpm2_checkquote -u "$tmp/x/tpm/ak.pub.pem" -m "$tmp/x/tpm/quote.attest" \
+	    -s "$tmp/x/tpm/quote.sig" -g sha256 -q "$nonce" >"$tmp/cq.out" 2>&1 &&
+	    ok "tpm2_checkquote: signed by tpm/ak.pub.pem over sha256(manifest.json)" ||
+	    { cat "$tmp/cq.out"; fail "tpm2_checkquote rejects the quote"; }
+else
+	echo "skip: no tpm2_checkquote (tpm2-tools)"
+fi
+signed=$(tail -c 32 "$tmp/x/tpm/quote.attest" | od -An -tx1 | tr -d ' \n')
+values=$(jq -r '.values | to_entries | sort_by(.key | tonumber) | .[].value' \
+    "$tmp/x/tpm/quote-pcrs.json" | tr -d '\n' |
+    perl -e 'print pack("H*", <STDIN>)' | sha256sum | cut -c1-64)
+[ "$signed" = "$values" ] && ok "sha256sum: the PCR values hash to the signed digest" ||
+    fail "PCR digest $signed, values hash to $values"
+jq -e '.tpm.golden == (input | .values)' "$tmp/x/manifest.json" \
+    "$tmp/x/tpm/quote-pcrs.json" >/dev/null &&
+    ok "jq: the quoted PCR values equal the manifest's golden values" ||
+    fail "quoted PCR values differ from the golden values"
+
 list=$(tar -tf "$tmp/bundle.tar")
 repack() {	# repack DIR OUT: GNU tar, same order, ustar
 	(cd "$1" && tar --format=ustar -cf "$2" $list)
@@ -86,6 +116,45 @@ seq=$(printf '%s\n' "$line" | sed 's/.* seq=\([0-9]*\) .*/\1/')
 alter "audit/$seg" '10s/actor=alice/actor=mallory/' \
     "^FAILED AUDIT audit/$seg: seq $seq MODIFIED"
 grep -Eq "^FAILED (DIGEST|SIZE) audit/$seg" "$tmp/bad.out" || fail "segment digest not reported"
+
+# quote_fails TAR REGEX PROBLEMS: bulwark-verify exits 1 printing a line
+# matching REGEX, with PROBLEMS problems in all.
+quote_fails() {
+	if expect 1 "$tmp/q.out" --key "$tmp/trust.pem" "$1" &&
+	    grep -Eq "$2" "$tmp/q.out" && grep -q "^DAMAGED: $3 problem" "$tmp/q.out"; then
+		ok "$(grep -E "$2" "$tmp/q.out" | head -1)"
+	else
+		cat "$tmp/q.out"; fail "$1: not reported as /$2/ with $3 problem(s)"
+	fi
+}
+# quote_edit NAME: a copy of the extracted bundle in $tmp/y to edit, then
+# repacked by quote_repack (the files of LIST that are there).
+quote_edit() { rm -rf "$tmp/y"; cp -a "$tmp/x" "$tmp/y"; }
+quote_repack() {
+	(cd "$tmp/y" && for f in $list; do [ -e "$f" ] && echo "$f"; done) >"$tmp/ylist"
+	(cd "$tmp/y" && tar --format=ustar -cf "$tmp/$1" $(cat "$tmp/ylist"))
+}
+quote_edit; rm "$tmp/y/tpm/quote.attest"; quote_repack no-quote.tar
+quote_fails "$tmp/no-quote.tar" '^FAILED QUOTE tpm/quote.attest: the TPM quote is missing' 1
+quote_fails "$tmp/unquoted.tar" '^FAILED QUOTE tpm/quote.attest: the TPM quote is missing' 1
+# The quote of another bundle from the same TPM: only its nonce is wrong.
+mkdir "$tmp/x2" && tar -xf "$tmp/bundle2.tar" -C "$tmp/x2" || fail "bundle2"
+quote_edit; cp "$tmp/x2/tpm/quote.attest" "$tmp/x2/tpm/quote.sig" \
+    "$tmp/x2/tpm/quote-pcrs.json" "$tmp/y/tpm/"; quote_repack replayed.tar
+quote_fails "$tmp/replayed.tar" '^FAILED QUOTE tpm/quote.attest: .*nonce .*replayed' 1
+# Another TPM's AK in place of the appliance's.
+quote_edit; cp "$tmp/ak-other.pem" "$tmp/y/tpm/ak.pub.pem"; quote_repack other-ak.tar
+quote_fails "$tmp/other-ak.tar" '^FAILED QUOTE tpm/ak.pub.pem: not the attestation key the signed manifest names' 3
+grep -q '^FAILED QUOTE tpm/quote.attest: .*signature does not verify' "$tmp/q.out" ||
+    fail "other AK: the signature failure is not named"
+# Quoted by another TPM while the signed manifest names this one's AK.
+quote_fails "$tmp/other-tpm.tar" '^FAILED QUOTE tpm/quote.attest: .*signature does not verify .*another TPM' 1
+# PCR values edited to match the golden ones, or golden values that differ.
+quote_edit; sed -i '0,/"7": "\(.\)/s//"7": "f/' "$tmp/y/tpm/quote-pcrs.json"
+cmp -s "$tmp/x/tpm/quote-pcrs.json" "$tmp/y/tpm/quote-pcrs.json" && fail "sed did not change the PCR values"
+quote_repack pcrs-edited.tar
+quote_fails "$tmp/pcrs-edited.tar" '^FAILED QUOTE tpm/quote.attest: .*PCR values .*do not match the signed PCR digest' 1
+quote_fails "$tmp/golden-off.tar" '^FAILED QUOTE tpm/quote.attest: .*PCR 7 differ from the expected values' 1
 
 expect 1 "$tmp/other.out" --key "$tmp/other.pem" "$tmp/bundle.tar" &&
     grep -q '^FAILED BAD_SIGNATURE manifest.json' "$tmp/other.out" &&

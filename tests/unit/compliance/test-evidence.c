@@ -2,8 +2,10 @@
  * append in a temp dir), a real scan of the fixture world, the generated
  * SSP and a real appliance PKI are exported, verified, then damaged in
  * many ways, each of which must be reported naming the file or the
- * audit record. When BW_EVIDENCE_OUT names a directory, a good bundle,
- * its trust anchor and another key are left there for
+ * audit record. The TPM quote is checked with a stand-in TPM here; when
+ * BW_EVIDENCE_OUT names a directory, bundles quoted by software TPMs
+ * (good, and damaged in the ways write_quoted() lists), an unquoted one,
+ * the trust anchor and another key are left there for
  * tests/integration/evidence-verify.sh. */
 #include "tests/unit/audit/audit-test.h"
 
@@ -22,7 +24,11 @@
 #include "compliance/check.h"
 #include "compliance/evidence.h"
 #include "hardening/pki.h"
+#include "identity/attest.h"
+#include "identity/swtpm.h"
+#include "identity/tpm.h"
 #include "lib/err.h"
+#include "lib/json.h"
 #include "tests/unit/compliance/fixture.h"
 
 static struct comp_catalog	*cat;
@@ -112,9 +118,9 @@ teardown(void **state)
 	return 0;
 }
 
-static const unsigned char ak_pem[] = "-----BEGIN PUBLIC KEY-----\nAK\n-----END PUBLIC KEY-----\n";
-static const unsigned char quote[] = { 0xff, 0x54, 0x43, 0x47, 0x80, 0x18, 1, 2, 3 };
-static const unsigned char nonce[] = "0123456789abcdef0123456789abcdef";
+static const char ak_pem[] = "-----BEGIN PUBLIC KEY-----\nAK\n-----END PUBLIC KEY-----\n";
+static const unsigned char attest[] = { 0xff, 0x54, 0x43, 0x47, 0x80, 0x18, 1, 2, 3 };
+static const unsigned char qsig[] = { 0x00, 0x18, 0x00, 0x0b, 4, 5 };
 
 static uint64_t progress_done, progress_total;
 static unsigned progress_calls;
@@ -318,8 +324,9 @@ test_roundtrip(void **state)
 	assert_string_equal(rep.system, "Bulwark appliance test");
 	/* results, poam, ssp, segments, audit key, ca, manifest, sig */
 	assert_int_equal(rep.files, 7 + rep.audit_segments);
-	/* The three TPM inputs are absent, and the manifest says so. */
-	assert_int_equal(rep.n_absent, 3);
+	/* Without a TPM the quote is absent, and the manifest says so. */
+	assert_int_equal(rep.n_absent, 1);
+	assert_non_null(strstr(rep.absent[0], "tpm/: no TPM"));
 	assert_int_equal(rep.quote, -1);
 	evidence_report_done(&rep);
 }
@@ -337,7 +344,7 @@ test_no_failures_no_poam(void **state)
 	export_ok(&o, path);
 	verify(path, key->pubkey, &rep);
 	assert_int_equal(rep.ok, 1);
-	assert_int_equal(rep.n_absent, 4);
+	assert_int_equal(rep.n_absent, 2);
 	assert_non_null(strstr(rep.absent[0], "poam.json"));
 	evidence_report_done(&rep);
 }
@@ -684,29 +691,114 @@ test_period_padded(void **state)
 	assert_int_equal(truncate(seg, st.st_size), 0);
 }
 
-static int quote_fn_calls;
+/* ---- the TPM quote, with a stand-in TPM ---- */
+
+static int		 quote_fn_calls;
+static unsigned char	 quoted_nonce[64];
+static size_t		 quoted_nlen;
+
+static json_t *
+fake_pcrs(void)
+{
+	return json_pack("{s:s, s:s}", "0", "00000000000000000000000000000000"
+	    "00000000000000000000000000000000", "7", "77777777777777777777777777"
+	    "777777777777777777777777777777777777");
+}
 
 static int
-quote_ok(const char *ak, const unsigned char *q, size_t qlen,
-    const unsigned char *n, size_t nlen, char **ret_err)
+fake_describe(void *ctx, char **ret_ak_pem, json_t **ret_golden,
+    const char **ret_source, char **ret_err)
 {
+	(void)ctx;
 	(void)ret_err;
-	quote_fn_calls++;
-	assert_memory_equal(ak, ak_pem, sizeof(ak_pem) - 1);
-	assert_int_equal(qlen, sizeof(quote));
-	assert_memory_equal(q, quote, qlen);
-	assert_int_equal(nlen, sizeof(nonce) - 1);
-	assert_memory_equal(n, nonce, nlen);
+	*ret_ak_pem = strdup(ak_pem);
+	*ret_golden = fake_pcrs();
+	*ret_source = "the test";
+	return 0;
+}
+
+static unsigned char *
+dup_bytes(const unsigned char *p, size_t n)
+{
+	unsigned char *d = malloc(n);
+
+	assert_non_null(d);
+	return memcpy(d, p, n);
+}
+
+static int
+fake_quote(void *ctx, const unsigned char *n, size_t nlen,
+    struct evidence_quote *ret, char **ret_err)
+{
+	(void)ctx;
+	if (nlen > sizeof(quoted_nonce))
+		return errf(-EINVAL, ret_err, "nonce of %zu bytes", nlen);
+	memcpy(quoted_nonce, n, nlen);
+	quoted_nlen = nlen;
+	ret->attest = dup_bytes(attest, sizeof(attest));
+	ret->attest_len = sizeof(attest);
+	ret->sig = dup_bytes(qsig, sizeof(qsig));
+	ret->sig_len = sizeof(qsig);
+	ret->pcrs = fake_pcrs();
 	return 0;
 }
 
 static int
-quote_bad(const char *ak, const unsigned char *q, size_t qlen,
-    const unsigned char *n, size_t nlen, char **ret_err)
+fake_quote_fails(void *ctx, const unsigned char *n, size_t nlen,
+    struct evidence_quote *ret, char **ret_err)
 {
-	(void)ak; (void)q; (void)qlen; (void)n; (void)nlen;
-	*ret_err = strdup("PCR 7 differs");
+	(void)ctx; (void)n; (void)nlen; (void)ret;
+	return errf(-BW_E_UNAVAILABLE, ret_err, "the TPM is in lockout");
+}
+
+static const struct evidence_tpm_ops fake_tpm = {
+	.describe = fake_describe, .quote = fake_quote,
+};
+
+/* The verifier hands over what the exporter's TPM produced, the golden
+ * values the manifest recorded, and as nonce what the exporter quoted. */
+static int
+quote_ok(const char *ak, const struct evidence_quote *q,
+    const unsigned char *n, size_t nlen, const json_t *golden, char **ret_err)
+{
+	_cleanup_json_ json_t *want = fake_pcrs();
+
+	(void)ret_err;
+	quote_fn_calls++;
+	assert_string_equal(ak, ak_pem);
+	assert_int_equal(q->attest_len, sizeof(attest));
+	assert_memory_equal(q->attest, attest, sizeof(attest));
+	assert_int_equal(q->sig_len, sizeof(qsig));
+	assert_memory_equal(q->sig, qsig, sizeof(qsig));
+	assert_true(json_equal(q->pcrs, want));
+	assert_true(json_equal((json_t *)golden, want));
+	assert_int_equal(nlen, quoted_nlen);
+	assert_memory_equal(n, quoted_nonce, nlen);
+	return 0;
+}
+
+static int
+quote_bad(const char *ak, const struct evidence_quote *q,
+    const unsigned char *n, size_t nlen, const json_t *golden, char **ret_err)
+{
+	(void)ak; (void)q; (void)n; (void)nlen; (void)golden;
+	*ret_err = strdup("quote: PCR 7 differ from the expected values");
 	return -BW_E_DENIED;
+}
+
+/* SHA-256 of the manifest.json member of the bundle at PATH. */
+static void
+manifest_sha256(const char *path, unsigned char out[AUDIT_HASH_LEN])
+{
+	struct tent		 ents[256];
+	const struct tent	*m;
+	size_t			 len, n;
+	char			*buf = slurp(path, &len);
+
+	n = tar_list(buf, len, ents, 256);
+	assert_non_null(m = tar_find(ents, n, EVIDENCE_MANIFEST));
+	assert_int_equal(audit_sha256(buf + m->data_off, m->len, out), 0);
+	free(buf);
 }
 
 static void
@@ -714,30 +806,36 @@ test_tpm(void **state)
 {
 	struct evidence_opts	o;
 	struct evidence_report	rep;
-	char			path[1100], *err = NULL;
+	struct evidence_tpm_ops	failing = fake_tpm;
+	unsigned char		digest[AUDIT_HASH_LEN];
+	char			path[1100], edit[1100], *err = NULL;
 
 	(void)state;
 	opts_default(&o, bad_scan);
-	o.tpm_ak_pem = (struct evidence_blob){ ak_pem, sizeof(ak_pem) - 1 };
-	o.tpm_quote = (struct evidence_blob){ quote, sizeof(quote) };
+	o.tpm = &fake_tpm;
 	snprintf(path, sizeof(path), "%s/tpm.tar", tmp);
-	/* A quote without its nonce is refused. */
-	assert_int_equal(evidence_export(&o, path, &err), -BW_E_INVALID);
-	free(err);
-	o.tpm_nonce = (struct evidence_blob){ nonce, sizeof(nonce) - 1 };
+	snprintf(edit, sizeof(edit), "%s/tpm-edit.tar", tmp);
 	export_ok(&o, path);
+	/* The quote is made over SHA-256 of the manifest as written. */
+	manifest_sha256(path, digest);
+	assert_int_equal(quoted_nlen, sizeof(digest));
+	assert_memory_equal(quoted_nonce, digest, sizeof(digest));
 
 	memset(&rep, 0, sizeof(rep));
 	assert_int_equal(evidence_verify_ex(path, key->pubkey, quote_ok, &rep), 0);
+	if (!rep.ok)
+		dump(&rep);
 	assert_int_equal(rep.ok, 1);
 	assert_int_equal(rep.quote, 1);
 	assert_int_equal(quote_fn_calls, 1);
+	assert_string_equal(rep.quote_pcrs, "0,7");
 	assert_int_equal(rep.n_absent, 0);
 	evidence_report_done(&rep);
 
 	assert_int_equal(evidence_verify_ex(path, key->pubkey, quote_bad, &rep), 0);
 	assert_int_equal(rep.ok, 0);
-	assert_non_null(has_problem(&rep, EVIDENCE_QUOTE, "tpm/quote.bin"));
+	assert_non_null(has_problem(&rep, EVIDENCE_QUOTE, "tpm/quote.attest"));
+	assert_int_equal(rep.n_problems, 1);
 	evidence_report_done(&rep);
 
 	/* Without a quote verifier the quote is reported unchecked. */
@@ -745,6 +843,156 @@ test_tpm(void **state)
 	assert_int_equal(rep.ok, 1);
 	assert_int_equal(rep.quote, 0);
 	evidence_report_done(&rep);
+
+	/* The quote removed: missing, whoever verifies. */
+	tar_rewrite(path, edit, "tpm/quote.attest", NULL);
+	verify(edit, key->pubkey, &rep);
+	assert_int_equal(rep.ok, 0);
+	assert_non_null(has_problem(&rep, EVIDENCE_QUOTE, "tpm/quote.attest"));
+	assert_non_null(strstr(has_problem(&rep, EVIDENCE_QUOTE,
+	    "tpm/quote.attest")->message, "missing"));
+	evidence_report_done(&rep);
+
+	/* A bundle without a quote fails a verifier that checks quotes. */
+	memset(&rep, 0, sizeof(rep));
+	assert_int_equal(evidence_verify_ex(bundle, key->pubkey, quote_ok, &rep), 0);
+	assert_int_equal(rep.ok, 0);
+	assert_int_equal(rep.quote, -1);
+	assert_non_null(strstr(has_problem(&rep, EVIDENCE_QUOTE,
+	    "tpm/quote.attest")->message, "missing"));
+	assert_int_equal(quote_fn_calls, 1);
+	evidence_report_done(&rep);
+
+	/* No quote, no bundle. */
+	failing.quote = fake_quote_fails;
+	o.tpm = &failing;
+	progress_done = 0;
+	snprintf(path, sizeof(path), "%s/tpm-failed.tar", tmp);
+	assert_int_equal(evidence_export(&o, path, &err), -BW_E_UNAVAILABLE);
+	assert_non_null(strstr(err, "lockout"));
+	free(err);
+	assert_int_equal(access(path, F_OK), -1);
+}
+
+/* ---- the TPM quote, with software TPMs (for evidence-verify.sh) ---- */
+
+/* Quotes with QUOTER's AK while the manifest names AK_OF's; GOLDEN_OFF
+ * records a wrong golden value for PCR 7. */
+struct sw_tpm {
+	struct tpm	*ak_of, *quoter;
+	int		 golden_off;
+};
+
+static int
+sw_ak_pem(struct tpm *t, char **ret_pem, char **ret_err)
+{
+	unsigned char	*pub = NULL;
+	size_t		 len = 0;
+	int		 r;
+
+	if ((r = tpm_ak_ensure(t, TPM_AK_HANDLE_DEFAULT, &pub, &len,
+	    ret_err)) >= 0)
+		r = attest_pub_to_pem(pub, len, ret_pem, ret_err);
+	free(pub);
+	return r;
+}
+
+static int
+sw_describe(void *ctx, char **ret_ak_pem, json_t **ret_golden,
+    const char **ret_source, char **ret_err)
+{
+	struct sw_tpm		*s = ctx;
+	struct attest_pcrs	 p;
+	int			 r;
+
+	if ((r = sw_ak_pem(s->ak_of, ret_ak_pem, ret_err)) < 0 ||
+	    (r = tpm_pcr_read(s->ak_of, TPM_SEAL_PCRS_DEFAULT, &p, ret_err)) < 0)
+		return r;
+	if (s->golden_off)
+		p.digest[7][0] ^= 1;
+	*ret_golden = attest_pcrs_to_json(&p);
+	*ret_source = "PCR values read from the software TPM by the test";
+	return 0;
+}
+
+static int
+sw_quote(void *ctx, const unsigned char *n, size_t nlen,
+    struct evidence_quote *ret, char **ret_err)
+{
+	struct sw_tpm		*s = ctx;
+	unsigned char		*blob = NULL;
+	struct attest_pcrs	 pcrs;
+	size_t			 len = 0;
+	int			 r;
+
+	if ((r = tpm_quote(s->quoter, TPM_AK_HANDLE_DEFAULT,
+	    TPM_SEAL_PCRS_DEFAULT, n, nlen, &blob, &len, ret_err)) < 0)
+		return r;
+	r = attest_quote_split(blob, len, &ret->attest, &ret->attest_len,
+	    &ret->sig, &ret->sig_len, &pcrs);
+	free(blob);
+	if (r == 0 && !(ret->pcrs = attest_pcrs_to_json(&pcrs)))
+		r = -ENOMEM;
+	return r;
+}
+
+static void
+sw_start(const char *dir, struct swtpm **ret_sw, struct tpm **ret_tpm)
+{
+	char *err = NULL;
+
+	if (swtpm_start(dir, ret_sw, &err) < 0 ||
+	    tpm_open(swtpm_tcti(*ret_sw), ret_tpm, &err) < 0)
+		fail_msg("swtpm %s: %s", dir, err ? err : "?");
+}
+
+/* OUT/NAME: a bundle quoted as S says. */
+static void
+sw_export(const char *out, const char *name, struct sw_tpm *s, time_t now)
+{
+	struct evidence_tpm_ops	ops = { .describe = sw_describe,
+	    .quote = sw_quote, .ctx = s };
+	struct evidence_opts	o;
+	char			path[1100];
+
+	opts_default(&o, bad_scan);
+	o.tpm = &ops;
+	o.now = now;
+	snprintf(path, sizeof(path), "%s/%s", out, name);
+	export_ok(&o, path);
+}
+
+/* Bundles for evidence-verify.sh, quoted by software TPM A: a good one,
+ * a second one (to replay its quote), one quoted by TPM B though the
+ * manifest names A's AK, one whose golden PCR 7 differs; and B's AK. */
+static void
+write_quoted(const char *out)
+{
+	struct swtpm	*swa = NULL, *swb = NULL;
+	struct tpm	*a = NULL, *b = NULL;
+	struct sw_tpm	 s = { 0 };
+	char		 dir[1100], *pem = NULL, *err = NULL;
+
+	snprintf(dir, sizeof(dir), "%s/tpm-a", tmp);
+	sw_start(dir, &swa, &a);
+	snprintf(dir, sizeof(dir), "%s/tpm-b", tmp);
+	sw_start(dir, &swb, &b);
+	if (sw_ak_pem(b, &pem, &err) < 0)
+		fail_msg("AK of TPM B: %s", err);
+	snprintf(dir, sizeof(dir), "%s/ak-other.pem", out);
+	spit(dir, pem, strlen(pem));
+	free(pem);
+	s = (struct sw_tpm){ .ak_of = a, .quoter = a };
+	sw_export(out, "bundle.tar", &s, 0);
+	sw_export(out, "bundle2.tar", &s, time(NULL) - 60);
+	s.golden_off = 1;
+	sw_export(out, "golden-off.tar", &s, 0);
+	s = (struct sw_tpm){ .ak_of = a, .quoter = b };
+	sw_export(out, "other-tpm.tar", &s, 0);
+	tpm_close(a);
+	tpm_close(b);
+	assert_true(swtpm_stop(swa) >= 0);
+	assert_true(swtpm_stop(swb) >= 0);
 }
 
 static void
@@ -788,8 +1036,9 @@ test_write_out(void **state)
 	(void)state;
 	if (!out || !*out)
 		out = tmp;	/* still exercised, then removed with TMP */
+	write_quoted(out);
 	opts_default(&o, bad_scan);
-	snprintf(path, sizeof(path), "%s/bundle.tar", out);
+	snprintf(path, sizeof(path), "%s/unquoted.tar", out);
 	export_ok(&o, path);
 	assert_int_equal(audit_pubkey_pem(key->pubkey, &pem, &len), 0);
 	snprintf(path, sizeof(path), "%s/trust.pem", out);

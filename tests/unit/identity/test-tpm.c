@@ -365,6 +365,78 @@ expect_unseal(struct tpm *t, const unsigned char *blob, size_t len)
 	tpm_secret_free(out, olen);
 }
 
+/* The quote in its standard parts (evidence bundles): split, verified,
+ * and refused when the nonce, the signed bytes or the PCR values differ;
+ * PCR values through JSON and back; a sealed blob's policy read. */
+static void
+test_quote_parts(void **state)
+{
+	struct fx *f = *state;
+	unsigned char nonce[32], *q = NULL, *att = NULL, *sig = NULL, *blob = NULL;
+	struct attest_pcrs pcrs, back, now, policy;
+	size_t qlen = 0, alen = 0, slen = 0, blen = 0;
+	char *pem = ak_pem(f->tpm, NULL, NULL), *err = NULL;
+	json_t *j;
+
+	memset(nonce, 0x33, sizeof(nonce));
+	quote_fresh(f, f->tpm, nonce, &q, &qlen);
+	assert_int_equal(attest_quote_split(q, qlen, &att, &alen, &sig, &slen,
+	    &pcrs), 0);
+	assert_int_equal(attest_quote_split(q, qlen - 1, &att, &alen, &sig,
+	    &slen, &pcrs), -BW_E_INVALID);
+	assert_int_equal(tpm_pcr_read(f->tpm, TPM_SEAL_PCRS_DEFAULT, &now, &err),
+	    0);
+	assert_non_null(j = attest_pcrs_to_json(&pcrs));
+	assert_int_equal(json_object_size(j), 5);
+	assert_int_equal(attest_pcrs_from_json(j, &back, &err), 0);
+	json_decref(j);
+	assert_int_equal(back.mask, TPM_SEAL_PCRS_DEFAULT);
+	assert_int_equal(attest_pcr_diff(&back, &now, (char[128]){ 0 }, 128), 0);
+	if (attest_quote_verify_parts(pem, att, alen, sig, slen, &back, nonce,
+	    sizeof(nonce), &now, &err) < 0)
+		fail_msg("verify parts: %s", err);
+	nonce[0] ^= 1;
+	assert_int_equal(attest_quote_verify_parts(pem, att, alen, sig, slen,
+	    &back, nonce, sizeof(nonce), NULL, &err), -BW_E_DENIED);
+	assert_non_null(strstr(err, "nonce"));
+	free(err);
+	err = NULL;
+	nonce[0] ^= 1;
+	back.digest[7][0] ^= 1;
+	assert_int_equal(attest_quote_verify_parts(pem, att, alen, sig, slen,
+	    &back, nonce, sizeof(nonce), NULL, &err), -BW_E_DENIED);
+	assert_non_null(strstr(err, "signed PCR digest"));
+	free(err);
+	err = NULL;
+	back.digest[7][0] ^= 1;
+	att[alen - 1] ^= 1;
+	assert_int_equal(attest_quote_verify_parts(pem, att, alen, sig, slen,
+	    &back, nonce, sizeof(nonce), NULL, &err), -BW_E_DENIED);
+	assert_non_null(strstr(err, "signature"));
+	free(err);
+	err = NULL;
+	assert_int_equal(attest_quote_verify_parts(pem, att, alen, sig, slen - 1,
+	    &back, nonce, sizeof(nonce), NULL, &err), -BW_E_INVALID);
+	free(err);
+	err = NULL;
+	assert_non_null(j = json_pack("{s:s}", "7", "zz"));
+	assert_int_equal(attest_pcrs_from_json(j, &back, &err), -BW_E_INVALID);
+	json_decref(j);
+	free(err);
+	err = NULL;
+
+	seal_current(f->tpm, &blob, &blen);
+	assert_int_equal(attest_sealed_policy(blob, blen, &policy), 0);
+	assert_int_equal(policy.mask, TPM_SEAL_PCRS_DEFAULT);
+	assert_int_equal(attest_pcr_diff(&policy, &now, (char[128]){ 0 }, 128), 0);
+	assert_int_equal(attest_sealed_policy(q, qlen, &policy), -BW_E_INVALID);
+	free(blob);
+	free(att);
+	free(sig);
+	free(q);
+	free(pem);
+}
+
 static void
 test_seal_unseal(void **state)
 {
@@ -1154,6 +1226,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_evict_and_recreate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quote_verifies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quote_wrong_nonce, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quote_parts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quote_other_tpm, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quote_pcr_drift, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seal_unseal, setup, teardown),
