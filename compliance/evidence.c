@@ -36,6 +36,7 @@
 #include "lib/macro.h"
 #include "compliance/evidence.h"
 #include "compliance/oscal.h"
+#include "compliance/oscal-plan.h"
 #include "compliance/ssp.h"
 
 #define TAR_BLOCK	512
@@ -510,6 +511,23 @@ ev_oscal_texts(struct ev_export *x, json_t *manifest, char **ret_ar,
 	return 0;
 }
 
+/* The assessment plan the assessment results import, as the bundle
+ * stores it, into *RET (caller owns). */
+static int
+ev_plan_text(const struct evidence_opts *o, char **ret)
+{
+	_cleanup_json_ json_t	*ap = NULL;
+	struct comp_ap_opts	 ao = { .system_name = o->system_name,
+		.import_ssp = EV_SSP_NAME };
+	int			 r;
+
+	if ((r = comp_ap_build(o->base, &ao, &ap)) < 0)
+		return r;
+	if (!(*ret = json_dumps(ap, JSON_INDENT(1) | JSON_PRESERVE_ORDER)))
+		return -ENOMEM;
+	return 0;
+}
+
 /* What ev_write_all() takes from the audit trail; released by
  * ev_trail_done(). */
 struct ev_trail {
@@ -713,7 +731,7 @@ static int
 ev_write_all(struct ev_export *x, json_t *manifest, char **ret_err)
 {
 	const struct evidence_opts	*o = x->o;
-	_cleanup_free_ char		*ar_s = NULL, *poam_s = NULL;
+	_cleanup_free_ char		*ar_s = NULL, *poam_s = NULL, *ap_s = NULL;
 	struct ev_trail			 t = { .dfd = -1 };
 	int				 r;
 
@@ -724,6 +742,10 @@ ev_write_all(struct ev_export *x, json_t *manifest, char **ret_err)
 	x->total += strlen(ar_s) + (poam_s ? strlen(poam_s) : 0);
 	for (size_t i = 0; i < o->n_extra; i++)
 		x->total += o->extra[i].len;
+	if ((r = ev_plan_text(o, &ap_s)) < 0)
+		return errf(r, ret_err, "assessment plan: %s", bw_strerror(r));
+	x->total += strlen(ap_s);
+	ev_plan_size(o->cd_path, &x->total);
 	if (o->audit_dir && (r = ev_trail_plan(x, &t, ret_err)) < 0)
 		goto out;
 	ev_plan_size(o->ssp_path, &x->total);
@@ -737,8 +759,13 @@ ev_write_all(struct ev_export *x, json_t *manifest, char **ret_err)
 	else
 		r = ev_absent(x, EV_POAM_NAME, "no check failed: nothing to remediate");
 	if (r < 0 ||
+	    (r = ev_add(x, COMP_AP_JSON_NAME, "assessment-plan", ap_s,
+	    strlen(ap_s))) < 0 ||
 	    (r = ev_add_file(x, o->ssp_path, EV_SSP_NAME, "ssp",
 	    "no SSP supplied", ret_err)) < 0 ||
+	    (r = ev_add_file(x, o->cd_path, COMP_CD_JSON_NAME,
+	    "component-definition", "no component definition supplied",
+	    ret_err)) < 0 ||
 	    (r = ev_add_trail(x, &t, manifest, ret_err)) < 0 ||
 	    (r = ev_add_file(x, o->ca_path, EV_CA_NAME, "ca-chain",
 	    "no certificate chain supplied", ret_err)) < 0 ||

@@ -89,6 +89,7 @@ struct evidence_opts {
 	const struct comp_catalog	*cat;
 	const struct comp_baseline	*base;
 	const char	*ssp_path;		/* the SSP JSON file; NULL: absent */
+	const char	*cd_path;		/* its component definition; NULL: absent */
 	const char	*audit_dir;		/* trail directory; NULL: no audit */
 	const char	*ca_path;		/* appliance CA chain (PEM); NULL: absent */
 	/* The TPM that quotes the bundle over SHA-256(manifest.json); NULL:

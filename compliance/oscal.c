@@ -17,6 +17,7 @@
 #include "lib/json.h"
 #include "lib/macro.h"
 #include "compliance/oscal.h"
+#include "compliance/oscal-plan.h"
 
 static json_t *
 comp_prop(const char *name, const char *value)
@@ -129,7 +130,8 @@ comp_observation(const struct comp_result *r, char uuid[37])
 	    comp_prop("verdict", comp_verdict_str(r->verdict)));
 	o = json_pack("{s:s, s:s, s:s, s:o, s:[s], s:[s], s:s}",
 	    "uuid", uuid, "title", r->check->title, "description", desc,
-	    "props", props, "methods", "TEST", "types", "control-objective",
+	    "props", props, "methods", comp_check_method(r->check), "types",
+	    "control-objective",
 	    "collected", ts);
 	if (!o)
 		return NULL;
@@ -325,7 +327,7 @@ comp_oscal_assessment_results(const struct comp_scan *scan,
 	bw_time_rfc3339_ms(end, sizeof(end), &scan->end);
 	doc = json_pack("{s:{s:s, s:o, s:{s:s}, s:[]}}", "assessment-results",
 	    "uuid", uuid, "metadata", meta, "import-ap", "href",
-	    opts && opts->import_ap ? opts->import_ap : "assessment-plan.json",
+	    opts && opts->import_ap ? opts->import_ap : COMP_AP_JSON_NAME,
 	    "results");
 	if (!doc)
 		return -ENOMEM;
@@ -342,10 +344,15 @@ comp_oscal_assessment_results(const struct comp_scan *scan,
 		return -ENOMEM;
 	if (!(obs_uuid = calloc(scan->n ? scan->n : 1, sizeof(*obs_uuid))))
 		return -ENOMEM;
-	for (i = 0; i < scan->n; i++)
-		if (comp_push(observations, comp_observation(scan->results[i],
-		    obs_uuid[i])) < 0)
+	/* Each observation names the plan's task and platform that made
+	 * it: the plan this document imports. */
+	for (i = 0; i < scan->n; i++) {
+		json_t *o = comp_observation(scan->results[i], obs_uuid[i]);
+
+		if (comp_push(observations, o) < 0 ||
+		    json_object_set_new(o, "origins", comp_ap_origins()) < 0)
 			return -ENOMEM;
+	}
 	for (i = 0; i < n_ids; i++) {
 		const struct comp_control *ctl;
 		int v;

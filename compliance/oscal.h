@@ -17,7 +17,7 @@
 struct comp_oscal_opts {
 	const char	*system_name;	/* "Bulwark appliance <hostname>" */
 	const char	*doc_version;	/* metadata.version; "1.0" when NULL */
-	const char	*import_ap;	/* assessment plan href; "assessment-plan.json" */
+	const char	*import_ap;	/* assessment plan href; COMP_AP_JSON_NAME */
 	const char	*import_ssp;	/* SSP href for the POA&M; omitted when NULL */
 	const char	*system_id;	/* system uuid for the POA&M; omitted when NULL */
 	int		 deadline_days;	/* POA&M risk deadline; 30 when 0 */
@@ -27,7 +27,9 @@ struct comp_oscal_opts {
  * covers (restricted to BASE when not NULL) is listed in
  * reviewed-controls and gets one finding, targeted at its statement in
  * CAT; each check result is one observation whose relevant-evidence
- * lists the files read (sha256) and facts used. *ret (caller owns)
+ * lists the files read (sha256) and facts used, made (origins) by the
+ * task and platform of the plan comp_ap_build() gives, which the
+ * document imports. *ret (caller owns)
  * validates against the OSCAL 1.1.3 assessment-results schema. Returns 0,
  * -ENOMEM, -BW_E_CRYPTO, or -BW_E_INVALID when a check cites a control
  * CAT lacks (with *ret_err). */

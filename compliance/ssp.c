@@ -30,6 +30,9 @@
 #include "compliance/ssp.h"
 
 #define SSP_ATTRS_MAX	16
+#define SSP_PROFILE_HREF "https://raw.githubusercontent.com/GSA/fedramp-automation/" \
+	"master/dist/content/rev5/baselines/json/" \
+	"FedRAMP_rev5_MODERATE-baseline_profile.json"
 
 struct ssp_attr {
 	char	*key, *value;
@@ -426,7 +429,6 @@ ssp_label(const struct comp_control *c, char *buf, size_t len)
  * fill; borrowed references into the document. */
 struct ssp_sys {
 	json_t		*roles, *users, *comps, *info, *chars;
-	const char	*this_id;	/* the component of type this-system */
 };
 
 /* Adds metadata, system-implementation and system-characteristics for
@@ -537,30 +539,6 @@ ssp_system_user(const struct ssp_section *s, struct ssp_sys *p,
 	return 0;
 }
 
-/* A "component ID" subsection; the one of type this-system becomes
- * p->this_id. */
-static int
-ssp_system_component(const struct ssp_section *s, struct ssp_sys *p,
-    char **ret_err)
-{
-	const char *title = ssp_attr(s, "title"), *type = ssp_attr(s, "type");
-	json_t *c;
-
-	if (!title || !type || !*s->text)
-		return errf(-BW_E_INVALID, ret_err, "%s:%u: a component "
-		    "section needs title, type and a description", s->file,
-		    s->line);
-	if (strcmp(type, "this-system") == 0)
-		p->this_id = s->id + 10;
-	if (!(c = json_pack("{s:s, s:s, s:s, s:{s:s}}", "type", type,
-	    "title", title, "description", s->text, "status", "state",
-	    "operational")) ||
-	    ssp_uuid_json(c, "uuid", "%s", s->id) < 0 ||
-	    ssp_push(p->comps, c) < 0)
-		return -ENOMEM;
-	return 0;
-}
-
 /* One subsection of the system section, by the kind its id names. */
 static int
 ssp_system_part(const struct ssp_section *s, struct ssp_sys *p,
@@ -577,8 +555,9 @@ ssp_system_part(const struct ssp_section *s, struct ssp_sys *p,
 		return ssp_system_info(s, p, md, ret_err);
 	if (strncmp(s->id, "user ", 5) == 0)
 		return ssp_system_user(s, p, ret_err);
+	/* Components come from the component definition. */
 	if (strncmp(s->id, "component ", 10) == 0)
-		return ssp_system_component(s, p, ret_err);
+		return 0;
 	return errf(-BW_E_INVALID, ret_err, "%s:%u: unknown system "
 	    "section \"%s\" (boundary, info ID, user ID, component ID)",
 	    s->file, s->line, s->id);
@@ -609,15 +588,21 @@ ssp_system_md_tables(const struct comp_ssp_text *t, struct bw_buf *md)
 	bw_buf_printf(md, "\n");
 }
 
+static int ssp_components_from_cd(const json_t *cd, json_t *comps,
+    const char *res, bool *ret_this);
+
 /* The metadata, system characteristics and system implementation from
- * the "system" section of the narratives. */
+ * the "system" section of the narratives, with the components of the
+ * component definition CD, each linked to the back-matter resource RES
+ * ("#uuid"). */
 static int
-ssp_system(const struct comp_ssp_text *t, json_t *ssp, const char **ret_this,
-    struct bw_buf *md, char **ret_err)
+ssp_system(const struct comp_ssp_text *t, json_t *ssp, const json_t *cd,
+    const char *res, struct bw_buf *md, char **ret_err)
 {
 	const struct ssp_section	*sys = ssp_find(t, 1, "system");
 	const char			*name, *version, *modified, *level;
 	struct ssp_sys			 p = { 0 };
+	bool				 this_sys = false;
 	int				 r;
 
 	if (!sys)
@@ -649,7 +634,9 @@ ssp_system(const struct comp_ssp_text *t, json_t *ssp, const char **ret_this,
 		if ((r = ssp_system_part(s, &p, md, ret_err)) < 0)
 			return r;
 	}
-	if (!p.this_id || json_array_size(p.users) == 0 ||
+	if ((r = ssp_components_from_cd(cd, p.comps, res, &this_sys)) < 0)
+		return r;
+	if (!this_sys || json_array_size(p.users) == 0 ||
 	    json_array_size(p.info) == 0 ||
 	    !json_object_get(p.chars, "authorization-boundary"))
 		return errf(-BW_E_INVALID, ret_err, "the system section needs a "
@@ -662,7 +649,6 @@ ssp_system(const struct comp_ssp_text *t, json_t *ssp, const char **ret_this,
 	    "Customer (organization operating the appliance)")) < 0)
 		return -ENOMEM;
 	ssp_system_md_tables(t, md);
-	*ret_this = p.this_id;
 	return 0;
 }
 
@@ -810,115 +796,136 @@ ssp_control_desc(const struct comp_control *c, const struct comp_family *fam,
 	return 0;
 }
 
-/* Appends C's implemented requirement, as X describes it, to REQS. */
-static int
-ssp_control_json(const struct comp_control *c, const struct comp_check *checks,
-    size_t nchecks, const struct ssp_ctl *x, json_t *reqs)
-{
-	json_t *req, *byc, *props, *bprops;
-	int ri = x->ri;
+/* The component definition under construction: its components (borrowed
+ * from the document) and each by its narrative id. */
+struct ssp_cd {
+	json_t		*comps, *byid;
+	const char	*this_id;	/* narrative id of the this-system one */
+};
 
-	props = json_array();
-	bprops = json_array();
-	if (!props || !bprops) {
-		json_decref(props);
-		json_decref(bprops);
-		return -ENOMEM;
-	}
-	if (ssp_push(props, ssp_prop("responsibility", x->resp)) < 0 ||
-	    ssp_push(props, ssp_prop("automated", x->ncov ? "yes" : "no")) < 0 ||
-	    ssp_push(props, ssp_prop("narrative-source", x->kind)) < 0) {
-		json_decref(props);
-		json_decref(bprops);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < nchecks; i++)
-		if (comp_check_covers(&checks[i], c->id) &&
-		    ssp_push(bprops, ssp_prop("check-id", checks[i].id)) < 0) {
-			json_decref(props);
-			json_decref(bprops);
-			return -ENOMEM;
-		}
-	if (!(byc = json_pack("{s:s, s:{s:s}}", "description", x->desc,
-	    "implementation-status", "state", x->state))) {
-		json_decref(props);
-		json_decref(bprops);
-		return -ENOMEM;
-	}
-	if (json_array_size(bprops))
-		json_object_set_new(byc, "props", bprops);
-	else
-		json_decref(bprops);
-	if (ri != 3 && json_object_set_new(byc, "responsible-roles",
-	    ri == 0 ? json_pack("[{s:s}]", "role-id", "provider") :
-	    ri == 1 ? json_pack("[{s:s}, {s:s}]", "role-id", "provider", "role-id",
-	    "customer") : json_pack("[{s:s}]", "role-id", "customer")) < 0) {
-		json_decref(props);
-		json_decref(byc);
-		return -ENOMEM;
-	}
-	if (!(req = json_pack("{s:s, s:o, s:[o]}", "control-id", c->id, "props",
-	    props, "by-components", byc)))
-		return -ENOMEM;
-	if (ssp_uuid_json(req, "uuid", "requirement %s", c->id) < 0 ||
-	    ssp_uuid_json(byc, "component-uuid", "component %s", x->comp0) < 0 ||
-	    ssp_uuid_json(byc, "uuid", "by-component %s %s", c->id,
-	    x->comp0) < 0 ||
-	    ssp_push(reqs, req) < 0)
+/* Appends a component section S to the component definition. OSCAL
+ * has no this-system type for a defined component: the appliance as a
+ * whole is software there, and a prop keeps its SSP type. */
+static int
+cd_component(const struct ssp_section *s, struct ssp_cd *cd, char **ret_err)
+{
+	const char	*title = ssp_attr(s, "title"), *type = ssp_attr(s, "type");
+	bool		 this_sys;
+	json_t		*c;
+
+	if (!title || !type || !*s->text)
+		return errf(-BW_E_INVALID, ret_err, "%s:%u: a component "
+		    "section needs title, type and a description", s->file,
+		    s->line);
+	this_sys = strcmp(type, "this-system") == 0;
+	if (this_sys)
+		cd->this_id = s->id + 10;
+	if (!(c = json_pack("{s:s, s:s, s:s, s:[o]}", "type", this_sys ?
+	    "software" : type, "title", title, "description", s->text, "props",
+	    ssp_prop("component-id", s->id + 10))) ||
+	    (this_sys && ssp_push(json_object_get(c, "props"),
+	    ssp_prop("ssp-component-type", type)) < 0) ||
+	    ssp_uuid_json(c, "uuid", "%s", s->id) < 0 ||
+	    json_object_set(cd->byid, s->id + 10, c) < 0 ||
+	    ssp_push(cd->comps, c) < 0)
 		return -ENOMEM;
 	return 0;
 }
 
-/* One implemented requirement for control C. */
+/* The value of prop NAME of OBJ (borrowed), or NULL. */
+static const char *
+cd_prop(const json_t *obj, const char *name)
+{
+	const json_t	*p;
+	size_t		 i;
+
+	json_array_foreach(json_object_get(obj, "props"), i, p)
+		if (json_is_string(json_object_get(p, "name")) &&
+		    strcmp(json_string_value(json_object_get(p, "name")), name) == 0)
+			return json_string_value(json_object_get(p, "value"));
+	return NULL;
+}
+
+static json_t *
+ssp_roles_json(int ri)
+{
+	return ri == 0 ? json_pack("[{s:s}]", "role-id", "provider") :
+	    ri == 1 ? json_pack("[{s:s}, {s:s}]", "role-id", "provider", "role-id",
+	    "customer") : json_pack("[{s:s}]", "role-id", "customer");
+}
+
+/* Appends C's implemented requirement, as X describes it, to the
+ * control implementation of its first component in CD. */
 static int
-ssp_control(const struct comp_ssp_text *t, const struct comp_control *c,
+cd_requirement(const struct comp_control *c, const struct comp_check *checks,
+    size_t nchecks, const struct ssp_ctl *x, struct ssp_cd *cd)
+{
+	json_t	*comp = json_object_get(cd->byid, x->comp0), *impls, *reqs, *req;
+	int	 r;
+
+	impls = json_object_get(comp, "control-implementations");
+	if (!impls) {
+		json_t *impl = json_pack("{s:s, s:s, s:[]}", "source",
+		    SSP_PROFILE_HREF, "description", "The controls of the FedRAMP "
+		    "rev 5 Moderate baseline whose implementation this component "
+		    "carries.", "implemented-requirements");
+
+		if (!impl || ssp_uuid_json(impl, "uuid", "control-implementation "
+		    "%s", x->comp0) < 0 ||
+		    json_object_set_new(comp, "control-implementations",
+		    json_pack("[o]", impl)) < 0)
+			return -ENOMEM;
+		impls = json_object_get(comp, "control-implementations");
+	}
+	reqs = json_object_get(json_array_get(impls, 0), "implemented-requirements");
+	if (!(req = json_pack("{s:s, s:s, s:[o, o, o, o]}", "control-id", c->id,
+	    "description", x->desc, "props", ssp_prop("responsibility", x->resp),
+	    ssp_prop("automated", x->ncov ? "yes" : "no"),
+	    ssp_prop("narrative-source", x->kind),
+	    ssp_prop("implementation-status", x->state))))
+		return -ENOMEM;
+	if ((r = ssp_uuid_json(req, "uuid", "component requirement %s",
+	    c->id)) < 0 || ssp_push(reqs, req) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < nchecks; i++)
+		if (comp_check_covers(&checks[i], c->id) &&
+		    ssp_push(json_object_get(req, "props"),
+		    ssp_prop("check-id", checks[i].id)) < 0)
+			return -ENOMEM;
+	if (x->ri != 3 && json_object_set_new(req, "responsible-roles",
+	    ssp_roles_json(x->ri)) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Control C's requirement in the component definition. */
+static int
+cd_control(const struct comp_ssp_text *t, const struct comp_control *c,
     const struct comp_family *fam, const struct ssp_section *famsec,
-    const char *this_id, json_t *reqs, struct bw_buf *md,
-    struct comp_ssp_stats *st, char **ret_err)
+    struct ssp_cd *cd, char **ret_err)
 {
 	struct ssp_ctl		 x = { 0 };
 	const struct comp_check	*checks;
-	char			 label[64];
 	size_t			 nchecks;
 	int			 r;
 
-	if ((r = ssp_control_source(t, c, famsec, &x, ret_err)) < 0 ||
-	    (r = ssp_control_components(t, c, this_id, &x, ret_err)) < 0)
-		goto out;
 	checks = comp_checks(&nchecks);
-	if ((r = ssp_control_desc(c, fam, checks, nchecks, &x)) < 0 ||
-	    (r = ssp_control_json(c, checks, nchecks, &x, reqs)) < 0)
+	if ((r = ssp_control_source(t, c, famsec, &x, ret_err)) < 0 ||
+	    (r = ssp_control_components(t, c, cd->this_id, &x, ret_err)) < 0 ||
+	    (r = ssp_control_desc(c, fam, checks, nchecks, &x)) < 0)
 		goto out;
-
-	ssp_label(c, label, sizeof(label));
-	bw_buf_printf(md, "### %s %s\n\n*Implementation:* %s · *Responsibility:* %s · "
-	    "*Component:* `%s` · *Automated checks:* %zu\n\n%s\n\n", label,
-	    c->title ? c->title : "", x.state, ssp_resp_text[x.ri], x.comp0,
-	    x.ncov, x.desc);
-	st->controls++;
-	st->specific += x.own != NULL;
-	st->automated += x.ncov > 0;
-	st->by_state[x.si]++;
-	r = 0;
+	r = cd_requirement(c, checks, nchecks, &x, cd);
 out:
 	free(x.desc);
 	free(x.comp0);
 	return r;
 }
 
-int
-comp_ssp_build(const struct comp_catalog *cat, const struct comp_baseline *base,
-    const struct comp_ssp_text *t, json_t **ret_ssp, char **ret_md,
-    struct comp_ssp_stats *ret_stats, char **ret_err)
+/* Every narrative must name something that exists. */
+static int
+ssp_text_check(const struct comp_catalog *cat, const struct comp_baseline *base,
+    const struct comp_ssp_text *t, char **ret_err)
 {
-	_cleanup_json_ json_t	*doc = NULL;
-	struct comp_ssp_stats	 st = { 0 };
-	struct bw_buf		 md = { 0 };
-	json_t			*ssp, *reqs;
-	const char		*this_id = NULL;
-	int			 r;
-
-	/* Every narrative must name something that exists. */
 	for (size_t i = 0; i < t->n; i++) {
 		const struct ssp_section *s = &t->s[i];
 
@@ -946,33 +953,322 @@ comp_ssp_build(const struct comp_catalog *cat, const struct comp_baseline *base,
 			return errf(-BW_E_INVALID, ret_err, "%s:%u: the common section "
 			    "holds only \"## policy\"", s->file, s->line);
 	}
-	if (!(doc = json_pack("{s:{}}", "system-security-plan")))
+	return 0;
+}
+
+/* The narrative of family FAM of the baseline. */
+static int
+ssp_family_section(const struct comp_ssp_text *t, const struct comp_family *fam,
+    const struct ssp_section **ret, char **ret_err)
+{
+	const struct ssp_section *famsec = ssp_find(t, 1, fam->id);
+
+	if (!famsec || !*famsec->text)
+		return errf(-BW_E_INVALID, ret_err, "family %s (%s) has no "
+		    "narrative (\"# %s\" section)", fam->id, fam->title, fam->id);
+	*ret = famsec;
+	return 0;
+}
+
+/* The component definition's metadata and its components, from the
+ * system section. */
+static int
+cd_skeleton(const struct comp_ssp_text *t, json_t *root, struct ssp_cd *cd,
+    char **ret_err)
+{
+	const struct ssp_section	*sys = ssp_find(t, 1, "system");
+	int				 r;
+
+	if (!sys || !ssp_attr(sys, "version") || !ssp_attr(sys, "last-modified"))
+		return errf(-BW_E_INVALID, ret_err, "no \"# system\" section "
+		    "with version and last-modified");
+	if (json_object_set_new(root, "metadata", json_pack("{s:s, s:s, s:s, s:s, "
+	    "s:[{s:s, s:s}, {s:s, s:s}]}", "title", "Bulwark appliance component "
+	    "definition (FedRAMP Moderate)", "last-modified",
+	    ssp_attr(sys, "last-modified"), "version", ssp_attr(sys, "version"),
+	    "oscal-version", COMP_OSCAL_VERSION, "roles", "id", "provider",
+	    "title", "Bulwark appliance (provider of the implementation)", "id",
+	    "customer", "title", "Customer (organization operating the "
+	    "appliance)")) < 0 ||
+	    json_object_set_new(root, "components", cd->comps = json_array()) < 0 ||
+	    !cd->comps)
 		return -ENOMEM;
-	ssp = json_object_get(doc, "system-security-plan");
-	if ((r = ssp_uuid_json(ssp, "uuid", "ssp %s", comp_baseline_title(base))) < 0)
-		return r;
-	if ((r = ssp_system(t, ssp, &this_id, &md, ret_err)) < 0)
-		goto fail;
-	if (json_object_set_new(ssp, "import-profile", json_pack("{s:s}", "href",
-	    "https://raw.githubusercontent.com/GSA/fedramp-automation/master/dist/"
-	    "content/rev5/baselines/json/FedRAMP_rev5_MODERATE-baseline_profile.json"))
-	    < 0) {
-		r = -ENOMEM;
-		goto fail;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct ssp_section *s = &t->s[i];
+
+		if (s->level == 2 && strcmp(s->parent, "system") == 0 &&
+		    strncmp(s->id, "component ", 10) == 0 &&
+		    (r = cd_component(s, cd, ret_err)) < 0)
+			return r;
 	}
-	if (!(reqs = json_array()) ||
+	if (!cd->this_id)
+		return errf(-BW_E_INVALID, ret_err, "the system section needs a "
+		    "component of type this-system");
+	return 0;
+}
+
+int
+comp_ssp_component_definition(const struct comp_catalog *cat,
+    const struct comp_baseline *base, const struct comp_ssp_text *t,
+    json_t **ret_cd, char **ret_err)
+{
+	_cleanup_json_ json_t	*doc = NULL;
+	struct ssp_cd		 cd = { 0 };
+	json_t			*root;
+	int			 r;
+
+	if ((r = ssp_text_check(cat, base, t, ret_err)) < 0)
+		return r;
+	if (!(doc = json_pack("{s:{}}", "component-definition")) ||
+	    !(cd.byid = json_object()))
+		return -ENOMEM;
+	root = json_object_get(doc, "component-definition");
+	if ((r = ssp_uuid_json(root, "uuid", "component-definition %s",
+	    comp_baseline_title(base))) < 0 ||
+	    (r = cd_skeleton(t, root, &cd, ret_err)) < 0)
+		goto out;
+	for (size_t f = 0; f < comp_catalog_family_count(cat); f++) {
+		const struct comp_family	*fam = comp_catalog_family_at(cat, f);
+		const struct ssp_section	*famsec = NULL;
+
+		for (size_t i = 0; i < comp_baseline_count(base); i++) {
+			const struct comp_control *c = comp_baseline_at(base, i);
+
+			if (strcasecmp(c->family, fam->id) != 0)
+				continue;
+			if ((!famsec && (r = ssp_family_section(t, fam, &famsec,
+			    ret_err)) < 0) ||
+			    (r = cd_control(t, c, fam, famsec, &cd, ret_err)) < 0)
+				goto out;
+		}
+	}
+	*ret_cd = TAKE_PTR(doc);
+	r = 0;
+out:
+	json_decref(cd.byid);
+	return r;
+}
+
+/* The SSP's components: those of the component definition CD, under
+ * the same UUIDs, each linked to the back-matter resource naming CD. */
+static int
+ssp_components_from_cd(const json_t *cd, json_t *comps, const char *res,
+    bool *ret_this)
+{
+	const json_t	*c;
+	size_t		 i;
+
+	json_array_foreach(json_object_get(json_object_get(cd,
+	    "component-definition"), "components"), i, c) {
+		const char	*type = cd_prop(c, "ssp-component-type");
+		json_t		*sc;
+
+		if (!type)
+			type = json_string_value(json_object_get(c, "type"));
+		*ret_this |= type && strcmp(type, "this-system") == 0;
+		if (!(sc = json_pack("{s:s?, s:O?, s:O?, s:{s:s}, s:[{s:s, s:s}], "
+		    "s:O?}", "type", type, "title", json_object_get(c, "title"),
+		    "description", json_object_get(c, "description"), "status",
+		    "state", "operational", "links", "href", res, "rel",
+		    "reference", "uuid", json_object_get(c, "uuid"))) ||
+		    ssp_push(comps, sc) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* What an SSP requirement takes from the component definition: the
+ * requirement of control C and the component carrying it (borrowed). */
+struct ssp_from_cd {
+	const json_t	*comp, *req;
+	const char	*state, *resp, *kind, *compid;
+	int		 si, ri;
+	size_t		 ncov;
+};
+
+/* Finds control C in the component definition's index IDX and reads
+ * its attributes into *X. */
+static int
+ssp_cd_lookup(const json_t *idx, const struct comp_control *c,
+    struct ssp_from_cd *x, char **ret_err)
+{
+	const json_t	*e = json_object_get(idx, c->id), *p;
+	size_t		 i;
+
+	if (!e)
+		return errf(-BW_E_INVALID, ret_err, "%s: no implemented requirement "
+		    "in the component definition", c->id);
+	x->comp = json_array_get(e, 0);
+	x->req = json_array_get(e, 1);
+	x->state = cd_prop(x->req, "implementation-status");
+	x->resp = cd_prop(x->req, "responsibility");
+	x->kind = cd_prop(x->req, "narrative-source");
+	x->compid = cd_prop(x->comp, "component-id");
+	if (!x->state || (x->si = ssp_enum(ssp_states, ELEMENTSOF(ssp_states),
+	    x->state)) < 0 || !x->resp || (x->ri = ssp_enum(ssp_resp,
+	    ELEMENTSOF(ssp_resp), x->resp)) < 0 || !x->kind || !x->compid ||
+	    !json_is_string(json_object_get(x->req, "description")))
+		return errf(-BW_E_INVALID, ret_err, "%s: the component definition's "
+		    "requirement lacks a description, component-id, narrative-source "
+		    "or a valid implementation-status or responsibility", c->id);
+	x->ncov = 0;
+	json_array_foreach(json_object_get(x->req, "props"), i, p)
+		x->ncov += strcmp(json_string_value(json_object_get(p, "name")),
+		    "check-id") == 0;
+	return 0;
+}
+
+/* Appends C's implemented requirement, assembled from X, to REQS. */
+static int
+ssp_control_json(const struct comp_control *c, const struct ssp_from_cd *x,
+    json_t *reqs)
+{
+	_cleanup_json_ json_t	*bprops = json_array();
+	json_t			*req, *byc, *p;
+	size_t			 i;
+
+	if (!bprops)
+		return -ENOMEM;
+	json_array_foreach(json_object_get(x->req, "props"), i, p)
+		if (strcmp(json_string_value(json_object_get(p, "name")),
+		    "check-id") == 0 && ssp_push(bprops, json_deep_copy(p)) < 0)
+			return -ENOMEM;
+	if (!(byc = json_pack("{s:O, s:{s:s}}", "description",
+	    json_object_get(x->req, "description"), "implementation-status",
+	    "state", x->state)))
+		return -ENOMEM;
+	if ((json_array_size(bprops) && json_object_set(byc, "props",
+	    bprops) < 0) || (json_object_get(x->req, "responsible-roles") &&
+	    json_object_set_new(byc, "responsible-roles", json_deep_copy(
+	    json_object_get(x->req, "responsible-roles"))) < 0) ||
+	    json_object_set(byc, "component-uuid", json_object_get(x->comp,
+	    "uuid")) < 0) {
+		json_decref(byc);
+		return -ENOMEM;
+	}
+	if (!(req = json_pack("{s:s, s:[o, o, o], s:[o]}", "control-id", c->id,
+	    "props", ssp_prop("responsibility", x->resp), ssp_prop("automated",
+	    x->ncov ? "yes" : "no"), ssp_prop("narrative-source", x->kind),
+	    "by-components", byc)))
+		return -ENOMEM;
+	if (ssp_uuid_json(req, "uuid", "requirement %s", c->id) < 0 ||
+	    ssp_uuid_json(byc, "uuid", "by-component %s %s", c->id,
+	    x->compid) < 0 ||
+	    ssp_push(reqs, req) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* One implemented requirement for control C, from the component
+ * definition's index IDX. */
+static int
+ssp_control(const struct comp_control *c, const json_t *idx, json_t *reqs,
+    struct bw_buf *md, struct comp_ssp_stats *st, char **ret_err)
+{
+	struct ssp_from_cd	 x = { 0 };
+	char			 label[64];
+	int			 r;
+
+	if ((r = ssp_cd_lookup(idx, c, &x, ret_err)) < 0 ||
+	    (r = ssp_control_json(c, &x, reqs)) < 0)
+		return r;
+	ssp_label(c, label, sizeof(label));
+	bw_buf_printf(md, "### %s %s\n\n*Implementation:* %s · *Responsibility:* %s · "
+	    "*Component:* `%s` · *Automated checks:* %zu\n\n%s\n\n", label,
+	    c->title ? c->title : "", x.state, ssp_resp_text[x.ri], x.compid,
+	    x.ncov, json_string_value(json_object_get(x.req, "description")));
+	st->controls++;
+	st->specific += strcmp(x.kind, "control") == 0;
+	st->automated += x.ncov > 0;
+	st->by_state[x.si]++;
+	return 0;
+}
+
+/* Control id -> [component, requirement] over every control
+ * implementation of CD, into *RET (caller owns). */
+static int
+ssp_cd_index(const json_t *cd, json_t **ret)
+{
+	_cleanup_json_ json_t	*idx = json_object();
+	const json_t		*comp, *impl, *req;
+	size_t			 i, j, k;
+
+	if (!idx)
+		return -ENOMEM;
+	json_array_foreach(json_object_get(json_object_get(cd,
+	    "component-definition"), "components"), i, comp)
+		json_array_foreach(json_object_get(comp,
+		    "control-implementations"), j, impl)
+			json_array_foreach(json_object_get(impl,
+			    "implemented-requirements"), k, req) {
+				const char *id = json_string_value(
+				    json_object_get(req, "control-id"));
+
+				if (id && !json_object_get(idx, id) &&
+				    json_object_set_new(idx, id, json_pack("[O, O]",
+				    comp, req)) < 0)
+					return -ENOMEM;
+			}
+	*ret = TAKE_PTR(idx);
+	return 0;
+}
+
+/* The SSP's import of the profile, its back-matter resource naming the
+ * component definition, and the control implementation's skeleton;
+ * *RET_REQS gets the (borrowed) requirement array. */
+static int
+ssp_frame(json_t *ssp, const char *res, json_t **ret_reqs)
+{
+	json_t *reqs, *r;
+
+	if (json_object_set_new(ssp, "import-profile", json_pack("{s:s}", "href",
+	    SSP_PROFILE_HREF)) < 0 ||
+	    !(reqs = json_array()) ||
 	    json_object_set_new(ssp, "control-implementation", json_pack("{s:s, s:o}",
 	    "description", "How the Bulwark appliance implements each control of "
 	    "the FedRAMP rev 5 Moderate baseline, which automated checks verify "
-	    "it, and what remains the customer's responsibility.",
-	    "implemented-requirements", reqs)) < 0) {
-		r = -ENOMEM;
+	    "it, and what remains the customer's responsibility. Assembled from "
+	    "the component definition " COMP_CD_JSON_NAME ".",
+	    "implemented-requirements", reqs)) < 0 ||
+	    !(r = json_pack("{s:s, s:s, s:s, s:[{s:s, s:s}]}", "uuid", res + 1,
+	    "title", "Bulwark appliance component definition", "description",
+	    "The OSCAL component definition the system components and their "
+	    "control implementations are taken from.", "rlinks", "href",
+	    COMP_CD_JSON_NAME, "media-type", "application/json")) ||
+	    json_object_set_new(ssp, "back-matter", json_pack("{s:[o]}",
+	    "resources", r)) < 0)
+		return -ENOMEM;
+	*ret_reqs = reqs;
+	return 0;
+}
+
+int
+comp_ssp_build(const struct comp_catalog *cat, const struct comp_baseline *base,
+    const struct comp_ssp_text *t, const json_t *cd, json_t **ret_ssp,
+    char **ret_md, struct comp_ssp_stats *ret_stats, char **ret_err)
+{
+	_cleanup_json_ json_t	*doc = NULL, *idx = NULL;
+	struct comp_ssp_stats	 st = { 0 };
+	struct bw_buf		 md = { 0 };
+	json_t			*ssp, *reqs;
+	char			 res[38];
+	int			 r;
+
+	if (!(doc = json_pack("{s:{}}", "system-security-plan")))
+		return -ENOMEM;
+	ssp = json_object_get(doc, "system-security-plan");
+	res[0] = '#';
+	if ((r = ssp_uuid_json(ssp, "uuid", "ssp %s", comp_baseline_title(base))) < 0 ||
+	    (r = comp_ssp_uuid("resource component-definition", res + 1)) < 0 ||
+	    (r = ssp_cd_index(cd, &idx)) < 0)
+		return r;
+	if ((r = ssp_system(t, ssp, cd, res, &md, ret_err)) < 0 ||
+	    (r = ssp_frame(ssp, res, &reqs)) < 0)
 		goto fail;
-	}
 
 	for (size_t f = 0; f < comp_catalog_family_count(cat); f++) {
 		const struct comp_family	*fam = comp_catalog_family_at(cat, f);
-		const struct ssp_section	*famsec = ssp_find(t, 1, fam->id);
+		const struct ssp_section	*famsec;
 		size_t				 inbase = 0, nauto = 0;
 		char				 up[16];
 
@@ -981,11 +1277,8 @@ comp_ssp_build(const struct comp_catalog *cat, const struct comp_baseline *base,
 				inbase++;
 		if (!inbase)
 			continue;
-		if (!famsec || !*famsec->text) {
-			r = errf(-BW_E_INVALID, ret_err, "family %s (%s) has no "
-			    "narrative (\"# %s\" section)", fam->id, fam->title, fam->id);
+		if ((r = ssp_family_section(t, fam, &famsec, ret_err)) < 0)
 			goto fail;
-		}
 		for (size_t i = 0; i < sizeof(up) - 1 && fam->id[i]; i++) {
 			up[i] = (char)toupper((unsigned char)fam->id[i]);
 			up[i + 1] = '\0';
@@ -997,8 +1290,7 @@ comp_ssp_build(const struct comp_catalog *cat, const struct comp_baseline *base,
 
 			if (strcasecmp(c->family, fam->id) != 0)
 				continue;
-			if ((r = ssp_control(t, c, fam, famsec, this_id, reqs, &md, &st,
-			    ret_err)) < 0)
+			if ((r = ssp_control(c, idx, reqs, &md, &st, ret_err)) < 0)
 				goto fail;
 			nauto += st.automated > before;
 		}

@@ -20,6 +20,9 @@
 
 /* File name of the generated SSP, in docs/ssp/ and in evidence bundles. */
 #define COMP_SSP_JSON_NAME	"bulwark-ssp.json"
+/* File name of the component definition the SSP is assembled from, next
+ * to it. */
+#define COMP_CD_JSON_NAME	"bulwark-component-definition.json"
 
 /* Parsed narratives: sections "# id" (level 1) and "## id" (level 2),
  * each with "key: value" attributes right after its heading, then text. */
@@ -45,19 +48,33 @@ struct comp_ssp_stats {
 	size_t	by_state[5];	/* implemented, partial, planned, alternative, n/a */
 };
 
-/* Builds the SSP for BASE (controls in CAT) from the narratives T and
- * the check registry: *ret_ssp (an OSCAL system-security-plan document)
- * and *ret_md (a Markdown rendering grouped by family), both owned by the
- * caller. Every control of BASE gets an implemented requirement with a
- * non-empty statement: its own narrative, else its family's plus the
- * list of checks that verify it. Fails with -BW_E_INVALID (and *ret_err)
- * when a narrative names a control outside BASE or CAT, a family has no
- * narrative, an attribute value is unknown, or a component is undefined.
+/* Builds the OSCAL component definition of the appliance for BASE
+ * (controls in CAT) from the narratives T and the check registry into
+ * *ret_cd (caller owns): one defined component per "## component ID"
+ * section, and for every control of BASE an implemented requirement
+ * with a non-empty statement (its own narrative, else its family's,
+ * plus the checks that verify it) under its first component, with
+ * props responsibility, automated, narrative-source,
+ * implementation-status and check-id. Fails with -BW_E_INVALID (and
+ * *ret_err) when a narrative names a control outside BASE or CAT, a
+ * family has no narrative, an attribute value is unknown, or a
+ * component is undefined. */
+int comp_ssp_component_definition(const struct comp_catalog *cat,
+    const struct comp_baseline *base, const struct comp_ssp_text *t,
+    json_t **ret_cd, char **ret_err);
+
+/* Assembles the SSP for BASE from the component definition CD (as
+ * comp_ssp_component_definition() builds it) and the system section of
+ * the narratives T: *ret_ssp (an OSCAL system-security-plan document
+ * whose components and by-components carry CD's component UUIDs) and
+ * *ret_md (a Markdown rendering grouped by family), both owned by the
+ * caller. Fails with -BW_E_INVALID (and *ret_err) when a control of
+ * BASE has no requirement in CD or the system section is incomplete.
  * RET_STATS may be NULL. */
 int comp_ssp_build(const struct comp_catalog *cat,
     const struct comp_baseline *base, const struct comp_ssp_text *t,
-    json_t **ret_ssp, char **ret_md, struct comp_ssp_stats *ret_stats,
-    char **ret_err);
+    const json_t *cd, json_t **ret_ssp, char **ret_md,
+    struct comp_ssp_stats *ret_stats, char **ret_err);
 
 /* Writes a name-based UUID (SHA-256 of NAME, version 5 layout) into OUT:
  * the same NAME always gives the same UUID. Returns 0 or -BW_E_CRYPTO. */

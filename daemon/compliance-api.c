@@ -26,6 +26,7 @@
 #include "compliance/evidence.h"
 #include "compliance/oscal.h"
 #include "compliance/proc-confinement.h"
+#include "compliance/ssp.h"
 #include "controlplane/commit.h"
 #include "controlplane/resource.h"
 #include "controlplane/store.h"
@@ -1103,6 +1104,8 @@ handle_evidence(struct compliance_api *ca, struct evhttp_request *req,
 	_cleanup_json_ json_t	*last = NULL;
 	_cleanup_free_ char	*err = NULL;
 	char			 capath[PATH_MAX + 32], reason[160];
+	char			 cdpath[PATH_MAX + 64];
+	const char		*slash;
 	off_t			 size = 0;
 	int			 r;
 
@@ -1118,6 +1121,11 @@ handle_evidence(struct compliance_api *ca, struct evhttp_request *req,
 		goto fail;
 	snprintf(capath, sizeof(capath), "%s/pki/ca.crt", ca->appliance_dir);
 	eo.ssp_path = ca->ssp_path;
+	/* make ssp installs the component definition next to the SSP. */
+	slash = strrchr(ca->ssp_path, '/');
+	snprintf(cdpath, sizeof(cdpath), "%.*s%s", slash ? (int)(slash -
+	    ca->ssp_path + 1) : 0, ca->ssp_path, COMP_CD_JSON_NAME);
+	eo.cd_path = access(cdpath, R_OK) == 0 ? cdpath : NULL;
 	eo.audit_dir = ca->audit_dir;
 	eo.ca_path = capath;
 	eo.signer = ca->signer;

@@ -11,7 +11,8 @@ for f in catalogs/NIST_SP-800-53_rev5_catalog-min.json \
     catalogs/FedRAMP_rev5_MODERATE-baseline-resolved-profile_catalog-min.json \
     catalogs/FedRAMP_rev5_HIGH-baseline-resolved-profile_catalog-min.json \
     schemas/oscal_assessment-results_schema.json \
-    schemas/oscal_poam_schema.json schemas/oscal_ssp_schema.json; do
+    schemas/oscal_poam_schema.json schemas/oscal_ssp_schema.json \
+    schemas/oscal_assessment-plan_schema.json schemas/oscal_component_schema.json; do
 	[ -f "$d/$f" ] || { echo "FAIL: $f missing"; fail=1; continue; }
 	sum=$(sha256sum "$d/$f" | cut -c1-16)
 	name=$(basename "$f")

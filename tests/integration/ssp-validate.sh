@@ -1,10 +1,11 @@
 #!/bin/sh
-# The committed SSP (docs/ssp) is what compliance/ssp-gen produces from
-# its sources today, validates against NIST's OSCAL 1.1.3 SSP schema
-# with ajv with zero errors, cites only catalog controls, and gives
-# every FedRAMP Moderate control an implemented requirement with a
-# non-empty statement. Mutated copies must fail, so each check is shown
-# able to fail.
+# The committed SSP, component definition and assessment plan
+# (docs/ssp) are what compliance/ssp-gen produces from their sources
+# today, validate against NIST's OSCAL 1.1.3 schemas with ajv with zero
+# errors, and cite only catalog controls; the SSP gives every FedRAMP
+# Moderate control an implemented requirement with a non-empty
+# statement, assembled from the component definition (same component
+# UUIDs). Mutated copies must fail, so each check is shown able to fail.
 set -u
 : "${top_srcdir:?}" "${top_builddir:?}"
 . "$top_srcdir/tests/oscal/ajv-setup.sh"
@@ -17,20 +18,25 @@ schema=$data/schemas/oscal_ssp_schema.json
 catalog=$data/catalogs/NIST_SP-800-53_rev5_catalog-min.json
 moderate=$data/catalogs/FedRAMP_rev5_MODERATE-baseline-resolved-profile_catalog-min.json
 ssp=$top_srcdir/docs/ssp/bulwark-ssp.json
+cdef=$top_srcdir/docs/ssp/bulwark-component-definition.json
+plan=$top_srcdir/docs/ssp/assessment-plan.json
 
 # 1. Up to date: regenerating gives the committed bytes.
 "$top_builddir/compliance/ssp-gen" -d "$data" -n "$top_srcdir/docs/ssp/narratives" \
-    -o "$tmp/ssp.json" -m "$tmp/ssp.md" >"$tmp/gen.log" 2>&1 || {
-	cat "$tmp/gen.log"; echo "FAIL: ssp-gen"; exit 1; }
-cmp -s "$tmp/ssp.json" "$ssp" || { echo "FAIL: docs/ssp/bulwark-ssp.json is stale: run make ssp"; exit 1; }
-cmp -s "$tmp/ssp.md" "$top_srcdir/docs/ssp/ssp.md" || { echo "FAIL: docs/ssp/ssp.md is stale: run make ssp"; exit 1; }
+    -c "$tmp/cd.json" -o "$tmp/ssp.json" -m "$tmp/ssp.md" -a "$tmp/ap.json" \
+    >"$tmp/gen.log" 2>&1 || { cat "$tmp/gen.log"; echo "FAIL: ssp-gen"; exit 1; }
+for f in ssp.json:bulwark-ssp.json ssp.md:ssp.md cd.json:bulwark-component-definition.json \
+    ap.json:assessment-plan.json; do
+	cmp -s "$tmp/${f%%:*}" "$top_srcdir/docs/ssp/${f#*:}" ||
+	    { echo "FAIL: docs/ssp/${f#*:} is stale: run make ssp"; exit 1; }
+done
 
 # 2. ssp-gen refuses a narrative for a control outside the baseline.
 mkdir "$tmp/narr"
 cp "$top_srcdir"/docs/ssp/narratives/*.md "$tmp/narr/"
 printf '\n## ac-2.6\n\nnot in Moderate\n' >>"$tmp/narr/ac.md"
 if "$top_builddir/compliance/ssp-gen" -d "$data" -n "$tmp/narr" -o "$tmp/x.json" \
-    -m "$tmp/x.md" >"$tmp/bad.log" 2>&1; then
+    -m "$tmp/x.md" -c "$tmp/x-cd.json" -a "$tmp/x-ap.json" >"$tmp/bad.log" 2>&1; then
 	echo "FAIL: ssp-gen accepted a narrative for ac-2.6 (not in Moderate)"; exit 1
 fi
 grep -q "ac-2.6 is not in the baseline" "$tmp/bad.log" || { cat "$tmp/bad.log"; echo "FAIL: wrong message"; exit 1; }
@@ -94,4 +100,32 @@ for f in "$tmp"/bad-*.json; do
 		echo "FAIL: $(basename "$f") was accepted"; exit 1
 	fi
 done
-echo "PASS: SSP current, valid, complete; 3 coverage and 4 schema mutations rejected"
+$validate "$data/schemas/oscal_component_schema.json" "$catalog" "$cdef" ||
+    { echo "FAIL: component definition schema validation"; exit 1; }
+$validate "$data/schemas/oscal_assessment-plan_schema.json" "$catalog" "$plan" ||
+    { echo "FAIL: assessment plan schema validation"; exit 1; }
+node -e '
+const fs = require("fs");
+const [cd, plan, dir] = process.argv.slice(1);
+let d;
+d = JSON.parse(fs.readFileSync(cd)); d["component-definition"].components[0].type = "";
+fs.writeFileSync(dir + "/badcd-type.json", JSON.stringify(d));
+d = JSON.parse(fs.readFileSync(cd));
+delete d["component-definition"].components[1]["control-implementations"][0].source;
+fs.writeFileSync(dir + "/badcd-source.json", JSON.stringify(d));
+d = JSON.parse(fs.readFileSync(plan)); delete d["assessment-plan"]["import-ssp"];
+fs.writeFileSync(dir + "/badap-import.json", JSON.stringify(d));
+d = JSON.parse(fs.readFileSync(plan)); d["assessment-plan"].tasks[0].timing["at-frequency"].unit = "fortnights";
+fs.writeFileSync(dir + "/badap-unit.json", JSON.stringify(d));
+' "$cdef" "$plan" "$tmp" || { echo "FAIL: mutating"; exit 1; }
+for f in "$tmp"/badcd-*.json; do
+	if $validate "$data/schemas/oscal_component_schema.json" "$catalog" "$f" >/dev/null; then
+		echo "FAIL: $(basename "$f") was accepted"; exit 1
+	fi
+done
+for f in "$tmp"/badap-*.json; do
+	if $validate "$data/schemas/oscal_assessment-plan_schema.json" "$catalog" "$f" >/dev/null; then
+		echo "FAIL: $(basename "$f") was accepted"; exit 1
+	fi
+done
+echo "PASS: SSP, component definition and assessment plan current and valid; SSP complete; 3 coverage and 8 schema mutations rejected"

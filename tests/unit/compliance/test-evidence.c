@@ -36,6 +36,7 @@ static struct comp_baseline	*moderate;
 static char			*tmp;
 static struct audit_signer	*key, *other;
 static char			 ssp[1024], trail[1024], ca[1024], bundle[1024];
+static char			 cdef[1024];
 static time_t			 t_second;	/* first record time of session 2 */
 
 static struct comp_scan *
@@ -75,6 +76,8 @@ setup(void **state)
 	free(p);
 	assert_int_equal(r, 0);
 	snprintf(ssp, sizeof(ssp), "%s/docs/ssp/bulwark-ssp.json", top);
+	snprintf(cdef, sizeof(cdef), "%s/docs/ssp/bulwark-component-definition.json",
+	    top);
 
 	tmp = t_mkdtemp();
 	key = t_signer(tmp, "audit-checkpoint.key");
@@ -145,6 +148,7 @@ opts_default(struct evidence_opts *o, const struct comp_scan *scan)
 	o->cat = cat;
 	o->base = moderate;
 	o->ssp_path = ssp;
+	o->cd_path = cdef;
 	o->audit_dir = trail;
 	o->ca_path = ca;
 	o->signer = key;
@@ -322,8 +326,9 @@ test_roundtrip(void **state)
 	assert_true(rep.audit_last_seq >= 240);
 	assert_true(rep.audit_checkpoints >= 4);
 	assert_string_equal(rep.system, "Bulwark appliance test");
-	/* results, poam, ssp, segments, audit key, ca, manifest, sig */
-	assert_int_equal(rep.files, 7 + rep.audit_segments);
+	/* results, plan, poam, ssp, component definition, segments, audit
+	 * key, ca, manifest, sig */
+	assert_int_equal(rep.files, 9 + rep.audit_segments);
 	/* Without a TPM the quote is absent, and the manifest says so. */
 	assert_int_equal(rep.n_absent, 1);
 	assert_non_null(strstr(rep.absent[0], "tpm/: no TPM"));
@@ -379,7 +384,8 @@ test_tamper_files(void **state)
 {
 	static const char *const names[] = {
 		"assessment-results.json", "poam.json", "bulwark-ssp.json",
-		"pki/ca.crt", "audit/checkpoint-key.pem",
+		"pki/ca.crt", "audit/checkpoint-key.pem", "assessment-plan.json",
+		"bulwark-component-definition.json",
 	};
 	struct evidence_report rep;
 
