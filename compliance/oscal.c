@@ -18,6 +18,7 @@
 #include "lib/macro.h"
 #include "compliance/oscal.h"
 #include "compliance/oscal-plan.h"
+#include "compliance/ssp.h"
 
 static json_t *
 comp_prop(const char *name, const char *value)
@@ -59,13 +60,16 @@ comp_evidence_json(const struct comp_evidence *e)
 	_cleanup_free_ char *href = NULL, *desc = NULL;
 	json_t *j;
 
-	if (!strncmp(e->ref, "fact:", 5)) {
-		if (asprintf(&href, "#fact-%s", e->ref + 5) < 0 ||
-		    asprintf(&desc, "Appliance-reported fact %s", e->ref + 5) < 0)
-			return NULL;
-	} else if (!strncmp(e->ref, "openssl:", 8)) {
-		if (!(href = strdup("#crypto-library")) ||
-		    asprintf(&desc, "Cryptographic library %s", e->ref + 8) < 0)
+	if (!strncmp(e->ref, "fact:", 5) || !strncmp(e->ref, "openssl:", 8)) {
+		bool fact = e->ref[0] == 'f';
+		char u[37];
+
+		/* A back-matter resource of the document names it
+		 * (comp_evidence_resources()). */
+		if (comp_ssp_uuid(fact ? e->ref : "openssl", u) < 0 ||
+		    asprintf(&href, "#%s", u) < 0 ||
+		    asprintf(&desc, fact ? "Appliance-reported fact %s" :
+		    "Cryptographic library %s", e->ref + (fact ? 5 : 8)) < 0)
 			return NULL;
 	} else {
 		/* Paths are plain: spaces and '%' are the only bytes a
@@ -96,6 +100,38 @@ comp_evidence_json(const struct comp_evidence *e)
 		return NULL;
 	}
 	return j;
+}
+
+/* Adds to the document ROOT a back-matter resource for each "#uuid"
+ * evidence href of OBSERVATIONS, so every such href resolves there. */
+static int
+comp_evidence_resources(json_t *root, const json_t *observations)
+{
+	_cleanup_json_ json_t	*res = json_array(), *seen = json_object();
+	const json_t		*o, *e;
+	size_t			 i, j;
+
+	if (!res || !seen)
+		return -ENOMEM;
+	json_array_foreach(observations, i, o)
+		json_array_foreach(json_object_get(o, "relevant-evidence"), j, e) {
+			const char *href = json_string_value(json_object_get(e, "href"));
+			const char *desc = json_string_value(json_object_get(e,
+			    "description"));
+
+			if (!href || href[0] != '#' || json_object_get(seen, href + 1))
+				continue;
+			if (json_object_set_new(seen, href + 1, json_true()) < 0 ||
+			    comp_push(res, json_pack("{s:s, s:s, s:s}", "uuid", href + 1,
+			    "title", desc ? desc : href + 1, "description", "State "
+			    "the appliance reports about itself when the scan runs; "
+			    "the observation's remarks give the value found.")) < 0)
+				return -ENOMEM;
+		}
+	if (json_array_size(res) == 0)
+		return 0;
+	return json_object_set_new(root, "back-matter", json_pack("{s:O}",
+	    "resources", res)) < 0 ? -ENOMEM : 0;
 }
 
 /* One observation per check result; *ret_uuid receives its uuid. */
@@ -353,6 +389,9 @@ comp_oscal_assessment_results(const struct comp_scan *scan,
 		    json_object_set_new(o, "origins", comp_ap_origins()) < 0)
 			return -ENOMEM;
 	}
+	if ((r = comp_evidence_resources(json_object_get(doc,
+	    "assessment-results"), observations)) < 0)
+		return r;
 	for (i = 0; i < n_ids; i++) {
 		const struct comp_control *ctl;
 		int v;
@@ -574,6 +613,8 @@ comp_oscal_poam(const struct comp_scan *scan, const struct comp_catalog *cat,
 	if (failing == 0)
 		return errf(-BW_E_NOTFOUND, ret_err, "no check failed: "
 		    "nothing to plan");
+	if ((r = comp_evidence_resources(p.root, p.observations)) < 0)
+		return r;
 	if (json_array_size(p.findings) == 0)
 		json_object_del(p.root, "findings");
 	*ret = TAKE_PTR(doc);

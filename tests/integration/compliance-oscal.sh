@@ -32,6 +32,9 @@ $validate "$schemas/oscal_assessment-results_schema.json" "$catalog" \
     "$tmp"/ar-*.json || { echo "FAIL: assessment-results"; exit 1; }
 $validate "$schemas/oscal_poam_schema.json" "$catalog" \
     "$tmp"/poam-*.json || { echo "FAIL: POA&M"; exit 1; }
+[ -s "$tmp/ap-moderate.json" ] || { echo "FAIL: ap-moderate.json not written"; exit 1; }
+$validate "$schemas/oscal_assessment-plan_schema.json" "$catalog" \
+    "$tmp/ap-moderate.json" || { echo "FAIL: assessment plan"; exit 1; }
 
 # Negative controls: each mutation must make validation fail.
 node -e '

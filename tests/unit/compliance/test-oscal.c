@@ -21,7 +21,9 @@
 #include "compliance/catalog.h"
 #include "compliance/check.h"
 #include "compliance/oscal.h"
+#include "compliance/oscal-plan.h"
 #include "lib/ids.h"
+#include "lib/json.h"
 #include "tests/unit/compliance/fixture.h"
 
 static struct comp_catalog *cat;
@@ -292,6 +294,105 @@ test_real_host(void **state)
 	comp_scan_free(scan);
 }
 
+/* The ids of the include-controls of SEL (a control-selections array),
+ * as one JSON object used as a set. */
+static json_t *
+control_set(const json_t *sel)
+{
+	json_t *set = json_object(), *c;
+	size_t i;
+
+	json_array_foreach(json_object_get(json_array_get(sel, 0),
+	    "include-controls"), i, c)
+		json_object_set_new(set, json_string_value(json_object_get(c,
+		    "control-id")), json_true());
+	return set;
+}
+
+/* The plan names every check a scan of the baseline runs, with its
+ * method, and the same controls the results review; the results import
+ * it by name and each observation names its task and platform. */
+static void
+test_plan(void **state)
+{
+	static const char *const tests[] = { "au-protection",
+		"cm-config-baseline", "ia-pki-certs", "si-binary-integrity",
+		"si-crypto-selftest", "si-input-validation" };
+	_cleanup_json_ json_t *ap = NULL, *ar = NULL, *again = NULL;
+	_cleanup_json_ json_t *plan_set = NULL, *ar_set = NULL;
+	struct world w;
+	struct comp_scan *scan;
+	json_t *root, *task, *a, *obs, *o, *res;
+	char *err = NULL;
+	size_t i, ntest = 0;
+
+	(void)state;
+	for (i = 0; i < ELEMENTSOF(tests); i++) {
+		assert_non_null(comp_check_find(tests[i]));
+		assert_string_equal(comp_check_method(comp_check_find(tests[i])),
+		    "TEST");
+	}
+	assert_string_equal(comp_check_method(comp_check_find("ac-faillock")),
+	    "EXAMINE");
+	assert_int_equal(comp_ap_build(moderate, &(struct comp_ap_opts){
+	    .last_modified = "2026-01-01T00:00:00Z" }, &ap), 0);
+	assert_int_equal(comp_ap_build(moderate, &(struct comp_ap_opts){
+	    .last_modified = "2026-01-01T00:00:00Z" }, &again), 0);
+	assert_true(json_equal(ap, again));	/* name-based: reproducible */
+	maybe_write(ap, "ap-moderate.json");
+	root = json_object_get(ap, "assessment-plan");
+	task = json_array_get(json_object_get(root, "tasks"), 0);
+	assert_int_equal(json_int_at(json_object_get(task, "timing"),
+	    "at-frequency", "period", 0), COMP_AP_CADENCE_DAYS);
+
+	world_build(&w);
+	scan = scan_world(&w);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(root,
+	    "local-definitions"), "activities")), scan->n);
+	assert_int_equal(json_array_size(json_object_get(task,
+	    "associated-activities")), scan->n);
+	json_array_foreach(json_object_get(json_object_get(root,
+	    "local-definitions"), "activities"), i, a) {
+		const char *id = json_string_value(json_object_get(json_array_get(
+		    json_object_get(a, "props"), 1), "value"));
+		const char *m = json_string_value(json_object_get(json_array_get(
+		    json_object_get(a, "props"), 0), "value"));
+
+		assert_string_equal(id, scan->results[i]->check->id);
+		assert_string_equal(m, comp_check_method(scan->results[i]->check));
+		ntest += strcmp(m, "TEST") == 0;
+	}
+	assert_int_equal(ntest, ELEMENTSOF(tests));
+
+	assert_int_equal(comp_oscal_assessment_results(scan, cat, moderate,
+	    NULL, &ar, &err), 0);
+	o = json_object_get(ar, "assessment-results");
+	assert_string_equal(json_str_at(o, "import-ap", "href"), COMP_AP_JSON_NAME);
+	res = json_array_get(json_object_get(o, "results"), 0);
+	plan_set = control_set(json_object_get(json_object_get(root,
+	    "reviewed-controls"), "control-selections"));
+	ar_set = control_set(json_object_get(json_object_get(res,
+	    "reviewed-controls"), "control-selections"));
+	assert_true(json_object_size(plan_set) > 100);
+	assert_true(json_equal(plan_set, ar_set));
+	json_array_foreach(json_object_get(res, "observations"), i, obs) {
+		json_t *org = json_array_get(json_object_get(obs, "origins"), 0);
+
+		assert_string_equal(json_string_value(json_object_get(json_array_get(
+		    json_object_get(org, "related-tasks"), 0), "task-uuid")),
+		    json_string_value(json_object_get(task, "uuid")));
+		assert_string_equal(json_string_value(json_object_get(json_array_get(
+		    json_object_get(org, "actors"), 0), "actor-uuid")),
+		    json_str_at(json_array_get(json_object_get(json_object_get(root,
+		    "assessment-assets"), "assessment-platforms"), 0), "uuid", NULL));
+		assert_string_equal(json_string_value(json_array_get(
+		    json_object_get(obs, "methods"), 0)),
+		    comp_check_method(scan->results[i]->check));
+	}
+	comp_scan_free(scan);
+	world_destroy(&w);
+}
+
 int
 main(void)
 {
@@ -301,6 +402,7 @@ main(void)
 		cmocka_unit_test(test_freshness),
 		cmocka_unit_test(test_poam_nothing_failed),
 		cmocka_unit_test(test_real_host),
+		cmocka_unit_test(test_plan),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
