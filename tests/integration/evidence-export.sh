@@ -29,6 +29,18 @@ tar -tf "$T/b.tar" >"$T/members"
 check "the bundle holds assessment results, the SSP, audit segments and a manifest" \
 	sh -c "grep -q assessment-results '$T/members' && grep -qi ssp '$T/members' &&
 	       grep -q 'seg-' '$T/members' && grep -q manifest '$T/members'"
+check "the bundle holds the assessment plan and the component definition" \
+	sh -c "grep -qx assessment-plan.json '$T/members' &&
+	       grep -qx bulwark-component-definition.json '$T/members'"
+if command -v node >/dev/null; then
+	mkdir -p "$T/refs" && tar -xf "$T/b.tar" -C "$T/refs"
+	(cd "$T/refs" && node "$top_srcdir/tests/oscal/refs.js" $(ls *.json | grep -vx manifest.json)) \
+		>"$T/refs.out" 2>&1
+	grep -q '^DANGLING' "$T/refs.out" && cat "$T/refs.out"
+	check "every OSCAL reference in the bundle resolves (results import the plan)" \
+		sh -c "! grep -q '^DANGLING' '$T/refs.out' &&
+		       grep -q '^resolved assessment-results.json: .*scope: assessment-results.json, assessment-plan.json, bulwark-ssp.json' '$T/refs.out'"
+fi
 
 # alter one file at a time and repack in the same order
 tamper() { # member sed-expression
