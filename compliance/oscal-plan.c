@@ -4,7 +4,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,24 +47,6 @@ comp_check_method(const struct comp_check *check)
 }
 
 static int
-ap_uuid(char out[37], const char *fmt, ...) _printf_(2, 3);
-
-static int
-ap_uuid(char out[37], const char *fmt, ...)
-{
-	_cleanup_free_ char	*name = NULL;
-	va_list			 ap;
-	int			 n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&name, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return -ENOMEM;
-	return comp_ssp_uuid(name, out);
-}
-
-static int
 ap_push(json_t *a, json_t *v)
 {
 	if (!v || json_array_append_new(a, v) < 0)
@@ -78,8 +59,8 @@ comp_ap_origins(void)
 {
 	char task[37], plat[37];
 
-	if (ap_uuid(task, AP_TASK_NAME) < 0 ||
-	    ap_uuid(plat, AP_PLATFORM_NAME) < 0)
+	if (comp_ssp_uuidf(task, AP_TASK_NAME) < 0 ||
+	    comp_ssp_uuidf(plat, AP_PLATFORM_NAME) < 0)
 		return NULL;
 	return json_pack("[{s:[{s:s, s:s}], s:[{s:s}]}]", "actors", "type",
 	    "assessment-platform", "actor-uuid", plat, "related-tasks",
@@ -124,8 +105,8 @@ ap_activity(const struct comp_check *check, const struct comp_baseline *base,
 	json_t			*sel, *a;
 	int			 r;
 
-	if ((r = ap_uuid(uuid, "ap activity %s", check->id)) < 0 ||
-	    (r = ap_uuid(suuid, "ap step %s", check->id)) < 0)
+	if ((r = comp_ssp_uuidf(uuid, "ap activity %s", check->id)) < 0 ||
+	    (r = comp_ssp_uuidf(suuid, "ap step %s", check->id)) < 0)
 		return r;
 	if (asprintf(&step, "Run the registered check %s (bulwark compliance "
 	    "scan) and record one observation with the files and facts it "
@@ -183,7 +164,8 @@ ap_metadata(const struct comp_baseline *base, const struct comp_ap_opts *o,
 	    "party-uuids", party);
 }
 
-/* The task that runs every activity at the cadence. */
+/* The task that runs every activity of ASSOC (taken; NULL: none) at
+ * the cadence. */
 static json_t *
 ap_task(const struct comp_ap_opts *o, int days, const char *party,
     const char *subject, json_t *assoc)
@@ -191,7 +173,7 @@ ap_task(const struct comp_ap_opts *o, int days, const char *party,
 	_cleanup_free_ char	*desc = NULL;
 	char			 uuid[37];
 
-	if (ap_uuid(uuid, AP_TASK_NAME) < 0 ||
+	if (comp_ssp_uuidf(uuid, AP_TASK_NAME) < 0 ||
 	    asprintf(&desc, "bulwarkd runs every registered check of the "
 	    "baseline against %s at least every %d days (and on demand: "
 	    "bulwark compliance scan); each scan is recorded in the audit "
@@ -201,7 +183,7 @@ ap_task(const struct comp_ap_opts *o, int days, const char *party,
 		json_decref(assoc);
 		return NULL;
 	}
-	return json_pack("{s:s, s:s, s:s, s:s, s:{s:{s:i, s:s}}, s:o, "
+	return json_pack("{s:s, s:s, s:s, s:s, s:{s:{s:i, s:s}}, s:o*, "
 	    "s:[{s:s, s:[{s:s, s:s}]}], s:[{s:s, s:[s]}]}", "uuid", uuid, "type",
 	    "action", "title", "Automated compliance scan", "description", desc,
 	    "timing", "at-frequency", "period", days, "unit", "days",
@@ -224,12 +206,12 @@ comp_ap_build(const struct comp_baseline *base,
 	int			 days = o->cadence_days > 0 ? o->cadence_days :
 				    COMP_AP_CADENCE_DAYS, r;
 
-	if ((r = ap_uuid(uuid, "assessment-plan %s", base ?
+	if ((r = comp_ssp_uuidf(uuid, "assessment-plan %s", base ?
 	    comp_baseline_title(base) : "all checks")) < 0 ||
-	    (r = ap_uuid(party, AP_PARTY_NAME)) < 0 ||
-	    (r = ap_uuid(plat, AP_PLATFORM_NAME)) < 0 ||
-	    (r = ap_uuid(subject, "component %s", COMP_AP_SUBJECT)) < 0 ||
-	    (r = ap_uuid(tool, "component %s", COMP_AP_TOOL)) < 0)
+	    (r = comp_ssp_uuidf(party, AP_PARTY_NAME)) < 0 ||
+	    (r = comp_ssp_uuidf(plat, AP_PLATFORM_NAME)) < 0 ||
+	    (r = comp_ssp_uuidf(subject, "component %s", COMP_AP_SUBJECT)) < 0 ||
+	    (r = comp_ssp_uuidf(tool, "component %s", COMP_AP_TOOL)) < 0)
 		return r;
 	if (!(meta = ap_metadata(base, o, party)))
 		return -ENOMEM;
@@ -258,6 +240,17 @@ comp_ap_build(const struct comp_baseline *base,
 			json_decref(assoc);
 			return r;
 		}
+	}
+	if (json_array_size(activities) == 0) {
+		/* No check covers a control of BASE: the plan says so (OSCAL
+		 * lists hold at least one item). */
+		json_decref(assoc);
+		assoc = NULL;
+		json_object_del(ap, "local-definitions");
+		if (json_object_set_new(json_object_get(ap, "reviewed-controls"),
+		    "control-selections", json_pack("[{s:s}]", "description",
+		    "No automated check covers a control of the baseline.")) < 0)
+			return -ENOMEM;
 	}
 	if (!(task = ap_task(o, days, party, subject, assoc)) ||
 	    json_object_set_new(ap, "assessment-subjects", json_pack("[{s:s, "

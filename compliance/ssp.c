@@ -392,6 +392,22 @@ ssp_uuid_json(json_t *obj, const char *key, const char *fmt, ...)
     _printf_(3, 4);
 
 /* Sets OBJ[KEY] to the name-based UUID of the formatted name. */
+int
+comp_ssp_uuidf(char out[37], const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*name;
+	int	 r = -ENOMEM;
+
+	va_start(ap, fmt);
+	if (vasprintf(&name, fmt, ap) >= 0) {
+		r = comp_ssp_uuid(name, out);
+		free(name);
+	}
+	va_end(ap);
+	return r;
+}
+
 static int
 ssp_uuid_json(json_t *obj, const char *key, const char *fmt, ...)
 {

@@ -10,6 +10,8 @@
 
 #include <jansson.h>
 
+#include "lib/macro.h"
+
 #include "compliance/catalog.h"
 
 /* Bounds on the narrative sources (authored by us, but still parsed
@@ -79,5 +81,9 @@ int comp_ssp_build(const struct comp_catalog *cat,
 /* Writes a name-based UUID (SHA-256 of NAME, version 5 layout) into OUT:
  * the same NAME always gives the same UUID. Returns 0 or -BW_E_CRYPTO. */
 int comp_ssp_uuid(const char *name, char out[37]);
+
+/* comp_ssp_uuid() of the printf-formatted name. Returns 0, -ENOMEM or
+ * -BW_E_CRYPTO. */
+int comp_ssp_uuidf(char out[37], const char *fmt, ...) _printf_(2, 3);
 
 #endif
