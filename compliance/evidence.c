@@ -731,7 +731,8 @@ static int
 ev_write_all(struct ev_export *x, json_t *manifest, char **ret_err)
 {
 	const struct evidence_opts	*o = x->o;
-	_cleanup_free_ char		*ar_s = NULL, *poam_s = NULL, *ap_s = NULL;
+	_cleanup_free_ char		*ar_s = NULL, *poam_s = NULL;
+	_cleanup_free_ char		*ap_s = NULL;
 	struct ev_trail			 t = { .dfd = -1 };
 	int				 r;
 

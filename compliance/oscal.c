@@ -167,8 +167,7 @@ comp_observation(const struct comp_result *r, char uuid[37])
 	o = json_pack("{s:s, s:s, s:s, s:o, s:[s], s:[s], s:s}",
 	    "uuid", uuid, "title", r->check->title, "description", desc,
 	    "props", props, "methods", comp_check_method(r->check), "types",
-	    "control-objective",
-	    "collected", ts);
+	    "control-objective", "collected", ts);
 	if (!o)
 		return NULL;
 	if (remarks.len && json_object_set_new(o, "remarks",
