@@ -511,14 +511,15 @@ ev_oscal_texts(struct ev_export *x, json_t *manifest, char **ret_ar,
 	return 0;
 }
 
-/* The assessment plan the assessment results import, as the bundle
- * stores it, into *RET (caller owns). */
+/* The assessment plan the assessment results import, at the cadence
+ * the results are judged fresh against, as the bundle stores it, into
+ * *RET (caller owns). */
 static int
 ev_plan_text(const struct evidence_opts *o, char **ret)
 {
 	_cleanup_json_ json_t	*ap = NULL;
 	struct comp_ap_opts	 ao = { .system_name = o->system_name,
-		.import_ssp = EV_SSP_NAME };
+		.import_ssp = EV_SSP_NAME, .cadence_s = o->max_age_s };
 	int			 r;
 
 	if ((r = comp_ap_build(o->base, &ao, &ap)) < 0)

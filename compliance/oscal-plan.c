@@ -165,28 +165,38 @@ ap_metadata(const struct comp_baseline *base, const struct comp_ap_opts *o,
 }
 
 /* The task that runs every activity of ASSOC (taken; NULL: none) at
- * the cadence. */
+ * least every CADENCE_S seconds, in the largest whole unit. */
 static json_t *
-ap_task(const struct comp_ap_opts *o, int days, const char *party,
+ap_task(const struct comp_ap_opts *o, long cadence_s, const char *party,
     const char *subject, json_t *assoc)
 {
+	static const struct {
+		const char	*unit;
+		long		 s;
+	} units[] = { { "days", 86400 }, { "hours", 3600 }, { "minutes", 60 },
+		{ "seconds", 1 } };
 	_cleanup_free_ char	*desc = NULL;
 	char			 uuid[37];
+	size_t			 u = 0;
 
+	while (cadence_s % units[u].s != 0)
+		u++;
 	if (comp_ssp_uuidf(uuid, AP_TASK_NAME) < 0 ||
 	    asprintf(&desc, "bulwarkd runs every registered check of the "
-	    "baseline against %s at least every %d days (and on demand: "
+	    "baseline against %s at least every %ld %s (and on demand: "
 	    "bulwark compliance scan); each scan is recorded in the audit "
 	    "trail and yields assessment results that import this plan.",
-	    o->system_name ? o->system_name : "Bulwark appliance", days) < 0) {
+	    o->system_name ? o->system_name : "Bulwark appliance",
+	    cadence_s / units[u].s, units[u].unit) < 0) {
 		desc = NULL;
 		json_decref(assoc);
 		return NULL;
 	}
-	return json_pack("{s:s, s:s, s:s, s:s, s:{s:{s:i, s:s}}, s:o*, "
+	return json_pack("{s:s, s:s, s:s, s:s, s:{s:{s:I, s:s}}, s:o*, "
 	    "s:[{s:s, s:[{s:s, s:s}]}], s:[{s:s, s:[s]}]}", "uuid", uuid, "type",
 	    "action", "title", "Automated compliance scan", "description", desc,
-	    "timing", "at-frequency", "period", days, "unit", "days",
+	    "timing", "at-frequency", "period", (json_int_t)(cadence_s /
+	    units[u].s), "unit", units[u].unit,
 	    "associated-activities", assoc, "subjects", "type", "component",
 	    "include-subjects", "subject-uuid", subject, "type", "component",
 	    "responsible-roles", "role-id", AP_ROLE, "party-uuids", party);
@@ -203,8 +213,9 @@ comp_ap_build(const struct comp_baseline *base,
 	const struct comp_check	*checks;
 	char			 uuid[37], party[37], subject[37], tool[37], plat[37];
 	size_t			 n;
-	int			 days = o->cadence_days > 0 ? o->cadence_days :
-				    COMP_AP_CADENCE_DAYS, r;
+	long			 cadence_s = o->cadence_s > 0 ? o->cadence_s :
+				    COMP_CADENCE_DEFAULT_S;
+	int			 r;
 
 	if ((r = comp_ssp_uuidf(uuid, "assessment-plan %s", base ?
 	    comp_baseline_title(base) : "all checks")) < 0 ||
@@ -252,7 +263,7 @@ comp_ap_build(const struct comp_baseline *base,
 		    "No automated check covers a control of the baseline.")) < 0)
 			return -ENOMEM;
 	}
-	if (!(task = ap_task(o, days, party, subject, assoc)) ||
+	if (!(task = ap_task(o, cadence_s, party, subject, assoc)) ||
 	    json_object_set_new(ap, "assessment-subjects", json_pack("[{s:s, "
 	    "s:s, s:[{s:s, s:s}]}]", "type", "component", "description",
 	    "The appliance as a whole: the host and the appliance software the "

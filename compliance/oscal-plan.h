@@ -16,9 +16,6 @@
 /* File name of the plan in docs/ssp/ and in evidence bundles; the
  * assessment results import it under this name. */
 #define COMP_AP_JSON_NAME	"assessment-plan.json"
-/* Default cadence of the automated assessment, in days: FedRAMP 20x
- * asks Moderate systems to validate their indicators every 3 days. */
-#define COMP_AP_CADENCE_DAYS	3
 /* The SSP components (docs/ssp/narratives/system.md) the plan names:
  * the system the checks assess, and the one that runs them. */
 #define COMP_AP_SUBJECT		"appliance"
@@ -28,7 +25,7 @@ struct comp_ap_opts {
 	const char	*system_name;	/* "Bulwark appliance"; NULL: that */
 	const char	*last_modified;	/* RFC 3339; NULL: now */
 	const char	*import_ssp;	/* SSP href; COMP_SSP_JSON_NAME when NULL */
-	int		 cadence_days;	/* 0: COMP_AP_CADENCE_DAYS */
+	long		 cadence_s;	/* 0: COMP_CADENCE_DEFAULT_S (3 days) */
 };
 
 /* "TEST" when CHECK exercises a mechanism while it runs (probes, known-

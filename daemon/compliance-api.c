@@ -817,7 +817,9 @@ run_scan(struct compliance_api *ca, int which, struct evhttp_request *req,
 	struct comp_policy	 pol;
 	_cleanup_(comp_scan_freep) struct comp_scan *scan = NULL;
 	_cleanup_json_ json_t	*ar = NULL, *poam = NULL, *doc = NULL;
-	struct comp_oscal_opts	 oo = { .system_name = "Bulwark appliance" };
+	/* The POA&M imports the SSP a bundle carries beside it. */
+	struct comp_oscal_opts	 oo = { .system_name = "Bulwark appliance",
+		.import_ssp = COMP_SSP_JSON_NAME };
 	struct scan_op		*op;
 	struct timespec		 now;
 	char			 capath[PATH_MAX + 32], certpath[PATH_MAX + 32];
@@ -1093,6 +1095,18 @@ evidence_results(struct compliance_api *ca, struct evidence_opts *eo,
 	return 0;
 }
 
+/* The component definition make ssp installs next to the SSP, in BUF;
+ * NULL when it is not there (the bundle then says it is absent). */
+static const char *
+cd_path(const struct compliance_api *ca, char *buf, size_t len)
+{
+	const char *slash = strrchr(ca->ssp_path, '/');
+
+	snprintf(buf, len, "%.*s%s", slash ? (int)(slash - ca->ssp_path + 1) : 0,
+	    ca->ssp_path, COMP_CD_JSON_NAME);
+	return access(buf, R_OK) == 0 ? buf : NULL;
+}
+
 /* Builds a signed evidence bundle for the period and sends it. */
 static void
 handle_evidence(struct compliance_api *ca, struct evhttp_request *req,
@@ -1105,7 +1119,6 @@ handle_evidence(struct compliance_api *ca, struct evhttp_request *req,
 	_cleanup_free_ char	*err = NULL;
 	char			 capath[PATH_MAX + 32], reason[160];
 	char			 cdpath[PATH_MAX + 64];
-	const char		*slash;
 	off_t			 size = 0;
 	int			 r;
 
@@ -1121,11 +1134,7 @@ handle_evidence(struct compliance_api *ca, struct evhttp_request *req,
 		goto fail;
 	snprintf(capath, sizeof(capath), "%s/pki/ca.crt", ca->appliance_dir);
 	eo.ssp_path = ca->ssp_path;
-	/* make ssp installs the component definition next to the SSP. */
-	slash = strrchr(ca->ssp_path, '/');
-	snprintf(cdpath, sizeof(cdpath), "%.*s%s", slash ? (int)(slash -
-	    ca->ssp_path + 1) : 0, ca->ssp_path, COMP_CD_JSON_NAME);
-	eo.cd_path = access(cdpath, R_OK) == 0 ? cdpath : NULL;
+	eo.cd_path = cd_path(ca, cdpath, sizeof(cdpath));
 	eo.audit_dir = ca->audit_dir;
 	eo.ca_path = capath;
 	eo.signer = ca->signer;
@@ -1341,7 +1350,7 @@ handle_conmon(struct compliance_api *ca, struct evhttp_request *req,
 	struct evkeyvalq	 q;
 	_cleanup_free_ char	*err = NULL;
 	char			*texts[4] = { NULL }, capath[PATH_MAX + 32];
-	char			 reason[160];
+	char			 reason[160], cdpath[PATH_MAX + 64];
 	const char		*month = NULL;
 	json_t			*last;
 	off_t			 size = 0;
@@ -1369,6 +1378,7 @@ handle_conmon(struct compliance_api *ca, struct evhttp_request *req,
 	eo.cat = ca->cat;
 	eo.base = ca->base[1];
 	eo.ssp_path = ca->ssp_path;
+	eo.cd_path = cd_path(ca, cdpath, sizeof(cdpath));
 	eo.audit_dir = ca->audit_dir;
 	eo.ca_path = capath;
 	eo.signer = ca->signer;

@@ -39,7 +39,9 @@ if command -v node >/dev/null; then
 	grep -q '^DANGLING' "$T/refs.out" && cat "$T/refs.out"
 	check "every OSCAL reference in the bundle resolves (results import the plan)" \
 		sh -c "! grep -q '^DANGLING' '$T/refs.out' &&
-		       grep -q '^resolved assessment-results.json: .*scope: assessment-results.json, assessment-plan.json, bulwark-ssp.json' '$T/refs.out'"
+		       grep -q '^resolved assessment-results.json: .*scope: assessment-results.json, assessment-plan.json, bulwark-ssp.json' '$T/refs.out' &&
+		       { ! grep -q '^resolved poam.json' '$T/refs.out' ||
+		         grep -q '^resolved poam.json: .*scope: poam.json, bulwark-ssp.json' '$T/refs.out'; }"
 fi
 
 # alter one file at a time and repack in the same order

@@ -318,7 +318,7 @@ test_plan(void **state)
 	static const char *const tests[] = { "au-protection",
 		"cm-config-baseline", "ia-pki-certs", "si-binary-integrity",
 		"si-crypto-selftest", "si-input-validation" };
-	_cleanup_json_ json_t *ap = NULL, *ar = NULL, *again = NULL;
+	_cleanup_json_ json_t *ap = NULL, *ar = NULL, *again = NULL, *again2 = NULL;
 	_cleanup_json_ json_t *plan_set = NULL, *ar_set = NULL;
 	struct world w;
 	struct comp_scan *scan;
@@ -343,7 +343,14 @@ test_plan(void **state)
 	root = json_object_get(ap, "assessment-plan");
 	task = json_array_get(json_object_get(root, "tasks"), 0);
 	assert_int_equal(json_int_at(json_object_get(task, "timing"),
-	    "at-frequency", "period", 0), COMP_AP_CADENCE_DAYS);
+	    "at-frequency", "period", 0), 3);
+	assert_string_equal(json_str_at(json_object_get(task, "timing"),
+	    "at-frequency", "unit"), "days");
+	assert_int_equal(comp_ap_build(NULL, &(struct comp_ap_opts){
+	    .cadence_s = 12 * 3600 }, &again2), 0);
+	assert_int_equal(json_int_at(json_object_get(json_array_get(
+	    json_object_get(json_object_get(again2, "assessment-plan"), "tasks"),
+	    0), "timing"), "at-frequency", "period", 0), 12);
 
 	world_build(&w);
 	scan = scan_world(&w);
