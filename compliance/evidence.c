@@ -1439,14 +1439,8 @@ ev_check_audit(struct ev_verify *v, json_t *m)
 static const char *
 ev_listed_sha256(json_t *m, const char *name)
 {
-	json_t	*f;
-	size_t	 i;
-
-	json_array_foreach(json_object_get(m, "files"), i, f)
-		if (json_is_string(json_object_get(f, "name")) &&
-		    strcmp(json_string_value(json_object_get(f, "name")), name) == 0)
-			return json_string_value(json_object_get(f, "sha256"));
-	return NULL;
+	return json_str_at(json_array_find(json_object_get(m, "files"), "name",
+	    name), "sha256", NULL);
 }
 
 /* The attestation key must be the one the signed manifest lists: a

@@ -852,14 +852,8 @@ cd_component(const struct ssp_section *s, struct ssp_cd *cd, char **ret_err)
 static const char *
 cd_prop(const json_t *obj, const char *name)
 {
-	const json_t	*p;
-	size_t		 i;
-
-	json_array_foreach(json_object_get(obj, "props"), i, p)
-		if (json_is_string(json_object_get(p, "name")) &&
-		    strcmp(json_string_value(json_object_get(p, "name")), name) == 0)
-			return json_string_value(json_object_get(p, "value"));
-	return NULL;
+	return json_str_at(json_array_find(json_object_get(obj, "props"), "name",
+	    name), "value", NULL);
 }
 
 static json_t *

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "err.h"
 #include "json.h"
@@ -81,4 +82,19 @@ json_int_at(const json_t *o, const char *a, const char *b, long long dflt)
 	const json_t *v = json_at(o, a, b);
 
 	return json_is_integer(v) ? json_integer_value(v) : dflt;
+}
+
+json_t *
+json_array_find(const json_t *a, const char *key, const char *value)
+{
+	json_t	*e;
+	size_t	 i;
+
+	json_array_foreach(a, i, e) {
+		const char *v = json_string_value(json_object_get(e, key));
+
+		if (v && strcmp(v, value) == 0)
+			return e;
+	}
+	return NULL;
 }

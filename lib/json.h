@@ -30,4 +30,8 @@ const char *json_str_at(const json_t *o, const char *a, const char *b);
 long long json_int_at(const json_t *o, const char *a, const char *b,
     long long dflt);
 
+/* The first object of array A whose member KEY is the string VALUE
+ * (borrowed from A); NULL when none is, or A is not an array. */
+json_t *json_array_find(const json_t *a, const char *key, const char *value);
+
 #endif

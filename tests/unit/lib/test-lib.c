@@ -273,6 +273,22 @@ test_json_at(void **state)
 	json_decref(o);
 }
 
+static void
+test_json_array_find(void **state)
+{
+	json_t *a = json_pack("[{s:i}, {s:s, s:i}, {s:s, s:i}, s]", "name", 1,
+	    "name", "x", "v", 2, "name", "x", "v", 3, "x");
+
+	(void)state;
+	assert_non_null(a);
+	assert_int_equal(json_int_at(json_array_find(a, "name", "x"), "v", NULL,
+	    -1), 2);	/* the first */
+	assert_null(json_array_find(a, "name", "y"));
+	assert_null(json_array_find(a, "other", "x"));
+	assert_null(json_array_find(json_object_get(a, "no"), "name", "x"));
+	json_decref(a);
+}
+
 /* bw_time_rfc3339_at() formats the time it is given, 0 included;
  * bw_time_rfc3339() takes 0 for now. */
 static void
@@ -505,6 +521,7 @@ main(void)
 		cmocka_unit_test(test_cond_mono),
 		cmocka_unit_test(test_exec_umask),
 		cmocka_unit_test(test_json_at),
+		cmocka_unit_test(test_json_array_find),
 		cmocka_unit_test(test_time_rfc3339),
 		cmocka_unit_test(test_uuid_format),
 		cmocka_unit_test(test_mono_units),
