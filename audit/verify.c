@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -32,6 +33,7 @@ struct audit_verifier {
 	int			 anchored;	/* pruned prefix accounted for */
 	uint64_t		 pruned_through;
 	char			 padded[256];	/* a segment that ended in padding */
+	int			 mark_named;	/* rep.mark.segment is this segment's */
 };
 
 struct span {
@@ -199,6 +201,8 @@ note_record(struct audit_verifier *v, const struct audit_line *l)
 	v->rep.records++;
 	v->rep.last_seq = l->rec.seq;
 	memcpy(v->rep.head_hash, l->hash, sizeof(v->rep.head_hash));
+	v->rep.mark.seq = l->rec.seq;
+	memcpy(v->rep.mark.hash, l->hash, sizeof(v->rep.mark.hash));
 	v->expected = l->rec.seq + 1;
 	memcpy(v->last_hash, l->hash, sizeof(v->last_hash));
 	/* The final checkpoint follows audit.stop. */
@@ -322,15 +326,16 @@ check_line(struct audit_verifier *v, const char *seg, const char *data,
 	return 0;
 }
 
+static int verifier_lines(struct audit_verifier *v, const char *name,
+    const char *data, size_t len, size_t start, uint64_t base);
+
 int
 audit_verifier_segment(struct audit_verifier *v, const char *name,
     const char *data, size_t len)
 {
-	_cleanup_free_ struct span *sp = NULL;
 	char		 prev[AUDIT_HASH_HEX + 1];
 	uint64_t	 first, name_seq;
-	size_t		 hl, nsp = 0, cap = 0, pos, end = len;
-	int		 r;
+	size_t		 hl, end = len;
 
 	if (v->stopped)
 		return 1;
@@ -378,12 +383,28 @@ audit_verifier_segment(struct audit_verifier *v, const char *name,
 			    "the segment header's prev does not match the hash of "
 			    "seq %" PRIu64, first - 1);
 	}
-	if (end < len && (end == hl || data[end - 1] == '\n')) {
+	return verifier_lines(v, name, data, len, hl, 0);
+}
+
+/* Checks the record lines of segment NAME in DATA from START on (DATA is
+ * the segment's bytes from offset BASE), after its header or after the
+ * record a walk resumes from. */
+static int
+verifier_lines(struct audit_verifier *v, const char *name, const char *data,
+    size_t len, size_t start, uint64_t base)
+{
+	_cleanup_free_ struct span *sp = NULL;
+	size_t		 nsp = 0, cap = 0, pos, end = len;
+	int		 r;
+
+	while (end > start && data[end - 1] == '\0')
+		end--;
+	if (end < len && (end == start || data[end - 1] == '\n')) {
 		snprintf(v->padded, sizeof(v->padded), "%s", name ? name : "?");
 		len = end;
 	}
-
-	for (pos = hl; pos < len;) {
+	v->mark_named = 0;
+	for (pos = start; pos < len;) {
 		const char *nl = memchr(data + pos, '\n', len - pos);
 
 		if (nsp == cap) {
@@ -410,6 +431,12 @@ audit_verifier_segment(struct audit_verifier *v, const char *name,
 			    "last segment", v->expected);
 		if ((r = check_line(v, name, data, sp, nsp, i)) != 0)
 			return r;
+		if (!v->mark_named) {
+			snprintf(v->rep.mark.segment, sizeof(v->rep.mark.segment),
+			    "%s", name ? name : "");
+			v->mark_named = 1;
+		}
+		v->rep.mark.offset = base + sp[i].off + sp[i].len + 1;
 	}
 	return 0;
 }
@@ -440,62 +467,205 @@ audit_verify_dir(const char *dir, EVP_PKEY *trusted_checkpoint_key,
 	    trusted_checkpoint_key ? 1 : 0, ret);
 }
 
+/* A verifier trusting KEYS, or with none the keys of DIR's key file
+ * (*RET_TRAIL_KEYS, freed by the caller with audit_pubkeys_free()). */
+static int
+verifier_for_dir(const char *dir, EVP_PKEY *const *keys, size_t nkeys,
+    struct audit_verifier **ret, EVP_PKEY ***ret_trail_keys,
+    size_t *ret_ntrail)
+{
+	_cleanup_free_ char	*path = NULL;
+	struct audit_verifier	*v = NULL;
+	int			 r;
+
+	if ((r = audit_verifier_new(NULL, AUDIT_KEY_NONE, &v)) < 0)
+		return r;
+	*ret = v;
+	for (size_t i = 0; i < nkeys; i++)
+		if ((r = audit_verifier_add_key(v, keys[i], AUDIT_KEY_TRUSTED)) < 0)
+			return r;
+	if (nkeys > 0)
+		return 0;
+	if (asprintf(&path, "%s/%s", dir, AUDIT_KEY_FILE) < 0) {
+		path = NULL;
+		return -ENOMEM;
+	}
+	/* Every key the trail has used, newest first. */
+	if (access(path, F_OK) == 0 &&
+	    audit_pubkeys_load(path, ret_trail_keys, ret_ntrail, NULL) == 0)
+		for (size_t i = 0; i < *ret_ntrail; i++)
+			if ((r = audit_verifier_add_key(v, (*ret_trail_keys)[i],
+			    AUDIT_KEY_TRAIL)) < 0)
+				return r;
+	return 0;
+}
+
+/* Feeds the segments NAMES[FROM..N) read from DFD. */
+static int
+feed_segments(struct audit_verifier *v, int dfd, char **names, size_t from,
+    size_t n)
+{
+	int r;
+
+	for (size_t i = from; i < n; i++) {
+		_cleanup_free_ char *data = NULL;
+		size_t len = 0;
+
+		if ((r = read_file_at(dfd, names[i], AUDIT_SEGMENT_READ_MAX, &data,
+		    &len)) < 0) {
+			if (r != -EFBIG)
+				return r;
+			return damage(v, AUDIT_MALFORMED, v->expected, names[i],
+			    "segment larger than %zu bytes", AUDIT_SEGMENT_READ_MAX);
+		}
+		if ((r = audit_verifier_segment(v, names[i], data, len)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Reads segment FROM->segment from just before the record FROM names to
+ * its end into *RET (*RET_LEN bytes, starting at file offset
+ * *RET_BASE). */
+static int
+read_from_mark(int dfd, const struct audit_verify_mark *from, char **ret,
+    size_t *ret_len, uint64_t *ret_base)
+{
+	_cleanup_close_ int	 fd = -1;
+	_cleanup_free_ char	*buf = NULL;
+	struct stat		 st;
+	uint64_t		 base;
+	size_t			 len, got = 0;
+
+	fd = openat(dfd, from->segment, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return -errno;
+	/* A record line is at least its LF and one byte. */
+	if (from->offset < 2 || (uint64_t)st.st_size < from->offset)
+		return -BW_E_CORRUPT;
+	/* The record's line, at most AUDIT_LINE_MAX bytes, and the LF of
+	 * the line before it. */
+	base = from->offset > AUDIT_LINE_MAX + 2 ?
+	    from->offset - (AUDIT_LINE_MAX + 2) : 0;
+	if ((uint64_t)st.st_size - base > AUDIT_SEGMENT_READ_MAX)
+		return -EFBIG;
+	len = (size_t)((uint64_t)st.st_size - base);
+	if (!(buf = malloc(len + 1)))
+		return -ENOMEM;
+	while (got < len) {
+		ssize_t k = pread(fd, buf + got, len - got, (off_t)(base + got));
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			break;
+		got += (size_t)k;
+	}
+	if (base + got < from->offset)
+		return -BW_E_CORRUPT;
+	buf[got] = '\0';
+	*ret = TAKE_PTR(buf);
+	*ret_len = got;
+	*ret_base = base;
+	return 0;
+}
+
+/* Starts V after the record FROM names, once the segment still holds
+ * that record, unchanged, where it was verified. Returns 0, 1 when it
+ * does not (damage recorded), or a negative error. */
+static int
+resume_at(struct audit_verifier *v, int dfd, const struct audit_verify_mark *from)
+{
+	_cleanup_free_ char	*data = NULL;
+	struct audit_line	 l;
+	uint64_t		 base = 0;
+	size_t			 len = 0, end, start;
+	int			 ok, r;
+
+	r = read_from_mark(dfd, from, &data, &len, &base);
+	if (r == -BW_E_CORRUPT || r == -EFBIG)
+		return damage(v, AUDIT_TRUNCATED, from->seq, from->segment,
+		    "the segment no longer holds the verified record seq %"
+		    PRIu64 " at offset %" PRIu64 ": it was cut or replaced",
+		    from->seq, from->offset);
+	if (r < 0)
+		return r;
+	end = (size_t)(from->offset - base);
+	start = end - 1;
+	while (start > 0 && data[start - 1] != '\n')
+		start--;
+	ok = data[end - 1] == '\n' && audit_line_parse(data + start,
+	    end - 1 - start, &l, NULL) == 0;
+	if (ok) {
+		ok = audit_line_hash_ok(data + start, &l) &&
+		    l.rec.seq == from->seq &&
+		    memcmp(l.hash, from->hash, AUDIT_HASH_HEX) == 0;
+		audit_line_done(&l);
+	}
+	if (!ok)
+		return damage(v, AUDIT_MODIFIED, from->seq, from->segment,
+		    "the record verified last (seq %" PRIu64 ", hash %.16s..., "
+		    "offset %" PRIu64 ") is no longer there unchanged: the "
+		    "segment was rewritten under the verified checkpoint",
+		    from->seq, from->hash, from->offset);
+	v->started = v->anchored = 1;
+	v->expected = from->seq + 1;
+	v->rep.first_seq = from->seq + 1;
+	memcpy(v->last_hash, from->hash, sizeof(v->last_hash));
+	v->rep.mark = *from;
+	v->rep.resumed = 1;
+	v->rep.segments++;
+	return verifier_lines(v, from->segment, data, len, end, base);
+}
+
+/* Index of segment NAME in NAMES, or N. */
+static size_t
+segment_index(char **names, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return i;
+	return n;
+}
+
 int
 audit_verify_dir_keys(const char *dir, EVP_PKEY *const *keys, size_t nkeys,
     struct audit_verify_report *ret)
 {
+	return audit_verify_dir_from(dir, keys, nkeys, NULL, ret);
+}
+
+int
+audit_verify_dir_from(const char *dir, EVP_PKEY *const *keys, size_t nkeys,
+    const struct audit_verify_mark *from, struct audit_verify_report *ret)
+{
 	_cleanup_close_ int	 dfd = -1;
 	struct audit_verifier	*v = NULL;
 	EVP_PKEY		**trail_keys = NULL;
-	size_t			 ntrail = 0;
+	size_t			 ntrail = 0, at = 0;
 	char			**names = NULL;
 	size_t			 n = 0;
 	int			 r;
 
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return -errno;
-	if ((r = audit_verifier_new(NULL, AUDIT_KEY_NONE, &v)) < 0)
+	if ((r = verifier_for_dir(dir, keys, nkeys, &v, &trail_keys,
+	    &ntrail)) < 0)
 		goto out;
-	for (size_t i = 0; i < nkeys; i++)
-		if ((r = audit_verifier_add_key(v, keys[i], AUDIT_KEY_TRUSTED)) < 0)
-			goto out;
-	if (nkeys == 0) {
-		_cleanup_free_ char *path = NULL;
-
-		if (asprintf(&path, "%s/%s", dir, AUDIT_KEY_FILE) < 0) {
-			r = -ENOMEM;
-			goto out;
-		}
-		/* Every key the trail has used, newest first. */
-		if (access(path, F_OK) == 0 &&
-		    audit_pubkeys_load(path, &trail_keys, &ntrail, NULL) == 0)
-			for (size_t i = 0; i < ntrail; i++)
-				if ((r = audit_verifier_add_key(v, trail_keys[i],
-				    AUDIT_KEY_TRAIL)) < 0)
-					goto out;
-	}
 	if ((r = audit_segment_list(dfd, &names, &n)) < 0)
 		goto out;
-	for (size_t i = 0; i < n; i++) {
-		_cleanup_free_ char *data = NULL;
-		size_t len = 0;
-
-		if ((r = read_file_at(dfd, names[i], AUDIT_SEGMENT_READ_MAX, &data,
-		    &len)) < 0) {
-			if (r == -EFBIG) {
-				damage(v, AUDIT_MALFORMED, v->expected, names[i],
-				    "segment larger than %zu bytes",
-				    AUDIT_SEGMENT_READ_MAX);
-				break;
-			}
-			goto out;
-		}
-		if ((r = audit_verifier_segment(v, names[i], data, len)) < 0)
-			goto out;
-		if (r > 0)
-			break;
-	}
-	r = audit_verifier_finish(v, ret);
+	/* A mark whose segment is gone (pruned by retention, or removed):
+	 * the whole walk, which accounts for pruned segments. */
+	if (from && from->seq > 0 &&
+	    (at = segment_index(names, n, from->segment)) < n) {
+		if ((r = resume_at(v, dfd, from)) == 0)
+			r = feed_segments(v, dfd, names, at + 1, n);
+	} else
+		r = feed_segments(v, dfd, names, 0, n);
+	if (r >= 0)
+		r = audit_verifier_finish(v, ret);
 out:
 	audit_segment_list_free(names, n);
 	audit_verifier_free(v);

@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "audit/record.h"
+#include "audit/segment.h"
 
 enum audit_damage {
 	AUDIT_OK,
@@ -29,6 +30,16 @@ enum audit_key_source {
 	AUDIT_KEY_TRUSTED,	/* the key given by the caller */
 };
 
+/* Where a walk stopped: the last record it accepted, and where that
+ * record's line ends, so a later walk can resume after it
+ * (audit_verify_dir_from()). */
+struct audit_verify_mark {
+	uint64_t		 seq;		/* 0: nothing verified */
+	char			 segment[AUDIT_SEG_NAME_LEN + 1];
+	uint64_t		 offset;	/* bytes of SEGMENT through the record's LF */
+	char			 hash[AUDIT_HASH_HEX + 1];
+};
+
 struct audit_verify_report {
 	enum audit_damage	 damage;
 	uint64_t		 bad_seq;	/* first bad seq, when damage != OK */
@@ -41,6 +52,8 @@ struct audit_verify_report {
 	uint64_t		 unsigned_tail;	/* records after the last good checkpoint */
 	uint64_t		 recoveries;	/* audit.recovery records */
 	int			 ended_cleanly;	/* the last record is audit.stop */
+	struct audit_verify_mark mark;		/* the last record accepted */
+	int			 resumed;	/* the walk started after a mark */
 };
 
 /* Returns the upper-case name of D ("MODIFIED", ...). */
@@ -59,6 +72,18 @@ int audit_verify_dir(const char *dir, EVP_PKEY *trusted_checkpoint_key,
  * DIR/checkpoint-key.pem is used (consistency only). */
 int audit_verify_dir_keys(const char *dir, EVP_PKEY *const *keys,
     size_t nkeys, struct audit_verify_report *ret);
+/* The same walk resumed after FROM (NULL or seq 0: from the start), as
+ * the compliance scan does: first the record FROM names must still be
+ * in FROM->segment, ending at FROM->offset, with FROM->hash (else
+ * MODIFIED, or TRUNCATED when the segment is shorter, at FROM->seq);
+ * then only the records after it are checked, chained from its hash.
+ * Records before FROM are not read: a full walk (FROM NULL) is what
+ * finds damage there. When FROM->segment no longer exists (pruned), the
+ * whole trail is walked. RET->mark is where the walk stopped; with
+ * RET->resumed, RET->records counts only the records after FROM. */
+int audit_verify_dir_from(const char *dir, EVP_PKEY *const *keys,
+    size_t nkeys, const struct audit_verify_mark *from,
+    struct audit_verify_report *ret);
 void audit_verify_report_done(struct audit_verify_report *r);
 
 /* The same walk fed segment by segment from memory (used by the fuzzer

@@ -618,6 +618,217 @@ test_key_change(void **state)
 	audit_signer_free(second);
 }
 
+/* A full walk, and its mark. */
+static struct audit_verify_mark
+full_mark(struct fx *f)
+{
+	struct audit_verify_report rep = t_verify(f->trail, f->signer->pubkey);
+	struct audit_verify_mark m = rep.mark;
+
+	assert_int_equal(rep.damage, AUDIT_OK);
+	assert_int_equal(rep.resumed, 0);
+	assert_int_equal(m.seq, rep.last_seq);
+	assert_string_equal(m.hash, rep.head_hash);
+	audit_verify_report_done(&rep);
+	return m;
+}
+
+static struct audit_verify_report
+verify_from(struct fx *f, const struct audit_verify_mark *m)
+{
+	struct audit_verify_report rep = { 0 };
+	EVP_PKEY *k = f->signer->pubkey;
+
+	assert_int_equal(audit_verify_dir_from(f->trail, &k, 1, m, &rep), 0);
+	return rep;
+}
+
+/* Opens the fixture's trail again (a new segment) and appends N. */
+static void
+append_more(struct fx *f, unsigned n)
+{
+	struct audit_trail_options o = { .dir = f->trail, .signer = f->signer,
+		.segment_max_bytes = 4096, .checkpoint_every = 10,
+		.checkpoint_interval_ms = 60000 };
+	struct audit_trail *t = NULL;
+
+	assert_int_equal(audit_trail_open(&o, &t, NULL), 0);
+	assert_int_equal(t_append_n(t, n, "bob"), 0);
+	audit_trail_close(t);
+}
+
+static void
+test_resume_intact(void **state)
+{
+	struct fx *f = *state;
+	struct audit_verify_mark m = full_mark(f), m2;
+	struct audit_verify_report rep;
+
+	append_more(f, 25);
+	rep = verify_from(f, &m);
+	assert_int_equal(rep.damage, AUDIT_OK);
+	assert_int_equal(rep.resumed, 1);
+	assert_int_equal(rep.first_seq, m.seq + 1);
+	/* start + 25 + checkpoints + stop, none of the 60 before */
+	assert_true(rep.records >= 27 && rep.records < 40);
+	m2 = rep.mark;
+	audit_verify_report_done(&rep);
+	assert_true(m2.seq > m.seq + 25);
+	/* the resumed walk ends where a full one does */
+	{
+		struct audit_verify_mark full = full_mark(f);
+
+		assert_int_equal(full.seq, m2.seq);
+		assert_string_equal(full.hash, m2.hash);
+		assert_string_equal(full.segment, m2.segment);
+		assert_int_equal(full.offset, m2.offset);
+	}
+	/* nothing new: resumes at the end */
+	rep = verify_from(f, &m2);
+	assert_int_equal(rep.damage, AUDIT_OK);
+	assert_int_equal(rep.records, 0);
+	assert_int_equal(rep.mark.seq, m2.seq);
+	audit_verify_report_done(&rep);
+}
+
+/* A mark inside the live, padded segment: the walk resumes mid-segment
+ * and skips the padding. */
+static void
+test_resume_live_segment(void **state)
+{
+	struct fx *f = *state;
+	struct audit_trail_options o = { .dir = f->trail, .signer = f->signer,
+		.checkpoint_every = 1000, .checkpoint_interval_ms = 60000,
+		.preallocate = 1 };
+	struct audit_trail *t = NULL;
+	struct audit_verify_mark m;
+	struct audit_verify_report rep;
+
+	assert_int_equal(audit_trail_open(&o, &t, NULL), 0);
+	assert_int_equal(t_append_n(t, 5, "bob"), 0);
+	m = full_mark(f);
+	assert_int_equal(t_append_n(t, 7, "bob"), 0);
+	rep = verify_from(f, &m);
+	assert_int_equal(rep.damage, AUDIT_OK);
+	assert_int_equal(rep.records, 7);
+	assert_int_equal(rep.mark.seq, m.seq + 7);
+	assert_string_equal(rep.mark.segment, m.segment);
+	assert_true(rep.mark.offset > m.offset);
+	audit_verify_report_done(&rep);
+	audit_trail_close(t);
+}
+
+/* A record changed after the mark: the resumed walk finds it. */
+static void
+test_resume_tamper_after(void **state)
+{
+	struct fx *f = *state;
+	struct audit_verify_mark m = full_mark(f);
+	struct audit_verify_report rep;
+	struct t_seg s;
+	char **names;
+	size_t n;
+	uint64_t seq;
+	int i;
+
+	append_more(f, 25);
+	t_seg_names(f->trail, &names, &n);
+	audit_segment_list_free(names, n);
+	/* the last record of bob's in the trail */
+	for (;;) {
+		assert_true(n > 0);
+		t_seg_load(f->trail, --n, &s);
+		for (i = (int)s.n - 1; i > 0 && !strstr(s.lines[i],
+		    "actor=bob"); i--)
+			;
+		if (i > 0)
+			break;
+		for (size_t j = 0; j < s.n; j++)
+			free(s.lines[j]);
+	}
+	assert_int_equal(audit_line_peek_seq(s.lines[i], strlen(s.lines[i]),
+	    &seq), 0);
+	assert_true(seq > m.seq);
+	strstr(s.lines[i], "actor=bob")[7] = 'B';
+	t_seg_store(&s);
+	rep = verify_from(f, &m);
+	assert_string_equal(audit_damage_name(rep.damage), "MODIFIED");
+	assert_int_equal(rep.bad_seq, seq);
+	audit_verify_report_done(&rep);
+}
+
+/* A record changed before the mark is not read by the resumed walk;
+ * the full walk (bulwark audit verify, bulwark-verify) still finds it. */
+static void
+test_resume_tamper_before(void **state)
+{
+	struct fx *f = *state;
+	struct audit_verify_mark m = full_mark(f);
+	struct audit_verify_report rep;
+	struct t_seg s;
+	uint64_t seq = mid_seq(f, &s);
+
+	assert_true(seq < m.seq);
+	strstr(s.lines[4], "actor=alice")[7] = 'A';
+	t_seg_store(&s);
+	append_more(f, 5);
+	rep = verify_from(f, &m);
+	assert_int_equal(rep.damage, AUDIT_OK);
+	audit_verify_report_done(&rep);
+	expect(f, f->signer->pubkey, AUDIT_MODIFIED, seq);
+}
+
+/* The trail rewritten from before the mark and re-signed with the
+ * appliance's own key passes a full walk, but the record at the mark
+ * is no longer the one verified: the resumed walk fails there instead
+ * of starting over from the rewritten chain. */
+static void
+test_resume_rewritten_under_mark(void **state)
+{
+	struct fx *f = *state;
+	struct audit_verify_mark m = full_mark(f);
+	struct audit_verify_report rep;
+	struct t_seg s;
+	uint64_t seq = mid_seq(f, &s);
+
+	for (size_t i = 0; i < s.n; i++)
+		free(s.lines[i]);
+	t_forge(f->trail, seq, f->signer, 0);
+	expect(f, f->signer->pubkey, AUDIT_OK, 0);
+	rep = verify_from(f, &m);
+	assert_string_equal(audit_damage_name(rep.damage), "MODIFIED");
+	assert_int_equal(rep.bad_seq, m.seq);
+	assert_non_null(strstr(rep.message, "rewritten"));
+	audit_verify_report_done(&rep);
+	/* cut short under the mark */
+	{
+		char path[700];
+
+		snprintf(path, sizeof(path), "%s/%s", f->trail, m.segment);
+		assert_int_equal(truncate(path, (off_t)m.offset - 10), 0);
+	}
+	rep = verify_from(f, &m);
+	assert_string_equal(audit_damage_name(rep.damage), "TRUNCATED");
+	assert_int_equal(rep.bad_seq, m.seq);
+	audit_verify_report_done(&rep);
+}
+
+/* The mark's segment is gone: the whole trail is walked. */
+static void
+test_resume_segment_gone(void **state)
+{
+	struct fx *f = *state;
+	struct audit_verify_mark m = full_mark(f);
+	struct audit_verify_report rep;
+
+	snprintf(m.segment, sizeof(m.segment), "seg-%020u.log", 7777u);
+	rep = verify_from(f, &m);
+	assert_int_equal(rep.damage, AUDIT_OK);
+	assert_int_equal(rep.resumed, 0);
+	assert_int_equal(rep.first_seq, 1);
+	audit_verify_report_done(&rep);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -643,6 +854,12 @@ main(void)
 		T(test_key_change),
 		T(test_search),
 		T(test_search_cancelled),
+		T(test_resume_intact),
+		T(test_resume_live_segment),
+		T(test_resume_tamper_after),
+		T(test_resume_tamper_before),
+		T(test_resume_rewritten_under_mark),
+		T(test_resume_segment_gone),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
