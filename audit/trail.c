@@ -1478,6 +1478,8 @@ audit_trail_status(struct audit_trail *t, struct audit_status *ret)
 	ret->libaudit_ok = audit_forward_libaudit_ok(t->fwd);
 	ret->syslog_ok = audit_forward_syslog_ok(t->fwd);
 	ret->forward_dropped = audit_forward_dropped(t->fwd);
+	ret->retain_segments = t->o.retain_segments;
+	ret->retain_days = t->o.retain_days;
 }
 
 /* Saves bytes cut from a segment so an investigator can still see

@@ -96,6 +96,8 @@ struct audit_status {
 	uint64_t	checkpoints;	/* written by this process */
 	uint64_t	checkpoint_failures;
 	int		realtime;	/* commit threads at SCHED_FIFO (options.realtime) */
+	unsigned	retain_segments; /* the retention options; 0 = keep */
+	unsigned	retain_days;
 };
 
 void audit_trail_status(struct audit_trail *t, struct audit_status *ret);

@@ -325,6 +325,7 @@ static const struct comp_facts comp_unknown_facts = {
 	.store_used_pct = -1,
 	.store_high_water_pct = -1,
 	.audit_retention_days = -1,
+	.audit_oldest_age_s = -1,
 	.idle_lock_s = -1,
 	.session_idle_s = -1,
 	.token_lifetime_s = -1,

@@ -40,9 +40,20 @@ struct comp_facts {
 	enum comp_tri	 audit_active;		/* audit trail accepting records */
 	enum comp_tri	 audit_fail_closed;	/* actions refused when not durable */
 	enum comp_tri	 audit_chain_intact;	/* last hash-chain verification */
+	const char	*audit_chain_detail;	/* what it covered; NULL unknown */
 	int		 audit_used_pct;	/* audit partition use; -1 unknown */
-	int		 audit_retention_days;	/* configured retention; -1 unknown */
-	enum comp_tri	 tenant_isolation;	/* per-tenant networks isolated */
+	/* Audit retention (AU-11): the configured age limit (0: segments
+	 * are never pruned by age; -1 unknown), and, measured on the
+	 * trail, the age of its oldest record (-1 unknown) and whether
+	 * records before it were pruned (it no longer starts at seq 1). */
+	int		 audit_retention_days;
+	long		 audit_oldest_age_s;
+	enum comp_tri	 audit_pruned;
+	/* A tenant's principals cannot read another tenant's objects (the
+	 * authorisation decisions the API's get and list use, checked
+	 * live against the stored objects), with what was checked. */
+	enum comp_tri	 tenant_isolation;
+	const char	*tenant_isolation_detail;
 	enum comp_tri	 seccomp;		/* every appliance process confined */
 	enum comp_tri	 no_new_privs;
 	enum comp_tri	 privsep;		/* privileged monitor + workers */

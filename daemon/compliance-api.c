@@ -20,6 +20,7 @@
 
 #include "daemon/compliance-api.h"
 #include "audit/search.h"
+#include "audit/segment.h"
 #include "audit/trail.h"
 #include "audit/verify.h"
 #include "compliance/conmon.h"
@@ -579,6 +580,79 @@ facts_prev_scan(struct compliance_api *ca, struct comp_facts *f, time_t now)
 	    now > latest ? (long)(now - latest) : 0;
 }
 
+/* The mark a scan record carries ("audit_verified"), into *RET; a
+ * malformed one is ignored (RET untouched), so the next walk is whole. */
+static void
+audit_mark_from_json(const json_t *o, struct audit_verify_mark *ret)
+{
+	json_int_t	 seq = 0, off = 0;
+	const char	*seg = NULL, *hash = NULL;
+	uint64_t	 first;
+
+	if (!o || json_unpack((json_t *)o, "{s:I, s:s, s:I, s:s}", "seq", &seq,
+	    "segment", &seg, "offset", &off, "hash", &hash) < 0 ||
+	    seq < 1 || off < 2 || audit_segment_name_parse(seg, &first) < 0 ||
+	    first > (uint64_t)seq || strlen(hash) != AUDIT_HASH_HEX ||
+	    strspn(hash, "0123456789abcdef") != AUDIT_HASH_HEX)
+		return;
+	ret->seq = (uint64_t)seq;
+	ret->offset = (uint64_t)off;
+	snprintf(ret->segment, sizeof(ret->segment), "%s", seg);
+	memcpy(ret->hash, hash, sizeof(ret->hash));
+}
+
+/* The mark of the newest committed scan (of any baseline), read once:
+ * after a restart the first scan resumes there too. */
+static void
+facts_audit_mark_load(struct compliance_api *ca)
+{
+	struct store_kv	*kv = NULL;
+	const char	*newest = "";
+	size_t		 k;
+
+	ca->audit_mark_loaded = true;
+	if (!ca->srv)
+		return;
+	scan_latest_keys(ca);
+	/* the keys are the times of the scans */
+	for (k = 0; k < ELEMENTSOF(ca->latest_key); k++)
+		if (strcmp(ca->latest_key[k], newest) > 0)
+			newest = ca->latest_key[k];
+	if (!newest[0] || store_get(api_store(ca->srv), newest, &kv) < 0)
+		return;
+	{
+		_cleanup_json_ json_t *doc = json_loadb(kv->value,
+		    kv->value_len, 0, NULL);
+
+		audit_mark_from_json(json_object_get(doc, "audit_verified"),
+		    &ca->audit_mark);
+	}
+	store_kv_free(kv);
+}
+
+/* AU-9, AU-10, AU-11: the trail's hash chain, verified from where the
+ * last committed scan's verification stopped, and its oldest record.
+ * The mark lives in the store, in the scan record the commit pipeline
+ * writes (whose audit record names it too), and in memory once that
+ * commit succeeded; not beside the trail. Whoever can rewrite segment
+ * files cannot move it forward past records they changed, and a
+ * segment rewritten under it fails the scan (audit_verify_dir_from())
+ * instead of starting over from the rewritten chain. Signing it with
+ * the trail's own checkpoint key would add nothing the store does not
+ * give, and the key lives in the TPM. `bulwark audit verify` and
+ * bulwark-verify still walk the whole trail. */
+static void
+facts_audit_trail(struct compliance_api *ca, struct comp_facts *f)
+{
+	if (!ca->audit_dir[0])
+		return;
+	if (!ca->audit_mark_loaded)
+		facts_audit_mark_load(ca);
+	if (comp_audit_facts(ca->audit_dir, &ca->audit_mark, time(NULL), f,
+	    &ca->audit_facts) < 0)
+		f->audit_chain_intact = COMP_NO;
+}
+
 /* What the daemon knows about itself. Properties this build lacks are
  * reported as such (never as satisfied). */
 /* SC-2, SC-39, AC-6: the confinement bulwarkd runs under, read from the
@@ -617,7 +691,6 @@ gather_facts(struct compliance_api *ca, struct comp_facts *f, char *ca_path,
 		"security-auditor", NULL };
 	static const char *cert_paths[2];
 	struct audit_status		 as = { 0 };
-	struct audit_verify_report	 rep = { 0 };
 	char				 path[PATH_MAX + 32];
 	struct stat			 st;
 
@@ -631,15 +704,11 @@ gather_facts(struct compliance_api *ca, struct comp_facts *f, char *ca_path,
 		audit_trail_status(ca->trail, &as);
 		f->audit_active = as.healthy ? COMP_YES : COMP_NO;
 		f->audit_used_pct = (int)as.fs_used_pct;
+		/* an age limit only: a count limit shows in the measurement */
+		f->audit_retention_days = (int)as.retain_days;
 	}
 	f->audit_fail_closed = COMP_YES;	/* the commit pipeline's rule */
-	if (ca->audit_dir[0]) {
-		int r = audit_verify_dir(ca->audit_dir, NULL, &rep);
-
-		f->audit_chain_intact = r == 0 && rep.damage == AUDIT_OK ?
-		    COMP_YES : COMP_NO;
-		audit_verify_report_done(&rep);
-	}
+	facts_audit_trail(ca, f);
 	f->rbac = COMP_YES;
 	f->separation_of_duties = COMP_YES;
 	f->image_signatures_required = COMP_YES;
@@ -703,9 +772,11 @@ struct scan_op {
 	struct authz_identity	 id;
 	char			 key[96];
 	int			 which;		/* baseline index */
-	char			 reason[256];
+	char			 reason[384];
 	char			*value;
 	json_t			*reply;
+	struct audit_verify_mark mark;		/* where its verification stopped */
+	bool			 mark_valid;	/* the chain was intact */
 };
 
 static void
@@ -729,6 +800,8 @@ scan_done(struct commit_req *creq)
 		op->ca->scanned_rev = creq->op.rev;
 		snprintf(op->ca->latest_key[op->which],
 		    sizeof(op->ca->latest_key[op->which]), "%s", op->key);
+		if (op->mark_valid)
+			op->ca->audit_mark = op->mark;
 	}
 	free(op->value);
 	json_decref(op->reply);
@@ -853,6 +926,14 @@ run_scan(struct compliance_api *ca, int which, struct evhttp_request *req,
 	    results_json(scan), "assessment_results", ar, "poam", poam);
 	if (!doc || !(op = calloc(1, sizeof(*op))))
 		return -ENOMEM;
+	op->mark = ca->audit_facts.mark;
+	op->mark_valid = facts.audit_chain_intact == COMP_YES &&
+	    op->mark.seq > 0;
+	if (op->mark_valid)
+		json_object_set_new(doc, "audit_verified", json_pack(
+		    "{s:I, s:s, s:I, s:s}", "seq", (json_int_t)op->mark.seq,
+		    "segment", op->mark.segment, "offset",
+		    (json_int_t)op->mark.offset, "hash", op->mark.hash));
 	op->ca = ca;
 	op->which = which;
 	op->req = req;
@@ -878,6 +959,11 @@ run_scan(struct compliance_api *ca, int which, struct evhttp_request *req,
 		    (long long)json_integer_value(json_object_get(t, "not-satisfied")),
 		    (long long)json_integer_value(json_object_get(t, "not-applicable")),
 		    (long long)json_integer_value(json_object_get(t, "manual")));
+		if (op->mark_valid)
+			snprintf(op->reason + strlen(op->reason),
+			    sizeof(op->reason) - strlen(op->reason), "; audit "
+			    "chain verified through seq %" PRIu64 " (hash %s)",
+			    op->mark.seq, op->mark.hash);
 	}
 	op->value = json_dumps(doc, JSON_COMPACT);
 	op->reply = json_pack("{s:s, s:s, s:I, s:i, s:O, s:O}", "time", ts,

@@ -19,6 +19,7 @@
 
 #include <event2/event.h>
 
+#include "compliance/audit-facts.h"
 #include "compliance/catalog.h"
 #include "compliance/check.h"
 #include "controlplane/api.h"
@@ -62,6 +63,12 @@ struct compliance_api {
 	/* The appliance's TPM, which quotes every evidence bundle
 	 * (identity_evidence_tpm()); NULL: bundles carry no quote. */
 	const struct evidence_tpm_ops *tpm;
+	/* The audit trail's verification (gather_facts()): where the last
+	 * committed scan's stopped, so the next verifies only the records
+	 * after it; the latest measurement, which the facts point into. */
+	struct audit_verify_mark audit_mark;
+	bool			 audit_mark_loaded;
+	struct comp_audit_facts	 audit_facts;
 };
 
 /* Prepares the engine (the catalog loads on the first scan). ROOT is the

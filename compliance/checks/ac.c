@@ -413,8 +413,8 @@ COMP_CHECK_FN(comp_chk_ac_least_privilege)
 
 COMP_CHECK_FN(comp_chk_ac_tenant_isolation)
 {
-	int r = comp_fact_yes(res, "tenant_isolation",
-	    ctx->facts->tenant_isolation);
+	int r = comp_fact_yes_detail(res, "tenant_isolation",
+	    ctx->facts->tenant_isolation, ctx->facts->tenant_isolation_detail);
 
 	return r < 0 ? r : comp_verdict_from_obs(res);
 }

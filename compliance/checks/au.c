@@ -341,10 +341,39 @@ COMP_CHECK_FN(comp_chk_au_protection)
 	    "audit rules", "last rule -e 2 (immutable)", "%.*s",
 	    last ? (int)strcspn(last, "\n") : 4, last ? last : "none")) < 0)
 		return r;
-	if ((r = comp_fact_yes(res, "audit_chain_intact",
-	    ctx->facts->audit_chain_intact)) < 0)
+	if ((r = comp_fact_yes_detail(res, "audit_chain_intact",
+	    ctx->facts->audit_chain_intact,
+	    ctx->facts->audit_chain_detail)) < 0)
 		return r;
 	return comp_verdict_from_obs(res);
+}
+
+/* AU-11 on the trail itself: no record younger than the minimum was
+ * pruned. A trail that still starts at seq 1 has lost nothing; one that
+ * was pruned must reach back at least the minimum. */
+static int
+comp_retention_measured(const struct comp_facts *f, int min_days,
+    struct comp_result *res)
+{
+	char	req[64], found[96];
+	long	days = f->audit_oldest_age_s / 86400;
+	bool	ok;
+
+	snprintf(req, sizeof(req), "nothing pruned, or oldest record >= %d "
+	    "days old", min_days);
+	if (f->audit_oldest_age_s < 0 || f->audit_pruned == COMP_UNKNOWN) {
+		ok = false;
+		snprintf(found, sizeof(found), "not reported");
+	} else if (f->audit_pruned == COMP_NO) {
+		ok = true;
+		snprintf(found, sizeof(found), "oldest record seq 1, %ld days "
+		    "old: nothing pruned", days);
+	} else {
+		ok = f->audit_oldest_age_s >= (long)min_days * 86400;
+		snprintf(found, sizeof(found), "oldest record %ld days old; "
+		    "earlier records pruned", days);
+	}
+	return comp_fact_obs(res, "audit_oldest_age_s", ok, req, found);
 }
 
 COMP_CHECK_FN(comp_chk_au_retention)
@@ -357,9 +386,17 @@ COMP_CHECK_FN(comp_chk_au_retention)
 	if (conf && (r = comp_auditd_expect(res, conf, "max_log_file_action",
 	    "keep_logs")) < 0)
 		return r;
-	if ((r = comp_fact_range(res, "audit_retention_days",
+	if (ctx->facts->audit_retention_days == 0) {
+		if ((r = comp_fact_obs(res, "audit_retention_days", true,
+		    "0 (no age limit) or at least the minimum",
+		    "0: segments are not pruned by age")) < 0)
+			return r;
+	} else if ((r = comp_fact_range(res, "audit_retention_days",
 	    ctx->facts->audit_retention_days,
 	    ctx->policy->audit_retention_min_days, 1000000)) < 0)
+		return r;
+	if ((r = comp_retention_measured(ctx->facts,
+	    ctx->policy->audit_retention_min_days, res)) < 0)
 		return r;
 	return comp_verdict_from_obs(res);
 }

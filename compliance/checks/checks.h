@@ -112,6 +112,9 @@ int comp_fact_yes_detail(struct comp_result *res, const char *name,
 
 /* Observation for an integer fact within [MIN, MAX]; V < 0 is unknown
  * unless MIN < 0. */
+/* An observation of fact NAME (evidence "fact:NAME") found as FOUND. */
+int comp_fact_obs(struct comp_result *res, const char *name, bool ok,
+    const char *required, const char *found);
 int comp_fact_range(struct comp_result *res, const char *name, long v,
     long min, long max);
 

@@ -76,6 +76,18 @@ comp_fact_yes_detail(struct comp_result *res, const char *name,
 }
 
 int
+comp_fact_obs(struct comp_result *res, const char *name, bool ok,
+    const char *required, const char *found)
+{
+	char ref[128];
+	int r;
+
+	if ((r = comp_fact_evidence(res, name, ref, sizeof(ref))) < 0)
+		return r;
+	return comp_obs_add(res, ok, ref, required, "%s", found);
+}
+
+int
 comp_fact_range(struct comp_result *res, const char *name, long v, long min,
     long max)
 {

@@ -345,6 +345,8 @@ world_build(struct world *w)
 	w->facts.audit_chain_intact = COMP_YES;
 	w->facts.audit_used_pct = 40;
 	w->facts.audit_retention_days = 400;
+	w->facts.audit_oldest_age_s = 20L * 86400;
+	w->facts.audit_pruned = COMP_NO;
 	w->facts.tenant_isolation = COMP_YES;
 	w->facts.seccomp = COMP_YES;
 	w->facts.no_new_privs = COMP_YES;

@@ -128,6 +128,9 @@ B(b_loggroup) { auditd_conf_set(w, "log_group", "log_group = adm"); }
 B(b_rotate) { auditd_conf_set(w, "max_log_file_action",
     "max_log_file_action = rotate"); }
 B(b_retention) { w->facts.audit_retention_days = 30; }
+/* pruned while the oldest record left is 20 days old */
+B(b_pruned_young) { w->facts.audit_pruned = COMP_YES; }
+B(b_oldest_unknown) { w->facts.audit_oldest_age_s = -1; }
 B(b_chrony) { world_put(w, "etc/chrony/chrony.conf", "# server 10.0.0.1\n",
     0644); }
 B(b_nochronyd) { world_put(w, "proc/3/comm", "sleep\n", 0644); }
@@ -353,6 +356,8 @@ static const struct flip flips[] = {
 	{ "au-protection", "log_group adm", b_loggroup },
 	{ "au-retention", "rotate", b_rotate },
 	{ "au-retention", "30 days", b_retention },
+	{ "au-retention", "pruned younger than the minimum", b_pruned_young },
+	{ "au-retention", "oldest record not measured", b_oldest_unknown },
 	{ "au-time-sync", "no server", b_chrony },
 	{ "au-time-sync", "chronyd not running", b_nochronyd },
 	{ "cm-config-baseline", "config changed", b_config },
