@@ -1,0 +1,192 @@
+/* The scan's audit facts on real trails: the first walk is whole, the
+ * next resumes after its mark, damage after the mark or under it fails
+ * and leaves the mark where it was; the oldest record and pruning. */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include "../audit/audit-test.h"
+#include "compliance/audit-facts.h"
+
+struct fx {
+	char			*root, trail[512];
+	struct audit_signer	*signer;
+};
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	f->root = t_mkdtemp();
+	snprintf(f->trail, sizeof(f->trail), "%s/trail", f->root);
+	f->signer = t_signer(f->root, "appliance.pem");
+	t_make_trail(f->trail, f->signer, 40, 4096, 10);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	audit_signer_free(f->signer);
+	t_rm_rf(f->root);
+	free(f);
+	return 0;
+}
+
+static void
+facts(struct fx *f, const struct audit_verify_mark *from,
+    struct comp_facts *cf, struct comp_audit_facts *af)
+{
+	comp_facts_init(cf);
+	assert_int_equal(comp_audit_facts(f->trail, from, time(NULL) + 3 * 86400,
+	    cf, af), 0);
+}
+
+static void
+test_whole_then_resumed(void **state)
+{
+	struct fx *f = *state;
+	struct comp_facts cf;
+	struct comp_audit_facts af, af2;
+
+	facts(f, NULL, &cf, &af);
+	assert_int_equal(cf.audit_chain_intact, COMP_YES);
+	assert_non_null(strstr(cf.audit_chain_detail, "(whole trail)"));
+	assert_true(af.mark.seq > 40);
+	/* three days later, nothing pruned */
+	assert_true(cf.audit_oldest_age_s >= 3 * 86400 - 60);
+	assert_int_equal(cf.audit_pruned, COMP_NO);
+
+	t_make_trail(f->trail, f->signer, 5, 4096, 10);
+	facts(f, &af.mark, &cf, &af2);
+	assert_int_equal(cf.audit_chain_intact, COMP_YES);
+	assert_non_null(strstr(cf.audit_chain_detail, "chained from the record "
+	    "verified before"));
+	assert_true(af2.records >= 7 && af2.records < 12);
+	assert_true(af2.mark.seq == af.mark.seq + af2.records);
+
+	facts(f, &af2.mark, &cf, &af);
+	assert_int_equal(cf.audit_chain_intact, COMP_YES);
+	assert_int_equal(af.records, 0);
+	assert_non_null(strstr(cf.audit_chain_detail, "no record after"));
+	assert_int_equal(af.mark.seq, af2.mark.seq);
+}
+
+/* A record after the mark altered: the scan fails, the mark stays. */
+static void
+test_damage_after_mark(void **state)
+{
+	struct fx *f = *state;
+	struct comp_facts cf;
+	struct comp_audit_facts af, af2;
+	char **names;
+	size_t n;
+	struct t_seg s;
+	int i;
+
+	facts(f, NULL, &cf, &af);
+	t_make_trail(f->trail, f->signer, 5, 1 << 20, 100);
+	t_seg_names(f->trail, &names, &n);
+	audit_segment_list_free(names, n);
+	t_seg_load(f->trail, n - 1, &s);
+	for (i = 1; i < (int)s.n && !strstr(s.lines[i], "actor=alice"); i++)
+		;
+	assert_true(i < (int)s.n);
+	strstr(s.lines[i], "actor=alice")[6] = 'A';
+	t_seg_store(&s);
+	facts(f, &af.mark, &cf, &af2);
+	assert_int_equal(cf.audit_chain_intact, COMP_NO);
+	assert_non_null(strstr(cf.audit_chain_detail, "MODIFIED"));
+	assert_int_equal(af2.intact, 0);
+	assert_int_equal(af2.mark.seq, af.mark.seq);
+	assert_string_equal(af2.mark.hash, af.mark.hash);
+}
+
+/* The segment under the mark rewritten and re-signed with the
+ * appliance's own key: the whole walk passes, the scan does not. */
+static void
+test_rewritten_under_mark(void **state)
+{
+	struct fx *f = *state;
+	struct comp_facts cf;
+	struct comp_audit_facts af, af2;
+
+	facts(f, NULL, &cf, &af);
+	t_forge(f->trail, 12, f->signer, 0);
+	facts(f, NULL, &cf, &af2);
+	assert_int_equal(cf.audit_chain_intact, COMP_YES);
+	facts(f, &af.mark, &cf, &af2);
+	assert_int_equal(cf.audit_chain_intact, COMP_NO);
+	assert_non_null(strstr(cf.audit_chain_detail, "rewritten under the "
+	    "verified checkpoint"));
+}
+
+/* The first segment pruned (with its audit.retention record, as the
+ * writer leaves it): the trail no longer starts at seq 1. */
+static void
+test_pruned(void **state)
+{
+	struct fx *f = *state;
+	struct audit_trail_options o = { .dir = f->trail, .signer = f->signer,
+		.segment_max_bytes = 4096, .checkpoint_every = 10,
+		.checkpoint_interval_ms = 60000, .retain_segments = 3 };
+	struct audit_trail *t = NULL;
+	struct comp_facts cf;
+	struct comp_audit_facts af;
+	time_t oldest;
+	uint64_t seq;
+
+	assert_int_equal(audit_trail_open(&o, &t, NULL), 0);
+	assert_int_equal(t_append_n(t, 30, "bob"), 0);
+	audit_trail_close(t);
+	assert_int_equal(comp_audit_oldest(f->trail, &oldest, &seq), 0);
+	assert_true(seq > 1);
+	assert_true(oldest <= time(NULL) && oldest > time(NULL) - 600);
+	facts(f, NULL, &cf, &af);
+	assert_int_equal(cf.audit_chain_intact, COMP_YES);
+	assert_int_equal(cf.audit_pruned, COMP_YES);
+	assert_true(cf.audit_oldest_age_s >= 3 * 86400 - 600);
+}
+
+static void
+test_no_trail(void **state)
+{
+	struct fx *f = *state;
+	struct comp_facts cf;
+	struct comp_audit_facts af;
+	char dir[600];
+
+	snprintf(dir, sizeof(dir), "%s/none", f->root);
+	comp_facts_init(&cf);
+	assert_true(comp_audit_facts(dir, NULL, time(NULL), &cf, &af) < 0);
+	assert_int_equal(cf.audit_chain_intact, COMP_UNKNOWN);
+	assert_int_equal(cf.audit_oldest_age_s, -1);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_whole_then_resumed),
+		T(test_damage_after_mark),
+		T(test_rewritten_under_mark),
+		T(test_pruned),
+		T(test_no_trail),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
