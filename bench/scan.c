@@ -3,13 +3,23 @@
  * (XCCDF evaluation of a profile, and a plain OVAL evaluation), then
  * prints wall time, checks evaluated, time per check and the ratios.
  *
+ * Then the scan against the size of the audit trail (-T DIR, or
+ * `make bench-scan`): trails of 10,000 and 1,000,000 records, written
+ * with the audit library, each scanned once whole and then -n times as
+ * bulwarkd scans, after 1,000 more records each time: the audit facts
+ * verified from the previous scan's mark, and the checks. The ratio of
+ * the medians is the goal (at most 1.2).
+ *
  * usage: bench/scan [-n RUNS] [-d DATADIR] [-c SSG_DIR] [-p PROFILE] [-O]
+ *                   [-T TRAIL_DIR [-S]]
  * (-O skips the OVAL evaluation, which takes minutes: it walks the file
- * system for several definitions.)
+ * system for several definitions; -S skips OpenSCAP and the plain scan
+ * timing, leaving the trail part.)
  */
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -24,6 +34,9 @@
 #include "lib/clock.h"
 #include "lib/fileio.h"
 #include "lib/macro.h"
+#include "audit/signer.h"
+#include "audit/trail.h"
+#include "compliance/audit-facts.h"
 #include "compliance/catalog.h"
 #include "compliance/check.h"
 #include "compliance/oscal.h"
@@ -86,6 +99,8 @@ struct bench {
 	const char		*data, *ssg, *profile;
 	int			 runs;
 	bool			 skip_oval;
+	const char		*trail_dir;	/* -T: the trail part, under it */
+	bool			 trail_only;	/* -S */
 	char			 tmpd[32];
 	struct comp_catalog	*cat;
 	struct comp_baseline	*mod;
@@ -103,7 +118,7 @@ parse_args(struct bench *b, int argc, char **argv)
 {
 	int c;
 
-	while ((c = getopt(argc, argv, "n:d:c:p:O")) != -1) {
+	while ((c = getopt(argc, argv, "n:d:c:p:OT:S")) != -1) {
 		switch (c) {
 		case 'n':
 			b->runs = atoi(optarg);
@@ -120,9 +135,16 @@ parse_args(struct bench *b, int argc, char **argv)
 		case 'O':
 			b->skip_oval = true;
 			break;
+		case 'T':
+			b->trail_dir = optarg;
+			break;
+		case 'S':
+			b->trail_only = true;
+			break;
 		default:
 			fprintf(stderr, "usage: %s [-n RUNS] [-d DATADIR] "
-			    "[-c SSG_DIR] [-p PROFILE] [-O]\n", argv[0]);
+			    "[-c SSG_DIR] [-p PROFILE] [-O] [-T TRAIL_DIR "
+			    "[-S]]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -326,6 +348,213 @@ report(const struct bench *b)
 	    "met" : "NOT met") : "not measured");
 }
 
+
+/* ---- the scan against the size of the audit trail ---- */
+
+#define TRAIL_BATCH	1000u	/* records per append: one write + fsync */
+#define TRAIL_GROWTH	1000u	/* records added before each timed scan */
+
+/* Appends N records to T in batches, as a busy appliance's commit
+ * pipeline does (one append of a whole batch). */
+static int
+trail_fill(struct audit_trail *t, uint64_t n)
+{
+	static struct audit_record	recs[TRAIL_BATCH];
+	static char			names[TRAIL_BATCH][32];
+
+	for (uint64_t done = 0; done < n;) {
+		size_t k = n - done < TRAIL_BATCH ? (size_t)(n - done) :
+		    TRAIL_BATCH;
+
+		for (size_t i = 0; i < k; i++) {
+			snprintf(names[i], sizeof(names[i]), "web-%" PRIu64,
+			    done + i);
+			recs[i] = (struct audit_record){ .actor = "alice",
+			    .role = "tenant-admin", .tenant = "acme",
+			    .source = "192.0.2.7:443", .auth_method = "mtls",
+			    .action = "workload.create", .object_kind =
+			    "Workload", .object_tenant = "acme", .object_name =
+			    names[i], .object_revision = done + i + 1, .outcome =
+			    "success", .reason = "bench", .controls = "AU-2,AC-3" };
+		}
+		if (audit_trail_append(t, recs, k, NULL) < 0)
+			return -1;
+		done += k;
+	}
+	return 0;
+}
+
+/* One scan as bulwarkd runs it: the audit facts from MARK (advanced),
+ * then the checks with those facts. Returns the wall time, or -1. */
+static double
+trail_scan(struct bench *b, const char *dir, struct audit_verify_mark *mark,
+    uint64_t *ret_verified, double *ret_facts)
+{
+	struct comp_audit_facts	 af;
+	struct comp_facts	 f;
+	struct comp_scan	*scan = NULL;
+	struct comp_ctx		 ctx;
+	double			 t0 = bw_mono_s();
+
+	comp_facts_init(&f);
+	if (comp_audit_facts(dir, mark->seq ? mark : NULL, time(NULL), &f,
+	    &af) < 0 || !af.intact)
+		return -1;
+	*ret_facts = bw_mono_s() - t0;
+	if (comp_ctx_open(&ctx, "/", &f, NULL, time(NULL)) < 0 ||
+	    comp_scan_run(&ctx, b->mod, &scan) < 0)
+		return -1;
+	comp_ctx_done(&ctx);
+	comp_scan_free(scan);
+	*mark = af.mark;
+	*ret_verified = af.records;
+	return bw_mono_s() - t0;
+}
+
+/* The audit facts alone from MARK (not advanced). */
+static double
+trail_facts_only(const char *dir, const struct audit_verify_mark *mark)
+{
+	struct comp_audit_facts	 af;
+	struct comp_facts	 f;
+	double			 t0 = bw_mono_s();
+
+	comp_facts_init(&f);
+	if (comp_audit_facts(dir, mark, time(NULL), &f, &af) < 0 || !af.intact)
+		return -1;
+	return bw_mono_s() - t0;
+}
+
+/* One trail size: its directory, where the last scan stopped, and the
+ * times measured. */
+struct trail_run {
+	uint64_t		 n;
+	char			 dir[512];
+	struct audit_trail_options o;
+	struct audit_verify_mark mark;
+	uint64_t		 verified;	/* by the last scan */
+	double			 fill, whole, facts_whole;
+	double			*w, *fw;	/* per round: scan, its audit facts */
+};
+
+/* Writes the trail of TR->n records and scans it whole once, as the
+ * first scan after bulwarkd starts on a trail without a mark. */
+static int
+trail_make(struct bench *b, const struct audit_signer *signer,
+    struct trail_run *tr)
+{
+	struct audit_trail	*t = NULL;
+	double			 t0;
+
+	snprintf(tr->dir, sizeof(tr->dir), "%s/trail-%" PRIu64, b->trail_dir,
+	    tr->n);
+	tr->o = (struct audit_trail_options){ .dir = tr->dir,
+	    .signer = signer };
+	if (!(tr->w = calloc((size_t)b->runs, sizeof(double))) ||
+	    !(tr->fw = calloc((size_t)b->runs, sizeof(double))))
+		return -1;
+	t0 = bw_mono_s();
+	if (audit_trail_open(&tr->o, &t, NULL) < 0 || trail_fill(t, tr->n) < 0)
+		return -1;
+	audit_trail_close(t);
+	tr->fill = bw_mono_s() - t0;
+	tr->whole = trail_scan(b, tr->dir, &tr->mark, &tr->verified,
+	    &tr->facts_whole);
+	return tr->whole < 0 ? -1 : 0;
+}
+
+/* Round I: TRAIL_GROWTH more records, then a scan from the mark. */
+static int
+trail_round(struct bench *b, struct trail_run *tr, int i)
+{
+	struct audit_trail *t = NULL;
+
+	if (audit_trail_open(&tr->o, &t, NULL) < 0 ||
+	    trail_fill(t, TRAIL_GROWTH) < 0)
+		return -1;
+	audit_trail_close(t);
+	tr->w[i] = trail_scan(b, tr->dir, &tr->mark, &tr->verified, &tr->fw[i]);
+	return tr->w[i] < 0 ? -1 : 0;
+}
+
+/* Prints TR's times; returns its median scan. */
+static double
+trail_report(const struct bench *b, struct trail_run *tr)
+{
+	double idle = trail_facts_only(tr->dir, &tr->mark);
+	int m = b->runs / 2;
+
+	qsort(tr->w, (size_t)b->runs, sizeof(double), cmp_d);
+	qsort(tr->fw, (size_t)b->runs, sizeof(double), cmp_d);
+	printf("trail of %" PRIu64 " records: written in %.2f s; first scan "
+	    "(whole trail) %.1f ms, of which audit facts %.1f ms\n"
+	    "  scan after %u more records, median of %d: %.2f ms (min %.2f, "
+	    "max %.2f), of which audit facts %.2f ms (min %.2f, max %.2f; "
+	    "%" PRIu64 " records verified); audit facts from the mark with "
+	    "nothing new %.2f ms\n", tr->n, tr->fill, tr->whole * 1e3,
+	    tr->facts_whole * 1e3, TRAIL_GROWTH, b->runs, tr->w[m] * 1e3,
+	    tr->w[0] * 1e3, tr->w[b->runs - 1] * 1e3, tr->fw[m] * 1e3,
+	    tr->fw[0] * 1e3, tr->fw[b->runs - 1] * 1e3, tr->verified,
+	    idle * 1e3);
+	return tr->w[m];
+}
+
+static void
+trail_remove(struct trail_run *tr)
+{
+	char cmd[600];
+
+	if (tr->dir[0]) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tr->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", tr->dir);
+	}
+	free(tr->w);
+	free(tr->fw);
+}
+
+/* Both sizes, their rounds interleaved (small then large, large then
+ * small, ...) so that both meet the same moments of a shared machine. */
+static int
+trail_bench(struct bench *b)
+{
+	struct audit_signer	*signer = NULL;
+	struct trail_run	 tr[2] = { { .n = 10000 }, { .n = 1000000 } };
+	char			 key[512];
+	double			 med[2];
+	int			 r = -1;
+
+	snprintf(key, sizeof(key), "%s/checkpoint.pem", b->trail_dir);
+	if (mkdir(b->trail_dir, 0700) < 0 && errno != EEXIST)
+		return -1;
+	if (audit_signer_software_load_or_create(key, &signer, NULL) < 0)
+		return -1;
+	if (trail_make(b, signer, &tr[0]) < 0 || trail_make(b, signer, &tr[1]) < 0)
+		goto out;
+	for (int i = 0; i < b->runs; i++)
+		if (trail_round(b, &tr[i % 2], i) < 0 ||
+		    trail_round(b, &tr[1 - i % 2], i) < 0)
+			goto out;
+	med[0] = trail_report(b, &tr[0]);
+	med[1] = trail_report(b, &tr[1]);
+	/* trail_report() sorted them */
+	printf("audit facts alone, 1,000,000 / 10,000: %.2f ms / %.2f ms = "
+	    "ratio %.2f (the whole walk: %.0fx)\n", tr[1].fw[b->runs / 2] * 1e3,
+	    tr[0].fw[b->runs / 2] * 1e3, tr[1].fw[b->runs / 2] /
+	    tr[0].fw[b->runs / 2], tr[1].facts_whole / tr[0].facts_whole);
+	printf("scan with a trail of 1,000,000 records / of 10,000: %.2f ms / "
+	    "%.2f ms = ratio %.2f (goal <= 1.2: %s)\n", med[1] * 1e3,
+	    med[0] * 1e3, med[1] / med[0], med[1] / med[0] <= 1.2 ? "met" :
+	    "NOT met");
+	r = 0;
+out:
+	trail_remove(&tr[0]);
+	trail_remove(&tr[1]);
+	audit_signer_free(signer);
+	unlink(key);
+	return r;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -342,11 +571,20 @@ main(int argc, char **argv)
 		return r;
 	if (!mkdtemp(b.tmpd))
 		return 1;
-	if (load(&b) < 0 || scan_runs(&b) < 0)
+	if (load(&b) < 0)
 		return 1;
-	run_oscap(&b);
+	if (!b.trail_only) {
+		if (scan_runs(&b) < 0)
+			return 1;
+		run_oscap(&b);
+	}
 	remove_tmp(&b);
-	report(&b);
+	if (!b.trail_only)
+		report(&b);
+	if (b.trail_dir && trail_bench(&b) < 0) {
+		fprintf(stderr, "trail benchmark failed\n");
+		return 1;
+	}
 	free(b.walls);
 	comp_baseline_free(b.mod);
 	comp_catalog_free(b.cat);
