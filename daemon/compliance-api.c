@@ -28,6 +28,7 @@
 #include "compliance/oscal.h"
 #include "compliance/proc-confinement.h"
 #include "compliance/ssp.h"
+#include "controlplane/authz-probe.h"
 #include "controlplane/commit.h"
 #include "controlplane/resource.h"
 #include "controlplane/store.h"
@@ -653,6 +654,39 @@ facts_audit_trail(struct compliance_api *ca, struct comp_facts *f)
 		f->audit_chain_intact = COMP_NO;
 }
 
+/* AC-4, AC-4(21): tenant isolation, probed live on the stored objects
+ * with the decisions the API's get, list and write paths take
+ * (authz_probe_tenancy()). */
+static void
+facts_tenancy(struct compliance_api *ca, struct comp_facts *f)
+{
+	static char			 detail[320];
+	struct authz_probe_report	 rep;
+	int				 r;
+
+	if (!ca->srv)
+		return;
+	if ((r = authz_probe_tenancy(api_store(ca->srv), NULL, &rep)) < 0) {
+		log_warn("compliance: tenant isolation probe: %s",
+		    bw_strerror(r));
+		return;	/* unknown: not shown */
+	}
+	f->tenant_isolation = rep.leaks == 0 && rep.own_hidden == 0 ?
+	    COMP_YES : COMP_NO;
+	if (rep.leaks)
+		snprintf(detail, sizeof(detail), "%" PRIu64 " of %" PRIu64
+		    " decisions about another tenant allowed, first: %s",
+		    rep.leaks, rep.foreign, rep.first_leak);
+	else
+		snprintf(detail, sizeof(detail), "%u tenants, %u tenant-scoped "
+		    "kinds, %" PRIu64 " objects: %" PRIu64 " decisions about "
+		    "another tenant's objects and collections all refused; "
+		    "%" PRIu64 " of %" PRIu64 " own objects hidden from their "
+		    "tenant's list", rep.tenants, rep.kinds, rep.objects,
+		    rep.foreign, rep.own_hidden, rep.own);
+	f->tenant_isolation_detail = detail;
+}
+
 /* What the daemon knows about itself. Properties this build lacks are
  * reported as such (never as satisfied). */
 /* SC-2, SC-39, AC-6: the confinement bulwarkd runs under, read from the
@@ -709,6 +743,7 @@ gather_facts(struct compliance_api *ca, struct comp_facts *f, char *ca_path,
 	}
 	f->audit_fail_closed = COMP_YES;	/* the commit pipeline's rule */
 	facts_audit_trail(ca, f);
+	facts_tenancy(ca, f);
 	f->rbac = COMP_YES;
 	f->separation_of_duties = COMP_YES;
 	f->image_signatures_required = COMP_YES;
