@@ -103,13 +103,17 @@ comp_audit_facts(const char *dir, const struct audit_verify_mark *from,
     time_t now, struct comp_facts *f, struct comp_audit_facts *ret)
 {
 	struct audit_verify_report	 rep = { 0 };
+	struct audit_verify_mark	 start = { 0 };
 	time_t				 oldest;
 	uint64_t			 oldest_seq;
 	int				 r;
 
-	memset(ret, 0, sizeof(*ret));
+	/* FROM may point into RET */
 	if (from)
-		ret->mark = *from;
+		start = *from;
+	from = from ? &start : NULL;
+	memset(ret, 0, sizeof(*ret));
+	ret->mark = start;
 	if ((r = audit_verify_dir_from(dir, NULL, 0, from, &rep)) < 0)
 		return r;
 	ret->intact = rep.damage == AUDIT_OK;

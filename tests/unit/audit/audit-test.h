@@ -61,6 +61,16 @@ t_signer(const char *dir, const char *name)
 	return s;
 }
 
+/* A new temp root in *ROOT, the path of a trail under it in TRAIL (not
+ * created) and a software checkpoint signer whose key is in the root. */
+static inline void
+t_root_trail(char **root, char trail[512], struct audit_signer **signer)
+{
+	*root = t_mkdtemp();
+	snprintf(trail, 512, "%s/trail", *root);
+	*signer = t_signer(*root, "appliance.pem");
+}
+
 static inline int
 t_append_n(struct audit_trail *t, unsigned n, const char *actor)
 {

@@ -34,9 +34,7 @@ setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	f->root = t_mkdtemp();
-	snprintf(f->trail, sizeof(f->trail), "%s/trail", f->root);
-	f->signer = t_signer(f->root, "appliance.pem");
+	t_root_trail(&f->root, f->trail, &f->signer);
 	*state = f;
 	return 0;
 }

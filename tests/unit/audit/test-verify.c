@@ -26,9 +26,7 @@ setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	f->root = t_mkdtemp();
-	snprintf(f->trail, sizeof(f->trail), "%s/trail", f->root);
-	f->signer = t_signer(f->root, "appliance.pem");
+	t_root_trail(&f->root, f->trail, &f->signer);
 	f->attacker = t_signer(f->root, "attacker.pem");
 	t_make_trail(f->trail, f->signer, 60, 4096, 10);
 	*state = f;

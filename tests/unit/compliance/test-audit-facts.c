@@ -16,9 +16,12 @@
 #include "../audit/audit-test.h"
 #include "compliance/audit-facts.h"
 
+/* A trail of 40 records, and what the tests measure on it. */
 struct fx {
 	char			*root, trail[512];
 	struct audit_signer	*signer;
+	struct comp_facts	 cf;
+	struct comp_audit_facts	 af, af2;
 };
 
 static int
@@ -26,9 +29,7 @@ setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	f->root = t_mkdtemp();
-	snprintf(f->trail, sizeof(f->trail), "%s/trail", f->root);
-	f->signer = t_signer(f->root, "appliance.pem");
+	t_root_trail(&f->root, f->trail, &f->signer);
 	t_make_trail(f->trail, f->signer, 40, 4096, 10);
 	*state = f;
 	return 0;
@@ -47,41 +48,39 @@ teardown(void **state)
 
 static void
 facts(struct fx *f, const struct audit_verify_mark *from,
-    struct comp_facts *cf, struct comp_audit_facts *af)
+    struct comp_audit_facts *af)
 {
-	comp_facts_init(cf);
+	comp_facts_init(&f->cf);
 	assert_int_equal(comp_audit_facts(f->trail, from, time(NULL) + 3 * 86400,
-	    cf, af), 0);
+	    &f->cf, af), 0);
 }
 
 static void
 test_whole_then_resumed(void **state)
 {
 	struct fx *f = *state;
-	struct comp_facts cf;
-	struct comp_audit_facts af, af2;
 
-	facts(f, NULL, &cf, &af);
-	assert_int_equal(cf.audit_chain_intact, COMP_YES);
-	assert_non_null(strstr(cf.audit_chain_detail, "(whole trail)"));
-	assert_true(af.mark.seq > 40);
+	facts(f, NULL, &f->af);
+	assert_int_equal(f->cf.audit_chain_intact, COMP_YES);
+	assert_non_null(strstr(f->cf.audit_chain_detail, "(whole trail)"));
+	assert_true(f->af.mark.seq > 40);
 	/* three days later, nothing pruned */
-	assert_true(cf.audit_oldest_age_s >= 3 * 86400 - 60);
-	assert_int_equal(cf.audit_pruned, COMP_NO);
+	assert_true(f->cf.audit_oldest_age_s >= 3 * 86400 - 60);
+	assert_int_equal(f->cf.audit_pruned, COMP_NO);
 
 	t_make_trail(f->trail, f->signer, 5, 4096, 10);
-	facts(f, &af.mark, &cf, &af2);
-	assert_int_equal(cf.audit_chain_intact, COMP_YES);
-	assert_non_null(strstr(cf.audit_chain_detail, "chained from the record "
+	facts(f, &f->af.mark, &f->af2);
+	assert_int_equal(f->cf.audit_chain_intact, COMP_YES);
+	assert_non_null(strstr(f->cf.audit_chain_detail, "chained from the record "
 	    "verified before"));
-	assert_true(af2.records >= 7 && af2.records < 12);
-	assert_true(af2.mark.seq == af.mark.seq + af2.records);
+	assert_true(f->af2.records >= 7 && f->af2.records < 12);
+	assert_true(f->af2.mark.seq == f->af.mark.seq + f->af2.records);
 
-	facts(f, &af2.mark, &cf, &af);
-	assert_int_equal(cf.audit_chain_intact, COMP_YES);
-	assert_int_equal(af.records, 0);
-	assert_non_null(strstr(cf.audit_chain_detail, "no record after"));
-	assert_int_equal(af.mark.seq, af2.mark.seq);
+	facts(f, &f->af2.mark, &f->af);
+	assert_int_equal(f->cf.audit_chain_intact, COMP_YES);
+	assert_int_equal(f->af.records, 0);
+	assert_non_null(strstr(f->cf.audit_chain_detail, "no record after"));
+	assert_int_equal(f->af.mark.seq, f->af2.mark.seq);
 }
 
 /* A record after the mark altered: the scan fails, the mark stays. */
@@ -89,14 +88,12 @@ static void
 test_damage_after_mark(void **state)
 {
 	struct fx *f = *state;
-	struct comp_facts cf;
-	struct comp_audit_facts af, af2;
 	char **names;
 	size_t n;
 	struct t_seg s;
 	int i;
 
-	facts(f, NULL, &cf, &af);
+	facts(f, NULL, &f->af);
 	t_make_trail(f->trail, f->signer, 5, 1 << 20, 100);
 	t_seg_names(f->trail, &names, &n);
 	audit_segment_list_free(names, n);
@@ -106,12 +103,12 @@ test_damage_after_mark(void **state)
 	assert_true(i < (int)s.n);
 	strstr(s.lines[i], "actor=alice")[6] = 'A';
 	t_seg_store(&s);
-	facts(f, &af.mark, &cf, &af2);
-	assert_int_equal(cf.audit_chain_intact, COMP_NO);
-	assert_non_null(strstr(cf.audit_chain_detail, "MODIFIED"));
-	assert_int_equal(af2.intact, 0);
-	assert_int_equal(af2.mark.seq, af.mark.seq);
-	assert_string_equal(af2.mark.hash, af.mark.hash);
+	facts(f, &f->af.mark, &f->af2);
+	assert_int_equal(f->cf.audit_chain_intact, COMP_NO);
+	assert_non_null(strstr(f->cf.audit_chain_detail, "MODIFIED"));
+	assert_int_equal(f->af2.intact, 0);
+	assert_int_equal(f->af2.mark.seq, f->af.mark.seq);
+	assert_string_equal(f->af2.mark.hash, f->af.mark.hash);
 }
 
 /* The segment under the mark rewritten and re-signed with the
@@ -120,23 +117,21 @@ static void
 test_rewritten_under_mark(void **state)
 {
 	struct fx *f = *state;
-	struct comp_facts cf;
-	struct comp_audit_facts af, af2;
 	char want[64];
 
-	facts(f, NULL, &cf, &af);
+	facts(f, NULL, &f->af);
 	t_forge(f->trail, 12, f->signer, 0);
-	facts(f, NULL, &cf, &af2);
-	assert_int_equal(cf.audit_chain_intact, COMP_YES);
-	facts(f, &af.mark, &cf, &af2);
-	assert_int_equal(cf.audit_chain_intact, COMP_NO);
+	facts(f, NULL, &f->af2);
+	assert_int_equal(f->cf.audit_chain_intact, COMP_YES);
+	facts(f, &f->af.mark, &f->af2);
+	assert_int_equal(f->cf.audit_chain_intact, COMP_NO);
 	/* MODIFIED, or TRUNCATED when the forged lines came out shorter
 	 * (signatures vary in length) and the segment ends before the
 	 * mark's offset: either way at the mark */
-	snprintf(want, sizeof(want), " at seq %" PRIu64 ": ", af.mark.seq);
-	assert_non_null(strstr(cf.audit_chain_detail, want));
-	assert_true(strstr(cf.audit_chain_detail, "rewritten under the "
-	    "verified checkpoint") || strstr(cf.audit_chain_detail,
+	snprintf(want, sizeof(want), " at seq %" PRIu64 ": ", f->af.mark.seq);
+	assert_non_null(strstr(f->cf.audit_chain_detail, want));
+	assert_true(strstr(f->cf.audit_chain_detail, "rewritten under the "
+	    "verified checkpoint") || strstr(f->cf.audit_chain_detail,
 	    "no longer holds the verified record"));
 }
 
@@ -150,8 +145,6 @@ test_pruned(void **state)
 		.segment_max_bytes = 4096, .checkpoint_every = 10,
 		.checkpoint_interval_ms = 60000, .retain_segments = 3 };
 	struct audit_trail *t = NULL;
-	struct comp_facts cf;
-	struct comp_audit_facts af;
 	time_t oldest;
 	uint64_t seq;
 
@@ -161,25 +154,23 @@ test_pruned(void **state)
 	assert_int_equal(comp_audit_oldest(f->trail, &oldest, &seq), 0);
 	assert_true(seq > 1);
 	assert_true(oldest <= time(NULL) && oldest > time(NULL) - 600);
-	facts(f, NULL, &cf, &af);
-	assert_int_equal(cf.audit_chain_intact, COMP_YES);
-	assert_int_equal(cf.audit_pruned, COMP_YES);
-	assert_true(cf.audit_oldest_age_s >= 3 * 86400 - 600);
+	facts(f, NULL, &f->af);
+	assert_int_equal(f->cf.audit_chain_intact, COMP_YES);
+	assert_int_equal(f->cf.audit_pruned, COMP_YES);
+	assert_true(f->cf.audit_oldest_age_s >= 3 * 86400 - 600);
 }
 
 static void
 test_no_trail(void **state)
 {
 	struct fx *f = *state;
-	struct comp_facts cf;
-	struct comp_audit_facts af;
 	char dir[600];
 
 	snprintf(dir, sizeof(dir), "%s/none", f->root);
-	comp_facts_init(&cf);
-	assert_true(comp_audit_facts(dir, NULL, time(NULL), &cf, &af) < 0);
-	assert_int_equal(cf.audit_chain_intact, COMP_UNKNOWN);
-	assert_int_equal(cf.audit_oldest_age_s, -1);
+	comp_facts_init(&f->cf);
+	assert_true(comp_audit_facts(dir, NULL, time(NULL), &f->cf, &f->af) < 0);
+	assert_int_equal(f->cf.audit_chain_intact, COMP_UNKNOWN);
+	assert_int_equal(f->cf.audit_oldest_age_s, -1);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)

@@ -4,7 +4,8 @@
  * made-up tenants. */
 #include "config.h"
 
-#include <ftw.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "controlplane/authz-probe.h"
@@ -24,15 +26,6 @@ struct fx {
 	char		 dir[PATH_MAX];
 	struct store	*st;
 };
-
-static int
-rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
 
 static int
 setup(void **state)
@@ -53,10 +46,19 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	struct fx *f = *state;
+	struct fx	*f = *state;
+	DIR		*d;
+	struct dirent	*e;
 
 	store_close(f->st);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	/* the store's directory holds files only */
+	if ((d = opendir(f->dir))) {
+		while ((e = readdir(d)))
+			if (e->d_name[0] != '.')
+				unlinkat(dirfd(d), e->d_name, 0);
+		closedir(d);
+	}
+	rmdir(f->dir);
 	free(f);
 	return 0;
 }
