@@ -34,6 +34,7 @@ struct audit_verifier {
 	uint64_t		 pruned_through;
 	char			 padded[256];	/* a segment that ended in padding */
 	int			 mark_named;	/* rep.mark.segment is this segment's */
+	uint64_t		 mark_max;	/* the mark stops here (0: at the end) */
 };
 
 struct span {
@@ -201,8 +202,10 @@ note_record(struct audit_verifier *v, const struct audit_line *l)
 	v->rep.records++;
 	v->rep.last_seq = l->rec.seq;
 	memcpy(v->rep.head_hash, l->hash, sizeof(v->rep.head_hash));
-	v->rep.mark.seq = l->rec.seq;
-	memcpy(v->rep.mark.hash, l->hash, sizeof(v->rep.mark.hash));
+	if (!v->mark_max || l->rec.seq <= v->mark_max) {
+		v->rep.mark.seq = l->rec.seq;
+		memcpy(v->rep.mark.hash, l->hash, sizeof(v->rep.mark.hash));
+	}
 	v->expected = l->rec.seq + 1;
 	memcpy(v->last_hash, l->hash, sizeof(v->last_hash));
 	/* The final checkpoint follows audit.stop. */
@@ -431,6 +434,8 @@ verifier_lines(struct audit_verifier *v, const char *name, const char *data,
 			    "last segment", v->expected);
 		if ((r = check_line(v, name, data, sp, nsp, i)) != 0)
 			return r;
+		if (v->rep.mark.seq != v->rep.last_seq)
+			continue;	/* past mark_max */
 		if (!v->mark_named) {
 			snprintf(v->rep.mark.segment, sizeof(v->rep.mark.segment),
 			    "%s", name ? name : "");
@@ -634,12 +639,13 @@ int
 audit_verify_dir_keys(const char *dir, EVP_PKEY *const *keys, size_t nkeys,
     struct audit_verify_report *ret)
 {
-	return audit_verify_dir_from(dir, keys, nkeys, NULL, ret);
+	return audit_verify_dir_from(dir, keys, nkeys, NULL, 0, ret);
 }
 
 int
 audit_verify_dir_from(const char *dir, EVP_PKEY *const *keys, size_t nkeys,
-    const struct audit_verify_mark *from, struct audit_verify_report *ret)
+    const struct audit_verify_mark *from, uint64_t mark_max,
+    struct audit_verify_report *ret)
 {
 	_cleanup_close_ int	 dfd = -1;
 	struct audit_verifier	*v = NULL;
@@ -654,6 +660,7 @@ audit_verify_dir_from(const char *dir, EVP_PKEY *const *keys, size_t nkeys,
 	if ((r = verifier_for_dir(dir, keys, nkeys, &v, &trail_keys,
 	    &ntrail)) < 0)
 		goto out;
+	v->mark_max = mark_max;
 	if ((r = audit_segment_list(dfd, &names, &n)) < 0)
 		goto out;
 	/* A mark whose segment is gone (pruned by retention, or removed):

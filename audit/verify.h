@@ -79,10 +79,13 @@ int audit_verify_dir_keys(const char *dir, EVP_PKEY *const *keys,
  * then only the records after it are checked, chained from its hash.
  * Records before FROM are not read: a full walk (FROM NULL) is what
  * finds damage there. When FROM->segment no longer exists (pruned), the
- * whole trail is walked. RET->mark is where the walk stopped; with
+ * whole trail is walked. RET->mark is where the walk stopped: the last
+ * record accepted, or with MARK_MAX > 0 the last one whose seq is at
+ * most MARK_MAX (the writer's last durable seq, so that the mark never
+ * names a record a failed commit or a power loss takes back). With
  * RET->resumed, RET->records counts only the records after FROM. */
 int audit_verify_dir_from(const char *dir, EVP_PKEY *const *keys,
-    size_t nkeys, const struct audit_verify_mark *from,
+    size_t nkeys, const struct audit_verify_mark *from, uint64_t mark_max,
     struct audit_verify_report *ret);
 void audit_verify_report_done(struct audit_verify_report *r);
 

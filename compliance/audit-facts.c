@@ -91,7 +91,7 @@ chain_detail(struct comp_audit_facts *af, const struct audit_verify_mark *from,
 		snprintf(af->chain_detail, sizeof(af->chain_detail),
 		    "seq %" PRIu64 "..%" PRIu64 " verified, chained from the "
 		    "record verified before (seq %" PRIu64 ", hash %.16s...)",
-		    from->seq + 1, rep->mark.seq, from->seq, from->hash);
+		    from->seq + 1, rep->last_seq, from->seq, from->hash);
 	else
 		snprintf(af->chain_detail, sizeof(af->chain_detail),
 		    "seq %" PRIu64 "..%" PRIu64 " verified (whole trail)",
@@ -100,7 +100,8 @@ chain_detail(struct comp_audit_facts *af, const struct audit_verify_mark *from,
 
 int
 comp_audit_facts(const char *dir, const struct audit_verify_mark *from,
-    time_t now, struct comp_facts *f, struct comp_audit_facts *ret)
+    uint64_t durable_seq, time_t now, struct comp_facts *f,
+    struct comp_audit_facts *ret)
 {
 	struct audit_verify_report	 rep = { 0 };
 	struct audit_verify_mark	 start = { 0 };
@@ -114,7 +115,7 @@ comp_audit_facts(const char *dir, const struct audit_verify_mark *from,
 	from = from ? &start : NULL;
 	memset(ret, 0, sizeof(*ret));
 	ret->mark = start;
-	if ((r = audit_verify_dir_from(dir, NULL, 0, from, &rep)) < 0)
+	if ((r = audit_verify_dir_from(dir, NULL, 0, from, durable_seq, &rep)) < 0)
 		return r;
 	ret->intact = rep.damage == AUDIT_OK;
 	ret->records = rep.records;

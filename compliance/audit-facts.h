@@ -24,13 +24,16 @@ struct comp_audit_facts {
 };
 
 /* Verifies the trail in DIR after FROM (NULL or seq 0: the whole trail;
- * see audit_verify_dir_from()) with the keys in the trail's key file,
- * and measures its oldest record. Sets F->audit_chain_intact and
- * ->audit_chain_detail, ->audit_oldest_age_s and ->audit_pruned (NOW is
- * the scan's time). Returns 0 (whatever was found: see RET->intact), or
- * a negative error when DIR cannot be read (the facts stay unknown). */
+ * see audit_verify_dir_from(), with DURABLE_SEQ as its mark_max: the
+ * writer's last durable seq, 0 when the trail is closed) with the keys
+ * in the trail's key file, and measures its oldest record. Sets
+ * F->audit_chain_intact and ->audit_chain_detail, ->audit_oldest_age_s
+ * and ->audit_pruned (NOW is the scan's time). Returns 0 (whatever was
+ * found: see RET->intact), or a negative error when DIR cannot be read
+ * (the facts stay unknown). */
 int comp_audit_facts(const char *dir, const struct audit_verify_mark *from,
-    time_t now, struct comp_facts *f, struct comp_audit_facts *ret);
+    uint64_t durable_seq, time_t now, struct comp_facts *f,
+    struct comp_audit_facts *ret);
 
 /* The time of the oldest record in the trail DIR into *RET_TIME and
  * its seq into *RET_SEQ. Returns 0, -ENOENT when the trail holds no

@@ -645,12 +645,18 @@ facts_audit_mark_load(struct compliance_api *ca)
 static void
 facts_audit_trail(struct compliance_api *ca, struct comp_facts *f)
 {
+	struct audit_status as = { 0 };
+
 	if (!ca->audit_dir[0])
 		return;
 	if (!ca->audit_mark_loaded)
 		facts_audit_mark_load(ca);
-	if (comp_audit_facts(ca->audit_dir, &ca->audit_mark, time(NULL), f,
-	    &ca->audit_facts) < 0)
+	/* Records are written before their fdatasync: the mark stops at
+	 * the last durable one, which a failed commit cannot take back. */
+	if (ca->trail)
+		audit_trail_status(ca->trail, &as);
+	if (comp_audit_facts(ca->audit_dir, &ca->audit_mark, as.last_seq,
+	    time(NULL), f, &ca->audit_facts) < 0)
 		f->audit_chain_intact = COMP_NO;
 }
 

@@ -637,7 +637,7 @@ verify_from(struct fx *f, const struct audit_verify_mark *m)
 	struct audit_verify_report rep = { 0 };
 	EVP_PKEY *k = f->signer->pubkey;
 
-	assert_int_equal(audit_verify_dir_from(f->trail, &k, 1, m, &rep), 0);
+	assert_int_equal(audit_verify_dir_from(f->trail, &k, 1, m, 0, &rep), 0);
 	return rep;
 }
 
@@ -713,6 +713,26 @@ test_resume_live_segment(void **state)
 	assert_string_equal(rep.mark.segment, m.segment);
 	assert_true(rep.mark.offset > m.offset);
 	audit_verify_report_done(&rep);
+	/* The mark held back at a durable seq: the 7 are verified, the
+	 * mark names the third, and a walk from it verifies the other 4. */
+	{
+		EVP_PKEY *k = f->signer->pubkey;
+		struct audit_verify_mark held;
+
+		assert_int_equal(audit_verify_dir_from(f->trail, &k, 1, &m,
+		    m.seq + 3, &rep), 0);
+		assert_int_equal(rep.damage, AUDIT_OK);
+		assert_int_equal(rep.records, 7);
+		assert_int_equal(rep.last_seq, m.seq + 7);
+		assert_int_equal(rep.mark.seq, m.seq + 3);
+		held = rep.mark;
+		audit_verify_report_done(&rep);
+		rep = verify_from(f, &held);
+		assert_int_equal(rep.damage, AUDIT_OK);
+		assert_int_equal(rep.records, 4);
+		assert_int_equal(rep.mark.seq, m.seq + 7);
+		audit_verify_report_done(&rep);
+	}
 	audit_trail_close(t);
 }
 

@@ -51,7 +51,7 @@ facts(struct fx *f, const struct audit_verify_mark *from,
     struct comp_audit_facts *af)
 {
 	comp_facts_init(&f->cf);
-	assert_int_equal(comp_audit_facts(f->trail, from, time(NULL) + 3 * 86400,
+	assert_int_equal(comp_audit_facts(f->trail, from, 0, time(NULL) + 3 * 86400,
 	    &f->cf, af), 0);
 }
 
@@ -168,7 +168,7 @@ test_no_trail(void **state)
 
 	snprintf(dir, sizeof(dir), "%s/none", f->root);
 	comp_facts_init(&f->cf);
-	assert_true(comp_audit_facts(dir, NULL, time(NULL), &f->cf, &f->af) < 0);
+	assert_true(comp_audit_facts(dir, NULL, 0, time(NULL), &f->cf, &f->af) < 0);
 	assert_int_equal(f->cf.audit_chain_intact, COMP_UNKNOWN);
 	assert_int_equal(f->cf.audit_oldest_age_s, -1);
 }
