@@ -79,7 +79,7 @@ static const struct comp_check comp_registry[] = {
 	  "every appliance process runs under seccomp with no_new_privs",
 	  comp_chk_ac_least_privilege, C("ac-6") },
 	{ "ac-tenant-isolation", "Tenant information flow isolation",
-	  "tenant networks are isolated from each other by the firewall",
+	  "a tenant's principals cannot read or change another tenant's objects",
 	  comp_chk_ac_tenant_isolation, C("ac-4", "ac-4.21") },
 	{ "ac-remote-access", "Remote access only through the audited API",
 	  "no remote shell service installed or running; remote access is mutual TLS and audited",
