@@ -61,6 +61,7 @@ struct ar_inst {
 	char		 event[AR_EVENT_MAX];
 	char		 message[512];
 	char		 started[40];	/* RFC 3339 of the current run */
+	double		 start_s;	/* how long its start took */
 	char		 address[64];
 	time_t		 started_at;
 	time_t		 next_try;	/* back-off: no (re)start before */
@@ -469,6 +470,10 @@ report(struct agent_run *ar, const json_t *item, struct ar_inst *e)
 		json_object_del(want, "message");
 	if (e->started[0])
 		json_object_set_new(want, "started", json_string(e->started));
+	/* the API counts it in bulwark_agent_instance_start_duration_seconds */
+	if (e->start_s > 0)
+		json_object_set_new(want, "start_seconds",
+		    json_real(e->start_s));
 	if (e->address[0])
 		json_object_set_new(want, "address", json_string(e->address));
 	if (e->exited) {
@@ -1051,6 +1056,7 @@ reconcile_start(struct agent_run *ar, const json_t *item, struct ar_inst *e,
     const char *id, time_t now)
 {
 	_cleanup_free_ char	*err = NULL;
+	double			 t0 = bw_mono_s();
 	int			 r;
 
 	e->exited = false;
@@ -1064,6 +1070,7 @@ reconcile_start(struct agent_run *ar, const json_t *item, struct ar_inst *e,
 		    e->name, err ? err : bw_strerror(r));
 		return;
 	}
+	e->start_s = bw_mono_s() - t0;
 	bw_time_rfc3339_at(e->started, sizeof(e->started), now);
 	e->started_at = now;
 	e->exit_handled = e->final = false;

@@ -26,6 +26,7 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
+#include "lib/hist.h"
 #include "lib/json.h"
 #include "lib/macro.h"
 
@@ -126,6 +127,7 @@ struct audit_trail {
 	int		 sync_req, sync_busy, sync_quit, sync_result;
 	uint64_t	 sync_began_ns;	/* of the fdatasync in flight */
 	uint64_t	 sync_avg_ns;	/* moving average of their lengths */
+	struct hist	 fsync_ns;	/* every commit's fdatasync */
 	size_t		 last_batch;	/* writers in the last commit */
 	struct pending	*internal;
 	size_t		 ninternal, capinternal;
@@ -681,15 +683,18 @@ commit_write(struct audit_trail *t)
 {
 	uint64_t end = t->seg_size + t->wbuf.len;
 	uint64_t alloc = t->seg_alloc;
-	uint64_t used;
+	uint64_t used, t0;
 	int	 r;
 
 	r = pwrite_all(t->segfd, t->wbuf.p, t->wbuf.len, (off_t)t->seg_size);
 	/* Past the padding: extend it in the same fdatasync. */
 	if (r == 0 && end > alloc && t->o.preallocate)
 		r = pad_extend(t, end, &alloc);
+	t0 = bw_mono_ns();
 	if (r == 0 && fdatasync(t->segfd) < 0)
 		r = -errno;
+	if (r == 0)
+		hist_observe_since(&t->fsync_ns, t0);
 	if (r < 0) {
 		/* Put the padding back over what may have reached the
 		 * file, so the next commit starts from the last
@@ -980,6 +985,7 @@ syncer_main(void *arg)
 		pthread_mutex_unlock(&t->smu);
 		r = fdatasync(t->segfd) < 0 ? -errno : 0;
 		took = bw_mono_ns() - began;
+		hist_observe(&t->fsync_ns, took);
 		pthread_mutex_lock(&t->smu);
 		t->sync_avg_ns = (t->sync_avg_ns * 7 + took) / 8;
 		t->sync_result = r;
@@ -1482,6 +1488,37 @@ audit_trail_status(struct audit_trail *t, struct audit_status *ret)
 	ret->retain_days = t->o.retain_days;
 }
 
+int
+audit_trail_disk(struct audit_trail *t, struct audit_disk *ret)
+{
+	struct audit_disk	 d = { 0 };
+	struct statvfs		 sv;
+	struct stat		 st;
+	char			**names = NULL;
+	size_t			 n = 0, i;
+	int			 r;
+
+	if (fstatvfs(t->dirfd, &sv) < 0)
+		return -errno;
+	d.fs_avail_bytes = (uint64_t)sv.f_bavail * sv.f_frsize;
+	d.fs_size_bytes = (uint64_t)sv.f_blocks * sv.f_frsize;
+	if ((r = audit_segment_list(t->dirfd, &names, &n)) < 0)
+		return r;
+	/* a segment pruned meanwhile is simply not counted */
+	for (i = 0; i < n; i++)
+		if (fstatat(t->dirfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
+			d.trail_bytes += (uint64_t)st.st_size;
+	audit_segment_list_free(names, n);
+	*ret = d;
+	return 0;
+}
+
+const struct hist *
+audit_trail_fsync_hist(const struct audit_trail *t)
+{
+	return &t->fsync_ns;
+}
+
 /* Saves bytes cut from a segment so an investigator can still see
  * them; the recovery record names the file. */
 static int
@@ -1854,6 +1891,7 @@ trail_alloc(const struct audit_trail_options *o, struct audit_trail **ret)
 
 	if (!(t = calloc(1, sizeof(*t))))
 		return -ENOMEM;
+	hist_init(&t->fsync_ns, &hist_seconds);
 	t->o = *o;
 	t->dirfd = t->lockfd = t->segfd = -1;
 	pthread_mutex_init(&t->mu, NULL);

@@ -102,6 +102,22 @@ struct audit_status {
 
 void audit_trail_status(struct audit_trail *t, struct audit_status *ret);
 
+/* The trail's disk use for /metrics, read now: the bytes of its segment
+ * files and the free (for an unprivileged writer) and total bytes of
+ * their filesystem. Lists the directory, so call it from a scrape, not
+ * a hot path. Returns 0 or -errno. */
+struct audit_disk {
+	uint64_t	trail_bytes;
+	uint64_t	fs_avail_bytes;
+	uint64_t	fs_size_bytes;
+};
+int audit_trail_disk(struct audit_trail *t, struct audit_disk *ret);
+
+/* The histogram of the trail's fdatasync() durations (seconds), for
+ * /metrics; valid until audit_trail_close(). */
+struct hist;
+const struct hist *audit_trail_fsync_hist(const struct audit_trail *t);
+
 /* Writes audit.stop and a final signed checkpoint, then frees T.
  * Callers must have returned from audit_trail_append(). Accepts NULL. */
 void audit_trail_close(struct audit_trail *t);

@@ -30,6 +30,7 @@
 #include "controlplane/api-route.h"
 #include "controlplane/api.h"
 #include "controlplane/authz.h"
+#include "controlplane/metrics.h"
 #include "controlplane/principals.h"
 #include "controlplane/netadmit.h"
 #include "controlplane/offload.h"
@@ -37,6 +38,8 @@
 #include "controlplane/resource.h"
 #include "hardening/pki.h"
 #include "lib/b64.h"
+#include "lib/clock.h"
+#include "lib/hist.h"
 #include "lib/err.h"
 #include "lib/ids.h"
 #include "lib/json.h"
@@ -127,6 +130,10 @@ struct api_conn {
 	int				 busy;		/* a request in flight */
 	int				 refused;	/* over a limit: closing */
 	unsigned long long		 idle_since;	/* srv->conn_seq */
+	/* The request in flight, for its latency (request_observed()):
+	 * HTTP/1.1 answers one at a time per connection. */
+	uint64_t			 req_start_ns;	/* 0: observed */
+	enum metrics_route		 req_route;
 };
 
 /* Unauthenticated requests, counted per key until the next flush. */
@@ -156,6 +163,10 @@ struct api_server {
 	struct quota_claims		 quota;		/* usage in flight */
 	json_t				*(*health_extra)(void *);
 	void				*health_arg;
+	void				(*metrics_extra)(struct bw_buf *,
+					    void *);
+	void				*metrics_arg;
+	struct metrics			*metrics;
 	struct event			*heartbeat;
 	TAILQ_HEAD(, watcher)		 watchers;
 	int				 port;
@@ -321,6 +332,23 @@ http_reason(int status)
 	return "Internal Server Error";
 }
 
+static struct api_conn *conn_of(struct evhttp_request *req);
+
+/* Counts the latency of the request answered on REQ's connection with
+ * STATUS, once (a watch at its start, not again at its end). */
+static void
+request_observed(struct api_server *srv, struct evhttp_request *req,
+    int status)
+{
+	struct api_conn *c = conn_of(req);
+
+	if (!c || c->gate->srv != srv || !c->req_start_ns)
+		return;
+	metrics_observe_request(srv->metrics, c->req_route, status,
+	    c->req_start_ns);
+	c->req_start_ns = 0;
+}
+
 static void
 reply_json(struct api_server *srv, struct evhttp_request *req, int status,
     json_t *body)
@@ -332,6 +360,7 @@ reply_json(struct api_server *srv, struct evhttp_request *req, int status,
 
 	if (status / 100 < (int)ELEMENTSOF(srv->requests))
 		srv->requests[status / 100]++;
+	request_observed(srv, req, status);
 	buf = evbuffer_new();
 	s = json_dumps(body, JSON_COMPACT);
 	if (buf && s) {
@@ -1356,6 +1385,30 @@ fail:
 /* Status subresource: a node reports its own status and that of the
  * instances bound to it. Only the node itself may write (the node's
  * certificate CN is its name); spec stays the admin's. */
+/* An instance status report BODY may carry the duration of the start
+ * its agent measured (start_seconds, a number 0..86400); it is counted
+ * once per run, when the report's "started" differs from CUR's.
+ * Returns 0, or -BW_E_INVALID with *ret_err for a malformed value. */
+static int
+instance_start_reported(struct api_server *srv, const json_t *cur,
+    const json_t *body, char **ret_err)
+{
+	const json_t	*v = json_object_get(body, "start_seconds");
+	const char	*was = json_str_at(cur, "status", "started");
+	const char	*now = json_str_at(body, "started", NULL);
+	double		 d;
+
+	if (!v)
+		return 0;
+	d = json_number_value(v);
+	if (!json_is_number(v) || d < 0 || d > 86400)
+		return errf(-BW_E_INVALID, ret_err, "status.start_seconds: "
+		    "must be a number of seconds, 0..86400");
+	if (now && (!was || strcmp(was, now) != 0))
+		metrics_observe_instance_start(srv->metrics, d);
+	return 0;
+}
+
 static void
 handle_status(struct api_server *srv, struct evhttp_request *req,
     const struct api_route *rt, const struct authz_identity *id)
@@ -1421,6 +1474,8 @@ handle_status(struct api_server *srv, struct evhttp_request *req,
 		const char *ev = json_string_value(json_object_get(body,
 		    "last_event"));
 
+		if ((r = instance_start_reported(srv, cur, body, &err)) < 0)
+			goto fail;
 		json_object_set(cur, "status", body);
 		if (ev) {
 			/* the record says what happened, not just "status" */
@@ -1808,6 +1863,7 @@ handle_watch(struct api_server *srv, struct evhttp_request *req,
 	TAILQ_INSERT_TAIL(&srv->watchers, w, entry);
 	audit_request(srv, id, "api.watch", w->kind, NULL, NULL, "success", NULL);
 	srv->requests[2]++;
+	request_observed(srv, req, 200);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "application/x-ndjson");
 	evhttp_send_reply_start(req, 200, "OK");
@@ -2075,6 +2131,9 @@ metrics_store(struct api_server *srv, struct evbuffer *buf)
 	    "# HELP bulwark_store_map_bytes The store's map size: the most it can hold.\n"
 	    "# TYPE bulwark_store_map_bytes gauge\n"
 	    "bulwark_store_map_bytes %" PRIu64 "\n"
+	    "# HELP bulwark_store_capacity_bytes The most the store can hold (its map size).\n"
+	    "# TYPE bulwark_store_capacity_bytes gauge\n"
+	    "bulwark_store_capacity_bytes %" PRIu64 "\n"
 	    "# HELP bulwark_store_log_bytes Pages of the store's change log.\n"
 	    "# TYPE bulwark_store_log_bytes gauge\n"
 	    "bulwark_store_log_bytes %" PRIu64 "\n"
@@ -2096,9 +2155,76 @@ metrics_store(struct api_server *srv, struct evbuffer *buf)
 	    "# HELP bulwark_store_refused_writes_total Writes refused at the high-water mark.\n"
 	    "# TYPE bulwark_store_refused_writes_total counter\n"
 	    "bulwark_store_refused_writes_total %" PRIu64 "\n",
-	    c.used_bytes, c.file_bytes, c.map_bytes, c.log_bytes, c.used_pct,
+	    c.used_bytes, c.file_bytes, c.map_bytes, c.map_bytes, c.log_bytes,
+	    c.used_pct,
 	    c.high_water_pct, c.writable, c.compacted, c.compactions,
 	    c.refused);
+}
+
+/* The latency histograms of the commit pipeline, the store and the
+ * audit trail, and the trail's size and disk, for /metrics. */
+static void
+metrics_durability(struct api_server *srv, struct bw_buf *b)
+{
+	struct audit_status	as;
+	struct audit_disk	d;
+
+	hist_render_header(b, "bulwark_commit_batch_duration_seconds",
+	    "One commit batch with mutations, from staging to durable.");
+	hist_render(b, "bulwark_commit_batch_duration_seconds", NULL,
+	    commit_hist_duration(srv->commit));
+	hist_render_header(b, "bulwark_commit_batch_mutations",
+	    "Mutations in one commit batch.");
+	hist_render(b, "bulwark_commit_batch_mutations", NULL,
+	    commit_hist_mutations(srv->commit));
+	hist_render_header(b, "bulwark_store_flush_duration_seconds",
+	    "The store's log flush that makes a write durable.");
+	hist_render(b, "bulwark_store_flush_duration_seconds", NULL,
+	    store_flush_hist(srv->st));
+	if (!srv->trail)
+		return;
+	hist_render_header(b, "bulwark_audit_fsync_duration_seconds",
+	    "The audit trail's fdatasync of a batch of records.");
+	hist_render(b, "bulwark_audit_fsync_duration_seconds", NULL,
+	    audit_trail_fsync_hist(srv->trail));
+	audit_trail_status(srv->trail, &as);
+	bw_buf_printf(b, "# HELP bulwark_audit_records_total Records in the "
+	    "audit trail (the last sequence number).\n"
+	    "# TYPE bulwark_audit_records_total counter\n"
+	    "bulwark_audit_records_total %" PRIu64 "\n", as.last_seq);
+	if (audit_trail_disk(srv->trail, &d) < 0)
+		return;
+	bw_buf_printf(b, "# HELP bulwark_audit_trail_bytes Bytes of the audit "
+	    "trail's segment files.\n"
+	    "# TYPE bulwark_audit_trail_bytes gauge\n"
+	    "bulwark_audit_trail_bytes %" PRIu64 "\n"
+	    "# HELP bulwark_audit_filesystem_avail_bytes Free bytes of the "
+	    "audit trail's filesystem.\n"
+	    "# TYPE bulwark_audit_filesystem_avail_bytes gauge\n"
+	    "bulwark_audit_filesystem_avail_bytes %" PRIu64 "\n"
+	    "# HELP bulwark_audit_filesystem_size_bytes Size of the audit "
+	    "trail's filesystem.\n"
+	    "# TYPE bulwark_audit_filesystem_size_bytes gauge\n"
+	    "bulwark_audit_filesystem_size_bytes %" PRIu64 "\n",
+	    d.trail_bytes, d.fs_avail_bytes, d.fs_size_bytes);
+}
+
+/* The series beyond the counters of handle_metrics(): latencies, the
+ * fleet, the process and the daemon's own (metrics_extra). */
+static void
+metrics_more(struct api_server *srv, struct evbuffer *buf)
+{
+	struct bw_buf	b = { 0 };
+
+	metrics_durability(srv, &b);
+	metrics_render(srv->metrics, &b, srv->attest_deadline_s ?
+	    srv->attest_deadline_s : 180);
+	metrics_render_process(&b);
+	if (srv->metrics_extra)
+		srv->metrics_extra(&b, srv->metrics_arg);
+	if (b.len)
+		evbuffer_add(buf, b.p, b.len);
+	bw_buf_done(&b);
 }
 
 /* DETAIL: the caller presented a valid certificate; anyone else learns
@@ -2235,7 +2361,9 @@ handle_metrics(struct api_server *srv, struct evhttp_request *req)
 	    "# TYPE bulwark_offload_refused_total counter\n"
 	    "bulwark_offload_refused_total %llu\n",
 	    offload_jobs(srv->offload), srv->offload_refused);
+	metrics_more(srv, buf);
 	srv->requests[2]++;
+	request_observed(srv, req, 200);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "text/plain; version=0.0.4");
 	evhttp_send_reply(req, 200, "OK", buf);
@@ -2282,6 +2410,56 @@ reply_unidentified(struct api_server *srv, struct evhttp_request *req, int r,
 		reply_error(srv, req, 401, "unauthenticated", err);
 }
 
+/* Notes the route class of the request on REQ's connection. */
+static void
+request_route(struct evhttp_request *req, enum metrics_route r)
+{
+	struct api_conn *c = conn_of(req);
+
+	if (c)
+		c->req_route = r;
+}
+
+/* The route class of an object API request. */
+static enum metrics_route
+route_class(const struct api_route *rt, enum evhttp_cmd_type m)
+{
+	bool principal = rt->kind && (rt->kind->flags & RES_F_INTERNAL_WRITES);
+
+	switch (rt->type) {
+	case ROUTE_METRICS:	return MR_METRICS;
+	case ROUTE_WATCH:	return MR_WATCH;
+	case ROUTE_AUDIT:	return MR_AUDIT;
+	case ROUTE_HEALTH:	return MR_HEALTH;
+	case ROUTE_STATUS:	return MR_STATUS;
+	case ROUTE_WHOAMI:	return MR_OTHER;
+	case ROUTE_COLLECTION:
+	case ROUTE_ITEM:
+		break;
+	}
+	if (m == EVHTTP_REQ_GET)
+		return rt->type == ROUTE_ITEM ? MR_GET : MR_LIST;
+	if (principal && (m == EVHTTP_REQ_POST || m == EVHTTP_REQ_DELETE))
+		return MR_PRINCIPAL;
+	return m == EVHTTP_REQ_DELETE ? MR_DELETE : MR_WRITE;
+}
+
+/* A metrics principal (a Prometheus scraper) reads /metrics and nothing
+ * else: 403 and a record for anything else. Returns whether ID may go
+ * on to the endpoint (METRICS: it is /metrics). */
+static bool
+endpoint_allowed(struct api_server *srv, struct evhttp_request *req,
+    const struct authz_identity *id, bool metrics)
+{
+	_cleanup_free_ char *err = NULL;
+
+	if (authz_endpoint(id, metrics, &err) == 0)
+		return true;
+	audit_request(srv, id, "api.request", NULL, NULL, NULL, "denied", err);
+	reply_error(srv, req, 403, "forbidden", err);
+	return false;
+}
+
 /* Hands a request under a handler's prefix (registered by
  * api_server_add_handler) to that handler once its caller is
  * identified. Returns false when no prefix matches PATH. */
@@ -2296,12 +2474,15 @@ handler_dispatch(struct api_server *srv, struct evhttp_request *req,
 		if (strncmp(path, srv->handlers[h].prefix,
 		    strlen(srv->handlers[h].prefix)) != 0)
 			continue;
+		request_route(req, metrics_route_of_path(path));
 		if ((r = identify(srv, req, id, &err)) < 0) {
 			audit_request(srv, id, "auth.failure", NULL, NULL, NULL,
 			    "denied", err);
 			reply_unidentified(srv, req, r, err);
 			return true;
 		}
+		if (!endpoint_allowed(srv, req, id, false))
+			return true;
 		srv->handlers[h].fn(srv, req, id, path, srv->handlers[h].arg);
 		return true;
 	}
@@ -2412,6 +2593,14 @@ on_request(struct evhttp_request *req, void *arg)
 	TAILQ_INIT(&q);
 	nodelay(req);
 	conn_request_start(srv, req);
+	{
+		struct api_conn *c = conn_of(req);
+
+		if (c) {
+			c->req_start_ns = bw_mono_ns();
+			c->req_route = MR_OTHER;
+		}
+	}
 	/* until identify() passes, the next request has a deadline too */
 	conn_unauthenticated(srv, req);
 	peer_address(req, id.source, sizeof(id.source));
@@ -2430,10 +2619,13 @@ on_request(struct evhttp_request *req, void *arg)
 		reply_error(srv, req, 404, "not_found", err ? err : "no such path");
 		return;
 	}
+	request_route(req, route_class(&rt, m));
 	if (rt.type == ROUTE_HEALTH) {
 		/* open to all; without a certificate, up or down only (and
-		 * counted, not recorded one by one: api_audit) */
-		int detail = identify(srv, req, &id, NULL) == 0;
+		 * counted, not recorded one by one: api_audit); a metrics
+		 * principal learns what anyone does */
+		int detail = identify(srv, req, &id, NULL) == 0 &&
+		    authz_endpoint(&id, false, NULL) == 0;
 
 		if (!detail)
 			id.auth_method = "none";
@@ -2448,6 +2640,8 @@ on_request(struct evhttp_request *req, void *arg)
 		reply_unidentified(srv, req, r, err);
 		return;
 	}
+	if (!endpoint_allowed(srv, req, &id, rt.type == ROUTE_METRICS))
+		return;
 	if (query && evhttp_parse_query_str(query, &q) < 0) {
 		audit_request(srv, &id, "api.request", NULL, NULL, NULL,
 		    "failure", "malformed query string");
@@ -2849,8 +3043,8 @@ conn_authenticated(struct api_server *srv, struct evhttp_request *req,
 	conn_unlink_unauth(srv, c);
 	evtimer_del(c->timer);
 	c->klass = id->role == ROLE_SYSTEM_ADMIN ||
-	    id->role == ROLE_SECURITY_AUDITOR || id->role == ROLE_NODE ?
-	    CONN_SYSTEM : CONN_TENANT;
+	    id->role == ROLE_SECURITY_AUDITOR || id->role == ROLE_NODE ||
+	    id->role == ROLE_METRICS ? CONN_SYSTEM : CONN_TENANT;
 	snprintf(c->tenant, sizeof(c->tenant), "%s", id->tenant);
 	snprintf(c->principal, sizeof(c->principal), "%s/%s", id->tenant,
 	    id->principal);
@@ -3132,6 +3326,12 @@ split_listen(const char *listen, char *host, size_t hlen, int *ret_port)
 static void
 commit_observer(void *arg)
 {
+	struct api_server *srv = arg;
+
+	if (commit_touched(srv->commit, "nodes") ||
+	    commit_touched(srv->commit, "instances") ||
+	    commit_touched(srv->commit, "workloads"))
+		metrics_invalidate(srv->metrics);
 	watch_notify_all(arg);
 }
 
@@ -3169,6 +3369,10 @@ api_server_start(struct event_base *base, const struct api_server_options *o,
 	srv->principals = o->principals;
 	srv->health_extra = o->health_extra;
 	srv->health_arg = o->health_arg;
+	srv->metrics_extra = o->metrics_extra;
+	srv->metrics_arg = o->metrics_arg;
+	if ((r = metrics_new(srv->st, &srv->metrics)) < 0)
+		goto fail;
 	if (api_server_index == 0)
 		api_server_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	if (api_conn_index < 0)
@@ -3451,6 +3655,7 @@ api_server_free(struct api_server *s)
 		SSL_CTX_set_info_callback(s->ssl_ctx, NULL);
 		SSL_CTX_set_ex_data(s->ssl_ctx, api_server_index, NULL);
 	}
+	metrics_free(s->metrics);
 	free(s->audit_dir);
 	free(s);
 }

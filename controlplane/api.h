@@ -26,6 +26,7 @@
 #define API_LIST_PAGE_BYTES	(512 * 1024)
 
 struct api_server;
+struct bw_buf;
 struct audit_trail;
 struct principals;
 
@@ -46,6 +47,11 @@ struct api_server_options {
 	 * reference or NULL. May be NULL. */
 	json_t			*(*health_extra)(void *arg);
 	void			*health_arg;
+	/* Appends the daemon's own series to /metrics (scheduler, TPM,
+	 * compliance, certificates) in the text format; errors stay in
+	 * B->err. May be NULL. */
+	void			(*metrics_extra)(struct bw_buf *b, void *arg);
+	void			*metrics_arg;
 	/* Open connections at most (0: API_MAX_CONNECTIONS_DEFAULT), and
 	 * never more than the descriptor limit less 128. Unauthenticated
 	 * ones are bounded further (API_UNAUTH_*, API_HANDSHAKE_SECS) and

@@ -15,6 +15,7 @@ static const struct {
 	{ "tenant-admin", ROLE_TENANT_ADMIN },
 	{ "tenant-user", ROLE_TENANT_USER },
 	{ "node", ROLE_NODE },
+	{ "metrics", ROLE_METRICS },
 	/* Enrolment credential: a node role that authz_check() refuses
 	 * everywhere; only the enrolment endpoints accept it. */
 	{ "node-bootstrap", ROLE_NODE },
@@ -68,10 +69,20 @@ authz_tenant_visible(const struct authz_identity *id, const char *tenant)
 	case ROLE_TENANT_ADMIN:
 	case ROLE_TENANT_USER:
 		return tenant && strcmp(tenant, id->tenant) == 0;
+	case ROLE_METRICS:
 	case ROLE_NONE:
 		break;
 	}
 	return 0;
+}
+
+int
+authz_endpoint(const struct authz_identity *id, bool metrics, char **ret_err)
+{
+	if (id->role != ROLE_METRICS || metrics)
+		return 0;
+	return errf(-BW_E_DENIED, ret_err, "role metrics may read /metrics "
+	    "and nothing else");
 }
 
 int
@@ -87,6 +98,9 @@ authz_check(const struct authz_identity *id, enum authz_verb verb,
 	if (is_bootstrap(id))
 		return errf(-BW_E_DENIED, ret_err, "a node-bootstrap "
 		    "credential may only enrol (/v1/enrol/)");
+	if (id->role == ROLE_METRICS)
+		return verb == VERB_METRICS && !kind ? 0 : errf(-BW_E_DENIED,
+		    ret_err, "role metrics may read /metrics and nothing else");
 	/* Separation of duties (AU-9(4)): the audit trail is the
 	 * auditor's alone, and the auditor changes nothing. */
 	if (verb == VERB_AUDIT_READ) {
@@ -163,6 +177,7 @@ static const struct {
 	{ ROLE_SYSTEM_ADMIN, "system-admin" },
 	{ ROLE_SYSTEM_ADMIN, "tenant-admin" },
 	{ ROLE_SYSTEM_ADMIN, "tenant-user" },
+	{ ROLE_SYSTEM_ADMIN, "metrics" },
 	{ ROLE_SECURITY_AUDITOR, "security-auditor" },
 };
 

@@ -3,6 +3,8 @@
 #ifndef BW_AUTHZ_H
 #define BW_AUTHZ_H
 
+#include <stdbool.h>
+
 #include "controlplane/resource.h"
 
 enum authz_role {
@@ -12,6 +14,7 @@ enum authz_role {
 	ROLE_TENANT_ADMIN,
 	ROLE_TENANT_USER,
 	ROLE_NODE,		/* a node agent's identity */
+	ROLE_METRICS,		/* a scraper: GET /metrics, nothing else */
 };
 
 /* VERB_STATUS: a node reports status (PUT .../status); which objects'
@@ -41,6 +44,12 @@ enum authz_role authz_role_parse(const char *name);
 int authz_check(const struct authz_identity *id, enum authz_verb verb,
     const struct res_kind *kind, const char *tenant, char **ret_err);
 
+/* Decides whether ID may use an endpoint at all, before the endpoint's
+ * own decision: a metrics principal uses /metrics (METRICS true) and no
+ * other. Returns 0 or -BW_E_DENIED with the reason in *ret_err. */
+int authz_endpoint(const struct authz_identity *id, bool metrics,
+    char **ret_err);
+
 /* Returns 1 if ID may see objects of TENANT when listing or watching. */
 int authz_tenant_visible(const struct authz_identity *id, const char *tenant);
 
@@ -48,7 +57,7 @@ int authz_tenant_visible(const struct authz_identity *id, const char *tenant);
  * certificate, bind it with a RoleBinding, or take it away again
  * (revoke the principal, change or delete the binding). The table is
  * docs/rbac.md's "Who may grant which role": system-admin grants
- * system-admin, tenant-admin and tenant-user; security-auditor grants
+ * system-admin, tenant-admin, tenant-user and metrics; security-auditor grants
  * security-auditor; nobody grants node or node-bootstrap (enrolment
  * alone issues them, bound to the node's TPM). Returns 0 or
  * -BW_E_DENIED with the reason in *ret_err. */

@@ -13,6 +13,7 @@
 #include "controlplane/outbox.h"
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/hist.h"
 #include "lib/macro.h"
 
 /* Upper bound on one batch: keeps one transaction and one audit write
@@ -80,6 +81,7 @@ struct committer {
 	struct store		*st;
 	struct audit_trail	*trail;
 	struct commit_stats	 stats;
+	struct hist		 batch_ns, batch_size;	/* commit_hist_*() */
 	struct {
 		void		(*fn)(void *arg);
 		void		*arg;
@@ -644,6 +646,7 @@ run_batch(struct committer *c, struct req_list *reqs, struct async_list *async,
 	_cleanup_free_ struct store_op *ops = NULL;
 	_cleanup_free_ struct commit_req **arr = NULL;
 	struct batch_ctx	 b = { .c = c, .async = async, .nasync = nasync };
+	uint64_t		 t0 = bw_mono_ns();
 	struct commit_req	*req;
 	struct async_rec	*cp;
 	struct ajob		*j;
@@ -682,6 +685,8 @@ run_batch(struct committer *c, struct req_list *reqs, struct async_list *async,
 		goto finish;
 	}
 	r = store_batch(c->st, ops, n, 0, batch_before_commit, &b);
+	hist_observe_since(&c->batch_ns, t0);
+	hist_observe(&c->batch_size, n);
 	if (r == 0 && b.recs) {
 		/* The mutations and their records are durable together
 		 * in the store: the clients are answered now, and the
@@ -950,6 +955,8 @@ commit_start(struct event_base *base, struct store *st,
 
 	if (!(c = calloc(1, sizeof(*c))))
 		return -ENOMEM;
+	hist_init(&c->batch_ns, &hist_seconds);
+	hist_init(&c->batch_size, &hist_pow2);
 	TAILQ_INIT(&c->queue);
 	TAILQ_INIT(&c->done);
 	TAILQ_INIT(&c->async);
@@ -1054,6 +1061,18 @@ commit_stats(struct committer *c, struct commit_stats *ret)
 	pthread_mutex_lock(&c->mu);
 	*ret = c->stats;
 	pthread_mutex_unlock(&c->mu);
+}
+
+const struct hist *
+commit_hist_duration(const struct committer *c)
+{
+	return &c->batch_ns;
+}
+
+const struct hist *
+commit_hist_mutations(const struct committer *c)
+{
+	return &c->batch_size;
 }
 
 void

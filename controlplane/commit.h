@@ -64,6 +64,13 @@ struct commit_stats {
 };
 void commit_stats(struct committer *c, struct commit_stats *ret);
 
+/* Histograms for /metrics of the batches that carried mutations: the
+ * time from staging to durable (seconds) and the mutations in each.
+ * Valid until commit_stop(). */
+struct hist;
+const struct hist *commit_hist_duration(const struct committer *c);
+const struct hist *commit_hist_mutations(const struct committer *c);
+
 /* Adds a function run on the loop thread after each batch's completions
  * (the API pushes changes to watch streams, controllers reconcile).
  * Returns 0 or -ENOSPC past COMMIT_OBSERVERS_MAX. */

@@ -17,7 +17,9 @@
 #include "controlplane/sched.h"
 #include "hardening/crypto.h"
 #include "lib/b64.h"
+#include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/hist.h"
 #include "lib/ids.h"
 #include "lib/json.h"
 #include "lib/log.h"
@@ -31,6 +33,7 @@ struct controller {
 	struct controller_options o;
 	struct event		*pass_ev;	/* one-shot, made active to run a pass */
 	struct event		*resync_ev;
+	struct hist		 placement_ns;	/* each sched_place() */
 	unsigned		 inflight;
 	int			 dirty;
 	int			 detached;	/* no new passes */
@@ -623,11 +626,16 @@ reconcile_schedule(struct controller *c, struct objs *nodes, struct objs *wls,
 		_cleanup_free_ char	*err = NULL;
 		json_t			*ex = NULL, *doc, *status;
 		const char		*old;
+		uint64_t		 t0;
+		int			 r;
 
 		if (in->deleting || !w || json_str_at(in->doc, "spec", "node"))
 			continue;
 		build_request(b, in, w);
-		if (sched_place(sc, &b->req, &pol, &res, &err) < 0) {
+		t0 = bw_mono_ns();
+		r = sched_place(sc, &b->req, &pol, &res, &err);
+		hist_observe_since(&c->placement_ns, t0);
+		if (r < 0) {
 			log_warn("controller: cannot schedule %s: %s", b->id,
 			    err ? err : "error");
 			continue;
@@ -740,7 +748,9 @@ controller_start(struct event_base *base, struct store *st,
 	struct timeval		 tv;
 	int			 ms, r;
 
-	if (!(c = calloc(1, sizeof(*c))))
+	if ((c = calloc(1, sizeof(*c))))
+		hist_init(&c->placement_ns, &hist_seconds);
+	if (!c)
 		return -ENOMEM;
 	c->base = base;
 	c->st = st;
@@ -775,6 +785,12 @@ void
 controller_stats(struct controller *c, struct controller_stats *ret)
 {
 	*ret = c->stats;
+}
+
+const struct hist *
+controller_placement_hist(const struct controller *c)
+{
+	return &c->placement_ns;
 }
 
 void

@@ -48,6 +48,11 @@ struct controller_stats {
 };
 void controller_stats(struct controller *c, struct controller_stats *ret);
 
+/* The durations of the scheduler's placement decisions (seconds), for
+ * /metrics; valid until controller_free(). */
+struct hist;
+const struct hist *controller_placement_hist(const struct controller *c);
+
 /* Stops new passes and unhooks from the commit pipeline; changes in
  * flight still complete. Call before commit_stop(), and
  * controller_free() after it. */

@@ -21,7 +21,7 @@ static const char *const taint_effects[] = { "NoSchedule", "NoExecute", NULL };
 static const char *const image_types[] = { "container", "vm", NULL };
 static const char *const image_formats[] = { "rootfs-tar", "oci-layout", "raw", "qcow2", NULL };
 static const char *const roles[] = { "system-admin", "security-auditor",
-	"tenant-admin", "tenant-user", NULL };
+	"tenant-admin", "tenant-user", "metrics", NULL };
 static const char *const capabilities[] = { "CAP_NET_BIND_SERVICE",
 	"CAP_NET_RAW", "CAP_CHOWN", "CAP_SETUID", "CAP_SETGID",
 	"CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL", NULL };

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "controlplane/store.h"
+#include "lib/hist.h"
 
 typedef int (*store_before_commit_fn)(void *ctx, const struct store_op *ops,
     size_t n);
@@ -54,6 +55,10 @@ struct store_backend {
 /* Every backend's handle starts with this, so store.c can dispatch. */
 struct store {
 	const struct store_backend *backend;
+	/* Durations of the log flush that makes a write durable (WAL
+	 * append and fdatasync, or LMDB's synced commit); the backend
+	 * hist_init()s and observes it, store_flush_hist() reads it. */
+	struct hist		    flush;
 };
 
 /* Checks op->expect_rev against the current state of the key (EXISTS:

@@ -740,7 +740,8 @@ lmdb_wend(struct store_lmdb *s)
 static int
 lmdb_wcommit(struct store_lmdb *s, MDB_txn *txn)
 {
-	int rc, r;
+	uint64_t	t0 = bw_mono_ns();
+	int		rc, r;
 
 	if (s->wal) {
 		if (s->rec.failed) {
@@ -753,8 +754,12 @@ lmdb_wcommit(struct store_lmdb *s, MDB_txn *txn)
 			return r;
 		}
 		s->wrote = true;
+		hist_observe_since(&s->base.flush, t0);
 	}
 	rc = mdb_txn_commit(txn);
+	/* in sync mode the commit is the flush */
+	if (!s->wal && rc == 0)
+		hist_observe_since(&s->base.flush, t0);
 	if (rc == 0 && s->wal)
 		lmdb_writeback_kick(s);
 	if (rc != 0 && s->wal) {
@@ -1689,6 +1694,7 @@ lmdb_alloc(const char *dir, const struct store_options *opts,
 	if (!(s = calloc(1, sizeof(*s))))
 		return errf(-ENOMEM, ret_err, "store %s: out of memory", dir);
 	s->base.backend = &lmdb_backend;
+	hist_init(&s->base.flush, &hist_seconds);
 	s->dfd = -1;
 	s->lock_fd = -1;
 	if (pthread_mutex_init(&s->wmu, NULL) != 0) {

@@ -251,6 +251,12 @@ store_capacity(struct store *st, struct store_capacity *ret)
 	return st->backend->capacity(st, ret);
 }
 
+const struct hist *
+store_flush_hist(struct store *st)
+{
+	return &st->flush;
+}
+
 int
 store_maintain(struct store *st)
 {

@@ -228,6 +228,11 @@ struct store_capacity {
 /* Fills *RET. Returns 0, or -ENOTSUP for a backend without figures. */
 int store_capacity(struct store *st, struct store_capacity *ret);
 
+/* The histogram of the store's log flushes (seconds), for /metrics;
+ * valid while ST is open. */
+struct hist;
+const struct hist *store_flush_hist(struct store *st);
+
 /* Housekeeping after writes (the commit pipeline calls it after each
  * batch): refreshes the capacity figures and the high-water state and,
  * when the change log is past the retention of store_options by more

@@ -239,6 +239,12 @@ certrenew_health_json(struct certrenew *cr)
 	    json_null());
 }
 
+time_t
+certrenew_server_not_after(const struct certrenew *cr)
+{
+	return cr ? cr->server.not_after : 0;
+}
+
 void
 certrenew_stop(struct certrenew *cr)
 {

@@ -60,6 +60,10 @@ int certrenew_start(struct event_base *base,
  * times, for /healthz; a new reference or NULL. R may be NULL. */
 json_t *certrenew_health_json(struct certrenew *r);
 
+/* The server certificate's expiry (seconds since the epoch), 0 with
+ * none. */
+time_t certrenew_server_not_after(const struct certrenew *cr);
+
 /* The API listener's context for PKIDIR's server.crt (CA and CERT name
  * ca.crt and server.crt): with the key of O->server_custody (in the
  * TPM) when O has one, else with KEY_PATH. Returns 0 with *RET or a

@@ -34,6 +34,7 @@
 #include "controlplane/store.h"
 #include "hardening/crypto-policy.h"
 #include "hardening/pki.h"
+#include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/ids.h"
@@ -843,10 +844,89 @@ scan_done(struct commit_req *creq)
 		    sizeof(op->ca->latest_key[op->which]), "%s", op->key);
 		if (op->mark_valid)
 			op->ca->audit_mark = op->mark;
+		/* what /metrics reports: the last recorded scan */
+		json_decref(op->ca->last_families);
+		op->ca->last_families = json_incref(json_object_get(
+		    json_object_get(op->reply, "summary"), "families"));
 	}
 	free(op->value);
 	json_decref(op->reply);
 	free(op);
+}
+
+/* The store key of the latest recorded scan of any baseline, or NULL;
+ * with its time in *RET_T. */
+static const char *
+scan_latest_any(struct compliance_api *ca, time_t *ret_t)
+{
+	const char	*key = NULL;
+	time_t		 t, latest = (time_t)-1;
+	size_t		 k;
+
+	scan_latest_keys(ca);
+	for (k = 0; k < ELEMENTSOF(ca->latest_key); k++)
+		if ((t = scan_key_time(ca->latest_key[k])) > latest) {
+			latest = t;
+			key = ca->latest_key[k];
+		}
+	*ret_t = latest;
+	return key;
+}
+
+/* The per-family summary of the scan recorded at KEY (a new
+ * reference), or NULL. */
+static json_t *
+scan_families(struct compliance_api *ca, const char *key)
+{
+	struct store_kv	*kv = NULL;
+	json_t		*doc, *f;
+
+	if (store_get(api_store(ca->srv), key, &kv) < 0)
+		return NULL;
+	doc = json_loadb(kv->value, kv->value_len, 0, NULL);
+	store_kv_free(kv);
+	f = json_incref(json_object_get(json_object_get(doc, "summary"),
+	    "families"));
+	json_decref(doc);
+	return f;
+}
+
+void
+compliance_api_render_metrics(struct compliance_api *ca, struct bw_buf *b)
+{
+	const char	*fam, *verdict, *key = NULL;
+	json_t		*counts, *n;
+	char		 lower[16];
+	time_t		 at = (time_t)-1;
+	size_t		 i;
+
+	if (ca->srv)
+		key = scan_latest_any(ca, &at);
+	/* after a restart, the latest record's until the next scan */
+	if (key && !ca->last_families)
+		ca->last_families = scan_families(ca, key);
+	bw_buf_printf(b, "# HELP bulwark_compliance_checks Controls of the last "
+	    "recorded scan's baseline by verdict and control family.\n"
+	    "# TYPE bulwark_compliance_checks gauge\n");
+	json_object_foreach(ca->last_families, fam, counts) {
+		for (i = 0; fam[i] && i + 1 < sizeof(lower); i++)
+			lower[i] = (char)(fam[i] >= 'A' && fam[i] <= 'Z' ?
+			    fam[i] - 'A' + 'a' : fam[i]);
+		lower[i] = 0;
+		json_object_foreach(counts, verdict, n)
+			bw_buf_printf(b, "bulwark_compliance_checks{verdict=\"%s\","
+			    "family=\"%s\"} %lld\n", verdict, lower,
+			    (long long)json_integer_value(n));
+	}
+	bw_buf_printf(b, "# HELP bulwark_compliance_last_scan_timestamp_seconds "
+	    "When the last scan was recorded (0: never).\n"
+	    "# TYPE bulwark_compliance_last_scan_timestamp_seconds gauge\n"
+	    "bulwark_compliance_last_scan_timestamp_seconds %lld\n"
+	    "# HELP bulwark_compliance_scan_cadence_seconds The most time the "
+	    "appliance promises between two scans (compliance.cadence_seconds).\n"
+	    "# TYPE bulwark_compliance_scan_cadence_seconds gauge\n"
+	    "bulwark_compliance_scan_cadence_seconds %ld\n",
+	    (long long)(at == (time_t)-1 ? 0 : at), ca->cadence_s);
 }
 
 static const char *
@@ -1691,4 +1771,6 @@ compliance_api_done(struct compliance_api *ca)
 	comp_catalog_free(ca->cat);
 	memset(ca->base, 0, sizeof(ca->base));
 	ca->cat = NULL;
+	json_decref(ca->last_families);
+	ca->last_families = NULL;
 }

@@ -16,6 +16,7 @@
 #define BW_COMPLIANCE_API_H
 
 #include <limits.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -69,6 +70,9 @@ struct compliance_api {
 	struct audit_verify_mark audit_mark;
 	bool			 audit_mark_loaded;
 	struct comp_audit_facts	 audit_facts;
+	/* The last recorded scan's per-family summary, for /metrics (read
+	 * from the store once when no scan ran since start). */
+	json_t			*last_families;
 };
 
 /* Prepares the engine (the catalog loads on the first scan). ROOT is the
@@ -86,6 +90,13 @@ const char *compliance_ssp_path(void);
  * the API server and the committer go away. Scans in flight complete. */
 void compliance_api_detach(struct compliance_api *ca);
 void compliance_api_done(struct compliance_api *ca);
+
+/* Appends bulwark_compliance_checks{verdict,family}, the last scan's
+ * time and the promised cadence (cadence_s) to B (/metrics). Loop
+ * thread. */
+struct bw_buf;
+void compliance_api_render_metrics(struct compliance_api *ca,
+    struct bw_buf *b);
 
 /* api_handler_fn for "/v1/compliance/"; ARG is the compliance_api. */
 void compliance_api_handle(struct api_server *srv, struct evhttp_request *req,

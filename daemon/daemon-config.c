@@ -31,6 +31,7 @@
 #include "hardening/pki.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
+#include "lib/hist.h"
 #include "lib/ids.h"
 #include "lib/json.h"
 #include "lib/log.h"
@@ -282,6 +283,32 @@ health_extra(void *arg)
 	    certrenew_health_json(st->renew));
 }
 
+/* The daemon's series of /metrics beyond the object API's: scheduler,
+ * TPM, compliance, the server certificate. */
+static void
+metrics_extra(struct bw_buf *b, void *arg)
+{
+	struct bwd_state *st = arg;
+
+	if (st->ctl) {
+		hist_render_header(b,
+		    "bulwark_scheduler_placement_duration_seconds",
+		    "One placement decision of the scheduler.");
+		hist_render(b, "bulwark_scheduler_placement_duration_seconds",
+		    NULL, controller_placement_hist(st->ctl));
+	}
+	if (st->identity)
+		identity_render_metrics(st->identity, b);
+	if (st->comp_open)
+		compliance_api_render_metrics(&st->comp, b);
+	if (st->renew)
+		bw_buf_printf(b, "# HELP bulwark_server_cert_expiry_timestamp_seconds "
+		    "When the API server's certificate expires.\n"
+		    "# TYPE bulwark_server_cert_expiry_timestamp_seconds gauge\n"
+		    "bulwark_server_cert_expiry_timestamp_seconds %lld\n",
+		    (long long)certrenew_server_not_after(st->renew));
+}
+
 /* The server certificate's renewal timer (daemon/cert-renew.h). */
 static int
 start_renewal(struct event_base *base, struct bwd_state *st,
@@ -456,6 +483,8 @@ bwd_open_api(struct bwd_open_ctx *c, char **ret_err)
 	apo.principals = &st->principals;
 	apo.health_extra = health_extra;
 	apo.health_arg = st;
+	apo.metrics_extra = metrics_extra;
+	apo.metrics_arg = st;
 	if ((r = api_server_start(c->base, &apo, &st->api, ret_err)) < 0)
 		return r;
 	return start_renewal(c->base, st, c->pkidir,

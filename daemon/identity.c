@@ -45,7 +45,9 @@
 #include "identity/tpm.h"
 #include "lib/b64.h"
 #include "lib/err.h"
+#include "lib/clock.h"
 #include "lib/fileio.h"
+#include "lib/hist.h"
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/macro.h"
@@ -72,6 +74,8 @@ static const char default_config[] =
 "  },\n"
 "  \"seal_pcrs\": \"0,2,4,7,13\"\n"
 "}\n";
+
+enum { TPM_OP_QUOTE, TPM_OP_SIGN, TPM_OP_VERIFY };
 
 struct identity {
 	char			 data_dir[4096];
@@ -100,6 +104,8 @@ struct identity {
 	char			 pkidir[4200];
 	struct pki_revoked	*revoked;
 	char			 quote_pcrs_text[64];
+	/* bulwark_tpm_operation_duration_seconds{op}: quote, sign, verify */
+	struct hist		 tpm_ns[3];
 	struct tpm_da_status	 da;		/* last read, under mu */
 	time_t			 da_at;		/* when; 0 never */
 	struct evidence_tpm_ops	 evidence;
@@ -611,8 +617,12 @@ tls_sign(void *ctx, const unsigned char *digest, size_t dlen,
 	struct tls_signer	*ts = ctx;
 	int			 r;
 
+	uint64_t		 t0;
+
 	pthread_mutex_lock(&ts->id->mu);
+	t0 = bw_mono_ns();
 	r = tpm_sign_digest(ts->signer, digest, dlen, ret_sig, ret_siglen);
+	hist_observe_since(&ts->id->tpm_ns[TPM_OP_SIGN], t0);
 	pthread_mutex_unlock(&ts->id->mu);
 	return r;
 }
@@ -738,10 +748,13 @@ identity_sign(void *ctx, const unsigned char *digest, size_t dlen,
     unsigned char **ret_sig, size_t *ret_siglen)
 {
 	struct identity	*id = ctx;
+	uint64_t	 t0;
 	int		 r;
 
 	pthread_mutex_lock(&id->mu);
+	t0 = bw_mono_ns();
 	r = tpm_sign_digest(id->signer, digest, dlen, ret_sig, ret_siglen);
+	hist_observe_since(&id->tpm_ns[TPM_OP_SIGN], t0);
 	pthread_mutex_unlock(&id->mu);
 	return r;
 }
@@ -849,7 +862,10 @@ identity_init(const struct identity_options *o, struct identity **ret,
 	struct identity	*id;
 	int		 r;
 
-	if (!(id = calloc(1, sizeof(*id))))
+	if ((id = calloc(1, sizeof(*id))))
+		for (size_t i = 0; i < ELEMENTSOF(id->tpm_ns); i++)
+			hist_init(&id->tpm_ns[i], &hist_seconds);
+	if (!id)
 		return -ENOMEM;
 	pthread_mutex_init(&id->mu, NULL);
 	*ret = id;
@@ -1029,6 +1045,22 @@ identity_tpm_status_json(struct identity *id)
 	return o;
 }
 
+void
+identity_render_metrics(struct identity *id, struct bw_buf *b)
+{
+	static const char *const ops[] = { "quote", "sign", "verify" };
+	char labels[32];
+
+	hist_render_header(b, "bulwark_tpm_operation_duration_seconds",
+	    "bulwarkd's TPM operations and the quote verifications of "
+	    "attestation, by operation.");
+	for (size_t i = 0; i < ELEMENTSOF(ops); i++) {
+		snprintf(labels, sizeof(labels), "op=\"%s\"", ops[i]);
+		hist_render(b, "bulwark_tpm_operation_duration_seconds",
+		    labels, &id->tpm_ns[i]);
+	}
+}
+
 static void
 identity_handler(struct api_server *srv, struct evhttp_request *req,
     const struct authz_identity *aid, const char *path, void *arg)
@@ -1200,12 +1232,16 @@ op_quote_verify(void *ctx, const char *ak_pem, const unsigned char *quote,
 	struct identity		*id = ctx;
 	struct attest_pcrs	 expect, got;
 	char			 a[64], b[64];
+	uint64_t		 t0 = bw_mono_ns();
 	int			 r;
 
 	if (golden && (r = attest_pcrs_from_json(golden, &expect, ret_err)) < 0)
 		return r;
-	if ((r = attest_quote_verify(ak_pem, quote, qlen, qdata, qdlen,
-	    golden ? &expect : NULL, &got, ret_err)) < 0)
+	r = attest_quote_verify(ak_pem, quote, qlen, qdata, qdlen,
+	    golden ? &expect : NULL, &got, ret_err);
+	/* enrol.c calls from the loop thread only */
+	hist_observe_since(&id->tpm_ns[TPM_OP_VERIFY], t0);
+	if (r < 0)
 		return r;
 	if (got.mask != id->set.quote_pcrs)
 		return errf(-BW_E_DENIED, ret_err, "the quote covers PCRs %s, "

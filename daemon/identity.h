@@ -101,6 +101,10 @@ json_t *identity_tpm_json(const struct identity *id);
  * {"error": ...}. New reference. */
 json_t *identity_tpm_lockout_json(struct identity *id);
 
+/* Appends bulwark_tpm_operation_duration_seconds{op} to B (/metrics). */
+struct bw_buf;
+void identity_render_metrics(struct identity *id, struct bw_buf *b);
+
 /* identity_tpm_json() with "lockout": identity_tpm_lockout_json(). */
 json_t *identity_tpm_status_json(struct identity *id);
 

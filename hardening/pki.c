@@ -64,6 +64,8 @@ static const struct {
 	{ "node",		true },
 	/* A single-use, short-lived credential that may only enrol. */
 	{ "node-bootstrap",	true },
+	/* A Prometheus scraper: GET /metrics and nothing else. */
+	{ "metrics",		true },
 };
 
 int
@@ -123,7 +125,7 @@ pki_check_role(const char *tenant, const char *role, char **ret_err)
 	}
 	return errf(-BW_E_INVALID, ret_err, "role: \"%.40s\" is not one of "
 	    "system-admin, security-auditor, tenant-admin, tenant-user, node, "
-	    "node-bootstrap", role);
+	    "node-bootstrap, metrics", role);
 }
 
 /* A server name for the SAN: dot-separated labels of letters, digits
