@@ -15,6 +15,7 @@ for t in acme beta; do
 done
 $B principal create ta -t acme --role tenant-admin --out "$T/p" >/dev/null || fail "create ta"
 $B principal create tu -t acme --role tenant-user --out "$T/p" >/dev/null || fail "create tu"
+$B principal create prom -t system --role metrics --out "$T/p" >/dev/null || fail "create prom"
 
 # cred ROLE -> curl options
 cred() {
@@ -23,6 +24,7 @@ cred() {
 	security-auditor) echo "--cert $PKI/auditor.crt --key $PKI/auditor.key" ;;
 	tenant-admin) echo "--cert $T/p/ta.crt --key $T/p/ta.key" ;;
 	tenant-user) echo "--cert $T/p/tu.crt --key $T/p/tu.key" ;;
+	metrics) echo "--cert $T/p/prom.crt --key $T/p/prom.key" ;;
 	esac
 }
 # req ROLE METHOD PATH [BODY] -> status, and the body in $T/body
@@ -45,11 +47,11 @@ seen() {
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$T/csr.key" 2>/dev/null
 CSR=$(openssl req -new -key "$T/csr.key" -subj "/CN=x" | jq -Rs .)
 
-ROLES="system-admin security-auditor tenant-admin tenant-user"
+ROLES="system-admin security-auditor tenant-admin tenant-user metrics"
 out="$T/matrix.md"
 {
-	echo "| request | system-admin | security-auditor | tenant-admin (acme) | tenant-user (acme) |"
-	echo "|---|---|---|---|---|"
+	echo "| request | system-admin | security-auditor | tenant-admin (acme) | tenant-user (acme) | metrics |"
+	echo "|---|---|---|---|---|---|"
 } >"$out"
 row() { # LABEL METHOD PATH [BODY-TEMPLATE with @R@ = role]
 	local label="$1" m="$2" p="$3" body="${4:-}" line r code b
@@ -84,19 +86,25 @@ row "set acme quota" PUT /v1/tenants/acme/quotas/q-@R@ '{"kind":"Quota","metadat
 row "bind a role in acme" PUT /v1/tenants/acme/rolebindings/rb-@R@ '{"kind":"RoleBinding","metadata":{"name":"rb-@R@","tenant":"acme"},"spec":{"principal":"x","role":"tenant-user"}}'
 row "create acme principal" POST /v1/tenants/acme/principals "{\"name\":\"p-@R@\",\"role\":\"tenant-user\",\"csr\":$CSR}"
 row "create a security-auditor" POST /v1/tenants/system/principals "{\"name\":\"a-@R@\",\"role\":\"security-auditor\",\"csr\":$CSR}"
+row "create a metrics credential" POST /v1/tenants/system/principals "{\"name\":\"m-@R@\",\"role\":\"metrics\",\"csr\":$CSR}"
 row "create a node credential" POST /v1/tenants/system/principals "{\"name\":\"n-@R@\",\"role\":\"node\",\"csr\":$CSR}"
 row "bind security-auditor" PUT /v1/tenants/system/rolebindings/rb-@R@ '{"kind":"RoleBinding","metadata":{"name":"rb-@R@","tenant":"system"},"spec":{"principal":"x","role":"security-auditor"}}'
 row "list instances (all tenants)" GET /v1/instances
 row "write instance" PUT /v1/tenants/acme/instances/i-@R@ '{"kind":"Instance","metadata":{"name":"i-@R@","tenant":"acme"},"spec":{"workload":"web"}}'
 row "read the audit trail" GET /v1/audit/records
+row "bind metrics" PUT /v1/tenants/system/rolebindings/rbm-@R@ '{"kind":"RoleBinding","metadata":{"name":"rbm-@R@","tenant":"system"},"spec":{"principal":"x","role":"metrics"}}'
 row "read metrics" GET /metrics
 row "whoami" GET /v1/whoami
+row "read the TPM identity" GET /v1/identity
+row "read compliance results" GET /v1/compliance/results
+row "issue a bootstrap credential" POST /v1/enrol/bootstrap '{"node":"b-@R@"}'
 
 # watch: which tenants' events each role receives
 wline="| watch since 0 (tenants seen) |"
 for r in $ROLES; do
 	# shellcheck disable=SC2046
 	curl -s --max-time 1 --cacert "$PKI/ca.crt" $(cred "$r") "$URL/v1/watch?since=0" >"$T/w.$r"
+	[ "$r" = metrics ] && { wline="$wline $(jq -r '.error.code' "$T/w.$r") |"; continue; }
 	wline="$wline $(jq -r 'select(.type=="PUT" or .type=="DELETE") | .tenant' "$T/w.$r" | sort -u | grep -v '^system$' | paste -sd+ -) |"
 done
 echo "$wline" >>"$out"
