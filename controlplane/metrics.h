@@ -41,8 +41,11 @@ void metrics_observe_request(struct metrics *m, enum metrics_route r,
 /* Counts an instance start an agent reported, SECONDS long. */
 void metrics_observe_instance_start(struct metrics *m, double seconds);
 
-/* A commit changed objects of kind PLURAL ("nodes"): the fleet counts
- * are read again at the next scrape. Cheap; call after every batch. */
+/* A commit changed nodes, instances or workloads: the fleet counts are
+ * read again at the next scrape, or, when reading them is costly (a
+ * large fleet that keeps changing), at the first scrape once 100 times
+ * the last read's duration has passed (reading takes at most 1% of a
+ * core). Cheap; call after such a batch. */
 void metrics_invalidate(struct metrics *m);
 
 /* Appends the request histogram, the fleet series and the agents'
