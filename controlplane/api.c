@@ -3335,6 +3335,34 @@ commit_observer(void *arg)
 	watch_notify_all(arg);
 }
 
+/* The connection limits of SRV from MAX (0: the default). */
+static void
+conn_limits_init(struct api_server *srv, unsigned max)
+{
+	srv->max_conns = max ? max : API_MAX_CONNECTIONS_DEFAULT;
+	{
+		/* Stay under the descriptor limit, with room for the
+		 * store, the trail and the rest of the daemon: at EMFILE
+		 * accept() would fail in a loop instead. */
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+		    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 128 &&
+		    srv->max_conns > rl.rlim_cur - 128)
+			srv->max_conns = (unsigned)(rl.rlim_cur - 128);
+	}
+	{
+		unsigned reserved = srv->max_conns * API_CONN_RESERVED_PCT / 100;
+
+		if (reserved == 0 && srv->max_conns > 1)
+			reserved = 1;
+		srv->max_tenant_conns = srv->max_conns - reserved;
+	}
+	srv->max_unauth = srv->max_conns * API_UNAUTH_SHARE_PCT / 100;
+	if (srv->max_unauth == 0)
+		srv->max_unauth = 1;
+}
+
 int
 api_server_start(struct event_base *base, const struct api_server_options *o,
     struct api_server **ret, char **ret_err)
@@ -3369,10 +3397,10 @@ api_server_start(struct event_base *base, const struct api_server_options *o,
 	srv->principals = o->principals;
 	srv->health_extra = o->health_extra;
 	srv->health_arg = o->health_arg;
-	srv->metrics_extra = o->metrics_extra;
-	srv->metrics_arg = o->metrics_arg;
 	if ((r = metrics_new(srv->st, &srv->metrics)) < 0)
 		goto fail;
+	srv->metrics_extra = o->metrics_extra;
+	srv->metrics_arg = o->metrics_arg;
 	if (api_server_index == 0)
 		api_server_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	if (api_conn_index < 0)
@@ -3389,29 +3417,7 @@ api_server_start(struct event_base *base, const struct api_server_options *o,
 	srv->default_quota = o->default_quota ? *o->default_quota :
 	    (struct quota_limits)QUOTA_DEFAULT_LIMITS;
 	netadmit_set_listen(&srv->netadmit, o->listen);
-	srv->max_conns = o->max_connections ? o->max_connections :
-	    API_MAX_CONNECTIONS_DEFAULT;
-	{
-		/* Stay under the descriptor limit, with room for the
-		 * store, the trail and the rest of the daemon: at EMFILE
-		 * accept() would fail in a loop instead. */
-		struct rlimit rl;
-
-		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-		    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 128 &&
-		    srv->max_conns > rl.rlim_cur - 128)
-			srv->max_conns = (unsigned)(rl.rlim_cur - 128);
-	}
-	{
-		unsigned reserved = srv->max_conns * API_CONN_RESERVED_PCT / 100;
-
-		if (reserved == 0 && srv->max_conns > 1)
-			reserved = 1;
-		srv->max_tenant_conns = srv->max_conns - reserved;
-	}
-	srv->max_unauth = srv->max_conns * API_UNAUTH_SHARE_PCT / 100;
-	if (srv->max_unauth == 0)
-		srv->max_unauth = 1;
+	conn_limits_init(srv, o->max_connections);
 	api_server_set_ssl_ctx(srv, srv->ssl_ctx);
 	if (!(srv->http = evhttp_new(base))) {
 		r = -ENOMEM;

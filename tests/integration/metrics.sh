@@ -62,12 +62,9 @@ check "its filesystem has a size" ge "$(val "$T/m2" bulwark_audit_filesystem_siz
 echo "== a node, a container, a scan"
 enrol_node || { fail "node n1 enrols with its TPM and is approved"; finish; }
 import_busybox || { fail "a signed busybox image is imported"; finish; }
-cat >"$T/web.json" <<EOF
-{"kind": "Workload", "metadata": {"name": "web", "tenant": "acme"},
- "spec": {"type": "container", "image": "$DIGEST", "replicas": 1,
-          "resources": {"cpu_millis": 100, "memory_mib": 16},
-          "command": ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]}}
-EOF
+jq -n --arg d "$DIGEST" '{kind: "Workload", metadata: {name: "web", tenant: "acme"},
+	spec: {type: "container", image: $d, replicas: 1, resources: {cpu_millis: 100, memory_mib: 16},
+	command: ["sh", "-c", "trap \"exit 0\" TERM; while :; do sleep 1; done"]}}' >"$T/web.json"
 check "apply a container workload" $B apply -f "$T/web.json"
 wait_for 60 bash -c "[ \"\$(n_running acme web)\" = 1 ]" || fail "its instance runs"
 code=$(acurl -o "$T/scan.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
