@@ -25,15 +25,15 @@ static const char *const route_names[MR_NROUTES] = {
 	"other",
 };
 
-/* Distinct status codes kept per route class; a code past them is
- * counted under the last slot's neighbour "other" (never in practice:
- * the API answers with fewer than twenty codes). */
+/* Distinct status codes kept; a request answered with yet another is
+ * not counted (never in practice: the API answers with fewer than
+ * twenty codes). */
 #define CODES_MAX	24
 /* A fleet whose objects keep changing (nodes re-attest every minute) is
  * read again only once this many times the last read's cost has passed
- * since it: at most 1% of a core goes to reading it, and a small fleet
- * is read at every scrape after a change. */
-#define FLEET_READ_BUDGET	100
+ * since it: at most half a percent of a core goes to reading it, and a
+ * small fleet is read at every scrape after a change. */
+#define FLEET_READ_BUDGET	200
 
 /* Distinct phases kept; others count as "Unknown". */
 #define PHASES_MAX	16

@@ -43,8 +43,8 @@ void metrics_observe_instance_start(struct metrics *m, double seconds);
 
 /* A commit changed nodes, instances or workloads: the fleet counts are
  * read again at the next scrape, or, when reading them is costly (a
- * large fleet that keeps changing), at the first scrape once 100 times
- * the last read's duration has passed (reading takes at most 1% of a
+ * large fleet that keeps changing), at the first scrape once 200 times
+ * the last read's duration has passed (reading takes at most 0.5% of a
  * core). Cheap; call after such a batch. */
 void metrics_invalidate(struct metrics *m);
 
