@@ -52,7 +52,8 @@ struct tenant_count {
 struct fleet {
 	bool			 valid;		/* no commit touched the kinds since */
 	bool			 read;		/* counts are there */
-	uint64_t		 read_at_ns, read_ns;	/* the last read, its cost */
+	uint64_t		 read_at_ns;	/* the last read (monotonic) */
+	uint64_t		 read_ns;	/* its cost: the loop thread's CPU */
 	char			 phases[PHASES_MAX][17];
 	size_t			 nphases;
 	uint64_t		 nodes[PHASES_MAX][ELEMENTSOF(attestations)];
@@ -70,6 +71,7 @@ struct metrics {
 	struct hist	*req[MR_NROUTES][CODES_MAX];	/* made on first use */
 	struct hist	 start;		/* agents' instance starts */
 	struct fleet	 f;
+	uint64_t	 reads, read_cpu_ns;	/* all fleet reads */
 };
 
 int
@@ -313,11 +315,20 @@ bound_tenants(struct tenant_count *a, size_t *n)
 	*n = METRICS_TENANTS_MAX + 1;
 }
 
+static uint64_t
+thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static int
 fleet_read(struct metrics *m)
 {
 	struct fleet	f = { 0 };
-	uint64_t	t0 = bw_mono_ns();
+	uint64_t	t0 = thread_cpu_ns();
 	int		r;
 
 	if ((r = read_nodes(m, &f)) < 0 ||
@@ -331,7 +342,9 @@ fleet_read(struct metrics *m)
 	bound_tenants(f.wl, &f.nwl);
 	f.valid = f.read = true;
 	f.read_at_ns = bw_mono_ns();
-	f.read_ns = f.read_at_ns - t0;
+	f.read_ns = thread_cpu_ns() - t0;
+	m->reads++;
+	m->read_cpu_ns += f.read_ns;
 	fleet_clear(&m->f);
 	m->f = f;
 	return 0;
@@ -431,6 +444,15 @@ metrics_render(struct metrics *m, struct bw_buf *b, unsigned stale_s)
 		(void)fleet_read(m);
 	if (m->f.read)
 		render_fleet(&m->f, b, stale_s);
+	bw_buf_printf(b, "# HELP bulwark_metrics_fleet_reads_total Reads of "
+	    "nodes, instances and workloads from the store for /metrics.\n"
+	    "# TYPE bulwark_metrics_fleet_reads_total counter\n"
+	    "bulwark_metrics_fleet_reads_total %" PRIu64 "\n"
+	    "# HELP bulwark_metrics_fleet_read_cpu_seconds_total CPU time those "
+	    "reads took.\n"
+	    "# TYPE bulwark_metrics_fleet_read_cpu_seconds_total counter\n"
+	    "bulwark_metrics_fleet_read_cpu_seconds_total %.6f\n", m->reads,
+	    (double)m->read_cpu_ns / 1e9);
 }
 
 /* ---- process_* ---- */
