@@ -303,7 +303,8 @@ bound_tenants(struct tenant_count *a, size_t *n)
 {
 	size_t i, p;
 
-	qsort(a, *n, sizeof(*a), by_total_then_name);
+	if (*n > 1)
+		qsort(a, *n, sizeof(*a), by_total_then_name);
 	if (*n <= METRICS_TENANTS_MAX)
 		return;
 	for (i = METRICS_TENANTS_MAX + 1; i < *n; i++) {

@@ -128,4 +128,6 @@ check "its instance is gone" wait_for 30 bash -c "[ \"\$(n_running acme web)\" =
 stop_agent_wl
 stop_bulwarkd
 stop_swtpm "$T/tpm-n1"
+check "no sanitizer report from bulwarkd or the agent" sh -c \
+	"! grep -q -e 'Sanitizer' -e 'runtime error:' '$D/bulwarkd.log' '$T/agent.log'"
 finish
