@@ -127,6 +127,12 @@ check "delete the workload" $B delete workload web -t acme
 check "its instance is gone" wait_for 30 bash -c "[ \"\$(n_running acme web)\" = 0 ] && [ -z \"\$(crun --root '$RUN/crun' list -q)\" ]"
 stop_agent_wl
 stop_bulwarkd
+echo "== after a restart the last scan is still known"
+start_bulwarkd_wl || fail "bulwarkd restarts"
+scrape "$T/m4" >/dev/null
+check "the last scan's time survives a restart" [ "$(val "$T/m4" bulwark_compliance_last_scan_timestamp_seconds)" = "$(val "$T/m3" bulwark_compliance_last_scan_timestamp_seconds)" ]
+check "and its checks by verdict and family" [ "$(grep -c '^bulwark_compliance_checks{' "$T/m4")" = "$(grep -c '^bulwark_compliance_checks{' "$T/m3")" ]
+stop_bulwarkd
 stop_swtpm "$T/tpm-n1"
 check "no sanitizer report from bulwarkd or the agent" sh -c \
 	"! grep -q -e 'Sanitizer' -e 'runtime error:' '$D/bulwarkd.log' '$T/agent.log'"
