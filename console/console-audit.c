@@ -9,6 +9,8 @@
 #include <libaudit.h>
 
 #include "console/console-audit.h"
+#include "console/credential.h"
+#include "lib/macro.h"
 #include "console/login-record.h"
 
 static const struct {
@@ -29,11 +31,13 @@ static const struct {
 static int caud_dir = -1;
 static int caud_fd = -1;
 static char caud_tty[64];
+static const char *caud_sock;
 
 void
-caud_open(int recdir, const char *tty)
+caud_open(int recdir, const char *tty, const char *sock_path)
 {
 	caud_dir = recdir;
+	caud_sock = sock_path;
 	snprintf(caud_tty, sizeof(caud_tty), "%s", tty ? tty : "?");
 	openlog("bulwark-console", LOG_PID, LOG_AUTHPRIV);
 	caud_fd = audit_open();
@@ -42,7 +46,9 @@ caud_open(int recdir, const char *tty)
 int
 caud_event(const char *user, enum caud_event event, const char *detail)
 {
-	char msg[256];
+	_cleanup_free_ char	*err = NULL;
+	char			 msg[256], local[256];
+	int			 r;
 
 	syslog(caud_events[event].ok ? LOG_NOTICE : LOG_WARNING,
 	    "%s user=%s tty=%s%s%s", caud_events[event].name, user, caud_tty,
@@ -53,8 +59,23 @@ caud_event(const char *user, enum caud_event event, const char *detail)
 		audit_log_user_message(caud_fd, caud_events[event].audit_type,
 		    msg, NULL, NULL, caud_tty, caud_events[event].ok);
 	}
-	return lrec_event(caud_dir, user, caud_events[event].name, detail,
+	r = cred_event(caud_sock, user, caud_tty, caud_events[event].name,
+	    detail, &err);
+	if (r < 0)
+		syslog(LOG_ERR, "%s of %s not in bulwarkd's audit trail: %s",
+		    caud_events[event].name, user, err ? err : "failed");
+	/* the local record says whether the trail has it too */
+	snprintf(local, sizeof(local), "%s%s%s", detail ? detail : "",
+	    detail ? "; " : "", r < 0 ? "NOT in bulwarkd's trail" :
+	    "in bulwarkd's trail");
+	return lrec_event(caud_dir, user, caud_events[event].name, local,
 	    time(NULL));
+}
+
+void
+caud_note(const char *user, const char *what, const char *err)
+{
+	syslog(LOG_WARNING, "%s of %s: %s", what, user, err ? err : "failed");
 }
 
 void

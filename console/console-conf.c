@@ -50,6 +50,7 @@ static const struct conf_str conf_strs[] = {
 	{ "pam_service", offsetof(struct console_conf, pam_service) },
 	{ "state_dir", offsetof(struct console_conf, state_dir) },
 	{ "client_config", offsetof(struct console_conf, client_config) },
+	{ "credential_socket", offsetof(struct console_conf, credential_socket) },
 	{ "faillock.dir", offsetof(struct console_conf, faillock.dir) },
 };
 
@@ -75,6 +76,7 @@ console_conf_defaults(struct console_conf *conf)
 	    set_str(&conf->pam_service, "bulwark-console") < 0 ||
 	    set_str(&conf->state_dir, "/var/lib/bulwark/console") < 0 ||
 	    set_str(&conf->client_config, "/var/lib/bulwark/console-client.conf") < 0 ||
+	    set_str(&conf->credential_socket, "/var/lib/bulwark/console.sock") < 0 ||
 	    set_str(&conf->faillock.dir, "/var/run/faillock") < 0) {
 		console_conf_clear(conf);
 		return -ENOMEM;
@@ -181,6 +183,7 @@ console_conf_clear(struct console_conf *conf)
 	free(conf->pam_service);
 	free(conf->state_dir);
 	free(conf->client_config);
+	free(conf->credential_socket);
 	free(conf->faillock.dir);
 	*conf = (struct console_conf){ 0 };
 }

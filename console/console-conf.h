@@ -26,7 +26,9 @@ struct console_conf {
 	int			 refresh;	/* seconds between dashboard reads */
 	char			*pam_service;
 	char			*state_dir;	/* login records (mode 0700) */
-	char			*client_config;	/* API client configuration */
+	char			*credential_socket;	/* bulwarkd's console socket */
+	char			*client_config;	/* API client configuration, when
+						 * the socket gives no credential */
 	struct console_faillock	 faillock;
 };
 

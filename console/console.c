@@ -25,6 +25,7 @@
 #include "client/client.h"
 #include "console/console-audit.h"
 #include "console/console-conf.h"
+#include "console/credential.h"
 #include "console/dash-view.h"
 #include "console/dashboard.h"
 #include "console/faillock.h"
@@ -266,32 +267,71 @@ session_wait(struct session *s, int recdir)
 
 static const char dash_keys[] = "r refresh  l lock  q log out";
 
+/* The API credential of the session: a certificate for the principal
+ * mapped to the user from bulwarkd's console socket, valid for the rest
+ * of the session; failing that, the configured client credential. SRC
+ * (LEN bytes) receives the note line's format, which says which (one
+ * %s: the principal). Returns 0 with *RET_CRED or
+ * *RET_CONF, or -BW_E_UNAUTH without a credential. */
+static int
+session_credential(const struct session *s, struct cred **ret_cred,
+    struct client_conf *ret_conf, char *src, size_t len)
+{
+	_cleanup_free_ char	*err = NULL, *cerr = NULL;
+	long			 life = (long)(s->end_at - time(NULL));
+
+	if (life < 60)
+		life = 60;
+	if (cred_fetch(s->conf->credential_socket, s->user, s->tty, (int)life,
+	    ret_cred, &err) == 0) {
+		snprintf(src, len, "API as %%s, session certificate");
+		return 0;
+	}
+	caud_note(s->user, "session certificate", err);
+	if (client_conf_load(s->conf->client_config, ret_conf, &cerr) == 0) {
+		snprintf(src, len, "No session certificate (%.100s); API as %%s, "
+		    "configured credential", err ? err : "?");
+		return 0;
+	}
+	snprintf(src, len, "no credential: %.100s; %.100s", err ? err : "?",
+	    cerr ? cerr : "?");
+	return -BW_E_UNAUTH;
+}
+
+/* Formats the note line from FMT (one %s: the principal). */
+static void
+note_printf(char *note, size_t len, const char *fmt, const char *principal)
+{
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	snprintf(note, len, fmt, principal);
+#pragma GCC diagnostic pop
+}
+
 /* The dashboard until the user logs out or the session ends. */
 static void
 dashboard(struct session *s, int recdir)
 {
 	struct client_conf	 cc = { 0 };
-	_cleanup_free_ char	*conf_err = NULL;
+	struct cred		*cred = NULL;
 	struct dash		 d = { 0 };
-	char			 header[256], note[512];
+	char			 header[256], note[768], src[256];
 	time_t			 read_at = 0;
-	int			 c = WAIT_REDRAW, have_conf, i;
+	int			 c = WAIT_REDRAW, have, i;
 
 	for (i = 0; i < DASH_PANELS; i++)
 		dash_fill(&d, i, NULL, "not read");
-	have_conf = client_conf_load(s->conf->client_config, &cc, &conf_err) == 0;
+	have = session_credential(s, &cred, &cc, src, sizeof(src)) == 0;
 	for (;;) {
 		if (c == 'r' || c == WAIT_REDRAW ||
 		    time(NULL) - read_at >= s->conf->refresh) {
 			_cleanup_free_ char *err = NULL;
 
-			if (!have_conf)
-				snprintf(note, sizeof(note), "API: %s", conf_err ?
-				    conf_err : "no client configuration");
-			else if (dash_read(&cc, &d, &err) == 0)
-				snprintf(note, sizeof(note), "API as %s, configured "
-				    "credential, read %s", d.principal,
-				    d.read_at + (strlen(d.read_at) > 11 ? 11 : 0));
+			if (!have)
+				snprintf(note, sizeof(note), "API: %s", src);
+			else if (dash_read(cred ? &cred->conf : &cc,
+			    cred ? cred->ctx : NULL, &d, &err) == 0)
+				note_printf(note, sizeof(note), src, d.principal);
 			else
 				snprintf(note, sizeof(note), "API: %s",
 				    err ? err : "unreachable");
@@ -311,6 +351,7 @@ dashboard(struct session *s, int recdir)
 		    (c = lock_screen(s, recdir)) == WAIT_END)
 			break;
 	}
+	cred_free(cred);
 	client_conf_clear(&cc);
 }
 
@@ -461,7 +502,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	tty = ttyname(STDIN_FILENO);
-	caud_open(recdir, tty);
+	caud_open(recdir, tty, conf.credential_socket);
 	while (!quit && banner(&conf) == 0)
 		login(&conf, tty ? tty : "?", recdir);
 	tui_end();

@@ -304,9 +304,11 @@ static const struct {
 };
 
 int
-dash_read(const struct client_conf *conf, struct dash *d, char **ret_err)
+dash_read(const struct client_conf *conf, SSL_CTX *ctx, struct dash *d,
+    char **ret_err)
 {
-	struct client_conn_opts	 o = { .timeout_s = 10, .reconnect = 1 };
+	struct client_conn_opts	 o = { .ctx = ctx, .timeout_s = 10,
+	    .reconnect = 1 };
 	struct client_conn	*cc = NULL;
 	size_t			 i;
 	int			 r;

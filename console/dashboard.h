@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 struct client_conf;
+typedef struct ssl_ctx_st SSL_CTX;
 
 #define DASH_VALUES	8
 #define DASH_LINES	16
@@ -59,9 +60,11 @@ void dash_counts_str(const struct dash_counts *c, char *buf, size_t len);
 void dash_fill(struct dash *d, enum dash_panel_id id, const json_t *doc,
     const char *err);
 
-/* Reads every panel through CONF. A panel the principal may not read
+/* Reads every panel through CONF, with the TLS context CTX (its client
+ * certificate; NULL: CONF's files). A panel the principal may not read
  * or that failed says so; the rest still fill. Returns 0, or a negative
  * error when the server could not be reached at all. */
-int dash_read(const struct client_conf *conf, struct dash *d, char **ret_err);
+int dash_read(const struct client_conf *conf, SSL_CTX *ctx, struct dash *d,
+    char **ret_err);
 
 #endif

@@ -540,6 +540,14 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 	if ((r = write_client_conf(st->data_dir, "admin", url, ret_err)) < 0 ||
 	    (r = write_client_conf(st->data_dir, "auditor", url, ret_err)) < 0)
 		return r;
+	{
+		struct ccred_options cco = { .data_dir = st->data_dir,
+		    .pkidir = st->principals.pkidir, .server_url = url,
+		    .ca_key = identity_ca_key(st->identity), .srv = st->api };
+
+		if ((r = ccred_open(base, &cco, &st->console, ret_err)) < 0)
+			return r;
+	}
 	if (cfg->pid_file)
 		snprintf(st->pid_path, sizeof(st->pid_path), "%s", cfg->pid_file);
 	else if ((r = path_join(st->pid_path, sizeof(st->pid_path),
@@ -551,6 +559,8 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 void
 bwd_close(struct bwd_state *st)
 {
+	ccred_close(st->console);
+	st->console = NULL;
 	certrenew_stop(st->renew);
 	st->renew = NULL;
 	enrol_stop(st->enrol);

@@ -5,10 +5,13 @@
 # the AC-8 banner must be acknowledged; three wrong passwords lock the
 # account (AC-7), the screen says so and the console's record has the
 # lockout; the right password logs in and shows the last logins (AC-9);
-# the dashboard reads bulwarkd; an idle timeout locks and hides the
-# screen and only the password unlocks it (AC-11); the maximum session
-# length ends the session (AC-12); no password is ever drawn; core
-# dumps are off.
+# the dashboard reads bulwarkd with a session certificate bulwarkd
+# issued over its console socket for the principal mapped to the user
+# (an unmapped user gets none; a peer that is not root is refused);
+# an idle timeout locks and hides the screen and only the password
+# unlocks it (AC-11); the maximum session length ends the session
+# (AC-12); bulwarkd's audit trail has the login, lockout, lock, unlock
+# and logout; no password is ever drawn; core dumps are off.
 . "$(dirname "$0")/lib.sh"
 
 LIBDIR=/usr/lib/x86_64-linux-gnu
@@ -39,9 +42,22 @@ session  required                $MODS/pam_permit.so
 PAM
 printf 'auth required %s/pam_deny.so\naccount required %s/pam_deny.so\n' \
 	"$MODS" "$MODS" >"$T/pam/other"
-printf 'alice:Alice-Pass-1:bulwark-console\nbob:Bob-Pass-2:bulwark-console\n' >"$T/passdb"
-printf 'alice:x:1000:1000:Alice:/nonexistent:/bin/false\nbob:x:1001:1001:Bob:/nonexistent:/bin/false\n' >"$T/passwd"
-printf 'alice:x:1000:\nbob:x:1001:\n' >"$T/group"
+printf '%s:%s:bulwark-console\n' alice Alice-Pass-1 bob Bob-Pass-2 \
+	carol Carol-Pass-3 >"$T/passdb"
+printf '%s:x:%s:%s:%s:/nonexistent:/bin/false\n' alice 1000 1000 Alice \
+	bob 1001 1001 Bob carol 1002 1002 Carol >"$T/passwd"
+printf '%s:x:%s:\n' alice 1000 bob 1001 carol 1002 >"$T/group"
+# bulwarkd maps bob (only) to the first administrator
+cat >"$T/bwd/console-users.json" <<USERS
+{"bob": {"principal": "admin", "tenant": "system", "role": "system-admin"},
+ "alice": {"principal": "admin", "tenant": "system", "role": "system-admin"}}
+USERS
+A="$BW/bulwark --config $AUDITOR"
+# trail ACTION JQ: bulwarkd's trail has a record of ACTION matching JQ
+trail() {
+	$A audit search --action "$1" -o json 2>/dev/null |
+		jq -en "input | [.items[] | select($2)] | length >= 1" >/dev/null
+}
 
 # write_conf FILE IDLE SESSION_MAX
 write_conf() {
@@ -49,6 +65,7 @@ write_conf() {
 {"banner": "TEST NOTICE: authorised use only.\nUse is monitored and recorded.",
  "idle_timeout": $2, "session_max": $3, "refresh": 2,
  "state_dir": "$T/state", "client_config": "$T/bwd/admin.conf",
+ "credential_socket": "$T/bwd/console.sock",
  "faillock": {"dir": "$T/faillock"}}
 CONF
 }
@@ -148,8 +165,11 @@ expect "the dashboard follows" '^Bulwark console \| bob on '
 for p in Nodes Tenants Workloads Instances 'Audit trail' Compliance; do
 	check "the dashboard shows the $p panel at 80x24" has "\\+- $p -"
 done
-expect "the dashboard reads the API with the configured credential" \
-	'API as admin \(system-admin, tenant system\), configured credential'
+expect "the dashboard reads the API with bulwarkd's session certificate" \
+	'API as admin \(system-admin, tenant system\), session certificate'
+check "bulwarkd audited the certificate it issued for bob" \
+	wait_for 30 trail console.credential '.outcome == "success" and
+	  .actor == "admin" and (.reason | test("pam user bob: certificate serial"))'
 check "the audit panel reads the trail's health" has 'trail healthy'
 snap dashboard
 keys q
@@ -164,6 +184,27 @@ check "the failure count restarted at the success" \
 snap last-logins
 keys Enter q
 expect "logged out" 'TEST NOTICE'
+check "bulwarkd's trail has alice's lockout" \
+	trail console.lockout '.outcome == "failure" and (.reason | test("pam user alice"))'
+check "bulwarkd's trail has bob's login and logout as admin" \
+	sh -c "$(declare -f trail); A='$A'; trail console.login '.outcome == \"success\" and .actor == \"admin\" and (.reason | test(\"pam user bob\"))' &&
+	       trail console.logout '.actor == \"admin\"'"
+check "bulwarkd's trail has the failed logins" \
+	trail console.login '.outcome == "failure" and (.reason | test("pam user bob"))'
+
+# carol has no principal: no certificate, the configured credential,
+# and bulwarkd's refusal is audited
+keys Enter
+login carol Carol-Pass-3
+expect "carol logs in" 'welcome, carol'
+keys Enter
+expect "an unmapped user gets no session certificate" \
+	'^No session certificate \(bulwarkd: no principal is mapped to console'
+check "bulwarkd audited the refusal" trail console.credential \
+	'.outcome == "failure" and (.reason | test("no principal is mapped to console user carol"))'
+keys q
+expect "carol logged out" 'TEST NOTICE'
+
 check "login and logout are recorded" \
 	sh -c "grep -q '\"event\":\"login\"' '$T/state/events.log' &&
 	       grep -q '\"event\":\"logout\"' '$T/state/events.log'"
@@ -193,6 +234,12 @@ check "lock, failed unlock and unlock are recorded" \
 	sh -c "grep -q session.lock '$T/state/events.log' &&
 	       grep -q session.unlock.failed '$T/state/events.log' &&
 	       grep -q '\"session.unlock\"' '$T/state/events.log'"
+check "bulwarkd's trail has the lock and the unlock" \
+	sh -c "$(declare -f trail); A='$A'; trail console.lock '.actor == \"admin\"' &&
+	       trail console.unlock '.outcome == \"success\" and .actor == \"admin\"' &&
+	       trail console.unlock '.outcome == \"failure\"'"
+check "the console's record says each event reached bulwarkd's trail" \
+	sh -c "! grep -q 'NOT in bulwarkd' '$T/state/events.log'"
 
 # AC-12: the session ends at its maximum length
 write_conf "$T/console-max.json" 600 4
@@ -205,6 +252,32 @@ expect "the maximum session length ends the session" \
 	'maximum session length \(4 s\) was reached'
 check "the end is recorded" grep -q session.expired "$T/state/events.log"
 snap expired
+
+# the socket serves root and bulwarkd's user only: another uid that
+# gets past the file mode (here through a hard link in a directory it
+# may enter) is dropped without an answer, and audited
+if command -v setpriv >/dev/null && [ -x /usr/bin/python3 ]; then
+	PUB=$(mktemp -d /tmp/bw-console-pub.XXXXXX)
+	chmod 0711 "$PUB"
+	ln "$T/bwd/console.sock" "$PUB/s"
+	chmod 0666 "$PUB/s"
+	got=$(setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c "
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+try:
+    s.sendall(b'\\0\\0\\0\\3\\0\\0\\0\\1\\0\\0\\0\\2{}')
+    print(len(s.recv(100)))
+except (ConnectionResetError, BrokenPipeError):
+    print(0)" "$PUB/s" 2>&1)
+	chmod 0600 "$PUB/s"
+	rm -rf "$PUB"
+	check "a peer that is not root is dropped without an answer (got: $got)" \
+		test "$got" = 0
+	check "bulwarkd audited the refused peer" wait_for 30 trail console.connect \
+		'.outcome == "denied" and (.source | test("uid 65534"))'
+fi
+check "the socket is 0600" test "$(stat -c %a "$T/bwd/console.sock")" = 600
 
 check "no password was ever drawn" \
 	sh -c "! grep -Eq 'Pass-[12]|wrong-|Bob-wrong' '$T/captures'"
