@@ -50,21 +50,24 @@ struct ccred_conn {
 	char			 source[64];
 };
 
-/* Each event the console reports, the audit action it becomes, and
- * whether it is a failure. */
+/* Each event the console reports, the audit action it becomes, whether
+ * it is a failure, and whether PAM had accepted the user (then the
+ * mapped principal is the actor; before, nobody was authenticated and
+ * the actor is the console, with the user named in the reason). */
 static const struct {
 	const char	*event;
 	const char	*action;
 	int		 failure;
+	int		 authenticated;
 } ccred_events[] = {
-	{ "login", "console.login", 0 },
-	{ "login.failed", "console.login", 1 },
-	{ "account.lockout", "console.lockout", 1 },
-	{ "session.lock", "console.lock", 0 },
-	{ "session.unlock", "console.unlock", 0 },
-	{ "session.unlock.failed", "console.unlock", 1 },
-	{ "logout", "console.logout", 0 },
-	{ "session.expired", "console.session-end", 0 },
+	{ "login", "console.login", 0, 1 },
+	{ "login.failed", "console.login", 1, 0 },
+	{ "account.lockout", "console.lockout", 1, 0 },
+	{ "session.lock", "console.lock", 0, 1 },
+	{ "session.unlock", "console.unlock", 0, 1 },
+	{ "session.unlock.failed", "console.unlock", 1, 1 },
+	{ "logout", "console.logout", 0, 1 },
+	{ "session.expired", "console.session-end", 0, 1 },
 };
 
 int
@@ -93,6 +96,18 @@ ccred_map_user(const json_t *users, const char *user,
 	return 0;
 }
 
+/* The console itself as the actor of a record. */
+static void
+console_identity(const char *source, const char *method,
+    struct authz_identity *id)
+{
+	*id = (struct authz_identity){ .role = ROLE_NONE, .auth_method = method };
+	snprintf(id->principal, sizeof(id->principal), "console");
+	snprintf(id->tenant, sizeof(id->tenant), "system");
+	snprintf(id->role_name, sizeof(id->role_name), "none");
+	snprintf(id->source, sizeof(id->source), "%s", source);
+}
+
 /* The identity the request's "user" maps to; an unmapped or malformed
  * one leaves *ID as the console itself, so its records still name who
  * tried. */
@@ -106,11 +121,7 @@ map_request(struct ccred_conn *cc, const json_t *req,
 	size_t			 len;
 	int			 r;
 
-	*id = (struct authz_identity){ .role = ROLE_NONE, .auth_method = "pam" };
-	snprintf(id->principal, sizeof(id->principal), "console");
-	snprintf(id->tenant, sizeof(id->tenant), "system");
-	snprintf(id->role_name, sizeof(id->role_name), "none");
-	snprintf(id->source, sizeof(id->source), "%s", cc->source);
+	console_identity(cc->source, "pam", id);
 	if (!user)
 		return errf(-BW_E_INVALID, ret_err, "user: required");
 	if ((r = read_file_at(AT_FDCWD, cc->c->users_path, CCRED_USERS_MAX,
@@ -186,7 +197,10 @@ handle_event(struct ccred_conn *cc, const json_t *req, json_t **ret,
 	if (!ev || i == ELEMENTSOF(ccred_events))
 		return errf(-BW_E_INVALID, ret_err, "event: unknown");
 	/* an unmapped user's events are still recorded, as the console's */
-	map_request(cc, req, &id, NULL);
+	if (ccred_events[i].authenticated)
+		map_request(cc, req, &id, NULL);
+	else
+		console_identity(cc->source, "pam", &id);
 	snprintf(why, sizeof(why), "pam user %.32s on %.64s%s%.100s",
 	    json_str_at(req, "user", NULL) ?: "?",
 	    json_str_at(req, "tty", NULL) ?: "?",
@@ -283,20 +297,18 @@ on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
 	struct ucred		 uc;
 	socklen_t		 ul = sizeof(uc);
 	struct timeval		 tv = { CCRED_TIMEOUT_S, 0 };
-	struct authz_identity	 id = { .role = ROLE_NONE, .auth_method = "peercred" };
-	char			 why[96];
+	struct authz_identity	 id;
+	char			 why[96], src[64];
 
 	(void)lis;
 	(void)sa;
 	(void)salen;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) < 0 ||
 	    (uc.uid != 0 && uc.uid != geteuid()) || c->conns >= CCRED_CONNS_MAX) {
-		snprintf(id.principal, sizeof(id.principal), "console");
-		snprintf(id.tenant, sizeof(id.tenant), "system");
-		snprintf(id.role_name, sizeof(id.role_name), "none");
-		snprintf(id.source, sizeof(id.source), "uid %ld pid %ld",
+		snprintf(src, sizeof(src), "uid %ld pid %ld",
 		    ul == sizeof(uc) ? (long)uc.uid : -1L,
 		    ul == sizeof(uc) ? (long)uc.pid : -1L);
+		console_identity(src, "peercred", &id);
 		snprintf(why, sizeof(why), c->conns >= CCRED_CONNS_MAX ?
 		    "too many console connections" : "peer is not root or bulwarkd");
 		api_audit(c->srv, &id, "console.connect", NULL, NULL, NULL,

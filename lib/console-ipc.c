@@ -4,12 +4,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "lib/console-ipc.h"
 #include "lib/err.h"
-#include "lib/fileio.h"
 #include "lib/json.h"
 
 int
@@ -108,6 +108,24 @@ read_some(int fd, void *buf, size_t len, int timeout_ms)
 	return n < 0 ? -errno : n;
 }
 
+/* write_all() for a socket, without SIGPIPE when the peer has gone. */
+static int
+send_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = send(fd, buf, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int
 cipc_call(int fd, uint32_t type, const json_t *body, int timeout_ms,
     uint32_t *ret_type, json_t **ret_body, char **ret_err)
@@ -119,7 +137,7 @@ cipc_call(int fd, uint32_t type, const json_t *body, int timeout_ms,
 
 	if ((r = cipc_encode(type, body, &out, &outlen)) < 0)
 		return errf(r, ret_err, "console message: %s", bw_strerror(r));
-	if ((r = write_all(fd, out, outlen)) < 0)
+	if ((r = send_all(fd, out, outlen)) < 0)
 		return errf(r, ret_err, "console socket: %s", strerror(-r));
 	if (!(in = malloc(CIPC_HEADER + CIPC_BODY_MAX)))
 		return -ENOMEM;

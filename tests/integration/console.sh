@@ -47,7 +47,7 @@ printf '%s:%s:bulwark-console\n' alice Alice-Pass-1 bob Bob-Pass-2 \
 printf '%s:x:%s:%s:%s:/nonexistent:/bin/false\n' alice 1000 1000 Alice \
 	bob 1001 1001 Bob carol 1002 1002 Carol >"$T/passwd"
 printf '%s:x:%s:\n' alice 1000 bob 1001 carol 1002 >"$T/group"
-# bulwarkd maps bob (only) to the first administrator
+# bulwarkd maps bob and alice to the first administrator; carol to nothing
 cat >"$T/bwd/console-users.json" <<USERS
 {"bob": {"principal": "admin", "tenant": "system", "role": "system-admin"},
  "alice": {"principal": "admin", "tenant": "system", "role": "system-admin"}}
@@ -172,6 +172,15 @@ check "bulwarkd audited the certificate it issued for bob" \
 	  .actor == "admin" and (.reason | test("pam user bob: certificate serial"))'
 check "the audit panel reads the trail's health" has 'trail healthy'
 snap dashboard
+# a larger terminal: the panels take three columns and the new rows
+tm resize-window -t c -x 200 -y 60
+expect "at 200x60 three panels share a row" \
+	'^\+- Nodes -+\+\+- Tenants -+\+\+- Workloads -+\+$'
+check "at 200x60 the panels grow to the height" \
+	test "$(screen | grep -c '^|.*||.*||.*|$')" -ge 50
+snap dashboard-200x60
+tm resize-window -t c -x 80 -y 24
+expect "back at 80x24, two columns again" '^\+- Nodes -+\+\+- Tenants -+\+$'
 keys q
 expect "q logs out to the banner" 'TEST NOTICE'
 keys Enter
@@ -184,8 +193,9 @@ check "the failure count restarted at the success" \
 snap last-logins
 keys Enter q
 expect "logged out" 'TEST NOTICE'
-check "bulwarkd's trail has alice's lockout" \
-	trail console.lockout '.outcome == "failure" and (.reason | test("pam user alice"))'
+check "bulwarkd's trail has alice's lockout, the console as actor" \
+	trail console.lockout '.outcome == "failure" and .actor == "console" and
+	  (.reason | test("pam user alice"))'
 check "bulwarkd's trail has bob's login and logout as admin" \
 	sh -c "$(declare -f trail); A='$A'; trail console.login '.outcome == \"success\" and .actor == \"admin\" and (.reason | test(\"pam user bob\"))' &&
 	       trail console.logout '.actor == \"admin\"'"
