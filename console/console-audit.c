@@ -26,6 +26,7 @@ static const struct {
 	[CAUD_UNLOCK_FAILED] = { "session.unlock.failed", AUDIT_USER_AUTH, 0 },
 	[CAUD_LOGOUT] = { "logout", AUDIT_USER_LOGOUT, 1 },
 	[CAUD_EXPIRED] = { "session.expired", AUDIT_USER_LOGOUT, 1 },
+	[CAUD_SESSION_LIMIT] = { "session.limit", AUDIT_USER_LOGIN, 0 },
 };
 
 static int caud_dir = -1;

@@ -9,7 +9,7 @@
 
 enum caud_event {
 	CAUD_LOGIN, CAUD_LOGIN_FAILED, CAUD_LOCKOUT, CAUD_LOCK, CAUD_UNLOCK,
-	CAUD_UNLOCK_FAILED, CAUD_LOGOUT, CAUD_EXPIRED
+	CAUD_UNLOCK_FAILED, CAUD_LOGOUT, CAUD_EXPIRED, CAUD_SESSION_LIMIT
 };
 
 /* Opens syslog and the audit netlink socket (best effort); events go

@@ -33,6 +33,7 @@ static const struct conf_int conf_ints[] = {
 	{ "idle_timeout", offsetof(struct console_conf, idle_timeout), 1, 24 * 3600 },
 	{ "session_max", offsetof(struct console_conf, session_max), 1, 7 * 24 * 3600 },
 	{ "refresh", offsetof(struct console_conf, refresh), 1, 3600 },
+	{ "max_sessions", offsetof(struct console_conf, max_sessions), 1, 16 },
 	{ "faillock.deny", offsetof(struct console_conf, faillock.deny), 1, 100 },
 	{ "faillock.fail_interval",
 	    offsetof(struct console_conf, faillock.fail_interval), 1, 7 * 24 * 3600 },
@@ -71,6 +72,7 @@ console_conf_defaults(struct console_conf *conf)
 {
 	*conf = (struct console_conf){ .idle_timeout = CONSOLE_IDLE_DEFAULT,
 	    .session_max = CONSOLE_SESSION_DEFAULT, .refresh = 5,
+	    .max_sessions = 1,
 	    .faillock = { .deny = 3, .fail_interval = 900, .unlock_time = 10800 } };
 	if (set_str(&conf->banner, default_banner) < 0 ||
 	    set_str(&conf->pam_service, "bulwark-console") < 0 ||

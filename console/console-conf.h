@@ -24,6 +24,7 @@ struct console_conf {
 	int			 idle_timeout;	/* seconds without a key: lock (AC-11) */
 	int			 session_max;	/* seconds: session ends (AC-12) */
 	int			 refresh;	/* seconds between dashboard reads */
+	int			 max_sessions;	/* concurrent sessions per user (AC-10) */
 	char			*pam_service;
 	char			*state_dir;	/* login records (mode 0700) */
 	char			*credential_socket;	/* bulwarkd's console socket */

@@ -379,6 +379,29 @@ session_run(struct session *s, int recdir)
 	tui_wipe();
 }
 
+/* AC-10: one of the user's session slots for the session PAM just
+ * opened, or -1 after closing that session with the reason in MSG. */
+static int
+claim_session(struct session *s, int recdir, char *msg, size_t len)
+{
+	int fd = lrec_session_claim(recdir, s->user, s->conf->max_sessions);
+
+	if (fd >= 0)
+		return fd;
+	cpam_logout(s->pam);
+	s->pam = NULL;
+	caud_event(s->user, CAUD_SESSION_LIMIT, fd == -EBUSY ?
+	    "all sessions in use" : strerror(-fd));
+	if (fd == -EBUSY)
+		snprintf(msg, len, "Too many sessions: %s already has %d open "
+		    "(the limit).\nLog out of one first.", s->user,
+		    s->conf->max_sessions);
+	else
+		snprintf(msg, len, "Session refused for %s: %s.", s->user,
+		    strerror(-fd));
+	return -1;
+}
+
 /* The login prompt, after the banner: until a login succeeds (the
  * session runs, then 0), or the prompt sits idle (back to the banner). */
 static int
@@ -386,7 +409,7 @@ login(const struct console_conf *conf, const char *tty, int recdir)
 {
 	struct session	s = { .conf = conf, .tty = tty };
 	char		msg[CPAM_MSG_MAX] = "", pmsg[CPAM_MSG_MAX];
-	int		r, was_locked;
+	int		r, was_locked, slot = -1;
 
 	for (;;) {
 		tui_wipe();
@@ -409,8 +432,11 @@ login(const struct console_conf *conf, const char *tty, int recdir)
 		r = cpam_login(conf->pam_service, s.user, password, tty, &s.pam,
 		    pmsg, sizeof(pmsg));
 		wipe_password();
-		if (r == 0)
+		if (r == 0 && (slot = claim_session(&s, recdir, msg,
+		    sizeof(msg))) >= 0)
 			break;
+		if (r == 0)
+			continue;
 		if (r == -BW_E_UNAUTH || r == -BW_E_DENIED)
 			note_failure(&s, s.user, recdir, CAUD_LOGIN_FAILED,
 			    was_locked, msg, sizeof(msg));
@@ -421,6 +447,7 @@ login(const struct console_conf *conf, const char *tty, int recdir)
 			snprintf(msg, sizeof(msg), "%s", pmsg);
 	}
 	session_run(&s, recdir);
+	close(slot);
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <jansson.h>
@@ -137,4 +138,27 @@ lrec_event(int dirfd, const char *user, const char *event, const char *detail,
 	    (r = write_all(fd, "\n", 1)) < 0)
 		return r;
 	return fsync(fd) < 0 ? -errno : 0;
+}
+
+int
+lrec_session_claim(int dirfd, const char *user, int max)
+{
+	char	name[LREC_USER_MAX + 32];
+	int	i, fd;
+
+	if (!lrec_valid_user(user))
+		return -BW_E_INVALID;
+	for (i = 0; i < max; i++) {
+		snprintf(name, sizeof(name), "%s.session.%d", user, i);
+		fd = openat(dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW |
+		    O_CLOEXEC, 0600);
+		if (fd < 0)
+			return -errno;
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return fd;
+		close(fd);
+		if (errno != EWOULDBLOCK)
+			return -errno;
+	}
+	return -EBUSY;
 }

@@ -40,6 +40,13 @@ int lrec_read(int dirfd, const char *user, struct lrec *ret);
 int lrec_note(int dirfd, const char *user, int success, time_t when,
     const char *from);
 
+/* AC-10: claims one of USER's MAX session slots (the files
+ * USER.session.N under DIRFD, held with an exclusive flock for the
+ * session, so a console that dies frees its slot). Returns the slot's
+ * descriptor (close it at logout), -EBUSY when all MAX are held, or
+ * another negative error. */
+int lrec_session_claim(int dirfd, const char *user, int max);
+
 /* Appends one event line {time, user, event, detail} to events.log.
  * Returns 0 or a negative error. */
 int lrec_event(int dirfd, const char *user, const char *event,

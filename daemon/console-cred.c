@@ -68,6 +68,7 @@ static const struct {
 	{ "session.unlock.failed", "console.unlock", 1, 1 },
 	{ "logout", "console.logout", 0, 1 },
 	{ "session.expired", "console.session-end", 0, 1 },
+	{ "session.limit", "console.login", 1, 1 },
 };
 
 int

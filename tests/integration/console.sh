@@ -86,10 +86,10 @@ BW_PIDS="$BW_PIDS $TMUX_PID"
 trap 'tm kill-server 2>/dev/null; cleanup' EXIT
 wait_for 30 test -S "$SOCK" || { echo "tmux server did not start" >&2; exit 1; }
 
-# start_console CONF: a new 80x24 window running the console
+# start_console CONF [NAME]: a new 80x24 window NAME (c) running the console
 start_console() {
-	tm kill-session -t c 2>/dev/null
-	tm new-session -d -x 80 -y 24 -s c "exec env \
+	tm kill-session -t "${2:-c}" 2>/dev/null
+	tm new-session -d -x 80 -y 24 -s "${2:-c}" "exec env \
 LD_PRELOAD='libpam_wrapper.so libnss_wrapper.so' PAM_WRAPPER=1 \
 PAM_WRAPPER_SERVICE_DIR='$T/pam' NSS_WRAPPER_PASSWD='$T/passwd' \
 NSS_WRAPPER_GROUP='$T/group' TERM=vt100 NO_COLOR=1 \
@@ -97,7 +97,9 @@ NSS_WRAPPER_GROUP='$T/group' TERM=vt100 NO_COLOR=1 \
 }
 
 # every capture is kept, to check that no password was ever drawn
-screen() { tm capture-pane -p -t c 2>/dev/null | tee -a "$T/captures"; }
+# the window the helpers act on: c, or c2 for a second console
+TGT=c
+screen() { tm capture-pane -p -t "$TGT" 2>/dev/null | tee -a "$T/captures"; }
 has() { screen | grep -Eq "$1"; }
 hasnt() { ! screen | grep -Eq "$1"; }
 # expect DESCRIPTION REGEX: the screen shows REGEX within 30 s
@@ -106,7 +108,7 @@ expect() {
 		fail "$1 (screen:)"; screen | sed 's/^/  | /' >&2
 	fi
 }
-keys() { tm send-keys -t c "$@"; }
+keys() { tm send-keys -t "$TGT" "$@"; }
 # snap NAME: keeps the screen as $T/screens/NAME (docs/console.md shows them)
 snap() { mkdir -p "$T/screens"; screen >"$T/screens/$1"; }
 # login USER PASSWORD: at the login prompt
@@ -221,6 +223,29 @@ check "bulwarkd audited the refusal" trail console.credential \
 	'.outcome == "failure" and (.reason | test("no principal is mapped to console user carol"))'
 keys q
 expect "carol logged out" 'TEST NOTICE'
+
+# AC-10: one session per user (max_sessions 1): bob's second console
+# is refused while the first is open, and accepted once it is closed
+keys Enter
+login bob Bob-Pass-2
+expect "bob is in on the first console" 'welcome, bob'
+start_console "$T/console.json" c2
+TGT=c2
+expect "the second console shows the banner" 'TEST NOTICE'
+keys Enter
+login bob Bob-Pass-2
+expect "a second session of bob is refused" \
+	'Too many sessions: bob already has 1 open \(the limit\)'
+check "the refusal is in bulwarkd's trail" wait_for 30 trail console.login \
+	'.outcome == "failure" and (.reason | test("pam user bob.*all sessions in use"))'
+TGT=c
+keys Enter q
+expect "bob logs out of the first console" 'TEST NOTICE'
+TGT=c2
+login bob Bob-Pass-2
+expect "then the second console may log bob in" 'welcome, bob'
+tm kill-session -t c2
+TGT=c
 
 check "login and logout are recorded" \
 	sh -c "grep -q '\"event\":\"login\"' '$T/state/events.log' &&

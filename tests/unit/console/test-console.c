@@ -2,6 +2,7 @@
  * login records and the dashboard's summaries. */
 #include "config.h"
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -154,7 +155,25 @@ test_login_record(void **state)
 	assert_int_equal(lrec_note(fd, "../x", 1, 300, ""), -BW_E_INVALID);
 	assert_int_equal(lrec_event(fd, "alice", "account.lockout", "3 failures",
 	    300), 0);
+	/* AC-10: two slots; a third session waits for one to close */
+	{
+		int a = lrec_session_claim(fd, "alice", 2);
+		int b = lrec_session_claim(fd, "alice", 2);
+
+		assert_true(a >= 0 && b >= 0);
+		assert_int_equal(lrec_session_claim(fd, "alice", 2), -EBUSY);
+		close(a);
+		a = lrec_session_claim(fd, "alice", 2);
+		assert_true(a >= 0);
+		close(a);
+		close(b);
+		assert_int_equal(lrec_session_claim(fd, "../x", 2), -BW_E_INVALID);
+	}
 	close(fd);
+	snprintf(path, sizeof(path), "%s/alice.session.0", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/alice.session.1", dir);
+	unlink(path);
 	snprintf(path, sizeof(path), "%s/alice.json", dir);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/events.log", dir);
