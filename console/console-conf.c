@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "console/console-conf.h"
+#include "lib/console-ipc.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -31,7 +32,9 @@ struct conf_int {
 
 static const struct conf_int conf_ints[] = {
 	{ "idle_timeout", offsetof(struct console_conf, idle_timeout), 1, 24 * 3600 },
-	{ "session_max", offsetof(struct console_conf, session_max), 1, 7 * 24 * 3600 },
+	/* at most a day: the session certificate lasts as long */
+	{ "session_max", offsetof(struct console_conf, session_max), 1,
+	    CIPC_LIFETIME_MAX },
 	{ "refresh", offsetof(struct console_conf, refresh), 1, 3600 },
 	{ "max_sessions", offsetof(struct console_conf, max_sessions), 1, 16 },
 	{ "faillock.deny", offsetof(struct console_conf, faillock.deny), 1, 100 },

@@ -32,6 +32,7 @@
 #include "console/login-record.h"
 #include "console/pam-auth.h"
 #include "console/screen.h"
+#include "lib/console-ipc.h"
 #include "lib/err.h"
 #include "lib/opt-help.h"
 
@@ -280,8 +281,8 @@ session_credential(const struct session *s, struct cred **ret_cred,
 	_cleanup_free_ char	*err = NULL, *cerr = NULL;
 	long			 life = (long)(s->end_at - time(NULL));
 
-	if (life < 60)
-		life = 60;
+	if (life < CIPC_LIFETIME_MIN)
+		life = CIPC_LIFETIME_MIN;
 	if (cred_fetch(s->conf->credential_socket, s->user, s->tty, (int)life,
 	    ret_cred, &err) == 0) {
 		snprintf(src, len, "API as %%s, session certificate");

@@ -307,7 +307,8 @@ int
 dash_read(const struct client_conf *conf, SSL_CTX *ctx, struct dash *d,
     char **ret_err)
 {
-	struct client_conn_opts	 o = { .ctx = ctx, .timeout_s = 10,
+	/* short: the idle lock waits while a read blocks */
+	struct client_conn_opts	 o = { .ctx = ctx, .timeout_s = 5,
 	    .reconnect = 1 };
 	struct client_conn	*cc = NULL;
 	size_t			 i;

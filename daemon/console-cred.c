@@ -152,9 +152,9 @@ handle_cred(struct ccred_conn *cc, const json_t *req, json_t **ret,
 	int					 r;
 
 	r = map_request(cc, req, &id, ret_err);
-	if (r == 0 && (life < CCRED_LIFETIME_MIN || life > CCRED_LIFETIME_MAX))
+	if (r == 0 && (life < CIPC_LIFETIME_MIN || life > CIPC_LIFETIME_MAX))
 		r = errf(-BW_E_INVALID, ret_err, "lifetime: must be %d..%d",
-		    CCRED_LIFETIME_MIN, CCRED_LIFETIME_MAX);
+		    CIPC_LIFETIME_MIN, CIPC_LIFETIME_MAX);
 	if (r == 0 && !csr)
 		r = errf(-BW_E_INVALID, ret_err, "csr: required");
 	if (r == 0 && !cc->c->ca_key)

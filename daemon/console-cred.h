@@ -20,8 +20,6 @@
 #include "controlplane/authz.h"
 
 #define CCRED_USERS_FILE	"console-users.json"
-#define CCRED_LIFETIME_MIN	60
-#define CCRED_LIFETIME_MAX	(24 * 3600)
 
 struct ccred_options {
 	const char		*data_dir;	/* the socket and the users file */

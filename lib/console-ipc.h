@@ -22,6 +22,9 @@
 #define CIPC_HEADER	12
 #define CIPC_BODY_MAX	(32 * 1024)
 #define CIPC_SOCKET	"console.sock"
+/* the bounds of a session certificate's lifetime, in seconds */
+#define CIPC_LIFETIME_MIN	60
+#define CIPC_LIFETIME_MAX	(24 * 3600)
 
 enum cipc_type {
 	CIPC_CRED = 1,
