@@ -270,43 +270,29 @@ static const char dash_keys[] = "r refresh  l lock  q log out";
 
 /* The API credential of the session: a certificate for the principal
  * mapped to the user from bulwarkd's console socket, valid for the rest
- * of the session; failing that, the configured client credential. SRC
- * (LEN bytes) receives the note line's format, which says which (one
- * %s: the principal). Returns 0 with *RET_CRED or
- * *RET_CONF, or -BW_E_UNAUTH without a credential. */
+ * of the session; failing that, the configured client credential, with
+ * why there is no certificate in WHY (LEN bytes). Returns 0 with
+ * *RET_CRED or *RET_CONF, or -BW_E_UNAUTH without a credential. */
 static int
 session_credential(const struct session *s, struct cred **ret_cred,
-    struct client_conf *ret_conf, char *src, size_t len)
+    struct client_conf *ret_conf, char *why, size_t len)
 {
 	_cleanup_free_ char	*err = NULL, *cerr = NULL;
 	long			 life = (long)(s->end_at - time(NULL));
 
+	why[0] = '\0';
 	if (life < CIPC_LIFETIME_MIN)
 		life = CIPC_LIFETIME_MIN;
 	if (cred_fetch(s->conf->credential_socket, s->user, s->tty, (int)life,
-	    ret_cred, &err) == 0) {
-		snprintf(src, len, "API as %%s, session certificate");
+	    ret_cred, &err) == 0)
 		return 0;
-	}
 	caud_note(s->user, "session certificate", err);
-	if (client_conf_load(s->conf->client_config, ret_conf, &cerr) == 0) {
-		snprintf(src, len, "No session certificate (%.100s); API as %%s, "
-		    "configured credential", err ? err : "?");
+	snprintf(why, len, "%.100s", err ? err : "?");
+	if (client_conf_load(s->conf->client_config, ret_conf, &cerr) == 0)
 		return 0;
-	}
-	snprintf(src, len, "no credential: %.100s; %.100s", err ? err : "?",
+	snprintf(why, len, "no credential: %.100s; %.100s", err ? err : "?",
 	    cerr ? cerr : "?");
 	return -BW_E_UNAUTH;
-}
-
-/* Formats the note line from FMT (one %s: the principal). */
-static void
-note_printf(char *note, size_t len, const char *fmt, const char *principal)
-{
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-	snprintf(note, len, fmt, principal);
-#pragma GCC diagnostic pop
 }
 
 /* The dashboard until the user logs out or the session ends. */
@@ -316,26 +302,32 @@ dashboard(struct session *s, int recdir)
 	struct client_conf	 cc = { 0 };
 	struct cred		*cred = NULL;
 	struct dash		 d = { 0 };
-	char			 header[256], note[768], src[256];
+	char			 header[256], note[768], why[256];
 	time_t			 read_at = 0;
 	int			 c = WAIT_REDRAW, have, i;
 
 	for (i = 0; i < DASH_PANELS; i++)
 		dash_fill(&d, i, NULL, "not read");
-	have = session_credential(s, &cred, &cc, src, sizeof(src)) == 0;
+	have = session_credential(s, &cred, &cc, why, sizeof(why)) == 0;
 	for (;;) {
 		if (c == 'r' || c == WAIT_REDRAW ||
 		    time(NULL) - read_at >= s->conf->refresh) {
-			_cleanup_free_ char *err = NULL;
+			_cleanup_free_ char	*err = NULL;
+			int			 r = -BW_E_UNAUTH;
 
-			if (!have)
-				snprintf(note, sizeof(note), "API: %s", src);
-			else if (dash_read(cred ? &cred->conf : &cc,
-			    cred ? cred->ctx : NULL, &d, &err) == 0)
-				note_printf(note, sizeof(note), src, d.principal);
+			if (have)
+				r = dash_read(cred ? &cred->conf : &cc,
+				    cred ? cred->ctx : NULL, &d, &err);
+			if (r == 0 && cred)
+				snprintf(note, sizeof(note), "API as %s, session "
+				    "certificate", d.principal);
+			else if (r == 0)
+				snprintf(note, sizeof(note), "No session certificate "
+				    "(%s); API as %s, configured credential", why,
+				    d.principal);
 			else
 				snprintf(note, sizeof(note), "API: %s",
-				    err ? err : "unreachable");
+				    err ? err : have ? bw_strerror(r) : why);
 			read_at = time(NULL);
 		}
 		snprintf(header, sizeof(header), "Bulwark console | %s on %s",
