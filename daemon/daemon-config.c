@@ -539,6 +539,22 @@ bwd_open_endpoints(struct bwd_open_ctx *c, char **ret_err)
 	return enrol_start(c->base, st->api, &ops, &eo, &st->enrol, ret_err);
 }
 
+/* The console's socket (daemon/console-cred.h). Without it the API
+ * still serves: the console then falls back to a configured client
+ * credential, so a failure here is logged, not fatal. */
+static void
+open_console_socket(struct bwd_state *st, struct event_base *base,
+    const char *url)
+{
+	struct ccred_options	 o = { .data_dir = st->data_dir,
+	    .pkidir = st->principals.pkidir, .server_url = url,
+	    .ca_key = identity_ca_key(st->identity), .srv = st->api };
+	_cleanup_free_ char	*err = NULL;
+
+	if (ccred_open(base, &o, &st->console, &err) < 0)
+		log_warn("no console socket: %s", err ? err : "failed");
+}
+
 int
 bwd_open(const struct bwd_config *cfg, struct event_base *base,
     struct bwd_state *st, char **ret_err)
@@ -569,6 +585,7 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 	if ((r = write_client_conf(st->data_dir, "admin", url, ret_err)) < 0 ||
 	    (r = write_client_conf(st->data_dir, "auditor", url, ret_err)) < 0)
 		return r;
+	open_console_socket(st, base, url);
 	if (cfg->pid_file)
 		snprintf(st->pid_path, sizeof(st->pid_path), "%s", cfg->pid_file);
 	else if ((r = path_join(st->pid_path, sizeof(st->pid_path),
@@ -580,6 +597,8 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 void
 bwd_close(struct bwd_state *st)
 {
+	ccred_close(st->console);
+	st->console = NULL;
 	certrenew_stop(st->renew);
 	st->renew = NULL;
 	enrol_stop(st->enrol);

@@ -11,6 +11,7 @@
 #include "controlplane/principals.h"
 #include "controlplane/quota.h"
 #include "daemon/compliance-api.h"
+#include "daemon/console-cred.h"
 #include "hardening/pki.h"
 #include "daemon/image-api.h"
 #include "lib/log.h"
@@ -62,6 +63,7 @@ struct bwd_state {
 	struct enrol		*enrol;
 	struct pki_init_options	 pki_opts;	/* server names for renewal */
 	struct certrenew	*renew;
+	struct ccred		*console;	/* the console's socket */
 };
 
 void bwd_config_defaults(struct bwd_config *cfg);

@@ -1,5 +1,6 @@
 #!/bin/bash
-# The CLI (bulwark) and the node agent (bulwark-agent) link no object of
+# The CLI (bulwark), the node agent (bulwark-agent) and the console
+# (bulwark-console) link no object of
 # the daemon's commit pipeline (controlplane/commit.c, outbox.c), its
 # audit writer (audit/trail.c) or its API server (controlplane/api.c):
 # a program links only its own parts and those below it
@@ -14,7 +15,7 @@
 forbidden='^(commit_|outbox_|audit_trail_|api_server_|api_reply_|api_audit$|api_read_json_body$|api_committer$)'
 
 command -v nm >/dev/null || { echo "SKIP: no nm"; exit 77; }
-for n in bulwark bulwark-agent; do
+for n in bulwark bulwark-agent bulwark-console; do
 	b="$BW/$n"
 	[ -x "$b" ] || { fail "$n is not built"; continue; }
 	syms=$(nm "$b" | awk '$2 ~ /^[TtDdBbRr]$/ { print $3 }')

@@ -86,6 +86,7 @@ check_options bulwarkd "$MAN/bulwarkd.8"
 check_options bulwark-agent "$MAN/bulwark-agent.8"
 check_options bulwark-verify "$MAN/bulwark-verify.1"
 check_options bulwark-harden "$MAN/bulwark-harden.8"
+check_options bulwark-console "$MAN/bulwark-console.8"
 
 # 5. the checks can fail: a page without --follow is caught
 sed 's/\\-\\-follow//g' "$MAN/bulwark.1" >"$T/bulwark.1"

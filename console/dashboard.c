@@ -1,0 +1,350 @@
+/* The dashboard's data; see dashboard.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/http.h>
+
+#include "client/client.h"
+#include "console/dashboard.h"
+#include "lib/err.h"
+#include "lib/ids.h"
+#include "lib/json.h"
+
+#define DASH_PAGE	"500"
+#define DASH_PAGES_MAX	200	/* 100,000 objects per kind */
+
+static const char *const panel_titles[DASH_PANELS] = {
+	[DASH_NODES] = "Nodes",
+	[DASH_TENANTS] = "Tenants",
+	[DASH_WORKLOADS] = "Workloads",
+	[DASH_INSTANCES] = "Instances",
+	[DASH_AUDIT] = "Audit trail",
+	[DASH_COMPLIANCE] = "Compliance",
+};
+
+void
+dash_count(const json_t *items, const char *a, const char *b, const char *dflt,
+    struct dash_counts *ret)
+{
+	size_t		 i;
+	const json_t	*obj;
+	const char	*v;
+	int		 j;
+
+	*ret = (struct dash_counts){ 0 };
+	json_array_foreach(items, i, obj) {
+		v = json_str_at(obj, a, b);
+		if (!v || !*v)
+			v = dflt;
+		ret->total++;
+		for (j = 0; j < ret->n; j++)
+			if (strcmp(ret->v[j].name, v) == 0)
+				break;
+		if (j == ret->n) {
+			if (ret->n == DASH_VALUES) {
+				ret->other++;
+				continue;
+			}
+			snprintf(ret->v[j].name, sizeof(ret->v[j].name), "%s", v);
+			ret->n++;
+		}
+		ret->v[j].count++;
+	}
+}
+
+void
+dash_counts_str(const struct dash_counts *c, char *buf, size_t len)
+{
+	size_t	off = 0;
+	int	j, w;
+
+	buf[0] = '\0';
+	for (j = 0; j < c->n && off < len; j++) {
+		w = snprintf(buf + off, len - off, "%s%s %d", j ? ", " : "",
+		    c->v[j].name, c->v[j].count);
+		off += w > 0 ? (size_t)w : 0;
+	}
+	if (c->other && off < len)
+		snprintf(buf + off, len - off, ", other %d", c->other);
+	if (c->total == 0)
+		snprintf(buf, len, "none");
+}
+
+static void _printf_(2, 3)
+add_line(struct dash_panel *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->n == DASH_LINES)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(p->line[p->n++], DASH_LINE_MAX, fmt, ap);
+	va_end(ap);
+}
+
+static void
+fill_list(struct dash_panel *p, enum dash_panel_id id, const json_t *items)
+{
+	struct dash_counts	 c;
+	char			 s[DASH_LINE_MAX];
+	size_t			 i;
+	long long		 replicas = 0;
+
+	switch (id) {
+	case DASH_NODES:
+		dash_count(items, "status", "phase", "Unknown", &c);
+		add_line(p, "%d node%s", c.total, c.total == 1 ? "" : "s");
+		dash_counts_str(&c, s, sizeof(s));
+		add_line(p, "phase: %s", s);
+		dash_count(items, "status", "attestation", "Unknown", &c);
+		dash_counts_str(&c, s, sizeof(s));
+		add_line(p, "attestation: %s", s);
+		break;
+	case DASH_TENANTS:
+		dash_count(items, "metadata", "name", "?", &c);
+		add_line(p, "%d tenant%s", c.total, c.total == 1 ? "" : "s");
+		for (i = 0; i < (size_t)c.n; i++)
+			add_line(p, "%s", c.v[i].name);
+		if (c.other)
+			add_line(p, "and %d more", c.other);
+		break;
+	case DASH_WORKLOADS:
+		for (i = 0; i < json_array_size(items); i++)
+			replicas += json_int_at(json_array_get(items, i), "spec",
+			    "replicas", 0);
+		dash_count(items, "spec", "type", "?", &c);
+		add_line(p, "%d workload%s, %lld replica%s wanted", c.total,
+		    c.total == 1 ? "" : "s", replicas, replicas == 1 ? "" : "s");
+		dash_counts_str(&c, s, sizeof(s));
+		add_line(p, "type: %s", s);
+		break;
+	default:
+		dash_count(items, "status", "phase", "Pending", &c);
+		add_line(p, "%d instance%s", c.total, c.total == 1 ? "" : "s");
+		for (i = 0; i < (size_t)c.n; i++)
+			add_line(p, "%-12s %d", c.v[i].name, c.v[i].count);
+		if (c.other)
+			add_line(p, "other        %d", c.other);
+		break;
+	}
+}
+
+static void
+fill_audit(struct dash_panel *p, const json_t *doc)
+{
+	const json_t *a = json_object_get(doc, "audit");
+
+	add_line(p, "appliance %s, store revision %lld",
+	    json_str_at(doc, "status", NULL) ?: "?",
+	    json_int_at(doc, "revision", NULL, 0));
+	if (!a) {
+		add_line(p, "trail health: not shown to this principal");
+		return;
+	}
+	add_line(p, "trail %s, last record %lld",
+	    json_is_true(json_object_get(a, "healthy")) ? "healthy" : "NOT HEALTHY",
+	    json_int_at(doc, "audit", "last_seq", 0));
+	add_line(p, "disk %.0f%% used%s",
+	    json_real_value(json_object_get(a, "fs_used_pct")),
+	    json_is_true(json_object_get(a, "capacity_warning")) ?
+	    " (CAPACITY WARNING)" : "");
+	add_line(p, "copies: libaudit %s, syslog %s",
+	    json_is_true(json_object_get(a, "libaudit")) ? "yes" : "no",
+	    json_is_true(json_object_get(a, "syslog")) ? "yes" : "no");
+	add_line(p, "lost records %lld", json_int_at(doc, "audit", "lost_records", 0));
+}
+
+static void
+fill_compliance(struct dash_panel *p, const json_t *doc)
+{
+	const json_t	*fam = json_object_get(json_object_get(doc, "summary"),
+	    "families"), *f;
+	const char	*name;
+	int		 shown = 0;
+
+	add_line(p, "%s baseline, scan %s",
+	    json_str_at(doc, "baseline", NULL) ?: "?",
+	    json_str_at(doc, "time", NULL) ?: "?");
+	add_line(p, "satisfied %lld, not satisfied %lld",
+	    json_int_at(json_object_get(doc, "summary"), "total", "satisfied", 0),
+	    json_int_at(json_object_get(doc, "summary"), "total", "not-satisfied", 0));
+	add_line(p, "not applicable %lld, manual %lld",
+	    json_int_at(json_object_get(doc, "summary"), "total", "not-applicable", 0),
+	    json_int_at(json_object_get(doc, "summary"), "total", "manual", 0));
+	json_object_foreach((json_t *)fam, name, f) {
+		long long bad = json_int_at(f, "not-satisfied", NULL, 0) +
+		    json_int_at(f, "error", NULL, 0);
+
+		if (bad == 0)
+			continue;
+		add_line(p, "%-3s %lld failing, %lld satisfied", name, bad,
+		    json_int_at(f, "satisfied", NULL, 0));
+		shown++;
+	}
+	if (!shown && fam)
+		add_line(p, "no family has a failing control");
+}
+
+void
+dash_fill(struct dash *d, enum dash_panel_id id, const json_t *doc,
+    const char *err)
+{
+	struct dash_panel *p = &d->panel[id];
+
+	*p = (struct dash_panel){ .title = panel_titles[id] };
+	if (!doc) {
+		add_line(p, "%s", err ? err : "not read");
+		return;
+	}
+	if (id == DASH_AUDIT)
+		fill_audit(p, doc);
+	else if (id == DASH_COMPLIANCE)
+		fill_compliance(p, doc);
+	else
+		fill_list(p, id, json_object_get(doc, "items"));
+}
+
+/* What a panel says when the API refused or failed: the principal's
+ * role not allowing the read is a normal state, not an error. */
+static void
+status_text(const struct client_response *resp, char *buf, size_t len)
+{
+	_cleanup_json_ json_t *doc = json_loadb(resp->body, resp->body_len, 0, NULL);
+
+	if (resp->status == 403)
+		snprintf(buf, len, "not permitted for this principal");
+	else if (resp->status == 404)
+		snprintf(buf, len, "%s", client_error_message(doc, "none yet"));
+	else
+		snprintf(buf, len, "read failed (%d): %s", resp->status,
+		    client_error_message(doc, "no message"));
+}
+
+/* GETs the whole list at PATH page by page into one {"items": [...]}. */
+static int
+read_list(struct client_conn *cc, const char *path, json_t **ret, char *why,
+    size_t whylen, char **ret_err)
+{
+	_cleanup_json_ json_t	*all = json_pack("{s:[]}", "items");
+	_cleanup_free_ char	*token = NULL;
+	struct client_response	 resp = { 0 };
+	char			 url[1024];
+	int			 page, r;
+
+	for (page = 0; all && page < DASH_PAGES_MAX; page++) {
+		_cleanup_json_ json_t	*doc = NULL;
+		_cleanup_free_ char	*enc = token ? evhttp_encode_uri(token) : NULL;
+		const char		*next;
+
+		snprintf(url, sizeof(url), "%s?limit=" DASH_PAGE "%s%s", path,
+		    enc ? "&continue=" : "", enc ? enc : "");
+		if ((r = client_conn_request(cc, "GET", url, NULL, &resp,
+		    ret_err)) < 0)
+			return r;
+		if (resp.status != 200) {
+			status_text(&resp, why, whylen);
+			client_response_clear(&resp);
+			return 0;
+		}
+		doc = json_loadb(resp.body, resp.body_len, 0, NULL);
+		client_response_clear(&resp);
+		if (json_array_extend(json_object_get(all, "items"),
+		    json_object_get(doc, "items")) < 0) {
+			snprintf(why, whylen, "the server's list is not JSON");
+			return 0;
+		}
+		next = json_str_at(doc, "metadata", "continue");
+		free(TAKE_PTR(token));
+		if (!next) {
+			*ret = TAKE_PTR(all);
+			return 0;
+		}
+		if (!(token = strdup(next)))
+			return -ENOMEM;
+	}
+	snprintf(why, whylen, all ? "more than %d pages" : "out of memory",
+	    DASH_PAGES_MAX);
+	return 0;
+}
+
+static int
+read_doc(struct client_conn *cc, const char *path, json_t **ret, char *why,
+    size_t whylen, char **ret_err)
+{
+	struct client_response	resp = { 0 };
+	int			r;
+
+	if ((r = client_conn_request(cc, "GET", path, NULL, &resp, ret_err)) < 0)
+		return r;
+	if (resp.status == 200 &&
+	    !(*ret = json_loadb(resp.body, resp.body_len, 0, NULL)))
+		snprintf(why, whylen, "the server's answer is not JSON");
+	else if (resp.status != 200)
+		status_text(&resp, why, whylen);
+	client_response_clear(&resp);
+	return 0;
+}
+
+static const struct {
+	enum dash_panel_id	 id;
+	const char		*path;
+	int			 list;
+} dash_sources[] = {
+	{ DASH_NODES, "/v1/nodes", 1 },
+	{ DASH_TENANTS, "/v1/tenants", 1 },
+	{ DASH_WORKLOADS, "/v1/workloads", 1 },
+	{ DASH_INSTANCES, "/v1/instances", 1 },
+	{ DASH_AUDIT, "/healthz", 0 },
+	{ DASH_COMPLIANCE, "/v1/compliance/results", 0 },
+};
+
+int
+dash_read(const struct client_conf *conf, SSL_CTX *ctx, struct dash *d,
+    char **ret_err)
+{
+	/* short: the idle lock waits while a read blocks */
+	struct client_conn_opts	 o = { .ctx = ctx, .timeout_s = 5,
+	    .reconnect = 1 };
+	struct client_conn	*cc = NULL;
+	size_t			 i;
+	int			 r;
+
+	if ((r = client_conn_open_opts(conf, &o, &cc, ret_err)) < 0)
+		return r;
+	{
+		_cleanup_json_ json_t	*me = NULL;
+		char			 why[DASH_LINE_MAX] = "unknown";
+
+		if ((r = read_doc(cc, "/v1/whoami", &me, why, sizeof(why),
+		    ret_err)) < 0) {
+			client_conn_close(cc);
+			return r;
+		}
+		if (me)
+			snprintf(d->principal, sizeof(d->principal),
+			    "%s (%s, tenant %s)",
+			    json_str_at(me, "principal", NULL) ?: "?",
+			    json_str_at(me, "role", NULL) ?: "?",
+			    json_str_at(me, "tenant", NULL) ?: "?");
+		else
+			snprintf(d->principal, sizeof(d->principal), "%s", why);
+	}
+	for (i = 0; i < ELEMENTSOF(dash_sources); i++) {
+		_cleanup_json_ json_t	*doc = NULL;
+		char			 why[DASH_LINE_MAX] = "not read";
+
+		r = (dash_sources[i].list ? read_list : read_doc)(cc,
+		    dash_sources[i].path, &doc, why, sizeof(why), ret_err);
+		if (r < 0)
+			break;
+		dash_fill(d, dash_sources[i].id, doc, why);
+	}
+	client_conn_close(cc);
+	bw_time_rfc3339_at(d->read_at, sizeof(d->read_at), time(NULL));
+	return r < 0 ? r : 0;
+}

@@ -1,0 +1,187 @@
+/* PAM for the console; see pam-auth.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <security/pam_appl.h>
+
+#include "console/pam-auth.h"
+#include "lib/err.h"
+
+struct cpam {
+	pam_handle_t	*h;
+	char		 service[64];
+	char		 user[64];
+	char		 tty[64];
+};
+
+struct conv_data {
+	const char	*user;
+	const char	*password;
+	char		*msg;
+	size_t		 msglen;
+};
+
+static void
+free_replies(struct pam_response *rep, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (rep[i].resp) {
+			OPENSSL_cleanse(rep[i].resp, strlen(rep[i].resp));
+			free(rep[i].resp);
+		}
+	free(rep);
+}
+
+/* Answers a password prompt with the password and a name prompt with
+ * the user; keeps info and error messages. The password is handed over
+ * once per transaction's prompts, never drawn. */
+static int
+conv(int n, const struct pam_message **msgs, struct pam_response **ret,
+    void *arg)
+{
+	struct conv_data	*d = arg;
+	struct pam_response	*rep;
+	const char		*ans;
+	int			 i;
+
+	if (n <= 0 || n > PAM_MAX_NUM_MSG || !(rep = calloc((size_t)n, sizeof(*rep))))
+		return PAM_CONV_ERR;
+	for (i = 0; i < n; i++) {
+		switch (msgs[i]->msg_style) {
+		case PAM_PROMPT_ECHO_OFF:
+		case PAM_PROMPT_ECHO_ON:
+			ans = msgs[i]->msg_style == PAM_PROMPT_ECHO_OFF ?
+			    d->password : d->user;
+			if (!(rep[i].resp = strdup(ans ? ans : ""))) {
+				free_replies(rep, n);
+				return PAM_BUF_ERR;
+			}
+			break;
+		case PAM_ERROR_MSG:
+		case PAM_TEXT_INFO:
+			if (d->msg && msgs[i]->msg)
+				snprintf(d->msg, d->msglen, "%s", msgs[i]->msg);
+			break;
+		default:
+			free_replies(rep, n);
+			return PAM_CONV_ERR;
+		}
+	}
+	*ret = rep;
+	return PAM_SUCCESS;
+}
+
+static struct conv_data idle_data;
+static const struct pam_conv idle_conv = { conv, &idle_data };
+
+static int
+map_pam(int pr)
+{
+	switch (pr) {
+	case PAM_SUCCESS:
+		return 0;
+	case PAM_AUTH_ERR:
+	case PAM_USER_UNKNOWN:
+	case PAM_MAXTRIES:
+	case PAM_CRED_INSUFFICIENT:
+		return -BW_E_UNAUTH;
+	case PAM_ACCT_EXPIRED:
+	case PAM_NEW_AUTHTOK_REQD:
+	case PAM_PERM_DENIED:
+		return -BW_E_DENIED;
+	default:
+		return -BW_E_UNAVAILABLE;
+	}
+}
+
+/* Starts a transaction and authenticates and checks the account. */
+static int
+auth_account(const char *service, const char *user, const char *tty,
+    struct conv_data *d, pam_handle_t **ret)
+{
+	struct pam_conv	 pc = { conv, d };
+	pam_handle_t	*h = NULL;
+	int		 pr;
+
+	if ((pr = pam_start(service, user, &pc, &h)) != PAM_SUCCESS)
+		return -BW_E_UNAVAILABLE;
+	if ((pr = pam_set_item(h, PAM_TTY, tty)) == PAM_SUCCESS &&
+	    (pr = pam_set_item(h, PAM_RUSER, user)) == PAM_SUCCESS &&
+	    (pr = pam_authenticate(h, PAM_DISALLOW_NULL_AUTHTOK)) == PAM_SUCCESS)
+		pr = pam_acct_mgmt(h, PAM_DISALLOW_NULL_AUTHTOK);
+	if (pr != PAM_SUCCESS) {
+		pam_end(h, pr);
+		return map_pam(pr);
+	}
+	*ret = h;
+	return 0;
+}
+
+int
+cpam_login(const char *service, const char *user, const char *password,
+    const char *tty, struct cpam **ret, char *msg, size_t msglen)
+{
+	struct conv_data	 d = { user, password, msg, msglen };
+	struct cpam		*s;
+	pam_handle_t		*h = NULL;
+	int			 r, pr;
+
+	if (msg && msglen)
+		msg[0] = '\0';
+	if ((r = auth_account(service, user, tty, &d, &h)) < 0)
+		return r;
+	if ((pr = pam_setcred(h, PAM_ESTABLISH_CRED)) != PAM_SUCCESS ||
+	    (pr = pam_open_session(h, 0)) != PAM_SUCCESS) {
+		pam_end(h, pr);
+		return map_pam(pr) == 0 ? -BW_E_UNAVAILABLE : map_pam(pr);
+	}
+	/* the conversation's data lives on this stack: later calls (the
+	 * session's close) get one that answers nothing */
+	pam_set_item(h, PAM_CONV, &idle_conv);
+	if (!(s = calloc(1, sizeof(*s)))) {
+		pam_close_session(h, 0);
+		pam_end(h, PAM_SUCCESS);
+		return -ENOMEM;
+	}
+	s->h = h;
+	snprintf(s->service, sizeof(s->service), "%s", service);
+	snprintf(s->user, sizeof(s->user), "%s", user);
+	snprintf(s->tty, sizeof(s->tty), "%s", tty);
+	*ret = s;
+	return 0;
+}
+
+int
+cpam_reauth(const struct cpam *s, const char *password, char *msg,
+    size_t msglen)
+{
+	struct conv_data	 d = { s->user, password, msg, msglen };
+	pam_handle_t		*h = NULL;
+	int			 r;
+
+	if (msg && msglen)
+		msg[0] = '\0';
+	if ((r = auth_account(s->service, s->user, s->tty, &d, &h)) < 0)
+		return r;
+	pam_end(h, PAM_SUCCESS);
+	return 0;
+}
+
+void
+cpam_logout(struct cpam *s)
+{
+	int pr;
+
+	if (!s)
+		return;
+	pr = pam_close_session(s->h, 0);
+	pam_setcred(s->h, PAM_DELETE_CRED);
+	pam_end(s->h, pr);
+	free(s);
+}
