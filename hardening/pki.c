@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -520,6 +521,32 @@ wipe_unlink_at(int dfd, const char *name, char **ret_err)
 	return 0;
 }
 
+/* Wipes and removes what an atomic write interrupted by a crash left
+ * in the PKI directory: its temporary file may hold a clear private key
+ * (a key written before a custodian held it, admin.key, auditor.key).
+ * Called under the directory's exclusive lock, which every writer
+ * here takes. */
+static int
+stale_temps_remove(int dfd, char **ret_err)
+{
+	DIR		*d;
+	struct dirent	*e;
+	int		 fd, r = 0;
+
+	if ((fd = dup(dfd)) < 0 || !(d = fdopendir(fd))) {
+		r = -errno;
+		if (fd >= 0)
+			close(fd);
+		return errf(r, ret_err, "listing the PKI directory: %s",
+		    strerror(-r));
+	}
+	while (r == 0 && (e = readdir(d)))
+		if (fileio_is_atomic_temp(e->d_name))
+			r = wipe_unlink_at(dfd, e->d_name, ret_err);
+	closedir(d);
+	return r;
+}
+
 /* Loads an existing BASE.crt/BASE.key pair, or reports it absent (1)
  * so the caller creates it. */
 static int
@@ -947,7 +974,8 @@ pki_init_dir(const char *pkidir, const struct pki_init_options *o,
 	if (fchmod(dfd, 0700) < 0)
 		return errf(-errno, ret_err, "%s: chmod: %s", pkidir,
 		    strerror(errno));
-	if ((r = pki_ca_ready(dfd, o, &ca, &ca_key, ret_err)) < 0)
+	if ((r = stale_temps_remove(dfd, ret_err)) < 0 ||
+	    (r = pki_ca_ready(dfd, o, &ca, &ca_key, ret_err)) < 0)
 		return r;
 	if ((r = drop_expired_server(dfd, ret_err)) < 0)
 		return r;

@@ -129,41 +129,58 @@ ll_add_path(int ruleset, const struct sandbox_path *sp, uint64_t handled,
 	return 0;
 }
 
+int
+sandbox_landlock_plan(int abi, bool required, struct sandbox_state *ret,
+    char **ret_err)
+{
+	ret->landlock_abi = abi;
+	ret->fs_restricted = abi >= LL_ABI_MIN;
+	ret->tcp_denied = abi >= 4;
+	ret->ipc_scoped = abi >= 6;
+	if (required && !ret->ipc_scoped)
+		return errf(-BW_E_UNAVAILABLE, ret_err, "landlock: this "
+		    "kernel's ABI %d cannot enforce %s%sthe signal and abstract "
+		    "socket scope (the file system rules need ABI %d, the TCP "
+		    "rules 4, the scope 6)", abi,
+		    ret->fs_restricted ? "" : "the file system rules, ",
+		    ret->tcp_denied ? "" : "the TCP rules, ", LL_ABI_MIN);
+	return 0;
+}
+
 static int
 landlock_apply(const struct sandbox_profile *p, struct sandbox_state *st,
     char **ret_err)
 {
 	struct ll_ruleset_attr	 attr = { 0 };
 	_cleanup_close_ int	 ruleset = -1;
-	int			 abi = sandbox_landlock_abi(), r;
+	int			 r;
 
-	st->landlock_abi = abi;
-	if (abi < LL_ABI_MIN) {
-		if (p->landlock_required)
-			return errf(-BW_E_UNAVAILABLE, ret_err, "landlock: "
-			    "ABI %d, at least %d is needed to deny truncation; "
-			    "profile %s requires it", abi, LL_ABI_MIN, p->name);
+	if ((r = sandbox_landlock_plan(sandbox_landlock_abi(),
+	    p->landlock_required, st, ret_err)) < 0)
+		return r;
+	if (!st->fs_restricted)
 		return 0;
-	}
-	attr.handled_access_fs = ll_fs_handled(abi);
+	attr.handled_access_fs = ll_fs_handled(st->landlock_abi);
 	/* No TCP bind or connect: a worker serves the sockets it was
 	 * given. No signal or abstract socket outside its own domain. */
-	if (abi >= 4)
+	if (st->tcp_denied)
 		attr.handled_access_net = LL_NET_BIND_TCP | LL_NET_CONNECT_TCP;
-	if (abi >= 6)
+	if (st->ipc_scoped)
 		attr.scoped = LL_SCOPE_ABSTRACT_UNIX | LL_SCOPE_SIGNAL;
 	if ((ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr,
-	    ll_attr_size(abi), 0)) < 0)
+	    ll_attr_size(st->landlock_abi), 0)) < 0)
 		return errf(-errno, ret_err, "landlock: create ruleset: %s",
 		    strerror(errno));
 	for (const struct sandbox_path *sp = p->paths; sp && sp->path; sp++)
 		if ((r = ll_add_path(ruleset, sp, attr.handled_access_fs,
 		    ret_err)) < 0)
 			return r;
-	if (syscall(SYS_landlock_restrict_self, ruleset, 0) < 0)
-		return errf(-errno, ret_err, "landlock: restrict: %s",
+	if (syscall(SYS_landlock_restrict_self, ruleset, 0) < 0) {
+		r = errf(-errno, ret_err, "landlock: restrict: %s",
 		    strerror(errno));
-	st->landlock_enforced = true;
+		st->fs_restricted = st->tcp_denied = st->ipc_scoped = false;
+		return r;
+	}
 	return 0;
 }
 

@@ -10,9 +10,12 @@
  *      ambient and the bounding set;
  *   4. no new privileges (PR_SET_NO_NEW_PRIVS): no set-uid program or
  *      file capability can give any back;
- *   5. Landlock: the file system reduced to the profile's paths, when
- *      the kernel has Landlock. A right the profile asks for that this
- *      kernel's ABI cannot enforce is an error, never skipped;
+ *   5. Landlock: the file system reduced to the profile's paths, TCP
+ *      bind and connect denied, signals and abstract sockets scoped to
+ *      the process's domain, each as far as the kernel's ABI can
+ *      enforce it. What it cannot is an error for a profile that
+ *      requires Landlock, and is recorded in struct sandbox_state
+ *      otherwise: never skipped unsaid;
  *   6. seccomp: the profile's system call allow-list, every other call
  *      kills the whole process (SCMP_ACT_KILL_PROCESS), so its parent
  *      sees SIGSYS and records it.
@@ -50,15 +53,22 @@ struct sandbox_profile {
 	/* Landlock: the only paths reachable, NULL-path-terminated; NULL
 	 * for no file system access at all. */
 	const struct sandbox_path	*paths;
-	/* Refuse to run without Landlock (a kernel without it, or one
-	 * where it is disabled) instead of reporting it. */
+	/* Refuse to run unless every Landlock layer above is enforced
+	 * (a kernel without Landlock, one where it is disabled, or one
+	 * whose ABI lacks a layer) instead of reporting the gap in
+	 * struct sandbox_state. */
 	bool				 landlock_required;
 };
 
-/* What sandbox_enter() achieved, for the compliance facts and logs. */
+/* What sandbox_enter() achieved, for the compliance facts and logs:
+ * each Landlock layer is false when this kernel's ABI cannot enforce it
+ * (and the profile did not require Landlock, or entering failed). */
 struct sandbox_state {
 	int	landlock_abi;		/* 0: none */
-	bool	landlock_enforced;
+	bool	fs_restricted;		/* ABI >= 3: the profile's paths only */
+	bool	tcp_denied;		/* ABI >= 4: no TCP bind or connect */
+	bool	ipc_scoped;		/* ABI >= 6: no signal or abstract socket
+					   outside the process's domain */
 	uid_t	uid;
 	gid_t	gid;
 };
@@ -73,6 +83,13 @@ int sandbox_enter(const struct sandbox_profile *p, struct sandbox_state *ret,
 /* The kernel's Landlock ABI version, 0 when it has none or it is
  * disabled. */
 int sandbox_landlock_abi(void);
+
+/* Which Landlock layers ABI can enforce, into *RET (landlock_abi and
+ * the three layer flags). With REQUIRED, a layer ABI lacks is an error
+ * (-BW_E_UNAVAILABLE, the layers missing named in *RET_ERR); without,
+ * the gap is only recorded. Pure: sandbox_enter() applies the plan. */
+int sandbox_landlock_plan(int abi, bool required, struct sandbox_state *ret,
+    char **ret_err);
 
 /* Describes a child's wait status in words for logs and audit records
  * ("killed by SIGSYS: a system call outside its seccomp allow-list",

@@ -138,6 +138,26 @@ pwrite_all(int fd, const void *buf, size_t len, off_t off)
 	return 0;
 }
 
+#define ATOMIC_TEMP_SUFFIX	".tmp."
+#define ATOMIC_TEMP_HEX		16
+
+bool
+fileio_is_atomic_temp(const char *name)
+{
+	size_t		 n = strlen(name), sl = strlen(ATOMIC_TEMP_SUFFIX);
+	const char	*hex;
+
+	if (n <= sl + ATOMIC_TEMP_HEX)
+		return false;
+	hex = name + n - ATOMIC_TEMP_HEX;
+	if (memcmp(hex - sl, ATOMIC_TEMP_SUFFIX, sl) != 0)
+		return false;
+	for (size_t i = 0; i < ATOMIC_TEMP_HEX; i++)
+		if (!strchr("0123456789abcdef", hex[i]) || !hex[i])
+			return false;
+	return true;
+}
+
 /* Creates PATH.tmp.<random> exclusively beside PATH, so two writers of
  * the same file (threads of one process included) never share, truncate
  * or follow each other's temporary file. Its name is left in TMP. */
@@ -151,8 +171,8 @@ temp_create_at(int dirfd, const char *path, mode_t mode, char *tmp,
 	for (int tries = 0; tries < 8; tries++) {
 		if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 			return -EIO;
-		if ((size_t)snprintf(tmp, len, "%s.tmp.%016" PRIx64, path, rnd) >=
-		    len)
+		if ((size_t)snprintf(tmp, len, "%s" ATOMIC_TEMP_SUFFIX "%0*" PRIx64,
+		    path, ATOMIC_TEMP_HEX, rnd) >= len)
 			return -ENAMETOOLONG;
 		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
 		    O_NOFOLLOW, mode);

@@ -2,6 +2,7 @@
 #ifndef BW_FILEIO_H
 #define BW_FILEIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -24,6 +25,10 @@ int read_file_at(int dirfd, const char *path, size_t max, char **ret_buf,
 /* Writes LEN bytes of BUF to PATH under DIRFD durably: a temporary file
  * is written, fsynced, renamed over PATH and the directory fsynced.
  * MODE applies to the new file. Returns 0 or -errno. */
+/* True when NAME is a temporary file write_file_atomic_at() makes
+ * (NAME.tmp. and 16 hex digits): one a crash left behind. */
+bool fileio_is_atomic_temp(const char *name);
+
 int write_file_atomic_at(int dirfd, const char *path, const void *buf,
     size_t len, mode_t mode);
 

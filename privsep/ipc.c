@@ -167,10 +167,16 @@ ipc_chan_pump(struct ipc_chan *chan, uint64_t now_s, ipc_handler handle,
 	ssize_t	n;
 	int	r;
 
+	/* One read a call: at most IPC_PUMP_READ bytes of frames are
+	 * handled before the caller's loop runs again (the descriptor stays
+	 * readable while the worker has sent more), so a worker streaming
+	 * frames cannot hold the parent. Only EINTR reads again. */
 	for (;;) {
-		if ((room = bw_buf_room(&chan->in, 65536)) < 0)
+		if ((room = bw_buf_room(&chan->in, IPC_PUMP_READ)) < 0)
 			return errf((int)room, ret_err, "reading a frame: %s",
 			    bw_strerror((int)room));
+		if ((size_t)room > IPC_PUMP_READ)
+			room = IPC_PUMP_READ;
 		n = read(chan->fd, chan->in.p + chan->in.len, (size_t)room);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -186,5 +192,6 @@ ipc_chan_pump(struct ipc_chan *chan, uint64_t now_s, ipc_handler handle,
 		if (n == 0)
 			return (r = ipc_decode_eof(chan->in.len, ret_err)) < 0 ?
 			    r : 1;
+		return 0;
 	}
 }

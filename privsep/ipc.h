@@ -110,11 +110,16 @@ int ipc_chan_init(struct ipc_chan *chan, int fd, const struct ipc_rule *table,
     size_t n);
 void ipc_chan_done(struct ipc_chan *chan);
 
-/* Reads what FD has, then decodes, admits and hands to HANDLE every
- * whole frame, in order. Returns 0 when it wants more, 1 at a clean end
- * of stream, or a negative error with *RET_ERR naming the refusal (or
- * the read error): the caller then ends the worker. Bytes after a
- * refused frame are never looked at. */
+/* Bytes one ipc_chan_pump() call reads at most. */
+#define IPC_PUMP_READ	((size_t)64 << 10)
+
+/* Reads once (at most IPC_PUMP_READ bytes) from FD, then decodes,
+ * admits and hands to HANDLE every whole frame held, in order: the work
+ * of one call is bounded, and the caller's event loop calls again while
+ * FD stays readable. Returns 0 when it wants more, 1 at a clean end of
+ * stream, or a negative error with *RET_ERR naming the refusal (or the
+ * read error): the caller then ends the worker. Bytes after a refused
+ * frame are never looked at. */
 int ipc_chan_pump(struct ipc_chan *chan, uint64_t now_s, ipc_handler handle,
     void *arg, char **ret_err);
 

@@ -1038,6 +1038,45 @@ test_ca_custody_wipes_clear_key(void **state)
 	EVP_PKEY_free(h.key);
 }
 
+/* A temporary file a crash left mid-write (it may hold a clear key) is
+ * wiped and removed when the directory is next opened; a file that only
+ * looks similar stays. */
+static void
+test_stale_temp_wiped(void **state)
+{
+	const char	*dir = *state;
+	char		*err = NULL, buf[64];
+	int		 fd;
+	ssize_t		 n;
+
+	assert_int_equal(pki_init_dir(dir, NULL, &err), 0);
+	fd = open(in(dir, "admin.key.tmp.0123456789abcdef"), O_WRONLY |
+	    O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "-----BEGIN PRIVATE KEY-----", 27), 27);
+	close(fd);
+	assert_int_equal(link(in(dir, "admin.key.tmp.0123456789abcdef"),
+	    in(dir, "kept-link")), 0);
+	fd = open(in(dir, "notes.tmp.xyz"), O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+
+	assert_int_equal(pki_init_dir(dir, NULL, &err), 0);
+	assert_null(err);
+	assert_int_equal(access(in(dir, "admin.key.tmp.0123456789abcdef"),
+	    F_OK), -1);
+	assert_int_equal(access(in(dir, "notes.tmp.xyz"), F_OK), 0);
+	fd = open(in(dir, "kept-link"), O_RDONLY);
+	assert_true(fd >= 0);
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	assert_int_equal(n, 27);
+	for (ssize_t i = 0; i < n; i++)
+		assert_int_equal(buf[i], 0);
+	unlink(in(dir, "kept-link"));
+	unlink(in(dir, "notes.tmp.xyz"));
+}
+
 int
 main(void)
 {
@@ -1066,6 +1105,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_renew_server, setup_dir,
 		    teardown_dir),
 		cmocka_unit_test_setup_teardown(test_ca_custody_wipes_clear_key,
+		    setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_stale_temp_wiped,
 		    setup_dir, teardown_dir),
 	};
 

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "hardening/sandbox.h"
+#include "lib/err.h"
 
 /* What the children below call once confined: raw I/O and exit, what
  * freeing libseccomp's filter context may use, and what the sanitizer
@@ -194,7 +195,7 @@ test_landlock_paths(void **state)
 	assert_true((fd = open(file, O_WRONLY | O_CREAT, 0644)) >= 0);
 	close(fd);
 	status = in_child(child_paths, dir, out, sizeof(out));
-	if (sandbox_landlock_abi() < 3) {
+	if (sandbox_landlock_abi() < 6) {
 		/* Required but not available: refused, with the reason. */
 		assert_int_equal(WEXITSTATUS(status), 3);
 		assert_non_null(strstr(out, "landlock"));
@@ -229,6 +230,40 @@ test_unknown_syscall_refused(void **state)
 	assert_non_null(strstr(out, "unknown system call no_such_call"));
 }
 
+/* What each Landlock ABI can enforce, and that a profile requiring
+ * Landlock is refused, naming the missing layers, where it cannot. */
+static void
+test_landlock_plan(void **state)
+{
+	struct sandbox_state	st;
+	char			*err = NULL;
+
+	(void)state;
+	assert_int_equal(sandbox_landlock_plan(0, false, &st, &err), 0);
+	assert_false(st.fs_restricted || st.tcp_denied || st.ipc_scoped);
+	assert_int_equal(sandbox_landlock_plan(2, false, &st, &err), 0);
+	assert_false(st.fs_restricted);
+	assert_int_equal(sandbox_landlock_plan(3, false, &st, &err), 0);
+	assert_true(st.fs_restricted && !st.tcp_denied && !st.ipc_scoped);
+	assert_int_equal(sandbox_landlock_plan(5, false, &st, &err), 0);
+	assert_true(st.fs_restricted && st.tcp_denied && !st.ipc_scoped);
+	assert_null(err);
+	for (int abi = 6; abi <= 9; abi++) {
+		assert_int_equal(sandbox_landlock_plan(abi, true, &st, &err), 0);
+		assert_true(st.fs_restricted && st.tcp_denied && st.ipc_scoped);
+		assert_int_equal(st.landlock_abi, abi);
+	}
+	assert_int_equal(sandbox_landlock_plan(4, true, &st, &err),
+	    -BW_E_UNAVAILABLE);
+	assert_non_null(strstr(err, "ABI 4 cannot enforce the signal"));
+	free(err);
+	err = NULL;
+	assert_int_equal(sandbox_landlock_plan(2, true, &st, &err),
+	    -BW_E_UNAVAILABLE);
+	assert_non_null(strstr(err, "the file system rules, the TCP rules, the signal"));
+	free(err);
+}
+
 int
 main(void)
 {
@@ -237,6 +272,7 @@ main(void)
 		cmocka_unit_test(test_violation_kills),
 		cmocka_unit_test(test_landlock_paths),
 		cmocka_unit_test(test_unknown_syscall_refused),
+		cmocka_unit_test(test_landlock_plan),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -503,6 +503,11 @@ test_write_atomic_concurrent(void **state)
 	closedir(d);
 	assert_int_equal(names, 2);
 	close(dfd);
+	assert_true(fileio_is_atomic_temp("out.tmp.0123456789abcdef"));
+	assert_false(fileio_is_atomic_temp("out.tmp.0123456789abcdeg"));
+	assert_false(fileio_is_atomic_temp("out.tmp.0123456789abcde"));
+	assert_false(fileio_is_atomic_temp(".tmp.0123456789abcdef"));
+	assert_false(fileio_is_atomic_temp("out.tmp.1"));
 	assert_int_equal(rmdir(dir), 0);
 }
 

@@ -27,7 +27,7 @@ enum { S_NEW, S_READY };
 
 static const struct ipc_rule table[] = {
 	{ T_HELLO, "hello", 4, 4, 1u << S_NEW, S_READY, 0 },
-	{ T_REQ, "request", 1, 1024, 1u << S_READY, -1, 0 },
+	{ T_REQ, "request", 1, 8192, 1u << S_READY, -1, 0 },
 	{ T_PING, "ping", 0, 0, 1u << S_NEW | 1u << S_READY, -1, 5 },
 };
 
@@ -287,6 +287,33 @@ test_malformed_refused(void **state)
 	pair_close(&good);
 }
 
+/* A worker streaming valid frames gets at most one read's worth
+ * handled a call: the parent's loop runs between calls. */
+static void
+test_pump_bounded(void **state)
+{
+	struct pair	 p;
+	static char	 body[6000];
+	char		*err = NULL;
+	unsigned	 calls = 0;
+
+	(void)state;
+	pair_open(&p);
+	memset(body, 'x', sizeof(body));
+	send_frame(&p, T_HELLO, 0, "v001", 4);
+	for (int i = 0; i < 24; i++)
+		send_frame(&p, T_REQ, (uint32_t)i, body, sizeof(body));
+	assert_int_equal(pump(&p, 1, &err), 0);
+	assert_true(p.seen.n >= 2);
+	assert_true(p.seen.n <= 1 + IPC_PUMP_READ / (IPC_HDR_LEN + sizeof(body)));
+	while (p.seen.n < 25 && calls++ < 10)
+		assert_int_equal(pump(&p, 1, &err), 0);
+	assert_int_equal(p.seen.n, 25);
+	assert_true(calls >= 2);
+	assert_null(err);
+	pair_close(&p);
+}
+
 static void
 test_frame_limits(void **state)
 {
@@ -321,6 +348,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid_stream),
 		cmocka_unit_test(test_malformed_refused),
+		cmocka_unit_test(test_pump_bounded),
 		cmocka_unit_test(test_frame_limits),
 	};
 
