@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -41,7 +42,7 @@
 
 #define ETCD_HDR	16		/* mod_rev and create_rev before a value */
 #define ETCD_PAGE	1000		/* log entries read per request */
-#define ETCD_RETRIES	8		/* commits retried after a conflict */
+#define ETCD_RETRIES	64		/* commits retried after a conflict */
 
 static struct etcd_store *
 etcd_of(struct store *st)
@@ -793,6 +794,18 @@ out:
 	return r;
 }
 
+/* Waits a little, more after each lost race, at random so two writers
+ * that keep colliding drift apart. */
+static void
+etcd_backoff(int tries)
+{
+	unsigned cap = 1000u << (tries < 5 ? tries : 5);	/* to 32 ms */
+	struct timespec ts = { 0, 0 };
+
+	ts.tv_nsec = (long)(random() % cap) * 1000L;
+	nanosleep(&ts, NULL);
+}
+
 static int
 etcd_batch(struct store *st, struct store_op *ops, size_t n, unsigned flags,
     store_before_commit_fn before_commit, void *ctx)
@@ -823,6 +836,7 @@ etcd_batch(struct store *st, struct store_op *ops, size_t n, unsigned flags,
 			r = -EAGAIN;
 			break;
 		}
+		etcd_backoff(tries);
 	}
 	pthread_mutex_unlock(&es->write_mu);
 	return r == 1 ? -EAGAIN : r;
@@ -881,7 +895,7 @@ etcd_compact(struct store *st, uint64_t rev)
 	pthread_mutex_lock(&es->write_mu);
 	while ((r = etcd_compact_once(es, rev, &erev)) == 1 &&
 	    ++tries < ETCD_RETRIES)
-		;
+		etcd_backoff(tries);
 	pthread_mutex_unlock(&es->write_mu);
 	if (r != 0 || !erev)
 		return r == 1 ? -EAGAIN : r;

@@ -30,10 +30,12 @@ extendedKeyUsage=serverAuth,clientAuth" || { fail "member certificate"; finish; 
 mkcert client "extendedKeyUsage=clientAuth" || { fail "client certificate"; finish; }
 
 # -- Three members on free loopback ports (client, peer).
+# Below the kernel's ephemeral range (32768-60999), so no outgoing
+# connection holds one; no socket of any state on it.
 port_free() {
-	! ss -Htln "sport = :$1" 2>/dev/null | grep -q .
+	! ss -Htan "sport = :$1" 2>/dev/null | grep -q .
 }
-base=$((20000 + RANDOM % 20000))
+base=$((10000 + RANDOM % 20000))
 ports=()
 while [ ${#ports[@]} -lt 6 ]; do
 	port_free $base && ports+=($base)
@@ -70,13 +72,21 @@ done
 
 healthy() {
 	etcdctl --endpoints "$endpoints" --cacert "$P/ca.crt" --cert "$P/client.crt" \
-		--key "$P/client.key" endpoint health >/dev/null 2>&1
+		--key "$P/client.key" --dial-timeout 2s --command-timeout 3s \
+		endpoint health >/dev/null 2>&1
 }
-if ! wait_for 60 healthy; then
-	tail -20 "$T/m0.log" >&2
-	fail "the 3-member etcd cluster did not become healthy"
-	finish
-fi
+# Up to 60 s of wall time; a member that exited stops the wait.
+deadline=$((SECONDS + 60))
+until healthy; do
+	dead=""
+	for p in $BW_PIDS; do kill -0 "$p" 2>/dev/null || dead=1; done
+	if [ -n "$dead" ] || [ $SECONDS -ge $deadline ]; then
+		for i in 0 1 2; do echo "== m$i"; tail -5 "$T/m$i.log"; done >&2
+		fail "the 3-member etcd cluster did not become healthy"
+		finish
+	fi
+	sleep 0.5
+done
 pass "3-member etcd cluster up on $endpoints (TLS, client certificates)"
 
 # The client port refuses a connection without a client certificate.
@@ -86,7 +96,7 @@ check "etcd refuses a client without a certificate" sh -c \
 start=$(date +%s)
 if BW_ETCD_ENDPOINTS="$endpoints" BW_ETCD_CA="$P/ca.crt" \
 	BW_ETCD_CERT="$P/client.crt" BW_ETCD_KEY="$P/client.key" \
-	CMOCKA_MESSAGE_OUTPUT=TAP "$SUITE" >"$T/suite.out" 2>&1; then
+	CMOCKA_MESSAGE_OUTPUT=TAP timeout 300 "$SUITE" >"$T/suite.out" 2>&1; then
 	pass "conformance suite on etcd ($(grep -c '^ok' "$T/suite.out") cases, $(($(date +%s) - start)) s)"
 else
 	cat "$T/suite.out" >&2
