@@ -296,26 +296,28 @@ etcd_meta(struct etcd_store *es, uint64_t *ret_rev, uint64_t *ret_rev_mod,
 
 /* ---- reads ---- */
 
+/* Reads the meta keys again and returns *SLOT, the highest value seen:
+ * the interface has no error here, so an unreachable cluster answers
+ * with the last value read. */
+static uint64_t
+etcd_meta_refresh(struct etcd_store *es, uint64_t *slot)
+{
+	uint64_t rev, mod, comp, cmod;
+
+	(void)etcd_meta(es, &rev, &mod, &comp, &cmod, NULL);
+	return __atomic_load_n(slot, __ATOMIC_RELAXED);
+}
+
 static uint64_t
 etcd_revision(struct store *st)
 {
-	struct etcd_store *es = etcd_of(st);
-	uint64_t rev, mod, comp, cmod;
-
-	/* The interface has no error here: an unreachable cluster
-	 * answers with the last revision seen. */
-	(void)etcd_meta(es, &rev, &mod, &comp, &cmod, NULL);
-	return __atomic_load_n(&es->rev_seen, __ATOMIC_RELAXED);
+	return etcd_meta_refresh(etcd_of(st), &etcd_of(st)->rev_seen);
 }
 
 static uint64_t
 etcd_compacted_revision(struct store *st)
 {
-	struct etcd_store *es = etcd_of(st);
-	uint64_t rev, mod, comp, cmod;
-
-	(void)etcd_meta(es, &rev, &mod, &comp, &cmod, NULL);
-	return __atomic_load_n(&es->compacted_seen, __ATOMIC_RELAXED);
+	return etcd_meta_refresh(etcd_of(st), &etcd_of(st)->compacted_seen);
 }
 
 /* A store_kv from one etcd kv of PREFIX d/. */
@@ -323,7 +325,7 @@ static int
 etcd_kv_decode(struct etcd_store *es, const json_t *kv, struct store_kv **ret)
 {
 	size_t	 plen = strlen(es->prefix) + 2, klen = 0, vlen = 0;
-	unsigned char *k = NULL, *v = NULL;
+	_cleanup_free_ unsigned char *k = NULL, *v = NULL;
 	struct store_kv *o = NULL;
 	int	 r;
 
@@ -346,13 +348,10 @@ etcd_kv_decode(struct etcd_store *es, const json_t *kv, struct store_kv **ret)
 		o->mod_rev = o->mod_rev << 8 | v[i];
 		o->create_rev = o->create_rev << 8 | v[8 + i];
 	}
-	*ret = o;
-	o = NULL;
-	r = 0;
+	*ret = TAKE_PTR(o);
+	return 0;
 out:
 	store_kv_free(o);
-	free(k);
-	free(v);
 	return r;
 }
 
@@ -1070,22 +1069,12 @@ etcd_close(struct store *st)
 	free(es);
 }
 
+/* No capacity figures: etcd's space is its quota
+ * (--quota-backend-bytes), watched by etcd's own alarms. */
 static const struct store_backend etcd_backend = {
 	.name = "etcd",
-	.close = etcd_close,
-	.revision = etcd_revision,
-	.compacted_revision = etcd_compacted_revision,
-	.get = etcd_get,
-	.list = etcd_list,
-	.batch = etcd_batch,
-	.changes = etcd_changes,
-	.compact = etcd_compact,
-	.capacity = NULL,	/* etcd's quota is the cluster's (docs/ha.md) */
-	.maintain = etcd_maintain,
-	.outbox_put = etcd_outbox_put,
-	.outbox_remove = etcd_outbox_remove,
-	.outbox_trim = etcd_outbox_trim,
-	.outbox_list = etcd_outbox_list,
+	STORE_BACKEND_OPS(etcd),
+	.capacity = NULL,
 };
 
 /* Parses "HOST:PORT,...": every endpoint non-empty. */

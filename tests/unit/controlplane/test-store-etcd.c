@@ -94,6 +94,15 @@ ob_hook(void *ctx, const struct store_op *ops, size_t n)
 	return 0;
 }
 
+/* Runs OP (made fresh again) in a batch with ob_hook and H. */
+static int
+ob_batch(struct store_op *op, struct ob_hook *h)
+{
+	op->result = 0;
+	op->rev = 0;
+	return store_batch(h->st, op, 1, 0, ob_hook, h);
+}
+
 static void
 test_outbox(void **state)
 {
@@ -107,13 +116,11 @@ test_outbox(void **state)
 	/* Outside a hook the outbox is not writable. */
 	assert_int_equal(store_outbox_put(st, 9, "x", 1), -BW_E_INVALID);
 	assert_int_equal(store_outbox_remove(st, 9), -BW_E_INVALID);
-	assert_int_equal(store_batch(st, &op, 1, 0, ob_hook, &h), 0);
+	assert_int_equal(ob_batch(&op, &h), 0);
 	assert_int_equal(op.rev, 1);
 	/* A batch whose op fails still commits its outbox entry. */
 	h.id = 2;
-	op.result = 0;
-	op.rev = 0;
-	assert_int_equal(store_batch(st, &op, 1, 0, ob_hook, &h), 0);
+	assert_int_equal(ob_batch(&op, &h), 0);
 	assert_int_equal(op.result, -BW_E_EXISTS);
 	assert_int_equal(store_revision(st), 1);
 	assert_int_equal(store_outbox_list(st, 10, &e, &n), 0);
@@ -124,14 +131,11 @@ test_outbox(void **state)
 	assert_memory_equal(e[1].value, "rec", 3);
 	store_outbox_entries_free(e, n);
 	/* A used id is refused, which refuses the batch. */
-	op.result = 0;
-	assert_int_equal(store_batch(st, &op, 1, 0, ob_hook, &h),
-	    -BW_E_EXISTS);
+	assert_int_equal(ob_batch(&op, &h), -BW_E_EXISTS);
 	/* Removed in a batch, up to an id; trimmed outside one. */
 	h.id = 3;
 	h.remove_upto = 1;
-	op.result = 0;
-	assert_int_equal(store_batch(st, &op, 1, 0, ob_hook, &h), 0);
+	assert_int_equal(ob_batch(&op, &h), 0);
 	assert_int_equal(store_outbox_list(st, 1, &e, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(e[0].id, 2);
