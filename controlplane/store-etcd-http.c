@@ -110,6 +110,8 @@ etcd_status_error(int http, const char *body, char **ret_err)
 	else if (strstr(msg, "too many operations") ||
 	    strstr(msg, "too large"))
 		r = -BW_E_TOOLARGE;
+	else if (code == 8 || strstr(msg, "space exceeded"))
+		r = -BW_E_NOSPACE;	/* past --quota-backend-bytes */
 	else if (code == 3)
 		r = -BW_E_INVALID;
 	r = errf(r, ret_err, "etcd: HTTP %d, gRPC code %lld: %s", http, code,
