@@ -756,14 +756,14 @@ etcd_batch_once(struct etcd_store *es, struct store_op *ops, size_t n,
 		goto out;
 	}
 	if (before_commit) {
-		if (!(es->hook_ops = json_array())) {
+		if (!(hook_ops = json_array())) {
 			r = -ENOMEM;
 			goto out;
 		}
 		es->hook_thread = pthread_self();
+		__atomic_store_n(&es->hook_ops, hook_ops, __ATOMIC_RELEASE);
 		r = before_commit(ctx, ops, n);
-		hook_ops = es->hook_ops;
-		es->hook_ops = NULL;
+		__atomic_store_n(&es->hook_ops, NULL, __ATOMIC_RELEASE);
 		if (r < 0)
 			goto out;
 	}
@@ -931,7 +931,9 @@ etcd_maintain(struct store *st)
 static int
 etcd_in_hook(struct etcd_store *es)
 {
-	return es->hook_ops && pthread_equal(es->hook_thread, pthread_self());
+	/* Other threads may ask while the committer's hook runs. */
+	return __atomic_load_n(&es->hook_ops, __ATOMIC_ACQUIRE) &&
+	    pthread_equal(es->hook_thread, pthread_self());
 }
 
 static int

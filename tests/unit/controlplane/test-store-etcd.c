@@ -242,6 +242,19 @@ test_failover_and_spec(void **state)
 	assert_int_equal(put(st, "/f", "v"), 1);
 	store_close(st);
 	st = NULL;
+	/* The spec picks LMDB too. */
+	{
+		char	 dir[] = "/tmp/bw-store-spec.XXXXXX", spec[64];
+
+		assert_non_null(mkdtemp(dir));
+		snprintf(spec, sizeof(spec), "lmdb:%s/s", dir);
+		assert_int_equal(store_open_spec(spec, NULL, &st, NULL), 0);
+		assert_string_equal(store_backend_name(st), "lmdb");
+		store_close(st);
+		st = NULL;
+		snprintf(spec, sizeof(spec), "rm -rf '%s'", dir);
+		assert_int_equal(system(spec), 0);
+	}
 	assert_int_equal(store_open_spec("etcd://127.0.0.1:1/p?ca=a&cert=b",
 	    NULL, &st, &err), -BW_E_INVALID);
 	assert_non_null(strstr(err, "client certificate"));
