@@ -737,6 +737,25 @@ etcd_batch_txn(struct etcd_store *es, const struct store_op *ops, size_t n,
 	return 0;
 }
 
+/* Runs the batch's hook with an outbox op list the store_outbox_*()
+ * calls from it fill, returned in *RET_OPS (also on failure). */
+static int
+etcd_hook(struct etcd_store *es, store_before_commit_fn fn, void *ctx,
+    const struct store_op *ops, size_t n, json_t **ret_ops)
+{
+	json_t	*o = json_array();
+	int	 r;
+
+	if (!o)
+		return -ENOMEM;
+	es->hook_thread = pthread_self();
+	__atomic_store_n(&es->hook_ops, o, __ATOMIC_RELEASE);
+	r = fn(ctx, ops, n);
+	__atomic_store_n(&es->hook_ops, NULL, __ATOMIC_RELEASE);
+	*ret_ops = o;
+	return r;
+}
+
 /* One attempt: read, decide, hook, commit. Returns 1 when another
  * writer changed what was read (nothing applied), 0 or < 0. */
 static int
@@ -755,18 +774,9 @@ etcd_batch_once(struct etcd_store *es, struct store_op *ops, size_t n,
 		r = -BW_E_CONFLICT;
 		goto out;
 	}
-	if (before_commit) {
-		if (!(hook_ops = json_array())) {
-			r = -ENOMEM;
-			goto out;
-		}
-		es->hook_thread = pthread_self();
-		__atomic_store_n(&es->hook_ops, hook_ops, __ATOMIC_RELEASE);
-		r = before_commit(ctx, ops, n);
-		__atomic_store_n(&es->hook_ops, NULL, __ATOMIC_RELEASE);
-		if (r < 0)
-			goto out;
-	}
+	if (before_commit && (r = etcd_hook(es, before_commit, ctx, ops, n,
+	    &hook_ops)) < 0)
+		goto out;
 	r = 0;
 	/* Nothing applied and no outbox change: nothing to commit. */
 	if (rev == b.start && json_array_size(hook_ops) == 0)
@@ -985,24 +995,6 @@ etcd_outbox_remove(struct store *st, uint64_t upto)
 }
 
 static int
-etcd_outbox_trim(struct store *st, uint64_t upto)
-{
-	struct etcd_store *es = etcd_of(st);
-	json_t	*ops = json_array(), *ans = NULL;
-	int	 r;
-
-	if ((r = etcd_outbox_delete_op(es, ops, upto)) < 0) {
-		json_decref(ops);
-		return r;
-	}
-	pthread_mutex_lock(&es->write_mu);
-	r = etcd_txn(es, NULL, ops, &ans, NULL, NULL);
-	pthread_mutex_unlock(&es->write_mu);
-	json_decref(ans);
-	return r;
-}
-
-static int
 etcd_outbox_list(struct store *st, size_t max, struct store_outbox_entry **ret,
     size_t *ret_n)
 {
@@ -1046,6 +1038,24 @@ out:
 	free(k);
 	if (e)
 		store_outbox_entries_free(e, n + 1);
+	json_decref(ans);
+	return r;
+}
+
+static int
+etcd_outbox_trim(struct store *st, uint64_t upto)
+{
+	struct etcd_store *es = etcd_of(st);
+	json_t	*ops = json_array(), *ans = NULL;
+	int	 r;
+
+	if ((r = etcd_outbox_delete_op(es, ops, upto)) < 0) {
+		json_decref(ops);
+		return r;
+	}
+	pthread_mutex_lock(&es->write_mu);
+	r = etcd_txn(es, NULL, ops, &ans, NULL, NULL);
+	pthread_mutex_unlock(&es->write_mu);
 	json_decref(ans);
 	return r;
 }
