@@ -270,7 +270,51 @@ test_failover_and_spec(void **state)
 	free(err);
 }
 
+/* store_changes() over more entries than one page of the log, with a
+ * prefix that matches every other entry and a MAX inside a page. */
+static void
+test_changes_pages(void **state)
+{
+	enum { N = 2500, B = 500 };
+	struct store *st = open_prefix("pages", "");
+	static struct store_op ops[B];
+	static char keys[B][32];
+	struct store_event *ev = NULL;
+	size_t	 n = 0, i, done;
+
+	for (done = 0; done < N; done += B) {
+		for (i = 0; i < B; i++) {
+			snprintf(keys[i], sizeof(keys[i]), "/%c/%zu",
+			    (done + i) % 2 ? 'b' : 'a', done + i);
+			ops[i] = (struct store_op){ .type = STORE_OP_PUT,
+			    .key = keys[i], .value = "v", .value_len = 1 };
+		}
+		assert_int_equal(store_batch(st, ops, B, 0, NULL, NULL), 0);
+	}
+	assert_int_equal(store_changes(st, "", 0, 100000, &ev, &n), 0);
+	assert_int_equal(n, N);
+	for (i = 0; i < n; i++)
+		assert_int_equal(ev[i].rev, i + 1);
+	store_events_free(ev, n);
+	assert_int_equal(store_changes(st, "/b/", 0, 100000, &ev, &n), 0);
+	assert_int_equal(n, N / 2);
+	for (i = 0; i < n; i++)
+		assert_int_equal(ev[i].rev, 2 * i + 2);
+	store_events_free(ev, n);
+	/* MAX ends inside the second page; resuming gives the next. */
+	assert_int_equal(store_changes(st, "/a/", 0, 700, &ev, &n), 0);
+	assert_int_equal(n, 700);
+	assert_int_equal(ev[699].rev, 1399);
+	store_events_free(ev, n);
+	assert_int_equal(store_changes(st, "/a/", 1399, 1, &ev, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(ev[0].rev, 1401);
+	store_events_free(ev, n);
+	store_close(st);
+}
+
 static const struct CMUnitTest etcd_tests[] = {
+	cmocka_unit_test(test_changes_pages),
 	cmocka_unit_test(test_outbox),
 	cmocka_unit_test(test_second_writer),
 	cmocka_unit_test(test_two_handles_gapless),
