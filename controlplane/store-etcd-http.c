@@ -1,7 +1,8 @@
 /* The etcd backend's transport: blocking HTTPS POSTs of JSON documents to
- * etcd's v3 gateway with libcurl, a client certificate and the
- * cluster's CA, over a small pool of kept-alive handles so concurrent
- * readers do not queue behind the committer. */
+ * etcd's v3 gateway with libcurl, a client certificate, the cluster's CA
+ * and the appliance's TLS policy (hardening/crypto), over a small pool
+ * of kept-alive handles so concurrent readers do not queue behind the
+ * committer. */
 #include "config.h"
 
 #include <errno.h>
@@ -11,8 +12,10 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/ssl.h>
 
 #include "controlplane/store-etcd-internal.h"
+#include "hardening/crypto-policy.h"
 #include "lib/err.h"
 #include "lib/json.h"
 
@@ -45,6 +48,22 @@ etcd_body_write(char *p, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+/* libcurl's OpenSSL context gets the versions, suites, groups and
+ * signature algorithms every TLS link of the appliance uses. */
+static CURLcode
+etcd_ssl_policy(CURL *h, void *sslctx, void *arg)
+{
+	SSL_CTX	*ctx = sslctx;
+
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_set_cipher_list(ctx, crypto_tls_cipher_list()) != 1 ||
+	    SSL_CTX_set_ciphersuites(ctx, crypto_tls_ciphersuites()) != 1 ||
+	    SSL_CTX_set1_groups_list(ctx, crypto_tls_groups()) != 1 ||
+	    SSL_CTX_set1_sigalgs_list(ctx, crypto_tls_sigalgs()) != 1)
+		return CURLE_SSL_CIPHER;
+	return CURLE_OK;
+}
+
 static CURL *
 etcd_handle_get(struct etcd_store *es)
 {
@@ -61,6 +80,8 @@ etcd_handle_get(struct etcd_store *es)
 	    curl_easy_setopt(h, CURLOPT_SSLKEY, es->key) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_SSLVERSION,
 	    (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, etcd_ssl_policy) !=
+	    CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_TIMEOUT, ETCD_TIMEOUT_S) != CURLE_OK ||
