@@ -52,6 +52,20 @@ struct store_backend {
 			    struct store_outbox_entry **ret, size_t *ret_n);
 };
 
+/* The members every backend names alike, PFX_close, PFX_get and so on
+ * (all but name and capacity), for its table's initialiser. */
+#define STORE_BACKEND_OPS(pfx)						\
+	.close = pfx##_close,						\
+	.revision = pfx##_revision,					\
+	.compacted_revision = pfx##_compacted_revision,			\
+	.get = pfx##_get, .list = pfx##_list,				\
+	.batch = pfx##_batch, .changes = pfx##_changes,			\
+	.compact = pfx##_compact, .maintain = pfx##_maintain,		\
+	.outbox_put = pfx##_outbox_put,					\
+	.outbox_remove = pfx##_outbox_remove,				\
+	.outbox_trim = pfx##_outbox_trim,				\
+	.outbox_list = pfx##_outbox_list
+
 /* Every backend's handle starts with this, so store.c can dispatch. */
 struct store {
 	const struct store_backend *backend;

@@ -1425,20 +1425,8 @@ lmdb_close(struct store *st)
 
 static const struct store_backend lmdb_backend = {
 	.name = "lmdb",
-	.close = lmdb_close,
-	.revision = lmdb_revision,
-	.compacted_revision = lmdb_compacted_revision,
-	.get = lmdb_get,
-	.list = lmdb_list,
-	.batch = lmdb_batch,
-	.changes = lmdb_changes,
-	.compact = lmdb_compact,
+	STORE_BACKEND_OPS(lmdb),
 	.capacity = lmdb_capacity,
-	.maintain = lmdb_maintain,
-	.outbox_put = lmdb_outbox_put,
-	.outbox_remove = lmdb_outbox_remove,
-	.outbox_trim = lmdb_outbox_trim,
-	.outbox_list = lmdb_outbox_list,
 };
 
 long

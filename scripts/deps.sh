@@ -3,8 +3,8 @@
 BW_BUILD_PKGS="build-essential autoconf automake libtool autoconf-archive pkg-config
  clang libclang-rt-14-dev
  libssl-dev libevent-dev libjansson-dev liblmdb-dev libtss2-dev libseccomp-dev
- libaudit-dev libpam0g-dev libncurses-dev libcmocka-dev"
-BW_RUN_PKGS="openssl swtpm swtpm-tools tpm2-tools tpm2-openssl lmdb-utils curl ca-certificates
+ libaudit-dev libpam0g-dev libncurses-dev libcmocka-dev libcurl4-openssl-dev"
+BW_RUN_PKGS="openssl swtpm swtpm-tools tpm2-tools tpm2-openssl lmdb-utils curl libcurl4 ca-certificates
  crun qemu-system-x86 containernetworking-plugins etcd-server etcd-client
  libpam-wrapper libnss-wrapper busybox-static iproute2 nftables tmux jq procps
  linux-image-amd64 qemu-utils cpio python3 systemd prometheus"

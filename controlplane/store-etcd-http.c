@@ -1,0 +1,228 @@
+/* The etcd backend's transport: blocking HTTPS POSTs of JSON documents to
+ * etcd's v3 gateway with libcurl, a client certificate, the cluster's CA
+ * and the appliance's TLS policy (hardening/crypto), over a small pool
+ * of kept-alive handles so concurrent readers do not queue behind the
+ * committer. */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/ssl.h>
+
+#include "controlplane/store-etcd-internal.h"
+#include "hardening/crypto-policy.h"
+#include "lib/err.h"
+#include "lib/json.h"
+
+#define ETCD_RESPONSE_MAX	((size_t)256 << 20)
+#define ETCD_TIMEOUT_S		30L
+
+struct etcd_body {
+	char	*buf;
+	size_t	 len;
+	int	 too_large;
+};
+
+static size_t
+etcd_body_write(char *p, size_t size, size_t nmemb, void *userdata)
+{
+	struct etcd_body *b = userdata;
+	size_t	 n = size * nmemb;
+	char	*nb;
+
+	if (b->len + n + 1 > ETCD_RESPONSE_MAX) {
+		b->too_large = 1;
+		return 0;
+	}
+	if (!(nb = realloc(b->buf, b->len + n + 1)))
+		return 0;
+	b->buf = nb;
+	memcpy(b->buf + b->len, p, n);
+	b->len += n;
+	b->buf[b->len] = 0;
+	return n;
+}
+
+/* libcurl's OpenSSL context gets the versions, suites, groups and
+ * signature algorithms every TLS link of the appliance uses. */
+static CURLcode
+etcd_ssl_policy(CURL *h, void *sslctx, void *arg)
+{
+	SSL_CTX	*ctx = sslctx;
+
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_set_cipher_list(ctx, crypto_tls_cipher_list()) != 1 ||
+	    SSL_CTX_set_ciphersuites(ctx, crypto_tls_ciphersuites()) != 1 ||
+	    SSL_CTX_set1_groups_list(ctx, crypto_tls_groups()) != 1 ||
+	    SSL_CTX_set1_sigalgs_list(ctx, crypto_tls_sigalgs()) != 1)
+		return CURLE_SSL_CIPHER;
+	return CURLE_OK;
+}
+
+static CURL *
+etcd_handle_get(struct etcd_store *es)
+{
+	CURL	*h = NULL;
+
+	pthread_mutex_lock(&es->pool_mu);
+	if (es->pool_n > 0)
+		h = es->pool[--es->pool_n];
+	pthread_mutex_unlock(&es->pool_mu);
+	if (h || !(h = curl_easy_init()))
+		return h;
+	if (curl_easy_setopt(h, CURLOPT_CAINFO, es->ca) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_SSLCERT, es->cert) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_SSLKEY, es->key) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_SSLVERSION,
+	    (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, etcd_ssl_policy) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_TIMEOUT, ETCD_TIMEOUT_S) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 5L) != CURLE_OK) {
+		curl_easy_cleanup(h);
+		return NULL;
+	}
+	return h;
+}
+
+static void
+etcd_handle_put(struct etcd_store *es, CURL *h)
+{
+	pthread_mutex_lock(&es->pool_mu);
+	if (es->pool_n < ETCD_POOL_MAX) {
+		es->pool[es->pool_n++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&es->pool_mu);
+	if (h)
+		curl_easy_cleanup(h);
+}
+
+void
+etcd_http_close(struct etcd_store *es)
+{
+	while (es->pool_n > 0)
+		curl_easy_cleanup(es->pool[--es->pool_n]);
+}
+
+/* Maps a gateway error document ({"error","code","message"}: a gRPC
+ * status) to a store error. */
+static int
+etcd_status_error(int http, const char *body, char **ret_err)
+{
+	json_t	*doc = json_loads(body ? body : "", 0, NULL);
+	const char *msg = doc ? json_string_value(json_object_get(doc,
+	    "message")) : NULL;
+	long long code = doc ? json_integer_value(json_object_get(doc,
+	    "code")) : 0;
+	int	 r = -BW_E_UNAVAILABLE;
+
+	if (!msg)
+		msg = "no error message";
+	if (code == 11 || strstr(msg, "compacted"))
+		r = -BW_E_COMPACTED;	/* OutOfRange: revision compacted */
+	else if (strstr(msg, "too many operations") ||
+	    strstr(msg, "too large"))
+		r = -BW_E_TOOLARGE;
+	else if (code == 8 || strstr(msg, "space exceeded"))
+		r = -BW_E_NOSPACE;	/* past --quota-backend-bytes */
+	else if (code == 3)
+		r = -BW_E_INVALID;
+	r = errf(r, ret_err, "etcd: HTTP %d, gRPC code %lld: %s", http, code,
+	    msg);
+	json_decref(doc);
+	return r;
+}
+
+static int
+etcd_post_one(struct etcd_store *es, CURL *h, const char *endpoint,
+    const char *path, const char *body, json_t **ret, char **ret_err)
+{
+	struct etcd_body b = { 0 };
+	struct curl_slist *hdr = NULL;
+	char	 url[512];
+	long	 http = 0;
+	CURLcode cc;
+	int	 r;
+
+	snprintf(url, sizeof(url), "https://%s%s", endpoint, path);
+	hdr = curl_slist_append(NULL, "Content-Type: application/json");
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+	    (curl_off_t)strlen(body));
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, etcd_body_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+	cc = curl_easy_perform(h);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(hdr);
+	if (cc != CURLE_OK) {
+		r = errf(b.too_large ? -BW_E_TOOLARGE : -BW_E_UNAVAILABLE,
+		    ret_err, "etcd %s: %s", endpoint, curl_easy_strerror(cc));
+		goto out;
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &http);
+	if (http != 200) {
+		r = etcd_status_error((int)http, b.buf, ret_err);
+		goto out;
+	}
+	if (json_parse_bounded(b.buf ? b.buf : "", b.len, 64, ret, NULL) < 0) {
+		r = errf(-BW_E_CORRUPT, ret_err, "etcd %s: response is not "
+		    "JSON", endpoint);
+		goto out;
+	}
+	r = 0;
+out:
+	free(b.buf);
+	return r;
+}
+
+int
+etcd_post(struct etcd_store *es, const char *path, json_t *req, json_t **ret,
+    char **ret_err)
+{
+	char	*body = json_dumps(req, JSON_COMPACT);
+	CURL	*h;
+	size_t	 i, first;
+	int	 r = -ENOMEM;
+
+	*ret = NULL;
+	if (!body)
+		return errf(-ENOMEM, ret_err, "etcd: out of memory");
+	if (!(h = etcd_handle_get(es))) {
+		free(body);
+		return errf(-ENOMEM, ret_err, "etcd: cannot make a handle");
+	}
+	/* Start at the endpoint that answered last; move on only when one
+	 * cannot be reached (its answers, errors too, are the cluster's). */
+	first = __atomic_load_n(&es->cur, __ATOMIC_RELAXED);
+	for (i = 0; i < es->n_endpoints; i++) {
+		size_t	 e = (first + i) % es->n_endpoints;
+		char	*err = NULL;
+
+		r = etcd_post_one(es, h, es->endpoints[e], path, body, ret,
+		    &err);
+		if (r != -BW_E_UNAVAILABLE || i + 1 == es->n_endpoints ||
+		    strstr(err ? err : "", "gRPC code")) {
+			if (r == 0)
+				__atomic_store_n(&es->cur, e, __ATOMIC_RELAXED);
+			if (r < 0 && ret_err)
+				*ret_err = err;
+			else
+				free(err);
+			break;
+		}
+		free(err);
+	}
+	etcd_handle_put(es, h);
+	free(body);
+	return r;
+}

@@ -1,0 +1,44 @@
+/* Shared by controlplane/store-etcd*.c only: the etcd store's handle and
+ * its HTTPS transport. */
+#ifndef BW_CONTROLPLANE_STORE_ETCD_INTERNAL_H
+#define BW_CONTROLPLANE_STORE_ETCD_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "controlplane/store-backend.h"
+
+#define ETCD_POOL_MAX	16
+
+struct etcd_store {
+	struct store	 base;
+	char		*prefix;	/* every key of the store starts with it */
+	char		**endpoints;	/* "host:port" */
+	size_t		 n_endpoints;
+	size_t		 cur;		/* endpoint that answered last */
+	char		*ca, *cert, *key;
+	pthread_mutex_t	 pool_mu;
+	void		*pool[ETCD_POOL_MAX];	/* idle CURL handles */
+	size_t		 pool_n;
+	/* One batch, compaction or trim at a time from this handle;
+	 * writers elsewhere are caught by the commit's compares. */
+	pthread_mutex_t	 write_mu;
+	uint64_t	 rev_seen;	/* highest store revision read */
+	uint64_t	 compacted_seen;
+	/* While a batch's before_commit hook runs: its thread and the
+	 * outbox operations it adds to the batch's transaction. */
+	pthread_t	 hook_thread;
+	json_t		*hook_ops;	/* NULL outside a hook */
+};
+
+/* POSTs REQ (borrowed) to PATH ("/v3/kv/txn", ...) and returns the
+ * parsed answer in *RET. Errors: -BW_E_UNAVAILABLE (no member reached
+ * or an etcd error), -BW_E_COMPACTED, -BW_E_TOOLARGE, with a message. */
+int etcd_post(struct etcd_store *es, const char *path, json_t *req,
+    json_t **ret, char **ret_err);
+void etcd_http_close(struct etcd_store *es);
+
+#endif
