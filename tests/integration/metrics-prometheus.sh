@@ -17,25 +17,13 @@ start_bulwarkd "$T/d" || exit 1
 T_STARTED=$(date +%s)
 B="$BW/bulwark --config $CONF"
 
-# The scraper's credential. A bulwarkd without the metrics role (before
-# issue 21's server side) is scraped as the security auditor, and only
-# the series it already served are checked: CONTRACT=0 below.
-if $B principal create prom -t system --role metrics --out "$T/prom" >"$T/prom.out" 2>&1; then
-	CONTRACT=1
-	pass "metrics principal created"
-	code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$T/prom/ca.crt" \
-		--cert "$T/prom/prom.crt" --key "$T/prom/prom.key" "$URL/v1/tenants")
-	check "the metrics role reads no resource (GET /v1/tenants: $code)" [ "$code" = 403 ]
-else
-	CONTRACT=0
-	check "without the metrics role, the grant is what is refused" \
-		grep -q "may not grant metrics" "$T/prom.out"
-	echo "note: this bulwarkd has no metrics role: scraping as the security auditor, issue-21 series not checked" >&2
-	mkdir -p "$T/prom"
-	cp "$PKI/ca.crt" "$T/prom/ca.crt"
-	cp "$PKI/auditor.crt" "$T/prom/prom.crt"
-	cp "$PKI/auditor.key" "$T/prom/prom.key"
-fi
+# The scraper's credential: the metrics role, which reads /metrics only.
+$B principal create prom -t system --role metrics --out "$T/prom" >"$T/prom.out" 2>&1 ||
+	fail "metrics principal created: $(cat "$T/prom.out")"
+pass "metrics principal created"
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$T/prom/ca.crt" \
+	--cert "$T/prom/prom.crt" --key "$T/prom/prom.key" "$URL/v1/tenants")
+check "the metrics role reads no resource (GET /v1/tenants: $code)" [ "$code" = 403 ]
 
 # A config made from the shipped example: this bulwarkd, every second,
 # the shipped rules.
@@ -117,11 +105,7 @@ enrol_nodes 60 n1 || fail "n1 enrolled and Trusted"
 # the series before the writes, from a scrape after all of the above
 rev=$(revision)
 wait_for 30 scraped_rev "$rev" || fail "no scrape at revision $rev"
-if [ $CONTRACT = 1 ]; then
-	W='sum(bulwark_http_request_duration_seconds_count{job="bulwarkd",route="write"})'
-else
-	W='bulwark_http_responses_total{job="bulwarkd",class="2xx"}'
-fi
+W='sum(bulwark_http_request_duration_seconds_count{job="bulwarkd",route="write"})'
 w0=$(q "$W")
 m0=$(q 'bulwark_mutations_total{job="bulwarkd"}')
 b0=$(q 'sum(bulwark_commit_batch_mutations_sum{job="bulwarkd"})')
@@ -142,100 +126,97 @@ check "a compliance scan ran" jq -e '.results | length > 0' "$T/scan.json"
 rev=$(revision)
 wait_for 30 scraped_rev "$rev" || fail "no scrape at revision $rev"
 
-# Series bulwarkd served before issue 21.
 expect 30 "$W" '>=' "$((${w0%.*} + 100))"
 expect 30 'bulwark_mutations_total{job="bulwarkd"}' '>=' "$((${m0%.*} + 100))"
 expect 5 'bulwark_audit_healthy{job="bulwarkd"}' == 1
 expect 5 'bulwark_store_used_bytes{job="bulwarkd"}' '>' 0
 
-if [ $CONTRACT = 1 ]; then
-	# Issue 21's series (the contract of docs/operations.md, "Metric
-	# families"), one of each family at least.
-	R='bulwark_http_request_duration_seconds'
-	expect 5 "sum($R""_count{job=\"bulwarkd\",route=\"write\",code=~\"2..\"})" '>=' "$((${w0%.*} + 100))"
-	expect 5 "sum($R""_bucket{job=\"bulwarkd\",route=\"write\",le=\"+Inf\"}) - $W" == 0
-	expect 5 "sum($R""_sum{job=\"bulwarkd\",route=\"write\"})" '>' 0
-	expect 5 "count($R""_count{job=\"bulwarkd\",route!~\"get|list|write|delete|status|watch|audit|health|metrics|enrol|principal|image|compliance|other\"}) or vector(0)" == 0
-	expect 5 'sum(bulwark_commit_batch_duration_seconds_count{job="bulwarkd"})' '>' 0
-	expect 5 'sum(bulwark_commit_batch_mutations_sum{job="bulwarkd"})' '>=' "$((${b0%.*} + 100))"
-	expect 5 'sum(bulwark_commit_batch_mutations_bucket{job="bulwarkd",le="1024"})' '>' 0
-	expect 5 'sum(bulwark_store_flush_duration_seconds_count{job="bulwarkd"})' '>' 0
-	expect 5 'sum(bulwark_audit_fsync_duration_seconds_count{job="bulwarkd"})' '>' 0
-	expect 5 'sum(bulwark_scheduler_placement_duration_seconds_count{job="bulwarkd"})' '>' 0
-	expect 5 'sum(bulwark_tpm_operation_duration_seconds_count{job="bulwarkd",op="sign"})' '>' 0
-	expect 5 'sum(bulwark_tpm_operation_duration_seconds_count{job="bulwarkd",op="verify"})' '>' 0
-	expect 5 'count(bulwark_tpm_operation_duration_seconds_count{job="bulwarkd",op!~"quote|sign|verify"}) or vector(0)' == 0
-	# no agent here starts an instance: the family is served, empty
-	expect 5 'count(bulwark_agent_instance_start_duration_seconds_count{job="bulwarkd"})' '>=' 1
+# Issue 21's series (the contract of docs/operations.md, "Metric
+# families"), one of each family at least.
+R='bulwark_http_request_duration_seconds'
+expect 5 "sum($R""_count{job=\"bulwarkd\",route=\"write\",code=~\"2..\"})" '>=' "$((${w0%.*} + 100))"
+expect 5 "sum($R""_bucket{job=\"bulwarkd\",route=\"write\",le=\"+Inf\"}) - $W" == 0
+expect 5 "sum($R""_sum{job=\"bulwarkd\",route=\"write\"})" '>' 0
+expect 5 "count($R""_count{job=\"bulwarkd\",route!~\"get|list|write|delete|status|watch|audit|health|metrics|enrol|principal|image|compliance|other\"}) or vector(0)" == 0
+expect 5 'sum(bulwark_commit_batch_duration_seconds_count{job="bulwarkd"})' '>' 0
+expect 5 'sum(bulwark_commit_batch_mutations_sum{job="bulwarkd"})' '>=' "$((${b0%.*} + 100))"
+expect 5 'sum(bulwark_commit_batch_mutations_bucket{job="bulwarkd",le="1024"})' '>' 0
+expect 5 'sum(bulwark_store_flush_duration_seconds_count{job="bulwarkd"})' '>' 0
+expect 5 'sum(bulwark_audit_fsync_duration_seconds_count{job="bulwarkd"})' '>' 0
+expect 5 'sum(bulwark_scheduler_placement_duration_seconds_count{job="bulwarkd"})' '>' 0
+expect 5 'sum(bulwark_tpm_operation_duration_seconds_count{job="bulwarkd",op="sign"})' '>' 0
+expect 5 'sum(bulwark_tpm_operation_duration_seconds_count{job="bulwarkd",op="verify"})' '>' 0
+expect 5 'count(bulwark_tpm_operation_duration_seconds_count{job="bulwarkd",op!~"quote|sign|verify"}) or vector(0)' == 0
+# no agent here starts an instance: the family is served, empty
+expect 5 'count(bulwark_agent_instance_start_duration_seconds_count{job="bulwarkd"})' '>=' 1
 
-	expect 5 'bulwark_store_capacity_bytes{job="bulwarkd"} - bulwark_store_used_bytes{job="bulwarkd"}' '>' 0
-	expect 5 'bulwark_audit_trail_bytes{job="bulwarkd"}' '>' "${a0:-0}"
-	expect 5 'bulwark_audit_records_total{job="bulwarkd"}' '>=' 100
-	# a scrape's count, then the trail's last sequence number: no more
-	recs=$(q 'bulwark_audit_records_total{job="bulwarkd"}')
-	last_seq=$(acurl "$URL/healthz" | jq -r .audit.last_seq)
-	check "bulwark_audit_records_total $recs <= the trail's last sequence number $last_seq" \
-		awk -v a="$recs" -v b="$last_seq" 'BEGIN { exit !(a != "" && a + 0 <= b + 0) }'
-	read -r fs_avail fs_size < <(df -B1 --output=avail,size "$T/d/audit" | tail -1)
-	expect 5 'bulwark_audit_filesystem_size_bytes{job="bulwarkd"}' == "$fs_size"
-	expect 5 'bulwark_audit_filesystem_avail_bytes{job="bulwarkd"}' '>' 0
-	expect 5 'bulwark_audit_filesystem_avail_bytes{job="bulwarkd"}' '<=' "$fs_size"
+expect 5 'bulwark_store_capacity_bytes{job="bulwarkd"} - bulwark_store_used_bytes{job="bulwarkd"}' '>' 0
+expect 5 'bulwark_audit_trail_bytes{job="bulwarkd"}' '>' "${a0:-0}"
+expect 5 'bulwark_audit_records_total{job="bulwarkd"}' '>=' 100
+# a scrape's count, then the trail's last sequence number: no more
+recs=$(q 'bulwark_audit_records_total{job="bulwarkd"}')
+last_seq=$(acurl "$URL/healthz" | jq -r .audit.last_seq)
+check "bulwark_audit_records_total $recs <= the trail's last sequence number $last_seq" \
+	awk -v a="$recs" -v b="$last_seq" 'BEGIN { exit !(a != "" && a + 0 <= b + 0) }'
+read -r fs_avail fs_size < <(df -B1 --output=avail,size "$T/d/audit" | tail -1)
+expect 5 'bulwark_audit_filesystem_size_bytes{job="bulwarkd"}' == "$fs_size"
+expect 5 'bulwark_audit_filesystem_avail_bytes{job="bulwarkd"}' '>' 0
+expect 5 'bulwark_audit_filesystem_avail_bytes{job="bulwarkd"}' '<=' "$fs_size"
 
-	# nodes: each phase and attestation as many as the API lists
-	$B get nodes -o json >"$T/nodes.json"
-	n=$(jq '.items | length' "$T/nodes.json")
-	check "the API lists 2 nodes: the appliance's and n1 ($n)" [ "$n" = 2 ]
-	expect 5 'sum(bulwark_nodes{job="bulwarkd"})' == "$n"
-	expect 5 'sum(bulwark_nodes{job="bulwarkd",attestation="Trusted"})' == 1
-	jq -r '.items | group_by([.status.phase, .status.attestation]) | .[] |
-		"\(.[0].status.phase) \(.[0].status.attestation // "Unknown") \(length)"' \
-		"$T/nodes.json" >"$T/node-groups"
-	while read -r ph at c; do
-		expect 5 "bulwark_nodes{job=\"bulwarkd\",phase=\"$ph\",attestation=\"$at\"}" == "$c"
-	done <"$T/node-groups"
-	expect 5 'bulwark_nodes_stale{job="bulwarkd"}' '<=' "$((n - 1))"
-	# n1's certificate, as its agent holds it (renewed when it became
-	# Trusted: read again until the agent has written the new one)
-	not_after() { date -d "$(openssl x509 -noout -enddate -in "$1" | cut -d= -f2)" +%s; }
-	node_cert_seen() {
-		cmp_q 'bulwark_node_cert_expiry_earliest_timestamp_seconds{job="bulwarkd"}' == \
-			"$(not_after "$T/state-n1/node.crt")"
-	}
-	check "bulwark_node_cert_expiry_earliest_timestamp_seconds is n1's notAfter" wait_for 10 node_cert_seen
-	sa=$(not_after "$PKI/server.crt")
-	expect 5 'bulwark_server_cert_expiry_timestamp_seconds{job="bulwarkd"}' == "$sa"
+# nodes: each phase and attestation as many as the API lists
+$B get nodes -o json >"$T/nodes.json"
+n=$(jq '.items | length' "$T/nodes.json")
+check "the API lists 2 nodes: the appliance's and n1 ($n)" [ "$n" = 2 ]
+expect 5 'sum(bulwark_nodes{job="bulwarkd"})' == "$n"
+expect 5 'sum(bulwark_nodes{job="bulwarkd",attestation="Trusted"})' == 1
+jq -r '.items | group_by([.status.phase, .status.attestation]) | .[] |
+	"\(.[0].status.phase) \(.[0].status.attestation // "Unknown") \(length)"' \
+	"$T/nodes.json" >"$T/node-groups"
+while read -r ph at c; do
+	expect 5 "bulwark_nodes{job=\"bulwarkd\",phase=\"$ph\",attestation=\"$at\"}" == "$c"
+done <"$T/node-groups"
+expect 5 'bulwark_nodes_stale{job="bulwarkd"}' '<=' "$((n - 1))"
+# n1's certificate, as its agent holds it (renewed when it became
+# Trusted: read again until the agent has written the new one)
+not_after() { date -d "$(openssl x509 -noout -enddate -in "$1" | cut -d= -f2)" +%s; }
+node_cert_seen() {
+	cmp_q 'bulwark_node_cert_expiry_earliest_timestamp_seconds{job="bulwarkd"}' == \
+		"$(not_after "$T/state-n1/node.crt")"
+}
+check "bulwark_node_cert_expiry_earliest_timestamp_seconds is n1's notAfter" wait_for 10 node_cert_seen
+sa=$(not_after "$PKI/server.crt")
+expect 5 'bulwark_server_cert_expiry_timestamp_seconds{job="bulwarkd"}' == "$sa"
 
-	expect 5 'bulwark_workloads{job="bulwarkd",tenant="acme"}' == 4
-	expect 5 'bulwark_workloads{job="bulwarkd",tenant="beta"}' == 1
-	pending=$($B get instances -t beta -o json | jq '[.items[] | select(.status.phase == "Pending")] | length')
-	check "beta's 2 instances are Pending ($pending)" [ "$pending" = 2 ]
-	expect 5 'sum(bulwark_instances{job="bulwarkd",tenant="beta"})' == 2
-	expect 5 'bulwark_instances{job="bulwarkd",tenant="beta",phase="Pending"}' == "$pending"
+expect 5 'bulwark_workloads{job="bulwarkd",tenant="acme"}' == 4
+expect 5 'bulwark_workloads{job="bulwarkd",tenant="beta"}' == 1
+pending=$($B get instances -t beta -o json | jq '[.items[] | select(.status.phase == "Pending")] | length')
+check "beta's 2 instances are Pending ($pending)" [ "$pending" = 2 ]
+expect 5 'sum(bulwark_instances{job="bulwarkd",tenant="beta"})' == 2
+expect 5 'bulwark_instances{job="bulwarkd",tenant="beta",phase="Pending"}' == "$pending"
 
-	# the scan: when, and its verdicts by family
-	expect 5 'bulwark_compliance_last_scan_timestamp_seconds{job="bulwarkd"}' '>=' "$T_SCAN"
-	expect 5 'bulwark_compliance_last_scan_timestamp_seconds{job="bulwarkd"}' '<=' "$(date +%s)"
-	expect 5 'bulwark_compliance_scan_cadence_seconds{job="bulwarkd"}' == 259200
-	# the baseline's controls by family and verdict, as the scan's summary
-	nall=$(jq '[.summary.families[][]] | add' "$T/scan.json")
-	nsat=$(jq '[.summary.families[].satisfied // 0] | add' "$T/scan.json")
-	nac=$(jq '.summary.families.ac.satisfied // 0' "$T/scan.json")
-	check "the scan's summary counts controls ($nall, $nsat satisfied, $nac in ac)" [ "${nall:-0}" -gt 0 ]
-	expect 5 'sum(bulwark_compliance_checks{job="bulwarkd"})' == "$nall"
-	expect 5 'sum(bulwark_compliance_checks{job="bulwarkd",verdict="satisfied"})' == "$nsat"
-	expect 5 'sum(bulwark_compliance_checks{job="bulwarkd",verdict="satisfied",family="ac"}) or vector(0)' == "$nac"
-	expect 5 'count(bulwark_compliance_checks{job="bulwarkd",family!~"[a-z]+"}) or vector(0)' == 0
-	expect 5 'count(count by (family) (bulwark_compliance_checks{job="bulwarkd"}))' '>=' 10
+# the scan: when, and its verdicts by family
+expect 5 'bulwark_compliance_last_scan_timestamp_seconds{job="bulwarkd"}' '>=' "$T_SCAN"
+expect 5 'bulwark_compliance_last_scan_timestamp_seconds{job="bulwarkd"}' '<=' "$(date +%s)"
+expect 5 'bulwark_compliance_scan_cadence_seconds{job="bulwarkd"}' == 259200
+# the baseline's controls by family and verdict, as the scan's summary
+nall=$(jq '[.summary.families[][]] | add' "$T/scan.json")
+nsat=$(jq '[.summary.families[].satisfied // 0] | add' "$T/scan.json")
+nac=$(jq '.summary.families.ac.satisfied // 0' "$T/scan.json")
+check "the scan's summary counts controls ($nall, $nsat satisfied, $nac in ac)" [ "${nall:-0}" -gt 0 ]
+expect 5 'sum(bulwark_compliance_checks{job="bulwarkd"})' == "$nall"
+expect 5 'sum(bulwark_compliance_checks{job="bulwarkd",verdict="satisfied"})' == "$nsat"
+expect 5 'sum(bulwark_compliance_checks{job="bulwarkd",verdict="satisfied",family="ac"}) or vector(0)' == "$nac"
+expect 5 'count(bulwark_compliance_checks{job="bulwarkd",family!~"[a-z]+"}) or vector(0)' == 0
+expect 5 'count(count by (family) (bulwark_compliance_checks{job="bulwarkd"}))' '>=' 10
 
-	# bulwarkd's process
-	expect 5 'process_start_time_seconds{job="bulwarkd"}' '>=' "$((T_BEFORE - 1))"
-	expect 5 'process_start_time_seconds{job="bulwarkd"}' '<=' "$((T_STARTED + 1))"
-	expect 5 'process_cpu_seconds_total{job="bulwarkd"}' '>' 0
-	expect 5 'process_resident_memory_bytes{job="bulwarkd"}' '>' 1000000
-	expect 5 'process_virtual_memory_bytes{job="bulwarkd"} - process_resident_memory_bytes{job="bulwarkd"}' '>' 0
-	expect 5 'process_open_fds{job="bulwarkd"}' '>' 3
-	expect 5 'process_max_fds{job="bulwarkd"} - process_open_fds{job="bulwarkd"}' '>' 0
-fi
+# bulwarkd's process
+expect 5 'process_start_time_seconds{job="bulwarkd"}' '>=' "$((T_BEFORE - 1))"
+expect 5 'process_start_time_seconds{job="bulwarkd"}' '<=' "$((T_STARTED + 1))"
+expect 5 'process_cpu_seconds_total{job="bulwarkd"}' '>' 0
+expect 5 'process_resident_memory_bytes{job="bulwarkd"}' '>' 1000000
+expect 5 'process_virtual_memory_bytes{job="bulwarkd"} - process_resident_memory_bytes{job="bulwarkd"}' '>' 0
+expect 5 'process_open_fds{job="bulwarkd"}' '>' 3
+expect 5 'process_max_fds{job="bulwarkd"} - process_open_fds{job="bulwarkd"}' '>' 0
 
 # The shipped rules are loaded and evaluate on the real series without
 # error; on this healthy appliance none of them is pending or firing
