@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "console/console-conf.h"
-#include "lib/console-ipc.h"
+#include "privsep/console-ipc.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"

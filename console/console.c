@@ -32,7 +32,7 @@
 #include "console/login-record.h"
 #include "console/pam-auth.h"
 #include "console/screen.h"
-#include "lib/console-ipc.h"
+#include "privsep/console-ipc.h"
 #include "lib/err.h"
 #include "lib/opt-help.h"
 

@@ -13,7 +13,7 @@
 #include "console/credential.h"
 #include "hardening/crypto-policy.h"
 #include "hardening/pki.h"
-#include "lib/console-ipc.h"
+#include "privsep/console-ipc.h"
 #include "lib/err.h"
 #include "lib/json.h"
 #include "lib/ossl-cleanup.h"

@@ -1,5 +1,5 @@
 /* The console's API credential from bulwarkd's console socket
- * (daemon/console-cred.h, protocol lib/console-ipc.h): a key made here,
+ * (daemon/console-cred.h, protocol privsep/console-ipc.h): a key made here,
  * in memory only, a CSR for it, and the short-lived certificate
  * bulwarkd issues for the principal mapped to the PAM user; it expires
  * with the session. Also reports the session's events there, so they

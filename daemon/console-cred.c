@@ -17,7 +17,7 @@
 
 #include "daemon/console-cred.h"
 #include "hardening/pki.h"
-#include "lib/console-ipc.h"
+#include "privsep/console-ipc.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"

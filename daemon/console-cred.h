@@ -8,7 +8,7 @@
  * unlock, logout, session end), which become audit records through the
  * commit pipeline like any request's. Only a peer whose SO_PEERCRED uid
  * is root or bulwarkd's own is served; any other is refused and
- * audited. Protocol: lib/console-ipc.h. Runs on the loop thread. */
+ * audited. Protocol: privsep/console-ipc.h. Runs on the loop thread. */
 #ifndef BW_DAEMON_CONSOLE_CRED_H
 #define BW_DAEMON_CONSOLE_CRED_H
 

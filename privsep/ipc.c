@@ -35,8 +35,8 @@ ipc_frame(struct bw_buf *out, uint16_t type, uint32_t id, const void *data,
 }
 
 int
-ipc_decode(const unsigned char *p, size_t avail, size_t max,
-    struct ipc_msg *ret, size_t *ret_used, char **ret_err)
+ipc_frame_size(const unsigned char *p, size_t avail, size_t max,
+    size_t *ret_total, char **ret_err)
 {
 	struct ipc_hdr	h;
 
@@ -45,16 +45,31 @@ ipc_decode(const unsigned char *p, size_t avail, size_t max,
 	/* The buffer need not be aligned for the header. */
 	memcpy(&h, p, sizeof(h));
 	if (h.version != IPC_VERSION)
-		return errf(-BW_E_INVALID, ret_err, "frame version %u, this "
-		    "parent speaks %u", h.version, IPC_VERSION);
+		return errf(-BW_E_INVALID, ret_err, "frame version %u, "
+		    "expected %u", h.version, IPC_VERSION);
 	if (h.len > max)
 		return errf(-BW_E_TOOLARGE, ret_err, "frame of %u bytes, the "
 		    "limit is %zu", h.len, max);
-	if (avail - sizeof(h) < h.len)
+	*ret_total = sizeof(h) + h.len;
+	return 1;
+}
+
+int
+ipc_decode(const unsigned char *p, size_t avail, size_t max,
+    struct ipc_msg *ret, size_t *ret_used, char **ret_err)
+{
+	struct ipc_hdr	h;
+	size_t		total = 0;
+	int		r;
+
+	if ((r = ipc_frame_size(p, avail, max, &total, ret_err)) <= 0)
+		return r;
+	if (avail < total)
 		return 0;
+	memcpy(&h, p, sizeof(h));
 	*ret = (struct ipc_msg){ .type = h.type, .id = h.id,
 	    .data = p + sizeof(h), .len = h.len };
-	*ret_used = sizeof(h) + h.len;
+	*ret_used = total;
 	return 1;
 }
 

@@ -44,6 +44,13 @@ struct ipc_msg {
 int ipc_frame(struct bw_buf *out, uint16_t type, uint32_t id, const void *data,
     size_t len);
 
+/* Checks the header at the start of P (AVAIL bytes). Returns 1 with
+ * *RET_TOTAL (header and payload bytes) once the header is whole and
+ * valid, 0 when fewer than IPC_HDR_LEN bytes are there, or the errors
+ * of ipc_decode(). */
+int ipc_frame_size(const unsigned char *p, size_t avail, size_t max,
+    size_t *ret_total, char **ret_err);
+
 /* Decodes the frame at the start of P (AVAIL bytes). Returns 1 with
  * *RET and *RET_USED (bytes to consume) when a whole frame is there, 0
  * when more bytes are needed, or -BW_E_INVALID (bad version) or

@@ -1,9 +1,10 @@
 /* The protocol between bulwark-console and bulwarkd on bulwarkd's local
  * console socket (DATA_DIR/console.sock): one request and one answer
- * per connection, each a frame of {type, version, length} (three
- * 32-bit big-endian words) and LENGTH bytes of one JSON object. A
- * reader refuses another version, a length past CIPC_BODY_MAX, a body
- * that is not one JSON object, and bytes after the frame.
+ * per connection, each one frame of privsep/ipc.h (the header's type is
+ * enum cipc_type, its id 0) whose payload is one JSON object of at most
+ * CIPC_BODY_MAX bytes. A reader refuses another version, a length past
+ * CIPC_BODY_MAX, a body that is not one JSON object, and bytes after
+ * the frame.
  *
  *   CIPC_CRED   {"user", "tty", "lifetime", "csr"}  -> CIPC_CRED_OK
  *       {"server", "ca", "cert", "principal", "tenant", "role", "not_after"}
@@ -18,8 +19,9 @@
 
 #include <jansson.h>
 
-#define CIPC_VERSION	1
-#define CIPC_HEADER	12
+#include "privsep/ipc.h"
+
+#define CIPC_HEADER	IPC_HDR_LEN
 #define CIPC_BODY_MAX	(32 * 1024)
 #define CIPC_SOCKET	"console.sock"
 /* the bounds of a session certificate's lifetime, in seconds */
@@ -36,8 +38,8 @@ enum cipc_type {
 
 /* The length of the whole frame whose first LEN bytes are in BUF:
  * returns 0 and *RET_TOTAL, -EAGAIN when fewer than CIPC_HEADER bytes
- * are there, or -BW_E_INVALID for another version or a length past
- * CIPC_BODY_MAX (message in *RET_ERR). */
+ * are there, -BW_E_INVALID for another version or -BW_E_TOOLARGE for a
+ * length past CIPC_BODY_MAX (message in *RET_ERR). */
 int cipc_frame_len(const void *buf, size_t len, size_t *ret_total,
     char **ret_err);
 

@@ -1,34 +1,28 @@
 /* The console socket's frames; see console-ipc.h. */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "lib/console-ipc.h"
+#include "privsep/console-ipc.h"
+#include "lib/buf.h"
 #include "lib/err.h"
+#include "lib/macro.h"
 #include "lib/json.h"
 
 int
 cipc_frame_len(const void *buf, size_t len, size_t *ret_total, char **ret_err)
 {
-	uint32_t h[3];
+	int r;
 
-	if (len < CIPC_HEADER)
+	r = ipc_frame_size(buf, len, CIPC_BODY_MAX, ret_total, ret_err);
+	if (r == 0)
 		return -EAGAIN;
-	memcpy(h, buf, sizeof(h));
-	if (ntohl(h[1]) != CIPC_VERSION)
-		return errf(-BW_E_INVALID, ret_err,
-		    "console protocol version %u, expected %u", ntohl(h[1]),
-		    CIPC_VERSION);
-	if (ntohl(h[2]) > CIPC_BODY_MAX)
-		return errf(-BW_E_INVALID, ret_err,
-		    "console message of %u bytes, at most %u", ntohl(h[2]),
-		    CIPC_BODY_MAX);
-	*ret_total = CIPC_HEADER + (size_t)ntohl(h[2]);
+	if (r < 0)
+		return errf_wrap(r, ret_err, "console message");
 	return 0;
 }
 
@@ -37,27 +31,27 @@ cipc_parse(const void *buf, size_t len, uint32_t *ret_type, json_t **ret_body,
     char **ret_err)
 {
 	json_t		*body = NULL;
-	size_t		 total;
-	uint32_t	 type;
+	struct ipc_msg	 m;
+	size_t		 used;
 	int		 r;
 
-	if ((r = cipc_frame_len(buf, len, &total, ret_err)) == -EAGAIN)
-		return errf(-BW_E_INVALID, ret_err, "console message: short header");
-	if (r < 0)
-		return r;
-	if (total != len)
+	if ((r = ipc_decode(buf, len, CIPC_BODY_MAX, &m, &used, ret_err)) < 0)
+		return errf_wrap(r, ret_err, "console message");
+	if (r == 0)
+		return errf(-BW_E_INVALID, ret_err, "console message: short "
+		    "frame of %zu bytes", len);
+	if (used != len)
 		return errf(-BW_E_INVALID, ret_err, "console message: %zu bytes "
-		    "for a frame of %zu", len, total);
-	if ((r = json_parse_bounded((const char *)buf + CIPC_HEADER,
-	    len - CIPC_HEADER, 4, &body, ret_err)) < 0)
+		    "for a frame of %zu", len, used);
+	if ((r = json_parse_bounded((const char *)m.data, m.len, 4, &body,
+	    ret_err)) < 0)
 		return r;
 	if (!json_is_object(body)) {
 		json_decref(body);
 		return errf(-BW_E_INVALID, ret_err,
 		    "console message: the body is not a JSON object");
 	}
-	memcpy(&type, buf, sizeof(type));
-	*ret_type = ntohl(type);
+	*ret_type = m.type;
 	*ret_body = body;
 	return 0;
 }
@@ -66,23 +60,20 @@ int
 cipc_encode(uint32_t type, const json_t *body, char **ret_buf, size_t *ret_len)
 {
 	_cleanup_free_ char	*text = json_dumps(body, JSON_COMPACT);
-	uint32_t		 h[3];
+	struct bw_buf		 b = { 0 };
 	size_t			 n;
-	char			*buf;
+	int			 r;
 
 	if (!text)
 		return -ENOMEM;
-	if ((n = strlen(text)) > CIPC_BODY_MAX)
+	if ((n = strlen(text)) > CIPC_BODY_MAX || type > UINT16_MAX)
 		return -BW_E_TOOLARGE;
-	if (!(buf = malloc(CIPC_HEADER + n)))
+	if ((r = ipc_frame(&b, (uint16_t)type, 0, text, n)) < 0) {
+		bw_buf_done(&b);
+		return r;
+	}
+	if (!(*ret_buf = bw_buf_take(&b, ret_len)))
 		return -ENOMEM;
-	h[0] = htonl(type);
-	h[1] = htonl(CIPC_VERSION);
-	h[2] = htonl((uint32_t)n);
-	memcpy(buf, h, sizeof(h));
-	memcpy(buf + CIPC_HEADER, text, n);
-	*ret_buf = buf;
-	*ret_len = CIPC_HEADER + n;
 	return 0;
 }
 

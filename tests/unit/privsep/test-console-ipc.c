@@ -1,4 +1,4 @@
-/* The console socket's frames (lib/console-ipc.h): what a reader takes
+/* The console socket's frames (privsep/console-ipc.h, on privsep/ipc.h): what a reader takes
  * and what it refuses. */
 #include "config.h"
 
@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "lib/console-ipc.h"
+#include "privsep/console-ipc.h"
 #include "lib/err.h"
 #include "lib/json.h"
 
@@ -45,9 +45,12 @@ static size_t
 frame(char *buf, uint32_t type, uint32_t version, uint32_t length,
     const char *body)
 {
-	uint32_t h[3] = { htonl(type), htonl(version), htonl(length) };
+	/* privsep/ipc.h's header: version, type, length, id */
+	uint16_t vt[2] = { (uint16_t)version, (uint16_t)type };
+	uint32_t li[2] = { length, 0 };
 
-	memcpy(buf, h, sizeof(h));
+	memcpy(buf, vt, sizeof(vt));
+	memcpy(buf + sizeof(vt), li, sizeof(li));
 	memcpy(buf + CIPC_HEADER, body, strlen(body));
 	return CIPC_HEADER + strlen(body);
 }
@@ -63,11 +66,11 @@ test_refusals(void **state)
 	(void)state;
 	len = frame(buf, CIPC_EVENT, 2, 2, "{}");
 	assert_int_equal(cipc_parse(buf, len, &type, &got, &err), -BW_E_INVALID);
-	assert_string_equal(err, "console protocol version 2, expected 1");
+	assert_string_equal(err, "console message: frame version 2, expected 1");
 	free(err);
 	err = NULL;
 	len = frame(buf, CIPC_EVENT, 1, CIPC_BODY_MAX + 1, "{}");
-	assert_int_equal(cipc_frame_len(buf, len, &total, &err), -BW_E_INVALID);
+	assert_int_equal(cipc_frame_len(buf, len, &total, &err), -BW_E_TOOLARGE);
 	free(err);
 	err = NULL;
 	/* bytes left over after the frame */
