@@ -1,0 +1,59 @@
+#!/bin/bash
+# Cost of a Node write as the fleet grows (issue 18): a fresh bulwarkd,
+# Node objects applied BATCH at a time with `bulwark apply -f` (one
+# request per object), bulwarkd's CPU read from /proc/PID/stat around
+# each batch. Prints, per checkpoint, the wall and CPU time per Node
+# write, and the ratio of the last checkpoint to the first.
+# Usage: node-writes.sh BUILD_DIR [CHECKPOINT...]   (default 100 1000 2000)
+set -u
+BW=$(cd "${1:?usage: node-writes.sh BUILD_DIR [N...]}" && pwd)
+shift
+POINTS=${*:-100 1000 2000}
+BATCH=${BATCH:-100}
+T=$(mktemp -d)
+PID=
+cleanup() {
+	[ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID"
+	rm -rf "$T"
+}
+trap cleanup EXIT
+"$BW/bulwarkd" --data-dir "$T/d" --listen 127.0.0.1:0 >"$T/bulwarkd.log" 2>&1 &
+PID=$!
+for _ in $(seq 200); do
+	[ -f "$T/d/admin.conf" ] && break
+	sleep 0.05
+done
+[ -f "$T/d/admin.conf" ] || { cat "$T/bulwarkd.log" >&2; exit 1; }
+sleep 0.5
+B="$BW/bulwark --config $T/d/admin.conf"
+tck=$(getconf CLK_TCK)
+cpu() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
+now() { date +%s.%N; }
+batch() { # first count
+	local i
+	for i in $(seq "$1" $(($1 + $2 - 1))); do
+		printf '{"kind":"Node","metadata":{"name":"n%d","labels":{"rack":"r%d"}},"spec":{"zone":"z%d","capacity":{"cpu_millis":8000,"memory_mib":16384,"instances":50}}}\n' \
+			"$i" $((i % 20)) $((i % 3))
+	done >"$T/batch.json"
+	$B apply -f "$T/batch.json" >/dev/null || exit 1
+}
+printf '| nodes in the store | wall per Node write | bulwarkd CPU per Node write |\n|---|---|---|\n'
+have=0
+first=
+for p in $POINTS; do
+	# grow to p - BATCH unmeasured, then measure the batch ending at p
+	while [ $((have + BATCH)) -lt "$p" ]; do
+		n=$((p - BATCH - have)); [ $n -gt 500 ] && n=500
+		batch "$have" "$n"; have=$((have + n))
+	done
+	c0=$(cpu); w0=$(now)
+	batch "$have" "$BATCH"
+	w1=$(now); c1=$(cpu)
+	wall=$(echo "($w1 - $w0) * 1000 / $BATCH" | bc -l)
+	cpums=$(echo "($c1 - $c0) * 1000 / $tck / $BATCH" | bc -l)
+	printf '| %d-%d | %.2f ms | %.2f ms |\n' "$have" $((have + BATCH - 1)) "$wall" "$cpums"
+	have=$((have + BATCH))
+	[ -z "$first" ] && first=$cpums
+	last=$cpums
+done
+printf 'CPU per Node write, last vs first checkpoint: %.2fx\n' "$(echo "$last / $first" | bc -l)"
