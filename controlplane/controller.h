@@ -1,10 +1,15 @@
 /* The control loops of bulwarkd: the workload controller (replicas in a
  * Workload's spec vs the Instances that exist) and the scheduler loop
  * (Instances without a node -> filter, score, bind). Both are level-
- * triggered and idempotent: each pass reads the store, computes what
- * differs from the desired state, and submits the changes through the
- * commit pipeline, so every decision is audited like any API change.
- * Passes run on the event loop after each commit batch and on a
+ * triggered and idempotent: each pass reads an in-memory model of the
+ * store (controlplane/model.h), computes what differs from the desired
+ * state, and submits the changes through the commit pipeline, so every
+ * decision is audited like any API change. The model and the
+ * scheduler's cluster are updated by the keys each commit batch wrote
+ * (a Node write that changes nothing the scheduler reads, such as a
+ * heartbeat, costs a lookup); they are rebuilt from the store at start
+ * and after a gap in that feed. Passes run on the event loop after a
+ * batch that changed what they read, and the workload pass also on a
  * periodic resync. */
 #ifndef BW_CONTROLLER_H
 #define BW_CONTROLLER_H
