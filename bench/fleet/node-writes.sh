@@ -3,7 +3,11 @@
 # Node objects applied BATCH at a time with `bulwark apply -f` (one
 # request per object), bulwarkd's CPU read from /proc/PID/stat around
 # each batch. Prints, per checkpoint, the wall and CPU time per Node
-# write, and the ratio of the last checkpoint to the first.
+# write, for new Nodes and for writes of Nodes that exist (the same
+# document again: a write that changes nothing the scheduler reads, as
+# a status or heartbeat write), and the ratios of the last checkpoint
+# to the first, then bulwarkd's CPU while the fleet idles (IDLE seconds,
+# default 10: only the periodic resync runs).
 # Usage: node-writes.sh BUILD_DIR [CHECKPOINT...]   (default 100 1000 2000)
 set -u
 BW=$(cd "${1:?usage: node-writes.sh BUILD_DIR [N...]}" && pwd)
@@ -37,7 +41,15 @@ batch() { # first count
 	done >"$T/batch.json"
 	$B apply -f "$T/batch.json" >/dev/null || exit 1
 }
-printf '| nodes in the store | wall per Node write | bulwarkd CPU per Node write |\n|---|---|---|\n'
+measure() { # first count -> "wall cpu" per write, in ms
+	local c0 w0 c1 w1
+	c0=$(cpu); w0=$(now)
+	batch "$1" "$2"
+	w1=$(now); c1=$(cpu)
+	echo "($w1 - $w0) * 1000 / $2" | bc -l
+	echo "($c1 - $c0) * 1000 / $tck / $2" | bc -l
+}
+printf '| nodes in the store | wall per new Node | bulwarkd CPU per new Node | wall per Node rewrite | bulwarkd CPU per Node rewrite |\n|---|---|---|---|---|\n'
 have=0
 first=
 for p in $POINTS; do
@@ -46,14 +58,21 @@ for p in $POINTS; do
 		n=$((p - BATCH - have)); [ $n -gt 500 ] && n=500
 		batch "$have" "$n"; have=$((have + n))
 	done
-	c0=$(cpu); w0=$(now)
-	batch "$have" "$BATCH"
-	w1=$(now); c1=$(cpu)
-	wall=$(echo "($w1 - $w0) * 1000 / $BATCH" | bc -l)
-	cpums=$(echo "($c1 - $c0) * 1000 / $tck / $BATCH" | bc -l)
-	printf '| %d-%d | %.2f ms | %.2f ms |\n' "$have" $((have + BATCH - 1)) "$wall" "$cpums"
+	set -- $(measure "$have" "$BATCH")
+	wall=$1 cpums=$2
 	have=$((have + BATCH))
-	[ -z "$first" ] && first=$cpums
-	last=$cpums
+	set -- $(measure $((have - BATCH)) "$BATCH")
+	rwall=$1 rcpu=$2
+	printf '| %d-%d | %.2f ms | %.2f ms | %.2f ms | %.2f ms |\n' $((have - BATCH)) \
+		$((have - 1)) "$wall" "$cpums" "$rwall" "$rcpu"
+	[ -z "$first" ] && first=$cpums rfirst=$rcpu
+	last=$cpums rlast=$rcpu
 done
-printf 'CPU per Node write, last vs first checkpoint: %.2fx\n' "$(echo "$last / $first" | bc -l)"
+printf 'bulwarkd CPU per Node write, %s vs %s nodes: new %.2fx, rewrite %.2fx\n' \
+	"$have" "${POINTS%% *}" "$(echo "$last / $first" | bc -l)" "$(echo "$rlast / $rfirst" | bc -l)"
+idle=${IDLE:-10}
+c0=$(cpu)
+sleep "$idle"
+c1=$(cpu)
+printf 'bulwarkd CPU while %d Nodes idle: %.2f%% of one core (over %d s)\n' "$have" \
+	"$(echo "($c1 - $c0) * 100 / $tck / $idle" | bc -l)" "$idle"
