@@ -49,6 +49,7 @@ struct controller {
 	size_t			 orphans;	/* bound to nodes sc lacks */
 	int			 wl_dirty;	/* reconcile the workloads */
 	int			 sched_dirty;	/* try the pending instances */
+	int			 unobserved;	/* ours completed, not yet fed */
 };
 
 /* The kinds the model keeps, in this order. */
@@ -96,6 +97,7 @@ op_done(struct commit_req *creq)
 	struct controller	*c = op->c;
 
 	c->inflight--;
+	c->unobserved = 1;
 	if (creq->result == 0) {
 		switch (op->kind) {
 		case CTL_CREATED: c->stats.created++; break;
@@ -798,6 +800,7 @@ run_pass(struct controller *c)
 			return;
 		}
 		c->model_ok = c->sc_stale = c->wl_dirty = c->sched_dirty = 1;
+		c->stats.rebuilds++;
 	}
 	c->stats.passes++;
 	if (c->wl_dirty) {
@@ -839,6 +842,7 @@ committed(void *arg)
 {
 	struct controller *c = arg;
 
+	c->unobserved = 0;
 	/* Every batch's keys reach the model, passes in flight or not;
 	 * kinds a pass does not read (tenants, bindings, ...) are skipped
 	 * by the model. A pass runs once our own changes completed. */
@@ -904,6 +908,91 @@ const struct hist *
 controller_placement_hist(const struct controller *c)
 {
 	return &c->placement_ns;
+}
+
+/* The first object of A that B lacks or holds at another revision. */
+static const struct model_obj *
+model_diff(const struct model *a, const struct model *b, int kind)
+{
+	for (size_t i = 0; i < model_count(a, kind); i++) {
+		const struct model_obj *o = model_at(a, kind, i);
+		const struct model_obj *p = model_get(b, o->key);
+
+		if (!p || p->rev != o->rev || !json_equal(p->doc, o->doc))
+			return o;
+	}
+	return NULL;
+}
+
+/* Whether cluster A places every instance and node of the model M as
+ * B does, with the same usage per node. */
+static int
+cluster_diff(const struct sched_cluster *a, const struct sched_cluster *b,
+    const struct model *m, char **ret_err)
+{
+	int64_t		 cpu[2], mem[2];
+	uint32_t	 n[2];
+	char		 id[160];
+	size_t		 i;
+
+	if (sched_cluster_nodes(a) != sched_cluster_nodes(b) ||
+	    sched_cluster_instances(a) != sched_cluster_instances(b))
+		return errf(-BW_E_INVALID, ret_err, "cluster: %u nodes, %u "
+		    "instances; rebuilt: %u, %u", sched_cluster_nodes(a),
+		    sched_cluster_instances(a), sched_cluster_nodes(b),
+		    sched_cluster_instances(b));
+	for (i = 0; i < model_count(m, K_NODE); i++) {
+		const char *name = model_at(m, K_NODE, i)->name;
+		int ra = sched_node_usage(a, name, &cpu[0], &mem[0], &n[0]);
+		int rb = sched_node_usage(b, name, &cpu[1], &mem[1], &n[1]);
+
+		if (ra != rb || (ra == 0 && (cpu[0] != cpu[1] ||
+		    mem[0] != mem[1] || n[0] != n[1])))
+			return errf(-BW_E_INVALID, ret_err, "node %s: usage "
+			    "differs from a rebuild", name);
+	}
+	for (i = 0; i < model_count(m, K_INSTANCE); i++) {
+		const struct model_obj *in = model_at(m, K_INSTANCE, i);
+		const char *na, *nb;
+
+		snprintf(id, sizeof(id), "%s/%s", in->tenant, in->name);
+		na = sched_instance_node(a, id);
+		nb = sched_instance_node(b, id);
+		if ((na || nb) && (!na || !nb || strcmp(na, nb) != 0))
+			return errf(-BW_E_INVALID, ret_err, "instance %s: on "
+			    "%s, rebuilt on %s", id, na ? na : "no node",
+			    nb ? nb : "no node");
+	}
+	return 0;
+}
+
+int
+controller_verify(struct controller *c, char **ret_err)
+{
+	struct controller		 fresh = { .st = c->st };
+	const struct model_obj		*o = NULL;
+	int				 r, k;
+
+	if (c->inflight || c->unobserved || c->dirty || c->wl_dirty ||
+	    c->sched_dirty ||
+	    !c->model_ok || c->sc_stale || !c->sc)
+		return -EAGAIN;
+	if ((r = model_new(model_kinds, ELEMENTSOF(model_kinds), &fresh.m)) < 0 ||
+	    (r = model_rebuild(fresh.m, c->st)) < 0 ||
+	    (r = rebuild_cluster(&fresh)) < 0)
+		goto out;
+	for (k = 0; k < (int)ELEMENTSOF(model_kinds) && !o; k++)
+		if (!(o = model_diff(c->m, fresh.m, k)))
+			o = model_diff(fresh.m, c->m, k);
+	if (o)
+		r = errf(-BW_E_INVALID, ret_err, "model: %s differs from the "
+		    "store", o->key);
+	else
+		r = cluster_diff(c->sc, fresh.sc, c->m, ret_err);
+out:
+	model_free(fresh.m);
+	sched_cluster_free(fresh.sc);
+	return r;
 }
 
 void

@@ -49,7 +49,8 @@ void controller_kick(struct controller *c);
 /* Counts since start, for metrics and tests. */
 struct controller_stats {
 	unsigned long long	passes, created, deleted, scheduled,
-				unschedulable, errors;
+				unschedulable, errors,
+				rebuilds;	/* of the model from the store */
 };
 void controller_stats(struct controller *c, struct controller_stats *ret);
 
@@ -57,6 +58,13 @@ void controller_stats(struct controller *c, struct controller_stats *ret);
  * /metrics; valid until controller_free(). */
 struct hist;
 const struct hist *controller_placement_hist(const struct controller *c);
+
+/* For tests: compares the model and the scheduler's cluster, as kept
+ * up to date by the commit feed, with both built afresh from the store.
+ * Returns 0 if they agree, -EAGAIN while changes of the controller are
+ * in flight or a pass is due, -BW_E_INVALID with *RET_ERR saying the
+ * first difference, or another negative error. */
+int controller_verify(struct controller *c, char **ret_err);
 
 /* Stops new passes and unhooks from the commit pipeline; changes in
  * flight still complete. Call before commit_stop(), and
