@@ -7,7 +7,10 @@
 # document again: a write that changes nothing the scheduler reads, as
 # a status or heartbeat write), and the ratios of the last checkpoint
 # to the first, then bulwarkd's CPU while the fleet idles (IDLE seconds,
-# default 10: only the periodic resync runs).
+# default 10: only the periodic resync runs). With PENDING=N (at most
+# 1000), a Workload of N replicas that no Node can take (none reports
+# Ready) is applied first and the idle CPU is read with its N Pending
+# instances in the store.
 # Usage: node-writes.sh BUILD_DIR [CHECKPOINT...]   (default 100 1000 2000)
 set -u
 BW=$(cd "${1:?usage: node-writes.sh BUILD_DIR [N...]}" && pwd)
@@ -70,9 +73,22 @@ for p in $POINTS; do
 done
 printf 'bulwarkd CPU per Node write, %s vs %s nodes: new %.2fx, rewrite %.2fx\n' \
 	"$have" "${POINTS%% *}" "$(echo "$last / $first" | bc -l)" "$(echo "$rlast / $rfirst" | bc -l)"
+if [ "${PENDING:-0}" -gt 0 ]; then
+	{
+		echo '{"kind":"Tenant","metadata":{"name":"bench"}}'
+		printf '{"kind":"Quota","metadata":{"name":"default","tenant":"bench"},"spec":{"cpu_millis":1000000,"memory_mib":10000000,"instances":%d}}\n' "$PENDING"
+		printf '{"kind":"Workload","metadata":{"name":"pend","tenant":"bench"},"spec":{"type":"container","image":"sha256:%064d","replicas":%d,"resources":{"cpu_millis":100,"memory_mib":64}}}\n' 0 "$PENDING"
+	} >"$T/pending.json"
+	$B apply -f "$T/pending.json" >/dev/null || exit 1
+	for _ in $(seq 600); do	# every instance made and told why it waits
+		[ "$($B get instances -t bench -o json | jq '[.items[] | select(.status.message != null)] | length')" = "$PENDING" ] && break
+		sleep 1
+	done
+	sleep 2
+fi
 idle=${IDLE:-10}
 c0=$(cpu)
 sleep "$idle"
 c1=$(cpu)
-printf 'bulwarkd CPU while %d Nodes idle: %.2f%% of one core (over %d s)\n' "$have" \
+printf 'bulwarkd CPU while %d Nodes and %d Pending instances idle: %.2f%% of one core (over %d s)\n' "$have" "${PENDING:-0}" \
 	"$(echo "($c1 - $c0) * 100 / $tck / $idle" | bc -l)" "$idle"
