@@ -701,12 +701,34 @@ node_sched_equal(const json_t *a, const json_t *b)
 	return 1;
 }
 
+/* Whether node DOC passes the scheduler's readiness and attestation
+ * filters (as add_node() describes it), so it may take some instance. */
+static int
+node_takes_work(const struct controller *c, const json_t *doc)
+{
+	const char *phase = json_str_at(doc, "status", "phase");
+	const char *att = json_str_at(doc, "status", "attestation");
+
+	if (!phase || strcmp(phase, "Ready") != 0 ||
+	    json_is_true(json_object_get(json_object_get(doc, "spec"),
+	    "unschedulable")))
+		return 0;
+	if (att && strcmp(att, "Trusted") == 0)
+		return 1;
+	return c->o.allow_unattested && !(att && strcmp(att, "Untrusted") == 0);
+}
+
 static void
 node_changed(struct controller *c, const struct model_change *ch)
 {
 	if (ch->old && ch->cur && node_sched_equal(ch->old, ch->cur->doc))
 		return;		/* a heartbeat: nothing the scheduler reads */
-	c->sched_dirty = 1;
+	/* Pending instances are tried again only when the change may let
+	 * one be placed: a node that can take work. Another node joining
+	 * or leaving makes their explanations' counts stale until then,
+	 * instead of rewriting every Pending instance per node. */
+	if (ch->cur && node_takes_work(c, ch->cur->doc))
+		c->sched_dirty = 1;
 	if (c->sc_stale || !c->sc)
 		return;
 	if (ch->cur && add_node(c->sc, ch->cur) == 0) {
