@@ -91,6 +91,11 @@ struct committer {
 	char			 touched[COMMIT_TOUCHED_MAX][32];
 	size_t			 ntouched;
 	int			 touched_all;	/* more, or keys of no kind */
+	/* The keys those requests wrote, in completion order (copies);
+	 * past COMMIT_CHANGED_MAX, changed_gap says some were dropped. */
+	char			**changed;
+	size_t			 nchanged;
+	int			 changed_gap;
 
 	/* The audit outbox; only the committer thread (and commit_start
 	 * before it runs) touches these. */
@@ -845,6 +850,47 @@ commit_thread(void *arg)
 }
 
 static void
+changed_clear(struct committer *c)
+{
+	for (size_t i = 0; i < c->nchanged; i++)
+		free(c->changed[i]);
+	c->nchanged = 0;
+	c->changed_gap = 0;
+}
+
+/* Keeps a copy of KEY for commit_changed(); a key that cannot be kept
+ * is a gap the observers learn about. */
+static void
+change_key(struct committer *c, const char *key)
+{
+	if (c->changed_gap)
+		return;
+	if (!key || c->nchanged == COMMIT_CHANGED_MAX)
+		goto gap;
+	if (!c->changed && !(c->changed = calloc(COMMIT_CHANGED_MAX,
+	    sizeof(*c->changed))))
+		goto gap;
+	if (!(c->changed[c->nchanged] = strdup(key)))
+		goto gap;
+	c->nchanged++;
+	return;
+gap:
+	changed_clear(c);
+	c->changed_gap = 1;
+}
+
+int
+commit_changed(const struct committer *c, const char *const **ret_keys,
+    size_t *ret_n)
+{
+	if (c->changed_gap)
+		return -EOVERFLOW;
+	*ret_keys = (const char *const *)c->changed;
+	*ret_n = c->nchanged;
+	return 0;
+}
+
+static void
 observe_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct committer *c = arg;
@@ -856,6 +902,7 @@ observe_cb(evutil_socket_t fd, short what, void *arg)
 			c->observers[i].fn(c->observers[i].arg);
 	c->ntouched = 0;
 	c->touched_all = 0;
+	changed_clear(c);
 }
 
 /* Notes the kind of object KEY names ("/r/KIND/..."). */
@@ -909,8 +956,10 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&c->mu);
 	while ((req = TAILQ_FIRST(&done))) {
 		TAILQ_REMOVE(&done, req, entry);
-		if (req->result == 0)
+		if (req->result == 0) {
 			touch_key(c, req->op.key);
+			change_key(c, req->op.key);
+		}
 		req->done(req);
 	}
 	/* The observers (watch streams, controller passes) run on the
@@ -1095,6 +1144,8 @@ commit_stop(struct committer *c)
 	done_cb(-1, 0, c);
 	event_free(c->done_ev);
 	event_free(c->observe_ev);
+	changed_clear(c);
+	free(c->changed);
 	pthread_mutex_destroy(&c->mu);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->amu);

@@ -82,6 +82,16 @@ int commit_add_observer(struct committer *c, void (*fn)(void *arg), void *arg);
  * (more than COMMIT_TOUCHED_MAX kinds, or keys outside "/r/"). */
 #define COMMIT_TOUCHED_MAX	8
 int commit_touched(const struct committer *c, const char *plural);
+
+/* For an observer: the keys written by the requests completed since
+ * the observers last ran, in completion order (a key may repeat), in
+ * *RET_KEYS (owned by C, valid until the observer returns) and *RET_N.
+ * Returns 0, or -EOVERFLOW when more than COMMIT_CHANGED_MAX keys were
+ * written (or one could not be kept): the observer missed changes and
+ * must re-read from the store whatever it keeps. */
+#define COMMIT_CHANGED_MAX	4096
+int commit_changed(const struct committer *c, const char *const **ret_keys,
+    size_t *ret_n);
 void commit_remove_observer(struct committer *c, void (*fn)(void *arg), void *arg);
 
 /* Drains the queue, stops the thread and frees C (NULL ok). */

@@ -13,6 +13,7 @@
 #include <openssl/rand.h>
 
 #include "controlplane/controller.h"
+#include "controlplane/model.h"
 #include "controlplane/resource.h"
 #include "controlplane/sched.h"
 #include "hardening/crypto.h"
@@ -38,7 +39,22 @@ struct controller {
 	int			 dirty;
 	int			 detached;	/* no new passes */
 	struct controller_stats	 stats;
+	/* What a pass reads: the model of the store (rebuilt when
+	 * !model_ok) and the scheduler's view of it (rebuilt from the
+	 * model when sc_stale), both fed by the keys each batch wrote. */
+	struct model		*m;
+	int			 model_ok;
+	struct sched_cluster	*sc;
+	int			 sc_stale;
+	size_t			 orphans;	/* bound to nodes sc lacks */
+	int			 wl_dirty;	/* reconcile the workloads */
+	int			 sched_dirty;	/* try the pending instances */
+	int			 unobserved;	/* ours completed, not yet fed */
 };
+
+/* The kinds the model keeps, in this order. */
+enum { K_NODE, K_WORKLOAD, K_INSTANCE };
+static const char *const model_kinds[] = { "Node", "Workload", "Instance" };
 
 /* One change a pass submits; owns its strings until done() runs. */
 struct ctl_op {
@@ -55,81 +71,24 @@ struct ctl_op {
 
 enum { CTL_CREATED, CTL_DELETED, CTL_SCHEDULED, CTL_UNSCHEDULABLE };
 
-/* A parsed object from one store listing. */
-struct obj {
-	json_t		*doc;		/* rendered, with metadata.revision */
-	uint64_t	 rev;
-	const char	*tenant, *name;	/* borrowed from doc */
-	int		 deleting;	/* this pass deletes it */
-};
-
-struct objs {
-	struct obj	*v;
-	size_t		 n;
-};
-
-static void
-objs_free(struct objs *o)
-{
-	size_t i;
-
-	for (i = 0; i < o->n; i++)
-		json_decref(o->v[i].doc);
-	free(o->v);
-	o->v = NULL;
-	o->n = 0;
-}
-
-static int
-objs_load(struct store *st, const char *kind, struct objs *ret)
-{
-	const struct res_kind	*k = res_kind_by_name(kind);
-	struct store_kv		**kvs = NULL;
-	char			 prefix[RES_KEY_MAX];
-	size_t			 n = 0, i;
-	uint64_t		 rev;
-	int			 r;
-
-	if ((r = res_prefix(k, NULL, prefix, sizeof(prefix))) < 0)
-		return r;
-	if ((r = store_list(st, prefix, &kvs, &n, &rev)) < 0)
-		return r;
-	ret->v = n ? calloc(n, sizeof(*ret->v)) : NULL;
-	ret->n = 0;
-	if (n && !ret->v) {
-		store_kv_array_free(kvs, n);
-		return -ENOMEM;
-	}
-	for (i = 0; i < n; i++) {
-		json_t *doc = res_render(kvs[i]->value, kvs[i]->value_len,
-		    kvs[i]->mod_rev);
-
-		if (!doc || !res_name(doc) || !res_tenant(doc)) {
-			json_decref(doc);
-			continue;
-		}
-		ret->v[ret->n++] = (struct obj){ .doc = doc, .rev = kvs[i]->mod_rev,
-		    .tenant = res_tenant(doc), .name = res_name(doc) };
-	}
-	store_kv_array_free(kvs, n);
-	return 0;
-}
-
-static struct obj *
-objs_find(struct objs *o, const char *tenant, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < o->n; i++)
-		if (strcmp(o->v[i].tenant, tenant) == 0 &&
-		    strcmp(o->v[i].name, name) == 0)
-			return &o->v[i];
-	return NULL;
-}
-
 /* ---- submitting changes ---- */
 
 static void schedule_pass(struct controller *c);
+
+/* OP was refused: what the pass assumed of it did not happen. A
+ * placement was bound in sc ahead of its commit; a deletion marked
+ * its instance. */
+static void
+refused(struct controller *c, const struct ctl_op *op)
+{
+	struct model_obj *o = c->m ? model_get(c->m, op->key) : NULL;
+
+	if (o)
+		o->mark = 0;
+	if (op->kind == CTL_SCHEDULED)
+		c->sc_stale = 1;
+	c->dirty = c->wl_dirty = c->sched_dirty = 1;
+}
 
 static void
 op_done(struct commit_req *creq)
@@ -137,6 +96,8 @@ op_done(struct commit_req *creq)
 	struct ctl_op		*op = (struct ctl_op *)creq;
 	struct controller	*c = op->c;
 
+	c->inflight--;
+	c->unobserved = 1;
 	if (creq->result == 0) {
 		switch (op->kind) {
 		case CTL_CREATED: c->stats.created++; break;
@@ -152,12 +113,12 @@ op_done(struct commit_req *creq)
 		    creq->result != -BW_E_NOTFOUND)
 			log_warn("controller: %s %s/%s failed: %s", op->action,
 			    op->tenant, op->name, bw_strerror(creq->result));
-		c->dirty = 1;
+		refused(c, op);
 	}
 	free(op->value);
 	free(op);
-	if (--c->inflight == 0 && c->dirty)
-		schedule_pass(c);
+	/* The next pass starts from committed(), which runs after this
+	 * batch's completions once the model has its changes. */
 }
 
 static int
@@ -259,7 +220,7 @@ template_of(const json_t *wdoc, char out[CONTROLLER_TEMPLATE_LEN + 1])
 }
 
 static json_t *
-new_instance(const struct obj *w, const char *name)
+new_instance(const struct model_obj *w, const char *name)
 {
 	char		 uid[BW_UUID_LEN + 1], created[40];
 	char		 tmpl[CONTROLLER_TEMPLATE_LEN + 1];
@@ -290,7 +251,7 @@ new_instance(const struct obj *w, const char *name)
  * is not Running is replaced at once: it serves nothing. Instances from
  * before templates were recorded carry none and are left alone. */
 static void
-rollout(struct controller *c, const struct obj *w, struct objs *insts)
+rollout(struct controller *c, const struct model_obj *w)
 {
 	long		 replicas = json_int_at(w->doc, "spec", "replicas", 0);
 	long		 max_unavail = 1, unavailable = 0, idx;
@@ -298,7 +259,7 @@ rollout(struct controller *c, const struct obj *w, struct objs *insts)
 	    "update_strategy");
 	char		 tmpl[CONTROLLER_TEMPLATE_LEN + 1], name[64];
 	char		 reason[CTL_REASON_MAX];
-	struct obj	*outdated[1000];
+	struct model_obj	*outdated[1000];
 	size_t		 n = 0, i;
 
 	if (template_of(w->doc, tmpl) < 0)
@@ -307,12 +268,13 @@ rollout(struct controller *c, const struct obj *w, struct objs *insts)
 		max_unavail = (long)json_integer_value(json_object_get(us,
 		    "max_unavailable"));
 	for (idx = 0; idx < replicas && idx < 1000; idx++) {
-		struct obj	*in;
+		struct model_obj	*in;
 		const char	*it, *phase;
 		bool		 running;
 
 		instance_name(w->name, idx, name, sizeof(name));
-		if (!(in = objs_find(insts, w->tenant, name)) || in->deleting) {
+		if (!(in = model_find(c->m, K_INSTANCE, w->tenant, name)) ||
+		    in->mark) {
 			unavailable++;
 			continue;
 		}
@@ -327,7 +289,7 @@ rollout(struct controller *c, const struct obj *w, struct objs *insts)
 			snprintf(reason, sizeof(reason), "rolling update: template "
 			    "%s replaces %s (the old instance was %s)", tmpl, it,
 			    phase ? phase : "not running");
-			in->deleting = 1;
+			in->mark = 1;
 			submit(c, "controller/workload", "instance.replace",
 			    CTL_DELETED, in->tenant, in->name, STORE_OP_DELETE,
 			    NULL, in->rev, reason);
@@ -336,13 +298,13 @@ rollout(struct controller *c, const struct obj *w, struct objs *insts)
 		outdated[n++] = in;
 	}
 	for (i = 0; i < n && unavailable < max_unavail; i++) {
-		struct obj *in = outdated[i];
+		struct model_obj *in = outdated[i];
 
 		snprintf(reason, sizeof(reason), "rolling update: template %s "
 		    "replaces %s (%ld of at most %ld replicas unavailable)", tmpl,
 		    json_str_at(in->doc, "spec", "template"), unavailable + 1,
 		    max_unavail);
-		in->deleting = 1;
+		in->mark = 1;
 		unavailable++;
 		submit(c, "controller/workload", "instance.replace", CTL_DELETED,
 		    in->tenant, in->name, STORE_OP_DELETE, NULL, in->rev, reason);
@@ -350,21 +312,25 @@ rollout(struct controller *c, const struct obj *w, struct objs *insts)
 }
 
 static void
-reconcile_workloads(struct controller *c, struct objs *wls, struct objs *insts)
+reconcile_workloads(struct controller *c)
 {
+	size_t	nw = model_count(c->m, K_WORKLOAD);
+	size_t	ni = model_count(c->m, K_INSTANCE);
 	char	name[64];
 	size_t	i;
 	long	r, idx;
 
-	for (i = 0; i < wls->n; i++) {
-		const struct obj *w = &wls->v[i];
+	for (i = 0; i < ni; i++)
+		model_at(c->m, K_INSTANCE, i)->mark = 0;
+	for (i = 0; i < nw; i++) {
+		const struct model_obj *w = model_at(c->m, K_WORKLOAD, i);
 		long replicas = json_int_at(w->doc, "spec", "replicas", 0);
 
 		for (r = 0; r < replicas; r++) {
 			json_t *doc;
 
 			instance_name(w->name, r, name, sizeof(name));
-			if (objs_find(insts, w->tenant, name))
+			if (model_find(c->m, K_INSTANCE, w->tenant, name))
 				continue;
 			if (!(doc = new_instance(w, name)))
 				continue;
@@ -374,10 +340,11 @@ reconcile_workloads(struct controller *c, struct objs *wls, struct objs *insts)
 			json_decref(doc);
 		}
 	}
-	for (i = 0; i < insts->n; i++) {
-		struct obj	*in = &insts->v[i];
+	for (i = 0; i < ni; i++) {
+		struct model_obj *in = model_at(c->m, K_INSTANCE, i);
 		const char	*wl = json_str_at(in->doc, "spec", "workload");
-		struct obj	*w = wl ? objs_find(wls, in->tenant, wl) : NULL;
+		struct model_obj *w = wl ? model_find(c->m, K_WORKLOAD, in->tenant,
+		    wl) : NULL;
 		const char	*why = NULL;
 
 		if (!w)
@@ -387,12 +354,12 @@ reconcile_workloads(struct controller *c, struct objs *wls, struct objs *insts)
 			why = "scaled down";
 		if (!why)
 			continue;
-		in->deleting = 1;
+		in->mark = 1;
 		submit(c, "controller/workload", "instance.delete", CTL_DELETED,
 		    in->tenant, in->name, STORE_OP_DELETE, NULL, in->rev, why);
 	}
-	for (i = 0; i < wls->n; i++)
-		rollout(c, &wls->v[i], insts);
+	for (i = 0; i < nw; i++)
+		rollout(c, model_at(c->m, K_WORKLOAD, i));
 }
 
 /* ---- scheduler loop ---- */
@@ -423,7 +390,7 @@ topology(const char *s)
 }
 
 static void
-build_request(struct req_buf *b, const struct obj *inst, const struct obj *w)
+build_request(struct req_buf *b, const struct model_obj *inst, const struct model_obj *w)
 {
 	const json_t	*spec = w ? json_object_get(w->doc, "spec") : NULL;
 	const json_t	*labels = json_object_get(json_object_get(inst->doc,
@@ -528,7 +495,7 @@ build_request(struct req_buf *b, const struct obj *inst, const struct obj *w)
 }
 
 static int
-add_node(struct sched_cluster *sc, const struct obj *node)
+add_node(struct sched_cluster *sc, const struct model_obj *node)
 {
 	struct sched_label	 labels[SCHED_MAX_LABELS];
 	struct sched_taint	 taints[SCHED_MAX_TAINTS];
@@ -590,88 +557,256 @@ add_node(struct sched_cluster *sc, const struct obj *node)
 	return r;
 }
 
-static void
-reconcile_schedule(struct controller *c, struct objs *nodes, struct objs *wls,
-    struct objs *insts)
+static struct model_obj *
+workload_of(struct controller *c, const struct model_obj *in)
 {
-	_cleanup_sched_cluster_ struct sched_cluster *sc = NULL;
+	const char *wl = json_str_at(in->doc, "spec", "workload");
+
+	return wl ? model_find(c->m, K_WORKLOAD, in->tenant, wl) : NULL;
+}
+
+/* Records IN's placement in sc (a node sc lacks makes it an orphan,
+ * bound when sc is next rebuilt). */
+static void
+bind_instance(struct controller *c, struct req_buf *b, const struct model_obj *in)
+{
+	const char *node = json_str_at(in->doc, "spec", "node");
+
+	if (!node)
+		return;
+	build_request(b, in, workload_of(c, in));
+	if (sched_bind(c->sc, &b->req, node, NULL) == -BW_E_NOTFOUND)
+		c->orphans++;
+}
+
+/* Builds sc from the model: every node, then what is already placed,
+ * so aggregates are right. */
+static int
+rebuild_cluster(struct controller *c)
+{
+	struct sched_cluster	*sc = NULL;
+	struct req_buf		*b;
+	size_t			 i;
+
+	if (sched_cluster_new(&sc) < 0 || !(b = malloc(sizeof(*b)))) {
+		sched_cluster_free(sc);
+		return -ENOMEM;
+	}
+	sched_cluster_free(c->sc);
+	c->sc = sc;
+	c->orphans = 0;
+	for (i = 0; i < model_count(c->m, K_NODE); i++)
+		add_node(sc, model_at(c->m, K_NODE, i));
+	for (i = 0; i < model_count(c->m, K_INSTANCE); i++)
+		bind_instance(c, b, model_at(c->m, K_INSTANCE, i));
+	free(b);
+	c->sc_stale = 0;
+	return 0;
+}
+
+/* Tries to place IN (pending, its workload W) and submits the outcome
+ * unless it says nothing new. */
+static void
+schedule_one(struct controller *c, const struct sched_policy *pol,
+    struct req_buf *b, struct model_obj *in, const struct model_obj *w)
+{
+	struct sched_result	 res;
+	_cleanup_free_ char	*text = NULL;
+	_cleanup_free_ char	*err = NULL;
+	json_t			*ex = NULL, *doc, *status;
+	const char		*old;
+	uint64_t		 t0;
+	int			 r;
+
+	build_request(b, in, w);
+	t0 = bw_mono_ns();
+	r = sched_place(c->sc, &b->req, pol, &res, &err);
+	hist_observe_since(&c->placement_ns, t0);
+	if (r < 0) {
+		log_warn("controller: cannot schedule %s: %s", b->id,
+		    err ? err : "error");
+		return;
+	}
+	if (sched_explain_format(&res.explain, &text) < 0 ||
+	    sched_explain_to_json(&res.explain, &ex) < 0)
+		return;
+	old = json_str_at(in->doc, "status", "message");
+	if (!res.placed && old && strcmp(old, text) == 0) {
+		json_decref(ex);
+		return;		/* nothing new to say */
+	}
+	doc = json_deep_copy(in->doc);
+	status = json_pack("{s:s, s:s, s:o}", "phase",
+	    res.placed ? "Scheduled" : "Pending", "message", text,
+	    "scheduling", ex);
+	json_object_set_new(doc, "status", status);
+	if (res.placed) {
+		json_object_set_new(json_object_get(doc, "spec"), "node",
+		    json_string(res.node));
+		/* Bound ahead of its commit, so the next placements of
+		 * this pass see it (refused() undoes it). */
+		sched_bind(c->sc, &b->req, res.node, NULL);
+	}
+	submit(c, "controller/scheduler", res.placed ? "instance.schedule" :
+	    "instance.unschedulable", res.placed ? CTL_SCHEDULED :
+	    CTL_UNSCHEDULABLE, in->tenant, in->name, STORE_OP_PUT, doc,
+	    in->rev, text);
+	json_decref(doc);
+}
+
+static void
+reconcile_schedule(struct controller *c)
+{
 	struct sched_policy	 pol;
 	struct req_buf		*b;
 	size_t			 i;
 
-	if (sched_cluster_new(&sc) < 0 || !(b = malloc(sizeof(*b))))
+	if ((c->sc_stale && rebuild_cluster(c) < 0) || !(b = malloc(sizeof(*b))))
 		return;
 	sched_policy_default(&pol);
 	pol.allow_unattested = c->o.allow_unattested;
-	for (i = 0; i < nodes->n; i++)
-		add_node(sc, &nodes->v[i]);
-	/* Adopt what is already placed, so aggregates are right. */
-	for (i = 0; i < insts->n; i++) {
-		struct obj	*in = &insts->v[i];
-		const char	*node = json_str_at(in->doc, "spec", "node");
-		const char	*wl = json_str_at(in->doc, "spec", "workload");
+	for (i = 0; i < model_count(c->m, K_INSTANCE); i++) {
+		struct model_obj	*in = model_at(c->m, K_INSTANCE, i);
+		const struct model_obj	*w;
 
-		if (!node || in->deleting)
+		if (in->mark || json_str_at(in->doc, "spec", "node") ||
+		    !(w = workload_of(c, in)))
 			continue;
-		build_request(b, in, wl ? objs_find(wls, in->tenant, wl) : NULL);
-		sched_bind(sc, &b->req, node, NULL);
-	}
-	for (i = 0; i < insts->n; i++) {
-		struct obj		*in = &insts->v[i];
-		const char		*wl = json_str_at(in->doc, "spec",
-		    "workload");
-		struct obj		*w = wl ? objs_find(wls, in->tenant, wl) : NULL;
-		struct sched_result	 res;
-		_cleanup_free_ char	*text = NULL;
-		_cleanup_free_ char	*err = NULL;
-		json_t			*ex = NULL, *doc, *status;
-		const char		*old;
-		uint64_t		 t0;
-		int			 r;
-
-		if (in->deleting || !w || json_str_at(in->doc, "spec", "node"))
-			continue;
-		build_request(b, in, w);
-		t0 = bw_mono_ns();
-		r = sched_place(sc, &b->req, &pol, &res, &err);
-		hist_observe_since(&c->placement_ns, t0);
-		if (r < 0) {
-			log_warn("controller: cannot schedule %s: %s", b->id,
-			    err ? err : "error");
-			continue;
-		}
-		if (sched_explain_format(&res.explain, &text) < 0 ||
-		    sched_explain_to_json(&res.explain, &ex) < 0)
-			continue;
-		old = json_str_at(in->doc, "status", "message");
-		if (!res.placed && old && strcmp(old, text) == 0) {
-			json_decref(ex);
-			continue;	/* nothing new to say */
-		}
-		doc = json_deep_copy(in->doc);
-		status = json_pack("{s:s, s:s, s:o}", "phase",
-		    res.placed ? "Scheduled" : "Pending", "message", text,
-		    "scheduling", ex);
-		json_object_set_new(doc, "status", status);
-		if (res.placed) {
-			json_object_set_new(json_object_get(doc, "spec"), "node",
-			    json_string(res.node));
-			sched_bind(sc, &b->req, res.node, NULL);
-		}
-		submit(c, "controller/scheduler", res.placed ? "instance.schedule" :
-		    "instance.unschedulable", res.placed ? CTL_SCHEDULED :
-		    CTL_UNSCHEDULABLE, in->tenant, in->name, STORE_OP_PUT, doc,
-		    in->rev, text);
-		json_decref(doc);
+		schedule_one(c, &pol, b, in, w);
 	}
 	free(b);
+}
+
+/* ---- the model, fed by each batch ---- */
+
+/* What of a Node the scheduler reads (see add_node()). */
+static int
+node_sched_equal(const json_t *a, const json_t *b)
+{
+	static const char *const status[] = { "phase", "attestation", "fips" };
+	const json_t	*sa = json_object_get(a, "status");
+	const json_t	*sb = json_object_get(b, "status");
+
+	if (!json_equal(json_object_get(a, "spec"), json_object_get(b, "spec")) ||
+	    !json_equal(json_object_get(json_object_get(a, "metadata"), "labels"),
+	    json_object_get(json_object_get(b, "metadata"), "labels")))
+		return 0;
+	for (size_t i = 0; i < ELEMENTSOF(status); i++) {
+		const json_t *x = json_object_get(sa, status[i]);
+		const json_t *y = json_object_get(sb, status[i]);
+
+		if ((x || y) && (!x || !y || !json_equal(x, y)))
+			return 0;
+	}
+	return 1;
+}
+
+/* Whether node DOC passes the scheduler's readiness and attestation
+ * filters (as add_node() describes it), so it may take some instance. */
+static int
+node_takes_work(const struct controller *c, const json_t *doc)
+{
+	const char *phase = json_str_at(doc, "status", "phase");
+	const char *att = json_str_at(doc, "status", "attestation");
+
+	if (!phase || strcmp(phase, "Ready") != 0 ||
+	    json_is_true(json_object_get(json_object_get(doc, "spec"),
+	    "unschedulable")))
+		return 0;
+	if (att && strcmp(att, "Trusted") == 0)
+		return 1;
+	return c->o.allow_unattested && !(att && strcmp(att, "Untrusted") == 0);
+}
+
+static void
+node_changed(struct controller *c, const struct model_change *ch)
+{
+	if (ch->old && ch->cur && node_sched_equal(ch->old, ch->cur->doc))
+		return;		/* a heartbeat: nothing the scheduler reads */
+	/* Pending instances are tried again only when the change may let
+	 * one be placed: a node that can take work. Another node joining
+	 * or leaving makes their explanations' counts stale until then,
+	 * instead of rewriting every Pending instance per node. */
+	if (ch->cur && node_takes_work(c, ch->cur->doc))
+		c->sched_dirty = 1;
+	if (c->sc_stale || !c->sc)
+		return;
+	if (ch->cur && add_node(c->sc, ch->cur) == 0) {
+		if (!ch->old && c->orphans)
+			c->sc_stale = 1;	/* bind what waited for it */
+	} else if (ch->old && sched_node_remove(c->sc, res_name(ch->old)) ==
+	    -EBUSY)
+		c->sc_stale = 1;	/* its instances become orphans */
+}
+
+static void
+instance_changed(struct controller *c, const struct model_change *ch)
+{
+	char		 id[160];
+	struct req_buf	*b;
+
+	c->wl_dirty = c->sched_dirty = 1;
+	if (c->sc_stale || !c->sc)
+		return;
+	if (ch->old && json_str_at(ch->old, "spec", "node")) {
+		snprintf(id, sizeof(id), "%s/%s", res_tenant(ch->old),
+		    res_name(ch->old));
+		if (sched_unbind(c->sc, id) == -BW_E_NOTFOUND && c->orphans)
+			c->orphans--;
+	}
+	if (!ch->cur)
+		return;
+	if (!(b = malloc(sizeof(*b)))) {
+		c->sc_stale = 1;
+		return;
+	}
+	bind_instance(c, b, ch->cur);
+	free(b);
+}
+
+/* Applies the keys the batches just completed wrote to the model.
+ * Returns whether a pass has something to do. */
+static int
+apply_changes(struct controller *c)
+{
+	const char *const	*keys;
+	struct model_change	 ch;
+	size_t			 n, i;
+	int			 r;
+
+	if (!c->model_ok || commit_changed(c->commit, &keys, &n) < 0) {
+		c->model_ok = 0;	/* a gap: rebuild from the store */
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		if ((r = model_apply(c->m, c->st, keys[i], &ch)) == -ENOENT)
+			continue;
+		if (r < 0) {
+			c->model_ok = 0;
+			return 1;
+		}
+		if (!ch.changed)
+			continue;
+		if (ch.kind == K_NODE)
+			node_changed(c, &ch);
+		else if (ch.kind == K_INSTANCE)
+			instance_changed(c, &ch);
+		else {
+			/* Placed instances' requests come from their
+			 * workload's spec: rare, so sc is rebuilt. */
+			c->wl_dirty = c->sched_dirty = 1;
+			if (ch.old)
+				c->sc_stale = 1;
+		}
+		json_decref(ch.old);
+	}
+	return c->wl_dirty || c->sched_dirty;
 }
 
 static void
 run_pass(struct controller *c)
 {
-	struct objs	nodes = { 0 }, wls = { 0 }, insts = { 0 };
-	int		r;
+	int r;
 
 	if (c->detached)
 		return;
@@ -680,19 +815,24 @@ run_pass(struct controller *c)
 		return;
 	}
 	c->dirty = 0;
-	c->stats.passes++;
-	if ((r = objs_load(c->st, "Node", &nodes)) < 0 ||
-	    (r = objs_load(c->st, "Workload", &wls)) < 0 ||
-	    (r = objs_load(c->st, "Instance", &insts)) < 0) {
-		log_error("controller: cannot read the store: %s", bw_strerror(r));
-		goto out;
+	if (!c->model_ok) {
+		if ((r = model_rebuild(c->m, c->st)) < 0) {
+			log_error("controller: cannot read the store: %s",
+			    bw_strerror(r));
+			return;
+		}
+		c->model_ok = c->sc_stale = c->wl_dirty = c->sched_dirty = 1;
+		c->stats.rebuilds++;
 	}
-	reconcile_workloads(c, &wls, &insts);
-	reconcile_schedule(c, &nodes, &wls, &insts);
-out:
-	objs_free(&nodes);
-	objs_free(&wls);
-	objs_free(&insts);
+	c->stats.passes++;
+	if (c->wl_dirty) {
+		c->wl_dirty = 0;
+		reconcile_workloads(c);
+	}
+	if (c->sched_dirty) {
+		c->sched_dirty = 0;
+		reconcile_schedule(c);
+	}
 }
 
 static void
@@ -701,25 +841,22 @@ pass_cb(evutil_socket_t fd, short what, void *arg)
 	run_pass(arg);
 }
 
+/* The periodic resync reconciles the workloads over the model (in
+ * memory); the pending instances are tried again when something the
+ * scheduler reads changes. */
+static void
+resync_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct controller *c = arg;
+
+	c->wl_dirty = 1;
+	run_pass(c);
+}
+
 static void
 schedule_pass(struct controller *c)
 {
 	event_active(c->pass_ev, EV_TIMEOUT, 0);
-}
-
-/* Whether the batches just completed changed a kind a pass reads. */
-static int
-touched_watched(struct controller *c)
-{
-	static const char *const kinds[] = { "Node", "Workload", "Instance" };
-
-	for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
-		const struct res_kind *k = res_kind_by_name(kinds[i]);
-
-		if (!k || commit_touched(c->commit, k->plural))
-			return 1;
-	}
-	return 0;
 }
 
 static void
@@ -727,16 +864,16 @@ committed(void *arg)
 {
 	struct controller *c = arg;
 
-	/* Our own completions re-run passes through op_done; any other
-	 * batch that changed nodes, workloads or instances may have
-	 * changed what we reconcile. Other kinds (tenants, bindings, ...)
-	 * do not: a pass reads only those three (and resyncs anyway). */
-	if (!touched_watched(c))
-		return;
-	if (c->inflight == 0)
-		schedule_pass(c);
-	else
-		c->dirty = 1;
+	c->unobserved = 0;
+	/* Every batch's keys reach the model, passes in flight or not;
+	 * kinds a pass does not read (tenants, bindings, ...) are skipped
+	 * by the model. A pass runs once our own changes completed. */
+	if (apply_changes(c) || c->dirty) {
+		if (c->inflight == 0)
+			schedule_pass(c);
+		else
+			c->dirty = 1;
+	}
 }
 
 int
@@ -761,8 +898,9 @@ controller_start(struct event_base *base, struct store *st,
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	c->pass_ev = event_new(base, -1, 0, pass_cb, c);
-	c->resync_ev = event_new(base, -1, EV_PERSIST, pass_cb, c);
-	if (!c->pass_ev || !c->resync_ev || event_add(c->resync_ev, &tv) < 0) {
+	c->resync_ev = event_new(base, -1, EV_PERSIST, resync_cb, c);
+	if (!c->pass_ev || !c->resync_ev || event_add(c->resync_ev, &tv) < 0 ||
+	    model_new(model_kinds, ELEMENTSOF(model_kinds), &c->m) < 0) {
 		controller_free(c);
 		return -ENOMEM;
 	}
@@ -778,6 +916,7 @@ controller_start(struct event_base *base, struct store *st,
 void
 controller_kick(struct controller *c)
 {
+	c->wl_dirty = c->sched_dirty = 1;
 	schedule_pass(c);
 }
 
@@ -791,6 +930,91 @@ const struct hist *
 controller_placement_hist(const struct controller *c)
 {
 	return &c->placement_ns;
+}
+
+/* The first object of A that B lacks or holds at another revision. */
+static const struct model_obj *
+model_diff(const struct model *a, const struct model *b, int kind)
+{
+	for (size_t i = 0; i < model_count(a, kind); i++) {
+		const struct model_obj *o = model_at(a, kind, i);
+		const struct model_obj *p = model_get(b, o->key);
+
+		if (!p || p->rev != o->rev || !json_equal(p->doc, o->doc))
+			return o;
+	}
+	return NULL;
+}
+
+/* Whether cluster A places every instance and node of the model M as
+ * B does, with the same usage per node. */
+static int
+cluster_diff(const struct sched_cluster *a, const struct sched_cluster *b,
+    const struct model *m, char **ret_err)
+{
+	int64_t		 cpu[2], mem[2];
+	uint32_t	 n[2];
+	char		 id[160];
+	size_t		 i;
+
+	if (sched_cluster_nodes(a) != sched_cluster_nodes(b) ||
+	    sched_cluster_instances(a) != sched_cluster_instances(b))
+		return errf(-BW_E_INVALID, ret_err, "cluster: %u nodes, %u "
+		    "instances; rebuilt: %u, %u", sched_cluster_nodes(a),
+		    sched_cluster_instances(a), sched_cluster_nodes(b),
+		    sched_cluster_instances(b));
+	for (i = 0; i < model_count(m, K_NODE); i++) {
+		const char *name = model_at(m, K_NODE, i)->name;
+		int ra = sched_node_usage(a, name, &cpu[0], &mem[0], &n[0]);
+		int rb = sched_node_usage(b, name, &cpu[1], &mem[1], &n[1]);
+
+		if (ra != rb || (ra == 0 && (cpu[0] != cpu[1] ||
+		    mem[0] != mem[1] || n[0] != n[1])))
+			return errf(-BW_E_INVALID, ret_err, "node %s: usage "
+			    "differs from a rebuild", name);
+	}
+	for (i = 0; i < model_count(m, K_INSTANCE); i++) {
+		const struct model_obj *in = model_at(m, K_INSTANCE, i);
+		const char *na, *nb;
+
+		snprintf(id, sizeof(id), "%s/%s", in->tenant, in->name);
+		na = sched_instance_node(a, id);
+		nb = sched_instance_node(b, id);
+		if ((na || nb) && (!na || !nb || strcmp(na, nb) != 0))
+			return errf(-BW_E_INVALID, ret_err, "instance %s: on "
+			    "%s, rebuilt on %s", id, na ? na : "no node",
+			    nb ? nb : "no node");
+	}
+	return 0;
+}
+
+int
+controller_verify(struct controller *c, char **ret_err)
+{
+	struct controller		 fresh = { .st = c->st };
+	const struct model_obj		*o = NULL;
+	int				 r, k;
+
+	if (c->inflight || c->unobserved || c->dirty || c->wl_dirty ||
+	    c->sched_dirty ||
+	    !c->model_ok || c->sc_stale || !c->sc)
+		return -EAGAIN;
+	if ((r = model_new(model_kinds, ELEMENTSOF(model_kinds), &fresh.m)) < 0 ||
+	    (r = model_rebuild(fresh.m, c->st)) < 0 ||
+	    (r = rebuild_cluster(&fresh)) < 0)
+		goto out;
+	for (k = 0; k < (int)ELEMENTSOF(model_kinds) && !o; k++)
+		if (!(o = model_diff(c->m, fresh.m, k)))
+			o = model_diff(fresh.m, c->m, k);
+	if (o)
+		r = errf(-BW_E_INVALID, ret_err, "model: %s differs from the "
+		    "store", o->key);
+	else
+		r = cluster_diff(c->sc, fresh.sc, c->m, ret_err);
+out:
+	model_free(fresh.m);
+	sched_cluster_free(fresh.sc);
+	return r;
 }
 
 void
@@ -813,5 +1037,7 @@ controller_free(struct controller *c)
 		event_free(c->pass_ev);
 	if (c->resync_ev)
 		event_free(c->resync_ev);
+	model_free(c->m);
+	sched_cluster_free(c->sc);
 	free(c);
 }

@@ -1,10 +1,15 @@
 /* The control loops of bulwarkd: the workload controller (replicas in a
  * Workload's spec vs the Instances that exist) and the scheduler loop
  * (Instances without a node -> filter, score, bind). Both are level-
- * triggered and idempotent: each pass reads the store, computes what
- * differs from the desired state, and submits the changes through the
- * commit pipeline, so every decision is audited like any API change.
- * Passes run on the event loop after each commit batch and on a
+ * triggered and idempotent: each pass reads an in-memory model of the
+ * store (controlplane/model.h), computes what differs from the desired
+ * state, and submits the changes through the commit pipeline, so every
+ * decision is audited like any API change. The model and the
+ * scheduler's cluster are updated by the keys each commit batch wrote
+ * (a Node write that changes nothing the scheduler reads, such as a
+ * heartbeat, costs a lookup); they are rebuilt from the store at start
+ * and after a gap in that feed. Passes run on the event loop after a
+ * batch that changed what they read, and the workload pass also on a
  * periodic resync. */
 #ifndef BW_CONTROLLER_H
 #define BW_CONTROLLER_H
@@ -44,7 +49,8 @@ void controller_kick(struct controller *c);
 /* Counts since start, for metrics and tests. */
 struct controller_stats {
 	unsigned long long	passes, created, deleted, scheduled,
-				unschedulable, errors;
+				unschedulable, errors,
+				rebuilds;	/* of the model from the store */
 };
 void controller_stats(struct controller *c, struct controller_stats *ret);
 
@@ -52,6 +58,13 @@ void controller_stats(struct controller *c, struct controller_stats *ret);
  * /metrics; valid until controller_free(). */
 struct hist;
 const struct hist *controller_placement_hist(const struct controller *c);
+
+/* For tests: compares the model and the scheduler's cluster, as kept
+ * up to date by the commit feed, with both built afresh from the store.
+ * Returns 0 if they agree, -EAGAIN while changes of the controller are
+ * in flight or a pass is due, -BW_E_INVALID with *RET_ERR saying the
+ * first difference, or another negative error. */
+int controller_verify(struct controller *c, char **ret_err);
 
 /* Stops new passes and unhooks from the commit pipeline; changes in
  * flight still complete. Call before commit_stop(), and

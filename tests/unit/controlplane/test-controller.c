@@ -1,0 +1,261 @@
+/* The controller's model and scheduler cluster, kept up to date by the
+ * keys each commit batch wrote (issue 18), agree with both rebuilt from
+ * the store after random series of changes to Nodes, Workloads and
+ * Instances, through the real commit pipeline; and a batch past the
+ * change feed's bound makes the controller rebuild from the store. */
+#include "config.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "controlplane/commit.h"
+#include "controlplane/controller.h"
+#include "controlplane/store-lmdb.h"
+#include "controlplane/store.h"
+#include "lib/err.h"
+#include "tests/unit/hardening/tmpdir.h"
+
+struct fixture {
+	char			*dir;
+	struct store		*st;
+	struct event_base	*base;
+	struct committer	*cm;
+	struct controller	*ctl;
+	unsigned		 pending;	/* our requests in flight */
+	int			 unobserved;	/* done, observers not run */
+};
+
+struct req {
+	struct commit_req	 creq;		/* first */
+	struct fixture		*f;
+	char			 key[128];
+	char			*value;
+};
+
+static void
+req_done(struct commit_req *creq)
+{
+	struct req *q = (struct req *)creq;
+
+	q->f->pending--;
+	q->f->unobserved = 1;
+	free(q->value);
+	free(q);
+}
+
+/* Queues a put of VALUE (taken; NULL: a delete) at KEY. */
+static void
+submit(struct fixture *f, const char *key, char *value)
+{
+	struct req *q = calloc(1, sizeof(*q));
+
+	assert_non_null(q);
+	q->f = f;
+	snprintf(q->key, sizeof(q->key), "%s", key);
+	q->value = value;
+	q->creq.op = (struct store_op){ .type = value ? STORE_OP_PUT :
+	    STORE_OP_DELETE, .key = q->key, .value = value,
+	    .value_len = value ? strlen(value) : 0, .expect_rev = STORE_REV_ANY };
+	q->creq.rec = (struct audit_record){ .actor = "test", .role = "system",
+	    .tenant = "system", .source = "local", .auth_method = "internal",
+	    .action = "test.write" };
+	q->creq.done = req_done;
+	f->pending++;
+	commit_submit(f->cm, &q->creq);
+}
+
+static char *
+node_doc(unsigned i, unsigned gen)
+{
+	static const char *const phases[] = { "Ready", "Ready", "NotReady" };
+	char *v = NULL;
+
+	assert_true(asprintf(&v, "{\"kind\":\"Node\",\"metadata\":{\"name\":"
+	    "\"n%u\",\"tenant\":\"system\",\"labels\":{\"pool\":\"p%u\"}},"
+	    "\"spec\":{\"zone\":\"z%u\",\"capacity\":{\"cpu_millis\":%u,"
+	    "\"memory_mib\":4096,\"instances\":%u}},\"status\":{\"phase\":"
+	    "\"%s\",\"attestation\":\"Trusted\",\"heartbeat\":%u}}", i, gen % 2,
+	    i % 3, 1000 + 500 * (gen % 3), 2 + gen % 4, phases[gen % 3],
+	    gen) > 0);
+	return v;
+}
+
+static char *
+workload_doc(unsigned i, unsigned gen)
+{
+	char *v = NULL;
+
+	assert_true(asprintf(&v, "{\"kind\":\"Workload\",\"metadata\":{\"name\":"
+	    "\"w%u\",\"tenant\":\"t%u\"},\"spec\":{\"type\":\"container\","
+	    "\"image\":\"sha256:%064u\",\"replicas\":%u,\"resources\":"
+	    "{\"cpu_millis\":%u,\"memory_mib\":64}%s}}", i, i % 2, gen % 7,
+	    gen % 6, 100 * (1 + gen % 3), gen % 2 ? ",\"spread\":[{"
+	    "\"topology_key\":\"zone\",\"max_skew\":1}]" : "") > 0);
+	return v;
+}
+
+/* Runs the loop until our requests and the controller's passes are
+ * done, then checks the controller against a rebuild. */
+static void
+settle_and_verify(struct fixture *f)
+{
+	struct timespec	 t0, t;
+	char		*err = NULL;
+	int		 r = -EAGAIN;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		event_base_loop(f->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		if (f->pending == 0 && !f->unobserved &&
+		    (r = controller_verify(f->ctl,
+		    &err)) != -EAGAIN)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec > 60)
+			break;		/* generous: a busy machine */
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
+	if (r != 0)
+		print_error("controller_verify: %d %s\n", r, err ? err : "");
+	free(err);
+	assert_int_equal(r, 0);
+}
+
+/* Runs after the controller's observer (added after it). */
+static void
+observed(void *arg)
+{
+	((struct fixture *)arg)->unobserved = 0;
+}
+
+static int
+setup(void **state)
+{
+	struct fixture			*f = calloc(1, sizeof(*f));
+	struct controller_options	 o = { .resync_ms = 3600000 };
+
+	if (!f || !(f->dir = tmpdir_make()) ||
+	    store_open_lmdb(f->dir, NULL, &f->st, NULL) < 0 ||
+	    evthread_use_pthreads() < 0 || !(f->base = event_base_new()) ||
+	    commit_start(f->base, f->st, NULL, NULL, &f->cm) < 0 ||
+	    controller_start(f->base, f->st, f->cm, &o, &f->ctl) < 0 ||
+	    commit_add_observer(f->cm, observed, f) < 0)
+		return 1;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	controller_detach(f->ctl);
+	commit_stop(f->cm);
+	controller_free(f->ctl);
+	event_base_free(f->base);
+	store_close(f->st);
+	tmpdir_remove(f->dir);
+	free(f);
+	return 0;
+}
+
+static void
+test_random_changes_match_rebuild(void **state)
+{
+	struct fixture		*f = *state;
+	struct controller_stats	 s;
+	unsigned		 seed = 18, round, i;
+	char			 key[128];
+
+	settle_and_verify(f);
+	for (round = 0; round < 40; round++) {
+		unsigned writes = 1 + (unsigned)rand_r(&seed) % 12;
+
+		for (i = 0; i < writes; i++) {
+			unsigned what = (unsigned)rand_r(&seed) % 10;
+			unsigned obj = (unsigned)rand_r(&seed) % 8;
+			unsigned gen = (unsigned)rand_r(&seed);
+
+			if (what < 5) {
+				snprintf(key, sizeof(key), "/r/nodes/n%u", obj);
+				submit(f, key, what == 4 ? NULL :
+				    node_doc(obj, gen));
+			} else if (what < 9) {
+				snprintf(key, sizeof(key),
+				    "/r/workloads/t%u/w%u", obj % 4 % 2,
+				    obj % 4);
+				submit(f, key, what == 8 ? NULL :
+				    workload_doc(obj % 4, gen));
+			} else {
+				/* an instance deleted under the controller */
+				snprintf(key, sizeof(key),
+				    "/r/instances/t%u/w%u-%u", obj % 4 % 2,
+				    obj % 4, gen % 3);
+				submit(f, key, NULL);
+			}
+		}
+		settle_and_verify(f);
+	}
+	controller_stats(f->ctl, &s);
+	assert_true(s.created > 0 && s.scheduled > 0);
+	assert_int_equal(s.rebuilds, 1);	/* at start only */
+}
+
+static void
+test_gap_rebuilds(void **state)
+{
+	struct fixture		*f = *state;
+	struct controller_stats	 s;
+	char			 key[64];
+	unsigned		 i;
+
+	settle_and_verify(f);
+	submit(f, "/r/nodes/n1", node_doc(1, 0));
+	submit(f, "/r/workloads/t1/w1", workload_doc(1, 4));
+	/* More keys than the feed keeps, completed before the loop runs
+	 * the observers again (all but the last batch of at most
+	 * STORE_BATCH_MAX are surely done when the last key is stored). */
+	for (i = 0; i < COMMIT_CHANGED_MAX + STORE_BATCH_MAX + 10; i++) {
+		snprintf(key, sizeof(key), "/r/tenants/x%u", i);
+		submit(f, key, strdup("{}"));
+	}
+	/* The loop does not run meanwhile: every completion waits for
+	 * one turn of it, which feeds the controller all the keys. */
+	for (i = 0; i < 60000; i++) {
+		struct store_kv *kv = NULL;
+
+		if (store_get(f->st, key, &kv) == 0) {
+			store_kv_free(kv);
+			break;
+		}
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
+	settle_and_verify(f);
+	controller_stats(f->ctl, &s);
+	assert_int_equal(s.rebuilds, 2);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_random_changes_match_rebuild,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gap_rebuilds, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
