@@ -3328,10 +3328,7 @@ commit_observer(void *arg)
 {
 	struct api_server *srv = arg;
 
-	if (commit_touched(srv->commit, "nodes") ||
-	    commit_touched(srv->commit, "instances") ||
-	    commit_touched(srv->commit, "workloads"))
-		metrics_invalidate(srv->metrics);
+	metrics_commit_observed(srv->metrics, srv->commit);
 	watch_notify_all(arg);
 }
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "controlplane/metrics.h"
+#include "controlplane/commit.h"
 #include "controlplane/resource.h"
 #include "controlplane/store.h"
 #include "lib/clock.h"
@@ -163,6 +164,14 @@ metrics_invalidate(struct metrics *m)
 {
 	if (m)
 		m->f.valid = false;
+}
+
+void
+metrics_commit_observed(struct metrics *m, const struct committer *c)
+{
+	if (commit_touched(c, "nodes") || commit_touched(c, "instances") ||
+	    commit_touched(c, "workloads"))
+		metrics_invalidate(m);
 }
 
 /* The slot of phase P (letters only, at most 16; anything else is

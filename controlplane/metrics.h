@@ -48,6 +48,13 @@ void metrics_observe_instance_start(struct metrics *m, double seconds);
  * core). Cheap; call after such a batch. */
 void metrics_invalidate(struct metrics *m);
 
+struct committer;
+
+/* For a commit observer: invalidates the fleet counts when the batches
+ * C completed since the observers last ran touched a kind they count
+ * (the kinds are this module's business, not the API's). */
+void metrics_commit_observed(struct metrics *m, const struct committer *c);
+
 /* Appends the request histogram, the fleet series and the agents'
  * start histogram to B. A node is stale when its last verified quote
  * (its heartbeat) is older than STALE_S seconds. Errors stay in B->err;
