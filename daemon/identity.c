@@ -1103,7 +1103,7 @@ identity_register_api(struct identity *id, struct api_server *srv)
 static int
 evidence_golden(struct identity *id, struct attest_pcrs *ret, char **ret_err)
 {
-	_cleanup_free_ char	*blob = NULL;
+	_cleanup_free_ char	*blob = NULL, *err = NULL;
 	char			 path[4200];
 	size_t			 len;
 	int			 r;
@@ -1112,10 +1112,10 @@ evidence_golden(struct identity *id, struct attest_pcrs *ret, char **ret_err)
 	    ret_err)) < 0)
 		return r == -ENOENT ? errf(r, ret_err, "%s: %s", path,
 		    bw_strerror(r)) : r;
-	if (attest_sealed_policy((unsigned char *)blob, len, ret) < 0 ||
-	    !ret->mask)
-		return errf(-BW_E_CORRUPT, ret_err, "%s: not a sealed blob with "
-		    "its PCR policy", path);
+	if ((r = attest_sealed_policy((unsigned char *)blob, len, ret,
+	    &err)) < 0)
+		return errf(-BW_E_CORRUPT, ret_err, "%s: %s; refusing to "
+		    "record golden PCR values from it", path, err);
 	return 0;
 }
 

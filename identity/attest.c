@@ -385,6 +385,27 @@ pem_to_pkey(const char *pem, EVP_PKEY **ret)
 	return 0;
 }
 
+int
+attest_ak_fingerprint(const char *ak_pem, char ret_hex[65], char **ret_err)
+{
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *k = NULL;
+	unsigned char *der = NULL, md[ATTEST_PCR_DIGEST_LEN];
+	unsigned hl = 0;
+	int n, ok;
+
+	if (pem_to_pkey(ak_pem, &k) < 0)
+		return errf(-BW_E_INVALID, ret_err, "the attestation key is not "
+		    "a PEM public key");
+	if ((n = i2d_PUBKEY(k, &der)) <= 0)
+		return -BW_E_CRYPTO;
+	ok = EVP_Digest(der, (size_t)n, md, &hl, EVP_sha256(), NULL);
+	OPENSSL_free(der);
+	if (!ok || hl != sizeof(md))
+		return -BW_E_CRYPTO;
+	hex_encode(md, sizeof(md), ret_hex);
+	return 0;
+}
+
 /* The checks of attest_quote_verify() on a decoded quote. */
 static int
 quote_check(const char *ak_pem, const TPM2B_ATTEST *att,
@@ -548,14 +569,60 @@ attest_quote_split(const unsigned char *quote, size_t qlen,
 	return 0;
 }
 
+/* PolicyPCR digest as the TPM computes it, from a zero start:
+ * H(0^32 || TPM_CC_PolicyPCR || TPML_PCR_SELECTION || composite). */
+int
+attest_pcr_policy_digest(const struct attest_pcrs *p,
+    unsigned char ret[ATTEST_PCR_DIGEST_LEN])
+{
+	unsigned char buf[32 + 4 + sizeof(TPML_PCR_SELECTION) + 32];
+	unsigned char composite[ATTEST_PCR_DIGEST_LEN];
+	TPML_PCR_SELECTION sel;
+	size_t off = 32;
+	unsigned hl = 0;
+	int r;
+
+	memset(buf, 0, sizeof(buf));
+	tpm_blob_pcr_selection(p->mask, &sel);
+	if (Tss2_MU_UINT32_Marshal(TPM2_CC_PolicyPCR, buf, sizeof(buf), &off) !=
+	    TSS2_RC_SUCCESS || Tss2_MU_TPML_PCR_SELECTION_Marshal(&sel, buf,
+	    sizeof(buf), &off) != TSS2_RC_SUCCESS)
+		return -BW_E_CRYPTO;
+	if ((r = attest_pcr_composite(p, composite)) < 0)
+		return r;
+	memcpy(buf + off, composite, sizeof(composite));
+	off += sizeof(composite);
+	if (!EVP_Digest(buf, off, ret, &hl, EVP_sha256(), NULL) ||
+	    hl != ATTEST_PCR_DIGEST_LEN)
+		return -BW_E_CRYPTO;
+	return 0;
+}
+
 int
 attest_sealed_policy(const unsigned char *blob, size_t len,
-    struct attest_pcrs *ret_pcrs)
+    struct attest_pcrs *ret_pcrs, char **ret_err)
 {
 	TPM2B_PUBLIC	pub;
 	TPM2B_PRIVATE	priv;
+	unsigned char	want[ATTEST_PCR_DIGEST_LEN];
+	int		r;
 
-	return tpm_blob_sealed_decode(blob, len, &pub, &priv, ret_pcrs);
+	if (tpm_blob_sealed_decode(blob, len, &pub, &priv, ret_pcrs) < 0 ||
+	    !ret_pcrs->mask)
+		return errf(-BW_E_INVALID, ret_err, "not a sealed blob with its "
+		    "PCR policy");
+	/* The PCR values stored beside the object are not covered by the
+	 * TPM's integrity check; its authPolicy is (it is in the object's
+	 * name). Values that do not hash to it were edited. */
+	if ((r = attest_pcr_policy_digest(ret_pcrs, want)) < 0)
+		return errf(r, ret_err, "computing the PCR policy digest");
+	if (pub.publicArea.authPolicy.size != sizeof(want) ||
+	    CRYPTO_memcmp(pub.publicArea.authPolicy.buffer, want,
+	    sizeof(want)) != 0)
+		return errf(-BW_E_CORRUPT, ret_err, "the PCR values stored with "
+		    "the sealed object do not match its authPolicy (they were "
+		    "edited after sealing)");
+	return 0;
 }
 
 /* ---- MakeCredential (TPM 2.0 Part 1, 11.4.9 KDFa/KDFe, 24) ---- */

@@ -69,6 +69,14 @@ int attest_pub_to_pem(const unsigned char *pub, size_t len, char **ret_pem,
  * Returns 0 or -BW_E_INVALID with the reason. */
 int attest_ak_check(const unsigned char *pub, size_t len, char **ret_err);
 
+/* The fingerprint of an attestation key (PEM): SHA-256 of its DER
+ * SubjectPublicKeyInfo as 64 lowercase hex digits, what
+ * `openssl pkey -pubin -outform DER | sha256sum` prints. An assessor pins
+ * it to require the same AK across bundles. Returns 0, -BW_E_INVALID or
+ * -BW_E_CRYPTO. */
+int attest_ak_fingerprint(const char *ak_pem, char ret_hex[65],
+    char **ret_err);
+
 /* Verifies a quote produced by tpm_quote(): the signature with the AK
  * public key AK_PEM, that the quote is a TPM-generated quote whose
  * extraData equals NONCE, that the PCR values carried with it hash to
@@ -97,10 +105,20 @@ int attest_quote_split(const unsigned char *quote, size_t qlen,
     unsigned char **ret_attest, size_t *ret_alen, unsigned char **ret_sig,
     size_t *ret_slen, struct attest_pcrs *ret_pcrs);
 
+/* The TPM2_PolicyPCR policy digest of the PCR values P (from a zero
+ * start, SHA-256), as tpm_seal() puts into a sealed object's authPolicy.
+ * Returns 0 or -BW_E_CRYPTO. */
+int attest_pcr_policy_digest(const struct attest_pcrs *p,
+    unsigned char ret[ATTEST_PCR_DIGEST_LEN]);
+
 /* The PCR values a sealed blob of tpm_seal() is sealed to (its policy),
- * read without a TPM. Returns 0 or -BW_E_INVALID. */
+ * read without a TPM and checked against the sealed object's authPolicy:
+ * the stored values are outside the TPM's integrity protection, so only
+ * values that hash to the authPolicy are returned. Returns 0,
+ * -BW_E_INVALID (not a sealed blob) or -BW_E_CORRUPT (the stored values
+ * do not match the authPolicy), with *ret_err set. */
 int attest_sealed_policy(const unsigned char *blob, size_t len,
-    struct attest_pcrs *ret_pcrs);
+    struct attest_pcrs *ret_pcrs, char **ret_err);
 
 /* Software TPM2_MakeCredential: wraps SECRET (1..64 bytes) so that only
  * the TPM holding the endorsement key EK_PUB (marshalled TPM2B_PUBLIC of

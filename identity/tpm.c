@@ -625,34 +625,6 @@ tpm_quote(struct tpm *t, uint32_t ak_handle, uint32_t mask,
 
 /* ---- sealing ---- */
 
-/* PolicyPCR digest as the TPM computes it, from a zero start:
- * H(0^32 || TPM_CC_PolicyPCR || TPML_PCR_SELECTION || composite). */
-static int
-policy_pcr_digest(const struct attest_pcrs *p, TPM2B_DIGEST *ret)
-{
-	unsigned char buf[32 + 4 + sizeof(TPML_PCR_SELECTION) + 32];
-	unsigned char composite[ATTEST_PCR_DIGEST_LEN];
-	TPML_PCR_SELECTION sel;
-	size_t off = 32, hl = 0;
-	int r;
-
-	memset(buf, 0, sizeof(buf));
-	tpm_blob_pcr_selection(p->mask, &sel);
-	if (Tss2_MU_UINT32_Marshal(TPM2_CC_PolicyPCR, buf, sizeof(buf), &off) !=
-	    TSS2_RC_SUCCESS || Tss2_MU_TPML_PCR_SELECTION_Marshal(&sel, buf,
-	    sizeof(buf), &off) != TSS2_RC_SUCCESS)
-		return -BW_E_CRYPTO;
-	if ((r = attest_pcr_composite(p, composite)) < 0)
-		return r;
-	memcpy(buf + off, composite, sizeof(composite));
-	off += sizeof(composite);
-	if (crypto_digest("SHA256", buf, off, ret->buffer, sizeof(ret->buffer),
-	    &hl, NULL) < 0)
-		return -BW_E_CRYPTO;
-	ret->size = hl;
-	return 0;
-}
-
 int
 tpm_seal(struct tpm *t, const struct attest_pcrs *policy, const void *secret,
     size_t len, unsigned char **ret_blob, size_t *ret_len, char **ret_err)
@@ -680,8 +652,10 @@ tpm_seal(struct tpm *t, const struct attest_pcrs *policy, const void *secret,
 	tmpl.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM |
 	    TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_NODA;
 	tmpl.publicArea.parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_NULL;
-	if ((r = policy_pcr_digest(policy, &tmpl.publicArea.authPolicy)) < 0)
+	if ((r = attest_pcr_policy_digest(policy,
+	    tmpl.publicArea.authPolicy.buffer)) < 0)
 		return r;
+	tmpl.publicArea.authPolicy.size = ATTEST_PCR_DIGEST_LEN;
 
 	memset(&sens, 0, sizeof(sens));
 	sens.sensitive.data.size = len;

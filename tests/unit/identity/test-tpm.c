@@ -25,6 +25,7 @@
 
 #include "identity/attest.h"
 #include "identity/swtpm.h"
+#include "identity/tpm-blob.h"
 #include "identity/tpm-pkey.h"
 #include "identity/tpm.h"
 #include "lib/err.h"
@@ -368,6 +369,31 @@ expect_unseal(struct tpm *t, const unsigned char *blob, size_t len)
 /* The quote in its standard parts (evidence bundles): split, verified,
  * and refused when the nonce, the signed bytes or the PCR values differ;
  * PCR values through JSON and back; a sealed blob's policy read. */
+/* PCR values stored beside a sealed object, edited to other values (the
+ * ones an intruder wants recorded as golden), no longer hash to the
+ * object's authPolicy and are refused. */
+static void
+sealed_policy_edited(const unsigned char *blob, size_t blen)
+{
+	struct attest_pcrs	 pcrs, back;
+	TPM2B_PUBLIC		 pub;
+	TPM2B_PRIVATE		 priv;
+	unsigned char		*forged = NULL;
+	size_t			 flen = 0;
+	char			*err = NULL;
+
+	assert_int_equal(tpm_blob_sealed_decode(blob, blen, &pub, &priv, &pcrs),
+	    0);
+	pcrs.digest[7][0] ^= 0x5a;
+	assert_int_equal(tpm_blob_sealed_encode(&pub, &priv, &pcrs, &forged,
+	    &flen), 0);
+	assert_int_equal(attest_sealed_policy(forged, flen, &back, &err),
+	    -BW_E_CORRUPT);
+	assert_non_null(strstr(err, "authPolicy"));
+	free(err);
+	free(forged);
+}
+
 static void
 test_quote_parts(void **state)
 {
@@ -426,10 +452,14 @@ test_quote_parts(void **state)
 	err = NULL;
 
 	seal_current(f->tpm, &blob, &blen);
-	assert_int_equal(attest_sealed_policy(blob, blen, &policy), 0);
+	assert_int_equal(attest_sealed_policy(blob, blen, &policy, &err), 0);
 	assert_int_equal(policy.mask, TPM_SEAL_PCRS_DEFAULT);
 	assert_int_equal(attest_pcr_diff(&policy, &now, (char[128]){ 0 }, 128), 0);
-	assert_int_equal(attest_sealed_policy(q, qlen, &policy), -BW_E_INVALID);
+	assert_int_equal(attest_sealed_policy(q, qlen, &policy, &err),
+	    -BW_E_INVALID);
+	free(err);
+	err = NULL;
+	sealed_policy_edited(blob, blen);
 	free(blob);
 	free(att);
 	free(sig);
