@@ -17,6 +17,7 @@
 #include "compliance/evidence.h"
 #include "identity/attest.h"
 #include "lib/err.h"
+#include "lib/json.h"
 #include "lib/macro.h"
 #include "lib/opt-help.h"
 
@@ -34,6 +35,14 @@ static const struct opt_help options[] = {
 	  "signed its manifest; the others are earlier checkpoint keys." },
 	{ "bundle", 'b', NULL, "FILE.tar is an evidence bundle (implied when "
 	  "the argument is a regular file)" },
+	{ "golden", 'g', "FILE", "for a bundle, the PCR values the assessor "
+	  "expects, as JSON {\"0\": \"<64 hex>\", ...} (or a saved "
+	  "tpm/quote-pcrs.json): the quote must show these, and the "
+	  "manifest's golden values (the appliance's own claim) must equal "
+	  "them" },
+	{ "ak-fingerprint", 'a', "SHA256", "for a bundle, the attestation "
+	  "key it must be quoted with: SHA-256 of its DER public key, 64 hex "
+	  "digits, as bulwark-verify prints it" },
 	{ "quiet", 'q', NULL, "print nothing; only the exit status" },
 	{ "help", 'h', NULL, "this text" },
 };
@@ -43,7 +52,8 @@ usage(FILE *f)
 {
 	fputs(
 	    "Usage: bulwark-verify [--key PUB.pem] [--quiet] DIR\n"
-	    "       bulwark-verify --key PUB.pem [--quiet] [--bundle] FILE.tar\n"
+	    "       bulwark-verify --key PUB.pem [--golden FILE]\n"
+	    "           [--ak-fingerprint SHA256] [--quiet] [--bundle] FILE.tar\n"
 	    "\n"
 	    "Verifies the Bulwark audit trail in DIR offline: the SHA-256 chain\n"
 	    "across every record and segment file, and the ECDSA P-384 signature\n"
@@ -61,7 +71,10 @@ usage(FILE *f)
 	    "must be present, signed by the attestation key the manifest lists,\n"
 	    "made over SHA-256 of this bundle's manifest.json (not replayed\n"
 	    "from another bundle) and show the golden PCR values the manifest\n"
-	    "records. Every problem is printed with the file (and for audit\n"
+	    "records (or those of --golden). The manifest's golden values and\n"
+	    "attestation key are the appliance's own claims: an assessor who\n"
+	    "does not trust the appliance passes --golden and --ak-fingerprint.\n"
+	    "Every problem is printed with the file (and for audit\n"
 	    "damage the seq and kind).\n"
 	    "\n"
 	    "Exit status:\n"
@@ -69,6 +82,71 @@ usage(FILE *f)
 	    "  1  damage found (the first damaged seq and its kind are printed;\n"
 	    "     for a bundle, every problem found)\n"
 	    "  2  usage error, or DIR, FILE or the key could not be read\n", f);
+}
+
+/* What the assessor supplies beside the trust anchor (the quote
+ * callback of evidence_verify_keys() has no context argument). */
+static struct {
+	const char		*golden_path;	/* --golden */
+	struct attest_pcrs	 golden;
+	char			 ak_pin[65];	/* --ak-fingerprint, lowercase */
+	char			 ak_seen[65];	/* the bundle's AK fingerprint */
+} assessor;
+
+/* Loads --golden: {"7": "<hex>", ...}, or {"values": {...}} as in a
+ * bundle's tpm/quote-pcrs.json. */
+static int
+golden_load(const char *path, char **ret_err)
+{
+	_cleanup_json_ json_t	*o = NULL;
+	json_error_t		 je;
+	json_t			*v;
+
+	if (!(o = json_load_file(path, JSON_REJECT_DUPLICATES, &je)))
+		return errf(-BW_E_INVALID, ret_err, "%s: line %d: %s", path,
+		    je.line, je.text);
+	v = json_is_object(json_object_get(o, "values")) ?
+	    json_object_get(o, "values") : o;
+	if (attest_pcrs_from_json(v, &assessor.golden, ret_err) < 0)
+		return errf_wrap(-BW_E_INVALID, ret_err, "%s", path);
+	if (!assessor.golden.mask)
+		return errf(-BW_E_INVALID, ret_err, "%s: names no PCR", path);
+	assessor.golden_path = path;
+	return 0;
+}
+
+static int
+ak_pin_parse(const char *arg)
+{
+	size_t n = 0;
+
+	for (const char *p = arg; *p; p++) {
+		if (*p == ':')
+			continue;
+		if (!strchr("0123456789abcdefABCDEF", *p) || n == 64)
+			return -BW_E_INVALID;
+		assessor.ak_pin[n++] = (char)(*p | 0x20);	/* lowercase */
+	}
+	assessor.ak_pin[n] = '\0';
+	return n == 64 ? 0 : -BW_E_INVALID;
+}
+
+/* The manifest's golden values must be the assessor's (same selection,
+ * same values). */
+static int
+golden_compare(const struct attest_pcrs *manifest, char **ret_err)
+{
+	char diff[128];
+
+	if (manifest->mask != assessor.golden.mask)
+		return errf(-BW_E_DENIED, ret_err, "the signed manifest's golden "
+		    "PCR selection differs from that of --golden %s",
+		    assessor.golden_path);
+	if (attest_pcr_diff(manifest, &assessor.golden, diff, sizeof(diff)))
+		return errf(-BW_E_DENIED, ret_err, "the signed manifest's golden "
+		    "values of PCR %s differ from --golden %s (the appliance "
+		    "recorded other values)", diff, assessor.golden_path);
+	return 0;
 }
 
 static int
@@ -79,13 +157,22 @@ quote_verify(const char *ak_pem, const struct evidence_quote *q,
 	struct attest_pcrs	pcrs, expect;
 	int			r;
 
+	if ((r = attest_ak_fingerprint(ak_pem, assessor.ak_seen, ret_err)) < 0)
+		return r;
+	if (*assessor.ak_pin && strcmp(assessor.ak_pin, assessor.ak_seen))
+		return errf(-BW_E_DENIED, ret_err, "the attestation key's "
+		    "fingerprint %s is not the one pinned by --ak-fingerprint "
+		    "(%s)", assessor.ak_seen, assessor.ak_pin);
 	if ((r = attest_pcrs_from_json(q->pcrs, &pcrs, ret_err)) < 0)
 		return r;
 	if ((r = attest_pcrs_from_json(golden, &expect, ret_err)) < 0)
 		return errf(r, ret_err, "the signed manifest's golden PCR values "
 		    "are unreadable");
-	return attest_quote_verify_parts(ak_pem, q->attest, q->attest_len,
-	    q->sig, q->sig_len, &pcrs, nonce, nlen, &expect, ret_err);
+	if ((r = attest_quote_verify_parts(ak_pem, q->attest, q->attest_len,
+	    q->sig, q->sig_len, &pcrs, nonce, nlen, assessor.golden_path ?
+	    &assessor.golden : &expect, ret_err)) < 0)
+		return r;
+	return assessor.golden_path ? golden_compare(&expect, ret_err) : 0;
 }
 
 static int
@@ -118,9 +205,14 @@ verify_bundle(const char *path, EVP_PKEY *const *keys, size_t nkeys, int quiet)
 			    rep.audit_checkpoints);
 		if (rep.quote == 1)
 			printf("tpm: quote verified: signed by the attestation key "
-			    "tpm/ak.pub.pem over SHA-256(manifest.json); PCRs %s "
-			    "equal the golden values\n", rep.quote_pcrs ?
-			    rep.quote_pcrs : "?");
+			    "tpm/ak.pub.pem (SHA-256 %s%s) over "
+			    "SHA-256(manifest.json); PCRs %s equal the golden "
+			    "values %s%s\n", assessor.ak_seen, *assessor.ak_pin ?
+			    ", as pinned" : ", not pinned: pass --ak-fingerprint",
+			    rep.quote_pcrs ? rep.quote_pcrs : "?",
+			    assessor.golden_path ? "of --golden " : "the appliance "
+			    "recorded (pass --golden to check them against yours)",
+			    assessor.golden_path ? assessor.golden_path : "");
 		for (size_t i = 0; i < rep.n_absent; i++)
 			printf("absent: %s\n", rep.absent[i]);
 		for (size_t i = 0; i < rep.n_problems; i++) {
@@ -156,8 +248,22 @@ main(int argc, char **argv)
 	int				 c, quiet = 0, bundle = 0, r;
 
 	opt_help_longopts(options, ELEMENTSOF(options), opts);
-	while ((c = getopt_long(argc, argv, "k:qbh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "k:g:a:qbh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'g':
+			if (golden_load(optarg, &err) < 0) {
+				fprintf(stderr, "bulwark-verify: --golden %s\n", err);
+				free(err);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'a':
+			if (ak_pin_parse(optarg) < 0) {
+				fprintf(stderr, "bulwark-verify: --ak-fingerprint: "
+				    "not 64 hex digits (SHA-256): %s\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'k':
 			if (npaths == AUDIT_KEYS_MAX) {
 				fprintf(stderr, "bulwark-verify: at most %d --key\n",

@@ -11,6 +11,8 @@
 # tpm2_checkquote and sha256sum alone; a bundle whose quote is missing,
 # replayed from another bundle, signed by another TPM's AK, whose PCR
 # values were edited or differ from the golden values fails naming why.
+# The assessor's own golden values (--golden) catch golden values forged
+# in the manifest; --ak-fingerprint pins the attestation key.
 set -u
 : "${top_srcdir:?}" "${top_builddir:?}"
 V=$top_builddir/bulwark-verify
@@ -155,6 +157,58 @@ cmp -s "$tmp/x/tpm/quote-pcrs.json" "$tmp/y/tpm/quote-pcrs.json" && fail "sed di
 quote_repack pcrs-edited.tar
 quote_fails "$tmp/pcrs-edited.tar" '^FAILED QUOTE tpm/quote.attest: .*PCR values .*do not match the signed PCR digest' 1
 quote_fails "$tmp/golden-off.tar" '^FAILED QUOTE tpm/quote.attest: .*PCR 7 differ from the expected values' 1
+
+# The assessor's golden values (--golden). A bundle whose manifest's
+# golden values were forged to equal what the TPM now quotes (PCR 7
+# extended after the root secret was unsealed) verifies on its own
+# claims, and fails against the assessor's values.
+expect 0 "$tmp/g.out" --golden "$tmp/x/tpm/quote-pcrs.json" --key "$tmp/trust.pem" \
+    "$tmp/bundle.tar" && grep -q '^tpm: quote verified: .*equal the golden values of --golden' \
+    "$tmp/g.out" && ok "--golden with the quoted values: verifies" ||
+    { cat "$tmp/g.out"; fail "--golden with the right values"; }
+jq '.values | .["7"] |= (if startswith("ab") then "cd" else "ab" end) + .[2:]' \
+    "$tmp/x/tpm/quote-pcrs.json" >"$tmp/golden-true.json"
+jq -e '.values == input' "$tmp/x/tpm/quote-pcrs.json" "$tmp/golden-true.json" \
+    >/dev/null && fail "jq did not change PCR 7"
+grep -q 'pass --golden to check them' "$tmp/ok.out" ||
+    fail "without --golden the golden values are not said to be the appliance's"
+if expect 1 "$tmp/g.out" --golden "$tmp/golden-true.json" --key "$tmp/trust.pem" \
+    "$tmp/bundle.tar" && grep -q '^FAILED QUOTE tpm/quote.attest: .*PCR 7 differ from the expected values' \
+    "$tmp/g.out"; then
+	ok "forged golden values caught by --golden: $(grep '^FAILED' "$tmp/g.out")"
+else
+	cat "$tmp/g.out"; fail "--golden does not catch forged golden values"
+fi
+# The quote shows the assessor's values but the manifest records others.
+if expect 1 "$tmp/g.out" --golden "$tmp/x/tpm/quote-pcrs.json" --key "$tmp/trust.pem" \
+    "$tmp/golden-off.tar" && grep -q "^FAILED QUOTE tpm/quote.attest: .*manifest's golden values of PCR 7 differ from --golden" \
+    "$tmp/g.out"; then
+	ok "manifest golden values other than --golden: named"
+else
+	cat "$tmp/g.out"; fail "--golden: the manifest's other golden values not named"
+fi
+echo '{"7": "zz"}' >"$tmp/golden-bad.json"
+expect 2 "$tmp/g.out" --golden "$tmp/golden-bad.json" --key "$tmp/trust.pem" \
+    "$tmp/bundle.tar" && ok "malformed --golden: exit 2" || fail "malformed --golden"
+
+# Pinning the attestation key (--ak-fingerprint): SHA-256 of its DER
+# public key, as openssl computes it.
+fp=$(openssl pkey -pubin -in "$tmp/x/tpm/ak.pub.pem" -outform DER | sha256sum | cut -c1-64)
+grep -q "^tpm: quote verified: .*(SHA-256 $fp, not pinned" "$tmp/ok.out" &&
+    ok "the AK fingerprint is printed: $fp" || fail "AK fingerprint $fp not printed"
+FP=$(printf '%s' "$fp" | tr a-f A-F)
+expect 0 "$tmp/p.out" --ak-fingerprint "$FP" --key "$tmp/trust.pem" "$tmp/bundle.tar" &&
+    grep -q "(SHA-256 $fp, as pinned)" "$tmp/p.out" && ok "--ak-fingerprint of the AK: verifies" ||
+    { cat "$tmp/p.out"; fail "--ak-fingerprint of the bundle's AK"; }
+ofp=$(openssl pkey -pubin -in "$tmp/ak-other.pem" -outform DER | sha256sum | cut -c1-64)
+if expect 1 "$tmp/p.out" --ak-fingerprint "$ofp" --key "$tmp/trust.pem" "$tmp/bundle.tar" &&
+    grep -q "^FAILED QUOTE tpm/quote.attest: .*fingerprint $fp is not the one pinned" "$tmp/p.out"; then
+	ok "another AK than the pinned one: $(grep '^FAILED' "$tmp/p.out")"
+else
+	cat "$tmp/p.out"; fail "--ak-fingerprint accepts another AK"
+fi
+expect 2 "$tmp/p.out" --ak-fingerprint 1234 --key "$tmp/trust.pem" "$tmp/bundle.tar" &&
+    ok "malformed --ak-fingerprint: exit 2" || fail "malformed --ak-fingerprint"
 
 expect 1 "$tmp/other.out" --key "$tmp/other.pem" "$tmp/bundle.tar" &&
     grep -q '^FAILED BAD_SIGNATURE manifest.json' "$tmp/other.out" &&
