@@ -235,13 +235,50 @@ verify_bundle(const char *path, EVP_PKEY *const *keys, size_t nkeys, int quiet)
 	return r;
 }
 
+/* Loads the --key files PATHS into *RET_KEYS (at most AUDIT_KEYS_MAX,
+ * free with audit_pubkeys_free()); prints why and returns < 0 when one
+ * cannot be read. */
+static int
+keys_load(const char *const *paths, size_t npaths, EVP_PKEY ***ret_keys,
+    size_t *ret_n)
+{
+	EVP_PKEY	**keys;
+	size_t		  nkeys = 0;
+	char		 *err = NULL;
+
+	if (!(keys = calloc(AUDIT_KEYS_MAX, sizeof(*keys)))) {
+		fprintf(stderr, "bulwark-verify: out of memory\n");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < npaths; i++) {
+		EVP_PKEY	**got = NULL;
+		size_t		  n = 0;
+
+		if (audit_pubkeys_load(paths[i], &got, &n, &err) < 0 ||
+		    nkeys + n > AUDIT_KEYS_MAX) {
+			fprintf(stderr, "bulwark-verify: %s\n", err ? err :
+			    "more than 16 keys");
+			free(err);
+			audit_pubkeys_free(got, n);
+			audit_pubkeys_free(keys, nkeys);
+			return -BW_E_INVALID;
+		}
+		memcpy(keys + nkeys, got, n * sizeof(*got));
+		nkeys += n;
+		free(got);	/* the keys now belong to KEYS */
+	}
+	*ret_keys = keys;
+	*ret_n = nkeys;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct option			 opts[ELEMENTSOF(options) + 1];
 	struct audit_verify_report	 rep = { 0 };
 	const char			*keypaths[AUDIT_KEYS_MAX], *dir;
-	EVP_PKEY			**keys;
+	EVP_PKEY			**keys = NULL;
 	size_t				 npaths = 0, nkeys = 0;
 	char				*err = NULL;
 	struct stat			 st;
@@ -298,27 +335,8 @@ main(int argc, char **argv)
 		    "anchor: pass --key PUB.pem (the appliance public key)\n");
 		return EXIT_USAGE;
 	}
-	if (!(keys = calloc(AUDIT_KEYS_MAX, sizeof(*keys)))) {
-		fprintf(stderr, "bulwark-verify: out of memory\n");
+	if (keys_load(keypaths, npaths, &keys, &nkeys) < 0)
 		return EXIT_USAGE;
-	}
-	for (size_t i = 0; i < npaths; i++) {
-		EVP_PKEY	**got = NULL;
-		size_t		  n = 0;
-
-		if (audit_pubkeys_load(keypaths[i], &got, &n, &err) < 0 ||
-		    nkeys + n > AUDIT_KEYS_MAX) {
-			fprintf(stderr, "bulwark-verify: %s\n", err ? err :
-			    "more than 16 keys");
-			free(err);
-			audit_pubkeys_free(got, n);
-			audit_pubkeys_free(keys, nkeys);
-			return EXIT_USAGE;
-		}
-		memcpy(keys + nkeys, got, n * sizeof(*got));
-		nkeys += n;
-		free(got);	/* the keys now belong to KEYS */
-	}
 	if (bundle) {
 		r = verify_bundle(dir, keys, nkeys, quiet);
 		audit_pubkeys_free(keys, nkeys);

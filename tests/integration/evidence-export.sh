@@ -5,7 +5,8 @@
 # inside, or one audit record, makes it fail naming the file or record.
 # Issue 20, Done-means 3: every bundle carries bulwarkd's TPM quote over
 # its manifest's digest; a bundle whose quote was removed, replayed from
-# a second bundle, or whose AK was replaced fails naming why.
+# a second bundle, or whose AK was replaced fails naming why. Golden
+# values edited into root.sealed are refused at export.
 . "$(dirname "$0")/lib.sh"
 
 start_bulwarkd "$T/d" || exit 1
@@ -89,6 +90,20 @@ openssl ecparam -name secp384r1 -genkey -noout -out "$T/other.key" 2>/dev/null
 openssl ec -in "$T/other.key" -pubout -out "$T/other.pub" 2>/dev/null
 "$BW/bulwark-verify" --key "$T/other.pub" "$T/b.tar" >"$T/v.out" 2>&1; rc=$?
 check "another trust anchor: verify fails (exit $rc)" [ $rc = 1 ]
+# The golden values come from the PCR values stored in root.sealed beside
+# the sealed object, outside the TPM's integrity check: edited (its last
+# byte, in PCR 13's value), they no longer hash to the object's
+# authPolicy and the export is refused instead of recording them.
+S="$T/d/identity/root.sealed"
+cp -p "$S" "$T/root.sealed.orig"
+perl -0777 -i -pe 'substr($_, -1, 1) = chr(ord(substr($_, -1, 1)) ^ 0x5a)' "$S"
+check "root.sealed edited" sh -c "! cmp -s '$S' '$T/root.sealed.orig'"
+$A evidence export --since 2000-01-01 -o "$T/forged.tar" >"$T/forged.out" 2>&1; rc=$?
+check "stored PCR values edited in root.sealed: the export is refused (exit $rc)" \
+	sh -c "[ $rc != 0 ] && [ ! -e '$T/forged.tar' ]"
+check "the refusal names the authPolicy mismatch" grep -q 'authPolicy' "$T/forged.out"
+cp -p "$T/root.sealed.orig" "$S"
+
 check "the export is in the audit trail" \
 	sh -c "$A audit search --action evidence.export -o json | jq -e '[.items[] | select(.outcome==\"success\")] | length >= 1' >/dev/null"
 finish
