@@ -263,6 +263,12 @@ netns_path(const char *id, char **ret)
 	    -ENOMEM : 0;
 }
 
+int
+cni_netns_path(const char *id, char **ret)
+{
+	return netns_path(id, ret);
+}
+
 /* Removes netns bw-ID as `ip netns delete` does: detach the bind
  * mount that keeps the namespace alive, then remove the file. */
 static int

@@ -101,6 +101,72 @@ static const struct schema_field update_fields[] = {
 	END_FIELDS
 };
 
+/* An HTTP probe's path goes into a request line: it starts with '/' and
+ * holds only printable ASCII without spaces. */
+static int
+check_probe_path(const json_t *v, const char *path, char **ret_err)
+{
+	const char *s = json_string_value(v);
+
+	if (s[0] == '/' && strspn(s, "!\"#$%&'()*+,-./0123456789:;<=>?@"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~") ==
+	    strlen(s))
+		return 0;
+	return errf(-BW_E_INVALID, ret_err, "%s: must start with / and hold "
+	    "only printable ASCII without spaces", path);
+}
+
+static const struct schema_field probe_http_fields[] = {
+	{ .name = "port", .type = SCHEMA_INT, .flags = SCHEMA_REQUIRED,
+	  .min = 1, .max = 65535 },
+	{ .name = "path", .type = SCHEMA_STRING, .min = 1, .max = 255,
+	  .check = check_probe_path },
+	END_FIELDS
+};
+
+static const struct schema_field probe_tcp_fields[] = {
+	{ .name = "port", .type = SCHEMA_INT, .flags = SCHEMA_REQUIRED,
+	  .min = 1, .max = 65535 },
+	END_FIELDS
+};
+
+/* A probe checks one way: exactly one of http and tcp; its timeout
+ * fits in its period, so runs never overlap. */
+static int
+check_probe(const json_t *v, const char *path, char **ret_err)
+{
+	const json_t *period = json_object_get(v, "period_s");
+	const json_t *timeout = json_object_get(v, "timeout_s");
+
+	if (!json_object_get(v, "http") == !json_object_get(v, "tcp"))
+		return errf(-BW_E_INVALID, ret_err, "%s: needs exactly one of "
+		    "http and tcp", path);
+	if (json_integer_value(timeout) > (period ?
+	    json_integer_value(period) : 10))
+		return errf(-BW_E_INVALID, ret_err, "%s.timeout_s: must not "
+		    "exceed period_s (%lld)", path, period ?
+		    (long long)json_integer_value(period) : 10LL);
+	return 0;
+}
+
+static const struct schema_field probe_fields[] = {
+	{ .name = "http", .type = SCHEMA_OBJECT, .fields = probe_http_fields },
+	{ .name = "tcp", .type = SCHEMA_OBJECT, .fields = probe_tcp_fields },
+	INT_FIELD("initial_delay_s", 0, 3600),
+	INT_FIELD("period_s", 1, 3600),
+	INT_FIELD("timeout_s", 1, 60),
+	INT_FIELD("failure_threshold", 1, 100),
+	END_FIELDS
+};
+
+static const struct schema_field probes_fields[] = {
+	{ .name = "liveness", .type = SCHEMA_OBJECT, .fields = probe_fields,
+	  .check = check_probe },
+	{ .name = "readiness", .type = SCHEMA_OBJECT, .fields = probe_fields,
+	  .check = check_probe },
+	END_FIELDS
+};
+
 static const struct schema_field workload_spec[] = {
 	{ .name = "type", .type = SCHEMA_STRING, .flags = SCHEMA_REQUIRED,
 	  .one_of = workload_types },
@@ -124,6 +190,7 @@ static const struct schema_field workload_spec[] = {
 	{ .name = "restart_policy", .type = SCHEMA_STRING, .one_of = restart_policies },
 	{ .name = "update_strategy", .type = SCHEMA_OBJECT, .fields = update_fields },
 	{ .name = "fips_required", .type = SCHEMA_BOOL },
+	{ .name = "probes", .type = SCHEMA_OBJECT, .fields = probes_fields },
 	END_FIELDS
 };
 
