@@ -28,6 +28,7 @@
 #include "agent/agent-run.h"
 #include "agent/cni.h"
 #include "agent/probe.h"
+#include "agent/service.h"
 #include "agent/runtime.h"
 #include "client/client.h"
 #include "image/image.h"
@@ -87,6 +88,9 @@ struct ar_inst {
 	struct ar_probe	 live, ready_probe;
 	bool		 ready;		/* the readiness probe's verdict */
 	char		 killed_by[200];	/* the liveness probe that stopped it */
+	/* spec.service of its workload, and its tenant's subnet */
+	char		 svc_vip[SVC_ADDR_MAX], subnet[32];
+	unsigned	 svc_port, svc_target;
 };
 
 struct agent_run {
@@ -103,6 +107,7 @@ struct agent_run {
 	int			 changes;
 	char			 node_event[AR_EVENT_MAX];
 	unsigned long long	 list_rev;	/* of the last instance list */
+	char			*svc_text;	/* the service rules applied */
 	time_t			 next_full_list;
 };
 
@@ -582,6 +587,67 @@ probes_tick(struct agent_run *ar, struct ar_inst *e)
 	return 0;
 }
 
+/* ---- services ---- */
+
+/* Takes E's service (spec.service, or the record's copy) or none. */
+static void
+svc_load(struct ar_inst *e, const json_t *svc)
+{
+	const char *a = json_str_at(svc, "address", NULL);
+
+	e->svc_vip[0] = '\0';
+	if (!a || strlen(a) >= sizeof(e->svc_vip))
+		return;
+	snprintf(e->svc_vip, sizeof(e->svc_vip), "%s", a);
+	e->svc_port = (unsigned)json_int_at(svc, "port", NULL, 0);
+	e->svc_target = (unsigned)json_int_at(svc, "target_port", NULL,
+	    e->svc_port);
+}
+
+/* Programs the service rules for the instances this agent keeps: each
+ * ready one with an address is an endpoint of its workload's service.
+ * Rules change only when the set does (nft runs then only). */
+static void
+services_sync(struct agent_run *ar)
+{
+	_cleanup_free_ struct svc_entry	*v = NULL;
+	_cleanup_free_ char		*text = NULL, *err = NULL;
+	struct ar_inst			*e;
+	size_t				 n = 0;
+	int				 r;
+
+	if (!(v = calloc(agent_run_count(ar) + 1, sizeof(*v))))
+		return;
+	for (e = ar->insts; e; e = e->next) {
+		struct svc_entry *x = &v[n];
+
+		if (!e->svc_vip[0] || !e->subnet[0] || !e->svc_port)
+			continue;
+		x->tenant = e->tenant;
+		x->subnet = e->subnet;
+		snprintf(x->vip, sizeof(x->vip), "%s", e->svc_vip);
+		x->port = e->svc_port;
+		x->target_port = e->svc_target;
+		if (inst_ready(e) && e->address[0])
+			snprintf(x->ip, sizeof(x->ip), "%.*s",
+			    (int)strcspn(e->address, "/"), e->address);
+		n++;
+	}
+	if ((r = svc_render(v, n, &text, &err)) < 0) {
+		log_warn("services: %s", err ? err : bw_strerror(r));
+		return;
+	}
+	if (ar->svc_text && strcmp(ar->svc_text, text) == 0)
+		return;
+	if ((r = svc_apply(text, &err)) < 0) {
+		log_warn("services: nft: %s", err ? err : bw_strerror(r));
+		return;
+	}
+	log_info("services: %zu endpoint entries programmed", n);
+	free(ar->svc_text);
+	ar->svc_text = TAKE_PTR(text);
+}
+
 /* ---- log tail ---- */
 
 /* The last AR_LOG_TAIL_MAX bytes of ID's log as a JSON-safe string
@@ -937,6 +1003,7 @@ start_choose_subnet(struct start_state *st, char **ret_err)
 		return errf(-BW_E_CONFLICT, ret_err, "tenant %s's network on "
 		    "this node uses %s, not %s (one subnet per tenant and node)",
 		    tenant, st->inuse, st->subnet);
+	snprintf(st->e->subnet, sizeof(st->e->subnet), "%s", st->subnet);
 	json_object_set_new(st->rec, "net_tenant", json_string(tenant));
 	json_object_set_new(st->rec, "subnet", json_string(st->subnet));
 	return 0;
@@ -968,6 +1035,11 @@ start_build_spec(struct start_state *st, char **ret_err)
 		return r;
 	if (probes_json(e))
 		json_object_set_new(st->rec, "probes", probes_json(e));
+	svc_load(e, st->is_vm ? NULL : json_object_get(st->spec, "service"));
+	if (e->svc_vip[0])
+		json_object_set_new(st->rec, "service", json_pack("{s:s, s:I, "
+		    "s:I}", "address", e->svc_vip, "port", (json_int_t)e->svc_port,
+		    "target_port", (json_int_t)e->svc_target));
 	if (st->is_vm) {
 		rs->kind = RUNTIME_VM;
 		rs->disk = st->info.path;
@@ -1196,6 +1268,9 @@ inst_adopt(struct agent_run *ar, const json_t *item, const char *id)
 	if (probes_load(e, json_object_get(rec, "probes"), &err) < 0)
 		log_warn("instance %s: its record's probes: %s", id, err);
 	probes_restart(e);
+	svc_load(e, json_object_get(rec, "service"));
+	snprintf(e->subnet, sizeof(e->subnet), "%s",
+	    json_str_at(rec, "subnet", NULL) ?: "");
 	snprintf(e->id, sizeof(e->id), "%s", id);
 	snprintf(e->tenant, sizeof(e->tenant), "%s",
 	    json_str_at(item, "metadata", "tenant"));
@@ -1689,6 +1764,7 @@ reconcile:
 	json_array_foreach(items, i, item)
 		if (bound_here(ar, item, &id))
 			reconcile_one(ar, item, id, policies);
+	services_sync(ar);
 	if (ar->changes)
 		report_node(ar);
 	if (listed < 0) {
@@ -1786,5 +1862,6 @@ agent_run_free(struct agent_run *ar)
 	free(ar->vm_kernel);
 	free(ar->vm_initrd);
 	free(ar->vm_cmdline);
+	free(ar->svc_text);
 	free(ar);
 }

@@ -152,6 +152,12 @@ nft(const char *script, char **ret_err)
 	return runtime_run(argv, &o, NULL, ret_err);
 }
 
+int
+cni_nft_run(const char *script, char **ret_err)
+{
+	return nft(script, ret_err);
+}
+
 /* Whether our nftables table exists: 1, 0, or a negative error. */
 static int
 nft_has_table(char **ret_err)

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,6 +168,32 @@ static const struct schema_field probes_fields[] = {
 	END_FIELDS
 };
 
+/* A service address is an IPv4 address of the service pool
+ * 10.96.0.0/16: off every tenant subnet (so clients route it through
+ * their gateway, where the node translates it) and per tenant (the
+ * node matches it on the tenant's bridge only). */
+static int
+check_service_address(const json_t *v, const char *path, char **ret_err)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, json_string_value(v), &a) == 1 &&
+	    (ntohl(a.s_addr) & 0xffff0000u) == 0x0a600000u &&
+	    (ntohl(a.s_addr) & 0xffu) != 0 && (ntohl(a.s_addr) & 0xffu) != 255)
+		return 0;
+	return errf(-BW_E_INVALID, ret_err, "%s: must be an IPv4 address of "
+	    "the service pool 10.96.0.0/16 (not .0 or .255)", path);
+}
+
+static const struct schema_field service_fields[] = {
+	{ .name = "address", .type = SCHEMA_STRING, .flags = SCHEMA_REQUIRED,
+	  .min = 7, .max = 15, .check = check_service_address },
+	{ .name = "port", .type = SCHEMA_INT, .flags = SCHEMA_REQUIRED,
+	  .min = 1, .max = 65535 },
+	INT_FIELD("target_port", 1, 65535),
+	END_FIELDS
+};
+
 static const struct schema_field workload_spec[] = {
 	{ .name = "type", .type = SCHEMA_STRING, .flags = SCHEMA_REQUIRED,
 	  .one_of = workload_types },
@@ -191,6 +218,7 @@ static const struct schema_field workload_spec[] = {
 	{ .name = "update_strategy", .type = SCHEMA_OBJECT, .fields = update_fields },
 	{ .name = "fips_required", .type = SCHEMA_BOOL },
 	{ .name = "probes", .type = SCHEMA_OBJECT, .fields = probes_fields },
+	{ .name = "service", .type = SCHEMA_OBJECT, .fields = service_fields },
 	END_FIELDS
 };
 
