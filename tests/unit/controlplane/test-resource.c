@@ -50,6 +50,19 @@ static const struct vcase cases[] = {
 	  "spec.probes.liveness.timeout_s: must be an integer 1..60" },
 	{ WL_PROBES("{\"startup\":{\"tcp\":{\"port\":80}}}"),
 	  "spec.probes.startup: unknown field" },
+	/* services (issue 23) */
+	{ WL_HEAD "\"spec\":{\"type\":\"container\",\"image\":\"" DIGEST "\","
+	  "\"replicas\":1,\"resources\":{\"cpu_millis\":1,\"memory_mib\":64},"
+	  "\"service\":{\"address\":\"10.96.3.4\",\"port\":80,"
+	  "\"target_port\":8080}}}", NULL },
+	{ WL_HEAD "\"spec\":{\"type\":\"container\",\"image\":\"" DIGEST "\","
+	  "\"replicas\":1,\"resources\":{\"cpu_millis\":1,\"memory_mib\":64},"
+	  "\"service\":{\"address\":\"10.97.0.4\",\"port\":80}}}",
+	  "spec.service.address: must be an IPv4 address of the service pool" },
+	{ WL_HEAD "\"spec\":{\"type\":\"container\",\"image\":\"" DIGEST "\","
+	  "\"replicas\":1,\"resources\":{\"cpu_millis\":1,\"memory_mib\":64},"
+	  "\"service\":{\"address\":\"10.96.0.255\",\"port\":80}}}",
+	  "spec.service.address: must be an IPv4 address of the service pool" },
 	/* env: identifiers to text (issue 13) */
 	{ WL_ENV("{\"JAVA_OPTS\":\"-Xmx512m -Dx=y\","
 	  "\"U\":\"https://a/b?c=d&e\","
