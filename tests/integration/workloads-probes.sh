@@ -12,32 +12,14 @@
 . "$(dirname "$0")/workloads-lib.sh"
 
 WL_GRACE=2
-start_bulwarkd_wl || { fail "bulwarkd did not start"; finish; }
-enrol_node || { fail "node n1 enrols with its TPM and is approved"; finish; }
-pass "node n1 enrols with its TPM and is approved"
-import_busybox || { fail "a signed busybox image is imported"; finish; }
-pass "a signed busybox image is imported"
+wl_start
 
-# web PROBES-JSON [NAME] [PORT]: a workload serving /tmp/www on PORT
-# with busybox httpd in the background of a shell init.
-web() {
-	cat <<EOF
-{"kind": "Workload", "metadata": {"name": "${2:-web}", "tenant": "acme"},
- "spec": {"type": "container", "image": "$DIGEST", "replicas": 1,
-          "resources": {"cpu_millis": 200, "memory_mib": 32},
-          "command": ["sh", "-c", "mkdir -p /tmp/www; echo ok >/tmp/www/index.html; /bin/busybox httpd -f -p ${3:-8080} -h /tmp/www & while :; do sleep 1; done"],
-          "probes": $1}}
-EOF
-}
+# web PROBES-JSON [NAME] [PORT]: one replica of busybox httpd with PROBES.
+web() { wl_httpd "${2:-web}" 1 "${3:-8080}" "\"probes\": $1"; }
 check "create tenant acme" bash -c "echo '{\"kind\": \"Tenant\", \"metadata\": {\"name\": \"acme\"}, \"spec\": {}}' | $B apply -f - >/dev/null"
 
 echo "== spec.probes is validated"
-# refused PROBES-JSON TEXT: the workload is refused with TEXT in the error.
-refused() {
-	local out
-	out=$(web "$1" bad | $B apply -f - 2>&1) && return 1
-	echo "$out" | grep -qF -- "$2" || { echo "got: $out" >&2; return 1; }
-}
+refused() { wl_refused web "$@"; }
 check "both http and tcp" refused '{"liveness": {"http": {"port": 80}, "tcp": {"port": 80}}}' \
 	'spec.probes.liveness: needs exactly one of http and tcp'
 check "neither" refused '{"readiness": {"period_s": 5}}' 'spec.probes.readiness: needs exactly one'
@@ -70,19 +52,13 @@ init_root() {
 	pid=$(crun --root "$RUN/crun" state "bw-$uid" | jq -r .pid)
 	echo "/proc/$pid/root"
 }
-# serve ROOT: writes /tmp/www/ready.html in the container of ROOT
-# (/proc/PID/root) as its root, through its user and mount namespaces.
-serve() {
-	local pid=${1#/proc/}
-	nsenter -t "${pid%/root}" -U -m /bin/busybox sh -c 'echo ok >/tmp/www/ready.html'
-}
 root=$(init_root web-0)
 check "httpd serves inside the container" wait_for 20 test -f "$root/tmp/www/index.html"
 sleep 4
 check "not ready without /ready.html (and never was)" inst_is acme web-0 \
 	'.status.ready == false and .status.restarts == 0 and .status.last_event == "started"'
 rev0=$(revision)
-check "write /ready.html in the container" serve "$root"
+check "write /ready.html in the container" wl_ready_file acme web-0
 check "ready once /ready.html is served" wait_for 20 inst_is acme web-0 '.status.ready == true'
 check "the transition is the last event" inst_is acme web-0 \
 	'.status.last_event == "ready: readiness probe http GET :8080/ready.html passed (HTTP 200)"'
@@ -115,7 +91,7 @@ for ev in "ready: readiness probe" "not ready: readiness probe" "ended: liveness
 done
 root=$(init_root web-0)
 check "the new run serves again" wait_for 20 test -f "$root/tmp/www/index.html"
-check "write /ready.html in the container" serve "$root"
+check "write /ready.html in the container" wl_ready_file acme web-0
 check "and becomes ready again" wait_for 20 inst_is acme web-0 '.status.ready == true and .status.restarts == 1'
 
 echo "== a TCP liveness probe: httpd killed while the init stays up"
@@ -139,15 +115,11 @@ check "exit reported as the TCP probe's" grep -q \
 echo "== clean up"
 check "delete web" $B delete workload web -t acme
 check "delete tcp" $B delete workload tcp -t acme
-check "every instance is gone" wait_for 30 bash -c "[ \"\$(instances acme | jq length)\" = 0 ]"
-check "no crun container left" wait_for 30 bash -c "[ -z \"\$(crun --root '$RUN/crun' list -q)\" ]"
+wl_gone acme
 check "no netns left" wait_for 10 bash -c "[ ! -e /run/netns/bw-$uid ] && [ ! -e /run/netns/bw-$uid_tcp ]"
-# A probe run is a fork of the agent (its helpers, nft and crun, are not).
-kids=$(ps -o pid=,args= --ppid "$AGENT_PID" | grep bulwark-agent || true)
-check "no probe child of the agent left (${kids:-none})" [ -z "$kids" ]
-kill -0 "$AGENT_PID" || fail "agent died"
-stop_agent_wl
-check "no sanitizer report from the agent" sh -c "! grep -q -e 'Sanitizer' -e 'runtime error:' '$T/agent.log'"
-stop_bulwarkd
-stop_swtpm "$T/tpm-n1"
-finish
+# A probe run is a fork of the agent (its helpers, nft and crun, are
+# not); a shim ending meanwhile is one too until the agent reaps it.
+check "no probe child of the agent left" wait_for 10 bash -c \
+	"! ps -o pid=,args= --ppid $AGENT_PID | grep -q bulwark-agent"
+ps -o pid=,args= --ppid "$AGENT_PID" | grep bulwark-agent
+wl_finish

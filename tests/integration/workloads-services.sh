@@ -10,23 +10,14 @@
 
 WL_GRACE=2
 VIP=10.96.0.10
-start_bulwarkd_wl || { fail "bulwarkd did not start"; finish; }
-enrol_node || { fail "node n1 enrols with its TPM and is approved"; finish; }
-pass "node n1 enrols with its TPM and is approved"
-import_busybox || { fail "a signed busybox image is imported"; finish; }
-pass "a signed busybox image is imported"
+wl_start
 
-# svc SERVICE-JSON [NAME]: 2 replicas serving their hostname on 8080.
+# svc SERVICE-JSON [NAME]: 2 replicas of busybox httpd on 8080 behind a
+# readiness probe of /ready.html, with SERVICE.
 svc() {
-	cat <<JSON
-{"kind": "Workload", "metadata": {"name": "${2:-svc}", "tenant": "acme"},
- "spec": {"type": "container", "image": "$DIGEST", "replicas": 2,
-          "resources": {"cpu_millis": 200, "memory_mib": 32},
-          "command": ["sh", "-c", "mkdir -p /tmp/www; hostname >/tmp/www/index.html; /bin/busybox httpd -f -p 8080 -h /tmp/www & while :; do sleep 1; done"],
-          "probes": {"readiness": {"http": {"port": 8080, "path": "/ready.html"},
-                                   "period_s": 1, "failure_threshold": 1}},
-          "service": $1}}
-JSON
+	wl_httpd "${2:-svc}" 2 8080 '"probes": {"readiness": {"http": {"port": 8080,
+	    "path": "/ready.html"}, "period_s": 1, "failure_threshold": 1}},
+	  "service": '"$1"
 }
 client() { # TENANT
 	cat <<JSON
@@ -41,11 +32,7 @@ JSON
 check "apply a client in tenants acme and beta" $B apply -f "$T/clients.json"
 
 echo "== spec.service is validated"
-refused() { # SERVICE-JSON TEXT
-	local out
-	out=$(svc "$1" bad | $B apply -f - 2>&1) && return 1
-	echo "$out" | grep -qF -- "$2" || { echo "got: $out" >&2; return 1; }
-}
+refused() { wl_refused svc "$@"; }
 check "an address outside the pool" refused '{"address": "10.88.1.5", "port": 80}' \
 	'spec.service.address: must be an IPv4 address of the service pool 10.96.0.0/16'
 check "not an address" refused '{"address": "10.96.0.010", "port": 80}' 'spec.service.address'
@@ -68,33 +55,32 @@ answers() {
 	local i
 	for i in $(seq "$2"); do get "$1" || echo FAILED; done
 }
-ready() { # NAME: serve /ready.html in instance NAME
-	local uid pid
-	uid=$(inst acme "$1" | jq -r .status.runtime_id)
-	pid=$(crun --root "$RUN/crun" state "bw-$uid" | jq -r .pid)
-	nsenter -t "$pid" -U -m /bin/busybox sh -c "${2:-echo ok >}/tmp/www/ready.html"
+# ready NAME [PREFIX]: serves /ready.html in svc instance NAME (or
+# with PREFIX "rm -f " stops), then waits for status.ready to follow.
+ready() {
+	local want=true
+	[ -n "${2:-}" ] && want=false
+	check "ready.html ${2:+removed }in $1" wl_ready_file acme "$1" ${2:+"$2"}
+	check "$1 reported ready: $want" wait_for 20 inst_is acme "$1" ".status.ready == $want"
 }
 export -f get
 export VIP
 
 check "no instance ready yet" bash -c "instances acme | jq -e '[.[] | select(.spec.workload == \"svc\" and .status.ready == true)] | length == 0' >/dev/null"
 check_fails "no ready endpoint: the service refuses" get "$uid_a"
-check "make svc-0 ready" ready svc-0
-check "svc-0 ready" wait_for 20 inst_is acme svc-0 '.status.ready == true'
+ready svc-0
 check "acme's client reaches the service" wait_for 20 bash -c "get $uid_a | grep -q svc-0"
 answers "$uid_a" 10 >"$T/a1"
 sort "$T/a1" | uniq -c
 check "10 of 10 answered by svc-0 (svc-1 is not ready: no traffic)" [ "$(grep -c '^svc-0$' "$T/a1")" = 10 ]
 check_fails "beta's client does not reach acme's service" get "$uid_b"
-check "make svc-1 ready" ready svc-1
-check "svc-1 ready" wait_for 20 inst_is acme svc-1 '.status.ready == true'
+ready svc-1
 check "svc-1 answers too" wait_for 20 bash -c "get $uid_a | grep -q svc-1"
 answers "$uid_a" 10 >"$T/a2"
 sort "$T/a2" | uniq -c
 check "10 requests shared by svc-0 and svc-1, none failed" bash -c \
 	"[ \$(grep -c '^svc-0\$' '$T/a2') -ge 3 ] && [ \$(grep -c '^svc-1\$' '$T/a2') -ge 3 ] && ! grep -q FAILED '$T/a2'"
-check "svc-0 not ready again" ready svc-0 "rm -f "
-check "svc-0 reported not ready" wait_for 20 inst_is acme svc-0 '.status.ready == false'
+ready svc-0 "rm -f "
 sleep 2
 answers "$uid_a" 10 >"$T/a3"
 sort "$T/a3" | uniq -c
@@ -106,11 +92,5 @@ echo "== clean up"
 check "delete svc" $B delete workload svc -t acme
 check "the service rules go with it" wait_for 30 bash -c "! nft list table ip bulwark_svc >/dev/null 2>&1"
 check "delete the clients" bash -c "$B delete workload client -t acme && $B delete workload client -t beta"
-check "every instance is gone" wait_for 30 bash -c "[ \"\$(instances acme | jq length)\" = 0 ] && [ \"\$(instances beta | jq length)\" = 0 ]"
-check "no crun container left" wait_for 30 bash -c "[ -z \"\$(crun --root '$RUN/crun' list -q)\" ]"
-kill -0 "$AGENT_PID" || fail "agent died"
-stop_agent_wl
-check "no sanitizer report from the agent" sh -c "! grep -q -e 'Sanitizer' -e 'runtime error:' '$T/agent.log'"
-stop_bulwarkd
-stop_swtpm "$T/tpm-n1"
-finish
+wl_gone acme beta
+wl_finish
