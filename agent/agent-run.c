@@ -1016,6 +1016,7 @@ start_build_spec(struct start_state *st, char **ret_err)
 	struct agent_run	*ar = st->ar;
 	struct ar_inst		*e = st->e;
 	struct runtime_spec	*rs = &st->rs;
+	json_t			*pj;
 	int			 r;
 
 	rs->id = e->id;
@@ -1033,8 +1034,8 @@ start_build_spec(struct start_state *st, char **ret_err)
 	if ((r = probes_load(e, st->is_vm ? NULL : json_object_get(st->spec,
 	    "probes"), ret_err)) < 0)
 		return r;
-	if (probes_json(e))
-		json_object_set_new(st->rec, "probes", probes_json(e));
+	if ((pj = probes_json(e)))
+		json_object_set_new(st->rec, "probes", pj);
 	svc_load(e, st->is_vm ? NULL : json_object_get(st->spec, "service"));
 	if (e->svc_vip[0])
 		json_object_set_new(st->rec, "service", json_pack("{s:s, s:I, "
