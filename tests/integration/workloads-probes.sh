@@ -112,6 +112,26 @@ cat "$T/tcp.ev"
 check "exit reported as the TCP probe's" grep -q \
 	'^ended: liveness probe tcp :8081 failed 2 times (connect: Connection refused); restart 1 in 1 s$' "$T/tcp.ev"
 
+echo "== a rolling update waits for the new replicas' readiness"
+roll() { # READY-PATH
+	wl_httpd roll 2 8082 '"probes": {"readiness": {"http": {"port": 8082, "path": "'"$1"'"},
+	  "period_s": 1, "failure_threshold": 1}}, "update_strategy": {"max_unavailable": 1}'
+}
+roll /index.html >"$T/roll.json"
+check "apply roll (2 replicas, ready when /index.html is served)" $B apply -f "$T/roll.json"
+check "both replicas Running and ready" wait_for 60 bash -c \
+	"instances acme | jq -e '[.[] | select(.spec.workload == \"roll\" and .status.phase == \"Running\" and .status.ready == true)] | length == 2' >/dev/null"
+tmpl_old=$(inst acme roll-0 | jq -r .spec.template)
+roll /never.html >"$T/roll2.json"
+check "apply a template whose replicas never become ready" $B apply -f "$T/roll2.json"
+check "one replica is replaced, Running but not ready" wait_for 60 bash -c \
+	"instances acme | jq -e '[.[] | select(.spec.workload == \"roll\" and .spec.template != \"$tmpl_old\" and .status.phase == \"Running\" and .status.ready == false)] | length == 1' >/dev/null"
+sleep 8
+instances acme | jq -c '.[] | select(.spec.workload == "roll") | {name: .metadata.name, template: .spec.template, phase: .status.phase, ready: .status.ready}'
+check "the other keeps the old template, ready (the rollout waits)" bash -c \
+	"instances acme | jq -e '[.[] | select(.spec.workload == \"roll\" and .spec.template == \"$tmpl_old\" and .status.ready == true)] | length == 1' >/dev/null"
+check "delete roll" $B delete workload roll -t acme
+
 echo "== clean up"
 check "delete web" $B delete workload web -t acme
 check "delete tcp" $B delete workload tcp -t acme
