@@ -27,6 +27,8 @@
 
 #include "agent/agent-run.h"
 #include "agent/cni.h"
+#include "agent/probe.h"
+#include "agent/service.h"
 #include "agent/runtime.h"
 #include "client/client.h"
 #include "image/image.h"
@@ -52,6 +54,16 @@
 #define AR_RECORD_MAX		(16 * 1024)
 #define AR_EVENT_MAX		256
 #define AR_NAME_MAX		63
+#define AR_EXIT_TEXT_MAX	208
+
+/* One probe of an instance and its consecutive failures. */
+struct ar_probe {
+	struct probe_spec	spec;
+	struct probe_run	run;
+	double			next_at;	/* monotonic: next run */
+	unsigned		fails;
+	bool			on;
+};
 
 struct ar_inst {
 	struct ar_inst	*next;
@@ -73,6 +85,12 @@ struct ar_inst {
 	bool		 exit_handled;	/* the current exit was decided on */
 	bool		 final;		/* ended for good (policy) */
 	bool		 seen;
+	struct ar_probe	 live, ready_probe;
+	bool		 ready;		/* the readiness probe's verdict */
+	char		 killed_by[200];	/* the liveness probe that stopped it */
+	/* spec.service of its workload, and its tenant's subnet */
+	char		 svc_vip[SVC_ADDR_MAX], subnet[32];
+	unsigned	 svc_port, svc_target;
 };
 
 struct agent_run {
@@ -89,6 +107,7 @@ struct agent_run {
 	int			 changes;
 	char			 node_event[AR_EVENT_MAX];
 	unsigned long long	 list_rev;	/* of the last instance list */
+	char			*svc_text;	/* the service rules applied */
 	time_t			 next_full_list;
 };
 
@@ -128,7 +147,9 @@ sig_name(int sig)
 static void
 exit_text(const struct ar_inst *e, char *buf, size_t len)
 {
-	if (e->oom)
+	if (e->killed_by[0])
+		snprintf(buf, len, "%s", e->killed_by);
+	else if (e->oom)
 		snprintf(buf, len, "OOM kill (memory limit)");
 	else if (e->signal)
 		snprintf(buf, len, "signal %d (%s)", e->signal, sig_name(e->signal));
@@ -369,6 +390,15 @@ inst_find(struct agent_run *ar, const char *id)
 	return NULL;
 }
 
+/* Frees E and ends its probe runs. */
+static void
+inst_free(struct ar_inst *e)
+{
+	probe_cancel(&e->live.run);
+	probe_cancel(&e->ready_probe.run);
+	free(e);
+}
+
 static void
 inst_drop(struct agent_run *ar, const char *id)
 {
@@ -377,7 +407,7 @@ inst_drop(struct agent_run *ar, const char *id)
 	for (pp = &ar->insts; (e = *pp); pp = &e->next)
 		if (strcmp(e->id, id) == 0) {
 			*pp = e->next;
-			free(e);
+			inst_free(e);
 			return;
 		}
 }
@@ -397,6 +427,225 @@ agent_run_count(const struct agent_run *ar)
 	for (e = ar->insts; e; e = e->next)
 		n++;
 	return n;
+}
+
+/* ---- probes ---- */
+
+/* Takes E's probes from PROBES (spec.probes of its workload, or the
+ * record's copy). A container's only: a VM has no network namespace of
+ * the agent's making to probe in. */
+static int
+probes_load(struct ar_inst *e, const json_t *probes, char **ret_err)
+{
+	static const char *const names[] = { "liveness", "readiness" };
+	struct ar_probe *ps[] = { &e->live, &e->ready_probe };
+	int r;
+
+	for (size_t i = 0; i < 2; i++) {
+		const json_t *o = json_object_get(probes, names[i]);
+
+		probe_cancel(&ps[i]->run);
+		ps[i]->on = false;
+		if (o && (r = probe_spec_parse(o, names[i], &ps[i]->spec,
+		    ret_err)) < 0)
+			return r;
+		ps[i]->on = o != NULL;
+	}
+	return 0;
+}
+
+/* E's probes as JSON for its record; NULL when it has none. */
+static json_t *
+probes_json(const struct ar_inst *e)
+{
+	json_t *o;
+
+	if (!e->live.on && !e->ready_probe.on)
+		return NULL;
+	if (!(o = json_object()))
+		return NULL;
+	if (e->live.on)
+		json_object_set_new(o, "liveness", probe_spec_json(&e->live.spec));
+	if (e->ready_probe.on)
+		json_object_set_new(o, "readiness",
+		    probe_spec_json(&e->ready_probe.spec));
+	return o;
+}
+
+/* A new run of E began (start, restart): nothing probed before the
+ * initial delay, no failure counted, not ready until the readiness
+ * probe passes. */
+static void
+probes_restart(struct ar_inst *e)
+{
+	struct ar_probe	*ps[] = { &e->live, &e->ready_probe };
+	double		 now = bw_mono_s();
+
+	for (size_t i = 0; i < 2; i++) {
+		probe_cancel(&ps[i]->run);
+		ps[i]->fails = 0;
+		ps[i]->next_at = now + ps[i]->spec.initial_delay_s;
+	}
+	e->ready = false;
+	e->killed_by[0] = '\0';
+}
+
+/* Whether E takes service traffic: Running and, with a readiness probe,
+ * its last verdict. */
+static bool
+inst_ready(const struct ar_inst *e)
+{
+	if (e->exited || strcmp(e->phase, "Running") != 0)
+		return false;
+	return e->ready_probe.on ? e->ready : true;
+}
+
+/* Acts on one finished run of probe P of E: readiness flips E's ready
+ * flag; liveness past its threshold stops E (its exit is then handled
+ * as any other, with the probe as the reason). Returns 1 when E was
+ * stopped. */
+static int
+probe_result(struct agent_run *ar, struct ar_inst *e, struct ar_probe *p,
+    bool ok, const char *res)
+{
+	_cleanup_free_ char	*err = NULL;
+	char			 what[PROBE_PATH_MAX + 32];
+	bool			 is_live = p == &e->live;
+	int			 r;
+
+	probe_describe(&p->spec, what, sizeof(what));
+	if (ok) {
+		p->fails = 0;
+		if (!is_live && !e->ready) {
+			e->ready = true;
+			snprintf(e->event, sizeof(e->event), "ready: readiness "
+			    "probe %.80s passed (%.60s)", what, res);
+			log_info("instance %s/%s: %s", e->tenant, e->name, e->event);
+		}
+		return 0;
+	}
+	p->fails++;
+	log_debug("instance %s/%s: %s probe %s failed (%u/%u): %s", e->tenant,
+	    e->name, is_live ? "liveness" : "readiness", what, p->fails,
+	    p->spec.failure_threshold, res);
+	if (p->fails < p->spec.failure_threshold)
+		return 0;
+	if (!is_live) {
+		if (e->ready) {
+			e->ready = false;
+			snprintf(e->event, sizeof(e->event), "not ready: "
+			    "readiness probe %.80s failed %u times (%.60s)", what,
+			    p->fails, res);
+			log_info("instance %s/%s: %s", e->tenant, e->name, e->event);
+		}
+		return 0;
+	}
+	snprintf(e->killed_by, sizeof(e->killed_by), "liveness probe %.80s "
+	    "failed %u times (%.60s)", what, p->fails, res);
+	log_info("instance %s/%s: %s; stopping it", e->tenant, e->name,
+	    e->killed_by);
+	r = runtime_stop(ar->rt, e->id, ar->c.stop_grace_ms ?
+	    (int)ar->c.stop_grace_ms : 10000, &err);
+	if (r < 0)
+		log_warn("instance %s/%s: stop after the liveness probe: %s",
+		    e->tenant, e->name, err ? err : bw_strerror(r));
+	return r < 0 ? 0 : 1;
+}
+
+/* Runs E's due probes and collects finished runs, without blocking.
+ * Returns 1 when the liveness probe stopped E. */
+static int
+probes_tick(struct agent_run *ar, struct ar_inst *e)
+{
+	struct ar_probe	*ps[] = { &e->live, &e->ready_probe };
+	double		 now = bw_mono_s();
+	int		 r;
+
+	for (size_t i = 0; i < 2; i++) {
+		struct ar_probe		*p = ps[i];
+		_cleanup_free_ char	*ns = NULL;
+		char			 res[PROBE_RESULT_MAX];
+		bool			 ok = false;
+
+		if (!p->on)
+			continue;
+		if (p->run.pid > 0) {
+			if ((r = probe_poll(&p->run, &ok, res)) <= 0)
+				continue;
+			if (probe_result(ar, e, p, ok, res) == 1)
+				return 1;
+			continue;
+		}
+		if (now < p->next_at)
+			continue;
+		p->next_at = now + p->spec.period_s;
+		if ((r = cni_netns_path(e->id, &ns)) < 0 ||
+		    (r = probe_start(&p->spec, ns, &p->run)) < 0)
+			log_warn("instance %s/%s: cannot start a probe: %s",
+			    e->tenant, e->name, bw_strerror(r));
+	}
+	return 0;
+}
+
+/* ---- services ---- */
+
+/* Takes E's service (spec.service, or the record's copy) or none. */
+static void
+svc_load(struct ar_inst *e, const json_t *svc)
+{
+	const char *a = json_str_at(svc, "address", NULL);
+
+	e->svc_vip[0] = '\0';
+	if (!a || strlen(a) >= sizeof(e->svc_vip))
+		return;
+	snprintf(e->svc_vip, sizeof(e->svc_vip), "%s", a);
+	e->svc_port = (unsigned)json_int_at(svc, "port", NULL, 0);
+	e->svc_target = (unsigned)json_int_at(svc, "target_port", NULL,
+	    e->svc_port);
+}
+
+/* Programs the service rules for the instances this agent keeps: each
+ * ready one with an address is an endpoint of its workload's service.
+ * Rules change only when the set does (nft runs then only). */
+static void
+services_sync(struct agent_run *ar)
+{
+	_cleanup_free_ struct svc_entry	*v = NULL;
+	_cleanup_free_ char		*text = NULL, *err = NULL;
+	struct ar_inst			*e;
+	size_t				 n = 0;
+	int				 r;
+
+	if (!(v = calloc(agent_run_count(ar) + 1, sizeof(*v))))
+		return;
+	for (e = ar->insts; e; e = e->next) {
+		struct svc_entry *x = &v[n];
+
+		if (!e->svc_vip[0] || !e->subnet[0] || !e->svc_port)
+			continue;
+		x->tenant = e->tenant;
+		x->subnet = e->subnet;
+		snprintf(x->vip, sizeof(x->vip), "%s", e->svc_vip);
+		x->port = e->svc_port;
+		x->target_port = e->svc_target;
+		if (inst_ready(e) && e->address[0])
+			snprintf(x->ip, sizeof(x->ip), "%.*s",
+			    (int)strcspn(e->address, "/"), e->address);
+		n++;
+	}
+	if ((r = svc_render(v, n, &text, &err)) < 0) {
+		log_warn("services: %s", err ? err : bw_strerror(r));
+		return;
+	}
+	if (ar->svc_text && strcmp(ar->svc_text, text) == 0)
+		return;
+	if ((r = svc_apply(text, &err)) < 0) {
+		log_warn("services: nft: %s", err ? err : bw_strerror(r));
+		return;
+	}
+	log_info("services: %zu endpoint entries programmed", n);
+	free(ar->svc_text);
+	ar->svc_text = TAKE_PTR(text);
 }
 
 /* ---- log tail ---- */
@@ -464,6 +713,7 @@ report(struct agent_run *ar, const json_t *item, struct ar_inst *e)
 	json_object_set_new(want, "runtime_id", json_string(e->id));
 	json_object_set_new(want, "restarts", json_integer(e->restarts));
 	json_object_set_new(want, "last_event", json_string(e->event));
+	json_object_set_new(want, "ready", json_boolean(inst_ready(e)));
 	if (e->message[0])
 		json_object_set_new(want, "message", json_string(e->message));
 	else
@@ -753,6 +1003,7 @@ start_choose_subnet(struct start_state *st, char **ret_err)
 		return errf(-BW_E_CONFLICT, ret_err, "tenant %s's network on "
 		    "this node uses %s, not %s (one subnet per tenant and node)",
 		    tenant, st->inuse, st->subnet);
+	snprintf(st->e->subnet, sizeof(st->e->subnet), "%s", st->subnet);
 	json_object_set_new(st->rec, "net_tenant", json_string(tenant));
 	json_object_set_new(st->rec, "subnet", json_string(st->subnet));
 	return 0;
@@ -765,6 +1016,7 @@ start_build_spec(struct start_state *st, char **ret_err)
 	struct agent_run	*ar = st->ar;
 	struct ar_inst		*e = st->e;
 	struct runtime_spec	*rs = &st->rs;
+	json_t			*pj;
 	int			 r;
 
 	rs->id = e->id;
@@ -777,6 +1029,18 @@ start_build_spec(struct start_state *st, char **ret_err)
 	    e->name, "workload", st->wname);
 	if (!st->rec)
 		return -ENOMEM;
+	/* The probes of this run are the workload's as it starts: a later
+	 * change of the workload is a new template, so new instances. */
+	if ((r = probes_load(e, st->is_vm ? NULL : json_object_get(st->spec,
+	    "probes"), ret_err)) < 0)
+		return r;
+	if ((pj = probes_json(e)))
+		json_object_set_new(st->rec, "probes", pj);
+	svc_load(e, st->is_vm ? NULL : json_object_get(st->spec, "service"));
+	if (e->svc_vip[0])
+		json_object_set_new(st->rec, "service", json_pack("{s:s, s:I, "
+		    "s:I}", "address", e->svc_vip, "port", (json_int_t)e->svc_port,
+		    "target_port", (json_int_t)e->svc_target));
 	if (st->is_vm) {
 		rs->kind = RUNTIME_VM;
 		rs->disk = st->info.path;
@@ -982,6 +1246,9 @@ want_restart(const char *policy, const struct ar_inst *e)
 {
 	if (!policy || strcmp(policy, "always") == 0)
 		return true;
+	/* A run the liveness probe stopped failed, whatever its exit. */
+	if (e->killed_by[0])
+		return strcmp(policy, "never") != 0;
 	if (strcmp(policy, "on-failure") == 0)
 		return e->oom || e->signal || e->exit_code != 0;
 	return false;
@@ -990,11 +1257,21 @@ want_restart(const char *policy, const struct ar_inst *e)
 static struct ar_inst *
 inst_adopt(struct agent_run *ar, const json_t *item, const char *id)
 {
-	const json_t	*st = json_object_get(item, "status");
-	struct ar_inst	*e = calloc(1, sizeof(*e));
+	const json_t		*st = json_object_get(item, "status");
+	_cleanup_json_ json_t	*rec = rec_read(ar, id);
+	_cleanup_free_ char	*err = NULL;
+	struct ar_inst		*e = calloc(1, sizeof(*e));
 
 	if (!e)
 		return NULL;
+	/* The probes this agent started the instance with, so an adopted
+	 * instance is probed as before. */
+	if (probes_load(e, json_object_get(rec, "probes"), &err) < 0)
+		log_warn("instance %s: its record's probes: %s", id, err);
+	probes_restart(e);
+	svc_load(e, json_object_get(rec, "service"));
+	snprintf(e->subnet, sizeof(e->subnet), "%s",
+	    json_str_at(rec, "subnet", NULL) ?: "");
 	snprintf(e->id, sizeof(e->id), "%s", id);
 	snprintf(e->tenant, sizeof(e->tenant), "%s",
 	    json_str_at(item, "metadata", "tenant"));
@@ -1013,6 +1290,7 @@ inst_adopt(struct agent_run *ar, const json_t *item, const char *id)
 		    json_str_at(st, "phase", NULL) ?: "");
 		snprintf(e->event, sizeof(e->event), "%s",
 		    json_str_at(st, "last_event", NULL) ?: "");
+		e->ready = json_is_true(json_object_get(st, "ready"));
 	}
 	e->started_at = time(NULL);
 	e->next = ar->insts;
@@ -1074,6 +1352,7 @@ reconcile_start(struct agent_run *ar, const json_t *item, struct ar_inst *e,
 	bw_time_rfc3339_at(e->started, sizeof(e->started), now);
 	e->started_at = now;
 	e->exit_handled = e->final = false;
+	probes_restart(e);
 	set_state(e, "Running", NULL, "started");
 	log_info("instance %s/%s started as %s", e->tenant, e->name, id);
 	ar->changes++;
@@ -1087,7 +1366,7 @@ reconcile_exited(struct agent_run *ar, const json_t *item, struct ar_inst *e,
 {
 	_cleanup_free_ char	*policy = NULL;
 	const json_t		*cur = json_object_get(item, "status");
-	char			 how[64];
+	char			 how[AR_EXIT_TEXT_MAX];
 
 	e->exited = true;
 	e->exit_code = st->exit_code;
@@ -1138,7 +1417,7 @@ reconcile_restart(struct agent_run *ar, struct ar_inst *e, const char *id,
     time_t now)
 {
 	_cleanup_free_ char	*err = NULL;
-	char			 how[64];
+	char			 how[AR_EXIT_TEXT_MAX];
 	int			 r;
 
 	exit_text(e, how, sizeof(how));
@@ -1157,6 +1436,7 @@ reconcile_restart(struct agent_run *ar, struct ar_inst *e, const char *id,
 	e->started_at = now;
 	bw_time_rfc3339_at(e->started, sizeof(e->started), now);
 	set_state(e, "Running", NULL, "restarted after %s", how);
+	probes_restart(e);
 	log_info("instance %s/%s restarted after %s (restart %u)", e->tenant,
 	    e->name, how, e->restarts);
 	ar->changes++;
@@ -1200,8 +1480,15 @@ reconcile_one(struct agent_run *ar, const json_t *item, const char *id,
 			    e->name, id);
 		}
 		e->exited = false;
-		goto out;
+		/* Stopped by its liveness probe: its exit is handled now,
+		 * with the probe as the reason. */
+		if (probes_tick(ar, e) != 1 ||
+		    runtime_status(ar->rt, id, &st, NULL) < 0 ||
+		    st.phase == RUNTIME_RUNNING)
+			goto out;
 	}
+	probe_cancel(&e->live.run);
+	probe_cancel(&e->ready_probe.run);
 	if (!e->exit_handled)
 		reconcile_exited(ar, item, e, &st, now, policies);
 	else if (!e->final && now >= e->next_try)
@@ -1478,6 +1765,7 @@ reconcile:
 	json_array_foreach(items, i, item)
 		if (bound_here(ar, item, &id))
 			reconcile_one(ar, item, id, policies);
+	services_sync(ar);
 	if (ar->changes)
 		report_node(ar);
 	if (listed < 0) {
@@ -1561,7 +1849,7 @@ agent_run_free(struct agent_run *ar)
 		return;
 	while ((e = ar->insts)) {
 		ar->insts = e->next;
-		free(e);
+		inst_free(e);
 	}
 	runtime_free(ar->rt);
 	image_store_free(ar->images);
@@ -1575,5 +1863,6 @@ agent_run_free(struct agent_run *ar)
 	free(ar->vm_kernel);
 	free(ar->vm_initrd);
 	free(ar->vm_cmdline);
+	free(ar->svc_text);
 	free(ar);
 }

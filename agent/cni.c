@@ -152,6 +152,12 @@ nft(const char *script, char **ret_err)
 	return runtime_run(argv, &o, NULL, ret_err);
 }
 
+int
+cni_nft_run(const char *script, char **ret_err)
+{
+	return nft(script, ret_err);
+}
+
 /* Whether our nftables table exists: 1, 0, or a negative error. */
 static int
 nft_has_table(char **ret_err)
@@ -261,6 +267,12 @@ netns_path(const char *id, char **ret)
 {
 	return asprintf(ret, NETNS_DIR "/" RUNTIME_PREFIX "%s", id) < 0 ?
 	    -ENOMEM : 0;
+}
+
+int
+cni_netns_path(const char *id, char **ret)
+{
+	return netns_path(id, ret);
 }
 
 /* Removes netns bw-ID as `ip netns delete` does: detach the bind

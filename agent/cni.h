@@ -57,6 +57,14 @@ int cni_prepare(const struct cni_config *c, const struct cni_network *n,
 int cni_connect(const struct cni_config *c, const struct cni_network *n,
     const char *id, struct cni_attachment *ret, char **ret_err);
 
+/* The path of instance ID's network namespace (*RET, caller frees),
+ * whether it exists or not: what the agent's probes enter. */
+int cni_netns_path(const char *id, char **ret);
+
+/* Runs SCRIPT through `nft -f -` (the service rules, agent/service.h,
+ * keep a table of their own). */
+int cni_nft_run(const char *script, char **ret_err);
+
 /* Runs CHECK against the kept ADD result. */
 int cni_check(const struct cni_config *c, const struct cni_network *n,
     const char *id, char **ret_err);

@@ -247,7 +247,8 @@ new_instance(const struct model_obj *w, const char *name)
 /* Rolling update of W: instances made from an older template are
  * deleted (and so made again from the current one by the next pass)
  * while no more than max_unavailable of the replicas are unavailable:
- * missing, not Running, or on their way out. An outdated instance that
+ * missing, not Running, not ready (status.ready false), or on their way
+ * out. An outdated instance that
  * is not Running is replaced at once: it serves nothing. Instances from
  * before templates were recorded carry none and are left alone. */
 static void
@@ -281,7 +282,10 @@ rollout(struct controller *c, const struct model_obj *w)
 		it = json_str_at(in->doc, "spec", "template");
 		phase = json_str_at(in->doc, "status", "phase");
 		running = phase && strcmp(phase, "Running") == 0;
-		if (!running)
+		/* One its readiness probe holds not ready serves nothing
+		 * yet (an agent without probes reports no "ready"). */
+		if (!running || json_is_false(json_object_get(
+		    json_object_get(in->doc, "status"), "ready")))
 			unavailable++;
 		if (!it || strcmp(it, tmpl) == 0)
 			continue;

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +102,98 @@ static const struct schema_field update_fields[] = {
 	END_FIELDS
 };
 
+/* An HTTP probe's path goes into a request line: it starts with '/' and
+ * holds only printable ASCII without spaces. */
+static int
+check_probe_path(const json_t *v, const char *path, char **ret_err)
+{
+	const char *s = json_string_value(v);
+
+	if (s[0] == '/' && strspn(s, "!\"#$%&'()*+,-./0123456789:;<=>?@"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~") ==
+	    strlen(s))
+		return 0;
+	return errf(-BW_E_INVALID, ret_err, "%s: must start with / and hold "
+	    "only printable ASCII without spaces", path);
+}
+
+static const struct schema_field probe_http_fields[] = {
+	{ .name = "port", .type = SCHEMA_INT, .flags = SCHEMA_REQUIRED,
+	  .min = 1, .max = 65535 },
+	{ .name = "path", .type = SCHEMA_STRING, .min = 1, .max = 255,
+	  .check = check_probe_path },
+	END_FIELDS
+};
+
+static const struct schema_field probe_tcp_fields[] = {
+	{ .name = "port", .type = SCHEMA_INT, .flags = SCHEMA_REQUIRED,
+	  .min = 1, .max = 65535 },
+	END_FIELDS
+};
+
+/* A probe checks one way: exactly one of http and tcp; its timeout
+ * fits in its period, so runs never overlap. */
+static int
+check_probe(const json_t *v, const char *path, char **ret_err)
+{
+	const json_t *period = json_object_get(v, "period_s");
+	const json_t *timeout = json_object_get(v, "timeout_s");
+
+	if (!json_object_get(v, "http") == !json_object_get(v, "tcp"))
+		return errf(-BW_E_INVALID, ret_err, "%s: needs exactly one of "
+		    "http and tcp", path);
+	if (json_integer_value(timeout) > (period ?
+	    json_integer_value(period) : 10))
+		return errf(-BW_E_INVALID, ret_err, "%s.timeout_s: must not "
+		    "exceed period_s (%lld)", path, period ?
+		    (long long)json_integer_value(period) : 10LL);
+	return 0;
+}
+
+static const struct schema_field probe_fields[] = {
+	{ .name = "http", .type = SCHEMA_OBJECT, .fields = probe_http_fields },
+	{ .name = "tcp", .type = SCHEMA_OBJECT, .fields = probe_tcp_fields },
+	INT_FIELD("initial_delay_s", 0, 3600),
+	INT_FIELD("period_s", 1, 3600),
+	INT_FIELD("timeout_s", 1, 60),
+	INT_FIELD("failure_threshold", 1, 100),
+	END_FIELDS
+};
+
+static const struct schema_field probes_fields[] = {
+	{ .name = "liveness", .type = SCHEMA_OBJECT, .fields = probe_fields,
+	  .check = check_probe },
+	{ .name = "readiness", .type = SCHEMA_OBJECT, .fields = probe_fields,
+	  .check = check_probe },
+	END_FIELDS
+};
+
+/* A service address is an IPv4 address of the service pool
+ * 10.96.0.0/16: off every tenant subnet (so clients route it through
+ * their gateway, where the node translates it) and per tenant (the
+ * node matches it on the tenant's bridge only). */
+static int
+check_service_address(const json_t *v, const char *path, char **ret_err)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, json_string_value(v), &a) == 1 &&
+	    (ntohl(a.s_addr) & 0xffff0000u) == 0x0a600000u &&
+	    (ntohl(a.s_addr) & 0xffu) != 0 && (ntohl(a.s_addr) & 0xffu) != 255)
+		return 0;
+	return errf(-BW_E_INVALID, ret_err, "%s: must be an IPv4 address of "
+	    "the service pool 10.96.0.0/16 (not .0 or .255)", path);
+}
+
+static const struct schema_field service_fields[] = {
+	{ .name = "address", .type = SCHEMA_STRING, .flags = SCHEMA_REQUIRED,
+	  .min = 7, .max = 15, .check = check_service_address },
+	{ .name = "port", .type = SCHEMA_INT, .flags = SCHEMA_REQUIRED,
+	  .min = 1, .max = 65535 },
+	INT_FIELD("target_port", 1, 65535),
+	END_FIELDS
+};
+
 static const struct schema_field workload_spec[] = {
 	{ .name = "type", .type = SCHEMA_STRING, .flags = SCHEMA_REQUIRED,
 	  .one_of = workload_types },
@@ -124,6 +217,8 @@ static const struct schema_field workload_spec[] = {
 	{ .name = "restart_policy", .type = SCHEMA_STRING, .one_of = restart_policies },
 	{ .name = "update_strategy", .type = SCHEMA_OBJECT, .fields = update_fields },
 	{ .name = "fips_required", .type = SCHEMA_BOOL },
+	{ .name = "probes", .type = SCHEMA_OBJECT, .fields = probes_fields },
+	{ .name = "service", .type = SCHEMA_OBJECT, .fields = service_fields },
 	END_FIELDS
 };
 

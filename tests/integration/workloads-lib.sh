@@ -170,3 +170,64 @@ crun_list() { crun --root "$RUN/crun" list -q; }
 # The checks run some of these in `bash -c`.
 export -f inst instances n_running inst_is node_is count_is crun_list
 export RUN
+
+# wl_start: bulwarkd, node n1 enrolled with its TPM and approved, and the
+# signed busybox image imported; ends the test when one fails.
+wl_start() {
+	start_bulwarkd_wl || { fail "bulwarkd did not start"; finish; }
+	enrol_node || { fail "node n1 enrols with its TPM and is approved"; finish; }
+	pass "node n1 enrols with its TPM and is approved"
+	import_busybox || { fail "a signed busybox image is imported"; finish; }
+	pass "a signed busybox image is imported"
+}
+
+# wl_refused GENERATOR JSON TEXT: the workload GENERATOR prints for JSON
+# (named "bad") is refused with TEXT in the error.
+wl_refused() {
+	local out
+	out=$("$1" "$2" bad | $B apply -f - 2>&1) && return 1
+	echo "$out" | grep -qF -- "$3" || { echo "got: $out" >&2; return 1; }
+}
+
+# wl_ready_file TENANT NAME [PREFIX]: runs "PREFIX/tmp/www/ready.html"
+# (default PREFIX "echo ok >") in instance NAME's container as its root,
+# through its user and mount namespaces (host root is not mapped there).
+wl_ready_file() {
+	local uid pid
+	uid=$(inst "$1" "$2" | jq -r .status.runtime_id)
+	pid=$(crun --root "$RUN/crun" state "bw-$uid" | jq -r .pid)
+	nsenter -t "$pid" -U -m /bin/busybox sh -c "${3:-echo ok >}/tmp/www/ready.html"
+}
+
+# wl_finish: checks the agent still runs, stops everything, ends the test.
+wl_finish() {
+	kill -0 "$AGENT_PID" || fail "agent died"
+	stop_agent_wl
+	check "no sanitizer report from the agent" sh -c "! grep -q -e 'Sanitizer' -e 'runtime error:' '$T/agent.log'"
+	stop_bulwarkd
+	stop_swtpm "$T/tpm-n1"
+	finish
+}
+
+# wl_httpd NAME REPLICAS PORT MORE: a workload of tenant acme whose
+# instances serve their hostname from /tmp/www on PORT (busybox httpd in
+# the background of a shell init); MORE is the rest of its spec
+# ("probes": ..., "service": ...).
+wl_httpd() {
+	cat <<JSON
+{"kind": "Workload", "metadata": {"name": "$1", "tenant": "acme"},
+ "spec": {"type": "container", "image": "$DIGEST", "replicas": $2,
+          "resources": {"cpu_millis": 200, "memory_mib": 32},
+          "command": ["sh", "-c", "mkdir -p /tmp/www; hostname >/tmp/www/index.html; /bin/busybox httpd -f -p $3 -h /tmp/www & while :; do sleep 1; done"],
+          $4}}
+JSON
+}
+
+# wl_gone TENANT...: the tenants have no instance left, crun no container.
+wl_gone() {
+	local t
+	for t in "$@"; do
+		check "$t: every instance is gone" wait_for 30 bash -c "[ \"\$(instances $t | jq length)\" = 0 ]"
+	done
+	check "no crun container left" wait_for 30 bash -c "[ -z \"\$(crun --root '$RUN/crun' list -q)\" ]"
+}

@@ -24,7 +24,45 @@ struct vcase {
 	DIGEST "\",\"replicas\":1,\"resources\":{\"cpu_millis\":1," \
 	"\"memory_mib\":64},\"env\":" env "}}"
 
+#define WL_PROBES(pr) WL_HEAD "\"spec\":{\"type\":\"container\",\"image\":\"" \
+	DIGEST "\",\"replicas\":1,\"resources\":{\"cpu_millis\":1," \
+	"\"memory_mib\":64},\"probes\":" pr "}}"
+
 static const struct vcase cases[] = {
+	/* probes (issue 23) */
+	{ WL_PROBES("{\"liveness\":{\"http\":{\"port\":8080,\"path\":\"/h?x=1\"},"
+	  "\"initial_delay_s\":5,\"period_s\":2,\"timeout_s\":2,"
+	  "\"failure_threshold\":3},\"readiness\":{\"tcp\":{\"port\":5432}}}"),
+	  NULL },
+	{ WL_PROBES("{\"liveness\":{\"http\":{\"port\":80},\"tcp\":{\"port\":80}}}"),
+	  "spec.probes.liveness: needs exactly one of http and tcp" },
+	{ WL_PROBES("{\"readiness\":{}}"),
+	  "spec.probes.readiness: needs exactly one of http and tcp" },
+	{ WL_PROBES("{\"liveness\":{\"tcp\":{\"port\":65536}}}"),
+	  "spec.probes.liveness.tcp.port: must be an integer 1..65535" },
+	{ WL_PROBES("{\"liveness\":{\"tcp\":{}}}"),
+	  "spec.probes.liveness.tcp.port: is required" },
+	{ WL_PROBES("{\"liveness\":{\"http\":{\"port\":80,\"path\":\"/a\\r\\nX: y\"}}}"),
+	  "spec.probes.liveness.http.path: must start with /" },
+	{ WL_PROBES("{\"liveness\":{\"tcp\":{\"port\":80},\"timeout_s\":11}}"),
+	  "spec.probes.liveness.timeout_s: must not exceed period_s (10)" },
+	{ WL_PROBES("{\"liveness\":{\"tcp\":{\"port\":80},\"timeout_s\":61}}"),
+	  "spec.probes.liveness.timeout_s: must be an integer 1..60" },
+	{ WL_PROBES("{\"startup\":{\"tcp\":{\"port\":80}}}"),
+	  "spec.probes.startup: unknown field" },
+	/* services (issue 23) */
+	{ WL_HEAD "\"spec\":{\"type\":\"container\",\"image\":\"" DIGEST "\","
+	  "\"replicas\":1,\"resources\":{\"cpu_millis\":1,\"memory_mib\":64},"
+	  "\"service\":{\"address\":\"10.96.3.4\",\"port\":80,"
+	  "\"target_port\":8080}}}", NULL },
+	{ WL_HEAD "\"spec\":{\"type\":\"container\",\"image\":\"" DIGEST "\","
+	  "\"replicas\":1,\"resources\":{\"cpu_millis\":1,\"memory_mib\":64},"
+	  "\"service\":{\"address\":\"10.97.0.4\",\"port\":80}}}",
+	  "spec.service.address: must be an IPv4 address of the service pool" },
+	{ WL_HEAD "\"spec\":{\"type\":\"container\",\"image\":\"" DIGEST "\","
+	  "\"replicas\":1,\"resources\":{\"cpu_millis\":1,\"memory_mib\":64},"
+	  "\"service\":{\"address\":\"10.96.0.255\",\"port\":80}}}",
+	  "spec.service.address: must be an IPv4 address of the service pool" },
 	/* env: identifiers to text (issue 13) */
 	{ WL_ENV("{\"JAVA_OPTS\":\"-Xmx512m -Dx=y\","
 	  "\"U\":\"https://a/b?c=d&e\","

@@ -1,0 +1,281 @@
+/* Health probes inside an instance's network namespace; see probe.h. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent/probe.h"
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "lib/json.h"
+#include "lib/macro.h"
+
+#define PROBE_PERIOD_DEFAULT	10
+#define PROBE_TIMEOUT_DEFAULT	1
+#define PROBE_FAILURES_DEFAULT	3
+/* A child still there this long after its timeout is killed. */
+#define PROBE_SLACK_S		2
+
+/* An unsigned member K of O within LO..HI, DEF when absent. */
+static int
+uint_member(const json_t *o, const char *name, const char *k, unsigned lo,
+    unsigned hi, unsigned def, unsigned *ret, char **ret_err)
+{
+	const json_t *v = json_object_get(o, k);
+
+	if (!v) {
+		*ret = def;
+		return 0;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < lo ||
+	    json_integer_value(v) > hi)
+		return errf(-BW_E_INVALID, ret_err, "spec.probes.%s.%s: must be "
+		    "an integer %u..%u", name, k, lo, hi);
+	*ret = (unsigned)json_integer_value(v);
+	return 0;
+}
+
+int
+probe_spec_parse(const json_t *o, const char *name, struct probe_spec *ret,
+    char **ret_err)
+{
+	struct probe_spec	 p = { 0 };
+	const json_t		*http = json_object_get(o, "http");
+	const json_t		*tcp = json_object_get(o, "tcp");
+	const json_t		*how = http ? http : tcp;
+	const char		*path;
+	int			 r;
+
+	if (!json_is_object(o) || !!http == !!tcp || !json_is_object(how))
+		return errf(-BW_E_INVALID, ret_err, "spec.probes.%s: must be an "
+		    "object with one of http and tcp", name);
+	p.kind = http ? PROBE_HTTP : PROBE_TCP;
+	if ((r = uint_member(how, name, "port", 1, 65535, 0, &p.port,
+	    ret_err)) < 0 ||
+	    (r = uint_member(o, name, "initial_delay_s", 0, 3600, 0,
+	    &p.initial_delay_s, ret_err)) < 0 ||
+	    (r = uint_member(o, name, "period_s", 1, 3600,
+	    PROBE_PERIOD_DEFAULT, &p.period_s, ret_err)) < 0 ||
+	    (r = uint_member(o, name, "timeout_s", 1, 60,
+	    PROBE_TIMEOUT_DEFAULT, &p.timeout_s, ret_err)) < 0 ||
+	    (r = uint_member(o, name, "failure_threshold", 1, 100,
+	    PROBE_FAILURES_DEFAULT, &p.failure_threshold, ret_err)) < 0)
+		return r;
+	if (p.port == 0)
+		return errf(-BW_E_INVALID, ret_err, "spec.probes.%s: a port is "
+		    "required", name);
+	if (p.kind == PROBE_HTTP) {
+		path = json_str_at(how, "path", NULL) ?: "/";
+		if (path[0] != '/' || strlen(path) >= sizeof(p.path) ||
+		    strcspn(path, " \t\r\n") != strlen(path))
+			return errf(-BW_E_INVALID, ret_err, "spec.probes.%s.http."
+			    "path: must start with / and hold no white space "
+			    "(at most %d characters)", name, PROBE_PATH_MAX - 1);
+		snprintf(p.path, sizeof(p.path), "%s", path);
+	}
+	*ret = p;
+	return 0;
+}
+
+json_t *
+probe_spec_json(const struct probe_spec *p)
+{
+	json_t *how = p->kind == PROBE_HTTP ?
+	    json_pack("{s:I, s:s}", "port", (json_int_t)p->port, "path",
+	    p->path) : json_pack("{s:I}", "port", (json_int_t)p->port);
+
+	if (!how)
+		return NULL;
+	return json_pack("{s:o, s:I, s:I, s:I, s:I}",
+	    p->kind == PROBE_HTTP ? "http" : "tcp", how,
+	    "initial_delay_s", (json_int_t)p->initial_delay_s,
+	    "period_s", (json_int_t)p->period_s,
+	    "timeout_s", (json_int_t)p->timeout_s,
+	    "failure_threshold", (json_int_t)p->failure_threshold);
+}
+
+void
+probe_describe(const struct probe_spec *p, char *buf, size_t len)
+{
+	if (p->kind == PROBE_HTTP)
+		snprintf(buf, len, "http GET :%u%s", p->port, p->path);
+	else
+		snprintf(buf, len, "tcp :%u", p->port);
+}
+
+/* ---- the child ---- */
+
+/* Tries P once from the current network namespace. Returns 1 when it
+ * passed, 0 when not; RES says what was seen. Only system calls and
+ * formatting: it runs in a child forked from the agent. */
+static int
+probe_try(const struct probe_spec *p, char *res, size_t len)
+{
+	struct sockaddr_in	 sa = { .sin_family = AF_INET };
+	struct timeval		 tv = { .tv_sec = (time_t)p->timeout_s };
+	char			 req[PROBE_PATH_MAX + 128], ans[128];
+	size_t			 got = 0;
+	ssize_t			 n;
+	int			 s, code, reqlen;
+
+	sa.sin_port = htons((uint16_t)p->port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+		snprintf(res, len, "socket: %s", strerror(errno));
+		return 0;
+	}
+	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		snprintf(res, len, "connect: %s", errno == EINPROGRESS ?
+		    "timed out" : strerror(errno));
+		return 0;
+	}
+	if (p->kind == PROBE_TCP) {
+		snprintf(res, len, "connected");
+		return 1;
+	}
+	reqlen = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: "
+	    "127.0.0.1:%u\r\nUser-Agent: bulwark-probe\r\n\r\n", p->path,
+	    p->port);
+	if (send(s, req, (size_t)reqlen, MSG_NOSIGNAL) != reqlen) {
+		snprintf(res, len, "send: %s", strerror(errno));
+		return 0;
+	}
+	/* The status line is all a probe needs. */
+	while (got < sizeof(ans) - 1 && !memchr(ans, '\n', got) &&
+	    (n = recv(s, ans + got, sizeof(ans) - 1 - got, 0)) > 0)
+		got += (size_t)n;
+	ans[got] = '\0';
+	if (sscanf(ans, "HTTP/1.%*1[01] %3d", &code) != 1) {
+		snprintf(res, len, "%s", got ? "not an HTTP answer" :
+		    errno == EAGAIN ? "no answer within the timeout" :
+		    "connection closed without an answer");
+		return 0;
+	}
+	snprintf(res, len, "HTTP %d", code);
+	return code >= 200 && code < 400;
+}
+
+_noreturn_ static void
+probe_child(const struct probe_spec *p, const char *netns_path, int wfd)
+{
+	char	res[PROBE_RESULT_MAX - 1], line[PROBE_RESULT_MAX];
+	int	fd, ok = 0, n;
+
+	/* The timeout bounds each socket call; the alarm bounds them all. */
+	signal(SIGALRM, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+	alarm(p->timeout_s + 1);
+	if ((fd = open(netns_path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    setns(fd, CLONE_NEWNET) < 0)
+		snprintf(res, sizeof(res), "cannot enter the network "
+		    "namespace: %s", strerror(errno));
+	else
+		ok = probe_try(p, res, sizeof(res));
+	n = snprintf(line, sizeof(line), "%c%s", ok ? '1' : '0', res);
+	if (n > 0)
+		(void)!write(wfd, line, (size_t)n < sizeof(line) ? (size_t)n :
+		    sizeof(line) - 1);
+	_exit(0);
+}
+
+/* ---- the agent's side ---- */
+
+int
+probe_start(const struct probe_spec *p, const char *netns_path,
+    struct probe_run *run)
+{
+	int	fds[2];
+	pid_t	pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	if ((pid = fork()) < 0) {
+		int r = -errno;
+
+		close(fds[0]);
+		close(fds[1]);
+		return r;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		probe_child(p, netns_path, fds[1]);
+	}
+	close(fds[1]);
+	if (fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0) {
+		int r = -errno;
+
+		run->pid = pid;
+		run->fd = fds[0];
+		probe_cancel(run);
+		return r;
+	}
+	run->pid = pid;
+	run->fd = fds[0];
+	run->deadline = bw_mono_s() + p->timeout_s + PROBE_SLACK_S;
+	return 0;
+}
+
+static void
+probe_reap(struct probe_run *run)
+{
+	while (waitpid(run->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	close(run->fd);
+	run->pid = 0;
+	run->fd = -1;
+}
+
+int
+probe_poll(struct probe_run *run, bool *ret_ok, char result[PROBE_RESULT_MAX])
+{
+	char	buf[PROBE_RESULT_MAX];
+	ssize_t	n;
+
+	if (run->pid <= 0)
+		return -ECHILD;
+	n = read(run->fd, buf, sizeof(buf) - 1);
+	if (n < 0 && errno == EAGAIN) {
+		if (bw_mono_s() < run->deadline)
+			return 0;
+		probe_cancel(run);
+		*ret_ok = false;
+		snprintf(result, PROBE_RESULT_MAX, "no result within the "
+		    "timeout");
+		return 1;
+	}
+	if (n < 0) {
+		int r = -errno;
+
+		probe_cancel(run);
+		return r;
+	}
+	probe_reap(run);
+	buf[n] = '\0';
+	/* No line: the child's alarm ended it. */
+	*ret_ok = n > 0 && buf[0] == '1';
+	snprintf(result, PROBE_RESULT_MAX, "%s", n > 1 ? buf + 1 :
+	    "no result within the timeout");
+	return 1;
+}
+
+void
+probe_cancel(struct probe_run *run)
+{
+	if (run->pid <= 0)
+		return;
+	kill(run->pid, SIGKILL);
+	probe_reap(run);
+}
