@@ -1476,21 +1476,11 @@ conmon_attestation(struct compliance_api *ca, const char *month, time_t since,
 		return NULL;
 	/* Every key the trail held at start, so checkpoints signed before a
 	 * key change verify (each with the key it names). */
-	if ((r = ca->n_trail_keys ? audit_verify_dir_keys(ca->audit_dir,
+	r = ca->n_trail_keys ? audit_verify_dir_keys(ca->audit_dir,
 	    ca->trail_keys, ca->n_trail_keys, &rep) :
-	    audit_verify_dir(ca->audit_dir, ca->signer->pubkey, &rep)) < 0) {
-		json_object_set_new(out, "trail-verified-at-export", json_pack(
-		    "{s:b, s:s}", "intact", 0, "error", bw_strerror(r)));
-		audit_verify_report_done(&rep);
-		return out;
-	}
-	json_object_set_new(out, "trail-verified-at-export", json_pack("{s:b, "
-	    "s:s, s:I, s:I, s:I, s:I, s:s, s:s?}", "intact",
-	    rep.damage == AUDIT_OK, "damage", audit_damage_name(rep.damage),
-	    "records", (json_int_t)rep.records, "checkpoints",
-	    (json_int_t)rep.checkpoints, "first-seq", (json_int_t)rep.first_seq,
-	    "last-seq", (json_int_t)rep.last_seq, "head-hash", rep.head_hash,
-	    "message", rep.message));
+	    audit_verify_dir(ca->audit_dir, ca->signer->pubkey, &rep);
+	json_object_set_new(out, "trail-verified-at-export",
+	    conmon_trail_verified(r, &rep));
 	audit_verify_report_done(&rep);
 	return out;
 }

@@ -182,8 +182,8 @@ check "the inventory lists the nodes and the principals' roles, no keys" jq -e '
 check "the trail went through a key change" grep -q 'action=audit.key_change ' "$D"/audit/seg-*.log
 check "the audit attestation: the month's records and scans, the trail intact across the key change" jq -e '
 	.["month-records"].records > 0 and .["month-records"]["compliance-scans"] >= 3 and
-	.["trail-verified-at-export"].intact == true' "$T/cx/conmon/audit-attestation.json" ||
-	jq . "$T/cx/conmon/audit-attestation.json"
+	.["trail-verified-at-export"].intact == true' "$T/cx/conmon/audit-attestation.json"
+echo "trail verified at export: $(jq -c '.["trail-verified-at-export"]' "$T/cx/conmon/audit-attestation.json")"
 check "the signed manifest holds the audit range and head" \
 	jq -e '.audit["last-seq"] > 0 and (.audit["head-hash"] | length) == 64' "$T/cx/manifest.json"
 
