@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "compliance/conmon.h"
+#include "audit/verify.h"
 #include "lib/err.h"
 #include "lib/ids.h"
 #include "lib/json.h"
@@ -274,4 +275,18 @@ conmon_inventory(const json_t *nodes, const json_t *images,
 			return r;
 	*ret = TAKE_PTR(doc);
 	return 0;
+}
+
+json_t *
+conmon_trail_verified(int r, const struct audit_verify_report *rep)
+{
+	if (r < 0)
+		return json_pack("{s:b, s:s}", "intact", 0, "error",
+		    bw_strerror(r));
+	return json_pack("{s:b, s:s, s:I, s:I, s:I, s:I, s:s?, s:s?}", "intact",
+	    rep->damage == AUDIT_OK, "damage", audit_damage_name(rep->damage),
+	    "records", (json_int_t)rep->records, "checkpoints",
+	    (json_int_t)rep->checkpoints, "first-seq",
+	    (json_int_t)rep->first_seq, "last-seq", (json_int_t)rep->last_seq,
+	    "head-hash", rep->head_hash, "message", rep->message);
 }

@@ -47,4 +47,13 @@ int conmon_poam_changes(const char *month, json_t *const *scans, size_t n,
 int conmon_inventory(const json_t *nodes, const json_t *images,
     const json_t *principals, time_t now, json_t **ret);
 
+/* The audit attestation's "trail-verified-at-export" block from a
+ * verification of the whole trail that returned R with report REP:
+ * intact, damage, counts, range and head; when the verifier could not
+ * run (R < 0), "intact": false and the error, so that the package says
+ * so rather than leaving the block out. New reference, NULL on
+ * allocation failure. */
+struct audit_verify_report;
+json_t *conmon_trail_verified(int r, const struct audit_verify_report *rep);
+
 #endif

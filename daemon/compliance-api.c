@@ -21,6 +21,7 @@
 #include "daemon/compliance-api.h"
 #include "audit/search.h"
 #include "audit/segment.h"
+#include "audit/signer.h"
 #include "audit/trail.h"
 #include "audit/verify.h"
 #include "compliance/conmon.h"
@@ -344,10 +345,11 @@ facts_tpm_lockout(struct compliance_api *ca, struct comp_facts *f)
 	f->tpm_lockout_detail = detail;
 }
 
-/* The evidence cadence, attestation and bootstrap settings from the
- * configuration file the identity module measured at start
- * (DIR/bulwarkd.conf; defaults as in identity.c for absent keys). A
- * --config elsewhere leaves them unknown (the cadence at its default). */
+/* The attestation and bootstrap settings from the configuration file
+ * the identity module measured at start (DIR/bulwarkd.conf; defaults as
+ * in identity.c for absent keys). A --config elsewhere leaves them
+ * unknown. The cadence is not read here: it is the one of the
+ * configuration bulwarkd loaded (ca->cadence_s, set at start). */
 static void
 facts_settings(struct compliance_api *ca, struct comp_facts *f)
 {
@@ -360,16 +362,10 @@ facts_settings(struct compliance_api *ca, struct comp_facts *f)
 	long			 interval = 60, stale = 0, boot = 3600;
 
 	snprintf(path, sizeof(path), "%s/bulwarkd.conf", ca->appliance_dir);
-	ca->cadence_s = COMP_CADENCE_DEFAULT_S;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
 	    read_bounded(fd, FACTS_CONFIG_MAX, &text, &len) < 0 ||
 	    json_parse_bounded(text, len, 8, &o, &err) < 0)
 		return;
-	/* identity.c refused the start on a value out of range. */
-	v = json_object_get(json_object_get(o, "compliance"), "cadence_seconds");
-	if (json_is_integer(v) && json_integer_value(v) >= 1 &&
-	    json_integer_value(v) <= COMP_CADENCE_MAX_S)
-		ca->cadence_s = (long)json_integer_value(v);
 	att = json_object_get(o, "attestation");
 	if ((v = json_object_get(att, "interval_seconds")) && json_is_integer(v))
 		interval = (long)json_integer_value(v);
@@ -798,8 +794,7 @@ gather_facts(struct compliance_api *ca, struct comp_facts *f, char *ca_path,
 	facts_prev_scan(ca, f, time(NULL));
 }
 
-/* The policy of a scan: the default, with the configured cadence
- * (gather_facts() reads it). */
+/* The policy of a scan: the default, with the configured cadence. */
 static void
 scan_policy(const struct compliance_api *ca, struct comp_policy *pol)
 {
@@ -1283,11 +1278,8 @@ evidence_results(struct compliance_api *ca, struct evidence_opts *eo,
 		    "assessment_results");
 		if (json_is_object(json_object_get(last, "poam")))
 			eo->poam = json_object_get(last, "poam");
-		if (eo->assessment_results) {
-			/* gather_facts() reads the configured cadence. */
-			gather_facts(ca, &facts, capath, certpath, sizeof(capath));
+		if (eo->assessment_results)
 			return 0;
-		}
 	}
 	gather_facts(ca, &facts, capath, certpath, sizeof(capath));
 	scan_policy(ca, &pol);
@@ -1449,8 +1441,9 @@ conmon_count_cb(const struct audit_record *rec, const char *line, size_t len,
 	return 0;
 }
 
-/* The appliance's verification of its whole trail now (with its own
- * checkpoint key), and the month's records. The package's audit/
+/* The appliance's verification of its whole trail now (with every
+ * checkpoint key it trusts; a verifier error is recorded, not left
+ * out), and the month's records. The package's audit/
  * segments let an assessor check the month's part independently. */
 static json_t *
 conmon_attestation(struct compliance_api *ca, const char *month, time_t since,
@@ -1479,24 +1472,46 @@ conmon_attestation(struct compliance_api *ca, const char *month, time_t since,
 	if (out && r != 0)
 		json_object_set_new(out, "search-error", json_string(err ? err :
 		    bw_strerror(r)));
-	if (!out || audit_verify_dir(ca->audit_dir, ca->signer->pubkey, &rep) < 0)
-		return out;
-	json_object_set_new(out, "trail-verified-at-export", json_pack("{s:b, "
-	    "s:s, s:I, s:I, s:I, s:I, s:s, s:s?}", "intact",
-	    rep.damage == AUDIT_OK, "damage", audit_damage_name(rep.damage),
-	    "records", (json_int_t)rep.records, "checkpoints",
-	    (json_int_t)rep.checkpoints, "first-seq", (json_int_t)rep.first_seq,
-	    "last-seq", (json_int_t)rep.last_seq, "head-hash", rep.head_hash,
-	    "message", rep.message));
+	if (!out)
+		return NULL;
+	/* Every key the trail held at start, so checkpoints signed before a
+	 * key change verify (each with the key it names). */
+	r = ca->n_trail_keys ? audit_verify_dir_keys(ca->audit_dir,
+	    ca->trail_keys, ca->n_trail_keys, &rep) :
+	    audit_verify_dir(ca->audit_dir, ca->signer->pubkey, &rep);
+	json_object_set_new(out, "trail-verified-at-export",
+	    conmon_trail_verified(r, &rep));
 	audit_verify_report_done(&rep);
 	return out;
 }
 
-/* The package's own documents as bundle files; TEXTS keeps their bytes. */
+/* The package's results and POA&M are those of the month's last scan of
+ * this baseline, the one its plan (the SSP's) is built from: a later
+ * scan of another baseline would pair its results with this plan. */
+#define CONMON_RESULTS_BASELINE	1	/* moderate */
+
+/* The last scan of baseline WHICH in SCANS (time order), or NULL. */
+static json_t *
+conmon_last_scan(json_t *scans, int which)
+{
+	size_t i;
+
+	for (i = json_array_size(scans); i > 0; i--) {
+		json_t *d = json_array_get(scans, i - 1);
+
+		if (baseline_index(json_string_value(json_object_get(d,
+		    "baseline")) ?: "") == which)
+			return d;
+	}
+	return NULL;
+}
+
+/* The package's own documents as bundle files; TEXTS keeps their bytes.
+ * The scan summary names the scan LAST the package's results are. */
 static int
 conmon_files(struct compliance_api *ca, const char *month, time_t since,
-    time_t until, const struct conmon_scans *cs, char *texts[4],
-    struct evidence_file files[4], char **ret_err)
+    time_t until, const struct conmon_scans *cs, json_t *last,
+    char *texts[4], struct evidence_file files[4], char **ret_err)
 {
 	static const char *const names[4] = { CONMON_SUMMARY, CONMON_CHANGES,
 		CONMON_INVENTORY, CONMON_ATTESTATION };
@@ -1523,7 +1538,10 @@ conmon_files(struct compliance_api *ca, const char *month, time_t since,
 	    &docs[2])) < 0)
 		goto out;
 	r = -ENOMEM;
-	if (!(docs[3] = conmon_attestation(ca, month, since, until)))
+	if (json_object_set_new(docs[0], "package-results", json_pack("{s:s, "
+	    "s:O?}", "baseline", baseline_names[CONMON_RESULTS_BASELINE],
+	    "time", json_object_get(last, "time"))) < 0 ||
+	    !(docs[3] = conmon_attestation(ca, month, since, until)))
 		goto out;
 	for (i = 0; i < 4; i++) {
 		if (!(texts[i] = json_dumps(docs[i], JSON_INDENT(1) |
@@ -1570,20 +1588,27 @@ handle_conmon(struct compliance_api *ca, struct evhttp_request *req,
 	if ((r = load_data(ca, 1, &err)) < 0 ||
 	    (r = conmon_scans_load(ca, eo.since, eo.until, &cs)) < 0)
 		goto out;
-	if (!(last = json_array_get(cs.scans, json_array_size(cs.scans) - 1))) {
+	if (!json_array_size(cs.scans)) {
 		r = errf(-BW_E_NOTFOUND, &err, "no compliance scan was recorded "
 		    "in %s: the package reports the month's scans", month);
 		goto out;
 	}
-	if ((r = conmon_files(ca, month, eo.since, eo.until, &cs, texts, files,
-	    &err)) < 0)
+	if (!(last = conmon_last_scan(cs.scans, CONMON_RESULTS_BASELINE))) {
+		r = errf(-BW_E_NOTFOUND, &err, "no %s compliance scan was "
+		    "recorded in %s: the package's results and POA&M are the "
+		    "month's last one", baseline_names[CONMON_RESULTS_BASELINE],
+		    month);
+		goto out;
+	}
+	if ((r = conmon_files(ca, month, eo.since, eo.until, &cs, last, texts,
+	    files, &err)) < 0)
 		goto out;
 	snprintf(capath, sizeof(capath), "%s/pki/ca.crt", ca->appliance_dir);
 	eo.assessment_results = json_object_get(last, "assessment_results");
 	if (json_is_object(json_object_get(last, "poam")))
 		eo.poam = json_object_get(last, "poam");
 	eo.cat = ca->cat;
-	eo.base = ca->base[1];
+	eo.base = ca->base[CONMON_RESULTS_BASELINE];
 	eo.ssp_path = ca->ssp_path;
 	eo.cd_path = cd_path(ca, cdpath, sizeof(cdpath));
 	eo.audit_dir = ca->audit_dir;
@@ -1715,6 +1740,33 @@ committed(void *arg)
 	event_add(ca->change_timer, &tv);
 }
 
+/* The trail's keys as it wrote them when bulwarkd opened it (before
+ * this runs): the signer's key, then the ones it used before. Without
+ * the file (or the signer's key in it) only the signer's key is
+ * trusted. */
+static void
+trail_keys_load(struct compliance_api *ca)
+{
+	_cleanup_free_ char	*err = NULL;
+	char			 path[PATH_MAX + 32];
+	size_t			 i;
+
+	if (!ca->signer)
+		return;
+	snprintf(path, sizeof(path), "%s/checkpoint-key.pem", ca->audit_dir);
+	if (audit_pubkeys_load(path, &ca->trail_keys, &ca->n_trail_keys,
+	    &err) < 0)
+		return;
+	for (i = 0; i < ca->n_trail_keys; i++)
+		if (EVP_PKEY_eq(ca->trail_keys[i], ca->signer->pubkey) == 1)
+			return;
+	log_warn("%s: does not hold the checkpoint key; the ConMon "
+	    "attestation trusts only that key", path);
+	audit_pubkeys_free(ca->trail_keys, ca->n_trail_keys);
+	ca->trail_keys = NULL;
+	ca->n_trail_keys = 0;
+}
+
 int
 compliance_api_init(struct compliance_api *ca, struct event_base *base,
     struct api_server *srv, struct audit_trail *trail, const char *data_dir,
@@ -1733,6 +1785,7 @@ compliance_api_init(struct compliance_api *ca, struct event_base *base,
 	ca->fips = fips;
 	ca->signer = signer;
 	ca->cadence_s = COMP_CADENCE_DEFAULT_S;
+	trail_keys_load(ca);
 	snprintf(ca->ssp_path, sizeof(ca->ssp_path), "%s", compliance_ssp_path());
 	ca->timer = event_new(base, -1, EV_PERSIST, timer_cb, ca);
 	ca->change_timer = event_new(base, -1, 0, timer_cb, ca);
@@ -1773,4 +1826,7 @@ compliance_api_done(struct compliance_api *ca)
 	ca->cat = NULL;
 	json_decref(ca->last_families);
 	ca->last_families = NULL;
+	audit_pubkeys_free(ca->trail_keys, ca->n_trail_keys);
+	ca->trail_keys = NULL;
+	ca->n_trail_keys = 0;
 }

@@ -54,9 +54,16 @@ struct compliance_api {
 	 * (identity_tpm_lockout_json()); NULL: none to report. */
 	json_t			*(*tpm_lockout)(void *arg);
 	void			*tpm_lockout_arg;
-	/* Evidence cadence (bulwarkd.conf compliance.cadence_seconds, read
-	 * at each scan); COMP_CADENCE_DEFAULT_S when not configured. */
+	/* Evidence cadence: compliance.cadence_seconds of the configuration
+	 * bulwarkd measured at start (identity_settings()); the caller sets
+	 * it after compliance_api_init(), which sets COMP_CADENCE_DEFAULT_S. */
 	long			 cadence_s;
+	/* Every checkpoint key the trail held when bulwarkd opened it (its
+	 * checkpoint-key.pem then, written by the trail; the signer's key
+	 * first), for the ConMon attestation's verification after a key
+	 * change. */
+	EVP_PKEY		**trail_keys;
+	size_t			 n_trail_keys;
 	/* The store key of the latest recorded scan of each baseline, kept
 	 * by each committed scan; "" until known (then the store is read
 	 * once). */

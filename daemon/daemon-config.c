@@ -516,6 +516,8 @@ bwd_open_endpoints(struct bwd_open_ctx *c, char **ret_err)
 	    ret_err)) < 0)
 		return r;
 	st->comp_open = 1;
+	is = identity_settings(st->identity);
+	st->comp.cadence_s = is->compliance_cadence_s;
 	if (st->identity) {
 		st->comp.tpm_lockout = tpm_lockout_json;
 		st->comp.tpm_lockout_arg = st->identity;
@@ -524,7 +526,6 @@ bwd_open_endpoints(struct bwd_open_ctx *c, char **ret_err)
 	if ((r = api_server_add_handler(st->api, "/v1/compliance/",
 	    compliance_api_handle, &st->comp)) < 0)
 		return errf(r, ret_err, "compliance endpoints: %s", bw_strerror(r));
-	is = identity_settings(st->identity);
 	eo = (struct enrol_options){
 		.attest_interval_s = is->attest_interval_s,
 		.attest_stale_s = is->attest_stale_s,

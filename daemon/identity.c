@@ -201,10 +201,10 @@ settings_store(const char *path, json_t *o, struct identity_settings *set,
 	return 0;
 }
 
-/* "compliance": the evidence cadence (compliance-api.c reads it from
- * the same file); only checked here, so a typo stops the start. */
+/* "compliance": the evidence cadence, taken from the measured file at
+ * start (a later edit of the file changes nothing until a restart). */
 static int
-settings_compliance(json_t *o, char **ret_err)
+settings_compliance(json_t *o, struct identity_settings *set, char **ret_err)
 {
 	const char	*key;
 	json_t		*v;
@@ -223,6 +223,7 @@ settings_compliance(json_t *o, char **ret_err)
 			return errf(-BW_E_INVALID, ret_err, "compliance."
 			    "cadence_seconds: must be an integer 1..%ld",
 			    (long)COMP_CADENCE_MAX_S);
+		set->compliance_cadence_s = (long)json_integer_value(v);
 	}
 	return 0;
 }
@@ -250,6 +251,7 @@ settings_parse(const char *path, const char *text, size_t len,
 		.node_cert_s = 86400, .bootstrap_max_s = 3600,
 		.seal_pcrs = TPM_SEAL_PCRS_DEFAULT,
 		.quote_pcrs = TPM_SEAL_PCRS_DEFAULT,
+		.compliance_cadence_s = COMP_CADENCE_DEFAULT_S,
 	};
 	if ((r = json_parse_bounded(text, len, 8, &o, &err)) < 0 ||
 	    !json_is_object(o))
@@ -267,7 +269,7 @@ settings_parse(const char *path, const char *text, size_t len,
 	    &set->seal_pcrs, ret_err)) < 0 ||
 	    (r = settings_store(path, json_object_get(o, "store"), set,
 	    ret_err)) < 0 ||
-	    (r = settings_compliance(json_object_get(o, "compliance"),
+	    (r = settings_compliance(json_object_get(o, "compliance"), set,
 	    ret_err)) < 0)
 		return r;
 	if (!(set->seal_pcrs & (1u << TPM_BULWARK_PCR)))

@@ -51,6 +51,9 @@ struct identity_settings {
 	uint64_t	store_history_revisions;
 	uint64_t	store_history_bytes;
 	unsigned	store_high_water_pct;
+	/* "compliance.cadence_seconds": the evidence cadence
+	 * (COMP_CADENCE_DEFAULT_S when absent). */
+	long		compliance_cadence_s;
 };
 
 struct identity;

@@ -3,6 +3,7 @@
  * inventory that keeps names and states but no credentials. */
 #include "config.h"
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,8 +13,48 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "audit/verify.h"
 #include "compliance/conmon.h"
 #include "lib/err.h"
+
+/* The attestation's verification block: the walk's outcome, and a
+ * verifier that could not run recorded as such, not left out. */
+static void
+test_trail_verified(void **state)
+{
+	struct audit_verify_report	 rep = { 0 };
+	json_t				*j;
+
+	(void)state;
+	rep.damage = AUDIT_BAD_SIGNATURE;
+	rep.records = 12;
+	rep.checkpoints = 2;
+	rep.first_seq = 1;
+	rep.last_seq = 12;
+	memset(rep.head_hash, 'a', sizeof(rep.head_hash) - 1);
+	j = conmon_trail_verified(0, &rep);
+	assert_non_null(j);
+	assert_true(json_is_false(json_object_get(j, "intact")));
+	assert_string_equal(json_string_value(json_object_get(j, "damage")),
+	    "BAD_SIGNATURE");
+	assert_int_equal(json_integer_value(json_object_get(j, "checkpoints")),
+	    2);
+	assert_null(json_object_get(j, "error"));
+	json_decref(j);
+
+	rep.damage = AUDIT_OK;
+	j = conmon_trail_verified(0, &rep);
+	assert_true(json_is_true(json_object_get(j, "intact")));
+	json_decref(j);
+
+	j = conmon_trail_verified(-EACCES, &rep);
+	assert_non_null(j);
+	assert_true(json_is_false(json_object_get(j, "intact")));
+	assert_string_equal(json_string_value(json_object_get(j, "error")),
+	    bw_strerror(-EACCES));
+	assert_null(json_object_get(j, "records"));
+	json_decref(j);
+}
 
 static void
 test_month(void **state)
@@ -160,6 +201,7 @@ main(void)
 		cmocka_unit_test(test_month),
 		cmocka_unit_test(test_summary_and_changes),
 		cmocka_unit_test(test_inventory),
+		cmocka_unit_test(test_trail_verified),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
