@@ -21,6 +21,7 @@
 #include "daemon/compliance-api.h"
 #include "audit/search.h"
 #include "audit/segment.h"
+#include "audit/signer.h"
 #include "audit/trail.h"
 #include "audit/verify.h"
 #include "compliance/conmon.h"
@@ -632,6 +633,23 @@ facts_audit_mark_load(struct compliance_api *ca)
 	store_kv_free(kv);
 }
 
+/* The checkpoint keys the scan trusts into KEYS (at most
+ * AUDIT_KEYS_MAX, not owned): the signer's public key, held in memory,
+ * then the earlier keys the trail's key file named at start. Returns
+ * how many. */
+static size_t
+facts_audit_keys(const struct compliance_api *ca, EVP_PKEY **keys)
+{
+	size_t n = 0;
+
+	if (ca->signer && ca->signer->pubkey)
+		keys[n++] = ca->signer->pubkey;
+	for (size_t i = 0; i < ca->naudit_keys && n < AUDIT_KEYS_MAX; i++)
+		if (!n || EVP_PKEY_eq(ca->audit_keys[i], keys[0]) != 1)
+			keys[n++] = ca->audit_keys[i];
+	return n;
+}
+
 /* AU-9, AU-10, AU-11: the trail's hash chain, verified from where the
  * last committed scan's verification stopped, and its oldest record.
  * The mark lives in the store, in the scan record the commit pipeline
@@ -647,17 +665,20 @@ static void
 facts_audit_trail(struct compliance_api *ca, struct comp_facts *f)
 {
 	struct audit_status as = { 0 };
+	EVP_PKEY	*keys[AUDIT_KEYS_MAX];
+	size_t		 nkeys;
 
 	if (!ca->audit_dir[0])
 		return;
+	nkeys = facts_audit_keys(ca, keys);
 	if (!ca->audit_mark_loaded)
 		facts_audit_mark_load(ca);
 	/* Records are written before their fdatasync: the mark stops at
 	 * the last durable one, which a failed commit cannot take back. */
 	if (ca->trail)
 		audit_trail_status(ca->trail, &as);
-	if (comp_audit_facts(ca->audit_dir, &ca->audit_mark, as.last_seq,
-	    time(NULL), f, &ca->audit_facts) < 0)
+	if (comp_audit_facts(ca->audit_dir, keys, nkeys, &ca->audit_mark,
+	    as.last_seq, time(NULL), f, &ca->audit_facts) < 0)
 		f->audit_chain_intact = COMP_NO;
 }
 
@@ -678,12 +699,18 @@ facts_tenancy(struct compliance_api *ca, struct comp_facts *f)
 		    bw_strerror(r));
 		return;	/* unknown: not shown */
 	}
-	f->tenant_isolation = rep.leaks == 0 && rep.own_hidden == 0 ?
-	    COMP_YES : COMP_NO;
+	f->tenant_isolation = authz_probe_isolated(&rep) ? COMP_YES : COMP_NO;
 	if (rep.leaks)
 		snprintf(detail, sizeof(detail), "%" PRIu64 " of %" PRIu64
 		    " decisions about another tenant allowed, first: %s",
 		    rep.leaks, rep.foreign, rep.first_leak);
+	else if (rep.tenants_unprobed)
+		snprintf(detail, sizeof(detail), "not determined: %u of %u "
+		    "tenants probed (at most %d, names under 64 bytes); "
+		    "%" PRIu64 " decisions about another tenant's objects and "
+		    "collections refused", rep.tenants_found -
+		    rep.tenants_unprobed, rep.tenants_found,
+		    AUTHZ_PROBE_TENANTS, rep.foreign);
 	else
 		snprintf(detail, sizeof(detail), "%u tenants, %u tenant-scoped "
 		    "kinds, %" PRIu64 " objects: %" PRIu64 " decisions about "
@@ -1733,6 +1760,18 @@ compliance_api_init(struct compliance_api *ca, struct event_base *base,
 	ca->fips = fips;
 	ca->signer = signer;
 	ca->cadence_s = COMP_CADENCE_DEFAULT_S;
+	/* The trail was opened first and wrote its key file: read it now,
+	 * before anything could replace it. */
+	{
+		char path[PATH_MAX + 32];
+
+		snprintf(path, sizeof(path), "%s/%s", ca->audit_dir,
+		    AUDIT_KEY_FILE);
+		if (access(path, F_OK) == 0 && audit_pubkeys_load(path,
+		    &ca->audit_keys, &ca->naudit_keys, NULL) < 0)
+			log_warn("compliance: %s: unreadable, the scan trusts "
+			    "only the signer's key", path);
+	}
 	snprintf(ca->ssp_path, sizeof(ca->ssp_path), "%s", compliance_ssp_path());
 	ca->timer = event_new(base, -1, EV_PERSIST, timer_cb, ca);
 	ca->change_timer = event_new(base, -1, 0, timer_cb, ca);
@@ -1771,6 +1810,9 @@ compliance_api_done(struct compliance_api *ca)
 	comp_catalog_free(ca->cat);
 	memset(ca->base, 0, sizeof(ca->base));
 	ca->cat = NULL;
+	audit_pubkeys_free(ca->audit_keys, ca->naudit_keys);
+	ca->audit_keys = NULL;
+	ca->naudit_keys = 0;
 	json_decref(ca->last_families);
 	ca->last_families = NULL;
 }

@@ -69,6 +69,13 @@ struct compliance_api {
 	 * after it; the latest measurement, which the facts point into. */
 	struct audit_verify_mark audit_mark;
 	bool			 audit_mark_loaded;
+	/* The checkpoint keys the trail's key file named when the engine
+	 * started (the signer's, and the keys it used before a key
+	 * change), trusted beside the signer's public key: the scan never
+	 * takes the key file as it is then, which whoever rewrites the
+	 * trail can replace too. */
+	EVP_PKEY		**audit_keys;
+	size_t			 naudit_keys;
 	struct comp_audit_facts	 audit_facts;
 	/* The last recorded scan's per-family summary, for /metrics (read
 	 * from the store once when no scan ran since start). */
