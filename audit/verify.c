@@ -671,6 +671,14 @@ audit_verify_dir_from(const char *dir, EVP_PKEY *const *keys, size_t nkeys,
 			r = feed_segments(v, dfd, names, at + 1, n);
 	} else
 		r = feed_segments(v, dfd, names, 0, n);
+	/* The writer made every record through MARK_MAX durable: a walk
+	 * that ends before it lost records, however well the rest chains
+	 * (a removed last segment, or one cut back to a record boundary). */
+	if (r == 0 && v->started && !v->stopped && mark_max >= v->expected)
+		damage(v, AUDIT_MISSING, v->expected, NULL, "the trail ends at seq %"
+		    PRIu64 " but the writer made seq %" PRIu64 " durable: "
+		    "records seq %" PRIu64 "..%" PRIu64 " were removed",
+		    v->expected - 1, mark_max, v->expected, mark_max);
 	if (r >= 0)
 		r = audit_verifier_finish(v, ret);
 out:

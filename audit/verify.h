@@ -82,8 +82,10 @@ int audit_verify_dir_keys(const char *dir, EVP_PKEY *const *keys,
  * whole trail is walked. RET->mark is where the walk stopped: the last
  * record accepted, or with MARK_MAX > 0 the last one whose seq is at
  * most MARK_MAX (the writer's last durable seq, so that the mark never
- * names a record a failed commit or a power loss takes back). With
- * RET->resumed, RET->records counts only the records after FROM. */
+ * names a record a failed commit or a power loss takes back). MARK_MAX
+ * is also a floor: a walk (resumed or whole) that ends before it reports
+ * MISSING at the first seq absent, since those records were durable.
+ * With RET->resumed, RET->records counts only the records after FROM. */
 int audit_verify_dir_from(const char *dir, EVP_PKEY *const *keys,
     size_t nkeys, const struct audit_verify_mark *from, uint64_t mark_max,
     struct audit_verify_report *ret);

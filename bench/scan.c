@@ -397,8 +397,8 @@ trail_scan(struct bench *b, const char *dir, struct audit_verify_mark *mark,
 	double			 t0 = bw_mono_s();
 
 	comp_facts_init(&f);
-	if (comp_audit_facts(dir, mark->seq ? mark : NULL, 0, time(NULL), &f,
-	    &af) < 0 || !af.intact)
+	if (comp_audit_facts(dir, NULL, 0, mark->seq ? mark : NULL, 0,
+	    time(NULL), &f, &af) < 0 || !af.intact)
 		return -1;
 	*ret_facts = bw_mono_s() - t0;
 	if (comp_ctx_open(&ctx, "/", &f, NULL, time(NULL)) < 0 ||
@@ -420,7 +420,8 @@ trail_facts_only(const char *dir, const struct audit_verify_mark *mark)
 	double			 t0 = bw_mono_s();
 
 	comp_facts_init(&f);
-	if (comp_audit_facts(dir, mark, 0, time(NULL), &f, &af) < 0 || !af.intact)
+	if (comp_audit_facts(dir, NULL, 0, mark, 0, time(NULL), &f, &af) < 0 ||
+	    !af.intact)
 		return -1;
 	return bw_mono_s() - t0;
 }

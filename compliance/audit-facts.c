@@ -99,8 +99,8 @@ chain_detail(struct comp_audit_facts *af, const struct audit_verify_mark *from,
 }
 
 int
-comp_audit_facts(const char *dir, const struct audit_verify_mark *from,
-    uint64_t durable_seq, time_t now, struct comp_facts *f,
+comp_audit_facts(const char *dir, EVP_PKEY *const *keys, size_t nkeys,
+    const struct audit_verify_mark *from, uint64_t durable_seq, time_t now, struct comp_facts *f,
     struct comp_audit_facts *ret)
 {
 	struct audit_verify_report	 rep = { 0 };
@@ -115,7 +115,8 @@ comp_audit_facts(const char *dir, const struct audit_verify_mark *from,
 	from = from ? &start : NULL;
 	memset(ret, 0, sizeof(*ret));
 	ret->mark = start;
-	if ((r = audit_verify_dir_from(dir, NULL, 0, from, durable_seq, &rep)) < 0)
+	if ((r = audit_verify_dir_from(dir, keys, nkeys, from, durable_seq,
+	    &rep)) < 0)
 		return r;
 	ret->intact = rep.damage == AUDIT_OK;
 	ret->records = rep.records;

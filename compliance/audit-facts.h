@@ -25,14 +25,17 @@ struct comp_audit_facts {
 
 /* Verifies the trail in DIR after FROM (NULL or seq 0: the whole trail;
  * see audit_verify_dir_from(), with DURABLE_SEQ as its mark_max: the
- * writer's last durable seq, 0 when the trail is closed) with the keys
- * in the trail's key file, and measures its oldest record. Sets
+ * writer's last durable seq, which the walk must reach, 0 when the
+ * trail is closed) with the NKEYS trusted checkpoint KEYS (not taken
+ * over; the appliance's, never DIR's key file, which whoever rewrites
+ * the trail can replace too; with none, DIR's key file: consistency
+ * only), and measures its oldest record. Sets
  * F->audit_chain_intact and ->audit_chain_detail, ->audit_oldest_age_s
  * and ->audit_pruned (NOW is the scan's time). Returns 0 (whatever was
  * found: see RET->intact), or a negative error when DIR cannot be read
  * (the facts stay unknown). */
-int comp_audit_facts(const char *dir, const struct audit_verify_mark *from,
-    uint64_t durable_seq, time_t now, struct comp_facts *f,
+int comp_audit_facts(const char *dir, EVP_PKEY *const *keys, size_t nkeys,
+    const struct audit_verify_mark *from, uint64_t durable_seq, time_t now, struct comp_facts *f,
     struct comp_audit_facts *ret);
 
 /* The time of the oldest record in the trail DIR into *RET_TIME and

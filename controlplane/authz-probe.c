@@ -20,18 +20,50 @@ struct probe {
 	struct authz_probe_report	*rep;
 	char				 tenants[AUTHZ_PROBE_TENANTS][64];
 	unsigned			 n;
+	/* Every distinct tenant name found, probed or not (owned). */
+	char				**seen;
+	size_t				 nseen;
 };
 
 static void
+probe_free(struct probe *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->nseen; i++)
+		free(p->seen[i]);
+	free(p->seen);
+	free(p);
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct probe *, probe_free);
+
+/* Notes tenant T; probes it when it fits (at most AUTHZ_PROBE_TENANTS,
+ * and a name an identity can hold), else counts it unprobed, so the
+ * report never reads as covering tenants it skipped. */
+static int
 add_tenant(struct probe *p, const char *t)
 {
-	if (!t || !*t || strlen(t) >= sizeof(p->tenants[0]))
-		return;
-	for (unsigned i = 0; i < p->n; i++)
-		if (strcmp(p->tenants[i], t) == 0)
-			return;
-	if (p->n < AUTHZ_PROBE_TENANTS)
-		snprintf(p->tenants[p->n++], sizeof(p->tenants[0]), "%s", t);
+	char **ns;
+
+	if (!t || !*t)
+		return 0;
+	for (size_t i = 0; i < p->nseen; i++)
+		if (strcmp(p->seen[i], t) == 0)
+			return 0;
+	if (!(ns = realloc(p->seen, (p->nseen + 1) * sizeof(*ns))))
+		return -ENOMEM;
+	p->seen = ns;
+	if (!(p->seen[p->nseen] = strdup(t)))
+		return -ENOMEM;
+	p->nseen++;
+	p->rep->tenants_found++;
+	if (p->n == AUTHZ_PROBE_TENANTS || strlen(t) >= sizeof(p->tenants[0])) {
+		p->rep->tenants_unprobed++;
+		return 0;
+	}
+	snprintf(p->tenants[p->n++], sizeof(p->tenants[0]), "%s", t);
+	return 0;
 }
 
 static void
@@ -157,11 +189,13 @@ collect_tenants(struct probe *p, struct store *st, const struct res_kind *all,
 			_cleanup_json_ json_t *doc = json_loadb(kvs[j]->value,
 			    kvs[j]->value_len, 0, NULL);
 
-			if (doc)
-				add_tenant(p, k->scope == RES_TENANT ?
-				    res_tenant(doc) : res_name(doc));
+			if (doc && (r = add_tenant(p, k->scope == RES_TENANT ?
+			    res_tenant(doc) : res_name(doc))) < 0)
+				break;
 		}
 		store_kv_array_free(kvs, n);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -170,9 +204,10 @@ int
 authz_probe_tenancy(struct store *st, const struct authz_probe_decide *d,
     struct authz_probe_report *ret)
 {
-	_cleanup_free_ struct probe	*p = calloc(1, sizeof(*p));
+	_cleanup_(probe_freep) struct probe *p = calloc(1, sizeof(*p));
 	const struct res_kind		*all;
 	size_t				 nk;
+	unsigned			 found;
 	int				 r;
 
 	if (!p)
@@ -185,10 +220,12 @@ authz_probe_tenancy(struct store *st, const struct authz_probe_decide *d,
 		return r;
 	/* With fewer than two tenants there is nobody to be isolated
 	 * from: two made-up ones still test the decisions. */
-	if (p->n < 2)
-		add_tenant(p, "isolation-probe-a");
-	if (p->n < 2)
-		add_tenant(p, "isolation-probe-b");
+	found = ret->tenants_found;
+	if (p->n < 2 && (r = add_tenant(p, "isolation-probe-a")) < 0)
+		return r;
+	if (p->n < 2 && (r = add_tenant(p, "isolation-probe-b")) < 0)
+		return r;
+	ret->tenants_found = found;
 	ret->tenants = p->n;
 	for (size_t i = 0; i < nk; i++) {
 		if (all[i].scope != RES_TENANT)
@@ -198,4 +235,11 @@ authz_probe_tenancy(struct store *st, const struct authz_probe_decide *d,
 			return r;
 	}
 	return 0;
+}
+
+int
+authz_probe_isolated(const struct authz_probe_report *rep)
+{
+	return rep->leaks == 0 && rep->own_hidden == 0 &&
+	    rep->tenants_unprobed == 0;
 }

@@ -23,6 +23,10 @@ struct authz_probe_report {
 	uint64_t	 own;		/* a tenant's own objects listed */
 	uint64_t	 own_hidden;	/* of which not visible: must be 0,
 					   or the probe proves nothing */
+	unsigned	 tenants_found;	/* distinct tenants the store names */
+	unsigned	 tenants_unprobed; /* of those, not probed: past
+					   AUTHZ_PROBE_TENANTS, or a name of
+					   64 bytes or more */
 	char		 first_leak[192];
 };
 
@@ -36,7 +40,8 @@ struct authz_probe_decide {
 };
 
 /* Probes the objects in ST: for each tenant T (the Tenant objects, and
- * the tenants stored objects name; at most AUTHZ_PROBE_TENANTS), a
+ * the tenants stored objects name; at most AUTHZ_PROBE_TENANTS, the
+ * others counted in RET->tenants_unprobed), a
  * tenant-admin and a tenant-user of T must not get, replace or list
  * (through the cross-tenant list and T's own) an object of another
  * tenant, nor read or write another tenant's collection of any
@@ -44,5 +49,9 @@ struct authz_probe_decide {
  * *RET; returns 0, or a negative error when the store cannot be read. */
 int authz_probe_tenancy(struct store *st, const struct authz_probe_decide *d,
     struct authz_probe_report *ret);
+/* 1 when REP shows isolation: nothing leaked, every own object listed,
+ * and every tenant probed (a bounded probe proves nothing about the
+ * tenants it skipped). */
+int authz_probe_isolated(const struct authz_probe_report *rep);
 
 #endif

@@ -628,6 +628,23 @@ facts_audit_mark_load(struct compliance_api *ca)
 	store_kv_free(kv);
 }
 
+/* The checkpoint keys the scan trusts into KEYS (at most
+ * AUDIT_KEYS_MAX, not owned): the signer's public key, held in memory,
+ * then the earlier keys the trail's key file named at start. Returns
+ * how many. */
+static size_t
+facts_audit_keys(const struct compliance_api *ca, EVP_PKEY **keys)
+{
+	size_t n = 0;
+
+	if (ca->signer && ca->signer->pubkey)
+		keys[n++] = ca->signer->pubkey;
+	for (size_t i = 0; i < ca->n_trail_keys && n < AUDIT_KEYS_MAX; i++)
+		if (!n || EVP_PKEY_eq(ca->trail_keys[i], keys[0]) != 1)
+			keys[n++] = ca->trail_keys[i];
+	return n;
+}
+
 /* AU-9, AU-10, AU-11: the trail's hash chain, verified from where the
  * last committed scan's verification stopped, and its oldest record.
  * The mark lives in the store, in the scan record the commit pipeline
@@ -643,17 +660,20 @@ static void
 facts_audit_trail(struct compliance_api *ca, struct comp_facts *f)
 {
 	struct audit_status as = { 0 };
+	EVP_PKEY	*keys[AUDIT_KEYS_MAX];
+	size_t		 nkeys;
 
 	if (!ca->audit_dir[0])
 		return;
+	nkeys = facts_audit_keys(ca, keys);
 	if (!ca->audit_mark_loaded)
 		facts_audit_mark_load(ca);
 	/* Records are written before their fdatasync: the mark stops at
 	 * the last durable one, which a failed commit cannot take back. */
 	if (ca->trail)
 		audit_trail_status(ca->trail, &as);
-	if (comp_audit_facts(ca->audit_dir, &ca->audit_mark, as.last_seq,
-	    time(NULL), f, &ca->audit_facts) < 0)
+	if (comp_audit_facts(ca->audit_dir, keys, nkeys, &ca->audit_mark,
+	    as.last_seq, time(NULL), f, &ca->audit_facts) < 0)
 		f->audit_chain_intact = COMP_NO;
 }
 
@@ -674,12 +694,18 @@ facts_tenancy(struct compliance_api *ca, struct comp_facts *f)
 		    bw_strerror(r));
 		return;	/* unknown: not shown */
 	}
-	f->tenant_isolation = rep.leaks == 0 && rep.own_hidden == 0 ?
-	    COMP_YES : COMP_NO;
+	f->tenant_isolation = authz_probe_isolated(&rep) ? COMP_YES : COMP_NO;
 	if (rep.leaks)
 		snprintf(detail, sizeof(detail), "%" PRIu64 " of %" PRIu64
 		    " decisions about another tenant allowed, first: %s",
 		    rep.leaks, rep.foreign, rep.first_leak);
+	else if (rep.tenants_unprobed)
+		snprintf(detail, sizeof(detail), "not determined: %u of %u "
+		    "tenants probed (at most %d, names under 64 bytes); "
+		    "%" PRIu64 " decisions about another tenant's objects and "
+		    "collections refused", rep.tenants_found -
+		    rep.tenants_unprobed, rep.tenants_found,
+		    AUTHZ_PROBE_TENANTS, rep.foreign);
 	else
 		snprintf(detail, sizeof(detail), "%u tenants, %u tenant-scoped "
 		    "kinds, %" PRIu64 " objects: %" PRIu64 " decisions about "
@@ -1760,8 +1786,8 @@ trail_keys_load(struct compliance_api *ca)
 	for (i = 0; i < ca->n_trail_keys; i++)
 		if (EVP_PKEY_eq(ca->trail_keys[i], ca->signer->pubkey) == 1)
 			return;
-	log_warn("%s: does not hold the checkpoint key; the ConMon "
-	    "attestation trusts only that key", path);
+	log_warn("%s: does not hold the checkpoint key; the scan and the "
+	    "ConMon attestation trust only that key", path);
 	audit_pubkeys_free(ca->trail_keys, ca->n_trail_keys);
 	ca->trail_keys = NULL;
 	ca->n_trail_keys = 0;
@@ -1785,6 +1811,8 @@ compliance_api_init(struct compliance_api *ca, struct event_base *base,
 	ca->fips = fips;
 	ca->signer = signer;
 	ca->cadence_s = COMP_CADENCE_DEFAULT_S;
+	/* The trail was opened first and wrote its key file: read it now,
+	 * before anything could replace it. */
 	trail_keys_load(ca);
 	snprintf(ca->ssp_path, sizeof(ca->ssp_path), "%s", compliance_ssp_path());
 	ca->timer = event_new(base, -1, EV_PERSIST, timer_cb, ca);

@@ -60,8 +60,9 @@ struct compliance_api {
 	long			 cadence_s;
 	/* Every checkpoint key the trail held when bulwarkd opened it (its
 	 * checkpoint-key.pem then, written by the trail; the signer's key
-	 * first), for the ConMon attestation's verification after a key
-	 * change. */
+	 * first), for the scan's and the ConMon attestation's verification
+	 * after a key change: neither takes the key file as it is later,
+	 * which whoever rewrites the trail can replace too. */
 	EVP_PKEY		**trail_keys;
 	size_t			 n_trail_keys;
 	/* The store key of the latest recorded scan of each baseline, kept

@@ -3,7 +3,9 @@
 # verification stopped (the mark committed with its record, read back
 # after a restart): a record changed after the mark, or the record at
 # the mark, fails the scan; one changed before it is left to the full
-# walk (bulwark audit verify), which finds it. Tenant isolation and
+# walk (bulwark audit verify), which finds it. The walk trusts the key
+# bulwarkd holds, not the trail's key file, and must reach the last
+# durable record (a removed segment fails). Tenant isolation and
 # audit retention are measured, not reported unknown.
 . "$(dirname "$0")/lib.sh"
 
@@ -121,4 +123,32 @@ scan
 like "a change under the mark fails the scan" "$(obs au-protection audit_chain_intact)" \
 	"no (MODIFIED at seq $m5: * rewritten under the verified checkpoint*"
 flip "$m5"
+
+# The trail's key file swapped for another key: the scan checks the
+# checkpoints after the mark with the key bulwarkd holds, not the file
+# (whoever rewrites records there can swap the file too).
+scan
+m6=$(mark)
+cp "$A/checkpoint-key.pem" "$T/key.keep"
+openssl ecparam -name secp384r1 -genkey -noout 2>/dev/null |
+	openssl ec -pubout -out "$A/checkpoint-key.pem" 2>/dev/null
+acurl -o /dev/null -X POST $J --data '{"kind":"Tenant","metadata":{"name":"umbrella"}}' \
+	"$URL/v1/tenants"
+checkpointed() { # a signed checkpoint after seq $1 is in the trail
+	cat "$A"/seg-*.log | tr -d '\0' | grep -a ' action=audit.checkpoint ' |
+		sed -n 's/^v=1 seq=\([0-9]*\) .*/\1/p' | awk -v m="$1" '$1 > m { f = 1 } END { exit !f }'
+}
+check "a checkpoint after the mark" wait_for 30 checkpointed "$m6"
+scan
+like "a swapped key file: the scan trusts bulwarkd's key" \
+	"$(obs au-protection audit_chain_intact)" "yes (seq $((m6 + 1))..* (seq $m6, *"
+cp "$T/key.keep" "$A/checkpoint-key.pem"
+
+# The live segment unlinked: what is left chains, but bulwarkd had made
+# later records durable, so the scan finds them missing.
+live=$(ls "$A"/seg-*.log | tail -1)
+rm -f "$live"
+scan
+like "the live segment removed fails the scan" \
+	"$(obs au-protection audit_chain_intact)" "no (MISSING at seq *"
 finish

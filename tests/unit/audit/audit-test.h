@@ -133,6 +133,29 @@ t_seg_names(const char *dir, char ***names, size_t *n)
 	close(dfd);
 }
 
+/* Removes every segment of DIR after SEGMENT (an intruder unlinking
+ * the live segment); returns how many (aborts when none follows). */
+static inline size_t
+t_unlink_after(const char *dir, const char *segment)
+{
+	char	**names, path[700];
+	size_t	  n, at = 0, removed = 0;
+
+	t_seg_names(dir, &names, &n);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], segment) == 0)
+			at = i;
+	for (size_t i = at + 1; i < n; i++, removed++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (unlink(path) < 0)
+			abort();
+	}
+	audit_segment_list_free(names, n);
+	if (!removed)
+		abort();
+	return removed;
+}
+
 static inline void
 t_seg_load(const char *dir, size_t idx, struct t_seg *s)
 {

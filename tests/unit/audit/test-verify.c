@@ -851,6 +851,43 @@ test_resume_segment_gone(void **state)
 	audit_verify_report_done(&rep);
 }
 
+/* Every segment after the mark's removed: the rest still chains, but
+ * the writer had made later records durable, so a walk given that seq
+ * (resumed or whole) reports them missing instead of intact. */
+static void
+test_resume_durable_floor(void **state)
+{
+	struct fx *f = *state;
+	struct audit_verify_mark m = full_mark(f), end;
+	struct audit_verify_report rep = { 0 };
+	EVP_PKEY *k = f->signer->pubkey;
+
+	append_more(f, 25);
+	end = full_mark(f);
+	t_unlink_after(f->trail, m.segment);
+	/* without the durable seq, nothing tells */
+	rep = verify_from(f, &m);
+	assert_int_equal(rep.damage, AUDIT_OK);
+	audit_verify_report_done(&rep);
+	assert_int_equal(audit_verify_dir_from(f->trail, &k, 1, &m, end.seq,
+	    &rep), 0);
+	assert_string_equal(audit_damage_name(rep.damage), "MISSING");
+	assert_int_equal(rep.bad_seq, m.seq + 1);
+	assert_non_null(strstr(rep.message, "durable"));
+	audit_verify_report_done(&rep);
+	/* the whole walk too */
+	assert_int_equal(audit_verify_dir_from(f->trail, &k, 1, NULL, end.seq,
+	    &rep), 0);
+	assert_string_equal(audit_damage_name(rep.damage), "MISSING");
+	assert_int_equal(rep.bad_seq, m.seq + 1);
+	audit_verify_report_done(&rep);
+	/* the durable seq reached: intact */
+	assert_int_equal(audit_verify_dir_from(f->trail, &k, 1, &m, m.seq,
+	    &rep), 0);
+	assert_int_equal(rep.damage, AUDIT_OK);
+	audit_verify_report_done(&rep);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -882,6 +919,7 @@ main(void)
 		T(test_resume_tamper_before),
 		T(test_resume_rewritten_under_mark),
 		T(test_resume_segment_gone),
+		T(test_resume_durable_floor),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -46,13 +46,22 @@ teardown(void **state)
 	return 0;
 }
 
+/* The facts with KEY trusted (NULL: the trail's key file) and the
+ * writer's durable seq DURABLE. */
+static void
+facts_with(struct fx *f, EVP_PKEY *key, const struct audit_verify_mark *from,
+    uint64_t durable, struct comp_audit_facts *af)
+{
+	comp_facts_init(&f->cf);
+	assert_int_equal(comp_audit_facts(f->trail, &key, key ? 1 : 0, from,
+	    durable, time(NULL) + 3 * 86400, &f->cf, af), 0);
+}
+
 static void
 facts(struct fx *f, const struct audit_verify_mark *from,
     struct comp_audit_facts *af)
 {
-	comp_facts_init(&f->cf);
-	assert_int_equal(comp_audit_facts(f->trail, from, 0, time(NULL) + 3 * 86400,
-	    &f->cf, af), 0);
+	facts_with(f, f->signer->pubkey, from, 0, af);
 }
 
 static void
@@ -168,9 +177,58 @@ test_no_trail(void **state)
 
 	snprintf(dir, sizeof(dir), "%s/none", f->root);
 	comp_facts_init(&f->cf);
-	assert_true(comp_audit_facts(dir, NULL, 0, time(NULL), &f->cf, &f->af) < 0);
+	assert_true(comp_audit_facts(dir, NULL, 0, NULL, 0, time(NULL), &f->cf,
+	    &f->af) < 0);
 	assert_int_equal(f->cf.audit_chain_intact, COMP_UNKNOWN);
 	assert_int_equal(f->cf.audit_oldest_age_s, -1);
+}
+
+/* Every segment after the mark's removed (an intruder unlinking the
+ * live segment): what is left chains, but the writer had made later
+ * records durable, so the scan fails at the first one missing. */
+static void
+test_removed_after_mark(void **state)
+{
+	struct fx *f = *state;
+	struct comp_audit_facts end;
+	char want[64];
+
+	facts(f, NULL, &f->af);
+	t_make_trail(f->trail, f->signer, 60, 4096, 10);
+	facts(f, &f->af.mark, &end);
+	assert_int_equal(f->cf.audit_chain_intact, COMP_YES);
+	t_unlink_after(f->trail, f->af.mark.segment);
+	facts_with(f, f->signer->pubkey, &f->af.mark, end.mark.seq, &f->af2);
+	assert_int_equal(f->cf.audit_chain_intact, COMP_NO);
+	snprintf(want, sizeof(want), "MISSING at seq %" PRIu64 ": ",
+	    f->af.mark.seq + 1);
+	assert_non_null(strstr(f->cf.audit_chain_detail, want));
+	assert_int_equal(f->af2.mark.seq, f->af.mark.seq);
+	/* a whole walk with the durable seq fails the same way */
+	facts_with(f, f->signer->pubkey, NULL, end.mark.seq, &f->af2);
+	assert_int_equal(f->cf.audit_chain_intact, COMP_NO);
+	assert_non_null(strstr(f->cf.audit_chain_detail, want));
+}
+
+/* Records after the mark rewritten, re-chained and re-signed with
+ * another key swapped into the trail's key file: consistent on its
+ * own, refused with the appliance's key. */
+static void
+test_key_file_swapped(void **state)
+{
+	struct fx *f = *state;
+	struct audit_signer *attacker = t_signer(f->root, "attacker.pem");
+
+	facts(f, NULL, &f->af);
+	t_make_trail(f->trail, f->signer, 5, 4096, 10);
+	t_forge(f->trail, f->af.mark.seq + 2, attacker, 0);
+	facts_with(f, NULL, &f->af.mark, 0, &f->af2);
+	assert_int_equal(f->cf.audit_chain_intact, COMP_YES);
+	facts(f, &f->af.mark, &f->af2);
+	assert_int_equal(f->cf.audit_chain_intact, COMP_NO);
+	assert_non_null(strstr(f->cf.audit_chain_detail, "BAD_SIGNATURE"));
+	assert_int_equal(f->af2.mark.seq, f->af.mark.seq);
+	audit_signer_free(attacker);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -184,6 +242,8 @@ main(void)
 		T(test_rewritten_under_mark),
 		T(test_pruned),
 		T(test_no_trail),
+		T(test_removed_after_mark),
+		T(test_key_file_swapped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

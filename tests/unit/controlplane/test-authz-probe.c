@@ -158,6 +158,42 @@ test_leaky_reads_empty_store(void **state)
 	assert_non_null(strstr(rep.first_leak, "isolation-probe-"));
 }
 
+/* More tenants than the probe takes, and one whose name no identity
+ * can hold: the report counts them unprobed and isolation is not
+ * claimed, even though every decision it took was refused. */
+static void
+test_unprobed_tenants(void **state)
+{
+	struct fx *f = *state;
+	struct authz_probe_report rep;
+	char name[96];
+
+	two_tenants(f);
+	assert_int_equal(authz_probe_tenancy(f->st, NULL, &rep), 0);
+	assert_int_equal(rep.tenants_found, 2);
+	assert_int_equal(rep.tenants_unprobed, 0);
+	assert_int_equal(authz_probe_isolated(&rep), 1);
+	memset(name, 'l', 70);
+	name[70] = '\0';
+	put(f, "Workload", name, "web");
+	assert_int_equal(authz_probe_tenancy(f->st, NULL, &rep), 0);
+	assert_int_equal(rep.leaks, 0);
+	assert_int_equal(rep.tenants, 2);
+	assert_int_equal(rep.tenants_found, 3);
+	assert_int_equal(rep.tenants_unprobed, 1);
+	assert_int_equal(authz_probe_isolated(&rep), 0);
+	for (int i = 0; i < AUTHZ_PROBE_TENANTS + 5; i++) {
+		snprintf(name, sizeof(name), "t%02d", i);
+		put(f, "Tenant", "system", name);
+	}
+	assert_int_equal(authz_probe_tenancy(f->st, NULL, &rep), 0);
+	assert_int_equal(rep.leaks, 0);
+	assert_int_equal(rep.tenants, AUTHZ_PROBE_TENANTS);
+	assert_int_equal(rep.tenants_found, AUTHZ_PROBE_TENANTS + 8);
+	assert_int_equal(rep.tenants_unprobed, 8);
+	assert_int_equal(authz_probe_isolated(&rep), 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -167,6 +203,7 @@ main(void)
 		T(test_isolated),
 		T(test_leaky_list),
 		T(test_leaky_reads_empty_store),
+		T(test_unprobed_tenants),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
