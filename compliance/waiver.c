@@ -100,21 +100,6 @@ wv_find(const struct comp_waiver *w, size_t n, bool control, const char *id,
 	return NULL;
 }
 
-static json_t *
-wv_prop(const char *name, const char *value)
-{
-	return json_pack("{s:s, s:s, s:s}", "name", name, "value", value,
-	    "ns", COMP_OSCAL_NS);
-}
-
-static int
-wv_append(json_t *a, json_t *v)
-{
-	if (!a || !v || json_array_append_new(a, v) < 0)
-		return -ENOMEM;
-	return 0;
-}
-
 /* The array at KEY of O, made when absent (borrowed), or NULL. */
 static json_t *
 wv_array(json_t *o, const char *key)
@@ -147,7 +132,7 @@ wv_party(json_t *meta, const char *name, char uuid[37])
 		}
 	if ((r = bw_uuid_v4(uuid)) < 0)
 		return r;
-	return wv_append(parties, json_pack("{s:s, s:s, s:s}", "uuid", uuid,
+	return comp_oscal_push(parties, json_pack("{s:s, s:s, s:s}", "uuid", uuid,
 	    "type", "person", "name", name));
 }
 
@@ -174,7 +159,7 @@ wv_log_entry(json_t *entries, json_t *meta, const char *title,
 		json_decref(e);
 		return r < 0 ? r : -ENOMEM;
 	}
-	return wv_append(entries, e);
+	return comp_oscal_push(entries, e);
 }
 
 /* RISK's risk-log, props, deadline and (approved) characterization
@@ -207,13 +192,13 @@ wv_risk_annotate(json_t *risk, json_t *meta, const struct comp_waiver *w,
 	    now >= w->expires ? exp : NULL, NULL, "open")) < 0)
 		return r;
 	props = wv_array(risk, "props");
-	if (wv_append(props, wv_prop("waiver", w->name)) < 0 ||
-	    wv_append(props, wv_prop("waiver-requested-by",
+	if (comp_oscal_push(props, comp_oscal_prop("waiver", w->name)) < 0 ||
+	    comp_oscal_push(props, comp_oscal_prop("waiver-requested-by",
 	    w->requested_by)) < 0 ||
-	    (w->approved_by && wv_append(props, wv_prop("waiver-approver",
+	    (w->approved_by && comp_oscal_push(props, comp_oscal_prop("waiver-approver",
 	    w->approved_by)) < 0) ||
-	    wv_append(props, wv_prop("waiver-expires", exp)) < 0 ||
-	    wv_append(props, wv_prop("waiver-scope", w->scope ? w->scope :
+	    comp_oscal_push(props, comp_oscal_prop("waiver-expires", exp)) < 0 ||
+	    comp_oscal_push(props, comp_oscal_prop("waiver-scope", w->scope ? w->scope :
 	    "appliance")) < 0)
 		return -ENOMEM;
 	if (!comp_waiver_in_force(w, now))
@@ -255,7 +240,7 @@ wv_ar_risk(json_t *meta, json_t *result, json_t *made,
 	risk = json_pack("{s:s, s:s, s:s, s:s, s:s}", "uuid", uuid, "title",
 	    title, "description", desc, "statement", w->justification,
 	    "status", "deviation-approved");
-	if (wv_append(wv_array(result, "risks"), risk) < 0 ||
+	if (comp_oscal_push(wv_array(result, "risks"), risk) < 0 ||
 	    wv_risk_annotate(risk, meta, w, now) < 0 ||
 	    json_object_set_new(made, w->name, json_string(uuid)) < 0)
 		return NULL;
@@ -354,7 +339,7 @@ wv_ar_waive(json_t *meta, json_t *result, json_t *made, json_t *f,
 	for (size_t k = 0; k < nc; k++) {
 		const char *ru = wv_ar_risk(meta, result, made, cover[k], now);
 
-		if (!ru || wv_append(rr, json_pack("{s:s}", "risk-uuid", ru)) < 0)
+		if (!ru || comp_oscal_push(rr, json_pack("{s:s}", "risk-uuid", ru)) < 0)
 			return -ENOMEM;
 	}
 	bw_time_rfc3339_at(exp, sizeof(exp), cover[0]->expires);
@@ -364,7 +349,7 @@ wv_ar_waive(json_t *meta, json_t *result, json_t *made, json_t *f,
 	    exp) < 0)
 		return -ENOMEM;
 	if (json_object_set_new(status, "remarks", json_string(remarks)) < 0 ||
-	    wv_append(wv_array(f, "props"), wv_prop("waiver",
+	    comp_oscal_push(wv_array(f, "props"), comp_oscal_prop("waiver",
 	    cover[0]->name)) < 0)
 		return -ENOMEM;
 	return 0;
@@ -456,14 +441,14 @@ wv_remediation(json_t *risk, const char *check, const struct comp_waiver *w)
 	    "planned", "title", title, "description", desc, "tasks",
 	    tasks)) < 0)
 		return -ENOMEM;
-	if (deadline && wv_append(tasks, wv_milestone("Remediated and "
+	if (deadline && comp_oscal_push(tasks, wv_milestone("Remediated and "
 	    "verified by an automated scan", desc, deadline)) < 0)
 		return -ENOMEM;
 	if (w) {
 		bw_time_rfc3339_at(exp, sizeof(exp), w->expires);
 		if (asprintf(&wt, "Waiver %s ends: from then on the finding "
 		    "counts as not satisfied again.", w->name) < 0 ||
-		    wv_append(tasks, wv_milestone("Deviation ends", wt,
+		    comp_oscal_push(tasks, wv_milestone("Deviation ends", wt,
 		    exp)) < 0)
 			return -ENOMEM;
 	}
@@ -566,9 +551,9 @@ comp_waivers_apply_poam(json_t *poam, const struct comp_waiver *w,
 		    0) && json_object_set_new(risk, "status", json_string(all ?
 		    "deviation-approved" : "deviation-requested")) < 0)
 			return -ENOMEM;
-		if (wv_append(wv_array(item, "props"), wv_prop(
+		if (comp_oscal_push(wv_array(item, "props"), comp_oscal_prop(
 		    "deviation-request", c->name)) < 0 ||
-		    wv_append(wv_array(item, "props"), wv_prop(
+		    comp_oscal_push(wv_array(item, "props"), comp_oscal_prop(
 		    "deviation-status", state)) < 0)
 			return -ENOMEM;
 	}

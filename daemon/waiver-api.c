@@ -339,11 +339,11 @@ void
 waiver_api_handle(struct api_server *srv, struct evhttp_request *req,
     const struct authz_identity *id, const char *path, void *arg)
 {
+	char			 name[64] = "";
+	const char		*suffix = "", *action = "waiver.request";
+	_cleanup_free_ char	*err = NULL;
 	struct waiver_api	*wa = arg;
 	enum evhttp_cmd_type	 m = evhttp_request_get_command(req);
-	_cleanup_free_ char	*err = NULL;
-	const char		*suffix = "", *action = "waiver.request";
-	char			 name[64] = "";
 	int			 r;
 
 	if (id->role != ROLE_SYSTEM_ADMIN && id->role != ROLE_SECURITY_AUDITOR)

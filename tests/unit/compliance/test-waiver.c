@@ -7,7 +7,6 @@
  * validate against the OSCAL schemas. */
 #include "config.h"
 
-#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <cmocka.h>
 
 #include "compliance/catalog.h"
@@ -112,19 +110,6 @@ ar_of(struct docs *d)
 	return doc;
 }
 
-static void
-write_out(const json_t *doc, const char *name)
-{
-	const char *dir = getenv("BW_OSCAL_OUT");
-	int fd;
-
-	if (!dir)
-		return;
-	assert_true((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0);
-	assert_int_equal(comp_oscal_write(doc, fd, name, 0644), 0);
-	close(fd);
-}
-
 /* The statuses of the risks finding CONTROL links, space-separated
  * ("" when none), into BUF. */
 static const char *
@@ -211,7 +196,7 @@ test_ar_only_approved_in_force(void **state)
 	assert_string_equal(risks_of(ar, "sc-13", buf, sizeof(buf)), "");
 	assert_string_equal(risks_of(ar, "ia-7", buf, sizeof(buf)), "");
 	assert_string_equal(risks_of(ar, "ac-2", buf, sizeof(buf)), "");
-	write_out(ar, "ar-waived.json");
+	world_oscal_out(ar, "ar-waived.json");
 	json_decref(ar);
 	comp_waivers_free(w, 4);
 }
@@ -317,7 +302,7 @@ test_poam(void **state)
 		    !strcmp(st, "deviation-requested") ? 1 : 100;
 	}
 	assert_int_equal(statuses, 11);
-	write_out(poam, "poam-waived.json");
+	world_oscal_out(poam, "poam-waived.json");
 	json_decref(poam);
 	comp_waivers_free(w, 2);
 }
