@@ -192,4 +192,20 @@ check "an expired waiver cannot be approved: 409 (got $code)" [ "$code" = 409 ]
 check "the admin withdraws w2" sh -c "$B waiver withdraw w2 >/dev/null"
 check "waiver list shows w1 only" sh -c "$B waiver list | awk 'NR > 1 { print \$1 }' | tr '\n' ' ' |
 	grep -qx 'w1 '"
+
+# A waiver that expires while bulwarkd is down is recorded at the next start.
+exp3=$(date -u -d "@$(($(date +%s) + 6))" +%Y-%m-%dT%H:%M:%SZ)
+jq --arg e "$exp3" '.metadata.name = "w3" | .spec.expires = $e' "$T/w1.json" >"$T/w3.json"
+$B waiver create -f "$T/w3.json" >/dev/null || fail "create w3"
+$A waiver approve w3 >/dev/null || fail "approve w3"
+stop_bulwarkd
+BW_PIDS=""
+left=$(($(date -u -d "$exp3" +%s) - $(date +%s) + 1))
+[ "$left" -gt 0 ] && sleep "$left"
+start_bulwarkd "$T/d" || exit 1
+w3_recorded() {
+	as "$AUD" GET "/v1/audit/records?action=compliance.waiver_expired&name=w3" >/dev/null
+	jqt '.items | length == 1' "$T/body"
+}
+check "w3, expired while bulwarkd was down, is recorded at the start" wait_for 30 w3_recorded
 finish
