@@ -81,6 +81,7 @@ comp_waiver_in_force(const struct comp_waiver *w, time_t now)
 /* Which waivers wv_find() looks at. */
 enum wv_want {
 	WV_IN_FORCE,	/* approved, unexpired, on the appliance */
+	WV_LIVE,	/* unexpired, whatever its approval and scope */
 	WV_NAMED,	/* any, whatever its state */
 };
 
@@ -94,7 +95,8 @@ wv_find(const struct comp_waiver *w, size_t n, bool control, const char *id,
 
 		if (!t || strcmp(t, id) != 0)
 			continue;
-		if (want == WV_NAMED || comp_waiver_in_force(&w[i], now))
+		if (want == WV_NAMED || (want == WV_LIVE && now < w[i].expires) ||
+		    comp_waiver_in_force(&w[i], now))
 			return &w[i];
 	}
 	return NULL;
@@ -474,6 +476,19 @@ wv_item_risk(json_t *root, json_t *item)
 	return NULL;
 }
 
+/* The first of W naming check CHECK or control CONTROL (whichever is
+ * not NULL): unexpired before expired. */
+static const struct comp_waiver *
+wv_named(const struct comp_waiver *w, size_t n, const char *check,
+    const char *control, time_t now)
+{
+	bool			  ctl = control != NULL;
+	const char		 *id = ctl ? control : check;
+	const struct comp_waiver *c = wv_find(w, n, ctl, id, WV_LIVE, now);
+
+	return c ? c : wv_find(w, n, ctl, id, WV_NAMED, now);
+}
+
 /* The waiver that speaks for ITEM of check CHECK: one in force naming
  * its check or one of its findings' controls before any other naming
  * them. *ret_all: the one in force covers the whole item (its check, or
@@ -483,8 +498,7 @@ wv_item_waiver(json_t *root, json_t *item, const char *check,
     const struct comp_waiver *w, size_t n, time_t now, bool *ret_all)
 {
 	const struct comp_waiver *best = wv_find(w, n, false, check,
-	    WV_IN_FORCE, now), *named = wv_find(w, n, false, check, WV_NAMED,
-	    now);
+	    WV_IN_FORCE, now), *named = wv_named(w, n, check, NULL, now);
 	json_t	*ref, *f;
 	size_t	 i, j, covered = 0, total = 0;
 	char	 ctl[64];
@@ -507,8 +521,8 @@ wv_item_waiver(json_t *root, json_t *item, const char *check,
 			if ((c = wv_find(w, n, true, ctl, WV_IN_FORCE, now))) {
 				covered++;
 				best = best ? best : c;
-			} else if (!named)
-				named = wv_find(w, n, true, ctl, WV_NAMED, now);
+			} else if (!named || now >= named->expires)
+				named = wv_named(w, n, NULL, ctl, now) ?: named;
 		}
 	*ret_all = best && covered == total;
 	return best ? best : named;

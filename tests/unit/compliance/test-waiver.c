@@ -307,6 +307,36 @@ test_poam(void **state)
 	comp_waivers_free(w, 2);
 }
 
+/* Of two waivers naming a check, the one still to expire speaks for the
+ * item; an expired one alone leaves the risk open and logs its end. */
+static void
+test_poam_live_before_expired(void **state)
+{
+	struct docs		*d = *state;
+	struct comp_waiver	*w = calloc(2, sizeof(*w));
+	json_t			*poam = NULL;
+
+	assert_int_equal(comp_oscal_poam(d->scan, d->cat, d->base, NULL,
+	    &poam, NULL), 0);
+	waiver(&w[0], "a-old", "check", "ac-faillock", "auditor", -60,
+	    "appliance");
+	waiver(&w[1], "b-new", "check", "ac-faillock", NULL, 3600,
+	    "appliance");
+	assert_int_equal(comp_waivers_apply_poam(poam, w, 2, NOW), 0);
+	assert_string_equal(item_prop(poam, "ac-faillock",
+	    "deviation-request"), "b-new");
+	assert_string_equal(item_prop(poam, "ac-faillock",
+	    "deviation-status"), "requested");
+	json_decref(poam);
+	assert_int_equal(comp_oscal_poam(d->scan, d->cat, d->base, NULL,
+	    &poam, NULL), 0);
+	assert_int_equal(comp_waivers_apply_poam(poam, w, 1, NOW), 0);
+	assert_string_equal(item_prop(poam, "ac-faillock",
+	    "deviation-status"), "expired");
+	json_decref(poam);
+	comp_waivers_free(w, 2);
+}
+
 int
 main(void)
 {
@@ -315,6 +345,7 @@ main(void)
 		cmocka_unit_test(test_ar_only_approved_in_force),
 		cmocka_unit_test(test_ar_control_and_check),
 		cmocka_unit_test(test_poam),
+		cmocka_unit_test(test_poam_live_before_expired),
 	};
 
 	return cmocka_run_group_tests(tests, load_docs, free_docs);
