@@ -101,6 +101,16 @@ waiver(struct comp_waiver *ret, const char *name, const char *on,
 }
 
 static json_t *
+poam_of(struct docs *d)
+{
+	json_t *doc = NULL;
+
+	assert_int_equal(comp_oscal_poam(d->scan, d->cat, d->base, NULL,
+	    &doc, NULL), 0);
+	return doc;
+}
+
+static json_t *
 ar_of(struct docs *d)
 {
 	json_t *doc = NULL;
@@ -272,11 +282,10 @@ test_poam(void **state)
 {
 	struct docs		*d = *state;
 	struct comp_waiver	*w = calloc(2, sizeof(*w));
-	json_t			*poam = NULL, *risk;
+	json_t			*poam, *risk;
 	size_t			 i, statuses = 0;
 
-	assert_int_equal(comp_oscal_poam(d->scan, d->cat, d->base, NULL,
-	    &poam, NULL), 0);
+	poam = poam_of(d);
 	waiver(&w[0], "lockout", "check", "ac-faillock", "auditor", 3600,
 	    "appliance");
 	waiver(&w[1], "fips", "control", "sc-13", NULL, 3600, "appliance");
@@ -314,10 +323,9 @@ test_poam_live_before_expired(void **state)
 {
 	struct docs		*d = *state;
 	struct comp_waiver	*w = calloc(2, sizeof(*w));
-	json_t			*poam = NULL;
+	json_t			*poam;
 
-	assert_int_equal(comp_oscal_poam(d->scan, d->cat, d->base, NULL,
-	    &poam, NULL), 0);
+	poam = poam_of(d);
 	waiver(&w[0], "a-old", "check", "ac-faillock", "auditor", -60,
 	    "appliance");
 	waiver(&w[1], "b-new", "check", "ac-faillock", NULL, 3600,
@@ -328,8 +336,7 @@ test_poam_live_before_expired(void **state)
 	assert_string_equal(item_prop(poam, "ac-faillock",
 	    "deviation-status"), "requested");
 	json_decref(poam);
-	assert_int_equal(comp_oscal_poam(d->scan, d->cat, d->base, NULL,
-	    &poam, NULL), 0);
+	poam = poam_of(d);
 	assert_int_equal(comp_waivers_apply_poam(poam, w, 1, NOW), 0);
 	assert_string_equal(item_prop(poam, "ac-faillock",
 	    "deviation-status"), "expired");
