@@ -59,10 +59,24 @@ records() { # ACTION -> the audit records of ACTION about w1 (as the auditor)
 	cp "$T/body" "$T/records.json"
 }
 jqt() { jq -e "$@" >/dev/null; }
+# refs: every reference in the results and the POA&M (the waiver's
+# risks, their parties) resolves, with the plan and SSP they import
+refs() {
+	command -v node >/dev/null || return 0
+	rm -rf "$T/refs" && mkdir "$T/refs" &&
+	cp "$top_srcdir/docs/ssp/bulwark-ssp.json" \
+		"$top_srcdir/docs/ssp/bulwark-component-definition.json" \
+		"$top_srcdir/docs/ssp/assessment-plan.json" "$T/refs/" &&
+	cp "$T/ar.json" "$T/refs/assessment-results.json" &&
+	cp "$T/poam.json" "$T/refs/poam.json" &&
+	(cd "$T/refs" && node "$top_srcdir/tests/oscal/refs.js" assessment-results.json \
+		poam.json >"$T/refs.out" 2>&1) || { cat "$T/refs.out" >&2; return 1; }
+}
 both_valid() { # WHAT
 	check "$1: assessment results valid (OSCAL 1.1.3)" \
 		validate oscal_assessment-results_schema.json "$T/ar.json"
 	check "$1: POA&M valid (OSCAL 1.1.3)" validate oscal_poam_schema.json "$T/poam.json"
+	check "$1: every reference in them resolves" refs
 }
 
 # Tenant roles, and a second auditor made by the first.
