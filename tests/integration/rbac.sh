@@ -94,9 +94,6 @@ row "create a security-auditor" POST /v1/tenants/system/principals "{\"name\":\"
 row "create a metrics credential" POST /v1/tenants/system/principals "{\"name\":\"m-@R@\",\"role\":\"metrics\",\"csr\":$CSR}"
 row "create a node credential" POST /v1/tenants/system/principals "{\"name\":\"n-@R@\",\"role\":\"node\",\"csr\":$CSR}"
 row "bind security-auditor" PUT /v1/tenants/system/rolebindings/rb-@R@ '{"kind":"RoleBinding","metadata":{"name":"rb-@R@","tenant":"system"},"spec":{"principal":"x","role":"security-auditor"}}'
-row "list waivers" GET /v1/waivers
-row "ask for a waiver" POST /v1/compliance/waivers '{"kind":"Waiver","metadata":{"name":"w-@R@"},"spec":{"control":"ac-7","justification":"j","expires":"2099-01-01T00:00:00Z"}}'
-row "approve the admin's waiver" POST /v1/compliance/waivers/w-system-admin/approval
 row "list instances (all tenants)" GET /v1/instances
 row "write instance" PUT /v1/tenants/acme/instances/i-@R@ '{"kind":"Instance","metadata":{"name":"i-@R@","tenant":"acme"},"spec":{"workload":"web"}}'
 row "read the audit trail" GET /v1/audit/records
@@ -106,6 +103,10 @@ row "whoami" GET /v1/whoami
 row "read the TPM identity" GET /v1/identity
 row "read compliance results" GET /v1/compliance/results
 row "issue a bootstrap credential" POST /v1/enrol/bootstrap '{"node":"b-@R@"}'
+# after "read compliance results": an approval starts a scan
+row "list waivers" GET /v1/waivers
+row "ask for a waiver" POST /v1/compliance/waivers '{"kind":"Waiver","metadata":{"name":"w-@R@"},"spec":{"control":"ac-7","justification":"j","expires":"2099-01-01T00:00:00Z"}}'
+row "approve the admin's waiver" POST /v1/compliance/waivers/w-system-admin/approval
 
 # watch: which tenants' events each role receives
 wline="| watch since 0 (tenants seen) |"
