@@ -204,6 +204,18 @@ static const struct cli_command commands[] = {
 	{ "node approve", CLI_NODE_APPROVE, "NAME", 1, 1,
 	  "accept a node's PCR values as its golden values", 0, { { 0 } },
 	  parse_name },
+	{ "waiver create", CLI_WAIVER_CREATE, NULL, 0, 0,
+	  "ask to accept the risk of a failing control or check until a time "
+	  "(system-admin; FILE is a Waiver document); it has no effect until "
+	  "a security-auditor approves it", 0, { REQ(FILE, NULL) }, NULL },
+	{ "waiver approve", CLI_WAIVER_APPROVE, "NAME", 1, 1,
+	  "approve a waiver another principal asked for (security-auditor)",
+	  0, { { 0 } }, parse_name },
+	{ "waiver list", CLI_WAIVER_LIST, NULL, 0, 0,
+	  "the waivers, their state, requester, approver and expiry", 0,
+	  { { 0 } }, NULL },
+	{ "waiver withdraw", CLI_WAIVER_WITHDRAW, "NAME", 1, 1,
+	  "delete a waiver (system-admin)", 0, { { 0 } }, parse_name },
 	{ "help", CLI_HELP, "[COMMAND]", 0, 3, "show this help, or a "
 	  "command's", 0, { { 0 } }, parse_help },
 	{ "version", CLI_VERSION, NULL, 0, 0, "show the version", 0, { { 0 } },

@@ -19,6 +19,7 @@
 #include "cli/cli-args.h"
 #include "client/client.h"
 #include "cli/identity-cli.h"
+#include "cli/waiver-cli.h"
 #include "image/image.h"
 #include "audit/signer.h"
 #include "audit/verify.h"
@@ -1377,6 +1378,10 @@ static const struct {
 	{ CLI_EVIDENCE_CONMON, cmd_evidence_conmon },
 	{ CLI_NODE_BOOTSTRAP, cmd_node },
 	{ CLI_NODE_APPROVE, cmd_node },
+	{ CLI_WAIVER_CREATE, waiver_cli },
+	{ CLI_WAIVER_APPROVE, waiver_cli },
+	{ CLI_WAIVER_LIST, waiver_cli },
+	{ CLI_WAIVER_WITHDRAW, waiver_cli },
 };
 
 int

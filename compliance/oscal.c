@@ -725,3 +725,19 @@ comp_oscal_mark_stale(json_t *ar, time_t now, long max_age_s,
 	*ret_stale = TAKE_PTR(stale);
 	return 0;
 }
+
+json_t *
+comp_oscal_prop(const char *name, const char *value)
+{
+	return comp_prop(name, value);
+}
+
+int
+comp_oscal_push(json_t *a, json_t *v)
+{
+	if (!a) {
+		json_decref(v);
+		return -ENOMEM;
+	}
+	return comp_push(a, v);
+}

@@ -61,4 +61,12 @@ int comp_oscal_mark_stale(json_t *ar, time_t now, long max_age_s,
 int comp_oscal_write(const json_t *doc, int dirfd, const char *path,
     mode_t mode);
 
+/* A property NAME = VALUE in Bulwark's namespace (COMP_OSCAL_NS); a new
+ * reference, or NULL without memory. */
+json_t *comp_oscal_prop(const char *name, const char *value);
+
+/* Appends V to array A, taking V (NULL V or A: -ENOMEM, V released).
+ * Returns 0 or -ENOMEM. */
+int comp_oscal_push(json_t *a, json_t *v);
+
 #endif

@@ -9,6 +9,7 @@
 
 #include "controlplane/resource.h"
 #include "lib/err.h"
+#include "lib/ids.h"
 #include "lib/json.h"
 
 #define INT_FIELD(n, lo, hi)	{ .name = n, .type = SCHEMA_INT, .min = lo, .max = hi }
@@ -295,6 +296,63 @@ static const struct schema_field principal_spec[] = {
 	END_FIELDS
 };
 
+/* A control ("ac-2", "ac-2.1") or check ("au-review") id: lowercase
+ * letters, digits, '-' and '.', starting with a letter. */
+static int
+check_waiver_target(const json_t *v, const char *path, char **ret_err)
+{
+	const char *s = json_string_value(v);
+
+	if (*s < 'a' || *s > 'z' || strlen(s) > 63 ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-.") != strlen(s))
+		return errf(-BW_E_INVALID, ret_err, "%s: must be a control or "
+		    "check id (1..63 lowercase letters, digits, '-' or '.', "
+		    "starting with a letter)", path);
+	return 0;
+}
+
+static int
+check_rfc3339(const json_t *v, const char *path, char **ret_err)
+{
+	time_t t;
+
+	if (bw_time_parse(json_string_value(v), &t) < 0)
+		return errf(-BW_E_INVALID, ret_err, "%s: must be a UTC time "
+		    "(RFC 3339, \"2027-01-31T00:00:00Z\")", path);
+	return 0;
+}
+
+/* What a waiver covers: the whole appliance, or one node ("node/NAME"). */
+static int
+check_waiver_scope(const json_t *v, const char *path, char **ret_err)
+{
+	const char *s = json_string_value(v);
+
+	if (strcmp(s, "appliance") == 0 || (strncmp(s, "node/", 5) == 0 &&
+	    schema_is_dns_label(s + 5)))
+		return 0;
+	return errf(-BW_E_INVALID, ret_err, "%s: must be \"appliance\" or "
+	    "\"node/NAME\"", path);
+}
+
+/* A risk accepted for a while (docs/compliance.md, "Waivers"): one of
+ * control or check (the waiver endpoint insists on exactly one); the
+ * requester and the approval are its status, set by bulwarkd. */
+static const struct schema_field waiver_spec[] = {
+	{ .name = "control", .type = SCHEMA_STRING, .check = check_waiver_target },
+	{ .name = "check", .type = SCHEMA_STRING, .check = check_waiver_target },
+	{ .name = "justification", .type = SCHEMA_STRING,
+	  .flags = SCHEMA_REQUIRED, .min = 1, .max = 4096 },
+	/* The security-auditor who is to approve it (any other than the
+	 * creator when absent). */
+	{ .name = "approver", .type = SCHEMA_STRING,
+	  .check = schema_check_dns_label },
+	{ .name = "expires", .type = SCHEMA_STRING, .flags = SCHEMA_REQUIRED,
+	  .check = check_rfc3339 },
+	{ .name = "scope", .type = SCHEMA_STRING, .check = check_waiver_scope },
+	END_FIELDS
+};
+
 static const struct res_kind kinds[] = {
 	{ "Tenant", "tenants", RES_CLUSTER,
 	  RES_F_ADMIN_WRITES | RES_F_TENANT_DEFINING, tenant_spec,
@@ -317,6 +375,11 @@ static const struct res_kind kinds[] = {
 	  instance_spec, "CM-8", "node", "workload", "Workload" },
 	{ "Principal", "principals", RES_TENANT, RES_F_INTERNAL_WRITES,
 	  principal_spec, "AC-2,IA-2,IA-5", NULL, NULL, NULL },
+	/* Written only by the waiver endpoints (daemon/waiver-api.c): a
+	 * system-admin creates, a security-auditor approves, bulwarkd
+	 * records the expiry. */
+	{ "Waiver", "waivers", RES_CLUSTER, RES_F_SYSTEM_WRITES,
+	  waiver_spec, "CA-5,CA-7,RA-3", NULL, NULL, NULL },
 };
 
 const struct res_kind *

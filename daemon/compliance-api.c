@@ -19,6 +19,7 @@
 #include <openssl/x509.h>
 
 #include "daemon/compliance-api.h"
+#include "daemon/waiver-api.h"
 #include "audit/search.h"
 #include "audit/segment.h"
 #include "audit/signer.h"
@@ -29,6 +30,7 @@
 #include "compliance/oscal.h"
 #include "compliance/proc-confinement.h"
 #include "compliance/ssp.h"
+#include "compliance/waiver.h"
 #include "controlplane/authz-probe.h"
 #include "controlplane/commit.h"
 #include "controlplane/resource.h"
@@ -1022,6 +1024,27 @@ results_json(const struct comp_scan *scan)
 	return arr;
 }
 
+/* Amends the scan's documents with the stored waivers: approved ones in
+ * force make their findings accepted risks, requested ones are the
+ * POA&M's deviation requests (compliance/waiver.h). */
+static int
+apply_waivers(struct compliance_api *ca, json_t *ar, json_t *poam,
+    size_t *ret_waived)
+{
+	struct comp_waiver	*w = NULL;
+	size_t			 n = 0;
+	time_t			 now = time(NULL);
+	int			 r;
+
+	if ((r = waiver_api_list(api_store(ca->srv), &w, &n)) < 0)
+		return r;
+	r = comp_waivers_apply_ar(ar, w, n, now, ret_waived);
+	if (r == 0 && poam)
+		r = comp_waivers_apply_poam(poam, w, n, now);
+	comp_waivers_free(w, n);
+	return r;
+}
+
 /* Runs a scan and submits its record. REQ NULL: a scheduled scan. */
 static int
 run_scan(struct compliance_api *ca, int which, struct evhttp_request *req,
@@ -1040,6 +1063,7 @@ run_scan(struct compliance_api *ca, int which, struct evhttp_request *req,
 	char			 capath[PATH_MAX + 32], certpath[PATH_MAX + 32];
 	char			 ts[40];
 	int			 automated = 0, r;
+	size_t			 waived = 0;
 	json_t			*summary;
 
 	if ((r = load_data(ca, which, ret_err)) < 0)
@@ -1059,6 +1083,8 @@ run_scan(struct compliance_api *ca, int which, struct evhttp_request *req,
 	r = comp_oscal_poam(scan, ca->cat, ca->base[which], &oo, &poam, NULL);
 	if (r < 0 && r != -BW_E_NOTFOUND)
 		return errf(r, ret_err, "POA&M: %s", bw_strerror(r));
+	if ((r = apply_waivers(ca, ar, poam, &waived)) < 0)
+		return errf(r, ret_err, "waivers: %s", bw_strerror(r));
 	summary = summarise(ca, which, scan, &automated);
 	clock_gettime(CLOCK_REALTIME, &now);
 	bw_time_rfc3339_at(ts, sizeof(ts), now.tv_sec);
@@ -1066,7 +1092,9 @@ run_scan(struct compliance_api *ca, int which, struct evhttp_request *req,
 	    "baseline", baseline_names[which], "checks", (json_int_t)scan->n,
 	    "automated_controls", automated, "summary", summary, "results",
 	    results_json(scan), "assessment_results", ar, "poam", poam);
-	if (!doc || !(op = calloc(1, sizeof(*op))))
+	if (!doc || json_object_set_new(doc, "waived_findings",
+	    json_integer((json_int_t)waived)) < 0 ||
+	    !(op = calloc(1, sizeof(*op))))
 		return -ENOMEM;
 	op->mark = ca->audit_facts.mark;
 	op->mark_valid = facts.audit_chain_intact == COMP_YES &&
@@ -1748,6 +1776,16 @@ compliance_ssp_path(void)
 	if (e && *e)
 		return e;
 	return BW_DATADIR "/compliance/ssp/bulwark-ssp.json";
+}
+
+void
+compliance_api_rescan(void *arg)
+{
+	struct compliance_api	*ca = arg;
+	struct timeval		 tv = { 0, 0 };
+
+	if (ca->change_timer)
+		event_add(ca->change_timer, &tv);
 }
 
 /* After changes, assess again once things settle: one scan per quiet

@@ -106,6 +106,10 @@ struct bw_buf;
 void compliance_api_render_metrics(struct compliance_api *ca,
     struct bw_buf *b);
 
+/* Scans again at once, on the loop (a waiver was approved or expired);
+ * ARG is the compliance_api. */
+void compliance_api_rescan(void *arg);
+
 /* api_handler_fn for "/v1/compliance/"; ARG is the compliance_api. */
 void compliance_api_handle(struct api_server *srv, struct evhttp_request *req,
     const struct authz_identity *id, const char *path, void *arg);

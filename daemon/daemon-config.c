@@ -523,6 +523,14 @@ bwd_open_endpoints(struct bwd_open_ctx *c, char **ret_err)
 		st->comp.tpm_lockout_arg = st->identity;
 		st->comp.tpm = identity_evidence_tpm(st->identity);
 	}
+	if ((r = waiver_api_init(&st->waivers, c->base, st->api,
+	    compliance_api_rescan, &st->comp, ret_err)) < 0)
+		return r;
+	st->waivers_open = 1;
+	/* Before "/v1/compliance/", which would take its paths. */
+	if ((r = api_server_add_handler(st->api, WAIVER_PREFIX,
+	    waiver_api_handle, &st->waivers)) < 0)
+		return errf(r, ret_err, "waiver endpoints: %s", bw_strerror(r));
 	if ((r = api_server_add_handler(st->api, "/v1/compliance/",
 	    compliance_api_handle, &st->comp)) < 0)
 		return errf(r, ret_err, "compliance endpoints: %s", bw_strerror(r));
@@ -604,6 +612,8 @@ bwd_close(struct bwd_state *st)
 	st->renew = NULL;
 	enrol_stop(st->enrol);
 	st->enrol = NULL;
+	if (st->waivers_open)
+		waiver_api_detach(&st->waivers);
 	if (st->comp_open)
 		compliance_api_detach(&st->comp);
 	controller_detach(st->ctl);
@@ -619,6 +629,9 @@ bwd_close(struct bwd_state *st)
 	if (st->images_open)
 		image_api_done(&st->images);
 	st->images_open = 0;
+	if (st->waivers_open)
+		waiver_api_done(&st->waivers);
+	st->waivers_open = 0;
 	if (st->comp_open)
 		compliance_api_done(&st->comp);
 	st->comp_open = 0;

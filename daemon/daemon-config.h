@@ -14,6 +14,7 @@
 #include "daemon/console-cred.h"
 #include "hardening/pki.h"
 #include "daemon/image-api.h"
+#include "daemon/waiver-api.h"
 #include "lib/log.h"
 
 #define BWD_DEFAULT_DATA_DIR	"/var/lib/bulwark"
@@ -58,6 +59,8 @@ struct bwd_state {
 	int			 images_open;
 	struct compliance_api	 comp;
 	int			 comp_open;
+	struct waiver_api	 waivers;
+	int			 waivers_open;
 	struct api_server	*api;
 	struct identity		*identity;
 	struct enrol		*enrol;

@@ -23,8 +23,12 @@ validate="node $top_srcdir/tests/oscal/validate.js"
 BW_OSCAL_OUT=$tmp top_srcdir=$top_srcdir \
     "$top_builddir/tests/unit/compliance/test-oscal" >"$tmp/gen.log" 2>&1 || {
 	cat "$tmp/gen.log"; echo "FAIL: document generation"; exit 1; }
+# Waivers amend the same documents (risks, risk-log, milestones).
+BW_OSCAL_OUT=$tmp top_srcdir=$top_srcdir \
+    "$top_builddir/tests/unit/compliance/test-waiver" >"$tmp/gen-waiver.log" 2>&1 || {
+	cat "$tmp/gen-waiver.log"; echo "FAIL: waived documents"; exit 1; }
 for f in ar-fixture.json ar-fixture-good.json ar-fixture-stale.json ar-host.json \
-    poam-fixture.json poam-host.json; do
+    poam-fixture.json poam-host.json ar-waived.json poam-waived.json; do
 	[ -s "$tmp/$f" ] || { echo "FAIL: $f not written"; exit 1; }
 done
 

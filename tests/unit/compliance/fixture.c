@@ -23,6 +23,7 @@
 
 #include "lib/b64.h"
 #include "lib/fileio.h"
+#include "compliance/oscal.h"
 #include "lib/ids.h"
 #include "tests/unit/compliance/fixture.h"
 
@@ -590,4 +591,18 @@ world_run(struct world *w, const char *id)
 	comp_result_free(res);
 	comp_ctx_done(&ctx);
 	return v;
+}
+
+void
+world_oscal_out(const json_t *doc, const char *name)
+{
+	const char *dir = getenv("BW_OSCAL_OUT");
+	int fd;
+
+	if (!dir)
+		return;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(comp_oscal_write(doc, fd, name, 0644), 0);
+	close(fd);
 }

@@ -6,6 +6,8 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "compliance/check.h"
 
 struct world {
@@ -39,6 +41,11 @@ void world_age(struct world *w, const char *rel, int age_days);
 void world_advisories(struct world *w, int gen_days, int pub_days);
 /* Rewrites REL with every line containing NEEDLE removed. */
 void world_drop_lines(struct world *w, const char *rel, const char *needle);
+
+/* Writes OSCAL document DOC as NAME into the directory $BW_OSCAL_OUT
+ * when it is set, for tests/integration/compliance-oscal.sh to validate;
+ * does nothing otherwise. */
+void world_oscal_out(const json_t *doc, const char *name);
 
 /* Runs check ID on the world; returns its verdict. */
 enum comp_verdict world_run(struct world *w, const char *id);

@@ -74,15 +74,7 @@ scan_world(struct world *w)
 static void
 maybe_write(const json_t *doc, const char *name)
 {
-	const char *dir = getenv("BW_OSCAL_OUT");
-	int fd;
-
-	if (!dir)
-		return;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_true(fd >= 0);
-	assert_int_equal(comp_oscal_write(doc, fd, name, 0644), 0);
-	close(fd);
+	world_oscal_out(doc, name);
 }
 
 static void

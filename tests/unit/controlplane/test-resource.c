@@ -15,6 +15,8 @@
 #define DIGEST "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define WL_HEAD "{\"kind\":\"Workload\",\"metadata\":{\"name\":\"web\",\"tenant\":\"acme\"},"
 
+#define WV_HEAD "{\"kind\":\"Waiver\",\"metadata\":{\"name\":\"w1\"},\"spec\":{"
+
 struct vcase {
 	const char *doc;
 	const char *want_err;	/* NULL: valid */
@@ -130,6 +132,31 @@ static const struct vcase cases[] = {
 	  "metadata.tenant: must not be null" },
 	{ "{\"kind\":\"Network\",\"metadata\":{\"name\":\"n\",\"tenant\":null}}",
 	  "metadata.tenant: must not be null" },
+	/* waivers (issue 20): what the schema checks; the endpoint adds one
+	 * target, an expiry to come, an approver other than the requester */
+	{ WV_HEAD "\"control\":\"ac-7\",\"justification\":\"j\","
+	  "\"expires\":\"2027-01-31T00:00:00Z\",\"scope\":\"appliance\","
+	  "\"approver\":\"aud2\"}}", NULL },
+	{ WV_HEAD "\"check\":\"au-review\",\"justification\":\"j\","
+	  "\"expires\":\"2027-01-31\",\"scope\":\"node/n1\"}}", NULL },
+	{ WV_HEAD "\"control\":\"AC-7\",\"justification\":\"j\","
+	  "\"expires\":\"2027-01-31T00:00:00Z\"}}",
+	  "spec.control: must be a control or check id" },
+	{ WV_HEAD "\"control\":\"ac-7\",\"justification\":\"j\","
+	  "\"expires\":\"next week\"}}", "spec.expires: must be a UTC time" },
+	{ WV_HEAD "\"control\":\"ac-7\",\"justification\":\"j\","
+	  "\"expires\":\"2027-01-31T00:00:00+02:00\"}}",
+	  "spec.expires: must be a UTC time" },
+	{ WV_HEAD "\"control\":\"ac-7\",\"expires\":\"2027-01-31\"}}",
+	  "spec.justification: is required" },
+	{ WV_HEAD "\"control\":\"ac-7\",\"justification\":\"\","
+	  "\"expires\":\"2027-01-31\"}}", "spec.justification: length must be 1..4096" },
+	{ WV_HEAD "\"control\":\"ac-7\",\"justification\":\"j\","
+	  "\"expires\":\"2027-01-31\",\"scope\":\"node/\"}}",
+	  "spec.scope: must be \"appliance\" or \"node/NAME\"" },
+	{ WV_HEAD "\"control\":\"ac-7\",\"justification\":\"j\","
+	  "\"expires\":\"2027-01-31\",\"approved_by\":\"x\"}}",
+	  "spec.approved_by: unknown field" },
 };
 
 static void
