@@ -292,7 +292,12 @@ principals_create(struct principals *p, struct api_server *srv,
 		    "nothing else", PRINCIPAL_DAYS_MAX);
 		goto fail;
 	}
-	if ((r = authz_may_grant(id, role, &err)) < 0)
+	/* The binding it writes replaces any binding of that name: taking
+	 * the old role away needs the right to grant it too (an auditor
+	 * naming a principal "admin" must not unbind the administrator). */
+	if ((r = authz_may_grant(id, role, &err)) < 0 ||
+	    (r = principals_binding_write_check(api_store(srv), id, tenant,
+	    name, NULL, &err)) < 0)
 		goto fail;
 	if (t && strcmp(t, tenant) != 0) {
 		r = errf(-BW_E_INVALID, &err, "tenant: \"%s\" does not match the "

@@ -75,4 +75,14 @@ check "finding 5: the Node's status is unchanged" sh -c \
 	"! curl -s --cacert '$PKI/ca.crt' $ADM '$URL/v1/nodes/n9' | grep -q bootstrap-wrote-this"
 code=$(post "$BS" GET /v1/nodes/n9)
 check "finding 5: nor reads its Node: 403 (got $code)" [ "$code" = 403 ]
+
+# An auditor creating a principal named like the administrator would
+# replace the administrator's RoleBinding and lock it out: refused, as
+# any write of a binding whose old role the issuer may not grant.
+code=$(post "$AUD" POST /v1/tenants/system/principals "$(mk admin security-auditor)")
+check "an auditor's principal named admin (replacing its binding): 403 (got $code)" \
+	[ "$code" = 403 ]
+check "...the reply says which role it would take away" grep -q 'system-admin' "$T/body"
+code=$(post "$ADM" GET /v1/tenants)
+check "...and the administrator still works (GET /v1/tenants: $code)" [ "$code" = 200 ]
 finish
