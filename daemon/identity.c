@@ -1156,13 +1156,16 @@ evidence_quote(void *ctx, const unsigned char *nonce, size_t nlen,
 	struct evidence_quote		 q = { 0 };
 	struct attest_pcrs		 golden, pcrs;
 	size_t				 len = 0;
+	uint64_t			 t0;
 	int				 r;
 
 	if ((r = evidence_golden(id, &golden, ret_err)) < 0)
 		return r;
 	pthread_mutex_lock(&id->mu);
+	t0 = bw_mono_ns();
 	r = tpm_quote(id->tpm, TPM_AK_HANDLE_DEFAULT, golden.mask, nonce, nlen,
 	    &blob, &len, ret_err);
+	hist_observe_since(&id->tpm_ns[TPM_OP_QUOTE], t0);
 	pthread_mutex_unlock(&id->mu);
 	if (r < 0)
 		return r;

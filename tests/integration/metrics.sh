@@ -79,6 +79,12 @@ check "the instance counts as Running in acme" [ "$(val "$T/m3" 'bulwark_instanc
 check "the scheduler placed it" ge "$(val "$T/m3" bulwark_scheduler_placement_duration_seconds_count)" 1
 check "quotes were verified" ge "$(val "$T/m3" 'bulwark_tpm_operation_duration_seconds_count{op="verify"}')" 1
 check "the TPM signed" ge "$(val "$T/m3" 'bulwark_tpm_operation_duration_seconds_count{op="sign"}')" 1
+q0=$(val "$T/m3" 'bulwark_tpm_operation_duration_seconds_count{op="quote"}')
+check "an evidence bundle is exported" $BW/bulwark --config "$AUDITOR" evidence export \
+	--since 2000-01-01 -o "$T/bundle.tar"
+scrape "$T/m3q" >/dev/null
+check "its TPM quote was counted (quote count $q0 -> $(val "$T/m3q" 'bulwark_tpm_operation_duration_seconds_count{op="quote"}'))" \
+	ge "$(val "$T/m3q" 'bulwark_tpm_operation_duration_seconds_count{op="quote"}')" "$((q0 + 1))"
 check "the node's certificate expires in the future" ge "$(val "$T/m3" bulwark_node_cert_expiry_earliest_timestamp_seconds)" "$now"
 check "the server's certificate too" ge "$(val "$T/m3" bulwark_server_cert_expiry_timestamp_seconds)" "$now"
 check "the scan's time is now" ge "$(val "$T/m3" bulwark_compliance_last_scan_timestamp_seconds)" "$((now - 120))"
