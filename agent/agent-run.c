@@ -8,6 +8,8 @@
  * the same name (deleted and created again) is a new instance. */
 #include "config.h"
 
+#include <arpa/inet.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -595,13 +597,22 @@ svc_load(struct ar_inst *e, const json_t *svc)
 {
 	const char *a = json_str_at(svc, "address", NULL);
 
+	struct in_addr	 in;
+	long long	 port, target;
+
 	e->svc_vip[0] = '\0';
-	if (!a || strlen(a) >= sizeof(e->svc_vip))
+	/* What goes into the nft script is checked here too, not only at
+	 * the API: a record on disk is input as well. */
+	if (!a || strlen(a) >= sizeof(e->svc_vip) || inet_pton(AF_INET, a,
+	    &in) != 1)
+		return;
+	port = json_int_at(svc, "port", NULL, 0);
+	target = json_int_at(svc, "target_port", NULL, port);
+	if (port < 1 || port > 65535 || target < 1 || target > 65535)
 		return;
 	snprintf(e->svc_vip, sizeof(e->svc_vip), "%s", a);
-	e->svc_port = (unsigned)json_int_at(svc, "port", NULL, 0);
-	e->svc_target = (unsigned)json_int_at(svc, "target_port", NULL,
-	    e->svc_port);
+	e->svc_port = (unsigned)port;
+	e->svc_target = (unsigned)target;
 }
 
 /* Programs the service rules for the instances this agent keeps: each

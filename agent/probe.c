@@ -118,7 +118,9 @@ probe_describe(const struct probe_spec *p, char *buf, size_t len)
 
 /* Tries P once from the current network namespace. Returns 1 when it
  * passed, 0 when not; RES says what was seen. Only system calls and
- * formatting: it runs in a child forked from the agent. */
+ * formatting (strerrordesc_np(), which takes no locale lock): it runs
+ * in a child forked from the agent, whose other threads may have held
+ * a lock at the fork. */
 static int
 probe_try(const struct probe_spec *p, char *res, size_t len)
 {
@@ -134,12 +136,12 @@ probe_try(const struct probe_spec *p, char *res, size_t len)
 	if ((s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
 	    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
 	    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
-		snprintf(res, len, "socket: %s", strerror(errno));
+		snprintf(res, len, "socket: %s", strerrordesc_np(errno));
 		return 0;
 	}
 	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		snprintf(res, len, "connect: %s", errno == EINPROGRESS ?
-		    "timed out" : strerror(errno));
+		    "timed out" : strerrordesc_np(errno));
 		return 0;
 	}
 	if (p->kind == PROBE_TCP) {
@@ -150,7 +152,7 @@ probe_try(const struct probe_spec *p, char *res, size_t len)
 	    "127.0.0.1:%u\r\nUser-Agent: bulwark-probe\r\n\r\n", p->path,
 	    p->port);
 	if (send(s, req, (size_t)reqlen, MSG_NOSIGNAL) != reqlen) {
-		snprintf(res, len, "send: %s", strerror(errno));
+		snprintf(res, len, "send: %s", strerrordesc_np(errno));
 		return 0;
 	}
 	/* The status line is all a probe needs. */
@@ -174,6 +176,11 @@ probe_child(const struct probe_spec *p, const char *netns_path, int wfd)
 	char	res[PROBE_RESULT_MAX - 1], line[PROBE_RESULT_MAX];
 	int	fd, ok = 0, n;
 
+	/* The agent's other descriptors (its connection to bulwarkd, its
+	 * state files) are not the tenant's namespace's business. */
+	if (wfd > 3)
+		(void)close_range(3, (unsigned)wfd - 1, 0);
+	(void)close_range((unsigned)wfd + 1, ~0U, 0);
 	/* The timeout bounds each socket call; the alarm bounds them all. */
 	signal(SIGALRM, SIG_DFL);
 	signal(SIGPIPE, SIG_DFL);
@@ -181,7 +188,7 @@ probe_child(const struct probe_spec *p, const char *netns_path, int wfd)
 	if ((fd = open(netns_path, O_RDONLY | O_CLOEXEC)) < 0 ||
 	    setns(fd, CLONE_NEWNET) < 0)
 		snprintf(res, sizeof(res), "cannot enter the network "
-		    "namespace: %s", strerror(errno));
+		    "namespace: %s", strerrordesc_np(errno));
 	else
 		ok = probe_try(p, res, sizeof(res));
 	n = snprintf(line, sizeof(line), "%c%s", ok ? '1' : '0', res);

@@ -75,7 +75,11 @@ etcd_handle_get(struct etcd_store *es)
 	pthread_mutex_unlock(&es->pool_mu);
 	if (h || !(h = curl_easy_init()))
 		return h;
+	/* The cluster's CA alone: without CAPATH NULL, Debian's libcurl
+	 * also trusts /etc/ssl/certs, so any publicly issued certificate
+	 * for an endpoint's name would pass as a member. */
 	if (curl_easy_setopt(h, CURLOPT_CAINFO, es->ca) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_CAPATH, NULL) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_SSLCERT, es->cert) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_SSLKEY, es->key) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_SSLVERSION,
