@@ -9,6 +9,20 @@ BW_RUN_PKGS="openssl swtpm swtpm-tools tpm2-tools tpm2-openssl lmdb-utils curl l
  libpam-wrapper libnss-wrapper busybox-static iproute2 nftables tmux jq procps
  linux-image-amd64 qemu-utils cpio python3 systemd prometheus"
 
+# What the installed appliance runs with (the ISO's root, appliance/iso):
+# the shared libraries the programs link with, the TPM's device TCTI,
+# and the programs bulwarkd and bulwark-agent start. No compilers and
+# none of the test tools above.
+BW_APPLIANCE_PKGS="libssl3 libevent-2.1-7 libevent-pthreads-2.1-7 libjansson4 liblmdb0
+ libtss2-esys-3.0.2-0 libtss2-tctildr0 libtss2-rc0 libtss2-mu0 libtss2-tcti-device0
+ libseccomp2 libaudit1 libpam0g libncursesw6 openssl ca-certificates tpm2-tools
+ crun containernetworking-plugins qemu-system-x86 qemu-utils swtpm swtpm-tools
+ iproute2 nftables"
+# What `make iso` builds the ISO with (docs/install.md); OVMF only boots
+# it in `make check-iso-boot`.
+BW_ISO_PKGS="mmdebstrap squashfs-tools xorriso grub-common grub-pc-bin
+ grub-efi-amd64-bin mtools dpkg-dev ovmf"
+
 bw_install_deps() {
 	local missing="" p
 	for p in $BW_BUILD_PKGS $BW_RUN_PKGS; do

@@ -1,0 +1,131 @@
+#!/bin/bash
+# Builds bulwark-VERSION.iso (docs/install.md, "Building the ISO"):
+# a Debian 12 root made by mmdebstrap with the appliance of this tree
+# installed into it, squashed reproducibly; a package pool of every
+# .deb in that root; a SHA-256 manifest of every file, signed with the
+# release key; GRUB for BIOS and UEFI by grub-mkrescue.
+#
+# Run by `make iso` with: BW_SRC (source tree), BW_WORK (scratch
+# directory, kept between builds), BW_ISO (output path), BW_VERSION.
+# Optional: BULWARK_RELEASE_KEY (an Ed25519 private key in PEM; a test
+# key is generated in BW_WORK without it), SOURCE_DATE_EPOCH (default:
+# the commit time of HEAD), BW_ISO_MIRROR (default deb.debian.org),
+# BW_ISO_LOCK (a packages.lock of an earlier build: install exactly
+# those versions).
+set -euo pipefail
+
+: "${BW_SRC:?}" "${BW_WORK:?}" "${BW_ISO:?}" "${BW_VERSION:?}"
+BW_ISO_MIRROR="${BW_ISO_MIRROR:-http://deb.debian.org/debian}"
+t0=$(date +%s)
+say() { printf 'iso: %s\n' "$*" >&2; }
+
+[ "$(id -u)" -eq 0 ] || { say "must run as root (mmdebstrap --mode=root, mksquashfs of root-owned files)"; exit 1; }
+# shellcheck source=scripts/deps.sh
+. "$BW_SRC/scripts/deps.sh"
+(BW_BUILD_PKGS="$BW_ISO_PKGS" BW_RUN_PKGS="" bw_install_deps)
+
+if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
+	SOURCE_DATE_EPOCH=$(git -C "$BW_SRC" log -1 --format=%ct 2>/dev/null || echo 0)
+fi
+export SOURCE_DATE_EPOCH
+say "SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH"
+
+mkdir -p "$BW_WORK"
+work=$(cd "$BW_WORK" && pwd)
+root="$work/root" stage="$work/stage" tree="$work/tree" iso="$work/iso"
+
+# 1. The appliance, configured for the installed layout (the programs
+# carry their data and configuration paths), installed into a stage.
+mkdir -p "$tree"
+if [ ! -f "$tree/Makefile" ]; then
+	(cd "$tree" && "$BW_SRC/configure" -q --prefix=/usr --sysconfdir=/etc \
+		--localstatedir=/var --with-systemdsystemunitdir=/lib/systemd/system)
+fi
+make -C "$tree" -j2 -s
+rm -rf "$stage"
+make -C "$tree" -s install DESTDIR="$stage" >/dev/null
+
+# 2. The package set: packages.list and the appliance's runtime, or
+# exactly the versions of a lock file.
+if [ -n "${BW_ISO_LOCK:-}" ]; then
+	pkgs=$(awk '!/^#/ && NF == 2 { printf "%s=%s,", $1, $2 }' "$BW_ISO_LOCK")
+else
+	pkgs=$(sed -e 's/#.*//' "$BW_SRC/appliance/iso/packages.list" | xargs)
+	pkgs=$(echo "$pkgs $BW_APPLIANCE_PKGS" | xargs | tr ' ' ',')
+fi
+
+# 3. The root. Downloaded .deb files stay (essential/unlink and the apt
+# cache are skipped) so that the hook can move them into the pool; the
+# hook also installs the stage and leaves no host-specific file.
+rm -rf "$root" "$iso"
+mkdir -p "$iso/pool" "$iso/live" "$iso/bulwark" "$iso/boot/grub"
+mmdebstrap --quiet --mode=root --variant=minbase --format=directory \
+	--skip=essential/unlink --skip=cleanup/apt/cache \
+	--aptopt='Acquire::Languages "none"' \
+	--dpkgopt='path-exclude=/usr/share/doc/*' \
+	--dpkgopt='path-include=/usr/share/doc/*/copyright' \
+	--dpkgopt='path-exclude=/usr/share/man/*' \
+	--dpkgopt='path-exclude=/usr/share/locale/*' \
+	--include="$pkgs" \
+	--customize-hook="cp -a '$stage/.' \"\$1/\"" \
+	--customize-hook="mv \"\$1\"/var/cache/apt/archives/*.deb '$iso/pool/'" \
+	--customize-hook='echo bulwark > "$1/etc/hostname"' \
+	--customize-hook='printf "127.0.0.1\tlocalhost\n127.0.1.1\tbulwark\n" > "$1/etc/hosts"' \
+	--customize-hook=': > "$1/etc/resolv.conf"' \
+	--customize-hook="chroot \"\$1\" dpkg-query -W -f='\${Package} \${Version}\n' | sort > '$iso/bulwark/packages.lock'" \
+	bookworm "$root" "$BW_ISO_MIRROR" 2>&1 | grep -v '^I: ' >&2 || true
+[ -x "$root/sbin/init" ] || { say "mmdebstrap did not make a bootable root"; exit 1; }
+rm -f "$root"/var/cache/ldconfig/aux-cache
+
+# 4. The pool with its index, so `apt` on the installed system (or
+# dpkg -i) can repair from the medium alone.
+(cd "$iso" && dpkg-scanpackages -m pool /dev/null 2>/dev/null | gzip -9n > pool/Packages.gz)
+
+# 5. The kernel and live-boot's initramfs beside the squashfs.
+cp "$root"/boot/vmlinuz-* "$iso/live/vmlinuz"
+cp "$root"/boot/initrd.img-* "$iso/live/initrd.img"
+
+# 6. The root's manifest (inside the ISO, covering every file of the
+# squashfs) and the squashfs itself: sorted, every time the build's.
+(cd "$root" && find . -xdev -type f -print0 | LC_ALL=C sort -z |
+	xargs -0 sha256sum) > "$iso/bulwark/root.sha256"
+mksquashfs "$root" "$iso/live/filesystem.squashfs" -noappend -quiet \
+	-no-progress -comp zstd -reproducible -mkfs-time "$SOURCE_DATE_EPOCH" \
+	-all-time "$SOURCE_DATE_EPOCH" >/dev/null
+
+# 7. GRUB, on the serial console and the screen.
+cat > "$iso/boot/grub/grub.cfg" <<EOF
+serial --unit=0 --speed=115200
+terminal_input serial console
+terminal_output serial console
+set timeout=5
+menuentry "Bulwark $BW_VERSION" {
+	linux /live/vmlinuz boot=live components console=tty0 console=ttyS0,115200n8
+	initrd /live/initrd.img
+}
+EOF
+echo "$BW_VERSION" > "$iso/bulwark/version"
+
+# 8. The signed manifest of every file on the medium.
+key="${BULWARK_RELEASE_KEY:-}"
+if [ -z "$key" ]; then
+	key="$work/test-release-key.pem"
+	[ -f "$key" ] || openssl genpkey -algorithm ed25519 -out "$key" 2>/dev/null
+	say "no BULWARK_RELEASE_KEY: signed with the test key $key"
+fi
+openssl pkey -in "$key" -pubout -out "$iso/bulwark/release-key.pub.pem"
+(cd "$iso" && find . -type f ! -name SHA256SUMS ! -name SHA256SUMS.sig -print0 |
+	LC_ALL=C sort -z | xargs -0 sha256sum) > "$iso/SHA256SUMS"
+# Ed25519 signatures are deterministic: the same tree signs the same.
+openssl pkeyutl -sign -rawin -inkey "$key" -in "$iso/SHA256SUMS" -out "$iso/SHA256SUMS.sig"
+openssl pkeyutl -verify -rawin -pubin -inkey "$iso/bulwark/release-key.pub.pem" \
+	-in "$iso/SHA256SUMS" -sigfile "$iso/SHA256SUMS.sig" >/dev/null
+
+# 9. The hybrid ISO (BIOS and UEFI GRUB).
+find "$iso" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+grub-mkrescue -o "$BW_ISO" "$iso" -- -volid BULWARK 2>/dev/null
+
+t1=$(date +%s)
+say "$(basename "$BW_ISO"): $(stat -c %s "$BW_ISO") bytes, built in $((t1 - t0)) s"
+say "squashfs: $(stat -c %s "$iso/live/filesystem.squashfs") bytes, sha256 $(sha256sum < "$iso/live/filesystem.squashfs" | cut -d' ' -f1)"
+say "iso sha256 $(sha256sum < "$BW_ISO" | cut -d' ' -f1); $(wc -l < "$iso/bulwark/packages.lock") packages, $(find "$iso/pool" -name '*.deb' | wc -l) in the pool"
