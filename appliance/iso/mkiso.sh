@@ -56,7 +56,8 @@ fi
 
 # 3. The root. Downloaded .deb files stay (essential/unlink and the apt
 # cache are skipped) so that the hook can move them into the pool; the
-# hook also installs the stage and leaves no host-specific file.
+# hook also installs the stage (through the root's merged-/usr links)
+# and leaves no host-specific file.
 rm -rf "$root" "$iso"
 mkdir -p "$iso/pool" "$iso/live" "$iso/bulwark" "$iso/boot/grub"
 mmdebstrap --quiet --mode=root --variant=minbase --format=directory \
@@ -67,13 +68,13 @@ mmdebstrap --quiet --mode=root --variant=minbase --format=directory \
 	--dpkgopt='path-exclude=/usr/share/man/*' \
 	--dpkgopt='path-exclude=/usr/share/locale/*' \
 	--include="$pkgs" \
-	--customize-hook="cp -a '$stage/.' \"\$1/\"" \
+	--customize-hook="tar -C '$stage' -c . | tar -C \"\$1\" -x --keep-directory-symlink" \
 	--customize-hook="mv \"\$1\"/var/cache/apt/archives/*.deb '$iso/pool/'" \
 	--customize-hook='echo bulwark > "$1/etc/hostname"' \
 	--customize-hook='printf "127.0.0.1\tlocalhost\n127.0.1.1\tbulwark\n" > "$1/etc/hosts"' \
 	--customize-hook=': > "$1/etc/resolv.conf"' \
 	--customize-hook="chroot \"\$1\" dpkg-query -W -f='\${Package} \${Version}\n' | sort > '$iso/bulwark/packages.lock'" \
-	bookworm "$root" "$BW_ISO_MIRROR" 2>&1 | grep -v '^I: ' >&2 || true
+	bookworm "$root" "$BW_ISO_MIRROR"
 [ -x "$root/sbin/init" ] || { say "mmdebstrap did not make a bootable root"; exit 1; }
 rm -f "$root"/var/cache/ldconfig/aux-cache
 
@@ -82,14 +83,17 @@ rm -f "$root"/var/cache/ldconfig/aux-cache
 (cd "$iso" && dpkg-scanpackages -m pool /dev/null 2>/dev/null | gzip -9n > pool/Packages.gz)
 
 # 5. The kernel and live-boot's initramfs beside the squashfs.
-cp "$root"/boot/vmlinuz-* "$iso/live/vmlinuz"
-cp "$root"/boot/initrd.img-* "$iso/live/initrd.img"
+kver=$(basename "$(ls "$root"/boot/vmlinuz-* | tail -n 1)")
+kver=${kver#vmlinuz-}
+cp "$root/boot/vmlinuz-$kver" "$iso/live/vmlinuz"
+cp "$root/boot/initrd.img-$kver" "$iso/live/initrd.img"
 
 # 6. The root's manifest (inside the ISO, covering every file of the
 # squashfs) and the squashfs itself: sorted, every time the build's.
+# (mksquashfs refuses SOURCE_DATE_EPOCH beside the explicit times.)
 (cd "$root" && find . -xdev -type f -print0 | LC_ALL=C sort -z |
 	xargs -0 sha256sum) > "$iso/bulwark/root.sha256"
-mksquashfs "$root" "$iso/live/filesystem.squashfs" -noappend -quiet \
+env -u SOURCE_DATE_EPOCH mksquashfs "$root" "$iso/live/filesystem.squashfs" -noappend -quiet \
 	-no-progress -comp zstd -reproducible -mkfs-time "$SOURCE_DATE_EPOCH" \
 	-all-time "$SOURCE_DATE_EPOCH" >/dev/null
 
