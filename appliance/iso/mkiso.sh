@@ -48,7 +48,7 @@ make -C "$tree" -s install DESTDIR="$stage" >/dev/null
 # 2. The package set: packages.list and the appliance's runtime, or
 # exactly the versions of a lock file.
 if [ -n "${BW_ISO_LOCK:-}" ]; then
-	pkgs=$(awk '!/^#/ && NF == 2 { printf "%s=%s,", $1, $2 }' "$BW_ISO_LOCK")
+	pkgs=$(awk '!/^#/ && NF >= 2 { printf "%s=%s,", $1, $2 }' "$BW_ISO_LOCK")
 else
 	pkgs=$(sed -e 's/#.*//' "$BW_SRC/appliance/iso/packages.list" | xargs)
 	pkgs=$(echo "$pkgs $BW_APPLIANCE_PKGS" | xargs | tr ' ' ',')
@@ -73,10 +73,22 @@ mmdebstrap --quiet --mode=root --variant=minbase --format=directory \
 	--customize-hook='echo bulwark > "$1/etc/hostname"' \
 	--customize-hook='printf "127.0.0.1\tlocalhost\n127.0.1.1\tbulwark\n" > "$1/etc/hosts"' \
 	--customize-hook=': > "$1/etc/resolv.conf"' \
-	--customize-hook="chroot \"\$1\" dpkg-query -W -f='\${Package} \${Version}\n' | sort > '$iso/bulwark/packages.lock'" \
 	bookworm "$root" "$BW_ISO_MIRROR"
 [ -x "$root/sbin/init" ] || { say "mmdebstrap did not make a bootable root"; exit 1; }
-rm -f "$root"/var/cache/ldconfig/aux-cache
+# A locked build names every package, so apt took all as installed by
+# hand: mark the lock's automatic ones again (apt's extended_states is
+# then the same as the unlocked build's).
+if [ -n "${BW_ISO_LOCK:-}" ]; then
+	awk '$3 == "auto" { print $1 }' "$BW_ISO_LOCK" | xargs -r chroot "$root" apt-mark auto >/dev/null
+fi
+# The lock: every package, its version, and "auto" when apt installed
+# it as a dependency.
+chroot "$root" dpkg-query -W -f='${Package} ${Version}\n' | LC_ALL=C sort |
+	awk -v auto="$(chroot "$root" apt-mark showauto | xargs)" '
+	BEGIN { n = split(auto, a, " "); for (i = 1; i <= n; i++) isauto[a[i]] = 1 }
+	{ print $1, $2 (($1 in isauto) ? " auto" : "") }' > "$iso/bulwark/packages.lock"
+# Caches apt and ldconfig rebuild, which differ from build to build.
+rm -f "$root"/var/cache/ldconfig/aux-cache "$root"/var/cache/apt/*.bin
 
 # 4. The pool with its index, so `apt` on the installed system (or
 # dpkg -i) can repair from the medium alone.
