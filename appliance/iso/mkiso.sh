@@ -138,8 +138,17 @@ openssl pkeyutl -verify -rawin -pubin -inkey "$iso/bulwark/release-key.pub.pem" 
 	-in "$iso/SHA256SUMS" -sigfile "$iso/SHA256SUMS.sig" >/dev/null
 
 # 9. The hybrid ISO (BIOS and UEFI GRUB).
+# grub-mkrescue's own files (GRUB's modules, the EFI FAT image) carry
+# the build's time and mformat a random serial: xorriso sets every date
+# and the volume's UUID from SOURCE_DATE_EPOCH, and mformat gets a serial
+# made from it, so that the ISO image is the same from build to build.
 find "$iso" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
-grub-mkrescue -o "$BW_ISO" "$iso" -- -volid BULWARK 2>/dev/null
+mkdir -p "$work/bin"
+printf '#!/bin/sh\nexec /usr/bin/mformat -N %08x "$@"\n' "$SOURCE_DATE_EPOCH" > "$work/bin/mformat"
+chmod +x "$work/bin/mformat"
+isodate=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y%m%d%H%M%S00)
+PATH="$work/bin:$PATH" grub-mkrescue -o "$BW_ISO" "$iso" -- -volid BULWARK \
+	-volume_date uuid "$isodate" -alter_date_r b "$isodate" / -- 2>/dev/null
 
 t1=$(date +%s)
 say "$(basename "$BW_ISO"): $(stat -c %s "$BW_ISO") bytes, built in $((t1 - t0)) s"
