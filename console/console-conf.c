@@ -95,6 +95,13 @@ apply_key(struct console_conf *conf, const char *key, json_t *v, char **ret_err)
 {
 	size_t i;
 
+	if (strcmp(key, "fallback_credential") == 0) {
+		if (!json_is_boolean(v))
+			return errf(-BW_E_INVALID, ret_err,
+			    "%s: must be true or false", key);
+		conf->fallback_credential = json_is_true(v);
+		return 0;
+	}
 	for (i = 0; i < ELEMENTSOF(conf_ints); i++) {
 		const struct conf_int *c = &conf_ints[i];
 

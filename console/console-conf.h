@@ -29,7 +29,9 @@ struct console_conf {
 	char			*state_dir;	/* login records (mode 0700) */
 	char			*credential_socket;	/* bulwarkd's console socket */
 	char			*client_config;	/* API client configuration, when
-						 * the socket gives no credential */
+						 * the socket is absent */
+	int			 fallback_credential;	/* use client_config when
+						 * the socket is absent (default 0) */
 	struct console_faillock	 faillock;
 };
 

@@ -269,25 +269,33 @@ session_wait(struct session *s, int recdir)
 static const char dash_keys[] = "r refresh  l lock  q log out";
 
 /* The API credential of the session: a certificate for the principal
- * mapped to the user from bulwarkd's console socket, valid for the rest
- * of the session; failing that, the configured client credential, with
- * why there is no certificate in WHY (LEN bytes). Returns 0 with
- * *RET_CRED or *RET_CONF, or -BW_E_UNAUTH without a credential. */
+ * mapped to the user PAM authenticated, from bulwarkd's console socket,
+ * valid for the rest of the session. Only when the socket is absent or
+ * refuses connections and the configuration opts in (fallback_credential)
+ * the configured client credential instead: a user bulwarkd refused (no
+ * mapping, a bad one) never gets another principal's view. Why there is
+ * no certificate goes to WHY (LEN bytes). Returns 0 with *RET_CRED or
+ * *RET_CONF, or -BW_E_UNAUTH without a credential. */
 static int
 session_credential(const struct session *s, struct cred **ret_cred,
     struct client_conf *ret_conf, char *why, size_t len)
 {
 	_cleanup_free_ char	*err = NULL, *cerr = NULL;
 	long			 life = (long)(s->end_at - time(NULL));
+	int			 r;
 
 	why[0] = '\0';
 	if (life < CIPC_LIFETIME_MIN)
 		life = CIPC_LIFETIME_MIN;
-	if (cred_fetch(s->conf->credential_socket, s->user, s->tty, (int)life,
-	    ret_cred, &err) == 0)
+	if ((r = cred_fetch(s->conf->credential_socket, cpam_user(s->pam),
+	    s->tty, (int)life, ret_cred, &err)) == 0)
 		return 0;
 	caud_note(s->user, "session certificate", err);
 	snprintf(why, len, "%.100s", err ? err : "?");
+	/* bulwarkd answered (and refused), or no opt-in: no credential */
+	if ((r != -ENOENT && r != -ECONNREFUSED) ||
+	    !s->conf->fallback_credential)
+		return -BW_E_UNAUTH;
 	if (client_conf_load(s->conf->client_config, ret_conf, &cerr) == 0)
 		return 0;
 	snprintf(why, len, "no credential: %.100s; %.100s", err ? err : "?",

@@ -15,6 +15,7 @@ struct cpam {
 	pam_handle_t	*h;
 	char		 service[64];
 	char		 user[64];
+	char		 pam_user[64];	/* PAM_USER after authentication */
 	char		 tty[64];
 };
 
@@ -130,12 +131,18 @@ cpam_login(const char *service, const char *user, const char *password,
 	struct conv_data	 d = { user, password, msg, msglen };
 	struct cpam		*s;
 	pam_handle_t		*h = NULL;
+	const void		*pu = NULL;
 	int			 r, pr;
 
 	if (msg && msglen)
 		msg[0] = '\0';
 	if ((r = auth_account(service, user, tty, &d, &h)) < 0)
 		return r;
+	if ((pr = pam_get_item(h, PAM_USER, &pu)) != PAM_SUCCESS || !pu ||
+	    strlen((const char *)pu) >= sizeof(s->pam_user)) {
+		pam_end(h, pr == PAM_SUCCESS ? PAM_USER_UNKNOWN : pr);
+		return -BW_E_DENIED;
+	}
 	if ((pr = pam_setcred(h, PAM_ESTABLISH_CRED)) != PAM_SUCCESS ||
 	    (pr = pam_open_session(h, 0)) != PAM_SUCCESS) {
 		pam_end(h, pr);
@@ -152,6 +159,7 @@ cpam_login(const char *service, const char *user, const char *password,
 	s->h = h;
 	snprintf(s->service, sizeof(s->service), "%s", service);
 	snprintf(s->user, sizeof(s->user), "%s", user);
+	snprintf(s->pam_user, sizeof(s->pam_user), "%s", (const char *)pu);
 	snprintf(s->tty, sizeof(s->tty), "%s", tty);
 	*ret = s;
 	return 0;
@@ -171,6 +179,12 @@ cpam_reauth(const struct cpam *s, const char *password, char *msg,
 		return r;
 	pam_end(h, PAM_SUCCESS);
 	return 0;
+}
+
+const char *
+cpam_user(const struct cpam *s)
+{
+	return s->pam_user;
 }
 
 void

@@ -25,6 +25,10 @@ int cpam_login(const char *service, const char *user, const char *password,
 int cpam_reauth(const struct cpam *s, const char *password, char *msg,
     size_t msglen);
 
+/* The user name PAM authenticated (PAM_USER after authentication: a
+ * module may canonicalise the name typed). Valid until cpam_logout(). */
+const char *cpam_user(const struct cpam *s);
+
 /* Closes the session and ends the transaction. NULL ok. */
 void cpam_logout(struct cpam *s);
 

@@ -71,6 +71,24 @@ static const struct {
 	{ "session.limit", "console.login", 1, 1 },
 };
 
+/* The roles a console user may hold: people's roles. The machine roles
+ * pki_check_role() also knows (node, node-bootstrap, metrics) would hand
+ * a PAM login e.g. a node certificate without TPM enrolment. */
+static const char *const ccred_roles[] = {
+	"system-admin", "security-auditor", "tenant-admin", "tenant-user",
+};
+
+static int
+ccred_role_allowed(const char *role)
+{
+	size_t i;
+
+	for (i = 0; role && i < ELEMENTSOF(ccred_roles); i++)
+		if (strcmp(role, ccred_roles[i]) == 0)
+			return 1;
+	return 0;
+}
+
 int
 ccred_map_user(const json_t *users, const char *user,
     struct authz_identity *ret, char **ret_err)
@@ -89,6 +107,11 @@ ccred_map_user(const json_t *users, const char *user,
 	    (r = pki_check_role(t, role, ret_err)) < 0)
 		return errf_wrap(r, ret_err, "%s: console user %s",
 		    CCRED_USERS_FILE, user);
+	if (!ccred_role_allowed(role))
+		return errf(-BW_E_INVALID, ret_err, "%s: console user %s: "
+		    "role %s is not one a console user may hold (system-admin, "
+		    "security-auditor, tenant-admin or tenant-user)",
+		    CCRED_USERS_FILE, user, role);
 	*ret = (struct authz_identity){ .role = authz_role_parse(role),
 	    .auth_method = "pam" };
 	snprintf(ret->principal, sizeof(ret->principal), "%s", p);
@@ -305,13 +328,13 @@ on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
 	(void)sa;
 	(void)salen;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) < 0 ||
-	    (uc.uid != 0 && uc.uid != geteuid()) || c->conns >= CCRED_CONNS_MAX) {
+	    uc.uid != 0 || c->conns >= CCRED_CONNS_MAX) {
 		snprintf(src, sizeof(src), "uid %ld pid %ld",
 		    ul == sizeof(uc) ? (long)uc.uid : -1L,
 		    ul == sizeof(uc) ? (long)uc.pid : -1L);
 		console_identity(src, "peercred", &id);
 		snprintf(why, sizeof(why), c->conns >= CCRED_CONNS_MAX ?
-		    "too many console connections" : "peer is not root or bulwarkd");
+		    "too many console connections" : "peer is not root");
 		api_audit(c->srv, &id, "console.connect", NULL, NULL, NULL,
 		    "denied", why);
 		close(fd);

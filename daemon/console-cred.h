@@ -7,8 +7,8 @@
  * reports its session events (login, failed login, lockout, lock,
  * unlock, logout, session end), which become audit records through the
  * commit pipeline like any request's. Only a peer whose SO_PEERCRED uid
- * is root or bulwarkd's own is served; any other is refused and
- * audited. Protocol: privsep/console-ipc.h. Runs on the loop thread. */
+ * is root (bulwark-console runs as root for PAM) is served; any other is
+ * refused and audited. Protocol: privsep/console-ipc.h. Runs on the loop thread. */
 #ifndef BW_DAEMON_CONSOLE_CRED_H
 #define BW_DAEMON_CONSOLE_CRED_H
 

@@ -7,7 +7,9 @@
 # lockout; the right password logs in and shows the last logins (AC-9);
 # the dashboard reads bulwarkd with a session certificate bulwarkd
 # issued over its console socket for the principal mapped to the user
-# (an unmapped user gets none; a peer that is not root is refused);
+# (an unmapped user gets none and no other credential either, even with
+# the fallback opt-in; only with it and no socket the configured one;
+# a peer that is not root is refused);
 # an idle timeout locks and hides the screen and only the password
 # unlocks it (AC-11); the maximum session length ends the session
 # (AC-12); bulwarkd's audit trail has the login, lockout, lock, unlock
@@ -66,13 +68,14 @@ trail() {
 		jq -en "input | [.items[] | select($2)] | length >= 1" >/dev/null
 }
 
-# write_conf FILE IDLE SESSION_MAX
+# write_conf FILE IDLE SESSION_MAX [SOCKET [MEMBERS]]: MEMBERS, e.g.
+# '"fallback_credential": true,', go in as they are
 write_conf() {
 	cat >"$1" <<CONF
 {"banner": "TEST NOTICE: authorised use only.\nUse is monitored and recorded.",
  "idle_timeout": $2, "session_max": $3, "refresh": 2,
  "state_dir": "$T/state", "client_config": "$T/bwd/admin.conf",
- "credential_socket": "$T/bwd/console.sock",
+ "credential_socket": "${4:-$T/bwd/console.sock}", ${5:-}
  "faillock": {"dir": "$T/faillock"}}
 CONF
 }
@@ -211,18 +214,50 @@ check "bulwarkd's trail has bob's login and logout as admin" \
 check "bulwarkd's trail has the failed logins" \
 	trail console.login '.outcome == "failure" and (.reason | test("pam user bob"))'
 
-# carol has no principal: no certificate, the configured credential,
-# and bulwarkd's refusal is audited
+# carol has no principal: no certificate and no other credential (the
+# dashboard says why and reads nothing), and bulwarkd's refusal is audited
 keys Enter
 login carol Carol-Pass-3
 expect "carol logs in" 'welcome, carol'
 keys Enter
 expect "an unmapped user gets no session certificate" \
-	'^No session certificate \(bulwarkd: no principal is mapped to console'
+	'^API: bulwarkd: no principal is mapped to console user'
+check "nor the configured credential" hasnt 'configured credential|API as'
 check "bulwarkd audited the refusal" trail console.credential \
 	'.outcome == "failure" and (.reason | test("no principal is mapped to console user carol"))'
 keys q
 expect "carol logged out" 'TEST NOTICE'
+
+# carol_session DESCRIPTION REGEX: carol logs in on console c; the
+# dashboard shows REGEX; she logs out
+carol_session() {
+	expect "the console shows the banner" 'TEST NOTICE'
+	keys Enter
+	login carol Carol-Pass-3
+	expect "carol logs in" 'welcome, carol'
+	keys Enter
+	expect "$1" "$2"
+	keys q
+	expect "carol logged out" 'TEST NOTICE'
+}
+# the fallback opt-in does not override bulwarkd's refusal ...
+write_conf "$T/console-fb.json" 600 3600 "$T/bwd/console.sock" \
+	'"fallback_credential": true,'
+start_console "$T/console-fb.json"
+carol_session "with the fallback opt-in bulwarkd's refusal still holds" \
+	'^API: bulwarkd: no principal is mapped to console user'
+# ... it applies only when the socket is absent
+write_conf "$T/console-nosock.json" 600 3600 "$T/absent.sock" \
+	'"fallback_credential": true,'
+start_console "$T/console-nosock.json"
+carol_session "with the opt-in and no socket, the configured credential" \
+	'^No session certificate \(.*absent\.sock'
+write_conf "$T/console-nosock-default.json" 600 3600 "$T/absent.sock"
+start_console "$T/console-nosock-default.json"
+carol_session "without the opt-in, no socket means no credential" \
+	'^API: .*absent\.sock'
+start_console "$T/console.json"
+expect "the console is back on its configuration" 'TEST NOTICE'
 
 # AC-10: one session per user (max_sessions 1): bob's second console
 # is refused while the first is open, and accepted once it is closed

@@ -43,6 +43,16 @@ test_conf(void **state)
 	assert_int_equal(c.idle_timeout, 15 * 60);
 	assert_string_equal(c.pam_service, "bulwark-console");
 	assert_non_null(strstr(c.banner, "USG-authorized"));
+	/* the configured credential is used only when opted into */
+	assert_int_equal(c.fallback_credential, 0);
+	console_conf_clear(&c);
+	assert_int_equal(parse("{\"fallback_credential\":true}", &c, &err), 0);
+	assert_int_equal(c.fallback_credential, 1);
+	console_conf_clear(&c);
+	assert_int_equal(parse("{\"fallback_credential\":1}", &c, &err),
+	    -BW_E_INVALID);
+	assert_string_equal(err, "fallback_credential: must be true or false");
+	free(err);
 	console_conf_clear(&c);
 
 	assert_int_equal(parse("{\"banner\":\"B\",\"idle_timeout\":2,"

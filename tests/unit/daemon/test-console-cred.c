@@ -20,7 +20,10 @@ test_map_user(void **state)
 	    "\"bob\": {\"principal\": \"admin\", \"tenant\": \"system\", \"role\": \"system-admin\"},"
 	    "\"tina\": {\"principal\": \"tina\", \"tenant\": \"acme\", \"role\": \"tenant-user\"},"
 	    "\"eve\": {\"principal\": \"eve\", \"tenant\": \"acme\", \"role\": \"system-admin\"},"
-	    "\"mal\": {\"principal\": \"a b\", \"tenant\": \"system\", \"role\": \"security-auditor\"}}",
+	    "\"mal\": {\"principal\": \"a b\", \"tenant\": \"system\", \"role\": \"security-auditor\"},"
+	    "\"nod\": {\"principal\": \"node1\", \"tenant\": \"system\", \"role\": \"node\"},"
+	    "\"boot\": {\"principal\": \"node2\", \"tenant\": \"system\", \"role\": \"node-bootstrap\"},"
+	    "\"met\": {\"principal\": \"scraper\", \"tenant\": \"system\", \"role\": \"metrics\"}}",
 	    0, NULL);
 	struct authz_identity	 id;
 	char			*err = NULL;
@@ -45,6 +48,19 @@ test_map_user(void **state)
 	free(err);
 	err = NULL;
 	assert_int_equal(ccred_map_user(users, "mal", &id, &err), -BW_E_INVALID);
+	free(err);
+	err = NULL;
+	/* machine roles pki_check_role() accepts: never a console user's */
+	assert_int_equal(ccred_map_user(users, "nod", &id, &err), -BW_E_INVALID);
+	assert_non_null(strstr(err, "role node is not one a console user may hold"));
+	free(err);
+	err = NULL;
+	assert_int_equal(ccred_map_user(users, "boot", &id, &err), -BW_E_INVALID);
+	assert_non_null(strstr(err, "role node-bootstrap is not"));
+	free(err);
+	err = NULL;
+	assert_int_equal(ccred_map_user(users, "met", &id, &err), -BW_E_INVALID);
+	assert_non_null(strstr(err, "console user met"));
 	free(err);
 	json_decref(users);
 }
