@@ -69,12 +69,13 @@ trail() {
 }
 
 # write_conf FILE IDLE SESSION_MAX [SOCKET [MEMBERS]]: MEMBERS, e.g.
-# '"fallback_credential": true,', go in as they are
+# '"fallback_credential": true,', go in as they are; state_dir is
+# $STATE if set
 write_conf() {
 	cat >"$1" <<CONF
 {"banner": "TEST NOTICE: authorised use only.\nUse is monitored and recorded.",
  "idle_timeout": $2, "session_max": $3, "refresh": 2,
- "state_dir": "$T/state", "client_config": "$T/bwd/admin.conf",
+ "state_dir": "${STATE:-$T/state}", "client_config": "$T/bwd/admin.conf",
  "credential_socket": "${4:-$T/bwd/console.sock}", ${5:-}
  "faillock": {"dir": "$T/faillock"}}
 CONF
@@ -246,13 +247,17 @@ write_conf "$T/console-fb.json" 600 3600 "$T/bwd/console.sock" \
 start_console "$T/console-fb.json"
 carol_session "with the fallback opt-in bulwarkd's refusal still holds" \
 	'^API: bulwarkd: no principal is mapped to console user'
-# ... it applies only when the socket is absent
-write_conf "$T/console-nosock.json" 600 3600 "$T/absent.sock" \
-	'"fallback_credential": true,'
+# ... it applies only when the socket is absent (the events of these
+# sessions cannot reach bulwarkd: a record of their own)
+STATE=$T/state-nosock write_conf "$T/console-nosock.json" 600 3600 \
+	"$T/absent.sock" '"fallback_credential": true,'
 start_console "$T/console-nosock.json"
 carol_session "with the opt-in and no socket, the configured credential" \
 	'^No session certificate \(.*absent\.sock'
-write_conf "$T/console-nosock-default.json" 600 3600 "$T/absent.sock"
+check "without the socket the console's record says so" \
+	grep -q "NOT in bulwarkd's trail" "$T/state-nosock/events.log"
+STATE=$T/state-nosock write_conf "$T/console-nosock-default.json" 600 3600 \
+	"$T/absent.sock"
 start_console "$T/console-nosock-default.json"
 carol_session "without the opt-in, no socket means no credential" \
 	'^API: .*absent\.sock'
