@@ -132,17 +132,20 @@ cpam_login(const char *service, const char *user, const char *password,
 	struct cpam		*s;
 	pam_handle_t		*h = NULL;
 	const void		*pu = NULL;
+	char			 pam_user[sizeof(s->pam_user)];
 	int			 r, pr;
 
 	if (msg && msglen)
 		msg[0] = '\0';
 	if ((r = auth_account(service, user, tty, &d, &h)) < 0)
 		return r;
+	/* copied now: PAM owns the item, and a later module may replace it */
 	if ((pr = pam_get_item(h, PAM_USER, &pu)) != PAM_SUCCESS || !pu ||
-	    strlen((const char *)pu) >= sizeof(s->pam_user)) {
+	    strlen((const char *)pu) >= sizeof(pam_user)) {
 		pam_end(h, pr == PAM_SUCCESS ? PAM_USER_UNKNOWN : pr);
 		return -BW_E_DENIED;
 	}
+	snprintf(pam_user, sizeof(pam_user), "%s", (const char *)pu);
 	if ((pr = pam_setcred(h, PAM_ESTABLISH_CRED)) != PAM_SUCCESS ||
 	    (pr = pam_open_session(h, 0)) != PAM_SUCCESS) {
 		pam_end(h, pr);
@@ -159,7 +162,7 @@ cpam_login(const char *service, const char *user, const char *password,
 	s->h = h;
 	snprintf(s->service, sizeof(s->service), "%s", service);
 	snprintf(s->user, sizeof(s->user), "%s", user);
-	snprintf(s->pam_user, sizeof(s->pam_user), "%s", (const char *)pu);
+	snprintf(s->pam_user, sizeof(s->pam_user), "%s", pam_user);
 	snprintf(s->tty, sizeof(s->tty), "%s", tty);
 	*ret = s;
 	return 0;
