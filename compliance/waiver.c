@@ -46,6 +46,9 @@ comp_waiver_parse(json_t *doc, struct comp_waiver *ret, char **ret_err)
 	if (!exp || bw_time_parse(exp, &w.expires) < 0)
 		return errf(-BW_E_INVALID, ret_err, "waiver %s: spec.expires: "
 		    "not a UTC time", w.name);
+	if (bw_time_parse(w.requested_at, &w.requested) < 0)
+		return errf(-BW_E_INVALID, ret_err, "waiver %s: "
+		    "status.requested_at: not a UTC time", w.name);
 	if (!w.approved_by != !w.approved_at)
 		return errf(-BW_E_INVALID, ret_err, "waiver %s: an approval "
 		    "needs both approver and time", w.name);
@@ -74,8 +77,39 @@ comp_waivers_free(struct comp_waiver *w, size_t n)
 bool
 comp_waiver_in_force(const struct comp_waiver *w, time_t now)
 {
+	/* Beyond the longest life (an expiry set when there was no limit,
+	 * or written past the endpoints) hides no finding. */
 	return w->approved_by && now < w->expires &&
+	    comp_waiver_lifetime_ok(w->requested, w->expires) &&
 	    (!w->scope || strcmp(w->scope, "appliance") == 0);
+}
+
+bool
+comp_waiver_lifetime_ok(time_t requested, time_t expires)
+{
+	return expires - requested <= COMP_WAIVER_MAX_S;
+}
+
+unsigned
+comp_waiver_backoff(unsigned prev)
+{
+	if (prev < COMP_WAIVER_RETRY_MIN_S)
+		return COMP_WAIVER_RETRY_MIN_S;
+	return prev >= COMP_WAIVER_RETRY_MAX_S / 2 ? COMP_WAIVER_RETRY_MAX_S :
+	    prev * 2;
+}
+
+long
+comp_waiver_timer_delay(time_t next, time_t now, time_t retry_at,
+    long recheck)
+{
+	long d = recheck;
+
+	if (next && next - now < recheck)
+		d = next > now ? (long)(next - now) : 0;
+	if (retry_at > now && d < retry_at - now)
+		d = (long)(retry_at - now);
+	return d;
 }
 
 /* Which waivers wv_find() looks at. */

@@ -27,7 +27,19 @@ struct comp_waiver {
 	const char	*approved_by, *approved_at;	/* NULL: not approved */
 	const char	*expired_at;	/* NULL: expiry not recorded yet */
 	time_t		 expires;
+	time_t		 requested;	/* requested_at */
 };
+
+/* The longest a waiver may run, from its request to its expiry
+ * (docs/compliance.md, "Waivers"): a risk is accepted for a while, then
+ * looked at again, never for good. */
+#define COMP_WAIVER_MAX_DAYS	365
+#define COMP_WAIVER_MAX_S	((time_t)COMP_WAIVER_MAX_DAYS * 86400)
+
+/* Back-off of the expiry timer after an expiry record failed: the first
+ * wait, and the longest. */
+#define COMP_WAIVER_RETRY_MIN_S	1
+#define COMP_WAIVER_RETRY_MAX_S	60
 
 /* Reads stored Waiver object DOC into *RET (takes a reference to DOC;
  * release with comp_waiver_done()). Returns 0 or -BW_E_INVALID with
@@ -40,6 +52,23 @@ void comp_waivers_free(struct comp_waiver *w, size_t n);
 /* Whether W changes the appliance's assessment at NOW: approved, not
  * expired, scoped to the appliance. A waiver only requested never does. */
 bool comp_waiver_in_force(const struct comp_waiver *w, time_t now);
+
+/* Whether a waiver requested at REQUESTED may run until EXPIRES (at most
+ * COMP_WAIVER_MAX_S). */
+bool comp_waiver_lifetime_ok(time_t requested, time_t expires);
+
+/* The expiry timer's back-off after a failed expiry record that follows
+ * a back-off of PREV seconds (0: the last record did not fail): 1 s,
+ * doubling, at most COMP_WAIVER_RETRY_MAX_S. */
+unsigned comp_waiver_backoff(unsigned prev);
+
+/* Seconds until the expiry timer should look again at NOW: at the
+ * earliest expiry NEXT not recorded yet (0: none; at once when past),
+ * at most RECHECK, but not before RETRY_AT (0: no failed record to back
+ * off from), so an expiry that cannot be recorded is not tried again in
+ * a loop. Pure, for the timer of daemon/waiver-api.c. */
+long comp_waiver_timer_delay(time_t next, time_t now, time_t retry_at,
+    long recheck);
 
 /* Amends assessment-results document AR (comp_oscal_assessment_results)
  * with the N waivers at W in force at NOW: each not-satisfied finding

@@ -52,6 +52,29 @@ waiver_kind(void)
 
 static void waiver_arm(struct waiver_api *wa);
 
+/* Counts the expiry record of waiver NAME done with RESULT; a failure
+ * backs the timer off (once per round of attempts) rather than trying
+ * again at once, for as long as the audit trail or the store refuses. */
+static void
+expiry_done(struct waiver_api *wa, const char *name, int result)
+{
+	time_t now = time(NULL);
+
+	wa->inflight--;
+	if (result == 0) {
+		wa->expired++;
+		wa->backoff_s = 0;
+		wa->retry_at = 0;
+		return;
+	}
+	if (wa->retry_at <= now) {
+		wa->backoff_s = comp_waiver_backoff(wa->backoff_s);
+		wa->retry_at = now + wa->backoff_s;
+	}
+	log_warn("waiver %s: expiry not recorded: %s; trying again in %us",
+	    name, bw_strerror(result), wa->backoff_s);
+}
+
 static void
 wop_done(struct commit_req *creq)
 {
@@ -78,13 +101,8 @@ wop_done(struct commit_req *creq)
 		doc = json_pack("{s:s}", "deleted", op->name);
 		api_reply_json(wa->srv, op->req, op->status, doc);
 	}
-	if (creq->result < 0 && !op->req)
-		log_warn("waiver %s: expiry not recorded: %s", op->name,
-		    bw_strerror(creq->result));
-	if (!op->req) {
-		wa->inflight--;
-		wa->expired += creq->result == 0;
-	}
+	if (!op->req)
+		expiry_done(wa, op->name, creq->result);
 	if (creq->result == 0 && op->changes_scan && wa->changed)
 		wa->changed(wa->changed_arg);
 	waiver_arm(wa);
@@ -160,6 +178,10 @@ create_check(const json_t *doc, const struct authz_identity *id, time_t now,
 	    exp <= now)
 		return errf(-BW_E_INVALID, ret_err, "spec.expires: must be "
 		    "in the future");
+	if (!comp_waiver_lifetime_ok(now, exp))
+		return errf(-BW_E_INVALID, ret_err, "spec.expires: at most "
+		    "%d days ahead (the longest a waiver runs); ask again "
+		    "when it ends", COMP_WAIVER_MAX_DAYS);
 	if (approver && strcmp(approver, id->principal) == 0)
 		return errf(-BW_E_DENIED, ret_err, "spec.approver: the "
 		    "requester cannot approve their own waiver (two persons)");
@@ -210,7 +232,7 @@ approve_check(const json_t *doc, const struct authz_identity *id, time_t now,
 	const char	*by = json_str_at(doc, "status", "requested_by");
 	const char	*approver = json_str_at(doc, "spec", "approver");
 	const char	*state = json_str_at(doc, "status", "state");
-	time_t		 exp;
+	time_t		 exp, req;
 
 	/* Two persons (AC-5): whatever roles the requester holds. */
 	if (!by || strcmp(by, id->principal) == 0)
@@ -230,6 +252,12 @@ approve_check(const json_t *doc, const struct authz_identity *id, time_t now,
 	    exp <= now)
 		return errf(-BW_E_CONFLICT, ret_err, "waiver %s has expired",
 		    res_name(doc));
+	if (bw_time_parse(json_str_at(doc, "status", "requested_at"),
+	    &req) < 0 || !comp_waiver_lifetime_ok(req, exp))
+		return errf(-BW_E_INVALID, ret_err, "waiver %s: expires more "
+		    "than %d days after its request (the longest a waiver "
+		    "runs); withdraw it and ask again", res_name(doc),
+		    COMP_WAIVER_MAX_DAYS);
 	return 0;
 }
 
@@ -471,7 +499,8 @@ expiry_walk(struct waiver_api *wa, bool record, time_t now)
 }
 
 /* Arms the timer for the next expiry (at once for one already past that
- * is not recorded yet, once a second while a record is in flight). */
+ * is not recorded yet, once a second while a record is in flight, after
+ * the back-off when the last record failed). */
 static void
 waiver_arm(struct waiver_api *wa)
 {
@@ -481,8 +510,8 @@ waiver_arm(struct waiver_api *wa)
 	if (!wa->timer || wa->detached)
 		return;
 	next = expiry_walk(wa, false, now);
-	if (next && next - now < WAIVER_RECHECK_S)
-		tv.tv_sec = next > now ? next - now : 0;
+	tv.tv_sec = comp_waiver_timer_delay(next, now, wa->retry_at,
+	    WAIVER_RECHECK_S);
 	if (wa->inflight && tv.tv_sec < 1)
 		tv.tv_sec = 1;
 	/* Past the second it expires in, so time(NULL) has reached it. */
@@ -497,7 +526,7 @@ expiry_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!wa->inflight)
+	if (!wa->inflight && time(NULL) >= wa->retry_at)
 		expiry_walk(wa, true, time(NULL));
 	waiver_arm(wa);
 }

@@ -37,6 +37,11 @@ struct waiver_api {
 	void			*changed_arg;
 	unsigned long long	 expired;	/* expiries recorded */
 	unsigned		 inflight;	/* expiry records not done yet */
+	/* After a failed expiry record (audit trail or store unavailable),
+	 * no new attempt before retry_at; backoff_s doubles per failed
+	 * round (comp_waiver_backoff) and resets on a record made. */
+	unsigned		 backoff_s;
+	time_t			 retry_at;
 	bool			 detached;
 };
 

@@ -124,6 +124,13 @@ check "...and the refusal is audited" jqt '[.items[] | select(.actor == "admin" 
 	.outcome == "denied")] | length == 1' "$T/records.json"
 code=$(as "$AUD" POST /v1/compliance/waivers "$(cat "$T/w1.json")")
 check "an auditor cannot ask for a waiver: 403 (got $code)" [ "$code" = 403 ]
+jq '.metadata.name = "wlong" | .spec.expires = "9999-12-31T00:00:00Z"' "$T/w1.json" \
+	>"$T/wlong.json"
+out=$($B waiver create -f "$T/wlong.json" 2>&1)
+rc=$?
+check "a waiver for good is refused ($rc: $out)" [ "$rc" != 0 ]
+check "...naming the longest life" sh -c "echo '$out' | grep -q '365 days'"
+check "...and none is stored" sh -c "! $B get waivers wlong >/dev/null 2>&1"
 jq '.metadata.name = "w2" | .spec.approver = "aud2"' "$T/w1.json" >"$T/w2.json"
 $B waiver create -f "$T/w2.json" >/dev/null || fail "create w2"
 out=$($A waiver approve w2 2>&1)

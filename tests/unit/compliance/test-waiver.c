@@ -181,6 +181,74 @@ test_parse(void **state)
 	json_decref(doc);
 }
 
+/* A waiver runs at most COMP_WAIVER_MAX_DAYS from its request: one set
+ * further (written past the endpoints, or before the limit) hides
+ * nothing, even approved and before its expiry. */
+static void
+test_lifetime(void **state)
+{
+	struct comp_waiver	 w;
+	char			*err = NULL;
+	time_t			 req;
+	json_t			*doc;
+
+	(void)state;
+	doc = json_pack("{s:{s:s}, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, "
+	    "s:s}}", "metadata", "name", "w", "spec", "control", "ac-7",
+	    "justification", "j", "expires", "9999-12-31T00:00:00Z", "status",
+	    "requested_by", "admin", "requested_at", "2027-01-01T00:00:00Z",
+	    "approved_by", "auditor", "approved_at", "2027-01-02T00:00:00Z");
+	assert_int_equal(comp_waiver_parse(doc, &w, &err), 0);
+	assert_false(comp_waiver_in_force(&w, NOW));
+	comp_waiver_done(&w);
+	assert_int_equal(bw_time_parse("2027-01-01T00:00:00Z", &req), 0);
+	assert_true(comp_waiver_lifetime_ok(req, req + COMP_WAIVER_MAX_S));
+	assert_false(comp_waiver_lifetime_ok(req, req + COMP_WAIVER_MAX_S +
+	    1));
+	json_object_set_new(json_object_get(doc, "spec"), "expires",
+	    json_string("2027-12-31T00:00:00Z"));	/* 364 days */
+	assert_int_equal(comp_waiver_parse(doc, &w, &err), 0);
+	assert_true(comp_waiver_in_force(&w, NOW));
+	comp_waiver_done(&w);
+	json_object_set_new(json_object_get(doc, "status"), "requested_at",
+	    json_string("soon"));
+	assert_int_equal(comp_waiver_parse(doc, &w, &err), -BW_E_INVALID);
+	assert_non_null(strstr(err, "requested_at"));
+	free(err);
+	json_decref(doc);
+}
+
+/* The expiry timer: at once for an expiry past, never at once again
+ * after a failed record: 1 s doubling to 60 s until a record is made. */
+static void
+test_timer_backoff(void **state)
+{
+	unsigned	b = 0, seen[8];
+	size_t		i;
+
+	(void)state;
+	for (i = 0; i < 8; i++)
+		seen[i] = b = comp_waiver_backoff(b);
+	assert_int_equal(seen[0], 1);
+	assert_int_equal(seen[1], 2);
+	assert_int_equal(seen[5], 32);
+	assert_int_equal(seen[6], 60);
+	assert_int_equal(seen[7], 60);
+	/* no waiver: the recheck; one to come: its time; one past: now */
+	assert_int_equal(comp_waiver_timer_delay(0, NOW, 0, 3600), 3600);
+	assert_int_equal(comp_waiver_timer_delay(NOW + 5, NOW, 0, 3600), 5);
+	assert_int_equal(comp_waiver_timer_delay(NOW + 9999, NOW, 0, 3600),
+	    3600);
+	assert_int_equal(comp_waiver_timer_delay(NOW - 5, NOW, 0, 3600), 0);
+	/* one past whose record failed: not before the back-off */
+	assert_int_equal(comp_waiver_timer_delay(NOW - 5, NOW, NOW + 8, 3600),
+	    8);
+	assert_int_equal(comp_waiver_timer_delay(NOW - 5, NOW + 8, NOW + 8,
+	    3600), 0);
+	assert_int_equal(comp_waiver_timer_delay(NOW + 20, NOW, NOW + 8,
+	    3600), 20);
+}
+
 /* Only an approved waiver in force on the appliance changes a finding. */
 static void
 test_ar_only_approved_in_force(void **state)
@@ -353,6 +421,8 @@ main(void)
 		cmocka_unit_test(test_ar_control_and_check),
 		cmocka_unit_test(test_poam),
 		cmocka_unit_test(test_poam_live_before_expired),
+		cmocka_unit_test(test_lifetime),
+		cmocka_unit_test(test_timer_backoff),
 	};
 
 	return cmocka_run_group_tests(tests, load_docs, free_docs);
