@@ -1360,6 +1360,27 @@ cd_path(const struct compliance_api *ca, char *buf, size_t len)
 	return access(buf, R_OK) == 0 ? buf : NULL;
 }
 
+#define EXPORT_CAPATH_MAX	(PATH_MAX + 32)
+#define EXPORT_CDPATH_MAX	(PATH_MAX + 64)
+
+/* What every export takes from the engine: the SSP and component
+ * definition, the trail, the CA, the signer, the cadence and the TPM.
+ * CAPATH (EXPORT_CAPATH_MAX bytes) and CDPATH (EXPORT_CDPATH_MAX) hold
+ * paths EO points into. */
+static void
+export_opts_fill(struct compliance_api *ca, struct evidence_opts *eo,
+    char *capath, char *cdpath)
+{
+	snprintf(capath, EXPORT_CAPATH_MAX, "%s/pki/ca.crt", ca->appliance_dir);
+	eo->ssp_path = ca->ssp_path;
+	eo->cd_path = cd_path(ca, cdpath, EXPORT_CDPATH_MAX);
+	eo->audit_dir = ca->audit_dir;
+	eo->ca_path = capath;
+	eo->signer = ca->signer;
+	eo->max_age_s = ca->cadence_s;
+	eo->tpm = ca->tpm;
+}
+
 /* Builds a signed evidence bundle for the period and sends it. */
 static void
 handle_evidence(struct compliance_api *ca, struct evhttp_request *req,
@@ -1370,8 +1391,8 @@ handle_evidence(struct compliance_api *ca, struct evhttp_request *req,
 	_cleanup_(comp_scan_freep) struct comp_scan *scan = NULL;
 	_cleanup_json_ json_t	*last = NULL;
 	_cleanup_free_ char	*err = NULL;
-	char			 capath[PATH_MAX + 32], reason[160];
-	char			 cdpath[PATH_MAX + 64];
+	char			 capath[EXPORT_CAPATH_MAX], reason[160];
+	char			 cdpath[EXPORT_CDPATH_MAX];
 	off_t			 size = 0;
 	int			 r;
 
@@ -1385,15 +1406,8 @@ handle_evidence(struct compliance_api *ca, struct evhttp_request *req,
 	}
 	if ((r = evidence_results(ca, &eo, &last, &scan, &err)) < 0)
 		goto fail;
-	snprintf(capath, sizeof(capath), "%s/pki/ca.crt", ca->appliance_dir);
-	eo.ssp_path = ca->ssp_path;
-	eo.cd_path = cd_path(ca, cdpath, sizeof(cdpath));
-	eo.audit_dir = ca->audit_dir;
-	eo.ca_path = capath;
-	eo.signer = ca->signer;
-	eo.max_age_s = ca->cadence_s;
+	export_opts_fill(ca, &eo, capath, cdpath);
 	eo.refuse_stale = query_flag(&q, "refuse_stale");
-	eo.tpm = ca->tpm;
 	if ((r = send_bundle(ca, req, &eo, "evidence", &size, &err)) < 0)
 		goto fail;
 	snprintf(reason, sizeof(reason), "bundle of %lld bytes, since %lld, "
@@ -1628,8 +1642,8 @@ handle_conmon(struct compliance_api *ca, struct evhttp_request *req,
 	struct evidence_file	 files[4];
 	struct evkeyvalq	 q;
 	_cleanup_free_ char	*err = NULL;
-	char			*texts[4] = { NULL }, capath[PATH_MAX + 32];
-	char			 reason[160], cdpath[PATH_MAX + 64];
+	char			*texts[4] = { NULL }, capath[EXPORT_CAPATH_MAX];
+	char			 reason[160], cdpath[EXPORT_CDPATH_MAX];
 	const char		*month = NULL;
 	json_t			*last;
 	off_t			 size = 0;
@@ -1657,19 +1671,12 @@ handle_conmon(struct compliance_api *ca, struct evhttp_request *req,
 	if ((r = conmon_files(ca, month, eo.since, eo.until, &cs, last, texts,
 	    files, &err)) < 0)
 		goto out;
-	snprintf(capath, sizeof(capath), "%s/pki/ca.crt", ca->appliance_dir);
+	export_opts_fill(ca, &eo, capath, cdpath);
 	eo.assessment_results = json_object_get(last, "assessment_results");
 	if (json_is_object(json_object_get(last, "poam")))
 		eo.poam = json_object_get(last, "poam");
 	eo.cat = ca->cat;
 	eo.base = ca->base[CONMON_RESULTS_BASELINE];
-	eo.ssp_path = ca->ssp_path;
-	eo.cd_path = cd_path(ca, cdpath, sizeof(cdpath));
-	eo.audit_dir = ca->audit_dir;
-	eo.ca_path = capath;
-	eo.signer = ca->signer;
-	eo.max_age_s = ca->cadence_s;
-	eo.tpm = ca->tpm;
 	eo.extra = files;
 	eo.n_extra = ELEMENTSOF(files);
 	r = send_bundle(ca, req, &eo, "conmon", &size, &err);
