@@ -105,7 +105,9 @@ row "read compliance results" GET /v1/compliance/results
 row "issue a bootstrap credential" POST /v1/enrol/bootstrap '{"node":"b-@R@"}'
 # after "read compliance results": an approval starts a scan
 row "list waivers" GET /v1/waivers
-row "ask for a waiver" POST /v1/compliance/waivers '{"kind":"Waiver","metadata":{"name":"w-@R@"},"spec":{"control":"ac-7","justification":"j","expires":"2099-01-01T00:00:00Z"}}'
+# a waiver runs at most 365 days: this one 30
+WEXP=$(date -u -d '+30 days' +%Y-%m-%dT%H:%M:%SZ)
+row "ask for a waiver" POST /v1/compliance/waivers '{"kind":"Waiver","metadata":{"name":"w-@R@"},"spec":{"control":"ac-7","justification":"j","expires":"'"$WEXP"'"}}'
 row "approve the admin's waiver" POST /v1/compliance/waivers/w-system-admin/approval
 
 # watch: which tenants' events each role receives
