@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "controlplane/autoscale.h"
 #include "controlplane/controller.h"
 #include "controlplane/model.h"
 #include "controlplane/resource.h"
@@ -39,6 +40,7 @@ struct controller {
 	int			 dirty;
 	int			 detached;	/* no new passes */
 	struct controller_stats	 stats;
+	struct autoscaler	*as;		/* spec.replicas of autoscaled workloads */
 	/* What a pass reads: the model of the store (rebuilt when
 	 * !model_ok) and the scheduler's view of it (rebuilt from the
 	 * model when sc_stale), both fed by the keys each batch wrote. */
@@ -192,8 +194,8 @@ instance_index(const char *workload, const char *name)
 	return *end || idx < 0 ? -ENOENT : idx;
 }
 
-/* What an instance is made from: the workload's spec but for replicas
- * and update_strategy (changing those replaces nothing), as canonical
+/* What an instance is made from: the workload's spec but for replicas,
+ * update_strategy and autoscale (changing those replaces nothing), as canonical
  * JSON, SHA-256, the first 16 hex digits. */
 static int
 template_of(const json_t *wdoc, char out[CONTROLLER_TEMPLATE_LEN + 1])
@@ -208,6 +210,7 @@ template_of(const json_t *wdoc, char out[CONTROLLER_TEMPLATE_LEN + 1])
 		return -ENOMEM;
 	json_object_del(spec, "replicas");
 	json_object_del(spec, "update_strategy");
+	json_object_del(spec, "autoscale");
 	if (!(text = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS)))
 		return -ENOMEM;
 	ok = crypto_digest("SHA256", text, strlen(text), d, sizeof(d), NULL,
@@ -831,6 +834,8 @@ run_pass(struct controller *c)
 	c->stats.passes++;
 	if (c->wl_dirty) {
 		c->wl_dirty = 0;
+		autoscale_pass(c->as, c->m, K_WORKLOAD, K_INSTANCE,
+		    (time_t)bw_mono_s());
 		reconcile_workloads(c);
 	}
 	if (c->sched_dirty) {
@@ -904,7 +909,8 @@ controller_start(struct event_base *base, struct store *st,
 	c->pass_ev = event_new(base, -1, 0, pass_cb, c);
 	c->resync_ev = event_new(base, -1, EV_PERSIST, resync_cb, c);
 	if (!c->pass_ev || !c->resync_ev || event_add(c->resync_ev, &tv) < 0 ||
-	    model_new(model_kinds, ELEMENTSOF(model_kinds), &c->m) < 0) {
+	    model_new(model_kinds, ELEMENTSOF(model_kinds), &c->m) < 0 ||
+	    autoscale_new(commit, &c->as) < 0) {
 		controller_free(c);
 		return -ENOMEM;
 	}
@@ -999,7 +1005,8 @@ controller_verify(struct controller *c, char **ret_err)
 	const struct model_obj		*o = NULL;
 	int				 r, k;
 
-	if (c->inflight || c->unobserved || c->dirty || c->wl_dirty ||
+	if (c->inflight || autoscale_inflight(c->as) || c->unobserved ||
+	    c->dirty || c->wl_dirty ||
 	    c->sched_dirty ||
 	    !c->model_ok || c->sc_stale || !c->sc)
 		return -EAGAIN;
@@ -1043,5 +1050,6 @@ controller_free(struct controller *c)
 		event_free(c->resync_ev);
 	model_free(c->m);
 	sched_cluster_free(c->sc);
+	autoscale_free(c->as);
 	free(c);
 }

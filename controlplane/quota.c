@@ -100,7 +100,11 @@ add_workload(struct quota_amount *u, const json_t *doc)
 {
 	const json_t	*spec = json_object_get(doc, "spec");
 	long long	 n = json_int_at(spec, "replicas", NULL, 0);
+	long long	 max = json_int_at(spec, "autoscale", "max", 0);
 
+	/* An autoscaled workload may grow to its max without asking. */
+	if (max > n)
+		n = max;
 	u->cpu_millis += n * json_int_at(spec, "resources", "cpu_millis", 0);
 	u->memory_mib += n * json_int_at(spec, "resources", "memory_mib", 0);
 	u->instances += n;

@@ -195,6 +195,33 @@ static const struct schema_field service_fields[] = {
 	END_FIELDS
 };
 
+/* Autoscaling scales between min and max replicas (the quota counts
+ * the workload at max, see quota.c). */
+static int
+check_autoscale(const json_t *v, const char *path, char **ret_err)
+{
+	long long min = json_integer_value(json_object_get(v, "min"));
+	long long max = json_integer_value(json_object_get(v, "max"));
+
+	if (max < min)
+		return errf(-BW_E_INVALID, ret_err, "%s.max: must be at least "
+		    "min (%lld)", path, min);
+	return 0;
+}
+
+static const struct schema_field autoscale_fields[] = {
+	{ .name = "min", .type = SCHEMA_INT, .flags = SCHEMA_REQUIRED,
+	  .min = 1, .max = 1000 },
+	{ .name = "max", .type = SCHEMA_INT, .flags = SCHEMA_REQUIRED,
+	  .min = 1, .max = 1000 },
+	{ .name = "target_cpu_percent", .type = SCHEMA_INT,
+	  .flags = SCHEMA_REQUIRED, .min = 1, .max = 100 },
+	INT_FIELD("scale_up_window_s", 0, 3600),
+	{ .name = "stabilization_window_s", .type = SCHEMA_INT,
+	  .flags = SCHEMA_REQUIRED, .min = 0, .max = 3600 },
+	END_FIELDS
+};
+
 static const struct schema_field workload_spec[] = {
 	{ .name = "type", .type = SCHEMA_STRING, .flags = SCHEMA_REQUIRED,
 	  .one_of = workload_types },
@@ -220,6 +247,8 @@ static const struct schema_field workload_spec[] = {
 	{ .name = "fips_required", .type = SCHEMA_BOOL },
 	{ .name = "probes", .type = SCHEMA_OBJECT, .fields = probes_fields },
 	{ .name = "service", .type = SCHEMA_OBJECT, .fields = service_fields },
+	{ .name = "autoscale", .type = SCHEMA_OBJECT, .fields = autoscale_fields,
+	  .check = check_autoscale },
 	END_FIELDS
 };
 
