@@ -93,6 +93,14 @@ struct ar_inst {
 	/* spec.service of its workload, and its tenant's subnet */
 	char		 svc_vip[SVC_ADDR_MAX], subnet[32];
 	unsigned	 svc_port, svc_target;
+	/* CPU usage (autoscaled workloads): the last sample of the
+	 * cgroup's counter and the percent of the request since the one
+	 * before */
+	unsigned	 cpu_millis;	/* the request; 0: one CPU */
+	uint64_t	 cpu_usec;
+	double		 cpu_at;	/* monotonic s of cpu_usec; 0: none */
+	long		 cpu_pct;
+	bool		 cpu_valid;
 };
 
 struct agent_run {
@@ -725,6 +733,11 @@ report(struct agent_run *ar, const json_t *item, struct ar_inst *e)
 	json_object_set_new(want, "restarts", json_integer(e->restarts));
 	json_object_set_new(want, "last_event", json_string(e->event));
 	json_object_set_new(want, "ready", json_boolean(inst_ready(e)));
+	if (e->cpu_valid)
+		json_object_set_new(want, "cpu_percent",
+		    json_integer(e->cpu_pct));
+	else
+		json_object_del(want, "cpu_percent");
 	if (e->message[0])
 		json_object_set_new(want, "message", json_string(e->message));
 	else
@@ -1036,8 +1049,10 @@ start_build_spec(struct start_state *st, char **ret_err)
 	rs->memory_mib = (unsigned)json_int_at(st->spec, "resources",
 	    "memory_mib", 0);
 	rs->pids_max = (unsigned)json_int_at(st->spec, "resources", "pids", 0);
-	st->rec = json_pack("{s:s, s:s, s:s}", "tenant", e->tenant, "name",
-	    e->name, "workload", st->wname);
+	e->cpu_millis = rs->cpu_millis;
+	st->rec = json_pack("{s:s, s:s, s:s, s:I}", "tenant", e->tenant, "name",
+	    e->name, "workload", st->wname, "cpu_millis",
+	    (json_int_t)rs->cpu_millis);
 	if (!st->rec)
 		return -ENOMEM;
 	/* The probes of this run are the workload's as it starts: a later
@@ -1281,6 +1296,7 @@ inst_adopt(struct agent_run *ar, const json_t *item, const char *id)
 		log_warn("instance %s: its record's probes: %s", id, err);
 	probes_restart(e);
 	svc_load(e, json_object_get(rec, "service"));
+	e->cpu_millis = (unsigned)json_int_at(rec, "cpu_millis", NULL, 0);
 	snprintf(e->subnet, sizeof(e->subnet), "%s",
 	    json_str_at(rec, "subnet", NULL) ?: "");
 	snprintf(e->id, sizeof(e->id), "%s", id);
@@ -1453,6 +1469,64 @@ reconcile_restart(struct agent_run *ar, struct ar_inst *e, const char *id,
 	ar->changes++;
 }
 
+/* Whether ITEM's workload is autoscaled, cached per pass in CACHE (the
+ * caller's, shared with policy_of() under keys of their own). */
+static bool
+autoscaled(struct agent_run *ar, const json_t *item, json_t *cache)
+{
+	_cleanup_json_ json_t	*wl = NULL;
+	_cleanup_free_ char	*err = NULL;
+	const char		*w = json_str_at(item, "spec", "workload");
+	const json_t		*on;
+	char			 key[160], path[256];
+
+	if (!is_label(w))
+		return false;
+	snprintf(key, sizeof(key), "autoscale %s/%s",
+	    json_str_at(item, "metadata", "tenant"), w);
+	if (!(on = json_object_get(cache, key))) {
+		snprintf(path, sizeof(path), "/v1/tenants/%s/workloads/%s",
+		    json_str_at(item, "metadata", "tenant"), w);
+		json_object_set_new(cache, key, json_boolean(api_get(ar, path,
+		    &wl, &err) == 0 && json_is_object(json_object_get(
+		    json_object_get(wl, "spec"), "autoscale"))));
+		on = json_object_get(cache, key);
+	}
+	return json_is_true(on);
+}
+
+/* Samples running E's CPU counter once per interval; the usage since
+ * the sample before, in percent of its request, goes into its status
+ * when its workload is autoscaled (the autoscaler's input). */
+static void
+cpu_sample(struct agent_run *ar, struct ar_inst *e, const json_t *item,
+    json_t *cache)
+{
+	unsigned	 every = ar->c.cpu_interval_s ? ar->c.cpu_interval_s : 15;
+	double		 now = bw_mono_s(), cpus;
+	uint64_t	 usec;
+
+	if (e->cpu_at > 0 && now - e->cpu_at < every)
+		return;
+	if (runtime_cpu_usage(ar->rt, e->id, &usec) < 0) {
+		e->cpu_valid = false;
+		e->cpu_at = 0;
+		return;
+	}
+	if (!autoscaled(ar, item, cache))
+		e->cpu_valid = false;
+	else if (e->cpu_at > 0 && usec >= e->cpu_usec) {
+		/* A counter that went back (a new cgroup) waits for
+		 * the next sample. */
+		cpus = e->cpu_millis ? e->cpu_millis / 1000.0 : 1.0;
+		e->cpu_pct = (long)((double)(usec - e->cpu_usec) /
+		    ((now - e->cpu_at) * 1e6 * cpus) * 100.0 + 0.5);
+		e->cpu_valid = true;
+	}
+	e->cpu_usec = usec;
+	e->cpu_at = now;
+}
+
 static void
 reconcile_one(struct agent_run *ar, const json_t *item, const char *id,
     json_t *policies)
@@ -1491,6 +1565,7 @@ reconcile_one(struct agent_run *ar, const json_t *item, const char *id,
 			    e->name, id);
 		}
 		e->exited = false;
+		cpu_sample(ar, e, item, policies);
 		/* Stopped by its liveness probe: its exit is handled now,
 		 * with the probe as the reason. */
 		if (probes_tick(ar, e) != 1 ||
@@ -1500,6 +1575,8 @@ reconcile_one(struct agent_run *ar, const json_t *item, const char *id,
 	}
 	probe_cancel(&e->live.run);
 	probe_cancel(&e->ready_probe.run);
+	e->cpu_valid = false;
+	e->cpu_at = 0;
 	if (!e->exit_handled)
 		reconcile_exited(ar, item, e, &st, now, policies);
 	else if (!e->final && now >= e->next_try)

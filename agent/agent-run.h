@@ -38,6 +38,8 @@ struct agent_run_config {
 	const char	*vm_cmdline;
 	unsigned	 stop_grace_ms;	/* 0: 10 s */
 	unsigned	 backoff_max_s;	/* 0: 60 s */
+	/* CPU usage reports of autoscaled workloads' instances */
+	unsigned	 cpu_interval_s;	/* 0: 15 s */
 	unsigned	 default_net;	/* second octet of 10.X.0.0/16 pools
 					   of per-tenant /24s; 0: 88 */
 };

@@ -107,6 +107,8 @@ static const struct opt_help options[] = {
 	  "(bulwark)" },
 	{ "stop-grace", 'g', "SECS", "time a stopping instance gets before "
 	  "SIGKILL (10)" },
+	{ "cpu-interval", 'u', "SECS", "CPU usage report period of the "
+	  "instances of autoscaled workloads (15)" },
 	{ "vm-kernel", 'K', "FILE", "boot VM workloads with this kernel (their "
 	  "disk image attached as virtio disk); default: boot the disk" },
 	{ "vm-initrd", 'N', "FILE", "initrd for --vm-kernel" },
@@ -930,6 +932,15 @@ main(int argc, char **argv)
 				return 2;
 			/* 0 would mean the default: ask for 1 ms instead. */
 			a.run.stop_grace_ms = v ? (unsigned)v * 1000 : 1;
+			break;
+		}
+		case 'u': {
+			unsigned long v;
+
+			if (opt_help_uint("bulwark-agent", "cpu-interval",
+			    optarg, 1, 3600, &v) < 0)
+				return 2;
+			a.run.cpu_interval_s = (unsigned)v;
 			break;
 		}
 		case 'r': {

@@ -182,6 +182,34 @@ rt_oom_kills(struct runtime *rt, const char *id)
 	return k ? strtoull(k + 9, NULL, 10) : 0;
 }
 
+int
+runtime_cpu_usage(struct runtime *rt, const char *id, uint64_t *ret_usec)
+{
+	_cleanup_free_ char	*p = NULL, *text = NULL;
+	const char		*k;
+	size_t			 len;
+	int			 r;
+
+	if (rt_cgroup_path(rt, "cpuacct", id, "cpuacct.usage", &p) < 0)
+		return -ENOMEM;
+	if (read_file_at(AT_FDCWD, p, 64, &text, &len) == 0) {
+		*ret_usec = strtoull(text, NULL, 10) / 1000u;
+		return 0;
+	}
+	free(p);
+	if (asprintf(&p, "/sys/fs/cgroup/%s/" RUNTIME_PREFIX "%s/cpu.stat",
+	    rt->cgroup_parent, id) < 0) {
+		p = NULL;
+		return -ENOMEM;
+	}
+	if ((r = read_file_at(AT_FDCWD, p, 4096, &text, &len)) < 0)
+		return r;
+	if (!(k = strstr(text, "usage_usec ")))
+		return -ENOENT;
+	*ret_usec = strtoull(k + 11, NULL, 10);
+	return 0;
+}
+
 uint64_t
 rt_proc_start(pid_t pid)
 {

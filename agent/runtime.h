@@ -15,6 +15,7 @@
 #define BW_RUNTIME_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "lib/macro.h"
@@ -166,6 +167,12 @@ int runtime_list(struct runtime *rt, char ***ret, char **ret_err);
  * only crun containers whose create died before its state was saved. */
 int runtime_list_known(struct runtime *rt, char ***ret, char **ret_err);
 void runtime_list_free(char **ids);
+
+/* The CPU time ID's processes used so far, in microseconds: cgroup v1
+ * cpuacct.usage (ns), or cgroup v2 cpu.stat usage_usec where the
+ * instance's cgroup is on the unified hierarchy. -ENOENT when neither
+ * exists (the instance is gone, or its runtime keeps no such cgroup). */
+int runtime_cpu_usage(struct runtime *rt, const char *id, uint64_t *ret_usec);
 
 /* Path of ID's log: container stdout+stderr or VM serial console
  * (caller frees). */
