@@ -301,7 +301,22 @@ struct as_decision {
 	char		 reason[AS_REASON_MAX];
 };
 
-/* The CPU usage the agents report for W's instances. */
+/* Whether instance IN is one of the first N replicas (NAME-0 ..
+ * NAME-(N-1)): those beyond are on their way out after a scale-in. */
+static int
+within_replicas(const struct model_obj *in, long n)
+{
+	const char	*dash = strrchr(in->name, '-');
+	char		*end;
+	long		 idx;
+
+	if (!dash || !dash[1])
+		return 0;
+	idx = strtol(dash + 1, &end, 10);
+	return !*end && idx >= 0 && idx < n;
+}
+
+/* The CPU usage the agents report for W's current replicas. */
 static void
 usage_of(const struct model *m, int k_instance, const struct model_obj *w,
     struct as_decision *d, double *ret_sum)
@@ -318,6 +333,7 @@ usage_of(const struct model *m, int k_instance, const struct model_obj *w,
 
 		if (!json_is_number(cpu) || !wl || strcmp(wl, w->name) != 0 ||
 		    strcmp(in->tenant, w->tenant) != 0 ||
+		    !within_replicas(in, d->current) ||
 		    strcmp(json_str_at(st, "phase", NULL) ?: "", "Running") != 0)
 			continue;
 		sum += json_number_value(cpu);
@@ -355,6 +371,10 @@ decide(struct autoscaler *as, struct as_wl *wl, const struct model *m,
 		d->state = "ScaleInHeld";
 	else if (d->rec > d->current && d->current < s->max)
 		d->state = "ScaleOutHeld";
+	else if (d->rec > d->current)
+		d->state = "AtMax";
+	else if (d->rec < d->current)
+		d->state = "AtMin";
 	else
 		d->state = "Steady";
 	snprintf(d->reason, sizeof(d->reason), "%s %ld -> %ld: CPU %.0f%% of "
@@ -372,8 +392,8 @@ decided_doc(const struct model_obj *w, const struct autoscale_spec *s,
     const struct as_decision *d)
 {
 	json_t		*doc = json_deep_copy(w->doc), *st, *as;
-	const char	*last = json_str_at(json_object_get(w->doc, "status"),
-	    "autoscale", "last_scale_time");
+	const json_t	*was = json_object_get(json_object_get(w->doc, "status"),
+	    "autoscale");
 	char		 now[40];
 
 	if (!doc)
@@ -396,10 +416,19 @@ decided_doc(const struct model_obj *w, const struct autoscale_spec *s,
 		json_decref(doc);
 		return NULL;
 	}
-	if (d->desired != d->current)
+	/* The last change stays until the next one. */
+	if (d->desired != d->current) {
 		json_object_set_new(as, "last_scale_time", json_string(now));
-	else if (last)
-		json_object_set_new(as, "last_scale_time", json_string(last));
+		json_object_set_new(as, "last_scale_reason",
+		    json_string(d->reason));
+	} else {
+		if (json_str_at(was, "last_scale_time", NULL))
+			json_object_set(as, "last_scale_time", json_object_get(
+			    was, "last_scale_time"));
+		if (json_str_at(was, "last_scale_reason", NULL))
+			json_object_set(as, "last_scale_reason",
+			    json_object_get(was, "last_scale_reason"));
+	}
 	json_object_set_new(st, "autoscale", as);
 	json_object_set_new(json_object_get(doc, "spec"), "replicas",
 	    json_integer(d->desired));
