@@ -30,6 +30,10 @@ struct vcase {
 	DIGEST "\",\"replicas\":1,\"resources\":{\"cpu_millis\":1," \
 	"\"memory_mib\":64},\"probes\":" pr "}}"
 
+#define WL_AUTOSCALE(as) WL_HEAD "\"spec\":{\"type\":\"container\"," \
+	"\"image\":\"" DIGEST "\",\"replicas\":1,\"resources\":" \
+	"{\"cpu_millis\":1,\"memory_mib\":64},\"autoscale\":" as "}}"
+
 static const struct vcase cases[] = {
 	/* probes (issue 23) */
 	{ WL_PROBES("{\"liveness\":{\"http\":{\"port\":8080,\"path\":\"/h?x=1\"},"
@@ -65,6 +69,35 @@ static const struct vcase cases[] = {
 	  "\"replicas\":1,\"resources\":{\"cpu_millis\":1,\"memory_mib\":64},"
 	  "\"service\":{\"address\":\"10.96.0.255\",\"port\":80}}}",
 	  "spec.service.address: must be an IPv4 address of the service pool" },
+	/* autoscaling (issue 23) */
+	{ WL_AUTOSCALE("{\"min\":2,\"max\":8,\"target_cpu_percent\":60,"
+	  "\"scale_up_window_s\":0,\"stabilization_window_s\":300}"), NULL },
+	{ WL_AUTOSCALE("{\"min\":1,\"max\":1,\"target_cpu_percent\":100,"
+	  "\"stabilization_window_s\":0}"), NULL },
+	{ WL_AUTOSCALE("{\"min\":3,\"max\":2,\"target_cpu_percent\":60,"
+	  "\"stabilization_window_s\":30}"),
+	  "spec.autoscale.max: must be at least min (3)" },
+	{ WL_AUTOSCALE("{\"min\":0,\"max\":2,\"target_cpu_percent\":60,"
+	  "\"stabilization_window_s\":30}"),
+	  "spec.autoscale.min: must be an integer 1..1000" },
+	{ WL_AUTOSCALE("{\"min\":1,\"max\":1001,\"target_cpu_percent\":60,"
+	  "\"stabilization_window_s\":30}"),
+	  "spec.autoscale.max: must be an integer 1..1000" },
+	{ WL_AUTOSCALE("{\"min\":1,\"max\":2,\"target_cpu_percent\":101,"
+	  "\"stabilization_window_s\":30}"),
+	  "spec.autoscale.target_cpu_percent: must be an integer 1..100" },
+	{ WL_AUTOSCALE("{\"min\":1,\"max\":2,\"target_cpu_percent\":50}"),
+	  "spec.autoscale.stabilization_window_s: is required" },
+	{ WL_AUTOSCALE("{\"min\":1,\"max\":2,\"target_cpu_percent\":50,"
+	  "\"stabilization_window_s\":3601}"),
+	  "spec.autoscale.stabilization_window_s: must be an integer 0..3600" },
+	{ WL_AUTOSCALE("{\"min\":1,\"max\":2,\"target_cpu_percent\":50,"
+	  "\"stabilization_window_s\":30,\"scale_up_window_s\":-1}"),
+	  "spec.autoscale.scale_up_window_s: must be an integer 0..3600" },
+	{ WL_AUTOSCALE("{\"min\":1,\"max\":2,\"target_cpu_percent\":50,"
+	  "\"stabilization_window_s\":30,\"metric\":\"memory\"}"),
+	  "spec.autoscale.metric: unknown field" },
+	{ WL_AUTOSCALE("3"), "spec.autoscale: must be an object" },
 	/* env: identifiers to text (issue 13) */
 	{ WL_ENV("{\"JAVA_OPTS\":\"-Xmx512m -Dx=y\","
 	  "\"U\":\"https://a/b?c=d&e\","
