@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ struct as_wl {
 	char			 key[RES_KEY_MAX];
 	struct autoscale_history h;
 	int			 inflight;	/* a write of ours */
+	uint64_t		 written_over;	/* the revision it replaced */
 	int			 seen;		/* in the last pass */
 };
 
@@ -246,6 +248,10 @@ op_done(struct commit_req *creq)
 
 	op->as->inflight--;
 	op->wl->inflight = 0;
+	/* Until the model has our write, it still shows this revision:
+	 * deciding on it again would only conflict. */
+	if (creq->result == 0)
+		op->wl->written_over = creq->op.expect_rev;
 	/* A conflict is a workload changed meanwhile: the next pass
 	 * decides again on what it became. */
 	if (creq->result != 0 && creq->result != -BW_E_CONFLICT &&
@@ -447,7 +453,7 @@ scale_one(struct autoscaler *as, const struct model *m, int k_instance,
 	if (!wl)
 		return;
 	wl->seen = 1;
-	if (wl->inflight)
+	if (wl->inflight || wl->written_over == w->rev)
 		return;
 	decide(as, wl, m, k_instance, w, s, now, &d);
 	was = json_str_at(json_object_get(w->doc, "status"), "autoscale",
