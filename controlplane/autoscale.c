@@ -177,12 +177,11 @@ autoscale_stabilize(struct autoscale_history *h,
 int
 autoscale_new(struct committer *commit, struct autoscaler **ret)
 {
-	struct autoscaler *as = calloc(1, sizeof(*as));
+	struct autoscaler *as;
 
-	if (!as)
+	if (!(as = malloc(sizeof(*as))))
 		return -ENOMEM;
-	as->commit = commit;
-	as->started = -1;
+	*as = (struct autoscaler){ .commit = commit, .started = -1 };
 	*ret = as;
 	return 0;
 }
@@ -210,13 +209,12 @@ autoscale_inflight(const struct autoscaler *as)
 static struct as_wl *
 wl_state(struct autoscaler *as, const char *key)
 {
-	struct as_wl *w;
+	struct as_wl *w = as->wls;
 
-	for (w = as->wls; w; w = w->next)
-		if (strcmp(w->key, key) == 0)
-			return w;
-	if (!(w = calloc(1, sizeof(*w))))
-		return NULL;
+	while (w && strcmp(w->key, key) != 0)
+		w = w->next;
+	if (w || !(w = calloc(1, sizeof(*w))))
+		return w;
 	snprintf(w->key, sizeof(w->key), "%s", key);
 	w->next = as->wls;
 	as->wls = w;

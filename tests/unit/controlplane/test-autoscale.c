@@ -136,14 +136,14 @@ test_stabilize_up_window(void **state)
 static void
 test_stabilize_long_window(void **state)
 {
-	struct autoscale_spec	 s = { .min = 1, .max = 20, .target = 50,
-	    .down_window_s = 3600 };
-	struct autoscale_history h = { 0 };
-	long			 n = 1;
-	time_t			 t;
+	static const struct autoscale_spec s = { .min = 1, .max = 20,
+	    .target = 50, .down_window_s = 3600 };
+	static struct autoscale_history	 h;
+	time_t				 t;
+	long				 n;
 
 	(void)state;
-	n = autoscale_stabilize(&h, &s, n, 12, 0);
+	n = autoscale_stabilize(&h, &s, 1, 12, 0);
 	assert_int_equal(n, 12);
 	for (t = 1; t < 3600; t++) {
 		n = autoscale_stabilize(&h, &s, n, 3, t);
