@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -34,6 +35,10 @@
 #include "lib/ossl-cleanup.h"
 
 #define APPLY_MAX	(16 * 1024 * 1024)
+/* The server's bounds on one POST /v1/apply (API_APPLY_ITEMS_MAX,
+ * API_BODY_MAX, docs/api.md), less room for the envelope. */
+#define APPLY_BULK_ITEMS	8192
+#define APPLY_BULK_BYTES	(1024 * 1024 - 64)
 
 static int report_error_ctx(const struct client_response *resp,
     const char *ctx);
@@ -344,17 +349,16 @@ out:
 	return rc;
 }
 
+/* Checks DOC's kind and names before it is sent, giving it the tenant
+ * of -t when it names none; *RET_K, *RET_NAME and *RET_TENANT (NULL for
+ * a kind outside tenants) point into DOC. 0 or the exit code. */
 static int
-apply_one(const struct cli_opts *o, const struct client_conf *conf, json_t *doc)
+apply_prepare(const struct cli_opts *o, json_t *doc, const struct res_kind **ret_k,
+    const char **ret_name, const char **ret_tenant)
 {
-	struct client_response	 resp = { 0 };
 	const struct res_kind	*k;
 	const char		*kind, *name, *tenant;
-	_cleanup_free_ char	*body = NULL;
-	char			 path[512], lower[64];
 	json_t			*md;
-	size_t			 i;
-	int			 rc;
 
 	kind = json_string_value(json_object_get(doc, "kind"));
 	md = json_object_get(doc, "metadata");
@@ -382,35 +386,161 @@ apply_one(const struct cli_opts *o, const struct client_conf *conf, json_t *doc)
 		fprintf(stderr, "bulwark: apply: metadata.tenant is not a valid name\n");
 		return CLI_EXIT_USAGE;
 	}
+	*ret_k = k;
+	*ret_name = name;
+	*ret_tenant = k->scope == RES_TENANT ? tenant : NULL;
+	return 0;
+}
+
+/* "node/NAME created (revision R)" for an applied object. */
+static void
+apply_print(const char *kind, const char *name, bool created, json_int_t rev)
+{
+	char	 lower[64];
+	size_t	 i;
+
+	for (i = 0; kind[i] && i + 1 < sizeof(lower); i++)
+		lower[i] = (char)(kind[i] >= 'A' && kind[i] <= 'Z' ?
+		    kind[i] - 'A' + 'a' : kind[i]);
+	lower[i] = '\0';
+	printf("%s/%s %s (revision %" JSON_INTEGER_FORMAT ")\n", lower, name,
+	    created ? "created" : "configured", rev);
+}
+
+static int
+apply_one(const struct cli_opts *o, const struct client_conf *conf, json_t *doc)
+{
+	struct client_response	 resp = { 0 };
+	const struct res_kind	*k;
+	const char		*name, *tenant;
+	_cleanup_free_ char	*body = NULL;
+	char			 path[512];
+	int			 rc;
+
+	if ((rc = apply_prepare(o, doc, &k, &name, &tenant)) != 0)
+		return rc;
 	if (api_path(k, tenant, name, path, sizeof(path)) < 0)
 		return CLI_EXIT_USAGE;
 	if (!(body = json_dumps(doc, JSON_COMPACT)))
 		return CLI_EXIT_FAILED;
 	if ((rc = request(conf, "PUT", path, body, &resp)) != 0)
 		return rc;
-	for (i = 0; kind[i] && i + 1 < sizeof(lower); i++)
-		lower[i] = (char)(kind[i] >= 'A' && kind[i] <= 'Z' ?
-		    kind[i] - 'A' + 'a' : kind[i]);
-	lower[i] = '\0';
 	if (resp.status == 200 || resp.status == 201) {
 		_cleanup_json_ json_t *out = json_loadb(resp.body, resp.body_len, 0, NULL);
 
 		if (o->output == CLI_OUT_JSON)
 			print_json(resp.body, resp.body_len);
 		else
-			printf("%s/%s %s (revision %" JSON_INTEGER_FORMAT ")\n", lower,
-			    name, resp.status == 201 ? "created" : "configured",
+			apply_print(k->kind, name, resp.status == 201,
 			    json_integer_value(json_object_get(json_object_get(out,
 			    "metadata"), "revision")));
 		rc = 0;
 	} else {
 		char ctx[160];
 
-		snprintf(ctx, sizeof(ctx), "apply %s/%s", lower, name);
+		snprintf(ctx, sizeof(ctx), "apply %s/%s", k->kind, name);
 		rc = report_error_ctx(&resp, ctx);
 	}
 	client_response_clear(&resp);
 	return rc;
+}
+
+/* Sends the documents DOCS[FIRST..FIRST+N) in one POST /v1/apply: one
+ * transaction, all stored or none. 0 or the exit code. */
+static int
+apply_chunk(const struct cli_opts *o, const struct client_conf *conf,
+    json_t *docs, size_t first, size_t n, bool chunked)
+{
+	struct client_response	 resp = { 0 };
+	_cleanup_json_ json_t	*body = json_pack("{s:[]}", "items");
+	_cleanup_json_ json_t	*out = NULL;
+	_cleanup_free_ char	*text = NULL;
+	json_t			*items = json_object_get(body, "items"), *it;
+	char			 ctx[128];
+	size_t			 i;
+	int			 rc;
+
+	for (i = first; items && i < first + n; i++)
+		json_array_append(items, json_array_get(docs, i));
+	if (!items || !(text = json_dumps(body, JSON_COMPACT)))
+		return CLI_EXIT_FAILED;
+	if ((rc = request(conf, "POST", "/v1/apply", text, &resp)) != 0)
+		return rc;
+	if (resp.status != 200) {
+		/* the server's items[I] counts from this request's first */
+		if (chunked)
+			snprintf(ctx, sizeof(ctx), "apply documents %zu-%zu "
+			    "(items[0] is document %zu)", first + 1, first + n,
+			    first + 1);
+		else
+			snprintf(ctx, sizeof(ctx), "apply (nothing was applied)");
+		rc = report_error_ctx(&resp, ctx);
+		goto out;
+	}
+	if (o->output == CLI_OUT_JSON) {
+		print_json(resp.body, resp.body_len);
+		goto out;
+	}
+	out = json_loadb(resp.body, resp.body_len, 0, NULL);
+	json_array_foreach(json_object_get(out, "items"), i, it)
+		apply_print(json_string_value(json_object_get(it, "kind")) ?: "?",
+		    json_string_value(json_object_get(it, "name")) ?: "?",
+		    strcmp(json_string_value(json_object_get(it, "result")) ?: "",
+		    "created") == 0,
+		    json_integer_value(json_object_get(it, "revision")));
+out:
+	client_response_clear(&resp);
+	return rc;
+}
+
+/* Applies several documents through POST /v1/apply, as few requests as
+ * the server's bounds allow (APPLY_BULK_ITEMS, APPLY_BULK_BYTES): each
+ * request is one transaction; requests after a refused one are not
+ * sent. 0 or the exit code. */
+static int
+apply_bulk(const struct cli_opts *o, const struct client_conf *conf,
+    json_t *docs)
+{
+	size_t	 i, first = 0, bytes = 0, n = json_array_size(docs), nreq = 1;
+	size_t	 sz;
+	int	 rc;
+
+	/* count the requests first, to say whether they are one */
+	for (i = 0; i < n; i++) {
+		sz = json_dumpb(json_array_get(docs, i), NULL, 0, JSON_COMPACT) + 1;
+		if (i > first && (i - first >= APPLY_BULK_ITEMS ||
+		    bytes + sz > APPLY_BULK_BYTES)) {
+			nreq++;
+			first = i;
+			bytes = 0;
+		}
+		bytes += sz;
+	}
+	if (nreq > 1)
+		fprintf(stderr, "bulwark: apply: %zu documents in %zu requests "
+		    "(at most %d objects or %d bytes in one): each request is "
+		    "its own transaction\n", n, nreq, APPLY_BULK_ITEMS,
+		    APPLY_BULK_BYTES);
+	for (first = 0, bytes = 0, i = 0; i <= n; i++) {
+		sz = i < n ? json_dumpb(json_array_get(docs, i), NULL, 0,
+		    JSON_COMPACT) + 1 : 0;
+		if (i < n && (i == first || (i - first < APPLY_BULK_ITEMS &&
+		    bytes + sz <= APPLY_BULK_BYTES))) {
+			bytes += sz;
+			continue;
+		}
+		if ((rc = apply_chunk(o, conf, docs, first, i - first,
+		    nreq > 1)) != 0) {
+			if (first > 0)
+				fprintf(stderr, "bulwark: apply: documents "
+				    "1-%zu were applied, %zu-%zu were not\n",
+				    first, first + 1, n);
+			return rc;
+		}
+		first = i;
+		bytes = sz;
+	}
+	return 0;
 }
 
 static int
@@ -419,7 +549,7 @@ cmd_apply(const struct cli_opts *o, const struct client_conf *conf)
 	_cleanup_free_ char	*text = NULL;
 	_cleanup_free_ char	*err = NULL;
 	size_t			 len, off = 0;
-	int			 r, rc = 0, rc1;
+	int			 r, rc = 0;
 	int			 fd;
 
 	if (strcmp(o->file, "-") == 0)
@@ -482,10 +612,23 @@ cmd_apply(const struct cli_opts *o, const struct client_conf *conf)
 			return CLI_EXIT_USAGE;
 		}
 	}
-	json_array_foreach(docs, i, d) {
-		if ((rc1 = apply_one(o, conf, d)) != 0 && rc == 0)
-			rc = rc1;
+	if (json_array_size(docs) == 1) {
+		rc = apply_one(o, conf, json_array_get(docs, 0));
+		json_decref(docs);
+		return rc;
 	}
+	json_array_foreach(docs, i, d) {
+		const struct res_kind	*k;
+		const char		*name, *tenant;
+
+		if ((rc = apply_prepare(o, d, &k, &name, &tenant)) != 0) {
+			fprintf(stderr, "bulwark: apply: document %zu refused; "
+			    "nothing was sent\n", i + 1);
+			json_decref(docs);
+			return rc;
+		}
+	}
+	rc = apply_bulk(o, conf, docs);
 	json_decref(docs);
 	return rc;
 }

@@ -77,6 +77,10 @@ api_route_parse(const char *path, struct api_route *ret, char **ret_err)
 		rt.type = ROUTE_WHOAMI;
 		goto ok;
 	}
+	if (n == 2 && strcmp(seg[1], "apply") == 0) {
+		rt.type = ROUTE_APPLY;
+		goto ok;
+	}
 	if (n == 3 && strcmp(seg[1], "audit") == 0 &&
 	    strcmp(seg[2], "records") == 0) {
 		rt.type = ROUTE_AUDIT;

@@ -16,6 +16,7 @@ enum api_route_type {
 	ROUTE_AUDIT,		/* /v1/audit/records */
 	ROUTE_WHOAMI,		/* /v1/whoami */
 	ROUTE_STATUS,		/* /v1/nodes/{n}/status, /v1/tenants/{t}/instances/{n}/status */
+	ROUTE_APPLY,		/* /v1/apply */
 };
 
 struct api_route {

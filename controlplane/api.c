@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/param.h>
 #include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -36,6 +37,7 @@
 #include "controlplane/offload.h"
 #include "controlplane/quota.h"
 #include "controlplane/resource.h"
+#include "controlplane/schema.h"
 #include "hardening/pki.h"
 #include "lib/b64.h"
 #include "lib/clock.h"
@@ -1203,6 +1205,24 @@ out:
 	return r;
 }
 
+/* Makes P the put of BODY's stored form, keeping what WK says (its
+ * prev_status reference is consumed). */
+static int
+write_stage(struct pending *p, json_t *body, struct write_keep *wk)
+{
+	p->doc = res_stored_form(body, wk->uid, wk->created, wk->prev_status);
+	json_decref(wk->prev_status);
+	wk->prev_status = NULL;
+	if (!p->doc || !(p->value = json_dumps(p->doc, JSON_COMPACT | JSON_SORT_KEYS)))
+		return -ENOMEM;
+	p->ok_status = wk->status_code;
+	p->creq.op.type = STORE_OP_PUT;
+	p->creq.op.key = p->key;
+	p->creq.op.value = p->value;
+	p->creq.op.value_len = strlen(p->value);
+	return 0;
+}
+
 /* Create (POST to a collection) and replace (PUT to an item). */
 static void
 handle_write(struct api_server *srv, struct evhttp_request *req,
@@ -1222,17 +1242,8 @@ handle_write(struct api_server *srv, struct evhttp_request *req,
 		goto fail;
 	if (r > 0)
 		goto conflict;
-	p->doc = res_stored_form(body, wk.uid, wk.created, wk.prev_status);
-	json_decref(wk.prev_status);
-	if (!p->doc || !(p->value = json_dumps(p->doc, JSON_COMPACT | JSON_SORT_KEYS))) {
-		r = -ENOMEM;
+	if ((r = write_stage(p, body, &wk)) < 0)
 		goto fail;
-	}
-	p->ok_status = wk.status_code;
-	p->creq.op.type = STORE_OP_PUT;
-	p->creq.op.key = p->key;
-	p->creq.op.value = p->value;
-	p->creq.op.value_len = strlen(p->value);
 	commit_submit(srv->commit, &p->creq);
 	return;
 conflict:
@@ -1253,6 +1264,287 @@ fail:
 		reply_error(srv, req, 415, "unsupported_media_type", err);
 	else
 		reply_err_r(srv, req, r, r == -BW_E_NOTFOUND ? NULL : err);
+}
+
+/* ---- bulk apply: POST /v1/apply ---- */
+
+/* A bulk apply's objects, admitted one by one as their own PUT would
+ * be and committed as one group: all stored in one transaction, or
+ * none. */
+struct apply {
+	struct api_server	*srv;
+	struct evhttp_request	*req;
+	struct authz_identity	 id;
+	struct pending		**items;	/* N admitted so far */
+	size_t			 n, left;
+};
+
+static void
+apply_free(struct apply *a)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; i < a->n; i++)
+		pending_free(a->items[i]);
+	free(a->items);
+	free(a);
+}
+
+/* Admits ITEM of a bulk apply into *PP exactly as a PUT of it to its
+ * own path (create or replace) would be: schema, authorisation, quota
+ * and network admission, revision. *PP is the caller's to free, on
+ * failure too. */
+static int
+apply_admit(struct api_server *srv, struct evhttp_request *req,
+    const struct authz_identity *id, json_t *item, struct pending **pp,
+    char **ret_err)
+{
+	struct api_route	 rt = { .type = ROUTE_ITEM };
+	struct write_keep	 wk = { .prev_status = NULL };
+	const char		*kind, *name, *tenant;
+	json_t			*md;
+	int			 r;
+
+	if (!json_is_object(item))
+		return errf(-BW_E_INVALID, ret_err, "not an object");
+	kind = json_string_value(json_object_get(item, "kind"));
+	md = json_object_get(item, "metadata");
+	name = json_string_value(json_object_get(md, "name"));
+	tenant = json_string_value(json_object_get(md, "tenant"));
+	if (!kind || !(rt.kind = res_kind_by_name(kind)))
+		return errf(-BW_E_INVALID, ret_err, "kind: missing or unknown");
+	if (!name || !schema_is_dns_label(name))
+		return errf(-BW_E_INVALID, ret_err,
+		    "metadata.name: missing or not a valid name");
+	snprintf(rt.name, sizeof(rt.name), "%s", name);
+	/* The path a PUT would name: the object's own tenant (or, for a
+	 * tenant's principal without one, its caller's: write_admit). */
+	if (rt.kind->scope == RES_TENANT && tenant) {
+		if (!schema_is_dns_label(tenant))
+			return errf(-BW_E_INVALID, ret_err,
+			    "metadata.tenant: not a valid name");
+		snprintf(rt.tenant, sizeof(rt.tenant), "%s", tenant);
+	}
+	if ((r = write_admit(srv, req, &rt, id, 0, item, pp, ret_err)) < 0 ||
+	    (r = write_keep(srv, *pp, item, 0, &wk)) < 0)
+		return r;
+	if (r > 0)
+		return errf(-BW_E_CONFLICT, ret_err, "metadata.revision: the "
+		    "object changed since that revision; read it again and "
+		    "retry");
+	return write_stage(*pp, item, &wk);
+}
+
+/* "items[I] (Kind [tenant/]name)" for messages about an object; the
+ * names as the client sent them (NULL: left out). */
+static void
+apply_label(size_t i, const char *kind, const char *tenant, const char *name,
+    char *buf, size_t len)
+{
+	snprintf(buf, len, "items[%zu] (%.40s %.64s%s%.64s)", i,
+	    kind ? kind : "?", tenant ? tenant : "", tenant ? "/" : "",
+	    name ? name : "?");
+}
+
+static void
+apply_item_name(const struct pending *p, size_t i, char *buf, size_t len)
+{
+	apply_label(i, p->kind->kind, p->kind->scope == RES_TENANT ?
+	    p->tenant : NULL, p->name, buf, len);
+}
+
+static int
+apply_key_cmp(const void *x, const void *y)
+{
+	const struct pending *a = *(struct pending *const *)x;
+	const struct pending *b = *(struct pending *const *)y;
+
+	return strcmp(a->key, b->key);
+}
+
+/* Refuses a bulk apply naming one object twice: each would be checked
+ * against the same stored revision. */
+static int
+apply_unique(struct apply *a, char **ret_err)
+{
+	_cleanup_free_ struct pending **sorted = NULL;
+	char	 one[200], two[200];
+	size_t	 i, j, k;
+
+	if (!(sorted = malloc(a->n * sizeof(*sorted))))
+		return -ENOMEM;
+	memcpy(sorted, a->items, a->n * sizeof(*sorted));
+	qsort(sorted, a->n, sizeof(*sorted), apply_key_cmp);
+	for (i = 1; i < a->n; i++) {
+		if (strcmp(sorted[i - 1]->key, sorted[i]->key) != 0)
+			continue;
+		for (j = 0; a->items[j] != sorted[i - 1]; j++)
+			;
+		for (k = 0; a->items[k] != sorted[i]; k++)
+			;
+		apply_item_name(a->items[MIN(j, k)], MIN(j, k), one, sizeof(one));
+		apply_item_name(a->items[MAX(j, k)], MAX(j, k), two, sizeof(two));
+		return errf(-BW_E_INVALID, ret_err, "%s: the same object as %s",
+		    two, one);
+	}
+	return 0;
+}
+
+/* Answers a bulk apply whose group the pipeline refused (R): nothing
+ * was stored; the object whose precondition failed is named. */
+static void
+apply_refused(struct apply *a, int r)
+{
+	char	 what[200] = "", msg[400];
+	size_t	 i;
+
+	for (i = 0; i < a->n; i++)
+		if (a->items[i]->creq.op.result < 0) {
+			apply_item_name(a->items[i], i, what, sizeof(what));
+			r = a->items[i]->creq.op.result;
+			break;
+		}
+	if (r == -BW_E_EXISTS || r == -BW_E_CONFLICT || r == -BW_E_NOTFOUND)
+		snprintf(msg, sizeof(msg), "%s: changed while this apply was "
+		    "committed (%s); nothing was applied: read it again and "
+		    "retry", what, bw_strerror(r));
+	else
+		snprintf(msg, sizeof(msg), "%s%s%s; nothing was applied", what,
+		    what[0] ? ": " : "", r == -BW_E_AUDIT ? "the audit "
+		    "records of these changes could not be made durable" :
+		    bw_strerror(r));
+	audit_request(a->srv, &a->id, "api.apply", NULL, NULL, NULL,
+	    "failure", msg);
+	if (r == -BW_E_NOSPACE || r == -ENOSPC)
+		reply_store_full(a->srv, a->req);
+	else if (r == -BW_E_AUDIT)
+		reply_error(a->srv, a->req, 503, "audit_unavailable", msg);
+	else if (r == -BW_E_EXISTS || r == -BW_E_CONFLICT || r == -BW_E_NOTFOUND)
+		reply_error(a->srv, a->req, 409, "conflict", msg);
+	else
+		reply_err_r(a->srv, a->req, r, msg);
+}
+
+/* The pipeline is done with one object of a bulk apply; the last one
+ * answers for all and frees them. */
+static void
+apply_item_done(struct commit_req *creq)
+{
+	struct apply	*a = creq->arg;
+	json_t		*out, *items, *o;
+	size_t		 i;
+
+	if (--a->left > 0)
+		return;
+	if (a->items[0]->creq.result < 0) {
+		apply_refused(a, a->items[0]->creq.result);
+		apply_free(a);
+		return;
+	}
+	items = json_array();
+	for (i = 0; items && i < a->n; i++) {
+		struct pending *p = a->items[i];
+
+		o = json_pack("{s:s, s:s, s:I, s:s}", "kind", p->kind->kind,
+		    "name", p->name, "revision", (json_int_t)p->creq.op.rev,
+		    "result", p->ok_status == 201 ? "created" : "configured");
+		if (o && p->kind->scope == RES_TENANT)
+			json_object_set_new(o, "tenant", json_string(p->tenant));
+		json_array_append_new(items, o);
+	}
+	out = json_pack("{s:I, s:o*}", "applied", (json_int_t)a->n, "items",
+	    items);
+	reply_json(a->srv, a->req, 200, out);
+	json_decref(out);
+	apply_free(a);
+}
+
+/* Admits every object of BODY ({"items": [...]}) into A, or fails
+ * naming the first one refused. */
+static int
+apply_admit_all(struct apply *a, json_t *body, char **ret_err)
+{
+	json_t			*items = json_object_get(body, "items");
+	json_t			*item, *md;
+	size_t			 i, n = json_array_size(items);
+	char			 what[200];
+	int			 r;
+
+	if (!json_is_object(body) || !json_is_array(items) ||
+	    json_object_size(body) != 1)
+		return errf(-BW_E_INVALID, ret_err,
+		    "body: must be {\"items\": [OBJECT, ...]}");
+	if (n == 0 || n > API_APPLY_ITEMS_MAX)
+		return errf(-BW_E_INVALID, ret_err, "items: %zu objects; "
+		    "one request applies 1 to %d", n, API_APPLY_ITEMS_MAX);
+	if (!(a->items = calloc(n, sizeof(*a->items))))
+		return -ENOMEM;
+	json_array_foreach(items, i, item) {
+		r = apply_admit(a->srv, a->req, &a->id, item, &a->items[a->n],
+		    ret_err);
+		if (a->items[a->n])
+			a->n++;
+		if (r < 0) {
+			const char *kind = json_string_value(json_object_get(
+			    item, "kind"));
+			const struct res_kind *k = kind ? res_kind_by_name(kind) :
+			    NULL;
+
+			md = json_object_get(item, "metadata");
+			apply_label(i, kind, k && k->scope != RES_TENANT ? NULL :
+			    json_string_value(json_object_get(md, "tenant")),
+			    json_string_value(json_object_get(md, "name")), what,
+			    sizeof(what));
+			return errf_wrap(r, ret_err, "%s", what);
+		}
+	}
+	return apply_unique(a, ret_err);
+}
+
+/* POST /v1/apply: every object authorised, admitted and recorded as
+ * its own PUT would be, all stored in one transaction or none; the
+ * first object refused is named with why (docs/api.md). */
+static void
+handle_apply(struct api_server *srv, struct evhttp_request *req,
+    const struct authz_identity *id)
+{
+	_cleanup_free_ char	*err = NULL;
+	_cleanup_json_ json_t	*body = NULL;
+	struct apply		*a;
+	struct commit_req	**reqs = NULL;
+	int			 r;
+
+	if (!(a = calloc(1, sizeof(*a)))) {
+		reply_err_r(srv, req, -ENOMEM, NULL);
+		return;
+	}
+	a->srv = srv;
+	a->req = req;
+	a->id = *id;
+	if ((r = read_body(req, &body, &err)) < 0 ||
+	    (r = apply_admit_all(a, body, &err)) < 0)
+		goto fail;
+	if (!(reqs = calloc(a->n, sizeof(*reqs)))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < a->n; i++) {
+		a->items[i]->creq.done = apply_item_done;
+		a->items[i]->creq.arg = a;
+		reqs[i] = &a->items[i]->creq;
+	}
+	a->left = a->n;
+	commit_submit_group(srv->commit, reqs, a->n);
+	free(reqs);
+	return;
+fail:
+	audit_request(srv, id, "api.apply", NULL, NULL, NULL,
+	    r == -BW_E_DENIED ? "denied" : "failure", err ? err : bw_strerror(r));
+	apply_free(a);
+	if (r == -EPROTONOSUPPORT)
+		reply_error(srv, req, 415, "unsupported_media_type", err);
+	else
+		reply_err_r(srv, req, r, err);
 }
 
 /* Deleting a Node or a Tenant ends the access it carried: the node's
@@ -2433,6 +2725,7 @@ route_class(const struct api_route *rt, enum evhttp_cmd_type m)
 	case ROUTE_HEALTH:	return MR_HEALTH;
 	case ROUTE_STATUS:	return MR_STATUS;
 	case ROUTE_WHOAMI:	return MR_OTHER;
+	case ROUTE_APPLY:	return MR_WRITE;
 	case ROUTE_COLLECTION:
 	case ROUTE_ITEM:
 		break;
@@ -2526,6 +2819,11 @@ route_dispatch(struct api_server *srv, struct evhttp_request *req,
 		if (m != EVHTTP_REQ_GET)
 			return false;
 		handle_whoami(srv, req, id);
+		break;
+	case ROUTE_APPLY:
+		if (m != EVHTTP_REQ_POST)
+			return false;
+		handle_apply(srv, req, id);
 		break;
 	case ROUTE_WATCH:
 		if (m != EVHTTP_REQ_GET)

@@ -20,6 +20,9 @@
 #define API_HEADERS_MAX		(16 * 1024)
 #define API_TIMEOUT_SECS	30
 #define API_LIST_MAX		10000	/* items in one list answer */
+/* Objects in one POST /v1/apply (all in one store transaction; the
+ * body stays within API_BODY_MAX). */
+#define API_APPLY_ITEMS_MAX	STORE_BATCH_MAX
 /* A list page given ?limit= stops once its objects take this many bytes
  * (always with at least one object), so a client with a bounded answer
  * size can read any list (docs/workloads.md, "Listing in pages"). */

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,18 +17,20 @@
 #include "lib/hist.h"
 #include "lib/macro.h"
 
-/* Upper bound on one batch: keeps one transaction and one audit write
- * bounded while still amortising the fsyncs over many requests; the
- * store refuses larger batches (STORE_BATCH_MAX ops and
- * STORE_BATCH_BYTES_MAX bytes), so a batch never exceeds either. */
-#define COMMIT_BATCH_MAX	STORE_BATCH_MAX
+/* Upper bound on one batch of unrelated requests: keeps one transaction
+ * and one audit write bounded while still amortising the fsyncs over
+ * many requests. A group (commit_submit_group()) goes alone, up to the
+ * store's own bounds (STORE_BATCH_MAX ops and STORE_BATCH_BYTES_MAX
+ * bytes), so a batch never exceeds either. */
+#define COMMIT_BATCH_MAX	1024
 #define ASYNC_QUEUE_MAX		65536
 /* Outbox entries read at once. The outbox holds the mutations the
  * appender has not yet appended (at most APPEND_PENDING_MAX, then the
  * committer waits for it), those it appended since the last
- * transaction (deleted by the next), and one batch more, so one read
- * gets them all. */
-#define OUTBOX_DRAIN_MAX	(4 * COMMIT_BATCH_MAX)
+ * transaction (deleted by the next), and one batch more (a group may
+ * pass APPEND_PENDING_MAX by up to STORE_BATCH_MAX), so one read gets
+ * them all. */
+#define OUTBOX_DRAIN_MAX	(4 * STORE_BATCH_MAX)
 /* An idle committer deletes the outbox entries the trail holds after
  * this long, so a quiet appliance does not replay them after a crash. */
 #define OUTBOX_TRIM_IDLE_MS	200
@@ -646,7 +649,7 @@ post_async_only(struct committer *c, struct batch_ctx *b)
 
 static void
 run_batch(struct committer *c, struct req_list *reqs, struct async_list *async,
-    size_t nasync)
+    size_t nasync, unsigned flags)
 {
 	_cleanup_free_ struct store_op *ops = NULL;
 	_cleanup_free_ struct commit_req **arr = NULL;
@@ -689,7 +692,7 @@ run_batch(struct committer *c, struct req_list *reqs, struct async_list *async,
 		r = post_async_only(c, &b);
 		goto finish;
 	}
-	r = store_batch(c->st, ops, n, 0, batch_before_commit, &b);
+	r = store_batch(c->st, ops, n, flags, batch_before_commit, &b);
 	hist_observe_since(&c->batch_ns, t0);
 	hist_observe(&c->batch_size, n);
 	if (r == 0 && b.recs) {
@@ -739,6 +742,7 @@ finish:
 	for (i = 0; i < n; i++) {
 		arr[i]->result = r < 0 ? r : ops[i].result;
 		arr[i]->op.rev = r < 0 ? 0 : ops[i].rev;
+		arr[i]->op.result = ops[i].result;
 		if (arr[i]->result == 0)
 			c->stats.mutations++;
 	}
@@ -762,17 +766,46 @@ outbox_trim(struct committer *c)
 		c->trimmed_id = c->done_id;
 }
 
+/* Moves the next batch off C's queue (C->mu held) into REQS: a group
+ * alone (*RET_GROUP true), or unrelated requests up to a group or the
+ * batch's bounds. Returns the requests taken. */
+static size_t
+take_batch(struct committer *c, struct req_list *reqs, bool *ret_group)
+{
+	struct commit_req	*req = TAILQ_FIRST(&c->queue);
+	size_t			 n, bytes = 0, max = COMMIT_BATCH_MAX;
+
+	*ret_group = req && req->group > 0;
+	if (*ret_group)
+		max = req->group;
+	for (n = 0; n < max && (req = TAILQ_FIRST(&c->queue)); n++) {
+		size_t sz = (req->op.key ? strlen(req->op.key) : 0) +
+		    req->op.value_len;
+
+		/* the first one always goes: alone it is the store's to
+		 * accept or refuse; a group goes whole, the store
+		 * refusing it if too large */
+		if (n > 0 && !*ret_group && (req->group > 0 ||
+		    bytes + sz > STORE_BATCH_BYTES_MAX))
+			break;
+		bytes += sz;
+		TAILQ_REMOVE(&c->queue, req, entry);
+		TAILQ_INSERT_TAIL(reqs, req, entry);
+	}
+	return n;
+}
+
 static void *
 commit_thread(void *arg)
 {
 	struct committer	*c = arg;
 	struct req_list		 reqs;
 	struct async_list	 async;
-	struct commit_req	*req;
 	struct async_rec	*a;
 	struct timespec		 until;
-	size_t			 n, nasync, bytes;
+	size_t			 n, nasync;
 	int			 idle, maint = 1;
+	bool			 group;
 
 	for (;;) {
 		TAILQ_INIT(&reqs);
@@ -797,20 +830,10 @@ commit_thread(void *arg)
 			pthread_mutex_unlock(&c->mu);
 			break;
 		}
-		bytes = 0;
-		for (n = 0; n < COMMIT_BATCH_MAX && (req = TAILQ_FIRST(&c->queue)); n++) {
-			size_t sz = (req->op.key ? strlen(req->op.key) : 0) +
-			    req->op.value_len;
-
-			/* the first one always goes: alone it is the
-			 * store's to accept or refuse */
-			if (n > 0 && bytes + sz > STORE_BATCH_BYTES_MAX)
-				break;
-			bytes += sz;
-			TAILQ_REMOVE(&c->queue, req, entry);
-			TAILQ_INSERT_TAIL(&reqs, req, entry);
-		}
-		for (nasync = 0; nasync < COMMIT_BATCH_MAX &&
+		n = take_batch(c, &reqs, &group);
+		/* A group's store_batch may be refused without a commit:
+		 * records of reads and denials wait for the next batch. */
+		for (nasync = 0; !group && nasync < COMMIT_BATCH_MAX &&
 		    (a = TAILQ_FIRST(&c->async)); nasync++) {
 			TAILQ_REMOVE(&c->async, a, entry);
 			TAILQ_INSERT_TAIL(&async, a, entry);
@@ -827,7 +850,8 @@ commit_thread(void *arg)
 				maint = store_maintain(c->st) > 0;
 			continue;
 		}
-		run_batch(c, &reqs, &async, nasync);
+		run_batch(c, &reqs, &async, nasync,
+		    group ? STORE_BATCH_ATOMIC : 0);
 		/* The store's housekeeping runs here, between batches, on
 		 * the one thread that writes: it compacts the change log in
 		 * bounded transactions (one per turn while the log is past
@@ -1064,8 +1088,21 @@ commit_start(struct event_base *base, struct store *st,
 void
 commit_submit(struct committer *c, struct commit_req *req)
 {
+	req->group = 0;
 	pthread_mutex_lock(&c->mu);
 	TAILQ_INSERT_TAIL(&c->queue, req, entry);
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+void
+commit_submit_group(struct committer *c, struct commit_req **reqs, size_t n)
+{
+	pthread_mutex_lock(&c->mu);
+	for (size_t i = 0; i < n; i++) {
+		reqs[i]->group = i == 0 ? n : 0;
+		TAILQ_INSERT_TAIL(&c->queue, reqs[i], entry);
+	}
 	pthread_cond_signal(&c->cv);
 	pthread_mutex_unlock(&c->mu);
 }

@@ -32,6 +32,9 @@ struct commit_req {
 	/* Runs on the loop thread once the batch is durable or refused. */
 	void			(*done)(struct commit_req *req);
 	void			*arg;
+	/* Set by commit_submit_group() on a group's first request: the
+	 * requests in the group (0 otherwise). */
+	size_t			 group;
 	TAILQ_ENTRY(commit_req)	 entry;
 };
 
@@ -46,6 +49,17 @@ int commit_start(struct event_base *base, struct store *st,
 
 /* Queues REQ (caller keeps ownership until done() runs). */
 void commit_submit(struct committer *c, struct commit_req *req);
+
+/* Queues the N requests REQS (N <= STORE_BATCH_MAX, their keys and
+ * values within STORE_BATCH_BYTES_MAX) as one group: they are staged
+ * alone, in order, in one store transaction, and applied all or none
+ * (STORE_BATCH_ATOMIC), each with its audit record when applied. Each
+ * done() runs, all in the same turn of the loop; on refusal every
+ * req->result is the error and req->op.result the op's own (nonzero on
+ * the op that failed a precondition), and the pipeline wrote no record:
+ * the caller records the refusal. The caller keeps ownership. */
+void commit_submit_group(struct committer *c, struct commit_req **reqs,
+    size_t n);
 
 /* Queues an audit record for something that changed nothing (a read, a
  * denied request). It is written with the next batch; if it cannot be

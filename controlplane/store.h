@@ -19,7 +19,10 @@
  * under etcd's default request size. */
 #define STORE_KEY_MAX		511		/* bytes, without the NUL */
 #define STORE_VALUE_MAX		(1024 * 1024)	/* bytes */
-#define STORE_BATCH_MAX		1024		/* ops per store_batch() */
+/* Ops per store_batch(): a bulk apply of API_APPLY_ITEMS_MAX objects is
+ * one transaction (the commit pipeline groups at most COMMIT_BATCH_MAX
+ * unrelated writes). */
+#define STORE_BATCH_MAX		8192
 #define STORE_BATCH_BYTES_MAX	(32 * 1024 * 1024) /* keys + values per batch */
 
 /* store_batch() flags. */

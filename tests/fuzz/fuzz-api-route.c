@@ -32,6 +32,9 @@ route_path(const struct api_route *rt, char *buf, size_t len)
 	case ROUTE_WHOAMI:
 		n = snprintf(buf, len, "/v1/whoami");
 		break;
+	case ROUTE_APPLY:
+		n = snprintf(buf, len, "/v1/apply");
+		break;
 	case ROUTE_AUDIT:
 		n = snprintf(buf, len, "/v1/audit/records");
 		break;
@@ -101,6 +104,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case ROUTE_WATCH:
 	case ROUTE_AUDIT:
 	case ROUTE_WHOAMI:
+	case ROUTE_APPLY:
 		FUZZ_CHECK(rt.kind == NULL && !rt.tenant[0] && !rt.name[0]);
 		break;
 	default:
