@@ -133,7 +133,9 @@ static const struct cli_command commands[] = {
 	{ "apply", CLI_APPLY, NULL, 0, 0,
 	  "create or replace the objects in FILE ('-' for standard input): "
 	  "one JSON document, several concatenated, or an array; all are "
-	  "parsed before any is sent", 0, { REQ(FILE, NULL) }, NULL },
+	  "parsed before any is sent, and several are stored in one "
+	  "transaction, all or none (above 8,192 objects or 1 MiB, one per "
+	  "request)", 0, { REQ(FILE, NULL) }, NULL },
 	{ "delete", CLI_DELETE, "KIND NAME", 2, 2, "delete an object", 0,
 	  { { 0 } }, parse_kind_name },
 	{ "watch", CLI_WATCH, "[KIND]", 0, 1,

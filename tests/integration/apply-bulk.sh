@@ -60,6 +60,23 @@ check "...and why (spec.capacity.cpu_millis)" grep -q 'spec.capacity.cpu_millis'
 check "none of the 5,000 was stored" [ "$(count_nodes m)" = 0 ]
 check "the store's revision did not move" [ "$(revision)" = "$rev0" ]
 
+# above one request's bounds (1 MiB): as few requests as fit, each its
+# own transaction, and the CLI says so
+nodes k 9000 >"$T/big.json"
+$B apply -f "$T/big.json" >"$T/big.out" 2>"$T/big.err"; rc=$?
+echo "9,000 Nodes ($(wc -c <"$T/big.json") bytes): $(cat "$T/big.err")"
+check "9,000 Nodes (1.4 MB) are applied (exit $rc)" [ "$rc" = 0 ]
+check "...in 2 requests, each its own transaction, as the CLI says" \
+	grep -q '9000 documents in 2 requests .*each request is its own transaction' "$T/big.err"
+check "...all stored" [ "$(count_nodes k)" = 9000 ]
+nodes j 9000 8500 >"$T/big-bad.json"
+$B apply -f "$T/big-bad.json" >/dev/null 2>"$T/big-bad.err"; rc=$?
+cat "$T/big-bad.err"
+check "an invalid document in the second request fails the apply (exit $rc)" [ "$rc" = 1 ]
+first=$(sed -n 's/.*documents 1-\([0-9]*\) were applied.*/\1/p' "$T/big-bad.err")
+check "...and the CLI says which documents were applied (1-$first)" \
+	[ -n "$first" ] && [ "$(count_nodes j)" = "$first" ]
+
 # the same object twice in one request
 printf '%s\n%s\n' "$(wl system dup 0)" "$(wl system dup 1)" >"$T/dup.json"
 $B apply -f "$T/dup.json" >/dev/null 2>"$T/dup.err"; rc=$?

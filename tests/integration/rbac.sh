@@ -85,6 +85,8 @@ row "get acme workload" GET /v1/tenants/acme/workloads/web
 row "get beta workload" GET /v1/tenants/beta/workloads/web
 row "create acme workload" PUT /v1/tenants/acme/workloads/w-@R@ "$(wl acme w-@R@)"
 row "create beta workload" PUT /v1/tenants/beta/workloads/w-@R@ "$(wl beta w-@R@)"
+row "bulk apply an acme workload" POST /v1/apply "{\"items\":[$(wl acme b-@R@)]}"
+row "bulk apply acme and beta workloads" POST /v1/apply "{\"items\":[$(wl acme c-@R@),$(wl beta c-@R@)]}"
 row "delete beta workload" DELETE /v1/tenants/beta/workloads/web
 row "create acme network" PUT /v1/tenants/acme/networks/n-@R@ '{"kind":"Network","metadata":{"name":"n-@R@","tenant":"acme"}}'
 row "set acme quota" PUT /v1/tenants/acme/quotas/q-@R@ '{"kind":"Quota","metadata":{"name":"q-@R@","tenant":"acme"},"spec":{"instances":100}}'

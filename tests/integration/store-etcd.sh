@@ -64,7 +64,7 @@ for i in 0 1 2; do
 		--initial-advertise-peer-urls https://127.0.0.1:$pp \
 		--initial-cluster "$cluster" --initial-cluster-state new \
 		--initial-cluster-token "bw-$$" \
-		--max-txn-ops 4096 --max-request-bytes 67108864 \
+		--max-txn-ops 32768 --max-request-bytes 67108864 \
 		--quota-backend-bytes 4294967296 \
 		$tls >"$T/m$i.log" 2>&1 &
 	BW_PIDS="$BW_PIDS $!"
