@@ -29,6 +29,7 @@
 #include "controlplane/outbox.h"
 #include "controlplane/store.h"
 #include "lib/err.h"
+#include "lib/macro.h"
 
 static int
 rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
@@ -442,6 +443,79 @@ test_observer_touched(void **state)
 	event_base_free(base);
 }
 
+/* Submits the group of N puts KEYS (the one at BAD expecting a revision
+ * that is not there; N: none) and runs the loop until all are done. */
+static void
+submit_group(struct event_base *base, struct committer *c, const char **keys,
+    size_t n, size_t bad, struct commit_req *reqs)
+{
+	struct commit_req	*ptrs[4];
+	int			 done = 0;
+
+	assert_true(n <= ELEMENTSOF(ptrs));
+	for (size_t i = 0; i < n; i++) {
+		reqs[i] = (struct commit_req){ .op = { .type = STORE_OP_PUT,
+		    .key = keys[i], .value = "{}", .value_len = 2,
+		    .expect_rev = i == bad ? 999999 : STORE_REV_ANY },
+		    .rec = rec_named(keys[i] + strlen("/r/tenants/"), 0),
+		    .done = seen_done, .arg = &done };
+		ptrs[i] = &reqs[i];
+	}
+	commit_submit_group(c, ptrs, n);
+	while (done < (int)n)
+		assert_int_not_equal(event_base_loop(base, EVLOOP_ONCE), -1);
+}
+
+/* A group is one transaction: all applied with consecutive revisions
+ * and a record each, or none (and no record) when one op fails its
+ * precondition, which its op.result names. */
+static void
+test_group(void **state)
+{
+	char			 auditdir[PATH_MAX];
+	struct audit_trail	*t;
+	struct event_base	*base;
+	struct committer	*c = NULL;
+	struct store		*st = open_store(*state);
+	struct store_kv		*kv = NULL;
+	struct commit_req	 reqs[3];
+	const char		*bad[] = { "/r/tenants/b1", "/r/tenants/b2",
+	    "/r/tenants/b3" };
+	const char		*good[] = { "/r/tenants/g1", "/r/tenants/g2",
+	    "/r/tenants/g3" };
+	uint64_t		 rev;
+
+	assert_int_equal(evthread_use_pthreads(), 0);
+	assert_non_null(base = event_base_new());
+	t = open_trail(*state, auditdir, sizeof(auditdir));
+	assert_int_equal(commit_start(base, st, t, auditdir, &c), 0);
+	rev = store_revision(st);
+
+	submit_group(base, c, bad, 3, 2, reqs);
+	for (size_t i = 0; i < 3; i++) {
+		assert_true(reqs[i].result < 0);
+		assert_int_equal(reqs[i].op.rev, 0);
+		assert_int_equal(store_get(st, bad[i], &kv), -BW_E_NOTFOUND);
+	}
+	assert_int_equal(reqs[0].op.result, 0);
+	assert_true(reqs[2].op.result < 0);	/* absent, not at 999999 */
+	assert_int_equal(store_revision(st), rev);
+
+	submit_group(base, c, good, 3, SIZE_MAX, reqs);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(reqs[i].result, 0);
+		assert_int_equal(reqs[i].op.rev, rev + 1 + i);
+	}
+
+	commit_stop(c);
+	audit_trail_close(t);
+	store_close(st);
+	event_base_free(base);
+	assert_int_equal(trail_count(auditdir, "tenant.replace", "b1"), 0);
+	assert_int_equal(trail_count(auditdir, "tenant.replace", "g1"), 1);
+	assert_int_equal(trail_count(auditdir, "tenant.replace", "g3"), 1);
+}
+
 int
 main(void)
 {
@@ -455,6 +529,8 @@ main(void)
 		    dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(test_observer_touched,
 		    dir_setup, dir_teardown),
+		cmocka_unit_test_setup_teardown(test_group, dir_setup,
+		    dir_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
