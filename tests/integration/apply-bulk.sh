@@ -97,17 +97,21 @@ tucurl() {
 code=$(tucurl "{\"items\":[$(wl acme a1 0),$(wl acme a2 0)]}")
 check "a tenant-user applies two acme workloads in one request (got $code)" [ "$code" = 200 ]
 check "...both stored" sh -c "$B get workload a2 -t acme >/dev/null"
-code=$(tucurl "{\"items\":[$(wl acme s1 0),$(wl beta s1 0)]}")
-msg=$(jq -r .error.message "$T/resp")
-echo "acme + beta by tenant-user: $code $msg"
-check "a beta workload in a tenant-user's bulk refuses it all (got $code)" [ "$code" = 404 ]
-check "...naming items[1]" sh -c "echo '$msg' | grep -q 'items\[1\] (Workload beta/s1)'"
+# refused WHAT BODY CODE TEXT: the tenant-user's bulk BODY is refused
+# with CODE, its message holding TEXT (the object named, and why)
+refused() {
+	local code msg
+	code=$(tucurl "$2")
+	msg=$(jq -r .error.message "$T/resp")
+	echo "$1: $code $msg"
+	check "$1: the whole request is refused (got $code)" [ "$code" = "$3" ]
+	check "...naming $4" sh -c "jq -r .error.message '$T/resp' | grep -qF '$4'"
+}
+refused "a beta workload in a tenant-user's bulk" \
+	"{\"items\":[$(wl acme s1 0),$(wl beta s1 0)]}" 404 "items[1] (Workload beta/s1)"
 check "...and the acme one was not stored" sh -c "! $B get workload s1 -t acme >/dev/null 2>&1"
-code=$(tucurl "{\"items\":[$(wl acme s2 0),$(nodes x 1)]}")
-msg=$(jq -r .error.message "$T/resp")
-echo "acme workload + Node by tenant-user: $code $msg"
-check "a Node in a tenant-user's bulk is forbidden (got $code)" [ "$code" = 403 ]
-check "...naming items[1]" sh -c "echo '$msg' | grep -q 'items\[1\] (Node x0)'"
+refused "a Node in a tenant-user's bulk" \
+	"{\"items\":[$(wl acme s2 0),$(nodes x 1)]}" 403 "items[1] (Node x0)"
 check "...and nothing was stored" sh -c "! $B get workload s2 -t acme >/dev/null 2>&1 && ! $B get node x0 >/dev/null 2>&1"
 wl acme c1 0 >"$T/tu.json"
 nodes y 1 >>"$T/tu.json"
@@ -118,12 +122,9 @@ check "the CLI says the same (exit $rc: $(cat "$T/tu.err"))" \
 # quota: counted over the whole batch
 echo '{"kind":"Quota","metadata":{"name":"default","tenant":"acme"},"spec":{"instances":5}}' |
 	$B apply -f - >/dev/null
-code=$(tucurl "{\"items\":[$(wl acme q1 3),$(wl acme q2 3)]}")
-msg=$(jq -r .error.message "$T/resp")
-echo "two workloads of 3 against 5 instances: $code $msg"
-check "two workloads that each fit but not together are refused (got $code)" [ "$code" = 409 ]
-check "...naming items[1] and the quota" \
-	sh -c "echo '$msg' | grep -q 'items\[1\] (Workload acme/q2): quota acme/default: instances: used 3, requested 3, limit 5'"
+refused "two workloads of 3 instances that each fit a quota of 5 but not together" \
+	"{\"items\":[$(wl acme q1 3),$(wl acme q2 3)]}" 409 \
+	"items[1] (Workload acme/q2): quota acme/default: instances: used 3, requested 3, limit 5"
 check "...and neither was stored" sh -c "! $B get workload q1 -t acme >/dev/null 2>&1"
 
 # every applied object has its record; the refusals are recorded too
