@@ -249,7 +249,7 @@ fi
 # issue 18: at 16 clients at least 1.5x etcd (goal 2x), median of 5 rounds
 # shellcheck disable=SC2154 # ratio_16 is set by the eval above
 if [ "$(jq -n --argjson r "$ratio_16" '$r >= 1.5')" = true ]; then
-	echo "goal (bulwark >= 1.5x etcd at 16 clients, $ROUNDS rounds): met ($ratio_16; 2x: $(jq -n --argjson r "$ratio_16" 'if $r >= 2 then "met" else "not met" end'))"
+	echo "goal (bulwark >= 1.5x etcd at 16 clients, $ROUNDS rounds): met ($ratio_16; 2x: $(jq -rn --argjson r "$ratio_16" 'if $r >= 2 then "met" else "not met" end'))"
 else
 	echo "goal (bulwark >= 1.5x etcd at 16 clients, $ROUNDS rounds): NOT met ($ratio_16)"
 fi
