@@ -39,6 +39,7 @@
  * API_BODY_MAX, docs/api.md), less room for the envelope. */
 #define APPLY_BULK_ITEMS	8192
 #define APPLY_BULK_BYTES	(1024 * 1024 - 64)
+#define APPLY_BUSY_TRIES	30	/* 1 s apart */
 
 static int report_error_ctx(const struct client_response *resp,
     const char *ctx);
@@ -464,8 +465,15 @@ apply_chunk(const struct cli_opts *o, const struct client_conf *conf,
 		json_array_append(items, json_array_get(docs, i));
 	if (!items || !(text = json_dumps(body, JSON_COMPACT)))
 		return CLI_EXIT_FAILED;
-	if ((rc = request(conf, "POST", "/v1/apply", text, &resp)) != 0)
-		return rc;
+	/* 503 "busy": the server bounds the bulk applies in flight */
+	for (int tries = 0;; tries++) {
+		if ((rc = request(conf, "POST", "/v1/apply", text, &resp)) != 0)
+			return rc;
+		if (resp.status != 503 || tries >= APPLY_BUSY_TRIES)
+			break;
+		client_response_clear(&resp);
+		sleep(1);
+	}
 	if (resp.status != 200) {
 		/* the server's items[I] counts from this request's first */
 		if (chunked)

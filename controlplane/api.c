@@ -179,6 +179,7 @@ struct api_server {
 		void		*arg;
 	}				 handlers[API_HANDLERS_MAX];
 	size_t				 nhandlers;
+	unsigned			 applying;	/* POST /v1/apply in flight */
 	unsigned long long		 tls_failures;
 	int				 detached;	/* from the committer */
 	/* Connection cap: at most MAX_CONNS, of which tenant roles hold at
@@ -1284,6 +1285,7 @@ apply_free(struct apply *a)
 {
 	if (!a)
 		return;
+	a->srv->applying--;
 	for (size_t i = 0; i < a->n; i++)
 		pending_free(a->items[i]);
 	free(a->items);
@@ -1332,7 +1334,12 @@ apply_admit(struct api_server *srv, struct evhttp_request *req,
 		return errf(-BW_E_CONFLICT, ret_err, "metadata.revision: the "
 		    "object changed since that revision; read it again and "
 		    "retry");
-	return write_stage(*pp, item, &wk);
+	if ((r = write_stage(*pp, item, &wk)) < 0)
+		return r;
+	/* the answer names objects, it does not render them */
+	json_decref((*pp)->doc);
+	(*pp)->doc = NULL;
+	return 0;
 }
 
 /* "items[I] (Kind [tenant/]name)" for messages about an object; the
@@ -1514,10 +1521,22 @@ handle_apply(struct api_server *srv, struct evhttp_request *req,
 	struct commit_req	**reqs = NULL;
 	int			 r;
 
+	/* Each object admitted holds a few KiB until the commit: the
+	 * requests in flight are bounded, not only their bodies. */
+	if (srv->applying >= API_APPLY_INFLIGHT_MAX) {
+		audit_request(srv, id, "api.apply", NULL, NULL, NULL, "denied",
+		    "too many bulk applies in flight");
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Retry-After", "1");
+		reply_error(srv, req, 503, "busy", "too many bulk applies in "
+		    "flight; retry");
+		return;
+	}
 	if (!(a = calloc(1, sizeof(*a)))) {
 		reply_err_r(srv, req, -ENOMEM, NULL);
 		return;
 	}
+	srv->applying++;
 	a->srv = srv;
 	a->req = req;
 	a->id = *id;

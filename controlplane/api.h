@@ -23,6 +23,9 @@
 /* Objects in one POST /v1/apply (all in one store transaction; the
  * body stays within API_BODY_MAX). */
 #define API_APPLY_ITEMS_MAX	STORE_BATCH_MAX
+/* POST /v1/apply requests admitted and not yet committed, in all (each
+ * object holds a few KiB until its commit); more get 503 "busy". */
+#define API_APPLY_INFLIGHT_MAX	4
 /* A list page given ?limit= stops once its objects take this many bytes
  * (always with at least one object), so a client with a bounded answer
  * size can read any list (docs/workloads.md, "Listing in pages"). */
