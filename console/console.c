@@ -24,10 +24,9 @@
 
 #include "client/client.h"
 #include "console/console-audit.h"
+#include "console/browser.h"
 #include "console/console-conf.h"
 #include "console/credential.h"
-#include "console/dash-view.h"
-#include "console/dashboard.h"
 #include "console/faillock.h"
 #include "console/login-record.h"
 #include "console/pam-auth.h"
@@ -41,13 +40,15 @@
 
 /* What a wait in a session ended with, besides a key. */
 enum {
-	WAIT_END = -1000,	/* logged out: lockout, signal, expiry */
-	WAIT_REDRAW,		/* the screen was locked and is unlocked */
-	WAIT_TICK,		/* a second passed without a key */
+	WAIT_END = BR_KEY_END,		/* logged out: lockout, signal, expiry */
+	WAIT_REDRAW = BR_KEY_REDRAW,	/* the screen was locked and is unlocked */
+	WAIT_TICK = BR_KEY_TICK,	/* a second passed without a key */
 };
 
 struct session {
 	const struct console_conf	*conf;
+	int				 readonly;	/* --readonly */
+	int				 recdir;
 	const char			*tty;
 	char				 user[LREC_USER_MAX + 1];
 	struct cpam			*pam;
@@ -266,8 +267,6 @@ session_wait(struct session *s, int recdir)
 	return WAIT_TICK;
 }
 
-static const char dash_keys[] = "r refresh  l lock  q log out";
-
 /* The API credential of the session: a certificate for the principal
  * mapped to the user PAM authenticated, from bulwarkd's console socket,
  * valid for the rest of the session. Only when the socket is absent or
@@ -303,55 +302,42 @@ session_credential(const struct session *s, struct cred **ret_cred,
 	return -BW_E_UNAUTH;
 }
 
-/* The dashboard until the user logs out or the session ends. */
+static int
+browser_wait(void *arg)
+{
+	struct session *s = arg;
+
+	return session_wait(s, s->recdir);
+}
+
+static int
+browser_lock(void *arg)
+{
+	struct session *s = arg;
+
+	return lock_screen(s, s->recdir);
+}
+
+/* The screens (browser.h) until the user logs out or the session ends. */
 static void
 dashboard(struct session *s, int recdir)
 {
 	struct client_conf	 cc = { 0 };
 	struct cred		*cred = NULL;
-	struct dash		 d = { 0 };
-	char			 header[256], note[768], why[256];
-	time_t			 read_at = 0;
-	int			 c = WAIT_REDRAW, have, i;
+	char			 header[256], why[256];
+	struct browser_env	 env = { .wait = browser_wait,
+	    .lock = browser_lock, .arg = s, .header = header, .why = why,
+	    .refresh_s = s->conf->refresh, .readonly = s->readonly };
 
-	for (i = 0; i < DASH_PANELS; i++)
-		dash_fill(&d, i, NULL, "not read");
-	have = session_credential(s, &cred, &cc, why, sizeof(why)) == 0;
-	for (;;) {
-		if (c == 'r' || c == WAIT_REDRAW ||
-		    time(NULL) - read_at >= s->conf->refresh) {
-			_cleanup_free_ char	*err = NULL;
-			int			 r = -BW_E_UNAUTH;
-
-			if (have)
-				r = dash_read(cred ? &cred->conf : &cc,
-				    cred ? cred->ctx : NULL, &d, &err);
-			if (r == 0 && cred)
-				snprintf(note, sizeof(note), "API as %s, session "
-				    "certificate", d.principal);
-			else if (r == 0)
-				snprintf(note, sizeof(note), "No session certificate "
-				    "(%s); API as %s, configured credential", why,
-				    d.principal);
-			else
-				snprintf(note, sizeof(note), "API: %s",
-				    err ? err : have ? bw_strerror(r) : why);
-			read_at = time(NULL);
-		}
-		snprintf(header, sizeof(header), "Bulwark console | %s on %s",
-		    s->user, s->tty);
-		dview_draw(&d, header, note, dash_keys);
-		c = session_wait(s, recdir);
-		if (c == WAIT_END)
-			break;
-		if (c == 'q') {
-			caud_event(s->user, CAUD_LOGOUT, NULL);
-			break;
-		}
-		if ((c == 'l' || c == 'L') &&
-		    (c = lock_screen(s, recdir)) == WAIT_END)
-			break;
+	s->recdir = recdir;
+	if (session_credential(s, &cred, &cc, why, sizeof(why)) == 0) {
+		env.conf = cred ? &cred->conf : &cc;
+		env.ctx = cred ? cred->ctx : NULL;
 	}
+	snprintf(header, sizeof(header), "Bulwark console | %s on %s",
+	    s->user, s->tty);
+	if (browser_run(&env))
+		caud_event(s->user, CAUD_LOGOUT, NULL);
 	cred_free(cred);
 	client_conf_clear(&cc);
 }
@@ -406,9 +392,10 @@ claim_session(struct session *s, int recdir, char *msg, size_t len)
 /* The login prompt, after the banner: until a login succeeds (the
  * session runs, then 0), or the prompt sits idle (back to the banner). */
 static int
-login(const struct console_conf *conf, const char *tty, int recdir)
+login(const struct console_conf *conf, const char *tty, int recdir,
+    int readonly)
 {
-	struct session	s = { .conf = conf, .tty = tty };
+	struct session	s = { .conf = conf, .tty = tty, .readonly = readonly };
 	char		msg[CPAM_MSG_MAX] = "", pmsg[CPAM_MSG_MAX];
 	int		r, was_locked, slot = -1;
 
@@ -456,13 +443,15 @@ static const struct opt_help options[] = {
 	{ "config", 'c', "FILE", "the console's configuration (default "
 	    CONSOLE_CONF_DEFAULT ")" },
 	{ "help", 'h', NULL, "show this help" },
+	{ "readonly", 'r', NULL, "offer no action that changes anything "
+	    "(whatever the role may do)" },
 	{ "version", 'V', NULL, "show the version" },
 };
 
 static void
 usage(FILE *f)
 {
-	fprintf(f, "Usage: bulwark-console [--config FILE]\n"
+	fprintf(f, "Usage: bulwark-console [--config FILE] [--readonly]\n"
 	    "The appliance's terminal console; see bulwark-console(8).\n\n");
 	opt_help_print(f, options, ELEMENTSOF(options));
 }
@@ -470,16 +459,19 @@ usage(FILE *f)
 /* Parses the arguments into *RET_PATH; returns ARGS_OK to go on, else
  * the exit code. */
 static int
-parse_args(int argc, char **argv, const char **ret_path)
+parse_args(int argc, char **argv, const char **ret_path, int *ret_readonly)
 {
 	struct option	longopts[ELEMENTSOF(options) + 1];
 	int		c;
 
 	opt_help_longopts(options, ELEMENTSOF(options), longopts);
-	while ((c = getopt_long(argc, argv, "c:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:hrV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			*ret_path = optarg;
+			break;
+		case 'r':
+			*ret_readonly = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -505,9 +497,9 @@ main(int argc, char **argv)
 	struct console_conf	 conf;
 	_cleanup_free_ char	*err = NULL;
 	const char		*path = CONSOLE_CONF_DEFAULT, *tty;
-	int			 r, recdir;
+	int			 r, recdir, readonly = 0;
 
-	if ((r = parse_args(argc, argv, &path)) != ARGS_OK)
+	if ((r = parse_args(argc, argv, &path, &readonly)) != ARGS_OK)
 		return r;
 	if ((r = harden()) < 0) {
 		fprintf(stderr, "bulwark-console: hardening: %s\n", strerror(-r));
@@ -532,7 +524,7 @@ main(int argc, char **argv)
 	tty = ttyname(STDIN_FILENO);
 	caud_open(recdir, tty, conf.credential_socket);
 	while (!quit && banner(&conf) == 0)
-		login(&conf, tty ? tty : "?", recdir);
+		login(&conf, tty ? tty : "?", recdir, readonly);
 	tui_end();
 	caud_close();
 	close(recdir);

@@ -7,16 +7,12 @@
 #include <string.h>
 #include <time.h>
 
-#include <event2/http.h>
-
 #include "client/client.h"
 #include "console/dashboard.h"
+#include "console/fetch.h"
 #include "lib/err.h"
 #include "lib/ids.h"
 #include "lib/json.h"
-
-#define DASH_PAGE	"500"
-#define DASH_PAGES_MAX	200	/* 100,000 objects per kind */
 
 static const char *const panel_titles[DASH_PANELS] = {
 	[DASH_NODES] = "Nodes",
@@ -209,87 +205,6 @@ dash_fill(struct dash *d, enum dash_panel_id id, const json_t *doc,
 		fill_list(p, id, json_object_get(doc, "items"));
 }
 
-/* What a panel says when the API refused or failed: the principal's
- * role not allowing the read is a normal state, not an error. */
-static void
-status_text(const struct client_response *resp, char *buf, size_t len)
-{
-	_cleanup_json_ json_t *doc = json_loadb(resp->body, resp->body_len, 0, NULL);
-
-	if (resp->status == 403)
-		snprintf(buf, len, "not permitted for this principal");
-	else if (resp->status == 404)
-		snprintf(buf, len, "%s", client_error_message(doc, "none yet"));
-	else
-		snprintf(buf, len, "read failed (%d): %s", resp->status,
-		    client_error_message(doc, "no message"));
-}
-
-/* GETs the whole list at PATH page by page into one {"items": [...]}. */
-static int
-read_list(struct client_conn *cc, const char *path, json_t **ret, char *why,
-    size_t whylen, char **ret_err)
-{
-	_cleanup_json_ json_t	*all = json_pack("{s:[]}", "items");
-	_cleanup_free_ char	*token = NULL;
-	struct client_response	 resp = { 0 };
-	char			 url[1024];
-	int			 page, r;
-
-	for (page = 0; all && page < DASH_PAGES_MAX; page++) {
-		_cleanup_json_ json_t	*doc = NULL;
-		_cleanup_free_ char	*enc = token ? evhttp_encode_uri(token) : NULL;
-		const char		*next;
-
-		snprintf(url, sizeof(url), "%s?limit=" DASH_PAGE "%s%s", path,
-		    enc ? "&continue=" : "", enc ? enc : "");
-		if ((r = client_conn_request(cc, "GET", url, NULL, &resp,
-		    ret_err)) < 0)
-			return r;
-		if (resp.status != 200) {
-			status_text(&resp, why, whylen);
-			client_response_clear(&resp);
-			return 0;
-		}
-		doc = json_loadb(resp.body, resp.body_len, 0, NULL);
-		client_response_clear(&resp);
-		if (json_array_extend(json_object_get(all, "items"),
-		    json_object_get(doc, "items")) < 0) {
-			snprintf(why, whylen, "the server's list is not JSON");
-			return 0;
-		}
-		next = json_str_at(doc, "metadata", "continue");
-		free(TAKE_PTR(token));
-		if (!next) {
-			*ret = TAKE_PTR(all);
-			return 0;
-		}
-		if (!(token = strdup(next)))
-			return -ENOMEM;
-	}
-	snprintf(why, whylen, all ? "more than %d pages" : "out of memory",
-	    DASH_PAGES_MAX);
-	return 0;
-}
-
-static int
-read_doc(struct client_conn *cc, const char *path, json_t **ret, char *why,
-    size_t whylen, char **ret_err)
-{
-	struct client_response	resp = { 0 };
-	int			r;
-
-	if ((r = client_conn_request(cc, "GET", path, NULL, &resp, ret_err)) < 0)
-		return r;
-	if (resp.status == 200 &&
-	    !(*ret = json_loadb(resp.body, resp.body_len, 0, NULL)))
-		snprintf(why, whylen, "the server's answer is not JSON");
-	else if (resp.status != 200)
-		status_text(&resp, why, whylen);
-	client_response_clear(&resp);
-	return 0;
-}
-
 static const struct {
 	enum dash_panel_id	 id;
 	const char		*path;
@@ -320,7 +235,7 @@ dash_read(const struct client_conf *conf, SSL_CTX *ctx, struct dash *d,
 		_cleanup_json_ json_t	*me = NULL;
 		char			 why[DASH_LINE_MAX] = "unknown";
 
-		if ((r = read_doc(cc, "/v1/whoami", &me, why, sizeof(why),
+		if ((r = cfetch_doc(cc, "/v1/whoami", &me, why, sizeof(why),
 		    ret_err)) < 0) {
 			client_conn_close(cc);
 			return r;
@@ -338,7 +253,7 @@ dash_read(const struct client_conf *conf, SSL_CTX *ctx, struct dash *d,
 		_cleanup_json_ json_t	*doc = NULL;
 		char			 why[DASH_LINE_MAX] = "not read";
 
-		r = (dash_sources[i].list ? read_list : read_doc)(cc,
+		r = (dash_sources[i].list ? cfetch_list : cfetch_doc)(cc,
 		    dash_sources[i].path, &doc, why, sizeof(why), ret_err);
 		if (r < 0)
 			break;

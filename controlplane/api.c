@@ -2681,13 +2681,37 @@ handle_metrics(struct api_server *srv, struct evhttp_request *req)
 	evbuffer_free(buf);
 }
 
+/* What ID may do, from authz_check() itself: {"read": [plural...],
+ * "write": [plural...], "audit": bool}, tenant kinds asked for ID's
+ * own tenant. Clients (the console) offer exactly these actions instead
+ * of guessing from the role's name. New reference or NULL. */
+static json_t *
+whoami_may(const struct authz_identity *id)
+{
+	const struct res_kind	*kinds;
+	json_t			*rd = json_array(), *wr = json_array();
+	size_t			 i, n;
+
+	kinds = res_kinds(&n);
+	for (i = 0; rd && wr && i < n; i++) {
+		const char *t = kinds[i].scope == RES_TENANT ? id->tenant : NULL;
+
+		if (authz_check(id, VERB_READ, &kinds[i], t, NULL) == 0)
+			json_array_append_new(rd, json_string(kinds[i].plural));
+		if (authz_check(id, VERB_WRITE, &kinds[i], t, NULL) == 0)
+			json_array_append_new(wr, json_string(kinds[i].plural));
+	}
+	return json_pack("{s:o?, s:o?, s:b}", "read", rd, "write", wr, "audit",
+	    authz_check(id, VERB_AUDIT_READ, NULL, NULL, NULL) == 0);
+}
+
 static void
 handle_whoami(struct api_server *srv, struct evhttp_request *req,
     const struct authz_identity *id)
 {
-	_cleanup_json_ json_t *o = json_pack("{s:s, s:s, s:s, s:s}",
+	_cleanup_json_ json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o?}",
 	    "principal", id->principal, "tenant", id->tenant, "role",
-	    id->role_name, "serial", id->serial);
+	    id->role_name, "serial", id->serial, "may", whoami_may(id));
 
 	audit_request(srv, id, "api.whoami", NULL, NULL, NULL, "success", NULL);
 	reply_json(srv, req, 200, o);

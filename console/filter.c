@@ -1,0 +1,143 @@
+/* The lists' filter; see filter.h. */
+#include "config.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#include "console/filter.h"
+#include "lib/err.h"
+#include "lib/macro.h"
+
+/* Label keys may hold a DNS prefix ("example.com/team"); values are
+ * what the API accepts in labels. */
+static int
+label_char(int c, int key)
+{
+	return isalnum(c) || c == '-' || c == '_' || c == '.' ||
+	    (key && c == '/');
+}
+
+/* Parses one "k=v" term of LEN bytes at S into slot I of F. */
+static int
+parse_term(const char *s, size_t len, struct cfilter *f, size_t i,
+    char **ret_err)
+{
+	const char	*eq = memchr(s, '=', len);
+	size_t		 klen, vlen, j;
+
+	if (!eq || eq == s)
+		return errf(-BW_E_INVALID, ret_err, "-l: \"%.*s\" is not "
+		    "key=value", (int)(len > 64 ? 64 : len), s);
+	klen = (size_t)(eq - s);
+	vlen = len - klen - 1;
+	if (klen >= CFILTER_KEY_MAX || vlen >= CFILTER_VALUE_MAX)
+		return errf(-BW_E_INVALID, ret_err, "-l: a key is at most %d "
+		    "and a value at most %d characters", CFILTER_KEY_MAX - 1,
+		    CFILTER_VALUE_MAX - 1);
+	for (j = 0; j < len; j++)
+		if (j != klen && !label_char((unsigned char)s[j], j < klen))
+			return errf(-BW_E_INVALID, ret_err, "-l: '%c' is not "
+			    "allowed in a label %s", isprint((unsigned char)s[j]) ?
+			    s[j] : '?', j < klen ? "key" : "value");
+	memcpy(f->label[i].key, s, klen);
+	f->label[i].key[klen] = '\0';
+	memcpy(f->label[i].value, eq + 1, vlen);
+	f->label[i].value[vlen] = '\0';
+	return 0;
+}
+
+/* Parses the selector "k=v,k2=v2" (LEN bytes at S) into F's labels. */
+static int
+parse_labels(const char *s, size_t len, struct cfilter *f, char **ret_err)
+{
+	const char	*end = s + len, *comma;
+	int		 r;
+
+	if (len == 0)
+		return errf(-BW_E_INVALID, ret_err, "-l: needs key=value");
+	while (s <= end) {
+		comma = memchr(s, ',', (size_t)(end - s));
+		if (!comma)
+			comma = end;
+		if (f->nlabels == CFILTER_LABELS_MAX)
+			return errf(-BW_E_INVALID, ret_err, "-l: at most %d "
+			    "labels", CFILTER_LABELS_MAX);
+		if ((r = parse_term(s, (size_t)(comma - s), f, f->nlabels,
+		    ret_err)) < 0)
+			return r;
+		f->nlabels++;
+		s = comma + 1;
+	}
+	return 0;
+}
+
+static const char *
+skip_space(const char *s)
+{
+	while (*s == ' ')
+		s++;
+	return s;
+}
+
+int
+cfilter_parse(const char *text, struct cfilter *ret, char **ret_err)
+{
+	struct cfilter	 f = { 0 };
+	const char	*p = skip_space(text), *end;
+	char		 msg[128];
+	int		 r;
+
+	if (strlen(text) >= CFILTER_TEXT_MAX)
+		return errf(-BW_E_INVALID, ret_err, "filter: at most %d "
+		    "characters", CFILTER_TEXT_MAX - 1);
+	/* "-l SELECTOR" terms first, then the pattern */
+	while (p[0] == '-' && p[1] == 'l' && (p[2] == ' ' || !p[2])) {
+		p = skip_space(p + 2);
+		end = strchr(p, ' ');
+		if (!end)
+			end = p + strlen(p);
+		if ((r = parse_labels(p, (size_t)(end - p), &f, ret_err)) < 0)
+			return r;
+		p = skip_space(end);
+	}
+	if (*p == '!') {
+		f.inverse = 1;
+		p++;
+	}
+	if (*p) {
+		if ((r = regcomp(&f.re, p, REG_EXTENDED | REG_ICASE |
+		    REG_NOSUB)) != 0) {
+			regerror(r, &f.re, msg, sizeof(msg));
+			return errf(-BW_E_INVALID, ret_err, "filter: %s", msg);
+		}
+		f.has_re = 1;
+	} else if (f.inverse)
+		return errf(-BW_E_INVALID, ret_err, "filter: '!' needs a "
+		    "pattern after it");
+	*ret = f;
+	return 0;
+}
+
+int
+cfilter_match(const struct cfilter *f, const char *text, const json_t *labels)
+{
+	const char	*v;
+	size_t		 i;
+
+	for (i = 0; i < f->nlabels; i++) {
+		v = json_string_value(json_object_get(labels, f->label[i].key));
+		if (!v || strcmp(v, f->label[i].value) != 0)
+			return 0;
+	}
+	if (!f->has_re)
+		return 1;
+	return (regexec(&f->re, text, 0, NULL, 0) == 0) != f->inverse;
+}
+
+void
+cfilter_clear(struct cfilter *f)
+{
+	if (f->has_re)
+		regfree(&f->re);
+	*f = (struct cfilter){ 0 };
+}
