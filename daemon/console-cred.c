@@ -16,6 +16,7 @@
 #include <event2/listener.h>
 
 #include "daemon/console-cred.h"
+#include "daemon/identity.h"
 #include "hardening/pki.h"
 #include "privsep/console-ipc.h"
 #include "lib/err.h"
@@ -38,7 +39,7 @@ struct ccred {
 	char			 pkidir[4096];
 	char			 ca_path[4200];
 	char			 server_url[300];
-	EVP_PKEY		*ca_key;
+	struct identity		*identity;
 	struct api_server	*srv;
 	int			 conns;
 };
@@ -166,6 +167,7 @@ handle_cred(struct ccred_conn *cc, const json_t *req, json_t **ret,
     char **ret_err)
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY	*key = NULL;
+	EVP_PKEY				*ca_key = NULL;
 	_cleanup_free_ char			*cert = NULL, *serial = NULL;
 	struct authz_identity			 id;
 	const char				*csr = json_str_at(req, "csr", NULL);
@@ -180,12 +182,12 @@ handle_cred(struct ccred_conn *cc, const json_t *req, json_t **ret,
 		    CIPC_LIFETIME_MIN, CIPC_LIFETIME_MAX);
 	if (r == 0 && !csr)
 		r = errf(-BW_E_INVALID, ret_err, "csr: required");
-	if (r == 0 && !cc->c->ca_key)
+	if (r == 0 && !(ca_key = identity_ca_key(cc->c->identity)))
 		r = errf(-BW_E_UNAVAILABLE, ret_err, "the CA key is not loaded");
 	if (r == 0)
 		r = pki_csr_public_key(csr, strlen(csr), &key, ret_err);
 	if (r == 0)
-		r = pki_issue_for_key(cc->c->pkidir, cc->c->ca_key, id.principal,
+		r = pki_issue_for_key(cc->c->pkidir, ca_key, id.principal,
 		    id.tenant, id.role_name, key, (unsigned)life, &cert, NULL,
 		    &serial, ret_err);
 	snprintf(why, sizeof(why), "pam user %.32s: %s",
@@ -404,7 +406,7 @@ ccred_open(struct event_base *base, const struct ccred_options *o,
 	snprintf(c->server_url, sizeof(c->server_url), "%s", o->server_url);
 	TAILQ_INIT(&c->conns_list);
 	c->base = base;
-	c->ca_key = o->ca_key;
+	c->identity = o->identity;
 	c->srv = o->srv;
 	if (n < 0 || (size_t)n >= sizeof(c->sock_path)) {
 		free(c);

@@ -21,11 +21,15 @@
 
 #define CCRED_USERS_FILE	"console-users.json"
 
+struct identity;
+
 struct ccred_options {
 	const char		*data_dir;	/* the socket and the users file */
 	const char		*pkidir;
 	const char		*server_url;	/* what the console connects to */
-	EVP_PKEY		*ca_key;	/* borrowed */
+	/* borrowed: the CA key is taken from it at each use, as the
+	 * identity replaces its key whenever it loads it again */
+	struct identity		*identity;
 	struct api_server	*srv;		/* records go through its committer */
 };
 

@@ -557,7 +557,7 @@ open_console_socket(struct bwd_state *st, struct event_base *base,
 {
 	struct ccred_options	 o = { .data_dir = st->data_dir,
 	    .pkidir = st->principals.pkidir, .server_url = url,
-	    .ca_key = identity_ca_key(st->identity), .srv = st->api };
+	    .identity = st->identity, .srv = st->api };
 	_cleanup_free_ char	*err = NULL;
 
 	if (ccred_open(base, &o, &st->console, &err) < 0)
