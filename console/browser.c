@@ -90,6 +90,8 @@ top(struct browser *b)
 	return &b->f[b->depth - 1];
 }
 
+/* The rows between the breadcrumbs and the status row: a list's
+ * column titles and its rows, or a describe's lines. */
 static int
 rows_h(void)
 {
@@ -244,17 +246,17 @@ draw(struct browser *b)
 	tui_print(0, 0, 1, "%s | %s", b->env->header, b->note);
 	draw_crumbs(b);
 	if (f->type == FR_DESC)
-		cdesc_draw(&f->d, 2, rows_h() + 1);
+		cdesc_draw(&f->d, 2, rows_h());
 	else
-		lview_draw(&f->lv, 2, rows_h() + 1);
+		lview_draw(&f->lv, 2, rows_h());
 	if (f->type == FR_LIST)
 		snprintf(status, sizeof(status), "%zu of %zu%s%s%s%s",
 		    f->lv.nvis, f->lv.n, f->lv.filter_text[0] ? "  /" : "",
 		    f->lv.filter_text, b->msg[0] ? "  " : "", b->msg);
 	else
 		snprintf(status, sizeof(status), "lines %zu-%zu of %zu  %s",
-		    f->d.n ? f->d.top + 1 : 0, f->d.top + (size_t)rows_h() + 1 <
-		    f->d.n ? f->d.top + (size_t)rows_h() + 1 : f->d.n, f->d.n,
+		    f->d.n ? f->d.top + 1 : 0, f->d.top + (size_t)rows_h() <
+		    f->d.n ? f->d.top + (size_t)rows_h() : f->d.n, f->d.n,
 		    b->msg);
 	tui_print(LINES - 2, 0, 0, "%s", status);
 	tui_keys(kb);
@@ -412,11 +414,29 @@ describe(struct browser *b)
 	top(b)->d = d;
 }
 
+/* Writes WHAT to F after a key column, wrapped at the screen's width. */
+static void
+help_line(FILE *f, const char *key, const char *what)
+{
+	int	w = COLS - 18 > 20 ? COLS - 18 : 20, n;
+
+	fprintf(f, "  %-15s ", key);
+	while ((n = (int)strlen(what)) > w) {
+		for (n = w; n > 0 && what[n] != ' '; n--)
+			;
+		if (n == 0)
+			n = w;
+		fprintf(f, "%.*s\n%18s", n, what, "");
+		what += n + (what[n] == ' ');
+	}
+	fprintf(f, "%s\n", what);
+}
+
 static void
 help(struct browser *b)
 {
 	const struct cview	*v;
-	char			*text = NULL;
+	char			*text = NULL, alias[16];
 	size_t			 n, i, len = 0;
 	FILE			*f = open_memstream(&text, &len);
 	struct cdesc		 d = { 0 };
@@ -425,12 +445,14 @@ help(struct browser *b)
 		return;
 	fprintf(f, "Keys\n");
 	for (i = 0; i < ELEMENTSOF(keys); i++)
-		fprintf(f, "  %-14s %s\n", keys[i].key, keys[i].what);
+		help_line(f, keys[i].key, keys[i].what);
 	fprintf(f, "\nViews (:name or :alias)\n");
-	for (v = cmdline_views(&n), i = 0; i < n; i++)
-		fprintf(f, "  :%-13s :%-6s%s\n", v[i].name, v[i].alias,
+	for (v = cmdline_views(&n), i = 0; i < n; i++) {
+		snprintf(alias, sizeof(alias), ":%s", v[i].alias);
+		fprintf(f, "  :%-14s %-7s%s\n", v[i].name, alias,
 		    v[i].type == CVIEW_QUIT || readable(b, &v[i]) ? "" :
-		    "  (not permitted for this principal)");
+		    " (not permitted for this principal)");
+	}
 	fclose(f);
 	if (cdesc_text(text, &d) < 0 || push(b, FR_DESC, NULL, "help") < 0) {
 		cdesc_clear(&d);
@@ -540,9 +562,9 @@ move_key(struct frame *f, int c)
 	default: return 0;
 	}
 	if (f->type == FR_DESC)
-		cdesc_scroll(&f->d, d, (int)h + 1);
+		cdesc_scroll(&f->d, d, (int)h);
 	else if (f->type == FR_LIST)
-		lview_move(&f->lv, d, (int)h);
+		lview_move(&f->lv, d, (int)h - 1);
 	return 1;
 }
 

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "console/filter.h"
@@ -71,6 +72,63 @@ parse_labels(const char *s, size_t len, struct cfilter *f, char **ret_err)
 	return 0;
 }
 
+/* glibc's regcomp() takes time exponential in stacked repetitions
+ * ("a++++") and in the product of nested bounds ("((a{1,99}){1,99})"):
+ * a pattern typed at the console must never hang it (the idle lock
+ * waits on the same loop). Refuses a repetition right after another,
+ * more than CFILTER_BOUNDS_MAX bounds, and bounds past
+ * CFILTER_BOUND_MAX. Brackets and escaped characters are literal. */
+#define CFILTER_BOUNDS_MAX	2
+#define CFILTER_BOUND_MAX	16
+
+static int
+check_pattern(const char *p, char **ret_err)
+{
+	const char	*q;
+	int		 prev_rep = 0, rep, bounds = 0;
+	long		 v;
+
+	for (; *p; p++) {
+		if (*p == '\\' && p[1]) {
+			p++;
+			prev_rep = 0;
+			continue;
+		}
+		if (*p == '[') {
+			q = p + 1 + (p[1] == '^');
+			q += *q == ']';
+			if (!(q = strchr(q, ']')))
+				return 0;	/* regcomp() says what is wrong */
+			p = q;
+			prev_rep = 0;
+			continue;
+		}
+		rep = *p == '*' || *p == '+' || *p == '?' || *p == '{';
+		if (rep && prev_rep)
+			return errf(-BW_E_INVALID, ret_err, "filter: a "
+			    "repetition may not follow a repetition");
+		if (*p == '{') {
+			if (++bounds > CFILTER_BOUNDS_MAX)
+				return errf(-BW_E_INVALID, ret_err, "filter: at "
+				    "most %d {m,n} bounds", CFILTER_BOUNDS_MAX);
+			for (q = p + 1; *q && *q != '}'; q++) {
+				v = strtol(q, (char **)&q, 10);
+				if (v > CFILTER_BOUND_MAX)
+					return errf(-BW_E_INVALID, ret_err,
+					    "filter: a bound is at most %d",
+					    CFILTER_BOUND_MAX);
+				if (*q == '}' || !*q)
+					break;
+			}
+			if (!*q)
+				return 0;
+			p = q;
+		}
+		prev_rep = rep;
+	}
+	return 0;
+}
+
 static const char *
 skip_space(const char *s)
 {
@@ -105,6 +163,8 @@ cfilter_parse(const char *text, struct cfilter *ret, char **ret_err)
 		p++;
 	}
 	if (*p) {
+		if ((r = check_pattern(p, ret_err)) < 0)
+			return r;
 		if ((r = regcomp(&f.re, p, REG_EXTENDED | REG_ICASE |
 		    REG_NOSUB)) != 0) {
 			regerror(r, &f.re, msg, sizeof(msg));

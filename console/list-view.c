@@ -241,7 +241,10 @@ widths(const struct lview *lv, int *w)
 	size_t	c;
 
 	for (c = 0; c < lv->ncols; c++) {
+		/* room for the title and the sort mark */
 		w[c] = lv->cols[c].width;
+		if (w[c] && w[c] <= (int)strlen(lv->cols[c].title))
+			w[c] = (int)strlen(lv->cols[c].title) + 1;
 		if (!w[c] && flex < 0)
 			flex = (int)c;
 		used += w[c] + 1;

@@ -69,6 +69,8 @@ target_sources() {
 		echo "image/image.c" ;;
 	fuzz-ipc-frame)
 		echo "privsep/ipc.c" ;;
+	fuzz-console-filter)
+		echo "console/filter.c" ;;
 	esac
 }
 target_flags() {
@@ -147,7 +149,7 @@ stale() {
 	[ -f "$2" ] || return 0
 	[ -n "$(find "$1" "$bld/config.h" -newer "$2" 2>/dev/null)" ] && return 0
 	[ -n "$(find "$src/lib" "$src/hardening" "$src/controlplane" "$src/client" \
-	    "$src/cli" "$src/image" "$src/audit" "$src/tests/fuzz" -name '*.h' -newer "$2" 2>/dev/null | head -n 1)" ]
+	    "$src/cli" "$src/image" "$src/audit" "$src/console" "$src/tests/fuzz" -name '*.h' -newer "$2" 2>/dev/null | head -n 1)" ]
 }
 
 compile() {	# compile SOURCE OBJECT EXTRA_FLAGS...

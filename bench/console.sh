@@ -1,0 +1,122 @@
+#!/bin/bash
+# bench/console.sh BUILDDIR [KEYS]: bulwark-console with 10,000 instances
+# in the store, measured through tmux as a person sees it (80x24,
+# TERM=vt100, PAM through pam_wrapper as in tests/integration/console-lib.sh):
+#   1. `:in` Enter until the instance list is drawn ("N of 10000" on the
+#      status row), goal < 300 ms; median of RUNS (default 5);
+#   2. each keystroke of the `/` filter KEYS (default "big7-12") until
+#      the redrawn list and the typed text are on screen, goal < 50 ms;
+#   3. beside them, `bulwark get instances` printing the same list.
+# The instances come from 10 workloads of 1,000 replicas in one tenant
+# (with a Quota that allows them); without nodes the controller keeps
+# them Pending. Times include tmux's own work (send-keys, the pane's
+# parser, capture-pane polls every few ms). Not part of `make check`:
+# `make bench-console`.
+set -u
+if [ -z "${top_builddir:-}" ]; then
+	top_builddir=$(cd "${1:?usage: bench/console.sh BUILDDIR [KEYS]}" && pwd)
+	top_srcdir=$(cd "$(dirname "$0")/.." && pwd)
+	export top_builddir top_srcdir
+fi
+FKEYS=${2:-big7-12}
+RUNS=${BENCH_RUNS:-5}
+N=10000
+# console-lib.sh is a test's set-up: bulwarkd, PAM, tmux, helpers
+. "$top_srcdir/tests/integration/console-lib.sh"
+
+die() { echo "bench/console: $*" >&2; exit 1; }
+ms() { echo "($2 - $1) * 1000" | bc -l | xargs printf '%.1f'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# until_screen REGEX: polls capture-pane until REGEX is on screen (30 s)
+until_screen() {
+	local end=$((SECONDS + 30))
+	until tm capture-pane -p -t c | grep -Eq "$1"; do
+		[ $SECONDS -lt $end ] || return 1
+	done
+}
+
+console_users bob:Bob-Pass-2:1001
+printf '{"bob": {"principal": "admin", "tenant": "system", "role": "system-admin"}}\n' \
+	>"$T/bwd/console-users.json"
+B="$BW/bulwark --config $CONF"
+IMG=sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae
+{
+	printf '[{"kind":"Tenant","metadata":{"name":"acme"},"spec":{}},'
+	printf '{"kind":"Quota","metadata":{"name":"default","tenant":"acme"},'
+	printf '"spec":{"cpu_millis":100000000,"memory_mib":1000000000,'
+	printf '"instances":100000,"workloads":1000}}'
+	for i in $(seq 10); do
+		printf ',{"kind":"Workload","metadata":{"name":"big%d","tenant":"acme"},' "$i"
+		printf '"spec":{"type":"container","image":"%s","replicas":1000,' "$IMG"
+		printf '"resources":{"cpu_millis":1,"memory_mib":4}}}'
+	done
+	printf ']\n'
+} >"$T/objects.json"
+$B apply -f "$T/objects.json" >/dev/null || die "apply"
+count() { $B get instances -o json 2>/dev/null | jq '.items | length'; }
+wait_for 120 sh -c "[ \"\$($B get instances 2>/dev/null | wc -l)\" -gt $N ]" ||
+	die "the controller made $(count) of $N instances"
+[ "$(count)" = $N ] || die "$(count) instances, not $N"
+
+# bulwark get instances: the same list as a table
+for i in $(seq "$RUNS"); do
+	t0=$EPOCHREALTIME
+	$B get instances >/dev/null || die "get instances"
+	ms "$t0" "$EPOCHREALTIME"
+done >"$T/cli"
+
+write_conf "$T/console.json" 3600 7200
+start_console "$T/console.json"
+until_screen 'TEST NOTICE' || die "no banner"
+keys Enter
+login bob Bob-Pass-2
+until_screen 'welcome, bob' || die "no login"
+keys Enter
+until_screen '\+- Nodes -' || die "no dashboard"
+until_screen "\\|$N instances" || die "the dashboard did not count $N instances"
+
+# 1. :in until drawn, RUNS times (Esc back to the dashboard between)
+for i in $(seq "$RUNS"); do
+	keys ':' in
+	until_screen '^:in' || die "no command line"
+	t0=$EPOCHREALTIME
+	keys Enter
+	until_screen "^$N of $N" || die "the instance list was not drawn"
+	ms "$t0" "$EPOCHREALTIME" >>"$T/open"
+	[ "$i" = 1 ] && tm capture-pane -p -t c >"$T/list-screen"
+	keys Escape
+	until_screen '\+- Nodes -' || die "Esc did not go back"
+done
+
+# 2. the filter, a key at a time: each until its text and the list redrawn
+keys ':' in Enter
+until_screen "^$N of $N" || die "no list"
+keys /
+until_screen '^/ *$' || die "no filter prompt"
+typed=
+for k in $(echo "$FKEYS" | grep -o .); do
+	typed=$typed$k
+	re=$(printf '%s' "$typed" | sed 's/[][\.*^$+?(){}|/-]/\\&/g')
+	t0=$EPOCHREALTIME
+	keys -l -- "$k"
+	until_screen "^/$re *\$" || die "the filter did not show $typed"
+	ms "$t0" "$EPOCHREALTIME" >>"$T/key"
+done
+keys Enter
+until_screen "^[0-9]+ of $N +/$FKEYS" || die "the filter did not apply"
+shown=$(tm capture-pane -p -t c | grep -Ec '^big7-12')
+tm capture-pane -p -t c >"$T/filter-screen"
+keys q
+until_screen 'TEST NOTICE' || die "no logout"
+
+printf 'bulwark-console with %d instances (80x24, TERM=vt100, through tmux)\n' $N
+printf '  instance list drawn (:in Enter): median %s ms, max %s ms of %d (goal < 300 ms)\n' \
+	"$(median <"$T/open")" "$(sort -g "$T/open" | tail -1)" "$RUNS"
+printf '  filter keystroke redraw (/%s): median %s ms, max %s ms of %d keys (goal < 50 ms)\n' \
+	"$FKEYS" "$(median <"$T/key")" "$(sort -g "$T/key" | tail -1)" "$(wc -l <"$T/key")"
+printf '  bulwark get instances (the same %d as a table): median %s ms of %d\n' \
+	$N "$(median <"$T/cli")" "$RUNS"
+printf '  rows shown after the filter: %s (the window, not the list)\n' "$shown"
+[ -n "${BENCH_SCREENS:-}" ] && cp "$T/list-screen" "$T/filter-screen" "$BENCH_SCREENS/"
+tm kill-server
+wait "$TMUX_PID"

@@ -1,0 +1,274 @@
+/* The console's views without a terminal: the `/` filter's parser,
+ * the list model (sort, filter, selection kept over a new read), the
+ * command table, the audit search's query, describe's hiding of
+ * secrets and the actions' paths and permissions. */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "console/actions.h"
+#include "console/audit-view.h"
+#include "console/cmdline.h"
+#include "console/describe.h"
+#include "console/filter.h"
+#include "console/list-view.h"
+#include "lib/err.h"
+#include "lib/macro.h"
+
+/* 1 when filter TEXT keeps a row ROW with labels LABELS (JSON), 0 when
+ * not, -1 when TEXT does not parse (then *ERR holds why). */
+static int
+keeps(const char *text, const char *row, const char *labels, char **err)
+{
+	struct cfilter	 f;
+	json_t		*l = labels ? json_loads(labels, 0, NULL) : NULL;
+	int		 r;
+
+	*err = NULL;
+	if (cfilter_parse(text, &f, err) < 0) {
+		json_decref(l);
+		return -1;
+	}
+	r = cfilter_match(&f, row, l);
+	cfilter_clear(&f);
+	json_decref(l);
+	return r;
+}
+
+static void
+test_filter(void **state)
+{
+	const char	*lab = "{\"app\":\"web\",\"tier\":\"front\"}";
+	char		*err;
+
+	(void)state;
+	assert_int_equal(keeps("", "anything", NULL, &err), 1);
+	assert_int_equal(keeps("   ", "anything", NULL, &err), 1);
+	assert_int_equal(keeps("web", "web-1 acme Running", NULL, &err), 1);
+	assert_int_equal(keeps("WEB", "web-1 acme Running", NULL, &err), 1);
+	assert_int_equal(keeps("^acme", "web-1 acme Running", NULL, &err), 0);
+	assert_int_equal(keeps("Run+ing$", "web-1 acme Running", NULL, &err), 1);
+	assert_int_equal(keeps("!web", "web-1 acme", NULL, &err), 0);
+	assert_int_equal(keeps("!web", "db-1 acme", NULL, &err), 1);
+	assert_int_equal(keeps("-l app=web", "x", lab, &err), 1);
+	assert_int_equal(keeps("-l app=db", "x", lab, &err), 0);
+	assert_int_equal(keeps("-l app=web,tier=front", "x", lab, &err), 1);
+	assert_int_equal(keeps("-l app=web,tier=back", "x", lab, &err), 0);
+	assert_int_equal(keeps("-l app=web", "x", NULL, &err), 0);
+	assert_int_equal(keeps("-l app=web !x", "x", lab, &err), 0);
+	assert_int_equal(keeps("-l app=web -l tier=front y", "xyz", lab, &err), 1);
+	assert_int_equal(keeps("-l example.com/team=", "x",
+	    "{\"example.com/team\":\"\"}", &err), 1);
+	/* what a person mistypes is a message, never a filter */
+	assert_int_equal(keeps("-l", "x", NULL, &err), -1);
+	assert_string_equal(err, "-l: needs key=value");
+	free(err);
+	assert_int_equal(keeps("-l app", "x", NULL, &err), -1);
+	assert_string_equal(err, "-l: \"app\" is not key=value");
+	free(err);
+	assert_int_equal(keeps("-l =x", "x", NULL, &err), -1);
+	free(err);
+	assert_int_equal(keeps("-l a=b,", "x", NULL, &err), -1);
+	free(err);
+	assert_int_equal(keeps("-l a=b$", "x", NULL, &err), -1);
+	assert_string_equal(err, "-l: '$' is not allowed in a label value");
+	free(err);
+	assert_int_equal(keeps("!", "x", NULL, &err), -1);
+	assert_string_equal(err, "filter: '!' needs a pattern after it");
+	free(err);
+	assert_int_equal(keeps("a(", "x", NULL, &err), -1);
+	assert_non_null(strstr(err, "filter: "));
+	free(err);
+	assert_int_equal(keeps("-l a=1,b=2,c=3,d=4,e=5,f=6,g=7,h=8,i=9", "x",
+	    NULL, &err), -1);
+	assert_string_equal(err, "-l: at most 8 labels");
+	free(err);
+	{
+		char long_text[CFILTER_TEXT_MAX + 1];
+
+		memset(long_text, 'a', sizeof(long_text) - 1);
+		long_text[sizeof(long_text) - 1] = '\0';
+		assert_int_equal(keeps(long_text, "a", NULL, &err), -1);
+		free(err);
+	}
+	/* patterns glibc's regcomp() takes exponential time on */
+	assert_int_equal(keeps("=++++++++++++++++++++", "x", NULL, &err), -1);
+	assert_string_equal(err, "filter: a repetition may not follow a "
+	    "repetition");
+	free(err);
+	assert_int_equal(keeps("(((a{1,99}){1,9}){1,9})", "x", NULL, &err), -1);
+	assert_string_equal(err, "filter: a bound is at most 16");
+	free(err);
+	assert_int_equal(keeps("a{1}b{2}c{3}", "x", NULL, &err), -1);
+	assert_string_equal(err, "filter: at most 2 {m,n} bounds");
+	free(err);
+	assert_int_equal(keeps("(ab){1,16}", "abab", NULL, &err), 1);
+	assert_int_equal(keeps("[*+]+", "a+b", NULL, &err), 1);
+	assert_int_equal(keeps("\\++", "a+b", NULL, &err), 1);
+	/* "-lx" is a pattern, not the label option */
+	assert_int_equal(keeps("-lx", "a-lx", NULL, &err), 1);
+}
+
+static const struct lv_col cols[] = {
+	{ "NAME", "metadata.name", 10 }, { "N", "spec.replicas", 4 },
+};
+
+static void
+test_list_view(void **state)
+{
+	json_t		*items = json_loads("[{\"metadata\":{\"name\":\"b\"},"
+	    "\"spec\":{\"replicas\":10}},{\"metadata\":{\"name\":\"a\","
+	    "\"labels\":{\"app\":\"x\"}},\"spec\":{\"replicas\":9}},"
+	    "{\"metadata\":{\"name\":\"c\"},\"spec\":{\"replicas\":100}}]", 0,
+	    NULL);
+	struct lview	 lv;
+	char		*err = NULL;
+
+	(void)state;
+	assert_non_null(items);
+	lview_init(&lv, cols, ELEMENTSOF(cols));
+	assert_int_equal(lview_set(&lv, items), 0);
+	assert_int_equal(lv.n, 3);
+	assert_int_equal(lv.nvis, 3);
+	assert_string_equal(lv.rows[lv.vis[0]].cell[0], "a");
+	/* numbers sort as numbers: 9 < 10 < 100 */
+	lview_sort(&lv, 1, 0);
+	assert_string_equal(lv.rows[lv.vis[0]].cell[1], "9");
+	assert_string_equal(lv.rows[lv.vis[2]].cell[1], "100");
+	lview_sort(&lv, 1, 1);
+	assert_string_equal(lv.rows[lv.vis[0]].cell[1], "100");
+	/* a sort keeps the selected row (a) selected, now the last */
+	assert_int_equal(lv.sel, 2);
+	lview_move(&lv, -1, 10);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    lview_selected(&lv), "metadata"), "name")), "b");
+	/* a new read keeps the selected object selected */
+	assert_int_equal(lview_set(&lv, items), 0);
+	assert_string_equal(lv.rows[lv.vis[lv.sel]].cell[0], "b");
+	assert_int_equal(lview_filter(&lv, "-l app=x", &err), 0);
+	assert_int_equal(lv.nvis, 1);
+	assert_string_equal(lv.rows[lv.vis[0]].cell[0], "a");
+	assert_int_equal(lview_filter(&lv, "(", &err), -BW_E_INVALID);
+	free(err);
+	err = NULL;
+	assert_int_equal(lv.nvis, 1);	/* the old filter stays */
+	assert_int_equal(lview_filter(&lv, "zzz", &err), 0);
+	assert_null(lview_selected(&lv));
+	lview_move(&lv, 5, 10);		/* nothing to move over */
+	assert_int_equal(lview_filter(&lv, "", &err), 0);
+	lview_move(&lv, 100, 2);
+	assert_int_equal(lv.sel, 2);
+	assert_int_equal(lv.top, 1);
+	lview_move(&lv, -100, 2);
+	assert_int_equal(lv.sel, 0);
+	assert_int_equal(lv.top, 0);
+	lview_clear(&lv);
+	json_decref(items);
+}
+
+static void
+test_cmdline(void **state)
+{
+	(void)state;
+	assert_string_equal(cmdline_find("instances")->name, "instances");
+	assert_string_equal(cmdline_find("in")->name, "instances");
+	assert_string_equal(cmdline_find(" wl ")->name, "workloads");
+	assert_string_equal(cmdline_find("work")->name, "workloads");
+	assert_string_equal(cmdline_find("audit")->name, "audit");
+	assert_string_equal(cmdline_find("checks")->name, "checks");
+	assert_string_equal(cmdline_find("q")->name, "quit");
+	assert_null(cmdline_find("i"));		/* instances or images */
+	assert_null(cmdline_find(""));
+	assert_null(cmdline_find("wl x"));
+	assert_null(cmdline_find("pods"));
+}
+
+static void
+test_audit_query(void **state)
+{
+	char	 p[512], *err = NULL;
+
+	(void)state;
+	assert_int_equal(caudq_path("", p, sizeof(p), &err), 0);
+	assert_string_equal(p, "/v1/audit/records?limit=" CAUDQ_LIMIT);
+	assert_int_equal(caudq_path(" action=workload.replace  actor=ops-bob "
+	    "since=2026-12-06T10:00:00.000000000Z", p, sizeof(p), &err), 0);
+	assert_string_equal(p, "/v1/audit/records?limit=" CAUDQ_LIMIT
+	    "&action=workload.replace&actor=ops-bob"
+	    "&since=2026-12-06T10%3A00%3A00.000000000Z");
+	assert_int_equal(caudq_path("colour=red", p, sizeof(p), &err),
+	    -BW_E_INVALID);
+	assert_non_null(strstr(err, "\"colour=red\" is not one of"));
+	free(err);
+	err = NULL;
+	assert_int_equal(caudq_path("action=", p, sizeof(p), &err),
+	    -BW_E_INVALID);
+	free(err);
+	err = NULL;
+	assert_int_equal(caudq_path("action", p, sizeof(p), &err),
+	    -BW_E_INVALID);
+	free(err);
+	err = NULL;
+	assert_int_equal(caudq_path("actor=a&b", p, sizeof(p), &err), 0);
+	assert_non_null(strstr(p, "actor=a%26b"));
+}
+
+static void
+test_describe_and_actions(void **state)
+{
+	json_t		*o = json_loads("{\"metadata\":{\"name\":\"n1\"},"
+	    "\"spec\":{\"bootstrap_token\":\"s3cret\",\"tls\":{\"private_key\":"
+	    "\"k3y\"},\"replicas\":2}}", 0, NULL);
+	json_t		*w = json_loads("{\"metadata\":{\"name\":\"web\","
+	    "\"tenant\":\"acme\"}}", 0, NULL);
+	json_t		*may = json_loads("{\"read\":[\"workloads\"],"
+	    "\"write\":[\"workloads\"]}", 0, NULL);
+	struct cdesc	 d;
+	char		 p[128];
+	size_t		 i;
+
+	(void)state;
+	assert_int_equal(cdesc_open(o, &d), 0);
+	for (i = 0; i < d.n; i++) {
+		assert_null(strstr(d.line[i], "s3cret"));
+		assert_null(strstr(d.line[i], "k3y"));
+	}
+	assert_string_equal(d.line[0], "{");
+	cdesc_scroll(&d, 100, 3);
+	assert_int_equal(d.top, d.n - 3);
+	cdesc_scroll(&d, -100, 3);
+	assert_int_equal(d.top, 0);
+	cdesc_clear(&d);
+	assert_int_equal(cact_path(w, "workloads", p, sizeof(p)), 0);
+	assert_string_equal(p, "/v1/tenants/acme/workloads/web");
+	assert_int_equal(cact_path(o, "nodes", p, sizeof(p)), 0);
+	assert_string_equal(p, "/v1/nodes/n1");
+	assert_int_equal(cact_may(may, "write", "workloads"), 1);
+	assert_int_equal(cact_may(may, "write", "tenants"), 0);
+	assert_int_equal(cact_may(NULL, "read", "workloads"), 0);
+	assert_int_equal(cact_may(may, "read", NULL), 0);
+	json_decref(o);
+	json_decref(w);
+	json_decref(may);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_filter),
+		cmocka_unit_test(test_list_view),
+		cmocka_unit_test(test_cmdline),
+		cmocka_unit_test(test_audit_query),
+		cmocka_unit_test(test_describe_and_actions),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
