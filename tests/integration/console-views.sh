@@ -119,7 +119,7 @@ check "the admin is offered scale and delete" has 's scale +\^D delete'
 expect "both workloads are listed" '^web +acme '
 keys / ; keys -l '!web'
 expect "the inverse filter applies as typed" '^betadb +beta '
-check "it keeps betadb only" sh -c "! tmux -S '$SOCK' capture-pane -p -t c | grep -q '^web '"
+check "it keeps betadb only" wait_for 30 sh -c "! tmux -S '$SOCK' capture-pane -p -t c | grep -q '^web '"
 keys Enter
 expect "Enter keeps the filter, the status row says it" '^1 of 2 +/!web'
 keys Escape
