@@ -25,7 +25,7 @@ N=10000
 . "$top_srcdir/tests/integration/console-lib.sh"
 
 die() { echo "bench/console: $*" >&2; exit 1; }
-ms() { echo "($2 - $1) * 1000" | bc -l | xargs printf '%.1f'; }
+ms() { echo "($2 - $1) * 1000" | bc -l | xargs printf '%.1f\n'; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # until_screen REGEX: polls capture-pane until REGEX is on screen (30 s)
 until_screen() {

@@ -203,17 +203,40 @@ refresh_frame(struct browser *b, struct frame *f, int now)
 		read_list(b, f);
 }
 
-/* The key bar of frame F: only the keys that act there. */
+/* The key bar of frame F: only the keys that act there, in this order;
+ * when they do not fit the width, the lowest DROP go first (help
+ * lists them all). */
 static void
 key_bar(const struct browser *b, const struct frame *f, char *buf,
     size_t len)
 {
-	snprintf(buf, len, "%s%s%s%s: view  ? help  l lock  q log out",
-	    f->type == FR_LIST ? "/ filter  d describe  1-7 sort  " : "",
-	    may_write(b, f) && strcmp(f->v->plural, "workloads") == 0 ?
-	    "s scale  " : "", may_write(b, f) ? "^D delete  " : "",
-	    f->type == FR_LIST && f->v->type == CVIEW_AUDIT ? "f search  " :
-	    b->depth > 1 ? "esc back  " : "");
+	int list = f->type == FR_LIST, w = may_write(b, f);
+	const struct {
+		const char	*text;
+		int		 on, drop;
+	} items[] = {
+		{ "/ filter", list, 3 },
+		{ "d describe", list, 4 },
+		{ "1-7 sort", list, 9 },
+		{ "s scale", w && !strcmp(f->v->plural, "workloads"), 1 },
+		{ "^D delete", w, 1 },
+		{ "f search", list && f->v->type == CVIEW_AUDIT, 2 },
+		{ "esc back", b->depth > 1, 8 },
+		{ ": view", 1, 5 },
+		{ "? help", 1, 0 },
+		{ "l lock", 1, 7 },
+		{ "q log out", 1, 6 },
+	};
+	size_t	i, n;
+	int	cut = 10;
+
+	do {
+		buf[0] = '\0';
+		for (i = 0, n = 0; i < ELEMENTSOF(items); i++)
+			if (items[i].on && items[i].drop < cut)
+				n += (size_t)snprintf(buf + n, n < len ? len - n :
+				    0, "%s%s", n ? "  " : "", items[i].text);
+	} while ((int)n > COLS && --cut > 0);
 }
 
 static void

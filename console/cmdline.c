@@ -33,8 +33,9 @@ static const struct lv_col image_cols[] = {
 	{ "NAME", "metadata.name", 24 }, { "REV", "metadata.revision", 0 },
 };
 static const struct lv_col audit_cols[] = {
-	{ "SEQ", "seq", 7 }, { "TIME", "time", 20 }, { "ACTOR", "actor", 12 },
-	{ "ACTION", "action", 20 }, { "OBJECT", "object.name", 12 },
+	/* the time to the second: its nanoseconds are in describe */
+	{ "SEQ", "seq", 7 }, { "TIME", "time", 19 }, { "ACTOR", "actor", 12 },
+	{ "ACTION", "action", 18 }, { "OBJECT", "object.name", 10 },
 	{ "OUTCOME", "outcome", 0 },
 };
 static const struct lv_col check_cols[] = {

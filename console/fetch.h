@@ -11,7 +11,7 @@
 
 struct client_conn;
 
-#define CFETCH_PAGE		"500"
+#define CFETCH_PAGE		"10000"	/* the server cuts pages at 512 KiB */
 #define CFETCH_PAGES_MAX	200	/* 100,000 objects per kind */
 
 /* GETs the whole list at PATH page by page into one new {"items": [...]}
