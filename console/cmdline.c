@@ -43,34 +43,27 @@ static const struct lv_col check_cols[] = {
 	{ "VERDICT", "verdict", 0 },
 };
 
-#define COLS_OF(c)	c, ELEMENTSOF(c)
+/* A paged API list: /v1/PLURAL, read when whoami's "may" lists it. */
+#define LIST(name, alias, plural, cols) \
+	{ name, alias, CVIEW_LIST, "/v1/" plural, NULL, plural, cols, \
+	  ELEMENTSOF(cols) }
 
 static const struct cview views[] = {
 	{ "dashboard", "dash", CVIEW_DASHBOARD, NULL, NULL, NULL, NULL, 0 },
-	{ "instances", "in", CVIEW_LIST, "/v1/instances", NULL, "instances",
-	  COLS_OF(instance_cols) },
-	{ "workloads", "wl", CVIEW_LIST, "/v1/workloads", NULL, "workloads",
-	  COLS_OF(workload_cols) },
-	{ "nodes", "no", CVIEW_LIST, "/v1/nodes", NULL, "nodes",
-	  COLS_OF(node_cols) },
-	{ "tenants", "tn", CVIEW_LIST, "/v1/tenants", NULL, "tenants",
-	  COLS_OF(tenant_cols) },
-	{ "networks", "net", CVIEW_LIST, "/v1/networks", NULL, "networks",
-	  COLS_OF(tenant_obj_cols) },
-	{ "quotas", "quota", CVIEW_LIST, "/v1/quotas", NULL, "quotas",
-	  COLS_OF(tenant_obj_cols) },
-	{ "rolebindings", "rb", CVIEW_LIST, "/v1/rolebindings", NULL,
-	  "rolebindings", COLS_OF(tenant_obj_cols) },
-	{ "principals", "pr", CVIEW_LIST, "/v1/principals", NULL, "principals",
-	  COLS_OF(tenant_obj_cols) },
-	{ "images", "img", CVIEW_LIST, "/v1/images", NULL, "images",
-	  COLS_OF(image_cols) },
-	{ "waivers", "wv", CVIEW_LIST, "/v1/waivers", NULL, "waivers",
-	  COLS_OF(tenant_cols) },
+	LIST("instances", "in", "instances", instance_cols),
+	LIST("workloads", "wl", "workloads", workload_cols),
+	LIST("nodes", "no", "nodes", node_cols),
+	LIST("tenants", "tn", "tenants", tenant_cols),
+	LIST("networks", "net", "networks", tenant_obj_cols),
+	LIST("quotas", "quota", "quotas", tenant_obj_cols),
+	LIST("rolebindings", "rb", "rolebindings", tenant_obj_cols),
+	LIST("principals", "pr", "principals", tenant_obj_cols),
+	LIST("images", "img", "images", image_cols),
+	LIST("waivers", "wv", "waivers", tenant_cols),
 	{ "audit", "au", CVIEW_AUDIT, "/v1/audit/records", "items", NULL,
-	  COLS_OF(audit_cols) },
+	  audit_cols, ELEMENTSOF(audit_cols) },
 	{ "checks", "ck", CVIEW_DOC, "/v1/compliance/results", "results", NULL,
-	  COLS_OF(check_cols) },
+	  check_cols, ELEMENTSOF(check_cols) },
 	{ "quit", "q", CVIEW_QUIT, NULL, NULL, NULL, NULL, 0 },
 };
 

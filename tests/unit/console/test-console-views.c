@@ -42,78 +42,74 @@ keeps(const char *text, const char *row, const char *labels, char **err)
 	return r;
 }
 
+#define LAB	"{\"app\":\"web\",\"tier\":\"front\"}"
+
+/* Each filter TEXT on a row ROW with LABELS: WANT 1 (kept), 0 (not), or
+ * -1 (refused, with the message MSG when not NULL, else any). */
+static const struct {
+	const char	*text, *row, *labels;
+	int		 want;
+	const char	*msg;
+} filter_cases[] = {
+	{ "", "anything", NULL, 1, NULL },
+	{ "   ", "anything", NULL, 1, NULL },
+	{ "web", "web-1 acme Running", NULL, 1, NULL },
+	{ "WEB", "web-1 acme Running", NULL, 1, NULL },
+	{ "^acme", "web-1 acme Running", NULL, 0, NULL },
+	{ "Run+ing$", "web-1 acme Running", NULL, 1, NULL },
+	{ "!web", "web-1 acme", NULL, 0, NULL },
+	{ "!web", "db-1 acme", NULL, 1, NULL },
+	{ "-l app=web", "x", LAB, 1, NULL },
+	{ "-l app=db", "x", LAB, 0, NULL },
+	{ "-l app=web,tier=front", "x", LAB, 1, NULL },
+	{ "-l app=web,tier=back", "x", LAB, 0, NULL },
+	{ "-l app=web", "x", NULL, 0, NULL },
+	{ "-l app=web !x", "x", LAB, 0, NULL },
+	{ "-l app=web -l tier=front y", "xyz", LAB, 1, NULL },
+	{ "-l example.com/team=", "x", "{\"example.com/team\":\"\"}", 1, NULL },
+	/* "-lx" is a pattern, not the label option */
+	{ "-lx", "a-lx", NULL, 1, NULL },
+	{ "(ab){1,16}", "abab", NULL, 1, NULL },
+	{ "[*+]+", "a+b", NULL, 1, NULL },
+	{ "\\++", "a+b", NULL, 1, NULL },
+	/* what a person mistypes is a message, never a filter */
+	{ "-l", "x", NULL, -1, "-l: needs key=value" },
+	{ "-l app", "x", NULL, -1, "-l: \"app\" is not key=value" },
+	{ "-l =x", "x", NULL, -1, NULL },
+	{ "-l a=b,", "x", NULL, -1, NULL },
+	{ "-l a=b$", "x", NULL, -1, "-l: '$' is not allowed in a label value" },
+	{ "!", "x", NULL, -1, "filter: '!' needs a pattern after it" },
+	{ "a(", "x", NULL, -1, NULL },
+	{ "-l a=1,b=2,c=3,d=4,e=5,f=6,g=7,h=8,i=9", "x", NULL, -1,
+	  "-l: at most 8 labels" },
+	/* patterns glibc's regcomp() takes exponential time on */
+	{ "=++++++++++++++++++++", "x", NULL, -1,
+	  "filter: a repetition may not follow a repetition" },
+	{ "(((a{1,99}){1,9}){1,9})", "x", NULL, -1,
+	  "filter: a bound is at most 16" },
+	{ "a{1}b{2}c{3}", "x", NULL, -1, "filter: at most 2 {m,n} bounds" },
+};
+
 static void
 test_filter(void **state)
 {
-	const char	*lab = "{\"app\":\"web\",\"tier\":\"front\"}";
-	char		*err;
+	char	*err, long_text[CFILTER_TEXT_MAX + 1];
+	size_t	 i;
 
 	(void)state;
-	assert_int_equal(keeps("", "anything", NULL, &err), 1);
-	assert_int_equal(keeps("   ", "anything", NULL, &err), 1);
-	assert_int_equal(keeps("web", "web-1 acme Running", NULL, &err), 1);
-	assert_int_equal(keeps("WEB", "web-1 acme Running", NULL, &err), 1);
-	assert_int_equal(keeps("^acme", "web-1 acme Running", NULL, &err), 0);
-	assert_int_equal(keeps("Run+ing$", "web-1 acme Running", NULL, &err), 1);
-	assert_int_equal(keeps("!web", "web-1 acme", NULL, &err), 0);
-	assert_int_equal(keeps("!web", "db-1 acme", NULL, &err), 1);
-	assert_int_equal(keeps("-l app=web", "x", lab, &err), 1);
-	assert_int_equal(keeps("-l app=db", "x", lab, &err), 0);
-	assert_int_equal(keeps("-l app=web,tier=front", "x", lab, &err), 1);
-	assert_int_equal(keeps("-l app=web,tier=back", "x", lab, &err), 0);
-	assert_int_equal(keeps("-l app=web", "x", NULL, &err), 0);
-	assert_int_equal(keeps("-l app=web !x", "x", lab, &err), 0);
-	assert_int_equal(keeps("-l app=web -l tier=front y", "xyz", lab, &err), 1);
-	assert_int_equal(keeps("-l example.com/team=", "x",
-	    "{\"example.com/team\":\"\"}", &err), 1);
-	/* what a person mistypes is a message, never a filter */
-	assert_int_equal(keeps("-l", "x", NULL, &err), -1);
-	assert_string_equal(err, "-l: needs key=value");
-	free(err);
-	assert_int_equal(keeps("-l app", "x", NULL, &err), -1);
-	assert_string_equal(err, "-l: \"app\" is not key=value");
-	free(err);
-	assert_int_equal(keeps("-l =x", "x", NULL, &err), -1);
-	free(err);
-	assert_int_equal(keeps("-l a=b,", "x", NULL, &err), -1);
-	free(err);
-	assert_int_equal(keeps("-l a=b$", "x", NULL, &err), -1);
-	assert_string_equal(err, "-l: '$' is not allowed in a label value");
-	free(err);
-	assert_int_equal(keeps("!", "x", NULL, &err), -1);
-	assert_string_equal(err, "filter: '!' needs a pattern after it");
-	free(err);
-	assert_int_equal(keeps("a(", "x", NULL, &err), -1);
-	assert_non_null(strstr(err, "filter: "));
-	free(err);
-	assert_int_equal(keeps("-l a=1,b=2,c=3,d=4,e=5,f=6,g=7,h=8,i=9", "x",
-	    NULL, &err), -1);
-	assert_string_equal(err, "-l: at most 8 labels");
-	free(err);
-	{
-		char long_text[CFILTER_TEXT_MAX + 1];
-
-		memset(long_text, 'a', sizeof(long_text) - 1);
-		long_text[sizeof(long_text) - 1] = '\0';
-		assert_int_equal(keeps(long_text, "a", NULL, &err), -1);
+	for (i = 0; i < ELEMENTSOF(filter_cases); i++) {
+		assert_int_equal(keeps(filter_cases[i].text, filter_cases[i].row,
+		    filter_cases[i].labels, &err), filter_cases[i].want);
+		if (filter_cases[i].want < 0)
+			assert_non_null(err);
+		if (filter_cases[i].msg)
+			assert_string_equal(err, filter_cases[i].msg);
 		free(err);
 	}
-	/* patterns glibc's regcomp() takes exponential time on */
-	assert_int_equal(keeps("=++++++++++++++++++++", "x", NULL, &err), -1);
-	assert_string_equal(err, "filter: a repetition may not follow a "
-	    "repetition");
+	memset(long_text, 'a', sizeof(long_text) - 1);
+	long_text[sizeof(long_text) - 1] = '\0';
+	assert_int_equal(keeps(long_text, "a", NULL, &err), -1);
 	free(err);
-	assert_int_equal(keeps("(((a{1,99}){1,9}){1,9})", "x", NULL, &err), -1);
-	assert_string_equal(err, "filter: a bound is at most 16");
-	free(err);
-	assert_int_equal(keeps("a{1}b{2}c{3}", "x", NULL, &err), -1);
-	assert_string_equal(err, "filter: at most 2 {m,n} bounds");
-	free(err);
-	assert_int_equal(keeps("(ab){1,16}", "abab", NULL, &err), 1);
-	assert_int_equal(keeps("[*+]+", "a+b", NULL, &err), 1);
-	assert_int_equal(keeps("\\++", "a+b", NULL, &err), 1);
-	/* "-lx" is a pattern, not the label option */
-	assert_int_equal(keeps("-lx", "a-lx", NULL, &err), 1);
 }
 
 static const struct lv_col cols[] = {
