@@ -3,7 +3,10 @@
 # in the store, measured through tmux as a person sees it (80x24,
 # TERM=vt100, PAM through pam_wrapper as in tests/integration/console-lib.sh):
 #   1. `:in` Enter until the instance list is drawn ("N of 10000" on the
-#      status row), goal < 300 ms; median of RUNS (default 5);
+#      status row), goal < 300 ms; median of RUNS (default 5): from the
+#      dashboard (which reads every list each `refresh` s; a list opened
+#      within that time starts from the dashboard's read), and from :wl
+#      after 3 s there (always a new read of the 10,000);
 #   2. each keystroke of the `/` filter KEYS (default "big7-12") until
 #      the redrawn list and the typed text are on screen, goal < 50 ms;
 #   3. beside them, `bulwark get instances` printing the same list.
@@ -75,15 +78,25 @@ keys Enter
 until_screen '\+- Nodes -' || die "no dashboard"
 until_screen "\\|$N instances" || die "the dashboard did not count $N instances"
 
-# 1. :in until drawn, RUNS times (Esc back to the dashboard between)
-for i in $(seq "$RUNS"); do
+# open_in FILE: `:in` Enter until the list is drawn, the time into FILE
+open_in() {
 	keys ':' in
 	until_screen '^:in' || die "no command line"
 	t0=$EPOCHREALTIME
 	keys Enter
 	until_screen "^$N of $N" || die "the instance list was not drawn"
-	ms "$t0" "$EPOCHREALTIME" >>"$T/open"
+	ms "$t0" "$EPOCHREALTIME" >>"$1"
+}
+# 1a. from the dashboard, which read every list at most `refresh` (2) s
+#     ago: the list starts from that read when it is still that fresh
+# 1b. from :wl after 3 s there: always a new read of the 10,000
+for i in $(seq "$RUNS"); do
+	open_in "$T/open"
 	[ "$i" = 1 ] && tm capture-pane -p -t c >"$T/list-screen"
+	keys ':' wl Enter
+	until_screen '^dashboard > workloads' || die "no :wl"
+	sleep 3
+	open_in "$T/open-read"
 	keys Escape
 	until_screen '\+- Nodes -' || die "Esc did not go back"
 done
@@ -110,8 +123,10 @@ keys q
 until_screen 'TEST NOTICE' || die "no logout"
 
 printf 'bulwark-console with %d instances (80x24, TERM=vt100, through tmux)\n' $N
-printf '  instance list drawn (:in Enter): median %s ms, max %s ms of %d (goal < 300 ms)\n' \
-	"$(median <"$T/open")" "$(sort -g "$T/open" | tail -1)" "$RUNS"
+printf '  instance list drawn, :in Enter from the dashboard: median %s ms, min %s, max %s of %d (goal < 300 ms)\n' \
+	"$(median <"$T/open")" "$(sort -g "$T/open" | head -1)" "$(sort -g "$T/open" | tail -1)" "$RUNS"
+printf '  instance list drawn, :in Enter with a new read of all %d: median %s ms, min %s, max %s of %d\n' \
+	$N "$(median <"$T/open-read")" "$(sort -g "$T/open-read" | head -1)" "$(sort -g "$T/open-read" | tail -1)" "$RUNS"
 printf '  filter keystroke redraw (/%s): median %s ms, max %s ms of %d keys (goal < 50 ms)\n' \
 	"$FKEYS" "$(median <"$T/key")" "$(sort -g "$T/key" | tail -1)" "$(wc -l <"$T/key")"
 printf '  bulwark get instances (the same %d as a table): median %s ms of %d\n' \

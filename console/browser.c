@@ -396,7 +396,16 @@ command(struct browser *b)
 		    "principal", v->name);
 		return 0;
 	}
-	if (push(b, FR_LIST, v, v->name) == 0)
+	if (push(b, FR_LIST, v, v->name) < 0)
+		return 0;
+	/* the dashboard read this list moments ago: show that at once; the
+	 * list's own reads follow on its refresh time */
+	if (b->f[0].read_at > time(NULL) - b->env->refresh_s && v->path &&
+	    dash_list(&b->dash, v->path) &&
+	    lview_set(&top(b)->lv, json_object_get(dash_list(&b->dash,
+	    v->path), "items")) == 0)
+		top(b)->read_at = b->f[0].read_at;
+	else
 		read_list(b, top(b));
 	return 0;
 }
@@ -659,5 +668,6 @@ browser_run(const struct browser_env *env)
 		pop(&b);
 	client_conn_close(b.cc);
 	json_decref(b.me);
+	dash_clear(&b.dash);
 	return out;
 }

@@ -218,6 +218,28 @@ static const struct {
 	{ DASH_COMPLIANCE, "/v1/compliance/results", 0 },
 };
 
+const json_t *
+dash_list(const struct dash *d, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < ELEMENTSOF(dash_sources); i++)
+		if (dash_sources[i].list && strcmp(dash_sources[i].path, path) == 0)
+			return d->list[dash_sources[i].id];
+	return NULL;
+}
+
+void
+dash_clear(struct dash *d)
+{
+	size_t i;
+
+	for (i = 0; i < DASH_PANELS; i++) {
+		json_decref(d->list[i]);
+		d->list[i] = NULL;
+	}
+}
+
 int
 dash_read(const struct client_conf *conf, SSL_CTX *ctx, struct dash *d,
     char **ret_err)
@@ -258,6 +280,10 @@ dash_read(const struct client_conf *conf, SSL_CTX *ctx, struct dash *d,
 		if (r < 0)
 			break;
 		dash_fill(d, dash_sources[i].id, doc, why);
+		/* kept: a list view opened now starts from it */
+		json_decref(d->list[dash_sources[i].id]);
+		d->list[dash_sources[i].id] = dash_sources[i].list ?
+		    TAKE_PTR(doc) : NULL;
 	}
 	client_conn_close(cc);
 	bw_time_rfc3339_at(d->read_at, sizeof(d->read_at), time(NULL));

@@ -43,6 +43,9 @@ struct dash_panel {
 
 struct dash {
 	struct dash_panel	panel[DASH_PANELS];
+	/* the lists of the last read ({"items": [...]}; NULL when not
+	 * read), owned: free with dash_clear() */
+	json_t			*list[DASH_PANELS];
 	char			read_at[40];	/* RFC 3339 time of the read */
 	char			principal[160];	/* "NAME (ROLE, tenant T)" */
 };
@@ -66,5 +69,12 @@ void dash_fill(struct dash *d, enum dash_panel_id id, const json_t *doc,
  * error when the server could not be reached at all. */
 int dash_read(const struct client_conf *conf, SSL_CTX *ctx, struct dash *d,
     char **ret_err);
+
+/* The list at API PATH ("/v1/instances") that the last dash_read()
+ * read whole, borrowed from D, or NULL. */
+const json_t *dash_list(const struct dash *d, const char *path);
+
+/* Frees the lists D keeps. */
+void dash_clear(struct dash *d);
 
 #endif
