@@ -43,19 +43,23 @@ printf '{"bob": {"principal": "admin", "tenant": "system", "role": "system-admin
 	>"$T/bwd/console-users.json"
 B="$BW/bulwark --config $CONF"
 IMG=sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae
+# the tenant and its Quota first: an apply is checked whole against the
+# quota in force before it
+printf '[{"kind":"Tenant","metadata":{"name":"acme"},"spec":{}},%s]\n' \
+	'{"kind":"Quota","metadata":{"name":"default","tenant":"acme"},"spec":{"cpu_millis":100000000,"memory_mib":1000000000,"instances":100000,"workloads":1000}}' \
+	>"$T/tenant.json"
+$B apply -f "$T/tenant.json" >/dev/null || die "apply the tenant"
 {
-	printf '[{"kind":"Tenant","metadata":{"name":"acme"},"spec":{}},'
-	printf '{"kind":"Quota","metadata":{"name":"default","tenant":"acme"},'
-	printf '"spec":{"cpu_millis":100000000,"memory_mib":1000000000,'
-	printf '"instances":100000,"workloads":1000}}'
+	printf '['
 	for i in $(seq 10); do
-		printf ',{"kind":"Workload","metadata":{"name":"big%d","tenant":"acme"},' "$i"
+		[ "$i" = 1 ] || printf ','
+		printf '{"kind":"Workload","metadata":{"name":"big%d","tenant":"acme"},' "$i"
 		printf '"spec":{"type":"container","image":"%s","replicas":1000,' "$IMG"
 		printf '"resources":{"cpu_millis":1,"memory_mib":4}}}'
 	done
 	printf ']\n'
 } >"$T/objects.json"
-$B apply -f "$T/objects.json" >/dev/null || die "apply"
+$B apply -f "$T/objects.json" >/dev/null || die "apply the workloads"
 count() { $B get instances -o json 2>/dev/null | jq '.items | length'; }
 wait_for 120 sh -c "[ \"\$($B get instances 2>/dev/null | wc -l)\" -gt $N ]" ||
 	die "the controller made $(count) of $N instances"

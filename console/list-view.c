@@ -190,19 +190,56 @@ lview_sort(struct lview *lv, int col, int desc)
 	refilter(lv, keep);
 }
 
+/* 1 when TEXT matches only rows that contain it as it is: letters,
+ * digits and characters no regular expression gives a meaning to. */
+static int
+plain(const char *text)
+{
+	if (text[0] == '!' || text[0] == '-' || text[0] == ' ')
+		return 0;
+	return text[strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ"
+	    "RSTUVWXYZ0123456789-_/:=@,")] == '\0';
+}
+
+/* Keeps, of the visible rows, those F keeps. */
+static void
+narrow(struct lview *lv, size_t keep)
+{
+	size_t i, n = 0;
+
+	lv->sel = 0;
+	for (i = 0; i < lv->nvis; i++) {
+		if (!cfilter_match(&lv->filter, lv->rows[lv->vis[i]].text, NULL))
+			continue;
+		if (lv->vis[i] == keep)
+			lv->sel = n;
+		lv->vis[n++] = lv->vis[i];
+	}
+	lv->nvis = n;
+	lv->top = 0;
+}
+
 int
 lview_filter(struct lview *lv, const char *text, char **ret_err)
 {
 	struct cfilter	f;
-	int		r;
+	size_t		old = strlen(lv->filter_text);
+	int		r, sub;
 
 	if ((r = cfilter_parse(text, &f, ret_err)) < 0)
 		return r;
+	/* a plain text typed on: its rows are among the rows shown now,
+	 * so only those are matched again (a key costs the rows left) */
+	sub = old && plain(lv->filter_text) && plain(text) &&
+	    strncmp(text, lv->filter_text, old) == 0;
 	cfilter_clear(&lv->filter);
 	lv->filter = f;
 	snprintf(lv->filter_text, sizeof(lv->filter_text), "%s", text);
 	lv->top = 0;
-	refilter(lv, selected_row(lv));
+	if (sub)
+		narrow(lv, selected_row(lv));
+	else
+		refilter(lv, selected_row(lv));
 	return 0;
 }
 

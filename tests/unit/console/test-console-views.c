@@ -158,6 +158,17 @@ test_list_view(void **state)
 	assert_int_equal(lview_filter(&lv, "zzz", &err), 0);
 	assert_null(lview_selected(&lv));
 	lview_move(&lv, 5, 10);		/* nothing to move over */
+	/* typed on, a plain text narrows what is shown */
+	assert_int_equal(lview_filter(&lv, "", &err), 0);
+	assert_int_equal(lview_filter(&lv, "1", &err), 0);
+	assert_int_equal(lv.nvis, 2);		/* b 10, c 100 */
+	assert_int_equal(lview_filter(&lv, "10", &err), 0);
+	assert_int_equal(lv.nvis, 2);
+	assert_int_equal(lview_filter(&lv, "100", &err), 0);
+	assert_int_equal(lv.nvis, 1);
+	assert_string_equal(lv.rows[lv.vis[0]].cell[0], "c");
+	assert_int_equal(lview_filter(&lv, "10", &err), 0);	/* shorter */
+	assert_int_equal(lv.nvis, 2);
 	assert_int_equal(lview_filter(&lv, "", &err), 0);
 	lview_move(&lv, 100, 2);
 	assert_int_equal(lv.sel, 2);
