@@ -40,6 +40,7 @@
 #include "lib/ids.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "lib/logcap.h"
 #include "lib/macro.h"
 #include "lib/netpool.h"
 
@@ -669,42 +670,27 @@ services_sync(struct agent_run *ar)
 
 /* ---- log tail ---- */
 
-/* The last AR_LOG_TAIL_MAX bytes of ID's log as a JSON-safe string
- * (bytes outside printable ASCII, tab and newline become '?'), starting
- * at a line boundary when it was cut. NULL when there is no log. */
+/* The last AR_LOG_TAIL_MAX bytes of ID's log (its two files,
+ * lib/logcap.h) as a JSON-safe string (bytes outside printable ASCII,
+ * tab and newline become '?'), starting at a line boundary when it was
+ * cut; *RET_DROPPED the lines its capture dropped. NULL when there is
+ * no log. */
 static char *
-log_tail(struct agent_run *ar, const char *id)
+log_tail(struct agent_run *ar, const char *id, uint64_t *ret_dropped)
 {
 	_cleanup_free_ char	*path = NULL;
-	_cleanup_close_ int	 fd = -1;
-	struct stat		 st;
-	char			*buf, *start;
-	ssize_t			 n;
-	off_t			 off;
+	struct logcap_info	 info;
+	char			*buf;
+	size_t			 n;
 
 	if (runtime_log_path(ar->rt, id, &path) < 0 ||
-	    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
-	    fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+	    logcap_tail(path, 0, AR_LOG_TAIL_MAX, &buf, &n, &info) < 0)
 		return NULL;
-	off = st.st_size > AR_LOG_TAIL_MAX ? st.st_size - AR_LOG_TAIL_MAX : 0;
-	if (!(buf = malloc(AR_LOG_TAIL_MAX + 1)))
-		return NULL;
-	n = pread(fd, buf, AR_LOG_TAIL_MAX, off);
-	if (n < 0) {
-		free(buf);
-		return NULL;
-	}
-	buf[n] = '\0';
-	for (ssize_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++)
 		if (!((buf[i] >= 0x20 && buf[i] < 0x7f) || buf[i] == '\n' ||
 		    buf[i] == '\t'))
 			buf[i] = '?';
-	start = buf;
-	if (off > 0 && (start = strchr(buf, '\n')))
-		start++;
-	else
-		start = buf;
-	memmove(buf, start, strlen(start) + 1);
+	*ret_dropped = info.dropped;
 	return buf;
 }
 
@@ -722,6 +708,7 @@ report(struct agent_run *ar, const json_t *item, struct ar_inst *e)
 	time_t			 now = time(NULL);
 	double			 t0;
 	int			 status, r;
+	uint64_t		 dropped = 0;
 	bool			 tail_due;
 
 	if (!(want = cur && json_is_object(cur) ? json_deep_copy(cur) :
@@ -762,7 +749,10 @@ report(struct agent_run *ar, const json_t *item, struct ar_inst *e)
 	}
 	/* A changed log is worth a write of its own only every few
 	 * seconds; with any other change it travels along. */
-	tail = log_tail(ar, e->id);
+	tail = log_tail(ar, e->id, &dropped);
+	if (dropped > 0)
+		json_object_set_new(want, "log_dropped", json_integer(
+		    (json_int_t)dropped));
 	tail_due = !json_equal(want, (json_t *)cur) ||
 	    now - e->log_put >= AR_LOG_PUT_S;
 	if (tail && tail_due)
@@ -1049,6 +1039,8 @@ start_build_spec(struct start_state *st, char **ret_err)
 	rs->memory_mib = (unsigned)json_int_at(st->spec, "resources",
 	    "memory_mib", 0);
 	rs->pids_max = (unsigned)json_int_at(st->spec, "resources", "pids", 0);
+	rs->log_max_bytes = (uint64_t)json_int_at(st->spec, "log_max_bytes",
+	    NULL, (long long)ar->c.log_max_bytes);
 	e->cpu_millis = rs->cpu_millis;
 	st->rec = json_pack("{s:s, s:s, s:s, s:I}", "tenant", e->tenant, "name",
 	    e->name, "workload", st->wname, "cpu_millis",

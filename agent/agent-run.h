@@ -13,6 +13,8 @@
 #ifndef BW_AGENT_RUN_H
 #define BW_AGENT_RUN_H
 
+#include <stdint.h>
+
 /* One API request: METHOD PATH with BODY (JSON text or NULL). On any
  * HTTP answer sets *RET_STATUS and *RET_BODY (caller frees) and returns
  * 0; a negative error when no answer came. */
@@ -37,6 +39,9 @@ struct agent_run_config {
 	const char	*vm_initrd;
 	const char	*vm_cmdline;
 	unsigned	 stop_grace_ms;	/* 0: 10 s */
+	/* an instance's output kept on the node when its workload sets no
+	 * log_max_bytes; 0: LOGCAP_DEFAULT */
+	uint64_t	 log_max_bytes;
 	unsigned	 backoff_max_s;	/* 0: 60 s */
 	/* CPU usage reports of autoscaled workloads' instances */
 	unsigned	 cpu_interval_s;	/* 0: 15 s */

@@ -31,6 +31,7 @@
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "lib/logcap.h"
 #include "lib/macro.h"
 #include "lib/opt-help.h"
 
@@ -109,6 +110,8 @@ static const struct opt_help options[] = {
 	  "SIGKILL (10)" },
 	{ "cpu-interval", 'u', "SECS", "CPU usage report period of the "
 	  "instances of autoscaled workloads (15)" },
+	{ "log-max-bytes", 'l', "N", "output an instance keeps on the node "
+	  "when its workload sets no log_max_bytes (10485760)" },
 	{ "vm-kernel", 'K', "FILE", "boot VM workloads with this kernel (their "
 	  "disk image attached as virtio disk); default: boot the disk" },
 	{ "vm-initrd", 'N', "FILE", "initrd for --vm-kernel" },
@@ -941,6 +944,15 @@ main(int argc, char **argv)
 			    optarg, 1, 3600, &v) < 0)
 				return 2;
 			a.run.cpu_interval_s = (unsigned)v;
+			break;
+		}
+		case 'l': {
+			unsigned long v;
+
+			if (opt_help_uint("bulwark-agent", "log-max-bytes",
+			    optarg, LOGCAP_MIN, LOGCAP_MAX, &v) < 0)
+				return 2;
+			a.run.log_max_bytes = v;
 			break;
 		}
 		case 'r': {

@@ -24,6 +24,7 @@
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
+#include "lib/logcap.h"
 #include "lib/macro.h"
 #include "lib/runtime-exec.h"
 
@@ -95,27 +96,48 @@ add_crun_log(struct runtime *rt, const char *id, char **ret_err)
  * The annotation keeps it with the bundle for restarts. */
 #define CRUN_CPU_ANNOTATION	"org.bulwark.cpu-millis"
 
-/* The CPU limit that the bundle of ID records, 0 for none. */
-static unsigned
-bundle_cpu_millis(struct runtime *rt, const char *id)
+/* The output cap of a container (lib/logcap.h), kept with its bundle
+ * for restarts like the CPU limit. */
+#define CRUN_LOG_ANNOTATION	"org.bulwark.log-max-bytes"
+
+/* The number the bundle of ID records under annotation KEY, 0 for none
+ * or one above MAX. */
+static unsigned long long
+bundle_number(struct runtime *rt, const char *id, const char *key,
+    unsigned long long max)
 {
 	_cleanup_free_ char	*p = NULL, *text = NULL;
 	_cleanup_json_ json_t	*cfg = NULL;
 	const char		*v;
 	size_t			 len;
-	unsigned long		 n;
+	unsigned long long	 n;
 	char			*end;
 
 	if (rt_path(rt, id, "config.json", &p) < 0 ||
 	    read_file_at(AT_FDCWD, p, 1 << 20, &text, &len) < 0 ||
 	    json_parse_bounded(text, len, BW_JSON_MAX_DEPTH, &cfg, NULL) < 0)
 		return 0;
-	v = json_str_at(cfg, "annotations", CRUN_CPU_ANNOTATION);
+	v = json_str_at(cfg, "annotations", key);
 	if (!v)
 		return 0;
 	errno = 0;
-	n = strtoul(v, &end, 10);
-	return errno || *end || n > 1024 * 1000 ? 0 : (unsigned)n;
+	n = strtoull(v, &end, 10);
+	return errno || *end || n > max ? 0 : n;
+}
+
+/* Records N under annotation KEY in the bundle CFG. */
+static int
+bundle_annotate(json_t *cfg, const char *key, unsigned long long n)
+{
+	char	 val[24];
+	json_t	*ann = json_object_get(cfg, "annotations");
+
+	if (!ann && (json_object_set_new(cfg, "annotations",
+	    json_object()) < 0 || !(ann = json_object_get(cfg, "annotations"))))
+		return -ENOMEM;
+	snprintf(val, sizeof(val), "%llu", n);
+	return json_object_set_new(ann, key, json_string(val)) < 0 ? -ENOMEM :
+	    0;
 }
 
 /* Writes CPU_MILLIS into the cpu cgroup crun made for ID. */
@@ -148,6 +170,7 @@ crun_start(struct runtime *rt, const char *id, bool fresh,
 	_cleanup_free_ char	*cid = NULL;
 	struct rt_meta		 m = { .kind = RUNTIME_CONTAINER };
 	unsigned		 cpu_millis;
+	uint64_t		 log_max;
 	pid_t			 shim, pid;
 	int			 r;
 
@@ -167,7 +190,10 @@ crun_start(struct runtime *rt, const char *id, bool fresh,
 			return r;
 	}
 	(void)unlink(pidp);
-	cpu_millis = s ? s->cpu_millis : bundle_cpu_millis(rt, id);
+	cpu_millis = s ? s->cpu_millis : (unsigned)bundle_number(rt, id,
+	    CRUN_CPU_ANNOTATION, 1024 * 1000);
+	log_max = s ? s->log_max_bytes : bundle_number(rt, id,
+	    CRUN_LOG_ANNOTATION, LOGCAP_MAX);
 	{
 		/* With a hook or a CPU limit: create, hook and limit, start;
 		 * crun create leaves the container's process waiting for
@@ -181,6 +207,7 @@ crun_start(struct runtime *rt, const char *id, bool fresh,
 		    "--bundle", dir, "--pid-file", pidp, cid, NULL };
 		struct runtime_sup sup = {
 			.argv = hook ? create : run, .log_path = log,
+			.log_max_bytes = log_max ? log_max : LOGCAP_DEFAULT,
 			.exit_path = exitp, .pid_file = pidp,
 			.ready_timeout_ms = CRUN_TIMEOUT_MS,
 		};
@@ -675,23 +702,11 @@ rt_crun_create(struct runtime *rt, const struct runtime_spec *s,
 	o.idmap_dirs = (const char *const *)idmap;
 	if ((r = oci_config_build(&o, &cfg, ret_err)) < 0)
 		goto fail;
-	if (s->cpu_millis) {
-		char	 val[16];
-		json_t	*ann = json_object_get(cfg, "annotations");
-
-		if (!ann && (json_object_set_new(cfg, "annotations",
-		    json_object()) < 0 ||
-		    !(ann = json_object_get(cfg, "annotations")))) {
-			r = -ENOMEM;
-			goto fail;
-		}
-		snprintf(val, sizeof(val), "%u", s->cpu_millis);
-		if (json_object_set_new(ann, CRUN_CPU_ANNOTATION,
-		    json_string(val)) < 0) {
-			r = -ENOMEM;
-			goto fail;
-		}
-	}
+	if ((s->cpu_millis && (r = bundle_annotate(cfg, CRUN_CPU_ANNOTATION,
+	    s->cpu_millis)) < 0) || (r = bundle_annotate(cfg,
+	    CRUN_LOG_ANNOTATION, s->log_max_bytes ? s->log_max_bytes :
+	    LOGCAP_DEFAULT)) < 0)
+		goto fail;
 	if (!(text = json_dumps(cfg, JSON_INDENT(1)))) {
 		r = -ENOMEM;
 		goto fail;

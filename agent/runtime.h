@@ -72,6 +72,9 @@ struct runtime_spec {
 	uid_t			 uid;
 	gid_t			 gid;
 	unsigned		 pids_max;	/* 0: OCI_DEFAULT_PIDS */
+	/* Output kept on the node: the log and its older half together
+	 * hold at most this (lib/logcap.h); 0: LOGCAP_DEFAULT. */
+	uint64_t		 log_max_bytes;
 	/* Called once the container exists (`crun create`: namespaces,
 	 * cgroups and mounts made, its process waiting) and before the
 	 * process starts (`crun start`), so other set-up (its network) can

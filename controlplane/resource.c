@@ -242,6 +242,8 @@ static const struct schema_field workload_spec[] = {
 	  .items = &toleration_item },
 	{ .name = "capabilities", .type = SCHEMA_ARRAY, .max = 8,
 	  .items = &capability_item },
+	/* bytes of output kept on the node (lib/logcap.h) */
+	INT_FIELD("log_max_bytes", 65536, 1073741824),
 	{ .name = "restart_policy", .type = SCHEMA_STRING, .one_of = restart_policies },
 	{ .name = "update_strategy", .type = SCHEMA_OBJECT, .fields = update_fields },
 	{ .name = "fips_required", .type = SCHEMA_BOOL },

@@ -22,6 +22,7 @@
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/json.h"
+#include "lib/logcap.h"
 #include "lib/macro.h"
 
 #define EXEC_DEFAULT_TIMEOUT_MS	60000
@@ -487,10 +488,55 @@ shim_read_pid(const char *path)
 	return v > 1 && v < 1 << 30 ? (pid_t)v : -ENODATA;
 }
 
+/* Waits until the capture processes CAP (none: -1) have written the
+ * payload's last output, at most SHIM_DRAIN_MS, then ends them: the
+ * exit is recorded after the output it follows. */
+#define SHIM_DRAIN_MS	5000
+
+static void
+shim_drain(pid_t cap[2])
+{
+	int64_t	deadline = bw_mono_ms() + SHIM_DRAIN_MS;
+	pid_t	w;
+
+	while (cap[0] > 0 || cap[1] > 0) {
+		w = waitpid(-1, NULL, WNOHANG);
+		if (w < 0 && errno != EINTR)
+			break;
+		for (int i = 0; i < 2; i++)
+			if (w > 0 && w == cap[i])
+				cap[i] = -1;
+		if (w > 0)
+			continue;
+		if (bw_mono_ms() >= deadline) {
+			for (int i = 0; i < 2; i++)
+				if (cap[i] > 0) {
+					kill(cap[i], SIGKILL);
+					while (waitpid(cap[i], NULL, 0) < 0 &&
+					    errno == EINTR)
+						;
+					cap[i] = -1;
+				}
+			break;
+		}
+		usleep(5000);
+	}
+}
+
+/* Records how the payload ended once its output is in (shim_drain). */
+static void
+shim_end(const char *exit_path, const char *tmp, const char *how, int value,
+    pid_t cap[2])
+{
+	shim_drain(cap);
+	shim_write_exit(exit_path, tmp, how, value);
+}
+
 /* Waits for TARGET, reaping whatever else is reparented to us on the
  * way, and records how TARGET ended. */
 static void
-shim_wait_target(pid_t target, const char *exit_path, const char *tmp)
+shim_wait_target(pid_t target, const char *exit_path, const char *tmp,
+    pid_t cap[2])
 {
 	int	st;
 	pid_t	w;
@@ -501,17 +547,20 @@ shim_wait_target(pid_t target, const char *exit_path, const char *tmp)
 			if (errno == EINTR)
 				continue;
 			/* Not our descendant after all: nothing to learn. */
-			shim_write_exit(exit_path, tmp, "lost", 0);
+			shim_end(exit_path, tmp, "lost", 0, cap);
 			return;
 		}
+		for (int i = 0; i < 2; i++)
+			if (w == cap[i])
+				cap[i] = -1;
 		if (w != target)
 			continue;
 		if (WIFEXITED(st))
-			shim_write_exit(exit_path, tmp, "exited",
-			    WEXITSTATUS(st));
+			shim_end(exit_path, tmp, "exited", WEXITSTATUS(st),
+			    cap);
 		else
-			shim_write_exit(exit_path, tmp, "signaled",
-			    WTERMSIG(st));
+			shim_end(exit_path, tmp, "signaled", WTERMSIG(st),
+			    cap);
 		return;
 	}
 }
@@ -546,9 +595,9 @@ shim_main(const struct runtime_sup *s, const char *exit_tmp, int ready_fd,
     int log_fd, int devnull)
 {
 	int		ep[2], keep[3] = { ready_fd, log_fd, devnull };
-	int		st, e = 0;
+	int		st, e = 0, out_fd = log_fd;
 	ssize_t		n;
-	pid_t		worker, target;
+	pid_t		worker, target, cap[2] = { -1, -1 };
 
 	/* The shim outlives this call: it must not hold what the caller's
 	 * other threads have open (a pipe whose reader waits for EOF). */
@@ -560,6 +609,15 @@ shim_main(const struct runtime_sup *s, const char *exit_tmp, int ready_fd,
 	(void)dup2(devnull, 0);
 	(void)dup2(devnull, 1);
 	(void)dup2(devnull, 2);
+	/* The capture starts first, so the payload's first line is in. */
+	if (s->log_max_bytes > 0) {
+		if ((e = logcap_start(log_fd, s->log_path, s->log_max_bytes,
+		    &out_fd, cap)) < 0) {
+			shim_ready(ready_fd, e, 0, 0);
+			_exit(1);
+		}
+		close(log_fd);
+	}
 	if (pipe2(ep, O_CLOEXEC) < 0) {
 		shim_ready(ready_fd, -errno, 0, 0);
 		_exit(1);
@@ -580,7 +638,7 @@ shim_main(const struct runtime_sup *s, const char *exit_tmp, int ready_fd,
 			}
 			close(fd);
 		}
-		if (dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0) {
+		if (dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0) {
 			e = -errno;
 			write_ignore(ep[1], &e, sizeof(e));
 			_exit(126);
@@ -593,7 +651,7 @@ shim_main(const struct runtime_sup *s, const char *exit_tmp, int ready_fd,
 		_exit(127);
 	}
 	close(ep[1]);
-	close(log_fd);
+	close(out_fd);
 	do
 		n = read(ep[0], &e, sizeof(e));
 	while (n < 0 && errno == EINTR);
@@ -601,13 +659,13 @@ shim_main(const struct runtime_sup *s, const char *exit_tmp, int ready_fd,
 	if (n == sizeof(e)) {
 		while (waitpid(worker, &st, 0) < 0 && errno == EINTR)
 			;
-		shim_write_exit(s->exit_path, exit_tmp, "failed", 127);
+		shim_end(s->exit_path, exit_tmp, "failed", 127, cap);
 		shim_ready(ready_fd, e, 0, 127);
 		_exit(0);
 	}
 	if (!s->pid_file) {
 		shim_ready(ready_fd, 0, worker, 0);
-		shim_wait_target(worker, s->exit_path, exit_tmp);
+		shim_wait_target(worker, s->exit_path, exit_tmp, cap);
 		_exit(0);
 	}
 	/* A launcher: it exits once the real process runs. */
@@ -621,18 +679,18 @@ shim_main(const struct runtime_sup *s, const char *exit_tmp, int ready_fd,
 		int code = WIFEXITED(st) ? WEXITSTATUS(st) :
 		    128 + WTERMSIG(st);
 
-		shim_write_exit(s->exit_path, exit_tmp, "failed", code);
+		shim_end(s->exit_path, exit_tmp, "failed", code, cap);
 		shim_ready(ready_fd, -BW_E_UNAVAILABLE, 0, code);
 		_exit(0);
 	}
 	target = shim_read_pid(s->pid_file);
 	if (target < 0) {
-		shim_write_exit(s->exit_path, exit_tmp, "failed", 0);
+		shim_end(s->exit_path, exit_tmp, "failed", 0, cap);
 		shim_ready(ready_fd, -BW_E_UNAVAILABLE, 0, 0);
 		_exit(0);
 	}
 	shim_ready(ready_fd, 0, target, 0);
-	shim_wait_target(target, s->exit_path, exit_tmp);
+	shim_wait_target(target, s->exit_path, exit_tmp, cap);
 	_exit(0);
 }
 

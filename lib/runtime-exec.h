@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Output kept from one helper run; more is read and dropped. */
@@ -57,6 +58,9 @@ struct runtime_sup {
 	const char *const	*argv;		/* argv[0] absolute */
 	const char *const	*envp;		/* NULL: empty */
 	const char		*log_path;	/* stdout+stderr, appended */
+	/* > 0: the output is captured through lib/logcap.h into LOG_PATH
+	 * and LOG_PATH.1 capped at this many bytes; 0: appended as is. */
+	uint64_t		 log_max_bytes;
 	const char		*exit_path;	/* status file written at the end */
 	/* cgroup.procs files the payload joins before exec, or NULL. */
 	const char *const	*cgroup_procs;
