@@ -29,6 +29,7 @@
 
 #include "agent/agent-run.h"
 #include "agent/cni.h"
+#include "agent/logs-push.h"
 #include "agent/probe.h"
 #include "agent/service.h"
 #include "agent/runtime.h"
@@ -119,6 +120,7 @@ struct agent_run {
 	char			 node_event[AR_EVENT_MAX];
 	unsigned long long	 list_rev;	/* of the last instance list */
 	char			*svc_text;	/* the service rules applied */
+	struct logs_push	*logs;		/* the logs readers ask for */
 	time_t			 next_full_list;
 };
 
@@ -427,6 +429,17 @@ unsigned long long
 agent_run_revision(const struct agent_run *ar)
 {
 	return ar->list_rev;
+}
+
+int
+agent_run_logs(struct agent_run *ar, agent_run_http_fn http, void *ctx,
+    unsigned *ret_period_ms, char **ret_err)
+{
+	int r = logs_push_exchange(ar->logs, ar->rt, ar->node, http, ctx,
+	    ret_err);
+
+	*ret_period_ms = logs_push_period_ms(ar->logs);
+	return r;
 }
 
 unsigned
@@ -1899,7 +1912,8 @@ agent_run_open(const struct agent_run_config *c, struct agent_run **ret,
 	rc.state_dir = ar->rt_dir;
 	rc.run_dir = c->run_dir;
 	rc.cgroup_parent = c->cgroup_parent;
-	if ((r = runtime_open(&rc, &ar->rt, ret_err)) < 0 ||
+	if ((r = logs_push_new(&ar->logs)) < 0 ||
+	    (r = runtime_open(&rc, &ar->rt, ret_err)) < 0 ||
 	    (r = image_store_open(c->image_store, trust, NULL, &ar->images,
 	    ret_err)) < 0)
 		goto fail;
@@ -1944,5 +1958,6 @@ agent_run_free(struct agent_run *ar)
 	free(ar->vm_initrd);
 	free(ar->vm_cmdline);
 	free(ar->svc_text);
+	logs_push_free(ar->logs);
 	free(ar);
 }

@@ -70,6 +70,13 @@ int agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
  * from it sees every change the pass did not. 0 before the first. */
 unsigned long long agent_run_revision(const struct agent_run *ar);
 
+/* Pushes the logs of its instances that readers ask for and learns
+ * what they ask for next (agent/logs-push.h). Returns how many logs are
+ * asked for (then call again after *RET_PERIOD_MS), or a negative
+ * error. */
+int agent_run_logs(struct agent_run *ar, agent_run_http_fn http, void *ctx,
+    unsigned *ret_period_ms, char **ret_err);
+
 /* Instances this agent currently runs or keeps (exited, not deleted). */
 unsigned agent_run_count(const struct agent_run *ar);
 

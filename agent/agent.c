@@ -624,6 +624,37 @@ agent_http_close(struct agent_http *h)
 	h->t = NULL;
 }
 
+/* Pushes the instance logs readers ask for: every push period until
+ * the next pass is due while some are asked for (new lines reach a
+ * reader within about a period), else once. Returns whether some are. */
+static bool
+logs_follow(struct agent_http *h, struct agent_run *ar, int64_t last_pass_ms)
+{
+	_cleanup_free_ char	*err = NULL;
+	unsigned		 period = 0;
+	int			 r = 0;
+
+	do {
+		if (period > 0) {
+			int64_t left = 1000 - (bw_mono_ms() - last_pass_ms);
+			struct timespec ts;
+
+			if (left <= 0 || stopping)
+				break;
+			if ((int64_t)period > left)
+				period = (unsigned)left;
+			ts = (struct timespec){ period / 1000,
+			    (long)(period % 1000) * 1000000L };
+			nanosleep(&ts, NULL);
+		}
+		free(err);
+		err = NULL;
+		if ((r = agent_run_logs(ar, agent_http, h, &period, &err)) < 0)
+			log_debug("log push: %s", err ? err : bw_strerror(r));
+	} while (r > 0);
+	return period > 0 && r > 0;
+}
+
 /* Waits until the next pass is due: a change to the instances after
  * the revision the last pass listed (a long poll of the watch on the
  * pass's kept-alive connection: no second handshake, no second TPM
@@ -638,6 +669,8 @@ wait_for_change(struct agent_http *h, struct agent_run *ar,
 	long			 ms;
 	int			 status = 0;
 
+	if (h->t && logs_follow(h, ar, last_pass_ms))
+		return;
 	ms = 1000 - (bw_mono_ms() - last_pass_ms);
 	if (ms <= 0 || stopping)
 		return;

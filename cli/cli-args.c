@@ -33,7 +33,7 @@ struct cli_option {
 
 static cli_set_fn set_str, set_tenant, set_name, set_type, set_baseline,
     set_format, set_since, set_days, set_limit, set_ttl, set_follow,
-    set_refuse_stale, set_month;
+    set_refuse_stale, set_month, set_tail, set_json;
 
 #define F(f)	offsetof(struct cli_opts, f)
 
@@ -112,6 +112,10 @@ static const struct cli_option options[] = {
 	  set_refuse_stale },
 	{ CLI_OPT_MONTH, "month", 0, "YYYY-MM", 0, "the month (UTC)", 0,
 	  set_month },
+	{ CLI_OPT_TAIL, "tail", 0, "N", 0, "only the last N lines "
+	  "(1..10000)", 0, set_tail },
+	{ CLI_OPT_JSON, "json", 0, NULL, 0, "one JSON object a line (as -o "
+	  "json)", 0, set_json },
 };
 
 typedef int cli_parse_fn(struct cli_opts *o, const struct cli_command *c,
@@ -141,9 +145,11 @@ static const struct cli_command commands[] = {
 	{ "watch", CLI_WATCH, "[KIND]", 0, 1,
 	  "print changes as they happen (JSON lines)", 0,
 	  { OPT(SINCE, "REV") }, parse_watch },
-	{ "logs", CLI_LOGS, "INSTANCE", 1, 1, "the instance's recent output "
-	  "(the last 16 KiB its node reports); --follow keeps printing", 0,
-	  { REQ(TENANT, "TENANT"), OPT(FOLLOW, NULL) }, parse_name },
+	{ "logs", CLI_LOGS, "INSTANCE", 1, 1, "the instance's output, read "
+	  "from its node (the last 64 KiB or --tail lines); --follow keeps "
+	  "printing new lines as they come", 0,
+	  { REQ(TENANT, "TENANT"), OPT(FOLLOW, NULL), OPT(TAIL, NULL),
+	    OPT(JSON, NULL) }, parse_name },
 	{ "whoami", CLI_WHOAMI, NULL, 0, 0, "show the identity the server sees",
 	  0, { { 0 } }, NULL },
 	{ "health", CLI_HEALTH, NULL, 0, 0,
@@ -413,6 +419,24 @@ set_follow(struct cli_opts *o, const struct cli_option *opt, const char *val,
     char **ret_err)
 {
 	o->follow = 1;
+	return 0;
+}
+
+static int
+set_tail(struct cli_opts *o, const struct cli_option *opt, const char *val,
+    char **ret_err)
+{
+	if (parse_uint(val, 1, 10000, &o->tail_lines) < 0)
+		return errf(-BW_E_INVALID, ret_err,
+		    "--tail: must be 1..10000 lines");
+	return 0;
+}
+
+static int
+set_json(struct cli_opts *o, const struct cli_option *opt, const char *val,
+    char **ret_err)
+{
+	o->out_file = "json";
 	return 0;
 }
 

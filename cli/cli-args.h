@@ -92,6 +92,7 @@ struct cli_opts {
 	const char	*format;	/* summary | oscal | oscal-poam */
 	const char	*out_file;	/* evidence export -o FILE.tar */
 	int		 follow;	/* logs -f */
+	unsigned	 tail_lines;	/* logs --tail N; 0: all held */
 	int		 refuse_stale;	/* evidence export */
 	const char	*month;		/* evidence conmon: YYYY-MM */
 	unsigned	 ttl;		/* node bootstrap --ttl */
@@ -114,7 +115,7 @@ enum cli_optid {
 	CLI_OPT_OUT, CLI_OPT_DAYS, CLI_OPT_CSR, CLI_OPT_PRINCIPAL_KEY,
 	CLI_OPT_TYPE, CLI_OPT_DIGEST, CLI_OPT_NAME, CLI_OPT_BASELINE,
 	CLI_OPT_FORMAT, CLI_OPT_FOLLOW, CLI_OPT_TTL,
-	CLI_OPT_REFUSE_STALE, CLI_OPT_MONTH,
+	CLI_OPT_REFUSE_STALE, CLI_OPT_MONTH, CLI_OPT_TAIL, CLI_OPT_JSON,
 	CLI_OPT_MAX,
 };
 

@@ -20,6 +20,7 @@
 #include "cli/cli-args.h"
 #include "client/client.h"
 #include "cli/identity-cli.h"
+#include "cli/logs-cli.h"
 #include "cli/waiver-cli.h"
 #include "image/image.h"
 #include "audit/signer.h"
@@ -1403,57 +1404,6 @@ cmd_evidence_conmon(const struct cli_opts *o, const struct client_conf *conf)
 
 /* Prints what TAIL adds to PREV: the whole of TAIL unless it continues
  * PREV (the node keeps a moving 16 KiB window). */
-static void
-print_new_tail(const char *prev, const char *tail)
-{
-	size_t	pl = strlen(prev), tl = strlen(tail), k;
-
-	for (k = pl < tl ? pl : tl; k > 0; k--)
-		if (memcmp(prev + pl - k, tail, k) == 0)
-			break;
-	if (pl == 0 || k == 0) {
-		fputs(tail, stdout);
-		return;
-	}
-	fputs(tail + k, stdout);
-}
-
-static int
-cmd_logs(const struct cli_opts *o, const struct client_conf *conf)
-{
-	_cleanup_free_ char	*prev = strdup("");
-	char			 path[256];
-	int			 rc = 0;
-
-	snprintf(path, sizeof(path), "/v1/tenants/%s/instances/%s", o->tenant,
-	    o->name);
-	for (;;) {
-		struct client_response	 resp = { 0 };
-		_cleanup_json_ json_t	*doc = NULL;
-		const char		*tail;
-
-		if ((rc = request_expect(conf, "GET", path, NULL, 200, "logs",
-		    &resp)) != 0) {
-			client_response_clear(&resp);
-			return rc;
-		}
-		doc = json_loadb(resp.body, resp.body_len, 0, NULL);
-		client_response_clear(&resp);
-		tail = json_string_value(json_object_get(json_object_get(doc,
-		    "status"), "log_tail"));
-		if (tail && prev && strcmp(tail, prev) != 0) {
-			print_new_tail(prev, tail);
-			fflush(stdout);
-			free(prev);
-			prev = strdup(tail);
-		}
-		if (!o->follow)
-			break;
-		sleep(1);
-	}
-	return 0;
-}
-
 /* node bootstrap|approve live with the identity module. */
 static int
 cmd_node(const struct cli_opts *o, const struct client_conf *conf)
@@ -1511,7 +1461,7 @@ static const struct {
 	{ CLI_APPLY, cmd_apply },
 	{ CLI_DELETE, cmd_delete },
 	{ CLI_WATCH, cmd_watch },
-	{ CLI_LOGS, cmd_logs },
+	{ CLI_LOGS, logs_cli },
 	{ CLI_WHOAMI, cmd_whoami },
 	{ CLI_HEALTH, cmd_health },
 	{ CLI_AUDIT_VERIFY, cmd_audit_verify },

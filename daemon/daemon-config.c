@@ -534,6 +534,10 @@ bwd_open_endpoints(struct bwd_open_ctx *c, char **ret_err)
 	if ((r = api_server_add_handler(st->api, "/v1/compliance/",
 	    compliance_api_handle, &st->comp)) < 0)
 		return errf(r, ret_err, "compliance endpoints: %s", bw_strerror(r));
+	logs_api_init(&st->logs, st->api);
+	if ((r = api_server_add_handler(st->api, LOGS_PREFIX, logs_api_handle,
+	    &st->logs)) < 0)
+		return errf(r, ret_err, "log endpoints: %s", bw_strerror(r));
 	eo = (struct enrol_options){
 		.attest_interval_s = is->attest_interval_s,
 		.attest_stale_s = is->attest_stale_s,
@@ -624,6 +628,7 @@ bwd_close(struct bwd_state *st)
 	st->commit = NULL;
 	api_server_free(st->api);
 	st->api = NULL;
+	logs_api_free(&st->logs);
 	controller_free(st->ctl);
 	st->ctl = NULL;
 	if (st->images_open)

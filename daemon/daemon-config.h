@@ -14,6 +14,7 @@
 #include "daemon/console-cred.h"
 #include "hardening/pki.h"
 #include "daemon/image-api.h"
+#include "daemon/logs-api.h"
 #include "daemon/waiver-api.h"
 #include "lib/log.h"
 
@@ -61,6 +62,7 @@ struct bwd_state {
 	int			 comp_open;
 	struct waiver_api	 waivers;
 	int			 waivers_open;
+	struct logs_api		 logs;		/* freed with the API server */
 	struct api_server	*api;
 	struct identity		*identity;
 	struct enrol		*enrol;
