@@ -98,6 +98,8 @@ row "create a node credential" POST /v1/tenants/system/principals "{\"name\":\"n
 row "bind security-auditor" PUT /v1/tenants/system/rolebindings/rb-@R@ '{"kind":"RoleBinding","metadata":{"name":"rb-@R@","tenant":"system"},"spec":{"principal":"x","role":"security-auditor"}}'
 row "list instances (all tenants)" GET /v1/instances
 row "write instance" PUT /v1/tenants/acme/instances/i-@R@ '{"kind":"Instance","metadata":{"name":"i-@R@","tenant":"acme"},"spec":{"workload":"web"}}'
+row "read beta instance logs" GET /v1/logs/tenants/beta/instances/web-0
+row "push a node's logs" POST /v1/logs/nodes/n1 '{"logs":[]}'
 row "read the audit trail" GET /v1/audit/records
 row "bind metrics" PUT /v1/tenants/system/rolebindings/rbm-@R@ '{"kind":"RoleBinding","metadata":{"name":"rbm-@R@","tenant":"system"},"spec":{"principal":"x","role":"metrics"}}'
 row "read metrics" GET /metrics
