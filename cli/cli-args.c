@@ -426,10 +426,9 @@ static int
 set_tail(struct cli_opts *o, const struct cli_option *opt, const char *val,
     char **ret_err)
 {
-	if (parse_uint(val, 1, 10000, &o->tail_lines) < 0)
-		return errf(-BW_E_INVALID, ret_err,
-		    "--tail: must be 1..10000 lines");
-	return 0;
+	/* lines, not bytes: bulwarkd holds 64 KiB or more of a log */
+	return parse_uint(val, 1, 10000, &o->tail_lines) < 0 ?
+	    errf(-BW_E_INVALID, ret_err, "--tail: must be 1..10000 lines") : 0;
 }
 
 static int

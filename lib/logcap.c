@@ -587,6 +587,23 @@ view_pread(struct view *v, uint64_t from, char *buf, size_t len)
 	return 0;
 }
 
+/* Reads logical [FROM, FROM + LEN) of V into *RET (caller frees, room
+ * for a NUL) and closes V either way. */
+static int
+view_take(struct view *v, uint64_t from, size_t len, char **ret)
+{
+	char	*buf = malloc(len + 1);
+	int	 r = buf ? view_pread(v, from, buf, len) : -ENOMEM;
+
+	view_close(v);
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	*ret = buf;
+	return 0;
+}
+
 static void
 view_info(const struct view *v, uint64_t from, uint64_t dropped,
     struct logcap_info *ret)
@@ -614,16 +631,8 @@ logcap_read(const char *path, uint64_t from, size_t max, char **ret_buf,
 	if (from > end)
 		from = end;
 	len = end - from > max ? max : (size_t)(end - from);
-	if (!(buf = malloc(len + 1))) {
-		view_close(&v);
-		return -ENOMEM;
-	}
-	r = view_pread(&v, from, buf, len);
-	view_close(&v);
-	if (r < 0) {
-		free(buf);
+	if ((r = view_take(&v, from, len, &buf)) < 0)
 		return r;
-	}
 	/* Cut short: end at the last whole line, the rest comes next. */
 	if (from + len < end && (nl = memrchr(buf, '\n', len)))
 		len = (size_t)(nl - buf) + 1;
@@ -651,16 +660,8 @@ logcap_tail(const char *path, unsigned lines, size_t max, char **ret_buf,
 	end = v.base + v.cur_size;
 	len = end - start > max ? max : (size_t)(end - start);
 	from = end - len;
-	if (!(buf = malloc(len + 1))) {
-		view_close(&v);
-		return -ENOMEM;
-	}
-	r = view_pread(&v, from, buf, len);
-	view_close(&v);
-	if (r < 0) {
-		free(buf);
+	if ((r = view_take(&v, from, len, &buf)) < 0)
 		return r;
-	}
 	/* Start at a line's beginning: after the newline that ends the
 	 * LINES-th line from the end, or the first one when cut. */
 	for (size_t i = len; i > 0; i--) {

@@ -185,23 +185,6 @@ test_long_lines(void **state)
 	free(buf);
 }
 
-static int
-setup(void **state)
-{
-	(void)state;
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int
-teardown(void **state)
-{
-	char cmd[64];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
 int
 main(void)
 {
@@ -210,6 +193,12 @@ main(void)
 		cmocka_unit_test(test_pump_drops),
 		cmocka_unit_test(test_long_lines),
 	};
+	char	cmd[64];
+	int	failed;
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	if (!mkdtemp(dir))
+		return 1;
+	failed = cmocka_run_group_tests(tests, NULL, NULL);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? failed : 1;
 }
