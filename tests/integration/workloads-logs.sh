@@ -5,7 +5,8 @@
 # instance writes within a second (measured three times, the median must
 # be under 1 s); `--tail N` gives the last N lines; a principal of another
 # tenant gets 404 for the instance's log, one of its own tenant reads it;
-# a log_max_bytes outside its bounds is refused.
+# one principal reads at most 8 logs at once (the 9th: 429); a
+# log_max_bytes outside its bounds is refused.
 . "$(dirname "$0")/workloads-lib.sh"
 
 wl_start
@@ -105,6 +106,26 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$PKI/ca.crt" \
 	-H 'Content-Type: application/json' "$URL/v1/logs/nodes/n1")
 check "a tenant-user cannot push a node's logs ($code)" [ "$code" = 403 ]
 check "ann's read and bob's refusal are in the trail" wait_for 10 bash -c "'$BW/bulwark' --config '$AUDITOR' audit search --action instance.logs -o json | jq -e '([.items[] | select(.actor == \"ann\" and .outcome == \"success\")] | length >= 1) and ([.items[] | select(.actor == \"bob\" and .outcome != \"success\")] | length >= 1)' >/dev/null"
+
+echo "== one principal reads at most 8 logs at once"
+cat >"$T/quiet.json" <<EOF
+{"kind": "Workload", "metadata": {"name": "quiet", "tenant": "acme"},
+ "spec": {"type": "container", "image": "$DIGEST", "replicas": 9,
+          "resources": {"cpu_millis": 50, "memory_mib": 16},
+          "command": ["sleep", "3600"], "restart_policy": "always"}}
+EOF
+check "apply 9 quiet instances" $B apply -f "$T/quiet.json"
+check "all 9 are bound to n1" wait_for 60 bash -c "[ \"\$(instances acme | jq '[.[] | select(.spec.workload == \"quiet\" and .spec.node == \"n1\")] | length')\" = 9 ]"
+$B principal create cat -t acme --role tenant-user --out "$T/p" >/dev/null || fail "create cat"
+codes=""
+for k in 0 1 2 3 4 5 6 7 8; do
+	codes="$codes $(curl -s -o /dev/null -w '%{http_code}' --cacert "$PKI/ca.crt" \
+		--cert "$T/p/cat.crt" --key "$T/p/cat.key" \
+		"$URL/v1/logs/tenants/acme/instances/quiet-$k")"
+done
+echo "cat reads quiet-0..8:$codes"
+check "the first 8 are read, the 9th is refused with 429" [ "$codes" = " 200 200 200 200 200 200 200 200 429" ]
+check "delete the quiet workload" $B delete workload quiet -t acme
 
 check "delete the workload" $B delete workload talker -t acme
 wait_for 60 bash -c "[ \"\$(instances acme | jq length)\" = 0 ]" || fail "talker-0 is gone"
