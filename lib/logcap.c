@@ -96,24 +96,37 @@ pump_line(struct pump *p, const char *s, size_t n, bool nl)
 	p->lines++;
 }
 
-/* Moves the whole lines of BUF[0..*HAVE) into records, cutting lines
- * longer than LOGCAP_LINE_MAX; the partial line left moves to the
- * front. */
+/* Adds the whole lines S[0..N) at once (N ends with a newline). */
+static void
+pump_lines(struct pump *p, const char *s, size_t n)
+{
+	memcpy(p->rec + REC_HDR + p->len, s, n);
+	p->len += n;
+	for (const char *e = s + n; (s = memchr(s, '\n', (size_t)(e - s)));
+	    s++)
+		p->lines++;
+}
+
+/* Moves the whole lines of BUF[0..*HAVE) into records, as many as fit
+ * at a time (a fast writer's short lines cost a copy per record, not per
+ * line); a line that fits no record (over REC_PAYLOAD bytes) is cut into
+ * lines of LOGCAP_LINE_MAX. The partial line left moves to the front. */
 static void
 pump_split(struct pump *p, char *buf, size_t *have)
 {
-	size_t	off = 0, lim;
+	size_t	off = 0, win;
 	char	*nl;
 
 	while (off < *have) {
-		lim = *have - off;
-		if (lim > LOGCAP_LINE_MAX + 1)
-			lim = LOGCAP_LINE_MAX + 1;
-		if ((nl = memchr(buf + off, '\n', lim))) {
-			pump_line(p, buf + off, (size_t)(nl - (buf + off)) + 1,
-			    false);
+		win = *have - off;
+		if (win > REC_PAYLOAD - p->len)
+			win = REC_PAYLOAD - p->len;
+		if (win > 0 && (nl = memrchr(buf + off, '\n', win))) {
+			pump_lines(p, buf + off, (size_t)(nl - (buf + off)) + 1);
 			off = (size_t)(nl - buf) + 1;
-		} else if (*have - off > LOGCAP_LINE_MAX) {
+		} else if (p->len > 0)
+			pump_flush(p);	/* the next line needs a record of its own */
+		else if (*have - off > LOGCAP_LINE_MAX) {
 			pump_line(p, buf + off, LOGCAP_LINE_MAX, true);
 			off += LOGCAP_LINE_MAX;
 		} else

@@ -27,7 +27,8 @@
 #define LOGCAP_DEFAULT		(10ULL * 1024 * 1024)
 #define LOGCAP_MIN		(64ULL * 1024)
 #define LOGCAP_MAX		(1ULL << 30)
-/* A line longer than this is cut into lines of this length. */
+/* A line that fits no record (over PIPE_BUF - 5 bytes) is cut into
+ * lines of this length. */
 #define LOGCAP_LINE_MAX		4000
 /* The pump's output pipe: what the store may fall behind by. */
 #define LOGCAP_PIPE_SIZE	(1024 * 1024)
