@@ -927,6 +927,39 @@ cmd_request(struct agent *a, int argc, char **argv)
 	return status / 100 == 2 ? 0 : 3;
 }
 
+/* The workload loop's numeric options (C: 'g' --stop-grace, 'u'
+ * --cpu-interval, 'l' --log-max-bytes) into A->run. Returns 0, or
+ * -BW_E_INVALID once opt_help_uint() said why. */
+static int
+run_number_opt(struct agent *a, int c, const char *arg)
+{
+	static const struct {
+		int		 c;
+		const char	*name;
+		unsigned long	 min, max;
+	} t[] = {
+		{ 'g', "stop-grace", 0, 3600 },
+		{ 'u', "cpu-interval", 1, 3600 },
+		{ 'l', "log-max-bytes", LOGCAP_MIN, LOGCAP_MAX },
+	};
+	unsigned long v;
+
+	for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+		if (t[i].c != c)
+			continue;
+		if (opt_help_uint("bulwark-agent", t[i].name, arg, t[i].min,
+		    t[i].max, &v) < 0)
+			return -BW_E_INVALID;
+		if (c == 'g')	/* 0 would mean the default: ask for 1 ms */
+			a->run.stop_grace_ms = v ? (unsigned)v * 1000 : 1;
+		else if (c == 'u')
+			a->run.cpu_interval_s = (unsigned)v;
+		else
+			a->run.log_max_bytes = v;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -960,34 +993,12 @@ main(int argc, char **argv)
 		case 'K': a.run.vm_kernel = optarg; break;
 		case 'N': a.run.vm_initrd = optarg; break;
 		case 'C': a.run.vm_cmdline = optarg; break;
-		case 'g': {
-			unsigned long v;
-
-			if (opt_help_uint("bulwark-agent", "stop-grace", optarg,
-			    0, 3600, &v) < 0)
+		case 'g':
+		case 'u':
+		case 'l':
+			if (run_number_opt(&a, c, optarg) < 0)
 				return 2;
-			/* 0 would mean the default: ask for 1 ms instead. */
-			a.run.stop_grace_ms = v ? (unsigned)v * 1000 : 1;
 			break;
-		}
-		case 'u': {
-			unsigned long v;
-
-			if (opt_help_uint("bulwark-agent", "cpu-interval",
-			    optarg, 1, 3600, &v) < 0)
-				return 2;
-			a.run.cpu_interval_s = (unsigned)v;
-			break;
-		}
-		case 'l': {
-			unsigned long v;
-
-			if (opt_help_uint("bulwark-agent", "log-max-bytes",
-			    optarg, LOGCAP_MIN, LOGCAP_MAX, &v) < 0)
-				return 2;
-			a.run.log_max_bytes = v;
-			break;
-		}
 		case 'r': {
 			unsigned long v;
 
