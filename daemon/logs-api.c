@@ -161,6 +161,11 @@ instance_lookup(struct logs_api *la, const struct authz_identity *id,
 
 	if (!k)
 		return -BW_E_NOTFOUND;
+	/* A node reads the instances bound to it (decided per object in
+	 * api.c), not their logs here: it has them on its disk. */
+	if (id->role == ROLE_NODE)
+		return errf(-BW_E_DENIED, ret_err, "nodes push logs (POST "
+		    LOGS_PREFIX "nodes/NODE), they do not read them");
 	if ((r = authz_check(id, VERB_READ, k, tenant, ret_err)) < 0)
 		return r;
 	if (res_key(k, tenant, name, key, sizeof(key)) < 0)
