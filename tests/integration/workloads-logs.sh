@@ -5,7 +5,8 @@
 # instance writes within a second (measured three times, the median must
 # be under 1 s); `--tail N` gives the last N lines; a principal of another
 # tenant gets 404 for the instance's log, one of its own tenant reads it;
-# one principal reads at most 8 logs at once (the 9th: 429); a
+# a node reads no logs and pushes only its own; one principal reads at
+# most 8 logs at once (the 9th: 429); a
 # log_max_bytes outside its bounds is refused.
 . "$(dirname "$0")/workloads-lib.sh"
 
@@ -108,6 +109,19 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$PKI/ca.crt" \
 	-H 'Content-Type: application/json' "$URL/v1/logs/nodes/n1")
 check "a tenant-user cannot push a node's logs ($code)" [ "$code" = 403 ]
 check "ann's read and bob's refusal are in the trail" wait_for 10 bash -c "'$BW/bulwark' --config '$AUDITOR' audit search --action instance.logs -o json | jq -e '([.items[] | select(.actor == \"ann\" and .outcome == \"success\")] | length >= 1) and ([.items[] | select(.actor == \"bob\" and .outcome != \"success\")] | length >= 1)' >/dev/null"
+
+echo "== what the node's own credential may do (agent stopped: swtpm serves one client)"
+stop_agent_wl
+node_req() { # METHOD PATH [BODY] -> the HTTP status
+	"$BW/bulwark-agent" request --tpm "$TCTI" --state-dir "$NS" --server "$URL" "$@" 2>/dev/null | head -1
+}
+code=$(node_req GET /v1/logs/tenants/acme/instances/talker-0)
+check "node n1 does not read logs through bulwarkd ($code)" [ "$code" = 403 ]
+code=$(node_req POST /v1/logs/nodes/n2 '{"logs": []}')
+check "node n1 does not push node n2's logs ($code)" [ "$code" = 403 ]
+code=$(node_req POST /v1/logs/nodes/n1 '{"logs": []}')
+check "node n1 pushes its own ($code)" [ "$code" = 200 ]
+start_agent_wl
 
 echo "== one principal reads at most 8 logs at once"
 cat >"$T/quiet.json" <<EOF
