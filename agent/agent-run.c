@@ -32,6 +32,7 @@
 #include "agent/probe.h"
 #include "agent/service.h"
 #include "agent/runtime.h"
+#include "agent/volume.h"
 #include "client/client.h"
 #include "image/image.h"
 #include "lib/clock.h"
@@ -57,6 +58,11 @@
 #define AR_EVENT_MAX		256
 #define AR_NAME_MAX		63
 #define AR_EXIT_TEXT_MAX	208
+/* A volume the API no longer has is deleted from the node when two
+ * looks at least this far apart both miss it: a Volume re-applied
+ * without its node is bound back by the controller meanwhile. */
+#define AR_VOLUME_GC_S		10
+#define AR_VOLUME_GONE_MAX	64
 
 /* One probe of an instance and its consecutive failures. */
 struct ar_probe {
@@ -119,6 +125,12 @@ struct agent_run {
 	unsigned long long	 list_rev;	/* of the last instance list */
 	char			*svc_text;	/* the service rules applied */
 	time_t			 next_full_list;
+	time_t			 next_volume_gc;
+	/* volumes the API did not have at the last look, and since when */
+	struct {
+		char	 uid[65];
+		time_t	 since;
+	}			 gone[AR_VOLUME_GONE_MAX];
 };
 
 /* ---- small helpers ---- */
@@ -907,8 +919,8 @@ cni_job_join(void *arg, char **ret_err)
 struct start_state {
 	struct agent_run	*ar;
 	struct ar_inst		*e;
-	json_t			*wl, *img, *net, *rec;
-	char			*inuse, *netns, *userns;
+	json_t			*wl, *img, *net, *rec, *vol;
+	char			*inuse, *netns, *userns, *vol_data;
 	struct start_ctx	 sc;
 	struct image_info	 info;
 	struct cni_job		 job;
@@ -930,6 +942,8 @@ start_state_done(struct start_state *st)
 	free(st->netns);
 	free(st->userns);
 	free(st->inuse);
+	free(st->vol_data);
+	json_decref(st->vol);
 	json_decref(st->rec);
 	json_decref(st->net);
 	json_decref(st->img);
@@ -1088,6 +1102,46 @@ start_build_spec(struct start_state *st, char **ret_err)
 	return start_choose_subnet(st, ret_err);
 }
 
+/* Attaches the volume the workload uses, if any, bound to this node:
+ * its data directory is mounted at the workload's path. */
+static int
+start_volume(struct start_state *st, char **ret_err)
+{
+	const json_t		*use = json_array_get(json_object_get(st->spec,
+	    "volumes"), 0);
+	const char		*vname = json_str_at(use, "volume", NULL);
+	const char		*node;
+	struct volume_ref	 v;
+	int			 r;
+
+	if (!vname)
+		return 0;
+	if (st->is_vm)
+		return errf(-BW_E_INVALID, ret_err, "spec.volumes: VM "
+		    "workloads cannot use volumes yet (docs/storage.md)");
+	if (!json_str_at(use, "path", NULL))
+		return errf(-BW_E_INVALID, ret_err, "spec.volumes[0].path: "
+		    "required for a container");
+	snprintf(st->path, sizeof(st->path), "/v1/tenants/%s/volumes/%s",
+	    st->e->tenant, vname);
+	if ((r = api_get(st->ar, st->path, &st->vol, ret_err)) < 0)
+		return r;
+	node = json_str_at(st->vol, "spec", "node");
+	if (!node || strcmp(node, st->ar->node) != 0)
+		return errf(-BW_E_CONFLICT, ret_err, "volume %s is bound to "
+		    "node %s, not this one", vname, node ? node : "(none)");
+	v = (struct volume_ref){ .tenant = st->e->tenant, .name = vname,
+	    .uid = json_str_at(st->vol, "metadata", "uid"),
+	    .size_bytes = json_int_at(st->vol, "spec", "size_bytes", 0) };
+	if ((r = volume_attach(st->ar->state_dir, st->ar->c.volume_kek, &v,
+	    &st->vol_data, ret_err)) < 0)
+		return r;
+	json_object_set_new(st->rec, "volume_uid", json_string(v.uid));
+	st->rs.volume_src = st->vol_data;
+	st->rs.volume_dst = json_str_at(use, "path", NULL);
+	return 0;
+}
+
 /* The user namespace, then the network namespace inside it (crun joins
  * both, so the container's network capabilities count in its network);
  * the plugin then wires it on a thread while crun creates the
@@ -1158,6 +1212,14 @@ start_rollback(struct start_state *st)
 	 * leaves the user namespace made for the network. */
 	if (st->userns)
 		runtime_userns_release(ar->rt, e->id);
+	if (st->vol_data) {
+		_cleanup_free_ char *verr = NULL;
+
+		if (volume_detach(ar->state_dir, json_str_at(st->rec,
+		    "volume_uid", NULL), &verr) < 0)
+			log_warn("instance %s: volume detach after a failed "
+			    "start: %s", e->id, verr ? verr : "error");
+	}
 	e->address[0] = '\0';
 	rec_remove(ar, e->id);
 }
@@ -1177,7 +1239,8 @@ inst_start(struct agent_run *ar, const json_t *item, struct ar_inst *e,
 
 	if ((r = start_get_workload(&st, item, ret_err)) < 0 ||
 	    (r = start_get_image(&st, ret_err)) < 0 ||
-	    (r = start_build_spec(&st, ret_err)) < 0)
+	    (r = start_build_spec(&st, ret_err)) < 0 ||
+	    (r = start_volume(&st, ret_err)) < 0)
 		goto out;
 	st.t_look = bw_mono_s() * 1e3;
 	/* The record comes first: whatever exists of the instance can be
@@ -1226,6 +1289,7 @@ inst_remove(struct agent_run *ar, const char *id, char **ret_err)
 	struct runtime_status	 st;
 	const char		*nt = json_str_at(rec, "net_tenant", NULL);
 	const char		*sn = json_str_at(rec, "subnet", NULL);
+	const char		*vu = json_str_at(rec, "volume_uid", NULL);
 	int			 r, graceful = 0;
 
 	if (runtime_status(ar->rt, id, &st, NULL) == 0 &&
@@ -1237,6 +1301,9 @@ inst_remove(struct agent_run *ar, const char *id, char **ret_err)
 			    *ret_err : bw_strerror(graceful));
 	}
 	if ((r = runtime_delete(ar->rt, id, ret_err)) < 0 && r != -BW_E_NOTFOUND)
+		return r;
+	/* one instance at a time uses a volume: it goes with it */
+	if (vu && (r = volume_detach(ar->state_dir, vu, ret_err)) < 0)
 		return r;
 	if (nt && sn) {
 		struct cni_network cn = { .tenant = nt, .subnet = sn };
@@ -1261,6 +1328,86 @@ inst_remove(struct agent_run *ar, const char *id, char **ret_err)
 	inst_drop(ar, id);
 	ar->changes++;
 	return 0;
+}
+
+/* ---- volumes the API no longer has ---- */
+
+/* Whether volume UID was missing at an earlier look AR_VOLUME_GC_S or
+ * more ago; notes it missing now otherwise. */
+static bool
+volume_gone_long(struct agent_run *ar, const char *uid)
+{
+	size_t i, free_slot = AR_VOLUME_GONE_MAX;
+
+	for (i = 0; i < AR_VOLUME_GONE_MAX; i++) {
+		if (strcmp(ar->gone[i].uid, uid) == 0)
+			return time(NULL) - ar->gone[i].since >= AR_VOLUME_GC_S;
+		if (!ar->gone[i].uid[0] && free_slot == AR_VOLUME_GONE_MAX)
+			free_slot = i;
+	}
+	if (free_slot < AR_VOLUME_GONE_MAX) {
+		snprintf(ar->gone[free_slot].uid, sizeof(ar->gone[0].uid), "%s",
+		    uid);
+		ar->gone[free_slot].since = time(NULL);
+	}
+	return false;
+}
+
+static void
+volume_gone_forget(struct agent_run *ar, const char *uid)
+{
+	for (size_t i = 0; i < AR_VOLUME_GONE_MAX; i++)
+		if (strcmp(ar->gone[i].uid, uid) == 0)
+			ar->gone[i].uid[0] = '\0';
+}
+
+/* Deletes the volumes of this node (not attached) whose Volume the API
+ * no longer has, or has as a new object of the same name. */
+static void
+volumes_gc(struct agent_run *ar)
+{
+	char	**uids = NULL;
+	size_t	  i;
+
+	if (time(NULL) < ar->next_volume_gc ||
+	    volume_list(ar->state_dir, &uids) < 0)
+		return;
+	ar->next_volume_gc = time(NULL) + AR_VOLUME_GC_S / 2;
+	for (i = 0; uids[i]; i++) {
+		_cleanup_json_ json_t	*doc = NULL;
+		_cleanup_free_ char	*err = NULL;
+		char			 tenant[64], name[64], path[256];
+		const char		*uid;
+		int			 r;
+
+		if (volume_attached(ar->state_dir, uids[i]) ||
+		    volume_owner(ar->state_dir, uids[i], tenant, name) < 0)
+			continue;
+		snprintf(path, sizeof(path), "/v1/tenants/%s/volumes/%s",
+		    tenant, name);
+		r = api_get(ar, path, &doc, NULL);
+		uid = json_str_at(doc, "metadata", "uid");
+		if (r < 0 && r != -BW_E_NOTFOUND)
+			continue;
+		if (r == 0 && uid && strcmp(uid, uids[i]) == 0) {
+			volume_gone_forget(ar, uids[i]);
+			continue;
+		}
+		if (!volume_gone_long(ar, uids[i]))
+			continue;
+		if ((r = volume_delete(ar->state_dir, uids[i], &err)) < 0) {
+			log_warn("volume %s/%s (%s): delete: %s", tenant, name,
+			    uids[i], err ? err : bw_strerror(r));
+			continue;
+		}
+		volume_gone_forget(ar, uids[i]);
+		log_info("volume %s/%s (%s) deleted: key wiped, backing file "
+		    "discarded", tenant, name, uids[i]);
+		snprintf(ar->node_event, sizeof(ar->node_event), "deleted "
+		    "volume %s/%s", tenant, name);
+		ar->changes++;
+	}
+	runtime_list_free(uids);
 }
 
 /* ---- one bound instance ---- */
@@ -1846,6 +1993,7 @@ agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
 		if (!desired_find(ar, items, e->id))
 			inst_drop(ar, e->id);
 	}
+	volumes_gc(ar);
 
 reconcile:
 	/* One instance's failure is its own (reconcile_one logs it and

@@ -55,8 +55,9 @@ struct controller {
 };
 
 /* The kinds the model keeps, in this order. */
-enum { K_NODE, K_WORKLOAD, K_INSTANCE };
-static const char *const model_kinds[] = { "Node", "Workload", "Instance" };
+enum { K_NODE, K_WORKLOAD, K_INSTANCE, K_VOLUME };
+static const char *const model_kinds[] = { "Node", "Workload", "Instance",
+	"Volume" };
 
 /* One change a pass submits; owns its strings until done() runs. */
 struct ctl_op {
@@ -71,7 +72,8 @@ struct ctl_op {
 	int			 kind;		/* what to count on success */
 };
 
-enum { CTL_CREATED, CTL_DELETED, CTL_SCHEDULED, CTL_UNSCHEDULABLE };
+enum { CTL_CREATED, CTL_DELETED, CTL_SCHEDULED, CTL_UNSCHEDULABLE,
+	CTL_VOLUME_BOUND };
 
 /* ---- submitting changes ---- */
 
@@ -123,12 +125,14 @@ op_done(struct commit_req *creq)
 	 * batch's completions once the model has its changes. */
 }
 
+/* Submits a change of object NAME of kind KNAME in TENANT. */
 static int
-submit(struct controller *c, const char *actor, const char *action, int kind,
-    const char *tenant, const char *name, enum store_op_type type,
-    json_t *doc, uint64_t expect_rev, const char *reason)
+submit_kind(struct controller *c, const char *kname, const char *actor,
+    const char *action, int kind, const char *tenant, const char *name,
+    enum store_op_type type, json_t *doc, uint64_t expect_rev,
+    const char *reason)
 {
-	const struct res_kind	*k = res_kind_by_name("Instance");
+	const struct res_kind	*k = res_kind_by_name(kname);
 	struct ctl_op		*op;
 
 	if (!(op = calloc(1, sizeof(*op))))
@@ -153,7 +157,7 @@ submit(struct controller *c, const char *actor, const char *action, int kind,
 	op->creq.rec = (struct audit_record){ .actor = op->actor,
 	    .role = "system", .tenant = RES_SYSTEM_TENANT, .source = "local",
 	    .auth_method = "internal", .action = op->action,
-	    .object_kind = "Instance", .object_tenant = op->tenant,
+	    .object_kind = k->kind, .object_tenant = op->tenant,
 	    .object_name = op->name,
 	    .reason = op->reason[0] ? op->reason : NULL,
 	    .controls = "CM-8,CM-3,AU-12" };
@@ -165,6 +169,15 @@ fail:
 	free(op->value);
 	free(op);
 	return -ENOMEM;
+}
+
+static int
+submit(struct controller *c, const char *actor, const char *action, int kind,
+    const char *tenant, const char *name, enum store_op_type type,
+    json_t *doc, uint64_t expect_rev, const char *reason)
+{
+	return submit_kind(c, "Instance", actor, action, kind, tenant, name,
+	    type, doc, expect_rev, reason);
 }
 
 /* ---- workload controller ---- */
@@ -611,6 +624,96 @@ rebuild_cluster(struct controller *c)
 	return 0;
 }
 
+/* The volume W's instances use, or NULL. */
+static const char *
+volume_of(const struct model_obj *w)
+{
+	return json_str_at(json_array_get(json_object_get(json_object_get(
+	    w->doc, "spec"), "volumes"), 0), "volume", NULL);
+}
+
+/* Whether IN (of workload W) may be placed as far as its volume goes:
+ * 0 with *RET_VOL its volume (NULL: it uses none), or a negative error
+ * with the reason in WHY: the volume does not exist, or another
+ * instance holds it (a volume attaches to one instance at a time). */
+static int
+volume_check(struct controller *c, const struct model_obj *in,
+    const struct model_obj *w, struct model_obj **ret_vol, char *why,
+    size_t len)
+{
+	const char		*vn = volume_of(w), *on;
+	struct model_obj	*v;
+	size_t			 i;
+
+	*ret_vol = NULL;
+	if (!vn)
+		return 0;
+	if (!(v = model_find(c->m, K_VOLUME, in->tenant, vn))) {
+		snprintf(why, len, "volume %s does not exist", vn);
+		return -BW_E_NOTFOUND;
+	}
+	/* placed in this pass: the model shows it once committed */
+	if (v->mark) {
+		snprintf(why, len, "volume %s is being attached to another "
+		    "instance", vn);
+		return -EBUSY;
+	}
+	for (i = 0; i < model_count(c->m, K_INSTANCE); i++) {
+		const struct model_obj *o = model_at(c->m, K_INSTANCE, i);
+		const struct model_obj *ow;
+
+		if (o == in || o->mark || strcmp(o->tenant, in->tenant) != 0 ||
+		    !json_str_at(o->doc, "spec", "node") ||
+		    !(ow = workload_of(c, o)) || !(on = volume_of(ow)) ||
+		    strcmp(on, vn) != 0)
+			continue;
+		snprintf(why, len, "volume %s is attached to instance %s (a "
+		    "volume attaches to one instance at a time)", vn, o->name);
+		return -EBUSY;
+	}
+	*ret_vol = v;
+	return 0;
+}
+
+/* Records that IN waits for WHY, unless its status says so already. */
+static void
+pending_for(struct controller *c, const struct model_obj *in,
+    const char *why)
+{
+	const char	*old = json_str_at(in->doc, "status", "message");
+	json_t		*doc;
+
+	if (old && strcmp(old, why) == 0)
+		return;
+	doc = json_deep_copy(in->doc);
+	json_object_set_new(doc, "status", json_pack("{s:s, s:s}", "phase",
+	    "Pending", "message", why));
+	submit(c, "controller/scheduler", "instance.unschedulable",
+	    CTL_UNSCHEDULABLE, in->tenant, in->name, STORE_OP_PUT, doc,
+	    in->rev, why);
+	json_decref(doc);
+}
+
+/* Binds volume V, on no node yet, to NODE where its first instance was
+ * placed: from then on it lives there (docs/storage.md). */
+static void
+volume_bind(struct controller *c, const struct model_obj *v, const char *node)
+{
+	json_t *doc = json_deep_copy(v->doc);
+	char	reason[CTL_REASON_MAX];
+
+	if (!doc)
+		return;
+	json_object_set_new(json_object_get(doc, "spec"), "node",
+	    json_string(node));
+	snprintf(reason, sizeof(reason), "its first instance was placed on %s",
+	    node);
+	submit_kind(c, "Volume", "controller/scheduler", "volume.bind",
+	    CTL_VOLUME_BOUND, v->tenant, v->name, STORE_OP_PUT, doc, v->rev,
+	    reason);
+	json_decref(doc);
+}
+
 /* Tries to place IN (pending, its workload W) and submits the outcome
  * unless it says nothing new. */
 static void
@@ -622,10 +725,18 @@ schedule_one(struct controller *c, const struct sched_policy *pol,
 	_cleanup_free_ char	*err = NULL;
 	json_t			*ex = NULL, *doc, *status;
 	const char		*old;
+	struct model_obj	*vol;
+	char			 why[CTL_REASON_MAX];
 	uint64_t		 t0;
 	int			 r;
 
+	if (volume_check(c, in, w, &vol, why, sizeof(why)) < 0) {
+		pending_for(c, in, why);
+		return;
+	}
 	build_request(b, in, w);
+	if (vol)
+		b->req.volume_node = json_str_at(vol->doc, "spec", "node");
 	t0 = bw_mono_ns();
 	r = sched_place(c->sc, &b->req, pol, &res, &err);
 	hist_observe_since(&c->placement_ns, t0);
@@ -653,6 +764,10 @@ schedule_one(struct controller *c, const struct sched_policy *pol,
 		/* Bound ahead of its commit, so the next placements of
 		 * this pass see it (refused() undoes it). */
 		sched_bind(c->sc, &b->req, res.node, NULL);
+		if (vol && !b->req.volume_node)
+			volume_bind(c, vol, res.node);
+		if (vol)
+			vol->mark = 1;
 	}
 	submit(c, "controller/scheduler", res.placed ? "instance.schedule" :
 	    "instance.unschedulable", res.placed ? CTL_SCHEDULED :
@@ -672,6 +787,8 @@ reconcile_schedule(struct controller *c)
 		return;
 	sched_policy_default(&pol);
 	pol.allow_unattested = c->o.allow_unattested;
+	for (i = 0; i < model_count(c->m, K_VOLUME); i++)
+		model_at(c->m, K_VOLUME, i)->mark = 0;
 	for (i = 0; i < model_count(c->m, K_INSTANCE); i++) {
 		struct model_obj	*in = model_at(c->m, K_INSTANCE, i);
 		const struct model_obj	*w;
@@ -746,6 +863,32 @@ node_changed(struct controller *c, const struct model_change *ch)
 		c->sc_stale = 1;	/* its instances become orphans */
 }
 
+/* A volume's data lives on the node it was bound to: a write that
+ * drops or changes spec.node (a tenant re-applying its Volume without
+ * it) gets the node back. */
+static void
+volume_changed(struct controller *c, const struct model_change *ch)
+{
+	const char	*was = ch->old ? json_str_at(ch->old, "spec", "node") :
+	    NULL;
+	const char	*now = ch->cur ? json_str_at(ch->cur->doc, "spec",
+	    "node") : NULL;
+	json_t		*doc;
+
+	c->sched_dirty = 1;
+	if (!was || !ch->cur || (now && strcmp(was, now) == 0))
+		return;
+	if (!(doc = json_deep_copy(ch->cur->doc)))
+		return;
+	json_object_set_new(json_object_get(doc, "spec"), "node",
+	    json_string(was));
+	submit_kind(c, "Volume", "controller/scheduler", "volume.bind",
+	    CTL_VOLUME_BOUND, ch->cur->tenant, ch->cur->name, STORE_OP_PUT,
+	    doc, ch->cur->rev, "spec.node names the node holding the "
+	    "volume's data: it does not move");
+	json_decref(doc);
+}
+
 static void
 instance_changed(struct controller *c, const struct model_change *ch)
 {
@@ -798,6 +941,8 @@ apply_changes(struct controller *c)
 			node_changed(c, &ch);
 		else if (ch.kind == K_INSTANCE)
 			instance_changed(c, &ch);
+		else if (ch.kind == K_VOLUME)
+			volume_changed(c, &ch);
 		else {
 			/* Placed instances' requests come from their
 			 * workload's spec: rare, so sc is rebuilt. */

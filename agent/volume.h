@@ -1,0 +1,72 @@
+/* Tenant volumes on a node (docs/storage.md): each volume a sparse
+ * backing file holding an ext4 file system made with the "encrypt"
+ * feature, loop-mounted by the agent, whose data directory has an
+ * fscrypt v2 policy (AES-256-XTS contents, AES-256-CTS names) under a
+ * random 64-byte key of its own. That key exists on disk only wrapped
+ * (AES-256-GCM) under the node's volume key, which the TPM seals to the
+ * node's boot PCRs; in the kernel only while the volume is attached.
+ * Deleting a volume removes its key from the kernel and wipes the
+ * wrapped key before the backing file goes, so a saved copy of the
+ * backing file cannot be decrypted even with the node's TPM.
+ *
+ * Layout: STATE_DIR/volumes/kek.sealed, and STATE_DIR/volumes/UID/
+ * {volume.json, key.wrapped, backing.img, mnt/} per volume (UID the
+ * Volume's metadata.uid). */
+#ifndef BW_VOLUME_H
+#define BW_VOLUME_H
+
+#include <stdbool.h>
+
+struct tpm;
+struct volume_kek;
+
+/* The boot PCRs the node's volume key is sealed to: firmware (0),
+ * option ROMs (2), boot loader (4), secure boot state (7). Not PCR 13:
+ * bulwarkd's configuration must not lock the node's volumes. */
+#define VOLUME_KEK_PCRS	((1u << 0) | (1u << 2) | (1u << 4) | (1u << 7))
+#define VOLUME_KEY_LEN	64	/* AES-256-XTS: two 256-bit keys */
+
+/* Unseals STATE_DIR/volumes/kek.sealed with TPM, or makes a new random
+ * node volume key and seals it there when none exists yet. *RET (free
+ * with volume_kek_free()) holds it in locked memory. Returns 0 or a
+ * negative error with *RET_ERR. */
+int volume_kek_open(struct tpm *tpm, const char *state_dir,
+    struct volume_kek **ret, char **ret_err);
+/* Wipes and frees K (NULL allowed). */
+void volume_kek_free(struct volume_kek *k);
+
+struct volume_ref {
+	const char	*tenant, *name;
+	const char	*uid;		/* metadata.uid: [0-9a-f-]{1,64} */
+	long long	 size_bytes;
+};
+
+/* Attaches V on this node: on first use makes its backing file, file
+ * system and key; mounts it (nosuid, nodev), puts its key into the
+ * kernel and sets the data directory's policy. *RET_DATA (caller frees)
+ * is the data directory to bind into a container. Idempotent. */
+int volume_attach(const char *state_dir, const struct volume_kek *kek,
+    const struct volume_ref *v, char **ret_data, char **ret_err);
+
+/* Removes volume UID's key from the kernel and unmounts it; nothing
+ * when it is not attached. */
+int volume_detach(const char *state_dir, const char *uid, char **ret_err);
+
+/* Crypto-erase, then the data: detaches volume UID, wipes its wrapped
+ * key (overwritten, synced, unlinked), then discards the backing file
+ * and its directory. Idempotent. */
+int volume_delete(const char *state_dir, const char *uid, char **ret_err);
+
+/* Whether volume UID is mounted on this node. */
+bool volume_attached(const char *state_dir, const char *uid);
+
+/* The UIDs of the volumes this node holds (NULL-terminated, free with
+ * runtime_list_free()), with their tenant and name from volume.json
+ * read by volume_owner(). */
+int volume_list(const char *state_dir, char ***ret);
+
+/* Reads volume UID's tenant and name into the buffers (64 bytes each). */
+int volume_owner(const char *state_dir, const char *uid, char *tenant,
+    char *name);
+
+#endif
