@@ -133,7 +133,7 @@ node_is() {
 # Sets DIGEST.
 import_busybox() {
 	local r="$T/rootfs-src" a
-	mkdir -p "$r/bin" "$r/proc" "$r/sys" "$r/dev" "$r/tmp" "$r/etc"
+	mkdir -p "$r/bin" "$r/proc" "$r/sys" "$r/dev" "$r/tmp" "$r/etc" "$r/data"
 	cp /bin/busybox "$r/bin/busybox"
 	for a in sh echo sleep cat head tail dd ls seq ping hostname; do
 		ln -sf busybox "$r/bin/$a"
