@@ -919,7 +919,7 @@ cni_job_join(void *arg, char **ret_err)
 struct start_state {
 	struct agent_run	*ar;
 	struct ar_inst		*e;
-	json_t			*wl, *img, *net, *rec, *vol;
+	json_t			*wl, *img, *net, *rec, *vol, *snap;
 	char			*inuse, *netns, *userns, *vol_data;
 	struct start_ctx	 sc;
 	struct image_info	 info;
@@ -944,6 +944,7 @@ start_state_done(struct start_state *st)
 	free(st->inuse);
 	free(st->vol_data);
 	json_decref(st->vol);
+	json_decref(st->snap);
 	json_decref(st->rec);
 	json_decref(st->net);
 	json_decref(st->img);
@@ -1102,6 +1103,34 @@ start_build_spec(struct start_state *st, char **ret_err)
 	return start_choose_subnet(st, ret_err);
 }
 
+/* The snapshot the volume asks to be restored from (spec.restore), if
+ * any: *RET_UID its uid, once the snapshot is of that volume and taken.
+ * Borrowed from st->snap. */
+static int
+start_restore_of(struct start_state *st, const char *vname,
+    const char **ret_uid, char **ret_err)
+{
+	const char	*sname = json_str_at(st->vol, "spec", "restore");
+	int		 r;
+
+	*ret_uid = NULL;
+	if (!sname)
+		return 0;
+	snprintf(st->path, sizeof(st->path), "/v1/tenants/%s/volumesnapshots/"
+	    "%s", st->e->tenant, sname);
+	if ((r = api_get(st->ar, st->path, &st->snap, ret_err)) < 0)
+		return errf_wrap(r, ret_err, "volume %s: spec.restore", vname);
+	if (strcmp(json_str_at(st->snap, "spec", "volume") ?: "", vname) != 0)
+		return errf(-BW_E_INVALID, ret_err, "volume %s: spec.restore: "
+		    "snapshot %s is of another volume", vname, sname);
+	if (strcmp(json_str_at(st->snap, "status", "phase") ?: "",
+	    "Ready") != 0)
+		return errf(-BW_E_UNAVAILABLE, ret_err, "volume %s: snapshot "
+		    "%s is not taken yet", vname, sname);
+	*ret_uid = json_str_at(st->snap, "metadata", "uid");
+	return 0;
+}
+
 /* Attaches the volume the workload uses, if any, bound to this node:
  * its data directory is mounted at the workload's path. */
 static int
@@ -1133,6 +1162,8 @@ start_volume(struct start_state *st, char **ret_err)
 	v = (struct volume_ref){ .tenant = st->e->tenant, .name = vname,
 	    .uid = json_str_at(st->vol, "metadata", "uid"),
 	    .size_bytes = json_int_at(st->vol, "spec", "size_bytes", 0) };
+	if ((r = start_restore_of(st, vname, &v.restore_uid, ret_err)) < 0)
+		return r;
 	if ((r = volume_attach(st->ar->state_dir, st->ar->c.volume_kek, &v,
 	    &st->vol_data, ret_err)) < 0)
 		return r;
@@ -1408,6 +1439,90 @@ volumes_gc(struct agent_run *ar)
 		ar->changes++;
 	}
 	runtime_list_free(uids);
+}
+
+/* ---- snapshots ---- */
+
+/* Takes snapshot ITEM (bound to this node) unless it is Ready, and
+ * reports it. */
+static void
+snapshot_one(struct agent_run *ar, const json_t *item)
+{
+	_cleanup_json_ json_t	*vol = NULL, *reply = NULL, *st = NULL;
+	_cleanup_free_ char	*err = NULL;
+	const char		*tenant = json_str_at(item, "metadata", "tenant");
+	const char		*name = json_str_at(item, "metadata", "name");
+	const char		*suid = json_str_at(item, "metadata", "uid");
+	const char		*vname = json_str_at(item, "spec", "volume");
+	const char		*vuid = NULL, *old;
+	char			 path[256], taken[40];
+	long long		 bytes = 0;
+	int			 r, status;
+
+	if (!tenant || !name || !suid || !vname ||
+	    strcmp(json_str_at(item, "status", "phase") ?: "", "Ready") == 0)
+		return;
+	snprintf(path, sizeof(path), "/v1/tenants/%s/volumes/%s", tenant, vname);
+	if ((r = api_get(ar, path, &vol, &err)) == 0 &&
+	    !(vuid = json_str_at(vol, "metadata", "uid")))
+		r = errf(-BW_E_INVALID, &err, "volume %s has no uid", vname);
+	if (r == 0)
+		r = volume_snapshot_take(ar->state_dir, vuid, suid, &bytes,
+		    &err);
+	bw_time_rfc3339(taken, sizeof(taken), 0);
+	st = r == 0 ? json_pack("{s:s, s:s, s:s, s:I}", "phase", "Ready",
+	    "taken", taken, "volume_uid", vuid, "size_bytes",
+	    (json_int_t)bytes) : json_pack("{s:s, s:s}", "phase", "Pending",
+	    "message", err ? err : bw_strerror(r));
+	old = json_str_at(item, "status", "message");
+	if (!st || (r < 0 && old && strcmp(old, json_str_at(st, "message",
+	    NULL)) == 0))
+		return;
+	if (r == 0)
+		log_info("snapshot %s/%s of volume %s taken (%lld bytes)",
+		    tenant, name, vname, bytes);
+	snprintf(path, sizeof(path), "/v1/tenants/%s/volumesnapshots/%s/status",
+	    tenant, name);
+	if (api(ar, "PUT", path, st, &status, &reply, NULL) == 0 &&
+	    status == 200)
+		ar->changes++;
+}
+
+/* Takes the snapshots bound to this node, and removes the files of
+ * snapshots the API no longer has. */
+static void
+snapshots_sync(struct agent_run *ar)
+{
+	_cleanup_json_ json_t	*list = NULL;
+	const json_t		*items, *item;
+	char			**vols = NULL, **snaps;
+	size_t			 i, j, k;
+
+	if (api_get(ar, "/v1/volumesnapshots?limit=1000", &list, NULL) < 0 ||
+	    !json_is_array(items = json_object_get(list, "items")) ||
+	    json_object_get(list, "continue"))
+		return;
+	json_array_foreach(items, i, item)
+		snapshot_one(ar, item);
+	if (volume_list(ar->state_dir, &vols) < 0)
+		return;
+	for (i = 0; vols[i]; i++) {
+		if (volume_snapshot_list(ar->state_dir, vols[i], &snaps) < 0)
+			continue;
+		for (j = 0; snaps[j]; j++) {
+			bool known = false;
+
+			json_array_foreach(items, k, item)
+				known |= strcmp(json_str_at(item, "metadata",
+				    "uid") ?: "", snaps[j]) == 0;
+			if (!known && volume_snapshot_delete(ar->state_dir,
+			    vols[i], snaps[j]) == 0)
+				log_info("snapshot %s of volume %s removed",
+				    snaps[j], vols[i]);
+		}
+		runtime_list_free(snaps);
+	}
+	runtime_list_free(vols);
 }
 
 /* ---- one bound instance ---- */
@@ -1994,6 +2109,7 @@ agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
 			inst_drop(ar, e->id);
 	}
 	volumes_gc(ar);
+	snapshots_sync(ar);
 
 reconcile:
 	/* One instance's failure is its own (reconcile_one logs it and

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -262,6 +263,234 @@ volume_make(const char *dir, const struct volume_kek *kek,
 	return 0;
 }
 
+/* The entries of DIR of type TYPE named like a uid (DT_DIR) or a uid
+ * and ".img" (DT_REG), NULL-terminated into *RET; none when DIR does
+ * not exist. */
+static int
+list_names(const char *dir, unsigned char type, char ***ret)
+{
+	char			**out = NULL, **grown;
+	struct dirent		*de;
+	DIR			*d;
+	size_t			 n = 0, l;
+
+	if (!(out = calloc(1, sizeof(*out))))
+		return -ENOMEM;
+	if (!(d = opendir(dir))) {
+		*ret = out;
+		return errno == ENOENT ? 0 : -errno;
+	}
+	while ((de = readdir(d))) {
+		l = strspn(de->d_name, "0123456789abcdef-");
+		if (de->d_type != type || l == 0 || l > 64 ||
+		    strcmp(de->d_name + l, type == DT_DIR ? "" : ".img") != 0)
+			continue;
+		if (!(grown = realloc(out, (n + 2) * sizeof(*out))) ||
+		    !(grown[n] = strdup(de->d_name))) {
+			if (grown)
+				out = grown;
+			closedir(d);
+			runtime_list_free(out);
+			return -ENOMEM;
+		}
+		out = grown;
+		out[++n] = NULL;
+	}
+	closedir(d);
+	*ret = out;
+	return 0;
+}
+
+/* ---- snapshots ---- */
+
+/* Copies SRC to a new DST (a reflink where the file system can), keeping
+ * holes: only the data extents are copied. */
+static int
+copy_file(const char *src, const char *dst, char **ret_err)
+{
+	_cleanup_free_ char	*tmp = NULL;
+	_cleanup_close_ int	 in = -1, out = -1;
+	struct stat		 st;
+	off_t			 data, hole, off;
+	ssize_t			 n;
+	int			 r = 0;
+
+	if (asprintf(&tmp, "%s.tmp", dst) < 0)
+		return -ENOMEM;
+	in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (in < 0 || out < 0 || fstat(in, &st) < 0 ||
+	    ftruncate(out, st.st_size) < 0) {
+		r = errf(-errno, ret_err, "copying %s: %s", src,
+		    strerror(errno));
+		goto out;
+	}
+	if (ioctl(out, FICLONE, in) < 0) {
+		for (off = 0; off < st.st_size; off = hole) {
+			if ((data = lseek(in, off, SEEK_DATA)) < 0)
+				break;		/* ENXIO: only a hole is left */
+			if ((hole = lseek(in, data, SEEK_HOLE)) < 0) {
+				r = -errno;
+				break;
+			}
+			for (off = data; off < hole; off += n) {
+				loff_t a = off, b = off;
+
+				n = copy_file_range(in, &a, out, &b,
+				    (size_t)(hole - off), 0);
+				if (n <= 0) {
+					r = n < 0 ? -errno : -EIO;
+					break;
+				}
+			}
+			if (r < 0)
+				break;
+		}
+		if (r < 0) {
+			r = errf(r, ret_err, "copying %s: %s", src,
+			    strerror(-r));
+			goto out;
+		}
+	}
+	if (fsync(out) < 0 || rename(tmp, dst) < 0)
+		r = errf(-errno, ret_err, "%s: %s", dst, strerror(errno));
+out:
+	if (r < 0)
+		(void)unlink(tmp);
+	return r;
+}
+
+static int
+snap_path(const char *state_dir, const char *uid, const char *suid,
+    char **ret)
+{
+	if (asprintf(ret, "%s/volumes/%s/snapshots/%s.img", state_dir, uid,
+	    suid) < 0) {
+		*ret = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+bool
+volume_snapshot_exists(const char *state_dir, const char *uid,
+    const char *suid)
+{
+	_cleanup_free_ char *p = NULL;
+
+	return check_uid(uid, NULL) == 0 && check_uid(suid, NULL) == 0 &&
+	    snap_path(state_dir, uid, suid, &p) == 0 && access(p, F_OK) == 0;
+}
+
+int
+volume_snapshot_take(const char *state_dir, const char *uid,
+    const char *suid, long long *ret_bytes, char **ret_err)
+{
+	_cleanup_free_ char	*dir = NULL, *img = NULL, *snap = NULL;
+	_cleanup_free_ char	*mnt = NULL;
+	_cleanup_close_ int	 mfd = -1;
+	struct stat		 st;
+	int			 r;
+
+	if ((r = check_uid(uid, ret_err)) < 0 ||
+	    (r = check_uid(suid, ret_err)) < 0)
+		return r;
+	if (vpath(state_dir, uid, "snapshots", &dir) < 0 ||
+	    vpath(state_dir, uid, "backing.img", &img) < 0 ||
+	    vpath(state_dir, uid, "mnt", &mnt) < 0 ||
+	    snap_path(state_dir, uid, suid, &snap) < 0)
+		return -ENOMEM;
+	if (stat(snap, &st) == 0)
+		goto done;
+	if (stat(img, &st) < 0)
+		return errf(-BW_E_NOTFOUND, ret_err, "the volume holds no data "
+		    "on this node yet");
+	if ((r = mkdir_p(dir, 0700)) < 0)
+		return errf(r, ret_err, "%s: %s", dir, bw_strerror(r));
+	/* consistent: no write reaches the file system while it is copied */
+	if (volume_attached(state_dir, uid)) {
+		mfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (mfd < 0 || ioctl(mfd, FIFREEZE, 0) < 0)
+			return errf(-errno, ret_err, "freezing the volume: %s",
+			    strerror(errno));
+	}
+	r = copy_file(img, snap, ret_err);
+	if (mfd >= 0)
+		(void)ioctl(mfd, FITHAW, 0);
+	if (r < 0 || stat(snap, &st) < 0)
+		return r < 0 ? r : -errno;
+done:
+	*ret_bytes = (long long)st.st_size;
+	return 0;
+}
+
+int
+volume_snapshot_delete(const char *state_dir, const char *uid,
+    const char *suid)
+{
+	_cleanup_free_ char *p = NULL;
+
+	if (check_uid(uid, NULL) < 0 || check_uid(suid, NULL) < 0)
+		return -BW_E_INVALID;
+	if (snap_path(state_dir, uid, suid, &p) < 0)
+		return -ENOMEM;
+	return unlink(p) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+/* Replaces the backing file of the volume in DIR (not attached) with a
+ * copy of snapshot SUID, once: "restored" names the last one. */
+static int
+restore(const char *state_dir, const char *uid, const char *dir,
+    const char *suid, char **ret_err)
+{
+	_cleanup_free_ char	*img = NULL, *snap = NULL, *last = NULL;
+	size_t			 len;
+	int			 dfd, r;
+
+	if ((r = check_uid(suid, ret_err)) < 0)
+		return r;
+	if (asprintf(&img, "%s/backing.img", dir) < 0 ||
+	    snap_path(state_dir, uid, suid, &snap) < 0)
+		return -ENOMEM;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	if (read_file_at(dfd, "restored", 128, &last, &len) == 0 &&
+	    strcmp(last, suid) == 0) {
+		close(dfd);
+		return 0;
+	}
+	if (access(snap, F_OK) < 0)
+		r = errf(-BW_E_NOTFOUND, ret_err, "snapshot %s is not on this "
+		    "node", suid);
+	else if ((r = copy_file(snap, img, ret_err)) == 0)
+		r = write_file_atomic_at(dfd, "restored", suid, strlen(suid),
+		    0600);
+	close(dfd);
+	return r;
+}
+
+int
+volume_snapshot_list(const char *state_dir, const char *uid, char ***ret)
+{
+	_cleanup_free_ char	*dir = NULL;
+	char			**out, *dot;
+	int			 r;
+
+	if (check_uid(uid, NULL) < 0)
+		return -BW_E_INVALID;
+	if (vpath(state_dir, uid, "snapshots", &dir) < 0)
+		return -ENOMEM;
+	if ((r = list_names(dir, DT_REG, &out)) < 0)
+		return r;
+	for (size_t i = 0; out[i]; i++)
+		if ((dot = strstr(out[i], ".img")) && !dot[4])
+			*dot = '\0';
+	*ret = out;
+	return 0;
+}
+
 /* ---- attaching ---- */
 
 static int
@@ -392,6 +621,10 @@ volume_attach(const char *state_dir, const struct volume_kek *kek,
 		return -ENOMEM;
 	if (stat(meta, &st) < 0 && (r = volume_make(dir, kek, v, ret_err)) < 0)
 		return errf_wrap(r, ret_err, "volume %s/%s", v->tenant, v->name);
+	if (v->restore_uid && !volume_attached(state_dir, v->uid) &&
+	    (r = restore(state_dir, v->uid, dir, v->restore_uid, ret_err)) < 0)
+		return errf_wrap(r, ret_err, "volume %s/%s: restoring snapshot",
+		    v->tenant, v->name);
 	if (!volume_attached(state_dir, v->uid) &&
 	    (r = mount_backing(dir, ret_err)) < 0)
 		return errf_wrap(r, ret_err, "volume %s/%s", v->tenant, v->name);
@@ -489,6 +722,20 @@ volume_delete(const char *state_dir, const char *uid, char **ret_err)
 	(void)unlink(img);
 	(void)unlink(meta);
 	(void)rmdir(mnt);
+	{
+		_cleanup_free_ char *restored = NULL, *sdir = NULL;
+		char **snaps = NULL;
+
+		if (vpath(state_dir, uid, "restored", &restored) == 0)
+			(void)unlink(restored);
+		if (volume_snapshot_list(state_dir, uid, &snaps) == 0) {
+			for (size_t i = 0; snaps[i]; i++)
+				volume_snapshot_delete(state_dir, uid, snaps[i]);
+			runtime_list_free(snaps);
+		}
+		if (vpath(state_dir, uid, "snapshots", &sdir) == 0)
+			(void)rmdir(sdir);
+	}
 	if (rmdir(dir) < 0)
 		return errf(-errno, ret_err, "%s: %s", dir, strerror(errno));
 	return 0;
@@ -497,37 +744,11 @@ volume_delete(const char *state_dir, const char *uid, char **ret_err)
 int
 volume_list(const char *state_dir, char ***ret)
 {
-	_cleanup_free_ char	*dir = NULL;
-	char			**out = NULL, **grown;
-	struct dirent		*de;
-	DIR			*d;
-	size_t			 n = 0;
+	_cleanup_free_ char *dir = NULL;
 
 	if (asprintf(&dir, "%s/volumes", state_dir) < 0)
 		return -ENOMEM;
-	if (!(out = calloc(1, sizeof(*out))))
-		return -ENOMEM;
-	if (!(d = opendir(dir))) {
-		*ret = out;
-		return errno == ENOENT ? 0 : -errno;
-	}
-	while ((de = readdir(d))) {
-		if (de->d_type != DT_DIR || check_uid(de->d_name, NULL) < 0)
-			continue;
-		if (!(grown = realloc(out, (n + 2) * sizeof(*out))) ||
-		    !(grown[n] = strdup(de->d_name))) {
-			if (grown)
-				out = grown;
-			closedir(d);
-			runtime_list_free(out);
-			return -ENOMEM;
-		}
-		out = grown;
-		out[++n] = NULL;
-	}
-	closedir(d);
-	*ret = out;
-	return 0;
+	return list_names(dir, DT_DIR, ret);
 }
 
 int

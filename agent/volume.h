@@ -10,8 +10,11 @@
  * backing file cannot be decrypted even with the node's TPM.
  *
  * Layout: STATE_DIR/volumes/kek.sealed, and STATE_DIR/volumes/UID/
- * {volume.json, key.wrapped, backing.img, mnt/} per volume (UID the
- * Volume's metadata.uid). */
+ * {volume.json, key.wrapped, backing.img, mnt/, restored,
+ * snapshots/SUID.img} per volume (UID the Volume's metadata.uid, SUID a
+ * VolumeSnapshot's). A snapshot is a copy of the backing file (a reflink
+ * where the file system can), so it is encrypted under the volume's own
+ * key and dies with it. */
 #ifndef BW_VOLUME_H
 #define BW_VOLUME_H
 
@@ -39,6 +42,9 @@ struct volume_ref {
 	const char	*tenant, *name;
 	const char	*uid;		/* metadata.uid: [0-9a-f-]{1,64} */
 	long long	 size_bytes;
+	/* a snapshot of it (its uid) to restore before it is mounted,
+	 * unless it was the last one restored; NULL: none */
+	const char	*restore_uid;
 };
 
 /* Attaches V on this node: on first use makes its backing file, file
@@ -56,6 +62,24 @@ int volume_detach(const char *state_dir, const char *uid, char **ret_err);
  * key (overwritten, synced, unlinked), then discards the backing file
  * and its directory. Idempotent. */
 int volume_delete(const char *state_dir, const char *uid, char **ret_err);
+
+/* Takes snapshot SUID of volume UID unless it exists: a copy of the
+ * backing file, made while the file system is frozen when the volume is
+ * attached. *RET_BYTES: the snapshot's size. */
+int volume_snapshot_take(const char *state_dir, const char *uid,
+    const char *suid, long long *ret_bytes, char **ret_err);
+
+/* Whether snapshot SUID of volume UID exists on this node. */
+bool volume_snapshot_exists(const char *state_dir, const char *uid,
+    const char *suid);
+
+/* Removes snapshot SUID of volume UID. */
+int volume_snapshot_delete(const char *state_dir, const char *uid,
+    const char *suid);
+
+/* The snapshots of volume UID (their SUIDs) like volume_list(). */
+int volume_snapshot_list(const char *state_dir, const char *uid,
+    char ***ret);
 
 /* Whether volume UID is mounted on this node. */
 bool volume_attached(const char *state_dir, const char *uid);

@@ -55,9 +55,9 @@ struct controller {
 };
 
 /* The kinds the model keeps, in this order. */
-enum { K_NODE, K_WORKLOAD, K_INSTANCE, K_VOLUME };
+enum { K_NODE, K_WORKLOAD, K_INSTANCE, K_VOLUME, K_SNAPSHOT };
 static const char *const model_kinds[] = { "Node", "Workload", "Instance",
-	"Volume" };
+	"Volume", "VolumeSnapshot" };
 
 /* One change a pass submits; owns its strings until done() runs. */
 struct ctl_op {
@@ -624,6 +624,10 @@ rebuild_cluster(struct controller *c)
 	return 0;
 }
 
+static void node_set(struct controller *c, const char *kname,
+    const struct model_obj *o, const char *node, const char *action,
+    const char *reason);
+
 /* The volume W's instances use, or NULL. */
 static const char *
 volume_of(const struct model_obj *w)
@@ -694,25 +698,6 @@ pending_for(struct controller *c, const struct model_obj *in,
 	json_decref(doc);
 }
 
-/* Binds volume V, on no node yet, to NODE where its first instance was
- * placed: from then on it lives there (docs/storage.md). */
-static void
-volume_bind(struct controller *c, const struct model_obj *v, const char *node)
-{
-	json_t *doc = json_deep_copy(v->doc);
-	char	reason[CTL_REASON_MAX];
-
-	if (!doc)
-		return;
-	json_object_set_new(json_object_get(doc, "spec"), "node",
-	    json_string(node));
-	snprintf(reason, sizeof(reason), "its first instance was placed on %s",
-	    node);
-	submit_kind(c, "Volume", "controller/scheduler", "volume.bind",
-	    CTL_VOLUME_BOUND, v->tenant, v->name, STORE_OP_PUT, doc, v->rev,
-	    reason);
-	json_decref(doc);
-}
 
 /* Tries to place IN (pending, its workload W) and submits the outcome
  * unless it says nothing new. */
@@ -765,7 +750,8 @@ schedule_one(struct controller *c, const struct sched_policy *pol,
 		 * this pass see it (refused() undoes it). */
 		sched_bind(c->sc, &b->req, res.node, NULL);
 		if (vol && !b->req.volume_node)
-			volume_bind(c, vol, res.node);
+			node_set(c, "Volume", vol, res.node, "volume.bind",
+			    "its first instance was placed there");
 		if (vol)
 			vol->mark = 1;
 	}
@@ -863,9 +849,42 @@ node_changed(struct controller *c, const struct model_change *ch)
 		c->sc_stale = 1;	/* its instances become orphans */
 }
 
+/* Sets spec.node of O (of kind KNAME) to NODE, for REASON. */
+static void
+node_set(struct controller *c, const char *kname, const struct model_obj *o,
+    const char *node, const char *action, const char *reason)
+{
+	json_t *doc = json_deep_copy(o->doc);
+
+	if (!doc)
+		return;
+	json_object_set_new(json_object_get(doc, "spec"), "node",
+	    json_string(node));
+	submit_kind(c, kname, "controller/scheduler", action, CTL_VOLUME_BOUND,
+	    o->tenant, o->name, STORE_OP_PUT, doc, o->rev, reason);
+	json_decref(doc);
+}
+
+/* A snapshot lives beside its volume: S gets the node of its volume
+ * once that is bound (again, should a write have dropped it). */
+static void
+snapshot_bind(struct controller *c, const struct model_obj *s)
+{
+	const char		*vn = json_str_at(s->doc, "spec", "volume");
+	const char		*has = json_str_at(s->doc, "spec", "node");
+	const struct model_obj	*v = vn ? model_find(c->m, K_VOLUME, s->tenant,
+	    vn) : NULL;
+	const char		*node = v ? json_str_at(v->doc, "spec", "node") :
+	    NULL;
+
+	if (node && (!has || strcmp(has, node) != 0))
+		node_set(c, "VolumeSnapshot", s, node, "volumesnapshot.bind",
+		    "a snapshot is taken and kept on its volume's node");
+}
+
 /* A volume's data lives on the node it was bound to: a write that
  * drops or changes spec.node (a tenant re-applying its Volume without
- * it) gets the node back. */
+ * it) gets the node back. Its snapshots follow it there. */
 static void
 volume_changed(struct controller *c, const struct model_change *ch)
 {
@@ -873,20 +892,23 @@ volume_changed(struct controller *c, const struct model_change *ch)
 	    NULL;
 	const char	*now = ch->cur ? json_str_at(ch->cur->doc, "spec",
 	    "node") : NULL;
-	json_t		*doc;
+	size_t		 i;
 
 	c->sched_dirty = 1;
-	if (!was || !ch->cur || (now && strcmp(was, now) == 0))
+	if (was && ch->cur && (!now || strcmp(was, now) != 0)) {
+		node_set(c, "Volume", ch->cur, was, "volume.bind", "spec.node "
+		    "names the node holding the volume's data: it does not "
+		    "move");
 		return;
-	if (!(doc = json_deep_copy(ch->cur->doc)))
-		return;
-	json_object_set_new(json_object_get(doc, "spec"), "node",
-	    json_string(was));
-	submit_kind(c, "Volume", "controller/scheduler", "volume.bind",
-	    CTL_VOLUME_BOUND, ch->cur->tenant, ch->cur->name, STORE_OP_PUT,
-	    doc, ch->cur->rev, "spec.node names the node holding the "
-	    "volume's data: it does not move");
-	json_decref(doc);
+	}
+	for (i = 0; now && i < model_count(c->m, K_SNAPSHOT); i++) {
+		const struct model_obj *s = model_at(c->m, K_SNAPSHOT, i);
+
+		if (strcmp(s->tenant, ch->cur->tenant) == 0 &&
+		    strcmp(json_str_at(s->doc, "spec", "volume") ?: "",
+		    ch->cur->name) == 0)
+			snapshot_bind(c, s);
+	}
 }
 
 static void
@@ -943,6 +965,10 @@ apply_changes(struct controller *c)
 			instance_changed(c, &ch);
 		else if (ch.kind == K_VOLUME)
 			volume_changed(c, &ch);
+		else if (ch.kind == K_SNAPSHOT) {
+			if (ch.cur)
+				snapshot_bind(c, ch.cur);
+		}
 		else {
 			/* Placed instances' requests come from their
 			 * workload's spec: rare, so sc is rebuilt. */

@@ -303,6 +303,18 @@ static const struct schema_field volume_spec[] = {
 	  .min = VOLUME_SIZE_MIN, .max = VOLUME_SIZE_MAX },
 	{ .name = "type", .type = SCHEMA_STRING, .one_of = volume_types },
 	{ .name = "node", .type = SCHEMA_STRING, .check = schema_check_dns_label },
+	/* a VolumeSnapshot of this volume, restored at the next attach
+	 * (each snapshot once) */
+	{ .name = "restore", .type = SCHEMA_STRING, .check = schema_check_dns_label },
+	END_FIELDS
+};
+
+/* A point-in-time copy of a volume on its node (frozen while it is
+ * taken); node is its volume's, set by the controller. */
+static const struct schema_field snapshot_spec[] = {
+	{ .name = "volume", .type = SCHEMA_STRING, .flags = SCHEMA_REQUIRED,
+	  .check = schema_check_dns_label },
+	{ .name = "node", .type = SCHEMA_STRING, .check = schema_check_dns_label },
 	END_FIELDS
 };
 
@@ -458,6 +470,8 @@ static const struct res_kind kinds[] = {
 	/* The node holding a volume reads it (node_field). */
 	{ "Volume", "volumes", RES_TENANT, RES_F_USER_WRITES, volume_spec,
 	  "SC-28,SC-28(1),CP-9,CM-3", "node", NULL, NULL },
+	{ "VolumeSnapshot", "volumesnapshots", RES_TENANT, RES_F_USER_WRITES,
+	  snapshot_spec, "CP-9,SC-28,CM-3", "node", "volume", "Volume" },
 	{ "Instance", "instances", RES_TENANT, RES_F_SYSTEM_WRITES,
 	  instance_spec, "CM-8", "node", "workload", "Workload" },
 	{ "Principal", "principals", RES_TENANT, RES_F_INTERNAL_WRITES,

@@ -31,10 +31,10 @@ trap vol_cleanup EXIT
 wl_start
 
 MARK="bulwark-volume-marker-$P"
-app() { # ENV-VALUE: the workload using volume db
+app() { # ENV-VALUE [REPLICAS]: the workload using volume db
 	cat <<EOF
 {"kind": "Workload", "metadata": {"name": "app", "tenant": "acme"},
- "spec": {"type": "container", "image": "$DIGEST", "replicas": 1,
+ "spec": {"type": "container", "image": "$DIGEST", "replicas": ${2:-1},
           "resources": {"cpu_millis": 100, "memory_mib": 32},
           "env": {"VERSION": "$1"},
           "volumes": [{"volume": "db", "path": "/data"}],
@@ -128,6 +128,35 @@ check "the refusal names used, requested and limit" bash -c \
 	"echo '$out' | grep -q 'volume_bytes: used 67108864, requested 67108864, limit 100000000'"
 check "quota usage counts the volume" bash -c \
 	"$B get quota q -t acme -o json | jq -e '.status.used.volume_bytes == 67108864' >/dev/null"
+
+echo "== snapshot, overwrite, restore"
+echo '{"kind": "VolumeSnapshot", "metadata": {"name": "s1", "tenant": "acme"}, "spec": {"volume": "db"}}' |
+	$B apply -f - >/dev/null || fail "create snapshot s1 of db"
+check "s1 is taken on n1 while app-0 runs (the file system frozen meanwhile)" wait_for 30 bash -c \
+	"$B get volumesnapshot s1 -t acme -o json | jq -e '.spec.node == \"n1\" and .status.phase == \"Ready\" and .status.size_bytes == 67108864' >/dev/null"
+$B get volumesnapshot s1 -t acme -o json | jq -c '{spec, status}'
+S1=$($B get volumesnapshot s1 -t acme -o json | jq -r .metadata.uid)
+check "it is a file beside the volume" [ -f "$V/snapshots/$S1.img" ]
+check_fails "holding no plaintext" grep -aq "$MARK" "$V/snapshots/$S1.img"
+uid=$(inst acme app-0 | jq -r .status.runtime_id)
+pid=$(crun --root "$RUN/crun" state "bw-$uid" | jq -r .pid)
+check "app-0 overwrites secret.txt" nsenter -t "$pid" -U -m /bin/busybox sh -c "echo overwritten >/data/secret.txt"
+check "the volume holds the new content" grep -q overwritten "$V/mnt/data/secret.txt"
+check "beta's tenant-user cannot snapshot acme's volume (404)" [ "$(bcurl -X PUT -H 'Content-Type: application/json' \
+	--data '{"kind":"VolumeSnapshot","metadata":{"name":"x","tenant":"acme"},"spec":{"volume":"db"}}' \
+	"$URL/v1/tenants/acme/volumesnapshots/x")" = 404 ]
+app 2 0 | $B apply -f - >/dev/null || fail "scale app to 0"
+wait_for 30 bash -c "! mountpoint -q '$V/mnt'" && pass "the volume is detached (app-0 removed)" ||
+	{ fail "the volume is detached (app-0 removed)"; instances acme | jq -c '.[] | {n: .metadata.name, s: .status.phase}'; grep -i 'volume\|snapshot\|removed\|app-0' "$T/agent.log" | tail -8; }
+echo '{"kind": "Volume", "metadata": {"name": "db", "tenant": "acme"}, "spec": {"size_bytes": 67108864, "node": "n1", "restore": "s1"}}' |
+	$B apply -f - >/dev/null || fail "ask for s1 to be restored"
+app 2 1 | $B apply -f - >/dev/null || fail "scale app to 1"
+wait_for 60 inst_is acme app-0 '.status.phase == "Running"' && pass "app-0 Running again" ||
+	{ fail "app-0 Running again"; inst acme app-0 | jq -c .status; grep -i 'volume\|snapshot' "$T/agent.log" | tail -5; }
+check "the old content is back" wait_for 20 grep -q "$MARK" "$V/mnt/data/secret.txt"
+check "the restore is recorded" [ "$(cat "$V/restored")" = "$S1" ]
+check "the snapshot is audited" bash -c \
+	"$BW/bulwark --config $AUDITOR audit search --action volumesnapshot.status -o json | jq -e '[.items[] | select(.object.name == \"s1\")] | length >= 1' >/dev/null"
 
 echo "== delete: the key first, then the data"
 check "delete the workload" $B delete workload app -t acme
