@@ -92,6 +92,7 @@ row "bulk apply acme and beta workloads" POST /v1/apply "{\"items\":[$(wl acme c
 row "delete beta workload" DELETE /v1/tenants/beta/workloads/web
 row "create acme volume" PUT /v1/tenants/acme/volumes/v-@R@ "$(vol acme v-@R@)"
 row "get beta volume" GET /v1/tenants/beta/volumes/data
+row "snapshot beta volume" PUT /v1/tenants/beta/volumesnapshots/s-@R@ '{"kind":"VolumeSnapshot","metadata":{"name":"s-@R@","tenant":"beta"},"spec":{"volume":"data"}}'
 row "delete beta volume" DELETE /v1/tenants/beta/volumes/data
 row "create acme network" PUT /v1/tenants/acme/networks/n-@R@ '{"kind":"Network","metadata":{"name":"n-@R@","tenant":"acme"}}'
 row "set acme quota" PUT /v1/tenants/acme/quotas/q-@R@ '{"kind":"Quota","metadata":{"name":"q-@R@","tenant":"acme"},"spec":{"instances":100}}'
