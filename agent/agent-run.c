@@ -920,7 +920,7 @@ struct start_state {
 	struct agent_run	*ar;
 	struct ar_inst		*e;
 	json_t			*wl, *img, *net, *rec, *vol, *snap;
-	char			*inuse, *netns, *userns, *vol_data;
+	char			*inuse, *netns, *userns, *vol_data, *vol_disk;
 	struct start_ctx	 sc;
 	struct image_info	 info;
 	struct cni_job		 job;
@@ -943,6 +943,7 @@ start_state_done(struct start_state *st)
 	free(st->userns);
 	free(st->inuse);
 	free(st->vol_data);
+	free(st->vol_disk);
 	json_decref(st->vol);
 	json_decref(st->snap);
 	json_decref(st->rec);
@@ -1132,7 +1133,8 @@ start_restore_of(struct start_state *st, const char *vname,
 }
 
 /* Attaches the volume the workload uses, if any, bound to this node:
- * its data directory is mounted at the workload's path. */
+ * a container gets its data directory mounted at the workload's path,
+ * a VM a raw disk file inside it as its next virtio disk. */
 static int
 start_volume(struct start_state *st, char **ret_err)
 {
@@ -1145,10 +1147,7 @@ start_volume(struct start_state *st, char **ret_err)
 
 	if (!vname)
 		return 0;
-	if (st->is_vm)
-		return errf(-BW_E_INVALID, ret_err, "spec.volumes: VM "
-		    "workloads cannot use volumes yet (docs/storage.md)");
-	if (!json_str_at(use, "path", NULL))
+	if (!st->is_vm && !json_str_at(use, "path", NULL))
 		return errf(-BW_E_INVALID, ret_err, "spec.volumes[0].path: "
 		    "required for a container");
 	snprintf(st->path, sizeof(st->path), "/v1/tenants/%s/volumes/%s",
@@ -1168,6 +1167,16 @@ start_volume(struct start_state *st, char **ret_err)
 	    &st->vol_data, ret_err)) < 0)
 		return r;
 	json_object_set_new(st->rec, "volume_uid", json_string(v.uid));
+	if (st->is_vm) {
+		/* a raw disk inside the encrypted file system */
+		if ((r = volume_disk(st->vol_data, v.size_bytes, &st->vol_disk,
+		    ret_err)) < 0) {
+			volume_detach(st->ar->state_dir, v.uid, NULL);
+			return r;
+		}
+		st->rs.data_disk = st->vol_disk;
+		return 0;
+	}
 	st->rs.volume_src = st->vol_data;
 	st->rs.volume_dst = json_str_at(use, "path", NULL);
 	return 0;

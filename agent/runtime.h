@@ -89,6 +89,9 @@ struct runtime_spec {
 	const char		*kernel;
 	const char		*initrd;
 	const char		*cmdline;
+	/* a raw disk file (a volume's) given as the next virtio disk, the
+	 * guest writing it in place; NULL: none */
+	const char		*data_disk;
 };
 
 struct runtime_status {

@@ -638,6 +638,30 @@ volume_attach(const char *state_dir, const struct volume_kek *kek,
 }
 
 int
+volume_disk(const char *data, long long size_bytes, char **ret_path,
+    char **ret_err)
+{
+	_cleanup_free_ char	*path = NULL;
+	_cleanup_close_ int	 fd = -1;
+	struct stat		 st;
+	/* ext4's own blocks (inode tables, journal) take about 5 % */
+	long long		 want = (size_bytes - VOLUME_DISK_RESERVE) / 20 * 19;
+
+	if (want < (1LL << 20))
+		return errf(-BW_E_INVALID, ret_err, "volume too small for a "
+		    "disk");
+	want &= ~((1LL << 20) - 1);	/* whole MiB */
+	if (asprintf(&path, "%s/" VOLUME_DISK_NAME, data) < 0)
+		return -ENOMEM;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || fstat(fd, &st) < 0 || (st.st_size == 0 &&
+	    ftruncate(fd, (off_t)want) < 0))
+		return errf(-errno, ret_err, "%s: %s", path, strerror(errno));
+	*ret_path = TAKE_PTR(path);
+	return 0;
+}
+
+int
 volume_detach(const char *state_dir, const char *uid, char **ret_err)
 {
 	_cleanup_free_ char	*mnt = NULL, *data = NULL;

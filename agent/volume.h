@@ -54,6 +54,15 @@ struct volume_ref {
 int volume_attach(const char *state_dir, const struct volume_kek *kek,
     const struct volume_ref *v, char **ret_data, char **ret_err);
 
+/* Makes sure DATA (a data directory volume_attach() returned) holds
+ * the raw disk a VM sees of the volume, VOLUME_DISK_NAME, sparse, of
+ * the volume's size less what its file system needs
+ * (VOLUME_DISK_RESERVE); *RET_PATH (caller frees) is its path. */
+#define VOLUME_DISK_NAME	"disk.raw"
+#define VOLUME_DISK_RESERVE	(8LL << 20)
+int volume_disk(const char *data, long long size_bytes, char **ret_path,
+    char **ret_err);
+
 /* Removes volume UID's key from the kernel and unmounts it; nothing
  * when it is not attached. */
 int volume_detach(const char *state_dir, const char *uid, char **ret_err);

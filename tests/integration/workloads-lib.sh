@@ -171,6 +171,57 @@ crun_list() { crun --root "$RUN/crun" list -q; }
 export -f inst instances n_running inst_is node_is count_is crun_list
 export RUN
 
+# vm_guest_tools: KERNEL (the newest in /boot) and KVER for VM guests;
+# ends the test with SKIP without a kernel or QEMU.
+vm_guest_tools() {
+	KERNEL=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
+	if [ -z "$KERNEL" ] || [ ! -x /usr/bin/qemu-img ] || [ ! -x /usr/bin/qemu-system-x86_64 ]; then
+		echo "$WL_NAME: SKIP: needs a guest kernel in /boot, qemu-system-x86 and qemu-utils"
+		exit 77
+	fi
+	KVER=${KERNEL#/boot/vmlinuz-}
+}
+
+# vm_guest_initrd OUT: a busybox initramfs with the ACPI button and
+# virtio block modules (loaded in order by the init, as /mod/NN-*.ko)
+# and the init script read from stdin, gzipped into OUT.
+vm_guest_initrd() {
+	local ir="$T/initramfs.$$" n=10 m f
+	rm -rf "$ir"
+	mkdir -p "$ir/bin" "$ir/proc" "$ir/sys" "$ir/dev" "$ir/mod"
+	cp /bin/busybox "$ir/bin/busybox"
+	for m in acpi/button input/evdev virtio/virtio_ring virtio/virtio \
+	    virtio/virtio_pci_modern_dev virtio/virtio_pci_legacy_dev \
+	    virtio/virtio_pci block/virtio_blk; do
+		f=/lib/modules/$KVER/kernel/drivers/$m.ko
+		if [ -f "$f" ]; then
+			cp "$f" "$ir/mod/$n-$(basename "$m").ko"
+		elif [ -f "$f.xz" ]; then
+			xz -dc "$f.xz" >"$ir/mod/$n-$(basename "$m").ko"
+		fi
+		n=$((n + 1))
+	done
+	cat >"$ir/init" || return 1
+	chmod 755 "$ir/init"
+	(cd "$ir" && find . | cpio -o -H newc --quiet | gzip -1) >"$1"
+}
+
+# import_vm_disk: an 8 MiB raw disk starting with "BW-DISK", signed by
+# a new publisher key the appliance trusts, imported as a vm image.
+# Sets DIGEST.
+import_vm_disk() {
+	dd if=/dev/zero of="$MEDIA/disk.raw" bs=1M count=8 2>/dev/null
+	printf 'BW-DISK' | dd of="$MEDIA/disk.raw" conv=notrunc 2>/dev/null
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 \
+		-out "$T/publisher.key" 2>/dev/null || return 1
+	openssl pkey -in "$T/publisher.key" -pubout -out "$T/publisher.pem" || return 1
+	$B image sign --key "$T/publisher.key" "$MEDIA/disk.raw" >/dev/null || return 1
+	$B image trust add "$T/publisher.pem" --name publisher >/dev/null || return 1
+	$B image import "$MEDIA/disk.raw" --type vm >/dev/null || return 1
+	DIGEST=$($B get images -o json | jq -r '.items[0].spec.digest')
+	[ -n "$DIGEST" ] && [ "$DIGEST" != null ]
+}
+
 # wl_start: bulwarkd, node n1 enrolled with its TPM and approved, and the
 # signed busybox image imported; ends the test when one fails.
 wl_start() {
