@@ -66,6 +66,22 @@ kek_alloc(struct volume_kek **ret)
 	return 0;
 }
 
+int
+volume_kek_ephemeral(struct volume_kek **ret)
+{
+	struct volume_kek	*k;
+	int			 r;
+
+	if ((r = kek_alloc(&k)) < 0)
+		return r;
+	if (RAND_priv_bytes(k->k, KEK_LEN) != 1) {
+		volume_kek_free(k);
+		return -BW_E_CRYPTO;
+	}
+	*ret = k;
+	return 0;
+}
+
 static int
 kek_create(struct tpm *tpm, const char *path, struct volume_kek *k,
     char **ret_err)

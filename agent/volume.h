@@ -35,6 +35,10 @@ struct volume_kek;
  * negative error with *RET_ERR. */
 int volume_kek_open(struct tpm *tpm, const char *state_dir,
     struct volume_kek **ret, char **ret_err);
+/* A random node volume key sealed nowhere, into *RET: for benchmarks
+ * and tests without a TPM; the agent never uses one. */
+int volume_kek_ephemeral(struct volume_kek **ret);
+
 /* Wipes and frees K (NULL allowed). */
 void volume_kek_free(struct volume_kek *k);
 
