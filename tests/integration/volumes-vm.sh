@@ -6,35 +6,10 @@
 # The volume's backing file does not hold the marker.
 . "$(dirname "$0")/workloads-lib.sh"
 
-vol_cleanup() {
-	local m
-	if [ -n "$AGENT_PID" ]; then
-		kill -TERM "$AGENT_PID" 2>/dev/null
-		wait "$AGENT_PID" 2>/dev/null
-		AGENT_PID=""
-	fi
-	for id in $($RT list 2>/dev/null); do
-		$RT delete "$id" >/dev/null 2>&1
-	done
-	for m in "$NS"/volumes/*/mnt; do
-		mountpoint -q "$m" 2>/dev/null && umount "$m"
-	done
-	wl_cleanup
-}
-trap vol_cleanup EXIT
+trap wl_cleanup_volumes EXIT
 
 vm_guest_tools
 vm_guest_initrd "$T/initrd.gz" <<'INIT' || { fail "initramfs"; finish; }
-#!/bin/busybox sh
-B=/bin/busybox
-$B mount -t proc proc /proc
-$B mount -t sysfs sys /sys
-$B mount -t devtmpfs dev /dev
-for m in /mod/*.ko; do [ -f "$m" ] && $B insmod "$m"; done
-ev=
-for e in /sys/class/input/event*; do
-	$B grep -q "Power Button" "$e/device/name" 2>/dev/null && ev=/dev/input/${e##*/}
-done
 for i in 1 2 3 4 5; do [ -b /dev/vdb ] && break; $B sleep 1; done
 if $B head -c 14 /dev/vdb | $B grep -q BW-VOLUME-DATA; then
 	echo BW-VOLUME-FOUND
@@ -50,12 +25,7 @@ $B dd bs=24 count=1 <&3 >/dev/null 2>&1
 $B poweroff -f
 INIT
 
-start_bulwarkd_wl || { fail "bulwarkd did not start"; finish; }
-WL_GRACE=60
-WL_AGENT_ARGS="--vm-kernel $KERNEL --vm-initrd $T/initrd.gz --vm-cmdline console=ttyS0"
-enrol_node || { fail "node n1 enrols with its TPM and is approved"; finish; }
-pass "node n1 enrols with its TPM and is approved"
-check "a signed 8 MiB raw disk is imported as a vm image" import_vm_disk
+wl_start_vm
 
 vm() { # VERSION
 	cat <<JSON

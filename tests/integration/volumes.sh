@@ -11,22 +11,7 @@
 # saved before mounts, but its data directory cannot be read.
 . "$(dirname "$0")/workloads-lib.sh"
 
-vol_cleanup() {
-	local m
-	if [ -n "$AGENT_PID" ]; then
-		kill -TERM "$AGENT_PID" 2>/dev/null
-		wait "$AGENT_PID" 2>/dev/null
-		AGENT_PID=""
-	fi
-	for id in $($RT list 2>/dev/null); do
-		$RT delete "$id" >/dev/null 2>&1
-	done
-	for m in "$NS"/volumes/*/mnt "$T/m"; do
-		mountpoint -q "$m" 2>/dev/null && umount "$m"
-	done
-	wl_cleanup
-}
-trap vol_cleanup EXIT
+trap wl_cleanup_volumes EXIT
 
 wl_start
 

@@ -57,6 +57,26 @@ wl_cleanup() {
 	cleanup
 }
 trap wl_cleanup EXIT
+
+# wl_cleanup_volumes: wl_cleanup for tests with volumes, whose mounts
+# (STATE/volumes/UID/mnt, the test's own T/m) an agent leaves behind as
+# it leaves instances running: stops the agent and the instances, then
+# unmounts them.
+wl_cleanup_volumes() {
+	local m id
+	if [ -n "$AGENT_PID" ]; then
+		kill -TERM "$AGENT_PID" 2>/dev/null
+		wait "$AGENT_PID" 2>/dev/null
+		AGENT_PID=""
+	fi
+	for id in $($RT list 2>/dev/null); do
+		$RT delete "$id" >/dev/null 2>&1
+	done
+	for m in "$NS"/volumes/*/mnt "$T/m"; do
+		mountpoint -q "$m" 2>/dev/null && umount "$m"
+	done
+	wl_cleanup
+}
 trap 'exit 1' INT TERM
 
 wait_for() { # seconds command...
@@ -183,8 +203,10 @@ vm_guest_tools() {
 }
 
 # vm_guest_initrd OUT: a busybox initramfs with the ACPI button and
-# virtio block modules (loaded in order by the init, as /mod/NN-*.ko)
-# and the init script read from stdin, gzipped into OUT.
+# virtio block modules, gzipped into OUT. Its /init mounts /proc, /sys
+# and /dev, loads the modules, sets B (busybox) and ev (the power
+# button's event device, or empty), then runs the script read from
+# stdin.
 vm_guest_initrd() {
 	local ir="$T/initramfs.$$" n=10 m f
 	rm -rf "$ir"
@@ -201,7 +223,19 @@ vm_guest_initrd() {
 		fi
 		n=$((n + 1))
 	done
-	cat >"$ir/init" || return 1
+	{ cat <<'PROLOGUE'
+#!/bin/busybox sh
+B=/bin/busybox
+$B mount -t proc proc /proc
+$B mount -t sysfs sys /sys
+$B mount -t devtmpfs dev /dev
+for m in /mod/*.ko; do [ -f "$m" ] && $B insmod "$m"; done
+ev=
+for e in /sys/class/input/event*; do
+	$B grep -q "Power Button" "$e/device/name" 2>/dev/null && ev=/dev/input/${e##*/}
+done
+PROLOGUE
+	  cat; } >"$ir/init" || return 1
 	chmod 755 "$ir/init"
 	(cd "$ir" && find . | cpio -o -H newc --quiet | gzip -1) >"$1"
 }
@@ -220,6 +254,19 @@ import_vm_disk() {
 	$B image import "$MEDIA/disk.raw" --type vm >/dev/null || return 1
 	DIGEST=$($B get images -o json | jq -r '.items[0].spec.digest')
 	[ -n "$DIGEST" ] && [ "$DIGEST" != null ]
+}
+
+# wl_start_vm: bulwarkd, node n1 enrolled and approved, its agent
+# booting VMs with KERNEL and T/initrd.gz (vm_guest_tools,
+# vm_guest_initrd) and a 60 s stop grace, and a signed raw disk
+# imported (import_vm_disk); ends the test when one fails.
+wl_start_vm() {
+	start_bulwarkd_wl || { fail "bulwarkd did not start"; finish; }
+	WL_GRACE=60
+	WL_AGENT_ARGS="--vm-kernel $KERNEL --vm-initrd $T/initrd.gz --vm-cmdline console=ttyS0"
+	enrol_node || { fail "node n1 enrols with its TPM and is approved"; finish; }
+	pass "node n1 enrols with its TPM and is approved"
+	check "a signed 8 MiB raw disk is imported as a vm image" import_vm_disk
 }
 
 # wl_start: bulwarkd, node n1 enrolled with its TPM and approved, and the

@@ -16,17 +16,7 @@ vm_guest_tools
 # The guest: /init prints markers, reads the disk, and powers off on
 # the power button.
 vm_guest_initrd "$T/initrd.gz" <<'INIT' || { fail "initramfs"; finish; }
-#!/bin/busybox sh
-B=/bin/busybox
-$B mount -t proc proc /proc
-$B mount -t sysfs sys /sys
-$B mount -t devtmpfs dev /dev
-for m in /mod/*.ko; do [ -f "$m" ] && $B insmod "$m"; done
 echo BW-GUEST-UP
-ev=
-for e in /sys/class/input/event*; do
-	$B grep -q "Power Button" "$e/device/name" 2>/dev/null && ev=/dev/input/${e##*/}
-done
 for i in 1 2 3 4 5; do [ -b /dev/vda ] && break; $B sleep 1; done
 $B head -c 7 /dev/vda 2>/dev/null | $B grep -q BW-DISK && echo BW-GUEST-DISK-OK
 if [ -n "$ev" ]; then
@@ -40,13 +30,7 @@ echo BW-GUEST-NO-BUTTON
 while :; do $B sleep 1000; done
 INIT
 
-start_bulwarkd_wl || { fail "bulwarkd did not start"; finish; }
-WL_GRACE=60
-WL_AGENT_ARGS="--vm-kernel $KERNEL --vm-initrd $T/initrd.gz --vm-cmdline console=ttyS0"
-enrol_node || { fail "node n1 enrols with its TPM and is approved"; finish; }
-pass "node n1 enrols with its TPM and is approved"
-
-check "a signed 8 MiB raw disk is imported as a vm image" import_vm_disk
+wl_start_vm
 sum_before=$(sha256sum "$D/images/blobs/sha256/${DIGEST#sha256:}" | awk '{ print $1 }')
 
 cat >"$T/vm.json" <<JSON
