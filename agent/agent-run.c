@@ -79,6 +79,7 @@ struct ar_inst {
 	char		 tenant[AR_NAME_MAX + 1], name[AR_NAME_MAX + 1];
 	char		 phase[16];
 	char		 event[AR_EVENT_MAX];
+	char		 vol_event[128];	/* what its start did to its volume */
 	char		 message[512];
 	char		 started[40];	/* RFC 3339 of the current run */
 	double		 start_s;	/* how long its start took */
@@ -1166,6 +1167,10 @@ start_volume(struct start_state *st, char **ret_err)
 	if ((r = volume_attach(st->ar->state_dir, st->ar->c.volume_kek, &v,
 	    &st->vol_data, ret_err)) < 0)
 		return r;
+	/* in the start's status event, so in the audit trail */
+	snprintf(st->e->vol_event, sizeof(st->e->vol_event), "volume %s "
+	    "attached%s%s", vname, r == 1 ? ", restored from snapshot " : "",
+	    r == 1 ? json_str_at(st->vol, "spec", "restore") : "");
 	json_object_set_new(st->rec, "volume_uid", json_string(v.uid));
 	if (st->is_vm) {
 		/* a raw disk inside the encrypted file system */
@@ -1277,6 +1282,7 @@ inst_start(struct agent_run *ar, const json_t *item, struct ar_inst *e,
 	};
 	int			r;
 
+	e->vol_event[0] = '\0';
 	if ((r = start_get_workload(&st, item, ret_err)) < 0 ||
 	    (r = start_get_image(&st, ret_err)) < 0 ||
 	    (r = start_build_spec(&st, ret_err)) < 0 ||
@@ -1651,7 +1657,8 @@ reconcile_start(struct agent_run *ar, const json_t *item, struct ar_inst *e,
 	e->started_at = now;
 	e->exit_handled = e->final = false;
 	probes_restart(e);
-	set_state(e, "Running", NULL, "started");
+	set_state(e, "Running", NULL, "started%s%s", e->vol_event[0] ? "; " :
+	    "", e->vol_event);
 	log_info("instance %s/%s started as %s", e->tenant, e->name, id);
 	ar->changes++;
 }

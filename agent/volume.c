@@ -484,7 +484,7 @@ restore(const char *state_dir, const char *uid, const char *dir,
 		r = write_file_atomic_at(dfd, "restored", suid, strlen(suid),
 		    0600);
 	close(dfd);
-	return r;
+	return r < 0 ? r : 1;
 }
 
 int
@@ -621,7 +621,7 @@ volume_attach(const char *state_dir, const struct volume_kek *kek,
 {
 	_cleanup_free_ char	*dir = NULL, *meta = NULL, *data = NULL;
 	struct stat		 st;
-	int			 r;
+	int			 r, restored = 0;
 
 	if ((r = check_uid(v->uid, ret_err)) < 0)
 		return r;
@@ -638,9 +638,10 @@ volume_attach(const char *state_dir, const struct volume_kek *kek,
 	if (stat(meta, &st) < 0 && (r = volume_make(dir, kek, v, ret_err)) < 0)
 		return errf_wrap(r, ret_err, "volume %s/%s", v->tenant, v->name);
 	if (v->restore_uid && !volume_attached(state_dir, v->uid) &&
-	    (r = restore(state_dir, v->uid, dir, v->restore_uid, ret_err)) < 0)
-		return errf_wrap(r, ret_err, "volume %s/%s: restoring snapshot",
-		    v->tenant, v->name);
+	    (restored = restore(state_dir, v->uid, dir, v->restore_uid,
+	    ret_err)) < 0)
+		return errf_wrap(restored, ret_err, "volume %s/%s: restoring "
+		    "snapshot", v->tenant, v->name);
 	if (!volume_attached(state_dir, v->uid) &&
 	    (r = mount_backing(dir, ret_err)) < 0)
 		return errf_wrap(r, ret_err, "volume %s/%s", v->tenant, v->name);
@@ -650,7 +651,7 @@ volume_attach(const char *state_dir, const struct volume_kek *kek,
 		return errf_wrap(r, ret_err, "volume %s/%s", v->tenant, v->name);
 	}
 	*ret_data = TAKE_PTR(data);
-	return 0;
+	return restored;
 }
 
 int

@@ -52,9 +52,11 @@ struct volume_ref {
 };
 
 /* Attaches V on this node: on first use makes its backing file, file
- * system and key; mounts it (nosuid, nodev), puts its key into the
- * kernel and sets the data directory's policy. *RET_DATA (caller frees)
- * is the data directory to bind into a container. Idempotent. */
+ * system and key; restores V->restore_uid if asked; mounts it (nosuid,
+ * nodev), puts its key into the kernel and sets the data directory's
+ * policy. *RET_DATA (caller frees) is the data directory to bind into a
+ * container. Idempotent. Returns 1 when it restored a snapshot, 0, or a
+ * negative error. */
 int volume_attach(const char *state_dir, const struct volume_kek *kek,
     const struct volume_ref *v, char **ret_data, char **ret_err);
 

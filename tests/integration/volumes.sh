@@ -40,6 +40,7 @@ check "the volume is bound to n1, where app-0 runs" bash -c \
 VUID=$($B get volume db -t acme -o json | jq -r .metadata.uid)
 V="$NS/volumes/$VUID"
 check "the marker is in the volume ($V)" wait_for 20 grep -q "$MARK" "$V/mnt/data/secret.txt"
+check "its start reports the attach" inst_is acme app-0 '.status.last_event == "started; volume db attached"'
 check "the binding is audited" bash -c \
 	"$BW/bulwark --config $AUDITOR audit search --action volume.bind -o json | jq -e '[.items[] | select(.object.name == \"db\")] | length >= 1' >/dev/null"
 
@@ -140,6 +141,8 @@ wait_for 60 inst_is acme app-0 '.status.phase == "Running"' && pass "app-0 Runni
 	{ fail "app-0 Running again"; inst acme app-0 | jq -c .status; grep -i 'volume\|snapshot' "$T/agent.log" | tail -5; }
 check "the old content is back" wait_for 20 grep -q "$MARK" "$V/mnt/data/secret.txt"
 check "the restore is recorded" [ "$(cat "$V/restored")" = "$S1" ]
+check "and audited: the start's status event names it" bash -c \
+	"$BW/bulwark --config $AUDITOR audit search --action instance.status --object app-0 -o json | jq -e '[.items[] | select(.reason == \"started; volume db attached, restored from snapshot s1\")] | length == 1' >/dev/null"
 check "the snapshot is audited" bash -c \
 	"$BW/bulwark --config $AUDITOR audit search --action volumesnapshot.status -o json | jq -e '[.items[] | select(.object.name == \"s1\")] | length >= 1' >/dev/null"
 
