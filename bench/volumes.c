@@ -164,6 +164,8 @@ out:
 	if (v.uid)
 		(void)volume_delete(state, v.uid, NULL);
 	(void)rmdir(plain);
+	snprintf(plain, sizeof(plain), "%s/volumes", state);
+	(void)rmdir(plain);
 	(void)rmdir(state);
 	volume_kek_free(kek);
 	return rc;
