@@ -33,6 +33,7 @@
 #include "agent/probe.h"
 #include "agent/service.h"
 #include "agent/runtime.h"
+#include "agent/volume.h"
 #include "client/client.h"
 #include "image/image.h"
 #include "lib/clock.h"
@@ -59,6 +60,11 @@
 #define AR_EVENT_MAX		256
 #define AR_NAME_MAX		63
 #define AR_EXIT_TEXT_MAX	208
+/* A volume the API no longer has is deleted from the node when two
+ * looks at least this far apart both miss it: a Volume re-applied
+ * without its node is bound back by the controller meanwhile. */
+#define AR_VOLUME_GC_S		10
+#define AR_VOLUME_GONE_MAX	64
 
 /* One probe of an instance and its consecutive failures. */
 struct ar_probe {
@@ -75,6 +81,7 @@ struct ar_inst {
 	char		 tenant[AR_NAME_MAX + 1], name[AR_NAME_MAX + 1];
 	char		 phase[16];
 	char		 event[AR_EVENT_MAX];
+	char		 vol_event[128];	/* what its start did to its volume */
 	char		 message[512];
 	char		 started[40];	/* RFC 3339 of the current run */
 	double		 start_s;	/* how long its start took */
@@ -122,6 +129,12 @@ struct agent_run {
 	char			*svc_text;	/* the service rules applied */
 	struct logs_push	*logs;		/* the logs readers ask for */
 	time_t			 next_full_list;
+	time_t			 next_volume_gc;
+	/* volumes the API did not have at the last look, and since when */
+	struct {
+		char	 uid[65];
+		time_t	 since;
+	}			 gone[AR_VOLUME_GONE_MAX];
 };
 
 /* ---- small helpers ---- */
@@ -910,8 +923,8 @@ cni_job_join(void *arg, char **ret_err)
 struct start_state {
 	struct agent_run	*ar;
 	struct ar_inst		*e;
-	json_t			*wl, *img, *net, *rec;
-	char			*inuse, *netns, *userns;
+	json_t			*wl, *img, *net, *rec, *vol, *snap;
+	char			*inuse, *netns, *userns, *vol_data, *vol_disk;
 	struct start_ctx	 sc;
 	struct image_info	 info;
 	struct cni_job		 job;
@@ -933,6 +946,10 @@ start_state_done(struct start_state *st)
 	free(st->netns);
 	free(st->userns);
 	free(st->inuse);
+	free(st->vol_data);
+	free(st->vol_disk);
+	json_decref(st->vol);
+	json_decref(st->snap);
 	json_decref(st->rec);
 	json_decref(st->net);
 	json_decref(st->img);
@@ -1093,6 +1110,88 @@ start_build_spec(struct start_state *st, char **ret_err)
 	return start_choose_subnet(st, ret_err);
 }
 
+/* The snapshot the volume asks to be restored from (spec.restore), if
+ * any: *RET_UID its uid, once the snapshot is of that volume and taken.
+ * Borrowed from st->snap. */
+static int
+start_restore_of(struct start_state *st, const char *vname,
+    const char **ret_uid, char **ret_err)
+{
+	const char	*sname = json_str_at(st->vol, "spec", "restore");
+	int		 r;
+
+	*ret_uid = NULL;
+	if (!sname)
+		return 0;
+	snprintf(st->path, sizeof(st->path), "/v1/tenants/%s/volumesnapshots/"
+	    "%s", st->e->tenant, sname);
+	if ((r = api_get(st->ar, st->path, &st->snap, ret_err)) < 0)
+		return errf_wrap(r, ret_err, "volume %s: spec.restore", vname);
+	if (strcmp(json_str_at(st->snap, "spec", "volume") ?: "", vname) != 0)
+		return errf(-BW_E_INVALID, ret_err, "volume %s: spec.restore: "
+		    "snapshot %s is of another volume", vname, sname);
+	if (strcmp(json_str_at(st->snap, "status", "phase") ?: "",
+	    "Ready") != 0)
+		return errf(-BW_E_UNAVAILABLE, ret_err, "volume %s: snapshot "
+		    "%s is not taken yet", vname, sname);
+	*ret_uid = json_str_at(st->snap, "metadata", "uid");
+	return 0;
+}
+
+/* Attaches the volume the workload uses, if any, bound to this node:
+ * a container gets its data directory mounted at the workload's path,
+ * a VM a raw disk file inside it as its next virtio disk. */
+static int
+start_volume(struct start_state *st, char **ret_err)
+{
+	const json_t		*use = json_array_get(json_object_get(st->spec,
+	    "volumes"), 0);
+	const char		*vname = json_str_at(use, "volume", NULL);
+	const char		*node;
+	struct volume_ref	 v;
+	int			 r;
+
+	if (!vname)
+		return 0;
+	if (!st->is_vm && !json_str_at(use, "path", NULL))
+		return errf(-BW_E_INVALID, ret_err, "spec.volumes[0].path: "
+		    "required for a container");
+	snprintf(st->path, sizeof(st->path), "/v1/tenants/%s/volumes/%s",
+	    st->e->tenant, vname);
+	if ((r = api_get(st->ar, st->path, &st->vol, ret_err)) < 0)
+		return r;
+	node = json_str_at(st->vol, "spec", "node");
+	if (!node || strcmp(node, st->ar->node) != 0)
+		return errf(-BW_E_CONFLICT, ret_err, "volume %s is bound to "
+		    "node %s, not this one", vname, node ? node : "(none)");
+	v = (struct volume_ref){ .tenant = st->e->tenant, .name = vname,
+	    .uid = json_str_at(st->vol, "metadata", "uid"),
+	    .size_bytes = json_int_at(st->vol, "spec", "size_bytes", 0) };
+	if ((r = start_restore_of(st, vname, &v.restore_uid, ret_err)) < 0)
+		return r;
+	if ((r = volume_attach(st->ar->state_dir, st->ar->c.volume_kek, &v,
+	    &st->vol_data, ret_err)) < 0)
+		return r;
+	/* in the start's status event, so in the audit trail */
+	snprintf(st->e->vol_event, sizeof(st->e->vol_event), "volume %s "
+	    "attached%s%s", vname, r == 1 ? ", restored from snapshot " : "",
+	    r == 1 ? json_str_at(st->vol, "spec", "restore") : "");
+	json_object_set_new(st->rec, "volume_uid", json_string(v.uid));
+	if (st->is_vm) {
+		/* a raw disk inside the encrypted file system */
+		if ((r = volume_disk(st->vol_data, v.size_bytes, &st->vol_disk,
+		    ret_err)) < 0) {
+			volume_detach(st->ar->state_dir, v.uid, NULL);
+			return r;
+		}
+		st->rs.data_disk = st->vol_disk;
+		return 0;
+	}
+	st->rs.volume_src = st->vol_data;
+	st->rs.volume_dst = json_str_at(use, "path", NULL);
+	return 0;
+}
+
 /* The user namespace, then the network namespace inside it (crun joins
  * both, so the container's network capabilities count in its network);
  * the plugin then wires it on a thread while crun creates the
@@ -1163,6 +1262,14 @@ start_rollback(struct start_state *st)
 	 * leaves the user namespace made for the network. */
 	if (st->userns)
 		runtime_userns_release(ar->rt, e->id);
+	if (st->vol_data) {
+		_cleanup_free_ char *verr = NULL;
+
+		if (volume_detach(ar->state_dir, json_str_at(st->rec,
+		    "volume_uid", NULL), &verr) < 0)
+			log_warn("instance %s: volume detach after a failed "
+			    "start: %s", e->id, verr ? verr : "error");
+	}
 	e->address[0] = '\0';
 	rec_remove(ar, e->id);
 }
@@ -1180,9 +1287,11 @@ inst_start(struct agent_run *ar, const json_t *item, struct ar_inst *e,
 	};
 	int			r;
 
+	e->vol_event[0] = '\0';
 	if ((r = start_get_workload(&st, item, ret_err)) < 0 ||
 	    (r = start_get_image(&st, ret_err)) < 0 ||
-	    (r = start_build_spec(&st, ret_err)) < 0)
+	    (r = start_build_spec(&st, ret_err)) < 0 ||
+	    (r = start_volume(&st, ret_err)) < 0)
 		goto out;
 	st.t_look = bw_mono_s() * 1e3;
 	/* The record comes first: whatever exists of the instance can be
@@ -1231,6 +1340,7 @@ inst_remove(struct agent_run *ar, const char *id, char **ret_err)
 	struct runtime_status	 st;
 	const char		*nt = json_str_at(rec, "net_tenant", NULL);
 	const char		*sn = json_str_at(rec, "subnet", NULL);
+	const char		*vu = json_str_at(rec, "volume_uid", NULL);
 	int			 r, graceful = 0;
 
 	if (runtime_status(ar->rt, id, &st, NULL) == 0 &&
@@ -1242,6 +1352,9 @@ inst_remove(struct agent_run *ar, const char *id, char **ret_err)
 			    *ret_err : bw_strerror(graceful));
 	}
 	if ((r = runtime_delete(ar->rt, id, ret_err)) < 0 && r != -BW_E_NOTFOUND)
+		return r;
+	/* one instance at a time uses a volume: it goes with it */
+	if (vu && (r = volume_detach(ar->state_dir, vu, ret_err)) < 0)
 		return r;
 	if (nt && sn) {
 		struct cni_network cn = { .tenant = nt, .subnet = sn };
@@ -1266,6 +1379,170 @@ inst_remove(struct agent_run *ar, const char *id, char **ret_err)
 	inst_drop(ar, id);
 	ar->changes++;
 	return 0;
+}
+
+/* ---- volumes the API no longer has ---- */
+
+/* Whether volume UID was missing at an earlier look AR_VOLUME_GC_S or
+ * more ago; notes it missing now otherwise. */
+static bool
+volume_gone_long(struct agent_run *ar, const char *uid)
+{
+	size_t i, free_slot = AR_VOLUME_GONE_MAX;
+
+	for (i = 0; i < AR_VOLUME_GONE_MAX; i++) {
+		if (strcmp(ar->gone[i].uid, uid) == 0)
+			return time(NULL) - ar->gone[i].since >= AR_VOLUME_GC_S;
+		if (!ar->gone[i].uid[0] && free_slot == AR_VOLUME_GONE_MAX)
+			free_slot = i;
+	}
+	if (free_slot < AR_VOLUME_GONE_MAX) {
+		snprintf(ar->gone[free_slot].uid, sizeof(ar->gone[0].uid), "%s",
+		    uid);
+		ar->gone[free_slot].since = time(NULL);
+	}
+	return false;
+}
+
+static void
+volume_gone_forget(struct agent_run *ar, const char *uid)
+{
+	for (size_t i = 0; i < AR_VOLUME_GONE_MAX; i++)
+		if (strcmp(ar->gone[i].uid, uid) == 0)
+			ar->gone[i].uid[0] = '\0';
+}
+
+/* Deletes the volumes of this node (not attached) whose Volume the API
+ * no longer has, or has as a new object of the same name. */
+static void
+volumes_gc(struct agent_run *ar)
+{
+	char	**uids = NULL;
+	size_t	  i;
+
+	if (time(NULL) < ar->next_volume_gc ||
+	    volume_list(ar->state_dir, &uids) < 0)
+		return;
+	ar->next_volume_gc = time(NULL) + AR_VOLUME_GC_S / 2;
+	for (i = 0; uids[i]; i++) {
+		_cleanup_json_ json_t	*doc = NULL;
+		_cleanup_free_ char	*err = NULL;
+		char			 tenant[64], name[64], path[256];
+		const char		*uid;
+		int			 r;
+
+		if (volume_attached(ar->state_dir, uids[i]) ||
+		    volume_owner(ar->state_dir, uids[i], tenant, name) < 0)
+			continue;
+		snprintf(path, sizeof(path), "/v1/tenants/%s/volumes/%s",
+		    tenant, name);
+		r = api_get(ar, path, &doc, NULL);
+		uid = json_str_at(doc, "metadata", "uid");
+		if (r < 0 && r != -BW_E_NOTFOUND)
+			continue;
+		if (r == 0 && uid && strcmp(uid, uids[i]) == 0) {
+			volume_gone_forget(ar, uids[i]);
+			continue;
+		}
+		if (!volume_gone_long(ar, uids[i]))
+			continue;
+		if ((r = volume_delete(ar->state_dir, uids[i], &err)) < 0) {
+			log_warn("volume %s/%s (%s): delete: %s", tenant, name,
+			    uids[i], err ? err : bw_strerror(r));
+			continue;
+		}
+		volume_gone_forget(ar, uids[i]);
+		log_info("volume %s/%s (%s) deleted: key wiped, backing file "
+		    "discarded", tenant, name, uids[i]);
+		snprintf(ar->node_event, sizeof(ar->node_event), "deleted "
+		    "volume %s/%s", tenant, name);
+		ar->changes++;
+	}
+	runtime_list_free(uids);
+}
+
+/* ---- snapshots ---- */
+
+/* Takes snapshot ITEM (bound to this node) unless it is Ready, and
+ * reports it. */
+static void
+snapshot_one(struct agent_run *ar, const json_t *item)
+{
+	_cleanup_json_ json_t	*vol = NULL, *reply = NULL, *st = NULL;
+	_cleanup_free_ char	*err = NULL;
+	const char		*tenant = json_str_at(item, "metadata", "tenant");
+	const char		*name = json_str_at(item, "metadata", "name");
+	const char		*suid = json_str_at(item, "metadata", "uid");
+	const char		*vname = json_str_at(item, "spec", "volume");
+	const char		*vuid = NULL, *old;
+	char			 path[256], taken[40];
+	long long		 bytes = 0;
+	int			 r, status;
+
+	if (!tenant || !name || !suid || !vname ||
+	    strcmp(json_str_at(item, "status", "phase") ?: "", "Ready") == 0)
+		return;
+	snprintf(path, sizeof(path), "/v1/tenants/%s/volumes/%s", tenant, vname);
+	if ((r = api_get(ar, path, &vol, &err)) == 0 &&
+	    !(vuid = json_str_at(vol, "metadata", "uid")))
+		r = errf(-BW_E_INVALID, &err, "volume %s has no uid", vname);
+	if (r == 0)
+		r = volume_snapshot_take(ar->state_dir, vuid, suid, &bytes,
+		    &err);
+	bw_time_rfc3339(taken, sizeof(taken), 0);
+	st = r == 0 ? json_pack("{s:s, s:s, s:s, s:I}", "phase", "Ready",
+	    "taken", taken, "volume_uid", vuid, "size_bytes",
+	    (json_int_t)bytes) : json_pack("{s:s, s:s}", "phase", "Pending",
+	    "message", err ? err : bw_strerror(r));
+	old = json_str_at(item, "status", "message");
+	if (!st || (r < 0 && old && strcmp(old, json_str_at(st, "message",
+	    NULL)) == 0))
+		return;
+	if (r == 0)
+		log_info("snapshot %s/%s of volume %s taken (%lld bytes)",
+		    tenant, name, vname, bytes);
+	snprintf(path, sizeof(path), "/v1/tenants/%s/volumesnapshots/%s/status",
+	    tenant, name);
+	if (api(ar, "PUT", path, st, &status, &reply, NULL) == 0 &&
+	    status == 200)
+		ar->changes++;
+}
+
+/* Takes the snapshots bound to this node, and removes the files of
+ * snapshots the API no longer has. */
+static void
+snapshots_sync(struct agent_run *ar)
+{
+	_cleanup_json_ json_t	*list = NULL;
+	const json_t		*items, *item;
+	char			**vols = NULL, **snaps;
+	size_t			 i, j, k;
+
+	if (api_get(ar, "/v1/volumesnapshots?limit=1000", &list, NULL) < 0 ||
+	    !json_is_array(items = json_object_get(list, "items")) ||
+	    json_object_get(list, "continue"))
+		return;
+	json_array_foreach(items, i, item)
+		snapshot_one(ar, item);
+	if (volume_list(ar->state_dir, &vols) < 0)
+		return;
+	for (i = 0; vols[i]; i++) {
+		if (volume_snapshot_list(ar->state_dir, vols[i], &snaps) < 0)
+			continue;
+		for (j = 0; snaps[j]; j++) {
+			bool known = false;
+
+			json_array_foreach(items, k, item)
+				known |= strcmp(json_str_at(item, "metadata",
+				    "uid") ?: "", snaps[j]) == 0;
+			if (!known && volume_snapshot_delete(ar->state_dir,
+			    vols[i], snaps[j]) == 0)
+				log_info("snapshot %s of volume %s removed",
+				    snaps[j], vols[i]);
+		}
+		runtime_list_free(snaps);
+	}
+	runtime_list_free(vols);
 }
 
 /* ---- one bound instance ---- */
@@ -1385,7 +1662,8 @@ reconcile_start(struct agent_run *ar, const json_t *item, struct ar_inst *e,
 	e->started_at = now;
 	e->exit_handled = e->final = false;
 	probes_restart(e);
-	set_state(e, "Running", NULL, "started");
+	set_state(e, "Running", NULL, "started%s%s", e->vol_event[0] ? "; " :
+	    "", e->vol_event);
 	log_info("instance %s/%s started as %s", e->tenant, e->name, id);
 	ar->changes++;
 }
@@ -1851,6 +2129,8 @@ agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
 		if (!desired_find(ar, items, e->id))
 			inst_drop(ar, e->id);
 	}
+	volumes_gc(ar);
+	snapshots_sync(ar);
 
 reconcile:
 	/* One instance's failure is its own (reconcile_one logs it and

@@ -22,6 +22,8 @@ typedef int (*agent_run_http_fn)(void *ctx, const char *method,
     const char *path, const char *body, int *ret_status, char **ret_body,
     char **ret_err);
 
+struct volume_kek;
+
 struct agent_run_config {
 	const char	*node;		/* this node's name (its certificate CN) */
 	const char	*state_dir;	/* the agent's own records (0700) */
@@ -47,6 +49,9 @@ struct agent_run_config {
 	unsigned	 cpu_interval_s;	/* 0: 15 s */
 	unsigned	 default_net;	/* second octet of 10.X.0.0/16 pools
 					   of per-tenant /24s; 0: 88 */
+	/* The node's volume key (agent/volume.h), borrowed; NULL: no
+	 * volumes on this node. */
+	const struct volume_kek *volume_kek;
 };
 
 struct agent_run;

@@ -21,6 +21,7 @@
 
 #include "agent/agent-run.h"
 #include "agent/agent-tls.h"
+#include "agent/volume.h"
 #include "client/client.h"
 #include "hardening/crypto-policy.h"
 #include "identity/attest.h"
@@ -730,6 +731,7 @@ agent_run(struct agent *a)
 {
 	_cleanup_free_ char	*err = NULL, *pass_err = NULL;
 	struct agent_run	*ar = NULL;
+	struct volume_kek	*kek = NULL;
 	struct agent_http	 h = { .a = a };
 	unsigned		 interval = 60;
 	time_t			 next_attest = 0;
@@ -752,10 +754,19 @@ agent_run(struct agent *a)
 			    "unavailable");
 		free(err);
 		err = NULL;
+		/* Volumes need the node's volume key, which only this TPM
+		 * unseals; without it the node runs no volume. */
+		if (tpm && a->run.image_store && !a->once &&
+		    (r = volume_kek_open(tpm, a->state_dir, &kek, &err)) < 0)
+			log_error("volumes: %s (no volume attaches on this "
+			    "node)", err ? err : bw_strerror(r));
+		free(err);
+		err = NULL;
 	}
 	if (a->run.image_store && !a->once) {
 		a->run.node = a->node;
 		a->run.state_dir = a->state_dir;
+		a->run.volume_kek = kek;
 		if ((r = agent_run_open(&a->run, &ar, &err)) < 0) {
 			log_error("workloads: %s", err ? err : bw_strerror(r));
 			return 1;
@@ -798,6 +809,7 @@ agent_run(struct agent *a)
 	/* Instances keep running: a restarted agent adopts them. */
 	agent_http_close(&h);
 	agent_run_free(ar);
+	volume_kek_free(kek);
 	return a->once && !ok ? 1 : 0;
 }
 

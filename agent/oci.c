@@ -194,6 +194,12 @@ oci_spec_check(const struct oci_spec *s, char **ret_err)
 		    strlen(s->rootfs) + strlen(s->idmap_dirs[i]) > 4000)
 			return errf(-BW_E_INVALID, ret_err,
 			    "idmapped directories[%zu]: not a name", i);
+	if (!s->volume_src != !s->volume_dst || (s->volume_src &&
+	    (s->volume_src[0] != '/' || s->volume_dst[0] != '/' ||
+	    strstr(s->volume_dst, "..") || strlen(s->volume_src) > 4000 ||
+	    strlen(s->volume_dst) > 255)))
+		return errf(-BW_E_INVALID, ret_err, "volume: source and "
+		    "destination, both absolute paths");
 	if (!s->cgroups_path || s->cgroups_path[0] != '/')
 		return errf(-BW_E_INVALID, ret_err,
 		    "cgroups path: must be absolute");
@@ -278,6 +284,11 @@ oci_mounts(const struct oci_spec *s)
 		    "bind,ro,nodev,idmap")) < 0)
 			return NULL;
 	}
+	/* After the image's directories, so it is not covered by one. */
+	if (s->volume_src && json_array_append_new(mounts, mount_entry(
+	    s->volume_dst, "bind", s->volume_src, s->userns_size ?
+	    "rbind,rw,nosuid,nodev,idmap" : "rbind,rw,nosuid,nodev")) < 0)
+		return NULL;
 	return TAKE_PTR(mounts);
 }
 

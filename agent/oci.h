@@ -46,6 +46,11 @@ struct oci_spec {
 	 * the container's own ids inside (a 0600 file of host root is
 	 * readable to the container's root). */
 	const char *const	*idmap_dirs;
+	/* A volume's data directory (absolute) mounted read-write at
+	 * VOLUME_DST (absolute, present in the image: the root is
+	 * read-only), idmapped like idmap_dirs; NULL: none. */
+	const char		*volume_src;
+	const char		*volume_dst;
 };
 
 /* Builds the config for S into *RET (caller decrefs). Returns 0 or

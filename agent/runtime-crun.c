@@ -700,6 +700,8 @@ rt_crun_create(struct runtime *rt, const struct runtime_spec *s,
 	o.userns_host = host;
 	o.userns_size = RUNTIME_USERNS_SIZE;
 	o.idmap_dirs = (const char *const *)idmap;
+	o.volume_src = s->volume_src;
+	o.volume_dst = s->volume_dst;
 	if ((r = oci_config_build(&o, &cfg, ret_err)) < 0)
 		goto fail;
 	if ((s->cpu_millis && (r = bundle_annotate(cfg, CRUN_CPU_ANNOTATION,

@@ -257,6 +257,9 @@ vm_argv(struct runtime *rt, const struct runtime_spec *s, unsigned mib,
 	    pushf(a, "file=%s/disk.qcow2,format=qcow2,if=virtio,"
 	    "discard=unmap", dir)))
 		return -ENOMEM;
+	if (s->data_disk && (push(a, "-drive") ||
+	    pushf(a, "file=%s,format=raw,if=virtio", s->data_disk)))
+		return -ENOMEM;
 	*ret = TAKE_PTR(a);
 	return 0;
 }
@@ -276,9 +279,10 @@ rt_qemu_create(struct runtime *rt, const struct runtime_spec *s,
 		    "vm: a disk or a kernel is required");
 	if ((s->kernel && !plain_path(s->kernel)) ||
 	    (s->initrd && !plain_path(s->initrd)) ||
-	    (s->disk && !plain_path(s->disk)))
+	    (s->disk && !plain_path(s->disk)) ||
+	    (s->data_disk && !plain_path(s->data_disk)))
 		return errf(-BW_E_INVALID, ret_err,
-		    "vm: disk, kernel and initrd must be absolute paths "
+		    "vm: disks, kernel and initrd must be absolute paths "
 		    "without ','");
 	if (s->initrd && !s->kernel)
 		return errf(-BW_E_INVALID, ret_err,

@@ -69,6 +69,8 @@ struct runtime_spec {
 	const char *const	*capabilities;	/* allow-list; NULL: none */
 	const char		*netns_path;	/* from cni_attach(), or NULL */
 	const char		*hostname;
+	/* a volume's data directory and where it is mounted, or NULL */
+	const char		*volume_src, *volume_dst;
 	uid_t			 uid;
 	gid_t			 gid;
 	unsigned		 pids_max;	/* 0: OCI_DEFAULT_PIDS */
@@ -90,6 +92,9 @@ struct runtime_spec {
 	const char		*kernel;
 	const char		*initrd;
 	const char		*cmdline;
+	/* a raw disk file (a volume's) given as the next virtio disk, the
+	 * guest writing it in place; NULL: none */
+	const char		*data_disk;
 };
 
 struct runtime_status {

@@ -99,7 +99,7 @@ api_route_parse(const char *path, struct api_route *ret, char **ret_err)
 			goto ok;
 		}
 		if (n == 5 || (n == 6 && strcmp(seg[5], "status") == 0 &&
-		    (k->flags & RES_F_SYSTEM_WRITES))) {
+		    ((k->flags & RES_F_SYSTEM_WRITES) || k->node_field))) {
 			if ((r = copy_name(rt.name, seg[4], "name", ret_err)) < 0)
 				return r;
 			rt.type = n == 5 ? ROUTE_ITEM : ROUTE_STATUS;

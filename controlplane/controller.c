@@ -55,8 +55,9 @@ struct controller {
 };
 
 /* The kinds the model keeps, in this order. */
-enum { K_NODE, K_WORKLOAD, K_INSTANCE };
-static const char *const model_kinds[] = { "Node", "Workload", "Instance" };
+enum { K_NODE, K_WORKLOAD, K_INSTANCE, K_VOLUME, K_SNAPSHOT };
+static const char *const model_kinds[] = { "Node", "Workload", "Instance",
+	"Volume", "VolumeSnapshot" };
 
 /* One change a pass submits; owns its strings until done() runs. */
 struct ctl_op {
@@ -71,7 +72,8 @@ struct ctl_op {
 	int			 kind;		/* what to count on success */
 };
 
-enum { CTL_CREATED, CTL_DELETED, CTL_SCHEDULED, CTL_UNSCHEDULABLE };
+enum { CTL_CREATED, CTL_DELETED, CTL_SCHEDULED, CTL_UNSCHEDULABLE,
+	CTL_VOLUME_BOUND };
 
 /* ---- submitting changes ---- */
 
@@ -123,12 +125,14 @@ op_done(struct commit_req *creq)
 	 * batch's completions once the model has its changes. */
 }
 
+/* Submits a change of object NAME of kind KNAME in TENANT. */
 static int
-submit(struct controller *c, const char *actor, const char *action, int kind,
-    const char *tenant, const char *name, enum store_op_type type,
-    json_t *doc, uint64_t expect_rev, const char *reason)
+submit_kind(struct controller *c, const char *kname, const char *actor,
+    const char *action, int kind, const char *tenant, const char *name,
+    enum store_op_type type, json_t *doc, uint64_t expect_rev,
+    const char *reason)
 {
-	const struct res_kind	*k = res_kind_by_name("Instance");
+	const struct res_kind	*k = res_kind_by_name(kname);
 	struct ctl_op		*op;
 
 	if (!(op = calloc(1, sizeof(*op))))
@@ -153,7 +157,7 @@ submit(struct controller *c, const char *actor, const char *action, int kind,
 	op->creq.rec = (struct audit_record){ .actor = op->actor,
 	    .role = "system", .tenant = RES_SYSTEM_TENANT, .source = "local",
 	    .auth_method = "internal", .action = op->action,
-	    .object_kind = "Instance", .object_tenant = op->tenant,
+	    .object_kind = k->kind, .object_tenant = op->tenant,
 	    .object_name = op->name,
 	    .reason = op->reason[0] ? op->reason : NULL,
 	    .controls = "CM-8,CM-3,AU-12" };
@@ -165,6 +169,15 @@ fail:
 	free(op->value);
 	free(op);
 	return -ENOMEM;
+}
+
+static int
+submit(struct controller *c, const char *actor, const char *action, int kind,
+    const char *tenant, const char *name, enum store_op_type type,
+    json_t *doc, uint64_t expect_rev, const char *reason)
+{
+	return submit_kind(c, "Instance", actor, action, kind, tenant, name,
+	    type, doc, expect_rev, reason);
 }
 
 /* ---- workload controller ---- */
@@ -611,6 +624,81 @@ rebuild_cluster(struct controller *c)
 	return 0;
 }
 
+static void node_set(struct controller *c, const char *kname,
+    const struct model_obj *o, const char *node, const char *action,
+    const char *reason);
+
+/* The volume W's instances use, or NULL. */
+static const char *
+volume_of(const struct model_obj *w)
+{
+	return json_str_at(json_array_get(json_object_get(json_object_get(
+	    w->doc, "spec"), "volumes"), 0), "volume", NULL);
+}
+
+/* Whether IN (of workload W) may be placed as far as its volume goes:
+ * 0 with *RET_VOL its volume (NULL: it uses none), or a negative error
+ * with the reason in WHY: the volume does not exist, or another
+ * instance holds it (a volume attaches to one instance at a time). */
+static int
+volume_check(struct controller *c, const struct model_obj *in,
+    const struct model_obj *w, struct model_obj **ret_vol, char *why,
+    size_t len)
+{
+	const char		*vn = volume_of(w), *on;
+	struct model_obj	*v;
+	size_t			 i;
+
+	*ret_vol = NULL;
+	if (!vn)
+		return 0;
+	if (!(v = model_find(c->m, K_VOLUME, in->tenant, vn))) {
+		snprintf(why, len, "volume %s does not exist", vn);
+		return -BW_E_NOTFOUND;
+	}
+	/* placed in this pass: the model shows it once committed */
+	if (v->mark) {
+		snprintf(why, len, "volume %s is being attached to another "
+		    "instance", vn);
+		return -EBUSY;
+	}
+	for (i = 0; i < model_count(c->m, K_INSTANCE); i++) {
+		const struct model_obj *o = model_at(c->m, K_INSTANCE, i);
+		const struct model_obj *ow;
+
+		if (o == in || o->mark || strcmp(o->tenant, in->tenant) != 0 ||
+		    !json_str_at(o->doc, "spec", "node") ||
+		    !(ow = workload_of(c, o)) || !(on = volume_of(ow)) ||
+		    strcmp(on, vn) != 0)
+			continue;
+		snprintf(why, len, "volume %s is attached to instance %s (a "
+		    "volume attaches to one instance at a time)", vn, o->name);
+		return -EBUSY;
+	}
+	*ret_vol = v;
+	return 0;
+}
+
+/* Records that IN waits for WHY, unless its status says so already. */
+static void
+pending_for(struct controller *c, const struct model_obj *in,
+    const char *why)
+{
+	const char	*old = json_str_at(in->doc, "status", "message");
+	json_t		*doc;
+
+	if (old && strcmp(old, why) == 0)
+		return;
+	doc = json_deep_copy(in->doc);
+	json_object_set_new(doc, "status", json_pack("{s:s, s:s}", "phase",
+	    "Pending", "message", why));
+	submit(c, "controller/scheduler", "instance.unschedulable",
+	    CTL_UNSCHEDULABLE, in->tenant, in->name, STORE_OP_PUT, doc,
+	    in->rev, why);
+	json_decref(doc);
+}
+
+
 /* Tries to place IN (pending, its workload W) and submits the outcome
  * unless it says nothing new. */
 static void
@@ -622,10 +710,18 @@ schedule_one(struct controller *c, const struct sched_policy *pol,
 	_cleanup_free_ char	*err = NULL;
 	json_t			*ex = NULL, *doc, *status;
 	const char		*old;
+	struct model_obj	*vol;
+	char			 why[CTL_REASON_MAX];
 	uint64_t		 t0;
 	int			 r;
 
+	if (volume_check(c, in, w, &vol, why, sizeof(why)) < 0) {
+		pending_for(c, in, why);
+		return;
+	}
 	build_request(b, in, w);
+	if (vol)
+		b->req.volume_node = json_str_at(vol->doc, "spec", "node");
 	t0 = bw_mono_ns();
 	r = sched_place(c->sc, &b->req, pol, &res, &err);
 	hist_observe_since(&c->placement_ns, t0);
@@ -653,6 +749,11 @@ schedule_one(struct controller *c, const struct sched_policy *pol,
 		/* Bound ahead of its commit, so the next placements of
 		 * this pass see it (refused() undoes it). */
 		sched_bind(c->sc, &b->req, res.node, NULL);
+		if (vol && !b->req.volume_node)
+			node_set(c, "Volume", vol, res.node, "volume.bind",
+			    "its first instance was placed there");
+		if (vol)
+			vol->mark = 1;
 	}
 	submit(c, "controller/scheduler", res.placed ? "instance.schedule" :
 	    "instance.unschedulable", res.placed ? CTL_SCHEDULED :
@@ -672,6 +773,8 @@ reconcile_schedule(struct controller *c)
 		return;
 	sched_policy_default(&pol);
 	pol.allow_unattested = c->o.allow_unattested;
+	for (i = 0; i < model_count(c->m, K_VOLUME); i++)
+		model_at(c->m, K_VOLUME, i)->mark = 0;
 	for (i = 0; i < model_count(c->m, K_INSTANCE); i++) {
 		struct model_obj	*in = model_at(c->m, K_INSTANCE, i);
 		const struct model_obj	*w;
@@ -746,6 +849,68 @@ node_changed(struct controller *c, const struct model_change *ch)
 		c->sc_stale = 1;	/* its instances become orphans */
 }
 
+/* Sets spec.node of O (of kind KNAME) to NODE, for REASON. */
+static void
+node_set(struct controller *c, const char *kname, const struct model_obj *o,
+    const char *node, const char *action, const char *reason)
+{
+	json_t *doc = json_deep_copy(o->doc);
+
+	if (!doc)
+		return;
+	json_object_set_new(json_object_get(doc, "spec"), "node",
+	    json_string(node));
+	submit_kind(c, kname, "controller/scheduler", action, CTL_VOLUME_BOUND,
+	    o->tenant, o->name, STORE_OP_PUT, doc, o->rev, reason);
+	json_decref(doc);
+}
+
+/* A snapshot lives beside its volume: S gets the node of its volume
+ * once that is bound (again, should a write have dropped it). */
+static void
+snapshot_bind(struct controller *c, const struct model_obj *s)
+{
+	const char		*vn = json_str_at(s->doc, "spec", "volume");
+	const char		*has = json_str_at(s->doc, "spec", "node");
+	const struct model_obj	*v = vn ? model_find(c->m, K_VOLUME, s->tenant,
+	    vn) : NULL;
+	const char		*node = v ? json_str_at(v->doc, "spec", "node") :
+	    NULL;
+
+	if (node && (!has || strcmp(has, node) != 0))
+		node_set(c, "VolumeSnapshot", s, node, "volumesnapshot.bind",
+		    "a snapshot is taken and kept on its volume's node");
+}
+
+/* A volume's data lives on the node it was bound to: a write that
+ * drops or changes spec.node (a tenant re-applying its Volume without
+ * it) gets the node back. Its snapshots follow it there. */
+static void
+volume_changed(struct controller *c, const struct model_change *ch)
+{
+	const char	*was = ch->old ? json_str_at(ch->old, "spec", "node") :
+	    NULL;
+	const char	*now = ch->cur ? json_str_at(ch->cur->doc, "spec",
+	    "node") : NULL;
+	size_t		 i;
+
+	c->sched_dirty = 1;
+	if (was && ch->cur && (!now || strcmp(was, now) != 0)) {
+		node_set(c, "Volume", ch->cur, was, "volume.bind", "spec.node "
+		    "names the node holding the volume's data: it does not "
+		    "move");
+		return;
+	}
+	for (i = 0; now && i < model_count(c->m, K_SNAPSHOT); i++) {
+		const struct model_obj *s = model_at(c->m, K_SNAPSHOT, i);
+
+		if (strcmp(s->tenant, ch->cur->tenant) == 0 &&
+		    strcmp(json_str_at(s->doc, "spec", "volume") ?: "",
+		    ch->cur->name) == 0)
+			snapshot_bind(c, s);
+	}
+}
+
 static void
 instance_changed(struct controller *c, const struct model_change *ch)
 {
@@ -798,6 +963,12 @@ apply_changes(struct controller *c)
 			node_changed(c, &ch);
 		else if (ch.kind == K_INSTANCE)
 			instance_changed(c, &ch);
+		else if (ch.kind == K_VOLUME)
+			volume_changed(c, &ch);
+		else if (ch.kind == K_SNAPSHOT) {
+			if (ch.cur)
+				snapshot_bind(c, ch.cur);
+		}
 		else {
 			/* Placed instances' requests come from their
 			 * workload's spec: rare, so sc is rebuilt. */

@@ -15,7 +15,7 @@
 
 #include "controlplane/store.h"
 
-#define MODEL_KINDS_MAX	4
+#define MODEL_KINDS_MAX	8
 
 struct model;
 

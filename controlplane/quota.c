@@ -11,18 +11,34 @@
 
 static const char *const quota_fields[] = {
 	"cpu_millis", "memory_mib", "instances", "workloads", "networks",
+	"volume_bytes",
 };
 
 /* the Quota schema's ranges (controlplane/resource.c) */
 static const long long quota_max[] = {
-	100000000, 1000000000, 100000, 100000, 10000,
+	100000000, 1000000000, 100000, 100000, 10000, 1LL << 50,
 };
+
+/* The kinds quotas count, as quota_claim.kind. */
+enum { QK_WORKLOAD, QK_NETWORK, QK_VOLUME };
+static const char *const counted_kinds[] = { "Workload", "Network", "Volume" };
+
+static int
+counted_kind(const char *kind)
+{
+	size_t i;
+
+	for (i = 0; i < ELEMENTSOF(counted_kinds); i++)
+		if (strcmp(counted_kinds[i], kind) == 0)
+			return (int)i;
+	return -BW_E_NOTFOUND;
+}
 
 static long long *
 usage_field(struct quota_amount *u, size_t i)
 {
 	long long *f[] = { &u->cpu_millis, &u->memory_mib, &u->instances,
-		&u->workloads, &u->networks };
+		&u->workloads, &u->networks, &u->volume_bytes };
 
 	return f[i];
 }
@@ -31,7 +47,7 @@ static long long
 amount_get(const struct quota_amount *a, size_t i)
 {
 	const long long f[] = { a->cpu_millis, a->memory_mib, a->instances,
-		a->workloads, a->networks };
+		a->workloads, a->networks, a->volume_bytes };
 
 	return f[i];
 }
@@ -40,7 +56,7 @@ static long long *
 limit_field(struct quota_limits *l, size_t i)
 {
 	long long *f[] = { &l->cpu_millis, &l->memory_mib, &l->instances,
-		&l->workloads, &l->networks };
+		&l->workloads, &l->networks, &l->volume_bytes };
 
 	return f[i];
 }
@@ -72,7 +88,7 @@ quota_limits_parse(const char *spec, struct quota_limits *l, char **ret_err)
 		if (f == ELEMENTSOF(quota_fields))
 			return errf(-BW_E_INVALID, ret_err, "default quota: "
 			    "unknown resource \"%.*s\" (cpu_millis, memory_mib, "
-			    "instances, workloads, networks)", (int)klen, p);
+			    "instances, workloads, networks, volume_bytes)", (int)klen, p);
 		if ((size_t)(end - eq - 1) == 4 && strncmp(eq + 1, "none", 4) == 0)
 			v = -1;
 		else {
@@ -112,11 +128,14 @@ add_workload(struct quota_amount *u, const json_t *doc)
 }
 
 static void
-amount_of(struct quota_amount *a, int is_wl, const json_t *doc)
+amount_of(struct quota_amount *a, int qk, const json_t *doc)
 {
 	*a = (struct quota_amount){ 0 };
-	if (is_wl)
+	if (qk == QK_WORKLOAD)
 		add_workload(a, doc);
+	else if (qk == QK_VOLUME)
+		a->volume_bytes = json_int_at(json_object_get(doc, "spec"),
+		    "size_bytes", NULL, 0);
 	else
 		a->networks = 1;
 }
@@ -146,9 +165,9 @@ amount_max(struct quota_amount *to, const struct quota_amount *a)
 }
 
 static int
-claim_is(const struct quota_claim *c, const char *tenant, int is_wl)
+claim_is(const struct quota_claim *c, const char *tenant, int qk)
 {
-	return c->used && c->is_workload == is_wl &&
+	return c->used && c->kind == qk &&
 	    strcmp(c->tenant, tenant) == 0;
 }
 
@@ -167,10 +186,10 @@ sum_kind(struct store *st, const struct quota_claims *qc, const char *kind,
 	size_t			 idx[QUOTA_CLAIMS_MAX];
 	unsigned char		 seen[QUOTA_CLAIMS_MAX] = { 0 };
 	uint64_t		 rev;
-	int			 r, is_wl = strcmp(kind, "Workload") == 0;
+	int			 r, qk = counted_kind(kind);
 
 	for (i = 0; qc && i < QUOTA_CLAIMS_MAX; i++)
-		if (claim_is(&qc->claims[i], tenant, is_wl) &&
+		if (claim_is(&qc->claims[i], tenant, qk) &&
 		    (!skip || strcmp(qc->claims[i].name, skip) != 0))
 			idx[nc++] = i;
 	if ((r = res_prefix(k, tenant, prefix, sizeof(prefix))) < 0 ||
@@ -183,7 +202,7 @@ sum_kind(struct store *st, const struct quota_claims *qc, const char *kind,
 
 		if (!doc || (skip && name && strcmp(name, skip) == 0))
 			continue;
-		amount_of(&a, is_wl, doc);
+		amount_of(&a, qk, doc);
 		for (j = 0; name && j < nc; j++)
 			if (strcmp(qc->claims[idx[j]].name, name) == 0) {
 				amount_max(&a, &qc->claims[idx[j]].amount);
@@ -214,13 +233,17 @@ quota_usage(struct store *st, const char *tenant, json_t **ret)
 	struct quota_amount	u = { 0 };
 	int			r;
 
-	if ((r = sum_kind(st, NULL, "Workload", tenant, NULL, &u)) < 0 ||
-	    (r = sum_kind(st, NULL, "Network", tenant, NULL, &u)) < 0)
-		return r;
-	*ret = json_pack("{s:I, s:I, s:I, s:I, s:I}", "cpu_millis",
+	size_t			i;
+
+	for (i = 0; i < ELEMENTSOF(counted_kinds); i++)
+		if ((r = sum_kind(st, NULL, counted_kinds[i], tenant, NULL,
+		    &u)) < 0)
+			return r;
+	*ret = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "cpu_millis",
 	    (json_int_t)u.cpu_millis, "memory_mib", (json_int_t)u.memory_mib,
 	    "instances", (json_int_t)u.instances, "workloads",
-	    (json_int_t)u.workloads, "networks", (json_int_t)u.networks);
+	    (json_int_t)u.workloads, "networks", (json_int_t)u.networks,
+	    "volume_bytes", (json_int_t)u.volume_bytes);
 	return *ret ? 0 : -ENOMEM;
 }
 
@@ -239,12 +262,12 @@ claim_slot(const struct quota_claims *qc, const char *tenant, char **ret_err)
 			n++;
 	}
 	if (n >= QUOTA_CLAIMS_TENANT_MAX)
-		return errf(-BW_E_UNAVAILABLE, ret_err, "too many workload and "
-		    "network changes of tenant %s in flight (%d); retry",
+		return errf(-BW_E_UNAVAILABLE, ret_err, "too many workload, "
+		    "network and volume changes of tenant %s in flight (%d); retry",
 		    tenant, QUOTA_CLAIMS_TENANT_MAX);
 	if (slot < 0)
-		return errf(-BW_E_UNAVAILABLE, ret_err, "too many workload and "
-		    "network changes in flight (%d); retry", QUOTA_CLAIMS_MAX);
+		return errf(-BW_E_UNAVAILABLE, ret_err, "too many workload, "
+		    "network and volume changes in flight (%d); retry", QUOTA_CLAIMS_MAX);
 	return slot;
 }
 
@@ -254,39 +277,38 @@ quota_check(struct quota_claims *qc, struct store *st,
     const json_t *doc, int *ret_claim, char **ret_err)
 {
 	struct quota_limits	 dflt = defaults ? *defaults :
-	    (struct quota_limits){ -1, -1, -1, -1, -1 };
-	const struct res_kind	*qk = res_kind_by_name("Quota");
+	    (struct quota_limits){ -1, -1, -1, -1, -1, -1 };
+	const struct res_kind	*quota_kind = res_kind_by_name("Quota");
 	const char		*tenant = res_tenant(doc), *name = res_name(doc);
 	struct store_kv		**kvs = NULL;
 	struct quota_amount	 used = { 0 }, req, own;
 	char			 prefix[RES_KEY_MAX];
 	size_t			 n = 0, i, f;
 	uint64_t		 rev;
-	int			 r, is_wl = strcmp(k->kind, "Workload") == 0;
+	int			 r, qk = counted_kind(k->kind);
 	int			 slot;
 
-	if (!is_wl && strcmp(k->kind, "Network") != 0)
+	if (qk < 0)
 		return 0;
 	if (!tenant || !name)
 		return errf(-BW_E_INVALID, ret_err, "metadata: tenant and name "
 		    "are required");
 	if ((slot = claim_slot(qc, tenant, ret_err)) < 0)
 		return slot;
-	if ((r = res_prefix(qk, tenant, prefix, sizeof(prefix))) < 0 ||
+	if ((r = res_prefix(quota_kind, tenant, prefix, sizeof(prefix))) < 0 ||
 	    (r = store_list(st, prefix, &kvs, &n, &rev)) < 0)
 		return r;
 	/* usage without the object being replaced, plus what it asks */
-	if ((r = sum_kind(st, qc, "Workload", tenant, is_wl ? name : NULL,
-	    &used)) < 0 ||
-	    (r = sum_kind(st, qc, "Network", tenant, is_wl ? NULL : name,
-	    &used)) < 0)
-		goto out;
-	amount_of(&req, is_wl, doc);
+	for (i = 0; i < ELEMENTSOF(counted_kinds); i++)
+		if ((r = sum_kind(st, qc, counted_kinds[i], tenant,
+		    (int)i == qk ? name : NULL, &used)) < 0)
+			goto out;
+	amount_of(&req, qk, doc);
 	/* Other changes of this very object in flight may commit after it:
 	 * what they ask beyond it is in use too. */
 	own = req;
 	for (i = 0; i < QUOTA_CLAIMS_MAX; i++)
-		if (claim_is(&qc->claims[i], tenant, is_wl) &&
+		if (claim_is(&qc->claims[i], tenant, qk) &&
 		    strcmp(qc->claims[i].name, name) == 0)
 			amount_max(&own, &qc->claims[i].amount);
 	for (f = 0; f < ELEMENTSOF(quota_fields); f++)
@@ -332,7 +354,7 @@ quota_check(struct quota_claims *qc, struct store *st,
 		goto out;
 	}
 	qc->claims[slot] = (struct quota_claim){ .used = 1,
-	    .is_workload = is_wl, .amount = req };
+	    .kind = qk, .amount = req };
 	snprintf(qc->claims[slot].tenant, sizeof(qc->claims[0].tenant), "%s",
 	    tenant);
 	snprintf(qc->claims[slot].name, sizeof(qc->claims[0].name), "%s", name);

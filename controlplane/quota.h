@@ -1,4 +1,5 @@
-/* Tenant quotas, enforced at admission: a Workload or Network that would
+/* Tenant quotas, enforced at admission: a Workload, Network or Volume
+ * (its size_bytes count as volume_bytes) that would
  * take its tenant past any Quota object's limit is refused with 409
  * quota_exceeded naming the quota, the resource, what is used, what was
  * requested and the limit (SC-6, CM-3). */
@@ -13,11 +14,13 @@
 /* Limits per tenant; a negative value is no limit. */
 struct quota_limits {
 	long long	cpu_millis, memory_mib, instances, workloads, networks;
+	long long	volume_bytes;
 };
 
-/* What one Workload or Network counts for. */
+/* What one Workload, Network or Volume counts for. */
 struct quota_amount {
 	long long	cpu_millis, memory_mib, instances, workloads, networks;
+	long long	volume_bytes;
 };
 
 /* Changes admitted but not yet committed, which the store does not show
@@ -31,7 +34,7 @@ struct quota_amount {
 
 struct quota_claim {
 	int			used;
-	int			is_workload;	/* else a Network */
+	int			kind;		/* Workload, Network, Volume */
 	char			tenant[64], name[64];
 	struct quota_amount	amount;		/* the whole object as sent */
 };
@@ -42,9 +45,10 @@ struct quota_claims {
 
 /* The default quota every tenant has where no Quota object names a
  * resource (docs/workloads.md, "Quotas"): 100 instances, 50 workloads,
- * 8 networks, 64,000 millicores, 256 GiB of memory. */
+ * 8 networks, 64,000 millicores, 256 GiB of memory, 1 TiB of volumes. */
 #define QUOTA_DEFAULT_LIMITS	{ .cpu_millis = 64000, .memory_mib = 262144, \
-	.instances = 100, .workloads = 50, .networks = 8 }
+	.instances = 100, .workloads = 50, .networks = 8, \
+	.volume_bytes = 1LL << 40 }
 
 /* Parses SPEC, "RESOURCE=N[,RESOURCE=N...]" (N within the Quota
  * schema's range, or "none" for no limit), over *L: resources not named
@@ -72,7 +76,7 @@ int quota_check(struct quota_claims *qc, struct store *st,
 void quota_release(struct quota_claims *qc, int claim);
 
 /* Usage of TENANT as a JSON object {cpu_millis, memory_mib, instances,
- * workloads, networks}; *ret is a new reference. */
+ * workloads, networks, volume_bytes}; *ret is a new reference. */
 int quota_usage(struct store *st, const char *tenant, json_t **ret);
 
 #endif

@@ -17,6 +17,7 @@
 #define END_FIELDS		{ .name = NULL }
 
 static const char *const workload_types[] = { "container", "vm", NULL };
+static const char *const volume_types[] = { "filesystem", "block", NULL };
 static const char *const restart_policies[] = { "always", "on-failure", "never", NULL };
 static const char *const topology_keys[] = { "zone", "rack", "node", NULL };
 static const char *const taint_effects[] = { "NoSchedule", "NoExecute", NULL };
@@ -221,6 +222,43 @@ static const struct schema_field autoscale_fields[] = {
 	  .flags = SCHEMA_REQUIRED, .min = 0, .max = 3600 },
 	END_FIELDS
 };
+/* Where a container sees a volume: an absolute path of plain
+ * components, not the root and not a directory the runtime mounts
+ * itself (/proc, /sys, /dev, /tmp). */
+static int
+check_mount_path(const json_t *v, const char *path, char **ret_err)
+{
+	static const char *const taken[] = { "/proc", "/sys", "/dev", "/tmp" };
+	const char	*s = json_string_value(v);
+	size_t		 i;
+
+	if (s[0] != '/' || strlen(s) < 2 || strstr(s, "//") ||
+	    strstr(s, "/./") || strstr(s, "/../") ||
+	    s[strlen(s) - 1] == '/' || s[strlen(s) - 1] == '.' ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789/-_.") != strlen(s))
+		return errf(-BW_E_INVALID, ret_err, "%s: must be an absolute "
+		    "path of letters, digits, '-', '_' and '.' without '.' or "
+		    "'..' components", path);
+	for (i = 0; i < ELEMENTSOF(taken); i++)
+		if (strncmp(s, taken[i], strlen(taken[i])) == 0 &&
+		    (s[strlen(taken[i])] == '\0' || s[strlen(taken[i])] == '/'))
+			return errf(-BW_E_INVALID, ret_err, "%s: %s is the "
+			    "runtime's own", path, taken[i]);
+	return 0;
+}
+
+static const struct schema_field volume_use_fields[] = {
+	{ .name = "volume", .type = SCHEMA_STRING, .flags = SCHEMA_REQUIRED,
+	  .check = schema_check_dns_label },
+	/* containers: where it is mounted; VMs see it as a virtio disk */
+	{ .name = "path", .type = SCHEMA_STRING, .min = 2, .max = 255,
+	  .check = check_mount_path },
+	END_FIELDS
+};
+static const struct schema_field volume_use_item = {
+	.name = "", .type = SCHEMA_OBJECT, .fields = volume_use_fields,
+};
 
 static const struct schema_field workload_spec[] = {
 	{ .name = "type", .type = SCHEMA_STRING, .flags = SCHEMA_REQUIRED,
@@ -251,6 +289,34 @@ static const struct schema_field workload_spec[] = {
 	{ .name = "service", .type = SCHEMA_OBJECT, .fields = service_fields },
 	{ .name = "autoscale", .type = SCHEMA_OBJECT, .fields = autoscale_fields,
 	  .check = check_autoscale },
+	/* Volumes (docs/storage.md): one for now. A volume attaches to
+	 * one running instance at a time: a second replica stays Pending
+	 * (the scheduler says which instance holds it). */
+	{ .name = "volumes", .type = SCHEMA_ARRAY, .max = 1,
+	  .items = &volume_use_item },
+	END_FIELDS
+};
+
+/* A tenant's encrypted volume (docs/storage.md): a sparse backing file
+ * on one node, bound to it by the controller when an instance first
+ * uses it (or named at creation). */
+static const struct schema_field volume_spec[] = {
+	{ .name = "size_bytes", .type = SCHEMA_INT, .flags = SCHEMA_REQUIRED,
+	  .min = VOLUME_SIZE_MIN, .max = VOLUME_SIZE_MAX },
+	{ .name = "type", .type = SCHEMA_STRING, .one_of = volume_types },
+	{ .name = "node", .type = SCHEMA_STRING, .check = schema_check_dns_label },
+	/* a VolumeSnapshot of this volume, restored at the next attach
+	 * (each snapshot once) */
+	{ .name = "restore", .type = SCHEMA_STRING, .check = schema_check_dns_label },
+	END_FIELDS
+};
+
+/* A point-in-time copy of a volume on its node (frozen while it is
+ * taken); node is its volume's, set by the controller. */
+static const struct schema_field snapshot_spec[] = {
+	{ .name = "volume", .type = SCHEMA_STRING, .flags = SCHEMA_REQUIRED,
+	  .check = schema_check_dns_label },
+	{ .name = "node", .type = SCHEMA_STRING, .check = schema_check_dns_label },
 	END_FIELDS
 };
 
@@ -288,6 +354,7 @@ static const struct schema_field quota_spec[] = {
 	INT_FIELD("instances", 0, 100000),
 	INT_FIELD("workloads", 0, 100000),
 	INT_FIELD("networks", 0, 10000),
+	INT_FIELD("volume_bytes", 0, 1LL << 50),
 	END_FIELDS
 };
 
@@ -402,6 +469,11 @@ static const struct res_kind kinds[] = {
 	  "SC-7,CM-3", NULL, NULL, NULL },
 	{ "Workload", "workloads", RES_TENANT,
 	  RES_F_USER_WRITES | RES_F_NODE_USED, workload_spec, "CM-3,CM-8", NULL, "network", "Network" },
+	/* The node holding a volume reads it (node_field). */
+	{ "Volume", "volumes", RES_TENANT, RES_F_USER_WRITES, volume_spec,
+	  "SC-28,SC-28(1),CP-9,CM-3", "node", NULL, NULL },
+	{ "VolumeSnapshot", "volumesnapshots", RES_TENANT, RES_F_USER_WRITES,
+	  snapshot_spec, "CP-9,SC-28,CM-3", "node", "volume", "Volume" },
 	{ "Instance", "instances", RES_TENANT, RES_F_SYSTEM_WRITES,
 	  instance_spec, "CM-8", "node", "workload", "Workload" },
 	{ "Principal", "principals", RES_TENANT, RES_F_INTERNAL_WRITES,

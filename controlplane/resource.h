@@ -16,6 +16,11 @@
 #define RES_SYSTEM_TENANT	"system"
 #define RES_KEY_MAX		256
 
+/* A Volume's size: 16 MiB (an ext4 file system with a journal) to
+ * 1 TiB. */
+#define VOLUME_SIZE_MIN		(16LL << 20)
+#define VOLUME_SIZE_MAX		(1LL << 40)
+
 enum res_scope {
 	RES_CLUSTER,		/* one namespace for the appliance */
 	RES_TENANT,		/* lives inside a tenant */

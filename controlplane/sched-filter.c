@@ -294,6 +294,28 @@ filter_spread(struct sched_ctx *x, uint32_t *cand, uint32_t n)
 	return keep_if(x, cand, n, spread_ok);
 }
 
+static bool
+volume_active(const struct sched_ctx *x)
+{
+	return x->req->volume_node != NULL;
+}
+
+/* A volume lives on one node: an instance using it runs there. */
+static uint32_t
+filter_volume(struct sched_ctx *x, uint32_t *cand, uint32_t n)
+{
+	const struct sched_ncold *cold = x->c->cold;
+	uint32_t k = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		if (x->volume_node && cold[cand[i]].name == x->volume_node)
+			cand[k++] = cand[i];
+		else
+			sched_reject(x, SCHED_R_VOLUME);
+	}
+	return k;
+}
+
 const struct sched_filter_plugin sched_filters[SCHED_F__MAX] = {
 	{ SCHED_F_READY,	 "node-ready",	  true,	 always,	  filter_ready },
 	{ SCHED_F_ATTESTATION,	 "attestation",	  true,	 always,	  filter_attestation },
@@ -304,4 +326,5 @@ const struct sched_filter_plugin sched_filters[SCHED_F__MAX] = {
 	{ SCHED_F_RESOURCES,	 "resources",	  false, always,	  filter_resources },
 	{ SCHED_F_ANTI_AFFINITY, "anti-affinity", false, anti_active,	  filter_anti },
 	{ SCHED_F_SPREAD,	 "spread",	  false, spread_active,	  filter_spread },
+	{ SCHED_F_VOLUME,	 "volume",	  false, volume_active,	  filter_volume },
 };

@@ -313,6 +313,7 @@ struct sched_ctx {
 	struct sched_explain		*ex;	/* NULL: explanations off */
 
 	uint32_t		 tenant;
+	uint32_t		 volume_node;	/* interned; 0 with req->volume_node: unknown */
 	const uint64_t		*image_nodes;	/* node set of the request's image */
 	uint32_t		 n_labels;
 	struct sched_lbl	 labels[SCHED_MAX_LABELS];

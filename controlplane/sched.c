@@ -35,6 +35,8 @@ static const struct {
 	[SCHED_R_ANTI_AFFINITY_EXISTING] = { SCHED_F_ANTI_AFFINITY,
 					     "Anti-affinity of instances already placed" },
 	[SCHED_R_SPREAD]		 = { SCHED_F_SPREAD, "Spread max skew" },
+	[SCHED_R_VOLUME]		 = { SCHED_F_VOLUME,
+					     "Not the node holding its volume" },
 };
 
 static const char *const topo_names[SCHED_TOPO__MAX] = { "node", "rack", "zone" };
@@ -219,6 +221,8 @@ ctx_build(struct sched_ctx *x, char **ret_err)
 	int r;
 
 	x->tenant = find_str(c, q->tenant);
+	/* A node no one interned is no node: none passes. */
+	x->volume_node = q->volume_node ? find_str(c, q->volume_node) : 0;
 	{
 		int32_t k = sched_aux_get(&c->in, find_str(c, q->image), SCHED_AUX_IMAGE);
 

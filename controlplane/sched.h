@@ -165,6 +165,9 @@ struct sched_request {
 	size_t				 n_anti_affinity;
 	const struct sched_spread	*spread;
 	size_t				 n_spread;
+	/* The node holding a volume the instance uses, or NULL: a volume
+	 * lives on one node (docs/storage.md). */
+	const char			*volume_node;
 };
 
 /* Filter plugins, in the order they run. */
@@ -178,6 +181,7 @@ enum sched_filter_id {
 	SCHED_F_RESOURCES,
 	SCHED_F_ANTI_AFFINITY,
 	SCHED_F_SPREAD,
+	SCHED_F_VOLUME,
 	SCHED_F__MAX,
 };
 
@@ -197,6 +201,7 @@ enum sched_reason {
 	SCHED_R_ANTI_AFFINITY,		/* one of the request's rules; see anti_rule */
 	SCHED_R_ANTI_AFFINITY_EXISTING,	/* a rule held by an instance already bound */
 	SCHED_R_SPREAD,			/* see spread_rule */
+	SCHED_R_VOLUME,			/* not the node holding its volume */
 	SCHED_R__MAX,
 };
 

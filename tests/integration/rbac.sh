@@ -8,10 +8,12 @@
 start_bulwarkd "$T/d" || exit 1
 B="$BW/bulwark --config $CONF"
 D='"image":"sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"'
+vol() { echo "{\"kind\":\"Volume\",\"metadata\":{\"name\":\"$2\",\"tenant\":\"$1\"},\"spec\":{\"size_bytes\":16777216}}"; }
 wl() { echo "{\"kind\":\"Workload\",\"metadata\":{\"name\":\"$2\",\"tenant\":\"$1\"},\"spec\":{\"type\":\"container\",$D,\"replicas\":0,\"resources\":{\"cpu_millis\":10,\"memory_mib\":16}}}"; }
 for t in acme beta; do
 	echo "{\"kind\":\"Tenant\",\"metadata\":{\"name\":\"$t\"}}" | $B apply -f - >/dev/null
 	wl $t web | $B apply -f - >/dev/null
+	vol $t data | $B apply -f - >/dev/null
 done
 $B principal create ta -t acme --role tenant-admin --out "$T/p" >/dev/null || fail "create ta"
 $B principal create tu -t acme --role tenant-user --out "$T/p" >/dev/null || fail "create tu"
@@ -88,6 +90,10 @@ row "create beta workload" PUT /v1/tenants/beta/workloads/w-@R@ "$(wl beta w-@R@
 row "bulk apply an acme workload" POST /v1/apply "{\"items\":[$(wl acme b-@R@)]}"
 row "bulk apply acme and beta workloads" POST /v1/apply "{\"items\":[$(wl acme c-@R@),$(wl beta c-@R@)]}"
 row "delete beta workload" DELETE /v1/tenants/beta/workloads/web
+row "create acme volume" PUT /v1/tenants/acme/volumes/v-@R@ "$(vol acme v-@R@)"
+row "get beta volume" GET /v1/tenants/beta/volumes/data
+row "snapshot beta volume" PUT /v1/tenants/beta/volumesnapshots/s-@R@ '{"kind":"VolumeSnapshot","metadata":{"name":"s-@R@","tenant":"beta"},"spec":{"volume":"data"}}'
+row "delete beta volume" DELETE /v1/tenants/beta/volumes/data
 row "create acme network" PUT /v1/tenants/acme/networks/n-@R@ '{"kind":"Network","metadata":{"name":"n-@R@","tenant":"acme"}}'
 row "set acme quota" PUT /v1/tenants/acme/quotas/q-@R@ '{"kind":"Quota","metadata":{"name":"q-@R@","tenant":"acme"},"spec":{"instances":100}}'
 row "bind a role in acme" PUT /v1/tenants/acme/rolebindings/rb-@R@ '{"kind":"RoleBinding","metadata":{"name":"rb-@R@","tenant":"acme"},"spec":{"principal":"x","role":"tenant-user"}}'

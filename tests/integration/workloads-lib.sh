@@ -57,6 +57,26 @@ wl_cleanup() {
 	cleanup
 }
 trap wl_cleanup EXIT
+
+# wl_cleanup_volumes: wl_cleanup for tests with volumes, whose mounts
+# (STATE/volumes/UID/mnt, the test's own T/m) an agent leaves behind as
+# it leaves instances running: stops the agent and the instances, then
+# unmounts them.
+wl_cleanup_volumes() {
+	local m id
+	if [ -n "$AGENT_PID" ]; then
+		kill -TERM "$AGENT_PID" 2>/dev/null
+		wait "$AGENT_PID" 2>/dev/null
+		AGENT_PID=""
+	fi
+	for id in $($RT list 2>/dev/null); do
+		$RT delete "$id" >/dev/null 2>&1
+	done
+	for m in "$NS"/volumes/*/mnt "$T/m"; do
+		mountpoint -q "$m" 2>/dev/null && umount "$m"
+	done
+	wl_cleanup
+}
 trap 'exit 1' INT TERM
 
 wait_for() { # seconds command...
@@ -133,7 +153,7 @@ node_is() {
 # Sets DIGEST.
 import_busybox() {
 	local r="$T/rootfs-src" a
-	mkdir -p "$r/bin" "$r/proc" "$r/sys" "$r/dev" "$r/tmp" "$r/etc"
+	mkdir -p "$r/bin" "$r/proc" "$r/sys" "$r/dev" "$r/tmp" "$r/etc" "$r/data"
 	cp /bin/busybox "$r/bin/busybox"
 	for a in sh echo sleep cat head tail dd ls seq ping hostname; do
 		ln -sf busybox "$r/bin/$a"
@@ -170,6 +190,84 @@ crun_list() { crun --root "$RUN/crun" list -q; }
 # The checks run some of these in `bash -c`.
 export -f inst instances n_running inst_is node_is count_is crun_list
 export RUN
+
+# vm_guest_tools: KERNEL (the newest in /boot) and KVER for VM guests;
+# ends the test with SKIP without a kernel or QEMU.
+vm_guest_tools() {
+	KERNEL=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
+	if [ -z "$KERNEL" ] || [ ! -x /usr/bin/qemu-img ] || [ ! -x /usr/bin/qemu-system-x86_64 ]; then
+		echo "$WL_NAME: SKIP: needs a guest kernel in /boot, qemu-system-x86 and qemu-utils"
+		exit 77
+	fi
+	KVER=${KERNEL#/boot/vmlinuz-}
+}
+
+# vm_guest_initrd OUT: a busybox initramfs with the ACPI button and
+# virtio block modules, gzipped into OUT. Its /init mounts /proc, /sys
+# and /dev, loads the modules, sets B (busybox) and ev (the power
+# button's event device, or empty), then runs the script read from
+# stdin.
+vm_guest_initrd() {
+	local ir="$T/initramfs.$$" n=10 m f
+	rm -rf "$ir"
+	mkdir -p "$ir/bin" "$ir/proc" "$ir/sys" "$ir/dev" "$ir/mod"
+	cp /bin/busybox "$ir/bin/busybox"
+	for m in acpi/button input/evdev virtio/virtio_ring virtio/virtio \
+	    virtio/virtio_pci_modern_dev virtio/virtio_pci_legacy_dev \
+	    virtio/virtio_pci block/virtio_blk; do
+		f=/lib/modules/$KVER/kernel/drivers/$m.ko
+		if [ -f "$f" ]; then
+			cp "$f" "$ir/mod/$n-$(basename "$m").ko"
+		elif [ -f "$f.xz" ]; then
+			xz -dc "$f.xz" >"$ir/mod/$n-$(basename "$m").ko"
+		fi
+		n=$((n + 1))
+	done
+	{ cat <<'PROLOGUE'
+#!/bin/busybox sh
+B=/bin/busybox
+$B mount -t proc proc /proc
+$B mount -t sysfs sys /sys
+$B mount -t devtmpfs dev /dev
+for m in /mod/*.ko; do [ -f "$m" ] && $B insmod "$m"; done
+ev=
+for e in /sys/class/input/event*; do
+	$B grep -q "Power Button" "$e/device/name" 2>/dev/null && ev=/dev/input/${e##*/}
+done
+PROLOGUE
+	  cat; } >"$ir/init" || return 1
+	chmod 755 "$ir/init"
+	(cd "$ir" && find . | cpio -o -H newc --quiet | gzip -1) >"$1"
+}
+
+# import_vm_disk: an 8 MiB raw disk starting with "BW-DISK", signed by
+# a new publisher key the appliance trusts, imported as a vm image.
+# Sets DIGEST.
+import_vm_disk() {
+	dd if=/dev/zero of="$MEDIA/disk.raw" bs=1M count=8 2>/dev/null
+	printf 'BW-DISK' | dd of="$MEDIA/disk.raw" conv=notrunc 2>/dev/null
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 \
+		-out "$T/publisher.key" 2>/dev/null || return 1
+	openssl pkey -in "$T/publisher.key" -pubout -out "$T/publisher.pem" || return 1
+	$B image sign --key "$T/publisher.key" "$MEDIA/disk.raw" >/dev/null || return 1
+	$B image trust add "$T/publisher.pem" --name publisher >/dev/null || return 1
+	$B image import "$MEDIA/disk.raw" --type vm >/dev/null || return 1
+	DIGEST=$($B get images -o json | jq -r '.items[0].spec.digest')
+	[ -n "$DIGEST" ] && [ "$DIGEST" != null ]
+}
+
+# wl_start_vm: bulwarkd, node n1 enrolled and approved, its agent
+# booting VMs with KERNEL and T/initrd.gz (vm_guest_tools,
+# vm_guest_initrd) and a 60 s stop grace, and a signed raw disk
+# imported (import_vm_disk); ends the test when one fails.
+wl_start_vm() {
+	start_bulwarkd_wl || { fail "bulwarkd did not start"; finish; }
+	WL_GRACE=60
+	WL_AGENT_ARGS="--vm-kernel $KERNEL --vm-initrd $T/initrd.gz --vm-cmdline console=ttyS0"
+	enrol_node || { fail "node n1 enrols with its TPM and is approved"; finish; }
+	pass "node n1 enrols with its TPM and is approved"
+	check "a signed 8 MiB raw disk is imported as a vm image" import_vm_disk
+}
 
 # wl_start: bulwarkd, node n1 enrolled with its TPM and approved, and the
 # signed busybox image imported; ends the test when one fails.

@@ -11,42 +11,12 @@
 # what the node reports (TCG on hosts whose KVM cannot run guests).
 . "$(dirname "$0")/workloads-lib.sh"
 
-KERNEL=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
-if [ -z "$KERNEL" ] || [ ! -x /usr/bin/qemu-img ] || [ ! -x /usr/bin/qemu-system-x86_64 ]; then
-	echo "$WL_NAME: SKIP: needs a guest kernel in /boot, qemu-system-x86 and qemu-utils"
-	exit 77
-fi
-KVER=${KERNEL#/boot/vmlinuz-}
+vm_guest_tools
 
-# The guest: busybox, the ACPI button and virtio block modules; /init
-# prints markers, reads the disk, and powers off on the power button.
-IR="$T/initramfs"
-mkdir -p "$IR/bin" "$IR/proc" "$IR/sys" "$IR/dev" "$IR/mod"
-cp /bin/busybox "$IR/bin/busybox"
-n=10
-for m in acpi/button input/evdev virtio/virtio_ring virtio/virtio \
-    virtio/virtio_pci_modern_dev virtio/virtio_pci_legacy_dev \
-    virtio/virtio_pci block/virtio_blk; do
-	f=/lib/modules/$KVER/kernel/drivers/$m.ko
-	if [ -f "$f" ]; then
-		cp "$f" "$IR/mod/$n-$(basename "$m").ko"
-	elif [ -f "$f.xz" ]; then
-		xz -dc "$f.xz" >"$IR/mod/$n-$(basename "$m").ko"
-	fi
-	n=$((n + 1))
-done
-cat >"$IR/init" <<'INIT'
-#!/bin/busybox sh
-B=/bin/busybox
-$B mount -t proc proc /proc
-$B mount -t sysfs sys /sys
-$B mount -t devtmpfs dev /dev
-for m in /mod/*.ko; do [ -f "$m" ] && $B insmod "$m"; done
+# The guest: /init prints markers, reads the disk, and powers off on
+# the power button.
+vm_guest_initrd "$T/initrd.gz" <<'INIT' || { fail "initramfs"; finish; }
 echo BW-GUEST-UP
-ev=
-for e in /sys/class/input/event*; do
-	$B grep -q "Power Button" "$e/device/name" 2>/dev/null && ev=/dev/input/${e##*/}
-done
 for i in 1 2 3 4 5; do [ -b /dev/vda ] && break; $B sleep 1; done
 $B head -c 7 /dev/vda 2>/dev/null | $B grep -q BW-DISK && echo BW-GUEST-DISK-OK
 if [ -n "$ev" ]; then
@@ -59,24 +29,8 @@ fi
 echo BW-GUEST-NO-BUTTON
 while :; do $B sleep 1000; done
 INIT
-chmod 755 "$IR/init"
-(cd "$IR" && find . | cpio -o -H newc --quiet | gzip -1) >"$T/initrd.gz" ||
-	{ fail "initramfs"; finish; }
 
-start_bulwarkd_wl || { fail "bulwarkd did not start"; finish; }
-WL_GRACE=60
-WL_AGENT_ARGS="--vm-kernel $KERNEL --vm-initrd $T/initrd.gz --vm-cmdline console=ttyS0"
-enrol_node || { fail "node n1 enrols with its TPM and is approved"; finish; }
-pass "node n1 enrols with its TPM and is approved"
-
-dd if=/dev/zero of="$MEDIA/disk.raw" bs=1M count=8 2>/dev/null
-printf 'BW-DISK' | dd of="$MEDIA/disk.raw" conv=notrunc 2>/dev/null
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$T/publisher.key" 2>/dev/null
-openssl pkey -in "$T/publisher.key" -pubout -out "$T/publisher.pem"
-check "sign the disk" $B image sign --key "$T/publisher.key" "$MEDIA/disk.raw"
-check "trust the publisher" $B image trust add "$T/publisher.pem" --name publisher
-check "import the disk as a vm image" $B image import "$MEDIA/disk.raw" --type vm
-DIGEST=$($B get images -o json | jq -r '.items[0].spec.digest')
+wl_start_vm
 sum_before=$(sha256sum "$D/images/blobs/sha256/${DIGEST#sha256:}" | awk '{ print $1 }')
 
 cat >"$T/vm.json" <<JSON

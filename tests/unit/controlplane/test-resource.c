@@ -34,7 +34,28 @@ struct vcase {
 	"\"image\":\"" DIGEST "\",\"replicas\":1,\"resources\":" \
 	"{\"cpu_millis\":1,\"memory_mib\":64},\"autoscale\":" as "}}"
 
+#define VOL(spec) "{\"kind\":\"Volume\",\"metadata\":{\"name\":\"v\"," \
+	"\"tenant\":\"acme\"},\"spec\":" spec "}"
+#define WL_VOL(v) WL_HEAD "\"spec\":{\"type\":\"container\",\"image\":\"" \
+	DIGEST "\",\"replicas\":1,\"resources\":{\"cpu_millis\":1," \
+	"\"memory_mib\":64},\"volumes\":" v "}}"
+
 static const struct vcase cases[] = {
+	/* volumes (issue 22) */
+	{ VOL("{\"size_bytes\":16777216,\"type\":\"filesystem\"}"), NULL },
+	{ VOL("{\"size_bytes\":1024}"),
+	  "spec.size_bytes: must be an integer 16777216..1099511627776" },
+	{ VOL("{}"), "spec.size_bytes: is required" },
+	{ VOL("{\"size_bytes\":16777216,\"type\":\"nfs\"}"), "spec.type:" },
+	{ WL_VOL("[{\"volume\":\"db\",\"path\":\"/var/lib/db\"}]"), NULL },
+	{ WL_VOL("[{\"volume\":\"db\",\"path\":\"/data/../etc\"}]"),
+	  "spec.volumes[0].path: must be an absolute path" },
+	{ WL_VOL("[{\"volume\":\"db\",\"path\":\"/proc/x\"}]"),
+	  "spec.volumes[0].path: /proc is the runtime's own" },
+	{ WL_VOL("[{\"volume\":\"db\"},{\"volume\":\"db2\"}]"),
+	  "spec.volumes:" },
+	{ "{\"kind\":\"VolumeSnapshot\",\"metadata\":{\"name\":\"s\","
+	  "\"tenant\":\"acme\"},\"spec\":{}}", "spec.volume: is required" },
 	/* probes (issue 23) */
 	{ WL_PROBES("{\"liveness\":{\"http\":{\"port\":8080,\"path\":\"/h?x=1\"},"
 	  "\"initial_delay_s\":5,\"period_s\":2,\"timeout_s\":2,"

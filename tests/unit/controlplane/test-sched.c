@@ -183,6 +183,10 @@ static const struct filter_case filter_cases[] = {
 	  R(.affinity = (const struct sched_term[]){ { .exprs = (const struct sched_expr[]){
 		{ "zone", SCHED_OP_IN, S("b"), 1 }, { "disk", SCHED_OP_IN, S("ssd"), 1 } },
 	    .n_exprs = 2 } }, .n_affinity = 1), .reason = SCHED_R_AFFINITY },
+	/* volumes (issue 22): a volume lives on one node */
+	{ "the volume's node", N(), R(.volume_node = "n1"), .placed = true },
+	{ "another node's volume", N(), R(.volume_node = "n2"),
+	  .reason = SCHED_R_VOLUME },
 };
 
 static void

@@ -1,0 +1,817 @@
+/* Tenant volumes on a node: see volume.h and docs/storage.md. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <linux/fscrypt.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "agent/runtime.h"
+#include "agent/volume.h"
+#include "identity/attest.h"
+#include "identity/tpm.h"
+#include "lib/err.h"
+#include "lib/fileio.h"
+#include "lib/json.h"
+#include "lib/macro.h"
+#include "lib/runtime-exec.h"
+
+#define KEK_LEN		32
+#define WRAP_MAGIC	"BWV1"
+#define WRAP_IV		12
+#define WRAP_TAG	16
+#define WRAP_LEN	(4 + WRAP_IV + WRAP_TAG + VOLUME_KEY_LEN)
+#define MKFS		"/usr/sbin/mkfs.ext4"
+#define MOUNT		"/usr/bin/mount"
+
+struct volume_kek {
+	unsigned char	k[KEK_LEN];
+};
+
+void
+volume_kek_free(struct volume_kek *k)
+{
+	if (!k)
+		return;
+	OPENSSL_cleanse(k, sizeof(*k));
+	munlock(k, sizeof(*k));
+	free(k);
+}
+
+static int
+kek_alloc(struct volume_kek **ret)
+{
+	struct volume_kek *k = calloc(1, sizeof(*k));
+
+	if (!k)
+		return -ENOMEM;
+	/* best effort: the node may lack RLIMIT_MEMLOCK for it */
+	(void)mlock(k, sizeof(*k));
+	*ret = k;
+	return 0;
+}
+
+int
+volume_kek_ephemeral(struct volume_kek **ret)
+{
+	struct volume_kek	*k;
+	int			 r;
+
+	if ((r = kek_alloc(&k)) < 0)
+		return r;
+	if (RAND_priv_bytes(k->k, KEK_LEN) != 1) {
+		volume_kek_free(k);
+		return -BW_E_CRYPTO;
+	}
+	*ret = k;
+	return 0;
+}
+
+static int
+kek_create(struct tpm *tpm, const char *path, struct volume_kek *k,
+    char **ret_err)
+{
+	_cleanup_free_ unsigned char	*blob = NULL;
+	struct attest_pcrs		 pol;
+	size_t				 len;
+	int				 r;
+
+	if (RAND_priv_bytes(k->k, KEK_LEN) != 1)
+		return errf(-BW_E_CRYPTO, ret_err, "no random bytes");
+	if ((r = tpm_pcr_read(tpm, VOLUME_KEK_PCRS, &pol, ret_err)) < 0 ||
+	    (r = tpm_seal(tpm, &pol, k->k, KEK_LEN, &blob, &len,
+	    ret_err)) < 0)
+		return r;
+	if ((r = write_file_atomic_at(AT_FDCWD, path, blob, len, 0600)) < 0)
+		return errf(r, ret_err, "%s: %s", path, bw_strerror(r));
+	return 0;
+}
+
+int
+volume_kek_open(struct tpm *tpm, const char *state_dir,
+    struct volume_kek **ret, char **ret_err)
+{
+	_cleanup_free_ char	*dir = NULL, *path = NULL, *text = NULL;
+	unsigned char		*secret = NULL;
+	struct volume_kek	*k = NULL;
+	size_t			 len, slen;
+	int			 r;
+
+	if (asprintf(&dir, "%s/volumes", state_dir) < 0 ||
+	    asprintf(&path, "%s/kek.sealed", dir) < 0)
+		return -ENOMEM;
+	if ((r = mkdir_p(dir, 0700)) < 0)
+		return errf(r, ret_err, "%s: %s", dir, bw_strerror(r));
+	if ((r = kek_alloc(&k)) < 0)
+		return r;
+	r = read_file_at(AT_FDCWD, path, ATTEST_BLOB_MAX, &text, &len);
+	if (r == -ENOENT)
+		r = kek_create(tpm, path, k, ret_err);
+	else if (r < 0)
+		r = errf(r, ret_err, "%s: %s", path, bw_strerror(r));
+	else if ((r = tpm_unseal(tpm, (unsigned char *)text, len, &secret,
+	    &slen, ret_err)) < 0)
+		errf_wrap(r, ret_err, "the node's volume key does not unseal");
+	else if (slen != KEK_LEN)
+		r = errf(-BW_E_CORRUPT, ret_err, "%s: unsealed %zu bytes, "
+		    "expected %d", path, slen, KEK_LEN);
+	else
+		memcpy(k->k, secret, KEK_LEN);
+	if (secret)
+		tpm_secret_free(secret, slen);
+	if (r < 0) {
+		volume_kek_free(k);
+		return r;
+	}
+	*ret = k;
+	return 0;
+}
+
+/* ---- the volume key, wrapped under the node's ---- */
+
+/* AES-256-GCM of KEY (VOLUME_KEY_LEN) under KEK, bound to UID (the
+ * additional data), into OUT (WRAP_LEN). */
+static int
+key_wrap(const struct volume_kek *kek, const char *uid,
+    const unsigned char *key, unsigned char *out)
+{
+	EVP_CIPHER_CTX	*c = EVP_CIPHER_CTX_new();
+	unsigned char	*iv = out + 4, *tag = iv + WRAP_IV, *ct = tag + WRAP_TAG;
+	int		 n, ok;
+
+	memcpy(out, WRAP_MAGIC, 4);
+	ok = c && RAND_bytes(iv, WRAP_IV) == 1 &&
+	    EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, kek->k, iv) &&
+	    EVP_EncryptUpdate(c, NULL, &n, (const unsigned char *)uid,
+	    (int)strlen(uid)) &&
+	    EVP_EncryptUpdate(c, ct, &n, key, VOLUME_KEY_LEN) &&
+	    n == VOLUME_KEY_LEN && EVP_EncryptFinal_ex(c, ct + n, &n) &&
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, WRAP_TAG, tag);
+	EVP_CIPHER_CTX_free(c);
+	return ok ? 0 : -BW_E_CRYPTO;
+}
+
+static int
+key_unwrap(const struct volume_kek *kek, const char *uid,
+    const unsigned char *in, size_t len, unsigned char *key)
+{
+	EVP_CIPHER_CTX	*c;
+	unsigned char	 tag[WRAP_TAG];
+	const unsigned char *iv = in + 4, *ct = iv + WRAP_IV + WRAP_TAG;
+	int		 n, ok;
+
+	if (len != WRAP_LEN || memcmp(in, WRAP_MAGIC, 4) != 0)
+		return -BW_E_CORRUPT;
+	memcpy(tag, iv + WRAP_IV, WRAP_TAG);
+	if (!(c = EVP_CIPHER_CTX_new()))
+		return -ENOMEM;
+	ok = EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, kek->k, iv) &&
+	    EVP_DecryptUpdate(c, NULL, &n, (const unsigned char *)uid,
+	    (int)strlen(uid)) &&
+	    EVP_DecryptUpdate(c, key, &n, ct, VOLUME_KEY_LEN) &&
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, WRAP_TAG, tag) &&
+	    EVP_DecryptFinal_ex(c, key + n, &n);
+	EVP_CIPHER_CTX_free(c);
+	if (!ok)
+		OPENSSL_cleanse(key, VOLUME_KEY_LEN);
+	return ok ? 0 : -BW_E_CRYPTO;
+}
+
+/* ---- paths ---- */
+
+static int
+check_uid(const char *uid, char **ret_err)
+{
+	if (!uid || !*uid || strlen(uid) > 64 ||
+	    strspn(uid, "0123456789abcdef-") != strlen(uid))
+		return errf(-BW_E_INVALID, ret_err, "volume uid: must be 1..64 "
+		    "of [0-9a-f-]");
+	return 0;
+}
+
+/* STATE_DIR/volumes/UID[/FILE] into *RET. */
+static int
+vpath(const char *state_dir, const char *uid, const char *file, char **ret)
+{
+	if ((file ? asprintf(ret, "%s/volumes/%s/%s", state_dir, uid, file) :
+	    asprintf(ret, "%s/volumes/%s", state_dir, uid)) < 0) {
+		*ret = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+bool
+volume_attached(const char *state_dir, const char *uid)
+{
+	_cleanup_free_ char	*dir = NULL, *mnt = NULL;
+	struct stat		 a, b;
+
+	if (vpath(state_dir, uid, NULL, &dir) < 0 ||
+	    vpath(state_dir, uid, "mnt", &mnt) < 0)
+		return false;
+	return stat(dir, &a) == 0 && stat(mnt, &b) == 0 && a.st_dev != b.st_dev;
+}
+
+/* ---- creation ---- */
+
+/* The backing file (sparse, SIZE bytes) with its file system, the
+ * wrapped key and volume.json, in DIR. A half-made volume (no
+ * volume.json) is made again from scratch. */
+static int
+volume_make(const char *dir, const struct volume_kek *kek,
+    const struct volume_ref *v, char **ret_err)
+{
+	_cleanup_free_ char	*img = NULL, *err = NULL, *meta = NULL;
+	_cleanup_json_ json_t	*owner = NULL;
+	_cleanup_close_ int	 fd = -1, dfd = -1;
+	unsigned char		 key[VOLUME_KEY_LEN], wrapped[WRAP_LEN];
+	int			 r;
+
+	if (asprintf(&img, "%s/backing.img", dir) < 0)
+		return -ENOMEM;
+	if ((r = mkdir_p(dir, 0700)) < 0 ||
+	    (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return errf(r < 0 ? r : -errno, ret_err, "%s: %s", dir,
+		    strerror(r < 0 ? -r : errno));
+	fd = openat(dfd, "backing.img", O_WRONLY | O_CREAT | O_TRUNC |
+	    O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || ftruncate(fd, (off_t)v->size_bytes) < 0)
+		return errf(-errno, ret_err, "%s: %s", img, strerror(errno));
+	{
+		const char *const argv[] = { MKFS, "-q", "-F", "-O", "encrypt",
+		    "-m", "0", "-E", "nodiscard", img, NULL };
+
+		if ((r = runtime_run(argv, NULL, NULL, &err)) < 0)
+			return errf(r, ret_err, "making the file system: %s",
+			    err ? err : bw_strerror(r));
+	}
+	if (RAND_priv_bytes(key, sizeof(key)) != 1)
+		return errf(-BW_E_CRYPTO, ret_err, "no random bytes");
+	r = key_wrap(kek, v->uid, key, wrapped);
+	OPENSSL_cleanse(key, sizeof(key));
+	if (r < 0 || (r = write_file_atomic_at(dfd, "key.wrapped", wrapped,
+	    sizeof(wrapped), 0600)) < 0)
+		return errf(r, ret_err, "writing the volume's wrapped key: %s",
+		    bw_strerror(r));
+	if (!(owner = json_pack("{s:s, s:s}", "tenant", v->tenant, "name",
+	    v->name)) || !(meta = json_dumps(owner, JSON_COMPACT |
+	    JSON_SORT_KEYS)))
+		return -ENOMEM;
+	if ((r = write_file_atomic_at(dfd, "volume.json", meta, strlen(meta),
+	    0600)) < 0)
+		return errf(r, ret_err, "volume.json: %s", bw_strerror(r));
+	return 0;
+}
+
+/* The entries of DIR of type TYPE named like a uid (DT_DIR) or a uid
+ * and ".img" (DT_REG), NULL-terminated into *RET; none when DIR does
+ * not exist. */
+static int
+list_names(const char *dir, unsigned char type, char ***ret)
+{
+	char			**out = NULL, **grown;
+	struct dirent		*de;
+	DIR			*d;
+	size_t			 n = 0, l;
+
+	if (!(out = calloc(1, sizeof(*out))))
+		return -ENOMEM;
+	if (!(d = opendir(dir))) {
+		*ret = out;
+		return errno == ENOENT ? 0 : -errno;
+	}
+	while ((de = readdir(d))) {
+		l = strspn(de->d_name, "0123456789abcdef-");
+		if (de->d_type != type || l == 0 || l > 64 ||
+		    strcmp(de->d_name + l, type == DT_DIR ? "" : ".img") != 0)
+			continue;
+		if (!(grown = realloc(out, (n + 2) * sizeof(*out))) ||
+		    !(grown[n] = strdup(de->d_name))) {
+			if (grown)
+				out = grown;
+			closedir(d);
+			runtime_list_free(out);
+			return -ENOMEM;
+		}
+		out = grown;
+		out[++n] = NULL;
+	}
+	closedir(d);
+	*ret = out;
+	return 0;
+}
+
+/* ---- snapshots ---- */
+
+/* Copies SRC to a new DST (a reflink where the file system can), keeping
+ * holes: only the data extents are copied. */
+static int
+copy_file(const char *src, const char *dst, char **ret_err)
+{
+	_cleanup_free_ char	*tmp = NULL;
+	_cleanup_close_ int	 in = -1, out = -1;
+	struct stat		 st;
+	off_t			 data, hole, off;
+	ssize_t			 n;
+	int			 r = 0;
+
+	if (asprintf(&tmp, "%s.tmp", dst) < 0)
+		return -ENOMEM;
+	in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (in < 0 || out < 0 || fstat(in, &st) < 0 ||
+	    ftruncate(out, st.st_size) < 0) {
+		r = errf(-errno, ret_err, "copying %s: %s", src,
+		    strerror(errno));
+		goto out;
+	}
+	if (ioctl(out, FICLONE, in) < 0) {
+		for (off = 0; off < st.st_size; off = hole) {
+			if ((data = lseek(in, off, SEEK_DATA)) < 0)
+				break;		/* ENXIO: only a hole is left */
+			if ((hole = lseek(in, data, SEEK_HOLE)) < 0) {
+				r = -errno;
+				break;
+			}
+			for (off = data; off < hole; off += n) {
+				loff_t a = off, b = off;
+
+				n = copy_file_range(in, &a, out, &b,
+				    (size_t)(hole - off), 0);
+				if (n <= 0) {
+					r = n < 0 ? -errno : -EIO;
+					break;
+				}
+			}
+			if (r < 0)
+				break;
+		}
+		if (r < 0) {
+			r = errf(r, ret_err, "copying %s: %s", src,
+			    strerror(-r));
+			goto out;
+		}
+	}
+	if (fsync(out) < 0 || rename(tmp, dst) < 0)
+		r = errf(-errno, ret_err, "%s: %s", dst, strerror(errno));
+out:
+	if (r < 0)
+		(void)unlink(tmp);
+	return r;
+}
+
+static int
+snap_path(const char *state_dir, const char *uid, const char *suid,
+    char **ret)
+{
+	if (asprintf(ret, "%s/volumes/%s/snapshots/%s.img", state_dir, uid,
+	    suid) < 0) {
+		*ret = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+bool
+volume_snapshot_exists(const char *state_dir, const char *uid,
+    const char *suid)
+{
+	_cleanup_free_ char *p = NULL;
+
+	return check_uid(uid, NULL) == 0 && check_uid(suid, NULL) == 0 &&
+	    snap_path(state_dir, uid, suid, &p) == 0 && access(p, F_OK) == 0;
+}
+
+int
+volume_snapshot_take(const char *state_dir, const char *uid,
+    const char *suid, long long *ret_bytes, char **ret_err)
+{
+	_cleanup_free_ char	*dir = NULL, *img = NULL, *snap = NULL;
+	_cleanup_free_ char	*mnt = NULL;
+	_cleanup_close_ int	 mfd = -1;
+	struct stat		 st;
+	int			 r;
+
+	if ((r = check_uid(uid, ret_err)) < 0 ||
+	    (r = check_uid(suid, ret_err)) < 0)
+		return r;
+	if (vpath(state_dir, uid, "snapshots", &dir) < 0 ||
+	    vpath(state_dir, uid, "backing.img", &img) < 0 ||
+	    vpath(state_dir, uid, "mnt", &mnt) < 0 ||
+	    snap_path(state_dir, uid, suid, &snap) < 0)
+		return -ENOMEM;
+	if (stat(snap, &st) == 0)
+		goto done;
+	if (stat(img, &st) < 0)
+		return errf(-BW_E_NOTFOUND, ret_err, "the volume holds no data "
+		    "on this node yet");
+	if ((r = mkdir_p(dir, 0700)) < 0)
+		return errf(r, ret_err, "%s: %s", dir, bw_strerror(r));
+	/* consistent: no write reaches the file system while it is copied */
+	if (volume_attached(state_dir, uid)) {
+		mfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (mfd < 0 || ioctl(mfd, FIFREEZE, 0) < 0)
+			return errf(-errno, ret_err, "freezing the volume: %s",
+			    strerror(errno));
+	}
+	r = copy_file(img, snap, ret_err);
+	if (mfd >= 0)
+		(void)ioctl(mfd, FITHAW, 0);
+	if (r < 0 || stat(snap, &st) < 0)
+		return r < 0 ? r : -errno;
+done:
+	*ret_bytes = (long long)st.st_size;
+	return 0;
+}
+
+int
+volume_snapshot_delete(const char *state_dir, const char *uid,
+    const char *suid)
+{
+	_cleanup_free_ char *p = NULL;
+
+	if (check_uid(uid, NULL) < 0 || check_uid(suid, NULL) < 0)
+		return -BW_E_INVALID;
+	if (snap_path(state_dir, uid, suid, &p) < 0)
+		return -ENOMEM;
+	return unlink(p) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+/* Replaces the backing file of the volume in DIR (not attached) with a
+ * copy of snapshot SUID, once: "restored" names the last one. */
+static int
+restore(const char *state_dir, const char *uid, const char *dir,
+    const char *suid, char **ret_err)
+{
+	_cleanup_free_ char	*img = NULL, *snap = NULL, *last = NULL;
+	size_t			 len;
+	int			 dfd, r;
+
+	if ((r = check_uid(suid, ret_err)) < 0)
+		return r;
+	if (asprintf(&img, "%s/backing.img", dir) < 0 ||
+	    snap_path(state_dir, uid, suid, &snap) < 0)
+		return -ENOMEM;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	if (read_file_at(dfd, "restored", 128, &last, &len) == 0 &&
+	    strcmp(last, suid) == 0) {
+		close(dfd);
+		return 0;
+	}
+	if (access(snap, F_OK) < 0)
+		r = errf(-BW_E_NOTFOUND, ret_err, "snapshot %s is not on this "
+		    "node", suid);
+	else if ((r = copy_file(snap, img, ret_err)) == 0)
+		r = write_file_atomic_at(dfd, "restored", suid, strlen(suid),
+		    0600);
+	close(dfd);
+	return r < 0 ? r : 1;
+}
+
+int
+volume_snapshot_list(const char *state_dir, const char *uid, char ***ret)
+{
+	_cleanup_free_ char	*dir = NULL;
+	char			**out, *dot;
+	int			 r;
+
+	if (check_uid(uid, NULL) < 0)
+		return -BW_E_INVALID;
+	if (vpath(state_dir, uid, "snapshots", &dir) < 0)
+		return -ENOMEM;
+	if ((r = list_names(dir, DT_REG, &out)) < 0)
+		return r;
+	for (size_t i = 0; out[i]; i++)
+		if ((dot = strstr(out[i], ".img")) && !dot[4])
+			*dot = '\0';
+	*ret = out;
+	return 0;
+}
+
+/* ---- attaching ---- */
+
+static int
+mount_backing(const char *dir, char **ret_err)
+{
+	_cleanup_free_ char	*img = NULL, *mnt = NULL, *err = NULL;
+	int			 r;
+
+	if (asprintf(&img, "%s/backing.img", dir) < 0 ||
+	    asprintf(&mnt, "%s/mnt", dir) < 0)
+		return -ENOMEM;
+	if (mkdir(mnt, 0700) < 0 && errno != EEXIST)
+		return errf(-errno, ret_err, "%s: %s", mnt, strerror(errno));
+	{
+		const char *const argv[] = { MOUNT, "-t", "ext4", "-o",
+		    "loop,nosuid,nodev,noatime", img, mnt, NULL };
+
+		if ((r = runtime_run(argv, NULL, NULL, &err)) < 0)
+			return errf(r, ret_err, "mounting the volume: %s",
+			    err ? err : bw_strerror(r));
+	}
+	return 0;
+}
+
+/* Puts KEY into the kernel for the file system at MNTFD; its identifier
+ * into ID. */
+static int
+key_add(int mntfd, const unsigned char *key, unsigned char *id)
+{
+	struct {
+		struct fscrypt_add_key_arg	a;
+		unsigned char			raw[VOLUME_KEY_LEN];
+	} arg;
+	int r = 0;
+
+	memset(&arg, 0, sizeof(arg));
+	arg.a.key_spec.type = FSCRYPT_KEY_SPEC_TYPE_IDENTIFIER;
+	arg.a.raw_size = VOLUME_KEY_LEN;
+	memcpy(arg.raw, key, VOLUME_KEY_LEN);
+	if (ioctl(mntfd, FS_IOC_ADD_ENCRYPTION_KEY, &arg) < 0)
+		r = -errno;
+	else
+		memcpy(id, arg.a.key_spec.u.identifier,
+		    FSCRYPT_KEY_IDENTIFIER_SIZE);
+	OPENSSL_cleanse(&arg, sizeof(arg));
+	return r;
+}
+
+/* The data directory under MNTFD, made with the volume's policy on
+ * first use (an empty directory takes one; an existing one keeps it). */
+static int
+data_dir(int mntfd, const unsigned char *id, char **ret_err)
+{
+	struct fscrypt_policy_v2	 p = {
+		.version = FSCRYPT_POLICY_V2,
+		.contents_encryption_mode = FSCRYPT_MODE_AES_256_XTS,
+		.filenames_encryption_mode = FSCRYPT_MODE_AES_256_CTS,
+		.flags = FSCRYPT_POLICY_FLAGS_PAD_32,
+	};
+	_cleanup_close_ int		 fd = -1;
+
+	memcpy(p.master_key_identifier, id, FSCRYPT_KEY_IDENTIFIER_SIZE);
+	if (mkdirat(mntfd, "data", 0700) < 0 && errno != EEXIST)
+		return errf(-errno, ret_err, "data directory: %s",
+		    strerror(errno));
+	fd = openat(mntfd, "data", O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+	    O_NOFOLLOW);
+	if (fd < 0 || ioctl(fd, FS_IOC_SET_ENCRYPTION_POLICY, &p) < 0)
+		return errf(-errno, ret_err, "data directory policy: %s",
+		    strerror(errno));
+	return 0;
+}
+
+/* Unwraps the volume's key, puts it into the kernel and makes sure of
+ * the data directory's policy. */
+static int
+unlock(const char *dir, const struct volume_kek *kek, const char *uid,
+    char **ret_err)
+{
+	_cleanup_free_ char	*mnt = NULL, *wpath = NULL, *wrapped = NULL;
+	_cleanup_close_ int	 mfd = -1;
+	unsigned char		 key[VOLUME_KEY_LEN];
+	unsigned char		 id[FSCRYPT_KEY_IDENTIFIER_SIZE] = { 0 };
+	size_t			 len;
+	int			 r;
+
+	if (asprintf(&mnt, "%s/mnt", dir) < 0 ||
+	    asprintf(&wpath, "%s/key.wrapped", dir) < 0)
+		return -ENOMEM;
+	if ((r = read_file_at(AT_FDCWD, wpath, WRAP_LEN + 1, &wrapped,
+	    &len)) < 0)
+		return errf(r, ret_err, "%s: %s", wpath, bw_strerror(r));
+	if ((r = key_unwrap(kek, uid, (unsigned char *)wrapped, len,
+	    key)) < 0)
+		return errf(r, ret_err, "%s: does not unwrap under this node's "
+		    "volume key", wpath);
+	mfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd < 0)
+		r = -errno;
+	else
+		r = key_add(mfd, key, id);
+	OPENSSL_cleanse(key, sizeof(key));
+	if (r < 0)
+		return errf(r, ret_err, "adding the volume key: %s",
+		    strerror(-r));
+	return data_dir(mfd, id, ret_err);
+}
+
+int
+volume_attach(const char *state_dir, const struct volume_kek *kek,
+    const struct volume_ref *v, char **ret_data, char **ret_err)
+{
+	_cleanup_free_ char	*dir = NULL, *meta = NULL, *data = NULL;
+	struct stat		 st;
+	int			 r, restored = 0;
+
+	if ((r = check_uid(v->uid, ret_err)) < 0)
+		return r;
+	if (!kek)
+		return errf(-BW_E_UNAVAILABLE, ret_err, "this node has no "
+		    "volume key (no TPM)");
+	if (v->size_bytes <= 0)
+		return errf(-BW_E_INVALID, ret_err, "volume size: must be "
+		    "positive");
+	if (vpath(state_dir, v->uid, NULL, &dir) < 0 ||
+	    vpath(state_dir, v->uid, "volume.json", &meta) < 0 ||
+	    vpath(state_dir, v->uid, "mnt/data", &data) < 0)
+		return -ENOMEM;
+	if (stat(meta, &st) < 0 && (r = volume_make(dir, kek, v, ret_err)) < 0)
+		return errf_wrap(r, ret_err, "volume %s/%s", v->tenant, v->name);
+	if (v->restore_uid && !volume_attached(state_dir, v->uid) &&
+	    (restored = restore(state_dir, v->uid, dir, v->restore_uid,
+	    ret_err)) < 0)
+		return errf_wrap(restored, ret_err, "volume %s/%s: restoring "
+		    "snapshot", v->tenant, v->name);
+	if (!volume_attached(state_dir, v->uid) &&
+	    (r = mount_backing(dir, ret_err)) < 0)
+		return errf_wrap(r, ret_err, "volume %s/%s", v->tenant, v->name);
+	/* adding a key the kernel holds already only counts a user more */
+	if ((r = unlock(dir, kek, v->uid, ret_err)) < 0) {
+		volume_detach(state_dir, v->uid, NULL);
+		return errf_wrap(r, ret_err, "volume %s/%s", v->tenant, v->name);
+	}
+	*ret_data = TAKE_PTR(data);
+	return restored;
+}
+
+int
+volume_disk(const char *data, long long size_bytes, char **ret_path,
+    char **ret_err)
+{
+	_cleanup_free_ char	*path = NULL;
+	_cleanup_close_ int	 fd = -1;
+	struct stat		 st;
+	/* ext4's own blocks (inode tables, journal) take about 5 % */
+	long long		 want = (size_bytes - VOLUME_DISK_RESERVE) / 20 * 19;
+
+	if (want < (1LL << 20))
+		return errf(-BW_E_INVALID, ret_err, "volume too small for a "
+		    "disk");
+	want &= ~((1LL << 20) - 1);	/* whole MiB */
+	if (asprintf(&path, "%s/" VOLUME_DISK_NAME, data) < 0)
+		return -ENOMEM;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || fstat(fd, &st) < 0 || (st.st_size == 0 &&
+	    ftruncate(fd, (off_t)want) < 0))
+		return errf(-errno, ret_err, "%s: %s", path, strerror(errno));
+	*ret_path = TAKE_PTR(path);
+	return 0;
+}
+
+int
+volume_detach(const char *state_dir, const char *uid, char **ret_err)
+{
+	_cleanup_free_ char	*mnt = NULL, *data = NULL;
+	struct fscrypt_get_policy_ex_arg pol;
+	struct fscrypt_remove_key_arg rk;
+	_cleanup_close_ int	 mfd = -1, dfd = -1;
+
+	if (check_uid(uid, ret_err) < 0 || !volume_attached(state_dir, uid))
+		return 0;
+	if (vpath(state_dir, uid, "mnt", &mnt) < 0 ||
+	    vpath(state_dir, uid, "mnt/data", &data) < 0)
+		return -ENOMEM;
+	memset(&pol, 0, sizeof(pol));
+	memset(&rk, 0, sizeof(rk));
+	pol.policy_size = sizeof(pol.policy);
+	mfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = open(data, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	/* The key leaves the kernel first (every user's claim on it): the
+	 * unmount would drop it too, but not while something holds a file
+	 * open. */
+	if (mfd >= 0 && dfd >= 0 &&
+	    ioctl(dfd, FS_IOC_GET_ENCRYPTION_POLICY_EX, &pol) == 0 &&
+	    pol.policy.version == FSCRYPT_POLICY_V2) {
+		rk.key_spec.type = FSCRYPT_KEY_SPEC_TYPE_IDENTIFIER;
+		memcpy(rk.key_spec.u.identifier,
+		    pol.policy.v2.master_key_identifier,
+		    FSCRYPT_KEY_IDENTIFIER_SIZE);
+		(void)ioctl(mfd, FS_IOC_REMOVE_ENCRYPTION_KEY_ALL_USERS, &rk);
+	}
+	close(TAKE_FD(dfd));
+	close(TAKE_FD(mfd));
+	if (umount2(mnt, UMOUNT_NOFOLLOW) < 0)
+		return errf(-errno, ret_err, "unmounting %s: %s", mnt,
+		    strerror(errno));
+	return 0;
+}
+
+/* Overwrites PATH's bytes with zeros and syncs them before it goes. */
+static void
+wipe_file(const char *path)
+{
+	unsigned char	zero[WRAP_LEN] = { 0 };
+	int		fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd >= 0) {
+		(void)pwrite_all(fd, zero, sizeof(zero), 0);
+		(void)fsync(fd);
+		close(fd);
+	}
+	(void)unlink(path);
+}
+
+int
+volume_delete(const char *state_dir, const char *uid, char **ret_err)
+{
+	_cleanup_free_ char	*dir = NULL, *wkey = NULL, *img = NULL;
+	_cleanup_free_ char	*meta = NULL, *mnt = NULL;
+	struct stat		 st;
+	int			 r, fd;
+
+	if ((r = check_uid(uid, ret_err)) < 0)
+		return r;
+	if ((r = volume_detach(state_dir, uid, ret_err)) < 0)
+		return r;
+	if (vpath(state_dir, uid, NULL, &dir) < 0 ||
+	    vpath(state_dir, uid, "key.wrapped", &wkey) < 0 ||
+	    vpath(state_dir, uid, "backing.img", &img) < 0 ||
+	    vpath(state_dir, uid, "volume.json", &meta) < 0 ||
+	    vpath(state_dir, uid, "mnt", &mnt) < 0)
+		return -ENOMEM;
+	if (stat(dir, &st) < 0)
+		return 0;
+	/* crypto-erase: without the wrapped key nothing decrypts it */
+	wipe_file(wkey);
+	fd = open(img, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0) {
+		if (fstat(fd, &st) == 0)
+			(void)fallocate(fd, FALLOC_FL_PUNCH_HOLE |
+			    FALLOC_FL_KEEP_SIZE, 0, st.st_size);
+		close(fd);
+	}
+	(void)unlink(img);
+	(void)unlink(meta);
+	(void)rmdir(mnt);
+	{
+		_cleanup_free_ char *restored = NULL, *sdir = NULL;
+		char **snaps = NULL;
+
+		if (vpath(state_dir, uid, "restored", &restored) == 0)
+			(void)unlink(restored);
+		if (volume_snapshot_list(state_dir, uid, &snaps) == 0) {
+			for (size_t i = 0; snaps[i]; i++)
+				volume_snapshot_delete(state_dir, uid, snaps[i]);
+			runtime_list_free(snaps);
+		}
+		if (vpath(state_dir, uid, "snapshots", &sdir) == 0)
+			(void)rmdir(sdir);
+	}
+	if (rmdir(dir) < 0)
+		return errf(-errno, ret_err, "%s: %s", dir, strerror(errno));
+	return 0;
+}
+
+int
+volume_list(const char *state_dir, char ***ret)
+{
+	_cleanup_free_ char *dir = NULL;
+
+	if (asprintf(&dir, "%s/volumes", state_dir) < 0)
+		return -ENOMEM;
+	return list_names(dir, DT_DIR, ret);
+}
+
+int
+volume_owner(const char *state_dir, const char *uid, char *tenant,
+    char *name)
+{
+	_cleanup_free_ char	*meta = NULL, *text = NULL;
+	_cleanup_json_ json_t	*doc = NULL;
+	const char		*t, *n;
+	size_t			 len;
+	int			 r;
+
+	if (vpath(state_dir, uid, "volume.json", &meta) < 0)
+		return -ENOMEM;
+	if ((r = read_file_at(AT_FDCWD, meta, 4096, &text, &len)) < 0)
+		return r;
+	doc = json_loadb(text, len, 0, NULL);
+	t = json_str_at(doc, "tenant", NULL);
+	n = json_str_at(doc, "name", NULL);
+	if (!t || !n || strlen(t) > 63 || strlen(n) > 63)
+		return -BW_E_CORRUPT;
+	strcpy(tenant, t);
+	strcpy(name, n);
+	return 0;
+}

@@ -1,0 +1,168 @@
+#!/bin/bash
+# Volumes end to end (issue 22, Done-means 1, 3 and part of 4), through
+# the API, real crun and busybox: a container writes a marker to its
+# encrypted volume; its init is killed and restarted, then its workload
+# is updated (a new template, so a new instance): the marker is there
+# each time. The volume's backing file holds neither the marker nor the
+# file's name. A second workload using the volume waits (one instance at
+# a time), another tenant's workload naming it does not find it and its
+# principal cannot read it (404); the volume quota refuses with the
+# numbers. Deleting the volume wipes its key: a copy of the backing file
+# saved before mounts, but its data directory cannot be read.
+. "$(dirname "$0")/workloads-lib.sh"
+
+trap wl_cleanup_volumes EXIT
+
+wl_start
+
+MARK="bulwark-volume-marker-$P"
+app() { # ENV-VALUE [REPLICAS]: the workload using volume db
+	cat <<EOF
+{"kind": "Workload", "metadata": {"name": "app", "tenant": "acme"},
+ "spec": {"type": "container", "image": "$DIGEST", "replicas": ${2:-1},
+          "resources": {"cpu_millis": 100, "memory_mib": 32},
+          "env": {"VERSION": "$1"},
+          "volumes": [{"volume": "db", "path": "/data"}],
+          "command": ["sh", "-c", "[ -f /data/secret.txt ] || echo $MARK >/data/secret.txt; echo \$VERSION >>/data/boots; trap 'exit 0' TERM; while :; do sleep 1; done"],
+          "restart_policy": "always"}}
+EOF
+}
+{ echo '{"kind": "Tenant", "metadata": {"name": "acme"}, "spec": {}}'
+  echo '{"kind": "Tenant", "metadata": {"name": "beta"}, "spec": {}}'
+  echo '{"kind": "Volume", "metadata": {"name": "db", "tenant": "acme"}, "spec": {"size_bytes": 67108864}}'
+  app 1; } >"$T/app.json"
+check "apply a volume and a workload using it" $B apply -f "$T/app.json"
+wait_for 60 inst_is acme app-0 '.status.phase == "Running"' ||
+	{ fail "app-0 Running"; tail -30 "$T/agent.log" >&2; inst acme app-0 >&2; finish; }
+pass "app-0 Running"
+check "the volume is bound to n1, where app-0 runs" bash -c \
+	"$B get volume db -t acme -o json | jq -e '.spec.node == \"n1\"' >/dev/null"
+VUID=$($B get volume db -t acme -o json | jq -r .metadata.uid)
+V="$NS/volumes/$VUID"
+check "the marker is in the volume ($V)" wait_for 20 grep -q "$MARK" "$V/mnt/data/secret.txt"
+check "its start reports the attach" inst_is acme app-0 '.status.last_event == "started; volume db attached"'
+check "the binding is audited" bash -c \
+	"$BW/bulwark --config $AUDITOR audit search --action volume.bind -o json | jq -e '[.items[] | select(.object.name == \"db\")] | length >= 1' >/dev/null"
+
+echo "== the backing file holds no plaintext"
+sync
+check "the backing file is sparse and of the volume's size" bash -c \
+	"[ \$(stat -c %s '$V/backing.img') = 67108864 ] && [ \$(du -k '$V/backing.img' | cut -f1) -lt 65536 ]"
+check_fails "the marker is not in the backing file" grep -aq "$MARK" "$V/backing.img"
+check_fails "nor the file's name" grep -aq "secret.txt" "$V/backing.img"
+check "the volume's key is only wrapped (96 bytes), the node key sealed" bash -c \
+	"[ \$(stat -c %s '$V/key.wrapped') = 96 ] && [ -s '$NS/volumes/kek.sealed' ]"
+
+echo "== kill app-0's init: restarted, the marker is there"
+uid=$(inst acme app-0 | jq -r .status.runtime_id)
+pid=$(crun --root "$RUN/crun" state "bw-$uid" | jq -r .pid)
+kill -9 "$pid"
+check "app-0 is restarted" wait_for 30 inst_is acme app-0 '.status.restarts == 1 and .status.phase == "Running"'
+check "the restarted container reads the marker and booted twice" wait_for 20 bash -c \
+	"grep -q '$MARK' '$V/mnt/data/secret.txt' && [ \$(grep -c . '$V/mnt/data/boots') = 2 ]"
+# through the container's own mount namespace
+pid=$(crun --root "$RUN/crun" state "bw-$uid" | jq -r .pid)
+check "inside the container /data/secret.txt holds the marker" bash -c \
+	"nsenter -t $pid -U -m /bin/busybox cat /data/secret.txt | grep -q '$MARK'"
+
+echo "== update the workload: a new instance, the marker is there"
+tmpl_old=$(inst acme app-0 | jq -r .spec.template)
+app 2 | $B apply -f - >/dev/null || fail "apply version 2"
+check "app-0 Running from the new template" wait_for 90 inst_is acme app-0 \
+	".status.phase == \"Running\" and .spec.template != \"$tmpl_old\""
+check "the new instance reads the old marker (boots: 1, 1, 2)" wait_for 20 bash -c \
+	"grep -q '$MARK' '$V/mnt/data/secret.txt' && [ \"\$(tr '\n' ' ' <'$V/mnt/data/boots')\" = '1 1 2 ' ]"
+
+echo "== one instance at a time; other tenants do not find the volume"
+cat >"$T/second.json" <<EOF
+[{"kind": "Workload", "metadata": {"name": "second", "tenant": "acme"},
+  "spec": {"type": "container", "image": "$DIGEST", "replicas": 1,
+           "resources": {"cpu_millis": 100, "memory_mib": 16},
+           "volumes": [{"volume": "db", "path": "/data"}],
+           "command": ["sleep", "1000"]}},
+ {"kind": "Workload", "metadata": {"name": "thief", "tenant": "beta"},
+  "spec": {"type": "container", "image": "$DIGEST", "replicas": 1,
+           "resources": {"cpu_millis": 100, "memory_mib": 16},
+           "volumes": [{"volume": "db", "path": "/data"}],
+           "command": ["sleep", "1000"]}}]
+EOF
+check "apply a second acme workload and a beta one naming volume db" $B apply -f "$T/second.json"
+check "the second waits: the volume is attached to app-0" wait_for 30 inst_is acme second-0 \
+	'.status.phase == "Pending" and (.status.message | test("volume db is attached to instance app-0"))'
+check "beta's finds no volume db of its own" wait_for 30 inst_is beta thief-0 \
+	'.status.phase == "Pending" and .status.message == "volume db does not exist"'
+$B principal create tu -t beta --role tenant-user --out "$T/p" >/dev/null || fail "create beta's tenant-user"
+bcurl() { curl -s -o /dev/null -w '%{http_code}' --cacert "$PKI/ca.crt" --cert "$T/p/tu.crt" --key "$T/p/tu.key" "$@"; }
+check "beta's tenant-user cannot read acme's volume (404)" [ "$(bcurl "$URL/v1/tenants/acme/volumes/db")" = 404 ]
+check "nor delete it (404)" [ "$(bcurl -X DELETE "$URL/v1/tenants/acme/volumes/db")" = 404 ]
+check "nor replace it (404)" [ "$(bcurl -X PUT -H 'Content-Type: application/json' \
+	--data '{"kind":"Volume","metadata":{"name":"db","tenant":"acme"},"spec":{"size_bytes":16777216}}' \
+	"$URL/v1/tenants/acme/volumes/db")" = 404 ]
+echo '{"kind": "Volume", "metadata": {"name": "db", "tenant": "acme"}, "spec": {"size_bytes": 67108864}}' |
+	$B apply -f - >/dev/null || fail "re-apply the volume without its node"
+check "a re-applied volume without its node gets it back" wait_for 10 bash -c \
+	"[ \"\$($B get volume db -t acme -o json | jq -r .spec.node)\" = n1 ]"
+check "delete the second workloads" bash -c "$B delete workload second -t acme && $B delete workload thief -t beta"
+
+echo "== quota: volume bytes"
+echo '{"kind": "Quota", "metadata": {"name": "q", "tenant": "acme"}, "spec": {"volume_bytes": 100000000}}' |
+	$B apply -f - >/dev/null || fail "set acme's volume quota"
+out=$(echo '{"kind": "Volume", "metadata": {"name": "big", "tenant": "acme"}, "spec": {"size_bytes": 67108864}}' |
+	$B apply -f - 2>&1) && fail "a volume past the quota is refused"
+echo "$out"
+check "the refusal names used, requested and limit" bash -c \
+	"echo '$out' | grep -q 'volume_bytes: used 67108864, requested 67108864, limit 100000000'"
+check "quota usage counts the volume" bash -c \
+	"$B get quota q -t acme -o json | jq -e '.status.used.volume_bytes == 67108864' >/dev/null"
+
+echo "== snapshot, overwrite, restore"
+echo '{"kind": "VolumeSnapshot", "metadata": {"name": "s1", "tenant": "acme"}, "spec": {"volume": "db"}}' |
+	$B apply -f - >/dev/null || fail "create snapshot s1 of db"
+check "s1 is taken on n1 while app-0 runs (the file system frozen meanwhile)" wait_for 30 bash -c \
+	"$B get volumesnapshot s1 -t acme -o json | jq -e '.spec.node == \"n1\" and .status.phase == \"Ready\" and .status.size_bytes == 67108864' >/dev/null"
+$B get volumesnapshot s1 -t acme -o json | jq -c '{spec, status}'
+S1=$($B get volumesnapshot s1 -t acme -o json | jq -r .metadata.uid)
+check "it is a file beside the volume" [ -f "$V/snapshots/$S1.img" ]
+check_fails "holding no plaintext" grep -aq "$MARK" "$V/snapshots/$S1.img"
+uid=$(inst acme app-0 | jq -r .status.runtime_id)
+pid=$(crun --root "$RUN/crun" state "bw-$uid" | jq -r .pid)
+check "app-0 overwrites secret.txt" nsenter -t "$pid" -U -m /bin/busybox sh -c "echo overwritten >/data/secret.txt"
+check "the volume holds the new content" grep -q overwritten "$V/mnt/data/secret.txt"
+check "beta's tenant-user cannot snapshot acme's volume (404)" [ "$(bcurl -X PUT -H 'Content-Type: application/json' \
+	--data '{"kind":"VolumeSnapshot","metadata":{"name":"x","tenant":"acme"},"spec":{"volume":"db"}}' \
+	"$URL/v1/tenants/acme/volumesnapshots/x")" = 404 ]
+app 2 0 | $B apply -f - >/dev/null || fail "scale app to 0"
+wait_for 30 bash -c "! mountpoint -q '$V/mnt'" && pass "the volume is detached (app-0 removed)" ||
+	{ fail "the volume is detached (app-0 removed)"; instances acme | jq -c '.[] | {n: .metadata.name, s: .status.phase}'; grep -i 'volume\|snapshot\|removed\|app-0' "$T/agent.log" | tail -8; }
+echo '{"kind": "Volume", "metadata": {"name": "db", "tenant": "acme"}, "spec": {"size_bytes": 67108864, "node": "n1", "restore": "s1"}}' |
+	$B apply -f - >/dev/null || fail "ask for s1 to be restored"
+app 2 1 | $B apply -f - >/dev/null || fail "scale app to 1"
+wait_for 60 inst_is acme app-0 '.status.phase == "Running"' && pass "app-0 Running again" ||
+	{ fail "app-0 Running again"; inst acme app-0 | jq -c .status; grep -i 'volume\|snapshot' "$T/agent.log" | tail -5; }
+check "the old content is back" wait_for 20 grep -q "$MARK" "$V/mnt/data/secret.txt"
+check "the restore is recorded" [ "$(cat "$V/restored")" = "$S1" ]
+check "and audited: the start's status event names it" bash -c \
+	"$BW/bulwark --config $AUDITOR audit search --action instance.status --object app-0 -o json | jq -e '[.items[] | select(.reason == \"started; volume db attached, restored from snapshot s1\")] | length == 1' >/dev/null"
+check "the snapshot is audited" bash -c \
+	"$BW/bulwark --config $AUDITOR audit search --action volumesnapshot.status -o json | jq -e '[.items[] | select(.object.name == \"s1\")] | length >= 1' >/dev/null"
+
+echo "== delete: the key first, then the data"
+check "delete the workload" $B delete workload app -t acme
+check "the volume is detached (unmounted)" wait_for 30 bash -c "! mountpoint -q '$V/mnt'"
+cp --sparse=always "$V/backing.img" "$T/saved.img"
+cp "$NS/volumes/kek.sealed" "$T/kek.saved"
+check "delete the volume" $B delete volume db -t acme
+check "the node deletes it: key, backing file, directory" wait_for 60 bash -c "[ ! -e '$V' ]"
+check "the node's volume key stays (sealed)" cmp -s "$NS/volumes/kek.sealed" "$T/kek.saved"
+mkdir -p "$T/m"
+check "the saved copy still mounts (ext4 metadata is not encrypted)" mount -o loop,ro "$T/saved.img" "$T/m"
+ls "$T/m/data"
+check "its data directory holds two files under encrypted names" bash -c \
+	"[ \$(ls '$T/m/data' | grep -c .) = 2 ] && ! ls '$T/m/data' | grep -qE 'secret|boots'"
+check_fails "which cannot be read without the key" bash -c "cat '$T/m/data'/* >/dev/null 2>&1"
+check_fails "and no wrapped key of the volume is left on the node" bash -c \
+	"ls '$NS/volumes' | grep -q '$VUID'"
+umount "$T/m"
+check_fails "the saved copy holds no marker either" grep -aq "$MARK" "$T/saved.img"
+kill -0 "$AGENT_PID" || fail "agent died"
+finish
