@@ -22,11 +22,11 @@
  *	Prints a JSON summary: writes, errors, the worst lag behind the
  *	schedule.
  *   fleet-sim rollout --config ADMIN.conf --mode basic|anti|spread
- *	--workloads W --instances I [--tenant T] [--timeout S]
+ *	--workloads W --instances I [--tenant T] [--timeout S] [--keep]
  *	Applies W Workloads of I instances in all (per-node anti-affinity
  *	or zone spread by mode) and follows /v1/watch until every instance
- *	has a node; then deletes them and waits until every instance is
- *	gone. Prints placements/s from the first apply to the last
+ *	has a node; then (unless --keep) deletes them and waits until every
+ *	instance is gone. Exits 0 only when all were placed (and deleted). Prints placements/s from the first apply to the last
  *	placement seen on the watch (each acknowledged only once durable
  *	with its audit record; the caller counts the trail).
  */
@@ -58,7 +58,7 @@ struct fleet_opts {
 	const char	*config, *mode, *tenant;
 	long		 nodes, count, workloads, instances;
 	double		 period, seconds, timeout;
-	int		 threads;
+	int		 threads, keep;
 };
 
 static volatile sig_atomic_t	 stop;
@@ -157,7 +157,7 @@ cmd_seed(const char *dir, long first, long count)
 	return r < 0 ? 1 : 0;
 }
 
-/* PUTs Node I's document on CC. Returns the HTTP status or -1 when the
+/* PUTs Node I's document on CC. Returns the HTTP status or -EIO when the
  * request could not be made. */
 static int
 put_node(struct client_conn *cc, long i)
@@ -171,7 +171,7 @@ put_node(struct client_conn *cc, long i)
 	snprintf(path, sizeof(path), "/v1/nodes/n%ld", i);
 	if (!doc || !(body = json_dumps(doc, JSON_COMPACT)) ||
 	    client_conn_request(cc, "PUT", path, body, &resp, &err) < 0)
-		return -1;
+		return -EIO;
 	status = resp.status;
 	client_response_clear(&resp);
 	return status;
@@ -186,7 +186,7 @@ open_conn(const struct client_conf *conf, struct client_conn **ret)
 	if (client_conn_open_opts(conf, &co, ret, &err) < 0) {
 		fprintf(stderr, "fleet-sim: connect: %s\n", err ? err : "failed");
 		free(err);
-		return -1;
+		return -ECONNREFUSED;
 	}
 	return 0;
 }
@@ -297,7 +297,7 @@ struct rollout {
 	double			 t_last, deadline;
 };
 
-/* The instance's slot from its name PREFIX-J-K, or -1. */
+/* The instance's slot from its name PREFIX-J-K, or -ENOENT. */
 static long
 instance_slot(const struct rollout *ro, const char *name)
 {
@@ -308,7 +308,7 @@ instance_slot(const struct rollout *ro, const char *name)
 	if (!name || strncmp(name, ro->prefix, len) != 0 || name[len] != '-' ||
 	    sscanf(name + len + 1, "%ld-%ld%c", &j, &k, &tail) != 2 ||
 	    j < 0 || j >= ro->o->workloads || k < 0 || k >= ro->per)
-		return -1;
+		return -ENOENT;
 	return j * ro->per + k;
 }
 
@@ -340,7 +340,7 @@ watch_line(void *arg, const char *line, size_t len)
 }
 
 /* Sends METHOD PATH with BODY (may be NULL) and returns the HTTP status,
- * or -1; *ret_rev gets the answer's metadata.revision when asked. */
+ * or -EIO; *ret_rev gets the answer's metadata.revision when asked. */
 static int
 request(struct client_conn *cc, const char *method, const char *path,
     const char *body, long long *ret_rev)
@@ -352,7 +352,7 @@ request(struct client_conn *cc, const char *method, const char *path,
 
 	if (client_conn_request(cc, method, path, body, &resp, &err) < 0) {
 		fprintf(stderr, "fleet-sim: %s %s: %s\n", method, path, err);
-		return -1;
+		return -EIO;
 	}
 	status = resp.status;
 	if (status / 100 != 2)
@@ -404,12 +404,12 @@ rollout_tenant(struct client_conn *cc, const struct fleet_opts *o,
 	    "\"metadata\":{\"name\":\"default\",\"tenant\":\"%s\"},\"spec\":"
 	    "{\"cpu_millis\":100000000,\"memory_mib\":1000000000,\"instances\":"
 	    "100000,\"workloads\":100000}}", o->tenant) < 0)
-		return -1;
+		return -ENOMEM;
 	snprintf(path, sizeof(path), "/v1/tenants/%s", o->tenant);
 	if (request(cc, "PUT", path, tbody, NULL) / 100 != 2)
-		return -1;
+		return -EPROTO;
 	snprintf(path, sizeof(path), "/v1/tenants/%s/quotas/default", o->tenant);
-	return request(cc, "PUT", path, qbody, ret_rev) / 100 == 2 ? 0 : -1;
+	return request(cc, "PUT", path, qbody, ret_rev) / 100 == 2 ? 0 : -EPROTO;
 }
 
 /* PUTs (or DELETEs) every workload of the rollout. */
@@ -428,7 +428,7 @@ rollout_apply(struct client_conn *cc, struct rollout *ro, int del)
 		    o->tenant, ro->prefix, j);
 		if ((!del && !body) || request(cc, del ? "DELETE" : "PUT", path,
 		    body, NULL) / 100 != 2)
-			return -1;
+			return -EPROTO;
 	}
 	return 0;
 }
@@ -446,7 +446,7 @@ rollout_follow(const struct client_conf *conf, struct rollout *ro,
 	if (client_stream(conf, path, watch_line, ro, &status, &err) < 0 ||
 	    status != 200) {
 		fprintf(stderr, "fleet-sim: watch: %d %s\n", status, err ? err : "");
-		return -1;
+		return -EPROTO;
 	}
 	return 0;
 }
@@ -481,11 +481,11 @@ rollout_phase(const struct client_conf *conf, struct client_conn *cc,
 	ro->deleting = del;
 	ro->deadline = t0 + ro->o->timeout;
 	if (pthread_create(&tid, NULL, follow_run, &f) != 0)
-		return -1;
+		return -EAGAIN;
 	r = rollout_apply(cc, ro, del);
 	*ret_applied = bw_mono_s() - t0;
 	pthread_join(tid, NULL);
-	return r < 0 || f.r < 0 ? -1 : 0;
+	return r < 0 || f.r < 0 ? -EPROTO : 0;
 }
 
 static int
@@ -515,12 +515,15 @@ cmd_rollout(const struct client_conf *conf, const struct fleet_opts *o)
 	if (getenv("FLEET_SIM_HOLD"))	/* the caller measures, then signals */
 		while (!stop)
 			pause();
+	if (o->keep)
+		goto out;
 	t0 = bw_mono_s();
 	if (rollout_phase(conf, cc, &ro, 1, rev, &del_applied) < 0 ||
 	    ro.gone != o->instances)
 		ok = 0;
 	fprintf(stderr, "fleet-sim: %s: %ld instances deleted in %.1f s\n",
 	    o->mode, ro.gone, bw_mono_s() - t0);
+out:
 	client_conn_close(cc);
 	free(ro.state);
 	return ok ? 0 : 1;
@@ -534,7 +537,7 @@ usage(void)
 	    "       fleet-sim heartbeat --config C --nodes N [--period S] "
 	    "[--threads T] [--seconds S]\n"
 	    "       fleet-sim rollout --config C --mode basic|anti|spread "
-	    "--workloads W --instances I [--tenant T] [--timeout S]\n");
+	    "--workloads W --instances I [--tenant T] [--timeout S] [--keep]\n");
 }
 
 int
@@ -552,6 +555,7 @@ main(int argc, char **argv)
 		{ "workloads", required_argument, NULL, 'w' },
 		{ "instances", required_argument, NULL, 'i' },
 		{ "timeout", required_argument, NULL, 'o' },
+		{ "keep", no_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct fleet_opts	 o = { .mode = "basic", .tenant = "fleet",
@@ -579,6 +583,7 @@ main(int argc, char **argv)
 		case 'w': o.workloads = atol(optarg); break;
 		case 'i': o.instances = atol(optarg); break;
 		case 'o': o.timeout = atof(optarg); break;
+		case 'k': o.keep = 1; break;
 		default: usage(); return 2;
 		}
 	}

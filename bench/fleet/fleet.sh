@@ -49,7 +49,10 @@ die() { echo "bench/fleet: $*" >&2; tail -5 "$T/bulwarkd.log" >&2; exit 1; }
 mkdir -p "$D"
 # The seeded nodes were attested when seeded; they heartbeat through the
 # administrator, so no quote refreshes them: keep them Trusted.
-echo '{"attestation": {"stale_after_seconds": 864000}}' >"$D/bulwarkd.conf"
+# The rollout's watch follows from the revision before it: keep enough
+# change log (16 MiB and 10,000 revisions by default) that heartbeats and 10,000 instances
+# written twice do not compact it away under the watch (410).
+echo '{"attestation": {"stale_after_seconds": 864000}, "store": {"history_mib": 512, "history_revisions": 1000000}}' >"$D/bulwarkd.conf"
 start() {
 	"$BW/bulwarkd" --data-dir "$D" --listen 127.0.0.1:0 >>"$T/bulwarkd.log" 2>&1 &
 	PID=$!
