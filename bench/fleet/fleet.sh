@@ -88,6 +88,10 @@ cpu_per_write() { # nodes -> ms of bulwarkd CPU per Node write
 	c1=$(cpu)
 	echo "($c1 - $c0) * 1000 / $tck / $WRITES" | bc -l
 }
+revision() {
+	curl -s --cacert "$D/pki/ca.crt" --cert "$D/pki/admin.crt" --key "$D/pki/admin.key" \
+		"$(jq -r .server "$D/admin.conf")/healthz" | jq .revision
+}
 schedules() { cat "$D"/audit/seg-*.log 2>/dev/null | grep -a -c ' action=instance.schedule '; }
 
 start
@@ -102,7 +106,9 @@ idle_quiet=$(cpu_pct "$IDLE")
 	>"$T/heartbeat.json" 2>"$T/heartbeat.err" &
 HB=$!
 sleep "$PERIOD"
+r0=$(revision)
 idle_hb=$(cpu_pct "$IDLE")
+hb_rate=$(echo "($(revision) - $r0) / $IDLE" | bc -l)
 rss_idle=$(rss_kib)
 
 rows=
@@ -153,6 +159,8 @@ printf '| ratio (goal <= 1.5) | **%.2f** |\n' "$(echo "$wN / $w100" | bc -l)"
 printf '| CPU idle, %d nodes, no heartbeats | %.2f %% of one core |\n' "$NODES" "$idle_quiet"
 printf '| CPU idle, %d nodes heartbeating every %s s (goal < 10 %%) | **%.2f %%** of one core |\n' \
 	"$NODES" "$PERIOD" "$idle_hb"
+printf '| store writes/s in that window (heartbeats due: %d/s) | %.0f |\n' $((NODES / PERIOD)) "$hb_rate"
+printf '| CPU per heartbeat in that window | %.3f ms |\n' "$(echo "$idle_hb * 10 / $hb_rate" | bc -l)"
 printf '| RSS at %d / %d nodes | %d / %d KiB |\n' "$FIRST" "$NODES" "$rss100" "$rssN"
 printf '| RSS per node | %.1f KiB |\n' "$(echo "($rssN - $rss100) / ($NODES - $FIRST)" | bc -l)"
 [ -n "${rss_inst:-}" ] && printf '| RSS per instance (basic, all bound) | %.1f KiB |\n' \
