@@ -208,13 +208,12 @@ cmd_write(const struct client_conf *conf, const struct fleet_opts *o)
 }
 
 struct hb_thread {
-	pthread_t			 tid;
-	int				 idx;
 	const struct fleet_opts		*o;
 	const struct client_conf	*conf;
-	double				 t0;
+	double				 t0, max_lag;
 	long				 writes, errors;
-	double				 max_lag;
+	int				 idx;
+	pthread_t			 tid;
 };
 
 /* Node i writes at t0 + round * period + i * period / nodes: the
@@ -222,9 +221,9 @@ struct hb_thread {
 static void *
 hb_run(void *arg)
 {
+	struct client_conn	*cc = NULL;
 	struct hb_thread	*t = arg;
 	const struct fleet_opts	*o = t->o;
-	struct client_conn	*cc = NULL;
 
 	if (open_conn(t->conf, &cc) < 0) {
 		t->errors++;
@@ -540,24 +539,26 @@ usage(void)
 	    "--workloads W --instances I [--tenant T] [--timeout S] [--keep]\n");
 }
 
+static const struct option fleet_longopts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "nodes", required_argument, NULL, 'n' },
+	{ "count", required_argument, NULL, 'C' },
+	{ "period", required_argument, NULL, 'p' },
+	{ "keep", no_argument, NULL, 'k' },
+	{ "threads", required_argument, NULL, 't' },
+	{ "seconds", required_argument, NULL, 's' },
+	{ "mode", required_argument, NULL, 'm' },
+	{ "tenant", required_argument, NULL, 'T' },
+	{ "workloads", required_argument, NULL, 'w' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "instances", required_argument, NULL, 'i' },
+	{ "timeout", required_argument, NULL, 'o' },
+	{ NULL, 0, NULL, 0 },
+};
+
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "nodes", required_argument, NULL, 'n' },
-		{ "count", required_argument, NULL, 'C' },
-		{ "period", required_argument, NULL, 'p' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "seconds", required_argument, NULL, 's' },
-		{ "mode", required_argument, NULL, 'm' },
-		{ "tenant", required_argument, NULL, 'T' },
-		{ "workloads", required_argument, NULL, 'w' },
-		{ "instances", required_argument, NULL, 'i' },
-		{ "timeout", required_argument, NULL, 'o' },
-		{ "keep", no_argument, NULL, 'k' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct fleet_opts	 o = { .mode = "basic", .tenant = "fleet",
 	    .nodes = 100, .count = 100, .period = 10, .threads = 16,
 	    .workloads = 50, .instances = 10000, .timeout = 1800 };
@@ -570,7 +571,7 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "seed") == 0 && argc == 5)
 		return cmd_seed(argv[2], atol(argv[3]), atol(argv[4]));
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", fleet_longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o.config = optarg; break;
 		case 'n': o.nodes = atol(optarg); break;
@@ -584,6 +585,7 @@ main(int argc, char **argv)
 		case 'i': o.instances = atol(optarg); break;
 		case 'o': o.timeout = atof(optarg); break;
 		case 'k': o.keep = 1; break;
+		case 'h': usage(); return 0;
 		default: usage(); return 2;
 		}
 	}
