@@ -27,6 +27,16 @@
 #include "lib/log.h"
 
 #define CTL_REASON_MAX	480
+#define CTL_DIRTY_WL_MAX	64	/* workloads a pass reconciles alone */
+#define CTL_REPLICAS_MAX	1000	/* the schema's limit of spec.replicas */
+
+/* A workload whose Workload or Instances changed: the next pass
+ * reconciles it (its missing replicas, its instances from index
+ * replicas up to scan_to, its rolling update) rather than every one. */
+struct ctl_dirty_wl {
+	char	tenant[64], name[64];
+	long	scan_to;
+};
 
 struct controller {
 	struct event_base	*base;
@@ -49,7 +59,10 @@ struct controller {
 	struct sched_cluster	*sc;
 	int			 sc_stale;
 	size_t			 orphans;	/* bound to nodes sc lacks */
-	int			 wl_dirty;	/* reconcile the workloads */
+	int			 wl_dirty;	/* reconcile the workloads: */
+	int			 wl_all;	/* all of them, or */
+	struct ctl_dirty_wl	 dirty_wl[CTL_DIRTY_WL_MAX];	/* these */
+	size_t			 ndirty_wl;
 	int			 sched_dirty;	/* try the pending instances */
 	int			 unobserved;	/* ours completed, not yet fed */
 };
@@ -91,7 +104,7 @@ refused(struct controller *c, const struct ctl_op *op)
 		o->mark = 0;
 	if (op->kind == CTL_SCHEDULED)
 		c->sc_stale = 1;
-	c->dirty = c->wl_dirty = c->sched_dirty = 1;
+	c->dirty = c->wl_dirty = c->wl_all = c->sched_dirty = 1;
 }
 
 static void
@@ -331,35 +344,48 @@ rollout(struct controller *c, const struct model_obj *w)
 	}
 }
 
+/* Creates the instances workload W lacks. */
+static void
+create_missing(struct controller *c, const struct model_obj *w)
+{
+	long	replicas = json_int_at(w->doc, "spec", "replicas", 0);
+	char	name[64];
+
+	for (long r = 0; r < replicas; r++) {
+		json_t *doc;
+
+		instance_name(w->name, r, name, sizeof(name));
+		if (model_find(c->m, K_INSTANCE, w->tenant, name))
+			continue;
+		if (!(doc = new_instance(w, name)))
+			continue;
+		submit(c, "controller/workload", "instance.create",
+		    CTL_CREATED, w->tenant, name, STORE_OP_PUT, doc,
+		    STORE_REV_ABSENT, "replica of workload");
+		json_decref(doc);
+	}
+}
+
+static void
+delete_extra(struct controller *c, struct model_obj *in, const char *why)
+{
+	in->mark = 1;
+	submit(c, "controller/workload", "instance.delete", CTL_DELETED,
+	    in->tenant, in->name, STORE_OP_DELETE, NULL, in->rev, why);
+}
+
 static void
 reconcile_workloads(struct controller *c)
 {
 	size_t	nw = model_count(c->m, K_WORKLOAD);
 	size_t	ni = model_count(c->m, K_INSTANCE);
-	char	name[64];
 	size_t	i;
-	long	r, idx;
+	long	idx;
 
 	for (i = 0; i < ni; i++)
 		model_at(c->m, K_INSTANCE, i)->mark = 0;
-	for (i = 0; i < nw; i++) {
-		const struct model_obj *w = model_at(c->m, K_WORKLOAD, i);
-		long replicas = json_int_at(w->doc, "spec", "replicas", 0);
-
-		for (r = 0; r < replicas; r++) {
-			json_t *doc;
-
-			instance_name(w->name, r, name, sizeof(name));
-			if (model_find(c->m, K_INSTANCE, w->tenant, name))
-				continue;
-			if (!(doc = new_instance(w, name)))
-				continue;
-			submit(c, "controller/workload", "instance.create",
-			    CTL_CREATED, w->tenant, name, STORE_OP_PUT, doc,
-			    STORE_REV_ABSENT, "replica of workload");
-			json_decref(doc);
-		}
-	}
+	for (i = 0; i < nw; i++)
+		create_missing(c, model_at(c->m, K_WORKLOAD, i));
 	for (i = 0; i < ni; i++) {
 		struct model_obj *in = model_at(c->m, K_INSTANCE, i);
 		const char	*wl = json_str_at(in->doc, "spec", "workload");
@@ -372,14 +398,107 @@ reconcile_workloads(struct controller *c)
 		else if ((idx = instance_index(wl, in->name)) < 0 ||
 		    idx >= json_int_at(w->doc, "spec", "replicas", 0))
 			why = "scaled down";
-		if (!why)
-			continue;
-		in->mark = 1;
-		submit(c, "controller/workload", "instance.delete", CTL_DELETED,
-		    in->tenant, in->name, STORE_OP_DELETE, NULL, in->rev, why);
+		if (why)
+			delete_extra(c, in, why);
 	}
 	for (i = 0; i < nw; i++)
 		rollout(c, model_at(c->m, K_WORKLOAD, i));
+}
+
+/* Reconciles the one workload D names (which may be gone): what
+ * reconcile_workloads() does for it, reading only its instances. */
+static void
+reconcile_workload(struct controller *c, const struct ctl_dirty_wl *d)
+{
+	struct model_obj	*w = model_find(c->m, K_WORKLOAD, d->tenant,
+	    d->name);
+	long			 idx = w ? json_int_at(w->doc, "spec",
+	    "replicas", 0) : 0;
+	char			 name[64];
+
+	if (w)
+		create_missing(c, w);
+	for (; idx < d->scan_to && idx < CTL_REPLICAS_MAX; idx++) {
+		struct model_obj	*in;
+		const char		*wl;
+
+		instance_name(d->name, idx, name, sizeof(name));
+		if (!(in = model_find(c->m, K_INSTANCE, d->tenant, name)) ||
+		    in->mark || !(wl = json_str_at(in->doc, "spec", "workload")) ||
+		    strcmp(wl, d->name) != 0)
+			continue;
+		delete_extra(c, in, w ? "scaled down" :
+		    "its workload no longer exists");
+	}
+	if (w)
+		rollout(c, w);
+}
+
+/* Queues workload NAME of TENANT for the next pass, its instances from
+ * index replicas to SCAN_TO checked for being extra; all workloads once
+ * the queue is full or the workload is not known. */
+static void
+wl_mark(struct controller *c, const char *tenant, const char *name,
+    long scan_to)
+{
+	struct ctl_dirty_wl	*d;
+	size_t			 i;
+
+	c->wl_dirty = 1;
+	if (c->wl_all)
+		return;
+	if (!tenant || !name || strlen(tenant) >= sizeof(d->tenant) ||
+	    strlen(name) >= sizeof(d->name) ||
+	    c->ndirty_wl == CTL_DIRTY_WL_MAX) {
+		c->wl_all = 1;
+		return;
+	}
+	for (i = 0; i < c->ndirty_wl; i++) {
+		d = &c->dirty_wl[i];
+		if (strcmp(d->name, name) == 0 && strcmp(d->tenant, tenant) == 0) {
+			if (scan_to > d->scan_to)
+				d->scan_to = scan_to;
+			return;
+		}
+	}
+	d = &c->dirty_wl[c->ndirty_wl++];
+	snprintf(d->tenant, sizeof(d->tenant), "%s", tenant);
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	d->scan_to = scan_to;
+}
+
+/* Queues the workload instance DOC belongs to (NULL: nothing). */
+static void
+wl_mark_instance(struct controller *c, const json_t *doc)
+{
+	const char	*wl = json_str_at(doc, "spec", "workload");
+	long		 idx;
+
+	if (!doc)
+		return;
+	if (!wl || (idx = instance_index(wl, res_name(doc))) < 0)
+		c->wl_dirty = c->wl_all = 1;
+	else
+		wl_mark(c, res_tenant(doc), wl, idx + 1);
+}
+
+/* The workload half of a pass: every workload, or those queued. The
+ * queue is taken first: a submit refused at once queues everything. */
+static void
+reconcile_dirty_workloads(struct controller *c)
+{
+	struct ctl_dirty_wl	 d[CTL_DIRTY_WL_MAX];
+	size_t			 n = c->ndirty_wl;
+	int			 all = c->wl_all;
+
+	memcpy(d, c->dirty_wl, n * sizeof(d[0]));
+	c->wl_dirty = c->wl_all = 0;
+	c->ndirty_wl = 0;
+	if (all)
+		reconcile_workloads(c);
+	else
+		for (size_t i = 0; i < n; i++)
+			reconcile_workload(c, &d[i]);
 }
 
 /* ---- scheduler loop ---- */
@@ -917,7 +1036,9 @@ instance_changed(struct controller *c, const struct model_change *ch)
 	char		 id[160];
 	struct req_buf	*b;
 
-	c->wl_dirty = c->sched_dirty = 1;
+	c->sched_dirty = 1;
+	wl_mark_instance(c, ch->old);
+	wl_mark_instance(c, ch->cur ? ch->cur->doc : NULL);
 	if (c->sc_stale || !c->sc)
 		return;
 	if (ch->old && json_str_at(ch->old, "spec", "node")) {
@@ -972,7 +1093,10 @@ apply_changes(struct controller *c)
 		else {
 			/* Placed instances' requests come from their
 			 * workload's spec: rare, so sc is rebuilt. */
-			c->wl_dirty = c->sched_dirty = 1;
+			c->sched_dirty = 1;
+			wl_mark(c, ch.cur ? ch.cur->tenant : res_tenant(ch.old),
+			    ch.cur ? ch.cur->name : res_name(ch.old),
+			    CTL_REPLICAS_MAX);
 			if (ch.old)
 				c->sc_stale = 1;
 		}
@@ -1000,14 +1124,14 @@ run_pass(struct controller *c)
 			return;
 		}
 		c->model_ok = c->sc_stale = c->wl_dirty = c->sched_dirty = 1;
+		c->wl_all = 1;
 		c->stats.rebuilds++;
 	}
 	c->stats.passes++;
 	if (c->wl_dirty) {
-		c->wl_dirty = 0;
 		autoscale_pass(c->as, c->m, K_WORKLOAD, K_INSTANCE,
 		    (time_t)bw_mono_s());
-		reconcile_workloads(c);
+		reconcile_dirty_workloads(c);
 	}
 	if (c->sched_dirty) {
 		c->sched_dirty = 0;
@@ -1029,7 +1153,7 @@ resync_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct controller *c = arg;
 
-	c->wl_dirty = 1;
+	c->wl_dirty = c->wl_all = 1;
 	run_pass(c);
 }
 
@@ -1097,7 +1221,7 @@ controller_start(struct event_base *base, struct store *st,
 void
 controller_kick(struct controller *c)
 {
-	c->wl_dirty = c->sched_dirty = 1;
+	c->wl_dirty = c->wl_all = c->sched_dirty = 1;
 	schedule_pass(c);
 }
 

@@ -1,0 +1,169 @@
+#!/bin/bash
+# bench-fleet (issue 18, Done means 1 and 2): a fresh bulwarkd holding a
+# simulated fleet (bench/fleet/fleet-sim), measured at each step:
+#   1. CPU per Node write at 100 nodes, then at FLEET_NODES (each a PUT
+#      of the Node's own document over a kept-alive connection, the
+#      path of a heartbeat; FLEET_WRITES writes read around with
+#      /proc/PID/stat), and their ratio (goal: at most 1.5);
+#   2. RSS per node (RSS at FLEET_NODES less RSS at 100, per node);
+#   3. every node heartbeating once per FLEET_PERIOD seconds (default
+#      10, writes spread over the period) from here to the end; idle CPU
+#      over FLEET_IDLE seconds with and without the heartbeats (goal:
+#      under 10% of one core);
+#   4. per mode in FLEET_MODES (basic, anti = per-node anti-affinity,
+#      spread = zone spread, max skew 1): FLEET_WORKLOADS Workloads of
+#      FLEET_INSTANCES instances in all, placements/s from the first
+#      apply until the watch has shown every instance with a node, the
+#      audit trail's instance.schedule records counted (each placement
+#      is acknowledged only with its record durable; the count must
+#      reach the placements), RSS per instance (basic), then deleted.
+# The simulated nodes are seeded into the stopped daemon's store as
+# enrolment leaves them (Ready, Trusted) and heartbeat with the
+# administrator's credential: fleet-sim.c says why.
+# Usage: fleet.sh BUILD_DIR. Quick run: FLEET_NODES=500
+# FLEET_INSTANCES=1000 FLEET_WORKLOADS=10 FLEET_IDLE=5 fleet.sh build
+set -u
+BW=$(cd "${1:?usage: fleet.sh BUILD_DIR}" && pwd)
+SIM="$BW/bench/fleet/fleet-sim"
+NODES=${FLEET_NODES:-5000}
+INSTANCES=${FLEET_INSTANCES:-10000}
+WORKLOADS=${FLEET_WORKLOADS:-50}
+PERIOD=${FLEET_PERIOD:-10}
+IDLE=${FLEET_IDLE:-20}
+WRITES=${FLEET_WRITES:-1000}
+MODES=${FLEET_MODES:-basic anti spread}
+FIRST=100
+[ "$NODES" -gt "$FIRST" ] || { echo "fleet.sh: FLEET_NODES must exceed $FIRST" >&2; exit 2; }
+T=$(mktemp -d)
+D="$T/d"
+PID= HB=
+stop_pid() { [ -n "$1" ] && kill -TERM "$1" 2>/dev/null && wait "$1"; }
+cleanup() {
+	stop_pid "$HB"
+	stop_pid "$PID"
+	rm -rf "$T"
+}
+trap cleanup EXIT
+die() { echo "bench/fleet: $*" >&2; tail -5 "$T/bulwarkd.log" >&2; exit 1; }
+
+mkdir -p "$D"
+# The seeded nodes were attested when seeded; they heartbeat through the
+# administrator, so no quote refreshes them: keep them Trusted.
+# The rollout's watch follows from the revision before it: keep enough
+# change log (16 MiB and 10,000 revisions by default) that heartbeats and 10,000 instances
+# written twice do not compact it away under the watch (410).
+echo '{"attestation": {"stale_after_seconds": 864000}, "store": {"history_mib": 512, "history_revisions": 1000000}}' >"$D/bulwarkd.conf"
+start() {
+	"$BW/bulwarkd" --data-dir "$D" --listen 127.0.0.1:0 >>"$T/bulwarkd.log" 2>&1 &
+	PID=$!
+	for _ in $(seq 600); do
+		if [ -f "$D/admin.conf" ]; then
+			port=$(jq -r .server "$D/admin.conf" | sed 's/.*://')
+			curl -sk "https://127.0.0.1:$port/healthz" >/dev/null 2>&1 && return 0
+		fi
+		kill -0 "$PID" 2>/dev/null || die "bulwarkd did not start"
+		sleep 0.1
+	done
+	die "bulwarkd did not answer"
+}
+restart_seeded() { # first count
+	stop_pid "$PID"; PID=
+	"$SIM" seed "$D/store" "$1" "$2" || die "seed $1 $2"
+	start
+	sleep 2	# the controller's first model build
+}
+tck=$(getconf CLK_TCK)
+cpu() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$PID/status"; }
+cpu_pct() { # seconds -> % of one core over them
+	local c0 c1
+	c0=$(cpu); sleep "$1"; c1=$(cpu)
+	echo "($c1 - $c0) * 100 / $tck / $1" | bc -l
+}
+cpu_per_write() { # nodes -> ms of bulwarkd CPU per Node write
+	local c0 c1
+	c0=$(cpu)
+	"$SIM" write --config "$D/admin.conf" --nodes "$1" --count "$WRITES" >/dev/null ||
+		die "Node writes at $1 nodes"
+	c1=$(cpu)
+	echo "($c1 - $c0) * 1000 / $tck / $WRITES" | bc -l
+}
+revision() {
+	curl -s --cacert "$D/pki/ca.crt" --cert "$D/pki/admin.crt" --key "$D/pki/admin.key" \
+		"$(jq -r .server "$D/admin.conf")/healthz" | jq .revision
+}
+schedules() { cat "$D"/audit/seg-*.log 2>/dev/null | grep -a -c ' action=instance.schedule '; }
+
+start
+restart_seeded 0 "$FIRST"
+rss100=$(rss_kib)
+w100=$(cpu_per_write "$FIRST")
+restart_seeded "$FIRST" $((NODES - FIRST))
+rssN=$(rss_kib)
+wN=$(cpu_per_write "$NODES")
+idle_quiet=$(cpu_pct "$IDLE")
+"$SIM" heartbeat --config "$D/admin.conf" --nodes "$NODES" --period "$PERIOD" \
+	>"$T/heartbeat.json" 2>"$T/heartbeat.err" &
+HB=$!
+sleep "$PERIOD"
+r0=$(revision)
+idle_hb=$(cpu_pct "$IDLE")
+hb_rate=$(echo "($(revision) - $r0) / $IDLE" | bc -l)
+rss_idle=$(rss_kib)
+
+rows=
+placed_total=0
+for mode in $MODES; do
+	FLEET_SIM_HOLD=1 "$SIM" rollout --config "$D/admin.conf" --mode "$mode" \
+		--workloads "$WORKLOADS" --instances "$INSTANCES" >"$T/rollout-$mode.json" \
+		2>>"$T/rollout.err" &
+	rp=$!
+	for _ in $(seq 36000); do
+		[ -s "$T/rollout-$mode.json" ] && break
+		kill -0 "$rp" 2>/dev/null || break
+		sleep 0.1
+	done
+	res=$(cat "$T/rollout-$mode.json")
+	[ -n "$res" ] || { wait "$rp"; die "rollout $mode: $(cat "$T/rollout.err")"; }
+	bound=$(jq .bound <<<"$res")
+	placed_total=$((placed_total + bound))
+	for _ in $(seq 600); do	# the trail's appender follows the commits
+		[ "$(schedules)" -ge "$placed_total" ] && break
+		sleep 0.1
+	done
+	trail=$(schedules)
+	[ "$mode" = basic ] && rss_inst=$(rss_kib)
+	kill -TERM "$rp"; wait "$rp" || die "rollout $mode: $(tail -3 "$T/rollout.err")"
+	rows="$rows$(printf '| %s | %d | %.2f s | %.2f s | **%.0f/s** | %d / %d |' "$mode" \
+		"$bound" "$(jq .apply_s <<<"$res")" "$(jq .seconds <<<"$res")" \
+		"$(jq .placements_per_s <<<"$res")" "$trail" "$placed_total")"$'\n'
+done
+stop_pid "$HB"; HB=
+hb=$(cat "$T/heartbeat.json")
+
+goal() { case $1 in basic) echo 5000 ;; anti) echo 900 ;; spread) echo 2000 ;; esac; }
+echo "bench-fleet $(date -u +%F) $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null)," \
+	"$NODES nodes heartbeating every $PERIOD s, $INSTANCES instances in $WORKLOADS workloads"
+echo
+echo '| workload | placed | apply requests | apply to all bound | placements/s | trail instance.schedule / placements so far |'
+echo '|---|---|---|---|---|---|'
+printf '%s' "$rows"
+echo
+echo "kube-scheduler's CI floors at 5,000 nodes: 680/s basic, 60/s anti-affinity, 460/s spread;"
+echo -n "goals: "; for m in $MODES; do echo -n "$m $(goal "$m")/s "; done; echo
+echo
+printf '| bulwarkd | value |\n|---|---|\n'
+printf '| CPU per Node write, %d nodes | %.3f ms |\n' "$FIRST" "$w100"
+printf '| CPU per Node write, %d nodes | %.3f ms |\n' "$NODES" "$wN"
+printf '| ratio (goal <= 1.5) | **%.2f** |\n' "$(echo "$wN / $w100" | bc -l)"
+printf '| CPU idle, %d nodes, no heartbeats | %.2f %% of one core |\n' "$NODES" "$idle_quiet"
+printf '| CPU idle, %d nodes heartbeating every %s s (goal < 10 %%) | **%.2f %%** of one core |\n' \
+	"$NODES" "$PERIOD" "$idle_hb"
+printf '| store writes/s in that window (heartbeats due: %d/s) | %.0f |\n' $((NODES / PERIOD)) "$hb_rate"
+printf '| CPU per heartbeat in that window | %.3f ms |\n' "$(echo "$idle_hb * 10 / $hb_rate" | bc -l)"
+printf '| RSS at %d / %d nodes | %d / %d KiB |\n' "$FIRST" "$NODES" "$rss100" "$rssN"
+printf '| RSS per node | %.1f KiB |\n' "$(echo "($rssN - $rss100) / ($NODES - $FIRST)" | bc -l)"
+[ -n "${rss_inst:-}" ] && printf '| RSS per instance (basic, all bound) | %.1f KiB |\n' \
+	"$(echo "($rss_inst - $rss_idle) / $INSTANCES" | bc -l)"
+echo
+echo "heartbeats: $hb"
