@@ -1,7 +1,8 @@
 #!/bin/bash
 # Cost of a Node write as the fleet grows (issue 18): a fresh bulwarkd,
-# Node objects applied BATCH at a time with `bulwark apply -f` (one
-# request per object), bulwarkd's CPU read from /proc/PID/stat around
+# Node objects applied BATCH at a time with `bulwark apply -f` (since
+# d647d1a one bulk request and one transaction per batch; bench-fleet
+# measures single-object PUTs), bulwarkd's CPU read from /proc/PID/stat around
 # each batch. Prints, per checkpoint, the wall and CPU time per Node
 # write, for new Nodes and for writes of Nodes that exist (the same
 # document again: a write that changes nothing the scheduler reads, as
