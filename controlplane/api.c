@@ -12,7 +12,10 @@
 #include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <netdb.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -46,6 +49,8 @@
 #include "lib/ids.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "lib/macro.h"
+#include "lib/ossl-cleanup.h"
 
 /* Heartbeats keep idle watch streams alive through proxies and let the
  * server notice clients that went away. */
@@ -136,7 +141,33 @@ struct api_conn {
 	 * HTTP/1.1 answers one at a time per connection. */
 	uint64_t			 req_start_ns;	/* 0: observed */
 	enum metrics_route		 req_route;
+	/* Privilege separation: a decrypted stream from the worker. It is
+	 * found by its evhttp connection (plain_conns), freed by evhttp's
+	 * close callback (conn_plain_closed), and carries what the worker's
+	 * handshake learnt, checked again here (api_server_adopt()). */
+	int				 plain;
+	int				 closecb_set;
+	struct evhttp_connection	*evcon;
+	TAILQ_ENTRY(api_conn)		 plain_entry;
+	char				 peer[INET6_ADDRSTRLEN + 8];
+	X509				*cert;		/* NULL: none */
+	struct pki_identity		 pid;
+	int				 pid_ok;
+	struct principals_grant		 grant;
 };
+
+/* A stream connected to the private listener, waiting for evhttp to
+ * accept its other end (matched by the stream's autobound name). */
+struct plain_pending {
+	TAILQ_ENTRY(plain_pending)	 entry;
+	struct sockaddr_un		 name;
+	socklen_t			 namelen;
+	uint64_t			 cookie;
+	int				 fd;	/* the end for the worker */
+	char				 peer[INET6_ADDRSTRLEN + 8];
+	X509				*cert;
+};
+#define PLAIN_PENDING_MAX	512
 
 /* Unauthenticated requests, counted per key until the next flush. */
 struct anon_count {
@@ -201,7 +232,21 @@ struct api_server {
 	unsigned long long		 watch_refused, watch_ended_slow;
 	struct offload			*offload;	/* blocking work */
 	unsigned long long		 offload_refused;
+	/* privilege separation (api_server_options.plain_socket) */
+	int				 privsep;
+	int				 tcp_fd;
+	char				 plain_path[108];
+	struct evconnlistener		*plain_listener;
+	TAILQ_HEAD(, plain_pending)	 pending;
+	unsigned			 npending;
+	api_adopt_fn			 adopt_cb;
+	void				*adopt_arg;
+	void				(*ctx_cb)(void *, SSL_CTX *);
+	void				*ctx_arg;
 };
+
+/* Every plain connection of every server, for conn_of(). */
+static TAILQ_HEAD(, api_conn) plain_conns = TAILQ_HEAD_INITIALIZER(plain_conns);
 
 /* What a connection's SSL points to. libevent may free a connection's
  * SSL after evhttp_free() returns (deferred finalisation), so the SSLs
@@ -459,6 +504,12 @@ peer_address(struct evhttp_request *req, char *buf, size_t len)
 	const char			*host = NULL;
 	ev_uint16_t			 port = 0;
 
+	struct api_conn			*c = conn_of(req);
+
+	if (c && c->plain) {
+		snprintf(buf, len, "%s", c->peer[0] ? c->peer : "unknown");
+		return;
+	}
 	if (evcon)
 		evhttp_connection_get_peer(evcon, (char **)&host, &port);
 	api_source_format(host, port, buf, len);
@@ -559,6 +610,54 @@ identity_stands(struct api_server *srv, const struct authz_identity *id,
 	return node_stands(srv, id, attest_only, ret_err);
 }
 
+/* The identity PID of a verified certificate into ID, then whether it
+ * still stands (identity_stands()) and the connection's admission. */
+static int
+identify_as(struct api_server *srv, struct evhttp_request *req,
+    const struct pki_identity *pid, struct principals_grant *grant,
+    struct authz_identity *id, char **ret_err)
+{
+	const struct evhttp_uri	*uri;
+	const char		*path;
+	int			 r;
+
+	snprintf(id->principal, sizeof(id->principal), "%s", pid->principal);
+	snprintf(id->tenant, sizeof(id->tenant), "%s", pid->tenant);
+	snprintf(id->role_name, sizeof(id->role_name), "%s", pid->role);
+	snprintf(id->serial, sizeof(id->serial), "%s", pid->serial_hex);
+	id->role = authz_role_parse(id->role_name);
+	if (id->role == ROLE_NONE)
+		return errf(-BW_E_UNAUTH, ret_err,
+		    "client certificate names unknown role \"%s\"", id->role_name);
+	id->auth_method = "mtls";
+	uri = evhttp_request_get_evhttp_uri(req);
+	path = uri ? evhttp_uri_get_path(uri) : NULL;
+	r = identity_stands(srv, id, grant,
+	    path && strncmp(path, "/v1/attest/", 11) == 0, ret_err);
+	if (r == 0)
+		r = conn_authenticated(srv, req, id, ret_err);
+	return r;
+}
+
+/* identify() for a stream relayed by the worker: the certificate came
+ * with the connection and was verified again by api_server_adopt(). */
+static int
+identify_plain(struct api_server *srv, struct evhttp_request *req,
+    struct api_conn *c, struct authz_identity *id, char **ret_err)
+{
+	if (!c->cert)
+		return errf(-BW_E_UNAUTH, ret_err,
+		    "a client certificate is required");
+	if (!c->pid_ok) {
+		if (pki_peer_identity(c->cert, &c->pid) < 0)
+			return errf(-BW_E_UNAUTH, ret_err,
+			    "client certificate subject must carry one CN "
+			    "(principal), O (tenant) and OU (role)");
+		c->pid_ok = 1;
+	}
+	return identify_as(srv, req, &c->pid, &c->grant, id, ret_err);
+}
+
 /* Maps the verified client certificate to an identity: CN is the
  * principal, O its tenant, OU its role (hardening/pki). */
 static int
@@ -569,14 +668,14 @@ identify(struct api_server *srv, struct evhttp_request *req,
 	struct bufferevent		*bev;
 	struct pki_identity		 pid;
 	struct conn_ident		*ci;
-	const struct evhttp_uri		*uri;
-	const char			*path;
+	struct api_conn			*c;
 	SSL				*ssl;
 	X509				*cert;
 	long				 vr;
-	int				 r = 0;
 
 	id->auth_method = "none";
+	if ((c = conn_of(req)) && c->plain)
+		return identify_plain(srv, req, c, id, ret_err);
 	if (!evcon || !(bev = evhttp_connection_get_bufferevent(evcon)) ||
 	    !(ssl = bufferevent_openssl_get_ssl(bev)))
 		return errf(-BW_E_UNAUTH, ret_err, "no TLS session");
@@ -601,22 +700,8 @@ identify(struct api_server *srv, struct evhttp_request *req,
 			ci->pid = pid;
 		}
 	}
-	snprintf(id->principal, sizeof(id->principal), "%s", pid.principal);
-	snprintf(id->tenant, sizeof(id->tenant), "%s", pid.tenant);
-	snprintf(id->role_name, sizeof(id->role_name), "%s", pid.role);
-	snprintf(id->serial, sizeof(id->serial), "%s", pid.serial_hex);
-	id->role = authz_role_parse(id->role_name);
-	if (id->role == ROLE_NONE)
-		return errf(-BW_E_UNAUTH, ret_err,
-		    "client certificate names unknown role \"%s\"", id->role_name);
-	id->auth_method = "mtls";
-	uri = evhttp_request_get_evhttp_uri(req);
-	path = uri ? evhttp_uri_get_path(uri) : NULL;
-	r = identity_stands(srv, id, ci ? &ci->grant : NULL,
-	    path && strncmp(path, "/v1/attest/", 11) == 0, ret_err);
-	if (r == 0)
-		r = conn_authenticated(srv, req, id, ret_err);
-	return r;
+	return identify_as(srv, req, &pid, ci ? &ci->grant : NULL, id,
+	    ret_err);
 }
 
 static const char *
@@ -3187,7 +3272,8 @@ conn_victim(struct api_server *srv, const char *source)
 			continue;
 		if (!oldest)
 			oldest = c;
-		if (c->bev && (ssl = bufferevent_openssl_get_ssl(c->bev)) &&
+		if (c->bev && !c->plain &&
+		    (ssl = bufferevent_openssl_get_ssl(c->bev)) &&
 		    SSL_get_state(ssl) == TLS_ST_BEFORE)
 			return c;
 	}
@@ -3201,6 +3287,12 @@ conn_peer(struct api_conn *c)
 	socklen_t		 sl = sizeof(ss);
 	evutil_socket_t		 fd = bufferevent_getfd(c->bev);
 
+	if (c->plain) {
+		if (!c->peer[0] || api_source_host(c->peer, c->source,
+		    sizeof(c->source)) < 0)
+			snprintf(c->source, sizeof(c->source), "unknown");
+		return;
+	}
 	snprintf(c->source, sizeof(c->source), "unknown");
 	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
 		return;
@@ -3210,6 +3302,273 @@ conn_peer(struct api_conn *c)
 	else if (ss.ss_family == AF_INET6)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
 		    c->source, sizeof(c->source));
+}
+
+static void conn_out_cb(struct evbuffer *buf,
+    const struct evbuffer_cb_info *info, void *arg);
+static void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Privilege separation: the streams the worker relays (see
+ * api_server_options.plain_socket). */
+static void
+conn_plain_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct api_conn		*c = arg;
+	struct conn_gate	*g = c->gate;
+
+	(void)evcon;
+	evbuffer_remove_cb(bufferevent_get_output(c->bev), conn_out_cb, c);
+	TAILQ_REMOVE(&plain_conns, c, plain_entry);
+	if (g->srv) {
+		conn_release(g->srv, c);
+		if (c->linked)
+			TAILQ_REMOVE(&g->srv->conns, c, all);
+	}
+	if (c->timer)
+		event_free(c->timer);
+	X509_free(c->cert);
+	free(c);
+	g->refs--;
+	if (!g->srv && g->refs == 0)
+		free(g);
+}
+
+static void
+plain_pending_free(struct plain_pending *p)
+{
+	if (p->fd >= 0)
+		close(p->fd);
+	X509_free(p->cert);
+	free(p);
+}
+
+/* Runs on the first loop turn after evhttp accepted C's stream on the
+ * private listener, before any byte can reach it (the worker gets its
+ * end only now): finds the handshake it belongs to by the stream's
+ * name, hooks C's end to evhttp's close and hands the other end to the
+ * worker. A stream nobody adopted is closed. Returns 0 or -ENOENT. */
+static int
+plain_attach(struct api_server *srv, struct api_conn *c)
+{
+	struct sockaddr_un	 sun;
+	socklen_t		 sl = sizeof(sun);
+	struct plain_pending	*p;
+	bufferevent_data_cb	 rcb, wcb;
+	bufferevent_event_cb	 ecb;
+	void			*evcon = NULL;
+	evutil_socket_t		 fd = bufferevent_getfd(c->bev);
+	int			 afd;
+
+	bufferevent_getcb(c->bev, &rcb, &wcb, &ecb, &evcon);
+	if (evcon) {
+		c->evcon = evcon;
+		evhttp_connection_set_closecb(evcon, conn_plain_closed, c);
+		c->closecb_set = 1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	if (fd >= 0 && getpeername(fd, (struct sockaddr *)&sun, &sl) == 0)
+		TAILQ_FOREACH(p, &srv->pending, entry) {
+			if (p->namelen != sl || memcmp(&p->name, &sun, sl) != 0)
+				continue;
+			TAILQ_REMOVE(&srv->pending, p, entry);
+			srv->npending--;
+			snprintf(c->peer, sizeof(c->peer), "%s", p->peer);
+			c->cert = TAKE_PTR(p->cert);
+			afd = TAKE_FD(p->fd);
+			if (srv->adopt_cb)
+				srv->adopt_cb(srv->adopt_arg, p->cookie, afd);
+			else
+				close(afd);
+			plain_pending_free(p);
+			return 0;
+		}
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+	conn_release(srv, c);
+	return -ENOENT;
+}
+
+static struct bufferevent *
+plain_bev_new(struct api_server *srv, struct event_base *base)
+{
+	struct bufferevent	*bev;
+	struct api_conn		*c;
+	struct timeval		 now = { 0, 0 };
+
+	if (!(bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)))
+		return NULL;
+	if (!srv->gate || !(c = calloc(1, sizeof(*c))))
+		return bev;
+	c->gate = srv->gate;
+	c->bev = bev;
+	c->plain = 1;
+	if (!(c->timer = evtimer_new(base, conn_timer_cb, c))) {
+		free(c);
+		return bev;
+	}
+	srv->gate->refs++;
+	evbuffer_add_cb(bufferevent_get_output(bev), conn_out_cb, c);
+	TAILQ_INSERT_TAIL(&plain_conns, c, plain_entry);
+	TAILQ_INSERT_TAIL(&srv->conns, c, all);
+	c->linked = 1;
+	c->counted = 1;
+	srv->nconns++;
+	TAILQ_INSERT_TAIL(&srv->unauth, c, entry);
+	c->unauth = 1;
+	srv->nunauth++;
+	/* the socket is set once this returns: attach on the next turn */
+	evtimer_add(c->timer, &now);
+	return bev;
+}
+
+/* DER as a certificate that chains to the API's CA for client use. */
+static int
+plain_cert(struct api_server *srv, const unsigned char *der, size_t derlen,
+    X509 **ret, char **ret_err)
+{
+	_cleanup_(X509_freep) X509	*cert = NULL;
+	X509_STORE_CTX			*vctx;
+	const unsigned char		*q = der;
+	int				 ok;
+
+	if (!(cert = d2i_X509(NULL, &q, (long)derlen)) || q != der + derlen)
+		return errf(-BW_E_INVALID, ret_err, "client certificate: not "
+		    "one DER certificate");
+	if (!(vctx = X509_STORE_CTX_new()))
+		return -ENOMEM;
+	ok = X509_STORE_CTX_init(vctx, SSL_CTX_get_cert_store(srv->ssl_ctx),
+	    cert, NULL) == 1 &&
+	    X509_STORE_CTX_set_purpose(vctx, X509_PURPOSE_SSL_CLIENT) == 1 &&
+	    X509_verify_cert(vctx) == 1;
+	X509_STORE_CTX_free(vctx);
+	if (!ok)
+		return errf(-BW_E_UNAUTH, ret_err, "client certificate: does "
+		    "not verify against the CA");
+	*ret = TAKE_PTR(cert);
+	return 0;
+}
+
+int
+api_server_adopt(struct api_server *s, uint64_t cookie, const char *peer,
+    const unsigned char *der, size_t derlen, char **ret_err)
+{
+	_cleanup_(X509_freep) X509	*cert = NULL;
+	_cleanup_close_ int		 fd = -1;
+	struct sockaddr_un		 to = { .sun_family = AF_UNIX };
+	struct plain_pending		*p;
+	int				 r;
+
+	if (!s->privsep)
+		return errf(-EINVAL, ret_err, "not privilege-separated");
+	if (s->npending >= PLAIN_PENDING_MAX)
+		return errf(-EBUSY, ret_err, "%d streams waiting for the HTTP "
+		    "server", PLAIN_PENDING_MAX);
+	if (derlen && (r = plain_cert(s, der, derlen, &cert, ret_err)) < 0)
+		return r;
+	if (!(p = calloc(1, sizeof(*p))))
+		return -ENOMEM;
+	p->fd = -1;
+	snprintf(p->peer, sizeof(p->peer), "%s", peer);
+	p->cookie = cookie;
+	p->namelen = sizeof(p->name);
+	p->name.sun_family = AF_UNIX;
+	snprintf(to.sun_path, sizeof(to.sun_path), "%s", s->plain_path);
+	/* An autobound abstract name per stream tells it apart at accept. */
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) < 0 ||
+	    bind(fd, (struct sockaddr *)&p->name, sizeof(sa_family_t)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&p->name, &p->namelen) < 0 ||
+	    connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0) {
+		r = errf(-errno, ret_err, "stream to the HTTP server: %s",
+		    strerror(errno));
+		free(p);
+		return r;
+	}
+	p->fd = TAKE_FD(fd);
+	p->cert = TAKE_PTR(cert);
+	TAILQ_INSERT_TAIL(&s->pending, p, entry);
+	s->npending++;
+	return 0;
+}
+
+void
+api_server_anon_event(struct api_server *s, const char *source,
+    const char *action, const char *reason)
+{
+	if (strcmp(action, "tls.handshake_failure") == 0)
+		s->tls_failures++;
+	else
+		s->dropped[DROP_POOL]++;
+	if (!s->detached)
+		anon_count(s, source, action, "denied", reason);
+}
+
+int
+api_server_tcp_fd(struct api_server *s)
+{
+	return s->tcp_fd;
+}
+
+void
+api_server_set_adopt_cb(struct api_server *s, api_adopt_fn fn, void *arg)
+{
+	s->adopt_cb = fn;
+	s->adopt_arg = arg;
+}
+
+void
+api_server_set_ctx_cb(struct api_server *s, void (*fn)(void *, SSL_CTX *),
+    void *arg)
+{
+	s->ctx_cb = fn;
+	s->ctx_arg = arg;
+}
+
+/* The TCP socket the worker accepts on, and the private listener evhttp
+ * serves the worker's streams from. */
+static int
+plain_listen(struct api_server *srv, const char *host, int port,
+    const char *path, char **ret_err)
+{
+	struct addrinfo		 hints = { .ai_socktype = SOCK_STREAM,
+	    .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV };
+	struct addrinfo		*ai = NULL;
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	_cleanup_close_ int	 fd = -1, ufd = -1;
+	char			 ps[8];
+	int			 one = 1, r;
+
+	snprintf(ps, sizeof(ps), "%d", port);
+	if ((r = getaddrinfo(host, ps, &hints, &ai)) != 0)
+		return errf(-EADDRNOTAVAIL, ret_err, "cannot listen on %s:%d: "
+		    "%s", host, port, gai_strerror(r));
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0);
+	r = fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof(one)) < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+	    listen(fd, 511) < 0 ? -errno : 0;
+	freeaddrinfo(ai);
+	if (r < 0)
+		return errf(-EADDRNOTAVAIL, ret_err, "cannot listen on %s:%d: "
+		    "%s", host, port, strerror(-r));
+	if (strlen(path) >= sizeof(sun.sun_path) ||
+	    strlen(path) >= sizeof(srv->plain_path))
+		return errf(-ENAMETOOLONG, ret_err, "%s: too long", path);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	snprintf(srv->plain_path, sizeof(srv->plain_path), "%s", path);
+	(void)unlink(path);
+	if ((ufd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) < 0 || bind(ufd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    listen(ufd, 511) < 0)
+		return errf(-errno, ret_err, "%s: %s", path, strerror(errno));
+	if (!(srv->plain_listener = evconnlistener_new(srv->base, NULL, NULL,
+	    LEV_OPT_CLOSE_ON_FREE, 0, ufd)))
+		return errf(-ENOMEM, ret_err, "%s: listener", path);
+	ufd = -1;
+	if (evhttp_bind_listener(srv->http, srv->plain_listener) == NULL)
+		return errf(-ENOMEM, ret_err, "%s: evhttp", path);
+	srv->tcp_fd = TAKE_FD(fd);
+	return 0;
 }
 
 /* Runs once right after accept (evhttp gives the bufferevent its socket
@@ -3223,6 +3582,8 @@ conn_classify(struct api_server *srv, struct api_conn *c)
 	unsigned	 n = 0;
 
 	c->classified = 1;
+	if (c->plain && plain_attach(srv, c) < 0)
+		return;
 	conn_peer(c);
 	TAILQ_FOREACH(o, &srv->unauth, entry)
 		if (strcmp(o->source, c->source) == 0)
@@ -3278,8 +3639,17 @@ conn_of(struct evhttp_request *req)
 	struct bufferevent		*bev;
 	SSL				*ssl;
 
-	if (!evcon || !(bev = evhttp_connection_get_bufferevent(evcon)) ||
-	    !(ssl = bufferevent_openssl_get_ssl(bev)) || api_conn_index < 0)
+	struct api_conn			*c;
+
+	if (!evcon || !(bev = evhttp_connection_get_bufferevent(evcon)))
+		return NULL;
+	if (!(ssl = bufferevent_openssl_get_ssl(bev))) {
+		TAILQ_FOREACH(c, &plain_conns, plain_entry)
+			if (c->evcon == evcon)
+				return c;
+		return NULL;
+	}
+	if (api_conn_index < 0)
 		return NULL;
 	return SSL_get_ex_data(ssl, api_conn_index);
 }
@@ -3593,6 +3963,8 @@ api_server_set_ssl_ctx(struct api_server *s, SSL_CTX *ctx)
 	SSL_CTX_set_ex_data(ctx, api_server_index, s);
 	SSL_CTX_set_info_callback(ctx, tls_info_cb);
 	s->ssl_ctx = ctx;
+	if (s->ctx_cb)
+		s->ctx_cb(s->ctx_arg, ctx);
 }
 
 static struct bufferevent *
@@ -3601,10 +3973,12 @@ bev_cb(struct event_base *base, void *arg)
 	struct api_server	*srv = arg;
 	struct bufferevent	*bev;
 	struct api_conn		*c;
-	SSL			*ssl = SSL_new(srv->ssl_ctx);
+	SSL			*ssl;
 	struct timeval		 now = { 0, 0 };
 
-	if (!ssl)
+	if (srv->privsep)
+		return plain_bev_new(srv, base);
+	if (!(ssl = SSL_new(srv->ssl_ctx)))
 		return NULL;
 	bev = bufferevent_openssl_socket_new(base, -1, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
@@ -3721,6 +4095,8 @@ api_server_start(struct event_base *base, const struct api_server_options *o,
 	TAILQ_INIT(&srv->watchers);
 	TAILQ_INIT(&srv->conns);
 	TAILQ_INIT(&srv->unauth);
+	TAILQ_INIT(&srv->pending);
+	srv->tcp_fd = -1;
 	srv->base = base;
 	srv->ssl_ctx = o->ssl_ctx;
 	srv->st = o->store;
@@ -3771,14 +4147,20 @@ api_server_start(struct event_base *base, const struct api_server_options *o,
 	    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
 	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH | EVHTTP_REQ_TRACE |
 	    EVHTTP_REQ_CONNECT);
-	srv->bound = evhttp_bind_socket_with_handle(srv->http, host,
-	    (ev_uint16_t)port);
-	if (!srv->bound) {
+	srv->tcp_fd = -1;
+	if (o->plain_socket) {
+		srv->privsep = 1;
+		if ((r = plain_listen(srv, host, port, o->plain_socket,
+		    ret_err)) < 0)
+			goto fail;
+	} else if (!(srv->bound = evhttp_bind_socket_with_handle(srv->http,
+	    host, (ev_uint16_t)port))) {
 		r = errf(-EADDRNOTAVAIL, ret_err, "cannot listen on %s: %s",
 		    o->listen, strerror(errno));
 		goto fail;
 	}
-	if (getsockname(evhttp_bound_socket_get_fd(srv->bound),
+	if (getsockname(srv->privsep ? srv->tcp_fd :
+	    evhttp_bound_socket_get_fd(srv->bound),
 	    (struct sockaddr *)&ss, &sl) == 0)
 		srv->port = ntohs(ss.ss_family == AF_INET6 ?
 		    ((struct sockaddr_in6 *)&ss)->sin6_port :
@@ -3983,6 +4365,20 @@ api_server_free(struct api_server *s)
 			c->timer = NULL;
 		}
 		evbuffer_remove_cb(bufferevent_get_output(c->bev), conn_out_cb, c);
+		/* a plain one evhttp never reported closes goes now; the
+		 * others go with evhttp_free() (conn_plain_closed()) */
+		if (c->plain && !c->closecb_set) {
+			TAILQ_REMOVE(&plain_conns, c, plain_entry);
+			s->gate->refs--;
+			X509_free(c->cert);
+			free(c);
+		}
+	}
+	while (!TAILQ_EMPTY(&s->pending)) {
+		struct plain_pending *p = TAILQ_FIRST(&s->pending);
+
+		TAILQ_REMOVE(&s->pending, p, entry);
+		plain_pending_free(p);
 	}
 	/* Connections freed with the server count down without reopening
 	 * the listener or auditing. */
@@ -3990,6 +4386,10 @@ api_server_free(struct api_server *s)
 	s->detached = 1;
 	if (s->http)
 		evhttp_free(s->http);
+	if (s->tcp_fd >= 0)
+		close(s->tcp_fd);
+	if (s->plain_path[0])
+		(void)unlink(s->plain_path);
 	if (s->gate) {
 		s->gate->srv = NULL;
 		if (s->gate->refs == 0)

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 #include <openssl/ssl.h>
@@ -69,6 +70,11 @@ struct api_server_options {
 	/* The quota of tenants without a Quota object for a resource
 	 * (controlplane/quota.h); NULL: QUOTA_DEFAULT_LIMITS. */
 	const struct quota_limits *default_quota;
+	/* Privilege separation (privsep/worker-proto.h): when set, the TLS
+	 * port is bound here but served by an unprivileged worker process,
+	 * and evhttp serves the decrypted streams the worker relays over a
+	 * private AF_UNIX listener at this path (api_server_adopt()). */
+	const char		*plain_socket;
 };
 
 #define API_MAX_CONNECTIONS_DEFAULT	1024u
@@ -188,6 +194,39 @@ struct committer *api_committer(struct api_server *s);
  * enrolment module enforces (enrol_start() calls it). 0 (the default):
  * no node stands. */
 void api_server_set_attest_deadline(struct api_server *s, unsigned secs);
+
+/* Privilege separation (options.plain_socket set). The listening TCP
+ * socket the worker accepts on; owned by S. */
+int api_server_tcp_fd(struct api_server *s);
+
+/* Called once the parent's end of an adopted connection (COOKIE from
+ * api_server_adopt()) is being served: FD is the end to hand to the
+ * worker (the callee owns it, -1 when the stream could not be set up,
+ * e.g. too many pending), then the worker relays the client's bytes
+ * through it. */
+typedef void (*api_adopt_fn)(void *arg, uint64_t cookie, int fd);
+void api_server_set_adopt_cb(struct api_server *s, api_adopt_fn fn,
+    void *arg);
+
+/* A worker finished a TLS handshake from PEER ("addr:port") presenting
+ * client certificate DER (DERLEN bytes; 0: none). Verifies DER against
+ * the API's CA again (the worker is not trusted for it), connects a new
+ * stream to the private listener and remembers who it belongs to; the
+ * adopt callback gets its other end with COOKIE once evhttp serves it.
+ * Returns 0 or a negative error with *RET_ERR (the worker is told no). */
+int api_server_adopt(struct api_server *s, uint64_t cookie, const char *peer,
+    const unsigned char *der, size_t derlen, char **ret_err);
+
+/* An event of a connection that never reached HTTP, reported by the
+ * worker: ACTION "tls.handshake_failure" or "api.connection_dropped",
+ * recorded like the same event in one process (aggregated per source). */
+void api_server_anon_event(struct api_server *s, const char *source,
+    const char *action, const char *reason);
+
+/* Called with the new context whenever api_server_set_ssl_ctx() runs
+ * (certificate renewal), so a worker can present the new chain. */
+void api_server_set_ctx_cb(struct api_server *s,
+    void (*fn)(void *arg, SSL_CTX *ctx), void *arg);
 
 /* Unhooks S from the commit pipeline before the committer stops; S can
  * still answer the requests the committer completes while draining. */

@@ -32,6 +32,7 @@
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/opt-help.h"
+#include "privsep/worker.h"
 
 static const struct opt_help options[] = {
 	{ "data-dir", 'd', "DIR", "state directory (default "
@@ -74,6 +75,10 @@ static const struct opt_help options[] = {
 	{ "server-cert-lifetime", 'E', "SECONDS", "issue and renew the server "
 	  "certificate for SECONDS (10..315360000; default 365 days), renewed "
 	  "once two thirds have passed; for testing renewal" },
+	{ "privsep", 'S', NULL, "serve TLS from an unprivileged, confined "
+	  "worker process that never holds the server key; the daemon "
+	  "keeps the keys, the store and the trail (docs/hardening.md, "
+	  "\"Processes\")" },
 	{ "help", 'h', NULL, "show this help and exit (also -h)" },
 	{ "version", 'V', NULL, "show the version and exit (also -V)" },
 };
@@ -237,6 +242,9 @@ parse_opt(int c, char *arg, struct bwd_args *a)
 		return true;
 	case 'E':
 		return parse_cert_lifetime(arg, &cfg->server_cert_lifetime);
+	case 'S':
+		cfg->privsep = 1;
+		return true;
 	case 'I':
 		return add_repeated(cfg->import_roots, &cfg->n_import_roots,
 		    "import-root", arg);
@@ -339,6 +347,12 @@ main(int argc, char **argv)
 	struct event_base	*base = NULL;
 	int			 rc;
 
+	/* The API worker, started by the daemon itself (privsep/worker.h):
+	 * not an option anyone else gives. */
+	if (argc == 2 && strcmp(argv[1], "--worker") == 0) {
+		log_init("bulwarkd-worker", LOG_LVL_INFO);
+		return psw_worker_main();
+	}
 	log_init("bulwarkd", LOG_LVL_INFO);
 	if (!parse_args(argc, argv, &a, &rc))
 		return rc;

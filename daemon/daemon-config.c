@@ -26,6 +26,7 @@
 #include "daemon/cert-renew.h"
 #include "daemon/compliance-api.h"
 #include "daemon/identity.h"
+#include "daemon/privsep-parent.h"
 #include "daemon/image-api.h"
 #include "hardening/crypto-policy.h"
 #include "hardening/pki.h"
@@ -458,6 +459,7 @@ bwd_open_api(struct bwd_open_ctx *c, char **ret_err)
 {
 	struct bwd_state		*st = c->st;
 	struct api_server_options	 apo = { 0 };
+	char				 plain[PATH_MAX];
 	int				 r;
 
 	if ((r = certrenew_server_ctx(&st->pki_opts, c->ca, c->cert, c->key,
@@ -485,7 +487,15 @@ bwd_open_api(struct bwd_open_ctx *c, char **ret_err)
 	apo.health_arg = st;
 	apo.metrics_extra = metrics_extra;
 	apo.metrics_arg = st;
+	if (c->cfg->privsep &&
+	    (r = path_join(plain, sizeof(plain), st->data_dir,
+	    "api-plain.sock")) < 0)
+		return errf(r, ret_err, "data directory path too long");
+	apo.plain_socket = c->cfg->privsep ? plain : NULL;
 	if ((r = api_server_start(c->base, &apo, &st->api, ret_err)) < 0)
+		return r;
+	if (c->cfg->privsep && (r = psp_start(c->base, st->api, st->ssl_ctx,
+	    st->commit, st->data_dir, &st->psp, ret_err)) < 0)
 		return r;
 	return start_renewal(c->base, st, c->pkidir,
 	    c->cfg->server_cert_lifetime, ret_err);
@@ -621,6 +631,8 @@ bwd_close(struct bwd_state *st)
 	if (st->comp_open)
 		compliance_api_detach(&st->comp);
 	controller_detach(st->ctl);
+	psp_stop(st->psp);
+	st->psp = NULL;
 	api_server_detach(st->api);
 	/* The committer drains first: its completions answer clients
 	 * through the API server, which must still exist. */

@@ -43,6 +43,9 @@ struct bwd_config {
 	/* --server-cert-lifetime: seconds (0: PKI_SERVER_DAYS), for tests
 	 * of renewal (daemon/cert-renew.h) */
 	unsigned	 server_cert_lifetime;
+	/* --privsep: TLS in an unprivileged worker process
+	 * (daemon/privsep-parent.h) */
+	int		 privsep;
 };
 
 struct bwd_state {
@@ -69,6 +72,7 @@ struct bwd_state {
 	struct pki_init_options	 pki_opts;	/* server names for renewal */
 	struct certrenew	*renew;
 	struct ccred		*console;	/* the console's socket */
+	struct psp		*psp;		/* --privsep: the API worker */
 };
 
 void bwd_config_defaults(struct bwd_config *cfg);

@@ -384,7 +384,7 @@ tls_ctx_new(const SSL_METHOD *method, SSL_CTX **ret, char **ret_err)
 /* Trusts exactly the certificates in CA_PATH, with strict X.509
  * checks, and returns their subjects for the CertificateRequest. */
 static int
-tls_ctx_load_ca(SSL_CTX *ctx, const char *ca_path,
+tls_ctx_load_ca(SSL_CTX *ctx, const char *ca_path, const char *ca_pem,
     STACK_OF(X509_NAME) **ret_names, char **ret_err)
 {
 	_cleanup_(x509_stack_freep) STACK_OF(X509) *cas = NULL;
@@ -394,7 +394,8 @@ tls_ctx_load_ca(SSL_CTX *ctx, const char *ca_path,
 
 	if (!ca_path)
 		return errf(-BW_E_INVALID, ret_err, "CA file: not set");
-	if ((r = crypto_load_certs(ca_path, &cas, ret_err)) < 0)
+	if ((r = ca_pem ? crypto_parse_certs(ca_pem, strlen(ca_pem), ca_path,
+	    &cas, ret_err) : crypto_load_certs(ca_path, &cas, ret_err)) < 0)
 		return r;
 	if (ret_names && !(names = sk_X509_NAME_new_null()))
 		return -ENOMEM;
@@ -429,13 +430,16 @@ tls_ctx_load_ca(SSL_CTX *ctx, const char *ca_path,
  * names it in messages), else with the key read from KEY_PATH. */
 static int
 tls_ctx_load_identity(SSL_CTX *ctx, const char *cert_path,
-    const char *key_path, EVP_PKEY *held, char **ret_err)
+    const char *cert_pem, const char *key_path, EVP_PKEY *held,
+    char **ret_err)
 {
 	_cleanup_(x509_stack_freep) STACK_OF(X509) *chain = NULL;
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
 	int i, r;
 
-	if ((r = crypto_load_certs(cert_path, &chain, ret_err)) < 0)
+	if ((r = cert_pem ? crypto_parse_certs(cert_pem, strlen(cert_pem),
+	    cert_path, &chain, ret_err) : crypto_load_certs(cert_path, &chain,
+	    ret_err)) < 0)
 		return r;
 	if (held && !EVP_PKEY_up_ref(held))
 		return -BW_E_CRYPTO;
@@ -464,7 +468,8 @@ tls_ctx_load_identity(SSL_CTX *ctx, const char *cert_path,
 
 static int
 server_ctx(const char *ca_pem_path, const char *cert_path,
-    const char *key_path, EVP_PKEY *key, enum crypto_tls_client_cert mode,
+    const char *key_path, EVP_PKEY *key, const char *ca_pem,
+    const char *cert_pem, enum crypto_tls_client_cert mode,
     SSL_CTX **ret, char **ret_err)
 {
 	_cleanup_(SSL_CTX_freep) SSL_CTX *ctx = NULL;
@@ -488,10 +493,11 @@ server_ctx(const char *ca_pem_path, const char *cert_path,
 		    "server certificate and key: both required");
 	if ((r = tls_ctx_new(TLS_server_method(), &ctx, ret_err)) < 0)
 		return r;
-	if ((r = tls_ctx_load_identity(ctx, cert_path, key_path, key,
+	if ((r = tls_ctx_load_identity(ctx, cert_path, cert_pem, key_path, key,
 	    ret_err)) < 0)
 		return r;
-	if ((r = tls_ctx_load_ca(ctx, ca_pem_path, &names, ret_err)) < 0)
+	if ((r = tls_ctx_load_ca(ctx, ca_pem_path, ca_pem, &names,
+	    ret_err)) < 0)
 		return r;
 	/* Clients with several certificates pick one from these CAs. */
 	SSL_CTX_set_client_CA_list(ctx, names);
@@ -511,8 +517,8 @@ crypto_tls_server_ctx(const char *ca_pem_path, const char *cert_path,
     const char *key_path, enum crypto_tls_client_cert mode, SSL_CTX **ret,
     char **ret_err)
 {
-	return server_ctx(ca_pem_path, cert_path, key_path, NULL, mode, ret,
-	    ret_err);
+	return server_ctx(ca_pem_path, cert_path, key_path, NULL, NULL, NULL,
+	    mode, ret, ret_err);
 }
 
 int
@@ -522,8 +528,20 @@ crypto_tls_server_ctx_key(const char *ca_pem_path, const char *cert_path,
 {
 	if (!key)
 		return errf(-BW_E_INVALID, ret_err, "server key: required");
-	return server_ctx(ca_pem_path, cert_path, key_name, key, mode, ret,
-	    ret_err);
+	return server_ctx(ca_pem_path, cert_path, key_name, key, NULL, NULL,
+	    mode, ret, ret_err);
+}
+
+int
+crypto_tls_server_ctx_pem(const char *ca_pem, const char *chain_pem,
+    EVP_PKEY *key, const char *key_name, enum crypto_tls_client_cert mode,
+    SSL_CTX **ret, char **ret_err)
+{
+	if (!key || !ca_pem || !chain_pem)
+		return errf(-BW_E_INVALID, ret_err, "server key and "
+		    "certificates: required");
+	return server_ctx("the CA certificates", "the server chain", key_name,
+	    key, ca_pem, chain_pem, mode, ret, ret_err);
 }
 
 /* Fails verification of the leaf when the caller never said which
@@ -562,11 +580,10 @@ crypto_tls_client_ctx(const char *ca_pem_path, const char *cert_path,
 		    "key: give both or neither");
 	if ((r = tls_ctx_new(TLS_client_method(), &ctx, ret_err)) < 0)
 		return r;
-	if (cert_path && (r = tls_ctx_load_identity(ctx, cert_path, key_path,
-	    NULL,
-	    ret_err)) < 0)
+	if (cert_path && (r = tls_ctx_load_identity(ctx, cert_path, NULL,
+	    key_path, NULL, ret_err)) < 0)
 		return r;
-	if ((r = tls_ctx_load_ca(ctx, ca_pem_path, NULL, ret_err)) < 0)
+	if ((r = tls_ctx_load_ca(ctx, ca_pem_path, NULL, NULL, ret_err)) < 0)
 		return r;
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, client_verify_cb);
 	if (!SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER))

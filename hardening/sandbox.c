@@ -220,7 +220,8 @@ out:
 }
 
 static int
-user_switch(const char *user, struct sandbox_state *st, char **ret_err)
+user_switch(const char *user, uid_t fallback, struct sandbox_state *st,
+    char **ret_err)
 {
 	struct passwd	 pw, *res = NULL;
 	char		 buf[4096];
@@ -231,7 +232,13 @@ user_switch(const char *user, struct sandbox_state *st, char **ret_err)
 		st->gid = getgid();
 		return 0;
 	}
-	if ((r = getpwnam_r(user, &pw, buf, sizeof(buf), &res)) != 0 || !res)
+	if ((r = getpwnam_r(user, &pw, buf, sizeof(buf), &res)) == 0 && !res &&
+	    fallback) {
+		pw.pw_uid = fallback;
+		pw.pw_gid = (gid_t)fallback;
+		res = &pw;
+	}
+	if (r != 0 || !res)
 		return errf(r ? -r : -ENOENT, ret_err, "user %s: %s", user,
 		    r ? strerror(r) : "no such user");
 	if (pw.pw_uid == 0)
@@ -316,7 +323,7 @@ sandbox_enter(const struct sandbox_profile *p, struct sandbox_state *ret,
 		return errf(-errno, ret_err, "%s: core dumps off: %s", p->name,
 		    strerror(errno));
 	if ((r = caps_bound_drop(ret_err)) < 0 ||
-	    (r = user_switch(p->user, &st, ret_err)) < 0 ||
+	    (r = user_switch(p->user, p->fallback_id, &st, ret_err)) < 0 ||
 	    (r = caps_clear(ret_err)) < 0)
 		return errf_wrap(r, ret_err, "%s", p->name);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)

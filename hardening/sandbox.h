@@ -46,6 +46,9 @@ struct sandbox_profile {
 	/* The user to become, or NULL to keep the current one (a test or
 	 * an unprivileged development run). */
 	const char			*user;
+	/* When USER does not exist: become this uid and gid instead (an
+	 * unused id reserved for the process; 0: USER must exist). */
+	uid_t				 fallback_id;
 	/* System call names allowed, NULL-terminated. A name this
 	 * libseccomp does not know is an error: the table must say what
 	 * the filter does. */

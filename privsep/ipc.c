@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "privsep/ipc.h"
@@ -32,6 +34,53 @@ ipc_frame(struct bw_buf *out, uint16_t type, uint32_t id, const void *data,
 	    (len && (r = bw_buf_append(out, data, len)) < 0))
 		return r;
 	return 0;
+}
+
+int
+ipc_send(int fd, uint16_t type, uint32_t id, const void *data, size_t len,
+    int pass)
+{
+	union {
+		struct cmsghdr	h;
+		char		b[CMSG_SPACE(sizeof(int))];
+	}		 cm;
+	struct bw_buf	 b = { 0 };
+	struct iovec	 iov;
+	struct msghdr	 mh = { 0 };
+	struct pollfd	 pfd = { .fd = fd, .events = POLLOUT };
+	size_t		 off = 0;
+	ssize_t		 n;
+	int		 r;
+
+	if ((r = ipc_frame(&b, type, id, data, len)) < 0)
+		return r;
+	while (off < b.len) {
+		iov.iov_base = b.p + off;
+		iov.iov_len = b.len - off;
+		mh = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1 };
+		if (pass >= 0 && off == 0) {
+			memset(&cm, 0, sizeof(cm));
+			mh.msg_control = cm.b;
+			mh.msg_controllen = sizeof(cm.b);
+			cm.h.cmsg_level = SOL_SOCKET;
+			cm.h.cmsg_type = SCM_RIGHTS;
+			cm.h.cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(&cm.h), &pass, sizeof(int));
+		}
+		if ((n = sendmsg(fd, &mh, MSG_NOSIGNAL)) >= 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN) {
+			r = -errno;
+			break;
+		}
+		(void)poll(&pfd, 1, 1000);
+	}
+	bw_buf_done(&b);
+	return r;
 }
 
 int

@@ -64,6 +64,13 @@ int ipc_decode(const unsigned char *p, size_t avail, size_t max,
  * is an error (-BW_E_INVALID, "short frame"). */
 int ipc_decode_eof(size_t left, char **ret_err);
 
+/* Writes one frame on the socket FD, with the descriptor PASS attached
+ * (SCM_RIGHTS) when it is not -1, waiting (poll, 1 s at a time) while
+ * the socket is full. Returns 0, or a negative error (-EPIPE when the
+ * peer is gone). */
+int ipc_send(int fd, uint16_t type, uint32_t id, const void *data, size_t len,
+    int pass);
+
 /* One line of a dispatch table. */
 struct ipc_rule {
 	uint16_t	 type;

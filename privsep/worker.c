@@ -1,0 +1,748 @@
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "hardening/crypto-policy.h"
+#include "hardening/worker-sandbox.h"
+#include "identity/tpm-pkey.h"
+#include "lib/buf.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "lib/macro.h"
+#include "privsep/ipc.h"
+#include "privsep/worker-proto.h"
+#include "privsep/worker.h"
+
+/* Relayed bytes waiting in one direction before the other side stops
+ * reading: backpressure both ways. */
+#define RELAY_HIGH	(256 * 1024)
+#define RELAY_LOW	(64 * 1024)
+#define FDQ_MAX		64
+
+enum wc_state { WC_HANDSHAKE, WC_WAIT, WC_RELAY };
+
+struct wconn {
+	struct worker		*w;
+	uint32_t		 id;
+	enum wc_state		 st;
+	int			 closing;
+	struct bufferevent	*tls, *plain;
+	struct event		*deadline;
+	char			 peer[PSW_PEER_MAX];
+	char			 source[INET6_ADDRSTRLEN];
+	TAILQ_ENTRY(wconn)	 entry;
+};
+
+struct worker {
+	struct event_base	*base;
+	struct evconnlistener	*lis;
+	struct event		*ctl_ev;
+	SSL_CTX			*ctx;
+	struct psw_cert		 limits;
+	struct bw_buf		 in;
+	int			 fdq[FDQ_MAX];
+	size_t			 nfdq;
+	uint32_t		 next_id;
+	unsigned		 nhs;
+	TAILQ_HEAD(, wconn)	 conns;
+};
+
+static int
+write_wait(int fd, const void *p, size_t n)
+{
+	struct pollfd	 pfd = { .fd = fd, .events = POLLOUT };
+	const char	*q = p;
+	ssize_t		 k;
+
+	while (n) {
+		if ((k = write(fd, q, n)) >= 0) {
+			q += k;
+			n -= (size_t)k;
+		} else if (errno == EAGAIN)
+			(void)poll(&pfd, 1, 1000);
+		else if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+static int
+send_frame(int fd, uint16_t type, uint32_t id, const void *p, size_t n)
+{
+	return ipc_send(fd, type, id, p, n, -1);
+}
+
+static int
+read_full(int fd, void *p, size_t n)
+{
+	char	*q = p;
+	ssize_t	 k;
+
+	while (n) {
+		if ((k = read(fd, q, n)) < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? -errno : -EPIPE;
+		q += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* The key's sign hook: one SIGN frame to the parent, then its answer.
+ * Blocks the worker for the parent's TPM signature (a few ms). */
+struct sign_ctx {
+	uint32_t	generation;
+};
+
+static int
+sign_via_parent(void *arg, const unsigned char *digest, size_t dlen,
+    unsigned char **ret_sig, size_t *ret_siglen)
+{
+	struct sign_ctx		*sc = arg;
+	unsigned char		 req[4 + 64], hdr[IPC_HDR_LEN];
+	_cleanup_free_ char	*err = NULL;
+	struct ipc_msg		 m;
+	size_t			 total = 0, used;
+	unsigned char		*buf;
+	int			 r;
+
+	if (dlen > 64)
+		return -BW_E_INVALID;
+	memcpy(req, &sc->generation, 4);
+	memcpy(req + 4, digest, dlen);
+	if ((r = send_frame(PSW_FD_SIGN, PSW_SIGN, 0, req, 4 + dlen)) < 0 ||
+	    (r = read_full(PSW_FD_SIGN, hdr, sizeof(hdr))) < 0)
+		return r;
+	if ((r = ipc_frame_size(hdr, sizeof(hdr), 1024, &total, &err)) <= 0)
+		return r < 0 ? r : -BW_E_INVALID;
+	if (!(buf = malloc(total)))
+		return -ENOMEM;
+	memcpy(buf, hdr, sizeof(hdr));
+	if ((r = read_full(PSW_FD_SIGN, buf + sizeof(hdr),
+	    total - sizeof(hdr))) < 0 ||
+	    (r = ipc_decode(buf, total, 1024, &m, &used, &err)) != 1 ||
+	    m.type != PSW_SIG || m.len == 0) {
+		free(buf);
+		return r < 0 ? r : -BW_E_CRYPTO;
+	}
+	memmove(buf, m.data, m.len);
+	*ret_sig = buf;
+	*ret_siglen = m.len;
+	return 0;
+}
+
+static void
+anon(struct worker *w, const char *action, const char *source,
+    const char *reason)
+{
+	char	msg[PSW_ANON_MAX];
+	int	n;
+
+	(void)w;
+	n = snprintf(msg, sizeof(msg), "%s%c%s%c%s", action, 0, source, 0,
+	    reason);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(msg))
+		n = sizeof(msg) - 1;
+	(void)send_frame(PSW_FD_CTL, PSW_ANON, 0, msg, (size_t)n);
+}
+
+static void
+conn_free(struct wconn *c)
+{
+	struct worker *w = c->w;
+
+	TAILQ_REMOVE(&w->conns, c, entry);
+	if (c->st == WC_HANDSHAKE && w->nhs > 0)
+		w->nhs--;
+	if (c->deadline)
+		event_free(c->deadline);
+	if (c->tls)
+		bufferevent_free(c->tls);
+	if (c->plain)
+		bufferevent_free(c->plain);
+	free(c);
+}
+
+/* One side ended: the other gets what is still queued for it, then
+ * closes too. */
+static void
+conn_half_close(struct wconn *c, struct bufferevent **gone,
+    struct bufferevent *other)
+{
+	bufferevent_free(*gone);
+	*gone = NULL;
+	c->closing = 1;
+	if (!other || evbuffer_get_length(bufferevent_get_output(other)) == 0) {
+		conn_free(c);
+		return;
+	}
+	bufferevent_disable(other, EV_READ);
+	bufferevent_setwatermark(other, EV_WRITE, 0, 0);
+}
+
+static void
+relay(struct bufferevent *from, struct bufferevent *to)
+{
+	struct evbuffer *out = bufferevent_get_output(to);
+
+	evbuffer_add_buffer(out, bufferevent_get_input(from));
+	if (evbuffer_get_length(out) > RELAY_HIGH)
+		bufferevent_disable(from, EV_READ);
+}
+
+static void
+tls_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct wconn *c = arg;
+
+	if (c->st == WC_RELAY && c->plain && !c->closing)
+		relay(bev, c->plain);
+}
+
+static void
+plain_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct wconn *c = arg;
+
+	if (c->tls && !c->closing)
+		relay(bev, c->tls);
+}
+
+/* Output drained below the low mark: read the other side again, or,
+ * closing, finish once all is out. */
+static void
+write_cb(struct bufferevent *bev, void *arg)
+{
+	struct wconn		*c = arg;
+	struct bufferevent	*other = bev == c->tls ? c->plain : c->tls;
+
+	if (c->closing) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			conn_free(c);
+		return;
+	}
+	if (other && c->st == WC_RELAY)
+		bufferevent_enable(other, EV_READ);
+}
+
+static void
+send_conn(struct wconn *c)
+{
+	struct psw_conn	 h = { 0 };
+	struct bw_buf	 b = { 0 };
+	SSL		*ssl = bufferevent_openssl_get_ssl(c->tls);
+	X509		*peer = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
+	unsigned char	*der = NULL;
+	int		 dl = 0;
+
+	if (peer && SSL_get_verify_result(ssl) == X509_V_OK &&
+	    (dl = i2d_X509(peer, &der)) < 0)
+		dl = 0;
+	if (dl > PSW_DER_MAX)
+		dl = 0;
+	h.peer_len = (uint16_t)strlen(c->peer);
+	if (bw_buf_append(&b, &h, sizeof(h)) < 0 ||
+	    bw_buf_append(&b, c->peer, h.peer_len) < 0 ||
+	    (dl && bw_buf_append(&b, der, (size_t)dl) < 0) ||
+	    send_frame(PSW_FD_CTL, PSW_CONN, c->id, b.p, b.len) < 0)
+		log_warn("worker: reporting a connection failed");
+	OPENSSL_free(der);
+	bw_buf_done(&b);
+}
+
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct wconn *c = arg;
+
+	if (bev == c->tls && (what & BEV_EVENT_CONNECTED) &&
+	    c->st == WC_HANDSHAKE) {
+		c->st = WC_WAIT;
+		c->w->nhs--;
+		send_conn(c);
+		return;
+	}
+	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
+		return;
+	if (c->st != WC_RELAY || c->closing) {
+		conn_free(c);
+		return;
+	}
+	if (bev == c->tls) {
+		/* what the client sent before it closed goes on first */
+		relay(bev, c->plain);
+		conn_half_close(c, &c->tls, c->plain);
+	} else {
+		relay(bev, c->tls);
+		conn_half_close(c, &c->plain, c->tls);
+	}
+}
+
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct wconn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->st == WC_RELAY)
+		return;
+	anon(c->w, "api.connection_dropped", c->source, "handshake_deadline");
+	conn_free(c);
+}
+
+/* The connection to displace among those still in their handshake (of
+ * SOURCE if not NULL): the oldest that has not sent a whole ClientHello,
+ * else the oldest (as controlplane/api.c's conn_victim()). */
+static struct wconn *
+victim(struct worker *w, const char *source)
+{
+	struct wconn	*c, *oldest = NULL;
+	SSL		*ssl;
+
+	TAILQ_FOREACH(c, &w->conns, entry) {
+		if (c->st != WC_HANDSHAKE ||
+		    (source && strcmp(c->source, source) != 0))
+			continue;
+		if (!oldest)
+			oldest = c;
+		if ((ssl = bufferevent_openssl_get_ssl(c->tls)) &&
+		    SSL_get_state(ssl) == TLS_ST_BEFORE)
+			return c;
+	}
+	return oldest;
+}
+
+/* The limits on connections that have not finished a handshake: per
+ * source, then the pool. Returns false when C itself was dropped. */
+static bool
+limits_admit(struct worker *w, struct wconn *c)
+{
+	struct wconn	*o, *v;
+	unsigned	 n = 0;
+
+	TAILQ_FOREACH(o, &w->conns, entry)
+		if (o->st == WC_HANDSHAKE && strcmp(o->source, c->source) == 0)
+			n++;
+	for (; n > w->limits.per_source && (v = victim(w, c->source)); n--) {
+		anon(w, "api.connection_dropped", v->source, "per_source");
+		if (v == c) {
+			conn_free(c);
+			return false;
+		}
+		conn_free(v);
+	}
+	while (w->nhs > w->limits.max_unauth && (v = victim(w, NULL))) {
+		anon(w, "api.connection_dropped", v->source,
+		    "unauthenticated_pool");
+		if (v == c) {
+			conn_free(c);
+			return false;
+		}
+		conn_free(v);
+	}
+	return true;
+}
+
+static void
+peer_text(const struct sockaddr *sa, struct wconn *c)
+{
+	unsigned port = 0;
+
+	snprintf(c->source, sizeof(c->source), "unknown");
+	if (sa->sa_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+		    c->source, sizeof(c->source));
+		port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
+		snprintf(c->peer, sizeof(c->peer), "%s:%u", c->source, port);
+	} else if (sa->sa_family == AF_INET6) {
+		inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr, c->source,
+		    sizeof(c->source));
+		port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+		snprintf(c->peer, sizeof(c->peer), "[%s]:%u", c->source, port);
+	} else
+		snprintf(c->peer, sizeof(c->peer), "unknown");
+}
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct worker	*w = arg;
+	struct wconn	*c;
+	struct timeval	 tv = { w->limits.handshake_secs, 0 };
+	SSL		*ssl;
+
+	(void)l;
+	(void)salen;
+	if (!w->ctx || !(c = calloc(1, sizeof(*c)))) {
+		close(fd);
+		return;
+	}
+	c->w = w;
+	c->id = ++w->next_id;
+	peer_text(sa, c);
+	if (!(ssl = SSL_new(w->ctx))) {
+		free(c);
+		close(fd);
+		return;
+	}
+	SSL_set_app_data(ssl, c);
+	c->tls = bufferevent_openssl_socket_new(w->base, fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	c->deadline = evtimer_new(w->base, deadline_cb, c);
+	TAILQ_INSERT_TAIL(&w->conns, c, entry);
+	w->nhs++;
+	if (!c->tls || !c->deadline) {
+		conn_free(c);
+		return;
+	}
+	evtimer_add(c->deadline, &tv);
+	bufferevent_setcb(c->tls, tls_read_cb, write_cb, event_cb, c);
+	bufferevent_setwatermark(c->tls, EV_WRITE, RELAY_LOW, 0);
+	bufferevent_enable(c->tls, EV_READ | EV_WRITE);
+	(void)limits_admit(w, c);
+}
+
+/* Handshake failures never reach the parent's HTTP server: reported
+ * for its audit trail (aggregated per source there). */
+static void
+tls_info_cb(const SSL *ssl, int where, int ret)
+{
+	struct wconn	*c = SSL_get_app_data(ssl);
+	char		 reason[128];
+
+	if (!c || !(where & SSL_CB_ALERT) || !(where & SSL_CB_WRITE) ||
+	    SSL_is_init_finished(ssl))
+		return;
+	snprintf(reason, sizeof(reason), "TLS handshake failed: %s",
+	    SSL_alert_desc_string_long(ret));
+	anon(c->w, "tls.handshake_failure", c->source, reason);
+}
+
+static struct wconn *
+conn_by_id(struct worker *w, uint32_t id)
+{
+	struct wconn *c;
+
+	TAILQ_FOREACH(c, &w->conns, entry)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+static void
+on_conn_ok(struct worker *w, uint32_t id, int fd)
+{
+	struct wconn *c = conn_by_id(w, id);
+
+	if (!c || c->st != WC_WAIT) {
+		close(fd);
+		return;
+	}
+	evutil_make_socket_nonblocking(fd);
+	if (!(c->plain = bufferevent_socket_new(w->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE))) {
+		close(fd);
+		conn_free(c);
+		return;
+	}
+	c->st = WC_RELAY;
+	evtimer_del(c->deadline);
+	bufferevent_setcb(c->plain, plain_read_cb, write_cb, event_cb, c);
+	bufferevent_setwatermark(c->plain, EV_WRITE, RELAY_LOW, 0);
+	bufferevent_enable(c->plain, EV_READ | EV_WRITE);
+	/* what arrived while waiting for the stream */
+	relay(c->tls, c->plain);
+}
+
+/* CERT: a new context for new connections (open ones keep theirs). */
+static int
+on_cert(struct worker *w, const struct ipc_msg *m, char **ret_err)
+{
+	struct psw_cert		 h;
+	const char		*ca, *chain, *pub, *end;
+	struct sign_ctx		*sc;
+	EVP_PKEY		*key = NULL;
+	SSL_CTX			*ctx = NULL;
+	int			 r;
+
+	if (m->len < sizeof(h) + 3 || m->data[m->len - 1] != '\0')
+		return errf(-BW_E_INVALID, ret_err, "CERT: malformed");
+	memcpy(&h, m->data, sizeof(h));
+	ca = (const char *)m->data + sizeof(h);
+	end = (const char *)m->data + m->len;
+	chain = ca + strlen(ca) + 1;
+	if (chain >= end || (pub = chain + strlen(chain) + 1) >= end)
+		return errf(-BW_E_INVALID, ret_err, "CERT: malformed");
+	if (!(sc = calloc(1, sizeof(*sc))))
+		return -ENOMEM;
+	sc->generation = h.generation;
+	if ((r = tpm_pkey_new(pub, sign_via_parent, sc, free, &key,
+	    ret_err)) < 0)
+		return r;
+	r = crypto_tls_server_ctx_pem(ca, chain, key, "the parent's key",
+	    CRYPTO_TLS_CLIENT_CERT_OPTIONAL, &ctx, ret_err);
+	EVP_PKEY_free(key);
+	if (r < 0)
+		return r;
+	SSL_CTX_set_info_callback(ctx, tls_info_cb);
+	SSL_CTX_free(w->ctx);
+	w->ctx = ctx;
+	w->limits = h;
+	evconnlistener_enable(w->lis);
+	return 0;
+}
+
+#ifdef BW_TEST_HOOKS
+/* Raw frame bytes, to break the protocol on purpose. */
+static void
+hook_raw(uint16_t version, uint16_t type, uint32_t len, const void *p,
+    size_t n)
+{
+	struct { uint16_t v, t; uint32_t l, id; } h = { version, type, len, 0 };
+
+	(void)write_wait(PSW_FD_CTL, &h, sizeof(h));
+	if (n)
+		(void)write_wait(PSW_FD_CTL, p, n);
+}
+
+static void
+test_hook(int hook)
+{
+	static const char junk[8] = "abcdefgh";
+	uint32_t pid = (uint32_t)getpid();
+
+	log_warn("worker: test hook %s", psw_hook_name(hook) ?
+	    psw_hook_name(hook) : "?");
+	switch (hook) {
+	case PSW_HOOK_SYSCALL:
+		(void)mkdir("/tmp/bulwark-worker-hook", 0700);
+		break;
+	case PSW_HOOK_SHORT:
+		(void)write_wait(PSW_FD_CTL, junk, 6);
+		shutdown(PSW_FD_CTL, SHUT_WR);
+		break;
+	case PSW_HOOK_OVERSIZED:
+		hook_raw(IPC_VERSION, PSW_ANON, (uint32_t)IPC_PAYLOAD_MAX + 1,
+		    NULL, 0);
+		break;
+	case PSW_HOOK_UNKNOWN:
+		hook_raw(IPC_VERSION, 99, 0, NULL, 0);
+		break;
+	case PSW_HOOK_BADLEN:
+		hook_raw(IPC_VERSION, PSW_CONN, 2, junk, 2);
+		break;
+	case PSW_HOOK_VERSION:
+		hook_raw(IPC_VERSION + 1, PSW_HELLO, 4, &pid, 4);
+		break;
+	case PSW_HOOK_STATE:
+		hook_raw(IPC_VERSION, PSW_HELLO, 4, &pid, 4);
+		break;
+	case PSW_HOOK_RATE:
+		for (int i = 0; i < 1200; i++)
+			anon(NULL, "api.connection_dropped", "hook", "rate");
+		break;
+	default:
+		break;
+	}
+}
+#endif
+
+static int
+handle(struct worker *w, const struct ipc_msg *m, char **ret_err)
+{
+	switch (m->type) {
+	case PSW_CERT:
+		return on_cert(w, m, ret_err);
+	case PSW_CONN_OK:
+		if (w->nfdq == 0)
+			return errf(-BW_E_INVALID, ret_err, "CONN_OK without a "
+			    "descriptor");
+		on_conn_ok(w, m->id, w->fdq[0]);
+		memmove(w->fdq, w->fdq + 1, --w->nfdq * sizeof(int));
+		return 0;
+	case PSW_CONN_NO: {
+		struct wconn *c = conn_by_id(w, m->id);
+
+		if (c && c->st == WC_WAIT)
+			conn_free(c);
+		return 0;
+	}
+	case PSW_TEST_HOOK:
+#ifdef BW_TEST_HOOKS
+		if (m->len == 1)
+			test_hook(m->data[0]);
+#endif
+		return 0;
+	default:
+		return errf(-BW_E_INVALID, ret_err, "unknown frame %u", m->type);
+	}
+}
+
+/* Reads what the parent sent, descriptors included, and handles every
+ * whole frame. */
+static void
+ctl_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker		*w = arg;
+	union {
+		struct cmsghdr	h;
+		char		b[CMSG_SPACE(sizeof(int) * 16)];
+	}			 cm;
+	struct iovec		 iov;
+	struct msghdr		 mh = { 0 };
+	struct cmsghdr		*ch;
+	_cleanup_free_ char	*err = NULL;
+	struct ipc_msg		 m;
+	size_t			 used, off = 0;
+	long			 room;
+	ssize_t			 n;
+	int			 r;
+
+	(void)what;
+	if ((room = bw_buf_room(&w->in, 64 << 10)) < 0)
+		goto fail;
+	iov.iov_base = w->in.p + w->in.len;
+	iov.iov_len = (size_t)room;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.b;
+	mh.msg_controllen = sizeof(cm.b);
+	if ((n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC)) < 0)
+		return;
+	for (ch = CMSG_FIRSTHDR(&mh); ch; ch = CMSG_NXTHDR(&mh, ch)) {
+		size_t k = (ch->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+		if (ch->cmsg_level != SOL_SOCKET || ch->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < k; i++) {
+			int nfd;
+
+			memcpy(&nfd, CMSG_DATA(ch) + i * sizeof(int), sizeof(int));
+			if (w->nfdq < FDQ_MAX)
+				w->fdq[w->nfdq++] = nfd;
+			else
+				close(nfd);
+		}
+	}
+	if (n == 0) {
+		log_info("worker: the parent closed the control channel");
+		event_base_loopbreak(w->base);
+		return;
+	}
+	bw_buf_advance(&w->in, (size_t)n);
+	while ((r = ipc_decode((unsigned char *)w->in.p + off,
+	    w->in.len - off, IPC_PAYLOAD_MAX, &m, &used, &err)) == 1) {
+		if ((r = handle(w, &m, &err)) < 0)
+			goto fail;
+		off += used;
+	}
+	bw_buf_consume(&w->in, off);
+	if (r == 0)
+		return;
+fail:
+	log_error("worker: control channel: %s", err ? err : "failed");
+	event_base_loopbreak(w->base);
+}
+
+int
+psw_worker_main(void)
+{
+	struct worker		 w = { .in = { .max = IPC_HDR_LEN +
+	    IPC_PAYLOAD_MAX } };
+	struct sandbox_state	 sst;
+	struct sandbox_profile	 prof;
+	const struct sandbox_profile *profile = &worker_sandbox_profile;
+	_cleanup_free_ char	*err = NULL;
+	uint32_t		 pid = (uint32_t)getpid();
+	int			 r;
+
+	TAILQ_INIT(&w.conns);
+	/* The time zone is read once, now: the sandbox opens no file. */
+	tzset();
+	{
+		time_t		now = time(NULL);
+		struct tm	tm;
+
+		(void)localtime_r(&now, &tm);
+	}
+	/* Everything that reads files or makes descriptors comes before
+	 * the sandbox: OpenSSL's configuration, the event loop. */
+	if (!OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL) ||
+	    (r = crypto_policy_require(&err)) < 0 ||
+	    !(w.base = event_base_new())) {
+		log_error("worker: start: %s", err ? err : "failed");
+		return 1;
+	}
+	/* OpenSSL seeds its generators on first use, which may open
+	 * /dev/urandom: done now; later reseeds use getrandom(). */
+	{
+		unsigned char seed[16];
+
+		if (RAND_bytes(seed, sizeof(seed)) != 1 ||
+		    RAND_priv_bytes(seed, sizeof(seed)) != 1) {
+			log_error("worker: no random numbers");
+			return 1;
+		}
+		OPENSSL_cleanse(seed, sizeof(seed));
+	}
+	/* jansson (the log lines) seeds its hash tables from /dev/urandom
+	 * on first use: now. */
+	json_object_seed(0);
+	/* Without CAP_SETUID (bulwarkd already runs as its own unprivileged
+	 * user, e.g. under its systemd unit) the worker keeps that user and
+	 * is confined by the rest of its profile. */
+	if (geteuid() != 0) {
+		prof = worker_sandbox_profile;
+		prof.user = NULL;
+		prof.fallback_id = 0;
+		profile = &prof;
+	}
+	evutil_make_socket_nonblocking(PSW_FD_CTL);
+	if (!(w.lis = evconnlistener_new(w.base, accept_cb, &w,
+	    LEV_OPT_CLOSE_ON_FREE, 0, PSW_FD_LISTEN)) ||
+	    !(w.ctl_ev = event_new(w.base, PSW_FD_CTL, EV_READ | EV_PERSIST,
+	    ctl_cb, &w)) || event_add(w.ctl_ev, NULL) < 0) {
+		log_error("worker: event loop setup failed");
+		return 1;
+	}
+	evconnlistener_disable(w.lis);	/* until the first CERT */
+	if ((r = sandbox_enter(profile, &sst, &err)) < 0) {
+		log_error("worker: %s", err ? err : bw_strerror(r));
+		return 1;
+	}
+	log_info("worker: confined as uid %u (landlock ABI %d)",
+	    (unsigned)sst.uid, sst.landlock_abi);
+	if (send_frame(PSW_FD_CTL, PSW_HELLO, 0, &pid, sizeof(pid)) < 0)
+		return 1;
+	event_base_dispatch(w.base);
+	return 0;
+}
