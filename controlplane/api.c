@@ -3493,13 +3493,17 @@ api_server_adopt(struct api_server *s, uint64_t cookie, const char *peer,
 
 void
 api_server_anon_event(struct api_server *s, const char *source,
-    const char *action, const char *reason)
+    const char *action, const char *reason, unsigned count)
 {
+	int i;
+
 	if (strcmp(action, "tls.handshake_failure") == 0)
-		s->tls_failures++;
+		s->tls_failures += count;
 	else
-		s->dropped[DROP_POOL]++;
-	if (!s->detached)
+		for (i = 0; i < DROP_NREASONS; i++)
+			if (strcmp(reason, conn_drop_names[i]) == 0)
+				s->dropped[i] += count;
+	while (!s->detached && count--)
 		anon_count(s, source, action, "denied", reason);
 }
 

@@ -217,11 +217,13 @@ void api_server_set_adopt_cb(struct api_server *s, api_adopt_fn fn,
 int api_server_adopt(struct api_server *s, uint64_t cookie, const char *peer,
     const unsigned char *der, size_t derlen, char **ret_err);
 
-/* An event of a connection that never reached HTTP, reported by the
- * worker: ACTION "tls.handshake_failure" or "api.connection_dropped",
- * recorded like the same event in one process (aggregated per source). */
+/* COUNT events of connections that never reached HTTP, reported by the
+ * worker: ACTION "tls.handshake_failure" or "api.connection_dropped"
+ * (REASON then a drop reason: handshake_deadline, per_source,
+ * unauthenticated_pool), recorded and counted in /metrics like the same
+ * events in one process (aggregated per source). */
 void api_server_anon_event(struct api_server *s, const char *source,
-    const char *action, const char *reason);
+    const char *action, const char *reason, unsigned count);
 
 /* Called with the new context whenever api_server_set_ssl_ctx() runs
  * (certificate renewal), so a worker can present the new chain. */

@@ -207,19 +207,22 @@ on_anon(struct psp *p, const struct ipc_msg *m, char **ret_err)
 {
 	char		 buf[PSW_ANON_MAX + 1];
 	const char	*action = buf, *source, *reason;
+	size_t		 len = m->len - 4;
+	uint32_t	 count;
 
-	memcpy(buf, m->data, m->len);
-	buf[m->len] = '\0';
-	source = memchr(buf, '\0', m->len) ? action + strlen(action) + 1 : NULL;
-	reason = source && source < buf + m->len ? source + strlen(source) + 1 :
+	memcpy(&count, m->data, sizeof(count));
+	memcpy(buf, m->data + 4, len);
+	buf[len] = '\0';
+	source = memchr(buf, '\0', len) ? action + strlen(action) + 1 : NULL;
+	reason = source && source < buf + len ? source + strlen(source) + 1 :
 	    NULL;
-	if (!reason || reason > buf + m->len ||
+	if (!reason || reason > buf + len || count == 0 || count > 1000000 ||
 	    (strcmp(action, "tls.handshake_failure") != 0 &&
 	    strcmp(action, "api.connection_dropped") != 0) ||
 	    !printable(source, strlen(source)) ||
 	    !printable(reason, strlen(reason)))
 		return errf(-BW_E_INVALID, ret_err, "ANON: malformed");
-	api_server_anon_event(p->api, source, action, reason);
+	api_server_anon_event(p->api, source, action, reason, count);
 	return 0;
 }
 

@@ -7,7 +7,8 @@
 
 #define ST(s)	(1u << (s))
 
-/* Per second: a handshake is at least one CONN or ANON and one SIGN;
+/* Per second: a handshake is one CONN and one SIGN (ANON frames carry
+ * counts, at most 16 a second from a worker that keeps to its protocol);
  * the rates bound what a worker gone rogue can make the parent do (TPM
  * signatures above all) while leaving room for a connection storm that
  * the worker's own limits already cut down. */
@@ -16,7 +17,7 @@ const struct ipc_rule psw_ctl_rules[] = {
 	{ PSW_CONN, "CONN", sizeof(struct psw_conn) + 1,
 	  sizeof(struct psw_conn) + PSW_PEER_MAX + PSW_DER_MAX,
 	  ST(PSW_ST_SERVING), -1, 2000 },
-	{ PSW_ANON, "ANON", 3, PSW_ANON_MAX, ST(PSW_ST_SERVING), -1, 500 },
+	{ PSW_ANON, "ANON", 4 + 5, PSW_ANON_MAX, ST(PSW_ST_SERVING), -1, 64 },
 };
 const size_t psw_ctl_nrules = ELEMENTSOF(psw_ctl_rules);
 

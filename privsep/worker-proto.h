@@ -26,7 +26,7 @@ enum psw_type {
 	/* worker -> parent, control channel */
 	PSW_HELLO = 1,		/* uint32 pid */
 	PSW_CONN = 2,		/* struct psw_conn, peer text, cert DER */
-	PSW_ANON = 3,		/* "action\0source\0reason" */
+	PSW_ANON = 3,		/* uint32 count, "action\0source\0reason" */
 	/* worker -> parent, sign channel */
 	PSW_SIGN = 10,		/* uint32 generation, digest */
 	/* parent -> worker */

@@ -41,6 +41,17 @@
 #define RELAY_HIGH	(256 * 1024)
 #define RELAY_LOW	(64 * 1024)
 #define FDQ_MAX		64
+/* Events of connections that never reached HTTP are counted per
+ * (action, source, reason) and sent once a second: a flood costs the
+ * parent at most ANON_KEYS + 1 frames a second. */
+#define ANON_KEYS	15
+
+struct anon_slot {
+	char		action[32];
+	char		source[INET6_ADDRSTRLEN];
+	char		reason[128];
+	uint32_t	n;
+};
 
 enum wc_state { WC_HANDSHAKE, WC_WAIT, WC_RELAY };
 
@@ -68,6 +79,9 @@ struct worker {
 	uint32_t		 next_id;
 	unsigned		 nhs;
 	TAILQ_HEAD(, wconn)	 conns;
+	struct anon_slot	 anon[ANON_KEYS + 1];
+	size_t			 nanon;
+	struct event		*anon_ev;
 };
 
 static int
@@ -155,21 +169,66 @@ sign_via_parent(void *arg, const unsigned char *digest, size_t dlen,
 	return 0;
 }
 
+/* One ANON frame: the count, then "action\0source\0reason". */
 static void
-anon(struct worker *w, const char *action, const char *source,
+anon_send(uint32_t count, const char *action, const char *source,
     const char *reason)
 {
 	char	msg[PSW_ANON_MAX];
 	int	n;
 
-	(void)w;
-	n = snprintf(msg, sizeof(msg), "%s%c%s%c%s", action, 0, source, 0,
-	    reason);
+	memcpy(msg, &count, sizeof(count));
+	n = snprintf(msg + 4, sizeof(msg) - 4, "%s%c%s%c%s", action, 0,
+	    source, 0, reason);
 	if (n < 0)
 		return;
-	if ((size_t)n >= sizeof(msg))
-		n = sizeof(msg) - 1;
-	(void)send_frame(PSW_FD_CTL, PSW_ANON, 0, msg, (size_t)n);
+	if ((size_t)n >= sizeof(msg) - 4)
+		n = sizeof(msg) - 5;
+	(void)send_frame(PSW_FD_CTL, PSW_ANON, 0, msg, (size_t)n + 4);
+}
+
+static void
+anon(struct worker *w, const char *action, const char *source,
+    const char *reason)
+{
+	struct anon_slot	*a;
+	size_t			 i;
+
+	for (i = 0; i < w->nanon; i++) {
+		a = &w->anon[i];
+		if (strcmp(a->action, action) == 0 &&
+		    strcmp(a->source, source) == 0 &&
+		    strcmp(a->reason, reason) == 0) {
+			a->n++;
+			return;
+		}
+	}
+	/* past ANON_KEYS keys, one more slot gathers the rest */
+	a = &w->anon[w->nanon < ANON_KEYS ? w->nanon++ : ANON_KEYS];
+	if (a->n == 0) {
+		snprintf(a->action, sizeof(a->action), "%s", action);
+		snprintf(a->source, sizeof(a->source), "%s",
+		    a == &w->anon[ANON_KEYS] ? "other" : source);
+		snprintf(a->reason, sizeof(a->reason), "%s", reason);
+	}
+	a->n++;
+}
+
+static void
+anon_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	for (size_t i = 0; i <= ANON_KEYS; i++) {
+		struct anon_slot *a = &w->anon[i];
+
+		if (a->n)
+			anon_send(a->n, a->action, a->source, a->reason);
+		a->n = 0;
+	}
+	w->nanon = 0;
 }
 
 static void
@@ -568,7 +627,7 @@ test_hook(int hook)
 		break;
 	case PSW_HOOK_RATE:
 		for (int i = 0; i < 1200; i++)
-			anon(NULL, "api.connection_dropped", "hook", "rate");
+			anon_send(1, "api.connection_dropped", "hook", "rate");
 		break;
 	default:
 		break;
@@ -730,7 +789,9 @@ psw_worker_main(void)
 	if (!(w.lis = evconnlistener_new(w.base, accept_cb, &w,
 	    LEV_OPT_CLOSE_ON_FREE, 0, PSW_FD_LISTEN)) ||
 	    !(w.ctl_ev = event_new(w.base, PSW_FD_CTL, EV_READ | EV_PERSIST,
-	    ctl_cb, &w)) || event_add(w.ctl_ev, NULL) < 0) {
+	    ctl_cb, &w)) || event_add(w.ctl_ev, NULL) < 0 ||
+	    !(w.anon_ev = event_new(w.base, -1, EV_PERSIST, anon_flush_cb,
+	    &w)) || event_add(w.anon_ev, &(struct timeval){ 1, 0 }) < 0) {
 		log_error("worker: event loop setup failed");
 		return 1;
 	}

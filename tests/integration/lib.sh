@@ -75,7 +75,7 @@ start_bulwarkd() {
 	mkdir -p "$dir"
 	rm -f "$dir/admin.conf"
 	# BWD_ARGS: extra options for every start (e.g. --privsep)
-	"$BW/bulwarkd" --data-dir "$dir" --listen "$host:0" $BWD_ARGS "$@" \
+	"$BW/bulwarkd" --data-dir "$dir" --listen "$host:0" ${BWD_ARGS:-} "$@" \
 		>>"$dir/bulwarkd.log" 2>&1 &
 	BWD_PID=$!
 	BW_PIDS="$BW_PIDS $BWD_PID"
