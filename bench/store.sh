@@ -18,6 +18,8 @@
 #   BENCH_STORE_OPS1     fixed op count for 1 client (default: calibrated)
 #   BENCH_STORE_OPS16    fixed op count for 16 clients (default: calibrated)
 #   BENCH_STORE_MAXOPS1/16  caps on calibrated counts (2000 / 10000)
+#   BENCH_STORE_BWD_ARGS extra bulwarkd options (e.g. --privsep, to
+#                        measure the process split)
 #   TMPDIR               where both data directories live (same file
 #                        system for both, so fsync costs compare)
 #
@@ -125,7 +127,8 @@ start_etcd() {
 start_bwd() {
 	local port
 	mkdir -p "$T/bulwark"
-	"$BWD" --data-dir "$T/bulwark" --listen 127.0.0.1:0 >"$T/bulwarkd.log" 2>&1 &
+	"$BWD" --data-dir "$T/bulwark" --listen 127.0.0.1:0 ${BENCH_STORE_BWD_ARGS:-} \
+		>"$T/bulwarkd.log" 2>&1 &
 	BWD_PID=$!
 	for _ in $(seq 200); do
 		if [ -f "$T/bulwark/admin.conf" ]; then

@@ -3513,6 +3513,12 @@ api_server_tcp_fd(struct api_server *s)
 	return s->tcp_fd;
 }
 
+unsigned
+api_server_max_unauth(struct api_server *s)
+{
+	return s->max_unauth;
+}
+
 void
 api_server_set_adopt_cb(struct api_server *s, api_adopt_fn fn, void *arg)
 {

@@ -199,6 +199,10 @@ void api_server_set_attest_deadline(struct api_server *s, unsigned secs);
  * socket the worker accepts on; owned by S. */
 int api_server_tcp_fd(struct api_server *s);
 
+/* How many connections may be unauthenticated at once (from
+ * max_connections), for the worker's limit on handshakes. */
+unsigned api_server_max_unauth(struct api_server *s);
+
 /* Called once the parent's end of an adopted connection (COOKIE from
  * api_server_adopt()) is being served: FD is the end to hand to the
  * worker (the callee owns it, -1 when the stream could not be set up,

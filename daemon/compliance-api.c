@@ -725,11 +725,13 @@ facts_tenancy(struct compliance_api *ca, struct comp_facts *f)
  * is privilege-separated only if it holds no root uid and no effective
  * capability; a privileged parent could not make up for either. */
 static void
-facts_confinement(struct comp_facts *f)
+facts_confinement(struct compliance_api *ca, struct comp_facts *f)
 {
-	static char		 detail[128];
-	struct comp_confinement	 c;
+	static char		 detail[320];
+	struct comp_confinement	 c, w;
 	_cleanup_free_ char	*err = NULL;
+	pid_t			 wpid;
+	size_t			 n;
 
 	if (comp_proc_confinement(getpid(), &c, &err) < 0) {
 		log_warn("compliance: %s", err);
@@ -744,6 +746,20 @@ facts_confinement(struct comp_facts *f)
 	 * unprivileged bulwarkd is not separated either (docs/hardening.md);
 	 * the detail shows the live state either way. */
 	f->privsep = COMP_NO;
+	/* --privsep: the network-facing TLS worker beside this parent.
+	 * Separated when it runs as another user than root and bulwarkd,
+	 * with no effective capability, no new privileges and a seccomp
+	 * filter, as read from its /proc status now. */
+	if (!ca->worker_pid || (wpid = ca->worker_pid(ca->worker_arg)) <= 0 ||
+	    comp_proc_confinement(wpid, &w, &err) < 0)
+		return;
+	n = strlen(detail);
+	snprintf(detail + n, sizeof(detail) - n, "; API worker: ");
+	n = strlen(detail);
+	comp_confinement_str(&w, detail + n, sizeof(detail) - n);
+	f->privsep = w.euid != 0 && w.ruid != 0 && w.euid != c.euid &&
+	    w.cap_eff == 0 && w.no_new_privs &&
+	    w.seccomp == COMP_SECCOMP_FILTER ? COMP_YES : COMP_NO;
 }
 
 static void
@@ -782,7 +798,7 @@ gather_facts(struct compliance_api *ca, struct comp_facts *f, char *ca_path,
 	facts_store(ca, f);
 	f->session_idle_s = 30;
 	f->unauth_endpoints = unauth;
-	facts_confinement(f);
+	facts_confinement(ca, f);
 	snprintf(ca_path, len, "%s/pki/ca.crt", ca->appliance_dir);
 	snprintf(cert_path, len, "%s/pki/server.crt", ca->appliance_dir);
 	cert_paths[0] = cert_path;

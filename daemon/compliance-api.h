@@ -54,6 +54,11 @@ struct compliance_api {
 	 * (identity_tpm_lockout_json()); NULL: none to report. */
 	json_t			*(*tpm_lockout)(void *arg);
 	void			*tpm_lockout_arg;
+	/* bulwarkd --privsep: the API worker's pid now (0: none running),
+	 * whose /proc status the SC-2 and SC-39 facts read too; NULL: one
+	 * process. */
+	pid_t			(*worker_pid)(void *arg);
+	void			*worker_arg;
 	/* Evidence cadence: compliance.cadence_seconds of the configuration
 	 * bulwarkd measured at start (identity_settings()); the caller sets
 	 * it after compliance_api_init(), which sets COMP_CADENCE_DEFAULT_S. */

@@ -324,6 +324,12 @@ start_renewal(struct event_base *base, struct bwd_state *st,
 	return certrenew_start(base, &o, &st->renew, ret_err);
 }
 
+static pid_t
+psp_pid_cb(void *arg)
+{
+	return psp_worker_pid(arg);
+}
+
 static json_t *
 tpm_lockout_json(void *arg)
 {
@@ -532,6 +538,10 @@ bwd_open_endpoints(struct bwd_open_ctx *c, char **ret_err)
 		st->comp.tpm_lockout = tpm_lockout_json;
 		st->comp.tpm_lockout_arg = st->identity;
 		st->comp.tpm = identity_evidence_tpm(st->identity);
+	}
+	if (st->psp) {
+		st->comp.worker_pid = psp_pid_cb;
+		st->comp.worker_arg = st->psp;
 	}
 	if ((r = waiver_api_init(&st->waivers, c->base, st->api,
 	    compliance_api_rescan, &st->comp, ret_err)) < 0)

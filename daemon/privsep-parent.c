@@ -367,8 +367,8 @@ static int
 send_cert(struct psp *p)
 {
 	struct psw_cert	 h = { .generation = p->gen[0],
-	    .max_unauth = API_MAX_CONNECTIONS_DEFAULT * API_UNAUTH_SHARE_PCT /
-	    100, .handshake_secs = API_HANDSHAKE_SECS,
+	    .max_unauth = api_server_max_unauth(p->api),
+	    .handshake_secs = API_HANDSHAKE_SECS,
 	    .per_source = API_UNAUTH_PER_SOURCE };
 	struct bw_buf	 b = { 0 };
 	BIO		*bio = BIO_new(BIO_s_mem());

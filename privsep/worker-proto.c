@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "lib/macro.h"
@@ -45,5 +46,5 @@ psw_hook_parse(const char *s)
 	for (int i = 1; i < PSW_HOOK_MAX; i++)
 		if (strcmp(s, hook_names[i]) == 0)
 			return i;
-	return -1;
+	return -EINVAL;
 }

@@ -42,8 +42,9 @@
 #define RELAY_LOW	(64 * 1024)
 #define FDQ_MAX		64
 /* Events of connections that never reached HTTP are counted per
- * (action, source, reason) and sent once a second: a flood costs the
- * parent at most ANON_KEYS + 1 frames a second. */
+ * (action, source, reason): the first of a key is sent at once, the
+ * rest once a second, so a flood costs the parent at most
+ * 2 * ANON_KEYS + 1 frames a second. */
 #define ANON_KEYS	15
 
 struct anon_slot {
@@ -203,12 +204,22 @@ anon(struct worker *w, const char *action, const char *source,
 			return;
 		}
 	}
-	/* past ANON_KEYS keys, one more slot gathers the rest */
-	a = &w->anon[w->nanon < ANON_KEYS ? w->nanon++ : ANON_KEYS];
+	/* A new key is sent at once (as the parent records the first of a
+	 * key at once), the rest as counts by the next flush; past
+	 * ANON_KEYS keys one more slot gathers everything else. */
+	if (w->nanon < ANON_KEYS) {
+		a = &w->anon[w->nanon++];
+		snprintf(a->action, sizeof(a->action), "%s", action);
+		snprintf(a->source, sizeof(a->source), "%s", source);
+		snprintf(a->reason, sizeof(a->reason), "%s", reason);
+		a->n = 0;
+		anon_send(1, action, source, reason);
+		return;
+	}
+	a = &w->anon[ANON_KEYS];
 	if (a->n == 0) {
 		snprintf(a->action, sizeof(a->action), "%s", action);
-		snprintf(a->source, sizeof(a->source), "%s",
-		    a == &w->anon[ANON_KEYS] ? "other" : source);
+		snprintf(a->source, sizeof(a->source), "other");
 		snprintf(a->reason, sizeof(a->reason), "%s", reason);
 	}
 	a->n++;

@@ -35,11 +35,13 @@ work=$(cd "$BW_WORK" && pwd)
 root="$work/root" stage="$work/stage" tree="$work/tree" iso="$work/iso"
 
 # 1. The appliance, configured for the installed layout (the programs
-# carry their data and configuration paths), installed into a stage.
+# carry their data and configuration paths), without the test hooks
+# (docs/hardening.md, "Processes"), installed into a stage.
 mkdir -p "$tree"
 if [ ! -f "$tree/Makefile" ]; then
 	(cd "$tree" && "$BW_SRC/configure" -q --prefix=/usr --sysconfdir=/etc \
-		--localstatedir=/var --with-systemdsystemunitdir=/lib/systemd/system)
+		--localstatedir=/var --with-systemdsystemunitdir=/lib/systemd/system \
+		--disable-test-hooks)
 fi
 make -C "$tree" -j2 -s
 rm -rf "$stage"

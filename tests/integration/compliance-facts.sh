@@ -141,4 +141,22 @@ if command -v setpriv >/dev/null; then
 	check "no_new_privs is yes under setpriv" \
 		sh -c "case '$(found ac-least-privilege fact:no_new_privs)' in yes*) ;; *) exit 1 ;; esac"
 fi
+
+# bulwarkd --privsep: SC-2 reads the API worker's live status beside the
+# parent's, and is satisfied when the worker is its own unprivileged,
+# capability-less, filtered user.
+stop_bulwarkd
+start_bulwarkd "$T/d" --privsep || exit 1
+W=$(pgrep -P "$BWD_PID" -f -- '--worker$' | head -1)
+scan
+want="$(live "$BWD_PID"); API worker: $(live "$W")"
+s=$(found sc-privsep fact:privsep)
+case "$s" in
+*"($want)") pass "sc-privsep fact:privsep from both live processes: $s" ;;
+*) fail "sc-privsep fact:privsep is '$s', /proc says '$want'" ;;
+esac
+if [ "$(id -u)" = 0 ]; then
+	expect sc-privsep satisfied "an unprivileged, confined API worker"
+	check "privsep is yes" sh -c "case '$s' in yes*) ;; *) exit 1 ;; esac"
+fi
 finish

@@ -105,6 +105,8 @@ for why in "short frame" "the limit is" "unknown message type" "CONN: 2 bytes" \
 done
 check "still serving after every refusal" serving
 
+kill "$AGENT_n1" 2>/dev/null; wait "$AGENT_n1" 2>/dev/null
+stop_swtpm "$T/tpm-n1"
 stop_bulwarkd; rc=$?
 check "SIGTERM stops bulwarkd cleanly (exit $rc)" [ $rc = 0 ]
 check "no worker is left" sh -c "! pgrep -P $PARENT -f -- '--worker$'"
