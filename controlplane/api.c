@@ -3310,27 +3310,17 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
 
 /* Privilege separation: the streams the worker relays (see
  * api_server_options.plain_socket). */
+static void conn_forget(struct api_conn *c);
+
 static void
 conn_plain_closed(struct evhttp_connection *evcon, void *arg)
 {
-	struct api_conn		*c = arg;
-	struct conn_gate	*g = c->gate;
+	struct api_conn *c = arg;
 
 	(void)evcon;
 	evbuffer_remove_cb(bufferevent_get_output(c->bev), conn_out_cb, c);
 	TAILQ_REMOVE(&plain_conns, c, plain_entry);
-	if (g->srv) {
-		conn_release(g->srv, c);
-		if (c->linked)
-			TAILQ_REMOVE(&g->srv->conns, c, all);
-	}
-	if (c->timer)
-		event_free(c->timer);
-	X509_free(c->cert);
-	free(c);
-	g->refs--;
-	if (!g->srv && g->refs == 0)
-		free(g);
+	conn_forget(c);
 }
 
 static void
@@ -3388,12 +3378,31 @@ plain_attach(struct api_server *srv, struct api_conn *c)
 	return -ENOENT;
 }
 
+/* Counts C, just accepted, as open and unauthenticated, and arms its
+ * timer for the next turn of the loop: evhttp gives the bufferevent its
+ * socket only after bev_cb returns (conn_classify()). */
+static void
+conn_track(struct api_server *srv, struct api_conn *c)
+{
+	struct timeval now = { 0, 0 };
+
+	srv->gate->refs++;
+	evbuffer_add_cb(bufferevent_get_output(c->bev), conn_out_cb, c);
+	TAILQ_INSERT_TAIL(&srv->conns, c, all);
+	c->linked = 1;
+	c->counted = 1;
+	srv->nconns++;
+	TAILQ_INSERT_TAIL(&srv->unauth, c, entry);
+	c->unauth = 1;
+	srv->nunauth++;
+	evtimer_add(c->timer, &now);
+}
+
 static struct bufferevent *
 plain_bev_new(struct api_server *srv, struct event_base *base)
 {
 	struct bufferevent	*bev;
 	struct api_conn		*c;
-	struct timeval		 now = { 0, 0 };
 
 	if (!(bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)))
 		return NULL;
@@ -3406,18 +3415,8 @@ plain_bev_new(struct api_server *srv, struct event_base *base)
 		free(c);
 		return bev;
 	}
-	srv->gate->refs++;
-	evbuffer_add_cb(bufferevent_get_output(bev), conn_out_cb, c);
 	TAILQ_INSERT_TAIL(&plain_conns, c, plain_entry);
-	TAILQ_INSERT_TAIL(&srv->conns, c, all);
-	c->linked = 1;
-	c->counted = 1;
-	srv->nconns++;
-	TAILQ_INSERT_TAIL(&srv->unauth, c, entry);
-	c->unauth = 1;
-	srv->nunauth++;
-	/* the socket is set once this returns: attach on the next turn */
-	evtimer_add(c->timer, &now);
+	conn_track(srv, c);
 	return bev;
 }
 
@@ -3946,12 +3945,19 @@ conn_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 	(void)idx;
 	(void)argl;
 	(void)argp;
-	struct api_conn		*c = ptr;
-	struct conn_gate	*g;
+	struct api_conn *c = ptr;
 
-	if (!c)
-		return;
-	g = c->gate;
+	if (c)
+		conn_forget(c);
+}
+
+/* Frees C once its connection is gone (on the loop thread), and its
+ * gate with the last connection of a freed server. */
+static void
+conn_forget(struct api_conn *c)
+{
+	struct conn_gate *g = c->gate;
+
 	if (g->srv) {
 		conn_release(g->srv, c);
 		if (c->linked)
@@ -3959,6 +3965,7 @@ conn_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 	}
 	if (c->timer)
 		event_free(c->timer);
+	X509_free(c->cert);
 	free(c);
 	g->refs--;
 	if (!g->srv && g->refs == 0)
@@ -3984,7 +3991,6 @@ bev_cb(struct event_base *base, void *arg)
 	struct bufferevent	*bev;
 	struct api_conn		*c;
 	SSL			*ssl;
-	struct timeval		 now = { 0, 0 };
 
 	if (srv->privsep)
 		return plain_bev_new(srv, base);
@@ -4005,17 +4011,7 @@ bev_cb(struct event_base *base, void *arg)
 		free(c);
 		return bev;
 	}
-	srv->gate->refs++;
-	evbuffer_add_cb(bufferevent_get_output(bev), conn_out_cb, c);
-	TAILQ_INSERT_TAIL(&srv->conns, c, all);
-	c->linked = 1;
-	c->counted = 1;
-	srv->nconns++;
-	TAILQ_INSERT_TAIL(&srv->unauth, c, entry);
-	c->unauth = 1;
-	srv->nunauth++;
-	/* the socket is set once this returns: classify on the next turn */
-	evtimer_add(c->timer, &now);
+	conn_track(srv, c);
 	return bev;
 }
 

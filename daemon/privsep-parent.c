@@ -249,24 +249,34 @@ ctl_handle(void *arg, const struct ipc_rule *rule, const struct ipc_msg *m)
 	return r;
 }
 
+/* Reads CHAN through its table into HANDLE: a refused frame ends the
+ * worker as refused, an end of stream or a read error as lost. */
 static void
-ctl_cb(evutil_socket_t fd, short what, void *arg)
+chan_pump(struct psp *p, struct ipc_chan *chan, ipc_handler handle,
+    const char *name)
 {
-	struct psp		*p = arg;
 	_cleanup_free_ char	*err = NULL;
+	char			 why[64];
 	int			 r;
 
-	(void)fd;
-	(void)what;
-	r = ipc_chan_pump(&p->cctl, bw_mono_ns() / 1000000000ull, ctl_handle,
-	    p, &err);
+	r = ipc_chan_pump(chan, bw_mono_ns() / 1000000000ull, handle, p,
+	    &err);
+	snprintf(why, sizeof(why), "closed its %s channel", name);
 	if (r == 1)
-		worker_lost(p, "closed its channel");
+		worker_lost(p, why);
 	else if (r < 0 && (r == -BW_E_INVALID || r == -BW_E_TOOLARGE ||
 	    r == -BW_E_QUOTA || r == -BW_E_UNAUTH))
 		worker_refused(p, err ? err : bw_strerror(r));
 	else if (r < 0)
-		worker_lost(p, err ? err : "channel failed");
+		worker_lost(p, err ? err : why);
+}
+
+static void
+ctl_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct psp *p = arg;
+
+	chan_pump(p, &p->cctl, ctl_handle, "control");
 }
 
 /* Signs DIGEST with the key of generation GEN; a DER signature into
@@ -300,13 +310,15 @@ sign_digest(struct psp *p, uint32_t gen, const unsigned char *digest,
 	return 0;
 }
 
+/* SIGN: the signature, or an empty SIG when there is none to give (an
+ * unknown generation); only a broken channel ends the worker. */
 static int
 sign_handle(void *arg, const struct ipc_rule *rule, const struct ipc_msg *m)
 {
-	struct psp	*p = arg;
 	unsigned char	*sig = NULL;
-	size_t		 n = 0;
+	struct psp	*p = arg;
 	uint32_t	 gen;
+	size_t		 n = 0;
 	int		 r;
 
 	(void)rule;
@@ -321,18 +333,9 @@ sign_handle(void *arg, const struct ipc_rule *rule, const struct ipc_msg *m)
 static void
 sign_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct psp		*p = arg;
-	_cleanup_free_ char	*err = NULL;
-	int			 r;
+	struct psp *p = arg;
 
-	(void)fd;
-	(void)what;
-	r = ipc_chan_pump(&p->csign, bw_mono_ns() / 1000000000ull,
-	    sign_handle, p, &err);
-	if (r == 1)
-		worker_lost(p, "closed its sign channel");
-	else if (r < 0)
-		worker_refused(p, err ? err : bw_strerror(r));
+	chan_pump(p, &p->csign, sign_handle, "sign");
 }
 
 /* PEM of every certificate X509 in STORE (the CAs) or of CTX's chain. */

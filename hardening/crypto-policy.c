@@ -533,13 +533,16 @@ crypto_tls_server_ctx_key(const char *ca_pem_path, const char *cert_path,
 }
 
 int
-crypto_tls_server_ctx_pem(const char *ca_pem, const char *chain_pem,
-    EVP_PKEY *key, const char *key_name, enum crypto_tls_client_cert mode,
-    SSL_CTX **ret, char **ret_err)
+crypto_tls_server_ctx_pem(EVP_PKEY *key, const char *key_name,
+    const char *ca_pem, const char *chain_pem,
+    enum crypto_tls_client_cert mode, SSL_CTX **ret, char **ret_err)
 {
-	if (!key || !ca_pem || !chain_pem)
-		return errf(-BW_E_INVALID, ret_err, "server key and "
-		    "certificates: required");
+	const char *missing = !key ? "key" : !ca_pem ? "CA certificates" :
+	    !chain_pem ? "certificate chain" : NULL;
+
+	if (missing)
+		return errf(-BW_E_INVALID, ret_err, "server %s: required",
+		    missing);
 	return server_ctx("the CA certificates", "the server chain", key_name,
 	    key, ca_pem, chain_pem, mode, ret, ret_err);
 }

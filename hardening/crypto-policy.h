@@ -100,12 +100,12 @@ int crypto_tls_server_ctx_key(const char *ca_pem_path, const char *cert_path,
     EVP_PKEY *key, const char *key_name, enum crypto_tls_client_cert mode,
     SSL_CTX **ret, char **ret_err);
 
-/* The same from PEM text in memory: CA_PEM (the CAs client certificates
- * must chain to) and CHAIN_PEM (leaf first), for a process that reads
- * no files (the API worker, privsep/worker.c). */
-int crypto_tls_server_ctx_pem(const char *ca_pem, const char *chain_pem,
-    EVP_PKEY *key, const char *key_name, enum crypto_tls_client_cert mode,
-    SSL_CTX **ret, char **ret_err);
+/* The same with KEY and PEM text in memory: CA_PEM (the CAs client
+ * certificates must chain to) and CHAIN_PEM (leaf first), for a process
+ * that reads no files (the API worker, privsep/worker.c). */
+int crypto_tls_server_ctx_pem(EVP_PKEY *key, const char *key_name,
+    const char *ca_pem, const char *chain_pem,
+    enum crypto_tls_client_cert mode, SSL_CTX **ret, char **ret_err);
 
 /* Builds a client SSL_CTX with our policy that verifies the server's
  * chain against CA_PEM_PATH. CERT_PATH/KEY_PATH name the client

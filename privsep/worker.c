@@ -578,7 +578,7 @@ on_cert(struct worker *w, const struct ipc_msg *m, char **ret_err)
 	if ((r = tpm_pkey_new(pub, sign_via_parent, sc, free, &key,
 	    ret_err)) < 0)
 		return r;
-	r = crypto_tls_server_ctx_pem(ca, chain, key, "the parent's key",
+	r = crypto_tls_server_ctx_pem(key, "the parent's key", ca, chain,
 	    CRYPTO_TLS_CLIENT_CERT_OPTIONAL, &ctx, ret_err);
 	EVP_PKEY_free(key);
 	if (r < 0)
