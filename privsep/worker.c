@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,7 @@
  * reading: backpressure both ways. */
 #define RELAY_HIGH	(256 * 1024)
 #define RELAY_LOW	(64 * 1024)
+#define RELAY_PULLUP	(16 * 1024)
 #define FDQ_MAX		64
 /* Events of connections that never reached HTTP are counted per
  * (action, source, reason): the first of a key is sent at once, the
@@ -282,6 +284,11 @@ relay(struct bufferevent *from, struct bufferevent *to)
 	struct evbuffer *out = bufferevent_get_output(to);
 
 	evbuffer_add_buffer(out, bufferevent_get_input(from));
+	/* A small answer leaves in one TLS record, not one per chunk the
+	 * parent wrote. */
+	if (bufferevent_openssl_get_ssl(to) &&
+	    evbuffer_get_length(out) <= RELAY_PULLUP)
+		(void)evbuffer_pullup(out, -1);
 	if (evbuffer_get_length(out) > RELAY_HIGH)
 		bufferevent_disable(from, EV_READ);
 }
@@ -479,6 +486,9 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	c->w = w;
 	c->id = ++w->next_id;
 	peer_text(sa, c);
+	/* answers go out at once, as the one-process daemon's did */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
+	    sizeof(int));
 	if (!(ssl = SSL_new(w->ctx))) {
 		free(c);
 		close(fd);
