@@ -86,7 +86,7 @@ struct ctl_op {
 };
 
 enum { CTL_CREATED, CTL_DELETED, CTL_SCHEDULED, CTL_UNSCHEDULABLE,
-	CTL_VOLUME_BOUND };
+	CTL_VOLUME_BOUND, CTL_WORKLOAD };
 
 /* ---- submitting changes ---- */
 
@@ -273,75 +273,324 @@ new_instance(const struct model_obj *w, const char *name)
 	return doc;
 }
 
-/* Rolling update of W: instances made from an older template are
- * deleted (and so made again from the current one by the next pass)
- * while no more than max_unavailable of the replicas are unavailable:
- * missing, not Running, not ready (status.ready false), or on their way
- * out. An outdated instance that
- * is not Running is replaced at once: it serves nothing. Instances from
- * before templates were recorded carry none and are left alone. */
-static void
-rollout(struct controller *c, const struct model_obj *w)
-{
-	long		 replicas = json_int_at(w->doc, "spec", "replicas", 0);
-	long		 max_unavail = 1, unavailable = 0, idx;
-	const json_t	*us = json_object_get(json_object_get(w->doc, "spec"),
-	    "update_strategy");
-	char		 tmpl[CONTROLLER_TEMPLATE_LEN + 1], name[64];
-	char		 reason[CTL_REASON_MAX];
-	struct model_obj	*outdated[1000];
-	size_t		 n = 0, i;
+/* ---- rolling updates ----
+ *
+ * An update of a workload's template replaces its replicas while at
+ * most max_unavailable fewer than spec.replicas of them are ready, with
+ * up to max_surge extra replicas of the new template in the surge slots
+ * (the indices replicas .. replicas + max_surge - 1, which exist only
+ * while an update is under way). The workload's status keeps the last
+ * template all of whose replicas were ready ("stable", with its spec)
+ * and the update in progress ("rollout"): an update whose count of
+ * ready new replicas does not grow within progress_deadline_s is
+ * rolled back to the stable spec, and status.rollout says why. Each
+ * status change and the rollback are audited workload writes. */
 
-	if (template_of(w->doc, tmpl) < 0)
-		return;
-	if (json_is_integer(json_object_get(us, "max_unavailable")))
-		max_unavail = (long)json_integer_value(json_object_get(us,
-		    "max_unavailable"));
-	for (idx = 0; idx < replicas && idx < 1000; idx++) {
+/* update_strategy of a workload, with its defaults. */
+struct rollout_opts {
+	long	max_unavail;	/* 1, or 0 with a surge */
+	long	max_surge;	/* 0 */
+	long	deadline_s;	/* CONTROLLER_PROGRESS_DEADLINE_S */
+};
+
+/* What rollout() sees of a workload's replica slots. */
+struct rollout_view {
+	char		 tmpl[CONTROLLER_TEMPLATE_LEN + 1];
+	const char	*stable;	/* status.stable.template or NULL */
+	long		 replicas, slots;
+	long		 ready;		/* ready replicas, any template */
+	long		 new_ready;	/* ready replicas of tmpl */
+	bool		 complete;	/* slots below replicas all ready, of tmpl */
+	size_t		 n_outdated;
+	struct model_obj *outdated[CONTROLLER_SLOTS_MAX];
+	char		 why[200];	/* a new replica that is not ready */
+};
+
+static void
+rollout_opts_of(const json_t *wdoc, struct rollout_opts *ret)
+{
+	const json_t *us = json_object_get(json_object_get(wdoc, "spec"),
+	    "update_strategy");
+
+	ret->max_surge = json_int_at(us, "max_surge", NULL, 0);
+	ret->max_unavail = json_int_at(us, "max_unavailable", NULL,
+	    ret->max_surge > 0 ? 0 : 1);
+	ret->deadline_s = json_int_at(us, "progress_deadline_s", NULL,
+	    CONTROLLER_PROGRESS_DEADLINE_S);
+}
+
+/* The surge slots W uses now: max_surge while an update to a template
+ * other than the stable one is under way, else none. */
+static long
+rollout_surge(const struct model_obj *w)
+{
+	const char		*stable = json_str_at(json_object_get(w->doc,
+	    "status"), "stable", "template");
+	char			 tmpl[CONTROLLER_TEMPLATE_LEN + 1];
+	struct rollout_opts	 o;
+
+	rollout_opts_of(w->doc, &o);
+	if (!stable || o.max_surge == 0 || template_of(w->doc, tmpl) < 0 ||
+	    strcmp(stable, tmpl) == 0)
+		return 0;
+	return o.max_surge;
+}
+
+/* Why IN, a replica of W's current template, is not ready yet. */
+static void
+not_ready_why(const struct model_obj *w, const struct model_obj *in,
+    const char *phase, char *buf, size_t len)
+{
+	const json_t *rp = json_object_get(json_object_get(json_object_get(
+	    w->doc, "spec"), "probes"), "readiness");
+	const char *ev = json_str_at(in->doc, "status", "last_event");
+	const char *msg = json_str_at(in->doc, "status", "message");
+	char how[96];
+
+	if (json_object_get(rp, "http"))
+		snprintf(how, sizeof(how), "http GET :%lld%s",
+		    json_int_at(rp, "http", "port", 0),
+		    json_str_at(rp, "http", "path") ?: "/");
+	else if (json_object_get(rp, "tcp"))
+		snprintf(how, sizeof(how), "tcp :%lld",
+		    json_int_at(rp, "tcp", "port", 0));
+	else
+		snprintf(how, sizeof(how), "exec %.80s", json_string_value(
+		    json_array_get(json_object_get(json_object_get(rp, "exec"),
+		    "command"), 0)) ?: "");
+	if (ev && strncmp(ev, "not ready", 9) == 0)
+		snprintf(buf, len, "%s: %s", in->name, ev);
+	else if (phase && strcmp(phase, "Running") == 0)
+		snprintf(buf, len, "%s: Running, readiness probe %s has not "
+		    "passed", in->name, how);
+	else
+		snprintf(buf, len, "%s: %s%s%s", in->name, phase ? phase :
+		    "not created", msg ? ": " : "", msg ? msg : "");
+}
+
+/* Reads W's slots into *V. An outdated instance that serves nothing
+ * (not Running, or not ready) is replaced at once; those that serve
+ * are left in V->outdated for rollout() to replace within the budget.
+ * Instances from before templates were recorded carry none and count
+ * as current. */
+static void
+rollout_scan(struct controller *c, const struct model_obj *w,
+    struct rollout_view *v)
+{
+	char	 name[64], reason[CTL_REASON_MAX];
+	long	 idx;
+
+	v->complete = true;
+	for (idx = 0; idx < v->slots && idx < CONTROLLER_SLOTS_MAX; idx++) {
 		struct model_obj	*in;
 		const char	*it, *phase;
-		bool		 running;
+		bool		 ready, current;
 
 		instance_name(w->name, idx, name, sizeof(name));
 		if (!(in = model_find(c->m, K_INSTANCE, w->tenant, name)) ||
 		    in->mark) {
-			unavailable++;
+			if (idx < v->replicas && !v->why[0])
+				snprintf(v->why, sizeof(v->why), "%s: not made "
+				    "yet", name);
+			v->complete = v->complete && idx >= v->replicas;
 			continue;
 		}
 		it = json_str_at(in->doc, "spec", "template");
 		phase = json_str_at(in->doc, "status", "phase");
-		running = phase && strcmp(phase, "Running") == 0;
+		current = !it || strcmp(it, v->tmpl) == 0;
 		/* One its readiness probe holds not ready serves nothing
 		 * yet (an agent without probes reports no "ready"). */
-		if (!running || json_is_false(json_object_get(
-		    json_object_get(in->doc, "status"), "ready")))
-			unavailable++;
-		if (!it || strcmp(it, tmpl) == 0)
+		ready = phase && strcmp(phase, "Running") == 0 &&
+		    !json_is_false(json_object_get(json_object_get(in->doc,
+		    "status"), "ready"));
+		v->ready += ready;
+		v->new_ready += ready && current;
+		if (idx < v->replicas && (!ready || !current))
+			v->complete = false;
+		if (current && !ready && !v->why[0])
+			not_ready_why(w, in, phase, v->why, sizeof(v->why));
+		if (current)
 			continue;
-		if (!running) {
-			snprintf(reason, sizeof(reason), "rolling update: template "
-			    "%s replaces %s (the old instance was %s)", tmpl, it,
-			    phase ? phase : "not running");
-			in->mark = 1;
-			submit(c, "controller/workload", "instance.replace",
-			    CTL_DELETED, in->tenant, in->name, STORE_OP_DELETE,
-			    NULL, in->rev, reason);
+		if (ready) {
+			v->outdated[v->n_outdated++] = in;
 			continue;
 		}
-		outdated[n++] = in;
-	}
-	for (i = 0; i < n && unavailable < max_unavail; i++) {
-		struct model_obj *in = outdated[i];
-
 		snprintf(reason, sizeof(reason), "rolling update: template %s "
-		    "replaces %s (%ld of at most %ld replicas unavailable)", tmpl,
-		    json_str_at(in->doc, "spec", "template"), unavailable + 1,
-		    max_unavail);
+		    "replaces %s (the old instance was %s)", v->tmpl, it,
+		    phase && strcmp(phase, "Running") == 0 ? "not ready" :
+		    phase ? phase : "not running");
 		in->mark = 1;
-		unavailable++;
+		submit(c, "controller/workload", "instance.replace",
+		    CTL_DELETED, in->tenant, in->name, STORE_OP_DELETE,
+		    NULL, in->rev, reason);
+	}
+}
+
+/* Writes W with status.rollout set to the object packed from the
+ * arguments (and status.stable to STABLE_SPEC's template when given),
+ * audited as ACTION with REASON. */
+static void
+rollout_record(struct controller *c, const struct model_obj *w,
+    const struct rollout_view *v, const char *action, const char *state,
+    const char *reason, const json_t *stable_spec)
+{
+	_cleanup_json_ json_t	*doc = json_deep_copy(w->doc);
+	json_t			*status, *ro;
+
+	if (!doc)
+		return;
+	if (!json_is_object(status = json_object_get(doc, "status"))) {
+		status = json_object();
+		json_object_set_new(doc, "status", status);
+	}
+	ro = json_pack("{s:s, s:s, s:I, s:I, s:s}", "template", v->tmpl,
+	    "state", state, "ready", (json_int_t)v->new_ready,
+	    "since", (json_int_t)time(NULL), "message", reason);
+	if (ro && v->stable)
+		json_object_set_new(ro, "from", json_string(v->stable));
+	json_object_set_new(status, "rollout", ro);
+	if (stable_spec)
+		json_object_set_new(status, "stable", json_pack("{s:s, s:O}",
+		    "template", v->tmpl, "spec", stable_spec));
+	submit_kind(c, "Workload", "controller/workload", action, CTL_WORKLOAD,
+	    w->tenant, w->name, STORE_OP_PUT, doc, w->rev, reason);
+}
+
+/* Rolls W back to its stable spec (keeping replicas and the update
+ * strategy, which are not part of a template). */
+static void
+rollout_back(struct controller *c, const struct model_obj *w,
+    const struct rollout_view *v, const char *reason)
+{
+	_cleanup_json_ json_t	*doc = json_deep_copy(w->doc);
+	const json_t		*stable = json_object_get(json_object_get(
+	    json_object_get(w->doc, "status"), "stable"), "spec");
+	json_t			*spec, *status, *ro;
+
+	if (!doc || !json_is_object(stable) || !(spec = json_deep_copy(stable)))
+		return;
+	json_object_set(spec, "replicas", json_object_get(json_object_get(
+	    w->doc, "spec"), "replicas"));
+	if (json_object_get(json_object_get(w->doc, "spec"), "update_strategy"))
+		json_object_set(spec, "update_strategy", json_object_get(
+		    json_object_get(w->doc, "spec"), "update_strategy"));
+	json_object_set_new(doc, "spec", spec);
+	status = json_object_get(doc, "status");
+	ro = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "template",
+	    v->stable, "from", v->tmpl, "state", "RolledBack", "reason",
+	    "ProgressDeadlineExceeded", "ready", (json_int_t)v->new_ready,
+	    "since", (json_int_t)time(NULL), "message", reason);
+	json_object_set_new(status, "rollout", ro);
+	submit_kind(c, "Workload", "controller/workload", "workload.rollback",
+	    CTL_WORKLOAD, w->tenant, w->name, STORE_OP_PUT, doc, w->rev,
+	    reason);
+}
+
+/* Keeps W's status.rollout and status.stable in step with *V. Returns
+ * 1 when W was rolled back (the next pass replaces its replicas). */
+static int
+rollout_track(struct controller *c, const struct model_obj *w,
+    const struct rollout_opts *o, struct rollout_view *v)
+{
+	const json_t	*ro = json_object_get(json_object_get(w->doc, "status"),
+	    "rollout");
+	const char	*rt = json_str_at(ro, "template", NULL);
+	const char	*state = json_str_at(ro, "state", NULL);
+	bool		 ours = rt && strcmp(rt, v->tmpl) == 0;
+	bool		 progressing = ours && state &&
+	    strcmp(state, "Progressing") == 0;
+	long long	 since = json_int_at(ro, "since", NULL, 0);
+	char		 reason[CTL_REASON_MAX];
+	_cleanup_json_ json_t *spec = NULL;
+
+	if (v->complete) {
+		/* A rolled back workload keeps saying why. */
+		if (v->stable && strcmp(v->stable, v->tmpl) == 0 && !(state &&
+		    strcmp(state, "Progressing") == 0))
+			return 0;
+		if (!(spec = json_deep_copy(json_object_get(w->doc, "spec"))))
+			return 0;
+		json_object_del(spec, "replicas");
+		json_object_del(spec, "update_strategy");
+		snprintf(reason, sizeof(reason), "rollout of template %s "
+		    "complete: %ld of %ld replicas ready", v->tmpl, v->new_ready,
+		    v->replicas);
+		rollout_record(c, w, v, "workload.rollout-complete", "Complete",
+		    reason, spec);
+		return 0;
+	}
+	if (!v->stable || strcmp(v->stable, v->tmpl) == 0)
+		return 0;	/* nothing to roll back to, or not an update */
+	if (!progressing || v->new_ready > json_int_at(ro, "ready", NULL, 0)) {
+		snprintf(reason, sizeof(reason), "rolling update from template "
+		    "%s to %s: %ld of %ld new replicas ready (max_surge %ld, "
+		    "max_unavailable %ld, progress_deadline_s %ld)", v->stable,
+		    v->tmpl, v->new_ready, v->replicas, o->max_surge,
+		    o->max_unavail, o->deadline_s);
+		rollout_record(c, w, v, progressing ? "workload.rollout-progress" :
+		    "workload.rollout-start", "Progressing", reason, NULL);
+		return 0;
+	}
+	if ((long long)time(NULL) - since <= o->deadline_s)
+		return 0;
+	snprintf(reason, sizeof(reason), "rolled back from template %s to %s: "
+	    "no new replica became ready within progress_deadline_s %ld s (%ld "
+	    "of %ld ready; %s)", v->tmpl, v->stable, o->deadline_s,
+	    v->new_ready, v->replicas, v->why[0] ? v->why : "no reason seen");
+	rollout_back(c, w, v, reason);
+	return 1;
+}
+
+/* Rolling update of W (see above): creates the surge slots an update
+ * uses, then deletes outdated serving replicas while the ready count
+ * stays at least replicas - max_unavailable; the next pass makes each
+ * deleted slot again from the current template. */
+static void
+rollout(struct controller *c, const struct model_obj *w)
+{
+	struct rollout_view	*v = calloc(1, sizeof(*v));
+	struct rollout_opts	 o;
+	char			 name[64], reason[CTL_REASON_MAX];
+	long			 idx;
+	size_t			 i;
+
+	if (!v || template_of(w->doc, v->tmpl) < 0)
+		goto out;
+	rollout_opts_of(w->doc, &o);
+	v->stable = json_str_at(json_object_get(w->doc, "status"), "stable",
+	    "template");
+	v->replicas = json_int_at(w->doc, "spec", "replicas", 0);
+	v->slots = v->replicas + rollout_surge(w);
+	rollout_scan(c, w, v);
+	if (rollout_track(c, w, &o, v))
+		goto out;
+	for (idx = v->replicas; idx < v->slots; idx++) {
+		json_t *doc;
+
+		instance_name(w->name, idx, name, sizeof(name));
+		if (model_find(c->m, K_INSTANCE, w->tenant, name) ||
+		    !(doc = new_instance(w, name)))
+			continue;
+		submit(c, "controller/workload", "instance.create", CTL_CREATED,
+		    w->tenant, name, STORE_OP_PUT, doc, STORE_REV_ABSENT,
+		    "surge replica of a rolling update");
+		json_decref(doc);
+	}
+	for (i = 0; i < v->n_outdated &&
+	    v->replicas - v->ready < o.max_unavail; i++) {
+		struct model_obj *in = v->outdated[i];
+
+		v->ready--;
+		snprintf(reason, sizeof(reason), "rolling update: template %s "
+		    "replaces %s (%ld of %ld replicas ready after it, "
+		    "max_unavailable %ld)", v->tmpl, json_str_at(in->doc, "spec",
+		    "template"), v->ready, v->replicas, o.max_unavail);
+		in->mark = 1;
 		submit(c, "controller/workload", "instance.replace", CTL_DELETED,
 		    in->tenant, in->name, STORE_OP_DELETE, NULL, in->rev, reason);
 	}
+out:
+	free(v);
 }
 
 /* Creates the instances workload W lacks. */
@@ -396,7 +645,9 @@ reconcile_workloads(struct controller *c)
 		if (!w)
 			why = "its workload no longer exists";
 		else if ((idx = instance_index(wl, in->name)) < 0 ||
-		    idx >= json_int_at(w->doc, "spec", "replicas", 0))
+		    (idx >= json_int_at(w->doc, "spec", "replicas", 0) &&
+		    idx >= json_int_at(w->doc, "spec", "replicas", 0) +
+		    rollout_surge(w)))
 			why = "scaled down";
 		if (why)
 			delete_extra(c, in, why);

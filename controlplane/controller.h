@@ -25,6 +25,11 @@
 #include "controlplane/store.h"
 
 #define CONTROLLER_RESYNC_MS	5000
+/* A rolling update whose ready new replicas do not grow for this long
+ * is rolled back (spec.update_strategy.progress_deadline_s). */
+#define CONTROLLER_PROGRESS_DEADLINE_S	120
+/* Replica slots of a workload: at most 1000 replicas and 100 surge. */
+#define CONTROLLER_SLOTS_MAX	1100
 /* Instance names are "<workload>-<index>"; longer workload names are
  * cut so the result stays a valid 63-character name. */
 #define CONTROLLER_WORKLOAD_PREFIX_MAX	56

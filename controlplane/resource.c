@@ -86,21 +86,26 @@ static const struct schema_field capability_item = {
 	.name = "", .type = SCHEMA_STRING, .one_of = capabilities,
 };
 
-/* Instances keep their replica names (NAME-0, NAME-1, ...), so an
- * update replaces them in place: no surge above the replica count. */
+/* An update must be able to make progress: it may go below the replica
+ * count (max_unavailable) or above it (max_surge), not neither. */
 static int
-check_no_surge(const json_t *v, const char *path, char **ret_err)
+check_update_strategy(const json_t *v, const char *path, char **ret_err)
 {
-	if (json_integer_value(v) == 0)
+	const json_t *mu = json_object_get(v, "max_unavailable");
+
+	if (json_integer_value(json_object_get(v, "max_surge")) > 0 ||
+	    !mu || json_integer_value(mu) > 0)
 		return 0;
-	return errf(-BW_E_INVALID, ret_err, "%s: must be 0: replicas keep "
-	    "their names, so an update replaces them in place (limit it with "
-	    "max_unavailable)", path);
+	return errf(-BW_E_INVALID, ret_err, "%s: max_unavailable 0 needs a "
+	    "max_surge of at least 1, or no replica could be replaced", path);
 }
 
+/* Replicas keep their names (NAME-0, NAME-1, ...); an update's surge
+ * replicas take the next indices while it lasts. */
 static const struct schema_field update_fields[] = {
-	INT_FIELD("max_unavailable", 1, 1000),
-	{ .name = "max_surge", .type = SCHEMA_INT, .check = check_no_surge },
+	INT_FIELD("max_unavailable", 0, 1000),
+	INT_FIELD("max_surge", 0, 100),
+	INT_FIELD("progress_deadline_s", 1, 86400),
 	END_FIELDS
 };
 
@@ -133,17 +138,39 @@ static const struct schema_field probe_tcp_fields[] = {
 	END_FIELDS
 };
 
-/* A probe checks one way: exactly one of http and tcp; its timeout
- * fits in its period, so runs never overlap. */
+/* An exec probe's argument: a command line piece, as for a workload's
+ * command but short (the agent keeps the whole command in 512 bytes). */
+static const struct schema_field probe_arg_item = {
+	.name = "", .type = SCHEMA_STRING, .min = 1, .max = 256,
+};
+
+static const struct schema_field probe_exec_fields[] = {
+	{ .name = "command", .type = SCHEMA_ARRAY, .flags = SCHEMA_REQUIRED,
+	  .min = 1, .max = 16, .items = &probe_arg_item },
+	END_FIELDS
+};
+
+/* A probe checks one way: exactly one of http, tcp and exec; its
+ * timeout fits in its period, so runs never overlap. */
 static int
 check_probe(const json_t *v, const char *path, char **ret_err)
 {
 	const json_t *period = json_object_get(v, "period_s");
 	const json_t *timeout = json_object_get(v, "timeout_s");
+	const json_t *cmd = json_object_get(json_object_get(v, "exec"),
+	    "command");
+	const json_t *a;
+	size_t i, total = 0;
 
-	if (!json_object_get(v, "http") == !json_object_get(v, "tcp"))
+	if (!!json_object_get(v, "http") + !!json_object_get(v, "tcp") +
+	    !!json_object_get(v, "exec") != 1)
 		return errf(-BW_E_INVALID, ret_err, "%s: needs exactly one of "
-		    "http and tcp", path);
+		    "http, tcp and exec", path);
+	json_array_foreach(cmd, i, a)
+		total += json_string_length(a) + 1;
+	if (total > 512)
+		return errf(-BW_E_INVALID, ret_err, "%s.exec.command: at most "
+		    "512 bytes in all", path);
 	if (json_integer_value(timeout) > (period ?
 	    json_integer_value(period) : 10))
 		return errf(-BW_E_INVALID, ret_err, "%s.timeout_s: must not "
@@ -155,6 +182,7 @@ check_probe(const json_t *v, const char *path, char **ret_err)
 static const struct schema_field probe_fields[] = {
 	{ .name = "http", .type = SCHEMA_OBJECT, .fields = probe_http_fields },
 	{ .name = "tcp", .type = SCHEMA_OBJECT, .fields = probe_tcp_fields },
+	{ .name = "exec", .type = SCHEMA_OBJECT, .fields = probe_exec_fields },
 	INT_FIELD("initial_delay_s", 0, 3600),
 	INT_FIELD("period_s", 1, 3600),
 	INT_FIELD("timeout_s", 1, 60),
@@ -283,7 +311,8 @@ static const struct schema_field workload_spec[] = {
 	/* bytes of output kept on the node (lib/logcap.h) */
 	INT_FIELD("log_max_bytes", 65536, 1073741824),
 	{ .name = "restart_policy", .type = SCHEMA_STRING, .one_of = restart_policies },
-	{ .name = "update_strategy", .type = SCHEMA_OBJECT, .fields = update_fields },
+	{ .name = "update_strategy", .type = SCHEMA_OBJECT, .fields = update_fields,
+	  .check = check_update_strategy },
 	{ .name = "fips_required", .type = SCHEMA_BOOL },
 	{ .name = "probes", .type = SCHEMA_OBJECT, .fields = probes_fields },
 	{ .name = "service", .type = SCHEMA_OBJECT, .fields = service_fields },

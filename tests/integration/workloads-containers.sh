@@ -141,8 +141,8 @@ check "never more than one replica unavailable" bash -c "jq -s -e '
 	| .bad == false and .deletes == 3 and (.down | length) == 0' '$T/roll.watch' >/dev/null"
 check "the replacements are audited as instance.replace with the templates" bash -c \
 	"$BW/bulwark --config $AUDITOR audit search --action instance.replace -o json | jq -e '[.items[] | select(.object.tenant == \"acme\" and (.reason | test(\"rolling update: template [0-9a-f]{16} replaces $tmpl_old\")))] | length == 3' >/dev/null"
-check "an update strategy with surge is refused (instances keep their names)" bash -c \
-	"jq '(.[] | select(.kind == \"Workload\") | .spec.update_strategy) = {\"max_surge\": 1}' '$T/web-v2.json' | $B apply -f - 2>&1 | grep -q 'max_surge'"
+check "an update strategy that can replace nothing is refused" bash -c \
+	"jq '(.[] | select(.kind == \"Workload\") | .spec.update_strategy) = {\"max_unavailable\": 0}' '$T/web-v2.json' | $B apply -f - 2>&1 | grep -q 'max_unavailable 0 needs a max_surge'"
 cp "$T/web-v2.json" "$T/web.json"
 
 echo "== scale to 1"

@@ -62,9 +62,9 @@ static const struct vcase cases[] = {
 	  "\"failure_threshold\":3},\"readiness\":{\"tcp\":{\"port\":5432}}}"),
 	  NULL },
 	{ WL_PROBES("{\"liveness\":{\"http\":{\"port\":80},\"tcp\":{\"port\":80}}}"),
-	  "spec.probes.liveness: needs exactly one of http and tcp" },
+	  "spec.probes.liveness: needs exactly one of http, tcp and exec" },
 	{ WL_PROBES("{\"readiness\":{}}"),
-	  "spec.probes.readiness: needs exactly one of http and tcp" },
+	  "spec.probes.readiness: needs exactly one of http, tcp and exec" },
 	{ WL_PROBES("{\"liveness\":{\"tcp\":{\"port\":65536}}}"),
 	  "spec.probes.liveness.tcp.port: must be an integer 1..65535" },
 	{ WL_PROBES("{\"liveness\":{\"tcp\":{}}}"),
@@ -148,12 +148,20 @@ static const struct vcase cases[] = {
 	  "\"update_strategy\":{\"max_unavailable\":2,\"max_surge\":0}}}", NULL },
 	{ WL_HEAD "\"spec\":{\"type\":\"container\",\"image\":\"" DIGEST "\","
 	  "\"replicas\":3,\"resources\":{\"cpu_millis\":1,\"memory_mib\":64},"
-	  "\"update_strategy\":{\"max_surge\":1}}}",
-	  "spec.update_strategy.max_surge: must be 0: replicas keep their names" },
+	  "\"update_strategy\":{\"max_surge\":1,\"max_unavailable\":0,"
+	  "\"progress_deadline_s\":30}}}", NULL },
+	{ WL_HEAD "\"spec\":{\"type\":\"container\",\"image\":\"" DIGEST "\","
+	  "\"replicas\":3,\"resources\":{\"cpu_millis\":1,\"memory_mib\":64},"
+	  "\"update_strategy\":{\"max_surge\":101}}}",
+	  "spec.update_strategy.max_surge: must be an integer 0..100" },
+	{ WL_HEAD "\"spec\":{\"type\":\"container\",\"image\":\"" DIGEST "\","
+	  "\"replicas\":3,\"resources\":{\"cpu_millis\":1,\"memory_mib\":64},"
+	  "\"update_strategy\":{\"progress_deadline_s\":0}}}",
+	  "spec.update_strategy.progress_deadline_s: must be an integer 1..86400" },
 	{ WL_HEAD "\"spec\":{\"type\":\"container\",\"image\":\"" DIGEST "\","
 	  "\"replicas\":3,\"resources\":{\"cpu_millis\":1,\"memory_mib\":64},"
 	  "\"update_strategy\":{\"max_unavailable\":0}}}",
-	  "spec.update_strategy.max_unavailable: must be an integer 1..1000" },
+	  "spec.update_strategy: max_unavailable 0 needs a max_surge of at least 1" },
 	{ WL_HEAD "\"spec\":{\"type\":\"lxc\",\"image\":\"" DIGEST "\","
 	  "\"replicas\":3,\"resources\":{\"cpu_millis\":1,\"memory_mib\":64}}}",
 	  "spec.type: must be one of container, vm" },
