@@ -589,6 +589,21 @@ probe_result(struct agent_run *ar, struct ar_inst *e, struct ar_probe *p,
 	return r < 0 ? 0 : 1;
 }
 
+/* Starts a run of E's exec probe P inside its container. */
+static int
+probe_start_exec(struct agent_run *ar, struct ar_inst *e, struct ar_probe *p)
+{
+	char	**prefix = NULL;
+	int	  r;
+
+	if ((r = runtime_exec_argv(ar->rt, e->id, PROBE_EXEC_PID_FILE,
+	    &prefix)) < 0)
+		return r;
+	r = probe_start(&p->spec, NULL, (const char *const *)prefix, &p->run);
+	runtime_list_free(prefix);
+	return r;
+}
+
 /* Runs E's due probes and collects finished runs, without blocking.
  * Returns 1 when the liveness probe stopped E. */
 static int
@@ -616,8 +631,11 @@ probes_tick(struct agent_run *ar, struct ar_inst *e)
 		if (now < p->next_at)
 			continue;
 		p->next_at = now + p->spec.period_s;
-		if ((r = cni_netns_path(e->id, &ns)) < 0 ||
-		    (r = probe_start(&p->spec, ns, &p->run)) < 0)
+		if (p->spec.kind == PROBE_EXEC)
+			r = probe_start_exec(ar, e, p);
+		else if ((r = cni_netns_path(e->id, &ns)) >= 0)
+			r = probe_start(&p->spec, ns, NULL, &p->run);
+		if (r < 0)
 			log_warn("instance %s/%s: cannot start a probe: %s",
 			    e->tenant, e->name, bw_strerror(r));
 	}

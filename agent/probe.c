@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -46,6 +47,32 @@ uint_member(const json_t *o, const char *name, const char *k, unsigned lo,
 	return 0;
 }
 
+/* Reads an exec probe's {"command": [...]} into P's cmd and argc. */
+static int
+exec_parse(const json_t *how, const char *name, struct probe_spec *p,
+    char **ret_err)
+{
+	const json_t	*cmd = json_object_get(how, "command"), *a;
+	size_t		 i, off = 0, len;
+
+	if (!json_is_array(cmd) || json_array_size(cmd) < 1 ||
+	    json_array_size(cmd) > PROBE_ARGS_MAX)
+		return errf(-BW_E_INVALID, ret_err, "spec.probes.%s.exec.command: "
+		    "must be an array of 1..%d strings", name, PROBE_ARGS_MAX);
+	json_array_foreach(cmd, i, a) {
+		if (!json_is_string(a) || (len = json_string_length(a)) == 0 ||
+		    memchr(json_string_value(a), '\0', len) ||
+		    off + len + 1 > sizeof(p->cmd))
+			return errf(-BW_E_INVALID, ret_err, "spec.probes.%s.exec."
+			    "command: non-empty strings of at most %d bytes in "
+			    "all", name, PROBE_CMD_MAX);
+		memcpy(p->cmd + off, json_string_value(a), len + 1);
+		off += len + 1;
+	}
+	p->argc = (unsigned)json_array_size(cmd);
+	return 0;
+}
+
 int
 probe_spec_parse(const json_t *o, const char *name, struct probe_spec *ret,
     char **ret_err)
@@ -53,16 +80,18 @@ probe_spec_parse(const json_t *o, const char *name, struct probe_spec *ret,
 	struct probe_spec	 p = { 0 };
 	const json_t		*http = json_object_get(o, "http");
 	const json_t		*tcp = json_object_get(o, "tcp");
-	const json_t		*how = http ? http : tcp;
+	const json_t		*exec = json_object_get(o, "exec");
+	const json_t		*how = http ? http : tcp ? tcp : exec;
 	const char		*path;
 	int			 r;
 
-	if (!json_is_object(o) || !!http == !!tcp || !json_is_object(how))
+	if (!json_is_object(o) || !!http + !!tcp + !!exec != 1 ||
+	    !json_is_object(how))
 		return errf(-BW_E_INVALID, ret_err, "spec.probes.%s: must be an "
-		    "object with one of http and tcp", name);
-	p.kind = http ? PROBE_HTTP : PROBE_TCP;
-	if ((r = uint_member(how, name, "port", 1, 65535, 0, &p.port,
-	    ret_err)) < 0 ||
+		    "object with one of http, tcp and exec", name);
+	p.kind = http ? PROBE_HTTP : tcp ? PROBE_TCP : PROBE_EXEC;
+	if ((r = exec ? exec_parse(how, name, &p, ret_err) :
+	    uint_member(how, name, "port", 1, 65535, 0, &p.port, ret_err)) < 0 ||
 	    (r = uint_member(o, name, "initial_delay_s", 0, 3600, 0,
 	    &p.initial_delay_s, ret_err)) < 0 ||
 	    (r = uint_member(o, name, "period_s", 1, 3600,
@@ -72,7 +101,7 @@ probe_spec_parse(const json_t *o, const char *name, struct probe_spec *ret,
 	    (r = uint_member(o, name, "failure_threshold", 1, 100,
 	    PROBE_FAILURES_DEFAULT, &p.failure_threshold, ret_err)) < 0)
 		return r;
-	if (p.port == 0)
+	if (p.port == 0 && p.kind != PROBE_EXEC)
 		return errf(-BW_E_INVALID, ret_err, "spec.probes.%s: a port is "
 		    "required", name);
 	if (p.kind == PROBE_HTTP) {
@@ -88,17 +117,31 @@ probe_spec_parse(const json_t *o, const char *name, struct probe_spec *ret,
 	return 0;
 }
 
+/* An exec probe's command as {"command": [...]}. */
+static json_t *
+exec_json(const struct probe_spec *p)
+{
+	json_t		*a = json_array();
+	const char	*s = p->cmd;
+
+	for (unsigned i = 0; a && i < p->argc; i++, s += strlen(s) + 1)
+		json_array_append_new(a, json_string(s));
+	return a ? json_pack("{s:o}", "command", a) : NULL;
+}
+
 json_t *
 probe_spec_json(const struct probe_spec *p)
 {
+	static const char *const kinds[] = { [PROBE_TCP] = "tcp",
+	    [PROBE_HTTP] = "http", [PROBE_EXEC] = "exec" };
 	json_t *how = p->kind == PROBE_HTTP ?
 	    json_pack("{s:I, s:s}", "port", (json_int_t)p->port, "path",
-	    p->path) : json_pack("{s:I}", "port", (json_int_t)p->port);
+	    p->path) : p->kind == PROBE_EXEC ? exec_json(p) :
+	    json_pack("{s:I}", "port", (json_int_t)p->port);
 
 	if (!how)
 		return NULL;
-	return json_pack("{s:o, s:I, s:I, s:I, s:I}",
-	    p->kind == PROBE_HTTP ? "http" : "tcp", how,
+	return json_pack("{s:o, s:I, s:I, s:I, s:I}", kinds[p->kind], how,
 	    "initial_delay_s", (json_int_t)p->initial_delay_s,
 	    "period_s", (json_int_t)p->period_s,
 	    "timeout_s", (json_int_t)p->timeout_s,
@@ -108,10 +151,19 @@ probe_spec_json(const struct probe_spec *p)
 void
 probe_describe(const struct probe_spec *p, char *buf, size_t len)
 {
+	const char	*a = p->cmd;
+	size_t		 off;
+
 	if (p->kind == PROBE_HTTP)
 		snprintf(buf, len, "http GET :%u%s", p->port, p->path);
-	else
+	else if (p->kind == PROBE_TCP)
 		snprintf(buf, len, "tcp :%u", p->port);
+	else {
+		snprintf(buf, len, "exec");
+		for (unsigned i = 0; i < p->argc; i++, a += strlen(a) + 1)
+			if ((off = strlen(buf)) + 1 < len)
+				snprintf(buf + off, len - off, " %s", a);
+	}
 }
 
 /* ---- the child ---- */
@@ -170,8 +222,96 @@ probe_try(const struct probe_spec *p, char *res, size_t len)
 	return code >= 200 && code < 400;
 }
 
+/* Kills what an exec probe started: the command whose PID the runner
+ * wrote to PFD (crun puts it in a session of its own, so with its
+ * process group), then the runner's group RUNNER. */
+static void
+exec_kill(int pfd, pid_t runner)
+{
+	char	buf[24];
+	ssize_t	n = read(pfd, buf, sizeof(buf) - 1);
+	pid_t	cmd = 0, g;
+
+	for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9' &&
+	    cmd < 100000000; i++)
+		cmd = cmd * 10 + (buf[i] - '0');
+	if (cmd > 1) {
+		if ((g = getpgid(cmd)) > 1 && g != getpgrp())
+			(void)kill(-g, SIGKILL);
+		(void)kill(cmd, SIGKILL);
+	}
+	(void)kill(-runner, SIGKILL);
+	(void)kill(runner, SIGKILL);
+}
+
+/* Runs PREFIX and P's command with no stdio, in a process group of its
+ * own, for at most P's timeout; past it the command and the runner are
+ * killed (exec_kill()). Returns 1 when it exited 0. Only system calls:
+ * see probe_try().
+ *
+ * The caller is a subreaper: the command runs in the container's PID
+ * namespace as a child of `crun exec`, so when crun is killed it is
+ * orphaned to the nearest subreaper outside, and a zombie there that
+ * nobody reaps keeps the namespace (and so the container's init) from
+ * ever finishing its exit. Everything orphaned to the caller is reaped
+ * here. */
+static int
+probe_exec(const struct probe_spec *p, const char *const *prefix, char *res,
+    size_t len)
+{
+	const char	*argv[PROBE_ARGS_MAX + 16];
+	const char	*a = p->cmd;
+	struct timespec	 tick = { .tv_nsec = 50 * 1000 * 1000 };
+	unsigned	 n = 0, i, waited;
+	pid_t		 pid;
+	int		 st, fd, pfd[2];
+
+	for (; prefix && *prefix && n < ELEMENTSOF(argv) - PROBE_ARGS_MAX - 1;
+	    prefix++)
+		argv[n++] = *prefix;
+	for (i = 0; i < p->argc; i++, a += strlen(a) + 1)
+		argv[n++] = a;
+	argv[n] = NULL;
+	if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK) < 0 || (pid = fork()) < 0) {
+		snprintf(res, len, "fork: %s", strerrordesc_np(errno));
+		return 0;
+	}
+	if (pid == 0) {
+		(void)setpgid(0, 0);
+		if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0)
+			for (i = 0; i < 3; i++)
+				(void)dup2(fd, (int)i);
+		/* dup2() onto itself would keep close-on-exec */
+		if (pfd[1] == PROBE_EXEC_PID_FD)
+			(void)fcntl(pfd[1], F_SETFD, 0);
+		else
+			(void)dup2(pfd[1], PROBE_EXEC_PID_FD);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	(void)setpgid(pid, pid);
+	close(pfd[1]);
+	for (waited = 0; waited < p->timeout_s * 20; waited++) {
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			if (WIFEXITED(st))
+				snprintf(res, len, "exit %d", WEXITSTATUS(st));
+			else
+				snprintf(res, len, "killed by signal %d",
+				    WTERMSIG(st));
+			return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+		}
+		nanosleep(&tick, NULL);
+	}
+	exec_kill(pfd[0], pid);
+	while (waitpid(-1, &st, 0) > 0 || errno == EINTR)
+		;
+	snprintf(res, len, "timed out after %u s", p->timeout_s);
+	return 0;
+}
+
 _noreturn_ static void
-probe_child(const struct probe_spec *p, const char *netns_path, int wfd)
+probe_child(const struct probe_spec *p, const char *netns_path,
+    const char *const *exec_prefix, int wfd)
 {
 	char	res[PROBE_RESULT_MAX - 1], line[PROBE_RESULT_MAX];
 	int	fd, ok = 0, n;
@@ -185,7 +325,12 @@ probe_child(const struct probe_spec *p, const char *netns_path, int wfd)
 	signal(SIGALRM, SIG_DFL);
 	signal(SIGPIPE, SIG_DFL);
 	alarm(p->timeout_s + 1);
-	if ((fd = open(netns_path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	if (p->kind == PROBE_EXEC && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		snprintf(res, sizeof(res), "cannot become a subreaper: %s",
+		    strerrordesc_np(errno));
+	else if (p->kind == PROBE_EXEC)
+		ok = probe_exec(p, exec_prefix, res, sizeof(res));
+	else if ((fd = open(netns_path, O_RDONLY | O_CLOEXEC)) < 0 ||
 	    setns(fd, CLONE_NEWNET) < 0)
 		snprintf(res, sizeof(res), "cannot enter the network "
 		    "namespace: %s", strerrordesc_np(errno));
@@ -202,7 +347,7 @@ probe_child(const struct probe_spec *p, const char *netns_path, int wfd)
 
 int
 probe_start(const struct probe_spec *p, const char *netns_path,
-    struct probe_run *run)
+    const char *const *exec_prefix, struct probe_run *run)
 {
 	int	fds[2];
 	pid_t	pid;
@@ -218,7 +363,7 @@ probe_start(const struct probe_spec *p, const char *netns_path,
 	}
 	if (pid == 0) {
 		close(fds[0]);
-		probe_child(p, netns_path, fds[1]);
+		probe_child(p, netns_path, exec_prefix, fds[1]);
 	}
 	close(fds[1]);
 	if (fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0) {

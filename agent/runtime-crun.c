@@ -738,6 +738,43 @@ fail:
 }
 
 int
+runtime_exec_argv(struct runtime *rt, const char *id, const char *pid_file,
+    char ***ret)
+{
+	_cleanup_free_ char	*root = NULL, *cid = NULL, *pf = NULL;
+	char			**argv;
+	size_t			  n = 0;
+
+	if (asprintf(&root, "--root=%s", rt->crun_root) < 0) {
+		root = NULL;
+		return -ENOMEM;
+	}
+	if (asprintf(&cid, RUNTIME_PREFIX "%s", id) < 0) {
+		cid = NULL;
+		return -ENOMEM;
+	}
+	if (pid_file && asprintf(&pf, "--pid-file=%s", pid_file) < 0) {
+		pf = NULL;
+		return -ENOMEM;
+	}
+	{
+		const char *const src[] = { rt->crun, root,
+		    "--cgroup-manager=cgroupfs", "exec", pf ? pf : cid,
+		    pf ? cid : NULL };
+
+		if (!(argv = calloc(ELEMENTSOF(src) + 1, sizeof(*argv))))
+			return -ENOMEM;
+		for (size_t i = 0; i < ELEMENTSOF(src) && src[i]; i++, n++)
+			if (!(argv[n] = strdup(src[i]))) {
+				runtime_list_free(argv);
+				return -ENOMEM;
+			}
+	}
+	*ret = argv;
+	return 0;
+}
+
+int
 rt_crun_stop(struct runtime *rt, const char *id, const struct rt_meta *m,
     int grace_ms, char **ret_err)
 {

@@ -182,6 +182,15 @@ void runtime_list_free(char **ids);
  * exists (the instance is gone, or its runtime keeps no such cgroup). */
 int runtime_cpu_usage(struct runtime *rt, const char *id, uint64_t *ret_usec);
 
+/* The command line that runs a command inside container ID (its
+ * namespaces, cgroup, user and capabilities, in a session of its own),
+ * for the command's arguments to follow: `crun ... exec bw-ID`; with
+ * PID_FILE, crun writes the command's PID there. *RET is a
+ * NULL-terminated array (free with runtime_list_free()). Returns 0 or
+ * -ENOMEM. */
+int runtime_exec_argv(struct runtime *rt, const char *id, const char *pid_file,
+    char ***ret);
+
 /* Path of ID's log: container stdout+stderr or VM serial console
  * (caller frees). */
 int runtime_log_path(struct runtime *rt, const char *id, char **ret);

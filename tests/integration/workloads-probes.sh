@@ -20,8 +20,11 @@ check "create tenant acme" bash -c "echo '{\"kind\": \"Tenant\", \"metadata\": {
 
 echo "== spec.probes is validated"
 refused() { wl_refused web "$@"; }
+check "exec with an empty command" refused '{"liveness": {"exec": {"command": []}}}' \
+	'spec.probes.liveness.exec.command'
+check "exec without a command" refused '{"liveness": {"exec": {}}}' 'spec.probes.liveness.exec.command: is required'
 check "both http and tcp" refused '{"liveness": {"http": {"port": 80}, "tcp": {"port": 80}}}' \
-	'spec.probes.liveness: needs exactly one of http and tcp'
+	'spec.probes.liveness: needs exactly one of http, tcp and exec'
 check "neither" refused '{"readiness": {"period_s": 5}}' 'spec.probes.readiness: needs exactly one'
 check "port 0" refused '{"liveness": {"tcp": {"port": 0}}}' 'spec.probes.liveness.tcp.port: must be an integer'
 check "port missing" refused '{"liveness": {"http": {"path": "/"}}}' 'spec.probes.liveness.http.port'
@@ -131,6 +134,36 @@ instances acme | jq -c '.[] | select(.spec.workload == "roll") | {name: .metadat
 check "the other keeps the old template, ready (the rollout waits)" bash -c \
 	"instances acme | jq -e '[.[] | select(.spec.workload == \"roll\" and .spec.template == \"$tmpl_old\" and .status.ready == true)] | length == 1' >/dev/null"
 check "delete roll" $B delete workload roll -t acme
+
+echo "== exec probes: a command run inside the container, with a timeout"
+web '{"readiness": {"exec": {"command": ["sh", "-c", "test -f /tmp/www/ready.html"]},
+                "period_s": 1, "failure_threshold": 1},
+  "liveness": {"exec": {"command": ["sh", "-c", "test ! -f /tmp/hang || sleep 30"]},
+               "period_s": 2, "timeout_s": 1, "failure_threshold": 2}}' ex 8083 >"$T/ex.json"
+check "apply ex with exec readiness and liveness probes" $B apply -f "$T/ex.json"
+check "ex-0 Running, not ready (no /tmp/www/ready.html in the container)" wait_for 60 inst_is acme ex-0 \
+	'.status.phase == "Running" and .status.ready == false'
+check "write /ready.html in the container" wait_for 20 wl_ready_file acme ex-0
+check "ready: the exec probe passed inside the container" wait_for 20 inst_is acme ex-0 \
+	'.status.ready == true and .status.last_event == "ready: readiness probe exec sh -c test -f /tmp/www/ready.html passed (exit 0)"'
+wl_ready_file acme ex-0 "rm -f "
+check "not ready once the file is gone, with the exit code" wait_for 20 inst_is acme ex-0 \
+	'.status.ready == false and (.status.last_event | startswith("not ready: readiness probe exec sh -c test -f /tmp/www/ready.html failed 1 times (exit 1)"))'
+check "alive while the liveness command exits 0" inst_is acme ex-0 '.status.restarts == 0'
+uid_ex=$(inst acme ex-0 | jq -r .status.runtime_id)
+pid=$(crun --root "$RUN/crun" state "bw-$uid_ex" | jq -r .pid)
+nsenter -t "$pid" -U -m /bin/busybox touch /tmp/hang
+check "a liveness command past its timeout restarts ex-0" wait_for 30 inst_is acme ex-0 \
+	'.status.restarts == 1 and .status.phase == "Running"'
+timeout 3 $B watch instances --since 1 -o json 2>/dev/null |
+	jq -r 'select(.name == "ex-0") | .object.status.last_event' | uniq >"$T/ex.ev"
+cat "$T/ex.ev"
+check "the restart names the exec probe and its timeout" grep -q \
+	'^restarted after liveness probe exec sh -c test ! -f /tmp/hang || sleep 30 failed 2 times (timed out after 1 s)$' "$T/ex.ev"
+# crun runs the command in a session of its own: unless the probe kills
+# it and reaps it, a zombie keeps the container's PID namespace alive.
+check "the stop after the probe ended the container" bash -c "! grep -q 'did not exit after SIGKILL' '$T/agent.log'"
+check "delete ex" $B delete workload ex -t acme
 
 echo "== clean up"
 check "delete web" $B delete workload web -t acme

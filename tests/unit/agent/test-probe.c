@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "agent/probe.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/json.h"
 
@@ -30,43 +31,50 @@ parse(const char *text)
 	return o;
 }
 
+/* Parses JSON into *RET, which must read back from its JSON the same
+ * and be described as WANT. */
+static void
+parsed(const char *json, const char *want, struct probe_spec *ret)
+{
+	struct probe_spec	 q;
+	json_t			*o = parse(json), *back;
+	char			*err = NULL, what[64];
+
+	assert_int_equal(probe_spec_parse(o, "liveness", ret, &err), 0);
+	probe_describe(ret, what, sizeof(what));
+	assert_string_equal(what, want);
+	back = probe_spec_json(ret);
+	assert_non_null(back);
+	assert_int_equal(probe_spec_parse(back, "liveness", &q, &err), 0);
+	assert_memory_equal(ret, &q, sizeof(q));
+	json_decref(back);
+	json_decref(o);
+}
+
 static void
 test_spec(void **state)
 {
-	struct probe_spec	 p, q;
-	json_t			*o, *back;
-	char			*err = NULL, what[64];
+	struct probe_spec	 p;
+	json_t			*o;
+	char			*err = NULL;
 
 	(void)state;
-	o = parse("{\"http\": {\"port\": 8080}}");
-	assert_int_equal(probe_spec_parse(o, "liveness", &p, &err), 0);
+	parsed("{\"http\": {\"port\": 8080}}", "http GET :8080/", &p);
 	assert_int_equal(p.kind, PROBE_HTTP);
 	assert_string_equal(p.path, "/");
 	assert_int_equal(p.period_s, 10);
 	assert_int_equal(p.timeout_s, 1);
 	assert_int_equal(p.failure_threshold, 3);
 	assert_int_equal(p.initial_delay_s, 0);
-	probe_describe(&p, what, sizeof(what));
-	assert_string_equal(what, "http GET :8080/");
-	back = probe_spec_json(&p);
-	assert_non_null(back);
-	assert_int_equal(probe_spec_parse(back, "liveness", &q, &err), 0);
-	assert_memory_equal(&p, &q, sizeof(p));
-	json_decref(back);
-	json_decref(o);
 
-	o = parse("{\"tcp\": {\"port\": 5432}, \"period_s\": 2, "
-	    "\"failure_threshold\": 1, \"initial_delay_s\": 7}");
-	assert_int_equal(probe_spec_parse(o, "readiness", &p, &err), 0);
-	probe_describe(&p, what, sizeof(what));
-	assert_string_equal(what, "tcp :5432");
+	parsed("{\"tcp\": {\"port\": 5432}, \"period_s\": 2, "
+	    "\"failure_threshold\": 1, \"initial_delay_s\": 7}", "tcp :5432", &p);
 	assert_int_equal(p.initial_delay_s, 7);
-	json_decref(o);
 
 	o = parse("{\"tcp\": {\"port\": 1}, \"http\": {\"port\": 1}}");
 	assert_int_equal(probe_spec_parse(o, "liveness", &p, &err), -BW_E_INVALID);
 	assert_non_null(strstr(err, "spec.probes.liveness: must be an object "
-	    "with one of http and tcp"));
+	    "with one of http, tcp and exec"));
 	free(err);
 	err = NULL;
 	json_decref(o);
@@ -82,6 +90,72 @@ test_spec(void **state)
 	    "integer 1..65535"));
 	free(err);
 	json_decref(o);
+}
+
+/* Probe JSON that parses as liveness must fail with WANT in the error. */
+static void
+refused(const char *json, const char *want)
+{
+	struct probe_spec	 p;
+	json_t			*o = parse(json);
+	char			*err = NULL;
+
+	assert_int_equal(probe_spec_parse(o, "liveness", &p, &err),
+	    -BW_E_INVALID);
+	assert_non_null(strstr(err, want));
+	free(err);
+	json_decref(o);
+}
+
+/* Runs exec probe P after PREFIX to the end; its result in RES. */
+static bool
+run_exec(const struct probe_spec *p, const char *const *prefix,
+    char res[PROBE_RESULT_MAX])
+{
+	struct probe_run	r = { 0 };
+	bool			ok = false;
+
+	assert_int_equal(probe_start(p, NULL, prefix, &r), 0);
+	while (probe_poll(&r, &ok, res) == 0)
+		usleep(10000);
+	return ok;
+}
+
+/* Exec probes: the command round-trips, is described, and is refused
+ * empty, too long or with a non-string; runs pass on exit 0, fail with
+ * the exit code, and are killed at the timeout with their children. */
+static void
+test_exec(void **state)
+{
+	struct probe_spec	 p;
+	const char *const	 prefix[] = { "/bin/sh", "-c", NULL };
+	char			 res[PROBE_RESULT_MAX];
+	double			 t0;
+
+	(void)state;
+	parsed("{\"exec\": {\"command\": [\"test\", \"-f\", \"/x\"]}, "
+	    "\"timeout_s\": 2}", "exec test -f /x", &p);
+	assert_int_equal(p.kind, PROBE_EXEC);
+	assert_int_equal(p.argc, 3);
+	refused("{\"exec\": {\"command\": []}}", "spec.probes.liveness.exec."
+	    "command: must be an array of 1..16 strings");
+	refused("{\"exec\": {\"command\": [\"a\", 1]}}", "spec.probes.liveness."
+	    "exec.command: non-empty strings");
+
+	/* The prefix stands for the runtime's `crun exec`. */
+	p = (struct probe_spec){ .kind = PROBE_EXEC, .timeout_s = 1, .argc = 1 };
+	snprintf(p.cmd, sizeof(p.cmd), "exit 0");
+	assert_true(run_exec(&p, prefix, res));
+	assert_string_equal(res, "exit 0");
+	snprintf(p.cmd, sizeof(p.cmd), "exit 3");
+	assert_false(run_exec(&p, prefix, res));
+	assert_string_equal(res, "exit 3");
+	/* A child of the command is killed with it. */
+	snprintf(p.cmd, sizeof(p.cmd), "sleep 30 & sleep 30");
+	t0 = bw_mono_s();
+	assert_false(run_exec(&p, prefix, res));
+	assert_string_equal(res, "timed out after 1 s");
+	assert_true(bw_mono_s() - t0 < 5);
 }
 
 /* A server on 127.0.0.1: its port in *RET_PORT; with ANSWER it answers
@@ -120,7 +194,7 @@ run(const struct probe_spec *p, char res[PROBE_RESULT_MAX])
 	bool			ok = false;
 	int			n;
 
-	assert_int_equal(probe_start(p, "/proc/self/ns/net", &r), 0);
+	assert_int_equal(probe_start(p, "/proc/self/ns/net", NULL, &r), 0);
 	while ((n = probe_poll(&r, &ok, res)) == 0)
 		usleep(10000);
 	assert_int_equal(n, 1);
@@ -177,6 +251,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_spec),
 		cmocka_unit_test(test_runs),
+		cmocka_unit_test(test_exec),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
