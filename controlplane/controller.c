@@ -354,15 +354,19 @@ not_ready_why(const struct model_obj *w, const struct model_obj *in,
 	else if (json_object_get(rp, "tcp"))
 		snprintf(how, sizeof(how), "tcp :%lld",
 		    json_int_at(rp, "tcp", "port", 0));
-	else
+	else if (json_object_get(rp, "exec"))
 		snprintf(how, sizeof(how), "exec %.80s", json_string_value(
 		    json_array_get(json_object_get(json_object_get(rp, "exec"),
 		    "command"), 0)) ?: "");
+	else
+		how[0] = '\0';
 	if (ev && strncmp(ev, "not ready", 9) == 0)
 		snprintf(buf, len, "%s: %s", in->name, ev);
-	else if (phase && strcmp(phase, "Running") == 0)
+	else if (phase && strcmp(phase, "Running") == 0 && how[0])
 		snprintf(buf, len, "%s: Running, readiness probe %s has not "
 		    "passed", in->name, how);
+	else if (phase && strcmp(phase, "Running") == 0)
+		snprintf(buf, len, "%s: Running, not ready", in->name);
 	else
 		snprintf(buf, len, "%s: %s%s%s", in->name, phase ? phase :
 		    "not created", msg ? ": " : "", msg ? msg : "");

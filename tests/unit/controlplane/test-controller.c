@@ -2,11 +2,13 @@
  * keys each commit batch wrote (issue 18), agree with both rebuilt from
  * the store after random series of changes to Nodes, Workloads and
  * Instances, through the real commit pipeline; and a batch past the
- * change feed's bound makes the controller rebuild from the store. */
+ * change feed's bound makes the controller rebuild from the store.
+ * Rolling updates with a surge and a rollback past the deadline. */
 #include "config.h"
 
 #include <errno.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +20,7 @@
 
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <jansson.h>
 
 #include "controlplane/commit.h"
 #include "controlplane/controller.h"
@@ -247,6 +250,146 @@ test_gap_rebuilds(void **state)
 	assert_int_equal(s.rebuilds, 2);
 }
 
+/* The object at KEY (NULL when there is none); the caller decrefs. */
+static json_t *
+get_doc(struct fixture *f, const char *key)
+{
+	struct store_kv	*kv = NULL;
+	json_t		*doc;
+
+	if (store_get(f->st, key, &kv) < 0)
+		return NULL;
+	doc = json_loadb(kv->value, kv->value_len, 0, NULL);
+	store_kv_free(kv);
+	return doc;
+}
+
+/* Writes DOC (taken) at KEY and lets the controller settle. */
+static void
+put_doc(struct fixture *f, const char *key, json_t *doc)
+{
+	json_object_del(json_object_get(doc, "metadata"), "revision");
+	submit(f, key, json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS));
+	json_decref(doc);
+	settle_and_verify(f);
+}
+
+/* What an agent reports for instance NAME of workload w: Running on n1,
+ * READY or not. */
+static void
+run_instance(struct fixture *f, const char *name, bool ready)
+{
+	char	 key[64];
+	json_t	*doc;
+
+	snprintf(key, sizeof(key), "/r/instances/t1/%s", name);
+	assert_non_null(doc = get_doc(f, key));
+	json_object_set_new(json_object_get(doc, "spec"), "node",
+	    json_string("n1"));
+	json_object_set_new(doc, "status", json_pack("{s:s, s:b}", "phase",
+	    "Running", "ready", ready));
+	put_doc(f, key, doc);
+}
+
+/* Instance NAME's template, or "" when it does not exist. */
+static const char *
+template_at(struct fixture *f, const char *name, char buf[32])
+{
+	char	 key[64];
+	json_t	*doc;
+
+	snprintf(key, sizeof(key), "/r/instances/t1/%s", name);
+	buf[0] = '\0';
+	if ((doc = get_doc(f, key))) {
+		snprintf(buf, 32, "%s", json_string_value(json_object_get(
+		    json_object_get(doc, "spec"), "template")));
+		json_decref(doc);
+	}
+	return buf;
+}
+
+/* Sets workload w's env VERSION (keeping its status, as the API does). */
+static void
+update_workload(struct fixture *f, const char *version)
+{
+	json_t *doc = get_doc(f, "/r/workloads/t1/w");
+
+	assert_non_null(doc);
+	json_object_set_new(json_object_get(doc, "spec"), "env",
+	    json_pack("{s:s}", "VERSION", version));
+	put_doc(f, "/r/workloads/t1/w", doc);
+}
+
+static const char *
+rollout_at(struct fixture *f, const char *field, char buf[512])
+{
+	json_t *doc = get_doc(f, "/r/workloads/t1/w");
+
+	snprintf(buf, 512, "%s", json_string_value(json_object_get(
+	    json_object_get(json_object_get(doc, "status"), "rollout"),
+	    field)) ?: "");
+	json_decref(doc);
+	return buf;
+}
+
+/* A good update with max_surge 1 makes w-2 first and replaces a replica
+ * only once one more is ready than needed; the surge replica goes when
+ * the update is complete. A bad one (its replica never ready) is
+ * rolled back past progress_deadline_s, and status.rollout says why. */
+static void
+test_surge_and_rollback(void **state)
+{
+	struct fixture	*f = *state;
+	char		 t1[32], t2[32], b[32], msg[512];
+
+	settle_and_verify(f);
+	put_doc(f, "/r/workloads/t1/w", json_pack("{s:s, s:{s:s, s:s}, "
+	    "s:{s:s, s:s, s:i, s:{s:i, s:i}, s:{s:s}, s:{s:i, s:i}}}",
+	    "kind", "Workload", "metadata", "name", "w", "tenant", "t1",
+	    "spec", "type", "container", "image", "sha256:"
+	    "0000000000000000000000000000000000000000000000000000000000000001",
+	    "replicas", 2, "resources", "cpu_millis", 100, "memory_mib", 64,
+	    "env", "VERSION", "1", "update_strategy", "max_surge", 1,
+	    "progress_deadline_s", 1));
+	run_instance(f, "w-0", true);
+	run_instance(f, "w-1", true);
+	assert_string_equal(rollout_at(f, "state", msg), "Complete");
+	snprintf(t1, sizeof(t1), "%s", template_at(f, "w-0", b));
+
+	update_workload(f, "2");
+	snprintf(t2, sizeof(t2), "%s", template_at(f, "w-2", b));
+	assert_true(t2[0] && strcmp(t1, t2) != 0);
+	assert_string_equal(rollout_at(f, "state", msg), "Progressing");
+	assert_string_equal(template_at(f, "w-0", b), t1);
+	assert_string_equal(template_at(f, "w-1", b), t1);
+	run_instance(f, "w-2", false);
+	assert_string_equal(template_at(f, "w-0", b), t1);
+	run_instance(f, "w-2", true);
+	/* w-0 was replaced (made again, not Running yet); w-1 waits. */
+	assert_string_equal(template_at(f, "w-0", b), t2);
+	assert_string_equal(template_at(f, "w-1", b), t1);
+	run_instance(f, "w-0", true);
+	assert_string_equal(template_at(f, "w-1", b), t2);
+	assert_string_equal(template_at(f, "w-2", b), t2);
+	run_instance(f, "w-1", true);
+	assert_string_equal(rollout_at(f, "state", msg), "Complete");
+	assert_string_equal(template_at(f, "w-2", b), "");
+
+	update_workload(f, "3");
+	run_instance(f, "w-2", false);
+	assert_string_equal(rollout_at(f, "state", msg), "Progressing");
+	nanosleep(&(struct timespec){ 2, 200000000 }, NULL);
+	controller_kick(f->ctl);
+	settle_and_verify(f);
+	assert_string_equal(rollout_at(f, "state", msg), "RolledBack");
+	assert_string_equal(rollout_at(f, "reason", msg), "ProgressDeadlineExceeded");
+	assert_non_null(strstr(rollout_at(f, "message", msg), "w-2: Running, "
+	    "not ready"));
+	assert_string_equal(template_at(f, "w-2", b), "");
+	assert_string_equal(template_at(f, "w-0", b), t2);
+	assert_string_equal(template_at(f, "w-1", b), t2);
+}
+
 int
 main(void)
 {
@@ -254,6 +397,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_random_changes_match_rebuild,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gap_rebuilds, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_surge_and_rollback, setup,
 		    teardown),
 	};
 
