@@ -144,9 +144,24 @@ static const struct schema_field probe_arg_item = {
 	.name = "", .type = SCHEMA_STRING, .min = 1, .max = 256,
 };
 
+/* The agent keeps an exec probe's command in 512 bytes (probe.h). */
+static int
+check_probe_command(const json_t *v, const char *path, char **ret_err)
+{
+	const json_t	*a;
+	size_t		 i, total = 0;
+
+	json_array_foreach(v, i, a)
+		total += json_string_length(a) + 1;
+	if (json_array_size(v) >= 1 && total <= 512)
+		return 0;
+	return errf(-BW_E_INVALID, ret_err, "%s: 1..16 arguments, at most "
+	    "512 bytes in all", path);
+}
+
 static const struct schema_field probe_exec_fields[] = {
 	{ .name = "command", .type = SCHEMA_ARRAY, .flags = SCHEMA_REQUIRED,
-	  .min = 1, .max = 16, .items = &probe_arg_item },
+	  .max = 16, .items = &probe_arg_item, .check = check_probe_command },
 	END_FIELDS
 };
 
@@ -157,20 +172,11 @@ check_probe(const json_t *v, const char *path, char **ret_err)
 {
 	const json_t *period = json_object_get(v, "period_s");
 	const json_t *timeout = json_object_get(v, "timeout_s");
-	const json_t *cmd = json_object_get(json_object_get(v, "exec"),
-	    "command");
-	const json_t *a;
-	size_t i, total = 0;
 
 	if (!!json_object_get(v, "http") + !!json_object_get(v, "tcp") +
 	    !!json_object_get(v, "exec") != 1)
 		return errf(-BW_E_INVALID, ret_err, "%s: needs exactly one of "
 		    "http, tcp and exec", path);
-	json_array_foreach(cmd, i, a)
-		total += json_string_length(a) + 1;
-	if (total > 512)
-		return errf(-BW_E_INVALID, ret_err, "%s.exec.command: at most "
-		    "512 bytes in all", path);
 	if (json_integer_value(timeout) > (period ?
 	    json_integer_value(period) : 10))
 		return errf(-BW_E_INVALID, ret_err, "%s.timeout_s: must not "

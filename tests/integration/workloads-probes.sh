@@ -21,7 +21,9 @@ check "create tenant acme" bash -c "echo '{\"kind\": \"Tenant\", \"metadata\": {
 echo "== spec.probes is validated"
 refused() { wl_refused web "$@"; }
 check "exec with an empty command" refused '{"liveness": {"exec": {"command": []}}}' \
-	'spec.probes.liveness.exec.command'
+	'spec.probes.liveness.exec.command: 1..16 arguments, at most 512 bytes in all'
+check "exec with an empty argument" refused '{"liveness": {"exec": {"command": [""]}}}' \
+	'spec.probes.liveness.exec.command[0]'
 check "exec without a command" refused '{"liveness": {"exec": {}}}' 'spec.probes.liveness.exec.command: is required'
 check "both http and tcp" refused '{"liveness": {"http": {"port": 80}, "tcp": {"port": 80}}}' \
 	'spec.probes.liveness: needs exactly one of http, tcp and exec'

@@ -77,6 +77,14 @@ static const struct vcase cases[] = {
 	  "spec.probes.liveness.timeout_s: must be an integer 1..60" },
 	{ WL_PROBES("{\"startup\":{\"tcp\":{\"port\":80}}}"),
 	  "spec.probes.startup: unknown field" },
+	{ WL_PROBES("{\"readiness\":{\"exec\":{\"command\":[\"pg_isready\","
+	  "\"-q\"]},\"timeout_s\":3}}"), NULL },
+	{ WL_PROBES("{\"readiness\":{\"exec\":{\"command\":[]}}}"),
+	  "spec.probes.readiness.exec.command: 1..16 arguments" },
+	{ WL_PROBES("{\"readiness\":{\"exec\":{\"command\":[\"a\",2]}}}"),
+	  "spec.probes.readiness.exec.command[1]: must be a string" },
+	{ WL_PROBES("{\"readiness\":{\"exec\":{\"command\":[\"a\"],"
+	  "\"cmd\":1}}}"), "spec.probes.readiness.exec.cmd: unknown field" },
 	/* services (issue 23) */
 	{ WL_HEAD "\"spec\":{\"type\":\"container\",\"image\":\"" DIGEST "\","
 	  "\"replicas\":1,\"resources\":{\"cpu_millis\":1,\"memory_mib\":64},"
