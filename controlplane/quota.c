@@ -121,6 +121,8 @@ add_workload(struct quota_amount *u, const json_t *doc)
 	/* An autoscaled workload may grow to its max without asking. */
 	if (max > n)
 		n = max;
+	/* An update's surge replicas run beside the others. */
+	n += json_int_at(spec, "update_strategy", "max_surge", 0);
 	u->cpu_millis += n * json_int_at(spec, "resources", "cpu_millis", 0);
 	u->memory_mib += n * json_int_at(spec, "resources", "memory_mib", 0);
 	u->instances += n;
