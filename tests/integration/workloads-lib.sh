@@ -321,6 +321,18 @@ wl_httpd() {
 JSON
 }
 
+# wl_client TENANT: tenant TENANT and its workload "client", one
+# container that only sleeps (requests are sent from its netns).
+wl_client() {
+	cat <<JSON
+{"kind": "Tenant", "metadata": {"name": "$1"}, "spec": {}}
+{"kind": "Workload", "metadata": {"name": "client", "tenant": "$1"},
+ "spec": {"type": "container", "image": "$DIGEST", "replicas": 1,
+          "resources": {"cpu_millis": 100, "memory_mib": 16},
+          "command": ["sh", "-c", "while :; do sleep 1; done"]}}
+JSON
+}
+
 # wl_gone TENANT...: the tenants have no instance left, crun no container.
 wl_gone() {
 	local t

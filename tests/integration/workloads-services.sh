@@ -19,16 +19,7 @@ svc() {
 	    "path": "/ready.html"}, "period_s": 1, "failure_threshold": 1}},
 	  "service": '"$1"
 }
-client() { # TENANT
-	cat <<JSON
-{"kind": "Tenant", "metadata": {"name": "$1"}, "spec": {}}
-{"kind": "Workload", "metadata": {"name": "client", "tenant": "$1"},
- "spec": {"type": "container", "image": "$DIGEST", "replicas": 1,
-          "resources": {"cpu_millis": 100, "memory_mib": 16},
-          "command": ["sh", "-c", "while :; do sleep 1; done"]}}
-JSON
-}
-{ client acme; client beta; } >"$T/clients.json"
+{ wl_client acme; wl_client beta; } >"$T/clients.json"
 check "apply a client in tenants acme and beta" $B apply -f "$T/clients.json"
 
 echo "== spec.service is validated"
