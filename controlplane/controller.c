@@ -220,6 +220,11 @@ instance_index(const char *workload, const char *name)
 	return *end || idx < 0 ? -ENOENT : idx;
 }
 
+/* The fields of a workload's spec that are not part of its template:
+ * changing them replaces nothing, and a rollback keeps them. */
+static const char *const untemplated[] = { "replicas", "update_strategy",
+	"autoscale" };
+
 /* What an instance is made from: the workload's spec but for replicas,
  * update_strategy and autoscale (changing those replaces nothing), as canonical
  * JSON, SHA-256, the first 16 hex digits. */
@@ -234,9 +239,8 @@ template_of(const json_t *wdoc, char out[CONTROLLER_TEMPLATE_LEN + 1])
 
 	if (!spec)
 		return -ENOMEM;
-	json_object_del(spec, "replicas");
-	json_object_del(spec, "update_strategy");
-	json_object_del(spec, "autoscale");
+	for (size_t i = 0; i < ELEMENTSOF(untemplated); i++)
+		json_object_del(spec, untemplated[i]);
 	if (!(text = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS)))
 		return -ENOMEM;
 	ok = crypto_digest("SHA256", text, strlen(text), d, sizeof(d), NULL,
@@ -460,8 +464,7 @@ rollout_record(struct controller *c, const struct model_obj *w,
 	    w->tenant, w->name, STORE_OP_PUT, doc, w->rev, reason);
 }
 
-/* Rolls W back to its stable spec (keeping replicas and the update
- * strategy, which are not part of a template). */
+/* Rolls W back to its stable spec (keeping the untemplated fields). */
 static void
 rollout_back(struct controller *c, const struct model_obj *w,
     const struct rollout_view *v, const char *reason)
@@ -473,11 +476,15 @@ rollout_back(struct controller *c, const struct model_obj *w,
 
 	if (!doc || !json_is_object(stable) || !(spec = json_deep_copy(stable)))
 		return;
-	json_object_set(spec, "replicas", json_object_get(json_object_get(
-	    w->doc, "spec"), "replicas"));
-	if (json_object_get(json_object_get(w->doc, "spec"), "update_strategy"))
-		json_object_set(spec, "update_strategy", json_object_get(
-		    json_object_get(w->doc, "spec"), "update_strategy"));
+	for (size_t i = 0; i < ELEMENTSOF(untemplated); i++) {
+		json_t *keep = json_object_get(json_object_get(w->doc, "spec"),
+		    untemplated[i]);
+
+		if (keep)
+			json_object_set(spec, untemplated[i], keep);
+		else
+			json_object_del(spec, untemplated[i]);
+	}
 	json_object_set_new(doc, "spec", spec);
 	status = json_object_get(doc, "status");
 	ro = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "template",
@@ -514,8 +521,8 @@ rollout_track(struct controller *c, const struct model_obj *w,
 			return 0;
 		if (!(spec = json_deep_copy(json_object_get(w->doc, "spec"))))
 			return 0;
-		json_object_del(spec, "replicas");
-		json_object_del(spec, "update_strategy");
+		for (size_t i = 0; i < ELEMENTSOF(untemplated); i++)
+			json_object_del(spec, untemplated[i]);
 		snprintf(reason, sizeof(reason), "rollout of template %s "
 		    "complete: %ld of %ld replicas ready", v->tmpl, v->new_ready,
 		    v->replicas);
