@@ -321,6 +321,14 @@ rollout_opts_of(const json_t *wdoc, struct rollout_opts *ret)
 	    ret->max_surge > 0 ? 0 : 1);
 	ret->deadline_s = json_int_at(us, "progress_deadline_s", NULL,
 	    CONTROLLER_PROGRESS_DEADLINE_S);
+	/* A volume attaches to one instance at a time: a surge replica
+	 * would wait for it, so such a workload is updated in place. */
+	if (json_array_size(json_object_get(json_object_get(wdoc, "spec"),
+	    "volumes")) > 0) {
+		ret->max_surge = 0;
+		if (ret->max_unavail < 1)
+			ret->max_unavail = 1;
+	}
 }
 
 /* The surge slots W uses now: max_surge while an update to a template
