@@ -28,7 +28,6 @@
 
 #define CTL_REASON_MAX	480
 #define CTL_DIRTY_WL_MAX	64	/* workloads a pass reconciles alone */
-#define CTL_REPLICAS_MAX	1000	/* the schema's limit of spec.replicas */
 
 /* A workload whose Workload or Instances changed: the next pass
  * reconciles it (its missing replicas, its instances from index
@@ -683,12 +682,12 @@ reconcile_workload(struct controller *c, const struct ctl_dirty_wl *d)
 	struct model_obj	*w = model_find(c->m, K_WORKLOAD, d->tenant,
 	    d->name);
 	long			 idx = w ? json_int_at(w->doc, "spec",
-	    "replicas", 0) : 0;
+	    "replicas", 0) + rollout_surge(w) : 0;
 	char			 name[64];
 
 	if (w)
 		create_missing(c, w);
-	for (; idx < d->scan_to && idx < CTL_REPLICAS_MAX; idx++) {
+	for (; idx < d->scan_to && idx < CONTROLLER_SLOTS_MAX; idx++) {
 		struct model_obj	*in;
 		const char		*wl;
 
@@ -1366,7 +1365,7 @@ apply_changes(struct controller *c)
 			c->sched_dirty = 1;
 			wl_mark(c, ch.cur ? ch.cur->tenant : res_tenant(ch.old),
 			    ch.cur ? ch.cur->name : res_name(ch.old),
-			    CTL_REPLICAS_MAX);
+			    CONTROLLER_SLOTS_MAX);
 			if (ch.old)
 				c->sc_stale = 1;
 		}
