@@ -435,7 +435,10 @@ static int
 set_json(struct cli_opts *o, const struct cli_option *opt, const char *val,
     char **ret_err)
 {
-	o->out_file = "json";
+	/* a flag, not out_file = "json": every string in the options
+	 * points into argv, and -o FILE of the commands that write a file
+	 * must not be replaced */
+	o->json = 1;
 	return 0;
 }
 
@@ -915,7 +918,12 @@ cli_parse_args(int argc, char **argv, struct cli_opts *ret, char **ret_err)
 	o.cmd = c->cmd;
 	if (!(c->flags & CLI_F_OUTPUT_FILE)) {
 		/* -o is the output format here, not a file */
-		if (!o.out_file || strcmp(o.out_file, "table") == 0)
+		if (o.json && o.out_file && strcmp(o.out_file, "json") != 0)
+			return errf(-BW_E_INVALID, ret_err, "--json and "
+			    "--output %s: choose one", o.out_file);
+		if (o.json)
+			o.output = CLI_OUT_JSON;
+		else if (!o.out_file || strcmp(o.out_file, "table") == 0)
 			o.output = CLI_OUT_TABLE;
 		else if (strcmp(o.out_file, "json") == 0)
 			o.output = CLI_OUT_JSON;

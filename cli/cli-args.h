@@ -91,6 +91,7 @@ struct cli_opts {
 	const char	*baseline;	/* low | moderate | high */
 	const char	*format;	/* summary | oscal | oscal-poam */
 	const char	*out_file;	/* evidence export -o FILE.tar */
+	int		 json;		/* --json: as -o json */
 	int		 follow;	/* logs -f */
 	unsigned	 tail_lines;	/* logs --tail N; 0: all held */
 	int		 refuse_stale;	/* evidence export */

@@ -88,11 +88,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(!rt.tenant[0] || rt.kind->scope == RES_TENANT);
 		break;
 	case ROUTE_STATUS:
-		/* Only kinds that controllers and agents write have a status
-		 * endpoint. */
+		/* Only kinds that controllers and agents write, and kinds
+		 * bound to a node (whose node reports their state), have a
+		 * status endpoint. */
 		FUZZ_CHECK(rt.kind != NULL);
 		FUZZ_CHECK((rt.kind->flags & (RES_F_SYSTEM_WRITES |
-		    RES_F_NODE)) != 0);
+		    RES_F_NODE)) != 0 || rt.kind->node_field != NULL);
 		/* fall through */
 	case ROUTE_ITEM:
 		FUZZ_CHECK(rt.kind != NULL && rt.name[0] != '\0');
