@@ -397,24 +397,18 @@ request_observed(struct api_server *srv, struct evhttp_request *req,
 	c->req_start_ns = 0;
 }
 
+/* Sends BUF (consumed: freed here, NULL for an empty body) as a JSON
+ * answer with STATUS. */
 static void
-reply_json(struct api_server *srv, struct evhttp_request *req, int status,
-    json_t *body)
+reply_evbuffer(struct api_server *srv, struct evhttp_request *req,
+    int status, struct evbuffer *buf)
 {
 	struct evhttp_connection *evcon;
 	struct bufferevent	*bev;
-	struct evbuffer		*buf;
-	char			*s;
 
 	if (status / 100 < (int)ELEMENTSOF(srv->requests))
 		srv->requests[status / 100]++;
 	request_observed(srv, req, status);
-	buf = evbuffer_new();
-	s = json_dumps(body, JSON_COMPACT);
-	if (buf && s) {
-		evbuffer_add(buf, s, strlen(s));
-		evbuffer_add(buf, "\n", 1);
-	}
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "application/json");
 	evhttp_add_header(evhttp_request_get_output_headers(req),
@@ -427,9 +421,28 @@ reply_json(struct api_server *srv, struct evhttp_request *req, int status,
 	 * write and one segment. */
 	if (evcon && (bev = evhttp_connection_get_bufferevent(evcon)))
 		(void)evbuffer_pullup(bufferevent_get_output(bev), -1);
-	free(s);
 	if (buf)
 		evbuffer_free(buf);
+}
+
+/* json_dump_callback() into an evbuffer: 0, or -1 (jansson's failure)
+ * from evbuffer_add(). */
+static int
+dump_to_evbuffer(const char *s, size_t n, void *buf)
+{
+	return evbuffer_add(buf, s, n);
+}
+
+static void
+reply_json(struct api_server *srv, struct evhttp_request *req, int status,
+    json_t *body)
+{
+	struct evbuffer *buf = evbuffer_new();
+
+	if (buf && (json_dump_callback(body, dump_to_evbuffer, buf,
+	    JSON_COMPACT) < 0 || evbuffer_add(buf, "\n", 1) < 0))
+		evbuffer_drain(buf, evbuffer_get_length(buf));
+	reply_evbuffer(srv, req, status, buf);
 }
 
 static void
@@ -969,27 +982,118 @@ list_paging(struct evhttp_request *req, struct evkeyvalq *q,
 	return 0;
 }
 
+/* A list answer being written: the objects go straight into BUF as the
+ * items array's elements; AFTER is the key of the last object examined
+ * (owned), from which the next stretch or the next page starts. */
+struct list_page {
+	struct evbuffer	*buf;
+	char		*after;
+	size_t		 items, bytes;
+	size_t		 want;		/* the page's object limit */
+	int		 paged;		/* ?limit= given: the byte bound too */
+};
+
+static int
+list_page_full(const struct list_page *pg)
+{
+	return pg->items >= pg->want ||
+	    (pg->paged && pg->bytes >= API_LIST_PAGE_BYTES);
+}
+
+/* Adds the objects of KVS (one stretch of the list) that ID may see and
+ * SELECTOR matches to PG, until PG is full. Returns how many of KVS it
+ * examined (>= 1 unless PG was full on entry), or -ENOMEM. */
+static ssize_t
+list_page_add(struct api_server *srv, const struct authz_identity *id,
+    const struct res_kind *k, const char *selector, struct list_page *pg,
+    struct store_kv **kvs, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n && !list_page_full(pg); i++) {
+		_cleanup_json_ json_t *doc = res_render(kvs[i]->value,
+		    kvs[i]->value_len, kvs[i]->mod_rev);
+
+		if (!doc || !object_visible(srv, id, k, doc) ||
+		    res_label_match(doc, selector) != 1)
+			continue;
+		if ((pg->items && evbuffer_add(pg->buf, ",", 1) < 0) ||
+		    json_dump_callback(doc, dump_to_evbuffer, pg->buf,
+		    JSON_COMPACT) < 0)
+			return -ENOMEM;
+		pg->items++;
+		pg->bytes += kvs[i]->value_len;
+	}
+	if (i > 0) {
+		free(pg->after);
+		if (!(pg->after = strdup(kvs[i - 1]->key)))
+			return -ENOMEM;
+	}
+	return (ssize_t)i;
+}
+
+/* Fills PG from the store below PREFIX, a stretch at a time (each read
+ * asks for what the page still lacks, plus one to learn whether more
+ * follow), and writes the answer's head with the first stretch's
+ * revision. *RET_MORE: objects follow the page. */
+static int
+list_page_fill(struct api_server *srv, const struct authz_identity *id,
+    const struct res_kind *k, const char *prefix, const char *selector,
+    struct list_page *pg, int *ret_more)
+{
+	struct store_kv	**kvs = NULL;
+	size_t		  n = 0;
+	ssize_t		  used;
+	uint64_t	  rev = 0;
+	int		  full, r, head = 0;
+
+	for (;;) {
+		full = list_page_full(pg);
+		r = store_list_range(srv->st, prefix, pg->after,
+		    full ? 1 : pg->want - pg->items + 1, full ? 1 :
+		    pg->paged ? API_LIST_PAGE_BYTES - pg->bytes : SIZE_MAX,
+		    &kvs, &n, &rev);
+		if (r < 0)
+			return r;
+		if (!head++ && evbuffer_add_printf(pg->buf, "{\"kind\":"
+		    "\"%sList\",\"revision\":%" PRIu64 ",\"items\":[",
+		    k->kind, rev) < 0)
+			r = -ENOMEM;
+		if (r < 0 || n == 0 || full) {
+			store_kv_array_free(kvs, n);
+			*ret_more = full && n > 0;
+			return r;
+		}
+		used = list_page_add(srv, id, k, selector, pg, kvs, n);
+		store_kv_array_free(kvs, n);
+		if (used < 0)
+			return (int)used;
+		if ((size_t)used < n) {
+			*ret_more = 1;
+			return 0;
+		}
+	}
+}
+
 /* Lists a kind, all of it (up to API_LIST_MAX objects) or in pages:
  * ?limit=N answers at most N objects and at most about
  * API_LIST_PAGE_BYTES of them; when more follow, metadata.continue
- * holds the token that asks for the next page. Each page is one
- * consistent snapshot with its own revision: a client that must see
- * every change watches from the first page's revision. */
+ * holds the token that asks for the next page. The store is read a
+ * stretch at a time (a page costs that page, not the whole list), the
+ * objects rendered straight into the answer. A page's revision is its
+ * first read's: a client that must see every change watches from the
+ * first page's revision. */
 static void
 handle_list(struct api_server *srv, struct evhttp_request *req,
     const struct api_route *rt, const struct authz_identity *id,
     struct evkeyvalq *q)
 {
-	_cleanup_free_ char	*err = NULL, *after = NULL, *token = NULL;
-	_cleanup_json_ json_t	*out = NULL;
-	struct store_kv		**kvs = NULL;
-	size_t			 n = 0, i, limit = 0, bytes = 0;
-	uint64_t		 rev = 0;
-	char			 prefix[RES_KEY_MAX], action[64], listkind[80];
+	_cleanup_free_ char	*err = NULL, *token = NULL;
+	struct list_page	 pg = { 0 };
+	size_t			 limit = 0;
+	char			 prefix[RES_KEY_MAX], action[64];
 	const char		*selector = query_get(req, q, "selector");
-	const char		*last = NULL;
-	json_t			*items;
-	int			 r;
+	int			 r, more = 0;
 
 	action_name(action, sizeof(action), rt->kind, "list");
 	if ((r = authz_check(id, VERB_READ, rt->kind, rt->tenant, &err)) < 0)
@@ -1003,55 +1107,36 @@ handle_list(struct api_server *srv, struct evhttp_request *req,
 	if ((r = res_prefix(rt->kind, rt->tenant[0] ? rt->tenant : NULL, prefix,
 	    sizeof(prefix))) < 0)
 		goto fail;
-	if ((r = list_paging(req, q, prefix, &limit, &after, &err)) < 0)
+	if ((r = list_paging(req, q, prefix, &limit, &pg.after, &err)) < 0)
 		goto fail;
-	if ((r = store_list(srv->st, prefix, &kvs, &n, &rev)) < 0)
-		goto fail;
-	snprintf(listkind, sizeof(listkind), "%sList", rt->kind->kind);
-	out = json_pack("{s:s, s:I, s:[]}", "kind", listkind, "revision",
-	    (json_int_t)rev, "items");
-	if (!out) {
-		store_kv_array_free(kvs, n);
+	pg.want = limit ? limit : API_LIST_MAX;
+	pg.paged = limit > 0;
+	if (!(pg.buf = evbuffer_new())) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	items = json_object_get(out, "items");
-	for (i = 0; i < n; i++) {
-		json_t *doc;
-
-		/* keys come sorted by their bytes */
-		if (after && strcmp(kvs[i]->key, after) <= 0)
-			continue;
-		if (json_array_size(items) >= (limit ? limit : API_LIST_MAX) ||
-		    (limit && bytes >= API_LIST_PAGE_BYTES)) {
-			/* more follow: the next page starts after LAST */
-			break;
-		}
-		if (!(doc = res_render(kvs[i]->value, kvs[i]->value_len,
-		    kvs[i]->mod_rev)))
-			continue;
-		last = kvs[i]->key;
-		if (object_visible(srv, id, rt->kind, doc) &&
-		    res_label_match(doc, selector) == 1) {
-			json_array_append(items, doc);
-			bytes += kvs[i]->value_len;
-		}
-		json_decref(doc);
+	if ((r = list_page_fill(srv, id, rt->kind, prefix, selector, &pg,
+	    &more)) < 0)
+		goto fail;
+	if (more && !(token = malloc(strlen(pg.after) * 2 + 1))) {
+		r = -ENOMEM;
+		goto fail;
 	}
-	if (i < n && last) {
-		if (!(token = malloc(strlen(last) * 2 + 1)) ||
-		    json_object_set_new(out, "metadata", json_pack("{s:s}",
-		    "continue", hex_encode(last, strlen(last), token))) < 0) {
-			store_kv_array_free(kvs, n);
-			r = -ENOMEM;
-			goto fail;
-		}
+	if (evbuffer_add_printf(pg.buf, "]%s%s%s}\n", token ?
+	    ",\"metadata\":{\"continue\":\"" : "", token ?
+	    hex_encode(pg.after, strlen(pg.after), token) : "", token ?
+	    "\"}" : "") < 0) {
+		r = -ENOMEM;
+		goto fail;
 	}
-	store_kv_array_free(kvs, n);
+	free(pg.after);
 	audit_request(srv, id, action, rt->kind, rt->tenant, NULL, "success", NULL);
-	reply_json(srv, req, 200, out);
+	reply_evbuffer(srv, req, 200, pg.buf);
 	return;
 fail:
+	free(pg.after);
+	if (pg.buf)
+		evbuffer_free(pg.buf);
 	audit_request(srv, id, action, rt->kind, rt->tenant, NULL,
 	    r == -BW_E_DENIED ? "denied" : "failure", err ? err : bw_strerror(r));
 	reply_err_r(srv, req, r, err);

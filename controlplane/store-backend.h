@@ -24,6 +24,13 @@ struct store_backend {
 	int		(*list)(struct store *st, const char *prefix,
 			    struct store_kv ***ret, size_t *ret_n,
 			    uint64_t *ret_rev);
+	/* store_list_range(): AFTER NULL or below PREFIX; MAX and
+	 * MAX_BYTES >= 1. NULL where a backend has none (store.c then
+	 * trims a whole list). */
+	int		(*list_range)(struct store *st, const char *prefix,
+			    const char *after, size_t max, size_t max_bytes,
+			    struct store_kv ***ret, size_t *ret_n,
+			    uint64_t *ret_rev);
 	/* N >= 1. On entry op->rev is 0 and op->result is 0 for an op to
 	 * evaluate, or the validation error of an op to skip (only without
 	 * STORE_BATCH_ATOMIC). Must follow store_batch()'s contract. */

@@ -476,30 +476,38 @@ lmdb_abort(MDB_txn *txn, MDB_cursor *cur)
 }
 
 static int
-lmdb_list(struct store *st, const char *prefix, struct store_kv ***ret,
-    size_t *ret_n, uint64_t *ret_rev)
+lmdb_list_range(struct store *st, const char *prefix, const char *after,
+    size_t max, size_t max_bytes, struct store_kv ***ret, size_t *ret_n,
+    uint64_t *ret_rev)
 {
 	struct store_lmdb *s = lmdb_of(st);
 	struct store_kv **a = NULL;
 	MDB_cursor *cur = NULL;
 	MDB_txn	*txn = NULL;
-	size_t	 plen = strlen(prefix), n = 0, cap = 0;
+	size_t	 plen = strlen(prefix), n = 0, cap = 0, bytes = 0;
 	MDB_val	 k = { plen, (void *)prefix }, v;
 	uint64_t rev;
 	int	 rc, r;
 
+	if (after)
+		k = (MDB_val){ strlen(after), (void *)after };
 	if ((r = lmdb_read_begin(s, s->kv, &txn, &cur)) < 0 ||
 	    (r = lmdb_meta_get_u64(s, txn, LMDB_META_REVISION, &rev)) < 0)
 		goto out;
-	rc = mdb_cursor_get(cur, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
-	for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	rc = mdb_cursor_get(cur, &k, &v, k.mv_size ? MDB_SET_RANGE : MDB_FIRST);
+	/* MDB_SET_RANGE lands on AFTER itself when it exists */
+	if (rc == 0 && after && k.mv_size == strlen(after) &&
+	    memcmp(k.mv_data, after, k.mv_size) == 0)
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	for (; rc == 0 && (!max || n < max) && (!max_bytes ||
+	    bytes < max_bytes); rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
 			break;
 		if ((r = lmdb_grow((void **)&a, &cap, n, sizeof(*a))) < 0)
 			goto out;
 		if ((r = lmdb_kv_decode(&k, &v, &a[n])) < 0)
 			goto out;
-		n++;
+		bytes += a[n++]->value_len;
 	}
 	if ((r = lmdb_scan_err(rc)) < 0)
 		goto out;
@@ -511,6 +519,13 @@ out:
 	lmdb_abort(txn, cur);
 	store_kv_array_free(a, n);
 	return r;
+}
+
+static int
+lmdb_list(struct store *st, const char *prefix, struct store_kv ***ret,
+    size_t *ret_n, uint64_t *ret_rev)
+{
+	return lmdb_list_range(st, prefix, NULL, 0, 0, ret, ret_n, ret_rev);
 }
 
 /* Evaluates OP against the state in TXN and, if its precondition holds,
@@ -1426,6 +1441,7 @@ lmdb_close(struct store *st)
 static const struct store_backend lmdb_backend = {
 	.name = "lmdb",
 	STORE_BACKEND_OPS(lmdb),
+	.list_range = lmdb_list_range,
 	.capacity = lmdb_capacity,
 };
 

@@ -111,6 +111,65 @@ store_list(struct store *st, const char *prefix, struct store_kv ***ret,
 	return 0;
 }
 
+/* store_list_range() over a backend without one: the whole list, of
+ * which the stretch is kept and the rest freed. */
+static int
+store_list_trim(struct store *st, const char *prefix, const char *after,
+    size_t max, size_t max_bytes, struct store_kv ***ret, size_t *ret_n,
+    uint64_t *ret_rev)
+{
+	struct store_kv	**a = NULL;
+	size_t		  n = 0, i, from = 0, to, bytes = 0;
+	int		  r;
+
+	if ((r = st->backend->list(st, prefix, &a, &n, ret_rev)) < 0)
+		return r;
+	while (after && from < n && strcmp(a[from]->key, after) <= 0)
+		from++;
+	for (to = from; to < n && to - from < max && bytes < max_bytes; to++)
+		bytes += a[to]->value_len;
+	for (i = 0; i < n; i++)
+		if (i < from || i >= to)
+			store_kv_free(a[i]);
+	if (from > 0 && to > from)
+		memmove(a, a + from, (to - from) * sizeof(*a));
+	*ret_n = to - from;
+	if (*ret_n == 0) {
+		free(a);
+		a = NULL;
+	}
+	*ret = a;
+	return 0;
+}
+
+int
+store_list_range(struct store *st, const char *prefix, const char *after,
+    size_t max, size_t max_bytes, struct store_kv ***ret, size_t *ret_n,
+    uint64_t *ret_rev)
+{
+	uint64_t rev;
+	int	 r;
+
+	if (!st || !ret || !ret_n || max < 1 || max_bytes < 1)
+		return -BW_E_INVALID;
+	if (!prefix)
+		prefix = "";
+	if ((r = store_prefix_check(prefix)) < 0)
+		return r;
+	if (after && ((r = store_key_check(after)) < 0 ||
+	    strncmp(after, prefix, strlen(prefix)) != 0))
+		return r < 0 ? r : -BW_E_INVALID;
+	r = st->backend->list_range ?
+	    st->backend->list_range(st, prefix, after, max, max_bytes, ret,
+	    ret_n, &rev) :
+	    store_list_trim(st, prefix, after, max, max_bytes, ret, ret_n, &rev);
+	if (r < 0)
+		return r;
+	if (ret_rev)
+		*ret_rev = rev;
+	return 0;
+}
+
 /* Validates one op; returns 0 or its -BW_E_* result. */
 static int
 store_op_check(const struct store_op *op)

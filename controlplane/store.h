@@ -155,6 +155,15 @@ int store_get(struct store *st, const char *key, struct store_kv **ret);
 int store_list(struct store *st, const char *prefix, struct store_kv ***ret,
     size_t *ret_n, uint64_t *ret_rev);
 
+/* Like store_list(), one stretch of it: the keys starting with PREFIX
+ * that sort after AFTER (NULL: from the first), at most MAX (>= 1) of
+ * them, and no more once their values take MAX_BYTES (>= 1; the entry
+ * that reaches it is the last). A page of a long list costs that page,
+ * not the whole list. AFTER, when given, must start with PREFIX. */
+int store_list_range(struct store *st, const char *prefix, const char *after,
+    size_t max, size_t max_bytes, struct store_kv ***ret, size_t *ret_n,
+    uint64_t *ret_rev);
+
 /* Puts V (LEN bytes) at KEY if EXPECT_REV holds: STORE_REV_ANY always,
  * STORE_REV_ABSENT if KEY does not exist (else -BW_E_EXISTS), a revision
  * if KEY's mod_rev equals it (-BW_E_CONFLICT if not, -BW_E_NOTFOUND if

@@ -308,6 +308,58 @@ test_list_prefix(void **state)
 	store_kv_array_free(a, n);
 }
 
+/* store_list_range(): a stretch after a key, bounded by count and by
+ * bytes (the entry that reaches the bound is the last). */
+static void
+test_list_range(void **state)
+{
+	struct fx *fx = *state;
+	/* "/r/bb" is 3 bytes of value, the others 4 or more */
+	const char *keys[] = { "/r/c", "/r/a", "/r/bb", "/r/d", "/s/a", "/r" };
+	struct store_kv **a = NULL;
+	size_t	 n = 0, i;
+	uint64_t rev = 0;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		put_str(fx->st, keys[i], keys[i] + 1);
+	assert_int_equal(store_list_range(fx->st, "/r/", NULL, 2, SIZE_MAX,
+	    &a, &n, &rev), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(rev, 6);
+	assert_string_equal(a[0]->key, "/r/a");
+	assert_string_equal(a[1]->key, "/r/bb");
+	store_kv_array_free(a, n);
+	/* after a key that exists, and after one that does not */
+	assert_int_equal(store_list_range(fx->st, "/r/", "/r/bb", 10,
+	    SIZE_MAX, &a, &n, NULL), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(a[0]->key, "/r/c");
+	assert_string_equal(a[1]->key, "/r/d");
+	store_kv_array_free(a, n);
+	assert_int_equal(store_list_range(fx->st, "/r/", "/r/b", 1, SIZE_MAX,
+	    &a, &n, NULL), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(a[0]->key, "/r/bb");
+	store_kv_array_free(a, n);
+	/* bytes: "r/a" (3) does not reach 4, "r/bb" does and is the last */
+	assert_int_equal(store_list_range(fx->st, "/r/", NULL, 10, 4, &a, &n,
+	    NULL), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(a[1]->key, "/r/bb");
+	store_kv_array_free(a, n);
+	/* past the last: nothing, and the prefix bounds the stretch */
+	assert_int_equal(store_list_range(fx->st, "/r/", "/r/d", 10, SIZE_MAX,
+	    &a, &n, &rev), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(rev, 6);
+	store_kv_array_free(a, n);
+	/* AFTER outside PREFIX, or no room at all */
+	assert_int_equal(store_list_range(fx->st, "/r/", "/s/a", 1, 1, &a, &n,
+	    NULL), -BW_E_INVALID);
+	assert_int_equal(store_list_range(fx->st, "/r/", NULL, 0, 1, &a, &n,
+	    NULL), -BW_E_INVALID);
+}
+
 static void
 test_batch_independent(void **state)
 {
@@ -1034,6 +1086,7 @@ static const struct CMUnitTest conformance_tests[] = {
 	T(test_delete),
 	T(test_preconditions),
 	T(test_list_prefix),
+	T(test_list_range),
 	T(test_batch_independent),
 	T(test_batch_atomic),
 	T(test_before_commit_refusal),
