@@ -117,6 +117,17 @@ check "the refusal names used, requested and limit" bash -c \
 check "quota usage counts the volume" bash -c \
 	"$B get quota q -t acme -o json | jq -e '.status.used.volume_bytes == 67108864' >/dev/null"
 
+# delete_saving TENANT WORKLOAD VOLUME DIR SAVED: deletes the workload,
+# saves the detached volume's backing file (in DIR) to SAVED, deletes the
+# volume and waits for the node to delete DIR (key, backing file).
+delete_saving() {
+	check "delete $1's workload $2" $B delete workload "$2" -t "$1"
+	check "volume $3 is detached (unmounted)" wait_for 30 bash -c "! mountpoint -q '$4/mnt'"
+	cp --sparse=always "$4/backing.img" "$5"
+	check "delete volume $3" $B delete volume "$3" -t "$1"
+	check "the node deletes it: key, backing file, directory" wait_for 60 bash -c "[ ! -e '$4' ]"
+}
+
 echo "== a key per tenant: deleting beta's last volume crypto-erases beta, not acme"
 BMARK="bulwark-beta-marker-$P"
 cat >"$T/beta.json" <<EOF
@@ -138,12 +149,8 @@ check "each tenant has a wrapped key of its own (64 bytes, BWT1)" bash -c \
 check_fails "the two tenant keys differ" cmp -s "$TK/acme.key" "$TK/beta.key"
 check "both volumes' keys are wrapped under their tenant's (BWV2)" bash -c \
 	"[ \$(head -c4 '$V/key.wrapped') = BWV2 ] && [ \$(head -c4 '$BV/key.wrapped') = BWV2 ]"
-check "delete beta's workload" $B delete workload bapp -t beta
-check "beta's volume is detached" wait_for 30 bash -c "! mountpoint -q '$BV/mnt'"
-cp --sparse=always "$BV/backing.img" "$T/bsaved.img"
 cp "$TK/acme.key" "$T/acme.key.saved"
-check "delete beta's volume" $B delete volume bdb -t beta
-check "the node deletes it" wait_for 60 bash -c "[ ! -e '$BV' ]"
+delete_saving beta bapp bdb "$BV" "$T/bsaved.img"
 check "and wipes beta's tenant key (its last volume here)" bash -c "[ ! -e '$TK/beta.key' ]"
 check "acme's tenant key stays as it was" cmp -s "$TK/acme.key" "$T/acme.key.saved"
 mkdir -p "$T/m"
@@ -190,12 +197,8 @@ check "the snapshot is audited" bash -c \
 	"$BW/bulwark --config $AUDITOR audit search --action volumesnapshot.status -o json | jq -e '[.items[] | select(.object.name == \"s1\")] | length >= 1' >/dev/null"
 
 echo "== delete: the key first, then the data"
-check "delete the workload" $B delete workload app -t acme
-check "the volume is detached (unmounted)" wait_for 30 bash -c "! mountpoint -q '$V/mnt'"
-cp --sparse=always "$V/backing.img" "$T/saved.img"
 cp "$NS/volumes/kek.sealed" "$T/kek.saved"
-check "delete the volume" $B delete volume db -t acme
-check "the node deletes it: key, backing file, directory" wait_for 60 bash -c "[ ! -e '$V' ]"
+delete_saving acme app db "$V" "$T/saved.img"
 check "the node's volume key stays (sealed)" cmp -s "$NS/volumes/kek.sealed" "$T/kek.saved"
 check "acme's tenant key is wiped with its last volume" bash -c "[ ! -e '$TK/acme.key' ]"
 mkdir -p "$T/m"
