@@ -10,11 +10,9 @@
 # (default 5). Runs as root in a private network namespace like the
 # workloads tests. Not part of `make check`: `make bench-volumes`.
 set -u
-if [ -z "${top_builddir:-}" ]; then
-	top_builddir=$(cd "${1:?usage: bench/volumes-running.sh BUILDDIR [RUNS]}" && pwd)
-	top_srcdir=$(cd "$(dirname "$0")/.." && pwd)
-	export top_builddir top_srcdir
-fi
+: "${top_builddir:=$(cd "${1:?usage: bench/volumes-running.sh BUILDDIR [RUNS]}" && pwd)}"
+: "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
+export top_builddir top_srcdir
 RUNS=${2:-5}
 . "$top_srcdir/tests/integration/workloads-lib.sh"
 trap wl_cleanup_volumes EXIT
@@ -71,10 +69,9 @@ for i in $(seq "$RUNS"); do
 	v=$(start "v$i" vb)
 	p=$(start "p$i")
 	printf '  run %d: with the volume %.1f ms, without %.1f ms\n' "$i" "$v" "$p"
-	echo "$v" >>"$T/with.txt"
-	echo "$p" >>"$T/without.txt"
+	printf '%s %s\n' "$v" "$p" >>"$T/runs.txt"
 done
-w=$(mid <"$T/with.txt")
-p=$(mid <"$T/without.txt")
+w=$(cut -d' ' -f1 "$T/runs.txt" | mid)
+p=$(cut -d' ' -f2 "$T/runs.txt" | mid)
 printf 'attach-to-Running, median of %d (bulwark apply to Running): with a volume %.1f ms, without %.1f ms, ratio %.2f; the volume adds %.1f ms (first start, making it: %.1f ms)\n' \
 	"$RUNS" "$w" "$p" "$(echo "$w / $p" | bc -l)" "$(echo "$w - $p" | bc -l)" "$first"
