@@ -976,6 +976,34 @@ volume_delete(const char *state_dir, const char *uid, char **ret_err)
 }
 
 int
+volume_tenants_gc(const char *state_dir)
+{
+	_cleanup_free_ char	*dir = NULL;
+	struct dirent		*de;
+	DIR			*d;
+	char			 tenant[64];
+	size_t			 l;
+	int			 n = 0;
+
+	if (tpath(state_dir, NULL, &dir) < 0)
+		return -ENOMEM;
+	if (!(d = opendir(dir)))
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		l = strlen(de->d_name);
+		if (de->d_type != DT_REG || l < 5 || l - 4 >= sizeof(tenant) ||
+		    strcmp(de->d_name + l - 4, ".key") != 0)
+			continue;
+		memcpy(tenant, de->d_name, l - 4);
+		tenant[l - 4] = '\0';
+		if (volume_tenant_erase_unused(state_dir, tenant) > 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+int
 volume_list(const char *state_dir, char ***ret)
 {
 	_cleanup_free_ char *dir = NULL;

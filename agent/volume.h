@@ -110,6 +110,13 @@ int volume_snapshot_list(const char *state_dir, const char *uid,
  * negative error. */
 int volume_tenant_erase_unused(const char *state_dir, const char *tenant);
 
+/* volume_tenant_erase_unused() for every tenant key on this node: wipes
+ * the keys no volume here needs (a tenant's last volume deleted, a first
+ * attach that failed before the volume was made). Not while a volume is
+ * being made (the agent calls both from its one reconcile thread).
+ * Returns how many keys it wiped, or a negative error. */
+int volume_tenants_gc(const char *state_dir);
+
 /* Whether volume UID is mounted on this node. */
 bool volume_attached(const char *state_dir, const char *uid);
 

@@ -153,6 +153,8 @@ cp "$TK/acme.key" "$T/acme.key.saved"
 delete_saving beta bapp bdb "$BV" "$T/bsaved.img"
 check "and wipes beta's tenant key (its last volume here)" bash -c "[ ! -e '$TK/beta.key' ]"
 check "acme's tenant key stays as it was" cmp -s "$TK/acme.key" "$T/acme.key.saved"
+head -c 64 /dev/urandom >"$TK/ghost.key"
+check "a tenant key no volume here needs is swept" wait_for 30 bash -c "[ ! -e '$TK/ghost.key' ]"
 mkdir -p "$T/m"
 check "the saved copy of beta's volume mounts (ext4 metadata)" mount -o loop,ro "$T/bsaved.img" "$T/m"
 check "its data directory holds one file under an encrypted name" bash -c \
