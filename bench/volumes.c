@@ -167,6 +167,8 @@ out:
 	if (v.uid)
 		(void)volume_delete(state, v.uid, NULL);
 	(void)rmdir(plain);
+	snprintf(plain, sizeof(plain), "%s/volumes/tenants", state);
+	(void)rmdir(plain);
 	snprintf(plain, sizeof(plain), "%s/volumes", state);
 	(void)rmdir(plain);
 	(void)rmdir(state);
