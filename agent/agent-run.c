@@ -1476,6 +1476,8 @@ volumes_gc(struct agent_run *ar)
 		    "volume %s/%s", tenant, name);
 		ar->changes++;
 	}
+	if (volume_tenants_gc(ar->state_dir) > 0)
+		log_info("wiped the keys of tenants without volumes here");
 	runtime_list_free(uids);
 }
 

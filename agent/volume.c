@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/fs.h>
+#include <linux/loop.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -32,12 +33,15 @@
 #include "lib/runtime-exec.h"
 
 #define KEK_LEN		32
-#define WRAP_MAGIC	"BWV1"
+/* "BWV1" was a volume key wrapped under the node's key directly */
+#define WRAP_MAGIC	"BWV2"
+#define TENANT_MAGIC	"BWT1"
 #define WRAP_IV		12
 #define WRAP_TAG	16
-#define WRAP_LEN	(4 + WRAP_IV + WRAP_TAG + VOLUME_KEY_LEN)
+#define WRAP_HDR	(4 + WRAP_IV + WRAP_TAG)
+#define WRAP_LEN	(WRAP_HDR + VOLUME_KEY_LEN)
+#define TENANT_WRAP_LEN	(WRAP_HDR + KEK_LEN)
 #define MKFS		"/usr/sbin/mkfs.ext4"
-#define MOUNT		"/usr/bin/mount"
 
 struct volume_kek {
 	unsigned char	k[KEK_LEN];
@@ -52,6 +56,8 @@ volume_kek_free(struct volume_kek *k)
 	munlock(k, sizeof(*k));
 	free(k);
 }
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct volume_kek *, volume_kek_free);
 
 static int
 kek_alloc(struct volume_kek **ret)
@@ -142,54 +148,144 @@ volume_kek_open(struct tpm *tpm, const char *state_dir,
 	return 0;
 }
 
-/* ---- the volume key, wrapped under the node's ---- */
+/* ---- keys wrapped under keys: a tenant's under the node's, a
+ * volume's under its tenant's ---- */
 
-/* AES-256-GCM of KEY (VOLUME_KEY_LEN) under KEK, bound to UID (the
- * additional data), into OUT (WRAP_LEN). */
+/* AES-256-GCM of KEY (LEN bytes) under WK, bound to AAD, into OUT
+ * (WRAP_HDR + LEN bytes, MAGIC first). */
 static int
-key_wrap(const struct volume_kek *kek, const char *uid,
-    const unsigned char *key, unsigned char *out)
+key_wrap(const unsigned char *wk, const char *magic, const char *aad,
+    const unsigned char *key, int len, unsigned char *out)
 {
 	EVP_CIPHER_CTX	*c = EVP_CIPHER_CTX_new();
 	unsigned char	*iv = out + 4, *tag = iv + WRAP_IV, *ct = tag + WRAP_TAG;
 	int		 n, ok;
 
-	memcpy(out, WRAP_MAGIC, 4);
+	memcpy(out, magic, 4);
 	ok = c && RAND_bytes(iv, WRAP_IV) == 1 &&
-	    EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, kek->k, iv) &&
-	    EVP_EncryptUpdate(c, NULL, &n, (const unsigned char *)uid,
-	    (int)strlen(uid)) &&
-	    EVP_EncryptUpdate(c, ct, &n, key, VOLUME_KEY_LEN) &&
-	    n == VOLUME_KEY_LEN && EVP_EncryptFinal_ex(c, ct + n, &n) &&
+	    EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, wk, iv) &&
+	    EVP_EncryptUpdate(c, NULL, &n, (const unsigned char *)aad,
+	    (int)strlen(aad)) &&
+	    EVP_EncryptUpdate(c, ct, &n, key, len) &&
+	    n == len && EVP_EncryptFinal_ex(c, ct + n, &n) &&
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, WRAP_TAG, tag);
 	EVP_CIPHER_CTX_free(c);
 	return ok ? 0 : -BW_E_CRYPTO;
 }
 
+/* The reverse of key_wrap(): IN (INLEN bytes) into KEY (LEN bytes),
+ * wiped when it does not unwrap. */
 static int
-key_unwrap(const struct volume_kek *kek, const char *uid,
-    const unsigned char *in, size_t len, unsigned char *key)
+key_unwrap(const unsigned char *wk, const char *magic, const char *aad,
+    const unsigned char *in, size_t inlen, unsigned char *key, int len)
 {
 	EVP_CIPHER_CTX	*c;
 	unsigned char	 tag[WRAP_TAG];
 	const unsigned char *iv = in + 4, *ct = iv + WRAP_IV + WRAP_TAG;
 	int		 n, ok;
 
-	if (len != WRAP_LEN || memcmp(in, WRAP_MAGIC, 4) != 0)
+	if (inlen != (size_t)(WRAP_HDR + len) || memcmp(in, magic, 4) != 0)
 		return -BW_E_CORRUPT;
 	memcpy(tag, iv + WRAP_IV, WRAP_TAG);
 	if (!(c = EVP_CIPHER_CTX_new()))
 		return -ENOMEM;
-	ok = EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, kek->k, iv) &&
-	    EVP_DecryptUpdate(c, NULL, &n, (const unsigned char *)uid,
-	    (int)strlen(uid)) &&
-	    EVP_DecryptUpdate(c, key, &n, ct, VOLUME_KEY_LEN) &&
+	ok = EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, wk, iv) &&
+	    EVP_DecryptUpdate(c, NULL, &n, (const unsigned char *)aad,
+	    (int)strlen(aad)) &&
+	    EVP_DecryptUpdate(c, key, &n, ct, len) &&
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, WRAP_TAG, tag) &&
 	    EVP_DecryptFinal_ex(c, key + n, &n);
 	EVP_CIPHER_CTX_free(c);
 	if (!ok)
-		OPENSSL_cleanse(key, VOLUME_KEY_LEN);
+		OPENSSL_cleanse(key, (size_t)len);
 	return ok ? 0 : -BW_E_CRYPTO;
+}
+
+/* The additional data a volume's wrapped key is bound to: its tenant,
+ * name and uid, so that no other volume's record (of this tenant or
+ * another) takes it. */
+static int
+volume_aad(const struct volume_ref *v, char **ret)
+{
+	if (asprintf(ret, "volume:%s/%s/%s", v->tenant, v->name, v->uid) < 0) {
+		*ret = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int
+check_tenant(const char *tenant, char **ret_err)
+{
+	size_t l = tenant ? strlen(tenant) : 0;
+
+	if (l == 0 || l > 63 || tenant[0] == '-' ||
+	    strspn(tenant, "abcdefghijklmnopqrstuvwxyz0123456789-") != l)
+		return errf(-BW_E_INVALID, ret_err, "tenant: must be 1..63 of "
+		    "[a-z0-9-]");
+	return 0;
+}
+
+/* STATE_DIR/volumes/tenants[/TENANT.key] into *RET. */
+static int
+tpath(const char *state_dir, const char *tenant, char **ret)
+{
+	if ((tenant ? asprintf(ret, "%s/volumes/tenants/%s.key", state_dir,
+	    tenant) : asprintf(ret, "%s/volumes/tenants", state_dir)) < 0) {
+		*ret = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* TENANT's key on this node into *RET (free with volume_kek_free()):
+ * unwrapped from STATE_DIR/volumes/tenants/TENANT.key under the node's
+ * KEK, or, when there is none and CREATE, a new random one wrapped
+ * there. -ENOENT when there is none and not CREATE. */
+static int
+tenant_key(const char *state_dir, const struct volume_kek *kek,
+    const char *tenant, bool create, struct volume_kek **ret,
+    char **ret_err)
+{
+	_cleanup_free_ char	*dir = NULL, *path = NULL, *text = NULL;
+	_cleanup_free_ char	*aad = NULL;
+	unsigned char		 wrapped[TENANT_WRAP_LEN];
+	struct volume_kek	*tk = NULL;
+	size_t			 len;
+	int			 r;
+
+	if ((r = check_tenant(tenant, ret_err)) < 0)
+		return r;
+	if (tpath(state_dir, NULL, &dir) < 0 ||
+	    tpath(state_dir, tenant, &path) < 0 ||
+	    asprintf(&aad, "tenant:%s", tenant) < 0)
+		return -ENOMEM;
+	if ((r = kek_alloc(&tk)) < 0)
+		return r;
+	r = read_file_at(AT_FDCWD, path, TENANT_WRAP_LEN + 1, &text, &len);
+	if (r == 0) {
+		if ((r = key_unwrap(kek->k, TENANT_MAGIC, aad,
+		    (unsigned char *)text, len, tk->k, KEK_LEN)) < 0)
+			r = errf(r, ret_err, "%s: does not unwrap under this "
+			    "node's volume key", path);
+	} else if (r != -ENOENT || !create) {
+		r = r == -ENOENT ? r : errf(r, ret_err, "%s: %s", path,
+		    bw_strerror(r));
+	} else if (RAND_priv_bytes(tk->k, KEK_LEN) != 1) {
+		r = errf(-BW_E_CRYPTO, ret_err, "no random bytes");
+	} else if ((r = mkdir_p(dir, 0700)) < 0 ||
+	    (r = key_wrap(kek->k, TENANT_MAGIC, aad, tk->k, KEK_LEN,
+	    wrapped)) < 0 ||
+	    (r = write_file_atomic_at(AT_FDCWD, path, wrapped,
+	    sizeof(wrapped), 0600)) < 0) {
+		r = errf(r, ret_err, "%s: %s", path, bw_strerror(r));
+	}
+	if (r < 0) {
+		volume_kek_free(tk);
+		return r;
+	}
+	*ret = tk;
+	return 0;
 }
 
 /* ---- paths ---- */
@@ -234,10 +330,11 @@ volume_attached(const char *state_dir, const char *uid)
  * wrapped key and volume.json, in DIR. A half-made volume (no
  * volume.json) is made again from scratch. */
 static int
-volume_make(const char *dir, const struct volume_kek *kek,
+volume_make(const char *dir, const struct volume_kek *tk,
     const struct volume_ref *v, char **ret_err)
 {
 	_cleanup_free_ char	*img = NULL, *err = NULL, *meta = NULL;
+	_cleanup_free_ char	*aad = NULL;
 	_cleanup_json_ json_t	*owner = NULL;
 	_cleanup_close_ int	 fd = -1, dfd = -1;
 	unsigned char		 key[VOLUME_KEY_LEN], wrapped[WRAP_LEN];
@@ -255,6 +352,7 @@ volume_make(const char *dir, const struct volume_kek *kek,
 		return errf(-errno, ret_err, "%s: %s", img, strerror(errno));
 	{
 		const char *const argv[] = { MKFS, "-q", "-F", "-O", "encrypt",
+		    "-b", "4096",
 		    "-m", "0", "-E", "nodiscard", img, NULL };
 
 		if ((r = runtime_run(argv, NULL, NULL, &err)) < 0)
@@ -263,7 +361,9 @@ volume_make(const char *dir, const struct volume_kek *kek,
 	}
 	if (RAND_priv_bytes(key, sizeof(key)) != 1)
 		return errf(-BW_E_CRYPTO, ret_err, "no random bytes");
-	r = key_wrap(kek, v->uid, key, wrapped);
+	if ((r = volume_aad(v, &aad)) == 0)
+		r = key_wrap(tk->k, WRAP_MAGIC, aad, key, VOLUME_KEY_LEN,
+		    wrapped);
 	OPENSSL_cleanse(key, sizeof(key));
 	if (r < 0 || (r = write_file_atomic_at(dfd, "key.wrapped", wrapped,
 	    sizeof(wrapped), 0600)) < 0)
@@ -509,10 +609,56 @@ volume_snapshot_list(const char *state_dir, const char *uid, char ***ret)
 
 /* ---- attaching ---- */
 
+/* A free loop device backed by IMG into *RET_FD (open) and RET_DEV
+ * (/dev/loopN): direct I/O on the backing file (no second copy of every
+ * block in the page cache, so writes reach the backing file without
+ * waiting on the host's write-back; the kernel falls back to buffered
+ * I/O where the backing file system cannot), 512-byte blocks (any
+ * volume's file system fits), cleared when its last user (the mount)
+ * goes. */
+static int
+loop_attach(const char *img, int *ret_fd, char ret_dev[32], char **ret_err)
+{
+	_cleanup_close_ int	 ctl = -1, bfd = -1;
+	struct loop_config	 cfg;
+	int			 n, fd, tries;
+
+	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	bfd = open(img, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (ctl < 0 || bfd < 0)
+		return errf(-errno, ret_err, "loop device for %s: %s", img,
+		    strerror(errno));
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.fd = (__u32)bfd;
+	cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR | LO_FLAGS_DIRECT_IO;
+	/* another process may take the free device first: try the next */
+	for (tries = 0; tries < 8; tries++) {
+		if ((n = ioctl(ctl, LOOP_CTL_GET_FREE)) < 0)
+			break;
+		snprintf(ret_dev, 32, "/dev/loop%d", n);
+		if ((fd = open(ret_dev, O_RDWR | O_CLOEXEC)) < 0)
+			break;
+		if (ioctl(fd, LOOP_CONFIGURE, &cfg) == 0) {
+			*ret_fd = fd;
+			return 0;
+		}
+		n = errno;
+		close(fd);
+		if (n != EBUSY) {
+			errno = n;
+			break;
+		}
+	}
+	return errf(-errno, ret_err, "loop device for %s: %s", img,
+	    strerror(errno));
+}
+
 static int
 mount_backing(const char *dir, char **ret_err)
 {
-	_cleanup_free_ char	*img = NULL, *mnt = NULL, *err = NULL;
+	_cleanup_free_ char	*img = NULL, *mnt = NULL;
+	_cleanup_close_ int	 lfd = -1;
+	char			 dev[32];
 	int			 r;
 
 	if (asprintf(&img, "%s/backing.img", dir) < 0 ||
@@ -520,14 +666,14 @@ mount_backing(const char *dir, char **ret_err)
 		return -ENOMEM;
 	if (mkdir(mnt, 0700) < 0 && errno != EEXIST)
 		return errf(-errno, ret_err, "%s: %s", mnt, strerror(errno));
-	{
-		const char *const argv[] = { MOUNT, "-t", "ext4", "-o",
-		    "loop,nosuid,nodev,noatime", img, mnt, NULL };
-
-		if ((r = runtime_run(argv, NULL, NULL, &err)) < 0)
-			return errf(r, ret_err, "mounting the volume: %s",
-			    err ? err : bw_strerror(r));
-	}
+	if ((r = loop_attach(img, &lfd, dev, ret_err)) < 0)
+		return r;
+	/* the loop device clears itself once the mount has it (or not) and
+	 * lfd closes */
+	if (mount(dev, mnt, "ext4", MS_NOSUID | MS_NODEV | MS_NOATIME,
+	    NULL) < 0)
+		return errf(-errno, ret_err, "mounting the volume: %s",
+		    strerror(errno));
 	return 0;
 }
 
@@ -580,13 +726,14 @@ data_dir(int mntfd, const unsigned char *id, char **ret_err)
 	return 0;
 }
 
-/* Unwraps the volume's key, puts it into the kernel and makes sure of
- * the data directory's policy. */
+/* Unwraps the volume's key under its tenant's TK, puts it into the
+ * kernel and makes sure of the data directory's policy. */
 static int
-unlock(const char *dir, const struct volume_kek *kek, const char *uid,
-    char **ret_err)
+unlock(const char *dir, const struct volume_kek *tk,
+    const struct volume_ref *v, char **ret_err)
 {
 	_cleanup_free_ char	*mnt = NULL, *wpath = NULL, *wrapped = NULL;
+	_cleanup_free_ char	*aad = NULL;
 	_cleanup_close_ int	 mfd = -1;
 	unsigned char		 key[VOLUME_KEY_LEN];
 	unsigned char		 id[FSCRYPT_KEY_IDENTIFIER_SIZE] = { 0 };
@@ -594,15 +741,16 @@ unlock(const char *dir, const struct volume_kek *kek, const char *uid,
 	int			 r;
 
 	if (asprintf(&mnt, "%s/mnt", dir) < 0 ||
-	    asprintf(&wpath, "%s/key.wrapped", dir) < 0)
+	    asprintf(&wpath, "%s/key.wrapped", dir) < 0 ||
+	    volume_aad(v, &aad) < 0)
 		return -ENOMEM;
 	if ((r = read_file_at(AT_FDCWD, wpath, WRAP_LEN + 1, &wrapped,
 	    &len)) < 0)
 		return errf(r, ret_err, "%s: %s", wpath, bw_strerror(r));
-	if ((r = key_unwrap(kek, uid, (unsigned char *)wrapped, len,
-	    key)) < 0)
-		return errf(r, ret_err, "%s: does not unwrap under this node's "
-		    "volume key", wpath);
+	if ((r = key_unwrap(tk->k, WRAP_MAGIC, aad, (unsigned char *)wrapped,
+	    len, key, VOLUME_KEY_LEN)) < 0)
+		return errf(r, ret_err, "%s: does not unwrap under tenant %s's "
+		    "key", wpath, v->tenant);
 	mfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (mfd < 0)
 		r = -errno;
@@ -620,10 +768,13 @@ volume_attach(const char *state_dir, const struct volume_kek *kek,
     const struct volume_ref *v, char **ret_data, char **ret_err)
 {
 	_cleanup_free_ char	*dir = NULL, *meta = NULL, *data = NULL;
+	_cleanup_(volume_kek_freep) struct volume_kek *tk = NULL;
 	struct stat		 st;
 	int			 r, restored = 0;
+	bool			 made;
 
-	if ((r = check_uid(v->uid, ret_err)) < 0)
+	if ((r = check_uid(v->uid, ret_err)) < 0 ||
+	    (r = check_tenant(v->tenant, ret_err)) < 0)
 		return r;
 	if (!kek)
 		return errf(-BW_E_UNAVAILABLE, ret_err, "this node has no "
@@ -635,7 +786,16 @@ volume_attach(const char *state_dir, const struct volume_kek *kek,
 	    vpath(state_dir, v->uid, "volume.json", &meta) < 0 ||
 	    vpath(state_dir, v->uid, "mnt/data", &data) < 0)
 		return -ENOMEM;
-	if (stat(meta, &st) < 0 && (r = volume_make(dir, kek, v, ret_err)) < 0)
+	made = stat(meta, &st) == 0;
+	/* a volume made already needs its tenant's key: made anew, it would
+	 * not unwrap the volume's (the tenant was crypto-erased) */
+	r = tenant_key(state_dir, kek, v->tenant, !made, &tk, ret_err);
+	if (r == -ENOENT)
+		r = errf(-BW_E_CORRUPT, ret_err, "tenant %s has no key on "
+		    "this node (crypto-erased)", v->tenant);
+	if (r < 0)
+		return errf_wrap(r, ret_err, "volume %s/%s", v->tenant, v->name);
+	if (!made && (r = volume_make(dir, tk, v, ret_err)) < 0)
 		return errf_wrap(r, ret_err, "volume %s/%s", v->tenant, v->name);
 	if (v->restore_uid && !volume_attached(state_dir, v->uid) &&
 	    (restored = restore(state_dir, v->uid, dir, v->restore_uid,
@@ -646,7 +806,7 @@ volume_attach(const char *state_dir, const struct volume_kek *kek,
 	    (r = mount_backing(dir, ret_err)) < 0)
 		return errf_wrap(r, ret_err, "volume %s/%s", v->tenant, v->name);
 	/* adding a key the kernel holds already only counts a user more */
-	if ((r = unlock(dir, kek, v->uid, ret_err)) < 0) {
+	if ((r = unlock(dir, tk, v, ret_err)) < 0) {
 		volume_detach(state_dir, v->uid, NULL);
 		return errf_wrap(r, ret_err, "volume %s/%s", v->tenant, v->name);
 	}
@@ -732,11 +892,40 @@ wipe_file(const char *path)
 }
 
 int
+volume_tenant_erase_unused(const char *state_dir, const char *tenant)
+{
+	_cleanup_free_ char	*path = NULL;
+	char			**uids = NULL, t[64], n[64];
+	size_t			  i;
+	int			  r;
+
+	if (check_tenant(tenant, NULL) < 0)
+		return -BW_E_INVALID;
+	if ((r = volume_list(state_dir, &uids)) < 0)
+		return r;
+	for (i = 0; uids[i]; i++)
+		if (volume_owner(state_dir, uids[i], t, n) == 0 &&
+		    strcmp(t, tenant) == 0)
+			break;
+	r = uids[i] != NULL;
+	runtime_list_free(uids);
+	if (r)
+		return 0;
+	if (tpath(state_dir, tenant, &path) < 0)
+		return -ENOMEM;
+	if (access(path, F_OK) < 0)
+		return 0;
+	wipe_file(path);
+	return 1;
+}
+
+int
 volume_delete(const char *state_dir, const char *uid, char **ret_err)
 {
 	_cleanup_free_ char	*dir = NULL, *wkey = NULL, *img = NULL;
 	_cleanup_free_ char	*meta = NULL, *mnt = NULL;
 	struct stat		 st;
+	char			 tenant[64] = "", name[64];
 	int			 r, fd;
 
 	if ((r = check_uid(uid, ret_err)) < 0)
@@ -751,6 +940,7 @@ volume_delete(const char *state_dir, const char *uid, char **ret_err)
 		return -ENOMEM;
 	if (stat(dir, &st) < 0)
 		return 0;
+	(void)volume_owner(state_dir, uid, tenant, name);
 	/* crypto-erase: without the wrapped key nothing decrypts it */
 	wipe_file(wkey);
 	fd = open(img, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -779,7 +969,38 @@ volume_delete(const char *state_dir, const char *uid, char **ret_err)
 	}
 	if (rmdir(dir) < 0)
 		return errf(-errno, ret_err, "%s: %s", dir, strerror(errno));
+	/* the tenant's last volume here: its key goes too */
+	if (tenant[0])
+		(void)volume_tenant_erase_unused(state_dir, tenant);
 	return 0;
+}
+
+int
+volume_tenants_gc(const char *state_dir)
+{
+	_cleanup_free_ char	*dir = NULL;
+	struct dirent		*de;
+	DIR			*d;
+	char			 tenant[64];
+	size_t			 l;
+	int			 n = 0;
+
+	if (tpath(state_dir, NULL, &dir) < 0)
+		return -ENOMEM;
+	if (!(d = opendir(dir)))
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		l = strlen(de->d_name);
+		if (de->d_type != DT_REG || l < 5 || l - 4 >= sizeof(tenant) ||
+		    strcmp(de->d_name + l - 4, ".key") != 0)
+			continue;
+		memcpy(tenant, de->d_name, l - 4);
+		tenant[l - 4] = '\0';
+		if (volume_tenant_erase_unused(state_dir, tenant) > 0)
+			n++;
+	}
+	closedir(d);
+	return n;
 }
 
 int

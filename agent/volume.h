@@ -3,13 +3,18 @@
  * feature, loop-mounted by the agent, whose data directory has an
  * fscrypt v2 policy (AES-256-XTS contents, AES-256-CTS names) under a
  * random 64-byte key of its own. That key exists on disk only wrapped
- * (AES-256-GCM) under the node's volume key, which the TPM seals to the
- * node's boot PCRs; in the kernel only while the volume is attached.
- * Deleting a volume removes its key from the kernel and wipes the
- * wrapped key before the backing file goes, so a saved copy of the
- * backing file cannot be decrypted even with the node's TPM.
+ * (AES-256-GCM, bound to the tenant, name and uid of the volume) under
+ * its tenant's key, a random 32-byte key per tenant and node wrapped
+ * (AES-256-GCM, bound to the tenant's name) under the node's volume
+ * key, which the TPM seals to the node's boot PCRs; in the kernel only
+ * while the volume is attached. Deleting a volume removes its key from
+ * the kernel and wipes the wrapped key before the backing file goes, so
+ * a saved copy of the backing file cannot be decrypted even with the
+ * node's TPM; deleting a tenant's last volume on the node wipes the
+ * tenant's key too (crypto-erase of the tenant).
  *
- * Layout: STATE_DIR/volumes/kek.sealed, and STATE_DIR/volumes/UID/
+ * Layout: STATE_DIR/volumes/kek.sealed, STATE_DIR/volumes/tenants/
+ * TENANT.key, and STATE_DIR/volumes/UID/
  * {volume.json, key.wrapped, backing.img, mnt/, restored,
  * snapshots/SUID.img} per volume (UID the Volume's metadata.uid, SUID a
  * VolumeSnapshot's). A snapshot is a copy of the backing file (a reflink
@@ -75,7 +80,8 @@ int volume_detach(const char *state_dir, const char *uid, char **ret_err);
 
 /* Crypto-erase, then the data: detaches volume UID, wipes its wrapped
  * key (overwritten, synced, unlinked), then discards the backing file
- * and its directory. Idempotent. */
+ * and its directory; then its tenant's key when no other volume of the
+ * tenant is left here (volume_tenant_erase_unused()). Idempotent. */
 int volume_delete(const char *state_dir, const char *uid, char **ret_err);
 
 /* Takes snapshot SUID of volume UID unless it exists: a copy of the
@@ -95,6 +101,21 @@ int volume_snapshot_delete(const char *state_dir, const char *uid,
 /* The snapshots of volume UID (their SUIDs) like volume_list(). */
 int volume_snapshot_list(const char *state_dir, const char *uid,
     char ***ret);
+
+/* Crypto-erases TENANT on this node when none of its volumes is left
+ * here: wipes its wrapped key (overwritten, synced, unlinked), so no
+ * saved copy of any of its volumes or of their wrapped keys decrypts,
+ * even with the node's TPM. volume_delete() calls it. Returns 1 when it
+ * wiped the key, 0 when there was none or a volume still needs it, or a
+ * negative error. */
+int volume_tenant_erase_unused(const char *state_dir, const char *tenant);
+
+/* volume_tenant_erase_unused() for every tenant key on this node: wipes
+ * the keys no volume here needs (a tenant's last volume deleted, a first
+ * attach that failed before the volume was made). Not while a volume is
+ * being made (the agent calls both from its one reconcile thread).
+ * Returns how many keys it wiped, or a negative error. */
+int volume_tenants_gc(const char *state_dir);
 
 /* Whether volume UID is mounted on this node. */
 bool volume_attached(const char *state_dir, const char *uid);

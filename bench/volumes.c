@@ -8,7 +8,10 @@
  *      re-attach (mount, key) of a detached volume, best of N.
  * The volume's node key is an ephemeral one (no TPM): the TPM is used
  * only at the agent's start, not on these paths.
- * Needs root (loop mounts). Usage: bench/volumes [-n RUNS] [DIR] */
+ * Needs root (loop mounts). Usage: bench/volumes [-n RUNS] [DIR]
+ * A whole instance start with a volume against one without
+ * (attach-to-Running) is bench/volumes-running.sh; `make bench-volumes`
+ * runs both. */
 #include "config.h"
 
 #include <errno.h>
@@ -163,6 +166,8 @@ out:
 	free(err);
 	if (v.uid)
 		(void)volume_delete(state, v.uid, NULL);
+	(void)rmdir(plain);
+	snprintf(plain, sizeof(plain), "%s/volumes/tenants", state);
 	(void)rmdir(plain);
 	snprintf(plain, sizeof(plain), "%s/volumes", state);
 	(void)rmdir(plain);

@@ -7,8 +7,10 @@
 # file's name. A second workload using the volume waits (one instance at
 # a time), another tenant's workload naming it does not find it and its
 # principal cannot read it (404); the volume quota refuses with the
-# numbers. Deleting the volume wipes its key: a copy of the backing file
-# saved before mounts, but its data directory cannot be read.
+# numbers. Each tenant's volume keys are wrapped under a key of its own;
+# deleting beta's last volume wipes beta's key and leaves acme's. Deleting
+# the volume wipes its key: a copy of the backing file saved before
+# mounts, but its data directory cannot be read.
 . "$(dirname "$0")/workloads-lib.sh"
 
 trap wl_cleanup_volumes EXIT
@@ -115,6 +117,56 @@ check "the refusal names used, requested and limit" bash -c \
 check "quota usage counts the volume" bash -c \
 	"$B get quota q -t acme -o json | jq -e '.status.used.volume_bytes == 67108864' >/dev/null"
 
+# delete_saving TENANT WORKLOAD VOLUME DIR SAVED: deletes the workload,
+# saves the detached volume's backing file (in DIR) to SAVED, deletes the
+# volume and waits for the node to delete DIR (key, backing file).
+delete_saving() {
+	check "delete $1's workload $2" $B delete workload "$2" -t "$1"
+	check "volume $3 is detached (unmounted)" wait_for 30 bash -c "! mountpoint -q '$4/mnt'"
+	cp --sparse=always "$4/backing.img" "$5"
+	check "delete volume $3" $B delete volume "$3" -t "$1"
+	check "the node deletes it: key, backing file, directory" wait_for 60 bash -c "[ ! -e '$4' ]"
+}
+
+echo "== a key per tenant: deleting beta's last volume crypto-erases beta, not acme"
+BMARK="bulwark-beta-marker-$P"
+cat >"$T/beta.json" <<EOF
+[{"kind": "Volume", "metadata": {"name": "bdb", "tenant": "beta"}, "spec": {"size_bytes": 33554432}},
+ {"kind": "Workload", "metadata": {"name": "bapp", "tenant": "beta"},
+  "spec": {"type": "container", "image": "$DIGEST", "replicas": 1,
+           "resources": {"cpu_millis": 100, "memory_mib": 16},
+           "volumes": [{"volume": "bdb", "path": "/data"}],
+           "command": ["sh", "-c", "echo $BMARK >/data/b.txt; trap 'exit 0' TERM; while :; do sleep 1; done"]}}]
+EOF
+check "apply a beta volume and a workload using it" $B apply -f "$T/beta.json"
+check "bapp-0 Running" wait_for 60 inst_is beta bapp-0 '.status.phase == "Running"'
+BVUID=$($B get volume bdb -t beta -o json | jq -r .metadata.uid)
+BV="$NS/volumes/$BVUID"
+check "beta's marker is in its volume" wait_for 20 grep -q "$BMARK" "$BV/mnt/data/b.txt"
+TK="$NS/volumes/tenants"
+check "each tenant has a wrapped key of its own (64 bytes, BWT1)" bash -c \
+	"for t in acme beta; do [ \$(stat -c %s $TK/\$t.key) = 64 ] && [ \$(head -c4 $TK/\$t.key) = BWT1 ] || exit 1; done"
+check_fails "the two tenant keys differ" cmp -s "$TK/acme.key" "$TK/beta.key"
+check "both volumes' keys are wrapped under their tenant's (BWV2)" bash -c \
+	"[ \$(head -c4 '$V/key.wrapped') = BWV2 ] && [ \$(head -c4 '$BV/key.wrapped') = BWV2 ]"
+cp "$TK/acme.key" "$T/acme.key.saved"
+delete_saving beta bapp bdb "$BV" "$T/bsaved.img"
+check "and wipes beta's tenant key (its last volume here)" bash -c "[ ! -e '$TK/beta.key' ]"
+check "acme's tenant key stays as it was" cmp -s "$TK/acme.key" "$T/acme.key.saved"
+head -c 64 /dev/urandom >"$TK/ghost.key"
+check "a tenant key no volume here needs is swept" wait_for 30 bash -c "[ ! -e '$TK/ghost.key' ]"
+mkdir -p "$T/m"
+check "the saved copy of beta's volume mounts (ext4 metadata)" mount -o loop,ro "$T/bsaved.img" "$T/m"
+check "its data directory holds one file under an encrypted name" bash -c \
+	"[ \$(ls '$T/m/data' | grep -c .) = 1 ] && ! ls '$T/m/data' | grep -q b.txt"
+check_fails "which cannot be read" bash -c "cat '$T/m/data'/* >/dev/null 2>&1"
+umount "$T/m"
+check_fails "the saved copy holds no marker" grep -aq "$BMARK" "$T/bsaved.img"
+uid=$(inst acme app-0 | jq -r .status.runtime_id)
+pid=$(crun --root "$RUN/crun" state "bw-$uid" | jq -r .pid)
+check "acme's volume still works: app-0 writes and reads it" nsenter -t "$pid" -U -m /bin/busybox sh -c \
+	"echo still >/data/still.txt && /bin/busybox grep -q still /data/still.txt && rm /data/still.txt && /bin/busybox grep -q '$MARK' /data/secret.txt"
+
 echo "== snapshot, overwrite, restore"
 echo '{"kind": "VolumeSnapshot", "metadata": {"name": "s1", "tenant": "acme"}, "spec": {"volume": "db"}}' |
 	$B apply -f - >/dev/null || fail "create snapshot s1 of db"
@@ -147,13 +199,10 @@ check "the snapshot is audited" bash -c \
 	"$BW/bulwark --config $AUDITOR audit search --action volumesnapshot.status -o json | jq -e '[.items[] | select(.object.name == \"s1\")] | length >= 1' >/dev/null"
 
 echo "== delete: the key first, then the data"
-check "delete the workload" $B delete workload app -t acme
-check "the volume is detached (unmounted)" wait_for 30 bash -c "! mountpoint -q '$V/mnt'"
-cp --sparse=always "$V/backing.img" "$T/saved.img"
 cp "$NS/volumes/kek.sealed" "$T/kek.saved"
-check "delete the volume" $B delete volume db -t acme
-check "the node deletes it: key, backing file, directory" wait_for 60 bash -c "[ ! -e '$V' ]"
+delete_saving acme app db "$V" "$T/saved.img"
 check "the node's volume key stays (sealed)" cmp -s "$NS/volumes/kek.sealed" "$T/kek.saved"
+check "acme's tenant key is wiped with its last volume" bash -c "[ ! -e '$TK/acme.key' ]"
 mkdir -p "$T/m"
 check "the saved copy still mounts (ext4 metadata is not encrypted)" mount -o loop,ro "$T/saved.img" "$T/m"
 ls "$T/m/data"
