@@ -264,6 +264,8 @@ struct pending {
 	struct evhttp_request	*req;
 	struct authz_identity	 id;
 	json_t			*doc;		/* stored form to render on success */
+	json_t			*prev;		/* a replace's stored object, or NULL */
+	uint64_t		 prev_rev;	/* and its revision */
 	const struct res_kind	*kind;
 	char			 key[RES_KEY_MAX];
 	char			 action[64];
@@ -1150,6 +1152,7 @@ pending_free(struct pending *p)
 	netadmit_release(&p->srv->netadmit, p->net_claim);
 	quota_release(&p->srv->quota, p->quota_claim);
 	json_decref(p->doc);
+	json_decref(p->prev);
 	free(p->value);
 	free(p);
 }
@@ -1368,6 +1371,8 @@ write_keep(struct api_server *srv, struct pending *p, json_t *body,
 		goto out;
 	}
 	wk->prev_status = json_incref(json_object_get(old, "status"));
+	p->prev = TAKE_PTR(old);
+	p->prev_rev = cur->mod_rev;
 	p->creq.op.expect_rev = cur->mod_rev;
 	wk->status_code = 200;
 	r = 0;
@@ -1394,6 +1399,31 @@ write_stage(struct pending *p, json_t *body, struct write_keep *wk)
 	return 0;
 }
 
+/* A replace whose stored form equals the object it replaces (the same
+ * spec, labels and status: a repeated apply, an administrator's
+ * heartbeat) changes nothing: it is answered with the stored object and
+ * its revision, makes no new revision and no watch event, and is
+ * recorded as a request that changed nothing (audit_request()), as
+ * Kubernetes answers a no-op update. A write queued before it and not
+ * yet acknowledged is concurrent with it, so answering from the stored
+ * state orders this one first. Returns 1 when answered. */
+static int
+write_unchanged(struct api_server *srv, struct evhttp_request *req,
+    struct pending *p)
+{
+	_cleanup_json_ json_t	*out = NULL;
+
+	if (!p->prev || !json_equal(p->prev, p->doc) ||
+	    !(out = json_deep_copy(p->doc)))
+		return 0;
+	json_object_set_new(json_object_get(out, "metadata"), "revision",
+	    json_integer((json_int_t)p->prev_rev));
+	audit_request(srv, &p->id, p->action, p->kind, p->tenant, p->name,
+	    "success", "unchanged: no new revision");
+	reply_json(srv, req, p->ok_status, out);
+	return 1;
+}
+
 /* Create (POST to a collection) and replace (PUT to an item). */
 static void
 handle_write(struct api_server *srv, struct evhttp_request *req,
@@ -1415,6 +1445,10 @@ handle_write(struct api_server *srv, struct evhttp_request *req,
 		goto conflict;
 	if ((r = write_stage(p, body, &wk)) < 0)
 		goto fail;
+	if (write_unchanged(srv, req, p)) {
+		pending_free(p);
+		return;
+	}
 	commit_submit(srv->commit, &p->creq);
 	return;
 conflict:
@@ -1509,6 +1543,8 @@ apply_admit(struct api_server *srv, struct evhttp_request *req,
 	/* the answer names objects, it does not render them */
 	json_decref((*pp)->doc);
 	(*pp)->doc = NULL;
+	json_decref((*pp)->prev);
+	(*pp)->prev = NULL;
 	return 0;
 }
 
