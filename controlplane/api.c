@@ -2144,6 +2144,44 @@ watcher_recheck(struct watcher *w)
  * negative code when the stream ended (the watcher is freed): -EPIPE
  * when the client is gone or a poll's answer was sent, the recheck's or
  * the store's code otherwise. */
+/* Whether S needs no escaping in JSON (names are DNS labels, kinds
+ * words: this only guards the text path below). */
+static int
+json_plain(const char *s)
+{
+	for (; *s; s++)
+		if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20)
+			return 0;
+	return 1;
+}
+
+/* Adds to BUF the watch line of the change EV (of kind K, TENANT, NAME)
+ * as text, from the stored value and its revision without parsing and
+ * dumping it again (res_metadata_end()): the same bytes the json_pack()
+ * path gives. Returns 0, or -BW_E_INVALID for a change it does not
+ * render (a delete, unusual text): the caller renders it as JSON. */
+static int
+watch_line_text(struct evbuffer *buf, const struct store_event *ev,
+    const struct res_kind *k, const char *tenant, const char *name)
+{
+	int	 empty;
+	long	 at;
+
+	if (ev->type != STORE_OP_PUT || !json_plain(k->kind) ||
+	    !json_plain(tenant) || !json_plain(name) ||
+	    (at = res_metadata_end(ev->value, ev->value_len, &empty)) < 0)
+		return -BW_E_INVALID;
+	evbuffer_add_printf(buf, "{\"type\":\"PUT\",\"revision\":%ju,"
+	    "\"kind\":\"%s\",\"tenant\":\"%s\",\"name\":\"%s\",\"object\":",
+	    (uintmax_t)ev->rev, k->kind, tenant, name);
+	evbuffer_add(buf, ev->value, (size_t)at);
+	evbuffer_add_printf(buf, "%s\"revision\":%ju", empty ? "" : ",",
+	    (uintmax_t)ev->rev);
+	evbuffer_add(buf, (const char *)ev->value + at, ev->value_len - (size_t)at);
+	evbuffer_add(buf, "}\n", 2);
+	return 0;
+}
+
 static int
 watcher_pump(struct watcher *w)
 {
@@ -2215,6 +2253,9 @@ watcher_pump(struct watcher *w)
 			    !authz_tenant_visible(&w->id, tenant) :
 			    ((k->flags & RES_F_TENANT_DEFINING) &&
 			    !authz_tenant_visible(&w->id, name)))
+				continue;
+			if (w->id.role != ROLE_NODE &&
+			    watch_line_text(buf, &ev[i], k, tenant, name) == 0)
 				continue;
 			if (ev[i].type == STORE_OP_PUT)
 				obj = res_render(ev[i].value, ev[i].value_len,

@@ -717,6 +717,62 @@ res_render(const void *value, size_t len, uint64_t mod_rev)
 	return doc;
 }
 
+/* The offset past the string that starts at VALUE[I] (a '"'), or
+ * -BW_E_INVALID if it does not end within LEN. */
+static long
+text_string_end(const char *value, size_t len, size_t i)
+{
+	for (i++; i < len; i++) {
+		if (value[i] == '\\')
+			i++;
+		else if (value[i] == '"')
+			return (long)i + 1;
+	}
+	return -BW_E_INVALID;
+}
+
+long
+res_metadata_end(const char *value, size_t len, int *ret_empty)
+{
+	static const char	 key[] = "\"metadata\":{";
+	size_t			 i, open = 0;
+	int			 depth = 0;
+	long			 e;
+
+	if (len == 0 || value[0] != '{')
+		return -BW_E_INVALID;
+	for (i = 0; i < len; i++) {
+		switch (value[i]) {
+		case '"':
+			if (depth == 1 && !open && len - i >= sizeof(key) - 1 &&
+			    memcmp(value + i, key, sizeof(key) - 1) == 0) {
+				open = i + sizeof(key) - 2;	/* its '{' */
+				i = open;
+				depth++;
+				break;
+			}
+			if ((e = text_string_end(value, len, i)) < 0)
+				return e;
+			i = (size_t)e - 1;
+			break;
+		case '{':
+		case '[':
+			depth++;
+			break;
+		case '}':
+		case ']':
+			if (--depth == 1 && open) {
+				*ret_empty = i == open + 1;
+				return (long)i;
+			}
+			if (depth < 1)
+				return -BW_E_INVALID;
+			break;
+		}
+	}
+	return -BW_E_INVALID;
+}
+
 const char *
 res_name(const json_t *doc)
 {

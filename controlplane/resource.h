@@ -117,6 +117,16 @@ json_t *res_stored_form(const json_t *doc, const char *uid,
  * a new reference, or NULL if the stored bytes are not an object. */
 json_t *res_render(const void *value, size_t len, uint64_t mod_rev);
 
+/* Where res_render() puts the revision, read from the stored text
+ * without parsing it (a watch stream renders each change this way): the
+ * offset in VALUE (LEN bytes, compact JSON as stored) of the '}' that
+ * closes its top-level "metadata" object, and in *RET_EMPTY whether that
+ * object is empty. The text up to it, ",\"revision\":REV" (no comma when
+ * empty) and the rest are what json_dumps(res_render(), JSON_COMPACT)
+ * gives. Returns the offset, or -BW_E_INVALID for text not of that
+ * form (the caller parses it instead). */
+long res_metadata_end(const char *value, size_t len, int *ret_empty);
+
 /* Convenience accessors on a document (borrowed strings, may be NULL). */
 const char *res_name(const json_t *doc);
 const char *res_tenant(const json_t *doc);

@@ -322,6 +322,42 @@ test_kind_properties(void **state)
 	assert_string_equal(res_kind_by_name("Instance")->node_field, "node");
 }
 
+/* res_metadata_end()'s splice gives the bytes of dumping res_render(). */
+static void
+test_metadata_end(void **state)
+{
+	static const char *const ok[] = {
+		"{\"kind\":\"Node\",\"metadata\":{\"name\":\"n1\"},\"spec\":{}}",
+		"{\"metadata\":{}}",
+		"{\"a\":\"\\\"metadata\\\":{\",\"b\":[{\"metadata\":{\"x\":1}}],"
+		    "\"metadata\":{\"l\":{\"k\":\"}{\\\\\\\"]\"},\"n\":\"x\"},\"z\":[1,{}]}",
+		"{\"kind\":\"W\",\"metadata\":{\"u\":\"a\\n\\tb\"},\"spec\":{\"r\":1.5}}",
+	};
+	static const char *const bad[] = {
+		"", "[]", "{\"kind\":\"x\"}", "{\"metadata\":[]}", "{\"metadata\":{",
+		"{\"spec\":{\"metadata\":{}}}", "{\"a\":\"unterminated",
+	};
+	size_t	 i;
+	int	 empty;
+	long	 at;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		json_t	*doc = res_render(ok[i], strlen(ok[i]), 42);
+		char	*want = json_dumps(doc, JSON_COMPACT), got[512];
+
+		at = res_metadata_end(ok[i], strlen(ok[i]), &empty);
+		assert_true(at > 0);
+		snprintf(got, sizeof(got), "%.*s%s\"revision\":42%s", (int)at,
+		    ok[i], empty ? "" : ",", ok[i] + at);
+		assert_string_equal(got, want);
+		free(want);
+		json_decref(doc);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_true(res_metadata_end(bad[i], strlen(bad[i]), &empty) < 0);
+}
+
 static void
 test_stored_form_and_render(void **state)
 {
@@ -373,6 +409,7 @@ main(void)
 		cmocka_unit_test(test_keys_and_lookup),
 		cmocka_unit_test(test_kind_properties),
 		cmocka_unit_test(test_stored_form_and_render),
+		cmocka_unit_test(test_metadata_end),
 		cmocka_unit_test(test_label_selector),
 	};
 
