@@ -20,7 +20,10 @@
  *	Every node writes its Node once per period (default 10 s), the
  *	writes spread evenly over the period, until SIGTERM or --seconds.
  *	Prints a JSON summary: writes, errors, the worst lag behind the
- *	schedule.
+ *	schedule. With FLEET_SIM_CHANGE set in the environment, write and
+ *	heartbeat set label "beat" to the current second, so each write
+ *	is a real mutation (a new revision, its durable audit record), not
+ *	an unchanged PUT that bulwarkd answers without a commit.
  *   fleet-sim rollout --config ADMIN.conf --mode basic|anti|spread
  *	--workloads W --instances I [--tenant T] [--timeout S] [--keep]
  *	Applies W Workloads of I instances in all (per-node anti-affinity
@@ -169,6 +172,13 @@ put_node(struct client_conn *cc, long i)
 	int			 status;
 
 	snprintf(path, sizeof(path), "/v1/nodes/n%ld", i);
+	if (doc && getenv("FLEET_SIM_CHANGE")) {
+		char beat[24];
+
+		snprintf(beat, sizeof(beat), "%lld", (long long)time(NULL));
+		json_object_set_new(json_object_get(json_object_get(doc,
+		    "metadata"), "labels"), "beat", json_string(beat));
+	}
 	if (!doc || !(body = json_dumps(doc, JSON_COMPACT)) ||
 	    client_conn_request(cc, "PUT", path, body, &resp, &err) < 0)
 		return -EIO;
