@@ -78,6 +78,30 @@ W0=$!; BW_PIDS="$BW_PIDS $W0"; sleep 0.5; kill $W0; wait $W0 2>/dev/null
 check "watch --since 0 replays history in revision order" \
 	sh -c "jq -s '[.[] | select(.type==\"PUT\" or .type==\"DELETE\") | .revision] | . == sort and length >= 3' '$T/watch0.out' | grep -q true"
 
+# an unchanged PUT (the stored object as it is) makes no revision,
+# answers the stored one, and is audited (docs/api.md)
+wl_rev() { acurl "$URL/v1/tenants/acme/workloads/web" | jq .metadata.revision; }
+acurl "$URL/v1/tenants/acme/workloads/web" | jq -c 'del(.metadata.revision)' >"$T/same.json"
+before=$(wl_rev)
+code=$(acurl -o "$T/same.out" -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
+	--data-binary @"$T/same.json" "$URL/v1/tenants/acme/workloads/web")
+check "an unchanged PUT answers 200 (got $code)" [ "$code" = 200 ]
+check "an unchanged PUT makes no revision" [ "$(wl_rev)" = "$before" ]
+check "an unchanged PUT answers the stored revision" [ "$(jq .metadata.revision "$T/same.out")" = "$before" ]
+unchanged_audited() {
+	for _ in $(seq 50); do
+		cat "$T"/d/audit/seg-*.log | grep -a ' action=workload.replace ' |
+			grep -aq ' reason=unchanged' && return 0
+		sleep 0.1
+	done
+	return 1
+}
+check "an unchanged PUT is audited" unchanged_audited
+jq -c '.metadata.labels.touched = "yes"' "$T/same.json" >"$T/changed.json"
+acurl -o /dev/null -X PUT -H 'Content-Type: application/json' \
+	--data-binary @"$T/changed.json" "$URL/v1/tenants/acme/workloads/web"
+check "a PUT that changes a label makes a revision" [ "$(wl_rev)" -gt "$before" ]
+
 # -- long poll (?poll=MS): the answer ends after the first batch of
 # changes after since=, or after MS with none; both on one kept-alive
 # connection (curl reuses it for the second URL)
