@@ -7,7 +7,8 @@
  * With --ack-log every acknowledged write is appended as "NAME REV" so a
  * crash test can check that none was lost. With --rewrite TENANT/NAME
  * every op replaces that one Workload (replicas 0) instead, its command
- * padded to --pad bytes: the store's change log then grows by one large
+ * padded to --pad bytes (each write numbered, so each is a new
+ * version): the store's change log then grows by one large
  * version per write (tests/integration/sec-store-capacity.sh). */
 #include "config.h"
 
@@ -131,7 +132,18 @@ lg_run(void *arg)
 		if (o->rewrite_body) {
 			const char *slash = strchr(o->rewrite, '/');
 
+			char *x;
+
+			/* each write different (the write number over the
+			 * padding's first bytes): bulwarkd answers a write
+			 * that changes nothing without a new version */
 			req = strdup(o->rewrite_body);
+			if (req && (x = strstr(req, "xxxxxxxxxxxx"))) {
+				char num[24];
+
+				snprintf(num, sizeof(num), "%012ld", i);
+				memcpy(x, num, 12);
+			}
 			snprintf(path, sizeof(path), "/v1/tenants/%.*s/workloads/%s",
 			    (int)(slash - o->rewrite), o->rewrite, slash + 1);
 			snprintf(name, sizeof(name), "%s", slash + 1);

@@ -522,6 +522,10 @@ rollout_track(struct controller *c, const struct model_obj *w,
 	_cleanup_json_ json_t *spec = NULL;
 
 	if (v->complete) {
+		/* No replicas, nothing rolled out: no status write (and no
+		 * copy of the spec in status.stable) until one runs. */
+		if (v->replicas == 0)
+			return 0;
 		/* A rolled back workload keeps saying why. */
 		if (v->stable && strcmp(v->stable, v->tmpl) == 0 && !(state &&
 		    strcmp(state, "Progressing") == 0))
