@@ -28,10 +28,15 @@ tcurl() { curl -s --cacert "$PKI/ca.crt" --cert "$T/p/tu.crt" --key "$T/p/tu.key
 big=$(head -c 4000 /dev/zero | tr '\0' 'x')
 printf '{"kind":"Workload","metadata":{"name":"big","tenant":"acme"},"spec":{"type":"container","image":"sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae","replicas":0,"resources":{"cpu_millis":1,"memory_mib":64},"command":["%s","%s","%s"]}}' \
 	"$big" "$big" "$big" >"$T/big.json"
+# Two documents in turn, so that every write is a new version (bulwarkd
+# answers a write that changes nothing without one).
+sed 's/"replicas":0/"replicas":0,"update_strategy":{"max_unavailable":2}/' \
+	"$T/big.json" >"$T/big-1.json"
+cp "$T/big.json" "$T/big-0.json"
 : >"$T/writes.cfg"
 for i in $(seq "$WRITES"); do
 	printf 'next\nsilent\ncacert = "%s"\ncert = "%s"\nkey = "%s"\nwrite-out = "%%{http_code}\\n"\nurl = "%s/v1/tenants/acme/workloads/big"\nrequest = "PUT"\nheader = "Content-Type: application/json"\ndata-binary = "@%s"\noutput = "/dev/null"\n' \
-		"$PKI/ca.crt" "$PKI/admin.crt" "$PKI/admin.key" "$URL" "$T/big.json" >>"$T/writes.cfg"
+		"$PKI/ca.crt" "$PKI/admin.crt" "$PKI/admin.key" "$URL" "$T/big-$((i % 2)).json" >>"$T/writes.cfg"
 done
 t0=$(date +%s)
 curl -K "$T/writes.cfg" >"$T/writes.codes"
