@@ -29,6 +29,9 @@ struct rt_meta {
 	pid_t			 pid;
 	uint64_t		 pid_start;
 	json_t			*argv;		/* VM: QEMU command line */
+	/* VM: the serial console's cap (lib/logcap.h); 0: appended as
+	 * is (a VM created before the console was captured). */
+	uint64_t		 log_max;
 };
 
 void rt_meta_done(struct rt_meta *m);

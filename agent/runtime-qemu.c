@@ -20,6 +20,7 @@
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
+#include "lib/logcap.h"
 #include "lib/macro.h"
 #include "lib/runtime-exec.h"
 
@@ -149,6 +150,7 @@ rt_qemu_start(struct runtime *rt, const char *id, struct rt_meta *m,
 	_cleanup_(qmp_closep) struct qmp	*q = NULL;
 	_cleanup_free_ const char		**argv = NULL;
 	_cleanup_free_ char			*log = NULL, *exitp = NULL;
+	_cleanup_free_ char			*serial = NULL;
 	_cleanup_free_ char			*sock = NULL, *status = NULL;
 	char					*procs[ELEMENTSOF(vm_ctrls) + 1];
 	size_t					 n, i;
@@ -168,6 +170,7 @@ rt_qemu_start(struct runtime *rt, const char *id, struct rt_meta *m,
 			return errf(-BW_E_CORRUPT, ret_err,
 			    "vm %s: bad command line", id);
 	if (rt_path(rt, id, "qemu.log", &log) < 0 ||
+	    rt_path(rt, id, "serial.log", &serial) < 0 ||
 	    rt_path(rt, id, "exit", &exitp) < 0 || qmp_path(rt, id, &sock) < 0)
 		return -ENOMEM;
 	for (i = 0; i < ELEMENTSOF(vm_ctrls); i++)
@@ -178,8 +181,13 @@ rt_qemu_start(struct runtime *rt, const char *id, struct rt_meta *m,
 		}
 	(void)unlink(sock);
 	{
+		/* The guest's console is QEMU's stdout, captured like a
+		 * container's output; QEMU's own messages stay apart. */
 		struct runtime_sup s = {
-			.argv = argv, .log_path = log, .exit_path = exitp,
+			.argv = argv, .exit_path = exitp,
+			.log_path = m->log_max ? serial : log,
+			.log_max_bytes = m->log_max,
+			.err_path = m->log_max ? log : NULL,
 			.cgroup_procs = (const char *const *)procs,
 			.ready_timeout_ms = QMP_TIMEOUT_MS,
 		};
@@ -239,8 +247,8 @@ vm_argv(struct runtime *rt, const struct runtime_spec *s, unsigned mib,
 	    pushf(a, "%u", cpus) || push(a, "-nodefaults") ||
 	    push(a, "-no-user-config") || push(a, "-display") ||
 	    push(a, "none") || push(a, "-no-reboot") || push(a, "-nic") ||
-	    push(a, "none") || push(a, "-serial") ||
-	    pushf(a, "file:%s/serial.log", dir) || push(a, "-qmp") ||
+	    push(a, "none") || push(a, "-serial") || push(a, "stdio") ||
+	    push(a, "-qmp") ||
 	    pushf(a, "unix:%s,server=on,wait=off", sock) ||
 	    push(a, "-sandbox") ||
 	    push(a, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
@@ -269,7 +277,8 @@ rt_qemu_create(struct runtime *rt, const struct runtime_spec *s,
     char **ret_err)
 {
 	_cleanup_free_ char	*dir = NULL, *overlay = NULL;
-	struct rt_meta		 m = { .kind = RUNTIME_VM };
+	struct rt_meta		 m = { .kind = RUNTIME_VM,
+	    .log_max = s->log_max_bytes ? s->log_max_bytes : LOGCAP_DEFAULT };
 	unsigned		 mib = s->memory_mib ? s->memory_mib :
 	    VM_DEFAULT_MIB;
 	int			 r;

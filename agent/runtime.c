@@ -303,7 +303,9 @@ rt_meta_save(struct runtime *rt, const char *id, const struct rt_meta *m)
 	    m->kind == RUNTIME_VM ? "vm" : "container", "shim",
 	    (json_int_t)m->shim, "shim_start", (json_int_t)m->shim_start, "pid",
 	    (json_int_t)m->pid, "pid_start", (json_int_t)m->pid_start);
-	if (!o || (m->argv && json_object_set(o, "argv", m->argv) < 0))
+	if (!o || (m->argv && json_object_set(o, "argv", m->argv) < 0) ||
+	    (m->log_max && json_object_set_new(o, "log_max",
+	    json_integer((json_int_t)m->log_max)) < 0))
 		return -ENOMEM;
 	if (!(text = json_dumps(o, JSON_COMPACT)) ||
 	    rt_path(rt, id, "instance.json", &path) < 0)
@@ -317,7 +319,7 @@ rt_meta_load(struct runtime *rt, const char *id, struct rt_meta *ret,
 {
 	_cleanup_free_ char	*path = NULL, *text = NULL;
 	_cleanup_json_ json_t	*o = NULL;
-	json_int_t		 shim, shim_start, pid, pid_start;
+	json_int_t		 shim, shim_start, pid, pid_start, log_max = 0;
 	const char		*kind;
 	json_t			*argv = NULL;
 	size_t			 len;
@@ -335,9 +337,10 @@ rt_meta_load(struct runtime *rt, const char *id, struct rt_meta *ret,
 		return errf(r, ret_err, "%s: %s", path, bw_strerror(r));
 	if ((r = json_parse_bounded(text, len, 4, &o, ret_err)) < 0)
 		return r;
-	if (json_unpack(o, "{s:s, s:I, s:I, s:I, s:I, s?o}", "kind", &kind,
-	    "shim", &shim, "shim_start", &shim_start, "pid", &pid, "pid_start",
-	    &pid_start, "argv", &argv) < 0)
+	if (json_unpack(o, "{s:s, s:I, s:I, s:I, s:I, s?o, s?I}", "kind",
+	    &kind, "shim", &shim, "shim_start", &shim_start, "pid", &pid,
+	    "pid_start", &pid_start, "argv", &argv, "log_max", &log_max) < 0 ||
+	    log_max < 0)
 		return errf(-BW_E_CORRUPT, ret_err, "%s: malformed", path);
 	memset(ret, 0, sizeof(*ret));
 	ret->kind = !strcmp(kind, "vm") ? RUNTIME_VM : RUNTIME_CONTAINER;
@@ -346,6 +349,7 @@ rt_meta_load(struct runtime *rt, const char *id, struct rt_meta *ret,
 	ret->pid = (pid_t)pid;
 	ret->pid_start = (uint64_t)pid_start;
 	ret->argv = json_incref(argv);
+	ret->log_max = (uint64_t)log_max;
 	return 0;
 }
 

@@ -638,7 +638,19 @@ shim_main(const struct runtime_sup *s, const char *exit_tmp, int ready_fd,
 			}
 			close(fd);
 		}
-		if (dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0) {
+		if (s->err_path) {
+			int fd = open(s->err_path, O_WRONLY | O_APPEND |
+			    O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+
+			if (fd < 0 || dup2(fd, 2) < 0) {
+				e = -errno;
+				write_ignore(ep[1], &e, sizeof(e));
+				_exit(126);
+			}
+			close(fd);
+		}
+		if (dup2(out_fd, 1) < 0 ||
+		    (!s->err_path && dup2(out_fd, 2) < 0)) {
 			e = -errno;
 			write_ignore(ep[1], &e, sizeof(e));
 			_exit(126);

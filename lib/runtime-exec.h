@@ -61,6 +61,9 @@ struct runtime_sup {
 	/* > 0: the output is captured through lib/logcap.h into LOG_PATH
 	 * and LOG_PATH.1 capped at this many bytes; 0: appended as is. */
 	uint64_t		 log_max_bytes;
+	/* When set, stderr is appended to this file instead (a payload
+	 * whose own messages are not the instance's output: QEMU). */
+	const char		*err_path;
 	const char		*exit_path;	/* status file written at the end */
 	/* cgroup.procs files the payload joins before exec, or NULL. */
 	const char *const	*cgroup_procs;
