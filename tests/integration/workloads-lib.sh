@@ -191,6 +191,20 @@ crun_list() { crun --root "$RUN/crun" list -q; }
 export -f inst instances n_running inst_is node_is count_is crun_list
 export RUN
 
+# log_sample_until TENTHS CMD: samples the size of LOG and LOG.1 (a
+# capped log, lib/logcap.h) every 0.1 s until CMD succeeds or TENTHS
+# samples went by; sets maxsum to the largest sum seen.
+log_sample_until() {
+	local i sum
+	maxsum=0
+	for i in $(seq "$1"); do
+		sum=$(( $(stat -c %s "$LOG" 2>/dev/null || echo 0) + $(stat -c %s "$LOG.1" 2>/dev/null || echo 0) ))
+		[ "$sum" -gt "$maxsum" ] && maxsum=$sum
+		"$2" && break
+		sleep 0.1
+	done
+}
+
 # vm_guest_tools: KERNEL (the newest in /boot) and KVER for VM guests;
 # ends the test with SKIP without a kernel or QEMU.
 vm_guest_tools() {

@@ -38,13 +38,7 @@ LOG="$NS/instances/$uid/console.log"
 # The instance waits 3 s after its 100 MiB before it says so: lines that
 # come while the capture drops are dropped too.
 done_writing() { grep -q DONE-WRITING "$LOG" 2>/dev/null; }
-maxsum=0
-for i in $(seq 1200); do
-	sum=$(( $(stat -c %s "$LOG" 2>/dev/null || echo 0) + $(stat -c %s "$LOG.1" 2>/dev/null || echo 0) ))
-	[ "$sum" -gt "$maxsum" ] && maxsum=$sum
-	done_writing && break
-	sleep 0.1
-done
+log_sample_until 1200 done_writing
 t1=$(date +%s.%N)
 check "the instance wrote its 100 MiB" done_writing
 echo "100 MiB written in $(echo "$t1 - $t0" | bc) s (from apply, with the 3 s pause); largest log on disk seen: $maxsum bytes"

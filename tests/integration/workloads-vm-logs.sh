@@ -31,19 +31,11 @@ cat >"$T/vm.json" <<JSON
 JSON
 t0=$(date +%s.%N)
 check "apply a VM whose guest writes 6 MiB to its console (log_max_bytes 256 KiB)" $B apply -f "$T/vm.json"
-wait_for 60 inst_is acme vm-0 '.status.phase == "Running"' ||
-	{ fail "vm-0 Running"; tail -20 "$T/agent.log" >&2; finish; }
-pass "vm-0 Running"
+check "vm-0 Running" wait_for 60 inst_is acme vm-0 '.status.phase == "Running"'
 uid=$(inst acme vm-0 | jq -r .status.runtime_id)
 LOG="$NS/instances/$uid/serial.log"
 done_writing() { grep -q BW-GUEST-DONE-WRITING "$LOG" 2>/dev/null; }
-maxsum=0
-for i in $(seq 6000); do
-	sum=$(( $(stat -c %s "$LOG" 2>/dev/null || echo 0) + $(stat -c %s "$LOG.1" 2>/dev/null || echo 0) ))
-	[ "$sum" -gt "$maxsum" ] && maxsum=$sum
-	done_writing && break
-	sleep 0.1
-done
+log_sample_until 6000 done_writing
 t1=$(date +%s.%N)
 check "the guest wrote its 6 MiB" done_writing
 base=$(cut -d' ' -f1 "$LOG.base" 2>/dev/null || echo 0)
