@@ -122,7 +122,8 @@ cat >"$T/quiet.json" <<EOF
 {"kind": "Workload", "metadata": {"name": "quiet", "tenant": "acme"},
  "spec": {"type": "container", "image": "$DIGEST", "replicas": 9,
           "resources": {"cpu_millis": 50, "memory_mib": 16},
-          "command": ["sleep", "3600"], "restart_policy": "always"}}
+          "command": ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"],
+          "restart_policy": "always"}}
 EOF
 check "apply 9 quiet instances" $B apply -f "$T/quiet.json"
 check "all 9 are bound to n1" wait_for 60 bash -c "[ \"\$(instances acme | jq '[.[] | select(.spec.workload == \"quiet\" and .spec.node == \"n1\")] | length')\" = 9 ]"
@@ -139,5 +140,5 @@ check "delete the quiet workload" $B delete workload quiet -t acme
 
 check "delete the workload" $B delete workload talker -t acme
 wait_for 60 bash -c "[ \"\$(instances acme | jq length)\" = 0 ]" || fail "talker-0 is gone"
-check "its log went with it" wait_for 30 bash -c "[ ! -e '$LOG' ]"
+check "its log went with it" wait_for 60 bash -c "[ ! -e '$LOG' ]"
 finish
