@@ -147,7 +147,8 @@ etcd_status_error(int http, const char *body, char **ret_err)
 
 static int
 etcd_post_one(struct etcd_store *es, CURL *h, const char *endpoint,
-    const char *path, const char *body, json_t **ret, char **ret_err)
+    const char *path, const char *body, long timeout_ms, json_t **ret,
+    char **ret_err)
 {
 	struct etcd_body b = { 0 };
 	struct curl_slist *hdr = NULL;
@@ -165,6 +166,8 @@ etcd_post_one(struct etcd_store *es, CURL *h, const char *endpoint,
 	    (curl_off_t)strlen(body));
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, etcd_body_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms :
+	    ETCD_TIMEOUT_S * 1000);
 	cc = curl_easy_perform(h);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hdr);
@@ -193,6 +196,13 @@ int
 etcd_post(struct etcd_store *es, const char *path, json_t *req, json_t **ret,
     char **ret_err)
 {
+	return etcd_post_timed(es, path, req, 0, ret, ret_err);
+}
+
+int
+etcd_post_timed(struct etcd_store *es, const char *path, json_t *req,
+    long timeout_ms, json_t **ret, char **ret_err)
+{
 	char	*body = json_dumps(req, JSON_COMPACT);
 	CURL	*h;
 	size_t	 i, first;
@@ -212,8 +222,8 @@ etcd_post(struct etcd_store *es, const char *path, json_t *req, json_t **ret,
 		size_t	 e = (first + i) % es->n_endpoints;
 		char	*err = NULL;
 
-		r = etcd_post_one(es, h, es->endpoints[e], path, body, ret,
-		    &err);
+		r = etcd_post_one(es, h, es->endpoints[e], path, body,
+		    timeout_ms, ret, &err);
 		if (r != -BW_E_UNAVAILABLE || i + 1 == es->n_endpoints ||
 		    strstr(err ? err : "", "gRPC code")) {
 			if (r == 0)

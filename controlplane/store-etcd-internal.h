@@ -16,6 +16,7 @@
 struct etcd_store {
 	struct store	 base;
 	char		*prefix;	/* every key of the store starts with it */
+	char		*outbox_tag;	/* "o/", or "o/REPLICA/" */
 	char		**endpoints;	/* "host:port" */
 	size_t		 n_endpoints;
 	size_t		 cur;		/* endpoint that answered last */
@@ -39,6 +40,17 @@ struct etcd_store {
  * or an etcd error), -BW_E_COMPACTED, -BW_E_TOOLARGE, with a message. */
 int etcd_post(struct etcd_store *es, const char *path, json_t *req,
     json_t **ret, char **ret_err);
+/* The same, each member given at most TIMEOUT_MS (0: the default). */
+int etcd_post_timed(struct etcd_store *es, const char *path, json_t *req,
+    long timeout_ms, json_t **ret, char **ret_err);
+
+/* ST's etcd handle, or NULL when ST is on another backend. */
+struct etcd_store *etcd_store_of(struct store *st);
+/* base64 JSON strings of bytes and of the key PREFIX TAG REST, and a
+ * 64-bit number of an answer (the gateway writes them as strings). */
+json_t *etcd_b64(const void *p, size_t len);
+json_t *etcd_key(struct etcd_store *es, const char *tag, const char *rest);
+uint64_t etcd_num(const json_t *o, const char *name);
 void etcd_http_close(struct etcd_store *es);
 
 #endif

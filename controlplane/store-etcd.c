@@ -12,6 +12,8 @@
  *   PREFIX l/REV          the change log: REV as 16 hex digits; a type
  *                         byte ('P' or 'D'), the key, a NUL, the value
  *   PREFIX o/ID           the audit outbox, ID as 16 hex digits
+ *                         (o/REPLICA/ID with store_etcd_set_replica())
+ *   PREFIX e/leader       the elected leader (store-etcd-elect.c)
  *
  * A batch reads what it needs in one read transaction, decides every
  * op there (store_precondition), then commits one etcd transaction that
@@ -52,7 +54,7 @@ etcd_of(struct store *st)
 
 /* ---- JSON of the gateway's requests and answers ---- */
 
-static json_t *
+json_t *
 etcd_b64(const void *p, size_t len)
 {
 	char	*s = NULL;
@@ -66,7 +68,7 @@ etcd_b64(const void *p, size_t len)
 }
 
 /* PREFIX TAG REST as a base64 JSON string. */
-static json_t *
+json_t *
 etcd_key(struct etcd_store *es, const char *tag, const char *rest)
 {
 	_cleanup_free_ char *k = NULL;
@@ -113,7 +115,7 @@ etcd_u64(uint64_t v)
 }
 
 /* The gateway writes 64-bit numbers as strings and leaves out zeros. */
-static uint64_t
+uint64_t
 etcd_num(const json_t *o, const char *name)
 {
 	const json_t *v = json_object_get(o, name);
@@ -958,14 +960,14 @@ etcd_outbox_put(struct store *st, uint64_t id, const void *value, size_t len)
 		json_decref(q);
 		return -BW_E_INVALID;
 	}
-	if ((r = etcd_range_op(q, etcd_hexkey(es, "o/", id, 0), NULL, 0)) < 0 ||
+	if ((r = etcd_range_op(q, etcd_hexkey(es, es->outbox_tag, id, 0), NULL, 0)) < 0 ||
 	    (r = etcd_txn(es, NULL, q, &ans, NULL, NULL)) < 0)
 		return r;
 	r = json_array_size(etcd_kvs(ans, 0)) ? -BW_E_EXISTS : 0;
 	json_decref(ans);
 	if (r < 0)
 		return r;
-	if (!(k = etcd_hexkey(es, "o/", id, 0)))
+	if (!(k = etcd_hexkey(es, es->outbox_tag, id, 0)))
 		return -ENOMEM;
 	json_array_foreach(es->hook_ops, i, e)
 		if (json_equal(json_object_get(json_object_get(e,
@@ -979,9 +981,9 @@ etcd_outbox_put(struct store *st, uint64_t id, const void *value, size_t len)
 static int
 etcd_outbox_delete_op(struct etcd_store *es, json_t *arr, uint64_t upto)
 {
-	return etcd_delete_op(arr, etcd_hexkey(es, "o/", 0, 0),
-	    upto == UINT64_MAX ? etcd_hexkey(es, "o/", 0, 1) :
-	    etcd_hexkey(es, "o/", upto + 1, 0));
+	return etcd_delete_op(arr, etcd_hexkey(es, es->outbox_tag, 0, 0),
+	    upto == UINT64_MAX ? etcd_hexkey(es, es->outbox_tag, 0, 1) :
+	    etcd_hexkey(es, es->outbox_tag, upto + 1, 0));
 }
 
 static int
@@ -1005,8 +1007,8 @@ etcd_outbox_list(struct store *st, size_t max, struct store_outbox_entry **ret,
 	unsigned char *k = NULL;
 	int	 r;
 
-	if ((r = etcd_range_op(ops, etcd_hexkey(es, "o/", 0, 0),
-	    etcd_hexkey(es, "o/", 0, 1), max)) < 0) {
+	if ((r = etcd_range_op(ops, etcd_hexkey(es, es->outbox_tag, 0, 0),
+	    etcd_hexkey(es, es->outbox_tag, 0, 1), max)) < 0) {
 		json_decref(ops);
 		return r;
 	}
@@ -1073,6 +1075,7 @@ etcd_close(struct store *st)
 		free(es->endpoints[i]);
 	free(es->endpoints);
 	free(es->prefix);
+	free(es->outbox_tag);
 	free(es->ca);
 	free(es->cert);
 	free(es->key);
@@ -1088,6 +1091,37 @@ static const struct store_backend etcd_backend = {
 	STORE_BACKEND_OPS(etcd),
 	.capacity = NULL,
 };
+
+struct etcd_store *
+etcd_store_of(struct store *st)
+{
+	return st && st->backend == &etcd_backend ? etcd_of(st) : NULL;
+}
+
+int
+store_etcd_set_replica(struct store *st, const char *name, char **ret_err)
+{
+	struct etcd_store	*es = etcd_store_of(st);
+	char			*tag;
+	size_t			 i;
+
+	if (!es)
+		return -ENOTSUP;
+	for (i = 0; name[i]; i++)
+		if ((unsigned char)name[i] < 0x21 || name[i] == '/' ||
+		    name[i] == 0x7f)
+			return errf(-BW_E_INVALID, ret_err, "replica name "
+			    "\"%s\": no spaces, slashes or control characters",
+			    name);
+	if (i == 0 || i > 64)
+		return errf(-BW_E_INVALID, ret_err, "replica name: 1 to 64 "
+		    "characters");
+	if (asprintf(&tag, "o/%s/", name) < 0)
+		return errf(-ENOMEM, ret_err, "out of memory");
+	free(es->outbox_tag);
+	es->outbox_tag = tag;
+	return 0;
+}
 
 /* Parses "HOST:PORT,...": every endpoint non-empty. */
 static int
@@ -1199,6 +1233,10 @@ store_open_etcd(const char *spec, struct store **ret, char **ret_err)
 	es->base.backend = &etcd_backend;
 	pthread_mutex_init(&es->pool_mu, NULL);
 	pthread_mutex_init(&es->write_mu, NULL);
+	if (!(es->outbox_tag = strdup("o/"))) {
+		r = errf(-ENOMEM, ret_err, "out of memory");
+		goto fail;
+	}
 	if ((r = etcd_parse_spec(es, spec, ret_err)) < 0)
 		goto fail;
 	/* Reach the cluster now, so a bad endpoint or certificate is

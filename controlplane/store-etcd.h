@@ -25,4 +25,36 @@ int store_open_etcd(const char *spec, struct store **ret, char **ret_err);
 int store_open_spec(const char *spec, const struct store_options *opts,
     struct store **ret, char **ret_err);
 
+/* Keeps the audit outbox of this handle under "o/NAME/" instead of
+ * "o/", so replicas sharing one prefix each replay and trim their own
+ * records only. Call before the commit pipeline starts. Returns
+ * -ENOTSUP when ST is not on etcd, -BW_E_INVALID for a NAME with
+ * spaces, slashes or control characters. */
+int store_etcd_set_replica(struct store *st, const char *name,
+    char **ret_err);
+
+/* Leader election among the replicas sharing ST's prefix: one key,
+ * PREFIX e/leader, created only while absent and bound to the
+ * candidate's lease, so it disappears when the holder's lease is not
+ * kept alive. docs/ha.md, "Leader election". */
+struct store_election;
+
+/* Prepares a candidate named ID (no lease yet) whose lease lives
+ * TTL_S seconds. Returns -ENOTSUP when ST is not on etcd. */
+int store_election_new(struct store *st, const char *id, unsigned ttl_s,
+    struct store_election **ret, char **ret_err);
+
+/* One round, blocking for at most about TIMEOUT_MS per member asked:
+ * grants a lease when the candidate has none (or its lease is gone),
+ * else keeps it alive, then campaigns. Returns 1 when the candidate
+ * holds the key under a live lease, 0 when another does (its id in
+ * LEADER, "" when none could be read), or a negative error (the lease
+ * state is then unknown: the caller must not act as leader). */
+int store_election_step(struct store_election *e, long timeout_ms,
+    char *leader, size_t leader_len, char **ret_err);
+
+/* Revokes the candidate's lease (a leader steps down at once, and the
+ * key goes with it) and frees E. NULL ok. */
+void store_election_free(struct store_election *e);
+
 #endif
