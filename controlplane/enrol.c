@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,7 @@ struct enrol {
 	struct enrol_ops	 ops;
 	struct enrol_options	 o;
 	struct event		*timer;
+	bool			 passive;	/* another replica scans */
 	struct enrol_session	 sessions[ENROL_SESSIONS_MAX];
 	unsigned long		 seq;
 	TAILQ_HEAD(, enrol_write) writes;
@@ -1096,6 +1098,8 @@ stale_scan(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (e->passive)
+		return;
 	if (res_prefix(res_kind_by_name("Node"), NULL, prefix,
 	    sizeof(prefix)) < 0 ||
 	    store_list(api_store(e->srv), prefix, &kvs, &n, &rev) < 0)
@@ -1216,6 +1220,12 @@ enrol_start(struct event_base *base, struct api_server *srv,
 	}
 	*ret = e;
 	return 0;
+}
+
+void
+enrol_set_active(struct enrol *e, bool active)
+{
+	e->passive = !active;
 }
 
 void

@@ -22,6 +22,7 @@
 #ifndef BW_CONTROLPLANE_ENROL_H
 #define BW_CONTROLPLANE_ENROL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <event2/event.h>
@@ -91,6 +92,10 @@ struct enrol;
 int enrol_start(struct event_base *base, struct api_server *srv,
     const struct enrol_ops *ops, const struct enrol_options *o,
     struct enrol **ret, char **ret_err);
+
+/* Whether this replica's stale timer writes (docs/ha.md: the leader's
+ * only); the endpoints serve either way. Active from the start. */
+void enrol_set_active(struct enrol *e, bool active);
 
 /* Stops the timer and frees E (NULL ok). Call before api_server_free(). */
 void enrol_stop(struct enrol *e);

@@ -79,6 +79,13 @@ static const struct opt_help options[] = {
 	  "worker process that never holds the server key; the daemon "
 	  "keeps the keys, the store and the trail (docs/hardening.md, "
 	  "\"Processes\")" },
+	{ "store", 'D', "SPEC", "the state store: etcd://HOST:PORT[,...]/PREFIX"
+	  "?ca=FILE&cert=FILE&key=FILE (an etcd v3 cluster over mutual TLS, "
+	  "shared by several replicas: one leader runs the controllers, all "
+	  "serve the API), or lmdb:DIR (default: LMDB in DIR/store)" },
+	{ "replica-id", 'i', "NAME", "this replica's name in the leader "
+	  "election and its audit outbox on etcd (default: the host name; "
+	  "unique among the replicas of one store, stable across restarts)" },
 	{ "help", 'h', NULL, "show this help and exit (also -h)" },
 	{ "version", 'V', NULL, "show the version and exit (also -V)" },
 };
@@ -250,6 +257,12 @@ parse_opt(int c, char *arg, struct bwd_args *a)
 		    "import-root", arg);
 	case 'T':
 		cfg->tpm_tcti = arg;
+		return true;
+	case 'D':
+		cfg->store_spec = arg;
+		return true;
+	case 'i':
+		cfg->replica_id = arg;
 		return true;
 	case 'C':
 		cfg->config_path = arg;

@@ -23,6 +23,7 @@
 #include "controlplane/resource.h"
 #include "controlplane/schema.h"
 #include "controlplane/store.h"
+#include "controlplane/store-etcd.h"
 #include "daemon/cert-renew.h"
 #include "daemon/compliance-api.h"
 #include "daemon/identity.h"
@@ -278,10 +279,11 @@ health_extra(void *arg)
 	struct bwd_state *st = arg;
 
 	if (!st->identity)
-		return NULL;
-	return json_pack("{s:o*, s:o*}", "tpm",
+		return json_pack("{s:o*}", "replica", ha_health_json(st->ha));
+	return json_pack("{s:o*, s:o*, s:o*}", "tpm",
 	    identity_tpm_status_json(st->identity), "certificates",
-	    certrenew_health_json(st->renew));
+	    certrenew_health_json(st->renew), "replica",
+	    ha_health_json(st->ha));
 }
 
 /* The daemon's series of /metrics beyond the object API's: scheduler,
@@ -424,6 +426,38 @@ bwd_open_trust(struct bwd_open_ctx *c, char **ret_err)
 	return pki_revoked_load(c->pkidir, &st->revoked, ret_err);
 }
 
+/* The store --store names, else LMDB in DIR/store. On etcd the audit
+ * outbox is the replica's own (store_etcd_set_replica()). */
+static int
+bwd_open_store(struct bwd_open_ctx *c, const struct store_options *so,
+    char **ret_err)
+{
+	struct bwd_state	*st = c->st;
+	_cleanup_free_ char	*err = NULL;
+	char			 path[PATH_MAX];
+	int			 r;
+
+	if (c->cfg->replica_id)
+		snprintf(st->replica_id, sizeof(st->replica_id), "%s",
+		    c->cfg->replica_id);
+	else if (gethostname(st->replica_id, sizeof(st->replica_id)) < 0)
+		snprintf(st->replica_id, sizeof(st->replica_id), "bulwarkd");
+	st->replica_id[sizeof(st->replica_id) - 1] = '\0';
+	if (c->cfg->store_spec) {
+		if ((r = store_open_spec(c->cfg->store_spec, so, &st->store,
+		    &err)) < 0)
+			return errf(r, ret_err, "--store: %s", err ? err :
+			    bw_strerror(r));
+		r = store_etcd_set_replica(st->store, st->replica_id, ret_err);
+		return r == -ENOTSUP ? 0 : r;
+	}
+	if ((r = path_join(path, sizeof(path), st->data_dir, "store")) < 0)
+		return errf(r, ret_err, "data directory path too long");
+	if ((r = mkdir_p(path, 0700)) < 0)
+		return errf(r, ret_err, "%s: %s", path, bw_strerror(r));
+	return store_open_lmdb(path, so, &st->store, ret_err);
+}
+
 /* Opens the store and the audit trail, sized and signed as the identity
  * says. */
 static int
@@ -432,18 +466,13 @@ bwd_open_storage(struct bwd_open_ctx *c, char **ret_err)
 	struct bwd_state		*st = c->st;
 	const struct identity_settings	*is = identity_settings(st->identity);
 	struct store_options		 so = { 0 };
-	char				 path[PATH_MAX];
 	int				 r;
 
 	so.map_size = (size_t)is->store_map_bytes;
 	so.history_revisions = is->store_history_revisions;
 	so.history_bytes = (size_t)is->store_history_bytes;
 	so.high_water_pct = is->store_high_water_pct;
-	if ((r = path_join(path, sizeof(path), st->data_dir, "store")) < 0)
-		return errf(r, ret_err, "data directory path too long");
-	if ((r = mkdir_p(path, 0700)) < 0)
-		return errf(r, ret_err, "%s: %s", path, bw_strerror(r));
-	if ((r = store_open_lmdb(path, &so, &st->store, ret_err)) < 0)
+	if ((r = bwd_open_store(c, &so, ret_err)) < 0)
 		return r;
 
 	/* Checkpoints are signed in the TPM; the public key is exported as
@@ -588,6 +617,44 @@ open_console_socket(struct bwd_state *st, struct event_base *base,
 		log_warn("no console socket: %s", err ? err : "failed");
 }
 
+/* Leading: the controllers run and the stale-node scan writes. */
+static void
+bwd_lead(void *arg)
+{
+	struct bwd_state	*st = arg;
+	int			 r;
+
+	if (!st->ctl && (r = controller_start(st->base, st->store, st->commit,
+	    &st->ctl_opts, &st->ctl)) < 0) {
+		log_error("controllers: %s", bw_strerror(r));
+		st->lead_error = r;
+		return;
+	}
+	if (st->enrol)
+		enrol_set_active(st->enrol, true);
+}
+
+/* Following: nothing acts on its own; what is in flight completes.
+ * A detached controller is freed after the committer stops. */
+static void
+bwd_follow(void *arg)
+{
+	struct bwd_state	*st = arg;
+	struct controller	**r;
+
+	if (st->enrol)
+		enrol_set_active(st->enrol, false);
+	if (!st->ctl)
+		return;
+	controller_detach(st->ctl);
+	if ((r = realloc(st->retired, (st->n_retired + 1) * sizeof(*r)))) {
+		st->retired = r;
+		st->retired[st->n_retired++] = st->ctl;
+	} else
+		log_error("out of memory: a detached controller is leaked");
+	st->ctl = NULL;
+}
+
 int
 bwd_open(const struct bwd_config *cfg, struct event_base *base,
     struct bwd_state *st, char **ret_err)
@@ -611,9 +678,15 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 	    ((r = register_local_node(st)) < 0 ||
 	    (r = bind_bootstrap_roles(st)) < 0))
 		return errf(r, ret_err, "first start: %s", bw_strerror(r));
-	if ((r = controller_start(base, st->store, st->commit, &co,
-	    &st->ctl)) < 0)
-		return errf(r, ret_err, "controllers: %s", bw_strerror(r));
+	st->ctl_opts = co;
+	st->base = base;
+	if ((r = ha_start(base, st->store, st->commit, st->replica_id,
+	    &(struct ha_hooks){ .acquire = bwd_lead, .lose = bwd_follow,
+	    .arg = st }, &st->ha, ret_err)) < 0)
+		return r;
+	if (st->lead_error < 0)	/* led at once (LMDB) but could not */
+		return errf(st->lead_error, ret_err, "controllers: %s",
+		    bw_strerror(st->lead_error));
 	client_url(cfg->listen, api_server_port(st->api), url, sizeof(url));
 	if ((r = write_client_conf(st->data_dir, "admin", url, ret_err)) < 0 ||
 	    (r = write_client_conf(st->data_dir, "auditor", url, ret_err)) < 0)
@@ -640,6 +713,8 @@ bwd_close(struct bwd_state *st)
 		waiver_api_detach(&st->waivers);
 	if (st->comp_open)
 		compliance_api_detach(&st->comp);
+	ha_stop(st->ha);
+	st->ha = NULL;
 	controller_detach(st->ctl);
 	psp_stop(st->psp);
 	st->psp = NULL;
@@ -653,6 +728,10 @@ bwd_close(struct bwd_state *st)
 	logs_api_free(&st->logs);
 	controller_free(st->ctl);
 	st->ctl = NULL;
+	while (st->n_retired > 0)
+		controller_free(st->retired[--st->n_retired]);
+	free(st->retired);
+	st->retired = NULL;
 	if (st->images_open)
 		image_api_done(&st->images);
 	st->images_open = 0;

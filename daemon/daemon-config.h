@@ -8,10 +8,12 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+#include "controlplane/controller.h"
 #include "controlplane/principals.h"
 #include "controlplane/quota.h"
 #include "daemon/compliance-api.h"
 #include "daemon/console-cred.h"
+#include "daemon/ha.h"
 #include "hardening/pki.h"
 #include "daemon/image-api.h"
 #include "daemon/logs-api.h"
@@ -46,6 +48,11 @@ struct bwd_config {
 	/* --privsep: TLS in an unprivileged worker process
 	 * (daemon/privsep-parent.h) */
 	int		 privsep;
+	/* --store SPEC (controlplane/store-etcd.h; NULL: LMDB in DIR/store)
+	 * and --replica-id NAME (NULL: the host name), which names the
+	 * replica in the election and its audit outbox on etcd */
+	const char	*store_spec;
+	const char	*replica_id;
 };
 
 struct bwd_state {
@@ -57,7 +64,14 @@ struct bwd_state {
 	SSL_CTX			*ssl_ctx;
 	struct pki_revoked	*revoked;
 	struct committer	*commit;
-	struct controller	*ctl;
+	struct controller	*ctl;	/* while this replica leads */
+	struct controller	**retired;	/* detached, freed at close */
+	size_t			 n_retired;
+	struct ha		*ha;
+	struct event_base	*base;
+	struct controller_options ctl_opts;
+	int			 lead_error;	/* of the last start of ctl */
+	char			 replica_id[128];
 	struct principals	 principals;
 	struct image_api	 images;
 	int			 images_open;

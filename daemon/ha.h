@@ -1,0 +1,48 @@
+/* Which of several bulwarkd replicas on one etcd store acts on its own:
+ * every replica serves the API, one leader (elected through an etcd
+ * lease, controlplane/store-etcd.h) runs the controllers and the other
+ * writers that act without a request. On LMDB the one replica is always
+ * the leader. docs/ha.md, "Leader election". */
+#ifndef BW_DAEMON_HA_H
+#define BW_DAEMON_HA_H
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "controlplane/commit.h"
+#include "controlplane/store.h"
+
+#define HA_LEASE_TTL_S		3
+/* A leader stops acting once this long has passed since the start of
+ * its last successful keep-alive, ahead of the lease's end in etcd. */
+#define HA_ACT_MS		(HA_LEASE_TTL_S * 1000 - 1000)
+#define HA_LEADER_STEP_MS	1000	/* keep-alive period */
+#define HA_FOLLOWER_STEP_MS	500	/* campaign period */
+
+struct ha;
+
+/* Called on the event loop when this replica starts or stops acting. */
+struct ha_hooks {
+	void	(*acquire)(void *arg);
+	void	(*lose)(void *arg);
+	void	 *arg;
+};
+
+/* Starts the election of replica ID on ST (audited through COMMIT as
+ * ha.leader_acquired and ha.leader_lost). On a store without election
+ * (LMDB) the replica leads from here on: HOOKS->acquire runs before the
+ * call returns, and nothing is audited. */
+int ha_start(struct event_base *base, struct store *st,
+    struct committer *commit, const char *id, const struct ha_hooks *hooks,
+    struct ha **ret, char **ret_err);
+
+/* {"role": "leader"|"follower", "id", "leader", "election"} for
+ * /v1/health. */
+json_t *ha_health_json(struct ha *ha);
+
+/* Stops the election thread and revokes the lease (another replica
+ * takes over without waiting for it to expire). Does not call
+ * HOOKS->lose. NULL ok. */
+void ha_stop(struct ha *ha);
+
+#endif
