@@ -1346,20 +1346,15 @@ instance_changed(struct controller *c, const struct model_change *ch)
 	free(b);
 }
 
-/* Applies the keys the batches just completed wrote to the model.
- * Returns whether a pass has something to do. */
+/* Applies the N KEYS written (by our batches or elsewhere) to the
+ * model. Returns whether a pass has something to do. */
 static int
-apply_changes(struct controller *c)
+apply_keys(struct controller *c, const char *const *keys, size_t n)
 {
-	const char *const	*keys;
 	struct model_change	 ch;
-	size_t			 n, i;
+	size_t			 i;
 	int			 r;
 
-	if (!c->model_ok || commit_changed(c->commit, &keys, &n) < 0) {
-		c->model_ok = 0;	/* a gap: rebuild from the store */
-		return 1;
-	}
 	for (i = 0; i < n; i++) {
 		if ((r = model_apply(c->m, c->st, keys[i], &ch)) == -ENOENT)
 			continue;
@@ -1392,6 +1387,21 @@ apply_changes(struct controller *c)
 		json_decref(ch.old);
 	}
 	return c->wl_dirty || c->sched_dirty;
+}
+
+/* Applies the keys the batches just completed wrote to the model.
+ * Returns whether a pass has something to do. */
+static int
+apply_changes(struct controller *c)
+{
+	const char *const	*keys;
+	size_t			 n;
+
+	if (!c->model_ok || commit_changed(c->commit, &keys, &n) < 0) {
+		c->model_ok = 0;	/* a gap: rebuild from the store */
+		return 1;
+	}
+	return apply_keys(c, keys, n);
 }
 
 static void
@@ -1505,6 +1515,27 @@ controller_start(struct event_base *base, struct store *st,
 	schedule_pass(c);
 	*ret = c;
 	return 0;
+}
+
+void
+controller_foreign_changes(struct controller *c, const char *const *keys,
+    size_t n, bool gap)
+{
+	int todo;
+
+	if (c->detached)
+		return;
+	if (gap || !c->model_ok) {
+		c->model_ok = 0;
+		todo = 1;
+	} else
+		todo = apply_keys(c, keys, n);
+	if (todo || c->dirty) {
+		if (c->inflight == 0)
+			schedule_pass(c);
+		else
+			c->dirty = 1;
+	}
 }
 
 void

@@ -51,6 +51,13 @@ int controller_start(struct event_base *base, struct store *st,
  * completes). Used by tests and after start. */
 void controller_kick(struct controller *c);
 
+/* Keys another writer on a shared store (another bulwarkd replica,
+ * docs/ha.md) changed, which this process's commit pipeline never saw:
+ * applied to the model like its own. GAP: some were missed, so the
+ * model is rebuilt from the store. */
+void controller_foreign_changes(struct controller *c, const char *const *keys,
+    size_t n, bool gap);
+
 /* Counts since start, for metrics and tests. */
 struct controller_stats {
 	unsigned long long	passes, created, deleted, scheduled,

@@ -634,6 +634,17 @@ bwd_lead(void *arg)
 		enrol_set_active(st->enrol, true);
 }
 
+/* Leading on a shared store: other replicas' writes reach the
+ * controllers (their commit pipelines are not ours). */
+static void
+bwd_foreign_changes(void *arg, const char *const *keys, size_t n, bool gap)
+{
+	struct bwd_state *st = arg;
+
+	if (st->ctl)
+		controller_foreign_changes(st->ctl, keys, n, gap);
+}
+
 /* Following: nothing acts on its own; what is in flight completes.
  * A detached controller is freed after the committer stops. */
 static void
@@ -682,7 +693,7 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 	st->base = base;
 	if ((r = ha_start(base, st->store, st->commit, st->replica_id,
 	    &(struct ha_hooks){ .acquire = bwd_lead, .lose = bwd_follow,
-	    .arg = st }, &st->ha, ret_err)) < 0)
+	    .changes = bwd_foreign_changes, .arg = st }, &st->ha, ret_err)) < 0)
 		return r;
 	if (st->lead_error < 0)	/* led at once (LMDB) but could not */
 		return errf(st->lead_error, ret_err, "controllers: %s",

@@ -27,8 +27,10 @@
 #include "lib/log.h"
 
 #define HA_CHECK_MS	100	/* how often the loop looks at the record */
+#define HA_FEED_MAX	1000	/* changes read a round; more: a rebuild */
 
 struct ha {
+	struct store		*st;
 	struct committer	*commit;
 	struct ha_hooks		 hooks;
 	struct event		*check_ev;
@@ -45,7 +47,62 @@ struct ha {
 	int64_t			 last_ok_ms;	/* start of that round */
 	char			 leader_id[128];
 	char			 error[256];	/* of the last round, "" if none */
+	/* While leading: the store's changes since FEED_REV (thread only),
+	 * which the loop hands to HOOKS->changes. */
+	bool			 feeding;
+	uint64_t		 feed_rev;
+	char			**pending;
+	size_t			 n_pending;
+	bool			 pending_gap;
 };
+
+/* Drops the keys not handed over yet (under MU, or on the loop after
+ * taking them). */
+static void
+ha_keys_free(char **keys, size_t n)
+{
+	while (n > 0)
+		free(keys[--n]);
+	free(keys);
+}
+
+/* Leading: reads what was written to the store's objects since the last
+ * round (by any replica: our own changes apply twice, which the model
+ * notices and skips) for the loop to apply. Thread only; takes MU. */
+static void
+ha_feed(struct ha *ha)
+{
+	struct store_event	*ev = NULL;
+	char			**keys;
+	size_t			 n = 0, i;
+	bool			 gap = false;
+	int			 r;
+
+	if (!ha->feeding) {
+		ha->feed_rev = store_revision(ha->st);
+		ha->feeding = true;
+		return;
+	}
+	r = store_changes(ha->st, "/r/", ha->feed_rev, HA_FEED_MAX, &ev, &n);
+	if (r == -BW_E_COMPACTED || (r == 0 && n == HA_FEED_MAX)) {
+		gap = true;
+		ha->feed_rev = store_revision(ha->st);
+	} else if (r < 0 || n == 0)
+		return;		/* an error: the next round reads again */
+	pthread_mutex_lock(&ha->mu);
+	if (!gap && (keys = realloc(ha->pending, (ha->n_pending + n) *
+	    sizeof(*keys)))) {
+		ha->pending = keys;
+		for (i = 0; i < n && (keys[ha->n_pending] = ev[i].key); i++) {
+			ev[i].key = NULL;
+			ha->n_pending++;
+		}
+		ha->feed_rev = ev[n - 1].rev;
+	} else
+		ha->pending_gap = true;
+	pthread_mutex_unlock(&ha->mu);
+	store_events_free(ev, n);
+}
 
 static void
 ha_audit(struct ha *ha, const char *action, const char *reason)
@@ -68,6 +125,10 @@ ha_round(struct ha *ha, int64_t start)
 
 	r = store_election_step(ha->election, HA_LEADER_STEP_MS, leader,
 	    sizeof(leader), &err);
+	if (r == 1)
+		ha_feed(ha);
+	else
+		ha->feeding = false;
 	pthread_mutex_lock(&ha->mu);
 	ha->leader = r == 1;
 	if (r == 1)
@@ -104,6 +165,28 @@ ha_thread(void *arg)
 	return NULL;
 }
 
+/* Gives the keys the feed read to HOOKS->changes. */
+static void
+ha_hand_over(struct ha *ha)
+{
+	char	**keys;
+	size_t	  n;
+	bool	  gap;
+
+	pthread_mutex_lock(&ha->mu);
+	keys = ha->pending;
+	n = ha->n_pending;
+	gap = ha->pending_gap;
+	ha->pending = NULL;
+	ha->n_pending = 0;
+	ha->pending_gap = false;
+	pthread_mutex_unlock(&ha->mu);
+	if (n > 0 || gap)
+		ha->hooks.changes(ha->hooks.arg, (const char *const *)keys, n,
+		    gap);
+	ha_keys_free(keys, n);
+}
+
 /* The event loop's view: act while the last round that found us leader
  * began less than HA_ACT_MS ago. */
 static void
@@ -125,8 +208,11 @@ ha_check(evutil_socket_t fd, short what, void *arg)
 		    ha->error : "another replica holds the leader key") :
 		    "no keep-alive of the lease succeeded in time");
 	pthread_mutex_unlock(&ha->mu);
-	if (act == ha->acting)
+	if (act == ha->acting) {
+		if (act)
+			ha_hand_over(ha);
 		return;
+	}
 	ha->acting = act;
 	if (act) {
 		snprintf(why, sizeof(why), "replica %s leads: it holds the "
@@ -169,6 +255,7 @@ ha_start(struct event_base *base, struct store *st, struct committer *commit,
 		return errf(-ENOMEM, ret_err, "out of memory");
 	pthread_mutex_init(&ha->mu, NULL);
 	bw_cond_init_mono(&ha->cond);
+	ha->st = st;
 	ha->commit = commit;
 	ha->hooks = *hooks;
 	snprintf(ha->id, sizeof(ha->id), "%s", id);
@@ -219,6 +306,7 @@ ha_stop(struct ha *ha)
 		pthread_join(ha->thread, NULL);
 	}
 	store_election_free(ha->election);
+	ha_keys_free(ha->pending, ha->n_pending);
 	pthread_cond_destroy(&ha->cond);
 	pthread_mutex_destroy(&ha->mu);
 	free(ha);

@@ -6,6 +6,9 @@
 #ifndef BW_DAEMON_HA_H
 #define BW_DAEMON_HA_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include <event2/event.h>
 #include <jansson.h>
 
@@ -21,10 +24,15 @@
 
 struct ha;
 
-/* Called on the event loop when this replica starts or stops acting. */
+/* Called on the event loop when this replica starts or stops acting,
+ * and while it leads on a shared store, with the N KEYS of objects
+ * ("/r/...") written since the last call by any replica (GAP: some were
+ * missed; re-read everything). */
 struct ha_hooks {
 	void	(*acquire)(void *arg);
 	void	(*lose)(void *arg);
+	void	(*changes)(void *arg, const char *const *keys, size_t n,
+		    bool gap);
 	void	 *arg;
 };
 
