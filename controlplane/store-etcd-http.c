@@ -16,6 +16,7 @@
 
 #include "controlplane/store-etcd-internal.h"
 #include "hardening/crypto-policy.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/json.h"
 
@@ -192,6 +193,38 @@ out:
 	return r;
 }
 
+/* While the cluster was unavailable less than ETCD_DOWN_MS ago, calls
+ * fail at once with its last message: an etcd without quorum answers
+ * each request only when its own request timeout (about 7 s) ends, and
+ * a server reading the store on its event loop must not wait that long
+ * for every request in its queue. */
+static int
+etcd_down(struct etcd_store *es, char **ret_err)
+{
+	int64_t	 until, now = bw_mono_ms();
+	int	 r = 0;
+
+	pthread_mutex_lock(&es->pool_mu);
+	until = es->down_until_ms;
+	if (until > now)
+		r = errf(-BW_E_UNAVAILABLE, ret_err, "%s (the etcd cluster "
+		    "was unavailable %lld ms ago; asked again %lld ms from "
+		    "now)", es->down_msg, (long long)(now - (until -
+		    ETCD_DOWN_MS)), (long long)(until - now));
+	pthread_mutex_unlock(&es->pool_mu);
+	return r;
+}
+
+static void
+etcd_went_down(struct etcd_store *es, const char *msg)
+{
+	pthread_mutex_lock(&es->pool_mu);
+	es->down_until_ms = bw_mono_ms() + ETCD_DOWN_MS;
+	snprintf(es->down_msg, sizeof(es->down_msg), "%s", msg ? msg :
+	    "etcd: unavailable");
+	pthread_mutex_unlock(&es->pool_mu);
+}
+
 int
 etcd_post(struct etcd_store *es, const char *path, json_t *req, json_t **ret,
     char **ret_err)
@@ -211,6 +244,10 @@ etcd_post_timed(struct etcd_store *es, const char *path, json_t *req,
 	*ret = NULL;
 	if (!body)
 		return errf(-ENOMEM, ret_err, "etcd: out of memory");
+	if ((r = etcd_down(es, ret_err)) < 0) {
+		free(body);
+		return r;
+	}
 	if (!(h = etcd_handle_get(es))) {
 		free(body);
 		return errf(-ENOMEM, ret_err, "etcd: cannot make a handle");
@@ -238,5 +275,7 @@ etcd_post_timed(struct etcd_store *es, const char *path, json_t *req,
 	}
 	etcd_handle_put(es, h);
 	free(body);
+	if (r == -BW_E_UNAVAILABLE)
+		etcd_went_down(es, ret_err ? *ret_err : NULL);
 	return r;
 }

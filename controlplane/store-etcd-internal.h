@@ -12,6 +12,9 @@
 #include "controlplane/store-backend.h"
 
 #define ETCD_POOL_MAX	16
+/* After the cluster was found unavailable (no member reached, or no
+ * quorum: etcd's own timeout), calls fail at once for this long. */
+#define ETCD_DOWN_MS	3000
 
 struct etcd_store {
 	struct store	 base;
@@ -24,6 +27,8 @@ struct etcd_store {
 	pthread_mutex_t	 pool_mu;
 	void		*pool[ETCD_POOL_MAX];	/* idle CURL handles */
 	size_t		 pool_n;
+	int64_t		 down_until_ms;	/* under pool_mu: etcd_post() */
+	char		 down_msg[256];
 	/* One batch, compaction or trim at a time from this handle;
 	 * writers elsewhere are caught by the commit's compares. */
 	pthread_mutex_t	 write_mu;
