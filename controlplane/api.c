@@ -2980,12 +2980,14 @@ nodelay(struct evhttp_request *req)
 }
 
 /* identify() failed with R: 503 if the connection was over a limit
- * (conn_authenticated), else 401. */
+ * (conn_authenticated) or the store could not be read, else 401. */
 static void
 reply_unidentified(struct api_server *srv, struct evhttp_request *req, int r,
     const char *err)
 {
-	if (r == -BW_E_UNAVAILABLE)
+	if (r == -BW_E_UNAVAILABLE && err && strstr(err, "state store"))
+		reply_error(srv, req, 503, "unavailable", err);
+	else if (r == -BW_E_UNAVAILABLE)
 		reply_error(srv, req, 503, "too_many_connections", err ? err :
 		    "connection limit reached");
 	else

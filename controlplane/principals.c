@@ -53,8 +53,11 @@ principals_binding_check(struct store *st, const struct authz_identity *id,
 	}
 	if ((r = res_prefix(k, id->tenant, prefix, sizeof(prefix))) < 0)
 		return r;
+	/* A store out of reach (etcd without quorum) is the server's
+	 * failure, answered 503, not the client's. */
 	if ((r = store_list(st, prefix, &kvs, &n, &rev)) < 0)
-		return errf(-BW_E_UNAUTH, ret_err, "cannot read role bindings: %s",
+		return errf(r == -BW_E_UNAVAILABLE ? r : -BW_E_UNAUTH, ret_err,
+		    "cannot read role bindings: the state store: %s",
 		    bw_strerror(r));
 	for (i = 0; i < n && !found; i++) {
 		_cleanup_json_ json_t *doc = json_loadb(kvs[i]->value,
