@@ -102,6 +102,8 @@ else
 	finish
 fi
 S=$W	# a survivor: the follower the writes and the node went through
+F=$1	# the survivor that does not lead: what it takes in reaches the
+[ "$F" = "$L2" ] && F=$2	# leader through the store's change log
 
 # -- every acknowledged write is there, read through each survivor
 for n in "$@"; do
@@ -110,12 +112,12 @@ for n in "$@"; do
 		sh -c "[ -z \"\$(comm -23 '$T/acked' '$T/have.$n')\" ]"
 done
 
-# -- new work after the takeover is scheduled by the new leader, on the
-# node enrolled before it
+# -- new work after the takeover, applied through the follower, is
+# scheduled by the new leader on the node enrolled before it
 echo "{\"kind\":\"Workload\",\"metadata\":{\"name\":\"after\",\"tenant\":\"acme\"},
   \"spec\":{\"type\":\"container\",\"image\":\"sha256:$(printf 'b%.0s' $(seq 64))\",
   \"replicas\":1,\"resources\":{\"cpu_millis\":100,\"memory_mib\":64}}}" |
-	B $S apply -f - >/dev/null || fail "workload after the takeover"
+	B $F apply -f - >/dev/null || fail "workload after the takeover, through follower $F"
 bound() {
 	B $S get instances -t acme -o json |
 		jq -e '[.items[] | select(.spec.workload == "after" and .spec.node != null)] | length == 1' >/dev/null
