@@ -1003,7 +1003,8 @@ etcd_outbox_list(struct store *st, size_t max, struct store_outbox_entry **ret,
 	struct etcd_store *es = etcd_of(st);
 	json_t	*ops = json_array(), *ans = NULL, *kvs, *kv;
 	struct store_outbox_entry *e = NULL;
-	size_t	 n = 0, i, kl, plen = strlen(es->prefix) + 2;
+	size_t	 n = 0, i, kl, plen = strlen(es->prefix) +
+	    strlen(es->outbox_tag);
 	unsigned char *k = NULL;
 	int	 r;
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "controlplane/store-etcd.h"
@@ -313,7 +314,85 @@ test_changes_pages(void **state)
 	store_close(st);
 }
 
+/* Two handles named r1 and r2 on one prefix keep separate outboxes:
+ * the same id in each, and one's trim leaves the other's entries. */
+static void
+test_replica_outbox(void **state)
+{
+	struct store *a = open_prefix("replicas", ""), *b = open_prefix("replicas", "");
+	struct ob_hook ha = { .st = a, .id = 1 }, hb = { .st = b, .id = 1 };
+	struct store_op op = { .type = STORE_OP_PUT, .key = "/k", .value = "v",
+	    .value_len = 1 };
+	struct store_outbox_entry *e = NULL;
+	size_t	 n = 0;
+	char	*err = NULL;
+
+	assert_int_equal(store_etcd_set_replica(a, "r1", NULL), 0);
+	assert_int_equal(store_etcd_set_replica(b, "r2", NULL), 0);
+	assert_int_equal(store_etcd_set_replica(b, "r/2", &err), -BW_E_INVALID);
+	free(err);
+	assert_int_equal(ob_batch(&op, &ha), 0);
+	assert_int_equal(ob_batch(&op, &hb), 0);	/* id 1 again: its own */
+	assert_int_equal(store_outbox_list(b, 10, &e, &n), 0);
+	assert_int_equal(n, 1);
+	store_outbox_entries_free(e, n);
+	assert_int_equal(store_outbox_trim(a, 1), 0);
+	assert_int_equal(store_outbox_list(a, 10, &e, &n), 0);
+	assert_int_equal(n, 0);
+	store_outbox_entries_free(e, n);
+	assert_int_equal(store_outbox_list(b, 10, &e, &n), 0);
+	assert_int_equal(n, 1);
+	store_outbox_entries_free(e, n);
+	store_close(a);
+	store_close(b);
+}
+
+/* STEP of candidate E returns WANT with LEADER named. */
+static void
+elect_step(struct store_election *e, int want, const char *leader)
+{
+	char	 who[64];
+	char	*err = NULL;
+	int	 r = store_election_step(e, 2000, who, sizeof(who), &err);
+
+	if (r < 0)
+		fail_msg("election step: %s", err);
+	assert_int_equal(r, want);
+	assert_string_equal(who, leader);
+}
+
+/* One leader at a time; a revoked lease hands over at once, an expired
+ * one after its TTL, and the candidate whose lease expired learns it
+ * lost. */
+static void
+test_election(void **state)
+{
+	struct store *a = open_prefix("election", ""), *b = open_prefix("election", "");
+	struct store_election *ea = NULL, *eb = NULL, *ec = NULL;
+
+	assert_int_equal(store_election_new(a, "r1", 2, &ea, NULL), 0);
+	assert_int_equal(store_election_new(b, "r2", 2, &eb, NULL), 0);
+	assert_int_equal(store_election_new(b, "r3", 2, &ec, NULL), 0);
+	elect_step(ea, 1, "r1");
+	elect_step(eb, 0, "r1");
+	elect_step(ea, 1, "r1");	/* a round after: still ours */
+	store_election_free(ea);	/* revoked: the key goes with it */
+	elect_step(eb, 1, "r2");
+	elect_step(ec, 0, "r2");
+	/* Neither keeps its lease alive: both leases expire (2 s); the
+	 * next round of each grants a new one, and who asks first leads. */
+	sleep(4);
+	elect_step(ec, 1, "r3");
+	elect_step(eb, 0, "r3");
+	store_election_free(eb);
+	store_election_free(ec);
+	store_close(a);
+	store_close(b);
+}
+
 static const struct CMUnitTest etcd_tests[] = {
+	cmocka_unit_test(test_replica_outbox),
+	cmocka_unit_test(test_election),
 	cmocka_unit_test(test_changes_pages),
 	cmocka_unit_test(test_outbox),
 	cmocka_unit_test(test_second_writer),
