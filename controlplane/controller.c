@@ -1409,7 +1409,7 @@ run_pass(struct controller *c)
 {
 	int r;
 
-	if (c->detached)
+	if (c->detached || (c->o.may_act && !c->o.may_act(c->o.may_act_arg)))
 		return;
 	if (c->inflight > 0) {
 		c->dirty = 1;

@@ -40,6 +40,11 @@ struct controller;
 struct controller_options {
 	bool	allow_unattested;	/* schedule on nodes not yet attested */
 	int	resync_ms;		/* 0: CONTROLLER_RESYNC_MS */
+	/* Asked before every pass when set: false skips it (a replica
+	 * whose leadership may have lapsed while the loop was busy, before
+	 * the loop got to stop the controller; daemon/ha.h). */
+	bool	(*may_act)(void *arg);
+	void	 *may_act_arg;
 };
 
 /* Starts the loops on BASE. Returns 0 or a negative error. */

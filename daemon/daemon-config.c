@@ -624,6 +624,7 @@ bwd_lead(void *arg)
 	struct bwd_state	*st = arg;
 	int			 r;
 
+	st->ctl_opts.may_act_arg = st->ha;
 	if (!st->ctl && (r = controller_start(st->base, st->store, st->commit,
 	    &st->ctl_opts, &st->ctl)) < 0) {
 		log_error("controllers: %s", bw_strerror(r));
@@ -691,6 +692,7 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 		return errf(r, ret_err, "first start: %s", bw_strerror(r));
 	st->ctl_opts = co;
 	st->base = base;
+	st->ctl_opts.may_act = ha_may_act;
 	if ((r = ha_start(base, st->store, st->commit, st->replica_id,
 	    &(struct ha_hooks){ .acquire = bwd_lead, .lose = bwd_follow,
 	    .changes = bwd_foreign_changes, .arg = st }, &st->ha, ret_err)) < 0)

@@ -165,6 +165,29 @@ ha_thread(void *arg)
 	return NULL;
 }
 
+/* Under MU: the last round that found us leader began less than
+ * HA_ACT_MS ago (always on a store without election). */
+static bool
+ha_acts_locked(const struct ha *ha)
+{
+	if (!ha->election)
+		return true;
+	return ha->leader && ha->last_ok_ms > 0 &&
+	    bw_mono_ms() - ha->last_ok_ms < HA_ACT_MS;
+}
+
+bool
+ha_may_act(void *arg)
+{
+	struct ha	*ha = arg;
+	bool		 act;
+
+	pthread_mutex_lock(&ha->mu);
+	act = ha_acts_locked(ha);
+	pthread_mutex_unlock(&ha->mu);
+	return act;
+}
+
 /* Gives the keys the feed read to HOOKS->changes. */
 static void
 ha_hand_over(struct ha *ha)
@@ -201,7 +224,7 @@ ha_check(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	pthread_mutex_lock(&ha->mu);
 	age = bw_mono_ms() - ha->last_ok_ms;
-	act = ha->leader && ha->last_ok_ms > 0 && age < HA_ACT_MS;
+	act = ha_acts_locked(ha);
 	snprintf(leader, sizeof(leader), "%s", ha->leader_id);
 	if (ha->acting && !act)
 		snprintf(why, sizeof(why), "%s", !ha->leader ? (ha->error[0] ?

@@ -44,6 +44,11 @@ int ha_start(struct event_base *base, struct store *st,
     struct committer *commit, const char *id, const struct ha_hooks *hooks,
     struct ha **ret, char **ret_err);
 
+/* Whether the replica may act now, from the election's record at the
+ * time of the call (the loop's own view, updated every 100 ms, can lag
+ * when the loop was busy). Any thread. */
+bool ha_may_act(void *ha);
+
 /* {"role": "leader"|"follower", "id", "leader", "election"} for
  * /v1/health. */
 json_t *ha_health_json(struct ha *ha);
