@@ -39,8 +39,12 @@
  * each trail commit is an fdatasync, and one running beside the store's
  * write-ahead log flush slows that flush, which is what a client waits
  * for (measured: ~0.08 ms of a 0.6 ms request at one client). The
- * records are durable in the store's outbox meanwhile. */
-#define APPEND_GROUP_US		2000
+ * records are durable in the store's outbox meanwhile, and the API's
+ * audit search flushes first. At 2 ms, a fleet of 5,000 nodes whose
+ * heartbeats change their Node (500 single-write batches a second, one
+ * every 2 ms) cost one trail commit per write; at 10 ms about five
+ * share one (measured 2026-12-06, bench/README.md). */
+#define APPEND_GROUP_US		10000
 /* How long records of requests that changed nothing (reads, denials,
  * writes that found the object as asked) wait for others before the
  * appender commits them alone: they are not acknowledged durable (a
@@ -133,6 +137,7 @@ struct committer {
 	int			 afailed;
 	int			 aflush;	/* append now, no grouping */
 	int			 astop;
+	size_t			 aqmut;		/* jobs in AQUEUE with mutations */
 	uint64_t		 alast_ns;	/* start of the last append */
 	/* Committer thread only. */
 	size_t			 apending;	/* mutations posted, not collected */
@@ -214,11 +219,8 @@ ajob_free(struct ajob *j)
 static uint64_t
 appender_due(const struct committer *c)
 {
-	const struct ajob	*j;
-
-	TAILQ_FOREACH(j, &c->aqueue, entry)
-		if (j->nmut > 0)
-			return c->alast_ns + APPEND_GROUP_US * 1000u;
+	if (c->aqmut > 0)
+		return c->alast_ns + APPEND_GROUP_US * 1000u;
 	return c->alast_ns + APPEND_ASYNC_GROUP_US * 1000u;
 }
 
@@ -251,6 +253,7 @@ appender_thread(void *arg)
 		c->aflush = 0;
 		TAILQ_INIT(&take);
 		TAILQ_CONCAT(&take, &c->aqueue, entry);
+		c->aqmut = 0;
 		c->abusy = 1;
 		failed = c->afailed;
 		c->alast_ns = bw_mono_ns();
@@ -289,15 +292,24 @@ appender_thread(void *arg)
 static void
 appender_post(struct committer *c, struct ajob *j)
 {
+	int wake;
+
 	c->apending += j->nmut;
 	c->lost_pending += j->lost;
 	pthread_mutex_lock(&c->amu);
-	/* A job of records alone does not move a grouping appender's
-	 * deadline (appender_due()): only an idle one needs waking. */
-	if (TAILQ_EMPTY(&c->aqueue) || j->nmut > 0)
-		pthread_cond_broadcast(&c->acv);
+	/* Only an idle appender, or one grouping records alone whose
+	 * deadline the first mutation's job brings forward
+	 * (appender_due()), needs waking: one grouping mutations' records
+	 * takes this job at the deadline it has. */
+	wake = TAILQ_EMPTY(&c->aqueue) || (j->nmut > 0 && c->aqmut == 0);
+	if (j->nmut > 0)
+		c->aqmut++;
 	TAILQ_INSERT_TAIL(&c->aqueue, j, entry);
 	pthread_mutex_unlock(&c->amu);
+	/* after the unlock, as commit_submit() signals; the appender tests
+	 * its queue and deadline under AMU before it waits */
+	if (wake)
+		pthread_cond_broadcast(&c->acv);
 }
 
 /* Takes the results of the jobs the appender has finished, in order:
@@ -1118,8 +1130,11 @@ commit_submit(struct committer *c, struct commit_req *req)
 	req->group = 0;
 	pthread_mutex_lock(&c->mu);
 	TAILQ_INSERT_TAIL(&c->queue, req, entry);
-	pthread_cond_signal(&c->cv);
 	pthread_mutex_unlock(&c->mu);
+	/* After the unlock: a committer woken under the lock would only
+	 * sleep again on it (a futex round trip and a context switch per
+	 * request). It tests the queue under the lock before it waits. */
+	pthread_cond_signal(&c->cv);
 }
 
 void
@@ -1130,8 +1145,8 @@ commit_submit_group(struct committer *c, struct commit_req **reqs, size_t n)
 		reqs[i]->group = i == 0 ? n : 0;
 		TAILQ_INSERT_TAIL(&c->queue, reqs[i], entry);
 	}
-	pthread_cond_signal(&c->cv);
 	pthread_mutex_unlock(&c->mu);
+	pthread_cond_signal(&c->cv);	/* after the unlock: commit_submit() */
 }
 
 void
@@ -1151,8 +1166,8 @@ commit_audit_async(struct committer *c, const struct audit_record *rec)
 	}
 	TAILQ_INSERT_TAIL(&c->async, a, entry);
 	c->async_n++;
-	pthread_cond_signal(&c->cv);
 	pthread_mutex_unlock(&c->mu);
+	pthread_cond_signal(&c->cv);	/* after the unlock: commit_submit() */
 }
 
 void
