@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "audit/search.h"
 #include "audit/trail.h"
@@ -91,6 +93,11 @@ struct committer {
 	struct async_list	 async;
 	size_t			 async_n;
 	int			 stopping;
+	/* The committer wakes the loop through its own eventfd (DONE_FD,
+	 * read by DONE_EV), not event_active(): that takes the loop's lock,
+	 * and the loop, woken by it, would sleep once more on that lock
+	 * (a futex round trip and a context switch per batch). */
+	int			 done_fd;
 	struct event		*done_ev;
 	struct event		*observe_ev;	/* runs the observers */
 	struct store		*st;
@@ -790,8 +797,10 @@ finish:
 		TAILQ_INSERT_TAIL(&c->done, req, entry);
 	}
 	pthread_mutex_unlock(&c->mu);
+	/* adds to the counter: fails only when it would overflow 2^64-2,
+	 * and then the loop has a wake-up pending anyway */
 	if (n > 0)
-		event_active(c->done_ev, EV_READ, 0);
+		(void)eventfd_write(c->done_fd, 1);
 }
 
 /* Deletes the outbox entries the trail holds, so a restart has nothing
@@ -1011,6 +1020,11 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 	struct commit_req	*req;
 
 	TAILQ_INIT(&done);
+	if (fd >= 0) {
+		eventfd_t n;
+
+		(void)eventfd_read(fd, &n);	/* EAGAIN: nothing since */
+	}
 	pthread_mutex_lock(&c->mu);
 	while ((req = TAILQ_FIRST(&c->done))) {
 		TAILQ_REMOVE(&c->done, req, entry);
@@ -1058,12 +1072,36 @@ commit_remove_observer(struct committer *c, void (*fn)(void *arg), void *arg)
 			c->observers[i].fn = NULL;
 }
 
+/* The committer's wake-up of the loop (done_fd): 0 or -errno. */
+static int
+done_ev_new(struct committer *c, struct event_base *base)
+{
+	if ((c->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+		return -errno;
+	if (!(c->done_ev = event_new(base, c->done_fd, EV_READ | EV_PERSIST,
+	    done_cb, c)) || event_add(c->done_ev, NULL) < 0) {
+		if (c->done_ev)
+			event_free(c->done_ev);
+		close(c->done_fd);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void
+done_ev_free(struct committer *c)
+{
+	event_free(c->done_ev);
+	close(c->done_fd);
+}
+
 int
 commit_start(struct event_base *base, struct store *st,
     struct audit_trail *trail, const char *audit_dir, struct committer **ret)
 {
 	struct committer *c;
 	struct audit_status as;
+	int		 r;
 
 	if (!(c = calloc(1, sizeof(*c))))
 		return -ENOMEM;
@@ -1093,18 +1131,17 @@ commit_start(struct event_base *base, struct store *st,
 			c->stats.audit_healthy = 0;
 		outbox_trim(c);
 	}
-	c->done_ev = event_new(base, -1, 0, done_cb, c);
-	c->observe_ev = evtimer_new(base, observe_cb, c);
-	if (!c->done_ev || !c->observe_ev) {
-		if (c->done_ev)
-			event_free(c->done_ev);
-		if (c->observe_ev)
-			event_free(c->observe_ev);
+	if ((r = done_ev_new(c, base)) < 0) {
+		free(c);
+		return r;
+	}
+	if (!(c->observe_ev = evtimer_new(base, observe_cb, c))) {
+		done_ev_free(c);
 		free(c);
 		return -ENOMEM;
 	}
 	if (pthread_create(&c->athread, NULL, appender_thread, c) != 0) {
-		event_free(c->done_ev);
+		done_ev_free(c);
 		event_free(c->observe_ev);
 		free(c);
 		return -EAGAIN;
@@ -1115,7 +1152,7 @@ commit_start(struct event_base *base, struct store *st,
 		pthread_cond_broadcast(&c->acv);
 		pthread_mutex_unlock(&c->amu);
 		pthread_join(c->athread, NULL);
-		event_free(c->done_ev);
+		done_ev_free(c);
 		event_free(c->observe_ev);
 		free(c);
 		return -EAGAIN;
@@ -1221,7 +1258,7 @@ commit_stop(struct committer *c)
 	/* Requests finished after the loop stopped still get their
 	 * completion, so their owners can free them. */
 	done_cb(-1, 0, c);
-	event_free(c->done_ev);
+	done_ev_free(c);
 	event_free(c->observe_ev);
 	changed_clear(c);
 	free(c->changed);
