@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "audit/search.h"
 #include "audit/trail.h"
@@ -39,8 +41,12 @@
  * each trail commit is an fdatasync, and one running beside the store's
  * write-ahead log flush slows that flush, which is what a client waits
  * for (measured: ~0.08 ms of a 0.6 ms request at one client). The
- * records are durable in the store's outbox meanwhile. */
-#define APPEND_GROUP_US		2000
+ * records are durable in the store's outbox meanwhile, and the API's
+ * audit search flushes first. At 2 ms, a fleet of 5,000 nodes whose
+ * heartbeats change their Node (500 single-write batches a second, one
+ * every 2 ms) cost one trail commit per write; at 10 ms about five
+ * share one (measured 2026-12-06, bench/README.md). */
+#define APPEND_GROUP_US		10000
 /* How long records of requests that changed nothing (reads, denials,
  * writes that found the object as asked) wait for others before the
  * appender commits them alone: they are not acknowledged durable (a
@@ -87,6 +93,11 @@ struct committer {
 	struct async_list	 async;
 	size_t			 async_n;
 	int			 stopping;
+	/* The committer wakes the loop through its own eventfd (DONE_FD,
+	 * read by DONE_EV), not event_active(): that takes the loop's lock,
+	 * and the loop, woken by it, would sleep once more on that lock
+	 * (a futex round trip and a context switch per batch). */
+	int			 done_fd;
 	struct event		*done_ev;
 	struct event		*observe_ev;	/* runs the observers */
 	struct store		*st;
@@ -133,6 +144,7 @@ struct committer {
 	int			 afailed;
 	int			 aflush;	/* append now, no grouping */
 	int			 astop;
+	size_t			 aqmut;		/* jobs in AQUEUE with mutations */
 	uint64_t		 alast_ns;	/* start of the last append */
 	/* Committer thread only. */
 	size_t			 apending;	/* mutations posted, not collected */
@@ -214,11 +226,8 @@ ajob_free(struct ajob *j)
 static uint64_t
 appender_due(const struct committer *c)
 {
-	const struct ajob	*j;
-
-	TAILQ_FOREACH(j, &c->aqueue, entry)
-		if (j->nmut > 0)
-			return c->alast_ns + APPEND_GROUP_US * 1000u;
+	if (c->aqmut > 0)
+		return c->alast_ns + APPEND_GROUP_US * 1000u;
 	return c->alast_ns + APPEND_ASYNC_GROUP_US * 1000u;
 }
 
@@ -251,6 +260,7 @@ appender_thread(void *arg)
 		c->aflush = 0;
 		TAILQ_INIT(&take);
 		TAILQ_CONCAT(&take, &c->aqueue, entry);
+		c->aqmut = 0;
 		c->abusy = 1;
 		failed = c->afailed;
 		c->alast_ns = bw_mono_ns();
@@ -289,15 +299,24 @@ appender_thread(void *arg)
 static void
 appender_post(struct committer *c, struct ajob *j)
 {
+	int wake;
+
 	c->apending += j->nmut;
 	c->lost_pending += j->lost;
 	pthread_mutex_lock(&c->amu);
-	/* A job of records alone does not move a grouping appender's
-	 * deadline (appender_due()): only an idle one needs waking. */
-	if (TAILQ_EMPTY(&c->aqueue) || j->nmut > 0)
-		pthread_cond_broadcast(&c->acv);
+	/* Only an idle appender, or one grouping records alone whose
+	 * deadline the first mutation's job brings forward
+	 * (appender_due()), needs waking: one grouping mutations' records
+	 * takes this job at the deadline it has. */
+	wake = TAILQ_EMPTY(&c->aqueue) || (j->nmut > 0 && c->aqmut == 0);
+	if (j->nmut > 0)
+		c->aqmut++;
 	TAILQ_INSERT_TAIL(&c->aqueue, j, entry);
 	pthread_mutex_unlock(&c->amu);
+	/* after the unlock, as commit_submit() signals; the appender tests
+	 * its queue and deadline under AMU before it waits */
+	if (wake)
+		pthread_cond_broadcast(&c->acv);
 }
 
 /* Takes the results of the jobs the appender has finished, in order:
@@ -778,8 +797,10 @@ finish:
 		TAILQ_INSERT_TAIL(&c->done, req, entry);
 	}
 	pthread_mutex_unlock(&c->mu);
+	/* adds to the counter: fails only when it would overflow 2^64-2,
+	 * and then the loop has a wake-up pending anyway */
 	if (n > 0)
-		event_active(c->done_ev, EV_READ, 0);
+		(void)eventfd_write(c->done_fd, 1);
 }
 
 /* Deletes the outbox entries the trail holds, so a restart has nothing
@@ -999,6 +1020,11 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 	struct commit_req	*req;
 
 	TAILQ_INIT(&done);
+	if (fd >= 0) {
+		eventfd_t n;
+
+		(void)eventfd_read(fd, &n);	/* EAGAIN: nothing since */
+	}
 	pthread_mutex_lock(&c->mu);
 	while ((req = TAILQ_FIRST(&c->done))) {
 		TAILQ_REMOVE(&c->done, req, entry);
@@ -1046,12 +1072,36 @@ commit_remove_observer(struct committer *c, void (*fn)(void *arg), void *arg)
 			c->observers[i].fn = NULL;
 }
 
+/* The committer's wake-up of the loop (done_fd): 0 or -errno. */
+static int
+done_ev_new(struct committer *c, struct event_base *base)
+{
+	if ((c->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+		return -errno;
+	if (!(c->done_ev = event_new(base, c->done_fd, EV_READ | EV_PERSIST,
+	    done_cb, c)) || event_add(c->done_ev, NULL) < 0) {
+		if (c->done_ev)
+			event_free(c->done_ev);
+		close(c->done_fd);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void
+done_ev_free(struct committer *c)
+{
+	event_free(c->done_ev);
+	close(c->done_fd);
+}
+
 int
 commit_start(struct event_base *base, struct store *st,
     struct audit_trail *trail, const char *audit_dir, struct committer **ret)
 {
 	struct committer *c;
 	struct audit_status as;
+	int		 r;
 
 	if (!(c = calloc(1, sizeof(*c))))
 		return -ENOMEM;
@@ -1081,18 +1131,17 @@ commit_start(struct event_base *base, struct store *st,
 			c->stats.audit_healthy = 0;
 		outbox_trim(c);
 	}
-	c->done_ev = event_new(base, -1, 0, done_cb, c);
-	c->observe_ev = evtimer_new(base, observe_cb, c);
-	if (!c->done_ev || !c->observe_ev) {
-		if (c->done_ev)
-			event_free(c->done_ev);
-		if (c->observe_ev)
-			event_free(c->observe_ev);
+	if ((r = done_ev_new(c, base)) < 0) {
+		free(c);
+		return r;
+	}
+	if (!(c->observe_ev = evtimer_new(base, observe_cb, c))) {
+		done_ev_free(c);
 		free(c);
 		return -ENOMEM;
 	}
 	if (pthread_create(&c->athread, NULL, appender_thread, c) != 0) {
-		event_free(c->done_ev);
+		done_ev_free(c);
 		event_free(c->observe_ev);
 		free(c);
 		return -EAGAIN;
@@ -1103,7 +1152,7 @@ commit_start(struct event_base *base, struct store *st,
 		pthread_cond_broadcast(&c->acv);
 		pthread_mutex_unlock(&c->amu);
 		pthread_join(c->athread, NULL);
-		event_free(c->done_ev);
+		done_ev_free(c);
 		event_free(c->observe_ev);
 		free(c);
 		return -EAGAIN;
@@ -1118,8 +1167,11 @@ commit_submit(struct committer *c, struct commit_req *req)
 	req->group = 0;
 	pthread_mutex_lock(&c->mu);
 	TAILQ_INSERT_TAIL(&c->queue, req, entry);
-	pthread_cond_signal(&c->cv);
 	pthread_mutex_unlock(&c->mu);
+	/* After the unlock: a committer woken under the lock would only
+	 * sleep again on it (a futex round trip and a context switch per
+	 * request). It tests the queue under the lock before it waits. */
+	pthread_cond_signal(&c->cv);
 }
 
 void
@@ -1130,8 +1182,8 @@ commit_submit_group(struct committer *c, struct commit_req **reqs, size_t n)
 		reqs[i]->group = i == 0 ? n : 0;
 		TAILQ_INSERT_TAIL(&c->queue, reqs[i], entry);
 	}
-	pthread_cond_signal(&c->cv);
 	pthread_mutex_unlock(&c->mu);
+	pthread_cond_signal(&c->cv);	/* after the unlock: commit_submit() */
 }
 
 void
@@ -1151,8 +1203,8 @@ commit_audit_async(struct committer *c, const struct audit_record *rec)
 	}
 	TAILQ_INSERT_TAIL(&c->async, a, entry);
 	c->async_n++;
-	pthread_cond_signal(&c->cv);
 	pthread_mutex_unlock(&c->mu);
+	pthread_cond_signal(&c->cv);	/* after the unlock: commit_submit() */
 }
 
 void
@@ -1206,7 +1258,7 @@ commit_stop(struct committer *c)
 	/* Requests finished after the loop stopped still get their
 	 * completion, so their owners can free them. */
 	done_cb(-1, 0, c);
-	event_free(c->done_ev);
+	done_ev_free(c);
 	event_free(c->observe_ev);
 	changed_clear(c);
 	free(c->changed);

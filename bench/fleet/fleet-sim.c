@@ -21,9 +21,10 @@
  *	writes spread evenly over the period, until SIGTERM or --seconds.
  *	Prints a JSON summary: writes, errors, the worst lag behind the
  *	schedule. With FLEET_SIM_CHANGE set in the environment, write and
- *	heartbeat set label "beat" to the current second, so each write
- *	is a real mutation (a new revision, its durable audit record), not
- *	an unchanged PUT that bulwarkd answers without a commit.
+ *	heartbeat set label "beat" to the current second and a count of
+ *	the writes, so each write is a real mutation (a new revision, its
+ *	durable audit record), not an unchanged PUT that bulwarkd answers
+ *	without a commit.
  *   fleet-sim rollout --config ADMIN.conf --mode basic|anti|spread
  *	--workloads W --instances I [--tenant T] [--timeout S] [--keep]
  *	Applies W Workloads of I instances in all (per-node anti-affinity
@@ -173,9 +174,12 @@ put_node(struct client_conn *cc, long i)
 
 	snprintf(path, sizeof(path), "/v1/nodes/n%ld", i);
 	if (doc && getenv("FLEET_SIM_CHANGE")) {
-		char beat[24];
+		static long	 seq;
+		char		 beat[48];
 
-		snprintf(beat, sizeof(beat), "%lld", (long long)time(NULL));
+		/* unique per write, also across runs: each is a mutation */
+		snprintf(beat, sizeof(beat), "%lld-%ld", (long long)time(NULL),
+		    __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
 		json_object_set_new(json_object_get(json_object_get(doc,
 		    "metadata"), "labels"), "beat", json_string(beat));
 	}
