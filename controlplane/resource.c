@@ -834,6 +834,77 @@ res_label_match(const json_t *doc, const char *selector)
 }
 
 int
+res_fields_parse(const char *text, struct res_fields *ret, char **ret_err)
+{
+	struct res_fields	 f = { 0 };
+	const char		*p = text, *end;
+	size_t			 len;
+
+	do {
+		end = p + strcspn(p, ",");
+		len = (size_t)(end - p);
+		if (f.n == RES_FIELDS_MAX)
+			return errf(-BW_E_INVALID, ret_err, "fields: at most %d "
+			    "paths", RES_FIELDS_MAX);
+		if (len == 0 || len >= RES_FIELD_LEN || *p == '.' ||
+		    end[-1] == '.' || memmem(p, len, "..", 2) ||
+		    strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789_-.") < len)
+			return errf(-BW_E_INVALID, ret_err, "fields: path %zu "
+			    "must be dotted names of letters, digits, _ and - "
+			    "(at most %d bytes)", f.n + 1, RES_FIELD_LEN - 1);
+		memcpy(f.path[f.n++], p, len);
+		p = end + 1;
+	} while (*end);
+	*ret = f;
+	return 0;
+}
+
+/* Puts the value at the dotted PATH of DOC under the same path of OUT,
+ * making the objects on the way. Returns 0 (also when DOC lacks it) or
+ * -ENOMEM. */
+static int
+project_path(const json_t *doc, json_t *out, const char *path)
+{
+	char		 key[RES_FIELD_LEN];
+	const char	*dot;
+	json_t		*in, *sub;
+
+	for (;;) {
+		dot = strchr(path, '.');
+		snprintf(key, sizeof(key), "%.*s", dot ? (int)(dot - path) :
+		    (int)strlen(path), path);
+		if (!(in = json_object_get(doc, key)))
+			return 0;
+		if (!dot)
+			return json_object_set(out, key, in) < 0 ? -ENOMEM : 0;
+		if (!json_is_object(in))
+			return 0;
+		if (!(sub = json_object_get(out, key))) {
+			if (json_object_set_new(out, key, json_object()) < 0)
+				return -ENOMEM;
+			sub = json_object_get(out, key);
+		} else if (sub == in || !json_is_object(sub))
+			return 0;	/* an earlier path took it whole */
+		doc = in;
+		out = sub;
+		path = dot + 1;
+	}
+}
+
+json_t *
+res_project(const json_t *doc, const struct res_fields *f)
+{
+	_cleanup_json_ json_t	*out = json_object();
+	size_t			 i;
+
+	for (i = 0; out && i < f->n; i++)
+		if (project_path(doc, out, f->path[i]) < 0)
+			return NULL;
+	return TAKE_PTR(out);
+}
+
+int
 res_key_parse(const char *key, const struct res_kind **ret_kind, char *tenant,
     size_t tenant_len, char *name, size_t name_len)
 {
