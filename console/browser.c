@@ -143,7 +143,7 @@ read_list(struct browser *b, struct frame *f)
 {
 	_cleanup_free_ char	*err = NULL;
 	_cleanup_json_ json_t	*doc = NULL;
-	char			 why[160] = "", path[1024];
+	char			 why[160] = "", path[1024], fields[512];
 	int			 r;
 
 	f->read_at = time(NULL);
@@ -159,8 +159,10 @@ read_list(struct browser *b, struct frame *f)
 		r = cfetch_doc(b->cc, path, &doc, why, sizeof(why), &err);
 	} else if (f->v->type == CVIEW_DOC)
 		r = cfetch_doc(b->cc, f->v->path, &doc, why, sizeof(why), &err);
-	else
-		r = cfetch_list(b->cc, f->v->path, &doc, why, sizeof(why), &err);
+	else	/* the columns only: a fraction of the objects' bytes */
+		r = cfetch_list(b->cc, f->v->path, lview_fields(&f->lv, fields,
+		    sizeof(fields)) == 0 ? fields : NULL, &doc, why, sizeof(why),
+		    &err);
 	if (r < 0)
 		snprintf(b->msg, sizeof(b->msg), "API: %s", err ? err : "?");
 	else if (!doc)
@@ -427,12 +429,35 @@ filter_prompt(struct browser *b)
 	return r == BR_KEY_END ? r : 0;
 }
 
+/* The whole of the selected object, a new reference (an API list's
+ * rows hold its columns only: read it), or NULL with b->msg saying
+ * why. */
+static json_t *
+selected_whole(struct browser *b)
+{
+	struct frame		*f = top(b);
+	json_t			*obj = lview_selected(&f->lv), *doc = NULL;
+	_cleanup_free_ char	*err = NULL;
+	char			 path[512], why[160] = "";
+
+	if (!obj || f->v->type != CVIEW_LIST)
+		return json_incref(obj);
+	if (cact_path(obj, f->v->plural, path, sizeof(path)) < 0)
+		snprintf(b->msg, sizeof(b->msg), "%s: no name", f->v->name);
+	else if (conn(b, &err) < 0 ||
+	    cfetch_doc(b->cc, path, &doc, why, sizeof(why), &err) < 0)
+		snprintf(b->msg, sizeof(b->msg), "API: %s", err ? err : "?");
+	else if (!doc)
+		snprintf(b->msg, sizeof(b->msg), "%.80s: %.160s", path, why);
+	return doc;
+}
+
 static void
 describe(struct browser *b)
 {
-	json_t		*obj = lview_selected(&top(b)->lv);
-	char		 crumb[80];
-	struct cdesc	 d = { 0 };
+	_cleanup_json_ json_t	*obj = selected_whole(b);
+	char			 crumb[80];
+	struct cdesc		 d = { 0 };
 
 	if (!obj)
 		return;
@@ -498,13 +523,15 @@ static int
 scale(struct browser *b)
 {
 	struct frame		*f = top(b);
-	json_t			*obj = lview_selected(&f->lv);
+	_cleanup_json_ json_t	*obj = NULL;
 	_cleanup_free_ char	*err = NULL;
 	char			 label[160], text[8] = "", *end;
 	long			 n;
 	int			 r;
 
-	if (!obj || !may_write(b, f) || strcmp(f->v->plural, "workloads") != 0)
+	if (!lview_selected(&f->lv) || !may_write(b, f) ||
+	    strcmp(f->v->plural, "workloads") != 0 ||
+	    !(obj = selected_whole(b)))
 		return 0;
 	snprintf(label, sizeof(label), "Scale workload %s (now %lld) to: ",
 	    json_str_at(obj, "metadata", "name") ?: "?",

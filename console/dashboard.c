@@ -275,7 +275,8 @@ dash_read(const struct client_conf *conf, SSL_CTX *ctx, struct dash *d,
 		_cleanup_json_ json_t	*doc = NULL;
 		char			 why[DASH_LINE_MAX] = "not read";
 
-		r = (dash_sources[i].list ? cfetch_list : cfetch_doc)(cc,
+		r = dash_sources[i].list ? cfetch_list(cc, dash_sources[i].path,
+		    NULL, &doc, why, sizeof(why), ret_err) : cfetch_doc(cc,
 		    dash_sources[i].path, &doc, why, sizeof(why), ret_err);
 		if (r < 0)
 			break;

@@ -30,13 +30,13 @@ status_text(const struct client_response *resp, char *buf, size_t len)
 }
 
 int
-cfetch_list(struct client_conn *cc, const char *path, json_t **ret, char *why,
-    size_t whylen, char **ret_err)
+cfetch_list(struct client_conn *cc, const char *path, const char *fields,
+    json_t **ret, char *why, size_t whylen, char **ret_err)
 {
 	_cleanup_json_ json_t	*all = json_pack("{s:[]}", "items");
 	_cleanup_free_ char	*token = NULL;
 	struct client_response	 resp = { 0 };
-	char			 url[1024];
+	char			 url[2048];
 	int			 page, r;
 
 	for (page = 0; all && page < CFETCH_PAGES_MAX; page++) {
@@ -44,7 +44,8 @@ cfetch_list(struct client_conn *cc, const char *path, json_t **ret, char *why,
 		_cleanup_free_ char	*enc = token ? evhttp_encode_uri(token) : NULL;
 		const char		*next;
 
-		snprintf(url, sizeof(url), "%s?limit=" CFETCH_PAGE "%s%s", path,
+		snprintf(url, sizeof(url), "%s?limit=" CFETCH_PAGE "%s%s%s%s",
+		    path, fields ? "&fields=" : "", fields ? fields : "",
 		    enc ? "&continue=" : "", enc ? enc : "");
 		if ((r = client_conn_request(cc, "GET", url, NULL, &resp,
 		    ret_err)) < 0)

@@ -15,11 +15,13 @@ struct client_conn;
 #define CFETCH_PAGES_MAX	200	/* 100,000 objects per kind */
 
 /* GETs the whole list at PATH page by page into one new {"items": [...]}
- * at *RET. When the server refuses or answers no JSON, *RET stays NULL
- * and WHY (WHYLEN bytes) says why. Returns 0, or a negative error when
- * the server could not be reached, with a message. */
-int cfetch_list(struct client_conn *cc, const char *path, json_t **ret,
-    char *why, size_t whylen, char **ret_err);
+ * at *RET; with FIELDS (comma-separated dotted paths, URL-safe; NULL:
+ * whole objects) each object holds only those members (the API's
+ * ?fields=). When the server refuses or answers no JSON, *RET stays
+ * NULL and WHY (WHYLEN bytes) says why. Returns 0, or a negative error
+ * when the server could not be reached, with a message. */
+int cfetch_list(struct client_conn *cc, const char *path, const char *fields,
+    json_t **ret, char *why, size_t whylen, char **ret_err);
 
 /* GETs the document at PATH into *RET; otherwise as cfetch_list(). */
 int cfetch_doc(struct client_conn *cc, const char *path, json_t **ret,

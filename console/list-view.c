@@ -351,3 +351,19 @@ lview_clear(struct lview *lv)
 	cfilter_clear(&lv->filter);
 	lview_init(lv, lv->cols, lv->ncols);
 }
+
+int
+lview_fields(const struct lview *lv, char *buf, size_t len)
+{
+	size_t	c;
+	int	n = snprintf(buf, len, "metadata.name,metadata.tenant,"
+	    "metadata.labels");
+
+	for (c = 0; c < lv->ncols && n >= 0 && (size_t)n < len; c++)
+		if (strncmp(lv->cols[c].path, "metadata.", 9) != 0 ||
+		    (strcmp(lv->cols[c].path + 9, "name") != 0 &&
+		    strcmp(lv->cols[c].path + 9, "tenant") != 0))
+			n += snprintf(buf + n, len - (size_t)n, ",%s",
+			    lv->cols[c].path);
+	return n >= 0 && (size_t)n < len ? 0 : -ENOBUFS;
+}

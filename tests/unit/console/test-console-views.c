@@ -4,6 +4,7 @@
  * secrets and the actions' paths and permissions. */
 #include "config.h"
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -125,11 +126,16 @@ test_list_view(void **state)
 	    "{\"metadata\":{\"name\":\"c\"},\"spec\":{\"replicas\":100}}]", 0,
 	    NULL);
 	struct lview	 lv;
-	char		*err = NULL;
+	char		*err = NULL, buf[256];
 
 	(void)state;
 	assert_non_null(items);
 	lview_init(&lv, cols, ELEMENTSOF(cols));
+	/* what a read asks the API for (?fields=): the path and the columns */
+	assert_int_equal(lview_fields(&lv, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "metadata.name,metadata.tenant,"
+	    "metadata.labels,spec.replicas");
+	assert_int_equal(lview_fields(&lv, buf, 20), -ENOBUFS);
 	assert_int_equal(lview_set(&lv, items), 0);
 	assert_int_equal(lv.n, 3);
 	assert_int_equal(lv.nvis, 3);
