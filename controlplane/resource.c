@@ -860,35 +860,46 @@ res_fields_parse(const char *text, struct res_fields *ret, char **ret_err)
 	return 0;
 }
 
+/* The member KEY (the name before the next '.' of *PATH) of OBJ, *PATH
+ * moved past it and its dot; NULL when OBJ has no such member. */
+static json_t *
+path_step(const json_t *obj, const char **path, char *key)
+{
+	size_t n = strcspn(*path, ".");
+
+	memcpy(key, *path, n);
+	key[n] = '\0';
+	*path += n + ((*path)[n] == '.');
+	return json_object_get(obj, key);
+}
+
 /* Puts the value at the dotted PATH of DOC under the same path of OUT,
- * making the objects on the way. Returns 0 (also when DOC lacks it) or
- * -ENOMEM. */
+ * making the objects on the way when DOC has it. Returns 0 (also when
+ * DOC lacks it) or -ENOMEM. */
 static int
 project_path(const json_t *doc, json_t *out, const char *path)
 {
 	char		 key[RES_FIELD_LEN];
-	const char	*dot;
+	const char	*p = path;
+	const json_t	*v = doc;
 	json_t		*in, *sub;
 
-	for (;;) {
-		dot = strchr(path, '.');
-		snprintf(key, sizeof(key), "%.*s", dot ? (int)(dot - path) :
-		    (int)strlen(path), path);
-		if (!(in = json_object_get(doc, key)))
-			return 0;
-		if (!dot)
+	while (*p && json_is_object(v))
+		v = path_step(v, &p, key);
+	if (*p || !v)
+		return 0;	/* absent, or it crosses a non-object */
+	for (p = path;;) {
+		in = path_step(doc, &p, key);
+		if (!*p)
 			return json_object_set(out, key, in) < 0 ? -ENOMEM : 0;
-		if (!json_is_object(in))
-			return 0;
 		if (!(sub = json_object_get(out, key))) {
 			if (json_object_set_new(out, key, json_object()) < 0)
 				return -ENOMEM;
 			sub = json_object_get(out, key);
-		} else if (sub == in || !json_is_object(sub))
+		} else if (sub == in)
 			return 0;	/* an earlier path took it whole */
 		doc = in;
 		out = sub;
-		path = dot + 1;
 	}
 }
 

@@ -436,6 +436,13 @@ test_fields_projection(void **state)
 	assert_int_equal(json_object_size(json_object_get(doc, "metadata")), 3);
 	json_decref(p);
 
+	/* a path DOC lacks makes no empty object on the way */
+	assert_int_equal(res_fields_parse("spec.none,metadata.labels.x.y", &f,
+	    &err), 0);
+	assert_non_null(p = res_project(doc, &f));
+	assert_int_equal(json_object_size(p), 0);
+	json_decref(p);
+
 	assert_int_equal(res_fields_parse("", &f, &err), -BW_E_INVALID);
 	free(TAKE_PTR(err));
 	assert_int_equal(res_fields_parse("a,,b", &f, &err), -BW_E_INVALID);
