@@ -17,7 +17,6 @@
 #define CBG_PATH_MAX	1024
 #define CBG_WHY_MAX	160
 
-enum cbg_state { CBG_IDLE, CBG_ASKED, CBG_DONE };
 
 struct cbg {
 	const struct client_conf	*conf;
@@ -26,9 +25,9 @@ struct cbg {
 	pthread_t			 thread;
 	pthread_mutex_t			 lock;
 	pthread_cond_t			 cond;
-	/* under lock */
-	enum cbg_state			 state;
-	int				 quit;
+	/* under lock: the request asked for and not started (ASKED), the
+	 * result not taken (DONE) */
+	int				 asked, done, quit;
 	unsigned long			 tag;
 	char				 path[CBG_PATH_MAX];
 	char				 fields[CBG_PATH_MAX];
@@ -62,12 +61,16 @@ run(void *arg)
 	char		 from[CBG_PATH_MAX];
 	int		 has_fields, has_from;
 
+	unsigned long	 tag;
+
 	pthread_mutex_lock(&bg->lock);
 	for (;;) {
-		while (!bg->quit && bg->state != CBG_ASKED)
+		while (!bg->quit && !bg->asked)
 			pthread_cond_wait(&bg->cond, &bg->lock);
 		if (bg->quit)
 			break;
+		bg->asked = 0;
+		tag = bg->tag;
 		memcpy(path, bg->path, sizeof(path));
 		memcpy(fields, bg->fields, sizeof(fields));
 		memcpy(from, bg->from, sizeof(from));
@@ -82,10 +85,16 @@ run(void *arg)
 			    has_from ? from : NULL, &doc, why, sizeof(why),
 			    &err);
 			pthread_mutex_lock(&bg->lock);
+			if (bg->asked) {	/* superseded meanwhile */
+				json_decref(doc);
+				free(err);
+				continue;
+			}
 			bg->doc = doc;
 			bg->err = err;
 			memcpy(bg->why, why, sizeof(why));
-			bg->state = CBG_DONE;
+			bg->tag = tag;
+			bg->done = 1;
 		}
 	}
 	pthread_mutex_unlock(&bg->lock);
@@ -119,24 +128,26 @@ int
 cbg_start(struct cbg *bg, const char *path, const char *fields,
     const char *from, unsigned long tag)
 {
-	int r = 0;
-
+	if (strlen(path) >= sizeof(bg->path) || (fields &&
+	    strlen(fields) >= sizeof(bg->fields)) || (from &&
+	    strlen(from) >= sizeof(bg->from)))
+		return -ENAMETOOLONG;
 	pthread_mutex_lock(&bg->lock);
-	if (bg->state != CBG_IDLE)
-		r = -EBUSY;
-	else {
-		snprintf(bg->path, sizeof(bg->path), "%s", path);
-		snprintf(bg->fields, sizeof(bg->fields), "%s", fields ?
-		    fields : "");
-		bg->has_fields = fields != NULL;
-		snprintf(bg->from, sizeof(bg->from), "%s", from ? from : "");
-		bg->has_from = from != NULL;
-		bg->tag = tag;
-		bg->state = CBG_ASKED;
-		pthread_cond_signal(&bg->cond);
+	snprintf(bg->path, sizeof(bg->path), "%s", path);
+	snprintf(bg->fields, sizeof(bg->fields), "%s", fields ? fields : "");
+	bg->has_fields = fields != NULL;
+	snprintf(bg->from, sizeof(bg->from), "%s", from ? from : "");
+	bg->has_from = from != NULL;
+	bg->tag = tag;
+	bg->asked = 1;
+	if (bg->done) {		/* an older request's */
+		json_decref(TAKE_PTR(bg->doc));
+		free(TAKE_PTR(bg->err));
+		bg->done = 0;
 	}
+	pthread_cond_signal(&bg->cond);
 	pthread_mutex_unlock(&bg->lock);
-	return r;
+	return 0;
 }
 
 int
@@ -146,12 +157,12 @@ cbg_take(struct cbg *bg, unsigned long *ret_tag, json_t **ret_doc, char *why,
 	int done;
 
 	pthread_mutex_lock(&bg->lock);
-	if ((done = bg->state == CBG_DONE)) {
+	if ((done = bg->done)) {
 		*ret_tag = bg->tag;
 		*ret_doc = TAKE_PTR(bg->doc);
 		*ret_err = TAKE_PTR(bg->err);
 		snprintf(why, whylen, "%s", bg->why);
-		bg->state = CBG_IDLE;
+		bg->done = 0;
 	}
 	pthread_mutex_unlock(&bg->lock);
 	return done;

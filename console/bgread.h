@@ -22,8 +22,12 @@ int cbg_new(const struct client_conf *conf, SSL_CTX *ctx, struct cbg **ret,
     char **ret_err);
 
 /* Asks for the list at PATH (with FIELDS and from the continue token
- * FROM, both may be NULL; see cfetch_list()), tagged TAG. Returns 0, or
- * -EBUSY while a read or an untaken result is there (one at a time). */
+ * FROM, both may be NULL; see cfetch_list()), tagged TAG. The newest
+ * request wins: it replaces one not yet started and an untaken result,
+ * and the result of the read under way is dropped (only the list on
+ * top of the screen reads, so an older request is one it left). The
+ * request starts when the read under way ends. Returns 0, or
+ * -ENAMETOOLONG. */
 int cbg_start(struct cbg *bg, const char *path, const char *fields,
     const char *from, unsigned long tag);
 

@@ -207,8 +207,8 @@ read_dash(struct browser *b, struct frame *f)
 }
 
 /* Starts a read of list frame F in the background (with FIELDS, from
- * the continue token FROM; both may be NULL), whose result F takes.
- * Returns 0, or a negative error (-EBUSY: another read is under way). */
+ * the continue token FROM; both may be NULL), whose result F takes (it
+ * supersedes any other: bgread.h). Returns 0 or a negative error. */
 static int
 bg_start(struct browser *b, struct frame *f, const char *fields,
     const char *from)
@@ -291,7 +291,7 @@ open_list(struct browser *b, struct frame *f)
 	else if (lview_set(&f->lv, json_object_get(doc, "items")) < 0)
 		snprintf(b->msg, sizeof(b->msg), "out of memory");
 	else if (next && bg_start(b, f, fs, next) < 0)
-		read_list(b, f);	/* the reader is busy: all now */
+		read_list(b, f);	/* no reader: all now */
 	else
 		f->partial = next != NULL;
 }
@@ -305,8 +305,8 @@ refresh_frame(struct browser *b, struct frame *f, int now)
 		read_dash(b, f);
 	else if (f->type == FR_LIST && !now && f->v->type == CVIEW_LIST &&
 	    b->env->conf) {
-		/* the periodic refresh, off the key loop; when the reader is
-		 * busy (this list's rest, or a list left), next time */
+		/* the periodic refresh, off the key loop; none while the
+		 * list's last read (or its rest) is still under way */
 		char fields[512];
 
 		f->read_at = time(NULL);
@@ -422,8 +422,10 @@ prompt(struct browser *b, const char *label, char *buf, size_t len, int live)
 		if (c == KEY_ESC)
 			return TUI_CANCEL;
 		if (c == BR_KEY_TICK || c == BR_KEY_REDRAW) {
-			/* a list's rest or refresh arrived: filtered as typed */
-			if (c == BR_KEY_REDRAW || (live && bg_collect(b)))
+			/* a list's rest arrived: filtered as typed (a refresh
+			 * waits for the prompt's end, keys come first) */
+			if (c == BR_KEY_REDRAW || (live && top(b)->partial &&
+			    bg_collect(b)))
 				draw(b);
 			continue;
 		}

@@ -50,33 +50,45 @@ lview_cell(const json_t *obj, const char *path, char *buf, size_t len)
 static void
 rows_free(struct lv_row *rows, size_t n)
 {
-	size_t i, c;
+	size_t i;
 
 	for (i = 0; i < n; i++) {
 		json_decref(rows[i].obj);
-		for (c = 0; c < LV_COLS_MAX; c++)
-			free(rows[i].cell[c]);
-		free(rows[i].text);
+		free(rows[i].text);	/* and the cells */
 	}
 	free(rows);
 }
 
+/* One allocation a row (10,000 rows are read again every refresh):
+ * the joined text, then each cell NUL-terminated. */
 static int
 row_make(const struct lview *lv, json_t *obj, struct lv_row *ret)
 {
-	char	cell[LV_CELL_MAX], text[LV_COLS_MAX * LV_CELL_MAX];
-	size_t	c, off = 0;
+	char	cell[LV_COLS_MAX][LV_CELL_MAX], *p;
+	size_t	c, len[LV_COLS_MAX], all = 0;
 
 	*ret = (struct lv_row){ .obj = json_incref(obj) };
-	text[0] = '\0';
 	for (c = 0; c < lv->ncols; c++) {
-		lview_cell(obj, lv->cols[c].path, cell, sizeof(cell));
-		if (!(ret->cell[c] = strdup(cell)))
-			return -ENOMEM;
-		off += (size_t)snprintf(text + off, sizeof(text) - off, "%s%s",
-		    c ? " " : "", cell);
+		lview_cell(obj, lv->cols[c].path, cell[c], sizeof(cell[c]));
+		len[c] = strlen(cell[c]);
+		all += 2 * len[c] + 2;	/* in the text with ' ', and alone */
 	}
-	return (ret->text = strdup(text)) ? 0 : -ENOMEM;
+	if (!(p = ret->text = malloc(all + 1))) {
+		json_decref(ret->obj);
+		return -ENOMEM;
+	}
+	for (c = 0; c < lv->ncols; c++) {
+		if (c)
+			*p++ = ' ';
+		memcpy(p, cell[c], len[c]);
+		p += len[c];
+	}
+	*p++ = '\0';
+	for (c = 0; c < lv->ncols; c++) {
+		ret->cell[c] = memcpy(p, cell[c], len[c] + 1);
+		p += len[c] + 1;
+	}
+	return 0;
 }
 
 static int

@@ -24,8 +24,9 @@ struct lv_col {
 
 struct lv_row {
 	json_t	*obj;			/* a reference to the object */
-	char	*cell[LV_COLS_MAX];	/* the columns' text */
-	char	*text;			/* the cells joined, for the filter */
+	char	*cell[LV_COLS_MAX];	/* the columns' text, in TEXT's block */
+	char	*text;			/* the cells joined, for the filter; one
+					 * allocation with the cells after it */
 };
 
 struct lview {
