@@ -30,6 +30,7 @@
 /* the rows of a list's first screen, read before the rest: a screen
  * shows at most a few dozen */
 #define BR_FIRST_PAGE	500
+#define BR_TICK_BUSY_MS	50	/* the key loop's tick while a read is awaited */
 #define KEY_CTRL_D	4
 #define KEY_ESC		27
 
@@ -266,6 +267,18 @@ bg_collect(struct browser *b)
 	return 1;
 }
 
+/* The key loop's tick: short while a list awaits a read in the
+ * background (its result is drawn as it arrives), else the second. */
+static void
+tick(const struct browser *b)
+{
+	int d, pending = 0;
+
+	for (d = 0; d < b->depth; d++)
+		pending |= b->f[d].want != 0;
+	tui_tick(pending ? BR_TICK_BUSY_MS : 0);
+}
+
 /* Opens list frame F: an API list's first page is drawn at once and
  * the rest read in the background (keys are answered meanwhile); any
  * other list is read whole. */
@@ -416,6 +429,7 @@ prompt(struct browser *b, const char *label, char *buf, size_t len, int live)
 		tui_print(LINES - 2, 0, 1, "%s", label);
 		tui_print(LINES - 2, (int)strlen(label), 0, "%s", buf);
 		refresh();
+		tick(b);
 		c = b->env->wait(b->env->arg);
 		if (c == BR_KEY_END || c == '\r' || c == '\n' || c == KEY_ENTER)
 			return c == BR_KEY_END ? c : 0;
@@ -792,6 +806,7 @@ browser_run(const struct browser_env *env)
 		refresh_frame(&b, top(&b), c == BR_KEY_REDRAW);
 		bg_collect(&b);
 		draw(&b);
+		tick(&b);
 		c = env->wait(env->arg);
 		if (c == BR_KEY_END)
 			break;
@@ -811,6 +826,7 @@ browser_run(const struct browser_env *env)
 	while (b.depth > 1)
 		pop(&b);
 	cbg_free(b.bg);
+	tui_tick(0);
 	client_conn_close(b.cc);
 	json_decref(b.me);
 	dash_clear(&b.dash);
