@@ -1016,7 +1016,8 @@ list_page_add(struct api_server *srv, const struct authz_identity *id,
 
 	for (i = 0; i < n && !list_page_full(pg); i++) {
 		_cleanup_json_ json_t *doc = res_render(kvs[i]->value,
-		    kvs[i]->value_len, kvs[i]->mod_rev), *part = NULL;
+		    kvs[i]->value_len, kvs[i]->mod_rev);
+		_cleanup_json_ json_t *part = NULL;	/* ?fields= */
 		size_t	 before = evbuffer_get_length(pg->buf);
 
 		if (!doc || !object_visible(srv, id, k, doc) ||
@@ -1026,11 +1027,8 @@ list_page_add(struct api_server *srv, const struct authz_identity *id,
 			return -ENOMEM;
 		if ((pg->items && evbuffer_add(pg->buf, ",", 1) < 0) ||
 		    json_dump_callback(part ? part : doc, dump_to_evbuffer,
-		    pg->buf, JSON_COMPACT) < 0) {
-			json_decref(part);
+		    pg->buf, JSON_COMPACT) < 0)
 			return -ENOMEM;
-		}
-		json_decref(part);
 		pg->items++;
 		pg->bytes += pg->fields ? evbuffer_get_length(pg->buf) - before :
 		    kvs[i]->value_len;
