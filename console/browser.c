@@ -12,6 +12,7 @@
 #include "client/client.h"
 #include "console/actions.h"
 #include "console/audit-view.h"
+#include "console/bgread.h"
 #include "console/browser.h"
 #include "console/cmdline.h"
 #include "console/dash-view.h"
@@ -26,6 +27,10 @@
 
 #define BR_DEPTH	8
 #define BR_MSG_MAX	256
+/* the rows of a list's first screen, read before the rest: a screen
+ * shows at most a few dozen */
+#define BR_FIRST_PAGE	500
+#define BR_TICK_BUSY_MS	50	/* the key loop's tick while a read is awaited */
 #define KEY_CTRL_D	4
 #define KEY_ESC		27
 
@@ -71,11 +76,17 @@ struct frame {
 	char			 crumb[80];
 	char			 search[CFILTER_TEXT_MAX];	/* audit */
 	time_t			 read_at;
+	/* the read in the background whose result the list takes (0:
+	 * none); PARTIAL: the rows are its first page, that read the rest */
+	unsigned long		 want;
+	int			 partial;
 };
 
 struct browser {
 	const struct browser_env	*env;
 	struct client_conn		*cc;
+	struct cbg			*bg;	/* lists' refreshes */
+	unsigned long			 tags;
 	json_t				*me;	/* whoami */
 	struct dash			 dash;
 	struct frame			 f[BR_DEPTH];
@@ -143,10 +154,12 @@ read_list(struct browser *b, struct frame *f)
 {
 	_cleanup_free_ char	*err = NULL;
 	_cleanup_json_ json_t	*doc = NULL;
-	char			 why[160] = "", path[1024];
+	char			 why[160] = "", path[1024], fields[512];
 	int			 r;
 
 	f->read_at = time(NULL);
+	f->want = 0;	/* a read in the background comes too late */
+	f->partial = 0;
 	if ((r = conn(b, &err)) < 0) {
 		snprintf(b->msg, sizeof(b->msg), "API: %s", err ? err : "?");
 		return;
@@ -159,8 +172,10 @@ read_list(struct browser *b, struct frame *f)
 		r = cfetch_doc(b->cc, path, &doc, why, sizeof(why), &err);
 	} else if (f->v->type == CVIEW_DOC)
 		r = cfetch_doc(b->cc, f->v->path, &doc, why, sizeof(why), &err);
-	else
-		r = cfetch_list(b->cc, f->v->path, &doc, why, sizeof(why), &err);
+	else	/* the columns only: a fraction of the objects' bytes */
+		r = cfetch_list(b->cc, f->v->path, lview_fields(&f->lv, fields,
+		    sizeof(fields)) == 0 ? fields : NULL, NULL, &doc, why,
+		    sizeof(why), &err);
 	if (r < 0)
 		snprintf(b->msg, sizeof(b->msg), "API: %s", err ? err : "?");
 	else if (!doc)
@@ -192,6 +207,108 @@ read_dash(struct browser *b, struct frame *f)
 		    b->env->why);
 }
 
+/* Starts a read of list frame F in the background (with FIELDS, from
+ * the continue token FROM; both may be NULL), whose result F takes (it
+ * supersedes any other: bgread.h). Returns 0 or a negative error. */
+static int
+bg_start(struct browser *b, struct frame *f, const char *fields,
+    const char *from)
+{
+	_cleanup_free_ char	*err = NULL;
+	int			 r;
+
+	if (!b->env->conf)
+		return -BW_E_UNAUTH;
+	if (!b->bg && (r = cbg_new(b->env->conf, b->env->ctx, &b->bg,
+	    &err)) < 0)
+		return r;
+	if ((r = cbg_start(b->bg, f->v->path, fields, from, b->tags + 1)) < 0)
+		return r;
+	f->want = ++b->tags;
+	return 0;
+}
+
+/* Takes a finished background read into the list that waits for it,
+ * if that list is still open: the whole list, or the rest after its
+ * first page. Returns 1 when a list took one, else 0. */
+static int
+bg_collect(struct browser *b)
+{
+	_cleanup_json_ json_t	*doc = NULL, *all = NULL;
+	_cleanup_free_ char	*err = NULL;
+	struct frame		*f;
+	char			 why[160];
+	unsigned long		 tag;
+	size_t			 i;
+	int			 d;
+
+	if (!b->bg || !cbg_take(b->bg, &tag, &doc, why, sizeof(why), &err))
+		return 0;
+	for (d = 0; d < b->depth && b->f[d].want != tag; d++)
+		;
+	if (d == b->depth || b->f[d].type != FR_LIST)
+		return 0;
+	f = &b->f[d];
+	f->want = 0;
+	if (f->partial && doc) {
+		if (!(all = json_array()))
+			return 0;
+		for (i = 0; i < f->lv.n; i++)
+			json_array_append(all, f->lv.rows[i].obj);
+		json_array_extend(all, json_object_get(doc, "items"));
+	}
+	f->partial = 0;
+	if (err)
+		snprintf(b->msg, sizeof(b->msg), "API: %s", err);
+	else if (!doc)
+		snprintf(b->msg, sizeof(b->msg), "%s: %s", f->v->name, why);
+	else if (lview_set(&f->lv, all ? all : json_object_get(doc, "items")) < 0)
+		snprintf(b->msg, sizeof(b->msg), "out of memory");
+	return 1;
+}
+
+/* The key loop's tick: short while a list awaits a read in the
+ * background (its result is drawn as it arrives), else the second. */
+static void
+tick(const struct browser *b)
+{
+	int d, pending = 0;
+
+	for (d = 0; d < b->depth; d++)
+		pending |= b->f[d].want != 0;
+	tui_tick(pending ? BR_TICK_BUSY_MS : 0);
+}
+
+/* Opens list frame F: an API list's first page is drawn at once and
+ * the rest read in the background (keys are answered meanwhile); any
+ * other list is read whole. */
+static void
+open_list(struct browser *b, struct frame *f)
+{
+	_cleanup_free_ char	*err = NULL, *next = NULL;
+	_cleanup_json_ json_t	*doc = NULL;
+	char			 why[160] = "", fields[512];
+	const char		*fs = lview_fields(&f->lv, fields,
+	    sizeof(fields)) == 0 ? fields : NULL;
+
+	if (f->v->type != CVIEW_LIST) {
+		read_list(b, f);
+		return;
+	}
+	f->read_at = time(NULL);
+	if (conn(b, &err) < 0 || cfetch_first(b->cc, f->v->path, fs,
+	    BR_FIRST_PAGE, &doc, &next, why, sizeof(why), &err) < 0)
+		snprintf(b->msg, sizeof(b->msg), "API: %s", err ? err : "?");
+	else if (!doc)
+		snprintf(b->msg, sizeof(b->msg), "%s: %s", f->v->name, why);
+	else if (lview_set(&f->lv, json_object_get(doc, "items")) < 0)
+		snprintf(b->msg, sizeof(b->msg), "out of memory");
+	else if (next && bg_start(b, f, fs, next) < 0)
+		read_list(b, f);	/* no reader: all now */
+	else
+		f->partial = next != NULL;
+}
+
 static void
 refresh_frame(struct browser *b, struct frame *f, int now)
 {
@@ -199,7 +316,17 @@ refresh_frame(struct browser *b, struct frame *f, int now)
 		return;
 	if (f->type == FR_DASH)
 		read_dash(b, f);
-	else if (f->type == FR_LIST)
+	else if (f->type == FR_LIST && !now && f->v->type == CVIEW_LIST &&
+	    b->env->conf) {
+		/* the periodic refresh, off the key loop; none while the
+		 * list's last read (or its rest) is still under way */
+		char fields[512];
+
+		f->read_at = time(NULL);
+		if (!f->want)
+			bg_start(b, f, lview_fields(&f->lv, fields,
+			    sizeof(fields)) == 0 ? fields : NULL, NULL);
+	} else if (f->type == FR_LIST)
 		read_list(b, f);
 }
 
@@ -273,8 +400,9 @@ draw(struct browser *b)
 	else
 		lview_draw(&f->lv, 2, rows_h());
 	if (f->type == FR_LIST)
-		snprintf(status, sizeof(status), "%zu of %zu%s%s%s%s",
-		    f->lv.nvis, f->lv.n, f->lv.filter_text[0] ? "  /" : "",
+		snprintf(status, sizeof(status), "%zu of %zu%s%s%s%s%s",
+		    f->lv.nvis, f->lv.n, f->partial ? " so far, reading the "
+		    "rest" : "", f->lv.filter_text[0] ? "  /" : "",
 		    f->lv.filter_text, b->msg[0] ? "  " : "", b->msg);
 	else
 		snprintf(status, sizeof(status), "lines %zu-%zu of %zu  %s",
@@ -301,13 +429,17 @@ prompt(struct browser *b, const char *label, char *buf, size_t len, int live)
 		tui_print(LINES - 2, 0, 1, "%s", label);
 		tui_print(LINES - 2, (int)strlen(label), 0, "%s", buf);
 		refresh();
+		tick(b);
 		c = b->env->wait(b->env->arg);
 		if (c == BR_KEY_END || c == '\r' || c == '\n' || c == KEY_ENTER)
 			return c == BR_KEY_END ? c : 0;
 		if (c == KEY_ESC)
 			return TUI_CANCEL;
 		if (c == BR_KEY_TICK || c == BR_KEY_REDRAW) {
-			if (c == BR_KEY_REDRAW)
+			/* a list's rest arrived: filtered as typed (a refresh
+			 * waits for the prompt's end, keys come first) */
+			if (c == BR_KEY_REDRAW || (live && top(b)->partial &&
+			    bg_collect(b)))
 				draw(b);
 			continue;
 		}
@@ -406,7 +538,7 @@ command(struct browser *b)
 	    v->path), "items")) == 0)
 		top(b)->read_at = b->f[0].read_at;
 	else
-		read_list(b, top(b));
+		open_list(b, top(b));
 	return 0;
 }
 
@@ -427,12 +559,35 @@ filter_prompt(struct browser *b)
 	return r == BR_KEY_END ? r : 0;
 }
 
+/* The whole of the selected object, a new reference (an API list's
+ * rows hold its columns only: read it), or NULL with b->msg saying
+ * why. */
+static json_t *
+selected_whole(struct browser *b)
+{
+	struct frame		*f = top(b);
+	json_t			*obj = lview_selected(&f->lv), *doc = NULL;
+	_cleanup_free_ char	*err = NULL;
+	char			 path[512], why[160] = "";
+
+	if (!obj || f->v->type != CVIEW_LIST)
+		return json_incref(obj);
+	if (cact_path(obj, f->v->plural, path, sizeof(path)) < 0)
+		snprintf(b->msg, sizeof(b->msg), "%s: no name", f->v->name);
+	else if (conn(b, &err) < 0 ||
+	    cfetch_doc(b->cc, path, &doc, why, sizeof(why), &err) < 0)
+		snprintf(b->msg, sizeof(b->msg), "API: %s", err ? err : "?");
+	else if (!doc)
+		snprintf(b->msg, sizeof(b->msg), "%.80s: %.160s", path, why);
+	return doc;
+}
+
 static void
 describe(struct browser *b)
 {
-	json_t		*obj = lview_selected(&top(b)->lv);
-	char		 crumb[80];
-	struct cdesc	 d = { 0 };
+	_cleanup_json_ json_t	*obj = selected_whole(b);
+	char			 crumb[80];
+	struct cdesc		 d = { 0 };
 
 	if (!obj)
 		return;
@@ -498,13 +653,15 @@ static int
 scale(struct browser *b)
 {
 	struct frame		*f = top(b);
-	json_t			*obj = lview_selected(&f->lv);
+	_cleanup_json_ json_t	*obj = NULL;
 	_cleanup_free_ char	*err = NULL;
 	char			 label[160], text[8] = "", *end;
 	long			 n;
 	int			 r;
 
-	if (!obj || !may_write(b, f) || strcmp(f->v->plural, "workloads") != 0)
+	if (!lview_selected(&f->lv) || !may_write(b, f) ||
+	    strcmp(f->v->plural, "workloads") != 0 ||
+	    !(obj = selected_whole(b)))
 		return 0;
 	snprintf(label, sizeof(label), "Scale workload %s (now %lld) to: ",
 	    json_str_at(obj, "metadata", "name") ?: "?",
@@ -647,7 +804,9 @@ browser_run(const struct browser_env *env)
 	read_whoami(&b);
 	for (;;) {
 		refresh_frame(&b, top(&b), c == BR_KEY_REDRAW);
+		bg_collect(&b);
 		draw(&b);
+		tick(&b);
 		c = env->wait(env->arg);
 		if (c == BR_KEY_END)
 			break;
@@ -666,6 +825,8 @@ browser_run(const struct browser_env *env)
 	}
 	while (b.depth > 1)
 		pop(&b);
+	cbg_free(b.bg);
+	tui_tick(0);
 	client_conn_close(b.cc);
 	json_decref(b.me);
 	dash_clear(&b.dash);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "client/client.h"
+#include "console/cmdline.h"
 #include "console/dashboard.h"
 #include "console/fetch.h"
 #include "lib/err.h"
@@ -209,14 +210,38 @@ static const struct {
 	enum dash_panel_id	 id;
 	const char		*path;
 	int			 list;
+	const char		*counts;	/* the members fill_list() reads */
 } dash_sources[] = {
-	{ DASH_NODES, "/v1/nodes", 1 },
-	{ DASH_TENANTS, "/v1/tenants", 1 },
-	{ DASH_WORKLOADS, "/v1/workloads", 1 },
-	{ DASH_INSTANCES, "/v1/instances", 1 },
-	{ DASH_AUDIT, "/healthz", 0 },
-	{ DASH_COMPLIANCE, "/v1/compliance/results", 0 },
+	{ DASH_NODES, "/v1/nodes", 1, "status.phase,status.attestation" },
+	{ DASH_TENANTS, "/v1/tenants", 1, "metadata.name" },
+	{ DASH_WORKLOADS, "/v1/workloads", 1, "spec.type,spec.replicas" },
+	{ DASH_INSTANCES, "/v1/instances", 1, "status.phase" },
+	{ DASH_AUDIT, "/healthz", 0, NULL },
+	{ DASH_COMPLIANCE, "/v1/compliance/results", 0, NULL },
 };
+
+/* What list source I is read with (?fields=): the members its panel
+ * counts and those its list view shows, as a list opened from the
+ * dashboard starts from this read. */
+static int
+source_fields(size_t i, char *buf, size_t len)
+{
+	const struct cview	*v;
+	struct lview		 lv;
+	size_t			 n, j, off;
+
+	for (v = cmdline_views(&n), j = 0; j < n; j++)
+		if (v[j].path && strcmp(v[j].path, dash_sources[i].path) == 0)
+			break;
+	if (j == n)
+		return -BW_E_NOTFOUND;
+	lview_init(&lv, v[j].cols, v[j].ncols);
+	if (lview_fields(&lv, buf, len) < 0)
+		return -ENOBUFS;
+	off = strlen(buf);
+	return (size_t)snprintf(buf + off, len - off, ",%s",
+	    dash_sources[i].counts) < len - off ? 0 : -ENOBUFS;
+}
 
 const json_t *
 dash_list(const struct dash *d, const char *path)
@@ -274,8 +299,11 @@ dash_read(const struct client_conf *conf, SSL_CTX *ctx, struct dash *d,
 	for (i = 0; i < ELEMENTSOF(dash_sources); i++) {
 		_cleanup_json_ json_t	*doc = NULL;
 		char			 why[DASH_LINE_MAX] = "not read";
+		char			 fields[512];
 
-		r = (dash_sources[i].list ? cfetch_list : cfetch_doc)(cc,
+		r = dash_sources[i].list ? cfetch_list(cc, dash_sources[i].path,
+		    source_fields(i, fields, sizeof(fields)) == 0 ? fields :
+		    NULL, NULL, &doc, why, sizeof(why), ret_err) : cfetch_doc(cc,
 		    dash_sources[i].path, &doc, why, sizeof(why), ret_err);
 		if (r < 0)
 			break;

@@ -50,33 +50,45 @@ lview_cell(const json_t *obj, const char *path, char *buf, size_t len)
 static void
 rows_free(struct lv_row *rows, size_t n)
 {
-	size_t i, c;
+	size_t i;
 
 	for (i = 0; i < n; i++) {
 		json_decref(rows[i].obj);
-		for (c = 0; c < LV_COLS_MAX; c++)
-			free(rows[i].cell[c]);
-		free(rows[i].text);
+		free(rows[i].text);	/* and the cells */
 	}
 	free(rows);
 }
 
+/* One allocation a row (10,000 rows are read again every refresh):
+ * the joined text, then each cell NUL-terminated. */
 static int
 row_make(const struct lview *lv, json_t *obj, struct lv_row *ret)
 {
-	char	cell[LV_CELL_MAX], text[LV_COLS_MAX * LV_CELL_MAX];
-	size_t	c, off = 0;
+	char	cell[LV_COLS_MAX][LV_CELL_MAX], *p;
+	size_t	c, len[LV_COLS_MAX], all = 0;
 
 	*ret = (struct lv_row){ .obj = json_incref(obj) };
-	text[0] = '\0';
 	for (c = 0; c < lv->ncols; c++) {
-		lview_cell(obj, lv->cols[c].path, cell, sizeof(cell));
-		if (!(ret->cell[c] = strdup(cell)))
-			return -ENOMEM;
-		off += (size_t)snprintf(text + off, sizeof(text) - off, "%s%s",
-		    c ? " " : "", cell);
+		lview_cell(obj, lv->cols[c].path, cell[c], sizeof(cell[c]));
+		len[c] = strlen(cell[c]);
+		all += 2 * len[c] + 2;	/* in the text with ' ', and alone */
 	}
-	return (ret->text = strdup(text)) ? 0 : -ENOMEM;
+	if (!(p = ret->text = malloc(all + 1))) {
+		json_decref(ret->obj);
+		return -ENOMEM;
+	}
+	for (c = 0; c < lv->ncols; c++) {
+		if (c)
+			*p++ = ' ';
+		memcpy(p, cell[c], len[c]);
+		p += len[c];
+	}
+	*p++ = '\0';
+	for (c = 0; c < lv->ncols; c++) {
+		ret->cell[c] = memcpy(p, cell[c], len[c] + 1);
+		p += len[c] + 1;
+	}
+	return 0;
 }
 
 static int
@@ -350,4 +362,20 @@ lview_clear(struct lview *lv)
 	free(lv->vis);
 	cfilter_clear(&lv->filter);
 	lview_init(lv, lv->cols, lv->ncols);
+}
+
+int
+lview_fields(const struct lview *lv, char *buf, size_t len)
+{
+	size_t	c;
+	int	n = snprintf(buf, len, "metadata.name,metadata.tenant,"
+	    "metadata.labels");
+
+	for (c = 0; c < lv->ncols && n >= 0 && (size_t)n < len; c++)
+		if (strncmp(lv->cols[c].path, "metadata.", 9) != 0 ||
+		    (strcmp(lv->cols[c].path + 9, "name") != 0 &&
+		    strcmp(lv->cols[c].path + 9, "tenant") != 0))
+			n += snprintf(buf + n, len - (size_t)n, ",%s",
+			    lv->cols[c].path);
+	return n >= 0 && (size_t)n < len ? 0 : -ENOBUFS;
 }

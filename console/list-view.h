@@ -24,8 +24,9 @@ struct lv_col {
 
 struct lv_row {
 	json_t	*obj;			/* a reference to the object */
-	char	*cell[LV_COLS_MAX];	/* the columns' text */
-	char	*text;			/* the cells joined, for the filter */
+	char	*cell[LV_COLS_MAX];	/* the columns' text, in TEXT's block */
+	char	*text;			/* the cells joined, for the filter; one
+					 * allocation with the cells after it */
 };
 
 struct lview {
@@ -68,6 +69,12 @@ json_t *lview_selected(const struct lview *lv);
 void lview_draw(struct lview *lv, int y, int h);
 
 void lview_clear(struct lview *lv);
+
+/* The members LV's rows need, as the comma-separated dotted paths of
+ * the API's ?fields=, into BUF: the name and tenant (an object's path
+ * for describe and the actions), the labels (`-l`) and the columns.
+ * Returns 0, or -ENOBUFS when LEN is too short. */
+int lview_fields(const struct lview *lv, char *buf, size_t len);
 
 /* The text of the value at the dotted PATH of OBJ into BUF ("" when
  * absent; numbers and booleans as JSON writes them). */

@@ -94,10 +94,18 @@ tui_keys(const char *keys)
 	tui_print(LINES - 1, 0, 1, "%s", keys);
 }
 
+static int tick_ms = 1000;
+
+void
+tui_tick(int ms)
+{
+	tick_ms = ms > 0 && ms < 1000 ? ms : 1000;
+}
+
 int
 tui_key(void)
 {
-	timeout(1000);
+	timeout(tick_ms);
 	return getch();
 }
 

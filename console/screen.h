@@ -41,7 +41,13 @@ void tui_keys(const char *keys);
 int tui_read(int y, const char *label, char *buf, size_t len, int secret,
     int idle_s, time_t hard_at);
 
-/* Waits up to one second for a key; returns it, or -1 (ERR) for none. */
+/* Waits up to one second (or what tui_tick() set) for a key; returns
+ * it, or -1 (ERR) for none. */
 int tui_key(void);
+
+/* Makes tui_key() wait at most MS milliseconds (0: the second again):
+ * shorter while a read in the background is awaited, so its result is
+ * drawn when it arrives, not at the next second. */
+void tui_tick(int ms);
 
 #endif

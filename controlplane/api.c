@@ -993,6 +993,8 @@ struct list_page {
 	size_t		 items, bytes;
 	size_t		 want;		/* the page's object limit */
 	int		 paged;		/* ?limit= given: the byte bound too */
+	/* ?fields= given: each object's projection, the bytes written */
+	const struct res_fields	*fields;
 };
 
 static int
@@ -1015,16 +1017,21 @@ list_page_add(struct api_server *srv, const struct authz_identity *id,
 	for (i = 0; i < n && !list_page_full(pg); i++) {
 		_cleanup_json_ json_t *doc = res_render(kvs[i]->value,
 		    kvs[i]->value_len, kvs[i]->mod_rev);
+		_cleanup_json_ json_t *part = NULL;	/* ?fields= */
+		size_t	 before = evbuffer_get_length(pg->buf);
 
 		if (!doc || !object_visible(srv, id, k, doc) ||
 		    res_label_match(doc, selector) != 1)
 			continue;
+		if (pg->fields && !(part = res_project(doc, pg->fields)))
+			return -ENOMEM;
 		if ((pg->items && evbuffer_add(pg->buf, ",", 1) < 0) ||
-		    json_dump_callback(doc, dump_to_evbuffer, pg->buf,
-		    JSON_COMPACT) < 0)
+		    json_dump_callback(part ? part : doc, dump_to_evbuffer,
+		    pg->buf, JSON_COMPACT) < 0)
 			return -ENOMEM;
 		pg->items++;
-		pg->bytes += kvs[i]->value_len;
+		pg->bytes += pg->fields ? evbuffer_get_length(pg->buf) - before :
+		    kvs[i]->value_len;
 	}
 	if (i > 0) {
 		free(pg->after);
@@ -1084,7 +1091,10 @@ list_page_fill(struct api_server *srv, const struct authz_identity *id,
  * stretch at a time (a page costs that page, not the whole list), the
  * objects rendered straight into the answer. A page's revision is its
  * first read's: a client that must see every change watches from the
- * first page's revision. */
+ * first page's revision. ?fields=PATH,... answers each object's
+ * projection to those paths (res_project()), and a page's byte bound
+ * then counts the bytes written: a console's columns of 10,000
+ * objects are a fraction of the objects. */
 static void
 handle_list(struct api_server *srv, struct evhttp_request *req,
     const struct api_route *rt, const struct authz_identity *id,
@@ -1092,9 +1102,11 @@ handle_list(struct api_server *srv, struct evhttp_request *req,
 {
 	_cleanup_free_ char	*err = NULL, *token = NULL;
 	struct list_page	 pg = { 0 };
+	struct res_fields	 fields;
 	size_t			 limit = 0;
 	char			 prefix[RES_KEY_MAX], action[64];
 	const char		*selector = query_get(req, q, "selector");
+	const char		*fs = query_get(req, q, "fields");
 	int			 r, more = 0;
 
 	action_name(action, sizeof(action), rt->kind, "list");
@@ -1106,6 +1118,9 @@ handle_list(struct api_server *srv, struct evhttp_request *req,
 		    "or key terms");
 		goto fail;
 	}
+	if (fs && (r = res_fields_parse(fs, &fields, &err)) < 0)
+		goto fail;
+	pg.fields = fs ? &fields : NULL;
 	if ((r = res_prefix(rt->kind, rt->tenant[0] ? rt->tenant : NULL, prefix,
 	    sizeof(prefix))) < 0)
 		goto fail;

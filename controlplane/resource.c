@@ -834,6 +834,88 @@ res_label_match(const json_t *doc, const char *selector)
 }
 
 int
+res_fields_parse(const char *text, struct res_fields *ret, char **ret_err)
+{
+	struct res_fields	 f = { 0 };
+	const char		*p = text, *end;
+	size_t			 len;
+
+	do {
+		end = p + strcspn(p, ",");
+		len = (size_t)(end - p);
+		if (f.n == RES_FIELDS_MAX)
+			return errf(-BW_E_INVALID, ret_err, "fields: at most %d "
+			    "paths", RES_FIELDS_MAX);
+		if (len == 0 || len >= RES_FIELD_LEN || *p == '.' ||
+		    end[-1] == '.' || memmem(p, len, "..", 2) ||
+		    strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789_-.") < len)
+			return errf(-BW_E_INVALID, ret_err, "fields: path %zu "
+			    "must be dotted names of letters, digits, _ and - "
+			    "(at most %d bytes)", f.n + 1, RES_FIELD_LEN - 1);
+		memcpy(f.path[f.n++], p, len);
+		p = end + 1;
+	} while (*end);
+	*ret = f;
+	return 0;
+}
+
+/* The member KEY (the name before the next '.' of *PATH) of OBJ, *PATH
+ * moved past it and its dot; NULL when OBJ has no such member. */
+static json_t *
+path_step(const json_t *obj, const char **path, char *key)
+{
+	size_t n = strcspn(*path, ".");
+
+	memcpy(key, *path, n);
+	key[n] = '\0';
+	*path += n + ((*path)[n] == '.');
+	return json_object_get(obj, key);
+}
+
+/* Puts the value at the dotted PATH of DOC under the same path of OUT,
+ * making the objects on the way when DOC has it. Returns 0 (also when
+ * DOC lacks it) or -ENOMEM. */
+static int
+project_path(const json_t *doc, json_t *out, const char *path)
+{
+	char		 key[RES_FIELD_LEN];
+	const char	*p = path;
+	const json_t	*v = doc;
+	json_t		*in, *sub;
+
+	while (*p && json_is_object(v))
+		v = path_step(v, &p, key);
+	if (*p || !v)
+		return 0;	/* absent, or it crosses a non-object */
+	for (p = path;;) {
+		in = path_step(doc, &p, key);
+		if (!*p)
+			return json_object_set(out, key, in) < 0 ? -ENOMEM : 0;
+		if (!(sub = json_object_get(out, key))) {
+			if (json_object_set_new(out, key, json_object()) < 0)
+				return -ENOMEM;
+			sub = json_object_get(out, key);
+		} else if (sub == in)
+			return 0;	/* an earlier path took it whole */
+		doc = in;
+		out = sub;
+	}
+}
+
+json_t *
+res_project(const json_t *doc, const struct res_fields *f)
+{
+	_cleanup_json_ json_t	*out = json_object();
+	size_t			 i;
+
+	for (i = 0; out && i < f->n; i++)
+		if (project_path(doc, out, f->path[i]) < 0)
+			return NULL;
+	return TAKE_PTR(out);
+}
+
+int
 res_key_parse(const char *key, const struct res_kind **ret_kind, char *tenant,
     size_t tenant_len, char *name, size_t name_len)
 {

@@ -137,6 +137,27 @@ uint64_t res_revision(const json_t *doc);
  * selector is malformed. */
 int res_label_match(const json_t *doc, const char *selector);
 
+/* A projection of a list's objects (`?fields=`): the dotted paths of
+ * the members a client wants, e.g. a console's columns. */
+#define RES_FIELDS_MAX		16
+#define RES_FIELD_LEN		64
+struct res_fields {
+	size_t	n;
+	char	path[RES_FIELDS_MAX][RES_FIELD_LEN];
+};
+
+/* Parses TEXT, comma-separated dotted paths of names made of letters,
+ * digits, '_' and '-' ("metadata.name,status.phase"), at most
+ * RES_FIELDS_MAX of them, each shorter than RES_FIELD_LEN, into *RET.
+ * Returns 0 or -BW_E_INVALID with a message. */
+int res_fields_parse(const char *text, struct res_fields *ret, char **ret_err);
+
+/* A new object holding, of DOC, only the values at F's paths (shared
+ * with DOC, not copied) inside the objects that lead to them; paths
+ * DOC lacks, or that cross a non-object, are left out. Returns a new
+ * reference, or NULL when out of memory. */
+json_t *res_project(const json_t *doc, const struct res_fields *f);
+
 /* Splits a store key made by res_key() into its kind, tenant (the
  * system tenant for cluster kinds) and name. Returns 0 or -EINVAL. */
 int res_key_parse(const char *key, const struct res_kind **ret_kind,

@@ -29,7 +29,8 @@ functions() {
 		controlplane/api-route.c:split_path controlplane/api-route.c:copy_name" ;;
 	fuzz-http-head) echo "client/client.c:client_parse_head" ;;
 	fuzz-label-selector) echo "controlplane/resource.c:res_label_match
-		controlplane/schema.c:schema_check_label_key controlplane/schema.c:schema_check_label_value" ;;
+		controlplane/schema.c:schema_check_label_key controlplane/schema.c:schema_check_label_value
+		controlplane/resource.c:res_fields_parse controlplane/resource.c:res_project" ;;
 	fuzz-cli-args) echo "cli/cli-args.c:cli_parse" ;;
 	fuzz-store-key) echo "controlplane/store.c:store_key_check controlplane/resource.c:res_key_parse" ;;
 	fuzz-audit-reader) echo "audit/record.c:audit_line_parse audit/verify.c:audit_verifier_segment" ;;

@@ -4,7 +4,10 @@
  * result is 1, 0 or -BW_E_INVALID; terms are a conjunction evaluated in
  * order, so match(A,B) is match(B) when A matches and match(A)
  * otherwise; and for one term "k=v" the term "k!=v" gives the opposite
- * answer. */
+ * answer. A is also read as a list's `?fields=` projection
+ * (res_fields_parse): 0 or -BW_E_INVALID; when it parses, projecting
+ * the object leaves the object as it was, and projecting the
+ * projection again gives the projection (it holds only those paths). */
 #include "config.h"
 
 #include <string.h>
@@ -21,7 +24,7 @@ static const char doc_text[] =
     "\"example.com/team\":\"core\",\"empty\":\"\",\"A_b-c.d\":\"X_y-z.0\"}},"
     "\"spec\":{}}";
 
-static json_t *doc;
+static json_t *doc, *pristine;	/* pristine: a copy, never projected */
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -29,7 +32,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	doc = json_loads(doc_text, 0, NULL);
-	return doc ? 0 : 1;
+	pristine = json_loads(doc_text, 0, NULL);
+	return doc && pristine ? 0 : 1;
 }
 
 static int
@@ -59,6 +63,29 @@ negated(const char *sel)
 	return out;
 }
 
+static void
+project(const char *text)
+{
+	struct res_fields	 f;
+	char			*err = NULL;
+	json_t			*p, *pp;
+	int			 r = res_fields_parse(text, &f, &err);
+
+	FUZZ_CHECK(r == 0 || r == -BW_E_INVALID);
+	FUZZ_CHECK((r == 0) == (err == NULL));
+	free(err);
+	if (r < 0)
+		return;
+	FUZZ_CHECK(f.n >= 1 && f.n <= RES_FIELDS_MAX);
+	p = res_project(doc, &f);
+	FUZZ_CHECK(p != NULL);
+	pp = res_project(p, &f);
+	FUZZ_CHECK(pp != NULL && json_equal(p, pp));
+	FUZZ_CHECK(json_equal(doc, pristine));
+	json_decref(pp);
+	json_decref(p);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -78,6 +105,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rab = match(ab);
 	FUZZ_CHECK(rab == (ra == 1 ? rb : ra));
 	FUZZ_CHECK(match(NULL) == 1);
+	project(a);
 
 	if ((neg = negated(a)) != NULL) {
 		rn = match(neg);

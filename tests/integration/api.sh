@@ -179,6 +179,17 @@ check "whoami names the admin" sh -c "$B whoami | jq -e '.principal==\"admin\" a
 code=$(acurl -o /dev/null -w '%{http_code}' "$URL/metrics")
 check "metrics served to the admin" [ "$code" = 200 ]
 check "metrics count TLS failures" sh -c "acurl() { curl -s --cacert '$PKI/ca.crt' --cert '$PKI/admin.crt' --key '$PKI/admin.key' \"\$@\"; }; acurl '$URL/metrics' | grep -Eq '^bulwark_tls_handshake_failures_total [1-9]'"
+# -- ?fields=: a list's objects projected to the paths asked
+acurl "$URL/v1/tenants/acme/workloads?fields=metadata.name,spec.replicas,status.none" >"$T/proj.json"
+check "fields= keeps only the paths asked" jq -e \
+	'.kind == "WorkloadList" and .items == [{"metadata":{"name":"web"},"spec":{"replicas":4}}]' "$T/proj.json"
+acurl "$URL/v1/workloads?limit=1&fields=metadata.name" >"$T/proj1.json"
+check "fields= with limit= pages" jq -e '(.items | length) == 1 and .items[0] == {"metadata":{"name":"web"}}' "$T/proj1.json"
+for bad in 'metadata..name' 'a%20b' '' 'a,,b'; do
+	code=$(acurl -o "$T/proj.err" -w '%{http_code}' "$URL/v1/workloads?fields=$bad")
+	check "fields=$bad is a 400 with a JSON error" sh -c \
+		"[ $code = 400 ] && jq -e '.error.message | test(\"fields\")' '$T/proj.err' >/dev/null"
+done
 
 # -- delete
 check "delete workload" $B delete workload web -t acme

@@ -83,6 +83,9 @@ row "list images" GET /v1/images
 row "list workloads (all tenants)" GET /v1/workloads
 row "list acme workloads" GET /v1/tenants/acme/workloads
 row "list beta workloads" GET /v1/tenants/beta/workloads
+# a projection (?fields=, the console's lists) sees what the list sees
+row "list workloads (all tenants), fields=" GET '/v1/workloads?fields=metadata.name,metadata.tenant'
+row "list beta workloads, fields=" GET '/v1/tenants/beta/workloads?fields=metadata.tenant'
 row "get acme workload" GET /v1/tenants/acme/workloads/web
 row "get beta workload" GET /v1/tenants/beta/workloads/web
 row "create acme workload" PUT /v1/tenants/acme/workloads/w-@R@ "$(wl acme w-@R@)"

@@ -1,9 +1,11 @@
 /* The console's views without a terminal: the `/` filter's parser,
  * the list model (sort, filter, selection kept over a new read), the
  * command table, the audit search's query, describe's hiding of
- * secrets and the actions' paths and permissions. */
+ * secrets, the actions' paths and permissions, and the reader that
+ * refreshes a list in the background. */
 #include "config.h"
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,10 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
+#include "client/client.h"
 #include "console/actions.h"
 #include "console/audit-view.h"
+#include "console/bgread.h"
 #include "console/cmdline.h"
 #include "console/describe.h"
 #include "console/filter.h"
@@ -125,11 +130,16 @@ test_list_view(void **state)
 	    "{\"metadata\":{\"name\":\"c\"},\"spec\":{\"replicas\":100}}]", 0,
 	    NULL);
 	struct lview	 lv;
-	char		*err = NULL;
+	char		*err = NULL, buf[256];
 
 	(void)state;
 	assert_non_null(items);
 	lview_init(&lv, cols, ELEMENTSOF(cols));
+	/* what a read asks the API for (?fields=): the path and the columns */
+	assert_int_equal(lview_fields(&lv, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "metadata.name,metadata.tenant,"
+	    "metadata.labels,spec.replicas");
+	assert_int_equal(lview_fields(&lv, buf, 20), -ENOBUFS);
 	assert_int_equal(lview_set(&lv, items), 0);
 	assert_int_equal(lv.n, 3);
 	assert_int_equal(lv.nvis, 3);
@@ -266,6 +276,47 @@ test_describe_and_actions(void **state)
 	json_decref(may);
 }
 
+/* The background reader: one read at a time, its result taken once,
+ * an API that cannot be reached an error of the read, not of the
+ * reader. */
+static void
+test_bgread(void **state)
+{
+	char			 server[] = "http://127.0.0.1:1";
+	struct client_conf	 conf = { .server = server, .allow_plain = 1 };
+	struct cbg		*bg = NULL;
+	json_t			*doc = NULL;
+	char			 why[64], *err = NULL;
+	unsigned long		 tag = 0;
+	int			 i;
+
+	(void)state;
+	assert_int_equal(cbg_new(&conf, NULL, &bg, &err), 0);
+	assert_int_equal(cbg_take(bg, &tag, &doc, why, sizeof(why), &err), 0);
+	/* the newest request wins: 7's result is never handed over */
+	assert_int_equal(cbg_start(bg, "/v1/instances", "metadata.name", NULL,
+	    7), 0);
+	assert_int_equal(cbg_start(bg, "/v1/instances", NULL, NULL, 8), 0);
+	for (i = 0; i < 3000 && !cbg_take(bg, &tag, &doc, why, sizeof(why),
+	    &err); i++)
+		usleep(10 * 1000);
+	assert_true(i < 3000);
+	assert_int_equal(tag, 8);
+	assert_null(doc);
+	assert_non_null(err);
+	free(err);
+	err = NULL;
+	usleep(100 * 1000);
+	assert_int_equal(cbg_take(bg, &tag, &doc, why, sizeof(why), &err), 0);
+	memset(why, 'a', sizeof(why));
+	why[sizeof(why) - 1] = '\0';
+	assert_int_equal(cbg_start(bg, why, NULL, NULL, 9), 0);
+	/* ends after the read under way, its result dropped */
+	assert_int_equal(cbg_start(bg, "/v1/nodes", NULL, "2f72", 10), 0);
+	cbg_free(bg);
+	cbg_free(NULL);
+}
+
 int
 main(void)
 {
@@ -275,6 +326,7 @@ main(void)
 		cmocka_unit_test(test_cmdline),
 		cmocka_unit_test(test_audit_query),
 		cmocka_unit_test(test_describe_and_actions),
+		cmocka_unit_test(test_bgread),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
 #include "controlplane/resource.h"
 #include "lib/err.h"
 #include "lib/json.h"
+#include "lib/macro.h"
 
 #define DIGEST "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define WL_HEAD "{\"kind\":\"Workload\",\"metadata\":{\"name\":\"web\",\"tenant\":\"acme\"},"
@@ -400,6 +401,75 @@ test_label_selector(void **state)
 	json_decref(doc);
 }
 
+/* ?fields=: the projection keeps the paths asked for and only them,
+ * without changing the object it reads. */
+static void
+test_fields_projection(void **state)
+{
+	json_t			*doc = json_loads("{\"kind\":\"Instance\","
+	    "\"metadata\":{\"name\":\"i1\",\"tenant\":\"acme\","
+	    "\"labels\":{\"app\":\"web\"}},\"spec\":{\"node\":\"n1\","
+	    "\"image\":\"x\"},\"status\":\"flat\"}", 0, NULL), *p;
+	_cleanup_free_ char	*err = NULL, *text = NULL;
+	struct res_fields	 f;
+	char			 many[40 * RES_FIELDS_MAX] = "a";
+	int			 i;
+
+	(void)state;
+	assert_non_null(doc);
+	assert_int_equal(res_fields_parse("metadata.name,spec.node,status.phase,"
+	    "metadata.labels,missing.x", &f, &err), 0);
+	assert_int_equal(f.n, 5);
+	assert_string_equal(f.path[1], "spec.node");
+	assert_non_null(p = res_project(doc, &f));
+	text = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
+	/* status is a string: a path into it is left out */
+	assert_string_equal(text, "{\"metadata\":{\"labels\":{\"app\":"
+	    "\"web\"},\"name\":\"i1\"},\"spec\":{\"node\":\"n1\"}}");
+	json_decref(p);
+	free(TAKE_PTR(text));
+	/* a whole member and then a path inside it: the member, DOC intact */
+	assert_int_equal(res_fields_parse("metadata,metadata.name", &f, &err), 0);
+	assert_non_null(p = res_project(doc, &f));
+	assert_true(json_equal(json_object_get(p, "metadata"),
+	    json_object_get(doc, "metadata")));
+	assert_int_equal(json_object_size(json_object_get(doc, "metadata")), 3);
+	json_decref(p);
+
+	/* a path DOC lacks makes no empty object on the way */
+	assert_int_equal(res_fields_parse("spec.none,metadata.labels.x.y", &f,
+	    &err), 0);
+	assert_non_null(p = res_project(doc, &f));
+	assert_int_equal(json_object_size(p), 0);
+	json_decref(p);
+
+	assert_int_equal(res_fields_parse("", &f, &err), -BW_E_INVALID);
+	free(TAKE_PTR(err));
+	assert_int_equal(res_fields_parse("a,,b", &f, &err), -BW_E_INVALID);
+	free(TAKE_PTR(err));
+	assert_int_equal(res_fields_parse("a..b", &f, &err), -BW_E_INVALID);
+	free(TAKE_PTR(err));
+	assert_int_equal(res_fields_parse(".a", &f, &err), -BW_E_INVALID);
+	free(TAKE_PTR(err));
+	assert_int_equal(res_fields_parse("a.b.", &f, &err), -BW_E_INVALID);
+	free(TAKE_PTR(err));
+	assert_int_equal(res_fields_parse("a b", &f, &err), -BW_E_INVALID);
+	assert_non_null(strstr(err, "path 1"));
+	free(TAKE_PTR(err));
+	for (i = 1; i <= RES_FIELDS_MAX; i++)
+		strcat(many, ",a");
+	assert_int_equal(res_fields_parse(many, &f, &err), -BW_E_INVALID);
+	assert_non_null(strstr(err, "at most"));
+	free(TAKE_PTR(err));
+	memset(many, 'a', RES_FIELD_LEN);
+	many[RES_FIELD_LEN] = '\0';
+	assert_int_equal(res_fields_parse(many, &f, &err), -BW_E_INVALID);
+	free(TAKE_PTR(err));
+	many[RES_FIELD_LEN - 1] = '\0';
+	assert_int_equal(res_fields_parse(many, &f, &err), 0);
+	json_decref(doc);
+}
+
 int
 main(void)
 {
@@ -411,6 +481,7 @@ main(void)
 		cmocka_unit_test(test_stored_form_and_render),
 		cmocka_unit_test(test_metadata_end),
 		cmocka_unit_test(test_label_selector),
+		cmocka_unit_test(test_fields_projection),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
