@@ -112,6 +112,18 @@ struct ar_inst {
 	bool		 cpu_valid;
 };
 
+/* An instance being stopped in this pass: its stop request is sent
+ * when it is added, its exit waited for and the kill done at the end
+ * (stops_finish), so the grace periods of all overlap. */
+struct ar_stop {
+	char		 id[RUNTIME_ID_MAX + 1];
+	int64_t		 deadline;	/* bw_mono_ms() */
+	bool		 signalled;	/* it ran and got the request */
+	bool		 remove;	/* then inst_remove()d */
+	bool		 volume;	/* it holds a volume (its record says) */
+	bool		 done;
+};
+
 struct agent_run {
 	struct agent_run_config	 c;
 	char			*node, *state_dir, *rec_dir, *subnets_path;
@@ -121,6 +133,8 @@ struct agent_run {
 	struct image_store	*images;
 	struct cni_config	 cni;
 	struct ar_inst		*insts;
+	struct ar_stop		*stops;		/* this pass's, nstops of them */
+	size_t			 nstops, stops_cap;
 	agent_run_http_fn	 http;
 	void			*ctx;
 	int			 changes;
@@ -537,6 +551,95 @@ inst_ready(const struct ar_inst *e)
 	return e->ready_probe.on ? e->ready : true;
 }
 
+/* ---- stopping instances together ---- */
+
+/* Sends instance ID its stop request (if it runs) and adds it to the
+ * pass's stops, to be waited for, killed if need be and, with REMOVE,
+ * removed by stops_finish(). An ID already there is left as it is.
+ * Returns 0, or a negative error (nothing was added). */
+static int
+stop_begin(struct agent_run *ar, const char *id, bool remove, char **ret_err)
+{
+	struct runtime_status	 st;
+	struct ar_stop		*s;
+	int			 r = 0;
+
+	for (size_t i = 0; i < ar->nstops; i++)
+		if (strcmp(ar->stops[i].id, id) == 0)
+			return 0;
+	if (strlen(id) > RUNTIME_ID_MAX)
+		return -EINVAL;
+	if (ar->nstops == ar->stops_cap) {
+		size_t	 cap = ar->stops_cap ? ar->stops_cap * 2 : 16;
+		void	*p = reallocarray(ar->stops, cap, sizeof(*ar->stops));
+
+		if (!p)
+			return -ENOMEM;
+		ar->stops = p;
+		ar->stops_cap = cap;
+	}
+	s = &ar->stops[ar->nstops];
+	*s = (struct ar_stop){ .remove = remove };
+	snprintf(s->id, sizeof(s->id), "%s", id);
+	if (remove) {
+		_cleanup_json_ json_t *rec = rec_read(ar, id);
+
+		s->volume = json_str_at(rec, "volume_uid", NULL) != NULL;
+	}
+	if (runtime_status(ar->rt, id, &st, NULL) == 0 &&
+	    st.phase == RUNTIME_RUNNING) {
+		r = runtime_stop_signal(ar->rt, id, ret_err);
+		s->signalled = r == 1;
+		/* not signalled (an error, a VM whose QMP is silent):
+		 * killed at once by stops_finish() */
+		s->deadline = bw_mono_ms() + (s->signalled ?
+		    (ar->c.stop_grace_ms ? ar->c.stop_grace_ms : 10000) : 0);
+		if (r < 0 && !remove)
+			return r;
+		if (r < 0)
+			log_warn("instance %s: stop: %s", id, ret_err &&
+			    *ret_err ? *ret_err : bw_strerror(r));
+	} else
+		s->done = true;	/* nothing to stop; removed all the same */
+	ar->nstops++;
+	return 0;
+}
+
+static int inst_remove(struct agent_run *ar, const char *id, int graceful,
+    char **ret_err);
+
+/* Waits for the pass's stops (only those holding a volume when
+ * VOLUMES_ONLY) until their deadlines, kills what still runs, and
+ * removes those to be removed. Failures are logged and retried by the
+ * next pass. */
+static void
+stops_finish(struct agent_run *ar, bool volumes_only)
+{
+	for (size_t i = 0; i < ar->nstops; i++) {
+		_cleanup_free_ char	*err = NULL, *rerr = NULL;
+		struct ar_stop		*s = &ar->stops[i];
+		int			 graceful = 0, r;
+
+		if (volumes_only && !s->volume)
+			continue;
+		if (!s->done) {
+			s->done = true;
+			r = runtime_stop_finish(ar->rt, s->id, s->deadline,
+			    &err);
+			if (r < 0)
+				log_warn("instance %s: stop: %s", s->id,
+				    err ? err : bw_strerror(r));
+			graceful = s->signalled && r == 1;
+		}
+		if (!s->remove)
+			continue;
+		s->remove = false;
+		if ((r = inst_remove(ar, s->id, graceful, &rerr)) < 0)
+			log_warn("instance %s: removal failed (retried): %s",
+			    s->id, rerr ? rerr : bw_strerror(r));
+	}
+}
+
 /* Acts on one finished run of probe P of E: readiness flips E's ready
  * flag; liveness past its threshold stops E (its exit is then handled
  * as any other, with the probe as the reason). Returns 1 when E was
@@ -581,8 +684,7 @@ probe_result(struct agent_run *ar, struct ar_inst *e, struct ar_probe *p,
 	    "failed %u times (%.60s)", what, p->fails, res);
 	log_info("instance %s/%s: %s; stopping it", e->tenant, e->name,
 	    e->killed_by);
-	r = runtime_stop(ar->rt, e->id, ar->c.stop_grace_ms ?
-	    (int)ar->c.stop_grace_ms : 10000, &err);
+	r = stop_begin(ar, e->id, false, &err);
 	if (r < 0)
 		log_warn("instance %s/%s: stop after the liveness probe: %s",
 		    e->tenant, e->name, err ? err : bw_strerror(r));
@@ -1346,29 +1448,21 @@ out:
 
 /* ---- removal ---- */
 
-/* Stops and removes ID and everything of it: processes, cgroups, mounts,
- * crun state, overlay, network attachment, record; the tenant's bridge
- * with its last instance. Returns 0 or a negative error (retried next
- * pass: the record stays until the network is detached). */
+/* Removes ID, stopped by stops_finish() (GRACEFUL: within its grace
+ * period), and everything of it: processes, cgroups, mounts, crun
+ * state, overlay, network attachment, record; the tenant's bridge with
+ * its last instance. Returns 0 or a negative error (retried next pass:
+ * the record stays until the network is detached). */
 static int
-inst_remove(struct agent_run *ar, const char *id, char **ret_err)
+inst_remove(struct agent_run *ar, const char *id, int graceful, char **ret_err)
 {
 	_cleanup_json_ json_t	*rec = rec_read(ar, id);
 	_cleanup_free_ char	*other = NULL;
-	struct runtime_status	 st;
 	const char		*nt = json_str_at(rec, "net_tenant", NULL);
 	const char		*sn = json_str_at(rec, "subnet", NULL);
 	const char		*vu = json_str_at(rec, "volume_uid", NULL);
-	int			 r, graceful = 0;
+	int			 r;
 
-	if (runtime_status(ar->rt, id, &st, NULL) == 0 &&
-	    st.phase == RUNTIME_RUNNING) {
-		graceful = runtime_stop(ar->rt, id, ar->c.stop_grace_ms ?
-		    (int)ar->c.stop_grace_ms : 10000, ret_err);
-		if (graceful < 0)
-			log_warn("instance %s: stop: %s", id, ret_err && *ret_err ?
-			    *ret_err : bw_strerror(graceful));
-	}
 	if ((r = runtime_delete(ar->rt, id, ret_err)) < 0 && r != -BW_E_NOTFOUND)
 		return r;
 	/* one instance at a time uses a volume: it goes with it */
@@ -1869,8 +1963,10 @@ reconcile_one(struct agent_run *ar, const json_t *item, const char *id,
 		}
 		e->exited = false;
 		cpu_sample(ar, e, item, policies);
-		/* Stopped by its liveness probe: its exit is handled now,
-		 * with the probe as the reason. */
+		/* Stopped by its liveness probe: its exit is handled now
+		 * if it was quick, else by the next pass (the stop's wait
+		 * is the pass's, stops_finish()), with the probe as the
+		 * reason. */
 		if (probes_tick(ar, e) != 1 ||
 		    runtime_status(ar->rt, id, &st, NULL) < 0 ||
 		    st.phase == RUNTIME_RUNNING)
@@ -2135,11 +2231,15 @@ agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
 			if (desired_find(ar, items, v[i]) ||
 			    (round == 1 && !rec_exists(ar, v[i])))
 				continue;
-			if ((r = inst_remove(ar, v[i], &err)) < 0)
+			if ((r = stop_begin(ar, v[i], true, &err)) < 0)
 				log_warn("instance %s: removal failed (retried): %s",
 				    v[i], err ? err : bw_strerror(r));
 		}
 	}
+	/* All got their stop request; a replacement may attach a volume
+	 * one of them holds, so those go before anything starts. The
+	 * others are waited for after the starts. */
+	stops_finish(ar, true);
 	if (ids)
 		runtime_list_free(ids);
 	if (recs)
@@ -2158,6 +2258,9 @@ reconcile:
 	json_array_foreach(items, i, item)
 		if (bound_here(ar, item, &id))
 			reconcile_one(ar, item, id, policies);
+	/* removals and liveness stops: one grace period for all */
+	stops_finish(ar, false);
+	ar->nstops = 0;
 	services_sync(ar);
 	if (ar->changes)
 		report_node(ar);
@@ -2259,5 +2362,6 @@ agent_run_free(struct agent_run *ar)
 	free(ar->vm_cmdline);
 	free(ar->svc_text);
 	logs_push_free(ar->logs);
+	free(ar->stops);
 	free(ar);
 }

@@ -21,6 +21,7 @@
 
 #include "agent/oci.h"
 #include "agent/runtime-internal.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -775,21 +776,32 @@ runtime_exec_argv(struct runtime *rt, const char *id, const char *pid_file,
 }
 
 int
-rt_crun_stop(struct runtime *rt, const char *id, const struct rt_meta *m,
-    int grace_ms, char **ret_err)
+rt_crun_signal(struct runtime *rt, const char *id)
 {
 	_cleanup_free_ char *cid = NULL;
 
 	if (asprintf(&cid, RUNTIME_PREFIX "%s", id) < 0)
 		return -ENOMEM;
-	if (grace_ms > 0) {
+	{
 		const char *const term[] = { "kill", cid, "TERM", NULL };
 
 		/* Fails when init is already gone: the wait tells. */
 		(void)crun(rt, term, NULL, NULL);
-		if (rt_wait_exit_file(rt, id, m->shim, grace_ms))
-			return 1;
 	}
+	return 1;
+}
+
+int
+rt_crun_finish(struct runtime *rt, const char *id, const struct rt_meta *m,
+    int64_t deadline_ms, char **ret_err)
+{
+	_cleanup_free_ char	*cid = NULL;
+	int64_t			 left = deadline_ms - bw_mono_ms();
+
+	if (asprintf(&cid, RUNTIME_PREFIX "%s", id) < 0)
+		return -ENOMEM;
+	if (rt_wait_exit_file(rt, id, m->shim, left > 0 ? (int)left : 0))
+		return 1;
 	{
 		const char *const kill9[] = { "kill", "--all", cid, "KILL",
 		    NULL };

@@ -65,8 +65,13 @@ bool rt_wait_exit_file(struct runtime *rt, const char *id, pid_t shim,
 int rt_crun_create(struct runtime *rt, const struct runtime_spec *s,
     char **ret_err);
 int rt_crun_start(struct runtime *rt, const char *id, char **ret_err);
-int rt_crun_stop(struct runtime *rt, const char *id, const struct rt_meta *m,
-    int grace_ms, char **ret_err);
+/* Stopping in two steps (runtime_stop_signal(), runtime_stop_finish()):
+ * the graceful request (1: wait for it, 0: nothing to wait for), then
+ * the wait until DEADLINE_MS (bw_mono_ms()) and the kill (1: it exited
+ * by itself, 0: killed or gone). */
+int rt_crun_signal(struct runtime *rt, const char *id);
+int rt_crun_finish(struct runtime *rt, const char *id, const struct rt_meta *m,
+    int64_t deadline_ms, char **ret_err);
 int rt_crun_delete(struct runtime *rt, const char *id, char **ret_err);
 int rt_crun_list(struct runtime *rt, json_t *ids, char **ret_err);
 /* Frees the host id range ID's container holds (nothing if none). */
@@ -78,8 +83,9 @@ int rt_qemu_create(struct runtime *rt, const struct runtime_spec *s,
     char **ret_err);
 int rt_qemu_start(struct runtime *rt, const char *id, struct rt_meta *m,
     char **ret_err);
-int rt_qemu_stop(struct runtime *rt, const char *id, const struct rt_meta *m,
-    int grace_ms, char **ret_err);
+int rt_qemu_signal(struct runtime *rt, const char *id, const struct rt_meta *m);
+int rt_qemu_finish(struct runtime *rt, const char *id, const struct rt_meta *m,
+    int64_t deadline_ms, char **ret_err);
 int rt_qemu_delete(struct runtime *rt, const char *id, char **ret_err);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "agent/qmp.h"
 #include "agent/runtime-internal.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -368,16 +369,26 @@ vm_qmp(struct runtime *rt, const char *id, const char *cmd, char **ret_err)
 }
 
 int
-rt_qemu_stop(struct runtime *rt, const char *id, const struct rt_meta *m,
-    int grace_ms, char **ret_err)
+rt_qemu_signal(struct runtime *rt, const char *id, const struct rt_meta *m)
 {
 	if (!rt_proc_alive(m->pid, m->pid_start) &&
 	    !rt_proc_alive(m->shim, m->shim_start))
 		return 0;
 	/* ACPI power button: the guest shuts down if it listens. */
-	if (grace_ms > 0 && vm_qmp(rt, id, "system_powerdown", NULL) == 0 &&
-	    rt_wait_exit_file(rt, id, m->shim, grace_ms))
+	return vm_qmp(rt, id, "system_powerdown", NULL) == 0;
+}
+
+int
+rt_qemu_finish(struct runtime *rt, const char *id, const struct rt_meta *m,
+    int64_t deadline_ms, char **ret_err)
+{
+	int64_t left = deadline_ms - bw_mono_ms();
+
+	if (rt_wait_exit_file(rt, id, m->shim, left > 0 ? (int)left : 0))
 		return 1;
+	if (!rt_proc_alive(m->pid, m->pid_start) &&
+	    !rt_proc_alive(m->shim, m->shim_start))
+		return 0;
 	if (vm_qmp(rt, id, "quit", NULL) == 0 &&
 	    rt_wait_exit_file(rt, id, m->shim, 5000))
 		return 0;

@@ -575,7 +575,7 @@ meta_exited(struct runtime *rt, const char *id, struct rt_meta *m,
 }
 
 int
-runtime_stop(struct runtime *rt, const char *id, int grace_ms, char **ret_err)
+runtime_stop_signal(struct runtime *rt, const char *id, char **ret_err)
 {
 	struct rt_meta	m;
 	bool		exited;
@@ -586,11 +586,39 @@ runtime_stop(struct runtime *rt, const char *id, int grace_ms, char **ret_err)
 	if (exited)
 		r = 0;
 	else
-		r = m.kind == RUNTIME_VM ?
-		    rt_qemu_stop(rt, id, &m, grace_ms, ret_err) :
-		    rt_crun_stop(rt, id, &m, grace_ms, ret_err);
+		r = m.kind == RUNTIME_VM ? rt_qemu_signal(rt, id, &m) :
+		    rt_crun_signal(rt, id);
 	rt_meta_done(&m);
 	return r;
+}
+
+int
+runtime_stop_finish(struct runtime *rt, const char *id, int64_t deadline_ms,
+    char **ret_err)
+{
+	struct rt_meta	m;
+	int		r;
+
+	if ((r = rt_meta_load(rt, id, &m, ret_err)) < 0)
+		return r;
+	r = m.kind == RUNTIME_VM ?
+	    rt_qemu_finish(rt, id, &m, deadline_ms, ret_err) :
+	    rt_crun_finish(rt, id, &m, deadline_ms, ret_err);
+	rt_meta_done(&m);
+	return r;
+}
+
+int
+runtime_stop(struct runtime *rt, const char *id, int grace_ms, char **ret_err)
+{
+	int s = 0, r;
+
+	if (grace_ms > 0 && (s = runtime_stop_signal(rt, id, ret_err)) < 0)
+		return s;
+	if ((r = runtime_stop_finish(rt, id, s ? bw_mono_ms() + grace_ms : 0,
+	    ret_err)) < 0)
+		return r;
+	return s ? r : 0;
 }
 
 int
@@ -627,7 +655,7 @@ runtime_delete(struct runtime *rt, const char *id, char **ret_err)
 	if (r < 0 && r != -BW_E_NOTFOUND)
 		return errf(r, ret_err, "instance %s: %s", id, bw_strerror(r));
 	if (have_meta && m.kind == RUNTIME_VM) {
-		(void)rt_qemu_stop(rt, id, &m, 0, NULL);
+		(void)rt_qemu_finish(rt, id, &m, 0, NULL);
 		r = rt_qemu_delete(rt, id, ret_err);
 	} else {
 		/* Also the path for a container whose directory is half

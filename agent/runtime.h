@@ -157,6 +157,18 @@ int runtime_wait(struct runtime *rt, const char *id, int timeout_ms,
 int runtime_stop(struct runtime *rt, const char *id, int grace_ms,
     char **ret_err);
 
+/* runtime_stop() in two steps, so many instances stop at once sharing
+ * one grace period. runtime_stop_signal() sends ID the graceful request
+ * (SIGTERM, ACPI power-down) and returns 1 (wait for it), 0 when there
+ * is nothing to wait for (ID has exited, or a VM's QMP does not answer)
+ * or a negative error. runtime_stop_finish() waits for ID's exit until
+ * DEADLINE_MS (bw_mono_ms(); a past one: not at all), then kills it as
+ * runtime_stop() does; returns 1 when it had exited by then, 0 when it
+ * had to be killed (or was gone), or a negative error. */
+int runtime_stop_signal(struct runtime *rt, const char *id, char **ret_err);
+int runtime_stop_finish(struct runtime *rt, const char *id,
+    int64_t deadline_ms, char **ret_err);
+
 /* Starts an exited ID again with the same configuration. */
 int runtime_restart(struct runtime *rt, const char *id, char **ret_err);
 
