@@ -21,6 +21,7 @@
 
 #include "agent/agent-run.h"
 #include "agent/agent-tls.h"
+#include "agent/runtime.h"
 #include "agent/volume.h"
 #include "client/client.h"
 #include "hardening/crypto-policy.h"
@@ -70,6 +71,8 @@ static const char usage_text[] =
 "       bulwark-agent request [OPTIONS] [--repeat N] METHOD PATH [BODY]\n"
 "       bulwark-agent tpm-status --tpm TCTI\n"
 "       bulwark-agent tpm-shutdown --tpm TCTI\n"
+"       bulwark-agent stop-instances [--state-dir DIR] [--run-dir DIR]\n"
+"                     [--cgroup-parent N] [--stop-grace SECS]\n"
 "\n"
 "run (default): enrol this node with --bootstrap FILE when it has no node\n"
 "certificate yet, then re-attest every interval: a quote over a fresh\n"
@@ -82,6 +85,9 @@ static const char usage_text[] =
 "node's keys carry noDA (JSON; works while the TPM is in lockout).\n"
 "tpm-shutdown: TPM2_Shutdown(STATE), for whoever stops a software TPM\n"
 "(no other client may be connected), so its next start is orderly.\n"
+"stop-instances: with the agent stopped, stops every instance on this\n"
+"node at once (one stop grace for all); they stay, exited, and the agent\n"
+"started again handles their exits by their restart policies.\n"
 "\n"
 "Options:\n";
 
@@ -896,6 +902,72 @@ cmd_tpm_status(struct agent *a)
 	return 0;
 }
 
+/* stop-instances: every instance of the node gets its stop request,
+ * then all are waited for until one shared deadline and the rest are
+ * killed (scripts/up --stop, after the agent). Returns the exit code. */
+static int
+cmd_stop_instances(struct agent *a)
+{
+	_cleanup_free_ char	*err = NULL, *dir = NULL;
+	_cleanup_free_ int	*sent = NULL;
+	struct runtime_config	 rc = { .run_dir = a->run.run_dir,
+	    .cgroup_parent = a->run.cgroup_parent };
+	struct runtime		*rt = NULL;
+	char			**ids = NULL;
+	int64_t			 deadline;
+	size_t			 n = 0, graceful = 0, killed = 0, failed = 0;
+	int			 r;
+
+	if (asprintf(&dir, "%s/instances", a->state_dir) < 0)
+		return 1;
+	rc.state_dir = dir;
+	if ((r = runtime_open(&rc, &rt, &err)) < 0 ||
+	    (r = runtime_list(rt, &ids, &err)) < 0) {
+		log_error("stop-instances: %s", err ? err : bw_strerror(r));
+		runtime_free(rt);
+		return 1;
+	}
+	while (ids[n])
+		n++;
+	if (!(sent = calloc(n + 1, sizeof(*sent)))) {
+		runtime_list_free(ids);
+		runtime_free(rt);
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *e = NULL;
+
+		if ((sent[i] = runtime_stop_signal(rt, ids[i], &e)) < 0)
+			log_warn("instance %s: stop: %s", ids[i], e ? e :
+			    bw_strerror(sent[i]));
+	}
+	deadline = bw_mono_ms() + (a->run.stop_grace_ms ?
+	    a->run.stop_grace_ms : 10000);
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *e = NULL;
+
+		if (sent[i] < 0)
+			r = sent[i];
+		/* not signalled: exited already, or to be killed at once */
+		else if ((r = runtime_stop_finish(rt, ids[i], sent[i] ?
+		    deadline : 0, &e)) < 0)
+			log_warn("instance %s: stop: %s", ids[i], e ? e :
+			    bw_strerror(r));
+		if (r < 0)
+			failed++;
+		else if (r == 0)
+			killed++;
+		else if (sent[i] == 1)
+			graceful++;
+	}
+	printf("%zu instance(s) stopped: %zu within the grace period, %zu "
+	    "killed; %zu had ended, %zu failed\n", graceful + killed,
+	    graceful, killed, n - graceful - killed - failed, failed);
+	runtime_list_free(ids);
+	runtime_free(rt);
+	return failed ? 1 : 0;
+}
+
 static int
 cmd_request(struct agent *a, int argc, char **argv)
 {
@@ -1071,6 +1143,8 @@ main(int argc, char **argv)
 		return cmd_tpm_shutdown(&a);
 	if (strcmp(cmd, "tpm-status") == 0)
 		return cmd_tpm_status(&a);
+	if (strcmp(cmd, "stop-instances") == 0)
+		return cmd_stop_instances(&a);
 	if (strcmp(cmd, "run") != 0 || optind < argc) {
 		usage(stderr);
 		return 2;
