@@ -597,13 +597,17 @@ runtime_stop_finish(struct runtime *rt, const char *id, int64_t deadline_ms,
     char **ret_err)
 {
 	struct rt_meta	m;
+	bool		exited;
 	int		r;
 
-	if ((r = rt_meta_load(rt, id, &m, ret_err)) < 0)
+	if ((r = meta_exited(rt, id, &m, &exited, ret_err)) < 0)
 		return r;
-	r = m.kind == RUNTIME_VM ?
-	    rt_qemu_finish(rt, id, &m, deadline_ms, ret_err) :
-	    rt_crun_finish(rt, id, &m, deadline_ms, ret_err);
+	if (exited)
+		r = 1;
+	else
+		r = m.kind == RUNTIME_VM ?
+		    rt_qemu_finish(rt, id, &m, deadline_ms, ret_err) :
+		    rt_crun_finish(rt, id, &m, deadline_ms, ret_err);
 	rt_meta_done(&m);
 	return r;
 }

@@ -7,57 +7,19 @@
 # stopped; the next start restarts them (restart_policy always); with
 # --keep-instances they keep running; deleting the workload then removes
 # everything.
-: "${top_builddir:?}"
-: "${top_srcdir:?}"
-if [ "$(id -u)" -ne 0 ]; then
-	echo "up-stop: SKIP: needs root (scripts/up's agent runs workloads)"
-	exit 77
-fi
-for b in /usr/bin/crun /usr/lib/cni/bridge /usr/bin/swtpm /bin/busybox; do
-	if [ ! -x "$b" ]; then
-		echo "up-stop: SKIP: $b missing"
-		exit 77
-	fi
-done
-# In a network namespace of its own (loopback, the tenant's bridge),
-# below a subreaper that reaps what scripts/up detaches.
-if [ -z "${BW_UPSTOP_INNER:-}" ]; then
-	ns="bwup-$$-$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')"
-	ip netns add "$ns" || exit 1
-	ip -n "$ns" link set lo up
-	BW_UPSTOP_INNER=1 nsenter --net="/run/netns/$ns" \
-		"$top_builddir/tests/runtime-driver" reap -- /bin/bash "$0" "$@"
-	rc=$?
-	ip netns delete "$ns" 2>/dev/null
-	exit $rc
-fi
-. "$top_srcdir/tests/integration/lib.sh"
-chmod 755 "$T"	# the containers' user namespaces reach their roots below it
+# In a network namespace of its own, below a subreaper that reaps what
+# scripts/up detaches (workloads-lib.sh); the appliance is scripts/up's.
+. "$(dirname "$0")/workloads-lib.sh"
 D="$T/data"
-RUN="$T/run"
-P="u$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
-CG="bulwark-$P"
+NS="$D/node"
+RT="$DRIVER -s $NS/instances -r $RUN -g $CG -c $NS/cni"
 UP=("$top_srcdir/scripts/up" --data-dir "$D" --listen 127.0.0.1:18443)
-RT="$top_builddir/tests/runtime-driver -s $D/node/instances -r $RUN -g $CG -c $D/node/cni"
 export BW_UP_BUILD="$top_builddir"
-
-up_cleanup() {
-	local id c
-	"${UP[@]}" --stop >>"$T/up.log" 2>&1
-	for id in $($RT list 2>/dev/null); do
-		$RT delete "$id" >/dev/null 2>&1
-	done
-	for c in /sys/fs/cgroup/*/"$CG"; do
-		[ -d "$c" ] && rmdir "$c" 2>/dev/null
-	done
-	cleanup
-}
-trap up_cleanup EXIT
-trap 'exit 1' INT TERM
+trap '"${UP[@]}" --stop >>"$T/up.log" 2>&1; wl_cleanup' EXIT
 
 BWC=("$top_builddir/bulwark" --config "$D/admin.conf")
 up_to() { "${UP[@]}" >"$1" 2>&1; } # LOG: scripts/up, its output to LOG
-n_running() {
+demo_running() {
 	[ "$("${BWC[@]}" get instances -t demo -o json 2>/dev/null |
 		jq '[.items[] | select(.status.phase == "Running")] | length')" = "$1" ]
 }
@@ -86,7 +48,7 @@ if ! "${UP[@]}" --run-dir "$RUN" --cgroup-parent "$CG" >"$T/up1.log" 2>&1; then
 fi
 pass "scripts/up starts the appliance"
 check "the example workload is applied" "${BWC[@]}" apply -f "$D/examples/hello.json"
-wait_for 60 n_running 2 || { fail "2 instances Running"; tail -20 "$D/node/agent.log" >&2; finish; }
+wait_for 60 demo_running 2 || { fail "2 instances Running"; tail -20 "$D/node/agent.log" >&2; finish; }
 pass "2 instances Running"
 pids=$(init_pids | tr '\n' ' ')
 check "crun runs 2 inits ($pids)" [ "$(echo $pids | wc -w)" = 2 ]
@@ -105,7 +67,7 @@ check "crun runs none of them" bash -c "[ -z \"\$(crun --root '$RUN/crun' list -
 check "scripts/up starts it again (the runtime options of the first start)" \
 	up_to "$T/up2.log"
 check "both instances run again" wait_for 60 bash -c "[ \$(crun --root '$RUN/crun' list -f json | jq '[.[] | select(.status == \"running\")] | length') = 2 ]"
-check "and are reported Running" wait_for 30 n_running 2
+check "and are reported Running" wait_for 30 demo_running 2
 pids2=$(init_pids | tr '\n' ' ')
 check "with new inits ($pids2)" [ "$(echo $pids2 | wc -w)" = 2 -a "$pids2" != "$pids" ]
 
@@ -114,7 +76,7 @@ check "--keep-instances says they keep running" grep -q "keep running" "$T/stop2
 # shellcheck disable=SC2086
 check "and they do" bash -c "for p in $pids2; do [ -d /proc/\$p ] || exit 1; done"
 check "the next start adopts them" up_to "$T/up3.log"
-check "both Running" wait_for 60 n_running 2
+check "both Running" wait_for 60 demo_running 2
 check "the same inits ($(init_pids | tr '\n' ' '))" [ "$(init_pids | tr '\n' ' ')" = "$pids2" ]
 
 check "deleting the workload" "${BWC[@]}" delete workload hello -t demo
