@@ -50,8 +50,10 @@ check "the 8 instance directories are gone" bash -c "[ \"\$(find '$NS/instances'
 check "within one grace and a margin ($gone_s s < 20 s)" [ "$(echo "$gone_s < 20" | bc)" = 1 ]
 check "the other workload started meanwhile (${late_s:-never} s < 20 s)" \
 	[ "$(echo "${late_s:-99} < 20" | bc)" = 1 ]
+# the log line follows the directory's removal
 check "the removals were kills after the grace (agent log)" \
-	bash -c "[ \$(grep -c 'removed: killed or already ended' '$T/agent.log') -ge 8 ]"
+	wait_for 10 bash -c "[ \$(grep -c 'removed: killed or already ended' '$T/agent.log') -ge 8 ]"
+check_fails "none stopped within it" grep -q 'removed: stopped within the grace period' "$T/agent.log"
 check "delete the other workload" $B delete workload late -t acme
 wl_gone acme
 wl_finish
