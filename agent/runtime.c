@@ -574,26 +574,11 @@ meta_exited(struct runtime *rt, const char *id, struct rt_meta *m,
 	return 0;
 }
 
-int
-runtime_stop_signal(struct runtime *rt, const char *id, char **ret_err)
-{
-	struct rt_meta	m;
-	bool		exited;
-	int		r;
-
-	if ((r = meta_exited(rt, id, &m, &exited, ret_err)) < 0)
-		return r;
-	if (exited)
-		r = 0;
-	else
-		r = m.kind == RUNTIME_VM ? rt_qemu_signal(rt, id, &m) :
-		    rt_crun_signal(rt, id);
-	rt_meta_done(&m);
-	return r;
-}
-
-int
-runtime_stop_finish(struct runtime *rt, const char *id, int64_t deadline_ms,
+/* One step of a stop: the request (rt_*_signal()) or, with FINISH, the
+ * wait until DEADLINE_MS and the kill (rt_*_finish()). For an ID that
+ * has exited: 0 (nothing to wait for), or 1 (it exited by itself). */
+static int
+stop_step(struct runtime *rt, const char *id, bool finish, int64_t deadline_ms,
     char **ret_err)
 {
 	struct rt_meta	m;
@@ -603,13 +588,28 @@ runtime_stop_finish(struct runtime *rt, const char *id, int64_t deadline_ms,
 	if ((r = meta_exited(rt, id, &m, &exited, ret_err)) < 0)
 		return r;
 	if (exited)
-		r = 1;
+		r = finish;
+	else if (m.kind == RUNTIME_VM)
+		r = finish ? rt_qemu_finish(rt, id, &m, deadline_ms, ret_err) :
+		    rt_qemu_signal(rt, id, &m);
 	else
-		r = m.kind == RUNTIME_VM ?
-		    rt_qemu_finish(rt, id, &m, deadline_ms, ret_err) :
-		    rt_crun_finish(rt, id, &m, deadline_ms, ret_err);
+		r = finish ? rt_crun_finish(rt, id, &m, deadline_ms, ret_err) :
+		    rt_crun_signal(rt, id);
 	rt_meta_done(&m);
 	return r;
+}
+
+int
+runtime_stop_signal(struct runtime *rt, const char *id, char **ret_err)
+{
+	return stop_step(rt, id, false, 0, ret_err);
+}
+
+int
+runtime_stop_finish(struct runtime *rt, const char *id, int64_t deadline_ms,
+    char **ret_err)
+{
+	return stop_step(rt, id, true, deadline_ms, ret_err);
 }
 
 int
