@@ -141,7 +141,7 @@ logcap_pump(int in_fd, int out_fd, uint64_t *ret_dropped)
 {
 	static struct pump	 p;
 	static char		 buf[64 * 1024];
-	size_t			 have = 0;
+	size_t			 have = 0, before;
 	int64_t			 partial_at = 0;
 	int			 fl, r = 0;
 
@@ -181,10 +181,16 @@ logcap_pump(int in_fd, int out_fd, uint64_t *ret_dropped)
 			r = n < 0 ? -errno : 0;
 			break;
 		}
-		if (have == 0)
-			partial_at = bw_mono_ms();
 		have += (size_t)n;
+		before = have;
 		pump_split(&p, buf, &have);
+		/* The wait of a partial line starts when it began: in this
+		 * read when the read ended lines (or brought the first
+		 * bytes), not when an earlier, since-ended line began. A
+		 * steady writer whose writes end mid-line would otherwise
+		 * have a line cut every LOGCAP_FLUSH_MS. */
+		if (have > 0 && (have < before || have == (size_t)n))
+			partial_at = bw_mono_ms();
 		pump_flush(&p);
 	}
 	if (have > 0)

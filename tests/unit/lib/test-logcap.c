@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -158,6 +159,60 @@ test_pump_drops(void **state)
 	close(out[1]);
 }
 
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A steady writer whose every write ends mid-line keeps its lines whole
+ * for longer than LOGCAP_FLUSH_MS: only a partial line that waited that
+ * long by itself is cut. When the machine stalls the writer past it, a
+ * cut is right, and the check is skipped. */
+static void
+test_partial_writes(void **state)
+{
+	char		 path[128], line[16], text[100 * 14], *buf = NULL;
+	size_t		 len;
+	pid_t		 pids[2];
+	struct logcap_info info;
+	int64_t		 last, gap, max_gap = 0;
+	int		 fd;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/partial.log", dir);
+	for (int i = 0; i < 100; i++) {
+		snprintf(line, sizeof(line), "line %08d\n", i);
+		memcpy(text + 14 * i, line, 14);
+	}
+	fd = capture(path, 1 << 20, pids);
+	last = now_ms();
+	/* 7 bytes, then 14 at a time: each write ends one line and
+	 * begins the next */
+	for (size_t off = 0, n = 7; off < sizeof(text); off += n, n = 14) {
+		if (n > sizeof(text) - off)
+			n = sizeof(text) - off;
+		assert_int_equal(write_all(fd, text + off, n), 0);
+		usleep(3000);
+		gap = now_ms() - last;
+		last += gap;
+		if (gap > max_gap)
+			max_gap = gap;
+	}
+	capture_end(fd, pids);
+	assert_int_equal(logcap_read(path, 0, 1 << 20, &buf, &len, &info), 0);
+	if (max_gap >= LOGCAP_FLUSH_MS / 2) {
+		free(buf);
+		skip();
+	}
+	assert_int_equal(len, 100 * 14);
+	check_lines(buf, len);
+	free(buf);
+}
+
 /* A line longer than LOGCAP_LINE_MAX is cut; one without an ending
  * newline gets one. */
 static void
@@ -197,6 +252,7 @@ main(void)
 		cmocka_unit_test(test_cap_and_rotation),
 		cmocka_unit_test(test_pump_drops),
 		cmocka_unit_test(test_long_lines),
+		cmocka_unit_test(test_partial_writes),
 	};
 	char	cmd[64];
 	int	failed;
