@@ -78,7 +78,9 @@ static const struct opt_help options[] = {
 	{ "privsep", 'S', NULL, "serve TLS from an unprivileged, confined "
 	  "worker process that never holds the server key; the daemon "
 	  "keeps the keys, the store and the trail (docs/hardening.md, "
-	  "\"Processes\")" },
+	  "\"Processes\"); the default" },
+	{ "no-privsep", 'N', NULL, "serve TLS from the daemon itself (one "
+	  "process; for comparison and diagnosis)" },
 	{ "store", 'D', "SPEC", "the state store: etcd://HOST:PORT[,...]/PREFIX"
 	  "?ca=FILE&cert=FILE&key=FILE (an etcd v3 cluster over mutual TLS, "
 	  "shared by several replicas: one leader runs the controllers, all "
@@ -251,6 +253,9 @@ parse_opt(int c, char *arg, struct bwd_args *a)
 		return parse_cert_lifetime(arg, &cfg->server_cert_lifetime);
 	case 'S':
 		cfg->privsep = 1;
+		return true;
+	case 'N':
+		cfg->privsep = 0;
 		return true;
 	case 'I':
 		return add_repeated(cfg->import_roots, &cfg->n_import_roots,

@@ -46,6 +46,7 @@ bwd_config_defaults(struct bwd_config *cfg)
 	cfg->listen = BWD_DEFAULT_LISTEN;
 	cfg->log_level = LOG_LVL_INFO;
 	cfg->default_quota = (struct quota_limits)QUOTA_DEFAULT_LIMITS;
+	cfg->privsep = 1;
 }
 
 int
