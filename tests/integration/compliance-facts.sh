@@ -4,7 +4,7 @@
 # file the daemon enforces), scan again, and the verdicts must follow.
 . "$(dirname "$0")/lib.sh"
 
-start_bulwarkd "$T/d" || exit 1
+start_bulwarkd "$T/d" --no-privsep || exit 1
 ucurl() { # as the auditor
 	curl -s --cacert "$PKI/ca.crt" --cert "$PKI/auditor.crt" --key "$PKI/auditor.key" "$@"
 }
@@ -133,7 +133,7 @@ if command -v setpriv >/dev/null; then
 		"$BW" >"$T/nnp/bulwarkd"
 	chmod +x "$T/nnp/bulwarkd"
 	bw=$BW
-	BW=$T/nnp start_bulwarkd "$T/d" || exit 1
+	BW=$T/nnp start_bulwarkd "$T/d" --no-privsep || exit 1
 	BW=$bw
 	scan
 	check "NoNewPrivs 1 in /proc" grep -q '^NoNewPrivs:[[:space:]]*1' "/proc/$BWD_PID/status"
@@ -142,11 +142,11 @@ if command -v setpriv >/dev/null; then
 		sh -c "case '$(found ac-least-privilege fact:no_new_privs)' in yes*) ;; *) exit 1 ;; esac"
 fi
 
-# bulwarkd --privsep: SC-2 reads the API worker's live status beside the
+# bulwarkd (privsep, the default): SC-2 reads the API worker's live status beside the
 # parent's, and is satisfied when the worker is its own unprivileged,
 # capability-less, filtered user.
 stop_bulwarkd
-start_bulwarkd "$T/d" --privsep || exit 1
+start_bulwarkd "$T/d" || exit 1
 W=$(pgrep -P "$BWD_PID" -f -- '--worker$' | head -1)
 scan
 want="$(live "$BWD_PID"); API worker: $(live "$W")"
