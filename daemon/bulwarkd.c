@@ -32,6 +32,7 @@
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/opt-help.h"
+#include "privsep/spawner.h"
 #include "privsep/worker.h"
 
 static const struct opt_help options[] = {
@@ -363,6 +364,7 @@ main(int argc, char **argv)
 	struct bwd_args		 a = { .reseal = 0 };
 	struct bwd_state	 st = { 0 };
 	struct event_base	*base = NULL;
+	_cleanup_free_ char	*err = NULL;
 	int			 rc;
 
 	/* The API worker, started by the daemon itself (privsep/worker.h):
@@ -382,6 +384,12 @@ main(int argc, char **argv)
 	}
 	if (a.reseal)
 		return run_reseal(&a.cfg, a.previous_config, a.reason);
+	/* The spawner (privsep/spawner.h) first, while nothing is open
+	 * and no thread runs: it alone keeps CAP_SETUID and CAP_SETGID. */
+	if (a.cfg.privsep && pss_start(&err) < 0) {
+		log_error("%s", err ? err : "spawner failed");
+		return 1;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	if (evthread_use_pthreads() < 0)
 		fatal("libevent has no pthreads support");
@@ -389,6 +397,7 @@ main(int argc, char **argv)
 		fatal("cannot create the event loop");
 	rc = serve(&a.cfg, base, &st);
 	bwd_close(&st);
+	pss_stop();
 	event_base_free(base);
 	log_info("stopped");
 	return rc;

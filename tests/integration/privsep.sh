@@ -18,7 +18,12 @@ B="$BW/bulwark --config $CONF"
 PARENT=$BWD_PID
 
 # the worker: the child of bulwarkd started as `bulwarkd --worker`
-worker_pid() { pgrep -P "$PARENT" -f -- '--worker$' | head -1; }
+# The worker is the spawner's child when bulwarkd may change users (root
+# here), else bulwarkd's own.
+spawner_pid() { pgrep -P "$PARENT" -x bwd-spawner | head -1; }
+worker_pid() {
+	for p in "$PARENT" $(spawner_pid); do pgrep -P "$p" -f -- '--worker$'; done | head -1
+}
 field() { awk -v f="$1:" '$1 == f { print $2 }' "/proc/$2/status"; }
 serving() { acurl --max-time 5 -o /dev/null -w '%{http_code}' "$URL/v1/whoami" | grep -q 200; }
 new_worker() { W2=$(worker_pid); [ -n "$W2" ] && [ "$W2" != "$1" ] && serving; }
