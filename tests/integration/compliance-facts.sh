@@ -147,7 +147,9 @@ fi
 # capability-less, filtered user.
 stop_bulwarkd
 start_bulwarkd "$T/d" || exit 1
-W=$(pgrep -P "$BWD_PID" -f -- '--worker$' | head -1)
+# The worker is the spawner's child when bulwarkd may change users.
+W=$(for p in "$BWD_PID" $(pgrep -P "$BWD_PID" -x bwd-spawner); do
+	pgrep -P "$p" -f -- '--worker$'; done | head -1)
 scan
 want="$(live "$BWD_PID"); API worker: $(live "$W")"
 s=$(found sc-privsep fact:privsep)
