@@ -27,6 +27,7 @@
 #include "daemon/identity.h"
 #include "hardening/crypto-policy.h"
 #include "hardening/pki.h"
+#include "hardening/sandbox.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -371,7 +372,7 @@ main(int argc, char **argv)
 	 * not an option anyone else gives. */
 	if (argc == 2 && strcmp(argv[1], "--worker") == 0) {
 		log_init("bulwarkd-worker", LOG_LVL_INFO);
-		return psw_worker_main();
+		sandbox_exit(psw_worker_main());
 	}
 	log_init("bulwarkd", LOG_LVL_INFO);
 	if (!parse_args(argc, argv, &a, &rc))

@@ -187,6 +187,44 @@ landlock_apply(const struct sandbox_profile *p, struct sandbox_state *st,
 	return 0;
 }
 
+/* ASan/UBSan builds (configure --enable-sanitizers: the test trees,
+ * never an installed one). The sanitizer runtime makes calls of its own:
+ * at a program's start (before main, so in a worker under the spawner's
+ * filter, which is kept across exec) and when it allocates or reports.
+ * Each profile's filter allows them in such a build only. Its leak
+ * check at exit cannot run confined (it clones a tracer that ptraces
+ * the process and reads /proc, which seccomp and Landlock deny on
+ * purpose): a confined process ends through sandbox_exit(), which skips
+ * it (docs/hardening.md). */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANDBOX_SANITIZERS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANDBOX_SANITIZERS 1
+#endif
+#endif
+
+static const char *const sanitizer_syscalls[] = {
+#ifdef SANDBOX_SANITIZERS
+	/* start: its shadow memory, the program's path, its signal stack */
+	"madvise", "open", "readlink", "sigaltstack",
+	/* reports: written to stderr, then abort_on_error */
+	"write", "getpid", "gettid", "tgkill", "rt_sigprocmask",
+	"sched_yield",
+#endif
+	NULL,
+};
+
+void
+sandbox_exit(int code)
+{
+#ifdef SANDBOX_SANITIZERS
+	_exit(code);
+#else
+	exit(code);
+#endif
+}
+
 static int
 seccomp_allow(scmp_filter_ctx ctx, const struct sandbox_profile *p,
     const char *const *list, char **ret_err)
@@ -221,7 +259,8 @@ seccomp_apply(const struct sandbox_profile *p, char **ret_err)
 		goto out;
 	}
 	if ((r = seccomp_allow(ctx, p, p->syscalls, ret_err)) < 0 ||
-	    (r = seccomp_allow(ctx, p, p->syscalls_children, ret_err)) < 0)
+	    (r = seccomp_allow(ctx, p, p->syscalls_children, ret_err)) < 0 ||
+	    (r = seccomp_allow(ctx, p, sanitizer_syscalls, ret_err)) < 0)
 		goto out;
 	if ((r = seccomp_load(ctx)) < 0)
 		r = errf(r, ret_err, "seccomp: load: %s", strerror(-r));

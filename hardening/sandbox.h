@@ -102,6 +102,11 @@ int sandbox_enter(const struct sandbox_profile *p, struct sandbox_state *ret,
  * negative error with *RET_ERR. */
 int sandbox_caps_drop(uint64_t drop, char **ret_err);
 
+/* Ends a process confined by sandbox_enter() with CODE: exit(), but
+ * _exit() in a sanitizer build, whose leak check at exit needs what the
+ * sandbox denies (ptrace, a clone, /proc). */
+void sandbox_exit(int code) __attribute__((noreturn));
+
 /* The kernel's Landlock ABI version, 0 when it has none or it is
  * disabled. */
 int sandbox_landlock_abi(void);

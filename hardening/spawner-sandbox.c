@@ -19,7 +19,7 @@ static const char *const spawner_syscalls[] = {
 	/* a worker: fork, its user, its descriptors, exec */
 	"clone", "fork", "setgroups", "setresgid", "setresuid", "getresuid",
 	"getresgid", "getgroups", "capget", "capset", "prctl", "dup2", "dup3",
-	"close_range", "execve", "kill", "wait4",
+	"close_range", "execveat", "kill", "wait4",
 	/* memory, time, signals, leaving */
 	"brk", "mmap", "munmap", "mprotect", "futex", "clock_gettime",
 	"rt_sigprocmask", "rt_sigaction", "rt_sigreturn", "getpid", "gettid",

@@ -53,7 +53,7 @@ struct spawner {
 	uid_t		 uid;		/* the worker's, fixed at start */
 	gid_t		 gid;
 	pid_t		 worker;	/* 0: none */
-	char		 exe[4096];
+	int		 exe;		/* its own program, opened at start */
 	struct ipc_peer	 peer;
 	int		 fds[IPC_FDS_MAX];
 	size_t		 nfds;
@@ -116,25 +116,33 @@ become_worker(const struct spawner *s)
 }
 
 /* The worker's side of the fork: its three descriptors at 3..5 (moved
- * above first: they may be any of 3..5 already), nothing else open, the
- * worker's user, then `bulwarkd --worker`; dies with the spawner. */
+ * above first: they may be any of 3..5 already), nothing else open but
+ * the program (close-on-exec), the worker's user, then `bulwarkd
+ * --worker`; dies with the spawner. The program is executed through
+ * the descriptor the spawner opened as the daemon's user: exactly the
+ * daemon's binary, which the worker's user need not be able to reach
+ * by its path (an installation under a private directory). */
 static void __attribute__((noreturn))
 worker_exec(const struct spawner *s)
 {
 	char *const	argv[] = { (char *)"bulwarkd", (char *)"--worker", NULL };
-	int		hi[3];
+	int		hi[3], exe;
 
+	if ((exe = fcntl(s->exe, F_DUPFD_CLOEXEC, 16)) < 0)
+		_exit(126);
 	for (int i = 0; i < 3; i++)
 		if ((hi[i] = fcntl(s->fds[i], F_DUPFD, 16)) < 0)
 			_exit(126);
 	for (int i = 0; i < 3; i++)
 		if (dup2(hi[i], PSW_FD_CTL + i) < 0)
 			_exit(126);
-	(void)close_range(PSW_FD_LISTEN + 1, ~0U, 0);
+	if (dup3(exe, PSW_FD_LISTEN + 1, O_CLOEXEC) < 0)
+		_exit(126);
+	(void)close_range(PSW_FD_LISTEN + 2, ~0U, 0);
 	if (become_worker(s) < 0 ||
 	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		_exit(126);
-	execv(s->exe, argv);
+	fexecve(PSW_FD_LISTEN + 1, argv, environ);
 	_exit(127);
 }
 
@@ -292,7 +300,6 @@ spawner_main(int sock)
 	struct spawner		 s = { .sock = sock };
 	struct sandbox_state	 st;
 	_cleanup_free_ char	*err = NULL;
-	ssize_t			 n;
 	int			 r;
 
 	(void)prctl(PR_SET_NAME, "bwd-spawner", 0, 0, 0);
@@ -302,11 +309,10 @@ spawner_main(int sock)
 		_exit(1);
 	s.sock = 3;
 	(void)close_range(4, ~0U, 0);
-	if ((n = readlink("/proc/self/exe", s.exe, sizeof(s.exe) - 1)) < 0) {
+	if ((s.exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)) < 0) {
 		log_error("spawner: /proc/self/exe: %s", strerror(errno));
 		_exit(1);
 	}
-	s.exe[n] = '\0';
 	if ((r = worker_ids(&s, &err)) < 0 ||
 	    (r = ipc_peer_init(&s.peer, pss_rules, ELEMENTSOF(pss_rules))) < 0 ||
 	    (r = sandbox_enter(&spawner_sandbox_profile, &st, &err)) < 0) {
