@@ -57,6 +57,11 @@ struct spawner {
 	struct ipc_peer	 peer;
 	int		 fds[IPC_FDS_MAX];
 	size_t		 nfds;
+	/* What an admitted request does and the clock its rates count in:
+	 * the spawner's own, or a test's (pss_serve_test()). */
+	int		(*handle)(struct spawner *s, const struct ipc_msg *m);
+	uint64_t	(*now_s)(void);
+	void		*test_arg;
 };
 
 static void
@@ -257,6 +262,21 @@ recv_some(struct spawner *s, struct bw_buf *in, char **ret_err)
 	return n;
 }
 
+static int
+on_request(struct spawner *s, const struct ipc_msg *m)
+{
+	return m->type == PSS_SPAWN ? on_spawn(s) : on_end(s, m);
+}
+
+static uint64_t
+monotonic_s(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec;
+}
+
 /* Reads and answers requests until the parent goes or breaks the
  * table. Returns 0 at the parent's end, a negative error otherwise. */
 static int
@@ -265,7 +285,6 @@ serve(struct spawner *s, char **ret_err)
 	struct bw_buf		 in = { .max = IPC_HDR_LEN + 64 };
 	const struct ipc_rule	*rule;
 	struct ipc_msg		 m;
-	struct timespec		 now;
 	size_t			 used;
 	ssize_t			 n;
 	int			 r = 0;
@@ -273,11 +292,10 @@ serve(struct spawner *s, char **ret_err)
 	while ((n = recv_some(s, &in, ret_err)) > 0) {
 		while ((r = ipc_decode((unsigned char *)in.p, in.len, 64, &m,
 		    &used, ret_err)) == 1) {
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			if ((r = ipc_admit(&s->peer, &m, (uint64_t)now.tv_sec,
-			    &rule, ret_err)) < 0)
+			if ((r = ipc_admit(&s->peer, &m, s->now_s(), &rule,
+			    ret_err)) < 0)
 				goto out;
-			r = m.type == PSS_SPAWN ? on_spawn(s) : on_end(s, &m);
+			r = s->handle(s, &m);
 			if (r < 0) {
 				r = errf(r, ret_err, "%s: refused", rule->name);
 				goto out;
@@ -297,7 +315,8 @@ out:
 static void __attribute__((noreturn))
 spawner_main(int sock)
 {
-	struct spawner		 s = { .sock = sock };
+	struct spawner		 s = { .sock = sock, .handle = on_request,
+	    .now_s = monotonic_s };
 	struct sandbox_state	 st;
 	_cleanup_free_ char	*err = NULL;
 	int			 r;
@@ -324,6 +343,38 @@ spawner_main(int sock)
 	if (s.worker > 0)
 		(void)worker_kill(&s);
 	_exit(r < 0 ? 1 : 0);
+}
+
+struct pss_test_ctx {
+	pss_test_handler	 handle;
+	void			*arg;
+};
+
+static int
+on_request_test(struct spawner *s, const struct ipc_msg *m)
+{
+	const struct pss_test_ctx *t = s->test_arg;
+	size_t nfds = s->nfds;
+
+	fds_close(s);
+	return t->handle(t->arg, m->type, m->data, m->len, nfds);
+}
+
+int
+pss_serve_test(int sock, uint64_t (*now_s)(void), pss_test_handler handle,
+    void *arg, char **ret_err)
+{
+	struct pss_test_ctx	t = { handle, arg };
+	struct spawner		s = { .sock = sock, .handle = on_request_test,
+	    .now_s = now_s, .test_arg = &t };
+	int			r;
+
+	if ((r = ipc_peer_init(&s.peer, pss_rules, ELEMENTSOF(pss_rules))) < 0)
+		return errf(r, ret_err, "spawner: table");
+	r = serve(&s, ret_err);
+	fds_close(&s);
+	ipc_peer_done(&s.peer);
+	return r;
 }
 
 static bool

@@ -28,6 +28,8 @@
 #define BW_PRIVSEP_SPAWNER_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 enum pss_type {
@@ -59,5 +61,19 @@ int pss_end(pid_t pid, int *ret_status, char **ret_err);
 
 /* Ends the spawner (its worker with it) and reaps it. */
 void pss_stop(void);
+
+/* For tests: what an admitted request would have done (TYPE, its
+ * payload, how many descriptors it carried, closed after). Returns 0,
+ * or a negative error that ends the reading as a refusal does. */
+typedef int (*pss_test_handler)(void *arg, uint16_t type,
+    const unsigned char *data, size_t len, size_t nfds);
+
+/* For tests: reads requests from SOCK as the spawner does (its frame
+ * limits, its dispatch table, its rates counted in NOW_S's seconds),
+ * handing each admitted one to HANDLE instead of forking or killing,
+ * until the end of SOCK or a refusal. Returns 0 at a clean end, or the
+ * refusal (a negative error with *RET_ERR naming why). */
+int pss_serve_test(int sock, uint64_t (*now_s)(void), pss_test_handler handle,
+    void *arg, char **ret_err);
 
 #endif
