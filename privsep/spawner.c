@@ -422,6 +422,12 @@ pss_running(void)
 	return pss_sock >= 0;
 }
 
+pid_t
+pss_spawner_pid(void)
+{
+	return pss_running() ? pss_pid : 0;
+}
+
 static int
 read_wait(int fd, void *p, size_t n, char **ret_err)
 {

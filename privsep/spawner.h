@@ -51,6 +51,9 @@ int pss_start(char **ret_err);
 /* True when a spawner runs (pss_start() made one). */
 bool pss_running(void);
 
+/* The spawner's pid, 0 when none runs. */
+pid_t pss_spawner_pid(void);
+
 /* Has the spawner start `bulwarkd --worker` with CTL, SIGN and LISTEN
  * at fds 3, 4 and 5. Returns 0 with *RET_PID or a negative error. */
 int pss_spawn(int ctl, int sign, int listen, pid_t *ret_pid, char **ret_err);

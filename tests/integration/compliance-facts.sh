@@ -144,19 +144,33 @@ fi
 
 # bulwarkd (privsep, the default): SC-2 reads the API worker's live status beside the
 # parent's, and is satisfied when the worker is its own unprivileged,
-# capability-less, filtered user.
+# capability-less, filtered user. SC-39 and AC-6 read every process
+# (parent, spawner, worker): each must have a filter and no new
+# privileges.
 stop_bulwarkd
 start_bulwarkd "$T/d" || exit 1
 # The worker is the spawner's child when bulwarkd may change users.
-W=$(for p in "$BWD_PID" $(pgrep -P "$BWD_PID" -x bwd-spawner); do
+S=$(pgrep -P "$BWD_PID" -x bwd-spawner)
+W=$(for p in "$BWD_PID" $S; do
 	pgrep -P "$p" -f -- '--worker$'; done | head -1)
 scan
-want="$(live "$BWD_PID"); API worker: $(live "$W")"
+want="$(live "$BWD_PID")${S:+; spawner: $(live "$S")}; API worker: $(live "$W")"
+for c in "sc-privsep privsep" "sc-process-isolation seccomp" \
+	"ac-least-privilege seccomp" "ac-least-privilege no_new_privs"; do
+	set -- $c
+	s=$(found "$1" "fact:$2")
+	case "$s" in
+	*"($want)") pass "$1 fact:$2 from every live process: $s" ;;
+	*) fail "$1 fact:$2 is '$s', /proc says '$want'" ;;
+	esac
+done
 s=$(found sc-privsep fact:privsep)
-case "$s" in
-*"($want)") pass "sc-privsep fact:privsep from both live processes: $s" ;;
-*) fail "sc-privsep fact:privsep is '$s', /proc says '$want'" ;;
-esac
+if grep -q '^Seccomp:[[:space:]]*0' "/proc/$BWD_PID/status"; then
+	# the workers' filters do not make up for the parent's lack of one
+	expect sc-process-isolation not-satisfied "the parent has no filter"
+	check "seccomp is no with the parent unfiltered" sh -c \
+		"case '$(found sc-process-isolation fact:seccomp)' in no*) ;; *) exit 1 ;; esac"
+fi
 if [ "$(id -u)" = 0 ]; then
 	expect sc-privsep satisfied "an unprivileged, confined API worker"
 	check "privsep is yes" sh -c "case '$s' in yes*) ;; *) exit 1 ;; esac"
