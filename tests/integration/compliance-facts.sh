@@ -53,18 +53,20 @@ live() { # PID -> "pid P: uid U, CapEff HEX, NoNewPrivs N, Seccomp S"
 		END { printf "pid %s: uid %s, CapEff %s, NoNewPrivs %s, Seccomp %s\n",
 			p, u, c, n, s }' "/proc/$1/status"
 }
-confinement() { # PID: the confinement observations name PID's live state
-	local want c s
-	want=$(live "$1")
+confinement_is() { # WANT WHAT: the confinement observations name WANT
+	local want=$1 what=$2 c s
 	for c in "sc-privsep privsep" "sc-process-isolation seccomp" \
 		"ac-least-privilege seccomp" "ac-least-privilege no_new_privs"; do
 		set -- $c
 		s=$(found "$1" "fact:$2")
 		case "$s" in
-		*"($want)") pass "$1 fact:$2 from the live process: $s" ;;
+		*"($want)") pass "$1 fact:$2 from $what: $s" ;;
 		*) fail "$1 fact:$2 is '$s', /proc says '$want'" ;;
 		esac
 	done
+}
+confinement() { # PID: the confinement observations name PID's live state
+	confinement_is "$(live "$1")" "the live process"
 }
 confinement "$BWD_PID"
 if grep -q '^Seccomp:[[:space:]]*0' "/proc/$BWD_PID/status" &&
@@ -155,15 +157,7 @@ W=$(for p in "$BWD_PID" $S; do
 	pgrep -P "$p" -f -- '--worker$'; done | head -1)
 scan
 want="$(live "$BWD_PID")${S:+; spawner: $(live "$S")}; API worker: $(live "$W")"
-for c in "sc-privsep privsep" "sc-process-isolation seccomp" \
-	"ac-least-privilege seccomp" "ac-least-privilege no_new_privs"; do
-	set -- $c
-	s=$(found "$1" "fact:$2")
-	case "$s" in
-	*"($want)") pass "$1 fact:$2 from every live process: $s" ;;
-	*) fail "$1 fact:$2 is '$s', /proc says '$want'" ;;
-	esac
-done
+confinement_is "$want" "every live process"
 s=$(found sc-privsep fact:privsep)
 if grep -q '^Seccomp:[[:space:]]*0' "/proc/$BWD_PID/status"; then
 	# the workers' filters do not make up for the parent's lack of one

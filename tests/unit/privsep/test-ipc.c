@@ -100,8 +100,9 @@ send_frame(struct pair *p, uint16_t type, uint32_t id, const char *payload,
 	bw_buf_done(&b);
 }
 
+/* A frame header as a peer that lies about it would write one, on FD. */
 static void
-send_header(struct pair *p, uint16_t version, uint16_t type, uint32_t len)
+header_raw(int fd, uint16_t version, uint16_t type, uint32_t len)
 {
 	uint16_t h16[2] = { version, type };
 	uint32_t h32[2] = { len, 0 };
@@ -109,7 +110,13 @@ send_header(struct pair *p, uint16_t version, uint16_t type, uint32_t len)
 
 	memcpy(h, h16, 4);
 	memcpy(h + 4, h32, 8);
-	send_raw(p, h, sizeof(h));
+	assert_int_equal(write(fd, h, sizeof(h)), (ssize_t)sizeof(h));
+}
+
+static void
+send_header(struct pair *p, uint16_t version, uint16_t type, uint32_t len)
+{
+	header_raw(p->worker, version, type, len);
 }
 
 /* Pumps P once; returns what the pump returned, its message in *ERR. */
@@ -417,13 +424,7 @@ sreq_raw(struct sreq *q, const void *b, size_t n)
 static void
 sreq_header(struct sreq *q, uint16_t version, uint16_t type, uint32_t len)
 {
-	uint16_t	h16[2] = { version, type };
-	uint32_t	h32[2] = { len, 0 };
-	unsigned char	h[IPC_HDR_LEN];
-
-	memcpy(h, h16, 4);
-	memcpy(h + 4, h32, 8);
-	sreq_raw(q, h, sizeof(h));
+	header_raw(q->parent, version, type, len);
 }
 
 /* Ends the parent's side and reads it all as the spawner: R and a
