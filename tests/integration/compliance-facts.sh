@@ -144,13 +144,13 @@ if command -v setpriv >/dev/null; then
 		sh -c "case '$(found ac-least-privilege fact:no_new_privs)' in yes*) ;; *) exit 1 ;; esac"
 fi
 
-# bulwarkd (privsep, the default): SC-2 reads the API worker's live status beside the
+# bulwarkd --privsep: SC-2 reads the API worker's live status beside the
 # parent's, and is satisfied when the worker is its own unprivileged,
 # capability-less, filtered user. SC-39 and AC-6 read every process
 # (parent, spawner, worker): each must have a filter and no new
 # privileges.
 stop_bulwarkd
-start_bulwarkd "$T/d" || exit 1
+start_bulwarkd "$T/d" --privsep || exit 1
 # The worker is the spawner's child when bulwarkd may change users.
 S=$(pgrep -P "$BWD_PID" -x bwd-spawner)
 W=$(for p in "$BWD_PID" $S; do
