@@ -135,13 +135,19 @@ chmod -R a+rX "$MEDIA"
 chown "$uid:$uid" "$D"
 chmod 0700 "$D"
 chmod 0711 "$T"
+# the options the unit's ExecStart= gives besides the data directory
+# (--privsep): bulwarkd runs with them as the unit would run it
+uopts=$(sed -n 's/^ExecStart=[^ ]* --data-dir [^ ]*\(.*\) \$BULWARKD_OPTS$/\1/p' \
+	"$T/bulwarkd.service")
+check "the unit starts bulwarkd with --privsep (ExecStart options:$uopts)" \
+	sh -c "case ' $uopts ' in *' --privsep '*) ;; *) exit 1 ;; esac"
 (
 	umask 077
 	exec setpriv --reuid="$uid" --regid="$uid" --clear-groups \
 		--inh-caps=-all$caps ${caps:+--ambient-caps="${caps#,}"} \
 		--bounding-set=-all$caps --no-new-privs \
 		"$BW/tests/seccomp-exec" allow "$T/allow" \
-		"$BW/bulwarkd" --data-dir "$D" --listen 127.0.0.1:0 \
+		"$BW/bulwarkd" --data-dir "$D" $uopts --listen 127.0.0.1:0 \
 		--import-root "$MEDIA" >"$T/bulwarkd.log" 2>&1
 ) &
 BWD_PID=$!
