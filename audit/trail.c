@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -232,13 +234,31 @@ internal_add(struct audit_trail *t, const char *action, const char *outcome,
  * runnable; both only ever run briefly between sleeps on the disk or on
  * the queue, and the kernel's real-time throttling still bounds them.
  * Needs CAP_SYS_NICE (or RLIMIT_RTPRIO); without it the threads keep the
- * default policy and audit_status.realtime says so. */
+ * default policy and audit_status.realtime says so. Without either the
+ * call is not even made: a service manager that restricts real-time
+ * scheduling (RestrictRealtime=, SystemCallFilter=~@resources) may kill
+ * the process for asking. */
+static bool
+realtime_allowed(void)
+{
+	struct __user_cap_header_struct	h = {
+		.version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct	d[2] = { { 0 } };
+	struct rlimit			rl;
+
+	if (getrlimit(RLIMIT_RTPRIO, &rl) == 0 && rl.rlim_cur >= 1)
+		return true;
+	return syscall(SYS_capget, &h, d) == 0 &&
+	    (d[0].effective & (1u << CAP_SYS_NICE));
+}
+
 static void
 set_realtime(struct audit_trail *t)
 {
 	struct sched_param sp = { .sched_priority = 1 };
 
-	if (pthread_setschedparam(t->syncer, SCHED_FIFO, &sp) != 0)
+	if (!realtime_allowed() ||
+	    pthread_setschedparam(t->syncer, SCHED_FIFO, &sp) != 0)
 		return;
 	if (pthread_setschedparam(t->ticker, SCHED_FIFO, &sp) != 0) {
 		sp.sched_priority = 0;

@@ -27,11 +27,13 @@
 #include "daemon/identity.h"
 #include "hardening/crypto-policy.h"
 #include "hardening/pki.h"
+#include "hardening/sandbox.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/opt-help.h"
+#include "privsep/spawner.h"
 #include "privsep/worker.h"
 
 static const struct opt_help options[] = {
@@ -78,7 +80,9 @@ static const struct opt_help options[] = {
 	{ "privsep", 'S', NULL, "serve TLS from an unprivileged, confined "
 	  "worker process that never holds the server key; the daemon "
 	  "keeps the keys, the store and the trail (docs/hardening.md, "
-	  "\"Processes\")" },
+	  "\"Processes\"); the systemd unit's" },
+	{ "no-privsep", 'N', NULL, "serve TLS from the daemon itself (one "
+	  "process; for comparison and diagnosis)" },
 	{ "store", 'D', "SPEC", "the state store: etcd://HOST:PORT[,...]/PREFIX"
 	  "?ca=FILE&cert=FILE&key=FILE (an etcd v3 cluster over mutual TLS, "
 	  "shared by several replicas: one leader runs the controllers, all "
@@ -252,6 +256,9 @@ parse_opt(int c, char *arg, struct bwd_args *a)
 	case 'S':
 		cfg->privsep = 1;
 		return true;
+	case 'N':
+		cfg->privsep = 0;
+		return true;
 	case 'I':
 		return add_repeated(cfg->import_roots, &cfg->n_import_roots,
 		    "import-root", arg);
@@ -358,13 +365,14 @@ main(int argc, char **argv)
 	struct bwd_args		 a = { .reseal = 0 };
 	struct bwd_state	 st = { 0 };
 	struct event_base	*base = NULL;
+	_cleanup_free_ char	*err = NULL;
 	int			 rc;
 
 	/* The API worker, started by the daemon itself (privsep/worker.h):
 	 * not an option anyone else gives. */
 	if (argc == 2 && strcmp(argv[1], "--worker") == 0) {
 		log_init("bulwarkd-worker", LOG_LVL_INFO);
-		return psw_worker_main();
+		sandbox_exit(psw_worker_main());
 	}
 	log_init("bulwarkd", LOG_LVL_INFO);
 	if (!parse_args(argc, argv, &a, &rc))
@@ -377,6 +385,12 @@ main(int argc, char **argv)
 	}
 	if (a.reseal)
 		return run_reseal(&a.cfg, a.previous_config, a.reason);
+	/* The spawner (privsep/spawner.h) first, while nothing is open
+	 * and no thread runs: it alone keeps CAP_SETUID and CAP_SETGID. */
+	if (a.cfg.privsep && pss_start(&err) < 0) {
+		log_error("%s", err ? err : "spawner failed");
+		return 1;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	if (evthread_use_pthreads() < 0)
 		fatal("libevent has no pthreads support");
@@ -384,6 +398,7 @@ main(int argc, char **argv)
 		fatal("cannot create the event loop");
 	rc = serve(&a.cfg, base, &st);
 	bwd_close(&st);
+	pss_stop();
 	event_base_free(base);
 	log_info("stopped");
 	return rc;

@@ -720,18 +720,48 @@ facts_tenancy(struct compliance_api *ca, struct comp_facts *f)
 
 /* What the daemon knows about itself. Properties this build lacks are
  * reported as such (never as satisfied). */
+/* One more of bulwarkd's processes, NAME, read from the kernel into
+ * *RET and appended to DETAIL; SECCOMP and NNP stay true only while
+ * every process read has a filter and no new privileges. Returns 0, or
+ * a negative error when PID cannot be read (then nothing is added). */
+static int
+facts_process(const char *name, pid_t pid, struct comp_confinement *ret,
+    char *detail, size_t len, bool *seccomp, bool *nnp)
+{
+	_cleanup_free_ char	*err = NULL;
+	size_t			 n;
+	int			 r;
+
+	if (pid <= 0)
+		return -ESRCH;
+	if ((r = comp_proc_confinement(pid, ret, &err)) < 0) {
+		log_warn("compliance: %s: %s", name, err);
+		return r;
+	}
+	n = strlen(detail);
+	snprintf(detail + n, len - n, "; %s: ", name);
+	n = strlen(detail);
+	comp_confinement_str(ret, detail + n, len - n);
+	*seccomp = *seccomp && ret->seccomp == COMP_SECCOMP_FILTER;
+	*nnp = *nnp && ret->no_new_privs;
+	return 0;
+}
+
 /* SC-2, SC-39, AC-6: the confinement bulwarkd runs under, read from the
- * kernel (its threads share it). This process serves the network, so it
- * is privilege-separated only if it holds no root uid and no effective
- * capability; a privileged parent could not make up for either. */
+ * kernel for each of its processes (the parent, whose threads share it,
+ * the spawner and the API worker): every one of them must have a
+ * seccomp filter and no new privileges for those facts to hold. The
+ * process that serves the network is privilege-separated only if it
+ * holds no root uid and no effective capability; a privileged parent
+ * could not make up for either. */
 static void
 facts_confinement(struct compliance_api *ca, struct comp_facts *f)
 {
-	static char		 detail[320];
-	struct comp_confinement	 c, w;
+	static char		 detail[512];
+	struct comp_confinement	 c, w, s;
 	_cleanup_free_ char	*err = NULL;
-	pid_t			 wpid;
-	size_t			 n;
+	bool			 seccomp, nnp, worker;
+	pid_t			 wpid = 0;
 
 	if (comp_proc_confinement(getpid(), &c, &err) < 0) {
 		log_warn("compliance: %s", err);
@@ -739,8 +769,16 @@ facts_confinement(struct compliance_api *ca, struct comp_facts *f)
 	}
 	comp_confinement_str(&c, detail, sizeof(detail));
 	f->confinement_detail = detail;
-	f->seccomp = c.seccomp == COMP_SECCOMP_FILTER ? COMP_YES : COMP_NO;
-	f->no_new_privs = c.no_new_privs ? COMP_YES : COMP_NO;
+	seccomp = c.seccomp == COMP_SECCOMP_FILTER;
+	nnp = c.no_new_privs;
+	(void)facts_process("spawner", ca->spawner_pid, &s, detail,
+	    sizeof(detail), &seccomp, &nnp);
+	if (ca->worker_pid)
+		wpid = ca->worker_pid(ca->worker_arg);
+	worker = facts_process("API worker", wpid, &w, detail, sizeof(detail),
+	    &seccomp, &nnp) == 0;
+	f->seccomp = seccomp ? COMP_YES : COMP_NO;
+	f->no_new_privs = nnp ? COMP_YES : COMP_NO;
 	/* Privilege separation means an unprivileged network-facing process
 	 * beside a privileged parent. bulwarkd is still one process, so an
 	 * unprivileged bulwarkd is not separated either (docs/hardening.md);
@@ -750,13 +788,8 @@ facts_confinement(struct compliance_api *ca, struct comp_facts *f)
 	 * Separated when it runs as another user than root and bulwarkd,
 	 * with no effective capability, no new privileges and a seccomp
 	 * filter, as read from its /proc status now. */
-	if (!ca->worker_pid || (wpid = ca->worker_pid(ca->worker_arg)) <= 0 ||
-	    comp_proc_confinement(wpid, &w, &err) < 0)
+	if (!worker)
 		return;
-	n = strlen(detail);
-	snprintf(detail + n, sizeof(detail) - n, "; API worker: ");
-	n = strlen(detail);
-	comp_confinement_str(&w, detail + n, sizeof(detail) - n);
 	f->privsep = w.euid != 0 && w.ruid != 0 && w.euid != c.euid &&
 	    w.cap_eff == 0 && w.no_new_privs &&
 	    w.seccomp == COMP_SECCOMP_FILTER ? COMP_YES : COMP_NO;

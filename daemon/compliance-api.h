@@ -59,6 +59,9 @@ struct compliance_api {
 	 * process. */
 	pid_t			(*worker_pid)(void *arg);
 	void			*worker_arg;
+	/* The spawner that starts that worker (privsep/spawner.h), whose
+	 * /proc status the SC-39 and AC-6 facts read too; 0: none. */
+	pid_t			 spawner_pid;
 	/* Evidence cadence: compliance.cadence_seconds of the configuration
 	 * bulwarkd measured at start (identity_settings()); the caller sets
 	 * it after compliance_api_init(), which sets COMP_CADENCE_DEFAULT_S. */

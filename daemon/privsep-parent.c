@@ -30,6 +30,7 @@
 #include "lib/log.h"
 #include "lib/macro.h"
 #include "privsep/ipc.h"
+#include "privsep/spawner.h"
 #include "privsep/worker-proto.h"
 
 /* Restart delays: a worker that lived less than PSP_CRASH_SECS doubles
@@ -102,8 +103,16 @@ worker_end(struct psp *p, int *ret_status)
 {
 	int status = 0;
 
+	_cleanup_free_ char *err = NULL;
+
 	channels_close(p);
-	if (p->pid > 0) {
+	/* With a spawner the worker is its child and another user: the
+	 * spawner kills and reaps it. */
+	if (p->pid > 0 && pss_running()) {
+		if (pss_end(p->pid, &status, &err) < 0)
+			log_error("API worker pid %d: %s", (int)p->pid,
+			    err ? err : "not ended");
+	} else if (p->pid > 0) {
 		(void)kill(p->pid, SIGKILL);
 		while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
 			;
@@ -474,11 +483,13 @@ spawn(struct psp *p, char **ret_err)
 		r = errf(-errno, ret_err, "socketpair: %s", strerror(errno));
 		goto fail;
 	}
-	if ((pid = fork()) < 0) {
+	if (pss_running()) {
+		if ((r = pss_spawn(ctl[1], sign[1], lfd, &pid, ret_err)) < 0)
+			goto fail;
+	} else if ((pid = fork()) < 0) {
 		r = errf(-errno, ret_err, "fork: %s", strerror(errno));
 		goto fail;
-	}
-	if (pid == 0)
+	} else if (pid == 0)
 		child_exec(p->exe, ctl[1], sign[1], lfd);
 	close(ctl[1]);
 	close(sign[1]);

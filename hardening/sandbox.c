@@ -94,6 +94,8 @@ ll_fs_rights(unsigned access)
 		fs |= LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR;
 	if (access & SANDBOX_WRITE)
 		fs |= LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_TRUNCATE;
+	if (access & SANDBOX_EXEC)
+		fs |= LANDLOCK_ACCESS_FS_EXECUTE;
 	if (access & SANDBOX_CREATE)
 		fs |= LANDLOCK_ACCESS_FS_REMOVE_DIR |
 		    LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_DIR |
@@ -121,7 +123,8 @@ ll_add_path(int ruleset, const struct sandbox_path *sp, uint64_t handled,
 	/* Directory rights on a file are refused by the kernel. */
 	if (!S_ISDIR(st.st_mode))
 		pb.allowed_access &= LANDLOCK_ACCESS_FS_READ_FILE |
-		    LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_TRUNCATE;
+		    LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_TRUNCATE |
+		    LANDLOCK_ACCESS_FS_EXECUTE;
 	if (syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH,
 	    &pb, 0) < 0)
 		return errf(-errno, ret_err, "landlock: rule for %s: %s",
@@ -184,11 +187,66 @@ landlock_apply(const struct sandbox_profile *p, struct sandbox_state *st,
 	return 0;
 }
 
+/* ASan/UBSan builds (configure --enable-sanitizers: the test trees,
+ * never an installed one). The sanitizer runtime makes calls of its own:
+ * at a program's start (before main, so in a worker under the spawner's
+ * filter, which is kept across exec) and when it allocates or reports.
+ * Each profile's filter allows them in such a build only. Its leak
+ * check at exit cannot run confined (it clones a tracer that ptraces
+ * the process and reads /proc, which seccomp and Landlock deny on
+ * purpose): a confined process ends through sandbox_exit(), which skips
+ * it (docs/hardening.md). */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANDBOX_SANITIZERS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANDBOX_SANITIZERS 1
+#endif
+#endif
+
+static const char *const sanitizer_syscalls[] = {
+#ifdef SANDBOX_SANITIZERS
+	/* start: its shadow memory, the program's path, its signal stack */
+	"madvise", "open", "readlink", "sigaltstack",
+	/* reports: written to stderr, then abort_on_error */
+	"write", "getpid", "gettid", "tgkill", "rt_sigprocmask",
+	"sched_yield",
+#endif
+	NULL,
+};
+
+void
+sandbox_exit(int code)
+{
+#ifdef SANDBOX_SANITIZERS
+	_exit(code);
+#else
+	exit(code);
+#endif
+}
+
+static int
+seccomp_allow(scmp_filter_ctx ctx, const struct sandbox_profile *p,
+    const char *const *list, char **ret_err)
+{
+	int nr, r;
+
+	for (const char *const *s = list; s && *s; s++) {
+		if ((nr = seccomp_syscall_resolve_name(*s)) == __NR_SCMP_ERROR)
+			return errf(-BW_E_INVALID, ret_err, "seccomp: profile %s: "
+			    "unknown system call %s", p->name, *s);
+		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0)) < 0)
+			return errf(r, ret_err, "seccomp: %s: %s", *s,
+			    strerror(-r));
+	}
+	return 0;
+}
+
 static int
 seccomp_apply(const struct sandbox_profile *p, char **ret_err)
 {
 	scmp_filter_ctx	ctx;
-	int		nr, r = 0;
+	int		r = 0;
 
 	if (!(ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)))
 		return errf(-ENOMEM, ret_err, "seccomp: init");
@@ -200,18 +258,10 @@ seccomp_apply(const struct sandbox_profile *p, char **ret_err)
 		r = errf(r, ret_err, "seccomp: attributes: %s", strerror(-r));
 		goto out;
 	}
-	for (const char *const *s = p->syscalls; s && *s; s++) {
-		if ((nr = seccomp_syscall_resolve_name(*s)) == __NR_SCMP_ERROR) {
-			r = errf(-BW_E_INVALID, ret_err, "seccomp: profile %s: "
-			    "unknown system call %s", p->name, *s);
-			goto out;
-		}
-		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0)) < 0) {
-			r = errf(r, ret_err, "seccomp: %s: %s", *s,
-			    strerror(-r));
-			goto out;
-		}
-	}
+	if ((r = seccomp_allow(ctx, p, p->syscalls, ret_err)) < 0 ||
+	    (r = seccomp_allow(ctx, p, p->syscalls_children, ret_err)) < 0 ||
+	    (r = seccomp_allow(ctx, p, sanitizer_syscalls, ret_err)) < 0)
+		goto out;
 	if ((r = seccomp_load(ctx)) < 0)
 		r = errf(r, ret_err, "seccomp: load: %s", strerror(-r));
 out:
@@ -274,7 +324,7 @@ caps_effective(uint64_t *ret, char **ret_err)
  * the user changes. Without CAP_SETPCAP it stays: with no new
  * privileges no exec can gain what is in it. */
 static int
-caps_bound_drop(char **ret_err)
+caps_bound_drop(uint64_t keep, char **ret_err)
 {
 	uint64_t	eff = 0;
 	int		r;
@@ -284,7 +334,7 @@ caps_bound_drop(char **ret_err)
 	if (!(eff & (1ULL << CAP_SETPCAP)))
 		return 0;
 	for (int c = 0; c < 64; c++)
-		if (prctl(PR_CAPBSET_DROP, c) < 0) {
+		if (!(keep & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c) < 0) {
 			if (errno == EINVAL)	/* past the kernel's last */
 				break;
 			return errf(-errno, ret_err, "dropping capability %d "
@@ -293,17 +343,80 @@ caps_bound_drop(char **ret_err)
 	return 0;
 }
 
+/* Leaves KEEP (of what is permitted now) effective and permitted,
+ * nothing inheritable or ambient. */
 static int
-caps_clear(char **ret_err)
+caps_clear(uint64_t keep, char **ret_err)
 {
 	struct __user_cap_header_struct	h = {
 		.version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct	d[2] = { { 0 } };
+	uint64_t			prm;
 
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 &&
 	    errno != EINVAL)
 		return errf(-errno, ret_err, "clearing ambient capabilities: "
 		    "%s", strerror(errno));
+	if (syscall(SYS_capget, &h, d) < 0)
+		return errf(-errno, ret_err, "capget: %s", strerror(errno));
+	prm = ((uint64_t)d[1].permitted << 32 | d[0].permitted) & keep;
+	for (int i = 0; i < 2; i++) {
+		d[i].permitted = d[i].effective = (uint32_t)(prm >> (32 * i));
+		d[i].inheritable = 0;
+	}
+	if (syscall(SYS_capset, &h, d) < 0)
+		return errf(-errno, ret_err, "dropping capabilities: %s",
+		    strerror(errno));
+	return 0;
+}
+
+/* Core dumps off. The limit is only set when it is not 0 already: a
+ * service manager that set it (LimitCORE=0) may also forbid setrlimit
+ * (SystemCallFilter=~@resources). */
+static int
+core_off(void)
+{
+	struct rlimit none = { 0, 0 }, cur;
+
+	if (getrlimit(RLIMIT_CORE, &cur) < 0 ||
+	    (cur.rlim_max != 0 && setrlimit(RLIMIT_CORE, &none) < 0) ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+int
+sandbox_caps_drop(uint64_t drop, char **ret_err)
+{
+	struct __user_cap_header_struct	h = {
+		.version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct	d[2] = { { 0 } };
+	uint64_t			eff = 0;
+	int				r;
+
+	if ((r = caps_effective(&eff, ret_err)) < 0)
+		return r;
+	for (int c = 0; c < 64; c++) {
+		if (!(drop & (1ULL << c)))
+			continue;
+		if ((eff & (1ULL << CAP_SETPCAP)) &&
+		    prctl(PR_CAPBSET_DROP, c) < 0 && errno != EINVAL)
+			return errf(-errno, ret_err, "dropping capability %d "
+			    "from the bounding set: %s", c, strerror(errno));
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, c, 0, 0) < 0 &&
+		    errno != EINVAL)
+			return errf(-errno, ret_err, "lowering ambient "
+			    "capability %d: %s", c, strerror(errno));
+	}
+	if (syscall(SYS_capget, &h, d) < 0)
+		return errf(-errno, ret_err, "capget: %s", strerror(errno));
+	for (int i = 0; i < 2; i++) {
+		uint32_t keep = ~(uint32_t)(drop >> (32 * i));
+
+		d[i].effective &= keep;
+		d[i].permitted &= keep;
+		d[i].inheritable &= keep;
+	}
 	if (syscall(SYS_capset, &h, d) < 0)
 		return errf(-errno, ret_err, "dropping capabilities: %s",
 		    strerror(errno));
@@ -315,16 +428,14 @@ sandbox_enter(const struct sandbox_profile *p, struct sandbox_state *ret,
     char **ret_err)
 {
 	struct sandbox_state	st = { 0 };
-	struct rlimit		none = { 0, 0 };
 	int			r;
 
-	if (setrlimit(RLIMIT_CORE, &none) < 0 ||
-	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		return errf(-errno, ret_err, "%s: core dumps off: %s", p->name,
-		    strerror(errno));
-	if ((r = caps_bound_drop(ret_err)) < 0 ||
+	if ((r = core_off()) < 0)
+		return errf(r, ret_err, "%s: core dumps off: %s", p->name,
+		    strerror(-r));
+	if ((r = caps_bound_drop(p->keep_caps, ret_err)) < 0 ||
 	    (r = user_switch(p->user, p->fallback_id, &st, ret_err)) < 0 ||
-	    (r = caps_clear(ret_err)) < 0)
+	    (r = caps_clear(p->keep_caps, ret_err)) < 0)
 		return errf_wrap(r, ret_err, "%s", p->name);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return errf(-errno, ret_err, "%s: no new privileges: %s",

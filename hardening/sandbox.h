@@ -6,8 +6,8 @@
  *      not write key material or requests to disk;
  *   2. another user: supplementary groups cleared, then gid and uid
  *      (real, effective and saved) set, when the profile names a user;
- *   3. every capability dropped: effective, permitted, inheritable,
- *      ambient and the bounding set;
+ *   3. every capability dropped (but the profile's keep_caps):
+ *      effective, permitted, inheritable, ambient and the bounding set;
  *   4. no new privileges (PR_SET_NO_NEW_PRIVS): no set-uid program or
  *      file capability can give any back;
  *   5. Landlock: the file system reduced to the profile's paths, TCP
@@ -34,6 +34,7 @@ enum sandbox_access {
 	SANDBOX_READ	= 1 << 0,	/* read files, list directories */
 	SANDBOX_WRITE	= 1 << 1,	/* write and truncate files */
 	SANDBOX_CREATE	= 1 << 2,	/* create and remove entries */
+	SANDBOX_EXEC	= 1 << 3,	/* execute files */
 };
 
 struct sandbox_path {
@@ -53,6 +54,11 @@ struct sandbox_profile {
 	 * libseccomp does not know is an error: the table must say what
 	 * the filter does. */
 	const char *const		*syscalls;
+	/* Allowed as well, NULL-terminated or NULL: for a process whose
+	 * children run under its filter too (a filter is kept across
+	 * fork and exec, and every filter of the stack must allow a call),
+	 * the table of those children. */
+	const char *const		*syscalls_children;
 	/* Landlock: the only paths reachable, NULL-path-terminated; NULL
 	 * for no file system access at all. */
 	const struct sandbox_path	*paths;
@@ -61,6 +67,11 @@ struct sandbox_profile {
 	 * whose ABI lacks a layer) instead of reporting the gap in
 	 * struct sandbox_state. */
 	bool				 landlock_required;
+	/* Capabilities kept (bits 1 << CAP_...) in the effective and
+	 * permitted sets and the bounding set; every other one goes. 0 for
+	 * a process that keeps none (the workers); only the spawner keeps
+	 * any (CAP_SETUID and CAP_SETGID, privsep/spawner.h). */
+	uint64_t			 keep_caps;
 };
 
 /* What sandbox_enter() achieved, for the compliance facts and logs:
@@ -82,6 +93,19 @@ struct sandbox_state {
  * be partly confined and must exit. */
 int sandbox_enter(const struct sandbox_profile *p, struct sandbox_state *ret,
     char **ret_err);
+
+/* Drops the capabilities DROP (bits 1 << CAP_...) from the calling
+ * thread's effective, permitted, inheritable and ambient sets, and from
+ * its bounding set while CAP_SETPCAP is effective (call it with
+ * CAP_SETPCAP in DROP: it goes last from the other sets). Call it
+ * before starting threads: capabilities are per thread. Returns 0 or a
+ * negative error with *RET_ERR. */
+int sandbox_caps_drop(uint64_t drop, char **ret_err);
+
+/* Ends a process confined by sandbox_enter() with CODE: exit(), but
+ * _exit() in a sanitizer build, whose leak check at exit needs what the
+ * sandbox denies (ptrace, a clone, /proc). */
+void sandbox_exit(int code) __attribute__((noreturn));
 
 /* The kernel's Landlock ABI version, 0 when it has none or it is
  * disabled. */

@@ -8,7 +8,7 @@
  * cannot read (signatures come from the parent over fd 4), relays bytes
  * over streams the parent gives it, and reports on fd 3. It opens no
  * file, makes no socket, binds and connects nothing, starts nothing. */
-static const char *const worker_syscalls[] = {
+const char *const worker_syscalls[] = {
 	/* the event loop and its descriptors */
 	"epoll_wait", "epoll_pwait", "epoll_ctl", "close", "fcntl",
 	/* network I/O on the sockets it holds */

@@ -14,4 +14,8 @@
 
 extern const struct sandbox_profile worker_sandbox_profile;
 
+/* Its system call table (the spawner's filter, which the worker runs
+ * under as well, allows it too). */
+extern const char *const worker_syscalls[];
+
 #endif

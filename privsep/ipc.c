@@ -40,9 +40,16 @@ int
 ipc_send(int fd, uint16_t type, uint32_t id, const void *data, size_t len,
     int pass)
 {
+	return ipc_send_fds(fd, type, id, data, len, &pass, pass >= 0 ? 1 : 0);
+}
+
+int
+ipc_send_fds(int fd, uint16_t type, uint32_t id, const void *data, size_t len,
+    const int *fds, size_t nfds)
+{
 	union {
 		struct cmsghdr	h;
-		char		b[CMSG_SPACE(sizeof(int))];
+		char		b[CMSG_SPACE(IPC_FDS_MAX * sizeof(int))];
 	}		 cm;
 	struct bw_buf	 b = { 0 };
 	struct iovec	 iov;
@@ -52,20 +59,22 @@ ipc_send(int fd, uint16_t type, uint32_t id, const void *data, size_t len,
 	ssize_t		 n;
 	int		 r;
 
+	if (nfds > IPC_FDS_MAX)
+		return -BW_E_TOOLARGE;
 	if ((r = ipc_frame(&b, type, id, data, len)) < 0)
 		return r;
 	while (off < b.len) {
 		iov.iov_base = b.p + off;
 		iov.iov_len = b.len - off;
 		mh = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1 };
-		if (pass >= 0 && off == 0) {
+		if (nfds && off == 0) {
 			memset(&cm, 0, sizeof(cm));
 			mh.msg_control = cm.b;
-			mh.msg_controllen = sizeof(cm.b);
+			mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
 			cm.h.cmsg_level = SOL_SOCKET;
 			cm.h.cmsg_type = SCM_RIGHTS;
-			cm.h.cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(&cm.h), &pass, sizeof(int));
+			cm.h.cmsg_len = CMSG_LEN(nfds * sizeof(int));
+			memcpy(CMSG_DATA(&cm.h), fds, nfds * sizeof(int));
 		}
 		if ((n = sendmsg(fd, &mh, MSG_NOSIGNAL)) >= 0) {
 			off += (size_t)n;

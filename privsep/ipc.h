@@ -71,6 +71,14 @@ int ipc_decode_eof(size_t left, char **ret_err);
 int ipc_send(int fd, uint16_t type, uint32_t id, const void *data, size_t len,
     int pass);
 
+/* Descriptors one frame carries at most. */
+#define IPC_FDS_MAX	4
+
+/* ipc_send() with NFDS descriptors FDS attached (at most IPC_FDS_MAX,
+ * else -BW_E_TOOLARGE). */
+int ipc_send_fds(int fd, uint16_t type, uint32_t id, const void *data,
+    size_t len, const int *fds, size_t nfds);
+
 /* One line of a dispatch table. */
 struct ipc_rule {
 	uint16_t	 type;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -394,6 +395,26 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 	conn_free(c);
 }
 
+/* True when C has sent a whole first TLS record (its ClientHello),
+ * read by OpenSSL or still queued in its socket: while a signature
+ * holds the loop, a flood's connections pile up and are accepted in
+ * one burst after a real client's, before its ClientHello is read.
+ * Idle and dribbling connections have not. */
+static bool
+hello_sent(struct wconn *c)
+{
+	SSL		*ssl = bufferevent_openssl_get_ssl(c->tls);
+	unsigned char	 h[5];
+	int		 fd = bufferevent_getfd(c->tls), avail = 0;
+
+	if (!ssl || SSL_get_state(ssl) != TLS_ST_BEFORE)
+		return true;
+	if (fd < 0 || recv(fd, h, sizeof(h), MSG_PEEK | MSG_DONTWAIT) !=
+	    (ssize_t)sizeof(h) || ioctl(fd, FIONREAD, &avail) < 0)
+		return false;
+	return avail >= (int)sizeof(h) + (h[3] << 8 | h[4]);
+}
+
 /* The connection to displace among those still in their handshake (of
  * SOURCE if not NULL): the oldest that has not sent a whole ClientHello,
  * else the oldest (as controlplane/api.c's conn_victim()). */
@@ -401,7 +422,6 @@ static struct wconn *
 victim(struct worker *w, const char *source)
 {
 	struct wconn	*c, *oldest = NULL;
-	SSL		*ssl;
 
 	TAILQ_FOREACH(c, &w->conns, entry) {
 		if (c->st != WC_HANDSHAKE ||
@@ -409,8 +429,7 @@ victim(struct worker *w, const char *source)
 			continue;
 		if (!oldest)
 			oldest = c;
-		if ((ssl = bufferevent_openssl_get_ssl(c->tls)) &&
-		    SSL_get_state(ssl) == TLS_ST_BEFORE)
+		if (!hello_sent(c))
 			return c;
 	}
 	return oldest;

@@ -4,7 +4,7 @@
 # file the daemon enforces), scan again, and the verdicts must follow.
 . "$(dirname "$0")/lib.sh"
 
-start_bulwarkd "$T/d" || exit 1
+start_bulwarkd "$T/d" --no-privsep || exit 1
 ucurl() { # as the auditor
 	curl -s --cacert "$PKI/ca.crt" --cert "$PKI/auditor.crt" --key "$PKI/auditor.key" "$@"
 }
@@ -53,18 +53,20 @@ live() { # PID -> "pid P: uid U, CapEff HEX, NoNewPrivs N, Seccomp S"
 		END { printf "pid %s: uid %s, CapEff %s, NoNewPrivs %s, Seccomp %s\n",
 			p, u, c, n, s }' "/proc/$1/status"
 }
-confinement() { # PID: the confinement observations name PID's live state
-	local want c s
-	want=$(live "$1")
+confinement_is() { # WANT WHAT: the confinement observations name WANT
+	local want=$1 what=$2 c s
 	for c in "sc-privsep privsep" "sc-process-isolation seccomp" \
 		"ac-least-privilege seccomp" "ac-least-privilege no_new_privs"; do
 		set -- $c
 		s=$(found "$1" "fact:$2")
 		case "$s" in
-		*"($want)") pass "$1 fact:$2 from the live process: $s" ;;
+		*"($want)") pass "$1 fact:$2 from $what: $s" ;;
 		*) fail "$1 fact:$2 is '$s', /proc says '$want'" ;;
 		esac
 	done
+}
+confinement() { # PID: the confinement observations name PID's live state
+	confinement_is "$(live "$1")" "the live process"
 }
 confinement "$BWD_PID"
 if grep -q '^Seccomp:[[:space:]]*0' "/proc/$BWD_PID/status" &&
@@ -133,7 +135,7 @@ if command -v setpriv >/dev/null; then
 		"$BW" >"$T/nnp/bulwarkd"
 	chmod +x "$T/nnp/bulwarkd"
 	bw=$BW
-	BW=$T/nnp start_bulwarkd "$T/d" || exit 1
+	BW=$T/nnp start_bulwarkd "$T/d" --no-privsep || exit 1
 	BW=$bw
 	scan
 	check "NoNewPrivs 1 in /proc" grep -q '^NoNewPrivs:[[:space:]]*1' "/proc/$BWD_PID/status"
@@ -144,17 +146,25 @@ fi
 
 # bulwarkd --privsep: SC-2 reads the API worker's live status beside the
 # parent's, and is satisfied when the worker is its own unprivileged,
-# capability-less, filtered user.
+# capability-less, filtered user. SC-39 and AC-6 read every process
+# (parent, spawner, worker): each must have a filter and no new
+# privileges.
 stop_bulwarkd
 start_bulwarkd "$T/d" --privsep || exit 1
-W=$(pgrep -P "$BWD_PID" -f -- '--worker$' | head -1)
+# The worker is the spawner's child when bulwarkd may change users.
+S=$(pgrep -P "$BWD_PID" -x bwd-spawner)
+W=$(for p in "$BWD_PID" $S; do
+	pgrep -P "$p" -f -- '--worker$'; done | head -1)
 scan
-want="$(live "$BWD_PID"); API worker: $(live "$W")"
+want="$(live "$BWD_PID")${S:+; spawner: $(live "$S")}; API worker: $(live "$W")"
+confinement_is "$want" "every live process"
 s=$(found sc-privsep fact:privsep)
-case "$s" in
-*"($want)") pass "sc-privsep fact:privsep from both live processes: $s" ;;
-*) fail "sc-privsep fact:privsep is '$s', /proc says '$want'" ;;
-esac
+if grep -q '^Seccomp:[[:space:]]*0' "/proc/$BWD_PID/status"; then
+	# the workers' filters do not make up for the parent's lack of one
+	expect sc-process-isolation not-satisfied "the parent has no filter"
+	check "seccomp is no with the parent unfiltered" sh -c \
+		"case '$(found sc-process-isolation fact:seccomp)' in no*) ;; *) exit 1 ;; esac"
+fi
 if [ "$(id -u)" = 0 ]; then
 	expect sc-privsep satisfied "an unprivileged, confined API worker"
 	check "privsep is yes" sh -c "case '$s' in yes*) ;; *) exit 1 ;; esac"

@@ -18,7 +18,12 @@ B="$BW/bulwark --config $CONF"
 PARENT=$BWD_PID
 
 # the worker: the child of bulwarkd started as `bulwarkd --worker`
-worker_pid() { pgrep -P "$PARENT" -f -- '--worker$' | head -1; }
+# The worker is the spawner's child when bulwarkd may change users (root
+# here), else bulwarkd's own.
+spawner_pid() { pgrep -P "$PARENT" -x bwd-spawner | head -1; }
+worker_pid() {
+	for p in "$PARENT" $(spawner_pid); do pgrep -P "$p" -f -- '--worker$'; done | head -1
+}
 field() { awk -v f="$1:" '$1 == f { print $2 }' "/proc/$2/status"; }
 serving() { acurl --max-time 5 -o /dev/null -w '%{http_code}' "$URL/v1/whoami" | grep -q 200; }
 new_worker() { W2=$(worker_pid); [ -n "$W2" ] && [ "$W2" != "$1" ] && serving; }
@@ -30,6 +35,17 @@ wuid=$(field Uid "$W"); puid=$(field Uid "$PARENT")
 check "the worker's uid ($wuid) is neither 0 nor bulwarkd's ($puid)" \
 	sh -c "[ '$wuid' != 0 ] && [ '$wuid' != '$puid' ]"
 check "the worker's gid is not 0" [ "$(field Gid "$W")" != 0 ]
+S=$(spawner_pid)
+check "a spawner (pid ${S:-none}) is the worker's parent" [ -n "$S" -a "$(field PPid "$W")" = "$S" ]
+# CAP_SETGID is bit 6, CAP_SETUID 7, CAP_SETPCAP 8.
+capbits() { printf '%d' $(( 0x$(field "$1" "$2") & 0x1c0 )); }
+for f in CapEff CapPrm CapBnd; do
+	check "bulwarkd's $f lacks CAP_SETUID, CAP_SETGID, CAP_SETPCAP" [ "$(capbits $f "$PARENT")" = 0 ]
+done
+check "the spawner's CapEff is CAP_SETUID and CAP_SETGID alone" \
+	[ "$(field CapEff "$S")" = 00000000000000c0 -a "$(field CapPrm "$S")" = 00000000000000c0 ]
+check "the spawner has Seccomp 2 and NoNewPrivs 1" \
+	[ "$(field Seccomp "$S")/$(field NoNewPrivs "$S")" = 2/1 ]
 check "the worker's CapEff is 0" [ "$(field CapEff "$W")" = 0000000000000000 ]
 check "the worker's CapPrm is 0" [ "$(field CapPrm "$W")" = 0000000000000000 ]
 check "the worker has Seccomp 2" [ "$(field Seccomp "$W")" = 2 ]

@@ -8,7 +8,10 @@
 # unprivileged uid owning only its data directory, the unit's ambient
 # capabilities and nothing else, no new privileges, umask 077, and the
 # unit's SystemCallFilter= (kill on any other call) applied by
-# tests/seccomp-exec; it must serve, take a write, import a signed
+# tests/seccomp-exec; its spawner must hold CAP_SETUID and CAP_SETGID
+# alone, the daemon CAP_AUDIT_WRITE alone, its API worker run as its own
+# user with no capability, a seccomp filter and no new privileges; it
+# must serve, take a write, import a signed
 # image with its files' modes kept, run a compliance scan and an audit
 # search, and stop cleanly. Needs no running systemd.
 . "$(dirname "$0")/lib.sh"
@@ -132,13 +135,19 @@ chmod -R a+rX "$MEDIA"
 chown "$uid:$uid" "$D"
 chmod 0700 "$D"
 chmod 0711 "$T"
+# the options the unit's ExecStart= gives besides the data directory
+# (--privsep): bulwarkd runs with them as the unit would run it
+uopts=$(sed -n 's/^ExecStart=[^ ]* --data-dir [^ ]*\(.*\) \$BULWARKD_OPTS$/\1/p' \
+	"$T/bulwarkd.service")
+check "the unit starts bulwarkd with --privsep (ExecStart options:$uopts)" \
+	sh -c "case ' $uopts ' in *' --privsep '*) ;; *) exit 1 ;; esac"
 (
 	umask 077
 	exec setpriv --reuid="$uid" --regid="$uid" --clear-groups \
 		--inh-caps=-all$caps ${caps:+--ambient-caps="${caps#,}"} \
 		--bounding-set=-all$caps --no-new-privs \
 		"$BW/tests/seccomp-exec" allow "$T/allow" \
-		"$BW/bulwarkd" --data-dir "$D" --listen 127.0.0.1:0 \
+		"$BW/bulwarkd" --data-dir "$D" $uopts --listen 127.0.0.1:0 \
 		--import-root "$MEDIA" >"$T/bulwarkd.log" 2>&1
 ) &
 BWD_PID=$!
@@ -165,6 +174,40 @@ check "no new privileges, a seccomp filter" \
 	bash -c "grep -qE '^NoNewPrivs:[[:space:]]+1' '$st' && grep -qE '^Seccomp:[[:space:]]+2' '$st'"
 check "its effective capabilities are its bounding set ($(sed -n 's/^CapBnd:[[:space:]]*//p' "$st"))" \
 	bash -c "[ \"\$(sed -n 's/^CapEff:[[:space:]]*//p' '$st')\" = \"\$(sed -n 's/^CapBnd:[[:space:]]*//p' '$st')\" ]"
+# The process split under the unit: the spawner alone keeps CAP_SETUID
+# and CAP_SETGID, the daemon CAP_AUDIT_WRITE alone (its bounding set
+# too), the API worker runs as its own user with nothing.
+capf() { sed -n "s/^$1:[[:space:]]*//p" "/proc/$2/status"; }
+wuid=$(getent passwd _bulwark-api | cut -d: -f3)
+wuid=${wuid:-64090}
+SPW=$(pgrep -P "$BWD_PID" -x bwd-spawner | head -1)
+WRK=""
+[ -n "$SPW" ] && WRK=$(pgrep -P "$SPW" -f -- '--worker$' | head -1)
+check "a spawner (pid ${SPW:-none}) and its worker (pid ${WRK:-none}) run" \
+	[ -n "$SPW" -a -n "$WRK" ]
+aw=0000000020000000	# CAP_AUDIT_WRITE
+ids=00000000000000c0	# CAP_SETGID, CAP_SETUID
+for f in CapEff CapPrm CapBnd; do
+	check "the daemon's $f is CAP_AUDIT_WRITE alone ($(capf $f "$BWD_PID"))" \
+		[ "$(capf $f "$BWD_PID")" = "$aw" ]
+done
+check "the daemon has no ambient capability but CAP_AUDIT_WRITE ($(capf CapAmb "$BWD_PID"))" \
+	[ "$(capf CapAmb "$BWD_PID")" = "$aw" ]
+for f in CapEff CapPrm; do
+	check "the spawner's $f is CAP_SETUID and CAP_SETGID alone ($(capf $f "${SPW:-0}" 2>/dev/null))" \
+		[ "$(capf $f "$SPW")" = "$ids" ]
+done
+check "the spawner has Seccomp 2 and NoNewPrivs 1" \
+	[ "$(capf Seccomp "$SPW")/$(capf NoNewPrivs "$SPW")" = 2/1 ]
+check "the spawner runs as uid $uid" grep -qE "^Uid:[[:space:]]+$uid[[:space:]]+$uid[[:space:]]+$uid" "/proc/$SPW/status"
+check "the worker runs as uid $wuid ($(capf Uid "${WRK:-0}" 2>/dev/null))" \
+	grep -qE "^Uid:[[:space:]]+$wuid[[:space:]]+$wuid[[:space:]]+$wuid" "/proc/$WRK/status"
+check "the worker's gid is $wuid" grep -qE "^Gid:[[:space:]]+$wuid[[:space:]]+$wuid[[:space:]]+$wuid" "/proc/$WRK/status"
+for f in CapEff CapPrm CapAmb; do
+	check "the worker's $f is 0" [ "$(capf $f "$WRK")" = 0000000000000000 ]
+done
+check "the worker has Seccomp 2 and NoNewPrivs 1" \
+	[ "$(capf Seccomp "$WRK")/$(capf NoNewPrivs "$WRK")" = 2/1 ]
 B="$BW/bulwark --config $D/admin.conf"
 check "a write through the commit pipeline" $B apply -f "$top_srcdir/examples/tenant.json"
 check "a compliance scan" bash -c "$BW/bulwark --config '$D/auditor.conf' compliance scan -o json | jq -e '.summary.total.satisfied > 0' >/dev/null"
@@ -181,4 +224,6 @@ wait "$BWD_PID"
 rc=$?
 BW_PIDS=""
 check "it stops cleanly on SIGTERM (exit $rc; 159 is a seccomp kill)" [ "$rc" = 0 ]
+check "the spawner and the worker ended with it" \
+	sh -c "! kill -0 ${SPW:-0} 2>/dev/null && ! kill -0 ${WRK:-0} 2>/dev/null"
 finish

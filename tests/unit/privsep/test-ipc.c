@@ -2,7 +2,8 @@
  * each malformed stream (short, oversized, unknown type, bad lengths,
  * bad version, out of state order, over its rate) is refused with a
  * message naming why, nothing after it is handed on, and a second
- * worker beside it keeps being served. */
+ * worker beside it keeps being served. The spawner's reading of the
+ * parent's SPAWN and END (privsep/spawner.h) refuses the same way. */
 #include "config.h"
 
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "privsep/ipc.h"
+#include "privsep/spawner.h"
 
 enum { T_HELLO = 1, T_REQ, T_PING };
 enum { S_NEW, S_READY };
@@ -98,8 +100,9 @@ send_frame(struct pair *p, uint16_t type, uint32_t id, const char *payload,
 	bw_buf_done(&b);
 }
 
+/* A frame header as a peer that lies about it would write one, on FD. */
 static void
-send_header(struct pair *p, uint16_t version, uint16_t type, uint32_t len)
+header_raw(int fd, uint16_t version, uint16_t type, uint32_t len)
 {
 	uint16_t h16[2] = { version, type };
 	uint32_t h32[2] = { len, 0 };
@@ -107,7 +110,13 @@ send_header(struct pair *p, uint16_t version, uint16_t type, uint32_t len)
 
 	memcpy(h, h16, 4);
 	memcpy(h + 4, h32, 8);
-	send_raw(p, h, sizeof(h));
+	assert_int_equal(write(fd, h, sizeof(h)), (ssize_t)sizeof(h));
+}
+
+static void
+send_header(struct pair *p, uint16_t version, uint16_t type, uint32_t len)
+{
+	header_raw(p->worker, version, type, len);
 }
 
 /* Pumps P once; returns what the pump returned, its message in *ERR. */
@@ -342,6 +351,189 @@ test_frame_limits(void **state)
 	bw_buf_done(&b);
 }
 
+/* The spawner's side: requests written ahead on one end of a
+ * socketpair, then read through the spawner's table on the other, with
+ * a clock that stands still (the rate case cannot straddle a second). */
+struct spawned {
+	unsigned	n;
+	uint16_t	types[32];
+	size_t		nfds[32];
+};
+
+static uint64_t
+still_clock(void)
+{
+	return 42;
+}
+
+static int
+spawn_handled(void *arg, uint16_t type, const unsigned char *data,
+    size_t len, size_t nfds)
+{
+	struct spawned *sp = arg;
+
+	(void)data;
+	assert_int_equal(len, type == PSS_END ? 4 : 0);
+	if (sp->n < 32) {
+		sp->types[sp->n] = type;
+		sp->nfds[sp->n] = nfds;
+	}
+	sp->n++;
+	return 0;
+}
+
+struct sreq {
+	int	parent, spawner;
+	int	fds[3];
+};
+
+static void
+sreq_open(struct sreq *q)
+{
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+	    sv), 0);
+	q->parent = sv[0];
+	q->spawner = sv[1];
+	/* what a SPAWN carries: any three descriptors will do */
+	for (int i = 0; i < 3; i++)
+		assert_true((q->fds[i] = open("/dev/null", O_RDONLY |
+		    O_CLOEXEC)) >= 0);
+}
+
+static void
+sreq_spawn(struct sreq *q)
+{
+	assert_int_equal(ipc_send_fds(q->parent, PSS_SPAWN, 0, NULL, 0, q->fds,
+	    3), 0);
+}
+
+static void
+sreq_end(struct sreq *q, uint32_t pid, size_t len)
+{
+	assert_int_equal(ipc_send(q->parent, PSS_END, 0, &pid, len, -1), 0);
+}
+
+static void
+sreq_raw(struct sreq *q, const void *b, size_t n)
+{
+	assert_int_equal(write(q->parent, b, n), (ssize_t)n);
+}
+
+static void
+sreq_header(struct sreq *q, uint16_t version, uint16_t type, uint32_t len)
+{
+	header_raw(q->parent, version, type, len);
+}
+
+/* Ends the parent's side and reads it all as the spawner: R and a
+ * message holding WHY (R 0: a clean end), HANDLED requests done. */
+static void
+sreq_expect(struct sreq *q, int r, const char *why, unsigned handled)
+{
+	struct spawned	 sp = { 0 };
+	char		*err = NULL;
+	int		 got;
+
+	close(q->parent);
+	got = pss_serve_test(q->spawner, still_clock, spawn_handled, &sp,
+	    &err);
+	if (got != r)
+		fail_msg("spawner read %d (%s), expected %d (%s)", got,
+		    err ? err : "", r, why ? why : "");
+	if (why && (!err || !strstr(err, why)))
+		fail_msg("refusal \"%s\" does not say \"%s\"", err ? err : "",
+		    why);
+	assert_int_equal(sp.n, handled);
+	/* A read holds the descriptors of the last request it took: the
+	 * parent waits for each answer, so the first is what counts. */
+	if (sp.n && sp.types[0] == PSS_SPAWN)
+		assert_int_equal(sp.nfds[0], 3);
+	free(err);
+	close(q->spawner);
+	for (int i = 0; i < 3; i++)
+		close(q->fds[i]);
+}
+
+static void
+test_spawner_requests(void **state)
+{
+	struct sreq	q;
+	unsigned char	half[7] = { 1, 0, PSS_SPAWN, 0, 0, 0, 0 };
+
+	(void)state;
+	/* the table's order: SPAWN, END, SPAWN, END */
+	sreq_open(&q);
+	sreq_spawn(&q);
+	sreq_end(&q, 1234, 4);
+	sreq_spawn(&q);
+	sreq_end(&q, 1235, 4);
+	sreq_expect(&q, 0, NULL, 4);
+
+	/* short: the stream ends inside a header, inside a payload */
+	sreq_open(&q);
+	sreq_raw(&q, half, sizeof(half));
+	sreq_expect(&q, -BW_E_INVALID, "short frame", 0);
+	sreq_open(&q);
+	sreq_spawn(&q);
+	sreq_header(&q, IPC_VERSION, PSS_END, 4);
+	sreq_raw(&q, "\1\2", 2);
+	sreq_expect(&q, -BW_E_INVALID, "short frame", 1);
+
+	/* oversized: over the spawner's 64 bytes, refused from the header */
+	sreq_open(&q);
+	sreq_header(&q, IPC_VERSION, PSS_END, 65);
+	sreq_expect(&q, -BW_E_TOOLARGE, "limit is", 0);
+
+	/* unknown types: another's, and the spawner's own answers */
+	sreq_open(&q);
+	sreq_header(&q, IPC_VERSION, 99, 0);
+	sreq_expect(&q, -BW_E_INVALID, "unknown message type 99", 0);
+	sreq_open(&q);
+	sreq_spawn(&q);
+	sreq_end(&q, 1234, 4);
+	sreq_header(&q, IPC_VERSION, PSS_PID, 0);
+	sreq_expect(&q, -BW_E_INVALID, "unknown message type 10", 2);
+
+	/* lengths outside the bounds; another version */
+	sreq_open(&q);
+	{
+		uint32_t junk = 7;
+
+		assert_int_equal(ipc_send_fds(q.parent, PSS_SPAWN, 0, &junk, 1,
+		    q.fds, 3), 0);
+	}
+	sreq_expect(&q, -BW_E_INVALID, "SPAWN: 1 bytes", 0);
+	sreq_open(&q);
+	sreq_spawn(&q);
+	sreq_end(&q, 1234, 3);
+	sreq_expect(&q, -BW_E_INVALID, "END: 3 bytes", 1);
+	sreq_open(&q);
+	sreq_header(&q, IPC_VERSION + 1, PSS_SPAWN, 0);
+	sreq_expect(&q, -BW_E_INVALID, "frame version 2", 0);
+
+	/* out of state order: END with no worker, a second SPAWN while one
+	 * runs; nothing after the refused frame is done */
+	sreq_open(&q);
+	sreq_end(&q, 1234, 4);
+	sreq_spawn(&q);
+	sreq_expect(&q, -BW_E_INVALID, "END: not allowed in state 0", 0);
+	sreq_open(&q);
+	sreq_spawn(&q);
+	sreq_spawn(&q);
+	sreq_end(&q, 1234, 4);
+	sreq_expect(&q, -BW_E_INVALID, "SPAWN: not allowed in state 1", 1);
+
+	/* over its rate: 8 workers a second, the ninth SPAWN refused */
+	sreq_open(&q);
+	for (int i = 0; i < 9; i++) {
+		sreq_spawn(&q);
+		sreq_end(&q, 2000 + (uint32_t)i, 4);
+	}
+	sreq_expect(&q, -BW_E_QUOTA, "SPAWN: more than 8 a second", 16);
+}
+
 int
 main(void)
 {
@@ -350,6 +542,7 @@ main(void)
 		cmocka_unit_test(test_malformed_refused),
 		cmocka_unit_test(test_pump_bounded),
 		cmocka_unit_test(test_frame_limits),
+		cmocka_unit_test(test_spawner_requests),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
