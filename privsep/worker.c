@@ -88,6 +88,8 @@ struct worker {
 	struct event		*anon_ev;
 };
 
+/* Only the test hooks write raw bytes to the control channel. */
+#ifdef BW_TEST_HOOKS
 static int
 write_wait(int fd, const void *p, size_t n)
 {
@@ -106,6 +108,7 @@ write_wait(int fd, const void *p, size_t n)
 	}
 	return 0;
 }
+#endif
 
 static int
 send_frame(int fd, uint16_t type, uint32_t id, const void *p, size_t n)
