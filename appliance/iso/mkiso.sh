@@ -62,7 +62,13 @@ fi
 # and leaves no host-specific file.
 rm -rf "$root" "$iso"
 mkdir -p "$iso/pool" "$iso/live" "$iso/bulwark" "$iso/boot/grub"
+# The installer's files; the initramfs hook and script are in place
+# before the packages are installed, so the kernel's initramfs (made at
+# the end, by dpkg's trigger) already has them.
+inst="$BW_SRC/appliance/iso/installer"
 mmdebstrap --quiet --mode=root --variant=minbase --format=directory \
+	--essential-hook="install -D -m 0755 '$inst/initramfs-hook' \"\$1/etc/initramfs-tools/hooks/bulwark-tpm2\"" \
+	--essential-hook="install -D -m 0755 '$inst/initramfs-local-top' \"\$1/etc/initramfs-tools/scripts/local-top/bulwark-tpm2\"" \
 	--skip=essential/unlink --skip=cleanup/apt/cache \
 	--aptopt='Acquire::Languages "none"' \
 	--dpkgopt='path-exclude=/usr/share/doc/*' \
@@ -72,6 +78,11 @@ mmdebstrap --quiet --mode=root --variant=minbase --format=directory \
 	--include="$pkgs" \
 	--customize-hook="tar -C '$stage' -c . | tar -C \"\$1\" -x --keep-directory-symlink" \
 	--customize-hook="mv \"\$1\"/var/cache/apt/archives/*.deb '$iso/pool/'" \
+	--customize-hook="install -D -m 0755 '$inst/bulwark-install' \"\$1/usr/sbin/bulwark-install\"" \
+	--customize-hook="install -D -m 0755 '$inst/bulwark-firstboot' \"\$1/usr/lib/bulwark/bulwark-firstboot\"" \
+	--customize-hook="install -m 0644 '$inst/bulwark-install.service' '$inst/bulwark-firstboot.service' \"\$1/lib/systemd/system/\"" \
+	--customize-hook="install -D -m 0644 '$BW_SRC/man/bulwark-install.8' \"\$1/usr/share/man/man8/bulwark-install.8\"" \
+	--customize-hook='mkdir -p "$1/etc/systemd/system/multi-user.target.wants" && ln -sf /lib/systemd/system/bulwark-install.service "$1/etc/systemd/system/multi-user.target.wants/"' \
 	--customize-hook='echo bulwark > "$1/etc/hostname"' \
 	--customize-hook='printf "127.0.0.1\tlocalhost\n127.0.1.1\tbulwark\n" > "$1/etc/hosts"' \
 	--customize-hook=': > "$1/etc/resolv.conf"' \
@@ -101,6 +112,8 @@ kver=$(basename "$(ls "$root"/boot/vmlinuz-* | tail -n 1)")
 kver=${kver#vmlinuz-}
 cp "$root/boot/vmlinuz-$kver" "$iso/live/vmlinuz"
 cp "$root/boot/initrd.img-$kver" "$iso/live/initrd.img"
+lsinitramfs "$iso/live/initrd.img" | grep -q 'libcryptsetup-token-systemd-tpm2.so' ||
+	{ say "the initramfs lacks the TPM2 token plugin (initramfs hook bulwark-tpm2)"; exit 1; }
 
 # 6. The root's manifest (inside the ISO, covering every file of the
 # squashfs) and the squashfs itself: sorted, every time the build's.
@@ -117,8 +130,16 @@ serial --unit=0 --speed=115200
 terminal_input serial console
 terminal_output serial console
 set timeout=5
-menuentry "Bulwark $BW_VERSION" {
+# A medium labelled BWANSWERS (with an answer file) makes the
+# unattended installation the default (docs/install.md).
+search --no-floppy --label BWANSWERS --set=bwanswers
+if [ -n "\$bwanswers" ]; then set default=1; fi
+menuentry "Bulwark $BW_VERSION (live)" {
 	linux /live/vmlinuz boot=live components console=tty0 console=ttyS0,115200n8
+	initrd /live/initrd.img
+}
+menuentry "Install Bulwark $BW_VERSION unattended (answer file)" {
+	linux /live/vmlinuz boot=live components console=tty0 console=ttyS0,115200n8 bulwark.install=unattended
 	initrd /live/initrd.img
 }
 EOF

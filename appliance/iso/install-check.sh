@@ -1,0 +1,193 @@
+#!/bin/bash
+# make check-iso (docs/install.md, "Checking an installation"): installs
+# bulwark-VERSION.iso unattended into a raw disk under QEMU (TCG, q35,
+# OVMF, a TPM 2.0 from swtpm), boots the installed system and waits for
+# the root unlocked by the TPM and bulwarkd healthy on the serial
+# console, then boots it with another kernel command line (init=/bin/sh
+# added to GRUB's configuration on the ESP), which must not unlock the
+# root, and unlocks it there with the recovery key. Every QEMU and swtpm
+# it starts is killed and reaped; each phase is bounded
+# (BW_INSTALL_TIMEOUT, BW_BOOT_TIMEOUT seconds). BW_CHECK_KEEP=1 keeps
+# the work directory (disk, logs).
+set -u
+iso="${1:?usage: install-check.sh ISO}"
+install_limit="${BW_INSTALL_TIMEOUT:-2400}"
+boot_limit="${BW_BOOT_TIMEOUT:-1500}"
+ovmf=/usr/share/OVMF/OVMF_CODE.fd vars=/usr/share/OVMF/OVMF_VARS.fd
+say() { printf 'check-iso: %s\n' "$*"; }
+[ -f "$iso" ] || { say "no $iso (make iso first)" >&2; exit 1; }
+for t in qemu-system-x86_64 swtpm mformat mcopy mtype; do
+	command -v "$t" >/dev/null || { say "needs $t" >&2; exit 1; }
+done
+[ -f "$ovmf" ] || { say "needs OVMF ($ovmf)" >&2; exit 1; }
+
+d=$(mktemp -d /tmp/bw-check-iso.XXXXXX)
+qpid="" tpid="" cpid=""
+stop() { # stop PID...: kill and reap
+	local p
+	for p in "$@"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
+	for p in "$@"; do [ -n "$p" ] && wait "$p" 2>/dev/null; done
+	return 0
+}
+cleanup() {
+	stop "$qpid" "$cpid" "$tpid"
+	if [ "${BW_CHECK_KEEP:-0}" = 1 ]; then say "kept $d"; else rm -rf "$d"; fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+mkdir -p "$d/tpm"
+cp "$vars" "$d/vars.fd"
+truncate -s 6G "$d/disk.img"
+mformat -C -f 1440 -v BWANSWERS -i "$d/answers.img" ::
+cat > "$d/answers" <<ANS
+# make check-iso's answer file
+disk=/dev/vda
+hostname=bwcheck
+admin_user=bwadmin
+credentials_output=answers
+recovery_key_output=answers
+finish=poweroff
+ANS
+mcopy -i "$d/answers.img" "$d/answers" ::/answers
+
+# run NAME QEMU-ARGS...: starts swtpm and QEMU with the serial console
+# on a pipe pair (NAME.in, the console's log NAME.log).
+run() {
+	local name="$1"; shift
+	mkfifo "$d/$name.in" "$d/$name.out"
+	: > "$d/$name.log"
+	cat "$d/$name.out" >> "$d/$name.log" &
+	cpid=$!
+	swtpm socket --tpm2 --tpmstate dir="$d/tpm" \
+		--ctrl type=unixio,path="$d/swtpm.sock" --log file="$d/swtpm.log" &
+	tpid=$!
+	for _ in $(seq 1 50); do [ -S "$d/swtpm.sock" ] && break; sleep 0.1; done
+	qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048 -machine q35 \
+		-nographic -no-reboot -monitor none -serial "pipe:$d/$name" \
+		-drive if=pflash,format=raw,readonly=on,file="$ovmf" \
+		-drive if=pflash,format=raw,file="$d/vars.fd" \
+		-chardev socket,id=tpmc,path="$d/swtpm.sock" \
+		-tpmdev emulator,id=tpm0,chardev=tpmc -device tpm-tis,tpmdev=tpm0 \
+		-drive file="$d/disk.img",format=raw,if=virtio \
+		-qmp "unix:$d/qmp.sock,server=on,wait=off" \
+		"$@" > "$d/$name.qemu" 2>&1 &
+	qpid=$!
+	T0=$(date +%s)
+}
+# finish: QEMU gone (or killed), swtpm and the console reader reaped.
+finish() {
+	stop "$qpid"; qpid=""
+	stop "$cpid" "$tpid"; cpid="" tpid=""
+	rm -f "$d/swtpm.sock" "$d/qmp.sock"
+}
+# await NAME LIMIT REGEX: 0 when the console log matches in time; 1 on
+# timeout or QEMU's exit.
+await() {
+	local now
+	while :; do
+		grep -aqE "$3" "$d/$1.log" && return 0
+		kill -0 "$qpid" 2>/dev/null || { grep -aqE "$3" "$d/$1.log"; return; }
+		now=$(date +%s)
+		[ $((now - T0)) -ge "$2" ] && return 1
+		sleep 3
+	done
+}
+# await_exit LIMIT: QEMU powered off by itself in time.
+await_exit() {
+	while kill -0 "$qpid" 2>/dev/null; do
+		[ $(($(date +%s) - T0)) -ge "$1" ] && return 1
+		sleep 3
+	done
+	wait "$qpid"; qpid=""
+	return 0
+}
+tail_of() { say "$1: the console's tail:"; tail -n "${2:-40}" "$d/$1.log" | tr -d '\r' | sed 's/^/  | /'; }
+powerdown() { # ACPI power button, then up to 120 s
+	printf '{"execute":"qmp_capabilities"}\n{"execute":"system_powerdown"}\n' |
+		timeout 5 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(sys.stdin.buffer.read()); s.recv(4096)' "$d/qmp.sock" >/dev/null 2>&1
+	T0=$(date +%s)
+	await_exit 120 || say "no power-off in 120 s: killing QEMU"
+}
+rc=0
+fail() { say "FAIL: $*"; rc=1; }
+pass() { say "ok: $*"; }
+
+# 1. The unattended installation (GRUB's default entry when a BWANSWERS
+# medium is present).
+run install -cdrom "$iso" -drive file="$d/answers.img",format=raw,if=virtio
+if await_exit "$install_limit" && grep -aq 'bulwark-install: installed in' "$d/install.log"; then
+	pass "installed and powered off after $(( $(date +%s) - T0 )) s (wall, from QEMU's start)"
+	grep -a 'bulwark-install:' "$d/install.log" | tr -d '\r' | sed 's/^/  | /'
+else
+	fail "no installation within $install_limit s"; tail_of install 60; finish; exit 1
+fi
+finish
+recovery=$(mtype -i "$d/answers.img" ::/recovery-key 2>/dev/null)
+creds=$(mtype -i "$d/answers.img" ::/admin-credentials 2>/dev/null)
+[ -n "$recovery" ] && pass "recovery key written to the answers medium (${#recovery} characters)" ||
+	fail "no recovery-key on the answers medium"
+[ -n "$creds" ] && pass "admin credentials written for ${creds%%:*}" || fail "no admin-credentials"
+
+# 2. First boot from the disk: the TPM unlocks the root (the provisional
+# PCR 7 token), first boot re-seals to 7+8+9 and starts bulwarkd.
+run firstboot
+if await firstboot "$boot_limit" 'bulwark-firstboot: done'; then
+	pass "first boot finished after $(( $(date +%s) - T0 )) s"
+else
+	fail "first boot did not finish within $boot_limit s"
+fi
+grep -aE 'bulwark-tpm2:|bulwark-firstboot:' "$d/firstboot.log" | tr -d '\r' | sed 's/^/  | /'
+grep -aq 'bulwark-tpm2: root unlocked by the TPM' "$d/firstboot.log" &&
+	pass "root unlocked by the TPM" || fail "root not unlocked by the TPM"
+grep -aq 'bulwark-firstboot: root sealed to TPM PCRs' "$d/firstboot.log" &&
+	pass "root re-sealed to the installed boot path" || fail "no re-sealing"
+grep -aq 'bulwark-firstboot: bulwarkd healthy' "$d/firstboot.log" &&
+	pass "bulwarkd healthy" || fail "bulwarkd not healthy"
+[ "$rc" = 0 ] || tail_of firstboot 60
+powerdown
+finish
+
+# 3. The same boot again: the re-sealed token unlocks it.
+run second
+if await second "$boot_limit" 'bulwark-tpm2: (root unlocked|the TPM did not)' &&
+	grep -aq 'bulwark-tpm2: root unlocked by the TPM' "$d/second.log"; then
+	pass "second boot: root unlocked by the TPM (sealed to 7+8+9) after $(( $(date +%s) - T0 )) s"
+else
+	fail "second boot: root not unlocked by the TPM"; tail_of second 30
+fi
+powerdown
+finish
+
+# 4. Another kernel command line (init=/bin/sh, the classic console
+# takeover) through GRUB's configuration on the ESP: the TPM must refuse,
+# the initramfs asks for the recovery key, and that key unlocks.
+esp_off=$(( $(od -An -t u8 -j 1056 -N 8 "$d/disk.img" | tr -d ' ') * 512 ))
+mtype -i "$d/disk.img@@$esp_off" ::/grub/grub.cfg > "$d/grub.cfg" || fail "no grub.cfg on the ESP"
+sed -i '/^\s*linux /s/$/ init=\/bin\/sh/' "$d/grub.cfg"
+mcopy -o -i "$d/disk.img@@$esp_off" "$d/grub.cfg" ::/grub/grub.cfg
+grep -q 'init=/bin/sh' "$d/grub.cfg" && pass "kernel command line changed: $(grep -o 'root=.*' "$d/grub.cfg")"
+run changed
+if await changed "$boot_limit" 'Please unlock disk|unlocked by the TPM'; then
+	if grep -aq 'unlocked by the TPM' "$d/changed.log"; then
+		fail "another kernel command line unlocked the root"
+	else
+		pass "another kernel command line: the TPM did not unlock; asked for the recovery key after $(( $(date +%s) - T0 )) s"
+		grep -aE 'bulwark-tpm2:|Please unlock' "$d/changed.log" | tr -d '\r' | sed 's/^/  | /'
+		sleep 2
+		printf '%s\r' "$recovery" > "$d/changed.in"
+		if await changed 300 'root: set up successfully'; then
+			pass "the recovery key unlocked it"
+		else
+			fail "the recovery key did not unlock it"; tail_of changed 20
+		fi
+	fi
+else
+	fail "another kernel command line: no unlock prompt within $boot_limit s"; tail_of changed 40
+fi
+finish
+[ "$rc" = 0 ] && say "PASS" || say "FAIL"
+exit "$rc"
