@@ -135,7 +135,8 @@ creds=$(mtype -i "$d/answers.img" ::/admin-credentials 2>/dev/null)
 # 2. First boot from the disk: the TPM unlocks the root (the provisional
 # PCR 7 token), first boot re-seals to 7+8+9 and starts bulwarkd.
 run firstboot
-if await firstboot "$boot_limit" 'bulwark-firstboot: done'; then
+if await firstboot "$boot_limit" 'bulwark-firstboot: done|Please unlock disk' &&
+	grep -aq 'bulwark-firstboot: done' "$d/firstboot.log"; then
 	pass "first boot finished after $(( $(date +%s) - T0 )) s"
 else
 	fail "first boot did not finish within $boot_limit s"

@@ -112,7 +112,8 @@ kver=$(basename "$(ls "$root"/boot/vmlinuz-* | tail -n 1)")
 kver=${kver#vmlinuz-}
 cp "$root/boot/vmlinuz-$kver" "$iso/live/vmlinuz"
 cp "$root/boot/initrd.img-$kver" "$iso/live/initrd.img"
-lsinitramfs "$iso/live/initrd.img" | grep -q 'libcryptsetup-token-systemd-tpm2.so' ||
+# (grep -c reads it all: with -q, lsinitramfs dies of SIGPIPE under pipefail)
+lsinitramfs "$iso/live/initrd.img" | grep -c 'libcryptsetup-token-systemd-tpm2.so' >/dev/null ||
 	{ say "the initramfs lacks the TPM2 token plugin (initramfs hook bulwark-tpm2)"; exit 1; }
 
 # 6. The root's manifest (inside the ISO, covering every file of the
