@@ -13,7 +13,7 @@ BW_RUN_PKGS="openssl swtpm swtpm-tools tpm2-tools tpm2-openssl lmdb-utils curl l
 # the shared libraries the programs link with, the TPM's device TCTI,
 # and the programs bulwarkd and bulwark-agent start. No compilers and
 # none of the test tools above.
-BW_APPLIANCE_PKGS="libssl3 libevent-2.1-7 libevent-pthreads-2.1-7 libjansson4 liblmdb0
+BW_APPLIANCE_PKGS="libssl3 libevent-2.1-7 libevent-pthreads-2.1-7 libevent-openssl-2.1-7 libjansson4 liblmdb0
  libtss2-esys-3.0.2-0 libtss2-tctildr0 libtss2-rc0 libtss2-mu0 libtss2-tcti-device0
  libseccomp2 libaudit1 libpam0g libncursesw6 openssl ca-certificates tpm2-tools
  crun containernetworking-plugins qemu-system-x86 qemu-utils swtpm swtpm-tools

@@ -88,6 +88,11 @@ mmdebstrap --quiet --mode=root --variant=minbase --format=directory \
 	--customize-hook=': > "$1/etc/resolv.conf"' \
 	bookworm "$root" "$BW_ISO_MIRROR"
 [ -x "$root/sbin/init" ] || { say "mmdebstrap did not make a bootable root"; exit 1; }
+# Every program of the stage finds its libraries in the root (a library
+# missing from BW_APPLIANCE_PKGS otherwise shows only when it starts).
+missing=$(cd "$stage" && find . -type f -perm -u+x -path './usr/*bin/*' | sed 's/^\.//' |
+	while read -r b; do chroot "$root" ldd "$b" 2>/dev/null | sed -n "s|^\s*\(\S*\) => not found|$b: \1|p"; done)
+[ -z "$missing" ] || { say "libraries missing from the root (scripts/deps.sh BW_APPLIANCE_PKGS): $missing"; exit 1; }
 # A locked build names every package, so apt took all as installed by
 # hand: mark the lock's automatic ones again (apt's extended_states is
 # then the same as the unlocked build's).
