@@ -75,6 +75,7 @@ row_make(const struct lview *lv, json_t *obj, struct lv_row *ret)
 	}
 	if (!(p = ret->text = malloc(all + 1))) {
 		json_decref(ret->obj);
+		ret->obj = NULL;	/* rows_free() takes this row too */
 		return -ENOMEM;
 	}
 	for (c = 0; c < lv->ncols; c++) {

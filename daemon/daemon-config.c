@@ -699,6 +699,10 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 	st->ctl_opts = co;
 	st->base = base;
 	st->ctl_opts.may_act = ha_may_act;
+	/* Passive until elected: a replica that never leads must not scan
+	 * for stale nodes (on LMDB, ha_start() elects it at once). */
+	if (st->enrol)
+		enrol_set_active(st->enrol, false);
 	if ((r = ha_start(base, st->store, st->commit, st->replica_id,
 	    &(struct ha_hooks){ .acquire = bwd_lead, .lose = bwd_follow,
 	    .changes = bwd_foreign_changes, .arg = st }, &st->ha, ret_err)) < 0)
