@@ -242,6 +242,31 @@ seccomp_allow(scmp_filter_ctx ctx, const struct sandbox_profile *p,
 	return 0;
 }
 
+/* setgroups(0, ...), setresgid(gid, gid, gid) and setresuid(uid, uid,
+ * uid) with P's child ids, and no other argument. The ids are 32-bit
+ * arguments: only their low half is compared. */
+static int
+seccomp_allow_child_ids(scmp_filter_ctx ctx, const struct sandbox_profile *p,
+    char **ret_err)
+{
+	uint32_t	u = (uint32_t)p->child_uid, g = (uint32_t)p->child_gid;
+	int		r;
+
+	if (!p->child_uid)
+		return 0;
+	if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setgroups), 1,
+	    SCMP_A0_32(SCMP_CMP_EQ, 0))) < 0 ||
+	    (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setresgid), 3,
+	    SCMP_A0_32(SCMP_CMP_EQ, g), SCMP_A1_32(SCMP_CMP_EQ, g),
+	    SCMP_A2_32(SCMP_CMP_EQ, g))) < 0 ||
+	    (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setresuid), 3,
+	    SCMP_A0_32(SCMP_CMP_EQ, u), SCMP_A1_32(SCMP_CMP_EQ, u),
+	    SCMP_A2_32(SCMP_CMP_EQ, u))) < 0)
+		return errf(r, ret_err, "seccomp: the child's ids: %s",
+		    strerror(-r));
+	return 0;
+}
+
 static int
 seccomp_apply(const struct sandbox_profile *p, char **ret_err)
 {
@@ -260,7 +285,8 @@ seccomp_apply(const struct sandbox_profile *p, char **ret_err)
 	}
 	if ((r = seccomp_allow(ctx, p, p->syscalls, ret_err)) < 0 ||
 	    (r = seccomp_allow(ctx, p, p->syscalls_children, ret_err)) < 0 ||
-	    (r = seccomp_allow(ctx, p, sanitizer_syscalls, ret_err)) < 0)
+	    (r = seccomp_allow(ctx, p, sanitizer_syscalls, ret_err)) < 0 ||
+	    (r = seccomp_allow_child_ids(ctx, p, ret_err)) < 0)
 		goto out;
 	if ((r = seccomp_load(ctx)) < 0)
 		r = errf(r, ret_err, "seccomp: load: %s", strerror(-r));

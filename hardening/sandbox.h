@@ -72,6 +72,14 @@ struct sandbox_profile {
 	 * a process that keeps none (the workers); only the spawner keeps
 	 * any (CAP_SETUID and CAP_SETGID, privsep/spawner.h). */
 	uint64_t			 keep_caps;
+	/* For a process that changes its children's user (the spawner,
+	 * which keeps CAP_SETUID and CAP_SETGID): setgroups, setresgid and
+	 * setresuid are allowed, but only toward CHILD_UID and CHILD_GID
+	 * (all three ids equal, the supplementary groups cleared), so what
+	 * it keeps cannot make it root or anyone else. 0: these calls are
+	 * not allowed (unless a table above names them). */
+	uid_t				 child_uid;
+	gid_t				 child_gid;
 };
 
 /* What sandbox_enter() achieved, for the compliance facts and logs:

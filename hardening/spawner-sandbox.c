@@ -12,12 +12,16 @@
  * worker under the worker's own (filters stack: a call must pass
  * both), so the table also holds what loading a program and the
  * worker's start take (the dynamic loader, OpenSSL's and libevent's
- * set-up), and the worker's own table is allowed as well. */
+ * set-up), and the worker's own table is allowed as well. setgroups,
+ * setresgid and setresuid are not in the table: the spawner allows
+ * them toward the worker's ids only (child_uid and child_gid, set by
+ * privsep/spawner.c once it knows them), so the CAP_SETUID and
+ * CAP_SETGID it keeps cannot make it root. */
 static const char *const spawner_syscalls[] = {
 	/* requests and answers */
 	"recvmsg", "sendmsg", "read", "write", "poll", "close", "fcntl",
 	/* a worker: fork, its user, its descriptors, exec */
-	"clone", "fork", "setgroups", "setresgid", "setresuid", "getresuid",
+	"clone", "fork", "getresuid",
 	"getresgid", "getgroups", "capget", "capset", "prctl", "dup2", "dup3",
 	"close_range", "execveat", "kill", "wait4",
 	/* memory, time, signals, leaving */
@@ -50,4 +54,5 @@ const struct sandbox_profile spawner_sandbox_profile = {
 	.paths = spawner_paths,
 	.landlock_required = false,
 	.keep_caps = 1ULL << CAP_SETUID | 1ULL << CAP_SETGID,
+	/* child_uid, child_gid: the worker's, filled in at start */
 };

@@ -317,6 +317,7 @@ spawner_main(int sock)
 {
 	struct spawner		 s = { .sock = sock, .handle = on_request,
 	    .now_s = monotonic_s };
+	struct sandbox_profile	 prof = spawner_sandbox_profile;
 	struct sandbox_state	 st;
 	_cleanup_free_ char	*err = NULL;
 	int			 r;
@@ -332,9 +333,12 @@ spawner_main(int sock)
 		log_error("spawner: /proc/self/exe: %s", strerror(errno));
 		_exit(1);
 	}
-	if ((r = worker_ids(&s, &err)) < 0 ||
+	r = worker_ids(&s, &err);
+	prof.child_uid = s.uid;
+	prof.child_gid = s.gid;
+	if (r < 0 ||
 	    (r = ipc_peer_init(&s.peer, pss_rules, ELEMENTSOF(pss_rules))) < 0 ||
-	    (r = sandbox_enter(&spawner_sandbox_profile, &st, &err)) < 0) {
+	    (r = sandbox_enter(&prof, &st, &err)) < 0) {
 		log_error("spawner: %s", err ? err : bw_strerror(r));
 		_exit(1);
 	}
@@ -428,6 +432,23 @@ pss_spawner_pid(void)
 	return pss_running() ? pss_pid : 0;
 }
 
+/* The spawner failed (no answer, a wrong one, gone): it is out of step
+ * for good (a late answer would be read as the next one's), so it is
+ * killed and the channel closed; the caller exits. Returns R. */
+static int
+pss_abort(int r)
+{
+	if (pss_sock < 0)
+		return r;
+	close(pss_sock);
+	pss_sock = -1;
+	(void)kill(pss_pid, SIGKILL);
+	while (waitpid(pss_pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	pss_pid = 0;
+	return r;
+}
+
 static int
 read_wait(int fd, void *p, size_t n, char **ret_err)
 {
@@ -435,8 +456,15 @@ read_wait(int fd, void *p, size_t n, char **ret_err)
 	char		*q = p;
 	ssize_t		 k;
 
+	int		 r;
+
 	while (n) {
-		if (poll(&pfd, 1, PSS_ANSWER_MS) == 0)
+		if ((r = poll(&pfd, 1, PSS_ANSWER_MS)) < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return errf(-errno, ret_err, "spawner: poll: %s",
+			    strerror(errno));
+		if (r == 0)
 			return errf(-ETIMEDOUT, ret_err, "spawner: no answer");
 		if ((k = read(fd, q, n)) < 0 && errno == EINTR)
 			continue;
@@ -483,9 +511,10 @@ pss_spawn(int ctl, int sign, int listen, pid_t *ret_pid, char **ret_err)
 	if (pss_sock < 0)
 		return errf(-ENOTCONN, ret_err, "no spawner");
 	if ((r = ipc_send_fds(pss_sock, PSS_SPAWN, 0, NULL, 0, fds, 3)) < 0)
-		return errf(r, ret_err, "spawner: %s", bw_strerror(r));
+		return pss_abort(errf(r, ret_err, "spawner: %s",
+		    bw_strerror(r)));
 	if ((r = pss_answer(PSS_PID, &v, sizeof(v), ret_err)) < 0)
-		return r;
+		return pss_abort(r);
 	if (v <= 0)
 		return errf(v < 0 ? v : -BW_E_INVALID, ret_err, "spawner: "
 		    "fork: %s", bw_strerror(v));
@@ -503,12 +532,13 @@ pss_end(pid_t pid, int *ret_status, char **ret_err)
 	if (pss_sock < 0)
 		return errf(-ENOTCONN, ret_err, "no spawner");
 	if ((r = ipc_send(pss_sock, PSS_END, 0, &p, sizeof(p), -1)) < 0)
-		return errf(r, ret_err, "spawner: %s", bw_strerror(r));
+		return pss_abort(errf(r, ret_err, "spawner: %s",
+		    bw_strerror(r)));
 	if ((r = pss_answer(PSS_EXIT, out, sizeof(out), ret_err)) < 0)
-		return r;
+		return pss_abort(r);
 	if (out[0] != (int32_t)pid)
-		return errf(-BW_E_INVALID, ret_err, "spawner: exit of pid %d, "
-		    "not %d", (int)out[0], (int)pid);
+		return pss_abort(errf(-BW_E_INVALID, ret_err, "spawner: exit "
+		    "of pid %d, not %d", (int)out[0], (int)pid));
 	*ret_status = out[1];
 	return 0;
 }

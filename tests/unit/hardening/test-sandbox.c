@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <linux/capability.h>
 
 #include "hardening/sandbox.h"
 #include "lib/err.h"
@@ -164,6 +166,53 @@ test_violation_kills(void **state)
 	    "exited with status 3");
 }
 
+/* A profile like the spawner's: it keeps CAP_SETUID and CAP_SETGID and
+ * may change its user toward CHILD_ID only. */
+#define CHILD_ID	61234
+
+static void
+child_setid(int fd, void *arg)
+{
+	uid_t	to = *(const uid_t *)arg;
+	struct sandbox_profile	p = { .name = "test", .syscalls = child_calls,
+	    .paths = proc_only, .keep_caps = 1ULL << CAP_SETUID | 1ULL << CAP_SETGID,
+	    .child_uid = CHILD_ID, .child_gid = CHILD_ID };
+
+	enter_or_say(fd, &p);
+	say(fd, "confined\n");
+	/* The kernel ends the process here unless TO is the child's id. */
+	if (setgroups(0, NULL) < 0 || setresgid(to, to, to) < 0 ||
+	    setresuid(to, to, to) < 0)
+		_exit(6);
+	say(fd, "changed\n");
+}
+
+static void
+test_setid_child_only(void **state)
+{
+	uid_t	to = 0;
+	char	out[256];
+	int	status;
+
+	(void)state;
+	/* Root (or a mixed id, or any other user) is refused: SIGSYS. */
+	status = in_child(child_setid, &to, out, sizeof(out));
+	assert_string_equal(out, "confined\n");
+	assert_true(sandbox_status_is_violation(status));
+	to = 12345;
+	status = in_child(child_setid, &to, out, sizeof(out));
+	assert_true(sandbox_status_is_violation(status));
+	/* The child's own ids pass the filter (the change itself needs
+	 * the capabilities: root only). */
+	if (geteuid() != 0)
+		return;
+	to = CHILD_ID;
+	status = in_child(child_setid, &to, out, sizeof(out));
+	assert_string_equal(out, "confined\nchanged\n");
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void
 child_paths(int fd, void *arg)
 {
@@ -270,6 +319,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_confined_status),
 		cmocka_unit_test(test_violation_kills),
+		cmocka_unit_test(test_setid_child_only),
 		cmocka_unit_test(test_landlock_paths),
 		cmocka_unit_test(test_unknown_syscall_refused),
 		cmocka_unit_test(test_landlock_plan),
