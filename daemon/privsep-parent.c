@@ -51,6 +51,7 @@ struct psp {
 	int			 ctl, sign;	/* our ends, -1: none */
 	struct ipc_chan		 cctl, csign;
 	struct event		*ctl_ev, *sign_ev, *restart_ev, *hook_ev;
+	struct event		*pss_ev;	/* the spawner's channel */
 	time_t			 started;
 	unsigned		 delay_ms;
 	unsigned long long	 restarts;
@@ -96,6 +97,26 @@ channels_close(struct psp *p)
 	p->ctl = p->sign = -1;
 }
 
+/* The spawner failed (pss_spawn() and pss_end() killed it): without it
+ * no worker can start, and a new one cannot be made (its capabilities
+ * are dropped), so the daemon exits for its service manager to start
+ * it again rather than leave the API down. */
+static void __attribute__((noreturn))
+spawner_failed(const char *why)
+{
+	fatal("spawner failed: %s; bulwarkd exits (the API cannot run "
+	    "without it)", why ? why : "?");
+}
+
+/* The spawner's channel is readable between requests: it closed (the
+ * spawner died; its worker outlives it, serving until this process
+ * exits and closes its channels) or it sent what nobody asked for. */
+static void
+pss_cb(evutil_socket_t fd, short what, void *arg)
+{
+	spawner_failed("its channel closed, or it answered unasked");
+}
+
 /* Ends the worker (SIGKILL: it is not trusted to stop), reaps it and
  * puts its wait status in *RET_STATUS. */
 static void
@@ -110,8 +131,7 @@ worker_end(struct psp *p, int *ret_status)
 	 * spawner kills and reaps it. */
 	if (p->pid > 0 && pss_running()) {
 		if (pss_end(p->pid, &status, &err) < 0)
-			log_error("API worker pid %d: %s", (int)p->pid,
-			    err ? err : "not ended");
+			spawner_failed(err);
 	} else if (p->pid > 0) {
 		(void)kill(p->pid, SIGKILL);
 		while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
@@ -485,7 +505,7 @@ spawn(struct psp *p, char **ret_err)
 	}
 	if (pss_running()) {
 		if ((r = pss_spawn(ctl[1], sign[1], lfd, &pid, ret_err)) < 0)
-			goto fail;
+			spawner_failed(ret_err ? *ret_err : NULL);
 	} else if ((pid = fork()) < 0) {
 		r = errf(-errno, ret_err, "fork: %s", strerror(errno));
 		goto fail;
@@ -575,6 +595,12 @@ psp_start(struct event_base *base, struct api_server *api,
 		r = -ENOMEM;
 		goto fail;
 	}
+	if (pss_running() && (!(p->pss_ev = event_new(base, pss_fd(),
+	    EV_READ | EV_PERSIST, pss_cb, p)) || event_add(p->pss_ev,
+	    NULL) < 0)) {
+		r = -ENOMEM;
+		goto fail;
+	}
 #ifdef BW_TEST_HOOKS
 	if (!(p->hook_ev = evsignal_new(base, SIGUSR2, hook_cb, p)) ||
 	    evsignal_add(p->hook_ev, NULL) < 0) {
@@ -614,6 +640,8 @@ psp_stop(struct psp *p)
 		event_free(p->restart_ev);
 	if (p->hook_ev)
 		event_free(p->hook_ev);
+	if (p->pss_ev)
+		event_free(p->pss_ev);
 	SSL_CTX_free(p->ctx[0]);
 	SSL_CTX_free(p->ctx[1]);
 	free(p);

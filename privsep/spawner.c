@@ -426,6 +426,12 @@ pss_running(void)
 	return pss_sock >= 0;
 }
 
+int
+pss_fd(void)
+{
+	return pss_sock;
+}
+
 pid_t
 pss_spawner_pid(void)
 {

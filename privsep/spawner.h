@@ -51,11 +51,20 @@ int pss_start(char **ret_err);
 /* True when a spawner runs (pss_start() made one). */
 bool pss_running(void);
 
+/* The parent's end of the spawner's channel, -1 when none runs: it is
+ * readable between requests only when the spawner failed (gone, or an
+ * answer nobody asked for), which the caller must treat as pss_spawn()
+ * failing. */
+int pss_fd(void);
+
 /* The spawner's pid, 0 when none runs. */
 pid_t pss_spawner_pid(void);
 
 /* Has the spawner start `bulwarkd --worker` with CTL, SIGN and LISTEN
- * at fds 3, 4 and 5. Returns 0 with *RET_PID or a negative error. */
+ * at fds 3, 4 and 5. Returns 0 with *RET_PID or a negative error. On
+ * any error of this and pss_end() the spawner is killed and its channel
+ * closed (pss_running() turns false): the caller must then exit, as a
+ * new spawner cannot be started without the capabilities dropped. */
 int pss_spawn(int ctl, int sign, int listen, pid_t *ret_pid, char **ret_err);
 
 /* Has the spawner kill and reap worker PID. Returns 0 with its wait

@@ -128,4 +128,24 @@ check "SIGTERM stops bulwarkd cleanly (exit $rc)" [ $rc = 0 ]
 check "no worker is left" sh -c "! pgrep -P $PARENT -f -- '--worker$'"
 BW_PIDS=""
 check "audit trail verifies" $BW/bulwark audit verify "$D/audit"
+
+# -- a spawner that dies leaves no API down for good: bulwarkd exits 1,
+# saying why, for systemd to start it again (a new spawner needs the
+# capabilities it dropped). Only where bulwarkd may change users.
+if [ -n "$S" ]; then
+	start_bulwarkd "$D" --privsep || echo "bulwarkd did not start again"
+	PARENT=$BWD_PID
+	S=$(spawner_pid); W=$(worker_pid)
+	check "a spawner and its worker run again (pids ${S:-none} ${W:-none})" [ -n "$S" -a -n "$W" ]
+	# gone: no such process or a zombie (PID 1 here reaps nothing)
+	gone() { [ ! -e "/proc/$1" ] || grep -q ') Z' "/proc/$1/stat"; }
+	[ -n "$S" ] && kill -KILL "$S"
+	check "bulwarkd ends when its spawner dies" wait_for 60 gone "$BWD_PID"
+	gone "$BWD_PID" || kill -KILL "$BWD_PID"
+	wait "$BWD_PID"; rc=$?
+	BW_PIDS=""
+	check "bulwarkd exits 1 (exit $rc)" [ $rc = 1 ]
+	check "its log says \"spawner failed\"" grep -qF "spawner failed" "$D/bulwarkd.log"
+	check "the worker ended with bulwarkd" wait_for 30 gone "${W:-0}"
+fi
 finish
