@@ -723,22 +723,23 @@ facts_tenancy(struct compliance_api *ca, struct comp_facts *f)
 /* One more of bulwarkd's processes, NAME, read from the kernel into
  * *RET and appended to DETAIL; SECCOMP and NNP stay true only while
  * every process read has a filter and no new privileges. Returns 0, or
- * a negative error when PID cannot be read (then nothing is added). */
+ * a negative error when PID cannot be read (then DETAIL says so). */
 static int
 facts_process(const char *name, pid_t pid, struct comp_confinement *ret,
     char *detail, size_t len, bool *seccomp, bool *nnp)
 {
 	_cleanup_free_ char	*err = NULL;
 	size_t			 n;
-	int			 r;
+	int			 r = -ESRCH;
 
-	if (pid <= 0)
-		return -ESRCH;
-	if ((r = comp_proc_confinement(pid, ret, &err)) < 0) {
-		log_warn("compliance: %s: %s", name, err);
+	n = strlen(detail);
+	if (pid <= 0 || (r = comp_proc_confinement(pid, ret, &err)) < 0) {
+		if (pid > 0)
+			log_warn("compliance: %s: %s", name, err);
+		snprintf(detail + n, len - n, "; %s: not running or not "
+		    "readable", name);
 		return r;
 	}
-	n = strlen(detail);
 	snprintf(detail + n, len - n, "; %s: ", name);
 	n = strlen(detail);
 	comp_confinement_str(ret, detail + n, len - n);
@@ -760,7 +761,7 @@ facts_confinement(struct compliance_api *ca, struct comp_facts *f)
 	static char		 detail[512];
 	struct comp_confinement	 c, w, s;
 	_cleanup_free_ char	*err = NULL;
-	bool			 seccomp, nnp, worker;
+	bool			 seccomp, nnp, worker = false;
 	pid_t			 wpid = 0;
 
 	if (comp_proc_confinement(getpid(), &c, &err) < 0) {
@@ -771,12 +772,20 @@ facts_confinement(struct compliance_api *ca, struct comp_facts *f)
 	f->confinement_detail = detail;
 	seccomp = c.seccomp == COMP_SECCOMP_FILTER;
 	nnp = c.no_new_privs;
-	(void)facts_process("spawner", ca->spawner_pid, &s, detail,
-	    sizeof(detail), &seccomp, &nnp);
-	if (ca->worker_pid)
+	/* With --privsep the facts hold only if the spawner (when one
+	 * started) and the worker can be read: one that cannot (gone, or
+	 * none between a crash and its restart) makes them NO, never the
+	 * parent's alone (fail closed). */
+	if (ca->spawner_pid && facts_process("spawner", ca->spawner_pid, &s,
+	    detail, sizeof(detail), &seccomp, &nnp) < 0)
+		seccomp = nnp = false;
+	if (ca->worker_pid) {
 		wpid = ca->worker_pid(ca->worker_arg);
-	worker = facts_process("API worker", wpid, &w, detail, sizeof(detail),
-	    &seccomp, &nnp) == 0;
+		worker = facts_process("API worker", wpid, &w, detail,
+		    sizeof(detail), &seccomp, &nnp) == 0;
+		if (!worker)
+			seccomp = nnp = false;
+	}
 	f->seccomp = seccomp ? COMP_YES : COMP_NO;
 	f->no_new_privs = nnp ? COMP_YES : COMP_NO;
 	/* Privilege separation means an unprivileged network-facing process
