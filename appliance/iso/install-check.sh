@@ -103,14 +103,21 @@ await_exit() {
 	return 0
 }
 tail_of() { say "$1: the console's tail:"; tail -n "${2:-40}" "$d/$1.log" | tr -d '\r' | sed 's/^/  | /'; }
-powerdown() { # ACPI power button, then up to 120 s
+# powerdown NAME: the ACPI power button through QMP once systemd-logind,
+# which acts on it, runs (a press before that is lost), then up to 120 s.
+powerdown() {
+	await "$1" 300 'Started.*systemd-logind' || say "$1: systemd-logind not started"
 	printf '{"execute":"qmp_capabilities"}\n{"execute":"system_powerdown"}\n' |
 		timeout 5 python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
 s.sendall(sys.stdin.buffer.read()); s.recv(4096)' "$d/qmp.sock" >/dev/null 2>&1
 	T0=$(date +%s)
-	await_exit 120 || say "no power-off in 120 s: killing QEMU"
+	if await_exit 120; then
+		say "powered off $(( $(date +%s) - T0 )) s after the power button"
+	else
+		say "no power-off in 120 s: killing QEMU"
+	fi
 }
 rc=0
 fail() { say "FAIL: $*"; rc=1; }
@@ -149,7 +156,7 @@ grep -aq 'bulwark-firstboot: root sealed to TPM PCRs' "$d/firstboot.log" &&
 grep -aq 'bulwark-firstboot: bulwarkd healthy' "$d/firstboot.log" &&
 	pass "bulwarkd healthy" || fail "bulwarkd not healthy"
 [ "$rc" = 0 ] || tail_of firstboot 60
-powerdown
+powerdown firstboot
 finish
 
 # 3. The same boot again: the re-sealed token unlocks it.
@@ -160,7 +167,7 @@ if await second "$boot_limit" 'bulwark-tpm2: (root unlocked|the TPM did not)' &&
 else
 	fail "second boot: root not unlocked by the TPM"; tail_of second 30
 fi
-powerdown
+powerdown second
 finish
 
 # 4. Another kernel command line (init=/bin/sh, the classic console
