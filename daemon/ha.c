@@ -79,6 +79,14 @@ ha_feed(struct ha *ha)
 	int			 r;
 
 	if (!ha->feeding) {
+		/* A failed round may have come between: the loop can still
+		 * be acting on what it was fed, and other replicas' writes
+		 * since FEED_REV are not read. A resync covers them. */
+		if (ha->feed_rev > 0) {
+			pthread_mutex_lock(&ha->mu);
+			ha->pending_gap = true;
+			pthread_mutex_unlock(&ha->mu);
+		}
 		ha->feed_rev = store_revision(ha->st);
 		ha->feeding = true;
 		return;
