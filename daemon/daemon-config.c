@@ -623,8 +623,10 @@ open_console_socket(struct bwd_state *st, struct event_base *base,
 		log_warn("no console socket: %s", err ? err : "failed");
 }
 
-/* Leading: the controllers run and the stale-node scan writes. */
-static void
+/* Leading: the controllers run and the stale-node scan writes. If the
+ * controllers cannot start the replica does not act (the election asks
+ * again at its next check), logged once per error. */
+static int
 bwd_lead(void *arg)
 {
 	struct bwd_state	*st = arg;
@@ -633,12 +635,16 @@ bwd_lead(void *arg)
 	st->ctl_opts.may_act_arg = st->ha;
 	if (!st->ctl && (r = controller_start(st->base, st->store, st->commit,
 	    &st->ctl_opts, &st->ctl)) < 0) {
-		log_error("controllers: %s", bw_strerror(r));
+		if (r != st->lead_error)
+			log_error("controllers: %s (not leading)",
+			    bw_strerror(r));
 		st->lead_error = r;
-		return;
+		return r;
 	}
+	st->lead_error = 0;
 	if (st->enrol)
 		enrol_set_active(st->enrol, true);
+	return 0;
 }
 
 /* Leading on a shared store: other replicas' writes reach the

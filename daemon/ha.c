@@ -244,13 +244,14 @@ ha_check(evutil_socket_t fd, short what, void *arg)
 			ha_hand_over(ha);
 		return;
 	}
+	if (act && ha->hooks.acquire(ha->hooks.arg) < 0)
+		return;		/* not acting: tried again next check */
 	ha->acting = act;
 	if (act) {
 		snprintf(why, sizeof(why), "replica %s leads: it holds the "
 		    "leader key under its %d s lease", ha->id, HA_LEASE_TTL_S);
 		log_info("%s", why);
 		ha_audit(ha, "ha.leader_acquired", why);
-		ha->hooks.acquire(ha->hooks.arg);
 		return;
 	}
 	log_warn("replica %s stops leading: %s (last good keep-alive %lld "

@@ -27,9 +27,10 @@ struct ha;
 /* Called on the event loop when this replica starts or stops acting,
  * and while it leads on a shared store, with the N KEYS of objects
  * ("/r/...") written since the last call by any replica (GAP: some were
- * missed; re-read everything). */
+ * missed; re-read everything). ACQUIRE failing (negative) leaves the
+ * replica not acting: the next check (100 ms) calls it again. */
 struct ha_hooks {
-	void	(*acquire)(void *arg);
+	int	(*acquire)(void *arg);
 	void	(*lose)(void *arg);
 	void	(*changes)(void *arg, const char *const *keys, size_t n,
 		    bool gap);
