@@ -1653,6 +1653,12 @@ controller_detach(struct controller *c)
 	c->detached = 1;
 }
 
+bool
+controller_idle(const struct controller *c)
+{
+	return c->inflight == 0 && autoscale_inflight(c->as) == 0;
+}
+
 void
 controller_free(struct controller *c)
 {

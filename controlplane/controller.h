@@ -85,8 +85,12 @@ int controller_verify(struct controller *c, char **ret_err);
 
 /* Stops new passes and unhooks from the commit pipeline; changes in
  * flight still complete. Call before commit_stop(), and
- * controller_free() after it. */
+ * controller_free() after it, or once controller_idle(). */
 void controller_detach(struct controller *c);
+
+/* Whether none of C's changes is in the commit pipeline (then nothing
+ * will call back into a detached C). */
+bool controller_idle(const struct controller *c);
 void controller_free(struct controller *c);	/* NULL ok */
 
 #endif

@@ -658,8 +658,30 @@ bwd_foreign_changes(void *arg, const char *const *keys, size_t n, bool gap)
 		controller_foreign_changes(st->ctl, keys, n, gap);
 }
 
+/* Frees the retired controllers whose changes all completed; looks
+ * again in a second while some remain. */
+static void
+bwd_reap(evutil_socket_t fd, short what, void *arg)
+{
+	struct bwd_state	*st = arg;
+	struct timeval		 tv = { 1, 0 };
+	size_t			 i = 0;
+
+	(void)fd;
+	(void)what;
+	while (i < st->n_retired)
+		if (controller_idle(st->retired[i])) {
+			controller_free(st->retired[i]);
+			st->retired[i] = st->retired[--st->n_retired];
+		} else
+			i++;
+	if (st->n_retired > 0 && st->reap_ev)
+		evtimer_add(st->reap_ev, &tv);
+}
+
 /* Following: nothing acts on its own; what is in flight completes.
- * A detached controller is freed after the committer stops. */
+ * A detached controller is freed once idle (bwd_reap), else after the
+ * committer stops. */
 static void
 bwd_follow(void *arg)
 {
@@ -677,6 +699,9 @@ bwd_follow(void *arg)
 	} else
 		log_error("out of memory: a detached controller is leaked");
 	st->ctl = NULL;
+	if (!st->reap_ev)
+		st->reap_ev = evtimer_new(st->base, bwd_reap, st);
+	bwd_reap(-1, 0, st);
 }
 
 int
@@ -757,6 +782,9 @@ bwd_close(struct bwd_state *st)
 	logs_api_free(&st->logs);
 	controller_free(st->ctl);
 	st->ctl = NULL;
+	if (st->reap_ev)
+		event_free(st->reap_ev);
+	st->reap_ev = NULL;
 	while (st->n_retired > 0)
 		controller_free(st->retired[--st->n_retired]);
 	free(st->retired);

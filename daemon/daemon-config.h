@@ -65,8 +65,9 @@ struct bwd_state {
 	struct pki_revoked	*revoked;
 	struct committer	*commit;
 	struct controller	*ctl;	/* while this replica leads */
-	struct controller	**retired;	/* detached, freed at close */
+	struct controller	**retired;	/* detached, freed once idle */
 	size_t			 n_retired;
+	struct event		*reap_ev;	/* looks for idle retired ones */
 	struct ha		*ha;
 	struct event_base	*base;
 	struct controller_options ctl_opts;
