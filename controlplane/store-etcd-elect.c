@@ -78,10 +78,16 @@ elect_lease(struct store_election *e, long timeout_ms, char **ret_err)
 	int			 r;
 
 	if (e->lease) {
-		if ((r = elect_lease_call(e, "/v3/lease/keepalive", "ID",
-		    e->lease, timeout_ms, &ans, ret_err)) < 0)
+		r = elect_lease_call(e, "/v3/lease/keepalive", "ID", e->lease,
+		    timeout_ms, &ans, ret_err);
+		if (r < 0 && r != -BW_E_NOTFOUND)
 			return r;
-		if (etcd_num(json_object_get(ans, "result"), "TTL") > 0)
+		if (r < 0 && ret_err) {	/* gone: grant another */
+			free(*ret_err);
+			*ret_err = NULL;
+		}
+		if (r == 0 && etcd_num(json_object_get(ans, "result"),
+		    "TTL") > 0)
 			return 0;
 		e->lease = 0;	/* expired: the key went with it */
 		json_decref(ans);

@@ -117,10 +117,42 @@ etcd_http_close(struct etcd_store *es)
 		curl_easy_cleanup(es->pool[--es->pool_n]);
 }
 
-/* Maps a gateway error document ({"error","code","message"}: a gRPC
- * status) to a store error. */
+/* gRPC status codes the gateway returns. */
+enum {
+	GRPC_DEADLINE_EXCEEDED = 4, GRPC_NOT_FOUND = 5, GRPC_ALREADY_EXISTS = 6,
+	GRPC_PERMISSION_DENIED = 7, GRPC_RESOURCE_EXHAUSTED = 8,
+	GRPC_FAILED_PRECONDITION = 9, GRPC_ABORTED = 10,
+	GRPC_OUT_OF_RANGE = 11, GRPC_UNIMPLEMENTED = 12,
+	GRPC_UNAVAILABLE = 14, GRPC_DATA_LOSS = 15, GRPC_UNAUTHENTICATED = 16,
+	GRPC_INVALID_ARGUMENT = 3,
+};
+
+/* The store error of a gRPC status CODE that the message did not
+ * already decide; what is not listed counts as unavailable. */
 static int
-etcd_status_error(int http, const char *body, char **ret_err)
+etcd_grpc_error(long long code)
+{
+	switch (code) {
+	case GRPC_INVALID_ARGUMENT:	return -BW_E_INVALID;
+	case GRPC_NOT_FOUND:		return -BW_E_NOTFOUND;	/* a lease */
+	case GRPC_ALREADY_EXISTS:	return -BW_E_EXISTS;
+	case GRPC_PERMISSION_DENIED:	return -BW_E_DENIED;
+	case GRPC_UNAUTHENTICATED:	return -BW_E_UNAUTH;
+	case GRPC_RESOURCE_EXHAUSTED:	return -BW_E_NOSPACE;
+	case GRPC_FAILED_PRECONDITION:
+	case GRPC_ABORTED:		return -BW_E_CONFLICT;
+	case GRPC_OUT_OF_RANGE:		return -BW_E_COMPACTED;
+	case GRPC_UNIMPLEMENTED:	return -ENOTSUP;
+	case GRPC_DATA_LOSS:		return -BW_E_CORRUPT;
+	default:			return -BW_E_UNAVAILABLE;
+	}
+}
+
+/* Maps a gateway error document ({"error","code","message"}: a gRPC
+ * status) to a store error. *DOWN: the cluster cannot serve (no
+ * quorum, its request timed out, or no status at all). */
+static int
+etcd_status_error(int http, const char *body, int *down, char **ret_err)
 {
 	json_t	*doc = json_loads(body ? body : "", 0, NULL);
 	const char *msg = doc ? json_string_value(json_object_get(doc,
@@ -131,25 +163,29 @@ etcd_status_error(int http, const char *body, char **ret_err)
 
 	if (!msg)
 		msg = "no error message";
-	if (code == 11 || strstr(msg, "compacted"))
-		r = -BW_E_COMPACTED;	/* OutOfRange: revision compacted */
+	*down = (code == 0 && http >= 500) || code == GRPC_UNAVAILABLE ||
+	    code == GRPC_DEADLINE_EXCEEDED;
+	if (strstr(msg, "compacted"))
+		r = -BW_E_COMPACTED;
 	else if (strstr(msg, "too many operations") ||
 	    strstr(msg, "too large"))
 		r = -BW_E_TOOLARGE;
-	else if (code == 8 || strstr(msg, "space exceeded"))
+	else if (strstr(msg, "space exceeded"))
 		r = -BW_E_NOSPACE;	/* past --quota-backend-bytes */
-	else if (code == 3)
-		r = -BW_E_INVALID;
+	else
+		r = etcd_grpc_error(code);
 	r = errf(r, ret_err, "etcd: HTTP %d, gRPC code %lld: %s", http, code,
 	    msg);
 	json_decref(doc);
 	return r;
 }
 
+/* *DOWN: the member could not be reached or the cluster cannot serve
+ * (etcd_status_error()). */
 static int
 etcd_post_one(struct etcd_store *es, CURL *h, const char *endpoint,
     const char *path, const char *body, long timeout_ms, json_t **ret,
-    char **ret_err)
+    int *down, char **ret_err)
 {
 	struct etcd_body b = { 0 };
 	struct curl_slist *hdr = NULL;
@@ -172,14 +208,16 @@ etcd_post_one(struct etcd_store *es, CURL *h, const char *endpoint,
 	cc = curl_easy_perform(h);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hdr);
+	*down = 0;
 	if (cc != CURLE_OK) {
+		*down = !b.too_large;
 		r = errf(b.too_large ? -BW_E_TOOLARGE : -BW_E_UNAVAILABLE,
 		    ret_err, "etcd %s: %s", endpoint, curl_easy_strerror(cc));
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &http);
 	if (http != 200) {
-		r = etcd_status_error((int)http, b.buf, ret_err);
+		r = etcd_status_error((int)http, b.buf, down, ret_err);
 		goto out;
 	}
 	if (json_parse_bounded(b.buf ? b.buf : "", b.len, 64, ret, NULL) < 0) {
@@ -239,12 +277,15 @@ etcd_post_timed(struct etcd_store *es, const char *path, json_t *req,
 	char	*body = json_dumps(req, JSON_COMPACT);
 	CURL	*h;
 	size_t	 i, first;
-	int	 r = -ENOMEM;
+	int	 r = -ENOMEM, down = 0;
 
 	*ret = NULL;
 	if (!body)
 		return errf(-ENOMEM, ret_err, "etcd: out of memory");
-	if ((r = etcd_down(es, ret_err)) < 0) {
+	/* A call with its own (short) timeout, the election's, neither
+	 * waits out the switch nor trips it: its timing out says nothing
+	 * of whether the cluster serves calls that may wait longer. */
+	if (timeout_ms == 0 && (r = etcd_down(es, ret_err)) < 0) {
 		free(body);
 		return r;
 	}
@@ -260,7 +301,7 @@ etcd_post_timed(struct etcd_store *es, const char *path, json_t *req,
 		char	*err = NULL;
 
 		r = etcd_post_one(es, h, es->endpoints[e], path, body,
-		    timeout_ms, ret, &err);
+		    timeout_ms, ret, &down, &err);
 		if (r != -BW_E_UNAVAILABLE || i + 1 == es->n_endpoints ||
 		    strstr(err ? err : "", "gRPC code")) {
 			if (r == 0)
@@ -275,7 +316,7 @@ etcd_post_timed(struct etcd_store *es, const char *path, json_t *req,
 	}
 	etcd_handle_put(es, h);
 	free(body);
-	if (r == -BW_E_UNAVAILABLE)
+	if (r == -BW_E_UNAVAILABLE && down && timeout_ms == 0)
 		etcd_went_down(es, ret_err ? *ret_err : NULL);
 	return r;
 }

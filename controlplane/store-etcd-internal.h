@@ -41,11 +41,15 @@ struct etcd_store {
 };
 
 /* POSTs REQ (borrowed) to PATH ("/v3/kv/txn", ...) and returns the
- * parsed answer in *RET. Errors: -BW_E_UNAVAILABLE (no member reached
- * or an etcd error), -BW_E_COMPACTED, -BW_E_TOOLARGE, with a message. */
+ * parsed answer in *RET. Errors, with a message: -BW_E_UNAVAILABLE (no
+ * member reached, no quorum, or a gRPC status not mapped), or the
+ * store error of etcd's gRPC status (-BW_E_COMPACTED, -BW_E_TOOLARGE,
+ * -BW_E_NOTFOUND for a lease, -BW_E_DENIED, ...). Only the first kind
+ * fails the calls of the next ETCD_DOWN_MS at once. */
 int etcd_post(struct etcd_store *es, const char *path, json_t *req,
     json_t **ret, char **ret_err);
-/* The same, each member given at most TIMEOUT_MS (0: the default). */
+/* The same, each member given at most TIMEOUT_MS (0: the default; a
+ * call with its own timeout ignores and does not trip the switch). */
 int etcd_post_timed(struct etcd_store *es, const char *path, json_t *req,
     long timeout_ms, json_t **ret, char **ret_err);
 
