@@ -8,27 +8,37 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
 #include "controlplane/store-etcd-internal.h"
 #include "controlplane/store-etcd.h"
 #include "lib/b64.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/json.h"
 #include "lib/macro.h"
 
 #define ELECT_KEY	"leader"
+#define ELECT_NAME	"replica/"	/* + ID: held while the replica runs */
 
 struct store_election {
 	struct etcd_store	*es;
 	char			*id;
 	unsigned		 ttl_s;
 	uint64_t		 lease;		/* 0: none */
+	bool			 named;		/* e/replica/ID under lease */
 };
+
+static int elect_lease(struct store_election *e, long timeout_ms,
+    char **ret_err);
+static int elect_claim_name(struct store_election *e, long timeout_ms,
+    char **ret_err);
 
 int
 store_election_new(struct store *st, const char *id, unsigned ttl_s,
@@ -36,6 +46,9 @@ store_election_new(struct store *st, const char *id, unsigned ttl_s,
 {
 	struct etcd_store	*es = etcd_store_of(st);
 	struct store_election	*e;
+	_cleanup_free_ char	*err = NULL;
+	int64_t			 deadline;
+	int			 r;
 
 	if (!es)
 		return -ENOTSUP;
@@ -48,6 +61,22 @@ store_election_new(struct store *st, const char *id, unsigned ttl_s,
 	}
 	e->es = es;
 	e->ttl_s = ttl_s;
+	/* A second replica of the same name would share its audit outbox:
+	 * refuse it now, once the holder's lease had time to expire (the
+	 * holder may be this replica before a crash). Other errors wait
+	 * for the rounds. */
+	deadline = bw_mono_ms() + (int64_t)(ttl_s + 1) * 1000;
+	while ((r = elect_lease(e, 0, &err)) == 0 &&
+	    (r = elect_claim_name(e, 0, &err)) == -BW_E_EXISTS &&
+	    bw_mono_ms() < deadline) {
+		free(err);
+		err = NULL;
+		nanosleep(&(struct timespec){ 0, 500 * 1000000L }, NULL);
+	}
+	if (r == -BW_E_EXISTS) {
+		store_election_free(e);
+		return errf(r, ret_err, "%s", err);
+	}
 	*ret = e;
 	return 0;
 }
@@ -89,7 +118,8 @@ elect_lease(struct store_election *e, long timeout_ms, char **ret_err)
 		if (r == 0 && etcd_num(json_object_get(ans, "result"),
 		    "TTL") > 0)
 			return 0;
-		e->lease = 0;	/* expired: the key went with it */
+		e->lease = 0;	/* expired: the keys went with it */
+		e->named = false;
 		json_decref(ans);
 		ans = NULL;
 	}
@@ -102,13 +132,13 @@ elect_lease(struct store_election *e, long timeout_ms, char **ret_err)
 	return 0;
 }
 
-/* The campaign's transaction: put ID under the lease if the key does
- * not exist, else read it. */
+/* A claim's transaction: put ID at PREFIX e/REST under the lease if
+ * the key does not exist, else read it. */
 static json_t *
-elect_txn_req(struct store_election *e)
+elect_txn_req(struct store_election *e, const char *rest)
 {
 	char	 lease[24];
-	json_t	*key = etcd_key(e->es, "e/", ELECT_KEY);
+	json_t	*key = etcd_key(e->es, "e/", rest);
 	json_t	*val = etcd_b64(e->id, strlen(e->id));
 
 	if (!key || !val) {
@@ -125,11 +155,59 @@ elect_txn_req(struct store_election *e)
 	    "failure", "request_range", "key", key);
 }
 
+/* Claims PREFIX e/REST: 1 if put now, else 0 with *RET_KV (in *RET_ANS)
+ * the holder's key, NULL when it went between the compare and now. */
+static int
+elect_claim(struct store_election *e, const char *rest, long timeout_ms,
+    json_t **ret_ans, json_t **ret_kv, char **ret_err)
+{
+	_cleanup_json_ json_t	*req = NULL;
+	int			 r;
+
+	*ret_kv = NULL;
+	if (!(req = elect_txn_req(e, rest)))
+		return errf(-ENOMEM, ret_err, "out of memory");
+	if ((r = etcd_post_timed(e->es, "/v3/kv/txn", req, timeout_ms,
+	    ret_ans, ret_err)) < 0)
+		return r;
+	if (json_is_true(json_object_get(*ret_ans, "succeeded")))
+		return 1;
+	*ret_kv = json_array_get(json_object_get(json_object_get(
+	    json_array_get(json_object_get(*ret_ans, "responses"), 0),
+	    "response_range"), "kvs"), 0);
+	return 0;
+}
+
+/* Claims PREFIX e/replica/ID under the lease (-BW_E_EXISTS while
+ * another lease holds it). */
+static int
+elect_claim_name(struct store_election *e, long timeout_ms, char **ret_err)
+{
+	_cleanup_json_ json_t	*ans = NULL;
+	json_t			*kv;
+	char			 rest[sizeof(ELECT_NAME) + 256];
+	int			 r;
+
+	snprintf(rest, sizeof(rest), "%s%s", ELECT_NAME, e->id);
+	if ((r = elect_claim(e, rest, timeout_ms, &ans, &kv, ret_err)) < 0)
+		return r;
+	if (r == 0 && !kv)
+		return errf(-BW_E_UNAVAILABLE, ret_err, "replica name \"%s\": "
+		    "its key changed while claimed; trying again", e->id);
+	if (r == 0 && etcd_num(kv, "lease") != e->lease)
+		return errf(-BW_E_EXISTS, ret_err, "replica name \"%s\" is "
+		    "in use: another running bulwarkd holds the etcd key "
+		    "e/%s under its lease (give each replica its own "
+		    "--replica-id)", e->id, rest);
+	e->named = true;
+	return 0;
+}
+
 int
 store_election_step(struct store_election *e, long timeout_ms, char *leader,
     size_t leader_len, char **ret_err)
 {
-	_cleanup_json_ json_t	*req = NULL, *ans = NULL;
+	_cleanup_json_ json_t	*ans = NULL;
 	_cleanup_free_ unsigned char *id = NULL;
 	json_t			*kv;
 	size_t			 n = 0;
@@ -137,20 +215,16 @@ store_election_step(struct store_election *e, long timeout_ms, char *leader,
 
 	if (leader_len)
 		leader[0] = '\0';
-	if ((r = elect_lease(e, timeout_ms, ret_err)) < 0)
+	if ((r = elect_lease(e, timeout_ms, ret_err)) < 0 ||
+	    (!e->named && (r = elect_claim_name(e, timeout_ms, ret_err)) < 0))
 		return r;
-	if (!(req = elect_txn_req(e)))
-		return errf(-ENOMEM, ret_err, "out of memory");
-	if ((r = etcd_post_timed(e->es, "/v3/kv/txn", req, timeout_ms, &ans,
+	if ((r = elect_claim(e, ELECT_KEY, timeout_ms, &ans, &kv,
 	    ret_err)) < 0)
 		return r;
-	if (json_is_true(json_object_get(ans, "succeeded"))) {
+	if (r == 1) {
 		snprintf(leader, leader_len, "%s", e->id);
 		return 1;
 	}
-	kv = json_array_get(json_object_get(json_object_get(json_array_get(
-	    json_object_get(ans, "responses"), 0), "response_range"), "kvs"),
-	    0);
 	if (!kv)
 		return 0;	/* gone between the compare and now */
 	if (json_is_string(json_object_get(kv, "value")) &&

@@ -39,8 +39,13 @@ int store_etcd_set_replica(struct store *st, const char *name,
  * kept alive. docs/ha.md, "Leader election". */
 struct store_election;
 
-/* Prepares a candidate named ID (no lease yet) whose lease lives
- * TTL_S seconds. Returns -ENOTSUP when ST is not on etcd. */
+/* Prepares a candidate named ID whose lease lives TTL_S seconds, and
+ * claims PREFIX e/replica/ID under it (two replicas of one name would
+ * share an audit outbox). Returns -ENOTSUP when ST is not on etcd,
+ * -BW_E_EXISTS when another lease still holds the name after TTL_S + 1
+ * seconds (a crashed holder's lease has expired by then); other errors
+ * of the claim are left to the rounds, which claim the name before
+ * campaigning whenever they grant a lease. */
 int store_election_new(struct store *st, const char *id, unsigned ttl_s,
     struct store_election **ret, char **ret_err);
 
