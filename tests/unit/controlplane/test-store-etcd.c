@@ -368,11 +368,20 @@ static void
 test_election(void **state)
 {
 	struct store *a = open_prefix("election", ""), *b = open_prefix("election", "");
-	struct store_election *ea = NULL, *eb = NULL, *ec = NULL;
+	struct store_election *ea = NULL, *eb = NULL, *ec = NULL, *ed = NULL;
+	char *err = NULL;
 
-	assert_int_equal(store_election_new(a, "r1", 2, &ea, NULL), 0);
+	assert_int_equal(store_election_new(a, "r1", 10, &ea, NULL), 0);
 	assert_int_equal(store_election_new(b, "r2", 2, &eb, NULL), 0);
 	assert_int_equal(store_election_new(b, "r3", 2, &ec, NULL), 0);
+	/* r1 runs (its lease lives 10 s): a second r1 is refused after
+	 * waiting out its own TTL + 1 s. */
+	elect_step(ea, 1, "r1");
+	assert_int_equal(store_election_new(b, "r1", 2, &ed, &err), -BW_E_EXISTS);
+	assert_non_null(strstr(err, "in use"));
+	free(err);
+	err = NULL;
+	assert_null(ed);
 	elect_step(ea, 1, "r1");
 	elect_step(eb, 0, "r1");
 	elect_step(ea, 1, "r1");	/* a round after: still ours */
