@@ -65,7 +65,7 @@ etcd_ssl_policy(CURL *h, void *sslctx, void *arg)
 	return CURLE_OK;
 }
 
-static CURL *
+CURL *
 etcd_handle_get(struct etcd_store *es)
 {
 	CURL	*h = NULL;
@@ -97,7 +97,7 @@ etcd_handle_get(struct etcd_store *es)
 	return h;
 }
 
-static void
+void
 etcd_handle_put(struct etcd_store *es, CURL *h)
 {
 	pthread_mutex_lock(&es->pool_mu);

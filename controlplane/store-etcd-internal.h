@@ -61,5 +61,11 @@ json_t *etcd_b64(const void *p, size_t len);
 json_t *etcd_key(struct etcd_store *es, const char *tag, const char *rest);
 uint64_t etcd_num(const json_t *o, const char *name);
 void etcd_http_close(struct etcd_store *es);
+/* A libcurl handle set up for ES's members (TLS, client certificate,
+ * the appliance's policy), from the pool or new, and its return (a
+ * handle whose options a caller changed for good is cleaned up
+ * instead). NULL when out of memory. */
+void *etcd_handle_get(struct etcd_store *es);
+void etcd_handle_put(struct etcd_store *es, void *h);
 
 #endif

@@ -33,6 +33,34 @@ int store_open_spec(const char *spec, const struct store_options *opts,
 int store_etcd_set_replica(struct store *st, const char *name,
     char **ret_err);
 
+/* A snapshot of the etcd cluster under a store: etcd's own database
+ * file with the SHA-256 of it appended, as etcd's Maintenance Snapshot
+ * sends it (`etcdctl snapshot save` writes the same). It holds every
+ * prefix of the cluster, revisions and leases included. */
+struct store_snapshot_info {
+	uint64_t	 bytes;		/* of the file, digest included */
+	char		 sha256[65];	/* hex, of the database part */
+};
+
+/* Streams a snapshot of ST's cluster from one member into FD (a new,
+ * empty file), fsyncs it and checks its digest (INFO, NULL ok, gets
+ * its size and digest). Blocks until the whole database is sent.
+ * Returns -ENOTSUP when ST is not on etcd, -BW_E_UNAVAILABLE with
+ * etcd's or libcurl's message, -BW_E_CORRUPT when the digest does not
+ * match. FD's content is undefined on failure. */
+int store_etcd_snapshot(struct store *st, int fd,
+    struct store_snapshot_info *info, char **ret_err);
+
+/* Checks that the snapshot in FD (or file PATH) is whole: its size is
+ * whole 512-byte blocks plus 32, and its last 32 bytes are the SHA-256
+ * of the rest. Returns -BW_E_CORRUPT, with a message saying which,
+ * when not; -errno when it cannot be read. Works without a store (an
+ * operator's offline check before a restore). */
+int store_snapshot_verify_fd(int fd, struct store_snapshot_info *info,
+    char **ret_err);
+int store_snapshot_verify(const char *path, struct store_snapshot_info *info,
+    char **ret_err);
+
 /* Leader election among the replicas sharing ST's prefix: one key,
  * PREFIX e/leader, created only while absent and bound to the
  * candidate's lease, so it disappears when the holder's lease is not

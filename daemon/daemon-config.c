@@ -30,6 +30,7 @@
 #include "daemon/privsep-parent.h"
 #include "privsep/spawner.h"
 #include "daemon/image-api.h"
+#include "daemon/store-api.h"
 #include "hardening/crypto-policy.h"
 #include "hardening/pki.h"
 #include "lib/err.h"
@@ -593,6 +594,9 @@ bwd_open_endpoints(struct bwd_open_ctx *c, char **ret_err)
 	if ((r = api_server_add_handler(st->api, LOGS_PREFIX, logs_api_handle,
 	    &st->logs)) < 0)
 		return errf(r, ret_err, "log endpoints: %s", bw_strerror(r));
+	if ((r = api_server_add_handler(st->api, STORE_API_PREFIX,
+	    store_api_handle, st->data_dir)) < 0)
+		return errf(r, ret_err, "store endpoints: %s", bw_strerror(r));
 	eo = (struct enrol_options){
 		.attest_interval_s = is->attest_interval_s,
 		.attest_stale_s = is->attest_stale_s,
