@@ -116,6 +116,18 @@ static const struct cli_option options[] = {
 	  "(1..10000)", 0, set_tail },
 	{ CLI_OPT_JSON, "json", 0, NULL, 0, "one JSON object a line (as -o "
 	  "json)", 0, set_json },
+	{ CLI_OPT_MEMBER, "member", 0, "NAME", 0, "the etcd member's name "
+	  "(its --name)", F(member), set_str },
+	{ CLI_OPT_INITIAL_CLUSTER, "initial-cluster", 0, "N=URL,...", 0,
+	  "every member of the new cluster and its peer URL", F(initial_cluster),
+	  set_str },
+	{ CLI_OPT_PEER_URL, "peer-url", 0, "URL", 0, "this member's peer URL "
+	  "(its --initial-advertise-peer-urls)", F(peer_url), set_str },
+	{ CLI_OPT_DATA_DIR, "data-dir", 0, "DIR", 0, "the member's new data "
+	  "directory (must not exist)", F(data_dir), set_str },
+	{ CLI_OPT_CLUSTER_TOKEN, "cluster-token", 0, "T", 0, "the new "
+	  "cluster's token (default etcd-cluster; the same for every member)",
+	  F(cluster_token), set_str },
 };
 
 typedef int cli_parse_fn(struct cli_opts *o, const struct cli_command *c,
@@ -224,6 +236,18 @@ static const struct cli_command commands[] = {
 	  { { 0 } }, NULL },
 	{ "waiver withdraw", CLI_WAIVER_WITHDRAW, "NAME", 1, 1,
 	  "delete a waiver (system-admin)", 0, { { 0 } }, parse_name },
+	{ "store snapshot", CLI_STORE_SNAPSHOT, NULL, 0, 0,
+	  "a snapshot of the etcd cluster the store is on, every object with "
+	  "its revision, its SHA-256 checked (system-admin; audited)",
+	  CLI_F_OUTPUT_FILE, { REQ(OUTPUT, "FILE.db") }, NULL },
+	{ "store verify", CLI_STORE_VERIFY, "FILE.db", 1, 1,
+	  "check a snapshot is whole: the SHA-256 etcd appended matches "
+	  "(offline)", 0, { { 0 } }, parse_path },
+	{ "store restore", CLI_STORE_RESTORE, "FILE.db", 1, 1,
+	  "verify a snapshot, then restore it as one member of a new etcd "
+	  "cluster with etcdctl (offline; once per member, see docs/ha.md)", 0,
+	  { REQ(MEMBER, NULL), REQ(INITIAL_CLUSTER, NULL), REQ(PEER_URL, NULL),
+	    REQ(DATA_DIR, NULL), OPT(CLUSTER_TOKEN, NULL) }, parse_path },
 	{ "help", CLI_HELP, "[COMMAND]", 0, 3, "show this help, or a "
 	  "command's", 0, { { 0 } }, parse_help },
 	{ "version", CLI_VERSION, NULL, 0, 0, "show the version", 0, { { 0 } },

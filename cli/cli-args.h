@@ -38,6 +38,9 @@ enum cli_cmd {
 	CLI_WAIVER_APPROVE,
 	CLI_WAIVER_LIST,
 	CLI_WAIVER_WITHDRAW,
+	CLI_STORE_SNAPSHOT,
+	CLI_STORE_VERIFY,
+	CLI_STORE_RESTORE,
 	CLI_HELP_MAN,	/* hidden: the roff SYNOPSIS of bulwark(1) */
 	CLI_CMD_MAX,
 };
@@ -97,6 +100,9 @@ struct cli_opts {
 	int		 refuse_stale;	/* evidence export */
 	const char	*month;		/* evidence conmon: YYYY-MM */
 	unsigned	 ttl;		/* node bootstrap --ttl */
+	/* store restore: the etcd member the snapshot is restored as */
+	const char	*member, *initial_cluster, *peer_url, *data_dir;
+	const char	*cluster_token;
 	const struct cli_command *help_for; /* CLI_HELP: NULL, or a command */
 	const char	*help_group;	/* CLI_HELP: "image" for image's commands */
 };
@@ -117,6 +123,8 @@ enum cli_optid {
 	CLI_OPT_TYPE, CLI_OPT_DIGEST, CLI_OPT_NAME, CLI_OPT_BASELINE,
 	CLI_OPT_FORMAT, CLI_OPT_FOLLOW, CLI_OPT_TTL,
 	CLI_OPT_REFUSE_STALE, CLI_OPT_MONTH, CLI_OPT_TAIL, CLI_OPT_JSON,
+	CLI_OPT_MEMBER, CLI_OPT_INITIAL_CLUSTER, CLI_OPT_PEER_URL,
+	CLI_OPT_DATA_DIR, CLI_OPT_CLUSTER_TOKEN,
 	CLI_OPT_MAX,
 };
 

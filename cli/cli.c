@@ -21,6 +21,7 @@
 #include "client/client.h"
 #include "cli/identity-cli.h"
 #include "cli/logs-cli.h"
+#include "cli/store-cli.h"
 #include "cli/waiver-cli.h"
 #include "image/image.h"
 #include "audit/signer.h"
@@ -1483,6 +1484,9 @@ static const struct {
 	{ CLI_WAIVER_APPROVE, waiver_cli },
 	{ CLI_WAIVER_LIST, waiver_cli },
 	{ CLI_WAIVER_WITHDRAW, waiver_cli },
+	{ CLI_STORE_SNAPSHOT, store_cli },
+	{ CLI_STORE_VERIFY, store_cli },
+	{ CLI_STORE_RESTORE, store_cli },
 };
 
 int
