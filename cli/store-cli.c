@@ -14,6 +14,7 @@
 #include "client/client.h"
 #include "controlplane/store-etcd.h"
 #include "lib/err.h"
+#include "lib/json.h"
 #include "lib/macro.h"
 
 static void
@@ -23,17 +24,15 @@ print_snapshot(const char *path, const struct store_snapshot_info *info)
 	    "appended)\n", path, info->bytes, info->sha256);
 }
 
-/* The server's error answer: its message, else the status. */
+/* The server's error answer, as the other commands print it. */
 static int
 snapshot_refused(int status, const char *body)
 {
-	json_error_t	 jerr;
-	json_t		*doc = body ? json_loads(body, 0, &jerr) : NULL;
-	const char	*msg = json_string_value(json_object_get(doc, "message"));
+	_cleanup_json_ json_t	*doc = body ? json_loads(body, 0, NULL) : NULL;
+	const char		*code = json_str_at(doc, "error", "code");
 
-	fprintf(stderr, "bulwark: store snapshot: HTTP %d: %s\n", status,
-	    msg ? msg : "no message");
-	json_decref(doc);
+	fprintf(stderr, "bulwark: store snapshot: %s (%d %s)\n",
+	    client_error_message(doc, "no message"), status, code ? code : "?");
 	return cli_exit_for_status(status);
 }
 

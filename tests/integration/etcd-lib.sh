@@ -60,7 +60,7 @@ etcd_start_member() {
 # ("127.0.0.1:P,..."), ETCD_PORTS (client and peer port of each member),
 # ETCD_MEMBER_PIDS. Returns 1 (having said why) when it fails.
 etcd_cluster_start() {
-	local base i p dead deadline
+	local base i
 	ETCD_PKI="$T/pki"
 	mkdir -p "$ETCD_PKI"
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
@@ -85,7 +85,15 @@ extendedKeyUsage=serverAuth,clientAuth" || { fail "member certificate"; return 1
 	for i in 0 1 2; do
 		etcd_start_member $i
 	done
-	# Up to 60 s of wall time; a member that exited stops the wait.
+	etcd_cluster_wait || return 1
+	pass "3-member etcd cluster up on $ETCD_ENDPOINTS (TLS, client certificates)"
+}
+
+# etcd_cluster_wait: waits up to 60 s of wall time until the members in
+# ETCD_MEMBER_PIDS are a healthy cluster; a member that exited stops the
+# wait. Returns 1 (having said why) when they are not.
+etcd_cluster_wait() {
+	local p dead deadline i
 	deadline=$((SECONDS + 60))
 	until etcd_healthy; do
 		dead=""
@@ -97,7 +105,6 @@ extendedKeyUsage=serverAuth,clientAuth" || { fail "member certificate"; return 1
 		fi
 		sleep 0.5
 	done
-	pass "3-member etcd cluster up on $ETCD_ENDPOINTS (TLS, client certificates)"
 }
 
 # etcd_store_spec PREFIX: the store spec bulwarkd --store takes for the
