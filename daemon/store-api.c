@@ -33,15 +33,6 @@ struct snap_job {
 	char				*err;
 };
 
-static void
-snap_job_free(struct snap_job *j)
-{
-	if (j->fd >= 0)
-		close(j->fd);
-	free(j->err);
-	free(j);
-}
-
 /* Worker thread: the snapshot into the job's file, which was unlinked
  * once open (nothing is left behind if the daemon dies meanwhile). */
 static void
@@ -51,6 +42,15 @@ snap_job_run(void *arg)
 
 	j->rev = store_revision(j->store);
 	j->r = store_etcd_snapshot(j->store, j->fd, &j->info, &j->err);
+}
+
+static void
+snap_job_free(struct snap_job *j)
+{
+	if (j->fd >= 0)
+		close(j->fd);
+	free(j->err);
+	free(j);
 }
 
 static void
@@ -141,17 +141,15 @@ void
 store_api_handle(struct api_server *srv, struct evhttp_request *req,
     const struct authz_identity *id, const char *path, void *arg)
 {
-	if (strcmp(path, STORE_API_PREFIX "snapshot") != 0) {
+	int	 status = strcmp(path, STORE_API_PREFIX "snapshot") != 0 ? 404 :
+	    evhttp_request_get_command(req) != EVHTTP_REQ_GET ? 405 : 200;
+
+	if (status != 200) {
 		api_audit(srv, id, "api.request", NULL, NULL, NULL, "failure",
-		    "no such path");
-		api_reply_error(srv, req, 404, "not_found", "no such path");
-		return;
-	}
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-		api_audit(srv, id, "api.request", NULL, NULL, NULL, "failure",
-		    "method not allowed");
-		api_reply_error(srv, req, 405, "method_not_allowed",
-		    "method not allowed on this path");
+		    status == 404 ? "no such path" : "method not allowed");
+		api_reply_error(srv, req, status, status == 404 ? "not_found" :
+		    "method_not_allowed", status == 404 ? "no such path" :
+		    "use GET");
 		return;
 	}
 	handle_snapshot(srv, req, id, arg);

@@ -7,6 +7,15 @@ etcd_available() {
 	command -v etcd >/dev/null && command -v etcdctl >/dev/null
 }
 
+# etcd_test_cluster PREFIX: skips the test (exit 77) without etcd, else
+# starts the cluster (finishing the test when it cannot) and sets SPEC
+# to a store spec under PREFIX.
+etcd_test_cluster() {
+	etcd_available || { echo "SKIP: etcd not installed (Debian etcd-server)"; exit 77; }
+	etcd_cluster_start || finish
+	SPEC=$(etcd_store_spec "$1")
+}
+
 # etcd_mkcert NAME EXTENSIONS: a P-256 key and certificate of the CA in
 # $ETCD_PKI.
 etcd_mkcert() {

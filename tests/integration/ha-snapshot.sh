@@ -15,10 +15,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/etcd-lib.sh"
 
-etcd_available || { echo "SKIP: etcd not installed (Debian etcd-server)"; exit 77; }
+etcd_test_cluster bw
 CLI="$BW/bulwark"
-etcd_cluster_start || finish
-SPEC=$(etcd_store_spec bw)
 D="$T/r1"
 start_bulwarkd "$D" --store "$SPEC" --replica-id r1 || { fail "bulwarkd on etcd"; finish; }
 B() { "$CLI" --config "$CONF" "$@"; }
@@ -72,6 +70,9 @@ check "the trail records who took it (store.snapshot, actor admin, its digest)" 
 check "the auditor may not take one (exit 6, 403)" sh -c "'$CLI' --config '$AUDITOR' \
 	store snapshot -o '$T/denied.db' 2>'$T/denied.err'; [ \$? = 6 ] &&
 	grep -q 'only system-admin takes store snapshots (403 forbidden)' '$T/denied.err'"
+check "POST is refused (405)" sh -c "[ \"\$(curl -gs -o /dev/null -w '%{http_code}' \
+	--cacert '$PKI/ca.crt' --cert '$PKI/admin.crt' --key '$PKI/admin.key' -X POST \
+	'$URL/v1/store/snapshot')\" = 405 ]"
 check "and is not left a file" sh -c "[ ! -e '$T/denied.db' ] && [ ! -e '$T/denied.db.part' ]"
 
 # -- a damaged copy is refused, before etcdctl is run
