@@ -70,10 +70,10 @@ check "the trail records who took it (store.snapshot, actor admin, its digest)" 
 check "the auditor may not take one (exit 6, 403)" sh -c "'$CLI' --config '$AUDITOR' \
 	store snapshot -o '$T/denied.db' 2>'$T/denied.err'; [ \$? = 6 ] &&
 	grep -q 'only system-admin takes store snapshots (403 forbidden)' '$T/denied.err'"
+check "and is not left a file" sh -c "[ ! -e '$T/denied.db' ] && [ ! -e '$T/denied.db.part' ]"
 check "POST is refused (405)" sh -c "[ \"\$(curl -gs -o /dev/null -w '%{http_code}' \
 	--cacert '$PKI/ca.crt' --cert '$PKI/admin.crt' --key '$PKI/admin.key' -X POST \
 	'$URL/v1/store/snapshot')\" = 405 ]"
-check "and is not left a file" sh -c "[ ! -e '$T/denied.db' ] && [ ! -e '$T/denied.db.part' ]"
 
 # -- a damaged copy is refused, before etcdctl is run
 cp "$T/snap.db" "$T/bad.db"
