@@ -152,7 +152,7 @@ struct evhttp_request;
  * answered before FN for callers without a valid client certificate).
  * FN must answer the request and record it with api_audit(). At most
  * API_HANDLERS_MAX handlers. Returns 0 or -ENOSPC. */
-#define API_HANDLERS_MAX	8
+#define API_HANDLERS_MAX	16
 typedef void (*api_handler_fn)(struct api_server *srv,
     struct evhttp_request *req, const struct authz_identity *id,
     const char *path, void *arg);
