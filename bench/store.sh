@@ -236,8 +236,28 @@ start_etcd3() {
 	start_bwd "$T/bwe" BWE_PID --store "$(etcd_store_spec bw)" --replica-id bench
 }
 
+# server_report SYSTEM: on standard error, whether SYSTEM's server
+# processes still run and the end of their logs, after a failed run.
+server_report() {
+	local pids logs p f
+	case $1 in
+	bulwark) pids=$BWD_PID logs="$T/bulwark.log" ;;
+	etcd) pids=$ETCD_PID logs="$T/etcd.log" ;;
+	bulwark-etcd3) pids="$BWE_PID ${ETCD_MEMBER_PIDS[*]}" logs="$T/bwe.log $T/m0.log $T/m1.log $T/m2.log" ;;
+	etcd3) pids="${ETCD_MEMBER_PIDS[*]}" logs="$T/m0.log $T/m1.log $T/m2.log" ;;
+	esac
+	for p in $pids; do
+		kill -0 "$p" 2>/dev/null && echo "bench-store: $1: pid $p runs" >&2 ||
+			echo "bench-store: $1: pid $p has exited" >&2
+	done
+	for f in $logs; do
+		echo "== ${f##*/}" >&2
+		tail -5 "$f" >&2
+	done
+}
+
 # loadgen SYSTEM CLIENTS OPS PREFIX: prints bw-loadgen's JSON line; fails
-# when a write was not acknowledged.
+# (with server_report) when a write was not acknowledged.
 loadgen() {
 	local out
 	case $1 in
@@ -252,6 +272,7 @@ loadgen() {
 	esac
 	if ! echo "$out" | jq -e '.errors == 0 and .acked == .ops' >/dev/null; then
 		echo "bench-store: $1: not every write was acknowledged: $out" >&2
+		server_report "$1"
 		return 1
 	fi
 	echo "$out"
