@@ -72,9 +72,13 @@ etcd_cluster_start() {
 	local base i
 	ETCD_PKI="$T/pki"
 	mkdir -p "$ETCD_PKI"
+	# A CA's key usage stated: Bulwark's own TLS client (bench/store.sh
+	# drives the members' gateway with bw-loadgen) verifies strictly.
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 		-keyout "$ETCD_PKI/ca.key" -out "$ETCD_PKI/ca.crt" -days 1 \
-		-subj "/CN=bw-test etcd CA" 2>/dev/null || { fail "etcd CA"; return 1; }
+		-subj "/CN=bw-test etcd CA" -addext "basicConstraints=critical,CA:TRUE" \
+		-addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null ||
+		{ fail "etcd CA"; return 1; }
 	etcd_mkcert member "subjectAltName=IP:127.0.0.1
 extendedKeyUsage=serverAuth,clientAuth" || { fail "member certificate"; return 1; }
 	etcd_mkcert client "extendedKeyUsage=clientAuth" || { fail "client certificate"; return 1; }
