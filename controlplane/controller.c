@@ -63,6 +63,7 @@ struct controller {
 	struct ctl_dirty_wl	 dirty_wl[CTL_DIRTY_WL_MAX];	/* these */
 	size_t			 ndirty_wl;
 	int			 sched_dirty;	/* try the pending instances */
+	int			 evict_dirty;	/* unbind those on lost nodes */
 	int			 unobserved;	/* ours completed, not yet fed */
 };
 
@@ -1169,6 +1170,52 @@ nodes_to_score(size_t nodes)
 	return (uint32_t)pct;
 }
 
+/* Whether node DOC is NotReady: the stale-quote scan (enrol.c) found
+ * no verified quote within attestation.stale_after_seconds, the grace
+ * a node has before it is taken as lost. */
+static int
+node_lost(const json_t *doc)
+{
+	const char *phase = json_str_at(doc, "status", "phase");
+
+	return phase && strcmp(phase, "NotReady") == 0;
+}
+
+/* Unbinds the instances placed on lost nodes (Pending, audited with
+ * the node's name), so the scheduler places them on the others; one
+ * with a volume waits for its node there. The agent of a node back
+ * from NotReady finds them bound elsewhere. */
+static void
+evict_lost(struct controller *c)
+{
+	const struct model_obj	*node;
+	char			 why[CTL_REASON_MAX];
+	size_t			 i;
+
+	c->evict_dirty = 0;
+	for (i = 0; i < model_count(c->m, K_INSTANCE); i++) {
+		struct model_obj	*in = model_at(c->m, K_INSTANCE, i);
+		const char		*n = json_str_at(in->doc, "spec", "node");
+		json_t			*doc;
+
+		if (in->mark || !n || !(node = model_find(c->m, K_NODE, NULL,
+		    n)) || !node_lost(node->doc) ||
+		    !(doc = json_deep_copy(in->doc)))
+			continue;
+		snprintf(why, sizeof(why), "node %s is NotReady (%s): "
+		    "rescheduled", n, json_str_at(node->doc, "status",
+		    "attestation_reason") ?: "no recent quote");
+		json_object_del(json_object_get(doc, "spec"), "node");
+		json_object_set_new(doc, "status", json_pack("{s:s, s:s}",
+		    "phase", "Pending", "message", why));
+		submit(c, "controller/scheduler", "instance.evict",
+		    CTL_UNSCHEDULABLE, in->tenant, in->name, STORE_OP_PUT, doc,
+		    in->rev, why);
+		in->mark = 1;	/* placed once the unbinding is fed back */
+		json_decref(doc);
+	}
+}
+
 static void
 reconcile_schedule(struct controller *c)
 {
@@ -1183,6 +1230,8 @@ reconcile_schedule(struct controller *c)
 	pol.percentage_of_nodes = nodes_to_score(model_count(c->m, K_NODE));
 	for (i = 0; i < model_count(c->m, K_VOLUME); i++)
 		model_at(c->m, K_VOLUME, i)->mark = 0;
+	if (c->evict_dirty)
+		evict_lost(c);
 	for (i = 0; i < model_count(c->m, K_INSTANCE); i++) {
 		struct model_obj	*in = model_at(c->m, K_INSTANCE, i);
 		const struct model_obj	*w;
@@ -1241,6 +1290,8 @@ node_changed(struct controller *c, const struct model_change *ch)
 {
 	if (ch->old && ch->cur && node_sched_equal(ch->old, ch->cur->doc))
 		return;		/* a heartbeat: nothing the scheduler reads */
+	if (ch->cur && node_lost(ch->cur->doc))
+		c->evict_dirty = c->sched_dirty = 1;
 	/* Pending instances are tried again only when the change may let
 	 * one be placed: a node that can take work. Another node joining
 	 * or leaving makes their explanations' counts stale until then,
@@ -1423,6 +1474,7 @@ run_pass(struct controller *c)
 			return;
 		}
 		c->model_ok = c->sc_stale = c->wl_dirty = c->sched_dirty = 1;
+		c->evict_dirty = 1;	/* a node lost before we led */
 		c->wl_all = 1;
 		c->stats.rebuilds++;
 	}

@@ -1121,6 +1121,10 @@ stale_scan(evutil_socket_t fd, short what, void *arg)
 				    "quote for %lld s (limit %u s)",
 				    (long long)(now - last), e->o.attest_stale_s);
 				set_attestation(doc, "Untrusted", msg);
+				/* Lost: the controller reschedules its
+				 * instances; a good quote makes it Ready. */
+				json_object_set_new(st, "phase",
+				    json_string("NotReady"));
 				if (node_write(e, NULL, NULL, name, doc,
 				    kvs[i]->mod_rev, STORE_OP_RESERVE,
 				    "node.attest.stale",

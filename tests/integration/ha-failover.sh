@@ -6,7 +6,13 @@
 # another replica leads printed (asserted under 10 s, the goal is 5 s);
 # every acknowledged write still there; a workload applied after the
 # takeover is scheduled; the killed replica rejoins as a follower; each
-# replica's trail records its takeovers and verifies. Then one etcd
+# replica's trail records its takeovers and verifies. Three nodes (own
+# swtpm and agent each): the instances placed on them before the kill
+# keep their nodes and identities across the takeover; then one node's
+# agent is killed -9: the new leader's stale scan makes it NotReady and
+# its instances are placed on the others within the configured grace
+# (attestation.stale_after_seconds; the time is printed), both in the
+# leader's trail (issue 19, Done-means 3). Then one etcd
 # member killed: writes still work; a second one killed: a write is
 # refused with 503 and a message within a bounded time, and every
 # replica still answers. Skips when etcd is not installed.
@@ -31,11 +37,16 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	2>/dev/null || { fail "the shared CA"; finish; }
 chmod 0600 "$CA/ca.key"
 declare -A PID DIR U
+# Nodes quote every 2 s; one without a verified quote for GRACE s is
+# NotReady and its instances go to the others.
+GRACE=10
 start_replica() { # NAME
 	if [ ! -e "$T/$1/pki/ca.key.sealed" ]; then
 		mkdir -p -m 0700 "$T/$1" "$T/$1/pki"
 		cp "$CA/ca.crt" "$T/$1/pki/ca.crt"
 		install -m 0600 "$CA/ca.key" "$T/$1/pki/ca.key"
+		echo "{\"attestation\": {\"interval_seconds\": 2, \"stale_after_seconds\": $GRACE}}" \
+			>"$T/$1/bulwarkd.conf"
 	fi
 	start_bulwarkd "$T/$1" --store "$SPEC" --replica-id "$1" \
 		--allow-unattested-nodes || return 1
@@ -100,11 +111,26 @@ for i in $(seq -w 1 30); do
 done
 check "30 writes through follower $W acknowledged" [ "$(wc -l <"$T/acked")" = 30 ]
 
-# -- a node (its own swtpm and bulwark-agent) enrolled through the
-# follower W, which survives the leader
+# -- three nodes (each its own swtpm and bulwark-agent) enrolled through
+# the follower W, which survives the leader, and a workload placed on
+# them before the leader is killed
 URL=${U[$W]}
 PKI=${DIR[$W]}/pki
-enrol_nodes 60 n1 || finish
+enrol_nodes 60 n1 n2 n3 || finish
+echo "{\"kind\":\"Workload\",\"metadata\":{\"name\":\"web\",\"tenant\":\"acme\"},
+  \"spec\":{\"type\":\"container\",\"image\":\"sha256:$(printf 'c%.0s' $(seq 64))\",
+  \"replicas\":3,\"resources\":{\"cpu_millis\":100,\"memory_mib\":64}}}" |
+	B $W apply -f - >/dev/null || fail "workload web through $W"
+# placed NAME JQ-FILTER: NAME's instances as "name uid node" lines,
+# sorted, true when there are 3 and each passes JQ-FILTER
+placed() {
+	B "$1" get instances -t acme -o json 2>/dev/null | jq -r "[.items[] |
+		select(.spec.workload == \"web\")] | select(length == 3 and all($2)) |
+		.[] | \"\(.metadata.name) \(.metadata.uid) \(.spec.node)\"" | sort | grep .
+}
+check "web's 3 instances placed on the nodes" wait_for 30 placed $W '.spec.node != null'
+placed $W '.spec.node != null' >"$T/web.before"
+cat "$T/web.before"
 
 # -- kill -9 the leader; time until another replica leads
 OTHERS=""
@@ -127,6 +153,14 @@ S=$W	# a survivor: the follower the writes and the node went through
 F=$1	# the survivor that does not lead: what it takes in reaches the
 [ "$F" = "$L2" ] && F=$2	# leader through the store's change log
 
+# -- the instances placed before the takeover keep their nodes and
+# identities (the new leader does not place them again)
+check "web's instances keep their nodes and uids across the takeover" \
+	cmp -s "$T/web.before" <(placed $S '.spec.node != null')
+for n in n1 n2 n3; do
+	check "$n's agent still runs" kill -0 "$(eval echo "\$AGENT_$n")"
+done
+
 # -- every acknowledged write is there, read through each survivor
 for n in "$@"; do
 	B $n get workloads -t acme -o json | jq -r '.items[].metadata.name' | sort >"$T/have.$n"
@@ -144,7 +178,7 @@ bound() {
 	B $S get instances -t acme -o json |
 		jq -e '[.items[] | select(.spec.workload == "after" and .spec.node != null)] | length == 1' >/dev/null
 }
-check "the workload applied after the takeover got its instance bound to n1" wait_for 30 bound
+check "the workload applied after the takeover got its instance bound" wait_for 30 bound
 B $S get instances -t acme -o json | jq -c '.items[] | {n: .metadata.name, node: .spec.node, msg: .status.message}'
 
 # -- the killed replica rejoins as a follower
@@ -152,12 +186,42 @@ start_replica "$L" || fail "$L did not restart"
 check "$L rejoins as a follower" sh -c "[ \"\$(curl -gs --max-time 10 --cacert ${DIR[$L]}/pki/ca.crt --cert ${DIR[$L]}/pki/admin.crt --key ${DIR[$L]}/pki/admin.key ${U[$L]}/healthz | jq -r .replica.role)\" = follower ]"
 
 # -- the trails: takeovers recorded, each chain verifies
-audit_has() { # NAME ACTION
+audit_has() { # NAME ACTION [TEXT]
 	"$CLI" --config "${DIR[$1]}/auditor.conf" audit search --action "$2" -o json 2>/dev/null |
-		jq -e 'if type == "array" then length > 0 else (.items // .records // []) | length > 0 end' >/dev/null
+		jq -e 'if type == "array" then . else (.items // .records // []) end | length > 0' >/dev/null &&
+		"$CLI" --config "${DIR[$1]}/auditor.conf" audit search --action "$2" -o json 2>/dev/null |
+			grep -q -- "${3:-}"
 }
 check "$L's trail records ha.leader_acquired" audit_has "$L" ha.leader_acquired
 check "$L2's trail records ha.leader_acquired" audit_has "$L2" ha.leader_acquired
+
+# -- node loss: the agent of a node holding web instances killed -9;
+# the leader's stale scan makes the node NotReady and its controller
+# places the node's instances on the other two
+V=$(awk '{ print $3 }' "$T/web.before" | head -n 1)
+AV=$(eval echo "\$AGENT_$V")
+kill -9 "$AV"
+wait "$AV" 2>/dev/null
+t0=$(date +%s%N)
+node_phase() { B $S get node "$V" -o json 2>/dev/null | jq -r .status.phase; }
+not_ready() { [ "$(node_phase)" = NotReady ]; }
+if wait_for $((GRACE + 30)) not_ready; then
+	ms_nr=$((($(date +%s%N) - t0) / 1000000))
+	pass "$V NotReady ${ms_nr} ms after its agent was killed (grace ${GRACE} s)"
+else
+	fail "$V not NotReady within $((GRACE + 30)) s (phase $(node_phase))"
+fi
+if wait_for $((GRACE + 30)) placed $S ".spec.node != null and .spec.node != \"$V\""; then
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	echo "NODE LOSS: $V's instances placed on the others ${ms} ms after its agent was killed (grace ${GRACE} s)"
+	check "rescheduled within the grace, a scan and a pass (${ms} ms)" [ "$ms" -lt $(((GRACE + 10) * 1000)) ]
+else
+	fail "$V's instances not rescheduled within $((GRACE + 30)) s"
+fi
+placed $S '.' | tee "$T/web.after"
+check "the trail of $L2 (leading) records $V's stale attestation" audit_has "$L2" node.attest.stale "$V"
+check "the trail of $L2 records the evictions from $V" audit_has "$L2" instance.evict "node $V is NotReady"
+check "the trail of $L2 records their placement" audit_has "$L2" instance.schedule
 
 # -- etcd: one member gone, the API still writes
 kill -9 "${ETCD_MEMBER_PIDS[0]}"

@@ -3,7 +3,8 @@
  * the store after random series of changes to Nodes, Workloads and
  * Instances, through the real commit pipeline; and a batch past the
  * change feed's bound makes the controller rebuild from the store.
- * Rolling updates with a surge and a rollback past the deadline. */
+ * Rolling updates with a surge and a rollback past the deadline. The
+ * instances of a node that turns NotReady go to another. */
 #include "config.h"
 
 #include <errno.h>
@@ -390,6 +391,66 @@ test_surge_and_rollback(void **state)
 	assert_string_equal(template_at(f, "w-1", b), t2);
 }
 
+/* Instance NAME's node ("" when unbound or absent). */
+static const char *
+node_at(struct fixture *f, const char *name, char buf[32])
+{
+	char	 key[64];
+	json_t	*doc;
+
+	snprintf(key, sizeof(key), "/r/instances/t1/%s", name);
+	buf[0] = '\0';
+	if ((doc = get_doc(f, key))) {
+		snprintf(buf, 32, "%s", json_string_value(json_object_get(
+		    json_object_get(doc, "spec"), "node")) ?: "");
+		json_decref(doc);
+	}
+	return buf;
+}
+
+/* Node NAME, Trusted, in PHASE. */
+static void
+put_node(struct fixture *f, const char *name, const char *phase)
+{
+	char key[64];
+
+	snprintf(key, sizeof(key), "/r/nodes/%s", name);
+	put_doc(f, key, json_pack("{s:s, s:{s:s, s:s}, s:{s:{s:i, s:i, s:i}}, "
+	    "s:{s:s, s:s}}", "kind", "Node", "metadata", "name", name,
+	    "tenant", "system", "spec", "capacity", "cpu_millis", 4000,
+	    "memory_mib", 4096, "instances", 10, "status", "phase", phase,
+	    "attestation", "Trusted"));
+}
+
+/* A node the stale scan made NotReady is lost: its instances are
+ * unbound and placed on the other node. */
+static void
+test_lost_node_rescheduled(void **state)
+{
+	struct fixture	*f = *state;
+	char		 lost[32], b[32];
+	const char	*other;
+
+	put_node(f, "n1", "Ready");
+	put_node(f, "n2", "Ready");
+	put_doc(f, "/r/workloads/t1/w", json_pack("{s:s, s:{s:s, s:s}, "
+	    "s:{s:s, s:s, s:i, s:{s:i, s:i}}}", "kind", "Workload",
+	    "metadata", "name", "w", "tenant", "t1", "spec", "type",
+	    "container", "image", "sha256:"
+	    "0000000000000000000000000000000000000000000000000000000000000001",
+	    "replicas", 3, "resources", "cpu_millis", 100, "memory_mib", 64));
+	snprintf(lost, sizeof(lost), "%s", node_at(f, "w-0", b));
+	assert_true(lost[0] != '\0');
+	other = strcmp(lost, "n1") == 0 ? "n2" : "n1";
+	put_node(f, lost, "NotReady");
+	for (int i = 0; i < 3; i++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "w-%d", i);
+		assert_string_equal(node_at(f, name, b), other);
+	}
+}
+
 int
 main(void)
 {
@@ -398,6 +459,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gap_rebuilds, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_lost_node_rescheduled,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_surge_and_rollback, setup,
 		    teardown),
 	};
