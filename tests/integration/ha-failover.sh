@@ -15,10 +15,12 @@
 # leader's trail (issue 19, Done-means 3). Then one etcd
 # member killed: writes still work; a second one killed: a write is
 # refused with 503 and a message within a bounded time, and every
-# replica still answers. Skips when etcd is not installed.
-. "$(dirname "$0")/lib.sh"
+# replica still answers. Skips when etcd is not installed. Runs in a
+# private network namespace below a subreaper (workloads-lib.sh): node
+# n1 runs its instances through crun, and its container's process is
+# the same one after the takeover.
+. "$(dirname "$0")/workloads-lib.sh"
 . "$(dirname "$0")/etcd-lib.sh"
-. "$(dirname "$0")/identity-lib.sh"
 
 etcd_available || { echo "SKIP: etcd not installed (Debian etcd-server)"; exit 77; }
 CLI="$BW/bulwark"
@@ -49,7 +51,7 @@ start_replica() { # NAME
 			>"$T/$1/bulwarkd.conf"
 	fi
 	start_bulwarkd "$T/$1" --store "$SPEC" --replica-id "$1" \
-		--allow-unattested-nodes || return 1
+		--allow-unattested-nodes --import-root "$MEDIA" || return 1
 	PID[$1]=$BWD_PID
 	DIR[$1]=$T/$1
 	U[$1]=$URL
@@ -116,10 +118,17 @@ check "30 writes through follower $W acknowledged" [ "$(wc -l <"$T/acked")" = 30
 # them before the leader is killed
 URL=${U[$W]}
 PKI=${DIR[$W]}/pki
+# n1 runs its instances (workloads-lib.sh's run paths, which its
+# cleanup stops) from the images W imports; n2 and n3 only hold bindings
+ENROL_ARGS_n1="--image-store ${DIR[$W]}/images --run-dir $RUN --cgroup-parent $CG --stop-grace 5"
 enrol_nodes 60 n1 n2 n3 || finish
+AGENT_PID=$AGENT_n1
+B="$CLI --config ${DIR[$W]}/admin.conf"	# import_busybox's CLI (B() is ours)
+import_busybox || { fail "a signed busybox image imported through $W"; finish; }
 echo "{\"kind\":\"Workload\",\"metadata\":{\"name\":\"web\",\"tenant\":\"acme\"},
-  \"spec\":{\"type\":\"container\",\"image\":\"sha256:$(printf 'c%.0s' $(seq 64))\",
-  \"replicas\":3,\"resources\":{\"cpu_millis\":100,\"memory_mib\":64}}}" |
+  \"spec\":{\"type\":\"container\",\"image\":\"$DIGEST\",
+  \"command\":[\"sh\",\"-c\",\"while :; do sleep 1; done\"],
+  \"replicas\":3,\"resources\":{\"cpu_millis\":100,\"memory_mib\":32}}}" |
 	B $W apply -f - >/dev/null || fail "workload web through $W"
 # placed NAME JQ-FILTER: NAME's instances as "name uid node" lines,
 # sorted, true when there are 3 and each passes JQ-FILTER
@@ -131,6 +140,18 @@ placed() {
 check "web's 3 instances placed on the nodes" wait_for 30 placed $W '.spec.node != null'
 placed $W '.spec.node != null' >"$T/web.before"
 cat "$T/web.before"
+# crun_pid: "pid status" of the container of web's instance on n1
+crun_pid() {
+	local uid
+	uid=$(B $W get instances -t acme -o json | jq -r '.items[] |
+		select(.spec.workload == "web" and .spec.node == "n1" and .status.phase == "Running") |
+		.status.runtime_id' | head -n 1)
+	[ -n "$uid" ] && crun --root "$RUN/crun" state "bw-$uid" 2>/dev/null | jq -r '"\(.pid) \(.status)"'
+}
+running_on_n1() { crun_pid | grep -q ' running$'; }
+check "web's instance on n1 Running in crun" wait_for 60 running_on_n1
+crun_pid >"$T/pid.before"
+echo "n1's container before the takeover: $(cat "$T/pid.before")"
 
 # -- kill -9 the leader; time until another replica leads
 OTHERS=""
@@ -160,6 +181,8 @@ check "web's instances keep their nodes and uids across the takeover" \
 for n in n1 n2 n3; do
 	check "$n's agent still runs" kill -0 "$(eval echo "\$AGENT_$n")"
 done
+check "n1's container kept running: the same process ($(cat "$T/pid.before"))" \
+	sh -c "[ \"\$(cat '$T/pid.before')\" = '$(crun_pid)' ] && kill -0 $(cut -d' ' -f1 "$T/pid.before")"
 
 # -- every acknowledged write is there, read through each survivor
 for n in "$@"; do

@@ -45,7 +45,8 @@ has_pending() { [ "$(acurl "$URL/v1/nodes/$1" | jq -r '.status.pending.pcrs["7"]
 
 # enrol_nodes SECONDS NODE...: gives each NODE a private swtpm (TCTI_NODE)
 # and a bulwark-agent (pid AGENT_NODE, state $T/state-NODE, log
-# $T/agent-NODE.log) enrolled with a bootstrap credential, approves the PCR
+# $T/agent-NODE.log, more options in ENROL_ARGS_NODE, e.g. to run
+# workloads) enrolled with a bootstrap credential, approves the PCR
 # values each quotes and waits for every node to be Trusted, up to SECONDS
 # per step. Returns 1 when a node is not Trusted (its agent's log follows
 # on stderr); finishes the test when a swtpm does not start. Needs the
@@ -59,15 +60,17 @@ approve_node() {
 }
 
 enrol_nodes() {
-	local secs=$1 n rc=0
+	local secs=$1 n rc=0 more
 	shift
 	for n in "$@"; do
 		start_swtpm "$T/tpm-$n" || { fail "swtpm for $n"; finish; }
 		eval "TCTI_$n=\$SWTPM_TCTI"
 		acurl -o "$T/boot-$n.json" -X POST -H 'Content-Type: application/json' \
 			-d "{\"node\":\"$n\"}" "$URL/v1/enrol/bootstrap"
+		eval "more=\${ENROL_ARGS_$n:-}"
+		# shellcheck disable=SC2086
 		"$BW/bulwark-agent" --tpm "$SWTPM_TCTI" --state-dir "$T/state-$n" --server "$URL" \
-			--bootstrap "$T/boot-$n.json" --wait 60 >>"$T/agent-$n.log" 2>&1 &
+			--bootstrap "$T/boot-$n.json" --wait 60 $more >>"$T/agent-$n.log" 2>&1 &
 		eval "AGENT_$n=$!"
 		BW_PIDS="$BW_PIDS $!"
 	done
