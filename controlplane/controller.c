@@ -1181,10 +1181,21 @@ node_lost(const json_t *doc)
 	return phase && strcmp(phase, "NotReady") == 0;
 }
 
+/* Whether instance DOC ended for good (its agent reported it so):
+ * moving it would run it again. */
+static int
+instance_ended(const json_t *doc)
+{
+	const char *phase = json_str_at(doc, "status", "phase");
+
+	return phase && (strcmp(phase, "Succeeded") == 0 ||
+	    strcmp(phase, "Failed") == 0);
+}
+
 /* Unbinds the instances placed on lost nodes (Pending, audited with
  * the node's name), so the scheduler places them on the others; one
- * with a volume waits for its node there. The agent of a node back
- * from NotReady finds them bound elsewhere. */
+ * with a volume waits for its node there, one that ended stays. The
+ * agent of a node back from NotReady finds them bound elsewhere. */
 static void
 evict_lost(struct controller *c)
 {
@@ -1198,8 +1209,9 @@ evict_lost(struct controller *c)
 		const char		*n = json_str_at(in->doc, "spec", "node");
 		json_t			*doc;
 
-		if (in->mark || !n || !(node = model_find(c->m, K_NODE, NULL,
-		    n)) || !node_lost(node->doc) ||
+		if (in->mark || !n || instance_ended(in->doc) ||
+		    !(node = model_find(c->m, K_NODE, NULL, n)) ||
+		    !node_lost(node->doc) ||
 		    !(doc = json_deep_copy(in->doc)))
 			continue;
 		snprintf(why, sizeof(why), "node %s is NotReady (%s): "
