@@ -292,9 +292,10 @@ run_instance(struct fixture *f, const char *name, bool ready)
 	put_doc(f, key, doc);
 }
 
-/* Instance NAME's template, or "" when it does not exist. */
+/* Instance NAME's spec.FIELD, or "" when either does not exist. */
 static const char *
-template_at(struct fixture *f, const char *name, char buf[32])
+spec_at(struct fixture *f, const char *name, const char *field,
+    char buf[32])
 {
 	char	 key[64];
 	json_t	*doc;
@@ -303,10 +304,17 @@ template_at(struct fixture *f, const char *name, char buf[32])
 	buf[0] = '\0';
 	if ((doc = get_doc(f, key))) {
 		snprintf(buf, 32, "%s", json_string_value(json_object_get(
-		    json_object_get(doc, "spec"), "template")));
+		    json_object_get(doc, "spec"), field)) ?: "");
 		json_decref(doc);
 	}
 	return buf;
+}
+
+/* Instance NAME's template, or "" when it does not exist. */
+static const char *
+template_at(struct fixture *f, const char *name, char buf[32])
+{
+	return spec_at(f, name, "template", buf);
 }
 
 /* Sets workload w's env VERSION (keeping its status, as the API does). */
@@ -391,23 +399,6 @@ test_surge_and_rollback(void **state)
 	assert_string_equal(template_at(f, "w-1", b), t2);
 }
 
-/* Instance NAME's node ("" when unbound or absent). */
-static const char *
-node_at(struct fixture *f, const char *name, char buf[32])
-{
-	char	 key[64];
-	json_t	*doc;
-
-	snprintf(key, sizeof(key), "/r/instances/t1/%s", name);
-	buf[0] = '\0';
-	if ((doc = get_doc(f, key))) {
-		snprintf(buf, 32, "%s", json_string_value(json_object_get(
-		    json_object_get(doc, "spec"), "node")) ?: "");
-		json_decref(doc);
-	}
-	return buf;
-}
-
 /* Node NAME, Trusted, in PHASE. */
 static void
 put_node(struct fixture *f, const char *name, const char *phase)
@@ -439,7 +430,7 @@ test_lost_node_rescheduled(void **state)
 	    "container", "image", "sha256:"
 	    "0000000000000000000000000000000000000000000000000000000000000001",
 	    "replicas", 3, "resources", "cpu_millis", 100, "memory_mib", 64));
-	snprintf(lost, sizeof(lost), "%s", node_at(f, "w-0", b));
+	snprintf(lost, sizeof(lost), "%s", spec_at(f, "w-0", "node", b));
 	assert_true(lost[0] != '\0');
 	other = strcmp(lost, "n1") == 0 ? "n2" : "n1";
 	put_node(f, lost, "NotReady");
@@ -447,7 +438,7 @@ test_lost_node_rescheduled(void **state)
 		char name[8];
 
 		snprintf(name, sizeof(name), "w-%d", i);
-		assert_string_equal(node_at(f, name, b), other);
+		assert_string_equal(spec_at(f, name, "node", b), other);
 	}
 }
 
