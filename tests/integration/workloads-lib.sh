@@ -45,12 +45,21 @@ RT="$DRIVER -s $NS/instances -r $RUN -g $CG -c $NS/cni"
 AGENT_PID=""
 mkdir -p "$D" "$MEDIA"
 
-wl_cleanup() {
+# wl_delete_instances: deletes the runtime's instances and their
+# network namespaces (named in the shared /run/netns, which the test's
+# own namespace does not take away; the agent removes them only when
+# the API deletes an instance).
+wl_delete_instances() {
 	local id
-	[ -n "$AGENT_PID" ] && { kill -TERM "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null; }
 	for id in $($RT list 2>/dev/null); do
 		$RT delete "$id" >/dev/null 2>&1
+		ip netns delete "bw-${id#bw-}" 2>/dev/null
 	done
+}
+
+wl_cleanup() {
+	[ -n "$AGENT_PID" ] && { kill -TERM "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null; }
+	wl_delete_instances
 	for c in /sys/fs/cgroup/*/"$CG"; do
 		[ -d "$c" ] && rmdir "$c" 2>/dev/null
 	done
@@ -63,15 +72,13 @@ trap wl_cleanup EXIT
 # it leaves instances running: stops the agent and the instances, then
 # unmounts them.
 wl_cleanup_volumes() {
-	local m id
+	local m
 	if [ -n "$AGENT_PID" ]; then
 		kill -TERM "$AGENT_PID" 2>/dev/null
 		wait "$AGENT_PID" 2>/dev/null
 		AGENT_PID=""
 	fi
-	for id in $($RT list 2>/dev/null); do
-		$RT delete "$id" >/dev/null 2>&1
-	done
+	wl_delete_instances
 	for m in "$NS"/volumes/*/mnt "$T/m"; do
 		mountpoint -q "$m" 2>/dev/null && umount "$m"
 	done
