@@ -25,6 +25,7 @@
  * store's own bounds (STORE_BATCH_MAX ops and STORE_BATCH_BYTES_MAX
  * bytes), so a batch never exceeds either. */
 #define COMMIT_BATCH_MAX	1024
+#define COMMIT_CONFLICT_RETRIES	8	/* store_batch() -EAGAIN: see commit_ops() */
 #define ASYNC_QUEUE_MAX		65536
 /* Outbox entries read at once. The outbox holds the mutations the
  * appender has not yet appended (at most APPEND_PENDING_MAX, then the
@@ -693,6 +694,40 @@ post_async_only(struct committer *c, struct batch_ctx *b)
 	return 0;
 }
 
+/* Commits OPS (N, copied from ARR's requests) with B's records. A
+ * store shared by several replicas (etcd) refuses a batch with -EAGAIN
+ * when another replica committed after the batch read the store's
+ * revision, once its records were composed: those are dropped and the
+ * batch is decided again, a few times, rather than failing requests
+ * that merely raced another replica's write. */
+static int
+commit_ops(struct committer *c, struct store_op *ops,
+    struct commit_req *const *arr, size_t n, unsigned flags,
+    struct batch_ctx *b)
+{
+	struct async_rec	*cp;
+	size_t			 i;
+	int			 r, tries;
+
+	for (tries = 0; ; tries++) {
+		r = store_batch(c->st, ops, n, flags, batch_before_commit, b);
+		if (r != -EAGAIN || tries >= COMMIT_CONFLICT_RETRIES)
+			return r;
+		free(b->recs);
+		b->recs = NULL;
+		b->nrecs = 0;
+		b->trim_to = 0;
+		while ((cp = TAILQ_FIRST(&b->copies))) {
+			TAILQ_REMOVE(&b->copies, cp, entry);
+			free(cp);
+		}
+		for (i = 0; i < n; i++)
+			ops[i] = arr[i]->op;
+		nanosleep(&(struct timespec){ 0, 1000000L << (tries % 4) },
+		    NULL);
+	}
+}
+
 static void
 run_batch(struct committer *c, struct req_list *reqs, struct async_list *async,
     size_t nasync, unsigned flags)
@@ -738,7 +773,7 @@ run_batch(struct committer *c, struct req_list *reqs, struct async_list *async,
 		r = post_async_only(c, &b);
 		goto finish;
 	}
-	r = store_batch(c->st, ops, n, flags, batch_before_commit, &b);
+	r = commit_ops(c, ops, arr, n, flags, &b);
 	hist_observe_since(&c->batch_ns, t0);
 	hist_observe(&c->batch_size, n);
 	if (r == 0 && b.recs) {
