@@ -74,6 +74,16 @@ static const struct {
 	{ "-l example.com/team=", "x", "{\"example.com/team\":\"\"}", 1, NULL },
 	/* "-lx" is a pattern, not the label option */
 	{ "-lx", "a-lx", NULL, 1, NULL },
+	/* literal text (a substring, matched without regexec()) means
+	 * what the regular expression means: anywhere, any case */
+	{ "big7-12", "big7-12 acme Pending", NULL, 1, NULL },
+	{ "Big7-1", "x big7-12", NULL, 1, NULL },
+	{ "big7-12", "big7-1 acme", NULL, 0, NULL },
+	{ "acme/node_1:a=b@c,d", "x ACME/NODE_1:A=B@C,D y", NULL, 1, NULL },
+	{ "!pend", "web-1 Pending", NULL, 0, NULL },
+	{ "!pend", "web-1 Running", NULL, 1, NULL },
+	{ "-l app=web front", "x-front", LAB, 1, NULL },
+	{ "-l app=web back", "x-front", LAB, 0, NULL },
 	{ "(ab){1,16}", "abab", NULL, 1, NULL },
 	{ "[*+]+", "a+b", NULL, 1, NULL },
 	{ "\\++", "a+b", NULL, 1, NULL },
@@ -115,6 +125,15 @@ test_filter(void **state)
 	long_text[sizeof(long_text) - 1] = '\0';
 	assert_int_equal(keeps(long_text, "a", NULL, &err), -1);
 	free(err);
+	/* a filter a longer one typed on narrows */
+	assert_true(cfilter_literal("big7-12"));
+	assert_true(cfilter_literal("a/b:c=d@e,f_g"));
+	assert_false(cfilter_literal(""));
+	assert_false(cfilter_literal("!big"));
+	assert_false(cfilter_literal("-l a=b"));
+	assert_false(cfilter_literal(" big"));
+	assert_false(cfilter_literal("big."));
+	assert_false(cfilter_literal("big$"));
 }
 
 static const struct lv_col cols[] = {
