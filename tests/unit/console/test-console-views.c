@@ -105,6 +105,14 @@ static const struct {
 	{ "a{1}b{2}c{3}", "x", NULL, -1, "filter: at most 2 {m,n} bounds" },
 };
 
+static const struct {
+	const char	*text;
+	int		 want;
+} literal_cases[] = {
+	{ "big7-12", 1 }, { "a/b:c=d@e,f_g", 1 }, { "", 0 }, { "!big", 0 },
+	{ "-l a=b", 0 }, { " big", 0 }, { "big.", 0 }, { "big$", 0 },
+};
+
 static void
 test_filter(void **state)
 {
@@ -125,15 +133,10 @@ test_filter(void **state)
 	long_text[sizeof(long_text) - 1] = '\0';
 	assert_int_equal(keeps(long_text, "a", NULL, &err), -1);
 	free(err);
-	/* a filter a longer one typed on narrows */
-	assert_true(cfilter_literal("big7-12"));
-	assert_true(cfilter_literal("a/b:c=d@e,f_g"));
-	assert_false(cfilter_literal(""));
-	assert_false(cfilter_literal("!big"));
-	assert_false(cfilter_literal("-l a=b"));
-	assert_false(cfilter_literal(" big"));
-	assert_false(cfilter_literal("big."));
-	assert_false(cfilter_literal("big$"));
+	/* the filters a longer one typed on narrows: literal text only */
+	for (i = 0; i < ELEMENTSOF(literal_cases); i++)
+		assert_int_equal(cfilter_literal(literal_cases[i].text),
+		    literal_cases[i].want);
 }
 
 static const struct lv_col cols[] = {
