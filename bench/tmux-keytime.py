@@ -9,12 +9,14 @@ regular expression that the pane's text (`capture-pane -p`, its lines
 joined by newlines, searched with re.MULTILINE) must match; or
 "sleep SECONDS". For each step it writes the send-keys command, then
 captures the pane at once and again each time tmux reports output from
-the pane (%output), until the text matches (30 s at most: exit 1).
+the pane (%output), and at least every 5 ms without one, until the text
+matches (30 s at most: exit 1).
 Prints "LABEL MS" for each step: from just before the send-keys
 command is written to the capture that matched, on a monotonic clock.
 The time includes tmux's work (the key's delivery, the pane's parser,
 one capture) and the application's; the poll adds one capture's round
-trip at most.
+trip at most, or 5 ms when tmux's %output did not come (how many steps
+that was goes to stderr at the end).
 """
 
 import os
@@ -26,6 +28,11 @@ import sys
 import time
 
 DEADLINE_S = 30
+# a capture at least this often even without %output, so that an
+# output tmux did not report (or one reported as the capture was
+# taken) costs at most this much; such matches are counted
+POLL_S = 0.005
+polled = 0
 
 
 class Control:
@@ -88,14 +95,17 @@ class Control:
                 self.notice(line)
 
     def wait_output(self, until):
-        """Waits for %output from the pane, at most until UNTIL."""
+        """Waits for %output from the pane, at most POLL_S and until
+        UNTIL. Returns 1 when it came, 0 when the wait ran out."""
+        until = min(until, time.monotonic() + POLL_S)
         while not self.output:
             left = until - time.monotonic()
             if left <= 0:
-                return
+                return 0
             line = self.line(left)
             if line is not None:
                 self.notice(line)
+        return 1
 
 
 def step(c, target, label, keys, pattern):
@@ -103,18 +113,21 @@ def step(c, target, label, keys, pattern):
     t0 = time.monotonic()
     if keys:
         c.command("send-keys -t %s %s" % (shlex.quote(target), keys))
+    global polled
     until = t0 + DEADLINE_S
+    woken = 1
     while True:
         c.output = False
         screen = b"\n".join(c.command("capture-pane -p -t " +
                                        shlex.quote(target)))
         if rx.search(screen):
+            polled += not woken
             break
         if time.monotonic() >= until:
             sys.stderr.write("tmux-keytime: %s: /%s/ not on screen:\n%s\n" %
                              (label, pattern, screen.decode(errors="replace")))
             sys.exit(1)
-        c.wait_output(until)
+        woken = c.wait_output(until)
     print("%s %.1f" % (label, (time.monotonic() - t0) * 1000), flush=True)
 
 
@@ -130,6 +143,9 @@ def main():
         step(c, target, label, keys, pattern)
     c.p.stdin.close()
     c.p.wait()
+    if polled:
+        sys.stderr.write("tmux-keytime: %d step(s) seen on the %g ms poll, "
+                         "not on %%output\n" % (polled, POLL_S * 1000))
 
 if __name__ == "__main__":
     main()
