@@ -1,4 +1,5 @@
 /* The console's reads off the key loop; see bgread.h. */
+#define _GNU_SOURCE	/* gettid */
 #include "config.h"
 
 #include <errno.h>
@@ -6,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "client/client.h"
 #include "console/bgread.h"
@@ -16,6 +19,7 @@
 
 #define CBG_PATH_MAX	1024
 #define CBG_WHY_MAX	160
+#define CBG_NICE	10
 
 
 struct cbg {
@@ -63,6 +67,10 @@ run(void *arg)
 
 	unsigned long	 tag;
 
+	/* the reader's parse of a large list yields the CPU to the key
+	 * loop (a thread's nice value is its own on Linux); failing to
+	 * lower it leaves it as it is */
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), CBG_NICE);
 	pthread_mutex_lock(&bg->lock);
 	for (;;) {
 		while (!bg->quit && !bg->asked)
@@ -156,7 +164,10 @@ cbg_take(struct cbg *bg, unsigned long *ret_tag, json_t **ret_doc, char *why,
 {
 	int done;
 
-	pthread_mutex_lock(&bg->lock);
+	/* the key loop never waits for the reader: a result it holds the
+	 * lock over (a few stores) is taken at the next tick */
+	if (pthread_mutex_trylock(&bg->lock) != 0)
+		return 0;
 	if ((done = bg->done)) {
 		*ret_tag = bg->tag;
 		*ret_doc = TAKE_PTR(bg->doc);

@@ -380,11 +380,14 @@ draw_crumbs(const struct browser *b)
 	tui_print(1, 0, 0, "%s", line);
 }
 
+/* Draws the screen of the frame on top into curses' copy; the caller
+ * sends it (refresh()), once for all it drew. */
 static void
 draw(struct browser *b)
 {
 	struct frame	*f = top(b);
 	char		 kb[256], status[BR_MSG_MAX + 128];
+	int		 y;
 
 	key_bar(b, f, kb, sizeof(kb));
 	if (f->type == FR_DASH) {
@@ -392,7 +395,14 @@ draw(struct browser *b)
 		    b->note, kb);
 		return;
 	}
-	erase();
+	/* each row cleared as it is drawn, not the screen erased first:
+	 * a filter key compares and sends only the rows that changed */
+	for (y = 0; y < 2; y++) {
+		move(y, 0);
+		clrtoeol();
+	}
+	move(LINES - 2, 0);
+	clrtoeol();
 	tui_print(0, 0, 1, "%s | %s", b->env->header, b->note);
 	draw_crumbs(b);
 	if (f->type == FR_DESC)
@@ -411,7 +421,6 @@ draw(struct browser *b)
 		    b->msg);
 	tui_print(LINES - 2, 0, 0, "%s", status);
 	tui_keys(kb);
-	refresh();
 }
 
 /* Reads a line typed after LABEL on the status row into BUF; with LIVE
@@ -806,6 +815,7 @@ browser_run(const struct browser_env *env)
 		refresh_frame(&b, top(&b), c == BR_KEY_REDRAW);
 		bg_collect(&b);
 		draw(&b);
+		refresh();
 		tick(&b);
 		c = env->wait(env->arg);
 		if (c == BR_KEY_END)

@@ -1,4 +1,5 @@
 /* The lists' filter; see filter.h. */
+#define _GNU_SOURCE	/* strcasestr */
 #include "config.h"
 
 #include <ctype.h>
@@ -137,6 +138,19 @@ skip_space(const char *s)
 	return s;
 }
 
+/* Letters, digits and characters that are literal in an extended
+ * regular expression wherever they stand; ASCII only, so that
+ * strcasestr()'s byte-wise folding is REG_ICASE's. */
+static const char literal_chars[] = "abcdefghijklmnopqrstuvwxyz"
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_/:=@,";
+
+int
+cfilter_literal(const char *text)
+{
+	return text[0] && text[0] != '!' && text[0] != '-' &&
+	    text[0] != ' ' && text[strspn(text, literal_chars)] == '\0';
+}
+
 int
 cfilter_parse(const char *text, struct cfilter *ret, char **ret_err)
 {
@@ -162,7 +176,10 @@ cfilter_parse(const char *text, struct cfilter *ret, char **ret_err)
 		f.inverse = 1;
 		p++;
 	}
-	if (*p) {
+	if (*p && p[strspn(p, literal_chars)] == '\0') {
+		f.has_re = f.literal = 1;
+		snprintf(f.text, sizeof(f.text), "%s", p);
+	} else if (*p) {
 		if ((r = check_pattern(p, ret_err)) < 0)
 			return r;
 		if ((r = regcomp(&f.re, p, REG_EXTENDED | REG_ICASE |
@@ -191,13 +208,15 @@ cfilter_match(const struct cfilter *f, const char *text, const json_t *labels)
 	}
 	if (!f->has_re)
 		return 1;
+	if (f->literal)
+		return (strcasestr(text, f->text) != NULL) != f->inverse;
 	return (regexec(&f->re, text, 0, NULL, 0) == 0) != f->inverse;
 }
 
 void
 cfilter_clear(struct cfilter *f)
 {
-	if (f->has_re)
+	if (f->has_re && !f->literal)
 		regfree(&f->re);
 	*f = (struct cfilter){ 0 };
 }

@@ -20,7 +20,13 @@
 struct cfilter {
 	int	has_re;		/* a regular expression was given */
 	int	inverse;	/* "!": rows that do NOT match it */
-	regex_t	re;
+	regex_t	re;		/* compiled unless LITERAL */
+	/* the expression when it has no character a regular expression
+	 * gives a meaning to: matched as a case-insensitive substring
+	 * (what the expression means), without regexec() (a tenth of its
+	 * time a row: the first key of a filter matches every row) */
+	int	literal;
+	char	text[CFILTER_TEXT_MAX];
 	size_t	nlabels;
 	struct {
 		char	key[CFILTER_KEY_MAX];
@@ -37,6 +43,11 @@ int cfilter_parse(const char *text, struct cfilter *ret, char **ret_err);
  * be NULL) passes F, else 0. */
 int cfilter_match(const struct cfilter *f, const char *text,
     const json_t *labels);
+
+/* 1 when TEXT (a whole filter) is a literal expression as above, with
+ * neither "!" nor "-l": every row a longer TEXT typed on from it keeps
+ * is among the rows it keeps. */
+int cfilter_literal(const char *text);
 
 /* Frees what cfilter_parse() made; a zeroed or cleared F is fine. */
 void cfilter_clear(struct cfilter *f);

@@ -130,8 +130,8 @@ refilter(struct lview *lv, size_t keep)
 	lv->sel = 0;
 	for (i = 0; i < lv->n; i++) {
 		if (!cfilter_match(&lv->filter, lv->rows[i].text,
-		    json_object_get(json_object_get(lv->rows[i].obj,
-		    "metadata"), "labels")))
+		    lv->filter.nlabels ? json_object_get(json_object_get(
+		    lv->rows[i].obj, "metadata"), "labels") : NULL))
 			continue;
 		if (i == keep)
 			lv->sel = lv->nvis;
@@ -203,17 +203,6 @@ lview_sort(struct lview *lv, int col, int desc)
 	refilter(lv, keep);
 }
 
-/* 1 when TEXT matches only rows that contain it as it is: letters,
- * digits and characters no regular expression gives a meaning to. */
-static int
-plain(const char *text)
-{
-	if (text[0] == '!' || text[0] == '-' || text[0] == ' ')
-		return 0;
-	return text[strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ"
-	    "RSTUVWXYZ0123456789-_/:=@,")] == '\0';
-}
-
 /* Keeps, of the visible rows, those F keeps. */
 static void
 narrow(struct lview *lv, size_t keep)
@@ -243,8 +232,8 @@ lview_filter(struct lview *lv, const char *text, char **ret_err)
 		return r;
 	/* a plain text typed on: its rows are among the rows shown now,
 	 * so only those are matched again (a key costs the rows left) */
-	sub = old && plain(lv->filter_text) && plain(text) &&
-	    strncmp(text, lv->filter_text, old) == 0;
+	sub = old && cfilter_literal(lv->filter_text) &&
+	    cfilter_literal(text) && strncmp(text, lv->filter_text, old) == 0;
 	cfilter_clear(&lv->filter);
 	lv->filter = f;
 	snprintf(lv->filter_text, sizeof(lv->filter_text), "%s", text);

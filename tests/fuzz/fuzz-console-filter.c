@@ -4,9 +4,11 @@
  * nothing crashes; the parse gives 0, or -BW_E_INVALID with a message;
  * a match is 0 or 1; for a filter that parses and is not inverted,
  * the same text after "!" parses too (when it has a pattern) and gives
- * the opposite answer. */
+ * the opposite answer; a literal pattern (matched with strcasestr())
+ * answers as regexec() of the same expression. */
 #include "config.h"
 
+#include <regex.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -25,6 +27,21 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	labels = json_loads("{\"app\":\"web\",\"tier\":\"front\","
 	    "\"example.com/team\":\"core\",\"empty\":\"\"}", 0, NULL);
 	return labels ? 0 : 1;
+}
+
+/* 1 when the extended regular expression PATTERN, case insensitive,
+ * matches ROW. */
+static int
+regex_says(const char *pattern, const char *row)
+{
+	regex_t	re;
+	int	r;
+
+	FUZZ_CHECK(regcomp(&re, pattern, REG_EXTENDED | REG_ICASE |
+	    REG_NOSUB) == 0);
+	r = regexec(&re, row, 0, NULL, 0) == 0;
+	regfree(&re);
+	return r;
 }
 
 /* Parses TEXT and matches ROW: 0 or 1, or -BW_E_INVALID. */
@@ -47,6 +64,8 @@ run(const char *text, const char *row, int *ret_has_re)
 	r = cfilter_match(&f, row, labels);
 	FUZZ_CHECK(r == 0 || r == 1);
 	FUZZ_CHECK(cfilter_match(&f, row, labels) == r);
+	if (f.literal && f.nlabels == 0)
+		FUZZ_CHECK(regex_says(f.text, row) == (r != f.inverse));
 	cfilter_clear(&f);
 	return r;
 }

@@ -82,14 +82,15 @@ trap 'tm kill-server 2>/dev/null; cleanup' EXIT
 wait_for 30 test -S "$SOCK" || { echo "tmux server did not start" >&2; exit 1; }
 
 # start_console CONF [NAME [ARGS]]: a new 80x24 window NAME (c) running
-# the console with the extra arguments ARGS
+# the console ($CONSOLE_BIN, else the build's) with the extra arguments
+# ARGS
 start_console() {
 	tm kill-session -t "${2:-c}" 2>/dev/null
 	tm new-session -d -x 80 -y 24 -s "${2:-c}" "exec env \
 LD_PRELOAD='libpam_wrapper.so libnss_wrapper.so' PAM_WRAPPER=1 \
 PAM_WRAPPER_SERVICE_DIR='$T/pam' NSS_WRAPPER_PASSWD='$T/passwd' \
 NSS_WRAPPER_GROUP='$T/group' TERM=vt100 NO_COLOR=1 \
-'$BW/bulwark-console' -c '$1' ${3:-} 2>>'$T/console.err'"
+'${CONSOLE_BIN:-$BW/bulwark-console}' -c '$1' ${3:-} 2>>'$T/console.err'"
 }
 
 # every capture is kept, to check that no password was ever drawn

@@ -74,6 +74,16 @@ static const struct {
 	{ "-l example.com/team=", "x", "{\"example.com/team\":\"\"}", 1, NULL },
 	/* "-lx" is a pattern, not the label option */
 	{ "-lx", "a-lx", NULL, 1, NULL },
+	/* literal text (a substring, matched without regexec()) means
+	 * what the regular expression means: anywhere, any case */
+	{ "big7-12", "big7-12 acme Pending", NULL, 1, NULL },
+	{ "Big7-1", "x big7-12", NULL, 1, NULL },
+	{ "big7-12", "big7-1 acme", NULL, 0, NULL },
+	{ "acme/node_1:a=b@c,d", "x ACME/NODE_1:A=B@C,D y", NULL, 1, NULL },
+	{ "!pend", "web-1 Pending", NULL, 0, NULL },
+	{ "!pend", "web-1 Running", NULL, 1, NULL },
+	{ "-l app=web front", "x-front", LAB, 1, NULL },
+	{ "-l app=web back", "x-front", LAB, 0, NULL },
 	{ "(ab){1,16}", "abab", NULL, 1, NULL },
 	{ "[*+]+", "a+b", NULL, 1, NULL },
 	{ "\\++", "a+b", NULL, 1, NULL },
@@ -93,6 +103,14 @@ static const struct {
 	{ "(((a{1,99}){1,9}){1,9})", "x", NULL, -1,
 	  "filter: a bound is at most 16" },
 	{ "a{1}b{2}c{3}", "x", NULL, -1, "filter: at most 2 {m,n} bounds" },
+};
+
+static const struct {
+	const char	*text;
+	int		 want;
+} literal_cases[] = {
+	{ "big7-12", 1 }, { "a/b:c=d@e,f_g", 1 }, { "", 0 }, { "!big", 0 },
+	{ "-l a=b", 0 }, { " big", 0 }, { "big.", 0 }, { "big$", 0 },
 };
 
 static void
@@ -115,6 +133,10 @@ test_filter(void **state)
 	long_text[sizeof(long_text) - 1] = '\0';
 	assert_int_equal(keeps(long_text, "a", NULL, &err), -1);
 	free(err);
+	/* the filters a longer one typed on narrows: literal text only */
+	for (i = 0; i < ELEMENTSOF(literal_cases); i++)
+		assert_int_equal(cfilter_literal(literal_cases[i].text),
+		    literal_cases[i].want);
 }
 
 static const struct lv_col cols[] = {
