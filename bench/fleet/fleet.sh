@@ -25,6 +25,7 @@
 # The simulated nodes are seeded into the stopped daemon's store as
 # enrolment leaves them (Ready, Trusted) and heartbeat with the
 # administrator's credential: fleet-sim.c says why.
+# FLEET_MODES= (empty) skips step 4.
 # Usage: fleet.sh BUILD_DIR. Quick run: FLEET_NODES=500
 # FLEET_INSTANCES=1000 FLEET_WORKLOADS=10 FLEET_IDLE=5 fleet.sh build
 set -u
@@ -36,7 +37,7 @@ WORKLOADS=${FLEET_WORKLOADS:-50}
 PERIOD=${FLEET_PERIOD:-10}
 IDLE=${FLEET_IDLE:-20}
 WRITES=${FLEET_WRITES:-1000}
-MODES=${FLEET_MODES:-basic anti spread}
+MODES=${FLEET_MODES-basic anti spread}
 FIRST=100
 [ "$NODES" -gt "$FIRST" ] || { echo "fleet.sh: FLEET_NODES must exceed $FIRST" >&2; exit 2; }
 T=$(mktemp -d)
