@@ -2980,7 +2980,9 @@ handle_whoami(struct api_server *srv, struct evhttp_request *req,
 }
 
 /* Responses leave as several TLS records; with Nagle the later ones wait
- * for the client's delayed ACK (tens of ms per request). */
+ * for the client's delayed ACK (tens of ms per request). A stream from
+ * the API worker is AF_UNIX (no Nagle; the worker's TCP socket has
+ * TCP_NODELAY): no failing call per request. */
 static void
 nodelay(struct evhttp_request *req)
 {
@@ -2990,6 +2992,7 @@ nodelay(struct evhttp_request *req)
 	int				 one = 1;
 
 	if (evcon && (bev = evhttp_connection_get_bufferevent(evcon)) &&
+	    bufferevent_openssl_get_ssl(bev) &&
 	    (fd = bufferevent_getfd(bev)) >= 0)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
