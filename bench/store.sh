@@ -6,6 +6,9 @@
 # the ratios per concurrency; the goal is bulwark/etcd >= 1.
 #
 #   bench/store.sh BUILDDIR          (make bench-store)
+#   bench/store.sh BUILDDIR --split  (make bench-store-split): bulwarkd
+#                        --privsep against one process instead of etcd
+#                        (bench/store-split.sh)
 #
 # Four systems, all measured in the same run by default:
 #   bulwark        bulwarkd on LMDB (its own data directory)
@@ -52,6 +55,7 @@
 # from the moment every client has connected (TLS handshakes are not
 # writes). A ratio is of two medians; each round's ratio is printed too.
 set -u
+[ "${2:-}" = --split ] && exec "$(dirname "$0")/store-split.sh" "$1"
 SRC=$(cd "$(dirname "$0")/.." && pwd) || exit 1
 BUILD=${1:-${top_builddir:-$(pwd)}}
 BUILD=$(cd "$BUILD" && pwd) || exit 1

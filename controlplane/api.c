@@ -2980,7 +2980,9 @@ handle_whoami(struct api_server *srv, struct evhttp_request *req,
 }
 
 /* Responses leave as several TLS records; with Nagle the later ones wait
- * for the client's delayed ACK (tens of ms per request). */
+ * for the client's delayed ACK (tens of ms per request). A stream from
+ * the API worker is AF_UNIX (no Nagle; the worker's TCP socket has
+ * TCP_NODELAY): no failing call per request. */
 static void
 nodelay(struct evhttp_request *req)
 {
@@ -2990,6 +2992,7 @@ nodelay(struct evhttp_request *req)
 	int				 one = 1;
 
 	if (evcon && (bev = evhttp_connection_get_bufferevent(evcon)) &&
+	    bufferevent_openssl_get_ssl(bev) &&
 	    (fd = bufferevent_getfd(bev)) >= 0)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
@@ -3712,6 +3715,27 @@ api_server_set_ctx_cb(struct api_server *s, void (*fn)(void *, SSL_CTX *),
 	s->ctx_arg = arg;
 }
 
+/* The TLS port's listening socket, in both process models. Displacement
+ * picks the oldest connection that has not sent a whole ClientHello; a
+ * flood from a client's own address that reconnects R times a second
+ * leaves a connection accepted before its ClientHello about
+ * API_UNAUTH_PER_SOURCE / R seconds (64 ms at 1,000/s), less than a
+ * loaded machine may take between a client's connect and its first
+ * write: its connection was displaced and its ClientHello answered with
+ * a reset (api-flood.sh). Accepted only once they have spoken, clients
+ * arrive with the ClientHello queued and idle connections come after
+ * them. */
+static int
+tls_listen_tune(evutil_socket_t fd)
+{
+	int secs = API_DEFER_ACCEPT_SECS;
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs,
+	    sizeof(secs)) < 0 || listen(fd, API_LISTEN_BACKLOG) < 0)
+		return -errno;
+	return 0;
+}
+
 /* The TCP socket the worker accepts on, and the private listener evhttp
  * serves the worker's streams from. */
 static int
@@ -3734,7 +3758,7 @@ plain_listen(struct api_server *srv, const char *host, int port,
 	    0);
 	r = fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
 	    sizeof(one)) < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
-	    listen(fd, 511) < 0 ? -errno : 0;
+	    tls_listen_tune(fd) < 0 ? -errno : 0;
 	freeaddrinfo(ai);
 	if (r < 0)
 		return errf(-EADDRNOTAVAIL, ret_err, "cannot listen on %s:%d: "
@@ -4339,7 +4363,8 @@ api_server_start(struct event_base *base, const struct api_server_options *o,
 		    ret_err)) < 0)
 			goto fail;
 	} else if (!(srv->bound = evhttp_bind_socket_with_handle(srv->http,
-	    host, (ev_uint16_t)port))) {
+	    host, (ev_uint16_t)port)) ||
+	    tls_listen_tune(evhttp_bound_socket_get_fd(srv->bound)) < 0) {
 		r = errf(-EADDRNOTAVAIL, ret_err, "cannot listen on %s: %s",
 		    o->listen, strerror(errno));
 		goto fail;

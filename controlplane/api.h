@@ -91,6 +91,14 @@ struct api_server_options {
 #define API_UNAUTH_SHARE_PCT		75
 /* Unauthenticated connections from one source address at most. */
 #define API_UNAUTH_PER_SOURCE		64
+/* The TLS port hands a connection to accept() only once its first bytes
+ * arrived, or after this long (TCP_DEFER_ACCEPT; the SYN-ACK is resent
+ * then): until then an idle connection holds no slot and cannot displace
+ * one that has sent its ClientHello. */
+#define API_DEFER_ACCEPT_SECS		1
+/* The TLS port's listen backlog (the kernel clamps it to somaxconn): it
+ * also bounds the connections deferred above, a flood's idle ones. */
+#define API_LISTEN_BACKLOG		4096
 /* Limits on authenticated connections (SC-5, AC-10; docs/operations.md).
  * A principal (tenant and name) holds at most API_CONN_PER_PRINCIPAL; the
  * principals of one tenant at most API_CONN_PER_TENANT; tenant roles

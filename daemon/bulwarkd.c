@@ -80,7 +80,7 @@ static const struct opt_help options[] = {
 	{ "privsep", 'S', NULL, "serve TLS from an unprivileged, confined "
 	  "worker process that never holds the server key; the daemon "
 	  "keeps the keys, the store and the trail (docs/hardening.md, "
-	  "\"Processes\"); the systemd unit passes it" },
+	  "\"Processes\"); the default" },
 	{ "no-privsep", 'N', NULL, "serve TLS from the daemon itself (one "
 	  "process; for comparison and diagnosis)" },
 	{ "store", 'D', "SPEC", "the state store: etcd://HOST:PORT[,...]/PREFIX"

@@ -48,10 +48,9 @@ bwd_config_defaults(struct bwd_config *cfg)
 	cfg->listen = BWD_DEFAULT_LISTEN;
 	cfg->log_level = LOG_LVL_INFO;
 	cfg->default_quota = (struct quota_limits)QUOTA_DEFAULT_LIMITS;
-	/* One process until every test that starts bulwarkd passes with
-	 * the split (docs/hardening.md, "Processes"); the unit passes
-	 * --privsep. */
-	cfg->privsep = 0;
+	/* The split by default (docs/hardening.md, "Processes");
+	 * --no-privsep for comparison and diagnosis. */
+	cfg->privsep = 1;
 }
 
 int

@@ -280,6 +280,25 @@ conn_half_close(struct wconn *c, struct bufferevent **gone,
 	}
 	bufferevent_disable(other, EV_READ);
 	bufferevent_setwatermark(other, EV_WRITE, 0, 0);
+	bufferevent_enable(other, EV_WRITE);
+}
+
+/* Toward the parent the stream is written at once: its bufferevent
+ * writes only while a remainder waits (EV_WRITE enabled then, disabled
+ * by write_cb once it is out), which spares each request a round of
+ * the event loop and two epoll_ctl calls. */
+static void
+relay_plain(struct evbuffer *out, struct bufferevent *to)
+{
+	int r;
+
+	/* a bufferevent keeps its output's start frozen but while it
+	 * writes itself */
+	evbuffer_unfreeze(out, 1);
+	r = evbuffer_write(out, bufferevent_getfd(to));
+	evbuffer_freeze(out, 1);
+	if (r < 0 || evbuffer_get_length(out) > 0)
+		bufferevent_enable(to, EV_WRITE);
 }
 
 static void
@@ -290,8 +309,9 @@ relay(struct bufferevent *from, struct bufferevent *to)
 	evbuffer_add_buffer(out, bufferevent_get_input(from));
 	/* A small answer leaves in one TLS record, not one per chunk the
 	 * parent wrote. */
-	if (bufferevent_openssl_get_ssl(to) &&
-	    evbuffer_get_length(out) <= RELAY_PULLUP)
+	if (!bufferevent_openssl_get_ssl(to))
+		relay_plain(out, to);
+	else if (evbuffer_get_length(out) <= RELAY_PULLUP)
 		(void)evbuffer_pullup(out, -1);
 	if (evbuffer_get_length(out) > RELAY_HIGH)
 		bufferevent_disable(from, EV_READ);
@@ -328,6 +348,9 @@ write_cb(struct bufferevent *bev, void *arg)
 			conn_free(c);
 		return;
 	}
+	if (bev == c->plain &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		bufferevent_disable(bev, EV_WRITE);
 	if (other && c->st == WC_RELAY)
 		bufferevent_enable(other, EV_READ);
 }
@@ -580,7 +603,9 @@ on_conn_ok(struct worker *w, uint32_t id, int fd)
 	evtimer_del(c->deadline);
 	bufferevent_setcb(c->plain, plain_read_cb, write_cb, event_cb, c);
 	bufferevent_setwatermark(c->plain, EV_WRITE, RELAY_LOW, 0);
-	bufferevent_enable(c->plain, EV_READ | EV_WRITE);
+	/* written by relay_plain() (a new bufferevent has EV_WRITE on) */
+	bufferevent_disable(c->plain, EV_WRITE);
+	bufferevent_enable(c->plain, EV_READ);
 	/* what arrived while waiting for the stream */
 	relay(c->tls, c->plain);
 }

@@ -27,8 +27,11 @@ check "served below the limit" [ "$(health 5)" = 200 ]
 
 # Three idle connections (no TLS handshake) cannot take every slot: they
 # may use only part of them (75%), and a new connection displaces the
-# oldest of them.
+# oldest of them. Each sends one byte of a record header: the port hands
+# a connection over only once it has spoken (TCP_DEFER_ACCEPT), silent
+# ones a second later.
 exec 3<>"/dev/tcp/127.0.0.1/$PORT" 4<>"/dev/tcp/127.0.0.1/$PORT" 5<>"/dev/tcp/127.0.0.1/$PORT"
+printf '\026' >&3; printf '\026' >&4; printf '\026' >&5
 sleep 0.5
 code=$(health 5)
 check "a client is served while 3 idle connections are open (got ${code:-none})" [ "$code" = 200 ]
