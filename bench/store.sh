@@ -6,8 +6,9 @@
 # the ratios per concurrency; the goal is bulwark/etcd >= 1.
 #
 #   bench/store.sh BUILDDIR          (make bench-store)
-#   bench/store.sh BUILDDIR --split  (make bench-store-split): bulwarkd
-#                        --privsep against one process instead of etcd
+#   bench/store.sh BUILDDIR --split  (make bench-store-split): bulwarkd's
+#                        process split (the default) against one process
+#                        (--no-privsep) instead of etcd
 #                        (bench/store-split.sh)
 #
 # Four systems, all measured in the same run by default:
@@ -38,7 +39,7 @@
 #   BENCH_STORE_OPS16    fixed op count for 16 clients (default: calibrated)
 #   BENCH_STORE_MAXOPS1/16  caps on calibrated counts (2000 / 10000)
 #   BENCH_STORE_BWD_ARGS extra bulwarkd options for both bulwarkds (e.g.
-#                        --privsep, to measure the process split)
+#                        --no-privsep, to measure one process)
 #   TMPDIR               where every data directory lives (same file
 #                        system for all, so fsync costs compare)
 #
