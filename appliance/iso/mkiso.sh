@@ -86,6 +86,7 @@ mmdebstrap --quiet --mode=root --variant=minbase --format=directory \
 	--customize-hook='echo bulwark > "$1/etc/hostname"' \
 	--customize-hook='printf "127.0.0.1\tlocalhost\n127.0.1.1\tbulwark\n" > "$1/etc/hosts"' \
 	--customize-hook=': > "$1/etc/resolv.conf"' \
+	--customize-hook='rm -f "$1/etc/systemd/system/timers.target.wants/lynis.timer"' \
 	bookworm "$root" "$BW_ISO_MIRROR"
 [ -x "$root/sbin/init" ] || { say "mmdebstrap did not make a bootable root"; exit 1; }
 # Every program of the stage finds its libraries in the root (a library
