@@ -14,6 +14,13 @@ set -u
 iso="${1:?usage: install-check.sh ISO}"
 install_limit="${BW_INSTALL_TIMEOUT:-2400}"
 boot_limit="${BW_BOOT_TIMEOUT:-1500}"
+# BW_CHECK_LYNIS=1: first boot also runs Lynis (first_boot_lynis=yes),
+# which takes 15 to 45 minutes under TCG; its index is then required.
+lynis_on=no
+if [ "${BW_CHECK_LYNIS:-0}" = 1 ]; then
+	lynis_on=yes
+	boot_limit="${BW_BOOT_TIMEOUT:-5400}"
+fi
 ovmf=/usr/share/OVMF/OVMF_CODE.fd vars=/usr/share/OVMF/OVMF_VARS.fd
 say() { printf 'check-iso: %s\n' "$*"; }
 [ -f "$iso" ] || { say "no $iso (make iso first)" >&2; exit 1; }
@@ -48,7 +55,7 @@ hostname=bwcheck
 admin_user=bwadmin
 credentials_output=answers
 recovery_key_output=answers
-first_boot_lynis=yes
+first_boot_lynis=$lynis_on
 finish=poweroff
 ANS
 mcopy -i "$d/answers.img" "$d/answers" ::/answers
@@ -172,11 +179,14 @@ if [ -n "$scan" ]; then
 else
 	fail "no scan counts on the console"
 fi
-# Lynis (Done 5 of issue 17 asks for an index of at least 80):
-# printed; a failure only below BW_LYNIS_MIN (default 0: report only).
+# Lynis (Done 5 of issue 17 asks for an index of at least 80), with
+# BW_CHECK_LYNIS=1: printed; a failure without an index, or below
+# BW_LYNIS_MIN (default 0: report only).
 lynis=$(grep -aoE 'bulwark-firstboot: lynis: hardening index [0-9?]+' "$d/firstboot.log" | tail -n 1)
 lynis=${lynis##* }
-if [ -z "$lynis" ] || [ "$lynis" = "?" ]; then
+if [ "$lynis_on" = no ]; then
+	say "Lynis not run (BW_CHECK_LYNIS=1 runs it)"
+elif [ -z "$lynis" ] || [ "$lynis" = "?" ]; then
 	fail "no Lynis hardening index on the console"
 else
 	say "Lynis hardening index on the installed system: $lynis (goal 80)"
