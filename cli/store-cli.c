@@ -48,12 +48,18 @@ store_snapshot(const struct cli_opts *o, const struct client_conf *conf)
 
 	if (asprintf(&part, "%s.part", o->out_file) < 0)
 		return CLI_EXIT_FAILED;
-	fd = open(part, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
+	/* A new file of our own: an existing FILE.part (or a link planted
+	 * there) keeps its mode or target, and the store would leak. */
+	fd = open(part, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd < 0 && errno == EEXIST)
+		fprintf(stderr, "bulwark: store snapshot: %s exists (left by "
+		    "an interrupted snapshot?); remove it first\n", part);
+	else if (fd < 0)
 		fprintf(stderr, "bulwark: store snapshot: %s: %s\n", part,
 		    strerror(errno));
+	if (fd < 0)
 		return CLI_EXIT_USAGE;
-	}
 	r = client_download(conf, "/v1/store/snapshot", fd,
 	    isatty(STDERR_FILENO), &status, &errbody, &err);
 	if (r < 0) {

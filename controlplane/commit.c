@@ -597,9 +597,9 @@ batch_before_commit(void *arg, const struct store_op *ops, size_t n)
 		req->rec.outcome = op_outcome(ops[i].result);
 		req->rec.object_revision = ops[i].result == 0 ? ops[i].rev : 0;
 		if (ops[i].result != 0) {
-			snprintf(req->reason, sizeof(req->reason), "%s",
+			snprintf(req->failure, sizeof(req->failure), "%s",
 			    bw_strerror(ops[i].result));
-			req->rec.reason = req->reason;
+			req->rec.reason = req->failure;
 		}
 		if ((r = outbox_encode(&req->rec, c->trail_seq, &ent, &len)) < 0 ||
 		    (r = store_outbox_put(c->st, c->next_id + i, ent, len)) < 0) {
@@ -709,6 +709,8 @@ commit_ops(struct committer *c, struct store_op *ops,
 	size_t			 i;
 	int			 r, tries;
 
+	for (i = 0; i < n; i++)
+		arr[i]->given_reason = arr[i]->rec.reason;
 	for (tries = 0; ; tries++) {
 		r = store_batch(c->st, ops, n, flags, batch_before_commit, b);
 		if (r != -EAGAIN || tries >= COMMIT_CONFLICT_RETRIES)
@@ -721,8 +723,10 @@ commit_ops(struct committer *c, struct store_op *ops,
 			TAILQ_REMOVE(&b->copies, cp, entry);
 			free(cp);
 		}
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
 			ops[i] = arr[i]->op;
+			arr[i]->rec.reason = arr[i]->given_reason;
+		}
 		nanosleep(&(struct timespec){ 0, 1000000L << (tries % 4) },
 		    NULL);
 	}

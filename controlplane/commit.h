@@ -29,6 +29,10 @@ struct commit_req {
 	struct audit_record	 rec;		/* outcome and reason set by the pipeline */
 	int			 result;	/* 0, or why the mutation was refused */
 	char			 reason[160];
+	/* Set by the pipeline: the store's refusal, and the caller's own
+	 * reason kept while a batch is retried (commit_ops()). */
+	char			 failure[160];
+	const char		*given_reason;
 	/* Runs on the loop thread once the batch is durable or refused. */
 	void			(*done)(struct commit_req *req);
 	void			*arg;

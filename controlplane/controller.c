@@ -104,6 +104,10 @@ refused(struct controller *c, const struct ctl_op *op)
 		o->mark = 0;
 	if (op->kind == CTL_SCHEDULED)
 		c->sc_stale = 1;
+	/* A refused eviction must be tried again: nothing else sets
+	 * evict_dirty while the lost node stays silent. */
+	if (op->kind == CTL_UNSCHEDULABLE)
+		c->evict_dirty = 1;
 	c->dirty = c->wl_dirty = c->wl_all = c->sched_dirty = 1;
 }
 

@@ -1086,6 +1086,25 @@ handle_quote(struct enrol *e, struct evhttp_request *req,
 
 /* ---- stale quotes ---- */
 
+/* A node the stale scan watches: a Trusted one, and an Untrusted one
+ * that has quoted before and is not NotReady yet (a failed quote leaves
+ * the phase Ready; if the node then dies it must still be found lost).
+ * Nodes admitted unattested never quote and are not watched. */
+static int
+stale_candidate(json_t *st)
+{
+	const char	*att = json_str_at(st, "attestation", NULL);
+	const char	*phase = json_str_at(st, "phase", NULL);
+
+	if (!att)
+		return 0;
+	if (strcmp(att, "Trusted") == 0)
+		return 1;
+	return strcmp(att, "Untrusted") == 0 &&
+	    json_object_get(st, "last_attested_unix") != NULL &&
+	    !(phase && strcmp(phase, "NotReady") == 0);
+}
+
 static void
 stale_scan(evutil_socket_t fd, short what, void *arg)
 {
@@ -1111,9 +1130,7 @@ stale_scan(evutil_socket_t fd, short what, void *arg)
 		const char	*name = json_str_at(doc, "metadata", "name");
 		json_int_t	 last;
 
-		if (name && json_str_at(st, "attestation", NULL) &&
-		    strcmp(json_str_at(st, "attestation", NULL),
-		    "Trusted") == 0) {
+		if (name && stale_candidate(st)) {
 			last = json_integer_value(json_object_get(st,
 			    "last_attested_unix"));
 			if (now - last > (json_int_t)e->o.attest_stale_s) {

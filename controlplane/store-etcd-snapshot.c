@@ -136,7 +136,9 @@ snap_from(struct etcd_store *es, CURL *h, const char *endpoint,
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, SNAP_STALL_S);
 	cc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &http);
-	*reached = http != 0;
+	/* Reached once something was written (a refusing member, e.g.
+	 * one without a leader, leaves the fd empty: try the next). */
+	*reached = s->written > 0;
 	if (s->r < 0)
 		return s->r;
 	if (cc != CURLE_OK)

@@ -31,7 +31,13 @@ struct snap_job {
 	struct store_snapshot_info	 info;
 	int				 r;
 	char				*err;
+	int				 counted;	/* in snapshots_running */
 };
+
+/* Snapshots being taken (loop thread only). One at a time: each holds an
+ * offload worker and a whole copy of the store on the file system the
+ * trail is on. */
+static unsigned snapshots_running;
 
 /* Worker thread: the snapshot into the job's file, which was unlinked
  * once open (nothing is left behind if the daemon dies meanwhile). */
@@ -49,6 +55,8 @@ snap_job_free(struct snap_job *j)
 {
 	if (j->fd >= 0)
 		close(j->fd);
+	if (j->counted)
+		snapshots_running--;
 	free(j->err);
 	free(j);
 }
@@ -90,13 +98,14 @@ snap_job_done(void *arg, bool cancelled)
 	    "Content-Type", "application/octet-stream");
 	evhttp_add_header(evhttp_request_get_output_headers(j->req),
 	    "X-Bulwark-Snapshot-Sha256", j->info.sha256);
-	evhttp_send_reply(j->req, 200, "OK", buf);
-	evbuffer_free(buf);
+	/* Recorded before a byte of the store leaves. */
 	snprintf(reason, sizeof(reason), "etcd snapshot of %" PRIu64 " bytes, "
 	    "sha256 %s, store revision %" PRIu64 " or later", j->info.bytes,
 	    j->info.sha256, j->rev);
 	api_audit(j->srv, &j->id, "store.snapshot", "Store", "system", NULL,
 	    "success", reason);
+	evhttp_send_reply(j->req, 200, "OK", buf);
+	evbuffer_free(buf);
 	snap_job_free(j);
 }
 
@@ -113,12 +122,20 @@ handle_snapshot(struct api_server *srv, struct evhttp_request *req,
 		    "only system-admin takes store snapshots");
 		return;
 	}
+	if (snapshots_running > 0) {
+		api_audit(srv, id, "store.snapshot", "Store", "system", NULL,
+		    "failure", "another snapshot is being taken");
+		api_reply_error(srv, req, 409, "conflict", "another snapshot "
+		    "is being taken; try again when it has finished");
+		return;
+	}
 	if (!(j = calloc(1, sizeof(*j)))) {
 		api_reply_err(srv, req, -ENOMEM, NULL);
 		return;
 	}
 	*j = (struct snap_job){ .srv = srv, .req = req, .id = *id,
-	    .store = api_store(srv), .fd = -1 };
+	    .store = api_store(srv), .fd = -1, .counted = 1 };
+	snapshots_running++;
 	/* In the data directory, not /tmp: it holds every object. */
 	snprintf(j->path, sizeof(j->path), "%s/store-snapshot-%d-%lld.db",
 	    data_dir, (int)getpid(), (long long)time(NULL));
