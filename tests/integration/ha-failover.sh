@@ -8,17 +8,19 @@
 # takeover is scheduled; the killed replica rejoins as a follower; each
 # replica's trail records its takeovers and verifies. Three nodes (own
 # swtpm and agent each): the instances placed on them before the kill
-# keep their nodes and identities across the takeover; then one node's
-# agent is killed -9: the new leader's stale scan makes it NotReady and
-# its instances are placed on the others within the configured grace
+# keep their nodes and identities across the takeover; then node n3
+# (its swtpm and agent in a network namespace of its own, joined by a
+# veth pair) loses its agent (kill -9) and is cut off (the veth down):
+# the new leader's stale scan makes it NotReady and its instances are
+# placed on the others within the configured grace
 # (attestation.stale_after_seconds; the time is printed), both in the
-# leader's trail (issue 19, Done-means 3). Then one etcd
-# member killed: writes still work; a second one killed: a write is
-# refused with 503 and a message within a bounded time, and every
-# replica still answers. Skips when etcd is not installed. Runs in a
-# private network namespace below a subreaper (workloads-lib.sh): node
-# n1 runs its instances through crun, and its container's process is
-# the same one after the takeover.
+# leader's trail (issue 19, Done-means 3). Then one etcd member killed:
+# writes still work; a second one killed: a write is refused with 503
+# and a message within a bounded time, and every replica still answers.
+# Skips when etcd is not installed. Runs in a private network namespace
+# below a subreaper (workloads-lib.sh): node n1 runs its instances
+# through crun, and its container's process is the same one after the
+# takeover.
 . "$(dirname "$0")/workloads-lib.sh"
 . "$(dirname "$0")/etcd-lib.sh"
 
@@ -38,6 +40,26 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
 	2>/dev/null || { fail "the shared CA"; finish; }
 chmod 0600 "$CA/ca.key"
+
+# Node n3 (the one lost below) is a machine of its own: a network
+# namespace joined to the test's by a veth pair (hv-n3 here, 10.231.0.1;
+# its end 10.231.0.2), its swtpm and agent inside. Its agent reaches the
+# replicas (listening on every address) as bulwark-ha, a name every
+# replica's certificate carries, through the hosts file ip netns exec
+# mounts there. Cutting hv-n3 cuts the node off.
+NNS="$BW_WL_NS-n3"
+ha_cleanup() {
+	wl_cleanup
+	ip netns delete "$NNS" 2>/dev/null
+	rm -rf "/etc/netns/$NNS"
+}
+trap ha_cleanup EXIT
+ip netns add "$NNS" &&
+	mkdir -p "/etc/netns/$NNS" && echo "10.231.0.1 bulwark-ha" >"/etc/netns/$NNS/hosts" &&
+	ip link add hv-n3 type veth peer name eth0 netns "$NNS" &&
+	ip addr add 10.231.0.1/30 dev hv-n3 && ip link set hv-n3 up &&
+	ip -n "$NNS" addr add 10.231.0.2/30 dev eth0 && ip -n "$NNS" link set eth0 up &&
+	ip -n "$NNS" link set lo up || { fail "n3's network namespace"; finish; }
 declare -A PID DIR U
 # Nodes quote every 2 s; one without a verified quote for GRACE s is
 # NotReady and its instances go to the others.
@@ -51,7 +73,8 @@ start_replica() { # NAME
 			>"$T/$1/bulwarkd.conf"
 	fi
 	start_bulwarkd "$T/$1" --store "$SPEC" --replica-id "$1" \
-		--allow-unattested-nodes --import-root "$MEDIA" || return 1
+		--listen 0.0.0.0:0 --server-name bulwark-ha --allow-unattested-nodes \
+		--import-root "$MEDIA" || return 1
 	PID[$1]=$BWD_PID
 	DIR[$1]=$T/$1
 	U[$1]=$URL
@@ -121,6 +144,14 @@ PKI=${DIR[$W]}/pki
 # n1 runs its instances (workloads-lib.sh's run paths, which its
 # cleanup stops) from the images W imports; n2 and n3 only hold bindings
 ENROL_ARGS_n1="--image-store ${DIR[$W]}/images --run-dir $RUN --cgroup-parent $CG --stop-grace 5"
+ENROL_NETNS_n3=$NNS
+ENROL_SERVER_n3="https://bulwark-ha:${URL##*:}"
+# n3_reaches: W answers in n3's namespace, as bulwark-ha (CA-verified)
+n3_reaches() {
+	ip netns exec "$NNS" curl -s --max-time 5 --cacert "$PKI/ca.crt" \
+		"$ENROL_SERVER_n3/healthz" | grep -q status
+}
+n3_cut() { ! n3_reaches; }
 enrol_nodes 60 n1 n2 n3 || finish
 AGENT_PID=$AGENT_n1
 B="$CLI --config ${DIR[$W]}/admin.conf"	# import_busybox's CLI (B() is ours)
@@ -218,14 +249,17 @@ audit_has() { # NAME ACTION [TEXT]
 check "$L's trail records ha.leader_acquired" audit_has "$L" ha.leader_acquired
 check "$L2's trail records ha.leader_acquired" audit_has "$L2" ha.leader_acquired
 
-# -- node loss: the agent of a node holding web instances killed -9;
-# the leader's stale scan makes the node NotReady and its controller
-# places the node's instances on the other two
-V=$(awk '{ print $3 }' "$T/web.before" | head -n 1)
-AV=$(eval echo "\$AGENT_$V")
-kill -9 "$AV"
-wait "$AV" 2>/dev/null
+# -- node loss: n3's agent killed -9 and its namespace cut off (hv-n3
+# down); the leader's stale scan makes the node NotReady and its
+# controller places the node's instances on the other two
+V=n3
+check "$V holds one of web's instances" grep -q " $V\$" "$T/web.before"
+check "$W answers in $V's namespace, over the veth" n3_reaches
+kill -9 "$AGENT_n3"
+ip link set hv-n3 down
+wait "$AGENT_n3" 2>/dev/null
 t0=$(date +%s%N)
+check "$V's namespace is cut off: $W no longer answers there" n3_cut
 node_phase() { B $S get node "$V" -o json 2>/dev/null | jq -r .status.phase; }
 not_ready() { [ "$(node_phase)" = NotReady ]; }
 if wait_for $((GRACE + 30)) not_ready; then
