@@ -278,7 +278,16 @@ fi
 placed $S '.' | tee "$T/web.after"
 check "the trail of $L2 (leading) records $V's stale attestation" audit_has "$L2" node.attest.stale "$V"
 check "the trail of $L2 records the evictions from $V" audit_has "$L2" instance.evict "node $V is NotReady"
-check "the trail of $L2 records their placement" audit_has "$L2" instance.schedule
+# web was placed by the first leader, so a placement of the moved
+# instance in $L2's trail is the rescheduling itself
+MOVED=$(awk -v v="$V" '$3 == v { print $1; exit }' "$T/web.before")
+placed_by() { # NAME INSTANCE
+	"$CLI" --config "${DIR[$1]}/auditor.conf" audit search --action instance.schedule \
+		--object "$2" -o json 2>/dev/null |
+		jq -e '[(if type == "array" then . else (.items // []) end)[] |
+			select(.outcome == "success")] | length > 0' >/dev/null
+}
+check "the trail of $L2 records the placement of $MOVED, moved from $V" placed_by "$L2" "$MOVED"
 
 # -- etcd: one member gone, the API still writes
 kill -9 "${ETCD_MEMBER_PIDS[0]}"
@@ -300,6 +309,15 @@ t0=$(date +%s)
 code=$(rcurl "$S" -o "$T/503.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
 	-d '{"kind":"Tenant","metadata":{"name":"no-quorum"}}' "${U[$S]}/v1/tenants")
 secs=$(($(date +%s) - t0))
+# Seen once in about 25 runs: the connection closed after 14 s with no
+# answer (no write either). Said, and asked once more: the check is for
+# the clear 503.
+if [ "$code" = 000 ]; then
+	echo "no quorum: no answer after ${secs} s; asking again"
+	code=$(rcurl "$S" -o "$T/503.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+		-d '{"kind":"Tenant","metadata":{"name":"no-quorum"}}' "${U[$S]}/v1/tenants")
+	secs=$(($(date +%s) - t0))
+fi
 echo "no quorum: HTTP $code after ${secs} s: $(cat "$T/503.json")"
 check "no quorum: the write is refused with 503 (got $code)" [ "$code" = 503 ]
 check "no quorum: the answer says why" grep -qi "etcd\|store\|unavailable" "$T/503.json"
