@@ -385,13 +385,16 @@ main(int argc, char **argv)
 	}
 	if (a.reseal)
 		return run_reseal(&a.cfg, a.previous_config, a.reason);
+	/* Before the spawner, whose children inherit it: a write to a
+	 * closed peer must be an EPIPE to handle, not the end of the
+	 * process (a client could end the API worker at will). */
+	signal(SIGPIPE, SIG_IGN);
 	/* The spawner (privsep/spawner.h) first, while nothing is open
 	 * and no thread runs: it alone keeps CAP_SETUID and CAP_SETGID. */
 	if (a.cfg.privsep && pss_start(&err) < 0) {
 		log_error("%s", err ? err : "spawner failed");
 		return 1;
 	}
-	signal(SIGPIPE, SIG_IGN);
 	if (evthread_use_pthreads() < 0)
 		fatal("libevent has no pthreads support");
 	if (!(base = event_base_new()))

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -813,6 +814,9 @@ psw_worker_main(void)
 	int			 r;
 
 	TAILQ_INIT(&w.conns);
+	/* Whatever the spawner passed on: a client or the parent closing
+	 * its end must give EPIPE, not end the worker. */
+	signal(SIGPIPE, SIG_IGN);
 	/* The time zone is read once, now: the sandbox opens no file. */
 	tzset();
 	{

@@ -47,6 +47,11 @@ check "the spawner's CapEff is CAP_SETUID and CAP_SETGID alone" \
 check "the spawner has Seccomp 2 and NoNewPrivs 1" \
 	[ "$(field Seccomp "$S")/$(field NoNewPrivs "$S")" = 2/1 ]
 check "the worker's CapEff is 0" [ "$(field CapEff "$W")" = 0000000000000000 ]
+# SIGPIPE (13) ignored: a peer that closes while the worker writes must
+# not end it (a client without a certificate could, at will)
+sigpipe_ignored() { [ $((0x$(field SigIgn "$1") & 0x1000)) -ne 0 ]; }
+check "the worker ignores SIGPIPE" sigpipe_ignored "$W"
+check "the spawner ignores SIGPIPE" sigpipe_ignored "$S"
 check "the worker's CapPrm is 0" [ "$(field CapPrm "$W")" = 0000000000000000 ]
 check "the worker has Seccomp 2" [ "$(field Seccomp "$W")" = 2 ]
 check "the worker has NoNewPrivs 1" [ "$(field NoNewPrivs "$W")" = 1 ]
