@@ -3,6 +3,7 @@
  * trail; see bulwarkd(8). */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -43,8 +44,8 @@ static const struct opt_help options[] = {
 	{ "listen", 'l', "ADDR:PORT", "address to serve on (default "
 	  BWD_DEFAULT_LISTEN "); [ADDR6]:PORT for IPv6, port 0 picks a free "
 	  "port" },
-	{ "server-name", 'n', "NAME", "extra DNS name for the server "
-	  "certificate (repeatable)" },
+	{ "server-name", 'n', "NAME", "extra DNS name or IPv4/IPv6 address "
+	  "for the server certificate (repeatable)" },
 	{ "log-level", 'L', "LEVEL", "debug, info, warn or error (default "
 	  "info)" },
 	{ "pid-file", 'p', "FILE", "write the process id to FILE (default "
@@ -211,6 +212,18 @@ add_repeated(const char **list, int *n, const char *opt, const char *arg)
 	return true;
 }
 
+/* Whether ARG is an IPv4 or IPv6 address, for the certificate's
+ * iPAddress names; anything else is a DNS name, checked by
+ * pki_init_dir(). */
+static bool
+is_ip_literal(const char *arg)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, arg, addr) == 1 ||
+	    inet_pton(AF_INET6, arg, addr) == 1;
+}
+
 /* Takes option C with its argument ARG into A. Returns false on a usage
  * error (said on stderr). */
 static bool
@@ -227,6 +240,9 @@ parse_opt(int c, char *arg, struct bwd_args *a)
 		cfg->listen = arg;
 		return true;
 	case 'n':
+		if (is_ip_literal(arg))
+			return add_repeated(cfg->server_ips, &cfg->n_server_ips,
+			    "server-name", arg);
 		return add_repeated(cfg->server_names, &cfg->n_server_names,
 		    "server-name", arg);
 	case 'L':

@@ -414,6 +414,7 @@ bwd_open_trust(struct bwd_open_ctx *c, char **ret_err)
 	if ((r = identity_open(&io, &st->identity, ret_err)) < 0)
 		return r;
 	c->po.server_names = c->cfg->server_names;
+	c->po.server_ips = c->cfg->server_ips;
 	c->po.ca_custody = identity_ca_custody(st->identity);
 	c->po.server_secs = c->cfg->server_cert_lifetime;
 	c->po.server_custody = identity_server_key_custody(st->identity);

@@ -28,8 +28,12 @@ struct bwd_config {
 	const char	*data_dir;
 	const char	*listen;
 	const char	*pid_file;
-	const char	*server_names[BWD_SERVER_NAMES_MAX];	/* NULL-terminated */
+	/* --server-name: DNS names and IP literals (inet_pton decides),
+	 * each NULL-terminated */
+	const char	*server_names[BWD_SERVER_NAMES_MAX];
 	int		 n_server_names;
+	const char	*server_ips[BWD_SERVER_NAMES_MAX];
+	int		 n_server_ips;
 	enum log_level	 log_level;
 	int		 allow_unattested;	/* development: schedule on unattested nodes */
 	const char	*import_roots[BWD_SERVER_NAMES_MAX];	/* NULL-terminated */

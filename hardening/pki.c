@@ -660,22 +660,60 @@ server_lifetime(struct pki_profile *p, const char *san, unsigned days,
 	p->secs = secs % 86400;
 }
 
-/* Removes server.crt once it has expired, so that pki_init_dir()
- * reissues it (a key without its certificate) instead of refusing to
- * start: bulwarkd renews it only while it runs (daemon/cert-renew.c),
- * and no one holds on to the server's key. Anything else wrong with the
- * file is left for pki_init_dir() to report. */
+/* True when every name of A is also one of B's. */
+static bool
+names_within(const GENERAL_NAMES *a, const GENERAL_NAMES *b)
+{
+	int i, j;
+
+	for (i = 0; i < sk_GENERAL_NAME_num(a); i++) {
+		for (j = 0; j < sk_GENERAL_NAME_num(b); j++)
+			if (GENERAL_NAME_cmp(sk_GENERAL_NAME_value(a, i),
+			    sk_GENERAL_NAME_value(b, j)) == 0)
+				break;
+		if (j == sk_GENERAL_NAME_num(b))
+			return false;
+	}
+	return true;
+}
+
+/* Whether X's subjectAltName holds the names of SAN (server_san()) and
+ * no others, in any order: 1, 0, or a negative error. */
 static int
-drop_expired_server(int dfd, char **ret_err)
+san_matches(X509 *x, const char *san, char **ret_err)
+{
+	_cleanup_(X509_EXTENSION_freep) X509_EXTENSION	*ext = NULL;
+	_cleanup_(GENERAL_NAMES_freep) GENERAL_NAMES	*want = NULL;
+	_cleanup_(GENERAL_NAMES_freep) GENERAL_NAMES	*have = NULL;
+
+	if (!(ext = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name,
+	    san)) || !(want = X509V3_EXT_d2i(ext)))
+		return crypto_errf(-BW_E_CRYPTO, ret_err, "server names");
+	have = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	ERR_clear_error();
+	return have && names_within(want, have) && names_within(have, want);
+}
+
+/* Removes server.crt once it has expired or no longer carries the
+ * configured names SAN (a --server-name added or removed), so that
+ * pki_init_dir() reissues it (a key without its certificate) instead
+ * of refusing to start or serving the old names: bulwarkd renews it
+ * only while it runs (daemon/cert-renew.c), and no one holds on to the
+ * server's key. Anything else wrong with the file is left for
+ * pki_init_dir() to report. */
+static int
+drop_stale_server(int dfd, const char *san, char **ret_err)
 {
 	_cleanup_(X509_freep) X509	*x = NULL;
 	int				 r;
 
 	if ((r = file_present(dfd, "server.crt", ret_err)) <= 0)
 		return r;
-	if (load_cert_at(dfd, "server.crt", &x, NULL) < 0 ||
-	    X509_cmp_current_time(X509_get0_notAfter(x)) >= 0)
+	if (load_cert_at(dfd, "server.crt", &x, NULL) < 0)
 		return 0;
+	if (X509_cmp_current_time(X509_get0_notAfter(x)) >= 0 &&
+	    (r = san_matches(x, san, ret_err)) != 0)
+		return r < 0 ? r : 0;
 	if (unlinkat(dfd, "server.crt", 0) < 0)
 		return errf(-errno, ret_err, "server.crt: %s", strerror(errno));
 	return 0;
@@ -977,7 +1015,7 @@ pki_init_dir(const char *pkidir, const struct pki_init_options *o,
 	if ((r = stale_temps_remove(dfd, ret_err)) < 0 ||
 	    (r = pki_ca_ready(dfd, o, &ca, &ca_key, ret_err)) < 0)
 		return r;
-	if ((r = drop_expired_server(dfd, ret_err)) < 0)
+	if ((r = drop_stale_server(dfd, san, ret_err)) < 0)
 		return r;
 	for (i = 0; i < ELEMENTSOF(pki_leaves); i++)
 		if ((r = pki_leaf_ready(dfd, o, &pki_leaves[i], ca, ca_key, san,

@@ -101,7 +101,10 @@ struct pki_identity {
  * but must parse, match their keys and chain to ca.crt, or the call
  * fails naming the file. A key without its certificate is the trace of
  * an interrupted run and is replaced; a certificate without its key is
- * an error. An expired server.crt is reissued with a new key. Creating a new CA removes the leaf certificates of any
+ * an error. An expired server.crt, or one whose subjectAltName is not
+ * the set O asks for (localhost, 127.0.0.1, ::1, O->server_names and
+ * O->server_ips, in any order), is reissued with a new key (for the
+ * custodian's key, with O->server_custody). Creating a new CA removes the leaf certificates of any
  * earlier one, so every leaf is reissued under it. A private key
  * readable by group or others is refused. Runs under an exclusive lock
  * on PKIDIR. O may be NULL.

@@ -12,6 +12,9 @@
 # served certificate is server.crt and verifies against the CA), the CLI
 # and the agent connect, and a restart serves the same key. A clear
 # server.key left by an earlier version is replaced and removed at start.
+# --server-name 127.0.0.2 puts the address in the certificate (reissued at
+# start for the same key), so curl verifies https://127.0.0.2:PORT; a bad
+# name is refused at start.
 # Not checked here: the development swtpm's state (tpm/tpm2-00.permall)
 # holds that software TPM's seeds unencrypted (docs/threat-model.md).
 . "$(dirname "$0")/lib.sh"
@@ -90,5 +93,36 @@ check "the clear server.key is removed at start" test ! -e "$D/pki/server.key"
 check "the removal is logged" grep -q 'clear server.key.*removed' "$D/bulwarkd.log"
 check "the CLI connects after the migration" $B get tenants
 check "no clear key but the human ones after the migration" only_human_keys "$D" "$T/state-n1"
+
+# --server-name with an address (bulwarkd(8)): an iPAddress name, so a
+# client reaching the server at 127.0.0.2 (lo answers all of 127/8)
+# verifies it; a changed set of names reissues server.crt at start, for
+# the same TPM-held key. (the migration's start listens on 127.0.0.1)
 stop_bulwarkd
+start_bulwarkd "$D" --listen 0.0.0.0:0 || { fail "bulwarkd did not start on 0.0.0.0"; finish; }
+by_addr() { curl -s --cacert "$PKI/ca.crt" -o /dev/null "https://127.0.0.2:$PORT/healthz"; }
+by_addr
+check "without --server-name 127.0.0.2, https://127.0.0.2 fails verification (curl 60)" test $? = 60
+SERIAL=$(openssl x509 -noout -serial -in "$D/pki/server.crt")
+PUB=$(served_pub)
+stop_bulwarkd
+start_bulwarkd "$D" --listen "0.0.0.0:$PORT" --server-name 127.0.0.2 --server-name fd00::7 \
+	--server-name bulwark.example || { fail "bulwarkd did not start with --server-name 127.0.0.2"; finish; }
+check "with --server-name 127.0.0.2, https://127.0.0.2 verifies" by_addr
+check "server.crt was reissued for the new names" \
+	test "$(openssl x509 -noout -serial -in "$D/pki/server.crt")" != "$SERIAL"
+check "... for the same TPM-held key" test "$(served_pub)" = "$PUB"
+# has_sans NAME...: server.crt's subjectAltName has exactly these, any order
+has_sans() {
+	[ "$(openssl x509 -noout -ext subjectAltName -in "$D/pki/server.crt" |
+		sed -n 's/^ *//; 2p' | tr -d ' ' | tr , '\n' | sort | tr '\n' ' ')" = \
+	  "$(printf '%s\n' "$@" | sort | tr '\n' ' ')" ]
+}
+check "... with the addresses as IP names and the name as a DNS name" \
+	has_sans DNS:localhost DNS:bulwark.example IPAddress:127.0.0.1 IPAddress:0:0:0:0:0:0:0:1 \
+		IPAddress:127.0.0.2 IPAddress:FD00:0:0:0:0:0:0:7
+stop_bulwarkd
+timeout 120 "$BW/bulwarkd" --data-dir "$D" --listen 127.0.0.1:0 --server-name bad_name >"$T/badname.log" 2>&1
+check "a --server-name neither a DNS name nor an address is refused at start" test $? != 0
+check "... naming it" grep -qF 'server name \"bad_name\": character at position 4' "$T/badname.log"
 finish

@@ -994,6 +994,100 @@ test_server_custody(void **state)
 	EVP_PKEY_free(h.pending);
 }
 
+/* The serial of DIR/server.crt into SERIAL. */
+static void
+server_serial(const char *dir, char *serial)
+{
+	struct pki_cert_times	 t;
+	char			*err = NULL;
+
+	assert_int_equal(pki_cert_times(dir, "server.crt", &t, &err), 0);
+	strcpy(serial, t.serial_hex);
+}
+
+/* A changed set of server names or addresses reissues server.crt at
+ * the next pki_init_dir() (its key too, unless a custodian holds it);
+ * the same set in another order does not. */
+static void
+test_server_names_changed(void **state)
+{
+	const char			*dir = *state;
+	const char *const		 names[] = { "api.bulwark.example",
+	    "b.example", NULL };
+	const char *const		 swapped[] = { "b.example",
+	    "api.bulwark.example", NULL };
+	const char *const		 ips[] = { "10.231.0.1", "fd00::7",
+	    NULL };
+	struct held			 h = { 0 };
+	struct pki_server_key_custody	 cus = { .create = held_create,
+	    .keep = held_keep, .load = held_load, .ctx = &h };
+	struct pki_init_options		 o = { .server_names = names };
+	char				*err = NULL, s3[PKI_SERIAL_HEX_MAX + 1];
+	char				 s1[PKI_SERIAL_HEX_MAX + 1];
+	char				 s2[PKI_SERIAL_HEX_MAX + 1];
+	char				*k1 = NULL, *k2 = NULL;
+	X509				*server;
+	size_t				 len;
+
+	assert_int_equal(pki_init_dir(dir, &o, &err), 0);
+	server_serial(dir, s1);
+	assert_int_equal(read_file_at(AT_FDCWD, in(dir, "server.key"), 65536,
+	    &k1, &len), 0);
+	o.server_names = swapped;
+	assert_int_equal(pki_init_dir(dir, &o, &err), 0);
+	server_serial(dir, s2);
+	assert_string_equal(s1, s2);
+
+	/* Addresses added: a new pair carrying them. */
+	o.server_ips = ips;
+	assert_int_equal(pki_init_dir(dir, &o, &err), 0);
+	assert_null(err);
+	server_serial(dir, s2);
+	assert_string_not_equal(s1, s2);
+	assert_int_equal(read_file_at(AT_FDCWD, in(dir, "server.key"), 65536,
+	    &k2, &len), 0);
+	assert_string_not_equal(k1, k2);
+	server = load_cert(in(dir, "server.crt"));
+	assert_int_equal(X509_check_ip_asc(server, "10.231.0.1", 0), 1);
+	assert_int_equal(X509_check_ip_asc(server, "fd00::7", 0), 1);
+	assert_int_equal(X509_check_ip_asc(server, "127.0.0.1", 0), 1);
+	assert_int_equal(X509_check_host(server, "b.example", 0, 0, NULL), 1);
+	X509_free(server);
+
+	/* A name removed: reissued without it. */
+	o.server_names = NULL;
+	strcpy(s1, s2);
+	assert_int_equal(pki_init_dir(dir, &o, &err), 0);
+	server_serial(dir, s2);
+	assert_string_not_equal(s1, s2);
+	server = load_cert(in(dir, "server.crt"));
+	assert_int_equal(X509_check_host(server, "b.example", 0, 0, NULL), 0);
+	assert_int_equal(X509_check_ip_asc(server, "10.231.0.1", 0), 1);
+	X509_free(server);
+
+	/* With a custodian: the held key is kept, the certificate
+	 * reissued for it with the new names. */
+	o.server_custody = &cus;
+	assert_int_equal(pki_init_dir(dir, &o, &err), 0);
+	assert_int_equal(h.creates, 1);
+	server_serial(dir, s3);
+	o.server_ips = NULL;
+	assert_int_equal(pki_init_dir(dir, &o, &err), 0);
+	assert_null(err);
+	assert_int_equal(h.creates, 1);
+	server_serial(dir, s2);
+	assert_string_not_equal(s3, s2);
+	expect_certifies(dir, h.key);
+	server = load_cert(in(dir, "server.crt"));
+	assert_int_equal(X509_check_ip_asc(server, "10.231.0.1", 0), 0);
+	assert_int_equal(X509_check_ip_asc(server, "::1", 0), 1);
+	X509_free(server);
+	free(k1);
+	free(k2);
+	EVP_PKEY_free(h.key);
+	EVP_PKEY_free(h.pending);
+}
+
 static int
 held_store(void *ctx, EVP_PKEY *key, char **ret_err)
 {
@@ -1102,6 +1196,8 @@ main(void)
 		    teardown_dir),
 		cmocka_unit_test_setup_teardown(test_server_custody, setup_dir,
 		    teardown_dir),
+		cmocka_unit_test_setup_teardown(test_server_names_changed,
+		    setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_renew_server, setup_dir,
 		    teardown_dir),
 		cmocka_unit_test_setup_teardown(test_ca_custody_wipes_clear_key,
