@@ -694,6 +694,24 @@ post_async_only(struct committer *c, struct batch_ctx *b)
 	return 0;
 }
 
+/* Frees B's records and the copies they point into (what a job did
+ * not take), and forgets the outbox trim they came with: B is as
+ * before batch_before_commit() composed them. */
+static void
+batch_copies_free(struct batch_ctx *b)
+{
+	struct async_rec *cp;
+
+	free(b->recs);
+	b->recs = NULL;
+	b->nrecs = 0;
+	b->trim_to = 0;
+	while ((cp = TAILQ_FIRST(&b->copies))) {
+		TAILQ_REMOVE(&b->copies, cp, entry);
+		free(cp);
+	}
+}
+
 /* Commits OPS (N, copied from ARR's requests) with B's records. A
  * store shared by several replicas (etcd) refuses a batch with -EAGAIN
  * when another replica committed after the batch read the store's
@@ -705,7 +723,6 @@ commit_ops(struct committer *c, struct store_op *ops,
     struct commit_req *const *arr, size_t n, unsigned flags,
     struct batch_ctx *b)
 {
-	struct async_rec	*cp;
 	size_t			 i;
 	int			 r, tries;
 
@@ -715,14 +732,7 @@ commit_ops(struct committer *c, struct store_op *ops,
 		r = store_batch(c->st, ops, n, flags, batch_before_commit, b);
 		if (r != -EAGAIN || tries >= COMMIT_CONFLICT_RETRIES)
 			return r;
-		free(b->recs);
-		b->recs = NULL;
-		b->nrecs = 0;
-		b->trim_to = 0;
-		while ((cp = TAILQ_FIRST(&b->copies))) {
-			TAILQ_REMOVE(&b->copies, cp, entry);
-			free(cp);
-		}
+		batch_copies_free(b);
 		for (i = 0; i < n; i++) {
 			ops[i] = arr[i]->op;
 			arr[i]->rec.reason = arr[i]->given_reason;
@@ -741,7 +751,6 @@ run_batch(struct committer *c, struct req_list *reqs, struct async_list *async,
 	struct batch_ctx	 b = { .c = c, .async = async, .nasync = nasync };
 	uint64_t		 t0 = bw_mono_ns();
 	struct commit_req	*req;
-	struct async_rec	*cp;
 	struct ajob		*j;
 	size_t			 n = 0, i;
 	int			 r;
@@ -810,12 +819,8 @@ run_batch(struct committer *c, struct req_list *reqs, struct async_list *async,
 		}
 		appender_post(c, j);
 	}
-	free(b.recs);
 finish:
-	while ((cp = TAILQ_FIRST(&b.copies))) {
-		TAILQ_REMOVE(&b.copies, cp, entry);
-		free(cp);
-	}
+	batch_copies_free(&b);
 	pthread_mutex_lock(&c->mu);
 	c->stats.batches++;
 	if (r == -BW_E_AUDIT) {
