@@ -158,7 +158,16 @@ check_dns_name(const char *name, char **ret_err)
 			    name, i + 1);
 		label++;
 	}
-	return 0;
+	/* A last label of digits only is an address typed wrong
+	 * (10.0.0.256, 010.0.0.1, 1.2.3): resolvers read some of those
+	 * as numbers, so as a name it would verify one host and reach
+	 * another (RFC 3696 section 2). */
+	for (i = len; i > 0 && name[i - 1] != '.'; i--)
+		if (!isdigit((unsigned char)name[i - 1]))
+			return 0;
+	return errf(-BW_E_INVALID, ret_err, "server name \"%.64s\": not an "
+	    "IPv4 address (four decimal octets) nor a name (its last "
+	    "label is all digits)", name);
 }
 
 static int
@@ -166,9 +175,19 @@ check_ip(const char *ip, char **ret_err)
 {
 	unsigned char addr[sizeof(struct in6_addr)];
 
-	if (ip && (inet_pton(AF_INET, ip, addr) == 1 ||
-	    inet_pton(AF_INET6, ip, addr) == 1))
+	if (ip && inet_pton(AF_INET, ip, addr) == 1)
 		return 0;
+	/* An IPv4-mapped or -compatible IPv6 form would be a 16-octet
+	 * name, which a client connecting to the IPv4 address does not
+	 * match: take the IPv4 form. */
+	if (ip && inet_pton(AF_INET6, ip, addr) == 1) {
+		if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)addr) ||
+		    IN6_IS_ADDR_V4COMPAT((struct in6_addr *)addr))
+			return errf(-BW_E_INVALID, ret_err, "server address "
+			    "\"%.64s\": an IPv4 address in IPv6 form: give "
+			    "the IPv4 form", ip);
+		return 0;
+	}
 	return errf(-BW_E_INVALID, ret_err,
 	    "server address \"%.64s\": not an IPv4 or IPv6 literal",
 	    ip ? ip : "");

@@ -381,6 +381,34 @@ test_init_refuses_damaged_files(void **state)
 		free(e);
 		assert_int_equal(access(in(dir, "new"), F_OK), -1);
 	}
+	/* Addresses typed wrong are not taken as names, and an IPv4
+	 * address in IPv6 form is not taken as an address. */
+	{
+		const char *const	badn[] = { "10.0.0.256", "010.0.0.1",
+		    "1.2.3", "7", NULL };
+		const char *const	badip[] = { "::ffff:10.0.0.1", NULL };
+		struct pki_init_options	o = { 0 };
+		const char *const	*p;
+		char			*e = NULL;
+
+		for (p = badn; *p; p++) {
+			const char *one[] = { *p, NULL };
+
+			o.server_names = one;
+			assert_int_equal(pki_init_dir(in(dir, "new"), &o, &e),
+			    -BW_E_INVALID);
+			assert_non_null(strstr(e, "not an IPv4 address"));
+			free(e);
+			e = NULL;
+		}
+		o.server_names = NULL;
+		o.server_ips = badip;
+		assert_int_equal(pki_init_dir(in(dir, "new"), &o, &e),
+		    -BW_E_INVALID);
+		assert_non_null(strstr(e, "give the IPv4 form"));
+		free(e);
+		assert_int_equal(access(in(dir, "new"), F_OK), -1);
+	}
 }
 
 static bool
@@ -1053,6 +1081,19 @@ test_server_names_changed(void **state)
 	assert_int_equal(X509_check_ip_asc(server, "127.0.0.1", 0), 1);
 	assert_int_equal(X509_check_host(server, "b.example", 0, 0, NULL), 1);
 	X509_free(server);
+
+	/* The same addresses spelled and ordered otherwise: no reissue
+	 * (the comparison is of the parsed names, not of the text). */
+	{
+		const char *const respelled[] = { "fd00:0::7", "10.231.0.1",
+		    NULL };
+
+		o.server_ips = respelled;
+		assert_int_equal(pki_init_dir(dir, &o, &err), 0);
+		server_serial(dir, s3);
+		assert_string_equal(s2, s3);
+		o.server_ips = ips;
+	}
 
 	/* A name removed: reissued without it. */
 	o.server_names = NULL;
