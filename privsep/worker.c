@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/param.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -18,8 +20,6 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <jansson.h>
@@ -60,12 +60,28 @@ struct anon_slot {
 
 enum wc_state { WC_HANDSHAKE, WC_WAIT, WC_RELAY };
 
+/* One end of a relayed connection: its socket, its events (each added
+ * only while needed: bit EV_READ/EV_WRITE of ON), and the bytes queued
+ * to be written to it. */
+struct wside {
+	int			 fd;
+	short			 on;
+	struct event		*rev, *wev;
+	struct evbuffer		*out;
+};
+
 struct wconn {
 	struct worker		*w;
 	uint32_t		 id;
 	enum wc_state		 st;
 	int			 closing;
-	struct bufferevent	*tls, *plain;
+	SSL			*ssl;
+	/* the client's side, the parent's side (fd -1 until CONN_OK) */
+	struct wside		 tls, plain;
+	/* a side ended or failed; a side not read while the other's
+	 * queue is full; what OpenSSL's last calls wait for */
+	bool			 tls_gone, plain_gone, tls_held, plain_held;
+	bool			 hs_wants_w, rd_wants_w, wr_wants_w, wr_wants_r;
 	struct event		*deadline;
 	char			 peer[PSW_PEER_MAX];
 	char			 source[INET6_ADDRSTRLEN];
@@ -250,119 +266,12 @@ anon_flush_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-conn_free(struct wconn *c)
-{
-	struct worker *w = c->w;
-
-	TAILQ_REMOVE(&w->conns, c, entry);
-	if (c->st == WC_HANDSHAKE && w->nhs > 0)
-		w->nhs--;
-	if (c->deadline)
-		event_free(c->deadline);
-	if (c->tls)
-		bufferevent_free(c->tls);
-	if (c->plain)
-		bufferevent_free(c->plain);
-	free(c);
-}
-
-/* One side ended: the other gets what is still queued for it, then
- * closes too. */
-static void
-conn_half_close(struct wconn *c, struct bufferevent **gone,
-    struct bufferevent *other)
-{
-	bufferevent_free(*gone);
-	*gone = NULL;
-	c->closing = 1;
-	if (!other || evbuffer_get_length(bufferevent_get_output(other)) == 0) {
-		conn_free(c);
-		return;
-	}
-	bufferevent_disable(other, EV_READ);
-	bufferevent_setwatermark(other, EV_WRITE, 0, 0);
-	bufferevent_enable(other, EV_WRITE);
-}
-
-/* Toward the parent the stream is written at once: its bufferevent
- * writes only while a remainder waits (EV_WRITE enabled then, disabled
- * by write_cb once it is out), which spares each request a round of
- * the event loop and two epoll_ctl calls. */
-static void
-relay_plain(struct evbuffer *out, struct bufferevent *to)
-{
-	int r;
-
-	/* a bufferevent keeps its output's start frozen but while it
-	 * writes itself */
-	evbuffer_unfreeze(out, 1);
-	r = evbuffer_write(out, bufferevent_getfd(to));
-	evbuffer_freeze(out, 1);
-	if (r < 0 || evbuffer_get_length(out) > 0)
-		bufferevent_enable(to, EV_WRITE);
-}
-
-static void
-relay(struct bufferevent *from, struct bufferevent *to)
-{
-	struct evbuffer *out = bufferevent_get_output(to);
-
-	evbuffer_add_buffer(out, bufferevent_get_input(from));
-	/* A small answer leaves in one TLS record, not one per chunk the
-	 * parent wrote. */
-	if (!bufferevent_openssl_get_ssl(to))
-		relay_plain(out, to);
-	else if (evbuffer_get_length(out) <= RELAY_PULLUP)
-		(void)evbuffer_pullup(out, -1);
-	if (evbuffer_get_length(out) > RELAY_HIGH)
-		bufferevent_disable(from, EV_READ);
-}
-
-static void
-tls_read_cb(struct bufferevent *bev, void *arg)
-{
-	struct wconn *c = arg;
-
-	if (c->st == WC_RELAY && c->plain && !c->closing)
-		relay(bev, c->plain);
-}
-
-static void
-plain_read_cb(struct bufferevent *bev, void *arg)
-{
-	struct wconn *c = arg;
-
-	if (c->tls && !c->closing)
-		relay(bev, c->tls);
-}
-
-/* Output drained below the low mark: read the other side again, or,
- * closing, finish once all is out. */
-static void
-write_cb(struct bufferevent *bev, void *arg)
-{
-	struct wconn		*c = arg;
-	struct bufferevent	*other = bev == c->tls ? c->plain : c->tls;
-
-	if (c->closing) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-			conn_free(c);
-		return;
-	}
-	if (bev == c->plain &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		bufferevent_disable(bev, EV_WRITE);
-	if (other && c->st == WC_RELAY)
-		bufferevent_enable(other, EV_READ);
-}
-
-static void
 send_conn(struct wconn *c)
 {
 	struct psw_conn	 h = { 0 };
 	struct bw_buf	 b = { 0 };
-	SSL		*ssl = bufferevent_openssl_get_ssl(c->tls);
-	X509		*peer = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
+	SSL		*ssl = c->ssl;
+	X509		*peer = SSL_get0_peer_certificate(ssl);
 	unsigned char	*der = NULL;
 	int		 dl = 0;
 
@@ -382,31 +291,289 @@ send_conn(struct wconn *c)
 }
 
 static void
-event_cb(struct bufferevent *bev, short what, void *arg)
+side_done(struct wside *s)
 {
-	struct wconn *c = arg;
+	if (s->rev)
+		event_free(s->rev);
+	if (s->wev)
+		event_free(s->wev);
+	if (s->out)
+		evbuffer_free(s->out);
+	if (s->fd >= 0)
+		close(s->fd);
+	s->rev = s->wev = NULL;
+	s->out = NULL;
+	s->fd = -1;
+}
 
-	if (bev == c->tls && (what & BEV_EVENT_CONNECTED) &&
-	    c->st == WC_HANDSHAKE) {
+static int
+side_init(struct wside *s, struct event_base *base, int fd,
+    event_callback_fn cb, void *arg)
+{
+	s->fd = fd;
+	s->on = 0;
+	if (!(s->rev = event_new(base, fd, EV_READ | EV_PERSIST, cb, arg)) ||
+	    !(s->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, cb, arg)) ||
+	    (!s->out && !(s->out = evbuffer_new())))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Watches S for WHAT (EV_READ or EV_WRITE) or not; epoll is told only
+ * of changes. */
+static void
+side_watch(struct wside *s, short what, bool on)
+{
+	if (!!(s->on & what) == on || !s->rev)
+		return;
+	if (on)
+		(void)event_add(what == EV_READ ? s->rev : s->wev, NULL);
+	else
+		(void)event_del(what == EV_READ ? s->rev : s->wev);
+	s->on = (short)(on ? s->on | what : s->on & ~what);
+}
+
+static void
+conn_free(struct wconn *c)
+{
+	struct worker *w = c->w;
+
+	TAILQ_REMOVE(&w->conns, c, entry);
+	if (c->st == WC_HANDSHAKE && w->nhs > 0)
+		w->nhs--;
+	if (c->deadline)
+		event_free(c->deadline);
+	/* no close_notify: the connection ends as it did under libevent's
+	 * bufferevent_openssl */
+	SSL_free(c->ssl);
+	side_done(&c->tls);
+	side_done(&c->plain);
+	free(c);
+}
+
+/* Reads what the client sent, decrypted, onto the parent's queue until
+ * OpenSSL holds nothing more (with read-ahead one read takes in what
+ * the socket had) or the queue is full. */
+static void
+tls_fill(struct wconn *c)
+{
+	struct evbuffer_iovec	 v;
+	int			 r;
+
+	c->rd_wants_w = false;
+	while (!c->tls_gone && evbuffer_get_length(c->plain.out) < RELAY_HIGH) {
+		if (evbuffer_reserve_space(c->plain.out, RELAY_PULLUP, &v,
+		    1) < 1)
+			break;
+		ERR_clear_error();
+		r = SSL_read(c->ssl, v.iov_base, (int)MIN(v.iov_len,
+		    (size_t)INT_MAX));
+		if (r > 0) {
+			v.iov_len = (size_t)r;
+			(void)evbuffer_commit_space(c->plain.out, &v, 1);
+			if (!SSL_has_pending(c->ssl))
+				break;
+			continue;
+		}
+		switch (SSL_get_error(c->ssl, r)) {
+		case SSL_ERROR_WANT_READ:
+			break;
+		case SSL_ERROR_WANT_WRITE:	/* a post-handshake message */
+			c->rd_wants_w = true;
+			break;
+		default:			/* closed, or failed */
+			c->tls_gone = true;
+			break;
+		}
+		break;
+	}
+}
+
+/* Writes the parent's answers to the client, a small answer in one
+ * record: at once, the socket is watched only while a remainder waits. */
+static void
+tls_flush(struct wconn *c)
+{
+	struct evbuffer_iovec	 v;
+	size_t			 len;
+	int			 r;
+
+	c->wr_wants_w = c->wr_wants_r = false;
+	while (!c->tls_gone && (len = evbuffer_get_length(c->tls.out)) > 0) {
+		(void)evbuffer_pullup(c->tls.out, (ssize_t)MIN(len,
+		    (size_t)RELAY_PULLUP));
+		if (evbuffer_peek(c->tls.out, -1, NULL, &v, 1) < 1)
+			break;
+		ERR_clear_error();
+		r = SSL_write(c->ssl, v.iov_base, (int)MIN(v.iov_len,
+		    (size_t)INT_MAX));
+		if (r > 0) {
+			(void)evbuffer_drain(c->tls.out, (size_t)r);
+			continue;
+		}
+		switch (SSL_get_error(c->ssl, r)) {
+		case SSL_ERROR_WANT_WRITE:
+			c->wr_wants_w = true;
+			break;
+		case SSL_ERROR_WANT_READ:
+			c->wr_wants_r = true;
+			break;
+		default:
+			c->tls_gone = true;
+			break;
+		}
+		break;
+	}
+}
+
+/* Toward the parent the stream is written at once too. */
+static void
+plain_flush(struct wconn *c)
+{
+	if (c->plain.fd < 0 || c->plain_gone ||
+	    evbuffer_get_length(c->plain.out) == 0)
+		return;
+	if (evbuffer_write(c->plain.out, c->plain.fd) < 0 &&
+	    errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		c->plain_gone = true;
+}
+
+/* Reads the parent's answers onto the client's queue: read() into the
+ * buffer, without the FIONREAD that evbuffer_read() asks first. */
+static void
+plain_fill(struct wconn *c)
+{
+	struct evbuffer_iovec	 v;
+	ssize_t			 n;
+
+	while (!c->plain_gone && evbuffer_get_length(c->tls.out) < RELAY_HIGH) {
+		if (evbuffer_reserve_space(c->tls.out, RELAY_PULLUP, &v,
+		    1) < 1)
+			break;
+		n = read(c->plain.fd, v.iov_base, v.iov_len);
+		if (n > 0) {
+			bool more = (size_t)n == v.iov_len;
+
+			v.iov_len = (size_t)n;
+			(void)evbuffer_commit_space(c->tls.out, &v, 1);
+			if (!more)
+				break;
+			continue;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR))
+			c->plain_gone = true;
+		break;
+	}
+}
+
+/* After any I/O: ends the connection once a side is gone and the other
+ * has got what was queued for it (what a client sent before it closed
+ * still reaches the parent), and watches each socket for what it waits
+ * for, reading each side only while the other's queue is below
+ * RELAY_HIGH (again once it is below RELAY_LOW). */
+static void
+conn_settle(struct wconn *c)
+{
+	size_t	to_plain = evbuffer_get_length(c->plain.out);
+	size_t	to_tls = evbuffer_get_length(c->tls.out);
+	bool	held;
+
+	if (c->tls_gone || c->plain_gone) {
+		if (c->st != WC_RELAY || (c->tls_gone && (c->plain_gone ||
+		    to_plain == 0)) || (c->plain_gone && (c->tls_gone ||
+		    to_tls == 0))) {
+			conn_free(c);
+			return;
+		}
+		c->closing = 1;
+	}
+	if (to_plain > RELAY_HIGH)
+		c->tls_held = true;
+	else if (to_plain <= RELAY_LOW && c->tls_held) {
+		c->tls_held = false;
+		/* OpenSSL may hold decrypted bytes the socket will not
+		 * announce again */
+		if (SSL_has_pending(c->ssl))
+			event_active(c->tls.rev, EV_READ, 1);
+	}
+	if (to_tls > RELAY_HIGH)
+		c->plain_held = true;
+	else if (to_tls <= RELAY_LOW)
+		c->plain_held = false;
+	held = c->closing || c->tls_held;
+	side_watch(&c->tls, EV_READ, (!held && !c->tls_gone) ||
+	    c->wr_wants_r);
+	side_watch(&c->tls, EV_WRITE, !c->tls_gone && ((c->rd_wants_w &&
+	    !held) || c->wr_wants_w || c->hs_wants_w));
+	if (c->plain.fd < 0)
+		return;
+	side_watch(&c->plain, EV_READ, !c->closing && !c->plain_held &&
+	    !c->plain_gone);
+	side_watch(&c->plain, EV_WRITE, !c->plain_gone && to_plain > 0);
+}
+
+/* The handshake, until done; then the connection waits for its stream
+ * to the parent. Returns true once done. */
+static bool
+tls_handshake(struct wconn *c)
+{
+	int r;
+
+	ERR_clear_error();
+	if ((r = SSL_do_handshake(c->ssl)) == 1) {
+		c->hs_wants_w = false;
 		c->st = WC_WAIT;
 		c->w->nhs--;
 		send_conn(c);
+		return true;
+	}
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		c->hs_wants_w = false;
+		break;
+	case SSL_ERROR_WANT_WRITE:
+		c->hs_wants_w = true;
+		break;
+	default:	/* the info callback reported the alert */
+		c->tls_gone = true;
+		break;
+	}
+	return false;
+}
+
+static void
+tls_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct wconn *c = arg;
+
+	(void)fd;
+	if (c->st == WC_HANDSHAKE && !tls_handshake(c)) {
+		conn_settle(c);
 		return;
 	}
-	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
-		return;
-	if (c->st != WC_RELAY || c->closing) {
-		conn_free(c);
-		return;
-	}
-	if (bev == c->tls) {
-		/* what the client sent before it closed goes on first */
-		relay(bev, c->plain);
-		conn_half_close(c, &c->tls, c->plain);
-	} else {
-		relay(bev, c->tls);
-		conn_half_close(c, &c->plain, c->tls);
-	}
+	if (evbuffer_get_length(c->tls.out) > 0)
+		tls_flush(c);
+	if (!c->closing && !c->tls_held && ((what & EV_READ) ||
+	    c->rd_wants_w || SSL_has_pending(c->ssl)))
+		tls_fill(c);
+	plain_flush(c);
+	conn_settle(c);
+}
+
+static void
+plain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct wconn *c = arg;
+
+	(void)fd;
+	if (what & EV_WRITE)
+		plain_flush(c);
+	if ((what & EV_READ) && !c->closing)
+		plain_fill(c);
+	if (evbuffer_get_length(c->tls.out) > 0)
+		tls_flush(c);
+	conn_settle(c);
 }
 
 static void
@@ -430,11 +597,10 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 static bool
 hello_sent(struct wconn *c)
 {
-	SSL		*ssl = bufferevent_openssl_get_ssl(c->tls);
 	unsigned char	 h[5];
-	int		 fd = bufferevent_getfd(c->tls), avail = 0;
+	int		 fd = c->tls.fd, avail = 0;
 
-	if (!ssl || SSL_get_state(ssl) != TLS_ST_BEFORE)
+	if (SSL_get_state(c->ssl) != TLS_ST_BEFORE)
 		return true;
 	if (fd < 0 || recv(fd, h, sizeof(h), MSG_PEEK | MSG_DONTWAIT) !=
 	    (ssize_t)sizeof(h) || ioctl(fd, FIONREAD, &avail) < 0)
@@ -521,7 +687,6 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	struct worker	*w = arg;
 	struct wconn	*c;
 	struct timeval	 tv = { w->limits.handshake_secs, 0 };
-	SSL		*ssl;
 
 	(void)l;
 	(void)salen;
@@ -531,29 +696,30 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	c->w = w;
 	c->id = ++w->next_id;
+	c->tls.fd = c->plain.fd = -1;
 	peer_text(sa, c);
 	/* answers go out at once, as the one-process daemon's did */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
 	    sizeof(int));
-	if (!(ssl = SSL_new(w->ctx))) {
-		free(c);
-		close(fd);
-		return;
-	}
-	SSL_set_app_data(ssl, c);
-	c->tls = bufferevent_openssl_socket_new(w->base, fd, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-	c->deadline = evtimer_new(w->base, deadline_cb, c);
 	TAILQ_INSERT_TAIL(&w->conns, c, entry);
 	w->nhs++;
-	if (!c->tls || !c->deadline) {
+	if (side_init(&c->tls, w->base, fd, tls_cb, c) < 0 ||
+	    !(c->plain.out = evbuffer_new()) ||
+	    !(c->deadline = evtimer_new(w->base, deadline_cb, c)) ||
+	    !(c->ssl = SSL_new(w->ctx)) || SSL_set_fd(c->ssl, fd) != 1) {
+		if (c->tls.fd < 0)
+			close(fd);
 		conn_free(c);
 		return;
 	}
+	SSL_set_app_data(c->ssl, c);
+	SSL_set_accept_state(c->ssl);
+	/* one read takes in a whole request, header and body records */
+	SSL_set_read_ahead(c->ssl, 1);
+	SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	evtimer_add(c->deadline, &tv);
-	bufferevent_setcb(c->tls, tls_read_cb, write_cb, event_cb, c);
-	bufferevent_setwatermark(c->tls, EV_WRITE, RELAY_LOW, 0);
-	bufferevent_enable(c->tls, EV_READ | EV_WRITE);
+	side_watch(&c->tls, EV_READ, true);
 	(void)limits_admit(w, c);
 }
 
@@ -594,21 +760,17 @@ on_conn_ok(struct worker *w, uint32_t id, int fd)
 		return;
 	}
 	evutil_make_socket_nonblocking(fd);
-	if (!(c->plain = bufferevent_socket_new(w->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE))) {
-		close(fd);
+	if (side_init(&c->plain, w->base, fd, plain_cb, c) < 0) {
+		if (c->plain.fd < 0)
+			close(fd);
 		conn_free(c);
 		return;
 	}
 	c->st = WC_RELAY;
 	evtimer_del(c->deadline);
-	bufferevent_setcb(c->plain, plain_read_cb, write_cb, event_cb, c);
-	bufferevent_setwatermark(c->plain, EV_WRITE, RELAY_LOW, 0);
-	/* written by relay_plain() (a new bufferevent has EV_WRITE on) */
-	bufferevent_disable(c->plain, EV_WRITE);
-	bufferevent_enable(c->plain, EV_READ);
 	/* what arrived while waiting for the stream */
-	relay(c->tls, c->plain);
+	plain_flush(c);
+	conn_settle(c);
 }
 
 /* CERT: a new context for new connections (open ones keep theirs). */
