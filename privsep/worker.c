@@ -81,7 +81,7 @@ struct wconn {
 	/* a side ended or failed; a side not read while the other's
 	 * queue is full; what OpenSSL's last calls wait for */
 	bool			 tls_gone, plain_gone, tls_held, plain_held;
-	bool			 hs_wants_w, rd_wants_w, wr_wants_w, wr_wants_r;
+	short			 hs_wants, rd_wants, wr_wants;
 	struct event		*deadline;
 	char			 peer[PSW_PEER_MAX];
 	char			 source[INET6_ADDRSTRLEN];
@@ -293,10 +293,11 @@ send_conn(struct wconn *c)
 static void
 side_done(struct wside *s)
 {
-	if (s->rev)
-		event_free(s->rev);
-	if (s->wev)
-		event_free(s->wev);
+	struct event *evs[] = { s->rev, s->wev };
+
+	for (size_t i = 0; i < ELEMENTSOF(evs); i++)
+		if (evs[i])
+			event_free(evs[i]);
 	if (s->out)
 		evbuffer_free(s->out);
 	if (s->fd >= 0)
@@ -351,6 +352,22 @@ conn_free(struct wconn *c)
 	free(c);
 }
 
+/* What an SSL call that returned R waits for: EV_READ or EV_WRITE (a
+ * read may need to write a post-handshake message, a write to read),
+ * or 0 when the connection ended or failed. */
+static short
+tls_wants(SSL *ssl, int r)
+{
+	switch (SSL_get_error(ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		return EV_READ;
+	case SSL_ERROR_WANT_WRITE:
+		return EV_WRITE;
+	default:
+		return 0;
+	}
+}
+
 /* Reads what the client sent, decrypted, onto the parent's queue until
  * OpenSSL holds nothing more (with read-ahead one read takes in what
  * the socket had) or the queue is full. */
@@ -360,7 +377,7 @@ tls_fill(struct wconn *c)
 	struct evbuffer_iovec	 v;
 	int			 r;
 
-	c->rd_wants_w = false;
+	c->rd_wants = 0;
 	while (!c->tls_gone && evbuffer_get_length(c->plain.out) < RELAY_HIGH) {
 		if (evbuffer_reserve_space(c->plain.out, RELAY_PULLUP, &v,
 		    1) < 1)
@@ -375,16 +392,8 @@ tls_fill(struct wconn *c)
 				break;
 			continue;
 		}
-		switch (SSL_get_error(c->ssl, r)) {
-		case SSL_ERROR_WANT_READ:
-			break;
-		case SSL_ERROR_WANT_WRITE:	/* a post-handshake message */
-			c->rd_wants_w = true;
-			break;
-		default:			/* closed, or failed */
+		if (!(c->rd_wants = tls_wants(c->ssl, r)))
 			c->tls_gone = true;
-			break;
-		}
 		break;
 	}
 }
@@ -398,7 +407,7 @@ tls_flush(struct wconn *c)
 	size_t			 len;
 	int			 r;
 
-	c->wr_wants_w = c->wr_wants_r = false;
+	c->wr_wants = 0;
 	while (!c->tls_gone && (len = evbuffer_get_length(c->tls.out)) > 0) {
 		(void)evbuffer_pullup(c->tls.out, (ssize_t)MIN(len,
 		    (size_t)RELAY_PULLUP));
@@ -411,17 +420,8 @@ tls_flush(struct wconn *c)
 			(void)evbuffer_drain(c->tls.out, (size_t)r);
 			continue;
 		}
-		switch (SSL_get_error(c->ssl, r)) {
-		case SSL_ERROR_WANT_WRITE:
-			c->wr_wants_w = true;
-			break;
-		case SSL_ERROR_WANT_READ:
-			c->wr_wants_r = true;
-			break;
-		default:
+		if (!(c->wr_wants = tls_wants(c->ssl, r)))
 			c->tls_gone = true;
-			break;
-		}
 		break;
 	}
 }
@@ -503,9 +503,10 @@ conn_settle(struct wconn *c)
 		c->plain_held = false;
 	held = c->closing || c->tls_held;
 	side_watch(&c->tls, EV_READ, (!held && !c->tls_gone) ||
-	    c->wr_wants_r);
-	side_watch(&c->tls, EV_WRITE, !c->tls_gone && ((c->rd_wants_w &&
-	    !held) || c->wr_wants_w || c->hs_wants_w));
+	    c->wr_wants == EV_READ);
+	side_watch(&c->tls, EV_WRITE, !c->tls_gone &&
+	    ((c->rd_wants == EV_WRITE && !held) || c->wr_wants == EV_WRITE ||
+	    c->hs_wants == EV_WRITE));
 	if (c->plain.fd < 0)
 		return;
 	side_watch(&c->plain, EV_READ, !c->closing && !c->plain_held &&
@@ -522,57 +523,41 @@ tls_handshake(struct wconn *c)
 
 	ERR_clear_error();
 	if ((r = SSL_do_handshake(c->ssl)) == 1) {
-		c->hs_wants_w = false;
+		c->hs_wants = 0;
 		c->st = WC_WAIT;
 		c->w->nhs--;
 		send_conn(c);
 		return true;
 	}
-	switch (SSL_get_error(c->ssl, r)) {
-	case SSL_ERROR_WANT_READ:
-		c->hs_wants_w = false;
-		break;
-	case SSL_ERROR_WANT_WRITE:
-		c->hs_wants_w = true;
-		break;
-	default:	/* the info callback reported the alert */
+	/* a failure's alert was reported by the info callback */
+	if (!(c->hs_wants = tls_wants(c->ssl, r)))
 		c->tls_gone = true;
-		break;
-	}
 	return false;
 }
 
+/* Either socket is ready: the handshake, else what each side can give
+ * and take. */
 static void
-tls_cb(evutil_socket_t fd, short what, void *arg)
+conn_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct wconn *c = arg;
+	struct wconn	*c = arg;
+	bool		 tls = fd == c->tls.fd;
 
-	(void)fd;
 	if (c->st == WC_HANDSHAKE && !tls_handshake(c)) {
 		conn_settle(c);
 		return;
 	}
-	if (evbuffer_get_length(c->tls.out) > 0)
-		tls_flush(c);
-	if (!c->closing && !c->tls_held && ((what & EV_READ) ||
-	    c->rd_wants_w || SSL_has_pending(c->ssl)))
-		tls_fill(c);
-	plain_flush(c);
-	conn_settle(c);
-}
-
-static void
-plain_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct wconn *c = arg;
-
-	(void)fd;
-	if (what & EV_WRITE)
+	if (!tls && (what & EV_WRITE))
 		plain_flush(c);
-	if ((what & EV_READ) && !c->closing)
+	if (!tls && (what & EV_READ) && !c->closing)
 		plain_fill(c);
 	if (evbuffer_get_length(c->tls.out) > 0)
 		tls_flush(c);
+	if (tls && !c->closing && !c->tls_held && ((what & EV_READ) ||
+	    c->rd_wants == EV_WRITE || SSL_has_pending(c->ssl))) {
+		tls_fill(c);
+		plain_flush(c);
+	}
 	conn_settle(c);
 }
 
@@ -703,7 +688,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	    sizeof(int));
 	TAILQ_INSERT_TAIL(&w->conns, c, entry);
 	w->nhs++;
-	if (side_init(&c->tls, w->base, fd, tls_cb, c) < 0 ||
+	if (side_init(&c->tls, w->base, fd, conn_cb, c) < 0 ||
 	    !(c->plain.out = evbuffer_new()) ||
 	    !(c->deadline = evtimer_new(w->base, deadline_cb, c)) ||
 	    !(c->ssl = SSL_new(w->ctx)) || SSL_set_fd(c->ssl, fd) != 1) {
@@ -760,7 +745,7 @@ on_conn_ok(struct worker *w, uint32_t id, int fd)
 		return;
 	}
 	evutil_make_socket_nonblocking(fd);
-	if (side_init(&c->plain, w->base, fd, plain_cb, c) < 0) {
+	if (side_init(&c->plain, w->base, fd, conn_cb, c) < 0) {
 		if (c->plain.fd < 0)
 			close(fd);
 		conn_free(c);
