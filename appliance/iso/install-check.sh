@@ -160,7 +160,7 @@ if await firstboot "$boot_limit" 'bulwark-firstboot: done|Please unlock disk' &&
 else
 	fail "first boot did not finish within $boot_limit s"
 fi
-grep -aE 'bulwark-tpm2:|bulwark-firstboot:' "$d/firstboot.log" | grep -avE 'scan-item:|lynis-item:' |
+grep -aE 'bulwark-tpm2:|bulwark-firstboot:' "$d/firstboot.log" | grep -avE 'scan-(item|obs):|lynis-item:' |
 	tr -d '\r' | sed 's/^/  | /'
 expect() { # expect WHAT REGEX: the first boot's console shows it
 	if grep -aqE "$2" "$d/firstboot.log"; then pass "$1"; else fail "$1: not seen"; fi
@@ -174,8 +174,8 @@ scan=$(grep -aoE 'bulwark-firstboot: scan: .*' "$d/firstboot.log" | tr -d '\r' |
 if [ -n "$scan" ]; then
 	say "the installed appliance's own Moderate scan: ${scan#bulwark-firstboot: scan: }"
 	say "checks not satisfied or needing organisational input (verdict check controls):"
-	grep -aoE 'bulwark-firstboot: scan-item: .*' "$d/firstboot.log" | tr -d '\r' |
-		sed 's/^bulwark-firstboot: scan-item: /  | /'
+	grep -aoE 'bulwark-firstboot: scan-(item|obs): .*' "$d/firstboot.log" | tr -d '\r' |
+		sed -e 's/^bulwark-firstboot: scan-item: /  | /' -e 's/^bulwark-firstboot: scan-obs: /  |     /'
 else
 	fail "no scan counts on the console"
 fi

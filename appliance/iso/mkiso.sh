@@ -87,6 +87,10 @@ mmdebstrap --quiet --mode=root --variant=minbase --format=directory \
 	--customize-hook='printf "127.0.0.1\tlocalhost\n127.0.1.1\tbulwark\n" > "$1/etc/hosts"' \
 	--customize-hook=': > "$1/etc/resolv.conf"' \
 	--customize-hook='rm -f "$1/etc/systemd/system/timers.target.wants/lynis.timer"' \
+	--customize-hook='for t in apt-daily apt-daily-upgrade; do rm -f "$1/etc/systemd/system/timers.target.wants/$t.timer"; ln -sf /dev/null "$1/etc/systemd/system/$t.timer"; done' \
+	--customize-hook="install -m 0755 '$BW_SRC/appliance/iso/root/nftables.conf' \"\$1/etc/nftables.conf\"" \
+	--customize-hook='mkdir -p "$1/etc/systemd/system/sysinit.target.wants" && ln -sf /lib/systemd/system/nftables.service "$1/etc/systemd/system/sysinit.target.wants/"' \
+	--customize-hook="install -D -m 0644 '$BW_SRC/appliance/iso/root/usb-storage.conf' \"\$1/usr/lib/bulwark/usb-storage.conf\"" \
 	bookworm "$root" "$BW_ISO_MIRROR"
 [ -x "$root/sbin/init" ] || { say "mmdebstrap did not make a bootable root"; exit 1; }
 # Every program of the stage finds its libraries in the root (a library
