@@ -91,6 +91,7 @@ mmdebstrap --quiet --mode=root --variant=minbase --format=directory \
 	--customize-hook="install -m 0755 '$BW_SRC/appliance/iso/root/nftables.conf' \"\$1/etc/nftables.conf\"" \
 	--customize-hook='mkdir -p "$1/etc/systemd/system/sysinit.target.wants" && ln -sf /lib/systemd/system/nftables.service "$1/etc/systemd/system/sysinit.target.wants/"' \
 	--customize-hook="install -D -m 0644 '$BW_SRC/appliance/iso/root/usb-storage.conf' \"\$1/usr/lib/bulwark/usb-storage.conf\"" \
+	--customize-hook="install -m 0644 '$BW_SRC/appliance/iso/root/tmout.sh' \"\$1/etc/profile.d/bulwark-tmout.sh\"" \
 	bookworm "$root" "$BW_ISO_MIRROR"
 [ -x "$root/sbin/init" ] || { say "mmdebstrap did not make a bootable root"; exit 1; }
 # Every program of the stage finds its libraries in the root (a library
@@ -110,6 +111,18 @@ chroot "$root" dpkg-query -W -f='${Package} ${Version}\n' | LC_ALL=C sort |
 	awk -v auto="$(chroot "$root" apt-mark showauto | xargs)" '
 	BEGIN { n = split(auto, a, " "); for (i = 1; i <= n; i++) isauto[a[i]] = 1 }
 	{ print $1, $2 (($1 in isauto) ? " auto" : "") }' > "$iso/bulwark/packages.lock"
+# What the compliance checks compare the installed system with
+# (compliance/check.c's default policy): the authorised packages
+# (cm-inventory) are those of this root; the integrity manifest
+# (si-binary-integrity) is every program and shared library of it that
+# bulwarkd's unprivileged user can read. Sorted, so the same each build.
+install -d -m 0755 "$root/etc/bulwark"
+{ echo "# The packages of bulwark $BW_VERSION's root (mkiso.sh)"
+  chroot "$root" dpkg-query -W -f='${Package}\n' | LC_ALL=C sort; } > "$root/etc/bulwark/packages.allow"
+(cd "$root" && find usr/bin usr/sbin usr/lib/x86_64-linux-gnu -xdev -type f -perm -o+r -print0 |
+	LC_ALL=C sort -z | xargs -0 sha256sum | sed 's|  |  /|') > "$root/etc/bulwark/integrity.sha256"
+say "integrity manifest: $(wc -l < "$root/etc/bulwark/integrity.sha256") files"
+chmod 0644 "$root/etc/bulwark/packages.allow" "$root/etc/bulwark/integrity.sha256"
 # Caches apt and ldconfig rebuild, which differ from build to build.
 rm -f "$root"/var/cache/ldconfig/aux-cache "$root"/var/cache/apt/*.bin
 
