@@ -354,7 +354,11 @@ static const uint16_t comp_default_ports[] = { 443, 8443, 2379, 2380, 0 };
 static const char *const comp_default_forbidden[] = {
 	"openssh-server", "dropbear*", "telnetd*", "*-telnetd", "rsh-server",
 	"rsh-redone-server", "nis", "tftpd*", "vsftpd", "ftpd", "xinetd",
-	"gcc", "gcc-[0-9]*", "g++", "g++-[0-9]*", "clang", "clang-[0-9]*",
+	/* The versioned compilers by exact name: gcc-[0-9]* would also
+	 * match gcc-12-base, libgcc-s1's dependency, which holds no
+	 * compiler (only its documentation). */
+	"gcc", "gcc-[0-9]", "gcc-[0-9][0-9]", "g++", "g++-[0-9]",
+	"g++-[0-9][0-9]", "clang", "clang-[0-9]", "clang-[0-9][0-9]",
 	"tcc", "build-essential", NULL
 };
 static const char *const comp_default_unauth[] = {

@@ -594,6 +594,26 @@ test_symlink_confined(void **state)
 	world_destroy(&w);
 }
 
+/* gcc-12-base (libgcc-s1's dependency) holds no compiler: only the
+ * compiler packages themselves are prohibited. */
+static void
+test_prohibited_compiler_names(void **state)
+{
+	struct world w;
+
+	world_build(&w);
+	world_dpkg(&w, "3.0.11-1~deb12u2", "Package: gcc-12-base\nStatus: "
+	    "install ok installed\nVersion: 12.2.0-14\n\n");
+	assert_int_equal(world_run(&w, "cm-prohibited-software"),
+	    COMP_SATISFIED);
+	world_dpkg(&w, "3.0.11-1~deb12u2", "Package: gcc-12-base\nStatus: "
+	    "install ok installed\nVersion: 12.2.0-14\n\nPackage: g++-12\n"
+	    "Status: install ok installed\nVersion: 12.2.0-14\n\n");
+	assert_int_equal(world_run(&w, "cm-prohibited-software"),
+	    COMP_NOT_SATISFIED);
+	world_destroy(&w);
+}
+
 static void
 test_unknown_facts(void **state)
 {
@@ -759,7 +779,7 @@ test_conf_get(void **state)
 int
 main(void)
 {
-	struct CMUnitTest tests[sizeof(flips) / sizeof(flips[0]) + 10];
+	struct CMUnitTest tests[sizeof(flips) / sizeof(flips[0]) + 12];
 	static char names[sizeof(flips) / sizeof(flips[0])][128];
 	size_t i, n = 0;
 
@@ -767,6 +787,7 @@ main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_control_aggregation);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_symlink_confined);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_unknown_facts);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_prohibited_compiler_names);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_confinement_detail);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_evidence_digest);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_dns_variants);
