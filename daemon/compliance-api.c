@@ -808,7 +808,9 @@ static void
 gather_facts(struct compliance_api *ca, struct comp_facts *f, char *ca_path,
     char *cert_path, size_t len)
 {
-	static const char *const unauth[] = { "/healthz", NULL };
+	/* In the policy's form (METHOD PATH, compliance/check.c's
+	 * approved list), which ac-unauth-actions compares literally. */
+	static const char *const unauth[] = { "GET /healthz", NULL };
 	/* compliance_api_handle() lets only these roles start a scan. */
 	static const char *const scan_roles[] = { "system-admin",
 		"security-auditor", NULL };

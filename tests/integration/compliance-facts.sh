@@ -33,6 +33,7 @@ if [ "$n" -ge 120 ]; then pass "$n Moderate controls automated"; else fail "only
 expect ac-account-lifecycle satisfied "no principal yet"
 expect ac-credential-expiry satisfied "bootstrap 3600 s, certificates 365 days"
 expect cm-change-control satisfied "root secret sealed"
+expect ac-unauth-actions satisfied "the unauthenticated endpoint in the approved list's form"
 if [ "$(id -u)" = 0 ]; then
 	expect ra-privileged-scan satisfied "root scanner, privileged roles"
 else
