@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -614,6 +615,90 @@ test_prohibited_compiler_names(void **state)
 	world_destroy(&w);
 }
 
+/* Makes REL a symbolic link to TARGET after moving its file to MOVED
+ * (root-relative, its directory made), or just a link when MOVED is NULL. */
+static void
+world_link(struct world *w, const char *rel, const char *target,
+    const char *moved)
+{
+	char from[256], to[256];
+
+	snprintf(from, sizeof(from), "%s/%s", w->root, rel);
+	if (moved) {
+		world_put(w, moved, "", 0644);
+		snprintf(to, sizeof(to), "%s/%s", w->root, moved);
+		assert_int_equal(rename(from, to), 0);
+	} else
+		unlink(from);
+	assert_int_equal(symlink(target, from), 0);
+}
+
+/* Symbolic links resolve inside the root with openat2() and without it
+ * (systemd's RestrictSUIDSGID= answers it ENOSYS): Debian's relative
+ * /etc/os-release and /proc/mounts -> self/mounts, absolute links,
+ * links climbing out (kept at the root) and loops (ELOOP). STATE says
+ * whether openat2() is bypassed. */
+static void
+test_symlinks_resolved(void **state)
+{
+	struct world w;
+	struct comp_ctx ctx;
+	struct stat st;
+	char outside[] = "/tmp/bw-comp-out-XXXXXX", out[64], rel[96];
+	FILE *f;
+	int fd;
+
+	comp_open_without_openat2 = *(const bool *)*state;
+	world_build(&w);
+	world_link(&w, "etc/os-release", "../usr/lib/os-release",
+	    "usr/lib/os-release");
+	assert_int_equal(world_run(&w, "sa-supported-os"), COMP_SATISFIED);
+	world_link(&w, "proc/mounts", "self/mounts", "proc/7/mounts");
+	world_link(&w, "proc/self", "7", NULL);
+	assert_int_equal(world_run(&w, "cm-noexec-mounts"), COMP_SATISFIED);
+	/* absolute, inside the root; then through a linked directory */
+	world_link(&w, "etc/issue", "/usr/share/issue", "usr/share/issue");
+	assert_int_equal(world_run(&w, "ac-banner"), COMP_SATISFIED);
+	world_link(&w, "etc/issue", "/usr/doc/issue", NULL);
+	world_link(&w, "usr/doc", "share", NULL);
+	assert_int_equal(world_run(&w, "ac-banner"), COMP_SATISFIED);
+	/* climbing out stops at the root: /../../usr/share/issue */
+	world_link(&w, "etc/issue", "../../../../../../usr/share/issue", NULL);
+	assert_int_equal(world_run(&w, "ac-banner"), COMP_SATISFIED);
+	/* a notice outside the root is not reached, relative or absolute */
+	assert_non_null(mkdtemp(outside));
+	snprintf(out, sizeof(out), "%s/issue", outside);
+	assert_non_null(f = fopen(out, "w"));
+	fputs("U.S. Government notice\n", f);
+	fclose(f);
+	snprintf(rel, sizeof(rel), "../../../../../..%s", out);
+	world_link(&w, "etc/issue", rel, NULL);
+	assert_int_equal(world_run(&w, "ac-banner"), COMP_NOT_SATISFIED);
+	world_link(&w, "etc/issue", out, NULL);
+	assert_int_equal(world_run(&w, "ac-banner"), COMP_NOT_SATISFIED);
+	unlink(out);
+	rmdir(outside);
+	world_link(&w, "etc/a", "b", NULL);
+	world_link(&w, "etc/b", "/etc/a", NULL);
+	assert_int_equal(comp_ctx_open(&ctx, w.root, NULL, NULL, 0), 0);
+	assert_int_equal(comp_open(&ctx, "etc/a", O_RDONLY), -ELOOP);
+	assert_int_equal(comp_open(&ctx, "/etc/issue", O_RDONLY | O_NOFOLLOW),
+	    -ELOOP);
+	/* comp_stat() sees the final link itself */
+	assert_int_equal(comp_stat(&ctx, "etc/os-release", &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	assert_int_equal(comp_stat(&ctx, "usr/doc/issue", &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	fd = comp_open(&ctx, "proc/self/", O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(comp_open(&ctx, "etc/os-release/x", O_RDONLY),
+	    -ENOTDIR);
+	comp_ctx_done(&ctx);
+	world_destroy(&w);
+	comp_open_without_openat2 = false;
+}
+
 static void
 test_unknown_facts(void **state)
 {
@@ -779,14 +864,19 @@ test_conf_get(void **state)
 int
 main(void)
 {
-	struct CMUnitTest tests[sizeof(flips) / sizeof(flips[0]) + 12];
+	struct CMUnitTest tests[sizeof(flips) / sizeof(flips[0]) + 14];
 	static char names[sizeof(flips) / sizeof(flips[0])][128];
+	static const bool with_openat2 = false, without_openat2 = true;
 	size_t i, n = 0;
 
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_all_good);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_control_aggregation);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_symlink_confined);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_unknown_facts);
+	tests[n++] = (struct CMUnitTest){ "symlinks resolved with openat2",
+	    test_symlinks_resolved, NULL, NULL, (void *)&with_openat2 };
+	tests[n++] = (struct CMUnitTest){ "symlinks resolved without openat2",
+	    test_symlinks_resolved, NULL, NULL, (void *)&without_openat2 };
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_prohibited_compiler_names);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_confinement_detail);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_evidence_digest);
