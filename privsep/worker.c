@@ -358,7 +358,11 @@ conn_free(struct wconn *c)
 static short
 tls_wants(SSL *ssl, int r)
 {
-	switch (SSL_get_error(ssl, r)) {
+	int e = SSL_get_error(ssl, r);
+
+	/* a failure's errors are not left for the next OpenSSL user */
+	ERR_clear_error();
+	switch (e) {
 	case SSL_ERROR_WANT_READ:
 		return EV_READ;
 	case SSL_ERROR_WANT_WRITE:
@@ -477,7 +481,7 @@ conn_settle(struct wconn *c)
 {
 	size_t	to_plain = evbuffer_get_length(c->plain.out);
 	size_t	to_tls = evbuffer_get_length(c->tls.out);
-	bool	held;
+	bool	held, wake = false, want_write;
 
 	if (c->tls_gone || c->plain_gone) {
 		if (c->st != WC_RELAY || (c->tls_gone && (c->plain_gone ||
@@ -488,25 +492,32 @@ conn_settle(struct wconn *c)
 		}
 		c->closing = 1;
 	}
-	if (to_plain > RELAY_HIGH)
+	/* the fills stop at RELAY_HIGH: a queue that reached it is held */
+	if (to_plain >= RELAY_HIGH)
 		c->tls_held = true;
 	else if (to_plain <= RELAY_LOW && c->tls_held) {
 		c->tls_held = false;
-		/* OpenSSL may hold decrypted bytes the socket will not
-		 * announce again */
-		if (SSL_has_pending(c->ssl))
-			event_active(c->tls.rev, EV_READ, 1);
+		wake = true;
 	}
-	if (to_tls > RELAY_HIGH)
+	if (to_tls >= RELAY_HIGH)
 		c->plain_held = true;
 	else if (to_tls <= RELAY_LOW)
 		c->plain_held = false;
 	held = c->closing || c->tls_held;
-	side_watch(&c->tls, EV_READ, (!held && !c->tls_gone) ||
+	/* while OpenSSL waits to write, the client's bytes wait too (a
+	 * readable socket would wake the loop for nothing) */
+	want_write = c->rd_wants == EV_WRITE || c->hs_wants == EV_WRITE;
+	side_watch(&c->tls, EV_READ, (!held && !c->tls_gone && !want_write) ||
 	    c->wr_wants == EV_READ);
 	side_watch(&c->tls, EV_WRITE, !c->tls_gone &&
 	    ((c->rd_wants == EV_WRITE && !held) || c->wr_wants == EV_WRITE ||
 	    c->hs_wants == EV_WRITE));
+	/* OpenSSL may hold decrypted bytes the socket will not announce
+	 * again. Only once the event is added: libevent does not add an
+	 * event that is already active, so activating it first would run
+	 * it once and never watch the socket again. */
+	if (wake && (c->tls.on & EV_READ) && SSL_has_pending(c->ssl))
+		event_active(c->tls.rev, EV_READ, 1);
 	if (c->plain.fd < 0)
 		return;
 	side_watch(&c->plain, EV_READ, !c->closing && !c->plain_held &&
