@@ -356,9 +356,12 @@ static const char *const comp_default_forbidden[] = {
 	"rsh-redone-server", "nis", "tftpd*", "vsftpd", "ftpd", "xinetd",
 	/* The versioned compilers by exact name: gcc-[0-9]* would also
 	 * match gcc-12-base, libgcc-s1's dependency, which holds no
-	 * compiler (only its documentation). */
+	 * compiler (only its documentation). Cross compilers by their
+	 * target triplet (gcc-12-aarch64-linux-gnu, and Debian 13's
+	 * native gcc-14-x86-64-linux-gnu). */
 	"gcc", "gcc-[0-9]", "gcc-[0-9][0-9]", "g++", "g++-[0-9]",
-	"g++-[0-9][0-9]", "clang", "clang-[0-9]", "clang-[0-9][0-9]",
+	"g++-[0-9][0-9]", "gcc-[0-9]*-linux-gnu*", "g++-[0-9]*-linux-gnu*",
+	"clang", "clang-[0-9]", "clang-[0-9][0-9]",
 	"tcc", "build-essential", NULL
 };
 static const char *const comp_default_unauth[] = {

@@ -3237,6 +3237,15 @@ on_request(struct evhttp_request *req, void *arg)
 
 		if (!detail)
 			id.auth_method = "none";
+		/* the one action open to all is reading it (the compliance
+		 * fact says "GET /healthz"; HEAD is GET without the body) */
+		if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_HEAD) {
+			audit_request(srv, &id, "api.health", NULL, NULL, NULL,
+			    "failure", "method not allowed");
+			reply_error(srv, req, 405, "method_not_allowed",
+			    "/healthz is read with GET");
+			return;
+		}
 		audit_request(srv, &id, "api.health", NULL, NULL, NULL, "success",
 		    NULL);
 		handle_health(srv, req, detail);

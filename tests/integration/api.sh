@@ -15,6 +15,10 @@ check "auditor.conf exists" [ -f "$T/d/auditor.conf" ]
 # -- TLS policy and authentication
 code=$(curl -sk -o /dev/null -w '%{http_code}' "$URL/healthz")
 check "healthz answers without a client certificate" [ "$code" = 200 ]
+code=$(curl -sk -o /dev/null -w '%{http_code}' -X POST --data x "$URL/healthz")
+check "healthz takes no other method than GET (POST: $code)" [ "$code" = 405 ]
+code=$(curl -sk -o /dev/null -w '%{http_code}' -I "$URL/healthz")
+check "healthz answers HEAD ($code)" [ "$code" = 200 ]
 check "without a certificate healthz says only up or down" \
 	sh -c "curl -sk '$URL/healthz' | jq -e 'keys == [\"status\"]' >/dev/null"
 # health (with a certificate) says whether records reach syslog: true
