@@ -4,12 +4,12 @@
 #   1. CPU per Node write at 100 nodes, then at FLEET_NODES (each a PUT
 #      of the Node's own document over a kept-alive connection, the
 #      path of a heartbeat; the median of three rounds of FLEET_WRITES
-#      writes, bulwarkd's threads' CPU time in ns from
-#      /proc/PID/task/*/schedstat around each), and their ratio (goal:
+#      writes, the CPU time in ns of bulwarkd's threads and of its API
+#      worker from /proc/PID/task/*/schedstat around each), and their ratio (goal:
 #      at most 1.5), for unchanged writes (no revision) and for writes
 #      each changing a label (FLEET_SIM_CHANGE: a commit and a durable
 #      record each);
-#   2. RSS per node (RSS at FLEET_NODES less RSS at 100, per node);
+#   2. RSS per node (the daemon's RSS at FLEET_NODES less at 100, per node);
 #   3. idle CPU over FLEET_IDLE seconds without heartbeats, with every
 #      node heartbeating once per FLEET_PERIOD seconds (default 10,
 #      writes spread over the period) each heartbeat changing a label,
@@ -79,16 +79,40 @@ restart_seeded() { # first count
 	sleep 2	# the controller's first model build
 }
 tck=$(getconf CLK_TCK)
-cpu() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
-# ns on CPU of bulwarkd's threads (all long-lived): /proc/PID/stat counts
-# clock ticks of 10 ms, a few dozen for FLEET_WRITES unchanged writes,
-# too coarse for a ratio of two such counts
-cpu_ns() { cat /proc/"$PID"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
+# bulwarkd is the daemon and the processes it starts but swtpm (the
+# developer TPM it starts when there is none): with privilege separation
+# (the default) the spawner and the API worker it starts, `bulwarkd
+# --worker`, which does the TLS of every request. All long-lived.
+daemon_pids() {
+	local c
+	echo "$PID"
+	for c in $(pgrep -P "$PID"); do
+		[ "$(cat "/proc/$c/comm" 2>/dev/null)" = swtpm ] && continue
+		echo "$c" $(pgrep -P "$c")
+	done
+}
+worker_pids() { pgrep -f -- '^bulwarkd --worker' | grep -Fxf <(daemon_pids | tr ' ' '\n'); }
+cpu_of() { # pids -> clock ticks on CPU
+	local p
+	for p in "$@"; do cat "/proc/$p/stat" 2>/dev/null; done |
+		awk '{ s += $14 + $15 } END { print s + 0 }'
+}
+cpu() { cpu_of $(daemon_pids); }
+# ns on CPU of bulwarkd's threads: /proc/PID/stat counts clock ticks of
+# 10 ms, a few dozen for FLEET_WRITES unchanged writes, too coarse for a
+# ratio of two such counts
+cpu_ns() {
+	local p
+	for p in $(daemon_pids); do cat /proc/"$p"/task/*/schedstat 2>/dev/null; done |
+		awk '{ s += $1 } END { printf "%.0f\n", s }'
+}
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$PID/status"; }
-cpu_pct() { # seconds -> % of one core over them
-	local c0 c1
-	c0=$(cpu); sleep "$1"; c1=$(cpu)
-	echo "($c1 - $c0) * 100 / $tck / $1" | bc -l
+cpu_pct() { # seconds -> "% of one core" of bulwarkd, then of its worker
+	local c0 c1 w0 w1 w
+	w=$(worker_pids)
+	c0=$(cpu); w0=$(cpu_of $w); sleep "$1"; c1=$(cpu); w1=$(cpu_of $w)
+	echo "$(echo "($c1 - $c0) * 100 / $tck / $1" | bc -l)" \
+		"$(echo "($w1 - $w0) * 100 / $tck / $1" | bc -l)"
 }
 cpu_per_write() { # nodes -> ms of bulwarkd CPU per Node write
 	local c0 c1 k
@@ -112,7 +136,7 @@ heartbeat() { # starts the heartbeats in HB, output to $T/heartbeat.json
 	HB=$!
 	sleep "$PERIOD"
 }
-hb_window() { # -> "% of one core" and "Node writes/s" over FLEET_IDLE s
+hb_window() { # -> "% of one core", the worker's part, "Node writes/s" over FLEET_IDLE s
 	local r0 pct
 	r0=$(replaces)
 	pct=$(cpu_pct "$IDLE")
@@ -140,12 +164,12 @@ unlabel "$NODES"
 wN=$(cpu_per_write "$NODES")
 wCN=$(FLEET_SIM_CHANGE=1 cpu_per_write "$NODES")
 unlabel "$NODES"
-idle_quiet=$(cpu_pct "$IDLE")
+read -r idle_quiet _ <<<"$(cpu_pct "$IDLE")"
 FLEET_SIM_CHANGE=1 heartbeat
-read -r idle_hbc hbc_rate <<<"$(hb_window)"
+read -r idle_hbc idle_hbc_w hbc_rate <<<"$(hb_window)"
 stop_pid "$HB"; HB=
 heartbeat
-read -r idle_hb hb_rate <<<"$(hb_window)"
+read -r idle_hb idle_hb_w hb_rate <<<"$(hb_window)"
 rss_idle=$(rss_kib)
 
 rows=
@@ -196,9 +220,10 @@ printf '| CPU per Node write changing a label, %d / %d nodes | %.3f / %.3f ms |\
 printf '| ratio (goal <= 1.5) | **%.2f** |\n' "$(echo "$wCN / $wC100" | bc -l)"
 printf '| CPU idle, %d nodes, no heartbeats | %.2f %% of one core |\n' "$NODES" "$idle_quiet"
 for kind in 'each changing a label' unchanged; do
-	if [ "$kind" != unchanged ]; then pct=$idle_hbc rate=$hbc_rate; else pct=$idle_hb rate=$hb_rate; fi
-	printf '| CPU idle, %d nodes heartbeating every %s s, %s (goal < 10 %%) | **%.2f %%** of one core |\n' \
-		"$NODES" "$PERIOD" "$kind" "$pct"
+	if [ "$kind" != unchanged ]; then pct=$idle_hbc wpct=$idle_hbc_w rate=$hbc_rate
+	else pct=$idle_hb wpct=$idle_hb_w rate=$hb_rate; fi
+	printf '| CPU idle, %d nodes heartbeating every %s s, %s (goal < 10 %%) | **%.2f %%** of one core (the TLS worker %.2f %%) |\n' \
+		"$NODES" "$PERIOD" "$kind" "$pct" "$wpct"
 	printf '| Node writes/s in that window, from the trail (heartbeats due: %d/s) | %.0f |\n' $((NODES / PERIOD)) "$rate"
 	printf '| CPU per heartbeat in that window | %.3f ms |\n' "$(echo "$pct * 10 / $rate" | bc -l)"
 done
