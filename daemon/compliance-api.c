@@ -425,13 +425,36 @@ compliance_facts_console(const char *path, struct comp_facts *f)
 	console_conf_clear(&conf);
 }
 
+/* The changes to /r/ in ST's change log after its compaction horizon,
+ * in *RET_N. -BW_E_COMPACTED when the horizon moved while reading. */
+static int
+facts_count_changes(struct store *st, size_t *ret_n)
+{
+	struct store_event	*ev = NULL;
+	uint64_t		 since = store_compacted_revision(st);
+	size_t			 n, kept = 0;
+	int			 r;
+
+	do {
+		r = store_changes(st, "/r/", since, FACTS_HISTORY_PAGE, &ev,
+		    &n);
+		if (r < 0)
+			return r;
+		kept += n;
+		if (n > 0)
+			since = ev[n - 1].rev;
+		store_events_free(ev, n);
+		ev = NULL;
+	} while (n == FACTS_HISTORY_PAGE);
+	*ret_n = kept;
+	return 0;
+}
+
 void
 compliance_facts_config_history(struct store *st, struct comp_facts *f)
 {
-	struct store_event	*ev = NULL;
-	uint64_t		 since;
-	size_t			 n, kept = 0;
-	int			 r;
+	size_t	kept;
+	int	r, tries;
 
 	if (!st)
 		return;
@@ -441,19 +464,14 @@ compliance_facts_config_history(struct store *st, struct comp_facts *f)
 	 * /v1/watch?since=REV) and the object's state before it examined;
 	 * store_maintain() keeps store.history_revisions changes
 	 * (bulwarkd.conf). Counted here: those changes to /r/, not the
-	 * appliance's own records (scans, outbox) that share the log. */
-	since = store_compacted_revision(st);
-	do {
-		r = store_changes(st, "/r/", since, FACTS_HISTORY_PAGE, &ev,
-		    &n);
-		if (r < 0)
-			return;		/* compacted meanwhile: unknown */
-		kept += n;
-		if (n > 0)
-			since = ev[n - 1].rev;
-		store_events_free(ev, n);
-		ev = NULL;
-	} while (n == FACTS_HISTORY_PAGE && kept < INT_MAX);
+	 * appliance's own records (scans, outbox) that share the log. A
+	 * store at its retention compacts after each batch, so a count
+	 * overtaken by the horizon starts again from the new one. */
+	for (tries = 0; tries < 3; tries++)
+		if ((r = facts_count_changes(st, &kept)) != -BW_E_COMPACTED)
+			break;
+	if (r < 0)
+		return;
 	f->config_revisions = kept > INT_MAX ? INT_MAX : (int)kept;
 }
 
