@@ -27,6 +27,7 @@
 #include "controlplane/store.h"
 #include "daemon/identity.h"
 #include "hardening/crypto-policy.h"
+#include "console/console-conf.h"
 #include "hardening/pki.h"
 #include "hardening/sandbox.h"
 #include "lib/err.h"
@@ -91,6 +92,10 @@ static const struct opt_help options[] = {
 	{ "replica-id", 'i', "NAME", "this replica's name in the leader "
 	  "election and its audit outbox on etcd (default: the host name; "
 	  "unique among the replicas of one store, stable across restarts)" },
+	{ "console-config", 'c', "FILE", "the console's configuration, read "
+	  "at each compliance scan for the idle lock, session length and "
+	  "certificate lifetime it reports (default " CONSOLE_CONF_DEFAULT
+	  ", bulwark-console's own default)" },
 	{ "help", 'h', NULL, "show this help and exit (also -h)" },
 	{ "version", 'V', NULL, "show the version and exit (also -V)" },
 };
@@ -289,6 +294,9 @@ parse_opt(int c, char *arg, struct bwd_args *a)
 		return true;
 	case 'C':
 		cfg->config_path = arg;
+		return true;
+	case 'c':
+		cfg->console_config = arg;
 		return true;
 	case 'R':
 		a->reseal = 1;

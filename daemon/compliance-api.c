@@ -31,6 +31,7 @@
 #include "compliance/proc-confinement.h"
 #include "compliance/ssp.h"
 #include "compliance/waiver.h"
+#include "console/console-conf.h"
 #include "controlplane/authz-probe.h"
 #include "controlplane/commit.h"
 #include "controlplane/resource.h"
@@ -86,6 +87,7 @@ load_data(struct compliance_api *ca, int which, char **ret_err)
 #define FACTS_PROBLEMS_MAX	16
 #define FACTS_REVIEW_WINDOW_S	(31 * 86400)
 #define FACTS_CONFIG_MAX	(64 * 1024)
+#define FACTS_HISTORY_PAGE	1024	/* change-log entries read at a time */
 
 static time_t
 facts_rfc3339(const char *s)
@@ -385,6 +387,92 @@ facts_settings(struct compliance_api *ca, struct comp_facts *f)
 	f->attest_interval_s = (int)interval;
 	f->attest_stale_s = (int)stale;
 	f->bootstrap_max_s = (int)boot;
+}
+
+void
+compliance_facts_console(const char *path, struct comp_facts *f)
+{
+	struct console_conf	 conf;
+	_cleanup_free_ char	*err = NULL;
+
+	if (console_conf_load(path, &conf, &err) < 0)
+		return;
+	/* AC-11: the console locks after idle_timeout seconds without a
+	 * key (console.c session_wait()); the parser bounds it to 1..86400,
+	 * the check compares it with the policy. */
+	f->idle_lock_s = conf.idle_timeout;
+	/* AC-11(1): lock_screen() erases the whole screen, the terminal's
+	 * copy too, before it draws the lock view, which shows only the
+	 * user's name and the password prompt (console.sh checks the
+	 * captured screen). A property of the code, so it holds whenever
+	 * the console runs with this configuration. */
+	f->lock_conceals = COMP_YES;
+	/* IA-11: the API has no bearer tokens. What stands for a person's
+	 * authentication is the console's session certificate: issued by
+	 * bulwarkd after PAM accepted the user, valid for the rest of the
+	 * session, and the session ends at session_max, after which only
+	 * a new PAM login gets another (console.c session_credential(),
+	 * console-cred.c). Its lifetime is therefore session_max, which the
+	 * parser bounds to CIPC_LIFETIME_MAX as bulwarkd does. A principal's
+	 * own certificate is not a token but the authenticator itself,
+	 * proved afresh at every TLS handshake (no session cache, no
+	 * tickets: crypto-policy.c); its lifetime is ac-credential-expiry's
+	 * fact. With fallback_credential the console may instead use a
+	 * certificate from a file, whose lifetime this file does not tell:
+	 * unknown then. */
+	if (!conf.fallback_credential)
+		f->token_lifetime_s = conf.session_max;
+	console_conf_clear(&conf);
+}
+
+/* The changes to /r/ in ST's change log after its compaction horizon,
+ * in *RET_N. -BW_E_COMPACTED when the horizon moved while reading. */
+static int
+facts_count_changes(struct store *st, size_t *ret_n)
+{
+	struct store_event	*ev = NULL;
+	uint64_t		 since = store_compacted_revision(st);
+	size_t			 n, kept = 0;
+	int			 r;
+
+	do {
+		r = store_changes(st, "/r/", since, FACTS_HISTORY_PAGE, &ev,
+		    &n);
+		if (r < 0)
+			return r;
+		kept += n;
+		if (n > 0)
+			since = ev[n - 1].rev;
+		store_events_free(ev, n);
+		ev = NULL;
+	} while (n == FACTS_HISTORY_PAGE);
+	*ret_n = kept;
+	return 0;
+}
+
+void
+compliance_facts_config_history(struct store *st, struct comp_facts *f)
+{
+	size_t	kept;
+	int	r, tries;
+
+	if (!st)
+		return;
+	/* The configuration is the stored objects (/r/). Each change in
+	 * the change log carries the object's new value, so every change
+	 * after the compaction horizon can be read back (GET
+	 * /v1/watch?since=REV) and the object's state before it examined;
+	 * store_maintain() keeps store.history_revisions changes
+	 * (bulwarkd.conf). Counted here: those changes to /r/, not the
+	 * appliance's own records (scans, outbox) that share the log. A
+	 * store at its retention compacts after each batch, so a count
+	 * overtaken by the horizon starts again from the new one. */
+	for (tries = 0; tries < 3; tries++)
+		if ((r = facts_count_changes(st, &kept)) != -BW_E_COMPACTED)
+			break;
+	if (r < 0)
+		return;
+	f->config_revisions = kept > INT_MAX ? INT_MAX : (int)kept;
 }
 
 /* SC-5: the store's capacity as its last housekeeping measured it; the
@@ -870,6 +958,9 @@ gather_facts(struct compliance_api *ca, struct comp_facts *f, char *ca_path,
 	facts_tpm_lockout(ca, f);
 	facts_accounts(ca, f);
 	facts_settings(ca, f);
+	compliance_facts_console(ca->console_conf, f);
+	if (ca->srv)
+		compliance_facts_config_history(api_store(ca->srv), f);
 	/* sched-filter.c admits Trusted nodes only (--allow-unattested
 	 * adds Pending ones, never Untrusted). */
 	f->untrusted_excluded = COMP_YES;
@@ -1920,6 +2011,8 @@ compliance_api_init(struct compliance_api *ca, struct event_base *base,
 	 * before anything could replace it. */
 	trail_keys_load(ca);
 	snprintf(ca->ssp_path, sizeof(ca->ssp_path), "%s", compliance_ssp_path());
+	snprintf(ca->console_conf, sizeof(ca->console_conf), "%s",
+	    CONSOLE_CONF_DEFAULT);
 	ca->timer = event_new(base, -1, EV_PERSIST, timer_cb, ca);
 	ca->change_timer = event_new(base, -1, 0, timer_cb, ca);
 	if (!ca->change_timer ||

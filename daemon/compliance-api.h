@@ -33,6 +33,7 @@
 struct audit_trail;
 struct audit_signer;
 struct evidence_tpm_ops;
+struct store;
 
 struct compliance_api {
 	char			 data_dir[PATH_MAX];
@@ -50,6 +51,10 @@ struct compliance_api {
 	unsigned long long	 scans;
 	const struct audit_signer *signer;	/* signs evidence manifests */
 	char			 ssp_path[PATH_MAX];
+	/* The console's configuration file (bulwarkd --console-config;
+	 * compliance_api_init() sets CONSOLE_CONF_DEFAULT, the console's
+	 * own default), read at each scan for the AC-11 and IA-11 facts. */
+	char			 console_conf[PATH_MAX];
 	/* The appliance's own TPM dictionary-attack state
 	 * (identity_tpm_lockout_json()); NULL: none to report. */
 	json_t			*(*tpm_lockout)(void *arg);
@@ -97,6 +102,19 @@ int compliance_api_init(struct compliance_api *ca, struct event_base *base,
     struct api_server *srv, struct audit_trail *trail, const char *data_dir,
     const char *appliance_dir, const char *root, bool fips,
     const struct audit_signer *signer, char **ret_err);
+
+/* The console's facts (AC-11, AC-11(1), IA-11) into F, from the
+ * console configuration at PATH read with the console's own parser
+ * (console/console-conf.h), so they are the values the next console
+ * session uses: idle_lock_s, lock_conceals and token_lifetime_s. A file
+ * that cannot be read or parsed leaves them unknown. Never logs. */
+void compliance_facts_console(const char *path, struct comp_facts *f);
+
+/* CM-2(3) into F (config_revisions): how many changes to the stored
+ * configuration (the /r/ objects), each with the object's value, ST's
+ * change log still holds, so earlier states can be read back. A store
+ * that cannot be read leaves it unknown. */
+void compliance_facts_config_history(struct store *st, struct comp_facts *f);
 
 /* The SSP JSON: $BULWARK_COMPLIANCE_SSP when set (the test harness
  * points it at docs/ssp/), else the installed copy under BW_DATADIR.

@@ -567,6 +567,9 @@ bwd_open_endpoints(struct bwd_open_ctx *c, char **ret_err)
 	    ret_err)) < 0)
 		return r;
 	st->comp_open = 1;
+	if (c->cfg->console_config)
+		snprintf(st->comp.console_conf, sizeof(st->comp.console_conf),
+		    "%s", c->cfg->console_config);
 	is = identity_settings(st->identity);
 	st->comp.cadence_s = is->compliance_cadence_s;
 	if (st->identity) {

@@ -57,6 +57,9 @@ struct bwd_config {
 	 * replica in the election and its audit outbox on etcd */
 	const char	*store_spec;
 	const char	*replica_id;
+	/* --console-config FILE: the console's configuration the
+	 * compliance facts read (NULL: CONSOLE_CONF_DEFAULT) */
+	const char	*console_config;
 };
 
 struct bwd_state {

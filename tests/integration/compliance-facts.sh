@@ -4,7 +4,9 @@
 # file the daemon enforces), scan again, and the verdicts must follow.
 . "$(dirname "$0")/lib.sh"
 
-start_bulwarkd "$T/d" --no-privsep || exit 1
+# The console's configuration the facts read: not written yet.
+CCONF=$T/console.json
+start_bulwarkd "$T/d" --no-privsep --console-config "$CCONF" || exit 1
 ucurl() { # as the auditor
 	curl -s --cacert "$PKI/ca.crt" --cert "$PKI/auditor.crt" --key "$PKI/auditor.key" "$@"
 }
@@ -79,6 +81,45 @@ if grep -q '^Seccomp:[[:space:]]*0' "/proc/$BWD_PID/status" &&
 	check "privsep is no" sh -c "case '$(found sc-privsep fact:privsep)' in no*) ;; *) exit 1 ;; esac"
 fi
 
+# AC-11, AC-11(1), IA-11: from the console's configuration, read with
+# the console's parser at each scan. Absent (and not the default path):
+# nothing is known, nothing is satisfied.
+expect ac-idle-lock not-satisfied "no console configuration"
+expect ia-reauth not-satisfied "no console configuration"
+check "idle_lock_s not reported without the file" \
+	test "$(found ac-idle-lock fact:idle_lock_s)" = "not reported"
+# CM-2(3): the changes to stored objects the change log holds, counted.
+revs0=$(found cm-config-history fact:config_revisions)
+expect cm-config-history satisfied "$revs0 object changes in the change log"
+console_conf() { # IDLE SESSION_MAX [MEMBERS]
+	printf '{"idle_timeout": %s, "session_max": %s, %s "refresh": 5}\n' \
+		"$1" "$2" "${3:-}" >"$CCONF"
+}
+console_conf 600 28800
+scan
+expect ac-idle-lock satisfied "idle_timeout 600, the lock erases the screen"
+check "idle_lock_s is the file's 600" test "$(found ac-idle-lock fact:idle_lock_s)" = 600
+check "lock_conceals yes" test "$(found ac-idle-lock fact:lock_conceals)" = yes
+expect ia-reauth satisfied "session certificate for session_max 8 h"
+check "token_lifetime_s is session_max" \
+	test "$(found ia-reauth fact:token_lifetime_s)" = 28800
+console_conf 3600 86400
+scan
+expect ac-idle-lock not-satisfied "idle_timeout 3600 > 900"
+check "idle_lock_s follows the file" test "$(found ac-idle-lock fact:idle_lock_s)" = 3600
+expect ia-reauth not-satisfied "24 h sessions > 12 h"
+# With the fallback credential the console may use a certificate from
+# a file, whose lifetime the configuration does not say.
+console_conf 300 3600 '"fallback_credential": true,'
+scan
+expect ac-idle-lock satisfied "idle_timeout 300"
+expect ia-reauth not-satisfied "fallback credential: lifetime unknown"
+# A value the console itself refuses is no value.
+console_conf 0 3600
+scan
+expect ac-idle-lock not-satisfied "idle_timeout 0 refused by the console's parser"
+console_conf 900 28800
+
 # AU-6: no auditor has looked at the trail yet.
 expect au-review not-satisfied "never reviewed"
 
@@ -96,6 +137,10 @@ scan
 expect au-review satisfied "the auditor searched the trail"
 check "two principals examined" test "$(found ac-account-lifecycle fact:principals)" = 2
 expect ac-account-lifecycle satisfied "alice revoked and unbound, bob bound"
+revs1=$(found cm-config-history fact:config_revisions)
+check "config_revisions counts the new changes ($revs0 -> $revs1)" \
+	test "$revs1" -ge $((revs0 + 3))
+expect ac-idle-lock satisfied "idle_timeout 900"
 
 # The store says alice is revoked, but her serial leaves the list the
 # server enforces: the account state no longer agrees.

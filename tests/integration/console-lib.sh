@@ -22,7 +22,9 @@ if nm "$BW/bulwark-console" 2>/dev/null | grep -q '__asan_init'; then
 	exit 77
 fi
 
-start_bulwarkd "$T/bwd" || { echo "bulwarkd did not start" >&2; exit 1; }
+# --console-config: the file whose lock bulwarkd's scans report
+# (console.sh copies the configuration of the console it tests there)
+start_bulwarkd "$T/bwd" --console-config "$T/console-scan.json" || { echo "bulwarkd did not start" >&2; exit 1; }
 
 # PAM: the shipped stack's shape, with pam_matrix for pam_unix and the
 # tally under $T

@@ -220,6 +220,19 @@ check "bulwarkd's trail has the lock and the unlock" \
 	       trail console.unlock '.outcome == \"failure\"'"
 check "the console's record says each event reached bulwarkd's trail" \
 	sh -c "! grep -q 'NOT in bulwarkd' '$T/state/events.log'"
+# What bulwarkd's scan reports is the lock this console applied: the
+# same file, read with the console's parser (ac-idle-lock; AC-11).
+cp "$T/console-idle.json" "$T/console-scan.json"
+acurl -X POST -H Content-Type:application/json --data '{"baseline":"moderate"}' \
+	"$URL/v1/compliance/scans" >"$T/scan.json"
+fact() { # SUBJECT: the idle lock check's observation of it
+	jq -r --arg s "$1" '.results[] | select(.check == "ac-idle-lock") |
+		.observations[] | select(.subject == $s) | .found' "$T/scan.json"
+}
+check "bulwarkd reports the 3 s lock the console applied" test "$(fact fact:idle_lock_s)" = 3
+check "bulwarkd reports that the lock hides the screen" test "$(fact fact:lock_conceals)" = yes
+check "ac-idle-lock is satisfied with it" \
+	test "$(jq -r '.results[] | select(.check == "ac-idle-lock") | .verdict' "$T/scan.json")" = satisfied
 
 # AC-12: the session ends at its maximum length
 write_conf "$T/console-max.json" 600 4
