@@ -1,6 +1,5 @@
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -25,6 +24,7 @@
 #include "hardening/pki.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
+#include "lib/ipaddr.h"
 #include "lib/json.h"
 #include "lib/macro.h"
 #include "lib/ossl-cleanup.h"
@@ -173,24 +173,21 @@ check_dns_name(const char *name, char **ret_err)
 static int
 check_ip(const char *ip, char **ret_err)
 {
-	unsigned char addr[sizeof(struct in6_addr)];
-
-	if (ip && inet_pton(AF_INET, ip, addr) == 1)
+	switch (bw_ip_literal(ip)) {
+	case BW_IP_V4:
+	case BW_IP_V6:
 		return 0;
-	/* An IPv4-mapped or -compatible IPv6 form would be a 16-octet
-	 * name, which a client connecting to the IPv4 address does not
-	 * match: take the IPv4 form. */
-	if (ip && inet_pton(AF_INET6, ip, addr) == 1) {
-		if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)addr) ||
-		    IN6_IS_ADDR_V4COMPAT((struct in6_addr *)addr))
-			return errf(-BW_E_INVALID, ret_err, "server address "
-			    "\"%.64s\": an IPv4 address in IPv6 form: give "
-			    "the IPv4 form", ip);
-		return 0;
+	case BW_IP_V4_IN_V6:
+		/* A 16-octet name, which a client connecting to the IPv4
+		 * address does not match: take the IPv4 form. */
+		return errf(-BW_E_INVALID, ret_err, "server address "
+		    "\"%.64s\": an IPv4 address in IPv6 form: give the IPv4 "
+		    "form", ip);
+	case BW_IP_NONE:
+	default:
+		return errf(-BW_E_INVALID, ret_err, "server address \"%.64s\": "
+		    "not an IPv4 or IPv6 literal", ip ? ip : "");
 	}
-	return errf(-BW_E_INVALID, ret_err,
-	    "server address \"%.64s\": not an IPv4 or IPv6 literal",
-	    ip ? ip : "");
 }
 
 static int
