@@ -393,6 +393,15 @@ main(int argc, char **argv)
 	}
 	if (a.reseal)
 		return run_reseal(&a.cfg, a.previous_config, a.reason);
+	/* A bad --server-name is refused before the data directory gets
+	 * anything (TPM state, bulwarkd.conf), not after the identity is
+	 * made; pki_init_dir() checks the names again. */
+	if (pki_check_server_names(&(struct pki_init_options){
+	    .server_names = a.cfg.server_names,
+	    .server_ips = a.cfg.server_ips }, &err) < 0) {
+		log_error("start-up failed: %s", err ? err : "server names");
+		return 1;
+	}
 	/* Before the spawner, whose children inherit it: a write to a
 	 * closed peer must be an EPIPE to handle, not the end of the
 	 * process (a client could end the API worker at will). */

@@ -662,6 +662,14 @@ server_san(const struct pki_init_options *o, char **ret, char **ret_err)
 	return 0;
 }
 
+int
+pki_check_server_names(const struct pki_init_options *o, char **ret_err)
+{
+	_cleanup_free_ char *san = NULL;
+
+	return server_san(o, &san, ret_err);
+}
+
 static int
 validate_days(const char *what, unsigned days, char **ret_err)
 {
