@@ -8,14 +8,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -23,6 +21,7 @@
 #include "lib/b64.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
+#include "lib/inroot.h"
 #include "lib/macro.h"
 #include "compliance/catalog.h"
 #include "compliance/check.h"
@@ -750,144 +749,10 @@ comp_rel(const char *path)
 	return *path ? path : ".";
 }
 
-bool comp_open_without_openat2;
-
-/* The kernel's limit on links followed in one resolution. */
-#define COMP_MAX_LINKS	40
-
-/* Moves *DFD (DEPTH directories below ROOTFD) to "..", which at the
- * root is the root itself, as under RESOLVE_IN_ROOT. */
-static int
-comp_walk_up(int rootfd, int *dfd, unsigned *depth)
-{
-	int fd;
-
-	fd = openat(*depth ? *dfd : rootfd, *depth ? ".." : ".",
-	    O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	close(*dfd);
-	*dfd = fd;
-	if (*depth)
-		(*depth)--;
-	return 0;
-}
-
-/* Replaces *REST with the link LINKFD's target followed by NEXT; an
- * absolute target moves *DFD back to the root. */
-static int
-comp_walk_link(int rootfd, int linkfd, const char *next, char **rest,
-    int *dfd, unsigned *depth)
-{
-	char	 target[PATH_MAX], *s;
-	ssize_t	 n;
-
-	if ((n = readlinkat(linkfd, "", target, sizeof(target))) < 0)
-		return -errno;
-	if ((size_t)n >= sizeof(target))
-		return -ENAMETOOLONG;
-	target[n] = '\0';
-	if (asprintf(&s, "%s/%s", target, next) < 0)
-		return -ENOMEM;
-	free(*rest);
-	*rest = s;
-	if (target[0] == '/') {
-		*depth = 0;
-		return comp_walk_up(rootfd, dfd, depth);
-	}
-	return 0;
-}
-
-/* openat2(RESOLVE_IN_ROOT) by hand, for where it answers ENOSYS
- * (systemd's RestrictSUIDSGID= refuses it so, as it cannot filter its
- * flags): each component is opened O_PATH|O_NOFOLLOW below ROOTFD, a
- * symbolic link's target takes its place in the path (an absolute one
- * from the root), ".." stops at the root, and more than 40 links is
- * ELOOP. Links are followed as text, so a /proc magic link cannot
- * jump out either. Returns an fd opened with FLAGS or -errno. */
-static int
-comp_open_walk(int rootfd, const char *path, int flags)
-{
-	_cleanup_free_ char	*rest = NULL;
-	_cleanup_close_ int	 dfd = -1, fd = -1;
-	char			 name[NAME_MAX + 1], *comp, *next;
-	unsigned		 depth = 0;
-	int			 links = 0, r;
-	struct stat		 st;
-	size_t			 len;
-	bool			 last;
-
-	if (!(rest = strdup(path)))
-		return -ENOMEM;
-	if ((dfd = openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return -errno;
-	for (comp = rest;; comp = next) {
-		comp += strspn(comp, "/");
-		len = strcspn(comp, "/");
-		next = comp + len;
-		last = next[strspn(next, "/")] == '\0';
-		if (len > NAME_MAX)
-			return -ENAMETOOLONG;
-		memcpy(name, comp, len);
-		name[len] = '\0';
-		if (len == 2 && strcmp(name, "..") == 0) {
-			if ((r = comp_walk_up(rootfd, &dfd, &depth)) < 0)
-				return r;
-			name[0] = '\0';
-		}
-		if (len == 0 || strcmp(name, ".") == 0 || name[0] == '\0') {
-			if (!last)
-				continue;
-			fd = openat(dfd, ".", flags | O_CLOEXEC);
-			return fd < 0 ? -errno : TAKE_FD(fd);
-		}
-		fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0 || fstat(fd, &st) < 0)
-			return -errno;
-		if (S_ISLNK(st.st_mode) && !(last && (flags & O_NOFOLLOW))) {
-			if (++links > COMP_MAX_LINKS)
-				return -ELOOP;
-			if ((r = comp_walk_link(rootfd, fd, next, &rest, &dfd,
-			    &depth)) < 0)
-				return r;
-			close(TAKE_FD(fd));
-			next = rest;
-			continue;
-		}
-		if (last) {
-			/* A link swapped in since the fstat() fails ELOOP. */
-			close(TAKE_FD(fd));
-			fd = openat(dfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
-			return fd < 0 ? -errno : TAKE_FD(fd);
-		}
-		if (!S_ISDIR(st.st_mode))
-			return -ENOTDIR;
-		close(dfd);
-		dfd = TAKE_FD(fd);
-		depth++;
-	}
-}
-
 int
 comp_open(struct comp_ctx *ctx, const char *path, int flags)
 {
-	struct open_how how = {
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	int fd;
-
-	/* openat2() refuses O_PATH combined with other open flags. */
-	if (!(flags & O_PATH))
-		flags |= O_NOCTTY;
-	how.flags = (uint64_t)(flags | O_CLOEXEC);
-
-	if (comp_open_without_openat2)
-		return comp_open_walk(ctx->rootfd, comp_rel(path), flags);
-	fd = (int)syscall(SYS_openat2, ctx->rootfd, comp_rel(path), &how,
-	    sizeof(how));
-	if (fd < 0 && errno == ENOSYS)
-		return comp_open_walk(ctx->rootfd, comp_rel(path), flags);
-	return fd < 0 ? -errno : fd;
+	return inroot_open(ctx->rootfd, path, flags);
 }
 
 int

@@ -289,12 +289,9 @@ int comp_read(struct comp_ctx *ctx, struct comp_result *res,
 
 /* Opens root-relative PATH with FLAGS (O_CLOEXEC added), resolved
  * inside the root (symlinks followed but confined to it; O_NOFOLLOW
- * applies to the last component). Returns an fd or -errno. */
+ * applies to the last component), as inroot_open() (lib/inroot.h).
+ * Returns an fd or -errno. */
 int comp_open(struct comp_ctx *ctx, const char *path, int flags);
-
-/* For tests: resolve as where openat2() answers ENOSYS (under systemd's
- * RestrictSUIDSGID=). */
-extern bool comp_open_without_openat2;
 
 /* stat(2) of root-relative PATH without following a final symlink. */
 int comp_stat(struct comp_ctx *ctx, const char *path, struct stat *ret_st);

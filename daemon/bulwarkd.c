@@ -3,7 +3,6 @@
  * trail; see bulwarkd(8). */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -32,6 +31,7 @@
 #include "hardening/sandbox.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
+#include "lib/ipaddr.h"
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/opt-help.h"
@@ -217,18 +217,6 @@ add_repeated(const char **list, int *n, const char *opt, const char *arg)
 	return true;
 }
 
-/* Whether ARG is an IPv4 or IPv6 address, for the certificate's
- * iPAddress names; anything else is a DNS name, checked by
- * pki_init_dir(). */
-static bool
-is_ip_literal(const char *arg)
-{
-	unsigned char addr[sizeof(struct in6_addr)];
-
-	return inet_pton(AF_INET, arg, addr) == 1 ||
-	    inet_pton(AF_INET6, arg, addr) == 1;
-}
-
 /* Takes option C with its argument ARG into A. Returns false on a usage
  * error (said on stderr). */
 static bool
@@ -245,7 +233,11 @@ parse_opt(int c, char *arg, struct bwd_args *a)
 		cfg->listen = arg;
 		return true;
 	case 'n':
-		if (is_ip_literal(arg))
+		/* An address (an IPv4 one in IPv6 form too, which
+		 * pki_init_dir() refuses by name) goes to the
+		 * certificate's iPAddress names; anything else is a DNS
+		 * name, checked by pki_init_dir(). */
+		if (bw_ip_literal(arg) != BW_IP_NONE)
 			return add_repeated(cfg->server_ips, &cfg->n_server_ips,
 			    "server-name", arg);
 		return add_repeated(cfg->server_names, &cfg->n_server_names,
@@ -409,6 +401,15 @@ main(int argc, char **argv)
 	}
 	if (a.reseal)
 		return run_reseal(&a.cfg, a.previous_config, a.reason);
+	/* A bad --server-name is refused before the data directory gets
+	 * anything (TPM state, bulwarkd.conf), not after the identity is
+	 * made; pki_init_dir() checks the names again. */
+	if (pki_check_server_names(&(struct pki_init_options){
+	    .server_names = a.cfg.server_names,
+	    .server_ips = a.cfg.server_ips }, &err) < 0) {
+		log_error("start-up failed: %s", err ? err : "server names");
+		return 1;
+	}
 	/* Before the spawner, whose children inherit it: a write to a
 	 * closed peer must be an EPIPE to handle, not the end of the
 	 * process (a client could end the API worker at will). */

@@ -13,12 +13,11 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
-#include <linux/openat2.h>
 
 #include "lib/err.h"
 #include "lib/fileio.h"
+#include "lib/inroot.h"
 #include "lib/macro.h"
 #include "hardening/baseline.h"
 
@@ -227,25 +226,13 @@ hb_find(const char *id)
 	return NULL;
 }
 
-/* Files: reads resolve symlinks inside the root; writes walk the path
- * one component at a time and refuse any symlink. */
-
-static int
-hb_open_read(int rootfd, const char *path, int flags)
-{
-	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-
-	return fd < 0 ? -errno : fd;
-}
+/* Files: reads resolve symlinks inside the root (inroot_open()); writes
+ * walk the path one component at a time and refuse any symlink. */
 
 static int
 hb_read(int rootfd, const char *path, char **ret_buf)
 {
-	_cleanup_close_ int fd = hb_open_read(rootfd, path, O_RDONLY);
+	_cleanup_close_ int fd = inroot_open(rootfd, path, O_RDONLY);
 
 	if (fd < 0)
 		return fd;
@@ -529,7 +516,7 @@ static int
 hb_list_dir(int rootfd, const char *dir, const char *suffix, char ***v,
     size_t *n)
 {
-	int fd = hb_open_read(rootfd, dir, O_RDONLY | O_DIRECTORY);
+	int fd = inroot_open(rootfd, dir, O_RDONLY | O_DIRECTORY);
 	DIR *d;
 	struct dirent *de;
 	size_t sl = strlen(suffix), i;

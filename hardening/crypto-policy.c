@@ -1,6 +1,5 @@
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -18,6 +17,7 @@
 #include "hardening/crypto-policy.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
+#include "lib/ipaddr.h"
 #include "lib/json.h"
 #include "lib/macro.h"
 #include "lib/ossl-cleanup.h"
@@ -599,7 +599,6 @@ int
 crypto_tls_client_set_peer(SSL *ssl, const char *host, char **ret_err)
 {
 	X509_VERIFY_PARAM	*param = SSL_get0_param(ssl);
-	unsigned char		 addr[sizeof(struct in6_addr)];
 
 	if (!host || !*host || strlen(host) > 253)
 		return errf(-BW_E_INVALID, ret_err,
@@ -609,8 +608,7 @@ crypto_tls_client_set_peer(SSL *ssl, const char *host, char **ret_err)
 	X509_VERIFY_PARAM_set_hostflags(param,
 	    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
 	    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
-	if (inet_pton(AF_INET, host, addr) == 1 ||
-	    inet_pton(AF_INET6, host, addr) == 1) {
+	if (bw_ip_literal(host) != BW_IP_NONE) {
 		if (!X509_VERIFY_PARAM_set1_ip_asc(param, host))
 			return crypto_errf(-BW_E_INVALID, ret_err,
 			    "peer address %s", host);

@@ -1,6 +1,5 @@
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -25,6 +24,7 @@
 #include "hardening/pki.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
+#include "lib/ipaddr.h"
 #include "lib/json.h"
 #include "lib/macro.h"
 #include "lib/ossl-cleanup.h"
@@ -173,24 +173,21 @@ check_dns_name(const char *name, char **ret_err)
 static int
 check_ip(const char *ip, char **ret_err)
 {
-	unsigned char addr[sizeof(struct in6_addr)];
-
-	if (ip && inet_pton(AF_INET, ip, addr) == 1)
+	switch (bw_ip_literal(ip)) {
+	case BW_IP_V4:
+	case BW_IP_V6:
 		return 0;
-	/* An IPv4-mapped or -compatible IPv6 form would be a 16-octet
-	 * name, which a client connecting to the IPv4 address does not
-	 * match: take the IPv4 form. */
-	if (ip && inet_pton(AF_INET6, ip, addr) == 1) {
-		if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)addr) ||
-		    IN6_IS_ADDR_V4COMPAT((struct in6_addr *)addr))
-			return errf(-BW_E_INVALID, ret_err, "server address "
-			    "\"%.64s\": an IPv4 address in IPv6 form: give "
-			    "the IPv4 form", ip);
-		return 0;
+	case BW_IP_V4_IN_V6:
+		/* A 16-octet name, which a client connecting to the IPv4
+		 * address does not match: take the IPv4 form. */
+		return errf(-BW_E_INVALID, ret_err, "server address "
+		    "\"%.64s\": an IPv4 address in IPv6 form: give the IPv4 "
+		    "form", ip);
+	case BW_IP_NONE:
+	default:
+		return errf(-BW_E_INVALID, ret_err, "server address \"%.64s\": "
+		    "not an IPv4 or IPv6 literal", ip ? ip : "");
 	}
-	return errf(-BW_E_INVALID, ret_err,
-	    "server address \"%.64s\": not an IPv4 or IPv6 literal",
-	    ip ? ip : "");
 }
 
 static int
@@ -587,9 +584,25 @@ pair_state(int dfd, const char *base, char **ret_err)
 	return hc ? 0 : 1;
 }
 
+/* Takes *HAVE, a certificate the caller already read from NAME, when
+ * there is one (HAVE may be NULL), so a file is parsed once a start;
+ * else loads NAME. */
 static int
-pair_load(int dfd, const char *base, X509 **ret_cert, EVP_PKEY **ret_key,
+cert_take_or_load(int dfd, const char *name, X509 **have, X509 **ret,
     char **ret_err)
+{
+	if (have && *have) {
+		*ret = TAKE_PTR(*have);
+		return 0;
+	}
+	return load_cert_at(dfd, name, ret, ret_err);
+}
+
+/* Loads the BASE.crt/BASE.key pair (BASE.crt taken from *HAVE when the
+ * caller read it already, see cert_take_or_load()). */
+static int
+pair_load(int dfd, const char *base, X509 **have, X509 **ret_cert,
+    EVP_PKEY **ret_key, char **ret_err)
 {
 	_cleanup_(X509_freep) X509		*cert = NULL;
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY	*key = NULL;
@@ -598,7 +611,7 @@ pair_load(int dfd, const char *base, X509 **ret_cert, EVP_PKEY **ret_key,
 
 	snprintf(kname, sizeof(kname), "%s.key", base);
 	snprintf(cname, sizeof(cname), "%s.crt", base);
-	if ((r = load_cert_at(dfd, cname, &cert, ret_err)) < 0 ||
+	if ((r = cert_take_or_load(dfd, cname, have, &cert, ret_err)) < 0 ||
 	    (r = load_key_at(dfd, kname, &key, ret_err)) < 0)
 		return r;
 	if (X509_check_private_key(cert, key) != 1)
@@ -647,6 +660,14 @@ server_san(const struct pki_init_options *o, char **ret, char **ret_err)
 	}
 	*ret = TAKE_PTR(s);
 	return 0;
+}
+
+int
+pki_check_server_names(const struct pki_init_options *o, char **ret_err)
+{
+	_cleanup_free_ char *san = NULL;
+
+	return server_san(o, &san, ret_err);
 }
 
 static int
@@ -719,22 +740,32 @@ san_matches(X509 *x, const char *san, char **ret_err)
  * of refusing to start or serving the old names: bulwarkd renews it
  * only while it runs (daemon/cert-renew.c), and no one holds on to the
  * server's key. Anything else wrong with the file is left for
- * pki_init_dir() to report. */
+ * pki_init_dir() to report. A certificate kept goes to *RET_CERT (NULL
+ * when there is none, it was removed or did not parse) for
+ * pki_leaf_ready(), so the file is read once. */
 static int
-drop_stale_server(int dfd, const char *san, char **ret_err)
+drop_stale_server(int dfd, const char *san, X509 **ret_cert, char **ret_err)
 {
 	_cleanup_(X509_freep) X509	*x = NULL;
 	int				 r;
 
-	if ((r = file_present(dfd, "server.crt", ret_err)) <= 0)
+	if ((r = file_present(dfd, "server.crt", ret_err)) < 0)
 		return r;
-	if (load_cert_at(dfd, "server.crt", &x, NULL) < 0)
+	if (r == 0 || load_cert_at(dfd, "server.crt", &x, NULL) < 0) {
+		*ret_cert = NULL;
 		return 0;
-	if (X509_cmp_current_time(X509_get0_notAfter(x)) >= 0 &&
-	    (r = san_matches(x, san, ret_err)) != 0)
-		return r < 0 ? r : 0;
+	}
+	if (X509_cmp_current_time(X509_get0_notAfter(x)) >= 0) {
+		if ((r = san_matches(x, san, ret_err)) < 0)
+			return r;
+		if (r == 1) {
+			*ret_cert = TAKE_PTR(x);
+			return 0;
+		}
+	}
 	if (unlinkat(dfd, "server.crt", 0) < 0)
 		return errf(-errno, ret_err, "server.crt: %s", strerror(errno));
+	*ret_cert = NULL;
 	return 0;
 }
 
@@ -859,7 +890,8 @@ pki_ca_ready(int dfd, const struct pki_init_options *o, X509 **ret_ca,
 			return r;
 	} else {
 		if (!(o && o->ca_custody) &&
-		    (r = pair_load(dfd, "ca", &ca, &ca_key, ret_err)) < 0)
+		    (r = pair_load(dfd, "ca", NULL, &ca, &ca_key,
+		    ret_err)) < 0)
 			return r;
 		if (X509_check_ca(ca) < 1)
 			return errf(-BW_E_CORRUPT, ret_err,
@@ -908,7 +940,7 @@ server_cert_check(X509 *ca, X509 *cert, struct pki_cert_times *ret,
 static int
 server_custody_ready(int dfd, const struct pki_init_options *o,
     const struct pki_leaf *l, X509 *ca, EVP_PKEY *ca_key, const char *san,
-    char **ret_err)
+    X509 **have, char **ret_err)
 {
 	const struct pki_server_key_custody	*cus = o->server_custody;
 	_cleanup_(X509_freep) X509		*cert = NULL;
@@ -933,7 +965,8 @@ server_custody_ready(int dfd, const struct pki_init_options *o,
 	if ((r = file_present(dfd, "server.crt", ret_err)) < 0)
 		return r;
 	if (r == 1) {
-		if ((r = load_cert_at(dfd, "server.crt", &cert, ret_err)) < 0)
+		if ((r = cert_take_or_load(dfd, "server.crt", have, &cert,
+		    ret_err)) < 0)
 			return r;
 		if (X509_check_private_key(cert, key) == 1)
 			return verify_with_ca(ca, cert, l->purpose, "server.crt",
@@ -955,11 +988,12 @@ server_custody_ready(int dfd, const struct pki_init_options *o,
 }
 
 /* Checks the pair of leaf L in DFD against CA, or issues it (the
- * server's with the names SAN). */
+ * server's with the names SAN). *HAVE (HAVE may be NULL) is L's
+ * certificate when the caller read it already; it is taken over. */
 static int
 pki_leaf_ready(int dfd, const struct pki_init_options *o,
     const struct pki_leaf *l, X509 *ca, EVP_PKEY *ca_key, const char *san,
-    char **ret_err)
+    X509 **have, char **ret_err)
 {
 	_cleanup_(X509_freep) X509		*cert = NULL;
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY	*key = NULL;
@@ -971,12 +1005,14 @@ pki_leaf_ready(int dfd, const struct pki_init_options *o,
 	int					 r;
 
 	if (l->kind == PKI_KIND_SERVER && o && o->server_custody)
-		return server_custody_ready(dfd, o, l, ca, ca_key, san, ret_err);
+		return server_custody_ready(dfd, o, l, ca, ca_key, san, have,
+		    ret_err);
 	snprintf(cname, sizeof(cname), "%s.crt", l->base);
 	if ((r = pair_state(dfd, l->base, ret_err)) < 0)
 		return r;
 	if (r == 0) {
-		if ((r = pair_load(dfd, l->base, &cert, NULL, ret_err)) < 0)
+		if ((r = pair_load(dfd, l->base, have, &cert, NULL,
+		    ret_err)) < 0)
 			return r;
 		r = verify_with_ca(ca, cert, l->purpose, cname, ret_err);
 		if (r < 0) {
@@ -1007,6 +1043,7 @@ pki_init_dir(const char *pkidir, const struct pki_init_options *o,
     char **ret_err)
 {
 	_cleanup_(X509_freep) X509		*ca = NULL;
+	_cleanup_(X509_freep) X509		*server = NULL;
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY	*ca_key = NULL;
 	_cleanup_free_ char			*san = NULL;
 	_cleanup_close_ int			 dfd = -1;
@@ -1034,10 +1071,11 @@ pki_init_dir(const char *pkidir, const struct pki_init_options *o,
 	if ((r = stale_temps_remove(dfd, ret_err)) < 0 ||
 	    (r = pki_ca_ready(dfd, o, &ca, &ca_key, ret_err)) < 0)
 		return r;
-	if ((r = drop_stale_server(dfd, san, ret_err)) < 0)
+	if ((r = drop_stale_server(dfd, san, &server, ret_err)) < 0)
 		return r;
 	for (i = 0; i < ELEMENTSOF(pki_leaves); i++)
 		if ((r = pki_leaf_ready(dfd, o, &pki_leaves[i], ca, ca_key, san,
+		    pki_leaves[i].kind == PKI_KIND_SERVER ? &server : NULL,
 		    ret_err)) < 0)
 			return r;
 	return 0;
@@ -1251,7 +1289,7 @@ pki_issue_client(const char *pkidir, const char *name, const char *tenant,
 		return r;
 	if ((dfd = pki_open_dir(pkidir, false, ret_err)) < 0)
 		return dfd;
-	if ((r = pair_load(dfd, "ca", &ca, &ca_key, ret_err)) < 0)
+	if ((r = pair_load(dfd, "ca", NULL, &ca, &ca_key, ret_err)) < 0)
 		return r;
 	return issue_signed(ca, ca_key, subject_key, &p, "days", days, "",
 	    ret_cert_pem, ret_key_pem, ret_serial_hex, ret_err);

@@ -112,6 +112,13 @@ struct pki_identity {
 int pki_init_dir(const char *pkidir, const struct pki_init_options *o,
     char **ret_err);
 
+/* Checks O->server_names (DNS names) and O->server_ips (addresses) as
+ * pki_init_dir() does, touching nothing, so that a program can refuse a
+ * bad name before it creates any state. O may be NULL. Returns 0 or
+ * -BW_E_INVALID with a message in *RET_ERR. */
+int pki_check_server_names(const struct pki_init_options *o,
+    char **ret_err);
+
 /* The validity of a certificate: ISSUED is when it was issued (its
  * notBefore less the clock-skew allowance the issuer backdates it by),
  * NOT_AFTER its notAfter; SERIAL_HEX as in struct pki_identity. */

@@ -358,15 +358,18 @@ conn_free(struct wconn *c)
 static short
 tls_wants(SSL *ssl, int r)
 {
-	int e = SSL_get_error(ssl, r);
-
-	/* a failure's errors are not left for the next OpenSSL user */
-	ERR_clear_error();
-	switch (e) {
+	switch (SSL_get_error(ssl, r)) {
 	case SSL_ERROR_WANT_READ:
 		return EV_READ;
 	case SSL_ERROR_WANT_WRITE:
 		return EV_WRITE;
+	case SSL_ERROR_SSL:
+	case SSL_ERROR_SYSCALL:
+		/* only a real failure queues errors; they are not left for
+		 * the next OpenSSL user (a WANT_* queued none, and clearing
+		 * then cost a call on every request's last read) */
+		ERR_clear_error();
+		return 0;
 	default:
 		return 0;
 	}

@@ -14,7 +14,8 @@
 # server.key left by an earlier version is replaced and removed at start.
 # --server-name 127.0.0.2 puts the address in the certificate (reissued at
 # start for the same key), so curl verifies https://127.0.0.2:PORT; a bad
-# name is refused at start.
+# name is refused at start, before anything is created in the data
+# directory.
 # Not checked here: the development swtpm's state (tpm/tpm2-00.permall)
 # holds that software TPM's seeds unencrypted (docs/threat-model.md).
 . "$(dirname "$0")/lib.sh"
@@ -125,4 +126,15 @@ stop_bulwarkd
 timeout 120 "$BW/bulwarkd" --data-dir "$D" --listen 127.0.0.1:0 --server-name bad_name >"$T/badname.log" 2>&1
 check "a --server-name neither a DNS name nor an address is refused at start" test $? != 0
 check "... naming it" grep -qF 'server name \"bad_name\": character at position 4' "$T/badname.log"
+# checked before anything is made: on an empty data directory a bad name
+# leaves it empty (no TPM state, no bulwarkd.conf, no pki/)
+for bad in bad_name 10.0.0.256 ::ffff:10.0.0.1; do
+	E="$T/empty-$bad"
+	mkdir "$E"
+	timeout 120 "$BW/bulwarkd" --data-dir "$E" --listen 127.0.0.1:0 \
+		--server-name "$bad" >"$T/badname-empty.log" 2>&1
+	check "--server-name $bad on an empty data directory is refused" test $? != 0
+	check "... saying why" grep -qF "\\\"$bad\\\": " "$T/badname-empty.log"
+	check "... and leaves the directory empty" test -z "$(ls -A "$E")"
+done
 finish

@@ -23,6 +23,7 @@
 #include <openssl/ssl.h>
 
 #include "lib/err.h"
+#include "lib/inroot.h"
 #include "compliance/check.h"
 #include "tests/unit/compliance/fixture.h"
 
@@ -650,7 +651,7 @@ static int
 openat2_restore(void **state)
 {
 	(void)state;
-	comp_open_without_openat2 = false;
+	inroot_force_walk = false;
 	return 0;
 }
 
@@ -664,7 +665,7 @@ test_symlinks_resolved(void **state)
 	FILE *f;
 	int fd;
 
-	comp_open_without_openat2 = *(const bool *)*state;
+	inroot_force_walk = *(const bool *)*state;
 	world_build(&w);
 	world_link(&w, "etc/os-release", "../usr/lib/os-release",
 	    "usr/lib/os-release");
@@ -712,7 +713,7 @@ test_symlinks_resolved(void **state)
 	    -ENOTDIR);
 	comp_ctx_done(&ctx);
 	world_destroy(&w);
-	comp_open_without_openat2 = false;
+	inroot_force_walk = false;
 }
 
 static void
