@@ -778,10 +778,13 @@ comp_read(struct comp_ctx *ctx, struct comp_result *res, const char *path,
 	size_t			 len;
 	int			 r;
 
-	fd = comp_open(ctx, path, O_RDONLY);
+	/* O_NONBLOCK and regular files only: a FIFO put at a checked path
+	 * would otherwise hold the scan (and the loop it runs on). */
+	fd = comp_open(ctx, path, O_RDONLY | O_NONBLOCK);
 	if (fd < 0)
 		return fd;
-	if ((r = read_bounded(fd, COMP_READ_MAX, &buf, &len)) < 0)
+	if ((r = fd_regular(fd)) < 0 ||
+	    (r = read_bounded(fd, COMP_READ_MAX, &buf, &len)) < 0)
 		return r;
 	if (asprintf(&ref, "/%s", comp_rel(path)) < 0) {
 		ref = NULL;

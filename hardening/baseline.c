@@ -232,10 +232,15 @@ hb_find(const char *id)
 static int
 hb_read(int rootfd, const char *path, char **ret_buf)
 {
-	_cleanup_close_ int fd = inroot_open(rootfd, path, O_RDONLY);
+	/* a FIFO at PATH must not hold the tool: regular files only */
+	_cleanup_close_ int fd = inroot_open(rootfd, path,
+	    O_RDONLY | O_NONBLOCK);
+	int r;
 
 	if (fd < 0)
 		return fd;
+	if ((r = fd_regular(fd)) < 0)
+		return r;
 	return read_bounded(fd, HB_FILE_MAX, ret_buf, NULL);
 }
 

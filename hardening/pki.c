@@ -1075,7 +1075,7 @@ pki_init_dir(const char *pkidir, const struct pki_init_options *o,
 		return r;
 	for (i = 0; i < ELEMENTSOF(pki_leaves); i++)
 		if ((r = pki_leaf_ready(dfd, o, &pki_leaves[i], ca, ca_key, san,
-		    pki_leaves[i].kind == PKI_KIND_SERVER ? &server : NULL,
+		    strcmp(pki_leaves[i].base, "server") == 0 ? &server : NULL,
 		    ret_err)) < 0)
 			return r;
 	return 0;

@@ -48,22 +48,34 @@ read_bounded(int fd, size_t max, char **ret_buf, size_t *ret_len)
 }
 
 int
-open_regular_at(int dirfd, const char *path)
+fd_regular(int fd)
 {
-	_cleanup_close_ int	fd = -1;
-	struct stat		st;
-	int			fl;
+	struct stat	st;
+	int		fl;
 
-	/* O_NONBLOCK: opening a FIFO nobody writes would wait forever */
-	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
-	    O_NONBLOCK);
-	if (fd < 0 || fstat(fd, &st) < 0)
+	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return -BW_E_INVALID;
 	if ((fl = fcntl(fd, F_GETFL)) < 0 ||
-	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+	    ((fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0))
 		return -errno;
+	return 0;
+}
+
+int
+open_regular_at(int dirfd, const char *path)
+{
+	_cleanup_close_ int	fd = -1;
+	int			r;
+
+	/* O_NONBLOCK: opening a FIFO nobody writes would wait forever */
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if ((r = fd_regular(fd)) < 0)
+		return r;
 	return TAKE_FD(fd);
 }
 
@@ -71,11 +83,10 @@ int
 read_file_at(int dirfd, const char *path, size_t max, char **ret_buf,
     size_t *ret_len)
 {
-	_cleanup_close_ int fd = -1;
+	_cleanup_close_ int fd = open_regular_at(dirfd, path);
 
-	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	return read_bounded(fd, max, ret_buf, ret_len);
 }
 

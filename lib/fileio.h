@@ -11,14 +11,19 @@
  * MAX, or -errno. */
 int read_bounded(int fd, size_t max, char **ret_buf, size_t *ret_len);
 
+/* 0 when FD is a regular file (then made blocking again, if it was
+ * opened O_NONBLOCK so that a FIFO could not hold the open), else
+ * -BW_E_INVALID or -errno. */
+int fd_regular(int fd);
+
 /* Opens PATH (relative to DIRFD, no symlink followed) for reading if
  * it is a regular file, without blocking on a FIFO or a device on the
  * way: returns the descriptor (blocking again, close-on-exec), -errno,
  * or -BW_E_INVALID for anything but a regular file. */
 int open_regular_at(int dirfd, const char *path);
 
-/* Reads PATH (relative to DIRFD, no symlink followed) like
- * read_bounded(). */
+/* Reads PATH (relative to DIRFD, no symlink followed), a regular file
+ * (open_regular_at()), like read_bounded(). */
 int read_file_at(int dirfd, const char *path, size_t max, char **ret_buf,
     size_t *ret_len);
 

@@ -27,6 +27,9 @@ static atomic_bool inroot_no_openat2;
 /* Directories held open by one walk (each a component of the path
  * resolved so far); deeper is -ENAMETOOLONG. */
 #define INROOT_MAX_DEPTH	256
+/* The open flags inroot_open() takes besides O_RDONLY: reading only. */
+#define INROOT_FLAGS	(O_PATH | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | \
+			 O_NOCTTY | O_CLOEXEC)
 
 /* A walk's position: dirs[0] is the root (the caller's fd), dirs[n - 1]
  * the directory the walk is in, each opened from the one before. ".."
@@ -78,6 +81,8 @@ walk_link(struct inroot_walk *w, int linkfd, const char *next)
 		return -errno;
 	if ((size_t)n >= sizeof(target))
 		return -ENAMETOOLONG;
+	if (n == 0)	/* as the kernel resolves an empty link */
+		return -ENOENT;
 	target[n] = '\0';
 	if (asprintf(&s, "%s/%s", target, next) < 0)
 		return -ENOMEM;
@@ -170,8 +175,16 @@ inroot_open(int rootfd, const char *path, int flags)
 	struct open_how	how = {
 		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
-	int		fd;
+	int		fd, tries;
 
+	/* Reading only: a write or create flag would follow a link in the
+	 * last component, and O_CREAT without a mode aborts under
+	 * _FORTIFY_SOURCE. */
+	if ((flags & O_ACCMODE) != O_RDONLY ||
+	    (flags & ~(O_ACCMODE | INROOT_FLAGS)))
+		return -EINVAL;
+	if (strlen(path) >= PATH_MAX)
+		return -ENAMETOOLONG;
 	while (*path == '/')
 		path++;
 	if (*path == '\0')
@@ -183,11 +196,30 @@ inroot_open(int rootfd, const char *path, int flags)
 	    memory_order_relaxed))
 		return inroot_walk(rootfd, path, flags);
 	how.flags = (uint64_t)(flags | O_CLOEXEC);
-	fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-	if (fd >= 0)
-		return fd;
+	/* RESOLVE_IN_ROOT answers EAGAIN when a rename or mount anywhere
+	 * raced a lookup through ".."; the walk has no such race. */
+	for (tries = 0; tries < 3; tries++) {
+		fd = (int)syscall(SYS_openat2, rootfd, path, &how,
+		    sizeof(how));
+		if (fd >= 0)
+			return fd;
+		if (errno != EAGAIN)
+			break;
+	}
+	if (errno == EAGAIN)
+		return inroot_walk(rootfd, path, flags);
 	if (errno != ENOSYS)
 		return -errno;
-	atomic_store_explicit(&inroot_no_openat2, true, memory_order_relaxed);
+	/* ENOSYS from the file's own open (a device's) is not the filter:
+	 * the walk is kept only when the root itself cannot be opened. */
+	how.flags = O_PATH | O_CLOEXEC;
+	fd = (int)syscall(SYS_openat2, rootfd, ".", &how, sizeof(how));
+	if (fd >= 0) {
+		close(fd);
+		return -ENOSYS;
+	}
+	if (errno == ENOSYS)
+		atomic_store_explicit(&inroot_no_openat2, true,
+		    memory_order_relaxed);
 	return inroot_walk(rootfd, path, flags);
 }

@@ -303,10 +303,37 @@ test_enosys_asked_once(void **state)
 	assert_string_equal(read_in(t, "d/abs", &e), "inside");
 	assert_string_equal(read_in(t, "../d/abs", &e), "inside");
 	assert_string_equal(read_in(t, "d/abs", &e), "inside");
-	assert_int_equal(openat2_calls, 2);
+	/* the failed open and one probe of the root itself, then none */
+	assert_int_equal(openat2_calls, 3);
 	fake_enosys = false;
 	assert_string_equal(read_in(t, "d/abs", &e), "inside");
-	assert_int_equal(openat2_calls, 2);
+	assert_int_equal(openat2_calls, 3);
+}
+
+/* Reading only: write and create flags are refused before any lookup
+ * (a create would follow a last-component link, and O_CREAT without a
+ * mode aborts under _FORTIFY_SOURCE); so is a path past PATH_MAX. */
+static void
+test_read_only(void **state)
+{
+	struct tree	*t = *state;
+	char		*longp;
+
+	assert_int_equal(inroot_open(t->rootfd, "f", O_WRONLY), -EINVAL);
+	assert_int_equal(inroot_open(t->rootfd, "f", O_RDWR), -EINVAL);
+	assert_int_equal(inroot_open(t->rootfd, "new", O_RDONLY | O_CREAT),
+	    -EINVAL);
+	assert_int_equal(inroot_open(t->rootfd, "f", O_RDONLY | O_TRUNC),
+	    -EINVAL);
+	assert_int_equal(inroot_open(t->rootfd, "d", O_RDONLY | O_TMPFILE),
+	    -EINVAL);
+	assert_non_null(longp = malloc(PATH_MAX + 2));
+	memset(longp, 'a', PATH_MAX + 1);
+	longp[PATH_MAX + 1] = '\0';
+	assert_int_equal(inroot_open(t->rootfd, longp, O_RDONLY),
+	    -ENAMETOOLONG);
+	free(longp);
+	assert_int_equal(faccessat(t->rootfd, "new", F_OK, 0), -1);
 }
 
 int
@@ -322,6 +349,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rename_out_while_inside,
 		    tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_enosys_asked_once,
+		    tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_read_only,
 		    tree_setup, tree_teardown),
 	};
 
