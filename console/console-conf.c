@@ -167,25 +167,48 @@ console_conf_parse(const char *text, size_t len, struct console_conf *conf,
 	return 0;
 }
 
+/* The defaults, then TEXT (R: the read's result) over them; CONF is
+ * cleared when anything fails. */
+static int
+conf_from_text(const char *path, int r, const char *text, size_t len,
+    struct console_conf *conf, char **ret_err)
+{
+	*conf = (struct console_conf){ 0 };
+	if (r < 0)
+		return errf(r, ret_err, "%s: %s", path, bw_strerror(r));
+	if ((r = console_conf_defaults(conf)) < 0)
+		return r;
+	if ((r = console_conf_parse(text, len, conf, ret_err)) < 0) {
+		errf_wrap(r, ret_err, "%s", path);
+		console_conf_clear(conf);
+	}
+	return r;
+}
+
 int
 console_conf_load(const char *path, struct console_conf *conf, char **ret_err)
 {
 	_cleanup_free_ char	*text = NULL;
-	size_t			 len;
+	size_t			 len = 0;
 	int			 r;
 
-	if ((r = console_conf_defaults(conf)) < 0)
-		return r;
 	r = read_file_at(AT_FDCWD, path, CONF_FILE_MAX, &text, &len);
 	if (r == -ENOENT && strcmp(path, CONSOLE_CONF_DEFAULT) == 0)
-		return 0;
-	if (r < 0)
-		r = errf(r, ret_err, "%s: %s", path, bw_strerror(r));
-	else if ((r = console_conf_parse(text, len, conf, ret_err)) < 0)
-		errf_wrap(r, ret_err, "%s", path);
-	if (r < 0)
-		console_conf_clear(conf);
-	return r;
+		return console_conf_defaults(conf);
+	return conf_from_text(path, r, text, len, conf, ret_err);
+}
+
+int
+console_conf_load_trusted(const char *path, struct console_conf *conf,
+    char **ret_err)
+{
+	_cleanup_free_ char	*text = NULL;
+	size_t			 len = 0;
+	int			 r;
+
+	r = read_regular_at(AT_FDCWD, path, CONF_FILE_MAX, FILEIO_ROOT_OWNED,
+	    &text, &len);
+	return conf_from_text(path, r, text, len, conf, ret_err);
 }
 
 void

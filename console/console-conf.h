@@ -50,6 +50,15 @@ int console_conf_parse(const char *text, size_t len, struct console_conf *conf,
 int console_conf_load(const char *path, struct console_conf *conf,
     char **ret_err);
 
+/* For what bulwarkd reports of the console (compliance facts): the file
+ * at PATH over the defaults, but only a file that is there (a missing
+ * one is -ENOENT, at any path), a regular file (a FIFO or device is
+ * refused without waiting), owned by root and not writable by group or
+ * others (-EPERM: anyone else could make it say anything). On failure
+ * CONF holds nothing. */
+int console_conf_load_trusted(const char *path, struct console_conf *conf,
+    char **ret_err);
+
 void console_conf_clear(struct console_conf *conf);
 
 #endif

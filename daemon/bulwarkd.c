@@ -92,10 +92,11 @@ static const struct opt_help options[] = {
 	{ "replica-id", 'i', "NAME", "this replica's name in the leader "
 	  "election and its audit outbox on etcd (default: the host name; "
 	  "unique among the replicas of one store, stable across restarts)" },
-	{ "console-config", 'c', "FILE", "the console's configuration, read "
-	  "at each compliance scan for the idle lock, session length and "
-	  "certificate lifetime it reports (default " CONSOLE_CONF_DEFAULT
-	  ", bulwark-console's own default)" },
+	{ "console-config", 'c', "FILE", "the console's configuration (an "
+	  "absolute path), read at each compliance scan for the idle lock it "
+	  "reports (default " CONSOLE_CONF_DEFAULT ", bulwark-console's own "
+	  "default); a missing file, or one not a regular file owned by root "
+	  "and writable by no one else, reports nothing" },
 	{ "help", 'h', NULL, "show this help and exit (also -h)" },
 	{ "version", 'V', NULL, "show the version and exit (also -V)" },
 };
@@ -288,6 +289,15 @@ parse_opt(int c, char *arg, struct bwd_args *a)
 		cfg->config_path = arg;
 		return true;
 	case 'c':
+		/* Read at every scan, long after start: a relative path
+		 * would depend on the working directory then, and one the
+		 * facts buffer cannot hold would be cut to another file. */
+		if (arg[0] != '/' || strlen(arg) >= PATH_MAX) {
+			fprintf(stderr, "bulwarkd: --console-config: must be "
+			    "an absolute path shorter than %d bytes\n",
+			    PATH_MAX);
+			return false;
+		}
 		cfg->console_config = arg;
 		return true;
 	case 'R':

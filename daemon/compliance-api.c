@@ -44,6 +44,7 @@
 #include "lib/ids.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "privsep/console-ipc.h"
 
 static const char *const baseline_names[] = { "low", "moderate", "high" };
 static const char *const baseline_files[] = {
@@ -359,15 +360,14 @@ facts_settings(struct compliance_api *ca, struct comp_facts *f)
 {
 	_cleanup_free_ char	*text = NULL, *err = NULL;
 	_cleanup_json_ json_t	*o = NULL;
-	_cleanup_close_ int	 fd = -1;
 	char			 path[PATH_MAX + 32];
 	json_t			*att, *v;
 	size_t			 len;
 	long			 interval = 60, stale = 0, boot = 3600;
 
 	snprintf(path, sizeof(path), "%s/bulwarkd.conf", ca->appliance_dir);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
-	    read_bounded(fd, FACTS_CONFIG_MAX, &text, &len) < 0 ||
+	if (read_regular_at(AT_FDCWD, path, FACTS_CONFIG_MAX, 0, &text,
+	    &len) < 0 ||
 	    json_parse_bounded(text, len, 8, &o, &err) < 0)
 		return;
 	att = json_object_get(o, "attestation");
@@ -395,7 +395,12 @@ compliance_facts_console(const char *path, struct comp_facts *f)
 	struct console_conf	 conf;
 	_cleanup_free_ char	*err = NULL;
 
-	if (console_conf_load(path, &conf, &err) < 0)
+	/* Not console_conf_load(): the console's defaults for a missing
+	 * file would claim a lock on an appliance whose administrators do
+	 * not log in through the console (the installer writes no
+	 * console.json), and a file someone other than root may write, or
+	 * a FIFO in its place, proves nothing (or never answers). */
+	if (console_conf_load_trusted(path, &conf, &err) < 0)
 		return;
 	/* AC-11: the console locks after idle_timeout seconds without a
 	 * key (console.c session_wait()); the parser bounds it to 1..86400,
@@ -408,20 +413,20 @@ compliance_facts_console(const char *path, struct comp_facts *f)
 	 * the console runs with this configuration. */
 	f->lock_conceals = COMP_YES;
 	/* IA-11: the API has no bearer tokens. What stands for a person's
-	 * authentication is the console's session certificate: issued by
-	 * bulwarkd after PAM accepted the user, valid for the rest of the
-	 * session, and the session ends at session_max, after which only
-	 * a new PAM login gets another (console.c session_credential(),
-	 * console-cred.c). Its lifetime is therefore session_max, which the
-	 * parser bounds to CIPC_LIFETIME_MAX as bulwarkd does. A principal's
-	 * own certificate is not a token but the authenticator itself,
-	 * proved afresh at every TLS handshake (no session cache, no
-	 * tickets: crypto-policy.c); its lifetime is ac-credential-expiry's
-	 * fact. With fallback_credential the console may instead use a
-	 * certificate from a file, whose lifetime this file does not tell:
-	 * unknown then. */
+	 * authentication is the console's session certificate, issued by
+	 * bulwarkd after PAM accepted the user (console.c
+	 * session_credential(), console-cred.c). The console asks for
+	 * session_max, but bulwarkd issues any lifetime the console asks
+	 * for up to CIPC_LIFETIME_MAX (handle_cred()), so that bound, not
+	 * this file's session_max, is what the appliance enforces. A
+	 * principal's own certificate is not a token but the authenticator
+	 * itself, proved afresh at every TLS handshake (no session cache,
+	 * no tickets: crypto-policy.c); its lifetime is
+	 * ac-credential-expiry's fact. With fallback_credential the console
+	 * may instead use a certificate from a file, whose lifetime this
+	 * file does not tell: unknown then. */
 	if (!conf.fallback_credential)
-		f->token_lifetime_s = conf.session_max;
+		f->token_lifetime_s = CIPC_LIFETIME_MAX;
 	console_conf_clear(&conf);
 }
 

@@ -69,9 +69,11 @@ open_regular_at(int dirfd, const char *path)
 	_cleanup_close_ int	fd = -1;
 	int			r;
 
-	/* O_NONBLOCK: opening a FIFO nobody writes would wait forever */
+	/* O_NONBLOCK: opening a FIFO nobody writes would wait forever;
+	 * O_NOCTTY: a terminal put in the file's place must not become
+	 * the process's controlling terminal */
 	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
-	    O_NONBLOCK);
+	    O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
 	if ((r = fd_regular(fd)) < 0)
@@ -87,6 +89,26 @@ read_file_at(int dirfd, const char *path, size_t max, char **ret_buf,
 
 	if (fd < 0)
 		return fd;
+	return read_bounded(fd, max, ret_buf, ret_len);
+}
+
+int
+read_regular_at(int dirfd, const char *path, size_t max, unsigned flags,
+    char **ret_buf, size_t *ret_len)
+{
+	_cleanup_close_ int	fd = open_regular_at(dirfd, path);
+	struct stat		st;
+
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	/* Anyone who can write the file decides what it says. */
+	if ((flags & FILEIO_ROOT_OWNED) &&
+	    (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))))
+		return -EPERM;
+	if ((uint64_t)st.st_size > max)
+		return -EFBIG;
 	return read_bounded(fd, max, ret_buf, ret_len);
 }
 

@@ -27,6 +27,16 @@ int open_regular_at(int dirfd, const char *path);
 int read_file_at(int dirfd, const char *path, size_t max, char **ret_buf,
     size_t *ret_len);
 
+/* read_regular_at() FLAGS: the file must be owned by root and not be
+ * writable by group or others (else -EPERM), for a file whose content
+ * is taken as the appliance's configuration. */
+#define FILEIO_ROOT_OWNED	0x1
+
+/* read_file_at(), and a file larger than MAX is -EFBIG before it is
+ * read. FLAGS: FILEIO_ROOT_OWNED or 0. */
+int read_regular_at(int dirfd, const char *path, size_t max, unsigned flags,
+    char **ret_buf, size_t *ret_len);
+
 /* Writes LEN bytes of BUF to PATH under DIRFD durably: a temporary file
  * is written, fsynced, renamed over PATH and the directory fsynced.
  * MODE applies to the new file. Returns 0 or -errno. */

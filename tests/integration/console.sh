@@ -220,9 +220,13 @@ check "bulwarkd's trail has the lock and the unlock" \
 	       trail console.unlock '.outcome == \"failure\"'"
 check "the console's record says each event reached bulwarkd's trail" \
 	sh -c "! grep -q 'NOT in bulwarkd' '$T/state/events.log'"
-# What bulwarkd's scan reports is the lock this console applied: the
-# same file, read with the console's parser (ac-idle-lock; AC-11).
+# What bulwarkd's scan reports is the idle lock this console applied:
+# the same file, read with the console's parser (ac-idle-lock; AC-11).
+# That the lock hides the screen (lock_conceals, AC-11(1)) is a property
+# of the code, checked on the captured screen above; bulwarkd reports it
+# whenever it reads a console.json, so it is not checked again here.
 cp "$T/console-idle.json" "$T/console-scan.json"
+chmod 0644 "$T/console-scan.json"	# bulwarkd trusts no file others may write
 acurl -X POST -H Content-Type:application/json --data '{"baseline":"moderate"}' \
 	"$URL/v1/compliance/scans" >"$T/scan.json"
 fact() { # SUBJECT: the idle lock check's observation of it
@@ -230,7 +234,6 @@ fact() { # SUBJECT: the idle lock check's observation of it
 		.observations[] | select(.subject == $s) | .found' "$T/scan.json"
 }
 check "bulwarkd reports the 3 s lock the console applied" test "$(fact fact:idle_lock_s)" = 3
-check "bulwarkd reports that the lock hides the screen" test "$(fact fact:lock_conceals)" = yes
 check "ac-idle-lock is satisfied with it" \
 	test "$(jq -r '.results[] | select(.check == "ac-idle-lock") | .verdict' "$T/scan.json")" = satisfied
 

@@ -2,6 +2,8 @@
  * and from its store's change log (daemon/compliance-api.h). */
 #include "config.h"
 
+#include <ftw.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,14 +11,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "daemon/compliance-api.h"
+#include "console/console-conf.h"
 #include "controlplane/store.h"
+#include "privsep/console-ipc.h"
 
-static char dir[] = "/tmp/bw-comp-facts-XXXXXX";
-static char path[sizeof(dir) + 32];
+static char dir[PATH_MAX];
+static char path[PATH_MAX + 32];
 
 static void
 put_file(const char *text)
@@ -26,6 +31,8 @@ put_file(const char *text)
 	assert_non_null(f);
 	assert_true(fputs(text, f) >= 0);
 	assert_int_equal(fclose(f), 0);
+	/* whatever the umask: bulwarkd trusts no group/other-writable file */
+	assert_int_equal(chmod(path, 0644), 0);
 }
 
 static void
@@ -47,20 +54,30 @@ test_console(void **state)
 	struct comp_facts f;
 
 	(void)state;
+	/* the installed appliance writes no console.json: nothing is
+	 * claimed, at the default path either (the console itself would
+	 * run with its defaults) */
 	facts_from(NULL, &f);
 	assert_int_equal(f.idle_lock_s, -1);
 	assert_int_equal(f.lock_conceals, COMP_UNKNOWN);
 	assert_int_equal(f.token_lifetime_s, -1);
+	if (access(CONSOLE_CONF_DEFAULT, F_OK) < 0) {
+		comp_facts_init(&f);
+		compliance_facts_console(CONSOLE_CONF_DEFAULT, &f);
+		assert_int_equal(f.idle_lock_s, -1);
+		assert_int_equal(f.lock_conceals, COMP_UNKNOWN);
+		assert_int_equal(f.token_lifetime_s, -1);
+	}
 
+	/* the lifetime is the most bulwarkd issues, not session_max */
 	facts_from("{\"idle_timeout\": 600, \"session_max\": 7200}", &f);
 	assert_int_equal(f.idle_lock_s, 600);
 	assert_int_equal(f.lock_conceals, COMP_YES);
-	assert_int_equal(f.token_lifetime_s, 7200);
+	assert_int_equal(f.token_lifetime_s, CIPC_LIFETIME_MAX);
 
 	/* the console's defaults for what the file leaves out */
 	facts_from("{\"refresh\": 5}", &f);
 	assert_int_equal(f.idle_lock_s, 900);
-	assert_int_equal(f.token_lifetime_s, 8 * 3600);
 
 	/* a certificate from a file: its lifetime is not known here */
 	facts_from("{\"idle_timeout\": 300, \"fallback_credential\": true}", &f);
@@ -75,6 +92,46 @@ test_console(void **state)
 	assert_int_equal(f.idle_lock_s, -1);
 	facts_from("{", &f);
 	assert_int_equal(f.token_lifetime_s, -1);
+}
+
+/* A file anyone but root could have written proves nothing; what is
+ * not a regular file is refused without waiting for a writer. */
+static void
+test_console_untrusted(void **state)
+{
+	struct comp_facts f;
+
+	(void)state;
+	facts_from("{\"idle_timeout\": 600}", &f);
+	assert_int_equal(f.idle_lock_s, 600);
+	assert_int_equal(chmod(path, 0666), 0);
+	comp_facts_init(&f);
+	compliance_facts_console(path, &f);
+	assert_int_equal(f.idle_lock_s, -1);
+	assert_int_equal(f.lock_conceals, COMP_UNKNOWN);
+	assert_int_equal(chmod(path, 0620), 0);
+	comp_facts_init(&f);
+	compliance_facts_console(path, &f);
+	assert_int_equal(f.idle_lock_s, -1);
+	if (geteuid() == 0) {
+		assert_int_equal(chmod(path, 0644), 0);
+		assert_int_equal(chown(path, 1, 0), 0);
+		comp_facts_init(&f);
+		compliance_facts_console(path, &f);
+		assert_int_equal(f.idle_lock_s, -1);
+	}
+	assert_int_equal(unlink(path), 0);
+	/* a FIFO nobody writes: answered at once (a blocking open would
+	 * hang the test) */
+	assert_int_equal(mkfifo(path, 0600), 0);
+	comp_facts_init(&f);
+	compliance_facts_console(path, &f);
+	assert_int_equal(f.idle_lock_s, -1);
+	assert_int_equal(unlink(path), 0);
+	/* a directory */
+	comp_facts_init(&f);
+	compliance_facts_console(dir, &f);
+	assert_int_equal(f.idle_lock_s, -1);
 }
 
 static int
@@ -92,7 +149,7 @@ static void
 test_config_history(void **state)
 {
 	struct store	*st = NULL;
-	char		 sdir[sizeof(dir) + 16];
+	char		 sdir[PATH_MAX + 16];
 	uint64_t	 rev, first;
 
 	(void)state;
@@ -116,22 +173,33 @@ test_config_history(void **state)
 	store_close(st);
 }
 
+static int
+rm_entry(const char *p, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(p);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_console),
+		cmocka_unit_test(test_console_untrusted),
 		cmocka_unit_test(test_config_history),
 	};
-	char	cmd[sizeof(dir) + 16];
-	int	rc;
+	const char	*tmp = getenv("TMPDIR");
+	int		 rc;
 
+	snprintf(dir, sizeof(dir), "%s/bw-comp-facts-XXXXXX",
+	    tmp && tmp[0] ? tmp : "/tmp");
 	if (!mkdtemp(dir))
 		return 1;
 	snprintf(path, sizeof(path), "%s/console.json", dir);
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
+	if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
 		rc = 1;
 	return rc;
 }
