@@ -430,26 +430,75 @@ compliance_facts_console(const char *path, struct comp_facts *f)
 	console_conf_clear(&conf);
 }
 
-/* The changes to /r/ in ST's change log after its compaction horizon,
- * in *RET_N. -BW_E_COMPACTED when the horizon moved while reading. */
+/* What of a stored object is its configuration: the object without its
+ * status (what controllers, agents and nodes report), NULL for a delete.
+ * A value that is not JSON counts as itself. Returns a new reference. */
+static json_t *
+facts_config_part(const struct store_event *ev)
+{
+	json_t *doc = NULL;
+
+	if (ev->type != STORE_OP_PUT)
+		return json_null();
+	if (json_parse_bounded(ev->value, ev->value_len, BW_JSON_MAX_DEPTH,
+	    &doc, NULL) < 0)
+		return json_stringn(ev->value, ev->value_len);
+	if (json_is_object(doc))
+		json_object_del(doc, "status");
+	return doc;
+}
+
+/* Notes the change EV in LAST (store key -> the configuration part of
+ * its latest change) and counts it in *KEPT when it is a configuration
+ * change with a previous version in the log: an earlier change to the
+ * same key, whose value differs from it otherwise than in its status.
+ * Kinds only the system writes (RES_F_SYSTEM_WRITES: instances,
+ * waivers) are no one's configuration. */
+static int
+facts_note_change(json_t *last, const struct store_event *ev, size_t *kept)
+{
+	const struct res_kind	*k;
+	char			 tenant[64], name[64];
+	json_t			*prev, *cur;
+
+	if (res_key_parse(ev->key, &k, tenant, sizeof(tenant), name,
+	    sizeof(name)) < 0 || (k->flags & RES_F_SYSTEM_WRITES))
+		return 0;
+	if (!(cur = facts_config_part(ev)))
+		return -ENOMEM;
+	prev = json_object_get(last, ev->key);
+	if (prev && !json_equal(prev, cur))
+		(*kept)++;
+	return json_object_set_new(last, ev->key, cur) < 0 ? -ENOMEM : 0;
+}
+
+/* The configuration changes in ST's change log after its compaction
+ * horizon that have a previous version there (facts_note_change()), in
+ * *RET_N. -BW_E_COMPACTED when the horizon moved while reading. */
 static int
 facts_count_changes(struct store *st, size_t *ret_n)
 {
+	_cleanup_json_ json_t	*last = json_object();
 	struct store_event	*ev = NULL;
 	uint64_t		 since = store_compacted_revision(st);
-	size_t			 n, kept = 0;
-	int			 r;
+	size_t			 n, i, kept = 0;
+	int			 r = 0;
 
+	if (!last)
+		return -ENOMEM;
 	do {
 		r = store_changes(st, "/r/", since, FACTS_HISTORY_PAGE, &ev,
 		    &n);
 		if (r < 0)
 			return r;
-		kept += n;
+		for (i = 0; i < n && r >= 0; i++)
+			r = facts_note_change(last, &ev[i], &kept);
 		if (n > 0)
 			since = ev[n - 1].rev;
 		store_events_free(ev, n);
 		ev = NULL;
+		if (r < 0)
+			return r;
 	} while (n == FACTS_HISTORY_PAGE);
 	*ret_n = kept;
 	return 0;
@@ -464,14 +513,19 @@ compliance_facts_config_history(struct store *st, struct comp_facts *f)
 	if (!st)
 		return;
 	/* The configuration is the stored objects (/r/). Each change in
-	 * the change log carries the object's new value, so every change
-	 * after the compaction horizon can be read back (GET
-	 * /v1/watch?since=REV) and the object's state before it examined;
-	 * store_maintain() keeps store.history_revisions changes
-	 * (bulwarkd.conf). Counted here: those changes to /r/, not the
-	 * appliance's own records (scans, outbox) that share the log. A
-	 * store at its retention compacts after each batch, so a count
-	 * overtaken by the horizon starts again from the new one. */
+	 * the change log carries the object's new value, so for a change
+	 * whose key has an earlier change in the log, the object's previous
+	 * version can be read back (GET /v1/watch?since=REV); for the
+	 * first one the log holds (a creation, or a change whose
+	 * predecessor was compacted) it cannot, so it is not counted.
+	 * Status reports and the kinds only the system writes are not
+	 * configuration and not counted either, nor the appliance's own
+	 * records (scans, outbox) that share the log. store_maintain()
+	 * keeps store.history_revisions changes (bulwarkd.conf). Nothing
+	 * re-applies an earlier version: an administrator would read it
+	 * and apply it again. A store at its retention compacts after each
+	 * batch, so a count overtaken by the horizon starts again from the
+	 * new one. */
 	for (tries = 0; tries < 3; tries++)
 		if ((r = facts_count_changes(st, &kept)) != -BW_E_COMPACTED)
 			break;

@@ -114,9 +114,11 @@ int compliance_api_init(struct compliance_api *ca, struct event_base *base,
 void compliance_facts_console(const char *path, struct comp_facts *f);
 
 /* CM-2(3) into F (config_revisions): how many changes to the stored
- * configuration (the /r/ objects), each with the object's value, ST's
- * change log still holds, so earlier states can be read back. A store
- * that cannot be read leaves it unknown. */
+ * configuration (the /r/ objects of kinds people write, their status
+ * left out) ST's change log holds with the object's previous version
+ * also held there (an earlier change to the same object), so that
+ * version can be read back. A store that cannot be read leaves it
+ * unknown. */
 void compliance_facts_config_history(struct store *st, struct comp_facts *f);
 
 /* The SSP JSON: $BULWARK_COMPLIANCE_SSP when set (the test harness

@@ -144,7 +144,18 @@ history(struct store *st)
 	return f.config_revisions;
 }
 
-/* Counted: the changes to /r/ objects the change log still holds. */
+static void
+put(struct store *st, const char *key, const char *value, uint64_t *ret_rev)
+{
+	uint64_t rev;
+
+	assert_int_equal(store_put(st, key, value, strlen(value),
+	    STORE_REV_ANY, ret_rev ? ret_rev : &rev), 0);
+}
+
+/* Counted: the changes to configuration objects whose previous version
+ * the change log also holds; not creations, status reports, kinds only
+ * the system writes, or the appliance's own records. */
 static void
 test_config_history(void **state)
 {
@@ -157,19 +168,32 @@ test_config_history(void **state)
 	snprintf(sdir, sizeof(sdir), "%s/store", dir);
 	assert_int_equal(store_open_lmdb(sdir, NULL, &st, NULL), 0);
 	assert_int_equal(history(st), 0);
-	assert_int_equal(store_put(st, "/r/tenants/acme", "{\"v\":1}", 7,
-	    STORE_REV_ANY, &first), 0);
-	assert_int_equal(store_put(st, "/r/tenants/acme", "{\"v\":2}", 7,
-	    STORE_REV_ANY, &rev), 0);
-	/* the appliance's own records share the log and are not counted */
-	assert_int_equal(store_put(st, "/x/compliance/scans/1", "{}", 2,
-	    STORE_REV_ANY, &rev), 0);
+	/* a creation has no previous version */
+	put(st, "/r/tenants/acme", "{\"spec\":{\"v\":1}}", &first);
+	assert_int_equal(history(st), 0);
+	put(st, "/r/tenants/acme", "{\"spec\":{\"v\":2}}", NULL);
+	assert_int_equal(history(st), 1);
+	/* a status report (a node's heartbeat, a controller's verdict) */
+	put(st, "/r/tenants/acme",
+	    "{\"spec\":{\"v\":2},\"status\":{\"seen\":1}}", NULL);
+	put(st, "/r/tenants/acme",
+	    "{\"spec\":{\"v\":2},\"status\":{\"seen\":2}}", NULL);
+	assert_int_equal(history(st), 1);
+	/* a kind only agents and controllers write */
+	put(st, "/r/instances/acme/web-0", "{\"spec\":{\"n\":1}}", NULL);
+	put(st, "/r/instances/acme/web-0", "{\"spec\":{\"n\":2}}", NULL);
+	/* the appliance's own records share the log */
+	put(st, "/x/compliance/scans/1", "{}", NULL);
+	put(st, "/x/compliance/scans/1", "{\"a\":1}", NULL);
+	assert_int_equal(history(st), 1);
+	/* a delete: the version before it can be read back */
 	assert_int_equal(store_delete(st, "/r/tenants/acme", STORE_REV_ANY,
 	    &rev), 0);
-	assert_int_equal(history(st), 3);
-	/* compacted past the first change: it is no longer kept */
-	assert_int_equal(store_compact(st, first), 0);
 	assert_int_equal(history(st), 2);
+	/* compacted past the creation: the change to v2 lost its previous
+	 * version, the delete still has one */
+	assert_int_equal(store_compact(st, first), 0);
+	assert_int_equal(history(st), 1);
 	store_close(st);
 }
 
