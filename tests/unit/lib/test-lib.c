@@ -400,8 +400,8 @@ test_time_parse(void **state)
 	assert_int_equal(bw_time_parse(NULL, &t), -BW_E_INVALID);
 }
 
-/* open_regular_at opens regular files only, and a FIFO without a
- * writer is refused at once rather than waited on. */
+/* open_regular_at and read_regular_at open regular files only, and a
+ * FIFO without a writer is refused at once rather than waited on. */
 static void
 test_open_regular(void **state)
 {
@@ -445,6 +445,41 @@ test_open_regular(void **state)
 	assert_true((fd = openat(dfd, "fifo", O_RDONLY | O_NONBLOCK)) >= 0);
 	assert_int_equal(fd_regular(fd), -BW_E_INVALID);
 	close(fd);
+
+	/* read_regular_at: the same refusals, a size bound checked before
+	 * reading, and with FILEIO_ROOT_OWNED only root's file that no one
+	 * else may write */
+	{
+		char	*buf = NULL;
+		size_t	 len;
+
+		assert_int_equal(read_regular_at(dfd, "file", 1, 0, &buf,
+		    &len), 0);
+		assert_int_equal(len, 1);
+		assert_memory_equal(buf, "x", 1);
+		free(buf);
+		assert_int_equal(read_regular_at(dfd, "file", 0, 0, &buf,
+		    &len), -EFBIG);
+		assert_int_equal(read_regular_at(dfd, "fifo", 64, 0, &buf,
+		    &len), -BW_E_INVALID);
+		assert_int_equal(read_regular_at(dfd, "link", 64, 0, &buf,
+		    &len), -ELOOP);
+		assert_int_equal(fchmodat(dfd, "file", 0602, 0), 0);
+		assert_int_equal(read_regular_at(dfd, "file", 64,
+		    FILEIO_ROOT_OWNED, &buf, &len), -EPERM);
+		assert_int_equal(fchmodat(dfd, "file", 0620, 0), 0);
+		assert_int_equal(read_regular_at(dfd, "file", 64,
+		    FILEIO_ROOT_OWNED, &buf, &len), -EPERM);
+		assert_int_equal(fchmodat(dfd, "file", 0644, 0), 0);
+		assert_int_equal(read_regular_at(dfd, "file", 64,
+		    FILEIO_ROOT_OWNED, &buf, &len), geteuid() == 0 ? 0 : -EPERM);
+		if (geteuid() == 0) {
+			free(buf);
+			assert_int_equal(fchownat(dfd, "file", 1, 0, 0), 0);
+			assert_int_equal(read_regular_at(dfd, "file", 64,
+			    FILEIO_ROOT_OWNED, &buf, &len), -EPERM);
+		}
+	}
 
 	unlinkat(dfd, "file", 0);
 	unlinkat(dfd, "fifo", 0);
