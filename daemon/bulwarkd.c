@@ -94,9 +94,10 @@ static const struct opt_help options[] = {
 	  "unique among the replicas of one store, stable across restarts)" },
 	{ "console-config", 'c', "FILE", "the console's configuration (an "
 	  "absolute path), read at each compliance scan for the idle lock it "
-	  "reports (default " CONSOLE_CONF_DEFAULT ", bulwark-console's own "
-	  "default); a missing file, or one not a regular file owned by root "
-	  "and writable by no one else, reports nothing" },
+	  "reports and at each session certificate for its session_max, the "
+	  "longest issued (default " CONSOLE_CONF_DEFAULT ", bulwark-console's "
+	  "own default); a missing file, or one not a regular file owned by "
+	  "root and writable by no one else, reports nothing and caps at 24 h" },
 	{ "help", 'h', NULL, "show this help and exit (also -h)" },
 	{ "version", 'V', NULL, "show the version and exit (also -V)" },
 };

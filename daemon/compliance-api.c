@@ -44,7 +44,6 @@
 #include "lib/ids.h"
 #include "lib/json.h"
 #include "lib/log.h"
-#include "privsep/console-ipc.h"
 
 static const char *const baseline_names[] = { "low", "moderate", "high" };
 static const char *const baseline_files[] = {
@@ -415,10 +414,10 @@ compliance_facts_console(const char *path, struct comp_facts *f)
 	/* IA-11: the API has no bearer tokens. What stands for a person's
 	 * authentication is the console's session certificate, issued by
 	 * bulwarkd after PAM accepted the user (console.c
-	 * session_credential(), console-cred.c). The console asks for
-	 * session_max, but bulwarkd issues any lifetime the console asks
-	 * for up to CIPC_LIFETIME_MAX (handle_cred()), so that bound, not
-	 * this file's session_max, is what the appliance enforces. A
+	 * session_credential(), console-cred.c). bulwarkd issues at most
+	 * session_max of this file read this same way
+	 * (ccred_lifetime_max()), whatever the console asks, so that is
+	 * the lifetime the appliance enforces. A
 	 * principal's own certificate is not a token but the authenticator
 	 * itself, proved afresh at every TLS handshake (no session cache,
 	 * no tickets: crypto-policy.c); its lifetime is
@@ -426,7 +425,7 @@ compliance_facts_console(const char *path, struct comp_facts *f)
 	 * may instead use a certificate from a file, whose lifetime this
 	 * file does not tell: unknown then. */
 	if (!conf.fallback_credential)
-		f->token_lifetime_s = CIPC_LIFETIME_MAX;
+		f->token_lifetime_s = conf.session_max;
 	console_conf_clear(&conf);
 }
 

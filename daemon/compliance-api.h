@@ -106,9 +106,9 @@ int compliance_api_init(struct compliance_api *ca, struct event_base *base,
 /* The console's facts (AC-11, AC-11(1), IA-11) into F, from the
  * console configuration at PATH read with the console's own parser
  * (console_conf_load_trusted()): idle_lock_s and lock_conceals, the
- * values the next console session uses, and token_lifetime_s, the
- * longest session certificate bulwarkd issues the console
- * (CIPC_LIFETIME_MAX). A missing file (at any path, the default one
+ * values the next console session uses, and token_lifetime_s, its
+ * session_max, the longest session certificate bulwarkd issues the
+ * console (ccred_lifetime_max() reads the file the same way). A missing file (at any path, the default one
  * too), one not regular, not root's or writable by group or others, or
  * one the parser refuses leaves them unknown. Never logs. */
 void compliance_facts_console(const char *path, struct comp_facts *f);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -16,6 +17,7 @@
 #include <event2/listener.h>
 
 #include "daemon/console-cred.h"
+#include "console/console-conf.h"
 #include "daemon/identity.h"
 #include "hardening/pki.h"
 #include "privsep/console-ipc.h"
@@ -39,6 +41,7 @@ struct ccred {
 	char			 pkidir[4096];
 	char			 ca_path[4200];
 	char			 server_url[300];
+	char			 console_config[PATH_MAX];	/* "": none */
 	struct identity		*identity;
 	struct api_server	*srv;
 	int			 conns;
@@ -161,7 +164,25 @@ map_request(struct ccred_conn *cc, const json_t *req,
 	return 0;
 }
 
-/* CIPC_CRED: a certificate for the mapped principal, for the CSR's key. */
+int
+ccred_lifetime_max(const char *path)
+{
+	struct console_conf	 conf;
+	_cleanup_free_ char	*err = NULL;
+	int			 max = CIPC_LIFETIME_MAX;
+
+	if (path && path[0] && console_conf_load_trusted(path, &conf,
+	    &err) == 0) {
+		max = conf.session_max;	/* the parser bounds it to the max */
+		console_conf_clear(&conf);
+	}
+	return max;
+}
+
+/* CIPC_CRED: a certificate for the mapped principal, for the CSR's key,
+ * for the lifetime the console asks, at most ccred_lifetime_max(): a
+ * console asking for more than its configuration's session_max gets
+ * that, so what the compliance facts report is what is issued. */
 static int
 handle_cred(struct ccred_conn *cc, const json_t *req, json_t **ret,
     char **ret_err)
@@ -174,12 +195,14 @@ handle_cred(struct ccred_conn *cc, const json_t *req, json_t **ret,
 	long long				 life = json_int_at(req, "lifetime",
 	    NULL, 0);
 	char					 why[300];
-	int					 r;
+	int					 r, max;
 
 	r = map_request(cc, req, &id, ret_err);
 	if (r == 0 && (life < CIPC_LIFETIME_MIN || life > CIPC_LIFETIME_MAX))
 		r = errf(-BW_E_INVALID, ret_err, "lifetime: must be %d..%d",
 		    CIPC_LIFETIME_MIN, CIPC_LIFETIME_MAX);
+	if (r == 0 && life > (max = ccred_lifetime_max(cc->c->console_config)))
+		life = max;
 	if (r == 0 && !csr)
 		r = errf(-BW_E_INVALID, ret_err, "csr: required");
 	if (r == 0 && !(ca_key = identity_ca_key(cc->c->identity)))
@@ -404,6 +427,8 @@ ccred_open(struct event_base *base, const struct ccred_options *o,
 	snprintf(c->pkidir, sizeof(c->pkidir), "%s", o->pkidir);
 	snprintf(c->ca_path, sizeof(c->ca_path), "%s/ca.crt", o->pkidir);
 	snprintf(c->server_url, sizeof(c->server_url), "%s", o->server_url);
+	snprintf(c->console_config, sizeof(c->console_config), "%s",
+	    o->console_config ?: "");
 	TAILQ_INIT(&c->conns_list);
 	c->base = base;
 	c->identity = o->identity;

@@ -31,6 +31,10 @@ struct ccred_options {
 	 * identity replaces its key whenever it loads it again */
 	struct identity		*identity;
 	struct api_server	*srv;		/* records go through its committer */
+	/* the console's configuration (console.json): its session_max
+	 * caps the certificates issued (ccred_lifetime_max()); NULL: no
+	 * cap but CIPC_LIFETIME_MAX */
+	const char		*console_config;
 };
 
 struct ccred;
@@ -39,6 +43,12 @@ struct ccred;
  * Returns 0 and *RET (stop with ccred_close()), or a negative error. */
 int ccred_open(struct event_base *base, const struct ccred_options *o,
     struct ccred **ret, char **ret_err);
+
+/* The longest certificate lifetime issued to the console: session_max of
+ * the console configuration at PATH as console_conf_load_trusted() reads
+ * it (the compliance facts read the same), else (no such file, one
+ * bulwarkd cannot trust, PATH NULL) CIPC_LIFETIME_MAX. */
+int ccred_lifetime_max(const char *path);
 
 /* Stops listening, drops open connections, removes the socket. NULL ok. */
 void ccred_close(struct ccred *c);

@@ -623,7 +623,8 @@ open_console_socket(struct bwd_state *st, struct event_base *base,
 {
 	struct ccred_options	 o = { .data_dir = st->data_dir,
 	    .pkidir = st->principals.pkidir, .server_url = url,
-	    .identity = st->identity, .srv = st->api };
+	    .identity = st->identity, .srv = st->api,
+	    .console_config = st->comp_open ? st->comp.console_conf : NULL };
 	_cleanup_free_ char	*err = NULL;
 
 	if (ccred_open(base, &o, &st->console, &err) < 0)

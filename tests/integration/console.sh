@@ -23,6 +23,10 @@ cat >"$T/bwd/console-users.json" <<USERS
 USERS
 
 write_conf "$T/console.json" 600 3600
+# IA-11: bulwarkd's copy of the configuration (--console-config) says
+# 30 minutes: the console asks for its own 3600 s and gets 1800.
+write_conf "$T/console-scan.json" 600 1800
+chmod 0644 "$T/console-scan.json"
 start_console "$T/console.json"
 
 # AC-8: the banner comes first and nothing but Enter leaves it
@@ -81,6 +85,9 @@ expect "the dashboard reads the API with bulwarkd's session certificate" \
 check "bulwarkd audited the certificate it issued for bob" \
 	wait_for 30 trail console.credential '.outcome == "success" and
 	  .actor == "admin" and (.reason | test("pam user bob: certificate serial"))'
+check "...for bulwarkd's session_max, 1800 s, not the 3600 s asked" \
+	trail console.credential '.outcome == "success" and
+	  (.reason | test("pam user bob: certificate serial [0-9A-Fa-f]+, 1800 s,"))'
 check "the audit panel reads the trail's health" has 'trail healthy'
 snap dashboard
 # a larger terminal: the panels take three columns and the new rows

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "daemon/compliance-api.h"
+#include "daemon/console-cred.h"
 #include "console/console-conf.h"
 #include "controlplane/store.h"
 #include "privsep/console-ipc.h"
@@ -61,6 +62,8 @@ test_console(void **state)
 	assert_int_equal(f.idle_lock_s, -1);
 	assert_int_equal(f.lock_conceals, COMP_UNKNOWN);
 	assert_int_equal(f.token_lifetime_s, -1);
+	assert_int_equal(ccred_lifetime_max(path), CIPC_LIFETIME_MAX);
+	assert_int_equal(ccred_lifetime_max(NULL), CIPC_LIFETIME_MAX);
 	if (access(CONSOLE_CONF_DEFAULT, F_OK) < 0) {
 		comp_facts_init(&f);
 		compliance_facts_console(CONSOLE_CONF_DEFAULT, &f);
@@ -69,15 +72,18 @@ test_console(void **state)
 		assert_int_equal(f.token_lifetime_s, -1);
 	}
 
-	/* the lifetime is the most bulwarkd issues, not session_max */
+	/* the lifetime is session_max, the most bulwarkd issues
+	 * (ccred_lifetime_max() reads the same) */
 	facts_from("{\"idle_timeout\": 600, \"session_max\": 7200}", &f);
 	assert_int_equal(f.idle_lock_s, 600);
 	assert_int_equal(f.lock_conceals, COMP_YES);
-	assert_int_equal(f.token_lifetime_s, CIPC_LIFETIME_MAX);
+	assert_int_equal(f.token_lifetime_s, 7200);
+	assert_int_equal(ccred_lifetime_max(path), 7200);
 
 	/* the console's defaults for what the file leaves out */
 	facts_from("{\"refresh\": 5}", &f);
 	assert_int_equal(f.idle_lock_s, 900);
+	assert_int_equal(f.token_lifetime_s, 8 * 3600);
 
 	/* a certificate from a file: its lifetime is not known here */
 	facts_from("{\"idle_timeout\": 300, \"fallback_credential\": true}", &f);
@@ -109,6 +115,8 @@ test_console_untrusted(void **state)
 	compliance_facts_console(path, &f);
 	assert_int_equal(f.idle_lock_s, -1);
 	assert_int_equal(f.lock_conceals, COMP_UNKNOWN);
+	/* and bulwarkd's certificates are not capped by it */
+	assert_int_equal(ccred_lifetime_max(path), CIPC_LIFETIME_MAX);
 	assert_int_equal(chmod(path, 0620), 0);
 	comp_facts_init(&f);
 	compliance_facts_console(path, &f);
