@@ -685,7 +685,7 @@ comp_obs_add(struct comp_result *res, bool ok, const char *subject,
 	return 0;
 }
 
-static int
+int
 comp_evidence_add_hex(struct comp_result *res, const char *ref,
     const char *hex)
 {
