@@ -71,6 +71,8 @@ target_sources() {
 		echo "privsep/ipc.c" ;;
 	fuzz-console-filter)
 		echo "console/filter.c" ;;
+	fuzz-collect-answer)
+		echo "compliance/collect-proto.c" ;;
 	esac
 }
 target_flags() {
@@ -80,6 +82,7 @@ target_flags() {
 	fuzz-json-validate) echo "-max_len=8192" ;;
 	fuzz-store-wal) echo "-max_len=49152" ;;
 	fuzz-ipc-frame) echo "-max_len=4096" ;;
+	fuzz-collect-answer) echo "-max_len=16384" ;;
 	esac
 }
 # Writes generated seeds for target $1 into directory $2 (optional).
