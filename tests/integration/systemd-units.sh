@@ -66,6 +66,10 @@ check "bulwark-collect@.service is rated at most 2.0 (is ${e:-none})" \
 check "docs/hardening.md states the collector's rating ${e:-none}" \
 	grep -q "bulwark-collect@.service.*${e:-none}" \
 	"$top_srcdir/docs/hardening.md"
+# In a network namespace of its own /proc/sys/net would be that
+# namespace's, not the host's that cm-sysctl-baseline checks.
+check "bulwark-collect@.service has no PrivateNetwork= (it reads the host's /proc/sys/net)" \
+	bash -c "! grep -q '^PrivateNetwork=' '$T/bulwark-collect@.service'"
 check "bulwark-collect@.service keeps CAP_DAC_READ_SEARCH alone" \
 	grep -qx 'CapabilityBoundingSet=CAP_DAC_READ_SEARCH' "$T/bulwark-collect@.service"
 check "bulwark-collect.socket: group bulwark-collect, mode 0660, bulwarkd in the group" \
