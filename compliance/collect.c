@@ -175,8 +175,10 @@ collect_connect(const char *path, int64_t deadline, int *ret_fd,
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return errf(-errno, ret_err, "socket: %s", strerror(errno));
+	/* A UNIX socket connects at once or not at all: EAGAIN is a full
+	 * backlog, an error like any other here. */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		if (errno != EINPROGRESS && errno != EAGAIN)
+		if (errno != EINPROGRESS)
 			return errf(-errno, ret_err, "connecting to %s: %s",
 			    path, strerror(errno));
 		if ((r = collect_wait(fd, POLLOUT, deadline)) < 0)
