@@ -25,6 +25,14 @@
 #include "lib/json.h"
 #include "lib/macro.h"
 
+/* Whether an observation's subject or an evidence ref is one of
+ * bulwarkd's facts ("fact:..."), which only bulwarkd knows. */
+static bool
+collect_is_fact(const char *s)
+{
+	return s && !strncmp(s, "fact:", 5);
+}
+
 /* A JSON string of S: at most COMP_COLLECT_STR_MAX bytes, bytes outside
  * printable ASCII as '?' (a file's bytes need not be UTF-8, and the
  * reader refuses what is not); tabs stay. NULL stays NULL (json null). */
@@ -43,13 +51,55 @@ collect_json_str(const char *s)
 	return json_string(buf);
 }
 
+/* RES as the collector's error: what it would say is over a bound of the
+ * protocol, and a list cut short could drop exactly the failing
+ * observation. */
+static json_t *
+collect_result_over_json(const struct comp_result *res)
+{
+	char msg[160];
+
+	snprintf(msg, sizeof(msg), "the check made %zu observations and %zu "
+	    "evidence, over the collector's limit of %d each", res->n_obs,
+	    res->n_ev, COMP_COLLECT_OBS_MAX);
+	return json_pack("{s:s, s:s, s:s, s:[], s:[]}", "check", res->check->id,
+	    "verdict", "error", "error", msg, "observations", "evidence");
+}
+
+/* The verdict the collector sends for RES: the check's own, except when
+ * it is not satisfied only because of failing facts. The collector knows
+ * none (they are bulwarkd's, which merges its own), so such a check is
+ * judged on its host observations alone: satisfied when there is at
+ * least one and all are fine. */
+static enum comp_verdict
+collect_host_verdict(const struct comp_result *res)
+{
+	size_t i, n_host = 0, n_fact_failed = 0;
+
+	if (res->verdict != COMP_NOT_SATISFIED)
+		return res->verdict;
+	for (i = 0; i < res->n_obs; i++) {
+		if (!collect_is_fact(res->obs[i].subject)) {
+			if (!res->obs[i].ok)
+				return COMP_NOT_SATISFIED;
+			n_host++;
+		} else if (!res->obs[i].ok)
+			n_fact_failed++;
+	}
+	return n_host && n_fact_failed ? COMP_SATISFIED : COMP_NOT_SATISFIED;
+}
+
 static json_t *
 collect_result_json(const struct comp_result *res)
 {
-	json_t *obs = json_array(), *ev = json_array();
+	json_t *obs, *ev;
 	size_t i;
 
-	for (i = 0; obs && i < res->n_obs && i < COMP_COLLECT_OBS_MAX; i++)
+	if (res->n_obs > COMP_COLLECT_OBS_MAX || res->n_ev > COMP_COLLECT_EV_MAX)
+		return collect_result_over_json(res);
+	obs = json_array();
+	ev = json_array();
+	for (i = 0; obs && i < res->n_obs; i++)
 		if (json_array_append_new(obs, json_pack("{s:o, s:o, s:o, s:b}",
 		    "subject", collect_json_str(res->obs[i].subject ?
 		    res->obs[i].subject : ""), "found",
@@ -57,7 +107,7 @@ collect_result_json(const struct comp_result *res)
 		    collect_json_str(res->obs[i].required), "ok",
 		    res->obs[i].ok)) < 0)
 			goto fail;
-	for (i = 0; ev && i < res->n_ev && i < COMP_COLLECT_EV_MAX; i++)
+	for (i = 0; ev && i < res->n_ev; i++)
 		if (json_array_append_new(ev, json_pack("{s:o, s:s}", "ref",
 		    collect_json_str(res->ev[i].ref), "sha256",
 		    res->ev[i].sha256)) < 0)
@@ -65,7 +115,7 @@ collect_result_json(const struct comp_result *res)
 	if (!obs || !ev)
 		goto fail;
 	return json_pack("{s:s, s:s, s:o, s:o, s:o}", "check", res->check->id,
-	    "verdict", comp_verdict_str(res->verdict), "error",
+	    "verdict", comp_verdict_str(collect_host_verdict(res)), "error",
 	    collect_json_str(res->error), "observations", obs, "evidence", ev);
 fail:
 	json_decref(obs);
@@ -256,12 +306,6 @@ comp_collect_query(const char *path, int timeout_ms,
 	return r;
 }
 
-static bool
-collect_is_fact(const char *s)
-{
-	return s && !strncmp(s, "fact:", 5);
-}
-
 static const struct comp_collect_result *
 collect_find(const struct comp_collect_answer *a, const char *id)
 {
@@ -284,6 +328,48 @@ collect_fail_closed(struct comp_result *res, const char *failure)
 		return r;
 	if (res->verdict != COMP_ERROR)
 		res->verdict = COMP_NOT_SATISFIED;
+	return 0;
+}
+
+/* How bad verdict V is, for taking the worse of two: an error, then
+ * not satisfied, then not applicable, then satisfied. */
+static int
+collect_verdict_rank(int v)
+{
+	switch (v) {
+	case COMP_SATISFIED:
+		return 0;
+	case COMP_NOT_APPLICABLE:
+		return 1;
+	case COMP_NOT_SATISFIED:
+		return 2;
+	default:
+		return 3;
+	}
+}
+
+/* M's verdict (neither side erred): the worse of the collector's C and
+ * the one of M's merged observations. Satisfied needs the collector to
+ * have said so AND to have sent a host observation to back it: bulwarkd's
+ * facts alone never satisfy a check whose host files it cannot read. */
+static int
+collect_merge_verdict(struct comp_result *m, const struct comp_collect_result *c)
+{
+	int v = comp_verdict_from_obs(m);
+	size_t i, n_host = 0;
+
+	for (i = 0; i < c->n_obs; i++)
+		if (!collect_is_fact(c->obs[i].subject))
+			n_host++;
+	if (c->verdict == COMP_SATISFIED && n_host == 0) {
+		m->verdict = COMP_NOT_SATISFIED;
+		return comp_obs_add(m, false, "collector", "at least one host "
+		    "observation from bulwark-collect for this check", "none "
+		    "sent");
+	}
+	if (collect_verdict_rank(c->verdict) > collect_verdict_rank(v))
+		v = c->verdict;
+	m->verdict = v;
 	return 0;
 }
 
@@ -332,8 +418,8 @@ collect_merge_one(const struct comp_result *local,
 		    (c->error ? c->error : "check failed") : (local->error ?
 		    local->error : "check failed")) < 0)
 			return -ENOMEM;
-	} else
-		m->verdict = comp_verdict_from_obs(m);
+	} else if ((r = collect_merge_verdict(m, c)) < 0)
+		return r;
 	/* Said after the verdict, which it must not make: which process
 	 * read the host for this check. */
 	snprintf(ref, sizeof(ref), "collector:bulwark-collect euid %d", euid);

@@ -17,9 +17,13 @@
 #define COMP_COLLECT_TIMEOUT_MS	20000
 
 /* Runs the collector's checks on CTX and encodes the answer frame
- * (header and payload) into *ret_buf, *ret_len. An answer that would be
- * over COMP_COLLECT_ANSWER_MAX becomes one saying so in each check's
- * error. Returns 0 or -ENOMEM. */
+ * (header and payload) into *ret_buf, *ret_len. A check not satisfied
+ * only by its fact observations (the collector knows no facts) is sent
+ * with the verdict of its host observations. A check with more
+ * observations or evidence than the protocol's bounds is sent as an
+ * error, and an answer that would be over COMP_COLLECT_ANSWER_MAX
+ * becomes one saying so in each check's error: never a list cut short.
+ * Returns 0 or -ENOMEM. */
 int comp_collect_answer_build(struct comp_ctx *ctx, unsigned char **ret_buf,
     size_t *ret_len);
 
@@ -32,8 +36,11 @@ int comp_collect_query(const char *path, int timeout_ms,
 
 /* Merges the collector's answer A into SCAN: each result of a collector
  * check takes A's non-fact observations and evidence, keeps its own
- * fact ones ("fact:..."), and names the collector as evidence; its
- * verdict is recomputed from the merged observations. A NULL (the
+ * fact ones ("fact:..."), and names the collector as evidence. Its
+ * verdict is the worse of the collector's and that of the merged
+ * observations, and satisfied only when the collector said so and sent
+ * at least one host observation: bulwarkd's facts alone never satisfy
+ * it. Either side's error is the result's error. A NULL (the
  * collector did not answer: FAILURE says why) or an answer without that
  * check makes each such result not satisfied with an observation
  * saying so: never satisfied by default. Returns 0 or -ENOMEM. */

@@ -5,14 +5,18 @@
  * reach the JSON checks). Invariants: nothing crashes or reads past the
  * input; an accepted answer holds only known checks, each once, within
  * every bound, with well-formed digests; a refusal is one of the two
- * documented errors and carries a message. */
+ * documented errors and carries a message. An accepted answer is merged
+ * (compliance/collect.c, comp_collect_merge()) into a scan whose every
+ * collector check bulwarkd found satisfied on its facts alone: a merged
+ * check is satisfied only when the collector said so and sent at least
+ * one host (not "fact:") observation. */
 #include "config.h"
 
 #include <errno.h>
 #include <string.h>
 
 #include "compliance/check.h"
-#include "compliance/collect-proto.h"
+#include "compliance/collect.h"
 #include "lib/err.h"
 #include "tests/fuzz/fuzz.h"
 
@@ -51,6 +55,69 @@ check_answer(const struct comp_collect_answer *a)
 	}
 }
 
+/* The collector's result for ID in A, or NULL. */
+static const struct comp_collect_result *
+find_result(const struct comp_collect_answer *a, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		if (!strcmp(a->results[i].check, id))
+			return &a->results[i];
+	return NULL;
+}
+
+static size_t
+host_obs(const struct comp_collect_result *c)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < c->n_obs; i++)
+		if (strncmp(c->obs[i].subject, "fact:", 5))
+			n++;
+	return n;
+}
+
+/* bulwarkd's scan of the collector checks, each satisfied by one good
+ * fact, merged with A. */
+static void
+check_merge(const struct comp_collect_answer *a)
+{
+	struct comp_scan *scan;
+	size_t i, n;
+
+	for (n = 0; comp_collect_checks[n]; n++)
+		;
+	if (!(scan = calloc(1, sizeof(*scan))) ||
+	    !(scan->results = calloc(n, sizeof(*scan->results))))
+		abort();
+	for (i = 0; i < n; i++) {
+		struct comp_result *res = calloc(1, sizeof(*res));
+
+		if (!res)
+			abort();
+		scan->results[scan->n++] = res;
+		FUZZ_CHECK((res->check = comp_check_find(comp_collect_checks[i])));
+		if (comp_obs_add(res, true, "fact:audit_active", "yes", "yes") < 0 ||
+		    comp_evidence_add(res, "fact:audit_active", NULL, 0) < 0)
+			abort();
+		res->verdict = COMP_SATISFIED;
+	}
+	FUZZ_CHECK(comp_collect_merge(scan, a, NULL) == 0);
+	for (i = 0; i < scan->n; i++) {
+		const struct comp_result *m = scan->results[i];
+		const struct comp_collect_result *c = find_result(a,
+		    m->check->id);
+
+		if (m->verdict != COMP_SATISFIED)
+			continue;
+		FUZZ_CHECK(c != NULL);
+		FUZZ_CHECK(c->verdict == COMP_SATISFIED);
+		FUZZ_CHECK(host_obs(c) >= 1);
+	}
+	comp_scan_free(scan);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -75,6 +142,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r == 0) {
 		FUZZ_CHECK(a != NULL && err == NULL);
 		check_answer(a);
+		check_merge(a);
 	} else {
 		FUZZ_CHECK(r == -BW_E_INVALID || r == -BW_E_TOOLARGE ||
 		    r == -ENOMEM);

@@ -275,6 +275,150 @@ test_no_secret(void **state)
 	world_destroy(&w);
 }
 
+/* A host observation that is fine. */
+#define OBS "{\"subject\":\"/etc/shadow\",\"found\":\"x\",\"required\":\"y\",\"ok\":true}"
+
+/* An answer of TEXT behind a header, parsed (refusal fails the test). */
+static struct comp_collect_answer *
+answer_of(const char *text)
+{
+	struct comp_collect_answer *a = NULL;
+	size_t len = strlen(text);
+	unsigned char *buf = malloc(COMP_COLLECT_HDR_LEN + len);
+	char *err = NULL;
+
+	assert_non_null(buf);
+	comp_collect_header(buf, COMP_COLLECT_ANSWER, (uint32_t)len);
+	memcpy(buf + COMP_COLLECT_HDR_LEN, text, len);
+	if (comp_collect_answer_parse(buf, COMP_COLLECT_HDR_LEN + len, &a,
+	    &err) < 0)
+		fail_msg("%s: %s", text, err);
+	free(buf);
+	return a;
+}
+
+/* An answer with every collector check at VERDICT and OBS (JSON array
+ * text) as its observations. */
+static struct comp_collect_answer *
+answer_all(const char *verdict, const char *obs)
+{
+	char *text = NULL, *next;
+	struct comp_collect_answer *a;
+	size_t i;
+
+	assert_true(asprintf(&text, "{\"euid\":0,\"results\":[") > 0);
+	for (i = 0; comp_collect_checks[i]; i++) {
+		assert_true(asprintf(&next, "%s%s{\"check\":\"%s\",\"verdict\":"
+		    "\"%s\",\"observations\":%s,\"evidence\":[]}", text,
+		    i ? "," : "", comp_collect_checks[i], verdict, obs) > 0);
+		free(text);
+		text = next;
+	}
+	assert_true(asprintf(&next, "%s]}", text) > 0);
+	free(text);
+	a = answer_of(next);
+	free(next);
+	return a;
+}
+
+/* Merges A into a scan of W (where bulwarkd could read every file and
+ * all its facts are good) and expects every collector check at WANT. */
+static void
+expect_merged(struct world *w, struct comp_collect_answer *a,
+    enum comp_verdict want, const char *obs_found)
+{
+	struct comp_scan *scan = scan_world(w, &w->facts);
+	size_t i;
+
+	assert_int_equal(comp_collect_merge(scan, a, NULL), 0);
+	for (i = 0; comp_collect_checks[i]; i++) {
+		const struct comp_result *r = find(scan, comp_collect_checks[i]);
+
+		if (r->verdict != want)
+			fail_msg("%s: %s after the merge, expected %s",
+			    r->check->id, comp_verdict_str(r->verdict),
+			    comp_verdict_str(want));
+		if (obs_found && !has_obs(r, "collector", obs_found))
+			fail_msg("%s: no collector observation \"%s\"",
+			    r->check->id, obs_found);
+	}
+	comp_scan_free(scan);
+	comp_collect_answer_free(a);
+}
+
+/* bulwarkd's facts alone never satisfy a collector check: the collector
+ * must say satisfied and send a host observation backing it. */
+static void
+test_merge_needs_host_obs(void **state)
+{
+	struct world w;
+
+	(void)state;
+	world_build(&w);
+	w.facts.scanner_euid = 0;
+	expect_merged(&w, answer_all("not-satisfied", "[]"),
+	    COMP_NOT_SATISFIED, NULL);
+	expect_merged(&w, answer_all("satisfied", "[]"), COMP_NOT_SATISFIED,
+	    "none sent");
+	/* A collector's "fact:" observation is not a host one (and is
+	 * dropped: the facts are bulwarkd's). */
+	expect_merged(&w, answer_all("satisfied", "[{\"subject\":"
+	    "\"fact:audit_active\",\"found\":\"yes\",\"required\":\"yes\","
+	    "\"ok\":true}]"), COMP_NOT_SATISFIED, "none sent");
+	/* A host observation that is fine does not outweigh the collector's
+	 * own verdict. */
+	expect_merged(&w, answer_all("not-satisfied", "[" OBS "]"),
+	    COMP_NOT_SATISFIED, NULL);
+	expect_merged(&w, answer_all("satisfied", "[" OBS "]"), COMP_SATISFIED,
+	    NULL);
+	world_destroy(&w);
+}
+
+/* A check with more observations than the protocol carries is the
+ * collector's error, not a list cut short. */
+static void
+test_over_limit(void **state)
+{
+	struct comp_collect_answer *a = NULL;
+	const struct comp_collect_result *c = NULL;
+	struct world w;
+	struct comp_ctx ctx;
+	struct comp_scan *scan;
+	unsigned char *buf = NULL;
+	char rel[64], *err = NULL;
+	size_t len = 0, i;
+
+	(void)state;
+	world_build(&w);
+	w.facts.scanner_euid = 0;
+	/* au-protection observes each file of var/log/audit; the last one
+	 * (by name) is the bad one. */
+	for (i = 0; i <= COMP_COLLECT_OBS_MAX; i++) {
+		snprintf(rel, sizeof(rel), "var/log/audit/audit.log.%05zu", i);
+		world_put(&w, rel, "", i == COMP_COLLECT_OBS_MAX ? 0666 : 0600);
+	}
+	assert_int_equal(comp_ctx_open(&ctx, w.root, &w.facts, &w.policy,
+	    w.now), 0);
+	assert_int_equal(comp_collect_answer_build(&ctx, &buf, &len), 0);
+	comp_ctx_done(&ctx);
+	assert_int_equal(comp_collect_answer_parse(buf, len, &a, &err), 0);
+	free(buf);
+	for (i = 0; i < a->n; i++)
+		if (!strcmp(a->results[i].check, "au-protection"))
+			c = &a->results[i];
+	assert_non_null(c);
+	assert_int_equal(c->verdict, COMP_ERROR);
+	assert_int_equal(c->n_obs, 0);
+	assert_non_null(strstr(c->error, "over the collector's limit"));
+	scan = scan_world(&w, &w.facts);
+	assert_int_equal(comp_collect_merge(scan, a, NULL), 0);
+	assert_int_equal(find(scan, "au-protection")->verdict, COMP_ERROR);
+	assert_int_equal(find(scan, "au-log-format")->verdict, COMP_SATISFIED);
+	comp_scan_free(scan);
+	comp_collect_answer_free(a);
+	world_destroy(&w);
+}
+
 /* Each way the collector can fail leaves its checks not satisfied, even
  * on a root where bulwarkd could read every file itself. */
 static void
@@ -407,8 +551,6 @@ expect_refused(const char *text, const char *msg)
 	free(err);
 }
 
-#define OBS "{\"subject\":\"/etc/shadow\",\"found\":\"x\",\"required\":\"y\",\"ok\":true}"
-
 static void
 test_parse(void **state)
 {
@@ -478,6 +620,8 @@ main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_no_secret),
 		cmocka_unit_test(test_merged),
+		cmocka_unit_test(test_merge_needs_host_obs),
+		cmocka_unit_test(test_over_limit),
 		cmocka_unit_test(test_fail_closed),
 		cmocka_unit_test(test_request_refused),
 	};
