@@ -248,20 +248,26 @@ test_merged(void **state)
 	world_destroy(&local);
 }
 
-/* Nothing of a hash is in the answer's bytes. */
+/* Nothing of a hash is in the answer's bytes, nor a digest of the file
+ * holding them; malformed lines are named by number only. */
 static void
 test_no_secret(void **state)
 {
+	struct comp_collect_answer *a = NULL;
 	struct world w;
 	struct comp_ctx ctx;
 	unsigned char *buf = NULL;
-	size_t len = 0;
+	char *err = NULL;
+	size_t len = 0, i, j, n_shadow = 0;
 
 	(void)state;
 	world_build(&w);
+	/* Line 4 lost its colons, line 5 its name. */
 	world_put(&w, "etc/shadow", "root:!:19700::::::\n"
 	    "admin:$y$j9T$SALTSALT$HASHHASHHASHHASHHASHHASH:19700::::::\n"
-	    "old:$1$abcdefgh$WEAKHASHWEAKHASH:19700::::::\n", 0640);
+	    "old:$1$abcdefgh$WEAKHASHWEAKHASH:19700::::::\n"
+	    "alice$6$SALTSALT$HASHHASHBROKEN\n"
+	    "$6$SALTSALT$HASHHASHNAME::19700::::::\n", 0640);
 	assert_int_equal(comp_ctx_open(&ctx, w.root, &w.facts, &w.policy,
 	    w.now), 0);
 	assert_int_equal(comp_collect_answer_build(&ctx, &buf, &len), 0);
@@ -270,7 +276,22 @@ test_no_secret(void **state)
 	assert_null(memmem(buf, len, "SALTSALT", 8));
 	assert_null(memmem(buf, len, "WEAKHASH", 8));
 	assert_null(memmem(buf, len, "abcdefgh", 8));
+	assert_null(memmem(buf, len, "alice", 5));
 	assert_non_null(memmem(buf, len, "old uses a weak", 15));
+	assert_non_null(memmem(buf, len, "malformed line 4", 16));
+	assert_non_null(memmem(buf, len, "line 5 uses a weak", 18));
+	assert_non_null(memmem(buf, len, "line 5 has an empty password", 28));
+	/* The shadow evidence has no digest. */
+	assert_int_equal(comp_collect_answer_parse(buf, len, &a, &err), 0);
+	for (i = 0; i < a->n; i++)
+		for (j = 0; j < a->results[i].n_ev; j++)
+			if (!strcmp(a->results[i].ev[j].ref, "/etc/shadow")) {
+				n_shadow++;
+				assert_string_equal(a->results[i].ev[j].sha256,
+				    "");
+			}
+	assert_true(n_shadow >= 3);
+	comp_collect_answer_free(a);
 	free(buf);
 	world_destroy(&w);
 }
