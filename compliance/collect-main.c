@@ -169,6 +169,11 @@ main(int argc, char **argv)
 		    bw_strerror(r));
 		return 1;
 	}
+	/* The end of the answer, said at once (bulwarkd stops reading at
+	 * the announced length anyway). */
+	if (shutdown(STDIN_FILENO, SHUT_WR) < 0)
+		fprintf(stderr, "bulwark-collect: shutdown: %s\n",
+		    strerror(errno));
 	fprintf(stderr, "bulwark-collect: answered (%zu bytes)\n", len);
 	return 0;
 }

@@ -243,17 +243,28 @@ collect_connect(const char *path, int64_t deadline, int *ret_fd,
 	return 0;
 }
 
-/* Reads until end of stream into B, at most MAX bytes; more is an
- * error, as is DEADLINE passing first. */
+/* Reads the answer frame into B: the header, then until the payload it
+ * announces has arrived (the collector need not close first) or the
+ * stream ends; at most MAX bytes. A bad header is an error at once, as
+ * is DEADLINE passing first. What arrived is for the parser to judge. */
 static int
-collect_read_all(int fd, struct bw_buf *b, size_t max, int64_t deadline,
+collect_read_answer(int fd, struct bw_buf *b, size_t max, int64_t deadline,
     char **ret_err)
 {
 	char chunk[16384];
+	size_t want = 0, plen;
 	ssize_t n;
 	int r;
 
 	for (;;) {
+		if (!want && b->len >= COMP_COLLECT_HDR_LEN) {
+			if ((r = comp_collect_answer_size((const unsigned char *)
+			    b->p, b->len, &plen, ret_err)) < 0)
+				return r;
+			want = COMP_COLLECT_HDR_LEN + plen;
+		}
+		if (want && b->len >= want)
+			return 0;
 		n = read(fd, chunk, sizeof(chunk));
 		if (n == 0)
 			return 0;
@@ -286,6 +297,7 @@ comp_collect_query(const char *path, int timeout_ms,
 	unsigned char req[COMP_COLLECT_HDR_LEN];
 	struct stat st;
 	int64_t deadline;
+	ssize_t n;
 	int r;
 
 	if (lstat(path, &st) < 0)
@@ -294,11 +306,17 @@ comp_collect_query(const char *path, int timeout_ms,
 	if ((r = collect_connect(path, deadline, &fd, ret_err)) < 0)
 		return r;
 	comp_collect_header(req, COMP_COLLECT_REQ_SCAN, 0);
-	if ((r = collect_wait(fd, POLLOUT, deadline)) < 0 ||
-	    send(fd, req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req))
-		return errf(r < 0 ? r : -EIO, ret_err, "sending the request: %s",
-		    r < 0 ? bw_strerror(r) : "short write");
-	r = collect_read_all(fd, &b, COMP_COLLECT_HDR_LEN +
+	if ((r = collect_wait(fd, POLLOUT, deadline)) < 0)
+		return errf(r, ret_err, "sending the request: %s",
+		    bw_strerror(r));
+	n = send(fd, req, sizeof(req), MSG_NOSIGNAL);
+	if (n < 0)
+		return errf(-errno, ret_err, "sending the request: %s",
+		    strerror(errno));
+	if (n != (ssize_t)sizeof(req))
+		return errf(-EIO, ret_err, "sending the request: short write "
+		    "(%zd of %zu bytes)", n, sizeof(req));
+	r = collect_read_answer(fd, &b, COMP_COLLECT_HDR_LEN +
 	    COMP_COLLECT_ANSWER_MAX, deadline, ret_err);
 	if (r == 0)
 		r = comp_collect_answer_parse((const unsigned char *)b.p, b.len,

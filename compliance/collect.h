@@ -13,8 +13,9 @@
 #include "compliance/check.h"
 #include "compliance/collect-proto.h"
 
-/* How long bulwarkd waits for a whole answer. */
-#define COMP_COLLECT_TIMEOUT_MS	20000
+/* How long bulwarkd waits for a whole answer, on its event loop: the
+ * collector answers in about 8 ms on the appliance. */
+#define COMP_COLLECT_TIMEOUT_MS	2000
 
 /* Runs the collector's checks on CTX and encodes the answer frame
  * (header and payload) into *ret_buf, *ret_len. A check not satisfied

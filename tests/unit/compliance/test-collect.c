@@ -26,7 +26,8 @@
 #include "lib/err.h"
 #include "tests/unit/compliance/fixture.h"
 
-enum serve_mode { SERVE_COLLECTOR, SERVE_GARBAGE, SERVE_SILENT, SERVE_SHORT };
+enum serve_mode { SERVE_COLLECTOR, SERVE_GARBAGE, SERVE_SILENT, SERVE_SHORT,
+	SERVE_OPEN };
 
 /* The files an unprivileged bulwarkd cannot read on the appliance. */
 static const char *const root_only[] = {
@@ -81,6 +82,13 @@ serve(const char *path, enum serve_mode mode, const char *root)
 		comp_collect_header(hdr, COMP_COLLECT_ANSWER, 100);
 		(void)!write(c, hdr, sizeof(hdr));
 		(void)!write(c, "{\"euid\":0}", 10);
+		_exit(0);
+	case SERVE_OPEN:
+		/* A whole answer, the connection left open. */
+		comp_collect_header(hdr, COMP_COLLECT_ANSWER, 23);
+		(void)!write(c, hdr, sizeof(hdr));
+		(void)!write(c, "{\"euid\":0,\"results\":[]}", 23);
+		sleep(60);
 		_exit(0);
 	}
 	_exit(1);
@@ -503,6 +511,16 @@ test_fail_closed(void **state)
 	assert_non_null(strstr(err, "10 bytes, 100 announced"));
 	free(err);
 	err = NULL;
+
+	/* The announced length ends the answer, not the end of the stream
+	 * (the fake never closes: waiting for it would time out). */
+	pid = serve(path, SERVE_OPEN, NULL);
+	r = comp_collect_query(path, 30000, &ans, &err);
+	reap(pid);
+	assert_int_equal(r, 0);
+	assert_int_equal(ans->n, 0);
+	comp_collect_answer_free(ans);
+	ans = NULL;
 
 	/* A socket nobody listens on: refused. */
 	r = comp_collect_query(path, 1000, &ans, &err);
