@@ -238,6 +238,11 @@ collect_ev(const json_t *o, struct comp_collect_ev *ev, const char *where,
 	if ((r = collect_only_keys(o, keys, where, ret_err)) < 0 ||
 	    (r = collect_str(o, "ref", false, &ev->ref, where, ret_err)) < 0)
 		return r;
+	/* A host file: other refs ("fact:", "openssl:", "collector:") are
+	 * kinds of their own in the results, not the collector's to name. */
+	if (ev->ref[0] != '/')
+		return errf(-BW_E_INVALID, ret_err, "%s.ref: not an absolute "
+		    "path", where);
 	if (!json_is_string(d) || (*(s = json_string_value(d)) &&
 	    !collect_hex64(s)))
 		return errf(-BW_E_INVALID, ret_err, "%s.sha256: not empty nor "

@@ -22,8 +22,8 @@
  * with one result per check of comp_collect_checks[], each at most once,
  * within the bounds below. The observations are what the checks print
  * (account names, counts, hash algorithms, settings), never a password
- * hash; the evidence is a path and the SHA-256 of what was read (none
- * for /etc/shadow and /etc/gshadow). */
+ * hash; the evidence is an absolute path (nothing else is taken) and the
+ * SHA-256 of what was read (none for /etc/shadow and /etc/gshadow). */
 #ifndef BW_COMPLIANCE_COLLECT_PROTO_H
 #define BW_COMPLIANCE_COLLECT_PROTO_H
 

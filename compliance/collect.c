@@ -107,8 +107,10 @@ collect_result_json(const struct comp_result *res)
 		    collect_json_str(res->obs[i].required), "ok",
 		    res->obs[i].ok)) < 0)
 			goto fail;
+	/* Host files only: facts are bulwarkd's, and it refuses other refs. */
 	for (i = 0; ev && i < res->n_ev; i++)
-		if (json_array_append_new(ev, json_pack("{s:o, s:s}", "ref",
+		if (res->ev[i].ref && res->ev[i].ref[0] == '/' &&
+		    json_array_append_new(ev, json_pack("{s:o, s:s}", "ref",
 		    collect_json_str(res->ev[i].ref), "sha256",
 		    res->ev[i].sha256)) < 0)
 			goto fail;

@@ -1110,7 +1110,9 @@ apply_waivers(struct compliance_api *ca, json_t *ar, json_t *poam,
  * the privileged collector's socket exists, the checks that read
  * root-only files take their host observations from its answer (its
  * euid is then the scanner's, FACTS->scanner_euid) and fail closed when
- * it does not answer well; without it they read the files themselves. */
+ * it does not answer well. Without it they read the files themselves;
+ * when bulwarkd is not root (the socket unit stopped on the appliance)
+ * that is said, logged and fails them too. */
 static int
 scan_host(struct compliance_api *ca, const struct comp_baseline *base,
     struct comp_facts *facts, const struct comp_policy *pol,
@@ -1120,13 +1122,22 @@ scan_host(struct compliance_api *ca, const struct comp_baseline *base,
 	_cleanup_(comp_scan_freep) struct comp_scan *scan = NULL;
 	_cleanup_free_ char *cerr = NULL, *why = NULL;
 	struct comp_ctx ctx = { 0 };
+	bool merge;
 	int cr, r;
 
 	cr = comp_collect_query(ca->collect_socket, COMP_COLLECT_TIMEOUT_MS,
 	    &ans, &cerr);
+	/* Root reads every file itself; anyone else needs the collector. */
+	merge = cr != -ENOENT || geteuid() != 0;
 	if (cr == 0)
 		facts->scanner_euid = ans->euid;
-	else if (cr != -ENOENT) {
+	else if (cr == -ENOENT && merge) {
+		if (asprintf(&why, "no bulwark-collect at %s: bulwarkd (euid "
+		    "%d) cannot read the root-only files", ca->collect_socket,
+		    (int)geteuid()) < 0)
+			return -ENOMEM;
+		log_warn("compliance: %s; its checks are not satisfied", why);
+	} else if (cr < 0 && merge) {
 		if (asprintf(&why, "bulwark-collect at %s: %s",
 		    ca->collect_socket, cerr ? cerr : bw_strerror(cr)) < 0)
 			return -ENOMEM;
@@ -1139,7 +1150,7 @@ scan_host(struct compliance_api *ca, const struct comp_baseline *base,
 	comp_ctx_done(&ctx);
 	if (r < 0)
 		return errf(r, ret_err, "scan failed: %s", bw_strerror(r));
-	if (cr != -ENOENT && (r = comp_collect_merge(scan, ans, why)) < 0)
+	if (merge && (r = comp_collect_merge(scan, ans, why)) < 0)
 		return errf(r, ret_err, "merging the collector's answer: %s",
 		    bw_strerror(r));
 	*ret = TAKE_PTR(scan);
@@ -1942,9 +1953,12 @@ compliance_api_init(struct compliance_api *ca, struct event_base *base,
 	snprintf(ca->appliance_dir, sizeof(ca->appliance_dir), "%s", appliance_dir);
 	snprintf(ca->audit_dir, sizeof(ca->audit_dir), "%s/audit", appliance_dir);
 	snprintf(ca->root, sizeof(ca->root), "%s", root);
-	snprintf(ca->collect_socket, sizeof(ca->collect_socket), "%s",
+	/* Refused, not cut: a shortened path could be another socket. */
+	if (snprintf(ca->collect_socket, sizeof(ca->collect_socket), "%s",
 	    getenv("BULWARK_COLLECT_SOCKET") ? getenv("BULWARK_COLLECT_SOCKET") :
-	    COMP_COLLECT_SOCKET);
+	    COMP_COLLECT_SOCKET) >= (int)sizeof(ca->collect_socket))
+		return errf(-ENAMETOOLONG, ret_err, "BULWARK_COLLECT_SOCKET: "
+		    "over %zu bytes", sizeof(ca->collect_socket) - 1);
 	ca->srv = srv;
 	ca->trail = trail;
 	ca->fips = fips;

@@ -46,7 +46,8 @@ check_answer(const struct comp_collect_answer *a)
 		for (j = 0; j < r->n_ev; j++) {
 			size_t n = strlen(r->ev[j].sha256);
 
-			FUZZ_CHECK(r->ev[j].ref != NULL);
+			FUZZ_CHECK(r->ev[j].ref != NULL &&
+			    r->ev[j].ref[0] == '/');
 			FUZZ_CHECK(n == 0 || n == 64);
 			for (k = 0; k < n; k++)
 				FUZZ_CHECK(strchr("0123456789abcdef",

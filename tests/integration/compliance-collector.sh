@@ -59,10 +59,18 @@ found() { # CHECK SUBJECT
 export BULWARK_COLLECT_SOCKET="$sock"
 start_bulwarkd "$T/d" || exit 1
 
-# No socket: the scan reads this host, and says nothing of a collector.
+# No socket: the scan reads this host. As root it says nothing of a
+# collector; as another user it says the collector is absent.
 scan
-check "no collector: au-log-format has no collector observation" \
-	test -z "$(found au-log-format collector)"
+check "no collector: the scan has results" \
+	jq -e '.results | length > 0' "$T/scan.json"
+if [ "$(id -u)" = 0 ]; then
+	check "no collector, root: au-log-format has no collector observation" \
+		test -z "$(found au-log-format collector)"
+else
+	check "no collector, not root: au-log-format says it is absent" \
+		test -n "$(found au-log-format collector | grep 'no bulwark-collect at')"
+fi
 
 serve collector || fail "the test collector listens"
 scan
