@@ -100,4 +100,13 @@ check "garbage: the observation says why ($(found au-log-format collector))" \
 check "bulwarkd logged the collector's failure" \
 	grep -q "bulwark-collect at $sock: bad magic" "$T/d/bulwarkd.log"
 unserve
+
+# A socket path longer than sun_path stops the start instead of being cut
+# to another path.
+long="$T/$(printf '%0120d' 0).sock"
+check "a BULWARK_COLLECT_SOCKET over sun_path stops bulwarkd's start" \
+	sh -c "! BULWARK_COLLECT_SOCKET='$long' timeout 60 '$BW/bulwarkd' \
+		--data-dir '$T/d2' --listen 127.0.0.1:0 >'$T/d2.log' 2>&1"
+check "bulwarkd says why ($(grep -o 'BULWARK_COLLECT_SOCKET[^"]*' "$T/d2.log" | head -1))" \
+	grep -q "BULWARK_COLLECT_SOCKET: over 107 bytes" "$T/d2.log"
 finish
