@@ -101,6 +101,33 @@ check "bulwarkd logged the collector's failure" \
 	grep -q "bulwark-collect at $sock: bad magic" "$T/d/bulwarkd.log"
 unserve
 
+# Not root and no socket (the socket unit stopped on the appliance): the
+# collector's checks say it is absent, and each scan logs it once.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	chmod 755 "$T"
+	mkdir -p "$T/nr" && chown 65534:65534 "$T/nr"
+	BULWARK_COLLECT_SOCKET="$T/none.sock" setpriv --reuid=65534 \
+		--regid=65534 --clear-groups "$BW/bulwarkd" --data-dir "$T/nr" \
+		--listen 127.0.0.1:0 >"$T/nr.log" 2>&1 &
+	BW_PIDS="$BW_PIDS $!"
+	if wait_for 30 test -s "$T/nr/admin.conf"; then
+		PKI="$T/nr/pki"
+		URL="https://127.0.0.1:$(jq -r .server "$T/nr/admin.conf" | sed 's/.*://')"
+		wait_for 30 curl -gsk "$URL/healthz"
+		scan
+		check "not root, no socket: au-log-format not satisfied ($(verdict au-log-format))" \
+			test "$(verdict au-log-format)" = not-satisfied
+		check "not root, no socket: it says the collector is absent" \
+			test -n "$(found au-log-format collector | grep 'no bulwark-collect at .*(euid 65534)')"
+		check "not root, no socket: ac-faillock says nothing of a collector" \
+			test -z "$(found ac-faillock collector)"
+		check "not root, no socket: logged once for the scan" \
+			test "$(grep -c 'no bulwark-collect at' "$T/nr.log")" = 1
+	else
+		fail "bulwarkd as uid 65534 did not start: $(tail -3 "$T/nr.log")"
+	fi
+fi
+
 # A socket path longer than sun_path stops the start instead of being cut
 # to another path.
 long="$T/$(printf '%0120d' 0).sock"
