@@ -278,6 +278,11 @@ int comp_obs_add(struct comp_result *res, bool ok, const char *subject,
 int comp_evidence_add(struct comp_result *res, const char *ref,
     const void *data, size_t len);
 
+/* Adds evidence REF with the hex digest HEX ("" for none), as read by
+ * another process (the collector). Returns 0 or -ENOMEM. */
+int comp_evidence_add_hex(struct comp_result *res, const char *ref,
+    const char *hex);
+
 /* Satisfied when every observation is ok (and there is at least one). */
 int comp_verdict_from_obs(const struct comp_result *res);
 

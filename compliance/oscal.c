@@ -52,8 +52,8 @@ comp_metadata(const char *title, const struct comp_oscal_opts *o,
 	return *ret ? 0 : -ENOMEM;
 }
 
-/* Evidence refs: files become absolute URI references, facts become
- * fragments naming the fact. */
+/* Evidence refs: files become absolute URI references (the collector's
+ * mark a "collector:" one), facts become fragments naming the fact. */
 static json_t *
 comp_evidence_json(const struct comp_evidence *e)
 {
@@ -89,8 +89,12 @@ comp_evidence_json(const struct comp_evidence *e)
 				href[n++] = (char)c;
 		}
 		href[n] = '\0';
-		if (asprintf(&desc, "%s %s", e->sha256[0] ? "File" :
-		    "File system object", e->ref) < 0)
+		/* "collector:bulwark-collect euid 0" (compliance/
+		 * collect.c): which process read the host's files. */
+		if (!strncmp(e->ref, "collector:", 10) ? asprintf(&desc,
+		    "Host files read by the privileged collector %s",
+		    e->ref + 10) < 0 : asprintf(&desc, "%s %s", e->sha256[0] ?
+		    "File" : "File system object", e->ref) < 0)
 			return NULL;
 	}
 	j = json_pack("{s:s, s:s}", "href", href, "description", desc);

@@ -25,6 +25,7 @@
 #include "audit/signer.h"
 #include "audit/trail.h"
 #include "audit/verify.h"
+#include "compliance/collect.h"
 #include "compliance/conmon.h"
 #include "compliance/evidence.h"
 #include "compliance/oscal.h"
@@ -1254,12 +1255,62 @@ apply_waivers(struct compliance_api *ca, json_t *ar, json_t *poam,
 	return r;
 }
 
+/* The host part of a scan: comp_scan_run() over BASE on ca->root. When
+ * the privileged collector's socket exists, the checks that read
+ * root-only files take their host observations from its answer (its
+ * euid is then the scanner's, FACTS->scanner_euid) and fail closed when
+ * it does not answer well. Without it they read the files themselves;
+ * when bulwarkd is not root (the socket unit stopped on the appliance)
+ * that is said, logged and fails them too. */
+static int
+scan_host(struct compliance_api *ca, const struct comp_baseline *base,
+    struct comp_facts *facts, const struct comp_policy *pol,
+    struct comp_scan **ret, char **ret_err)
+{
+	_cleanup_(comp_collect_answer_freep) struct comp_collect_answer *ans = NULL;
+	_cleanup_(comp_scan_freep) struct comp_scan *scan = NULL;
+	_cleanup_free_ char *cerr = NULL, *why = NULL;
+	struct comp_ctx ctx = { 0 };
+	bool merge;
+	int cr, r;
+
+	cr = comp_collect_query(ca->collect_socket, COMP_COLLECT_TIMEOUT_MS,
+	    &ans, &cerr);
+	/* Root reads every file itself; anyone else needs the collector. */
+	merge = cr != -ENOENT || geteuid() != 0;
+	if (cr == 0)
+		facts->scanner_euid = ans->euid;
+	else if (cr == -ENOENT && merge) {
+		if (asprintf(&why, "no bulwark-collect at %s: bulwarkd (euid "
+		    "%d) cannot read the root-only files", ca->collect_socket,
+		    (int)geteuid()) < 0)
+			return -ENOMEM;
+		log_warn("compliance: %s; its checks are not satisfied", why);
+	} else if (cr < 0 && merge) {
+		if (asprintf(&why, "bulwark-collect at %s: %s",
+		    ca->collect_socket, cerr ? cerr : bw_strerror(cr)) < 0)
+			return -ENOMEM;
+		log_warn("compliance: %s; its checks are not satisfied", why);
+	}
+	if ((r = comp_ctx_open(&ctx, ca->root, facts, pol, time(NULL))) < 0)
+		return errf(r, ret_err, "cannot open %s: %s", ca->root,
+		    bw_strerror(r));
+	r = comp_scan_run(&ctx, base, &scan);
+	comp_ctx_done(&ctx);
+	if (r < 0)
+		return errf(r, ret_err, "scan failed: %s", bw_strerror(r));
+	if (merge && (r = comp_collect_merge(scan, ans, why)) < 0)
+		return errf(r, ret_err, "merging the collector's answer: %s",
+		    bw_strerror(r));
+	*ret = TAKE_PTR(scan);
+	return 0;
+}
+
 /* Runs a scan and submits its record. REQ NULL: a scheduled scan. */
 static int
 run_scan(struct compliance_api *ca, int which, struct evhttp_request *req,
     const struct authz_identity *id, char **ret_err)
 {
-	struct comp_ctx		 ctx = { 0 };
 	struct comp_facts	 facts;
 	struct comp_policy	 pol;
 	_cleanup_(comp_scan_freep) struct comp_scan *scan = NULL;
@@ -1279,13 +1330,9 @@ run_scan(struct compliance_api *ca, int which, struct evhttp_request *req,
 		return r;
 	gather_facts(ca, &facts, capath, certpath, sizeof(capath));
 	scan_policy(ca, &pol);
-	if ((r = comp_ctx_open(&ctx, ca->root, &facts, &pol, time(NULL))) < 0)
-		return errf(r, ret_err, "cannot open %s: %s", ca->root,
-		    bw_strerror(r));
-	r = comp_scan_run(&ctx, ca->base[which], &scan);
-	comp_ctx_done(&ctx);
-	if (r < 0)
-		return errf(r, ret_err, "scan failed: %s", bw_strerror(r));
+	if ((r = scan_host(ca, ca->base[which], &facts, &pol, &scan,
+	    ret_err)) < 0)
+		return r;
 	if ((r = comp_oscal_assessment_results(scan, ca->cat, ca->base[which],
 	    &oo, &ar, ret_err)) < 0)
 		return r;
@@ -1524,7 +1571,6 @@ static int
 evidence_results(struct compliance_api *ca, struct evidence_opts *eo,
     json_t **ret_last, struct comp_scan **ret_scan, char **ret_err)
 {
-	struct comp_ctx		 ctx = { 0 };
 	struct comp_facts	 facts;
 	struct comp_policy	 pol;
 	char			 capath[PATH_MAX + 32], certpath[PATH_MAX + 32];
@@ -1546,13 +1592,9 @@ evidence_results(struct compliance_api *ca, struct evidence_opts *eo,
 	}
 	gather_facts(ca, &facts, capath, certpath, sizeof(capath));
 	scan_policy(ca, &pol);
-	if ((r = comp_ctx_open(&ctx, ca->root, &facts, &pol, time(NULL))) < 0)
-		return errf(r, ret_err, "cannot open %s: %s", ca->root,
-		    bw_strerror(r));
-	r = comp_scan_run(&ctx, ca->base[1], ret_scan);
-	comp_ctx_done(&ctx);
-	if (r < 0)
-		return errf(r, ret_err, "scan failed: %s", bw_strerror(r));
+	if ((r = scan_host(ca, ca->base[1], &facts, &pol, ret_scan,
+	    ret_err)) < 0)
+		return r;
 	eo->scan = *ret_scan;
 	return 0;
 }
@@ -2060,6 +2102,12 @@ compliance_api_init(struct compliance_api *ca, struct event_base *base,
 	snprintf(ca->appliance_dir, sizeof(ca->appliance_dir), "%s", appliance_dir);
 	snprintf(ca->audit_dir, sizeof(ca->audit_dir), "%s/audit", appliance_dir);
 	snprintf(ca->root, sizeof(ca->root), "%s", root);
+	/* Refused, not cut: a shortened path could be another socket. */
+	if (snprintf(ca->collect_socket, sizeof(ca->collect_socket), "%s",
+	    getenv("BULWARK_COLLECT_SOCKET") ? getenv("BULWARK_COLLECT_SOCKET") :
+	    COMP_COLLECT_SOCKET) >= (int)sizeof(ca->collect_socket))
+		return errf(-ENAMETOOLONG, ret_err, "BULWARK_COLLECT_SOCKET: "
+		    "over %zu bytes", sizeof(ca->collect_socket) - 1);
 	ca->srv = srv;
 	ca->trail = trail;
 	ca->fips = fips;

@@ -40,6 +40,10 @@ struct compliance_api {
 	char			 appliance_dir[PATH_MAX];	/* bulwarkd --data-dir */
 	char			 audit_dir[PATH_MAX];
 	char			 root[PATH_MAX];		/* host root checked */
+	/* The privileged collector's socket (bulwark-collect(8)):
+	 * $BULWARK_COLLECT_SOCKET, else COMP_COLLECT_SOCKET. Asked when
+	 * something is there. */
+	char			 collect_socket[108];
 	struct comp_catalog	*cat;
 	struct comp_baseline	*base[3];			/* low, moderate, high */
 	struct audit_trail	*trail;

@@ -92,6 +92,7 @@ mmdebstrap --quiet --mode=root --variant=minbase --format=directory \
 	--customize-hook='mkdir -p "$1/etc/systemd/system/sysinit.target.wants" && ln -sf /lib/systemd/system/nftables.service "$1/etc/systemd/system/sysinit.target.wants/"' \
 	--customize-hook="install -D -m 0644 '$BW_SRC/appliance/iso/root/usb-storage.conf' \"\$1/usr/lib/bulwark/usb-storage.conf\"" \
 	--customize-hook="install -m 0644 '$BW_SRC/appliance/iso/root/tmout.sh' \"\$1/etc/profile.d/bulwark-tmout.sh\"" \
+	--customize-hook='chroot "$1" systemd-sysusers /usr/lib/sysusers.d/bulwark-collect.conf' \
 	bookworm "$root" "$BW_ISO_MIRROR"
 [ -x "$root/sbin/init" ] || { say "mmdebstrap did not make a bootable root"; exit 1; }
 # Every program of the stage finds its libraries in the root (a library

@@ -159,6 +159,9 @@ struct comp_pw {
 	char	*pass;
 	long	 uid;
 	char	*shell;
+	size_t	 lineno;	/* 1-based, in the file */
+	bool	 malformed;	/* no ':' on the line: nothing else is set */
+	char	 label[COMP_ACCOUNT_LABEL_MAX];	/* what observations say */
 };
 
 static void
@@ -175,27 +178,31 @@ comp_pw_free(struct comp_pw *pw, size_t n)
 }
 
 /* Splits colon-separated account lines: passwd (7 fields) or shadow
- * (name:pass:...). For shadow, uid is -1 and shell NULL. */
+ * (name:pass:...). For shadow, uid is -1 and shell NULL. A line without
+ * a colon is kept as malformed, with no field taken from it (it may be a
+ * hash). */
 static int
 comp_pw_parse(const char *buf, bool shadow, struct comp_pw **ret,
     size_t *ret_n)
 {
 	struct comp_pw *v = NULL;
-	size_t n = 0;
+	size_t n = 0, lineno = 0;
 	const char *line = buf;
 
 	while (line && *line) {
 		const char *nl = strchr(line, '\n');
 		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		bool malformed = !memchr(line, ':', len);
 		char *f[7] = { 0 }, *dup, *p;
 		int nf = 0;
 		struct comp_pw *nv;
 
+		lineno++;
 		if (len == 0 || *line == '#' || n >= 100000) {
 			line = nl ? nl + 1 : NULL;
 			continue;
 		}
-		if (!(dup = strndup(line, len)))
+		if (!(dup = malformed ? strdup("") : strndup(line, len)))
 			goto oom;
 		for (p = dup; nf < 7; nf++) {
 			f[nf] = p;
@@ -213,6 +220,10 @@ comp_pw_parse(const char *buf, bool shadow, struct comp_pw **ret,
 		v = nv;
 		memset(&v[n], 0, sizeof(v[n]));
 		v[n].uid = -1;
+		v[n].lineno = lineno;
+		v[n].malformed = malformed;
+		comp_account_label(v[n].label, f[0], malformed ? 0 : strlen(f[0]),
+		    lineno);
 		v[n].name = strdup(f[0]);
 		v[n].pass = strdup(nf > 1 ? f[1] : "");
 		if (!shadow) {
@@ -271,20 +282,27 @@ COMP_CHECK_FN(comp_chk_ac_accounts)
 {
 	struct comp_pw *pw = NULL, *sh = NULL;
 	size_t npw = 0, nsh = 0, i, j;
-	size_t dup = 0, login_sys = 0, empty = 0;
+	size_t dup = 0, login_sys = 0, empty = 0, bad = 0;
 	int r;
 
 	if ((r = comp_load_accounts(ctx, res, &pw, &npw, &sh, &nsh)) < 0)
 		return r;
 	for (i = 0; i < npw && r >= 0; i++) {
+		if (pw[i].malformed) {
+			bad++;
+			r = comp_obs_add(res, false, "/etc/passwd",
+			    "name:password:uid:gid:gecos:home:shell lines",
+			    "malformed line %zu", pw[i].lineno);
+			continue;
+		}
 		for (j = i + 1; j < npw && r >= 0; j++) {
-			if (!strcmp(pw[i].name, pw[j].name) ||
-			    pw[i].uid == pw[j].uid) {
+			if (!pw[j].malformed && (!strcmp(pw[i].name,
+			    pw[j].name) || pw[i].uid == pw[j].uid)) {
 				dup++;
 				r = comp_obs_add(res, false, "/etc/passwd",
 				    "unique names and uids", "%s (%ld) and %s "
-				    "(%ld) collide", pw[i].name, pw[i].uid,
-				    pw[j].name, pw[j].uid);
+				    "(%ld) collide", pw[i].label, pw[i].uid,
+				    pw[j].label, pw[j].uid);
 			}
 		}
 		if (r >= 0 && pw[i].uid > 0 && (pw[i].uid < 1000 ||
@@ -294,27 +312,34 @@ COMP_CHECK_FN(comp_chk_ac_accounts)
 			login_sys++;
 			r = comp_obs_add(res, false, "/etc/passwd",
 			    "system accounts use nologin", "%s has shell %s",
-			    pw[i].name, pw[i].shell);
+			    pw[i].label, pw[i].shell);
 		}
 		if (r >= 0 && pw[i].pass[0] == '\0') {
 			empty++;
 			r = comp_obs_add(res, false, "/etc/passwd",
 			    "no empty password", "%s has an empty password",
-			    pw[i].name);
+			    pw[i].label);
 		}
 	}
+	/* Nothing of a shadow line but a user-like name is said. */
 	for (i = 0; i < nsh && r >= 0; i++)
-		if (sh[i].pass[0] == '\0') {
+		if (sh[i].malformed) {
+			bad++;
+			r = comp_obs_add(res, false, "/etc/shadow",
+			    "name:password:... lines", "malformed line %zu",
+			    sh[i].lineno);
+		} else if (sh[i].pass[0] == '\0') {
 			empty++;
 			r = comp_obs_add(res, false, "/etc/shadow",
 			    "no empty password", "%s has an empty password",
-			    sh[i].name);
+			    sh[i].label);
 		}
 	if (r >= 0 && npw)
-		r = comp_obs_add(res, dup == 0 && login_sys == 0 && empty == 0,
-		    "accounts", "unique, authenticated, no system logins",
-		    "%zu accounts: %zu collisions, %zu system logins, %zu "
-		    "empty passwords", npw, dup, login_sys, empty);
+		r = comp_obs_add(res, dup == 0 && login_sys == 0 &&
+		    empty == 0 && bad == 0, "accounts", "unique, "
+		    "authenticated, no system logins", "%zu accounts: %zu "
+		    "collisions, %zu system logins, %zu empty passwords, %zu "
+		    "malformed lines", npw, dup, login_sys, empty, bad);
 	comp_pw_free(pw, npw);
 	comp_pw_free(sh, nsh);
 	return r < 0 ? r : comp_verdict_from_obs(res);
@@ -341,7 +366,7 @@ COMP_CHECK_FN(comp_chk_ac_root_restricted)
 			if (strcmp(pw[i].name, "root"))
 				r = comp_obs_add(res, false, "/etc/passwd",
 				    "uid 0 only for root", "%s has uid 0",
-				    pw[i].name);
+				    pw[i].label);
 		}
 	if (r >= 0 && npw)
 		r = comp_obs_add(res, uid0 == 1, "/etc/passwd uid 0",

@@ -296,6 +296,7 @@ COMP_CHECK_FN(comp_chk_au_protection)
 	_cleanup_close_ int fd = -1;
 	const char *last, *p;
 	struct dirent *de;
+	bool immutable;
 	DIR *d;
 	int r;
 
@@ -336,10 +337,13 @@ COMP_CHECK_FN(comp_chk_au_protection)
 	for (p = rules; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
 		if (p[strspn(p, " \t")] != '\n' && p[strspn(p, " \t")])
 			last = p;
-	if ((r = comp_obs_add(res, last && !strncmp(last, "-e 2", 4) &&
-	    (last[4] == '\n' || last[4] == '\0' || last[4] == ' '),
-	    "audit rules", "last rule -e 2 (immutable)", "%.*s",
-	    last ? (int)strcspn(last, "\n") : 4, last ? last : "none")) < 0)
+	/* Only whether it is: the rule's text is not this check's to
+	 * publish. */
+	immutable = last && !strncmp(last, "-e 2", 4) && (last[4] == '\n' ||
+	    last[4] == '\0' || last[4] == ' ');
+	if ((r = comp_obs_add(res, immutable, "audit rules",
+	    "last rule -e 2 (immutable)", "%s", immutable ? "-e 2" : last ?
+	    "another rule" : "no rules")) < 0)
 		return r;
 	if ((r = comp_fact_yes_detail(res, "audit_chain_intact",
 	    ctx->facts->audit_chain_intact,

@@ -150,6 +150,16 @@ int comp_fact_subset(struct comp_result *res, const char *name,
     const char *const *list, const char *const *allowed,
     const char *required);
 
+/* The label for the account NAME (LEN bytes, not terminated) of line
+ * LINENO of a passwd-style file (/etc/passwd, /etc/shadow), for an
+ * observation: NAME when it looks like a user name
+ * ([a-z_][a-z0-9_.-]{0,31}, optionally ending in '$'), else "line N".
+ * A malformed shadow line may hold a password hash where the name is,
+ * and observations leave the machine (bulwark-collect, OSCAL). */
+#define COMP_ACCOUNT_LABEL_MAX	40
+void comp_account_label(char out[COMP_ACCOUNT_LABEL_MAX], const char *name,
+    size_t len, size_t lineno);
+
 /* Adds a failed observation per remote shell package installed or
  * process running (dpkg and /proc under the root), and a summary.
  * Shared by ac-remote-access and ac-privileged-remote. */

@@ -96,11 +96,26 @@ COMP_CHECK_FN(comp_chk_ia_password_quality)
 	return comp_verdict_from_obs(res);
 }
 
+/* Whether the hash H (LEN bytes) names yescrypt, gost-yescrypt,
+ * SHA-512 crypt or scrypt. */
+static bool
+comp_hash_strong(const char *h, size_t len)
+{
+	static const char *const strong[] = { "$y$", "$gy$", "$6$", "$7$" };
+	size_t i;
+
+	for (i = 0; i < ELEMENTSOF(strong); i++)
+		if (len >= strlen(strong[i]) &&
+		    !memcmp(h, strong[i], strlen(strong[i])))
+			return true;
+	return false;
+}
+
 COMP_CHECK_FN(comp_chk_ia_password_storage)
 {
 	_cleanup_free_ char *shadow = NULL;
-	const char *line;
-	size_t weak = 0, n = 0;
+	const char *line, *nl;
+	size_t weak = 0, n = 0, bad = 0, lineno = 0;
 	int r;
 
 	/* login.defs ENCRYPT_METHOD, pam_unix's hash and no nullok. */
@@ -109,28 +124,46 @@ COMP_CHECK_FN(comp_chk_ia_password_storage)
 	r = comp_read(ctx, res, "etc/shadow", &shadow, NULL);
 	if (r == -ENOMEM)
 		return r;
-	for (line = shadow; line && *line; line = strchr(line, '\n'),
-	    line = line ? line + 1 : NULL) {
-		const char *h = strchr(line, ':');
+	/* Each line's fields are looked for within it only, and nothing of
+	 * it is said but a user-like name: a malformed line may be all
+	 * hash. */
+	for (line = shadow; line && *line; line = nl ? nl + 1 : NULL) {
+		size_t len, hlen;
+		const char *colon, *h;
+		char label[COMP_ACCOUNT_LABEL_MAX];
 
-		if (!h || *line == '\n')
+		nl = strchr(line, '\n');
+		len = nl ? (size_t)(nl - line) : strlen(line);
+		lineno++;
+		if (len == 0)
 			continue;
-		h++;
-		n++;
-		if (*h == '!' || *h == '*')
-			continue;
-		if (strncmp(h, "$y$", 3) && strncmp(h, "$gy$", 4) &&
-		    strncmp(h, "$6$", 3) && strncmp(h, "$7$", 3)) {
-			weak++;
+		if (!(colon = memchr(line, ':', len))) {
+			bad++;
 			if ((r = comp_obs_add(res, false, "/etc/shadow",
-			    "yescrypt or SHA-512 hashes", "%.*s uses a weak "
-			    "or no hash", (int)(h - line - 1), line)) < 0)
+			    "name:hash:... lines", "malformed line %zu",
+			    lineno)) < 0)
+				return r;
+			continue;
+		}
+		h = colon + 1;
+		hlen = len - (size_t)(h - line);
+		n++;
+		if (hlen > 0 && (*h == '!' || *h == '*'))
+			continue;
+		if (!comp_hash_strong(h, hlen)) {
+			weak++;
+			comp_account_label(label, line, (size_t)(colon - line),
+			    lineno);
+			if ((r = comp_obs_add(res, false, "/etc/shadow",
+			    "yescrypt or SHA-512 hashes", "%s uses a weak "
+			    "or no hash", label)) < 0)
 				return r;
 		}
 	}
-	if ((r = comp_obs_add(res, shadow && weak == 0, "/etc/shadow",
-	    "yescrypt or SHA-512 hashes", shadow ? "%zu accounts, %zu weak" :
-	    "unreadable", n, weak)) < 0)
+	if ((r = comp_obs_add(res, shadow && weak == 0 && bad == 0,
+	    "/etc/shadow", "yescrypt or SHA-512 hashes", shadow ? "%zu "
+	    "accounts, %zu weak, %zu malformed lines" : "unreadable", n, weak,
+	    bad)) < 0)
 		return r;
 	return comp_verdict_from_obs(res);
 }

@@ -16,6 +16,26 @@
 
 #define COMP_DIR_MAX_FILES	256
 
+void
+comp_account_label(char out[COMP_ACCOUNT_LABEL_MAX], const char *name,
+    size_t len, size_t lineno)
+{
+	size_t i, n = len;
+
+	if (n > 0 && name[n - 1] == '$')
+		n--;
+	for (i = 0; i < n && i < 32; i++)
+		if (!(name[i] >= 'a' && name[i] <= 'z') && name[i] != '_' &&
+		    (i == 0 || !((name[i] >= '0' && name[i] <= '9') ||
+		    name[i] == '.' || name[i] == '-')))
+			break;
+	if (n > 0 && i == n) {
+		memcpy(out, name, len);
+		out[len] = '\0';
+	} else
+		snprintf(out, COMP_ACCOUNT_LABEL_MAX, "line %zu", lineno);
+}
+
 int
 comp_read_need(struct comp_ctx *ctx, struct comp_result *res,
     const char *path, const char *subject, const char *required,

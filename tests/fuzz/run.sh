@@ -71,6 +71,14 @@ target_sources() {
 		echo "privsep/ipc.c" ;;
 	fuzz-console-filter)
 		echo "console/filter.c" ;;
+	fuzz-collect-answer)
+		# The parser, and the merge with the checks it needs.
+		echo "compliance/collect-proto.c compliance/collect.c" \
+		    "compliance/check.c compliance/checks/util.c" \
+		    "compliance/checks/ac.c compliance/checks/au.c" \
+		    "compliance/checks/cm.c compliance/checks/ia.c" \
+		    "compliance/checks/sc.c compliance/checks/si.c" \
+		    "compliance/catalog.c hardening/baseline.c" ;;
 	esac
 }
 target_flags() {
@@ -80,6 +88,7 @@ target_flags() {
 	fuzz-json-validate) echo "-max_len=8192" ;;
 	fuzz-store-wal) echo "-max_len=49152" ;;
 	fuzz-ipc-frame) echo "-max_len=4096" ;;
+	fuzz-collect-answer) echo "-max_len=16384" ;;
 	esac
 }
 # Writes generated seeds for target $1 into directory $2 (optional).
@@ -126,7 +135,10 @@ pkg_cflags=$(pkg-config --cflags $pkgs) || { echo "run.sh: pkg-config failed for
 pkg_libs=$(pkg-config --libs $pkgs) || exit 2
 # UBSan findings must stop the run so libFuzzer saves the input.
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
-cflags="-std=gnu17 -g -O1 -fno-omit-frame-pointer $san -I$src -I$bld $pkg_cflags"
+# BW_DATADIR as Makefile.am sets it, for sources that name installed
+# data (compliance/catalog.c); no target reads it.
+cflags="-std=gnu17 -g -O1 -fno-omit-frame-pointer $san -I$src -I$bld $pkg_cflags
+	-DBW_DATADIR=\"/usr/share/bulwark\""
 warn="-Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes"
 
 if [ -n "${FUZZ_TARGETS:-}" ]; then

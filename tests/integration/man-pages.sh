@@ -3,7 +3,7 @@
 # bulwark(1)'s SYNOPSIS is the one `bulwark --help-man` makes from the
 # CLI's command table, its COMMANDS section describes every command, and
 # every option that bulwark, bulwarkd, bulwark-agent, bulwark-verify or
-# bulwark-harden lists in its --help (made from each one's option table) is in its page.
+# bulwark-harden (and bulwark-console, bulwark-collect) lists in its --help (made from each one's option table) is in its page.
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 MAN="$top_srcdir/man"
 
@@ -87,6 +87,7 @@ check_options bulwark-agent "$MAN/bulwark-agent.8"
 check_options bulwark-verify "$MAN/bulwark-verify.1"
 check_options bulwark-harden "$MAN/bulwark-harden.8"
 check_options bulwark-console "$MAN/bulwark-console.8"
+check_options bulwark-collect "$MAN/bulwark-collect.8"
 
 # 5. the checks can fail: a page without --follow is caught
 sed 's/\\-\\-follow//g' "$MAN/bulwark.1" >"$T/bulwark.1"

@@ -764,6 +764,75 @@ test_confinement_detail(void **state)
 	world_destroy(&w);
 }
 
+/* Whether RES has an observation whose found text contains NEEDLE. */
+static bool
+res_says(const struct comp_result *res, const char *needle)
+{
+	size_t i;
+
+	for (i = 0; i < res->n_obs; i++)
+		if (res->obs[i].found && strstr(res->obs[i].found, needle))
+			return true;
+	return false;
+}
+
+/* Shadow lines are read within themselves, and an observation names an
+ * account only by a user-like name: a line without a colon (its hash
+ * where the name is) is "malformed line N", one with a name that is not
+ * a user name "line N"; nothing else of either is said. */
+static void
+test_shadow_malformed(void **state)
+{
+	static const char *const ids[] = { "ac-accounts",
+		"ia-password-storage", "ac-root-restricted" };
+	struct world w;
+	struct comp_ctx ctx;
+	size_t i, j;
+
+	(void)state;
+	world_build(&w);
+	world_put(&w, "etc/shadow", "root:!:1::::::\n"
+	    "alice$6$SALT$HASHONE\n"
+	    "bob:$1$SALT$HASHTWO:1::::::\n"
+	    "Eve$1$SALT$HASHTHREE::1::::::\n"
+	    "svc$:$y$j9T$SALT$HASHFOUR:1::::::\n", 0640);
+	assert_int_equal(comp_ctx_open(&ctx, w.root, &w.facts, &w.policy,
+	    w.now), 0);
+	for (i = 0; i < ELEMENTSOF(ids); i++) {
+		struct comp_result *res = NULL;
+
+		assert_int_equal(comp_check_run(comp_check_find(ids[i]), &ctx,
+		    &res), 0);
+		for (j = 0; j < res->n_obs; j++)
+			if (res->obs[j].found && (strstr(res->obs[j].found,
+			    "HASH") || strstr(res->obs[j].found, "SALT") ||
+			    strstr(res->obs[j].found, "alice")))
+				fail_msg("%s says \"%s\"", ids[i],
+				    res->obs[j].found);
+		if (i == 0) {
+			assert_int_equal(res->verdict, COMP_NOT_SATISFIED);
+			assert_true(res_says(res, "malformed line 2"));
+			assert_true(res_says(res, "line 4 has an empty "
+			    "password"));
+			assert_true(res_says(res, "1 malformed lines"));
+		} else if (i == 1) {
+			assert_int_equal(res->verdict, COMP_NOT_SATISFIED);
+			assert_true(res_says(res, "malformed line 2"));
+			assert_true(res_says(res, "bob uses a weak"));
+			assert_true(res_says(res, "line 4 uses a weak"));
+			assert_false(res_says(res, "svc$ uses"));
+			assert_true(res_says(res, "4 accounts, 2 weak, 1 "
+			    "malformed lines"));
+		}
+		for (j = 0; j < res->n_ev; j++)
+			if (!strcmp(res->ev[j].ref, "/etc/shadow"))
+				assert_string_equal(res->ev[j].sha256, "");
+		comp_result_free(res);
+	}
+	comp_ctx_done(&ctx);
+	world_destroy(&w);
+}
+
 static void
 test_evidence_digest(void **state)
 {
@@ -899,6 +968,7 @@ main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_prohibited_compiler_names);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_confinement_detail);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_evidence_digest);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_shadow_malformed);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_dns_variants);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_cadence_first_and_edge);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_vercmp);
