@@ -42,6 +42,14 @@
 	{ .id = "audit.watch." p, .kind = HB_AUDIT_WATCH, .check = chk, \
 	  .controls = ctl, .key = p, .value = "-w " p " -p wa -k " k }
 
+/* A network protocol's module never loaded (CM-7). */
+#define MODPROBE_OFF(m) \
+	{ .id = "modprobe." m, .kind = HB_CONF, \
+	  .check = "cm-sysctl-baseline", .controls = "CM-6, CM-7", \
+	  .path = "etc/modprobe.d/bulwark-baseline.conf", \
+	  .key = "install " m, .sep = " ", .value = "/bin/false", \
+	  .accept = "/bin/false|/bin/true|/usr/bin/false|/usr/bin/true" }
+
 #define BANNER_TEXT \
 	"You are accessing a U.S. Government (USG) Information System (IS) that\n" \
 	"is provided for USG-authorized use only. By using this IS (which\n" \
@@ -74,6 +82,24 @@ static const struct hb_item hb_table[] = {
 	SYSCTL("net.ipv4.conf.all.log_martians", "1", 1, 1, "cm-sysctl-baseline", "CM-6, SC-7"),
 	SYSCTL("net.ipv6.conf.all.accept_redirects", "0", 0, 0, "cm-sysctl-baseline", "CM-6, SC-7"),
 	SYSCTL("net.ipv6.conf.all.accept_source_route", "0", 0, 0, "cm-sysctl-baseline", "CM-6, SC-7"),
+	/* Interfaces made after boot (bridges, veths) start from the
+	 * default.* values, not from all.*. */
+	SYSCTL("net.ipv4.conf.default.send_redirects", "0", 0, 0, "cm-sysctl-baseline", "CM-6, SC-7"),
+	SYSCTL("net.ipv4.conf.default.accept_source_route", "0", 0, 0, "cm-sysctl-baseline", "CM-6, SC-7"),
+	SYSCTL("net.ipv4.conf.default.log_martians", "1", 1, 1, "cm-sysctl-baseline", "CM-6, SC-7"),
+	SYSCTL("net.ipv6.conf.default.accept_redirects", "0", 0, 0, "cm-sysctl-baseline", "CM-6, SC-7"),
+	SYSCTL("net.ipv6.conf.default.accept_source_route", "0", 0, 0, "cm-sysctl-baseline", "CM-6, SC-7"),
+	/* O_CREAT in world-writable sticky directories (/tmp) does not
+	 * open a FIFO or file another user planted there. */
+	SYSCTL("fs.protected_fifos", "2", 2, 2, "cm-sysctl-baseline", "CM-6, SC-39"),
+	SYSCTL("fs.protected_regular", "2", 2, 2, "cm-sysctl-baseline", "CM-6, SC-39"),
+	/* No magic SysRq from the console or /proc/sysrq-trigger (a
+	 * keyboard must not reboot, kill or dump the appliance), and no
+	 * TTY line discipline module loaded on an unprivileged request. */
+	SYSCTL("kernel.sysrq", "0", 0, 0, "cm-sysctl-baseline", "CM-6, CM-7"),
+	SYSCTL("dev.tty.ldisc_autoload", "0", 0, 0, "cm-sysctl-baseline", "CM-6, CM-7"),
+	/* A core file (where limits allow one) names its process. */
+	SYSCTL("kernel.core_uses_pid", "1", 1, 1, "cm-sysctl-baseline", "CM-6"),
 
 	/* Security-relevant files and system directories. */
 	MODE("etc/passwd", 0644, 0, "ac-file-perms", "AC-3, AC-6(1)"),
@@ -98,6 +124,33 @@ static const struct hb_item hb_table[] = {
 	  .check = "ia-password-storage", .controls = "IA-5, IA-5(6)",
 	  .path = "etc/login.defs", .key = "ENCRYPT_METHOD", .sep = " ",
 	  .value = "YESCRYPT", .accept = "YESCRYPT|SHA512" },
+	/* SHA512 is accepted above: when it is the method, not at its
+	 * 5000-round default. */
+	{ .id = "login.defs.SHA_CRYPT_MIN_ROUNDS", .kind = HB_CONF,
+	  .check = "ia-password-storage", .controls = "IA-5, IA-5(6)",
+	  .path = "etc/login.defs", .key = "SHA_CRYPT_MIN_ROUNDS", .sep = " ",
+	  .value = "65536", .min = 65536, .max = LONG_MAX },
+	/* Password lifetime of console accounts made after installation
+	 * (useradd copies these into the shadow entry). */
+	{ .id = "login.defs.PASS_MAX_DAYS", .kind = HB_CONF,
+	  .check = "ia-password-storage", .controls = "IA-5(1)",
+	  .path = "etc/login.defs", .key = "PASS_MAX_DAYS", .sep = " ",
+	  .value = "60", .min = 1, .max = 60 },
+	{ .id = "login.defs.PASS_MIN_DAYS", .kind = HB_CONF,
+	  .check = "ia-password-storage", .controls = "IA-5(1)",
+	  .path = "etc/login.defs", .key = "PASS_MIN_DAYS", .sep = " ",
+	  .value = "1", .min = 1, .max = LONG_MAX },
+	/* New files of console users and their home directories are not
+	 * readable by other users: login.defs (useradd's home directory,
+	 * pam_umask) and the login shells' profile. */
+	{ .id = "login.defs.UMASK", .kind = HB_CONF,
+	  .check = "ac-file-perms", .controls = "AC-3, AC-6",
+	  .path = "etc/login.defs", .key = "UMASK", .sep = " ",
+	  .value = "027", .accept = "027|077|0027|0077" },
+	{ .id = "profile.umask", .kind = HB_CONF,
+	  .check = "ac-file-perms", .controls = "AC-3, AC-6",
+	  .path = "etc/profile.d/bulwark-umask.sh", .key = "umask",
+	  .sep = " ", .value = "027", .accept = "027|077|0027|0077" },
 	{ .id = "useradd.INACTIVE", .kind = HB_CONF,
 	  .check = "ac-inactive-disable", .controls = "AC-2(3)",
 	  .path = "etc/default/useradd", .key = "INACTIVE", .sep = "=",
@@ -141,6 +194,28 @@ static const struct hb_item hb_table[] = {
 	  .path = "etc/pam.d/su", .key = "auth required pam_wheel.so",
 	  .value = "auth       required   pam_wheel.so",
 	  .anchor = "pam_rootok.so" },
+
+	/* No core dumps: a crashing process does not write its memory
+	 * (keys, tokens) to disk. pam_limits sets the soft and the hard
+	 * limit ("-") for logins; services keep systemd's soft limit 0
+	 * and fs.suid_dumpable. */
+	{ .id = "limits.core", .kind = HB_CONF,
+	  .check = "cm-sysctl-baseline", .controls = "CM-6, SC-4",
+	  .path = "etc/security/limits.d/90-bulwark-baseline.conf",
+	  .key = "* - core", .sep = " ", .value = "0", .min = 0, .max = 0 },
+
+	/* Kernel modules the appliance never needs and that load on an
+	 * unprivileged request (a socket of the protocol, a device
+	 * plugged in): a request fails instead. */
+	{ .id = "modprobe.firewire-core", .kind = HB_CONF,
+	  .check = "cm-sysctl-baseline", .controls = "CM-7, MP-7",
+	  .path = "etc/modprobe.d/bulwark-baseline.conf",
+	  .key = "install firewire-core", .sep = " ", .value = "/bin/false",
+	  .accept = "/bin/false|/bin/true|/usr/bin/false|/usr/bin/true" },
+	MODPROBE_OFF("dccp"),
+	MODPROBE_OFF("sctp"),
+	MODPROBE_OFF("rds"),
+	MODPROBE_OFF("tipc"),
 
 	/* Logon banner. */
 	{ .id = "banner./etc/issue", .kind = HB_BANNER, .check = "ac-banner",

@@ -64,7 +64,11 @@ rm -rf "$root" "$iso"
 mkdir -p "$iso/pool" "$iso/live" "$iso/bulwark" "$iso/boot/grub"
 # The installer's files; the initramfs hook and script are in place
 # before the packages are installed, so the kernel's initramfs (made at
-# the end, by dpkg's trigger) already has them.
+# the end, by dpkg's trigger) already has them. USBGuard's service is
+# not enabled on the medium (its policy, which its package made from
+# the build host's devices, is emptied: bulwark-install makes the
+# installed system's from the devices present then) and its IPC is
+# root's alone.
 inst="$BW_SRC/appliance/iso/installer"
 mmdebstrap --quiet --mode=root --variant=minbase --format=directory \
 	--essential-hook="install -D -m 0755 '$inst/initramfs-hook' \"\$1/etc/initramfs-tools/hooks/bulwark-tpm2\"" \
@@ -87,6 +91,8 @@ mmdebstrap --quiet --mode=root --variant=minbase --format=directory \
 	--customize-hook='printf "127.0.0.1\tlocalhost\n127.0.1.1\tbulwark\n" > "$1/etc/hosts"' \
 	--customize-hook=': > "$1/etc/resolv.conf"' \
 	--customize-hook='rm -f "$1/etc/systemd/system/timers.target.wants/lynis.timer"' \
+	--customize-hook='rm -f "$1/etc/systemd/system/basic.target.wants/usbguard.service" "$1/etc/systemd/system/multi-user.target.wants/usbguard-dbus.service" "$1/etc/systemd/system/dbus-org.usbguard.service" "$1"/etc/usbguard/IPCAccessControl.d/*' \
+	--customize-hook=': > "$1/etc/usbguard/rules.conf" && sed -i "s/^IPCAllowedGroups=.*/IPCAllowedGroups=root/" "$1/etc/usbguard/usbguard-daemon.conf"' \
 	--customize-hook='for t in apt-daily apt-daily-upgrade; do rm -f "$1/etc/systemd/system/timers.target.wants/$t.timer"; ln -sf /dev/null "$1/etc/systemd/system/$t.timer"; done' \
 	--customize-hook="install -m 0755 '$BW_SRC/appliance/iso/root/nftables.conf' \"\$1/etc/nftables.conf\"" \
 	--customize-hook='mkdir -p "$1/etc/systemd/system/sysinit.target.wants" && ln -sf /lib/systemd/system/nftables.service "$1/etc/systemd/system/sysinit.target.wants/"' \

@@ -293,6 +293,16 @@ static const char *const good_sysctls[][2] = {
 	{ "net.ipv4.conf.all.log_martians", "1\n" },
 	{ "net.ipv6.conf.all.accept_redirects", "0\n" },
 	{ "net.ipv6.conf.all.accept_source_route", "0\n" },
+	{ "net.ipv4.conf.default.send_redirects", "0\n" },
+	{ "net.ipv4.conf.default.accept_source_route", "0\n" },
+	{ "net.ipv4.conf.default.log_martians", "1\n" },
+	{ "net.ipv6.conf.default.accept_redirects", "0\n" },
+	{ "net.ipv6.conf.default.accept_source_route", "0\n" },
+	{ "fs.protected_fifos", "2\n" },
+	{ "fs.protected_regular", "2\n" },
+	{ "kernel.sysrq", "0\n" },
+	{ "dev.tty.ldisc_autoload", "0\n" },
+	{ "kernel.core_uses_pid", "1\n" },
 };
 
 const char *const fixture_audit_rules =
@@ -428,7 +438,15 @@ world_build(struct world *w)
 	world_put(w, "etc/security/pwquality.conf",
 	    "minlen = 12\nminclass = 3\n", 0644);
 	world_put(w, "etc/login.defs", "PASS_MAX_DAYS 60\n"
-	    "ENCRYPT_METHOD YESCRYPT\n", 0644);
+	    "PASS_MIN_DAYS 1\nUMASK 027\nENCRYPT_METHOD YESCRYPT\n"
+	    "SHA_CRYPT_MIN_ROUNDS 65536\n", 0644);
+	world_put(w, "etc/profile.d/bulwark-umask.sh", "umask 027\n", 0644);
+	world_put(w, "etc/security/limits.d/90-bulwark-baseline.conf",
+	    "* - core 0\n", 0644);
+	world_put(w, "etc/modprobe.d/bulwark-baseline.conf",
+	    "install firewire-core /bin/false\ninstall dccp /bin/false\n"
+	    "install sctp /bin/false\ninstall rds /bin/false\n"
+	    "install tipc /bin/false\n", 0644);
 	world_put(w, "etc/default/useradd", "SHELL=/bin/sh\nINACTIVE=35\n",
 	    0644);
 	world_put(w, "etc/issue", "You are accessing a U.S. Government (USG) "

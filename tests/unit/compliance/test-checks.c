@@ -138,6 +138,23 @@ B(b_chrony) { world_put(w, "etc/chrony/chrony.conf", "# server 10.0.0.1\n",
 B(b_nochronyd) { world_put(w, "proc/3/comm", "sleep\n", 0644); }
 B(b_config) { world_put(w, "etc/bulwark/bulwark.conf", "listen = 80\n", 0640); }
 B(b_config_gone) { world_rm(w, "etc/nftables.conf"); }
+/* The host baseline's items that Lynis also weighs. */
+B(b_sysrq) { world_put(w, "proc/sys/kernel/sysrq", "438\n", 0644); }
+B(b_core) { world_rm(w, "etc/security/limits.d/90-bulwark-baseline.conf"); }
+B(b_firewire) { world_put(w, "etc/modprobe.d/bulwark-baseline.conf",
+    "install dccp /bin/false\ninstall sctp /bin/false\n"
+    "install rds /bin/false\ninstall tipc /bin/false\n", 0644); }
+B(b_sctp) { world_put(w, "etc/modprobe.d/bulwark-baseline.conf",
+    "install firewire-core /bin/false\ninstall dccp /bin/false\n"
+    "# install sctp /bin/false\ninstall rds /bin/false\n"
+    "install tipc /bin/false\n", 0644); }
+B(b_pass_age) { world_put(w, "etc/login.defs", "PASS_MAX_DAYS 99999\n"
+    "PASS_MIN_DAYS 0\nUMASK 027\nENCRYPT_METHOD YESCRYPT\n"
+    "SHA_CRYPT_MIN_ROUNDS 65536\n", 0644); }
+B(b_umask) { world_put(w, "etc/profile.d/bulwark-umask.sh", "umask 022\n",
+    0644); }
+B(b_rounds) { world_put(w, "etc/login.defs", "PASS_MAX_DAYS 60\n"
+    "PASS_MIN_DAYS 1\nUMASK 027\nENCRYPT_METHOD SHA512\n", 0644); }
 B(b_kexec) { world_put(w, "proc/sys/kernel/kexec_load_disabled", "0\n", 0644); }
 B(b_gcc) { world_dpkg(w, "3.0.11-1~deb12u2", "Package: gcc-12\nStatus: "
     "install ok installed\nVersion: 12.2.0-14\n\n"); }
@@ -323,6 +340,7 @@ static const struct flip flips[] = {
 	{ "ac-su-restricted", "pam_wheel commented", b_wheel },
 	{ "ac-su-restricted", "pam_wheel trust", b_wheel_trust },
 	{ "ac-file-perms", "shadow world-readable", b_shadow_mode },
+	{ "ac-file-perms", "umask 022", b_umask },
 	{ "ac-rbac", "rbac unknown", b_rbac },
 	{ "ac-separation-of-duties", "no SoD", b_sod },
 	{ "ac-least-privilege", "no seccomp", b_seccomp },
@@ -365,7 +383,11 @@ static const struct flip flips[] = {
 	{ "cm-config-baseline", "config changed", b_config },
 	{ "cm-config-baseline", "config removed", b_config_gone },
 	{ "cm-sysctl-baseline", "kexec allowed", b_kexec },
+	{ "cm-sysctl-baseline", "magic SysRq", b_sysrq },
+	{ "cm-sysctl-baseline", "core dumps allowed", b_core },
+	{ "cm-sysctl-baseline", "FireWire loadable", b_firewire },
 	{ "cm-prohibited-software", "gcc-12", b_gcc },
+	{ "cm-sysctl-baseline", "sctp loadable", b_sctp },
 	{ "cm-noexec-mounts", "/tmp exec", b_tmp_exec },
 	{ "cm-noexec-mounts", "no /dev/shm mount", b_no_shm },
 	{ "cm-signed-images", "unsigned allowed", b_unsigned },
@@ -375,6 +397,8 @@ static const struct flip flips[] = {
 	{ "cm-config-history", "one revision", b_history },
 	{ "ia-password-quality", "minlen 8", b_minlen },
 	{ "ia-password-quality", "no classes", b_noclass },
+	{ "ia-password-storage", "passwords never expire", b_pass_age },
+	{ "ia-password-storage", "SHA512 at 5000 rounds", b_rounds },
 	{ "ia-password-storage", "nullok", b_nullok },
 	{ "ia-password-storage", "md5 hash", b_md5 },
 	{ "ia-device-identity", "software TPM", b_swtpm },

@@ -234,7 +234,8 @@ test_apply_fixes_and_is_idempotent(void **state)
 	    "rw,nosuid,noexec,nodev\t0\t0\n"));
 	assert_non_null(strstr(fstab, "/dev/shm"));
 	assert_non_null(defs = get(f, "etc/login.defs"));
-	assert_string_equal(defs, "UMASK 022\nENCRYPT_METHOD YESCRYPT\n");
+	assert_string_equal(defs, "UMASK 027\nENCRYPT_METHOD YESCRYPT\n"
+	    "SHA_CRYPT_MIN_ROUNDS 65536\nPASS_MAX_DAYS 60\nPASS_MIN_DAYS 1\n");
 	assert_int_equal(fstatat(f->fd, "etc/passwd", &st, 0), 0);
 	assert_int_equal(st.st_mode & 07777, 0644);
 	assert_int_equal(fstatat(f->fd, "var/lib/dpkg", &st, 0), 0);
@@ -245,6 +246,64 @@ test_apply_fixes_and_is_idempotent(void **state)
 	assert_int_equal(l2.changes + l2.errors, 0);
 	assert_non_null(auth2 = get(f, "etc/pam.d/common-auth"));
 	assert_string_equal(auth, auth2);
+}
+
+/* The items Lynis also weighs (docs/install.md, "Lynis"): each differs
+ * on the fake root, and apply writes it where the system reads it. */
+static void
+test_apply_writes_lynis_items(void **state)
+{
+	static const char *const ids[] = {
+		"sysctl.fs.protected_fifos", "sysctl.fs.protected_regular",
+		"sysctl.kernel.sysrq", "sysctl.dev.tty.ldisc_autoload",
+		"sysctl.kernel.core_uses_pid",
+		"sysctl.net.ipv4.conf.default.accept_source_route",
+		"sysctl.net.ipv4.conf.default.log_martians",
+		"sysctl.net.ipv4.conf.default.send_redirects",
+		"sysctl.net.ipv6.conf.default.accept_redirects",
+		"sysctl.net.ipv6.conf.default.accept_source_route",
+		"login.defs.UMASK", "login.defs.PASS_MAX_DAYS",
+		"login.defs.PASS_MIN_DAYS", "login.defs.SHA_CRYPT_MIN_ROUNDS",
+		"profile.umask", "limits.core", "modprobe.firewire-core",
+		"modprobe.dccp", "modprobe.sctp", "modprobe.rds",
+		"modprobe.tipc",
+	};
+	struct fake *f = *state;
+	struct log l = { 0 };
+	_cleanup_free_ char *sysctl = NULL, *limits = NULL, *mods = NULL,
+	    *umask = NULL, *found = NULL;
+	size_t i;
+
+	for (i = 0; i < ELEMENTSOF(ids); i++) {
+		_cleanup_free_ char *was = NULL;
+
+		assert_int_equal(check_id(f, ids[i], &was), 0);
+	}
+	/* A value outside the accepted range differs too. */
+	put(f, "etc/login.defs", "PASS_MAX_DAYS 99999\nUMASK 022\n", 0644);
+	assert_int_equal(check_id(f, "login.defs.PASS_MAX_DAYS", &found), 0);
+	assert_string_equal(found, "99999");
+
+	assert_true(hb_apply(f->fd, false, collect, &l) > 0);
+	assert_int_equal(l.errors, 0);
+	for (i = 0; i < ELEMENTSOF(ids); i++) {
+		_cleanup_free_ char *now = NULL;
+
+		assert_int_equal(check_id(f, ids[i], &now), 1);
+	}
+	assert_non_null(sysctl = get(f,
+	    "etc/sysctl.d/99-zz-bulwark-baseline.conf"));
+	assert_non_null(strstr(sysctl, "\nkernel.sysrq = 0\n"));
+	assert_non_null(strstr(sysctl, "\nfs.protected_regular = 2\n"));
+	assert_non_null(limits = get(f,
+	    "etc/security/limits.d/90-bulwark-baseline.conf"));
+	assert_string_equal(limits, "* - core 0\n");
+	assert_non_null(mods = get(f, "etc/modprobe.d/bulwark-baseline.conf"));
+	assert_string_equal(mods, "install firewire-core /bin/false\n"
+	    "install dccp /bin/false\ninstall sctp /bin/false\n"
+	    "install rds /bin/false\ninstall tipc /bin/false\n");
+	assert_non_null(umask = get(f, "etc/profile.d/bulwark-umask.sh"));
+	assert_string_equal(umask, "umask 027\n");
 }
 
 static void
@@ -295,6 +354,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_apply_fixes_and_is_idempotent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_apply_writes_lynis_items,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_symlink_escape_refused,
 		    setup, teardown),
 	};
