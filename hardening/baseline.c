@@ -124,11 +124,16 @@ static const struct hb_item hb_table[] = {
 	  .check = "ia-password-storage", .controls = "IA-5, IA-5(6)",
 	  .path = "etc/login.defs", .key = "ENCRYPT_METHOD", .sep = " ",
 	  .value = "YESCRYPT", .accept = "YESCRYPT|SHA512" },
-	/* SHA512 is accepted above: when it is the method, not at its
-	 * 5000-round default. */
+	/* SHA512 is accepted above, and whichever method is set, SHA-512
+	 * crypt never at its 5000-round default: shadow's tools read both
+	 * bounds, Linux-PAM's pam_unix (passwd) only the maximum. */
 	{ .id = "login.defs.SHA_CRYPT_MIN_ROUNDS", .kind = HB_CONF,
 	  .check = "ia-password-storage", .controls = "IA-5, IA-5(6)",
 	  .path = "etc/login.defs", .key = "SHA_CRYPT_MIN_ROUNDS", .sep = " ",
+	  .value = "65536", .min = 65536, .max = LONG_MAX },
+	{ .id = "login.defs.SHA_CRYPT_MAX_ROUNDS", .kind = HB_CONF,
+	  .check = "ia-password-storage", .controls = "IA-5, IA-5(6)",
+	  .path = "etc/login.defs", .key = "SHA_CRYPT_MAX_ROUNDS", .sep = " ",
 	  .value = "65536", .min = 65536, .max = LONG_MAX },
 	/* Password lifetime of console accounts made after installation
 	 * (useradd copies these into the shadow entry). */

@@ -439,7 +439,7 @@ world_build(struct world *w)
 	    "minlen = 12\nminclass = 3\n", 0644);
 	world_put(w, "etc/login.defs", "PASS_MAX_DAYS 60\n"
 	    "PASS_MIN_DAYS 1\nUMASK 027\nENCRYPT_METHOD YESCRYPT\n"
-	    "SHA_CRYPT_MIN_ROUNDS 65536\n", 0644);
+	    "SHA_CRYPT_MIN_ROUNDS 65536\nSHA_CRYPT_MAX_ROUNDS 65536\n", 0644);
 	world_put(w, "etc/profile.d/bulwark-umask.sh", "umask 027\n", 0644);
 	world_put(w, "etc/security/limits.d/90-bulwark-baseline.conf",
 	    "* - core 0\n", 0644);

@@ -235,7 +235,8 @@ test_apply_fixes_and_is_idempotent(void **state)
 	assert_non_null(strstr(fstab, "/dev/shm"));
 	assert_non_null(defs = get(f, "etc/login.defs"));
 	assert_string_equal(defs, "UMASK 027\nENCRYPT_METHOD YESCRYPT\n"
-	    "SHA_CRYPT_MIN_ROUNDS 65536\nPASS_MAX_DAYS 60\nPASS_MIN_DAYS 1\n");
+	    "SHA_CRYPT_MIN_ROUNDS 65536\nSHA_CRYPT_MAX_ROUNDS 65536\n"
+	    "PASS_MAX_DAYS 60\nPASS_MIN_DAYS 1\n");
 	assert_int_equal(fstatat(f->fd, "etc/passwd", &st, 0), 0);
 	assert_int_equal(st.st_mode & 07777, 0644);
 	assert_int_equal(fstatat(f->fd, "var/lib/dpkg", &st, 0), 0);
@@ -264,6 +265,7 @@ test_apply_writes_lynis_items(void **state)
 		"sysctl.net.ipv6.conf.default.accept_source_route",
 		"login.defs.UMASK", "login.defs.PASS_MAX_DAYS",
 		"login.defs.PASS_MIN_DAYS", "login.defs.SHA_CRYPT_MIN_ROUNDS",
+		"login.defs.SHA_CRYPT_MAX_ROUNDS",
 		"profile.umask", "limits.core", "modprobe.firewire-core",
 		"modprobe.dccp", "modprobe.sctp", "modprobe.rds",
 		"modprobe.tipc",
