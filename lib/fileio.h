@@ -22,8 +22,8 @@ int fd_regular(int fd);
  * or -BW_E_INVALID for anything but a regular file. */
 int open_regular_at(int dirfd, const char *path);
 
-/* Reads PATH (relative to DIRFD, no symlink followed), a regular file
- * (open_regular_at()), like read_bounded(). */
+/* Reads PATH (relative to DIRFD, no symlink followed) like
+ * read_bounded(). */
 int read_file_at(int dirfd, const char *path, size_t max, char **ret_buf,
     size_t *ret_len);
 

@@ -424,19 +424,6 @@ test_open_regular(void **state)
 	assert_int_equal(open_regular_at(dfd, "."), -BW_E_INVALID);
 	assert_int_equal(open_regular_at(dfd, "link"), -ELOOP);
 	assert_int_equal(open_regular_at(dfd, "none"), -ENOENT);
-	/* read_file_at() opens through it: a FIFO is refused, not read */
-	{
-		char	*text = NULL;
-		size_t	 len;
-
-		assert_int_equal(read_file_at(dfd, "fifo", 64, &text, &len),
-		    -BW_E_INVALID);
-		assert_null(text);
-		assert_int_equal(read_file_at(dfd, "file", 64, &text, &len),
-		    0);
-		assert_string_equal(text, "x");
-		free(text);
-	}
 	/* fd_regular() makes an O_NONBLOCK regular file blocking again */
 	assert_true((fd = openat(dfd, "file", O_RDONLY | O_NONBLOCK)) >= 0);
 	assert_int_equal(fd_regular(fd), 0);
