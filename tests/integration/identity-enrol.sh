@@ -84,7 +84,7 @@ for n in n1 n2 n3; do
 	check "admin approves $n's golden values (got $code)" [ "$code" = 200 ]
 done
 for n in n1 n2 n3; do
-	check "$n enrolled and Trusted" wait_for 20 is_state $n Trusted
+	check "$n enrolled and Trusted" wait_for 60 is_state $n Trusted
 	check "$n's certificate names it" sh -c "openssl x509 -in '$T/state-$n/node.crt' \
 		-noout -subject | grep -q 'CN = $n' && openssl x509 -in '$T/state-$n/node.crt' \
 		-noout -subject | grep -q 'OU = node'"
