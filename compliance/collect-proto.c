@@ -262,7 +262,7 @@ collect_verdict(const char *s)
 		return COMP_NOT_APPLICABLE;
 	if (!strcmp(s, "error"))
 		return COMP_ERROR;
-	return -1;
+	return -BW_E_INVALID;
 }
 
 /* One element of "results" into RES (zeroed by the caller; freed by the
