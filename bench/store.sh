@@ -129,17 +129,15 @@ pass() {
 # shellcheck source=../tests/integration/etcd-lib.sh
 . "$SRC/tests/integration/etcd-lib.sh"
 
-# port_free PORT: nothing listens on 127.0.0.1:PORT (nor on a wildcard).
-port_free() {
-	! ss -Htln "sport = :$1" 2>/dev/null | grep -q .
-}
-
-# rand_port: a port in 20000..59999 that nothing listens on now.
+# rand_port: a port P with P and P+1 free, in 20000..32699: below the
+# kernel's ephemeral range (32768-60999), so no outgoing connection
+# takes it between the check and etcd's bind; etcd_port_free (from
+# etcd-lib.sh) checks sockets of every state, not only listeners.
 rand_port() {
 	local p
 	while :; do
-		p=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000))
-		port_free "$p" && port_free "$((p + 1))" && { echo "$p"; return; }
+		p=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 12700))
+		etcd_port_free "$p" && etcd_port_free "$((p + 1))" && { echo "$p"; return; }
 	done
 }
 
@@ -149,7 +147,7 @@ rand_port() {
 # other ETCD_* variable from the caller's environment is dropped so the
 # flags below and etcd's defaults are all that apply.
 start_etcd() {
-	local arch envs
+	local arch envs deadline
 	arch=$(dpkg --print-architecture 2>/dev/null || uname -m)
 	envs=$(env | sed -n 's/^\(ETCD_[A-Za-z0-9_]*\)=.*/-u \1/p')
 	case "$arch" in
@@ -168,7 +166,10 @@ start_etcd() {
 			--initial-cluster "bench=http://127.0.0.1:$((EPORT + 1))" \
 			>"$T/etcd.log" 2>&1 &
 		ETCD_PID=$!
-		for _ in $(seq 100); do
+		# Up to 30 s of wall time: a loaded machine (make check -j) is
+		# slow to start it.
+		deadline=$((SECONDS + 30))
+		while [ "$SECONDS" -lt "$deadline" ]; do
 			if curl -s --max-time 1 "http://127.0.0.1:$EPORT/health" 2>/dev/null |
 				jq -e '.health == "true"' >/dev/null 2>&1; then
 				return 0
