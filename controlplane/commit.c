@@ -56,6 +56,17 @@
  * unchanged writes a second: about 4 % of a core, measured 2026-12-06).
  * A mutation's batch, or a reader's flush, takes them along at once. */
 #define APPEND_ASYNC_GROUP_US	50000
+/* Records of requests that changed nothing wait on the committer's
+ * queue this long (or until ASYNC_GATHER_MAX of them, a mutation, a
+ * flush or the stop) before it takes them all at once: the committer
+ * is not woken, nor an appender job built, for each one. At 500
+ * unchanged heartbeats a second, one wake-up per record was a futex
+ * wake on the loop and a context switch in and out of the committer
+ * per request (measured 2026-12-07, bench/README.md); now about one
+ * per ASYNC_GATHER_US. They reach the appender at most this much later
+ * than before, and it groups them for APPEND_ASYNC_GROUP_US anyway. */
+#define ASYNC_GATHER_US		20000
+#define ASYNC_GATHER_MAX	256
 /* Mutations the appender may have queued before the committer waits
  * for it: bounds what the outbox holds (OUTBOX_DRAIN_MAX). */
 #define APPEND_PENDING_MAX	COMMIT_BATCH_MAX
@@ -93,6 +104,12 @@ struct committer {
 	struct req_list		 queue, done;
 	struct async_list	 async;
 	size_t			 async_n;
+	uint64_t		 async_since_ns;	/* the oldest's arrival */
+	size_t			 async_taken;	/* taken, not yet posted */
+	/* commit_audit_flush() waits on ASYNC_CV until every record queued
+	 * before it went to the appender (ASYNC_FLUSH cleared). */
+	int			 async_flush;
+	pthread_cond_t		 async_cv;
 	int			 stopping;
 	/* The committer wakes the loop through its own eventfd (DONE_FD,
 	 * read by DONE_EV), not event_active(): that takes the loop's lock,
@@ -887,6 +904,60 @@ take_batch(struct committer *c, struct req_list *reqs, bool *ret_group)
 	return n;
 }
 
+/* Whether the records of requests that changed nothing queued on C
+ * (C->mu held) go to the appender now: the oldest has waited
+ * ASYNC_GATHER_US, ASYNC_GATHER_MAX have gathered, or a flush or the
+ * stop wants them. */
+static bool
+async_due(const struct committer *c)
+{
+	if (TAILQ_EMPTY(&c->async))
+		return false;
+	return c->async_flush || c->stopping ||
+	    c->async_n >= ASYNC_GATHER_MAX ||
+	    bw_mono_ns() - c->async_since_ns >= ASYNC_GATHER_US * 1000ull;
+}
+
+/* Waits (C->mu held) until C has work: a mutation queued, records due
+ * (async_due()), the stop, or maintenance left (MAINT). Returns 1 when
+ * it waited OUTBOX_TRIM_IDLE_MS for nothing with outbox entries to
+ * trim, else 0. */
+static int
+commit_wait(struct committer *c, int maint)
+{
+	struct timespec	until;
+	int		idle = 0;
+
+	while (TAILQ_EMPTY(&c->queue) && !async_due(c) && !c->stopping &&
+	    !idle && !maint) {
+		if (!TAILQ_EMPTY(&c->async)) {
+			until = bw_mono_timespec(c->async_since_ns +
+			    ASYNC_GATHER_US * 1000ull);
+			(void)pthread_cond_timedwait(&c->cv, &c->mu, &until);
+		} else if (c->done_id > c->trimmed_id || c->apending > 0) {
+			until = bw_mono_deadline(OUTBOX_TRIM_IDLE_MS *
+			    1000000ull);
+			idle = pthread_cond_timedwait(&c->cv, &c->mu,
+			    &until) == ETIMEDOUT;
+		} else
+			pthread_cond_wait(&c->cv, &c->mu);
+	}
+	return idle;
+}
+
+/* After a batch (C->mu held): the records it took are with the
+ * appender, so a flush waiting for the queue as it was is answered
+ * once nothing more waits. */
+static void
+async_posted(struct committer *c)
+{
+	c->async_taken = 0;
+	if (c->async_flush && TAILQ_EMPTY(&c->async)) {
+		c->async_flush = 0;
+		pthread_cond_broadcast(&c->async_cv);
+	}
+}
+
 static void *
 commit_thread(void *arg)
 {
@@ -894,7 +965,6 @@ commit_thread(void *arg)
 	struct req_list		 reqs;
 	struct async_list	 async;
 	struct async_rec	*a;
-	struct timespec		 until;
 	size_t			 n, nasync;
 	int			 idle, maint = 1;
 	bool			 group;
@@ -902,21 +972,11 @@ commit_thread(void *arg)
 	for (;;) {
 		TAILQ_INIT(&reqs);
 		TAILQ_INIT(&async);
-		idle = 0;
 		/* What the appender has finished: a failure refuses the
 		 * next mutations, appended outbox entries may go. */
 		appender_collect(c, 0);
 		pthread_mutex_lock(&c->mu);
-		while (TAILQ_EMPTY(&c->queue) && TAILQ_EMPTY(&c->async) &&
-		    !c->stopping && !idle && !maint) {
-			if (c->done_id > c->trimmed_id || c->apending > 0) {
-				until = bw_mono_deadline(OUTBOX_TRIM_IDLE_MS *
-				    1000000ull);
-				idle = pthread_cond_timedwait(&c->cv, &c->mu,
-				    &until) == ETIMEDOUT;
-			} else
-				pthread_cond_wait(&c->cv, &c->mu);
-		}
+		idle = commit_wait(c, maint);
 		if (c->stopping && TAILQ_EMPTY(&c->queue) &&
 		    TAILQ_EMPTY(&c->async)) {
 			pthread_mutex_unlock(&c->mu);
@@ -931,6 +991,7 @@ commit_thread(void *arg)
 			TAILQ_INSERT_TAIL(&async, a, entry);
 		}
 		c->async_n -= nasync;
+		c->async_taken = nasync;
 		pthread_mutex_unlock(&c->mu);
 
 		if (n == 0 && nasync == 0) {
@@ -944,6 +1005,9 @@ commit_thread(void *arg)
 		}
 		run_batch(c, &reqs, &async, nasync,
 		    group ? STORE_BATCH_ATOMIC : 0);
+		pthread_mutex_lock(&c->mu);
+		async_posted(c);
+		pthread_mutex_unlock(&c->mu);
 		/* The store's housekeeping runs here, between batches, on
 		 * the one thread that writes: it compacts the change log in
 		 * bounded transactions (one per turn while the log is past
@@ -1159,6 +1223,7 @@ commit_start(struct event_base *base, struct store *st,
 	pthread_mutex_init(&c->mu, NULL);
 	/* Both threads time their waits on the monotonic clock. */
 	bw_cond_init_mono(&c->cv);
+	pthread_cond_init(&c->async_cv, NULL);
 	pthread_mutex_init(&c->amu, NULL);
 	bw_cond_init_mono(&c->acv);
 	c->st = st;
@@ -1233,7 +1298,8 @@ commit_submit_group(struct committer *c, struct commit_req **reqs, size_t n)
 void
 commit_audit_async(struct committer *c, const struct audit_record *rec)
 {
-	struct async_rec *a;
+	struct async_rec	*a;
+	bool			 wake;
 
 	if (!c->trail)
 		return;
@@ -1245,10 +1311,16 @@ commit_audit_async(struct committer *c, const struct audit_record *rec)
 		free(a);
 		return;
 	}
+	/* The committer learns of the first record (its gathering deadline)
+	 * and of a full gathering; the others wait for it (async_due()). */
+	if (TAILQ_EMPTY(&c->async))
+		c->async_since_ns = bw_mono_ns();
 	TAILQ_INSERT_TAIL(&c->async, a, entry);
 	c->async_n++;
+	wake = c->async_n == 1 || c->async_n == ASYNC_GATHER_MAX;
 	pthread_mutex_unlock(&c->mu);
-	pthread_cond_signal(&c->cv);	/* after the unlock: commit_submit() */
+	if (wake)	/* after the unlock: commit_submit() */
+		pthread_cond_signal(&c->cv);
 }
 
 void
@@ -1256,6 +1328,16 @@ commit_audit_flush(struct committer *c)
 {
 	if (!c->trail)
 		return;
+	/* The records the committer gathers or holds go to the appender
+	 * first (async_posted()), then the appender appends all it has. */
+	pthread_mutex_lock(&c->mu);
+	if (!TAILQ_EMPTY(&c->async) || c->async_taken > 0) {
+		c->async_flush = 1;
+		pthread_cond_signal(&c->cv);
+		while (c->async_flush)
+			pthread_cond_wait(&c->async_cv, &c->mu);
+	}
+	pthread_mutex_unlock(&c->mu);
 	pthread_mutex_lock(&c->amu);
 	c->aflush = 1;
 	pthread_cond_broadcast(&c->acv);
@@ -1308,6 +1390,7 @@ commit_stop(struct committer *c)
 	free(c->changed);
 	pthread_mutex_destroy(&c->mu);
 	pthread_cond_destroy(&c->cv);
+	pthread_cond_destroy(&c->async_cv);
 	pthread_mutex_destroy(&c->amu);
 	pthread_cond_destroy(&c->acv);
 	free(c);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -516,6 +517,48 @@ test_group(void **state)
 	assert_int_equal(trail_count(auditdir, "tenant.replace", "g3"), 1);
 }
 
+/* Records of requests that changed nothing gather on the committer's
+ * queue (ASYNC_GATHER_US) before they go to the appender: a flush (the
+ * API's audit search) finds every one queued before it in the trail at
+ * once, and without a flush they reach the trail by themselves. */
+static void
+test_async_flush(void **state)
+{
+	char			 auditdir[PATH_MAX], name[16];
+	struct audit_trail	*t;
+	struct event_base	*base;
+	struct committer	*c = NULL;
+	struct store		*st = open_store(*state);
+	struct audit_record	 rec;
+	int			 i;
+
+	assert_int_equal(evthread_use_pthreads(), 0);
+	assert_non_null(base = event_base_new());
+	t = open_trail(*state, auditdir, sizeof(auditdir));
+	assert_int_equal(commit_start(base, st, t, auditdir, &c), 0);
+
+	for (i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "u%d", i);
+		rec = rec_named(name, 0);
+		rec.reason = "unchanged: no new revision";
+		commit_audit_async(c, &rec);
+	}
+	commit_audit_flush(c);
+	assert_int_equal(trail_count(auditdir, "tenant.replace", NULL), 3);
+
+	rec = rec_named("later", 0);
+	commit_audit_async(c, &rec);
+	for (i = 0; i < 1000 &&
+	    trail_count(auditdir, "tenant.replace", "later") == 0; i++)
+		nanosleep(&(struct timespec){ 0, 10000000L }, NULL);
+	assert_int_equal(trail_count(auditdir, "tenant.replace", "later"), 1);
+
+	commit_stop(c);
+	audit_trail_close(t);
+	store_close(st);
+	event_base_free(base);
+}
+
 int
 main(void)
 {
@@ -530,6 +573,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_observer_touched,
 		    dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(test_group, dir_setup,
+		    dir_teardown),
+		cmocka_unit_test_setup_teardown(test_async_flush, dir_setup,
 		    dir_teardown),
 	};
 
