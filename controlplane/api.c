@@ -3782,8 +3782,10 @@ plain_listen(struct api_server *srv, const char *host, int port,
 	    0)) < 0 || bind(ufd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
 	    listen(ufd, 511) < 0)
 		return errf(-errno, ret_err, "%s: %s", path, strerror(errno));
+	/* the connections it accepts are O_CLOEXEC too: no child the
+	 * daemon starts inherits a client's (bulwarkd.c's loop_new()) */
 	if (!(srv->plain_listener = evconnlistener_new(srv->base, NULL, NULL,
-	    LEV_OPT_CLOSE_ON_FREE, 0, ufd)))
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, ufd)))
 		return errf(-ENOMEM, ret_err, "%s: listener", path);
 	ufd = -1;
 	if (evhttp_bind_listener(srv->http, srv->plain_listener) == NULL)
