@@ -1396,17 +1396,28 @@ out:
 	return r;
 }
 
-/* Makes P the put of BODY's stored form, keeping what WK says (its
+/* Makes P's document BODY's stored form, keeping what WK says (its
  * prev_status reference is consumed). */
 static int
-write_stage(struct pending *p, json_t *body, struct write_keep *wk)
+write_form(struct pending *p, json_t *body, struct write_keep *wk)
 {
 	p->doc = res_stored_form(body, wk->uid, wk->created, wk->prev_status);
 	json_decref(wk->prev_status);
 	wk->prev_status = NULL;
-	if (!p->doc || !(p->value = json_dumps(p->doc, JSON_COMPACT | JSON_SORT_KEYS)))
+	if (!p->doc)
 		return -ENOMEM;
 	p->ok_status = wk->status_code;
+	return 0;
+}
+
+/* Makes P the put of its document (write_form()): its stored bytes. A
+ * write that changes nothing is answered before it (write_unchanged()),
+ * without encoding what it would not store. */
+static int
+write_encode(struct pending *p)
+{
+	if (!(p->value = json_dumps(p->doc, JSON_COMPACT | JSON_SORT_KEYS)))
+		return -ENOMEM;
 	p->creq.op.type = STORE_OP_PUT;
 	p->creq.op.key = p->key;
 	p->creq.op.value = p->value;
@@ -1426,16 +1437,14 @@ static int
 write_unchanged(struct api_server *srv, struct evhttp_request *req,
     struct pending *p)
 {
-	_cleanup_json_ json_t	*out = NULL;
-
-	if (!p->prev || !json_equal(p->prev, p->doc) ||
-	    !(out = json_deep_copy(p->doc)))
+	if (!p->prev || !json_equal(p->prev, p->doc))
 		return 0;
-	json_object_set_new(json_object_get(out, "metadata"), "revision",
+	/* P goes with this answer: its document becomes the answer */
+	json_object_set_new(json_object_get(p->doc, "metadata"), "revision",
 	    json_integer((json_int_t)p->prev_rev));
 	audit_request(srv, &p->id, p->action, p->kind, p->tenant, p->name,
 	    "success", "unchanged: no new revision");
-	reply_json(srv, req, p->ok_status, out);
+	reply_json(srv, req, p->ok_status, p->doc);
 	return 1;
 }
 
@@ -1458,12 +1467,14 @@ handle_write(struct api_server *srv, struct evhttp_request *req,
 		goto fail;
 	if (r > 0)
 		goto conflict;
-	if ((r = write_stage(p, body, &wk)) < 0)
+	if ((r = write_form(p, body, &wk)) < 0)
 		goto fail;
 	if (write_unchanged(srv, req, p)) {
 		pending_free(p);
 		return;
 	}
+	if ((r = write_encode(p)) < 0)
+		goto fail;
 	commit_submit(srv->commit, &p->creq);
 	return;
 conflict:
@@ -1553,7 +1564,8 @@ apply_admit(struct api_server *srv, struct evhttp_request *req,
 		return errf(-BW_E_CONFLICT, ret_err, "metadata.revision: the "
 		    "object changed since that revision; read it again and "
 		    "retry");
-	if ((r = write_stage(*pp, item, &wk)) < 0)
+	if ((r = write_form(*pp, item, &wk)) < 0 ||
+	    (r = write_encode(*pp)) < 0)
 		return r;
 	/* the answer names objects, it does not render them */
 	json_decref((*pp)->doc);
