@@ -759,6 +759,19 @@ commit_ops(struct committer *c, struct store_op *ops,
 	}
 }
 
+/* After a batch (C->mu held): the records it took are with the
+ * appender, so a flush waiting for the queue as it was is answered
+ * once nothing more waits. */
+static void
+async_posted(struct committer *c)
+{
+	c->async_taken = 0;
+	if (c->async_flush && TAILQ_EMPTY(&c->async)) {
+		c->async_flush = 0;
+		pthread_cond_broadcast(&c->async_cv);
+	}
+}
+
 static void
 run_batch(struct committer *c, struct req_list *reqs, struct async_list *async,
     size_t nasync, unsigned flags)
@@ -839,6 +852,7 @@ run_batch(struct committer *c, struct req_list *reqs, struct async_list *async,
 finish:
 	batch_copies_free(&b);
 	pthread_mutex_lock(&c->mu);
+	async_posted(c);	/* its records went to appender_post() above */
 	c->stats.batches++;
 	if (r == -BW_E_AUDIT) {
 		c->stats.refused_audit += n;
@@ -945,19 +959,6 @@ commit_wait(struct committer *c, int maint)
 	return idle;
 }
 
-/* After a batch (C->mu held): the records it took are with the
- * appender, so a flush waiting for the queue as it was is answered
- * once nothing more waits. */
-static void
-async_posted(struct committer *c)
-{
-	c->async_taken = 0;
-	if (c->async_flush && TAILQ_EMPTY(&c->async)) {
-		c->async_flush = 0;
-		pthread_cond_broadcast(&c->async_cv);
-	}
-}
-
 static void *
 commit_thread(void *arg)
 {
@@ -1005,9 +1006,6 @@ commit_thread(void *arg)
 		}
 		run_batch(c, &reqs, &async, nasync,
 		    group ? STORE_BATCH_ATOMIC : 0);
-		pthread_mutex_lock(&c->mu);
-		async_posted(c);
-		pthread_mutex_unlock(&c->mu);
 		/* The store's housekeeping runs here, between batches, on
 		 * the one thread that writes: it compacts the change log in
 		 * bounded transactions (one per turn while the log is past

@@ -66,14 +66,16 @@ void commit_submit_group(struct committer *c, struct commit_req **reqs,
     size_t n);
 
 /* Queues an audit record for something that changed nothing (a read, a
- * denied request). It is written with the next batch; if it cannot be
+ * denied request). It is written with the next batch, or after at most
+ * about 20 ms on the queue and the appender's grouping; if it cannot be
  * made durable it is counted as lost, and the loss is itself recorded
  * once the trail accepts records again. REC's strings are copied. */
 void commit_audit_async(struct committer *c, const struct audit_record *rec);
 
 /* Has the trail take every record of a mutation already acknowledged
  * (they are durable in the store's outbox, and reach the trail within
- * a few milliseconds), and waits for it; for readers of the trail. */
+ * a few milliseconds) and every record queued by commit_audit_async()
+ * before the call, and waits for it; for readers of the trail. */
 void commit_audit_flush(struct committer *c);
 
 struct commit_stats {
