@@ -314,7 +314,8 @@ bool comp_root_offline(struct comp_ctx *ctx);
 
 /* Adds an observation for each host baseline item (hardening/
  * baseline.h) that CHECK_ID reads: files are read through the root
- * and recorded as evidence, sysctls go through comp_sysctl_expect().
+ * and recorded as evidence, sysctls go through comp_sysctl_expect();
+ * audit rule items are left to the checks that read all the rules.
  * Returns 0 or -ENOMEM. */
 int comp_baseline_expect(struct comp_ctx *ctx, struct comp_result *res,
     const char *check_id);

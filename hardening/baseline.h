@@ -29,6 +29,10 @@ enum hb_kind {
 #define HB_OPTIONAL	0x1	/* an absent file or mount satisfies */
 #define HB_ZERO_OK	0x2	/* HB_CONF: 0 is accepted besides [min, max] */
 #define HB_BEFORE	0x4	/* HB_PAM_LINE: insert before anchor, not after */
+#define HB_CHECK_WIDER	0x8	/* the check also judges what no baseline
+				   sets (the appliance trail's facts, the
+				   audit log's files): bulwark-harden scan
+				   leaves it out, check still judges the item */
 
 /* The phrase an approved logon notice contains (AC-8). */
 #define HB_BANNER_PHRASE	"U.S. Government"
@@ -77,7 +81,9 @@ int hb_item_eval(const struct hb_item *item, const char *text,
     char **ret_found);
 
 /* Whether the concatenated audit RULES satisfy ITEM (HB_AUDIT_RULE or
- * HB_AUDIT_WATCH). */
+ * HB_AUDIT_WATCH). An item whose rule is an "-e N" directive is
+ * satisfied only by the last -e directive of RULES, the one augenrules
+ * loads last. */
 bool hb_rules_match(const struct hb_item *item, const char *rules);
 
 /* The value sysctl NAME is configured to under ROOTFD: the last

@@ -259,7 +259,8 @@ cmd_scan(const struct harden_opts *o)
 	for (i = 0; i < n && r >= 0; i++) {
 		const struct comp_check *chk = comp_check_find(items[i].check);
 
-		if (!chk || check_seen(items, i, items[i].check))
+		if (!chk || (items[i].flags & HB_CHECK_WIDER) ||
+		    check_seen(items, i, items[i].check))
 			continue;
 		if ((r = scan_one(&ctx, chk, arr, o)) > 0)
 			bad++;

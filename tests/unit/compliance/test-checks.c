@@ -125,6 +125,10 @@ B(b_auditpkg) { world_dpkg(w, "3.0.11-1~deb12u2", ""); world_put(w,
 B(b_logmode) { world_chmod(w, "var/log/audit/audit.log", 0644); }
 B(b_immutable) { world_drop_lines(w, "etc/audit/rules.d/bulwark.rules",
     "-e 2"); }
+/* -e 2 is there, but a later -e 1 is the directive augenrules loads
+ * last. */
+B(b_enable_after) { world_put(w, "etc/audit/rules.d/zz-local.rules",
+    "-e 1\n", 0640); }
 B(b_chain) { w->facts.audit_chain_intact = COMP_NO; }
 B(b_loggroup) { auditd_conf_set(w, "log_group", "log_group = adm"); }
 B(b_rotate) { auditd_conf_set(w, "max_log_file_action",
@@ -158,10 +162,17 @@ B(b_rounds) { world_put(w, "etc/login.defs", "PASS_MAX_DAYS 60\n"
 B(b_kexec) { world_put(w, "proc/sys/kernel/kexec_load_disabled", "0\n", 0644); }
 B(b_gcc) { world_dpkg(w, "3.0.11-1~deb12u2", "Package: gcc-12\nStatus: "
     "install ok installed\nVersion: 12.2.0-14\n\n"); }
+#define VAR_TMP_NOEXEC "/dev/sda1 /var/tmp ext4 rw,nosuid,nodev,noexec 0 0\n"
 B(b_tmp_exec) { world_put(w, "proc/mounts", "tmpfs /tmp tmpfs rw,nosuid,"
-    "nodev 0 0\ntmpfs /dev/shm tmpfs rw,nosuid,nodev,noexec 0 0\n", 0444); }
+    "nodev 0 0\ntmpfs /dev/shm tmpfs rw,nosuid,nodev,noexec 0 0\n"
+    VAR_TMP_NOEXEC, 0444); }
 B(b_no_shm) { world_put(w, "proc/mounts", "tmpfs /tmp tmpfs rw,nosuid,"
-    "nodev,noexec 0 0\n", 0444); }
+    "nodev,noexec 0 0\n" VAR_TMP_NOEXEC, 0444); }
+/* The installed appliance before 2026-12-07's fix: /var/tmp on the
+ * root file system. */
+B(b_var_tmp_root) { world_put(w, "proc/mounts", "tmpfs /tmp tmpfs rw,"
+    "nosuid,nodev,noexec 0 0\ntmpfs /dev/shm tmpfs rw,nosuid,nodev,noexec "
+    "0 0\n", 0444); }
 B(b_unsigned) { w->facts.image_signatures_required = COMP_NO; }
 B(b_unlisted) { world_dpkg(w, "3.0.11-1~deb12u2", "Package: netcat-openbsd\n"
     "Status: install ok installed\nVersion: 1.219-1\n\n"); }
@@ -372,6 +383,7 @@ static const struct flip flips[] = {
 	{ "au-tools", "auditd removed", b_auditpkg },
 	{ "au-protection", "log world-readable", b_logmode },
 	{ "au-protection", "rules mutable", b_immutable },
+	{ "au-protection", "-e 1 after -e 2", b_enable_after },
 	{ "au-protection", "chain broken", b_chain },
 	{ "au-protection", "log_group adm", b_loggroup },
 	{ "au-retention", "rotate", b_rotate },
@@ -390,6 +402,7 @@ static const struct flip flips[] = {
 	{ "cm-sysctl-baseline", "sctp loadable", b_sctp },
 	{ "cm-noexec-mounts", "/tmp exec", b_tmp_exec },
 	{ "cm-noexec-mounts", "no /dev/shm mount", b_no_shm },
+	{ "cm-noexec-mounts", "/var/tmp on the root", b_var_tmp_root },
 	{ "cm-signed-images", "unsigned allowed", b_unsigned },
 	{ "cm-inventory", "unlisted package", b_unlisted },
 	{ "cm-inventory", "half-installed", b_halfinst },
