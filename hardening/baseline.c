@@ -1161,6 +1161,78 @@ hb_stream_end(FILE *f, char **out)
 	return *out;
 }
 
+/* The live value of sysctl NAME under ROOTFD's proc/sys, its newline
+ * dropped; allocated. */
+static int
+hb_sysctl_live(int rootfd, const char *name, char **ret)
+{
+	_cleanup_free_ char *path = hb_strdup_printf("proc/sys/%s", name);
+	char *v = NULL, *p;
+	int r;
+
+	if (!path)
+		return -ENOMEM;
+	for (p = path + 9; *p; p++)
+		if (*p == '.')
+			*p = '/';
+	if ((r = hb_read(rootfd, path, &v)) < 0)
+		return r;
+	v[strcspn(v, "\n")] = '\0';
+	*ret = v;
+	return 0;
+}
+
+int
+hb_record_sysctls(int rootfd, time_t now, size_t *ret_n)
+{
+	_cleanup_free_ char *text = NULL;
+	_cleanup_close_ int dfd = -1;
+	char *out = NULL;
+	const char *base;
+	size_t len = 0, i, n = 0;
+	char when[32];
+	struct tm tm;
+	FILE *f;
+	int r;
+
+	if (!gmtime_r(&now, &tm) ||
+	    !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm))
+		return -EINVAL;
+	if (!(f = open_memstream(&out, &len)))
+		return -ENOMEM;
+	fprintf(f, "# read %s by bulwark-harden record-sysctl, as root, "
+	    "from /proc/sys\n", when);
+	for (i = 0; i < ELEMENTSOF(hb_table); i++) {
+		_cleanup_free_ char *v = NULL;
+
+		if (hb_table[i].kind != HB_SYSCTL)
+			continue;
+		r = hb_sysctl_live(rootfd, hb_table[i].key, &v);
+		if (r == -ENOMEM) {
+			free(hb_stream_end(f, &out));
+			return r;
+		}
+		if (r < 0)
+			fprintf(f, "# %s: unreadable (%s)\n", hb_table[i].key,
+			    bw_strerror(r));
+		else {
+			fprintf(f, "%s = %s\n", hb_table[i].key, v);
+			n++;
+		}
+	}
+	if (!(text = hb_stream_end(f, &out)))
+		return -ENOMEM;
+	if ((dfd = hb_open_parent(rootfd, HB_SYSCTL_RECORD, true, &base)) < 0)
+		return dfd;
+	/* Owned by whoever runs this: root on the appliance, which is
+	 * what the scan requires of the file. */
+	if ((r = write_file_atomic_at(dfd, base, text, strlen(text),
+	    0644)) < 0)
+		return r;
+	*ret_n = n;
+	return 0;
+}
+
 /* LINE (length N) of a PAM stack with each jump count "=N" inside its
  * [control] raised by one, written to F. */
 static void

@@ -351,6 +351,26 @@ test_apply_audit_settings(void **state)
 	assert_int_equal(check_id(f, "audit.immutable", &found), 0);
 }
 
+/* record-sysctl: each baseline sysctl's live value from proc/sys, a
+ * comment for one that cannot be read, the time it was read first. */
+static void
+test_record_sysctls(void **state)
+{
+	struct fake *f = *state;
+	_cleanup_free_ char *rec = NULL;
+	size_t n = 0;
+
+	put(f, "proc/sys/kernel/randomize_va_space", "2\n", 0444);
+	put(f, "proc/sys/net/core/bpf_jit_harden", "1\n", 0400);
+	assert_int_equal(hb_record_sysctls(f->fd, 86400, &n), 0);
+	assert_int_equal(n, 2);
+	assert_non_null(rec = get(f, HB_SYSCTL_RECORD));
+	assert_true(!strncmp(rec, "# read 1970-01-02T00:00:00Z ", 28));
+	assert_non_null(strstr(rec, "\nkernel.randomize_va_space = 2\n"));
+	assert_non_null(strstr(rec, "\nnet.core.bpf_jit_harden = 1\n"));
+	assert_non_null(strstr(rec, "\n# kernel.kptr_restrict: unreadable ("));
+}
+
 static void
 test_symlink_escape_refused(void **state)
 {
@@ -402,6 +422,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_apply_writes_lynis_items,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_audit_settings,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_record_sysctls,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_symlink_escape_refused,
 		    setup, teardown),
