@@ -167,7 +167,7 @@ static const struct comp_check comp_registry[] = {
 	  "system directories and the package database are writable only by root",
 	  comp_chk_cm_system_dirs, C("cm-5", "cm-5.5", "cm-11") },
 	{ "cm-config-history", "Previous configurations retained",
-	  "at least two previous configuration revisions are kept",
+	  "at least two previous configuration revisions are kept, or every one there has been",
 	  comp_chk_cm_config_history, C("cm-2.3") },
 	{ "cm-change-control", "Configuration changes controlled",
 	  "secrets are sealed to the measured configuration, only system-admin changes configuration, and every change is recorded before it takes effect",

@@ -180,6 +180,9 @@ B(b_halfinst) { world_dpkg(w, "3.0.11-1~deb12u2", "Package: libfoo1\n"
     "Status: install reinstreq half-installed\nVersion: 1\n\n"); }
 B(b_usrbin) { world_chmod(w, "usr/bin", 0777); }
 B(b_history) { w->facts.config_revisions = 1; }
+/* Fewer versions than the minimum, and some were compacted away. */
+B(b_history_compacted) { w->facts.config_revisions = 0;
+    w->facts.config_history_whole = COMP_NO; }
 B(b_minlen) { world_put(w, "etc/security/pwquality.conf", "minlen = 8\n"
     "minclass = 3\n", 0644); }
 B(b_noclass) { world_put(w, "etc/security/pwquality.conf", "minlen = 14\n",
@@ -408,6 +411,8 @@ static const struct flip flips[] = {
 	{ "cm-inventory", "half-installed", b_halfinst },
 	{ "cm-system-dirs", "/usr/bin 0777", b_usrbin },
 	{ "cm-config-history", "one revision", b_history },
+	{ "cm-config-history", "none left after compaction",
+	  b_history_compacted },
 	{ "ia-password-quality", "minlen 8", b_minlen },
 	{ "ia-password-quality", "no classes", b_noclass },
 	{ "ia-password-storage", "passwords never expire", b_pass_age },
@@ -774,6 +779,33 @@ test_unknown_facts(void **state)
 
 /* The live state the confinement facts were read from follows the
  * value in the observation, so a scan shows what the process ran as. */
+/* CM-2(3) on a fresh appliance: no object changed twice yet, nothing
+ * compacted, so every previous version there has been is held; the
+ * count is reported as it is. */
+static void
+test_config_history_fresh(void **state)
+{
+	struct world w;
+	struct comp_ctx ctx;
+	struct comp_result *res = NULL;
+
+	(void)state;
+	world_build(&w);
+	w.facts.config_revisions = 0;
+	w.facts.config_history_whole = COMP_YES;
+	assert_int_equal(comp_ctx_open(&ctx, w.root, &w.facts, &w.policy,
+	    w.now), 0);
+	assert_int_equal(comp_check_run(comp_check_find("cm-config-history"),
+	    &ctx, &res), 0);
+	assert_int_equal(res->verdict, COMP_SATISFIED);
+	assert_int_equal(res->n_obs, 1);
+	assert_string_equal(res->obs[0].found, "0: every previous version "
+	    "there has been (nothing compacted)");
+	comp_result_free(res);
+	comp_ctx_done(&ctx);
+	world_destroy(&w);
+}
+
 static void
 test_confinement_detail(void **state)
 {
@@ -987,7 +1019,7 @@ test_conf_get(void **state)
 int
 main(void)
 {
-	struct CMUnitTest tests[sizeof(flips) / sizeof(flips[0]) + 14];
+	struct CMUnitTest tests[sizeof(flips) / sizeof(flips[0]) + 16];
 	static char names[sizeof(flips) / sizeof(flips[0])][128];
 	static const bool with_openat2 = false, without_openat2 = true;
 	size_t i, n = 0;
@@ -1003,6 +1035,7 @@ main(void)
 	    test_symlinks_resolved, NULL, openat2_restore,
 	    (void *)&without_openat2 };
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_prohibited_compiler_names);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_config_history_fresh);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_confinement_detail);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_evidence_digest);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_shadow_malformed);
