@@ -167,7 +167,7 @@ static const struct comp_check comp_registry[] = {
 	  "system directories and the package database are writable only by root",
 	  comp_chk_cm_system_dirs, C("cm-5", "cm-5.5", "cm-11") },
 	{ "cm-config-history", "Previous configurations retained",
-	  "at least two previous configuration revisions are kept",
+	  "at least two previous configuration revisions are kept, or every one there has been",
 	  comp_chk_cm_config_history, C("cm-2.3") },
 	{ "cm-change-control", "Configuration changes controlled",
 	  "secrets are sealed to the measured configuration, only system-admin changes configuration, and every change is recorded before it takes effect",
@@ -840,6 +840,52 @@ comp_sysctl_configured(struct comp_ctx *ctx, struct comp_result *res,
 	return comp_obs_add(res, v >= min && v <= max, csubj, req, "%ld", v);
 }
 
+/* A sysctl the kernel shows only to CAP_SYS_ADMIN (the BPF JIT ones,
+ * such as net.core.bpf_jit_harden: reading them is refused with EPERM),
+ * which neither bulwarkd's user nor the collector (CAP_DAC_READ_SEARCH
+ * alone) holds, nor should: the value root read at boot
+ * (bulwark-harden record-sysctl, bulwark-sysctl-record.service, before
+ * bulwarkd starts), taken only from a regular file of root's that no one
+ * else may write, and said to be that, with the time it was read. Without
+ * such a record the value stays unreadable: nothing is claimed. */
+static int
+comp_sysctl_recorded(struct comp_ctx *ctx, struct comp_result *res,
+    const char *name, const char *subj, long min, long max, const char *req,
+    int err)
+{
+	_cleanup_free_ char *buf = NULL, *v = NULL, *when = NULL;
+	struct stat st;
+	char *end;
+	long x;
+	int r;
+
+	r = comp_stat(ctx, HB_SYSCTL_RECORD, &st);
+	if (r < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & 022))
+		return comp_obs_add(res, false, subj, req, "unreadable (%s), "
+		    "and no record of root's at /" HB_SYSCTL_RECORD,
+		    bw_strerror(err));
+	if ((r = comp_read(ctx, res, HB_SYSCTL_RECORD, &buf, NULL)) == -ENOMEM)
+		return r;
+	if (r < 0 || (r = comp_conf_get(buf, name, &v)) < 0) {
+		if (r == -ENOMEM)
+			return r;
+		return comp_obs_add(res, false, subj, req, "unreadable (%s), "
+		    "and not in /" HB_SYSCTL_RECORD, bw_strerror(err));
+	}
+	if (!strncmp(buf, "# read ", 7) &&
+	    !(when = strndup(buf + 7, strcspn(buf + 7, " \n"))))
+		return -ENOMEM;
+	errno = 0;
+	x = strtol(v, &end, 10);
+	if (errno || end == v || *end)
+		return comp_obs_add(res, false, subj, req, "not a number in /"
+		    HB_SYSCTL_RECORD);
+	return comp_obs_add(res, x >= min && x <= max, subj, req, "%ld (read "
+	    "by root at %s, /" HB_SYSCTL_RECORD "; the kernel shows it only "
+	    "to CAP_SYS_ADMIN)", x, when ? when : "an unknown time");
+}
+
 int
 comp_sysctl_expect(struct comp_ctx *ctx, struct comp_result *res,
     const char *name, long min, long max)
@@ -871,6 +917,9 @@ comp_sysctl_expect(struct comp_ctx *ctx, struct comp_result *res,
 	r = comp_read(ctx, res, path, &buf, NULL);
 	if (r == -ENOMEM)
 		return r;
+	if (r == -EPERM)
+		return comp_sysctl_recorded(ctx, res, name, subj, min, max,
+		    req, r);
 	if (r < 0)
 		return comp_obs_add(res, false, subj, req, "unreadable (%s)",
 		    bw_strerror(r));
@@ -948,9 +997,13 @@ comp_baseline_expect(struct comp_ctx *ctx, struct comp_result *res,
 	size_t n, i;
 	int r;
 
+	/* Audit rule items are judged against all the rules together
+	 * (compliance/checks/au.c), not one file. */
 	items = hb_items(&n);
 	for (i = 0; i < n; i++)
 		if (!strcmp(items[i].check, check_id) &&
+		    items[i].kind != HB_AUDIT_RULE &&
+		    items[i].kind != HB_AUDIT_WATCH &&
 		    (r = comp_baseline_item(ctx, res, &items[i])) < 0)
 			return r;
 	return 0;

@@ -75,6 +75,10 @@ struct comp_facts {
 	int		 store_high_water_pct;	/* -1 unknown */
 	enum comp_tri	 store_compaction;
 	int		 config_revisions;	/* previous configurations kept; -1 unknown */
+	/* CM-2(3): the change log still starts at the store's first
+	 * revision (nothing ever compacted away), so every previous
+	 * configuration there has been is held, however few. */
+	enum comp_tri	 config_history_whole;
 	const char *const *cert_paths;		/* appliance certificates (PEM); first = device */
 	const char	*ca_path;		/* trust anchor (PEM) */
 
@@ -314,7 +318,8 @@ bool comp_root_offline(struct comp_ctx *ctx);
 
 /* Adds an observation for each host baseline item (hardening/
  * baseline.h) that CHECK_ID reads: files are read through the root
- * and recorded as evidence, sysctls go through comp_sysctl_expect().
+ * and recorded as evidence, sysctls go through comp_sysctl_expect();
+ * audit rule items are left to the checks that read all the rules.
  * Returns 0 or -ENOMEM. */
 int comp_baseline_expect(struct comp_ctx *ctx, struct comp_result *res,
     const char *check_id);

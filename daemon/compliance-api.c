@@ -532,6 +532,10 @@ compliance_facts_config_history(struct store *st, struct comp_facts *f)
 	if (r < 0)
 		return;
 	f->config_revisions = kept > INT_MAX ? INT_MAX : (int)kept;
+	/* Nothing compacted yet: the log reaches back to the first
+	 * revision, so no previous version was ever dropped. */
+	f->config_history_whole = store_compacted_revision(st) == 0 ?
+	    COMP_YES : COMP_NO;
 }
 
 /* SC-5: the store's capacity as its last housekeeping measured it; the

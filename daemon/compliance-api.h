@@ -121,8 +121,9 @@ void compliance_facts_console(const char *path, struct comp_facts *f);
  * configuration (the /r/ objects of kinds people write, their status
  * left out) ST's change log holds with the object's previous version
  * also held there (an earlier change to the same object), so that
- * version can be read back. A store that cannot be read leaves it
- * unknown. */
+ * version can be read back; and config_history_whole, whether the log
+ * still starts at the store's first revision (nothing compacted away).
+ * A store that cannot be read leaves both unknown. */
 void compliance_facts_config_history(struct store *st, struct comp_facts *f);
 
 /* The SSP JSON: $BULWARK_COMPLIANCE_SSP when set (the test harness

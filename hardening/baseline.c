@@ -240,10 +240,13 @@ static const struct hb_item hb_table[] = {
 	  .check = "cm-noexec-mounts", .controls = "CM-7(2)",
 	  .path = "etc/fstab", .key = "/dev/shm", .value = "noexec,nosuid,nodev",
 	  .accept = "tmpfs /dev/shm tmpfs rw,noexec,nosuid,nodev 0 0" },
+	/* /var/tmp keeps its files across reboots (FHS), so not a tmpfs:
+	 * the directory bound onto itself, on the (encrypted) root, with
+	 * the options (mount(8) remounts a bind mount with them). */
 	{ .id = "mount./var/tmp", .kind = HB_MOUNT,
 	  .check = "cm-noexec-mounts", .controls = "CM-7(2)",
 	  .path = "etc/fstab", .key = "/var/tmp", .value = "noexec,nosuid,nodev",
-	  .flags = HB_OPTIONAL },
+	  .accept = "/var/tmp /var/tmp none rw,bind,noexec,nosuid,nodev 0 0" },
 
 	/* Audit rules (AU-2 and the controls each event type serves). */
 	RULE("logins", "au-rules-events", "AU-2, AC-7",
@@ -286,6 +289,34 @@ static const struct hb_item hb_table[] = {
 	WATCH("/etc/pam.d", "config", "au-rules-config", "CM-5(1)"),
 	WATCH("/etc/audit", "auditconfig", "au-rules-config", "CM-5(1)"),
 	WATCH("/etc/bulwark", "config", "au-rules-config", "CM-5(1)"),
+
+	/* auditd's own settings (auditd.conf). Its logs are readable by
+	 * root alone (the collector reads them with CAP_DAC_READ_SEARCH;
+	 * no administrator group does). A full log file is never
+	 * overwritten or deleted (AU-11): auditd starts a new one and
+	 * keeps the old, so /var/log/audit is its own file system (the
+	 * installer's audit volume, AU-4) and the space_left actions
+	 * (au-capacity, au-failure-response) stop the system before that
+	 * file system is full. */
+	{ .id = "auditd.log_group", .kind = HB_CONF, .check = "au-protection",
+	  .controls = "AU-9", .path = "etc/audit/auditd.conf",
+	  .key = "log_group", .sep = " = ", .value = "root", .accept = "root",
+	  .flags = HB_CHECK_WIDER },
+	{ .id = "auditd.max_log_file_action", .kind = HB_CONF,
+	  .check = "au-retention", .controls = "AU-11, AU-4",
+	  .path = "etc/audit/auditd.conf", .key = "max_log_file_action",
+	  .sep = " = ", .value = "keep_logs", .accept = "keep_logs",
+	  .flags = HB_CHECK_WIDER },
+	/* Last: the rules are immutable until the next boot (AU-9), so
+	 * nobody, root included, removes or adds a rule on the running
+	 * system; a rule change takes a reboot. augenrules moves the last
+	 * -e directive of rules.d to the end of what it loads. Nothing on
+	 * the appliance loads rules after boot (bulwarkd and the console
+	 * only send user messages, which -e 2 still accepts). */
+	{ .id = "audit.immutable", .kind = HB_AUDIT_RULE,
+	  .check = "au-protection", .controls = "AU-9",
+	  .key = "audit rules locked until reboot (-e 2, last)",
+	  .value = "-e 2", .match = { { "-e 2" } }, .flags = HB_CHECK_WIDER },
 };
 
 const struct hb_item *
@@ -815,6 +846,34 @@ hb_rule_watch_write(const char *rules, const char *path)
 	return false;
 }
 
+/* Whether the last uncommented "-e" directive of RULES is the line
+ * WANT ("-e 2"). augenrules emits the last -e directive of rules.d as
+ * the last rule it loads, wherever it stood, so that one is in force
+ * once the rules are loaded. */
+static bool
+hb_rules_last_enable(const char *rules, const char *want)
+{
+	const char *line = rules, *last = NULL;
+	size_t last_n = 0, wl = strlen(want);
+
+	while (line && *line) {
+		const char *nl = strchr(line, '\n');
+		size_t n = nl ? (size_t)(nl - line) : strlen(line);
+		const char *p = line + strspn(line, " \t");
+		size_t skip = (size_t)(p - line);
+
+		if (skip + 2 <= n && p[0] == '-' && p[1] == 'e' &&
+		    (skip + 2 == n || p[2] == ' ' || p[2] == '\t')) {
+			last = p;
+			last_n = n - skip;
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	while (last && last_n > 0 && isspace((unsigned char)last[last_n - 1]))
+		last_n--;
+	return last && last_n == wl && !strncmp(last, want, wl);
+}
+
 bool
 hb_rules_match(const struct hb_item *it, const char *rules)
 {
@@ -822,6 +881,8 @@ hb_rules_match(const struct hb_item *it, const char *rules)
 
 	if (it->kind == HB_AUDIT_WATCH)
 		return hb_rule_watch_write(rules, it->key);
+	if (!strncmp(it->value, "-e ", 3))
+		return hb_rules_last_enable(rules, it->value);
 	for (j = 0; j < HB_MATCH_ALTS && it->match[j][0]; j++)
 		if (hb_rule_has(rules, it->match[j]))
 			return true;
@@ -1098,6 +1159,78 @@ hb_stream_end(FILE *f, char **out)
 		return NULL;
 	}
 	return *out;
+}
+
+/* The live value of sysctl NAME under ROOTFD's proc/sys, its newline
+ * dropped; allocated. */
+static int
+hb_sysctl_live(int rootfd, const char *name, char **ret)
+{
+	_cleanup_free_ char *path = hb_strdup_printf("proc/sys/%s", name);
+	char *v = NULL, *p;
+	int r;
+
+	if (!path)
+		return -ENOMEM;
+	for (p = path + 9; *p; p++)
+		if (*p == '.')
+			*p = '/';
+	if ((r = hb_read(rootfd, path, &v)) < 0)
+		return r;
+	v[strcspn(v, "\n")] = '\0';
+	*ret = v;
+	return 0;
+}
+
+int
+hb_record_sysctls(int rootfd, time_t now, size_t *ret_n)
+{
+	_cleanup_free_ char *text = NULL;
+	_cleanup_close_ int dfd = -1;
+	char *out = NULL;
+	const char *base;
+	size_t len = 0, i, n = 0;
+	char when[32];
+	struct tm tm;
+	FILE *f;
+	int r;
+
+	if (!gmtime_r(&now, &tm) ||
+	    !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm))
+		return -EINVAL;
+	if (!(f = open_memstream(&out, &len)))
+		return -ENOMEM;
+	fprintf(f, "# read %s by bulwark-harden record-sysctl, as root, "
+	    "from /proc/sys\n", when);
+	for (i = 0; i < ELEMENTSOF(hb_table); i++) {
+		_cleanup_free_ char *v = NULL;
+
+		if (hb_table[i].kind != HB_SYSCTL)
+			continue;
+		r = hb_sysctl_live(rootfd, hb_table[i].key, &v);
+		if (r == -ENOMEM) {
+			free(hb_stream_end(f, &out));
+			return r;
+		}
+		if (r < 0)
+			fprintf(f, "# %s: unreadable (%s)\n", hb_table[i].key,
+			    bw_strerror(r));
+		else {
+			fprintf(f, "%s = %s\n", hb_table[i].key, v);
+			n++;
+		}
+	}
+	if (!(text = hb_stream_end(f, &out)))
+		return -ENOMEM;
+	if ((dfd = hb_open_parent(rootfd, HB_SYSCTL_RECORD, true, &base)) < 0)
+		return dfd;
+	/* Owned by whoever runs this: root on the appliance, which is
+	 * what the scan requires of the file. */
+	if ((r = write_file_atomic_at(dfd, base, text, strlen(text),
+	    0644)) < 0)
+		return r;
+	*ret_n = n;
+	return 0;
 }
 
 /* LINE (length N) of a PAM stack with each jump count "=N" inside its

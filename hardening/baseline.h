@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 enum hb_kind {
 	HB_SYSCTL,	/* key = name; value written; [min, max] accepted */
@@ -29,6 +30,10 @@ enum hb_kind {
 #define HB_OPTIONAL	0x1	/* an absent file or mount satisfies */
 #define HB_ZERO_OK	0x2	/* HB_CONF: 0 is accepted besides [min, max] */
 #define HB_BEFORE	0x4	/* HB_PAM_LINE: insert before anchor, not after */
+#define HB_CHECK_WIDER	0x8	/* the check also judges what no baseline
+				   sets (the appliance trail's facts, the
+				   audit log's files): bulwark-harden scan
+				   leaves it out, check still judges the item */
 
 /* The phrase an approved logon notice contains (AC-8). */
 #define HB_BANNER_PHRASE	"U.S. Government"
@@ -77,7 +82,9 @@ int hb_item_eval(const struct hb_item *item, const char *text,
     char **ret_found);
 
 /* Whether the concatenated audit RULES satisfy ITEM (HB_AUDIT_RULE or
- * HB_AUDIT_WATCH). */
+ * HB_AUDIT_WATCH). An item whose rule is an "-e N" directive is
+ * satisfied only by the last -e directive of RULES, the one augenrules
+ * loads last. */
 bool hb_rules_match(const struct hb_item *item, const char *rules);
 
 /* The value sysctl NAME is configured to under ROOTFD: the last
@@ -86,6 +93,21 @@ bool hb_rules_match(const struct hb_item *item, const char *rules);
  * `sysctl --system` read them. Returns 0, -ENOENT when never set, or
  * -errno. */
 int hb_sysctl_configured(int rootfd, const char *name, long *ret_val);
+
+/* The record of the live sysctl values hb_record_sysctls() writes,
+ * relative to the root: on the appliance a tmpfs, so it is this boot's. */
+#define HB_SYSCTL_RECORD	"run/bulwark-harden/sysctl-live.conf"
+
+/* Reads the live value of every sysctl item of the table from
+ * proc/sys under ROOTFD and writes them, "NAME = VALUE" lines after a
+ * "# read TIME" line (NOW, UTC), to HB_SYSCTL_RECORD under ROOTFD
+ * (root's, mode 0644, replaced atomically, no symlink followed). Run as
+ * root at boot, so that the compliance scan, which may not hold
+ * CAP_SYS_ADMIN, learns the values the kernel shows only to it
+ * (net.core.bpf_jit_harden). A value that cannot be read is a comment
+ * saying why. *RET_N gets the number of values recorded. Returns 0 or
+ * a negative error. */
+int hb_record_sysctls(int rootfd, time_t now, size_t *ret_n);
 
 /* Called by hb_apply() for each item it changes (or would change with
  * DRY_RUN): WHAT says what was written; ERR (not NULL) says why the

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -50,6 +51,7 @@ usage(FILE *f)
 	    "Usage: bulwark-harden check [--root DIR] [--output json]\n"
 	    "       bulwark-harden apply [--root DIR] [--dry-run]\n"
 	    "       bulwark-harden scan [--root DIR] [--output json]\n"
+	    "       bulwark-harden record-sysctl [--root DIR]\n"
 	    "\n"
 	    "The host baseline (sysctl values, file modes, login.defs, PAM,\n"
 	    "faillock.conf, audit rules, logon banner, mount options) on the\n"
@@ -58,6 +60,10 @@ usage(FILE *f)
 	    "  apply  changes every item that differs (atomically, keeping the\n"
 	    "         original as FILE.bulwark-orig) and prints each change\n"
 	    "  scan   runs the compliance checks that read the baseline on DIR\n"
+	    "  record-sysctl  writes the live value of each baseline sysctl\n"
+	    "         to DIR/" HB_SYSCTL_RECORD " (as root at boot: the\n"
+	    "         scan cannot read the ones the kernel shows only to\n"
+	    "         CAP_SYS_ADMIN)\n"
 	    "\n"
 	    "Options:\n", f);
 	opt_help_print(f, options, ELEMENTSOF(options));
@@ -259,7 +265,8 @@ cmd_scan(const struct harden_opts *o)
 	for (i = 0; i < n && r >= 0; i++) {
 		const struct comp_check *chk = comp_check_find(items[i].check);
 
-		if (!chk || check_seen(items, i, items[i].check))
+		if (!chk || (items[i].flags & HB_CHECK_WIDER) ||
+		    check_seen(items, i, items[i].check))
 			continue;
 		if ((r = scan_one(&ctx, chk, arr, o)) > 0)
 			bad++;
@@ -276,6 +283,19 @@ cmd_scan(const struct harden_opts *o)
 	return bad ? EXIT_DIFFERS : EXIT_SATISFIED;
 }
 
+/* record-sysctl: the live values, for a scan that may not read them. */
+static int
+cmd_record_sysctl(int rootfd)
+{
+	size_t n = 0;
+	int r;
+
+	if ((r = hb_record_sysctls(rootfd, time(NULL), &n)) < 0)
+		return r;
+	printf("%zu sysctl values recorded in /%s\n", n, HB_SYSCTL_RECORD);
+	return EXIT_SATISFIED;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -286,7 +306,8 @@ main(int argc, char **argv)
 		return r > 0 ? EXIT_SATISFIED : EXIT_USAGE;
 	if (!strcmp(o.cmd, "scan"))
 		r = cmd_scan(&o);
-	else if (strcmp(o.cmd, "check") && strcmp(o.cmd, "apply")) {
+	else if (strcmp(o.cmd, "check") && strcmp(o.cmd, "apply") &&
+	    strcmp(o.cmd, "record-sysctl")) {
 		fprintf(stderr, "bulwark-harden: unknown command %s\n", o.cmd);
 		return EXIT_USAGE;
 	} else if ((rootfd = open(o.root, O_PATH | O_DIRECTORY |
@@ -296,7 +317,8 @@ main(int argc, char **argv)
 		return EXIT_FAILED;
 	} else {
 		r = !strcmp(o.cmd, "check") ? cmd_check(rootfd, &o) :
-		    cmd_apply(rootfd, &o);
+		    !strcmp(o.cmd, "apply") ? cmd_apply(rootfd, &o) :
+		    cmd_record_sysctl(rootfd);
 		close(rootfd);
 	}
 	if (r < 0) {

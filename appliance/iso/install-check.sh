@@ -170,6 +170,12 @@ expect "root re-sealed to the installed boot path" 'bulwark-firstboot: root seal
 expect "bulwarkd healthy" 'bulwark-firstboot: bulwarkd healthy'
 expect "the local node Trusted" 'bulwark-firstboot: node [a-z0-9-]+: Trusted'
 expect "the first scan finished" 'bulwark-firstboot: first scan finished'
+expect "the audit volume mounted at /var/log/audit" 'bulwark-firstboot: audit volume: /dev/mapper/audit ext4'
+expect "the audit rules locked (-e 2)" 'bulwark-firstboot: audit rules: enabled 2'
+expect "/var/tmp noexec" 'bulwark-firstboot: /var/tmp: .*noexec'
+expect "bulwark-console on tty1 and the serial console" 'bulwark-firstboot: console: active active'
+expect "the console's notice on the serial console" 'SYSTEM USE NOTIFICATION'
+expect "the first administrator mapped for the console" 'bulwark-firstboot: console: [a-z_][a-z0-9_-]* logs in as the administrator'
 scan=$(grep -aoE 'bulwark-firstboot: scan: .*' "$d/firstboot.log" | tr -d '\r' | tail -n 1)
 if [ -n "$scan" ]; then
 	say "the installed appliance's own Moderate scan: ${scan#bulwark-firstboot: scan: }"

@@ -292,11 +292,9 @@ comp_expect_mode(struct comp_ctx *ctx, struct comp_result *res,
 
 COMP_CHECK_FN(comp_chk_au_protection)
 {
-	_cleanup_free_ char *conf = NULL, *rules = NULL;
+	_cleanup_free_ char *rules = NULL;
 	_cleanup_close_ int fd = -1;
-	const char *last, *p;
 	struct dirent *de;
-	bool immutable;
 	DIR *d;
 	int r;
 
@@ -320,30 +318,19 @@ COMP_CHECK_FN(comp_chk_au_protection)
 		if (r < 0)
 			return r;
 	}
-	if ((r = comp_auditd_conf(ctx, res, &conf)) < 0)
-		return r;
-	if (conf && (r = comp_auditd_expect(res, conf, "log_group",
-	    "root")) < 0)
+	/* log_group and -e 2 come from the host baseline's table. */
+	if ((r = comp_baseline_expect(ctx, res, "au-protection")) < 0)
 		return r;
 	if ((r = comp_expect_mode(ctx, res, "sbin/auditctl", 0022,
 	    "owner root, not group/other writable")) < 0 ||
 	    (r = comp_expect_mode(ctx, res, "sbin/auditd", 0022,
 	    "owner root, not group/other writable")) < 0)
 		return r;
-	/* "-e 2" must be the last rule to lock everything before it. */
-	if ((r = comp_audit_rules(ctx, res, &rules)) < 0)
-		return r;
-	last = NULL;
-	for (p = rules; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-		if (p[strspn(p, " \t")] != '\n' && p[strspn(p, " \t")])
-			last = p;
-	/* Only whether it is: the rule's text is not this check's to
-	 * publish. */
-	immutable = last && !strncmp(last, "-e 2", 4) && (last[4] == '\n' ||
-	    last[4] == '\0' || last[4] == ' ');
-	if ((r = comp_obs_add(res, immutable, "audit rules",
-	    "last rule -e 2 (immutable)", "%s", immutable ? "-e 2" : last ?
-	    "another rule" : "no rules")) < 0)
+	/* "-e 2" in force: the last -e directive, which augenrules loads
+	 * after every other rule, locking them. Only whether it is: the
+	 * rules' text is not this check's to publish. */
+	if ((r = comp_audit_rules(ctx, res, &rules)) < 0 ||
+	    (r = comp_rules_baseline(res, rules, NULL, "audit.immutable")) < 0)
 		return r;
 	if ((r = comp_fact_yes_detail(res, "audit_chain_intact",
 	    ctx->facts->audit_chain_intact,
@@ -382,13 +369,9 @@ comp_retention_measured(const struct comp_facts *f, int min_days,
 
 COMP_CHECK_FN(comp_chk_au_retention)
 {
-	_cleanup_free_ char *conf = NULL;
 	int r;
 
-	if ((r = comp_auditd_conf(ctx, res, &conf)) < 0)
-		return r;
-	if (conf && (r = comp_auditd_expect(res, conf, "max_log_file_action",
-	    "keep_logs")) < 0)
+	if ((r = comp_baseline_expect(ctx, res, "au-retention")) < 0)
 		return r;
 	if (ctx->facts->audit_retention_days == 0) {
 		if ((r = comp_fact_obs(res, "audit_retention_days", true,

@@ -198,12 +198,30 @@ COMP_CHECK_FN(comp_chk_cm_system_dirs)
 	return r < 0 ? r : comp_verdict_from_obs(res);
 }
 
+/* CM-2(3) asks that previous versions be retained, at least the
+ * policy's number of them. A fresh appliance has changed few objects,
+ * so fewer versions exist than that number: it satisfies the control
+ * when it still holds every one there has been (its change log was
+ * never compacted), and the count is reported as it is. Once a version
+ * has been compacted away, at least the minimum must be held. Nothing
+ * is invented: a version that does not exist is not counted. */
 COMP_CHECK_FN(comp_chk_cm_config_history)
 {
-	int r = comp_fact_range(res, "config_revisions",
-	    ctx->facts->config_revisions, ctx->policy->config_revisions_min,
-	    1000000000);
+	const struct comp_facts *f = ctx->facts;
+	long min = ctx->policy->config_revisions_min;
+	char req[96], found[128];
+	int r;
 
+	if (f->config_revisions >= 0 && f->config_revisions < min &&
+	    f->config_history_whole == COMP_YES) {
+		snprintf(req, sizeof(req), ">= %ld, or every previous version "
+		    "there has been", min);
+		snprintf(found, sizeof(found), "%d: every previous version "
+		    "there has been (nothing compacted)", f->config_revisions);
+		r = comp_fact_obs(res, "config_revisions", true, req, found);
+	} else
+		r = comp_fact_range(res, "config_revisions",
+		    f->config_revisions, min, 1000000000);
 	return r < 0 ? r : comp_verdict_from_obs(res);
 }
 

@@ -91,4 +91,37 @@ check "the refusal names the item" grep -q 'banner./etc/issue.*symlink' "$T/appl
 check "the file outside the root is untouched" grep -qx outside "$T/outside/issue"
 
 check_fails "an unknown command is refused" "$H" frobnicate --root "$R"
+
+# record-sysctl and the scan without CAP_SYS_ADMIN (the collector's
+# case): the kernel refuses net.core.bpf_jit_harden to the scan, which
+# then takes the value root recorded, saying so, and only from a record
+# no one but root may write. A root whose proc is this host's (a bind
+# mount in a private mount namespace); needs root and unshare.
+L="$T/live"
+mkdir -p "$L/proc"
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+	live=$(cat /proc/sys/net/core/bpf_jit_harden)
+	cat >"$T/live.sh" <<LIVE
+mount --bind /proc '$L/proc' || exit 9
+'$H' record-sysctl --root '$L' >'$T/rec.out' || exit 8
+setpriv --bounding-set=-sys_admin --inh-caps=-sys_admin \
+	'$H' scan --root '$L' --output json >'$T/live1.json'
+chmod 0664 '$L/run/bulwark-harden/sysctl-live.conf'
+setpriv --bounding-set=-sys_admin --inh-caps=-sys_admin \
+	'$H' scan --root '$L' --output json >'$T/live2.json'
+exit 0
+LIVE
+	unshare -m sh "$T/live.sh"
+	check "record-sysctl ran in a private mount namespace" [ $? -eq 0 ]
+	check "record-sysctl recorded bpf_jit_harden (as root)" \
+		grep -qx "net.core.bpf_jit_harden = $live" "$L/run/bulwark-harden/sysctl-live.conf"
+	obs() { jq -r '.[] | select(.check == "cm-sysctl-baseline") | .observations[] |
+		select(.subject == "sysctl net.core.bpf_jit_harden") | .found' "$1"; }
+	check "without CAP_SYS_ADMIN the scan takes root's record, and says so" \
+		grep -q "^$live (read by root at 20[0-9-]*T[0-9:]*Z, /run/bulwark-harden/sysctl-live.conf" <<<"$(obs "$T/live1.json")"
+	check "a record others may write is not taken" \
+		grep -q '^unreadable (Operation not permitted), and no record of root' <<<"$(obs "$T/live2.json")"
+else
+	echo "skip: record-sysctl without root or unshare"
+fi
 finish

@@ -537,7 +537,9 @@ world_build(struct world *w)
 	world_put(w, "proc/mounts",
 	    "/dev/sda1 / ext4 rw,relatime 0 0\n"
 	    "tmpfs /tmp tmpfs rw,nosuid,nodev,noexec,relatime 0 0\n"
-	    "tmpfs /dev/shm tmpfs rw,nosuid,nodev,noexec 0 0\n", 0444);
+	    "tmpfs /dev/shm tmpfs rw,nosuid,nodev,noexec 0 0\n"
+	    "/dev/sda1 /var/tmp ext4 rw,nosuid,nodev,noexec,relatime 0 0\n",
+	    0444);
 	world_put(w, "proc/cpuinfo", "processor\t: 0\nflags\t\t: fpu vme pae "
 	    "nx sse sse2\n\n", 0444);
 	world_put(w, "sys/class/net/eth0/address", "52:54:00:12:34:56\n", 0444);

@@ -125,6 +125,10 @@ B(b_auditpkg) { world_dpkg(w, "3.0.11-1~deb12u2", ""); world_put(w,
 B(b_logmode) { world_chmod(w, "var/log/audit/audit.log", 0644); }
 B(b_immutable) { world_drop_lines(w, "etc/audit/rules.d/bulwark.rules",
     "-e 2"); }
+/* -e 2 is there, but a later -e 1 is the directive augenrules loads
+ * last. */
+B(b_enable_after) { world_put(w, "etc/audit/rules.d/zz-local.rules",
+    "-e 1\n", 0640); }
 B(b_chain) { w->facts.audit_chain_intact = COMP_NO; }
 B(b_loggroup) { auditd_conf_set(w, "log_group", "log_group = adm"); }
 B(b_rotate) { auditd_conf_set(w, "max_log_file_action",
@@ -158,10 +162,17 @@ B(b_rounds) { world_put(w, "etc/login.defs", "PASS_MAX_DAYS 60\n"
 B(b_kexec) { world_put(w, "proc/sys/kernel/kexec_load_disabled", "0\n", 0644); }
 B(b_gcc) { world_dpkg(w, "3.0.11-1~deb12u2", "Package: gcc-12\nStatus: "
     "install ok installed\nVersion: 12.2.0-14\n\n"); }
+#define VAR_TMP_NOEXEC "/dev/sda1 /var/tmp ext4 rw,nosuid,nodev,noexec 0 0\n"
 B(b_tmp_exec) { world_put(w, "proc/mounts", "tmpfs /tmp tmpfs rw,nosuid,"
-    "nodev 0 0\ntmpfs /dev/shm tmpfs rw,nosuid,nodev,noexec 0 0\n", 0444); }
+    "nodev 0 0\ntmpfs /dev/shm tmpfs rw,nosuid,nodev,noexec 0 0\n"
+    VAR_TMP_NOEXEC, 0444); }
 B(b_no_shm) { world_put(w, "proc/mounts", "tmpfs /tmp tmpfs rw,nosuid,"
-    "nodev,noexec 0 0\n", 0444); }
+    "nodev,noexec 0 0\n" VAR_TMP_NOEXEC, 0444); }
+/* The installed appliance before 2026-12-07's fix: /var/tmp on the
+ * root file system. */
+B(b_var_tmp_root) { world_put(w, "proc/mounts", "tmpfs /tmp tmpfs rw,"
+    "nosuid,nodev,noexec 0 0\ntmpfs /dev/shm tmpfs rw,nosuid,nodev,noexec "
+    "0 0\n", 0444); }
 B(b_unsigned) { w->facts.image_signatures_required = COMP_NO; }
 B(b_unlisted) { world_dpkg(w, "3.0.11-1~deb12u2", "Package: netcat-openbsd\n"
     "Status: install ok installed\nVersion: 1.219-1\n\n"); }
@@ -169,6 +180,9 @@ B(b_halfinst) { world_dpkg(w, "3.0.11-1~deb12u2", "Package: libfoo1\n"
     "Status: install reinstreq half-installed\nVersion: 1\n\n"); }
 B(b_usrbin) { world_chmod(w, "usr/bin", 0777); }
 B(b_history) { w->facts.config_revisions = 1; }
+/* Fewer versions than the minimum, and some were compacted away. */
+B(b_history_compacted) { w->facts.config_revisions = 0;
+    w->facts.config_history_whole = COMP_NO; }
 B(b_minlen) { world_put(w, "etc/security/pwquality.conf", "minlen = 8\n"
     "minclass = 3\n", 0644); }
 B(b_noclass) { world_put(w, "etc/security/pwquality.conf", "minlen = 14\n",
@@ -372,6 +386,7 @@ static const struct flip flips[] = {
 	{ "au-tools", "auditd removed", b_auditpkg },
 	{ "au-protection", "log world-readable", b_logmode },
 	{ "au-protection", "rules mutable", b_immutable },
+	{ "au-protection", "-e 1 after -e 2", b_enable_after },
 	{ "au-protection", "chain broken", b_chain },
 	{ "au-protection", "log_group adm", b_loggroup },
 	{ "au-retention", "rotate", b_rotate },
@@ -390,11 +405,14 @@ static const struct flip flips[] = {
 	{ "cm-sysctl-baseline", "sctp loadable", b_sctp },
 	{ "cm-noexec-mounts", "/tmp exec", b_tmp_exec },
 	{ "cm-noexec-mounts", "no /dev/shm mount", b_no_shm },
+	{ "cm-noexec-mounts", "/var/tmp on the root", b_var_tmp_root },
 	{ "cm-signed-images", "unsigned allowed", b_unsigned },
 	{ "cm-inventory", "unlisted package", b_unlisted },
 	{ "cm-inventory", "half-installed", b_halfinst },
 	{ "cm-system-dirs", "/usr/bin 0777", b_usrbin },
 	{ "cm-config-history", "one revision", b_history },
+	{ "cm-config-history", "none left after compaction",
+	  b_history_compacted },
 	{ "ia-password-quality", "minlen 8", b_minlen },
 	{ "ia-password-quality", "no classes", b_noclass },
 	{ "ia-password-storage", "passwords never expire", b_pass_age },
@@ -761,6 +779,33 @@ test_unknown_facts(void **state)
 
 /* The live state the confinement facts were read from follows the
  * value in the observation, so a scan shows what the process ran as. */
+/* CM-2(3) on a fresh appliance: no object changed twice yet, nothing
+ * compacted, so every previous version there has been is held; the
+ * count is reported as it is. */
+static void
+test_config_history_fresh(void **state)
+{
+	struct world w;
+	struct comp_ctx ctx;
+	struct comp_result *res = NULL;
+
+	(void)state;
+	world_build(&w);
+	w.facts.config_revisions = 0;
+	w.facts.config_history_whole = COMP_YES;
+	assert_int_equal(comp_ctx_open(&ctx, w.root, &w.facts, &w.policy,
+	    w.now), 0);
+	assert_int_equal(comp_check_run(comp_check_find("cm-config-history"),
+	    &ctx, &res), 0);
+	assert_int_equal(res->verdict, COMP_SATISFIED);
+	assert_int_equal(res->n_obs, 1);
+	assert_string_equal(res->obs[0].found, "0: every previous version "
+	    "there has been (nothing compacted)");
+	comp_result_free(res);
+	comp_ctx_done(&ctx);
+	world_destroy(&w);
+}
+
 static void
 test_confinement_detail(void **state)
 {
@@ -974,7 +1019,7 @@ test_conf_get(void **state)
 int
 main(void)
 {
-	struct CMUnitTest tests[sizeof(flips) / sizeof(flips[0]) + 14];
+	struct CMUnitTest tests[sizeof(flips) / sizeof(flips[0]) + 16];
 	static char names[sizeof(flips) / sizeof(flips[0])][128];
 	static const bool with_openat2 = false, without_openat2 = true;
 	size_t i, n = 0;
@@ -990,6 +1035,7 @@ main(void)
 	    test_symlinks_resolved, NULL, openat2_restore,
 	    (void *)&without_openat2 };
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_prohibited_compiler_names);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_config_history_fresh);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_confinement_detail);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_evidence_digest);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_shadow_malformed);

@@ -152,6 +152,17 @@ history(struct store *st)
 	return f.config_revisions;
 }
 
+/* config_history_whole: the change log still starts at revision 1. */
+static enum comp_tri
+history_whole(struct store *st)
+{
+	struct comp_facts f;
+
+	comp_facts_init(&f);
+	compliance_facts_config_history(st, &f);
+	return f.config_history_whole;
+}
+
 static void
 put(struct store *st, const char *key, const char *value, uint64_t *ret_rev)
 {
@@ -173,6 +184,7 @@ test_config_history(void **state)
 
 	(void)state;
 	assert_int_equal(history(NULL), -1);
+	assert_int_equal(history_whole(NULL), COMP_UNKNOWN);
 	snprintf(sdir, sizeof(sdir), "%s/store", dir);
 	assert_int_equal(store_open_lmdb(sdir, NULL, &st, NULL), 0);
 	assert_int_equal(history(st), 0);
@@ -198,10 +210,12 @@ test_config_history(void **state)
 	assert_int_equal(store_delete(st, "/r/tenants/acme", STORE_REV_ANY,
 	    &rev), 0);
 	assert_int_equal(history(st), 2);
+	assert_int_equal(history_whole(st), COMP_YES);
 	/* compacted past the creation: the change to v2 lost its previous
 	 * version, the delete still has one */
 	assert_int_equal(store_compact(st, first), 0);
 	assert_int_equal(history(st), 1);
+	assert_int_equal(history_whole(st), COMP_NO);
 	store_close(st);
 }
 

@@ -233,6 +233,8 @@ test_apply_fixes_and_is_idempotent(void **state)
 	assert_non_null(strstr(fstab, "tmpfs\t/tmp\ttmpfs\t"
 	    "rw,nosuid,noexec,nodev\t0\t0\n"));
 	assert_non_null(strstr(fstab, "/dev/shm"));
+	assert_non_null(strstr(fstab, "\n/var/tmp /var/tmp none "
+	    "rw,bind,noexec,nosuid,nodev 0 0\n"));
 	assert_non_null(defs = get(f, "etc/login.defs"));
 	assert_string_equal(defs, "UMASK 027\nENCRYPT_METHOD YESCRYPT\n"
 	    "SHA_CRYPT_MIN_ROUNDS 65536\nSHA_CRYPT_MAX_ROUNDS 65536\n"
@@ -308,6 +310,67 @@ test_apply_writes_lynis_items(void **state)
 	assert_string_equal(umask, "umask 027\n");
 }
 
+/* auditd as Debian ships it (log_group adm, ROTATE, rules.d's
+ * audit.rules sorting after the baseline's file): apply sets log_group
+ * and keep_logs and ends its rules with -e 2, which is in force because
+ * augenrules loads the last -e directive last; a later -e 1 is not. */
+static void
+test_apply_audit_settings(void **state)
+{
+	static const char *const ids[] = { "auditd.log_group",
+	    "auditd.max_log_file_action", "audit.immutable" };
+	struct fake *f = *state;
+	struct log l = { 0 };
+	_cleanup_free_ char *conf = NULL, *rules = NULL, *found = NULL;
+	size_t i;
+
+	put(f, "etc/audit/auditd.conf", "log_group = adm\n"
+	    "max_log_file_action = ROTATE\nnum_logs = 5\n", 0640);
+	put(f, "etc/audit/rules.d/audit.rules", "-D\n-b 8192\n-f 1\n", 0640);
+	for (i = 0; i < ELEMENTSOF(ids); i++) {
+		_cleanup_free_ char *was = NULL;
+
+		assert_int_equal(check_id(f, ids[i], &was), 0);
+	}
+	assert_true(hb_apply(f->fd, false, collect, &l) > 0);
+	assert_int_equal(l.errors, 0);
+	for (i = 0; i < ELEMENTSOF(ids); i++) {
+		_cleanup_free_ char *now = NULL;
+
+		assert_int_equal(check_id(f, ids[i], &now), 1);
+	}
+	assert_non_null(conf = get(f, "etc/audit/auditd.conf"));
+	assert_string_equal(conf, "log_group = root\n"
+	    "max_log_file_action = keep_logs\nnum_logs = 5\n");
+	assert_non_null(rules = get(f,
+	    "etc/audit/rules.d/90-bulwark-baseline.rules"));
+	assert_true(strlen(rules) > 5);
+	assert_string_equal(rules + strlen(rules) - 5, "-e 2\n");
+	/* A later -e 1 (another file, sorting after) is the one loaded. */
+	put(f, "etc/audit/rules.d/99-local.rules", "  -e 1\n# -e 2\n", 0640);
+	assert_int_equal(check_id(f, "audit.immutable", &found), 0);
+}
+
+/* record-sysctl: each baseline sysctl's live value from proc/sys, a
+ * comment for one that cannot be read, the time it was read first. */
+static void
+test_record_sysctls(void **state)
+{
+	struct fake *f = *state;
+	_cleanup_free_ char *rec = NULL;
+	size_t n = 0;
+
+	put(f, "proc/sys/kernel/randomize_va_space", "2\n", 0444);
+	put(f, "proc/sys/net/core/bpf_jit_harden", "1\n", 0400);
+	assert_int_equal(hb_record_sysctls(f->fd, 86400, &n), 0);
+	assert_int_equal(n, 2);
+	assert_non_null(rec = get(f, HB_SYSCTL_RECORD));
+	assert_true(!strncmp(rec, "# read 1970-01-02T00:00:00Z ", 28));
+	assert_non_null(strstr(rec, "\nkernel.randomize_va_space = 2\n"));
+	assert_non_null(strstr(rec, "\nnet.core.bpf_jit_harden = 1\n"));
+	assert_non_null(strstr(rec, "\n# kernel.kptr_restrict: unreadable ("));
+}
+
 static void
 test_symlink_escape_refused(void **state)
 {
@@ -357,6 +420,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_apply_fixes_and_is_idempotent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_writes_lynis_items,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_apply_audit_settings,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_record_sysctls,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_symlink_escape_refused,
 		    setup, teardown),
