@@ -194,6 +194,26 @@ model_rebuild(struct model *m, struct store *st)
 	return r;
 }
 
+/* Puts DOC (owned; NULL: deleted or unusable) at KEY in place of O
+ * (may be NULL), filling *RET; CHANGED: whether the store had news. */
+static int
+replace(struct model_kind *mk, struct model_obj *o, const char *key,
+    json_t *doc, uint64_t rev, int changed, struct model_change *ret)
+{
+	int r = 0;
+
+	ret->changed = changed;
+	if (o)
+		ret->old = remove_obj(mk, o);
+	ret->cur = NULL;
+	if (doc && (r = insert(mk, key, doc, rev, &ret->cur)) < 0) {
+		json_decref(doc);
+		json_decref(ret->old);
+		ret->old = NULL;
+	}
+	return r;
+}
+
 int
 model_apply(struct model *m, struct store *st, const char *key,
     struct model_change *ret)
@@ -217,18 +237,41 @@ model_apply(struct model *m, struct store *st, const char *key,
 		store_kv_free(kv);
 		return 0;
 	}
-	ret->changed = kv || o;
 	if (kv)
 		doc = render(kv);	/* NULL: unusable now, as if deleted */
-	if (o)
-		ret->old = remove_obj(mk, o);
-	ret->cur = NULL;
-	if (doc && (r = insert(mk, key, doc, kv->mod_rev, &ret->cur)) < 0) {
-		json_decref(doc);
-		json_decref(ret->old);
-		ret->old = NULL;
-	}
+	r = replace(mk, o, key, doc, kv ? kv->mod_rev : 0, kv || o, ret);
 	store_kv_free(kv);
+	return r < 0 ? r : 0;
+}
+
+int
+model_set(struct model *m, const char *key, json_t *doc, uint64_t rev,
+    struct model_change *ret)
+{
+	struct model_kind	*mk;
+	struct model_obj	*o;
+	json_t			*md = json_object_get(doc, "metadata");
+	int			 kind, r;
+
+	if (!key || (kind = kind_of_key(m, key)) < 0 || !json_is_object(md) ||
+	    !res_name(doc) || !res_tenant(doc) || rev == 0) {
+		json_decref(doc);
+		return -ENOENT;
+	}
+	mk = &m->kinds[kind];
+	o = lookup(mk, key);
+	*ret = (struct model_change){ .kind = kind, .cur = o };
+	if (o && o->rev >= rev) {
+		json_decref(doc);	/* the model has it, or a later one */
+		return 0;
+	}
+	/* as render() makes it from the stored value */
+	if (json_object_set_new(md, "revision",
+	    json_integer((json_int_t)rev)) != 0) {
+		json_decref(doc);
+		return -ENOMEM;
+	}
+	r = replace(mk, o, key, doc, rev, 1, ret);
 	return r < 0 ? r : 0;
 }
 
