@@ -1200,7 +1200,7 @@ schedule_one(struct controller *c, const struct sched_policy *pol,
  * point per 125 nodes, at least 5 % (10 % of 5,000 nodes, all of a
  * cluster under 100). The evaluation starts where the last placement
  * stopped, so every node takes its turn; a request with hard spread
- * constraints still reads every node (sched_place()). */
+ * constraints takes its minima from every node (sched_place()). */
 static uint32_t
 nodes_to_score(size_t nodes)
 {
