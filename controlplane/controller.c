@@ -65,6 +65,12 @@ struct controller {
 	int			 sched_dirty;	/* try the pending instances */
 	int			 evict_dirty;	/* unbind those on lost nodes */
 	int			 unobserved;	/* ours completed, not yet fed */
+	/* A pass's changes, queued together when it ends (the committer
+	 * then takes them in as few batches as it can: one flush of the
+	 * store for hundreds of placements, each with its own record). */
+	int			 staging;
+	struct commit_req	**staged;
+	size_t			 nstaged, cap_staged;
 };
 
 /* The kinds the model keeps, in this order. */
@@ -170,6 +176,37 @@ op_done(struct commit_req *creq)
 	 * batch's completions once the model has its changes. */
 }
 
+/* Queues REQ for the committer, at the end of the pass when one runs. */
+static void
+stage(struct controller *c, struct commit_req *req)
+{
+	if (c->staging && c->nstaged == c->cap_staged) {
+		size_t			 cap = c->cap_staged ? 2 * c->cap_staged : 256;
+		struct commit_req	**v = reallocarray(c->staged, cap,
+		    sizeof(*v));
+
+		if (!v) {
+			commit_submit(c->commit, req);	/* alone, still right */
+			return;
+		}
+		c->staged = v;
+		c->cap_staged = cap;
+	}
+	if (c->staging)
+		c->staged[c->nstaged++] = req;
+	else
+		commit_submit(c->commit, req);
+}
+
+/* Queues the changes the pass staged, all under one lock. */
+static void
+stage_flush(struct controller *c)
+{
+	c->staging = 0;
+	commit_submit_many(c->commit, c->staged, c->nstaged);
+	c->nstaged = 0;
+}
+
 /* Submits a change of object NAME of kind KNAME in TENANT. */
 static int
 submit_kind(struct controller *c, const char *kname, const char *actor,
@@ -209,7 +246,7 @@ submit_kind(struct controller *c, const char *kname, const char *actor,
 	    .controls = "CM-8,CM-3,AU-12" };
 	op->creq.done = op_done;
 	c->inflight++;
-	commit_submit(c->commit, &op->creq);
+	stage(c, &op->creq);
 	return 0;
 fail:
 	json_decref(op->doc);
@@ -1553,6 +1590,7 @@ run_pass(struct controller *c)
 		c->stats.rebuilds++;
 	}
 	c->stats.passes++;
+	c->staging = 1;
 	if (c->wl_dirty) {
 		autoscale_pass(c->as, c->m, K_WORKLOAD, K_INSTANCE,
 		    (time_t)bw_mono_s());
@@ -1562,6 +1600,7 @@ run_pass(struct controller *c)
 		c->sched_dirty = 0;
 		reconcile_schedule(c);
 	}
+	stage_flush(c);
 }
 
 static void
@@ -1798,5 +1837,6 @@ controller_free(struct controller *c)
 	model_free(c->m);
 	sched_cluster_free(c->sc);
 	autoscale_free(c->as);
+	free(c->staged);
 	free(c);
 }
