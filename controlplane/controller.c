@@ -1059,9 +1059,15 @@ workload_of(struct controller *c, const struct model_obj *in)
 static void
 bind_instance(struct controller *c, struct req_buf *b, const struct model_obj *in)
 {
-	const char *node = json_str_at(in->doc, "spec", "node");
+	const char	*node = json_str_at(in->doc, "spec", "node");
+	char		 id[sizeof(b->id)];
 
 	if (!node)
+		return;
+	/* Bound already, which sched_bind() would refuse: our placement,
+	 * bound in sc when it was decided, now committed. */
+	snprintf(id, sizeof(id), "%s/%s", in->tenant, in->name);
+	if (sched_instance_node(c->sc, id))
 		return;
 	build_request(b, in, workload_of(c, in));
 	if (sched_bind(c->sc, &b->req, node, NULL) == -BW_E_NOTFOUND)

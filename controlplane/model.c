@@ -11,6 +11,8 @@
 
 struct model_kind {
 	const struct res_kind	*k;
+	char			 prefix[RES_KEY_MAX];	/* its keys' */
+	size_t			 prefix_len;
 	struct model_obj	**v;	/* dense; obj->idx is its slot */
 	size_t			 n, cap;
 	void			*index;	/* tsearch tree of objs by key */
@@ -59,11 +61,16 @@ model_new(const char *const *kinds, size_t n, struct model **ret)
 		return -EINVAL;
 	if (!(m = calloc(1, sizeof(*m))))
 		return -ENOMEM;
-	for (m->nkinds = 0; m->nkinds < n; m->nkinds++)
-		if (!(m->kinds[m->nkinds].k = res_kind_by_name(kinds[m->nkinds]))) {
+	for (m->nkinds = 0; m->nkinds < n; m->nkinds++) {
+		struct model_kind *mk = &m->kinds[m->nkinds];
+
+		if (!(mk->k = res_kind_by_name(kinds[m->nkinds])) ||
+		    res_prefix(mk->k, NULL, mk->prefix, sizeof(mk->prefix)) < 0) {
 			free(m);
 			return -EINVAL;
 		}
+		mk->prefix_len = strlen(mk->prefix);
+	}
 	*ret = m;
 	return 0;
 }
@@ -82,11 +89,8 @@ model_free(struct model *m)
 static int
 kind_of_key(const struct model *m, const char *key)
 {
-	char	prefix[RES_KEY_MAX];
-
 	for (size_t i = 0; i < m->nkinds; i++)
-		if (res_prefix(m->kinds[i].k, NULL, prefix, sizeof(prefix)) == 0 &&
-		    strncmp(key, prefix, strlen(prefix)) == 0)
+		if (strncmp(key, m->kinds[i].prefix, m->kinds[i].prefix_len) == 0)
 			return (int)i;
 	return -ENOENT;
 }
