@@ -1478,6 +1478,41 @@ volume_changed(struct controller *c, const struct model_change *ch)
 	}
 }
 
+/* Whether instance DOC's phase is one its workload's pass reads
+ * nothing from: not running yet (rollout_scan() counts only Running
+ * replicas, the autoscaler only their usage). */
+static int
+instance_waiting(const json_t *doc)
+{
+	const char *phase = json_str_at(doc, "status", "phase");
+
+	return phase && (strcmp(phase, "Pending") == 0 ||
+	    strcmp(phase, "Scheduled") == 0);
+}
+
+/* Whether the change from OLD to CUR can matter to the workload pass:
+ * not when an instance that is not running yet stays so, of the same
+ * workload and template (a placement, or a new reason to wait). Each
+ * placement fed back made its workload's pass read all its replicas
+ * again. */
+static int
+instance_matters_to_workload(const json_t *old, const json_t *cur)
+{
+	static const char *const spec[] = { "workload", "template" };
+
+	if (!old || !cur || !instance_waiting(old) || !instance_waiting(cur) ||
+	    strcmp(res_name(old), res_name(cur)) != 0)
+		return 1;
+	for (size_t i = 0; i < ELEMENTSOF(spec); i++) {
+		const char *a = json_str_at(old, "spec", spec[i]);
+		const char *b = json_str_at(cur, "spec", spec[i]);
+
+		if (!a || !b || strcmp(a, b) != 0)
+			return 1;
+	}
+	return 0;
+}
+
 static void
 instance_changed(struct controller *c, const struct model_change *ch)
 {
@@ -1485,8 +1520,11 @@ instance_changed(struct controller *c, const struct model_change *ch)
 	struct req_buf	*b;
 
 	c->sched_dirty = 1;
-	wl_mark_instance(c, ch->old);
-	wl_mark_instance(c, ch->cur ? ch->cur->doc : NULL);
+	if (instance_matters_to_workload(ch->old, ch->cur ? ch->cur->doc :
+	    NULL)) {
+		wl_mark_instance(c, ch->old);
+		wl_mark_instance(c, ch->cur ? ch->cur->doc : NULL);
+	}
 	if (c->sc_stale || !c->sc)
 		return;
 	if (ch->old && json_str_at(ch->old, "spec", "node")) {
