@@ -1282,6 +1282,20 @@ commit_submit(struct committer *c, struct commit_req *req)
 }
 
 void
+commit_submit_many(struct committer *c, struct commit_req **reqs, size_t n)
+{
+	if (n == 0)
+		return;
+	pthread_mutex_lock(&c->mu);
+	for (size_t i = 0; i < n; i++) {
+		reqs[i]->group = 0;
+		TAILQ_INSERT_TAIL(&c->queue, reqs[i], entry);
+	}
+	pthread_mutex_unlock(&c->mu);
+	pthread_cond_signal(&c->cv);	/* after the unlock: commit_submit() */
+}
+
+void
 commit_submit_group(struct committer *c, struct commit_req **reqs, size_t n)
 {
 	pthread_mutex_lock(&c->mu);

@@ -54,6 +54,14 @@ int commit_start(struct event_base *base, struct store *st,
 /* Queues REQ (caller keeps ownership until done() runs). */
 void commit_submit(struct committer *c, struct commit_req *req);
 
+/* Queues the N requests REQS, each on its own as commit_submit() does
+ * (committed or refused alone), under one lock: a committer woken by
+ * the first of them would otherwise take a batch of the few queued so
+ * far and flush it while the rest wait (a controller pass's hundreds of
+ * placements went out in batches of ~35). Caller keeps ownership. */
+void commit_submit_many(struct committer *c, struct commit_req **reqs,
+    size_t n);
+
 /* Queues the N requests REQS (N <= STORE_BATCH_MAX, their keys and
  * values within STORE_BATCH_BYTES_MAX) as one group: they are staged
  * alone, in order, in one store transaction, and applied all or none

@@ -11,6 +11,8 @@
 
 struct model_kind {
 	const struct res_kind	*k;
+	char			 prefix[RES_KEY_MAX];	/* its keys' */
+	size_t			 prefix_len;
 	struct model_obj	**v;	/* dense; obj->idx is its slot */
 	size_t			 n, cap;
 	void			*index;	/* tsearch tree of objs by key */
@@ -59,11 +61,16 @@ model_new(const char *const *kinds, size_t n, struct model **ret)
 		return -EINVAL;
 	if (!(m = calloc(1, sizeof(*m))))
 		return -ENOMEM;
-	for (m->nkinds = 0; m->nkinds < n; m->nkinds++)
-		if (!(m->kinds[m->nkinds].k = res_kind_by_name(kinds[m->nkinds]))) {
+	for (m->nkinds = 0; m->nkinds < n; m->nkinds++) {
+		struct model_kind *mk = &m->kinds[m->nkinds];
+
+		if (!(mk->k = res_kind_by_name(kinds[m->nkinds])) ||
+		    res_prefix(mk->k, NULL, mk->prefix, sizeof(mk->prefix)) < 0) {
 			free(m);
 			return -EINVAL;
 		}
+		mk->prefix_len = strlen(mk->prefix);
+	}
 	*ret = m;
 	return 0;
 }
@@ -82,11 +89,8 @@ model_free(struct model *m)
 static int
 kind_of_key(const struct model *m, const char *key)
 {
-	char	prefix[RES_KEY_MAX];
-
 	for (size_t i = 0; i < m->nkinds; i++)
-		if (res_prefix(m->kinds[i].k, NULL, prefix, sizeof(prefix)) == 0 &&
-		    strncmp(key, prefix, strlen(prefix)) == 0)
+		if (strncmp(key, m->kinds[i].prefix, m->kinds[i].prefix_len) == 0)
 			return (int)i;
 	return -ENOENT;
 }
@@ -194,6 +198,26 @@ model_rebuild(struct model *m, struct store *st)
 	return r;
 }
 
+/* Puts DOC (owned; NULL: deleted or unusable) at KEY in place of O
+ * (may be NULL), filling *RET; CHANGED: whether the store had news. */
+static int
+replace(struct model_kind *mk, struct model_obj *o, const char *key,
+    json_t *doc, uint64_t rev, int changed, struct model_change *ret)
+{
+	int r = 0;
+
+	ret->changed = changed;
+	if (o)
+		ret->old = remove_obj(mk, o);
+	ret->cur = NULL;
+	if (doc && (r = insert(mk, key, doc, rev, &ret->cur)) < 0) {
+		json_decref(doc);
+		json_decref(ret->old);
+		ret->old = NULL;
+	}
+	return r;
+}
+
 int
 model_apply(struct model *m, struct store *st, const char *key,
     struct model_change *ret)
@@ -217,18 +241,41 @@ model_apply(struct model *m, struct store *st, const char *key,
 		store_kv_free(kv);
 		return 0;
 	}
-	ret->changed = kv || o;
 	if (kv)
 		doc = render(kv);	/* NULL: unusable now, as if deleted */
-	if (o)
-		ret->old = remove_obj(mk, o);
-	ret->cur = NULL;
-	if (doc && (r = insert(mk, key, doc, kv->mod_rev, &ret->cur)) < 0) {
-		json_decref(doc);
-		json_decref(ret->old);
-		ret->old = NULL;
-	}
+	r = replace(mk, o, key, doc, kv ? kv->mod_rev : 0, kv || o, ret);
 	store_kv_free(kv);
+	return r < 0 ? r : 0;
+}
+
+int
+model_set(struct model *m, const char *key, json_t *doc, uint64_t rev,
+    struct model_change *ret)
+{
+	struct model_kind	*mk;
+	struct model_obj	*o;
+	json_t			*md = json_object_get(doc, "metadata");
+	int			 kind, r;
+
+	if (!key || (kind = kind_of_key(m, key)) < 0 || !json_is_object(md) ||
+	    !res_name(doc) || !res_tenant(doc) || rev == 0) {
+		json_decref(doc);
+		return -ENOENT;
+	}
+	mk = &m->kinds[kind];
+	o = lookup(mk, key);
+	*ret = (struct model_change){ .kind = kind, .cur = o };
+	if (o && o->rev >= rev) {
+		json_decref(doc);	/* the model has it, or a later one */
+		return 0;
+	}
+	/* as render() makes it from the stored value */
+	if (json_object_set_new(md, "revision",
+	    json_integer((json_int_t)rev)) != 0) {
+		json_decref(doc);
+		return -ENOMEM;
+	}
+	r = replace(mk, o, key, doc, rev, 1, ret);
 	return r < 0 ? r : 0;
 }
 

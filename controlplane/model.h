@@ -26,6 +26,9 @@ struct model_obj {
 	const char	*tenant, *name;	/* borrowed from doc */
 	size_t		 idx;		/* position in its kind's array */
 	int		 mark;		/* the caller's; 0 in a new object */
+	/* The caller's, derived from doc alone (which never changes in
+	 * place: a change is a new object); 0 in a new object. */
+	int		 derived;
 };
 
 /* What model_apply() did to one key of a kept kind. */
@@ -50,6 +53,17 @@ int model_rebuild(struct model *m, struct store *st);
  * kind (nothing to do), or another negative error (the model may then
  * miss this change: rebuild). */
 int model_apply(struct model *m, struct store *st, const char *key,
+    struct model_change *ret);
+
+/* Takes DOC (owned; its stored form, without metadata.revision) as
+ * the value of KEY written at revision REV, as model_apply() would
+ * read it back, unless the model holds REV or a later one: for a
+ * write whose outcome the caller knows, which saves the store read and
+ * the parse. The store stays the truth: a later model_apply() of KEY
+ * finds REV there and costs one store read. Returns 0 with *RET filled
+ * as model_apply() does, -ENOENT when KEY is not of a kept kind or DOC
+ * not a kept object (nothing done), or -ENOMEM (rebuild). */
+int model_set(struct model *m, const char *key, json_t *doc, uint64_t rev,
     struct model_change *ret);
 
 /* The objects of kind index KIND, in no particular order; positions

@@ -331,6 +331,7 @@ struct sched_ctx {
 	uint32_t		 n_holders;	/* rules of bound instances that match us */
 	uint32_t		*holders;	/* cluster scratch, cap_counters long */
 	bool			 sampling;
+	bool			 minima_done;	/* spread minima set for this request */
 };
 
 static inline void

@@ -367,7 +367,7 @@ spread_minima(struct sched_ctx *x, const uint32_t *cand, uint32_t n)
 static uint32_t
 run_filters(struct sched_ctx *x, uint32_t *cand, uint32_t n, int from, int to)
 {
-	bool minima_done = false;
+	bool minima_done = x->minima_done;
 
 	for (int f = from; f < to && n; f++) {
 		const struct sched_filter_plugin *p = &sched_filters[f];
@@ -505,6 +505,27 @@ static_pass(struct sched_ctx *x)
 	return (int)n;
 }
 
+/* For a sampled request with hard spread constraints: the minima over
+ * every node that passes the static filters (the cached static pass),
+ * not over the sample, so that a domain the sample does not reach still
+ * holds the minimum down, as kube-scheduler's PodTopologySpread counts
+ * every node before it scores a share of them. */
+static int
+sampled_spread_minima(struct sched_ctx *x)
+{
+	struct sched_explain *saved = x->ex;
+	int n;
+
+	x->ex = NULL;	/* the sample's own verdicts are the explained ones */
+	n = static_pass(x);
+	x->ex = saved;
+	if (n < 0)
+		return n;
+	spread_minima(x, x->c->cand, (uint32_t)n);
+	x->minima_done = true;
+	return 0;
+}
+
 static void
 describe_selector(const struct sched_request *q, const struct sched_selector *s, char *buf,
     size_t size)
@@ -589,8 +610,7 @@ sched_place(struct sched_cluster *c, const struct sched_request *req,
 		goto out;
 
 	n_all = c->live_nodes;
-	x.sampling = policy->percentage_of_nodes >= 1 && policy->percentage_of_nodes < 100 &&
-	    !x.hard_spread;
+	x.sampling = policy->percentage_of_nodes >= 1 && policy->percentage_of_nodes < 100;
 	if (!x.sampling) {
 		if ((r = static_pass(&x)) < 0)
 			goto out;
@@ -605,6 +625,8 @@ sched_place(struct sched_cluster *c, const struct sched_request *req,
 
 		if (want < policy->min_feasible)
 			want = policy->min_feasible;
+		if (x.hard_spread && (r = sampled_spread_minima(&x)) < 0)
+			goto out;
 		while (pos < n_all && n < want) {
 			uint32_t chunk = n_all - pos < SAMPLE_CHUNK ? n_all - pos : SAMPLE_CHUNK;
 

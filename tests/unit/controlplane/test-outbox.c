@@ -559,6 +559,60 @@ test_async_flush(void **state)
 	event_base_free(base);
 }
 
+/* Requests queued with commit_submit_many() are each their own: the
+ * one failing its precondition is refused alone, the others applied
+ * with a record each; queued under one lock, they go in one batch. */
+static void
+test_submit_many(void **state)
+{
+	char			 auditdir[PATH_MAX];
+	struct audit_trail	*t;
+	struct event_base	*base;
+	struct committer	*c = NULL;
+	struct store		*st = open_store(*state);
+	struct commit_req	 reqs[3], *ptrs[3];
+	struct commit_stats	 s0, s1;
+	const char		*keys[] = { "/r/tenants/m1", "/r/tenants/m2",
+	    "/r/tenants/m3" };
+	int			 done = 0;
+
+	assert_int_equal(evthread_use_pthreads(), 0);
+	assert_non_null(base = event_base_new());
+	t = open_trail(*state, auditdir, sizeof(auditdir));
+	assert_int_equal(commit_start(base, st, t, auditdir, &c), 0);
+	for (int round = 0; round < 2; round++) {
+		done = 0;
+		for (size_t i = 0; i < 3; i++) {
+			reqs[i] = (struct commit_req){ .op = { .type =
+			    STORE_OP_PUT, .key = keys[i], .value = "{}",
+			    .value_len = 2, .expect_rev = round == 0 && i == 1 ?
+			    999999 : STORE_REV_ANY },
+			    .rec = rec_named(keys[i] + strlen("/r/tenants/"), 0),
+			    .done = seen_done, .arg = &done };
+			ptrs[i] = &reqs[i];
+		}
+		commit_stats(c, &s0);
+		commit_submit_many(c, ptrs, 3);
+		while (done < 3)
+			assert_int_not_equal(event_base_loop(base, EVLOOP_ONCE),
+			    -1);
+		commit_stats(c, &s1);
+		for (size_t i = 0; i < 3; i++)
+			assert_true(round == 0 && i == 1 ? reqs[i].result < 0 :
+			    reqs[i].result == 0 && reqs[i].op.rev > 0);
+		if (round == 1)
+			assert_int_equal(s1.batches, s0.batches + 1);
+	}
+	commit_stop(c);
+	audit_trail_close(t);
+	store_close(st);
+	event_base_free(base);
+	assert_int_equal(trail_count(auditdir, "tenant.replace", "m1"), 2);
+	/* its refusal is recorded too */
+	assert_int_equal(trail_count(auditdir, "tenant.replace", "m2"), 2);
+	assert_int_equal(trail_count(auditdir, "tenant.replace", "m3"), 2);
+}
+
 int
 main(void)
 {
@@ -572,6 +626,8 @@ main(void)
 		    dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(test_observer_touched,
 		    dir_setup, dir_teardown),
+		cmocka_unit_test_setup_teardown(test_submit_many, dir_setup,
+		    dir_teardown),
 		cmocka_unit_test_setup_teardown(test_group, dir_setup,
 		    dir_teardown),
 		cmocka_unit_test_setup_teardown(test_async_flush, dir_setup,

@@ -250,6 +250,43 @@ test_sampling(void **state)
 	assert_non_null(strstr(text, "evaluated)"));
 }
 
+/* Sampling applies to hard spread too, with the minima over every node:
+ * zone c's nodes come last in node order, beyond what the first
+ * placements sample, yet its empty zone keeps a third replica out of
+ * zones a and b (1/1/1, not 2/1/0). */
+static void
+test_sampling_hard_spread(void **state)
+{
+	_cleanup_sched_cluster_ struct sched_cluster *c = NULL;
+	struct sched_spread sp = { SCHED_TOPO_ZONE, 1, false, { .same_workload = true } };
+	struct sched_request q = { .tenant = "acme", .workload = "web", .cpu_millis = 100,
+		.memory_mib = 100, .spread = &sp, .n_spread = 1 };
+	struct sched_result res[3];
+	struct sched_policy p;
+	int zones[3] = { 0 };
+	char name[16];
+
+	(void)state;
+	assert_int_equal(sched_cluster_new(&c), 0);
+	for (int i = 0; i < 2000; i++) {
+		snprintf(name, sizeof(name), "n%04d", i);
+		add(c, name, i >= 1900 ? "c" : i % 2 ? "b" : "a", 4000, 4096,
+		    SCHED_ATTEST_TRUSTED);
+	}
+	sched_policy_default(&p);
+	p.percentage_of_nodes = 10;
+	assert_int_equal(deploy(c, &q, 3, &p, res), 3);
+	assert_true(res[0].explain.nodes_evaluated < 2000);
+	for (int i = 0; i < 3; i++) {
+		int n = atoi(res[i].node + 1);
+
+		zones[n >= 1900 ? 2 : n % 2]++;
+	}
+	assert_int_equal(zones[0], 1);
+	assert_int_equal(zones[1], 1);
+	assert_int_equal(zones[2], 1);
+}
+
 int
 main(void)
 {
@@ -260,6 +297,7 @@ main(void)
 		cmocka_unit_test(test_all_nodes_tainted),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_sampling),
+		cmocka_unit_test(test_sampling_hard_spread),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
