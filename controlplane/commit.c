@@ -578,7 +578,7 @@ batch_before_commit(void *arg, const struct store_op *ops, size_t n)
 	struct batch_ctx	*b = arg;
 	struct committer	*c = b->c;
 	struct audit_record	*recs;
-	struct async_rec	*a, *cp;
+	struct async_rec	*cp;
 	static char		 lost_reason[192];
 	size_t			 i, k = 0, total;
 	unsigned long long	 lost;
@@ -589,7 +589,7 @@ batch_before_commit(void *arg, const struct store_op *ops, size_t n)
 	pthread_mutex_lock(&c->mu);
 	lost = c->stats.lost_records - c->lost_pending;
 	pthread_mutex_unlock(&c->mu);
-	total = n + b->nasync + (lost ? 1 : 0);
+	total = n + (lost ? 1 : 0);
 	if (!(recs = calloc(total, sizeof(*recs))))
 		return -ENOMEM;
 	/* Loss is never silent: the first batch the trail accepts again
@@ -632,14 +632,6 @@ batch_before_commit(void *arg, const struct store_op *ops, size_t n)
 		TAILQ_INSERT_TAIL(&b->copies, cp, entry);
 		recs[k++] = cp->rec;
 	}
-	TAILQ_FOREACH(a, b->async, entry) {
-		if (!(cp = async_rec_copy(&a->rec))) {
-			free(recs);
-			return -ENOMEM;
-		}
-		TAILQ_INSERT_TAIL(&b->copies, cp, entry);
-		recs[k++] = cp->rec;
-	}
 	if (c->done_id > c->trimmed_id) {
 		if ((r = store_outbox_remove(c->st, c->done_id)) < 0) {
 			free(recs);
@@ -672,8 +664,10 @@ ajob_from_batch(struct batch_ctx *b, uint64_t last_id, size_t nmut)
 	return j;
 }
 
-/* Queues a batch without mutations (records of reads and denials) for
- * the trail; the records move to the job. */
+/* Queues B's records of requests that changed nothing (reads, denials)
+ * for the trail as a job of their own; the records move to the job.
+ * Returns 0 (posted, or none to post) or -BW_E_AUDIT (not posted: B
+ * still owns them). */
 static int
 post_async_only(struct committer *c, struct batch_ctx *b)
 {
@@ -772,6 +766,63 @@ async_posted(struct committer *c)
 	}
 }
 
+/* The store refused B's mutations (R) after their records were
+ * composed, saying "success" for the operations it would have applied;
+ * none was (their outbox entries went with the transaction), so the
+ * trail gets those as errors. The batch's records are [loss record]
+ * mutations. */
+static void
+post_refused(struct committer *c, struct batch_ctx *b, int r)
+{
+	struct ajob	*j;
+	size_t		 i, first;
+
+	if (!b->recs || !(j = ajob_from_batch(b, 0, 0)))
+		return;
+	first = j->lost ? 1 : 0;
+	snprintf(j->reason, sizeof(j->reason), "store commit failed: %s; "
+	    "not applied", bw_strerror(r));
+	for (i = first; i < first + b->nreqs && i < j->n; i++) {
+		if (strcmp(j->recs[i].outcome, "success") != 0)
+			continue;
+		j->recs[i].outcome = "error";
+		j->recs[i].object_revision = 0;
+		j->recs[i].reason = j->reason;
+	}
+	appender_post(c, j);
+}
+
+/* Stages and commits REQS (N, their ops copied to OPS and the requests
+ * to ARR), then hands their records to the appender: those of a
+ * committed batch as durable in the outbox, those of a refused one as
+ * errors. Returns the store's result. */
+static int
+commit_reqs(struct committer *c, struct store_op *ops, struct commit_req **arr,
+    size_t n, unsigned flags, struct batch_ctx *b)
+{
+	uint64_t	 t0 = bw_mono_ns();
+	struct ajob	*j;
+	int		 r;
+
+	r = commit_ops(c, ops, arr, n, flags, b);
+	hist_observe_since(&c->batch_ns, t0);
+	hist_observe(&c->batch_size, n);
+	if (r == 0 && b->recs) {
+		/* The mutations and their records are durable together
+		 * in the store: the clients are answered now, and the
+		 * appender writes the trail after. */
+		c->next_id += n;
+		if (b->trim_to)
+			c->trimmed_id = b->trim_to;
+		if ((j = ajob_from_batch(b, c->next_id - 1, n)))
+			appender_post(c, j);
+		else
+			c->backlog = 1;	/* the outbox has them */
+	} else if (r < 0)
+		post_refused(c, b, r);
+	return r;
+}
+
 static void
 run_batch(struct committer *c, struct req_list *reqs, struct async_list *async,
     size_t nasync, unsigned flags)
@@ -779,24 +830,42 @@ run_batch(struct committer *c, struct req_list *reqs, struct async_list *async,
 	_cleanup_free_ struct store_op *ops = NULL;
 	_cleanup_free_ struct commit_req **arr = NULL;
 	struct batch_ctx	 b = { .c = c, .async = async, .nasync = nasync };
-	uint64_t		 t0 = bw_mono_ns();
 	struct commit_req	*req;
-	struct ajob		*j;
 	size_t			 n = 0, i;
+	bool			 posted = false;
 	int			 r;
 
 	TAILQ_INIT(&b.copies);
 	appender_collect(c, c->apending >= APPEND_PENDING_MAX);
-
+	/* Records the trail does not hold yet go first: until it takes
+	 * them, nothing new is accepted (fail closed, AU-5). */
+	if (c->trail && c->backlog && drain_backlog(c) < 0) {
+		r = -BW_E_AUDIT;
+		goto finish;
+	}
+	/* The records of requests that changed nothing go ahead of this
+	 * batch's mutations, as a job of their own posted before the
+	 * store transaction: each was queued before the committer took
+	 * the batch, so before its mutations were committed (a read saw
+	 * the state before them), and the trail numbers records as it
+	 * appends them. A crash keeps that order: these records are not
+	 * durable until the trail has them, and the appender writes them
+	 * in the same append as the mutations' records or an earlier
+	 * one; the mutations' records, durable in the outbox, are
+	 * replayed after whatever the trail holds. */
+	r = post_async_only(c, &b);
+	posted = r == 0;
+	batch_copies_free(&b);	/* what a failed post left */
+	b.nasync = 0;
 	TAILQ_FOREACH(req, reqs, entry)
 		n++;
-	if (n > 0) {
-		ops = calloc(n, sizeof(*ops));
-		arr = calloc(n, sizeof(*arr));
-		if (!ops || !arr) {
-			r = -ENOMEM;
-			goto finish;
-		}
+	if (n == 0)
+		goto finish;
+	ops = calloc(n, sizeof(*ops));
+	arr = calloc(n, sizeof(*arr));
+	if (!ops || !arr) {
+		r = -ENOMEM;
+		goto finish;
 	}
 	i = 0;
 	TAILQ_FOREACH(req, reqs, entry) {
@@ -806,71 +875,32 @@ run_batch(struct committer *c, struct req_list *reqs, struct async_list *async,
 	}
 	b.reqs = arr;
 	b.nreqs = n;
-	/* Records the trail does not hold yet go first: until it takes
-	 * them, nothing new is accepted (fail closed, AU-5). */
-	if (c->trail && c->backlog && drain_backlog(c) < 0) {
-		r = -BW_E_AUDIT;
-		goto finish;
-	}
-	if (n == 0) {
-		r = post_async_only(c, &b);
-		goto finish;
-	}
-	r = commit_ops(c, ops, arr, n, flags, &b);
-	hist_observe_since(&c->batch_ns, t0);
-	hist_observe(&c->batch_size, n);
-	if (r == 0 && b.recs) {
-		/* The mutations and their records are durable together
-		 * in the store: the clients are answered now, and the
-		 * appender writes the trail after. */
-		c->next_id += n;
-		if (b.trim_to)
-			c->trimmed_id = b.trim_to;
-		if ((j = ajob_from_batch(&b, c->next_id - 1, n)))
-			appender_post(c, j);
-		else
-			c->backlog = 1;	/* the outbox has them */
-	} else if (b.recs && (j = ajob_from_batch(&b, 0, 0))) {
-		/* The store refused the batch after its records were
-		 * composed, saying "success" for the operations it would
-		 * have applied; none was (their outbox entries went with
-		 * the transaction), so the trail gets those as errors.
-		 * The batch's records are [loss record] mutations reads. */
-		size_t first = j->lost ? 1 : 0;
-
-		snprintf(j->reason, sizeof(j->reason), "store commit failed: "
-		    "%s; not applied", bw_strerror(r));
-		for (i = first; i < first + n && i < j->n; i++) {
-			if (strcmp(j->recs[i].outcome, "success") != 0)
-				continue;
-			j->recs[i].outcome = "error";
-			j->recs[i].object_revision = 0;
-			j->recs[i].reason = j->reason;
-		}
-		appender_post(c, j);
-	}
+	r = commit_reqs(c, ops, arr, n, flags, &b);
 finish:
 	batch_copies_free(&b);
 	pthread_mutex_lock(&c->mu);
 	async_posted(c);	/* its records went to appender_post() above */
 	c->stats.batches++;
+	/* Loss is never silent: records not handed to the appender, for
+	 * whatever reason, are counted and the count is recorded. */
+	if (!posted)
+		c->stats.lost_records += nasync;
 	if (r == -BW_E_AUDIT) {
 		c->stats.refused_audit += n;
-		c->stats.lost_records += nasync;
 		c->stats.audit_healthy = 0;
 	} else if (r == 0 && !c->backlog)
 		c->stats.audit_healthy = 1;
-	for (i = 0; i < n; i++) {
-		arr[i]->result = r < 0 ? r : ops[i].result;
-		arr[i]->op.rev = r < 0 ? 0 : ops[i].rev;
-		arr[i]->op.result = ops[i].result;
-		if (arr[i]->result == 0)
+	i = 0;
+	TAILQ_FOREACH(req, reqs, entry) {
+		req->result = r < 0 ? r : ops[i].result;
+		req->op.rev = r < 0 ? 0 : ops[i].rev;
+		if (ops)	/* NULL: refused before staging */
+			req->op.result = ops[i].result;
+		if (req->result == 0)
 			c->stats.mutations++;
+		i++;
 	}
-	while ((req = TAILQ_FIRST(reqs))) {
-		TAILQ_REMOVE(reqs, req, entry);
-		TAILQ_INSERT_TAIL(&c->done, req, entry);
-	}
+	TAILQ_CONCAT(&c->done, reqs, entry);
 	pthread_mutex_unlock(&c->mu);
 	/* adds to the counter: fails only when it would overflow 2^64-2,
 	 * and then the loop has a wake-up pending anyway */
@@ -984,14 +1014,13 @@ commit_thread(void *arg)
 			break;
 		}
 		n = take_batch(c, &reqs, &group);
-		/* A group's store_batch may be refused without a commit:
-		 * records of reads and denials wait for the next batch. */
-		for (nasync = 0; !group && nasync < COMMIT_BATCH_MAX &&
-		    (a = TAILQ_FIRST(&c->async)); nasync++) {
-			TAILQ_REMOVE(&c->async, a, entry);
-			TAILQ_INSERT_TAIL(&async, a, entry);
-		}
-		c->async_n -= nasync;
+		/* Every record of a request that changed nothing goes with
+		 * the batch, ahead of its mutations (run_batch()): one left
+		 * behind would reach the trail after mutations committed
+		 * after it was queued. At most ASYNC_QUEUE_MAX. */
+		TAILQ_CONCAT(&async, &c->async, entry);
+		nasync = c->async_n;
+		c->async_n = 0;
 		c->async_taken = nasync;
 		pthread_mutex_unlock(&c->mu);
 
