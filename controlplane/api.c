@@ -2557,12 +2557,19 @@ search_job_cb(const struct audit_record *rec, const char *line, size_t len,
 	return search_cb(rec, line, len, &j->sc);
 }
 
-/* Worker thread. */
+/* Worker thread. First has the trail take the records of the requests
+ * answered before the search (acknowledged mutations' records reach it
+ * a little after their replies, records of requests that changed
+ * nothing gather on the committer's queue): the flush may wait for the
+ * committer's current batch (a store commit) and for a trail append,
+ * which the loop never does. */
 static void
 search_job_run(void *arg)
 {
 	struct search_job *j = arg;
 
+	if (j->srv->commit)
+		commit_audit_flush(j->srv->commit);
 	j->r = audit_search_dir(j->dir, &j->f, search_job_cb, j, &j->err);
 }
 
@@ -2654,12 +2661,11 @@ handle_audit_search(struct api_server *srv, struct evhttp_request *req,
 		r = -ENOMEM;
 		goto fail;
 	}
-	/* Acknowledged mutations' records reach the trail a little after
-	 * their replies, anonymous requests' at the end of their interval:
-	 * a search sees every one answered before it. */
+	/* Anonymous requests' records are counted on the loop and queued
+	 * at the end of their interval: queued now, the job's flush
+	 * (search_job_run()) has the trail take them with the others, so
+	 * a search sees every request answered before it. */
 	anon_flush(srv);
-	if (srv->commit)
-		commit_audit_flush(srv->commit);
 	if ((r = api_offload_submit(srv, req, id, "audit.search", search_job_run,
 	    search_job_done, j)) < 0)
 		search_job_free(j);

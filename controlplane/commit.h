@@ -83,7 +83,13 @@ void commit_audit_async(struct committer *c, const struct audit_record *rec);
 /* Has the trail take every record of a mutation already acknowledged
  * (they are durable in the store's outbox, and reach the trail within
  * a few milliseconds) and every record queued by commit_audit_async()
- * before the call, and waits for it; for readers of the trail. */
+ * before the call, and waits for it; for readers of the trail. It
+ * returns once a batch of the committer ended with no such record left
+ * on its queue (records queued while it waits go too) and the appender
+ * has appended all it held: it may wait for the committer's current
+ * batch (a store commit, etcd round trips) and a trail fdatasync, so
+ * it is not for the event loop's thread. Any thread but the
+ * committer's; not after commit_stop(). */
 void commit_audit_flush(struct committer *c);
 
 struct commit_stats {
