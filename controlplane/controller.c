@@ -130,7 +130,11 @@ model_learn(struct controller *c, struct ctl_op *op)
 	struct model_change	 ch;
 	int			 r;
 
-	if (!op->doc || !c->model_ok || op->creq.op.type != STORE_OP_PUT)
+	/* A detached controller (its replica no longer leads) only lets
+	 * its writes in flight complete: feeding them to its model would
+	 * have model_changed() decide and submit new writes. */
+	if (c->detached || !op->doc || !c->model_ok ||
+	    op->creq.op.type != STORE_OP_PUT)
 		return;
 	r = model_set(c->m, op->key, op->doc, op->creq.op.rev, &ch);
 	op->doc = NULL;		/* model_set() took it */
@@ -1478,9 +1482,12 @@ volume_changed(struct controller *c, const struct model_change *ch)
 	}
 }
 
-/* Whether instance DOC's phase is one its workload's pass reads
- * nothing from: not running yet (rollout_scan() counts only Running
- * replicas, the autoscaler only their usage). */
+/* Whether instance DOC is not running yet (Pending or Scheduled). The
+ * workload pass does read such replicas (rollout_scan() replaces an
+ * outdated one, takes a waiting one's reason for a rollback's message,
+ * create_missing() checks each exists), but no decision of it changes
+ * when one moves between these two phases with the same template; the
+ * autoscaler reads only Running replicas' usage. */
 static int
 instance_waiting(const json_t *doc)
 {

@@ -62,7 +62,11 @@ int model_apply(struct model *m, struct store *st, const char *key,
  * the parse. The store stays the truth: a later model_apply() of KEY
  * finds REV there and costs one store read. Returns 0 with *RET filled
  * as model_apply() does, -ENOENT when KEY is not of a kept kind or DOC
- * not a kept object (nothing done), or -ENOMEM (rebuild). */
+ * not a kept object (nothing done), or -ENOMEM (rebuild). The model
+ * keeps no record of deletions: a KEY deleted after REV (by another
+ * replica on a shared store) is put back by this call, so the caller
+ * must model_apply() KEY afterwards (the controller's observer does, on
+ * the next loop turn, before any pass can read the model). */
 int model_set(struct model *m, const char *key, json_t *doc, uint64_t rev,
     struct model_change *ret);
 
