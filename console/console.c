@@ -1,6 +1,7 @@
 /* bulwark-console: the appliance's hardened terminal console; see
  * bulwark-console(8). An AC-8 banner to acknowledge, a PAM login with
- * pam_faillock's lockout (AC-7), the last logins (AC-9), a lock after
+ * pam_faillock's lockout (AC-7) that changes an expired password on
+ * its own screen (IA-5), the last logins (AC-9), a lock after
  * idle time that hides the screen (AC-11), an end after the maximum
  * session length (AC-12), then the dashboard read through the API. */
 #include "config.h"

@@ -68,6 +68,7 @@ answer 'Current password:' Dave-Pass-4
 answer 'New password:' Tiny-1
 expect "a new password the quality rules refuse is refused with their message" \
 	'BAD PASSWORD: The password is shorter than 12 characters'
+wait_for 30 has '^New password:' && snap password-refused
 answer 'New password:' Dave-New-Pass-44
 answer 'Retype new password:' Dave-New-Pass-44
 expect "the new password is accepted and the session starts" 'welcome, dave'
