@@ -7,15 +7,17 @@
 # without echo and shows the modules' messages (a refused new password,
 # a retype that does not match); a failed change is a failed login and
 # recorded as such; a successful one is recorded and the session
-# starts; the new password is the one that logs in afterwards; no
-# password is ever drawn.
+# starts; the new password is the one that logs in afterwards; Esc at a
+# prompt cancels the change and the login; an expired account (not
+# password) is still refused without a change; no password is ever
+# drawn.
 . "$(dirname "$0")/console-lib.sh"
 CC=${CC:-cc}
 command -v "$CC" >/dev/null || { echo "SKIP: no C compiler for the test PAM module"; exit 77; }
 "$CC" -shared -fPIC -Wall -o "$T/pam_expire.so" "$(dirname "$0")/pam-expire.c" -lpam ||
 	{ echo "cannot build the test PAM module" >&2; exit 1; }
 
-console_users dave:Dave-Pass-4:1003 erin:Erin-Pass-5:1004
+console_users dave:Dave-Pass-4:1003 erin:Erin-Pass-5:1004 frank:Frank-Pass-6:1005
 cat >"$T/bwd/console-users.json" <<USERS
 {"dave": {"principal": "admin", "tenant": "system", "role": "system-admin"},
  "erin": {"principal": "admin", "tenant": "system", "role": "system-admin"}}
@@ -23,7 +25,8 @@ USERS
 # both passwords expired; the shipped stack's shape, plus the module's
 # account and password lines where pam_unix has them
 mkdir -p "$T/expired"
-touch "$T/expired/expired.dave" "$T/expired/expired.erin"
+touch "$T/expired/expired.dave" "$T/expired/expired.erin" \
+	"$T/expired/account-expired.frank"
 EX="$T/pam_expire.so dir=$T/expired passdb=$T/passdb"
 sed -i "/^account .*pam_matrix/a account  required                $EX" "$T/pam/bulwark-console"
 echo "password requisite              $EX retry=2" >>"$T/pam/bulwark-console"
@@ -59,6 +62,28 @@ check "the console's record has the failed change and the failed login" \
 	       grep '\"login.failed\"' '$T/state/events.log' | grep -q '\"erin\"'"
 check "the failure counts in erin's login record" \
 	grep -q '"failures": *1' "$T/state/erin.json"
+
+# erin again: Esc at a prompt cancels the change, and the login
+login erin Erin-Pass-5
+answer 'Current password:' Erin-Pass-5
+wait_for 30 has '^New password:' || fail "no second prompt"
+keys Escape
+expect "Esc at a prompt cancels the change and the login" '^Password not changed: '
+check "no session for erin after Esc" hasnt 'welcome, erin'
+check "erin's password is still unchanged" grep -qx 'erin:Erin-Pass-5:bulwark-console' "$T/passdb"
+check "two failed changes recorded for erin" \
+	test "$(grep '"password.change.failed"' "$T/state/events.log" | grep -c '"erin"')" -eq 2
+
+# frank: the account (not the password) expired: refused, no change
+login frank Frank-Pass-6
+expect "an expired account is refused with PAM's message" \
+	'^Your account has expired; please contact your system administrator\.'
+check "no change screen for an expired account" hasnt 'Password change required'
+check "no session for frank" hasnt 'welcome, frank'
+check "frank's refusal is a failed login" \
+	sh -c "grep '\"login.failed\"' '$T/state/events.log' | grep -q '\"frank\"'"
+check "no change was attempted for frank" \
+	sh -c "! grep '\"password.change' '$T/state/events.log' | grep -q '\"frank\"'"
 
 # dave: a new password too short is refused, then one is accepted
 login dave Dave-Pass-4
@@ -99,7 +124,7 @@ keys Enter q
 expect "logged out again" 'TEST NOTICE'
 
 check "no password was ever drawn" sh -c "! grep -Eq \
-	'Pass-4|Pass-5|New-Pass|Other-Pass|Tiny-1' '$T/captures'"
+	'Pass-4|Pass-5|Pass-6|New-Pass|Other-Pass|Tiny-1' '$T/captures'"
 tm kill-server
 wait "$TMUX_PID"
 check "the console wrote no error" sh -c "! grep -v PWRAP '$T/console.err' | grep -q ."

@@ -1,8 +1,10 @@
 /* A test-only PAM module for console-chauthtok.sh (never installed): a
  * password that expired, as pam_unix reports one after PASS_MAX_DAYS.
  *
- * account: PAM_NEW_AUTHTOK_REQD, with pam_unix's message, while the
- *   file DIR/expired.USER exists (dir=DIR), else PAM_SUCCESS.
+ * account: PAM_ACCT_EXPIRED, with pam_unix's message, while the file
+ *   DIR/account-expired.USER exists (dir=DIR); PAM_NEW_AUTHTOK_REQD,
+ *   with pam_unix's message, while DIR/expired.USER exists; else
+ *   PAM_SUCCESS.
  * password: asks the current password, then a new one and its retype
  *   (up to retry=N tries, 3 by default); refuses a new password shorter
  *   than 12 characters as pam_pwquality words it and a retype that does
@@ -48,6 +50,15 @@ flag_path(const struct opts *o, const char *user, char *buf, size_t len)
 	return snprintf(buf, len, "%s/expired.%s", o->dir, user) < (int)len;
 }
 
+static int
+account_expired(const struct opts *o, const char *user)
+{
+	char path[4096];
+
+	return snprintf(path, sizeof(path), "%s/account-expired.%s", o->dir,
+	    user) < (int)sizeof(path) && access(path, F_OK) == 0;
+}
+
 int
 pam_sm_acct_mgmt(pam_handle_t *h, int flags, int argc, const char **argv)
 {
@@ -60,6 +71,11 @@ pam_sm_acct_mgmt(pam_handle_t *h, int flags, int argc, const char **argv)
 	if (pam_get_user(h, &user, NULL) != PAM_SUCCESS || !user ||
 	    !flag_path(&o, user, path, sizeof(path)))
 		return PAM_USER_UNKNOWN;
+	if (account_expired(&o, user)) {
+		pam_error(h, "Your account has expired; please contact your "
+		    "system administrator.");
+		return PAM_ACCT_EXPIRED;
+	}
 	if (access(path, F_OK) != 0)
 		return PAM_SUCCESS;
 	pam_error(h, "You are required to change your password immediately "
