@@ -27,6 +27,9 @@ static const struct {
 	[CAUD_LOGOUT] = { "logout", AUDIT_USER_LOGOUT, 1 },
 	[CAUD_EXPIRED] = { "session.expired", AUDIT_USER_LOGOUT, 1 },
 	[CAUD_SESSION_LIMIT] = { "session.limit", AUDIT_USER_LOGIN, 0 },
+	[CAUD_PASSWORD_CHANGED] = { "password.changed", AUDIT_USER_CHAUTHTOK, 1 },
+	[CAUD_PASSWORD_CHANGE_FAILED] = { "password.change.failed",
+	    AUDIT_USER_CHAUTHTOK, 0 },
 };
 
 static int caud_dir = -1;

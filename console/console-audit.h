@@ -1,6 +1,7 @@
 /* The console's account of its sessions (AC-7, AC-9, AC-11, AC-12,
- * AU-2): each login, failed login, lockout, lock, unlock, logout and
- * session end goes to bulwarkd's audit trail through its console socket
+ * AU-2, IA-5): each login, failed login, lockout, lock, unlock,
+ * logout, session end and change of an expired password (or its
+ * failure) goes to bulwarkd's audit trail through its console socket
  * (console/credential.h), to the console's events.log (which also says
  * when bulwarkd could not take the record), to syslog (authpriv) and,
  * where the kernel's audit accepts it, to the Linux audit log. */
@@ -9,7 +10,8 @@
 
 enum caud_event {
 	CAUD_LOGIN, CAUD_LOGIN_FAILED, CAUD_LOCKOUT, CAUD_LOCK, CAUD_UNLOCK,
-	CAUD_UNLOCK_FAILED, CAUD_LOGOUT, CAUD_EXPIRED, CAUD_SESSION_LIMIT
+	CAUD_UNLOCK_FAILED, CAUD_LOGOUT, CAUD_EXPIRED, CAUD_SESSION_LIMIT,
+	CAUD_PASSWORD_CHANGED, CAUD_PASSWORD_CHANGE_FAILED
 };
 
 /* Opens syslog and the audit netlink socket (best effort); events go

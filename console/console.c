@@ -1,6 +1,7 @@
 /* bulwark-console: the appliance's hardened terminal console; see
  * bulwark-console(8). An AC-8 banner to acknowledge, a PAM login with
- * pam_faillock's lockout (AC-7), the last logins (AC-9), a lock after
+ * pam_faillock's lockout (AC-7) that changes an expired password on
+ * its own screen (IA-5), the last logins (AC-9), a lock after
  * idle time that hides the screen (AC-11), an end after the maximum
  * session length (AC-12), then the dashboard read through the API. */
 #include "config.h"
@@ -389,6 +390,70 @@ claim_session(struct session *s, int recdir, char *msg, size_t len)
 	return -1;
 }
 
+/* The expired-password change on the login screen (cpam_prompter):
+ * PAM's prompts and the modules' messages, such as pam_pwquality's
+ * refusal of a new password. */
+struct change_screen {
+	const struct session	*s;
+	char			 note[CPAM_MSG_MAX * 2];	/* newest last */
+};
+
+static void
+change_show(void *arg, const char *text, int error)
+{
+	struct change_screen	*c = arg;
+	size_t			 n = strlen(c->note);
+
+	(void)error;
+	/* the oldest messages go first when the newest would not fit */
+	if (n + strlen(text) + 2 > sizeof(c->note))
+		n = 0;
+	snprintf(c->note + n, sizeof(c->note) - n, "%s%s", n ? "\n" : "",
+	    text);
+}
+
+/* Asks one of PAM's prompts; gives up (the change fails) when the user
+ * presses Esc, sits idle or the console is told to stop. */
+static int
+change_ask(void *arg, const char *prompt, int echo, char *buf, size_t len)
+{
+	struct change_screen	*c = arg;
+	int			 r;
+
+	tui_wipe();
+	tui_print(0, 0, 1, "Password change required: %s", c->s->user);
+	tui_print(1, 0, 0, "The password has expired: choose a new one to "
+	    "log in.");
+	tui_text(6, c->note);
+	tui_keys("Enter after each field; Esc: cancel the login");
+	r = tui_read(3, prompt, buf, len, !echo, c->s->conf->idle_timeout, 0);
+	return r != 0 || quit ? -1 : 0;
+}
+
+/* PAM's login of S->user with the password typed, changing an expired
+ * password on the way (*CHANGE says how that went; either outcome is
+ * recorded). Returns what cpam_login() returns, its message in PMSG. */
+static int
+pam_login(struct session *s, enum cpam_change *change, char *pmsg,
+    size_t len)
+{
+	struct change_screen	cs = { .s = s };
+	struct cpam_prompter	ask = { change_show, change_ask, &cs,
+	    CPAM_CHANGE_NONE };
+	int			r;
+
+	r = cpam_login(s->conf->pam_service, s->user, password, s->tty, &ask,
+	    &s->pam, pmsg, len);
+	wipe_password();
+	*change = ask.change;
+	if (ask.change == CPAM_CHANGED)
+		caud_event(s->user, CAUD_PASSWORD_CHANGED, NULL);
+	else if (ask.change == CPAM_CHANGE_FAILED)
+		caud_event(s->user, CAUD_PASSWORD_CHANGE_FAILED,
+		    pmsg[0] ? pmsg : NULL);
+	return r;
+}
+
 /* The login prompt, after the banner: until a login succeeds (the
  * session runs, then 0), or the prompt sits idle (back to the banner). */
 static int
@@ -398,6 +463,7 @@ login(const struct console_conf *conf, const char *tty, int recdir,
 	struct session	s = { .conf = conf, .tty = tty, .readonly = readonly };
 	char		msg[CPAM_MSG_MAX] = "", pmsg[CPAM_MSG_MAX];
 	int		r, was_locked, slot = -1;
+	enum cpam_change change;
 
 	for (;;) {
 		tui_wipe();
@@ -417,9 +483,7 @@ login(const struct console_conf *conf, const char *tty, int recdir,
 		if (r != 0 || quit)
 			return 0;
 		was_locked = is_locked(&s, s.user);
-		r = cpam_login(conf->pam_service, s.user, password, tty, &s.pam,
-		    pmsg, sizeof(pmsg));
-		wipe_password();
+		r = pam_login(&s, &change, pmsg, sizeof(pmsg));
 		if (r == 0 && (slot = claim_session(&s, recdir, msg,
 		    sizeof(msg))) >= 0)
 			break;
@@ -431,7 +495,10 @@ login(const struct console_conf *conf, const char *tty, int recdir,
 		else
 			snprintf(msg, sizeof(msg), "Login unavailable: %s",
 			    bw_strerror(r));
-		if (r == -BW_E_DENIED && pmsg[0])
+		if (change == CPAM_CHANGE_FAILED)
+			snprintf(msg, sizeof(msg), "Password not changed: %.200s\n"
+			    "Login incorrect.", pmsg[0] ? pmsg : "?");
+		else if (r == -BW_E_DENIED && pmsg[0])
 			snprintf(msg, sizeof(msg), "%s", pmsg);
 	}
 	session_run(&s, recdir);

@@ -20,10 +20,14 @@ struct cpam {
 };
 
 struct conv_data {
-	const char	*user;
-	const char	*password;
-	char		*msg;
-	size_t		 msglen;
+	const char		*user;
+	const char		*password;
+	char			*msg;
+	size_t			 msglen;
+	/* while an expired password is changed: prompts go to the user */
+	struct cpam_prompter	*ask;
+	int			 changing;
+	int			 prompts;	/* asked in this change */
 };
 
 static void
@@ -39,17 +43,52 @@ free_replies(struct pam_response *rep, int n)
 	free(rep);
 }
 
+/* While an expired password is changed: asks the user PAM's prompt M
+ * on the console's screen into *RET. At most CPAM_CHANGE_PROMPTS_MAX
+ * prompts per change, and a user who gives up ends it. */
+static int
+ask_user(struct conv_data *d, const struct pam_message *m, char **ret)
+{
+	char	buf[PAM_MAX_RESP_SIZE];
+	int	pr = PAM_SUCCESS;
+
+	if (++d->prompts > CPAM_CHANGE_PROMPTS_MAX)
+		return PAM_CONV_ERR;
+	if (d->ask->ask(d->ask->arg, m->msg ? m->msg : "Password:",
+	    m->msg_style == PAM_PROMPT_ECHO_ON, buf, sizeof(buf)) != 0)
+		pr = PAM_CONV_ERR;
+	else if (!(*ret = strdup(buf)))
+		pr = PAM_BUF_ERR;
+	explicit_bzero(buf, sizeof(buf));
+	return pr;
+}
+
+/* Answers one prompt into *RET: during a change the user's answer,
+ * else the password (echo off) or the user name (echo on). */
+static int
+answer(struct conv_data *d, const struct pam_message *m, char **ret)
+{
+	const char *ans;
+
+	if (d->changing)
+		return ask_user(d, m, ret);
+	ans = m->msg_style == PAM_PROMPT_ECHO_OFF ? d->password : d->user;
+	if (!(*ret = strdup(ans ? ans : "")))
+		return PAM_BUF_ERR;
+	return PAM_SUCCESS;
+}
+
 /* Answers a password prompt with the password and a name prompt with
  * the user; keeps info and error messages. The password is handed over
- * once per transaction's prompts, never drawn. */
+ * once per transaction's prompts, never drawn. While an expired
+ * password is changed, prompts and messages go to the user instead. */
 static int
 conv(int n, const struct pam_message **msgs, struct pam_response **ret,
     void *arg)
 {
 	struct conv_data	*d = arg;
 	struct pam_response	*rep;
-	const char		*ans;
-	int			 i;
+	int			 i, pr;
 
 	if (n <= 0 || n > PAM_MAX_NUM_MSG || !(rep = calloc((size_t)n, sizeof(*rep))))
 		return PAM_CONV_ERR;
@@ -57,17 +96,18 @@ conv(int n, const struct pam_message **msgs, struct pam_response **ret,
 		switch (msgs[i]->msg_style) {
 		case PAM_PROMPT_ECHO_OFF:
 		case PAM_PROMPT_ECHO_ON:
-			ans = msgs[i]->msg_style == PAM_PROMPT_ECHO_OFF ?
-			    d->password : d->user;
-			if (!(rep[i].resp = strdup(ans ? ans : ""))) {
+			if ((pr = answer(d, msgs[i], &rep[i].resp)) != PAM_SUCCESS) {
 				free_replies(rep, n);
-				return PAM_BUF_ERR;
+				return pr;
 			}
 			break;
 		case PAM_ERROR_MSG:
 		case PAM_TEXT_INFO:
 			if (d->msg && msgs[i]->msg)
 				snprintf(d->msg, d->msglen, "%s", msgs[i]->msg);
+			if (d->changing && msgs[i]->msg)
+				d->ask->show(d->ask->arg, msgs[i]->msg,
+				    msgs[i]->msg_style == PAM_ERROR_MSG);
 			break;
 		default:
 			free_replies(rep, n);
@@ -101,7 +141,34 @@ map_pam(int pr)
 	}
 }
 
-/* Starts a transaction and authenticates and checks the account. */
+/* The account stack said the password expired: the password stack
+ * changes it now, asking the user (as login(1) does), once. The
+ * modules' own retries (pam_pwquality's retry=) and
+ * CPAM_CHANGE_PROMPTS_MAX bound it. Returns PAM's answer; any failure
+ * leaves PAM's reason in D->msg. */
+static int
+change_expired(pam_handle_t *h, struct conv_data *d)
+{
+	int pr;
+
+	/* what the account stack said ("You are required to change your
+	 * password immediately") heads the change */
+	if (d->msg && d->msg[0])
+		d->ask->show(d->ask->arg, d->msg, 0);
+	if (d->msg && d->msglen)
+		d->msg[0] = '\0';
+	d->changing = 1;
+	d->prompts = 0;
+	pr = pam_chauthtok(h, PAM_CHANGE_EXPIRED_AUTHTOK);
+	d->changing = 0;
+	d->ask->change = pr == PAM_SUCCESS ? CPAM_CHANGED : CPAM_CHANGE_FAILED;
+	if (pr != PAM_SUCCESS && d->msg && d->msglen && !d->msg[0])
+		snprintf(d->msg, d->msglen, "%s", pam_strerror(h, pr));
+	return pr;
+}
+
+/* Starts a transaction and authenticates and checks the account,
+ * changing an expired password when D can ask the user. */
 static int
 auth_account(const char *service, const char *user, const char *tty,
     struct conv_data *d, pam_handle_t **ret)
@@ -116,6 +183,12 @@ auth_account(const char *service, const char *user, const char *tty,
 	    (pr = pam_set_item(h, PAM_RUSER, user)) == PAM_SUCCESS &&
 	    (pr = pam_authenticate(h, PAM_DISALLOW_NULL_AUTHTOK)) == PAM_SUCCESS)
 		pr = pam_acct_mgmt(h, PAM_DISALLOW_NULL_AUTHTOK);
+	if (pr == PAM_NEW_AUTHTOK_REQD && d->ask &&
+	    change_expired(h, d) != PAM_SUCCESS) {
+		pam_end(h, PAM_NEW_AUTHTOK_REQD);
+		return -BW_E_DENIED;
+	} else if (pr == PAM_NEW_AUTHTOK_REQD && d->ask)
+		pr = PAM_SUCCESS;
 	if (pr != PAM_SUCCESS) {
 		pam_end(h, pr);
 		return map_pam(pr);
@@ -126,9 +199,10 @@ auth_account(const char *service, const char *user, const char *tty,
 
 int
 cpam_login(const char *service, const char *user, const char *password,
-    const char *tty, struct cpam **ret, char *msg, size_t msglen)
+    const char *tty, struct cpam_prompter *ask, struct cpam **ret,
+    char *msg, size_t msglen)
 {
-	struct conv_data	 d = { user, password, msg, msglen };
+	struct conv_data	 d = { user, password, msg, msglen, ask, 0, 0 };
 	struct cpam		*s;
 	pam_handle_t		*h = NULL;
 	const void		*pu = NULL;
@@ -137,6 +211,8 @@ cpam_login(const char *service, const char *user, const char *password,
 
 	if (msg && msglen)
 		msg[0] = '\0';
+	if (ask)
+		ask->change = CPAM_CHANGE_NONE;
 	if ((r = auth_account(service, user, tty, &d, &h)) < 0)
 		return r;
 	/* copied now: PAM owns the item, and a later module may replace it */
@@ -172,7 +248,7 @@ int
 cpam_reauth(const struct cpam *s, const char *password, char *msg,
     size_t msglen)
 {
-	struct conv_data	 d = { s->user, password, msg, msglen };
+	struct conv_data	 d = { s->user, password, msg, msglen, NULL, 0, 0 };
 	pam_handle_t		*h = NULL;
 	int			 r;
 

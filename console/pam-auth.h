@@ -8,16 +8,50 @@
 #include <stddef.h>
 
 #define CPAM_MSG_MAX	256
+/* The most prompts one expired-password change may answer: current,
+ * new and retype, with pam_pwquality's retries (retry=3), fit; a stack
+ * that asks more is cut off so the console cannot loop. */
+#define CPAM_CHANGE_PROMPTS_MAX	12
 
 struct cpam;
 
+/* What became of an expired password (PAM_NEW_AUTHTOK_REQD from the
+ * account stack) in cpam_login(). */
+enum cpam_change {
+	CPAM_CHANGE_NONE,	/* none was needed */
+	CPAM_CHANGED,		/* changed: the login went on */
+	CPAM_CHANGE_FAILED,	/* not changed: the login failed */
+};
+
+/* How cpam_login() asks the user while PAM changes an expired password
+ * (pam_chauthtok with PAM_CHANGE_EXPIRED_AUTHTOK): the console's own
+ * screen, never the modules'. */
+struct cpam_prompter {
+	/* Shows a module's message (PAM_ERROR_MSG when ERROR, else
+	 * PAM_TEXT_INFO). */
+	void	(*show)(void *arg, const char *text, int error);
+	/* Asks PROMPT, without echo unless ECHO, into BUF (LEN bytes).
+	 * Returns 0, or nonzero when the user gave up (idle, Esc, a
+	 * signal): the change then fails. */
+	int	(*ask)(void *arg, const char *prompt, int echo, char *buf,
+		    size_t len);
+	void	 *arg;
+	enum cpam_change	 change;	/* set by cpam_login() */
+};
+
 /* Authenticates USER with PASSWORD through SERVICE on terminal TTY,
- * checks the account and opens a session. Returns 0 and *RET (close
- * with cpam_logout()), -BW_E_UNAUTH when authentication failed,
- * -BW_E_DENIED when the account may not log in now, or another negative
- * error. MSG (MSGLEN bytes) receives the modules' last message, if any. */
+ * checks the account and opens a session. When the account stack says
+ * the password expired (PAM_NEW_AUTHTOK_REQD) and ASK is not NULL, the
+ * password stack changes it first, asking through ASK (ASK->change says
+ * how that went); without ASK, or when the change fails, the login is
+ * denied. An expired account (PAM_ACCT_EXPIRED) is always denied.
+ * Returns 0 and *RET (close with cpam_logout()), -BW_E_UNAUTH when
+ * authentication failed, -BW_E_DENIED when the account may not log in
+ * now, or another negative error. MSG (MSGLEN bytes) receives the
+ * modules' last message, if any. */
 int cpam_login(const char *service, const char *user, const char *password,
-    const char *tty, struct cpam **ret, char *msg, size_t msglen);
+    const char *tty, struct cpam_prompter *ask, struct cpam **ret,
+    char *msg, size_t msglen);
 
 /* Authenticates the session's user again with PASSWORD (unlocking a
  * locked screen) in a transaction of its own. Returns 0, -BW_E_UNAUTH,

@@ -73,6 +73,10 @@ static const struct {
 	{ "logout", "console.logout", 0, 1 },
 	{ "session.expired", "console.session-end", 0, 1 },
 	{ "session.limit", "console.login", 1, 1 },
+	/* an expired password changed at the login (PAM had authenticated
+	 * the user with the old one); a change that failed is no login */
+	{ "password.changed", "console.password-change", 0, 1 },
+	{ "password.change.failed", "console.password-change", 1, 0 },
 };
 
 /* The roles a console user may hold: people's roles. The machine roles
