@@ -87,6 +87,11 @@ int hb_item_eval(const struct hb_item *item, const char *text,
  * loads last. */
 bool hb_rules_match(const struct hb_item *item, const char *rules);
 
+/* qsort comparator on two paths (char *const *) ordering them as
+ * augenrules concatenates audit rules.d: by base name in version order
+ * (strverscmp, `ls -1v`), so 100-local.rules comes after 90-a.rules. */
+int hb_rules_name_cmp(const void *a, const void *b);
+
 /* The value sysctl NAME is configured to under ROOTFD: the last
  * assignment across the sysctl.d directories (by file name, etc/ first
  * for equal names) and etc/sysctl.conf, as systemd-sysctl and

@@ -129,6 +129,15 @@ B(b_immutable) { world_drop_lines(w, "etc/audit/rules.d/bulwark.rules",
  * last. */
 B(b_enable_after) { world_put(w, "etc/audit/rules.d/zz-local.rules",
     "-e 1\n", 0640); }
+/* augenrules orders rules.d as `ls -1v` does: 100-local.rules comes
+ * after 90-lock.rules, so its -e 1 is the directive loaded last. */
+B(b_enable_version) { world_drop_lines(w,
+    "etc/audit/rules.d/bulwark.rules", "-e 2");
+    world_put(w, "etc/audit/rules.d/90-lock.rules", "-e 2\n", 0640);
+    world_put(w, "etc/audit/rules.d/100-local.rules", "-e 1\n", 0640); }
+/* "-e0" is an enable directive to augenrules as well. */
+B(b_enable_nospace) { world_put(w, "etc/audit/rules.d/zz-local.rules",
+    " -e0\n", 0640); }
 B(b_chain) { w->facts.audit_chain_intact = COMP_NO; }
 B(b_loggroup) { auditd_conf_set(w, "log_group", "log_group = adm"); }
 B(b_rotate) { auditd_conf_set(w, "max_log_file_action",
@@ -387,6 +396,8 @@ static const struct flip flips[] = {
 	{ "au-protection", "log world-readable", b_logmode },
 	{ "au-protection", "rules mutable", b_immutable },
 	{ "au-protection", "-e 1 after -e 2", b_enable_after },
+	{ "au-protection", "100-local after 90-lock", b_enable_version },
+	{ "au-protection", "-e0 after -e 2", b_enable_nospace },
 	{ "au-protection", "chain broken", b_chain },
 	{ "au-protection", "log_group adm", b_loggroup },
 	{ "au-retention", "rotate", b_rotate },
