@@ -329,6 +329,7 @@ static const struct comp_facts comp_unknown_facts = {
 	.session_idle_s = -1,
 	.token_lifetime_s = -1,
 	.config_revisions = -1,
+	.config_retention = -1,
 	.tpm_lockouts = -1,
 };
 

@@ -192,6 +192,14 @@ B(b_history) { w->facts.config_revisions = 1; }
 /* Fewer versions than the minimum, and some were compacted away. */
 B(b_history_compacted) { w->facts.config_revisions = 0;
     w->facts.config_history_whole = COMP_NO; }
+/* Nothing compacted yet, but a retention that could not keep the
+ * minimum, or one not reported: the versions to come would not be. */
+B(b_history_short) { w->facts.config_revisions = 0;
+    w->facts.config_history_whole = COMP_YES;
+    w->facts.config_retention = 1; }
+B(b_history_retention_unknown) { w->facts.config_revisions = 1;
+    w->facts.config_history_whole = COMP_YES;
+    w->facts.config_retention = -1; }
 B(b_minlen) { world_put(w, "etc/security/pwquality.conf", "minlen = 8\n"
     "minclass = 3\n", 0644); }
 B(b_noclass) { world_put(w, "etc/security/pwquality.conf", "minlen = 14\n",
@@ -422,6 +430,9 @@ static const struct flip flips[] = {
 	{ "cm-inventory", "half-installed", b_halfinst },
 	{ "cm-system-dirs", "/usr/bin 0777", b_usrbin },
 	{ "cm-config-history", "one revision", b_history },
+	{ "cm-config-history", "retention 1 change", b_history_short },
+	{ "cm-config-history", "retention unknown",
+	    b_history_retention_unknown },
 	{ "cm-config-history", "none left after compaction",
 	  b_history_compacted },
 	{ "ia-password-quality", "minlen 8", b_minlen },
@@ -810,8 +821,8 @@ test_config_history_fresh(void **state)
 	    &ctx, &res), 0);
 	assert_int_equal(res->verdict, COMP_SATISFIED);
 	assert_int_equal(res->n_obs, 1);
-	assert_string_equal(res->obs[0].found, "0: every previous version "
-	    "there has been (nothing compacted)");
+	assert_string_equal(res->obs[0].found, "satisfied: no previous "
+	    "versions yet; retention 10000 changes");
 	comp_result_free(res);
 	comp_ctx_done(&ctx);
 	world_destroy(&w);

@@ -219,6 +219,33 @@ test_config_history(void **state)
 	store_close(st);
 }
 
+/* config_retention: the change log's retention, as store_maintain()
+ * applies it (store.history_revisions, else the default). */
+static void
+test_config_retention(void **state)
+{
+	struct store_options	 so = { .history_revisions = 500 };
+	struct store		*st = NULL;
+	struct comp_facts	 f;
+	char			 sdir[PATH_MAX + 16];
+
+	(void)state;
+	comp_facts_init(&f);
+	compliance_facts_config_history(NULL, &f);
+	assert_int_equal(f.config_retention, -1);
+	snprintf(sdir, sizeof(sdir), "%s/store-ret", dir);
+	assert_int_equal(store_open_lmdb(sdir, &so, &st, NULL), 0);
+	compliance_facts_config_history(st, &f);
+	assert_int_equal(f.config_retention, 500);
+	store_close(st);
+	snprintf(sdir, sizeof(sdir), "%s/store-def", dir);
+	assert_int_equal(store_open_lmdb(sdir, NULL, &st, NULL), 0);
+	comp_facts_init(&f);
+	compliance_facts_config_history(st, &f);
+	assert_int_equal(f.config_retention, STORE_HISTORY_REVISIONS);
+	store_close(st);
+}
+
 static int
 rm_entry(const char *p, const struct stat *st, int type, struct FTW *ftw)
 {
@@ -235,6 +262,7 @@ main(void)
 		cmocka_unit_test(test_console),
 		cmocka_unit_test(test_console_untrusted),
 		cmocka_unit_test(test_config_history),
+		cmocka_unit_test(test_config_retention),
 	};
 	const char	*tmp = getenv("TMPDIR");
 	int		 rc;
