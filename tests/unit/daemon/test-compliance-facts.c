@@ -2,6 +2,7 @@
  * and from its store's change log (daemon/compliance-api.h). */
 #include "config.h"
 
+#include <errno.h>
 #include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -19,6 +20,7 @@
 #include "daemon/console-cred.h"
 #include "console/console-conf.h"
 #include "controlplane/store.h"
+#include "controlplane/store-backend.h"
 #include "privsep/console-ipc.h"
 
 static char dir[PATH_MAX];
@@ -219,6 +221,57 @@ test_config_history(void **state)
 	store_close(st);
 }
 
+/* A store whose horizon cannot be read now, as an etcd cluster out of
+ * reach: compacted_revision() answers the last one seen, 0 before any
+ * read, which must not pass for "nothing compacted". */
+static uint64_t
+fake_zero(struct store *st)
+{
+	(void)st;
+	return 0;
+}
+
+static int
+fake_changes(struct store *st, const char *prefix, uint64_t since,
+    size_t max, struct store_event **ret, size_t *ret_n)
+{
+	(void)st;
+	(void)prefix;
+	(void)since;
+	(void)max;
+	*ret = NULL;
+	*ret_n = 0;
+	return 0;
+}
+
+static int
+fake_horizon_unreadable(struct store *st, uint64_t *ret)
+{
+	(void)st;
+	(void)ret;
+	return -ECONNREFUSED;
+}
+
+static void
+test_config_history_unreadable(void **state)
+{
+	static const struct store_backend fake = {
+		.name = "fake",
+		.revision = fake_zero,
+		.compacted_revision = fake_zero,
+		.compacted_revision_read = fake_horizon_unreadable,
+		.changes = fake_changes,
+	};
+	struct store st = { .backend = &fake };
+	struct comp_facts f;
+
+	(void)state;
+	comp_facts_init(&f);
+	compliance_facts_config_history(&st, &f);
+	assert_int_equal(f.config_revisions, 0);
+	assert_int_equal(f.config_history_whole, COMP_UNKNOWN);
+}
+
 /* config_retention: the change log's retention, as store_maintain()
  * applies it (store.history_revisions, else the default). */
 static void
@@ -263,6 +316,7 @@ main(void)
 		cmocka_unit_test(test_console_untrusted),
 		cmocka_unit_test(test_config_history),
 		cmocka_unit_test(test_config_retention),
+		cmocka_unit_test(test_config_history_unreadable),
 	};
 	const char	*tmp = getenv("TMPDIR");
 	int		 rc;
