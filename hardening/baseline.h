@@ -83,8 +83,9 @@ int hb_item_eval(const struct hb_item *item, const char *text,
 
 /* Whether the concatenated audit RULES satisfy ITEM (HB_AUDIT_RULE or
  * HB_AUDIT_WATCH). An item whose rule is an "-e N" directive is
- * satisfied only by the last -e directive of RULES, the one augenrules
- * loads last. */
+ * satisfied only by the last -e directive of RULES (any line starting
+ * "-e", as augenrules takes them), blanks aside: the one augenrules
+ * loads last. RULES must be concatenated in hb_rules_name_cmp() order. */
 bool hb_rules_match(const struct hb_item *item, const char *rules);
 
 /* qsort comparator on two paths (char *const *) ordering them as
