@@ -329,6 +329,7 @@ static const struct comp_facts comp_unknown_facts = {
 	.session_idle_s = -1,
 	.token_lifetime_s = -1,
 	.config_revisions = -1,
+	.config_retention = -1,
 	.tpm_lockouts = -1,
 };
 
@@ -840,50 +841,131 @@ comp_sysctl_configured(struct comp_ctx *ctx, struct comp_result *res,
 	return comp_obs_add(res, v >= min && v <= max, csubj, req, "%ld", v);
 }
 
+/* How old a record of root's may be and still stand for the live value:
+ * the collector's unit records again just before each scan, so a record
+ * older than this was not made for this scan, and a value changed since
+ * boot would otherwise hide behind a boot-time record. */
+#define COMP_SYSCTL_RECORD_MAX_AGE	3600
+
+/* Opens HB_SYSCTL_RECORD under the scan root once, no symlink followed,
+ * and reads it from that fd, only when it and its directory are root's
+ * and not group- or other-writable (a file someone else could have
+ * written says nothing of what root read). *RET_BUF gets the text.
+ * Returns 0, -EPERM with *RET_WHY (static) when the trust rule fails, or
+ * another -errno. */
+static int
+comp_sysctl_record_read(struct comp_ctx *ctx, char **ret_buf,
+    size_t *ret_len, const char **ret_why)
+{
+	_cleanup_close_ int dfd = -1, fd = -1;
+	_cleanup_free_ char *dir = NULL;
+	const char *base = strrchr(HB_SYSCTL_RECORD, '/') + 1;
+	struct stat st;
+	int r;
+
+	if (!(dir = strndup(HB_SYSCTL_RECORD,
+	    (size_t)(base - 1 - HB_SYSCTL_RECORD))))
+		return -ENOMEM;
+	dfd = comp_open(ctx, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+	if (dfd < 0)
+		return dfd;
+	if (fstat(dfd, &st) < 0)
+		return -errno;
+	if (st.st_uid != 0 || (st.st_mode & 022)) {
+		*ret_why = "its directory is not root's alone";
+		return -EPERM;
+	}
+	/* One name inside a directory only root may change: no walk. */
+	fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022)) {
+		*ret_why = "it is not a file of root's alone";
+		return -EPERM;
+	}
+	if ((r = fd_regular(fd)) < 0)
+		return r;
+	return read_bounded(fd, COMP_READ_MAX, ret_buf, ret_len);
+}
+
+/* The time of the record's "# read TIME" line into *RET_AT: 0, or
+ * -EINVAL without one. */
+static int
+comp_sysctl_record_time(const char *buf, time_t *ret_at)
+{
+	struct tm tm = { 0 };
+	const char *end;
+	time_t at;
+
+	if (strncmp(buf, "# read ", 7))
+		return -EINVAL;
+	end = strptime(buf + 7, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (!end || (*end != ' ' && *end != '\n') || (at = timegm(&tm)) < 0)
+		return -EINVAL;
+	*ret_at = at;
+	return 0;
+}
+
 /* A sysctl the kernel shows only to CAP_SYS_ADMIN (the BPF JIT ones,
  * such as net.core.bpf_jit_harden: reading them is refused with EPERM),
  * which neither bulwarkd's user nor the collector (CAP_DAC_READ_SEARCH
- * alone) holds, nor should: the value root read at boot
- * (bulwark-harden record-sysctl, bulwark-sysctl-record.service, before
- * bulwarkd starts), taken only from a regular file of root's that no one
- * else may write, and said to be that, with the time it was read. Without
- * such a record the value stays unreadable: nothing is claimed. */
+ * alone) holds, nor should: the value root read (bulwark-harden
+ * record-sysctl, at boot and again before each collector scan), taken
+ * only from a record comp_sysctl_record_read() trusts, read at most
+ * COMP_SYSCTL_RECORD_MAX_AGE ago, and said to be that, with its age.
+ * Without such a record the value stays unreadable: nothing is claimed. */
 static int
 comp_sysctl_recorded(struct comp_ctx *ctx, struct comp_result *res,
     const char *name, const char *subj, long min, long max, const char *req,
     int err)
 {
-	_cleanup_free_ char *buf = NULL, *v = NULL, *when = NULL;
-	struct stat st;
-	char *end;
+	_cleanup_free_ char *buf = NULL, *v = NULL;
+	const char *why = NULL;
+	size_t len = 0;
+	char *end, when[32];
+	struct tm tm;
+	time_t at;
 	long x;
 	int r;
 
-	r = comp_stat(ctx, HB_SYSCTL_RECORD, &st);
-	if (r < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
-	    (st.st_mode & 022))
-		return comp_obs_add(res, false, subj, req, "unreadable (%s), "
-		    "and no record of root's at /" HB_SYSCTL_RECORD,
-		    bw_strerror(err));
-	if ((r = comp_read(ctx, res, HB_SYSCTL_RECORD, &buf, NULL)) == -ENOMEM)
+	r = comp_sysctl_record_read(ctx, &buf, &len, &why);
+	if (r == -ENOMEM)
 		return r;
-	if (r < 0 || (r = comp_conf_get(buf, name, &v)) < 0) {
+	if (r < 0)
+		return comp_obs_add(res, false, subj, req, "unreadable (%s), "
+		    "and no record of root's at /" HB_SYSCTL_RECORD " (%s)",
+		    bw_strerror(err), why ? why : bw_strerror(r));
+	if ((r = comp_evidence_add(res, "/" HB_SYSCTL_RECORD, buf, len)) < 0)
+		return r;
+	if ((r = comp_conf_get(buf, name, &v)) < 0) {
 		if (r == -ENOMEM)
 			return r;
 		return comp_obs_add(res, false, subj, req, "unreadable (%s), "
 		    "and not in /" HB_SYSCTL_RECORD, bw_strerror(err));
 	}
-	if (!strncmp(buf, "# read ", 7) &&
-	    !(when = strndup(buf + 7, strcspn(buf + 7, " \n"))))
-		return -ENOMEM;
 	errno = 0;
 	x = strtol(v, &end, 10);
 	if (errno || end == v || *end)
 		return comp_obs_add(res, false, subj, req, "not a number in /"
 		    HB_SYSCTL_RECORD);
+	if (comp_sysctl_record_time(buf, &at) < 0 || at > ctx->now + 60)
+		return comp_obs_add(res, false, subj, req, "%ld in /"
+		    HB_SYSCTL_RECORD ", which says no valid time it was read",
+		    x);
+	if (ctx->now - at > COMP_SYSCTL_RECORD_MAX_AGE)
+		return comp_obs_add(res, false, subj, req, "record too old: "
+		    "%ld read by root %lld s ago (more than %d s), /"
+		    HB_SYSCTL_RECORD, x, (long long)(ctx->now - at),
+		    COMP_SYSCTL_RECORD_MAX_AGE);
+	if (!gmtime_r(&at, &tm) ||
+	    !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm))
+		return -EINVAL;
 	return comp_obs_add(res, x >= min && x <= max, subj, req, "%ld (read "
-	    "by root at %s, /" HB_SYSCTL_RECORD "; the kernel shows it only "
-	    "to CAP_SYS_ADMIN)", x, when ? when : "an unknown time");
+	    "by root at %s, %lld s ago, /" HB_SYSCTL_RECORD "; the kernel "
+	    "shows it only to CAP_SYS_ADMIN)", x, when,
+	    (long long)(ctx->now > at ? ctx->now - at : 0));
 }
 
 int

@@ -79,6 +79,9 @@ struct comp_facts {
 	 * revision (nothing ever compacted away), so every previous
 	 * configuration there has been is held, however few. */
 	enum comp_tri	 config_history_whole;
+	/* The changes the store's change log keeps before compaction
+	 * drops the oldest (store.history_revisions); -1 unknown. */
+	long		 config_retention;
 	const char *const *cert_paths;		/* appliance certificates (PEM); first = device */
 	const char	*ca_path;		/* trust anchor (PEM) */
 

@@ -18,6 +18,13 @@ struct store_backend {
 	void		(*close)(struct store *st);
 	uint64_t	(*revision)(struct store *st);
 	uint64_t	(*compacted_revision)(struct store *st);
+	/* store_compacted_revision_read(): NULL where compacted_revision
+	 * cannot fail (a local store). */
+	int		(*compacted_revision_read)(struct store *st,
+			    uint64_t *ret);
+	/* store_history_revisions(): NULL where the backend keeps
+	 * STORE_HISTORY_REVISIONS whatever the options say. */
+	uint64_t	(*history_revisions)(struct store *st);
 	int		(*get)(struct store *st, const char *key,
 			    struct store_kv **ret);
 	/* PREFIX is never NULL (may be ""). */

@@ -322,6 +322,21 @@ etcd_compacted_revision(struct store *st)
 	return etcd_meta_refresh(etcd_of(st), &etcd_of(st)->compacted_seen);
 }
 
+/* The horizon as the cluster answers now: its error when it does not,
+ * rather than the last one seen (0 before any read). */
+static int
+etcd_compacted_revision_read(struct store *st, uint64_t *ret)
+{
+	struct etcd_store *es = etcd_of(st);
+	uint64_t rev, mod, comp, cmod;
+	int r;
+
+	if ((r = etcd_meta(es, &rev, &mod, &comp, &cmod, NULL)) < 0)
+		return r;
+	*ret = __atomic_load_n(&es->compacted_seen, __ATOMIC_RELAXED);
+	return 0;
+}
+
 /* A store_kv from one etcd kv of PREFIX d/. */
 static int
 etcd_kv_decode(struct etcd_store *es, const json_t *kv, struct store_kv **ret)
@@ -1090,6 +1105,7 @@ etcd_close(struct store *st)
 static const struct store_backend etcd_backend = {
 	.name = "etcd",
 	STORE_BACKEND_OPS(etcd),
+	.compacted_revision_read = etcd_compacted_revision_read,
 	.capacity = NULL,
 };
 

@@ -1438,11 +1438,18 @@ lmdb_close(struct store *st)
 	free(s);
 }
 
+static uint64_t
+lmdb_history_revisions(struct store *st)
+{
+	return lmdb_of(st)->hist_revs;
+}
+
 static const struct store_backend lmdb_backend = {
 	.name = "lmdb",
 	STORE_BACKEND_OPS(lmdb),
 	.list_range = lmdb_list_range,
 	.capacity = lmdb_capacity,
+	.history_revisions = lmdb_history_revisions,
 };
 
 long

@@ -80,6 +80,23 @@ store_compacted_revision(struct store *st)
 }
 
 int
+store_compacted_revision_read(struct store *st, uint64_t *ret_rev)
+{
+	if (st->backend->compacted_revision_read)
+		return st->backend->compacted_revision_read(st, ret_rev);
+	*ret_rev = st->backend->compacted_revision(st);
+	return 0;
+}
+
+uint64_t
+store_history_revisions(struct store *st)
+{
+	if (st->backend->history_revisions)
+		return st->backend->history_revisions(st);
+	return STORE_HISTORY_REVISIONS;
+}
+
+int
 store_get(struct store *st, const char *key, struct store_kv **ret)
 {
 	int	 r;

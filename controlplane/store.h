@@ -144,6 +144,16 @@ uint64_t store_revision(struct store *st);
 /* Revision up to which the change log was compacted (0 if never). */
 uint64_t store_compacted_revision(struct store *st);
 
+/* The same, read now with its error: a store that could not be asked
+ * (an etcd cluster out of reach) is a negative error, not the last
+ * horizon seen (0 before the first read). */
+int store_compacted_revision_read(struct store *st, uint64_t *ret_rev);
+
+/* The change-log retention store_maintain() applies: how many
+ * revisions the log keeps (store_options.history_revisions, or the
+ * backend's fixed STORE_HISTORY_REVISIONS). */
+uint64_t store_history_revisions(struct store *st);
+
 /* Looks KEY up. Returns 0 and a copy in *ret (free with store_kv_free),
  * -BW_E_NOTFOUND, or another negative error. */
 int store_get(struct store *st, const char *key, struct store_kv **ret);

@@ -507,8 +507,9 @@ facts_count_changes(struct store *st, size_t *ret_n)
 void
 compliance_facts_config_history(struct store *st, struct comp_facts *f)
 {
-	size_t	kept;
-	int	r, tries;
+	uint64_t	retention, horizon;
+	size_t		kept;
+	int		r, tries;
 
 	if (!st)
 		return;
@@ -532,10 +533,15 @@ compliance_facts_config_history(struct store *st, struct comp_facts *f)
 	if (r < 0)
 		return;
 	f->config_revisions = kept > INT_MAX ? INT_MAX : (int)kept;
+	retention = store_history_revisions(st);
+	f->config_retention = retention > LONG_MAX ? LONG_MAX :
+	    (long)retention;
 	/* Nothing compacted yet: the log reaches back to the first
-	 * revision, so no previous version was ever dropped. */
-	f->config_history_whole = store_compacted_revision(st) == 0 ?
-	    COMP_YES : COMP_NO;
+	 * revision, so no previous version was ever dropped. A horizon
+	 * that could not be read (etcd out of reach) says nothing. */
+	if (store_compacted_revision_read(st, &horizon) < 0)
+		return;
+	f->config_history_whole = horizon == 0 ? COMP_YES : COMP_NO;
 }
 
 /* SC-5: the store's capacity as its last housekeeping measured it; the

@@ -122,8 +122,10 @@ void compliance_facts_console(const char *path, struct comp_facts *f);
  * left out) ST's change log holds with the object's previous version
  * also held there (an earlier change to the same object), so that
  * version can be read back; and config_history_whole, whether the log
- * still starts at the store's first revision (nothing compacted away).
- * A store that cannot be read leaves both unknown. */
+ * still starts at the store's first revision (nothing compacted away),
+ * unknown when the horizon cannot be read; config_retention, the
+ * changes the log keeps (store_history_revisions()). A store that cannot
+ * be read leaves them unknown. */
 void compliance_facts_config_history(struct store *st, struct comp_facts *f);
 
 /* The SSP JSON: $BULWARK_COMPLIANCE_SSP when set (the test harness

@@ -668,18 +668,34 @@ hb_list_dir(int rootfd, const char *dir, const char *suffix, char ***v,
 	return r;
 }
 
+static const char *
+hb_base(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+/* systemd-sysctl orders sysctl.d by plain byte order of the name. */
 static int
 hb_cmp_base(const void *a, const void *b)
 {
-	return strcmp(strrchr(*(char *const *)a, '/') + 1,
-	    strrchr(*(char *const *)b, '/') + 1);
+	return strcmp(hb_base(*(char *const *)a), hb_base(*(char *const *)b));
 }
 
-/* The files of DIRS (NULL-ended) ending in SUFFIX, ordered by name, then
- * LAST when not NULL, concatenated into *ret (allocated). */
+int
+hb_rules_name_cmp(const void *a, const void *b)
+{
+	return strverscmp(hb_base(*(char *const *)a),
+	    hb_base(*(char *const *)b));
+}
+
+/* The files of DIRS (NULL-ended) ending in SUFFIX, ordered by name with
+ * CMP (a qsort comparator on the paths), then LAST when not NULL,
+ * concatenated into *ret (allocated). */
 static int
 hb_read_dirs(int rootfd, const char *const *dirs, const char *suffix,
-    const char *last, char **ret)
+    int (*cmp)(const void *, const void *), const char *last, char **ret)
 {
 	char **v = NULL, *all = NULL;
 	size_t n = 0, len = 0, i;
@@ -688,7 +704,7 @@ hb_read_dirs(int rootfd, const char *const *dirs, const char *suffix,
 	for (; *dirs && r == 0; dirs++)
 		r = hb_list_dir(rootfd, *dirs, suffix, &v, &n);
 	if (r == 0 && n > 1)
-		qsort(v, n, sizeof(*v), hb_cmp_base);
+		qsort(v, n, sizeof(*v), cmp);
 	if (!(all = strdup("")))
 		r = -ENOMEM;
 	for (i = 0; i <= n && r == 0; i++) {
@@ -733,7 +749,7 @@ hb_sysctl_configured(int rootfd, const char *name, long *ret_val)
 	int r;
 
 	if ((r = hb_read_dirs(rootfd, hb_sysctl_dirs, ".conf",
-	    "etc/sysctl.conf", &all)) < 0)
+	    hb_cmp_base, "etc/sysctl.conf", &all)) < 0)
 		return r;
 	/* Keys may be written with '/' as well as '.'. */
 	if (!(slashed = strdup(name)))
@@ -761,8 +777,8 @@ hb_audit_rules(int rootfd, char **ret)
 	_cleanup_free_ char *all = NULL;
 	int r;
 
-	if ((r = hb_read_dirs(rootfd, hb_rules_dirs, ".rules", NULL,
-	    &all)) < 0)
+	if ((r = hb_read_dirs(rootfd, hb_rules_dirs, ".rules",
+	    hb_rules_name_cmp, NULL, &all)) < 0)
 		return r;
 	if (!*all) {
 		free(all);
@@ -846,32 +862,52 @@ hb_rule_watch_write(const char *rules, const char *path)
 	return false;
 }
 
-/* Whether the last uncommented "-e" directive of RULES is the line
- * WANT ("-e 2"). augenrules emits the last -e directive of rules.d as
- * the last rule it loads, wherever it stood, so that one is in force
- * once the rules are loaded. */
+/* The argument of an enable directive LINE ("-e 2", "-e0", "-e\t2 "):
+ * the text after "-e" without surrounding blanks, its length in *ret_n. */
+static const char *
+hb_enable_arg(const char *line, size_t n, size_t *ret_n)
+{
+	const char *a = line + 2;
+	size_t an = n - 2;
+
+	while (an > 0 && isspace((unsigned char)*a))
+		a++, an--;
+	while (an > 0 && isspace((unsigned char)a[an - 1]))
+		an--;
+	*ret_n = an;
+	return a;
+}
+
+/* Whether the last "-e" directive of RULES is WANT ("-e 2"), blanks
+ * aside. augenrules (auditd 3.0.9) takes every line matching ^\s*-e as
+ * the enable directive, "-e0" too, and emits the last of them as the
+ * last rule it loads, wherever it stood, so that one is in force once
+ * the rules are loaded. Commented lines start with '#' and never match. */
 static bool
 hb_rules_last_enable(const char *rules, const char *want)
 {
-	const char *line = rules, *last = NULL;
-	size_t last_n = 0, wl = strlen(want);
+	const char *line = rules, *last = NULL, *w;
+	size_t last_n = 0, wn, an;
 
 	while (line && *line) {
 		const char *nl = strchr(line, '\n');
 		size_t n = nl ? (size_t)(nl - line) : strlen(line);
-		const char *p = line + strspn(line, " \t");
-		size_t skip = (size_t)(p - line);
+		const char *p = line;
 
-		if (skip + 2 <= n && p[0] == '-' && p[1] == 'e' &&
-		    (skip + 2 == n || p[2] == ' ' || p[2] == '\t')) {
+		while ((size_t)(p - line) < n && isspace((unsigned char)*p))
+			p++;
+		if ((size_t)(p - line) + 2 <= n && p[0] == '-' &&
+		    p[1] == 'e') {
 			last = p;
-			last_n = n - skip;
+			last_n = n - (size_t)(p - line);
 		}
 		line = nl ? nl + 1 : NULL;
 	}
-	while (last && last_n > 0 && isspace((unsigned char)last[last_n - 1]))
-		last_n--;
-	return last && last_n == wl && !strncmp(last, want, wl);
+	if (!last || strncmp(want, "-e", 2))
+		return false;
+	w = hb_enable_arg(want, strlen(want), &wn);
+	last = hb_enable_arg(last, last_n, &an);
+	return wn > 0 && an == wn && !strncmp(last, w, wn);
 }
 
 bool

@@ -83,9 +83,15 @@ int hb_item_eval(const struct hb_item *item, const char *text,
 
 /* Whether the concatenated audit RULES satisfy ITEM (HB_AUDIT_RULE or
  * HB_AUDIT_WATCH). An item whose rule is an "-e N" directive is
- * satisfied only by the last -e directive of RULES, the one augenrules
- * loads last. */
+ * satisfied only by the last -e directive of RULES (any line starting
+ * "-e", as augenrules takes them), blanks aside: the one augenrules
+ * loads last. RULES must be concatenated in hb_rules_name_cmp() order. */
 bool hb_rules_match(const struct hb_item *item, const char *rules);
+
+/* qsort comparator on two paths (char *const *) ordering them as
+ * augenrules concatenates audit rules.d: by base name in version order
+ * (strverscmp, `ls -1v`), so 100-local.rules comes after 90-a.rules. */
+int hb_rules_name_cmp(const void *a, const void *b);
 
 /* The value sysctl NAME is configured to under ROOTFD: the last
  * assignment across the sysctl.d directories (by file name, etc/ first

@@ -62,8 +62,9 @@ comp_audit_rules(struct comp_ctx *ctx, struct comp_result *res,
 	_cleanup_free_ char *buf = NULL;
 	int r;
 
-	if ((r = comp_read_dir_concat(ctx, res, "etc/audit/rules.d", ".rules",
-	    &buf)) < 0)
+	/* In the order augenrules loads them (`ls -1v`). */
+	if ((r = comp_read_dir_concat_by(ctx, res, "etc/audit/rules.d",
+	    ".rules", hb_rules_name_cmp, &buf)) < 0)
 		return r;
 	if (!*buf) {
 		free(buf);

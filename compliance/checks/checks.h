@@ -131,6 +131,12 @@ int comp_read_need(struct comp_ctx *ctx, struct comp_result *res,
 int comp_read_dir_concat(struct comp_ctx *ctx, struct comp_result *res,
     const char *dir, const char *suffix, char **ret_buf);
 
+/* comp_read_dir_concat() with the names ordered by CMP (a qsort
+ * comparator on char *), e.g. hb_rules_name_cmp for audit rules.d. */
+int comp_read_dir_concat_by(struct comp_ctx *ctx, struct comp_result *res,
+    const char *dir, const char *suffix,
+    int (*cmp)(const void *, const void *), char **ret_buf);
+
 /* Whether BUF has an uncommented line containing every word of WORDS
  * (space-separated) in any order; *ret_line (optional) gets a copy. */
 bool comp_has_line(const char *buf, const char *words, char **ret_line);

@@ -198,28 +198,53 @@ COMP_CHECK_FN(comp_chk_cm_system_dirs)
 	return r < 0 ? r : comp_verdict_from_obs(res);
 }
 
+/* The observation of a store holding every previous version there has
+ * been, fewer than MIN: it satisfies CM-2(3) only when its retention
+ * (the changes its log keeps) could hold MIN of them, so that the
+ * versions to come are kept too; no version at all is said as such, so
+ * that an assessor sees the claim is about the retention alone. */
+static int
+comp_history_whole_obs(const struct comp_facts *f, struct comp_result *res,
+    long min)
+{
+	bool ok = f->config_retention >= min;
+	char req[128], found[160], kept[48];
+
+	snprintf(req, sizeof(req), ">= %ld, or every previous version there "
+	    "has been and a retention of >= %ld changes", min, min);
+	if (f->config_retention < 0)
+		snprintf(kept, sizeof(kept), "retention unknown");
+	else
+		snprintf(kept, sizeof(kept), "retention %ld changes",
+		    f->config_retention);
+	if (ok && f->config_revisions == 0)
+		snprintf(found, sizeof(found), "satisfied: no previous "
+		    "versions yet; %s", kept);
+	else
+		snprintf(found, sizeof(found), "%d: every previous version "
+		    "there has been (nothing compacted); %s",
+		    f->config_revisions, kept);
+	return comp_fact_obs(res, "config_revisions", ok, req, found);
+}
+
 /* CM-2(3) asks that previous versions be retained, at least the
  * policy's number of them. A fresh appliance has changed few objects,
  * so fewer versions exist than that number: it satisfies the control
  * when it still holds every one there has been (its change log was
- * never compacted), and the count is reported as it is. Once a version
- * has been compacted away, at least the minimum must be held. Nothing
- * is invented: a version that does not exist is not counted. */
+ * never compacted) and its retention can keep the minimum, and the
+ * count is reported as it is. Once a version has been compacted away,
+ * at least the minimum must be held. Nothing is invented: a version
+ * that does not exist is not counted. */
 COMP_CHECK_FN(comp_chk_cm_config_history)
 {
 	const struct comp_facts *f = ctx->facts;
 	long min = ctx->policy->config_revisions_min;
-	char req[96], found[128];
 	int r;
 
 	if (f->config_revisions >= 0 && f->config_revisions < min &&
-	    f->config_history_whole == COMP_YES) {
-		snprintf(req, sizeof(req), ">= %ld, or every previous version "
-		    "there has been", min);
-		snprintf(found, sizeof(found), "%d: every previous version "
-		    "there has been (nothing compacted)", f->config_revisions);
-		r = comp_fact_obs(res, "config_revisions", true, req, found);
-	} else
+	    f->config_history_whole == COMP_YES)
+		r = comp_history_whole_obs(f, res, min);
+	else
 		r = comp_fact_range(res, "config_revisions",
 		    f->config_revisions, min, 1000000000);
 	return r < 0 ? r : comp_verdict_from_obs(res);

@@ -147,6 +147,15 @@ int
 comp_read_dir_concat(struct comp_ctx *ctx, struct comp_result *res,
     const char *dir, const char *suffix, char **ret_buf)
 {
+	return comp_read_dir_concat_by(ctx, res, dir, suffix, comp_cmp_str,
+	    ret_buf);
+}
+
+int
+comp_read_dir_concat_by(struct comp_ctx *ctx, struct comp_result *res,
+    const char *dir, const char *suffix,
+    int (*cmp)(const void *, const void *), char **ret_buf)
+{
 	_cleanup_close_ int	 fd = -1;
 	_cleanup_(bw_buf_done) struct bw_buf out = { 0 };
 	char			*names[COMP_DIR_MAX_FILES];
@@ -180,7 +189,7 @@ comp_read_dir_concat(struct comp_ctx *ctx, struct comp_result *res,
 		n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), comp_cmp_str);
+	qsort(names, n, sizeof(*names), cmp);
 	for (i = 0; i < n; i++) {
 		_cleanup_free_ char *path = NULL, *buf = NULL;
 

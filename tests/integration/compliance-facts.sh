@@ -22,8 +22,13 @@ found() { # CHECK SUBJECT -> found value
 	jq -r --arg c "$1" --arg s "$2" '.results[] | select(.check == $c) |
 		.observations[] | select(.subject == $s) | .found' "$T/scan.json" | head -1
 }
-revisions() { # config_revisions, the number its observation starts with
-	found cm-config-history fact:config_revisions | sed 's/[^0-9].*//'
+revisions() { # config_revisions: 0 said in words, else the number it starts with
+	local f
+	f=$(found cm-config-history fact:config_revisions)
+	case $f in
+	"satisfied: no previous versions yet; retention "*) echo 0 ;;
+	*) echo "${f%%[^0-9]*}" ;;
+	esac
 }
 expect() { # CHECK VERDICT WHY
 	local v
@@ -92,7 +97,10 @@ expect ia-reauth not-satisfied "no console configuration"
 check "idle_lock_s not reported without the file" \
 	test "$(found ac-idle-lock fact:idle_lock_s)" = "not reported"
 # CM-2(3): the changes to stored objects the change log holds, counted.
+# A fresh store has none: satisfied by its retention alone, and said so.
 revs0=$(revisions)
+check "no previous version yet is said as such ($(found cm-config-history fact:config_revisions))" \
+	test "$(found cm-config-history fact:config_revisions)" = "satisfied: no previous versions yet; retention 10000 changes"
 console_conf() { # IDLE SESSION_MAX [MEMBERS]
 	printf '{"idle_timeout": %s, "session_max": %s, %s "refresh": 5}\n' \
 		"$1" "$2" "${3:-}" >"$CCONF"
@@ -185,11 +193,12 @@ revs2=$(revisions)
 check "config_revisions does not count the system's writes ($revs1 -> $revs2)" \
 	test "$revs2" = "$revs1"
 # Fewer than two previous versions, but the change log was never
-# compacted: every previous version there has been is held (CM-2(3)),
-# and the observation says so with the count as it is.
+# compacted and its retention (the default 10000 changes) keeps two:
+# every previous version there has been is held (CM-2(3)), and the
+# observation says so with the count as it is and the retention.
 expect cm-config-history satisfied "no object changed twice yet, nothing compacted"
 check "the observation says every version is held ($(found cm-config-history fact:config_revisions))" \
-	test "$(found cm-config-history fact:config_revisions)" = "$revs2: every previous version there has been (nothing compacted)"
+	test "$(found cm-config-history fact:config_revisions)" = "$revs2: every previous version there has been (nothing compacted); retention 10000 changes"
 relabel() { # VALUE: acme's label cost, HTTP status on stdout
 	acurl -o /dev/null -w '%{http_code}' -X PUT $J --data \
 		"{\"kind\":\"Tenant\",\"metadata\":{\"name\":\"acme\",\"labels\":{\"cost\":\"$1\"}}}" \

@@ -107,8 +107,19 @@ mount --bind /proc '$L/proc' || exit 9
 setpriv --bounding-set=-sys_admin --inh-caps=-sys_admin \
 	'$H' scan --root '$L' --output json >'$T/live1.json'
 chmod 0664 '$L/run/bulwark-harden/sysctl-live.conf'
-setpriv --bounding-set=-sys_admin --inh-caps=-sys_admin \
-	'$H' scan --root '$L' --output json >'$T/live2.json'
+scan2() { setpriv --bounding-set=-sys_admin --inh-caps=-sys_admin \
+	'$H' scan --root '$L' --output json >"\$1"; }
+scan2 '$T/live2.json'
+chmod 0644 '$L/run/bulwark-harden/sysctl-live.conf'
+chown 65534 '$L/run/bulwark-harden/sysctl-live.conf'
+scan2 '$T/live3.json'
+chown 0 '$L/run/bulwark-harden/sysctl-live.conf'
+chmod 0777 '$L/run/bulwark-harden'
+scan2 '$T/live4.json'
+chmod 0755 '$L/run/bulwark-harden'
+old=\$(date -u -d @\$((\$(date +%s) - 7200)) +%Y-%m-%dT%H:%M:%SZ)
+sed -i "1s/^# read [^ ]*/# read \$old/" '$L/run/bulwark-harden/sysctl-live.conf'
+scan2 '$T/live5.json'
 exit 0
 LIVE
 	unshare -m sh "$T/live.sh"
@@ -118,9 +129,20 @@ LIVE
 	obs() { jq -r '.[] | select(.check == "cm-sysctl-baseline") | .observations[] |
 		select(.subject == "sysctl net.core.bpf_jit_harden") | .found' "$1"; }
 	check "without CAP_SYS_ADMIN the scan takes root's record, and says so" \
-		grep -q "^$live (read by root at 20[0-9-]*T[0-9:]*Z, /run/bulwark-harden/sysctl-live.conf" <<<"$(obs "$T/live1.json")"
+		grep -q "^$live (read by root at 20[0-9-]*T[0-9:]*Z, [0-9]* s ago, /run/bulwark-harden/sysctl-live.conf" <<<"$(obs "$T/live1.json")"
 	check "a record others may write is not taken" \
 		grep -q '^unreadable (Operation not permitted), and no record of root' <<<"$(obs "$T/live2.json")"
+	check "a record of another user's is not taken" \
+		grep -q '^unreadable (Operation not permitted), and no record of root.*not a file of root' <<<"$(obs "$T/live3.json")"
+	check "a record in a directory others may write is not taken" \
+		grep -q '^unreadable (Operation not permitted), and no record of root.*directory is not root' <<<"$(obs "$T/live4.json")"
+	check "a record read 2 h ago is refused as too old" \
+		grep -q "^record too old: $live read by root 72[0-9][0-9] s ago" <<<"$(obs "$T/live5.json")"
+	sat() { jq -r '.[] | select(.check == "cm-sysctl-baseline") | .observations[] |
+		select(.subject == "sysctl net.core.bpf_jit_harden") | .ok' "$1"; }
+	check "the too old record does not satisfy" [ "$(sat "$T/live5.json")" = false ]
+	check "the fresh record says its age" \
+		grep -q "read by root at [0-9TZ:-]*, [0-9]* s ago" <<<"$(obs "$T/live1.json")"
 else
 	echo "skip: record-sysctl without root or unshare"
 fi

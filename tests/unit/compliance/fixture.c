@@ -379,6 +379,7 @@ world_build(struct world *w)
 	w->facts.store_high_water_pct = 90;
 	w->facts.store_compaction = COMP_YES;
 	w->facts.config_revisions = 5;
+	w->facts.config_retention = 10000;
 	w->certs[0] = "etc/bulwark/pki/device.pem";
 	w->facts.cert_paths = w->certs;
 	w->facts.ca_path = "etc/bulwark/pki/ca.pem";

@@ -129,6 +129,15 @@ B(b_immutable) { world_drop_lines(w, "etc/audit/rules.d/bulwark.rules",
  * last. */
 B(b_enable_after) { world_put(w, "etc/audit/rules.d/zz-local.rules",
     "-e 1\n", 0640); }
+/* augenrules orders rules.d as `ls -1v` does: 100-local.rules comes
+ * after 90-lock.rules, so its -e 1 is the directive loaded last. */
+B(b_enable_version) { world_drop_lines(w,
+    "etc/audit/rules.d/bulwark.rules", "-e 2");
+    world_put(w, "etc/audit/rules.d/90-lock.rules", "-e 2\n", 0640);
+    world_put(w, "etc/audit/rules.d/100-local.rules", "-e 1\n", 0640); }
+/* "-e0" is an enable directive to augenrules as well. */
+B(b_enable_nospace) { world_put(w, "etc/audit/rules.d/zz-local.rules",
+    " -e0\n", 0640); }
 B(b_chain) { w->facts.audit_chain_intact = COMP_NO; }
 B(b_loggroup) { auditd_conf_set(w, "log_group", "log_group = adm"); }
 B(b_rotate) { auditd_conf_set(w, "max_log_file_action",
@@ -183,6 +192,14 @@ B(b_history) { w->facts.config_revisions = 1; }
 /* Fewer versions than the minimum, and some were compacted away. */
 B(b_history_compacted) { w->facts.config_revisions = 0;
     w->facts.config_history_whole = COMP_NO; }
+/* Nothing compacted yet, but a retention that could not keep the
+ * minimum, or one not reported: the versions to come would not be. */
+B(b_history_short) { w->facts.config_revisions = 0;
+    w->facts.config_history_whole = COMP_YES;
+    w->facts.config_retention = 1; }
+B(b_history_retention_unknown) { w->facts.config_revisions = 1;
+    w->facts.config_history_whole = COMP_YES;
+    w->facts.config_retention = -1; }
 B(b_minlen) { world_put(w, "etc/security/pwquality.conf", "minlen = 8\n"
     "minclass = 3\n", 0644); }
 B(b_noclass) { world_put(w, "etc/security/pwquality.conf", "minlen = 14\n",
@@ -387,6 +404,8 @@ static const struct flip flips[] = {
 	{ "au-protection", "log world-readable", b_logmode },
 	{ "au-protection", "rules mutable", b_immutable },
 	{ "au-protection", "-e 1 after -e 2", b_enable_after },
+	{ "au-protection", "100-local after 90-lock", b_enable_version },
+	{ "au-protection", "-e0 after -e 2", b_enable_nospace },
 	{ "au-protection", "chain broken", b_chain },
 	{ "au-protection", "log_group adm", b_loggroup },
 	{ "au-retention", "rotate", b_rotate },
@@ -411,6 +430,9 @@ static const struct flip flips[] = {
 	{ "cm-inventory", "half-installed", b_halfinst },
 	{ "cm-system-dirs", "/usr/bin 0777", b_usrbin },
 	{ "cm-config-history", "one revision", b_history },
+	{ "cm-config-history", "retention 1 change", b_history_short },
+	{ "cm-config-history", "retention unknown",
+	    b_history_retention_unknown },
 	{ "cm-config-history", "none left after compaction",
 	  b_history_compacted },
 	{ "ia-password-quality", "minlen 8", b_minlen },
@@ -799,8 +821,8 @@ test_config_history_fresh(void **state)
 	    &ctx, &res), 0);
 	assert_int_equal(res->verdict, COMP_SATISFIED);
 	assert_int_equal(res->n_obs, 1);
-	assert_string_equal(res->obs[0].found, "0: every previous version "
-	    "there has been (nothing compacted)");
+	assert_string_equal(res->obs[0].found, "satisfied: no previous "
+	    "versions yet; retention 10000 changes");
 	comp_result_free(res);
 	comp_ctx_done(&ctx);
 	world_destroy(&w);

@@ -2,6 +2,7 @@
  * and from its store's change log (daemon/compliance-api.h). */
 #include "config.h"
 
+#include <errno.h>
 #include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -19,6 +20,7 @@
 #include "daemon/console-cred.h"
 #include "console/console-conf.h"
 #include "controlplane/store.h"
+#include "controlplane/store-backend.h"
 #include "privsep/console-ipc.h"
 
 static char dir[PATH_MAX];
@@ -219,6 +221,84 @@ test_config_history(void **state)
 	store_close(st);
 }
 
+/* A store whose horizon cannot be read now, as an etcd cluster out of
+ * reach: compacted_revision() answers the last one seen, 0 before any
+ * read, which must not pass for "nothing compacted". */
+static uint64_t
+fake_zero(struct store *st)
+{
+	(void)st;
+	return 0;
+}
+
+static int
+fake_changes(struct store *st, const char *prefix, uint64_t since,
+    size_t max, struct store_event **ret, size_t *ret_n)
+{
+	(void)st;
+	(void)prefix;
+	(void)since;
+	(void)max;
+	*ret = NULL;
+	*ret_n = 0;
+	return 0;
+}
+
+static int
+fake_horizon_unreadable(struct store *st, uint64_t *ret)
+{
+	(void)st;
+	(void)ret;
+	return -ECONNREFUSED;
+}
+
+static void
+test_config_history_unreadable(void **state)
+{
+	static const struct store_backend fake = {
+		.name = "fake",
+		.revision = fake_zero,
+		.compacted_revision = fake_zero,
+		.compacted_revision_read = fake_horizon_unreadable,
+		.changes = fake_changes,
+	};
+	struct store st = { .backend = &fake };
+	struct comp_facts f;
+
+	(void)state;
+	comp_facts_init(&f);
+	compliance_facts_config_history(&st, &f);
+	assert_int_equal(f.config_revisions, 0);
+	assert_int_equal(f.config_history_whole, COMP_UNKNOWN);
+}
+
+/* config_retention: the change log's retention, as store_maintain()
+ * applies it (store.history_revisions, else the default). */
+static void
+test_config_retention(void **state)
+{
+	struct store_options	 so = { .history_revisions = 500 };
+	struct store		*st = NULL;
+	struct comp_facts	 f;
+	char			 sdir[PATH_MAX + 16];
+
+	(void)state;
+	comp_facts_init(&f);
+	compliance_facts_config_history(NULL, &f);
+	assert_int_equal(f.config_retention, -1);
+	snprintf(sdir, sizeof(sdir), "%s/store-ret", dir);
+	assert_int_equal(store_open_lmdb(sdir, &so, &st, NULL), 0);
+	compliance_facts_config_history(st, &f);
+	assert_int_equal(f.config_retention, 500);
+	store_close(st);
+	snprintf(sdir, sizeof(sdir), "%s/store-def", dir);
+	assert_int_equal(store_open_lmdb(sdir, NULL, &st, NULL), 0);
+	comp_facts_init(&f);
+	compliance_facts_config_history(st, &f);
+	assert_int_equal(f.config_retention, STORE_HISTORY_REVISIONS);
+	store_close(st);
+}
+
 static int
 rm_entry(const char *p, const struct stat *st, int type, struct FTW *ftw)
 {
@@ -235,6 +315,8 @@ main(void)
 		cmocka_unit_test(test_console),
 		cmocka_unit_test(test_console_untrusted),
 		cmocka_unit_test(test_config_history),
+		cmocka_unit_test(test_config_retention),
+		cmocka_unit_test(test_config_history_unreadable),
 	};
 	const char	*tmp = getenv("TMPDIR");
 	int		 rc;

@@ -351,6 +351,38 @@ test_apply_audit_settings(void **state)
 	assert_int_equal(check_id(f, "audit.immutable", &found), 0);
 }
 
+/* augenrules concatenates rules.d in `ls -1v` (version) order and takes
+ * any line starting "-e" as the enable directive, the last one loaded
+ * last: 100-local.rules comes after 90-bulwark-baseline.rules, "-e0"
+ * is a directive, and "-e\t2 " is still the lock. */
+static void
+test_rules_enable_order(void **state)
+{
+	struct fake *f = *state;
+	size_t i;
+	static const struct {
+		const char *local;
+		int want;
+	} cases[] = {
+		{ "-e 1\n", 0 },
+		{ "\t-e0\n", 0 },
+		{ "-e 2 -e 1\n", 0 },
+		{ "-e\t2 \n", 1 },
+		{ "-w /etc/x -p wa\n", 1 },
+	};
+
+	put(f, "etc/audit/rules.d/90-bulwark-baseline.rules", "-D\n-e 2\n",
+	    0640);
+	for (i = 0; i < ELEMENTSOF(cases); i++) {
+		_cleanup_free_ char *found = NULL;
+
+		put(f, "etc/audit/rules.d/100-local.rules", cases[i].local,
+		    0640);
+		assert_int_equal(check_id(f, "audit.immutable", &found),
+		    cases[i].want);
+	}
+}
+
 /* record-sysctl: each baseline sysctl's live value from proc/sys, a
  * comment for one that cannot be read, the time it was read first. */
 static void
@@ -422,6 +454,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_apply_writes_lynis_items,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_audit_settings,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rules_enable_order,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_record_sysctls,
 		    setup, teardown),
