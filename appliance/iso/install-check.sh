@@ -175,6 +175,18 @@ expect "the audit rules locked (-e 2)" 'bulwark-firstboot: audit rules: enabled 
 expect "/var/tmp noexec" 'bulwark-firstboot: /var/tmp: .*noexec'
 expect "bulwark-console on tty1 and the serial console" 'bulwark-firstboot: console: active active'
 expect "the console's notice on the serial console" 'SYSTEM USE NOTIFICATION'
+expect "the sandboxed consoles never restarted" 'bulwark-firstboot: console restarts: 0 0'
+# audit_gib auto: a tenth of the 6 GiB disk, at least 1 GiB
+expect "the audit volume 1 GiB (audit_gib auto), space_left 256 MB, admin_space_left 51 MB" \
+	'bulwark-firstboot: audit volume size: 10[0-9][0-9] MiB, space_left 256 admin_space_left 51'
+expect "the sysctl record root's, 0755 and 0644" 'bulwark-firstboot: sysctl record: root 755 root 644'
+rec=$(grep -aoE 'bulwark-firstboot: sysctl record after the scan: [^ ]*, the boot.s [^ ]*' "$d/firstboot.log" | tr -d '\r' | tail -n 1)
+rec_scan=$(echo "$rec" | sed -n 's/.*scan: \([^,]*\),.*/\1/p') rec_boot=${rec##* }
+if [ -n "$rec_scan" ] && [ -n "$rec_boot" ] && [[ "$rec_scan" > "$rec_boot" ]]; then
+	pass "the sysctl record re-read by the scan's collector ($rec_scan, boot $rec_boot)"
+else
+	fail "the sysctl record not re-read by the scan: ${rec:-no line}"
+fi
 expect "the first administrator mapped for the console" 'bulwark-firstboot: console: [a-z_][a-z0-9_-]* logs in as the administrator'
 scan=$(grep -aoE 'bulwark-firstboot: scan: .*' "$d/firstboot.log" | tr -d '\r' | tail -n 1)
 if [ -n "$scan" ]; then

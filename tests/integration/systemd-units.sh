@@ -77,17 +77,69 @@ check "bulwark-collect.socket: group bulwark-collect, mode 0660, bulwarkd in the
 		grep -qx 'SocketMode=0660' '$T/bulwark-collect.socket' &&
 		grep -q '^SupplementaryGroups=.*bulwark-collect' '$units/bulwarkd.service'"
 
+# Each scan's collector records the CAP_SYS_ADMIN-only sysctls again
+# first, as root outside its sandbox ("+"), so the record is the scan's.
+check "bulwark-collect@.service re-records the sysctls before each scan (ExecStartPre=+)" \
+	grep -qE '^ExecStartPre=-?\+-?/.*/bulwark-harden record-sysctl$' "$T/bulwark-collect@.service"
+
+# The console (issue 17 review): root, reading input before anyone has
+# logged in, so bounded: the capabilities its PAM stack needs and no
+# more, a read-only system but for its state and pam_faillock's tally,
+# no network, a system call allow-list; and never left failed by the
+# start limit, as it is the only login. Rated at most 3.0, as docs/hardening.md states.
+cp "$units/bulwark-console@.service" "$T/bulwark-console@.service"
+e=$(exposure "$T/bulwark-console@.service")
+echo "bulwark-console@.service: exposure ${e:-none}"
+grep '✗' "$T/sec.out" | sed "s/^/  bulwark-console: /"
+c="$T/bulwark-console@.service"
+check "bulwark-console@.service: CapabilityBoundingSet= exactly AUDIT_WRITE DAC_OVERRIDE CHOWN SYS_RESOURCE" \
+	grep -qx 'CapabilityBoundingSet=CAP_AUDIT_WRITE CAP_DAC_OVERRIDE CAP_CHOWN CAP_SYS_RESOURCE' "$c"
+for kv in NoNewPrivileges=yes ProtectSystem=strict RuntimeDirectory=faillock \
+	RuntimeDirectoryPreserve=yes StateDirectory=bulwark-console \
+	ProtectKernelTunables=yes ProtectKernelModules=yes ProtectKernelLogs=yes \
+	ProtectControlGroups=yes 'RestrictAddressFamilies=AF_UNIX AF_NETLINK' \
+	SystemCallFilter=@system-service SystemCallArchitectures=native \
+	MemoryDenyWriteExecute=yes LockPersonality=yes RestrictRealtime=yes \
+	RestrictNamespaces=yes StartLimitIntervalSec=0 TTYPath=/dev/%I \
+	StandardInput=tty; do
+	check "bulwark-console@.service: $kv" grep -qx "$kv" "$c"
+done
+check "bulwark-console@.service: no ReadWritePaths= (its state and tally directories only)" \
+	bash -c "! grep -q '^ReadWritePaths=' '$c'"
+check "bulwark-console@.service: the PAM file's faillock dir is the runtime directory" \
+	bash -c "grep -o 'dir=[^ ]*' '$top_srcdir/appliance/pam/bulwark-console' | sort -u | grep -qx 'dir=/var/run/faillock'"
+check "bulwark-console@.service is rated at most 3.0 (is ${e:-none})" \
+	awk -v e="${e:-99}" 'BEGIN { exit !(e <= 3.0) }'
+check "docs/hardening.md states the console's rating ${e:-none}" \
+	grep -q "bulwark-console@.service.*${e:-none}" "$top_srcdir/docs/hardening.md"
+
+# The boot's sysctl record: CAP_SYS_ADMIN alone, writing only its own
+# runtime directory, no socket, and the host's network namespace.
+r="$units/bulwark-sysctl-record.service"
+for kv in CapabilityBoundingSet=CAP_SYS_ADMIN RuntimeDirectory=bulwark-harden \
+	RuntimeDirectoryMode=0755 RuntimeDirectoryPreserve=yes ProtectSystem=strict \
+	ProtectKernelModules=yes RestrictAddressFamilies=none \
+	SystemCallFilter=@system-service; do
+	check "bulwark-sysctl-record.service: $kv" grep -qx "$kv" "$r"
+done
+check "bulwark-sysctl-record.service: no ReadWritePaths=, no PrivateNetwork=" \
+	bash -c "! grep -qE '^(ReadWritePaths|PrivateNetwork)=' '$r'"
+cp "$r" "$T/bulwark-sysctl-record.service"
+
 # verify: the built binaries and the source tree's man pages stand in
 # for the installed ones.
 mkdir -p "$T/man/man8"
 cp "$top_srcdir/man/bulwarkd.8" "$top_srcdir/man/bulwark-agent.8" \
-	"$top_srcdir/man/bulwark-collect.8" "$T/man/man8/"
-for u in bulwarkd bulwark-agent bulwark-collect@; do
-	sed -i "s|^ExecStart=[^ ]*/|ExecStart=$BW/|" "$T/$u.service"
+	"$top_srcdir/man/bulwark-collect.8" "$top_srcdir/man/bulwark-console.8" \
+	"$top_srcdir/man/bulwark-harden.8" "$T/man/man8/"
+for u in bulwarkd bulwark-agent bulwark-collect@ bulwark-console@ bulwark-sysctl-record; do
+	sed -i -e "s|^ExecStart=[^ ]*/|ExecStart=$BW/|" \
+		-e "s|^ExecStartPre=\([-+]*\)[^ ]*/|ExecStartPre=\1$BW/|" "$T/$u.service"
 done
 if MANPATH="$T/man" systemd-analyze verify "$T/bulwarkd.service" \
 	"$T/bulwark-agent.service" "$T/bulwark-collect.socket" \
-	"$T/bulwark-collect@.service" >"$T/verify.out" 2>&1; then
+	"$T/bulwark-collect@.service" "$T/bulwark-console@.service" \
+	"$T/bulwark-sysctl-record.service" >"$T/verify.out" 2>&1; then
 	pass "systemd-analyze verify accepts the units"
 else
 	cat "$T/verify.out" >&2
