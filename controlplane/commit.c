@@ -836,6 +836,10 @@ run_batch(struct committer *c, struct req_list *reqs, struct async_list *async,
 	int			 r;
 
 	TAILQ_INIT(&b.copies);
+	/* Counted first: every way out below answers these N requests, and
+	 * the loop is woken for them only when N says there are some. */
+	TAILQ_FOREACH(req, reqs, entry)
+		n++;
 	appender_collect(c, c->apending >= APPEND_PENDING_MAX);
 	/* Records the trail does not hold yet go first: until it takes
 	 * them, nothing new is accepted (fail closed, AU-5). */
@@ -857,8 +861,6 @@ run_batch(struct committer *c, struct req_list *reqs, struct async_list *async,
 	posted = r == 0;
 	batch_copies_free(&b);	/* what a failed post left */
 	b.nasync = 0;
-	TAILQ_FOREACH(req, reqs, entry)
-		n++;
 	if (n == 0)
 		goto finish;
 	ops = calloc(n, sizeof(*ops));
