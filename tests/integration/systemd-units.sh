@@ -104,8 +104,10 @@ for kv in NoNewPrivileges=yes ProtectSystem=strict RuntimeDirectory=faillock \
 	StandardInput=tty; do
 	check "bulwark-console@.service: $kv" grep -qx "$kv" "$c"
 done
-check "bulwark-console@.service: no ReadWritePaths= (its state and tally directories only)" \
-	bash -c "! grep -q '^ReadWritePaths=' '$c'"
+check "bulwark-console@.service: ReadWritePaths= only /etc (pam_unix's password change)" \
+	bash -c "[ \"\$(grep '^ReadWritePaths=' '$c')\" = 'ReadWritePaths=/etc' ]"
+check "bulwark-console@.service: devices closed but its own terminal" \
+	bash -c "grep -qx 'DevicePolicy=closed' '$c' && [ \"\$(grep '^DeviceAllow=' '$c')\" = 'DeviceAllow=/dev/%I rw' ]"
 check "bulwark-console@.service: the PAM file's faillock dir is the runtime directory" \
 	bash -c "grep -o 'dir=[^ ]*' '$top_srcdir/appliance/pam/bulwark-console' | sort -u | grep -qx 'dir=/var/run/faillock'"
 check "bulwark-console@.service is rated at most 3.0 (is ${e:-none})" \
