@@ -420,6 +420,9 @@ change_ask(void *arg, const char *prompt, int echo, char *buf, size_t len)
 	struct change_screen	*c = arg;
 	int			 r;
 
+	/* the login password was used up by pam_authenticate: it does not
+	 * stay in memory while the new one is typed */
+	wipe_password();
 	tui_wipe();
 	tui_print(0, 0, 1, "Password change required: %s", c->s->user);
 	tui_print(1, 0, 0, "The password has expired: choose a new one to "
@@ -427,7 +430,7 @@ change_ask(void *arg, const char *prompt, int echo, char *buf, size_t len)
 	tui_text(6, c->note);
 	tui_keys("Enter after each field; Esc: cancel the login");
 	r = tui_read(3, prompt, buf, len, !echo, c->s->conf->idle_timeout, 0);
-	return r != 0 || quit ? -1 : 0;
+	return r != 0 || quit ? 1 : 0;
 }
 
 /* PAM's login of S->user with the password typed, changing an expired

@@ -28,6 +28,7 @@ struct conv_data {
 	struct cpam_prompter	*ask;
 	int			 changing;
 	int			 prompts;	/* asked in this change */
+	int			 cancelled;	/* the user gave up the change */
 };
 
 static void
@@ -55,11 +56,12 @@ ask_user(struct conv_data *d, const struct pam_message *m, char **ret)
 	if (++d->prompts > CPAM_CHANGE_PROMPTS_MAX)
 		return PAM_CONV_ERR;
 	if (d->ask->ask(d->ask->arg, m->msg ? m->msg : "Password:",
-	    m->msg_style == PAM_PROMPT_ECHO_ON, buf, sizeof(buf)) != 0)
+	    m->msg_style == PAM_PROMPT_ECHO_ON, buf, sizeof(buf)) != 0) {
+		d->cancelled = 1;
 		pr = PAM_CONV_ERR;
-	else if (!(*ret = strdup(buf)))
+	} else if (!(*ret = strdup(buf)))
 		pr = PAM_BUF_ERR;
-	explicit_bzero(buf, sizeof(buf));
+	OPENSSL_cleanse(buf, sizeof(buf));
 	return pr;
 }
 
@@ -103,7 +105,10 @@ conv(int n, const struct pam_message **msgs, struct pam_response **ret,
 			break;
 		case PAM_ERROR_MSG:
 		case PAM_TEXT_INFO:
-			if (d->msg && msgs[i]->msg)
+			/* during a change only an error is the reason it
+			 * failed ("Changing password for dave." is not) */
+			if (d->msg && msgs[i]->msg && (!d->changing ||
+			    msgs[i]->msg_style == PAM_ERROR_MSG))
 				snprintf(d->msg, d->msglen, "%s", msgs[i]->msg);
 			if (d->changing && msgs[i]->msg)
 				d->ask->show(d->ask->arg, msgs[i]->msg,
@@ -133,6 +138,7 @@ map_pam(int pr)
 	case PAM_CRED_INSUFFICIENT:
 		return -BW_E_UNAUTH;
 	case PAM_ACCT_EXPIRED:
+	case PAM_AUTHTOK_EXPIRED:	/* expired past the inactivity period */
 	case PAM_NEW_AUTHTOK_REQD:
 	case PAM_PERM_DENIED:
 		return -BW_E_DENIED;
@@ -145,7 +151,7 @@ map_pam(int pr)
  * changes it now, asking the user (as login(1) does), once. The
  * modules' own retries (pam_pwquality's retry=) and
  * CPAM_CHANGE_PROMPTS_MAX bound it. Returns PAM's answer; any failure
- * leaves PAM's reason in D->msg. */
+ * leaves PAM's reason in D->msg ("cancelled" when the user gave up). */
 static int
 change_expired(pam_handle_t *h, struct conv_data *d)
 {
@@ -157,12 +163,18 @@ change_expired(pam_handle_t *h, struct conv_data *d)
 		d->ask->show(d->ask->arg, d->msg, 0);
 	if (d->msg && d->msglen)
 		d->msg[0] = '\0';
+	/* the login password was used up by pam_authenticate: no prompt
+	 * of the change is answered with it */
+	d->password = NULL;
 	d->changing = 1;
 	d->prompts = 0;
+	d->cancelled = 0;
 	pr = pam_chauthtok(h, PAM_CHANGE_EXPIRED_AUTHTOK);
 	d->changing = 0;
 	d->ask->change = pr == PAM_SUCCESS ? CPAM_CHANGED : CPAM_CHANGE_FAILED;
-	if (pr != PAM_SUCCESS && d->msg && d->msglen && !d->msg[0])
+	if (pr != PAM_SUCCESS && d->msg && d->msglen && d->cancelled)
+		snprintf(d->msg, d->msglen, "cancelled");
+	else if (pr != PAM_SUCCESS && d->msg && d->msglen && !d->msg[0])
 		snprintf(d->msg, d->msglen, "%s", pam_strerror(h, pr));
 	return pr;
 }
@@ -181,14 +193,15 @@ auth_account(const char *service, const char *user, const char *tty,
 		return -BW_E_UNAVAILABLE;
 	if ((pr = pam_set_item(h, PAM_TTY, tty)) == PAM_SUCCESS &&
 	    (pr = pam_set_item(h, PAM_RUSER, user)) == PAM_SUCCESS &&
-	    (pr = pam_authenticate(h, PAM_DISALLOW_NULL_AUTHTOK)) == PAM_SUCCESS)
+	    (pr = pam_authenticate(h, PAM_DISALLOW_NULL_AUTHTOK)) == PAM_SUCCESS) {
 		pr = pam_acct_mgmt(h, PAM_DISALLOW_NULL_AUTHTOK);
-	if (pr == PAM_NEW_AUTHTOK_REQD && d->ask &&
-	    change_expired(h, d) != PAM_SUCCESS) {
-		pam_end(h, PAM_NEW_AUTHTOK_REQD);
-		return -BW_E_DENIED;
-	} else if (pr == PAM_NEW_AUTHTOK_REQD && d->ask)
-		pr = PAM_SUCCESS;
+		/* only the account stack's answer leads to a change: the
+		 * same code from pam_authenticate would skip the account
+		 * checks (faillock, expiry), so it is a refusal */
+		if (pr == PAM_NEW_AUTHTOK_REQD && d->ask &&
+		    change_expired(h, d) == PAM_SUCCESS)
+			pr = PAM_SUCCESS;
+	}
 	if (pr != PAM_SUCCESS) {
 		pam_end(h, pr);
 		return map_pam(pr);
@@ -202,7 +215,8 @@ cpam_login(const char *service, const char *user, const char *password,
     const char *tty, struct cpam_prompter *ask, struct cpam **ret,
     char *msg, size_t msglen)
 {
-	struct conv_data	 d = { user, password, msg, msglen, ask, 0, 0 };
+	struct conv_data	 d = { .user = user, .password = password,
+	    .msg = msg, .msglen = msglen, .ask = ask };
 	struct cpam		*s;
 	pam_handle_t		*h = NULL;
 	const void		*pu = NULL;
@@ -248,7 +262,8 @@ int
 cpam_reauth(const struct cpam *s, const char *password, char *msg,
     size_t msglen)
 {
-	struct conv_data	 d = { s->user, password, msg, msglen, NULL, 0, 0 };
+	struct conv_data	 d = { .user = s->user, .password = password,
+	    .msg = msg, .msglen = msglen };
 	pam_handle_t		*h = NULL;
 	int			 r;
 

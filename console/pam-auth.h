@@ -44,7 +44,11 @@ struct cpam_prompter {
  * the password expired (PAM_NEW_AUTHTOK_REQD) and ASK is not NULL, the
  * password stack changes it first, asking through ASK (ASK->change says
  * how that went); without ASK, or when the change fails, the login is
- * denied. An expired account (PAM_ACCT_EXPIRED) is always denied.
+ * denied (ASK->change's failure reason is PAM's error message, or
+ * "cancelled" when the user gave up). An expired account
+ * (PAM_ACCT_EXPIRED), a password expired past its inactivity period
+ * (PAM_AUTHTOK_EXPIRED) and a PAM_NEW_AUTHTOK_REQD from the auth stack
+ * (rather than the account stack) are always denied.
  * Returns 0 and *RET (close with cpam_logout()), -BW_E_UNAUTH when
  * authentication failed, -BW_E_DENIED when the account may not log in
  * now, or another negative error. MSG (MSGLEN bytes) receives the

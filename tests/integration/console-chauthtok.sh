@@ -10,25 +10,34 @@
 # starts; the new password is the one that logs in afterwards; Esc at a
 # prompt cancels the change and the login; an expired account (not
 # password) is still refused without a change; no password is ever
-# drawn.
+# drawn, not even while it is typed (before Enter wipes the screen); a
+# password expired past its inactivity period (PAM_AUTHTOK_EXPIRED) is
+# a refused login with PAM's message; a PAM_NEW_AUTHTOK_REQD from the
+# auth stack (not the account stack) is refused without a change.
 . "$(dirname "$0")/console-lib.sh"
 CC=${CC:-cc}
 command -v "$CC" >/dev/null || { echo "SKIP: no C compiler for the test PAM module"; exit 77; }
 "$CC" -shared -fPIC -Wall -o "$T/pam_expire.so" "$(dirname "$0")/pam-expire.c" -lpam ||
 	{ echo "cannot build the test PAM module" >&2; exit 1; }
 
-console_users dave:Dave-Pass-4:1003 erin:Erin-Pass-5:1004 frank:Frank-Pass-6:1005
+console_users dave:Dave-Pass-4:1003 erin:Erin-Pass-5:1004 frank:Frank-Pass-6:1005 \
+	gina:Gina-Pass-7:1006 hank:Hank-Pass-8:1007
 cat >"$T/bwd/console-users.json" <<USERS
 {"dave": {"principal": "admin", "tenant": "system", "role": "system-admin"},
- "erin": {"principal": "admin", "tenant": "system", "role": "system-admin"}}
+ "erin": {"principal": "admin", "tenant": "system", "role": "system-admin"},
+ "gina": {"principal": "admin", "tenant": "system", "role": "system-admin"},
+ "hank": {"principal": "admin", "tenant": "system", "role": "system-admin"}}
 USERS
 # both passwords expired; the shipped stack's shape, plus the module's
 # account and password lines where pam_unix has them
 mkdir -p "$T/expired"
 touch "$T/expired/expired.dave" "$T/expired/expired.erin" \
-	"$T/expired/account-expired.frank"
+	"$T/expired/account-expired.frank" "$T/expired/authtok-expired.gina" \
+	"$T/expired/auth-newtok.hank" "$T/expired/account-expired.hank"
 EX="$T/pam_expire.so dir=$T/expired passdb=$T/passdb"
 sed -i "/^account .*pam_matrix/a account  required                $EX" "$T/pam/bulwark-console"
+# hank's authentication itself answers PAM_NEW_AUTHTOK_REQD
+sed -i "1i auth     requisite               $EX" "$T/pam/bulwark-console"
 echo "password requisite              $EX retry=2" >>"$T/pam/bulwark-console"
 
 write_conf "$T/console.json" 600 3600
@@ -37,10 +46,25 @@ start_console "$T/console.json"
 expect "the banner is shown first" 'TEST NOTICE'
 keys Enter
 
-# answer PROMPT TEXT: types TEXT at PAM's PROMPT on the change screen
+# not_drawn TEXT: the screen does not show TEXT over a few seconds
+# (a secret typed without Enter: nothing on the screen changes, so
+# there is nothing to wait for; a slow console can only make it pass)
+not_drawn() {
+	local i
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		has "$1" && return 1
+		sleep 0.2
+	done
+	return 0
+}
+
+# answer PROMPT TEXT: types TEXT at PAM's PROMPT on the change screen;
+# before Enter (which wipes the screen) TEXT must not be on it
 answer() {
 	wait_for 30 has "^$1" || { fail "no prompt $1 (screen:)"; screen | sed 's/^/  | /' >&2; return 1; }
-	keys "$2" Enter
+	keys -l "$2"
+	not_drawn "$2" || fail "the answer to $1 is drawn while typed"
+	keys Enter
 }
 
 # erin: the retype does not match; the change and the login fail
@@ -68,7 +92,9 @@ login erin Erin-Pass-5
 answer 'Current password:' Erin-Pass-5
 wait_for 30 has '^New password:' || fail "no second prompt"
 keys Escape
-expect "Esc at a prompt cancels the change and the login" '^Password not changed: '
+expect "Esc at a prompt cancels the change and the login" '^Password not changed: cancelled'
+check "the cancel is recorded as such" \
+	sh -c "grep '\"password.change.failed\"' '$T/state/events.log' | grep '\"erin\"' | grep -q cancelled"
 check "no session for erin after Esc" hasnt 'welcome, erin'
 check "erin's password is still unchanged" grep -qx 'erin:Erin-Pass-5:bulwark-console' "$T/passdb"
 check "two failed changes recorded for erin" \
@@ -84,6 +110,26 @@ check "frank's refusal is a failed login" \
 	sh -c "grep '\"login.failed\"' '$T/state/events.log' | grep -q '\"frank\"'"
 check "no change was attempted for frank" \
 	sh -c "! grep '\"password.change' '$T/state/events.log' | grep -q '\"frank\"'"
+
+# gina: the password expired past its inactivity period: refused, no change
+login gina Gina-Pass-7
+expect "a password expired past its inactivity period is refused with PAM's message" \
+	'^Your password has expired past its inactivity period'
+check "no change screen for gina" hasnt 'Password change required'
+check "gina's refusal is a failed login, not 'Login unavailable'" \
+	sh -c "grep '\"login.failed\"' '$T/state/events.log' | grep -q '\"gina\"'"
+check "gina's failure is in her login record" \
+	grep -q '"failures": *1' "$T/state/gina.json"
+
+# hank: the auth stack (not the account stack) answers
+# PAM_NEW_AUTHTOK_REQD; his account expired: refused without a change
+login hank Hank-Pass-8
+wait_for 30 has 'Login incorrect|Password change required|welcome, hank'
+check "a new-password demand from authentication is refused, no change" \
+	hasnt 'Password change required'
+check "no session for hank" hasnt 'welcome, hank'
+check "hank's refusal is a failed login" \
+	sh -c "grep '\"login.failed\"' '$T/state/events.log' | grep -q '\"hank\"'"
 
 # dave: a new password too short is refused, then one is accepted
 login dave Dave-Pass-4
@@ -124,7 +170,7 @@ keys Enter q
 expect "logged out again" 'TEST NOTICE'
 
 check "no password was ever drawn" sh -c "! grep -Eq \
-	'Pass-4|Pass-5|Pass-6|New-Pass|Other-Pass|Tiny-1' '$T/captures'"
+	'Pass-4|Pass-5|Pass-6|Pass-7|Pass-8|New-Pass|Other-Pass|Tiny-1' '$T/captures'"
 tm kill-server
 wait "$TMUX_PID"
 check "the console wrote no error" sh -c "! grep -v PWRAP '$T/console.err' | grep -q ."

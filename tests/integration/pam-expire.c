@@ -1,11 +1,17 @@
 /* A test-only PAM module for console-chauthtok.sh (never installed): a
  * password that expired, as pam_unix reports one after PASS_MAX_DAYS.
  *
+ * auth: PAM_NEW_AUTHTOK_REQD while DIR/auth-newtok.USER exists (dir=DIR),
+ *   else PAM_IGNORE (a stack whose authentication, not its account
+ *   check, asks for a new password).
  * account: PAM_ACCT_EXPIRED, with pam_unix's message, while the file
- *   DIR/account-expired.USER exists (dir=DIR); PAM_NEW_AUTHTOK_REQD,
+ *   DIR/account-expired.USER exists; PAM_AUTHTOK_EXPIRED (the password
+ *   expired past its inactivity period), with an error message, while
+ *   DIR/authtok-expired.USER exists; PAM_NEW_AUTHTOK_REQD,
  *   with pam_unix's message, while DIR/expired.USER exists; else
  *   PAM_SUCCESS.
- * password: asks the current password, then a new one and its retype
+ * password: says "Changing password for USER." (PAM_TEXT_INFO), asks
+ *   the current password, then a new one and its retype
  *   (up to retry=N tries, 3 by default); refuses a new password shorter
  *   than 12 characters as pam_pwquality words it and a retype that does
  *   not match as pam_unix words it; on success writes the new password
@@ -50,13 +56,38 @@ flag_path(const struct opts *o, const char *user, char *buf, size_t len)
 	return snprintf(buf, len, "%s/expired.%s", o->dir, user) < (int)len;
 }
 
+/* Whether DIR/WHAT.USER exists. */
 static int
-account_expired(const struct opts *o, const char *user)
+flagged(const struct opts *o, const char *what, const char *user)
 {
 	char path[4096];
 
-	return snprintf(path, sizeof(path), "%s/account-expired.%s", o->dir,
+	return snprintf(path, sizeof(path), "%s/%s.%s", o->dir, what,
 	    user) < (int)sizeof(path) && access(path, F_OK) == 0;
+}
+
+int
+pam_sm_authenticate(pam_handle_t *h, int flags, int argc, const char **argv)
+{
+	struct opts	 o;
+	const char	*user = NULL;
+
+	(void)flags;
+	parse(argc, argv, &o);
+	if (pam_get_user(h, &user, NULL) != PAM_SUCCESS || !user)
+		return PAM_USER_UNKNOWN;
+	return flagged(&o, "auth-newtok", user) ? PAM_NEW_AUTHTOK_REQD :
+	    PAM_IGNORE;
+}
+
+int
+pam_sm_setcred(pam_handle_t *h, int flags, int argc, const char **argv)
+{
+	(void)h;
+	(void)flags;
+	(void)argc;
+	(void)argv;
+	return PAM_IGNORE;
 }
 
 int
@@ -71,10 +102,15 @@ pam_sm_acct_mgmt(pam_handle_t *h, int flags, int argc, const char **argv)
 	if (pam_get_user(h, &user, NULL) != PAM_SUCCESS || !user ||
 	    !flag_path(&o, user, path, sizeof(path)))
 		return PAM_USER_UNKNOWN;
-	if (account_expired(&o, user)) {
+	if (flagged(&o, "account-expired", user)) {
 		pam_error(h, "Your account has expired; please contact your "
 		    "system administrator.");
 		return PAM_ACCT_EXPIRED;
+	}
+	if (flagged(&o, "authtok-expired", user)) {
+		pam_error(h, "Your password has expired past its inactivity "
+		    "period; please contact your system administrator.");
+		return PAM_AUTHTOK_EXPIRED;
 	}
 	if (access(path, F_OK) != 0)
 		return PAM_SUCCESS;
@@ -190,6 +226,8 @@ pam_sm_chauthtok(pam_handle_t *h, int flags, int argc, const char **argv)
 	    !passdb_get(o.passdb, user, cur, sizeof(cur)) ||
 	    !flag_path(&o, user, path, sizeof(path)))
 		return PAM_USER_UNKNOWN;
+	/* as pam_unix says it: an info message, never a failure's reason */
+	pam_info(h, "Changing password for %s.", user);
 	if (pam_prompt(h, PAM_PROMPT_ECHO_OFF, &old, "Current password: ") !=
 	    PAM_SUCCESS || !old || strcmp(old, cur) != 0) {
 		pam_error(h, "Authentication token manipulation error");
