@@ -114,7 +114,8 @@ await_exit() {
 	wait "$qpid"; qpid=""
 	return 0
 }
-tail_of() { say "$1: the console's tail:"; tail -n "${2:-40}" "$d/$1.log" | tr -d '\r' | sed 's/^/  | /'; }
+# (awk ends the last line, which the console may have left open)
+tail_of() { say "$1: the console's tail:"; tail -n "${2:-40}" "$d/$1.log" | tr -d '\r' | awk '{ print "  | " $0 }'; }
 # powerdown NAME: the ACPI power button through QMP once systemd-logind,
 # which acts on it, runs (a press before that is lost), then up to 120 s.
 powerdown() {
