@@ -4,7 +4,10 @@
 # OVMF, a TPM 2.0 from swtpm), boots the installed system and waits for
 # the root unlocked by the TPM, bulwarkd healthy, the local node
 # Trusted and the first compliance scan finished on the serial console
-# (printing the scan's counts), then boots it with another kernel command line (init=/bin/sh
+# (printing the scan's counts), logs in on the serial console as the
+# first administrator with the generated password, which the console
+# makes them change (a temporary password), and sees the dashboard,
+# then boots it with another kernel command line (init=/bin/sh
 # added to GRUB's configuration on the ESP), which must not unlock the
 # root, and unlocks it there with the recovery key. Every QEMU and swtpm
 # it starts is killed and reaped; each phase is bounded
@@ -111,7 +114,8 @@ await_exit() {
 	wait "$qpid"; qpid=""
 	return 0
 }
-tail_of() { say "$1: the console's tail:"; tail -n "${2:-40}" "$d/$1.log" | tr -d '\r' | sed 's/^/  | /'; }
+# (awk ends the last line, which the console may have left open)
+tail_of() { say "$1: the console's tail:"; tail -n "${2:-40}" "$d/$1.log" | tr -d '\r' | awk '{ print "  | " $0 }'; }
 # powerdown NAME: the ACPI power button through QMP once systemd-logind,
 # which acts on it, runs (a press before that is lost), then up to 120 s.
 powerdown() {
@@ -220,6 +224,138 @@ else
 	else
 		fail "Lynis hardening index $lynis below $lynis_min (BW_LYNIS_MIN)"
 	fi
+fi
+
+# The first administrator's login on the serial console (bulwark-console
+# under its unit's sandbox, through the real PAM stack): the notice
+# (Enter), "Login:" and "Password:" (a field per line, Enter after
+# each), the "Password change required" screen for the temporary
+# password with PAM's prompts (pam_unix's "Current password:", then
+# pam_pwquality's "New password:" and "Retype new password:"), the
+# last logins (Enter) and the dashboard, whose header names the
+# terminal; q logs out to the notice. The console is ncurses on the
+# serial line: its output from a byte offset on is matched with the
+# escapes, carriage returns and blanks taken out (ncurses may move the
+# cursor over blanks rather than draw them).
+log_size() { stat -c %s "$d/$1.log"; }
+# screen_flat NAME FROM: the output since byte FROM, flattened
+screen_flat() {
+	tail -c +"$(( $2 + 1 ))" "$d/$1.log" | tr -d '\r\n\016\017 ' |
+		sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1b[()][0-9A-Za-z]//g' -e 's/\x1b[=>78]//g'
+}
+# screen_show NAME FROM: the last screen drawn since FROM (from its
+# last clear on; a carriage return or a move down is a new line, other
+# escapes are stripped), printed on a failure
+screen_show() {
+	say "$1: the console's last screen (escapes stripped):"
+	tail -c +"$(( $2 + 1 ))" "$d/$1.log" | tr '\r' '\n' | tr -d '\016\017' |
+		sed -e 's/\x1b\[H\x1b\[J/\n@@clear@@\n/g' -e 's/\x1b\[[0-9;]*[BHf]/\n/g' \
+			-e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1b[()][0-9A-Za-z]//g' -e 's/\x1b[=>78]//g' |
+		awk '/^@@clear@@$/ { n = 0; next } /[^[:space:]]/ { l[n++] = $0 }
+			END { for (i = 0; i < n; i++) print "  | " l[i] }' | tail -n 24
+}
+# screen_await NAME FROM LIMIT REGEX: the flattened output since FROM
+# matches REGEX within LIMIT seconds (QEMU still running)
+screen_await() {
+	local t0=$(date +%s)
+	while :; do
+		screen_flat "$1" "$2" | grep -aqE "$4" && return 0
+		kill -0 "$qpid" 2>/dev/null || return 1
+		[ $(($(date +%s) - t0)) -ge "$3" ] && return 1
+		sleep 2
+	done
+}
+# type_keys NAME TEXT: typed on the serial console a key at a time
+type_keys() {
+	local i
+	for (( i = 0; i < ${#2}; i++ )); do
+		printf '%s' "${2:i:1}" > "$d/$1.in"
+		sleep 0.1
+	done
+}
+# console_login: the steps above, with pass or fail lines
+console_login() {
+	local user="${creds%%:*}" old="${creds#*:}" from t0 n flat
+	# 14 characters, 4 classes, nothing of the user name, no word
+	# (pwquality.conf: minlen 12, minclass 3, dictcheck 0; pam_unix
+	# obscure compares it with the old one)
+	local new='Kq7#vTz2-Mw9xRp'
+	# answer PROMPT TEXT: types TEXT and Enter; the next screen is
+	# looked for from there on
+	answer() {
+		say "  the console asks: $1"
+		from=$(log_size firstboot)
+		type_keys firstboot "$2"$'\r'
+	}
+	from=$(log_size firstboot); t0=$(date +%s)
+	type_keys firstboot $'\r'
+	screen_await firstboot "$from" 120 'Login:' ||
+		{ fail "the console's login prompt after Enter on the notice: not seen in 120 s"; screen_show firstboot "$from"; return; }
+	from=$(log_size firstboot)
+	type_keys firstboot "$user"$'\r'
+	screen_await firstboot "$from" 120 'Password:' ||
+		{ fail "the console's password field: not seen in 120 s"; screen_show firstboot "$from"; return; }
+	from=$(log_size firstboot)
+	type_keys firstboot "$old"$'\r'
+	if ! screen_await firstboot "$from" 180 'Passwordchangerequired|welcome,|Login:'; then
+		fail "the temporary password is changed at first login: no answer to the password in 180 s"
+		screen_show firstboot "$from"; return
+	fi
+	if ! screen_flat firstboot "$from" | grep -aq 'Passwordchangerequired'; then
+		fail "the temporary password is changed at first login: no \"Password change required\" screen"
+		screen_show firstboot "$from"; return
+	fi
+	say "the console asked for a new password $(( $(date +%s) - t0 )) s after the notice"
+	# PAM's prompts, one a screen, until the last logins or a refusal
+	for n in 1 2 3 4 5 6; do
+		if ! screen_await firstboot "$from" 180 'password:|welcome,|Login:'; then
+			fail "the temporary password is changed at first login: no prompt or answer in 180 s"
+			screen_show firstboot "$from"; return
+		fi
+		flat=$(screen_flat firstboot "$from")
+		case "$flat" in
+		*welcome,*) break ;;
+		*Login:*)
+			fail "the temporary password is changed at first login: back to the login prompt"
+			screen_show firstboot 0; return ;;
+		*Retypenewpassword:*) answer "Retype new password:" "$new" ;;
+		*Newpassword:*) answer "New password:" "$new" ;;
+		*Currentpassword:*) answer "Current password:" "$old" ;;
+		*)
+			fail "the temporary password is changed at first login: an unknown prompt"
+			screen_show firstboot 0; return ;;
+		esac
+	done
+	if ! screen_flat firstboot "$from" | grep -aq 'welcome,'; then
+		fail "the temporary password is changed at first login: no last-logins screen after $n prompts"
+		screen_show firstboot 0; return
+	fi
+	pass "the temporary password is changed at first login ($(( $(date +%s) - t0 )) s from the notice)"
+	from=$(log_size firstboot)
+	type_keys firstboot $'\r'
+	# the dashboard: its header ("Bulwark console | USER on ttyS0"), then
+	# its panels
+	if screen_await firstboot "$from" 180 "ttyS0.*Nodes"; then
+		pass "the first administrator logs in on the serial console (the dashboard $(( $(date +%s) - t0 )) s from the notice)"
+	else
+		fail "the first administrator logs in on the serial console: no dashboard in 180 s"
+		screen_show firstboot "$from"; return
+	fi
+	sleep 5
+	from=$(log_size firstboot)
+	type_keys firstboot q
+	if screen_await firstboot "$from" 120 'SYSTEMUSENOTIFICATION'; then
+		pass "q logs out of the console, back to the notice"
+	else
+		fail "q did not log out of the console in 120 s"; screen_show firstboot "$from"
+	fi
+}
+if [ -z "$creds" ]; then
+	fail "the first administrator logs in on the serial console: no admin-credentials to log in with"
+elif ! grep -aq 'SYSTEM USE NOTIFICATION' "$d/firstboot.log"; then
+	fail "the first administrator logs in on the serial console: no console notice to start from"
+else
+	console_login
 fi
 [ "$rc" = 0 ] || tail_of firstboot 60
 powerdown firstboot
