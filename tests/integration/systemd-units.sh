@@ -97,7 +97,8 @@ check "bulwark-console@.service: CapabilityBoundingSet= exactly AUDIT_WRITE DAC_
 for kv in NoNewPrivileges=yes ProtectSystem=strict RuntimeDirectory=faillock \
 	RuntimeDirectoryPreserve=yes StateDirectory=bulwark-console \
 	ProtectKernelTunables=yes ProtectKernelModules=yes ProtectKernelLogs=yes \
-	ProtectControlGroups=yes 'RestrictAddressFamilies=AF_UNIX AF_NETLINK' \
+	ProtectControlGroups=yes 'RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6' \
+	IPAddressDeny=any IPAddressAllow=localhost \
 	SystemCallFilter=@system-service SystemCallArchitectures=native \
 	MemoryDenyWriteExecute=yes LockPersonality=yes RestrictRealtime=yes \
 	RestrictNamespaces=yes StartLimitIntervalSec=0 TTYPath=/dev/%I \
