@@ -676,9 +676,8 @@ hb_base(const char *path)
 	return s ? s + 1 : path;
 }
 
-/* systemd-sysctl orders sysctl.d by plain byte order of the name. */
-static int
-hb_cmp_base(const void *a, const void *b)
+int
+hb_name_cmp(const void *a, const void *b)
 {
 	return strcmp(hb_base(*(char *const *)a), hb_base(*(char *const *)b));
 }
@@ -871,7 +870,7 @@ hb_sysctl_configured(int rootfd, const char *name, long *ret_val)
 	int r;
 
 	if ((r = hb_read_dirs(rootfd, hb_sysctl_dirs, ".conf",
-	    hb_cmp_base, "etc/sysctl.conf", &all)) < 0)
+	    hb_name_cmp, "etc/sysctl.conf", &all)) < 0)
 		return r;
 	/* Keys may be written with '/' as well as '.'. */
 	if (!(slashed = strdup(name)))

@@ -387,6 +387,22 @@ rules_order_vs_strverscmp(struct fake *f)
 	}
 }
 
+/* The two orders of configuration directories: byte order of the base
+ * names (systemd's *.d, modprobe.d; the compliance checks' directory
+ * reads use it too), and augenrules' version order. */
+static void
+test_name_orders(void **state)
+{
+	const char *p[] = { "etc/sysctl.d/90-b.conf", "run/sysctl.d/100-a.conf" };
+	const char *q[] = { "90-b.conf", "100-a.conf" };
+
+	(void)state;
+	assert_true(hb_name_cmp(&p[1], &p[0]) < 0);	/* "1" < "9" */
+	assert_true(hb_name_cmp(&q[1], &q[0]) < 0);	/* names alone too */
+	assert_true(hb_rules_name_cmp(&p[1], &p[0]) > 0);	/* 100 > 90 */
+	assert_int_equal(hb_name_cmp(&p[0], &q[0]), 0);
+}
+
 /* augenrules concatenates rules.d in `ls -1v` (version) order and takes
  * any line starting "-e" as the enable directive, the last one loaded
  * last: 100-local.rules comes after 90-bulwark-baseline.rules, "-e0"
@@ -496,6 +512,7 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rules_enable_order,
 		    setup, teardown),
+		cmocka_unit_test(test_name_orders),
 		cmocka_unit_test_setup_teardown(test_record_sysctls,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_symlink_escape_refused,
