@@ -367,8 +367,9 @@ session_run(struct session *s, int recdir)
 	tui_wipe();
 }
 
-/* AC-10: one of the user's session slots for the session PAM just
- * opened, or -1 after closing that session with the reason in MSG. */
+/* AC-10: one of the user's session slots (an fd) for the session PAM
+ * just opened; or, after closing that session with the reason in MSG,
+ * a negative error (-EBUSY: all of the user's slots are taken). */
 static int
 claim_session(struct session *s, int recdir, char *msg, size_t len)
 {
@@ -387,7 +388,7 @@ claim_session(struct session *s, int recdir, char *msg, size_t len)
 	else
 		snprintf(msg, len, "Session refused for %s: %s.", s->user,
 		    strerror(-fd));
-	return -1;
+	return fd;
 }
 
 /* The expired-password change on the login screen (cpam_prompter):
