@@ -144,6 +144,9 @@ request_expect(const struct client_conf *conf, const char *method,
 	return resp->status == want ? 0 : report_error_ctx(resp, ctx);
 }
 
+/* Appends "?KEY=VAL" or "&KEY=VAL" (VAL encoded; nothing when VAL is
+ * NULL) to the path in BUF (LEN bytes). Returns 0, -ENOMEM, or
+ * -ENAMETOOLONG when it does not fit. */
 static int
 add_param(char *buf, size_t len, const char *key, const char *val)
 {
@@ -154,11 +157,11 @@ add_param(char *buf, size_t len, const char *key, const char *val)
 	if (!val)
 		return 0;
 	if (!(enc = evhttp_encode_uri(val)))
-		return -1;
+		return -ENOMEM;
 	w = snprintf(buf + n, len - n, "%s%s=%s", strchr(buf, '?') ? "&" : "?",
 	    key, enc);
 	free(enc);
-	return (w < 0 || (size_t)w >= len - n) ? -1 : 0;
+	return (w < 0 || (size_t)w >= len - n) ? -ENAMETOOLONG : 0;
 }
 
 static void
@@ -902,7 +905,7 @@ write_out(const char *dir, const char *name, const char *ext, const char *text,
 	snprintf(path, sizeof(path), "%s/%s.%s", dir, name, ext);
 	if ((r = write_file_atomic_at(AT_FDCWD, path, text, strlen(text), mode)) < 0) {
 		fprintf(stderr, "bulwark: cannot write %s: %s\n", path, bw_strerror(r));
-		return -1;
+		return r;
 	}
 	return 0;
 }

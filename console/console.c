@@ -59,7 +59,7 @@ struct session {
 
 static volatile sig_atomic_t quit;
 /* shown under the banner: why the last session ended */
-static char end_note[160];
+static char end_note[256];
 /* the password buffer: locked in memory, wiped after each use */
 static char password[PASSWORD_MAX];
 
@@ -124,7 +124,8 @@ banner(const struct console_conf *conf)
 	tui_wipe();
 	tui_print(0, 0, 1, "SYSTEM USE NOTIFICATION");
 	tui_text(2, conf->banner);
-	tui_print(LINES - 2, 0, 0, "%s", end_note);
+	/* up to three lines, wrapped: a note may say what to do next */
+	tui_text(LINES - 4, end_note);
 	tui_keys("Enter: I have read and consent to these conditions");
 	refresh();
 	do {
@@ -202,9 +203,32 @@ show_last_logins(const struct lrec *prev, const char *user)
 	refresh();
 }
 
+/* After the right password at the lock screen was refused by the
+ * account stack (R: -EKEYEXPIRED, its password expired meanwhile, or
+ * -BW_E_DENIED, PAM's reason in PMSG): the session ends, and the note
+ * on the banner says what happened and what to do. Not a failed
+ * password: nothing counts towards the lockout. */
+static int
+unlock_refused(const struct session *s, int r, const char *pmsg)
+{
+	if (r == -EKEYEXPIRED) {
+		caud_event(s->user, CAUD_UNLOCK_FAILED, "password expired");
+		snprintf(end_note, sizeof(end_note), "The password of %s has "
+		    "expired: the session ended.\nLog in again: the login "
+		    "asks for a new password.", s->user);
+	} else {
+		caud_event(s->user, CAUD_UNLOCK_FAILED, pmsg[0] ? pmsg :
+		    "account may not log in");
+		snprintf(end_note, sizeof(end_note), "%s may not log in now: "
+		    "the session ended.\n%.90s%sAsk an administrator.",
+		    s->user, pmsg, pmsg[0] ? "\n" : "");
+	}
+	return WAIT_END;
+}
+
 /* AC-11: hides everything, then needs the user's password through PAM
  * again. Returns 0 when unlocked, WAIT_END when the session must end
- * (lockout, signal, maximum length). */
+ * (lockout, an expired password or account, signal, maximum length). */
 static int
 lock_screen(struct session *s, int recdir)
 {
@@ -233,6 +257,8 @@ lock_screen(struct session *s, int recdir)
 			s->last_key = time(NULL);
 			return WAIT_REDRAW;
 		}
+		if (r == -EKEYEXPIRED || r == -BW_E_DENIED)
+			return unlock_refused(s, r, pmsg);
 		if (note_failure(s, s->user, recdir, CAUD_UNLOCK_FAILED,
 		    was_locked, msg, sizeof(msg))) {
 			snprintf(end_note, sizeof(end_note), "%s", msg);
@@ -367,8 +393,9 @@ session_run(struct session *s, int recdir)
 	tui_wipe();
 }
 
-/* AC-10: one of the user's session slots for the session PAM just
- * opened, or -1 after closing that session with the reason in MSG. */
+/* AC-10: one of the user's session slots (an fd) for the session PAM
+ * just opened; or, after closing that session with the reason in MSG,
+ * a negative error (-EBUSY: all of the user's slots are taken). */
 static int
 claim_session(struct session *s, int recdir, char *msg, size_t len)
 {
@@ -387,7 +414,7 @@ claim_session(struct session *s, int recdir, char *msg, size_t len)
 	else
 		snprintf(msg, len, "Session refused for %s: %s.", s->user,
 		    strerror(-fd));
-	return -1;
+	return fd;
 }
 
 /* The expired-password change on the login screen (cpam_prompter):

@@ -29,6 +29,9 @@ struct conv_data {
 	int			 changing;
 	int			 prompts;	/* asked in this change */
 	int			 cancelled;	/* the user gave up the change */
+	/* the account stack said the password expired (and no change
+	 * made it good) */
+	int			 expired;
 };
 
 static void
@@ -201,6 +204,7 @@ auth_account(const char *service, const char *user, const char *tty,
 		if (pr == PAM_NEW_AUTHTOK_REQD && d->ask &&
 		    change_expired(h, d) == PAM_SUCCESS)
 			pr = PAM_SUCCESS;
+		d->expired = pr == PAM_NEW_AUTHTOK_REQD;
 	}
 	if (pr != PAM_SUCCESS) {
 		pam_end(h, pr);
@@ -269,8 +273,10 @@ cpam_reauth(const struct cpam *s, const char *password, char *msg,
 
 	if (msg && msglen)
 		msg[0] = '\0';
+	/* no prompter: the lock screen changes no password, and its
+	 * caller must tell an expired one from a wrong one */
 	if ((r = auth_account(s->service, s->user, s->tty, &d, &h)) < 0)
-		return r;
+		return d.expired ? -EKEYEXPIRED : r;
 	pam_end(h, PAM_SUCCESS);
 	return 0;
 }

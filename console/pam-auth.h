@@ -58,8 +58,11 @@ int cpam_login(const char *service, const char *user, const char *password,
     char *msg, size_t msglen);
 
 /* Authenticates the session's user again with PASSWORD (unlocking a
- * locked screen) in a transaction of its own. Returns 0, -BW_E_UNAUTH,
- * -BW_E_DENIED or another negative error, with MSG as above. */
+ * locked screen) in a transaction of its own; it changes no password.
+ * Returns 0, -BW_E_UNAUTH (a wrong password), -EKEYEXPIRED (the right
+ * one, but the account stack says it expired: PAM_NEW_AUTHTOK_REQD),
+ * -BW_E_DENIED (the right one, but the account may not log in now) or
+ * another negative error, with MSG as above. */
 int cpam_reauth(const struct cpam *s, const char *password, char *msg,
     size_t msglen);
 

@@ -93,6 +93,7 @@ struct ajob {
 	unsigned long long	 lost;		/* the loss its record reports */
 	int			 result;
 	uint64_t		 last_seq;
+	uint64_t		 seq;		/* ticket: apost_seq when posted */
 	char			 reason[160];	/* of refused mutations */
 };
 TAILQ_HEAD(ajob_list, ajob);
@@ -106,9 +107,16 @@ struct committer {
 	size_t			 async_n;
 	uint64_t		 async_since_ns;	/* the oldest's arrival */
 	size_t			 async_taken;	/* taken, not yet posted */
-	/* commit_audit_flush() waits on ASYNC_CV until every record queued
-	 * before it went to the appender (ASYNC_FLUSH cleared). */
-	int			 async_flush;
+	/* Tickets for commit_audit_flush(): ASYNC_SEQ counts the records
+	 * ever queued, ASYNC_TAKEN_SEQ those the committer took, and
+	 * ASYNC_DONE_SEQ those handed to the appender (or counted lost).
+	 * A flush waits on ASYNC_CV for ASYNC_DONE_SEQ to reach the
+	 * ASYNC_SEQ of its call, and ASYNC_FLUSH_TO (the highest such
+	 * ticket) has the committer take them without gathering; records
+	 * queued after the call do not hold it, so a steady stream of
+	 * them cannot starve it. */
+	uint64_t		 async_seq, async_taken_seq, async_done_seq;
+	uint64_t		 async_flush_to;
 	pthread_cond_t		 async_cv;
 	int			 stopping;
 	/* The committer wakes the loop through its own eventfd (DONE_FD,
@@ -158,9 +166,14 @@ struct committer {
 	pthread_mutex_t		 amu;
 	pthread_cond_t		 acv;		/* CLOCK_MONOTONIC */
 	struct ajob_list	 aqueue, adone;
-	int			 abusy;		/* appending jobs taken off AQUEUE */
 	int			 afailed;
-	int			 aflush;	/* append now, no grouping */
+	/* Tickets for a wait on the appender (commit_audit_flush(),
+	 * appender_collect()): APOST_SEQ numbers the jobs posted (J->SEQ),
+	 * ADONE_SEQ is the last one appended or failed, and AFLUSH_TO (the
+	 * highest ticket waited for) has the appender append without
+	 * grouping until ADONE_SEQ reaches it. Jobs posted after a wait
+	 * began do not hold it. */
+	uint64_t		 apost_seq, adone_seq, aflush_to;
 	int			 astop;
 	size_t			 aqmut;		/* jobs in AQUEUE with mutations */
 	uint64_t		 alast_ns;	/* start of the last append */
@@ -269,17 +282,15 @@ appender_thread(void *arg)
 			pthread_cond_wait(&c->acv, &c->amu);
 		if (TAILQ_EMPTY(&c->aqueue))
 			break;
-		while (!c->astop && !c->aflush &&
+		while (!c->astop && c->aflush_to <= c->adone_seq &&
 		    bw_mono_ns() < (due = appender_due(c))) {
 			struct timespec ts = bw_mono_timespec(due);
 
 			pthread_cond_timedwait(&c->acv, &c->amu, &ts);
 		}
-		c->aflush = 0;
 		TAILQ_INIT(&take);
 		TAILQ_CONCAT(&take, &c->aqueue, entry);
 		c->aqmut = 0;
-		c->abusy = 1;
 		failed = c->afailed;
 		c->alast_ns = bw_mono_ns();
 		pthread_mutex_unlock(&c->amu);
@@ -304,9 +315,9 @@ appender_thread(void *arg)
 		TAILQ_FOREACH(j, &take, entry) {
 			j->result = r < 0 ? -BW_E_AUDIT : 0;
 			j->last_seq = last;
+			c->adone_seq = j->seq;	/* posted in order */
 		}
 		TAILQ_CONCAT(&c->adone, &take, entry);
-		c->abusy = 0;
 		pthread_cond_broadcast(&c->acv);
 	}
 	pthread_mutex_unlock(&c->amu);
@@ -329,12 +340,30 @@ appender_post(struct committer *c, struct ajob *j)
 	wake = TAILQ_EMPTY(&c->aqueue) || (j->nmut > 0 && c->aqmut == 0);
 	if (j->nmut > 0)
 		c->aqmut++;
+	j->seq = ++c->apost_seq;
 	TAILQ_INSERT_TAIL(&c->aqueue, j, entry);
 	pthread_mutex_unlock(&c->amu);
 	/* after the unlock, as commit_submit() signals; the appender tests
 	 * its queue and deadline under AMU before it waits */
 	if (wake)
 		pthread_cond_broadcast(&c->acv);
+}
+
+/* Waits (C->amu held) until the appender has appended, or failed, every
+ * job posted before the call, having it append them without grouping.
+ * Jobs posted meanwhile are not waited for. */
+static void
+appender_wait_locked(struct committer *c)
+{
+	uint64_t ticket = c->apost_seq;
+
+	if (c->adone_seq >= ticket)
+		return;
+	if (c->aflush_to < ticket)
+		c->aflush_to = ticket;
+	pthread_cond_broadcast(&c->acv);
+	while (c->adone_seq < ticket)
+		pthread_cond_wait(&c->acv, &c->amu);
 }
 
 /* Takes the results of the jobs the appender has finished, in order:
@@ -350,13 +379,8 @@ appender_collect(struct committer *c, int wait)
 
 	TAILQ_INIT(&done);
 	pthread_mutex_lock(&c->amu);
-	if (wait) {
-		c->aflush = 1;
-		pthread_cond_broadcast(&c->acv);
-		while (!TAILQ_EMPTY(&c->aqueue) || c->abusy)
-			pthread_cond_wait(&c->acv, &c->amu);
-		c->aflush = 0;
-	}
+	if (wait)
+		appender_wait_locked(c);
 	TAILQ_CONCAT(&done, &c->adone, entry);
 	pthread_mutex_unlock(&c->amu);
 	while ((j = TAILQ_FIRST(&done))) {
@@ -754,14 +778,16 @@ commit_ops(struct committer *c, struct store_op *ops,
 }
 
 /* After a batch (C->mu held): the records it took are with the
- * appender, so a flush waiting for the queue as it was is answered
- * once nothing more waits. */
+ * appender (or counted lost), so the flushes whose tickets they reach
+ * are answered; records queued since do not hold them. */
 static void
 async_posted(struct committer *c)
 {
 	c->async_taken = 0;
-	if (c->async_flush && TAILQ_EMPTY(&c->async)) {
-		c->async_flush = 0;
+	c->async_done_seq = c->async_taken_seq;
+	if (c->async_flush_to > 0) {
+		if (c->async_flush_to <= c->async_done_seq)
+			c->async_flush_to = 0;
 		pthread_cond_broadcast(&c->async_cv);
 	}
 }
@@ -959,7 +985,7 @@ async_due(const struct committer *c)
 {
 	if (TAILQ_EMPTY(&c->async))
 		return false;
-	return c->async_flush || c->stopping ||
+	return c->async_flush_to > c->async_done_seq || c->stopping ||
 	    c->async_n >= ASYNC_GATHER_MAX ||
 	    bw_mono_ns() - c->async_since_ns >= ASYNC_GATHER_US * 1000ull;
 }
@@ -1024,6 +1050,7 @@ commit_thread(void *arg)
 		nasync = c->async_n;
 		c->async_n = 0;
 		c->async_taken = nasync;
+		c->async_taken_seq = c->async_seq;
 		pthread_mutex_unlock(&c->mu);
 
 		if (n == 0 && nasync == 0) {
@@ -1360,6 +1387,7 @@ commit_audit_async(struct committer *c, const struct audit_record *rec)
 		c->async_since_ns = bw_mono_ns();
 	TAILQ_INSERT_TAIL(&c->async, a, entry);
 	c->async_n++;
+	c->async_seq++;
 	wake = c->async_n == 1 || c->async_n == ASYNC_GATHER_MAX;
 	pthread_mutex_unlock(&c->mu);
 	if (wake)	/* after the unlock: commit_submit() */
@@ -1369,23 +1397,28 @@ commit_audit_async(struct committer *c, const struct audit_record *rec)
 void
 commit_audit_flush(struct committer *c)
 {
+	uint64_t ticket;
+
 	if (!c->trail)
 		return;
-	/* The records the committer gathers or holds go to the appender
-	 * first (async_posted()), then the appender appends all it has. */
+	/* The records queued before the call go to the appender first
+	 * (async_posted()), then the appender appends the jobs posted
+	 * until then, which hold them and every acknowledged mutation's
+	 * (posted before its client was answered). Both waits are for a
+	 * ticket taken at the call, not for empty queues, which a steady
+	 * stream of writes would never leave. */
 	pthread_mutex_lock(&c->mu);
-	if (!TAILQ_EMPTY(&c->async) || c->async_taken > 0) {
-		c->async_flush = 1;
+	ticket = c->async_seq;
+	if (c->async_done_seq < ticket) {
+		if (c->async_flush_to < ticket)
+			c->async_flush_to = ticket;
 		pthread_cond_signal(&c->cv);
-		while (c->async_flush)
+		while (c->async_done_seq < ticket)
 			pthread_cond_wait(&c->async_cv, &c->mu);
 	}
 	pthread_mutex_unlock(&c->mu);
 	pthread_mutex_lock(&c->amu);
-	c->aflush = 1;
-	pthread_cond_broadcast(&c->acv);
-	while (!TAILQ_EMPTY(&c->aqueue) || c->abusy)
-		pthread_cond_wait(&c->acv, &c->amu);
+	appender_wait_locked(c);
 	pthread_mutex_unlock(&c->amu);
 }
 

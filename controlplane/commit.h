@@ -81,15 +81,18 @@ void commit_submit_group(struct committer *c, struct commit_req **reqs,
 void commit_audit_async(struct committer *c, const struct audit_record *rec);
 
 /* Has the trail take every record of a mutation already acknowledged
- * (they are durable in the store's outbox, and reach the trail within
- * a few milliseconds) and every record queued by commit_audit_async()
- * before the call, and waits for it; for readers of the trail. It
- * returns once a batch of the committer ended with no such record left
- * on its queue (records queued while it waits go too) and the appender
- * has appended all it held: it may wait for the committer's current
- * batch (a store commit, etcd round trips) and a trail fdatasync, so
- * it is not for the event loop's thread. Any thread but the
- * committer's; not after commit_stop(). */
+ * (they are durable in the store's audit outbox, and reach the trail
+ * within a few milliseconds) and every record queued by
+ * commit_audit_async() before the call, and waits for it; for readers
+ * of the trail. It waits for a ticket taken at the call, not for the
+ * queues to empty: records and mutations queued while it waits do not
+ * hold it, so a steady stream of writes cannot starve it. It returns
+ * once the committer has handed those records to the appender and the
+ * appender has appended them (or failed to: a mutation's record is then
+ * appended from the outbox before any new mutation is accepted). It may
+ * wait for the committer's current batch (a store commit, etcd round
+ * trips) and a trail fdatasync, so it is not for the event loop's
+ * thread. Any thread but the committer's; not after commit_stop(). */
 void commit_audit_flush(struct committer *c);
 
 struct commit_stats {

@@ -676,17 +676,138 @@ hb_base(const char *path)
 	return s ? s + 1 : path;
 }
 
-/* systemd-sysctl orders sysctl.d by plain byte order of the name. */
-static int
-hb_cmp_base(const void *a, const void *b)
+int
+hb_name_cmp(const void *a, const void *b)
 {
 	return strcmp(hb_base(*(char *const *)a), hb_base(*(char *const *)b));
+}
+
+/* ASCII classes, as GNU's version sort uses them whatever the locale. */
+static bool
+hb_isdigit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool
+hb_isalpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* The weight of S[I] (S of LEN bytes) in a run of non-digits of a
+ * version comparison: '~' below everything, even the run's end; the
+ * run's end and a digit next; then letters; then every other byte. */
+static int
+hb_ver_weight(const char *s, size_t len, size_t i)
+{
+	unsigned char c;
+
+	if (i >= len)
+		return 0;
+	c = (unsigned char)s[i];
+	if (c == '~')
+		return -1;	/* ordering: before the end */
+	if (hb_isdigit((char)c))
+		return 0;
+	if (hb_isalpha((char)c))
+		return c;
+	return c + 256;
+}
+
+/* Compares A (ALEN bytes) and B (BLEN bytes) as Debian compares
+ * versions: alternately a run of non-digits, byte by byte by
+ * hb_ver_weight(), and a run of digits, as numbers (leading zeros
+ * ignored). Returns <0, 0 or >0. */
+static int
+hb_ver_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t i = 0, j = 0, di, dj;
+	int wa, wb, r;
+
+	while (i < alen || j < blen) {
+		while ((i < alen && !hb_isdigit(a[i])) ||
+		    (j < blen && !hb_isdigit(b[j]))) {
+			wa = hb_ver_weight(a, alen, i);
+			wb = hb_ver_weight(b, blen, j);
+			if (wa != wb)
+				return wa - wb;
+			i++;
+			j++;
+		}
+		while (i < alen && a[i] == '0')
+			i++;
+		while (j < blen && b[j] == '0')
+			j++;
+		for (di = 0; i + di < alen && hb_isdigit(a[i + di]); di++)
+			;
+		for (dj = 0; j + dj < blen && hb_isdigit(b[j + dj]); dj++)
+			;
+		if (di != dj)
+			return di > dj ? 1 : -1;
+		if ((r = memcmp(a + i, b + j, di)) != 0)
+			return r;
+		i += di;
+		j += dj;
+	}
+	return 0;
+}
+
+/* The length of NAME (LEN bytes) without its file suffix: the longest
+ * tail, not the first byte, made of ".X..." parts, each a dot, a
+ * letter or '~', then letters, digits and '~' (".tar.gz", ".rules";
+ * not ".1"). */
+static size_t
+hb_ver_stem(const char *name, size_t len)
+{
+	size_t p, i;
+
+	for (p = 1; p < len; p++) {
+		for (i = p; i < len; ) {
+			if (name[i] != '.' || i + 1 >= len ||
+			    !(hb_isalpha(name[i + 1]) || name[i + 1] == '~'))
+				break;
+			for (i += 2; i < len && (hb_isalpha(name[i]) ||
+			    hb_isdigit(name[i]) || name[i] == '~'); i++)
+				;
+		}
+		if (i == len)
+			return p;
+	}
+	return len;
+}
+
+/* Orders file names A and B as GNU `ls -v` does (gnulib's filevercmp,
+ * ties broken by byte order): ".", "..", other names starting with a
+ * dot, then the rest; names compared without their suffixes first, as
+ * versions (hb_ver_cmp()), and whole only when that ties. */
+static int
+hb_filevercmp(const char *a, const char *b)
+{
+	size_t alen = strlen(a), blen = strlen(b), as, bs;
+	int r, ra, rb;
+
+	if (!alen || !blen)
+		return alen ? 1 : blen ? -1 : 0;
+	/* rank of the leading-dot classes: ".", "..", ".x", other */
+	ra = a[0] != '.' ? 3 : alen == 1 ? 0 : alen == 2 && a[1] == '.' ? 1 : 2;
+	rb = b[0] != '.' ? 3 : blen == 1 ? 0 : blen == 2 && b[1] == '.' ? 1 : 2;
+	if (ra != rb || ra < 2)
+		return ra - rb;
+	as = hb_ver_stem(a, alen);
+	bs = hb_ver_stem(b, blen);
+	if ((r = hb_ver_cmp(a, as, b, bs)) != 0)
+		return r;
+	if ((as != alen || bs != blen) &&
+	    (r = hb_ver_cmp(a, alen, b, blen)) != 0)
+		return r;
+	return strcmp(a, b);
 }
 
 int
 hb_rules_name_cmp(const void *a, const void *b)
 {
-	return strverscmp(hb_base(*(char *const *)a),
+	return hb_filevercmp(hb_base(*(char *const *)a),
 	    hb_base(*(char *const *)b));
 }
 
@@ -749,7 +870,7 @@ hb_sysctl_configured(int rootfd, const char *name, long *ret_val)
 	int r;
 
 	if ((r = hb_read_dirs(rootfd, hb_sysctl_dirs, ".conf",
-	    hb_cmp_base, "etc/sysctl.conf", &all)) < 0)
+	    hb_name_cmp, "etc/sysctl.conf", &all)) < 0)
 		return r;
 	/* Keys may be written with '/' as well as '.'. */
 	if (!(slashed = strdup(name)))

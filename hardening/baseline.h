@@ -88,9 +88,16 @@ int hb_item_eval(const struct hb_item *item, const char *text,
  * loads last. RULES must be concatenated in hb_rules_name_cmp() order. */
 bool hb_rules_match(const struct hb_item *item, const char *rules);
 
+/* qsort comparator on two paths or names (char *const *) ordering
+ * them by base name in plain byte order: as systemd reads its *.d
+ * directories (sysctl.d, resolved.conf.d) and kmod modprobe.d. */
+int hb_name_cmp(const void *a, const void *b);
+
 /* qsort comparator on two paths (char *const *) ordering them as
- * augenrules concatenates audit rules.d: by base name in version order
- * (strverscmp, `ls -1v`), so 100-local.rules comes after 90-a.rules. */
+ * augenrules concatenates audit rules.d (`ls -1v`, GNU's filevercmp):
+ * by base name in version order, the file suffixes set aside first, so
+ * 100-local.rules comes after 90-a.rules, 10x.rules before 10-x.rules
+ * and a.rules before a-b.rules (strverscmp differs on both). */
 int hb_rules_name_cmp(const void *a, const void *b);
 
 /* The value sysctl NAME is configured to under ROOTFD: the last

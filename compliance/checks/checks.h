@@ -126,7 +126,8 @@ int comp_read_need(struct comp_ctx *ctx, struct comp_result *res,
     char **ret_buf);
 
 /* Concatenates the uncommented lines of every FILE under root-relative
- * DIR whose name ends with SUFFIX (sorted), each recorded as evidence.
+ * DIR whose name ends with SUFFIX (in byte order of the names,
+ * hb_name_cmp()), each recorded as evidence.
  * Missing DIR gives an empty string. */
 int comp_read_dir_concat(struct comp_ctx *ctx, struct comp_result *res,
     const char *dir, const char *suffix, char **ret_buf);

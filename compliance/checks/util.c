@@ -13,6 +13,7 @@
 #include "lib/err.h"
 #include "lib/macro.h"
 #include "compliance/checks/checks.h"
+#include "hardening/baseline.h"
 
 #define COMP_DIR_MAX_FILES	256
 
@@ -122,12 +123,6 @@ comp_fact_range(struct comp_result *res, const char *name, long v, long min,
 	return comp_obs_add(res, v >= min && v <= max, ref, req, "%ld", v);
 }
 
-static int
-comp_cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Appends the uncommented lines of SRC to B. */
 static int
 comp_append_lines(struct bw_buf *b, const char *src)
@@ -147,7 +142,7 @@ int
 comp_read_dir_concat(struct comp_ctx *ctx, struct comp_result *res,
     const char *dir, const char *suffix, char **ret_buf)
 {
-	return comp_read_dir_concat_by(ctx, res, dir, suffix, comp_cmp_str,
+	return comp_read_dir_concat_by(ctx, res, dir, suffix, hb_name_cmp,
 	    ret_buf);
 }
 

@@ -13,7 +13,9 @@
 # drawn, not even while it is typed (before Enter wipes the screen); a
 # password expired past its inactivity period (PAM_AUTHTOK_EXPIRED) is
 # a refused login with PAM's message; a PAM_NEW_AUTHTOK_REQD from the
-# auth stack (not the account stack) is refused without a change.
+# auth stack (not the account stack) is refused without a change; a
+# password that expires while the screen is locked ends the session at
+# the unlock, with a note saying so and what to do, and is no failure.
 . "$(dirname "$0")/console-lib.sh"
 CC=${CC:-cc}
 command -v "$CC" >/dev/null || { echo "SKIP: no C compiler for the test PAM module"; exit 77; }
@@ -166,8 +168,26 @@ login dave Dave-New-Pass-44
 expect "the new password logs in without another change" 'welcome, dave'
 check "no second change was asked" \
 	test "$(grep -c '"password.changed"' "$T/state/events.log")" -eq 1
-keys Enter q
-expect "logged out again" 'TEST NOTICE'
+
+# dave's password expires while his screen is locked: the right password
+# at the lock screen says so and what to do, ends the session, and is no
+# failed unlock (nothing towards the lockout)
+keys Enter
+expect "dave's dashboard" '^Bulwark console \| dave on '
+keys l
+expect "the dashboard's l locks the console" 'CONSOLE LOCKED'
+touch "$T/expired/expired.dave"
+keys -l Dave-New-Pass-44
+keys Enter
+expect "the lock screen says the password expired, and the session ends" \
+	'^The password of dave has expired: the session ended\.'
+check "...and what to do" has '^Log in again: the login asks for a new password\.'
+check "back at the banner" has 'TEST NOTICE'
+check "the refused unlock is recorded with its reason" \
+	sh -c "grep '\"session.unlock.failed\"' '$T/state/events.log' | grep -q 'password expired'"
+check "the expired password is not a failed login in dave's record" \
+	grep -q '"failures": *0' "$T/state/dave.json"
+snap unlock-expired
 
 check "no password was ever drawn" sh -c "! grep -Eq \
 	'Pass-4|Pass-5|Pass-6|Pass-7|Pass-8|New-Pass|Other-Pass|Tiny-1' '$T/captures'"

@@ -4,9 +4,14 @@
 # as -EPERM to every caller that passes it to bw_strerror().
 #
 # The sources checked are those of the convenience libraries
-# (lib*_a_SOURCES in the generated Makefile), so the check follows files
-# that move and skips programs' mains. A comparator or sort weight may
-# return -1 when the line says so with the comment "ordering".
+# (lib*_a_SOURCES in the generated Makefile), those of the installed
+# programs (bin_PROGRAMS and sbin_PROGRAMS: bulwark-console's console.c,
+# the CLI's cli.c, the mains) and the C helpers test scripts build
+# (tests/integration/*.c in EXTRA_DIST, such as the PAM module
+# pam-expire.c), all read from the generated Makefile, so the check
+# follows files that move. Not the unit tests, benchmarks and fuzz
+# targets (libFuzzer's -1 rejects an input). A comparator or sort weight
+# may return -1 when the line says so with the comment "ordering".
 set -u
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$(pwd)}
@@ -20,9 +25,21 @@ pending=""
 
 [ -r "$mk" ] || { echo "no $mk: run from the build tree" >&2; exit 99; }
 
-srcs=$(sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$mk" |
-	sed -n 's/^lib[a-z]*_a_SOURCES = //p' | tr ' \t' '\n\n' |
+# The generated Makefile with its continued lines joined.
+joined=$(sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$mk")
+# VAR = words: the words
+words() { printf '%s\n' "$joined" | sed -n "s/^$1 = //p" | tr ' \t' '\n\n'; }
+progs=$(words 's\{0,1\}bin_PROGRAMS' | sed 's/\$(EXEEXT)$//' | grep .)
+prog_srcs=$(for p in $progs; do words "$(printf '%s' "$p" | tr '/.-' '___')_SOURCES"; done)
+[ -n "$prog_srcs" ] || { echo "no program sources found in $mk" >&2; exit 99; }
+srcs=$( { words 'lib[a-z]*_a_SOURCES'; printf '%s\n' "$prog_srcs";
+	words EXTRA_DIST | grep '^tests/integration/.*\.c$'; } |
 	grep -E '\.(c|h)$' | sort -u)
+# A program's source and a test helper must be among them.
+for f in console/console.c tests/integration/pam-expire.c; do
+	printf '%s\n' "$srcs" | grep -qx "$f" ||
+		{ echo "$f is not among the checked sources" >&2; exit 99; }
+done
 [ -n "$srcs" ] || { echo "no library sources found in $mk" >&2; exit 99; }
 n=0
 for f in $srcs; do
@@ -57,5 +74,5 @@ for p in $pending; do
 		fails=$((fails + 1)) ;;
 	esac
 done
-echo "checked $n library sources, $fails bare -1 returns"
+echo "checked $n sources, $fails bare -1 returns"
 [ "$fails" -eq 0 ]

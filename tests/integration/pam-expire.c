@@ -19,6 +19,7 @@
  *   and removes DIR/expired.USER.
  * Built by the test with the system's compiler. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,18 +140,21 @@ passdb_get(const char *passdb, const char *user, char *buf, size_t len)
 	return found;
 }
 
-/* Rewrites USER's line in PASSDB with NEWPW. Returns 0 or -1. */
+/* Rewrites USER's line in PASSDB with NEWPW. Returns 0 or -errno. */
 static int
 passdb_set(const char *passdb, const char *user, const char *newpw)
 {
 	FILE	*in = fopen(passdb, "r"), *out;
 	char	 line[1024], tmp[4096], *p, *q;
+	int	 r;
 
 	snprintf(tmp, sizeof(tmp), "%s.new", passdb);
-	if (!in || !(out = fopen(tmp, "w"))) {
-		if (in)
-			fclose(in);
-		return -1;
+	if (!in)
+		return -errno;
+	if (!(out = fopen(tmp, "w"))) {
+		r = -errno;
+		fclose(in);
+		return r;
 	}
 	while (fgets(line, sizeof(line), in)) {
 		p = strchr(line, ':');
@@ -162,8 +166,11 @@ passdb_set(const char *passdb, const char *user, const char *newpw)
 			fputs(line, out);
 	}
 	fclose(in);
-	if (fclose(out) != 0 || rename(tmp, passdb) != 0)
-		return -1;
+	if (fclose(out) != 0 || rename(tmp, passdb) != 0) {
+		r = -errno;
+		unlink(tmp);
+		return r;
+	}
 	return 0;
 }
 

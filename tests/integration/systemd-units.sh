@@ -77,10 +77,15 @@ check "bulwark-collect.socket: group bulwark-collect, mode 0660, bulwarkd in the
 		grep -qx 'SocketMode=0660' '$T/bulwark-collect.socket' &&
 		grep -q '^SupplementaryGroups=.*bulwark-collect' '$units/bulwarkd.service'"
 
-# Each scan's collector records the CAP_SYS_ADMIN-only sysctls again
-# first, as root outside its sandbox ("+"), so the record is the scan's.
-check "bulwark-collect@.service re-records the sysctls before each scan (ExecStartPre=+)" \
-	grep -qE '^ExecStartPre=-?\+-?/.*/bulwark-harden record-sysctl$' "$T/bulwark-collect@.service"
+# Each scan's collector has the CAP_SYS_ADMIN-only sysctls recorded
+# again first, so the record is the scan's: it pulls in the sandboxed
+# oneshot (which, without RemainAfterExit=, runs anew on every start)
+# and starts after it; nothing of it runs outside its sandbox ("+", "!").
+check "bulwark-collect@.service Wants= and comes After= bulwark-sysctl-record.service" \
+	sh -c "grep -qx 'Wants=bulwark-sysctl-record.service' '$T/bulwark-collect@.service' &&
+		grep -qx 'After=bulwark-sysctl-record.service' '$T/bulwark-collect@.service'"
+check "bulwark-collect@.service runs nothing outside its sandbox (no Exec*=+ or !)" \
+	bash -c "! grep -qE '^Exec[A-Za-z]*=[-@:]*[+!]' '$T/bulwark-collect@.service'"
 
 # The console (issue 17 review): root, reading input before anyone has
 # logged in, so bounded: the capabilities its PAM stack needs and no
@@ -116,18 +121,34 @@ check "bulwark-console@.service is rated at most 3.0 (is ${e:-none})" \
 check "docs/hardening.md states the console's rating ${e:-none}" \
 	grep -q "bulwark-console@.service.*${e:-none}" "$top_srcdir/docs/hardening.md"
 
-# The boot's sysctl record: CAP_SYS_ADMIN alone, writing only its own
-# runtime directory, no socket, and the host's network namespace.
+# The sysctl record, at boot and before each scan: CAP_SYS_ADMIN alone,
+# writing only its own runtime directory, /proc/sys read-only, no
+# socket, a system call allow-list, and the host's network namespace;
+# no RemainAfterExit=, so each collector's start runs it again. Rated
+# at most 2.0, as docs/hardening.md states.
 r="$units/bulwark-sysctl-record.service"
 for kv in CapabilityBoundingSet=CAP_SYS_ADMIN RuntimeDirectory=bulwark-harden \
 	RuntimeDirectoryMode=0755 RuntimeDirectoryPreserve=yes ProtectSystem=strict \
-	ProtectKernelModules=yes RestrictAddressFamilies=none \
-	SystemCallFilter=@system-service; do
+	ProtectKernelTunables=yes ProtectKernelModules=yes ProtectKernelLogs=yes \
+	ProtectControlGroups=yes PrivateDevices=yes DevicePolicy=closed \
+	NoNewPrivileges=yes IPAddressDeny=any RestrictAddressFamilies=none \
+	RestrictNamespaces=yes SystemCallFilter=@system-service \
+	SystemCallFilter=~@privileged SystemCallArchitectures=native \
+	MemoryDenyWriteExecute=yes; do
 	check "bulwark-sysctl-record.service: $kv" grep -qx "$kv" "$r"
 done
-check "bulwark-sysctl-record.service: no ReadWritePaths=, no PrivateNetwork=" \
-	bash -c "! grep -qE '^(ReadWritePaths|PrivateNetwork)=' '$r'"
+check "bulwark-sysctl-record.service: no ReadWritePaths=, no PrivateNetwork=, no ProcSubset=pid" \
+	bash -c "! grep -qE '^(ReadWritePaths|PrivateNetwork|ProcSubset)=' '$r'"
+check "bulwark-sysctl-record.service: no RemainAfterExit= (each scan's start runs it)" \
+	bash -c "! grep -qE '^RemainAfterExit=(yes|true|1|on)' '$r'"
 cp "$r" "$T/bulwark-sysctl-record.service"
+e=$(exposure "$T/bulwark-sysctl-record.service")
+echo "bulwark-sysctl-record.service: exposure ${e:-none}"
+grep '✗' "$T/sec.out" | sed "s/^/  bulwark-sysctl-record: /"
+check "bulwark-sysctl-record.service is rated at most 2.0 (is ${e:-none})" \
+	awk -v e="${e:-99}" 'BEGIN { exit !(e <= 2.0) }'
+check "docs/hardening.md states the sysctl record's rating ${e:-none}" \
+	grep -q "bulwark-sysctl-record.service.*${e:-none}" "$top_srcdir/docs/hardening.md"
 
 # verify: the built binaries and the source tree's man pages stand in
 # for the installed ones.
@@ -171,26 +192,46 @@ expand() {
 		esac
 	done
 }
-# The unit's SystemCallFilter= lines in order: the first is the
-# allow-list, "~" lines remove from it, others add to it.
-: >"$T/allow"
-n=0
-while read -r spec; do
-	n=$((n + 1))
-	case $spec in
-	"~"*)	[ $n -gt 1 ] || { fail "the first SystemCallFilter= is not an allow-list"; finish; }
-		printf '%s\n' ${spec#\~} | expand | sort -u >"$T/rm"
-		sort -u "$T/allow" | comm -23 - "$T/rm" >"$T/allow.new"
-		mv "$T/allow.new" "$T/allow" ;;
-	*)	printf '%s\n' $spec | expand >>"$T/allow" ;;
-	esac
-done < <(sed -n 's/^SystemCallFilter=//p' "$unit")
-sort -u -o "$T/allow" "$T/allow"
+# allow_list UNIT OUT: UNIT's SystemCallFilter= lines in order into OUT,
+# one name a line: the first is the allow-list, "~" lines remove from
+# it, others add to it.
+allow_list() {
+	local spec n=0
+	: >"$2"
+	while read -r spec; do
+		n=$((n + 1))
+		case $spec in
+		"~"*)	[ $n -gt 1 ] || { fail "$1: the first SystemCallFilter= is not an allow-list"; finish; }
+			printf '%s\n' ${spec#\~} | expand | sort -u >"$T/rm"
+			sort -u "$2" | comm -23 - "$T/rm" >"$2.new"
+			mv "$2.new" "$2" ;;
+		*)	printf '%s\n' $spec | expand >>"$2" ;;
+		esac
+	done < <(sed -n 's/^SystemCallFilter=//p' "$1")
+	sort -u -o "$2" "$2"
+}
+allow_list "$unit" "$T/allow"
 echo "the unit allows $(wc -l <"$T/allow") system calls"
 check "the allow-list has the event loop, threads and fdatasync" \
 	bash -c "grep -qx epoll_wait '$T/allow' && grep -qx clone3 '$T/allow' && grep -qx fdatasync '$T/allow'"
 check "the allow-list has no mount, ptrace or setuid" \
 	bash -c "! grep -qxE 'mount|ptrace|setuid|init_module' '$T/allow'"
+
+# The sysctl record under its unit's capability bound, umask and system
+# call filter: record-sysctl on a scratch root (its proc/sys absent, so
+# each value a comment) must write the record, not be killed.
+allow_list "$units/bulwark-sysctl-record.service" "$T/allow-rec"
+mkdir -p "$T/rec-root"
+if (umask 022; exec setpriv --bounding-set=-all,+sys_admin --no-new-privs \
+	"$BW/tests/seccomp-exec" allow "$T/allow-rec" \
+	"$BW/bulwark-harden" record-sysctl --root "$T/rec-root") >"$T/rec.out" 2>&1; then
+	pass "record-sysctl runs under bulwark-sysctl-record.service's filters"
+else
+	cat "$T/rec.out" >&2
+	fail "record-sysctl under bulwark-sysctl-record.service's filters"
+fi
+check "its record is written, mode 0644" \
+	bash -c "[ \"\$(stat -c %a '$T/rec-root/run/bulwark-harden/sysctl-live.conf')\" = 644 ]"
 
 caps=""
 for c in $(sed -n 's/^AmbientCapabilities=//p' "$unit"); do

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -575,12 +576,17 @@ queue_unchanged(struct committer *c, const char *name)
 }
 
 /* Records of requests that changed nothing gather on the committer's
- * queue (ASYNC_GATHER_US) before they go to the appender: they are not
- * in the trail right after they were queued, a flush (the API's audit
- * search) finds every one queued before it in the trail at once, and
- * without a flush they reach the trail by themselves. The "not yet"
- * is asserted only when the test got back within the gathering time
- * (a busy machine may preempt it longer); a few tries then. */
+ * queue (ASYNC_GATHER_US, 20 ms) and then on the appender's
+ * (APPEND_ASYNC_GROUP_US) before they reach the trail by themselves:
+ * they are not in the trail right after they were queued; a flush (the
+ * API's audit search) finds every one queued before it in the trail,
+ * and has them taken at once: it returns sooner than the gathering
+ * alone takes, which a flush that merely waited for them could not;
+ * without a flush they reach the trail by themselves. The "not yet" and
+ * the "sooner" are asserted only when the test got back within the
+ * time they measure (a busy machine may preempt it longer): some of
+ * ten tries must. */
+#define GATHER_NS	20000000ull	/* controlplane/commit.c ASYNC_GATHER_US */
 static void
 test_async_flush(void **state)
 {
@@ -591,7 +597,7 @@ test_async_flush(void **state)
 	struct store		*st = open_store(*state);
 	struct timespec		 t0;
 	size_t			 queued = 0;
-	int			 i, gathered = 0, tries;
+	int			 i, gathered = 0, at_once = 0, tries;
 
 	assert_int_equal(evthread_use_pthreads(), 0);
 	assert_non_null(base = event_base_new());
@@ -599,20 +605,23 @@ test_async_flush(void **state)
 	assert_int_equal(commit_start(base, st, t, auditdir, &c), 0);
 	committer_settle();
 
-	for (tries = 0; tries < 5 && !gathered; tries++) {
+	for (tries = 0; tries < 10 && !(gathered && at_once); tries++) {
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		for (i = 0; i < 3; i++) {
 			snprintf(name, sizeof(name), "u%d", (int)queued++);
 			queue_unchanged(c, name);
 		}
 		if (trail_count(auditdir, "tenant.replace", NULL) <
-		    queued - 2 && ns_since(&t0) < 10000000ull)
+		    queued - 2 && ns_since(&t0) < GATHER_NS / 2)
 			gathered = 1;	/* none of the 3 in the trail yet */
 		commit_audit_flush(c);
+		if (ns_since(&t0) < GATHER_NS)
+			at_once = 1;	/* sooner than they gather */
 		assert_int_equal(trail_count(auditdir, "tenant.replace",
 		    NULL), queued);
 	}
 	assert_true(gathered);
+	assert_true(at_once);
 
 	queue_unchanged(c, "later");
 	for (i = 0; i < 1000 &&
@@ -624,6 +633,108 @@ test_async_flush(void **state)
 	audit_trail_close(t);
 	store_close(st);
 	event_base_free(base);
+}
+
+/* A stream of writes that never lets the committer's and the
+ * appender's queues empty, for test_flush_under_load: while STREAM.ON,
+ * every trail append (the appender's) queues a record of a request that
+ * changed nothing and returns only once the committer has posted it to
+ * the appender, so another job waits whenever one has been appended.
+ * The real scheduling of a busy API gives that overlap only at times
+ * (a flush that waits for empty queues then returns late, not never);
+ * audit_trail_append is wrapped (-Wl,--wrap) to give it every time. */
+static struct {
+	struct committer	*c;
+	volatile int		 on;
+	unsigned long		 queued;
+} stream;
+
+int __real_audit_trail_append(struct audit_trail *t,
+    struct audit_record *recs, size_t n, uint64_t *ret_last_seq);
+int __wrap_audit_trail_append(struct audit_trail *t,
+    struct audit_record *recs, size_t n, uint64_t *ret_last_seq);
+
+int
+__wrap_audit_trail_append(struct audit_trail *t, struct audit_record *recs,
+    size_t n, uint64_t *ret_last_seq)
+{
+	struct commit_stats	 s0, s;
+	struct timespec		 t0;
+	char			 name[24];
+	int			 r;
+
+	r = __real_audit_trail_append(t, recs, n, ret_last_seq);
+	if (!__atomic_load_n(&stream.on, __ATOMIC_ACQUIRE))
+		return r;
+	commit_stats(stream.c, &s0);
+	snprintf(name, sizeof(name), "s%lu", stream.queued++);
+	queue_unchanged(stream.c, name);
+	/* posted in a batch the committer counts once it has posted */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		nanosleep(&(struct timespec){ 0, 1000000L }, NULL);
+		commit_stats(stream.c, &s);
+	} while (s.batches == s0.batches && ns_since(&t0) < 10000000000ull);
+	return r;
+}
+
+static void *
+flusher(void *arg)
+{
+	volatile int *flushed = arg;
+
+	commit_audit_flush(stream.c);
+	__atomic_store_n(flushed, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* commit_audit_flush() waits for the records queued before it was
+ * called, not for the committer's and the appender's queues to be
+ * empty: it returns while records keep arriving (before, the API's
+ * audit search waited as long as a steady stream of writes lasted),
+ * and the record queued before it is then in the trail. The stream
+ * stops after 20 s at the latest, so a flush that waits for it fails
+ * the test rather than hanging it. */
+static void
+test_flush_under_load(void **state)
+{
+	char			 auditdir[PATH_MAX];
+	struct audit_trail	*t;
+	struct event_base	*base;
+	struct store		*st = open_store(*state);
+	pthread_t		 th;
+	struct timespec		 t0;
+	volatile int		 flushed = 0;
+	int			 while_streaming;
+	unsigned long		 streamed;
+
+	assert_int_equal(evthread_use_pthreads(), 0);
+	assert_non_null(base = event_base_new());
+	t = open_trail(*state, auditdir, sizeof(auditdir));
+	assert_int_equal(commit_start(base, st, t, auditdir, &stream.c), 0);
+	committer_settle();
+	__atomic_store_n(&stream.on, 1, __ATOMIC_RELEASE);
+	queue_unchanged(stream.c, "marker");
+	assert_int_equal(pthread_create(&th, NULL, flusher, (void *)&flushed),
+	    0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!__atomic_load_n(&flushed, __ATOMIC_ACQUIRE) &&
+	    ns_since(&t0) < 20000000000ull)
+		nanosleep(&(struct timespec){ 0, 1000000L }, NULL);
+	while_streaming = __atomic_load_n(&flushed, __ATOMIC_ACQUIRE);
+	if (while_streaming)
+		assert_int_equal(trail_count(auditdir, "tenant.replace",
+		    "marker"), 1);
+	__atomic_store_n(&stream.on, 0, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);	/* returns once the stream stopped */
+	streamed = stream.queued;
+	commit_stop(stream.c);
+	audit_trail_close(t);
+	store_close(st);
+	event_base_free(base);
+	assert_true(while_streaming);
+	/* the stream had begun: the marker's append queued the next */
+	assert_true(streamed > 0);
 }
 
 /* A record of a request that changed nothing, queued before a mutation
@@ -748,6 +859,8 @@ main(void)
 		    dir_teardown),
 		cmocka_unit_test_setup_teardown(test_async_order, dir_setup,
 		    dir_teardown),
+		cmocka_unit_test_setup_teardown(test_flush_under_load,
+		    dir_setup, dir_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

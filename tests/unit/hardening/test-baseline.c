@@ -351,6 +351,58 @@ test_apply_audit_settings(void **state)
 	assert_int_equal(check_id(f, "audit.immutable", &found), 0);
 }
 
+/* Names whose order under `ls -1v` (GNU filevercmp, which augenrules
+ * uses) differs from strverscmp's, each beside the baseline's file
+ * (its last line "-e 2") with "-e 1": whether the baseline's lock is
+ * the last -e loaded, as `ls -1v` on Debian 12 (coreutils 9.1) orders
+ * them. Suffixes are set aside first ("baseline-x" follows "baseline"),
+ * leading zeros are only a number's ("090" is 90), '~' sorts before
+ * the end of a name, letters before other bytes ("10x" before "10-"). */
+static void
+rules_order_vs_strverscmp(struct fake *f)
+{
+	static const struct {
+		const char *name;
+		int locked;	/* the baseline's -e 2 is loaded last */
+	} cases[] = {
+		{ "90-bulwark-baseline-x.rules", 0 },
+		{ "090-z.rules", 0 },
+		{ "90-bulwark-baseline~.rules", 1 },
+		{ "90x.rules", 1 },
+	};
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < ELEMENTSOF(cases); i++) {
+		_cleanup_free_ char *found = NULL;
+
+		snprintf(path, sizeof(path), "etc/audit/rules.d/%s",
+		    cases[i].name);
+		put(f, path, "-e 1\n", 0640);
+		if (check_id(f, "audit.immutable", &found) != cases[i].locked)
+			fail_msg("%s beside 90-bulwark-baseline.rules: the lock "
+			    "should %sbe loaded last", cases[i].name,
+			    cases[i].locked ? "" : "not ");
+		assert_int_equal(unlinkat(f->fd, path, 0), 0);
+	}
+}
+
+/* The two orders of configuration directories: byte order of the base
+ * names (systemd's *.d, modprobe.d; the compliance checks' directory
+ * reads use it too), and augenrules' version order. */
+static void
+test_name_orders(void **state)
+{
+	const char *p[] = { "etc/sysctl.d/90-b.conf", "run/sysctl.d/100-a.conf" };
+	const char *q[] = { "90-b.conf", "100-a.conf" };
+
+	(void)state;
+	assert_true(hb_name_cmp(&p[1], &p[0]) < 0);	/* "1" < "9" */
+	assert_true(hb_name_cmp(&q[1], &q[0]) < 0);	/* names alone too */
+	assert_true(hb_rules_name_cmp(&p[1], &p[0]) > 0);	/* 100 > 90 */
+	assert_int_equal(hb_name_cmp(&p[0], &q[0]), 0);
+}
+
 /* augenrules concatenates rules.d in `ls -1v` (version) order and takes
  * any line starting "-e" as the enable directive, the last one loaded
  * last: 100-local.rules comes after 90-bulwark-baseline.rules, "-e0"
@@ -381,6 +433,9 @@ test_rules_enable_order(void **state)
 		assert_int_equal(check_id(f, "audit.immutable", &found),
 		    cases[i].want);
 	}
+	assert_int_equal(unlinkat(f->fd, "etc/audit/rules.d/100-local.rules",
+	    0), 0);
+	rules_order_vs_strverscmp(f);
 }
 
 /* record-sysctl: each baseline sysctl's live value from proc/sys, a
@@ -457,6 +512,7 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rules_enable_order,
 		    setup, teardown),
+		cmocka_unit_test(test_name_orders),
 		cmocka_unit_test_setup_teardown(test_record_sysctls,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_symlink_escape_refused,
