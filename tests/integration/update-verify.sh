@@ -84,6 +84,12 @@ mkdir -p "$T/x" && tar -C "$T/x" -xf "$T/good.tar"
 sed -i 's/^epoch 2000$/epoch 2001/' "$T/x/bundle.manifest"
 retar manifest "$T/x" bundle.manifest bundle.manifest.sig root.squashfs vmlinuz initrd.img
 refused manifest "bad signature" "a manifest changed after signing"
+# A signed manifest with a key twice (the second commit would win).
+rm -rf "$T/x" && mkdir -p "$T/x" && tar -C "$T/x" -xf "$T/good.tar"
+printf 'commit %s\n' "$C1" >>"$T/x/bundle.manifest"
+openssl pkeyutl -sign -rawin -inkey "$T/key.pem" -in "$T/x/bundle.manifest" -out "$T/x/bundle.manifest.sig"
+retar twice "$T/x" bundle.manifest bundle.manifest.sig root.squashfs vmlinuz initrd.img
+refused twice "commit given twice" "a signed manifest naming its commit twice"
 mkdir -p "$T/y" && tar -C "$T/y" -xf "$T/good.tar"
 head -c 10 /dev/zero >"$T/y/bundle.manifest.sig"
 retar shortsig "$T/y" bundle.manifest bundle.manifest.sig root.squashfs vmlinuz initrd.img
