@@ -120,6 +120,30 @@ check "the refused applies left both slots, the kernels and the block as they we
 	[ "$before" = "$(snapshot)" ]
 check "and no half-made slot or staging directory" \
 	sh -c "[ ! -e '$FS/slots/b.new' ] && [ ! -e '$BOOT/b.new' ] && [ ! -e '$FS/state/update/staging' ]"
+# A tree whose path has a blank: refused before anything (the removal
+# of a half-made slot once split it into words and removed $T/my).
+mkdir -p "$T/my" "$T/my fs/slots" "$T/my fs/state"
+cp -a "$A" "$T/my fs/slots/"
+echo keep >"$T/my/keep"
+(cd "$T" && "$U" --fs "$T/my fs" --boot "$BOOT" --grubenv "$ENV" --slot a --no-tpm apply "$T/badroot.tar" 2>"$T/blank.err")
+rc=$?
+check "an --fs with a blank is refused, and nothing outside it removed ($(cat "$T/blank.err"))" \
+	sh -c "[ $rc -eq 2 ] && [ -f '$T/my/keep' ]"
+upd --fs fs --slot a status >/dev/null 2>&1
+check "a relative --fs is refused" [ $? -eq 2 ]
+# No running slot known (no bulwark.slot= on the command line, no
+# --slot): every slot command is refused, in text and JSON.
+echo 'quiet' >"$T/cmdline-none"
+BULWARK_UPDATE_CMDLINE="$T/cmdline-none" upd status >"$T/noslot.out" 2>"$T/noslot.err"
+rc=$?
+check "status without a known running slot is refused ($(cat "$T/noslot.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'running slot is unknown' '$T/noslot.err' && [ ! -s '$T/noslot.out' ]"
+BULWARK_UPDATE_CMDLINE="$T/cmdline-none" upd --json status >"$T/noslot.json" 2>/dev/null
+rc=$?
+check "--json status: one object, ok false" sh -c "[ $rc -eq 1 ] && jq -e '.ok == false' '$T/noslot.json' >/dev/null"
+BULWARK_UPDATE_CMDLINE="$T/cmdline-none" upd --json rollback >"$T/noslot-rb.json" 2>/dev/null
+rc=$?
+check "--json rollback: refused, ok false" sh -c "[ $rc -eq 1 ] && jq -e '.ok == false' '$T/noslot-rb.json' >/dev/null"
 
 # 3. Apply: slot b holds the new root with this site's files; GRUB
 # tries it once. A half-made slot from a power cut is replaced.
@@ -161,6 +185,15 @@ upd --slot b --no-tpm apply "$T/update.tar" 2>"$T/trial.err"
 rc=$?
 check "apply during an uncommitted trial is refused" \
 	sh -c "[ $rc -eq 1 ] && grep -q 'on trial' '$T/trial.err'"
+# A --slot that is not the running slot of the command line: apply would
+# replace slot b, the running root.
+echo 'quiet bulwark.slot=b bulwark.trial=1' >"$T/cmdline-b"
+BULWARK_UPDATE_CMDLINE="$T/cmdline-b" upd --slot a --no-tpm apply "$T/update.tar" 2>"$T/wrong.err"
+rc=$?
+check "--slot a while the command line says b is refused ($(cat "$T/wrong.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'kernel command line says bulwark.slot=b' '$T/wrong.err' && [ -f '$B/usr/sbin/bulwarkd' ]"
+BULWARK_UPDATE_CMDLINE="$T/cmdline-b" upd --json status >"$T/s1c.json"
+check "status takes the running slot from the command line" jq_true '.running == "b"' "$T/s1c.json"
 upd --slot b commit >/dev/null 2>&1
 check "commit in the trial makes b the committed slot" [ "$(env_of bulwark_good)" = b ]
 check "the next boot is b's normal entry" [ "$(grub_boot)" = b ]
