@@ -35,10 +35,11 @@ grub_boot() {
 	fi
 }
 jq_true() { jq -e "$1" "$2" >/dev/null; }
-# snapshot: a digest of both slots, both kernels and the block.
+# snapshot: a digest of both slots (each file's bytes, mode, owner,
+# group and link target), both kernels and the block.
 snapshot() {
 	(cd "$T" && find fs/slots boot -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum 2>/dev/null
-	 find fs/slots boot | LC_ALL=C sort; grub-editenv "$ENV" list) | sha256sum
+	 find fs/slots boot -printf '%p %m %U %G %l\n' | LC_ALL=C sort; grub-editenv "$ENV" list) | sha256sum
 }
 
 # put ROOT PATH MODE TEXT: a file of a root.
@@ -116,6 +117,40 @@ upd --slot a --no-tpm apply "$T/badroot.tar" 2>"$T/badroot.err"
 rc=$?
 check "apply of a signed bundle whose root does not unpack is refused ($(cat "$T/badroot.err"))" \
 	sh -c "[ $rc -eq 1 ] && grep -q 'cannot unpack root.squashfs' '$T/badroot.err'"
+# The medium changes after verify: a `tar` ahead in PATH reads another
+# bundle once verify has read the root (its signed manifest, the root a
+# FIFO, or a regular file of the same size with other bytes). The copy
+# into staging is refused, and does not hang on the FIFO.
+realtar=$(command -v tar)
+mkdir -p "$T/shim"
+cat >"$T/shim/tar" <<EOF
+#!/bin/bash
+args=()
+for a in "\$@"; do
+	if [ -e "$T/swapped" ] && [ "\$a" = "$T/update.tar" ]; then a=\$(cat "$T/swapped"); fi
+	args+=("\$a")
+done
+"$realtar" "\${args[@]}"
+rc=\$?
+case " \$* " in *" -xOf "*" root.squashfs "*) [ -e "$T/swapped" ] || cp "$T/swap-to" "$T/swapped" ;; esac
+exit \$rc
+EOF
+chmod +x "$T/shim/tar"
+for kind in fifo same-size; do
+	rm -rf "$T/e" "$T/swapped" && mkdir -p "$T/e" && tar -C "$T/e" -xf "$T/update.tar"
+	if [ "$kind" = fifo ]; then
+		rm "$T/e/root.squashfs" && mkfifo "$T/e/root.squashfs"
+	else
+		printf '\001' | dd of="$T/e/root.squashfs" bs=1 seek=100 conv=notrunc 2>/dev/null
+	fi
+	tar -C "$T/e" --format=gnu -cf "$T/swap-$kind.tar" bundle.manifest bundle.manifest.sig root.squashfs vmlinuz initrd.img
+	echo "$T/swap-$kind.tar" >"$T/swap-to"
+	PATH="$T/shim:$PATH" timeout 120 "$U" --fs "$FS" --boot "$BOOT" --grubenv "$ENV" \
+		--slot a --no-tpm apply "$T/update.tar" 2>"$T/swap.err"
+	rc=$?
+	check "a bundle swapped for one with a $kind root after verify is refused at the copy ($(cat "$T/swap.err"))" \
+		sh -c "[ $rc -eq 1 ] && [ -e '$T/swapped' ] && grep -q 'member root.squashfs changed while it was read' '$T/swap.err'"
+done
 check "the refused applies left both slots, the kernels and the block as they were" \
 	[ "$before" = "$(snapshot)" ]
 check "and no half-made slot or staging directory" \

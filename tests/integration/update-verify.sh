@@ -90,6 +90,22 @@ printf 'commit %s\n' "$C1" >>"$T/x/bundle.manifest"
 openssl pkeyutl -sign -rawin -inkey "$T/key.pem" -in "$T/x/bundle.manifest" -out "$T/x/bundle.manifest.sig"
 retar twice "$T/x" bundle.manifest bundle.manifest.sig root.squashfs vmlinuz initrd.img
 refused twice "commit given twice" "a signed manifest naming its commit twice"
+# resigned NAME SED: the good bundle with SED applied to its manifest,
+# signed again by the release key (the grammar is checked even so).
+resigned() {
+	rm -rf "$T/r" && mkdir -p "$T/r" && tar -C "$T/r" -xf "$T/good.tar"
+	sed -i "$2" "$T/r/bundle.manifest"
+	openssl pkeyutl -sign -rawin -inkey "$T/key.pem" -in "$T/r/bundle.manifest" -out "$T/r/bundle.manifest.sig"
+	retar "$1" "$T/r" bundle.manifest bundle.manifest.sig root.squashfs vmlinuz initrd.img
+}
+resigned unknownkey '$a channel stable'
+refused unknownkey "unknown key 'channel'" "a signed manifest with an unknown key"
+resigned noepoch '/^epoch /d'
+refused noepoch "format, version, commit and epoch are required" "a signed manifest without its epoch"
+resigned nomember '/^member initrd.img /d'
+refused nomember "manifest: members are" "a signed manifest without the initramfs"
+resigned size '/^member vmlinuz /s/ 7 / 8 /'
+refused size "member vmlinuz changed: its size is 7, signed 8" "a signed size that is not the member's"
 mkdir -p "$T/y" && tar -C "$T/y" -xf "$T/good.tar"
 head -c 10 /dev/zero >"$T/y/bundle.manifest.sig"
 retar shortsig "$T/y" bundle.manifest bundle.manifest.sig root.squashfs vmlinuz initrd.img
@@ -115,6 +131,20 @@ refused order "members are" "a bundle whose members are out of order"
 rm "$T/x/initrd.img" && ln -s /etc/passwd "$T/x/initrd.img"
 retar link "$T/x" bundle.manifest bundle.manifest.sig root.squashfs vmlinuz initrd.img
 refused link "not a regular file" "a member that is a symbolic link"
+rm "$T/x/initrd.img" && ln "$T/x/vmlinuz" "$T/x/initrd.img"
+retar hardlink "$T/x" bundle.manifest bundle.manifest.sig root.squashfs vmlinuz initrd.img
+refused hardlink "not a regular file" "a member that is a hard link"
+rm "$T/x/initrd.img" && mkdir "$T/x/initrd.img"
+retar dir "$T/x" bundle.manifest bundle.manifest.sig root.squashfs vmlinuz initrd.img
+refused dir "not a regular file" "a member that is a directory"
+rmdir "$T/x/initrd.img" && mkfifo "$T/x/initrd.img"
+retar fifo "$T/x" bundle.manifest bundle.manifest.sig root.squashfs vmlinuz initrd.img
+refused fifo "not a regular file" "a member that is a FIFO"
+# A bundle named like a remote archive (host:file) is still the local file.
+cp "$T/good.tar" "$T/h:good.tar"
+(cd "$T" && "$U" --root "$R" verify h:good.tar >/dev/null 2>"$T/colon.err")
+rc=$?
+check "a bundle named h:good.tar is read as a local file ($(cat "$T/colon.err"))" [ $rc -eq 0 ]
 head -c 4096 /dev/urandom >"$T/junk.tar"
 refused junk "not an update bundle" "a file that is not a tar"
 
