@@ -229,6 +229,21 @@ check "--slot a while the command line says b is refused ($(cat "$T/wrong.err"))
 	sh -c "[ $rc -eq 1 ] && grep -q 'kernel command line says bulwark.slot=b' '$T/wrong.err' && [ -f '$B/usr/sbin/bulwarkd' ]"
 BULWARK_UPDATE_CMDLINE="$T/cmdline-b" upd --json status >"$T/s1c.json"
 check "status takes the running slot from the command line" jq_true '.running == "b"' "$T/s1c.json"
+# No record, no change: a journal that cannot be written refuses the
+# commit, and so does another command holding the lock.
+mv "$FS/state/update/journal" "$T/journal" && mkdir "$FS/state/update/journal"
+upd --slot b commit 2>"$T/nojournal.err"
+rc=$?
+check "commit is refused when its journal line cannot be written ($(cat "$T/nojournal.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'cannot write the journal' '$T/nojournal.err' && [ \"\$(grub-editenv '$ENV' list | sed -n 's/^bulwark_good=//p')\" = a ]"
+rmdir "$FS/state/update/journal" && mv "$T/journal" "$FS/state/update/journal"
+exec 8>>"$FS/state/update/lock"
+flock 8
+upd --slot b commit 2>"$T/locked.err"
+rc=$?
+exec 8>&-
+check "commit is refused while another holds the lock ($(cat "$T/locked.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'another apply, commit or rollback is running' '$T/locked.err' && [ \"\$(grub-editenv '$ENV' list | sed -n 's/^bulwark_good=//p')\" = a ]"
 upd --slot b commit >/dev/null 2>&1
 check "commit in the trial makes b the committed slot" [ "$(env_of bulwark_good)" = b ]
 check "the next boot is b's normal entry" [ "$(grub_boot)" = b ]
@@ -247,15 +262,26 @@ check "without a commit, the boot after the trial returns to a by itself" [ "$(g
 upd --slot a --json status >"$T/s2.json"
 check "status after the failed trial: a running and committed, b holds the new release" jq_true \
 	".running == \"a\" and .committed == \"a\" and .on_trial == false and .slots.b.commit == \"$C2\"" "$T/s2.json"
+upd --slot a rollback 2>"$T/rbfail.err"
+rc=$?
+check "rollback to b, whose trial failed, is refused ($(cat "$T/rbfail.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'slot b is not a committed slot' '$T/rbfail.err' && [ \"\$(grub-editenv '$ENV' list | sed -n 's/^bulwark_good=//p')\" = a ]"
 
 # 7. A pending trial cancelled before the reboot.
 grub-editenv "$ENV" set bulwark_next=b
 upd --slot a rollback >/dev/null
 check "rollback cancels a pending trial" [ -z "$(env_of bulwark_next)" ]
+upd --slot a rollback 2>"$T/rbagain.err"
+rc=$?
+check "a second rollback does not commit b, never booted since the apply" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'slot b is not a committed slot' '$T/rbagain.err' && [ \"\$(grub-editenv '$ENV' list | sed -n 's/^bulwark_good=//p')\" = a ]"
 
 # 8. The updater's journal: each step.
-for e in "apply slot=b version=0.1.0 commit=$C2" "commit slot=b replaces=a" \
-	"rollback from=b committed=a" "rollback cancelled_trial=b"; do
+for e in "apply begin slot=b version=0.1.0 commit=$C2" "apply done slot=b" \
+	"commit begin slot=b replaces=a" "commit done slot=b" "rollback begin from=b to=a" \
+	"rollback done from=b committed=a" "rollback done cancelled_trial=b" \
+	"refused command=apply bundle=$T/update.tar reason=slot b is on trial" \
+	"refused command=rollback reason=slot b is not a committed slot"; do
 	check "journal: $e" grep -q "$e" "$FS/state/update/journal"
 done
 finish
