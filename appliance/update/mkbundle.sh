@@ -34,7 +34,8 @@ done
 [ -n "$from" ] && [ -n "$version" ] && [ -n "$commit" ] && [ -n "$epoch" ] &&
 	[ -n "$key" ] && [ -n "$out" ] || die "usage: mkbundle.sh --from DIR --version V --commit C --epoch N --key KEY --output FILE"
 # The same grammar bulwark-update's parser accepts.
-[[ "$version" =~ ^[0-9][0-9A-Za-z.+~-]{0,63}$ ]] || die "version: not a Debian-style version: $version"
+[[ "$version" =~ ^[0-9][0-9A-Za-z.+~-]{0,63}$ ]] && [[ "$version" != *- ]] &&
+	dpkg --validate-version "$version" 2>/dev/null || die "version: not a Debian-style version: $version"
 [[ "$commit" =~ ^[0-9a-f]{40}$ ]] || die "commit: not 40 hex digits: $commit"
 [[ "$epoch" =~ ^[0-9]{1,12}$ ]] || die "epoch: not a number of seconds: $epoch"
 

@@ -155,6 +155,21 @@ bundle oldver 0.0.9 "$C2" 5000
 refused oldver "downgrade refused: bundle version 0.0.9 is older" "an older version"
 bundle same 0.1.0 "$C1" 1000
 refused same "already installed" "the installed build itself"
+# A signed version dpkg rejects ("0.0.9-": an empty revision) once
+# compared as neither older nor equal, and so passed as newer.
+resigned badver 's/^version .*/version 0.0.9-/'
+refused badver "version: not a Debian-style version" "a signed version with an empty Debian revision"
+"$MK" --from "$T/live" --version 0.2.0- --commit "$C2" --epoch 2000 --key "$T/key.pem" \
+	--output "$T/badver2.tar" 2>/dev/null
+check "mkbundle.sh refuses a version with an empty revision" [ ! -e "$T/badver2.tar" ]
+# A dpkg that cannot compare (its status 2, as for a version it rejects)
+# refuses the bundle rather than taking it as newer.
+mkdir -p "$T/nodpkg"
+printf '#!/bin/sh\nexit 2\n' >"$T/nodpkg/dpkg" && chmod +x "$T/nodpkg/dpkg"
+PATH="$T/nodpkg:$PATH" "$U" --root "$R" verify "$T/oldver.tar" >/dev/null 2>"$T/nodpkg.err"
+rc=$?
+check "a failed version comparison is a refusal ($(cat "$T/nodpkg.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'cannot compare versions' '$T/nodpkg.err'"
 mv "$R/usr/share/bulwark/release" "$T/release"
 refused good "installed release is unknown" "any bundle when the installed release is unknown"
 mv "$T/release" "$R/usr/share/bulwark/release"
