@@ -151,6 +151,14 @@ for kind in fifo same-size; do
 	check "a bundle swapped for one with a $kind root after verify is refused at the copy ($(cat "$T/swap.err"))" \
 		sh -c "[ $rc -eq 1 ] && [ -e '$T/swapped' ] && grep -q 'member root.squashfs changed while it was read' '$T/swap.err'"
 done
+# A slot not synced to disk is not tried: a `sync -f` that fails stops
+# apply before bulwark_next is set.
+mkdir -p "$T/nosync"
+printf '#!/bin/sh\n[ "$1" = -f ] && exit 1\nexec /bin/sync "$@"\n' >"$T/nosync/sync" && chmod +x "$T/nosync/sync"
+PATH="$T/nosync:$PATH" upd --slot a --no-tpm apply "$T/update.tar" 2>"$T/nosync.err"
+rc=$?
+check "apply is refused when the new slot cannot be synced ($(cat "$T/nosync.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'cannot sync slot b.new' '$T/nosync.err' && [ -z \"\$(grub-editenv '$ENV' list | sed -n 's/^bulwark_next=//p')\" ]"
 check "the refused applies left both slots, the kernels and the block as they were" \
 	[ "$before" = "$(snapshot)" ]
 check "and no half-made slot or staging directory" \
