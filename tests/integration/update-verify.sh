@@ -104,6 +104,14 @@ resigned noepoch '/^epoch /d'
 refused noepoch "format, version, commit and epoch are required" "a signed manifest without its epoch"
 resigned nomember '/^member initrd.img /d'
 refused nomember "manifest: members are" "a signed manifest without the initramfs"
+resigned blank 's/^epoch .*/&\n/'
+refused blank "manifest line 5: empty" "a signed manifest with a blank line"
+# A last line without its newline was skipped by the parser, unsaid.
+resigned nonl '$s/$/\nformat bulwark-update 1/'
+truncate -s -1 "$T/r/bundle.manifest"
+openssl pkeyutl -sign -rawin -inkey "$T/key.pem" -in "$T/r/bundle.manifest" -out "$T/r/bundle.manifest.sig"
+retar nonl "$T/r" bundle.manifest bundle.manifest.sig root.squashfs vmlinuz initrd.img
+refused nonl "does not end in a newline" "a signed manifest whose last line has no newline"
 resigned size '/^member vmlinuz /s/ 7 / 8 /'
 refused size "member vmlinuz changed: its size is 7, signed 8" "a signed size that is not the member's"
 mkdir -p "$T/y" && tar -C "$T/y" -xf "$T/good.tar"
