@@ -66,8 +66,16 @@ put "$A" etc/group 0644 'root:x:0:\n_bulwark:x:998:\nbulwark-collect:x:996:bwadm
 put "$A" etc/bulwark/console.json 0644 '{"idle_timeout": 900}\n'
 put "$A" etc/bulwark/audit-volume.key 0400 'audit-key\n'
 put "$A" etc/bulwark/packages.allow 0644 '# old image\n'
-mkdir -p "$A/etc/systemd/system/getty.target.wants"
+mkdir -p "$A/etc/systemd/system/getty.target.wants" "$A/etc/systemd/system/multi-user.target.wants"
 ln -s /lib/systemd/system/bulwark-console@.service "$A/etc/systemd/system/getty.target.wants/bulwark-console@tty1.service"
+ln -s /dev/null "$A/etc/systemd/system/getty@.service"
+ln -s /lib/systemd/system/bulwarkd.service "$A/etc/systemd/system/multi-user.target.wants/bulwarkd.service"
+# What is not the site's: the old image's own unit link, a first boot's
+# leftovers (its provisional key, its answers, the installer's unit).
+ln -s /lib/systemd/system/oldimage.service "$A/etc/systemd/system/multi-user.target.wants/oldimage.service"
+ln -s /lib/systemd/system/bulwark-install.service "$A/etc/systemd/system/multi-user.target.wants/bulwark-install.service"
+put "$A" etc/bulwark/luks-provisional.key 0400 'provisional\n'
+put "$A" etc/bulwark/firstboot 0600 'admin_user=bwadmin\n'
 grub-editenv "$ENV" create
 grub-editenv "$ENV" set bulwark_good=a
 
@@ -79,9 +87,11 @@ cp "$A/usr/share/bulwark/release-key.pub.pem" "$N/usr/share/bulwark/"
 put "$N" usr/sbin/bulwarkd 0755 'new daemon\n'
 put "$N" etc/hostname 0644 'bulwark\n'
 put "$N" etc/passwd 0644 'root:x:0:0:root:/root:/bin/bash\n_bulwark:x:998:998::/nonexistent:/usr/sbin/nologin\n_newsvc:x:997:997::/nonexistent:/usr/sbin/nologin\n'
-put "$N" etc/shadow 0640 'root:*:19800:0:99999:7:::\n_bulwark:!:19800::::::\n_newsvc:!:19800::::::\n'
+put "$N" etc/shadow 0640 'root:*:19800:0:99999:7:::\n_bulwark:*:19800::::::\n_newsvc:!:19800::::::\n'
 put "$N" etc/group 0644 'root:x:0:\n_bulwark:x:998:\n_newsvc:x:997:\nbulwark-collect:x:996:_bulwark\n'
 put "$N" etc/bulwark/packages.allow 0644 '# new image\n'
+mkdir -p "$N/etc/systemd/system/multi-user.target.wants"
+ln -s /lib/systemd/system/newimage.service "$N/etc/systemd/system/multi-user.target.wants/newimage.service"
 mkdir -p "$T/live"
 mksquashfs "$N" "$T/live/filesystem.squashfs" -quiet -no-progress -noappend >/dev/null
 echo new-kernel >"$T/live/vmlinuz"
@@ -159,6 +169,18 @@ PATH="$T/nosync:$PATH" upd --slot a --no-tpm apply "$T/update.tar" 2>"$T/nosync.
 rc=$?
 check "apply is refused when the new slot cannot be synced ($(cat "$T/nosync.err"))" \
 	sh -c "[ $rc -eq 1 ] && grep -q 'cannot sync slot b.new' '$T/nosync.err' && [ -z \"\$(grub-editenv '$ENV' list | sed -n 's/^bulwark_next=//p')\" ]"
+# A new image whose system group has the GID of the site's console
+# account's group: refused rather than a group shared by both.
+cp -a "$N" "$T/clash"
+printf '_clash:x:1000:\n' >>"$T/clash/etc/group"
+mkdir -p "$T/clashlive" && cp "$T/live/vmlinuz" "$T/live/initrd.img" "$T/clashlive/"
+mksquashfs "$T/clash" "$T/clashlive/filesystem.squashfs" -quiet -no-progress -noappend >/dev/null
+"$MK" --from "$T/clashlive" --version 0.1.0 --commit "$C2" --epoch 2000 --key "$T/key.pem" \
+	--output "$T/clash.tar" 2>/dev/null
+upd --slot a --no-tpm apply "$T/clash.tar" 2>"$T/clash.err"
+rc=$?
+check "apply is refused when a GID would be given twice ($(cat "$T/clash.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'same GID' '$T/clash.err'"
 check "the refused applies left both slots, the kernels and the block as they were" \
 	[ "$before" = "$(snapshot)" ]
 check "and no half-made slot or staging directory" \
@@ -203,13 +225,18 @@ check "the site's host name, crypttab and console configuration are carried" \
 check "the audit volume's key is carried with its mode" \
 	[ "$(stat -c %a "$B/etc/bulwark/audit-volume.key")" = 400 ]
 check "the image's packages.allow is the new image's" grep -q 'new image' "$B/etc/bulwark/packages.allow"
-check "the console unit's enablement is carried" \
-	[ -L "$B/etc/systemd/system/getty.target.wants/bulwark-console@tty1.service" ]
+check "the console unit's enablement, getty's mask and bulwarkd's enablement are carried" \
+	sh -c "[ -L '$B/etc/systemd/system/getty.target.wants/bulwark-console@tty1.service' ] && [ \"\$(readlink '$B/etc/systemd/system/getty@.service')\" = /dev/null ] && [ -L '$B/etc/systemd/system/multi-user.target.wants/bulwarkd.service' ]"
+check "the new image's unit link is kept, the old image's and the installer's are not carried" \
+	sh -c "[ -L '$B/etc/systemd/system/multi-user.target.wants/newimage.service' ] && [ ! -L '$B/etc/systemd/system/multi-user.target.wants/oldimage.service' ] && [ ! -L '$B/etc/systemd/system/multi-user.target.wants/bulwark-install.service' ]"
+check "first boot's provisional key and answers are not carried" \
+	sh -c "[ ! -e '$B/etc/bulwark/luks-provisional.key' ] && [ ! -e '$B/etc/bulwark/firstboot' ]"
 check "accounts: the new image's system user and the site's console account" \
 	sh -c "grep -q '^_newsvc:x:997:' '$B/etc/passwd' && grep -q '^bwadmin:x:1000:' '$B/etc/passwd' && grep -q '^bwadmin:x:1000:' '$B/etc/group'"
 check "group members: the image's and the site's" grep -qx 'bulwark-collect:x:996:_bulwark,bwadmin' "$B/etc/group"
 check "shadow: the site's passwords (root's and the admin's), the new user's entry" \
 	sh -c "grep -q '^root:\\\$y\\\$rootsecret:' '$B/etc/shadow' && grep -q '^bwadmin:\\\$y\\\$adminsecret:' '$B/etc/shadow' && grep -q '^_newsvc:!:' '$B/etc/shadow'"
+check "shadow: a system user's entry is the new image's" grep -q '^_bulwark:\*:19800:' "$B/etc/shadow"
 check "slot a is untouched" grep -q "commit $C1" "$A/usr/share/bulwark/release"
 check "no half-made slot remains" [ ! -e "$FS/slots/b.new" ]
 check "the block: b to try once, a still committed" \
