@@ -77,6 +77,15 @@ bundle newer 0.2.0 "$C2" 500
 "$U" --root "$R" verify "$T/newer.tar" >/dev/null 2>&1
 check "a higher version verifies even with an earlier commit time" [ $? -eq 0 ]
 
+# Members of one byte and of none (dd says "1 byte", "0 bytes").
+mkdir -p "$T/live1" && cp "$T/live/filesystem.squashfs" "$T/live1/"
+printf 'k' >"$T/live1/vmlinuz" && : >"$T/live1/initrd.img"
+"$MK" --from "$T/live1" --version 0.2.0 --commit "$C2" --epoch 2000 --key "$T/key.pem" \
+	--output "$T/tiny.tar" 2>/dev/null
+"$U" --root "$R" verify "$T/tiny.tar" >/dev/null 2>"$T/tiny.err"
+rc=$?
+check "a bundle with a one-byte kernel and an empty initramfs verifies ($(cat "$T/tiny.err"))" [ $rc -eq 0 ]
+
 # 2. The signature.
 bundle otherkey 0.1.0 "$C2" 2000 "$T/other.pem"
 refused otherkey "bad signature" "a bundle signed by another key"
