@@ -287,6 +287,9 @@ check "the next boot is b's normal entry" [ "$(grub_boot)" = b ]
 upd --slot b rollback >"$T/rb.out"
 check "rollback makes a the committed slot ($(cat "$T/rb.out"))" [ "$(env_of bulwark_good)" = a ]
 check "the next boot is a" [ "$(grub_boot)" = a ]
+upd --slot a --no-tpm apply "$T/badroot.tar" 2>/dev/null
+check "an apply refused before it replaces slot b leaves b one to roll back to" \
+	[ -f "$FS/state/update/committed.b" ]
 
 # 6. A failed trial: apply again from a (b is replaced), the trial boot
 # does not commit (its health check failed), and the next boot is a.
