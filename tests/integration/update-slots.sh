@@ -1,0 +1,325 @@
+#!/bin/bash
+# bulwark-update apply, status, commit and rollback on a directory tree
+# (issue 17, offline updates; docs/install.md, "The A/B layout" and
+# "Trial boot, health check, commit, rollback"): slot a holds the
+# installed release, a bundle of a later commit is unpacked into slot b
+# with this site's files, GRUB's environment block says to try b once;
+# the test plays GRUB's part (grub.cfg's logic on grub-editenv's block)
+# for the trial boot, a commit, a manual rollback, a failed trial that
+# boots back into a by itself, and refused applies that leave both
+# slots and the block as they were. No QEMU, no TPM (--no-tpm).
+. "$(dirname "$0")/lib.sh"
+U="$top_srcdir/appliance/update/bulwark-update"
+MK="$top_srcdir/appliance/update/mkbundle.sh"
+FS="$T/fs" BOOT="$T/boot" ENV="$T/grubenv"
+C1=1111111111111111111111111111111111111111
+C2=2222222222222222222222222222222222222222
+for t in grub-editenv mksquashfs unsquashfs; do
+	command -v "$t" >/dev/null || { echo "SKIP: no $t"; exit 77; }
+done
+
+# upd ARG...: bulwark-update on the test's tree.
+upd() { "$U" --fs "$FS" --boot "$BOOT" --grubenv "$ENV" "$@"; }
+# env NAME: its value in the environment block.
+env_of() { grub-editenv "$ENV" list | sed -n "s/^$1=//p"; }
+# grub_boot: what the fixed grub.cfg does (docs/install.md): prints the
+# slot it boots, "X-trial" when bulwark_next was set, and empties it.
+grub_boot() {
+	local next good
+	next=$(env_of bulwark_next) good=$(env_of bulwark_good)
+	if [ -n "$next" ]; then
+		grub-editenv "$ENV" set bulwark_next=
+		echo "$next-trial"
+	else
+		echo "$good"
+	fi
+}
+jq_true() { jq -e "$1" "$2" >/dev/null; }
+# snapshot: a digest of both slots (each file's bytes, mode, owner,
+# group and link target), both kernels and the block.
+snapshot() {
+	(cd "$T" && find fs/slots boot -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum 2>/dev/null
+	 find fs/slots boot -printf '%p %m %U %G %l\n' | LC_ALL=C sort; grub-editenv "$ENV" list) | sha256sum
+}
+
+# put ROOT PATH MODE TEXT: a file of a root.
+put() {
+	mkdir -p "$(dirname "$1/$2")"
+	printf '%b' "$4" >"$1/$2"
+	chmod "$3" "$1/$2"
+}
+
+# The installed slot a: release 0.1.0 of C1, the release key, the
+# installer's site files, a console account.
+openssl genpkey -algorithm ed25519 -out "$T/key.pem" 2>/dev/null
+A="$FS/slots/a"
+mkdir -p "$FS/state" "$BOOT/a"
+echo old-kernel >"$BOOT/a/vmlinuz"
+echo old-initrd >"$BOOT/a/initrd.img"
+put "$A" usr/share/bulwark/release 0644 "version 0.1.0\ncommit $C1\nepoch 1000\n"
+openssl pkey -in "$T/key.pem" -pubout -out "$A/usr/share/bulwark/release-key.pub.pem"
+put "$A" etc/hostname 0644 'site-host\n'
+put "$A" etc/crypttab 0644 'root UUID=1234 none luks\n'
+put "$A" etc/passwd 0644 'root:x:0:0:root:/root:/bin/bash\n_bulwark:x:998:998::/nonexistent:/usr/sbin/nologin\nbwadmin:x:1000:1000::/home/bwadmin:/usr/sbin/nologin\n'
+put "$A" etc/shadow 0640 'root:$y$rootsecret:19700:0:99999:7:::\n_bulwark:!:19700::::::\nbwadmin:$y$adminsecret:19700:1:60:7:::\n'
+put "$A" etc/group 0644 'root:x:0:\n_bulwark:x:998:\nbulwark-collect:x:996:bwadmin\nbwadmin:x:1000:\n'
+put "$A" etc/bulwark/console.json 0644 '{"idle_timeout": 900}\n'
+put "$A" etc/bulwark/audit-volume.key 0400 'audit-key\n'
+put "$A" etc/bulwark/packages.allow 0644 '# old image\n'
+mkdir -p "$A/etc/systemd/system/getty.target.wants" "$A/etc/systemd/system/multi-user.target.wants"
+ln -s /lib/systemd/system/bulwark-console@.service "$A/etc/systemd/system/getty.target.wants/bulwark-console@tty1.service"
+ln -s /dev/null "$A/etc/systemd/system/getty@.service"
+ln -s /lib/systemd/system/bulwarkd.service "$A/etc/systemd/system/multi-user.target.wants/bulwarkd.service"
+# What is not the site's: the old image's own unit link, a first boot's
+# leftovers (its provisional key, its answers, the installer's unit).
+ln -s /lib/systemd/system/oldimage.service "$A/etc/systemd/system/multi-user.target.wants/oldimage.service"
+ln -s /lib/systemd/system/bulwark-install.service "$A/etc/systemd/system/multi-user.target.wants/bulwark-install.service"
+put "$A" etc/bulwark/luks-provisional.key 0400 'provisional\n'
+put "$A" etc/bulwark/firstboot 0600 'admin_user=bwadmin\n'
+grub-editenv "$ENV" create
+grub-editenv "$ENV" set bulwark_good=a
+
+# The later build's root (its own passwd with a new system user, its
+# packages.allow), squashed, and its bundle.
+N="$T/newroot"
+put "$N" usr/share/bulwark/release 0644 "version 0.1.0\ncommit $C2\nepoch 2000\n"
+cp "$A/usr/share/bulwark/release-key.pub.pem" "$N/usr/share/bulwark/"
+put "$N" usr/sbin/bulwarkd 0755 'new daemon\n'
+put "$N" etc/hostname 0644 'bulwark\n'
+put "$N" etc/passwd 0644 'root:x:0:0:root:/root:/bin/bash\n_bulwark:x:998:998::/nonexistent:/usr/sbin/nologin\n_newsvc:x:997:997::/nonexistent:/usr/sbin/nologin\n'
+put "$N" etc/shadow 0640 'root:*:19800:0:99999:7:::\n_bulwark:*:19800::::::\n_newsvc:!:19800::::::\n'
+put "$N" etc/group 0644 'root:x:0:\n_bulwark:x:998:\n_newsvc:x:997:\nbulwark-collect:x:996:_bulwark\n'
+put "$N" etc/bulwark/packages.allow 0644 '# new image\n'
+mkdir -p "$N/etc/systemd/system/multi-user.target.wants"
+ln -s /lib/systemd/system/newimage.service "$N/etc/systemd/system/multi-user.target.wants/newimage.service"
+mkdir -p "$T/live"
+mksquashfs "$N" "$T/live/filesystem.squashfs" -quiet -no-progress -noappend >/dev/null
+echo new-kernel >"$T/live/vmlinuz"
+echo new-initrd >"$T/live/initrd.img"
+"$MK" --from "$T/live" --version 0.1.0 --commit "$C2" --epoch 2000 --key "$T/key.pem" \
+	--output "$T/update.tar" 2>/dev/null || fail "mkbundle.sh makes the bundle"
+
+# 1. Before: slot a runs, committed, b empty.
+upd --slot a --json status >"$T/s0.json"
+check "status: a running and committed, b empty, no trial" jq_true \
+	'.running == "a" and .committed == "a" and .trial_pending == "" and .on_trial == false and .slots.b == null and .slots.a.commit == "1111111111111111111111111111111111111111"' "$T/s0.json"
+
+# 2. Refused applies change nothing.
+before=$(snapshot)
+upd --slot a apply "$T/update.tar" 2>"$T/notpm.err"
+rc=$?
+check "apply without --no-tpm is refused (the TPM steps are not built)" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'TPM steps' '$T/notpm.err'"
+mkdir -p "$T/x" && tar -C "$T/x" -xf "$T/update.tar"
+echo evil-kernel >"$T/x/vmlinuz"
+tar -C "$T/x" --format=gnu -cf "$T/tampered.tar" bundle.manifest bundle.manifest.sig root.squashfs vmlinuz initrd.img
+upd --slot a --no-tpm apply "$T/tampered.tar" 2>"$T/tampered.err"
+rc=$?
+check "apply of a tampered bundle is refused ($(cat "$T/tampered.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'member vmlinuz changed' '$T/tampered.err'"
+# A correctly signed bundle whose root is not a squashfs: refused at
+# the unpacking, with nothing left behind.
+put "$T/bad" filesystem.squashfs 0644 'not a squashfs\n'
+cp "$T/live/vmlinuz" "$T/live/initrd.img" "$T/bad/"
+"$MK" --from "$T/bad" --version 0.1.0 --commit "$C2" --epoch 2000 --key "$T/key.pem" \
+	--output "$T/badroot.tar" 2>/dev/null
+upd --slot a --no-tpm apply "$T/badroot.tar" 2>"$T/badroot.err"
+rc=$?
+check "apply of a signed bundle whose root does not unpack is refused ($(cat "$T/badroot.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'cannot unpack root.squashfs' '$T/badroot.err'"
+# The medium changes after verify: a `tar` ahead in PATH reads another
+# bundle once verify has read the root (its signed manifest, the root a
+# FIFO, or a regular file of the same size with other bytes). The copy
+# into staging is refused, and does not hang on the FIFO.
+realtar=$(command -v tar)
+mkdir -p "$T/shim"
+cat >"$T/shim/tar" <<EOF
+#!/bin/bash
+args=()
+for a in "\$@"; do
+	if [ -e "$T/swapped" ] && [ "\$a" = "$T/update.tar" ]; then a=\$(cat "$T/swapped"); fi
+	args+=("\$a")
+done
+"$realtar" "\${args[@]}"
+rc=\$?
+case " \$* " in *" -xOf "*" root.squashfs "*) [ -e "$T/swapped" ] || cp "$T/swap-to" "$T/swapped" ;; esac
+exit \$rc
+EOF
+chmod +x "$T/shim/tar"
+for kind in fifo same-size; do
+	rm -rf "$T/e" "$T/swapped" && mkdir -p "$T/e" && tar -C "$T/e" -xf "$T/update.tar"
+	if [ "$kind" = fifo ]; then
+		rm "$T/e/root.squashfs" && mkfifo "$T/e/root.squashfs"
+	else
+		printf '\001' | dd of="$T/e/root.squashfs" bs=1 seek=100 conv=notrunc 2>/dev/null
+	fi
+	tar -C "$T/e" --format=gnu -cf "$T/swap-$kind.tar" bundle.manifest bundle.manifest.sig root.squashfs vmlinuz initrd.img
+	echo "$T/swap-$kind.tar" >"$T/swap-to"
+	PATH="$T/shim:$PATH" timeout 120 "$U" --fs "$FS" --boot "$BOOT" --grubenv "$ENV" \
+		--slot a --no-tpm apply "$T/update.tar" 2>"$T/swap.err"
+	rc=$?
+	check "a bundle swapped for one with a $kind root after verify is refused at the copy ($(cat "$T/swap.err"))" \
+		sh -c "[ $rc -eq 1 ] && [ -e '$T/swapped' ] && grep -q 'member root.squashfs changed while it was read' '$T/swap.err'"
+done
+# A slot not synced to disk is not tried: a `sync -f` that fails stops
+# apply before bulwark_next is set.
+mkdir -p "$T/nosync"
+printf '#!/bin/sh\n[ "$1" = -f ] && exit 1\nexec /bin/sync "$@"\n' >"$T/nosync/sync" && chmod +x "$T/nosync/sync"
+PATH="$T/nosync:$PATH" upd --slot a --no-tpm apply "$T/update.tar" 2>"$T/nosync.err"
+rc=$?
+check "apply is refused when the new slot cannot be synced ($(cat "$T/nosync.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'cannot sync slot b.new' '$T/nosync.err' && [ -z \"\$(grub-editenv '$ENV' list | sed -n 's/^bulwark_next=//p')\" ]"
+# A new image whose system group has the GID of the site's console
+# account's group: refused rather than a group shared by both.
+cp -a "$N" "$T/clash"
+printf '_clash:x:1000:\n' >>"$T/clash/etc/group"
+mkdir -p "$T/clashlive" && cp "$T/live/vmlinuz" "$T/live/initrd.img" "$T/clashlive/"
+mksquashfs "$T/clash" "$T/clashlive/filesystem.squashfs" -quiet -no-progress -noappend >/dev/null
+"$MK" --from "$T/clashlive" --version 0.1.0 --commit "$C2" --epoch 2000 --key "$T/key.pem" \
+	--output "$T/clash.tar" 2>/dev/null
+upd --slot a --no-tpm apply "$T/clash.tar" 2>"$T/clash.err"
+rc=$?
+check "apply is refused when a GID would be given twice ($(cat "$T/clash.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'same GID' '$T/clash.err'"
+check "the refused applies left both slots, the kernels and the block as they were" \
+	[ "$before" = "$(snapshot)" ]
+check "and no half-made slot or staging directory" \
+	sh -c "[ ! -e '$FS/slots/b.new' ] && [ ! -e '$BOOT/b.new' ] && [ ! -e '$FS/state/update/staging' ]"
+# A tree whose path has a blank: refused before anything (the removal
+# of a half-made slot once split it into words and removed $T/my).
+mkdir -p "$T/my" "$T/my fs/slots" "$T/my fs/state"
+cp -a "$A" "$T/my fs/slots/"
+echo keep >"$T/my/keep"
+(cd "$T" && "$U" --fs "$T/my fs" --boot "$BOOT" --grubenv "$ENV" --slot a --no-tpm apply "$T/badroot.tar" 2>"$T/blank.err")
+rc=$?
+check "an --fs with a blank is refused, and nothing outside it removed ($(cat "$T/blank.err"))" \
+	sh -c "[ $rc -eq 2 ] && [ -f '$T/my/keep' ]"
+upd --fs fs --slot a status >/dev/null 2>&1
+check "a relative --fs is refused" [ $? -eq 2 ]
+# No running slot known (no bulwark.slot= on the command line, no
+# --slot): every slot command is refused, in text and JSON.
+echo 'quiet' >"$T/cmdline-none"
+BULWARK_UPDATE_CMDLINE="$T/cmdline-none" upd status >"$T/noslot.out" 2>"$T/noslot.err"
+rc=$?
+check "status without a known running slot is refused ($(cat "$T/noslot.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'running slot is unknown' '$T/noslot.err' && [ ! -s '$T/noslot.out' ]"
+BULWARK_UPDATE_CMDLINE="$T/cmdline-none" upd --json status >"$T/noslot.json" 2>/dev/null
+rc=$?
+check "--json status: one object, ok false" sh -c "[ $rc -eq 1 ] && jq -e '.ok == false' '$T/noslot.json' >/dev/null"
+BULWARK_UPDATE_CMDLINE="$T/cmdline-none" upd --json rollback >"$T/noslot-rb.json" 2>/dev/null
+rc=$?
+check "--json rollback: refused, ok false" sh -c "[ $rc -eq 1 ] && jq -e '.ok == false' '$T/noslot-rb.json' >/dev/null"
+
+# 3. Apply: slot b holds the new root with this site's files; GRUB
+# tries it once. A half-made slot from a power cut is replaced.
+mkdir -p "$FS/slots/b.new/junk"
+upd --slot a --no-tpm --json apply "$T/update.tar" >"$T/apply.json" 2>"$T/apply.err"
+check "apply succeeds ($(cat "$T/apply.err"))" jq_true \
+	".ok == true and .slot == \"b\" and .commit == \"$C2\" and .from.slot == \"a\"" "$T/apply.json"
+B="$FS/slots/b"
+check "slot b is the new root" grep -q "commit $C2" "$B/usr/share/bulwark/release"
+check "slot b's kernel and initramfs are the bundle's" \
+	sh -c "cmp -s '$BOOT/b/vmlinuz' '$T/live/vmlinuz' && cmp -s '$BOOT/b/initrd.img' '$T/live/initrd.img'"
+check "the site's host name, crypttab and console configuration are carried" \
+	sh -c "grep -qx site-host '$B/etc/hostname' && cmp -s '$A/etc/crypttab' '$B/etc/crypttab' && cmp -s '$A/etc/bulwark/console.json' '$B/etc/bulwark/console.json'"
+check "the audit volume's key is carried with its mode" \
+	[ "$(stat -c %a "$B/etc/bulwark/audit-volume.key")" = 400 ]
+check "the image's packages.allow is the new image's" grep -q 'new image' "$B/etc/bulwark/packages.allow"
+check "the console unit's enablement, getty's mask and bulwarkd's enablement are carried" \
+	sh -c "[ -L '$B/etc/systemd/system/getty.target.wants/bulwark-console@tty1.service' ] && [ \"\$(readlink '$B/etc/systemd/system/getty@.service')\" = /dev/null ] && [ -L '$B/etc/systemd/system/multi-user.target.wants/bulwarkd.service' ]"
+check "the new image's unit link is kept, the old image's and the installer's are not carried" \
+	sh -c "[ -L '$B/etc/systemd/system/multi-user.target.wants/newimage.service' ] && [ ! -L '$B/etc/systemd/system/multi-user.target.wants/oldimage.service' ] && [ ! -L '$B/etc/systemd/system/multi-user.target.wants/bulwark-install.service' ]"
+check "first boot's provisional key and answers are not carried" \
+	sh -c "[ ! -e '$B/etc/bulwark/luks-provisional.key' ] && [ ! -e '$B/etc/bulwark/firstboot' ]"
+check "accounts: the new image's system user and the site's console account" \
+	sh -c "grep -q '^_newsvc:x:997:' '$B/etc/passwd' && grep -q '^bwadmin:x:1000:' '$B/etc/passwd' && grep -q '^bwadmin:x:1000:' '$B/etc/group'"
+check "group members: the image's and the site's" grep -qx 'bulwark-collect:x:996:_bulwark,bwadmin' "$B/etc/group"
+check "shadow: the site's passwords (root's and the admin's), the new user's entry" \
+	sh -c "grep -q '^root:\\\$y\\\$rootsecret:' '$B/etc/shadow' && grep -q '^bwadmin:\\\$y\\\$adminsecret:' '$B/etc/shadow' && grep -q '^_newsvc:!:' '$B/etc/shadow'"
+check "shadow: a system user's entry is the new image's" grep -q '^_bulwark:\*:19800:' "$B/etc/shadow"
+check "slot a is untouched" grep -q "commit $C1" "$A/usr/share/bulwark/release"
+check "no half-made slot remains" [ ! -e "$FS/slots/b.new" ]
+check "the block: b to try once, a still committed" \
+	[ "$(env_of bulwark_next) $(env_of bulwark_good)" = "b a" ]
+upd --slot a --no-tpm apply "$T/update.tar" 2>"$T/again.err"
+rc=$?
+check "a second apply while the trial is pending is refused" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'trial boot of slot b is pending' '$T/again.err'"
+
+# 4. The trial boot, then the commit.
+check "GRUB boots b's trial entry and empties bulwark_next" [ "$(grub_boot)" = b-trial ]
+upd --slot b --json status >"$T/s1.json"
+check "status in the trial: b running, on trial, a committed" jq_true \
+	'.running == "b" and .on_trial == true and .committed == "a" and .trial_pending == ""' "$T/s1.json"
+upd --slot b --no-tpm apply "$T/update.tar" 2>"$T/trial.err"
+rc=$?
+check "apply during an uncommitted trial is refused" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'on trial' '$T/trial.err'"
+# A --slot that is not the running slot of the command line: apply would
+# replace slot b, the running root.
+echo 'quiet bulwark.slot=b bulwark.trial=1' >"$T/cmdline-b"
+BULWARK_UPDATE_CMDLINE="$T/cmdline-b" upd --slot a --no-tpm apply "$T/update.tar" 2>"$T/wrong.err"
+rc=$?
+check "--slot a while the command line says b is refused ($(cat "$T/wrong.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'kernel command line says bulwark.slot=b' '$T/wrong.err' && [ -f '$B/usr/sbin/bulwarkd' ]"
+BULWARK_UPDATE_CMDLINE="$T/cmdline-b" upd --json status >"$T/s1c.json"
+check "status takes the running slot from the command line" jq_true '.running == "b"' "$T/s1c.json"
+# No record, no change: a journal that cannot be written refuses the
+# commit, and so does another command holding the lock.
+mv "$FS/state/update/journal" "$T/journal" && mkdir "$FS/state/update/journal"
+upd --slot b commit 2>"$T/nojournal.err"
+rc=$?
+check "commit is refused when its journal line cannot be written ($(cat "$T/nojournal.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'cannot write the journal' '$T/nojournal.err' && [ \"\$(grub-editenv '$ENV' list | sed -n 's/^bulwark_good=//p')\" = a ]"
+rmdir "$FS/state/update/journal" && mv "$T/journal" "$FS/state/update/journal"
+exec 8>>"$FS/state/update/lock"
+flock 8
+upd --slot b commit 2>"$T/locked.err"
+rc=$?
+exec 8>&-
+check "commit is refused while another holds the lock ($(cat "$T/locked.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'another apply, commit or rollback is running' '$T/locked.err' && [ \"\$(grub-editenv '$ENV' list | sed -n 's/^bulwark_good=//p')\" = a ]"
+upd --slot b commit >/dev/null 2>&1
+check "commit in the trial makes b the committed slot" [ "$(env_of bulwark_good)" = b ]
+check "the next boot is b's normal entry" [ "$(grub_boot)" = b ]
+
+# 5. A manual rollback to a, which still holds the old release.
+upd --slot b rollback >"$T/rb.out"
+check "rollback makes a the committed slot ($(cat "$T/rb.out"))" [ "$(env_of bulwark_good)" = a ]
+check "the next boot is a" [ "$(grub_boot)" = a ]
+upd --slot a --no-tpm apply "$T/badroot.tar" 2>/dev/null
+check "an apply refused before it replaces slot b leaves b one to roll back to" \
+	[ -f "$FS/state/update/committed.b" ]
+
+# 6. A failed trial: apply again from a (b is replaced), the trial boot
+# does not commit (its health check failed), and the next boot is a.
+upd --slot a --no-tpm apply "$T/update.tar" >/dev/null 2>&1
+check "apply from a again" [ "$(env_of bulwark_next)" = b ]
+check "GRUB tries b" [ "$(grub_boot)" = b-trial ]
+check "without a commit, the boot after the trial returns to a by itself" [ "$(grub_boot)" = a ]
+upd --slot a --json status >"$T/s2.json"
+check "status after the failed trial: a running and committed, b holds the new release" jq_true \
+	".running == \"a\" and .committed == \"a\" and .on_trial == false and .slots.b.commit == \"$C2\"" "$T/s2.json"
+upd --slot a rollback 2>"$T/rbfail.err"
+rc=$?
+check "rollback to b, whose trial failed, is refused ($(cat "$T/rbfail.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'slot b is not a committed slot' '$T/rbfail.err' && [ \"\$(grub-editenv '$ENV' list | sed -n 's/^bulwark_good=//p')\" = a ]"
+
+# 7. A pending trial cancelled before the reboot.
+grub-editenv "$ENV" set bulwark_next=b
+upd --slot a rollback >/dev/null
+check "rollback cancels a pending trial" [ -z "$(env_of bulwark_next)" ]
+upd --slot a rollback 2>"$T/rbagain.err"
+rc=$?
+check "a second rollback does not commit b, never booted since the apply" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'slot b is not a committed slot' '$T/rbagain.err' && [ \"\$(grub-editenv '$ENV' list | sed -n 's/^bulwark_good=//p')\" = a ]"
+
+# 8. The updater's journal: each step.
+for e in "apply begin slot=b version=0.1.0 commit=$C2" "apply done slot=b" \
+	"commit begin slot=b replaces=a" "commit done slot=b" "rollback begin from=b to=a" \
+	"rollback done from=b committed=a" "rollback done cancelled_trial=b" \
+	"refused command=apply bundle=$T/update.tar reason=slot b is on trial" \
+	"refused command=rollback reason=slot b is not a committed slot"; do
+	check "journal: $e" grep -q "$e" "$FS/state/update/journal"
+done
+finish
