@@ -7,7 +7,8 @@ BW_BUILD_PKGS="build-essential autoconf automake libtool autoconf-archive pkg-co
 BW_RUN_PKGS="openssl swtpm swtpm-tools tpm2-tools tpm2-openssl lmdb-utils curl libcurl4 ca-certificates
  crun qemu-system-x86 containernetworking-plugins etcd-server etcd-client
  libpam-wrapper libnss-wrapper busybox-static iproute2 nftables tmux jq procps
- linux-image-amd64 qemu-utils cpio python3 systemd prometheus"
+ linux-image-amd64 qemu-utils cpio python3 systemd prometheus
+ grub-common squashfs-tools"
 
 # What the installed appliance runs with (the ISO's root, appliance/iso):
 # the shared libraries the programs link with, the TPM's device TCTI,
