@@ -65,6 +65,19 @@ struct enrol {
 	struct enrol_session	 sessions[ENROL_SESSIONS_MAX];
 	unsigned long		 seq;
 	TAILQ_HEAD(, enrol_write) writes;
+	/* What the last stale scan read of each Node, in key order */
+	struct stale_seen	*seen;
+	size_t			 nseen;
+};
+
+/* A Node as the stale scan last read it: at revision REV (the same
+ * document while the revision is the same), whether it is watched
+ * (stale_candidate()) and its last good quote. */
+struct stale_seen {
+	char		*key;
+	uint64_t	 rev;
+	bool		 watched;
+	json_int_t	 last;
 };
 
 /* One node write in flight; replies when the commit is durable. */
@@ -1106,12 +1119,39 @@ stale_candidate(json_t *st)
 }
 
 static void
+stale_seen_free(struct stale_seen *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(a[i].key);
+	free(a);
+}
+
+/* The entry of the last scan for KEY at REV, or NULL; *J walks E's
+ * keys, which come in the store's (sorted) order as KEY does. */
+static const struct stale_seen *
+stale_seen_at(const struct enrol *e, size_t *j, const char *key, uint64_t rev)
+{
+	int c = 1;
+
+	while (*j < e->nseen && (c = strcmp(e->seen[*j].key, key)) < 0)
+		(*j)++;
+	return c == 0 && e->seen[*j].rev == rev ? &e->seen[*j] : NULL;
+}
+
+/* Marks a watched Node whose last good quote is older than the limit
+ * Untrusted and NotReady. A Node at the revision the last scan read is
+ * not parsed again (since 2026-12-07: parsing all 5,000 Nodes every
+ * 15 s was 42 ms of the event loop): a revision names one document, so
+ * whether it is watched and its last quote are what they were, and
+ * only the clock moved. */
+static void
 stale_scan(evutil_socket_t fd, short what, void *arg)
 {
 	struct enrol	 *e = arg;
 	struct store_kv	**kvs = NULL;
+	struct stale_seen *seen = NULL;
 	char		  prefix[RES_KEY_MAX], msg[256];
-	size_t		  n = 0, i;
+	size_t		  n = 0, i, j = 0;
 	uint64_t	  rev;
 	time_t		  now = time(NULL);
 
@@ -1123,42 +1163,63 @@ stale_scan(evutil_socket_t fd, short what, void *arg)
 	    sizeof(prefix)) < 0 ||
 	    store_list(api_store(e->srv), prefix, &kvs, &n, &rev) < 0)
 		return;
+	/* without memory for it the next scan parses every Node again */
+	seen = n ? calloc(n, sizeof(*seen)) : NULL;
 	for (i = 0; i < n; i++) {
-		json_t		*doc = json_loadb(kvs[i]->value,
-		    kvs[i]->value_len, 0, NULL);
-		json_t		*st = json_object_get(doc, "status");
-		const char	*name = json_str_at(doc, "metadata", "name");
-		json_int_t	 last;
+		const struct stale_seen	*was = stale_seen_at(e, &j,
+		    kvs[i]->key, kvs[i]->mod_rev);
+		struct stale_seen	 cur = { .rev = kvs[i]->mod_rev };
+		json_t			*doc = NULL, *st;
+		const char		*name;
 
-		if (name && stale_candidate(st)) {
-			last = json_integer_value(json_object_get(st,
+		if (was) {
+			cur.watched = was->watched;
+			cur.last = was->last;
+		} else {
+			doc = json_loadb(kvs[i]->value, kvs[i]->value_len, 0,
+			    NULL);
+			st = json_object_get(doc, "status");
+			cur.watched = json_str_at(doc, "metadata", "name") &&
+			    stale_candidate(st);
+			cur.last = json_integer_value(json_object_get(st,
 			    "last_attested_unix"));
-			if (now - last > (json_int_t)e->o.attest_stale_s) {
-				snprintf(msg, sizeof(msg), "stale: no verified "
-				    "quote for %lld s (limit %u s)",
-				    (long long)(now - last), e->o.attest_stale_s);
-				set_attestation(doc, "Untrusted", msg);
-				/* Lost: the controller reschedules its
-				 * instances; a good quote makes it Ready. */
-				json_object_set_new(st, "phase",
-				    json_string("NotReady"));
-				if (node_write(e, NULL, NULL, name, doc,
-				    kvs[i]->mod_rev, STORE_OP_RESERVE,
-				    "node.attest.stale",
-				    "failure", msg, 0, NULL, NULL) < 0)
-					log_error("node %s: cannot record a "
-					    "stale attestation", name);
-				else
-					log_warn("node %s is Untrusted: %s",
-					    name, msg);
-			}
+		}
+		if (cur.watched && now - cur.last > (json_int_t)e->o.attest_stale_s &&
+		    (doc || (doc = json_loadb(kvs[i]->value,
+		    kvs[i]->value_len, 0, NULL)))) {
+			name = json_str_at(doc, "metadata", "name");
+			st = json_object_get(doc, "status");
+			snprintf(msg, sizeof(msg), "stale: no verified "
+			    "quote for %lld s (limit %u s)",
+			    (long long)(now - cur.last), e->o.attest_stale_s);
+			set_attestation(doc, "Untrusted", msg);
+			/* Lost: the controller reschedules its
+			 * instances; a good quote makes it Ready. */
+			json_object_set_new(st, "phase",
+			    json_string("NotReady"));
+			if (node_write(e, NULL, NULL, name, doc,
+			    kvs[i]->mod_rev, STORE_OP_RESERVE,
+			    "node.attest.stale",
+			    "failure", msg, 0, NULL, NULL) < 0)
+				log_error("node %s: cannot record a "
+				    "stale attestation", name);
+			else
+				log_warn("node %s is Untrusted: %s",
+				    name, msg);
 		}
 		json_decref(doc);
+		if (seen) {
+			cur.key = TAKE_PTR(kvs[i]->key);
+			seen[i] = cur;
+		}
 		free(kvs[i]->key);
 		free(kvs[i]->value);
 		free(kvs[i]);
 	}
 	free(kvs);
+	stale_seen_free(e->seen, e->nseen);
+	e->seen = seen;
+	e->nseen = seen ? n : 0;
 }
 
 /* ---- dispatch ---- */
@@ -1268,5 +1329,6 @@ enrol_stop(struct enrol *e)
 	for (i = 0; i < ENROL_SESSIONS_MAX; i++)
 		if (e->sessions[i].used)
 			session_clear(&e->sessions[i]);
+	stale_seen_free(e->seen, e->nseen);
 	free(e);
 }
