@@ -38,7 +38,6 @@
 #include "controlplane/principals.h"
 #include "controlplane/netadmit.h"
 #include "controlplane/offload.h"
-#include "controlplane/putcache.h"
 #include "controlplane/quota.h"
 #include "controlplane/resource.h"
 #include "controlplane/schema.h"
@@ -195,8 +194,6 @@ struct api_server {
 	struct quota_limits		 default_quota;
 	struct netadmit			 netadmit;	/* tenant subnets */
 	struct quota_claims		 quota;		/* usage in flight */
-	struct putcache			*putcache;	/* write_cached() */
-	unsigned long long		 unchanged_cached;	/* its answers */
 	json_t				*(*health_extra)(void *);
 	void				*health_arg;
 	void				(*metrics_extra)(struct bw_buf *,
@@ -438,24 +435,16 @@ dump_to_evbuffer(const char *s, size_t n, void *buf)
 	return evbuffer_add(buf, s, n);
 }
 
-/* BODY as an answer's bytes (compact, a newline after it): a new
- * buffer, empty when the encoding failed; NULL without memory. */
-static struct evbuffer *
-json_evbuffer(json_t *body)
+static void
+reply_json(struct api_server *srv, struct evhttp_request *req, int status,
+    json_t *body)
 {
 	struct evbuffer *buf = evbuffer_new();
 
 	if (buf && (json_dump_callback(body, dump_to_evbuffer, buf,
 	    JSON_COMPACT) < 0 || evbuffer_add(buf, "\n", 1) < 0))
 		evbuffer_drain(buf, evbuffer_get_length(buf));
-	return buf;
-}
-
-static void
-reply_json(struct api_server *srv, struct evhttp_request *req, int status,
-    json_t *body)
-{
-	reply_evbuffer(srv, req, status, json_evbuffer(body));
+	reply_evbuffer(srv, req, status, buf);
 }
 
 static void
@@ -752,12 +741,9 @@ parse_u64(const char *s, uint64_t *ret)
 	return 0;
 }
 
-/* The request body's bytes within our limits (a JSON Content-Type,
- * not empty, not too large, no NUL) into *RET and *RET_LEN, held by the
- * request. */
+/* Reads the request body as one JSON value within our limits. */
 static int
-body_bytes(struct evhttp_request *req, const char **ret, size_t *ret_len,
-    char **ret_err)
+read_body(struct evhttp_request *req, json_t **ret, char **ret_err)
 {
 	struct evbuffer	*in = evhttp_request_get_input_buffer(req);
 	const char	*ct;
@@ -779,22 +765,8 @@ body_bytes(struct evhttp_request *req, const char **ret, size_t *ret_len,
 		return -ENOMEM;
 	if (memchr(p, '\0', len))
 		return errf(-BW_E_INVALID, ret_err, "body: contains a NUL byte");
-	*ret = (const char *)p;
-	*ret_len = len;
-	return 0;
-}
-
-/* Reads the request body as one JSON value within our limits. */
-static int
-read_body(struct evhttp_request *req, json_t **ret, char **ret_err)
-{
-	const char	*p;
-	size_t		 len;
-	int		 r;
-
-	if ((r = body_bytes(req, &p, &len, ret_err)) < 0)
-		return r;
-	return json_parse_bounded(p, len, BW_JSON_MAX_DEPTH, ret, ret_err);
+	return json_parse_bounded((const char *)p, len, BW_JSON_MAX_DEPTH, ret,
+	    ret_err);
 }
 
 static void
@@ -1453,20 +1425,6 @@ write_encode(struct pending *p)
 	return 0;
 }
 
-/* Whether replaces of kind K that change nothing may be answered from
- * the cache (write_cached()): those whose admission reads nothing but
- * the body, the path and the caller's role. A cluster-scoped kind has no
- * tenant to default from the caller (res_validate()) and no quota
- * (quota_check()); granting roles (principals_binding_write_check())
- * and claiming subnets (netadmit_check()) read other objects, whose
- * changes do not give this object a new revision. */
-static bool
-write_cacheable(const struct res_kind *k)
-{
-	return k->scope == RES_CLUSTER && !(k->flags & (RES_F_GRANTS_ROLE |
-	    RES_F_CLAIMS_SUBNET | RES_F_INTERNAL_WRITES));
-}
-
 /* A replace whose stored form equals the object it replaces (the same
  * spec, labels and status: a repeated apply, an administrator's
  * heartbeat) changes nothing: it is answered with the stored object and
@@ -1474,16 +1432,11 @@ write_cacheable(const struct res_kind *k)
  * recorded as a request that changed nothing (audit_request()), as
  * Kubernetes answers a no-op update. A write queued before it and not
  * yet acknowledged is concurrent with it, so answering from the stored
- * state orders this one first. With DIGEST (the body's SHA-256, for a
- * kind write_cacheable() admits) the answer is kept for the same body
- * at the same revision. Returns 1 when answered. */
+ * state orders this one first. Returns 1 when answered. */
 static int
 write_unchanged(struct api_server *srv, struct evhttp_request *req,
-    struct pending *p, const json_t *body, const unsigned char *digest)
+    struct pending *p)
 {
-	struct evbuffer	*buf;
-	const char	*tenant = res_tenant(body);
-
 	if (!p->prev || !json_equal(p->prev, p->doc))
 		return 0;
 	/* P goes with this answer: its document becomes the answer */
@@ -1491,55 +1444,8 @@ write_unchanged(struct api_server *srv, struct evhttp_request *req,
 	    json_integer((json_int_t)p->prev_rev));
 	audit_request(srv, &p->id, p->action, p->kind, p->tenant, p->name,
 	    "success", "unchanged: no new revision");
-	buf = json_evbuffer(p->doc);
-	/* The cached answer must be this one to the byte; the tenant it
-	 * keeps (authorised and audited again on a hit) must be the one
-	 * authz_check() read, not pending_new()'s copy of a missing one. */
-	if (digest && buf && evbuffer_get_length(buf) > 0 && p->ok_status == 200 &&
-	    tenant && strcmp(tenant, p->tenant) == 0)
-		(void)putcache_put(srv->putcache, p->key, p->prev_rev, digest,
-		    p->tenant, (const char *)evbuffer_pullup(buf, -1),
-		    evbuffer_get_length(buf));
-	reply_evbuffer(srv, req, p->ok_status, buf);
+	reply_json(srv, req, p->ok_status, p->doc);
 	return 1;
-}
-
-/* Answers a replace of RT whose body (DIGEST) and stored object
- * (revision) are those of an earlier replace that changed nothing,
- * as write_unchanged() answered that one: the admission of such a body
- * reads only the body, the path and the caller (write_cacheable()),
- * and the caller is authorised again here and the request audited.
- * Returns 1 when answered, 0 to take the whole path: no entry, another
- * revision (any commit to the object), or a caller refused (the whole
- * path refuses it with its own reason and record). */
-static int
-write_cached(struct api_server *srv, struct evhttp_request *req,
-    const struct api_route *rt, const struct authz_identity *id,
-    const char *action, const unsigned char *digest)
-{
-	struct store_kv		*cur = NULL;
-	struct putcache_hit	 hit;
-	struct evbuffer		*buf = NULL;
-	char			 key[RES_KEY_MAX];
-	int			 r = 0;
-
-	if (res_key(rt->kind, NULL, rt->name, key, sizeof(key)) < 0 ||
-	    store_get(srv->st, key, &cur) < 0 ||
-	    !putcache_find(srv->putcache, key, cur->mod_rev, digest, &hit) ||
-	    authz_check(id, VERB_WRITE, rt->kind, hit.tenant, NULL) < 0 ||
-	    !(buf = evbuffer_new()) ||
-	    evbuffer_add(buf, hit.reply, hit.reply_len) < 0)
-		goto out;
-	audit_request(srv, id, action, rt->kind, hit.tenant, rt->name,
-	    "success", "unchanged: no new revision");
-	reply_evbuffer(srv, req, 200, TAKE_PTR(buf));
-	srv->unchanged_cached++;
-	r = 1;
-out:
-	if (buf)
-		evbuffer_free(buf);
-	store_kv_free(cur);
-	return r;
 }
 
 /* Create (POST to a collection) and replace (PUT to an item). */
@@ -1551,23 +1457,11 @@ handle_write(struct api_server *srv, struct evhttp_request *req,
 	_cleanup_json_ json_t	*body = NULL;
 	struct pending		*p = NULL;
 	struct write_keep	 wk = { .prev_status = NULL };
-	unsigned char		 digest[PUTCACHE_DIGEST_LEN], *dg = NULL;
-	const char		*bytes;
-	size_t			 len;
 	char			 action[64];
 	int			 r;
 
 	action_name(action, sizeof(action), rt->kind, create ? "create" : "replace");
-	if ((r = body_bytes(req, &bytes, &len, &err)) < 0)
-		goto fail;
-	if (!create && write_cacheable(rt->kind)) {
-		if (putcache_digest(srv->putcache, bytes, len, digest) == 0)
-			dg = digest;
-		if (dg && write_cached(srv, req, rt, id, action, dg))
-			return;
-	}
-	if ((r = json_parse_bounded(bytes, len, BW_JSON_MAX_DEPTH, &body,
-	    &err)) < 0 ||
+	if ((r = read_body(req, &body, &err)) < 0 ||
 	    (r = write_admit(srv, req, rt, id, create, body, &p, &err)) < 0 ||
 	    (r = write_keep(srv, p, body, create, &wk)) < 0)
 		goto fail;
@@ -1575,7 +1469,7 @@ handle_write(struct api_server *srv, struct evhttp_request *req,
 		goto conflict;
 	if ((r = write_form(p, body, &wk)) < 0)
 		goto fail;
-	if (write_unchanged(srv, req, p, body, dg)) {
+	if (write_unchanged(srv, req, p)) {
 		pending_free(p);
 		return;
 	}
@@ -3056,16 +2950,8 @@ handle_metrics(struct api_server *srv, struct evhttp_request *req)
 	    "bulwark_offload_jobs %u\n"
 	    "# HELP bulwark_offload_refused_total Long operations refused (503 busy) with every worker busy and the queue full.\n"
 	    "# TYPE bulwark_offload_refused_total counter\n"
-	    "bulwark_offload_refused_total %llu\n"
-	    "# HELP bulwark_unchanged_cached_total Replaces answered from the cache of unchanged answers (same body, same revision).\n"
-	    "# TYPE bulwark_unchanged_cached_total counter\n"
-	    "bulwark_unchanged_cached_total %llu\n"
-	    "# HELP bulwark_unchanged_cache_bytes Bytes the cache of unchanged answers holds (bound %u).\n"
-	    "# TYPE bulwark_unchanged_cache_bytes gauge\n"
-	    "bulwark_unchanged_cache_bytes %zu\n",
-	    offload_jobs(srv->offload), srv->offload_refused,
-	    srv->unchanged_cached, PUTCACHE_MAX_BYTES,
-	    putcache_bytes(srv->putcache));
+	    "bulwark_offload_refused_total %llu\n",
+	    offload_jobs(srv->offload), srv->offload_refused);
 	metrics_more(srv, buf);
 	srv->requests[2]++;
 	request_observed(srv, req, 200);
@@ -4465,10 +4351,6 @@ api_server_start(struct event_base *base, const struct api_server_options *o,
 	srv->health_arg = o->health_arg;
 	if ((r = metrics_new(srv->st, &srv->metrics)) < 0)
 		goto fail;
-	if (!(srv->putcache = putcache_new(0))) {
-		r = -ENOMEM;
-		goto fail;
-	}
 	srv->metrics_extra = o->metrics_extra;
 	srv->metrics_arg = o->metrics_arg;
 	if (api_server_index == 0)
@@ -4757,7 +4639,6 @@ api_server_free(struct api_server *s)
 		SSL_CTX_set_ex_data(s->ssl_ctx, api_server_index, NULL);
 	}
 	metrics_free(s->metrics);
-	putcache_free(s->putcache);
 	free(s->audit_dir);
 	free(s);
 }
