@@ -1183,6 +1183,11 @@ stale_scan(evutil_socket_t fd, short what, void *arg)
 			    stale_candidate(st);
 			cur.last = json_integer_value(json_object_get(st,
 			    "last_attested_unix"));
+			/* Not parsed (no memory): remembered at revision
+			 * 0, which no Node has, so the next scan parses it
+			 * again rather than keep it from going stale. */
+			if (!doc)
+				cur.rev = 0;
 		}
 		if (cur.watched && now - cur.last > (json_int_t)e->o.attest_stale_s &&
 		    (doc || (doc = json_loadb(kvs[i]->value,

@@ -13,8 +13,8 @@
 #   3. idle CPU over FLEET_IDLE seconds without heartbeats, with every
 #      node heartbeating once per FLEET_PERIOD seconds (default 10,
 #      writes spread over the period) each heartbeat changing a label,
-#      then with unchanged heartbeats from their third period on, which
-#      go on to the end (goal: under 10% of one core);
+#      then with unchanged heartbeats, which go on to the end (goal:
+#      under 10% of one core);
 #   4. per mode in FLEET_MODES (basic, anti = per-node anti-affinity,
 #      spread = zone spread, max skew 1): FLEET_WORKLOADS Workloads of
 #      FLEET_INSTANCES instances in all, placements/s from the first
@@ -169,12 +169,6 @@ FLEET_SIM_CHANGE=1 heartbeat
 read -r idle_hbc idle_hbc_w hbc_rate <<<"$(hb_window)"
 stop_pid "$HB"; HB=
 heartbeat
-# The first period of these heartbeats puts back the label the window
-# before changed (a commit each); the second is each Node's first
-# unchanged write, which takes the whole path and leaves its answer in
-# the API's cache (docs/api.md); from the third on they are the steady
-# state measured (before 2026-12-07 the window began with the second).
-sleep "$PERIOD"
 read -r idle_hb idle_hb_w hb_rate <<<"$(hb_window)"
 rss_idle=$(rss_kib)
 
