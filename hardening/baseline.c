@@ -42,7 +42,8 @@
 	{ .id = "audit.watch." p, .kind = HB_AUDIT_WATCH, .check = chk, \
 	  .controls = ctl, .key = p, .value = "-w " p " -p wa -k " k }
 
-/* A network protocol's module never loaded (CM-7). */
+/* A module never loaded, even on request (CM-7): network protocols
+ * and file systems the appliance does not use. */
 #define MODPROBE_OFF(m) \
 	{ .id = "modprobe." m, .kind = HB_CONF, \
 	  .check = "cm-sysctl-baseline", .controls = "CM-6, CM-7", \
@@ -221,6 +222,17 @@ static const struct hb_item hb_table[] = {
 	MODPROBE_OFF("sctp"),
 	MODPROBE_OFF("rds"),
 	MODPROBE_OFF("tipc"),
+	/* File systems nothing on the appliance mounts (CIS 1.1.1.x, Lynis
+	 * FILE-6430): a crafted image of one would reach a rarely used
+	 * kernel parser. squashfs stays (the live medium's root, and
+	 * update bundles are read by unsquashfs, which needs no module:
+	 * nothing requires it, but nothing gains from blocking it). */
+	MODPROBE_OFF("cramfs"),
+	MODPROBE_OFF("freevxfs"),
+	MODPROBE_OFF("jffs2"),
+	MODPROBE_OFF("hfs"),
+	MODPROBE_OFF("hfsplus"),
+	MODPROBE_OFF("udf"),
 
 	/* Logon banner. */
 	{ .id = "banner./etc/issue", .kind = HB_BANNER, .check = "ac-banner",

@@ -447,7 +447,10 @@ world_build(struct world *w)
 	world_put(w, "etc/modprobe.d/bulwark-baseline.conf",
 	    "install firewire-core /bin/false\ninstall dccp /bin/false\n"
 	    "install sctp /bin/false\ninstall rds /bin/false\n"
-	    "install tipc /bin/false\n", 0644);
+	    "install tipc /bin/false\n"
+	    "install cramfs /bin/false\ninstall freevxfs /bin/false\n"
+	    "install jffs2 /bin/false\ninstall hfs /bin/false\n"
+	    "install hfsplus /bin/false\ninstall udf /bin/false\n", 0644);
 	world_put(w, "etc/default/useradd", "SHELL=/bin/sh\nINACTIVE=35\n",
 	    0644);
 	world_put(w, "etc/issue", "You are accessing a U.S. Government (USG) "

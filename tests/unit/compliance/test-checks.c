@@ -156,11 +156,17 @@ B(b_sysrq) { world_put(w, "proc/sys/kernel/sysrq", "438\n", 0644); }
 B(b_core) { world_rm(w, "etc/security/limits.d/90-bulwark-baseline.conf"); }
 B(b_firewire) { world_put(w, "etc/modprobe.d/bulwark-baseline.conf",
     "install dccp /bin/false\ninstall sctp /bin/false\n"
-    "install rds /bin/false\ninstall tipc /bin/false\n", 0644); }
+    "install rds /bin/false\ninstall tipc /bin/false\n"
+    "install cramfs /bin/false\ninstall freevxfs /bin/false\n"
+    "install jffs2 /bin/false\ninstall hfs /bin/false\n"
+    "install hfsplus /bin/false\ninstall udf /bin/false\n", 0644); }
 B(b_sctp) { world_put(w, "etc/modprobe.d/bulwark-baseline.conf",
     "install firewire-core /bin/false\ninstall dccp /bin/false\n"
     "# install sctp /bin/false\ninstall rds /bin/false\n"
-    "install tipc /bin/false\n", 0644); }
+    "install tipc /bin/false\n"
+    "install cramfs /bin/false\ninstall freevxfs /bin/false\n"
+    "install jffs2 /bin/false\ninstall hfs /bin/false\n"
+    "install hfsplus /bin/false\ninstall udf /bin/false\n", 0644); }
 B(b_pass_age) { world_put(w, "etc/login.defs", "PASS_MAX_DAYS 99999\n"
     "PASS_MIN_DAYS 0\nUMASK 027\nENCRYPT_METHOD YESCRYPT\n"
     "SHA_CRYPT_MIN_ROUNDS 65536\n", 0644); }

@@ -270,7 +270,9 @@ test_apply_writes_lynis_items(void **state)
 		"login.defs.SHA_CRYPT_MAX_ROUNDS",
 		"profile.umask", "limits.core", "modprobe.firewire-core",
 		"modprobe.dccp", "modprobe.sctp", "modprobe.rds",
-		"modprobe.tipc",
+		"modprobe.tipc", "modprobe.cramfs", "modprobe.freevxfs",
+		"modprobe.jffs2", "modprobe.hfs", "modprobe.hfsplus",
+		"modprobe.udf",
 	};
 	struct fake *f = *state;
 	struct log l = { 0 };
@@ -305,7 +307,10 @@ test_apply_writes_lynis_items(void **state)
 	assert_non_null(mods = get(f, "etc/modprobe.d/bulwark-baseline.conf"));
 	assert_string_equal(mods, "install firewire-core /bin/false\n"
 	    "install dccp /bin/false\ninstall sctp /bin/false\n"
-	    "install rds /bin/false\ninstall tipc /bin/false\n");
+	    "install rds /bin/false\ninstall tipc /bin/false\n"
+	    "install cramfs /bin/false\ninstall freevxfs /bin/false\n"
+	    "install jffs2 /bin/false\ninstall hfs /bin/false\n"
+	    "install hfsplus /bin/false\ninstall udf /bin/false\n");
 	assert_non_null(umask = get(f, "etc/profile.d/bulwark-umask.sh"));
 	assert_string_equal(umask, "umask 027\n");
 }
