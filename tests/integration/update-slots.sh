@@ -181,6 +181,22 @@ upd --slot a --no-tpm apply "$T/clash.tar" 2>"$T/clash.err"
 rc=$?
 check "apply is refused when a GID would be given twice ($(cat "$T/clash.err"))" \
 	sh -c "[ $rc -eq 1 ] && grep -q 'same GID' '$T/clash.err'"
+# A state/ too small for the payload: a staged copy cut short is
+# refused (it once made b a 0-byte kernel and set bulwark_next). As root
+# an 8 KiB tmpfs; otherwise a `tee` that writes nothing and fails.
+mkdir -p "$T/notee"
+printf '#!/bin/sh\nshift $#\ncat\nexit 1\n' >"$T/notee/tee" && chmod +x "$T/notee/tee"
+fullpath=$PATH
+if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=8k,mode=0755 tmpfs "$FS/state" 2>/dev/null; then
+	BW_UMOUNTS="$BW_UMOUNTS $FS/state" full="an 8 KiB tmpfs"
+else
+	fullpath="$T/notee:$PATH" full="a tee that fails"
+fi
+PATH="$fullpath" upd --slot a --no-tpm apply "$T/update.tar" 2>"$T/full.err"
+rc=$?
+mountpoint -q "$FS/state" && umount "$FS/state"
+check "apply is refused when state/ is full ($full: $(cat "$T/full.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'cannot stage member' '$T/full.err' && [ -z \"\$(grub-editenv '$ENV' list | sed -n 's/^bulwark_next=//p')\" ]"
 check "the refused applies left both slots, the kernels and the block as they were" \
 	[ "$before" = "$(snapshot)" ]
 check "and no half-made slot or staging directory" \
