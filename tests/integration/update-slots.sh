@@ -295,6 +295,16 @@ rc=$?
 exec 8>&-
 check "commit is refused while another holds the lock ($(cat "$T/locked.err"))" \
 	sh -c "[ $rc -eq 1 ] && grep -q 'another apply, commit or rollback is running' '$T/locked.err' && [ \"\$(grub-editenv '$ENV' list | sed -n 's/^bulwark_good=//p')\" = a ]"
+# A block that cannot be written: the commit is refused and slot b gets
+# no committed mark (it was written first, and a rollback from a would
+# then have committed b).
+mkdir -p "$T/noenv"
+printf '#!/bin/sh\n[ "$2" = set ] && exit 1\nexec %s "$@"\n' "$(command -v grub-editenv)" >"$T/noenv/grub-editenv"
+chmod +x "$T/noenv/grub-editenv"
+PATH="$T/noenv:$PATH" upd --slot b commit 2>"$T/noenv.err"
+rc=$?
+check "commit is refused when the block cannot be written, and b gets no mark ($(cat "$T/noenv.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'cannot write GRUB' '$T/noenv.err' && [ ! -e '$FS/state/update/committed.b' ] && [ \"\$(grub-editenv '$ENV' list | sed -n 's/^bulwark_good=//p')\" = a ]"
 upd --slot b commit >/dev/null 2>&1
 check "commit in the trial makes b the committed slot" [ "$(env_of bulwark_good)" = b ]
 check "the next boot is b's normal entry" [ "$(grub_boot)" = b ]
