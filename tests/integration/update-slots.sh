@@ -280,6 +280,22 @@ check "--slot a while the command line says b is refused ($(cat "$T/wrong.err"))
 	sh -c "[ $rc -eq 1 ] && grep -q 'kernel command line says bulwark.slot=b' '$T/wrong.err' && [ -f '$B/usr/sbin/bulwarkd' ]"
 BULWARK_UPDATE_CMDLINE="$T/cmdline-b" upd --json status >"$T/s1c.json"
 check "status takes the running slot from the command line" jq_true '.running == "b"' "$T/s1c.json"
+# BULWARK_UPDATE_CMDLINE cannot override a real bulwark.slot=: with
+# /proc/cmdline saying slot a (a file bound over it in a mount namespace
+# of its own), one that says b is refused, and one that names no slot
+# leaves a (skipped without unshare or as another user than root).
+echo 'quiet bulwark.slot=a' >"$T/cmdline-a"
+if [ "$(id -u)" -eq 0 ] && unshare -m true 2>/dev/null; then
+	ns() { unshare -m sh -c 'mount --bind "$1" /proc/cmdline && shift && exec "$@"' sh "$T/cmdline-a" "$@"; }
+	BULWARK_UPDATE_CMDLINE="$T/cmdline-b" ns "$U" --fs "$FS" --boot "$BOOT" --grubenv "$ENV" --json status >"$T/ovr.json" 2>"$T/ovr.err"
+	rc=$?
+	check "an override that disagrees with /proc/cmdline is refused ($(cat "$T/ovr.err"))" \
+		sh -c "[ $rc -eq 1 ] && grep -q '/proc/cmdline says bulwark.slot=a' '$T/ovr.err'"
+	BULWARK_UPDATE_CMDLINE="$T/cmdline-none" ns "$U" --fs "$FS" --boot "$BOOT" --grubenv "$ENV" --json status >"$T/ovr2.json" 2>/dev/null
+	check "an override naming no slot leaves /proc/cmdline's" jq_true '.running == "a"' "$T/ovr2.json"
+else
+	echo "skip: no mount namespace for a /proc/cmdline naming a slot"
+fi
 # No record, no change: a journal that cannot be written refuses the
 # commit, and so does another command holding the lock.
 mv "$FS/state/update/journal" "$T/journal" && mkdir "$FS/state/update/journal"
