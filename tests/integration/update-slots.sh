@@ -103,6 +103,12 @@ echo new-initrd >"$T/live/initrd.img"
 upd --slot a --json status >"$T/s0.json"
 check "status: a running and committed, b empty, no trial" jq_true \
 	'.running == "a" and .committed == "a" and .trial_pending == "" and .on_trial == false and .slots.b == null and .slots.a.commit == "1111111111111111111111111111111111111111"' "$T/s0.json"
+# A commit in the committed slot writes its missing mark with a journal
+# line first, and a second one neither writes nor journals anything.
+upd --slot a commit 2>/dev/null
+upd --slot a commit 2>/dev/null
+check "commit of the committed slot: its mark, journalled once" \
+	sh -c "[ -f '$FS/state/update/committed.a' ] && [ \"\$(grep -c 'commit mark slot=a' '$FS/state/update/journal')\" = 1 ]"
 
 # 2. Refused applies change nothing.
 before=$(snapshot)
