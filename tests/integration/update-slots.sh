@@ -152,10 +152,17 @@ case " \$* " in *" -xOf "*" root.squashfs "*) [ -e "$T/swapped" ] || cp "$T/swap
 exit \$rc
 EOF
 chmod +x "$T/shim/tar"
-for kind in fifo same-size; do
-	rm -rf "$T/e" "$T/swapped" && mkdir -p "$T/e" && tar -C "$T/e" -xf "$T/update.tar"
+# A tee that logs the size of each file it wrote: a larger root is cut
+# at its signed size plus one byte.
+realtee=$(command -v tee)
+printf '#!/bin/bash\n"%s" "$@"\nrc=$?\necho "$(stat -c %%s -- "${!#}") ${!#}" >>"%s"\nexit $rc\n' "$realtee" "$T/tee.log" >"$T/shim/tee"
+chmod +x "$T/shim/tee"
+for kind in fifo same-size larger; do
+	rm -rf "$T/e" "$T/swapped" "$T/tee.log" && mkdir -p "$T/e" && tar -C "$T/e" -xf "$T/update.tar"
 	if [ "$kind" = fifo ]; then
 		rm "$T/e/root.squashfs" && mkfifo "$T/e/root.squashfs"
+	elif [ "$kind" = larger ]; then
+		head -c 1048576 /dev/zero >>"$T/e/root.squashfs"
 	else
 		printf '\001' | dd of="$T/e/root.squashfs" bs=1 seek=100 conv=notrunc 2>/dev/null
 	fi
@@ -167,6 +174,9 @@ for kind in fifo same-size; do
 	check "a bundle swapped for one with a $kind root after verify is refused at the copy ($(cat "$T/swap.err"))" \
 		sh -c "[ $rc -eq 1 ] && [ -e '$T/swapped' ] && grep -q 'member root.squashfs changed while it was read' '$T/swap.err'"
 done
+signed=$(awk '$1 == "member" && $2 == "root.squashfs" { print $3 }' "$T/e/bundle.manifest")
+check "the larger root was written no further than its signed size ($signed) plus one byte ($(cat "$T/tee.log"))" \
+	grep -qx "$((signed + 1)) .*/staging/root.squashfs" "$T/tee.log"
 # A slot not synced to disk is not tried: a `sync -f` that fails stops
 # apply before bulwark_next is set.
 mkdir -p "$T/nosync"
@@ -203,6 +213,13 @@ rc=$?
 mountpoint -q "$FS/state" && umount "$FS/state"
 check "apply is refused when state/ is full ($full: $(cat "$T/full.err"))" \
 	sh -c "[ $rc -eq 1 ] && grep -q 'cannot stage member' '$T/full.err' && [ -z \"\$(grub-editenv '$ENV' list | sed -n 's/^bulwark_next=//p')\" ]"
+# No record, no change: an apply whose journal line cannot be written.
+mv "$FS/state/update/journal" "$T/journal" && mkdir "$FS/state/update/journal"
+upd --slot a --no-tpm apply "$T/update.tar" 2>"$T/nojournal-apply.err"
+rc=$?
+rmdir "$FS/state/update/journal" && mv "$T/journal" "$FS/state/update/journal"
+check "apply is refused when its journal line cannot be written ($(cat "$T/nojournal-apply.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'cannot write the journal' '$T/nojournal-apply.err'"
 check "the refused applies left both slots, the kernels and the block as they were" \
 	[ "$before" = "$(snapshot)" ]
 check "and no half-made slot or staging directory" \
@@ -332,6 +349,13 @@ check "commit in the trial makes b the committed slot" [ "$(env_of bulwark_good)
 check "the next boot is b's normal entry" [ "$(grub_boot)" = b ]
 
 # 5. A manual rollback to a, which still holds the old release.
+mv "$FS/state/update/journal" "$T/journal" && mkdir "$FS/state/update/journal"
+before=$(snapshot)
+upd --slot b rollback 2>"$T/nojournal-rb.err"
+rc=$?
+rmdir "$FS/state/update/journal" && mv "$T/journal" "$FS/state/update/journal"
+check "rollback is refused when its journal line cannot be written, slots and block unchanged ($(cat "$T/nojournal-rb.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'cannot write the journal' '$T/nojournal-rb.err' && [ '$before' = '$(snapshot)' ]"
 upd --slot b rollback >"$T/rb.out"
 check "rollback makes a the committed slot ($(cat "$T/rb.out"))" [ "$(env_of bulwark_good)" = a ]
 check "the next boot is a" [ "$(grub_boot)" = a ]
