@@ -213,6 +213,16 @@ rc=$?
 mountpoint -q "$FS/state" && umount "$FS/state"
 check "apply is refused when state/ is full ($full: $(cat "$T/full.err"))" \
 	sh -c "[ $rc -eq 1 ] && grep -q 'cannot stage member' '$T/full.err' && [ -z \"\$(grub-editenv '$ENV' list | sed -n 's/^bulwark_next=//p')\" ]"
+# A merged account file that cannot be written into the new slot (a
+# `cat` that fails writing into b.new/etc): refused, not a slot with
+# the image's accounts only.
+mkdir -p "$T/nocat"
+printf '#!/bin/sh\ncase "$(readlink /proc/$$/fd/1)" in */slots/b.new/etc/*) exit 1 ;; esac\nexec %s "$@"\n' "$(command -v cat)" >"$T/nocat/cat"
+chmod +x "$T/nocat/cat"
+PATH="$T/nocat:$PATH" upd --slot a --no-tpm apply "$T/update.tar" 2>"$T/nocat.err"
+rc=$?
+check "apply is refused when a merged account file cannot be written ($(cat "$T/nocat.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'cannot carry this site' '$T/nocat.err'"
 # No record, no change: an apply whose journal line cannot be written.
 mv "$FS/state/update/journal" "$T/journal" && mkdir "$FS/state/update/journal"
 upd --slot a --no-tpm apply "$T/update.tar" 2>"$T/nojournal-apply.err"
