@@ -223,6 +223,12 @@ PATH="$T/nocat:$PATH" upd --slot a --no-tpm apply "$T/update.tar" 2>"$T/nocat.er
 rc=$?
 check "apply is refused when a merged account file cannot be written ($(cat "$T/nocat.err"))" \
 	sh -c "[ $rc -eq 1 ] && grep -q 'cannot carry this site' '$T/nocat.err'"
+# apply verifies with the running slot's key only: a --key (perhaps from
+# the bundle's own medium) is a usage error.
+upd --slot a --no-tpm --key "$T/key.pem" apply "$T/update.tar" 2>"$T/key.err"
+rc=$?
+check "apply with --key is refused ($(cat "$T/key.err"))" \
+	sh -c "[ $rc -eq 2 ] && grep -q 'apply takes no --key' '$T/key.err'"
 # No record, no change: an apply whose journal line cannot be written.
 mv "$FS/state/update/journal" "$T/journal" && mkdir "$FS/state/update/journal"
 upd --slot a --no-tpm apply "$T/update.tar" 2>"$T/nojournal-apply.err"
