@@ -275,6 +275,8 @@ B="$FS/slots/b"
 check "slot b is the new root" grep -q "commit $C2" "$B/usr/share/bulwark/release"
 check "slot b's kernel and initramfs are the bundle's" \
 	sh -c "cmp -s '$BOOT/b/vmlinuz' '$T/live/vmlinuz' && cmp -s '$BOOT/b/initrd.img' '$T/live/initrd.img'"
+check "slot b's kernel and initramfs are 0644, as Debian ships a kernel" \
+	[ "$(stat -c %a "$BOOT/b/vmlinuz") $(stat -c %a "$BOOT/b/initrd.img")" = "644 644" ]
 check "the site's host name, crypttab and console configuration are carried" \
 	sh -c "grep -qx site-host '$B/etc/hostname' && cmp -s '$A/etc/crypttab' '$B/etc/crypttab' && cmp -s '$A/etc/bulwark/console.json' '$B/etc/bulwark/console.json'"
 check "the audit volume's key is carried with its mode" \
