@@ -103,6 +103,12 @@ echo new-initrd >"$T/live/initrd.img"
 upd --slot a --json status >"$T/s0.json"
 check "status: a running and committed, b empty, no trial" jq_true \
 	'.running == "a" and .committed == "a" and .trial_pending == "" and .on_trial == false and .slots.b == null and .slots.a.commit == "1111111111111111111111111111111111111111"' "$T/s0.json"
+# A commit in the committed slot writes its missing mark with a journal
+# line first, and a second one neither writes nor journals anything.
+upd --slot a commit 2>/dev/null
+upd --slot a commit 2>/dev/null
+check "commit of the committed slot: its mark, journalled once" \
+	sh -c "[ -f '$FS/state/update/committed.a' ] && [ \"\$(grep -c 'commit mark slot=a' '$FS/state/update/journal')\" = 1 ]"
 
 # 2. Refused applies change nothing.
 before=$(snapshot)
@@ -146,10 +152,17 @@ case " \$* " in *" -xOf "*" root.squashfs "*) [ -e "$T/swapped" ] || cp "$T/swap
 exit \$rc
 EOF
 chmod +x "$T/shim/tar"
-for kind in fifo same-size; do
-	rm -rf "$T/e" "$T/swapped" && mkdir -p "$T/e" && tar -C "$T/e" -xf "$T/update.tar"
+# A tee that logs the size of each file it wrote: a larger root is cut
+# at its signed size plus one byte.
+realtee=$(command -v tee)
+printf '#!/bin/bash\n"%s" "$@"\nrc=$?\necho "$(stat -c %%s -- "${!#}") ${!#}" >>"%s"\nexit $rc\n' "$realtee" "$T/tee.log" >"$T/shim/tee"
+chmod +x "$T/shim/tee"
+for kind in fifo same-size larger; do
+	rm -rf "$T/e" "$T/swapped" "$T/tee.log" && mkdir -p "$T/e" && tar -C "$T/e" -xf "$T/update.tar"
 	if [ "$kind" = fifo ]; then
 		rm "$T/e/root.squashfs" && mkfifo "$T/e/root.squashfs"
+	elif [ "$kind" = larger ]; then
+		head -c 1048576 /dev/zero >>"$T/e/root.squashfs"
 	else
 		printf '\001' | dd of="$T/e/root.squashfs" bs=1 seek=100 conv=notrunc 2>/dev/null
 	fi
@@ -161,6 +174,9 @@ for kind in fifo same-size; do
 	check "a bundle swapped for one with a $kind root after verify is refused at the copy ($(cat "$T/swap.err"))" \
 		sh -c "[ $rc -eq 1 ] && [ -e '$T/swapped' ] && grep -q 'member root.squashfs changed while it was read' '$T/swap.err'"
 done
+signed=$(awk '$1 == "member" && $2 == "root.squashfs" { print $3 }' "$T/e/bundle.manifest")
+check "the larger root was written no further than its signed size ($signed) plus one byte ($(cat "$T/tee.log"))" \
+	grep -qx "$((signed + 1)) .*/staging/root.squashfs" "$T/tee.log"
 # A slot not synced to disk is not tried: a `sync -f` that fails stops
 # apply before bulwark_next is set.
 mkdir -p "$T/nosync"
@@ -181,6 +197,45 @@ upd --slot a --no-tpm apply "$T/clash.tar" 2>"$T/clash.err"
 rc=$?
 check "apply is refused when a GID would be given twice ($(cat "$T/clash.err"))" \
 	sh -c "[ $rc -eq 1 ] && grep -q 'same GID' '$T/clash.err'"
+# A state/ too small for the payload: a staged copy cut short is
+# refused (it once made b a 0-byte kernel and set bulwark_next). As root
+# an 8 KiB tmpfs; otherwise a `tee` that writes nothing and fails.
+mkdir -p "$T/notee"
+printf '#!/bin/sh\nshift $#\ncat\nexit 1\n' >"$T/notee/tee" && chmod +x "$T/notee/tee"
+fullpath=$PATH
+if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=8k,mode=0755 tmpfs "$FS/state" 2>/dev/null; then
+	BW_UMOUNTS="$BW_UMOUNTS $FS/state" full="an 8 KiB tmpfs"
+else
+	fullpath="$T/notee:$PATH" full="a tee that fails"
+fi
+PATH="$fullpath" upd --slot a --no-tpm apply "$T/update.tar" 2>"$T/full.err"
+rc=$?
+mountpoint -q "$FS/state" && umount "$FS/state"
+check "apply is refused when state/ is full ($full: $(cat "$T/full.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'cannot stage member' '$T/full.err' && [ -z \"\$(grub-editenv '$ENV' list | sed -n 's/^bulwark_next=//p')\" ]"
+# A merged account file that cannot be written into the new slot (a
+# `cat` that fails writing into b.new/etc): refused, not a slot with
+# the image's accounts only.
+mkdir -p "$T/nocat"
+printf '#!/bin/sh\ncase "$(readlink /proc/$$/fd/1)" in */slots/b.new/etc/*) exit 1 ;; esac\nexec %s "$@"\n' "$(command -v cat)" >"$T/nocat/cat"
+chmod +x "$T/nocat/cat"
+PATH="$T/nocat:$PATH" upd --slot a --no-tpm apply "$T/update.tar" 2>"$T/nocat.err"
+rc=$?
+check "apply is refused when a merged account file cannot be written ($(cat "$T/nocat.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'cannot carry this site' '$T/nocat.err'"
+# apply verifies with the running slot's key only: a --key (perhaps from
+# the bundle's own medium) is a usage error.
+upd --slot a --no-tpm --key "$T/key.pem" apply "$T/update.tar" 2>"$T/key.err"
+rc=$?
+check "apply with --key is refused ($(cat "$T/key.err"))" \
+	sh -c "[ $rc -eq 2 ] && grep -q 'apply takes no --key' '$T/key.err'"
+# No record, no change: an apply whose journal line cannot be written.
+mv "$FS/state/update/journal" "$T/journal" && mkdir "$FS/state/update/journal"
+upd --slot a --no-tpm apply "$T/update.tar" 2>"$T/nojournal-apply.err"
+rc=$?
+rmdir "$FS/state/update/journal" && mv "$T/journal" "$FS/state/update/journal"
+check "apply is refused when its journal line cannot be written ($(cat "$T/nojournal-apply.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'cannot write the journal' '$T/nojournal-apply.err'"
 check "the refused applies left both slots, the kernels and the block as they were" \
 	[ "$before" = "$(snapshot)" ]
 check "and no half-made slot or staging directory" \
@@ -220,6 +275,8 @@ B="$FS/slots/b"
 check "slot b is the new root" grep -q "commit $C2" "$B/usr/share/bulwark/release"
 check "slot b's kernel and initramfs are the bundle's" \
 	sh -c "cmp -s '$BOOT/b/vmlinuz' '$T/live/vmlinuz' && cmp -s '$BOOT/b/initrd.img' '$T/live/initrd.img'"
+check "slot b's kernel and initramfs are 0644, as Debian ships a kernel" \
+	[ "$(stat -c %a "$BOOT/b/vmlinuz") $(stat -c %a "$BOOT/b/initrd.img")" = "644 644" ]
 check "the site's host name, crypttab and console configuration are carried" \
 	sh -c "grep -qx site-host '$B/etc/hostname' && cmp -s '$A/etc/crypttab' '$B/etc/crypttab' && cmp -s '$A/etc/bulwark/console.json' '$B/etc/bulwark/console.json'"
 check "the audit volume's key is carried with its mode" \
@@ -264,6 +321,22 @@ check "--slot a while the command line says b is refused ($(cat "$T/wrong.err"))
 	sh -c "[ $rc -eq 1 ] && grep -q 'kernel command line says bulwark.slot=b' '$T/wrong.err' && [ -f '$B/usr/sbin/bulwarkd' ]"
 BULWARK_UPDATE_CMDLINE="$T/cmdline-b" upd --json status >"$T/s1c.json"
 check "status takes the running slot from the command line" jq_true '.running == "b"' "$T/s1c.json"
+# BULWARK_UPDATE_CMDLINE cannot override a real bulwark.slot=: with
+# /proc/cmdline saying slot a (a file bound over it in a mount namespace
+# of its own), one that says b is refused, and one that names no slot
+# leaves a (skipped without unshare or as another user than root).
+echo 'quiet bulwark.slot=a' >"$T/cmdline-a"
+if [ "$(id -u)" -eq 0 ] && unshare -m true 2>/dev/null; then
+	ns() { unshare -m sh -c 'mount --bind "$1" /proc/cmdline && shift && exec "$@"' sh "$T/cmdline-a" "$@"; }
+	BULWARK_UPDATE_CMDLINE="$T/cmdline-b" ns "$U" --fs "$FS" --boot "$BOOT" --grubenv "$ENV" --json status >"$T/ovr.json" 2>"$T/ovr.err"
+	rc=$?
+	check "an override that disagrees with /proc/cmdline is refused ($(cat "$T/ovr.err"))" \
+		sh -c "[ $rc -eq 1 ] && grep -q '/proc/cmdline says bulwark.slot=a' '$T/ovr.err'"
+	BULWARK_UPDATE_CMDLINE="$T/cmdline-none" ns "$U" --fs "$FS" --boot "$BOOT" --grubenv "$ENV" --json status >"$T/ovr2.json" 2>/dev/null
+	check "an override naming no slot leaves /proc/cmdline's" jq_true '.running == "a"' "$T/ovr2.json"
+else
+	echo "skip: no mount namespace for a /proc/cmdline naming a slot"
+fi
 # No record, no change: a journal that cannot be written refuses the
 # commit, and so does another command holding the lock.
 mv "$FS/state/update/journal" "$T/journal" && mkdir "$FS/state/update/journal"
@@ -279,11 +352,28 @@ rc=$?
 exec 8>&-
 check "commit is refused while another holds the lock ($(cat "$T/locked.err"))" \
 	sh -c "[ $rc -eq 1 ] && grep -q 'another apply, commit or rollback is running' '$T/locked.err' && [ \"\$(grub-editenv '$ENV' list | sed -n 's/^bulwark_good=//p')\" = a ]"
+# A block that cannot be written: the commit is refused and slot b gets
+# no committed mark (it was written first, and a rollback from a would
+# then have committed b).
+mkdir -p "$T/noenv"
+printf '#!/bin/sh\n[ "$2" = set ] && exit 1\nexec %s "$@"\n' "$(command -v grub-editenv)" >"$T/noenv/grub-editenv"
+chmod +x "$T/noenv/grub-editenv"
+PATH="$T/noenv:$PATH" upd --slot b commit 2>"$T/noenv.err"
+rc=$?
+check "commit is refused when the block cannot be written, and b gets no mark ($(cat "$T/noenv.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'cannot write GRUB' '$T/noenv.err' && [ ! -e '$FS/state/update/committed.b' ] && [ \"\$(grub-editenv '$ENV' list | sed -n 's/^bulwark_good=//p')\" = a ]"
 upd --slot b commit >/dev/null 2>&1
 check "commit in the trial makes b the committed slot" [ "$(env_of bulwark_good)" = b ]
 check "the next boot is b's normal entry" [ "$(grub_boot)" = b ]
 
 # 5. A manual rollback to a, which still holds the old release.
+mv "$FS/state/update/journal" "$T/journal" && mkdir "$FS/state/update/journal"
+before=$(snapshot)
+upd --slot b rollback 2>"$T/nojournal-rb.err"
+rc=$?
+rmdir "$FS/state/update/journal" && mv "$T/journal" "$FS/state/update/journal"
+check "rollback is refused when its journal line cannot be written, slots and block unchanged ($(cat "$T/nojournal-rb.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'cannot write the journal' '$T/nojournal-rb.err' && [ '$before' = '$(snapshot)' ]"
 upd --slot b rollback >"$T/rb.out"
 check "rollback makes a the committed slot ($(cat "$T/rb.out"))" [ "$(env_of bulwark_good)" = a ]
 check "the next boot is a" [ "$(grub_boot)" = a ]

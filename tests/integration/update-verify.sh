@@ -142,7 +142,12 @@ retar missing "$T/x" bundle.manifest bundle.manifest.sig root.squashfs vmlinuz
 refused missing "members are" "a bundle without its initramfs"
 echo extra >"$T/x/extra"
 retar extra "$T/x" bundle.manifest bundle.manifest.sig root.squashfs vmlinuz initrd.img extra
-refused extra "members are" "a bundle with an added member"
+refused extra "more than 5 members" "a bundle with an added member"
+# Thousands of members: tar's listing is cut after 6 lines and refused.
+mkdir -p "$T/many" && (cd "$T/many" && seq -f 'm%g' 3000 | xargs touch)
+(cd "$T/many" && ls | sort) >"$T/many.list"
+tar -C "$T/many" --format=gnu -cf "$T/many.tar" -T "$T/many.list"
+refused many "more than 5 members" "a bundle of 3000 members"
 retar order "$T/x" bundle.manifest.sig bundle.manifest root.squashfs vmlinuz initrd.img
 refused order "members are" "a bundle whose members are out of order"
 rm "$T/x/initrd.img" && ln -s /etc/passwd "$T/x/initrd.img"
