@@ -4,7 +4,8 @@
 # OVMF, a TPM 2.0 from swtpm), boots the installed system and waits for
 # the root unlocked by the TPM, bulwarkd healthy, the local node
 # Trusted and the first compliance scan finished on the serial console
-# (printing the scan's counts), logs in on the serial console as the
+# (printing the scan's counts) and bulwark-update's status naming the
+# ISO's release and release key, logs in on the serial console as the
 # first administrator with the generated password, which the console
 # makes them change (a temporary password), and sees the dashboard,
 # then boots it with another kernel command line (init=/bin/sh
@@ -27,7 +28,7 @@ fi
 ovmf=/usr/share/OVMF/OVMF_CODE.fd vars=/usr/share/OVMF/OVMF_VARS.fd
 say() { printf 'check-iso: %s\n' "$*"; }
 [ -f "$iso" ] || { say "no $iso (make iso first)" >&2; exit 1; }
-for t in qemu-system-x86_64 swtpm mformat mcopy mtype; do
+for t in qemu-system-x86_64 swtpm mformat mcopy mtype xorriso openssl jq; do
 	command -v "$t" >/dev/null || { say "needs $t" >&2; exit 1; }
 done
 [ -f "$ovmf" ] || { say "needs OVMF ($ovmf)" >&2; exit 1; }
@@ -192,6 +193,26 @@ else
 	fail "the sysctl record not re-read by the scan: ${rec:-no line}"
 fi
 expect "the first administrator mapped for the console" 'bulwark-firstboot: console: [a-z_][a-z0-9_-]* logs in as the administrator'
+# The updater in the installed root: first boot's `bulwark-update --json
+# status` names the release the root was built as (the ISO's version, a
+# commit, the build's epoch) and the release key, which must be the one
+# that signed the medium (its public half on the ISO). A missing tool,
+# release file or key has no such line.
+xorriso -osirrox on -indev "$iso" -extract /bulwark/version "$d/iso-version" \
+	-extract /bulwark/release-key.pub.pem "$d/iso-key.pem" >/dev/null 2>&1
+iso_version=$(cat "$d/iso-version" 2>/dev/null)
+iso_key=$(openssl pkey -pubin -in "$d/iso-key.pem" -outform DER 2>/dev/null | sha256sum | cut -d' ' -f1)
+upd=$(grep -aoE 'bulwark-firstboot: update status: .*' "$d/firstboot.log" | tr -d '\r' | tail -n 1)
+upd=${upd#bulwark-firstboot: update status: }
+# (jq -e of an empty input is true: the line must be there)
+if [ -n "$iso_version" ] && [ -s "$d/iso-key.pem" ] && [ -n "$upd" ] &&
+	jq -e --arg v "$iso_version" --arg k "$iso_key" '.ok == true and .command == "status" and
+		.release.version == $v and (.release.commit | test("^[0-9a-f]{40}$")) and
+		(.release.epoch | type == "number") and .key.sha256 == $k' <<<"$upd" >/dev/null 2>&1; then
+	pass "bulwark-update status names the installed release $(jq -r '"\(.release.version), commit \(.release.commit), epoch \(.release.epoch)"' <<<"$upd") and the medium's release key (sha256 of its DER ${iso_key:0:16}...)"
+else
+	fail "bulwark-update status on the installed system: want ok, version ${iso_version:-(not read from the ISO)} and key ${iso_key:0:16}...; got: ${upd:-no line}"
+fi
 scan=$(grep -aoE 'bulwark-firstboot: scan: .*' "$d/firstboot.log" | tr -d '\r' | tail -n 1)
 if [ -n "$scan" ]; then
 	say "the installed appliance's own Moderate scan: ${scan#bulwark-firstboot: scan: }"

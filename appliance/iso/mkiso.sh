@@ -7,8 +7,10 @@
 #
 # Run by `make iso` with: BW_SRC (source tree), BW_WORK (scratch
 # directory, kept between builds), BW_ISO (output path), BW_VERSION.
-# Optional: BULWARK_RELEASE_KEY (an Ed25519 private key in PEM; a test
-# key is generated in BW_WORK without it), SOURCE_DATE_EPOCH (default:
+# Optional: BULWARK_RELEASE_KEY (an Ed25519 private key in PEM; without
+# it the test key BW_TEST_KEY, made on the first build: `make iso`
+# passes BUILDDIR/test-release-key.pem, outside BW_WORK so that `make
+# clean` keeps it), SOURCE_DATE_EPOCH (default:
 # the commit time of HEAD), BW_ISO_MIRROR (default deb.debian.org),
 # BW_ISO_LOCK (a packages.lock of an earlier build: install exactly
 # those versions).
@@ -33,6 +35,34 @@ say "SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH"
 mkdir -p "$BW_WORK"
 work=$(cd "$BW_WORK" && pwd)
 root="$work/root" stage="$work/stage" tree="$work/tree" iso="$work/iso"
+
+# The release key: it signs the medium's SHA256SUMS and every update
+# bundle (appliance/update/update.am), and its public half goes into the
+# root, so an appliance accepts only bundles signed with the key its ISO
+# was. The test key is made once (0600) and kept; one that an earlier
+# mkiso.sh made in BW_WORK is moved there, so that appliances installed
+# from its ISOs still accept this tree's bundles.
+key="${BULWARK_RELEASE_KEY:-}"
+if [ -z "$key" ]; then
+	key="${BW_TEST_KEY:-$(dirname "$work")/test-release-key.pem}"
+	if [ ! -f "$key" ] && [ -f "$work/test-release-key.pem" ]; then
+		mv "$work/test-release-key.pem" "$key"
+		say "moved the test key out of $work to $key"
+	fi
+	[ -f "$key" ] || (umask 077 && openssl genpkey -algorithm ed25519 -out "$key" 2>/dev/null)
+	chmod 0600 "$key"
+	say "no BULWARK_RELEASE_KEY: signing with the test key $key"
+fi
+case "$(openssl pkey -in "$key" -noout -text 2>/dev/null)" in
+"ED25519 Private-Key"*) ;;
+*) say "$key: not an Ed25519 private key in PEM"; exit 1 ;;
+esac
+# The release the root is (bulwark-update compares a bundle with it):
+# configure's version, the commit of the source tree (none outside git)
+# and the build's time.
+commit=$(git -C "$BW_SRC" rev-parse HEAD 2>/dev/null || true)
+[ -z "$commit" ] || [ -z "$(git -C "$BW_SRC" status --porcelain --untracked-files=no 2>/dev/null)" ] ||
+	say "warning: the tree has uncommitted changes; the release names HEAD ($commit)"
 
 # 1. The appliance, configured for the installed layout (the programs
 # carry their data and configuration paths), without the test hooks
@@ -86,6 +116,8 @@ mmdebstrap --quiet --mode=root --variant=minbase --format=directory \
 	--customize-hook="install -D -m 0755 '$inst/bulwark-firstboot' \"\$1/usr/lib/bulwark/bulwark-firstboot\"" \
 	--customize-hook="install -m 0644 '$inst/bulwark-install.service' '$inst/bulwark-firstboot.service' \"\$1/lib/systemd/system/\"" \
 	--customize-hook="install -D -m 0644 '$BW_SRC/man/bulwark-install.8' \"\$1/usr/share/man/man8/bulwark-install.8\"" \
+	--customize-hook="install -D -m 0755 '$BW_SRC/appliance/update/bulwark-update' \"\$1/usr/sbin/bulwark-update\"" \
+	--customize-hook="install -D -m 0644 '$BW_SRC/man/bulwark-update.8' \"\$1/usr/share/man/man8/bulwark-update.8\"" \
 	--customize-hook='mkdir -p "$1/etc/systemd/system/multi-user.target.wants" && ln -sf /lib/systemd/system/bulwark-install.service "$1/etc/systemd/system/multi-user.target.wants/"' \
 	--customize-hook='echo bulwark > "$1/etc/hostname"' \
 	--customize-hook='printf "127.0.0.1\tlocalhost\n127.0.1.1\tbulwark\n" > "$1/etc/hosts"' \
@@ -130,6 +162,15 @@ install -d -m 0755 "$root/etc/bulwark"
 	LC_ALL=C sort -z | xargs -0 sha256sum | sed 's|  |  /|') > "$root/etc/bulwark/integrity.sha256"
 say "integrity manifest: $(wc -l < "$root/etc/bulwark/integrity.sha256") files"
 chmod 0644 "$root/etc/bulwark/packages.allow" "$root/etc/bulwark/integrity.sha256"
+# The installed release and the release key's public half, which
+# bulwark-update reads (docs/install.md, "Offline updates").
+install -d -m 0755 "$root/usr/share/bulwark"
+{ echo "version $BW_VERSION"
+  [ -z "$commit" ] || echo "commit $commit"
+  echo "epoch $SOURCE_DATE_EPOCH"; } > "$root/usr/share/bulwark/release"
+openssl pkey -in "$key" -pubout -out "$root/usr/share/bulwark/release-key.pub.pem"
+chmod 0644 "$root/usr/share/bulwark/release" "$root/usr/share/bulwark/release-key.pub.pem"
+say "release: $(tr '\n' ' ' < "$root/usr/share/bulwark/release")"
 # Caches apt and ldconfig rebuild, which differ from build to build.
 rm -f "$root"/var/cache/ldconfig/aux-cache "$root"/var/cache/apt/*.bin
 
@@ -176,14 +217,9 @@ menuentry "Install Bulwark $BW_VERSION unattended (answer file)" {
 EOF
 echo "$BW_VERSION" > "$iso/bulwark/version"
 
-# 8. The signed manifest of every file on the medium.
-key="${BULWARK_RELEASE_KEY:-}"
-if [ -z "$key" ]; then
-	key="$work/test-release-key.pem"
-	[ -f "$key" ] || openssl genpkey -algorithm ed25519 -out "$key" 2>/dev/null
-	say "no BULWARK_RELEASE_KEY: signed with the test key $key"
-fi
-openssl pkey -in "$key" -pubout -out "$iso/bulwark/release-key.pub.pem"
+# 8. The signed manifest of every file on the medium, with the release
+# key above (whose public half the root carries).
+cp "$root/usr/share/bulwark/release-key.pub.pem" "$iso/bulwark/release-key.pub.pem"
 (cd "$iso" && find . -type f ! -name SHA256SUMS ! -name SHA256SUMS.sig -print0 |
 	LC_ALL=C sort -z | xargs -0 sha256sum) > "$iso/SHA256SUMS"
 # Ed25519 signatures are deterministic: the same tree signs the same.

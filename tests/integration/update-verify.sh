@@ -200,4 +200,34 @@ mv "$T/release" "$R/usr/share/bulwark/release"
 "$U" --root "$R" --json verify "$T/kernel.tar" >"$T/kernel.json" 2>/dev/null
 check "--json: a refusal is ok false with the reason" \
 	jq_true '.ok == false and (.error | test("member vmlinuz changed"))' "$T/kernel.json"
+
+# 6. status on a root without the A/B slots (what the installer makes
+# today; make check-iso reads it on the installed system): the installed
+# release and the release key's digest; refused without either.
+# (--fs is not given: its default, /run/bulwark-fs, has no slots here)
+if [ -e /run/bulwark-fs/slots ]; then
+	echo "# /run/bulwark-fs/slots exists: status without slots not checked"
+else
+	kfp=$(openssl pkey -in "$T/key.pem" -pubout -outform DER | sha256sum | cut -d' ' -f1)
+	"$U" --root "$R" --json status >"$T/st.json" 2>"$T/st.err"
+	check "status without slots names the release and the key ($(cat "$T/st.json" "$T/st.err"))" \
+		jq_true ".ok == true and .layout == \"single\" and .release.version == \"0.1.0\" and
+			.release.commit == \"$C1\" and .release.epoch == 1000 and .key.sha256 == \"$kfp\"" "$T/st.json"
+	"$U" --root "$R" status >"$T/st.out" 2>&1
+	check "status without slots, as text" grep -q "release: version 0.1.0, commit $C1, epoch 1000" "$T/st.out"
+	mv "$R/usr/share/bulwark/release" "$T/release"
+	"$U" --root "$R" --json status >"$T/st-norel.json" 2>/dev/null
+	check "status is refused without the release file" \
+		jq_true '.ok == false and (.error | test("installed release is unknown"))' "$T/st-norel.json"
+	mv "$T/release" "$R/usr/share/bulwark/release"
+	mv "$R/usr/share/bulwark/release-key.pub.pem" "$T/pub.pem"
+	"$U" --root "$R" --json status >"$T/st-nokey.json" 2>/dev/null
+	check "status is refused without the release key" \
+		jq_true '.ok == false and (.error | test("no release key"))' "$T/st-nokey.json"
+	cp "$T/key.pem" "$R/usr/share/bulwark/release-key.pub.pem"
+	"$U" --root "$R" --json status >"$T/st-priv.json" 2>/dev/null
+	check "status is refused when the key file is not a public key" \
+		jq_true '.ok == false and (.error | test("not an Ed25519 public key"))' "$T/st-priv.json"
+	mv "$T/pub.pem" "$R/usr/share/bulwark/release-key.pub.pem"
+fi
 finish
