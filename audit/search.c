@@ -31,9 +31,9 @@ static int
 ts_cmp(const struct timespec *a, const struct timespec *b)
 {
 	if (a->tv_sec != b->tv_sec)
-		return a->tv_sec < b->tv_sec ? -1 : 1;
+		return a->tv_sec < b->tv_sec ? -1 : 1;	/* ordering */
 	if (a->tv_nsec != b->tv_nsec)
-		return a->tv_nsec < b->tv_nsec ? -1 : 1;
+		return a->tv_nsec < b->tv_nsec ? -1 : 1;	/* ordering */
 	return 0;
 }
 

@@ -100,7 +100,8 @@ resolve_config(const struct cli_opts *o, struct client_conf *conf)
 	return 0;
 }
 
-/* Builds the API path for KIND, TENANT and NAME (NULL for collections). */
+/* Builds the API path for KIND, TENANT and NAME (NULL for collections).
+ * Returns 0, or -ENAMETOOLONG when it does not fit in BUF (LEN). */
 static int
 api_path(const struct res_kind *k, const char *tenant, const char *name,
     char *buf, size_t len)
@@ -113,7 +114,7 @@ api_path(const struct res_kind *k, const char *tenant, const char *name,
 	else
 		n = snprintf(buf, len, "/v1/%s%s%s", k->plural, name ? "/" : "",
 		    name ? name : "");
-	return (n < 0 || (size_t)n >= len) ? -1 : 0;
+	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
 }
 
 static int
@@ -425,8 +426,11 @@ apply_one(const struct cli_opts *o, const struct client_conf *conf, json_t *doc)
 
 	if ((rc = apply_prepare(o, doc, &k, &name, &tenant)) != 0)
 		return rc;
-	if (api_path(k, tenant, name, path, sizeof(path)) < 0)
+	if (api_path(k, tenant, name, path, sizeof(path)) < 0) {
+		fprintf(stderr, "bulwark: apply: the API path for %s %s is "
+		    "too long\n", k->kind, name);
 		return CLI_EXIT_USAGE;
+	}
 	if (!(body = json_dumps(doc, JSON_COMPACT)))
 		return CLI_EXIT_FAILED;
 	if ((rc = request(conf, "PUT", path, body, &resp)) != 0)
@@ -659,8 +663,11 @@ cmd_delete(const struct cli_opts *o, const struct client_conf *conf)
 		    k->kind);
 		return CLI_EXIT_USAGE;
 	}
-	if (api_path(k, o->tenant, o->name, path, sizeof(path)) < 0)
+	if (api_path(k, o->tenant, o->name, path, sizeof(path)) < 0) {
+		fprintf(stderr, "bulwark: delete: the API path for %s %s is "
+		    "too long\n", k->kind, o->name);
 		return CLI_EXIT_USAGE;
+	}
 	if ((rc = request(conf, "DELETE", path, NULL, &resp)) != 0)
 		return rc;
 	if (resp.status == 200) {

@@ -1412,7 +1412,7 @@ comp_deb_vercmp(const char *a, const char *b)
 		b = bc + 1;
 	}
 	if (ae != be)
-		return ae < be ? -1 : 1;
+		return ae < be ? -1 : 1;	/* ordering */
 	snprintf(abuf, sizeof(abuf), "%s", a);
 	snprintf(bbuf, sizeof(bbuf), "%s", b);
 	arev = strrchr(abuf, '-');

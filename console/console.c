@@ -205,20 +205,24 @@ show_last_logins(const struct lrec *prev, const char *user)
 
 /* After the right password at the lock screen was refused by the
  * account stack (R: -EKEYEXPIRED, its password expired meanwhile, or
- * -BW_E_DENIED, PAM's reason in PMSG): the session ends, and the note
- * on the banner says what happened and what to do. Not a failed
- * password: nothing counts towards the lockout. */
+ * -BW_E_DENIED, PAM's reason in PMSG): the session ends, recorded as
+ * such (the failed unlock alone would not say it), and the note on the
+ * banner says what happened and what to do. Not a failed password:
+ * nothing counts towards the lockout. */
 static int
 unlock_refused(const struct session *s, int r, const char *pmsg)
 {
 	if (r == -EKEYEXPIRED) {
 		caud_event(s->user, CAUD_UNLOCK_FAILED, "password expired");
+		caud_event(s->user, CAUD_EXPIRED, "password expired at unlock");
 		snprintf(end_note, sizeof(end_note), "The password of %s has "
 		    "expired: the session ended.\nLog in again: the login "
 		    "asks for a new password.", s->user);
 	} else {
 		caud_event(s->user, CAUD_UNLOCK_FAILED, pmsg[0] ? pmsg :
 		    "account may not log in");
+		caud_event(s->user, CAUD_EXPIRED,
+		    "account refused at unlock");
 		snprintf(end_note, sizeof(end_note), "%s may not log in now: "
 		    "the session ended.\n%.90s%sAsk an administrator.",
 		    s->user, pmsg, pmsg[0] ? "\n" : "");
@@ -261,6 +265,10 @@ lock_screen(struct session *s, int recdir)
 			return unlock_refused(s, r, pmsg);
 		if (note_failure(s, s->user, recdir, CAUD_UNLOCK_FAILED,
 		    was_locked, msg, sizeof(msg))) {
+			/* the lockout (or the refusal) does not say that
+			 * the session ended */
+			caud_event(s->user, CAUD_EXPIRED,
+			    "account locked at unlock");
 			snprintf(end_note, sizeof(end_note), "%s", msg);
 			return WAIT_END;
 		}

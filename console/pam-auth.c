@@ -32,6 +32,9 @@ struct conv_data {
 	/* the account stack said the password expired (and no change
 	 * made it good) */
 	int			 expired;
+	/* pam_authenticate accepted the password: a refusal after it is
+	 * the account stack's, not a wrong password */
+	int			 authenticated;
 };
 
 static void
@@ -197,6 +200,7 @@ auth_account(const char *service, const char *user, const char *tty,
 	if ((pr = pam_set_item(h, PAM_TTY, tty)) == PAM_SUCCESS &&
 	    (pr = pam_set_item(h, PAM_RUSER, user)) == PAM_SUCCESS &&
 	    (pr = pam_authenticate(h, PAM_DISALLOW_NULL_AUTHTOK)) == PAM_SUCCESS) {
+		d->authenticated = 1;
 		pr = pam_acct_mgmt(h, PAM_DISALLOW_NULL_AUTHTOK);
 		/* only the account stack's answer leads to a change: the
 		 * same code from pam_authenticate would skip the account
@@ -274,9 +278,17 @@ cpam_reauth(const struct cpam *s, const char *password, char *msg,
 	if (msg && msglen)
 		msg[0] = '\0';
 	/* no prompter: the lock screen changes no password, and its
-	 * caller must tell an expired one from a wrong one */
-	if ((r = auth_account(s->service, s->user, s->tty, &d, &h)) < 0)
-		return d.expired ? -EKEYEXPIRED : r;
+	 * caller must tell an expired one from a wrong one. A denial
+	 * (-BW_E_DENIED) is the right password refused only when
+	 * pam_authenticate accepted it; from the auth stack (an auth
+	 * line such as pam_expire's, answering before any password was
+	 * checked) it says nothing of the password: a failure, as a
+	 * wrong one is. */
+	if ((r = auth_account(s->service, s->user, s->tty, &d, &h)) < 0) {
+		if (d.expired)
+			return -EKEYEXPIRED;
+		return r == -BW_E_DENIED && !d.authenticated ? -BW_E_UNAUTH : r;
+	}
 	pam_end(h, PAM_SUCCESS);
 	return 0;
 }

@@ -61,8 +61,10 @@ int cpam_login(const char *service, const char *user, const char *password,
  * locked screen) in a transaction of its own; it changes no password.
  * Returns 0, -BW_E_UNAUTH (a wrong password), -EKEYEXPIRED (the right
  * one, but the account stack says it expired: PAM_NEW_AUTHTOK_REQD),
- * -BW_E_DENIED (the right one, but the account may not log in now) or
- * another negative error, with MSG as above. */
+ * -BW_E_DENIED (the right one, accepted by pam_authenticate, but the
+ * account stack refuses the account now) or another negative error,
+ * with MSG as above. A denial from the auth stack itself (before or
+ * without a password check) is -BW_E_UNAUTH, as a wrong password. */
 int cpam_reauth(const struct cpam *s, const char *password, char *msg,
     size_t msglen);
 

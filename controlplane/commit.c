@@ -106,7 +106,6 @@ struct committer {
 	struct async_list	 async;
 	size_t			 async_n;
 	uint64_t		 async_since_ns;	/* the oldest's arrival */
-	size_t			 async_taken;	/* taken, not yet posted */
 	/* Tickets for commit_audit_flush(): ASYNC_SEQ counts the records
 	 * ever queued, ASYNC_TAKEN_SEQ those the committer took, and
 	 * ASYNC_DONE_SEQ those handed to the appender (or counted lost).
@@ -783,7 +782,6 @@ commit_ops(struct committer *c, struct store_op *ops,
 static void
 async_posted(struct committer *c)
 {
-	c->async_taken = 0;
 	c->async_done_seq = c->async_taken_seq;
 	if (c->async_flush_to > 0) {
 		if (c->async_flush_to <= c->async_done_seq)
@@ -1049,7 +1047,6 @@ commit_thread(void *arg)
 		TAILQ_CONCAT(&async, &c->async, entry);
 		nasync = c->async_n;
 		c->async_n = 0;
-		c->async_taken = nasync;
 		c->async_taken_seq = c->async_seq;
 		pthread_mutex_unlock(&c->mu);
 
@@ -1404,9 +1401,12 @@ commit_audit_flush(struct committer *c)
 	/* The records queued before the call go to the appender first
 	 * (async_posted()), then the appender appends the jobs posted
 	 * until then, which hold them and every acknowledged mutation's
-	 * (posted before its client was answered). Both waits are for a
-	 * ticket taken at the call, not for empty queues, which a steady
-	 * stream of writes would never leave. */
+	 * (posted before its client was answered). Neither wait is for
+	 * empty queues, which a steady stream of writes would never
+	 * leave: the committer's is for the ASYNC_SEQ of the call, the
+	 * appender's for the APOST_SEQ read once the first wait is over
+	 * (appender_wait_locked()), as the jobs holding those records
+	 * were posted only by then. */
 	pthread_mutex_lock(&c->mu);
 	ticket = c->async_seq;
 	if (c->async_done_seq < ticket) {

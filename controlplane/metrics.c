@@ -301,7 +301,7 @@ by_total_then_name(const void *a, const void *b)
 	const struct tenant_count *x = a, *y = b;
 
 	if (x->total != y->total)
-		return x->total > y->total ? -1 : 1;
+		return x->total > y->total ? -1 : 1;	/* ordering */
 	return strcmp(x->name, y->name);
 }
 

@@ -376,7 +376,7 @@ lbl_cmp(const void *a, const void *b)
 {
 	const struct sched_lbl *x = a, *y = b;
 
-	return x->key < y->key ? -1 : x->key > y->key;
+	return x->key < y->key ? -1 : x->key > y->key;	/* ordering */
 }
 
 static int
@@ -384,7 +384,7 @@ u32_cmp(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
-	return x < y ? -1 : x > y;
+	return x < y ? -1 : x > y;	/* ordering */
 }
 
 static void

@@ -30,7 +30,7 @@ entry_cmp(const void *a, const void *b)
 	const struct entry *x = a, *y = b;
 
 	if (x->count != y->count)
-		return x->count > y->count ? -1 : 1;
+		return x->count > y->count ? -1 : 1;	/* ordering */
 	return x->seq - y->seq;
 }
 

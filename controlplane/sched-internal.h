@@ -59,7 +59,7 @@ sched_intern_str(const struct sched_intern *t, uint32_t id)
 static inline int32_t
 sched_aux_get(const struct sched_intern *t, uint32_t id, enum sched_aux k)
 {
-	return id && id < t->n_ids ? t->aux[id][k] : -1;
+	return id && id < t->n_ids ? t->aux[id][k] : -1;	/* no index */
 }
 static inline void
 sched_aux_set(struct sched_intern *t, uint32_t id, enum sched_aux k, int32_t v)

@@ -194,7 +194,7 @@ lbl_cmp(const void *a, const void *b)
 {
 	const struct sched_lbl *x = a, *y = b;
 
-	return x->key < y->key ? -1 : x->key > y->key;
+	return x->key < y->key ? -1 : x->key > y->key;	/* ordering */
 }
 
 /* Resolves the counter for a rule's selector, creating it on first use. */

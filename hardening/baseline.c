@@ -756,7 +756,7 @@ hb_ver_cmp(const char *a, size_t alen, const char *b, size_t blen)
 		for (dj = 0; j + dj < blen && hb_isdigit(b[j + dj]); dj++)
 			;
 		if (di != dj)
-			return di > dj ? 1 : -1;
+			return di > dj ? 1 : -1;	/* ordering */
 		if ((r = memcmp(a + i, b + j, di)) != 0)
 			return r;
 		i += di;
@@ -800,7 +800,7 @@ hb_filevercmp(const char *a, const char *b)
 	int r, ra, rb;
 
 	if (!alen || !blen)
-		return alen ? 1 : blen ? -1 : 0;
+		return alen ? 1 : blen ? -1 : 0;	/* ordering */
 	/* rank of the leading-dot classes: ".", "..", ".x", other */
 	ra = a[0] != '.' ? 3 : alen == 1 ? 0 : alen == 2 && a[1] == '.' ? 1 : 2;
 	rb = b[0] != '.' ? 3 : blen == 1 ? 0 : blen == 2 && b[1] == '.' ? 1 : 2;

@@ -15,7 +15,10 @@
 # a refused login with PAM's message; a PAM_NEW_AUTHTOK_REQD from the
 # auth stack (not the account stack) is refused without a change; a
 # password that expires while the screen is locked ends the session at
-# the unlock, with a note saying so and what to do, and is no failure.
+# the unlock, with a note saying so and what to do, and is no failure;
+# a denial from the auth stack at the lock screen is a failed unlock,
+# not an ended session; a session ended at the unlock (expired password,
+# lockout) has its end recorded.
 . "$(dirname "$0")/console-lib.sh"
 CC=${CC:-cc}
 command -v "$CC" >/dev/null || { echo "SKIP: no C compiler for the test PAM module"; exit 77; }
@@ -187,10 +190,61 @@ check "the refused unlock is recorded with its reason" \
 	sh -c "grep '\"session.unlock.failed\"' '$T/state/events.log' | grep -q 'password expired'"
 check "the expired password is not a failed login in dave's record" \
 	grep -q '"failures": *0' "$T/state/dave.json"
+check "the session's end is recorded, with why" \
+	sh -c "grep '\"session.expired\"' '$T/state/events.log' | grep -q 'password expired at unlock'"
 snap unlock-expired
 
+# dave's auth stack refuses him before any password is checked (its
+# first line, requisite, answers PAM_PERM_DENIED; PAM_NEW_AUTHTOK_REQD
+# would not do: requisite takes it as ok and goes on to the password):
+# at the lock screen a wrong password is a failed unlock, the screen
+# stays locked and the session goes on (before, the denial was taken
+# for the right password refused by the account stack: the session
+# ended)
+rm "$T/expired/expired.dave"
+keys Enter
+login dave Dave-New-Pass-44
+expect "dave logs in again" 'welcome, dave'
+keys Enter
+expect "dave's dashboard again" '^Bulwark console \| dave on '
+keys l
+expect "locked again" 'CONSOLE LOCKED'
+touch "$T/expired/auth-denied.dave"
+keys -l Dave-Wrong-Pass-9
+keys Enter
+expect "a wrong password with the auth stack refusing leaves it locked" \
+	'Password incorrect: the screen stays locked'
+check "still locked, the session goes on" has 'CONSOLE LOCKED'
+check "no note of a refused account" hasnt 'may not log in now'
+check "the failure counts in dave's record" \
+	grep -q '"failures": *1' "$T/state/dave.json"
+rm "$T/expired/auth-denied.dave"
+keys -l Dave-New-Pass-44
+keys Enter
+expect "the right password unlocks it afterwards" '^Bulwark console \| dave on '
+
+# wrong passwords at the lock screen up to the lockout end the session,
+# and the end is recorded (the lockout alone did not say so)
+keys l
+expect "locked a third time" 'CONSOLE LOCKED'
+unlock_failures() { grep -c '"session.unlock.failed"' "$T/state/events.log"; }
+more_failures() { test "$(unlock_failures)" -gt "$1"; }
+for i in 1 2 3 4; do
+	n=$(unlock_failures)
+	keys -l Dave-Wrong-Pass-9
+	keys Enter
+	wait_for 30 more_failures "$n" || break
+	wait_for 30 has 'Password incorrect|is LOCKED' || break
+	has 'is LOCKED' && break
+done
+expect "the lockout at the lock screen ends the session" \
+	'account dave is LOCKED'
+check "back at the banner after the lockout" wait_for 30 has 'TEST NOTICE'
+check "the lockout's end of the session is recorded" \
+	sh -c "grep '\"session.expired\"' '$T/state/events.log' | grep -q 'account locked at unlock'"
+
 check "no password was ever drawn" sh -c "! grep -Eq \
-	'Pass-4|Pass-5|Pass-6|Pass-7|Pass-8|New-Pass|Other-Pass|Tiny-1' '$T/captures'"
+	'Pass-4|Pass-5|Pass-6|Pass-7|Pass-8|New-Pass|Other-Pass|Wrong-Pass|Tiny-1' '$T/captures'"
 tm kill-server
 wait "$TMUX_PID"
 check "the console wrote no error" sh -c "! grep -v PWRAP '$T/console.err' | grep -q ."

@@ -11,7 +11,9 @@
 # pam-expire.c), all read from the generated Makefile, so the check
 # follows files that move. Not the unit tests, benchmarks and fuzz
 # targets (libFuzzer's -1 rejects an input). A comparator or sort weight
-# may return -1 when the line says so with the comment "ordering".
+# may return -1 when the line says so with the comment "ordering", a
+# lookup whose -1 is a value ("none") rather than an error with the
+# comment "no index".
 set -u
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$(pwd)}
@@ -48,13 +50,16 @@ done
 # The libraries hold well over a hundred files; a few means the parse broke.
 [ "$n" -ge 50 ] || { echo "only $n library sources found in $mk" >&2; exit 99; }
 
-# return -1; return (-1); with any spacing
-re='return[[:space:]]*\(?[[:space:]]*-1[[:space:]]*\)?[[:space:]]*;'
+# return -1; return (-1); and a -1 either side of a return's ?: (return
+# c ? -1 : 0; return c ? 0 : -1;), with any spacing
+m1='[[:space:]]*\(?[[:space:]]*-1[[:space:]]*\)?[[:space:]]*'
+re="return$m1;|return[^;]*\\?$m1:|return[^;]*:$m1;"
 fails=0
 seen_pending=""
 for f in $srcs; do
 	[ -f "$top_srcdir/$f" ] || continue
-	hits=$(grep -nE "$re" "$top_srcdir/$f" | grep -v 'ordering')
+	hits=$(grep -nE "$re" "$top_srcdir/$f" |
+	    grep -v -e 'ordering' -e 'no index')
 	[ -n "$hits" ] || continue
 	base=${f##*/}
 	case " $pending " in

@@ -1,9 +1,11 @@
 /* A test-only PAM module for console-chauthtok.sh (never installed): a
  * password that expired, as pam_unix reports one after PASS_MAX_DAYS.
  *
- * auth: PAM_NEW_AUTHTOK_REQD while DIR/auth-newtok.USER exists (dir=DIR),
- *   else PAM_IGNORE (a stack whose authentication, not its account
- *   check, asks for a new password).
+ * auth: PAM_NEW_AUTHTOK_REQD while DIR/auth-newtok.USER exists (dir=DIR)
+ *   (a stack whose authentication, not its account check, asks for a
+ *   new password); PAM_PERM_DENIED while DIR/auth-denied.USER exists
+ *   (an auth line that refuses the user before any password is
+ *   checked: as requisite, the stack stops there); else PAM_IGNORE.
  * account: PAM_ACCT_EXPIRED, with pam_unix's message, while the file
  *   DIR/account-expired.USER exists; PAM_AUTHTOK_EXPIRED (the password
  *   expired past its inactivity period), with an error message, while
@@ -77,6 +79,8 @@ pam_sm_authenticate(pam_handle_t *h, int flags, int argc, const char **argv)
 	parse(argc, argv, &o);
 	if (pam_get_user(h, &user, NULL) != PAM_SUCCESS || !user)
 		return PAM_USER_UNKNOWN;
+	if (flagged(&o, "auth-denied", user))
+		return PAM_PERM_DENIED;
 	return flagged(&o, "auth-newtok", user) ? PAM_NEW_AUTHTOK_REQD :
 	    PAM_IGNORE;
 }

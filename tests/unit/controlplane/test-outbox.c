@@ -10,6 +10,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -678,23 +679,48 @@ __wrap_audit_trail_append(struct audit_trail *t, struct audit_record *recs,
 	return r;
 }
 
+/* The committer's side of the stream: while STREAM.ON, records of
+ * requests that changed nothing are queued one after another, so the
+ * committer's queue often has new ones when a batch ends: a flush
+ * that waited for the committer to have handed over everything
+ * queued, not what was queued before it, would then wait for a
+ * wake-up that does not come. Whether a record lands in that window
+ * is up to the scheduler: FLUSHES flushes in a row must all return. */
+static void *
+feeder(void *arg)
+{
+	unsigned long	*fed = arg;
+	char		 name[24];
+
+	while (__atomic_load_n(&stream.on, __ATOMIC_ACQUIRE)) {
+		snprintf(name, sizeof(name), "f%lu", (*fed)++);
+		queue_unchanged(stream.c, name);
+		nanosleep(&(struct timespec){ 0, 20000L }, NULL);
+	}
+	return NULL;
+}
+
+#define FLUSHES	100
 static void *
 flusher(void *arg)
 {
 	volatile int *flushed = arg;
 
-	commit_audit_flush(stream.c);
-	__atomic_store_n(flushed, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < FLUSHES; i++) {
+		commit_audit_flush(stream.c);
+		__atomic_add_fetch(flushed, 1, __ATOMIC_RELEASE);
+	}
 	return NULL;
 }
 
 /* commit_audit_flush() waits for the records queued before it was
  * called, not for the committer's and the appender's queues to be
- * empty: it returns while records keep arriving (before, the API's
- * audit search waited as long as a steady stream of writes lasted),
- * and the record queued before it is then in the trail. The stream
- * stops after 20 s at the latest, so a flush that waits for it fails
- * the test rather than hanging it. */
+ * empty: it returns while records keep arriving on both (before, the
+ * API's audit search waited as long as a steady stream of writes
+ * lasted), and the record queued before it is then in the trail. The
+ * stream stops after 20 s at the latest, and a flush left waiting is
+ * woken then, so a flush that waits for the stream fails the test
+ * rather than hanging it. */
 static void
 test_flush_under_load(void **state)
 {
@@ -702,11 +728,11 @@ test_flush_under_load(void **state)
 	struct audit_trail	*t;
 	struct event_base	*base;
 	struct store		*st = open_store(*state);
-	pthread_t		 th;
+	pthread_t		 th, fth;
 	struct timespec		 t0;
 	volatile int		 flushed = 0;
 	int			 while_streaming;
-	unsigned long		 streamed;
+	unsigned long		 streamed, fed = 0;
 
 	assert_int_equal(evthread_use_pthreads(), 0);
 	assert_non_null(base = event_base_new());
@@ -714,27 +740,33 @@ test_flush_under_load(void **state)
 	assert_int_equal(commit_start(base, st, t, auditdir, &stream.c), 0);
 	committer_settle();
 	__atomic_store_n(&stream.on, 1, __ATOMIC_RELEASE);
+	assert_int_equal(pthread_create(&fth, NULL, feeder, &fed), 0);
 	queue_unchanged(stream.c, "marker");
 	assert_int_equal(pthread_create(&th, NULL, flusher, (void *)&flushed),
 	    0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!__atomic_load_n(&flushed, __ATOMIC_ACQUIRE) &&
+	while (__atomic_load_n(&flushed, __ATOMIC_ACQUIRE) < FLUSHES &&
 	    ns_since(&t0) < 20000000000ull)
 		nanosleep(&(struct timespec){ 0, 1000000L }, NULL);
 	while_streaming = __atomic_load_n(&flushed, __ATOMIC_ACQUIRE);
-	if (while_streaming)
+	if (while_streaming > 0)
 		assert_int_equal(trail_count(auditdir, "tenant.replace",
 		    "marker"), 1);
 	__atomic_store_n(&stream.on, 0, __ATOMIC_RELEASE);
+	pthread_join(fth, NULL);
+	/* wakes a flush left waiting (it would not be woken otherwise) */
+	if (while_streaming < FLUSHES)
+		commit_audit_flush(stream.c);
 	pthread_join(th, NULL);	/* returns once the stream stopped */
 	streamed = stream.queued;
 	commit_stop(stream.c);
 	audit_trail_close(t);
 	store_close(st);
 	event_base_free(base);
-	assert_true(while_streaming);
-	/* the stream had begun: the marker's append queued the next */
+	assert_int_equal(while_streaming, FLUSHES);
+	/* both streams had begun: the marker's append queued the next */
 	assert_true(streamed > 0);
+	assert_true(fed > 0);
 }
 
 /* A record of a request that changed nothing, queued before a mutation
