@@ -196,6 +196,19 @@ mv "$R/usr/share/bulwark/release" "$T/release"
 refused good "installed release is unknown" "any bundle when the installed release is unknown"
 mv "$T/release" "$R/usr/share/bulwark/release"
 
+# The release key's file with the private key before the public half
+# (openssl skips the private block): once verified as the release key.
+cat "$T/key.pem" "$R/usr/share/bulwark/release-key.pub.pem" >"$T/both.pem"
+"$U" --root "$R" --key "$T/both.pem" verify "$T/good.tar" >/dev/null 2>"$T/both.err"
+rc=$?
+check "verify refuses a key file holding the private key before the public one ($(cat "$T/both.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'holds a private key' '$T/both.err'"
+{ echo junk; cat "$R/usr/share/bulwark/release-key.pub.pem"; } >"$T/junk.pem"
+"$U" --root "$R" --key "$T/junk.pem" verify "$T/good.tar" >/dev/null 2>"$T/junkkey.err"
+rc=$?
+check "verify refuses a key file with text beside its public key ($(cat "$T/junkkey.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'exactly one PUBLIC KEY block' '$T/junkkey.err'"
+
 # 5. A refusal in JSON.
 "$U" --root "$R" --json verify "$T/kernel.tar" >"$T/kernel.json" 2>/dev/null
 check "--json: a refusal is ok false with the reason" \
@@ -226,8 +239,19 @@ else
 		jq_true '.ok == false and (.error | test("no release key"))' "$T/st-nokey.json"
 	cp "$T/key.pem" "$R/usr/share/bulwark/release-key.pub.pem"
 	"$U" --root "$R" --json status >"$T/st-priv.json" 2>/dev/null
-	check "status is refused when the key file is not a public key" \
-		jq_true '.ok == false and (.error | test("not an Ed25519 public key"))' "$T/st-priv.json"
+	check "status is refused when the key file is the private key" \
+		jq_true '.ok == false and (.error | test("holds a private key"))' "$T/st-priv.json"
+	# The private key, then the public one: openssl reads past the
+	# private block, and status once said ok (the key named by its
+	# public half).
+	cat "$T/key.pem" "$T/pub.pem" >"$R/usr/share/bulwark/release-key.pub.pem"
+	"$U" --root "$R" --json status >"$T/st-both.json" 2>/dev/null
+	check "status is refused when the key file holds the private key before the public one ($(cat "$T/st-both.json"))" \
+		jq_true '.ok == false and (.error | test("holds a private key"))' "$T/st-both.json"
+	cat "$T/pub.pem" "$T/pub.pem" >"$R/usr/share/bulwark/release-key.pub.pem"
+	"$U" --root "$R" --json status >"$T/st-two.json" 2>/dev/null
+	check "status is refused when the key file holds two public keys" \
+		jq_true '.ok == false and (.error | test("exactly one PUBLIC KEY block"))' "$T/st-two.json"
 	mv "$T/pub.pem" "$R/usr/share/bulwark/release-key.pub.pem"
 fi
 finish
