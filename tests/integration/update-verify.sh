@@ -228,6 +228,23 @@ else
 			.release.commit == \"$C1\" and .release.epoch == 1000 and .key.sha256 == \"$kfp\"" "$T/st.json"
 	"$U" --root "$R" status >"$T/st.out" 2>&1
 	check "status without slots, as text" grep -q "release: version 0.1.0, commit $C1, epoch 1000" "$T/st.out"
+	# A slot named (the kernel's bulwark.slot=, --slot) or a slot
+	# option given with no slots/ under /run/bulwark-fs: not a root
+	# without slots (an A/B root whose file system is not mounted),
+	# refused rather than reported as one.
+	echo 'quiet bulwark.slot=a' >"$T/cmdline-a"
+	BULWARK_UPDATE_CMDLINE="$T/cmdline-a" "$U" --root "$R" --json status >"$T/st-ka.json" 2>/dev/null
+	check "status is refused when the command line names a slot but there are no slots ($(cat "$T/st-ka.json"))" \
+		jq_true '.ok == false and (.error | test("bulwark.slot=a, but /run/bulwark-fs has no slots/"))' "$T/st-ka.json"
+	"$U" --root "$R" --slot b --json status >"$T/st-sb.json" 2>/dev/null
+	check "status is refused with --slot but no slots ($(cat "$T/st-sb.json"))" \
+		jq_true '.ok == false and (.error | test("--slot b, but /run/bulwark-fs has no slots/"))' "$T/st-sb.json"
+	"$U" --root "$R" --boot "$T" --json status >"$T/st-boot.json" 2>/dev/null
+	check "status is refused with --boot but no slots ($(cat "$T/st-boot.json"))" \
+		jq_true '.ok == false and (.error | test("--boot and --grubenv are for the A/B slots"))' "$T/st-boot.json"
+	"$U" --root "$R" --grubenv "$T/grubenv" --json status >"$T/st-env.json" 2>/dev/null
+	check "status is refused with --grubenv but no slots ($(cat "$T/st-env.json"))" \
+		jq_true '.ok == false and (.error | test("--boot and --grubenv are for the A/B slots"))' "$T/st-env.json"
 	mv "$R/usr/share/bulwark/release" "$T/release"
 	"$U" --root "$R" --json status >"$T/st-norel.json" 2>/dev/null
 	check "status is refused without the release file" \
