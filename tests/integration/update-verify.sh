@@ -194,6 +194,30 @@ check "a failed version comparison is a refusal ($(cat "$T/nodpkg.err"))" \
 	sh -c "[ $rc -eq 1 ] && grep -q 'cannot compare versions' '$T/nodpkg.err'"
 mv "$R/usr/share/bulwark/release" "$T/release"
 refused good "installed release is unknown" "any bundle when the installed release is unknown"
+# bad_release DESCRIPTION PATTERN: with the release file as it is
+# now, verify and status (--json, one valid object) are refused with
+# PATTERN.
+bad_release() {
+	local rc
+	"$U" --root "$R" verify "$T/good.tar" >/dev/null 2>"$T/rel.err"
+	rc=$?
+	check "verify refuses $1 ($(cat "$T/rel.err"))" sh -c "[ $rc -eq 1 ] && grep -q -- '$2' '$T/rel.err'"
+	[ -e /run/bulwark-fs/slots ] && return
+	"$U" --root "$R" --json status >"$T/rel.json" 2>/dev/null
+	check "status refuses $1, in valid JSON ($(cat "$T/rel.json"))" \
+		jq_true ".ok == false and (.error | test(\"$2\"))" "$T/rel.json"
+}
+# An epoch with a leading zero was printed as the JSON number 01000.
+printf 'version 0.1.0\ncommit %s\nepoch 01000\n' "$C1" >"$R/usr/share/bulwark/release"
+bad_release "an installed epoch with a leading zero" "version and epoch unreadable"
+# A last line without its newline was dropped (here the commit).
+printf 'version 0.1.0\nepoch 1000\ncommit %s' "$C1" >"$R/usr/share/bulwark/release"
+bad_release "an installed release whose last line has no newline" "does not end in a newline"
+printf 'version 0.1.0\ncommit %s\nepoch 1000\n' "not-a-commit" >"$R/usr/share/bulwark/release"
+bad_release "an installed commit that is not 40 hex digits" "commit: not 40 hex digits"
+rm -f "$R/usr/share/bulwark/release" && mkdir "$R/usr/share/bulwark/release"
+bad_release "an installed release that is a directory" "installed release is unknown"
+rmdir "$R/usr/share/bulwark/release"
 mv "$T/release" "$R/usr/share/bulwark/release"
 
 # The release key's file with the private key before the public half
