@@ -37,7 +37,7 @@ done
 [[ "$version" =~ ^[0-9][0-9A-Za-z.+~-]{0,63}$ ]] && [[ "$version" != *- ]] &&
 	dpkg --validate-version "$version" 2>/dev/null || die "version: not a Debian-style version: $version"
 [[ "$commit" =~ ^[0-9a-f]{40}$ ]] || die "commit: not 40 hex digits: $commit"
-[[ "$epoch" =~ ^[0-9]{1,12}$ ]] || die "epoch: not a number of seconds: $epoch"
+[[ "$epoch" =~ ^(0|[1-9][0-9]{0,11})$ ]] || die "epoch: not a number of seconds: $epoch"
 
 stage=$(mktemp -d "${TMPDIR:-/tmp}/bw-bundle.XXXXXX")
 trap 'rm -rf "$stage"' EXIT

@@ -103,6 +103,13 @@ echo new-initrd >"$T/live/initrd.img"
 upd --slot a --json status >"$T/s0.json"
 check "status: a running and committed, b empty, no trial" jq_true \
 	'.running == "a" and .committed == "a" and .trial_pending == "" and .on_trial == false and .slots.b == null and .slots.a.commit == "1111111111111111111111111111111111111111"' "$T/s0.json"
+# A slot's release whose epoch has a leading zero: --json status once
+# printed it as the invalid JSON number 0100 (now null).
+put "$FS/slots/b" usr/share/bulwark/release 0644 "version 0.0.1\ncommit $C1\nepoch 0100\n"
+upd --slot a --json status >"$T/s0z.json" 2>&1
+check "status --json: a slot's epoch with a leading zero is null ($(cat "$T/s0z.json"))" \
+	jq_true '.slots.b.version == "0.0.1" and .slots.b.epoch == null' "$T/s0z.json"
+rm -rf "$FS/slots/b"
 # A commit in the committed slot writes its missing mark with a journal
 # line first, and a second one neither writes nor journals anything.
 upd --slot a commit 2>/dev/null

@@ -121,6 +121,9 @@ truncate -s -1 "$T/r/bundle.manifest"
 openssl pkeyutl -sign -rawin -inkey "$T/key.pem" -in "$T/r/bundle.manifest" -out "$T/r/bundle.manifest.sig"
 retar nonl "$T/r" bundle.manifest bundle.manifest.sig root.squashfs vmlinuz initrd.img
 refused nonl "does not end in a newline" "a signed manifest whose last line has no newline"
+# An epoch with a leading zero: --json printed it as the number 02000.
+resigned leadzero 's/^epoch 2000$/epoch 02000/'
+refused leadzero "epoch: not a number of seconds" "a signed epoch with a leading zero"
 resigned size '/^member vmlinuz /s/ 7 / 8 /'
 refused size "member vmlinuz changed: its size is 7, signed 8" "a signed size that is not the member's"
 mkdir -p "$T/y" && tar -C "$T/y" -xf "$T/good.tar"
