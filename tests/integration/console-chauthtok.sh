@@ -253,7 +253,8 @@ expect "dave's dashboard a third time" '^Bulwark console \| dave on '
 # and the end is recorded (the lockout alone did not say so)
 keys l
 expect "locked a fourth time" 'CONSOLE LOCKED'
-unlock_failures() { grep -c '"session.unlock.failed"' "$T/state/events.log"; }
+# the attempt that locks the account is recorded as account.lockout
+unlock_failures() { grep -cE '"session\.unlock\.failed"|"account\.lockout"' "$T/state/events.log"; }
 more_failures() { test "$(unlock_failures)" -gt "$1"; }
 for i in 1 2 3 4; do
 	n=$(unlock_failures)
