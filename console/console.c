@@ -230,6 +230,24 @@ unlock_refused(const struct session *s, int r, const char *pmsg)
 	return WAIT_END;
 }
 
+/* The console ends the session (S's maximum length reached, or QUIT:
+ * a hang-up or SIGTERM), unlocked or at the lock screen alike: the end
+ * is recorded, and the banner says why after the maximum length.
+ * Returns WAIT_END. */
+static int
+session_expired(const struct session *s)
+{
+	if (quit) {
+		caud_event(s->user, CAUD_EXPIRED, "signal");
+		return WAIT_END;
+	}
+	snprintf(end_note, sizeof(end_note), "The session of %s ended: the "
+	    "maximum session length (%d s) was reached.", s->user,
+	    s->conf->session_max);
+	caud_event(s->user, CAUD_EXPIRED, NULL);
+	return WAIT_END;
+}
+
 /* AC-11: hides everything, then needs the user's password through PAM
  * again. Returns 0 when unlocked, WAIT_END when the session must end
  * (lockout, an expired password or account, signal, maximum length). */
@@ -250,7 +268,7 @@ lock_screen(struct session *s, int recdir)
 		r = tui_read(3, "Password:", password, sizeof(password), 1,
 		    s->conf->idle_timeout, s->end_at);
 		if (quit || r == TUI_EXPIRED)
-			return WAIT_END;
+			return session_expired(s);
 		if (r != 0)
 			continue;	/* idle or Esc: stay locked */
 		was_locked = is_locked(s, s->user);
@@ -284,15 +302,8 @@ session_wait(struct session *s, int recdir)
 	int	c = tui_key();
 
 	now = time(NULL);
-	if (quit)
-		return WAIT_END;
-	if (now >= s->end_at) {
-		snprintf(end_note, sizeof(end_note), "The session of %s ended: "
-		    "the maximum session length (%d s) was reached.", s->user,
-		    s->conf->session_max);
-		caud_event(s->user, CAUD_EXPIRED, NULL);
-		return WAIT_END;
-	}
+	if (quit || now >= s->end_at)
+		return session_expired(s);
 	if (c != ERR) {
 		s->last_key = now;
 		return c;

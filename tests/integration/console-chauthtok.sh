@@ -17,8 +17,9 @@
 # password that expires while the screen is locked ends the session at
 # the unlock, with a note saying so and what to do, and is no failure;
 # a denial from the auth stack at the lock screen is a failed unlock,
-# not an ended session; a session ended at the unlock (expired password,
-# lockout) has its end recorded.
+# not an ended session, even with the right password; a session ended
+# at the unlock (expired password, refused account, lockout) has its end
+# recorded.
 . "$(dirname "$0")/console-lib.sh"
 CC=${CC:-cc}
 command -v "$CC" >/dev/null || { echo "SKIP: no C compiler for the test PAM module"; exit 77; }
@@ -197,10 +198,10 @@ snap unlock-expired
 # dave's auth stack refuses him before any password is checked (its
 # first line, requisite, answers PAM_PERM_DENIED; PAM_NEW_AUTHTOK_REQD
 # would not do: requisite takes it as ok and goes on to the password):
-# at the lock screen a wrong password is a failed unlock, the screen
-# stays locked and the session goes on (before, the denial was taken
-# for the right password refused by the account stack: the session
-# ended)
+# at the lock screen even the right password is then a failed unlock,
+# the screen stays locked and the session goes on (before, the denial
+# was taken for the right password refused by the account stack: the
+# session ended)
 rm "$T/expired/expired.dave"
 keys Enter
 login dave Dave-New-Pass-44
@@ -210,9 +211,9 @@ expect "dave's dashboard again" '^Bulwark console \| dave on '
 keys l
 expect "locked again" 'CONSOLE LOCKED'
 touch "$T/expired/auth-denied.dave"
-keys -l Dave-Wrong-Pass-9
+keys -l Dave-New-Pass-44
 keys Enter
-expect "a wrong password with the auth stack refusing leaves it locked" \
+expect "the right password with the auth stack refusing leaves it locked" \
 	'Password incorrect: the screen stays locked'
 check "still locked, the session goes on" has 'CONSOLE LOCKED'
 check "no note of a refused account" hasnt 'may not log in now'
@@ -223,11 +224,37 @@ keys -l Dave-New-Pass-44
 keys Enter
 expect "the right password unlocks it afterwards" '^Bulwark console \| dave on '
 
+# the account stack refuses dave's account while the screen is locked:
+# the right password ends the session, with PAM's message, recorded as
+# such and counted as no failure
+keys l
+expect "locked a third time" 'CONSOLE LOCKED'
+touch "$T/expired/account-expired.dave"
+failures() { grep -o '"failures": *[0-9]*' "$T/state/dave.json"; }
+failures_before=$(failures)
+keys -l Dave-New-Pass-44
+keys Enter
+expect "a refused account ends the session at the unlock" \
+	'^dave may not log in now: the session ended\.'
+check "...with PAM's message" has '^Your account has expired'
+check "...and what to do" has 'Ask an administrator\.'
+check "the refused account's end is recorded, with why" \
+	sh -c "grep '\"session.expired\"' '$T/state/events.log' | grep -q 'account refused at unlock'"
+check "the refusal is no failed password in dave's record" \
+	test "$(failures)" = "$failures_before"
+rm "$T/expired/account-expired.dave"
+keys Enter
+login dave Dave-New-Pass-44
+expect "dave logs in a third time" 'welcome, dave'
+keys Enter
+expect "dave's dashboard a third time" '^Bulwark console \| dave on '
+
 # wrong passwords at the lock screen up to the lockout end the session,
 # and the end is recorded (the lockout alone did not say so)
 keys l
-expect "locked a third time" 'CONSOLE LOCKED'
-unlock_failures() { grep -c '"session.unlock.failed"' "$T/state/events.log"; }
+expect "locked a fourth time" 'CONSOLE LOCKED'
+# the attempt that locks the account is recorded as account.lockout
+unlock_failures() { grep -cE '"session\.unlock\.failed"|"account\.lockout"' "$T/state/events.log"; }
 more_failures() { test "$(unlock_failures)" -gt "$1"; }
 for i in 1 2 3 4; do
 	n=$(unlock_failures)

@@ -189,7 +189,10 @@ expect "bob logs out of the first console" 'TEST NOTICE'
 TGT=c2
 login bob Bob-Pass-2
 expect "then the second console may log bob in" 'welcome, bob'
+# a hang-up (the terminal closed) ends the session: recorded, with why
 tm kill-session -t c2
+check "the end of a session by a hang-up is recorded" wait_for 30 sh -c \
+	"grep '\"session.expired\"' '$T/state/events.log' | grep '\"bob\"' | grep -q '\"signal;'"
 TGT=c
 
 check "login and logout are recorded" \
@@ -253,8 +256,27 @@ login bob Bob-Pass-2
 expect "bob is in again" 'welcome, bob'
 expect "the maximum session length ends the session" \
 	'maximum session length \(4 s\) was reached'
-check "the end is recorded" grep -q session.expired "$T/state/events.log"
+# the end at the maximum length is the record without a reason
+max_ends() { grep '"session.expired"' "$T/state/events.log" | grep -c '"detail":"in bulwarkd'; }
+check "the end is recorded" test "$(max_ends)" -eq 1
 snap expired
+
+# the maximum length reached while the screen is locked (idle 3 s, at
+# most 8 s) ends the session the same way: the note on the banner and
+# the record (before, the lock screen ended it silently)
+write_conf "$T/console-max-locked.json" 3 8
+start_console "$T/console-max-locked.json"
+expect "the fourth console shows the banner" 'TEST NOTICE'
+n_lines=$(wc -l <"$T/state/events.log")
+keys Enter
+login bob Bob-Pass-2
+expect "the maximum length at the lock screen ends the session" \
+	'maximum session length \(8 s\) was reached'
+check "...which bob's idle session was locked at" sh -c "tail -n +$((n_lines + 1)) \
+	'$T/state/events.log' | grep -v '\"session.unlock' | grep -q '\"session.lock\"'"
+check "the end at the lock screen is recorded" test "$(max_ends)" -eq 2
+check "...after the lock" sh -c "tail -n +$((n_lines + 1)) '$T/state/events.log' |
+	tail -1 | grep -q '\"session.expired\"'"
 
 # the socket serves root and bulwarkd's user only: another uid that
 # gets past the file mode (here through a hard link in a directory it
