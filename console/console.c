@@ -90,6 +90,7 @@ harden(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	tui_set_stop(&quit);
 	/* best effort: without CAP_IPC_LOCK a small lock still fits the
 	 * default RLIMIT_MEMLOCK */
 	mlock(password, sizeof(password));
@@ -267,8 +268,10 @@ lock_screen(struct session *s, int recdir)
 		tui_keys("Enter the password, then Enter");
 		r = tui_read(3, "Password:", password, sizeof(password), 1,
 		    s->conf->idle_timeout, s->end_at);
-		if (quit || r == TUI_EXPIRED)
+		if (quit || r == TUI_EXPIRED) {
+			wipe_password();	/* Enter may have come first */
 			return session_expired(s);
+		}
 		if (r != 0)
 			continue;	/* idle or Esc: stay locked */
 		was_locked = is_locked(s, s->user);
@@ -529,8 +532,10 @@ login(const struct console_conf *conf, const char *tty, int recdir,
 		}
 		r = tui_read(3, "Password:", password, sizeof(password), 1,
 		    conf->idle_timeout, 0);
-		if (r != 0 || quit)
+		if (r != 0 || quit) {
+			wipe_password();	/* Enter may have come first */
 			return 0;
+		}
 		was_locked = is_locked(&s, s.user);
 		r = pam_login(&s, &change, pmsg, sizeof(pmsg));
 		if (r == 0 && (slot = claim_session(&s, recdir, msg,

@@ -95,6 +95,13 @@ tui_keys(const char *keys)
 }
 
 static int tick_ms = 1000;
+static volatile sig_atomic_t *stop_flag;
+
+void
+tui_set_stop(volatile sig_atomic_t *flag)
+{
+	stop_flag = flag;
+}
 
 void
 tui_tick(int ms)
@@ -128,7 +135,9 @@ tui_read(int y, const char *label, char *buf, size_t len, int secret,
 		if ((c = tui_key()) == ERR) {
 			time_t now = time(NULL);
 
-			if (hard_at && now >= hard_at)
+			if (stop_flag && *stop_flag)
+				c = TUI_STOPPED;
+			else if (hard_at && now >= hard_at)
 				c = TUI_EXPIRED;
 			else if (now - last >= idle_s)
 				c = TUI_IDLE;

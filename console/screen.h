@@ -6,6 +6,7 @@
 #ifndef BW_CONSOLE_SCREEN_H
 #define BW_CONSOLE_SCREEN_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -13,6 +14,7 @@
 #define TUI_IDLE	1	/* the idle deadline passed */
 #define TUI_CANCEL	2	/* Esc */
 #define TUI_EXPIRED	3	/* the hard deadline passed */
+#define TUI_STOPPED	4	/* the flag tui_set_stop() named was set */
 
 /* Starts curses on the terminal. Returns 0 or -BW_E_UNAVAILABLE. */
 int tui_init(void);
@@ -34,10 +36,17 @@ void tui_print(int y, int x, int bold, const char *fmt, ...)
 /* The key bar on the last row. */
 void tui_keys(const char *keys);
 
+/* Names a flag (set by a signal handler) that ends tui_read() with
+ * TUI_STOPPED within one tick: without it a SIGTERM or hang-up at a
+ * prompt was seen only at the next key or the idle deadline, and
+ * systemd's stop timeout killed the console first (no end recorded). */
+void tui_set_stop(volatile sig_atomic_t *flag);
+
 /* Reads a line into BUF (LEN bytes, NUL-terminated) at row Y after
  * LABEL, echoing it unless SECRET (a secret is wiped unless Enter ends
- * it). Gives up with TUI_IDLE after IDLE_S seconds without a key, TUI_EXPIRED once HARD_AT passes (0: none), and
- * TUI_CANCEL on Esc. Returns 0 on Enter. */
+ * it). Gives up with TUI_IDLE after IDLE_S seconds without a key, TUI_EXPIRED once HARD_AT passes (0: none),
+ * TUI_STOPPED once the stop flag is set, and TUI_CANCEL on Esc.
+ * Returns 0 on Enter. */
 int tui_read(int y, const char *label, char *buf, size_t len, int secret,
     int idle_s, time_t hard_at);
 

@@ -278,6 +278,27 @@ check "the end at the lock screen is recorded" test "$(max_ends)" -eq 2
 check "...after the lock" sh -c "tail -n +$((n_lines + 1)) '$T/state/events.log' |
 	tail -1 | grep -q '\"session.expired\"'"
 
+# SIGTERM at the lock screen (systemctl stop, a reboot) ends the session
+# within a tick, recorded with why; with a 600 s idle timeout the lock
+# screen's prompt saw the signal only at the next key or that deadline
+# (before 2026-12-07), and systemd's stop timeout killed it unrecorded
+write_conf "$T/console-lock-term.json" 600 3600
+start_console "$T/console-lock-term.json"
+expect "the fifth console shows the banner" 'TEST NOTICE'
+keys Enter
+login bob Bob-Pass-2
+expect "bob is in once more" 'welcome, bob'
+keys Enter
+expect "...at the dashboard" '\+- Nodes -'
+keys l
+expect "l locks the console" 'CONSOLE LOCKED'
+sig_ends() { grep '"session.expired"' "$T/state/events.log" | grep '"bob"' | grep -c '"signal;'; }
+n_sig=$(sig_ends)
+kill -TERM "$(tm display-message -p -t c '#{pane_pid}')"
+check "SIGTERM at the lock screen ends the session, recorded with why" \
+	wait_for 20 sh -c "[ \$(grep '\"session.expired\"' '$T/state/events.log' |
+	grep '\"bob\"' | grep -c '\"signal;') -gt $n_sig ]"
+
 # the socket serves root and bulwarkd's user only: another uid that
 # gets past the file mode (here through a hard link in a directory it
 # may enter) is dropped without an answer, and audited
