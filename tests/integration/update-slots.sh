@@ -109,6 +109,12 @@ put "$FS/slots/b" usr/share/bulwark/release 0644 "version 0.0.1\ncommit $C1\nepo
 upd --slot a --json status >"$T/s0z.json" 2>&1
 check "status --json: a slot's epoch with a leading zero is null ($(cat "$T/s0z.json"))" \
 	jq_true '.slots.b.version == "0.0.1" and .slots.b.epoch == null' "$T/s0z.json"
+# A slot's release without a commit line (a tree outside git): the
+# epoch once moved into the commit's place ("commit":"1000").
+put "$FS/slots/b" usr/share/bulwark/release 0644 "version 0.0.1\nepoch 1000\n"
+upd --slot a --json status >"$T/s0c.json" 2>&1
+check "status --json: a slot's release without a commit keeps its epoch ($(cat "$T/s0c.json"))" \
+	jq_true '.slots.b.commit == "" and .slots.b.epoch == 1000' "$T/s0c.json"
 rm -rf "$FS/slots/b"
 # A commit in the committed slot writes its missing mark with a journal
 # line first, and a second one neither writes nor journals anything.
