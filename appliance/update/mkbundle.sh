@@ -39,7 +39,8 @@ done
 [[ "$commit" =~ ^[0-9a-f]{40}$ ]] || die "commit: not 40 hex digits: $commit"
 [[ "$epoch" =~ ^(0|[1-9][0-9]{0,11})$ ]] || die "epoch: not a number of seconds: $epoch"
 
-stage=$(mktemp -d "${TMPDIR:-/tmp}/bw-bundle.XXXXXX")
+stage=$(mktemp -d "${TMPDIR:-/tmp}/bw-bundle.XXXXXX") ||
+	die "cannot make a staging directory under ${TMPDIR:-/tmp}"
 trap 'rm -rf "$stage"' EXIT
 cp "$from/filesystem.squashfs" "$stage/root.squashfs"
 cp "$from/vmlinuz" "$stage/vmlinuz"
