@@ -33,6 +33,20 @@ exposure() {
 	sed -n 's/^→ Overall exposure level for [^:]*: \([0-9][0-9.]*\) .*/\1/p' \
 		"$T/sec.out"
 }
+# rated UNIT-FILE LABEL: UNIT-FILE (copied beside its name) rated at
+# most 2.0, its flagged items printed, and docs/hardening.md states it.
+rated() {
+	local name e
+	name=$(basename "$1")
+	cp "$1" "$T/$name"
+	e=$(exposure "$T/$name")
+	echo "$name: exposure ${e:-none}"
+	grep '✗' "$T/sec.out" | sed "s/^/  $name: /"
+	check "$name is rated at most 2.0 (is ${e:-none})" \
+		awk -v e="${e:-99}" 'BEGIN { exit !(e <= 2.0) }'
+	check "docs/hardening.md states the $2 rating ${e:-none}" \
+		grep -q "$name.*${e:-none}" "$top_srcdir/docs/hardening.md"
+}
 for u in bulwarkd bulwark-agent; do
 	cp "$units/$u.service" "$T/$u.service"
 	e=$(exposure "$T/$u.service")
@@ -56,16 +70,8 @@ check "docs/hardening.md states bulwarkd's rating ${exp_bulwarkd:-none}" \
 # The compliance collector's per-connection unit (issue 17): root with
 # CAP_DAC_READ_SEARCH alone, so rated on what confines it; at most 2.0
 # too, and the rating is the one docs/hardening.md states.
-cp "$units/bulwark-collect@.service" "$T/bulwark-collect@.service"
 cp "$top_srcdir/appliance/systemd/bulwark-collect.socket" "$T/"
-e=$(exposure "$T/bulwark-collect@.service")
-echo "bulwark-collect@.service: exposure ${e:-none}"
-grep '✗' "$T/sec.out" | sed "s/^/  bulwark-collect: /"
-check "bulwark-collect@.service is rated at most 2.0 (is ${e:-none})" \
-	awk -v e="${e:-99}" 'BEGIN { exit !(e <= 2.0) }'
-check "docs/hardening.md states the collector's rating ${e:-none}" \
-	grep -q "bulwark-collect@.service.*${e:-none}" \
-	"$top_srcdir/docs/hardening.md"
+rated "$units/bulwark-collect@.service" "collector's"
 # In a network namespace of its own /proc/sys/net would be that
 # namespace's, not the host's that cm-sysctl-baseline checks.
 check "bulwark-collect@.service has no PrivateNetwork= (it reads the host's /proc/sys/net)" \
@@ -141,14 +147,7 @@ check "bulwark-sysctl-record.service: no ReadWritePaths=, no PrivateNetwork=, no
 	bash -c "! grep -qE '^(ReadWritePaths|PrivateNetwork|ProcSubset)=' '$r'"
 check "bulwark-sysctl-record.service: no RemainAfterExit= (each scan's start runs it)" \
 	bash -c "! grep -qE '^RemainAfterExit=(yes|true|1|on)' '$r'"
-cp "$r" "$T/bulwark-sysctl-record.service"
-e=$(exposure "$T/bulwark-sysctl-record.service")
-echo "bulwark-sysctl-record.service: exposure ${e:-none}"
-grep '✗' "$T/sec.out" | sed "s/^/  bulwark-sysctl-record: /"
-check "bulwark-sysctl-record.service is rated at most 2.0 (is ${e:-none})" \
-	awk -v e="${e:-99}" 'BEGIN { exit !(e <= 2.0) }'
-check "docs/hardening.md states the sysctl record's rating ${e:-none}" \
-	grep -q "bulwark-sysctl-record.service.*${e:-none}" "$top_srcdir/docs/hardening.md"
+rated "$r" "sysctl record's"
 
 # verify: the built binaries and the source tree's man pages stand in
 # for the installed ones.

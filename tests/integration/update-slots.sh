@@ -22,6 +22,22 @@ done
 upd() { "$U" --fs "$FS" --boot "$BOOT" --grubenv "$ENV" "$@"; }
 # env NAME: its value in the environment block.
 env_of() { grub-editenv "$ENV" list | sed -n "s/^$1=//p"; }
+# bundle_of LIVE NAME: $T/NAME.tar, version 0.1.0 of commit C2 built
+# from the live directory LIVE (filesystem.squashfs, vmlinuz,
+# initrd.img) and signed with the test key.
+bundle_of() {
+	"$MK" --from "$1" --version 0.1.0 --commit "$C2" --epoch 2000 --key "$T/key.pem" \
+		--output "$T/$2.tar" 2>/dev/null
+}
+# refused_apply NAME WHAT PATTERN: apply of $T/NAME.tar from slot a
+# exits 1 and says PATTERN.
+refused_apply() {
+	local rc
+	upd --slot a --no-tpm apply "$T/$1.tar" 2>"$T/$1.err"
+	rc=$?
+	check "$2 ($(cat "$T/$1.err"))" \
+		sh -c "[ $rc -eq 1 ] && grep -q '$3' '$T/$1.err'"
+}
 # grub_boot: what the fixed grub.cfg does (docs/install.md): prints the
 # slot it boots, "X-trial" when bulwark_next was set, and empties it.
 grub_boot() {
@@ -96,8 +112,7 @@ mkdir -p "$T/live"
 mksquashfs "$N" "$T/live/filesystem.squashfs" -quiet -no-progress -noappend >/dev/null
 echo new-kernel >"$T/live/vmlinuz"
 echo new-initrd >"$T/live/initrd.img"
-"$MK" --from "$T/live" --version 0.1.0 --commit "$C2" --epoch 2000 --key "$T/key.pem" \
-	--output "$T/update.tar" 2>/dev/null || fail "mkbundle.sh makes the bundle"
+bundle_of "$T/live" update || fail "mkbundle.sh makes the bundle"
 
 # 1. Before: slot a runs, committed, b empty.
 upd --slot a --json status >"$T/s0.json"
@@ -132,20 +147,14 @@ check "apply without --no-tpm is refused (the TPM steps are not built)" \
 mkdir -p "$T/x" && tar -C "$T/x" -xf "$T/update.tar"
 echo evil-kernel >"$T/x/vmlinuz"
 tar -C "$T/x" --format=gnu -cf "$T/tampered.tar" bundle.manifest bundle.manifest.sig root.squashfs vmlinuz initrd.img
-upd --slot a --no-tpm apply "$T/tampered.tar" 2>"$T/tampered.err"
-rc=$?
-check "apply of a tampered bundle is refused ($(cat "$T/tampered.err"))" \
-	sh -c "[ $rc -eq 1 ] && grep -q 'member vmlinuz changed' '$T/tampered.err'"
+refused_apply tampered "apply of a tampered bundle is refused" 'member vmlinuz changed'
 # A correctly signed bundle whose root is not a squashfs: refused at
 # the unpacking, with nothing left behind.
 put "$T/bad" filesystem.squashfs 0644 'not a squashfs\n'
 cp "$T/live/vmlinuz" "$T/live/initrd.img" "$T/bad/"
-"$MK" --from "$T/bad" --version 0.1.0 --commit "$C2" --epoch 2000 --key "$T/key.pem" \
-	--output "$T/badroot.tar" 2>/dev/null
-upd --slot a --no-tpm apply "$T/badroot.tar" 2>"$T/badroot.err"
-rc=$?
-check "apply of a signed bundle whose root does not unpack is refused ($(cat "$T/badroot.err"))" \
-	sh -c "[ $rc -eq 1 ] && grep -q 'cannot unpack root.squashfs' '$T/badroot.err'"
+bundle_of "$T/bad" badroot
+refused_apply badroot "apply of a signed bundle whose root does not unpack is refused" \
+	'cannot unpack root.squashfs'
 # The medium changes after verify: a `tar` ahead in PATH reads another
 # bundle once verify has read the root (its signed manifest, the root a
 # FIFO, or a regular file of the same size with other bytes). The copy
@@ -204,12 +213,8 @@ cp -a "$N" "$T/clash"
 printf '_clash:x:1000:\n' >>"$T/clash/etc/group"
 mkdir -p "$T/clashlive" && cp "$T/live/vmlinuz" "$T/live/initrd.img" "$T/clashlive/"
 mksquashfs "$T/clash" "$T/clashlive/filesystem.squashfs" -quiet -no-progress -noappend >/dev/null
-"$MK" --from "$T/clashlive" --version 0.1.0 --commit "$C2" --epoch 2000 --key "$T/key.pem" \
-	--output "$T/clash.tar" 2>/dev/null
-upd --slot a --no-tpm apply "$T/clash.tar" 2>"$T/clash.err"
-rc=$?
-check "apply is refused when a GID would be given twice ($(cat "$T/clash.err"))" \
-	sh -c "[ $rc -eq 1 ] && grep -q 'same GID' '$T/clash.err'"
+bundle_of "$T/clashlive" clash
+refused_apply clash "apply is refused when a GID would be given twice" 'same GID'
 # A state/ too small for the payload: a staged copy cut short is
 # refused (it once made b a 0-byte kernel and set bulwark_next). As root
 # an 8 KiB tmpfs; otherwise a `tee` that writes nothing and fails.
