@@ -122,7 +122,12 @@ check "quota usage counts the volume" bash -c \
 # volume and waits for the node to delete DIR (key, backing file).
 delete_saving() {
 	check "delete $1's workload $2" $B delete workload "$2" -t "$1"
-	check "volume $3 is detached (unmounted)" wait_for 30 bash -c "! mountpoint -q '$4/mnt'"
+	# Unmounted here is not enough: until the file system's last mount
+	# (a container's namespace may outlive the host's) goes, its journal
+	# is live and a copy of the file would need recovery; the loop
+	# device (autoclear) is released only then.
+	check "volume $3 is detached (unmounted, its loop device released)" wait_for 30 bash -c \
+		"! mountpoint -q '$4/mnt' && [ -z \"\$(losetup -j '$4/backing.img')\" ]"
 	cp --sparse=always "$4/backing.img" "$5"
 	check "delete volume $3" $B delete volume "$3" -t "$1"
 	check "the node deletes it: key, backing file, directory" wait_for 60 bash -c "[ ! -e '$4' ]"
