@@ -253,6 +253,16 @@ else
 	check "status without slots names the release and the key ($(cat "$T/st.json" "$T/st.err"))" \
 		jq_true ".ok == true and .layout == \"single\" and .release.version == \"0.1.0\" and
 			.release.commit == \"$C1\" and .release.epoch == 1000 and .key.sha256 == \"$kfp\"" "$T/st.json"
+	# --root joined with a slash: with --root / the key's path read
+	# //usr/share/bulwark/release-key.pub.pem.
+	"$U" --root "$R/" --json status >"$T/st-slash.json" 2>"$T/st-slash.err"
+	check "status --root DIR/ names the key DIR/usr/share/... ($(cat "$T/st-slash.json" "$T/st-slash.err"))" \
+		jq_true ".ok == true and .key.path == \"$R/usr/share/bulwark/release-key.pub.pem\"" "$T/st-slash.json"
+	if [ ! -e /usr/share/bulwark/release ]; then
+		"$U" --root / --json status >"$T/st-root.json" 2>/dev/null
+		check "status --root / names /usr/share/bulwark/release ($(cat "$T/st-root.json"))" \
+			jq_true '.ok == false and (.error | test("[(]no /usr/share/bulwark/release[)]"))' "$T/st-root.json"
+	fi
 	"$U" --root "$R" status >"$T/st.out" 2>&1
 	check "status without slots, as text" grep -q "release: version 0.1.0, commit $C1, epoch 1000" "$T/st.out"
 	# A slot named (the kernel's bulwark.slot=, --slot) or a slot
