@@ -124,6 +124,12 @@ refused nonl "does not end in a newline" "a signed manifest whose last line has 
 # An epoch with a leading zero: --json printed it as the number 02000.
 resigned leadzero 's/^epoch 2000$/epoch 02000/'
 refused leadzero "epoch: not a number of seconds" "a signed epoch with a leading zero"
+# mkbundle.sh refuses to sign one (a bundle every verify would refuse).
+"$MK" --from "$T/live" --version 0.1.0 --commit "$C2" --epoch 02000 --key "$T/key.pem" \
+	--output "$T/leadzero2.tar" 2>"$T/leadzero2.err"
+rc=$?
+check "mkbundle.sh refuses an epoch with a leading zero ($(cat "$T/leadzero2.err"))" \
+	sh -c "[ $rc -ne 0 ] && [ ! -e '$T/leadzero2.tar' ] && grep -q 'epoch: not a number of seconds: 02000' '$T/leadzero2.err'"
 resigned size '/^member vmlinuz /s/ 7 / 8 /'
 refused size "member vmlinuz changed: its size is 7, signed 8" "a signed size that is not the member's"
 mkdir -p "$T/y" && tar -C "$T/y" -xf "$T/good.tar"
