@@ -3,7 +3,9 @@
 # bulwark(1)'s SYNOPSIS is the one `bulwark --help-man` makes from the
 # CLI's command table, its COMMANDS section describes every command, and
 # every option that bulwark, bulwarkd, bulwark-agent, bulwark-verify or
-# bulwark-harden (and bulwark-console, bulwark-collect) lists in its --help (made from each one's option table) is in its page.
+# bulwark-harden (and bulwark-console, bulwark-collect) lists in its --help (made from each one's option table) is in its page;
+# bulwark-update (a script of appliance/update) describes every command
+# its --help lists under COMMANDS and names every option it lists.
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 MAN="$top_srcdir/man"
 
@@ -14,27 +16,35 @@ section() {
 		on { print }' "$1"
 }
 
+# section_tags PAGE NAME: the tag of each .TP entry of section NAME of
+# PAGE, fonts and quotes removed, one a line.
+section_tags() {
+	section "$1" "$2" | awk 'tp { print; tp = 0 } /^\.TP/ { tp = 1 }' |
+		sed -e 's/^\.[A-Z]* *//' -e 's/\\f[BIRP]//g' -e 's/"//g' -e 's/\\-/-/g'
+}
+
 # long_options BINARY: the --long options its --help lists, one a line.
 long_options() {
 	"$1" --help | grep -o -- '--[a-z][a-z0-9-]*' | sort -u
 }
 
-# missing_options BINARY PAGE: the options BINARY lists that PAGE lacks.
+# missing_options PATH PAGE: the options the program PATH lists that PAGE lacks.
 missing_options() {
 	local opt
-	for opt in $(long_options "$BW/$1"); do
+	for opt in $(long_options "$1"); do
 		grep -qF -- "$(printf '%s' "$opt" | sed 's/-/\\-/g')" "$2" ||
 			printf ' %s' "$opt"
 	done
 }
 
-# check_options BINARY PAGE: every option BINARY lists is in PAGE.
+# check_options BINARY PAGE [PATH]: every option BINARY (the program
+# PATH, by default the build's) lists is in PAGE.
 check_options() {
-	local bin="$1" page="$2" n missing
-	"$BW/$bin" --help >/dev/null 2>&1 || fail "$bin --help exits 0"
-	n=$(long_options "$BW/$bin" | wc -l)
+	local bin="$1" page="$2" path="${3:-$BW/$1}" n missing
+	"$path" --help >/dev/null 2>&1 || fail "$bin --help exits 0"
+	n=$(long_options "$path" | wc -l)
 	check "$bin --help lists options ($n)" [ "$n" -gt 1 ]
-	missing=$(missing_options "$bin" "$page")
+	missing=$(missing_options "$path" "$page")
 	check "$(basename "$page") names every option $bin accepts${missing:+ (missing:$missing)}" \
 		[ -z "$missing" ]
 }
@@ -53,9 +63,7 @@ fi
 
 # 2. every command the table has is described under COMMANDS: a .TP
 # entry whose tag starts with the command's name
-section "$MAN/bulwark.1" COMMANDS | awk 'tp { print; tp = 0 } /^\.TP/ { tp = 1 }' |
-	sed -e 's/^\.[A-Z]* *//' -e 's/\\f[BIRP]//g' -e 's/"//g' -e 's/\\-/-/g' \
-	>"$T/tags"
+section_tags "$MAN/bulwark.1" COMMANDS >"$T/tags"
 sed -e 's/.*OPTIONS\\fR\] //' "$T/synopsis" | grep -v '^\.' |
 	grep -oE '^(\\fB[a-z]+\\fR ?)+' | sed -e 's/\\f[BR]//g' -e 's/ *$//' \
 	>"$T/commands"
@@ -89,8 +97,37 @@ check_options bulwark-harden "$MAN/bulwark-harden.8"
 check_options bulwark-console "$MAN/bulwark-console.8"
 check_options bulwark-collect "$MAN/bulwark-collect.8"
 
-# 5. the checks can fail: a page without --follow is caught
+# 5. bulwark-update: each command its --help lists (an indented word
+# between "commands:" and "options:") is a .TP entry of COMMANDS, and
+# each option it lists is in the page.
+UPD="$top_srcdir/appliance/update/bulwark-update"
+# missing_update_commands PAGE: the commands bulwark-update lists that
+# PAGE's COMMANDS section has no entry for.
+missing_update_commands() {
+	local cmd
+	section_tags "$1" COMMANDS >"$T/update.tags"
+	while read -r cmd; do
+		grep -qE "^$cmd( |\$)" "$T/update.tags" || printf ' %s' "$cmd"
+	done <"$T/update.commands"
+}
+"$UPD" --help | awk '/^commands:/ { on = 1; next } /^options:/ { on = 0 }
+	on && /^  [a-z]/ { print $1 }' >"$T/update.commands"
+n=$(wc -l <"$T/update.commands")
+check "bulwark-update --help lists commands ($n)" [ "$n" -ge 5 ]
+missing=$(missing_update_commands "$MAN/bulwark-update.8")
+check "bulwark-update.8 COMMANDS describes every command${missing:+ (missing:$missing)}" \
+	[ -z "$missing" ]
+check_options bulwark-update "$MAN/bulwark-update.8" "$UPD"
+
+# 6. the checks can fail: a page without --follow, an update page
+# without rollback's entry or without --grubenv, are caught
 sed 's/\\-\\-follow//g' "$MAN/bulwark.1" >"$T/bulwark.1"
 check "a page without --follow is caught" \
-	[ "$(missing_options bulwark "$T/bulwark.1")" = " --follow" ]
+	[ "$(missing_options "$BW/bulwark" "$T/bulwark.1")" = " --follow" ]
+sed 's/^\.B rollback$/.B roll/' "$MAN/bulwark-update.8" >"$T/bulwark-update.8"
+check "an update page without rollback's entry is caught" \
+	[ "$(missing_update_commands "$T/bulwark-update.8")" = " rollback" ]
+sed 's/\\-\\-grubenv//g' "$MAN/bulwark-update.8" >"$T/bulwark-update.8"
+check "an update page without --grubenv is caught" \
+	[ "$(missing_options "$UPD" "$T/bulwark-update.8")" = " --grubenv" ]
 finish
