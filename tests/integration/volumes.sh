@@ -10,7 +10,9 @@
 # numbers. Each tenant's volume keys are wrapped under a key of its own;
 # deleting beta's last volume wipes beta's key and leaves acme's. Deleting
 # the volume wipes its key: a copy of the backing file saved before
-# mounts, but its data directory cannot be read.
+# mounts, but its data directory cannot be read. A mount of the volume
+# kept alive in another mount namespace holds its detach, the restore
+# and the next attach until that namespace ends.
 . "$(dirname "$0")/workloads-lib.sh"
 
 trap wl_cleanup_volumes EXIT
