@@ -1524,8 +1524,9 @@ volume_gone_forget(struct agent_run *ar, const char *uid)
 			ar->gone[i].uid[0] = '\0';
 }
 
-/* Deletes the volumes of this node (not attached) whose Volume the API
- * no longer has, or has as a new object of the same name. */
+/* Deletes the volumes of this node (not attached, their file systems
+ * released) whose Volume the API no longer has, or has as a new object
+ * of the same name. */
 static void
 volumes_gc(struct agent_run *ar)
 {
@@ -1543,7 +1544,8 @@ volumes_gc(struct agent_run *ar)
 		const char		*uid;
 		int			 r;
 
-		if (volume_attached(ar->state_dir, uids[i]) ||
+		/* a detached volume whose file system lives on waits */
+		if (!volume_released(ar->state_dir, uids[i]) ||
 		    volume_owner(ar->state_dir, uids[i], tenant, name) < 0)
 			continue;
 		snprintf(path, sizeof(path), "/v1/tenants/%s/volumes/%s",

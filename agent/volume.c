@@ -26,6 +26,7 @@
 #include "agent/volume.h"
 #include "identity/attest.h"
 #include "identity/tpm.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -42,6 +43,10 @@
 #define WRAP_LEN	(WRAP_HDR + VOLUME_KEY_LEN)
 #define TENANT_WRAP_LEN	(WRAP_HDR + KEK_LEN)
 #define MKFS		"/usr/sbin/mkfs.ext4"
+/* how long a detach waits for the file system to go, and how often it
+ * looks: a pass of the agent is not held up for longer */
+#define VOLUME_RELEASE_WAIT_MS	2000
+#define VOLUME_RELEASE_POLL_MS	50
 
 struct volume_kek {
 	unsigned char	k[KEK_LEN];
@@ -312,6 +317,94 @@ vpath(const char *state_dir, const char *uid, const char *file, char **ret)
 	return 0;
 }
 
+/* Whether a loop device is still bound to the file IMG (its device and
+ * inode, as LOOP_GET_STATUS64 reports them), its number into *RET_N:
+ * 1, 0 when none is (or there is no IMG), or a negative error. The
+ * host's mount gone, the file system lives on while another mount of
+ * it does (a container's mount namespace not torn down yet, any
+ * namespace that copied the mount), and its loop device, cleared
+ * automatically, with it. Asked of every bound device rather than of a
+ * number kept at attach: a kept number is lost with the agent's
+ * restart and names another volume's device once the kernel reuses it;
+ * and by inode rather than by sysfs' loop/backing_file, a path as the
+ * reader's root sees it, which another route to the state directory or
+ * a rename changes. */
+static int
+loop_bound(const char *img, int *ret_n)
+{
+	struct loop_info64	 info;
+	struct dirent		*de;
+	struct stat		 st;
+	char			 path[64];
+	DIR			*d;
+	int			 fd, n, r = 0;
+
+	if (stat(img, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!(d = opendir("/sys/block")))
+		return -errno;
+	while (r == 0 && (de = readdir(d))) {
+		if (sscanf(de->d_name, "loop%d", &n) != 1 || n < 0)
+			continue;
+		/* the loop/ attributes exist only while it is bound */
+		snprintf(path, sizeof(path), "/sys/block/loop%d/loop", n);
+		if (access(path, F_OK) < 0)
+			continue;
+		snprintf(path, sizeof(path), "/dev/loop%d", n);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+			/* fail closed: a device it cannot ask may be ours */
+			r = -errno;
+			break;
+		}
+		memset(&info, 0, sizeof(info));
+		if (ioctl(fd, LOOP_GET_STATUS64, &info) == 0 &&
+		    (dev_t)info.lo_device == st.st_dev &&
+		    (ino_t)info.lo_inode == st.st_ino) {
+			*ret_n = n;
+			r = 1;
+		}
+		close(fd);
+	}
+	closedir(d);
+	return r;
+}
+
+/* 0 when no loop device holds the backing file in DIR any more, or
+ * -EBUSY with *RET_ERR saying which does, after waiting up to WAIT_MS
+ * for it to go (polled: the last mount of a stopped container goes as
+ * its namespace is torn down, a moment after its processes). */
+static int
+await_release(const char *dir, int wait_ms, char **ret_err)
+{
+	_cleanup_free_ char	*img = NULL;
+	int64_t			 until = bw_mono_ms() + wait_ms;
+	int			 n = -1, r;
+
+	if (asprintf(&img, "%s/backing.img", dir) < 0)
+		return -ENOMEM;
+	while ((r = loop_bound(img, &n)) == 1 && bw_mono_ms() < until)
+		(void)usleep(VOLUME_RELEASE_POLL_MS * 1000);
+	if (r < 0)
+		return errf(r, ret_err, "waiting for the file system to be "
+		    "released: cannot ask the loop devices: %s",
+		    bw_strerror(r));
+	if (r == 1)
+		return errf(-EBUSY, ret_err, "waiting for the file system to "
+		    "be released: unmounted here, still alive on /dev/loop%d "
+		    "(a mount of it in another mount namespace)", n);
+	return 0;
+}
+
+bool
+volume_released(const char *state_dir, const char *uid)
+{
+	_cleanup_free_ char *dir = NULL;
+
+	return check_uid(uid, NULL) == 0 && vpath(state_dir, uid, NULL,
+	    &dir) == 0 && !volume_attached(state_dir, uid) &&
+	    await_release(dir, 0, NULL) == 0;
+}
+
 bool
 volume_attached(const char *state_dir, const char *uid)
 {
@@ -504,7 +597,7 @@ volume_snapshot_take(const char *state_dir, const char *uid,
     const char *suid, long long *ret_bytes, char **ret_err)
 {
 	_cleanup_free_ char	*dir = NULL, *img = NULL, *snap = NULL;
-	_cleanup_free_ char	*mnt = NULL;
+	_cleanup_free_ char	*mnt = NULL, *vdir = NULL;
 	_cleanup_close_ int	 mfd = -1;
 	struct stat		 st;
 	int			 r;
@@ -512,7 +605,8 @@ volume_snapshot_take(const char *state_dir, const char *uid,
 	if ((r = check_uid(uid, ret_err)) < 0 ||
 	    (r = check_uid(suid, ret_err)) < 0)
 		return r;
-	if (vpath(state_dir, uid, "snapshots", &dir) < 0 ||
+	if (vpath(state_dir, uid, NULL, &vdir) < 0 ||
+	    vpath(state_dir, uid, "snapshots", &dir) < 0 ||
 	    vpath(state_dir, uid, "backing.img", &img) < 0 ||
 	    vpath(state_dir, uid, "mnt", &mnt) < 0 ||
 	    snap_path(state_dir, uid, suid, &snap) < 0)
@@ -524,7 +618,11 @@ volume_snapshot_take(const char *state_dir, const char *uid,
 		    "on this node yet");
 	if ((r = mkdir_p(dir, 0700)) < 0)
 		return errf(r, ret_err, "%s: %s", dir, bw_strerror(r));
-	/* consistent: no write reaches the file system while it is copied */
+	/* consistent: no write reaches the file system while it is copied;
+	 * one alive after its detach cannot be frozen from here */
+	if (!volume_attached(state_dir, uid) &&
+	    (r = await_release(vdir, 0, ret_err)) < 0)
+		return r;
 	if (volume_attached(state_dir, uid)) {
 		mfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (mfd < 0 || ioctl(mfd, FIFREEZE, 0) < 0)
@@ -797,6 +895,11 @@ volume_attach(const char *state_dir, const struct volume_kek *kek,
 		return errf_wrap(r, ret_err, "volume %s/%s", v->tenant, v->name);
 	if (!made && (r = volume_make(dir, tk, v, ret_err)) < 0)
 		return errf_wrap(r, ret_err, "volume %s/%s", v->tenant, v->name);
+	/* an earlier attach's file system, still alive, would write its
+	 * journal over a restored file or beside a second one */
+	if (!volume_attached(state_dir, v->uid) &&
+	    (r = await_release(dir, 0, ret_err)) < 0)
+		return errf_wrap(r, ret_err, "volume %s/%s", v->tenant, v->name);
 	if (v->restore_uid && !volume_attached(state_dir, v->uid) &&
 	    (restored = restore(state_dir, v->uid, dir, v->restore_uid,
 	    ret_err)) < 0)
@@ -841,16 +944,20 @@ volume_disk(const char *data, long long size_bytes, char **ret_path,
 int
 volume_detach(const char *state_dir, const char *uid, char **ret_err)
 {
-	_cleanup_free_ char	*mnt = NULL, *data = NULL;
+	_cleanup_free_ char	*dir = NULL, *mnt = NULL, *data = NULL;
 	struct fscrypt_get_policy_ex_arg pol;
 	struct fscrypt_remove_key_arg rk;
 	_cleanup_close_ int	 mfd = -1, dfd = -1;
 
-	if (check_uid(uid, ret_err) < 0 || !volume_attached(state_dir, uid))
+	if (check_uid(uid, ret_err) < 0)
 		return 0;
-	if (vpath(state_dir, uid, "mnt", &mnt) < 0 ||
+	if (vpath(state_dir, uid, NULL, &dir) < 0 ||
+	    vpath(state_dir, uid, "mnt", &mnt) < 0 ||
 	    vpath(state_dir, uid, "mnt/data", &data) < 0)
 		return -ENOMEM;
+	/* unmounted by an earlier pass: its file system may live on yet */
+	if (!volume_attached(state_dir, uid))
+		return await_release(dir, VOLUME_RELEASE_WAIT_MS, ret_err);
 	memset(&pol, 0, sizeof(pol));
 	memset(&rk, 0, sizeof(rk));
 	pol.policy_size = sizeof(pol.policy);
@@ -873,7 +980,11 @@ volume_detach(const char *state_dir, const char *uid, char **ret_err)
 	if (umount2(mnt, UMOUNT_NOFOLLOW) < 0)
 		return errf(-errno, ret_err, "unmounting %s: %s", mnt,
 		    strerror(errno));
-	return 0;
+	/* Detached only once the file system is gone: a copy of the mount
+	 * in another namespace keeps it, with its journal, writing to the
+	 * backing file; what the caller does next (a restore into that
+	 * file, a second file system over it, a delete) must wait. */
+	return await_release(dir, VOLUME_RELEASE_WAIT_MS, ret_err);
 }
 
 /* Overwrites PATH's bytes with zeros and syncs them before it goes. */

@@ -61,7 +61,8 @@ struct volume_ref {
  * nodev), puts its key into the kernel and sets the data directory's
  * policy. *RET_DATA (caller frees) is the data directory to bind into a
  * container. Idempotent. Returns 1 when it restored a snapshot, 0, or a
- * negative error. */
+ * negative error: -EBUSY, neither restoring nor mounting, while the file
+ * system of an earlier attach is not released (volume_detach()). */
 int volume_attach(const char *state_dir, const struct volume_kek *kek,
     const struct volume_ref *v, char **ret_data, char **ret_err);
 
@@ -74,8 +75,13 @@ int volume_attach(const char *state_dir, const struct volume_kek *kek,
 int volume_disk(const char *data, long long size_bytes, char **ret_path,
     char **ret_err);
 
-/* Removes volume UID's key from the kernel and unmounts it; nothing
- * when it is not attached. */
+/* Removes volume UID's key from the kernel and unmounts it, then waits
+ * (up to 2 s) for its file system to be released: no loop device bound
+ * to its backing file any more. A mount of it in another mount
+ * namespace keeps the file system alive after the host's is gone;
+ * -EBUSY then, with *RET_ERR "waiting for the file system to be
+ * released: ...", and a later call (unmounted by now) only waits again.
+ * 0 once detached, or when it never was attached. */
 int volume_detach(const char *state_dir, const char *uid, char **ret_err);
 
 /* Crypto-erase, then the data: detaches volume UID, wipes its wrapped
@@ -86,7 +92,8 @@ int volume_delete(const char *state_dir, const char *uid, char **ret_err);
 
 /* Takes snapshot SUID of volume UID unless it exists: a copy of the
  * backing file, made while the file system is frozen when the volume is
- * attached. *RET_BYTES: the snapshot's size. */
+ * attached; -EBUSY while a detached one's is not released yet.
+ * *RET_BYTES: the snapshot's size. */
 int volume_snapshot_take(const char *state_dir, const char *uid,
     const char *suid, long long *ret_bytes, char **ret_err);
 
@@ -119,6 +126,11 @@ int volume_tenants_gc(const char *state_dir);
 
 /* Whether volume UID is mounted on this node. */
 bool volume_attached(const char *state_dir, const char *uid);
+
+/* Whether volume UID is neither mounted on this node nor its file
+ * system alive elsewhere (a loop device still bound to its backing
+ * file), so that it may be deleted; does not wait. */
+bool volume_released(const char *state_dir, const char *uid);
 
 /* The UIDs of the volumes this node holds (NULL-terminated, free with
  * runtime_list_free()), with their tenant and name from volume.json

@@ -10,7 +10,9 @@
 # numbers. Each tenant's volume keys are wrapped under a key of its own;
 # deleting beta's last volume wipes beta's key and leaves acme's. Deleting
 # the volume wipes its key: a copy of the backing file saved before
-# mounts, but its data directory cannot be read.
+# mounts, but its data directory cannot be read. A mount of the volume
+# kept alive in another mount namespace holds its detach, the restore
+# and the next attach until that namespace ends.
 . "$(dirname "$0")/workloads-lib.sh"
 
 trap wl_cleanup_volumes EXIT
@@ -188,12 +190,35 @@ check "the volume holds the new content" grep -q overwritten "$V/mnt/data/secret
 check "beta's tenant-user cannot snapshot acme's volume (404)" [ "$(bcurl -X PUT -H 'Content-Type: application/json' \
 	--data '{"kind":"VolumeSnapshot","metadata":{"name":"x","tenant":"acme"},"spec":{"volume":"db"}}' \
 	"$URL/v1/tenants/acme/volumesnapshots/x")" = 404 ]
+# A mount namespace copied while the volume is mounted holds a mount
+# of its file system (as a container's namespace not torn down yet
+# does): unmounted on the host, the file system and its loop device
+# live on, and the agent must neither restore into the backing file
+# nor mount a second file system over it until they are gone.
+unshare -m --propagation private sleep 1000 &
+HOLDER=$!
+trap 'kill "$HOLDER" 2>/dev/null; wait "$HOLDER" 2>/dev/null; wl_cleanup_volumes' EXIT
+check "a namespace holding a copy of the volume's mount" wait_for 10 \
+	nsenter -t "$HOLDER" -m mountpoint -q "$V/mnt"
+LOOP=$(losetup -j "$V/backing.img" | cut -d: -f1)
 app 2 0 | $B apply -f - >/dev/null || fail "scale app to 0"
-wait_for 30 bash -c "! mountpoint -q '$V/mnt'" && pass "the volume is detached (app-0 removed)" ||
-	{ fail "the volume is detached (app-0 removed)"; instances acme | jq -c '.[] | {n: .metadata.name, s: .status.phase}'; grep -i 'volume\|snapshot\|removed\|app-0' "$T/agent.log" | tail -8; }
+wait_for 30 bash -c "! mountpoint -q '$V/mnt'" && pass "the volume is unmounted on the host (app-0 removed)" ||
+	{ fail "the volume is unmounted on the host (app-0 removed)"; instances acme | jq -c '.[] | {n: .metadata.name, s: .status.phase}'; grep -i 'volume\|snapshot\|removed\|app-0' "$T/agent.log" | tail -8; }
+check "the agent waits for the file system to be released" wait_for 30 \
+	grep -q "removal failed (retried): waiting for the file system to be released" "$T/agent.log"
 echo '{"kind": "Volume", "metadata": {"name": "db", "tenant": "acme"}, "spec": {"size_bytes": 67108864, "node": "n1", "restore": "s1"}}' |
 	$B apply -f - >/dev/null || fail "ask for s1 to be restored"
 app 2 1 | $B apply -f - >/dev/null || fail "scale app to 1"
+check "the new app-0 waits for it too, saying so" wait_for 60 inst_is acme app-0 \
+	'.status.phase != "Running" and (.status.message | test("volume acme/db: waiting for the file system to be released"))'
+inst acme app-0 | jq -c .status
+check "s1 is not restored meanwhile, nothing mounted on the host" bash -c \
+	"[ ! -e '$V/restored' ] && ! mountpoint -q '$V/mnt'"
+check "one loop device holds the backing file: the old one ($LOOP)" bash -c \
+	"[ -n '$LOOP' ] && [ \"\$(losetup -j '$V/backing.img' | cut -d: -f1)\" = '$LOOP' ]"
+kill "$HOLDER"; wait "$HOLDER" 2>/dev/null
+check "the namespace gone, the loop device is released" wait_for 30 bash -c \
+	"[ -z \"\$(losetup -j '$V/backing.img')\" ]"
 wait_for 60 inst_is acme app-0 '.status.phase == "Running"' && pass "app-0 Running again" ||
 	{ fail "app-0 Running again"; inst acme app-0 | jq -c .status; grep -i 'volume\|snapshot' "$T/agent.log" | tail -5; }
 check "the old content is back" wait_for 20 grep -q "$MARK" "$V/mnt/data/secret.txt"
