@@ -12,7 +12,8 @@
 # /proc/PID/task/*/schedstat) over AGENT_IDLE_WINDOW (15) s after
 # AGENT_IDLE_WARM (5) s, the trail's records over the window, the load
 # average at the window's start and end. Prints one row per size and
-# variant: % of one core, per node, and that per node times 5,000.
+# variant: % of one core, per node (per pass a second made: a size the
+# machine cannot drive makes fewer than N), and that times 5,000.
 # Usage: agent-idle.sh BUILD_DIR [NODES...]   (default 100 300 1000)
 set -u
 BW=$(cd "${1:?usage: agent-idle.sh BUILD_DIR [NODES...]}" && pwd)
@@ -103,7 +104,7 @@ for n in $SIZES; do
 		printf '| %d | %s | %s / %s | %.0f (%d) | %.0f | %.0f | **%.2f %%** | %.4f %% | %.0f %% | %.3f |\n' \
 			"$n" "$([ "$push" = 1 ] && echo yes || echo no)" "$l0" "$l1" "$pps" "$n" \
 			"$(jq .requests_per_s <<<"$res")" "$(echo "($r1 - $r0) / $WINDOW" | bc -l)" \
-			"$pct" "$(echo "$pct / $n" | bc -l)" "$(echo "$pct * 5000 / $n" | bc -l)" \
+			"$pct" "$(echo "$pct / $pps" | bc -l)" "$(echo "$pct * 5000 / $pps" | bc -l)" \
 			"$(echo "$pct * 10 / $pps" | bc -l)"
 		[ "$(jq .errors <<<"$res")" = 0 ] || echo "  (errors: $res)"
 	done
