@@ -25,6 +25,38 @@
  *	the writes, so each write is a real mutation (a new revision, its
  *	durable audit record), not an unchanged PUT that bulwarkd answers
  *	without a commit.
+ *   fleet-sim agent-idle --config ADMIN.conf --nodes N [--threads T]
+ *	[--seconds S]
+ *	Each node makes, once a second, the API requests an idle agent's
+ *	workload pass makes (agent/agent.c agent_run, workloads_pass,
+ *	wait_for_change; agent/agent-run.c agent_run_pass), read from the
+ *	agent of 8101d5f, with a node that runs nothing and holds no volume:
+ *	  GET /v1/instances?limit=32 (list_instances: one page, nothing
+ *	    bound; a node bound more than 32 instances reads more pages),
+ *	  GET /v1/volumesnapshots?limit=1000 (snapshots_sync, every pass),
+ *	  POST /v1/logs/nodes/NODE {"logs":[]} (logs_follow's one exchange
+ *	    when no reader asks for a log),
+ *	  GET /v1/watch?kind=Instance&since=REV&poll=MS (wait_for_change:
+ *	    REV the list's revision), a long poll that ends with its MS.
+ *	No status is written (report() and report_node() write only on a
+ *	change) and volumes_gc() reads nothing (no volume here). Not made:
+ *	the re-attestation every interval_seconds (60 s: a nonce and a
+ *	quote, which needs the node's TPM), and, with instances running,
+ *	the workload GET of cpu_sample() every 15 s per instance.
+ *	Differences, all from the administrator's credential (seeded nodes
+ *	have no TPM identity, as for heartbeat): the lists read every
+ *	object of the kind, where a node's are filtered to what is bound to
+ *	it (the bench's store holds no instance or snapshot, so both answer
+ *	an empty page); the log push is refused (403) and that refusal is
+ *	recorded in the trail, where a node's push is answered and not
+ *	recorded (FLEET_SIM_NO_LOG_PUSH set leaves it out: a real node's
+ *	cost lies between the two); the watch's long poll lasts until this
+ *	thread's next node is due (about T/N s), not the rest of the
+ *	second, since one principal may hold API_WATCH_PER_PRINCIPAL (16)
+ *	watches: at most T (16) polls are open at once where a real fleet
+ *	holds one per node (up to API_WATCH_MAX, 512, in all). Node i's
+ *	pass is due at t0 + k + i / N s (spread over each second). Prints
+ *	a JSON summary: passes, requests, errors, the worst lag.
  *   fleet-sim rollout --config ADMIN.conf --mode basic|anti|spread
  *	--workloads W --instances I [--tenant T] [--timeout S] [--keep]
  *	Applies W Workloads of I instances in all (per-node anti-affinity
@@ -226,6 +258,7 @@ struct hb_thread {
 	const struct client_conf	*conf;
 	double				 t0, max_lag;
 	long				 writes, errors;
+	long				 passes, requests;	/* agent-idle */
 	int				 idx;
 	pthread_t			 tid;
 };
@@ -294,6 +327,137 @@ cmd_heartbeat(const struct client_conf *conf, const struct fleet_opts *o)
 	    "\"writes_per_s\":%.1f,\"errors\":%ld,\"max_lag_s\":%.3f}\n",
 	    o->nodes, o->period, t0, writes, t0 > 0 ? (double)writes / t0 : 0,
 	    errors, lag);
+	free(th);
+	return errors ? 1 : 0;
+}
+
+/* ---- agent-idle ---- */
+
+/* The agent's page size (agent/agent-run.c AR_LIST_PAGE). */
+#define FLEET_AGENT_LIST_PAGE	32
+
+/* One request on CC, counted in T. The HTTP status, or -EIO; the
+ * list's revision into *RET_REV when asked. */
+static int
+agent_request(struct client_conn *cc, struct hb_thread *t, const char *method,
+    const char *path, const char *body, unsigned long long *ret_rev)
+{
+	struct client_response	 resp = { 0 };
+	_cleanup_free_ char	*err = NULL;
+	_cleanup_json_ json_t	*doc = NULL;
+	int			 status;
+
+	t->requests++;
+	if (client_conn_request(cc, method, path, body, &resp, &err) < 0)
+		return -EIO;
+	status = resp.status;
+	if (ret_rev && status == 200 &&
+	    (doc = json_loadb(resp.body, resp.body_len, 0, NULL)))
+		*ret_rev = (unsigned long long)json_integer_value(
+		    json_object_get(doc, "revision"));
+	client_response_clear(&resp);
+	return status;
+}
+
+/* Node I's idle pass on CC; the watch's poll lasts until UNTIL
+ * (monotonic s). Returns 0 or -EPROTO when a request failed. */
+static int
+agent_pass(struct client_conn *cc, struct hb_thread *t, long i, double until)
+{
+	unsigned long long	 rev = 0;
+	char			 path[128];
+	long			 ms;
+	int			 ok = 1;
+
+	snprintf(path, sizeof(path), "/v1/instances?limit=%d",
+	    FLEET_AGENT_LIST_PAGE);
+	ok &= agent_request(cc, t, "GET", path, NULL, &rev) == 200;
+	ok &= agent_request(cc, t, "GET", "/v1/volumesnapshots?limit=1000",
+	    NULL, NULL) == 200;
+	if (!getenv("FLEET_SIM_NO_LOG_PUSH")) {
+		snprintf(path, sizeof(path), "/v1/logs/nodes/n%ld", i);
+		/* the administrator is refused: 403 is the answer */
+		ok &= agent_request(cc, t, "POST", path, "{\"logs\":[]}",
+		    NULL) == 403;
+	}
+	ms = (long)((until - bw_mono_s()) * 1e3);
+	if (ms < 1)
+		ms = 1;
+	if (ms > 1000)
+		ms = 1000;
+	snprintf(path, sizeof(path), "/v1/watch?kind=Instance&since=%llu"
+	    "&poll=%ld", rev, ms);
+	ok &= agent_request(cc, t, "GET", path, NULL, NULL) == 200;
+	return ok ? 0 : -EPROTO;
+}
+
+/* Thread t->idx's nodes (i = idx, idx + T, ...), node i's pass due at
+ * t0 + round + i / nodes. */
+static void *
+agent_idle_run(void *arg)
+{
+	struct client_conn	*cc = NULL;
+	struct hb_thread	*t = arg;
+	const struct fleet_opts	*o = t->o;
+
+	if (open_conn(t->conf, &cc) < 0) {
+		t->errors++;
+		return NULL;
+	}
+	for (long round = 0; !stop; round++) {
+		for (long i = t->idx; i < o->nodes && !stop; i += o->threads) {
+			double due = t->t0 + (double)round +
+			    (double)i / (double)o->nodes;
+			double now = bw_mono_s();
+
+			if (o->seconds > 0 && due - t->t0 >= o->seconds) {
+				stop = 1;
+				break;
+			}
+			if (due > now)
+				usleep((useconds_t)((due - now) * 1e6));
+			else if (now - due > t->max_lag)
+				t->max_lag = now - due;
+			if (agent_pass(cc, t, i, due + (double)o->threads /
+			    (double)o->nodes) < 0)
+				t->errors++;
+			t->passes++;
+		}
+	}
+	client_conn_close(cc);
+	return NULL;
+}
+
+static int
+cmd_agent_idle(const struct client_conf *conf, const struct fleet_opts *o)
+{
+	struct hb_thread	*th = calloc((size_t)o->threads, sizeof(*th));
+	long			 requests = 0, errors = 0, passes = 0;
+	double			 t0 = bw_mono_s(), lag = 0;
+
+	if (!th)
+		return 1;
+	for (int k = 0; k < o->threads; k++) {
+		th[k] = (struct hb_thread){ .idx = k, .o = o, .conf = conf,
+		    .t0 = t0 };
+		if (pthread_create(&th[k].tid, NULL, agent_idle_run, &th[k]) != 0)
+			return 1;
+	}
+	for (int k = 0; k < o->threads; k++) {
+		pthread_join(th[k].tid, NULL);
+		requests += th[k].requests;
+		errors += th[k].errors;
+		passes += th[k].passes;
+		if (th[k].max_lag > lag)
+			lag = th[k].max_lag;
+	}
+	t0 = bw_mono_s() - t0;
+	/* errors: passes with a request that failed or had another answer */
+	printf("{\"nodes\":%ld,\"seconds\":%.1f,\"passes\":%ld,"
+	    "\"passes_per_s\":%.1f,\"requests\":%ld,\"requests_per_s\":%.1f,"
+	    "\"errors\":%ld,\"max_lag_s\":%.3f}\n", o->nodes, t0, passes,
+	    t0 > 0 ? (double)passes / t0 : 0, requests,
+	    t0 > 0 ? (double)requests / t0 : 0, errors, lag);
 	free(th);
 	return errors ? 1 : 0;
 }
@@ -549,6 +713,8 @@ usage(void)
 	    "       fleet-sim write --config C --nodes N --count C\n"
 	    "       fleet-sim heartbeat --config C --nodes N [--period S] "
 	    "[--threads T] [--seconds S]\n"
+	    "       fleet-sim agent-idle --config C --nodes N [--threads T] "
+	    "[--seconds S]\n"
 	    "       fleet-sim rollout --config C --mode basic|anti|spread "
 	    "--workloads W --instances I [--tenant T] [--timeout S] [--keep]\n");
 }
@@ -605,7 +771,8 @@ main(int argc, char **argv)
 	}
 	if (!o.config || o.nodes < 1 || o.threads < 1 || o.threads > 256 ||
 	    o.period <= 0 || (strcmp(cmd, "write") && strcmp(cmd, "heartbeat") &&
-	    strcmp(cmd, "rollout"))) {
+	    strcmp(cmd, "agent-idle") && strcmp(cmd, "rollout")) ||
+	    (strcmp(cmd, "agent-idle") == 0 && o.threads > 16)) {
 		usage();
 		return 2;
 	}
@@ -619,6 +786,8 @@ main(int argc, char **argv)
 		r = cmd_write(&conf, &o);
 	else if (strcmp(cmd, "heartbeat") == 0)
 		r = cmd_heartbeat(&conf, &o);
+	else if (strcmp(cmd, "agent-idle") == 0)
+		r = cmd_agent_idle(&conf, &o);
 	else
 		r = cmd_rollout(&conf, &o);
 	client_conf_clear(&conf);

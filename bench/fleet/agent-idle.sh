@@ -1,0 +1,111 @@
+#!/bin/bash
+# bench-agent-idle (issue 18, Done means 1): what an idle fleet's agents
+# cost bulwarkd. A fresh bulwarkd holding the largest size's Nodes
+# (seeded as bench-fleet seeds them), then for each size N: `fleet-sim
+# agent-idle` makes, for N nodes, the API requests of an idle agent's
+# one-second workload pass (fleet-sim.c lists them, and what differs
+# with the administrator's credential), first with the log push, then
+# without it (FLEET_SIM_NO_LOG_PUSH: the administrator's push is refused
+# and recorded, a node's is answered and not recorded; a real node's
+# cost lies between). bulwarkd's CPU (the daemon, its spawner and its
+# API worker, not swtpm: as bench-fleet counts it, in ns from
+# /proc/PID/task/*/schedstat) over AGENT_IDLE_WINDOW (15) s after
+# AGENT_IDLE_WARM (5) s, the trail's records over the window, the load
+# average at the window's start and end. Prints one row per size and
+# variant: % of one core, per node (per pass a second made: a size the
+# machine cannot drive makes fewer than N), and that times 5,000.
+# Usage: agent-idle.sh BUILD_DIR [NODES...]   (default 100 300 1000)
+set -u
+BW=$(cd "${1:?usage: agent-idle.sh BUILD_DIR [NODES...]}" && pwd)
+shift
+SIZES=${*:-100 300 1000}
+WARM=${AGENT_IDLE_WARM:-5}
+WINDOW=${AGENT_IDLE_WINDOW:-15}
+THREADS=${AGENT_IDLE_THREADS:-16}
+SIM="$BW/bench/fleet/fleet-sim"
+T=$(mktemp -d)
+D="$T/d"
+PID= AG=
+stop_pid() { [ -n "$1" ] && kill -TERM "$1" 2>/dev/null && wait "$1"; }
+cleanup() {
+	stop_pid "$AG"
+	stop_pid "$PID"
+	rm -rf "$T"
+}
+trap cleanup EXIT
+die() { echo "bench/agent-idle: $*" >&2; tail -5 "$T/bulwarkd.log" >&2; exit 1; }
+
+max=0
+for n in $SIZES; do [ "$n" -gt "$max" ] && max=$n; done
+[ "$max" -gt 0 ] || die "no sizes"
+mkdir -p "$D"
+# seeded nodes are attested when seeded and never quote: keep them Trusted
+echo '{"attestation": {"stale_after_seconds": 864000}}' >"$D/bulwarkd.conf"
+start() {
+	"$BW/bulwarkd" --data-dir "$D" --listen 127.0.0.1:0 >>"$T/bulwarkd.log" 2>&1 &
+	PID=$!
+	for _ in $(seq 600); do
+		if [ -f "$D/admin.conf" ]; then
+			port=$(jq -r .server "$D/admin.conf" | sed 's/.*://')
+			curl -sk "https://127.0.0.1:$port/healthz" >/dev/null 2>&1 && return 0
+		fi
+		kill -0 "$PID" 2>/dev/null || die "bulwarkd did not start"
+		sleep 0.1
+	done
+	die "bulwarkd did not answer"
+}
+daemon_pids() {
+	local c
+	echo "$PID"
+	for c in $(pgrep -P "$PID"); do
+		[ "$(cat "/proc/$c/comm" 2>/dev/null)" = swtpm ] && continue
+		echo "$c" $(pgrep -P "$c")
+	done
+}
+cpu_ns() {
+	local p
+	for p in $(daemon_pids); do cat /proc/"$p"/task/*/schedstat 2>/dev/null; done |
+		awk '{ s += $1 } END { printf "%.0f\n", s }'
+}
+records() { cat "$D"/audit/seg-*.log 2>/dev/null | grep -a -c ' action='; }
+load1() { cut -d' ' -f1 /proc/loadavg; }
+
+start
+stop_pid "$PID"; PID=
+"$SIM" seed "$D/store" 0 "$max" || die "seed"
+start
+sleep 2	# the controller's first model build
+
+c0=$(cpu_ns); sleep "$WINDOW"; c1=$(cpu_ns)
+quiet=$(echo "($c1 - $c0) / 10000000 / $WINDOW" | bc -l)
+
+echo "bench-agent-idle $(date -u +%F) $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null)," \
+	"$max seeded nodes, ${WINDOW} s windows after ${WARM} s, $THREADS threads"
+printf 'bulwarkd with no requests: %.2f %% of one core\n\n' "$quiet"
+echo '| nodes | log push | load avg start/end | passes/s (due) | requests/s | trail records/s | bulwarkd % of a core | per node | x 5,000 | ms per pass |'
+echo '|---|---|---|---|---|---|---|---|---|---|'
+for n in $SIZES; do
+	for push in 1 0; do
+		if [ "$push" = 1 ]; then env=; else env=FLEET_SIM_NO_LOG_PUSH=1; fi
+		env $env "$SIM" agent-idle --config "$D/admin.conf" --nodes "$n" \
+			--threads "$THREADS" --seconds $((WARM + WINDOW + 2)) \
+			>"$T/agent.json" 2>"$T/agent.err" &
+		AG=$!
+		sleep "$WARM"
+		l0=$(load1); r0=$(records); c0=$(cpu_ns)
+		sleep "$WINDOW"
+		c1=$(cpu_ns); r1=$(records); l1=$(load1)
+		wait "$AG"; rc=$?; AG=
+		res=$(cat "$T/agent.json")
+		[ -n "$res" ] || die "agent-idle $n: $(tail -3 "$T/agent.err")"
+		[ "$rc" = 0 ] || echo "agent-idle $n (push $push) exited $rc: $res" >&2
+		pct=$(echo "($c1 - $c0) / 10000000 / $WINDOW" | bc -l)
+		pps=$(jq .passes_per_s <<<"$res")
+		printf '| %d | %s | %s / %s | %.0f (%d) | %.0f | %.0f | **%.2f %%** | %.4f %% | %.0f %% | %.3f |\n' \
+			"$n" "$([ "$push" = 1 ] && echo yes || echo no)" "$l0" "$l1" "$pps" "$n" \
+			"$(jq .requests_per_s <<<"$res")" "$(echo "($r1 - $r0) / $WINDOW" | bc -l)" \
+			"$pct" "$(echo "$pct / $pps" | bc -l)" "$(echo "$pct * 5000 / $pps" | bc -l)" \
+			"$(echo "$pct * 10 / $pps" | bc -l)"
+		[ "$(jq .errors <<<"$res")" = 0 ] || echo "  (errors: $res)"
+	done
+done
