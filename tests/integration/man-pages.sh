@@ -5,7 +5,9 @@
 # every option that bulwark, bulwarkd, bulwark-agent, bulwark-verify or
 # bulwark-harden (and bulwark-console, bulwark-collect) lists in its --help (made from each one's option table) is in its page;
 # bulwark-update (a script of appliance/update) describes every command
-# its --help lists under COMMANDS and every option it lists under OPTIONS.
+# its --help lists under COMMANDS and every option it lists under OPTIONS,
+# and its --help (a hand-written text) lists the options its parser takes
+# and the commands it dispatches, and no others.
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 MAN="$top_srcdir/man"
 
@@ -135,6 +137,45 @@ missing=$(missing_entries "$UPD" "$MAN/bulwark-update.8")
 check "bulwark-update.8 OPTIONS has an entry for every option its --help lists${missing:+ (missing:$missing)}" \
 	[ -z "$missing" ]
 
+# 5b. bulwark-update's --help is a text apart from its option parser
+# and its command dispatch: what they take is what it lists.
+# update_parsed SCRIPT: the long options of the patterns of SCRIPT's
+# option loop (`while [ $# -gt 0 ]; do` .. `done`) and the commands of
+# its top-level `case "$cmd" in` blocks, one a line.
+update_parsed() {
+	awk '/^while \[ \$# -gt 0 \]; do$/ { opts = 1; next }
+		/^case "\$cmd" in$/ { cmds = 1; next }
+		opts && /^done$/ { opts = 0 }
+		cmds && /^esac$/ { cmds = 0 }
+		(opts && /^\t[^\t (]+\)/) || (cmds && /^[^\t (]+\)/) {
+			sub(/^\t/, ""); sub(/\).*/, "")
+			n = split($0, w, "|")
+			for (i = 1; i <= n; i++)
+				if (w[i] ~ (opts ? "^--[a-z][a-z0-9-]*$" : "^[a-z]+$"))
+					print w[i]
+		}' "$1" | sort -u
+}
+# update_listed SCRIPT: the commands and options SCRIPT's --help lists
+# (the first word of each entry under "commands:" and "options:").
+update_listed() {
+	"$1" --help | awk '/^commands:/ { on = 1; next } /^options:/ { on = 2; next }
+		on == 1 && /^  [a-z]/ { print $1 } on == 2 && /^  --/ { print $1 }' |
+		sort -u
+}
+# update_unlisted SCRIPT: what SCRIPT parses or dispatches that its
+# --help does not list, and what it lists that is neither.
+update_unlisted() {
+	update_parsed "$1" >"$T/update.parsed"
+	update_listed "$1" >"$T/update.listed"
+	comm -23 "$T/update.parsed" "$T/update.listed" | sed 's/.*/ & (not in --help)/'
+	comm -13 "$T/update.parsed" "$T/update.listed" | sed 's/.*/ & (not taken)/'
+}
+n=$(update_parsed "$UPD" | wc -l)
+check "bulwark-update parses options and dispatches commands ($n)" [ "$n" -ge 12 ]
+missing=$(update_unlisted "$UPD" | tr -d '\n')
+check "bulwark-update --help lists every option it parses and command it dispatches, and no others${missing:+ (differ:$missing)}" \
+	[ -z "$missing" ]
+
 # 6. the checks can fail: a page without --follow, an update page
 # without rollback's entry or without --grubenv's entry (its .TP, tag
 # and text; --grubenv is still named in other entries), are caught
@@ -152,4 +193,16 @@ check "an update page without --grubenv's entry is caught" \
 	[ "$(missing_entries "$UPD" "$T/bulwark-update.8")" = " --grubenv" ]
 check "an update page without --grubenv's entry still names --grubenv" \
 	[ -z "$(missing_options "$UPD" "$T/bulwark-update.8")" ]
+# bulwark-update with an option its --help does not list, a command it
+# does not list, and without the parser's --json
+sed 's/^\t--json) json=1; shift ;;$/&\n\t--frob) shift ;;/' "$UPD" >"$T/upd-opt"
+sed 's/^rollback) cmd_rollback ;;$/&\nfrob) cmd_status ;;/' "$UPD" >"$T/upd-cmd"
+sed '/^\t--json) json=1; shift ;;$/d' "$UPD" >"$T/upd-nojson"
+chmod +x "$T/upd-opt" "$T/upd-cmd" "$T/upd-nojson"
+check "an option bulwark-update parses but its --help lacks is caught" \
+	[ "$(update_unlisted "$T/upd-opt" | tr -d '\n')" = " --frob (not in --help)" ]
+check "a command bulwark-update dispatches but its --help lacks is caught" \
+	[ "$(update_unlisted "$T/upd-cmd" | tr -d '\n')" = " frob (not in --help)" ]
+check "an option bulwark-update's --help lists but it does not parse is caught" \
+	[ "$(update_unlisted "$T/upd-nojson" | tr -d '\n')" = " --json (not taken)" ]
 finish
