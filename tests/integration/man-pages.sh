@@ -5,7 +5,9 @@
 # every option that bulwark, bulwarkd, bulwark-agent, bulwark-verify or
 # bulwark-harden (and bulwark-console, bulwark-collect) lists in its --help (made from each one's option table) is in its page;
 # bulwark-update (a script of appliance/update) describes every command
-# its --help lists under COMMANDS and names every option it lists.
+# its --help lists under COMMANDS and every option it lists under OPTIONS,
+# and its --help (a hand-written text) lists the options its parser takes
+# and the commands it dispatches, and no others.
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 MAN="$top_srcdir/man"
 
@@ -34,6 +36,16 @@ missing_options() {
 	for opt in $(long_options "$1"); do
 		grep -qF -- "$(printf '%s' "$opt" | sed 's/-/\\-/g')" "$2" ||
 			printf ' %s' "$opt"
+	done
+}
+
+# missing_entries PATH PAGE: the options the program PATH lists that
+# PAGE's OPTIONS section has no .TP entry for (the first word of a tag).
+missing_entries() {
+	local opt
+	section_tags "$2" OPTIONS | awk '{ print $1 }' >"$T/option.tags"
+	for opt in $(long_options "$1"); do
+		grep -qxF -- "$opt" "$T/option.tags" || printf ' %s' "$opt"
 	done
 }
 
@@ -99,7 +111,8 @@ check_options bulwark-collect "$MAN/bulwark-collect.8"
 
 # 5. bulwark-update: each command its --help lists (an indented word
 # between "commands:" and "options:") is a .TP entry of COMMANDS, and
-# each option it lists is in the page.
+# each option it lists is one of OPTIONS (a mention elsewhere, such as
+# --grubenv in the entries of --fs and status, is not its entry).
 UPD="$top_srcdir/appliance/update/bulwark-update"
 # missing_update_commands PAGE: the commands bulwark-update lists that
 # PAGE's COMMANDS section has no entry for.
@@ -117,17 +130,79 @@ check "bulwark-update --help lists commands ($n)" [ "$n" -ge 5 ]
 missing=$(missing_update_commands "$MAN/bulwark-update.8")
 check "bulwark-update.8 COMMANDS describes every command${missing:+ (missing:$missing)}" \
 	[ -z "$missing" ]
-check_options bulwark-update "$MAN/bulwark-update.8" "$UPD"
+"$UPD" --help >/dev/null 2>&1 || fail "bulwark-update --help exits 0"
+n=$(long_options "$UPD" | wc -l)
+check "bulwark-update --help lists options ($n)" [ "$n" -gt 1 ]
+missing=$(missing_entries "$UPD" "$MAN/bulwark-update.8")
+check "bulwark-update.8 OPTIONS has an entry for every option its --help lists${missing:+ (missing:$missing)}" \
+	[ -z "$missing" ]
+
+# 5b. bulwark-update's --help is a text apart from its option parser
+# and its command dispatch: what they take is what it lists.
+# update_parsed SCRIPT: the long options of the patterns of SCRIPT's
+# option loop (`while [ $# -gt 0 ]; do` .. `done`) and the commands of
+# its top-level `case "$cmd" in` blocks, one a line.
+update_parsed() {
+	awk '/^while \[ \$# -gt 0 \]; do$/ { opts = 1; next }
+		/^case "\$cmd" in$/ { cmds = 1; next }
+		opts && /^done$/ { opts = 0 }
+		cmds && /^esac$/ { cmds = 0 }
+		(opts && /^\t[^\t (]+\)/) || (cmds && /^[^\t (]+\)/) {
+			sub(/^\t/, ""); sub(/\).*/, "")
+			n = split($0, w, "|")
+			for (i = 1; i <= n; i++)
+				if (w[i] ~ (opts ? "^--[a-z][a-z0-9-]*$" : "^[a-z]+$"))
+					print w[i]
+		}' "$1" | sort -u
+}
+# update_listed SCRIPT: the commands and options SCRIPT's --help lists
+# (the first word of each entry under "commands:" and "options:").
+update_listed() {
+	"$1" --help | awk '/^commands:/ { on = 1; next } /^options:/ { on = 2; next }
+		on == 1 && /^  [a-z]/ { print $1 } on == 2 && /^  --/ { print $1 }' |
+		sort -u
+}
+# update_unlisted SCRIPT: what SCRIPT parses or dispatches that its
+# --help does not list, and what it lists that is neither.
+update_unlisted() {
+	update_parsed "$1" >"$T/update.parsed"
+	update_listed "$1" >"$T/update.listed"
+	comm -23 "$T/update.parsed" "$T/update.listed" | sed 's/.*/ & (not in --help)/'
+	comm -13 "$T/update.parsed" "$T/update.listed" | sed 's/.*/ & (not taken)/'
+}
+n=$(update_parsed "$UPD" | wc -l)
+check "bulwark-update parses options and dispatches commands ($n)" [ "$n" -ge 12 ]
+missing=$(update_unlisted "$UPD" | tr -d '\n')
+check "bulwark-update --help lists every option it parses and command it dispatches, and no others${missing:+ (differ:$missing)}" \
+	[ -z "$missing" ]
 
 # 6. the checks can fail: a page without --follow, an update page
-# without rollback's entry or without --grubenv, are caught
+# without rollback's entry or without --grubenv's entry (its .TP, tag
+# and text; --grubenv is still named in other entries), are caught
 sed 's/\\-\\-follow//g' "$MAN/bulwark.1" >"$T/bulwark.1"
 check "a page without --follow is caught" \
 	[ "$(missing_options "$BW/bulwark" "$T/bulwark.1")" = " --follow" ]
 sed 's/^\.B rollback$/.B roll/' "$MAN/bulwark-update.8" >"$T/bulwark-update.8"
 check "an update page without rollback's entry is caught" \
 	[ "$(missing_update_commands "$T/bulwark-update.8")" = " rollback" ]
-sed 's/\\-\\-grubenv//g' "$MAN/bulwark-update.8" >"$T/bulwark-update.8"
-check "an update page without --grubenv is caught" \
-	[ "$(missing_options "$UPD" "$T/bulwark-update.8")" = " --grubenv" ]
+awk '/^\.(TP|SH)/ { skip = 0 }
+	held { held = 0; if ($0 ~ /^\.B[IR]? \\-\\-grubenv /) skip = 1; else print ".TP" }
+	/^\.TP$/ { held = 1; next }
+	!skip { print }' "$MAN/bulwark-update.8" >"$T/bulwark-update.8"
+check "an update page without --grubenv's entry is caught" \
+	[ "$(missing_entries "$UPD" "$T/bulwark-update.8")" = " --grubenv" ]
+check "an update page without --grubenv's entry still names --grubenv" \
+	[ -z "$(missing_options "$UPD" "$T/bulwark-update.8")" ]
+# bulwark-update with an option its --help does not list, a command it
+# does not list, and without the parser's --json
+sed 's/^\t--json) json=1; shift ;;$/&\n\t--frob) shift ;;/' "$UPD" >"$T/upd-opt"
+sed 's/^rollback) cmd_rollback ;;$/&\nfrob) cmd_status ;;/' "$UPD" >"$T/upd-cmd"
+sed '/^\t--json) json=1; shift ;;$/d' "$UPD" >"$T/upd-nojson"
+chmod +x "$T/upd-opt" "$T/upd-cmd" "$T/upd-nojson"
+check "an option bulwark-update parses but its --help lacks is caught" \
+	[ "$(update_unlisted "$T/upd-opt" | tr -d '\n')" = " --frob (not in --help)" ]
+check "a command bulwark-update dispatches but its --help lacks is caught" \
+	[ "$(update_unlisted "$T/upd-cmd" | tr -d '\n')" = " frob (not in --help)" ]
+check "an option bulwark-update's --help lists but it does not parse is caught" \
+	[ "$(update_unlisted "$T/upd-nojson" | tr -d '\n')" = " --json (not taken)" ]
 finish
