@@ -52,7 +52,9 @@
 #define AR_FULL_LIST_S		10	/* crun list at most this often */
 /* The instance list is read in pages: 32 instances with 16 KiB log
  * tails take about 0.5 MiB, half of what one answer may be
- * (AGENT_RESPONSE_MAX); the server also ends a page at 512 KiB. */
+ * (AGENT_RESPONSE_MAX); the server also ends a page at 512 KiB.
+ * bench/fleet/fleet-sim.c (agent-idle) copies this size and the paths
+ * of an idle pass: change them there with these. */
 #define AR_LIST_PAGE		32
 #define AR_LIST_PAGES_MAX	4096
 #define AR_CONTINUE_MAX		1024	/* hex of a store key */

@@ -6,14 +6,18 @@
 # one-second workload pass (fleet-sim.c lists them, and what differs
 # with the administrator's credential), first with the log push, then
 # without it (FLEET_SIM_NO_LOG_PUSH: the administrator's push is refused
-# and recorded, a node's is answered and not recorded; a real node's
-# cost lies between). bulwarkd's CPU (the daemon, its spawner and its
-# API worker, not swtpm: as bench-fleet counts it, in ns from
+# and recorded, a node's is answered and not recorded). The row without
+# the push is a lower bound of a real node's cost, the row with it no
+# upper bound: neither has the read of the node's own Node that each
+# of a node's requests makes (node_stands). bulwarkd's CPU (the
+# daemon, its spawner and its API worker, not swtpm: as bench-fleet
+# counts it, in ns from
 # /proc/PID/task/*/schedstat) over AGENT_IDLE_WINDOW (15) s after
 # AGENT_IDLE_WARM (5) s, the trail's records over the window, the load
 # average at the window's start and end. Prints one row per size and
 # variant: % of one core, per node (per pass a second made: a size the
-# machine cannot drive makes fewer than N), and that times 5,000.
+# machine cannot drive makes fewer than N), that times 5,000, and ms of
+# CPU per pass (% / passes per s x 10; the x 5,000 column is it x 500).
 # Usage: agent-idle.sh BUILD_DIR [NODES...]   (default 100 300 1000)
 set -u
 BW=$(cd "${1:?usage: agent-idle.sh BUILD_DIR [NODES...]}" && pwd)

@@ -41,22 +41,37 @@
  *	No status is written (report() and report_node() write only on a
  *	change) and volumes_gc() reads nothing (no volume here). Not made:
  *	the re-attestation every interval_seconds (60 s: a nonce and a
- *	quote, which needs the node's TPM), and, with instances running,
- *	the workload GET of cpu_sample() every 15 s per instance.
+ *	quote, which needs the node's TPM, each on a TLS connection of its
+ *	own, and the workload connection opened again after it), and, with
+ *	instances running, the workload GET of cpu_sample() every 15 s per
+ *	instance.
  *	Differences, all from the administrator's credential (seeded nodes
- *	have no TPM identity, as for heartbeat): the lists read every
- *	object of the kind, where a node's are filtered to what is bound to
- *	it (the bench's store holds no instance or snapshot, so both answer
- *	an empty page); the log push is refused (403) and that refusal is
- *	recorded in the trail, where a node's push is answered and not
- *	recorded (FLEET_SIM_NO_LOG_PUSH set leaves it out: a real node's
- *	cost lies between the two); the watch's long poll lasts until this
- *	thread's next node is due (about T/N s), not the rest of the
- *	second, since one principal may hold API_WATCH_PER_PRINCIPAL (16)
- *	watches: at most T (16) polls are open at once where a real fleet
- *	holds one per node (up to API_WATCH_MAX, 512, in all). Node i's
- *	pass is due at t0 + k + i / N s (spread over each second). Prints
- *	a JSON summary: passes, requests, errors, the worst lag.
+ *	have no TPM identity, as for heartbeat):
+ *	- a node's every request (and every pump of its open watch) first
+ *	  reads and parses its own Node (controlplane/api.c node_stands(),
+ *	  through identify_as() and identity_stands()); the administrator's
+ *	  does not. Both rows of agent-idle.sh miss that read.
+ *	- the lists read every object of the kind, where a node's read the
+ *	  cluster-wide prefix too and drop what is not bound to it
+ *	  (node_sees()); the bench's store holds no instance or snapshot,
+ *	  so both answer an empty page after reading nothing.
+ *	- the log push is refused (403, handle_push() in daemon/logs-api.c,
+ *	  before the body is read) and that refusal is recorded in the
+ *	  trail, where a node's push is read, answered and not recorded.
+ *	  FLEET_SIM_NO_LOG_PUSH set leaves it out. So the row without the
+ *	  push is a lower bound of a real node's cost; the row with it is
+ *	  no upper bound (a node's push and its Node reads are not in it).
+ *	  Certificates for principals nN with OU=node, issued from the
+ *	  bench data directory's CA, would measure a node's path (not done:
+ *	  the seeded nodes have none).
+ *	- the watch's long poll lasts until this thread's next node is due
+ *	  (about T/N s), not the rest of the second, since one principal
+ *	  may hold API_WATCH_PER_PRINCIPAL (16) watches: at most T (16)
+ *	  polls are open at once where a real fleet holds one per node (up
+ *	  to API_WATCH_MAX, 512, in all), each on a connection of its own.
+ *	Node i's pass is due at t0 + k + i / N s (spread over each second);
+ *	at most N threads run (one without a node would spin). Prints a
+ *	JSON summary: passes, requests, errors, the worst lag.
  *   fleet-sim rollout --config ADMIN.conf --mode basic|anti|spread
  *	--workloads W --instances I [--tenant T] [--timeout S] [--keep]
  *	Applies W Workloads of I instances in all (per-node anti-affinity
@@ -263,6 +278,25 @@ struct hb_thread {
 	pthread_t			 tid;
 };
 
+/* Runs FN on each of the N threads TH and waits for them all. When one
+ * cannot be started, those started are stopped and joined: -errno. */
+static int
+threads_run(struct hb_thread *th, int n, void *(*fn)(void *))
+{
+	int	k, r = 0;
+
+	for (k = 0; k < n; k++)
+		if ((r = pthread_create(&th[k].tid, NULL, fn, &th[k])) != 0) {
+			fprintf(stderr, "fleet-sim: starting thread %d of %d: "
+			    "%s\n", k + 1, n, strerror(r));
+			stop = 1;
+			break;
+		}
+	for (int j = 0; j < k; j++)
+		pthread_join(th[j].tid, NULL);
+	return r ? -r : 0;
+}
+
 /* Node i writes at t0 + round * period + i * period / nodes: the
  * fleet's writes spread evenly over each period. */
 static void *
@@ -309,14 +343,14 @@ cmd_heartbeat(const struct client_conf *conf, const struct fleet_opts *o)
 
 	if (!th)
 		return 1;
-	for (int k = 0; k < o->threads; k++) {
+	for (int k = 0; k < o->threads; k++)
 		th[k] = (struct hb_thread){ .idx = k, .o = o, .conf = conf,
 		    .t0 = t0 };
-		if (pthread_create(&th[k].tid, NULL, hb_run, &th[k]) != 0)
-			return 1;
+	if (threads_run(th, o->threads, hb_run) < 0) {
+		free(th);
+		return 1;
 	}
 	for (int k = 0; k < o->threads; k++) {
-		pthread_join(th[k].tid, NULL);
 		writes += th[k].writes;
 		errors += th[k].errors;
 		if (th[k].max_lag > lag)
@@ -333,8 +367,14 @@ cmd_heartbeat(const struct client_conf *conf, const struct fleet_opts *o)
 
 /* ---- agent-idle ---- */
 
-/* The agent's page size (agent/agent-run.c AR_LIST_PAGE). */
+/* The agent's page size: a copy of agent/agent-run.c AR_LIST_PAGE,
+ * which says to change this with it. The paths of agent_pass() are
+ * copies too (list_instances, snapshots_sync, logs_push_exchange,
+ * wait_for_change): nothing checks that they stay in step. */
 #define FLEET_AGENT_LIST_PAGE	32
+/* controlplane/api.c API_WATCH_PER_PRINCIPAL: each thread holds one
+ * long poll, all as the administrator. */
+#define FLEET_AGENT_THREADS_MAX	16
 
 /* One request on CC, counted in T. The HTTP status, or -EIO; the
  * list's revision into *RET_REV when asked. */
@@ -437,14 +477,14 @@ cmd_agent_idle(const struct client_conf *conf, const struct fleet_opts *o)
 
 	if (!th)
 		return 1;
-	for (int k = 0; k < o->threads; k++) {
+	for (int k = 0; k < o->threads; k++)
 		th[k] = (struct hb_thread){ .idx = k, .o = o, .conf = conf,
 		    .t0 = t0 };
-		if (pthread_create(&th[k].tid, NULL, agent_idle_run, &th[k]) != 0)
-			return 1;
+	if (threads_run(th, o->threads, agent_idle_run) < 0) {
+		free(th);
+		return 1;
 	}
 	for (int k = 0; k < o->threads; k++) {
-		pthread_join(th[k].tid, NULL);
 		requests += th[k].requests;
 		errors += th[k].errors;
 		passes += th[k].passes;
@@ -769,13 +809,22 @@ main(int argc, char **argv)
 		default: usage(); return 2;
 		}
 	}
+	if (strcmp(cmd, "agent-idle") == 0 && (o.threads < 1 ||
+	    o.threads > FLEET_AGENT_THREADS_MAX)) {
+		fprintf(stderr, "fleet-sim: agent-idle: --threads must be 1..%d "
+		    "(the per-principal watch bound)\n", FLEET_AGENT_THREADS_MAX);
+		return 2;
+	}
 	if (!o.config || o.nodes < 1 || o.threads < 1 || o.threads > 256 ||
 	    o.period <= 0 || (strcmp(cmd, "write") && strcmp(cmd, "heartbeat") &&
-	    strcmp(cmd, "agent-idle") && strcmp(cmd, "rollout")) ||
-	    (strcmp(cmd, "agent-idle") == 0 && o.threads > 16)) {
+	    strcmp(cmd, "agent-idle") && strcmp(cmd, "rollout"))) {
 		usage();
 		return 2;
 	}
+	/* a thread serves nodes idx, idx + threads, ...: one without a
+	 * node would spin in an empty round */
+	if (o.threads > o.nodes)
+		o.threads = (int)o.nodes;
 	if (client_conf_load(o.config, &conf, &err) < 0) {
 		fprintf(stderr, "fleet-sim: %s\n", err);
 		return 2;
