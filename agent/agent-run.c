@@ -54,7 +54,8 @@
  * tails take about 0.5 MiB, half of what one answer may be
  * (AGENT_RESPONSE_MAX); the server also ends a page at 512 KiB.
  * bench/fleet/fleet-sim.c (agent-idle) copies this size and the paths
- * of an idle pass: change them there with these. */
+ * of an idle pass: change them there with these (fleet-sim-agent.sh
+ * compares the actions in the trail, not the size). */
 #define AR_LIST_PAGE		32
 #define AR_LIST_PAGES_MAX	4096
 #define AR_CONTINUE_MAX		1024	/* hex of a store key */

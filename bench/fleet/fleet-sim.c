@@ -370,7 +370,9 @@ cmd_heartbeat(const struct client_conf *conf, const struct fleet_opts *o)
 /* The agent's page size: a copy of agent/agent-run.c AR_LIST_PAGE,
  * which says to change this with it. The paths of agent_pass() are
  * copies too (list_instances, snapshots_sync, logs_push_exchange,
- * wait_for_change): nothing checks that they stay in step. */
+ * wait_for_change). tests/integration/fleet-sim-agent.sh compares the
+ * trail actions of a real idle agent with a pass's; nothing checks the
+ * page size or the query strings. */
 #define FLEET_AGENT_LIST_PAGE	32
 /* controlplane/api.c API_WATCH_PER_PRINCIPAL: each thread holds one
  * long poll, all as the administrator. */
