@@ -61,9 +61,11 @@
  *	  FLEET_SIM_NO_LOG_PUSH set leaves it out. So the row without the
  *	  push is a lower bound of a real node's cost; the row with it is
  *	  no upper bound (a node's push and its Node reads are not in it).
- *	  Certificates for principals nN with OU=node, issued from the
- *	  bench data directory's CA, would measure a node's path (not done:
- *	  the seeded nodes have none).
+ *	  Certificates with OU=node for the seeded names nN, one connection
+ *	  per node, would measure a node's path. Not done: bulwarkd issues
+ *	  them only through enrolment, to a key in the node's TPM, and its
+ *	  CA key is sealed in its own TPM, so it takes a swtpm and an
+ *	  enrolment per simulated node (or a bench-only issuing path).
  *	- the watch's long poll lasts until this thread's next node is due
  *	  (about T/N s), not the rest of the second, since one principal
  *	  may hold API_WATCH_PER_PRINCIPAL (16) watches: at most T (16)
