@@ -87,7 +87,14 @@ wait_for 30 test -S "$SOCK" || { echo "tmux server did not start" >&2; exit 1; }
 # the console ($CONSOLE_BIN, else the build's) with the extra arguments
 # ARGS
 start_console() {
+	local old
+	# The console a session of the same name ran goes first: its session
+	# slots (AC-10, locks held by the process) are free only once it has
+	# exited, and a login on the new console must not race its hang-up.
+	old=$(tm display-message -p -t "${2:-c}" '#{pane_pid}' 2>/dev/null)
 	tm kill-session -t "${2:-c}" 2>/dev/null
+	[ -z "$old" ] || wait_for 30 sh -c "! kill -0 $old 2>/dev/null" ||
+		echo "warning: console $old still running after its hang-up" >&2
 	tm new-session -d -x 80 -y 24 -s "${2:-c}" "exec env \
 LD_PRELOAD='libpam_wrapper.so libnss_wrapper.so' PAM_WRAPPER=1 \
 PAM_WRAPPER_SERVICE_DIR='$T/pam' NSS_WRAPPER_PASSWD='$T/passwd' \
