@@ -5,7 +5,9 @@
 # the root unlocked by the TPM, bulwarkd healthy, the local node
 # Trusted and the first compliance scan finished on the serial console
 # (printing the scan's counts) and bulwark-update's status naming the
-# ISO's release and release key, logs in on the serial console as the
+# ISO's release and release key in slot a of the A/B layout (the
+# committed slot, no trial pending; the root bound from slots/a, the
+# shared directories from state/), logs in on the serial console as the
 # first administrator with the generated password, which the console
 # makes them change (a temporary password), and sees the dashboard,
 # then boots it with another kernel command line (init=/bin/sh
@@ -50,7 +52,8 @@ trap 'exit 1' INT TERM
 
 mkdir -p "$d/tpm"
 cp "$vars" "$d/vars.fd"
-truncate -s 6G "$d/disk.img"
+# bulwark-install's min_disk_gib (8): two root slots and their state
+truncate -s 8G "$d/disk.img"
 mformat -C -f 1440 -v BWANSWERS -i "$d/answers.img" ::
 cat > "$d/answers" <<ANS
 # make check-iso's answer file
@@ -165,12 +168,18 @@ if await firstboot "$boot_limit" 'bulwark-firstboot: done|Please unlock disk' &&
 else
 	fail "first boot did not finish within $boot_limit s"
 fi
-grep -aE 'bulwark-tpm2:|bulwark-firstboot:' "$d/firstboot.log" | grep -avE 'scan-(item|obs):|lynis-(item|points):' |
+grep -aE 'bulwark-tpm2:|bulwark-slot:|bulwark-firstboot:' "$d/firstboot.log" | grep -avE 'scan-(item|obs):|lynis-(item|points):' |
 	tr -d '\r' | sed 's/^/  | /'
 expect() { # expect WHAT REGEX: the first boot's console shows it
 	if grep -aqE "$2" "$d/firstboot.log"; then pass "$1"; else fail "$1: not seen"; fi
 }
 expect "root unlocked by the TPM" 'bulwark-tpm2: root unlocked by the TPM'
+# The A/B layout: the initramfs's bulwark-slot bound slots/a as the root
+# and the shared directories from state/, and left the whole file system
+# at /run/bulwark-fs (0700, writable), which came along with /run.
+expect "the initramfs booted slot a with the shared directories" 'bulwark-slot: the root is slot a, [1-9][0-9]* directories from state/'
+expect "/ is slots/a, /run/bulwark-fs root's 0700 and writable, /home and /var/lib/private from state/, writable" \
+	'bulwark-firstboot: A/B root: / /dev/mapper/root\[/slots/a\], /run/bulwark-fs 700 rw, /home /dev/mapper/root\[/state/home\] rw, /var/lib/private /dev/mapper/root\[/state/var/lib/private\] rw'
 expect "root re-sealed to the installed boot path" 'bulwark-firstboot: root sealed to TPM PCRs'
 expect "bulwarkd healthy" 'bulwark-firstboot: bulwarkd healthy'
 expect "the local node Trusted" 'bulwark-firstboot: node [a-z0-9-]+: Trusted'
@@ -194,8 +203,10 @@ else
 fi
 expect "the first administrator mapped for the console" 'bulwark-firstboot: console: [a-z_][a-z0-9_-]* logs in as the administrator'
 # The updater in the installed root: first boot's `bulwark-update --json
-# status` names the release the root was built as (the ISO's version, a
-# commit, the build's epoch) and the release key, which must be the one
+# status` sees the A/B layout, slot a running and committed
+# (bulwark_good=a), no trial pending (no bulwark_next), slot b empty,
+# and names the release slot a was built as (the ISO's version, a
+# commit, the build's epoch) and its release key, which must be the one
 # that signed the medium (its public half on the ISO). A missing tool,
 # release file or key has no such line.
 xorriso -osirrox on -indev "$iso" -extract /bulwark/version "$d/iso-version" \
@@ -207,11 +218,13 @@ upd=${upd#bulwark-firstboot: update status: }
 # (jq -e of an empty input is true: the line must be there)
 if [ -n "$iso_version" ] && [ -s "$d/iso-key.pem" ] && [ -n "$upd" ] &&
 	jq -e --arg v "$iso_version" --arg k "$iso_key" '.ok == true and .command == "status" and
-		.release.version == $v and (.release.commit | test("^[0-9a-f]{40}$")) and
-		(.release.epoch | type == "number") and .key.sha256 == $k' <<<"$upd" >/dev/null 2>&1; then
-	pass "bulwark-update status names the installed release $(jq -r '"\(.release.version), commit \(.release.commit), epoch \(.release.epoch)"' <<<"$upd") and the medium's release key (sha256 of its DER ${iso_key:0:16}...)"
+		.layout == "ab" and .running == "a" and .committed == "a" and .trial_pending == "" and
+		.on_trial == false and .slots.b == null and
+		.slots.a.version == $v and (.slots.a.commit | test("^[0-9a-f]{40}$")) and
+		(.slots.a.epoch | type == "number") and .key.sha256 == $k' <<<"$upd" >/dev/null 2>&1; then
+	pass "bulwark-update status: the A/B layout, slot a running and committed (bulwark_good a, no bulwark_next), slot b empty; slot a holds the installed release $(jq -r '"\(.slots.a.version), commit \(.slots.a.commit), epoch \(.slots.a.epoch)"' <<<"$upd") and the medium's release key (sha256 of its DER ${iso_key:0:16}...)"
 else
-	fail "bulwark-update status on the installed system: want ok, version ${iso_version:-(not read from the ISO)} and key ${iso_key:0:16}...; got: ${upd:-no line}"
+	fail "bulwark-update status on the installed system: want ok, layout ab, slot a running and committed, no trial, version ${iso_version:-(not read from the ISO)} and key ${iso_key:0:16}...; got: ${upd:-no line}"
 fi
 scan=$(grep -aoE 'bulwark-firstboot: scan: .*' "$d/firstboot.log" | tr -d '\r' | tail -n 1)
 if [ -n "$scan" ]; then
@@ -278,7 +291,8 @@ screen_show() {
 # screen_await NAME FROM LIMIT REGEX: the flattened output since FROM
 # matches REGEX within LIMIT seconds (QEMU still running)
 screen_await() {
-	local t0=$(date +%s)
+	local t0
+	t0=$(date +%s)
 	while :; do
 		screen_flat "$1" "$2" | grep -aqE "$4" && return 0
 		kill -0 "$qpid" 2>/dev/null || return 1
@@ -395,6 +409,13 @@ run second
 if await second "$boot_limit" 'bulwark-tpm2: (root unlocked|the TPM did not)' &&
 	grep -aq 'bulwark-tpm2: root unlocked by the TPM' "$d/second.log"; then
 	pass "second boot: root unlocked by the TPM (sealed to 7+8+9) after $(( $(date +%s) - T0 )) s"
+	if await second 300 'bulwark-slot: '; then
+		grep -aq 'bulwark-slot: the root is slot a,' "$d/second.log" &&
+			pass "second boot: slot a again ($(grep -ao 'bulwark-slot: .*' "$d/second.log" | tr -d '\r' | head -n 1))" ||
+			fail "second boot: not slot a: $(grep -ao 'bulwark-slot: .*' "$d/second.log" | tr -d '\r' | head -n 1)"
+	else
+		fail "second boot: no bulwark-slot line from the initramfs"
+	fi
 else
 	fail "second boot: root not unlocked by the TPM"; tail_of second 30
 fi
@@ -408,7 +429,7 @@ esp_off=$(( $(od -An -t u8 -j 1056 -N 8 "$d/disk.img" | tr -d ' ') * 512 ))
 mtype -i "$d/disk.img@@$esp_off" ::/grub/grub.cfg > "$d/grub.cfg" || fail "no grub.cfg on the ESP"
 sed -i '/^\s*linux /s/$/ init=\/bin\/sh/' "$d/grub.cfg"
 mcopy -o -i "$d/disk.img@@$esp_off" "$d/grub.cfg" ::/grub/grub.cfg
-grep -q 'init=/bin/sh' "$d/grub.cfg" && pass "kernel command line changed: $(grep -o 'root=.*' "$d/grub.cfg")"
+grep -q 'init=/bin/sh' "$d/grub.cfg" && pass "kernel command line changed: $(grep -o 'root=.*' "$d/grub.cfg" | head -n 1) (and the other slot's and trial entries)"
 run changed
 if await changed "$boot_limit" 'Please unlock disk|unlocked by the TPM'; then
 	if grep -aq 'unlocked by the TPM' "$d/changed.log"; then

@@ -92,9 +92,10 @@ fi
 # and leaves no host-specific file.
 rm -rf "$root" "$iso"
 mkdir -p "$iso/pool" "$iso/live" "$iso/bulwark" "$iso/boot/grub"
-# The installer's files; the initramfs hook and script are in place
-# before the packages are installed, so the kernel's initramfs (made at
-# the end, by dpkg's trigger) already has them. USBGuard's service is
+# The installer's files; the initramfs hook and scripts (bulwark-tpm2,
+# and bulwark-slot with the A/B layout's shared directories) are in
+# place before the packages are installed, so the kernel's initramfs
+# (made at the end, by dpkg's trigger) already has them. USBGuard's service is
 # not enabled on the medium (its policy, which its package made from
 # the build host's devices, is emptied: bulwark-install makes the
 # installed system's from the devices present then) and its IPC is
@@ -103,6 +104,8 @@ inst="$BW_SRC/appliance/iso/installer"
 mmdebstrap --quiet --mode=root --variant=minbase --format=directory \
 	--essential-hook="install -D -m 0755 '$inst/initramfs-hook' \"\$1/etc/initramfs-tools/hooks/bulwark-tpm2\"" \
 	--essential-hook="install -D -m 0755 '$inst/initramfs-local-top' \"\$1/etc/initramfs-tools/scripts/local-top/bulwark-tpm2\"" \
+	--essential-hook="install -D -m 0755 '$inst/initramfs-local-bottom' \"\$1/etc/initramfs-tools/scripts/local-bottom/bulwark-slot\"" \
+	--essential-hook="install -D -m 0644 '$inst/state-dirs' \"\$1/usr/lib/bulwark/state-dirs\"" \
 	--skip=essential/unlink --skip=cleanup/apt/cache \
 	--aptopt='Acquire::Languages "none"' \
 	--dpkgopt='path-exclude=/usr/share/doc/*' \
@@ -133,6 +136,12 @@ mmdebstrap --quiet --mode=root --variant=minbase --format=directory \
 	--customize-hook='chroot "$1" systemd-sysusers /usr/lib/sysusers.d/bulwark-collect.conf' \
 	bookworm "$root" "$BW_ISO_MIRROR"
 [ -x "$root/sbin/init" ] || { say "mmdebstrap did not make a bootable root"; exit 1; }
+# The directories the A/B layout's slots share (installer/state-dirs):
+# every slot has each one, where the initramfs binds state/'s; those no
+# package makes as their units and first boot would (root's, 0700).
+sed -e 's/#.*//' "$root/usr/lib/bulwark/state-dirs" | while read -r d; do
+	[ -z "$d" ] || [ -e "$root/$d" ] || install -d -m 0700 "$root/$d"
+done
 # Every program of the stage finds its libraries in the root (a library
 # missing from BW_APPLIANCE_PKGS otherwise shows only when it starts).
 missing=$(cd "$stage" && find . -type f -perm -u+x -path './usr/*bin/*' | sed 's/^\.//' |
@@ -186,6 +195,8 @@ cp "$root/boot/initrd.img-$kver" "$iso/live/initrd.img"
 # (grep -c reads it all: with -q, lsinitramfs dies of SIGPIPE under pipefail)
 lsinitramfs "$iso/live/initrd.img" | grep -c 'libcryptsetup-token-systemd-tpm2.so' >/dev/null ||
 	{ say "the initramfs lacks the TPM2 token plugin (initramfs hook bulwark-tpm2)"; exit 1; }
+[ "$(lsinitramfs "$iso/live/initrd.img" | grep -cE '^(scripts/local-bottom/bulwark-slot|usr/lib/bulwark/state-dirs)$')" = 2 ] ||
+	{ say "the initramfs lacks bulwark-slot (local-bottom) or its state-dirs: no slot would boot"; exit 1; }
 
 # 6. The root's manifest (inside the ISO, covering every file of the
 # squashfs) and the squashfs itself: sorted, every time the build's.

@@ -118,6 +118,19 @@ bundle_of "$T/live" update || fail "mkbundle.sh makes the bundle"
 upd --slot a --json status >"$T/s0.json"
 check "status: a running and committed, b empty, no trial" jq_true \
 	'.running == "a" and .committed == "a" and .trial_pending == "" and .on_trial == false and .slots.b == null and .slots.a.commit == "1111111111111111111111111111111111111111"' "$T/s0.json"
+KFP=$(openssl pkey -pubin -in "$A/usr/share/bulwark/release-key.pub.pem" -outform DER | sha256sum | cut -d' ' -f1)
+check "status: the running slot's release key (SHA-256 of its DER form)" jq_true \
+	".key.sha256 == \"$KFP\" and .key.path == \"$A/usr/share/bulwark/release-key.pub.pem\"" "$T/s0.json"
+# A slot whose key file holds a private key too: status names no key
+# (and is not refused); the text says every apply would be.
+cp "$A/usr/share/bulwark/release-key.pub.pem" "$T/key.pub.saved"
+cat "$T/key.pem" "$T/key.pub.saved" >"$A/usr/share/bulwark/release-key.pub.pem"
+upd --slot a --json status >"$T/s0k.json" 2>&1
+check "status --json: a key file that holds a private key is no key ($(cat "$T/s0k.json"))" \
+	jq_true '.ok == true and .key == null' "$T/s0k.json"
+upd --slot a status >"$T/s0k.out" 2>&1
+check "status: no readable release key, as text" grep -q '^release key: none readable' "$T/s0k.out"
+cp "$T/key.pub.saved" "$A/usr/share/bulwark/release-key.pub.pem"
 # A slot's release whose epoch has a leading zero: --json status once
 # printed it as the invalid JSON number 0100 (now null).
 put "$FS/slots/b" usr/share/bulwark/release 0644 "version 0.0.1\ncommit $C1\nepoch 0100\n"

@@ -1,0 +1,108 @@
+#!/bin/bash
+# The initramfs's bulwark-slot (appliance/iso/installer/initramfs-local-bottom;
+# docs/install.md, "The A/B layout"), run as initramfs-tools runs a
+# local-bottom script, in a chroot that stands in for the initramfs (a
+# shell, cat, mkdir and mount from this host; a /scripts/functions whose
+# panic records the refusal and the panic= it would act on), in a mount
+# namespace, on a root file system (a tmpfs) mounted read-only on /root
+# as the initramfs mounts it. It sees: with bulwark.slot=a, the file
+# system moved to /run/bulwark-fs, slots/a bound onto /root and each
+# state-dirs entry bound from state/, all writable (the script's
+# remount; every bind inherits the mount's read-only flag); the last
+# bulwark.slot= counting; no bulwark.slot=, the root left as it is; and
+# refusals, never with a shell (panic= 0, a halt, unless the command
+# line gives one), for a slot other than a or b, an empty one, a slot
+# that is not there, and a slot without a shared directory's mount point.
+. "$(dirname "$0")/lib.sh"
+S="$top_srcdir/appliance/iso/installer/initramfs-local-bottom"
+L="$top_srcdir/appliance/iso/installer/state-dirs"
+[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (mounts)"; exit 77; }
+for t in unshare chroot ldd; do
+	command -v "$t" >/dev/null || { echo "SKIP: no $t"; exit 77; }
+done
+unshare -m true 2>/dev/null || { echo "SKIP: no mount namespace"; exit 77; }
+
+# The stand-in initramfs: each program with the libraries ldd names.
+C="$T/initramfs"
+mkdir -p "$C/bin" "$C/scripts/local-bottom" "$C/usr/lib/bulwark" "$C/proc" "$C/root" "$C/run" "$C/dev"
+add() {
+	local p l
+	p=$(command -v "$1") || return 1
+	cp -L "$p" "$C/bin/$2"
+	for l in $(ldd "$p" 2>/dev/null | grep -o '/[^ ]*'); do
+		[ -e "$C$l" ] || { mkdir -p "$C$(dirname "$l")" && cp -L "$l" "$C$l"; }
+	done
+}
+add dash sh || add bash sh || { echo "SKIP: no dash or bash"; exit 77; }
+add cat cat && add mkdir mkdir && add mount mount || { echo "SKIP: cannot copy cat, mkdir, mount"; exit 77; }
+cat >"$C/scripts/functions" <<'FN'
+panic() { echo "PANIC panic=${panic} $*"; exit 1; }
+FN
+install -m 0755 "$S" "$C/scripts/local-bottom/bulwark-slot"
+install -m 0644 "$L" "$C/usr/lib/bulwark/state-dirs"
+dirs=$(sed -e 's/#.*//' "$L" | xargs)
+
+# boot CMDLINE [PANIC] [SETUP]: the script on a fresh root for CMDLINE
+# (SETUP, a shell command, changes the root first, in $1); its output
+# into $T/out, the namespace's mounts under the chroot (root-relative
+# path, mount point, options) into $T/mounts, and what it could write
+# into $T/writes.
+boot() {
+	printf '%s\n' "$1" >"$T/cmdline"
+	unshare -m --propagation private bash -c '
+		C=$1 T=$2 panic=$3 setup=$4 dirs=$5
+		mount -t tmpfs -o mode=0755 tmpfs "$C/run"
+		mount -t tmpfs -o mode=0700 tmpfs "$C/root"
+		for s in a b; do for d in $dirs run dev proc; do mkdir -p "$C/root/slots/$s/$d"; done; done
+		for d in $dirs update; do mkdir -p "$C/root/state/$d"; done
+		echo shared >"$C/root/state/home/marker"
+		[ -z "$setup" ] || (cd "$C/root" && eval "$setup")
+		mount -o remount,ro "$C/root"
+		mount -t proc proc "$C/proc" && mount --bind "$T/cmdline" "$C/proc/cmdline"
+		mount --bind /dev "$C/dev"
+		chroot "$C" /bin/sh -c "export rootmnt=/root panic=\"$panic\"; /scripts/local-bottom/bulwark-slot" >"$T/out" 2>&1
+		echo "rc=$?" >>"$T/out"
+		awk -v c="$C" "\$5 ~ \"^\" c \"/(root|run)\" { sub(c, \"\", \$5); print \$4, \$5, \$6 }" /proc/self/mountinfo >"$T/mounts"
+		: >"$T/writes"
+		for d in "" $dirs; do touch "$C/root/$d/.w" 2>/dev/null && echo "/$d" >>"$T/writes"; done
+		touch "$C/run/bulwark-fs/state/update/.w" 2>/dev/null && echo /run/bulwark-fs >>"$T/writes"
+		cat "$C/root/home/marker" >>"$T/writes" 2>/dev/null
+		exit 0
+	' sh "$C" "$T" "${2:-}" "${3:-}" "$dirs"
+}
+mounted() { grep -qx "$1" "$T/mounts"; }
+n=$(echo "$dirs" | wc -w)
+
+boot "ro console=ttyS0 bulwark.slot=a"
+check "slot a: the script says so ($(head -n 1 "$T/out"))" \
+	grep -qx "bulwark-slot: the root is slot a, $n directories from state/ (/run/bulwark-fs)" "$T/out"
+check "slot a: exit 0" grep -qx rc=0 "$T/out"
+check "slot a: the file system moved to /run/bulwark-fs, writable" mounted "/ /run/bulwark-fs rw,relatime"
+check "slot a: slots/a bound onto the root, writable" mounted "/slots/a /root rw,relatime"
+for d in $dirs; do
+	check "slot a: state/$d bound onto /$d, writable" mounted "/state/$d /root/$d rw,relatime"
+done
+check "slot a: every bind and /run/bulwark-fs written to, /home the shared one" \
+	sh -c "[ \$(grep -c '^/' '$T/writes') -eq $((n + 2)) ] && grep -qx shared '$T/writes'"
+
+boot "ro bulwark.slot=b bulwark.slot=a"
+check "the last bulwark.slot= counts" mounted "/slots/a /root rw,relatime"
+
+boot "ro console=ttyS0"
+check "no bulwark.slot=: exit 0, no output" sh -c "[ \"\$(cat '$T/out')\" = rc=0 ]"
+check "no bulwark.slot=: the root left as it was (read-only, nothing moved)" \
+	sh -c "mounted() { grep -qx \"\$1\" '$T/mounts'; }; mounted '/ /root ro,relatime' && ! grep -q bulwark-fs '$T/mounts'"
+
+# refused WHAT CMDLINE PANIC WANT-PANIC REGEX [SETUP]
+refused() {
+	boot "$2" "$3" "${6:-}"
+	check "$1: refused without a shell, panic=$4 ($(grep PANIC "$T/out"))" \
+		grep -qE "^PANIC panic=$4 bulwark-slot: $5: not booting$" "$T/out"
+}
+refused "bulwark.slot=c" "ro bulwark.slot=c" "" 0 "bulwark.slot=c on the kernel command line: a or b"
+refused "an empty bulwark.slot=" "ro bulwark.slot=" "" 0 "bulwark.slot= on the kernel command line: a or b"
+refused "a trial's panic=30 kept" "ro bulwark.slot=c bulwark.trial=1 panic=30" 30 30 "bulwark.slot=c on the kernel command line: a or b"
+refused "a slot that is not there" "ro bulwark.slot=b" "" 0 "the root file system has no slots/b and state/" "rm -r slots/b"
+refused "a slot without /home" "ro bulwark.slot=b" "" 0 "slot b has no directory /home to bind state/home onto" "rmdir slots/b/home"
+refused "no state/root" "ro bulwark.slot=a" "" 0 "no directory state/root" "rm -r state/root"
+finish
