@@ -2288,9 +2288,15 @@ watcher_pump(struct watcher *w)
 				obj = res_render(ev[i].value, ev[i].value_len,
 				    ev[i].rev);
 			/* A node learns nothing of other nodes' instances,
-			 * not even that one was deleted. */
+			 * not even that one was deleted: a DELETE of a kind
+			 * bound to nodes goes to the node the deleted value
+			 * was bound to, kept as the change's label
+			 * (res_delete_label()); one without a label goes to
+			 * no node. */
 			if (w->id.role == ROLE_NODE &&
-			    !node_sees(w->srv, &w->id, k, tenant, name, obj)) {
+			    (ev[i].type == STORE_OP_DELETE && k->node_field ?
+			    strcmp(ev[i].label, w->id.principal) != 0 :
+			    !node_sees(w->srv, &w->id, k, tenant, name, obj))) {
 				json_decref(obj);
 				continue;
 			}
@@ -2356,6 +2362,18 @@ heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+enum api_watch_admit
+api_watch_admit(int is_node, unsigned mine, unsigned people, unsigned nodes)
+{
+	if (mine >= API_WATCH_PER_PRINCIPAL)
+		return API_WATCH_FULL_PRINCIPAL;
+	if (is_node)
+		return nodes >= API_WATCH_NODE_MAX ? API_WATCH_FULL_NODES :
+		    API_WATCH_ADMIT;
+	return people >= API_WATCH_MAX ? API_WATCH_FULL_PEOPLE :
+	    API_WATCH_ADMIT;
+}
+
 static void
 handle_watch(struct api_server *srv, struct evhttp_request *req,
     const struct authz_identity *id, struct evkeyvalq *q)
@@ -2365,7 +2383,8 @@ handle_watch(struct api_server *srv, struct evhttp_request *req,
 	const char	*poll = query_get(req, q, "poll");
 	struct watcher	*w, *o;
 	uint64_t	 rev = 0, poll_ms = 0;
-	unsigned	 total = 0, mine = 0;
+	unsigned	 people = 0, nodes = 0, mine = 0;
+	enum api_watch_admit adm;
 	char		 msg[160];
 
 	if (since && parse_u64(since, &rev) < 0) {
@@ -2394,22 +2413,30 @@ handle_watch(struct api_server *srv, struct evhttp_request *req,
 		return;
 	}
 	/* Each watch holds a connection and up to a batch of memory:
-	 * bounded per principal and in all. */
+	 * bounded per principal, and in all for nodes and for the rest
+	 * apart (api_watch_admit()). */
 	TAILQ_FOREACH(o, &srv->watchers, entry) {
-		total++;
+		if (o->id.role == ROLE_NODE)
+			nodes++;
+		else
+			people++;
 		if (strcmp(o->id.principal, id->principal) == 0 &&
 		    strcmp(o->id.tenant, id->tenant) == 0)
 			mine++;
 	}
-	if (mine >= API_WATCH_PER_PRINCIPAL || total >= API_WATCH_MAX) {
+	adm = api_watch_admit(id->role == ROLE_NODE, mine, people, nodes);
+	if (adm != API_WATCH_ADMIT) {
 		srv->watch_refused++;
-		if (mine >= API_WATCH_PER_PRINCIPAL)
+		if (adm == API_WATCH_FULL_PRINCIPAL)
 			snprintf(msg, sizeof(msg), "%s already has %u open "
 			    "watches (the limit per principal)", id->principal,
 			    mine);
+		else if (adm == API_WATCH_FULL_NODES)
+			snprintf(msg, sizeof(msg), "%u node watches are open "
+			    "(the server's limit for nodes)", nodes);
 		else
 			snprintf(msg, sizeof(msg), "%u watches are open (the "
-			    "server's limit)", total);
+			    "server's limit)", people);
 		audit_request(srv, id, "api.watch", NULL, NULL, NULL, "denied",
 		    msg);
 		reply_error(srv, req, 429, "too_many_watches", msg);

@@ -126,6 +126,27 @@ struct api_server_options {
 #define API_WATCH_PER_PRINCIPAL		16
 #define API_WATCH_MAX			512
 #define API_WATCH_STALL_SECS		20
+/* Node principals' watches (an agent's long poll, one per node) count
+ * against this bound instead of API_WATCH_MAX, so a fleet neither
+ * crowds out people's and controllers' watches nor is refused by them.
+ * Sized for the fleet goal of 5,000 nodes and more (issue 18) with
+ * room; each still holds a connection, so max_connections bounds them
+ * first unless raised past the fleet. */
+#define API_WATCH_NODE_MAX		8192
+
+/* What api_watch_admit() says of one more watch. */
+enum api_watch_admit {
+	API_WATCH_ADMIT = 0,
+	API_WATCH_FULL_PRINCIPAL,	/* the principal holds its bound */
+	API_WATCH_FULL_PEOPLE,		/* API_WATCH_MAX non-node watches */
+	API_WATCH_FULL_NODES,		/* API_WATCH_NODE_MAX node watches */
+};
+
+/* Whether a principal (IS_NODE: of role node) holding MINE watches may
+ * open one more while PEOPLE watches of other roles and NODES watches
+ * of node principals are open. */
+enum api_watch_admit api_watch_admit(int is_node, unsigned mine,
+    unsigned people, unsigned nodes);
 
 /* Formats a peer as audit records show it: "192.0.2.1:PORT" or, for
  * IPv6, "[2001:db8::5]:PORT" (HOST NULL or empty: "unknown"). */

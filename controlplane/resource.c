@@ -950,3 +950,23 @@ res_key_parse(const char *key, const struct res_kind **ret_kind, char *tenant,
 	*ret_kind = k;
 	return 0;
 }
+
+void
+res_delete_label(const char *key, const void *value, size_t len, char *buf,
+    size_t size)
+{
+	_cleanup_json_ json_t	*doc = NULL;
+	const struct res_kind	*k;
+	char			 tenant[64], name[64];
+	const char		*node;
+
+	buf[0] = 0;
+	if (res_key_parse(key, &k, tenant, sizeof(tenant), name,
+	    sizeof(name)) < 0 || !k->node_field)
+		return;
+	if (!(doc = json_loadb(value, len, 0, NULL)))
+		return;
+	node = json_str_at(doc, "spec", k->node_field);
+	if (node && strlen(node) < size)
+		memcpy(buf, node, strlen(node) + 1);
+}

@@ -163,4 +163,12 @@ json_t *res_project(const json_t *doc, const struct res_fields *f);
 int res_key_parse(const char *key, const struct res_kind **ret_kind,
     char *tenant, size_t tenant_len, char *name, size_t name_len);
 
+/* The store's labeller of deleted values (store_set_delete_label()):
+ * for an object of a kind bound to nodes (node_field), the node it was
+ * bound to, so a node's watch carries the DELETE of its own objects
+ * and of no other node's; "" for anything else, an unbound object or a
+ * node name that does not fit in SIZE. */
+void res_delete_label(const char *key, const void *value, size_t len,
+    char *buf, size_t size);
+
 #endif

@@ -87,7 +87,15 @@ struct store {
 	 * append and fdatasync, or LMDB's synced commit); the backend
 	 * hist_init()s and observes it, store_flush_hist() reads it. */
 	struct hist		    flush;
+	/* store_set_delete_label(); NULL: no labels */
+	store_label_fn		    delete_label;
 };
+
+/* The label of VALUE (LEN bytes) of KEY, about to be deleted, into BUF
+ * (STORE_LABEL_MAX + 1 bytes): the labeller's, cut to a valid length,
+ * or "". For the backends' writes. */
+void store_delete_label(struct store *st, const char *key, const void *value,
+    size_t len, char buf[STORE_LABEL_MAX + 1]);
 
 /* Checks op->expect_rev against the current state of the key (EXISTS:
  * whether it exists, MOD_REV: its mod_rev) for an op of TYPE. Returns 0

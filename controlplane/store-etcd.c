@@ -11,6 +11,8 @@
  *                         endian), then the value
  *   PREFIX l/REV          the change log: REV as 16 hex digits; a type
  *                         byte ('P' or 'D'), the key, a NUL, the value
+ *                         (put) or the deleted value's label, at most
+ *                         STORE_LABEL_MAX bytes (delete)
  *   PREFIX o/ID           the audit outbox, ID as 16 hex digits
  *                         (o/REPLICA/ID with store_etcd_set_replica())
  *   PREFIX e/leader       the elected leader (store-etcd-elect.c)
@@ -457,6 +459,9 @@ etcd_event_decode(struct etcd_store *es, const json_t *kv, const char *prefix,
 		goto out;
 	*ret_match = 1;
 	ev->type = v[0] == 'P' ? STORE_OP_PUT : STORE_OP_DELETE;
+	r = -BW_E_CORRUPT;
+	if (ev->type == STORE_OP_DELETE && vlen - kl - 2 > STORE_LABEL_MAX)
+		goto out;
 	r = -ENOMEM;
 	if (!(ev->key = strdup((char *)v + 1)))
 		goto out;
@@ -466,7 +471,8 @@ etcd_event_decode(struct etcd_store *es, const json_t *kv, const char *prefix,
 			goto out;
 		memcpy(ev->value, v + kl + 2, ev->value_len);
 		((char *)ev->value)[ev->value_len] = 0;
-	}
+	} else
+		memcpy(ev->label, v + kl + 2, vlen - kl - 2);
 	r = 0;
 out:
 	free(k);
@@ -577,12 +583,18 @@ struct etcd_kstate {
 	const void	*value;
 	size_t		 value_len;
 	int		 touched;
+	/* the label of the key's value (store_delete_label()), read only
+	 * for a key the batch deletes; stale once an op of the batch
+	 * put another value */
+	char		 label[STORE_LABEL_MAX + 1];
+	int		 label_stale;
 };
 
 struct etcd_batch {
 	struct etcd_kstate *ks;
 	size_t		 nks;
 	size_t		*op_ks;		/* op index -> ks index */
+	char		(*op_label)[STORE_LABEL_MAX + 1]; /* a delete's label */
 	uint64_t	 start;		/* store revision read */
 	uint64_t	 meta_mod;	/* etcd mod_revision of m/rev */
 };
@@ -592,6 +604,7 @@ etcd_batch_clear(struct etcd_batch *b)
 {
 	free(b->ks);
 	free(b->op_ks);
+	free(b->op_label);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -606,7 +619,8 @@ etcd_batch_read(struct etcd_store *es, struct store_op *ops, size_t n,
 	int	 r = -ENOMEM;
 
 	if (!rops || !(b->ks = calloc(n, sizeof(*b->ks))) ||
-	    !(b->op_ks = calloc(n, sizeof(*b->op_ks))))
+	    !(b->op_ks = calloc(n, sizeof(*b->op_ks))) ||
+	    !(b->op_label = calloc(n, sizeof(*b->op_label))))
 		goto oom;
 	if ((r = etcd_range_op(rops, etcd_key(es, "m/", "rev"), NULL, 0)) < 0)
 		goto oom;
@@ -638,6 +652,14 @@ etcd_batch_read(struct etcd_store *es, struct store_op *ops, size_t n,
 		b->ks[j].etcd_mod = etcd_num(kv, "mod_revision");
 		b->ks[j].mod_rev = cur->mod_rev;
 		b->ks[j].create_rev = cur->create_rev;
+		for (i = 0; i < n; i++)
+			if (ops[i].result == 0 && b->op_ks[i] == j &&
+			    ops[i].type == STORE_OP_DELETE) {
+				store_delete_label(&es->base, cur->key,
+				    cur->value, cur->value_len,
+				    b->ks[j].label);
+				break;
+			}
 		store_kv_free(cur);
 		cur = NULL;
 	}
@@ -651,8 +673,8 @@ oom:
 /* Decides every op on what was read, in order; returns the revision
  * after the last applied op and whether any op failed. */
 static uint64_t
-etcd_batch_decide(struct store_op *ops, size_t n, struct etcd_batch *b,
-    int *ret_failed)
+etcd_batch_decide(struct etcd_store *es, struct store_op *ops, size_t n,
+    struct etcd_batch *b, int *ret_failed)
 {
 	uint64_t rev = b->start;
 	struct etcd_kstate *k;
@@ -672,9 +694,15 @@ etcd_batch_decide(struct store_op *ops, size_t n, struct etcd_batch *b,
 		ops[i].rev = ++rev;
 		k->touched = 1;
 		if (ops[i].type == STORE_OP_DELETE) {
+			if (k->label_stale)
+				store_delete_label(&es->base, k->key,
+				    k->value, k->value_len, k->label);
+			k->label_stale = 0;
+			memcpy(b->op_label[i], k->label, sizeof(k->label));
 			k->exists = 0;
 			continue;
 		}
+		k->label_stale = 1;
 		if (!k->exists)
 			k->create_rev = rev;
 		k->exists = 1;
@@ -704,19 +732,21 @@ etcd_put_kstate(struct etcd_store *es, json_t *arr, struct etcd_kstate *k)
 }
 
 static int
-etcd_put_log(struct etcd_store *es, json_t *arr, const struct store_op *op)
+etcd_put_log(struct etcd_store *es, json_t *arr, const struct store_op *op,
+    const char *label)
 {
 	size_t	 kl = strlen(op->key), len = 2 + kl;
 	_cleanup_free_ unsigned char *v = NULL;
 
-	if (op->type == STORE_OP_PUT)
-		len += op->value_len;
+	len += op->type == STORE_OP_PUT ? op->value_len : strlen(label);
 	if (!(v = malloc(len)))
 		return -ENOMEM;
 	v[0] = op->type == STORE_OP_PUT ? 'P' : 'D';
 	memcpy(v + 1, op->key, kl + 1);
 	if (op->type == STORE_OP_PUT && op->value_len)
 		memcpy(v + 2 + kl, op->value, op->value_len);
+	else if (op->type == STORE_OP_DELETE)
+		memcpy(v + 2 + kl, label, strlen(label));
 	return etcd_put_op(arr, etcd_hexkey(es, "l/", op->rev, 0), v, len);
 }
 
@@ -743,7 +773,8 @@ etcd_batch_txn(struct etcd_store *es, const struct store_op *ops, size_t n,
 			return r;
 	}
 	for (i = 0; i < n; i++)
-		if (ops[i].rev && (r = etcd_put_log(es, wops, &ops[i])) < 0)
+		if (ops[i].rev && (r = etcd_put_log(es, wops, &ops[i],
+		    b->op_label[i])) < 0)
 			return r;
 	if (rev != b->start) {
 		snprintf(d, sizeof(d), "%" PRIu64, rev);
@@ -786,7 +817,7 @@ etcd_batch_once(struct etcd_store *es, struct store_op *ops, size_t n,
 
 	if ((r = etcd_batch_read(es, ops, n, &b, NULL)) < 0)
 		goto out;
-	rev = etcd_batch_decide(ops, n, &b, &failed);
+	rev = etcd_batch_decide(es, ops, n, &b, &failed);
 	if (failed && (flags & STORE_BATCH_ATOMIC)) {
 		r = -BW_E_CONFLICT;
 		goto out;

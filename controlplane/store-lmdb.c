@@ -20,7 +20,9 @@
  *   "log"   change log, key u64 BE revision (so byte order is revision
  *           order and appends go to the end of the B-tree) ->
  *             u8 type ('P' put, 'D' delete) | u16 BE key length |
- *             key bytes | value bytes (put only)
+ *             key bytes | value bytes (put) or the deleted value's
+ *             label, 0..STORE_LABEL_MAX bytes (delete;
+ *             store_set_delete_label())
  *
  * Invariants, checked at open: the log holds exactly one entry for each
  * revision in (compacted, revision]; compacted <= revision.
@@ -382,8 +384,8 @@ lmdb_event_decode(const MDB_val *k, const MDB_val *v, const char *prefix,
 	if (klen > v->mv_size - LMDB_LOG_HDR)
 		return -BW_E_CORRUPT;
 	vlen = v->mv_size - LMDB_LOG_HDR - klen;
-	if ((p[0] != 'P' && p[0] != 'D') || (p[0] == 'D' && vlen != 0) ||
-	    vlen > STORE_VALUE_MAX)
+	if ((p[0] != 'P' && p[0] != 'D') ||
+	    (p[0] == 'D' && vlen > STORE_LABEL_MAX) || vlen > STORE_VALUE_MAX)
 		return -BW_E_CORRUPT;
 	if (klen < plen || memcmp(p + LMDB_LOG_HDR, prefix, plen) != 0)
 		return 0;
@@ -400,7 +402,8 @@ lmdb_event_decode(const MDB_val *k, const MDB_val *v, const char *prefix,
 			ev->key = NULL;
 			return r;
 		}
-	}
+	} else if (vlen)
+		memcpy(ev->label, p + LMDB_LOG_HDR + klen, vlen);
 	return 1;
 }
 
@@ -539,6 +542,8 @@ lmdb_apply(struct store_lmdb *s, MDB_txn *txn, struct store_op *op,
 	MDB_val	 k = { klen, (void *)op->key }, v, lk, lv;
 	unsigned char rkey[sizeof(uint64_t)], *p;
 	uint64_t create_rev = rev, mod_rev = 0;
+	char	 label[STORE_LABEL_MAX + 1] = "";
+	size_t	 lablen = 0;
 	bool	 exists;
 	int	 rc;
 
@@ -567,14 +572,22 @@ lmdb_apply(struct store_lmdb *s, MDB_txn *txn, struct store_op *op,
 			memcpy((char *)v.mv_data + LMDB_KV_HDR, op->value,
 			    op->value_len);
 		lmdb_rec_add(s, s->kv, 'P', &k, &v);
-	} else if ((rc = lmdb_wdel(s, txn, s->kv, &k)) != 0)
-		return lmdb_err(rc);
+	} else {
+		/* labelled from the value as it was, read before the
+		 * delete frees its page */
+		store_delete_label(&s->base, op->key,
+		    (const char *)v.mv_data + LMDB_KV_HDR,
+		    v.mv_size - LMDB_KV_HDR, label);
+		lablen = strlen(label);
+		if ((rc = lmdb_wdel(s, txn, s->kv, &k)) != 0)
+			return lmdb_err(rc);
+	}
 
 	be64_put(rkey, rev);
 	lk.mv_size = sizeof(rkey);
 	lk.mv_data = rkey;
 	lv.mv_size = LMDB_LOG_HDR + klen +
-	    (op->type == STORE_OP_PUT ? op->value_len : 0);
+	    (op->type == STORE_OP_PUT ? op->value_len : lablen);
 	/* MDB_APPEND: revisions only grow, and LMDB refuses (KEYEXIST) an
 	 * append that is not past the last key, which would mean the log
 	 * and the revision counter disagree. */
@@ -590,6 +603,8 @@ lmdb_apply(struct store_lmdb *s, MDB_txn *txn, struct store_op *op,
 	memcpy(p + LMDB_LOG_HDR, op->key, klen);
 	if (op->type == STORE_OP_PUT && op->value_len)
 		memcpy(p + LMDB_LOG_HDR + klen, op->value, op->value_len);
+	else if (lablen)
+		memcpy(p + LMDB_LOG_HDR + klen, label, lablen);
 	lmdb_rec_add(s, s->log, 'P', &lk, &lv);
 	return 0;
 }

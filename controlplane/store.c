@@ -61,6 +61,33 @@ store_close(struct store *st)
 		st->backend->close(st);
 }
 
+void
+store_set_delete_label(struct store *st, store_label_fn fn)
+{
+	if (st)
+		st->delete_label = fn;
+}
+
+void
+store_delete_label(struct store *st, const char *key, const void *value,
+    size_t len, char buf[STORE_LABEL_MAX + 1])
+{
+	const char	*p;
+
+	buf[0] = 0;
+	if (!st->delete_label)
+		return;
+	st->delete_label(key, value, len, buf, STORE_LABEL_MAX + 1);
+	buf[STORE_LABEL_MAX] = 0;
+	/* The log keeps text: a label with a control byte is no label,
+	 * so it matches nothing a reader compares it with. */
+	for (p = buf; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			buf[0] = 0;
+			return;
+		}
+}
+
 const char *
 store_backend_name(struct store *st)
 {

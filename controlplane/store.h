@@ -60,13 +60,26 @@ struct store_op {
  * (store_options.high_water_pct). Never for a write a client asked for. */
 #define STORE_OP_RESERVE	0x1u
 
+/* The most bytes of a delete's label (store_set_delete_label()). */
+#define STORE_LABEL_MAX		63
+
 struct store_event {
 	enum store_op_type	 type;
 	char			*key;
 	void			*value;		/* PUT: value_len bytes then a NUL; DELETE: NULL */
 	size_t			 value_len;
 	uint64_t		 rev;
+	/* DELETE: the label the store's labeller gave the deleted value
+	 * when it was deleted ("" for none); PUT: "". */
+	char			 label[STORE_LABEL_MAX + 1];
 };
+
+/* Writes into BUF (SIZE is STORE_LABEL_MAX + 1) a label for the value
+ * VALUE (LEN bytes) of KEY about to be deleted, a NUL-terminated text
+ * of at most STORE_LABEL_MAX bytes, or "" for none. Must be quick and
+ * must not call the store: backends call it inside a write. */
+typedef void (*store_label_fn)(const char *key, const void *value,
+    size_t len, char *buf, size_t size);
 
 /* How an acknowledged write is made durable (docs/architecture.md,
  * "Store"). Both survive kill -9 and power loss. */
@@ -124,6 +137,14 @@ struct store_options {
  * is not NULL, an allocated message in *ret_err. */
 int store_open_lmdb(const char *dir, const struct store_options *opts,
     struct store **ret, char **ret_err);
+
+/* Sets the function that labels a deleted value in the change log
+ * (NULL: none, every delete's label is ""): the change log keeps for
+ * each delete at most STORE_LABEL_MAX bytes of what the value was,
+ * rather than the value, so a reader of the log can tell whose it was
+ * (the control plane keeps the node an object was bound to). Set it
+ * before the first write; deletes committed without it carry "". */
+void store_set_delete_label(struct store *st, store_label_fn fn);
 
 /* Closes ST (NULL is fine). No other call on ST may be running. */
 void store_close(struct store *st);
@@ -220,7 +241,7 @@ int store_batch(struct store *st, struct store_op *ops, size_t n,
 /* Returns the changes with revision > SINCE whose key starts with PREFIX
  * ("" or NULL: all), at most MAX (>= 1), ordered by revision, in *ret
  * (free with store_events_free; NULL if none) and *ret_n. Delete events
- * carry no value. Returns -BW_E_COMPACTED if SINCE is below the
+ * carry no value, only their label (store_set_delete_label()). Returns -BW_E_COMPACTED if SINCE is below the
  * compaction horizon (some changes after SINCE are gone). */
 int store_changes(struct store *st, const char *prefix, uint64_t since,
     size_t max, struct store_event **ret, size_t *ret_n);

@@ -454,6 +454,7 @@ bwd_open_store(struct bwd_open_ctx *c, const struct store_options *so,
 		    &err)) < 0)
 			return errf(r, ret_err, "--store: %s", err ? err :
 			    bw_strerror(r));
+		store_set_delete_label(st->store, res_delete_label);
 		r = store_etcd_set_replica(st->store, st->replica_id, ret_err);
 		return r == -ENOTSUP ? 0 : r;
 	}
@@ -461,7 +462,11 @@ bwd_open_store(struct bwd_open_ctx *c, const struct store_options *so,
 		return errf(r, ret_err, "data directory path too long");
 	if ((r = mkdir_p(path, 0700)) < 0)
 		return errf(r, ret_err, "%s: %s", path, bw_strerror(r));
-	return store_open_lmdb(path, so, &st->store, ret_err);
+	if ((r = store_open_lmdb(path, so, &st->store, ret_err)) < 0)
+		return r;
+	/* a node's watch filters deletes by the node kept here (api.c) */
+	store_set_delete_label(st->store, res_delete_label);
+	return 0;
 }
 
 /* Opens the store and the audit trail, sized and signed as the identity

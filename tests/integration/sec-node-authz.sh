@@ -124,6 +124,47 @@ check "defect 12: n1 still reads the network that workload uses (HTTP $(st))" is
 node_req n1 GET "$ACME_N1"
 check "defect 12: n1 still reads its own instance (HTTP $(st))" is_status 200
 
+# ---- issue 18, part 2: a node's watch carries the DELETE of an instance
+# bound to it and never another node's; a tenant's watch no other
+# tenant's DELETE. gamma's workload (one instance on each node) is
+# deleted, its instances with it. ----
+echo '{"kind":"Network","metadata":{"name":"net","tenant":"gamma"}}' | $B apply -f - >/dev/null
+echo '{"kind":"Quota","metadata":{"name":"q","tenant":"gamma"},"spec":{"instances":100}}' |
+	$B apply -f - >/dev/null || fail "quota for gamma"
+echo "{\"kind\":\"Workload\",\"metadata\":{\"name\":\"tmp\",\"tenant\":\"gamma\"},
+  \"spec\":{\"type\":\"container\",$IMG,\"replicas\":2,\"network\":\"net\",
+  \"resources\":{\"cpu_millis\":100,\"memory_mib\":64},
+  \"anti_affinity\":[{\"topology_key\":\"node\"}]}}" | $B apply -f - >/dev/null || fail "workload in gamma"
+gamma_on() { [ "$($B get instances -o json | jq '[.items[] | select(.metadata.tenant == "gamma" and .spec.node != null)] | length')" = "$1" ]; }
+check "gamma's 2 instances placed, one on each node" wait_for 30 gamma_on 2
+G_N1=$(inst_on gamma n1); G_N1=${G_N1##*/}
+G_N2=$(inst_on gamma n2); G_N2=${G_N2##*/}
+GREV=$(revision)
+code=$(acurl -o /dev/null -w '%{http_code}' -X DELETE "$URL/v1/tenants/gamma/workloads/tmp")
+check "gamma's workload is deleted (HTTP $code)" [ "$code" = 200 ]
+gamma_none() { [ "$($B get instances -o json | jq '[.items[] | select(.metadata.tenant == "gamma")] | length')" = 0 ]; }
+check "gamma's instances are deleted with it" wait_for 30 gamma_none
+# deleted_in FILE NAME: FILE (a watch answer) has the DELETE of gamma's instance NAME
+deleted_in() {
+	jq -se --arg n "$2" 'any(.[]; .type == "DELETE" and .kind == "Instance" and
+		.tenant == "gamma" and .name == $n)' "$1" >/dev/null
+}
+acurl --max-time 10 "$URL/v1/watch?since=$GREV&poll=2000" >"$T/w-admin"
+both_deleted() { deleted_in "$1" "$G_N1" && deleted_in "$1" "$G_N2"; }
+check "the administrator's watch has both DELETEs" both_deleted "$T/w-admin"
+for n in n1 n2; do
+	node_req $n GET "/v1/watch?since=$GREV&poll=2000"
+	cp "$T/nr.body" "$T/w-$n"
+done
+check "issue 18: n1's watch has the DELETE of its instance $G_N1" deleted_in "$T/w-n1" "$G_N1"
+check_fails "issue 18: n1's watch has not the DELETE of n2's instance $G_N2" deleted_in "$T/w-n1" "$G_N2"
+check "issue 18: n2's watch has the DELETE of its instance $G_N2" deleted_in "$T/w-n2" "$G_N2"
+check_fails "issue 18: n2's watch has not the DELETE of n1's instance $G_N1" deleted_in "$T/w-n2" "$G_N1"
+code=$(curl -gs --max-time 10 --cacert "$PKI/ca.crt" --cert "$T/p/alice.crt" --key "$T/p/alice.key" \
+	-o "$T/w-alice" -w '%{http_code}' "$URL/v1/watch?since=$GREV&poll=2000")
+check "issue 18: acme's alice may watch (HTTP $code)" [ "$code" = 200 ]
+check_fails "issue 18: alice's watch carries nothing of tenant gamma" grep -q '"tenant":"gamma"' "$T/w-alice"
+
 # ---- defect 10: nonces are bound to the node that asked ----
 node_req n2 POST /v1/attest/nonce '{}'
 N2_NONCE=$(jq -r .nonce "$T/nr.body")

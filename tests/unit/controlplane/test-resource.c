@@ -470,6 +470,43 @@ test_fields_projection(void **state)
 	json_decref(doc);
 }
 
+/* The store's delete label (issue 18): the node a bound kind's object
+ * named, nothing for other kinds, unbound objects or text that is not
+ * an object. */
+static void
+test_delete_label(void **state)
+{
+	static const char inst[] = "{\"kind\":\"Instance\",\"metadata\":"
+	    "{\"name\":\"w-0\",\"tenant\":\"acme\"},\"spec\":{\"workload\":"
+	    "\"w\",\"node\":\"n1\"}}";
+	static const char unbound[] = "{\"spec\":{\"workload\":\"w\"}}";
+	static const char wl[] = "{\"spec\":{\"node\":\"n1\"}}";
+	char	 key[RES_KEY_MAX], buf[64];
+
+	(void)state;
+	assert_int_equal(res_key(res_kind_by_name("Instance"), "acme", "w-0",
+	    key, sizeof(key)), 0);
+	res_delete_label(key, inst, strlen(inst), buf, sizeof(buf));
+	assert_string_equal(buf, "n1");
+	res_delete_label(key, inst, strlen(inst), buf, 2);
+	assert_string_equal(buf, "");
+	res_delete_label(key, unbound, strlen(unbound), buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	res_delete_label(key, "not json", 8, buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	assert_int_equal(res_key(res_kind_by_name("Volume"), "acme", "v",
+	    key, sizeof(key)), 0);
+	res_delete_label(key, wl, strlen(wl), buf, sizeof(buf));
+	assert_string_equal(buf, "n1");
+	/* a Workload is not bound to a node, whatever its spec says */
+	assert_int_equal(res_key(res_kind_by_name("Workload"), "acme", "w",
+	    key, sizeof(key)), 0);
+	res_delete_label(key, wl, strlen(wl), buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	res_delete_label("/x/not-a-resource", wl, strlen(wl), buf, sizeof(buf));
+	assert_string_equal(buf, "");
+}
+
 int
 main(void)
 {
@@ -482,6 +519,7 @@ main(void)
 		cmocka_unit_test(test_metadata_end),
 		cmocka_unit_test(test_label_selector),
 		cmocka_unit_test(test_fields_projection),
+		cmocka_unit_test(test_delete_label),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

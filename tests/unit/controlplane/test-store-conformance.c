@@ -634,6 +634,64 @@ test_changes(void **state)
 	    -BW_E_INVALID);
 }
 
+/* A test labeller: the value's text itself, so what the log kept is
+ * visible; "long" values give more than STORE_LABEL_MAX bytes, cut. */
+static void
+label_is_value(const char *key, const void *value, size_t len, char *buf,
+    size_t size)
+{
+	(void)key;
+	snprintf(buf, size, "%.*s", (int)len, (const char *)value);
+}
+
+static void
+test_delete_label(void **state)
+{
+	struct fx *fx = *state;
+	struct store_event *ev = NULL;
+	struct store_op ops[3] = {
+		{ .type = STORE_OP_PUT, .key = "/l/b", .value = "n3",
+		  .value_len = 2, .expect_rev = STORE_REV_ANY },
+		{ .type = STORE_OP_DELETE, .key = "/l/b",
+		  .expect_rev = STORE_REV_ANY },
+		{ .type = STORE_OP_DELETE, .key = "/l/c",
+		  .expect_rev = STORE_REV_ANY },
+	};
+	char	 longv[200];
+	size_t	 n = 0;
+
+	memset(longv, 'x', sizeof(longv) - 1);
+	longv[sizeof(longv) - 1] = 0;
+	put_str(fx->st, "/l/a", "n1");				/* 1 */
+	assert_int_equal(store_delete(fx->st, "/l/a", STORE_REV_ANY, NULL),
+	    0);							/* 2: no labeller */
+	store_set_delete_label(fx->st, label_is_value);
+	put_str(fx->st, "/l/a", "n2");				/* 3 */
+	assert_int_equal(store_delete(fx->st, "/l/a", STORE_REV_ANY, NULL),
+	    0);							/* 4 */
+	put_str(fx->st, "/l/b", "n1");				/* 5 */
+	put_str(fx->st, "/l/c", "bad\001");			/* 6 */
+	/* the label is of the value the delete removed: the batch's own
+	 * put, not the value read before it; a control byte: no label */
+	assert_int_equal(store_batch(fx->st, ops, 3, STORE_BATCH_ATOMIC,
+	    NULL, NULL), 0);					/* 7, 8, 9 */
+	put_str(fx->st, "/l/d", longv);				/* 10 */
+	assert_int_equal(store_delete(fx->st, "/l/d", STORE_REV_ANY, NULL),
+	    0);							/* 11 */
+	fx_reopen(fx);
+	assert_int_equal(store_changes(fx->st, "/l/", 0, 100, &ev, &n), 0);
+	assert_int_equal(n, 11);
+	assert_string_equal(ev[0].label, "");
+	assert_string_equal(ev[1].label, "");
+	assert_string_equal(ev[3].label, "n2");
+	assert_null(ev[3].value);
+	assert_string_equal(ev[7].label, "n3");
+	assert_string_equal(ev[8].label, "");
+	assert_int_equal(strlen(ev[10].label), STORE_LABEL_MAX);
+	assert_int_equal(ev[10].type, STORE_OP_DELETE);
+	store_events_free(ev, n);
+}
+
 static void
 test_compaction(void **state)
 {
@@ -1092,6 +1150,7 @@ static const struct CMUnitTest conformance_tests[] = {
 	T(test_before_commit_refusal),
 	T(test_before_commit_calls),
 	T(test_changes),
+	T(test_delete_label),
 	T(test_compaction),
 	T(test_compaction_large),
 	T(test_reopen),
