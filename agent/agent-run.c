@@ -369,6 +369,36 @@ tenant_subnet_in_use(struct agent_run *ar, const char *tenant,
 	return found;
 }
 
+/* Whether the record of an instance other than EXCEPT_ID holds volume
+ * UID (attached by it and not detached yet): 1 with its id in BUF, 0,
+ * or a negative error when the records cannot be listed. */
+static int
+volume_held_by(struct agent_run *ar, const char *uid, const char *except_id,
+    char *buf, size_t len)
+{
+	char	**ids = NULL;
+	size_t	  i;
+	int	  r;
+
+	if ((r = rec_list(ar, &ids)) < 0)
+		return r;
+	for (i = 0, r = 0; ids[i] && r == 0; i++) {
+		_cleanup_json_ json_t	*rec = NULL;
+		const char		*vu;
+
+		if (strcmp(ids[i], except_id) == 0 ||
+		    !(rec = rec_read(ar, ids[i])))
+			continue;
+		vu = json_str_at(rec, "volume_uid", NULL);
+		if (vu && strcmp(vu, uid) == 0) {
+			snprintf(buf, len, "%s", ids[i]);
+			r = 1;
+		}
+	}
+	runtime_list_free(ids);
+	return r;
+}
+
 /* A per-tenant default subnet 10.X.N.0/24 from the agent's allocation
  * table (kept across restarts so a tenant keeps its addresses' range). */
 static int
@@ -1269,6 +1299,7 @@ start_volume(struct start_state *st, char **ret_err)
 	const char		*vname = json_str_at(use, "volume", NULL);
 	const char		*node;
 	struct volume_ref	 v;
+	char			 other[RUNTIME_ID_MAX + 1];
 	int			 r;
 
 	if (!vname)
@@ -1289,6 +1320,17 @@ start_volume(struct start_state *st, char **ret_err)
 	    .size_bytes = json_int_at(st->vol, "spec", "size_bytes", 0) };
 	if ((r = start_restore_of(st, vname, &v.restore_uid, ret_err)) < 0)
 		return r;
+	/* An instance whose removal is retried still holds the volume: its
+	 * retry detaches whatever is mounted then (the key out of the
+	 * kernel, the unmount), which would be ours once attached. It lets
+	 * go only once the volume is detached and released. */
+	r = volume_held_by(st->ar, v.uid, st->e->id, other, sizeof(other));
+	if (r < 0)
+		return errf(r, ret_err, "volume %s: cannot read the instance "
+		    "records: %s", vname, bw_strerror(r));
+	if (r == 1)
+		return errf(-EBUSY, ret_err, "volume %s: waiting for instance "
+		    "%s, being removed, to detach it", vname, other);
 	if ((r = volume_attach(st->ar->state_dir, st->ar->c.volume_kek, &v,
 	    &st->vol_data, ret_err)) < 0)
 		return r;
@@ -1468,6 +1510,18 @@ inst_remove(struct agent_run *ar, const char *id, int graceful, char **ret_err)
 	/* one instance at a time uses a volume: it goes with it */
 	if (vu && (r = volume_detach(ar->state_dir, vu, ret_err)) < 0)
 		return r;
+	/* Detached and released: the record lets go of the volume before
+	 * the steps that may fail and be retried (the network), so that a
+	 * retry neither detaches it again (by then perhaps a replacement's
+	 * mount) nor keeps a replacement from attaching it
+	 * (start_volume()). */
+	if (vu) {
+		json_object_del(rec, "volume_uid");
+		vu = NULL;
+		if ((r = rec_write(ar, id, rec)) < 0)
+			return errf(r, ret_err, "cannot rewrite the instance "
+			    "record: %s", bw_strerror(r));
+	}
 	if (nt && sn) {
 		struct cni_network cn = { .tenant = nt, .subnet = sn };
 

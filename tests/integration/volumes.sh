@@ -210,7 +210,7 @@ echo '{"kind": "Volume", "metadata": {"name": "db", "tenant": "acme"}, "spec": {
 	$B apply -f - >/dev/null || fail "ask for s1 to be restored"
 app 2 1 | $B apply -f - >/dev/null || fail "scale app to 1"
 check "the new app-0 waits for it too, saying so" wait_for 60 inst_is acme app-0 \
-	'.status.phase != "Running" and (.status.message | test("volume acme/db: waiting for the file system to be released"))'
+	'.status.phase != "Running" and (.status.message | test("volume db: waiting for instance [0-9a-f-]+, being removed, to detach it"))'
 inst acme app-0 | jq -c .status
 check "s1 is not restored meanwhile, nothing mounted on the host" bash -c \
 	"[ ! -e '$V/restored' ] && ! mountpoint -q '$V/mnt'"
@@ -227,6 +227,30 @@ check "and audited: the start's status event names it" bash -c \
 	"$BW/bulwark --config $AUDITOR audit search --action instance.status --object app-0 -o json | jq -e '[.items[] | select(.reason == \"started; volume db attached, restored from snapshot s1\")] | length == 1' >/dev/null"
 check "the snapshot is audited" bash -c \
 	"$BW/bulwark --config $AUDITOR audit search --action volumesnapshot.status -o json | jq -e '[.items[] | select(.object.name == \"s1\")] | length >= 1' >/dev/null"
+
+echo "== a removal retried after its volume's detach leaves the volume alone"
+# A record whose volume is detached and whose network detach fails (a
+# tenant name cni_detach refuses): retried every pass. The replacement
+# app-0 attaches the volume meanwhile; the retries must not detach it.
+app 2 0 | $B apply -f - >/dev/null || fail "scale app to 0"
+check "app-0 removed: the volume detached and released" wait_for 60 bash -c \
+	"! mountpoint -q '$V/mnt' && [ -z \"\$(losetup -j '$V/backing.img')\" ]"
+GHOST=00000000-0000-4000-8000-0000000000f1
+printf '{"tenant":"acme","name":"ghost","volume_uid":"%s","net_tenant":"NO/SUCH","subnet":"10.9.9.0/24"}' \
+	"$VUID" >"$NS/workloads/$GHOST.json"
+app 2 1 | $B apply -f - >/dev/null || fail "scale app to 1"
+wait_for 60 inst_is acme app-0 '.status.phase == "Running"' && pass "app-0 Running beside the retried removal" ||
+	{ fail "app-0 Running beside the retried removal"; inst acme app-0 | jq -c .status; grep "$GHOST" "$T/agent.log" | tail -3; }
+off=$(stat -c %s "$T/agent.log")
+check "the removal is retried twice more after app-0 started" wait_for 30 bash -c \
+	"[ \$(tail -c +$((off + 1)) '$T/agent.log' | grep -c 'instance $GHOST: removal failed') -ge 2 ]"
+check "the record no longer holds the volume" bash -c "! grep -q volume_uid '$NS/workloads/$GHOST.json'"
+uid=$(inst acme app-0 | jq -r .status.runtime_id)
+pid=$(crun --root "$RUN/crun" state "bw-$uid" | jq -r .pid)
+check "the volume stays mounted on the host" mountpoint -q "$V/mnt"
+check "and app-0 reads and writes it" nsenter -t "$pid" -U -m /bin/busybox sh -c \
+	"echo still >/data/still.txt && /bin/busybox grep -q still /data/still.txt && rm /data/still.txt && /bin/busybox grep -q '$MARK' /data/secret.txt"
+rm -f "$NS/workloads/$GHOST.json"
 
 echo "== delete: the key first, then the data"
 cp "$NS/volumes/kek.sealed" "$T/kek.saved"
