@@ -65,6 +65,8 @@
  * without its node is bound back by the controller meanwhile. */
 #define AR_VOLUME_GC_S		10
 #define AR_VOLUME_GONE_MAX	64
+/* how often the volume GC logs, per volume, that it cannot check one */
+#define AR_VOLUME_WARN_S	300
 
 /* One probe of an instance and its consecutive failures. */
 struct ar_probe {
@@ -149,6 +151,11 @@ struct agent_run {
 		char	 uid[65];
 		time_t	 since;
 	}			 gone[AR_VOLUME_GONE_MAX];
+	/* volumes the GC could not check, and when it last said so */
+	struct {
+		char	 uid[65];
+		time_t	 at;
+	}			 gc_warned[AR_VOLUME_GONE_MAX];
 };
 
 /* ---- small helpers ---- */
@@ -1578,6 +1585,36 @@ volume_gone_forget(struct agent_run *ar, const char *uid)
 			ar->gone[i].uid[0] = '\0';
 }
 
+/* Logs that the GC cannot tell whether volume UID is released (ERR),
+ * at most once per AR_VOLUME_WARN_S for each volume: the GC looks every
+ * few seconds, and a volume it skips in silence is never crypto-erased
+ * with nothing saying why. */
+static void
+volume_gc_warn(struct agent_run *ar, const char *uid, const char *err)
+{
+	size_t	i, slot = 0;
+	time_t	now = time(NULL);
+
+	for (i = 0; i < AR_VOLUME_GONE_MAX; i++) {
+		if (strcmp(ar->gc_warned[i].uid, uid) == 0) {
+			slot = i;
+			break;
+		}
+		/* else the slot said least lately (free ones first) */
+		if (ar->gc_warned[i].at < ar->gc_warned[slot].at)
+			slot = i;
+	}
+	if (i == AR_VOLUME_GONE_MAX) {
+		snprintf(ar->gc_warned[slot].uid, sizeof(ar->gc_warned[0].uid),
+		    "%s", uid);
+		ar->gc_warned[slot].at = 0;
+	}
+	if (now - ar->gc_warned[slot].at < AR_VOLUME_WARN_S)
+		return;
+	ar->gc_warned[slot].at = now;
+	log_warn("volume %s: not deleted for now: %s", uid, err);
+}
+
 /* Deletes the volumes of this node (not attached, their file systems
  * released) whose Volume the API no longer has, or has as a new object
  * of the same name. */
@@ -1593,13 +1630,18 @@ volumes_gc(struct agent_run *ar)
 	ar->next_volume_gc = time(NULL) + AR_VOLUME_GC_S / 2;
 	for (i = 0; uids[i]; i++) {
 		_cleanup_json_ json_t	*doc = NULL;
-		_cleanup_free_ char	*err = NULL;
+		_cleanup_free_ char	*err = NULL, *rerr = NULL;
 		char			 tenant[64], name[64], path[256];
 		const char		*uid;
 		int			 r;
 
-		/* a detached volume whose file system lives on waits */
-		if (!volume_released(ar->state_dir, uids[i]) ||
+		/* a detached volume whose file system lives on waits; one
+		 * that cannot be checked waits too, but not in silence */
+		r = volume_released(ar->state_dir, uids[i], &rerr);
+		if (r < 0 && r != -EBUSY)
+			volume_gc_warn(ar, uids[i], rerr ? rerr :
+			    bw_strerror(r));
+		if (r < 0 ||
 		    volume_owner(ar->state_dir, uids[i], tenant, name) < 0)
 			continue;
 		snprintf(path, sizeof(path), "/v1/tenants/%s/volumes/%s",

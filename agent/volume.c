@@ -457,14 +457,19 @@ await_release(const char *dir, int wait_ms, char **ret_err)
 	return 0;
 }
 
-bool
-volume_released(const char *state_dir, const char *uid)
+int
+volume_released(const char *state_dir, const char *uid, char **ret_err)
 {
-	_cleanup_free_ char *dir = NULL;
+	_cleanup_free_ char	*dir = NULL;
+	int			 r;
 
-	return check_uid(uid, NULL) == 0 && vpath(state_dir, uid, NULL,
-	    &dir) == 0 && !volume_attached(state_dir, uid) &&
-	    await_release(dir, 0, NULL) == 0;
+	if ((r = check_uid(uid, ret_err)) < 0)
+		return r;
+	if (vpath(state_dir, uid, NULL, &dir) < 0)
+		return -ENOMEM;
+	if (volume_attached(state_dir, uid))
+		return errf(-EBUSY, ret_err, "attached");
+	return await_release(dir, 0, ret_err);
 }
 
 bool
