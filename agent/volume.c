@@ -45,7 +45,8 @@
 #define TENANT_WRAP_LEN	(WRAP_HDR + KEK_LEN)
 #define MKFS		"/usr/sbin/mkfs.ext4"
 /* how long a detach waits for the file system to go, and how often it
- * looks: a pass of the agent is not held up for longer */
+ * looks: each detach in turn, so a pass that removes K instances whose
+ * volumes are held waits up to K times this (docs/storage.md) */
 #define VOLUME_RELEASE_WAIT_MS	2000
 #define VOLUME_RELEASE_POLL_MS	50
 
@@ -960,12 +961,17 @@ volume_attach(const char *state_dir, const struct volume_kek *kek,
 		    "this node (crypto-erased)", v->tenant);
 	if (r < 0)
 		return errf_wrap(r, ret_err, "volume %s/%s", v->tenant, v->name);
-	if (!made && (r = volume_make(dir, tk, v, ret_err)) < 0)
-		return errf_wrap(r, ret_err, "volume %s/%s", v->tenant, v->name);
-	/* an earlier attach's file system, still alive, would write its
-	 * journal over a restored file or beside a second one */
+	/* Before anything writes the backing file (volume_make() of a
+	 * half-made volume truncates it and makes the file system in
+	 * place): an earlier attach's file system, still alive, would run
+	 * beside a second one over the same file. A restore writes a new
+	 * file (renamed over backing.img), which the old file system would
+	 * not touch; but it would live on, on the unlinked old file, where
+	 * no later check (by inode) sees it: not a deletion's either. */
 	if (!volume_attached(state_dir, v->uid) &&
 	    (r = await_release(dir, 0, ret_err)) < 0)
+		return errf_wrap(r, ret_err, "volume %s/%s", v->tenant, v->name);
+	if (!made && (r = volume_make(dir, tk, v, ret_err)) < 0)
 		return errf_wrap(r, ret_err, "volume %s/%s", v->tenant, v->name);
 	if (v->restore_uid && !volume_attached(state_dir, v->uid) &&
 	    (restored = restore(state_dir, v->uid, dir, v->restore_uid,
@@ -1049,8 +1055,12 @@ volume_detach(const char *state_dir, const char *uid, char **ret_err)
 		    strerror(errno));
 	/* Detached only once the file system is gone: a copy of the mount
 	 * in another namespace keeps it, with its journal, writing to the
-	 * backing file; what the caller does next (a restore into that
-	 * file, a second file system over it, a delete) must wait. */
+	 * backing file. What may come next must wait: a second file system
+	 * over the same file (the next attach), a snapshot (a copy of a
+	 * file system that cannot be frozen from here), a deletion (the
+	 * file discarded under a live file system), and a restore (it
+	 * renames a new file over backing.img: the old file system would
+	 * live on unseen, on the unlinked old one). */
 	return await_release(dir, VOLUME_RELEASE_WAIT_MS, ret_err);
 }
 
