@@ -68,6 +68,8 @@
  * without its node is bound back by the controller meanwhile. */
 #define AR_VOLUME_GC_S		10
 #define AR_VOLUME_GONE_MAX	64
+/* how often the volume GC logs, per volume, that it cannot check one */
+#define AR_VOLUME_WARN_S	300
 
 /* One probe of an instance and its consecutive failures. */
 struct ar_probe {
@@ -152,6 +154,11 @@ struct agent_run {
 		char	 uid[65];
 		time_t	 since;
 	}			 gone[AR_VOLUME_GONE_MAX];
+	/* volumes the GC could not check, and when it last said so */
+	struct {
+		char	 uid[65];
+		time_t	 at;
+	}			 gc_warned[AR_VOLUME_GONE_MAX];
 };
 
 /* ---- small helpers ---- */
@@ -370,6 +377,36 @@ tenant_subnet_in_use(struct agent_run *ar, const char *tenant,
 	}
 	runtime_list_free(ids);
 	return found;
+}
+
+/* Whether the record of an instance other than EXCEPT_ID holds volume
+ * UID (attached by it and not detached yet): 1 with its id in BUF, 0,
+ * or a negative error when the records cannot be listed. */
+static int
+volume_held_by(struct agent_run *ar, const char *uid, const char *except_id,
+    char *buf, size_t len)
+{
+	char	**ids = NULL;
+	size_t	  i;
+	int	  r;
+
+	if ((r = rec_list(ar, &ids)) < 0)
+		return r;
+	for (i = 0, r = 0; ids[i] && r == 0; i++) {
+		_cleanup_json_ json_t	*rec = NULL;
+		const char		*vu;
+
+		if (strcmp(ids[i], except_id) == 0 ||
+		    !(rec = rec_read(ar, ids[i])))
+			continue;
+		vu = json_str_at(rec, "volume_uid", NULL);
+		if (vu && strcmp(vu, uid) == 0) {
+			snprintf(buf, len, "%s", ids[i]);
+			r = 1;
+		}
+	}
+	runtime_list_free(ids);
+	return r;
 }
 
 /* A per-tenant default subnet 10.X.N.0/24 from the agent's allocation
@@ -1272,6 +1309,7 @@ start_volume(struct start_state *st, char **ret_err)
 	const char		*vname = json_str_at(use, "volume", NULL);
 	const char		*node;
 	struct volume_ref	 v;
+	char			 other[RUNTIME_ID_MAX + 1];
 	int			 r;
 
 	if (!vname)
@@ -1292,6 +1330,17 @@ start_volume(struct start_state *st, char **ret_err)
 	    .size_bytes = json_int_at(st->vol, "spec", "size_bytes", 0) };
 	if ((r = start_restore_of(st, vname, &v.restore_uid, ret_err)) < 0)
 		return r;
+	/* An instance whose removal is retried still holds the volume: its
+	 * retry detaches whatever is mounted then (the key out of the
+	 * kernel, the unmount), which would be ours once attached. It lets
+	 * go only once the volume is detached and released. */
+	r = volume_held_by(st->ar, v.uid, st->e->id, other, sizeof(other));
+	if (r < 0)
+		return errf(r, ret_err, "volume %s: cannot read the instance "
+		    "records: %s", vname, bw_strerror(r));
+	if (r == 1)
+		return errf(-EBUSY, ret_err, "volume %s: waiting for instance "
+		    "%s, being removed, to detach it", vname, other);
 	if ((r = volume_attach(st->ar->state_dir, st->ar->c.volume_kek, &v,
 	    &st->vol_data, ret_err)) < 0)
 		return r;
@@ -1471,6 +1520,18 @@ inst_remove(struct agent_run *ar, const char *id, int graceful, char **ret_err)
 	/* one instance at a time uses a volume: it goes with it */
 	if (vu && (r = volume_detach(ar->state_dir, vu, ret_err)) < 0)
 		return r;
+	/* Detached and released: the record lets go of the volume before
+	 * the steps that may fail and be retried (the network), so that a
+	 * retry neither detaches it again (by then perhaps a replacement's
+	 * mount) nor keeps a replacement from attaching it
+	 * (start_volume()). */
+	if (vu) {
+		json_object_del(rec, "volume_uid");
+		vu = NULL;
+		if ((r = rec_write(ar, id, rec)) < 0)
+			return errf(r, ret_err, "cannot rewrite the instance "
+			    "record: %s", bw_strerror(r));
+	}
 	if (nt && sn) {
 		struct cni_network cn = { .tenant = nt, .subnet = sn };
 
@@ -1527,6 +1588,36 @@ volume_gone_forget(struct agent_run *ar, const char *uid)
 			ar->gone[i].uid[0] = '\0';
 }
 
+/* Logs that the GC cannot tell whether volume UID is released (ERR),
+ * at most once per AR_VOLUME_WARN_S for each volume: the GC looks every
+ * few seconds, and a volume it skips in silence is never crypto-erased
+ * with nothing saying why. */
+static void
+volume_gc_warn(struct agent_run *ar, const char *uid, const char *err)
+{
+	size_t	i, slot = 0;
+	time_t	now = time(NULL);
+
+	for (i = 0; i < AR_VOLUME_GONE_MAX; i++) {
+		if (strcmp(ar->gc_warned[i].uid, uid) == 0) {
+			slot = i;
+			break;
+		}
+		/* else the slot said least lately (free ones first) */
+		if (ar->gc_warned[i].at < ar->gc_warned[slot].at)
+			slot = i;
+	}
+	if (i == AR_VOLUME_GONE_MAX) {
+		snprintf(ar->gc_warned[slot].uid, sizeof(ar->gc_warned[0].uid),
+		    "%s", uid);
+		ar->gc_warned[slot].at = 0;
+	}
+	if (now - ar->gc_warned[slot].at < AR_VOLUME_WARN_S)
+		return;
+	ar->gc_warned[slot].at = now;
+	log_warn("volume %s: not deleted for now: %s", uid, err);
+}
+
 /* Deletes the volumes of this node (not attached, their file systems
  * released) whose Volume the API no longer has, or has as a new object
  * of the same name. */
@@ -1542,13 +1633,18 @@ volumes_gc(struct agent_run *ar)
 	ar->next_volume_gc = time(NULL) + AR_VOLUME_GC_S / 2;
 	for (i = 0; uids[i]; i++) {
 		_cleanup_json_ json_t	*doc = NULL;
-		_cleanup_free_ char	*err = NULL;
+		_cleanup_free_ char	*err = NULL, *rerr = NULL;
 		char			 tenant[64], name[64], path[256];
 		const char		*uid;
 		int			 r;
 
-		/* a detached volume whose file system lives on waits */
-		if (!volume_released(ar->state_dir, uids[i]) ||
+		/* a detached volume whose file system lives on waits; one
+		 * that cannot be checked waits too, but not in silence */
+		r = volume_released(ar->state_dir, uids[i], &rerr);
+		if (r < 0 && r != -EBUSY)
+			volume_gc_warn(ar, uids[i], rerr ? rerr :
+			    bw_strerror(r));
+		if (r < 0 ||
 		    volume_owner(ar->state_dir, uids[i], tenant, name) < 0)
 			continue;
 		snprintf(path, sizeof(path), "/v1/tenants/%s/volumes/%s",

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,8 @@
 #define TENANT_WRAP_LEN	(WRAP_HDR + KEK_LEN)
 #define MKFS		"/usr/sbin/mkfs.ext4"
 /* how long a detach waits for the file system to go, and how often it
- * looks: a pass of the agent is not held up for longer */
+ * looks: each detach in turn, so a pass that removes K instances whose
+ * volumes are held waits up to K times this (docs/storage.md) */
 #define VOLUME_RELEASE_WAIT_MS	2000
 #define VOLUME_RELEASE_POLL_MS	50
 
@@ -317,62 +319,123 @@ vpath(const char *state_dir, const char *uid, const char *file, char **ret)
 	return 0;
 }
 
-/* Whether a loop device is still bound to the file IMG (its device and
- * inode, as LOOP_GET_STATUS64 reports them), its number into *RET_N:
- * 1, 0 when none is (or there is no IMG), or a negative error. The
- * host's mount gone, the file system lives on while another mount of
- * it does (a container's mount namespace not torn down yet, any
- * namespace that copied the mount), and its loop device, cleared
+/* Whether loop device N is bound: its loop/ attributes exist only then. */
+static bool
+loop_is_bound(int n)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/sys/block/loop%d/loop", n);
+	return access(path, F_OK) == 0;
+}
+
+/* 0 when loop device N's backing file is not named backing.img (or it
+ * was unbound meanwhile), else 1: only such a device may be a volume's,
+ * so another tool's devices (being torn down, or missing from /dev) are
+ * never opened. The name, unlike the path, is the same from every
+ * root; a device whose name cannot be read is asked all the same. A
+ * name "backing.img (deleted)" is an unlinked file: never the one
+ * stat() finds. */
+static int
+loop_named_backing(int n)
+{
+	char	path[80], buf[PATH_MAX + 16];
+	char	*base;
+	ssize_t	len;
+	int	fd;
+
+	snprintf(path, sizeof(path), "/sys/block/loop%d/loop/backing_file",
+	    n);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? 0 : 1;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return 1;
+	buf[len] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	base = strrchr(buf, '/');
+	return strcmp(base ? base + 1 : buf, "backing.img") == 0;
+}
+
+/* Whether loop device N is bound to the file ST describes (its device
+ * and inode, as LOOP_GET_STATUS64 reports them): 1, 0, or a negative
+ * error (fail closed: a device it cannot ask may be ours). */
+static int
+loop_holds(int n, const struct stat *st)
+{
+	struct loop_info64	 info;
+	char			 path[64];
+	int			 fd, r;
+
+	if (!loop_is_bound(n) || loop_named_backing(n) == 0)
+		return 0;
+	snprintf(path, sizeof(path), "/dev/loop%d", n);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		/* ENXIO while it is torn down (cleared automatically as its
+		 * file system goes), ENOENT when unbound and removed since
+		 * the look at sysfs: not ours once it is unbound */
+		r = -errno;
+		return (r == -ENXIO || r == -ENOENT) && !loop_is_bound(n) ?
+		    0 : r;
+	}
+	memset(&info, 0, sizeof(info));
+	if (ioctl(fd, LOOP_GET_STATUS64, &info) < 0)
+		r = errno == ENXIO ? 0 : -errno;	/* ENXIO: unbound */
+	else
+		r = (dev_t)info.lo_device == st->st_dev &&
+		    (ino_t)info.lo_inode == st->st_ino;
+	close(fd);
+	return r;
+}
+
+/* Whether a loop device is still bound to the file IMG, its number
+ * into *RET_N: 1, 0 when none is (or there is no IMG), or a negative
+ * error. The host's mount gone, the file system lives on while another
+ * mount of it does (a container's mount namespace not torn down yet,
+ * any namespace that copied the mount), and its loop device, cleared
  * automatically, with it. Asked of every bound device rather than of a
  * number kept at attach: a kept number is lost with the agent's
  * restart and names another volume's device once the kernel reuses it;
  * and by inode rather than by sysfs' loop/backing_file, a path as the
  * reader's root sees it, which another route to the state directory or
- * a rename changes. */
+ * a rename changes (its name only narrows the devices asked). */
 static int
 loop_bound(const char *img, int *ret_n)
 {
-	struct loop_info64	 info;
-	struct dirent		*de;
-	struct stat		 st;
-	char			 path[64];
-	DIR			*d;
-	int			 fd, n, r = 0;
+	struct dirent	*de;
+	struct stat	 st;
+	DIR		*d;
+	int		 n, r = 0;
 
 	if (stat(img, &st) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (!(d = opendir("/sys/block")))
 		return -errno;
-	while (r == 0 && (de = readdir(d))) {
-		if (sscanf(de->d_name, "loop%d", &n) != 1 || n < 0)
-			continue;
-		/* the loop/ attributes exist only while it is bound */
-		snprintf(path, sizeof(path), "/sys/block/loop%d/loop", n);
-		if (access(path, F_OK) < 0)
-			continue;
-		snprintf(path, sizeof(path), "/dev/loop%d", n);
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-			/* fail closed: a device it cannot ask may be ours */
-			r = -errno;
+	for (;;) {
+		errno = 0;
+		if (!(de = readdir(d))) {
+			/* an error must not read as "no more devices" */
+			r = errno ? -errno : 0;
 			break;
 		}
-		memset(&info, 0, sizeof(info));
-		if (ioctl(fd, LOOP_GET_STATUS64, &info) == 0 &&
-		    (dev_t)info.lo_device == st.st_dev &&
-		    (ino_t)info.lo_inode == st.st_ino) {
-			*ret_n = n;
-			r = 1;
-		}
-		close(fd);
+		if (sscanf(de->d_name, "loop%d", &n) != 1 || n < 0)
+			continue;
+		if ((r = loop_holds(n, &st)) != 0)
+			break;
 	}
 	closedir(d);
+	if (r == 1)
+		*ret_n = n;
 	return r;
 }
 
 /* 0 when no loop device holds the backing file in DIR any more, or
  * -EBUSY with *RET_ERR saying which does, after waiting up to WAIT_MS
  * for it to go (polled: the last mount of a stopped container goes as
- * its namespace is torn down, a moment after its processes). */
+ * its namespace is torn down, a moment after its processes). An error
+ * asking the devices (one torn down as it is asked) is asked again
+ * until then too; only the last answer counts. */
 static int
 await_release(const char *dir, int wait_ms, char **ret_err)
 {
@@ -382,7 +445,7 @@ await_release(const char *dir, int wait_ms, char **ret_err)
 
 	if (asprintf(&img, "%s/backing.img", dir) < 0)
 		return -ENOMEM;
-	while ((r = loop_bound(img, &n)) == 1 && bw_mono_ms() < until)
+	while ((r = loop_bound(img, &n)) != 0 && bw_mono_ms() < until)
 		(void)usleep(VOLUME_RELEASE_POLL_MS * 1000);
 	if (r < 0)
 		return errf(r, ret_err, "waiting for the file system to be "
@@ -395,14 +458,19 @@ await_release(const char *dir, int wait_ms, char **ret_err)
 	return 0;
 }
 
-bool
-volume_released(const char *state_dir, const char *uid)
+int
+volume_released(const char *state_dir, const char *uid, char **ret_err)
 {
-	_cleanup_free_ char *dir = NULL;
+	_cleanup_free_ char	*dir = NULL;
+	int			 r;
 
-	return check_uid(uid, NULL) == 0 && vpath(state_dir, uid, NULL,
-	    &dir) == 0 && !volume_attached(state_dir, uid) &&
-	    await_release(dir, 0, NULL) == 0;
+	if ((r = check_uid(uid, ret_err)) < 0)
+		return r;
+	if (vpath(state_dir, uid, NULL, &dir) < 0)
+		return -ENOMEM;
+	if (volume_attached(state_dir, uid))
+		return errf(-EBUSY, ret_err, "attached");
+	return await_release(dir, 0, ret_err);
 }
 
 bool
@@ -893,12 +961,17 @@ volume_attach(const char *state_dir, const struct volume_kek *kek,
 		    "this node (crypto-erased)", v->tenant);
 	if (r < 0)
 		return errf_wrap(r, ret_err, "volume %s/%s", v->tenant, v->name);
-	if (!made && (r = volume_make(dir, tk, v, ret_err)) < 0)
-		return errf_wrap(r, ret_err, "volume %s/%s", v->tenant, v->name);
-	/* an earlier attach's file system, still alive, would write its
-	 * journal over a restored file or beside a second one */
+	/* Before anything writes the backing file (volume_make() of a
+	 * half-made volume truncates it and makes the file system in
+	 * place): an earlier attach's file system, still alive, would run
+	 * beside a second one over the same file. A restore writes a new
+	 * file (renamed over backing.img), which the old file system would
+	 * not touch; but it would live on, on the unlinked old file, where
+	 * no later check (by inode) sees it: not a deletion's either. */
 	if (!volume_attached(state_dir, v->uid) &&
 	    (r = await_release(dir, 0, ret_err)) < 0)
+		return errf_wrap(r, ret_err, "volume %s/%s", v->tenant, v->name);
+	if (!made && (r = volume_make(dir, tk, v, ret_err)) < 0)
 		return errf_wrap(r, ret_err, "volume %s/%s", v->tenant, v->name);
 	if (v->restore_uid && !volume_attached(state_dir, v->uid) &&
 	    (restored = restore(state_dir, v->uid, dir, v->restore_uid,
@@ -982,8 +1055,12 @@ volume_detach(const char *state_dir, const char *uid, char **ret_err)
 		    strerror(errno));
 	/* Detached only once the file system is gone: a copy of the mount
 	 * in another namespace keeps it, with its journal, writing to the
-	 * backing file; what the caller does next (a restore into that
-	 * file, a second file system over it, a delete) must wait. */
+	 * backing file. What may come next must wait: a second file system
+	 * over the same file (the next attach), a snapshot (a copy of a
+	 * file system that cannot be frozen from here), a deletion (the
+	 * file discarded under a live file system), and a restore (it
+	 * renames a new file over backing.img: the old file system would
+	 * live on unseen, on the unlinked old one). */
 	return await_release(dir, VOLUME_RELEASE_WAIT_MS, ret_err);
 }
 

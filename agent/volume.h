@@ -127,10 +127,12 @@ int volume_tenants_gc(const char *state_dir);
 /* Whether volume UID is mounted on this node. */
 bool volume_attached(const char *state_dir, const char *uid);
 
-/* Whether volume UID is neither mounted on this node nor its file
+/* 0 when volume UID is neither mounted on this node nor its file
  * system alive elsewhere (a loop device still bound to its backing
- * file), so that it may be deleted; does not wait. */
-bool volume_released(const char *state_dir, const char *uid);
+ * file), so that it may be deleted; -EBUSY when it is either; another
+ * negative error with *RET_ERR when that cannot be told (the loop
+ * devices cannot be asked). Does not wait. */
+int volume_released(const char *state_dir, const char *uid, char **ret_err);
 
 /* The UIDs of the volumes this node holds (NULL-terminated, free with
  * runtime_list_free()), with their tenant and name from volume.json

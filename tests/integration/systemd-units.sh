@@ -60,6 +60,14 @@ check "bulwarkd.service is rated at most 2.0 (is ${exp_bulwarkd:-none})" \
 # The same bound as systemd-analyze's own gate (its levels are tenths).
 gate() { systemd-analyze security --offline=yes --threshold=20 "$1" >/dev/null 2>&1; }
 check "systemd-analyze --threshold=20 accepts bulwarkd.service" gate "$T/bulwarkd.service"
+# Volumes need the loop devices: /dev/loop-control for a free one, then
+# /dev/loopN read-write (bind, mount, the release check). Without them
+# the closed device policy refuses every attach.
+a="$units/bulwark-agent.service"
+check "bulwark-agent.service: devices closed but the TPM, KVM and the loop devices" \
+	bash -c "grep -qx 'DevicePolicy=closed' '$a' && [ \"\$(grep '^DeviceAllow=' '$a' | LC_ALL=C sort | tr '\n' ' ')\" = 'DeviceAllow=/dev/kvm rw DeviceAllow=/dev/loop-control rw DeviceAllow=/dev/tpmrm0 rw DeviceAllow=block-loop rw ' ]"
+check "docs/hardening.md says why the agent has the loop devices" \
+	grep -q 'DeviceAllow=/dev/loop-control rw.*DeviceAllow=block-loop rw' "$top_srcdir/docs/hardening.md"
 check "docs/hardening.md states the agent's rating ${exp_bulwark_agent:-none}" \
 	grep -q "bulwark-agent.service.*${exp_bulwark_agent:-none}" \
 	"$top_srcdir/docs/hardening.md"
