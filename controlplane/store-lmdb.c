@@ -1,6 +1,6 @@
 /* LMDB backend of the state store (the embedded default).
  *
- * On-disk layout (format 1), all in directory DIR:
+ * On-disk layout (format 2), all in directory DIR:
  *
  *   DIR/store.lock  empty file; an exclusive flock() on it makes the
  *                   directory single-opener (LMDB's own POSIX locks break
@@ -10,7 +10,13 @@
  *
  *   "meta"  small fixed records, updated in the same transaction as the
  *           data they describe:
- *             "format"     u32 big-endian, 1
+ *             "format"     u32 big-endian, 2; format 1 (before
+ *                          b8e09bb) has no label after a delete's key.
+ *                          This build opens both and marks a format-1
+ *                          store 2 at open, before it writes a labelled
+ *                          delete, so an older build refuses the store
+ *                          ("format 2, this build reads format 1")
+ *                          rather than reading the labels as damage
  *             "revision"   u64 big-endian, global revision = revision of
  *                          the last applied op (0: empty store)
  *             "compacted"  u64 big-endian, change-log horizon: every
@@ -70,7 +76,8 @@
 #include "lib/json.h"
 #include "lib/macro.h"
 
-#define LMDB_FORMAT		1
+#define LMDB_FORMAT		2
+#define LMDB_FORMAT_OLDEST	1	/* opened, then marked LMDB_FORMAT */
 #define LMDB_DEFAULT_MAP	((size_t)1 << 30)
 #define LMDB_MIN_MAP		((size_t)256 << 10)
 #define LMDB_MAX_READERS	126
@@ -107,6 +114,7 @@ struct store_lmdb {
 	MDB_env		*env;
 	MDB_dbi		 meta, kv, log;
 	int		 lock_fd;
+	uint32_t	 format;	/* the store's, read at open */
 	/* The batch transaction while its before_commit hook runs, and
 	 * the thread running it: the outbox calls join that transaction
 	 * and are refused from any other thread. */
@@ -1504,6 +1512,47 @@ lmdb_log_bounds(struct store_lmdb *s, MDB_txn *txn, uint64_t *ret_first,
 	return lmdb_scan_err(rc);
 }
 
+/* Writes the "format" record: LMDB_FORMAT. Returns an LMDB code. */
+static int
+lmdb_format_put(struct store_lmdb *s, MDB_txn *txn)
+{
+	unsigned char fmt[4] = { 0, 0, 0, LMDB_FORMAT };
+	MDB_val	 k = { strlen(LMDB_META_FORMAT), (void *)LMDB_META_FORMAT },
+		 v = { sizeof(fmt), fmt };
+
+	return mdb_put(txn, s->meta, &k, &v, 0);
+}
+
+/* Marks a store of an older format LMDB_FORMAT once it is recovered and
+ * before anything writes to it (format 2's labelled deletes: a build of
+ * format 1 reads them as damage; marked, it refuses the store at open
+ * instead). Durable as a new store's format record is: sync mode's
+ * commit syncs it, and in WAL mode lmdb_open_durability()'s checkpoint
+ * syncs it before the open returns; a crash before then leaves format
+ * 1 and nothing written, and the next open marks it again. */
+static int
+lmdb_format_upgrade(struct store_lmdb *s, const char *dir, char **ret_err)
+{
+	MDB_txn	*txn = NULL;
+	uint32_t from = s->format;
+	int	 rc;
+
+	if (s->format == LMDB_FORMAT)
+		return 0;
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) == 0 &&
+	    (rc = lmdb_format_put(s, txn)) == 0) {
+		rc = mdb_txn_commit(txn);
+		txn = NULL;
+	}
+	if (txn)
+		mdb_txn_abort(txn);
+	if (rc != 0)
+		return errf(lmdb_err(rc), ret_err, "store %s: marking format "
+		    "%u as %u: %s", dir, from, LMDB_FORMAT, mdb_strerror(rc));
+	s->format = LMDB_FORMAT;
+	return 0;
+}
+
 /* Opens the sub-databases, creates the meta records of a new store and
  * checks those of an existing one. */
 static int
@@ -1528,11 +1577,8 @@ lmdb_init(struct store_lmdb *s, const char *dir, char **ret_err)
 	}
 	rc = mdb_get(txn, s->meta, &k, &v);
 	if (rc == MDB_NOTFOUND) {
-		fmt[0] = fmt[1] = fmt[2] = 0;
-		fmt[3] = LMDB_FORMAT;
-		v.mv_size = sizeof(fmt);
-		v.mv_data = fmt;
-		if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != 0 ||
+		s->format = LMDB_FORMAT;
+		if ((rc = lmdb_format_put(s, txn)) != 0 ||
 		    (r = lmdb_meta_put_u64(s, txn, LMDB_META_REVISION, 0)) < 0 ||
 		    (r = lmdb_meta_put_u64(s, txn, LMDB_META_COMPACTED, 0)) < 0) {
 			r = errf(rc ? lmdb_err(rc) : r, ret_err,
@@ -1552,12 +1598,13 @@ lmdb_init(struct store_lmdb *s, const char *dir, char **ret_err)
 		memcpy(fmt, v.mv_data, sizeof(fmt));
 		format = (uint32_t)fmt[0] << 24 | (uint32_t)fmt[1] << 16 |
 		    (uint32_t)fmt[2] << 8 | fmt[3];
-		if (format != LMDB_FORMAT) {
-			r = errf(-BW_E_CORRUPT, ret_err,
-			    "store %s: format %u, this build reads format %u",
-			    dir, format, LMDB_FORMAT);
+		if (format < LMDB_FORMAT_OLDEST || format > LMDB_FORMAT) {
+			r = errf(-BW_E_CORRUPT, ret_err, "store %s: format %u, "
+			    "this build reads formats %u to %u", dir, format,
+			    LMDB_FORMAT_OLDEST, LMDB_FORMAT);
 			goto out;
 		}
+		s->format = format;
 	}
 	if ((r = lmdb_meta_get_u64(s, txn, LMDB_META_REVISION, &rev)) < 0 ||
 	    (r = lmdb_meta_get_u64(s, txn, LMDB_META_COMPACTED, &compacted)) < 0) {
@@ -1929,7 +1976,8 @@ store_open_lmdb(const char *dir, const struct store_options *opts,
 		if (r > 0 && (r = lmdb_init(s, dir, ret_err)) < 0)
 			goto fail;
 	}
-	if ((r = lmdb_open_durability(s, opts, durability, dir, ret_err)) < 0)
+	if ((r = lmdb_format_upgrade(s, dir, ret_err)) < 0 ||
+	    (r = lmdb_open_durability(s, opts, durability, dir, ret_err)) < 0)
 		goto fail;
 	/* LMDB syncs its files but not the directory entries naming them:
 	 * sync DIR and its parent so a new store survives a power cut. */
