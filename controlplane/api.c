@@ -2362,13 +2362,32 @@ heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+unsigned
+api_conn_unreserved(unsigned max_conns)
+{
+	unsigned reserved = max_conns * API_CONN_RESERVED_PCT / 100;
+
+	if (reserved == 0 && max_conns > 1)
+		reserved = 1;
+	return max_conns - reserved;
+}
+
+unsigned
+api_watch_node_max(unsigned max_conns)
+{
+	unsigned n = api_conn_unreserved(max_conns);
+
+	return n < API_WATCH_NODE_MAX ? n : API_WATCH_NODE_MAX;
+}
+
 enum api_watch_admit
-api_watch_admit(int is_node, unsigned mine, unsigned people, unsigned nodes)
+api_watch_admit(int is_node, unsigned mine, unsigned people, unsigned nodes,
+    unsigned node_max)
 {
 	if (mine >= API_WATCH_PER_PRINCIPAL)
 		return API_WATCH_FULL_PRINCIPAL;
 	if (is_node)
-		return nodes >= API_WATCH_NODE_MAX ? API_WATCH_FULL_NODES :
+		return nodes >= node_max ? API_WATCH_FULL_NODES :
 		    API_WATCH_ADMIT;
 	return people >= API_WATCH_MAX ? API_WATCH_FULL_PEOPLE :
 	    API_WATCH_ADMIT;
@@ -2384,6 +2403,7 @@ handle_watch(struct api_server *srv, struct evhttp_request *req,
 	struct watcher	*w, *o;
 	uint64_t	 rev = 0, poll_ms = 0;
 	unsigned	 people = 0, nodes = 0, mine = 0;
+	unsigned	 node_max = api_watch_node_max(srv->max_conns);
 	enum api_watch_admit adm;
 	char		 msg[160];
 
@@ -2414,7 +2434,8 @@ handle_watch(struct api_server *srv, struct evhttp_request *req,
 	}
 	/* Each watch holds a connection and up to a batch of memory:
 	 * bounded per principal, and in all for nodes and for the rest
-	 * apart (api_watch_admit()). */
+	 * apart (api_watch_admit()); node watches also leave the slots
+	 * reserved for system roles free (api_watch_node_max()). */
 	TAILQ_FOREACH(o, &srv->watchers, entry) {
 		if (o->id.role == ROLE_NODE)
 			nodes++;
@@ -2424,7 +2445,8 @@ handle_watch(struct api_server *srv, struct evhttp_request *req,
 		    strcmp(o->id.tenant, id->tenant) == 0)
 			mine++;
 	}
-	adm = api_watch_admit(id->role == ROLE_NODE, mine, people, nodes);
+	adm = api_watch_admit(id->role == ROLE_NODE, mine, people, nodes,
+	    node_max);
 	if (adm != API_WATCH_ADMIT) {
 		srv->watch_refused++;
 		if (adm == API_WATCH_FULL_PRINCIPAL)
@@ -2433,7 +2455,8 @@ handle_watch(struct api_server *srv, struct evhttp_request *req,
 			    mine);
 		else if (adm == API_WATCH_FULL_NODES)
 			snprintf(msg, sizeof(msg), "%u node watches are open "
-			    "(the server's limit for nodes)", nodes);
+			    "(the server's limit for nodes: %u)", nodes,
+			    node_max);
 		else
 			snprintf(msg, sizeof(msg), "%u watches are open (the "
 			    "server's limit)", people);
@@ -4328,13 +4351,7 @@ conn_limits_init(struct api_server *srv, unsigned max)
 		    srv->max_conns > rl.rlim_cur - 128)
 			srv->max_conns = (unsigned)(rl.rlim_cur - 128);
 	}
-	{
-		unsigned reserved = srv->max_conns * API_CONN_RESERVED_PCT / 100;
-
-		if (reserved == 0 && srv->max_conns > 1)
-			reserved = 1;
-		srv->max_tenant_conns = srv->max_conns - reserved;
-	}
+	srv->max_tenant_conns = api_conn_unreserved(srv->max_conns);
 	srv->max_unauth = srv->max_conns * API_UNAUTH_SHARE_PCT / 100;
 	if (srv->max_unauth == 0)
 		srv->max_unauth = 1;

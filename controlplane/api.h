@@ -130,23 +130,36 @@ struct api_server_options {
  * against this bound instead of API_WATCH_MAX, so a fleet neither
  * crowds out people's and controllers' watches nor is refused by them.
  * Sized for the fleet goal of 5,000 nodes and more (issue 18) with
- * room; each still holds a connection, so max_connections bounds them
- * first unless raised past the fleet. */
+ * room. Each holds a connection with a request in flight, which no
+ * eviction frees, so node watches are also bounded by max_connections
+ * less API_CONN_RESERVED_PCT (api_watch_node_max()): a fleet larger
+ * than the connections cannot take every slot from the administrators
+ * and auditors. */
 #define API_WATCH_NODE_MAX		8192
+
+/* The slots of MAX_CONNS (>= 1) left once API_CONN_RESERVED_PCT (at
+ * least one slot when MAX_CONNS > 1) is kept for system roles: what
+ * tenant roles may hold together, and node watches. */
+unsigned api_conn_unreserved(unsigned max_conns);
+
+/* How many node watches a server of MAX_CONNS connections admits:
+ * API_WATCH_NODE_MAX or api_conn_unreserved(MAX_CONNS), the lower. */
+unsigned api_watch_node_max(unsigned max_conns);
 
 /* What api_watch_admit() says of one more watch. */
 enum api_watch_admit {
 	API_WATCH_ADMIT = 0,
 	API_WATCH_FULL_PRINCIPAL,	/* the principal holds its bound */
 	API_WATCH_FULL_PEOPLE,		/* API_WATCH_MAX non-node watches */
-	API_WATCH_FULL_NODES,		/* API_WATCH_NODE_MAX node watches */
+	API_WATCH_FULL_NODES,		/* NODE_MAX node watches */
 };
 
 /* Whether a principal (IS_NODE: of role node) holding MINE watches may
  * open one more while PEOPLE watches of other roles and NODES watches
- * of node principals are open. */
+ * of node principals are open, node watches being bounded by NODE_MAX
+ * (api_watch_node_max()). */
 enum api_watch_admit api_watch_admit(int is_node, unsigned mine,
-    unsigned people, unsigned nodes);
+    unsigned people, unsigned nodes, unsigned node_max);
 
 /* Formats a peer as audit records show it: "192.0.2.1:PORT" or, for
  * IPv6, "[2001:db8::5]:PORT" (HOST NULL or empty: "unknown"). */

@@ -18,15 +18,16 @@ test_nodes_past_people_bound(void **state)
 	(void)state;
 	/* 512 other watches open: a node's watch still opens, up to
 	 * API_WATCH_NODE_MAX node watches */
-	assert_int_equal(api_watch_admit(1, 0, API_WATCH_MAX, 0),
-	    API_WATCH_ADMIT);
-	assert_int_equal(api_watch_admit(1, 0, API_WATCH_MAX, API_WATCH_MAX),
-	    API_WATCH_ADMIT);
-	assert_int_equal(api_watch_admit(1, 0, 0, 5000), API_WATCH_ADMIT);
-	assert_int_equal(api_watch_admit(1, 0, 0, API_WATCH_NODE_MAX - 1),
-	    API_WATCH_ADMIT);
-	assert_int_equal(api_watch_admit(1, 0, 0, API_WATCH_NODE_MAX),
-	    API_WATCH_FULL_NODES);
+	assert_int_equal(api_watch_admit(1, 0, API_WATCH_MAX, 0,
+	    API_WATCH_NODE_MAX), API_WATCH_ADMIT);
+	assert_int_equal(api_watch_admit(1, 0, API_WATCH_MAX, API_WATCH_MAX,
+	    API_WATCH_NODE_MAX), API_WATCH_ADMIT);
+	assert_int_equal(api_watch_admit(1, 0, 0, 5000,
+	    API_WATCH_NODE_MAX), API_WATCH_ADMIT);
+	assert_int_equal(api_watch_admit(1, 0, 0, API_WATCH_NODE_MAX - 1,
+	    API_WATCH_NODE_MAX), API_WATCH_ADMIT);
+	assert_int_equal(api_watch_admit(1, 0, 0, API_WATCH_NODE_MAX,
+	    API_WATCH_NODE_MAX), API_WATCH_FULL_NODES);
 	assert_true(API_WATCH_NODE_MAX > 5000);
 }
 
@@ -35,24 +36,57 @@ test_people_unaffected_by_nodes(void **state)
 {
 	(void)state;
 	/* node watches leave the others' room alone */
-	assert_int_equal(api_watch_admit(0, 0, 0, API_WATCH_NODE_MAX),
+	assert_int_equal(api_watch_admit(0, 0, 0, API_WATCH_NODE_MAX,
+	    API_WATCH_NODE_MAX), API_WATCH_ADMIT);
+	assert_int_equal(api_watch_admit(0, 0, API_WATCH_MAX - 1, 5000,
+	    API_WATCH_NODE_MAX), API_WATCH_ADMIT);
+	assert_int_equal(api_watch_admit(0, 0, API_WATCH_MAX, 0,
+	    API_WATCH_NODE_MAX), API_WATCH_FULL_PEOPLE);
+}
+
+/* Node watches hold connections no eviction frees (a request in
+ * flight): they stop short of the slots kept for system roles, so an
+ * administrator still connects when more nodes than connections poll
+ * (review of b8e09bb). */
+static void
+test_nodes_leave_reserved_slots(void **state)
+{
+	unsigned m = api_watch_node_max(1024);
+
+	(void)state;
+	/* the default 1,024 connections: 256 kept, 768 node watches */
+	assert_int_equal(api_conn_unreserved(1024), 768);
+	assert_int_equal(api_watch_node_max(1024), 768);
+	assert_int_equal(api_watch_admit(1, 0, 0, 767, m),
 	    API_WATCH_ADMIT);
-	assert_int_equal(api_watch_admit(0, 0, API_WATCH_MAX - 1, 5000),
+	assert_int_equal(api_watch_admit(1, 0, 0, 768, m),
+	    API_WATCH_FULL_NODES);
+	/* people's watches are bounded as before */
+	assert_int_equal(api_watch_admit(0, 0, 0, 768, m),
 	    API_WATCH_ADMIT);
-	assert_int_equal(api_watch_admit(0, 0, API_WATCH_MAX, 0),
-	    API_WATCH_FULL_PEOPLE);
+	/* small servers keep at least one slot */
+	assert_int_equal(api_watch_node_max(8), 6);
+	assert_int_equal(api_watch_node_max(3), 2);
+	assert_int_equal(api_watch_node_max(2), 1);
+	assert_int_equal(api_watch_node_max(1), 1);
+	/* past the fleet bound, API_WATCH_NODE_MAX */
+	assert_int_equal(api_watch_node_max(20000), API_WATCH_NODE_MAX);
+	assert_int_equal(api_watch_node_max(API_WATCH_NODE_MAX),
+	    api_conn_unreserved(API_WATCH_NODE_MAX));
+	assert_true(api_watch_node_max(API_WATCH_NODE_MAX) <
+	    API_WATCH_NODE_MAX);
 }
 
 static void
 test_per_principal(void **state)
 {
 	(void)state;
-	assert_int_equal(api_watch_admit(1, API_WATCH_PER_PRINCIPAL - 1, 0, 0),
-	    API_WATCH_ADMIT);
-	assert_int_equal(api_watch_admit(1, API_WATCH_PER_PRINCIPAL, 0, 0),
-	    API_WATCH_FULL_PRINCIPAL);
-	assert_int_equal(api_watch_admit(0, API_WATCH_PER_PRINCIPAL, 0, 0),
-	    API_WATCH_FULL_PRINCIPAL);
+	assert_int_equal(api_watch_admit(1, API_WATCH_PER_PRINCIPAL - 1, 0, 0,
+	    API_WATCH_NODE_MAX), API_WATCH_ADMIT);
+	assert_int_equal(api_watch_admit(1, API_WATCH_PER_PRINCIPAL, 0, 0,
+	    API_WATCH_NODE_MAX), API_WATCH_FULL_PRINCIPAL);
+	assert_int_equal(api_watch_admit(0, API_WATCH_PER_PRINCIPAL, 0, 0,
+	    API_WATCH_NODE_MAX), API_WATCH_FULL_PRINCIPAL);
 }
 
 int
@@ -61,6 +95,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_nodes_past_people_bound),
 		cmocka_unit_test(test_people_unaffected_by_nodes),
+		cmocka_unit_test(test_nodes_leave_reserved_slots),
 		cmocka_unit_test(test_per_principal),
 	};
 
