@@ -70,7 +70,9 @@
  *	  (about T/N s), not the rest of the second, since one principal
  *	  may hold API_WATCH_PER_PRINCIPAL (16) watches: at most T (16)
  *	  polls are open at once where a real fleet holds one per node (up
- *	  to API_WATCH_MAX, 512, in all), each on a connection of its own.
+ *	  to api_watch_node_max(): API_WATCH_NODE_MAX, 8,192, and at most
+ *	  max_connections less 25 %, 768 by default, in all), each on a
+ *	  connection of its own.
  *	Node i's pass is due at t0 + k + i / N s (spread over each second);
  *	at most N threads run (one without a node would spin). Prints a
  *	JSON summary: passes, requests, errors, the worst lag.
