@@ -125,9 +125,9 @@ node_req n1 GET "$ACME_N1"
 check "defect 12: n1 still reads its own instance (HTTP $(st))" is_status 200
 
 # ---- issue 18, part 2: a node's watch carries the DELETE of an instance
-# bound to it and never another node's; a tenant's watch no other
-# tenant's DELETE. gamma's workload (one instance on each node) is
-# deleted, its instances with it. ----
+# or volume bound to it and never another node's; a tenant's watch no
+# other tenant's DELETE. gamma's workload (one instance on each node) is
+# deleted, its instances with it, then a volume made on n1. ----
 echo '{"kind":"Network","metadata":{"name":"net","tenant":"gamma"}}' | $B apply -f - >/dev/null
 echo '{"kind":"Quota","metadata":{"name":"q","tenant":"gamma"},"spec":{"instances":100}}' |
 	$B apply -f - >/dev/null || fail "quota for gamma"
@@ -164,6 +164,22 @@ code=$(curl -gs --max-time 10 --cacert "$PKI/ca.crt" --cert "$T/p/alice.crt" --k
 	-o "$T/w-alice" -w '%{http_code}' "$URL/v1/watch?since=$GREV&poll=2000")
 check "issue 18: acme's alice may watch (HTTP $code)" [ "$code" = 200 ]
 check_fails "issue 18: alice's watch carries nothing of tenant gamma" grep -q '"tenant":"gamma"' "$T/w-alice"
+# A Volume's DELETE too: labelled with the node it was created on.
+echo '{"kind":"Volume","metadata":{"name":"gv","tenant":"gamma"},"spec":{"size_bytes":16777216,"node":"n1"}}' |
+	$B apply -f - >/dev/null || fail "volume gv in gamma on n1"
+VREV=$(revision)
+code=$(acurl -o /dev/null -w '%{http_code}' -X DELETE "$URL/v1/tenants/gamma/volumes/gv")
+check "gamma's volume gv is deleted (HTTP $code)" [ "$code" = 200 ]
+vol_deleted_in() {
+	jq -se 'any(.[]; .type == "DELETE" and .kind == "Volume" and .tenant == "gamma" and
+		.name == "gv")' "$1" >/dev/null
+}
+for n in n1 n2; do
+	node_req $n GET "/v1/watch?since=$VREV&poll=2000"
+	cp "$T/nr.body" "$T/wv-$n"
+done
+check "issue 18: n1's watch has the DELETE of its volume gv" vol_deleted_in "$T/wv-n1"
+check_fails "issue 18: n2's watch has not the DELETE of n1's volume gv" vol_deleted_in "$T/wv-n2"
 
 # ---- defect 10: nonces are bound to the node that asked ----
 node_req n2 POST /v1/attest/nonce '{}'

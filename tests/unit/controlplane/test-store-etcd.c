@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "controlplane/store-etcd-internal.h"
 #include "controlplane/store-etcd.h"
 #include "lib/err.h"
 #include "tests/unit/controlplane/test-store-conformance.h"
@@ -399,7 +400,82 @@ test_election(void **state)
 	store_close(b);
 }
 
+/* Labels every deleted value "node-1". */
+static void
+label_node1(const char *key, const void *value, size_t len, char *buf,
+    size_t size)
+{
+	snprintf(buf, size, "node-1");
+}
+
+/* Rewrites change-log entry REV of ST to a delete of KEY with the label
+ * bytes LABEL (LEN of them), as the layout in store-etcd.c has it. */
+static void
+raw_log_delete(struct store *st, uint64_t rev, const char *key,
+    const char *label, size_t len)
+{
+	struct etcd_store *es = etcd_store_of(st);
+	unsigned char v[256];
+	size_t	 kl = strlen(key);
+	char	 hex[17];
+	json_t	*req, *ans = NULL;
+	char	*err = NULL;
+
+	assert_non_null(es);
+	assert_true(2 + kl + len <= sizeof(v));
+	v[0] = 'D';
+	memcpy(v + 1, key, kl + 1);
+	memcpy(v + 2 + kl, label, len);
+	snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)rev);
+	req = json_pack("{s:o, s:o}", "key", etcd_key(es, "l/", hex),
+	    "value", etcd_b64(v, 2 + kl + len));
+	assert_non_null(req);
+	if (etcd_post(es, "/v3/kv/put", req, &ans, &err) < 0)
+		fail_msg("%s", err);
+	json_decref(req);
+	json_decref(ans);
+}
+
+/* A delete's label in l/REV: kept and read back; an entry without one
+ * (as a store before the labels wrote it) reads as ""; one longer than
+ * STORE_LABEL_MAX is damage. */
+static void
+test_delete_label_bytes(void **state)
+{
+	struct store *st = open_prefix("labels", "");
+	struct store_event *ev = NULL;
+	char	 label[STORE_LABEL_MAX + 2];
+	size_t	 n = 0;
+
+	store_set_delete_label(st, label_node1);
+	put(st, "/k", "v");
+	assert_int_equal(store_delete(st, "/k", STORE_REV_ANY, NULL), 0);
+	assert_int_equal(store_changes(st, "", 1, 10, &ev, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(ev[0].type, STORE_OP_DELETE);
+	assert_string_equal(ev[0].label, "node-1");
+	store_events_free(ev, n);
+
+	raw_log_delete(st, 2, "/k", "", 0);
+	assert_int_equal(store_changes(st, "", 1, 10, &ev, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(ev[0].label, "");
+	store_events_free(ev, n);
+
+	memset(label, 'x', sizeof(label));
+	raw_log_delete(st, 2, "/k", label, STORE_LABEL_MAX);
+	assert_int_equal(store_changes(st, "", 1, 10, &ev, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(strlen(ev[0].label), STORE_LABEL_MAX);
+	store_events_free(ev, n);
+
+	raw_log_delete(st, 2, "/k", label, STORE_LABEL_MAX + 1);
+	assert_int_equal(store_changes(st, "", 1, 10, &ev, &n), -BW_E_CORRUPT);
+	store_close(st);
+}
+
 static const struct CMUnitTest etcd_tests[] = {
+	cmocka_unit_test(test_delete_label_bytes),
 	cmocka_unit_test(test_replica_outbox),
 	cmocka_unit_test(test_election),
 	cmocka_unit_test(test_changes_pages),

@@ -557,6 +557,83 @@ test_refuses_inconsistent(void **state)
 	store_close(st);
 }
 
+/* Rewrites change-log entry REV of the store in DIR to a delete of KEY
+ * with the label bytes LABEL (LEN of them), as the layout has it. */
+static void
+raw_log_delete(const char *dir, uint64_t rev, const char *key,
+    const char *label, size_t len)
+{
+	MDB_env	*env;
+	MDB_txn	*txn;
+	MDB_dbi	 meta, kv, log;
+	unsigned char rk[8], v[256];
+	size_t	 kl = strlen(key);
+	MDB_val	 k = { sizeof(rk), rk }, val = { 3 + kl + len, v };
+	int	 i;
+
+	assert_true(3 + kl + len <= sizeof(v));
+	for (i = 0; i < 8; i++)
+		rk[i] = (unsigned char)(rev >> (56 - 8 * i));
+	v[0] = 'D';
+	v[1] = (unsigned char)(kl >> 8);
+	v[2] = (unsigned char)kl;
+	memcpy(v + 3, key, kl);
+	memcpy(v + 3 + kl, label, len);
+	env = raw_open(dir, &txn, &meta, &kv, &log);
+	assert_int_equal(mdb_put(txn, log, &k, &val, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/* The change of revision 2 of the store in DIR, a delete, into LABEL;
+ * returns store_changes()'s result. */
+static int
+delete_label_of(const char *dir, char label[STORE_LABEL_MAX + 1])
+{
+	struct store *st = open_ok(dir, 0);
+	struct store_event *ev = NULL;
+	size_t	 n = 0;
+	int	 r;
+
+	r = store_changes(st, "", 1, 10, &ev, &n);
+	if (r == 0) {
+		assert_int_equal(n, 1);
+		assert_int_equal(ev[0].type, STORE_OP_DELETE);
+		memcpy(label, ev[0].label, STORE_LABEL_MAX + 1);
+	}
+	store_events_free(ev, n);
+	store_close(st);
+	return r;
+}
+
+/* A delete's label as the decoder reads the bytes: none (as format 1
+ * wrote it) is "", STORE_LABEL_MAX bytes are the label, one more is
+ * damage. */
+static void
+test_delete_label_bytes(void **state)
+{
+	const char *dir = *state;
+	struct store *st = open_ok(dir, 0);
+	char	 bytes[STORE_LABEL_MAX + 1], label[STORE_LABEL_MAX + 1];
+
+	assert_int_equal(store_put(st, "/k", "v", 1, STORE_REV_ANY, NULL), 0);
+	assert_int_equal(store_delete(st, "/k", STORE_REV_ANY, NULL), 0);
+	store_close(st);
+	memset(bytes, 'x', sizeof(bytes));
+
+	raw_log_delete(dir, 2, "/k", "", 0);
+	assert_int_equal(delete_label_of(dir, label), 0);
+	assert_string_equal(label, "");
+	raw_log_delete(dir, 2, "/k", "node-1", 6);
+	assert_int_equal(delete_label_of(dir, label), 0);
+	assert_string_equal(label, "node-1");
+	raw_log_delete(dir, 2, "/k", bytes, STORE_LABEL_MAX);
+	assert_int_equal(delete_label_of(dir, label), 0);
+	assert_int_equal(strlen(label), STORE_LABEL_MAX);
+	raw_log_delete(dir, 2, "/k", bytes, STORE_LABEL_MAX + 1);
+	assert_int_equal(delete_label_of(dir, label), -BW_E_CORRUPT);
+}
+
 /* The "format" record of the store in DIR. */
 static uint32_t
 raw_format(const char *dir)
@@ -889,6 +966,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_single_opener, dir_setup,
 		    dir_teardown),
+		cmocka_unit_test_setup_teardown(test_delete_label_bytes,
+		    dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(test_format_upgrade, dir_setup,
 		    dir_teardown),
 		cmocka_unit_test_setup_teardown(test_layout, dir_setup,
