@@ -77,7 +77,12 @@ struct store_event {
 /* Writes into BUF (SIZE is STORE_LABEL_MAX + 1) a label for the value
  * VALUE (LEN bytes) of KEY about to be deleted, a NUL-terminated text
  * of at most STORE_LABEL_MAX bytes, or "" for none. Must be quick and
- * must not call the store: backends call it inside a write. */
+ * must not call the store: backends call it inside a write (LMDB: in
+ * the write transaction, holding the writer; etcd: between the batch's
+ * read and its commit). bulwarkd's, res_delete_label(), parses the
+ * deleted value as JSON when its kind is bound to nodes (Instance,
+ * Volume, VolumeSnapshot; up to STORE_VALUE_MAX bytes), a cost each
+ * such delete adds to its commit. */
 typedef void (*store_label_fn)(const char *key, const void *value,
     size_t len, char *buf, size_t size);
 
@@ -241,14 +246,16 @@ int store_batch(struct store *st, struct store_op *ops, size_t n,
 /* Returns the changes with revision > SINCE whose key starts with PREFIX
  * ("" or NULL: all), at most MAX (>= 1), ordered by revision, in *ret
  * (free with store_events_free; NULL if none) and *ret_n. Delete events
- * carry no value, only their label (store_set_delete_label()). Returns -BW_E_COMPACTED if SINCE is below the
- * compaction horizon (some changes after SINCE are gone). */
+ * carry no value, only their label (store_set_delete_label()). Returns
+ * -BW_E_COMPACTED if SINCE is below the compaction horizon (some changes
+ * after SINCE are gone). */
 int store_changes(struct store *st, const char *prefix, uint64_t since,
     size_t max, struct store_event **ret, size_t *ret_n);
 
 /* Drops change-log entries with revision <= REV and moves the horizon to
- * REV (store_maintain() does it by the retention policy). REV at or below the horizon does nothing; above the current
- * revision it is -BW_E_INVALID. Data (current values) is untouched. */
+ * REV (store_maintain() does it by the retention policy). REV at or
+ * below the horizon does nothing; above the current revision it is
+ * -BW_E_INVALID. Data (current values) is untouched. */
 int store_compact(struct store *st, uint64_t rev);
 
 /* How full the store is (store_capacity()). Figures are from the last
