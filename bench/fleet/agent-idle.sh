@@ -26,59 +26,19 @@ SIZES=${*:-100 300 1000}
 WARM=${AGENT_IDLE_WARM:-5}
 WINDOW=${AGENT_IDLE_WINDOW:-15}
 THREADS=${AGENT_IDLE_THREADS:-16}
-SIM="$BW/bench/fleet/fleet-sim"
-T=$(mktemp -d)
-D="$T/d"
-PID= AG=
-stop_pid() { [ -n "$1" ] && kill -TERM "$1" 2>/dev/null && wait "$1"; }
-cleanup() {
-	stop_pid "$AG"
-	stop_pid "$PID"
-	rm -rf "$T"
-}
-trap cleanup EXIT
-die() { echo "bench/agent-idle: $*" >&2; tail -5 "$T/bulwarkd.log" >&2; exit 1; }
+FLEET_BENCH=bench/agent-idle
+. "$(dirname "$0")/fleet-lib.sh"
 
 max=0
 for n in $SIZES; do [ "$n" -gt "$max" ] && max=$n; done
 [ "$max" -gt 0 ] || die "no sizes"
-mkdir -p "$D"
 # seeded nodes are attested when seeded and never quote: keep them Trusted
 echo '{"attestation": {"stale_after_seconds": 864000}}' >"$D/bulwarkd.conf"
-start() {
-	"$BW/bulwarkd" --data-dir "$D" --listen 127.0.0.1:0 >>"$T/bulwarkd.log" 2>&1 &
-	PID=$!
-	for _ in $(seq 600); do
-		if [ -f "$D/admin.conf" ]; then
-			port=$(jq -r .server "$D/admin.conf" | sed 's/.*://')
-			curl -sk "https://127.0.0.1:$port/healthz" >/dev/null 2>&1 && return 0
-		fi
-		kill -0 "$PID" 2>/dev/null || die "bulwarkd did not start"
-		sleep 0.1
-	done
-	die "bulwarkd did not answer"
-}
-daemon_pids() {
-	local c
-	echo "$PID"
-	for c in $(pgrep -P "$PID"); do
-		[ "$(cat "/proc/$c/comm" 2>/dev/null)" = swtpm ] && continue
-		echo "$c" $(pgrep -P "$c")
-	done
-}
-cpu_ns() {
-	local p
-	for p in $(daemon_pids); do cat /proc/"$p"/task/*/schedstat 2>/dev/null; done |
-		awk '{ s += $1 } END { printf "%.0f\n", s }'
-}
-records() { cat "$D"/audit/seg-*.log 2>/dev/null | grep -a -c ' action='; }
+records() { trail_count ''; }
 load1() { cut -d' ' -f1 /proc/loadavg; }
 
 start
-stop_pid "$PID"; PID=
-"$SIM" seed "$D/store" 0 "$max" || die "seed"
-start
-sleep 2	# the controller's first model build
+restart_seeded 0 "$max"
 
 c0=$(cpu_ns); sleep "$WINDOW"; c1=$(cpu_ns)
 quiet=$(echo "($c1 - $c0) / 10000000 / $WINDOW" | bc -l)
@@ -94,12 +54,12 @@ for n in $SIZES; do
 		env $env "$SIM" agent-idle --config "$D/admin.conf" --nodes "$n" \
 			--threads "$THREADS" --seconds $((WARM + WINDOW + 2)) \
 			>"$T/agent.json" 2>"$T/agent.err" &
-		AG=$!
+		SIM_PID=$!
 		sleep "$WARM"
 		l0=$(load1); r0=$(records); c0=$(cpu_ns)
 		sleep "$WINDOW"
 		c1=$(cpu_ns); r1=$(records); l1=$(load1)
-		wait "$AG"; rc=$?; AG=
+		wait "$SIM_PID"; rc=$?; SIM_PID=
 		res=$(cat "$T/agent.json")
 		[ -n "$res" ] || die "agent-idle $n: $(tail -3 "$T/agent.err")"
 		[ "$rc" = 0 ] || echo "agent-idle $n (push $push) exited $rc: $res" >&2

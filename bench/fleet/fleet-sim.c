@@ -272,25 +272,86 @@ cmd_write(const struct client_conf *conf, const struct fleet_opts *o)
 	return errors ? 1 : 0;
 }
 
-struct hb_thread {
+/* What one thread counted; fleet_counts_add() sums them over the threads. */
+struct fleet_counts {
+	long	 writes, errors;
+	long	 passes, requests;	/* agent-idle */
+	double	 max_lag;
+};
+
+struct sim_thread;
+
+/* Node I's turn on CC, due at DUE (monotonic s): counts what it did in
+ * t->counts. */
+typedef void sim_visit_fn(struct client_conn *cc, struct sim_thread *t,
+    long i, double due);
+
+struct sim_thread {
 	const struct fleet_opts		*o;
 	const struct client_conf	*conf;
-	double				 t0, max_lag;
-	long				 writes, errors;
-	long				 passes, requests;	/* agent-idle */
+	sim_visit_fn			*visit;
+	double				 t0, period;
+	struct fleet_counts		 counts;
 	int				 idx;
 	pthread_t			 tid;
 };
 
-/* Runs FN on each of the N threads TH and waits for them all. When one
- * cannot be started, those started are stopped and joined: -errno. */
+static void
+fleet_counts_add(struct fleet_counts *sum, const struct fleet_counts *c)
+{
+	sum->writes += c->writes;
+	sum->errors += c->errors;
+	sum->passes += c->passes;
+	sum->requests += c->requests;
+	if (c->max_lag > sum->max_lag)
+		sum->max_lag = c->max_lag;
+}
+
+/* Thread t->idx's nodes (i = idx, idx + T, ...) on one connection, node
+ * i's turn due at t0 + round * period + i * period / nodes: the fleet's
+ * turns spread evenly over each period, until stop or --seconds. */
+static void *
+sim_thread_run(void *arg)
+{
+	struct client_conn	*cc = NULL;
+	struct sim_thread	*t = arg;
+	const struct fleet_opts	*o = t->o;
+
+	if (open_conn(t->conf, &cc) < 0) {
+		t->counts.errors++;
+		return NULL;
+	}
+	for (long round = 0; !stop; round++) {
+		for (long i = t->idx; i < o->nodes && !stop; i += o->threads) {
+			double due = t->t0 + (double)round * t->period +
+			    (double)i * t->period / (double)o->nodes;
+			double now = bw_mono_s();
+
+			if (o->seconds > 0 && due - t->t0 >= o->seconds) {
+				stop = 1;
+				break;
+			}
+			if (due > now)
+				usleep((useconds_t)((due - now) * 1e6));
+			else if (now - due > t->counts.max_lag)
+				t->counts.max_lag = now - due;
+			t->visit(cc, t, i, due);
+		}
+	}
+	client_conn_close(cc);
+	return NULL;
+}
+
+/* Runs the N threads TH and waits for them all. When one cannot be
+ * started, those started are stopped and joined: -errno. */
 static int
-threads_run(struct hb_thread *th, int n, void *(*fn)(void *))
+threads_run(struct sim_thread *th, int n)
 {
 	int	k, r = 0;
 
 	for (k = 0; k < n; k++)
-		if ((r = pthread_create(&th[k].tid, NULL, fn, &th[k])) != 0) {
+		if ((r = pthread_create(&th[k].tid, NULL, sim_thread_run,
+		    &th[k])) != 0) {
 			fprintf(stderr, "fleet-sim: starting thread %d of %d: "
 			    "%s\n", k + 1, n, strerror(r));
 			stop = 1;
@@ -301,72 +362,59 @@ threads_run(struct hb_thread *th, int n, void *(*fn)(void *))
 	return r ? -r : 0;
 }
 
-/* Node i writes at t0 + round * period + i * period / nodes: the
- * fleet's writes spread evenly over each period. */
-static void *
-hb_run(void *arg)
+/* Visits every node once per PERIOD s with VISIT on o->threads threads
+ * until stop or --seconds. *ret_sum gets the threads' counts summed,
+ * *ret_secs the seconds it ran. Returns 0 or -errno (nothing set). */
+static int
+fleet_run(const struct client_conf *conf, const struct fleet_opts *o,
+    double period, sim_visit_fn *visit, struct fleet_counts *ret_sum,
+    double *ret_secs)
 {
-	struct client_conn	*cc = NULL;
-	struct hb_thread	*t = arg;
-	const struct fleet_opts	*o = t->o;
+	struct sim_thread	*th = calloc((size_t)o->threads, sizeof(*th));
+	struct fleet_counts	 sum = { 0 };
+	double			 t0 = bw_mono_s();
+	int			 r;
 
-	if (open_conn(t->conf, &cc) < 0) {
-		t->errors++;
-		return NULL;
-	}
-	for (long round = 0; !stop; round++) {
-		for (long i = t->idx; i < o->nodes && !stop; i += o->threads) {
-			double due = t->t0 + (double)round * o->period +
-			    (double)i * o->period / (double)o->nodes;
-			double now = bw_mono_s();
+	if (!th)
+		return -ENOMEM;
+	for (int k = 0; k < o->threads; k++)
+		th[k] = (struct sim_thread){ .idx = k, .o = o, .conf = conf,
+		    .visit = visit, .t0 = t0, .period = period };
+	if ((r = threads_run(th, o->threads)) < 0)
+		goto out;
+	for (int k = 0; k < o->threads; k++)
+		fleet_counts_add(&sum, &th[k].counts);
+	*ret_sum = sum;
+	*ret_secs = bw_mono_s() - t0;
+out:
+	free(th);
+	return r;
+}
 
-			if (o->seconds > 0 && due - t->t0 >= o->seconds) {
-				stop = 1;
-				break;
-			}
-			if (due > now)
-				usleep((useconds_t)((due - now) * 1e6));
-			else if (now - due > t->max_lag)
-				t->max_lag = now - due;
-			if (put_node(cc, i) / 100 == 2)
-				t->writes++;
-			else
-				t->errors++;
-		}
-	}
-	client_conn_close(cc);
-	return NULL;
+/* A heartbeat: node I writes its Node. */
+static void
+hb_visit(struct client_conn *cc, struct sim_thread *t, long i, double due)
+{
+	(void)due;
+	if (put_node(cc, i) / 100 == 2)
+		t->counts.writes++;
+	else
+		t->counts.errors++;
 }
 
 static int
 cmd_heartbeat(const struct client_conf *conf, const struct fleet_opts *o)
 {
-	struct hb_thread	*th = calloc((size_t)o->threads, sizeof(*th));
-	long			 writes = 0, errors = 0;
-	double			 t0 = bw_mono_s(), lag = 0;
+	struct fleet_counts	 c;
+	double			 secs;
 
-	if (!th)
+	if (fleet_run(conf, o, o->period, hb_visit, &c, &secs) < 0)
 		return 1;
-	for (int k = 0; k < o->threads; k++)
-		th[k] = (struct hb_thread){ .idx = k, .o = o, .conf = conf,
-		    .t0 = t0 };
-	if (threads_run(th, o->threads, hb_run) < 0) {
-		free(th);
-		return 1;
-	}
-	for (int k = 0; k < o->threads; k++) {
-		writes += th[k].writes;
-		errors += th[k].errors;
-		if (th[k].max_lag > lag)
-			lag = th[k].max_lag;
-	}
-	t0 = bw_mono_s() - t0;
 	printf("{\"nodes\":%ld,\"period_s\":%.1f,\"seconds\":%.1f,\"writes\":%ld,"
 	    "\"writes_per_s\":%.1f,\"errors\":%ld,\"max_lag_s\":%.3f}\n",
-	    o->nodes, o->period, t0, writes, t0 > 0 ? (double)writes / t0 : 0,
-	    errors, lag);
-	free(th);
-	return errors ? 1 : 0;
+	    o->nodes, o->period, secs, c.writes,
+	    secs > 0 ? (double)c.writes / secs : 0, c.errors, c.max_lag);
+	return c.errors ? 1 : 0;
 }
 
 /* ---- agent-idle ---- */
@@ -385,7 +433,7 @@ cmd_heartbeat(const struct client_conf *conf, const struct fleet_opts *o)
 /* One request on CC, counted in T. The HTTP status, or -EIO; the
  * list's revision into *RET_REV when asked. */
 static int
-agent_request(struct client_conn *cc, struct hb_thread *t, const char *method,
+agent_request(struct client_conn *cc, struct sim_thread *t, const char *method,
     const char *path, const char *body, unsigned long long *ret_rev)
 {
 	struct client_response	 resp = { 0 };
@@ -393,7 +441,7 @@ agent_request(struct client_conn *cc, struct hb_thread *t, const char *method,
 	_cleanup_json_ json_t	*doc = NULL;
 	int			 status;
 
-	t->requests++;
+	t->counts.requests++;
 	if (client_conn_request(cc, method, path, body, &resp, &err) < 0)
 		return -EIO;
 	status = resp.status;
@@ -408,7 +456,7 @@ agent_request(struct client_conn *cc, struct hb_thread *t, const char *method,
 /* Node I's idle pass on CC; the watch's poll lasts until UNTIL
  * (monotonic s). Returns 0 or -EPROTO when a request failed. */
 static int
-agent_pass(struct client_conn *cc, struct hb_thread *t, long i, double until)
+agent_pass(struct client_conn *cc, struct sim_thread *t, long i, double until)
 {
 	unsigned long long	 rev = 0;
 	char			 path[128];
@@ -437,75 +485,34 @@ agent_pass(struct client_conn *cc, struct hb_thread *t, long i, double until)
 	return ok ? 0 : -EPROTO;
 }
 
-/* Thread t->idx's nodes (i = idx, idx + T, ...), node i's pass due at
- * t0 + round + i / nodes. */
-static void *
-agent_idle_run(void *arg)
+/* Node I's idle pass, due at DUE: its watch's poll lasts until this
+ * thread's next node is due (about T/N s later). */
+static void
+agent_idle_visit(struct client_conn *cc, struct sim_thread *t, long i,
+    double due)
 {
-	struct client_conn	*cc = NULL;
-	struct hb_thread	*t = arg;
-	const struct fleet_opts	*o = t->o;
-
-	if (open_conn(t->conf, &cc) < 0) {
-		t->errors++;
-		return NULL;
-	}
-	for (long round = 0; !stop; round++) {
-		for (long i = t->idx; i < o->nodes && !stop; i += o->threads) {
-			double due = t->t0 + (double)round +
-			    (double)i / (double)o->nodes;
-			double now = bw_mono_s();
-
-			if (o->seconds > 0 && due - t->t0 >= o->seconds) {
-				stop = 1;
-				break;
-			}
-			if (due > now)
-				usleep((useconds_t)((due - now) * 1e6));
-			else if (now - due > t->max_lag)
-				t->max_lag = now - due;
-			if (agent_pass(cc, t, i, due + (double)o->threads /
-			    (double)o->nodes) < 0)
-				t->errors++;
-			t->passes++;
-		}
-	}
-	client_conn_close(cc);
-	return NULL;
+	if (agent_pass(cc, t, i, due + (double)t->o->threads /
+	    (double)t->o->nodes) < 0)
+		t->counts.errors++;
+	t->counts.passes++;
 }
 
+/* Node i's pass due at t0 + round + i / nodes (a period of 1 s). */
 static int
 cmd_agent_idle(const struct client_conf *conf, const struct fleet_opts *o)
 {
-	struct hb_thread	*th = calloc((size_t)o->threads, sizeof(*th));
-	long			 requests = 0, errors = 0, passes = 0;
-	double			 t0 = bw_mono_s(), lag = 0;
+	struct fleet_counts	 c;
+	double			 secs;
 
-	if (!th)
+	if (fleet_run(conf, o, 1, agent_idle_visit, &c, &secs) < 0)
 		return 1;
-	for (int k = 0; k < o->threads; k++)
-		th[k] = (struct hb_thread){ .idx = k, .o = o, .conf = conf,
-		    .t0 = t0 };
-	if (threads_run(th, o->threads, agent_idle_run) < 0) {
-		free(th);
-		return 1;
-	}
-	for (int k = 0; k < o->threads; k++) {
-		requests += th[k].requests;
-		errors += th[k].errors;
-		passes += th[k].passes;
-		if (th[k].max_lag > lag)
-			lag = th[k].max_lag;
-	}
-	t0 = bw_mono_s() - t0;
 	/* errors: passes with a request that failed or had another answer */
 	printf("{\"nodes\":%ld,\"seconds\":%.1f,\"passes\":%ld,"
 	    "\"passes_per_s\":%.1f,\"requests\":%ld,\"requests_per_s\":%.1f,"
-	    "\"errors\":%ld,\"max_lag_s\":%.3f}\n", o->nodes, t0, passes,
-	    t0 > 0 ? (double)passes / t0 : 0, requests,
-	    t0 > 0 ? (double)requests / t0 : 0, errors, lag);
-	free(th);
-	return errors ? 1 : 0;
+	    "\"errors\":%ld,\"max_lag_s\":%.3f}\n", o->nodes, secs, c.passes,
+	    secs > 0 ? (double)c.passes / secs : 0, c.requests,
+	    secs > 0 ? (double)c.requests / secs : 0, c.errors, c.max_lag);
+	return c.errors ? 1 : 0;
 }
 
 /* ---- rollout ---- */

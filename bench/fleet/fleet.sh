@@ -30,7 +30,6 @@
 # FLEET_INSTANCES=1000 FLEET_WORKLOADS=10 FLEET_IDLE=5 fleet.sh build
 set -u
 BW=$(cd "${1:?usage: fleet.sh BUILD_DIR}" && pwd)
-SIM="$BW/bench/fleet/fleet-sim"
 NODES=${FLEET_NODES:-5000}
 INSTANCES=${FLEET_INSTANCES:-10000}
 WORKLOADS=${FLEET_WORKLOADS:-50}
@@ -40,57 +39,16 @@ WRITES=${FLEET_WRITES:-1000}
 MODES=${FLEET_MODES-basic anti spread}
 FIRST=100
 [ "$NODES" -gt "$FIRST" ] || { echo "fleet.sh: FLEET_NODES must exceed $FIRST" >&2; exit 2; }
-T=$(mktemp -d)
-D="$T/d"
-PID= HB=
-stop_pid() { [ -n "$1" ] && kill -TERM "$1" 2>/dev/null && wait "$1"; }
-cleanup() {
-	stop_pid "$HB"
-	stop_pid "$PID"
-	rm -rf "$T"
-}
-trap cleanup EXIT
-die() { echo "bench/fleet: $*" >&2; tail -5 "$T/bulwarkd.log" >&2; exit 1; }
+FLEET_BENCH=bench/fleet
+. "$(dirname "$0")/fleet-lib.sh"
 
-mkdir -p "$D"
 # The seeded nodes were attested when seeded; they heartbeat through the
 # administrator, so no quote refreshes them: keep them Trusted.
 # The rollout's watch follows from the revision before it: keep enough
 # change log (16 MiB and 10,000 revisions by default) that heartbeats and 10,000 instances
 # written twice do not compact it away under the watch (410).
 echo '{"attestation": {"stale_after_seconds": 864000}, "store": {"history_mib": 512, "history_revisions": 1000000}}' >"$D/bulwarkd.conf"
-start() {
-	"$BW/bulwarkd" --data-dir "$D" --listen 127.0.0.1:0 >>"$T/bulwarkd.log" 2>&1 &
-	PID=$!
-	for _ in $(seq 600); do
-		if [ -f "$D/admin.conf" ]; then
-			port=$(jq -r .server "$D/admin.conf" | sed 's/.*://')
-			curl -sk "https://127.0.0.1:$port/healthz" >/dev/null 2>&1 && return 0
-		fi
-		kill -0 "$PID" 2>/dev/null || die "bulwarkd did not start"
-		sleep 0.1
-	done
-	die "bulwarkd did not answer"
-}
-restart_seeded() { # first count
-	stop_pid "$PID"; PID=
-	"$SIM" seed "$D/store" "$1" "$2" || die "seed $1 $2"
-	start
-	sleep 2	# the controller's first model build
-}
 tck=$(getconf CLK_TCK)
-# bulwarkd is the daemon and the processes it starts but swtpm (the
-# developer TPM it starts when there is none): with privilege separation
-# (the default) the spawner and the API worker it starts, `bulwarkd
-# --worker`, which does the TLS of every request. All long-lived.
-daemon_pids() {
-	local c
-	echo "$PID"
-	for c in $(pgrep -P "$PID"); do
-		[ "$(cat "/proc/$c/comm" 2>/dev/null)" = swtpm ] && continue
-		echo "$c" $(pgrep -P "$c")
-	done
-}
 worker_pids() { pgrep -f -- '^bulwarkd --worker' | grep -Fxf <(daemon_pids | tr ' ' '\n'); }
 cpu_of() { # pids -> clock ticks on CPU
 	local p
@@ -98,14 +56,6 @@ cpu_of() { # pids -> clock ticks on CPU
 		awk '{ s += $14 + $15 } END { print s + 0 }'
 }
 cpu() { cpu_of $(daemon_pids); }
-# ns on CPU of bulwarkd's threads: /proc/PID/stat counts clock ticks of
-# 10 ms, a few dozen for FLEET_WRITES unchanged writes, too coarse for a
-# ratio of two such counts
-cpu_ns() {
-	local p
-	for p in $(daemon_pids); do cat /proc/"$p"/task/*/schedstat 2>/dev/null; done |
-		awk '{ s += $1 } END { printf "%.0f\n", s }'
-}
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$PID/status"; }
 cpu_pct() { # seconds -> "% of one core" of bulwarkd, then of its worker
 	local c0 c1 w0 w1 w
@@ -130,10 +80,10 @@ unlabel() { # nodes: back to the documents the unchanged writes PUT
 	"$SIM" write --config "$D/admin.conf" --nodes "$1" --count "$1" >/dev/null ||
 		die "Node writes at $1 nodes"
 }
-heartbeat() { # starts the heartbeats in HB, output to $T/heartbeat.json
+heartbeat() { # starts the heartbeats in SIM_PID, output to $T/heartbeat.json
 	"$SIM" heartbeat --config "$D/admin.conf" --nodes "$NODES" --period "$PERIOD" \
 		>"$T/heartbeat.json" 2>"$T/heartbeat.err" &
-	HB=$!
+	SIM_PID=$!
 	sleep "$PERIOD"
 }
 hb_window() { # -> "% of one core", the worker's part, "Node writes/s" over FLEET_IDLE s
@@ -142,10 +92,10 @@ hb_window() { # -> "% of one core", the worker's part, "Node writes/s" over FLEE
 	pct=$(cpu_pct "$IDLE")
 	echo "$pct $(echo "($(replaces) - $r0) / $IDLE" | bc -l)"
 }
-schedules() { cat "$D"/audit/seg-*.log 2>/dev/null | grep -a -c ' action=instance.schedule '; }
+schedules() { trail_count 'instance.schedule '; }
 # Node writes the trail recorded: an unchanged write makes no revision
 # (docs/api.md), so the heartbeats are counted by their audit records.
-replaces() { cat "$D"/audit/seg-*.log 2>/dev/null | grep -a -c ' action=node.replace '; }
+replaces() { trail_count 'node.replace '; }
 
 start
 restart_seeded 0 "$FIRST"
@@ -167,7 +117,7 @@ unlabel "$NODES"
 read -r idle_quiet _ <<<"$(cpu_pct "$IDLE")"
 FLEET_SIM_CHANGE=1 heartbeat
 read -r idle_hbc idle_hbc_w hbc_rate <<<"$(hb_window)"
-stop_pid "$HB"; HB=
+stop_pid "$SIM_PID"; SIM_PID=
 heartbeat
 read -r idle_hb idle_hb_w hb_rate <<<"$(hb_window)"
 rss_idle=$(rss_kib)
@@ -199,7 +149,7 @@ for mode in $MODES; do
 		"$bound" "$(jq .apply_s <<<"$res")" "$(jq .seconds <<<"$res")" \
 		"$(jq .placements_per_s <<<"$res")" "$trail" "$placed_total")"$'\n'
 done
-stop_pid "$HB"; HB=
+stop_pid "$SIM_PID"; SIM_PID=
 hb=$(cat "$T/heartbeat.json")
 
 goal() { case $1 in basic) echo 5000 ;; anti) echo 900 ;; spread) echo 2000 ;; esac; }
