@@ -1328,7 +1328,9 @@ start_volume(struct start_state *st, char **ret_err)
 	v = (struct volume_ref){ .tenant = st->e->tenant, .name = vname,
 	    .uid = json_str_at(st->vol, "metadata", "uid"),
 	    .size_bytes = json_int_at(st->vol, "spec", "size_bytes", 0) };
-	if ((r = start_restore_of(st, vname, &v.restore_uid, ret_err)) < 0)
+	/* before volume_held_by() compares it with the records' */
+	if ((r = volume_check_uid(v.uid, ret_err)) < 0 ||
+	    (r = start_restore_of(st, vname, &v.restore_uid, ret_err)) < 0)
 		return r;
 	/* An instance whose removal is retried still holds the volume: its
 	 * retry detaches whatever is mounted then (the key out of the

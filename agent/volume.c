@@ -297,8 +297,8 @@ tenant_key(const char *state_dir, const struct volume_kek *kek,
 
 /* ---- paths ---- */
 
-static int
-check_uid(const char *uid, char **ret_err)
+int
+volume_check_uid(const char *uid, char **ret_err)
 {
 	if (!uid || !*uid || strlen(uid) > 64 ||
 	    strspn(uid, "0123456789abcdef-") != strlen(uid))
@@ -464,7 +464,7 @@ volume_released(const char *state_dir, const char *uid, char **ret_err)
 	_cleanup_free_ char	*dir = NULL;
 	int			 r;
 
-	if ((r = check_uid(uid, ret_err)) < 0)
+	if ((r = volume_check_uid(uid, ret_err)) < 0)
 		return r;
 	if (vpath(state_dir, uid, NULL, &dir) < 0)
 		return -ENOMEM;
@@ -656,7 +656,7 @@ volume_snapshot_exists(const char *state_dir, const char *uid,
 {
 	_cleanup_free_ char *p = NULL;
 
-	return check_uid(uid, NULL) == 0 && check_uid(suid, NULL) == 0 &&
+	return volume_check_uid(uid, NULL) == 0 && volume_check_uid(suid, NULL) == 0 &&
 	    snap_path(state_dir, uid, suid, &p) == 0 && access(p, F_OK) == 0;
 }
 
@@ -670,8 +670,8 @@ volume_snapshot_take(const char *state_dir, const char *uid,
 	struct stat		 st;
 	int			 r;
 
-	if ((r = check_uid(uid, ret_err)) < 0 ||
-	    (r = check_uid(suid, ret_err)) < 0)
+	if ((r = volume_check_uid(uid, ret_err)) < 0 ||
+	    (r = volume_check_uid(suid, ret_err)) < 0)
 		return r;
 	if (vpath(state_dir, uid, NULL, &vdir) < 0 ||
 	    vpath(state_dir, uid, "snapshots", &dir) < 0 ||
@@ -713,7 +713,7 @@ volume_snapshot_delete(const char *state_dir, const char *uid,
 {
 	_cleanup_free_ char *p = NULL;
 
-	if (check_uid(uid, NULL) < 0 || check_uid(suid, NULL) < 0)
+	if (volume_check_uid(uid, NULL) < 0 || volume_check_uid(suid, NULL) < 0)
 		return -BW_E_INVALID;
 	if (snap_path(state_dir, uid, suid, &p) < 0)
 		return -ENOMEM;
@@ -730,7 +730,7 @@ restore(const char *state_dir, const char *uid, const char *dir,
 	size_t			 len;
 	int			 dfd, r;
 
-	if ((r = check_uid(suid, ret_err)) < 0)
+	if ((r = volume_check_uid(suid, ret_err)) < 0)
 		return r;
 	if (asprintf(&img, "%s/backing.img", dir) < 0 ||
 	    snap_path(state_dir, uid, suid, &snap) < 0)
@@ -760,7 +760,7 @@ volume_snapshot_list(const char *state_dir, const char *uid, char ***ret)
 	char			**out, *dot;
 	int			 r;
 
-	if (check_uid(uid, NULL) < 0)
+	if (volume_check_uid(uid, NULL) < 0)
 		return -BW_E_INVALID;
 	if (vpath(state_dir, uid, "snapshots", &dir) < 0)
 		return -ENOMEM;
@@ -939,7 +939,7 @@ volume_attach(const char *state_dir, const struct volume_kek *kek,
 	int			 r, restored = 0;
 	bool			 made;
 
-	if ((r = check_uid(v->uid, ret_err)) < 0 ||
+	if ((r = volume_check_uid(v->uid, ret_err)) < 0 ||
 	    (r = check_tenant(v->tenant, ret_err)) < 0)
 		return r;
 	if (!kek)
@@ -1022,7 +1022,7 @@ volume_detach(const char *state_dir, const char *uid, char **ret_err)
 	struct fscrypt_remove_key_arg rk;
 	_cleanup_close_ int	 mfd = -1, dfd = -1;
 
-	if (check_uid(uid, ret_err) < 0)
+	if (volume_check_uid(uid, ret_err) < 0)
 		return 0;
 	if (vpath(state_dir, uid, NULL, &dir) < 0 ||
 	    vpath(state_dir, uid, "mnt", &mnt) < 0 ||
@@ -1116,7 +1116,7 @@ volume_delete(const char *state_dir, const char *uid, char **ret_err)
 	char			 tenant[64] = "", name[64];
 	int			 r, fd;
 
-	if ((r = check_uid(uid, ret_err)) < 0)
+	if ((r = volume_check_uid(uid, ret_err)) < 0)
 		return r;
 	if ((r = volume_detach(state_dir, uid, ret_err)) < 0)
 		return r;
