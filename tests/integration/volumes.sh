@@ -202,8 +202,11 @@ unshare -m --propagation private sh -c 'exec cat >/dev/null' <"$T/hold" &
 HOLDER=$!
 exec {HOLD}>"$T/hold"
 trap 'exec {HOLD}>&-; kill "$HOLDER" 2>/dev/null; wait "$HOLDER" 2>/dev/null; wl_cleanup_volumes' EXIT
-check "a namespace holding a copy of the volume's mount" wait_for 10 \
-	nsenter -t "$HOLDER" -m mountpoint -q "$V/mnt"
+# $HOLDER is the test's own fork until it has opened the pipe and run
+# unshare: only a mount namespace of its own counts.
+check "a namespace holding a copy of the volume's mount" wait_for 10 bash -c \
+	"[ \"\$(readlink /proc/$HOLDER/ns/mnt)\" != \"\$(readlink /proc/$$/ns/mnt)\" ] &&
+	nsenter -t $HOLDER -m mountpoint -q '$V/mnt'"
 LOOP=$(losetup -j "$V/backing.img" | cut -d: -f1)
 OLD=$(inst acme app-0 | jq -r .status.runtime_id)
 # what the agent logs from here on (earlier removals log the same words)
@@ -249,8 +252,10 @@ app 2 0 | $B apply -f - >/dev/null || fail "scale app to 0"
 check "app-0 removed: the volume detached and released" wait_for 60 bash -c \
 	"! mountpoint -q '$V/mnt' && [ -z \"\$(losetup -j '$V/backing.img')\" ]"
 GHOST=00000000-0000-4000-8000-0000000000f1
+# written beside and renamed into place: the agent lists and reads
+# that directory meanwhile (a name not ending in .json is not listed)
 printf '{"tenant":"acme","name":"ghost","volume_uid":"%s","net_tenant":"NO/SUCH","subnet":"10.9.9.0/24"}' \
-	"$VUID" >"$NS/workloads/$GHOST.json"
+	"$VUID" >"$NS/workloads/.$GHOST.tmp" && mv "$NS/workloads/.$GHOST.tmp" "$NS/workloads/$GHOST.json"
 app 2 1 | $B apply -f - >/dev/null || fail "scale app to 1"
 wait_for 60 inst_is acme app-0 '.status.phase == "Running"' && pass "app-0 Running beside the retried removal" ||
 	{ fail "app-0 Running beside the retried removal"; inst acme app-0 | jq -c .status; grep "$GHOST" "$T/agent.log" | tail -3; }
