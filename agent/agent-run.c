@@ -279,22 +279,42 @@ rec_write(struct agent_run *ar, const char *id, json_t *rec)
 	return write_file_atomic_at(AT_FDCWD, p, s, strlen(s), 0600);
 }
 
-/* The record of ID, or NULL when there is none (or it is unreadable). */
-static json_t *
-rec_read(struct agent_run *ar, const char *id)
+/* The record of ID into *RET (NULL on error): 0, -ENOENT when there is
+ * none, -BW_E_CORRUPT when it is not a JSON object, or another negative
+ * error when it cannot be read. An unreadable record may hold anything
+ * (a volume, a network attachment): a caller that must know fails
+ * closed on it. */
+static int
+rec_read(struct agent_run *ar, const char *id, json_t **ret)
 {
 	_cleanup_free_ char	*text = NULL;
 	json_t			*o = NULL;
 	char			 p[PATH_MAX];
 	size_t			 len;
+	int			 r;
 
-	if (rec_path(ar, id, p, sizeof(p)) < 0 ||
-	    read_file_at(AT_FDCWD, p, AR_RECORD_MAX, &text, &len) < 0)
-		return NULL;
+	*ret = NULL;
+	if ((r = rec_path(ar, id, p, sizeof(p))) < 0 ||
+	    (r = read_file_at(AT_FDCWD, p, AR_RECORD_MAX, &text, &len)) < 0)
+		return r;
 	if (json_parse_bounded(text, len, 4, &o, NULL) < 0 || !json_is_object(o)) {
 		json_decref(o);
-		return NULL;
+		return -BW_E_CORRUPT;
 	}
+	*ret = o;
+	return 0;
+}
+
+/* The record of ID, or NULL when there is none or it cannot be read
+ * (logged): for callers to whom such a record is no record. */
+static json_t *
+rec_get(struct agent_run *ar, const char *id)
+{
+	json_t	*o;
+	int	 r;
+
+	if ((r = rec_read(ar, id, &o)) < 0 && r != -ENOENT)
+		log_warn("instance %s: its record: %s", id, bw_strerror(r));
 	return o;
 }
 
@@ -327,7 +347,8 @@ rec_list(struct agent_run *ar, char ***ret)
 
 	if (!d)
 		return -errno;
-	while ((de = readdir(d))) {
+	/* readdir() tells its end from an error only by errno */
+	while ((errno = 0, de = readdir(d))) {
 		size_t	 l = strlen(de->d_name);
 		char	**nv;
 
@@ -340,6 +361,13 @@ rec_list(struct agent_run *ar, char ***ret)
 		if (!(v[n] = strndup(de->d_name, l - 5)))
 			goto nomem;
 		v[++n] = NULL;
+	}
+	if (errno) {
+		int e = -errno;
+
+		closedir(d);
+		runtime_list_free(v);
+		return e;
 	}
 	closedir(d);
 	if (!v && !(v = calloc(1, sizeof(*v))))
@@ -368,7 +396,7 @@ tenant_subnet_in_use(struct agent_run *ar, const char *tenant,
 
 		if (except_id && strcmp(ids[i], except_id) == 0)
 			continue;
-		if (!(rec = rec_read(ar, ids[i])))
+		if (!(rec = rec_get(ar, ids[i])))
 			continue;
 		if (json_str_at(rec, "net_tenant", NULL) &&
 		    json_str_at(rec, "subnet", NULL) &&
@@ -381,7 +409,10 @@ tenant_subnet_in_use(struct agent_run *ar, const char *tenant,
 
 /* Whether the record of an instance other than EXCEPT_ID holds volume
  * UID (attached by it and not detached yet): 1 with its id in BUF, 0,
- * or a negative error when the records cannot be listed. */
+ * or a negative error when the records cannot be listed (BUF empty) or
+ * one of them exists but cannot be read (BUF its id): such a record may
+ * hold it, so every volume waits until an operator has looked at it
+ * (see inst_remove()). */
 static int
 volume_held_by(struct agent_run *ar, const char *uid, const char *except_id,
     char *buf, size_t len)
@@ -390,19 +421,21 @@ volume_held_by(struct agent_run *ar, const char *uid, const char *except_id,
 	size_t	  i;
 	int	  r;
 
+	buf[0] = '\0';
 	if ((r = rec_list(ar, &ids)) < 0)
 		return r;
 	for (i = 0, r = 0; ids[i] && r == 0; i++) {
 		_cleanup_json_ json_t	*rec = NULL;
 		const char		*vu;
+		int			 rr;
 
 		if (strcmp(ids[i], except_id) == 0 ||
-		    !(rec = rec_read(ar, ids[i])))
+		    (rr = rec_read(ar, ids[i], &rec)) == -ENOENT)
 			continue;
 		vu = json_str_at(rec, "volume_uid", NULL);
-		if (vu && strcmp(vu, uid) == 0) {
+		if (rr < 0 || (vu && strcmp(vu, uid) == 0)) {
 			snprintf(buf, len, "%s", ids[i]);
-			r = 1;
+			r = rr < 0 ? rr : 1;
 		}
 	}
 	runtime_list_free(ids);
@@ -622,9 +655,12 @@ stop_begin(struct agent_run *ar, const char *id, bool remove, char **ret_err)
 	*s = (struct ar_stop){ .remove = remove };
 	snprintf(s->id, sizeof(s->id), "%s", id);
 	if (remove) {
-		_cleanup_json_ json_t *rec = rec_read(ar, id);
+		_cleanup_json_ json_t	*rec = NULL;
+		int			 rr = rec_read(ar, id, &rec);
 
-		s->volume = json_str_at(rec, "volume_uid", NULL) != NULL;
+		/* an unreadable record may hold one */
+		s->volume = (rr < 0 && rr != -ENOENT) ||
+		    json_str_at(rec, "volume_uid", NULL) != NULL;
 	}
 	if (runtime_status(ar->rt, id, &st, NULL) == 0 &&
 	    st.phase == RUNTIME_RUNNING) {
@@ -1339,7 +1375,8 @@ start_volume(struct start_state *st, char **ret_err)
 	r = volume_held_by(st->ar, v.uid, st->e->id, other, sizeof(other));
 	if (r < 0)
 		return errf(r, ret_err, "volume %s: cannot read the instance "
-		    "records: %s", vname, bw_strerror(r));
+		    "record%s%s: %s", vname, *other ? " " : "s", other,
+		    bw_strerror(r));
 	if (r == 1)
 		return errf(-EBUSY, ret_err, "volume %s: waiting for instance "
 		    "%s, being removed, to detach it", vname, other);
@@ -1510,8 +1547,9 @@ out:
 static int
 inst_remove(struct agent_run *ar, const char *id, int graceful, char **ret_err)
 {
-	_cleanup_json_ json_t	*rec = rec_read(ar, id);
+	_cleanup_json_ json_t	*rec = NULL;
 	_cleanup_free_ char	*other = NULL;
+	int			 rr = rec_read(ar, id, &rec);
 	const char		*nt = json_str_at(rec, "net_tenant", NULL);
 	const char		*sn = json_str_at(rec, "subnet", NULL);
 	const char		*vu = json_str_at(rec, "volume_uid", NULL);
@@ -1519,6 +1557,19 @@ inst_remove(struct agent_run *ar, const char *id, int graceful, char **ret_err)
 
 	if ((r = runtime_delete(ar->rt, id, ret_err)) < 0 && r != -BW_E_NOTFOUND)
 		return r;
+	/* A record that exists but cannot be read (bad JSON, an I/O
+	 * error) may name a volume or network attachment still to be
+	 * detached: it stays, its removal is retried and logged every
+	 * pass, and start_volume() takes it to hold every volume. The
+	 * operator reads it (STATE_DIR/workloads/ID.json): detaches what
+	 * it names by hand (a volume still mounted at
+	 * STATE_DIR/volumes/UID/mnt, the network) or sees nothing is left,
+	 * then deletes it: the runtime's instance went above, so nothing
+	 * else is left to remove. */
+	if (rr < 0 && rr != -ENOENT)
+		return errf(rr, ret_err, "its record %s/%s.json cannot be "
+		    "read (%s): kept for an operator", ar->rec_dir, id,
+		    bw_strerror(rr));
 	/* one instance at a time uses a volume: it goes with it */
 	if (vu && (r = volume_detach(ar->state_dir, vu, ret_err)) < 0)
 		return r;
@@ -1783,7 +1834,7 @@ static struct ar_inst *
 inst_adopt(struct agent_run *ar, const json_t *item, const char *id)
 {
 	const json_t		*st = json_object_get(item, "status");
-	_cleanup_json_ json_t	*rec = rec_read(ar, id);
+	_cleanup_json_ json_t	*rec = rec_get(ar, id);
 	_cleanup_free_ char	*err = NULL;
 	struct ar_inst		*e = calloc(1, sizeof(*e));
 
