@@ -319,23 +319,28 @@ vpath(const char *state_dir, const char *uid, const char *file, char **ret)
 	return 0;
 }
 
-/* Whether loop device N is bound: its loop/ attributes exist only then. */
-static bool
+/* Whether loop device N is bound: its loop/ attributes exist only then.
+ * 1, 0 (ENOENT), or a negative error (not "unbound": fail closed). */
+static int
 loop_is_bound(int n)
 {
 	char path[64];
 
 	snprintf(path, sizeof(path), "/sys/block/loop%d/loop", n);
-	return access(path, F_OK) == 0;
+	if (access(path, F_OK) == 0)
+		return 1;
+	return errno == ENOENT ? 0 : -errno;
 }
 
-/* 0 when loop device N's backing file is not named backing.img (or it
- * was unbound meanwhile), else 1: only such a device may be a volume's,
- * so another tool's devices (being torn down, or missing from /dev) are
- * never opened. The name, unlike the path, is the same from every
- * root; a device whose name cannot be read is asked all the same. A
- * name "backing.img (deleted)" is an unlinked file: never the one
- * stat() finds. */
+/* 0 when loop device N's backing file is not named backing.img, when it
+ * has none (empty: being torn down, its file already let go) or it was
+ * unbound meanwhile (no attribute), else 1: only such a device may be a
+ * volume's, so another tool's devices (being torn down, or missing from
+ * /dev) are never opened. The name, unlike the path, is the same from
+ * every root; a device whose name cannot be read (an error opening or
+ * reading the attribute) is asked all the same. A name
+ * "backing.img (deleted)" is an unlinked file: never the one stat()
+ * finds. */
 static int
 loop_named_backing(int n)
 {
@@ -351,7 +356,7 @@ loop_named_backing(int n)
 	len = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (len <= 0)
-		return 1;
+		return len < 0;
 	buf[len] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
 	base = strrchr(buf, '/');
@@ -368,7 +373,9 @@ loop_holds(int n, const struct stat *st)
 	char			 path[64];
 	int			 fd, r;
 
-	if (!loop_is_bound(n) || loop_named_backing(n) == 0)
+	if ((r = loop_is_bound(n)) <= 0)
+		return r;
+	if (loop_named_backing(n) == 0)
 		return 0;
 	snprintf(path, sizeof(path), "/dev/loop%d", n);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
@@ -376,8 +383,8 @@ loop_holds(int n, const struct stat *st)
 		 * file system goes), ENOENT when unbound and removed since
 		 * the look at sysfs: not ours once it is unbound */
 		r = -errno;
-		return (r == -ENXIO || r == -ENOENT) && !loop_is_bound(n) ?
-		    0 : r;
+		return (r == -ENXIO || r == -ENOENT) &&
+		    loop_is_bound(n) == 0 ? 0 : r;
 	}
 	memset(&info, 0, sizeof(info));
 	if (ioctl(fd, LOOP_GET_STATUS64, &info) < 0)
