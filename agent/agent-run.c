@@ -154,10 +154,11 @@ struct agent_run {
 		char	 uid[65];
 		time_t	 since;
 	}			 gone[AR_VOLUME_GONE_MAX];
-	/* volumes the GC could not check, and when it last said so */
+	/* volumes the GC could not check, and when it last said so
+	 * (bw_mono_s()) */
 	struct {
 		char	 uid[65];
-		time_t	 at;
+		double	 at;
 	}			 gc_warned[AR_VOLUME_GONE_MAX];
 };
 
@@ -1641,15 +1642,18 @@ volume_gone_forget(struct agent_run *ar, const char *uid)
 			ar->gone[i].uid[0] = '\0';
 }
 
-/* Logs that the GC cannot tell whether volume UID is released (ERR),
- * at most once per AR_VOLUME_WARN_S for each volume: the GC looks every
- * few seconds, and a volume it skips in silence is never crypto-erased
- * with nothing saying why. */
+/* Logs that the GC cannot tell whether volume UID, due for deletion,
+ * is released (ERR), at most once per AR_VOLUME_WARN_S for each volume:
+ * the GC looks every few seconds, and a volume it skips in silence is
+ * never crypto-erased with nothing saying why. An error the pass has
+ * logged already (*PASS_ERR, the same words: asking the loop devices
+ * fails for the whole node) is only counted in *PASS_SAME. */
 static void
-volume_gc_warn(struct agent_run *ar, const char *uid, const char *err)
+volume_gc_warn(struct agent_run *ar, const char *uid, const char *err,
+    char **pass_err, size_t *pass_same)
 {
 	size_t	i, slot = 0;
-	time_t	now = time(NULL);
+	double	now = bw_mono_s();
 
 	for (i = 0; i < AR_VOLUME_GONE_MAX; i++) {
 		if (strcmp(ar->gc_warned[i].uid, uid) == 0) {
@@ -1663,12 +1667,19 @@ volume_gc_warn(struct agent_run *ar, const char *uid, const char *err)
 	if (i == AR_VOLUME_GONE_MAX) {
 		snprintf(ar->gc_warned[slot].uid, sizeof(ar->gc_warned[0].uid),
 		    "%s", uid);
-		ar->gc_warned[slot].at = 0;
+		/* due at once (the monotonic clock may be young) */
+		ar->gc_warned[slot].at = now - AR_VOLUME_WARN_S;
 	}
 	if (now - ar->gc_warned[slot].at < AR_VOLUME_WARN_S)
 		return;
 	ar->gc_warned[slot].at = now;
+	if (*pass_err && strcmp(*pass_err, err) == 0) {
+		(*pass_same)++;
+		return;
+	}
 	log_warn("volume %s: not deleted for now: %s", uid, err);
+	if (!*pass_err)
+		*pass_err = strdup(err);
 }
 
 /* Deletes the volumes of this node (not attached, their file systems
@@ -1677,8 +1688,9 @@ volume_gc_warn(struct agent_run *ar, const char *uid, const char *err)
 static void
 volumes_gc(struct agent_run *ar)
 {
-	char	**uids = NULL;
-	size_t	  i;
+	_cleanup_free_ char	 *pass_err = NULL;
+	char			**uids = NULL;
+	size_t			  i, same = 0;
 
 	if (time(NULL) < ar->next_volume_gc ||
 	    volume_list(ar->state_dir, &uids) < 0)
@@ -1691,13 +1703,8 @@ volumes_gc(struct agent_run *ar)
 		const char		*uid;
 		int			 r;
 
-		/* a detached volume whose file system lives on waits; one
-		 * that cannot be checked waits too, but not in silence */
-		r = volume_released(ar->state_dir, uids[i], &rerr);
-		if (r < 0 && r != -EBUSY)
-			volume_gc_warn(ar, uids[i], rerr ? rerr :
-			    bw_strerror(r));
-		if (r < 0 ||
+		/* one attached here is in use: nothing to say */
+		if (volume_attached(ar->state_dir, uids[i]) ||
 		    volume_owner(ar->state_dir, uids[i], tenant, name) < 0)
 			continue;
 		snprintf(path, sizeof(path), "/v1/tenants/%s/volumes/%s",
@@ -1712,6 +1719,14 @@ volumes_gc(struct agent_run *ar)
 		}
 		if (!volume_gone_long(ar, uids[i]))
 			continue;
+		/* due: a detached volume whose file system lives on waits;
+		 * one that cannot be checked waits too, but not in silence */
+		r = volume_released(ar->state_dir, uids[i], &rerr);
+		if (r < 0 && r != -EBUSY)
+			volume_gc_warn(ar, uids[i], rerr ? rerr :
+			    bw_strerror(r), &pass_err, &same);
+		if (r < 0)
+			continue;
 		if ((r = volume_delete(ar->state_dir, uids[i], &err)) < 0) {
 			log_warn("volume %s/%s (%s): delete: %s", tenant, name,
 			    uids[i], err ? err : bw_strerror(r));
@@ -1724,6 +1739,9 @@ volumes_gc(struct agent_run *ar)
 		    "volume %s/%s", tenant, name);
 		ar->changes++;
 	}
+	if (same > 0)
+		log_warn("%zu more volume%s: not deleted for now: the same",
+		    same, same == 1 ? "" : "s");
 	if (volume_tenants_gc(ar->state_dir) > 0)
 		log_info("wiped the keys of tenants without volumes here");
 	runtime_list_free(uids);
