@@ -270,6 +270,26 @@ check "and app-0 reads and writes it" nsenter -t "$pid" -U -m /bin/busybox sh -c
 	"echo still >/data/still.txt && /bin/busybox grep -q still /data/still.txt && rm /data/still.txt && /bin/busybox grep -q '$MARK' /data/secret.txt"
 rm -f "$NS/workloads/$GHOST.json"
 
+echo "== a record that cannot be read holds every volume"
+# It may name any volume (or network attachment): attaches wait and
+# its removal keeps it until an operator has looked at it.
+app 2 0 | $B apply -f - >/dev/null || fail "scale app to 0"
+check "app-0 removed: the volume detached" wait_for 60 bash -c "! mountpoint -q '$V/mnt'"
+BAD=00000000-0000-4000-8000-0000000000f2
+LOGOFF=$(stat -c %s "$T/agent.log")
+printf '{"tenant":' >"$NS/workloads/.$BAD.tmp" && mv "$NS/workloads/.$BAD.tmp" "$NS/workloads/$BAD.json"
+app 2 1 | $B apply -f - >/dev/null || fail "scale app to 1"
+check "the new app-0 waits, naming the record" wait_for 60 inst_is acme app-0 \
+	'.status.phase != "Running" and (.status.message | test("volume db: cannot read the instance record '"$BAD"': stored data corrupt"))'
+check "the volume stays detached" bash -c "! mountpoint -q '$V/mnt'"
+check "the record's removal keeps it, saying so" wait_for 30 logged \
+	"instance $BAD: removal failed (retried): its record $NS/workloads/$BAD.json cannot be read (stored data corrupt): kept for an operator"
+check "the record is still there" [ -e "$NS/workloads/$BAD.json" ]
+rm -f "$NS/workloads/$BAD.json"
+wait_for 120 inst_is acme app-0 '.status.phase == "Running"' && pass "the record deleted, app-0 Running" ||
+	{ fail "the record deleted, app-0 Running"; inst acme app-0 | jq -c .status; }
+check "the volume mounted again" mountpoint -q "$V/mnt"
+
 echo "== delete: the key first, then the data"
 cp "$NS/volumes/kek.sealed" "$T/kek.saved"
 delete_saving acme app db "$V" "$T/saved.img"
