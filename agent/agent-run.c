@@ -154,10 +154,11 @@ struct agent_run {
 		char	 uid[65];
 		time_t	 since;
 	}			 gone[AR_VOLUME_GONE_MAX];
-	/* volumes the GC could not check, and when it last said so */
+	/* volumes the GC could not check, and when it last said so
+	 * (bw_mono_s()) */
 	struct {
 		char	 uid[65];
-		time_t	 at;
+		double	 at;
 	}			 gc_warned[AR_VOLUME_GONE_MAX];
 };
 
@@ -279,22 +280,42 @@ rec_write(struct agent_run *ar, const char *id, json_t *rec)
 	return write_file_atomic_at(AT_FDCWD, p, s, strlen(s), 0600);
 }
 
-/* The record of ID, or NULL when there is none (or it is unreadable). */
-static json_t *
-rec_read(struct agent_run *ar, const char *id)
+/* The record of ID into *RET (NULL on error): 0, -ENOENT when there is
+ * none, -BW_E_CORRUPT when it is not a JSON object, or another negative
+ * error when it cannot be read. An unreadable record may hold anything
+ * (a volume, a network attachment): a caller that must know fails
+ * closed on it. */
+static int
+rec_read(struct agent_run *ar, const char *id, json_t **ret)
 {
 	_cleanup_free_ char	*text = NULL;
 	json_t			*o = NULL;
 	char			 p[PATH_MAX];
 	size_t			 len;
+	int			 r;
 
-	if (rec_path(ar, id, p, sizeof(p)) < 0 ||
-	    read_file_at(AT_FDCWD, p, AR_RECORD_MAX, &text, &len) < 0)
-		return NULL;
+	*ret = NULL;
+	if ((r = rec_path(ar, id, p, sizeof(p))) < 0 ||
+	    (r = read_file_at(AT_FDCWD, p, AR_RECORD_MAX, &text, &len)) < 0)
+		return r;
 	if (json_parse_bounded(text, len, 4, &o, NULL) < 0 || !json_is_object(o)) {
 		json_decref(o);
-		return NULL;
+		return -BW_E_CORRUPT;
 	}
+	*ret = o;
+	return 0;
+}
+
+/* The record of ID, or NULL when there is none or it cannot be read
+ * (logged): for callers to whom such a record is no record. */
+static json_t *
+rec_get(struct agent_run *ar, const char *id)
+{
+	json_t	*o;
+	int	 r;
+
+	if ((r = rec_read(ar, id, &o)) < 0 && r != -ENOENT)
+		log_warn("instance %s: its record: %s", id, bw_strerror(r));
 	return o;
 }
 
@@ -327,7 +348,8 @@ rec_list(struct agent_run *ar, char ***ret)
 
 	if (!d)
 		return -errno;
-	while ((de = readdir(d))) {
+	/* readdir() tells its end from an error only by errno */
+	while ((errno = 0, de = readdir(d))) {
 		size_t	 l = strlen(de->d_name);
 		char	**nv;
 
@@ -340,6 +362,13 @@ rec_list(struct agent_run *ar, char ***ret)
 		if (!(v[n] = strndup(de->d_name, l - 5)))
 			goto nomem;
 		v[++n] = NULL;
+	}
+	if (errno) {
+		int e = -errno;
+
+		closedir(d);
+		runtime_list_free(v);
+		return e;
 	}
 	closedir(d);
 	if (!v && !(v = calloc(1, sizeof(*v))))
@@ -368,7 +397,7 @@ tenant_subnet_in_use(struct agent_run *ar, const char *tenant,
 
 		if (except_id && strcmp(ids[i], except_id) == 0)
 			continue;
-		if (!(rec = rec_read(ar, ids[i])))
+		if (!(rec = rec_get(ar, ids[i])))
 			continue;
 		if (json_str_at(rec, "net_tenant", NULL) &&
 		    json_str_at(rec, "subnet", NULL) &&
@@ -381,7 +410,10 @@ tenant_subnet_in_use(struct agent_run *ar, const char *tenant,
 
 /* Whether the record of an instance other than EXCEPT_ID holds volume
  * UID (attached by it and not detached yet): 1 with its id in BUF, 0,
- * or a negative error when the records cannot be listed. */
+ * or a negative error when the records cannot be listed (BUF empty) or
+ * one of them exists but cannot be read (BUF its id): such a record may
+ * hold it, so every volume waits until an operator has looked at it
+ * (see inst_remove()). */
 static int
 volume_held_by(struct agent_run *ar, const char *uid, const char *except_id,
     char *buf, size_t len)
@@ -390,19 +422,21 @@ volume_held_by(struct agent_run *ar, const char *uid, const char *except_id,
 	size_t	  i;
 	int	  r;
 
+	buf[0] = '\0';
 	if ((r = rec_list(ar, &ids)) < 0)
 		return r;
 	for (i = 0, r = 0; ids[i] && r == 0; i++) {
 		_cleanup_json_ json_t	*rec = NULL;
 		const char		*vu;
+		int			 rr;
 
 		if (strcmp(ids[i], except_id) == 0 ||
-		    !(rec = rec_read(ar, ids[i])))
+		    (rr = rec_read(ar, ids[i], &rec)) == -ENOENT)
 			continue;
 		vu = json_str_at(rec, "volume_uid", NULL);
-		if (vu && strcmp(vu, uid) == 0) {
+		if (rr < 0 || (vu && strcmp(vu, uid) == 0)) {
 			snprintf(buf, len, "%s", ids[i]);
-			r = 1;
+			r = rr < 0 ? rr : 1;
 		}
 	}
 	runtime_list_free(ids);
@@ -622,9 +656,12 @@ stop_begin(struct agent_run *ar, const char *id, bool remove, char **ret_err)
 	*s = (struct ar_stop){ .remove = remove };
 	snprintf(s->id, sizeof(s->id), "%s", id);
 	if (remove) {
-		_cleanup_json_ json_t *rec = rec_read(ar, id);
+		_cleanup_json_ json_t	*rec = NULL;
+		int			 rr = rec_read(ar, id, &rec);
 
-		s->volume = json_str_at(rec, "volume_uid", NULL) != NULL;
+		/* an unreadable record may hold one */
+		s->volume = (rr < 0 && rr != -ENOENT) ||
+		    json_str_at(rec, "volume_uid", NULL) != NULL;
 	}
 	if (runtime_status(ar->rt, id, &st, NULL) == 0 &&
 	    st.phase == RUNTIME_RUNNING) {
@@ -1328,7 +1365,9 @@ start_volume(struct start_state *st, char **ret_err)
 	v = (struct volume_ref){ .tenant = st->e->tenant, .name = vname,
 	    .uid = json_str_at(st->vol, "metadata", "uid"),
 	    .size_bytes = json_int_at(st->vol, "spec", "size_bytes", 0) };
-	if ((r = start_restore_of(st, vname, &v.restore_uid, ret_err)) < 0)
+	/* before volume_held_by() compares it with the records' */
+	if ((r = volume_check_uid(v.uid, ret_err)) < 0 ||
+	    (r = start_restore_of(st, vname, &v.restore_uid, ret_err)) < 0)
 		return r;
 	/* An instance whose removal is retried still holds the volume: its
 	 * retry detaches whatever is mounted then (the key out of the
@@ -1337,7 +1376,8 @@ start_volume(struct start_state *st, char **ret_err)
 	r = volume_held_by(st->ar, v.uid, st->e->id, other, sizeof(other));
 	if (r < 0)
 		return errf(r, ret_err, "volume %s: cannot read the instance "
-		    "records: %s", vname, bw_strerror(r));
+		    "record%s%s: %s", vname, *other ? " " : "s", other,
+		    bw_strerror(r));
 	if (r == 1)
 		return errf(-EBUSY, ret_err, "volume %s: waiting for instance "
 		    "%s, being removed, to detach it", vname, other);
@@ -1508,8 +1548,9 @@ out:
 static int
 inst_remove(struct agent_run *ar, const char *id, int graceful, char **ret_err)
 {
-	_cleanup_json_ json_t	*rec = rec_read(ar, id);
+	_cleanup_json_ json_t	*rec = NULL;
 	_cleanup_free_ char	*other = NULL;
+	int			 rr = rec_read(ar, id, &rec);
 	const char		*nt = json_str_at(rec, "net_tenant", NULL);
 	const char		*sn = json_str_at(rec, "subnet", NULL);
 	const char		*vu = json_str_at(rec, "volume_uid", NULL);
@@ -1517,6 +1558,19 @@ inst_remove(struct agent_run *ar, const char *id, int graceful, char **ret_err)
 
 	if ((r = runtime_delete(ar->rt, id, ret_err)) < 0 && r != -BW_E_NOTFOUND)
 		return r;
+	/* A record that exists but cannot be read (bad JSON, an I/O
+	 * error) may name a volume or network attachment still to be
+	 * detached: it stays, its removal is retried and logged every
+	 * pass, and start_volume() takes it to hold every volume. The
+	 * operator reads it (STATE_DIR/workloads/ID.json): detaches what
+	 * it names by hand (a volume still mounted at
+	 * STATE_DIR/volumes/UID/mnt, the network) or sees nothing is left,
+	 * then deletes it: the runtime's instance went above, so nothing
+	 * else is left to remove. */
+	if (rr < 0 && rr != -ENOENT)
+		return errf(rr, ret_err, "its record %s/%s.json cannot be "
+		    "read (%s): kept for an operator", ar->rec_dir, id,
+		    bw_strerror(rr));
 	/* one instance at a time uses a volume: it goes with it */
 	if (vu && (r = volume_detach(ar->state_dir, vu, ret_err)) < 0)
 		return r;
@@ -1588,15 +1642,18 @@ volume_gone_forget(struct agent_run *ar, const char *uid)
 			ar->gone[i].uid[0] = '\0';
 }
 
-/* Logs that the GC cannot tell whether volume UID is released (ERR),
- * at most once per AR_VOLUME_WARN_S for each volume: the GC looks every
- * few seconds, and a volume it skips in silence is never crypto-erased
- * with nothing saying why. */
+/* Logs that the GC cannot tell whether volume UID, due for deletion,
+ * is released (ERR), at most once per AR_VOLUME_WARN_S for each volume:
+ * the GC looks every few seconds, and a volume it skips in silence is
+ * never crypto-erased with nothing saying why. An error the pass has
+ * logged already (*PASS_ERR, the same words: asking the loop devices
+ * fails for the whole node) is only counted in *PASS_SAME. */
 static void
-volume_gc_warn(struct agent_run *ar, const char *uid, const char *err)
+volume_gc_warn(struct agent_run *ar, const char *uid, const char *err,
+    char **pass_err, size_t *pass_same)
 {
 	size_t	i, slot = 0;
-	time_t	now = time(NULL);
+	double	now = bw_mono_s();
 
 	for (i = 0; i < AR_VOLUME_GONE_MAX; i++) {
 		if (strcmp(ar->gc_warned[i].uid, uid) == 0) {
@@ -1610,12 +1667,19 @@ volume_gc_warn(struct agent_run *ar, const char *uid, const char *err)
 	if (i == AR_VOLUME_GONE_MAX) {
 		snprintf(ar->gc_warned[slot].uid, sizeof(ar->gc_warned[0].uid),
 		    "%s", uid);
-		ar->gc_warned[slot].at = 0;
+		/* due at once (the monotonic clock may be young) */
+		ar->gc_warned[slot].at = now - AR_VOLUME_WARN_S;
 	}
 	if (now - ar->gc_warned[slot].at < AR_VOLUME_WARN_S)
 		return;
 	ar->gc_warned[slot].at = now;
+	if (*pass_err && strcmp(*pass_err, err) == 0) {
+		(*pass_same)++;
+		return;
+	}
 	log_warn("volume %s: not deleted for now: %s", uid, err);
+	if (!*pass_err)
+		*pass_err = strdup(err);
 }
 
 /* Deletes the volumes of this node (not attached, their file systems
@@ -1624,8 +1688,9 @@ volume_gc_warn(struct agent_run *ar, const char *uid, const char *err)
 static void
 volumes_gc(struct agent_run *ar)
 {
-	char	**uids = NULL;
-	size_t	  i;
+	_cleanup_free_ char	 *pass_err = NULL;
+	char			**uids = NULL;
+	size_t			  i, same = 0;
 
 	if (time(NULL) < ar->next_volume_gc ||
 	    volume_list(ar->state_dir, &uids) < 0)
@@ -1638,13 +1703,8 @@ volumes_gc(struct agent_run *ar)
 		const char		*uid;
 		int			 r;
 
-		/* a detached volume whose file system lives on waits; one
-		 * that cannot be checked waits too, but not in silence */
-		r = volume_released(ar->state_dir, uids[i], &rerr);
-		if (r < 0 && r != -EBUSY)
-			volume_gc_warn(ar, uids[i], rerr ? rerr :
-			    bw_strerror(r));
-		if (r < 0 ||
+		/* one attached here is in use: nothing to say */
+		if (volume_attached(ar->state_dir, uids[i]) ||
 		    volume_owner(ar->state_dir, uids[i], tenant, name) < 0)
 			continue;
 		snprintf(path, sizeof(path), "/v1/tenants/%s/volumes/%s",
@@ -1659,6 +1719,14 @@ volumes_gc(struct agent_run *ar)
 		}
 		if (!volume_gone_long(ar, uids[i]))
 			continue;
+		/* due: a detached volume whose file system lives on waits;
+		 * one that cannot be checked waits too, but not in silence */
+		r = volume_released(ar->state_dir, uids[i], &rerr);
+		if (r < 0 && r != -EBUSY)
+			volume_gc_warn(ar, uids[i], rerr ? rerr :
+			    bw_strerror(r), &pass_err, &same);
+		if (r < 0)
+			continue;
 		if ((r = volume_delete(ar->state_dir, uids[i], &err)) < 0) {
 			log_warn("volume %s/%s (%s): delete: %s", tenant, name,
 			    uids[i], err ? err : bw_strerror(r));
@@ -1671,6 +1739,9 @@ volumes_gc(struct agent_run *ar)
 		    "volume %s/%s", tenant, name);
 		ar->changes++;
 	}
+	if (same > 0)
+		log_warn("%zu more volume%s: not deleted for now: the same",
+		    same, same == 1 ? "" : "s");
 	if (volume_tenants_gc(ar->state_dir) > 0)
 		log_info("wiped the keys of tenants without volumes here");
 	runtime_list_free(uids);
@@ -1781,7 +1852,7 @@ static struct ar_inst *
 inst_adopt(struct agent_run *ar, const json_t *item, const char *id)
 {
 	const json_t		*st = json_object_get(item, "status");
-	_cleanup_json_ json_t	*rec = rec_read(ar, id);
+	_cleanup_json_ json_t	*rec = rec_get(ar, id);
 	_cleanup_free_ char	*err = NULL;
 	struct ar_inst		*e = calloc(1, sizeof(*e));
 

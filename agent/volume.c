@@ -297,8 +297,8 @@ tenant_key(const char *state_dir, const struct volume_kek *kek,
 
 /* ---- paths ---- */
 
-static int
-check_uid(const char *uid, char **ret_err)
+int
+volume_check_uid(const char *uid, char **ret_err)
 {
 	if (!uid || !*uid || strlen(uid) > 64 ||
 	    strspn(uid, "0123456789abcdef-") != strlen(uid))
@@ -319,23 +319,28 @@ vpath(const char *state_dir, const char *uid, const char *file, char **ret)
 	return 0;
 }
 
-/* Whether loop device N is bound: its loop/ attributes exist only then. */
-static bool
+/* Whether loop device N is bound: its loop/ attributes exist only then.
+ * 1, 0 (ENOENT), or a negative error (not "unbound": fail closed). */
+static int
 loop_is_bound(int n)
 {
 	char path[64];
 
 	snprintf(path, sizeof(path), "/sys/block/loop%d/loop", n);
-	return access(path, F_OK) == 0;
+	if (access(path, F_OK) == 0)
+		return 1;
+	return errno == ENOENT ? 0 : -errno;
 }
 
-/* 0 when loop device N's backing file is not named backing.img (or it
- * was unbound meanwhile), else 1: only such a device may be a volume's,
- * so another tool's devices (being torn down, or missing from /dev) are
- * never opened. The name, unlike the path, is the same from every
- * root; a device whose name cannot be read is asked all the same. A
- * name "backing.img (deleted)" is an unlinked file: never the one
- * stat() finds. */
+/* 0 when loop device N's backing file is not named backing.img, when it
+ * has none (empty: being torn down, its file already let go) or it was
+ * unbound meanwhile (no attribute), else 1: only such a device may be a
+ * volume's, so another tool's devices (being torn down, or missing from
+ * /dev) are never opened. The name, unlike the path, is the same from
+ * every root; a device whose name cannot be read (an error opening or
+ * reading the attribute) is asked all the same. A name
+ * "backing.img (deleted)" is an unlinked file: never the one stat()
+ * finds. */
 static int
 loop_named_backing(int n)
 {
@@ -351,7 +356,7 @@ loop_named_backing(int n)
 	len = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (len <= 0)
-		return 1;
+		return len < 0;
 	buf[len] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
 	base = strrchr(buf, '/');
@@ -368,7 +373,9 @@ loop_holds(int n, const struct stat *st)
 	char			 path[64];
 	int			 fd, r;
 
-	if (!loop_is_bound(n) || loop_named_backing(n) == 0)
+	if ((r = loop_is_bound(n)) <= 0)
+		return r;
+	if (loop_named_backing(n) == 0)
 		return 0;
 	snprintf(path, sizeof(path), "/dev/loop%d", n);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
@@ -376,8 +383,8 @@ loop_holds(int n, const struct stat *st)
 		 * file system goes), ENOENT when unbound and removed since
 		 * the look at sysfs: not ours once it is unbound */
 		r = -errno;
-		return (r == -ENXIO || r == -ENOENT) && !loop_is_bound(n) ?
-		    0 : r;
+		return (r == -ENXIO || r == -ENOENT) &&
+		    loop_is_bound(n) == 0 ? 0 : r;
 	}
 	memset(&info, 0, sizeof(info));
 	if (ioctl(fd, LOOP_GET_STATUS64, &info) < 0)
@@ -464,7 +471,7 @@ volume_released(const char *state_dir, const char *uid, char **ret_err)
 	_cleanup_free_ char	*dir = NULL;
 	int			 r;
 
-	if ((r = check_uid(uid, ret_err)) < 0)
+	if ((r = volume_check_uid(uid, ret_err)) < 0)
 		return r;
 	if (vpath(state_dir, uid, NULL, &dir) < 0)
 		return -ENOMEM;
@@ -656,7 +663,7 @@ volume_snapshot_exists(const char *state_dir, const char *uid,
 {
 	_cleanup_free_ char *p = NULL;
 
-	return check_uid(uid, NULL) == 0 && check_uid(suid, NULL) == 0 &&
+	return volume_check_uid(uid, NULL) == 0 && volume_check_uid(suid, NULL) == 0 &&
 	    snap_path(state_dir, uid, suid, &p) == 0 && access(p, F_OK) == 0;
 }
 
@@ -670,8 +677,8 @@ volume_snapshot_take(const char *state_dir, const char *uid,
 	struct stat		 st;
 	int			 r;
 
-	if ((r = check_uid(uid, ret_err)) < 0 ||
-	    (r = check_uid(suid, ret_err)) < 0)
+	if ((r = volume_check_uid(uid, ret_err)) < 0 ||
+	    (r = volume_check_uid(suid, ret_err)) < 0)
 		return r;
 	if (vpath(state_dir, uid, NULL, &vdir) < 0 ||
 	    vpath(state_dir, uid, "snapshots", &dir) < 0 ||
@@ -713,7 +720,7 @@ volume_snapshot_delete(const char *state_dir, const char *uid,
 {
 	_cleanup_free_ char *p = NULL;
 
-	if (check_uid(uid, NULL) < 0 || check_uid(suid, NULL) < 0)
+	if (volume_check_uid(uid, NULL) < 0 || volume_check_uid(suid, NULL) < 0)
 		return -BW_E_INVALID;
 	if (snap_path(state_dir, uid, suid, &p) < 0)
 		return -ENOMEM;
@@ -730,7 +737,7 @@ restore(const char *state_dir, const char *uid, const char *dir,
 	size_t			 len;
 	int			 dfd, r;
 
-	if ((r = check_uid(suid, ret_err)) < 0)
+	if ((r = volume_check_uid(suid, ret_err)) < 0)
 		return r;
 	if (asprintf(&img, "%s/backing.img", dir) < 0 ||
 	    snap_path(state_dir, uid, suid, &snap) < 0)
@@ -760,7 +767,7 @@ volume_snapshot_list(const char *state_dir, const char *uid, char ***ret)
 	char			**out, *dot;
 	int			 r;
 
-	if (check_uid(uid, NULL) < 0)
+	if (volume_check_uid(uid, NULL) < 0)
 		return -BW_E_INVALID;
 	if (vpath(state_dir, uid, "snapshots", &dir) < 0)
 		return -ENOMEM;
@@ -939,7 +946,7 @@ volume_attach(const char *state_dir, const struct volume_kek *kek,
 	int			 r, restored = 0;
 	bool			 made;
 
-	if ((r = check_uid(v->uid, ret_err)) < 0 ||
+	if ((r = volume_check_uid(v->uid, ret_err)) < 0 ||
 	    (r = check_tenant(v->tenant, ret_err)) < 0)
 		return r;
 	if (!kek)
@@ -1022,7 +1029,7 @@ volume_detach(const char *state_dir, const char *uid, char **ret_err)
 	struct fscrypt_remove_key_arg rk;
 	_cleanup_close_ int	 mfd = -1, dfd = -1;
 
-	if (check_uid(uid, ret_err) < 0)
+	if (volume_check_uid(uid, ret_err) < 0)
 		return 0;
 	if (vpath(state_dir, uid, NULL, &dir) < 0 ||
 	    vpath(state_dir, uid, "mnt", &mnt) < 0 ||
@@ -1116,7 +1123,7 @@ volume_delete(const char *state_dir, const char *uid, char **ret_err)
 	char			 tenant[64] = "", name[64];
 	int			 r, fd;
 
-	if ((r = check_uid(uid, ret_err)) < 0)
+	if ((r = volume_check_uid(uid, ret_err)) < 0)
 		return r;
 	if ((r = volume_detach(state_dir, uid, ret_err)) < 0)
 		return r;

@@ -56,6 +56,10 @@ struct volume_ref {
 	const char	*restore_uid;
 };
 
+/* 0 when UID is a volume uid ([0-9a-f-]{1,64}), else -BW_E_INVALID
+ * with *RET_ERR. */
+int volume_check_uid(const char *uid, char **ret_err);
+
 /* Attaches V on this node: on first use makes its backing file, file
  * system and key; restores V->restore_uid if asked; mounts it (nosuid,
  * nodev), puts its key into the kernel and sets the data directory's

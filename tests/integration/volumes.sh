@@ -202,8 +202,11 @@ unshare -m --propagation private sh -c 'exec cat >/dev/null' <"$T/hold" &
 HOLDER=$!
 exec {HOLD}>"$T/hold"
 trap 'exec {HOLD}>&-; kill "$HOLDER" 2>/dev/null; wait "$HOLDER" 2>/dev/null; wl_cleanup_volumes' EXIT
-check "a namespace holding a copy of the volume's mount" wait_for 10 \
-	nsenter -t "$HOLDER" -m mountpoint -q "$V/mnt"
+# $HOLDER is the test's own fork until it has opened the pipe and run
+# unshare: only a mount namespace of its own counts.
+check "a namespace holding a copy of the volume's mount" wait_for 10 bash -c \
+	"[ \"\$(readlink /proc/$HOLDER/ns/mnt)\" != \"\$(readlink /proc/$$/ns/mnt)\" ] &&
+	nsenter -t $HOLDER -m mountpoint -q '$V/mnt'"
 LOOP=$(losetup -j "$V/backing.img" | cut -d: -f1)
 OLD=$(inst acme app-0 | jq -r .status.runtime_id)
 # what the agent logs from here on (earlier removals log the same words)
@@ -249,8 +252,10 @@ app 2 0 | $B apply -f - >/dev/null || fail "scale app to 0"
 check "app-0 removed: the volume detached and released" wait_for 60 bash -c \
 	"! mountpoint -q '$V/mnt' && [ -z \"\$(losetup -j '$V/backing.img')\" ]"
 GHOST=00000000-0000-4000-8000-0000000000f1
+# written beside and renamed into place: the agent lists and reads
+# that directory meanwhile (a name not ending in .json is not listed)
 printf '{"tenant":"acme","name":"ghost","volume_uid":"%s","net_tenant":"NO/SUCH","subnet":"10.9.9.0/24"}' \
-	"$VUID" >"$NS/workloads/$GHOST.json"
+	"$VUID" >"$NS/workloads/.$GHOST.tmp" && mv "$NS/workloads/.$GHOST.tmp" "$NS/workloads/$GHOST.json"
 app 2 1 | $B apply -f - >/dev/null || fail "scale app to 1"
 wait_for 60 inst_is acme app-0 '.status.phase == "Running"' && pass "app-0 Running beside the retried removal" ||
 	{ fail "app-0 Running beside the retried removal"; inst acme app-0 | jq -c .status; grep "$GHOST" "$T/agent.log" | tail -3; }
@@ -264,6 +269,26 @@ check "the volume stays mounted on the host" mountpoint -q "$V/mnt"
 check "and app-0 reads and writes it" nsenter -t "$pid" -U -m /bin/busybox sh -c \
 	"echo still >/data/still.txt && /bin/busybox grep -q still /data/still.txt && rm /data/still.txt && /bin/busybox grep -q '$MARK' /data/secret.txt"
 rm -f "$NS/workloads/$GHOST.json"
+
+echo "== a record that cannot be read holds every volume"
+# It may name any volume (or network attachment): attaches wait and
+# its removal keeps it until an operator has looked at it.
+app 2 0 | $B apply -f - >/dev/null || fail "scale app to 0"
+check "app-0 removed: the volume detached" wait_for 60 bash -c "! mountpoint -q '$V/mnt'"
+BAD=00000000-0000-4000-8000-0000000000f2
+LOGOFF=$(stat -c %s "$T/agent.log")
+printf '{"tenant":' >"$NS/workloads/.$BAD.tmp" && mv "$NS/workloads/.$BAD.tmp" "$NS/workloads/$BAD.json"
+app 2 1 | $B apply -f - >/dev/null || fail "scale app to 1"
+check "the new app-0 waits, naming the record" wait_for 60 inst_is acme app-0 \
+	'.status.phase != "Running" and (.status.message | test("volume db: cannot read the instance record '"$BAD"': stored data corrupt"))'
+check "the volume stays detached" bash -c "! mountpoint -q '$V/mnt'"
+check "the record's removal keeps it, saying so" wait_for 30 logged \
+	"instance $BAD: removal failed (retried): its record $NS/workloads/$BAD.json cannot be read (stored data corrupt): kept for an operator"
+check "the record is still there" [ -e "$NS/workloads/$BAD.json" ]
+rm -f "$NS/workloads/$BAD.json"
+wait_for 120 inst_is acme app-0 '.status.phase == "Running"' && pass "the record deleted, app-0 Running" ||
+	{ fail "the record deleted, app-0 Running"; inst acme app-0 | jq -c .status; }
+check "the volume mounted again" mountpoint -q "$V/mnt"
 
 echo "== delete: the key first, then the data"
 cp "$NS/volumes/kek.sealed" "$T/kek.saved"
