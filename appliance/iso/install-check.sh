@@ -30,7 +30,7 @@ fi
 ovmf=/usr/share/OVMF/OVMF_CODE.fd vars=/usr/share/OVMF/OVMF_VARS.fd
 say() { printf 'check-iso: %s\n' "$*"; }
 [ -f "$iso" ] || { say "no $iso (make iso first)" >&2; exit 1; }
-for t in qemu-system-x86_64 swtpm mformat mcopy mtype xorriso openssl jq; do
+for t in qemu-system-x86_64 swtpm mformat mcopy mtype xorriso openssl jq grub-editenv; do
 	command -v "$t" >/dev/null || { say "needs $t" >&2; exit 1; }
 done
 [ -f "$ovmf" ] || { say "needs OVMF ($ovmf)" >&2; exit 1; }
@@ -175,11 +175,20 @@ expect() { # expect WHAT REGEX: the first boot's console shows it
 }
 expect "root unlocked by the TPM" 'bulwark-tpm2: root unlocked by the TPM'
 # The A/B layout: the initramfs's bulwark-slot bound slots/a as the root
-# and the shared directories from state/, and left the whole file system
-# at /run/bulwark-fs (0700, writable), which came along with /run.
-expect "the initramfs booted slot a with the shared directories" 'bulwark-slot: the root is slot a, [1-9][0-9]* directories from state/'
-expect "/ is slots/a, /run/bulwark-fs root's 0700 and writable, /home and /var/lib/private from state/, writable" \
-	'bulwark-firstboot: A/B root: / /dev/mapper/root\[/slots/a\], /run/bulwark-fs 700 rw, /home /dev/mapper/root\[/state/home\] rw, /var/lib/private /dev/mapper/root\[/state/var/lib/private\] rw'
+# and the shared directories from state/, and unmounted the file
+# system's top from /run/bulwark-fs (no second path to the state/
+# directories; bulwark-update's status below mounts it in a namespace of
+# its own).
+expect "the initramfs booted slot a with the shared directories, /run/bulwark-fs unmounted" 'bulwark-slot: the root is slot a, [1-9][0-9]* directories from state/ \(/run/bulwark-fs unmounted\)'
+expect "/ is slots/a, /run/bulwark-fs not mounted on the host, /home and /var/lib/private from state/, writable" \
+	'bulwark-firstboot: A/B root: / /dev/mapper/root\[/slots/a\], /run/bulwark-fs unmounted, /home /dev/mapper/root\[/state/home\] rw, /var/lib/private /dev/mapper/root\[/state/var/lib/private\] rw'
+# The initramfs checked the root before bulwark-slot made it writable
+# (its fsck.ext4; initramfs-tools says this when it has no fsck).
+if grep -aq 'fsck not present' "$d/firstboot.log"; then
+	fail "the initramfs did not check the root: $(grep -ao 'Warning: fsck not present[^\r]*' "$d/firstboot.log" | head -n 1)"
+else
+	pass "the initramfs had fsck for the root (no 'fsck not present')"
+fi
 expect "root re-sealed to the installed boot path" 'bulwark-firstboot: root sealed to TPM PCRs'
 expect "bulwarkd healthy" 'bulwark-firstboot: bulwarkd healthy'
 expect "the local node Trusted" 'bulwark-firstboot: node [a-z0-9-]+: Trusted'
@@ -190,7 +199,7 @@ expect "/var/tmp noexec" 'bulwark-firstboot: /var/tmp: .*noexec'
 expect "bulwark-console on tty1 and the serial console" 'bulwark-firstboot: console: active active'
 expect "the console's notice on the serial console" 'SYSTEM USE NOTIFICATION'
 expect "the sandboxed consoles never restarted" 'bulwark-firstboot: console restarts: 0 0'
-# audit_gib auto: a tenth of the 6 GiB disk, at least 1 GiB
+# audit_gib auto: a tenth of the 8 GiB disk (819 MiB), at least 1 GiB
 expect "the audit volume 1 GiB (audit_gib auto), space_left 256 MB, admin_space_left 51 MB" \
 	'bulwark-firstboot: audit volume size: 10[0-9][0-9] MiB, space_left 256 admin_space_left 51'
 expect "the sysctl record root's, 0755 and 0644" 'bulwark-firstboot: sysctl record: root 755 root 644'
@@ -422,10 +431,43 @@ fi
 powerdown second
 finish
 
+# 3b. A trial boot as bulwark-update apply asks for one: bulwark_next=a
+# in GRUB's environment block on the ESP; grub.cfg boots slot a's trial
+# entry (bulwark.trial=1 on the kernel command line) and empties
+# bulwark_next before it boots, so the next boot is the committed
+# slot's. (Its GRUB commands differ from a normal boot's, so PCR 8 does
+# and the TPM would not unlock: the boot is stopped once the kernel has
+# printed its command line.)
+esp_off=$(( $(od -An -t u8 -j 1056 -N 8 "$d/disk.img" | tr -d ' ') * 512 ))
+if mcopy -n -i "$d/disk.img@@$esp_off" ::/grub/grubenv "$d/grubenv" && grub-editenv "$d/grubenv" set bulwark_next=a &&
+	[ "$(stat -c %s "$d/grubenv")" = 1024 ] && mcopy -o -i "$d/disk.img@@$esp_off" "$d/grubenv" ::/grub/grubenv; then
+	run trial
+	if await trial 600 'Command line: .*bulwark\.slot='; then
+		line=$(grep -ao 'Command line: .*' "$d/trial.log" | tr -d '\r' | head -n 1)
+		case "$line" in
+		*" bulwark.slot=a bulwark.trial=1 panic=30"*) pass "bulwark_next=a: GRUB booted slot a's trial entry (bulwark.slot=${line#*bulwark.slot=})" ;;
+		*) fail "bulwark_next=a: not slot a's trial entry: $line" ;;
+		esac
+	else
+		fail "bulwark_next=a: no kernel command line within 600 s"; tail_of trial 20
+	fi
+	finish
+	mcopy -n -i "$d/disk.img@@$esp_off" ::/grub/grubenv "$d/grubenv.after" 2>/dev/null
+	envs=$(grub-editenv "$d/grubenv.after" list 2>/dev/null | tr '\n' ' ')
+	case " $envs" in
+	*" bulwark_good=a "*) case " $envs" in
+		*" bulwark_next= "*) pass "GRUB emptied bulwark_next before the trial booted ($envs)" ;;
+		*) fail "bulwark_next not emptied by GRUB: $envs" ;;
+		esac ;;
+	*) fail "grubenv after the trial boot: $envs" ;;
+	esac
+else
+	fail "cannot write bulwark_next=a into the ESP's grub/grubenv"
+fi
+
 # 4. Another kernel command line (init=/bin/sh, the classic console
 # takeover) through GRUB's configuration on the ESP: the TPM must refuse,
 # the initramfs asks for the recovery key, and that key unlocks.
-esp_off=$(( $(od -An -t u8 -j 1056 -N 8 "$d/disk.img" | tr -d ' ') * 512 ))
 mtype -i "$d/disk.img@@$esp_off" ::/grub/grub.cfg > "$d/grub.cfg" || fail "no grub.cfg on the ESP"
 sed -i '/^\s*linux /s/$/ init=\/bin\/sh/' "$d/grub.cfg"
 mcopy -o -i "$d/disk.img@@$esp_off" "$d/grub.cfg" ::/grub/grub.cfg

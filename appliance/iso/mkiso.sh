@@ -195,6 +195,10 @@ cp "$root/boot/initrd.img-$kver" "$iso/live/initrd.img"
 # (grep -c reads it all: with -q, lsinitramfs dies of SIGPIPE under pipefail)
 lsinitramfs "$iso/live/initrd.img" | grep -c 'libcryptsetup-token-systemd-tpm2.so' >/dev/null ||
 	{ say "the initramfs lacks the TPM2 token plugin (initramfs hook bulwark-tpm2)"; exit 1; }
+# fsck, logsave and fsck.ext4 (initramfs hook bulwark-tpm2): checkfs
+# checks the root before bulwark-slot makes it writable.
+[ "$(lsinitramfs "$iso/live/initrd.img" | grep -cE '^(usr/)?s?bin/(fsck|logsave|fsck\.ext4)$')" -ge 3 ] ||
+	{ say "the initramfs lacks fsck, logsave or fsck.ext4 (initramfs hook bulwark-tpm2): the root would never be checked"; exit 1; }
 [ "$(lsinitramfs "$iso/live/initrd.img" | grep -cE '^(scripts/local-bottom/bulwark-slot|usr/lib/bulwark/state-dirs)$')" = 2 ] ||
 	{ say "the initramfs lacks bulwark-slot (local-bottom) or its state-dirs: no slot would boot"; exit 1; }
 

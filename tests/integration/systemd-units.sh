@@ -101,6 +101,15 @@ check "bulwark-collect@.service Wants= and comes After= bulwark-sysctl-record.se
 check "bulwark-collect@.service runs nothing outside its sandbox (no Exec*=+ or !)" \
 	bash -c "! grep -qE '^Exec[A-Za-z]*=[-@:]*[+!]' '$T/bulwark-collect@.service'"
 
+# No unit that runs as root, or with DAC_OVERRIDE or DAC_READ_SEARCH,
+# or holds secrets, sees /run/bulwark-fs, where the A/B root's top would
+# be (every state/ directory, the homes) if it were left mounted there
+# (docs/hardening.md).
+for u in bulwark-collect@ bulwark-sysctl-record bulwark-console@ bulwarkd; do
+	check "$u.service: /run/bulwark-fs in InaccessiblePaths=" \
+		grep -qE '^InaccessiblePaths=(.* )?-/run/bulwark-fs( |$)' "$units/$u.service"
+done
+
 # The console (issue 17 review): root, reading input before anyone has
 # logged in, so bounded: the capabilities its PAM stack needs and no
 # more, a read-only system but for its state and pam_faillock's tally,

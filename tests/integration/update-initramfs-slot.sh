@@ -2,17 +2,23 @@
 # The initramfs's bulwark-slot (appliance/iso/installer/initramfs-local-bottom;
 # docs/install.md, "The A/B layout"), run as initramfs-tools runs a
 # local-bottom script, in a chroot that stands in for the initramfs (a
-# shell, cat, mkdir and mount from this host; a /scripts/functions whose
+# shell, and cat, mkdir, mount, umount, readlink and rmdir: busybox's,
+# as the initramfs has them, where this host has busybox, otherwise
+# this host's; a /scripts/functions whose
 # panic records the refusal and the panic= it would act on), in a mount
 # namespace, on a root file system (a tmpfs) mounted read-only on /root
 # as the initramfs mounts it. It sees: with bulwark.slot=a, the file
 # system moved to /run/bulwark-fs, slots/a bound onto /root and each
 # state-dirs entry bound from state/, all writable (the script's
-# remount; every bind inherits the mount's read-only flag); the last
+# remount; every bind inherits the mount's read-only flag), and
+# /run/bulwark-fs unmounted and gone after the binds; the last
 # bulwark.slot= counting; no bulwark.slot=, the root left as it is; and
 # refusals, never with a shell (panic= 0, a halt, unless the command
 # line gives one), for a slot other than a or b, an empty one, a slot
-# that is not there, and a slot without a shared directory's mount point.
+# that is not there or is a link, no state-dirs in the initramfs, a
+# slot without a shared directory's mount point, a state/ directory
+# that is a link, and a mount point with a link on its path (out of
+# the slot).
 . "$(dirname "$0")/lib.sh"
 S="$top_srcdir/appliance/iso/installer/initramfs-local-bottom"
 L="$top_srcdir/appliance/iso/installer/state-dirs"
@@ -34,7 +40,14 @@ add() {
 	done
 }
 add dash sh || add bash sh || { echo "SKIP: no dash or bash"; exit 77; }
-add cat cat && add mkdir mkdir && add mount mount || { echo "SKIP: cannot copy cat, mkdir, mount"; exit 77; }
+if command -v busybox >/dev/null; then
+	add busybox busybox || { echo "SKIP: cannot copy busybox"; exit 77; }
+	for t in cat mkdir mount umount readlink rmdir; do ln -s busybox "$C/bin/$t"; done
+else
+	for t in cat mkdir mount umount readlink rmdir; do
+		add "$t" "$t" || { echo "SKIP: cannot copy $t"; exit 77; }
+	done
+fi
 cat >"$C/scripts/functions" <<'FN'
 panic() { echo "PANIC panic=${panic} $*"; exit 1; }
 FN
@@ -65,7 +78,6 @@ boot() {
 		awk -v c="$C" "\$5 ~ \"^\" c \"/(root|run)\" { sub(c, \"\", \$5); print \$4, \$5, \$6 }" /proc/self/mountinfo >"$T/mounts"
 		: >"$T/writes"
 		for d in "" $dirs; do touch "$C/root/$d/.w" 2>/dev/null && echo "/$d" >>"$T/writes"; done
-		touch "$C/run/bulwark-fs/state/update/.w" 2>/dev/null && echo /run/bulwark-fs >>"$T/writes"
 		cat "$C/root/home/marker" >>"$T/writes" 2>/dev/null
 		exit 0
 	' sh "$C" "$T" "${2:-}" "${3:-}" "$dirs"
@@ -75,15 +87,16 @@ n=$(echo "$dirs" | wc -w)
 
 boot "ro console=ttyS0 bulwark.slot=a"
 check "slot a: the script says so ($(head -n 1 "$T/out"))" \
-	grep -qx "bulwark-slot: the root is slot a, $n directories from state/ (/run/bulwark-fs)" "$T/out"
+	grep -qx "bulwark-slot: the root is slot a, $n directories from state/ (/run/bulwark-fs unmounted)" "$T/out"
 check "slot a: exit 0" grep -qx rc=0 "$T/out"
-check "slot a: the file system moved to /run/bulwark-fs, writable" mounted "/ /run/bulwark-fs rw,relatime"
+check "slot a: /run/bulwark-fs unmounted after the binds, and gone" \
+	sh -c "! grep -q bulwark-fs '$T/mounts' && [ ! -e '$C/run/bulwark-fs' ]"
 check "slot a: slots/a bound onto the root, writable" mounted "/slots/a /root rw,relatime"
 for d in $dirs; do
 	check "slot a: state/$d bound onto /$d, writable" mounted "/state/$d /root/$d rw,relatime"
 done
-check "slot a: every bind and /run/bulwark-fs written to, /home the shared one" \
-	sh -c "[ \$(grep -c '^/' '$T/writes') -eq $((n + 2)) ] && grep -qx shared '$T/writes'"
+check "slot a: every bind written to, /home the shared one" \
+	sh -c "[ \$(grep -c '^/' '$T/writes') -eq $((n + 1)) ] && grep -qx shared '$T/writes'"
 
 boot "ro bulwark.slot=b bulwark.slot=a"
 check "the last bulwark.slot= counts" mounted "/slots/a /root rw,relatime"
@@ -102,7 +115,19 @@ refused() {
 refused "bulwark.slot=c" "ro bulwark.slot=c" "" 0 "bulwark.slot=c on the kernel command line: a or b"
 refused "an empty bulwark.slot=" "ro bulwark.slot=" "" 0 "bulwark.slot= on the kernel command line: a or b"
 refused "a trial's panic=30 kept" "ro bulwark.slot=c bulwark.trial=1 panic=30" 30 30 "bulwark.slot=c on the kernel command line: a or b"
-refused "a slot that is not there" "ro bulwark.slot=b" "" 0 "the root file system has no slots/b and state/" "rm -r slots/b"
-refused "a slot without /home" "ro bulwark.slot=b" "" 0 "slot b has no directory /home to bind state/home onto" "rmdir slots/b/home"
-refused "no state/root" "ro bulwark.slot=a" "" 0 "no directory state/root" "rm -r state/root"
+refused "a slot that is not there" "ro bulwark.slot=b" "" 0 "the root file system has no directories slots/b and state/" "rm -r slots/b"
+refused "a slot that is a link" "ro bulwark.slot=b" "" 0 "the root file system has no directories slots/b and state/" "rm -r slots/b && ln -s a slots/b"
+refused "state/ a link" "ro bulwark.slot=a" "" 0 "the root file system has no directories slots/a and state/" "mv state state2 && ln -s state2 state"
+refused "a slot without /home" "ro bulwark.slot=b" "" 0 "slot b has no directory /home to bind state/home onto \\(or a link on its path\\)" "rmdir slots/b/home"
+refused "no state/root" "ro bulwark.slot=a" "" 0 "no directory state/root \\(or a link on its path\\)" "rm -r state/root"
+refused "state/var a link (state/var/lib/private is a directory through it)" "ro bulwark.slot=a" "" 0 \
+	"no directory state/var/lib/private \\(or a link on its path\\)" "mv state/var state/var2 && ln -s var2 state/var"
+# slots/b/var a link into state/: /var/lib/private is a directory, and
+# no link itself, but the bind would land outside the slot.
+refused "a mount point through a link out of the slot" "ro bulwark.slot=b" "" 0 \
+	"slot b has no directory /var/lib/private to bind state/var/lib/private onto \\(or a link on its path\\)" \
+	"rm -r slots/b/var && ln -s /run/bulwark-fs/state/var slots/b/var"
+mv "$C/usr/lib/bulwark/state-dirs" "$C/usr/lib/bulwark/state-dirs.off"
+refused "no state-dirs in the initramfs" "ro bulwark.slot=a" "" 0 "no /usr/lib/bulwark/state-dirs in the initramfs"
+mv "$C/usr/lib/bulwark/state-dirs.off" "$C/usr/lib/bulwark/state-dirs"
 finish

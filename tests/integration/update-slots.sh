@@ -38,17 +38,21 @@ refused_apply() {
 	check "$2 ($(cat "$T/$1.err"))" \
 		sh -c "[ $rc -eq 1 ] && grep -q '$3' '$T/$1.err'"
 }
-# grub_boot: what the fixed grub.cfg does (docs/install.md): prints the
-# slot it boots, "X-trial" when bulwark_next was set, and empties it.
+# grub_boot: what the fixed grub.cfg does (bulwark-install; docs/install.md):
+# prints the slot it boots: bulwark_good (a when it is neither a nor b);
+# "X-trial" when bulwark_next is a or b and emptying it in the block
+# succeeded (otherwise bulwark_good's); any other bulwark_next emptied
+# and not tried.
 grub_boot() {
 	local next good
 	next=$(env_of bulwark_next) good=$(env_of bulwark_good)
-	if [ -n "$next" ]; then
-		grub-editenv "$ENV" set bulwark_next=
-		echo "$next-trial"
-	else
-		echo "$good"
-	fi
+	case "$good" in a|b) ;; *) good=a ;; esac
+	case "$next" in
+	a|b)
+		if grub-editenv "$ENV" set bulwark_next= 2>/dev/null; then echo "$next-trial"; else echo "$good"; fi ;;
+	"") echo "$good" ;;
+	*) grub-editenv "$ENV" set bulwark_next= 2>/dev/null; echo "$good" ;;
+	esac
 }
 jq_true() { jq -e "$1" "$2" >/dev/null; }
 # snapshot: a digest of both slots (each file's bytes, mode, owner,
@@ -106,6 +110,13 @@ put "$N" etc/passwd 0644 'root:x:0:0:root:/root:/bin/bash\n_bulwark:x:998:998::/
 put "$N" etc/shadow 0640 'root:*:19800:0:99999:7:::\n_bulwark:*:19800::::::\n_newsvc:!:19800::::::\n'
 put "$N" etc/group 0644 'root:x:0:\n_bulwark:x:998:\n_newsvc:x:997:\nbulwark-collect:x:996:_bulwark\n'
 put "$N" etc/bulwark/packages.allow 0644 '# new image\n'
+# Its shared directories: home (state/ has it), and a new one, made in
+# state/ from the image's by apply.
+put "$N" usr/lib/bulwark/state-dirs 0644 '# shared\nhome\nvar/lib/newsvc\n'
+mkdir -p "$N/home"
+put "$N" var/lib/newsvc/seed 0600 'seed\n'
+chmod 0750 "$N/var/lib/newsvc"
+mkdir -p "$FS/state/home" && echo keep >"$FS/state/home/marker"
 mkdir -p "$N/etc/systemd/system/multi-user.target.wants"
 ln -s /lib/systemd/system/newimage.service "$N/etc/systemd/system/multi-user.target.wants/newimage.service"
 mkdir -p "$T/live"
@@ -228,16 +239,62 @@ mkdir -p "$T/clashlive" && cp "$T/live/vmlinuz" "$T/live/initrd.img" "$T/clashli
 mksquashfs "$T/clash" "$T/clashlive/filesystem.squashfs" -quiet -no-progress -noappend >/dev/null
 bundle_of "$T/clashlive" clash
 refused_apply clash "apply is refused when a GID would be given twice" 'same GID'
+# The new slot's shared directories: each one needs its mount point in
+# the image (its initramfs would stop the boot), a plain path, and the
+# list itself.
+state_before=$(cd "$FS/state" && find . -path ./update -prune -o -print | LC_ALL=C sort)
+sdir_case() { # sdir_case NAME WHAT PATTERN SETUP
+	rm -rf "$T/sd" "$T/sdlive" && cp -a "$N" "$T/sd" && (cd "$T/sd" && eval "$4")
+	mkdir -p "$T/sdlive" && cp "$T/live/vmlinuz" "$T/live/initrd.img" "$T/sdlive/"
+	mksquashfs "$T/sd" "$T/sdlive/filesystem.squashfs" -quiet -no-progress -noappend >/dev/null
+	bundle_of "$T/sdlive" "$1"
+	refused_apply "$1" "$2" "$3"
+}
+sdir_case sdnolist "apply is refused for an image without state-dirs" 'has no /usr/lib/bulwark/state-dirs' \
+	'rm usr/lib/bulwark/state-dirs'
+sdir_case sdnodir "apply is refused for an image without a shared directory's mount point" \
+	'has no directory /home for state/home' 'rmdir home'
+sdir_case sdlink "apply is refused for an image whose mount point has a link on its path" \
+	'has no directory /var/lib/newsvc for state/var/lib/newsvc' 'mv var/lib var/lib2 && ln -s lib2 var/lib'
+sdir_case sddots "apply is refused for a state-dirs entry with .." 'not a plain relative path' \
+	'echo home/../etc >>usr/lib/bulwark/state-dirs'
+check "the refused images made nothing in state/" \
+	[ "$state_before" = "$(cd "$FS/state" && find . -path ./update -prune -o -print | LC_ALL=C sort)" ]
+# Room for the third root: df's Avail of state/ (the staged payload) and
+# of slots/ (the unpacked root) must cover it and the margin; refused
+# before anything is written (a df that says 1 MiB free).
+mkdir -p "$T/dfsmall"
+dfshim() { # dfshim PATTERN: a df that says 1 MiB free for a path matching PATTERN
+	printf '#!/bin/sh
+for a; do d=$a; done
+case "$d" in %s) printf "Avail\\n1048576\\n"; exit 0 ;; esac
+exec %s "$@"\n' \
+		"$1" "$(command -v df)" >"$T/dfsmall/df"
+	chmod +x "$T/dfsmall/df"
+}
+dfshim '*/state'
+PATH="$T/dfsmall:$PATH" upd --slot a --no-tpm apply "$T/update.tar" 2>"$T/dfstate.err"
+rc=$?
+check "apply is refused when state/ has no room for the payload ($(cat "$T/dfstate.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'not enough free space for the staged payload' '$T/dfstate.err' && [ ! -e '$FS/state/update/staging' ]"
+dfshim '*/slots'
+PATH="$T/dfsmall:$PATH" upd --slot a --no-tpm apply "$T/update.tar" 2>"$T/dfslots.err"
+rc=$?
+check "apply is refused when the file system has no room for the unpacked root ($(cat "$T/dfslots.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'not enough free space for slot b unpacked' '$T/dfslots.err' && [ ! -e '$FS/state/update/staging' ] && [ ! -e '$FS/slots/b.new' ] && [ -z \"\$(grub-editenv '$ENV' list | sed -n 's/^bulwark_next=//p')\" ]"
 # A state/ too small for the payload: a staged copy cut short is
 # refused (it once made b a 0-byte kernel and set bulwark_next). As root
-# an 8 KiB tmpfs; otherwise a `tee` that writes nothing and fails.
+# an 8 KiB tmpfs (and a df that says it has room, past apply's own
+# check above); otherwise a `tee` that writes nothing and fails.
+mkdir -p "$T/dfbig"
+printf '#!/bin/sh\nprintf "Avail\\n1099511627776\\n"\n' >"$T/dfbig/df" && chmod +x "$T/dfbig/df"
 mkdir -p "$T/notee"
 printf '#!/bin/sh\nshift $#\ncat\nexit 1\n' >"$T/notee/tee" && chmod +x "$T/notee/tee"
-fullpath=$PATH
+fullpath="$T/dfbig:$PATH"
 if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=8k,mode=0755 tmpfs "$FS/state" 2>/dev/null; then
 	BW_UMOUNTS="$BW_UMOUNTS $FS/state" full="an 8 KiB tmpfs"
 else
-	fullpath="$T/notee:$PATH" full="a tee that fails"
+	fullpath="$T/notee:$fullpath" full="a tee that fails"
 fi
 PATH="$fullpath" upd --slot a --no-tpm apply "$T/update.tar" 2>"$T/full.err"
 rc=$?
@@ -326,6 +383,9 @@ check "shadow: the site's passwords (root's and the admin's), the new user's ent
 	sh -c "grep -q '^root:\\\$y\\\$rootsecret:' '$B/etc/shadow' && grep -q '^bwadmin:\\\$y\\\$adminsecret:' '$B/etc/shadow' && grep -q '^_newsvc:!:' '$B/etc/shadow'"
 check "shadow: a system user's entry is the new image's" grep -q '^_bulwark:\*:19800:' "$B/etc/shadow"
 check "slot a is untouched" grep -q "commit $C1" "$A/usr/share/bulwark/release"
+check "the new slot's new shared directory is made in state/ from its image (its file, mode 0750), an empty mount point left in the slot" \
+	sh -c "grep -qx seed '$FS/state/var/lib/newsvc/seed' && [ \"\$(stat -c %a '$FS/state/var/lib/newsvc') \$(stat -c %a '$B/var/lib/newsvc')\" = '750 750' ] && [ -z \"\$(ls -A '$B/var/lib/newsvc')\" ]"
+check "a shared directory state/ has is kept as it is" grep -qx keep "$FS/state/home/marker"
 check "no half-made slot remains" [ ! -e "$FS/slots/b.new" ]
 check "the block: b to try once, a still committed" \
 	[ "$(env_of bulwark_next) $(env_of bulwark_good)" = "b a" ]
@@ -434,6 +494,22 @@ upd --slot a rollback 2>"$T/rbagain.err"
 rc=$?
 check "a second rollback does not commit b, never booted since the apply" \
 	sh -c "[ $rc -eq 1 ] && grep -q 'slot b is not a committed slot' '$T/rbagain.err' && [ \"\$(grub-editenv '$ENV' list | sed -n 's/^bulwark_good=//p')\" = a ]"
+
+# GRUB's checks (grub.cfg): a bulwark_next other than a or b is emptied
+# and not tried; a trial whose bulwark_next cannot be emptied is not
+# booted (it would be tried at every boot); an unknown bulwark_good
+# boots a.
+grub-editenv "$ENV" set bulwark_next=c
+r=$(grub_boot)
+check "GRUB: bulwark_next=c is not tried (boots $r) and is emptied" sh -c "[ '$r' = a ] && [ -z \"\$(grub-editenv '$ENV' list | sed -n 's/^bulwark_next=//p')\" ]"
+grub-editenv "$ENV" set bulwark_next=b
+r=$(PATH="$T/noenv:$PATH" grub_boot)
+check "GRUB: a trial whose bulwark_next cannot be emptied is not booted (boots $r)" [ "$r" = a ]
+upd --slot a rollback >/dev/null
+grub-editenv "$ENV" set bulwark_good=x
+r=$(grub_boot)
+check "GRUB: bulwark_good=x boots a ($r)" [ "$r" = a ]
+grub-editenv "$ENV" set bulwark_good=a
 
 # 8. The updater's journal: each step.
 for e in "apply begin slot=b version=0.1.0 commit=$C2" "apply done slot=b" \
