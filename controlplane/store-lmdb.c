@@ -1897,6 +1897,27 @@ lmdb_open_env(struct store_lmdb *s, size_t map_size,
 	return 0;
 }
 
+/* Recovery: pins the checkpoint's snapshot, which the meta pages
+ * lmdb_open_wal() restored make current, before anything writes. The
+ * replay's transactions free pages of that snapshot as the ones they
+ * replay did; unpinned, LMDB would reuse them two transactions later,
+ * and a crash before the opening checkpoint is durable would leave meta
+ * pages (the log header's, restored again) pointing at overwritten
+ * pages. Held until lmdb_checkpoint() replaces it, or the log is
+ * dropped (lmdb_open_durability()). */
+static int
+lmdb_pin_recovery(struct store_lmdb *s, const char *dir, char **ret_err)
+{
+	int	 rc;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->pin)) != 0) {
+		s->pin = NULL;
+		return errf(lmdb_err(rc), ret_err, "store %s: pinning the "
+		    "checkpoint: %s", dir, mdb_strerror(rc));
+	}
+	return 0;
+}
+
 /* Sets up the mode DURABILITY asks for once the store is recovered: in
  * WAL mode the checkpoint tunables and a first checkpoint, otherwise a
  * synced LMDB and no log. */
@@ -1916,6 +1937,11 @@ lmdb_open_durability(struct store_lmdb *s, const struct store_options *opts,
 			    bw_strerror(r));
 		store_wal_close(s->wal);
 		s->wal = NULL;
+		/* synced, no checkpoint to return to: nothing to pin */
+		if (s->pin) {
+			mdb_txn_abort(s->pin);
+			s->pin = NULL;
+		}
 		return 0;
 	}
 	s->ckpt_bytes = opts && opts->checkpoint_bytes ?
@@ -1983,6 +2009,7 @@ store_open_lmdb(const char *dir, const struct store_options *opts,
 	if ((r = lmdb_lock(s, &dfd, dir, ret_err)) < 0 ||
 	    (r = lmdb_open_wal(s, durability, &ck, dir, ret_err)) < 0 ||
 	    (r = lmdb_open_env(s, map_size, durability, dir, ret_err)) < 0 ||
+	    (ck.valid && (r = lmdb_pin_recovery(s, dir, ret_err)) < 0) ||
 	    (r = lmdb_init(s, dir, ret_err)) < 0)
 		goto fail;
 	if (ck.valid) {
