@@ -288,6 +288,8 @@ static void conn_unauthenticated(struct api_server *srv,
     struct evhttp_request *req);
 static void conn_request_start(struct api_server *srv,
     struct evhttp_request *req);
+static unsigned conn_count(struct api_server *srv, const char *principal,
+    const char *tenant, enum conn_class k);
 static struct api_conn *conn_evictee(struct api_server *srv,
     const char *principal, const char *tenant, enum conn_class k,
     const struct api_conn *except);
@@ -2380,6 +2382,28 @@ api_watch_node_max(unsigned max_conns)
 	return n < API_WATCH_NODE_MAX ? n : API_WATCH_NODE_MAX;
 }
 
+unsigned
+api_watch_node_room(unsigned max_conns, unsigned tenant_conns)
+{
+	unsigned n = api_conn_unreserved(max_conns);
+
+	n = n > tenant_conns ? n - tenant_conns : 0;
+	return n < API_WATCH_NODE_MAX ? n : API_WATCH_NODE_MAX;
+}
+
+/* Node principals' watches open on SRV. */
+static unsigned
+watch_count_nodes(struct api_server *srv)
+{
+	struct watcher	*o;
+	unsigned	 n = 0;
+
+	TAILQ_FOREACH(o, &srv->watchers, entry)
+		if (o->id.role == ROLE_NODE)
+			n++;
+	return n;
+}
+
 enum api_watch_admit
 api_watch_admit(int is_node, unsigned mine, unsigned people, unsigned nodes,
     unsigned node_max)
@@ -2402,8 +2426,8 @@ handle_watch(struct api_server *srv, struct evhttp_request *req,
 	const char	*poll = query_get(req, q, "poll");
 	struct watcher	*w, *o;
 	uint64_t	 rev = 0, poll_ms = 0;
-	unsigned	 people = 0, nodes = 0, mine = 0;
-	unsigned	 node_max = api_watch_node_max(srv->max_conns);
+	unsigned	 people = 0, nodes = 0, mine = 0, tenants;
+	unsigned	 node_max;
 	enum api_watch_admit adm;
 	char		 msg[160];
 
@@ -2435,7 +2459,11 @@ handle_watch(struct api_server *srv, struct evhttp_request *req,
 	/* Each watch holds a connection and up to a batch of memory:
 	 * bounded per principal, and in all for nodes and for the rest
 	 * apart (api_watch_admit()); node watches also leave the slots
-	 * reserved for system roles free (api_watch_node_max()). */
+	 * reserved for system roles free, sharing the others with the
+	 * tenant roles' connections (api_watch_node_room(); conn_admit()
+	 * counts the node watches against the tenant roles). */
+	tenants = conn_count(srv, NULL, NULL, CONN_TENANT);
+	node_max = api_watch_node_room(srv->max_conns, tenants);
 	TAILQ_FOREACH(o, &srv->watchers, entry) {
 		if (o->id.role == ROLE_NODE)
 			nodes++;
@@ -2455,8 +2483,8 @@ handle_watch(struct api_server *srv, struct evhttp_request *req,
 			    mine);
 		else if (adm == API_WATCH_FULL_NODES)
 			snprintf(msg, sizeof(msg), "%u node watches are open "
-			    "(the server's limit for nodes: %u)", nodes,
-			    node_max);
+			    "(the server's limit for nodes: %u, with %u tenant "
+			    "connections open)", nodes, node_max, tenants);
 		else
 			snprintf(msg, sizeof(msg), "%u watches are open (the "
 			    "server's limit)", people);
@@ -4067,8 +4095,9 @@ conn_authenticated(struct api_server *srv, struct evhttp_request *req,
 		else
 			goto refuse;
 	}
-	if (c->klass == CONN_TENANT &&
-	    conn_count(srv, NULL, NULL, CONN_TENANT) > srv->max_tenant_conns) {
+	/* node watches hold slots of the same share (handle_watch()) */
+	if (c->klass == CONN_TENANT && conn_count(srv, NULL, NULL,
+	    CONN_TENANT) + watch_count_nodes(srv) > srv->max_tenant_conns) {
 		what = "the tenant roles'";
 		if ((v = conn_evictee(srv, NULL, NULL, CONN_TENANT, c)))
 			conn_evict(srv, v, EVICT_TENANT_SHARE);
@@ -4087,7 +4116,8 @@ refuse:
 	    "close");
 	return errf(-BW_E_UNAVAILABLE, ret_err, "connection limit: %s "
 	    "connections are all busy (at most %d per principal, %d per "
-	    "tenant, %u for tenant roles); retry later", what,
+	    "tenant, %u for tenant roles and node watches); retry later",
+	    what,
 	    API_CONN_PER_PRINCIPAL, API_CONN_PER_TENANT, srv->max_tenant_conns);
 }
 

@@ -102,9 +102,10 @@ struct api_server_options {
 /* Limits on authenticated connections (SC-5, AC-10; docs/operations.md).
  * A principal (tenant and name) holds at most API_CONN_PER_PRINCIPAL; the
  * principals of one tenant at most API_CONN_PER_TENANT; tenant roles
- * (tenant-admin, tenant-user) together at most max_connections less
- * API_CONN_RESERVED_PCT (at least one slot), which only nodes,
- * system-admins and security-auditors (or displaceable unauthenticated
+ * (tenant-admin, tenant-user) and node watches together at most
+ * max_connections less API_CONN_RESERVED_PCT (at least one slot), which
+ * only system roles (a node's requests other than watches,
+ * system-admins and security-auditors; or displaceable unauthenticated
  * connections) can hold. A connection over a limit evicts the oldest idle
  * connection (no request in flight) of the principal holding the most
  * within that limit, or is refused (503) if none is idle. */
@@ -132,9 +133,11 @@ struct api_server_options {
  * Sized for the fleet goal of 5,000 nodes and more (issue 18) with
  * room. Each holds a connection with a request in flight, which no
  * eviction frees, so node watches are also bounded by max_connections
- * less API_CONN_RESERVED_PCT (api_watch_node_max()): a fleet larger
- * than the connections cannot take every slot from the administrators
- * and auditors. */
+ * less API_CONN_RESERVED_PCT (api_watch_node_max()), less the tenant
+ * roles' connections open (api_watch_node_room()), and tenant roles'
+ * connections by that less the node watches: a fleet larger than the
+ * connections, with tenants' watches or without, cannot take every slot
+ * from the administrators and auditors. */
 #define API_WATCH_NODE_MAX		8192
 
 /* The slots of MAX_CONNS (>= 1) left once API_CONN_RESERVED_PCT (at
@@ -145,6 +148,12 @@ unsigned api_conn_unreserved(unsigned max_conns);
 /* How many node watches a server of MAX_CONNS connections admits:
  * API_WATCH_NODE_MAX or api_conn_unreserved(MAX_CONNS), the lower. */
 unsigned api_watch_node_max(unsigned max_conns);
+
+/* How many node watches a server of MAX_CONNS connections admits while
+ * TENANT_CONNS connections of tenant roles are open: they share
+ * api_conn_unreserved(MAX_CONNS), so api_watch_node_max(MAX_CONNS) less
+ * TENANT_CONNS (0 if they hold it all). */
+unsigned api_watch_node_room(unsigned max_conns, unsigned tenant_conns);
 
 /* What api_watch_admit() says of one more watch. */
 enum api_watch_admit {

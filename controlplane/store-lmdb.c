@@ -13,10 +13,13 @@
  *             "format"     u32 big-endian, 2; format 1 (before
  *                          b8e09bb) has no label after a delete's key.
  *                          This build opens both and marks a format-1
- *                          store 2 at open, before it writes a labelled
- *                          delete, so an older build refuses the store
- *                          ("format 2, this build reads format 1")
- *                          rather than reading the labels as damage
+ *                          store 2 in the write transaction of its first
+ *                          delete with a label (logged like any write),
+ *                          so an older build refuses the store ("format
+ *                          2, this build reads format 1") rather than
+ *                          reading the labels as damage; a store with
+ *                          no labelled delete stays format 1, readable
+ *                          by the builds before
  *             "revision"   u64 big-endian, global revision = revision of
  *                          the last applied op (0: empty store)
  *             "compacted"  u64 big-endian, change-log horizon: every
@@ -74,10 +77,11 @@
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
+#include "lib/log.h"
 #include "lib/macro.h"
 
 #define LMDB_FORMAT		2
-#define LMDB_FORMAT_OLDEST	1	/* opened, then marked LMDB_FORMAT */
+#define LMDB_FORMAT_OLDEST	1	/* opened; marked LMDB_FORMAT lazily */
 #define LMDB_DEFAULT_MAP	((size_t)1 << 30)
 #define LMDB_MIN_MAP		((size_t)256 << 10)
 #define LMDB_MAX_READERS	126
@@ -114,7 +118,11 @@ struct store_lmdb {
 	MDB_env		*env;
 	MDB_dbi		 meta, kv, log;
 	int		 lock_fd;
-	uint32_t	 format;	/* the store's, read at open */
+	/* The store's, read at open; set to LMDB_FORMAT once the write
+	 * transaction marking it (marking: lmdb_format_mark()) commits.
+	 * Both only under wmu. */
+	uint32_t	 format;
+	bool		 marking;
 	/* The batch transaction while its before_commit hook runs, and
 	 * the thread running it: the outbox calls join that transaction
 	 * and are refused from any other thread. */
@@ -539,6 +547,39 @@ lmdb_list(struct store *st, const char *prefix, struct store_kv ***ret,
 	return lmdb_list_range(st, prefix, NULL, 0, 0, ret, ret_n, ret_rev);
 }
 
+/* Writes the "format" record, LMDB_FORMAT, recorded for the log.
+ * Returns an LMDB code. */
+static int
+lmdb_format_put(struct store_lmdb *s, MDB_txn *txn)
+{
+	unsigned char fmt[4] = { 0, 0, 0, LMDB_FORMAT };
+	MDB_val	 k = { strlen(LMDB_META_FORMAT), (void *)LMDB_META_FORMAT },
+		 v = { sizeof(fmt), fmt };
+
+	return lmdb_wput(s, txn, s->meta, &k, &v, 0);
+}
+
+/* Before the first labelled delete of an older store: marks it
+ * LMDB_FORMAT in the same write transaction TXN, so a build of format 1
+ * refuses the store at open instead of reading the label as damage.
+ * Lazy, so a store without labels stays readable by such a build (after
+ * a failed trial boot, say); in the transaction, so in WAL mode the log
+ * record carries it and recovery replays it with the delete (an
+ * unlogged commit under MDB_NOSYNC could be lost, or torn, on a power
+ * cut). s->format follows once the commit succeeds (lmdb_batch()).
+ * Returns an LMDB code. */
+static int
+lmdb_format_mark(struct store_lmdb *s, MDB_txn *txn)
+{
+	int rc;
+
+	if (s->format == LMDB_FORMAT || s->marking)
+		return 0;
+	if ((rc = lmdb_format_put(s, txn)) == 0)
+		s->marking = true;
+	return rc;
+}
+
 /* Evaluates OP against the state in TXN and, if its precondition holds,
  * applies it at revision REV (data and log entry). Sets op->result.
  * Returns < 0 only for a storage failure, which dooms the transaction. */
@@ -588,6 +629,8 @@ lmdb_apply(struct store_lmdb *s, MDB_txn *txn, struct store_op *op,
 		    v.mv_size - LMDB_KV_HDR, label);
 		lablen = strlen(label);
 		if ((rc = lmdb_wdel(s, txn, s->kv, &k)) != 0)
+			return lmdb_err(rc);
+		if (lablen && (rc = lmdb_format_mark(s, txn)) != 0)
 			return lmdb_err(rc);
 	}
 
@@ -846,6 +889,20 @@ lmdb_room(struct store_lmdb *s, const struct store_op *op,
 	    cap->map_bytes / 100 * pct;
 }
 
+/* After a committed batch: if it marked the store (lmdb_format_mark()),
+ * the store is LMDB_FORMAT from now on; said once, as an older build
+ * refuses it from then on. */
+static void
+lmdb_format_marked(struct store_lmdb *s)
+{
+	if (!s->marking)
+		return;
+	s->marking = false;
+	s->format = LMDB_FORMAT;
+	log_info("store marked format %d (first labelled delete): builds "
+	    "before b8e09bb refuse it", LMDB_FORMAT);
+}
+
 static int
 lmdb_batch(struct store *st, struct store_op *ops, size_t n, unsigned flags,
     store_before_commit_fn before_commit, void *ctx)
@@ -863,6 +920,7 @@ lmdb_batch(struct store *st, struct store_op *ops, size_t n, unsigned flags,
 	pthread_mutex_unlock(&s->cap_mu);
 	if ((r = lmdb_wbegin(s, &txn)) < 0)
 		return r;
+	s->marking = false;
 	if ((r = lmdb_meta_get_u64(s, txn, LMDB_META_REVISION, &rev)) < 0)
 		goto out;
 	start = rev;
@@ -917,6 +975,7 @@ lmdb_batch(struct store *st, struct store_op *ops, size_t n, unsigned flags,
 	if (r < 0)
 		goto out;
 	__atomic_store_n(&s->rev, rev, __ATOMIC_RELEASE);
+	lmdb_format_marked(s);
 out:
 	if (txn)
 		mdb_txn_abort(txn);
@@ -1512,47 +1571,6 @@ lmdb_log_bounds(struct store_lmdb *s, MDB_txn *txn, uint64_t *ret_first,
 	return lmdb_scan_err(rc);
 }
 
-/* Writes the "format" record: LMDB_FORMAT. Returns an LMDB code. */
-static int
-lmdb_format_put(struct store_lmdb *s, MDB_txn *txn)
-{
-	unsigned char fmt[4] = { 0, 0, 0, LMDB_FORMAT };
-	MDB_val	 k = { strlen(LMDB_META_FORMAT), (void *)LMDB_META_FORMAT },
-		 v = { sizeof(fmt), fmt };
-
-	return mdb_put(txn, s->meta, &k, &v, 0);
-}
-
-/* Marks a store of an older format LMDB_FORMAT once it is recovered and
- * before anything writes to it (format 2's labelled deletes: a build of
- * format 1 reads them as damage; marked, it refuses the store at open
- * instead). Durable as a new store's format record is: sync mode's
- * commit syncs it, and in WAL mode lmdb_open_durability()'s checkpoint
- * syncs it before the open returns; a crash before then leaves format
- * 1 and nothing written, and the next open marks it again. */
-static int
-lmdb_format_upgrade(struct store_lmdb *s, const char *dir, char **ret_err)
-{
-	MDB_txn	*txn = NULL;
-	uint32_t from = s->format;
-	int	 rc;
-
-	if (s->format == LMDB_FORMAT)
-		return 0;
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) == 0 &&
-	    (rc = lmdb_format_put(s, txn)) == 0) {
-		rc = mdb_txn_commit(txn);
-		txn = NULL;
-	}
-	if (txn)
-		mdb_txn_abort(txn);
-	if (rc != 0)
-		return errf(lmdb_err(rc), ret_err, "store %s: marking format "
-		    "%u as %u: %s", dir, from, LMDB_FORMAT, mdb_strerror(rc));
-	s->format = LMDB_FORMAT;
-	return 0;
-}
-
 /* Opens the sub-databases, creates the meta records of a new store and
  * checks those of an existing one. */
 static int
@@ -1879,6 +1897,27 @@ lmdb_open_env(struct store_lmdb *s, size_t map_size,
 	return 0;
 }
 
+/* Recovery: pins the checkpoint's snapshot, which the meta pages
+ * lmdb_open_wal() restored make current, before anything writes. The
+ * replay's transactions free pages of that snapshot as the ones they
+ * replay did; unpinned, LMDB would reuse them two transactions later,
+ * and a crash before the opening checkpoint is durable would leave meta
+ * pages (the log header's, restored again) pointing at overwritten
+ * pages. Held until lmdb_checkpoint() replaces it, or the log is
+ * dropped (lmdb_open_durability()). */
+static int
+lmdb_pin_recovery(struct store_lmdb *s, const char *dir, char **ret_err)
+{
+	int	 rc;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->pin)) != 0) {
+		s->pin = NULL;
+		return errf(lmdb_err(rc), ret_err, "store %s: pinning the "
+		    "checkpoint: %s", dir, mdb_strerror(rc));
+	}
+	return 0;
+}
+
 /* Sets up the mode DURABILITY asks for once the store is recovered: in
  * WAL mode the checkpoint tunables and a first checkpoint, otherwise a
  * synced LMDB and no log. */
@@ -1898,6 +1937,11 @@ lmdb_open_durability(struct store_lmdb *s, const struct store_options *opts,
 			    bw_strerror(r));
 		store_wal_close(s->wal);
 		s->wal = NULL;
+		/* synced, no checkpoint to return to: nothing to pin */
+		if (s->pin) {
+			mdb_txn_abort(s->pin);
+			s->pin = NULL;
+		}
 		return 0;
 	}
 	s->ckpt_bytes = opts && opts->checkpoint_bytes ?
@@ -1965,6 +2009,7 @@ store_open_lmdb(const char *dir, const struct store_options *opts,
 	if ((r = lmdb_lock(s, &dfd, dir, ret_err)) < 0 ||
 	    (r = lmdb_open_wal(s, durability, &ck, dir, ret_err)) < 0 ||
 	    (r = lmdb_open_env(s, map_size, durability, dir, ret_err)) < 0 ||
+	    (ck.valid && (r = lmdb_pin_recovery(s, dir, ret_err)) < 0) ||
 	    (r = lmdb_init(s, dir, ret_err)) < 0)
 		goto fail;
 	if (ck.valid) {
@@ -1976,8 +2021,7 @@ store_open_lmdb(const char *dir, const struct store_options *opts,
 		if (r > 0 && (r = lmdb_init(s, dir, ret_err)) < 0)
 			goto fail;
 	}
-	if ((r = lmdb_format_upgrade(s, dir, ret_err)) < 0 ||
-	    (r = lmdb_open_durability(s, opts, durability, dir, ret_err)) < 0)
+	if ((r = lmdb_open_durability(s, opts, durability, dir, ret_err)) < 0)
 		goto fail;
 	/* LMDB syncs its files but not the directory entries naming them:
 	 * sync DIR and its parent so a new store survives a power cut. */

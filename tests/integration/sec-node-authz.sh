@@ -177,8 +177,12 @@ vol_deleted_in() {
 for n in n1 n2; do
 	node_req $n GET "/v1/watch?since=$VREV&poll=2000"
 	cp "$T/nr.body" "$T/wv-$n"
+	cp "$T/nr.status" "$T/wv-$n.status"
 done
 check "issue 18: n1's watch has the DELETE of its volume gv" vol_deleted_in "$T/wv-n1"
+# not a refusal or an error taken for an empty answer
+check "issue 18: n2's watch is answered (HTTP $(cat "$T/wv-n2.status"))" \
+	[ "$(cat "$T/wv-n2.status")" = 200 ]
 check_fails "issue 18: n2's watch has not the DELETE of n1's volume gv" vol_deleted_in "$T/wv-n2"
 
 # ---- defect 10: nonces are bound to the node that asked ----

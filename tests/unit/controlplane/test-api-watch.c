@@ -64,7 +64,8 @@ test_nodes_leave_reserved_slots(void **state)
 	/* people's watches are bounded as before */
 	assert_int_equal(api_watch_admit(0, 0, 0, 768, m),
 	    API_WATCH_ADMIT);
-	/* small servers keep at least one slot */
+	/* small servers keep at least one slot, but for a server of one
+	 * connection, which has none to spare: its node watch may take it */
 	assert_int_equal(api_watch_node_max(8), 6);
 	assert_int_equal(api_watch_node_max(3), 2);
 	assert_int_equal(api_watch_node_max(2), 1);
@@ -75,6 +76,24 @@ test_nodes_leave_reserved_slots(void **state)
 	    api_conn_unreserved(API_WATCH_NODE_MAX));
 	assert_true(api_watch_node_max(API_WATCH_NODE_MAX) <
 	    API_WATCH_NODE_MAX);
+}
+
+/* Node watches share the unreserved slots with the tenant roles'
+ * connections: together they still leave the reserved ones (6 node
+ * polls and 2 tenant watches must not take all of 8). */
+static void
+test_nodes_share_with_tenants(void **state)
+{
+	(void)state;
+	assert_int_equal(api_watch_node_room(8, 0), 6);
+	assert_int_equal(api_watch_node_room(8, 2), 4);
+	assert_int_equal(api_watch_node_room(8, 6), 0);
+	assert_int_equal(api_watch_node_room(8, 7), 0);
+	assert_int_equal(api_watch_admit(1, 0, 0, 4, api_watch_node_room(8,
+	    2)), API_WATCH_FULL_NODES);
+	assert_int_equal(api_watch_node_room(1024, 100), 668);
+	/* the fleet bound still caps it */
+	assert_int_equal(api_watch_node_room(20000, 100), API_WATCH_NODE_MAX);
 }
 
 static void
@@ -96,6 +115,7 @@ main(void)
 		cmocka_unit_test(test_nodes_past_people_bound),
 		cmocka_unit_test(test_people_unaffected_by_nodes),
 		cmocka_unit_test(test_nodes_leave_reserved_slots),
+		cmocka_unit_test(test_nodes_share_with_tenants),
 		cmocka_unit_test(test_per_principal),
 	};
 

@@ -334,6 +334,39 @@ test_wal_power_loss_garbage(void **state)
 	power_loss(*state, 1);
 }
 
+/* Recovery replays on the checkpoint's snapshot pinned: none of its
+ * pages (all of data.mdb as the checkpoint left it but the two metas;
+ * a new store's first snapshot frees nothing) is written over by the
+ * replay, so a second crash before the opening checkpoint is durable
+ * could still return to it. */
+static void
+test_wal_replay_pinned(void **state)
+{
+	const char *dir = *state;
+	struct store_options o = { .map_size = 64u << 20,
+	    .checkpoint_bytes = 64 << 20, .checkpoint_pages = 1 << 20,
+	    .checkpoint_ms = 3600000 };
+	unsigned char *ck, *cur;
+	size_t	 cklen, curlen, ps = 4096;
+	char	 ckpt[PATH_MAX], data[PATH_MAX];
+	struct store *st;
+
+	snprintf(ckpt, sizeof(ckpt), "%s.ckpt", dir);
+	snprintf(data, sizeof(data), "%s/data.mdb", dir);
+	crash_child(dir, &o, ckpt);
+	read_all(ckpt, &ck, &cklen);
+	unlink(ckpt);
+	assert_true(cklen > 2 * ps);
+	assert_int_equal(store_open_lmdb(dir, &o, &st, NULL), 0);
+	check_after_crash(st, WAL_N);
+	read_all(data, &cur, &curlen);
+	assert_true(curlen >= cklen);
+	assert_memory_equal(cur + 2 * ps, ck + 2 * ps, cklen - 2 * ps);
+	store_close(st);
+	free(ck);
+	free(cur);
+}
+
 /* A torn last record (a write that was never acknowledged) is ignored;
  * so is a record of an older generation. */
 static void
@@ -656,25 +689,54 @@ raw_format(const char *dir)
 	return format;
 }
 
-/* A store of format 1 (a build before the delete labels) opens, keeps its
- * unlabelled deletes readable and is format 2 once open, in either
- * durability mode, so a format-1 build refuses it from then on. */
+/* Makes the store in DIR format 1 (a build before the delete labels):
+ * a put and an unlabelled delete of "/a", then the format record. */
 static void
-test_format_upgrade(void **state)
+make_format1(const char *dir)
 {
-	const char *dir = *state;
-	struct store_options opts = { .durability = STORE_DURABILITY_SYNC };
 	struct store *st = open_ok(dir, 0);
-	struct store_event *ev = NULL;
-	size_t	 n = 0;
-	char	*err = NULL;
 
 	assert_int_equal(store_put(st, "/a", "1", 1, STORE_REV_ANY, NULL), 0);
 	assert_int_equal(store_delete(st, "/a", STORE_REV_ANY, NULL), 0);
 	store_close(st);
-	assert_int_equal(raw_format(dir), 2);
-
 	raw_meta_put(dir, "format", "\0\0\0\1", 4);
+}
+
+/* Opens DIR with OPTS, makes a put and a delete of KEY, labelled
+ * "node-1" when LABEL is set, and closes it. */
+static void
+put_delete(const char *dir, const struct store_options *opts,
+    const char *key, bool label)
+{
+	struct store *st = NULL;
+	char	*err = NULL;
+
+	assert_int_equal(store_open_lmdb(dir, opts, &st, &err), 0);
+	assert_null(err);
+	if (label)
+		store_set_delete_label(st, label_node1);
+	assert_int_equal(store_put(st, key, "x", 1, STORE_REV_ANY, NULL), 0);
+	assert_int_equal(store_delete(st, key, STORE_REV_ANY, NULL), 0);
+	store_close(st);
+}
+
+/* A store of format 1 opens and keeps its unlabelled deletes readable;
+ * it stays format 1 (readable by the older build: a failed trial boot
+ * falls back to one) until the first delete with a label, which marks
+ * it format 2 in either durability mode. (The format is read only once
+ * the store is closed: a second environment in this process would break
+ * LMDB's locks.) */
+static void
+test_format_upgrade(void **state)
+{
+	const char *dir = *state;
+	struct store_options wal = { .durability = STORE_DURABILITY_WAL },
+		 sync = { .durability = STORE_DURABILITY_SYNC };
+	struct store *st;
+	struct store_event *ev = NULL;
+	size_t	 n = 0;
+
+	make_format1(dir);
 	st = open_ok(dir, 0);
 	assert_int_equal(store_changes(st, "", 0, 10, &ev, &n), 0);
 	assert_int_equal(n, 2);
@@ -682,16 +744,75 @@ test_format_upgrade(void **state)
 	assert_string_equal(ev[1].label, "");
 	store_events_free(ev, n);
 	store_close(st);
-	/* Marked at open: nothing was written. (Not read while the store is
-	 * open: a second environment in this process would break LMDB's
-	 * locks.) */
+	assert_int_equal(raw_format(dir), 1);
+
+	put_delete(dir, &wal, "/b", false);
+	assert_int_equal(raw_format(dir), 1);
+	put_delete(dir, &wal, "/c", true);
 	assert_int_equal(raw_format(dir), 2);
 
 	raw_meta_put(dir, "format", "\0\0\0\1", 4);
-	assert_int_equal(store_open_lmdb(dir, &opts, &st, &err), 0);
-	assert_null(err);
+	put_delete(dir, &sync, "/d", false);
+	assert_int_equal(raw_format(dir), 1);
+	put_delete(dir, &sync, "/e", true);
 	assert_int_equal(raw_format(dir), 2);
+}
+
+/* The marking is logged with its delete: a power cut that loses every
+ * page LMDB wrote after the open's checkpoint (data.mdb put back as the
+ * checkpoint left it) leaves both to recovery, which replays both. */
+static void
+test_format_mark_recovered(void **state)
+{
+	const char *dir = *state;
+	struct store_options o = { .durability = STORE_DURABILITY_WAL,
+	    .checkpoint_bytes = 64 << 20, .checkpoint_pages = 1 << 20,
+	    .checkpoint_ms = 3600000 };
+	struct store *st = NULL;
+	struct store_event *ev = NULL;
+	struct store_kv *kv = NULL;
+	unsigned char *ck;
+	char	 data[PATH_MAX];
+	size_t	 cklen = 0, n = 0;
+	pid_t	 pid;
+	int	 status, fd;
+
+	make_format1(dir);
+	snprintf(data, sizeof(data), "%s/data.mdb", dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (store_open_lmdb(dir, &o, &st, NULL) < 0)
+			_exit(2);
+		/* what the open's checkpoint synced */
+		read_all(data, &ck, &cklen);
+		fd = open(data, O_WRONLY | O_CLOEXEC);
+		store_set_delete_label(st, label_node1);
+		if (fd < 0 || store_put(st, "/m", "x", 1, STORE_REV_ANY,
+		    NULL) < 0 || store_delete(st, "/m", STORE_REV_ANY,
+		    NULL) < 0)
+			_exit(3);
+		/* the power cut: none of LMDB's writes since reached the disk */
+		if (pwrite(fd, ck, cklen, 0) != (ssize_t)cklen ||
+		    ftruncate(fd, (off_t)cklen) < 0)
+			_exit(4);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_true(path_exists(dir, "store.wal"));
+
+	assert_int_equal(store_open_lmdb(dir, &o, &st, NULL), 0);
+	assert_int_equal(store_revision(st), 4);
+	assert_int_equal(store_get(st, "/m", &kv), -BW_E_NOTFOUND);
+	assert_int_equal(store_changes(st, "", 3, 10, &ev, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(ev[0].type, STORE_OP_DELETE);
+	assert_string_equal(ev[0].label, "node-1");
+	store_events_free(ev, n);
 	store_close(st);
+	assert_int_equal(raw_format(dir), 2);
 }
 
 static void
@@ -970,6 +1091,8 @@ main(void)
 		    dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(test_format_upgrade, dir_setup,
 		    dir_teardown),
+		cmocka_unit_test_setup_teardown(test_format_mark_recovered,
+		    dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(test_layout, dir_setup,
 		    dir_teardown),
 		cmocka_unit_test_setup_teardown(test_refuses_inconsistent,
@@ -985,6 +1108,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_wal_power_loss_lost,
 		    dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(test_wal_power_loss_garbage,
+		    dir_setup, dir_teardown),
+		cmocka_unit_test_setup_teardown(test_wal_replay_pinned,
 		    dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(test_wal_torn_tail, dir_setup,
 		    dir_teardown),
