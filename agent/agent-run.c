@@ -280,6 +280,21 @@ rec_write(struct agent_run *ar, const char *id, json_t *rec)
 	return write_file_atomic_at(AT_FDCWD, p, s, strlen(s), 0600);
 }
 
+int
+agent_run_record_parse(const char *text, size_t len, json_t **ret)
+{
+	json_t *o = NULL;
+
+	*ret = NULL;
+	if (json_parse_bounded(text, len, AR_RECORD_DEPTH, &o, NULL) < 0 ||
+	    !json_is_object(o)) {
+		json_decref(o);
+		return -BW_E_CORRUPT;
+	}
+	*ret = o;
+	return 0;
+}
+
 /* The record of ID into *RET (NULL on error): 0, -ENOENT when there is
  * none, -BW_E_CORRUPT when it is not a JSON object, or another negative
  * error when it cannot be read. An unreadable record may hold anything
@@ -289,7 +304,6 @@ static int
 rec_read(struct agent_run *ar, const char *id, json_t **ret)
 {
 	_cleanup_free_ char	*text = NULL;
-	json_t			*o = NULL;
 	char			 p[PATH_MAX];
 	size_t			 len;
 	int			 r;
@@ -298,12 +312,7 @@ rec_read(struct agent_run *ar, const char *id, json_t **ret)
 	if ((r = rec_path(ar, id, p, sizeof(p))) < 0 ||
 	    (r = read_file_at(AT_FDCWD, p, AR_RECORD_MAX, &text, &len)) < 0)
 		return r;
-	if (json_parse_bounded(text, len, 4, &o, NULL) < 0 || !json_is_object(o)) {
-		json_decref(o);
-		return -BW_E_CORRUPT;
-	}
-	*ret = o;
-	return 0;
+	return agent_run_record_parse(text, len, ret);
 }
 
 /* The record of ID, or NULL when there is none or it cannot be read
