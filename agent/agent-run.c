@@ -1383,9 +1383,16 @@ start_volume(struct start_state *st, char **ret_err)
 	 * kernel, the unmount), which would be ours once attached. It lets
 	 * go only once the volume is detached and released. */
 	r = volume_held_by(st->ar, v.uid, st->e->id, other, sizeof(other));
+	if (r < 0 && *other)
+		/* the id for the node's administrator only: the record may
+		 * be another tenant's */
+		log_warn("volume %s/%s: waits for the record of instance %s, "
+		    "which cannot be read: %s", st->e->tenant, vname, other,
+		    bw_strerror(r));
 	if (r < 0)
-		return errf(r, ret_err, "volume %s: cannot read the instance "
-		    "record%s%s: %s", vname, *other ? " " : "s", other,
+		return errf(r, ret_err, "volume %s: %s: %s", vname, *other ?
+		    "an instance record on this node cannot be read" :
+		    "the instance records on this node cannot be listed",
 		    bw_strerror(r));
 	if (r == 1)
 		return errf(-EBUSY, ret_err, "volume %s: waiting for instance "

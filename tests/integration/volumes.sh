@@ -279,8 +279,10 @@ BAD=00000000-0000-4000-8000-0000000000f2
 LOGOFF=$(stat -c %s "$T/agent.log")
 printf '{"tenant":' >"$NS/workloads/.$BAD.tmp" && mv "$NS/workloads/.$BAD.tmp" "$NS/workloads/$BAD.json"
 app 2 1 | $B apply -f - >/dev/null || fail "scale app to 1"
-check "the new app-0 waits, naming the record" wait_for 60 inst_is acme app-0 \
-	'.status.phase != "Running" and (.status.message | test("volume db: cannot read the instance record '"$BAD"': stored data corrupt"))'
+check "the new app-0 waits, naming no other instance" wait_for 60 inst_is acme app-0 \
+	'.status.phase != "Running" and (.status.message | test("volume db: an instance record on this node cannot be read: stored data corrupt")) and (.status.message | contains("'"$BAD"'") | not)'
+check "the agent's log names the record" wait_for 30 logged \
+	"volume acme/db: waits for the record of instance $BAD, which cannot be read: stored data corrupt"
 check "the volume stays detached" bash -c "! mountpoint -q '$V/mnt'"
 check "the record's removal keeps it, saying so" wait_for 30 logged \
 	"instance $BAD: removal failed (retried): its record $NS/workloads/$BAD.json cannot be read (stored data corrupt): kept for an operator"
