@@ -390,31 +390,51 @@ nomem:
 	return -ENOMEM;
 }
 
-/* The subnet TENANT's bridge uses on this node (from the records of
- * its attached instances), or NULL. Caller frees. */
-static char *
+/* Whether TENANT's bridge on this node is in use by an instance other
+ * than EXCEPT_ID (from the instances' records): 1 with the subnet it
+ * uses in *RET_SUBNET (caller frees), 0, or a negative error when the
+ * records cannot be listed or one cannot be read and none names the
+ * tenant (logged; *RET_SUBNET NULL). An unreadable record may be the
+ * tenant's: a caller about to delete the bridge keeps it then. */
+static int
 tenant_subnet_in_use(struct agent_run *ar, const char *tenant,
-    const char *except_id)
+    const char *except_id, char **ret_subnet)
 {
 	char	**ids = NULL, *found = NULL;
 	size_t	  i;
+	int	  r, bad = 0;
 
-	if (rec_list(ar, &ids) < 0)
-		return NULL;
+	*ret_subnet = NULL;
+	if ((r = rec_list(ar, &ids)) < 0) {
+		log_warn("workloads: %s: %s", ar->rec_dir, bw_strerror(r));
+		return r;
+	}
 	for (i = 0; ids[i] && !found; i++) {
-		_cleanup_json_ json_t *rec = NULL;
+		_cleanup_json_ json_t	*rec = NULL;
+		const char		*nt, *sn;
 
 		if (except_id && strcmp(ids[i], except_id) == 0)
 			continue;
-		if (!(rec = rec_get(ar, ids[i])))
+		if ((r = rec_read(ar, ids[i], &rec)) == -ENOENT)
 			continue;
-		if (json_str_at(rec, "net_tenant", NULL) &&
-		    json_str_at(rec, "subnet", NULL) &&
-		    strcmp(json_str_at(rec, "net_tenant", NULL), tenant) == 0)
-			found = strdup(json_str_at(rec, "subnet", NULL));
+		if (r < 0) {
+			log_warn("instance %s: its record: %s", ids[i],
+			    bw_strerror(r));
+			bad = r;
+			continue;
+		}
+		nt = json_str_at(rec, "net_tenant", NULL);
+		sn = json_str_at(rec, "subnet", NULL);
+		if (nt && sn && strcmp(nt, tenant) == 0 &&
+		    !(found = strdup(sn)))
+			bad = -ENOMEM;
 	}
 	runtime_list_free(ids);
-	return found;
+	if (found) {
+		*ret_subnet = found;
+		return 1;
+	}
+	return bad;
 }
 
 /* Whether the record of an instance other than EXCEPT_ID holds volume
@@ -1243,7 +1263,9 @@ start_choose_subnet(struct start_state *st, char **ret_err)
 			snprintf(st->subnet, sizeof(st->subnet), "%s",
 			    json_str_at(st->net, "spec", "subnet"));
 	}
-	st->inuse = tenant_subnet_in_use(ar, tenant, st->e->id);
+	/* an error (logged) leaves the subnet to the Network or the
+	 * tenant's default, as before any instance of the tenant */
+	(void)tenant_subnet_in_use(ar, tenant, st->e->id, &st->inuse);
 	if (!st->subnet[0] && st->inuse)
 		snprintf(st->subnet, sizeof(st->subnet), "%s", st->inuse);
 	if (!st->subnet[0] && (r = default_subnet(ar, tenant, st->subnet,
@@ -1609,7 +1631,11 @@ inst_remove(struct agent_run *ar, const char *id, int graceful, char **ret_err)
 			return r;
 	}
 	rec_remove(ar, id);
-	if (nt && !(other = tenant_subnet_in_use(ar, nt, NULL)) &&
+	/* the bridge goes with the tenant's last instance here; when the
+	 * records cannot all be read it stays (in use, as far as we know) */
+	if (nt && (r = tenant_subnet_in_use(ar, nt, NULL, &other)) < 0)
+		log_warn("tenant %s: its bridge kept: %s", nt, bw_strerror(r));
+	if (nt && r == 0 &&
 	    (r = cni_network_delete(&ar->cni, nt, ret_err)) < 0)
 		return r;
 	snprintf(ar->node_event, sizeof(ar->node_event),

@@ -271,13 +271,19 @@ check "and app-0 reads and writes it" nsenter -t "$pid" -U -m /bin/busybox sh -c
 rm -f "$NS/workloads/$GHOST.json"
 
 echo "== a record that cannot be read holds every volume"
-# It may name any volume (or network attachment): attaches wait and
-# its removal keeps it until an operator has looked at it.
-app 2 0 | $B apply -f - >/dev/null || fail "scale app to 0"
-check "app-0 removed: the volume detached" wait_for 60 bash -c "! mountpoint -q '$V/mnt'"
+# It may name any volume (or network attachment): attaches wait, the
+# tenant's bridge stays, and its removal keeps it until an operator has
+# repaired it.
+# Written while app-0, acme's last instance here, runs: it may be
+# acme's too, so app-0's removal keeps acme's bridge.
 BAD=00000000-0000-4000-8000-0000000000f2
 LOGOFF=$(stat -c %s "$T/agent.log")
 printf '{"tenant":' >"$NS/workloads/.$BAD.tmp" && mv "$NS/workloads/.$BAD.tmp" "$NS/workloads/$BAD.json"
+app 2 0 | $B apply -f - >/dev/null || fail "scale app to 0"
+check "app-0 removed: the volume detached" wait_for 60 bash -c "! mountpoint -q '$V/mnt'"
+check "acme's bridge kept, saying why" wait_for 30 logged \
+	"tenant acme: its bridge kept: stored data corrupt"
+check "acme's bridge is still there" bash -c "ip -o link show type bridge | grep -q ."
 app 2 1 | $B apply -f - >/dev/null || fail "scale app to 1"
 check "the new app-0 waits, naming no other instance" wait_for 60 inst_is acme app-0 \
 	'.status.phase != "Running" and (.status.message | test("volume db: an instance record on this node cannot be read: stored data corrupt")) and (.status.message | contains("'"$BAD"'") | not)'
