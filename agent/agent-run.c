@@ -70,6 +70,16 @@
 #define AR_VOLUME_GONE_MAX	64
 /* how often the volume GC logs, per volume, that it cannot check one */
 #define AR_VOLUME_WARN_S	300
+/* how often an instance's removal logs that its record is kept for an
+ * operator (the removal is retried every pass) */
+#define AR_RECORD_WARN_S	300
+#define AR_RECORD_WARN_MAX	64
+
+/* The last time (bw_mono_s()) something was said about KEY. */
+struct ar_said {
+	char	 key[65];
+	double	 at;
+};
 
 /* One probe of an instance and its consecutive failures. */
 struct ar_probe {
@@ -154,15 +164,41 @@ struct agent_run {
 		char	 uid[65];
 		time_t	 since;
 	}			 gone[AR_VOLUME_GONE_MAX];
-	/* volumes the GC could not check, and when it last said so
-	 * (bw_mono_s()) */
-	struct {
-		char	 uid[65];
-		double	 at;
-	}			 gc_warned[AR_VOLUME_GONE_MAX];
+	/* volumes the GC could not check, and when it last said so */
+	struct ar_said		 gc_warned[AR_VOLUME_GONE_MAX];
+	/* instances whose unreadable record a removal kept */
+	struct ar_said		 rec_warned[AR_RECORD_WARN_MAX];
 };
 
 /* ---- small helpers ---- */
+
+/* Whether to say something about KEY now: at most once per PERIOD
+ * seconds for each key of TAB (N slots); a new key takes the slot said
+ * least lately (free ones first), and is due at once. */
+static bool
+said_due(struct ar_said *tab, size_t n, const char *key, double period)
+{
+	double	now = bw_mono_s();
+	size_t	i, slot = 0;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(tab[i].key, key) == 0) {
+			slot = i;
+			break;
+		}
+		if (tab[i].at < tab[slot].at)
+			slot = i;
+	}
+	if (i == n) {
+		snprintf(tab[slot].key, sizeof(tab[slot].key), "%s", key);
+		/* due at once (the monotonic clock may be young) */
+		tab[slot].at = now - period;
+	}
+	if (now - tab[slot].at < period)
+		return false;
+	tab[slot].at = now;
+	return true;
+}
 
 static bool
 is_label(const char *s)
@@ -712,7 +748,7 @@ stop_begin(struct agent_run *ar, const char *id, bool remove, char **ret_err)
 }
 
 static int inst_remove(struct agent_run *ar, const char *id, int graceful,
-    char **ret_err);
+    bool *ret_kept, char **ret_err);
 
 /* Waits for the pass's stops (only those holding a volume when
  * VOLUMES_ONLY) until their deadlines, kills what still runs, and
@@ -725,6 +761,7 @@ stops_finish(struct agent_run *ar, bool volumes_only)
 		_cleanup_free_ char	*err = NULL, *rerr = NULL;
 		struct ar_stop		*s = &ar->stops[i];
 		int			 graceful = 0, r;
+		bool			 kept = false;
 
 		if (volumes_only && !s->volume)
 			continue;
@@ -740,7 +777,11 @@ stops_finish(struct agent_run *ar, bool volumes_only)
 		if (!s->remove)
 			continue;
 		s->remove = false;
-		if ((r = inst_remove(ar, s->id, graceful, &rerr)) < 0)
+		/* a record kept for an operator fails every pass until
+		 * repaired: said once per AR_RECORD_WARN_S */
+		if ((r = inst_remove(ar, s->id, graceful, &kept, &rerr)) < 0 &&
+		    (!kept || said_due(ar->rec_warned, AR_RECORD_WARN_MAX,
+		    s->id, AR_RECORD_WARN_S)))
 			log_warn("instance %s: removal failed (retried): %s",
 			    s->id, rerr ? rerr : bw_strerror(r));
 	}
@@ -1584,7 +1625,8 @@ out:
  * its last instance. Returns 0 or a negative error (retried next pass:
  * the record stays until the network is detached). */
 static int
-inst_remove(struct agent_run *ar, const char *id, int graceful, char **ret_err)
+inst_remove(struct agent_run *ar, const char *id, int graceful,
+    bool *ret_kept, char **ret_err)
 {
 	_cleanup_json_ json_t	*rec = NULL;
 	_cleanup_free_ char	*other = NULL;
@@ -1598,17 +1640,25 @@ inst_remove(struct agent_run *ar, const char *id, int graceful, char **ret_err)
 		return r;
 	/* A record that exists but cannot be read (bad JSON, an I/O
 	 * error) may name a volume or network attachment still to be
-	 * detached: it stays, its removal is retried and logged every
-	 * pass, and start_volume() takes it to hold every volume. The
-	 * operator reads it (STATE_DIR/workloads/ID.json): detaches what
-	 * it names by hand (a volume still mounted at
-	 * STATE_DIR/volumes/UID/mnt, the network) or sees nothing is left,
-	 * then deletes it: the runtime's instance went above, so nothing
-	 * else is left to remove. */
-	if (rr < 0 && rr != -ENOENT)
+	 * detached: it stays, its removal is retried every pass (and
+	 * logged once per AR_RECORD_WARN_S), and start_volume() takes it
+	 * to hold every volume. The operator repairs it rather than
+	 * deleting it: replaces STATE_DIR/workloads/ID.json with a valid
+	 * record of what the instance still holds, and the next pass
+	 * finishes the removal here (the network's detach and the bridge
+	 * with the tenant's last instance, the event). {} is a valid
+	 * record (nothing held: the record goes, the event says
+	 * "?/ID"); "tenant" and "name" name it in the event; "net_tenant"
+	 * and "subnet" (the tenant's, as in its other records) detach its
+	 * network (netns bw-ID, its address) and let the tenant's bridge
+	 * go; "volume_uid" detaches a volume still mounted for it at
+	 * STATE_DIR/volumes/UID/mnt (docs/storage.md). */
+	if (rr < 0 && rr != -ENOENT) {
+		*ret_kept = true;
 		return errf(rr, ret_err, "its record %s/%s.json cannot be "
 		    "read (%s): kept for an operator", ar->rec_dir, id,
 		    bw_strerror(rr));
+	}
 	/* one instance at a time uses a volume: it goes with it */
 	if (vu && (r = volume_detach(ar->state_dir, vu, ret_err)) < 0)
 		return r;
@@ -1694,27 +1744,9 @@ static void
 volume_gc_warn(struct agent_run *ar, const char *uid, const char *err,
     char **pass_err, size_t *pass_same)
 {
-	size_t	i, slot = 0;
-	double	now = bw_mono_s();
-
-	for (i = 0; i < AR_VOLUME_GONE_MAX; i++) {
-		if (strcmp(ar->gc_warned[i].uid, uid) == 0) {
-			slot = i;
-			break;
-		}
-		/* else the slot said least lately (free ones first) */
-		if (ar->gc_warned[i].at < ar->gc_warned[slot].at)
-			slot = i;
-	}
-	if (i == AR_VOLUME_GONE_MAX) {
-		snprintf(ar->gc_warned[slot].uid, sizeof(ar->gc_warned[0].uid),
-		    "%s", uid);
-		/* due at once (the monotonic clock may be young) */
-		ar->gc_warned[slot].at = now - AR_VOLUME_WARN_S;
-	}
-	if (now - ar->gc_warned[slot].at < AR_VOLUME_WARN_S)
+	if (!said_due(ar->gc_warned, AR_VOLUME_GONE_MAX, uid,
+	    AR_VOLUME_WARN_S))
 		return;
-	ar->gc_warned[slot].at = now;
 	if (*pass_err && strcmp(*pass_err, err) == 0) {
 		(*pass_same)++;
 		return;
