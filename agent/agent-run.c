@@ -158,11 +158,13 @@ struct agent_run {
 	char			*svc_text;	/* the service rules applied */
 	struct logs_push	*logs;		/* the logs readers ask for */
 	time_t			 next_full_list;
-	time_t			 next_volume_gc;
-	/* volumes the API did not have at the last look, and since when */
+	double			 next_volume_gc;	/* bw_mono_s() */
+	/* volumes the API did not have at the last look, and since when
+	 * (bw_mono_s(): a step of the wall clock must not make a volume
+	 * seen missing once due for deletion) */
 	struct {
 		char	 uid[65];
-		time_t	 since;
+		double	 since;
 	}			 gone[AR_VOLUME_GONE_MAX];
 	/* volumes the GC could not check, and when it last said so */
 	struct ar_said		 gc_warned[AR_VOLUME_GONE_MAX];
@@ -1714,14 +1716,15 @@ volume_gone_long(struct agent_run *ar, const char *uid)
 
 	for (i = 0; i < AR_VOLUME_GONE_MAX; i++) {
 		if (strcmp(ar->gone[i].uid, uid) == 0)
-			return time(NULL) - ar->gone[i].since >= AR_VOLUME_GC_S;
+			return bw_mono_s() - ar->gone[i].since >=
+			    AR_VOLUME_GC_S;
 		if (!ar->gone[i].uid[0] && free_slot == AR_VOLUME_GONE_MAX)
 			free_slot = i;
 	}
 	if (free_slot < AR_VOLUME_GONE_MAX) {
 		snprintf(ar->gone[free_slot].uid, sizeof(ar->gone[0].uid), "%s",
 		    uid);
-		ar->gone[free_slot].since = time(NULL);
+		ar->gone[free_slot].since = bw_mono_s();
 	}
 	return false;
 }
@@ -1734,8 +1737,9 @@ volume_gone_forget(struct agent_run *ar, const char *uid)
 			ar->gone[i].uid[0] = '\0';
 }
 
-/* Logs that the GC cannot tell whether volume UID, due for deletion,
- * is released (ERR), at most once per AR_VOLUME_WARN_S for each volume:
+/* Logs that volume UID, due for deletion, waits: its file system lives
+ * on (-EBUSY) or the GC cannot tell whether it is released (ERR says
+ * which), at most once per AR_VOLUME_WARN_S for each volume:
  * the GC looks every few seconds, and a volume it skips in silence is
  * never crypto-erased with nothing saying why. An error the pass has
  * logged already (*PASS_ERR, the same words: asking the loop devices
@@ -1766,10 +1770,10 @@ volumes_gc(struct agent_run *ar)
 	char			**uids = NULL;
 	size_t			  i, same = 0;
 
-	if (time(NULL) < ar->next_volume_gc ||
+	if (bw_mono_s() < ar->next_volume_gc ||
 	    volume_list(ar->state_dir, &uids) < 0)
 		return;
-	ar->next_volume_gc = time(NULL) + AR_VOLUME_GC_S / 2;
+	ar->next_volume_gc = bw_mono_s() + AR_VOLUME_GC_S / 2;
 	for (i = 0; uids[i]; i++) {
 		_cleanup_json_ json_t	*doc = NULL;
 		_cleanup_free_ char	*err = NULL, *rerr = NULL;
@@ -1793,14 +1797,15 @@ volumes_gc(struct agent_run *ar)
 		}
 		if (!volume_gone_long(ar, uids[i]))
 			continue;
-		/* due: a detached volume whose file system lives on waits;
-		 * one that cannot be checked waits too, but not in silence */
+		/* due: a detached volume whose file system lives on (a
+		 * mount elsewhere) waits, and one that cannot be checked
+		 * waits too, neither in silence */
 		r = volume_released(ar->state_dir, uids[i], &rerr);
-		if (r < 0 && r != -EBUSY)
+		if (r < 0) {
 			volume_gc_warn(ar, uids[i], rerr ? rerr :
 			    bw_strerror(r), &pass_err, &same);
-		if (r < 0)
 			continue;
+		}
 		if ((r = volume_delete(ar->state_dir, uids[i], &err)) < 0) {
 			log_warn("volume %s/%s (%s): delete: %s", tenant, name,
 			    uids[i], err ? err : bw_strerror(r));

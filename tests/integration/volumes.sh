@@ -324,5 +324,34 @@ check_fails "and no wrapped key of the volume is left on the node" bash -c \
 	"ls '$NS/volumes' | grep -q '$VUID'"
 umount "$T/m"
 check_fails "the saved copy holds no marker either" grep -aq "$MARK" "$T/saved.img"
+echo "== a volume due for deletion whose file system lives on waits, saying so"
+cat >"$T/gc.json" <<EOF
+[{"kind": "Volume", "metadata": {"name": "gdb", "tenant": "beta"}, "spec": {"size_bytes": 33554432}},
+ {"kind": "Workload", "metadata": {"name": "gapp", "tenant": "beta"},
+  "spec": {"type": "container", "image": "$DIGEST", "replicas": 1,
+           "resources": {"cpu_millis": 100, "memory_mib": 16},
+           "volumes": [{"volume": "gdb", "path": "/data"}],
+           "command": ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]}}]
+EOF
+check "apply volume gdb and workload gapp" $B apply -f "$T/gc.json"
+check "gapp-0 Running" wait_for 60 inst_is beta gapp-0 '.status.phase == "Running"'
+GV="$NS/volumes/$($B get volume gdb -t beta -o json | jq -r .metadata.uid)"
+mkfifo "$T/hold2"
+unshare -m --propagation private sh -c 'exec cat >/dev/null' <"$T/hold2" &
+HOLDER2=$!
+exec {HOLD2}>"$T/hold2"
+trap 'exec {HOLD2}>&-; kill "$HOLDER2" 2>/dev/null; wait "$HOLDER2" 2>/dev/null; wl_cleanup_volumes' EXIT
+check "a namespace holding a copy of gdb's mount" wait_for 10 bash -c \
+	"[ \"\$(readlink /proc/$HOLDER2/ns/mnt)\" != \"\$(readlink /proc/$$/ns/mnt)\" ] &&
+	nsenter -t $HOLDER2 -m mountpoint -q '$GV/mnt'"
+LOGOFF=$(stat -c %s "$T/agent.log")
+check "delete beta's workload gapp" $B delete workload gapp -t beta
+check "gdb is unmounted on the host" wait_for 30 bash -c "! mountpoint -q '$GV/mnt'"
+check "delete volume gdb" $B delete volume gdb -t beta
+check "the GC says gdb waits for its file system" wait_for 60 logged \
+	"volume ${GV##*/}: not deleted for now: waiting for the file system to be released: unmounted here, still alive on"
+check "gdb is kept meanwhile" [ -e "$GV/key.wrapped" ]
+exec {HOLD2}>&-; wait "$HOLDER2" 2>/dev/null
+check "released, gdb is deleted" wait_for 60 bash -c "[ ! -e '$GV' ]"
 kill -0 "$AGENT_PID" || fail "agent died"
 finish
