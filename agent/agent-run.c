@@ -334,10 +334,11 @@ agent_run_record_parse(const char *text, size_t len, json_t **ret)
 }
 
 /* The record of ID into *RET (NULL on error): 0, -ENOENT when there is
- * none, -BW_E_CORRUPT when it is not a JSON object, or another negative
- * error when it cannot be read. An unreadable record may hold anything
- * (a volume, a network attachment): a caller that must know fails
- * closed on it. */
+ * none, -BW_E_CORRUPT when it is not a JSON object, -BW_E_INVALID when
+ * it is not a regular file (read_regular_at(): a FIFO put there blocks
+ * no pass), or another negative error when it cannot be read. An
+ * unreadable record may hold anything (a volume, a network
+ * attachment): a caller that must know fails closed on it. */
 static int
 rec_read(struct agent_run *ar, const char *id, json_t **ret)
 {
@@ -348,7 +349,8 @@ rec_read(struct agent_run *ar, const char *id, json_t **ret)
 
 	*ret = NULL;
 	if ((r = rec_path(ar, id, p, sizeof(p))) < 0 ||
-	    (r = read_file_at(AT_FDCWD, p, AR_RECORD_MAX, &text, &len)) < 0)
+	    (r = read_regular_at(AT_FDCWD, p, AR_RECORD_MAX, 0, &text,
+	    &len)) < 0)
 		return r;
 	return agent_run_record_parse(text, len, ret);
 }
@@ -1440,8 +1442,9 @@ start_volume(struct start_state *st, char **ret_err)
 	    .uid = json_str_at(st->vol, "metadata", "uid"),
 	    .size_bytes = json_int_at(st->vol, "spec", "size_bytes", 0) };
 	/* before volume_held_by() compares it with the records' */
-	if ((r = volume_check_uid(v.uid, ret_err)) < 0 ||
-	    (r = start_restore_of(st, vname, &v.restore_uid, ret_err)) < 0)
+	if ((r = volume_check_uid(v.uid, ret_err)) < 0)
+		return errf_wrap(r, ret_err, "volume %s", vname);
+	if ((r = start_restore_of(st, vname, &v.restore_uid, ret_err)) < 0)
 		return r;
 	/* An instance whose removal is retried still holds the volume: its
 	 * retry detaches whatever is mounted then (the key out of the

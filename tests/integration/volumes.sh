@@ -308,6 +308,15 @@ check "and takes the record" bash -c "[ ! -e '$NS/workloads/$BAD.json' ]"
 wait_for 120 inst_is acme app-0 '.status.phase == "Running"' && pass "the record repaired, app-0 Running" ||
 	{ fail "the record repaired, app-0 Running"; inst acme app-0 | jq -c .status; }
 check "the volume mounted again" mountpoint -q "$V/mnt"
+# A FIFO where a record goes is not a record: no pass waits on it.
+FIFO=00000000-0000-4000-8000-0000000000f3
+LOGOFF=$(stat -c %s "$T/agent.log")
+mkfifo "$NS/workloads/$FIFO.json"
+check "a FIFO for a record blocks no pass: its removal says it cannot be read" wait_for 30 logged \
+	"instance $FIFO: removal failed (retried): its record $NS/workloads/$FIFO.json cannot be read ("
+# (an agent blocked opening it would be let go by a writer)
+exec {F}<>"$NS/workloads/$FIFO.json"; exec {F}>&-
+rm -f "$NS/workloads/$FIFO.json"
 
 echo "== delete: the key first, then the data"
 cp "$NS/volumes/kek.sealed" "$T/kek.saved"

@@ -272,7 +272,8 @@ test_record_depth(void **state)
 {
 	struct probe_spec	 p;
 	json_t			*rec, *o, *back = NULL;
-	char			*err = NULL, *text, deep[2 * AR_RECORD_DEPTH + 16];
+	char			*err = NULL, *text;
+	char			 deep[2 * AR_RECORD_DEPTH + 16];
 
 	(void)state;
 	o = parse("{\"exec\": {\"command\": [\"test\", \"-f\", \"/x\"]}}");
