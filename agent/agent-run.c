@@ -70,6 +70,16 @@
 #define AR_VOLUME_GONE_MAX	64
 /* how often the volume GC logs, per volume, that it cannot check one */
 #define AR_VOLUME_WARN_S	300
+/* how often an instance's removal logs that its record is kept for an
+ * operator (the removal is retried every pass) */
+#define AR_RECORD_WARN_S	300
+#define AR_RECORD_WARN_MAX	64
+
+/* The last time (bw_mono_s()) something was said about KEY. */
+struct ar_said {
+	char	 key[65];
+	double	 at;
+};
 
 /* One probe of an instance and its consecutive failures. */
 struct ar_probe {
@@ -148,21 +158,49 @@ struct agent_run {
 	char			*svc_text;	/* the service rules applied */
 	struct logs_push	*logs;		/* the logs readers ask for */
 	time_t			 next_full_list;
-	time_t			 next_volume_gc;
-	/* volumes the API did not have at the last look, and since when */
+	double			 next_volume_gc;	/* bw_mono_s() */
+	/* volumes the API did not have at the last look, and since when
+	 * (bw_mono_s(): a step of the wall clock must not make a volume
+	 * seen missing once due for deletion) */
 	struct {
 		char	 uid[65];
-		time_t	 since;
+		double	 since;
 	}			 gone[AR_VOLUME_GONE_MAX];
-	/* volumes the GC could not check, and when it last said so
-	 * (bw_mono_s()) */
-	struct {
-		char	 uid[65];
-		double	 at;
-	}			 gc_warned[AR_VOLUME_GONE_MAX];
+	/* volumes the GC could not check, and when it last said so */
+	struct ar_said		 gc_warned[AR_VOLUME_GONE_MAX];
+	/* instances whose unreadable record a removal kept */
+	struct ar_said		 rec_warned[AR_RECORD_WARN_MAX];
 };
 
 /* ---- small helpers ---- */
+
+/* Whether to say something about KEY now: at most once per PERIOD
+ * seconds for each key of TAB (N slots); a new key takes the slot said
+ * least lately (free ones first), and is due at once. */
+static bool
+said_due(struct ar_said *tab, size_t n, const char *key, double period)
+{
+	double	now = bw_mono_s();
+	size_t	i, slot = 0;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(tab[i].key, key) == 0) {
+			slot = i;
+			break;
+		}
+		if (tab[i].at < tab[slot].at)
+			slot = i;
+	}
+	if (i == n) {
+		snprintf(tab[slot].key, sizeof(tab[slot].key), "%s", key);
+		/* due at once (the monotonic clock may be young) */
+		tab[slot].at = now - period;
+	}
+	if (now - tab[slot].at < period)
+		return false;
+	tab[slot].at = now;
+	return true;
+}
 
 static bool
 is_label(const char *s)
@@ -280,30 +318,41 @@ rec_write(struct agent_run *ar, const char *id, json_t *rec)
 	return write_file_atomic_at(AT_FDCWD, p, s, strlen(s), 0600);
 }
 
+int
+agent_run_record_parse(const char *text, size_t len, json_t **ret)
+{
+	json_t *o = NULL;
+
+	*ret = NULL;
+	if (json_parse_bounded(text, len, AR_RECORD_DEPTH, &o, NULL) < 0 ||
+	    !json_is_object(o)) {
+		json_decref(o);
+		return -BW_E_CORRUPT;
+	}
+	*ret = o;
+	return 0;
+}
+
 /* The record of ID into *RET (NULL on error): 0, -ENOENT when there is
- * none, -BW_E_CORRUPT when it is not a JSON object, or another negative
- * error when it cannot be read. An unreadable record may hold anything
- * (a volume, a network attachment): a caller that must know fails
- * closed on it. */
+ * none, -BW_E_CORRUPT when it is not a JSON object, -BW_E_INVALID when
+ * it is not a regular file (read_regular_at(): a FIFO put there blocks
+ * no pass), or another negative error when it cannot be read. An
+ * unreadable record may hold anything (a volume, a network
+ * attachment): a caller that must know fails closed on it. */
 static int
 rec_read(struct agent_run *ar, const char *id, json_t **ret)
 {
 	_cleanup_free_ char	*text = NULL;
-	json_t			*o = NULL;
 	char			 p[PATH_MAX];
 	size_t			 len;
 	int			 r;
 
 	*ret = NULL;
 	if ((r = rec_path(ar, id, p, sizeof(p))) < 0 ||
-	    (r = read_file_at(AT_FDCWD, p, AR_RECORD_MAX, &text, &len)) < 0)
+	    (r = read_regular_at(AT_FDCWD, p, AR_RECORD_MAX, 0, &text,
+	    &len)) < 0)
 		return r;
-	if (json_parse_bounded(text, len, 4, &o, NULL) < 0 || !json_is_object(o)) {
-		json_decref(o);
-		return -BW_E_CORRUPT;
-	}
-	*ret = o;
-	return 0;
+	return agent_run_record_parse(text, len, ret);
 }
 
 /* The record of ID, or NULL when there is none or it cannot be read
@@ -381,31 +430,51 @@ nomem:
 	return -ENOMEM;
 }
 
-/* The subnet TENANT's bridge uses on this node (from the records of
- * its attached instances), or NULL. Caller frees. */
-static char *
+/* Whether TENANT's bridge on this node is in use by an instance other
+ * than EXCEPT_ID (from the instances' records): 1 with the subnet it
+ * uses in *RET_SUBNET (caller frees), 0, or a negative error when the
+ * records cannot be listed or one cannot be read and none names the
+ * tenant (logged; *RET_SUBNET NULL). An unreadable record may be the
+ * tenant's: a caller about to delete the bridge keeps it then. */
+static int
 tenant_subnet_in_use(struct agent_run *ar, const char *tenant,
-    const char *except_id)
+    const char *except_id, char **ret_subnet)
 {
 	char	**ids = NULL, *found = NULL;
 	size_t	  i;
+	int	  r, bad = 0;
 
-	if (rec_list(ar, &ids) < 0)
-		return NULL;
+	*ret_subnet = NULL;
+	if ((r = rec_list(ar, &ids)) < 0) {
+		log_warn("workloads: %s: %s", ar->rec_dir, bw_strerror(r));
+		return r;
+	}
 	for (i = 0; ids[i] && !found; i++) {
-		_cleanup_json_ json_t *rec = NULL;
+		_cleanup_json_ json_t	*rec = NULL;
+		const char		*nt, *sn;
 
 		if (except_id && strcmp(ids[i], except_id) == 0)
 			continue;
-		if (!(rec = rec_get(ar, ids[i])))
+		if ((r = rec_read(ar, ids[i], &rec)) == -ENOENT)
 			continue;
-		if (json_str_at(rec, "net_tenant", NULL) &&
-		    json_str_at(rec, "subnet", NULL) &&
-		    strcmp(json_str_at(rec, "net_tenant", NULL), tenant) == 0)
-			found = strdup(json_str_at(rec, "subnet", NULL));
+		if (r < 0) {
+			log_warn("instance %s: its record: %s", ids[i],
+			    bw_strerror(r));
+			bad = r;
+			continue;
+		}
+		nt = json_str_at(rec, "net_tenant", NULL);
+		sn = json_str_at(rec, "subnet", NULL);
+		if (nt && sn && strcmp(nt, tenant) == 0 &&
+		    !(found = strdup(sn)))
+			bad = -ENOMEM;
 	}
 	runtime_list_free(ids);
-	return found;
+	if (found) {
+		*ret_subnet = found;
+		return 1;
+	}
+	return bad;
 }
 
 /* Whether the record of an instance other than EXCEPT_ID holds volume
@@ -683,7 +752,7 @@ stop_begin(struct agent_run *ar, const char *id, bool remove, char **ret_err)
 }
 
 static int inst_remove(struct agent_run *ar, const char *id, int graceful,
-    char **ret_err);
+    bool *ret_kept, char **ret_err);
 
 /* Waits for the pass's stops (only those holding a volume when
  * VOLUMES_ONLY) until their deadlines, kills what still runs, and
@@ -696,6 +765,7 @@ stops_finish(struct agent_run *ar, bool volumes_only)
 		_cleanup_free_ char	*err = NULL, *rerr = NULL;
 		struct ar_stop		*s = &ar->stops[i];
 		int			 graceful = 0, r;
+		bool			 kept = false;
 
 		if (volumes_only && !s->volume)
 			continue;
@@ -711,7 +781,11 @@ stops_finish(struct agent_run *ar, bool volumes_only)
 		if (!s->remove)
 			continue;
 		s->remove = false;
-		if ((r = inst_remove(ar, s->id, graceful, &rerr)) < 0)
+		/* a record kept for an operator fails every pass until
+		 * repaired: said once per AR_RECORD_WARN_S */
+		if ((r = inst_remove(ar, s->id, graceful, &kept, &rerr)) < 0 &&
+		    (!kept || said_due(ar->rec_warned, AR_RECORD_WARN_MAX,
+		    s->id, AR_RECORD_WARN_S)))
 			log_warn("instance %s: removal failed (retried): %s",
 			    s->id, rerr ? rerr : bw_strerror(r));
 	}
@@ -1234,7 +1308,9 @@ start_choose_subnet(struct start_state *st, char **ret_err)
 			snprintf(st->subnet, sizeof(st->subnet), "%s",
 			    json_str_at(st->net, "spec", "subnet"));
 	}
-	st->inuse = tenant_subnet_in_use(ar, tenant, st->e->id);
+	/* an error (logged) leaves the subnet to the Network or the
+	 * tenant's default, as before any instance of the tenant */
+	(void)tenant_subnet_in_use(ar, tenant, st->e->id, &st->inuse);
 	if (!st->subnet[0] && st->inuse)
 		snprintf(st->subnet, sizeof(st->subnet), "%s", st->inuse);
 	if (!st->subnet[0] && (r = default_subnet(ar, tenant, st->subnet,
@@ -1366,17 +1442,25 @@ start_volume(struct start_state *st, char **ret_err)
 	    .uid = json_str_at(st->vol, "metadata", "uid"),
 	    .size_bytes = json_int_at(st->vol, "spec", "size_bytes", 0) };
 	/* before volume_held_by() compares it with the records' */
-	if ((r = volume_check_uid(v.uid, ret_err)) < 0 ||
-	    (r = start_restore_of(st, vname, &v.restore_uid, ret_err)) < 0)
+	if ((r = volume_check_uid(v.uid, ret_err)) < 0)
+		return errf_wrap(r, ret_err, "volume %s", vname);
+	if ((r = start_restore_of(st, vname, &v.restore_uid, ret_err)) < 0)
 		return r;
 	/* An instance whose removal is retried still holds the volume: its
 	 * retry detaches whatever is mounted then (the key out of the
 	 * kernel, the unmount), which would be ours once attached. It lets
 	 * go only once the volume is detached and released. */
 	r = volume_held_by(st->ar, v.uid, st->e->id, other, sizeof(other));
+	if (r < 0 && *other)
+		/* the id for the node's administrator only: the record may
+		 * be another tenant's */
+		log_warn("volume %s/%s: waits for the record of instance %s, "
+		    "which cannot be read: %s", st->e->tenant, vname, other,
+		    bw_strerror(r));
 	if (r < 0)
-		return errf(r, ret_err, "volume %s: cannot read the instance "
-		    "record%s%s: %s", vname, *other ? " " : "s", other,
+		return errf(r, ret_err, "volume %s: %s: %s", vname, *other ?
+		    "an instance record on this node cannot be read" :
+		    "the instance records on this node cannot be listed",
 		    bw_strerror(r));
 	if (r == 1)
 		return errf(-EBUSY, ret_err, "volume %s: waiting for instance "
@@ -1546,7 +1630,8 @@ out:
  * its last instance. Returns 0 or a negative error (retried next pass:
  * the record stays until the network is detached). */
 static int
-inst_remove(struct agent_run *ar, const char *id, int graceful, char **ret_err)
+inst_remove(struct agent_run *ar, const char *id, int graceful,
+    bool *ret_kept, char **ret_err)
 {
 	_cleanup_json_ json_t	*rec = NULL;
 	_cleanup_free_ char	*other = NULL;
@@ -1560,17 +1645,25 @@ inst_remove(struct agent_run *ar, const char *id, int graceful, char **ret_err)
 		return r;
 	/* A record that exists but cannot be read (bad JSON, an I/O
 	 * error) may name a volume or network attachment still to be
-	 * detached: it stays, its removal is retried and logged every
-	 * pass, and start_volume() takes it to hold every volume. The
-	 * operator reads it (STATE_DIR/workloads/ID.json): detaches what
-	 * it names by hand (a volume still mounted at
-	 * STATE_DIR/volumes/UID/mnt, the network) or sees nothing is left,
-	 * then deletes it: the runtime's instance went above, so nothing
-	 * else is left to remove. */
-	if (rr < 0 && rr != -ENOENT)
+	 * detached: it stays, its removal is retried every pass (and
+	 * logged once per AR_RECORD_WARN_S), and start_volume() takes it
+	 * to hold every volume. The operator repairs it rather than
+	 * deleting it: replaces STATE_DIR/workloads/ID.json with a valid
+	 * record of what the instance still holds, and the next pass
+	 * finishes the removal here (the network's detach and the bridge
+	 * with the tenant's last instance, the event). {} is a valid
+	 * record (nothing held: the record goes, the event says
+	 * "?/ID"); "tenant" and "name" name it in the event; "net_tenant"
+	 * and "subnet" (the tenant's, as in its other records) detach its
+	 * network (netns bw-ID, its address) and let the tenant's bridge
+	 * go; "volume_uid" detaches a volume still mounted for it at
+	 * STATE_DIR/volumes/UID/mnt (docs/storage.md). */
+	if (rr < 0 && rr != -ENOENT) {
+		*ret_kept = true;
 		return errf(rr, ret_err, "its record %s/%s.json cannot be "
 		    "read (%s): kept for an operator", ar->rec_dir, id,
 		    bw_strerror(rr));
+	}
 	/* one instance at a time uses a volume: it goes with it */
 	if (vu && (r = volume_detach(ar->state_dir, vu, ret_err)) < 0)
 		return r;
@@ -1593,7 +1686,11 @@ inst_remove(struct agent_run *ar, const char *id, int graceful, char **ret_err)
 			return r;
 	}
 	rec_remove(ar, id);
-	if (nt && !(other = tenant_subnet_in_use(ar, nt, NULL)) &&
+	/* the bridge goes with the tenant's last instance here; when the
+	 * records cannot all be read it stays (in use, as far as we know) */
+	if (nt && (r = tenant_subnet_in_use(ar, nt, NULL, &other)) < 0)
+		log_warn("tenant %s: its bridge kept: %s", nt, bw_strerror(r));
+	if (nt && r == 0 &&
 	    (r = cni_network_delete(&ar->cni, nt, ret_err)) < 0)
 		return r;
 	snprintf(ar->node_event, sizeof(ar->node_event),
@@ -1622,14 +1719,15 @@ volume_gone_long(struct agent_run *ar, const char *uid)
 
 	for (i = 0; i < AR_VOLUME_GONE_MAX; i++) {
 		if (strcmp(ar->gone[i].uid, uid) == 0)
-			return time(NULL) - ar->gone[i].since >= AR_VOLUME_GC_S;
+			return bw_mono_s() - ar->gone[i].since >=
+			    AR_VOLUME_GC_S;
 		if (!ar->gone[i].uid[0] && free_slot == AR_VOLUME_GONE_MAX)
 			free_slot = i;
 	}
 	if (free_slot < AR_VOLUME_GONE_MAX) {
 		snprintf(ar->gone[free_slot].uid, sizeof(ar->gone[0].uid), "%s",
 		    uid);
-		ar->gone[free_slot].since = time(NULL);
+		ar->gone[free_slot].since = bw_mono_s();
 	}
 	return false;
 }
@@ -1642,8 +1740,9 @@ volume_gone_forget(struct agent_run *ar, const char *uid)
 			ar->gone[i].uid[0] = '\0';
 }
 
-/* Logs that the GC cannot tell whether volume UID, due for deletion,
- * is released (ERR), at most once per AR_VOLUME_WARN_S for each volume:
+/* Logs that volume UID, due for deletion, waits: its file system lives
+ * on (-EBUSY) or the GC cannot tell whether it is released (ERR says
+ * which), at most once per AR_VOLUME_WARN_S for each volume:
  * the GC looks every few seconds, and a volume it skips in silence is
  * never crypto-erased with nothing saying why. An error the pass has
  * logged already (*PASS_ERR, the same words: asking the loop devices
@@ -1652,27 +1751,9 @@ static void
 volume_gc_warn(struct agent_run *ar, const char *uid, const char *err,
     char **pass_err, size_t *pass_same)
 {
-	size_t	i, slot = 0;
-	double	now = bw_mono_s();
-
-	for (i = 0; i < AR_VOLUME_GONE_MAX; i++) {
-		if (strcmp(ar->gc_warned[i].uid, uid) == 0) {
-			slot = i;
-			break;
-		}
-		/* else the slot said least lately (free ones first) */
-		if (ar->gc_warned[i].at < ar->gc_warned[slot].at)
-			slot = i;
-	}
-	if (i == AR_VOLUME_GONE_MAX) {
-		snprintf(ar->gc_warned[slot].uid, sizeof(ar->gc_warned[0].uid),
-		    "%s", uid);
-		/* due at once (the monotonic clock may be young) */
-		ar->gc_warned[slot].at = now - AR_VOLUME_WARN_S;
-	}
-	if (now - ar->gc_warned[slot].at < AR_VOLUME_WARN_S)
+	if (!said_due(ar->gc_warned, AR_VOLUME_GONE_MAX, uid,
+	    AR_VOLUME_WARN_S))
 		return;
-	ar->gc_warned[slot].at = now;
 	if (*pass_err && strcmp(*pass_err, err) == 0) {
 		(*pass_same)++;
 		return;
@@ -1692,10 +1773,10 @@ volumes_gc(struct agent_run *ar)
 	char			**uids = NULL;
 	size_t			  i, same = 0;
 
-	if (time(NULL) < ar->next_volume_gc ||
+	if (bw_mono_s() < ar->next_volume_gc ||
 	    volume_list(ar->state_dir, &uids) < 0)
 		return;
-	ar->next_volume_gc = time(NULL) + AR_VOLUME_GC_S / 2;
+	ar->next_volume_gc = bw_mono_s() + AR_VOLUME_GC_S / 2;
 	for (i = 0; uids[i]; i++) {
 		_cleanup_json_ json_t	*doc = NULL;
 		_cleanup_free_ char	*err = NULL, *rerr = NULL;
@@ -1719,14 +1800,15 @@ volumes_gc(struct agent_run *ar)
 		}
 		if (!volume_gone_long(ar, uids[i]))
 			continue;
-		/* due: a detached volume whose file system lives on waits;
-		 * one that cannot be checked waits too, but not in silence */
+		/* due: a detached volume whose file system lives on (a
+		 * mount elsewhere) waits, and one that cannot be checked
+		 * waits too, neither in silence */
 		r = volume_released(ar->state_dir, uids[i], &rerr);
-		if (r < 0 && r != -EBUSY)
+		if (r < 0) {
 			volume_gc_warn(ar, uids[i], rerr ? rerr :
 			    bw_strerror(r), &pass_err, &same);
-		if (r < 0)
 			continue;
+		}
 		if ((r = volume_delete(ar->state_dir, uids[i], &err)) < 0) {
 			log_warn("volume %s/%s (%s): delete: %s", tenant, name,
 			    uids[i], err ? err : bw_strerror(r));

@@ -13,7 +13,10 @@
 #ifndef BW_AGENT_RUN_H
 #define BW_AGENT_RUN_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 /* One API request: METHOD PATH with BODY (JSON text or NULL). On any
  * HTTP answer sets *RET_STATUS and *RET_BODY (caller frees) and returns
@@ -23,6 +26,18 @@ typedef int (*agent_run_http_fn)(void *ctx, const char *method,
     char **ret_err);
 
 struct volume_kek;
+
+/* How deep an instance record nests, with room to spare: the deepest
+ * the agent writes is 5, an exec probe's command (record { probes {
+ * liveness { exec { command [ ), then service { } and the net and
+ * volume strings. A record deeper than this is corrupt. */
+#define AR_RECORD_DEPTH	8
+
+/* Parses TEXT (LEN bytes), an instance record as the agent writes it,
+ * into *RET (caller frees; NULL on error): 0, or -BW_E_CORRUPT when it
+ * is not a JSON object of at most AR_RECORD_DEPTH levels. */
+int agent_run_record_parse(const char *text, size_t len,
+    json_t **ret);
 
 struct agent_run_config {
 	const char	*node;		/* this node's name (its certificate CN) */

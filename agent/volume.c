@@ -663,7 +663,8 @@ volume_snapshot_exists(const char *state_dir, const char *uid,
 {
 	_cleanup_free_ char *p = NULL;
 
-	return volume_check_uid(uid, NULL) == 0 && volume_check_uid(suid, NULL) == 0 &&
+	return volume_check_uid(uid, NULL) == 0 &&
+	    volume_check_uid(suid, NULL) == 0 &&
 	    snap_path(state_dir, uid, suid, &p) == 0 && access(p, F_OK) == 0;
 }
 

@@ -165,7 +165,17 @@ check "the restart names the exec probe and its timeout" grep -q \
 # crun runs the command in a session of its own: unless the probe kills
 # it and reaps it, a zombie keeps the container's PID namespace alive.
 check "the stop after the probe ended the container" bash -c "! grep -q 'did not exit after SIGKILL' '$T/agent.log'"
+# Its record nests an exec probe's command 5 deep (record { probes {
+# liveness { exec { command [ ): it must read back, or the removal
+# keeps it "for an operator" and every volume attach on the node fails.
+uid_ex=$(inst acme ex-0 | jq -r .status.runtime_id)
+check "ex-0's record holds its exec probes" jq -e \
+	'.probes.liveness.exec.command[0] == "sh"' "$NS/workloads/$uid_ex.json"
 check "delete ex" $B delete workload ex -t acme
+check "its removal took ex-0's record" wait_for 30 \
+	bash -c "[ ! -e '$NS/workloads/$uid_ex.json' ]"
+check "no instance record read as unreadable" bash -c \
+	"! grep -q 'stored data corrupt\\|kept for an operator' '$T/agent.log'"
 
 echo "== clean up"
 check "delete web" $B delete workload web -t acme

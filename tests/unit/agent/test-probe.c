@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "agent/agent-run.h"
 #include "agent/probe.h"
 #include "lib/clock.h"
 #include "lib/err.h"
@@ -245,6 +247,68 @@ test_runs(void **state)
 	close(s);
 }
 
+/* {"a":[...]} of DEPTH levels into BUF. */
+static void
+nested(char *buf, size_t len, int depth)
+{
+	int i, n = 0;
+
+	n += snprintf(buf + n, len - (size_t)n, "{\"a\":");
+	for (i = 1; i < depth; i++)
+		n += snprintf(buf + n, len - (size_t)n, "[");
+	for (i = 1; i < depth; i++)
+		n += snprintf(buf + n, len - (size_t)n, "]");
+	snprintf(buf + n, len - (size_t)n, "}");
+	assert_true((size_t)n + 1 < len);
+}
+
+/* The deepest instance record the agent writes (start_build_spec():
+ * exec probes, a service, a tenant network, a volume), dumped as
+ * rec_write() does, reads back whole through agent_run_record_parse(),
+ * rec_read()'s parser; one level deeper than AR_RECORD_DEPTH does not.
+ * With a depth of 4 (b998de5) such a record read as corrupt. */
+static void
+test_record_depth(void **state)
+{
+	struct probe_spec	 p;
+	json_t			*rec, *o, *back = NULL;
+	char			*err = NULL, *text;
+	char			 deep[2 * AR_RECORD_DEPTH + 16];
+
+	(void)state;
+	o = parse("{\"exec\": {\"command\": [\"test\", \"-f\", \"/x\"]}}");
+	assert_int_equal(probe_spec_parse(o, "liveness", &p, &err), 0);
+	json_decref(o);
+	rec = json_pack("{s:s, s:s, s:s, s:I, s:{s:o, s:o}, s:{s:s, s:I, s:I}, "
+	    "s:s, s:s, s:s}", "tenant", "t", "name", "n", "workload", "w",
+	    "cpu_millis", (json_int_t)100, "probes", "liveness",
+	    probe_spec_json(&p), "readiness", probe_spec_json(&p), "service",
+	    "address", "10.96.0.1", "port", (json_int_t)80, "target_port",
+	    (json_int_t)8080, "net_tenant", "t", "subnet", "10.88.1.0/24",
+	    "volume_uid", "0123456789abcdef");
+	assert_non_null(rec);
+	text = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_non_null(text);
+	assert_int_equal(agent_run_record_parse(text, strlen(text), &back), 0);
+	assert_true(json_equal(rec, back));
+	assert_string_equal(json_string_value(json_array_get(json_object_get(
+	    json_object_get(json_object_get(json_object_get(back, "probes"),
+	    "liveness"), "exec"), "command"), 2)), "/x");
+	json_decref(back);
+	free(text);
+	json_decref(rec);
+
+	/* {"a":[[...]]}: AR_RECORD_DEPTH levels read, one more does not */
+	nested(deep, sizeof(deep), AR_RECORD_DEPTH);
+	assert_int_equal(agent_run_record_parse(deep, strlen(deep), &back), 0);
+	json_decref(back);
+	nested(deep, sizeof(deep), AR_RECORD_DEPTH + 1);
+	assert_int_equal(agent_run_record_parse(deep, strlen(deep), &back),
+	    -BW_E_CORRUPT);
+	assert_null(back);
+	assert_int_equal(agent_run_record_parse("[]", 2, &back), -BW_E_CORRUPT);
+}
+
 int
 main(void)
 {
@@ -252,6 +316,7 @@ main(void)
 		cmocka_unit_test(test_spec),
 		cmocka_unit_test(test_runs),
 		cmocka_unit_test(test_exec),
+		cmocka_unit_test(test_record_depth),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
