@@ -96,11 +96,5 @@ check "the refusal names the bound and the tenants" \
 out=$(acurl --max-time 10 -o /dev/null -w '%{http_code}' "$URL/v1/whoami")
 check "an administrator is served while node and tenant watches are open (HTTP ${out:-none})" [ "$out" = 200 ]
 
-kill -TERM "$BWD_PID" 2>/dev/null
-wait "$BWD_PID"
-rc=$?
-BW_PIDS=
-check "bulwarkd stopped cleanly (exit $rc)" [ "$rc" = 0 ]
-check_fails "no sanitizer report from bulwarkd" \
-	grep -q 'Sanitizer\|runtime error' "$D/bulwarkd.log"
+check_bulwarkd_stops_cleanly "$D"
 finish

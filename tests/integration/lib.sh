@@ -98,6 +98,22 @@ stop_bulwarkd() {
 	wait "$BWD_PID"
 }
 
+# check_bulwarkd_stops_cleanly DIR: stops the bulwarkd started with state
+# in DIR and checks it exits 0 and left no sanitizer report in its log.
+check_bulwarkd_stops_cleanly() {
+	local dir="$1" rc p rest=""
+	stop_bulwarkd
+	rc=$?
+	# reaped: the cleanup must not signal its pid, which may be reused
+	for p in $BW_PIDS; do
+		[ "$p" = "$BWD_PID" ] || rest="$rest $p"
+	done
+	BW_PIDS=$rest
+	check "bulwarkd stopped cleanly (exit $rc)" [ "$rc" = 0 ]
+	check_fails "no sanitizer report from bulwarkd" \
+		grep -q 'Sanitizer\|runtime error' "$dir/bulwarkd.log"
+}
+
 # curl with the admin's client certificate (-g: URLs may name [::1])
 acurl() {
 	curl -gs --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "$@"

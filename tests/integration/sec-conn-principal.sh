@@ -76,13 +76,7 @@ done
 check "dribbling connections are closed at the request deadline (${dl:-none} of 4)" [ "${dl:-0}" -ge 4 ]
 kill "$HOG" 2>/dev/null; wait "$HOG" 2>/dev/null
 
-kill -TERM "$BWD_PID" 2>/dev/null
-wait "$BWD_PID"
-rc=$?
-BW_PIDS=
-check "bulwarkd stopped cleanly (exit $rc)" [ "$rc" = 0 ]
-check_fails "no sanitizer report from bulwarkd" \
-	grep -q 'Sanitizer\|runtime error' "$D/bulwarkd.log"
+check_bulwarkd_stops_cleanly "$D"
 check "the evictions are in the audit trail" \
 	sh -c "cat '$D'/audit/seg-*.log | grep -a ' action=api.connection_limit ' | grep -q 'tenant_share'"
 check "the audit trail verifies" "$BW/bulwark" audit verify "$D/audit"
