@@ -15,7 +15,43 @@
 # and the next attach until that namespace ends.
 . "$(dirname "$0")/workloads-lib.sh"
 
-trap wl_cleanup_volumes EXIT
+# hold_mount NAME MOUNTPOINT WHOSE: a mount namespace copied while
+# MOUNTPOINT is mounted holds a mount of its file system (as a
+# container's namespace not torn down yet does), until release_mount
+# NAME. The holder (its pid in HOLDER[NAME]) lives while the test holds
+# the write end of its pipe (HOLD_FD[NAME]): a test killed outright
+# takes it (and the loop device) along.
+declare -A HOLDER HOLD_FD
+hold_mount() {
+	local name=$1 mnt=$2 whose=$3 fd
+	mkfifo "$T/hold-$name"
+	unshare -m --propagation private sh -c 'exec cat >/dev/null' <"$T/hold-$name" &
+	HOLDER[$name]=$!
+	exec {fd}>"$T/hold-$name"
+	HOLD_FD[$name]=$fd
+	# the holder is the test's own fork until it has opened the pipe
+	# and run unshare: only a mount namespace of its own counts.
+	check "a namespace holding a copy of $whose mount" wait_for 10 bash -c \
+		"[ \"\$(readlink /proc/${HOLDER[$name]}/ns/mnt)\" != \"\$(readlink /proc/$$/ns/mnt)\" ] &&
+		nsenter -t ${HOLDER[$name]} -m mountpoint -q '$mnt'"
+}
+# release_mount NAME [kill]: closes the holder's pipe, so it ends (or
+# kills it too), and reaps it.
+release_mount() {
+	local fd=${HOLD_FD[$1]}
+	exec {fd}>&-
+	[ -z "${2:-}" ] || kill "${HOLDER[$1]}" 2>/dev/null
+	wait "${HOLDER[$1]}" 2>/dev/null
+	unset "HOLDER[$1]" "HOLD_FD[$1]"
+}
+# every holder still held is released before the volumes are cleaned up
+# (a mount it holds keeps the loop device)
+release_mounts_cleanup_volumes() {
+	local name
+	for name in "${!HOLDER[@]}"; do release_mount "$name" kill; done
+	wl_cleanup_volumes
+}
+trap release_mounts_cleanup_volumes EXIT
 
 wl_start
 
@@ -190,23 +226,11 @@ check "the volume holds the new content" grep -q overwritten "$V/mnt/data/secret
 check "beta's tenant-user cannot snapshot acme's volume (404)" [ "$(bcurl -X PUT -H 'Content-Type: application/json' \
 	--data '{"kind":"VolumeSnapshot","metadata":{"name":"x","tenant":"acme"},"spec":{"volume":"db"}}' \
 	"$URL/v1/tenants/acme/volumesnapshots/x")" = 404 ]
-# A mount namespace copied while the volume is mounted holds a mount
-# of its file system (as a container's namespace not torn down yet
-# does): unmounted on the host, the file system and its loop device
-# live on, and the agent must neither restore into the backing file
-# nor mount a second file system over it until they are gone. The
-# holder lives while the test holds the write end of its pipe: a test
-# killed outright takes it (and the loop device) along.
-mkfifo "$T/hold"
-unshare -m --propagation private sh -c 'exec cat >/dev/null' <"$T/hold" &
-HOLDER=$!
-exec {HOLD}>"$T/hold"
-trap 'exec {HOLD}>&-; kill "$HOLDER" 2>/dev/null; wait "$HOLDER" 2>/dev/null; wl_cleanup_volumes' EXIT
-# $HOLDER is the test's own fork until it has opened the pipe and run
-# unshare: only a mount namespace of its own counts.
-check "a namespace holding a copy of the volume's mount" wait_for 10 bash -c \
-	"[ \"\$(readlink /proc/$HOLDER/ns/mnt)\" != \"\$(readlink /proc/$$/ns/mnt)\" ] &&
-	nsenter -t $HOLDER -m mountpoint -q '$V/mnt'"
+# A mount namespace holding a copy of the volume's mount: unmounted on
+# the host, the file system and its loop device live on, and the agent
+# must neither restore into the backing file nor mount a second file
+# system over it until they are gone.
+hold_mount db "$V/mnt" "the volume's"
 LOOP=$(losetup -j "$V/backing.img" | cut -d: -f1)
 OLD=$(inst acme app-0 | jq -r .status.runtime_id)
 # what the agent logs from here on (earlier removals log the same words)
@@ -227,7 +251,7 @@ check "s1 is not restored meanwhile, nothing mounted on the host" bash -c \
 	"[ ! -e '$V/restored' ] && ! mountpoint -q '$V/mnt'"
 check "one loop device holds the backing file: the old one ($LOOP)" bash -c \
 	"[ -n '$LOOP' ] && [ \"\$(losetup -j '$V/backing.img' | cut -d: -f1)\" = '$LOOP' ]"
-exec {HOLD}>&-; wait "$HOLDER" 2>/dev/null
+release_mount db
 # The agent may bind a new loop device (perhaps of the same number)
 # within milliseconds of the old one's release: what shows the release
 # is the old instance's removal completing.
@@ -345,14 +369,7 @@ EOF
 check "apply volume gdb and workload gapp" $B apply -f "$T/gc.json"
 check "gapp-0 Running" wait_for 60 inst_is beta gapp-0 '.status.phase == "Running"'
 GV="$NS/volumes/$($B get volume gdb -t beta -o json | jq -r .metadata.uid)"
-mkfifo "$T/hold2"
-unshare -m --propagation private sh -c 'exec cat >/dev/null' <"$T/hold2" &
-HOLDER2=$!
-exec {HOLD2}>"$T/hold2"
-trap 'exec {HOLD2}>&-; kill "$HOLDER2" 2>/dev/null; wait "$HOLDER2" 2>/dev/null; wl_cleanup_volumes' EXIT
-check "a namespace holding a copy of gdb's mount" wait_for 10 bash -c \
-	"[ \"\$(readlink /proc/$HOLDER2/ns/mnt)\" != \"\$(readlink /proc/$$/ns/mnt)\" ] &&
-	nsenter -t $HOLDER2 -m mountpoint -q '$GV/mnt'"
+hold_mount gdb "$GV/mnt" "gdb's"
 LOGOFF=$(stat -c %s "$T/agent.log")
 check "delete beta's workload gapp" $B delete workload gapp -t beta
 check "gdb is unmounted on the host" wait_for 30 bash -c "! mountpoint -q '$GV/mnt'"
@@ -360,7 +377,7 @@ check "delete volume gdb" $B delete volume gdb -t beta
 check "the GC says gdb waits for its file system" wait_for 60 logged \
 	"volume ${GV##*/}: not deleted for now: waiting for the file system to be released: unmounted here, still alive on"
 check "gdb is kept meanwhile" [ -e "$GV/key.wrapped" ]
-exec {HOLD2}>&-; wait "$HOLDER2" 2>/dev/null
+release_mount gdb
 check "released, gdb is deleted" wait_for 60 bash -c "[ ! -e '$GV' ]"
 kill -0 "$AGENT_PID" || fail "agent died"
 finish
