@@ -383,11 +383,14 @@ if [ -n "$blk" ] && [ ! -e /run/bulwark-fs ]; then
 	rc=$?
 	check "--json status: an unshare that fails is refused with one object, ok false ($(cat "$T/ns.json"))" \
 		sh -c "[ $rc -eq 1 ] && jq -e '.ok == false and (.error | test(\"unshare --mount fails\"))' '$T/ns.json' >/dev/null && [ ! -e /run/bulwark-fs ]"
-	# A PATH of every command but unshare.
+	# A PATH of every command but unshare, with the shims (links to the
+	# rest; never a link named findmnt or id, which cp would follow and
+	# overwrite the machine's own).
 	for f in /usr/local/sbin/* /usr/local/bin/* /usr/sbin/* /usr/bin/* /sbin/* /bin/*; do
+		case "${f##*/}" in unshare|findmnt|id) continue ;; esac
 		[ -e "$f" ] && ln -sf "$f" "$T/nons/"
 	done
-	rm -f "$T/nons/unshare" && cp "$T/ns/findmnt" "$T/ns/id" "$T/nons/"
+	cp "$T/ns/findmnt" "$T/ns/id" "$T/nons/"
 	PATH="$T/nons" "$U" --slot a --json status >"$T/nons.json" 2>"$T/nons.err"
 	rc=$?
 	check "--json status: no unshare is refused with one object, ok false ($(cat "$T/nons.json"))" \
