@@ -38,11 +38,14 @@ refused_apply() {
 	check "$2 ($(cat "$T/$1.err"))" \
 		sh -c "[ $rc -eq 1 ] && grep -q '$3' '$T/$1.err'"
 }
-# grub_boot: what the fixed grub.cfg does (bulwark-install; docs/install.md):
-# prints the slot it boots: bulwark_good (a when it is neither a nor b);
-# "X-trial" when bulwark_next is a or b and emptying it in the block
-# succeeded (otherwise bulwark_good's); any other bulwark_next emptied
-# and not tried.
+# grub_boot: what the fixed grub.cfg does (bulwark-install; docs/install.md),
+# its selection logic played in shell (this is not GRUB running it; the
+# check "GRUB: ..." below compares the block in bulwark-install with
+# grub_cfg_selection, so a change there fails this test until grub_boot
+# and that copy follow it): prints the slot it boots: bulwark_good (a
+# when it is neither a nor b); "X-trial" when bulwark_next is a or b and
+# emptying it in the block succeeded (otherwise bulwark_good's); any
+# other bulwark_next emptied and not tried.
 grub_boot() {
 	local next good
 	next=$(env_of bulwark_next) good=$(env_of bulwark_good)
@@ -543,6 +546,30 @@ rc=$?
 check "a second rollback does not commit b, never booted since the apply" \
 	sh -c "[ $rc -eq 1 ] && grep -q 'slot b is not a committed slot' '$T/rbagain.err' && [ \"\$(grub-editenv '$ENV' list | sed -n 's/^bulwark_good=//p')\" = a ]"
 
+# The selection block of grub.cfg as bulwark-install writes it (from
+# load_env to the end of its first heredoc), the logic grub_boot plays.
+grub_cfg_selection() {
+	cat <<'EOF'
+load_env --skip-sig bulwark_good bulwark_next
+set default="${bulwark_good}"
+if [ "${default}" != a -a "${default}" != b ]; then set default=a; fi
+set fallback="${default}"
+if [ "${bulwark_next}" = a -o "${bulwark_next}" = b ]; then
+	set bulwark_trial="${bulwark_next}"
+	set bulwark_next=
+	if save_env bulwark_next; then
+		set default="${bulwark_trial}-trial"
+	fi
+elif [ -n "${bulwark_next}" ]; then
+	set bulwark_next=
+	save_env bulwark_next
+fi
+EOF
+}
+sed -n '/^load_env --skip-sig/,/^GRUB$/p' "$top_srcdir/appliance/iso/installer/bulwark-install" | sed '$d' >"$T/grub-selection"
+grub_cfg_selection | diff -u - "$T/grub-selection" >"$T/grub-selection.diff"
+check "GRUB: bulwark-install's grub.cfg selects the slot as grub_boot plays it (the stored copy; on a change, update grub_boot and grub_cfg_selection: $(cat "$T/grub-selection.diff"))" \
+	sh -c "[ -s '$T/grub-selection' ] && [ ! -s '$T/grub-selection.diff' ]"
 # GRUB's checks (grub.cfg): a bulwark_next other than a or b is emptied
 # and not tried; a trial whose bulwark_next cannot be emptied is not
 # booted (it would be tried at every boot); an unknown bulwark_good
