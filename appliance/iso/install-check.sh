@@ -425,6 +425,13 @@ if await second "$boot_limit" 'bulwark-tpm2: (root unlocked|the TPM did not)' &&
 	else
 		fail "second boot: no bulwark-slot line from the initramfs"
 	fi
+	# A normal entry's panic=0: a panic in the initramfs (a failed
+	# fsck) halts instead of giving a root shell on the unlocked root.
+	line=$(grep -ao 'Command line: .*' "$d/second.log" | tr -d '\r' | head -n 1)
+	case "$line " in
+	*" bulwark.slot=a panic=0 "*) pass "second boot: the normal entry's command line ends in panic=0 (${line#*console=ttyS0,115200n8 })" ;;
+	*) fail "second boot: the command line has not bulwark.slot=a panic=0: $line" ;;
+	esac
 else
 	fail "second boot: root not unlocked by the TPM"; tail_of second 30
 fi
@@ -439,6 +446,20 @@ finish
 # and the TPM would not unlock: the boot is stopped once the kernel has
 # printed its command line.)
 esp_off=$(( $(od -An -t u8 -j 1056 -N 8 "$d/disk.img" | tr -d ' ') * 512 ))
+# Every linux line of the installed grub.cfg has its panic=: without one
+# the initramfs's panic() starts a root shell with the root unlocked.
+if mtype -i "$d/disk.img@@$esp_off" ::/grub/grub.cfg > "$d/grub.cfg.installed"; then
+	n=$(grep -c '^\s*linux ' "$d/grub.cfg.installed")
+	bad=$(grep '^\s*linux ' "$d/grub.cfg.installed" |
+		grep -vE ' bulwark\.slot=[ab] panic=0$| bulwark\.slot=[ab] bulwark\.trial=1 panic=30$')
+	if [ "$n" = 4 ] && [ -z "$bad" ]; then
+		pass "grub.cfg: all $n linux lines end in panic=0 (normal) or bulwark.trial=1 panic=30 (trial)"
+	else
+		fail "grub.cfg: $n linux lines, not each with its panic=: ${bad:-(4 expected)}"
+	fi
+else
+	fail "no grub.cfg on the ESP"
+fi
 if mcopy -n -i "$d/disk.img@@$esp_off" ::/grub/grubenv "$d/grubenv" && grub-editenv "$d/grubenv" set bulwark_next=a &&
 	[ "$(stat -c %s "$d/grubenv")" = 1024 ] && mcopy -o -i "$d/disk.img@@$esp_off" "$d/grubenv" ::/grub/grubenv; then
 	run trial

@@ -38,11 +38,14 @@ refused_apply() {
 	check "$2 ($(cat "$T/$1.err"))" \
 		sh -c "[ $rc -eq 1 ] && grep -q '$3' '$T/$1.err'"
 }
-# grub_boot: what the fixed grub.cfg does (bulwark-install; docs/install.md):
-# prints the slot it boots: bulwark_good (a when it is neither a nor b);
-# "X-trial" when bulwark_next is a or b and emptying it in the block
-# succeeded (otherwise bulwark_good's); any other bulwark_next emptied
-# and not tried.
+# grub_boot: what the fixed grub.cfg does (bulwark-install; docs/install.md),
+# its selection logic played in shell (this is not GRUB running it; the
+# check "GRUB: ..." below compares the block in bulwark-install with
+# grub_cfg_selection, so a change there fails this test until grub_boot
+# and that copy follow it): prints the slot it boots: bulwark_good (a
+# when it is neither a nor b); "X-trial" when bulwark_next is a or b and
+# emptying it in the block succeeded (otherwise bulwark_good's); any
+# other bulwark_next emptied and not tried.
 grub_boot() {
 	local next good
 	next=$(env_of bulwark_next) good=$(env_of bulwark_good)
@@ -258,6 +261,9 @@ sdir_case sdlink "apply is refused for an image whose mount point has a link on 
 	'has no directory /var/lib/newsvc for state/var/lib/newsvc' 'mv var/lib var/lib2 && ln -s lib2 var/lib'
 sdir_case sddots "apply is refused for a state-dirs entry with .." 'not a plain relative path' \
 	'echo home/../etc >>usr/lib/bulwark/state-dirs'
+sdir_case sdnest "apply is refused for a state-dirs entry under another" \
+	'names .var/lib/newsvc/sub. under .var/lib/newsvc.: shared directories must not nest' \
+	'mkdir var/lib/newsvc/sub && echo var/lib/newsvc/sub >>usr/lib/bulwark/state-dirs'
 check "the refused images made nothing in state/" \
 	[ "$state_before" = "$(cd "$FS/state" && find . -path ./update -prune -o -print | LC_ALL=C sort)" ]
 # Room for the third root: df's Avail of state/ (the staged payload) and
@@ -282,6 +288,18 @@ PATH="$T/dfsmall:$PATH" upd --slot a --no-tpm apply "$T/update.tar" 2>"$T/dfslot
 rc=$?
 check "apply is refused when the file system has no room for the unpacked root ($(cat "$T/dfslots.err"))" \
 	sh -c "[ $rc -eq 1 ] && grep -q 'not enough free space for slot b unpacked' '$T/dfslots.err' && [ ! -e '$FS/state/update/staging' ] && [ ! -e '$FS/slots/b.new' ] && [ -z \"\$(grub-editenv '$ENV' list | sed -n 's/^bulwark_next=//p')\" ]"
+# Inodes for the unpacked root (df's IFree of slots/): a df that says 10
+# are free refuses it before it is unpacked.
+mkdir -p "$T/dfinodes"
+printf '#!/bin/sh
+for a; do d=$a; done
+case "$1 $d" in --output=itotal,iavail\ */slots) printf "Inodes IFree\\n100000 10\\n"; exit 0 ;; esac
+exec %s "$@"\n' "$(command -v df)" >"$T/dfinodes/df"
+chmod +x "$T/dfinodes/df"
+PATH="$T/dfinodes:$PATH" upd --slot a --no-tpm apply "$T/update.tar" 2>"$T/dfinodes.err"
+rc=$?
+check "apply is refused when the file system has too few free inodes for the unpacked root ($(cat "$T/dfinodes.err"))" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'not enough free inodes for slot b unpacked: $FS/slots has 10 free' '$T/dfinodes.err' && [ ! -e '$FS/slots/b.new' ] && [ -z \"\$(grub-editenv '$ENV' list | sed -n 's/^bulwark_next=//p')\" ]"
 # A state/ too small for the payload: a staged copy cut short is
 # refused (it once made b a 0-byte kernel and set bulwark_next). As root
 # an 8 KiB tmpfs (and a df that says it has room, past apply's own
@@ -352,6 +370,37 @@ check "--json status: one object, ok false" sh -c "[ $rc -eq 1 ] && jq -e '.ok =
 BULWARK_UPDATE_CMDLINE="$T/cmdline-none" upd --json rollback >"$T/noslot-rb.json" 2>/dev/null
 rc=$?
 check "--json rollback: refused, ok false" sh -c "[ $rc -eq 1 ] && jq -e '.ok == false' '$T/noslot-rb.json' >/dev/null"
+# Without --fs, on a booted slot (a findmnt that says / is slots/a of
+# an ext4 block device, an id that says root): an unshare that fails
+# (EPERM) or is missing is refused before the file system is mounted
+# or /run/bulwark-fs made, with --json's object (the exec of unshare
+# once left a --json caller with none).
+blk=$(find /dev -maxdepth 1 -type b 2>/dev/null | head -n 1)
+if [ -n "$blk" ] && [ ! -e /run/bulwark-fs ]; then
+	mkdir -p "$T/ns" "$T/nons"
+	printf '#!/bin/sh\ncase "$*" in *FSROOT*) echo /slots/a ;; *SOURCE*) echo %s ;; *FSTYPE*) echo ext4 ;; *) exit 1 ;; esac\n' "$blk" >"$T/ns/findmnt"
+	printf '#!/bin/sh\necho 0\n' >"$T/ns/id"
+	printf '#!/bin/sh\necho "unshare: unshare failed: Operation not permitted" >&2\nexit 1\n' >"$T/ns/unshare"
+	chmod +x "$T/ns/findmnt" "$T/ns/id" "$T/ns/unshare"
+	PATH="$T/ns:$PATH" "$U" --slot a --json status >"$T/ns.json" 2>"$T/ns.err"
+	rc=$?
+	check "--json status: an unshare that fails is refused with one object, ok false ($(cat "$T/ns.json"))" \
+		sh -c "[ $rc -eq 1 ] && jq -e '.ok == false and (.error | test(\"unshare --mount fails\"))' '$T/ns.json' >/dev/null && [ ! -e /run/bulwark-fs ]"
+	# A PATH of every command but unshare, with the shims (links to the
+	# rest; never a link named findmnt or id, which cp would follow and
+	# overwrite the machine's own).
+	for f in /usr/local/sbin/* /usr/local/bin/* /usr/sbin/* /usr/bin/* /sbin/* /bin/*; do
+		case "${f##*/}" in unshare|findmnt|id) continue ;; esac
+		[ -e "$f" ] && ln -sf "$f" "$T/nons/"
+	done
+	cp "$T/ns/findmnt" "$T/ns/id" "$T/nons/"
+	PATH="$T/nons" "$U" --slot a --json status >"$T/nons.json" 2>"$T/nons.err"
+	rc=$?
+	check "--json status: no unshare is refused with one object, ok false ($(cat "$T/nons.json"))" \
+		sh -c "[ $rc -eq 1 ] && jq -e '.ok == false and (.error | test(\"no unshare\"))' '$T/nons.json' >/dev/null && [ ! -e /run/bulwark-fs ]"
+else
+	echo "skip: open_fs's unshare checks (no block device, or /run/bulwark-fs exists on this machine)"
+fi
 
 # 3. Apply: slot b holds the new root with this site's files; GRUB
 # tries it once. A half-made slot from a power cut is replaced.
@@ -386,6 +435,8 @@ check "slot a is untouched" grep -q "commit $C1" "$A/usr/share/bulwark/release"
 check "the new slot's new shared directory is made in state/ from its image (its file, mode 0750), an empty mount point left in the slot" \
 	sh -c "grep -qx seed '$FS/state/var/lib/newsvc/seed' && [ \"\$(stat -c %a '$FS/state/var/lib/newsvc') \$(stat -c %a '$B/var/lib/newsvc')\" = '750 750' ] && [ -z \"\$(ls -A '$B/var/lib/newsvc')\" ]"
 check "a shared directory state/ has is kept as it is" grep -qx keep "$FS/state/home/marker"
+check "the new shared directory journalled before its move and after ($(grep -o 'state_dir=.*' "$FS/state/update/journal" | tr '\n' ';'))" \
+	sh -c "grep -o 'state_dir=.*' '$FS/state/update/journal' | tr '\n' ';' | grep -qx \"state_dir=var/lib/newsvc begin (new, from slot b's image);state_dir=var/lib/newsvc done;\""
 check "no half-made slot remains" [ ! -e "$FS/slots/b.new" ]
 check "the block: b to try once, a still committed" \
 	[ "$(env_of bulwark_next) $(env_of bulwark_good)" = "b a" ]
@@ -495,6 +546,30 @@ rc=$?
 check "a second rollback does not commit b, never booted since the apply" \
 	sh -c "[ $rc -eq 1 ] && grep -q 'slot b is not a committed slot' '$T/rbagain.err' && [ \"\$(grub-editenv '$ENV' list | sed -n 's/^bulwark_good=//p')\" = a ]"
 
+# The selection block of grub.cfg as bulwark-install writes it (from
+# load_env to the end of its first heredoc), the logic grub_boot plays.
+grub_cfg_selection() {
+	cat <<'EOF'
+load_env --skip-sig bulwark_good bulwark_next
+set default="${bulwark_good}"
+if [ "${default}" != a -a "${default}" != b ]; then set default=a; fi
+set fallback="${default}"
+if [ "${bulwark_next}" = a -o "${bulwark_next}" = b ]; then
+	set bulwark_trial="${bulwark_next}"
+	set bulwark_next=
+	if save_env bulwark_next; then
+		set default="${bulwark_trial}-trial"
+	fi
+elif [ -n "${bulwark_next}" ]; then
+	set bulwark_next=
+	save_env bulwark_next
+fi
+EOF
+}
+sed -n '/^load_env --skip-sig/,/^GRUB$/p' "$top_srcdir/appliance/iso/installer/bulwark-install" | sed '$d' >"$T/grub-selection"
+grub_cfg_selection | diff -u - "$T/grub-selection" >"$T/grub-selection.diff"
+check "GRUB: bulwark-install's grub.cfg selects the slot as grub_boot plays it (the stored copy; on a change, update grub_boot and grub_cfg_selection: $(cat "$T/grub-selection.diff"))" \
+	sh -c "[ -s '$T/grub-selection' ] && [ ! -s '$T/grub-selection.diff' ]"
 # GRUB's checks (grub.cfg): a bulwark_next other than a or b is emptied
 # and not tried; a trial whose bulwark_next cannot be emptied is not
 # booted (it would be tried at every boot); an unknown bulwark_good
