@@ -2375,20 +2375,19 @@ api_conn_unreserved(unsigned max_conns)
 }
 
 unsigned
-api_watch_node_max(unsigned max_conns)
-{
-	unsigned n = api_conn_unreserved(max_conns);
-
-	return n < API_WATCH_NODE_MAX ? n : API_WATCH_NODE_MAX;
-}
-
-unsigned
 api_watch_node_room(unsigned max_conns, unsigned tenant_conns)
 {
 	unsigned n = api_conn_unreserved(max_conns);
 
 	n = n > tenant_conns ? n - tenant_conns : 0;
 	return n < API_WATCH_NODE_MAX ? n : API_WATCH_NODE_MAX;
+}
+
+/* The room with no tenant connection open. */
+unsigned
+api_watch_node_max(unsigned max_conns)
+{
+	return api_watch_node_room(max_conns, 0);
 }
 
 /* Node principals' watches open on SRV. */
