@@ -173,14 +173,20 @@ delete_saving() {
 
 echo "== a key per tenant: deleting beta's last volume crypto-erases beta, not acme"
 BMARK="bulwark-beta-marker-$P"
-cat >"$T/beta.json" <<EOF
-[{"kind": "Volume", "metadata": {"name": "bdb", "tenant": "beta"}, "spec": {"size_bytes": 33554432}},
- {"kind": "Workload", "metadata": {"name": "bapp", "tenant": "beta"},
+# beta_app VOLUME WORKLOAD FIRST > FILE: beta's 32 MiB VOLUME and a
+# one-replica WORKLOAD using it at /data, running shell FIRST, then
+# waiting for TERM
+beta_app() {
+	cat <<EOF
+[{"kind": "Volume", "metadata": {"name": "$1", "tenant": "beta"}, "spec": {"size_bytes": 33554432}},
+ {"kind": "Workload", "metadata": {"name": "$2", "tenant": "beta"},
   "spec": {"type": "container", "image": "$DIGEST", "replicas": 1,
            "resources": {"cpu_millis": 100, "memory_mib": 16},
-           "volumes": [{"volume": "bdb", "path": "/data"}],
-           "command": ["sh", "-c", "echo $BMARK >/data/b.txt; trap 'exit 0' TERM; while :; do sleep 1; done"]}}]
+           "volumes": [{"volume": "$1", "path": "/data"}],
+           "command": ["sh", "-c", "$3trap 'exit 0' TERM; while :; do sleep 1; done"]}}]
 EOF
+}
+beta_app bdb bapp "echo $BMARK >/data/b.txt; " >"$T/beta.json"
 check "apply a beta volume and a workload using it" $B apply -f "$T/beta.json"
 check "bapp-0 Running" wait_for 60 inst_is beta bapp-0 '.status.phase == "Running"'
 BVUID=$($B get volume bdb -t beta -o json | jq -r .metadata.uid)
@@ -358,14 +364,7 @@ check_fails "and no wrapped key of the volume is left on the node" bash -c \
 umount "$T/m"
 check_fails "the saved copy holds no marker either" grep -aq "$MARK" "$T/saved.img"
 echo "== a volume due for deletion whose file system lives on waits, saying so"
-cat >"$T/gc.json" <<EOF
-[{"kind": "Volume", "metadata": {"name": "gdb", "tenant": "beta"}, "spec": {"size_bytes": 33554432}},
- {"kind": "Workload", "metadata": {"name": "gapp", "tenant": "beta"},
-  "spec": {"type": "container", "image": "$DIGEST", "replicas": 1,
-           "resources": {"cpu_millis": 100, "memory_mib": 16},
-           "volumes": [{"volume": "gdb", "path": "/data"}],
-           "command": ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]}}]
-EOF
+beta_app gdb gapp "" >"$T/gc.json"
 check "apply volume gdb and workload gapp" $B apply -f "$T/gc.json"
 check "gapp-0 Running" wait_for 60 inst_is beta gapp-0 '.status.phase == "Running"'
 GV="$NS/volumes/$($B get volume gdb -t beta -o json | jq -r .metadata.uid)"
