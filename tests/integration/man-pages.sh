@@ -7,7 +7,9 @@
 # bulwark-update (a script of appliance/update) describes every command
 # its --help lists under COMMANDS and every option it lists under OPTIONS,
 # and its --help (a hand-written text) lists the options its parser takes
-# and the commands it dispatches, and no others.
+# and the commands it dispatches, and no others; bulwark-install's page
+# has an entry for each of its options and each answer key with its
+# default, as docs/install.md's answer-file table does.
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 MAN="$top_srcdir/man"
 
@@ -176,6 +178,50 @@ missing=$(update_unlisted "$UPD" | tr -d '\n')
 check "bulwark-update --help lists every option it parses and command it dispatches, and no others${missing:+ (differ:$missing)}" \
 	[ -z "$missing" ]
 
+# 5c. bulwark-install: every option its --help lists has an OPTIONS
+# entry, and its answer keys with their defaults (the script's `known`
+# list and `ans` array) are the ANSWER FILE entries of its page and the
+# rows of docs/install.md's answer-file table, both ways.
+INST="$top_srcdir/appliance/iso/installer/bulwark-install"
+"$INST" --help >/dev/null 2>&1 || fail "bulwark-install --help exits 0"
+n=$(long_options "$INST" | wc -l)
+check "bulwark-install --help lists options ($n)" [ "$n" -ge 4 ]
+missing=$(missing_entries "$INST" "$MAN/bulwark-install.8")
+check "bulwark-install.8 OPTIONS has an entry for every option its --help lists${missing:+ (missing:$missing)}" \
+	[ -z "$missing" ]
+# install_keys SCRIPT: "KEY DEFAULT" for each key of its `known` list,
+# the default from its `ans` array (none: "-"), sorted.
+install_keys() {
+	awk '/^declare -A ans=\($/ { on = 1; next } on && /^\)$/ { on = 0 }
+		on { while (match($0, /\[[a-z0-9_]+\]=[^ ]+/)) {
+			kv = substr($0, RSTART + 1, RLENGTH - 1); sub(/\]/, "", kv)
+			def[substr(kv, 1, index(kv, "=") - 1)] = substr(kv, index(kv, "=") + 1)
+			$0 = substr($0, RSTART + RLENGTH) } }
+		/^known=" / { sub(/^known=" /, ""); sub(/ "$/, ""); n = split($0, k, " ") }
+		END { for (i = 1; i <= n; i++) print k[i], (k[i] in def ? def[k[i]] : "-") }' "$1" | sort
+}
+# page_keys PAGE: "KEY DEFAULT" for each ANSWER FILE entry ("key= (default)").
+page_keys() {
+	section_tags "$1" "ANSWER FILE" |
+		sed -n 's/^\([a-z0-9_]*\)= *(\(.*\))$/\1 \2/p' | sort
+}
+# doc_keys DOC: "KEY DEFAULT" for each row of its answer-file table
+# (| `key` | `default` | meaning |).
+doc_keys() {
+	sed -n 's/^| `\([a-z0-9_]*\)` | `\([^`]*\)` |.*/\1 \2/p' "$1" | sort
+}
+install_keys "$INST" >"$T/inst.keys"
+n=$(wc -l <"$T/inst.keys")
+check "bulwark-install knows answer keys ($n)" [ "$n" -ge 10 ]
+page_keys "$MAN/bulwark-install.8" >"$T/inst.page"
+missing=$(diff "$T/inst.keys" "$T/inst.page" | sed -n 's/^[<>] //p' | tr '\n' ';')
+check "bulwark-install.8 ANSWER FILE has each answer key with its default, and no others${missing:+ (differ: $missing)}" \
+	[ -z "$missing" ]
+doc_keys "$top_srcdir/docs/install.md" >"$T/inst.doc"
+missing=$(diff "$T/inst.keys" "$T/inst.doc" | sed -n 's/^[<>] //p' | tr '\n' ';')
+check "docs/install.md's answer-file table has each answer key with its default, and no others${missing:+ (differ: $missing)}" \
+	[ -z "$missing" ]
+
 # 6. the checks can fail: a page without --follow, an update page
 # without rollback's entry or without --grubenv's entry (its .TP, tag
 # and text; --grubenv is still named in other entries), are caught
@@ -205,4 +251,11 @@ check "a command bulwark-update dispatches but its --help lacks is caught" \
 	[ "$(update_unlisted "$T/upd-cmd" | tr -d '\n')" = " frob (not in --help)" ]
 check "an option bulwark-update's --help lists but it does not parse is caught" \
 	[ "$(update_unlisted "$T/upd-nojson" | tr -d '\n')" = " --json (not taken)" ]
+# an installer with a key its page lacks, and one whose default changed
+sed 's/^known=" disk /known=" disk frob /' "$INST" >"$T/inst-key"
+check "an answer key bulwark-install.8 lacks is caught" \
+	[ "$(install_keys "$T/inst-key" | diff - "$T/inst.page" | sed -n 's/^< //p')" = "frob -" ]
+sed 's/\[min_disk_gib\]=8 /[min_disk_gib]=9 /' "$INST" >"$T/inst-def"
+check "a changed answer default is caught" \
+	[ "$(install_keys "$T/inst-def" | diff - "$T/inst.doc" | sed -n 's/^< //p')" = "min_disk_gib 9" ]
 finish
