@@ -13,7 +13,9 @@
 # (sealed to 7+8+9, the provisional token and key removed, first boot's
 # token recorded as the other slot's), and at a second update back into
 # the first slot (that slot's earlier token removed, the other kept).
-# Each step's console line `bulwark-update: STEP: ...`. No TPM, no LUKS.
+# Each step's console line `bulwark-update: STEP: ...`. Then (section
+# 8, skipped without them) the real cryptsetup and systemd-cryptenroll
+# on a LUKS2 loop image with swtpm.
 . "$(dirname "$0")/lib.sh"
 U="$top_srcdir/appliance/update/bulwark-update"
 MK="$top_srcdir/appliance/update/mkbundle.sh"
