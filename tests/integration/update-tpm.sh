@@ -23,6 +23,7 @@ FS="$T/fs" BOOT="$T/boot" ENV="$T/grubenv" S="$T/stub"
 C1=1111111111111111111111111111111111111111
 C2=2222222222222222222222222222222222222222
 C3=3333333333333333333333333333333333333333
+C4=4444444444444444444444444444444444444444
 for t in grub-editenv mksquashfs unsquashfs jq; do
 	command -v "$t" >/dev/null || { echo "SKIP: no $t"; exit 77; }
 done
@@ -152,6 +153,7 @@ newroot() {
 }
 newroot "$C2" 2000 up2 || fail "mkbundle.sh makes the first bundle"
 newroot "$C3" 3000 up3 || fail "mkbundle.sh makes the second bundle"
+newroot "$C4" 4000 up4 || fail "mkbundle.sh makes the third bundle"
 
 # 1. apply --reboot: the provisional key added with the running slot's
 # TPM token, a PCR 7 token sealed with it, recorded; then the reboot.
@@ -311,6 +313,15 @@ check "apply is refused when the TPM token does not unlock the header ($(tail -n
 	sh -c "[ $rc -eq 1 ] && grep -q 'did not unlock' '$T/nounlock.err' && [ ! -e '$KEY' ] && [ -z '$(env_of bulwark_next)' ] && grep -q 'commit $C2' '$FS/slots/a/usr/share/bulwark/release'"
 cp "$T/release-a" "$FS/slots/a/usr/share/bulwark/release"
 grub-editenv "$ENV" set bulwark_good=a
+
+# 7b. A trial cancelled before its boot (rollback): the next reseal
+# removes its provisional token, and names no health check result (not
+# the failed trial's of section 2).
+tupd --slot a apply "$T/up4.tar" >/dev/null 2>&1 || fail "the apply of the third bundle"
+tupd --slot a rollback >/dev/null 2>&1
+tupd --slot a reseal 2>"$T/reseal-cancel.err"
+check "reseal after a cancelled trial: its provisional token removed, no earlier trial's reason ($(cat "$T/reseal-cancel.err"))" \
+	sh -c "grep -q '^bulwark-update: rollback: the trial of slot b was not committed (no health check result)' '$T/reseal-cancel.err' && ! grep -q provisional '$FS/state/update/tokens' && [ ! -e '$KEY' ]"
 
 # 8. The real cryptsetup and systemd-cryptenroll on a LUKS2 image (a
 # loop device) with swtpm, reached through its TCTI (SYSTEMD_TPM2_DEVICE,
