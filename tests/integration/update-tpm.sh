@@ -323,6 +323,20 @@ tupd --slot a reseal 2>"$T/reseal-cancel.err"
 check "reseal after a cancelled trial: its provisional token removed, no earlier trial's reason ($(cat "$T/reseal-cancel.err"))" \
 	sh -c "grep -q '^bulwark-update: rollback: the trial of slot b was not committed (no health check result)' '$T/reseal-cancel.err' && ! grep -q provisional '$FS/state/update/tokens' && [ ! -e '$KEY' ]"
 
+# 7c. A trial of a slot that is not what the last verified apply put
+# there (its release changed since): the node's new values are not
+# approved, and the check fails.
+grub-editenv "$ENV" set bulwark_next=b
+check "GRUB boots b's trial (no provisional token: a test of the check alone)" [ "$(boot)" = b ]
+sed -i "s/^commit .*/commit $C2/" "$FS/slots/b/usr/share/bulwark/release"
+pending
+touch "$S/healthy"
+mark
+tupd --slot b health 2>"$T/health-unverified.err"
+check "health: a slot that is not the verified apply's is not approved, and fails ($(tail -n 1 "$T/health-unverified.err"))" \
+	sh -c "! grep -q 'node approve' '$S/log' && grep -q 'health: failed: node n1.s new measured boot values are pending, and slot b is not what the last verified apply put there: not approved' '$T/health-unverified.err' && [ '$(env_of bulwark_good)' = a ]"
+boot >/dev/null
+
 # 8. The real cryptsetup and systemd-cryptenroll on a LUKS2 image (a
 # loop device) with swtpm, reached through its TCTI (SYSTEMD_TPM2_DEVICE,
 # which systemd-cryptenroll's --tpm2-device=auto takes): first boot's
