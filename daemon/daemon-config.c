@@ -31,6 +31,7 @@
 #include "privsep/spawner.h"
 #include "daemon/image-api.h"
 #include "daemon/store-api.h"
+#include "daemon/update-journal.h"
 #include "hardening/crypto-policy.h"
 #include "hardening/pki.h"
 #include "lib/err.h"
@@ -754,6 +755,9 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 	if (st->lead_error < 0)	/* led at once (LMDB) but could not */
 		return errf(st->lead_error, ret_err, "controllers: %s",
 		    bw_strerror(st->lead_error));
+	/* The offline updater's steps taken before this start (a trial's
+	 * health check, a re-seal, a rollback): queued like any record. */
+	(void)update_journal_record(st->commit, st->data_dir);
 	client_url(cfg->listen, api_server_port(st->api), url, sizeof(url));
 	if ((r = write_client_conf(st->data_dir, "admin", url, ret_err)) < 0 ||
 	    (r = write_client_conf(st->data_dir, "auditor", url, ret_err)) < 0)

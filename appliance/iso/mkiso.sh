@@ -121,6 +121,8 @@ mmdebstrap --quiet --mode=root --variant=minbase --format=directory \
 	--customize-hook="install -D -m 0644 '$BW_SRC/man/bulwark-install.8' \"\$1/usr/share/man/man8/bulwark-install.8\"" \
 	--customize-hook="install -D -m 0755 '$BW_SRC/appliance/update/bulwark-update' \"\$1/usr/sbin/bulwark-update\"" \
 	--customize-hook="install -D -m 0644 '$BW_SRC/man/bulwark-update.8' \"\$1/usr/share/man/man8/bulwark-update.8\"" \
+	--customize-hook="install -m 0644 '$BW_SRC/appliance/update/bulwark-update-health.service' '$BW_SRC/appliance/update/bulwark-update-reseal.service' \"\$1/lib/systemd/system/\"" \
+	--customize-hook='mkdir -p "$1/etc/systemd/system/multi-user.target.wants" && for u in bulwark-update-health bulwark-update-reseal; do ln -sf /lib/systemd/system/$u.service "$1/etc/systemd/system/multi-user.target.wants/"; done' \
 	--customize-hook='mkdir -p "$1/etc/systemd/system/multi-user.target.wants" && ln -sf /lib/systemd/system/bulwark-install.service "$1/etc/systemd/system/multi-user.target.wants/"' \
 	--customize-hook='echo bulwark > "$1/etc/hostname"' \
 	--customize-hook='printf "127.0.0.1\tlocalhost\n127.0.1.1\tbulwark\n" > "$1/etc/hosts"' \

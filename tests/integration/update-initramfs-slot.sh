@@ -18,7 +18,9 @@
 # that is not there or is a link, no state-dirs in the initramfs, a
 # slot without a shared directory's mount point, a state/ directory
 # that is a link, and a mount point with a link on its path (out of
-# the slot).
+# the slot). Then the local-top script bulwark-tpm2 (initramfs-local-top)
+# in the same stand-in, its tools stubs: a trial boot the TPM does not
+# unlock reboots instead of waiting at the recovery key's prompt.
 . "$(dirname "$0")/lib.sh"
 S="$top_srcdir/appliance/iso/installer/initramfs-local-bottom"
 L="$top_srcdir/appliance/iso/installer/state-dirs"
@@ -130,4 +132,48 @@ refused "a mount point through a link out of the slot" "ro bulwark.slot=b" "" 0 
 mv "$C/usr/lib/bulwark/state-dirs" "$C/usr/lib/bulwark/state-dirs.off"
 refused "no state-dirs in the initramfs" "ro bulwark.slot=a" "" 0 "no /usr/lib/bulwark/state-dirs in the initramfs"
 mv "$C/usr/lib/bulwark/state-dirs.off" "$C/usr/lib/bulwark/state-dirs"
+
+# The local-top script bulwark-tpm2 (initramfs-local-top) in the same
+# stand-in: cryptsetup, modprobe, sleep and reboot are stubs (cryptsetup
+# unlocks while /unlock exists; reboot says so); a trial boot
+# (bulwark.trial=1) that the TPM does not unlock reboots instead of
+# leaving cryptroot at the recovery key's prompt, and says so as
+# bulwark-update's trial step.
+mkdir -p "$C/scripts/local-top"
+install -m 0755 "$top_srcdir/appliance/iso/installer/initramfs-local-top" "$C/scripts/local-top/bulwark-tpm2"
+for t in tr sed; do
+	if [ -e "$C/bin/busybox" ]; then ln -sf busybox "$C/bin/$t"; else add "$t" "$t" || { fail "cannot copy $t"; finish; }; fi
+done
+printf '#!/bin/sh\necho "cryptsetup $*"\n[ -e /unlock ]\n' >"$C/bin/cryptsetup"
+printf '#!/bin/sh\necho "REBOOT $*"\n' >"$C/bin/reboot"
+printf '#!/bin/sh\nexit 0\n' >"$C/bin/modprobe"
+cp "$C/bin/modprobe" "$C/bin/sleep"
+chmod 0755 "$C/bin/cryptsetup" "$C/bin/reboot" "$C/bin/modprobe" "$C/bin/sleep"
+# unlock CMDLINE yes|no: bulwark-tpm2 for CMDLINE, the TPM unlocking or
+# not; its output into $T/tpm.
+unlock() {
+	printf '%s\n' "$1" >"$T/cmdline"
+	rm -f "$C/unlock"
+	[ "$2" = no ] || : >"$C/unlock"
+	unshare -m --propagation private bash -c '
+		C=$1 T=$2
+		mount -t proc proc "$C/proc" && mount --bind "$T/cmdline" "$C/proc/cmdline"
+		mount --bind /dev "$C/dev"
+		chroot "$C" /bin/sh -c /scripts/local-top/bulwark-tpm2 >"$T/tpm" 2>&1
+		echo "rc=$?" >>"$T/tpm"
+	' sh "$C" "$T"
+}
+CO="cryptopts=target=root,source=/dev/null,luks"
+unlock "ro $CO bulwark.slot=a" yes
+check "local-top: a normal boot unlocked by the TPM ($(tr '\n' ';' <"$T/tpm"))" \
+	sh -c "grep -qx 'cryptsetup open --token-only /dev/null root' '$T/tpm' && grep -qx 'bulwark-tpm2: root unlocked by the TPM' '$T/tpm' && ! grep -q 'trial\|REBOOT' '$T/tpm'"
+unlock "ro $CO bulwark.slot=a" no
+check "local-top: a normal boot the TPM refuses goes on to the recovery key, no reboot ($(tr '\n' ';' <"$T/tpm"))" \
+	sh -c "grep -q 'the recovery key is needed' '$T/tpm' && ! grep -q REBOOT '$T/tpm' && grep -qx rc=0 '$T/tpm'"
+unlock "ro $CO bulwark.slot=b bulwark.trial=1 panic=30" yes
+check "local-top: a trial unlocked by the TPM says so as the trial step ($(tr '\n' ';' <"$T/tpm"))" \
+	sh -c "grep -qx 'bulwark-update: trial: slot b: root unlocked by the TPM' '$T/tpm' && ! grep -q REBOOT '$T/tpm'"
+unlock "ro $CO bulwark.slot=b bulwark.trial=1 panic=30" no
+check "local-top: a trial the TPM refuses reboots, never waiting at the prompt ($(tr '\n' ';' <"$T/tpm"))" \
+	sh -c "grep -qx 'bulwark-update: trial: slot b: the TPM did not unlock root (no provisional token?): rebooting into the committed slot' '$T/tpm' && grep -qx 'REBOOT -f' '$T/tpm' && ! grep -q 'recovery key' '$T/tpm'"
 finish
