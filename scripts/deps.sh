@@ -8,7 +8,7 @@ BW_RUN_PKGS="openssl swtpm swtpm-tools tpm2-tools tpm2-openssl lmdb-utils curl l
  crun qemu-system-x86 containernetworking-plugins etcd-server etcd-client
  libpam-wrapper libnss-wrapper busybox-static iproute2 nftables tmux jq procps
  linux-image-amd64 qemu-utils cpio python3 systemd prometheus
- grub-common squashfs-tools"
+ grub-common squashfs-tools cryptsetup-bin"
 
 # What the installed appliance runs with (the ISO's root, appliance/iso):
 # the shared libraries the programs link with, the TPM's device TCTI,

@@ -205,10 +205,11 @@ page_keys() {
 	section_tags "$1" "ANSWER FILE" |
 		sed -n 's/^\([a-z0-9_]*\)= *(\(.*\))$/\1 \2/p' | sort
 }
-# doc_keys DOC: "KEY DEFAULT" for each row of its answer-file table
-# (| `key` | `default` | meaning |).
+# doc_keys DOC: "KEY DEFAULT" for each row of the table (| `key` |
+# `default` | meaning |) of its section "### The answer file".
 doc_keys() {
-	sed -n 's/^| `\([a-z0-9_]*\)` | `\([^`]*\)` |.*/\1 \2/p' "$1" | sort
+	awk '/^#/ { on = ($0 == "### The answer file") } on' "$1" |
+		sed -n 's/^| `\([a-z0-9_]*\)` | `\([^`]*\)` |.*/\1 \2/p' | sort
 }
 install_keys "$INST" >"$T/inst.keys"
 n=$(wc -l <"$T/inst.keys")
