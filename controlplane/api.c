@@ -2403,11 +2403,17 @@ watch_count_nodes(struct api_server *srv)
 	return n;
 }
 
+unsigned
+api_watch_per_principal(int is_node)
+{
+	return is_node ? API_WATCH_PER_NODE : API_WATCH_PER_PRINCIPAL;
+}
+
 enum api_watch_admit
 api_watch_admit(int is_node, unsigned mine, unsigned people, unsigned nodes,
     unsigned node_max)
 {
-	if (mine >= API_WATCH_PER_PRINCIPAL)
+	if (mine >= api_watch_per_principal(is_node))
 		return API_WATCH_FULL_PRINCIPAL;
 	if (is_node)
 		return nodes >= node_max ? API_WATCH_FULL_NODES :
@@ -2478,8 +2484,9 @@ handle_watch(struct api_server *srv, struct evhttp_request *req,
 		srv->watch_refused++;
 		if (adm == API_WATCH_FULL_PRINCIPAL)
 			snprintf(msg, sizeof(msg), "%s already has %u open "
-			    "watches (the limit per principal)", id->principal,
-			    mine);
+			    "watches (the limit per %s: %u)", id->principal,
+			    mine, id->role == ROLE_NODE ? "node" : "principal",
+			    api_watch_per_principal(id->role == ROLE_NODE));
 		else if (adm == API_WATCH_FULL_NODES)
 			snprintf(msg, sizeof(msg), "%u node watches are open "
 			    "(the server's limit for nodes: %u, with %u tenant "
