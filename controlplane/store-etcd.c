@@ -434,7 +434,8 @@ out:
 }
 
 /* One change-log entry (PREFIX l/REV) into EV; *RET_MATCH says whether
- * its key starts with PREFIX. */
+ * its key starts with PREFIX. On an error EV owns nothing (the caller
+ * frees only the events it counted). */
 static int
 etcd_event_decode(struct etcd_store *es, const json_t *kv, const char *prefix,
     struct store_event *ev, int *ret_match)
@@ -475,6 +476,10 @@ etcd_event_decode(struct etcd_store *es, const json_t *kv, const char *prefix,
 		memcpy(ev->label, v + kl + 2, vlen - kl - 2);
 	r = 0;
 out:
+	if (r < 0) {
+		free(ev->key);
+		ev->key = NULL;
+	}
 	free(k);
 	free(v);
 	return r;
