@@ -245,14 +245,17 @@ memo_uses(struct nodeview_memo *m, struct nodeview_entry *e, uint64_t gen,
 			users_free(e);
 			return nodeview_uses(st, node, k, tenant, name);
 		}
-		qsort(e->users, e->nusers, sizeof(*e->users), str_cmp);
+		/* no user: USERS is NULL, which qsort() and bsearch()
+		 * must not be given */
+		if (e->nusers)
+			qsort(e->users, e->nusers, sizeof(*e->users), str_cmp);
 		e->users_known = 1;
 		e->users_gen = gen;
 		m->decided++;
 	} else
 		m->kept++;
-	return bsearch(&want, e->users, e->nusers, sizeof(*e->users),
-	    str_cmp) != NULL;
+	return e->nusers && bsearch(&want, e->users, e->nusers,
+	    sizeof(*e->users), str_cmp) != NULL;
 }
 
 /* Whether NODE is the node EV's value (a PUT) is bound to, as E keeps
