@@ -37,6 +37,7 @@
 #include "controlplane/metrics.h"
 #include "controlplane/principals.h"
 #include "controlplane/netadmit.h"
+#include "controlplane/nodeview.h"
 #include "controlplane/offload.h"
 #include "controlplane/quota.h"
 #include "controlplane/resource.h"
@@ -178,6 +179,15 @@ struct anon_count {
 	unsigned long long	 n;
 };
 
+/* A node that stood in one pump pass (api_server.pump_gen): a node's
+ * watchers of a batch read its Node once (node_stands()). */
+#define STANDS_MEMO		4096
+struct stands_entry {
+	uint64_t	 gen;		/* 0: empty */
+	unsigned	 deadline_s;	/* attest_deadline_s it was checked with */
+	char		 node[64];
+};
+
 struct api_server {
 	struct event_base		*base;
 	struct evhttp			*http;
@@ -230,6 +240,13 @@ struct api_server {
 	unsigned long long		 anon_total;
 	struct event			*anon_ev;
 	unsigned long long		 watch_refused, watch_ended_slow;
+	/* Watch pump passes (each batch, heartbeat, or lone pump) and
+	 * what node watchers' pumps keep within one: the nodes that stood
+	 * (STANDS, NULL: none kept) and each change's node filter (VIEW,
+	 * NULL: none kept). */
+	uint64_t			 pump_gen;
+	struct stands_entry		*stands;
+	struct nodeview_memo		*view;
 	struct offload			*offload;	/* blocking work */
 	unsigned long long		 offload_refused;
 	/* privilege separation (api_server_options.plain_socket) */
@@ -532,6 +549,16 @@ peer_address(struct evhttp_request *req, char *buf, size_t len)
 	api_source_format(host, port, buf, len);
 }
 
+static size_t
+stands_slot(const char *node)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (; *node; node++)
+		h = (h ^ (unsigned char)*node) * 1099511628211ULL;
+	return h % STANDS_MEMO;
+}
+
 /* A node's standing: its Node object exists and is Trusted, with a good
  * quote within the stale limit (srv->attest_deadline_s). An Untrusted
  * node's certificate is good for re-attestation only (ATTEST_ONLY), which
@@ -539,13 +566,17 @@ peer_address(struct evhttp_request *req, char *buf, size_t len)
  * Node also revokes its certificate). The age of the last quote is
  * checked here too, not only by the stale scan's write (enrol.c): a node
  * that stopped attesting is refused even while nothing can be written
- * (audit trail full, AU-5). */
+ * (audit trail full, AU-5). GEN (0: none) is the watch pump's pass: a
+ * node that stood in it stands without its Node read again (one read
+ * per batch however many of its watchers pump; a Node changes only by
+ * a commit, whose batch is the next pass). */
 static int
 node_stands(struct api_server *srv, const struct authz_identity *id,
-    int attest_only, char **ret_err)
+    int attest_only, uint64_t gen, char **ret_err)
 {
 	_cleanup_json_ json_t	*doc = NULL;
 	struct store_kv		*kv = NULL;
+	struct stands_entry	*e = NULL;
 	char			 key[RES_KEY_MAX];
 	const json_t		*st;
 	const char		*att;
@@ -554,6 +585,12 @@ node_stands(struct api_server *srv, const struct authz_identity *id,
 
 	if (id->role != ROLE_NODE || strcmp(id->role_name, "node") != 0)
 		return 0;
+	if (gen && !attest_only && srv->stands) {
+		e = &srv->stands[stands_slot(id->principal)];
+		if (e->gen == gen && e->deadline_s == srv->attest_deadline_s &&
+		    strcmp(e->node, id->principal) == 0)
+			return 0;
+	}
 	if ((r = res_key(res_kind_by_flag(RES_F_NODE), NULL, id->principal, key,
 	    sizeof(key))) < 0)
 		return errf(-BW_E_UNAUTH, ret_err, "node name %s is not valid",
@@ -580,6 +617,11 @@ node_stands(struct api_server *srv, const struct authz_identity *id,
 		    "quote is %lld s old (limit %u s): its certificate is good "
 		    "for re-attestation (/v1/attest/) only", id->principal,
 		    (long long)age, srv->attest_deadline_s);
+	if (e) {
+		e->gen = gen;
+		e->deadline_s = srv->attest_deadline_s;
+		snprintf(e->node, sizeof(e->node), "%s", id->principal);
+	}
 	return 0;
 }
 
@@ -607,11 +649,12 @@ tenant_stands(struct api_server *srv, const struct authz_identity *id,
  * the certificate is not revoked, a RoleBinding still grants its role
  * (GRANT, may be NULL: principals_binding_check()), its tenant exists,
  * and a node is Trusted (ATTEST_ONLY: exists). Checked on every request
- * and on every batch of an open watch. 0 or -BW_E_UNAUTH (why in
- * *RET_ERR). */
+ * and on every batch of an open watch (GEN: the pump's pass, 0 for a
+ * request; node_stands()). 0 or -BW_E_UNAUTH (why in *RET_ERR). */
 static int
 identity_stands(struct api_server *srv, const struct authz_identity *id,
-    struct principals_grant *grant, int attest_only, char **ret_err)
+    struct principals_grant *grant, int attest_only, uint64_t gen,
+    char **ret_err)
 {
 	int r;
 
@@ -624,7 +667,7 @@ identity_stands(struct api_server *srv, const struct authz_identity *id,
 		return r;
 	if ((r = tenant_stands(srv, id, ret_err)) < 0)
 		return r;
-	return node_stands(srv, id, attest_only, ret_err);
+	return node_stands(srv, id, attest_only, gen, ret_err);
 }
 
 /* The identity PID of a verified certificate into ID, then whether it
@@ -650,7 +693,7 @@ identify_as(struct api_server *srv, struct evhttp_request *req,
 	uri = evhttp_request_get_evhttp_uri(req);
 	path = uri ? evhttp_uri_get_path(uri) : NULL;
 	r = identity_stands(srv, id, grant,
-	    path && strncmp(path, "/v1/attest/", 11) == 0, ret_err);
+	    path && strncmp(path, "/v1/attest/", 11) == 0, 0, ret_err);
 	if (r == 0)
 		r = conn_authenticated(srv, req, id, ret_err);
 	return r;
@@ -790,74 +833,6 @@ spec_str(const json_t *doc, const char *field)
 	return json_str_at(doc, "spec", field);
 }
 
-/* Whether DOC, an object of kind FROM in TENANT, uses object NAME of
- * kind K: names it in its ref_field, or names an object that does (an
- * instance runs a workload, which is on a network). DEPTH bounds the
- * chain. */
-static int
-refers_to(struct store *st, const struct res_kind *from, const json_t *doc,
-    const struct res_kind *k, const char *tenant, const char *name,
-    size_t depth)
-{
-	_cleanup_json_ json_t	*next = NULL;
-	const struct res_kind	*to;
-	const char		*ref;
-	struct store_kv		*kv = NULL;
-	char			 key[RES_KEY_MAX];
-
-	if (depth == 0 || !from->ref_field || !from->ref_kind ||
-	    !(to = res_kind_by_name(from->ref_kind)) ||
-	    !(ref = spec_str(doc, from->ref_field)))
-		return 0;
-	if (to == k)
-		return strcmp(ref, name) == 0;
-	if (res_key(to, tenant, ref, key, sizeof(key)) < 0 ||
-	    store_get(st, key, &kv) < 0)
-		return 0;
-	next = json_loadb(kv->value, kv->value_len, 0, NULL);
-	store_kv_free(kv);
-	return refers_to(st, to, next, k, tenant, name, depth - 1);
-}
-
-/* Whether an object of TENANT bound to NODE (a kind's node_field) uses
- * object NAME of kind K (refers_to()). */
-static int
-node_uses(struct store *st, const char *node, const struct res_kind *k,
-    const char *tenant, const char *name)
-{
-	const struct res_kind	*kinds;
-	struct store_kv		**kvs = NULL;
-	char			 prefix[RES_KEY_MAX];
-	size_t			 nk, j, n, i;
-	uint64_t		 rev;
-	int			 found = 0;
-
-	if (!tenant || !name)
-		return 0;
-	kinds = res_kinds(&nk);
-	for (j = 0; j < nk && !found; j++) {
-		const struct res_kind *bk = &kinds[j];
-
-		n = 0;
-		if (!bk->node_field || res_prefix(bk, tenant, prefix,
-		    sizeof(prefix)) < 0 || store_list(st, prefix, &kvs, &n,
-		    &rev) < 0)
-			continue;
-		for (i = 0; i < n && !found; i++) {
-			_cleanup_json_ json_t	*doc = json_loadb(
-			    kvs[i]->value, kvs[i]->value_len, 0, NULL);
-			const char		*on = spec_str(doc,
-			    bk->node_field);
-
-			found = on && strcmp(on, node) == 0 &&
-			    refers_to(st, bk, doc, k, tenant, name, nk);
-		}
-		store_kv_array_free(kvs, n);
-		kvs = NULL;
-	}
-	return found;
-}
-
 /* Nodes see their own Node, the instances bound to them (their
  * certificate's principal is the node's name), and the workloads and
  * networks those instances use; images are the shared catalogue. Other
@@ -868,19 +843,9 @@ node_sees(struct api_server *srv, const struct authz_identity *id,
     const struct res_kind *k, const char *tenant, const char *name,
     const json_t *doc)
 {
-	const char *node;
-
 	if (id->role != ROLE_NODE)
 		return 1;
-	if (k->flags & RES_F_NODE)
-		return name && strcmp(name, id->principal) == 0;
-	if (k->node_field) {
-		node = spec_str(doc, k->node_field);
-		return node && strcmp(node, id->principal) == 0;
-	}
-	if (k->flags & RES_F_NODE_USED)
-		return node_uses(srv->st, id->principal, k, tenant, name);
-	return 1;
+	return nodeview_sees(srv->st, id->principal, k, tenant, name, doc);
 }
 
 
@@ -2106,6 +2071,7 @@ watch_drained_cb(struct evhttp_connection *evcon, void *arg)
 		return;
 	w->blocked = 0;
 	evtimer_del(w->stall_ev);
+	w->srv->pump_gen++;	/* a pass of its own */
 	watcher_pump(w);
 }
 
@@ -2151,7 +2117,8 @@ watcher_recheck(struct watcher *w)
 	_cleanup_json_ json_t	*line = NULL;
 	struct evbuffer		*buf;
 
-	if (identity_stands(w->srv, &w->id, &w->grant, 0, &err) == 0)
+	if (identity_stands(w->srv, &w->id, &w->grant, 0, w->srv->pump_gen,
+	    &err) == 0)
 		return 0;
 	audit_request(w->srv, &w->id, "api.watch.end", w->kind, NULL, NULL,
 	    "denied", err);
@@ -2283,25 +2250,19 @@ watcher_pump(struct watcher *w)
 			    ((k->flags & RES_F_TENANT_DEFINING) &&
 			    !authz_tenant_visible(&w->id, name)))
 				continue;
-			if (w->id.role != ROLE_NODE &&
-			    watch_line_text(buf, &ev[i], k, tenant, name) == 0)
+			/* A node's watch, filtered per object: decided once
+			 * per change for every node watcher of the pass
+			 * (nodeview_sees_change()). */
+			if (w->id.role == ROLE_NODE &&
+			    !nodeview_sees_change(w->srv->view, w->srv->pump_gen,
+			    w->srv->st, &ev[i], k, tenant, name,
+			    w->id.principal))
+				continue;
+			if (watch_line_text(buf, &ev[i], k, tenant, name) == 0)
 				continue;
 			if (ev[i].type == STORE_OP_PUT)
 				obj = res_render(ev[i].value, ev[i].value_len,
 				    ev[i].rev);
-			/* A node learns nothing of other nodes' instances,
-			 * not even that one was deleted: a DELETE of a kind
-			 * bound to nodes goes to the node the deleted value
-			 * was bound to, kept as the change's label
-			 * (res_delete_label()); one without a label goes to
-			 * no node. */
-			if (w->id.role == ROLE_NODE &&
-			    (ev[i].type == STORE_OP_DELETE && k->node_field ?
-			    strcmp(ev[i].label, w->id.principal) != 0 :
-			    !node_sees(w->srv, &w->id, k, tenant, name, obj))) {
-				json_decref(obj);
-				continue;
-			}
 			line = json_pack("{s:s, s:I, s:s, s:s, s:s, s:o*}",
 			    "type", ev[i].type == STORE_OP_PUT ? "PUT" : "DELETE",
 			    "revision", (json_int_t)ev[i].rev, "kind", k->kind,
@@ -2338,6 +2299,7 @@ watch_notify_all(struct api_server *srv)
 {
 	struct watcher *w, *next;
 
+	srv->pump_gen++;
 	for (w = TAILQ_FIRST(&srv->watchers); w; w = next) {
 		next = TAILQ_NEXT(w, entry);
 		watcher_pump(w);
@@ -2351,6 +2313,7 @@ heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 	struct watcher		*w, *next;
 	struct evbuffer		*buf;
 
+	srv->pump_gen++;
 	for (w = TAILQ_FIRST(&srv->watchers); w; w = next) {
 		next = TAILQ_NEXT(w, entry);
 		if (watcher_pump(w) < 0 || w->poll_ev || w->blocked)
@@ -2403,11 +2366,17 @@ watch_count_nodes(struct api_server *srv)
 	return n;
 }
 
+unsigned
+api_watch_per_principal(int is_node)
+{
+	return is_node ? API_WATCH_PER_NODE : API_WATCH_PER_PRINCIPAL;
+}
+
 enum api_watch_admit
 api_watch_admit(int is_node, unsigned mine, unsigned people, unsigned nodes,
     unsigned node_max)
 {
-	if (mine >= API_WATCH_PER_PRINCIPAL)
+	if (mine >= api_watch_per_principal(is_node))
 		return API_WATCH_FULL_PRINCIPAL;
 	if (is_node)
 		return nodes >= node_max ? API_WATCH_FULL_NODES :
@@ -2478,8 +2447,9 @@ handle_watch(struct api_server *srv, struct evhttp_request *req,
 		srv->watch_refused++;
 		if (adm == API_WATCH_FULL_PRINCIPAL)
 			snprintf(msg, sizeof(msg), "%s already has %u open "
-			    "watches (the limit per principal)", id->principal,
-			    mine);
+			    "watches (the limit per %s: %u)", id->principal,
+			    mine, id->role == ROLE_NODE ? "node" : "principal",
+			    api_watch_per_principal(id->role == ROLE_NODE));
 		else if (adm == API_WATCH_FULL_NODES)
 			snprintf(msg, sizeof(msg), "%u node watches are open "
 			    "(the server's limit for nodes: %u, with %u tenant "
@@ -2529,6 +2499,7 @@ handle_watch(struct api_server *srv, struct evhttp_request *req,
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "application/x-ndjson");
 	evhttp_send_reply_start(req, 200, "OK");
+	srv->pump_gen++;	/* a pass of its own */
 	watcher_pump(w);
 }
 
@@ -4404,6 +4375,9 @@ api_server_start(struct event_base *base, const struct api_server_options *o,
 	if (!(srv = calloc(1, sizeof(*srv))))
 		return -ENOMEM;
 	TAILQ_INIT(&srv->watchers);
+	/* without them the pump decides per watcher, as it can */
+	srv->stands = calloc(STANDS_MEMO, sizeof(*srv->stands));
+	srv->view = nodeview_memo_new();
 	TAILQ_INIT(&srv->conns);
 	TAILQ_INIT(&srv->unauth);
 	TAILQ_INIT(&srv->pending);
@@ -4712,6 +4686,8 @@ api_server_free(struct api_server *s)
 		SSL_CTX_set_ex_data(s->ssl_ctx, api_server_index, NULL);
 	}
 	metrics_free(s->metrics);
+	free(s->stands);
+	nodeview_memo_free(s->view);
 	free(s->audit_dir);
 	free(s);
 }

@@ -126,6 +126,11 @@ struct api_server_options {
  * ?since= the revision of its last line). */
 #define API_WATCH_PER_PRINCIPAL		16
 #define API_WATCH_MAX			512
+/* A node principal's own bound: its agent holds one long poll, and may
+ * open the next while the last is ending (issue 18), so 2; more would
+ * let a few nodes hold the room of API_WATCH_NODE_MAX meant for a
+ * fleet. */
+#define API_WATCH_PER_NODE		2
 #define API_WATCH_STALL_SECS		20
 /* Node principals' watches (an agent's long poll, one per node) count
  * against this bound instead of API_WATCH_MAX, so a fleet neither
@@ -166,7 +171,12 @@ enum api_watch_admit {
 /* Whether a principal (IS_NODE: of role node) holding MINE watches may
  * open one more while PEOPLE watches of other roles and NODES watches
  * of node principals are open, node watches being bounded by NODE_MAX
- * (api_watch_node_max()). */
+ * (api_watch_node_max()). A principal holds at most
+ * api_watch_per_principal(IS_NODE). */
+/* The watches one principal may hold: API_WATCH_PER_NODE for a node
+ * (IS_NODE), API_WATCH_PER_PRINCIPAL for the other roles. */
+unsigned api_watch_per_principal(int is_node);
+
 enum api_watch_admit api_watch_admit(int is_node, unsigned mine,
     unsigned people, unsigned nodes, unsigned node_max);
 

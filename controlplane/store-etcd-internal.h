@@ -40,6 +40,21 @@ struct etcd_store {
 	json_t		*hook_ops;	/* NULL outside a hook */
 };
 
+/* The base64 string field NAME of O, decoded (at most MAX bytes) into
+ * *RET, NUL-terminated, its length in *RET_LEN; an absent or empty
+ * field is an empty buffer (store-etcd-decode.c). */
+int etcd_unb64(const json_t *o, const char *name, size_t max,
+    unsigned char **ret, size_t *ret_len);
+
+/* One change-log entry (STORE_PREFIX l/REV, as etcd answers a range: KV
+ * with base64 "key" and "value") into EV; *RET_MATCH says whether its
+ * key starts with PREFIX (EV is filled only then). The value is 'P' or
+ * 'D', the key, a NUL, then a put's value or a delete's label (at most
+ * STORE_LABEL_MAX bytes). 0, or -BW_E_CORRUPT, -ENOMEM, and EV owns
+ * nothing (the caller frees only the events it counted). */
+int etcd_event_decode(const char *store_prefix, const json_t *kv,
+    const char *prefix, struct store_event *ev, int *ret_match);
+
 /* POSTs REQ (borrowed) to PATH ("/v3/kv/txn", ...) and returns the
  * parsed answer in *RET. Errors, with a message: -BW_E_UNAVAILABLE (no
  * member reached, no quorum, or a gRPC status not mapped), or the

@@ -423,6 +423,16 @@ lmdb_event_decode(const MDB_val *k, const MDB_val *v, const char *prefix,
 	return 1;
 }
 
+int
+store_lmdb_event_decode(const void *key, size_t klen, const void *value,
+    size_t vlen, const char *prefix, struct store_event *ev)
+{
+	MDB_val k = { .mv_size = klen, .mv_data = (void *)key };
+	MDB_val v = { .mv_size = vlen, .mv_data = (void *)value };
+
+	return lmdb_event_decode(&k, &v, prefix, strlen(prefix), ev);
+}
+
 static uint64_t
 lmdb_revision(struct store *st)
 {

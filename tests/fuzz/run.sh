@@ -69,6 +69,8 @@ target_sources() {
 		echo "image/image.c" ;;
 	fuzz-ipc-frame)
 		echo "privsep/ipc.c" ;;
+	fuzz-store-changes)
+		echo "controlplane/store-etcd-decode.c" ;;
 	fuzz-console-filter)
 		echo "console/filter.c" ;;
 	fuzz-collect-answer)
@@ -88,6 +90,7 @@ target_flags() {
 	fuzz-json-validate) echo "-max_len=8192" ;;
 	fuzz-store-wal) echo "-max_len=49152" ;;
 	fuzz-ipc-frame) echo "-max_len=4096" ;;
+	fuzz-store-changes) echo "-max_len=4096" ;;
 	fuzz-collect-answer) echo "-max_len=16384" ;;
 	esac
 }

@@ -9,25 +9,28 @@
 # the node watches open a tenant's watch is refused (503), and with two
 # tenant watches open node watches take at most 4 (so 6 node polls and 2
 # tenant watches can no longer take all 8 from the administrators).
+# Issue 18: a node principal holds at most 2 watches (API_WATCH_PER_NODE,
+# one ending while the next opens); its third is answered 429.
 . "$(dirname "$0")/lib.sh"
 
 D="$T/d"
 mkdir -p "$D"
 start_bulwarkd "$D" --max-connections 8
-# A node's credential (node-bootstrap, role node).
-acurl -o "$T/boot.json" -X POST -H 'Content-Type: application/json' \
-	-d '{"node":"n1"}' "$URL/v1/enrol/bootstrap"
-jq -r .certificate "$T/boot.json" >"$T/node.crt"
-jq -r .key "$T/boot.json" >"$T/node.key"
-check "a node credential" grep -q CERTIFICATE "$T/node.crt"
+# Eight nodes' credentials (node-bootstrap, role node), $T/nI.crt and .key.
+for i in 1 2 3 4 5 6 7 8; do
+	acurl -o "$T/boot.json" -X POST -H 'Content-Type: application/json' \
+		-d "{\"node\":\"n$i\"}" "$URL/v1/enrol/bootstrap"
+	jq -r .certificate "$T/boot.json" >"$T/n$i.crt"
+	jq -r .key "$T/boot.json" >"$T/n$i.key"
+done
+check "eight node credentials" [ "$(grep -l CERTIFICATE "$T"/n?.crt | wc -l)" = 8 ]
 B="$BW/bulwark --config $CONF"
 $B apply -f "$top_srcdir/examples/tenant.json" >/dev/null || fail "apply examples/tenant.json"
 $B principal create tu -t acme --role tenant-user --out "$T/p" >/dev/null ||
 	fail "create tu"
 
-# Eight long polls of 60 s from the node (under its 16 per principal),
-# each begun once the one before it is open (its headers came: a watch
-# answers 200 at once and streams) or answered.
+# Long polls, each begun once the one before it is open (its headers
+# came: a watch answers 200 at once and streams) or answered.
 rev=$(revision)
 answered() { grep -qa '^HTTP/' "$T/$1.hdr" 2>/dev/null; }
 # watch NAME CERT KEY QUERY: one watch in the background, its headers in
@@ -44,11 +47,27 @@ watch() {
 		sleep 0.1
 	done
 }
-node_watch() { watch "$1" "$T/node.crt" "$T/node.key" "since=$rev&poll=60000"; }
+# node_watch NAME I [MS]: a long poll of MS (60,000) ms by node nI
+node_watch() { watch "$1" "$T/n$2.crt" "$T/n$2.key" "since=$rev&poll=${3:-60000}"; }
 tenant_watch() { watch "$1" "$T/p/tu.crt" "$T/p/tu.key" "since=$rev&kind=Workload"; }
 status() { grep -a '^HTTP/' "$T/$1.hdr" 2>/dev/null | head -1 | cut -d' ' -f2; }
+# One node's bound: two polls of 8 s, the third refused.
+for i in 1 2 3; do
+	node_watch x$i 1 8000
+done
+check "a node holds two watches ($(status x1) $(status x2))" \
+	[ "$(status x1) $(status x2)" = "200 200" ]
+check "its third is answered 429 ($(status x3))" [ "$(status x3)" = 429 ]
+check "the refusal names the node's bound" grep -q 'limit per node: 2' "$T/x3.body"
+node_watch x4 2 8000
+check "another node's watch opens meanwhile ($(status x4))" [ "$(status x4)" = 200 ]
+for i in 1 2 4; do
+	wait "${WPID[x$i]}" 2>/dev/null
+done
+
+# Eight long polls of 60 s, one per node.
 for i in 1 2 3 4 5 6 7 8; do
-	node_watch w$i
+	node_watch w$i $i
 done
 open=$(grep -la '^HTTP/1.1 200' "$T"/w?.hdr 2>/dev/null | wc -l)
 refused=$(grep -la '^HTTP/1.1 429' "$T"/w?.hdr 2>/dev/null | wc -l)
@@ -87,7 +106,7 @@ check "a tenant watch opens once the node watches are gone ($(status t1))" [ "$(
 tenant_watch t2
 check "a second tenant watch opens ($(status t2))" [ "$(status t2)" = 200 ]
 for i in 1 2 3 4 5 6; do
-	node_watch v$i
+	node_watch v$i $i
 done
 open=$(grep -la '^HTTP/1.1 200' "$T"/v?.hdr 2>/dev/null | wc -l)
 check "with 2 tenant watches node watches take at most 4 ($open open)" [ "$open" = 4 ]

@@ -100,11 +100,30 @@ static void
 test_per_principal(void **state)
 {
 	(void)state;
-	assert_int_equal(api_watch_admit(1, API_WATCH_PER_PRINCIPAL - 1, 0, 0,
+	assert_int_equal(api_watch_per_principal(0), API_WATCH_PER_PRINCIPAL);
+	assert_int_equal(api_watch_admit(0, API_WATCH_PER_PRINCIPAL - 1, 0, 0,
 	    API_WATCH_NODE_MAX), API_WATCH_ADMIT);
-	assert_int_equal(api_watch_admit(1, API_WATCH_PER_PRINCIPAL, 0, 0,
-	    API_WATCH_NODE_MAX), API_WATCH_FULL_PRINCIPAL);
 	assert_int_equal(api_watch_admit(0, API_WATCH_PER_PRINCIPAL, 0, 0,
+	    API_WATCH_NODE_MAX), API_WATCH_FULL_PRINCIPAL);
+}
+
+/* A node holds one long poll, and the next while the last ends: 2, so
+ * 8,192 node watches need 4,096 nodes, not 512 (review of b8e09bb). */
+static void
+test_per_node(void **state)
+{
+	(void)state;
+	assert_int_equal(api_watch_per_principal(1), 2);
+	assert_int_equal(api_watch_admit(1, 0, 0, 0, API_WATCH_NODE_MAX),
+	    API_WATCH_ADMIT);
+	assert_int_equal(api_watch_admit(1, 1, 0, 0, API_WATCH_NODE_MAX),
+	    API_WATCH_ADMIT);
+	assert_int_equal(api_watch_admit(1, 2, 0, 0, API_WATCH_NODE_MAX),
+	    API_WATCH_FULL_PRINCIPAL);
+	assert_int_equal(api_watch_admit(1, API_WATCH_PER_PRINCIPAL - 1, 0, 0,
+	    API_WATCH_NODE_MAX), API_WATCH_FULL_PRINCIPAL);
+	/* the principal's bound is told before the fleet's */
+	assert_int_equal(api_watch_admit(1, 2, 0, API_WATCH_NODE_MAX,
 	    API_WATCH_NODE_MAX), API_WATCH_FULL_PRINCIPAL);
 }
 
@@ -117,6 +136,7 @@ main(void)
 		cmocka_unit_test(test_nodes_leave_reserved_slots),
 		cmocka_unit_test(test_nodes_share_with_tenants),
 		cmocka_unit_test(test_per_principal),
+		cmocka_unit_test(test_per_node),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
