@@ -2515,7 +2515,7 @@ agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
 	int			 r, listed;
 	json_t			*policies;
 
-	if ((what & AGENT_RUN_RESYNC) || !ar->wl_cache) {
+	if ((what & AGENT_RUN_GC) || !ar->wl_cache) {
 		json_decref(ar->wl_cache);
 		if (!(ar->wl_cache = json_object()))
 			return -ENOMEM;
@@ -2616,9 +2616,9 @@ agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
 		if (!desired_find(ar, items, e->id))
 			inst_drop(ar, e->id);
 	}
-	if (what & AGENT_RUN_RESYNC)
+	if (what & AGENT_RUN_GC)
 		volumes_gc(ar);
-	if (what & (AGENT_RUN_SNAPSHOTS | AGENT_RUN_RESYNC))
+	if (what & AGENT_RUN_SNAPSHOTS)
 		snapshots_sync(ar);
 
 reconcile:

@@ -82,9 +82,12 @@ void agent_run_free(struct agent_run *ar);
  * (agent_run_pass()): */
 #define AGENT_RUN_LIST		0x1	/* the instances bound here */
 #define AGENT_RUN_SNAPSHOTS	0x2	/* the VolumeSnapshots (snapshots_sync) */
-/* everything: the list, the snapshots, the volume GC, and the cached
- * workloads' restart policies and autoscale flags dropped */
-#define AGENT_RUN_RESYNC	0x7
+/* the volume GC, and the workloads' restart policies and autoscale
+ * flags read again */
+#define AGENT_RUN_GC		0x4
+/* everything */
+#define AGENT_RUN_RESYNC	(AGENT_RUN_LIST | AGENT_RUN_SNAPSHOTS | \
+				 AGENT_RUN_GC)
 /* how often an idle agent reads everything again: a bound on what a lost
  * or refused watch can delay */
 #define AGENT_RUN_RESYNC_S	10

@@ -579,18 +579,6 @@ attest_once(struct agent *a, unsigned *ret_interval, char **ret_err)
 	return 1;
 }
 
-static void
-sleep_interruptible(unsigned secs)
-{
-	unsigned i;
-
-	for (i = 0; i < secs * 10 && !stopping; i++) {
-		struct timespec ts = { 0, 100 * 1000 * 1000 };
-
-		nanosleep(&ts, NULL);
-	}
-}
-
 /* The workload loop's transport: requests with the node's TPM-held key
  * on one kept-alive connection: each handshake costs a TPM signature,
  * and with swtpm (no resource manager) a second handshake while another
@@ -790,7 +778,6 @@ agent_run(struct agent *a)
 	struct agent_http	 h = { .a = a };
 	struct agent_idle	 st = { .what = AGENT_RUN_RESYNC };
 	unsigned		 interval = 60;
-	time_t			 next_attest = 0;
 	int			 r, ok = 0;
 
 	if (access(a->cert_path, R_OK) < 0 || state_load(a) < 0) {
@@ -833,7 +820,8 @@ agent_run(struct agent *a)
 	while (!stopping) {
 		int64_t last_pass_ms;
 
-		if (time(NULL) >= next_attest) {
+		/* st.next_attest: monotonic, as the poll that ends at it */
+		if (bw_mono_ms() >= st.next_attest) {
 			/* swtpm serves one connection: the provider's goes. */
 			agent_http_close(&h);
 			free(err);
@@ -850,14 +838,11 @@ agent_run(struct agent *a)
 			ok = r == 1;
 			if (a->once)
 				break;
-			next_attest = time(NULL) + (a->interval ? a->interval :
-			    interval);
 			st.next_attest = bw_mono_ms() + (int64_t)(a->interval ?
 			    a->interval : interval) * 1000;
 		}
 		if (!ar) {
-			sleep_interruptible(next_attest - time(NULL) > 0 ?
-			    (unsigned)(next_attest - time(NULL)) : 1);
+			sleep_ms((long)(st.next_attest - bw_mono_ms()));
 			continue;
 		}
 		last_pass_ms = bw_mono_ms();
