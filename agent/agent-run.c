@@ -74,6 +74,9 @@
  * operator (the removal is retried every pass) */
 #define AR_RECORD_WARN_S	300
 #define AR_RECORD_WARN_MAX	64
+/* the revisions of this agent's own status writes that a watch may
+ * still bring back (a pass's reports, a few passes' worth) */
+#define AR_OWN_REVS		64
 
 /* The last time (bw_mono_s()) something was said about KEY. */
 struct ar_said {
@@ -155,6 +158,16 @@ struct agent_run {
 	int			 changes;
 	char			 node_event[AR_EVENT_MAX];
 	unsigned long long	 list_rev;	/* of the last instance list */
+	/* the last full list, its items' status kept as this agent last
+	 * wrote it: the local passes between two lists reconcile these */
+	json_t			*items;
+	/* workloads' restart policies and autoscale flags, until a
+	 * Workload change or the resync (policy_of(), autoscaled()) */
+	json_t			*wl_cache;
+	/* revisions the server gave this agent's status writes: such a
+	 * change coming back on the watch needs no list */
+	unsigned long long	 own_revs[AR_OWN_REVS];
+	unsigned		 own_next;
 	char			*svc_text;	/* the service rules applied */
 	struct logs_push	*logs;		/* the logs readers ask for */
 	time_t			 next_full_list;
@@ -610,6 +623,72 @@ agent_run_logs(struct agent_run *ar, agent_run_http_fn http, void *ctx,
 
 	*ret_period_ms = logs_push_period_ms(ar->logs);
 	return r;
+}
+
+static bool
+own_rev(const struct agent_run *ar, unsigned long long rev)
+{
+	for (size_t i = 0; i < AR_OWN_REVS; i++)
+		if (ar->own_revs[i] == rev)
+			return true;
+	return false;
+}
+
+/* Drops the cached restart policy and autoscale flag of workload NAME
+ * of TENANT (policy_of(), autoscaled()). */
+static void
+wl_cache_drop(struct agent_run *ar, const char *tenant, const char *name)
+{
+	char key[160];
+
+	if (!ar->wl_cache || !tenant || !name)
+		return;
+	snprintf(key, sizeof(key), "%s/%s", tenant, name);
+	json_object_del(ar->wl_cache, key);
+	snprintf(key, sizeof(key), "autoscale %s/%s", tenant, name);
+	json_object_del(ar->wl_cache, key);
+}
+
+unsigned
+agent_run_watched(struct agent_run *ar, const char *body, size_t len)
+{
+	unsigned	 what = 0;
+	const char	*p = body, *end = body + len, *nl;
+
+	while (p < end) {
+		_cleanup_json_ json_t	*line = NULL;
+		const char		*type, *kind;
+		json_int_t		 rev;
+
+		nl = memchr(p, '\n', (size_t)(end - p));
+		line = json_loadb(p, (size_t)((nl ? nl : end) - p), 0, NULL);
+		p = nl ? nl + 1 : end;
+		if (!line)
+			continue;
+		type = json_string_value(json_object_get(line, "type"));
+		kind = json_string_value(json_object_get(line, "kind"));
+		rev = json_integer_value(json_object_get(line, "revision"));
+		if (!type || strcmp(type, "HEARTBEAT") == 0)
+			continue;
+		if (strcmp(type, "ERROR") == 0 || !kind) {
+			/* compacted past us: list again from now */
+			what |= AGENT_RUN_RESYNC;
+			continue;
+		}
+		if (rev > 0 && (unsigned long long)rev > ar->list_rev)
+			ar->list_rev = (unsigned long long)rev;
+		if (strcmp(kind, "Instance") == 0) {
+			if (strcmp(type, "PUT") != 0 || !own_rev(ar,
+			    (unsigned long long)rev))
+				what |= AGENT_RUN_LIST;
+		} else if (strcmp(kind, "VolumeSnapshot") == 0)
+			what |= AGENT_RUN_SNAPSHOTS;
+		else if (strcmp(kind, "Workload") == 0)
+			wl_cache_drop(ar, json_string_value(json_object_get(
+			    line, "tenant")), json_string_value(
+			    json_object_get(line, "name")));
+	}
+	return what;
 }
 
 unsigned
@@ -1077,6 +1156,21 @@ report(struct agent_run *ar, const json_t *item, struct ar_inst *e)
 	}
 	if (tail && tail_due)
 		e->log_put = now;
+	/* The kept item now says what the server holds: the local passes
+	 * send nothing until it changes again, and the change coming back
+	 * on the watch is known as this agent's own. */
+	json_object_set((json_t *)item, "status", want);
+	{
+		json_int_t rev = json_integer_value(json_object_get(
+		    json_object_get(reply, "metadata"), "revision"));
+
+		if (rev > 0) {
+			ar->own_revs[ar->own_next++ % AR_OWN_REVS] =
+			    (unsigned long long)rev;
+			json_object_set_new(json_object_get((json_t *)item,
+			    "metadata"), "revision", json_integer(rev));
+		}
+	}
 	ar->changes++;
 	return 0;
 }
@@ -2407,9 +2501,9 @@ list_instances(struct agent_run *ar, json_t **ret_items,
 
 int
 agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
-    char **ret_err)
+    unsigned what, char **ret_err)
 {
-	_cleanup_json_ json_t	*items = NULL, *policies = json_object();
+	_cleanup_json_ json_t	*items = NULL;
 	_cleanup_free_ char	*list_err = NULL;
 	char			**ids = NULL, **recs = NULL;
 	const json_t		*item;
@@ -2419,13 +2513,29 @@ agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
 	double			 t0;
 	size_t			 i;
 	int			 r, listed;
+	json_t			*policies;
 
-	if (!policies)
-		return -ENOMEM;
+	if ((what & AGENT_RUN_GC) || !ar->wl_cache) {
+		json_decref(ar->wl_cache);
+		if (!(ar->wl_cache = json_object()))
+			return -ENOMEM;
+	}
+	policies = ar->wl_cache;
 	ar->http = http;
 	ar->ctx = ctx;
 	ar->changes = 0;
 	ar->node_event[0] = '\0';
+	if (!(what & AGENT_RUN_LIST) && ar->items) {
+		/* The local second: the instances last listed, no request
+		 * unless one changed. */
+		items = json_incref(ar->items);
+		listed = 0;
+		for (e = ar->insts; e; e = e->next)
+			e->seen = false;
+		if (what & AGENT_RUN_SNAPSHOTS)
+			snapshots_sync(ar);
+		goto reconcile;
+	}
 	t0 = bw_mono_s() * 1e3;
 	listed = list_instances(ar, &items, &rev, &list_err);
 	if (listed < 0 && !items) {
@@ -2451,7 +2561,10 @@ agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
 		    json_array_size(items));
 		goto reconcile;
 	}
-	ar->list_rev = rev;
+	if (rev > ar->list_rev)
+		ar->list_rev = rev;
+	json_decref(ar->items);
+	ar->items = json_incref(items);
 
 	/* What this node has that the API no longer binds here: runtime
 	 * instances, and records without one (a start that died half-way,
@@ -2503,8 +2616,10 @@ agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
 		if (!desired_find(ar, items, e->id))
 			inst_drop(ar, e->id);
 	}
-	volumes_gc(ar);
-	snapshots_sync(ar);
+	if (what & AGENT_RUN_GC)
+		volumes_gc(ar);
+	if (what & AGENT_RUN_SNAPSHOTS)
+		snapshots_sync(ar);
 
 reconcile:
 	/* One instance's failure is its own (reconcile_one logs it and
@@ -2617,5 +2732,7 @@ agent_run_free(struct agent_run *ar)
 	free(ar->svc_text);
 	logs_push_free(ar->logs);
 	free(ar->stops);
+	json_decref(ar->items);
+	json_decref(ar->wl_cache);
 	free(ar);
 }

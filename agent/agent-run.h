@@ -78,16 +78,42 @@ int agent_run_open(const struct agent_run_config *c, struct agent_run **ret,
     char **ret_err);
 void agent_run_free(struct agent_run *ar);
 
-/* One reconciliation pass through HTTP(CTX, ...). Returns the number of
- * changes made (starts, restarts, removals, status reports), or a
- * negative error when the instance list could not be read (nothing is
- * stopped then: an unreachable control plane is no reason to kill
- * workloads). */
-int agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
-    char **ret_err);
+/* What a pass reads from the API besides reconciling the instances
+ * (agent_run_pass()): */
+#define AGENT_RUN_LIST		0x1	/* the instances bound here */
+#define AGENT_RUN_SNAPSHOTS	0x2	/* the VolumeSnapshots (snapshots_sync) */
+/* the volume GC, and the workloads' restart policies and autoscale
+ * flags read again */
+#define AGENT_RUN_GC		0x4
+/* everything */
+#define AGENT_RUN_RESYNC	(AGENT_RUN_LIST | AGENT_RUN_SNAPSHOTS | \
+				 AGENT_RUN_GC)
+/* how often an idle agent reads everything again: a bound on what a lost
+ * or refused watch can delay */
+#define AGENT_RUN_RESYNC_S	10
 
-/* The store revision of the instance list the last pass read: a watch
- * from it sees every change the pass did not. 0 before the first. */
+/* One reconciliation pass through HTTP(CTX, ...), reading from the API
+ * what WHAT says; without AGENT_RUN_LIST it reconciles the instances the
+ * last list read (runtime status, exits and restarts, probes, service
+ * rules, log tails) and sends only the status that changed from what
+ * it last sent. Returns the number of changes made (starts, restarts,
+ * removals, status reports), or a negative error when the instance list
+ * could not be read (nothing is stopped then: an unreachable control
+ * plane is no reason to kill workloads). */
+int agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
+    unsigned what, char **ret_err);
+
+/* What the lines of a watch answer BODY (LEN bytes, NDJSON) make the
+ * next pass read (AGENT_RUN_*): Instance changes other than this
+ * agent's own status writes a list, VolumeSnapshot changes the
+ * snapshots; a Workload change drops that workload's cached policy. The
+ * revision to watch from (agent_run_revision()) moves past every line. */
+unsigned agent_run_watched(struct agent_run *ar, const char *body,
+    size_t len);
+
+/* The largest store revision the agent has seen (its last instance list
+ * or a watch line): a watch from it sees every change it did not. 0
+ * before the first list. */
 unsigned long long agent_run_revision(const struct agent_run *ar);
 
 /* Pushes the logs of its instances that readers ask for and learns

@@ -579,18 +579,6 @@ attest_once(struct agent *a, unsigned *ret_interval, char **ret_err)
 	return 1;
 }
 
-static void
-sleep_interruptible(unsigned secs)
-{
-	unsigned i;
-
-	for (i = 0; i < secs * 10 && !stopping; i++) {
-		struct timespec ts = { 0, 100 * 1000 * 1000 };
-
-		nanosleep(&ts, NULL);
-	}
-}
-
 /* The workload loop's transport: requests with the node's TPM-held key
  * on one kept-alive connection: each handshake costs a TPM signature,
  * and with swtpm (no resource manager) a second handshake while another
@@ -632,7 +620,7 @@ agent_http_close(struct agent_http *h)
 }
 
 /* Pushes the instance logs readers ask for: every push period until
- * the next pass is due while some are asked for (new lines reach a
+ * the next local second while some are asked for (new lines reach a
  * reader within about a period), else once. Returns whether some are. */
 static bool
 logs_follow(struct agent_http *h, struct agent_run *ar, int64_t last_pass_ms)
@@ -662,36 +650,20 @@ logs_follow(struct agent_http *h, struct agent_run *ar, int64_t last_pass_ms)
 	return period > 0 && r > 0;
 }
 
-/* Waits until the next pass is due: a change to the instances after
- * the revision the last pass listed (a long poll of the watch on the
- * pass's kept-alive connection: no second handshake, no second TPM
- * signature), or a second after the last pass began (exits, back-offs
- * and log tails are noticed by passes). */
-static void
-wait_for_change(struct agent_http *h, struct agent_run *ar,
-    int64_t last_pass_ms)
-{
-	_cleanup_free_ char	*err = NULL, *body = NULL;
-	char			 path[128];
-	long			 ms;
-	int			 status = 0;
+/* What an idle agent does between passes (docs/architecture.md, "An
+ * idle agent's requests"). */
+struct agent_idle {
+	int64_t		 next_resync;	/* bw_mono_ms() of the next full pass */
+	int64_t		 next_attest;	/* bw_mono_ms() of the next quote */
+	unsigned	 what;		/* what the next pass reads (AGENT_RUN_*) */
+	bool		 logs_due;	/* exchange the log wants next */
+	bool		 logs_read;	/* some log was asked for at the last */
+	bool		 no_watch;	/* a pass or a poll failed: none until the resync */
+};
 
-	if (h->t && logs_follow(h, ar, last_pass_ms))
-		return;
-	ms = 1000 - (bw_mono_ms() - last_pass_ms);
-	if (ms <= 0 || stopping)
-		return;
-	if (agent_run_revision(ar) > 0 && h->t) {
-		snprintf(path, sizeof(path), "/v1/watch?kind=Instance&since=%llu"
-		    "&poll=%ld", agent_run_revision(ar), ms);
-		if (agent_http(h, "GET", path, NULL, &status, &body, &err) == 0 &&
-		    status == 200)
-			return;
-		log_debug("instance long poll: %s", err ? err : body ? body :
-		    "no answer");
-	}
-	/* No poll (the control plane unreachable, an older server): the
-	 * rest of the second. */
+static void
+sleep_ms(long ms)
+{
 	for (; ms > 0 && !stopping; ms -= 100) {
 		struct timespec ts = { 0, (ms < 100 ? ms : 100) * 1000000L };
 
@@ -699,25 +671,89 @@ wait_for_change(struct agent_http *h, struct agent_run *ar,
 	}
 }
 
-/* One workload pass each second; failures are logged once per kind of
- * message, not every second. The TLS context stays open between passes
- * (loading the provider and the key costs more than the handshake);
- * the caller closes it before it opens the TPM for a quote. */
+/* Waits until the next pass is due, with one long poll of the node's
+ * watch (every kind the node may read; on the pass's kept-alive
+ * connection: no second handshake, no second TPM signature): until a
+ * change, until the server ends it for a log reader (an empty answer
+ * before its time), or until the next local second while instances run
+ * here (their exits and probes are noticed by passes), else until the
+ * resync. A refused or failed poll waits for the resync (the local
+ * seconds go on), never polls again at once. While a log is read the
+ * agent pushes it every push period and reads what changed each
+ * second, as before the watch (docs/workloads.md, "Logs"). */
 static void
-workloads_pass(struct agent_http *h, struct agent_run *ar, char **last_err)
+wait_for_change(struct agent_http *h, struct agent_run *ar,
+    int64_t last_pass_ms, struct agent_idle *st)
+{
+	_cleanup_free_ char	*err = NULL, *body = NULL;
+	char			 path[128];
+	int64_t			 t0, now;
+	long			 ms, second;
+	int			 status = 0;
+
+	if (!st->no_watch && (st->logs_due || st->logs_read)) {
+		st->logs_due = false;
+		st->logs_read = logs_follow(h, ar, last_pass_ms);
+		if (st->logs_read) {
+			st->what |= AGENT_RUN_LIST | AGENT_RUN_SNAPSHOTS;
+			return;
+		}
+	}
+	now = bw_mono_ms();
+	second = 1000 - (now - last_pass_ms);
+	ms = (long)((st->next_resync < st->next_attest ? st->next_resync :
+	    st->next_attest) - now);
+	if (agent_run_count(ar) > 0 && second < ms)
+		ms = second;
+	if (ms <= 0 || stopping)
+		return;
+	if (agent_run_revision(ar) == 0 || st->no_watch) {
+		/* No list yet, or a pass or a poll failed: no watch until
+		 * the resync (the local seconds go on). */
+		sleep_ms(ms);
+		return;
+	}
+	snprintf(path, sizeof(path), "/v1/watch?since=%llu&poll=%ld",
+	    agent_run_revision(ar), ms);
+	t0 = bw_mono_ms();
+	if (agent_http(h, "GET", path, NULL, &status, &body, &err) < 0 ||
+	    status != 200) {
+		/* 429 (the server's watches are full), 503, an older server:
+		 * the resync lists everything; nothing polls before it. */
+		log_debug("long poll: %s", err ? err : body ? body :
+		    "no answer");
+		st->no_watch = true;
+		sleep_ms(ms - (long)(bw_mono_ms() - t0));
+		return;
+	}
+	if (body && *body)
+		st->what |= agent_run_watched(ar, body, strlen(body));
+	else if (bw_mono_ms() - t0 < ms - 50)
+		/* Ended empty before its time: a reader asks for a log. */
+		st->logs_due = true;
+}
+
+/* One workload pass reading what WHAT says (AGENT_RUN_*); failures are
+ * logged once per kind of message, not every second. The TLS context
+ * stays open between passes (loading the provider and the key costs
+ * more than the handshake); the caller closes it before it opens the
+ * TPM for a quote. Returns agent_run_pass()'s result. */
+static int
+workloads_pass(struct agent_http *h, struct agent_run *ar, unsigned what,
+    char **last_err)
 {
 	_cleanup_free_ char	*err = NULL;
 	double			 t0 = bw_mono_s();
 	int			 r;
 
-	r = agent_run_pass(ar, agent_http, h, &err);
+	r = agent_run_pass(ar, agent_http, h, what, &err);
 	if (r < 0) {
 		/* A new context next time: the certificate may have been
 		 * renewed, the TPM connection lost. */
 		agent_http_close(h);
 	}
-	log_debug("workload pass: %d change(s) in %.1f ms", r,
-	    (bw_mono_s() - t0) * 1e3);
+	log_debug("workload pass (reads 0x%x): %d change(s) in %.1f ms", what,
+	    r, (bw_mono_s() - t0) * 1e3);
 	if (r < 0) {
 		const char *m = err ? err : bw_strerror(r);
 
@@ -730,6 +766,7 @@ workloads_pass(struct agent_http *h, struct agent_run *ar, char **last_err)
 		free(*last_err);
 		*last_err = NULL;
 	}
+	return r;
 }
 
 static int
@@ -739,8 +776,8 @@ agent_run(struct agent *a)
 	struct agent_run	*ar = NULL;
 	struct volume_kek	*kek = NULL;
 	struct agent_http	 h = { .a = a };
+	struct agent_idle	 st = { .what = AGENT_RUN_RESYNC };
 	unsigned		 interval = 60;
-	time_t			 next_attest = 0;
 	int			 r, ok = 0;
 
 	if (access(a->cert_path, R_OK) < 0 || state_load(a) < 0) {
@@ -783,7 +820,8 @@ agent_run(struct agent *a)
 	while (!stopping) {
 		int64_t last_pass_ms;
 
-		if (time(NULL) >= next_attest) {
+		/* st.next_attest: monotonic, as the poll that ends at it */
+		if (bw_mono_ms() >= st.next_attest) {
 			/* swtpm serves one connection: the provider's goes. */
 			agent_http_close(&h);
 			free(err);
@@ -800,17 +838,28 @@ agent_run(struct agent *a)
 			ok = r == 1;
 			if (a->once)
 				break;
-			next_attest = time(NULL) + (a->interval ? a->interval :
-			    interval);
+			st.next_attest = bw_mono_ms() + (int64_t)(a->interval ?
+			    a->interval : interval) * 1000;
 		}
 		if (!ar) {
-			sleep_interruptible(next_attest - time(NULL) > 0 ?
-			    (unsigned)(next_attest - time(NULL)) : 1);
+			sleep_ms((long)(st.next_attest - bw_mono_ms()));
 			continue;
 		}
 		last_pass_ms = bw_mono_ms();
-		workloads_pass(&h, ar, &pass_err);
-		wait_for_change(&h, ar, last_pass_ms);
+		if (last_pass_ms >= st.next_resync) {
+			st.what |= AGENT_RUN_RESYNC;
+			/* the wants too, should a wake have been missed */
+			st.logs_due = true;
+			st.no_watch = false;
+			st.next_resync = last_pass_ms + AGENT_RUN_RESYNC_S *
+			    1000;
+		}
+		/* After an error the next list is the resync's, and no
+		 * watch (nor log exchange) is made before it. */
+		if (workloads_pass(&h, ar, st.what, &pass_err) < 0)
+			st.no_watch = true;
+		st.what = 0;
+		wait_for_change(&h, ar, last_pass_ms, &st);
 	}
 	/* Instances keep running: a restarted agent adopts them. */
 	agent_http_close(&h);

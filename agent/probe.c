@@ -380,6 +380,9 @@ probe_start(const struct probe_spec *p, const char *netns_path,
 	return 0;
 }
 
+/* the processes of a cancelled run that are killed and reaped with it */
+#define PROBE_ORPHANS_MAX	32
+
 static void
 probe_reap(struct probe_run *run)
 {
@@ -423,11 +426,56 @@ probe_poll(struct probe_run *run, bool *ret_ok, char result[PROBE_RESULT_MAX])
 	return 1;
 }
 
+/* Adds to PIDS (*N of them, at most MAX) the children of PID, then
+ * theirs: what /proc says now. */
+static void
+descendants(pid_t pid, pid_t *pids, size_t *n, size_t max)
+{
+	char	 path[64], buf[1024], *p, *end;
+	size_t	 first = *n;
+	ssize_t	 len;
+	long	 v;
+	int	 fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid,
+	    (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return;
+	buf[len] = '\0';
+	for (p = buf; *n < max; p = end) {
+		v = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		if (v > 1)
+			pids[(*n)++] = (pid_t)v;
+	}
+	for (size_t i = first, last = *n; i < last; i++)
+		descendants(pids[i], pids, n, max);
+}
+
 void
 probe_cancel(struct probe_run *run)
 {
+	pid_t	orphans[PROBE_ORPHANS_MAX];
+	size_t	n = 0;
+
 	if (run->pid <= 0)
 		return;
+	/* An exec probe's runner and its command (in the container's PID
+	 * namespace) outlive a run killed here and are orphaned to this
+	 * process, a subreaper: a zombie of theirs that nobody reaps keeps
+	 * the container's init from finishing its exit (probe_exec()). So
+	 * they are killed too, and reaped once they are ours. */
+	descendants(run->pid, orphans, &n, PROBE_ORPHANS_MAX);
 	kill(run->pid, SIGKILL);
 	probe_reap(run);
+	for (size_t i = 0; i < n; i++)
+		(void)kill(orphans[i], SIGKILL);
+	for (size_t i = 0; i < n; i++)
+		while (waitpid(orphans[i], NULL, 0) < 0 && errno == EINTR)
+			;
 }

@@ -2306,6 +2306,23 @@ watch_notify_all(struct api_server *srv)
 	}
 }
 
+unsigned
+api_watch_wake_node(struct api_server *srv, const char *node)
+{
+	struct watcher	*w, *next;
+	unsigned	 n = 0;
+
+	for (w = TAILQ_FIRST(&srv->watchers); w; w = next) {
+		next = TAILQ_NEXT(w, entry);
+		if (w->id.role == ROLE_NODE && w->poll_ev &&
+		    strcmp(w->id.principal, node) == 0) {
+			watcher_end(w);
+			n++;
+		}
+	}
+	return n;
+}
+
 static void
 heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 {

@@ -160,6 +160,12 @@ unsigned api_watch_node_max(unsigned max_conns);
  * TENANT_CONNS (0 if they hold it all). */
 unsigned api_watch_node_room(unsigned max_conns, unsigned tenant_conns);
 
+/* Ends the long polls (watches with poll=) of node NODE's principal
+ * with what they sent so far (an empty answer when nothing changed),
+ * so its agent asks the server again now: what it asks then (its log
+ * exchange) is not a change in the store. Returns how many ended. */
+unsigned api_watch_wake_node(struct api_server *srv, const char *node);
+
 /* What api_watch_admit() says of one more watch. */
 enum api_watch_admit {
 	API_WATCH_ADMIT = 0,

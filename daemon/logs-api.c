@@ -287,6 +287,7 @@ handle_read(struct logs_api *la, struct evhttp_request *req,
 	int64_t			 now = bw_mono_ms();
 	unsigned		 tail;
 	json_t			*ans;
+	bool			 wake;
 	int			 r;
 
 	TAILQ_INIT(&q);
@@ -311,12 +312,24 @@ handle_read(struct logs_api *la, struct evhttp_request *req,
 	*ret_audit = after == NULL;
 	logs_gc(la, now);
 	if ((r = instance_lookup(la, id, tenant, name, uid, sizeof(uid), node,
-	    sizeof(node), ret_err)) < 0 ||
-	    (r = stream_get(la, uid, node, now, &s, ret_err)) < 0 ||
+	    sizeof(node), ret_err)) < 0) {
+		evhttp_clear_headers(&q);
+		return r;
+	}
+	/* An idle agent asks what is wanted only when its long poll ends:
+	 * a log nobody wanted until now, or that its node has not answered
+	 * yet, ends that poll (each read until the node answers, in case
+	 * the agent was between two polls). */
+	s = stream_find(la, uid);
+	wake = !s || !s->have || now > s->want_until ||
+	    strcmp(s->node, node) != 0;
+	if ((r = stream_get(la, uid, node, now, &s, ret_err)) < 0 ||
 	    (r = reader_admit(la, id->principal, s, now, ret_err)) < 0) {
 		evhttp_clear_headers(&q);
 		return r;
 	}
+	if (wake)
+		api_watch_wake_node(la->srv, node);
 	ans = read_answer(s, after, tail);
 	evhttp_clear_headers(&q);
 	if (!ans)

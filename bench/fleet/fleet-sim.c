@@ -26,18 +26,24 @@
  *	durable audit record), not an unchanged PUT that bulwarkd answers
  *	without a commit.
  *   fleet-sim agent-idle --config ADMIN.conf --nodes N [--threads T]
- *	[--seconds S]
- *	Each node makes, once a second, the API requests an idle agent's
- *	workload pass makes (agent/agent.c agent_run, workloads_pass,
- *	wait_for_change; agent/agent-run.c agent_run_pass), read from the
- *	agent of 8101d5f, with a node that runs nothing and holds no volume:
+ *	[--seconds S] [--mode resync|second]
+ *	Each node makes the API requests an idle agent makes (agent/agent.c
+ *	agent_run, workloads_pass, wait_for_change; agent/agent-run.c
+ *	agent_run_pass), with a node that runs nothing and holds no volume.
+ *	--mode resync (the default): the agent since 2026-12-07 (docs/
+ *	architecture.md, "An idle agent's requests", parts 1, 3 and 5), once
+ *	every AGENT_RUN_RESYNC_S (10 s), its resync:
  *	  GET /v1/instances?limit=32 (list_instances: one page, nothing
  *	    bound; a node bound more than 32 instances reads more pages),
- *	  GET /v1/volumesnapshots?limit=1000 (snapshots_sync, every pass),
- *	  POST /v1/logs/nodes/NODE {"logs":[]} (logs_follow's one exchange
- *	    when no reader asks for a log),
- *	  GET /v1/watch?kind=Instance&since=REV&poll=MS (wait_for_change:
- *	    REV the list's revision), a long poll that ends with its MS.
+ *	  GET /v1/volumesnapshots?limit=1000 (snapshots_sync),
+ *	  POST /v1/logs/nodes/NODE {"logs":[]} (the resync's exchange of
+ *	    log wants, in case a reader's wake was missed),
+ *	  GET /v1/watch?since=REV&poll=MS (wait_for_change: every kind the
+ *	    node may read, REV the list's revision), a long poll that ends
+ *	    with its MS (the agent's lasts until its next resync, or its
+ *	    next quote).
+ *	--mode second: the agent of 8101d5f, the same requests once a
+ *	second, its watch GET /v1/watch?kind=Instance&since=REV&poll=MS.
  *	No status is written (report() and report_node() write only on a
  *	change) and volumes_gc() reads nothing (no volume here). Not made:
  *	the re-attestation every interval_seconds (60 s: a nonce and a
@@ -67,13 +73,14 @@
  *	  CA key is sealed in its own TPM, so it takes a swtpm and an
  *	  enrolment per simulated node (or a bench-only issuing path).
  *	- the watch's long poll lasts until this thread's next node is due
- *	  (about T/N s), not the rest of the second, since one principal
+ *	  (about T x P / N s), not the rest of the period, since one principal
  *	  may hold API_WATCH_PER_PRINCIPAL (16) watches: at most T (16)
  *	  polls are open at once where a real fleet holds one per node (up
  *	  to api_watch_node_max(): API_WATCH_NODE_MAX, 8,192, and at most
  *	  max_connections less 25 %, 768 by default, in all), each on a
  *	  connection of its own.
- *	Node i's pass is due at t0 + k + i / N s (spread over each second);
+ *	Node i's pass is due at t0 + (k + i / N) x P s, P the mode's period
+ *	(1 s or 10 s: spread over each period);
  *	at most N threads run (one without a node would spin). Prints a
  *	JSON summary: passes, requests, errors, the worst lag.
  *   fleet-sim rollout --config ADMIN.conf --mode basic|anti|spread
@@ -88,6 +95,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -453,11 +461,22 @@ agent_request(struct client_conn *cc, struct sim_thread *t, const char *method,
 	return status;
 }
 
+/* The period of --mode resync: agent/agent-run.h AGENT_RUN_RESYNC_S. */
+#define FLEET_AGENT_RESYNC_S	10
+
+/* Whether agent-idle plays the agent of 8101d5f (a pass a second). */
+static bool
+agent_idle_second(const struct fleet_opts *o)
+{
+	return o->mode && strcmp(o->mode, "second") == 0;
+}
+
 /* Node I's idle pass on CC; the watch's poll lasts until UNTIL
  * (monotonic s). Returns 0 or -EPROTO when a request failed. */
 static int
 agent_pass(struct client_conn *cc, struct sim_thread *t, long i, double until)
 {
+	bool			 second = agent_idle_second(t->o);
 	unsigned long long	 rev = 0;
 	char			 path[128];
 	long			 ms;
@@ -477,10 +496,10 @@ agent_pass(struct client_conn *cc, struct sim_thread *t, long i, double until)
 	ms = (long)((until - bw_mono_s()) * 1e3);
 	if (ms < 1)
 		ms = 1;
-	if (ms > 1000)
-		ms = 1000;
-	snprintf(path, sizeof(path), "/v1/watch?kind=Instance&since=%llu"
-	    "&poll=%ld", rev, ms);
+	if (ms > (second ? 1000 : FLEET_AGENT_RESYNC_S * 1000))
+		ms = second ? 1000 : FLEET_AGENT_RESYNC_S * 1000;
+	snprintf(path, sizeof(path), "/v1/watch?%ssince=%llu&poll=%ld",
+	    second ? "kind=Instance&" : "", rev, ms);
 	ok &= agent_request(cc, t, "GET", path, NULL, NULL) == 200;
 	return ok ? 0 : -EPROTO;
 }
@@ -491,20 +510,22 @@ static void
 agent_idle_visit(struct client_conn *cc, struct sim_thread *t, long i,
     double due)
 {
-	if (agent_pass(cc, t, i, due + (double)t->o->threads /
+	if (agent_pass(cc, t, i, due + t->period * (double)t->o->threads /
 	    (double)t->o->nodes) < 0)
 		t->counts.errors++;
 	t->counts.passes++;
 }
 
-/* Node i's pass due at t0 + round + i / nodes (a period of 1 s). */
+/* Node i's pass due at t0 + (round + i / nodes) x period (1 s with
+ * --mode second, else FLEET_AGENT_RESYNC_S). */
 static int
 cmd_agent_idle(const struct client_conf *conf, const struct fleet_opts *o)
 {
 	struct fleet_counts	 c;
 	double			 secs;
 
-	if (fleet_run(conf, o, 1, agent_idle_visit, &c, &secs) < 0)
+	if (fleet_run(conf, o, agent_idle_second(o) ? 1 : FLEET_AGENT_RESYNC_S,
+	    agent_idle_visit, &c, &secs) < 0)
 		return 1;
 	/* errors: passes with a request that failed or had another answer */
 	printf("{\"nodes\":%ld,\"seconds\":%.1f,\"passes\":%ld,"
@@ -767,7 +788,7 @@ usage(void)
 	    "       fleet-sim heartbeat --config C --nodes N [--period S] "
 	    "[--threads T] [--seconds S]\n"
 	    "       fleet-sim agent-idle --config C --nodes N [--threads T] "
-	    "[--seconds S]\n"
+	    "[--seconds S] [--mode resync|second]\n"
 	    "       fleet-sim rollout --config C --mode basic|anti|spread "
 	    "--workloads W --instances I [--tenant T] [--timeout S] [--keep]\n");
 }
@@ -792,7 +813,7 @@ static const struct option fleet_longopts[] = {
 int
 main(int argc, char **argv)
 {
-	struct fleet_opts	 o = { .mode = "basic", .tenant = "fleet",
+	struct fleet_opts	 o = { .tenant = "fleet",
 	    .nodes = 100, .count = 100, .period = 10, .threads = 16,
 	    .workloads = 50, .instances = 10000, .timeout = 1800 };
 	struct client_conf	 conf = { 0 };
@@ -821,6 +842,14 @@ main(int argc, char **argv)
 		case 'h': usage(); return 0;
 		default: usage(); return 2;
 		}
+	}
+	if (strcmp(cmd, "rollout") == 0 && !o.mode)
+		o.mode = "basic";
+	if (strcmp(cmd, "agent-idle") == 0 && o.mode &&
+	    strcmp(o.mode, "resync") && strcmp(o.mode, "second")) {
+		fprintf(stderr, "fleet-sim: agent-idle: --mode resync or "
+		    "second\n");
+		return 2;
 	}
 	if (strcmp(cmd, "agent-idle") == 0 && (o.threads < 1 ||
 	    o.threads > FLEET_AGENT_THREADS_MAX)) {

@@ -9,10 +9,12 @@
 # each side: the administrator's log push is refused and recorded
 # (node.logs denied), a node's is answered and not recorded; the agent
 # re-attests (every interval_seconds, here 5 s), fleet-sim does not.
+# The window holds at least one of the idle agent's resyncs (every
+# 10 s: its lists; fleet-sim agent-idle's default mode, resync).
 . "$(dirname "$0")/workloads-lib.sh"
 
 SIM="$BW/bench/fleet/fleet-sim"
-WINDOW=${WINDOW:-6}
+WINDOW=${WINDOW:-12}
 
 records() { cat "$D"/audit/seg-*.log | grep -a ' action='; }
 # actions_after N ACTOR: "action=A outcome=O" of ACTOR's records after

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -158,6 +159,59 @@ test_exec(void **state)
 	assert_false(run_exec(&p, prefix, res));
 	assert_string_equal(res, "timed out after 1 s");
 	assert_true(bw_mono_s() - t0 < 5);
+}
+
+/* The children of PID, then theirs, as /proc says now: up to MAX in
+ * PIDS; returns how many. */
+static size_t
+tree_of(pid_t pid, pid_t *pids, size_t max)
+{
+	char	 path[64], buf[512], *p, *end;
+	size_t	 n = 0;
+	FILE	*f;
+	long	 v;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid,
+	    (int)pid);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	for (p = buf; n < max && (v = strtol(p, &end, 10), end != p); p = end)
+		pids[n++] = (pid_t)v;
+	for (size_t i = 0, k = n; i < k && n < max; i++)
+		n += tree_of(pids[i], pids + n, max - n);
+	return n;
+}
+
+/* A run cancelled mid-command takes its runner and command along: in a
+ * subreaper (as the agent is) none of them is left as a child, running
+ * or a zombie (a zombie of a container's PID namespace would keep the
+ * container's init from finishing its exit). */
+static void
+test_exec_cancel(void **state)
+{
+	struct probe_spec	 p = { .kind = PROBE_EXEC, .timeout_s = 10,
+	    .argc = 1 };
+	const char *const	 prefix[] = { "/bin/sh", "-c", NULL };
+	struct probe_run	 r = { 0 };
+	pid_t			 tree[16];
+	size_t			 n = 0;
+
+	(void)state;
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
+	snprintf(p.cmd, sizeof(p.cmd), "sleep 30 & sleep 30");
+	assert_int_equal(probe_start(&p, NULL, prefix, &r), 0);
+	for (int i = 0; i < 200 && n < 2; i++) {
+		usleep(10000);
+		n = tree_of(r.pid, tree, 16);
+	}
+	assert_true(n >= 2);
+	probe_cancel(&r);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(waitpid(tree[i], NULL, WNOHANG), -1);
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0), 0);
 }
 
 /* A server on 127.0.0.1: its port in *RET_PORT; with ANSWER it answers
@@ -316,6 +370,7 @@ main(void)
 		cmocka_unit_test(test_spec),
 		cmocka_unit_test(test_runs),
 		cmocka_unit_test(test_exec),
+		cmocka_unit_test(test_exec_cancel),
 		cmocka_unit_test(test_record_depth),
 	};
 
