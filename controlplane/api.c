@@ -2143,13 +2143,28 @@ watch_line_text(struct evbuffer *buf, const struct store_event *ev,
 	return 0;
 }
 
+/* Whether W's watch carries change EV (of kind K, TENANT, NAME) as far
+ * as its node is concerned: every change for a watcher not a node's; a
+ * node's filtered per object, decided once per change for every node
+ * watcher of the pass (nodeview_sees_change()). 1, 0 or a store error. */
+static int
+watch_node_sees(struct watcher *w, const struct store_event *ev,
+    const struct res_kind *k, const char *tenant, const char *name)
+{
+	if (w->id.role != ROLE_NODE)
+		return 1;
+	return nodeview_sees_change(w->srv->view, w->srv->pump_gen, w->srv->st,
+	    ev, k, tenant, name, w->id.principal);
+}
+
 static int
 watcher_pump(struct watcher *w)
 {
 	struct store_event	*ev = NULL;
 	struct evbuffer		*buf;
 	size_t			 n, i;
-	int			 r;
+	uint64_t		 prev;
+	int			 r, stop = 0;
 
 	if (!evhttp_request_get_connection(w->req)) {
 		watcher_end(w);
@@ -2195,13 +2210,14 @@ watcher_pump(struct watcher *w)
 			store_events_free(ev, n);
 			break;
 		}
-		for (i = 0; i < n &&
+		for (i = 0; i < n && !stop &&
 		    evbuffer_get_length(buf) < WATCH_CHUNK_MAX; i++) {
 			const struct res_kind	*k;
 			char			 tenant[64], name[64];
 			json_t			*line, *obj = NULL;
 			char			*s;
 
+			prev = w->rev;
 			w->rev = ev[i].rev;
 			if (res_key_parse(ev[i].key, &k, tenant, sizeof(tenant),
 			    name, sizeof(name)) < 0)
@@ -2215,14 +2231,16 @@ watcher_pump(struct watcher *w)
 			    ((k->flags & RES_F_TENANT_DEFINING) &&
 			    !authz_tenant_visible(&w->id, name)))
 				continue;
-			/* A node's watch, filtered per object: decided once
-			 * per change for every node watcher of the pass
-			 * (nodeview_sees_change()). */
-			if (w->id.role == ROLE_NODE &&
-			    !nodeview_sees_change(w->srv->view, w->srv->pump_gen,
-			    w->srv->st, &ev[i], k, tenant, name,
-			    w->id.principal))
+			/* a store that could not be read stops the batch
+			 * before the change: the next pass decides it */
+			if ((r = watch_node_sees(w, &ev[i], k, tenant,
+			    name)) <= 0) {
+				if (r < 0) {
+					w->rev = prev;
+					stop = 1;
+				}
 				continue;
+			}
 			if (watch_line_text(buf, &ev[i], k, tenant, name) == 0)
 				continue;
 			if (ev[i].type == STORE_OP_PUT)
@@ -2253,7 +2271,7 @@ watcher_pump(struct watcher *w)
 				return -EPIPE;
 			}
 		}
-		if (n < WATCH_BATCH && i == n)
+		if (stop || (n < WATCH_BATCH && i == n))
 			break;
 	}
 	return 0;
