@@ -224,8 +224,8 @@ users_clear(struct nodeview_memo *m, struct nodeview_users *u)
 	u->bytes = 0;
 }
 
-/* Starts pass GEN: the users read in an earlier pass are the store as
- * it was then, and are freed. */
+/* Starts pass GEN at its first decision: the users read in an earlier
+ * pass are the store as it was then, and are freed. */
 static void
 users_pass(struct nodeview_memo *m, uint64_t gen)
 {
@@ -405,7 +405,6 @@ memo_uses(struct nodeview_memo *m, uint64_t gen, const char *key,
 	struct nodeview_users	*u;
 	const char		*want = node;
 
-	users_pass(m, gen);
 	u = &m->u[key_hash(key, 0) % NODEVIEW_MEMO];
 	if (u->key && strcmp(u->key, key) == 0)
 		m->kept++;
@@ -447,6 +446,8 @@ nodeview_sees_change(struct nodeview_memo *m, uint64_t gen, struct store *st,
 	_cleanup_json_ json_t	*obj = NULL;
 	struct nodeview_entry	*e;
 
+	if (m)
+		users_pass(m, gen);
 	/* A node learns nothing of other nodes' objects, not even that one
 	 * was deleted: a DELETE of a kind bound to nodes goes to the node
 	 * the deleted value was bound to, kept as the change's label; one

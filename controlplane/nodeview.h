@@ -37,7 +37,8 @@ int nodeview_sees(struct store *st, const char *node, const struct res_kind *k,
  * so every change to that object in the pass is decided against that
  * one read (a time-of-check within the object's tenant: kept by its
  * key, which holds the tenant, and answered per node, so never another
- * tenant's or node's answer), and freed when a later pass starts. The nodes kept take at
+ * tenant's or node's answer), and freed at the first decision of a
+ * later pass. The nodes kept take at
  * most NODEVIEW_MEMO_BYTES (one copy of a node's name per object
  * however many of its objects use it); past that, or when the store
  * cannot be read, a change is decided per watcher and nothing is kept. */

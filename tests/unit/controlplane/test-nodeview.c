@@ -410,9 +410,9 @@ test_more_changes_than_slots(void **state)
 
 /* A Network written many times in one pass, used by many instances on
  * one node: its users are read once in the pass (kept per object, not
- * per change), hold one name a node, and are freed when the next pass
- * starts; past the memo's bound nothing is kept and the answer is the
- * same. */
+ * per change), hold one name a node, and are freed at the first
+ * decision of a later pass; past the memo's bound nothing is kept and
+ * the answer is the same. */
 static void
 test_users_one_a_node(void **state)
 {
@@ -420,6 +420,7 @@ test_users_one_a_node(void **state)
 	struct nodeview_memo	*m = nodeview_memo_new();
 	static struct batch	 b;
 	const char *const	 nodes[] = { "n1", "n2", "n3" };
+	static char		 a[4096];
 	unsigned long long	 decided, kept;
 	uint64_t		 since;
 	char			 name[32];
@@ -458,12 +459,18 @@ test_users_one_a_node(void **state)
 	/* the next pass reads them again, the earlier pass's freed */
 	same_as_unkept(f->st, m, 2, nodes, 3, 0);
 	assert_int_equal(nodeview_memo_bytes(m), users);
+	/* a later pass deciding no Workload or Network frees them too */
+	since = store_revision(f->st);
+	put(f->st, "Instance", "acme", "k", "{\"node\":\"n1\"}");
+	seen(f->st, m, 3, "n1", since, a, sizeof(a));
+	assert_string_equal(a, "PUT /r/instances/acme/k\n");
+	assert_int_equal(nodeview_memo_bytes(m), 0);
 	/* past the bound: nothing kept, the same answers */
 	nodeview_memo_bound(m, users - 1);
-	same_as_unkept(f->st, m, 3, nodes, 3, 0);
+	same_as_unkept(f->st, m, 4, nodes, 3, 0);
 	assert_true(nodeview_memo_bytes(m) < users);
 	nodeview_memo_bound(m, 0);
-	same_as_unkept(f->st, m, 4, nodes, 3, 0);
+	same_as_unkept(f->st, m, 5, nodes, 3, 0);
 	assert_int_equal(nodeview_memo_bytes(m), 0);
 	nodeview_memo_free(m);
 }
