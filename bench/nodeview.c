@@ -148,8 +148,9 @@ pump(struct store *st, struct nodeview_memo *m, uint64_t gen, uint64_t since,
 			if (res_key_parse(ev[i].key, &k, tenant, sizeof(tenant),
 			    name, sizeof(name)) < 0)
 				die("res_key_parse");
-			seen += (unsigned long long)nodeview_sees_change(m, gen,
-			    st, &ev[i], k, tenant, name, node);
+			if (nodeview_sees_change(m, gen, st, &ev[i], k, tenant,
+			    name, node) > 0)
+				seen++;
 		}
 	}
 	*ret_seen = seen;

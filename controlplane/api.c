@@ -179,15 +179,6 @@ struct anon_count {
 	unsigned long long	 n;
 };
 
-/* A node that stood in one pump pass (api_server.pump_gen): a node's
- * watchers of a batch read its Node once (node_stands()). */
-#define STANDS_MEMO		4096
-struct stands_entry {
-	uint64_t	 gen;		/* 0: empty */
-	unsigned	 deadline_s;	/* attest_deadline_s it was checked with */
-	char		 node[64];
-};
-
 struct api_server {
 	struct event_base		*base;
 	struct evhttp			*http;
@@ -241,11 +232,9 @@ struct api_server {
 	struct event			*anon_ev;
 	unsigned long long		 watch_refused, watch_ended_slow;
 	/* Watch pump passes (each batch, heartbeat, or lone pump) and
-	 * what node watchers' pumps keep within one: the nodes that stood
-	 * (STANDS, NULL: none kept) and each change's node filter (VIEW,
-	 * NULL: none kept). */
+	 * what node watchers' pumps keep within one: each change's node
+	 * filter (VIEW, NULL: none kept). */
 	uint64_t			 pump_gen;
-	struct stands_entry		*stands;
 	struct nodeview_memo		*view;
 	struct offload			*offload;	/* blocking work */
 	unsigned long long		 offload_refused;
@@ -549,16 +538,6 @@ peer_address(struct evhttp_request *req, char *buf, size_t len)
 	api_source_format(host, port, buf, len);
 }
 
-static size_t
-stands_slot(const char *node)
-{
-	uint64_t h = 14695981039346656037ULL;
-
-	for (; *node; node++)
-		h = (h ^ (unsigned char)*node) * 1099511628211ULL;
-	return h % STANDS_MEMO;
-}
-
 /* A node's standing: its Node object exists and is Trusted, with a good
  * quote within the stale limit (srv->attest_deadline_s). An Untrusted
  * node's certificate is good for re-attestation only (ATTEST_ONLY), which
@@ -566,17 +545,16 @@ stands_slot(const char *node)
  * Node also revokes its certificate). The age of the last quote is
  * checked here too, not only by the stale scan's write (enrol.c): a node
  * that stopped attesting is refused even while nothing can be written
- * (audit trail full, AU-5). GEN (0: none) is the watch pump's pass: a
- * node that stood in it stands without its Node read again (one read
- * per batch however many of its watchers pump; a Node changes only by
- * a commit, whose batch is the next pass). */
+ * (audit trail full, AU-5). Read for every request and every pump of
+ * a node's watch, never kept: the committer writes the store while the
+ * loop pumps, so a Node read earlier in a pass may already be Untrusted
+ * (an Untrusted node gets no further change). */
 static int
 node_stands(struct api_server *srv, const struct authz_identity *id,
-    int attest_only, uint64_t gen, char **ret_err)
+    int attest_only, char **ret_err)
 {
 	_cleanup_json_ json_t	*doc = NULL;
 	struct store_kv		*kv = NULL;
-	struct stands_entry	*e = NULL;
 	char			 key[RES_KEY_MAX];
 	const json_t		*st;
 	const char		*att;
@@ -585,12 +563,6 @@ node_stands(struct api_server *srv, const struct authz_identity *id,
 
 	if (id->role != ROLE_NODE || strcmp(id->role_name, "node") != 0)
 		return 0;
-	if (gen && !attest_only && srv->stands) {
-		e = &srv->stands[stands_slot(id->principal)];
-		if (e->gen == gen && e->deadline_s == srv->attest_deadline_s &&
-		    strcmp(e->node, id->principal) == 0)
-			return 0;
-	}
 	if ((r = res_key(res_kind_by_flag(RES_F_NODE), NULL, id->principal, key,
 	    sizeof(key))) < 0)
 		return errf(-BW_E_UNAUTH, ret_err, "node name %s is not valid",
@@ -617,11 +589,6 @@ node_stands(struct api_server *srv, const struct authz_identity *id,
 		    "quote is %lld s old (limit %u s): its certificate is good "
 		    "for re-attestation (/v1/attest/) only", id->principal,
 		    (long long)age, srv->attest_deadline_s);
-	if (e) {
-		e->gen = gen;
-		e->deadline_s = srv->attest_deadline_s;
-		snprintf(e->node, sizeof(e->node), "%s", id->principal);
-	}
 	return 0;
 }
 
@@ -649,12 +616,11 @@ tenant_stands(struct api_server *srv, const struct authz_identity *id,
  * the certificate is not revoked, a RoleBinding still grants its role
  * (GRANT, may be NULL: principals_binding_check()), its tenant exists,
  * and a node is Trusted (ATTEST_ONLY: exists). Checked on every request
- * and on every batch of an open watch (GEN: the pump's pass, 0 for a
- * request; node_stands()). 0 or -BW_E_UNAUTH (why in *RET_ERR). */
+ * and on every batch of an open watch. 0 or -BW_E_UNAUTH (why in
+ * *RET_ERR). */
 static int
 identity_stands(struct api_server *srv, const struct authz_identity *id,
-    struct principals_grant *grant, int attest_only, uint64_t gen,
-    char **ret_err)
+    struct principals_grant *grant, int attest_only, char **ret_err)
 {
 	int r;
 
@@ -667,7 +633,7 @@ identity_stands(struct api_server *srv, const struct authz_identity *id,
 		return r;
 	if ((r = tenant_stands(srv, id, ret_err)) < 0)
 		return r;
-	return node_stands(srv, id, attest_only, gen, ret_err);
+	return node_stands(srv, id, attest_only, ret_err);
 }
 
 /* The identity PID of a verified certificate into ID, then whether it
@@ -693,7 +659,7 @@ identify_as(struct api_server *srv, struct evhttp_request *req,
 	uri = evhttp_request_get_evhttp_uri(req);
 	path = uri ? evhttp_uri_get_path(uri) : NULL;
 	r = identity_stands(srv, id, grant,
-	    path && strncmp(path, "/v1/attest/", 11) == 0, 0, ret_err);
+	    path && strncmp(path, "/v1/attest/", 11) == 0, ret_err);
 	if (r == 0)
 		r = conn_authenticated(srv, req, id, ret_err);
 	return r;
@@ -2117,8 +2083,7 @@ watcher_recheck(struct watcher *w)
 	_cleanup_json_ json_t	*line = NULL;
 	struct evbuffer		*buf;
 
-	if (identity_stands(w->srv, &w->id, &w->grant, 0, w->srv->pump_gen,
-	    &err) == 0)
+	if (identity_stands(w->srv, &w->id, &w->grant, 0, &err) == 0)
 		return 0;
 	audit_request(w->srv, &w->id, "api.watch.end", w->kind, NULL, NULL,
 	    "denied", err);
@@ -2178,13 +2143,28 @@ watch_line_text(struct evbuffer *buf, const struct store_event *ev,
 	return 0;
 }
 
+/* Whether W's watch carries change EV (of kind K, TENANT, NAME) as far
+ * as its node is concerned: every change for a watcher not a node's; a
+ * node's filtered per object, decided once per change for every node
+ * watcher of the pass (nodeview_sees_change()). 1, 0 or a store error. */
+static int
+watch_node_sees(struct watcher *w, const struct store_event *ev,
+    const struct res_kind *k, const char *tenant, const char *name)
+{
+	if (w->id.role != ROLE_NODE)
+		return 1;
+	return nodeview_sees_change(w->srv->view, w->srv->pump_gen, w->srv->st,
+	    ev, k, tenant, name, w->id.principal);
+}
+
 static int
 watcher_pump(struct watcher *w)
 {
 	struct store_event	*ev = NULL;
 	struct evbuffer		*buf;
 	size_t			 n, i;
-	int			 r;
+	uint64_t		 prev;
+	int			 r, stop = 0;
 
 	if (!evhttp_request_get_connection(w->req)) {
 		watcher_end(w);
@@ -2230,13 +2210,14 @@ watcher_pump(struct watcher *w)
 			store_events_free(ev, n);
 			break;
 		}
-		for (i = 0; i < n &&
+		for (i = 0; i < n && !stop &&
 		    evbuffer_get_length(buf) < WATCH_CHUNK_MAX; i++) {
 			const struct res_kind	*k;
 			char			 tenant[64], name[64];
 			json_t			*line, *obj = NULL;
 			char			*s;
 
+			prev = w->rev;
 			w->rev = ev[i].rev;
 			if (res_key_parse(ev[i].key, &k, tenant, sizeof(tenant),
 			    name, sizeof(name)) < 0)
@@ -2250,14 +2231,16 @@ watcher_pump(struct watcher *w)
 			    ((k->flags & RES_F_TENANT_DEFINING) &&
 			    !authz_tenant_visible(&w->id, name)))
 				continue;
-			/* A node's watch, filtered per object: decided once
-			 * per change for every node watcher of the pass
-			 * (nodeview_sees_change()). */
-			if (w->id.role == ROLE_NODE &&
-			    !nodeview_sees_change(w->srv->view, w->srv->pump_gen,
-			    w->srv->st, &ev[i], k, tenant, name,
-			    w->id.principal))
+			/* a store that could not be read stops the batch
+			 * before the change: the next pass decides it */
+			if ((r = watch_node_sees(w, &ev[i], k, tenant,
+			    name)) <= 0) {
+				if (r < 0) {
+					w->rev = prev;
+					stop = 1;
+				}
 				continue;
+			}
 			if (watch_line_text(buf, &ev[i], k, tenant, name) == 0)
 				continue;
 			if (ev[i].type == STORE_OP_PUT)
@@ -2288,7 +2271,7 @@ watcher_pump(struct watcher *w)
 				return -EPIPE;
 			}
 		}
-		if (n < WATCH_BATCH && i == n)
+		if (stop || (n < WATCH_BATCH && i == n))
 			break;
 	}
 	return 0;
@@ -4392,8 +4375,7 @@ api_server_start(struct event_base *base, const struct api_server_options *o,
 	if (!(srv = calloc(1, sizeof(*srv))))
 		return -ENOMEM;
 	TAILQ_INIT(&srv->watchers);
-	/* without them the pump decides per watcher, as it can */
-	srv->stands = calloc(STANDS_MEMO, sizeof(*srv->stands));
+	/* without it the pump decides per watcher, as it can */
 	srv->view = nodeview_memo_new();
 	TAILQ_INIT(&srv->conns);
 	TAILQ_INIT(&srv->unauth);
@@ -4703,7 +4685,6 @@ api_server_free(struct api_server *s)
 		SSL_CTX_set_ex_data(s->ssl_ctx, api_server_index, NULL);
 	}
 	metrics_free(s->metrics);
-	free(s->stands);
 	nodeview_memo_free(s->view);
 	free(s->audit_dir);
 	free(s);
