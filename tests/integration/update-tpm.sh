@@ -427,6 +427,26 @@ read -r bt bk <<<"$(awk '$1 == "b" { print $2, $3 }' "$FS/state/update/tokens")"
 check "cut: the next reseal leaves a's token and b's new one only ($rc: $(tr '\n' ';' <"$S/tokens") / $(tr '\n' ';' <"$S/slots"); $(tr '\n' ';' <"$FS/state/update/tokens"))" \
 	sh -c "$(declare -f header_is); S='$S'; [ $rc -eq 0 ] && [ '$bt' != 8 ] && header_is '13 14 7+8+9;$bt $bk 7+8+9;' '0 recovery;14 tpm;$bk tpm;' && [ ! -e '$KEY' ] && [ \"\$(sort '$FS/state/update/tokens' | tr '\n' ';')\" = 'a 13 14;b $bt $bk;' ]"
 
+# 7h. An update back into a whose first reseal is killed right after
+# the 7+8+9 enrolment (before the token is recorded): the next reseal
+# leaves b's token and a's new one only (no token of the cut run).
+C5=5555555555555555555555555555555555555555
+newroot "$C5" 5000 up5 || fail "mkbundle.sh makes the fourth bundle"
+tupd --slot b apply "$T/up5.tar" >/dev/null 2>&1 || fail "the apply into a (cut at the 7+8+9 enrolment)"
+check "GRUB boots a's trial (cut at the 7+8+9 enrolment)" [ "$(boot)" = a ]
+trusted
+tupd --slot a health 2>/dev/null
+boot >/dev/null
+CUT_ENROL=--tpm2-pcrs=7+8+9 cut --slot a reseal
+rc=$?
+check "cut: the reseal killed after the 7+8+9 enrolment ($rc: $(tr '\n' ';' <"$S/tokens"))" \
+	sh -c "[ $rc -eq 137 ] && [ '$(env_of bulwark_good)' = a ]"
+tupd --slot a reseal 2>"$T/reseal-cut3.err"
+rc=$?
+read -r at ak <<<"$(awk '$1 == "a" { print $2, $3 }' "$FS/state/update/tokens")"
+check "cut: the next reseal leaves b's token and a's new one only ($rc: $(tr '\n' ';' <"$S/tokens") / $(tr '\n' ';' <"$S/slots"); $(tr '\n' ';' <"$FS/state/update/tokens"))" \
+	sh -c "$(declare -f header_is); S='$S'; [ $rc -eq 0 ] && [ '$at' != 13 ] && header_is '$bt $bk 7+8+9;$at $ak 7+8+9;' '0 recovery;$bk tpm;$ak tpm;' && [ ! -e '$KEY' ] && [ \"\$(sort '$FS/state/update/tokens' | tr '\n' ';')\" = 'a $at $ak;b $bt $bk;' ]"
+
 # 8. The real cryptsetup and systemd-cryptenroll on a LUKS2 image (a
 # loop device) with swtpm, reached through its TCTI (SYSTEMD_TPM2_DEVICE,
 # which systemd-cryptenroll's --tpm2-device=auto takes): first boot's
