@@ -8,8 +8,9 @@
 # and their order at apply (the provisional PCR 7 token), in a trial
 # whose health check fails (the reason journalled, no commit) and at the
 # next boot of the committed slot (the provisional token removed, the
-# rollback journalled), in a trial that passes (the node's measured boot
-# values approved, the commit) and at the first normal boot after it
+# rollback journalled), in a trial that passes (the node Trusted by an
+# attestation of this boot, the commit) and at the first normal boot
+# after it
 # (sealed to 7+8+9, the provisional token and key removed, first boot's
 # token recorded as the other slot's), and at a second update back into
 # the first slot (that slot's earlier token removed, the other kept).
@@ -30,7 +31,10 @@ done
 OPENSSL=$(command -v openssl)
 
 # The stubs: every call logged to $S/log; the header's tokens in
-# $S/tokens ("TOKEN KEYSLOT PCRS"), numbers never reused ($S/next).
+# $S/tokens ("TOKEN KEYSLOT PCRS"), its keyslots in $S/slots ("KEYSLOT
+# WHAT": recovery, tpm, or key:CONTENT for a key file's keyslot, which
+# luksRemoveKey finds by the key's content, as cryptsetup does: a leaked
+# keyslot stays leaked), numbers never reused ($S/next).
 mkdir -p "$S/bin"
 cat >"$S/bin/cryptsetup" <<EOF
 #!/bin/bash
@@ -39,19 +43,25 @@ echo "cryptsetup \$*" >>"\$S/log"
 case "\$*" in
 "isLuks /dev/disk/by-uuid/1234") exit 0 ;;
 "luksDump --dump-json-metadata /dev/disk/by-uuid/1234")
-	awk 'BEGIN { printf "{\"keyslots\":{},\"tokens\":{" }
-		{ printf "%s\"%s\":{\"type\":\"systemd-tpm2\",\"keyslots\":[\"%s\"],\"tpm2-pcrs\":\"%s\"}", (n++ ? "," : ""), \$1, \$2, \$3 }
-		END { print "}}" }' "\$S/tokens"; exit 0 ;;
+	awk 'BEGIN { printf "{\"keyslots\":{" }
+		FILENAME ~ /slots\$/ { printf "%s\"%s\":{\"type\":\"luks2\"}", (m++ ? "," : ""), \$1; next }
+		!t++ { printf "},\"tokens\":{" }
+		{ p = \$3; gsub(/\+/, ",", p); printf "%s\"%s\":{\"type\":\"systemd-tpm2\",\"keyslots\":[\"%s\"],\"tpm2-pcrs\":[%s]}", (n++ ? "," : ""), \$1, \$2, p }
+		END { if (!t) printf "},\"tokens\":{"; print "}}" }' "\$S/slots" "\$S/tokens"; exit 0 ;;
 "luksAddKey --token-only --token-type systemd-tpm2 "*)
 	[ -f "\${@: -1}" ] || exit 1
-	k=\$(cat "\$S/next"); echo \$((k + 1)) >"\$S/next"; echo "\$k \${@: -1}" >>"\$S/keyslots"; exit 0 ;;
+	k=\$(cat "\$S/next"); echo \$((k + 1)) >"\$S/next"; echo "\$k key:\$(cat "\${@: -1}")" >>"\$S/slots"; exit 0 ;;
 "token remove --token-id "*)
 	grep -q "^\$4 " "\$S/tokens" || exit 1
 	sed -i "/^\$4 /d" "\$S/tokens"; exit 0 ;;
-"-q luksKillSlot /dev/disk/by-uuid/1234 "*) exit 0 ;;
+"-q luksKillSlot /dev/disk/by-uuid/1234 "*)
+	grep -q "^\$4 " "\$S/slots" || exit 1
+	sed -i "/^\$4 /d" "\$S/slots"; exit 0 ;;
 "luksRemoveKey /dev/disk/by-uuid/1234 "*)
-	grep -q " \$3\\\$" "\$S/keyslots" || exit 1
-	sed -i "\\\\| \$3\\\$|d" "\$S/keyslots"; exit 0 ;;
+	[ -f "\$3" ] || exit 1
+	c=\$(cat "\$3")
+	grep -q " key:\$c\\\$" "\$S/slots" || exit 1
+	sed -i "/ key:\$c\\\$/d" "\$S/slots"; exit 0 ;;
 esac
 exit 1
 EOF
@@ -61,9 +71,10 @@ S=$S
 echo "systemd-cryptenroll \$*" >>"\$S/log"
 [ "\$2" = --tpm2-device=auto ] && [ "\$4" = /dev/disk/by-uuid/1234 ] || exit 1
 key=\${1#--unlock-key-file=}
-grep -q " \$key\\\$" "\$S/keyslots" || exit 1
+[ -f "\$key" ] && grep -q " key:\$(cat "\$key")\\\$" "\$S/slots" || exit 1
 t=\$(cat "\$S/next"); k=\$((t + 1)); echo \$((t + 2)) >"\$S/next"
 echo "\$t \$k \${3#--tpm2-pcrs=}" >>"\$S/tokens"
+echo "\$k tpm" >>"\$S/slots"
 EOF
 cat >"$S/bin/systemctl" <<EOF
 #!/bin/sh
@@ -81,24 +92,24 @@ if [ "\$1" = s_client ]; then
 fi
 exec $OPENSSL "\$@"
 EOF
-# bulwark: the local node n1, its status $S/node.json; approve makes it
-# Trusted.
+# bulwark: the local node n1, its status $S/node.json.
 cat >"$S/bin/bulwark" <<EOF
 #!/bin/sh
 echo "bulwark \$*" >>"$S/log"
 case "\$3 \$4 \$5" in
 "get nodes -o") echo '{"items":[{"metadata":{"name":"n1","labels":{"bulwark.io/mode":"all-in-one"}}}]}' ;;
 "get node n1") cat "$S/node.json" ;;
-"node approve n1") echo '{"status":{"attestation":"Trusted"}}' >"$S/node.json" ;;
 *) exit 1 ;;
 esac
 EOF
 chmod +x "$S/bin/"*
-pending() { echo '{"status":{"attestation":"Untrusted","pending":{"pcrs":{"8":"x","9":"y"}}}}' >"$S/node.json"; }
+# trusted [UNIX]: the node Trusted, last attested at UNIX (default now:
+# after this boot began).
+trusted() { printf '{"status":{"attestation":"Trusted","last_attested_unix":%s}}\n' "${1:-$(date +%s)}" >"$S/node.json"; }
 # First boot's token 0 (keyslot 1, PCRs 7+8+9); the recovery key's keyslot 0.
 echo "0 1 7+8+9" >"$S/tokens"
+printf '0 recovery\n1 tpm\n' >"$S/slots"
 echo 2 >"$S/next"
-: >"$S/keyslots"
 
 # tupd ARG...: bulwark-update on the test's tree with the stubs (after
 # XPATH's), a TPM device (any character device does) and bulwarkd's data
@@ -187,7 +198,7 @@ check "GRUB boots b's trial" [ "$(boot)" = b ]
 tupd --slot b reseal 2>"$T/reseal-trial.err"
 check "reseal in a trial does nothing ($(cat "$T/reseal-trial.err"))" \
 	grep -q '^bulwark-update: reseal: nothing to do (slot b is on trial' "$T/reseal-trial.err"
-pending
+trusted
 rm -f "$S/healthy"
 mark
 tupd --slot b health --reboot 2>"$T/health1.err"
@@ -228,25 +239,24 @@ check "a second reseal has nothing to do, and hands nothing while bulwarkd has n
 # bulwarkd's start records it and renames it.
 mv "$T/bwd/update-journal" "$T/bwd/update-journal.recorded"
 
-# 4. Apply again; the trial is healthy: the node's pending values are
-# approved (the trial of the verified apply), then the commit and the
-# reboot.
+# 4. Apply again; the trial is healthy (the node Trusted, attested in
+# this boot): the commit and the reboot.
 tupd --slot a apply "$T/up2.tar" >/dev/null 2>&1 || fail "the second apply"
 check "apply again: a new provisional token ($(cat "$FS/state/update/tokens"))" \
 	grep -qx 'provisional-b 6 7' "$FS/state/update/tokens"
 check "GRUB boots b's trial again" [ "$(boot)" = b ]
-pending
+trusted
 touch "$S/healthy"
 mark
 tupd --slot b health --reboot 2>"$T/health2.err"
 rc=$?
 check "health passes ($rc: $(tr '\n' ';' <"$T/health2.err"))" \
-	sh -c "[ $rc -eq 0 ] && grep -q '^bulwark-update: health: node n1: the measured boot values of slot b approved' '$T/health2.err' && grep -q '^bulwark-update: health: passed after [0-9]* s: bulwarkd healthy, node n1 Trusted' '$T/health2.err' && grep -q '^bulwark-update: commit: slot b committed' '$T/health2.err'"
-check "health: approve, then the reboot ($(calls | tr '\n' ';'))" \
-	[ "$(calls | tr '\n' ';')" = 'bulwark --config /var/lib/bulwark/admin.conf node approve n1;systemctl reboot;' ]
+	sh -c "[ $rc -eq 0 ] && grep -q '^bulwark-update: health: passed after [0-9]* s: bulwarkd healthy, node n1 Trusted' '$T/health2.err' && grep -q '^bulwark-update: commit: slot b committed' '$T/health2.err'"
+check "health: the reboot, nothing else ($(calls | tr '\n' ';'))" \
+	[ "$(calls | tr '\n' ';')" = 'systemctl reboot;' ]
 check "health: b committed" [ "$(env_of bulwark_good)" = b ]
-check "health: the approval and the pass journalled" \
-	sh -c "grep -q 'health approved node=n1 slot=b' '$FS/state/update/journal' && grep -q 'health passed slot=b node=n1' '$FS/state/update/journal'"
+check "health: the pass journalled" \
+	sh -c "grep -q 'health passed slot=b node=n1' '$FS/state/update/journal'"
 
 # 5. The first normal boot of b: sealed to 7+8+9 with the provisional
 # key first, then the provisional token, its keyslot and the key's
@@ -267,7 +277,7 @@ check "reseal: 7+8+9 sealed before anything is removed ($rc: $(tr '\n' ';' <"$T/
 check "reseal: the tokens file: a's first boot token, b's new one ($(tr '\n' ';' <"$FS/state/update/tokens"))" \
 	sh -c "[ \"\$(sort '$FS/state/update/tokens' | tr '\n' ';')\" = 'a 0 1;b 8 9;' ] && [ ! -e '$KEY' ]"
 check "reseal: the header keeps a's and b's tokens only ($(tr '\n' ';' <"$S/tokens"))" \
-	sh -c "[ \"\$(tr '\n' ';' <'$S/tokens')\" = '0 1 7+8+9;8 9 7+8+9;' ] && [ ! -s '$S/keyslots' ]"
+	sh -c "[ \"\$(tr '\n' ';' <'$S/tokens')\" = '0 1 7+8+9;8 9 7+8+9;' ] && [ \"\$(tr '\n' ';' <'$S/slots')\" = '0 recovery;1 tpm;9 tpm;' ]"
 check "reseal: the lines since the last hand-over are handed, and only those" \
 	sh -c "head -n 1 '$T/bwd/update-journal' | grep -q 'apply begin slot=b' && grep -q 'reseal done slot=b' '$T/bwd/update-journal' && [ \"\$(cat '$T/bwd/update-journal.recorded' '$T/bwd/update-journal' | md5sum)\" = \"\$(md5sum <'$FS/state/update/journal')\" ]"
 check "reseal: the console line ($(cat "$T/reseal1.err"))" \
@@ -278,7 +288,7 @@ check "reseal: the console line ($(cat "$T/reseal1.err"))" \
 # kept.
 tupd --slot b apply "$T/up3.tar" >/dev/null 2>&1 || fail "the apply into a"
 check "GRUB boots a's trial" [ "$(boot)" = a ]
-pending
+trusted
 tupd --slot a health 2>/dev/null
 check "a committed" [ "$(env_of bulwark_good)" = a ]
 check "GRUB boots a" [ "$(boot)" = a ]
@@ -287,16 +297,16 @@ tupd --slot a reseal 2>"$T/reseal2.err"
 calls >"$T/reseal2.calls"
 cat >"$T/reseal2.want" <<EOF
 systemd-cryptenroll --unlock-key-file=$KEY --tpm2-device=auto --tpm2-pcrs=7+8+9 $DEV
+cryptsetup token remove --token-id 0 $DEV
+cryptsetup -q luksKillSlot $DEV 1
 cryptsetup token remove --token-id 11 $DEV
 cryptsetup -q luksKillSlot $DEV 12
 cryptsetup luksRemoveKey $DEV $KEY
-cryptsetup token remove --token-id 0 $DEV
-cryptsetup -q luksKillSlot $DEV 1
 EOF
-check "reseal of a: sealed, the provisional token removed, then a's earlier token ($(tr '\n' ';' <"$T/reseal2.calls"))" \
+check "reseal of a: sealed, a's earlier token removed, then the provisional token ($(tr '\n' ';' <"$T/reseal2.calls"))" \
 	diff -u "$T/reseal2.want" "$T/reseal2.calls"
 check "reseal of a: one token per slot ($(tr '\n' ';' <"$FS/state/update/tokens"))" \
-	sh -c "[ \"\$(sort '$FS/state/update/tokens' | tr '\n' ';')\" = 'a 13 14;b 8 9;' ] && [ \"\$(tr '\n' ';' <'$S/tokens')\" = '8 9 7+8+9;13 14 7+8+9;' ]"
+	sh -c "[ \"\$(sort '$FS/state/update/tokens' | tr '\n' ';')\" = 'a 13 14;b 8 9;' ] && [ \"\$(tr '\n' ';' <'$S/tokens')\" = '8 9 7+8+9;13 14 7+8+9;' ] && [ \"\$(tr '\n' ';' <'$S/slots')\" = '0 recovery;9 tpm;14 tpm;' ]"
 
 # 7. An apply whose provisional token cannot be made (the TPM does not
 # unlock the header): refused before the other slot is replaced (b
@@ -324,18 +334,118 @@ check "reseal after a cancelled trial: its provisional token removed, no earlier
 	sh -c "grep -q '^bulwark-update: rollback: the trial of slot b was not committed (no health check result)' '$T/reseal-cancel.err' && ! grep -q provisional '$FS/state/update/tokens' && [ ! -e '$KEY' ]"
 
 # 7c. A trial of a slot that is not what the last verified apply put
-# there (its release changed since): the node's new values are not
-# approved, and the check fails.
+# there (its release changed since): the check fails, though the node
+# is Trusted.
 grub-editenv "$ENV" set bulwark_next=b
 check "GRUB boots b's trial (no provisional token: a test of the check alone)" [ "$(boot)" = b ]
 sed -i "s/^commit .*/commit $C2/" "$FS/slots/b/usr/share/bulwark/release"
-pending
+trusted
 touch "$S/healthy"
 mark
 tupd --slot b health 2>"$T/health-unverified.err"
-check "health: a slot that is not the verified apply's is not approved, and fails ($(tail -n 1 "$T/health-unverified.err"))" \
-	sh -c "! grep -q 'node approve' '$S/log' && grep -q 'health: failed: node n1.s new measured boot values are pending, and slot b is not what the last verified apply put there: not approved' '$T/health-unverified.err' && [ '$(env_of bulwark_good)' = a ]"
+check "health: a slot that is not the verified apply's fails ($(tail -n 1 "$T/health-unverified.err"))" \
+	sh -c "grep -q 'health: failed: slot b is not what the last verified apply put there; the next boot is slot a' '$T/health-unverified.err' && [ '$(env_of bulwark_good)' = a ]"
 boot >/dev/null
+
+# 7d. A trial whose node is Trusted only by an attestation before this
+# boot began (the store keeps the last boot's Trusted a while): the
+# check fails; the next reseal rolls the trial back.
+tupd --slot a apply "$T/up4.tar" >/dev/null 2>&1 || fail "the apply for the stale check"
+check "GRUB boots b's trial (stale Trusted)" [ "$(boot)" = b ]
+trusted 1
+touch "$S/healthy"
+tupd --slot b health 2>"$T/health-stale.err"
+check "health: a Trusted from before this boot fails ($(tail -n 1 "$T/health-stale.err"))" \
+	sh -c "grep -q '^bulwark-update: health: failed: node n1 Trusted only by an attestation before this boot (last attested 1, boot [0-9]*), after 3 s; the next boot is slot a' '$T/health-stale.err' && [ '$(env_of bulwark_good)' = a ]"
+boot >/dev/null
+tupd --slot a reseal 2>/dev/null || fail "the reseal after the stale trial"
+# header_is TOKENS SLOTS: the stub header's tokens and keyslots, each as
+# its file's lines joined by ;.
+header_is() { [ "$(tr '\n' ';' <"$S/tokens")" = "$1" ] && [ "$(tr '\n' ';' <"$S/slots")" = "$2" ]; }
+check "after the stale trial's reseal: a's and b's tokens and keyslots only ($(tr '\n' ';' <"$S/tokens") / $(tr '\n' ';' <"$S/slots"))" \
+	header_is '8 9 7+8+9;13 14 7+8+9;' '0 recovery;9 tpm;14 tpm;'
+
+# 7e. A power cut in apply right after the PCR 7 enrolment (the updater
+# killed before it records the token): the next reseal removes the PCR 7
+# token, its keyslot and the provisional key's keyslot (found by the
+# key), and nothing else.
+mkdir -p "$T/cut.d"
+cat >"$T/cut.d/systemd-cryptenroll" <<EOF
+#!/bin/bash
+"$S/bin/systemd-cryptenroll" "\$@" || exit 1
+[ "\$3" != "\${CUT_ENROL:-}" ] || { kill -KILL \$PPID; exit 1; }
+EOF
+cat >"$T/cut.d/cryptsetup" <<EOF
+#!/bin/bash
+[ "\$*" != "token remove --token-id \${CUT_REMOVE:-} $DEV" ] || { echo "cryptsetup \$*" >>"$S/log"; kill -KILL \$PPID; exit 1; }
+exec "$S/bin/cryptsetup" "\$@"
+EOF
+chmod +x "$T/cut.d/"*
+# cut ARG...: tupd with the cut.d stubs, then until the lock is free
+# (the killed updater's stub child held it).
+cut() {
+	local rc
+	XPATH="$T/cut.d" TMPDIR="$T" tupd "$@" >/dev/null 2>&1
+	rc=$?
+	flock "$FS/state/update/lock" true
+	return "$rc"
+}
+CUT_ENROL=--tpm2-pcrs=7 cut --slot a apply "$T/up4.tar"
+rc=$?
+check "cut: the apply killed after the PCR 7 enrolment leaves the PCR 7 token and two keyslots ($rc: $(tr '\n' ';' <"$S/tokens"))" \
+	sh -c "[ $rc -eq 137 ] && grep -q ' 7\$' '$S/tokens' && [ -z '$(env_of bulwark_next)' ] && [ \"\$(wc -l <'$S/slots')\" = 5 ]"
+tupd --slot a reseal 2>"$T/reseal-cut1.err"
+check "cut: the next reseal leaves no PCR 7 token, no leaked keyslot, no key ($(tr '\n' ';' <"$S/tokens") / $(tr '\n' ';' <"$S/slots"))" \
+	sh -c "$(declare -f header_is); S='$S'; header_is '8 9 7+8+9;13 14 7+8+9;' '0 recovery;9 tpm;14 tpm;' && [ ! -e '$KEY' ] && [ \"\$(sort '$FS/state/update/tokens' | tr '\n' ';')\" = 'a 13 14;b 8 9;' ]"
+
+# 7f. The same cut, then a new apply: it removes what the cut left
+# before its own provisional token, which is the only PCR 7 one.
+CUT_ENROL=--tpm2-pcrs=7 cut --slot a apply "$T/up4.tar"
+tupd --slot a apply "$T/up4.tar" >/dev/null 2>"$T/apply-cut2.err"
+rc=$?
+read -r pt pk <<<"$(awk '$1 == "provisional-b" { print $2, $3 }' "$FS/state/update/tokens")"
+check "cut: the next apply leaves one PCR 7 token, the recorded one, and one key keyslot ($rc: $(tr '\n' ';' <"$S/tokens") / $(tr '\n' ';' <"$S/slots"))" \
+	sh -c "[ $rc -eq 0 ] && [ \"\$(grep -c ' 7\$' '$S/tokens')\" = 1 ] && grep -qx '$pt $pk 7' '$S/tokens' && [ \"\$(grep -c key: '$S/slots')\" = 1 ] && [ \"\$(wc -l <'$S/slots')\" = 5 ]"
+
+# 7g. That trial commits; at b's first normal boot a power cut just
+# before b's earlier token (8) is removed: the next reseal leaves b's
+# new token and a's, no stale 7+8+9 token, no PCR 7 token, no leaked
+# keyslot, no key.
+check "GRUB boots b's trial (cut at reseal)" [ "$(boot)" = b ]
+sed -i "s/^commit .*/commit $C4/" "$FS/slots/b/usr/share/bulwark/release"
+trusted
+tupd --slot b health 2>/dev/null
+check "b committed (cut at reseal)" [ "$(env_of bulwark_good)" = b ]
+boot >/dev/null
+CUT_REMOVE=8 cut --slot b reseal
+rc=$?
+check "cut: the reseal killed before the earlier token's removal ($rc)" \
+	sh -c "[ $rc -eq 137 ] && grep -q '^8 ' '$S/tokens'"
+tupd --slot b reseal 2>"$T/reseal-cut2.err"
+rc=$?
+read -r bt bk <<<"$(awk '$1 == "b" { print $2, $3 }' "$FS/state/update/tokens")"
+check "cut: the next reseal leaves a's token and b's new one only ($rc: $(tr '\n' ';' <"$S/tokens") / $(tr '\n' ';' <"$S/slots"); $(tr '\n' ';' <"$FS/state/update/tokens"))" \
+	sh -c "$(declare -f header_is); S='$S'; [ $rc -eq 0 ] && [ '$bt' != 8 ] && header_is '13 14 7+8+9;$bt $bk 7+8+9;' '0 recovery;14 tpm;$bk tpm;' && [ ! -e '$KEY' ] && [ \"\$(sort '$FS/state/update/tokens' | tr '\n' ';')\" = 'a 13 14;b $bt $bk;' ]"
+
+# 7h. An update back into a whose first reseal is killed right after
+# the 7+8+9 enrolment (before the token is recorded): the next reseal
+# leaves b's token and a's new one only (no token of the cut run).
+C5=5555555555555555555555555555555555555555
+newroot "$C5" 5000 up5 || fail "mkbundle.sh makes the fourth bundle"
+tupd --slot b apply "$T/up5.tar" >/dev/null 2>&1 || fail "the apply into a (cut at the 7+8+9 enrolment)"
+check "GRUB boots a's trial (cut at the 7+8+9 enrolment)" [ "$(boot)" = a ]
+trusted
+tupd --slot a health 2>/dev/null
+boot >/dev/null
+CUT_ENROL=--tpm2-pcrs=7+8+9 cut --slot a reseal
+rc=$?
+check "cut: the reseal killed after the 7+8+9 enrolment ($rc: $(tr '\n' ';' <"$S/tokens"))" \
+	sh -c "[ $rc -eq 137 ] && [ '$(env_of bulwark_good)' = a ]"
+tupd --slot a reseal 2>"$T/reseal-cut3.err"
+rc=$?
+read -r at ak <<<"$(awk '$1 == "a" { print $2, $3 }' "$FS/state/update/tokens")"
+check "cut: the next reseal leaves b's token and a's new one only ($rc: $(tr '\n' ';' <"$S/tokens") / $(tr '\n' ';' <"$S/slots"); $(tr '\n' ';' <"$FS/state/update/tokens"))" \
+	sh -c "$(declare -f header_is); S='$S'; [ $rc -eq 0 ] && [ '$at' != 13 ] && header_is '$bt $bk 7+8+9;$at $ak 7+8+9;' '0 recovery;$bk tpm;$ak tpm;' && [ ! -e '$KEY' ] && [ \"\$(sort '$FS/state/update/tokens' | tr '\n' ';')\" = 'a $at $ak;b $bt $bk;' ]"
 
 # 8. The real cryptsetup and systemd-cryptenroll on a LUKS2 image (a
 # loop device) with swtpm, reached through its TCTI (SYSTEMD_TPM2_DEVICE,
