@@ -12,7 +12,7 @@
 # VolumeSnapshot is taken, a deleted instance stops. The agent quotes
 # every 30 s, not the workload tests' 5 s: each quote ends its poll, and
 # so does the Node's status write it leads to (two more watches each).
-. "$(dirname "$0")/workloads-lib.sh"
+. "$(dirname "$0")/workloads-lib.sh" || exit 99
 trap wl_cleanup_volumes EXIT
 
 WINDOW=${WINDOW:-20}

@@ -9,7 +9,7 @@
 # metadata.revision == REV, and the revisions of all tenants must be
 # exactly 1..N where N is the store's revision. Finally shows the
 # checker rejects a lost acknowledgement and a gap.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 LG="$BW/bench/bw-loadgen"
 CLI="$BW/bulwark"

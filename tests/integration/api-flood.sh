@@ -6,8 +6,8 @@
 # 1 s, a node keeps re-attesting and stays Trusted, and the dropped
 # connections are counted in /metrics instead of written one by one to
 # the audit trail.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/identity-lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
+. "$(dirname "$0")/identity-lib.sh" || exit 99
 
 FLOOD_SECS=${FLOOD_SECS:-20}
 D="$T/d"

@@ -5,7 +5,7 @@
 # client is still served: the oldest idle connection of the principal
 # holding the most is evicted (never the listener paused). The eviction
 # is audited, and a bad value is refused at start.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 D="$T/d"
 mkdir -p "$D"

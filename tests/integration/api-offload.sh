@@ -9,7 +9,7 @@
 # The stuck read is a FIFO named like a trail segment: the search blocks
 # opening it until the test opens the writing end, as long as it likes.
 # An import whose image or signature is a FIFO is refused at once.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 THREADS=2 QUEUE=8	# OFFLOAD_THREADS, OFFLOAD_QUEUE_MAX
 HOLD=17			# longer than one watch heartbeat (15 s)

@@ -6,7 +6,7 @@
 # own record, anonymous /healthz says only up or down (details need a
 # certificate), and oversized bodies and headers get the API's JSON
 # error, not libevent's HTML page.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 N=${N:-2000}
 D="$T/d"

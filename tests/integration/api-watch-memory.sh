@@ -5,7 +5,7 @@
 # keep bulwarkd's RSS growth under 64 MiB; a watch that cannot take its
 # next batch for 20 s is ended with a final line that says why and where
 # to resume; watches per principal are capped (429, JSON error).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 WRITES=${WRITES:-2000}
 # Under AddressSanitizer freed memory is held in a quarantine (256 MiB by

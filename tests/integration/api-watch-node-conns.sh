@@ -11,7 +11,7 @@
 # tenant watches can no longer take all 8 from the administrators).
 # Issue 18: a node principal holds at most 2 watches (API_WATCH_PER_NODE,
 # one ending while the next opens); its third is answered 429.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 D="$T/d"
 mkdir -p "$D"

@@ -2,7 +2,7 @@
 # The HTTPS API end to end: mutual TLS and the crypto policy, the CLI's
 # apply/get/watch/delete, precise 4xx answers to malformed input that
 # change nothing, separation of duties, and a clean SIGTERM.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 check_fails "jq -e fails on empty input (tests/integration/bin/jq)" sh -c "printf %s \"\" | jq -e . 2>/dev/null"
 
 start_bulwarkd "$T/d" || { echo "bulwarkd did not start"; exit 1; }

@@ -7,7 +7,7 @@
 # authorised as its own PUT (a tenant-user cannot slip another tenant's
 # object or an administrator's kind into a bulk); quota counts the whole
 # batch; every applied object has its own audit record.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 start_bulwarkd "$T/d" || exit 1
 B="$BW/bulwark --config $CONF"

@@ -3,7 +3,7 @@
 # 16 clients write concurrently. After every restart the trail verifies,
 # and every mutation a client saw acknowledged has its audit record (with
 # the acknowledged revision) and is in the store.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 ROUNDS=${AUDIT_CRASH_ROUNDS:-20}
 SRC=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}

@@ -2,7 +2,7 @@
 # AU-2/AU-12: every API endpoint, and every way of being refused, leaves a
 # record in the trail with the right actor, action and outcome. The test
 # walks the endpoint list below, then searches the trail as the auditor.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 start_bulwarkd "$T/d" || exit 1
 ucurl() { # as the auditor

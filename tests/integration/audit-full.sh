@@ -2,7 +2,7 @@
 # AU-5: with the audit filesystem full, mutations are refused with 503
 # audit_unavailable and change nothing, reads go on, health says so; once
 # space is freed mutations work again and the chain still verifies.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "SKIP: needs root to mount a small tmpfs for the trail"

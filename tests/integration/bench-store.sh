@@ -6,8 +6,8 @@
 # lines, and exits 0; an unknown system is refused before anything
 # starts. Only the output's shape is checked, never a rate. Skips when
 # etcd is not installed.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/etcd-lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
+. "$(dirname "$0")/etcd-lib.sh" || exit 99
 
 etcd_available || { echo "SKIP: etcd not installed (Debian etcd-server)"; exit 77; }
 BENCH="$(dirname "$0")/../../bench/store.sh"

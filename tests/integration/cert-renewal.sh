@@ -14,8 +14,8 @@
 # certificate served by openssl s_server) the CLI and curl fail. Stopped
 # past its certificate's end, bulwarkd starts with a new one. Each renewal
 # makes a new key in the TPM (pki/server.key.tpm; no clear server.key).
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/identity-lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
+. "$(dirname "$0")/identity-lib.sh" || exit 99
 
 LIFE=20
 D="$T/d"

@@ -3,7 +3,7 @@
 # than one answer of the API may be (API_LIST_MAX, 10,000 objects): it
 # follows metadata.continue from page to page, so 10,050 tenants are
 # listed once each, in JSON and in the table.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 LG="$BW/bench/bw-loadgen"
 B="$BW/bulwark"

@@ -7,7 +7,7 @@
 # bulwarkd holds, not the trail's key file, and must reach the last
 # durable record (a removed segment fails). Tenant isolation and
 # audit retention are measured, not reported unknown.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 start_bulwarkd "$T/d" || exit 1
 A=$T/d/audit

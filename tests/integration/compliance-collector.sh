@@ -7,7 +7,7 @@
 # bulwarkd's facts; a collector answering garbage makes them not
 # satisfied with an observation saying why; without the socket the scan
 # reads the host itself, as before.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 77; }
 
 root="$T/root"

@@ -2,7 +2,7 @@
 # The facts bulwarkd reports about itself for the compliance checks come
 # from its live state: scan, change the state through the API (or the
 # file the daemon enforces), scan again, and the verdicts must follow.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 # The console's configuration the facts read: not written yet.
 CCONF=$T/console.json

@@ -9,7 +9,7 @@
 # again. The requester cannot approve, tenant roles neither see nor
 # create waivers, and every document validates against the OSCAL 1.1.3
 # schemas.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 : "${top_srcdir:?}"
 . "$top_srcdir/tests/oscal/ajv-setup.sh"
 

@@ -20,7 +20,7 @@
 # not an ended session, even with the right password; a session ended
 # at the unlock (expired password, refused account, lockout) has its end
 # recorded.
-. "$(dirname "$0")/console-lib.sh"
+. "$(dirname "$0")/console-lib.sh" || exit 99
 CC=${CC:-cc}
 command -v "$CC" >/dev/null || { echo "SKIP: no C compiler for the test PAM module"; exit 77; }
 "$CC" -shared -fPIC -Wall -o "$T/pam_expire.so" "$(dirname "$0")/pam-expire.c" -lpam ||

@@ -3,7 +3,7 @@
 # pam_faillock with its tally in the test's dir) and users from
 # nss_wrapper, so nothing in /etc changes; bulwarkd on $T/bwd; a tmux
 # server of the test's own; helpers to start a console, read and type.
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 99
 
 LIBDIR=/usr/lib/x86_64-linux-gnu
 MODS=$LIBDIR/security

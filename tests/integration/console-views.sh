@@ -13,7 +13,7 @@
 #     the console user's principal as actor) and deletes one only by
 #     typing its name back; --readonly offers no action at all;
 #   - ? lists every key; the screens are kept for docs/console.md.
-. "$(dirname "$0")/console-lib.sh"
+. "$(dirname "$0")/console-lib.sh" || exit 99
 
 console_users dave:Dave-Pass-4:1003 eve:Eve-Pass-5:1004 bob:Bob-Pass-2:1001
 cat >"$T/bwd/console-users.json" <<USERS

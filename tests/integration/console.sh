@@ -14,7 +14,7 @@
 # unlocks it (AC-11); the maximum session length ends the session
 # (AC-12); bulwarkd's audit trail has the login, lockout, lock, unlock
 # and logout; no password is ever drawn; core dumps are off.
-. "$(dirname "$0")/console-lib.sh"
+. "$(dirname "$0")/console-lib.sh" || exit 99
 console_users alice:Alice-Pass-1:1000 bob:Bob-Pass-2:1001 carol:Carol-Pass-3:1002
 # bulwarkd maps bob and alice to the first administrator; carol to nothing
 cat >"$T/bwd/console-users.json" <<USERS

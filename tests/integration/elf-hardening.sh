@@ -1,7 +1,7 @@
 #!/bin/bash
 # Every installed binary is PIE, has full RELRO (BIND_NOW), a
 # non-executable stack, stack protector and fortified libc calls.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 bins="$BW/bulwarkd $BW/bulwark $BW/bulwark-verify"
 for b in $bins; do

@@ -16,7 +16,7 @@
 #   results are the month's last Moderate scan (the plan's baseline)
 #   even when a High scan ran after it; its audit attestation verifies
 #   a trail that went through a checkpoint key change.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 . "$top_srcdir/tests/oscal/ajv-setup.sh"
 
 D="$T/d"

@@ -7,7 +7,7 @@
 # its manifest's digest; a bundle whose quote was removed, replayed from
 # a second bundle, or whose AK was replaced fails naming why. Golden
 # values edited into root.sealed are refused at export.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 start_bulwarkd "$T/d" || exit 1
 B="$BW/bulwark --config $CONF"

@@ -11,7 +11,7 @@
 # re-attests (every interval_seconds, here 5 s), fleet-sim does not.
 # The window holds at least one of the idle agent's resyncs (every
 # 10 s: its lists; fleet-sim agent-idle's default mode, resync).
-. "$(dirname "$0")/workloads-lib.sh"
+. "$(dirname "$0")/workloads-lib.sh" || exit 99
 
 SIM="$BW/bench/fleet/fleet-sim"
 WINDOW=${WINDOW:-12}

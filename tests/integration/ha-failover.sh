@@ -21,8 +21,8 @@
 # below a subreaper (workloads-lib.sh): node n1 runs its instances
 # through crun, and its container's process is the same one after the
 # takeover.
-. "$(dirname "$0")/workloads-lib.sh"
-. "$(dirname "$0")/etcd-lib.sh"
+. "$(dirname "$0")/workloads-lib.sh" || exit 99
+. "$(dirname "$0")/etcd-lib.sh" || exit 99
 
 etcd_available || { echo "SKIP: etcd not installed (Debian etcd-server)"; exit 77; }
 CLI="$BW/bulwark"

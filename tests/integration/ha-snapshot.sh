@@ -12,8 +12,8 @@
 # own trail (kept in its data directory) still verifies. The restored
 # leader key and name claim are seen to expire before it starts. Skips when
 # etcd is not installed.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/etcd-lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
+. "$(dirname "$0")/etcd-lib.sh" || exit 99
 
 etcd_test_cluster bw
 CLI="$BW/bulwark"

@@ -5,7 +5,7 @@
 # the compliance checks that read the baseline (bulwark-harden scan)
 # are all satisfied on the applied root. tests/slow/harden-debian.sh
 # does the same on a real root made with mmdebstrap.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 H="$BW/bulwark-harden"
 R="$T/root"
 

@@ -6,8 +6,8 @@
 # a node whose PCR 7 is extended afterwards becomes Untrusted (audited); a
 # replayed quote and a quote signed by another TPM's AK are refused with
 # clear errors; a silent node goes stale and Untrusted.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/identity-lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
+. "$(dirname "$0")/identity-lib.sh" || exit 99
 
 D="$T/d"
 mkdir -p "$D"

@@ -5,7 +5,7 @@
 # so the daemon refuses to start naming it; the audited --reseal brings
 # it back; audit checkpoints are signed by the TPM key and verify only
 # with its exported public key.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 D="$T/d"
 start_bulwarkd "$D" || { echo "bulwarkd did not start"; exit 1; }

@@ -3,7 +3,7 @@
 # signed by a trusted publisher. Unsigned, altered, wrongly digested or
 # untrusted images, and files outside the import roots, are refused with a
 # clear error and an audit record; a good one becomes an Image object.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 MEDIA="$T/media"
 mkdir -p "$MEDIA/rootfs/bin" "$T/d"

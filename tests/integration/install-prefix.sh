@@ -7,7 +7,7 @@
 # `bulwark compliance controls` (offline, reads the OSCAL catalog)
 # lists the Moderate baseline. No BULWARK_COMPLIANCE_* variable is set,
 # so only the compiled-in paths can be used.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root for unshare -m"; exit 77; }
 command -v unshare >/dev/null || { echo "SKIP: no unshare"; exit 77; }
@@ -79,7 +79,7 @@ unset BULWARK_COMPLIANCE_DATA BULWARK_COMPLIANCE_SSP top_srcdir top_builddir
 mkdir -p "$(dirname "$0")/bin"
 ln -sf "$stage$sbindir/bulwarkd" "$(dirname "$0")/bin/bulwarkd"
 BW_BIN="$(dirname "$0")/bin"
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 check "the source tree is hidden" test ! -e "$src/compliance/data"
 check "the build tree is hidden" test ! -e "$bld/Makefile"
 start_bulwarkd "$T/d" || { fail "installed bulwarkd did not start"; finish; }

@@ -6,7 +6,7 @@
 # a program links only its own parts and those below it
 # (docs/architecture.md). Checked on the symbol tables, so an archive
 # member pulled in through any call chain is caught.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 # Symbol prefixes each of those objects defines (nm -g on their .o):
 #   commit.c  commit_        outbox.c  outbox_

@@ -10,7 +10,7 @@
 # and the commands it dispatches, and no others; bulwark-install's page
 # has an entry for each of its options and each answer key with its
 # default, as docs/install.md's answer-file table does.
-. "${top_srcdir:-.}/tests/integration/lib.sh"
+. "${top_srcdir:-.}/tests/integration/lib.sh" || exit 99
 MAN="$top_srcdir/man"
 
 # section PAGE NAME: the lines of section NAME of PAGE, heading included.

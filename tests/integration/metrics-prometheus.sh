@@ -7,8 +7,8 @@
 # nodes it has (one enrolled and Trusted), a compliance scan, the
 # server's and the node's certificates, the workloads and instances it
 # made, bulwarkd's own process.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/identity-lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
+. "$(dirname "$0")/identity-lib.sh" || exit 99
 command -v prometheus >/dev/null || { echo "no prometheus (Debian package prometheus)" >&2; exit 77; }
 top_srcdir=$(cd "${top_srcdir:-$(dirname "$0")/../..}" && pwd)
 

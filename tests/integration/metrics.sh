@@ -7,7 +7,7 @@
 # records; an enrolled node, a running container, a compliance scan and
 # the certificates show in the fleet, TPM, scheduler, agent start,
 # compliance and expiry series; process_* describe bulwarkd.
-. "$(dirname "$0")/workloads-lib.sh"
+. "$(dirname "$0")/workloads-lib.sh" || exit 99
 
 if ! command -v promtool >/dev/null; then
 	echo "metrics: SKIP: promtool missing (Debian package prometheus)"

@@ -7,8 +7,8 @@
 # restarted, and the parent (same pid) keeps serving; the node agent
 # reconnects. Each malformed frame kind the worker is made to send is
 # refused, the worker ended and restarted, and the parent keeps serving.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/identity-lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
+. "$(dirname "$0")/identity-lib.sh" || exit 99
 
 D="$T/d"
 mkdir -p "$D" && echo '{"attestation": {"interval_seconds": 1, "stale_after_seconds": 30,

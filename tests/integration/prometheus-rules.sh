@@ -5,7 +5,7 @@
 # (tests/prometheus/bulwark-rules.test.yml); every alert has its test
 # and its section in docs/operations.md; a rule made laxer fails its test;
 # and the example scrape configuration passes promtool check config.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 top_srcdir=$(cd "${top_srcdir:-$(dirname "$0")/../..}" && pwd)
 command -v promtool >/dev/null || { echo "no promtool (Debian package prometheus)" >&2; exit 77; }
 RULES="$top_srcdir/appliance/prometheus/bulwark-rules.yml"

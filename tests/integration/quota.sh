@@ -3,7 +3,7 @@
 # 409 quota_exceeded naming the quota, the resource, what is used, what
 # was requested and the limit; nothing is stored and the refusal is in
 # the audit trail. Replacing a workload counts only the difference.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 start_bulwarkd "$T/d" || exit 1
 B="$BW/bulwark --config $CONF"

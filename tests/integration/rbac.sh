@@ -3,7 +3,7 @@
 # principals of each role (tenant roles of tenant acme, acting on acme and
 # on tenant beta), and the observed allow/deny matrix, including list and
 # watch filtering, must equal the one documented in docs/rbac.md.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 start_bulwarkd "$T/d" || exit 1
 B="$BW/bulwark --config $CONF"

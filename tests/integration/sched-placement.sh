@@ -6,8 +6,8 @@
 # placed and 2 stay Pending with an explanation naming the rule; a node
 # whose PCR 7 drifts becomes Untrusted and gets nothing. Every decision
 # is in the audit trail with its explanation.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/identity-lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
+. "$(dirname "$0")/identity-lib.sh" || exit 99
 
 D="$T/d"
 mkdir -p "$D"

@@ -7,7 +7,7 @@
 # with the continue token the answer gives) and a workload created
 # afterwards still runs. The paging of the list endpoint itself: limit
 # and continue are bounded and checked, and the pages add up to the list.
-. "$(dirname "$0")/workloads-lib.sh"
+. "$(dirname "$0")/workloads-lib.sh" || exit 99
 
 start_bulwarkd_wl || { fail "bulwarkd did not start"; finish; }
 enrol_node || { fail "node n1 enrols with its TPM and is approved"; finish; }

@@ -12,8 +12,8 @@
 #     last good quote is older than the stale limit although its stored
 #     state still says Trusted; /v1/attest/ stays open to it. A node
 #     re-attesting on time is never refused meanwhile.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/identity-lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
+. "$(dirname "$0")/identity-lib.sh" || exit 99
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "SKIP: needs root to mount a small tmpfs for the trail"

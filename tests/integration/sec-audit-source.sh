@@ -4,7 +4,7 @@
 # dropped at the handshake deadline are aggregated under source=::1
 # (not ":"), and an authenticated request's record shows
 # source=[::1]:PORT.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 D="$T/d"
 mkdir -p "$D"

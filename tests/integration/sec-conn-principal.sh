@@ -6,7 +6,7 @@
 # server closes). An administrator's and a node's request must still be
 # served within 1 s; the tenant-user keeps at most its share; its
 # dribbling connections are closed at the per-request deadline.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 D="$T/d"
 mkdir -p "$D"

@@ -3,7 +3,7 @@
 # takes a PEM CSR (self-signature verified, only its public key used, the
 # subject set by the server), answers without a key, and the CLI makes
 # the key locally by default (or uses --csr FILE --key FILE).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 start_bulwarkd "$T/d" || exit 1
 B="$BW/bulwark --config $CONF"

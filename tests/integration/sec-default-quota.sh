@@ -2,7 +2,7 @@
 # Issue 13, defect 11: every tenant has a default quota when it has no
 # Quota object (bulwarkd --default-quota, docs/workloads.md), and the
 # instances a workload asks for are always counted.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 start_bulwarkd "$T/d" || exit 1
 B="$BW/bulwark --config $CONF"

@@ -7,7 +7,7 @@
 # with '$', quotes and UTF-8 are accepted and stored as given; bad names
 # and values get a JSON 400 naming the field. (That the values reach
 # the process unchanged is checked by sec-userns.sh.)
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 start_bulwarkd "$T/d" || { fail "bulwarkd did not start"; finish; }
 DIG="sha256:$(printf '%064d' 0)"

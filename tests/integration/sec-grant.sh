@@ -4,7 +4,7 @@
 # mint node, node-bootstrap or security-auditor credentials, nor bind or
 # unbind security-auditor or node; further auditors are made by an
 # existing security-auditor; node credentials come only from enrolment.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 start_bulwarkd "$T/d" || exit 1
 echo '{"kind":"Tenant","metadata":{"name":"acme"}}' | $BW/bulwark --config "$CONF" apply -f - >/dev/null

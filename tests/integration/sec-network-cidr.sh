@@ -4,7 +4,7 @@
 # link-local, multicast, broadcast, the host's own addresses or a range
 # that overlaps any other Network in any tenant, nor the agents' default
 # tenant subnets 10.88.0.0/16 (finding 6 of the review of 15411d9).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 start_bulwarkd "$T/d" || exit 1
 B="$BW/bulwark --config $CONF"

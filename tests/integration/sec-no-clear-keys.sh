@@ -18,8 +18,8 @@
 # directory.
 # Not checked here: the development swtpm's state (tpm/tpm2-00.permall)
 # holds that software TPM's seeds unencrypted (docs/threat-model.md).
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/identity-lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
+. "$(dirname "$0")/identity-lib.sh" || exit 99
 
 D="$T/d"
 

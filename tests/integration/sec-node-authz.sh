@@ -14,8 +14,8 @@
 #              serial); deleting a Node revokes its certificate at once,
 #              once the delete has committed (finding 4 of the review of
 #              15411d9: a refused delete revokes nothing).
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/identity-lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
+. "$(dirname "$0")/identity-lib.sh" || exit 99
 
 D="$T/d"
 mkdir -p "$D"

@@ -4,7 +4,7 @@
 # Admission counts the changes it admitted that are still being
 # committed, and replacing a workload counts what it adds over the
 # stored one.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 start_bulwarkd "$T/d" || exit 1
 B="$BW/bulwark --config $CONF"

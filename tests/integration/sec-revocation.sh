@@ -7,7 +7,7 @@
 # revocation happens only once the Tenant delete has committed (never for
 # a delete refused with 409 or 404), and tenant system, which holds the
 # administrators and the auditors, cannot be deleted at all.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 start_bulwarkd "$T/d" || exit 1
 B="$BW/bulwark --config $CONF"

@@ -12,7 +12,7 @@
 #     insufficient_storage (JSON) before LMDB's map is full, /healthz
 #     says "degraded", deletes still work, and once they freed space
 #     writes are accepted again.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 LG="$BW/bench/bw-loadgen"
 IMG='"image":"sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"'

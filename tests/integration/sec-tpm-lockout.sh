@@ -19,7 +19,7 @@ if [ -z "${BW_LOCKOUT_REAPED:-}" ]; then
 	BW_LOCKOUT_REAPED=1 exec "$top_builddir/tests/runtime-driver" reap -- \
 		/bin/bash "$0" "$@"
 fi
-. "$top_srcdir/tests/integration/lib.sh"
+. "$top_srcdir/tests/integration/lib.sh" || exit 99
 if [ "$(id -u)" -ne 0 ]; then
 	echo "sec-tpm-lockout: SKIP: needs root (scripts/up's agent runs workloads)"
 	exit 77

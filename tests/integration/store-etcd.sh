@@ -4,8 +4,8 @@
 # with TLS and client-certificate authentication on both the client and
 # the peer ports, the suite against them, then every member killed and
 # reaped. Skips when etcd is not installed.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/etcd-lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
+. "$(dirname "$0")/etcd-lib.sh" || exit 99
 
 etcd_available || { echo "SKIP: etcd not installed (Debian etcd-server)"; exit 77; }
 SUITE="$BW/tests/unit/controlplane/test-store-etcd"

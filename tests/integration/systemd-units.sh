@@ -14,7 +14,7 @@
 # must serve, take a write, import a signed
 # image with its files' modes kept, run a compliance scan and an audit
 # search, and stop cleanly. Needs no running systemd.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 if ! command -v systemd-analyze >/dev/null; then
 	echo "SKIP: no systemd-analyze (Debian package systemd)"

@@ -9,7 +9,7 @@
 # everything.
 # In a network namespace of its own, below a subreaper that reaps what
 # scripts/up detaches (workloads-lib.sh); the appliance is scripts/up's.
-. "$(dirname "$0")/workloads-lib.sh"
+. "$(dirname "$0")/workloads-lib.sh" || exit 99
 D="$T/data"
 NS="$D/node"
 RT="$DRIVER -s $NS/instances -r $RUN -g $CG -c $NS/cni"

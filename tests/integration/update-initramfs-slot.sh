@@ -21,7 +21,7 @@
 # the slot). Then the local-top script bulwark-tpm2 (initramfs-local-top)
 # in the same stand-in, its tools stubs: a trial boot the TPM does not
 # unlock reboots instead of waiting at the recovery key's prompt.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 S="$top_srcdir/appliance/iso/installer/initramfs-local-bottom"
 L="$top_srcdir/appliance/iso/installer/state-dirs"
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (mounts)"; exit 77; }

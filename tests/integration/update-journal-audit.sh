@@ -8,7 +8,7 @@
 # health check a failure, the line with its own time as the reason); the
 # file is renamed to update-journal.recorded, so a restart records
 # nothing twice; a file not owned by root is not recorded, and stays.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 D="$T/bwd"
 mkdir -p "$D"
 cat >"$D/update-journal" <<EOF

@@ -10,7 +10,7 @@
 # slots and the block as they were. No QEMU, no TPM (without a LUKS
 # root apply skips the provisional token; update-tpm.sh plays the TPM
 # steps with stubs).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 U="$top_srcdir/appliance/update/bulwark-update"
 MK="$top_srcdir/appliance/update/mkbundle.sh"
 FS="$T/fs" BOOT="$T/boot" ENV="$T/grubenv"

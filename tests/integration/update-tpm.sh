@@ -17,7 +17,7 @@
 # Each step's console line `bulwark-update: STEP: ...`. Then (section
 # 8, skipped without them) the real cryptsetup and systemd-cryptenroll
 # on a LUKS2 loop image with swtpm.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 U="$top_srcdir/appliance/update/bulwark-update"
 MK="$top_srcdir/appliance/update/mkbundle.sh"
 FS="$T/fs" BOOT="$T/boot" ENV="$T/grubenv" S="$T/stub"
@@ -381,16 +381,16 @@ cat >"$T/cut.d/cryptsetup" <<EOF
 exec "$S/bin/cryptsetup" "\$@"
 EOF
 chmod +x "$T/cut.d/"*
-# cut ARG...: tupd with the cut.d stubs, then until the lock is free
+# cut_off ARG...: tupd with the cut.d stubs, then until the lock is free
 # (the killed updater's stub child held it).
-cut() {
+cut_off() {
 	local rc
 	XPATH="$T/cut.d" TMPDIR="$T" tupd "$@" >/dev/null 2>&1
 	rc=$?
 	flock "$FS/state/update/lock" true
 	return "$rc"
 }
-CUT_ENROL=--tpm2-pcrs=7 cut --slot a apply "$T/up4.tar"
+CUT_ENROL=--tpm2-pcrs=7 cut_off --slot a apply "$T/up4.tar"
 rc=$?
 check "cut: the apply killed after the PCR 7 enrolment leaves the PCR 7 token and two keyslots ($rc: $(tr '\n' ';' <"$S/tokens"))" \
 	sh -c "[ $rc -eq 137 ] && grep -q ' 7\$' '$S/tokens' && [ -z '$(env_of bulwark_next)' ] && [ \"\$(wc -l <'$S/slots')\" = 5 ]"
@@ -400,7 +400,7 @@ check "cut: the next reseal leaves no PCR 7 token, no leaked keyslot, no key ($(
 
 # 7f. The same cut, then a new apply: it removes what the cut left
 # before its own provisional token, which is the only PCR 7 one.
-CUT_ENROL=--tpm2-pcrs=7 cut --slot a apply "$T/up4.tar"
+CUT_ENROL=--tpm2-pcrs=7 cut_off --slot a apply "$T/up4.tar"
 tupd --slot a apply "$T/up4.tar" >/dev/null 2>"$T/apply-cut2.err"
 rc=$?
 read -r pt pk <<<"$(awk '$1 == "provisional-b" { print $2, $3 }' "$FS/state/update/tokens")"
@@ -417,7 +417,7 @@ trusted
 tupd --slot b health 2>/dev/null
 check "b committed (cut at reseal)" [ "$(env_of bulwark_good)" = b ]
 boot >/dev/null
-CUT_REMOVE=8 cut --slot b reseal
+CUT_REMOVE=8 cut_off --slot b reseal
 rc=$?
 check "cut: the reseal killed before the earlier token's removal ($rc)" \
 	sh -c "[ $rc -eq 137 ] && grep -q '^8 ' '$S/tokens'"
@@ -437,7 +437,7 @@ check "GRUB boots a's trial (cut at the 7+8+9 enrolment)" [ "$(boot)" = a ]
 trusted
 tupd --slot a health 2>/dev/null
 boot >/dev/null
-CUT_ENROL=--tpm2-pcrs=7+8+9 cut --slot a reseal
+CUT_ENROL=--tpm2-pcrs=7+8+9 cut_off --slot a reseal
 rc=$?
 check "cut: the reseal killed after the 7+8+9 enrolment ($rc: $(tr '\n' ';' <"$S/tokens"))" \
 	sh -c "[ $rc -eq 137 ] && [ '$(env_of bulwark_good)' = a ]"

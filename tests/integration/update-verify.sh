@@ -6,7 +6,7 @@
 # bad signature, a changed manifest, a changed, missing, added or
 # linked member, a downgrade, the same build again, a file that is not
 # a tar, an unknown installed release. No QEMU, no root.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 U="$top_srcdir/appliance/update/bulwark-update"
 MK="$top_srcdir/appliance/update/mkbundle.sh"
 R="$T/root"

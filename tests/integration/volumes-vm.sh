@@ -4,7 +4,7 @@
 # volume's encrypted file system); the first instance writes a marker
 # to it, the instance that replaces it after an update reads it back.
 # The volume's backing file does not hold the marker.
-. "$(dirname "$0")/workloads-lib.sh"
+. "$(dirname "$0")/workloads-lib.sh" || exit 99
 
 trap wl_cleanup_volumes EXIT
 

@@ -13,7 +13,7 @@
 # mounts, but its data directory cannot be read. A mount of the volume
 # kept alive in another mount namespace holds its detach, the restore
 # and the next attach until that namespace ends.
-. "$(dirname "$0")/workloads-lib.sh"
+. "$(dirname "$0")/workloads-lib.sh" || exit 99
 
 # hold_mount NAME MOUNTPOINT WHOSE: a mount namespace copied while
 # MOUNTPOINT is mounted holds a mount of its file system (as a

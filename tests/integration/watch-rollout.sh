@@ -11,7 +11,7 @@
 # are seeded into the stopped daemon's store, Ready and Trusted, by
 # bench/fleet/fleet-sim (it says why), which also runs the rollout and
 # exits 0 only when its own watch saw every instance placed.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 99
 
 NODES=${NODES:-200}
 INSTANCES=${INSTANCES:-1000}

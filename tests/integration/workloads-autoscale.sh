@@ -9,7 +9,7 @@
 # up-down-up; each decision is in the workload's status and audited
 # with its inputs. The target (10% of the request) is far below what
 # one burning replica uses, so a busy machine still scales out.
-. "$(dirname "$0")/workloads-lib.sh"
+. "$(dirname "$0")/workloads-lib.sh" || exit 99
 
 WL_GRACE=1
 WL_AGENT_ARGS="--cpu-interval 2"

@@ -12,7 +12,7 @@
 # 2, 4, 8 s; a fork bomb is held by the pids limit while its init lives;
 # after every workload is deleted nothing is left:
 # no process, crun container, cgroup, mount, netns, link or IP allocation.
-. "$(dirname "$0")/workloads-lib.sh"
+. "$(dirname "$0")/workloads-lib.sh" || exit 99
 
 start_bulwarkd_wl || { fail "bulwarkd did not start"; finish; }
 enrol_node || { fail "node n1 enrols with its TPM and is approved"; finish; }

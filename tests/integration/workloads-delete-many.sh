@@ -6,7 +6,7 @@
 # instance directories leave the agent's state directory in less than
 # 20 s (one at a time took 8 x 5 s = 40 s); a workload applied right
 # after the delete starts meanwhile, also in less than 20 s.
-. "$(dirname "$0")/workloads-lib.sh"
+. "$(dirname "$0")/workloads-lib.sh" || exit 99
 
 WL_GRACE=5
 wl_start

@@ -31,8 +31,8 @@ if [ -z "${BW_WL_INNER:-}" ]; then
 	exit $rc
 fi
 
-. "$top_srcdir/tests/integration/lib.sh"
-. "$top_srcdir/tests/integration/identity-lib.sh"
+. "$top_srcdir/tests/integration/lib.sh" || exit 99
+. "$top_srcdir/tests/integration/identity-lib.sh" || exit 99
 chmod 755 "$T"
 P="w$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
 CG="bulwark-$P"

@@ -8,7 +8,7 @@
 # a node reads no logs and pushes only its own; one principal reads at
 # most 8 logs at once (the 9th: 429); a
 # log_max_bytes outside its bounds is refused.
-. "$(dirname "$0")/workloads-lib.sh"
+. "$(dirname "$0")/workloads-lib.sh" || exit 99
 
 wl_start
 CAP=1048576

@@ -9,7 +9,7 @@
 # liveness probe restarts an instance whose httpd was killed while its
 # init stayed up. Probes run in the instance's network namespace, on
 # its loopback: httpd listens there only through the instance's netns.
-. "$(dirname "$0")/workloads-lib.sh"
+. "$(dirname "$0")/workloads-lib.sh" || exit 99
 
 WL_GRACE=2
 wl_start

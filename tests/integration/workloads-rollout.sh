@@ -7,7 +7,7 @@
 # probe on a port nothing listens on) is rolled back after its
 # progress_deadline_s, the workload's status.rollout says why (the probe),
 # the old replicas kept serving throughout, and every step is audited.
-. "$(dirname "$0")/workloads-lib.sh"
+. "$(dirname "$0")/workloads-lib.sh" || exit 99
 
 WL_GRACE=2
 wl_start

@@ -9,7 +9,7 @@
 # replica answered again at the end. A client of another tenant never
 # reaches the address. The requests run from inside the clients'
 # network namespaces.
-. "$(dirname "$0")/workloads-lib.sh"
+. "$(dirname "$0")/workloads-lib.sh" || exit 99
 
 WL_GRACE=2
 VIP=10.96.0.11

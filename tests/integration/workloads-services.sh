@@ -6,7 +6,7 @@
 # another tenant does not reach it; bad service specs are refused; the
 # rules go with the workload. Clients are containers of the tenants; the
 # test sends their requests from inside their network namespaces.
-. "$(dirname "$0")/workloads-lib.sh"
+. "$(dirname "$0")/workloads-lib.sh" || exit 99
 
 WL_GRACE=2
 VIP=10.96.0.10

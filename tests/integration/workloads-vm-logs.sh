@@ -4,7 +4,7 @@
 # with log_max_bytes 256 KiB leaves at most 256 KiB on the node
 # (serial.log and serial.log.1, sampled while it writes), the guest's
 # lines reach `bulwark logs`, and QEMU's own messages stay out of it.
-. "$(dirname "$0")/workloads-lib.sh"
+. "$(dirname "$0")/workloads-lib.sh" || exit 99
 
 vm_guest_tools
 CAP=262144

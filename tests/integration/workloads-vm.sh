@@ -9,7 +9,7 @@
 # guest gracefully over QMP (ACPI power button; the guest powers off
 # within the grace period) and leaves nothing behind. The accelerator is
 # what the node reports (TCG on hosts whose KVM cannot run guests).
-. "$(dirname "$0")/workloads-lib.sh"
+. "$(dirname "$0")/workloads-lib.sh" || exit 99
 
 vm_guest_tools
 
