@@ -2499,20 +2499,81 @@ list_instances(struct agent_run *ar, json_t **ret_items,
 	return r < 0 ? r : pages + 1;
 }
 
+/* What this node has that the API no longer binds here (ITEMS, a
+ * complete list): runtime instances, and records without one (a start
+ * that died half-way, or a removal that failed after the runtime
+ * delete), get their stop request; the kept entries of instances not
+ * listed are dropped. */
+static void
+remove_unbound(struct agent_run *ar, const json_t *items)
+{
+	char		**ids = NULL, **recs = NULL;
+	struct ar_inst	 *e, *next;
+	size_t		  i;
+	int		  r;
+
+	/* crun's own list (orphans of a create that died) now and then;
+	 * the runtime's state directory on every pass. A failure leaves
+	 * the removals to the next pass; the bound instances are still
+	 * managed. */
+	{
+		_cleanup_free_ char *err = NULL;
+
+		if ((r = time(NULL) >= ar->next_full_list ?
+		    runtime_list(ar->rt, &ids, &err) :
+		    runtime_list_known(ar->rt, &ids, &err)) < 0) {
+			log_warn("workloads: listing the runtime's instances: "
+			    "%s", err ? err : bw_strerror(r));
+			ids = NULL;
+		} else if (time(NULL) >= ar->next_full_list)
+			ar->next_full_list = time(NULL) + AR_FULL_LIST_S;
+	}
+	if ((r = rec_list(ar, &recs)) < 0) {
+		log_warn("workloads: %s: %s", ar->rec_dir, bw_strerror(r));
+		recs = NULL;
+	}
+	for (int round = 0; round < 2; round++) {
+		char **v = round ? recs : ids;
+
+		for (i = 0; v && v[i]; i++) {
+			_cleanup_free_ char *err = NULL;
+
+			if (desired_find(ar, items, v[i]) ||
+			    (round == 1 && !rec_exists(ar, v[i])))
+				continue;
+			if ((r = stop_begin(ar, v[i], true, &err)) < 0)
+				log_warn("instance %s: removal failed (retried): %s",
+				    v[i], err ? err : bw_strerror(r));
+		}
+	}
+	/* All got their stop request; a replacement may attach a volume
+	 * one of them holds, so those go before anything starts. The
+	 * others are waited for after the starts. */
+	stops_finish(ar, true);
+	if (ids)
+		runtime_list_free(ids);
+	if (recs)
+		runtime_list_free(recs);
+	for (e = ar->insts; e; e = next) {
+		next = e->next;
+		if (!desired_find(ar, items, e->id))
+			inst_drop(ar, e->id);
+	}
+}
+
 int
 agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
     unsigned what, char **ret_err)
 {
 	_cleanup_json_ json_t	*items = NULL;
 	_cleanup_free_ char	*list_err = NULL;
-	char			**ids = NULL, **recs = NULL;
 	const json_t		*item;
-	struct ar_inst		*e, *next;
+	struct ar_inst		*e;
 	unsigned long long	 rev = 0;
 	const char		*id;
 	double			 t0;
 	size_t			 i;
-	int			 r, listed;
+	int			 listed;
 	json_t			*policies;
 
 	if ((what & AGENT_RUN_GC) || !ar->wl_cache) {
@@ -2566,56 +2627,7 @@ agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
 	json_decref(ar->items);
 	ar->items = json_incref(items);
 
-	/* What this node has that the API no longer binds here: runtime
-	 * instances, and records without one (a start that died half-way,
-	 * or a removal that failed after the runtime delete). */
-	/* crun's own list (orphans of a create that died) now and then;
-	 * the runtime's state directory on every pass. A failure leaves
-	 * the removals to the next pass; the bound instances are still
-	 * managed. */
-	{
-		_cleanup_free_ char *err = NULL;
-
-		if ((r = time(NULL) >= ar->next_full_list ?
-		    runtime_list(ar->rt, &ids, &err) :
-		    runtime_list_known(ar->rt, &ids, &err)) < 0) {
-			log_warn("workloads: listing the runtime's instances: "
-			    "%s", err ? err : bw_strerror(r));
-			ids = NULL;
-		} else if (time(NULL) >= ar->next_full_list)
-			ar->next_full_list = time(NULL) + AR_FULL_LIST_S;
-	}
-	if ((r = rec_list(ar, &recs)) < 0) {
-		log_warn("workloads: %s: %s", ar->rec_dir, bw_strerror(r));
-		recs = NULL;
-	}
-	for (int round = 0; round < 2; round++) {
-		char **v = round ? recs : ids;
-
-		for (i = 0; v && v[i]; i++) {
-			_cleanup_free_ char *err = NULL;
-
-			if (desired_find(ar, items, v[i]) ||
-			    (round == 1 && !rec_exists(ar, v[i])))
-				continue;
-			if ((r = stop_begin(ar, v[i], true, &err)) < 0)
-				log_warn("instance %s: removal failed (retried): %s",
-				    v[i], err ? err : bw_strerror(r));
-		}
-	}
-	/* All got their stop request; a replacement may attach a volume
-	 * one of them holds, so those go before anything starts. The
-	 * others are waited for after the starts. */
-	stops_finish(ar, true);
-	if (ids)
-		runtime_list_free(ids);
-	if (recs)
-		runtime_list_free(recs);
-	for (e = ar->insts; e; e = next) {
-		next = e->next;
-		if (!desired_find(ar, items, e->id))
-			inst_drop(ar, e->id);
-	}
+	remove_unbound(ar, items);
 	if (what & AGENT_RUN_GC)
 		volumes_gc(ar);
 	if (what & AGENT_RUN_SNAPSHOTS)
