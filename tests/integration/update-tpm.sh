@@ -340,6 +340,40 @@ check "health: a slot that is not the verified apply's is not approved, and fail
 	sh -c "! grep -q 'node approve' '$S/log' && grep -q 'health: failed: node n1.s new measured boot values are pending, and slot b is not what the last verified apply put there: not approved' '$T/health-unverified.err' && [ '$(env_of bulwark_good)' = a ]"
 boot >/dev/null
 
+# 7d. A journal larger than bulwarkd's limit (a backlog, or
+# journal.handed lost): reseal hands it over in chunks within the limit,
+# each cut at a line's end and starting at bulwarkd's confirmation, so
+# no hand-over is refused and none blocks the next. bulwarkd stands in:
+# it confirms each (update-journal.seq: the header's offset plus the
+# lines) and renames it.
+# confirm: bulwarkd's recording of the hand-over there, if any.
+confirm() {
+	[ -e "$T/bwd/update-journal" ] || return 0
+	local o
+	o=$(head -n 1 "$T/bwd/update-journal" | sed -n 's/^# bulwark-update journal offset=\([0-9]*\)$/\1/p')
+	echo $((o + $(tail -n +2 "$T/bwd/update-journal" | wc -c))) >"$T/bwd/update-journal.seq"
+	mv "$T/bwd/update-journal" "$T/bwd/update-journal.recorded"
+}
+confirm
+start=$(cat "$T/bwd/update-journal.seq")
+for i in $(seq 1000); do
+	printf '2026-12-07T19:00:00Z reseal token=%s slot=b (sealed before the update) %0600d\n' "$i" 0
+done >>"$FS/state/update/journal"
+: >"$T/chunks"
+chunk_ok=yes rounds=0
+for rounds in $(seq 1 10); do
+	tupd --slot a reseal 2>>"$T/reseal-chunks.err"
+	[ -e "$T/bwd/update-journal" ] || break
+	h=$(head -n 1 "$T/bwd/update-journal")
+	[ "$h" = "# bulwark-update journal offset=$(cat "$T/bwd/update-journal.seq")" ] &&
+		[ "$(stat -c %s "$T/bwd/update-journal")" -le 262144 ] &&
+		[ "$(tail -c 1 "$T/bwd/update-journal" | od -An -c | tr -d ' ')" = '\n' ] || chunk_ok="no: round $rounds: $h, $(stat -c %s "$T/bwd/update-journal") bytes"
+	tail -n +2 "$T/bwd/update-journal" >>"$T/chunks"
+	confirm
+done
+check "a journal past bulwarkd's limit: handed in chunks within it, each from the confirmation and ending at a line's end ($chunk_ok; $rounds rounds; $(tail -n 2 "$T/reseal-chunks.err" | tr "\n" ";"))" \
+	sh -c "[ '$chunk_ok' = yes ] && [ $rounds -ge 4 ] && tail -c +$((start + 1)) '$FS/state/update/journal' | cmp -s - '$T/chunks' && [ \"\$(cat '$T/bwd/update-journal.seq')\" = \"\$(stat -c %s '$FS/state/update/journal')\" ]"
+
 # 8. The real cryptsetup and systemd-cryptenroll on a LUKS2 image (a
 # loop device) with swtpm, reached through its TCTI (SYSTEMD_TPM2_DEVICE,
 # which systemd-cryptenroll's --tpm2-device=auto takes): first boot's
