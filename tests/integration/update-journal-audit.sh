@@ -117,8 +117,12 @@ rm -f "$D/admin.conf"
 "$BW/bulwarkd" --data-dir "$D" --listen 127.0.0.1:0 ${BWD_ARGS:-} >>"$D/bulwarkd.log" 2>&1 &
 kpid=$!
 BW_PIDS="$BW_PIDS $kpid"
-for i in $(seq 200000); do
-	[ "$(cat "$D/update-journal.seq" 2>/dev/null)" != "$seq0" ] && break
+# (bounded: 60 s, then killed anyway and the check below fails)
+stop=$((SECONDS + 60))
+while [ $SECONDS -lt $stop ]; do
+	cur=
+	read -r cur <"$D/update-journal.seq" 2>/dev/null
+	[ "$cur" != "$seq0" ] && break
 	kill -0 $kpid 2>/dev/null || break
 done
 kill -KILL $kpid 2>/dev/null
