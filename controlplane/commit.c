@@ -115,6 +115,10 @@ struct committer {
 	 * queued after the call do not hold it, so a steady stream of
 	 * them cannot starve it. */
 	uint64_t		 async_seq, async_taken_seq, async_done_seq;
+	/* Records of commit_audit_async() dropped before the appender had
+	 * them (a full queue, no memory, a job not posted): only grows,
+	 * unlike STATS.LOST_RECORDS (commit_audit_lost_total()). */
+	uint64_t		 async_lost_total;
 	uint64_t		 async_flush_to;
 	pthread_cond_t		 async_cv;
 	int			 stopping;
@@ -166,6 +170,7 @@ struct committer {
 	pthread_cond_t		 acv;		/* CLOCK_MONOTONIC */
 	struct ajob_list	 aqueue, adone;
 	int			 afailed;
+	uint64_t		 alost_total;	/* such records in failed appends */
 	/* Tickets for a wait on the appender (commit_audit_flush(),
 	 * appender_collect()): APOST_SEQ numbers the jobs posted (J->SEQ),
 	 * ADONE_SEQ is the last one appended or failed, and AFLUSH_TO (the
@@ -312,6 +317,8 @@ appender_thread(void *arg)
 		if (r < 0)
 			c->afailed = 1;
 		TAILQ_FOREACH(j, &take, entry) {
+			if (r < 0)
+				c->alost_total += j->nasync;
 			j->result = r < 0 ? -BW_E_AUDIT : 0;
 			j->last_seq = last;
 			c->adone_seq = j->seq;	/* posted in order */
@@ -909,8 +916,10 @@ finish:
 	c->stats.batches++;
 	/* Loss is never silent: records not handed to the appender, for
 	 * whatever reason, are counted and the count is recorded. */
-	if (!posted)
+	if (!posted) {
 		c->stats.lost_records += nasync;
+		c->async_lost_total += nasync;
+	}
 	if (r == -BW_E_AUDIT) {
 		c->stats.refused_audit += n;
 		c->stats.audit_healthy = 0;
@@ -1374,6 +1383,7 @@ commit_audit_async(struct committer *c, const struct audit_record *rec)
 	pthread_mutex_lock(&c->mu);
 	if (!a || c->async_n >= ASYNC_QUEUE_MAX) {
 		c->stats.lost_records++;
+		c->async_lost_total++;
 		pthread_mutex_unlock(&c->mu);
 		free(a);
 		return;
@@ -1420,6 +1430,26 @@ commit_audit_flush(struct committer *c)
 	pthread_mutex_lock(&c->amu);
 	appender_wait_locked(c);
 	pthread_mutex_unlock(&c->amu);
+}
+
+unsigned long long
+commit_audit_lost_total(struct committer *c)
+{
+	unsigned long long n;
+
+	pthread_mutex_lock(&c->mu);
+	n = c->async_lost_total;
+	pthread_mutex_unlock(&c->mu);
+	pthread_mutex_lock(&c->amu);
+	n += c->alost_total;
+	pthread_mutex_unlock(&c->amu);
+	return n;
+}
+
+bool
+commit_has_trail(const struct committer *c)
+{
+	return c->trail != NULL;
 }
 
 void

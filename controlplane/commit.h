@@ -14,6 +14,7 @@
 #ifndef BW_COMMIT_H
 #define BW_COMMIT_H
 
+#include <stdbool.h>
 #include <sys/queue.h>
 
 #include <event2/event.h>
@@ -94,6 +95,19 @@ void commit_audit_async(struct committer *c, const struct audit_record *rec);
  * trips) and a trail fdatasync, so it is not for the event loop's
  * thread. Any thread but the committer's; not after commit_stop(). */
 void commit_audit_flush(struct committer *c);
+
+/* How many records of commit_audit_async() were lost since the start:
+ * dropped on the queue or not posted, or in an append that failed.
+ * Unlike commit_stats()' lost_records it never goes down (that one
+ * drops once the loss itself is recorded), so the same value before
+ * some commit_audit_async() calls and after a commit_audit_flush()
+ * that followed them says none of those records was lost: they are
+ * in the trail (daemon/update-journal.c). 0 without a trail: then
+ * commit_audit_async() records nothing (check commit_has_trail()). */
+unsigned long long commit_audit_lost_total(struct committer *c);
+
+/* Whether C writes a trail (commit_start() was given one). */
+bool commit_has_trail(const struct committer *c);
 
 struct commit_stats {
 	unsigned long long	batches, mutations, refused_audit, lost_records;

@@ -756,7 +756,8 @@ bwd_open(const struct bwd_config *cfg, struct event_base *base,
 		return errf(st->lead_error, ret_err, "controllers: %s",
 		    bw_strerror(st->lead_error));
 	/* The offline updater's steps taken before this start (a trial's
-	 * health check, a re-seal, a rollback): queued like any record. */
+	 * health check, a re-seal, a rollback): in the trail before the
+	 * file goes (it waits for their append, a few milliseconds). */
 	(void)update_journal_record(st->commit, st->data_dir);
 	client_url(cfg->listen, api_server_port(st->api), url, sizeof(url));
 	if ((r = write_client_conf(st->data_dir, "admin", url, ret_err)) < 0 ||

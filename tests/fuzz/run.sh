@@ -73,6 +73,8 @@ target_sources() {
 		echo "controlplane/store-etcd-decode.c" ;;
 	fuzz-console-filter)
 		echo "console/filter.c" ;;
+	fuzz-update-journal)
+		echo "daemon/update-journal.c" ;;
 	fuzz-collect-answer)
 		# The parser, and the merge with the checks it needs.
 		echo "compliance/collect-proto.c compliance/collect.c" \
@@ -92,6 +94,7 @@ target_flags() {
 	fuzz-ipc-frame) echo "-max_len=4096" ;;
 	fuzz-store-changes) echo "-max_len=4096" ;;
 	fuzz-collect-answer) echo "-max_len=16384" ;;
+	fuzz-update-journal) echo "-max_len=4096" ;;
 	esac
 }
 # Writes generated seeds for target $1 into directory $2 (optional).
@@ -164,7 +167,7 @@ stale() {
 	[ -f "$2" ] || return 0
 	[ -n "$(find "$1" "$bld/config.h" -newer "$2" 2>/dev/null)" ] && return 0
 	[ -n "$(find "$src/lib" "$src/hardening" "$src/controlplane" "$src/client" \
-	    "$src/cli" "$src/image" "$src/audit" "$src/console" "$src/tests/fuzz" -name '*.h' -newer "$2" 2>/dev/null | head -n 1)" ]
+	    "$src/cli" "$src/image" "$src/audit" "$src/console" "$src/daemon" "$src/tests/fuzz" -name '*.h' -newer "$2" 2>/dev/null | head -n 1)" ]
 }
 
 compile() {	# compile SOURCE OBJECT EXTRA_FLAGS...

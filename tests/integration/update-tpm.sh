@@ -231,13 +231,16 @@ check "reseal after the failed trial: the console line rollback with the reason 
 	grep -q '^bulwark-update: rollback: the trial of slot b was not committed (bulwarkd not healthy (/healthz) after 3 s)' "$T/reseal-rb.err"
 check "the rollback journalled with the reason" \
 	grep -q 'rollback trial=b committed=a reason=bulwarkd not healthy' "$FS/state/update/journal"
-check "reseal hands the journal to bulwarkd: every line so far, the rollback's included, root's 0644 ($(tail -n 1 "$T/reseal-rb.err"))" \
-	sh -c "cmp -s '$FS/state/update/journal' '$T/bwd/update-journal' && grep -q 'provisional removed slot=b' '$T/bwd/update-journal' && [ \"\$(stat -c '%a %u' '$T/bwd/update-journal')\" = '644 0' ] && [ \"\$(cat '$FS/state/update/journal.handed')\" = \"\$(stat -c %s '$FS/state/update/journal')\" ] && grep -q '^bulwark-update: reseal: [0-9]* journal lines handed to bulwarkd' '$T/reseal-rb.err'"
+check "reseal hands the journal to bulwarkd: every line so far after the header of offset 0, the rollback's included, root's 0644; journal.handed not advanced before bulwarkd confirms ($(tail -n 1 "$T/reseal-rb.err"))" \
+	sh -c "head -n 1 '$T/bwd/update-journal' | grep -qx '# bulwark-update journal offset=0' && tail -n +2 '$T/bwd/update-journal' | cmp -s '$FS/state/update/journal' - && grep -q 'provisional removed slot=b' '$T/bwd/update-journal' && [ \"\$(stat -c '%a %u' '$T/bwd/update-journal')\" = '644 0' ] && [ \"\$(cat '$FS/state/update/journal.handed' 2>/dev/null || echo 0)\" = 0 ] && grep -q '^bulwark-update: reseal: [0-9]* journal lines (bytes 0 to [0-9]*) handed to bulwarkd' '$T/reseal-rb.err'"
+cp "$T/bwd/update-journal" "$T/handed-1"
 tupd --slot a reseal 2>"$T/reseal-none.err"
-check "a second reseal has nothing to do, and hands nothing while bulwarkd has not recorded the last ($(tr '\n' ';' <"$T/reseal-none.err"))" \
-	sh -c "grep -q 'reseal: nothing to do (no provisional token)' '$T/reseal-none.err' && grep -q 'not recorded yet: nothing more handed' '$T/reseal-none.err'"
-# bulwarkd's start records it and renames it.
+check "a second reseal has nothing to do, and hands the same lines again while bulwarkd has not confirmed them ($(tr '\n' ';' <"$T/reseal-none.err"))" \
+	sh -c "grep -q 'reseal: nothing to do (no provisional token)' '$T/reseal-none.err' && cmp -s '$T/bwd/update-journal' '$T/handed-1'"
+# bulwarkd's start records it, confirms it (update-journal.seq: the
+# journal's offset past its last line) and renames it.
 mv "$T/bwd/update-journal" "$T/bwd/update-journal.recorded"
+stat -c %s "$FS/state/update/journal" >"$T/bwd/update-journal.seq"
 
 # 4. Apply again; the trial is healthy (the node Trusted, attested in
 # this boot): the commit and the reboot.
@@ -278,8 +281,8 @@ check "reseal: the tokens file: a's first boot token, b's new one ($(tr '\n' ';'
 	sh -c "[ \"\$(sort '$FS/state/update/tokens' | tr '\n' ';')\" = 'a 0 1;b 8 9;' ] && [ ! -e '$KEY' ]"
 check "reseal: the header keeps a's and b's tokens only ($(tr '\n' ';' <"$S/tokens"))" \
 	sh -c "[ \"\$(tr '\n' ';' <'$S/tokens')\" = '0 1 7+8+9;8 9 7+8+9;' ] && [ \"\$(tr '\n' ';' <'$S/slots')\" = '0 recovery;1 tpm;9 tpm;' ]"
-check "reseal: the lines since the last hand-over are handed, and only those" \
-	sh -c "head -n 1 '$T/bwd/update-journal' | grep -q 'apply begin slot=b' && grep -q 'reseal done slot=b' '$T/bwd/update-journal' && [ \"\$(cat '$T/bwd/update-journal.recorded' '$T/bwd/update-journal' | md5sum)\" = \"\$(md5sum <'$FS/state/update/journal')\" ]"
+check "reseal: the lines since bulwarkd's confirmation are handed, and only those; journal.handed is the confirmation" \
+	sh -c "head -n 1 '$T/bwd/update-journal' | grep -qx \"# bulwark-update journal offset=\$(cat '$T/bwd/update-journal.seq')\" && sed -n 2p '$T/bwd/update-journal' | grep -q 'apply begin slot=b' && grep -q 'reseal done slot=b' '$T/bwd/update-journal' && [ \"\$(cat '$FS/state/update/journal.handed')\" = \"\$(cat '$T/bwd/update-journal.seq')\" ] && [ \"\$({ tail -n +2 '$T/bwd/update-journal.recorded'; tail -n +2 '$T/bwd/update-journal'; } | md5sum)\" = \"\$(md5sum <'$FS/state/update/journal')\" ]"
 check "reseal: the console line ($(cat "$T/reseal1.err"))" \
 	grep -q '^bulwark-update: reseal: slot b sealed to PCRs 7+8+9 (token 8); provisional token 6 and its key removed; earlier token of slot b: none, removed; slot a keeps token 0' "$T/reseal1.err"
 
@@ -446,6 +449,40 @@ rc=$?
 read -r at ak <<<"$(awk '$1 == "a" { print $2, $3 }' "$FS/state/update/tokens")"
 check "cut: the next reseal leaves b's token and a's new one only ($rc: $(tr '\n' ';' <"$S/tokens") / $(tr '\n' ';' <"$S/slots"); $(tr '\n' ';' <"$FS/state/update/tokens"))" \
 	sh -c "$(declare -f header_is); S='$S'; [ $rc -eq 0 ] && [ '$at' != 13 ] && header_is '$bt $bk 7+8+9;$at $ak 7+8+9;' '0 recovery;$bk tpm;$ak tpm;' && [ ! -e '$KEY' ] && [ \"\$(sort '$FS/state/update/tokens' | tr '\n' ';')\" = 'a $at $ak;b $bt $bk;' ]"
+
+# 7i. A journal larger than bulwarkd's limit (a backlog, or
+# journal.handed lost): reseal hands it over in chunks within the limit,
+# each cut at a line's end and starting at bulwarkd's confirmation, so
+# no hand-over is refused and none blocks the next. bulwarkd stands in:
+# it confirms each (update-journal.seq: the header's offset plus the
+# lines) and renames it.
+# confirm: bulwarkd's recording of the hand-over there, if any.
+confirm() {
+	[ -e "$T/bwd/update-journal" ] || return 0
+	local o
+	o=$(head -n 1 "$T/bwd/update-journal" | sed -n 's/^# bulwark-update journal offset=\([0-9]*\)$/\1/p')
+	echo $((o + $(tail -n +2 "$T/bwd/update-journal" | wc -c))) >"$T/bwd/update-journal.seq"
+	mv "$T/bwd/update-journal" "$T/bwd/update-journal.recorded"
+}
+confirm
+start=$(cat "$T/bwd/update-journal.seq")
+for i in $(seq 1000); do
+	printf '2026-12-07T19:00:00Z reseal token=%s slot=b (sealed before the update) %0600d\n' "$i" 0
+done >>"$FS/state/update/journal"
+: >"$T/chunks"
+chunk_ok=yes rounds=0
+for rounds in $(seq 1 10); do
+	tupd --slot a reseal 2>>"$T/reseal-chunks.err"
+	[ -e "$T/bwd/update-journal" ] || break
+	h=$(head -n 1 "$T/bwd/update-journal")
+	[ "$h" = "# bulwark-update journal offset=$(cat "$T/bwd/update-journal.seq")" ] &&
+		[ "$(stat -c %s "$T/bwd/update-journal")" -le 262144 ] &&
+		[ "$(tail -c 1 "$T/bwd/update-journal" | od -An -c | tr -d ' ')" = '\n' ] || chunk_ok="no: round $rounds: $h, $(stat -c %s "$T/bwd/update-journal") bytes"
+	tail -n +2 "$T/bwd/update-journal" >>"$T/chunks"
+	confirm
+done
+check "a journal past bulwarkd's limit: handed in chunks within it, each from the confirmation and ending at a line's end ($chunk_ok; $rounds rounds; $(tail -n 2 "$T/reseal-chunks.err" | tr "\n" ";"))" \
+	sh -c "[ '$chunk_ok' = yes ] && [ $rounds -ge 4 ] && tail -c +$((start + 1)) '$FS/state/update/journal' | cmp -s - '$T/chunks' && [ \"\$(cat '$T/bwd/update-journal.seq')\" = \"\$(stat -c %s '$FS/state/update/journal')\" ]"
 
 # 8. The real cryptsetup and systemd-cryptenroll on a LUKS2 image (a
 # loop device) with swtpm, reached through its TCTI (SYSTEMD_TPM2_DEVICE,
