@@ -434,7 +434,21 @@ trial_from=$at
 if [ "$no_tpm" = 1 ]; then
 	T0=$(date +%s)
 	await update "$trial_from" "$boot_limit" 'bulwark-tpm2: (root unlocked|the TPM did not)|Please unlock disk' || true
-	since update "$trial_from" | grep -aE 'bulwark-tpm2:|bulwark-slot:|Please unlock' | tr -d '\r' | sed 's/^/  | /'
+	since update "$trial_from" | grep -aE 'bulwark-tpm2:|Please unlock' | tr -d '\r' | sed 's/^/  | /'
+	# Without the provisional token the trial asks for the recovery
+	# key: typed here, to see the applied slot b boot at all.
+	if since update "$trial_from" | grep -aq 'Please unlock disk'; then
+		sleep 2
+		printf '%s\r' "$recovery" > "$d/update.in"
+		T0=$(date +%s)
+		if await update "$trial_from" "$boot_limit" 'bulwark-slot: the root is slot b'; then
+			pass "update: the trial, unlocked with the recovery key, bound slot b: $(first_match update "$trial_from" 'bulwark-slot: [^\r]*')"
+		else
+			fail "update: the trial unlocked with the recovery key did not bind slot b"
+		fi
+		await update "$trial_from" 600 'Started.*bulwarkd' &&
+			pass "update: slot b's system started bulwarkd: $(first_match update "$trial_from" 'Started.*bulwarkd[^\r]*')"
+	fi
 	stop_here "BW_UPDATE_NO_TPM=1: the trial boot of slot b reached; no token unlocks it (the provisional token, the health check and the commit are stage 5's, branch upd9)"
 fi
 trial_until update "$trial_from" 'bulwark-update: commit' "the commit" || { tail_of update 30; stop_here "the trial of the later commit"; }
