@@ -52,20 +52,25 @@ say() { printf 'check-update: %s\n' "$*"; }
 [ -f "$key" ] || { say "no release key $key (the one that signed $iso)" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { say "must run as root (make iso, losetup, cryptsetup)" >&2; exit 1; }
 for t in qemu-system-x86_64 swtpm mformat mcopy mtype openssl jq git cryptsetup losetup \
-	blkid mke2fs unsquashfs mksquashfs python3; do
+	blkid partx debugfs e2fsck mke2fs unsquashfs mksquashfs python3; do
 	command -v "$t" >/dev/null || { say "needs $t" >&2; exit 1; }
 done
 [ -f "$ovmf" ] || { say "needs OVMF ($ovmf)" >&2; exit 1; }
 
-d=$(mktemp -d /tmp/bw-check-update.XXXXXX)
+if [ -n "${BW_CHECK_FROM:-}" ]; then
+	d=$(cd "$BW_CHECK_FROM" && pwd) || exit 1
+	BW_CHECK_KEEP=1
+else
+	d=$(mktemp -d /tmp/bw-check-update.XXXXXX)
+fi
 # shellcheck source=appliance/iso/qemu-lib.sh
 . "$(dirname "$0")/qemu-lib.sh"
-bpid="" loopdev="" mapped="" mounted=""
-# close_root: what open_root made, undone in reverse
+bpid="" loopdev=""
+# close_root: what open_root made: the loop device detached, the volume
+# key and the plain image removed
 close_root() {
-	[ -n "$mounted" ] && { umount "$mounted" && mounted=""; }
-	[ -n "$mapped" ] && { cryptsetup close "$mapped" && mapped=""; }
 	[ -n "$loopdev" ] && { losetup -d "$loopdev" && loopdev=""; }
+	rm -f "$d/volume.key" "$d/root.plain" "$d/root.sums"
 	return 0
 }
 cleanup() {
@@ -89,150 +94,178 @@ stop_here() {
 }
 t_start=$(date +%s)
 
-# 1. The bundles, built while the ISO installs (in their own process
-# group, so that cleanup can stop a build half-way): a clone of BW_SRC's
-# HEAD with an empty commit, whose `make update-bundle` (make iso there)
-# gives the good bundle; then a second empty commit and the same root
-# with bulwarkd's unit made to fail (ExecStartPre=/bin/false) and the
-# health check's bound shortened, packed with `make update-bundle
-# BW_BUNDLE_FROM=` (a correctly signed bundle of a later release whose
-# new system is not healthy).
-build_bundles() {
-	set -e
-	local later="$d/later" base e1 c1 c2 live="$d/later/build/iso-work/iso/live"
-	local gitc=(git -C "$later" -c user.name=check-update -c user.email=check-update@localhost)
-	git clone -q --no-checkout "$src" "$later"
-	git -C "$later" checkout -q --detach "$(git -C "$src" rev-parse HEAD)"
-	# the empty commit's time is its release's epoch: later than HEAD's
-	base=$(git -C "$src" log -1 --format=%ct)
-	e1=$(date +%s)
-	[ "$e1" -gt "$base" ] || e1=$((base + 1))
-	GIT_AUTHOR_DATE="@$e1 +0000" GIT_COMMITTER_DATE="@$e1 +0000" \
-		"${gitc[@]}" commit -q --allow-empty -m "check-update: a later commit (empty)"
-	c1=$(git -C "$later" rev-parse HEAD)
-	echo "later commit $c1 epoch $e1"
-	(cd "$later" && autoreconf -fi >/dev/null 2>&1 && mkdir -p build && cd build &&
-		../configure -q && BULWARK_RELEASE_KEY="$key" nice make -s update-bundle)
-	mv "$later/build/bulwark-update-"*"-${c1:0:12}.tar" "$d/good.tar"
-	echo "good bundle: $(stat -c %s "$d/good.tar") bytes"
-	GIT_AUTHOR_DATE="@$((e1 + 60)) +0000" GIT_COMMITTER_DATE="@$((e1 + 60)) +0000" \
-		"${gitc[@]}" commit -q --allow-empty -m "check-update: a failing release (empty)"
-	c2=$(git -C "$later" rev-parse HEAD)
-	unsquashfs -q -n -d "$d/fail-root" "$live/filesystem.squashfs" >/dev/null
-	mkdir -p "$d/fail-root/etc/systemd/system/bulwarkd.service.d" \
-		"$d/fail-root/etc/systemd/system/bulwark-update-health.service.d"
-	printf '# make check-update: this release fails its health check\n[Service]\nExecStartPre=/bin/false\n' \
-		> "$d/fail-root/etc/systemd/system/bulwarkd.service.d/check-update-fail.conf"
-	printf '# make check-update: a shorter bound for the failing trial\n[Service]\nEnvironment=BULWARK_UPDATE_HEALTH_TIMEOUT=%s\n' \
-		"$health_limit" > "$d/fail-root/etc/systemd/system/bulwark-update-health.service.d/check-update.conf"
-	printf 'version %s\ncommit %s\nepoch %s\n' \
-		"$(sed -n 's/^version //p' "$d/fail-root/usr/share/bulwark/release")" "$c2" "$((e1 + 60))" \
-		> "$d/fail-root/usr/share/bulwark/release"
-	mkdir -p "$d/fail-live"
-	env -u SOURCE_DATE_EPOCH nice mksquashfs "$d/fail-root" "$d/fail-live/filesystem.squashfs" \
-		-noappend -quiet -no-progress -comp zstd >/dev/null
-	rm -rf "$d/fail-root"
-	cp "$live/vmlinuz" "$live/initrd.img" "$d/fail-live/"
-	(cd "$later/build" && BULWARK_RELEASE_KEY="$key" make -s update-bundle BW_BUNDLE_FROM="$d/fail-live")
-	mv "$later/build/bulwark-update-"*"-${c2:0:12}.tar" "$d/fail.tar"
-	rm -rf "$d/fail-live"
-	echo "failing commit $c2 epoch $((e1 + 60))"
-	echo "failing bundle: $(stat -c %s "$d/fail.tar") bytes"
-}
-# (setsid: its own process group, which cleanup kills whole)
-setsid bash -c "$(declare -f build_bundles); d='$d' src='$src' key='$key' health_limit='$health_limit'; build_bundles" \
-	> "$d/bundle.log" 2>&1 &
-bpid=$!
-say "building the bundles in $d/later (log $d/bundle.log)"
+if [ -z "${BW_CHECK_FROM:-}" ]; then
+	# 1. The bundles, built while the ISO installs (in their own process
+	# group, so that cleanup can stop a build half-way): a clone of BW_SRC's
+	# HEAD with an empty commit, whose `make update-bundle` (make iso there)
+	# gives the good bundle; then a second empty commit and the same root
+	# with bulwarkd's unit made to fail (ExecStartPre=/bin/false) and the
+	# health check's bound shortened, packed with `make update-bundle
+	# BW_BUNDLE_FROM=` (a correctly signed bundle of a later release whose
+	# new system is not healthy).
+	build_bundles() {
+		set -e
+		local later="$d/later" base e1 c1 c2 live="$d/later/build/iso-work/iso/live"
+		local gitc=(git -C "$later" -c user.name=check-update -c user.email=check-update@localhost)
+		git clone -q --no-checkout "$src" "$later"
+		git -C "$later" checkout -q --detach "$(git -C "$src" rev-parse HEAD)"
+		# the empty commit's time is its release's epoch: later than HEAD's
+		base=$(git -C "$src" log -1 --format=%ct)
+		e1=$(date +%s)
+		[ "$e1" -gt "$base" ] || e1=$((base + 1))
+		GIT_AUTHOR_DATE="@$e1 +0000" GIT_COMMITTER_DATE="@$e1 +0000" \
+			"${gitc[@]}" commit -q --allow-empty -m "check-update: a later commit (empty)"
+		c1=$(git -C "$later" rev-parse HEAD)
+		echo "later commit $c1 epoch $e1"
+		(cd "$later" && autoreconf -fi >/dev/null 2>&1 && mkdir -p build && cd build &&
+			../configure -q && BULWARK_RELEASE_KEY="$key" nice make -s update-bundle)
+		mv "$later/build/bulwark-update-"*"-${c1:0:12}.tar" "$d/good.tar"
+		echo "good bundle: $(stat -c %s "$d/good.tar") bytes"
+		GIT_AUTHOR_DATE="@$((e1 + 60)) +0000" GIT_COMMITTER_DATE="@$((e1 + 60)) +0000" \
+			"${gitc[@]}" commit -q --allow-empty -m "check-update: a failing release (empty)"
+		c2=$(git -C "$later" rev-parse HEAD)
+		unsquashfs -q -n -d "$d/fail-root" "$live/filesystem.squashfs" >/dev/null
+		mkdir -p "$d/fail-root/etc/systemd/system/bulwarkd.service.d" \
+			"$d/fail-root/etc/systemd/system/bulwark-update-health.service.d"
+		printf '# make check-update: this release fails its health check\n[Service]\nExecStartPre=/bin/false\n' \
+			> "$d/fail-root/etc/systemd/system/bulwarkd.service.d/check-update-fail.conf"
+		printf '# make check-update: a shorter bound for the failing trial\n[Service]\nEnvironment=BULWARK_UPDATE_HEALTH_TIMEOUT=%s\n' \
+			"$health_limit" > "$d/fail-root/etc/systemd/system/bulwark-update-health.service.d/check-update.conf"
+		printf 'version %s\ncommit %s\nepoch %s\n' \
+			"$(sed -n 's/^version //p' "$d/fail-root/usr/share/bulwark/release")" "$c2" "$((e1 + 60))" \
+			> "$d/fail-root/usr/share/bulwark/release"
+		mkdir -p "$d/fail-live"
+		env -u SOURCE_DATE_EPOCH nice mksquashfs "$d/fail-root" "$d/fail-live/filesystem.squashfs" \
+			-noappend -quiet -no-progress -comp zstd >/dev/null
+		rm -rf "$d/fail-root"
+		cp "$live/vmlinuz" "$live/initrd.img" "$d/fail-live/"
+		(cd "$later/build" && BULWARK_RELEASE_KEY="$key" make -s update-bundle BW_BUNDLE_FROM="$d/fail-live")
+		mv "$later/build/bulwark-update-"*"-${c2:0:12}.tar" "$d/fail.tar"
+		rm -rf "$d/fail-live"
+		echo "failing commit $c2 epoch $((e1 + 60))"
+		echo "failing bundle: $(stat -c %s "$d/fail.tar") bytes"
+	}
+	# (setsid: its own process group, which cleanup kills whole)
+	setsid bash -c "$(declare -f build_bundles); d='$d' src='$src' key='$key' health_limit='$health_limit'; build_bundles" \
+		> "$d/bundle.log" 2>&1 &
+	bpid=$!
+	say "building the bundles in $d/later (log $d/bundle.log)"
 
-# 2. The unattended installation and the first boot (as make check-iso).
-mkdir -p "$d/tpm"
-cp "$vars" "$d/vars.fd"
-truncate -s 8G "$d/disk.img"
-mformat -C -f 1440 -v BWANSWERS -i "$d/answers.img" ::
-cat > "$d/answers" <<ANS
-# make check-update's answer file
-disk=/dev/vda
-hostname=bwupdate
-admin_user=bwadmin
-credentials_output=answers
-recovery_key_output=answers
-first_boot_lynis=no
-finish=poweroff
-ANS
-mcopy -i "$d/answers.img" "$d/answers" ::/answers
-qemu_run install no -cdrom "$iso" -drive file="$d/answers.img",format=raw,if=virtio
-if await_exit "$install_limit" && grep -aq 'bulwark-install: installed in' "$d/install.log"; then
-	pass "installed and powered off after $(( $(date +%s) - T0 )) s (wall, from QEMU's start)"
+	# 2. The unattended installation and the first boot (as make check-iso).
+	mkdir -p "$d/tpm"
+	cp "$vars" "$d/vars.fd"
+	truncate -s 8G "$d/disk.img"
+	mformat -C -f 1440 -v BWANSWERS -i "$d/answers.img" ::
+	cat > "$d/answers" <<-ANS
+	# make check-update's answer file
+	disk=/dev/vda
+	hostname=bwupdate
+	admin_user=bwadmin
+	credentials_output=answers
+	recovery_key_output=answers
+	first_boot_lynis=no
+	finish=poweroff
+	ANS
+	mcopy -i "$d/answers.img" "$d/answers" ::/answers
+	qemu_run install no -cdrom "$iso" -drive file="$d/answers.img",format=raw,if=virtio
+	if await_exit "$install_limit" && grep -aq 'bulwark-install: installed in' "$d/install.log"; then
+		pass "installed and powered off after $(( $(date +%s) - T0 )) s (wall, from QEMU's start)"
+	else
+		tail_of install 40; stop_here "no installation within $install_limit s"
+	fi
+	qemu_finish
+	qemu_run firstboot no -drive file="$d/answers.img",format=raw,if=virtio
+	if await firstboot 0 "$boot_limit" 'bulwark-firstboot: done|Please unlock disk' &&
+		grep -aq 'bulwark-firstboot: done' "$d/firstboot.log"; then
+		pass "first boot finished after $(( $(date +%s) - T0 )) s (wall, from QEMU's start)"
+	else
+		tail_of firstboot 40; stop_here "first boot did not finish within $boot_limit s"
+	fi
+	grep -aE 'bulwark-firstboot: (bulwarkd healthy|node .*: Trusted|update status)' "$d/firstboot.log" |
+		tr -d '\r' | sed 's/^/  | /'
+	powerdown firstboot 0
+	qemu_finish
+	say "install and first boot: $(( $(date +%s) - t_start )) s"
+
+	# 3. The bundles.
+	T0=$(date +%s)
+	while kill -0 "$bpid" 2>/dev/null && [ $(( $(date +%s) - T0 )) -lt "$bundle_limit" ]; do sleep 5; done
+	if kill -0 "$bpid" 2>/dev/null; then
+		stop_here "the bundles not built within $bundle_limit s (since the first boot's end; $d/bundle.log)"
+	fi
+	wait "$bpid"; brc=$?; bpid=""
+	sed 's/^/  | /' "$d/bundle.log" | grep -avE '^  \| +(CC|CCLD|GEN|AR) ' | tail -n 30
+	[ "$brc" = 0 ] && [ -f "$d/good.tar" ] && [ -f "$d/fail.tar" ] ||
+		stop_here "building the bundles failed (exit $brc; $d/bundle.log)"
+	pass "the bundles built ($(( $(date +%s) - t_start )) s after the check's start)"
+	# mk_medium NAME TAR: an ext4 image labelled BWUPDATE holding TAR as
+	# bundle.tar (the update medium, a second virtio disk)
+	mk_medium() {
+		local size
+		mkdir -p "$d/$1.dir"
+		mv "$2" "$d/$1.dir/bundle.tar"
+		size=$(( $(stat -c %s "$d/$1.dir/bundle.tar") / 1048576 + 128 ))
+		mke2fs -q -t ext4 -L BWUPDATE -d "$d/$1.dir" "$d/$1.img" "${size}M" &&
+			rm -rf "$d/$1.dir"
+	}
+	mk_medium good "$d/good.tar" || stop_here "cannot make the good bundle's medium"
+	mk_medium fail "$d/fail.tar" || stop_here "cannot make the failing bundle's medium"
 else
-	tail_of install 40; stop_here "no installation within $install_limit s"
+	# BW_CHECK_FROM=DIR: a work directory an earlier run kept right after
+	# its media were made (installed, first boot done, nothing injected)
+	for f in disk.img vars.fd answers.img good.img fail.img bundle.log; do
+		[ -f "$d/$f" ] || { say "BW_CHECK_FROM: no $d/$f" >&2; exit 1; }
+	done
+	say "starting from $d (installed, first boot done, bundles built)"
 fi
-qemu_finish
 recovery=$(mtype -i "$d/answers.img" ::/recovery-key 2>/dev/null)
-[ -n "$recovery" ] || stop_here "no recovery-key on the answers medium"
-qemu_run firstboot no -drive file="$d/answers.img",format=raw,if=virtio
-if await firstboot 0 "$boot_limit" 'bulwark-firstboot: done|Please unlock disk' &&
-	grep -aq 'bulwark-firstboot: done' "$d/firstboot.log"; then
-	pass "first boot finished after $(( $(date +%s) - T0 )) s (wall, from QEMU's start)"
-else
-	tail_of firstboot 40; stop_here "first boot did not finish within $boot_limit s"
-fi
-grep -aE 'bulwark-firstboot: (bulwarkd healthy|node .*: Trusted|update status)' "$d/firstboot.log" |
-	tr -d '\r' | sed 's/^/  | /'
-powerdown firstboot 0
-qemu_finish
-say "install and first boot: $(( $(date +%s) - t_start )) s"
-
-# 3. The bundles.
-T0=$(date +%s)
-while kill -0 "$bpid" 2>/dev/null && [ $(( $(date +%s) - T0 )) -lt "$bundle_limit" ]; do sleep 5; done
-if kill -0 "$bpid" 2>/dev/null; then
-	stop_here "the bundles not built within $bundle_limit s (since the first boot's end; $d/bundle.log)"
-fi
-wait "$bpid"; brc=$?; bpid=""
-sed 's/^/  | /' "$d/bundle.log" | grep -avE '^  \| +(CC|CCLD|GEN|AR) ' | tail -n 30
-[ "$brc" = 0 ] && [ -f "$d/good.tar" ] && [ -f "$d/fail.tar" ] ||
-	stop_here "building the bundles failed (exit $brc; $d/bundle.log)"
-pass "the bundles built ($(( $(date +%s) - t_start )) s after the check's start)"
 c1=$(sed -n 's/^later commit \([0-9a-f]*\) .*/\1/p' "$d/bundle.log")
 c2=$(sed -n 's/^failing commit \([0-9a-f]*\) .*/\1/p' "$d/bundle.log")
-# mk_medium NAME TAR: an ext4 image labelled BWUPDATE holding TAR as
-# bundle.tar (the update medium, a second virtio disk)
-mk_medium() {
-	local size
-	mkdir -p "$d/$1.dir"
-	mv "$2" "$d/$1.dir/bundle.tar"
-	size=$(( $(stat -c %s "$d/$1.dir/bundle.tar") / 1048576 + 128 ))
-	mke2fs -q -t ext4 -L BWUPDATE -d "$d/$1.dir" "$d/$1.img" "${size}M" &&
-		rm -rf "$d/$1.dir"
-}
-mk_medium good "$d/good.tar" || stop_here "cannot make the good bundle's medium"
-mk_medium fail "$d/fail.tar" || stop_here "cannot make the failing bundle's medium"
+[ -n "$recovery" ] || stop_here "no recovery-key on the answers medium"
 
 # 4. The test unit, dropped into a slot's root with the VM stopped: the
-# LUKS root (label bwroot) opened on the host with the recovery key.
-# At every normal boot of that slot it reports; with
-# /etc/bw-check-update.apply present, it removes that file and applies
-# the medium once.
+# LUKS root (the GPT's partition named root, LUKS label bwroot) opened
+# on the host with the recovery key. The test hosts have no
+# device-mapper (no cryptsetup open, no dm-crypt), so: the volume key
+# from the header (cryptsetup luksDump --dump-volume-key, the recovery
+# key as the passphrase), the data segment decrypted into a plain
+# image (luks-xts.py), the files written into it with debugfs, and the
+# chunks that changed encrypted back. At every normal boot of that
+# slot the unit reports; with /etc/bw-check-update.apply present, it
+# removes that file and applies the medium once.
+luks_start="" luks_off="" luks_len=""
 open_root() {
-	local part
-	loopdev=$(losetup -P --show -f "$d/disk.img") || return 1
-	udevadm settle 2>/dev/null
-	part=$(blkid -o device -t LABEL=bwroot "$loopdev"p* 2>/dev/null | head -n 1)
-	[ -n "$part" ] || { say "no LUKS partition labelled bwroot on $loopdev"; return 1; }
-	mapped="bw-check-update-$$"
-	printf '%s' "$recovery" | cryptsetup open --key-file=- "$part" "$mapped" || { mapped=""; return 1; }
-	mkdir -p "$d/mnt"
-	mount /dev/mapper/"$mapped" "$d/mnt" || return 1
-	mounted="$d/mnt"
+	local start sectors label dump
+	read -r start sectors < <(partx -g -o START,SECTORS,NAME "$d/disk.img" | awk '$3 == "root" { print $1, $2 }')
+	[ -n "${sectors:-}" ] || { say "no partition named root in the disk's GPT"; return 1; }
+	loopdev=$(losetup --show -f -r -o $((start * 512)) --sizelimit $((sectors * 512)) "$d/disk.img") || return 1
+	label=$(blkid -o value -s LABEL "$loopdev")
+	[ "$label" = bwroot ] || { say "the root partition's LUKS label is ${label:-none}, not bwroot"; return 1; }
+	dump=$(cryptsetup luksDump "$loopdev")
+	grep -q 'cipher: *aes-xts-plain64' <<<"$dump" && grep -q 'sector: *512 \[bytes\]' <<<"$dump" ||
+		{ say "the root's data segment is not aes-xts-plain64 with 512-byte sectors"; return 1; }
+	luks_off=$(sed -n 's/^\s*offset: *\([0-9]*\) \[bytes\]/\1/p' <<<"$dump" | head -n 1)
+	luks_start=$(( start * 512 + luks_off ))
+	luks_len=$(( sectors * 512 - luks_off ))
+	(umask 077 && printf '%s' "$recovery" | cryptsetup luksDump -q --dump-volume-key \
+		--volume-key-file "$d/volume.key" --key-file=- "$loopdev" >/dev/null) ||
+		{ say "the recovery key did not open the root's header"; return 1; }
+	losetup -d "$loopdev"; loopdev=""
+	python3 "$(dirname "$0")/luks-xts.py" decrypt "$d/disk.img" "$luks_start" "$luks_len" \
+		"$d/volume.key" "$d/root.plain" "$d/root.sums" || return 1
+	[ "$(od -An -tx2 -j 1080 -N 2 "$d/root.plain" | tr -d ' ')" = ef53 ] ||
+		{ say "the decrypted root is not ext4"; return 1; }
 }
 # inject SLOT APPLY: the test unit into slots/SLOT; APPLY yes or no
 inject() {
-	local r="$d/mnt/slots/$1"
+	local r="/slots/$1" t0
+	t0=$(date +%s)
 	open_root || { close_root; return 1; }
-	[ -d "$r/etc/systemd/system" ] || { say "no slots/$1 root"; close_root; return 1; }
-	mkdir -p "$r/usr/local/sbin" "$r/etc/systemd/system/multi-user.target.wants"
-	cat > "$r/usr/local/sbin/bw-check-update" <<'VM'
+	debugfs -R "stat $r/etc/systemd/system" "$d/root.plain" 2>/dev/null | grep -q 'Type: directory' ||
+		{ say "no slots/$1 root"; close_root; return 1; }
+	rm -rf "$d/inject"; mkdir -p "$d/inject"
+	r="$d/inject"
+	cat > "$r/bw-check-update" <<'VM'
 #!/bin/bash
 # make check-update's test unit (not part of the appliance): reports on
 # the console, and applies the update medium once when asked to.
@@ -276,7 +309,7 @@ if [ "$rc" = 0 ] && [ "$args" = --no-tpm ]; then
 	systemctl --no-block reboot
 fi
 VM
-	cat > "$r/etc/systemd/system/bw-check-update.service" <<'UNIT'
+	cat > "$r/bw-check-update.service" <<'UNIT'
 [Unit]
 Description=make check-update's test unit (reports, applies the update medium)
 Wants=bulwarkd.service
@@ -293,12 +326,33 @@ TimeoutStartSec=3600
 [Install]
 WantedBy=multi-user.target
 UNIT
-	ln -sfn ../bw-check-update.service "$r/etc/systemd/system/multi-user.target.wants/bw-check-update.service"
+	chmod 0755 "$r/bw-check-update"; chmod 0644 "$r/bw-check-update.service"
 	if [ "$2" = yes ]; then
-		if [ "$no_tpm" = 1 ]; then echo --no-tpm; else echo --reboot; fi > "$r/etc/bw-check-update.apply"
+		if [ "$no_tpm" = 1 ]; then echo --no-tpm; else echo --reboot; fi > "$r/apply"
 	fi
-	sync
+	r="/slots/$1"
+	{
+		echo "mkdir $r/usr/local/sbin"
+		echo "rm $r/usr/local/sbin/bw-check-update"
+		echo "write $d/inject/bw-check-update $r/usr/local/sbin/bw-check-update"
+		echo "rm $r/etc/systemd/system/bw-check-update.service"
+		echo "write $d/inject/bw-check-update.service $r/etc/systemd/system/bw-check-update.service"
+		echo "mkdir $r/etc/systemd/system/multi-user.target.wants"
+		echo "rm $r/etc/systemd/system/multi-user.target.wants/bw-check-update.service"
+		echo "symlink $r/etc/systemd/system/multi-user.target.wants/bw-check-update.service ../bw-check-update.service"
+		[ "$2" = yes ] && echo "write $d/inject/apply $r/etc/bw-check-update.apply"
+	} > "$d/inject/debugfs.cmds"
+	debugfs -w -f "$d/inject/debugfs.cmds" "$d/root.plain" > "$d/inject/debugfs.log" 2>&1
+	if ! debugfs -R "cat $r/etc/systemd/system/bw-check-update.service" "$d/root.plain" 2>/dev/null | grep -q 'ExecStart=' ||
+		! debugfs -R "stat $r/etc/systemd/system/multi-user.target.wants/bw-check-update.service" "$d/root.plain" 2>/dev/null | grep -q 'Type: symlink'; then
+		say "debugfs did not write the unit (its log: $d/inject/debugfs.log)"; close_root; return 1
+	fi
+	e2fsck -fn "$d/root.plain" > "$d/inject/e2fsck.log" 2>&1 ||
+		{ say "the edited root fails e2fsck -fn ($d/inject/e2fsck.log)"; close_root; return 1; }
+	python3 "$(dirname "$0")/luks-xts.py" writeback "$d/disk.img" "$luks_start" "$luks_len" \
+		"$d/volume.key" "$d/root.plain" "$d/root.sums" || { close_root; return 1; }
 	close_root
+	say "the test unit written into slots/$1 in $(( $(date +%s) - t0 )) s"
 }
 inject a yes || stop_here "cannot put the test unit into slots/a (the LUKS root opened with the recovery key)"
 pass "the test unit in slots/a, to apply the later commit's bundle ($c1) at the next boot"
