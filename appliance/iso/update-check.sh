@@ -251,8 +251,8 @@ open_root() {
 		--volume-key-file "$d/volume.key" --key-file=- "$loopdev" >/dev/null) ||
 		{ say "the recovery key did not open the root's header"; return 1; }
 	losetup -d "$loopdev"; loopdev=""
-	python3 "$(dirname "$0")/luks-xts.py" decrypt "$d/disk.img" "$luks_start" "$luks_len" \
-		"$d/volume.key" "$d/root.plain" "$d/root.sums" || return 1
+	(umask 077 && python3 "$(dirname "$0")/luks-xts.py" decrypt "$d/disk.img" "$luks_start" "$luks_len" \
+		"$d/volume.key" "$d/root.plain" "$d/root.sums") || return 1
 	[ "$(od -An -tx2 -j 1080 -N 2 "$d/root.plain" | tr -d ' ')" = ef53 ] ||
 		{ say "the decrypted root is not ext4"; return 1; }
 }
@@ -271,24 +271,30 @@ inject() {
 # the console, and applies the update medium once when asked to.
 say() { printf 'check-update-vm: %s\n' "$*"; }
 say "boot: $(grep -oE 'bulwark\.[a-z]+=[^ ]*' /proc/cmdline | xargs)"
-ok=""
-for _ in $(seq 1 150); do
+# Each wait bounded by the clock (180 s), not by a count of tries that
+# may each hang for their timeout.
+t0=$(date +%s) r="" ok=""
+while [ $(( $(date +%s) - t0 )) -lt 180 ]; do
 	r=$(printf 'GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n' |
-		timeout 10 openssl s_client -quiet -connect 127.0.0.1:8443 2>/dev/null | tr -d '\r')
+		timeout 5 openssl s_client -quiet -connect 127.0.0.1:8443 2>/dev/null | tr -d '\r')
 	if printf '%s' "$r" | head -n 1 | grep -q ' 200'; then ok=1; break; fi
 	sleep 2
 done
-[ -n "$ok" ] && say "bulwarkd healthy" || say "bulwarkd not healthy after 300 s"
-att="" host=""
-for _ in $(seq 1 300); do
-	st=$(bulwark --config /var/lib/bulwark/admin.conf get nodes -o json 2>/dev/null)
+if [ -n "$ok" ]; then
+	say "bulwarkd healthy ($(( $(date +%s) - t0 )) s)"
+else
+	say "bulwarkd not healthy after 180 s: bulwarkd $(systemctl is-active bulwarkd.service), /healthz: $(printf '%s' "$r" | head -n 1)"
+fi
+t0=$(date +%s) att="" host=""
+while [ $(( $(date +%s) - t0 )) -lt 180 ]; do
+	st=$(timeout 20 bulwark --config /var/lib/bulwark/admin.conf get nodes -o json 2>/dev/null)
 	host=$(jq -r '[.items[] | select(.metadata.labels["bulwark.io/mode"] == "all-in-one")][0].metadata.name // empty' <<<"$st" 2>/dev/null)
 	att=$(jq -r '[.items[] | select(.metadata.labels["bulwark.io/mode"] == "all-in-one")][0].status.attestation // empty' <<<"$st" 2>/dev/null)
 	[ "$att" = Trusted ] && break
 	sleep 2
 done
-if [ "$att" = Trusted ]; then say "node $host: Trusted"; else say "node ${host:-?}: ${att:-no answer} after 600 s"; fi
-say "update status: $(bulwark-update --json status 2>&1 | tail -n 1)"
+if [ "$att" = Trusted ]; then say "node $host: Trusted"; else say "node ${host:-?}: ${att:-no answer} after 180 s"; fi
+say "update status: $(timeout 120 bulwark-update --json status 2>&1 | tail -n 1)"
 tail -n 12 /var/lib/bulwark/update/journal 2>/dev/null | sed 's/^/check-update-vm: journal: /'
 [ -f /etc/bw-check-update.apply ] || exit 0
 args=$(cat /etc/bw-check-update.apply)
