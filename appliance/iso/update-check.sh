@@ -348,10 +348,12 @@ UNIT
 		echo "symlink $r/etc/systemd/system/multi-user.target.wants/bw-check-update.service ../bw-check-update.service"
 		[ "$2" = yes ] && echo "write $d/inject/apply $r/etc/bw-check-update.apply"
 	} > "$d/inject/debugfs.cmds"
-	# a journal left by a VM that did not power off is replayed first,
-	# as a mount would (debugfs does not, and the kernel would replay it
-	# over what debugfs wrote)
-	e2fsck -E journal_only -p "$d/root.plain" > "$d/inject/journal.log" 2>&1
+	# a file system left by a VM that did not power off is checked and
+	# repaired first (its journal replayed, as a mount would: debugfs
+	# does not, and the kernel would replay it over what debugfs wrote;
+	# orphans and counts fixed, or the check after the edit fails)
+	e2fsck -fy "$d/root.plain" > "$d/inject/e2fsck-before.log" 2>&1
+	[ $? -le 1 ] || { say "the root's file system needs more than e2fsck -fy ($d/inject/e2fsck-before.log)"; close_root; return 1; }
 	debugfs -w -f "$d/inject/debugfs.cmds" "$d/root.plain" > "$d/inject/debugfs.log" 2>&1
 	if ! debugfs -R "cat $r/etc/systemd/system/bw-check-update.service" "$d/root.plain" 2>/dev/null | grep -q 'ExecStart=' ||
 		! debugfs -R "stat $r/etc/systemd/system/multi-user.target.wants/bw-check-update.service" "$d/root.plain" 2>/dev/null | grep -q 'Type: symlink'; then
