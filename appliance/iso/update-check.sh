@@ -337,15 +337,20 @@ UNIT
 		if [ "$no_tpm" = 1 ]; then echo --no-tpm; else echo --reboot; fi > "$r/apply"
 	fi
 	r="/slots/$1"
+	# (debugfs's mkdir of a directory that is there leaks the inode it
+	# allocated, which e2fsck then finds unconnected: only missing ones)
 	{
-		echo "mkdir $r/usr/local/sbin"
+		debugfs -R "stat $r/usr/local/sbin" "$d/root.plain" 2>/dev/null | grep -q 'Type: directory' ||
+			echo "mkdir $r/usr/local/sbin"
 		echo "rm $r/usr/local/sbin/bw-check-update"
 		echo "write $d/inject/bw-check-update $r/usr/local/sbin/bw-check-update"
 		echo "rm $r/etc/systemd/system/bw-check-update.service"
 		echo "write $d/inject/bw-check-update.service $r/etc/systemd/system/bw-check-update.service"
-		echo "mkdir $r/etc/systemd/system/multi-user.target.wants"
+		debugfs -R "stat $r/etc/systemd/system/multi-user.target.wants" "$d/root.plain" 2>/dev/null |
+			grep -q 'Type: directory' || echo "mkdir $r/etc/systemd/system/multi-user.target.wants"
 		echo "rm $r/etc/systemd/system/multi-user.target.wants/bw-check-update.service"
 		echo "symlink $r/etc/systemd/system/multi-user.target.wants/bw-check-update.service ../bw-check-update.service"
+		echo "rm $r/etc/bw-check-update.apply"
 		[ "$2" = yes ] && echo "write $d/inject/apply $r/etc/bw-check-update.apply"
 	} > "$d/inject/debugfs.cmds"
 	# a file system left by a VM that did not power off is checked and
