@@ -2624,6 +2624,8 @@ agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
 	int			 listed;
 	json_t			*policies;
 
+	/* what a cancelled probe left to reap (probe_cancel()) */
+	(void)probe_strays_reap();
 	/* A status write refused as for an instance no longer here: the
 	 * kept list is stale. */
 	if (ar->list_due)
