@@ -113,6 +113,9 @@ struct ar_inst {
 	bool		 oom, exited;
 	bool		 exit_handled;	/* the current exit was decided on */
 	bool		 final;		/* ended for good (policy) */
+	bool		 gone;		/* its status write was refused as for
+					 * an instance not bound here (403,
+					 * 404): not started again */
 	bool		 seen;
 	struct ar_probe	 live, ready_probe;
 	bool		 ready;		/* the readiness probe's verdict */
@@ -158,6 +161,7 @@ struct agent_run {
 	int			 changes;
 	char			 node_event[AR_EVENT_MAX];
 	unsigned long long	 list_rev;	/* of the last instance list */
+	bool			 list_due;	/* the kept list is stale (report()) */
 	/* the last full list, its items' status kept as this agent last
 	 * wrote it: the local passes between two lists reconcile these */
 	json_t			*items;
@@ -1147,7 +1151,13 @@ report(struct agent_run *ar, const json_t *item, struct ar_inst *e)
 		return r;
 	}
 	if (status != 200) {
-		/* 404: deleted meanwhile (the next pass removes it). */
+		/* 404: deleted meanwhile; 403: moved to another node. Either
+		 * way the kept list is stale: the next pass lists (and
+		 * removes it), and nothing restarts it until then. */
+		if (status == 403 || status == 404) {
+			ar->list_due = true;
+			e->gone = true;
+		}
 		if (status != 404)
 			log_warn("instance %s/%s: status refused (HTTP %d): %s",
 			    e->tenant, e->name, status,
@@ -2230,11 +2240,18 @@ autoscaled(struct agent_run *ar, const json_t *item, json_t *cache)
 	snprintf(key, sizeof(key), "autoscale %s/%s",
 	    json_str_at(item, "metadata", "tenant"), w);
 	if (!(on = json_object_get(cache, key))) {
+		int r;
+
 		snprintf(path, sizeof(path), "/v1/tenants/%s/workloads/%s",
 		    json_str_at(item, "metadata", "tenant"), w);
-		json_object_set_new(cache, key, json_boolean(api_get(ar, path,
-		    &wl, &err) == 0 && json_is_object(json_object_get(
-		    json_object_get(wl, "spec"), "autoscale"))));
+		r = api_get(ar, path, &wl, &err);
+		/* Only an answer is kept (the workload, or none): a failed
+		 * request is asked again next time. */
+		if (r < 0 && r != -BW_E_NOTFOUND)
+			return false;
+		json_object_set_new(cache, key, json_boolean(r == 0 &&
+		    json_is_object(json_object_get(json_object_get(wl,
+		    "spec"), "autoscale"))));
 		on = json_object_get(cache, key);
 	}
 	return json_is_true(on);
@@ -2285,6 +2302,8 @@ reconcile_one(struct agent_run *ar, const json_t *item, const char *id,
 	if (!e && !(e = inst_adopt(ar, item, id)))
 		return;
 	e->seen = true;
+	if (e->gone)
+		return;
 	r = runtime_status(ar->rt, id, &st, &err);
 	if (r == -BW_E_NOTFOUND) {
 		/* Not created yet, or a start that failed: (re)try when
@@ -2372,6 +2391,7 @@ policy_of(struct agent_run *ar, const json_t *item, json_t *cache)
 	const char		*w = json_str_at(item, "spec", "workload");
 	const json_t		*hit;
 	char			 key[160], path[256];
+	int			 r;
 
 	if (!is_label(w))
 		return NULL;
@@ -2380,8 +2400,11 @@ policy_of(struct agent_run *ar, const json_t *item, json_t *cache)
 		return json_string_value(hit) ? strdup(json_string_value(hit)) :
 		    NULL;
 	snprintf(path, sizeof(path), "/v1/tenants/%s/workloads/%s", t, w);
-	if (api_get(ar, path, &wl, &err) < 0) {
-		json_object_set_new(cache, key, json_null());
+	if ((r = api_get(ar, path, &wl, &err)) < 0) {
+		/* Only an answer is kept (no such workload): a failed
+		 * request is asked again next time. */
+		if (r == -BW_E_NOTFOUND)
+			json_object_set_new(cache, key, json_null());
 		return NULL;
 	}
 	json_object_set_new(cache, key, json_string(json_str_at(wl, "spec",
@@ -2561,6 +2584,31 @@ remove_unbound(struct agent_run *ar, const json_t *items)
 	}
 }
 
+/* A full list read at revision REV. The watch goes on from REV, so the
+ * Workload and VolumeSnapshot changes between the last revision watched
+ * (or listed) and REV are never seen on it: when REV moved past it, the
+ * cached policies go and the snapshots are read in this pass (returns
+ * AGENT_RUN_SNAPSHOTS then). The simpler of two ways: a watch revision
+ * kept apart from the list's would see those changes again, but only
+ * once the watch runs, and a followed log keeps it from running for as
+ * long as it is read. A revision gone backwards (a store restored from
+ * a snapshot) is taken as it is, and the revisions of this agent's own
+ * writes are forgotten (the same numbers will name other changes). */
+static unsigned
+list_moved(struct agent_run *ar, unsigned long long rev)
+{
+	if (rev == 0 || rev == ar->list_rev)
+		return 0;
+	if (rev < ar->list_rev) {
+		memset(ar->own_revs, 0, sizeof(ar->own_revs));
+		ar->own_next = 0;
+	}
+	ar->list_rev = rev;
+	if (ar->wl_cache)
+		json_object_clear(ar->wl_cache);
+	return AGENT_RUN_SNAPSHOTS;
+}
+
 int
 agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
     unsigned what, char **ret_err)
@@ -2576,6 +2624,12 @@ agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
 	int			 listed;
 	json_t			*policies;
 
+	/* what a cancelled probe left to reap (probe_cancel()) */
+	(void)probe_strays_reap();
+	/* A status write refused as for an instance no longer here: the
+	 * kept list is stale. */
+	if (ar->list_due)
+		what |= AGENT_RUN_LIST;
 	if ((what & AGENT_RUN_GC) || !ar->wl_cache) {
 		json_decref(ar->wl_cache);
 		if (!(ar->wl_cache = json_object()))
@@ -2622,8 +2676,10 @@ agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
 		    json_array_size(items));
 		goto reconcile;
 	}
-	if (rev > ar->list_rev)
-		ar->list_rev = rev;
+	what |= list_moved(ar, rev);
+	ar->list_due = false;
+	for (e = ar->insts; e; e = e->next)
+		e->gone = false;	/* what is still listed is here */
 	json_decref(ar->items);
 	ar->items = json_incref(items);
 

@@ -111,9 +111,12 @@ int agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
 unsigned agent_run_watched(struct agent_run *ar, const char *body,
     size_t len);
 
-/* The largest store revision the agent has seen (its last instance list
- * or a watch line): a watch from it sees every change it did not. 0
- * before the first list. */
+/* The store revision of the agent's last instance list, or the largest
+ * watch line after it: a watch from it sees every change it did not (a
+ * list that moved it past the last one seen also reads the changes a
+ * watch would have shown: the snapshots, the workloads' policies). A
+ * list of a store restored to an older revision takes it back. 0 before
+ * the first list. */
 unsigned long long agent_run_revision(const struct agent_run *ar);
 
 /* Pushes the logs of its instances that readers ask for and learns

@@ -623,7 +623,8 @@ agent_http_close(struct agent_http *h)
  * the next local second while some are asked for (new lines reach a
  * reader within about a period), else once. Returns whether some are. */
 static bool
-logs_follow(struct agent_http *h, struct agent_run *ar, int64_t last_pass_ms)
+logs_follow(struct agent_http *h, struct agent_run *ar, int64_t last_pass_ms,
+    bool *failed)
 {
 	_cleanup_free_ char	*err = NULL;
 	unsigned		 period = 0;
@@ -647,8 +648,13 @@ logs_follow(struct agent_http *h, struct agent_run *ar, int64_t last_pass_ms)
 		if ((r = agent_run_logs(ar, agent_http, h, &period, &err)) < 0)
 			log_debug("log push: %s", err ? err : bw_strerror(r));
 	} while (r > 0);
+	*failed = r < 0;
 	return period > 0 && r > 0;
 }
+
+/* failed log exchanges in a row tried again before the node waits to be
+ * woken (by a reader's new request or the resync) */
+#define AGENT_LOGS_RETRIES	3
 
 /* What an idle agent does between passes (docs/architecture.md, "An
  * idle agent's requests"). */
@@ -658,6 +664,7 @@ struct agent_idle {
 	unsigned	 what;		/* what the next pass reads (AGENT_RUN_*) */
 	bool		 logs_due;	/* exchange the log wants next */
 	bool		 logs_read;	/* some log was asked for at the last */
+	unsigned	 logs_failed;	/* exchanges failed in a row */
 	bool		 no_watch;	/* a pass or a poll failed: none until the resync */
 };
 
@@ -692,8 +699,20 @@ wait_for_change(struct agent_http *h, struct agent_run *ar,
 	int			 status = 0;
 
 	if (!st->no_watch && (st->logs_due || st->logs_read)) {
+		bool failed;
+
 		st->logs_due = false;
-		st->logs_read = logs_follow(h, ar, last_pass_ms);
+		st->logs_read = logs_follow(h, ar, last_pass_ms, &failed);
+		/* A failed exchange is tried again the next second, a few
+		 * times in a row: a reader that still follows its log does
+		 * not wake the node again (the server ends a poll for a new
+		 * request only), and would get no line until the resync. */
+		if (!failed)
+			st->logs_failed = 0;
+		else if (st->logs_failed++ < AGENT_LOGS_RETRIES)
+			st->logs_read = true;
+		else
+			st->logs_failed = 0;
 		if (st->logs_read) {
 			st->what |= AGENT_RUN_LIST | AGENT_RUN_SNAPSHOTS;
 			return;

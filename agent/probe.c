@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -380,8 +382,16 @@ probe_start(const struct probe_spec *p, const char *netns_path,
 	return 0;
 }
 
-/* the processes of a cancelled run that are killed and reaped with it */
-#define PROBE_ORPHANS_MAX	32
+/* the processes of a cancelled run that are killed with it, at most */
+#define PROBE_TREE_MAX		256
+/* reads of a cancelled run's tree, each killing what it found new */
+#define PROBE_KILL_ROUNDS	8
+/* how long a cancel waits, in all, for what it killed to end */
+#define PROBE_KILL_WAIT_S	0.5
+/* killed processes kept for a later reap, at most */
+#define PROBE_STRAYS_MAX	512
+/* how long a killed process seen ended as another's is kept */
+#define PROBE_STRAY_OTHERS_S	10
 
 static void
 probe_reap(struct probe_run *run)
@@ -426,13 +436,68 @@ probe_poll(struct probe_run *run, bool *ret_ok, char result[PROBE_RESULT_MAX])
 	return 1;
 }
 
-/* Adds to PIDS (*N of them, at most MAX) the children of PID, then
- * theirs: what /proc says now. */
-static void
-descendants(pid_t pid, pid_t *pids, size_t *n, size_t max)
+/* A cancelled run's tree: its processes, each held by a pidfd (a PID
+ * read from /proc may name another process by the time it is signalled;
+ * a pidfd names the one it was opened for). */
+struct probe_tree {
+	pid_t	pid[PROBE_TREE_MAX];
+	int	fd[PROBE_TREE_MAX];
+	size_t	n;
+};
+
+/* Processes of cancelled runs killed but not reaped yet: they become
+ * this process's children only once their parents are gone, and one in
+ * an uninterruptible sleep may take long to die. The agent is
+ * single-threaded; these are reaped by later calls (probe_strays_reap).
+ * GONE_SINCE: when it was first seen ended as another's child (0: not
+ * yet), which it may be for a moment before it is orphaned to us. */
+static struct {
+	int	fd;		/* its pidfd */
+	double	gone_since;	/* bw_mono_s() */
+}		strays[PROBE_STRAYS_MAX];
+static size_t	nstrays;
+
+static bool
+tree_has(const struct probe_tree *t, pid_t pid)
 {
-	char	 path[64], buf[1024], *p, *end;
-	size_t	 first = *n;
+	for (size_t i = 0; i < t->n; i++)
+		if (t->pid[i] == pid)
+			return true;
+	return false;
+}
+
+/* The parent of PID as /proc says, or 0 (none read). */
+static pid_t
+parent_of(pid_t pid)
+{
+	char	 path[64], buf[512], *p;
+	ssize_t	 len;
+	int	 fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return 0;
+	buf[len] = '\0';
+	/* "pid (comm) state ppid ...": comm may hold anything but ends at
+	 * the last ')' */
+	if (!(p = strrchr(buf, ')')) || strlen(p) < 4)
+		return 0;
+	return (pid_t)strtol(p + 4, NULL, 10);
+}
+
+/* Adds to T the children of PID (stopped: it forks and reaps no more,
+ * so the PIDs it lists stay its children's), then theirs, each stopped
+ * before its own children are read. A PID is taken only when, opened
+ * as a pidfd, it is still PID's child. Returns how many were added. */
+static size_t
+tree_add(struct probe_tree *t, pid_t pid)
+{
+	char	 path[64], buf[2048], *p, *end;
+	size_t	 added = 0;
 	ssize_t	 len;
 	long	 v;
 	int	 fd;
@@ -440,28 +505,104 @@ descendants(pid_t pid, pid_t *pids, size_t *n, size_t max)
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid,
 	    (int)pid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return;
+		return 0;
 	len = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (len <= 0)
-		return;
+		return 0;
 	buf[len] = '\0';
-	for (p = buf; *n < max; p = end) {
-		v = strtol(p, &end, 10);
-		if (end == p)
-			break;
-		if (v > 1)
-			pids[(*n)++] = (pid_t)v;
+	for (p = buf; (v = strtol(p, &end, 10), end != p); p = end) {
+		if (v <= 1)
+			continue;
+		if (!tree_has(t, (pid_t)v)) {
+			if (t->n >= PROBE_TREE_MAX ||
+			    (fd = (int)pidfd_open((pid_t)v, 0)) < 0)
+				continue;
+			if (parent_of((pid_t)v) != pid) {
+				close(fd);
+				continue;
+			}
+			(void)pidfd_send_signal(fd, SIGSTOP, NULL, 0);
+			t->pid[t->n] = (pid_t)v;
+			t->fd[t->n++] = fd;
+			added++;
+		}
+		added += tree_add(t, (pid_t)v);
 	}
-	for (size_t i = first, last = *n; i < last; i++)
-		descendants(pids[i], pids, n, max);
+	return added;
+}
+
+/* Waits until the processes of T from FIRST on have ended, or until
+ * DEADLINE (bw_mono_s()): a killed process's children are orphaned to
+ * the run (a subreaper, stopped: it reaps none) only once it has ended,
+ * and the next read of the tree must find them there (read while one
+ * was ending, a child it forked as the stop came could be in neither
+ * list). */
+static void
+tree_wait(const struct probe_tree *t, size_t first, double deadline)
+{
+	for (size_t i = first; i < t->n; i++) {
+		struct pollfd	pfd = { .fd = t->fd[i], .events = POLLIN };
+		double		left = deadline - bw_mono_s();
+
+		if (left <= 0)
+			return;
+		(void)poll(&pfd, 1, (int)(left * 1000) + 1);
+	}
+}
+
+/* Reaps stray I if it has ended and is this process's child. Returns
+ * whether it is done with: reaped, or ended as another's child for
+ * PROBE_STRAY_OTHERS_S (its parent reaps it: a process of the
+ * container's PID namespace orphaned there goes to the container's
+ * init, not to us). */
+static bool
+stray_reap(size_t i)
+{
+	siginfo_t	si = { 0 };
+	struct pollfd	pfd = { .fd = strays[i].fd, .events = POLLIN };
+
+	if (waitid(P_PIDFD, (id_t)strays[i].fd, &si, WEXITED | WNOHANG) == 0)
+		return si.si_pid != 0;
+	if (errno != ECHILD || poll(&pfd, 1, 0) != 1)
+		return false;
+	if (strays[i].gone_since == 0)
+		strays[i].gone_since = bw_mono_s();
+	return bw_mono_s() - strays[i].gone_since > PROBE_STRAY_OTHERS_S;
+}
+
+size_t
+probe_strays_reap(void)
+{
+	size_t i = 0;
+
+	while (i < nstrays) {
+		if (stray_reap(i)) {
+			close(strays[i].fd);
+			strays[i] = strays[--nstrays];
+		} else
+			i++;
+	}
+	return nstrays;
+}
+
+/* Keeps FD for a later reap; with no room left it is let go (a zombie
+ * until the agent exits). */
+static void
+stray_keep(int fd)
+{
+	if (nstrays < PROBE_STRAYS_MAX)
+		strays[nstrays++] = (typeof(strays[0])){ .fd = fd };
+	else
+		close(fd);
 }
 
 void
 probe_cancel(struct probe_run *run)
 {
-	pid_t	orphans[PROBE_ORPHANS_MAX];
-	size_t	n = 0;
+	struct probe_tree	t = { .n = 0 };
+	double			deadline;
+	int			fd;
 
 	if (run->pid <= 0)
 		return;
@@ -469,13 +610,39 @@ probe_cancel(struct probe_run *run)
 	 * namespace) outlive a run killed here and are orphaned to this
 	 * process, a subreaper: a zombie of theirs that nobody reaps keeps
 	 * the container's init from finishing its exit (probe_exec()). So
-	 * they are killed too, and reaped once they are ours. */
-	descendants(run->pid, orphans, &n, PROBE_ORPHANS_MAX);
+	 * the run (a subreaper too: what is orphaned below it stays below
+	 * it) is stopped, its tree read and killed in rounds until a round
+	 * finds nothing new, each waiting (PROBE_KILL_WAIT_S in all) for
+	 * what it killed to end (a stop takes effect a moment after it is
+	 * sent: a fork in that moment is found by the next round, under the
+	 * run once its parent has ended), then the run itself. What was killed is reaped once it is this process's child
+	 * without waiting on it (a process in an uninterruptible sleep may
+	 * not die for long): now if it ended at once, else by a later call
+	 * (stray_reap()). */
+	if ((fd = (int)pidfd_open(run->pid, 0)) < 0) {
+		/* a kernel without pidfds: as before them, the run only */
+		kill(run->pid, SIGKILL);
+		probe_reap(run);
+		return;
+	}
+	kill(run->pid, SIGSTOP);	/* our unreaped child: still its PID */
+	deadline = bw_mono_s() + PROBE_KILL_WAIT_S;
+	for (unsigned round = 0; round < PROBE_KILL_ROUNDS; round++) {
+		size_t first = t.n;
+
+		if (tree_add(&t, run->pid) == 0)
+			break;
+		for (size_t i = first; i < t.n; i++)
+			(void)pidfd_send_signal(t.fd[i], SIGKILL, NULL, 0);
+		tree_wait(&t, first, deadline);
+	}
 	kill(run->pid, SIGKILL);
-	probe_reap(run);
-	for (size_t i = 0; i < n; i++)
-		(void)kill(orphans[i], SIGKILL);
-	for (size_t i = 0; i < n; i++)
-		while (waitpid(orphans[i], NULL, 0) < 0 && errno == EINTR)
-			;
+	close(run->fd);
+	run->pid = 0;
+	run->fd = -1;
+	stray_keep(fd);
+	for (size_t i = 0; i < t.n; i++)
+		stray_keep(t.fd[i]);
+	for (unsigned tick = 0; tick < 20 && probe_strays_reap() > 0; tick++)
+		(void)poll(NULL, 0, 5);
 }

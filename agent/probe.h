@@ -87,7 +87,15 @@ int probe_start(const struct probe_spec *p, const char *netns_path,
 int probe_poll(struct probe_run *run, bool *ret_ok,
     char result[PROBE_RESULT_MAX]);
 
-/* Kills and reaps RUN if one is in flight. Safe on an idle run. */
+/* Kills RUN if one is in flight, with every process below it (each
+ * signalled through a pidfd), and reaps what has ended (the caller is a
+ * subreaper: they become its children) without waiting long on any:
+ * what is left is reaped by later calls of probe_strays_reap(). Safe on
+ * an idle run. */
 void probe_cancel(struct probe_run *run);
+
+/* Reaps what probe_cancel() killed and could not reap yet, without
+ * waiting. Returns how many are left. */
+size_t probe_strays_reap(void);
 
 #endif

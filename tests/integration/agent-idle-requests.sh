@@ -16,6 +16,9 @@
 trap wl_cleanup_volumes EXIT
 
 WINDOW=${WINDOW:-20}
+# The worst measured on an idle machine is 1.7 s; the bound stays at 5 s
+# (not 3): the times include CLI runs (TLS handshakes) and crun, which a
+# machine busy with other tests can slow a lot; still half the resync.
 LATENCY=5
 QUIET=4		# seconds without a change before the node counts as idle
 
@@ -93,6 +96,9 @@ check "a snapshot applied to the idle node is taken within $LATENCY s ($ms ms)" 
 
 sleep "$QUIET"
 uid=$(inst acme app-0 | jq -r .status.runtime_id)
+# an empty or null uid would make the wait below pass at once
+[ -n "$uid" ] && [ "$uid" != null ] ||
+	{ fail "app-0 has a runtime_id ('$uid')"; finish; }
 t0=$(date +%s%N)
 check "delete the workload" $B delete workload app -t acme
 wait_for 30 bash -c "! crun --root '$RUN/crun' list -q | grep -q '$uid'"

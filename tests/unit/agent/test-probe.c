@@ -185,33 +185,55 @@ tree_of(pid_t pid, pid_t *pids, size_t max)
 	return n;
 }
 
-/* A run cancelled mid-command takes its runner and command along: in a
- * subreaper (as the agent is) none of them is left as a child, running
- * or a zombie (a zombie of a container's PID namespace would keep the
- * container's init from finishing its exit). */
+/* Cancels a run of "/bin/sh -c CMD" once at least WANT processes are
+ * below it: none of them is left as a child, running or a zombie (a
+ * zombie of a container's PID namespace would keep the container's init
+ * from finishing its exit), once probe_strays_reap() has reaped what
+ * probe_cancel() could not at once (polled: a busy machine may take its
+ * time to end them). */
 static void
-test_exec_cancel(void **state)
+cancel_tree(const char *cmd, size_t want)
 {
 	struct probe_spec	 p = { .kind = PROBE_EXEC, .timeout_s = 10,
 	    .argc = 1 };
 	const char *const	 prefix[] = { "/bin/sh", "-c", NULL };
 	struct probe_run	 r = { 0 };
-	pid_t			 tree[16];
+	pid_t			 tree[128];
 	size_t			 n = 0;
 
-	(void)state;
 	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
-	snprintf(p.cmd, sizeof(p.cmd), "sleep 30 & sleep 30");
+	snprintf(p.cmd, sizeof(p.cmd), "%s", cmd);
 	assert_int_equal(probe_start(&p, NULL, prefix, &r), 0);
-	for (int i = 0; i < 200 && n < 2; i++) {
+	for (int i = 0; i < 1000 && n < want; i++) {
 		usleep(10000);
-		n = tree_of(r.pid, tree, 16);
+		n = tree_of(r.pid, tree, 128);
 	}
-	assert_true(n >= 2);
+	assert_true(n >= want);
 	probe_cancel(&r);
+	assert_int_equal(r.pid, 0);
+	for (int i = 0; i < 1000 && probe_strays_reap() > 0; i++)
+		usleep(10000);
+	assert_int_equal(probe_strays_reap(), 0);
 	for (size_t i = 0; i < n; i++)
 		assert_int_equal(waitpid(tree[i], NULL, WNOHANG), -1);
 	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0), 0);
+}
+
+/* A run cancelled mid-command takes its runner and command along. */
+static void
+test_exec_cancel(void **state)
+{
+	(void)state;
+	cancel_tree("sleep 30 & sleep 30", 2);
+}
+
+/* ... however many processes the command started (more than the 32 a
+ * cancel once killed at most). */
+static void
+test_exec_cancel_many(void **state)
+{
+	(void)state;
+	cancel_tree("for i in $(seq 40); do sleep 30 & done; wait", 41);
 }
 
 /* A server on 127.0.0.1: its port in *RET_PORT; with ANSWER it answers
@@ -371,6 +393,7 @@ main(void)
 		cmocka_unit_test(test_runs),
 		cmocka_unit_test(test_exec),
 		cmocka_unit_test(test_exec_cancel),
+		cmocka_unit_test(test_exec_cancel_many),
 		cmocka_unit_test(test_record_depth),
 	};
 
