@@ -155,40 +155,65 @@ update_journal_parse(char *buf, size_t len, uint64_t recorded,
 	return n;
 }
 
+/* The longest journal line recorded: its reason JSON-escaped (at most
+ * 6 bytes a byte) and the record's other fields stay within the
+ * trail's AUDIT_LINE_MAX. A longer line is refused like one with a NUL
+ * byte: the trail would refuse its record, counted lost, and the file
+ * would stay, recorded again and refused again at every start. */
+#define UPDATE_JOURNAL_LINE_MAX	(AUDIT_LINE_MAX / 8)
+
 struct record_ctx {
 	struct committer	*c;
 	const char		*path;	/* the data directory */
 };
 
+/* A failure record of the hand-over itself (action update.journal),
+ * and the same as a warning. */
+static void
+record_refusal(const struct record_ctx *x, const char *reason)
+{
+	log_msg(LOG_LVL_WARN, "%s/%s: %s", x->path, UPDATE_JOURNAL_FILE,
+	    reason);
+	commit_audit_async(x->c, &(struct audit_record){
+	    .actor = "bulwark-update", .role = "system",
+	    .tenant = PKI_SYSTEM_TENANT, .source = "local",
+	    .auth_method = "none", .action = "update.journal",
+	    .object_kind = "Update", .object_tenant = PKI_SYSTEM_TENANT,
+	    .object_name = "", .outcome = "failure", .reason = reason,
+	    .controls = "SI-2,CM-3,AU-2" });
+}
+
+/* One record a line: the line as the reason, followed by " seq=N", its
+ * end's offset in the journal (which line of the journal it is, so a
+ * line recorded twice shows as such in the trail). */
 static int
 record_line(const struct update_journal_line *l, void *arg)
 {
 	struct record_ctx	*x = arg;
-	char			 reason[160];
+	char			 reason[UPDATE_JOURNAL_LINE_MAX + 32];
 
 	if (l->has_nul) {
 		/* A cut line would say something the updater did not; the
 		 * trail says a line was refused, and where it is. */
 		snprintf(reason, sizeof(reason), "journal line at byte %" PRIu64
 		    " holds a NUL byte: not recorded", l->offset);
-		log_msg(LOG_LVL_WARN, "%s/%s: %s", x->path,
-		    UPDATE_JOURNAL_FILE, reason);
-		commit_audit_async(x->c, &(struct audit_record){
-		    .actor = "bulwark-update", .role = "system",
-		    .tenant = PKI_SYSTEM_TENANT, .source = "local",
-		    .auth_method = "none", .action = "update.journal",
-		    .object_kind = "Update",
-		    .object_tenant = PKI_SYSTEM_TENANT, .object_name = "",
-		    .outcome = "failure", .reason = reason,
-		    .controls = "SI-2,CM-3,AU-2" });
+		record_refusal(x, reason);
 		return 0;
 	}
+	if (l->len > UPDATE_JOURNAL_LINE_MAX) {
+		snprintf(reason, sizeof(reason), "journal line at byte %" PRIu64
+		    " is %zu bytes, over %d: not recorded", l->offset, l->len,
+		    UPDATE_JOURNAL_LINE_MAX);
+		record_refusal(x, reason);
+		return 0;
+	}
+	snprintf(reason, sizeof(reason), "%s seq=%" PRIu64, l->text, l->end);
 	commit_audit_async(x->c, &(struct audit_record){
 	    .actor = "bulwark-update", .role = "system",
 	    .tenant = PKI_SYSTEM_TENANT, .source = "local",
 	    .auth_method = "none", .action = l->action,
 	    .object_kind = "Update", .object_tenant = PKI_SYSTEM_TENANT,
-	    .object_name = l->slot, .outcome = l->outcome, .reason = l->text,
+	    .object_name = l->slot, .outcome = l->outcome, .reason = reason,
 	    .controls = "SI-2,CM-3,AU-2" });
 	return 0;
 }
@@ -278,6 +303,19 @@ update_journal_record(struct committer *c, const char *data_dir)
 		    "(its first line); the file stays", data_dir,
 		    UPDATE_JOURNAL_FILE, UPDATE_JOURNAL_HEADER);
 		goto out;
+	}
+	/* A hand-over that ends before what is recorded: an older one put
+	 * back, or an update-journal.seq past the journal (written by
+	 * bulwarkd's user, which would have every later line skipped): not
+	 * silent. (The lines are not recorded again; one that is replayed
+	 * after update-journal.seq is removed shows by its seq=.) */
+	if (end < recorded) {
+		char	why[160];
+
+		snprintf(why, sizeof(why), "hand-over ends at byte %" PRIu64
+		    ", before %s's %" PRIu64 ": not recorded (put back, or the "
+		    "journal shrank)", end, UPDATE_JOURNAL_SEQ, recorded);
+		record_refusal(&x, why);
 	}
 	/* Durable in the trail before the file goes: the records are
 	 * appended (fdatasync) by the time the flush returns, and one lost
