@@ -116,14 +116,15 @@ cat >"$S/bin/bulwark" <<EOF
 echo "bulwark \$*" >>"$S/log"
 case "\$3 \$4 \$5" in
 "get nodes -o") echo '{"items":[{"metadata":{"name":"n1","labels":{"bulwark.io/mode":"all-in-one"}}}]}' ;;
-"get node n1") cat "$S/node.json" ;;
+"get node n1") sed "s/__NOW__/\$(date +%s)/" "$S/node.json" ;;
 *) exit 1 ;;
 esac
 EOF
 chmod +x "$S/bin/"*
-# trusted [UNIX]: the node Trusted, last attested at UNIX (default now:
-# after this boot began).
-trusted() { printf '{"status":{"attestation":"Trusted","last_attested_unix":%s}}\n' "${1:-$(date +%s)}" >"$S/node.json"; }
+# trusted [UNIX]: the node Trusted, last attested at UNIX (default: at
+# each read, the time then: after this boot began, and attested again
+# by the next poll of the health check, 2 s later).
+trusted() { printf '{"status":{"attestation":"Trusted","last_attested_unix":%s}}\n' "${1:-__NOW__}" >"$S/node.json"; }
 # First boot's token 0 (keyslot 1, PCRs 7+8+9); the recovery key's keyslot 0.
 echo "0 1 7+8+9" >"$S/tokens"
 printf '0 recovery\n1 tpm\n' >"$S/slots"
@@ -380,6 +381,17 @@ check "health: a Trusted from before this boot fails ($(tail -n 1 "$T/health-sta
 	sh -c "grep -q '^bulwark-update: health: failed: node n1 Trusted only by an attestation before this boot (last attested 1, boot [0-9]*), after 3 s; the next boot is slot a' '$T/health-stale.err' && [ '$(env_of bulwark_good)' = a ]"
 boot >/dev/null
 tupd --slot a reseal 2>/dev/null || fail "the reseal after the stale trial"
+# 7d'. Trusted by an attestation after this boot's start by the clock
+# (an RTC that lags) that does not change during the check: it fails.
+tupd --slot a apply "$T/up4.tar" >/dev/null 2>&1 || fail "the apply for the unchanged attestation"
+check "GRUB boots b's trial (unchanged attestation)" [ "$(boot)" = b ]
+trusted "$(($(date +%s) + 5))"
+touch "$S/healthy"
+tupd --slot b health 2>"$T/health-same.err"
+check "health: a Trusted whose attestation does not change during the check fails ($(tail -n 1 "$T/health-same.err"))" \
+	sh -c "grep -q '^bulwark-update: health: failed: node n1 Trusted, but not attested again during the check (last attested [0-9]*, as at its first poll), after 3 s; the next boot is slot a' '$T/health-same.err' && [ '$(env_of bulwark_good)' = a ]"
+boot >/dev/null
+tupd --slot a reseal 2>/dev/null || fail "the reseal after the unchanged attestation's trial"
 # header_is TOKENS SLOTS: the stub header's tokens and keyslots, each as
 # its file's lines joined by ;.
 header_is() { [ "$(tr '\n' ';' <"$S/tokens")" = "$1" ] && [ "$(tr '\n' ';' <"$S/slots")" = "$2" ]; }
