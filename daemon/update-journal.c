@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "daemon/update-journal.h"
 #include "audit/record.h"
+#include "audit/search.h"
 #include "controlplane/commit.h"
 #include "hardening/pki.h"
 #include "lib/err.h"
@@ -250,13 +252,68 @@ out:
 	return r;
 }
 
+/* audit_search_dir() callback: the largest " seq=N" that ends a
+ * bulwark-update record's reason (record_line's). */
+static int
+trail_seq_cb(const struct audit_record *rec, const char *line, size_t len,
+    void *arg)
+{
+	uint64_t		*max = arg;
+	const char		*p;
+	char			*e;
+	unsigned long long	 v;
+
+	(void)line;
+	(void)len;
+	if (!rec->reason || !(p = strrchr(rec->reason, ' ')) ||
+	    strncmp(p, " seq=", 5) != 0 || p[5] < '0' || p[5] > '9')
+		return 0;
+	errno = 0;
+	v = strtoull(p + 5, &e, 10);
+	if (errno == 0 && *e == '\0' && v > *max)
+		*max = v;
+	return 0;
+}
+
+/* What the trail already holds of the journal (its bulwark-update
+ * records' largest seq=) raises *RECORDED: update-journal.seq, in a
+ * directory bulwarkd's user writes, can be removed to have recorded
+ * lines recorded again. Read only when there is a hand-over (a scan of
+ * the trail); a trail that cannot be read leaves *RECORDED, with a
+ * warning. */
+static void
+trail_recorded(const char *data_dir, uint64_t *recorded)
+{
+	struct audit_search_filter	 f = { .actor = "bulwark-update",
+					     .action = "update.*" };
+	char				 dir[PATH_MAX], *err = NULL;
+	uint64_t			 max = 0;
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/audit", data_dir) >=
+	    sizeof(dir))
+		return;
+	if (audit_search_dir(dir, &f, trail_seq_cb, &max, &err) < 0) {
+		log_msg(LOG_LVL_WARN, "%s: the trail's bulwark-update records "
+		    "not read (%s): %s alone says what is recorded", dir,
+		    err ? err : "error", UPDATE_JOURNAL_SEQ);
+		free(err);
+		return;
+	}
+	if (max > *recorded) {
+		log_msg(LOG_LVL_WARN, "%s/%s says byte %" PRIu64 ", the trail "
+		    "holds the journal to byte %" PRIu64 ": that is taken",
+		    data_dir, UPDATE_JOURNAL_SEQ, *recorded, max);
+		*recorded = max;
+	}
+}
+
 int
 update_journal_record(struct committer *c, const char *data_dir)
 {
 	struct record_ctx	 x = { .c = c, .path = data_dir };
 	char			*buf = NULL, seq[32];
 	size_t			 len = 0;
-	uint64_t		 recorded, end;
+	uint64_t		 recorded, in_seq, end;
 	unsigned long long	 lost;
 	int			 dfd, r, n = 0, sn;
 
@@ -286,6 +343,8 @@ update_journal_record(struct committer *c, const char *data_dir)
 		    data_dir, UPDATE_JOURNAL_SEQ, bw_strerror(r));
 		goto out;
 	}
+	in_seq = recorded;
+	trail_recorded(data_dir, &recorded);
 	{	/* update_journal_parse() cuts the last line at BUF[LEN] */
 		char *b = realloc(buf, len + 1);
 
@@ -328,7 +387,11 @@ update_journal_record(struct committer *c, const char *data_dir)
 		    "start", data_dir, UPDATE_JOURNAL_FILE);
 		goto out;
 	}
-	if (end > recorded) {
+	if (end < recorded)
+		end = recorded;
+	/* Past update-journal.seq: written (also when the trail raised
+	 * RECORDED over a removed or older file). */
+	if (end > in_seq) {
 		sn = snprintf(seq, sizeof(seq), "%" PRIu64 "\n", end);
 		r = write_file_atomic_at(dfd, UPDATE_JOURNAL_SEQ, seq,
 		    (size_t)sn, 0644);
@@ -351,8 +414,7 @@ update_journal_record(struct committer *c, const char *data_dir)
 		goto out;
 	}
 	log_msg(LOG_LVL_INFO, "the offline updater's journal: %d lines "
-	    "recorded (to byte %" PRIu64 ")", n, end > recorded ? end :
-	    recorded);
+	    "recorded (to byte %" PRIu64 ")", n, end);
 	r = n;
 out:
 	free(buf);

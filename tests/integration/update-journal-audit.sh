@@ -69,6 +69,15 @@ na=$(count update.apply) nr=$(count update.reseal)
 check "the hand-over put back: each line is still recorded once ($na apply, $nr reseal)" \
 	sh -c "[ $na = 1 ] && [ $nr = 1 ] && [ ! -e '$D/update-journal' ] && grep -q 'journal: 0 lines recorded' '$D/bulwarkd.log'"
 check_bulwarkd_stops_cleanly "$D"
+# The same with update-journal.seq removed (bulwarkd's user can): the
+# trail's seq= says what it holds, and nothing is recorded again.
+rm -f "$D/update-journal.seq"
+cp "$D/update-journal.recorded" "$D/update-journal"
+start_bulwarkd "$D" || { fail "bulwarkd starts again"; finish; }
+na=$(count update.apply) nr=$(count update.reseal)
+check "update-journal.seq removed and the hand-over put back: still recorded once, by the trail's seq= ($na apply, $nr reseal; seq $(cat "$D/update-journal.seq" 2>&1))" \
+	sh -c "[ $na = 1 ] && [ $nr = 1 ] && [ ! -e '$D/update-journal' ] && [ \"\$(cat '$D/update-journal.seq')\" = \"\$(stat -c %s '$T/journal')\" ] && grep -q 'the trail holds the journal to byte' '$D/bulwarkd.log'"
+check_bulwarkd_stops_cleanly "$D"
 echo '2026-12-07T18:04:00Z commit done slot=b replaces=a' >>"$T/journal"
 handover 0 "$D/update-journal"
 start_bulwarkd "$D" || { fail "bulwarkd starts again"; finish; }
