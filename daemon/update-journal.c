@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "daemon/update-journal.h"
 #include "audit/record.h"
+#include "audit/search.h"
 #include "controlplane/commit.h"
 #include "hardening/pki.h"
 #include "lib/err.h"
@@ -155,40 +157,65 @@ update_journal_parse(char *buf, size_t len, uint64_t recorded,
 	return n;
 }
 
+/* The longest journal line recorded: its reason JSON-escaped (at most
+ * 6 bytes a byte) and the record's other fields stay within the
+ * trail's AUDIT_LINE_MAX. A longer line is refused like one with a NUL
+ * byte: the trail would refuse its record, counted lost, and the file
+ * would stay, recorded again and refused again at every start. */
+#define UPDATE_JOURNAL_LINE_MAX	(AUDIT_LINE_MAX / 8)
+
 struct record_ctx {
 	struct committer	*c;
 	const char		*path;	/* the data directory */
 };
 
+/* A failure record of the hand-over itself (action update.journal),
+ * and the same as a warning. */
+static void
+record_refusal(const struct record_ctx *x, const char *reason)
+{
+	log_msg(LOG_LVL_WARN, "%s/%s: %s", x->path, UPDATE_JOURNAL_FILE,
+	    reason);
+	commit_audit_async(x->c, &(struct audit_record){
+	    .actor = "bulwark-update", .role = "system",
+	    .tenant = PKI_SYSTEM_TENANT, .source = "local",
+	    .auth_method = "none", .action = "update.journal",
+	    .object_kind = "Update", .object_tenant = PKI_SYSTEM_TENANT,
+	    .object_name = "", .outcome = "failure", .reason = reason,
+	    .controls = "SI-2,CM-3,AU-2" });
+}
+
+/* One record a line: the line as the reason, followed by " seq=N", its
+ * end's offset in the journal (which line of the journal it is, so a
+ * line recorded twice shows as such in the trail). */
 static int
 record_line(const struct update_journal_line *l, void *arg)
 {
 	struct record_ctx	*x = arg;
-	char			 reason[160];
+	char			 reason[UPDATE_JOURNAL_LINE_MAX + 32];
 
 	if (l->has_nul) {
 		/* A cut line would say something the updater did not; the
 		 * trail says a line was refused, and where it is. */
 		snprintf(reason, sizeof(reason), "journal line at byte %" PRIu64
 		    " holds a NUL byte: not recorded", l->offset);
-		log_msg(LOG_LVL_WARN, "%s/%s: %s", x->path,
-		    UPDATE_JOURNAL_FILE, reason);
-		commit_audit_async(x->c, &(struct audit_record){
-		    .actor = "bulwark-update", .role = "system",
-		    .tenant = PKI_SYSTEM_TENANT, .source = "local",
-		    .auth_method = "none", .action = "update.journal",
-		    .object_kind = "Update",
-		    .object_tenant = PKI_SYSTEM_TENANT, .object_name = "",
-		    .outcome = "failure", .reason = reason,
-		    .controls = "SI-2,CM-3,AU-2" });
+		record_refusal(x, reason);
 		return 0;
 	}
+	if (l->len > UPDATE_JOURNAL_LINE_MAX) {
+		snprintf(reason, sizeof(reason), "journal line at byte %" PRIu64
+		    " is %zu bytes, over %d: not recorded", l->offset, l->len,
+		    UPDATE_JOURNAL_LINE_MAX);
+		record_refusal(x, reason);
+		return 0;
+	}
+	snprintf(reason, sizeof(reason), "%s seq=%" PRIu64, l->text, l->end);
 	commit_audit_async(x->c, &(struct audit_record){
 	    .actor = "bulwark-update", .role = "system",
 	    .tenant = PKI_SYSTEM_TENANT, .source = "local",
 	    .auth_method = "none", .action = l->action,
 	    .object_kind = "Update", .object_tenant = PKI_SYSTEM_TENANT,
-	    .object_name = l->slot, .outcome = l->outcome, .reason = l->text,
+	    .object_name = l->slot, .outcome = l->outcome, .reason = reason,
 	    .controls = "SI-2,CM-3,AU-2" });
 	return 0;
 }
@@ -225,13 +252,68 @@ out:
 	return r;
 }
 
+/* audit_search_dir() callback: the largest " seq=N" that ends a
+ * bulwark-update record's reason (record_line's). */
+static int
+trail_seq_cb(const struct audit_record *rec, const char *line, size_t len,
+    void *arg)
+{
+	uint64_t		*max = arg;
+	const char		*p;
+	char			*e;
+	unsigned long long	 v;
+
+	(void)line;
+	(void)len;
+	if (!rec->reason || !(p = strrchr(rec->reason, ' ')) ||
+	    strncmp(p, " seq=", 5) != 0 || p[5] < '0' || p[5] > '9')
+		return 0;
+	errno = 0;
+	v = strtoull(p + 5, &e, 10);
+	if (errno == 0 && *e == '\0' && v > *max)
+		*max = v;
+	return 0;
+}
+
+/* What the trail already holds of the journal (its bulwark-update
+ * records' largest seq=) raises *RECORDED: update-journal.seq, in a
+ * directory bulwarkd's user writes, can be removed to have recorded
+ * lines recorded again. Read only when there is a hand-over (a scan of
+ * the trail); a trail that cannot be read leaves *RECORDED, with a
+ * warning. */
+static void
+trail_recorded(const char *data_dir, uint64_t *recorded)
+{
+	struct audit_search_filter	 f = { .actor = "bulwark-update",
+					     .action = "update.*" };
+	char				 dir[PATH_MAX], *err = NULL;
+	uint64_t			 max = 0;
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/audit", data_dir) >=
+	    sizeof(dir))
+		return;
+	if (audit_search_dir(dir, &f, trail_seq_cb, &max, &err) < 0) {
+		log_msg(LOG_LVL_WARN, "%s: the trail's bulwark-update records "
+		    "not read (%s): %s alone says what is recorded", dir,
+		    err ? err : "error", UPDATE_JOURNAL_SEQ);
+		free(err);
+		return;
+	}
+	if (max > *recorded) {
+		log_msg(LOG_LVL_WARN, "%s/%s says byte %" PRIu64 ", the trail "
+		    "holds the journal to byte %" PRIu64 ": that is taken",
+		    data_dir, UPDATE_JOURNAL_SEQ, *recorded, max);
+		*recorded = max;
+	}
+}
+
 int
 update_journal_record(struct committer *c, const char *data_dir)
 {
 	struct record_ctx	 x = { .c = c, .path = data_dir };
 	char			*buf = NULL, seq[32];
 	size_t			 len = 0;
-	uint64_t		 recorded, end;
+	uint64_t		 recorded, in_seq, end;
 	unsigned long long	 lost;
 	int			 dfd, r, n = 0, sn;
 
@@ -261,6 +343,8 @@ update_journal_record(struct committer *c, const char *data_dir)
 		    data_dir, UPDATE_JOURNAL_SEQ, bw_strerror(r));
 		goto out;
 	}
+	in_seq = recorded;
+	trail_recorded(data_dir, &recorded);
 	{	/* update_journal_parse() cuts the last line at BUF[LEN] */
 		char *b = realloc(buf, len + 1);
 
@@ -279,6 +363,19 @@ update_journal_record(struct committer *c, const char *data_dir)
 		    UPDATE_JOURNAL_FILE, UPDATE_JOURNAL_HEADER);
 		goto out;
 	}
+	/* A hand-over that ends before what is recorded: an older one put
+	 * back, or an update-journal.seq past the journal (written by
+	 * bulwarkd's user, which would have every later line skipped): not
+	 * silent. (The lines are not recorded again; one that is replayed
+	 * after update-journal.seq is removed shows by its seq=.) */
+	if (end < recorded) {
+		char	why[160];
+
+		snprintf(why, sizeof(why), "hand-over ends at byte %" PRIu64
+		    ", before %s's %" PRIu64 ": not recorded (put back, or the "
+		    "journal shrank)", end, UPDATE_JOURNAL_SEQ, recorded);
+		record_refusal(&x, why);
+	}
 	/* Durable in the trail before the file goes: the records are
 	 * appended (fdatasync) by the time the flush returns, and one lost
 	 * on the way (a full queue, a failed append) shows in the count. */
@@ -290,7 +387,11 @@ update_journal_record(struct committer *c, const char *data_dir)
 		    "start", data_dir, UPDATE_JOURNAL_FILE);
 		goto out;
 	}
-	if (end > recorded) {
+	if (end < recorded)
+		end = recorded;
+	/* Past update-journal.seq: written (also when the trail raised
+	 * RECORDED over a removed or older file). */
+	if (end > in_seq) {
 		sn = snprintf(seq, sizeof(seq), "%" PRIu64 "\n", end);
 		r = write_file_atomic_at(dfd, UPDATE_JOURNAL_SEQ, seq,
 		    (size_t)sn, 0644);
@@ -313,8 +414,7 @@ update_journal_record(struct committer *c, const char *data_dir)
 		goto out;
 	}
 	log_msg(LOG_LVL_INFO, "the offline updater's journal: %d lines "
-	    "recorded (to byte %" PRIu64 ")", n, end > recorded ? end :
-	    recorded);
+	    "recorded (to byte %" PRIu64 ")", n, end);
 	r = n;
 out:
 	free(buf);

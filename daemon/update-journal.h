@@ -52,8 +52,13 @@ int update_journal_parse(char *buf, size_t len, uint64_t recorded,
     uint64_t *ret_end);
 
 /* Records one system record (actor bulwark-update, action
- * "update.EVENT", the line with its own time as the reason) for each
- * line of DATA_DIR/update-journal newer than update-journal.seq, waits
+ * "update.EVENT", the line with its own time and " seq=N", its end's
+ * offset, as the reason) for each line of DATA_DIR/update-journal newer
+ * than update-journal.seq or the largest seq= of the trail's
+ * bulwark-update records, whichever is later (a line with a NUL byte or
+ * longer than the
+ * trail can hold, and a hand-over that ends before update-journal.seq,
+ * as an update.journal failure record instead), waits
  * until the trail holds them all, then writes update-journal.seq and
  * renames the file to update-journal.recorded (the directory fsynced).
  * Returns the number of lines recorded, 0 when there is no file, or

@@ -13,6 +13,7 @@
 
 #include <string.h>
 
+#include "audit/search.h"
 #include "controlplane/commit.h"
 #include "daemon/update-journal.h"
 #include "lib/err.h"
@@ -25,6 +26,9 @@ void commit_audit_flush(struct committer *c) { (void)c; abort(); }
 unsigned long long commit_audit_lost_total(struct committer *c)
 { (void)c; abort(); }
 bool commit_has_trail(const struct committer *c) { (void)c; abort(); }
+int audit_search_dir(const char *dir, const struct audit_search_filter *f,
+    audit_search_cb cb, void *userdata, char **ret_err)
+{ (void)dir; (void)f; (void)cb; (void)userdata; (void)ret_err; abort(); }
 
 struct walk {
 	uint64_t	recorded, base, prev_end, total;

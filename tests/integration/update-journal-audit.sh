@@ -43,6 +43,9 @@ wait_for 30 sh -c "[ \"\$($A audit search --action update.reseal -o json | jq '.
 search update.apply >"$T/apply.rec"
 check "apply: one system record of bulwark-update, slot b, success, the line as the reason ($(cat "$T/apply.rec"))" \
 	jq -e 'select(.actor == "bulwark-update" and .role == "system" and .object.kind == "Update" and .object.name == "b" and .outcome == "success" and (.reason | startswith("2026-12-07T18:00:00Z apply done slot=b version=0.1.0")))' "$T/apply.rec"
+l1=$(head -n 1 "$T/journal" | wc -c)
+check "each record ends with its line's end offset in the journal (seq=$l1 for the first)" \
+	jq -e "select(.reason | endswith(\" seq=$l1\"))" "$T/apply.rec"
 search update.health >"$T/health.rec"
 check "a failed health check is a failure, with its reason ($(cat "$T/health.rec"))" \
 	jq -e 'select(.outcome == "failure" and (.reason | contains("reason=bulwarkd not healthy")))' "$T/health.rec"
@@ -65,6 +68,15 @@ start_bulwarkd "$D" || { fail "bulwarkd starts again"; finish; }
 na=$(count update.apply) nr=$(count update.reseal)
 check "the hand-over put back: each line is still recorded once ($na apply, $nr reseal)" \
 	sh -c "[ $na = 1 ] && [ $nr = 1 ] && [ ! -e '$D/update-journal' ] && grep -q 'journal: 0 lines recorded' '$D/bulwarkd.log'"
+check_bulwarkd_stops_cleanly "$D"
+# The same with update-journal.seq removed (bulwarkd's user can): the
+# trail's seq= says what it holds, and nothing is recorded again.
+rm -f "$D/update-journal.seq"
+cp "$D/update-journal.recorded" "$D/update-journal"
+start_bulwarkd "$D" || { fail "bulwarkd starts again"; finish; }
+na=$(count update.apply) nr=$(count update.reseal)
+check "update-journal.seq removed and the hand-over put back: still recorded once, by the trail's seq= ($na apply, $nr reseal; seq $(cat "$D/update-journal.seq" 2>&1))" \
+	sh -c "[ $na = 1 ] && [ $nr = 1 ] && [ ! -e '$D/update-journal' ] && [ \"\$(cat '$D/update-journal.seq')\" = \"\$(stat -c %s '$T/journal')\" ] && grep -q 'the trail holds the journal to byte' '$D/bulwarkd.log'"
 check_bulwarkd_stops_cleanly "$D"
 echo '2026-12-07T18:04:00Z commit done slot=b replaces=a' >>"$T/journal"
 handover 0 "$D/update-journal"
@@ -101,6 +113,29 @@ check "a line with a NUL byte: a failure record says so, with its offset ($(cat 
 check "the line after it is recorded, the cut line nowhere" \
 	sh -c "$A audit search --action update.apply -o json | jq -e '[.items[] | .reason] | (map(select(contains(\"apply trial slot=a\"))) | length) == 1 and (map(select(contains(\"cut\"))) | length) == 0' >/dev/null"
 check_bulwarkd_stops_cleanly "$D"
+
+# A line longer than the trail can hold (its record would be refused,
+# and the file recorded again at every start) is refused in a record of
+# its own, the next line recorded; a hand-over that ends before
+# update-journal.seq (an older one put back, or a seq written past the
+# journal by bulwarkd's user) is a failure record, not silence.
+off=$(stat -c %s "$T/journal")
+{ printf '2026-12-07T18:07:00Z reseal begin slot=a '; head -c 13000 /dev/zero | tr '\0' x; printf '\n2026-12-07T18:08:00Z rollback done slot=a\n'; } >>"$T/journal"
+handover "$off" "$D/update-journal"
+start_bulwarkd "$D" || { fail "bulwarkd starts again"; finish; }
+wait_for 30 sh -c "[ \"\$($A audit search --action update.rollback -o json | jq '.items | length')\" = 2 ]"
+check "a line over the trail's limit: a failure record says so, with its offset, the next line recorded" \
+	sh -c "$A audit search --action update.journal -o json | jq -e '[.items[] | select(.outcome == \"failure\" and .reason == \"journal line at byte $off is 13041 bytes, over 12288: not recorded\")] | length == 1' >/dev/null && $A audit search --action update.reseal -o json | jq -e '[.items[] | select(.reason | contains(\"xxxx\"))] | length == 0' >/dev/null && [ ! -e '$D/update-journal' ]"
+check_bulwarkd_stops_cleanly "$D"
+size=$(stat -c %s "$T/journal")
+echo $((size + 1000)) >"$D/update-journal.seq"
+cp "$D/update-journal.recorded" "$D/update-journal"
+start_bulwarkd "$D" || { fail "bulwarkd starts again"; finish; }
+check "a hand-over ending before update-journal.seq: a failure record says so" \
+	sh -c "$A audit search --action update.journal -o json | jq -e '[.items[] | select(.outcome == \"failure\" and (.reason | startswith(\"hand-over ends at byte $size, before update-journal.seq\") and endswith(\" $((size + 1000)): not recorded (put back, or the journal shrank)\")))] | length == 1' >/dev/null"
+check_bulwarkd_stops_cleanly "$D"
+echo "$size" >"$D/update-journal.seq"
+rm -f "$D/update-journal"
 
 # Durability: bulwarkd killed (SIGKILL) as soon as update-journal.seq
 # changes (the records are then in the trail, the file may not be

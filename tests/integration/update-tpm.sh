@@ -34,11 +34,27 @@ OPENSSL=$(command -v openssl)
 # $S/tokens ("TOKEN KEYSLOT PCRS"), its keyslots in $S/slots ("KEYSLOT
 # WHAT": recovery, tpm, or key:CONTENT for a key file's keyslot, which
 # luksRemoveKey finds by the key's content, as cryptsetup does: a leaked
-# keyslot stays leaked), numbers never reused ($S/next).
+# keyslot stays leaked), numbers never reused ($S/next), or, with
+# "lowest" in $S/next, the lowest free id, as real LUKS2 gives.
 mkdir -p "$S/bin"
+# newid FILE (in the stubs): the next number, for a line of FILE.
+cat >"$S/newid" <<EOF
+newid() {
+	local n
+	n=\$(cat "\$S/next")
+	if [ "\$n" = lowest ]; then
+		n=0
+		while grep -q "^\$n " "\$1"; do n=\$((n + 1)); done
+	else
+		echo \$((n + 1)) >"\$S/next"
+	fi
+	echo "\$n"
+}
+EOF
 cat >"$S/bin/cryptsetup" <<EOF
 #!/bin/bash
 S=$S
+. "\$S/newid"
 echo "cryptsetup \$*" >>"\$S/log"
 case "\$*" in
 "isLuks /dev/disk/by-uuid/1234") exit 0 ;;
@@ -46,17 +62,18 @@ case "\$*" in
 	awk 'BEGIN { printf "{\"keyslots\":{" }
 		FILENAME ~ /slots\$/ { printf "%s\"%s\":{\"type\":\"luks2\"}", (m++ ? "," : ""), \$1; next }
 		!t++ { printf "},\"tokens\":{" }
-		{ p = \$3; gsub(/\+/, ",", p); printf "%s\"%s\":{\"type\":\"systemd-tpm2\",\"keyslots\":[\"%s\"],\"tpm2-pcrs\":[%s]}", (n++ ? "," : ""), \$1, \$2, p }
+		{ p = \$3; gsub(/\+/, ",", p); printf "%s\"%s\":{\"type\":\"systemd-tpm2\",\"keyslots\":[%s],\"tpm2-pcrs\":[%s]}", (n++ ? "," : ""), \$1, (\$2 == "-" ? "" : "\"" \$2 "\""), p }
 		END { if (!t) printf "},\"tokens\":{"; print "}}" }' "\$S/slots" "\$S/tokens"; exit 0 ;;
 "luksAddKey --token-only --token-type systemd-tpm2 "*)
 	[ -f "\${@: -1}" ] || exit 1
-	k=\$(cat "\$S/next"); echo \$((k + 1)) >"\$S/next"; echo "\$k key:\$(cat "\${@: -1}")" >>"\$S/slots"; exit 0 ;;
+	k=\$(newid "\$S/slots"); echo "\$k key:\$(cat "\${@: -1}")" >>"\$S/slots"; exit 0 ;;
 "token remove --token-id "*)
 	grep -q "^\$4 " "\$S/tokens" || exit 1
 	sed -i "/^\$4 /d" "\$S/tokens"; exit 0 ;;
 "-q luksKillSlot /dev/disk/by-uuid/1234 "*)
 	grep -q "^\$4 " "\$S/slots" || exit 1
-	sed -i "/^\$4 /d" "\$S/slots"; exit 0 ;;
+	# As cryptsetup does: the keyslot unassigned from its tokens.
+	sed -i "/^\$4 /d" "\$S/slots"; sed -i "s/^\([0-9]*\) \$4 /\1 - /" "\$S/tokens"; exit 0 ;;
 "luksRemoveKey /dev/disk/by-uuid/1234 "*)
 	[ -f "\$3" ] || exit 1
 	c=\$(cat "\$3")
@@ -68,11 +85,12 @@ EOF
 cat >"$S/bin/systemd-cryptenroll" <<EOF
 #!/bin/bash
 S=$S
+. "\$S/newid"
 echo "systemd-cryptenroll \$*" >>"\$S/log"
 [ "\$2" = --tpm2-device=auto ] && [ "\$4" = /dev/disk/by-uuid/1234 ] || exit 1
 key=\${1#--unlock-key-file=}
 [ -f "\$key" ] && grep -q " key:\$(cat "\$key")\\\$" "\$S/slots" || exit 1
-t=\$(cat "\$S/next"); k=\$((t + 1)); echo \$((t + 2)) >"\$S/next"
+t=\$(newid "\$S/tokens") k=\$(newid "\$S/slots")
 echo "\$t \$k \${3#--tpm2-pcrs=}" >>"\$S/tokens"
 echo "\$k tpm" >>"\$S/slots"
 EOF
@@ -98,14 +116,15 @@ cat >"$S/bin/bulwark" <<EOF
 echo "bulwark \$*" >>"$S/log"
 case "\$3 \$4 \$5" in
 "get nodes -o") echo '{"items":[{"metadata":{"name":"n1","labels":{"bulwark.io/mode":"all-in-one"}}}]}' ;;
-"get node n1") cat "$S/node.json" ;;
+"get node n1") sed "s/__NOW__/\$(date +%s)/" "$S/node.json" ;;
 *) exit 1 ;;
 esac
 EOF
 chmod +x "$S/bin/"*
-# trusted [UNIX]: the node Trusted, last attested at UNIX (default now:
-# after this boot began).
-trusted() { printf '{"status":{"attestation":"Trusted","last_attested_unix":%s}}\n' "${1:-$(date +%s)}" >"$S/node.json"; }
+# trusted [UNIX]: the node Trusted, last attested at UNIX (default: at
+# each read, the time then: after this boot began, and attested again
+# by the next poll of the health check, 2 s later).
+trusted() { printf '{"status":{"attestation":"Trusted","last_attested_unix":%s}}\n' "${1:-__NOW__}" >"$S/node.json"; }
 # First boot's token 0 (keyslot 1, PCRs 7+8+9); the recovery key's keyslot 0.
 echo "0 1 7+8+9" >"$S/tokens"
 printf '0 recovery\n1 tpm\n' >"$S/slots"
@@ -219,8 +238,8 @@ tupd --slot a reseal 2>"$T/reseal-rb.err"
 rc=$?
 calls >"$T/reseal-rb.calls"
 cat >"$T/reseal-rb.want" <<EOF
-cryptsetup token remove --token-id 3 $DEV
 cryptsetup -q luksKillSlot $DEV 4
+cryptsetup token remove --token-id 3 $DEV
 cryptsetup luksRemoveKey $DEV $KEY
 EOF
 check "reseal after the failed trial: the provisional token, its keyslot, the key's keyslot removed ($rc: $(tr '\n' ';' <"$T/reseal-rb.calls"))" \
@@ -271,8 +290,8 @@ rc=$?
 calls >"$T/reseal1.calls"
 cat >"$T/reseal1.want" <<EOF
 systemd-cryptenroll --unlock-key-file=$KEY --tpm2-device=auto --tpm2-pcrs=7+8+9 $DEV
-cryptsetup token remove --token-id 6 $DEV
 cryptsetup -q luksKillSlot $DEV 7
+cryptsetup token remove --token-id 6 $DEV
 cryptsetup luksRemoveKey $DEV $KEY
 EOF
 check "reseal: 7+8+9 sealed before anything is removed ($rc: $(tr '\n' ';' <"$T/reseal1.calls"))" \
@@ -300,10 +319,10 @@ tupd --slot a reseal 2>"$T/reseal2.err"
 calls >"$T/reseal2.calls"
 cat >"$T/reseal2.want" <<EOF
 systemd-cryptenroll --unlock-key-file=$KEY --tpm2-device=auto --tpm2-pcrs=7+8+9 $DEV
-cryptsetup token remove --token-id 0 $DEV
 cryptsetup -q luksKillSlot $DEV 1
-cryptsetup token remove --token-id 11 $DEV
+cryptsetup token remove --token-id 0 $DEV
 cryptsetup -q luksKillSlot $DEV 12
+cryptsetup token remove --token-id 11 $DEV
 cryptsetup luksRemoveKey $DEV $KEY
 EOF
 check "reseal of a: sealed, a's earlier token removed, then the provisional token ($(tr '\n' ';' <"$T/reseal2.calls"))" \
@@ -362,6 +381,17 @@ check "health: a Trusted from before this boot fails ($(tail -n 1 "$T/health-sta
 	sh -c "grep -q '^bulwark-update: health: failed: node n1 Trusted only by an attestation before this boot (last attested 1, boot [0-9]*), after 3 s; the next boot is slot a' '$T/health-stale.err' && [ '$(env_of bulwark_good)' = a ]"
 boot >/dev/null
 tupd --slot a reseal 2>/dev/null || fail "the reseal after the stale trial"
+# 7d'. Trusted by an attestation after this boot's start by the clock
+# (an RTC that lags) that does not change during the check: it fails.
+tupd --slot a apply "$T/up4.tar" >/dev/null 2>&1 || fail "the apply for the unchanged attestation"
+check "GRUB boots b's trial (unchanged attestation)" [ "$(boot)" = b ]
+trusted "$(($(date +%s) + 5))"
+touch "$S/healthy"
+tupd --slot b health 2>"$T/health-same.err"
+check "health: a Trusted whose attestation does not change during the check fails ($(tail -n 1 "$T/health-same.err"))" \
+	sh -c "grep -q '^bulwark-update: health: failed: node n1 Trusted, but not attested again during the check (last attested [0-9]*, as at its first poll), after 3 s; the next boot is slot a' '$T/health-same.err' && [ '$(env_of bulwark_good)' = a ]"
+boot >/dev/null
+tupd --slot a reseal 2>/dev/null || fail "the reseal after the unchanged attestation's trial"
 # header_is TOKENS SLOTS: the stub header's tokens and keyslots, each as
 # its file's lines joined by ;.
 header_is() { [ "$(tr '\n' ';' <"$S/tokens")" = "$1" ] && [ "$(tr '\n' ';' <"$S/slots")" = "$2" ]; }
@@ -381,7 +411,9 @@ EOF
 cat >"$T/cut.d/cryptsetup" <<EOF
 #!/bin/bash
 [ "\$*" != "token remove --token-id \${CUT_REMOVE:-} $DEV" ] || { echo "cryptsetup \$*" >>"$S/log"; kill -KILL \$PPID; exit 1; }
-exec "$S/bin/cryptsetup" "\$@"
+[ "\$*" = "\${CUT_AFTER:-}" ] || exec "$S/bin/cryptsetup" "\$@"
+"$S/bin/cryptsetup" "\$@"
+kill -KILL \$PPID; exit 1
 EOF
 chmod +x "$T/cut.d/"*
 # cut_off ARG...: tupd with the cut.d stubs, then until the lock is free
@@ -411,7 +443,8 @@ check "cut: the next apply leaves one PCR 7 token, the recorded one, and one key
 	sh -c "[ $rc -eq 0 ] && [ \"\$(grep -c ' 7\$' '$S/tokens')\" = 1 ] && grep -qx '$pt $pk 7' '$S/tokens' && [ \"\$(grep -c key: '$S/slots')\" = 1 ] && [ \"\$(wc -l <'$S/slots')\" = 5 ]"
 
 # 7g. That trial commits; at b's first normal boot a power cut just
-# before b's earlier token (8) is removed: the next reseal leaves b's
+# before b's earlier token (8) is removed (after its keyslot 9 was
+# killed: a token naming no keyslot): the next reseal leaves b's
 # new token and a's, no stale 7+8+9 token, no PCR 7 token, no leaked
 # keyslot, no key.
 check "GRUB boots b's trial (cut at reseal)" [ "$(boot)" = b ]
@@ -483,6 +516,125 @@ for rounds in $(seq 1 10); do
 done
 check "a journal past bulwarkd's limit: handed in chunks within it, each from the confirmation and ending at a line's end ($chunk_ok; $rounds rounds; $(tail -n 2 "$T/reseal-chunks.err" | tr "\n" ";"))" \
 	sh -c "[ '$chunk_ok' = yes ] && [ $rounds -ge 4 ] && tail -c +$((start + 1)) '$FS/state/update/journal' | cmp -s - '$T/chunks' && [ \"\$(cat '$T/bwd/update-journal.seq')\" = \"\$(stat -c %s '$FS/state/update/journal')\" ]"
+
+# 9. Scenarios from a state set here (the second review of stage 5),
+# the stub giving new tokens and keyslots the lowest free id, as real
+# LUKS2 does. scenario GOOD TOKENS HEADER KEYSLOTS: slot GOOD committed,
+# no trial, its release the first (any bundle is newer), the tokens file
+# TOKENS (- for none), the stub header's tokens HEADER and keyslots
+# KEYSLOTS (lines ending in ;), no provisional key.
+scenario() {
+	grub-editenv "$ENV" set bulwark_good="$1" bulwark_next=
+	rm -f "$KEY"
+	if [ "$2" = - ]; then rm -f "$FS/state/update/tokens"; else printf '%s' "$2" | tr ';' '\n' >"$FS/state/update/tokens"; fi
+	printf '%s' "$3" | tr ';' '\n' >"$S/tokens"
+	printf '%s' "$4" | tr ';' '\n' >"$S/slots"
+	echo lowest >"$S/next"
+	sed -i "s/^commit .*/commit $C1/; s/^epoch .*/epoch 1000/" "$FS/slots/$1/usr/share/bulwark/release"
+}
+# trial_passes FROM TO BUNDLE: apply from FROM into TO, its trial
+# healthy, committed, then TO's normal boot (the reseal is the caller's).
+trial_passes() {
+	tupd --slot "$1" apply "$3" >/dev/null 2>&1 || fail "the apply from $1 into $2 ($3)"
+	[ "$(boot)" = "$2" ] || fail "GRUB boots $2's trial"
+	trusted
+	touch "$S/healthy"
+	tupd --slot "$2" health 2>/dev/null
+	[ "$(env_of bulwark_good)" = "$2" ] || fail "$2 committed"
+	boot >/dev/null
+}
+toks() { sort "$FS/state/update/tokens" | tr '\n' ';'; }
+
+# 9a. The tokens file stale (a `systemd-cryptenroll --wipe-slot=tpm2`
+# recovery re-enrolled token 20 in keyslot 21; the file still says a's
+# token is 0 in keyslot 1): the reseal of a gets token 0 and keyslot 1
+# (the lowest free), and must not retire it as a's earlier one.
+scenario b 'a 0 1;b 8 9;' '20 21 7+8+9;' '0 recovery;21 tpm;'
+echo 22 >"$S/next"	# apply's ids: not the lowest free (in use then)
+trial_passes b a "$T/up2.tar"
+echo lowest >"$S/next"
+tupd --slot a reseal 2>"$T/reseal-stale.err"
+rc=$?
+check "stale tokens file: a keeps the token just sealed (0, reusing the stale line's number), the recovery-enrolled one stays, the provisional one goes ($rc: $(tr '\n' ';' <"$S/tokens") / $(tr '\n' ';' <"$S/slots"); $(toks))" \
+	sh -c "$(declare -f header_is); S='$S'; [ $rc -eq 0 ] && header_is '20 21 7+8+9;0 1 7+8+9;' '0 recovery;21 tpm;1 tpm;' && [ '$(toks)' = 'a 0 1;b 8 9;' ] && [ ! -e '$KEY' ]"
+check "stale tokens file: the stale line journalled, not reported removed ($(tail -n 2 "$T/reseal-stale.err" | tr '\n' ';'))" \
+	sh -c "grep -q 'reseal stale slot=a token=0 keyslot=1' '$FS/state/update/journal' && grep -q 'earlier token of slot a: none' '$T/reseal-stale.err'"
+
+# 9b. First boot's token sealed to PCR 7 alone (tpm2_pcrs=7, or first
+# boot's re-seal skipped): an apply, a failed trial and the reseal of a
+# keep it.
+scenario a - '0 1 7;' '0 recovery;1 tpm;'
+tupd --slot a apply "$T/up2.tar" >/dev/null 2>&1
+rc=$?
+check "a PCR 7 first-boot token: apply keeps it, adds the provisional token ($rc: $(tr '\n' ';' <"$S/tokens"))" \
+	sh -c "[ $rc -eq 0 ] && grep -qx '0 1 7' '$S/tokens' && [ '$(toks)' = 'provisional-b 1 3;' ]"
+[ "$(boot)" = b ] || fail "GRUB boots b's trial (PCR 7 first-boot token)"
+rm -f "$S/healthy"
+tupd --slot b health 2>/dev/null
+boot >/dev/null
+tupd --slot a reseal 2>"$T/reseal-pcr7.err"
+rc=$?
+check "a PCR 7 first-boot token: the reseal after the failed trial keeps it, removes the provisional token only ($rc: $(tr '\n' ';' <"$S/tokens") / $(tr '\n' ';' <"$S/slots"))" \
+	sh -c "$(declare -f header_is); S='$S'; [ $rc -eq 0 ] && header_is '0 1 7;' '0 recovery;1 tpm;' && [ ! -e '$KEY' ]"
+
+# 9c. A power cut inside drop_provisional at the committed slot's
+# reseal (after the key's keyslot is removed, before the key is
+# shredded): the next reseal finishes, no refusal.
+scenario a 'a 0 1;' '0 1 7+8+9;' '0 recovery;1 tpm;'
+trial_passes a b "$T/up2.tar"
+CUT_AFTER="luksRemoveKey $DEV $KEY" cut_off --slot b reseal
+rc=$?
+check "cut in drop_provisional: the reseal killed after luksRemoveKey, the key left ($rc)" \
+	sh -c "[ $rc -eq 137 ] && [ -e '$KEY' ]"
+tupd --slot b reseal 2>"$T/reseal-cut4.err"
+rc=$?
+check "cut in drop_provisional: the next reseal finishes: a's and b's tokens only, no key ($rc: $(tail -n 1 "$T/reseal-cut4.err"); $(tr '\n' ';' <"$S/tokens") / $(tr '\n' ';' <"$S/slots"); $(toks))" \
+	sh -c "$(declare -f header_is); S='$S'; [ $rc -eq 0 ] && header_is '0 1 7+8+9;2 4 7+8+9;' '0 recovery;1 tpm;4 tpm;' && [ ! -e '$KEY' ] && [ '$(toks)' = 'a 0 1;b 2 4;' ]"
+# The state such a cut left with a bulwark-update before the retire-key
+# line: the provisional line, its token and keyslot gone, the key there.
+scenario b 'a 0 1;b 2 4;provisional-b 1 3;' '0 1 7+8+9;2 4 7+8+9;' '0 recovery;1 tpm;4 tpm;'
+echo 0123 >"$KEY"
+tupd --slot b reseal 2>"$T/reseal-cut5.err"
+rc=$?
+check "the provisional token gone, b's token there: the reseal just finishes ($rc: $(tail -n 1 "$T/reseal-cut5.err"); $(tr '\n' ';' <"$S/tokens"); $(toks))" \
+	sh -c "$(declare -f header_is); S='$S'; [ $rc -eq 0 ] && header_is '0 1 7+8+9;2 4 7+8+9;' '0 recovery;1 tpm;4 tpm;' && [ ! -e '$KEY' ] && [ '$(toks)' = 'a 0 1;b 2 4;' ]"
+
+# 9d. A power cut in retire_token between luksKillSlot and token remove
+# (a's earlier token 0, keyslot 1): the next reseal removes the token
+# that names no keyslot, and leaves a's and b's tokens only.
+scenario b 'a 0 1;b 2 4;' '0 1 7+8+9;2 4 7+8+9;' '0 recovery;1 tpm;4 tpm;'
+trial_passes b a "$T/up2.tar"
+CUT_AFTER="-q luksKillSlot $DEV 1" cut_off --slot a reseal
+rc=$?
+check "cut in retire_token: killed after luksKillSlot, the token left naming no keyslot ($rc: $(tr '\n' ';' <"$S/tokens") / $(tr '\n' ';' <"$S/slots"))" \
+	sh -c "[ $rc -eq 137 ] && grep -q '^0 - ' '$S/tokens' && ! grep -q '^1 ' '$S/slots'"
+tupd --slot a reseal 2>"$T/reseal-cut6.err"
+rc=$?
+read -r at ak <<<"$(awk '$1 == "a" { print $2, $3 }' "$FS/state/update/tokens")"
+check "cut in retire_token: the next reseal leaves b's token and a's new one only ($rc: $(tr '\n' ';' <"$S/tokens") / $(tr '\n' ';' <"$S/slots"); $(toks))" \
+	sh -c "[ $rc -eq 0 ] && [ -n '$at' ] && [ \"\$(sort '$S/tokens' | tr '\n' ';')\" = \"\$(printf '%s\n' '2 4 7+8+9' '$at $ak 7+8+9' | sort | tr '\n' ';')\" ] && [ \"\$(sort '$S/slots' | tr '\n' ';')\" = \"\$(printf '%s\n' '0 recovery' '4 tpm' '$ak tpm' | sort | tr '\n' ';')\" ] && [ ! -e '$KEY' ] && [ '$(toks)' = 'a $at $ak;b 2 4;' ]"
+
+# 9e. --no-tpm on a LUKS root is refused, nothing changed.
+scenario a 'a 0 1;' '0 1 7+8+9;' '0 recovery;1 tpm;'
+tupd --slot a --no-tpm apply "$T/up2.tar" >/dev/null 2>"$T/notpm.err"
+rc=$?
+check "--no-tpm on a LUKS root is refused ($rc: $(tail -n 1 "$T/notpm.err"))" \
+	sh -c "$(declare -f header_is); S='$S'; [ $rc -eq 1 ] && grep -q -- '--no-tpm on a LUKS root' '$T/notpm.err' && [ -z '$(env_of bulwark_next)' ] && header_is '0 1 7+8+9;' '0 recovery;1 tpm;'"
+
+# 9f. A trial with no provisional token (no LUKS root: the step
+# skipped) whose health check fails: the next reseal of the committed
+# slot journals the rollback from the journal (uncommitted_trial).
+mv "$A/etc/crypttab" "$T/crypttab.a"
+tupd --slot a apply "$T/up2.tar" >/dev/null 2>&1 || fail "the apply without a LUKS root"
+[ "$(boot)" = b ] || fail "GRUB boots b's trial (no LUKS root)"
+rm -f "$S/healthy"
+tupd --slot b health 2>/dev/null
+boot >/dev/null
+tupd --slot a reseal 2>"$T/reseal-noluks.err"
+rc=$?
+mv "$T/crypttab.a" "$A/etc/crypttab"
+check "no provisional token: the failed trial's rollback journalled with its reason ($rc: $(cat "$T/reseal-noluks.err" | tr '\n' ';'))" \
+	sh -c "[ $rc -eq 0 ] && tail -n 3 '$FS/state/update/journal' | grep -q 'rollback trial=b committed=a reason=bulwarkd not healthy' && grep -q '^bulwark-update: rollback: the trial of slot b was not committed; slot a runs' '$T/reseal-noluks.err'"
 
 # 8. The real cryptsetup and systemd-cryptenroll on a LUKS2 image (a
 # loop device) with swtpm, reached through its TCTI (SYSTEMD_TPM2_DEVICE,
