@@ -50,6 +50,7 @@
 #define AR_LOG_PUT_S		5	/* a changed log tail is sent at most this often */
 #define AR_STABLE_S		60	/* a run this long resets the back-off */
 #define AR_FULL_LIST_S		10	/* crun list at most this often */
+#define AR_LIST_RETRY_S		AGENT_RUN_RESYNC_S /* a stale list after a failed one */
 /* The instance list is read in pages: 32 instances with 16 KiB log
  * tails take about 0.5 MiB, half of what one answer may be
  * (AGENT_RESPONSE_MAX); the server also ends a page at 512 KiB.
@@ -162,6 +163,7 @@ struct agent_run {
 	char			 node_event[AR_EVENT_MAX];
 	unsigned long long	 list_rev;	/* of the last instance list */
 	bool			 list_due;	/* the kept list is stale (report()) */
+	double			 list_failed_s;	/* when a list last failed (mono) */
 	/* the last full list, its items' status kept as this agent last
 	 * wrote it: the local passes between two lists reconcile these */
 	json_t			*items;
@@ -2627,8 +2629,11 @@ agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
 	/* what a cancelled probe left to reap (probe_cancel()) */
 	(void)probe_strays_reap();
 	/* A status write refused as for an instance no longer here: the
-	 * kept list is stale. */
-	if (ar->list_due)
+	 * kept list is stale. Not again within AR_LIST_RETRY_S of a failed
+	 * list: the API may be down (or refuse this node), and each try is a
+	 * new handshake. */
+	if (ar->list_due && (ar->list_failed_s == 0 ||
+	    bw_mono_s() - ar->list_failed_s >= AR_LIST_RETRY_S))
 		what |= AGENT_RUN_LIST;
 	if ((what & AGENT_RUN_GC) || !ar->wl_cache) {
 		json_decref(ar->wl_cache);
@@ -2653,11 +2658,21 @@ agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
 	}
 	t0 = bw_mono_s() * 1e3;
 	listed = list_instances(ar, &items, &rev, &list_err);
+	if (listed < 0)
+		ar->list_failed_s = bw_mono_s();
 	if (listed < 0 && !items) {
-		if (ret_err) {
-			*ret_err = TAKE_PTR(list_err);
+		if (!ar->items) {
+			if (ret_err)
+				*ret_err = TAKE_PTR(list_err);
+			return listed;
 		}
-		return listed;
+		/* No list: the instances last listed are still managed
+		 * (exits, restarts, probes), as in the local second; the
+		 * ones a refused status write marked gone stay alone. */
+		items = json_incref(ar->items);
+		for (e = ar->insts; e; e = e->next)
+			e->seen = false;
+		goto reconcile;
 	}
 	if (!items && !(items = json_array()))
 		return -ENOMEM;
@@ -2674,6 +2689,11 @@ agent_run_pass(struct agent_run *ar, agent_run_http_fn http, void *ctx,
 		    "managing the %zu instances read, removing none",
 		    list_err ? list_err : bw_strerror(listed),
 		    json_array_size(items));
+		/* what the part names is here after all */
+		json_array_foreach(items, i, item)
+			if (bound_here(ar, item, &id) &&
+			    (e = inst_find(ar, id)))
+				e->gone = false;
 		goto reconcile;
 	}
 	what |= list_moved(ar, rev);
