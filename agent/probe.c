@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -22,6 +23,7 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/json.h"
+#include "lib/log.h"
 #include "lib/macro.h"
 
 #define PROBE_PERIOD_DEFAULT	10
@@ -386,10 +388,13 @@ probe_start(const struct probe_spec *p, const char *netns_path,
 #define PROBE_TREE_MAX		256
 /* reads of a cancelled run's tree, each killing what it found new */
 #define PROBE_KILL_ROUNDS	8
-/* how long a cancel waits, in all, for what it killed to end */
-#define PROBE_KILL_WAIT_S	0.5
-/* killed processes kept for a later reap, at most */
-#define PROBE_STRAYS_MAX	512
+/* how long one cancel waits, in all, for what it killed to end and for
+ * its own children among them to be reaped (the agent is
+ * single-threaded: the rest is left to probe_strays_reap()) */
+#define PROBE_CANCEL_WAIT_S	0.1
+/* killed processes kept that are not (yet) this process's children, at
+ * most (each holds a pidfd) */
+#define PROBE_STRAYS_OTHERS_MAX	64
 /* how long a killed process seen ended as another's is kept */
 #define PROBE_STRAY_OTHERS_S	10
 
@@ -436,26 +441,38 @@ probe_poll(struct probe_run *run, bool *ret_ok, char result[PROBE_RESULT_MAX])
 	return 1;
 }
 
+
 /* A cancelled run's tree: its processes, each held by a pidfd (a PID
  * read from /proc may name another process by the time it is signalled;
- * a pidfd names the one it was opened for). */
+ * a pidfd names the one it was opened for). FULL: a process was left out
+ * for lack of room. */
 struct probe_tree {
 	pid_t	pid[PROBE_TREE_MAX];
 	int	fd[PROBE_TREE_MAX];
 	size_t	n;
+	bool	full;
 };
 
-/* Processes of cancelled runs killed but not reaped yet: they become
- * this process's children only once their parents are gone, and one in
- * an uninterruptible sleep may take long to die. The agent is
- * single-threaded; these are reaped by later calls (probe_strays_reap).
- * GONE_SINCE: when it was first seen ended as another's child (0: not
- * yet), which it may be for a moment before it is orphaned to us. */
-static struct {
+/* Processes of cancelled runs killed but not reaped yet. Only this
+ * process's children need reaping: the run, and what is orphaned to us
+ * (a subreaper) from above the container's PID namespace (the runtime's
+ * exec, the command it started); a process inside that namespace is
+ * orphaned to the container's init, which reaps it. OWN: the process
+ * was our child when kept; one that was not is kept only while its
+ * parent, killed too, has not ended (it may be orphaned to us then):
+ * GONE_SINCE is when it was first seen ended as another's child (0: not
+ * yet). Own children are never let go for lack of room (the table
+ * grows); the others are at most PROBE_STRAYS_OTHERS_MAX. The agent is
+ * single-threaded; these are reaped by later calls
+ * (probe_strays_reap). */
+struct stray {
+	pid_t	pid;
 	int	fd;		/* its pidfd */
+	bool	own;
 	double	gone_since;	/* bw_mono_s() */
-}		strays[PROBE_STRAYS_MAX];
-static size_t	nstrays;
+};
+static struct stray	*strays;
+static size_t		 nstrays, strays_cap, nothers;
 
 static bool
 tree_has(const struct probe_tree *t, pid_t pid)
@@ -489,12 +506,35 @@ parent_of(pid_t pid)
 	return (pid_t)strtol(p + 4, NULL, 10);
 }
 
-/* Adds to T the children of PID (stopped: it forks and reaps no more,
- * so the PIDs it lists stay its children's), then theirs, each stopped
- * before its own children are read. A PID is taken only when, opened
- * as a pidfd, it is still PID's child. Returns how many were added. */
+static size_t tree_add(struct probe_tree *t, pid_t pid);
+
+/* Adds child V of PID to T, stopped, when, opened as a pidfd, it is
+ * still PID's child. Returns whether it was added. */
+static bool
+tree_take(struct probe_tree *t, pid_t pid, pid_t v)
+{
+	int fd;
+
+	if (t->n >= PROBE_TREE_MAX) {
+		t->full = true;
+		return false;
+	}
+	if ((fd = (int)pidfd_open(v, 0)) < 0)
+		return false;
+	if (parent_of(v) != pid) {
+		close(fd);
+		return false;
+	}
+	(void)pidfd_send_signal(fd, SIGSTOP, NULL, 0);
+	t->pid[t->n] = v;
+	t->fd[t->n++] = fd;
+	return true;
+}
+
+/* Adds to T the children of thread TID of PID (a child forked by any
+ * thread is listed under that thread only), then theirs. */
 static size_t
-tree_add(struct probe_tree *t, pid_t pid)
+tree_add_task(struct probe_tree *t, pid_t pid, long tid)
 {
 	char	 path[64], buf[2048], *p, *end;
 	size_t	 added = 0;
@@ -502,8 +542,8 @@ tree_add(struct probe_tree *t, pid_t pid)
 	long	 v;
 	int	 fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid,
-	    (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%ld/children", (int)pid,
+	    tid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return 0;
 	len = read(fd, buf, sizeof(buf) - 1);
@@ -515,16 +555,8 @@ tree_add(struct probe_tree *t, pid_t pid)
 		if (v <= 1)
 			continue;
 		if (!tree_has(t, (pid_t)v)) {
-			if (t->n >= PROBE_TREE_MAX ||
-			    (fd = (int)pidfd_open((pid_t)v, 0)) < 0)
+			if (!tree_take(t, pid, (pid_t)v))
 				continue;
-			if (parent_of((pid_t)v) != pid) {
-				close(fd);
-				continue;
-			}
-			(void)pidfd_send_signal(fd, SIGSTOP, NULL, 0);
-			t->pid[t->n] = (pid_t)v;
-			t->fd[t->n++] = fd;
 			added++;
 		}
 		added += tree_add(t, (pid_t)v);
@@ -532,12 +564,36 @@ tree_add(struct probe_tree *t, pid_t pid)
 	return added;
 }
 
+/* Adds to T the children of PID (stopped: it forks and reaps no more,
+ * so the PIDs it lists stay its children's), of each of its threads,
+ * then theirs, each stopped before its own children are read. Returns
+ * how many were added. */
+static size_t
+tree_add(struct probe_tree *t, pid_t pid)
+{
+	char		 path[64];
+	struct dirent	*de;
+	size_t		 added = 0;
+	DIR		*d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if (!(d = opendir(path)))
+		return 0;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			added += tree_add_task(t, pid,
+			    strtol(de->d_name, NULL, 10));
+	closedir(d);
+	return added;
+}
+
 /* Waits until the processes of T from FIRST on have ended, or until
- * DEADLINE (bw_mono_s()): a killed process's children are orphaned to
- * the run (a subreaper, stopped: it reaps none) only once it has ended,
- * and the next read of the tree must find them there (read while one
- * was ending, a child it forked as the stop came could be in neither
- * list). */
+ * DEADLINE (bw_mono_s()): a killed process's children are orphaned
+ * (to the run, a subreaper, stopped: it reaps none, when they are above
+ * the container's PID namespace; to the container's init when inside
+ * it) only once it has ended, and the next read of the tree finds those
+ * still under the run (read while one was ending, a child it forked as
+ * the stop came could be in neither list). */
 static void
 tree_wait(const struct probe_tree *t, size_t first, double deadline)
 {
@@ -551,24 +607,55 @@ tree_wait(const struct probe_tree *t, size_t first, double deadline)
 	}
 }
 
-/* Reaps stray I if it has ended and is this process's child. Returns
- * whether it is done with: reaped, or ended as another's child for
- * PROBE_STRAY_OTHERS_S (its parent reaps it: a process of the
- * container's PID namespace orphaned there goes to the container's
- * init, not to us). */
+/* Waits until pidfd FD's process has ended, or until DEADLINE. */
+static void
+fd_wait(int fd, double deadline)
+{
+	struct pollfd	pfd = { .fd = fd, .events = POLLIN };
+	double		left = deadline - bw_mono_s();
+
+	if (left > 0)
+		(void)poll(&pfd, 1, (int)(left * 1000) + 1);
+}
+
 static bool
-stray_reap(size_t i)
+fd_ended(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) == 1;
+}
+
+/* Reaps stray S if it has ended and is this process's child. Returns
+ * whether it is done with: reaped, or ended as another's child for
+ * PROBE_STRAY_OTHERS_S (its parent reaps it). */
+static bool
+stray_reap(struct stray *s)
 {
 	siginfo_t	si = { 0 };
-	struct pollfd	pfd = { .fd = strays[i].fd, .events = POLLIN };
+	int		err;
 
-	if (waitid(P_PIDFD, (id_t)strays[i].fd, &si, WEXITED | WNOHANG) == 0)
+	if (waitid(P_PIDFD, (id_t)s->fd, &si, WEXITED | WNOHANG) == 0)
 		return si.si_pid != 0;
-	if (errno != ECHILD || poll(&pfd, 1, 0) != 1)
+	err = errno;
+	/* a kernel before 5.4 has pidfds but no P_PIDFD: our own child's
+	 * PID stays its own until we reap it */
+	if (err == EINVAL && parent_of(s->pid) == getpid())
+		return waitpid(s->pid, NULL, WNOHANG) == s->pid;
+	if ((err != ECHILD && err != EINVAL) || !fd_ended(s->fd))
 		return false;
-	if (strays[i].gone_since == 0)
-		strays[i].gone_since = bw_mono_s();
-	return bw_mono_s() - strays[i].gone_since > PROBE_STRAY_OTHERS_S;
+	if (s->gone_since == 0)
+		s->gone_since = bw_mono_s();
+	return bw_mono_s() - s->gone_since > PROBE_STRAY_OTHERS_S;
+}
+
+static void
+stray_drop(size_t i)
+{
+	close(strays[i].fd);
+	if (!strays[i].own)
+		nothers--;
+	strays[i] = strays[--nstrays];
 }
 
 size_t
@@ -577,24 +664,100 @@ probe_strays_reap(void)
 	size_t i = 0;
 
 	while (i < nstrays) {
-		if (stray_reap(i)) {
-			close(strays[i].fd);
-			strays[i] = strays[--nstrays];
-		} else
+		if (stray_reap(&strays[i]))
+			stray_drop(i);
+		else
 			i++;
 	}
 	return nstrays;
 }
 
-/* Keeps FD for a later reap; with no room left it is let go (a zombie
- * until the agent exits). */
+/* Keeps process PID (pidfd FD) for a later reap, OWN when it is our
+ * child. Another's is let go when PROBE_STRAYS_OTHERS_MAX are kept; an
+ * own child with no memory left for it is waited for (SIGKILLed: it
+ * ends unless in an uninterruptible sleep). */
 static void
-stray_keep(int fd)
+stray_keep(pid_t pid, int fd, bool own)
 {
-	if (nstrays < PROBE_STRAYS_MAX)
-		strays[nstrays++] = (typeof(strays[0])){ .fd = fd };
-	else
+	struct stray *n;
+
+	if (!own && nothers >= PROBE_STRAYS_OTHERS_MAX) {
 		close(fd);
+		return;
+	}
+	if (nstrays == strays_cap) {
+		size_t cap = strays_cap ? strays_cap * 2 : 16;
+
+		if (!(n = reallocarray(strays, cap, sizeof(*n)))) {
+			if (own)
+				while (waitpid(pid, NULL, 0) < 0 &&
+				    errno == EINTR)
+					;
+			close(fd);
+			return;
+		}
+		strays = n;
+		strays_cap = cap;
+	}
+	strays[nstrays++] = (struct stray){ .pid = pid, .fd = fd, .own = own };
+	if (!own)
+		nothers++;
+}
+
+/* Whether PID is a process of T (or RUN) that has not ended: what it
+ * leaves when it ends may be orphaned to us. */
+static bool
+tree_alive(const struct probe_tree *t, pid_t run, int run_fd, pid_t pid)
+{
+	if (pid == run)
+		return !fd_ended(run_fd);
+	for (size_t i = 0; i < t->n; i++)
+		if (t->pid[i] == pid)
+			return !fd_ended(t->fd[i]);
+	return false;
+}
+
+/* Keeps what of T needs reaping (probe_cancel() has killed it all):
+ * our children, and those whose parent in T has not ended yet; the rest
+ * (orphaned inside the container's PID namespace, or reaped already) is
+ * let go. */
+static void
+tree_keep(struct probe_tree *t, pid_t run, int run_fd)
+{
+	pid_t self = getpid();
+
+	for (size_t i = 0; i < t->n; i++) {
+		pid_t pp = parent_of(t->pid[i]);
+
+		if (pp == self)
+			stray_keep(t->pid[i], t->fd[i], true);
+		else if (pp > 0 && tree_alive(t, run, run_fd, pp))
+			stray_keep(t->pid[i], t->fd[i], false);
+		else
+			close(t->fd[i]);
+	}
+}
+
+/* Reaps the own children among the strays from FIRST on (this cancel's),
+ * waiting for them until DEADLINE; the strays of earlier cancels are
+ * left to probe_strays_reap(). */
+static void
+strays_reap_new(size_t first, double deadline)
+{
+	size_t i = first;
+
+	while (i < nstrays) {
+		struct pollfd	pfd = { .fd = strays[i].fd, .events = POLLIN };
+		double		left = deadline - bw_mono_s();
+
+		if (!strays[i].own)
+			i++;
+		else if (stray_reap(&strays[i]))
+			stray_drop(i);
+		else if (left <= 0 ||
+		    poll(&pfd, 1, (int)(left * 1000) + 1) != 1)
+			i++;
+	}
 }
 
 void
@@ -602,23 +765,27 @@ probe_cancel(struct probe_run *run)
 {
 	struct probe_tree	t = { .n = 0 };
 	double			deadline;
+	size_t			first = nstrays;
 	int			fd;
 
 	if (run->pid <= 0)
 		return;
-	/* An exec probe's runner and its command (in the container's PID
-	 * namespace) outlive a run killed here and are orphaned to this
-	 * process, a subreaper: a zombie of theirs that nobody reaps keeps
-	 * the container's init from finishing its exit (probe_exec()). So
-	 * the run (a subreaper too: what is orphaned below it stays below
+	/* An exec probe's runner and the runtime's exec outlive a run
+	 * killed here and are orphaned to this process, a subreaper (the
+	 * command too, once the exec has ended): a zombie of theirs that
+	 * nobody reaps keeps the container's init from finishing its exit
+	 * (probe_exec()). So the run (a subreaper too: what is orphaned
+	 * below it from outside the container's PID namespace stays below
 	 * it) is stopped, its tree read and killed in rounds until a round
-	 * finds nothing new, each waiting (PROBE_KILL_WAIT_S in all) for
+	 * finds nothing new, each waiting (PROBE_CANCEL_WAIT_S in all) for
 	 * what it killed to end (a stop takes effect a moment after it is
-	 * sent: a fork in that moment is found by the next round, under the
-	 * run once its parent has ended), then the run itself. What was killed is reaped once it is this process's child
-	 * without waiting on it (a process in an uninterruptible sleep may
-	 * not die for long): now if it ended at once, else by a later call
-	 * (stray_reap()). */
+	 * sent: a fork in that moment is found by the next round if it is
+	 * still under the run; one inside the container's PID namespace
+	 * whose parent ended is the container init's and is not found),
+	 * then the run itself. Our own children among what was killed are
+	 * reaped without waiting long (a process in an uninterruptible
+	 * sleep may not die for long): now if they end within the budget,
+	 * else by a later call (stray_reap()). */
 	if ((fd = (int)pidfd_open(run->pid, 0)) < 0) {
 		/* a kernel without pidfds: as before them, the run only */
 		kill(run->pid, SIGKILL);
@@ -626,23 +793,27 @@ probe_cancel(struct probe_run *run)
 		return;
 	}
 	kill(run->pid, SIGSTOP);	/* our unreaped child: still its PID */
-	deadline = bw_mono_s() + PROBE_KILL_WAIT_S;
+	deadline = bw_mono_s() + PROBE_CANCEL_WAIT_S;
 	for (unsigned round = 0; round < PROBE_KILL_ROUNDS; round++) {
-		size_t first = t.n;
+		size_t from = t.n;
 
 		if (tree_add(&t, run->pid) == 0)
 			break;
-		for (size_t i = first; i < t.n; i++)
+		for (size_t i = from; i < t.n; i++)
 			(void)pidfd_send_signal(t.fd[i], SIGKILL, NULL, 0);
-		tree_wait(&t, first, deadline);
+		tree_wait(&t, from, deadline);
 	}
+	if (t.full)
+		log_warn("probe cancel: more than %d processes below probe "
+		    "run %d; the rest are not killed (the container's own "
+		    "stop ends them)", PROBE_TREE_MAX, (int)run->pid);
 	kill(run->pid, SIGKILL);
+	/* what the run leaves is orphaned to us once it has ended */
+	fd_wait(fd, deadline);
+	tree_keep(&t, run->pid, fd);
+	stray_keep(run->pid, fd, true);
 	close(run->fd);
 	run->pid = 0;
 	run->fd = -1;
-	stray_keep(fd);
-	for (size_t i = 0; i < t.n; i++)
-		stray_keep(t.fd[i]);
-	for (unsigned tick = 0; tick < 20 && probe_strays_reap() > 0; tick++)
-		(void)poll(NULL, 0, 5);
+	strays_reap_new(first, deadline);
 }

@@ -87,15 +87,18 @@ int probe_start(const struct probe_spec *p, const char *netns_path,
 int probe_poll(struct probe_run *run, bool *ret_ok,
     char result[PROBE_RESULT_MAX]);
 
-/* Kills RUN if one is in flight, with every process below it (each
- * signalled through a pidfd), and reaps what has ended (the caller is a
- * subreaper: they become its children) without waiting long on any:
- * what is left is reaped by later calls of probe_strays_reap(). Safe on
- * an idle run. */
+/* Kills RUN if one is in flight, with every process below it that is
+ * found (each signalled through a pidfd), and reaps those that are this
+ * process's children (the caller is a subreaper: the run, and what is
+ * orphaned to it from above the container's PID namespace) without
+ * waiting more than about 100 ms in all: what is left is reaped by later
+ * calls of probe_strays_reap(). Processes orphaned to another (inside
+ * the container's PID namespace: its init) are let go. Safe on an idle
+ * run. */
 void probe_cancel(struct probe_run *run);
 
 /* Reaps what probe_cancel() killed and could not reap yet, without
- * waiting. Returns how many are left. */
+ * waiting. Returns how many are kept (each holds a pidfd). */
 size_t probe_strays_reap(void);
 
 #endif

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -236,6 +237,90 @@ test_exec_cancel_many(void **state)
 	cancel_tree("for i in $(seq 40); do sleep 30 & done; wait", 41);
 }
 
+/* Starts "/bin/sh -c CMD" and waits until at least WANT processes are
+ * below it. Returns 0 with *R in flight, else -1 (the run is cancelled). */
+static int
+start_tree(const char *cmd, size_t want, struct probe_run *r)
+{
+	struct probe_spec	 p = { .kind = PROBE_EXEC, .timeout_s = 30,
+	    .argc = 1 };
+	const char *const	 prefix[] = { "/bin/sh", "-c", NULL };
+	pid_t			 tree[128];
+	size_t			 n = 0;
+
+	snprintf(p.cmd, sizeof(p.cmd), "%s", cmd);
+	if (probe_start(&p, NULL, prefix, r) < 0)
+		return -1;
+	for (int i = 0; i < 1000 && n < want; i++) {
+		usleep(10000);
+		n = tree_of(r->pid, tree, 128);
+	}
+	if (n >= want)
+		return 0;
+	probe_cancel(r);
+	return -1;
+}
+
+/* The other side of test_exec_cancel_others, in a child that is no
+ * subreaper: what its runs leave is orphaned to its parent, as inside a
+ * container's PID namespace to the container's init. Returns 0, or
+ * which check failed. */
+static int
+cancel_others(void)
+{
+	struct probe_run	r = { 0 };
+	double			spent = 0;
+
+	if (prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) < 0)
+		return 10;
+	if (start_tree("i=0; while [ $i -lt 50 ]; do sleep 30 & "
+	    "i=$((i+1)); done; wait", 51, &r) < 0)
+		return 11;
+	probe_cancel(&r);
+	/* only the run is ours: the 51 others are let go at once (they
+	 * were kept 10 s each: 2 s is generous for the run's reap) */
+	for (int i = 0; i < 200 && probe_strays_reap() > 0; i++)
+		usleep(10000);
+	if (probe_strays_reap() != 0)
+		return 12;
+	/* later cancels do not wait on what earlier ones left: each took
+	 * 100 ms or more while any stray was kept */
+	for (int i = 0; i < 10; i++) {
+		double t0;
+
+		if (start_tree("sleep 30", 1, &r) < 0)
+			return 13;
+		t0 = bw_mono_s();
+		probe_cancel(&r);
+		spent += bw_mono_s() - t0;
+	}
+	return spent < 0.75 ? 0 : 14;
+}
+
+/* A cancel keeps for a later reap only its own children, not the
+ * processes orphaned to another reaper (here this process, a subreaper
+ * above the child that cancels), and a later cancel is not slowed by an
+ * earlier one's. */
+static void
+test_exec_cancel_others(void **state)
+{
+	pid_t	c, w;
+	int	st, cst = -1;
+
+	(void)state;
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
+	assert_true((c = fork()) >= 0);
+	if (c == 0)
+		_exit(cancel_others());
+	/* reaps the child and what is orphaned to us, until none is left */
+	while ((w = waitpid(-1, &st, 0)) > 0 || errno == EINTR)
+		if (w == c)
+			cst = st;
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0), 0);
+	assert_true(WIFEXITED(cst));
+	assert_int_equal(WEXITSTATUS(cst), 0);
+}
+
 /* A server on 127.0.0.1: its port in *RET_PORT; with ANSWER it answers
  * one connection with it (a forked child, *RET_PID), else it only
  * listens. Returns the listening socket. */
@@ -394,6 +479,7 @@ main(void)
 		cmocka_unit_test(test_exec),
 		cmocka_unit_test(test_exec_cancel),
 		cmocka_unit_test(test_exec_cancel_many),
+		cmocka_unit_test(test_exec_cancel_others),
 		cmocka_unit_test(test_record_depth),
 	};
 
