@@ -511,10 +511,16 @@ T0=$(date +%s)
 boot_check update "$at" b || { tail_of update 30; stop_here "the first normal boot of slot b after the commit"; }
 first_b=$at
 T0=$(date +%s)
-if await update "$first_b" "$boot_limit" 'bulwark-update: reseal'; then
-	pass "update: re-sealed at b's first normal boot: $(first_match update "$first_b" 'bulwark-update: reseal[^\r]*')"
+# (reseal's other lines, the journal handed to bulwarkd, come first)
+if await update "$first_b" "$boot_limit" 'bulwark-update: reseal: (slot . sealed|nothing to do|cannot)'; then
+	if since update "$first_b" | grep -aq 'bulwark-update: reseal: slot b sealed to PCRs 7+8+9'; then
+		pass "update: re-sealed at b's first normal boot: $(first_match update "$first_b" 'bulwark-update: reseal: slot [^\r]*')"
+	else
+		fail "update: b's first normal boot did not re-seal: $(first_match update "$first_b" 'bulwark-update: reseal: (nothing|cannot)[^\r]*')"
+	fi
+	since update "$first_b" | grep -aE 'bulwark-update: ' | tr -d '\r' | sed 's/^/  | /'
 else
-	fail "update: no 'bulwark-update: reseal' within $boot_limit s of b's first normal boot"
+	fail "update: no 'bulwark-update: reseal: slot b sealed' within $boot_limit s of b's first normal boot"
 fi
 powerdown update "$first_b"
 qemu_finish
