@@ -498,8 +498,17 @@ trial_until() {
 
 # 5. The good bundle: apply in slot a, the trial of b, health, commit,
 # b's first normal boot (the re-seal), then a power-off.
+# The update medium at PCI slot 4, where the answers medium was at first
+# boot, and the appliance's disk (if=virtio, the first free slot) at 3
+# as then: a -device without addr= takes slot 3 before the if=virtio
+# drive is placed, which moves the disk to 4, and OVMF then tries the
+# NVRAM entry of slot 3 first and fails. Each boot option it tries
+# adds its events to PCR 4, so PCR 4 differs from first boot's, and
+# bulwarkd's root secret, sealed there to PCRs 0,2,4,7,13, does not
+# unseal (seen 2026-12-07: "PCR 4 changed since it was sealed",
+# bulwarkd restarting every 5 s).
 qemu_run update yes -drive file="$d/good.img",format=raw,if=none,id=upd,readonly=on \
-	-device virtio-blk-pci,drive=upd,serial=bwupdate
+	-device virtio-blk-pci,drive=upd,serial=bwupdate,addr=0x4
 T0=$(date +%s)
 await update 0 "$boot_limit" 'bulwark-tpm2: (root unlocked|the TPM did not)|Please unlock disk' || true
 boot_check update 0 a || stop_here "the boot before the update"
@@ -531,7 +540,7 @@ qemu_finish
 inject b yes || stop_here "cannot put the test unit into slots/b"
 pass "the test unit in slots/b, to apply the failing bundle ($c2) at the next boot"
 qemu_run rollback yes -drive file="$d/fail.img",format=raw,if=none,id=upd,readonly=on \
-	-device virtio-blk-pci,drive=upd,serial=bwupdate
+	-device virtio-blk-pci,drive=upd,serial=bwupdate,addr=0x4
 T0=$(date +%s)
 await rollback 0 "$boot_limit" 'bulwark-tpm2: (root unlocked|the TPM did not)|Please unlock disk' || true
 boot_check rollback 0 b || { tail_of rollback 30; stop_here "the boot of b after the re-seal"; }
