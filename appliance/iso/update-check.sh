@@ -257,9 +257,17 @@ inject() {
 	local r="/slots/$1" t0
 	t0=$(date +%s)
 	open_root || { close_root; return 1; }
+	rm -rf "$d/inject"; mkdir -p "$d/inject"
+	# a file system left by a VM that did not power off is checked and
+	# repaired before anything is read from it (its journal replayed, as
+	# a mount would: debugfs does not, so it may not even find the slot's
+	# /etc/systemd/system, and the kernel would replay the journal over
+	# what debugfs wrote; orphans and counts fixed, or the check after
+	# the edit fails)
+	e2fsck -fy "$d/root.plain" > "$d/inject/e2fsck-before.log" 2>&1
+	[ $? -le 1 ] || { say "the root's file system needs more than e2fsck -fy ($d/inject/e2fsck-before.log)"; close_root; return 1; }
 	debugfs -R "stat $r/etc/systemd/system" "$d/root.plain" 2>/dev/null | grep -q 'Type: directory' ||
 		{ say "no slots/$1 root"; close_root; return 1; }
-	rm -rf "$d/inject"; mkdir -p "$d/inject"
 	r="$d/inject"
 	cat > "$r/bw-check-update" <<'VM'
 #!/bin/bash
@@ -355,12 +363,6 @@ UNIT
 		echo "rm $r/etc/bw-check-update.apply"
 		[ "$2" = yes ] && echo "write $d/inject/apply $r/etc/bw-check-update.apply"
 	} > "$d/inject/debugfs.cmds"
-	# a file system left by a VM that did not power off is checked and
-	# repaired first (its journal replayed, as a mount would: debugfs
-	# does not, and the kernel would replay it over what debugfs wrote;
-	# orphans and counts fixed, or the check after the edit fails)
-	e2fsck -fy "$d/root.plain" > "$d/inject/e2fsck-before.log" 2>&1
-	[ $? -le 1 ] || { say "the root's file system needs more than e2fsck -fy ($d/inject/e2fsck-before.log)"; close_root; return 1; }
 	debugfs -w -f "$d/inject/debugfs.cmds" "$d/root.plain" > "$d/inject/debugfs.log" 2>&1
 	if ! debugfs -R "cat $r/etc/systemd/system/bw-check-update.service" "$d/root.plain" 2>/dev/null | grep -q 'ExecStart=' ||
 		! debugfs -R "stat $r/etc/systemd/system/multi-user.target.wants/bw-check-update.service" "$d/root.plain" 2>/dev/null | grep -q 'Type: symlink'; then
