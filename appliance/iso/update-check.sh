@@ -396,7 +396,7 @@ boot_check() {
 		! since "$1" "$at" | grep -aq 'Please unlock disk'; then
 		pass "$what: its normal entry, the root unlocked by the TPM (no recovery prompt)"
 	else
-		fail "$what: not unlocked by the TPM: $(first_match "$1" "$at" 'bulwark-tpm2: [^\r]*|Please unlock disk[^\r]*')"
+		fail "$what: not unlocked by the TPM: $(first_match "$1" "$at" 'bulwark-tpm2: [^[:cntrl:]]*|Please unlock disk[^[:cntrl:]]*')"
 		return 1
 	fi
 }
@@ -446,8 +446,8 @@ apply_check() {
 	since "$1" "$from" | grep -aq 'bulwark-update: apply: slot' && pass "$1: bulwark-update: apply" ||
 		fail "$1: no 'bulwark-update: apply: slot' line"
 	since "$1" "$from" | grep -aq 'bulwark-update: provisional: token' &&
-		pass "$1: the provisional PCR 7 token enrolled: $(first_match "$1" "$from" 'bulwark-update: provisional: [^\r]*')" ||
-		fail "$1: no 'bulwark-update: provisional: token' line: $(first_match "$1" "$from" 'bulwark-update: provisional: [^\r]*')"
+		pass "$1: the provisional PCR 7 token enrolled: $(first_match "$1" "$from" 'bulwark-update: provisional: [^[:cntrl:]]*')" ||
+		fail "$1: no 'bulwark-update: provisional: token' line: $(first_match "$1" "$from" 'bulwark-update: provisional: [^[:cntrl:]]*')"
 	if ! await "$1" "$from" "$boot_limit" 'Command line: .*bulwark\.slot='; then
 		fail "$1: no reboot after the apply within $boot_limit s"; return 1
 	fi
@@ -477,7 +477,7 @@ trial_until() {
 		since "$1" "$2" | grep -aE 'bulwark-tpm2:|bulwark-update: trial|Please unlock' | tr -d '\r' | sed 's/^/  | /'
 		return 1
 	fi
-	pass "$1: the trial unlocked ($(first_match "$1" "$2" 'bulwark-update: trial: slot [^\r]*'))"
+	pass "$1: the trial unlocked ($(first_match "$1" "$2" 'bulwark-update: trial: slot [^[:cntrl:]]*'))"
 	# (the health unit's line; the initramfs's starts the same way)
 	if ! await "$1" "$2" "$boot_limit" 'bulwark-update: trial: slot . on trial'; then
 		fail "$1: no 'bulwark-update: trial: slot X on trial' within $boot_limit s (bulwark-update-health.service)"; return 1
@@ -525,9 +525,9 @@ T0=$(date +%s)
 # (reseal's other lines, the journal handed to bulwarkd, come first)
 if await update "$first_b" "$boot_limit" 'bulwark-update: reseal: (slot . sealed|nothing to do|cannot)'; then
 	if since update "$first_b" | grep -aq 'bulwark-update: reseal: slot b sealed to PCRs 7+8+9'; then
-		pass "update: re-sealed at b's first normal boot: $(first_match update "$first_b" 'bulwark-update: reseal: slot [^\r]*')"
+		pass "update: re-sealed at b's first normal boot: $(first_match update "$first_b" 'bulwark-update: reseal: slot [^[:cntrl:]]*')"
 	else
-		fail "update: b's first normal boot did not re-seal: $(first_match update "$first_b" 'bulwark-update: reseal: (nothing|cannot)[^\r]*')"
+		fail "update: b's first normal boot did not re-seal: $(first_match update "$first_b" 'bulwark-update: reseal: (nothing|cannot)[^[:cntrl:]]*')"
 	fi
 	since update "$first_b" | grep -aE 'bulwark-update: ' | tr -d '\r' | sed 's/^/  | /'
 else
@@ -558,7 +558,7 @@ back=$at
 say "rollback time: $(( $(date +%s) - t_fail )) s (the failing apply's start to slot b unlocked again)"
 report_check rollback "$back" b "$c1"
 if since rollback "$fail_from" | grep -aq 'bulwark-update: rollback'; then
-	pass "rollback: $(first_match rollback "$fail_from" 'bulwark-update: rollback[^\r]*')"
+	pass "rollback: $(first_match rollback "$fail_from" 'bulwark-update: rollback[^[:cntrl:]]*')"
 else
 	fail "rollback: no 'bulwark-update: rollback' line after the failed trial"
 fi
