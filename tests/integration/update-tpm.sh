@@ -98,15 +98,18 @@ cat >"$S/bin/systemctl" <<EOF
 #!/bin/sh
 echo "systemctl \$*" >>"$S/log"
 EOF
-# openssl s_client answers 200 while $S/healthy exists; anything else
-# is the real openssl.
+# openssl s_client answers 200 while $S/healthy exists, then exits 1 as
+# the real one does after bulwarkd's answer ("unexpected eof while
+# reading": bulwarkd closes without a TLS close_notify; seen 2026-12-07,
+# where bulwark-update's pipefail took every 200 for a failure);
+# anything else is the real openssl.
 cat >"$S/bin/openssl" <<EOF
 #!/bin/sh
 if [ "\$1" = s_client ]; then
 	cat >/dev/null
 	[ -e "$S/healthy" ] || exit 1
-	printf 'HTTP/1.0 200 OK\r\n\r\nok\n'
-	exit 0
+	printf 'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{"status":"ok"}\n'
+	exit 1
 fi
 exec $OPENSSL "\$@"
 EOF
