@@ -483,22 +483,32 @@ tree_has(const struct probe_tree *t, pid_t pid)
 	return false;
 }
 
+/* Reads at most SIZE - 1 bytes of the /proc file PATH into BUF, ended
+ * by a NUL. Returns the length, or <= 0 when nothing was read. */
+static ssize_t
+proc_read(const char *path, char *buf, size_t size)
+{
+	ssize_t	len;
+	int	fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	len = read(fd, buf, size - 1);
+	close(fd);
+	if (len > 0)
+		buf[len] = '\0';
+	return len;
+}
+
 /* The parent of PID as /proc says, or 0 (none read). */
 static pid_t
 parent_of(pid_t pid)
 {
 	char	 path[64], buf[512], *p;
-	ssize_t	 len;
-	int	 fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (proc_read(path, buf, sizeof(buf)) <= 0)
 		return 0;
-	len = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (len <= 0)
-		return 0;
-	buf[len] = '\0';
 	/* "pid (comm) state ppid ...": comm may hold anything but ends at
 	 * the last ')' */
 	if (!(p = strrchr(buf, ')')) || strlen(p) < 4)
@@ -538,19 +548,12 @@ tree_add_task(struct probe_tree *t, pid_t pid, long tid)
 {
 	char	 path[64], buf[2048], *p, *end;
 	size_t	 added = 0;
-	ssize_t	 len;
 	long	 v;
-	int	 fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%ld/children", (int)pid,
 	    tid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (proc_read(path, buf, sizeof(buf)) <= 0)
 		return 0;
-	len = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (len <= 0)
-		return 0;
-	buf[len] = '\0';
 	for (p = buf; (v = strtol(p, &end, 10), end != p); p = end) {
 		if (v <= 1)
 			continue;
