@@ -6,9 +6,9 @@
  * through the pump's memo (decided once per change for all of them).
  * An LMDB store in a temporary directory holds N Nodes and I Instances
  * over T tenants (W workloads each, on one network), bound round robin;
- * the batches: C Instance status writes (what today's agents watch,
- * kind=Instance), then one Workload write (what every node watcher
- * decides once item 1 of "An idle agent's requests" drops kind=).
+ * the batches: C Instance status writes (what the agent of b481384
+ * watched, kind=Instance), then one Workload write (what every node
+ * watcher decides since the agent's watch has no kind=, agent9).
  * Prints ms per batch each way, the best of K runs, and checks that
  * both give every node the same changes.
  *
